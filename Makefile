@@ -1,0 +1,33 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+# Both create .venv when it is missing and install what they need; re-runs are incremental.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch first, pinned, so pip takes the local CPU wheel and never resolves a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: demo test setup bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install "$(TORCH_SPEC)"
+	$(BIN)/pip install -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/biosig demo
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

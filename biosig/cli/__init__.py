@@ -1,0 +1,79 @@
+"""The ``biosig`` command: the one composition root.
+
+Each command group lives in its own module under ``biosig.cli`` and exposes
+``register(subparsers)``. Modules import only ``argparse`` (and ``biosig``) at top level; heavy
+packages (torch, numba, zmq) are imported inside the handlers so ``biosig --version`` and
+``biosig info`` start fast. Only ``biosig.cli`` may import the packages above ``biosig``.
+
+Errors caused by the user (:class:`biosig.errors.BiosigError` and subclasses, plus the errors of
+the other packages, which derive from it) print one line and exit with code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+import biosig
+from biosig.errors import BiosigError
+
+# Modules that contribute subcommands, in the order of `biosig --help`.
+COMMAND_MODULES = (
+    "biosig.cli.signal_commands",   # info, simulate
+    "biosig.cli.forecast_commands",  # forecast evaluate | plot
+    "biosig.cli.encoder_commands",   # pretrain, embed, probe, export, compile
+    "biosig.cli.stream_commands",    # serve, monitor, replay, listen, status, keys, bridge, demo
+    "biosig.cli.score_commands",     # score
+)
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors: one line, exit 2
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="biosig",
+        description="Streaming runtime for physiological-signal foundation models: read and "
+                    "preprocess recordings, forecast respiratory motion, pretrain and export "
+                    "encoders, serve them over ZeroMQ and score archives.",
+    )
+    parser.add_argument("--version", action="version", version=f"biosig {biosig.__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency, not a command group not built yet
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return int(args.handler(args) or 0)
+    except BiosigError as exc:
+        print(f"biosig {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"biosig {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Errors of the signal layer.
+
+Every error a user can cause (a bad file, a bad argument) is a :class:`BiosigError`. The CLI turns
+these into one line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+Packages above ``biosig`` derive their own errors from this class so the CLI treats them alike.
+"""
+from __future__ import annotations
+
+
+class BiosigError(Exception):
+    """Base class for errors caused by input: files, arguments, configuration."""
+
+
+class ReadError(BiosigError):
+    """A file could not be read as a signal (missing, unknown format, truncated, inconsistent)."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class SignalError(BiosigError):
+    """A signal is unusable for the requested operation (bad rate, all NaN, wrong shape)."""
+
+
+class PipelineError(BiosigError):
+    """A preprocessing pipeline is malformed (unknown step, bad parameter)."""

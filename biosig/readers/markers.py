@@ -1,0 +1,143 @@
+"""External respiratory-marker CSVs (Krilavicius et al. 2013; Pohl et al. 2022).
+
+Format: ``"Frame";"Timestamp";"x";"y";"z"`` header, ``;`` separator, decimal comma, timestamps in
+ms from the start of the session, positions in mm, and in some files a ``0;0;0;0;0`` footer row.
+File names are ``<session>-<marker>-1-<breathing tag>-<seconds>-6.csv``: files that share the
+session prefix (text before the first ``-``) are the markers of one session.
+
+Timestamps are irregular (about 100 ms +- jitter); they are kept as ``Record.times_s`` and the
+record's ``fs_hz`` is the nominal rate (1 / median step).
+"""
+from __future__ import annotations
+
+import logging
+import pathlib
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from biosig.errors import ReadError
+from biosig.record import Record
+
+log = logging.getLogger(__name__)
+
+HEADER_RE = re.compile(r'^"?Frame"?;"?Timestamp"?;"?x"?;"?y"?;"?z"?\s*$', re.IGNORECASE)
+
+
+def is_marker_csv(path) -> bool:
+    """True when the file's first line is the marker-CSV header."""
+    try:
+        with open(path, "r", encoding="utf-8", errors="replace") as fh:
+            return bool(HEADER_RE.match(fh.readline()))
+    except OSError:
+        return False
+
+
+def session_and_marker(path) -> tuple[str, str]:
+    """``("201205101519", "LAC")`` for ``201205101519-LAC-1-T-222-6.csv``."""
+    parts = pathlib.Path(path).stem.split("-")
+    return parts[0], (parts[1] if len(parts) > 1 else parts[0])
+
+
+def _parse(path) -> tuple[np.ndarray, np.ndarray, int]:
+    """Return (times_ms float64 (T,), xyz float64 (T, 3), repaired count); footer rows removed."""
+    path = pathlib.Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8", errors="strict").splitlines()
+    except FileNotFoundError:
+        raise ReadError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReadError(path, f"cannot read as text ({exc})") from None
+    if not lines or not HEADER_RE.match(lines[0]):
+        raise ReadError(path, 'not a marker CSV: expected header "Frame";"Timestamp";"x";"y";"z"')
+    rows = []
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.strip().split(";")
+        if len(fields) != 5:
+            raise ReadError(path, f"line {lineno}: expected 5 fields, got {len(fields)}")
+        try:
+            rows.append([float(f.replace(",", ".")) for f in fields])
+        except ValueError:
+            raise ReadError(path, f"line {lineno}: not a number in {line.strip()!r}") from None
+    data = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+    # Footer: trailing all-zero rows after the first row (the first row legitimately has t = 0).
+    n = len(data)
+    while n > 1 and not data[n - 1].any():
+        n -= 1
+    data = data[:n]
+    if n < 2:
+        raise ReadError(path, f"{n} sample(s): a marker trajectory needs at least 2")
+    t, n_repaired = _repair_timestamps(path, data[:, 0], data[:, 1])
+    return t, data[:, 2:5], n_repaired
+
+
+def _repair_timestamps(path, frame: np.ndarray, t_ms: np.ndarray) -> tuple[np.ndarray, int]:
+    """Replace corrupt timestamps by the time implied by the camera frame counter.
+
+    Some published files hold a few mangled timestamps (``25,6`` where ``12800`` belongs) while
+    the frame counter stays consistent.  The clock is fitted as ``t = a + b * frame`` by least
+    squares on the rows (robustly, median of residuals) and rows more than 50 ms off the fit are
+    given the fitted time.  Their count is logged and kept in the record metadata.
+    """
+    if np.all(np.diff(t_ms) > 0):
+        return t_ms, 0
+    if np.any(np.diff(frame) <= 0):
+        bad = int(np.flatnonzero(np.diff(t_ms) <= 0)[0]) + 3
+        raise ReadError(path, f"timestamps not strictly increasing at line {bad} and no usable frame counter")
+    b = np.median(np.diff(t_ms) / np.diff(frame))
+    a = np.median(t_ms - b * frame)
+    fitted = a + b * frame
+    bad = np.abs(t_ms - fitted) > 50.0
+    repaired = np.where(bad, np.round(fitted), t_ms)
+    if np.any(np.diff(repaired) <= 0):
+        raise ReadError(path, "timestamps not strictly increasing and not repairable from the frame counter")
+    log.warning("%s: %d corrupt timestamp(s) replaced from the frame counter", path, int(bad.sum()))
+    return repaired, int(bad.sum())
+
+
+def read_marker_csv(path) -> Record:
+    """One marker: channels ``x, y, z`` in mm, irregular times kept in ``times_s``."""
+    t_ms, xyz, n_repaired = _parse(path)
+    session, marker = session_and_marker(path)
+    t_s = (t_ms - t_ms[0]) / 1000.0
+    fs = 1.0 / float(np.median(np.diff(t_s)))
+    return Record(samples=xyz.T, fs_hz=fs, channels=("x", "y", "z"), units=("mm",) * 3,
+                  modality="motion", times_s=t_s,
+                  metadata={"source": str(path), "session": session, "marker": marker,
+                            "t0_ms": float(t_ms[0]), "repaired_timestamps": n_repaired})
+
+
+def read_marker_session(paths) -> Record:
+    """The markers of one session as one record, channels ``<marker>_<axis>`` (e.g. ``LAC_x``).
+
+    All files must have the same timestamps (they do in the published data); the session's
+    times are those of the first file.
+    """
+    paths = sorted(pathlib.Path(p) for p in paths)
+    if not paths:
+        raise ReadError("<session>", "no marker files given")
+    recs = [read_marker_csv(p) for p in paths]
+    sessions = {r.metadata["session"] for r in recs}
+    if len(sessions) != 1:
+        raise ReadError(paths[0], f"files from different sessions: {', '.join(sorted(sessions))}")
+    ref = recs[0]
+    for p, r in zip(paths[1:], recs[1:]):
+        if r.n_samples != ref.n_samples or not np.allclose(r.times_s, ref.times_s):
+            raise ReadError(p, f"timestamps differ from {paths[0].name}; cannot form one session")
+    markers = [r.metadata["marker"] for r in recs]
+    channels = tuple(f"{m}_{a}" for m in markers for a in "xyz")
+    return Record(samples=np.concatenate([r.samples for r in recs]), fs_hz=ref.fs_hz, channels=channels,
+                  units=("mm",) * len(channels), modality="motion", times_s=ref.times_s,
+                  metadata={"source": [str(p) for p in paths], "session": ref.metadata["session"],
+                            "markers": markers})
+
+
+def group_sessions(paths) -> dict[str, list[pathlib.Path]]:
+    """Group marker CSV paths by session prefix, sorted."""
+    groups: dict[str, list[pathlib.Path]] = defaultdict(list)
+    for p in paths:
+        groups[session_and_marker(p)[0]].append(pathlib.Path(p))
+    return {k: sorted(v) for k, v in sorted(groups.items())}

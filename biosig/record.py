@@ -1,0 +1,241 @@
+"""One container for every modality: :class:`Record`.
+
+A record holds samples shaped ``(C, T)`` as float32 at a uniform rate ``fs_hz``. Gaps are NaN and
+``mask`` marks the valid samples; nothing is interpolated behind the user's back. Signals with
+irregular sampling (external-marker CSVs) keep their true sample times in ``times_s``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from biosig.errors import SignalError
+from biosig.modality import channel_modality, check_modality, infer_modality
+
+
+@dataclass(frozen=True, eq=False)
+class Annotations:
+    """Event annotations (e.g. WFDB beat labels).
+
+    Attributes
+    ----------
+    sample : int64 array (N,), sample index at the record's ``fs_hz``.
+    symbol : tuple of N str, the label of each event (``"N"``, ``"V"``, ...).
+    aux : tuple of N str, free text per event (rhythm changes), ``""`` when absent.
+    source : where they came from (e.g. ``"atr"``).
+    """
+
+    sample: np.ndarray
+    symbol: tuple[str, ...]
+    aux: tuple[str, ...] = ()
+    source: str = ""
+
+    def __len__(self) -> int:
+        return int(len(self.sample))
+
+
+@dataclass(frozen=True, eq=False)
+class Record:
+    """A multichannel signal at a uniform rate.
+
+    Attributes
+    ----------
+    samples : float32 array (C, T), physical units, NaN where no valid sample exists.
+    fs_hz : sampling rate in Hz, > 0.
+    channels : C channel names.
+    units : C unit strings (``"mV"``, ``"mm"``, ...), ``""`` when unknown.
+    modality : record-level modality, one of :data:`biosig.modality.MODALITIES`.
+    start_time : wall-clock time of the first sample, when the file gives one.
+    times_s : optional float64 array (T,) of true sample times in seconds from the first sample,
+        for irregularly sampled sources; ``None`` means ``t = i / fs_hz``.
+    annotations : optional :class:`Annotations`.
+    metadata : free-form information from the file (header comments, source path, ...).
+    """
+
+    samples: np.ndarray
+    fs_hz: float
+    channels: tuple[str, ...]
+    units: tuple[str, ...] = ()
+    modality: str = ""
+    start_time: datetime | None = None
+    times_s: np.ndarray | None = None
+    annotations: Annotations | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        x = np.asarray(self.samples)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2:
+            raise SignalError(f"samples must be shaped (C, T), got shape {x.shape}")
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        object.__setattr__(self, "samples", x)
+        fs = float(self.fs_hz)
+        if not np.isfinite(fs) or fs <= 0:
+            raise SignalError(f"sampling rate must be a positive number of Hz, got {self.fs_hz!r}")
+        object.__setattr__(self, "fs_hz", fs)
+        channels = tuple(str(c) for c in self.channels)
+        if len(channels) != x.shape[0]:
+            raise SignalError(f"{len(channels)} channel names for {x.shape[0]} channels")
+        object.__setattr__(self, "channels", channels)
+        units = tuple(str(u) for u in self.units) or ("",) * len(channels)
+        if len(units) != len(channels):
+            raise SignalError(f"{len(units)} units for {len(channels)} channels")
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "modality", check_modality(self.modality or infer_modality(channels)))
+        if self.times_s is not None:
+            t = np.asarray(self.times_s, dtype=np.float64)
+            if t.shape != (x.shape[1],):
+                raise SignalError(f"times_s has shape {t.shape}, expected ({x.shape[1]},)")
+            object.__setattr__(self, "times_s", t)
+
+    # ------------------------------------------------------------------ shape and time
+    @property
+    def n_channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs_hz
+
+    @property
+    def t_s(self) -> np.ndarray:
+        """Sample times in seconds from the first sample, float64 (T,)."""
+        if self.times_s is not None:
+            return self.times_s
+        return np.arange(self.n_samples, dtype=np.float64) / self.fs_hz
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Boolean (C, T), True where the sample is valid (not a gap)."""
+        return ~np.isnan(self.samples)
+
+    @property
+    def channel_modalities(self) -> tuple[str, ...]:
+        return tuple(channel_modality(c) for c in self.channels)
+
+    def gaps(self) -> list[tuple[float, float]]:
+        """Time spans ``(start_s, stop_s)`` where any channel is NaN, merged across channels."""
+        bad = np.isnan(self.samples).any(axis=0)
+        if not bad.any():
+            return []
+        edges = np.diff(np.concatenate([[0], bad.view(np.int8), [0]]))
+        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        return [(a / self.fs_hz, b / self.fs_hz) for a, b in zip(starts, stops)]
+
+    # ------------------------------------------------------------------ derived records
+    def replace(self, **changes) -> "Record":
+        return dataclasses.replace(self, **changes)
+
+    def slice_s(self, start_s: float = 0.0, stop_s: float | None = None) -> "Record":
+        """The part from ``start_s`` (inclusive) to ``stop_s`` (exclusive), in seconds.
+
+        Annotations are shifted and cut to the slice; ``metadata["offset_s"]`` accumulates the
+        offset of the slice in the original record.
+        """
+        stop_s = self.duration_s if stop_s is None else stop_s
+        if start_s < 0 or stop_s < start_s:
+            raise SignalError(f"bad slice [{start_s}, {stop_s}) s of a {self.duration_s:.3f} s record")
+        if self.times_s is not None:
+            i0, i1 = np.searchsorted(self.times_s, [start_s, stop_s], side="left")
+        else:
+            i0 = int(round(start_s * self.fs_hz))
+            i1 = min(int(round(stop_s * self.fs_hz)), self.n_samples)
+        ann = None
+        if self.annotations is not None:
+            keep = (self.annotations.sample >= i0) & (self.annotations.sample < i1)
+            idx = np.flatnonzero(keep)
+            ann = Annotations(
+                sample=self.annotations.sample[idx] - i0,
+                symbol=tuple(self.annotations.symbol[i] for i in idx),
+                aux=tuple(self.annotations.aux[i] for i in idx) if self.annotations.aux else (),
+                source=self.annotations.source,
+            )
+        times = None
+        if self.times_s is not None:
+            times = self.times_s[i0:i1] - (self.times_s[i0] if i1 > i0 else 0.0)
+        meta = dict(self.metadata)
+        meta["offset_s"] = float(meta.get("offset_s", 0.0)) + i0 / self.fs_hz
+        return self.replace(samples=self.samples[:, i0:i1], annotations=ann, times_s=times, metadata=meta)
+
+    def select(self, channels: Iterable[str | int]) -> "Record":
+        """A record with only the given channels (names or indices), in that order."""
+        idx = []
+        for c in channels:
+            if isinstance(c, (int, np.integer)):
+                if not 0 <= c < self.n_channels:
+                    raise SignalError(f"channel index {c} out of range 0..{self.n_channels - 1}")
+                idx.append(int(c))
+            elif c in self.channels:
+                idx.append(self.channels.index(c))
+            else:
+                raise SignalError(f"no channel {c!r}; channels are {', '.join(self.channels)}")
+        if not idx:
+            raise SignalError("select() needs at least one channel")
+        return self.replace(
+            samples=self.samples[idx],
+            channels=tuple(self.channels[i] for i in idx),
+            units=tuple(self.units[i] for i in idx),
+            modality="",
+        )
+
+    def pick(self, modality: str) -> "Record":
+        """The channels of one modality (e.g. the ECG leads of a record with ECG, ABP and PLETH)."""
+        check_modality(modality)
+        if modality == self.modality and all(m in (modality, "other") for m in self.channel_modalities):
+            return self
+        idx = [i for i, m in enumerate(self.channel_modalities) if m == modality]
+        if not idx:
+            raise SignalError(
+                f"no {modality} channel among {', '.join(self.channels)} (record modality {self.modality})"
+            )
+        return self.select(idx).replace(modality=modality)
+
+    # ------------------------------------------------------------------ polars
+    def to_polars(self):
+        """A polars DataFrame with a ``t_s`` column and one float32 column per channel."""
+        import polars as pl
+
+        cols = {"t_s": self.t_s}
+        for name, row in zip(self.channels, self.samples):
+            cols[name] = row
+        return pl.DataFrame(cols)
+
+    @classmethod
+    def from_polars(cls, df, fs_hz: float | None = None, modality: str = "", units: Sequence[str] = (),
+                    time_column: str = "t_s", **kwargs) -> "Record":
+        """Build a record from a DataFrame with a time column in seconds plus channel columns.
+
+        ``fs_hz`` defaults to the median sample rate of the time column; times that are not
+        uniform (more than 1 % jitter) are kept in ``times_s``.
+        """
+        if time_column not in df.columns:
+            raise SignalError(f"no {time_column!r} column; columns are {', '.join(df.columns)}")
+        chans = [c for c in df.columns if c != time_column]
+        if not chans:
+            raise SignalError(f"only a {time_column!r} column, no signal columns")
+        if df.height < 2:
+            raise SignalError(f"{df.height} row(s): at least 2 samples are needed")
+        t = df[time_column].cast(float).to_numpy().astype(np.float64)
+        dt = np.diff(t)
+        if not np.all(np.isfinite(t)) or np.any(dt <= 0):
+            raise SignalError(f"column {time_column!r} must be finite and strictly increasing")
+        step = float(np.median(dt))
+        fs = float(fs_hz) if fs_hz is not None else 1.0 / step
+        irregular = np.max(np.abs(dt - 1.0 / fs)) > 0.01 / fs
+        x = np.stack([df[c].cast(float).to_numpy() for c in chans]).astype(np.float32)
+        return cls(samples=x, fs_hz=fs, channels=tuple(chans), units=tuple(units), modality=modality,
+                   times_s=(t - t[0]) if irregular else None, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"Record({self.modality}, {self.n_channels} ch [{', '.join(self.channels[:6])}"
+                f"{', ...' if self.n_channels > 6 else ''}], {self.fs_hz:g} Hz, {self.duration_s:.2f} s)")
