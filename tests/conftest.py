@@ -1,0 +1,37 @@
+"""Shared fixtures. Real recordings live in ../shared/data (never copied into the project)."""
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = pathlib.Path(os.environ.get("BIOSIG_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared_path(*parts) -> pathlib.Path:
+    """Path under ../shared/data, or skip the test with a message when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared recordings not available: {path} is absent")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> pathlib.Path:
+    return shared_path()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked `gpu` when no CUDA device is visible."""
+    if not any("gpu" in item.keywords for item in items):
+        return
+    try:
+        import torch
+        has_gpu = torch.cuda.is_available()
+    except Exception:  # torch missing or broken: no GPU path either
+        has_gpu = False
+    if not has_gpu:
+        skip = pytest.mark.skip(reason="needs a CUDA GPU (TensorRT / CUDA execution provider)")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
