@@ -1,0 +1,422 @@
+"""ONNX export of an encoder with the in-model preprocessing inside the graph.
+
+The exported graph takes raw windows ``x`` float32 (B, C, T) at the model's input rate, i.e. after
+the out-of-graph part of the preprocessing pipeline (filters, resampling), and returns
+``embedding`` float32 (B, D). Everything the model does itself (normalisation, the log-mel front
+end for audio) is inside the graph. The rest of the pipeline travels in the ONNX metadata so that
+a runtime without torch can rebuild it::
+
+    biosig.version            version of the package that wrote the file
+    biosig.model_id           the encoder's id (name + weights hash where known)
+    biosig.model_config       JSON of ``model.config.to_dict()``
+    biosig.pipeline           JSON of the full preprocessing pipeline
+    biosig.pipeline_hash      its hash
+    biosig.pipeline_outside   JSON of the out-of-graph part (apply before ``x``)
+    biosig.pipeline_outside_hash
+    biosig.pipeline_in_model  JSON of the part that is inside the graph
+    biosig.input              JSON {name, layout, channels, fs_hz, window_s, batch, length}
+    biosig.precision, biosig.opset, biosig.exporter
+
+Exporter choice (torch 2.13): the ``torch.export``-based exporter (``dynamo=True``, the default)
+handles every shipped model, including ``torch.stft`` in the audio front end, with dynamic batch
+and length axes; the legacy TorchScript exporter fails on complex STFT outputs. The legacy
+exporter is kept only as a fallback for models torch.export cannot trace.
+
+fp16: the weights and the network run in float16 while the graph input and output stay float32
+and the in-model preprocessing (the part that depends on no learned parameter: z-scoring, the
+power spectrum and log-mel) stays in float32, where float16 would overflow (|STFT|^2 of a
+full-scale 1024-point frame reaches 2.6e5 > 65504). Parity tolerance for fp16 is 2e-2 absolute on
+unit-scale embeddings (see tests/test_export.py); fp32 parity is 1e-4.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import logging
+import pathlib
+import warnings
+
+import biosig
+from encoders.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+INPUT_NAME = "x"
+OUTPUT_NAME = "embedding"
+PRECISIONS = ("fp32", "fp16")
+MIN_OPSET = 18  # the torch.export-based exporter's oldest supported opset
+MAX_BATCH = 4096
+META_PREFIX = "biosig."
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_onnx` wrote.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The ``.onnx`` file (weights embedded, no external data).
+    opset : int
+        Default-domain opset of the graph.
+    exporter : str
+        ``"dynamo"`` (torch.export based) or ``"torchscript"`` (legacy fallback).
+    dynamic_batch, dynamic_length : bool
+        Whether the batch (axis 0) and length (axis 2) of ``x`` are symbolic in the graph.
+    metadata : dict
+        The ``biosig.*`` metadata_props written into the file.
+    """
+
+    path: pathlib.Path
+    opset: int
+    exporter: str
+    dynamic_batch: bool
+    dynamic_length: bool
+    metadata: dict
+
+
+def supported_opsets() -> range:
+    """Opsets the exporter and the installed onnx/onnxruntime accept: 18 .. min(onnx, ort)."""
+    import onnx
+    high = onnx.defs.onnx_opset_version()
+    try:
+        import onnxruntime
+        ort_max = {(1, 18): 21, (1, 19): 21, (1, 20): 21, (1, 21): 22, (1, 22): 22}
+        major_minor = tuple(int(p) for p in onnxruntime.__version__.split(".")[:2])
+        high = min(high, ort_max.get(major_minor, high))
+    except ImportError:  # no runtime: only onnx itself limits the opset
+        pass
+    return range(MIN_OPSET, high + 1)
+
+
+def _resolve(model_or_encoder):
+    """Return (module, encoder_or_None) from a name, a directory, an Encoder or an nn.Module."""
+    if isinstance(model_or_encoder, (str, pathlib.Path)):
+        import encoders
+        return _resolve(encoders.load(model_or_encoder))
+    inner = getattr(model_or_encoder, "model", None)
+    if inner is not None and hasattr(inner, "embed_forward"):
+        return inner, model_or_encoder
+    if hasattr(model_or_encoder, "embed_forward") and hasattr(model_or_encoder, "config"):
+        return model_or_encoder, None
+    raise EncoderError(
+        f"cannot export {type(model_or_encoder).__name__}: expected a model name or checkpoint "
+        "directory, an encoders.Encoder, or an nn.Module with .config and .embed_forward(x)")
+
+
+def _config_dict(model) -> dict:
+    cfg = model.config
+    if hasattr(cfg, "to_dict"):
+        return cfg.to_dict()
+    if dataclasses.is_dataclass(cfg):
+        return dataclasses.asdict(cfg)
+    raise EncoderError(f"model config {type(cfg).__name__} is neither a dataclass nor has to_dict()")
+
+
+def example_length(config: dict) -> int:
+    """Window length in samples, ``round(window_s * input_fs_hz)``."""
+    try:
+        return int(round(float(config["window_s"]) * float(config["input_fs_hz"])))
+    except KeyError as exc:
+        raise EncoderError(f"model config lacks {exc.args[0]!r}; needs window_s and input_fs_hz") from None
+
+
+def _metadata(model, encoder, config: dict, precision: str, opset: int, exporter: str,
+              batch, length) -> dict:
+    meta = {
+        "version": biosig.__version__,
+        "model_id": str(getattr(encoder, "model_id", None) or config.get("name", type(model).__name__)),
+        "model_config": json.dumps(config, sort_keys=True, default=str),
+        "precision": precision,
+        "opset": str(opset),
+        "exporter": exporter,
+        "input": json.dumps({
+            "name": INPUT_NAME, "layout": "BCT", "dtype": "float32",
+            "channels": int(config.get("in_channels", 0)) or None,
+            "fs_hz": float(config["input_fs_hz"]), "window_s": float(config["window_s"]),
+            "batch": batch, "length": length, "output": OUTPUT_NAME,
+        }),
+    }
+    pipeline = getattr(encoder, "pipeline", None) if encoder is not None else getattr(model, "pipeline", None)
+    if pipeline is not None:
+        meta["pipeline"] = pipeline.to_json()
+        meta["pipeline_hash"] = str(pipeline.hash)
+        outside, in_model = pipeline.split_in_model()
+        meta["pipeline_outside"] = outside.to_json()
+        meta["pipeline_outside_hash"] = str(outside.hash)
+        meta["pipeline_in_model"] = in_model.to_json()
+    else:
+        log.warning("model has no preprocessing pipeline attached; the ONNX file carries none")
+    return {META_PREFIX + k: v for k, v in meta.items()}
+
+
+def read_metadata(path) -> dict:
+    """The ``biosig.*`` metadata of an exported file, keys without the prefix, JSON decoded."""
+    import onnx
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except (OSError, Exception) as exc:  # onnx raises DecodeError and friends
+        raise EncoderError(f"{path}: not a readable ONNX file ({exc})") from None
+    out = {}
+    for prop in proto.metadata_props:
+        if prop.key.startswith(META_PREFIX):
+            key = prop.key[len(META_PREFIX):]
+            try:
+                out[key] = json.loads(prop.value) if key not in ("version", "model_id", "precision",
+                                                                 "exporter", "pipeline_hash",
+                                                                 "pipeline_outside_hash") else prop.value
+            except json.JSONDecodeError:
+                out[key] = prop.value
+    return out
+
+
+class _EmbedGraph:
+    """Builds the nn.Module whose forward is ``model.embed_forward`` (torch imported lazily)."""
+
+    @staticmethod
+    def wrap(model):
+        import torch
+
+        class EmbedGraph(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.model = inner
+
+            def forward(self, x):  # x: (B, C, T) float32 -> (B, D) float32
+                return self.model.embed_forward(x)
+
+        return EmbedGraph(model).eval()
+
+
+def _export_dynamo(wrapped, x, path, opset, batch):
+    import torch
+    from torch.export import Dim
+    batch_dim = Dim.STATIC if batch != "dynamic" else Dim("batch", min=1, max=MAX_BATCH)
+    shapes = {"x": {0: batch_dim, 2: Dim.AUTO}}
+    # The exporter prints progress lines to stdout; a library must not.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapped, (x,), str(path), dynamo=True, verbose=False, opset_version=opset,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_shapes=shapes, external_data=False, optimize=True)
+
+
+def _export_torchscript(wrapped, x, path, opset, batch):
+    import torch
+    axes = {INPUT_NAME: {2: "time"}, OUTPUT_NAME: {}}
+    if batch == "dynamic":
+        axes[INPUT_NAME][0] = "batch"
+        axes[OUTPUT_NAME][0] = "batch"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapped, (x,), str(path), dynamo=False, opset_version=opset,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_axes=axes)
+
+
+def _rename_dims(proto) -> tuple[bool, bool]:
+    """Name the symbolic input axes ``batch`` and ``time`` everywhere; report which are symbolic."""
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    renames = {}
+    if dims[0].dim_param:
+        renames[dims[0].dim_param] = "batch"
+    if len(dims) > 2 and dims[2].dim_param:
+        renames[dims[2].dim_param] = "time"
+    for vi in list(proto.graph.input) + list(proto.graph.output) + list(proto.graph.value_info):
+        for d in vi.type.tensor_type.shape.dim:
+            if d.dim_param in renames:
+                d.dim_param = renames[d.dim_param]
+    return bool(dims[0].dim_param), len(dims) > 2 and bool(dims[2].dim_param)
+
+
+def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="dynamic",
+                precision: str = "fp32") -> ExportResult:
+    """Export an encoder to ONNX with its in-model preprocessing inside the graph.
+
+    Parameters
+    ----------
+    model_or_encoder : str, path, encoders.Encoder or nn.Module
+        A registered model name / checkpoint directory (loaded with ``encoders.load``), a loaded
+        Encoder, or a module with ``.config`` and ``.embed_forward(x)``.
+    out_path : str or path
+        Where to write the ``.onnx`` file (parent directories are created).
+    opset : int, optional
+        Default-domain opset; ``None`` uses the exporter's recommended one. See
+        :func:`supported_opsets`.
+    batch : "dynamic" or int
+        ``"dynamic"`` gives a symbolic batch axis (1..4096); an int K fixes it to K.
+    precision : {"fp32", "fp16"}
+        fp16 stores weights and runs the network in float16; input and output stay float32.
+
+    Returns
+    -------
+    ExportResult
+
+    Raises
+    ------
+    EncoderError
+        Unsupported model, bad opset/batch/precision, or the model cannot be traced.
+    """
+    if precision not in PRECISIONS:
+        raise EncoderError(f"precision {precision!r} is not supported; use one of {', '.join(PRECISIONS)}")
+    if batch != "dynamic":
+        try:
+            batch = int(batch)
+        except (TypeError, ValueError):
+            raise EncoderError(f"batch {batch!r} is not supported; use 'dynamic' or a positive integer") from None
+        if batch < 1 or batch > MAX_BATCH:
+            raise EncoderError(f"batch {batch} is out of range; use 'dynamic' or 1..{MAX_BATCH}")
+    accepted = supported_opsets()
+    if opset is not None and int(opset) not in accepted:
+        raise EncoderError(f"opset {opset} is not supported; use {accepted.start}..{accepted.stop - 1}")
+    model, encoder = _resolve(model_or_encoder)
+    config = _config_dict(model)
+    length = example_length(config)
+    channels = int(config.get("in_channels") or 1)
+
+    import onnx
+    import torch
+    out_path = pathlib.Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    wrapped = _EmbedGraph.wrap(model)
+    example = torch.randn(2 if batch == "dynamic" else batch, channels, length, generator=torch.Generator().manual_seed(0))
+    try:
+        try:
+            _export_dynamo(wrapped, example, out_path, opset, batch)
+            exporter = "dynamo"
+        except Exception as exc:  # noqa: BLE001 - torch.export raises many types; try the fallback
+            log.warning("torch.export-based ONNX export failed (%s: %s); trying the TorchScript exporter",
+                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+            try:
+                _export_torchscript(wrapped, example, out_path, opset or 17, batch)
+                exporter = "torchscript"
+            except Exception as exc2:  # noqa: BLE001
+                raise EncoderError(f"cannot export {config.get('name', type(model).__name__)} to ONNX: "
+                                   f"{type(exc2).__name__}: {str(exc2).splitlines()[0] if str(exc2) else ''}") from exc2
+    finally:
+        model.train(was_training)
+
+    proto = onnx.load(str(out_path))
+    dyn_batch, dyn_length = _rename_dims(proto)
+    if batch == "dynamic" and not dyn_batch:
+        raise EncoderError(f"{config.get('name')}: the exported graph fixed the batch axis; "
+                           "the model's forward depends on the batch size")
+    if precision == "fp16":
+        params = {name for name, _ in wrapped.named_parameters()}
+        proto = convert_fp16(proto, param_names=params)
+    graph_opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    meta = _metadata(model, encoder, config, precision, graph_opset, exporter,
+                     "dynamic" if dyn_batch else batch, "dynamic" if dyn_length else length)
+    keep = [p for p in proto.metadata_props if not p.key.startswith(META_PREFIX)]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+    for key, value in meta.items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.producer_name = "biosig"
+    proto.producer_version = biosig.__version__
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise EncoderError(f"exported graph fails onnx.checker: {str(exc).splitlines()[0]}") from exc
+    onnx.save(proto, str(out_path))
+    log.info("exported %s to %s (opset %d, %s exporter, batch %s, length %s, %s)", meta[META_PREFIX + "model_id"],
+             out_path, graph_opset, exporter, "dynamic" if dyn_batch else batch,
+             "dynamic" if dyn_length else length, precision)
+    return ExportResult(out_path, graph_opset, exporter, dyn_batch, dyn_length, meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# fp16 conversion with the onnx API (onnxconverter-common is not a dependency).
+
+_FLOAT, _FLOAT16 = 1, 10
+# Ops whose float inputs/outputs are not plain activations: left in float32 wherever they occur.
+_FP32_OPS = {"STFT", "DFT", "Range", "RandomNormal", "RandomUniform", "RandomNormalLike",
+             "RandomUniformLike", "Multinomial", "Resize", "NonMaxSuppression", "TopK"}
+
+
+def convert_fp16(proto, *, param_names=frozenset()):
+    """Convert the learned part of a float32 graph to float16, in place and returned.
+
+    A node runs in float16 when one of its inputs depends (transitively) on a learned parameter
+    (an initializer named in ``param_names``); the rest, i.e. the input preprocessing, stays
+    float32. Float initializers used only by float16 nodes are stored as float16; Cast nodes are
+    inserted at every boundary, so the graph input ``x`` and output ``embedding`` stay float32.
+    Graphs with control-flow subgraphs (If/Loop/Scan) are refused.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+    graph = proto.graph
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
+        raise EncoderError("fp16 export does not support graphs with control flow (If/Loop/Scan); use fp32")
+    proto = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    graph = proto.graph
+    elem = {vi.name: vi.type.tensor_type.elem_type for vi in
+            list(graph.input) + list(graph.output) + list(graph.value_info)}
+    inits = {t.name: t for t in graph.initializer}
+    for t in graph.initializer:
+        elem[t.name] = t.data_type
+    matched = {n for n in inits if n in param_names or n.split(".", 1)[-1] in param_names}
+    if not matched:
+        raise EncoderError("fp16 export found no learned parameter in the graph; nothing to convert")
+    tainted = set(matched)
+    half_nodes = []
+    for node in graph.node:  # exported graphs are topologically sorted
+        if node.op_type not in _FP32_OPS and any(i in tainted for i in node.input if i):
+            half_nodes.append(node)
+            tainted.update(o for o in node.output if o)
+    half_ids = {id(n) for n in half_nodes}
+    consumers_fp32 = {i for n in graph.node if id(n) not in half_ids for i in n.input}
+    consumers_fp32.update(o.name for o in graph.output)
+    # Initializers: float ones read only by half nodes become float16.
+    for name, t in inits.items():
+        if t.data_type == _FLOAT and name not in consumers_fp32:
+            arr = numpy_helper.to_array(t).astype(np.float16)
+            t.CopyFrom(numpy_helper.from_array(arr, name))
+            elem[name] = _FLOAT16
+    new_nodes, casted = [], {}
+
+    def cast(name, to, suffix):
+        key = (name, to)
+        if key not in casted:
+            out = f"{name}__{suffix}"
+            new_nodes.append(helper.make_node("Cast", [name], [out], to=to, name=f"cast_{suffix}_{len(casted)}"))
+            casted[key] = out
+        return casted[key]
+
+    half_outputs = set()
+    for node in graph.node:
+        if id(node) in half_ids:
+            for k, i in enumerate(node.input):
+                if i and elem.get(i) == _FLOAT and i not in half_outputs:
+                    node.input[k] = cast(i, _FLOAT16, "fp16")
+            for a in node.attribute:
+                if node.op_type == "Cast" and a.name == "to" and a.i == _FLOAT:
+                    a.i = _FLOAT16
+                if a.name == "value" and a.type == onnx.AttributeProto.TENSOR and a.t.data_type == _FLOAT:
+                    a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16), a.t.name))
+            for o in node.output:
+                if elem.get(o) == _FLOAT:
+                    half_outputs.add(o)
+        else:
+            for k, i in enumerate(node.input):
+                if i in half_outputs:
+                    node.input[k] = cast(i, _FLOAT, "fp32")
+        new_nodes.append(node)
+    outputs = {o.name for o in graph.output} & half_outputs
+    for node in new_nodes:  # graph outputs produced in fp16: rename, then cast back to float32
+        for j, o in enumerate(node.output):
+            if o in outputs:
+                node.output[j] = f"{o}__fp16"
+        for j, i in enumerate(node.input):
+            if i in outputs:
+                node.input[j] = f"{i}__fp16"
+    new_nodes.extend(helper.make_node("Cast", [f"{o}__fp16"], [o], to=_FLOAT, name=f"cast_out_{o}")
+                     for o in sorted(outputs))
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+    del graph.value_info[:]  # stale float32 annotations; onnx.checker re-infers them
+    return proto
