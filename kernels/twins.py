@@ -1,0 +1,137 @@
+"""Plain NumPy twins of the Numba kernels: the test oracle and the ``numpy`` column of the benchmark.
+
+Each twin takes the same arguments as its kernel in :mod:`kernels.rnn` / :mod:`kernels.linalg`,
+updates the same arrays in place and returns the same values, written with whole-array NumPy
+operations (and a different summation order) so that agreement is a real check.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+UORO_EPS = 1e-7
+_MASK64 = (1 << 64) - 1
+
+
+def clip_factor(norm, clip):
+    return clip / norm if (clip > 0.0 and norm > clip) else 1.0
+
+
+def rnn_forward(A, B, h_prev, u, h_out, d_out):
+    h_out[:] = np.tanh(A @ h_prev + B @ u)
+    d_out[:] = 1.0 - h_out ** 2
+
+
+def output_error(C, h, target, y_out, e_out, g_out):
+    y_out[:] = C @ h
+    e_out[:] = y_out - target
+    g_out[:] = C.T @ e_out
+    return 0.5 * float(e_out @ e_out)
+
+
+def rnn_predict(A, B, C, h, u, h_tmp, d_tmp, y_out):
+    h[:] = np.tanh(A @ h + B @ u)
+    y_out[:] = C @ h
+
+
+def fill_window(hist, end, count, L, u):
+    cap = hist.shape[0]
+    rows = (end - L + 1 + np.arange(L)) % cap
+    u[:-1] = hist[rows].reshape(-1)
+    u[-1] = 1.0
+
+
+def xorshift_signs(state, out):
+    x = int(state[0])
+    for i in range(out.shape[0]):
+        x ^= x >> 12
+        x = (x ^ (x << 25)) & _MASK64
+        x ^= x >> 27
+        r = (x * 2685821657736338717) & _MASK64
+        out[i] = 1.0 if (r >> 63) == 1 else -1.0
+    state[0] = np.uint64(x)
+
+
+def _finish(A, B, C, h, hn, e, GA, GB, lr, clip):
+    norm = float(np.sqrt(np.sum(GA ** 2) + np.sum(GB ** 2) + np.sum(np.outer(e, hn) ** 2)))
+    step = lr * clip_factor(norm, clip)
+    A -= step * GA
+    B -= step * GB
+    C -= step * np.outer(e, hn)
+    h[:] = hn
+    return norm
+
+
+def rtrl_step(A, B, C, h, u, target, JA, JB, TA, TB, work, nwork, lr, clip):
+    q = A.shape[0]
+    hn, d, g = work[0], work[1], work[2]
+    y, e = nwork[0], nwork[1]
+    rnn_forward(A, B, h, u, hn, d)
+    loss = output_error(C, hn, target, y, e, g)
+    eye = np.eye(q)
+    JA[:] = d[:, None, None] * (np.einsum("il,ljk->ijk", A, JA) + eye[:, :, None] * h[None, None, :])
+    JB[:] = d[:, None, None] * (np.einsum("il,ljk->ijk", A, JB) + eye[:, :, None] * u[None, None, :])
+    GA = np.einsum("i,ijk->jk", g, JA)
+    GB = np.einsum("i,ijk->jk", g, JB)
+    return loss, _finish(A, B, C, h, hn, e, GA, GB, lr, clip)
+
+
+def snap1_step(A, B, C, h, u, target, JA, JB, work, nwork, lr, clip):
+    hn, d, g = work[0], work[1], work[2]
+    y, e = nwork[0], nwork[1]
+    rnn_forward(A, B, h, u, hn, d)
+    loss = output_error(C, hn, target, y, e, g)
+    diag = np.diag(A)[:, None]
+    JA[:] = d[:, None] * (diag * JA + h[None, :])
+    JB[:] = d[:, None] * (diag * JB + u[None, :])
+    return loss, _finish(A, B, C, h, hn, e, g[:, None] * JA, g[:, None] * JB, lr, clip)
+
+
+def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, clip):
+    q = A.shape[0]
+    hn, d, g, nu = work[0], work[1], work[2], work[3]
+    y, e = nwork[0], nwork[1]
+    rnn_forward(A, B, h, u, hn, d)
+    loss = output_error(C, hn, target, y, e, g)
+    ft = d * (A @ ht)
+    xorshift_signs(rng, nu)
+    nfA = np.outer(nu * d, h)
+    nfB = np.outer(nu * d, u)
+    nf = np.sqrt(np.sum(nfA ** 2) + np.sum(nfB ** 2))
+    rho0 = np.sqrt(wnorm[0] / (np.linalg.norm(ft) + UORO_EPS)) + UORO_EPS
+    rho1 = np.sqrt(nf / (np.linalg.norm(nu) + UORO_EPS)) + UORO_EPS
+    ht[:] = rho0 * ft + rho1 * nu
+    WA[:] = WA / rho0 + nfA / rho1
+    WB[:] = WB / rho0 + nfB / rho1
+    wnorm[0] = np.sqrt(np.sum(WA ** 2) + np.sum(WB ** 2))
+    gh = float(g @ ht)
+    return loss, _finish(A, B, C, h, hn, e, gh * WA, gh * WB, lr, clip)
+
+
+def dni_step(A, B, C, h, u, target, S, f_prev, c_prev, has_prev, work, nwork, lr, lr_sg, clip):
+    hn, d, g = work[0], work[1], work[2]
+    y, e = nwork[0], nwork[1]
+    rnn_forward(A, B, h, u, hn, d)
+    loss = output_error(C, hn, target, y, e, g)
+    f = np.concatenate([hn, target, [1.0]])
+    c = S @ f
+    delta = d * (g + c)
+    if has_prev[0] != 0.0:
+        err = c_prev - A.T @ delta
+        G = np.outer(err, f_prev)
+        S -= lr_sg * clip_factor(float(np.linalg.norm(G)), clip) * G
+    norm = _finish(A, B, C, h.copy(), hn, e, np.outer(delta, h), np.outer(delta, u), lr, clip)
+    h[:] = hn
+    f_prev[:] = f
+    c_prev[:] = c
+    has_prev[0] = 1.0
+    return loss, norm
+
+
+def lms_step(W, u, target, nwork, lr, clip):
+    y, e = nwork[0], nwork[1]
+    y[:] = W @ u
+    e[:] = y - target
+    G = np.outer(e, u)
+    norm = float(np.linalg.norm(G))
+    W -= lr * clip_factor(norm, clip) * G
+    return 0.5 * float(e @ e), norm

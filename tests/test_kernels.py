@@ -1,0 +1,206 @@
+"""Numba kernels against their NumPy twins, and the learning rules against independent oracles."""
+import numpy as np
+import pytest
+
+from kernels import linalg, rnn, twins
+
+Q, N, L = 5, 3, 2
+M = N * L + 1
+
+
+def _params(rng, q=Q, n=N, m=M, scale=0.4):
+    return (rng.normal(0, scale, (q, q)), rng.normal(0, scale, (q, m)), rng.normal(0, scale, (n, q)))
+
+
+def _state(method, rng, q=Q, n=N, m=M):
+    if method == "rtrl":
+        return [np.zeros((q, q, q)), np.zeros((q, q, m)), np.zeros((q, q, q)), np.zeros((q, q, m))]
+    if method == "snap1":
+        return [np.zeros((q, q)), np.zeros((q, m))]
+    if method == "uoro":
+        return [np.zeros(q), np.zeros((q, q)), np.zeros((q, m)), np.zeros(1), np.array([12345], np.uint64)]
+    if method == "dni":
+        return [rng.normal(0, 0.1, (q, q + n + 1)), np.zeros(q + n + 1), np.zeros(q), np.zeros(1)]
+    raise ValueError(method)
+
+
+def _call(mod, method, P, h, u, tgt, st, work, nwork, lr, clip):
+    fn = getattr(mod, f"{method}_step")
+    if method == "dni":
+        return fn(*P, h, u, tgt, *st, work, nwork, lr, 0.5 * lr, clip)
+    return fn(*P, h, u, tgt, *st, work, nwork, lr, clip)
+
+
+@pytest.mark.parametrize("method", ["rtrl", "snap1", "uoro", "dni"])
+def test_step_kernel_equals_numpy_twin(method):
+    rng = np.random.default_rng(1)
+    P = _params(rng)
+    h = rng.normal(0, 0.3, Q)
+    st = _state(method, rng)
+    P2, h2, st2 = [p.copy() for p in P], h.copy(), [s.copy() for s in st]
+    w1, w2 = np.zeros((6, Q)), np.zeros((6, Q))
+    n1, n2 = np.zeros((2, N)), np.zeros((2, N))
+    for t in range(200):
+        u = np.append(rng.normal(0, 1, M - 1), 1.0)
+        tgt = rng.normal(0, 1, N)
+        clip = 0.5 if t % 2 else 100.0  # exercise both the clipped and the unclipped branch
+        l1, g1 = _call(rnn, method, P, h, u, tgt, st, w1, n1, 0.05, clip)
+        l2, g2 = _call(twins, method, P2, h2, u, tgt, st2, w2, n2, 0.05, clip)
+        assert l1 == pytest.approx(l2, rel=1e-10, abs=1e-12)
+        assert g1 == pytest.approx(g2, rel=1e-10, abs=1e-12)
+    kept = st[:2] if method == "rtrl" else st  # RTRL's last two are scratch buffers
+    kept2 = st2[:2] if method == "rtrl" else st2
+    for a, b in zip(list(P) + [h] + kept, list(P2) + [h2] + kept2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_lms_predict_window_and_signs_equal_twins():
+    rng = np.random.default_rng(2)
+    W1 = rng.normal(0, 0.1, (N, M))
+    W2 = W1.copy()
+    n1, n2 = np.zeros((2, N)), np.zeros((2, N))
+    for t in range(100):
+        u = np.append(rng.normal(0, 1, M - 1), 1.0)
+        tgt = rng.normal(0, 1, N)
+        r1 = rnn.lms_step(W1, u, tgt, n1, 0.1, 0.3 if t % 3 else 50.0)
+        r2 = twins.lms_step(W2, u, tgt, n2, 0.1, 0.3 if t % 3 else 50.0)
+        np.testing.assert_allclose(r1, r2, rtol=1e-10)
+    np.testing.assert_allclose(W1, W2, rtol=1e-10, atol=1e-12)
+    A, B, C = _params(rng)
+    h1 = rng.normal(0, 1, Q)
+    h2 = h1.copy()
+    y1, y2 = np.zeros(N), np.zeros(N)
+    for _ in range(50):
+        u = np.append(rng.normal(0, 1, M - 1), 1.0)
+        linalg.rnn_predict(A, B, C, h1, u, np.zeros(Q), np.zeros(Q), y1)
+        twins.rnn_predict(A, B, C, h2, u, np.zeros(Q), np.zeros(Q), y2)
+        np.testing.assert_allclose(y1, y2, rtol=1e-10, atol=1e-12)
+    hist = rng.normal(0, 1, (7, N))
+    for end in range(3, 20):
+        u1, u2 = np.zeros(M), np.zeros(M)
+        linalg.fill_window(hist, end, end + 1, L, u1)
+        twins.fill_window(hist, end, end + 1, L, u2)
+        np.testing.assert_array_equal(u1, u2)
+        np.testing.assert_array_equal(u1[:N], hist[(end - 1) % 7])
+    s1, s2 = np.array([99], np.uint64), np.array([99], np.uint64)
+    o1, o2 = np.zeros(1000), np.zeros(1000)
+    linalg.xorshift_signs(s1, o1)
+    twins.xorshift_signs(s2, o2)
+    np.testing.assert_array_equal(o1, o2)
+    assert s1[0] == s2[0] and set(np.unique(o1)) == {-1.0, 1.0} and abs(o1.mean()) < 0.1
+
+
+def _truncated_loss(A, B, C, h0, us, tgts):
+    h, loss = h0.copy(), 0.0
+    for u, y in zip(us, tgts):
+        h = np.tanh(A @ h + B @ u)
+    return 0.5 * float(np.sum((C @ h - tgts[-1]) ** 2))
+
+
+def test_rtrl_gradient_equals_finite_differences():
+    """RTRL's gradient at step T is d loss_T / d[A, B] through the whole T-step unrolling."""
+    rng = np.random.default_rng(3)
+    A, B, C = _params(rng)
+    h0 = rng.normal(0, 0.3, Q)
+    T = 6
+    us = [np.append(rng.normal(0, 1, M - 1), 1.0) for _ in range(T)]
+    tgts = [rng.normal(0, 1, N) for _ in range(T)]
+    st = _state("rtrl", rng)
+    h = h0.copy()
+    work, nwork = np.zeros((6, Q)), np.zeros((2, N))
+    Ac, Bc, Cc = A.copy(), B.copy(), C.copy()
+    for u, y in zip(us, tgts):
+        rnn.rtrl_step(Ac, Bc, Cc, h, u, y, *st, work, nwork, 0.0, 0.0)  # lr 0: weights fixed
+    g = work[2]
+    GA = np.einsum("i,ijk->jk", g, st[0])
+    GB = np.einsum("i,ijk->jk", g, st[1])
+    eps = 1e-6
+    for (i, j) in [(0, 0), (1, 3), (4, 2), (2, 1)]:
+        Ap, Am = A.copy(), A.copy()
+        Ap[i, j] += eps
+        Am[i, j] -= eps
+        fd = (_truncated_loss(Ap, B, C, h0, us, tgts) - _truncated_loss(Am, B, C, h0, us, tgts)) / (2 * eps)
+        assert GA[i, j] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    for (i, j) in [(0, 0), (3, 5), (4, M - 1), (1, 2)]:
+        Bp, Bm = B.copy(), B.copy()
+        Bp[i, j] += eps
+        Bm[i, j] -= eps
+        fd = (_truncated_loss(A, Bp, C, h0, us, tgts) - _truncated_loss(A, Bm, C, h0, us, tgts)) / (2 * eps)
+        assert GB[i, j] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    assert np.abs(GA).max() > 1e-4  # not trivially zero
+
+
+def test_rtrl_learning_step_applies_clipped_sgd():
+    rng = np.random.default_rng(4)
+    A, B, C = _params(rng)
+    h = rng.normal(0, 0.3, Q)
+    st = _state("rtrl", rng)
+    u = np.append(rng.normal(0, 1, M - 1), 1.0)
+    tgt = rng.normal(0, 3, N)
+    A1, B1, C1 = A.copy(), B.copy(), C.copy()
+    _, norm = rnn.rtrl_step(A1, B1, C1, h.copy(), u, tgt, *[s.copy() for s in st], np.zeros((6, Q)),
+                            np.zeros((2, N)), 0.1, 0.2)
+    delta = np.sqrt(np.sum((A1 - A) ** 2) + np.sum((B1 - B) ** 2) + np.sum((C1 - C) ** 2))
+    assert norm > 0.2
+    assert delta == pytest.approx(0.1 * 0.2, rel=1e-9)  # lr * clip: the step has norm lr * clip
+
+
+def test_uoro_is_unbiased():
+    """The mean of many UORO rank-one estimates approaches the exact RTRL influence."""
+    rng = np.random.default_rng(5)
+    q, n, m = 3, 2, 3
+    A, B, C = _params(rng, q, n, m, scale=0.6)
+    T = 4
+    us = [np.append(rng.normal(0, 1, m - 1), 1.0) for _ in range(T)]
+    tgts = [rng.normal(0, 1, n) for _ in range(T)]
+    st = _state("rtrl", rng, q, n, m)
+    h = np.zeros(q)
+    for u, y in zip(us, tgts):
+        rnn.rtrl_step(A.copy(), B.copy(), C.copy(), h, u, y, *st, np.zeros((6, q)), np.zeros((2, n)), 0.0, 0.0)
+    exact = st[1]  # dh_i / dB[j, k], (q, q, m)
+    runs = 20000
+    acc = np.zeros_like(exact)
+    for r in range(runs):
+        ust = [np.zeros(q), np.zeros((q, q)), np.zeros((q, m)), np.zeros(1), np.array([r * 7919 + 1], np.uint64)]
+        h = np.zeros(q)
+        for u, y in zip(us, tgts):
+            rnn.uoro_step(A.copy(), B.copy(), C.copy(), h, u, y, *ust, np.zeros((6, q)), np.zeros((2, n)), 0.0, 0.0)
+        acc += ust[0][:, None, None] * ust[2][None, :, :]
+    mean = acc / runs
+    err = np.abs(mean - exact).max()
+    assert err < 0.05 * np.abs(exact).max(), (err, np.abs(exact).max())
+    # and a single estimate is far from exact (the test can fail if UORO were just RTRL)
+    assert np.abs(ust[0][:, None, None] * ust[2][None] - exact).max() > 0.2 * np.abs(exact).max()
+
+
+def test_snap1_equals_rtrl_for_diagonal_recurrence():
+    rng = np.random.default_rng(6)
+    A, B, C = _params(rng)
+    A = np.diag(np.diag(A)).copy()
+    h1 = rng.normal(0, 0.3, Q)
+    h2 = h1.copy()
+    st_r, st_s = _state("rtrl", rng), _state("snap1", rng)
+    w1, w2 = np.zeros((6, Q)), np.zeros((6, Q))
+    n1, n2 = np.zeros((2, N)), np.zeros((2, N))
+    for _ in range(30):
+        u = np.append(rng.normal(0, 1, M - 1), 1.0)
+        tgt = rng.normal(0, 1, N)
+        _, g_r = rnn.rtrl_step(A, B, C, h1, u, tgt, *st_r, w1, n1, 0.0, 0.0)
+        _, g_s = rnn.snap1_step(A, B, C, h2, u, tgt, *st_s, w2, n2, 0.0, 0.0)
+        assert g_r == pytest.approx(g_s, rel=1e-12)
+        np.testing.assert_allclose(np.einsum("iik->ik", st_r[1]), st_s[1], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(np.einsum("iik->ik", st_r[0]), st_s[0], rtol=1e-12, atol=1e-15)
+        off = st_r[1].copy()
+        off[np.arange(Q), np.arange(Q)] = 0.0
+        assert np.abs(off).max() == 0.0
+    # a full recurrent matrix makes them differ (the check has teeth)
+    A_full = _params(rng)[0]
+    h1 = np.zeros(Q)
+    h2 = np.zeros(Q)
+    st_r, st_s = _state("rtrl", rng), _state("snap1", rng)
+    for _ in range(5):
+        u = np.append(rng.normal(0, 1, M - 1), 1.0)
+        tgt = rng.normal(0, 1, N)
+        _, g_r = rnn.rtrl_step(A_full, B, C, h1, u, tgt, *st_r, w1, n1, 0.0, 0.0)
+        _, g_s = rnn.snap1_step(A_full, B, C, h2, u, tgt, *st_s, w2, n2, 0.0, 0.0)
+    assert abs(g_r - g_s) > 1e-6
