@@ -190,13 +190,26 @@ class _EmbedGraph:
         return EmbedGraph(model).eval()
 
 
+@contextlib.contextmanager
+def _quiet(*names):
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _export_dynamo(wrapped, x, path, opset, batch):
     import torch
     from torch.export import Dim
     batch_dim = Dim.STATIC if batch != "dynamic" else Dim("batch", min=1, max=MAX_BATCH)
     shapes = {"x": {0: batch_dim, 2: Dim.AUTO}}
-    # The exporter prints progress lines to stdout; a library must not.
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    # The exporter prints progress lines to stdout and chats at INFO level; a library must not.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("onnxscript", "onnx_ir"):
         warnings.simplefilter("ignore")
         torch.onnx.export(wrapped, (x,), str(path), dynamo=True, verbose=False, opset_version=opset,
                           input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],

@@ -1,0 +1,375 @@
+"""Inference backends behind one interface: torch, ONNX Runtime and native TensorRT.
+
+``embed``, ``score`` and the streaming runtime all call::
+
+    backend = make_backend("auto", "ecg-tiny")           # or a .onnx / .plan path, an Encoder
+    emb = backend.run(windows)                           # (B, C, T) float32 -> (B, D) float32
+    backend.name, backend.providers, backend.why
+
+``windows`` are raw windows at the model's input rate after the out-of-graph part of the
+pipeline (what ``encoders.export`` puts in front of the graph input ``x``).
+
+Kinds
+-----
+torch        the PyTorch module's ``embed_forward`` (CPU or CUDA).
+onnxruntime  ONNX Runtime: CPUExecutionProvider, plus CUDAExecutionProvider and
+             TensorrtExecutionProvider (engine and timing cache enabled in ``cache_dir``) when
+             onnxruntime-gpu is installed and a GPU is asked for or found.
+tensorrt     a native TensorRT engine (``.plan`` from ``biosig compile``) via the tensorrt Python
+             API, CUDA buffers from torch.
+auto         fastest available: a ``.plan`` -> tensorrt; with a CUDA GPU -> TensorRT EP / CUDA EP
+             of ONNX Runtime, else torch on CUDA; on CPU -> ONNX Runtime (measured faster than
+             torch eager at every batch size, see benchmarks/bench_encoders.py), else torch.
+             A model (not a file) given to an ONNX backend is exported once into ``cache_dir``.
+
+All optional packages (onnxruntime, tensorrt, torch) are imported lazily.
+"""
+from __future__ import annotations
+
+import abc
+import hashlib
+import logging
+import os
+import pathlib
+
+import numpy as np
+
+from encoders.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("auto", "torch", "onnxruntime", "tensorrt")
+GPU_INSTALL_HINT = "pip install 'biosig[gpu]'"
+
+
+def cache_dir() -> pathlib.Path:
+    """Where exported graphs and TensorRT engines are cached (``$BIOSIG_CACHE_DIR`` or ~/.cache/biosig)."""
+    base = os.environ.get("BIOSIG_CACHE_DIR") or pathlib.Path.home() / ".cache" / "biosig"
+    return pathlib.Path(base)
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class Backend(abc.ABC):
+    """One inference engine for one model.
+
+    Attributes
+    ----------
+    name : str
+        ``"torch"``, ``"onnxruntime"`` or ``"tensorrt"``.
+    providers : tuple of str
+        Execution providers / devices actually in use, best first (e.g. ``("CPUExecutionProvider",)``,
+        ``("cuda:0",)``).
+    why : str
+        Why this backend was chosen (``auto``) or that it was asked for.
+    in_channels : int or None
+        Channels the model expects (None when unknown).
+    """
+
+    name: str = ""
+    providers: tuple = ()
+    why: str = ""
+    in_channels: int | None = None
+
+    def run(self, x) -> np.ndarray:
+        """Embed windows.
+
+        Parameters
+        ----------
+        x : array_like, float, shape (B, C, T)
+            Raw windows at the model's input rate; must be finite.
+
+        Returns
+        -------
+        np.ndarray, float32, shape (B, D)
+        """
+        x = self._check(x)
+        return np.ascontiguousarray(self._run(x), dtype=np.float32)
+
+    def _check(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 3:
+            raise EncoderError(f"{self.name} backend expects windows shaped (B, C, T), got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.floating):
+            raise EncoderError(f"{self.name} backend expects float windows, got dtype {x.dtype}")
+        if self.in_channels and x.shape[1] != self.in_channels:
+            raise EncoderError(f"{self.name} backend: model expects {self.in_channels} channel(s), got {x.shape[1]}")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.isfinite(x).all():
+            raise EncoderError(f"{self.name} backend: windows contain NaN or inf; mask or fill gaps first")
+        return x
+
+    @abc.abstractmethod
+    def _run(self, x: np.ndarray) -> np.ndarray: ...
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} providers={self.providers!r}>"
+
+
+# ---------------------------------------------------------------------------------------------
+class TorchBackend(Backend):
+    """PyTorch eager inference of ``model.embed_forward`` under ``torch.inference_mode``."""
+
+    name = "torch"
+
+    def __init__(self, model, *, device=None, why="asked for torch"):
+        import torch
+        self.model = model.eval()
+        self.device = torch.device(device or "cpu")
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise EncoderError("torch backend: device 'cuda' asked for but torch sees no CUDA GPU")
+        self.model.to(self.device)
+        self.providers = (str(self.device),)
+        self.why = why
+        self.in_channels = getattr(model.config, "in_channels", None)
+
+    def _run(self, x):
+        import torch
+        if x.shape[0] == 0:
+            return np.zeros((0, self._dim()), np.float32)
+        with torch.inference_mode():
+            return self.model.embed_forward(torch.from_numpy(x).to(self.device)).float().cpu().numpy()
+
+    def _dim(self):
+        return int(getattr(self.model.config, "dim", 0))
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime session on an exported graph (input ``x``, output ``embedding``)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, onnx_path, *, device=None, threads=None, engine_cache=None, why="asked for onnxruntime"):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise EncoderError("onnxruntime backend needs onnxruntime: pip install onnxruntime "
+                               f"(or {GPU_INSTALL_HINT} for CUDA/TensorRT)") from None
+        self.path = pathlib.Path(onnx_path)
+        if not self.path.is_file():
+            raise EncoderError(f"onnxruntime backend: {self.path} does not exist")
+        available = ort.get_available_providers()
+        providers = _ort_providers(device, available, engine_cache or cache_dir() / "trt-engines")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = int(threads or cpu_cores())
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise EncoderError(f"onnxruntime cannot load {self.path}: {str(exc).splitlines()[0]}") from None
+        self.providers = tuple(self.session.get_providers())
+        inputs = self.session.get_inputs()
+        self.input_name = inputs[0].name
+        shape = inputs[0].shape
+        self.in_channels = shape[1] if len(shape) == 3 and isinstance(shape[1], int) else None
+        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        out_shape = self.session.get_outputs()[0].shape
+        self.dim = out_shape[-1] if isinstance(out_shape[-1], int) else None
+        self.why = why
+
+    def _run(self, x):
+        if x.shape[0] == 0:
+            return np.zeros((0, self.dim or 0), np.float32)
+        if self.fixed_batch and x.shape[0] != self.fixed_batch:
+            raise EncoderError(f"{self.path.name} was exported with a fixed batch of {self.fixed_batch}, "
+                               f"got {x.shape[0]} windows; export with --batch dynamic")
+        return self.session.run(None, {self.input_name: x})[0]
+
+
+def _ort_providers(device, available, engine_cache: pathlib.Path) -> list:
+    """Execution providers for ``device`` (None = best available, "cpu", "cuda[:N]")."""
+    device = (device or "").lower()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    want_gpu = device.startswith("cuda") or device == ""
+    device_id = int(device.split(":")[1]) if device.startswith("cuda:") else 0
+    chosen = []
+    if want_gpu and "TensorrtExecutionProvider" in available:
+        engine_cache.mkdir(parents=True, exist_ok=True)
+        chosen.append(("TensorrtExecutionProvider", {
+            "device_id": device_id, "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(engine_cache), "trt_timing_cache_enable": True,
+            "trt_timing_cache_path": str(engine_cache)}))
+    if want_gpu and "CUDAExecutionProvider" in available:
+        chosen.append(("CUDAExecutionProvider", {"device_id": device_id}))
+    if device.startswith("cuda") and not chosen:
+        raise EncoderError(f"onnxruntime has no CUDA execution provider (available: {', '.join(available)}); "
+                           f"install it with: {GPU_INSTALL_HINT}")
+    return chosen + ["CPUExecutionProvider"]
+
+
+class TensorRTBackend(Backend):
+    """Native TensorRT engine (``.plan``) run through the TensorRT 10 tensor-address API."""
+
+    name = "tensorrt"
+
+    def __init__(self, plan_path, *, device=None, why="asked for tensorrt"):
+        trt = import_tensorrt()
+        import torch
+        if not torch.cuda.is_available():
+            raise EncoderError("tensorrt backend needs a CUDA GPU; none is visible")
+        self.device = torch.device(device or "cuda")
+        self.path = pathlib.Path(plan_path)
+        if not self.path.is_file():
+            raise EncoderError(f"tensorrt backend: engine {self.path} does not exist; build one with biosig compile")
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        self.engine = trt.Runtime(self._logger).deserialize_cuda_engine(self.path.read_bytes())
+        if self.engine is None:
+            raise EncoderError(f"{self.path}: not a TensorRT engine for this TensorRT version/GPU; rebuild it")
+        self.context = self.engine.create_execution_context()
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        self.input_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
+        self.output_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
+        shape = tuple(self.engine.get_tensor_shape(self.input_name))
+        self.in_channels = shape[1] if len(shape) == 3 and shape[1] > 0 else None
+        self.providers = (f"TensorRT {trt.__version__}", str(self.device))
+        self.why = why
+
+    def _run(self, x):
+        import torch
+        if x.shape[0] == 0:
+            return np.zeros((0, int(self.engine.get_tensor_shape(self.output_name)[-1])), np.float32)
+        x_dev = torch.from_numpy(x).to(self.device)
+        if not self.context.set_input_shape(self.input_name, tuple(x.shape)):
+            raise EncoderError(f"input shape {x.shape} is outside the engine's optimisation profile; "
+                               "rebuild with wider --min/--max-batch or length")
+        out = torch.empty(tuple(self.context.get_tensor_shape(self.output_name)), dtype=torch.float32,
+                          device=self.device)
+        self.context.set_tensor_address(self.input_name, x_dev.data_ptr())
+        self.context.set_tensor_address(self.output_name, out.data_ptr())
+        stream = torch.cuda.current_stream(self.device)
+        if not self.context.execute_async_v3(stream.cuda_stream):
+            raise EncoderError("TensorRT execution failed (see the TensorRT log above)")
+        stream.synchronize()
+        return out.cpu().numpy()
+
+
+def import_tensorrt():
+    """Import the tensorrt package or raise an EncoderError saying how to install it."""
+    try:
+        import tensorrt
+    except ImportError:
+        raise EncoderError(f"TensorRT is not installed; install it with: {GPU_INSTALL_HINT}") from None
+    return tensorrt
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+def _load_model(source):
+    """(nn.Module, Encoder or None) from a name, checkpoint directory, Encoder or module."""
+    from encoders.export import _resolve
+    return _resolve(source)
+
+
+def _export_cached(source) -> pathlib.Path:
+    """Export a model to ONNX once; reuse the file while the model id and weights are unchanged."""
+    from encoders.export import export_onnx
+    model, encoder = _load_model(source)
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    model_id = str(getattr(encoder, "model_id", "") or getattr(model.config, "name", "model"))
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
+    path = cache_dir() / "onnx" / f"{safe}-{digest.hexdigest()[:16]}.onnx"
+    if not path.is_file():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
+        export_onnx(encoder if encoder is not None else model, tmp)
+        tmp.replace(path)
+        log.info("exported %s to the cache %s", model_id, path)
+    return path
+
+
+def make_backend(kind: str, source, *, device: str | None = None, threads: int | None = None) -> Backend:
+    """Create an inference backend.
+
+    Parameters
+    ----------
+    kind : {"auto", "torch", "onnxruntime", "tensorrt"}
+    source : str, path, encoders.Encoder or nn.Module
+        A model name or checkpoint directory, a loaded Encoder / module, an exported ``.onnx``
+        file, or a TensorRT ``.plan`` engine.
+    device : str, optional
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; None picks the best available.
+    threads : int, optional
+        ONNX Runtime intra-op threads (default: the cores this process may use).
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    EncoderError
+        Unknown kind, a backend that is not installed (the message says what to install), or a
+        source the backend cannot run.
+    """
+    if kind not in KINDS:
+        raise EncoderError(f"unknown backend {kind!r}; expected one of {', '.join(KINDS)}")
+    suffix = pathlib.Path(source).suffix.lower() if isinstance(source, (str, pathlib.Path)) else ""
+    if kind == "auto":
+        backend = _auto(source, suffix, device, threads)
+        log.info("backend auto -> %s %s: %s", backend.name, ",".join(backend.providers), backend.why)
+        return backend
+    if kind == "tensorrt":
+        import_tensorrt()
+        if suffix != ".plan":
+            raise EncoderError(f"the tensorrt backend runs a .plan engine, got {source!r}; "
+                               "build one with: biosig compile model.onnx --out model.plan")
+        return TensorRTBackend(source, device=device)
+    if kind == "onnxruntime":
+        path = source if suffix == ".onnx" else _export_cached(source)
+        return OnnxRuntimeBackend(path, device=device, threads=threads)
+    if suffix in (".onnx", ".plan"):
+        raise EncoderError(f"the torch backend needs a model name, checkpoint directory or module, "
+                           f"not {source!r}; use --backend onnxruntime or tensorrt for exported files")
+    if not _has("torch"):
+        raise EncoderError("the torch backend needs PyTorch: pip install torch")
+    model, _ = _load_model(source)
+    return TorchBackend(model, device=device)
+
+
+def _auto(source, suffix, device, threads) -> Backend:
+    cuda = device != "cpu" and _has_cuda()
+    if suffix == ".plan":
+        return TensorRTBackend(source, device=device, why="a .plan engine runs only on TensorRT")
+    if _has("onnxruntime"):
+        import onnxruntime as ort
+        gpu_eps = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in ort.get_available_providers()]
+        if cuda and gpu_eps:
+            why = f"CUDA GPU found and onnxruntime-gpu offers {', '.join(gpu_eps)} (fused kernels, no Python overhead)"
+        elif cuda:
+            why = None  # GPU present but only the CPU EP: torch on CUDA is faster
+        else:
+            why = ("no CUDA GPU; onnxruntime's CPU provider runs the fused exported graph faster than "
+                   "torch eager (benchmarks/bench_encoders.py)")
+        if why:
+            path = source if suffix == ".onnx" else _export_cached(source)
+            return OnnxRuntimeBackend(path, device=device if cuda else "cpu", threads=threads, why=why)
+    if suffix == ".onnx":
+        raise EncoderError(f"{source} is an ONNX file but onnxruntime is not installed: pip install onnxruntime")
+    if cuda:
+        return TorchBackend(_load_model(source)[0], device=device or "cuda",
+                            why="CUDA GPU found but onnxruntime-gpu is absent; torch on CUDA beats the CPU provider")
+    return TorchBackend(_load_model(source)[0], device="cpu", why="onnxruntime is not installed; torch eager on CPU")
