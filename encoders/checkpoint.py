@@ -1,0 +1,127 @@
+"""Checkpoints and the :class:`Encoder` wrapper returned by :func:`encoders.load`.
+
+A checkpoint directory holds::
+
+    config.json     EncoderConfig.to_dict()
+    pipeline.json   {"pipeline": <Pipeline.to_json()>, "hash": <Pipeline.hash>} or null
+    weights.pt      the model's state_dict (torch.save, loaded with weights_only=True)
+    meta.json       {"model_id", "step", "params", ...}
+
+Training state for exact resume (optimizer, RNG, data order) lives in ``train_state.pt`` next to
+them and is not needed for inference.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pathlib
+
+import numpy as np
+import torch
+
+from encoders.config import EncoderConfig, get_config, list_models
+from encoders.errors import CheckpointError, EncoderError
+from encoders.model import EncoderModel
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_ROOT = pathlib.Path(__file__).resolve().parent / "checkpoints"
+FILES = ("config.json", "weights.pt")
+
+
+def weights_hash(model: torch.nn.Module) -> str:
+    """SHA-256 over the state dict (names, dtypes, shapes, bytes), hex."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def pipeline_to_dict(pipeline) -> dict | None:
+    if pipeline is None:
+        return None
+    return {"pipeline": json.loads(pipeline.to_json()), "hash": pipeline.hash}
+
+
+def pipeline_from_dict(d: dict | None):
+    if d is None:
+        return None
+    from biosig.pipeline import Pipeline
+    pipe = Pipeline.from_json(json.dumps(d["pipeline"]))
+    if d.get("hash") and pipe.hash != d["hash"]:
+        raise CheckpointError(f"pipeline hash mismatch: stored {d['hash']}, rebuilt {pipe.hash}")
+    return pipe
+
+
+def save_checkpoint(directory, model: EncoderModel, pipeline=None, meta: dict | None = None) -> str:
+    """Write config, pipeline, weights and meta into ``directory``; returns the model id."""
+    d = pathlib.Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    model_id = f"{model.config.name}-{weights_hash(model)[:10]}"
+    tmp = d / "weights.pt.tmp"
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    tmp.replace(d / "weights.pt")
+    (d / "config.json").write_text(json.dumps(model.config.to_dict(), indent=1))
+    (d / "pipeline.json").write_text(json.dumps(pipeline_to_dict(pipeline), indent=1))
+    full_meta = {"model_id": model_id, **(meta or {})}
+    (d / "meta.json").write_text(json.dumps(full_meta, indent=1))
+    return model_id
+
+
+def load_model(directory) -> tuple[EncoderModel, dict | None, dict]:
+    """(model in eval mode, pipeline dict, meta) from a checkpoint directory."""
+    d = pathlib.Path(directory)
+    missing = [f for f in FILES if not (d / f).is_file()]
+    if missing:
+        raise CheckpointError(f"{d}: not a checkpoint directory (missing {', '.join(missing)})")
+    try:
+        config = EncoderConfig.from_dict(json.loads((d / "config.json").read_text()))
+        state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
+    except (ValueError, OSError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"{d}: unreadable checkpoint: {exc}") from exc
+    model = EncoderModel(config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{d}: weights do not match config.json: {exc}") from exc
+    pipe = json.loads((d / "pipeline.json").read_text()) if (d / "pipeline.json").is_file() else None
+    meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").is_file() else {}
+    return model.eval(), pipe, meta
+
+
+def shipped_models() -> list[str]:
+    """Names of the checkpoints shipped inside the package."""
+    if not CHECKPOINT_ROOT.is_dir():
+        return []
+    return sorted(p.name for p in CHECKPOINT_ROOT.iterdir() if (p / "weights.pt").is_file())
+
+
+def resolve(name_or_dir) -> pathlib.Path:
+    """Checkpoint directory for a shipped name or a path."""
+    p = pathlib.Path(str(name_or_dir)).expanduser()
+    if p.is_dir():
+        return p
+    shipped = CHECKPOINT_ROOT / str(name_or_dir)
+    if shipped.is_dir():
+        return shipped
+    raise EncoderError(f"no checkpoint {str(name_or_dir)!r}: neither a directory nor a shipped model; "
+                       f"shipped models: {', '.join(shipped_models()) or 'none'} "
+                       f"(architectures without weights: {', '.join(list_models())})")
+
+
+def load(name_or_dir, pretrained: bool = True):
+    """Load an :class:`encoders.embed.Encoder` from a shipped name (``"ecg-tiny"``) or a directory.
+
+    ``pretrained=False`` builds the registered architecture ``name_or_dir`` with random weights
+    (seeded, so still deterministic) and the modality's default pipeline.
+    """
+    from encoders.embed import Encoder
+    if not pretrained:
+        torch.manual_seed(0)
+        model = EncoderModel(get_config(str(name_or_dir))).eval()
+        return Encoder(model, pipeline=None, meta={"pretrained": False})
+    model, pipe, meta = load_model(resolve(name_or_dir))
+    return Encoder(model, pipeline=pipe, meta=meta)

@@ -1,0 +1,185 @@
+"""Encoder configuration, presets and the model registry.
+
+A model name is ``"<modality>-<preset>"`` (``"ecg-tiny"``, ``"audio-base"``). The configuration is
+one frozen dataclass, :class:`EncoderConfig`, saved as JSON in every checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable
+
+from encoders.errors import EncoderError
+
+MASK_MODES = ("random", "span")
+
+# Channel vocabularies: a learned embedding per name, so any subset of these channels works.
+CHANNEL_VOCAB: dict[str, tuple[str, ...]] = {
+    "ecg": ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "ECG", "PPG"),
+    "ppg": ("PPG",),
+    "audio": ("AUDIO",),
+    "spiro": ("volume", "flow", "flow_volume"),
+}
+
+# Per-modality input defaults (DESIGN.md section 2): input rate after the out-of-graph pipeline.
+_MODALITY_DEFAULTS: dict[str, dict] = {
+    "ecg": dict(input_fs_hz=250.0, window_s=10.0, patch_size=25, in_channels=1),
+    "ppg": dict(input_fs_hz=125.0, window_s=10.0, patch_size=25, in_channels=1),
+    "audio": dict(input_fs_hz=16000.0, window_s=8.0, patch_size=4, in_channels=1, spectral_loss_weight=0.0),
+    "spiro": dict(input_fs_hz=100.0, window_s=15.0, patch_size=25, in_channels=1),
+}
+
+PRESETS: dict[str, dict] = {
+    "tiny": dict(dim=128, depth=6, heads=4, decoder_dim=64, decoder_depth=2, decoder_heads=4),
+    "small": dict(dim=384, depth=8, heads=6, decoder_dim=192, decoder_depth=2, decoder_heads=6),
+    "base": dict(dim=768, depth=12, heads=12, decoder_dim=384, decoder_depth=2, decoder_heads=6),
+}
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Everything that defines an encoder's architecture and pretraining objective.
+
+    Attributes
+    ----------
+    name : registry name, ``"<modality>-<preset>"``.
+    modality : ``ecg``, ``ppg``, ``audio`` or ``spiro``.
+    in_channels : number of channels the model expects by default (``embed_forward`` with
+        ``channel_idx=None`` uses the first ``in_channels`` names of ``channels``).
+    channels : channel vocabulary; one learned embedding per name.
+    input_fs_hz : sampling rate of the model input in Hz (after the out-of-graph pipeline).
+    window_s : training window length in seconds.
+    patch_size : samples per patch (frames per patch for audio).
+    dim, depth, heads, mlp_ratio : transformer backbone.
+    attn_window : tokens per attention block ``w``; each block attends to itself and its two
+        neighbours, so attention costs O(N * w).
+    n_global : learned global tokens that attend to and are attended by every token.
+    decoder_dim, decoder_depth, decoder_heads : the light MAE decoder.
+    mask_ratio : fraction of tokens masked during pretraining.
+    mask_mode : ``random`` or ``span`` (contiguous spans of ``span_patches`` patches).
+    spectral_loss_weight : weight of the amplitude/phase spectrum term (0 disables it).
+    cross_modal : channels always masked and reconstructed from the others (ECG->PPG: ``("PPG",)``).
+    n_mels, n_fft, hop_length, fmin_hz, fmax_hz : log-mel front end (audio only).
+    export_mode : True when tracing for ONNX export (no training-only branches).
+    """
+
+    name: str = "ecg-tiny"
+    modality: str = "ecg"
+    in_channels: int = 1
+    channels: tuple[str, ...] = CHANNEL_VOCAB["ecg"]
+    input_fs_hz: float = 250.0
+    window_s: float = 10.0
+    patch_size: int = 25
+    dim: int = 128
+    depth: int = 6
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    attn_window: int = 16
+    n_global: int = 2
+    decoder_dim: int = 64
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+    mask_ratio: float = 0.6
+    mask_mode: str = "random"
+    span_patches: int = 5
+    spectral_loss_weight: float = 0.1
+    cross_modal: tuple[str, ...] = ()
+    n_mels: int = 64
+    n_fft: int = 1024
+    hop_length: int = 512
+    fmin_hz: float = 50.0
+    fmax_hz: float = 8000.0
+    export_mode: bool = False
+
+    def __post_init__(self):
+        if self.modality not in CHANNEL_VOCAB:
+            raise EncoderError(f"unknown encoder modality {self.modality!r}; expected one of "
+                               f"{', '.join(CHANNEL_VOCAB)}")
+        object.__setattr__(self, "channels", tuple(self.channels))
+        object.__setattr__(self, "cross_modal", tuple(self.cross_modal))
+        if self.mask_mode not in MASK_MODES:
+            raise EncoderError(f"unknown mask_mode {self.mask_mode!r}; expected one of {', '.join(MASK_MODES)}")
+        if not 0.0 <= self.mask_ratio < 1.0:
+            raise EncoderError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
+        if self.dim % self.heads or self.decoder_dim % self.decoder_heads:
+            raise EncoderError(f"dim {self.dim} / decoder_dim {self.decoder_dim} must be divisible by "
+                               f"heads {self.heads} / decoder_heads {self.decoder_heads}")
+        if self.attn_window < 1 or self.patch_size < 1 or self.depth < 1:
+            raise EncoderError("attn_window, patch_size and depth must be >= 1")
+        if not 1 <= self.in_channels <= len(self.channels):
+            raise EncoderError(f"in_channels {self.in_channels} must be between 1 and "
+                               f"{len(self.channels)} (the channel vocabulary {self.channels})")
+        bad = [c for c in self.cross_modal if c not in self.channels]
+        if bad:
+            raise EncoderError(f"cross_modal channels {bad} not in the vocabulary {self.channels}")
+
+    @property
+    def window_samples(self) -> int:
+        """Input samples per training window."""
+        return int(round(self.window_s * self.input_fs_hz))
+
+    @property
+    def preset(self) -> str:
+        return self.name.split("-", 1)[1] if "-" in self.name else self.name
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["channels"] = list(self.channels)
+        d["cross_modal"] = list(self.cross_modal)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EncoderConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise EncoderError(f"unknown encoder config keys {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    def replace(self, **changes) -> "EncoderConfig":
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise EncoderError(f"unknown encoder config keys {unknown}; known: {sorted(known)}")
+        return dataclasses.replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------------- registry
+_REGISTRY: dict[str, Callable[..., EncoderConfig]] = {}
+
+
+def register(name: str):
+    """Decorator: register a function returning an :class:`EncoderConfig` under ``name``."""
+    def deco(fn):
+        if name in _REGISTRY:
+            raise EncoderError(f"model name {name!r} registered twice")
+        _REGISTRY[name] = fn
+        return fn
+    return deco
+
+
+def list_models() -> list[str]:
+    """Registered model names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_config(name: str, **overrides) -> EncoderConfig:
+    """The configuration registered as ``name`` with ``overrides`` applied."""
+    if name not in _REGISTRY:
+        raise EncoderError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    return _REGISTRY[name]().replace(**overrides) if overrides else _REGISTRY[name]()
+
+
+def _make(modality: str, preset: str) -> Callable[[], EncoderConfig]:
+    def build() -> EncoderConfig:
+        return EncoderConfig(name=f"{modality}-{preset}", modality=modality,
+                             channels=CHANNEL_VOCAB[modality], **_MODALITY_DEFAULTS[modality],
+                             **PRESETS[preset])
+    build.__name__ = f"{modality}_{preset}"
+    build.__doc__ = f"The {preset} preset for {modality}."
+    return build
+
+
+for _modality in CHANNEL_VOCAB:
+    for _preset in PRESETS:
+        register(f"{_modality}-{_preset}")(_make(_modality, _preset))

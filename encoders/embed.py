@@ -1,0 +1,187 @@
+"""Embeddings from a loaded encoder: :class:`Encoder` (what :func:`encoders.load` returns).
+
+``Encoder.embed(record)`` applies the out-of-graph part of the checkpoint's pipeline, cuts the
+record into windows of the modality's default length and hop, maps channel names onto the
+model's channel vocabulary and returns one row per window.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import torch
+
+from encoders.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+# Channel-name aliases onto the vocabularies in encoders.config.CHANNEL_VOCAB (upper-cased keys).
+_ALIASES = {"MLI": "I", "MLII": "II", "MLIII": "III", "MCL1": "V1", "D1": "I", "D2": "II", "D3": "III",
+            "PLETH": "PPG", "PULSE": "PPG", "VOLUME_ML": "volume", "VOLUME": "volume", "FLOW": "flow"}
+_GENERIC = {"ecg": "ECG", "ppg": "PPG", "audio": "AUDIO", "spiro": "volume"}
+
+EMBED_COLUMNS = ("source", "channels", "t0_s", "t1_s", "quality", "embedding")
+
+
+def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
+    """Start indices of full windows; a record shorter than one window gives one short window."""
+    if n_samples <= window:
+        return np.zeros(1, dtype=np.int64)
+    return np.arange(0, n_samples - window + 1, hop, dtype=np.int64)
+
+
+def _fallback_quality(win: np.ndarray) -> float:
+    """Fraction of finite samples, times 0 for a flat window."""
+    finite = np.isfinite(win)
+    if not finite.any():
+        return 0.0
+    return float(finite.mean()) * float(np.nanstd(win) > 0)
+
+
+class Encoder:
+    """A trained (or random) encoder with its preprocessing pipeline.
+
+    Attributes
+    ----------
+    model : :class:`encoders.model.EncoderModel` in eval mode.
+    config : its :class:`encoders.config.EncoderConfig`.
+    model_id : ``"<name>-<first 10 hex of the weights' SHA-256>"``.
+    meta : training metadata stored in the checkpoint.
+    """
+
+    def __init__(self, model, pipeline=None, meta: dict | None = None):
+        from encoders.checkpoint import weights_hash
+        self.model = model.eval()
+        self.config = model.config
+        self.meta = dict(meta or {})
+        self._pipeline_src = pipeline
+        self._pipeline = None
+        self.model_id = self.meta.get("model_id") or f"{self.config.name}-{weights_hash(model)[:10]}"
+
+    def __repr__(self) -> str:
+        return f"Encoder({self.model_id!r}, modality={self.config.modality!r})"
+
+    # ------------------------------------------------------------------ pipeline
+    @property
+    def pipeline(self):
+        """The full biosig Pipeline stored in the checkpoint (default pipeline when none stored)."""
+        if self._pipeline is None:
+            from encoders.checkpoint import pipeline_from_dict
+            src = self._pipeline_src
+            if src is None:
+                from biosig.pipeline import default_pipeline
+                self._pipeline = default_pipeline(self.config.modality)
+            elif isinstance(src, dict):
+                self._pipeline = pipeline_from_dict(src)
+            else:
+                self._pipeline = src
+        return self._pipeline
+
+    # ------------------------------------------------------------------ channels
+    def channel_index(self, names) -> list[int]:
+        """Positions in ``config.channels`` of the given channel names (aliases and a generic
+        per-modality token for unknown names)."""
+        vocab = self.config.channels
+        upper = {v.upper(): i for i, v in enumerate(vocab)}
+        out = []
+        for name in names:
+            key = str(name).strip().upper()
+            key = re.sub(r"^(ECG|LEAD)[ _-]?(?=(I{1,3}|AV[RLF]|V[1-6])$)", "", key)
+            alias = _ALIASES.get(key, key)
+            idx = upper.get(alias.upper())
+            if idx is None:
+                idx = upper[_GENERIC[self.config.modality].upper()]
+            out.append(idx)
+        return out
+
+    def _select(self, record):
+        from biosig.modality import channel_modality
+        m = self.config.modality
+        if m == "audio":
+            return record.select([0]) if record.n_channels > 1 else record
+        keep = [c for c in record.channels if channel_modality(c) == m]
+        if not keep:
+            if record.modality != m:
+                raise EncoderError(f"{self.config.name} embeds {m} channels; the record has "
+                                   f"{record.modality} channels {list(record.channels)}")
+            keep = list(record.channels)
+        if m in ("ppg", "spiro"):
+            keep = keep[:1]
+        return record.select(keep)
+
+    # ------------------------------------------------------------------ embedding
+    @torch.no_grad()
+    def embed_windows(self, x: np.ndarray, channel_idx=None, batch_size: int = 64) -> np.ndarray:
+        """Embed windows already at the model rate.
+
+        Parameters
+        ----------
+        x : float array (B, C, T) after the out-of-graph pipeline; NaN is replaced by 0.
+        channel_idx : optional ints (C,), positions in ``config.channels``.
+
+        Returns
+        -------
+        float32 (B, D), deterministic for identical input.
+        """
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 3:
+            raise EncoderError(f"windows must be shaped (B, C, T), got shape {x.shape}")
+        min_t = self.config.patch_size * (self.config.hop_length if self.config.modality == "audio" else 1)
+        if x.shape[-1] < min_t:
+            raise EncoderError(f"windows of {x.shape[-1]} samples are shorter than one patch ({min_t})")
+        idx = None if channel_idx is None else torch.as_tensor(np.asarray(channel_idx), dtype=torch.long)
+        xt = torch.from_numpy(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
+        out = [self.model.embed_forward(xt[i:i + batch_size], idx) for i in range(0, len(xt), batch_size)]
+        if not out:
+            return np.zeros((0, self.config.dim), dtype=np.float32)
+        return torch.cat(out).numpy().astype(np.float32)
+
+    def prepare(self, record):
+        """Channel selection plus the out-of-graph pipeline: a Record at ``config.input_fs_hz``."""
+        rec = self._select(record)
+        outside, _ = self.pipeline.split_in_model()
+        rec = outside.apply(rec)
+        if abs(rec.fs_hz - self.config.input_fs_hz) > 1e-6:
+            raise EncoderError(f"the pipeline produced {rec.fs_hz} Hz but {self.config.name} expects "
+                               f"{self.config.input_fs_hz} Hz")
+        return rec
+
+    def windows(self, rec):
+        """(windows (W, C, T) float32, t0_s (W,)) with the modality's default window and hop."""
+        from biosig.pipeline import default_window
+        window_s, hop_s = default_window(self.config.modality)
+        n, hop = int(round(window_s * rec.fs_hz)), max(1, int(round(hop_s * rec.fs_hz)))
+        starts = window_starts(rec.n_samples, n, hop)
+        length = min(n, rec.n_samples)
+        wins = np.stack([rec.samples[:, s:s + length] for s in starts]) if len(starts) else \
+            np.zeros((0, rec.n_channels, length), np.float32)
+        return wins.astype(np.float32), starts / rec.fs_hz
+
+    def quality(self, windows: np.ndarray, fs_hz: float) -> np.ndarray:
+        """Quality in [0, 1] per window (biosig.quality.window_quality where available)."""
+        try:
+            from biosig.quality import window_quality
+        except ImportError:  # signal layer without a quality module: finite-and-not-flat fraction
+            return np.array([_fallback_quality(w) for w in windows], dtype=np.float32)
+        return np.array([float(window_quality(w, fs_hz, self.config.modality)) for w in windows],
+                        dtype=np.float32)
+
+    def embed(self, record, source: str | None = None, batch_size: int = 64):
+        """One row per window of ``record``: polars DataFrame with columns ``source`` (str),
+        ``channels`` (str, comma-joined), ``t0_s``, ``t1_s`` (float64, seconds from the record's
+        first sample), ``quality`` (float32) and ``embedding`` (list[float32] of length D)."""
+        import polars as pl
+        rec = self.prepare(record)
+        wins, t0 = self.windows(rec)
+        emb = self.embed_windows(wins, self.channel_index(rec.channels), batch_size)
+        src = source if source is not None else str(record.metadata.get("source", record.metadata.get("path", "")))
+        dur = wins.shape[-1] / rec.fs_hz
+        return pl.DataFrame({
+            "source": [src] * len(wins),
+            "channels": [",".join(rec.channels)] * len(wins),
+            "t0_s": t0.astype(np.float64),
+            "t1_s": (t0 + dur).astype(np.float64),
+            "quality": self.quality(wins, rec.fs_hz),
+            "embedding": pl.Series("embedding", list(emb), dtype=pl.List(pl.Float32)),
+        })
