@@ -1,0 +1,202 @@
+"""Readers: one :func:`read` for every supported file, picked by extension or content.
+
+=====================  =====================================================================
+format                 accepted as
+=====================  =====================================================================
+WFDB                   ``100``, ``100.hea``, ``100.dat``, ``a103l.mat`` (header beside it);
+                       multi-frequency and multi-segment records, annotations beside it
+EDF / EDF+ / BDF       ``.edf``, ``.bdf``, ``.rec`` or an EDF header (pyedflib)
+audio                  ``.wav``, ``.flac``, ``.mp3``, ``.ogg``, ``.aiff`` (soundfile; audioread)
+marker CSV             ``"Frame";"Timestamp";"x";"y";"z"`` header (:mod:`.markers`)
+spirometry CSV         ``t_s,volume_ml`` header (modality ``spiro``, unit ``mL``)
+table                  CSV or Parquet with a ``t_s`` column (:mod:`.tables`)
+=====================  =====================================================================
+
+Every problem with the file raises :class:`biosig.errors.ReadError` naming the path.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+from typing import Sequence
+
+import numpy as np
+
+from biosig.errors import BiosigError, ReadError
+from biosig.modality import check_modality
+from biosig.readers.audio import AUDIO_EXTENSIONS, read_audio, resample_audio
+from biosig.readers.discover import (EDF_EXTENSIONS, PARQUET_EXTENSIONS, WFDB_COMPANION_EXTENSIONS,
+                                     discover)
+from biosig.readers.markers import (group_sessions, is_marker_csv, read_marker_csv,
+                                    read_marker_session)
+from biosig.readers.tables import csv_columns, first_line, read_csv, read_parquet
+from biosig.readers.wfdb_format import read_edf, read_wfdb
+from biosig.record import Annotations, Record
+
+log = logging.getLogger(__name__)
+
+__all__ = ["read", "discover", "detect_format", "FORMATS", "read_marker_csv", "read_marker_session",
+           "group_sessions", "is_marker_csv", "resample"]
+
+#: Format names :func:`detect_format` returns, as listed in error messages.
+FORMATS = ("wfdb", "edf", "audio", "marker-csv", "csv", "parquet")
+_ACCEPTED = ("WFDB (.hea/.dat/.mat), EDF (.edf/.bdf), audio (.wav/.flac/.mp3/.ogg), marker CSV, "
+             "CSV or Parquet with a 't_s' column")
+
+
+def _sniff(path: pathlib.Path) -> str | None:
+    """Format from the first bytes of a file, or None."""
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+    if head[:4] in (b"RIFF", b"fLaC", b"OggS", b"FORM") or head[:3] == b"ID3" or \
+            (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio"
+    if head[:8] in (b"0       ", b"\xffBIOSEMI") and len(head) == 256:
+        return "edf"
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if b"\x00" in head or not head.strip():
+        return None
+    if is_marker_csv(path):
+        return "marker-csv"
+    if "t_s" in csv_columns(path):
+        return "csv"
+    return None
+
+
+def detect_format(path) -> str:
+    """The reader :func:`read` would use for ``path`` (one of :data:`FORMATS`).
+
+    Raises
+    ------
+    ReadError : missing file, folder, or a file no reader accepts.
+    """
+    path = pathlib.Path(path)
+    suffix = path.suffix.lower()
+    if not path.exists():
+        if path.with_name(path.name + ".hea").exists():
+            return "wfdb"
+        raise ReadError(path, "no such file or WFDB record")
+    if path.is_dir():
+        raise ReadError(path, "is a folder, not a record (biosig.readers.discover lists the records in it)")
+    if suffix == ".hea" or path.with_name(path.name + ".hea").exists():
+        return "wfdb"
+    if suffix in WFDB_COMPANION_EXTENSIONS:
+        if path.with_suffix(".hea").exists():
+            return "wfdb"
+        if suffix == ".mat":
+            raise ReadError(path, "a .mat file without a WFDB header (.hea) beside it; "
+                                  "only WFDB .mat signal files are read")
+        raise ReadError(path, f"a WFDB {suffix} file without its header {path.with_suffix('.hea').name}")
+    if path.stat().st_size == 0:
+        raise ReadError(path, f"empty file (0 bytes); accepted formats: {_ACCEPTED}")
+    if suffix in EDF_EXTENSIONS:
+        return "edf"
+    if suffix in AUDIO_EXTENSIONS:
+        return "audio"
+    if suffix in PARQUET_EXTENSIONS:
+        return "parquet"
+    sniffed = _sniff(path)
+    if sniffed:
+        return sniffed
+    if suffix in (".csv", ".tsv", ".txt"):
+        line = first_line(path).strip()
+        raise ReadError(path, f"CSV header {line[:80]!r} is neither a marker CSV "
+                              "(\"Frame\";\"Timestamp\";\"x\";\"y\";\"z\") nor a table with a 't_s' column")
+    raise ReadError(path, f"unknown format (extension {suffix or 'none'!r}); accepted: {_ACCEPTED}")
+
+
+def _resample_rows(x: np.ndarray, up: int, down: int) -> np.ndarray:
+    from biosig.readers.wfdb_format import _upsample
+
+    return np.stack([_upsample(row.astype(np.float64), up, down) for row in x]).astype(np.float32)
+
+
+def resample(rec: Record, fs_hz: float) -> Record:
+    """The record at ``fs_hz``: soxr for audio, polyphase (scipy) otherwise; NaN gaps kept.
+
+    Annotation sample indices are rescaled. Irregularly sampled records (``times_s``) are
+    refused: resampling them needs an interpolation choice the caller should make.
+    """
+    from biosig.errors import SignalError
+    from biosig.readers.wfdb_format import _ratio
+
+    if not (fs_hz and np.isfinite(fs_hz) and fs_hz > 0):
+        raise SignalError(f"fs_hz must be a positive number of Hz, got {fs_hz!r}")
+    fs_hz = float(fs_hz)
+    if fs_hz == rec.fs_hz:
+        return rec
+    if rec.times_s is not None:
+        raise SignalError(f"cannot resample an irregularly sampled record (nominal {rec.fs_hz:g} Hz) "
+                          f"to {fs_hz:g} Hz; interpolate rec.times_s explicitly")
+    if rec.modality == "audio" and not np.isnan(rec.samples).any():
+        out = resample_audio(rec, fs_hz)
+    else:
+        try:
+            up, down = _ratio(fs_hz, rec.fs_hz)
+        except ReadError:
+            raise SignalError(f"cannot resample {rec.fs_hz:g} Hz to {fs_hz:g} Hz by a rational factor") from None
+        out = rec.replace(samples=_resample_rows(rec.samples, up, down), fs_hz=fs_hz,
+                          metadata=dict(rec.metadata, original_fs_hz=rec.fs_hz))
+    if rec.annotations is not None:
+        a = rec.annotations
+        s = np.round(a.sample * (fs_hz / rec.fs_hz)).astype(np.int64)
+        keep = np.flatnonzero(s < out.n_samples)
+        out = out.replace(annotations=Annotations(
+            sample=s[keep], symbol=tuple(a.symbol[i] for i in keep),
+            aux=tuple(a.aux[i] for i in keep) if a.aux else (), source=a.source))
+    return out
+
+
+def read(path, *, modality: str | None = None, channels: Sequence[str | int] | None = None,
+         fs_hz: float | None = None, mono: bool = False) -> Record:
+    """Read any supported recording into a :class:`biosig.Record`.
+
+    Parameters
+    ----------
+    path : file or WFDB record name (see the module docstring for accepted formats).
+    modality : override the modality inferred from the channel names (one of
+        :data:`biosig.modality.MODALITIES`).
+    channels : keep only these channels (names or indices), in that order.
+    fs_hz : resample to this rate (Hz); annotations follow.
+    mono : audio only: mix all channels down to one.
+
+    Returns
+    -------
+    Record with samples float32 (C, T) in physical units; NaN marks gaps (never interpolated).
+
+    Raises
+    ------
+    ReadError : the file is missing, of unknown format, truncated or inconsistent.
+    """
+    if modality is not None:
+        check_modality(modality)
+    fmt = detect_format(path)
+    p = pathlib.Path(path)
+    if fmt == "wfdb":
+        rec = read_wfdb(p)
+    elif fmt == "edf":
+        rec = read_edf(p)
+    elif fmt == "audio":
+        rec = read_audio(p, mono=mono)
+    elif fmt == "marker-csv":
+        rec = read_marker_csv(p)
+        rec = rec.replace(metadata=dict(rec.metadata, format="marker-csv"))
+    elif fmt == "parquet":
+        rec = read_parquet(p)
+    else:
+        rec = read_csv(p)
+    try:
+        if channels is not None:
+            rec = rec.select(list(channels))
+        if modality is not None:
+            rec = rec.replace(modality=modality)
+        if fs_hz is not None:
+            rec = resample(rec, fs_hz)
+    except ReadError:
+        raise
+    except BiosigError as exc:
+        raise ReadError(path, str(exc)) from None
+    log.debug("read %s: %r", os.fspath(path), rec)
+    return rec

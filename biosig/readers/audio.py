@@ -1,0 +1,87 @@
+"""Audio files (WAV, FLAC, OGG, MP3) as records of modality ``audio``.
+
+Decoding uses soundfile (libsndfile, which reads MP3 from version 1.1); files it cannot open are
+decoded by librosa/audioread as a fallback. Samples are floats in full scale (-1..1), unit
+``"FS"``. Channel names: ``mono`` for one channel, ``left``/``right`` for two, else ``ch1..chN``.
+"""
+from __future__ import annotations
+
+import logging
+import pathlib
+
+import numpy as np
+
+from biosig.errors import ReadError
+from biosig.record import Record
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".aiff", ".aif")
+
+
+def channel_names(n: int) -> tuple[str, ...]:
+    if n == 1:
+        return ("mono",)
+    if n == 2:
+        return ("left", "right")
+    return tuple(f"ch{i + 1}" for i in range(n))
+
+
+def _decode(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
+    """Return (samples float32 (C, T), fs_hz, decoder name)."""
+    import soundfile as sf
+
+    try:
+        x, fs = sf.read(str(path), dtype="float32", always_2d=True)
+        return x.T, float(fs), "soundfile"
+    except sf.LibsndfileError as exc:
+        first_error = str(exc)
+    except RuntimeError as exc:  # older soundfile versions
+        first_error = str(exc)
+    if path.suffix.lower() not in (".mp3", ".ogg", ".oga"):
+        raise ReadError(path, f"not a readable audio file ({first_error})")
+    try:
+        import librosa
+
+        y, fs = librosa.load(str(path), sr=None, mono=False)
+    except Exception as exc:
+        raise ReadError(path, f"not a readable audio file (soundfile: {first_error}; "
+                              f"audioread: {type(exc).__name__}: {exc})") from None
+    return np.atleast_2d(y).astype(np.float32), float(fs), "audioread"
+
+
+def read_audio(path, *, mono: bool = False) -> Record:
+    """Read an audio file.
+
+    Parameters
+    ----------
+    path : file path (.wav, .flac, .mp3, ...).
+    mono : mix all channels down to one (mean), channel ``mono``.
+
+    Returns
+    -------
+    Record, modality ``audio``, samples float32 (C, T) in full-scale units.
+    """
+    path = pathlib.Path(path)
+    x, fs_hz, decoder = _decode(path)
+    if x.shape[1] == 0:
+        raise ReadError(path, "the audio file holds no samples (0 frames)")
+    if not fs_hz > 0:
+        raise ReadError(path, f"sampling rate must be > 0 Hz, the file says {fs_hz!r}")
+    meta = {"source": str(path), "format": path.suffix.lower().lstrip("."), "decoder": decoder,
+            "original_channels": int(x.shape[0])}
+    if mono and x.shape[0] > 1:
+        x = x.mean(axis=0, keepdims=True)
+    names = channel_names(x.shape[0])
+    return Record(samples=x, fs_hz=fs_hz, channels=names, units=("FS",) * len(names),
+                  modality="audio", metadata=meta)
+
+
+def resample_audio(rec: Record, fs_hz: float) -> Record:
+    """Resample with soxr (the band-limited resampler librosa uses by default)."""
+    import soxr
+
+    y = soxr.resample(rec.samples.T, rec.fs_hz, fs_hz, quality="HQ")
+    meta = dict(rec.metadata, original_fs_hz=rec.fs_hz)
+    return rec.replace(samples=np.ascontiguousarray(np.asarray(y, np.float32).reshape(len(y), -1).T),
+                       fs_hz=float(fs_hz), metadata=meta)

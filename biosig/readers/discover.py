@@ -1,0 +1,155 @@
+"""Expand files, folders and record lists into the records they hold, each once.
+
+Rules
+-----
+- A WFDB record is its ``.hea`` file. The ``.dat``/``.mat`` signal files and annotation files
+  (``.atr``, ``.qrs``, ...) beside a header are not records; neither are the segment headers
+  (nor the layout header) of a multi-segment record, which is represented by its top header.
+- Audio (``.wav``, ``.flac``, ``.mp3``, ...), EDF, Parquet and the CSVs :func:`biosig.read`
+  accepts (marker, spirometry, any table with a ``t_s`` column) are records. Other files found
+  in folders (``REFERENCE.csv``, ``metadata.json``, ``LICENSE``) are skipped.
+- A text file listing records (``RECORDS`` as on PhysioNet, or ``*.txt``/``*.lst``/``*.list``
+  whose lines all name existing files or records) is expanded line by line, paths relative to
+  the list's folder; ``#`` starts a comment.
+- A path named explicitly is kept even when it does not exist or is not a signal, so that the
+  caller's :func:`biosig.read` reports the problem for that path.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+from typing import Iterable
+
+from biosig.readers.audio import AUDIO_EXTENSIONS
+from biosig.readers.markers import is_marker_csv
+from biosig.readers.tables import TIME_COLUMN, csv_columns
+
+log = logging.getLogger(__name__)
+
+WFDB_COMPANION_EXTENSIONS = (".dat", ".mat", ".atr", ".qrs", ".sqrs", ".ecg", ".ann", ".xyz")
+EDF_EXTENSIONS = (".edf", ".bdf", ".rec")
+PARQUET_EXTENSIONS = (".parquet", ".pq")
+LIST_EXTENSIONS = (".txt", ".lst", ".list")
+
+
+def _wfdb_record_line(hea: pathlib.Path) -> list[str]:
+    """The lines of a header, without comments and blank lines ([] when unreadable)."""
+    try:
+        text = hea.read_text(encoding="latin-1")
+    except OSError:
+        return []
+    return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
+
+
+def segment_headers(folder: pathlib.Path) -> set[pathlib.Path]:
+    """Headers in ``folder`` that are segments (or layouts) of a multi-segment record there."""
+    out: set[pathlib.Path] = set()
+    for hea in folder.glob("*.hea"):
+        lines = _wfdb_record_line(hea)
+        first = lines[0].split()[0] if lines else ""
+        if "/" not in first:
+            continue
+        n_txt = first.split("/", 1)[1]
+        n_seg = int(n_txt) if n_txt.isdigit() else len(lines) - 1
+        for seg in lines[1:1 + n_seg]:
+            name = seg.split()[0]
+            if name != "~":
+                out.add(folder / f"{name}.hea")
+    return out
+
+
+def _is_table_csv(path: pathlib.Path) -> bool:
+    return is_marker_csv(path) or TIME_COLUMN in csv_columns(path)
+
+
+def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path]) -> bool:
+    suffix = path.suffix.lower()
+    if suffix == ".hea":
+        return path not in segments
+    if suffix in AUDIO_EXTENSIONS + EDF_EXTENSIONS + PARQUET_EXTENSIONS:
+        return True
+    if suffix in (".csv", ".tsv"):
+        return _is_table_csv(path)
+    return False
+
+
+def _as_record_path(path: pathlib.Path) -> pathlib.Path:
+    """``100.dat``/``100.atr``/``100`` -> ``100.hea`` when that header exists."""
+    if path.suffix.lower() in WFDB_COMPANION_EXTENSIONS or not path.exists():
+        hea = path.with_suffix(".hea") if path.suffix.lower() in WFDB_COMPANION_EXTENSIONS \
+            else path.with_name(path.name + ".hea")
+        if hea.exists():
+            return hea
+    return path
+
+
+def _is_list_file(path: pathlib.Path) -> bool:
+    if path.name == "RECORDS":
+        return True
+    if path.suffix.lower() not in LIST_EXTENSIONS:
+        return False
+    entries = _list_entries(path)
+    return bool(entries) and all(e.exists() or e.with_name(e.name + ".hea").exists() for e in entries)
+
+
+def _list_entries(path: pathlib.Path) -> list[pathlib.Path]:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            p = pathlib.Path(line)
+            out.append(p if p.is_absolute() else path.parent / p)
+    return out
+
+
+def _expand_folder(folder: pathlib.Path) -> list[pathlib.Path]:
+    out: list[pathlib.Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        root_p = pathlib.Path(root)
+        segments = segment_headers(root_p)
+        for name in sorted(files):
+            p = root_p / name
+            if name.startswith("."):
+                continue
+            if _is_record_file(p, segments):
+                out.append(p)
+    return out
+
+
+def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str]:
+    """Record paths found in files, folders (recursively) and record lists, each once, in order.
+
+    Parameters
+    ----------
+    paths : one path or an iterable of paths.
+
+    Returns
+    -------
+    list of str, each readable with :func:`biosig.read` (WFDB records as their ``.hea``).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found: list[pathlib.Path] = []
+    for raw in paths:
+        path = pathlib.Path(raw)
+        if path.is_dir():
+            found.extend(_expand_folder(path))
+        elif path.is_file() and _is_list_file(path):
+            found.extend(pathlib.Path(p) for p in discover(_list_entries(path)))
+        else:
+            found.append(_as_record_path(path))
+    seen: set[str] = set()
+    out: list[str] = []
+    for p in found:
+        key = os.path.realpath(p)
+        if key not in seen:
+            seen.add(key)
+            out.append(str(p))
+    log.debug("discover: %d record(s)", len(out))
+    return out

@@ -1,0 +1,141 @@
+"""Tabular signals: spirometry volume-time CSV and generic CSV/Parquet with a ``t_s`` column.
+
+Conventions shared with :mod:`biosig.writers`:
+
+- a ``t_s`` column holds sample times in seconds; every other column is a channel;
+- a CSV column named ``"MLII [mV]"`` is channel ``MLII`` in unit ``mV``;
+- Parquet files written by biosig carry a ``biosig`` JSON entry in the schema metadata with
+  ``fs_hz``, ``units``, ``modality`` and ``start_time``, which the reader restores;
+- empty fields (and ``NaN``) are gaps and stay NaN.
+
+The spirometry CSV (``t_s,volume_ml``, e.g. UK Biobank field 3066) is a generic table whose
+``volume_ml`` column becomes channel ``volume`` in ``mL`` with modality ``spiro``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import re
+from datetime import datetime
+
+import numpy as np
+
+from biosig.errors import BiosigError, ReadError
+from biosig.record import Record
+
+log = logging.getLogger(__name__)
+
+TIME_COLUMN = "t_s"
+PARQUET_META_KEY = b"biosig"
+_UNIT_RE = re.compile(r"^(.*\S)\s*\[([^\[\]]*)\]$")
+#: Columns whose name carries a unit suffix that names the modality (``volume_ml``).
+_SPIRO_COLUMNS = {"volume_ml": ("volume", "mL")}
+
+
+def first_line(path, n_bytes: int = 4096) -> str:
+    """The first line of a text file ('' when empty or binary)."""
+    with open(path, "rb") as fh:
+        head = fh.read(n_bytes)
+    if b"\x00" in head:
+        return ""
+    return head.decode("utf-8", errors="replace").splitlines()[0] if head.strip() else ""
+
+
+def csv_columns(path) -> list[str]:
+    """Column names of a comma-separated header line (quotes stripped)."""
+    line = first_line(path)
+    return [c.strip().strip('"').strip() for c in line.split(",")] if line else []
+
+
+def is_spirometry_csv(path) -> bool:
+    cols = [c.lower() for c in csv_columns(path)]
+    return len(cols) >= 2 and cols[0] == TIME_COLUMN and "volume_ml" in cols
+
+
+def _split_unit(name: str) -> tuple[str, str]:
+    m = _UNIT_RE.match(name)
+    return (m.group(1), m.group(2).strip()) if m else (name, "")
+
+
+def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) -> Record:
+    import polars as pl
+
+    if df.height == 0:
+        raise ReadError(path, "no data rows (empty table)")
+    if TIME_COLUMN not in df.columns:
+        raise ReadError(path, f"no {TIME_COLUMN!r} column; columns are {', '.join(df.columns) or '(none)'}")
+    renamed, found_units = {}, []
+    for col in df.columns:
+        if col == TIME_COLUMN:
+            continue
+        dtype = df.schema[col]
+        if not (dtype.is_numeric() or dtype == pl.Null):
+            bad = df[col].drop_nulls().head(1).to_list()
+            raise ReadError(path, f"column {col!r} is not numeric (type {dtype}, e.g. {bad[0]!r})"
+                            if bad else f"column {col!r} is not numeric (type {dtype})")
+        name, unit = _SPIRO_COLUMNS.get(col.lower(), _split_unit(col))
+        renamed[col] = name
+        found_units.append(unit)
+    if not df.schema[TIME_COLUMN].is_numeric():
+        raise ReadError(path, f"column {TIME_COLUMN!r} is not numeric (type {df.schema[TIME_COLUMN]})")
+    if df[TIME_COLUMN].null_count():
+        raise ReadError(path, f"column {TIME_COLUMN!r} has {df[TIME_COLUMN].null_count()} empty value(s)")
+    if "volume_ml" in (c.lower() for c in df.columns) and not modality:
+        modality = "spiro"
+    df = df.rename(renamed).with_columns(pl.exclude(TIME_COLUMN).cast(pl.Float64))
+    fs_hz = meta.pop("fs_hz", None)
+    if fs_hz is None and df.height >= 2:
+        step = float(np.median(np.diff(df[TIME_COLUMN].cast(pl.Float64).to_numpy())))
+        if step > 0:
+            fs_hz = float(f"{1.0 / step:.6g}")  # 1 / 0.01 is 100 Hz, not 99.99999999999999
+    try:
+        rec = Record.from_polars(df, fs_hz=fs_hz, modality=modality, units=units or found_units,
+                                 metadata=meta)
+    except BiosigError as exc:
+        raise ReadError(path, str(exc)) from None
+    return rec
+
+
+def read_csv(path) -> Record:
+    """Read a CSV with a ``t_s`` column (generic table or spirometry volume-time)."""
+    import polars as pl
+
+    path = pathlib.Path(path)
+    if path.stat().st_size == 0 or not first_line(path).strip():
+        raise ReadError(path, "empty file: expected a header line with a 't_s' column")
+    try:
+        df = pl.read_csv(path, infer_schema_length=10_000, null_values=["", "NA", "nan", "NaN"])
+    except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
+        raise ReadError(path, f"malformed CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
+    return _frame_to_record(path, df, meta={"source": str(path), "format": fmt})
+
+
+def read_parquet(path) -> Record:
+    """Read a Parquet table with a ``t_s`` column; restores biosig's own schema metadata."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    path = pathlib.Path(path)
+    try:
+        schema_meta = pq.read_schema(path).metadata or {}
+        df = pl.read_parquet(path)
+    except Exception as exc:
+        raise ReadError(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+    meta: dict = {"source": str(path), "format": "parquet"}
+    modality, units, start = "", None, None
+    if PARQUET_META_KEY in schema_meta:
+        try:
+            info = json.loads(schema_meta[PARQUET_META_KEY])
+        except ValueError:
+            raise ReadError(path, "corrupt biosig metadata in the Parquet schema") from None
+        modality = info.get("modality", "")
+        units = info.get("units")
+        if info.get("fs_hz"):
+            meta["fs_hz"] = float(info["fs_hz"])
+        if info.get("start_time"):
+            start = datetime.fromisoformat(info["start_time"])
+        meta.update(info.get("metadata", {}))
+    rec = _frame_to_record(path, df, meta=meta, modality=modality, units=units)
+    return rec.replace(start_time=start) if start else rec

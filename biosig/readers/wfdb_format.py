@@ -1,0 +1,271 @@
+"""WFDB records (PhysioNet) and EDF/EDF+ files, read through the ``wfdb`` package.
+
+Everything wfdb reads is accepted: single-segment records in any storage format (212, 16, 310,
+``.mat`` signal files, ...), multi-frequency records (several samples per frame), skewed signals,
+and multi-segment records (fixed or variable layout; empty segments and channels missing from a
+segment become NaN gaps). Header comments go to ``metadata["comments"]``; annotation files found
+beside the record (``.atr``, ``.qrs``, ``.sqrs``, ...) become :class:`biosig.record.Annotations`
+with sample indices at the returned record's rate.
+
+Before any samples are decoded, the signal files are checked against the header, so that a
+truncated ``.dat`` or a header that promises more samples than the files hold is reported as
+such instead of surfacing as a NumPy broadcasting error or, worse, a silently short signal.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pathlib
+from datetime import datetime
+
+import numpy as np
+
+from biosig.errors import ReadError
+from biosig.record import Annotations, Record
+
+log = logging.getLogger(__name__)
+
+#: Annotation file extensions looked for beside a record, in order of preference.
+ANNOTATION_EXTENSIONS = ("atr", "qrs", "sqrs", "ecg", "ann")
+
+#: Bytes per sample of each WFDB storage format (FLAC formats 5xx are compressed: not checked).
+_BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0, "160": 2.0,
+                     "212": 1.5, "310": 4.0 / 3.0, "311": 4.0 / 3.0}
+
+
+def record_base(path) -> pathlib.Path:
+    """The WFDB record name (path without extension) for ``100``, ``100.hea`` or ``100.dat``."""
+    path = pathlib.Path(path)
+    return path.with_suffix("") if path.suffix.lower() in (".hea", ".dat", ".mat") else path
+
+
+def _header(path, base: pathlib.Path):
+    import wfdb
+
+    hea = base.with_name(base.name + ".hea")
+    if not hea.exists():
+        raise ReadError(path, f"no WFDB header {hea.name} beside it")
+    try:
+        return wfdb.rdheader(str(base))
+    except Exception as exc:  # wfdb raises ValueError/IndexError/... on malformed headers
+        raise ReadError(hea, f"malformed WFDB header ({type(exc).__name__}: {exc})") from None
+
+
+def _check_signal_files(hea_path: pathlib.Path, header) -> None:
+    """Raise ReadError when a signal file is missing or shorter than the header says."""
+    if header.fs is None or not header.fs > 0:
+        raise ReadError(hea_path, f"sampling rate must be > 0 Hz, the header says {header.fs!r}")
+    if header.n_sig == 0:
+        return
+    files: dict[str, list[int]] = {}
+    for i, name in enumerate(header.file_name):
+        files.setdefault(name, []).append(i)
+    for name, idx in files.items():
+        sig_path = hea_path.parent / name
+        if not sig_path.exists():
+            raise ReadError(hea_path, f"signal file {name} named in the header does not exist")
+        fmts = {header.fmt[i] for i in idx}
+        if header.sig_len is None or not fmts <= set(_BYTES_PER_SAMPLE):
+            continue  # length taken from the file by wfdb itself, or a compressed format
+        offset = max(header.byte_offset[i] or 0 for i in idx)
+        spf = [header.samps_per_frame[i] or 1 for i in idx]
+        per_frame = sum(s * _BYTES_PER_SAMPLE[header.fmt[i]] for s, i in zip(spf, idx))
+        skew = max((header.skew[i] or 0) for i in idx)
+        need = offset + math.floor(header.sig_len * per_frame)
+        have = os.path.getsize(sig_path)
+        if have < need:
+            frames = max(0, int((have - offset) // per_frame))
+            raise ReadError(
+                hea_path,
+                f"signal file {name} is truncated or the header lies about the length: the header "
+                f"promises {header.sig_len} samples per channel ({need} bytes in format "
+                f"{'/'.join(sorted(fmts))}), the file holds {have} bytes (about {frames} samples)")
+        if skew:
+            log.debug("%s: skew up to %d samples in %s", hea_path, skew, name)
+
+
+def _start_time(header) -> datetime | None:
+    if header.base_time is None:
+        return None
+    if header.base_date is None:
+        return None  # a time of day without a date is not a point in time; kept in metadata
+    return datetime.combine(header.base_date, header.base_time)
+
+
+def _read_signals(path, base: pathlib.Path, header):
+    """Return (samples (C, T) float64 with NaN gaps, fs_hz, names, units, per-channel rates)."""
+    import wfdb
+
+    try:
+        rec = wfdb.rdrecord(str(base), smooth_frames=False, m2s=True, return_res=64)
+    except FileNotFoundError as exc:
+        raise ReadError(path, f"a signal file of the record is missing ({exc.filename})") from None
+    except Exception as exc:
+        raise ReadError(path, f"wfdb cannot decode the record ({type(exc).__name__}: {exc})") from None
+    names = list(rec.sig_name or [])
+    units = [u or "" for u in (rec.units or [""] * len(names))]
+    spf = [int(s or 1) for s in (rec.samps_per_frame or [1] * len(names))]
+    if rec.e_p_signal is not None:
+        chans = [np.asarray(x, dtype=np.float64) for x in rec.e_p_signal]
+    else:
+        p = np.asarray(rec.p_signal, dtype=np.float64)
+        chans = [p[:, i] for i in range(p.shape[1])]
+    frame_hz = float(rec.fs)
+    top = max(spf) if spf else 1
+    rates = [frame_hz * s for s in spf]
+    out = []
+    for x, s in zip(chans, spf):
+        out.append(x if s == top else _upsample(x, top // math.gcd(top, s), s // math.gcd(top, s)))
+    n = min(len(x) for x in out) if out else 0
+    samples = np.stack([x[:n] for x in out]) if out else np.zeros((0, 0))
+    return samples, frame_hz * top, names, units, rates
+
+
+def _upsample(x: np.ndarray, up: int, down: int) -> np.ndarray:
+    """Polyphase resampling by up/down that keeps NaN gaps as NaN (never interpolates across)."""
+    from scipy.signal import resample_poly
+
+    bad = np.isnan(x)
+    y = resample_poly(np.where(bad, 0.0, x), up, down)
+    if bad.any():
+        idx = np.minimum((np.arange(len(y)) * down) // up, len(x) - 1)
+        y[bad[idx]] = np.nan
+    return y
+
+
+def _annotations(base: pathlib.Path, fs_hz: float, frame_hz: float, n_samples: int):
+    import wfdb
+
+    for ext in ANNOTATION_EXTENSIONS:
+        if not base.with_name(f"{base.name}.{ext}").exists():
+            continue
+        try:
+            ann = wfdb.rdann(str(base), ext)
+        except Exception as exc:
+            raise ReadError(base.with_name(f"{base.name}.{ext}"),
+                            f"unreadable annotation file ({type(exc).__name__}: {exc})") from None
+        ann_fs = float(ann.fs) if ann.fs else frame_hz
+        sample = np.asarray(ann.sample, dtype=np.int64)
+        if ann_fs != fs_hz:
+            sample = np.round(sample * (fs_hz / ann_fs)).astype(np.int64)
+        keep = (sample >= 0) & (sample < max(n_samples, 1))
+        if not keep.all():
+            log.warning("%s.%s: %d annotation(s) outside the record dropped", base, ext, int((~keep).sum()))
+        idx = np.flatnonzero(keep)
+        aux = [(a or "").rstrip("\x00") for a in (ann.aux_note or [""] * len(sample))]
+        return Annotations(sample=sample[idx], symbol=tuple(ann.symbol[i] for i in idx),
+                           aux=tuple(aux[i] for i in idx), source=ext)
+    return None
+
+
+def read_wfdb(path) -> Record:
+    """Read a WFDB record given as ``100``, ``100.hea``, ``100.dat`` or ``a103l.mat``.
+
+    Channels sampled at different rates (several samples per frame) are brought to the record's
+    highest rate with :func:`scipy.signal.resample_poly`; the original rates are kept in
+    ``metadata["channel_fs_hz"]``.
+
+    Returns
+    -------
+    Record with samples float32 (C, T) in the header's physical units, NaN for invalid samples.
+    """
+    import wfdb
+
+    base = record_base(path)
+    header = _header(path, base)
+    hea_path = base.with_name(base.name + ".hea")
+    meta: dict = {"source": str(hea_path), "format": "wfdb", "record_name": header.record_name}
+    if isinstance(header, wfdb.MultiRecord):
+        meta["format"] = "wfdb-multi-segment"
+        if header.fs is None or not header.fs > 0:
+            raise ReadError(hea_path, f"sampling rate must be > 0 Hz, the header says {header.fs!r}")
+        segs = []
+        for name, length in zip(header.seg_name, header.seg_len):
+            if name == "~":
+                continue
+            seg_base = base.with_name(name)
+            seg = _header(path, seg_base)
+            _check_signal_files(seg_base.with_name(name + ".hea"), seg)
+            segs.append(name)
+        meta["segments"] = list(zip(header.seg_name, [int(n) for n in header.seg_len]))
+        meta["layout"] = header.layout
+    else:
+        _check_signal_files(hea_path, header)
+        meta["storage_formats"] = list(header.fmt or [])
+    if not header.n_sig:
+        raise ReadError(hea_path, "the header declares no signals (an annotation-only record)")
+    samples, fs_hz, names, units, rates = _read_signals(path, base, header)
+    if samples.shape[1] == 0:
+        raise ReadError(hea_path, "the record holds no samples")
+    if header.sig_len and samples.shape[1] < header.sig_len * (fs_hz / header.fs) - 1:
+        raise ReadError(hea_path, f"header promises {header.sig_len} samples, decoded {samples.shape[1]}")
+    meta["comments"] = list(header.comments or [])
+    meta["frame_fs_hz"] = float(header.fs)
+    meta["channel_fs_hz"] = rates
+    if header.base_time is not None:
+        meta["base_time"] = header.base_time.isoformat()
+    if len(set(rates)) > 1:
+        log.info("%s: channels at %s Hz resampled to %g Hz", path, rates, fs_hz)
+    ann = _annotations(base, fs_hz, float(header.fs), samples.shape[1])
+    return Record(samples=samples.astype(np.float32), fs_hz=fs_hz, channels=tuple(names),
+                  units=tuple(units), start_time=_start_time(header), annotations=ann, metadata=meta)
+
+
+def read_edf(path) -> Record:
+    """Read an EDF, EDF+ or BDF file with pyedflib (physical units, EDF+ annotations kept).
+
+    Signals at different rates are brought to the highest rate with
+    :func:`scipy.signal.resample_poly`; the original rates are in ``metadata["channel_fs_hz"]``.
+    EDF+ annotations (onset, duration, text) become :class:`Annotations` with symbol = text.
+    """
+    import pyedflib
+
+    path = pathlib.Path(path)
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except OSError as exc:
+        raise ReadError(path, f"not a readable EDF/BDF file ({exc})") from None
+    try:
+        names = [s.strip() for s in reader.getSignalLabels()]
+        rates = [float(r) for r in reader.getSampleFrequencies()]
+        units = [reader.getPhysicalDimension(i).strip() for i in range(len(names))]
+        if not names:
+            raise ReadError(path, "the EDF file declares no signals")
+        if any(not r > 0 for r in rates):
+            raise ReadError(path, f"sampling rate must be > 0 Hz, the file says {rates}")
+        chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
+        onsets, durations, texts = reader.readAnnotations()
+        start = reader.getStartdatetime()
+    finally:
+        reader.close()
+    fs_hz = max(rates)
+    out = []
+    for x, r in zip(chans, rates):
+        if r == fs_hz:
+            out.append(x)
+            continue
+        up, down = _ratio(fs_hz, r)
+        out.append(_upsample(x, up, down))
+    n = min(len(x) for x in out)
+    if n == 0:
+        raise ReadError(path, "the EDF file holds no samples")
+    samples = np.stack([x[:n] for x in out])
+    ann = None
+    if len(onsets):
+        ann = Annotations(sample=np.round(np.asarray(onsets) * fs_hz).astype(np.int64),
+                          symbol=tuple(str(t) for t in texts),
+                          aux=tuple(f"duration_s={d:g}" if d > 0 else "" for d in durations), source="edf+")
+    meta = {"source": str(path), "format": "edf", "channel_fs_hz": rates}
+    return Record(samples=samples.astype(np.float32), fs_hz=fs_hz, channels=tuple(names), units=tuple(units),
+                  start_time=start, annotations=ann, metadata=meta)
+
+
+def _ratio(fs_out: float, fs_in: float) -> tuple[int, int]:
+    """Integers (up, down) with fs_in * up / down == fs_out (to 1e-9 relative)."""
+    from fractions import Fraction
+
+    frac = Fraction(fs_out / fs_in).limit_denominator(10_000)
+    if abs(float(frac) * fs_in - fs_out) > 1e-9 * fs_out:
+        raise ReadError("<record>", f"cannot resample {fs_in:g} Hz to {fs_out:g} Hz by a rational factor")
+    return frac.numerator, frac.denominator

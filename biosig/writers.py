@@ -1,0 +1,179 @@
+"""Write a :class:`biosig.Record` to disk, the format picked by the file extension.
+
+==================  ===========================================================================
+extension           written as
+==================  ===========================================================================
+``.csv``            ``t_s`` plus one column per channel named ``"name [unit]"``; NaN -> empty
+``.parquet``        same columns (plain names) plus fs/units/modality in the schema metadata
+``.wav``/``.flac``  soundfile, float32 WAV / 24-bit FLAC; samples must be in full scale
+``.hea`` / none     WFDB (wfdb.wrsamp), format 16, per-channel gain so that the largest
+                    magnitude uses ~30000 of the 16-bit range; NaN -> WFDB invalid sample;
+                    annotations as ``.atr``, ``metadata["comments"]`` as header comments
+==================  ===========================================================================
+
+Everything written here reads back with :func:`biosig.read` to the same channels, units and
+rate, and to the same values up to the format's resolution (exact for CSV/Parquet/WAV float).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import pathlib
+import re
+
+import numpy as np
+
+from biosig.errors import BiosigError, SignalError
+from biosig.record import Record
+
+log = logging.getLogger(__name__)
+
+WRITE_EXTENSIONS = (".csv", ".parquet", ".wav", ".flac", ".hea", "")
+#: Digital full scale used for WFDB format 16 (leaves headroom below the int16 limit and the
+#: invalid-sample code -32768).
+WFDB_DIGITAL_MAX = 30000
+
+
+class WriteError(BiosigError):
+    """A record cannot be written to the requested path or format."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def write(record: Record, path) -> pathlib.Path:
+    """Write ``record`` to ``path``; return the main file written (the ``.hea`` for WFDB).
+
+    Raises
+    ------
+    WriteError : unknown extension, or a record the format cannot hold (irregular times in a
+        uniform-rate format, audio outside full scale).
+    """
+    path = pathlib.Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITE_EXTENSIONS and suffix not in (".dat",):
+        raise WriteError(path, f"unknown output extension {suffix!r}; accepted: "
+                               ".csv, .parquet, .wav, .flac, .hea (WFDB) or no extension (WFDB)")
+    if not path.parent.exists():
+        raise WriteError(path, f"folder {path.parent} does not exist")
+    if suffix == ".csv":
+        return _write_csv(record, path)
+    if suffix == ".parquet":
+        return _write_parquet(record, path)
+    if suffix in (".wav", ".flac"):
+        return _write_audio(record, path)
+    return _write_wfdb(record, path.with_suffix("") if suffix else path)
+
+
+def _frame(record: Record, names) -> "object":
+    import polars as pl
+
+    cols = {"t_s": record.t_s}
+    for name, row in zip(names, record.samples):
+        cols[name] = row
+    return pl.DataFrame(cols)
+
+
+def _write_csv(record: Record, path: pathlib.Path) -> pathlib.Path:
+    names = [f"{c} [{u}]" if u else c for c, u in zip(record.channels, record.units)]
+    df = _frame(record, names)
+    import polars as pl
+
+    # NaN gaps as empty fields (read back as null -> NaN), float32 written with full precision.
+    df = df.with_columns(pl.exclude("t_s").fill_nan(None))
+    df.write_csv(path, float_precision=None)
+    return path
+
+
+def _biosig_meta(record: Record) -> dict:
+    def plain(v):
+        return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+
+    return {"fs_hz": record.fs_hz, "units": list(record.units), "modality": record.modality,
+            "start_time": record.start_time.isoformat() if record.start_time else None,
+            "metadata": {k: plain(v) for k, v in record.metadata.items()
+                         if k in ("comments", "record_name", "session", "marker")}}
+
+
+def _write_parquet(record: Record, path: pathlib.Path) -> pathlib.Path:
+    import pyarrow.parquet as pq
+
+    table = _frame(record, record.channels).to_arrow()
+    meta = dict(table.schema.metadata or {})
+    meta[b"biosig"] = json.dumps(_biosig_meta(record)).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    return path
+
+
+def _check_uniform(record: Record, path, fmt: str) -> None:
+    if record.times_s is not None:
+        raise WriteError(path, f"{fmt} needs uniformly sampled data; this record has irregular "
+                               "sample times (write .csv or .parquet to keep them)")
+
+
+def _write_audio(record: Record, path: pathlib.Path) -> pathlib.Path:
+    import soundfile as sf
+
+    _check_uniform(record, path, path.suffix)
+    x = record.samples
+    if np.isnan(x).any():
+        raise WriteError(path, "audio files cannot hold NaN gaps; fill or cut them first")
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if peak > 1.0:
+        raise WriteError(path, f"audio samples must be in full scale [-1, 1], peak is {peak:g} "
+                               "(scale the record first)")
+    if record.fs_hz != int(record.fs_hz):
+        raise WriteError(path, f"audio needs an integer sampling rate, got {record.fs_hz:g} Hz")
+    subtype = "FLOAT" if path.suffix.lower() == ".wav" else "PCM_24"
+    sf.write(str(path), x.T, int(record.fs_hz), subtype=subtype)
+    return path
+
+
+def _wfdb_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def _write_wfdb(record: Record, base: pathlib.Path) -> pathlib.Path:
+    import wfdb
+
+    _check_uniform(record, base, "WFDB")
+    name = _wfdb_name(base.name)
+    if name != base.name:
+        raise WriteError(base, f"WFDB record names may hold only letters, digits and '_', got {base.name!r}")
+    x = record.samples.astype(np.float64)
+    finite = np.where(np.isfinite(x), np.abs(x), 0.0)
+    peak = finite.max(axis=1) if x.shape[1] else np.zeros(x.shape[0])
+    gain = np.where(peak > 0, WFDB_DIGITAL_MAX / np.where(peak > 0, peak, 1.0), 1.0)
+    # Header gains are written with limited digits: round them so that write and read agree.
+    gain = np.array([float(f"{g:.6g}") for g in gain])
+    units = [u or "NU" for u in record.units]
+    comments = [str(c) for c in record.metadata.get("comments", [])]
+    kwargs = {}
+    if record.start_time is not None:
+        kwargs = {"base_time": record.start_time.time().replace(microsecond=0),
+                  "base_date": record.start_time.date()}
+    d = np.where(np.isnan(x), -32768, np.round(x * gain[:, None])).astype(np.int64)
+    if np.any(np.abs(d[d != -32768]) > 32767):
+        raise SignalError("samples out of the 16-bit range after scaling")
+    fs = record.fs_hz if record.fs_hz != int(record.fs_hz) else int(record.fs_hz)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            wfdb.wrsamp(name, fs=fs, units=units, sig_name=[c or f"ch{i}" for i, c in enumerate(record.channels)],
+                        d_signal=d.T.astype(np.int64), fmt=["16"] * record.n_channels, adc_gain=list(gain),
+                        baseline=[0] * record.n_channels, comments=comments, write_dir=str(base.parent),
+                        **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise WriteError(base, f"wfdb refused the record ({exc})") from None
+    if record.annotations is not None and len(record.annotations):
+        a = record.annotations
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                wfdb.wrann(name, "atr", sample=np.asarray(a.sample, dtype=np.int64), symbol=list(a.symbol),
+                           aux_note=list(a.aux) if a.aux else None, fs=fs, write_dir=str(base.parent))
+        except (ValueError, TypeError) as exc:  # labels that are not WFDB annotation codes
+            log.warning("%s: annotations not written as .atr (%s)", base, exc)
+    return base.with_name(name + ".hea")
