@@ -1,0 +1,166 @@
+"""Spirograms: flow-volume preprocessing and the ATS/ERS 2019 forced-expiration indices.
+
+Conventions: volume in mL (exhaled volume, increasing during the blow), time in s, flow in L/s.
+
+Back-extrapolated time zero (ATS/ERS 2019, Graham et al., Am J Respir Crit Care Med 2019,
+section "Start of test criteria"): draw the line through the point of peak flow with slope equal
+to the peak flow; time zero is where this line crosses volume zero (the volume at the start of
+the blow). The back-extrapolated volume (BEV) is the volume exhaled before time zero; a blow is
+acceptable only if BEV <= 5 % of FVC or 100 mL, whichever is greater. FEV1 is the volume exhaled
+one second after time zero; FEF25-75 is the mean flow between 25 % and 75 % of FVC.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from biosig.errors import PipelineError, SignalError
+from biosig.record import Record
+
+log = logging.getLogger(__name__)
+
+FLOW_VOLUME_PARAMS = {"n_points": (int, 128)}
+
+
+# ---------------------------------------------------------------------------------- preprocessing
+def monotonic_volume(volume_ml: np.ndarray) -> np.ndarray:
+    """Running maximum of a volume trace (1-D), NaN kept where the input is NaN."""
+    v = np.asarray(volume_ml, dtype=np.float64)
+    out = np.fmax.accumulate(np.where(np.isfinite(v), v, -np.inf))
+    out[~np.isfinite(v)] = np.nan
+    out[np.isneginf(out)] = np.nan
+    return out
+
+
+def flow_by_differencing(volume_ml: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Flow in L/s from volume in mL by first differences; the first sample's flow is 0."""
+    v = np.asarray(volume_ml, dtype=np.float64)
+    return np.diff(v, prepend=v[:1]) * fs_hz / 1000.0
+
+
+def flow_volume_curve(volume_ml: np.ndarray, fs_hz: float, n_points: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Expiratory flow-volume curve on a fixed grid.
+
+    Returns ``(grid_ml, flow_l_s)``, float64 (n_points,) each: the grid runs from the start volume to
+    the largest volume; the flow at each grid volume is the flow at the first time it is reached.
+    """
+    v = monotonic_volume(volume_ml)
+    ok = np.isfinite(v)
+    if ok.sum() < 2:
+        raise SignalError("flow-volume curve: fewer than 2 valid volume samples")
+    t = np.arange(len(v)) / fs_hz
+    flow = flow_by_differencing(v, fs_hz)
+    v_ok, t_ok, f_ok = v[ok], t[ok], flow[ok]
+    rising = np.concatenate([[True], np.diff(v_ok) > 0])
+    grid = np.linspace(v_ok[0], v_ok[-1], n_points)
+    t_at = np.interp(grid, v_ok[rising], t_ok[rising])
+    return grid, np.interp(t_at, t_ok, f_ok)
+
+
+def flow_volume_offline(rec: Record, p: dict) -> Record:
+    """Step ``flow_volume``: (1, T) volume -> (2, T) ``volume_ml`` (monotonic), ``flow_l_s``.
+
+    The flow-volume curve on a fixed grid of ``n_points`` volumes goes to
+    ``metadata["flow_volume"] = {"volume_ml": ..., "flow_l_s": ...}``.
+    """
+    if rec.n_channels != 1:
+        raise PipelineError(f"flow_volume expects 1 volume channel, got {rec.n_channels} "
+                            f"({', '.join(rec.channels)}); add select_channels first")
+    v = monotonic_volume(rec.samples[0])
+    flow = flow_by_differencing(v, rec.fs_hz)
+    meta = dict(rec.metadata)
+    if np.isfinite(v).sum() >= 2:
+        grid, fv = flow_volume_curve(rec.samples[0], rec.fs_hz, p["n_points"])
+        meta["flow_volume"] = {"volume_ml": grid, "flow_l_s": fv}
+    return rec.replace(samples=np.stack([v, flow]).astype(np.float32), channels=("volume_ml", "flow_l_s"),
+                       units=("mL", "L/s"), modality=rec.modality, metadata=meta)
+
+
+class FlowVolumeStream:
+    """Streaming ``flow_volume``: running maximum and previous sample carried between chunks."""
+
+    def __init__(self, p: dict, fs_hz: float, n_channels: int):
+        if n_channels != 1:
+            raise PipelineError(f"flow_volume expects 1 volume channel, got {n_channels}")
+        self.fs_hz = float(fs_hz)
+        self.reset()
+
+    def reset(self) -> None:
+        self._max = -np.inf
+        self._prev = None  # last volume of the previous chunk; None before the first chunk
+
+    def process(self, chunk: np.ndarray) -> np.ndarray:
+        x = np.asarray(chunk, dtype=np.float64)
+        if x.shape[1] == 0:
+            return np.zeros((2, 0), dtype=np.float32)
+        v = np.fmax.accumulate(np.concatenate([[self._max], np.where(np.isfinite(x[0]), x[0], -np.inf)]))[1:]
+        self._max = v[-1]
+        v[~np.isfinite(x[0])] = np.nan
+        first = v[0] if self._prev is None else self._prev
+        flow = np.diff(np.concatenate([[first], v])) * self.fs_hz / 1000.0
+        self._prev = v[-1]
+        return np.stack([v, flow]).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------- indices
+@dataclass(frozen=True)
+class SpirometryIndices:
+    """ATS/ERS 2019 indices of one forced expiration.
+
+    Volumes in mL, flows in L/s, times in s from the first sample of the trace.
+    """
+
+    fvc_ml: float
+    fev1_ml: float
+    fev1_fvc: float
+    pef_l_s: float
+    fef25_75_l_s: float
+    t0_s: float               # back-extrapolated time zero
+    bev_ml: float             # back-extrapolated volume
+    bev_limit_ml: float       # max(5 % FVC, 100 mL)
+    bev_ok: bool              # bev_ml <= bev_limit_ml
+    t_pef_s: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def back_extrapolate(t_s: np.ndarray, volume_ml: np.ndarray, flow_l_s: np.ndarray) -> tuple[float, float, float]:
+    """``(t0_s, t_pef_s, pef_l_s)``: the tangent at peak flow (slope = PEF) crosses volume 0 at t0."""
+    i = int(np.nanargmax(flow_l_s))
+    pef = float(flow_l_s[i])
+    if not pef > 0:
+        raise SignalError("spirogram: no positive expiratory flow")
+    t0 = float(t_s[i] - (volume_ml[i] / 1000.0) / pef)
+    return t0, float(t_s[i]), pef
+
+
+def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.0) -> SpirometryIndices:
+    """FVC, FEV1, FEV1/FVC, PEF, FEF25-75, time zero and BEV of a volume-time trace (1-D, mL).
+
+    The trace is made monotonic and shifted so it starts at volume 0; flow is the first difference
+    (optionally smoothed over ``smooth_s`` seconds by a centred moving average before peak search).
+    """
+    v = monotonic_volume(volume_ml)
+    ok = np.isfinite(v)
+    if ok.sum() < max(3, int(fs_hz)):
+        raise SignalError(f"spirogram: {int(ok.sum())} valid samples, need at least 1 s of data")
+    t = np.flatnonzero(ok) / float(fs_hz)
+    v = v[ok] - v[ok][0]
+    flow = flow_by_differencing(v, fs_hz)
+    if smooth_s > 0:
+        k = max(1, int(round(smooth_s * fs_hz)))
+        flow = np.convolve(flow, np.ones(k) / k, mode="same")
+    fvc = float(v[-1])
+    if not fvc > 0:
+        raise SignalError("spirogram: no exhaled volume (FVC <= 0)")
+    t0, t_pef, pef = back_extrapolate(t, v, flow)
+    bev = float(np.interp(t0, t, v))
+    fev1 = float(np.interp(t0 + 1.0, t, v))
+    t25, t75 = np.interp([0.25 * fvc, 0.75 * fvc], v + np.arange(len(v)) * 1e-9, t)
+    fef = (0.5 * fvc / 1000.0) / (t75 - t25) if t75 > t25 else float("nan")
+    limit = max(0.05 * fvc, 100.0)
+    return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
+                             t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef)
