@@ -1,0 +1,110 @@
+"""Cutting records into fixed-length windows.
+
+A window has ``W = round(window_s * fs_hz)`` samples and windows start every
+``H = round(hop_s * fs_hz)`` samples: window ``i`` covers samples ``[i * H, i * H + W)`` and the
+times ``[t0_s, t1_s) = [i * H / fs_hz, (i * H + W) / fs_hz)`` from the record's first sample.
+
+* Only whole windows are returned; the tail after the last whole window is dropped.
+* A record shorter than one window gives one window padded at the end with NaN when
+  ``pad_short=True`` (the default; its ``valid_fraction`` tells how much is real), or no window
+  when ``pad_short=False``.
+* NaN gaps are kept; each window's ``valid_fraction`` (finite samples / all samples) flags them, and
+  :attr:`Windows.usable` keeps those at or above a threshold.
+
+Records with irregular sample times (``times_s``) are cut by sample index at the nominal rate.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from biosig.errors import SignalError
+from biosig.record import Record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Windows:
+    """Stacked windows of one record.
+
+    Attributes
+    ----------
+    x : float32 (N, C, W), samples (NaN where the record has gaps or was padded).
+    t0_s, t1_s : float64 (N,), start and end of each window in seconds from the record start.
+    valid_fraction : float64 (N,), fraction of finite samples in each window, in [0, 1].
+    fs_hz : rate of the samples.
+    channels : C channel names.
+    """
+
+    x: np.ndarray
+    t0_s: np.ndarray
+    t1_s: np.ndarray
+    valid_fraction: np.ndarray
+    fs_hz: float
+    channels: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def has_nan(self) -> np.ndarray:
+        """bool (N,): windows with at least one NaN sample."""
+        return self.valid_fraction < 1.0
+
+    def usable(self, min_valid_fraction: float = 1.0) -> np.ndarray:
+        """bool (N,): windows with at least ``min_valid_fraction`` finite samples."""
+        return self.valid_fraction >= min_valid_fraction
+
+
+def window_bounds(n_samples: int, fs_hz: float, window_s: float, hop_s: float | None = None,
+                  pad_short: bool = True) -> tuple[int, int, np.ndarray]:
+    """``(W, H, starts)``: window and hop lengths in samples and the start index of each window."""
+    hop_s = window_s if hop_s is None else hop_s
+    if not (np.isfinite(window_s) and window_s > 0):
+        raise SignalError(f"window_s={window_s!r} must be a positive number of seconds")
+    if not (np.isfinite(hop_s) and hop_s > 0):
+        raise SignalError(f"hop_s={hop_s!r} must be a positive number of seconds")
+    w = int(round(window_s * fs_hz))
+    h = int(round(hop_s * fs_hz))
+    if w < 1 or h < 1:
+        raise SignalError(f"window_s={window_s} / hop_s={hop_s} s are shorter than one sample at {fs_hz:g} Hz")
+    if n_samples >= w:
+        starts = np.arange(0, n_samples - w + 1, h, dtype=np.int64)
+    elif pad_short and n_samples > 0:
+        starts = np.zeros(1, dtype=np.int64)
+    else:
+        starts = np.zeros(0, dtype=np.int64)
+    return w, h, starts
+
+
+def window_array(record: Record, window_s: float, hop_s: float | None = None, pad_short: bool = True) -> Windows:
+    """All windows of ``record`` stacked into a :class:`Windows` (x float32 (N, C, W))."""
+    x = record.samples
+    w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, hop_s, pad_short)
+    if record.n_samples < w:
+        x = np.concatenate([x, np.full((x.shape[0], w - x.shape[1]), np.nan, np.float32)], axis=1)
+    if len(starts):
+        view = np.lib.stride_tricks.sliding_window_view(x, w, axis=1)  # (C, T - W + 1, W), no copy
+        xs = np.ascontiguousarray(view[:, starts].transpose(1, 0, 2), dtype=np.float32)
+    else:
+        xs = np.zeros((0, x.shape[0], w), np.float32)
+    finite = np.isfinite(xs)
+    valid = finite.mean(axis=(1, 2)) if len(xs) else np.zeros(0)
+    t0 = starts / record.fs_hz
+    return Windows(x=xs, t0_s=t0, t1_s=t0 + w / record.fs_hz, valid_fraction=valid.astype(np.float64),
+                   fs_hz=record.fs_hz, channels=record.channels)
+
+
+def windows(record: Record, window_s: float, hop_s: float | None = None,
+            pad_short: bool = True) -> Iterator[tuple[float, float, np.ndarray]]:
+    """Yield ``(t0_s, t1_s, x)`` for each window, ``x`` a float32 (C, W) view (or padded copy)."""
+    w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, hop_s, pad_short)
+    for s in starts:
+        x = record.samples[:, s:s + w]
+        if x.shape[1] < w:
+            x = np.concatenate([x, np.full((x.shape[0], w - x.shape[1]), np.nan, np.float32)], axis=1)
+        yield float(s / record.fs_hz), float((s + w) / record.fs_hz), x
