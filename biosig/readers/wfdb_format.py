@@ -37,7 +37,11 @@ _BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80":
 def record_base(path) -> pathlib.Path:
     """The WFDB record name (path without extension) for ``100``, ``100.hea`` or ``100.dat``."""
     path = pathlib.Path(path)
-    return path.with_suffix("") if path.suffix.lower() in (".hea", ".dat", ".mat") else path
+    suffix = path.suffix.lower()
+    if suffix in (".hea", ".dat", ".mat") or (suffix.lstrip(".") in ANNOTATION_EXTENSIONS + ("xyz",)
+                                              and path.with_suffix(".hea").exists()):
+        return path.with_suffix("")
+    return path
 
 
 def _header(path, base: pathlib.Path):
@@ -201,6 +205,12 @@ def read_wfdb(path) -> Record:
     if header.sig_len and samples.shape[1] < header.sig_len * (fs_hz / header.fs) - 1:
         raise ReadError(hea_path, f"header promises {header.sig_len} samples, decoded {samples.shape[1]}")
     meta["comments"] = list(header.comments or [])
+    fields = {}
+    for c in meta["comments"]:
+        key, sep, value = c.partition(":")
+        if sep and key.strip() and value.strip() and len(key) <= 60:
+            fields[key.strip()] = value.strip()
+    meta["comment_fields"] = fields
     meta["frame_fs_hz"] = float(header.fs)
     meta["channel_fs_hz"] = rates
     if header.base_time is not None:
