@@ -102,7 +102,7 @@ def detect_format(path) -> str:
         return sniffed
     if suffix in (".csv", ".tsv", ".txt"):
         line = first_line(path).strip()
-        raise ReadError(path, f"CSV header {line[:80]!r} is neither a marker CSV "
+        raise ReadError(path, f"first line {line[:80]!r} is neither a marker CSV "
                               "(\"Frame\";\"Timestamp\";\"x\";\"y\";\"z\") nor a table with a 't_s' column")
     raise ReadError(path, f"unknown format (extension {suffix or 'none'!r}); accepted: {_ACCEPTED}")
 
