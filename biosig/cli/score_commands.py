@@ -1,0 +1,104 @@
+"""``biosig score``: offline batch scoring of waveform archives into Parquet.
+
+Exit codes: 0 when every record was scored, 1 when the run finished but at least one record is in
+``errors.parquet`` (bad records never stop the run), 2 for a usage error (bad arguments, no
+records found, a model that cannot be loaded, an output folder holding another job's results),
+130 when interrupted (rerun the same command to resume).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")          # mirrors encoders.scoring.ENGINES (not imported: keep startup fast)
+BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "score", help="score an archive of recordings into Parquet (embeddings, quality, measures)",
+        description="Score every record under PATH... (files, folders searched recursively, or text "
+                    "files listing records; WFDB incl. multi-segment, EDF, WAV/FLAC/MP3, CSV) with an "
+                    "encoder: per-window embeddings and quality, per-record pooled embedding and "
+                    "clinical measures. Writes DIR/windows.parquet, records.parquet, errors.parquet "
+                    "and run.json. Rerunning the same command resumes: records already done are "
+                    "skipped. Exit code 0: all records scored; 1: some records failed (see "
+                    "errors.parquet); 2: usage error.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="record files, folders or record lists")
+    p.add_argument("--model", required=True, metavar="NAME|DIR|ONNX",
+                   help="shipped model name (ecg-tiny), checkpoint directory or exported .onnx file")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (reused to resume)")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: process pool on this machine (default); ray: Ray Data actor pool")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="worker processes / Ray actors, each loads the model once (default 1)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="join this Ray cluster (e.g. auto, ray://head:10001); default: a local instance")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="windows per backend call")
+    p.add_argument("--retry-errors", action="store_true", help="score again records that failed before")
+    p.set_defaults(handler=run_score_command)
+
+
+class _Progress:
+    """tqdm bar over records with records/s, windows/s and ETA; silent when stderr is no TTY."""
+
+    def __init__(self):
+        self.bar = None
+        self.windows = 0
+        self.failed = 0
+        self.t0 = time.perf_counter()
+
+    def start(self, total: int, skipped: int) -> None:
+        from tqdm import tqdm
+        if skipped:
+            log.warning("resuming: %d record(s) already done, %d to score", skipped, total)
+        self.bar = tqdm(total=total, unit="rec", desc="score", disable=not sys.stderr.isatty(),
+                        dynamic_ncols=True)
+        self.t0 = time.perf_counter()
+
+    def update(self, outcome: dict) -> None:
+        self.windows += int(outcome["n_windows"])
+        self.failed += 0 if outcome["ok"] else 1
+        if self.bar is not None:
+            rate = self.windows / max(time.perf_counter() - self.t0, 1e-9)
+            self.bar.set_postfix(windows_s=f"{rate:.1f}", failed=self.failed, refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_score_command(args) -> int:
+    from encoders.scoring import ScoreConfig, run_score
+
+    config = ScoreConfig(inputs=tuple(args.paths), model=args.model, out_dir=args.out, engine=args.engine,
+                         workers=args.workers, backend=args.backend, ray_address=args.ray_address,
+                         batch_size=args.batch_size, retry_errors=args.retry_errors)
+    progress = _Progress()
+    try:
+        summary = run_score(config, on_start=progress.start, on_outcome=progress.update)
+    finally:
+        progress.close()
+    t = summary.tables
+    print(f"{summary.out_dir}: {t['records']} records, {t['windows']} windows, {t['errors']} errors "
+          f"({summary.scored} scored and {summary.failed} failed in this run, {summary.skipped_done} "
+          f"already done; {summary.seconds:.1f} s)")
+    if t["errors"]:
+        print(f"some records failed: see {summary.out_dir}/errors.parquet", file=sys.stderr)
+    return summary.exit_code

@@ -1,0 +1,35 @@
+"""Offline batch scoring of waveform archives (``biosig score``).
+
+Every record of an archive (WFDB, EDF, WAV/FLAC/MP3, ...) is read, its channels matched to the
+model's modality, preprocessed with the model's own out-of-graph pipeline, cut into windows,
+embedded by an inference backend, and given a per-window quality and the modality's clinical
+measures. Results land in Parquet tables (polars) in an output folder; runs are resumable.
+
+Public API::
+
+    from encoders.scoring import ScoreConfig, run_score
+    summary = run_score(ScoreConfig(inputs=("../shared/data/wfdb",), model="ecg-tiny", out_dir="out"))
+    summary.exit_code        # 0: every record scored, 1: some records are in errors.parquet
+
+Output tables (see :mod:`encoders.scoring.outputs` for the crash-safe layout):
+
+``windows.parquet``  one row per window: record, key, window, t0_s, t1_s, channels, quality,
+                     embedding (list[float32], D).
+``records.parquet``  one row per record: record, key, name, duration_s, fs_hz, channels,
+                     used_channels, n_windows, mean_quality, embedding (mean of its windows),
+                     the modality's measures (:data:`encoders.scoring.scorer.MEASURES`), seconds.
+``errors.parquet``   one row per failed record: record, key, stage (one of
+                     :data:`encoders.scoring.scorer.STAGES`), error_type, message.
+``run.json``         manifest: model id and hashes, pipeline, backend, versions, counts, runs.
+
+Engines: ``local`` (:mod:`encoders.scoring.local`, a spawn process pool, one model per worker) and
+``ray`` (:mod:`encoders.scoring.ray_engine`, Ray Data ``map_batches`` over an actor pool).
+"""
+from encoders.scoring.errors import RecordFailure, ScoreError
+from encoders.scoring.job import ENGINES, EXIT_OK, EXIT_RECORDS_FAILED, ScoreConfig, ScoreSummary, run_score
+from encoders.scoring.model import BACKENDS, LoadedModel, ModelSpec, load_model
+from encoders.scoring.scorer import MEASURES, STAGES, Scorer
+
+__all__ = ["BACKENDS", "ENGINES", "EXIT_OK", "EXIT_RECORDS_FAILED", "LoadedModel", "MEASURES",
+           "ModelSpec", "RecordFailure", "STAGES", "ScoreConfig", "ScoreError", "ScoreSummary",
+           "Scorer", "load_model", "run_score"]

@@ -1,0 +1,190 @@
+"""A scoring job: discover records, skip the done ones, score the rest, assemble the tables.
+
+:func:`run_score` is what ``biosig score`` calls. It is resumable: records already done in the
+output folder (their part files exist) are skipped, so rerunning the same command after a crash,
+a SIGKILL or Ctrl-C finishes the job with every record exactly once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import platform
+import time
+from importlib import metadata
+from typing import Any, Callable
+
+import biosig
+from encoders.scoring.errors import ScoreError
+from encoders.scoring.model import BACKENDS, ModelSpec, load_model
+from encoders.scoring.outputs import PartStore, read_manifest, record_key, write_manifest
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")
+EXIT_OK = 0
+EXIT_RECORDS_FAILED = 1  # the job ran, but errors.parquet has at least one record
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreConfig:
+    """One scoring job.
+
+    Attributes
+    ----------
+    inputs : files, folders (searched recursively) or text files listing records.
+    model : model name (``"ecg-tiny"``), checkpoint directory or ``.onnx`` file.
+    out_dir : output folder (created; reused to resume).
+    engine : ``"local"`` (process pool) or ``"ray"`` (Ray Data actor pool).
+    workers : processes or actors; each loads the model once.
+    backend : inference backend kind, one of :data:`encoders.scoring.model.BACKENDS`.
+    ray_address : Ray cluster to join (``--engine ray`` only); None starts a local instance.
+    batch_size : windows per backend call.
+    retry_errors : score again the records that failed in an earlier run.
+    """
+
+    inputs: tuple[str, ...]
+    model: str
+    out_dir: str
+    engine: str = "local"
+    workers: int = 1
+    backend: str = "auto"
+    ray_address: str | None = None
+    batch_size: int = 64
+    retry_errors: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "inputs", tuple(str(p) for p in self.inputs))
+        if not self.inputs:
+            raise ScoreError("no input paths given")
+        if self.engine not in ENGINES:
+            raise ScoreError(f"unknown engine {self.engine!r}; expected one of {', '.join(ENGINES)}")
+        if self.backend not in BACKENDS:
+            raise ScoreError(f"unknown backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
+        if int(self.workers) < 1:
+            raise ScoreError(f"--workers must be >= 1, got {self.workers}")
+        if int(self.batch_size) < 1:
+            raise ScoreError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.ray_address and self.engine != "ray":
+            raise ScoreError("--ray-address needs --engine ray")
+
+
+@dataclasses.dataclass
+class ScoreSummary:
+    """What a run did; ``exit_code`` is 0 when no record failed, 1 otherwise."""
+
+    out_dir: str
+    records_found: int
+    skipped_done: int
+    scored: int
+    failed: int
+    windows: int
+    tables: dict[str, int]
+    seconds: float
+    manifest: dict[str, Any]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_RECORDS_FAILED if self.tables.get("errors", 0) else EXIT_OK
+
+
+def _versions() -> dict[str, str]:
+    out = {"biosig": biosig.__version__, "python": platform.python_version()}
+    for dist in ("numpy", "polars", "pyarrow", "scipy", "neurokit2", "onnxruntime", "torch", "ray"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def discover_records(inputs: tuple[str, ...]) -> list[str]:
+    """Record paths under ``inputs`` (each record once), via :func:`biosig.readers.discover`."""
+    from biosig.readers import discover
+    missing = [p for p in inputs if not os.path.exists(p)]
+    if missing:
+        raise ScoreError(f"input path(s) not found: {', '.join(missing)}")
+    paths = [str(p) for p in discover(list(inputs))]
+    if not paths:
+        raise ScoreError(f"no records found under {', '.join(inputs)} (looked for WFDB headers, EDF, "
+                         "WAV/FLAC/MP3, CSV and Parquet files, and text files listing records)")
+    return paths
+
+
+def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | None = None,
+              on_outcome: Callable[[dict[str, Any]], None] | None = None) -> ScoreSummary:
+    """Run (or resume) a scoring job.
+
+    Parameters
+    ----------
+    config : the job.
+    on_start : called with ``(records to score now, records already done)`` before scoring.
+    on_outcome : called in this process with each record's outcome after its parts are written
+        (``key``, ``record``, ``ok``, ``n_windows``, ``seconds``, ...): progress display.
+
+    Returns
+    -------
+    ScoreSummary
+
+    Raises
+    ------
+    ScoreError, BiosigError
+        Bad configuration, no records, unloadable model, an output folder of another job.
+    """
+    t0, started_at = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
+    paths = discover_records(config.inputs)
+    spec = ModelSpec(config.model, config.backend)
+    loaded = load_model(spec)  # fail fast on a bad model; exports to the ONNX cache once
+    store = PartStore(config.out_dir)
+    store.check_job(loaded.fingerprint())
+    keys = {record_key(p): p for p in paths}
+    if len(keys) != len(paths):
+        log.warning("%d duplicate record paths ignored", len(paths) - len(keys))
+    if config.retry_errors:
+        store.forget(store.error_keys() & set(keys))
+    done = store.done_keys()
+    todo = [p for k, p in keys.items() if k not in done]
+    skipped = len(keys) - len(todo)
+    log.info("%d records found, %d already done, %d to score with %s", len(keys), skipped, len(todo),
+             loaded.model_id)
+    if on_start is not None:
+        on_start(len(todo), skipped)
+
+    stats = {"scored": 0, "failed": 0, "windows": 0}
+
+    def handle(outcome: dict[str, Any]) -> None:
+        store.write_outcome(outcome)
+        stats["scored" if outcome["ok"] else "failed"] += 1
+        stats["windows"] += int(outcome["n_windows"])
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    engine_info: dict[str, Any] = {"engine": config.engine, "workers": int(config.workers)}
+    if config.engine == "local":
+        from encoders.scoring.local import run_local
+        run_local(todo, spec, workers=int(config.workers), batch_size=config.batch_size, loaded=loaded,
+                  on_outcome=handle)
+    else:
+        from encoders.scoring.ray_engine import run_ray
+        engine_info.update(run_ray(todo, spec, workers=int(config.workers), batch_size=config.batch_size,
+                                   address=config.ray_address, on_outcome=handle))
+    tables = store.assemble()
+    seconds = time.perf_counter() - t0
+    previous = read_manifest(config.out_dir) or {}
+    this_run = {
+        "started_at": started_at.isoformat(), "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "seconds": round(seconds, 3), "inputs": list(config.inputs), "records_found": len(keys),
+        "skipped_done": skipped, "scored": stats["scored"], "failed": stats["failed"],
+        "windows": stats["windows"], "backend_requested": config.backend, **engine_info,
+    }
+    manifest = {
+        "tool": "biosig score", "versions": _versions(), "model": loaded.describe(),
+        "out_dir": os.path.abspath(config.out_dir), "counts": tables,
+        "exit_code": EXIT_RECORDS_FAILED if tables["errors"] else EXIT_OK,
+        "runs": list(previous.get("runs", [])) + [this_run],
+    }
+    write_manifest(config.out_dir, manifest)
+    return ScoreSummary(out_dir=config.out_dir, records_found=len(keys), skipped_done=skipped,
+                        scored=stats["scored"], failed=stats["failed"], windows=stats["windows"],
+                        tables=tables, seconds=seconds, manifest=manifest)

@@ -1,0 +1,83 @@
+"""The local engine: records scored in this process or in a pool of worker processes.
+
+With ``workers == 1`` records are scored in the calling process with the model the driver already
+loaded. With more workers a :class:`concurrent.futures.ProcessPoolExecutor` with the *spawn* start
+method (fork is unsafe once torch or ONNX Runtime have started threads) runs one model per worker,
+loaded once by the pool initializer; each worker's backend uses one intra-op thread so that N
+workers use N cores instead of fighting over them. Workers return each record's outcome to the
+driver, which alone writes files, so a killed worker can never leave a half-written part.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+from typing import Any, Callable, Iterable
+
+from encoders.scoring.model import LoadedModel, ModelSpec, load_model
+from encoders.scoring.scorer import Scorer
+
+log = logging.getLogger(__name__)
+
+_WORKER_SCORER: Scorer | None = None
+
+
+def _init_worker(spec: ModelSpec, batch_size: int, log_level: int) -> None:
+    """Pool initializer: load the model once per worker process."""
+    global _WORKER_SCORER
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[%(process)d]: %(message)s")
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(spec.threads or 1)
+    _WORKER_SCORER = Scorer(load_model(spec), batch_size=batch_size)
+
+
+def _score_in_worker(path: str) -> dict[str, Any]:
+    assert _WORKER_SCORER is not None, "worker used before its initializer ran"
+    return _WORKER_SCORER.score(path)
+
+
+def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_size: int = 64,
+              loaded: LoadedModel | None = None,
+              on_outcome: Callable[[dict[str, Any]], None]) -> None:
+    """Score ``paths`` and hand each outcome to ``on_outcome`` as soon as it is ready.
+
+    Parameters
+    ----------
+    paths : record paths.
+    spec : how workers load the model (its ``threads`` is forced to 1 when ``workers > 1``).
+    workers : processes; 1 scores in this process.
+    batch_size : windows per backend call.
+    loaded : the model already loaded by the driver (used when ``workers == 1``).
+    on_outcome : called in this process, in completion order, with each record's outcome.
+    """
+    paths = list(paths)
+    if not paths:
+        return
+    if workers <= 1:
+        scorer = Scorer(loaded if loaded is not None else load_model(spec), batch_size=batch_size)
+        for path in paths:
+            on_outcome(scorer.score(path))
+        return
+    worker_spec = ModelSpec(spec.source, spec.backend, threads=1)
+    ctx = multiprocessing.get_context("spawn")
+    level = logging.getLogger().getEffectiveLevel()
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                initargs=(worker_spec, batch_size, level)) as pool:
+        pending: set[cf.Future] = set()
+        queue = iter(paths)
+        in_flight = 2 * workers  # bounded, so outcomes do not pile up in memory
+        try:
+            for path in queue:
+                pending.add(pool.submit(_score_in_worker, path))
+                if len(pending) >= in_flight:
+                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        on_outcome(fut.result())
+            for fut in cf.as_completed(pending):
+                on_outcome(fut.result())
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

@@ -1,0 +1,212 @@
+"""Crash-safe outputs of a scoring run: per-record part files, final tables and the manifest.
+
+Layout of an output directory ``DIR``::
+
+    DIR/parts/job.json                  fingerprint of the job (model, pipeline, windowing)
+    DIR/parts/<key>.windows.parquet     one row per window of one record
+    DIR/parts/<key>.record.parquet      the record's row; its presence marks the record done
+    DIR/parts/<key>.error.parquet       or the record's error row (also marks it done)
+    DIR/windows.parquet, DIR/records.parquet, DIR/errors.parquet   assembled from the parts
+    DIR/run.json                        the manifest
+
+Every file is written to a temporary name in the same directory and then renamed with
+:func:`os.replace`, which is atomic on POSIX, so a run killed at any moment (even by SIGKILL) leaves
+only complete files behind. A record counts as done when its marker (``.record`` or ``.error``)
+exists; the windows part is written *before* the marker, so a done record always has its windows.
+Rerunning the same command skips done records and assembles the final tables again, so every
+record appears exactly once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import re
+import tempfile
+from typing import Any, Iterable
+
+import polars as pl
+
+from encoders.scoring.errors import ScoreError
+
+log = logging.getLogger(__name__)
+
+PARTS = "parts"
+JOB_FILE = "job.json"
+MARKERS = ("record", "error")
+
+# Fixed schemas, so part files written by different workers and runs concatenate cleanly.
+WINDOW_SCHEMA = {
+    "record": pl.String, "key": pl.String, "window": pl.Int32, "t0_s": pl.Float64,
+    "t1_s": pl.Float64, "channels": pl.List(pl.String), "quality": pl.Float32,
+    "valid_fraction": pl.Float32, "embedding": pl.List(pl.Float32),
+}
+ERROR_SCHEMA = {"record": pl.String, "key": pl.String, "stage": pl.String, "error_type": pl.String,
+                "message": pl.String}
+
+
+def record_key(path: str | os.PathLike) -> str:
+    """A stable file-name-safe key for a record path: ``<stem>-<12 hex of sha1(abs path)>``.
+
+    >>> record_key("/data/100.hea") == record_key("/data/../data/100.hea")
+    True
+    """
+    full = os.path.abspath(os.fspath(path))
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", pathlib.Path(full).name)[:40] or "record"
+    return f"{stem}-{hashlib.sha1(full.encode()).hexdigest()[:12]}"
+
+
+def atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path) -> None:
+    """``df.write_parquet`` through a temporary file and an atomic rename."""
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        df.write_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class PartStore:
+    """The per-record part files of one output directory.
+
+    Parameters
+    ----------
+    out_dir : the run's output directory; created when missing.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.out_dir = pathlib.Path(out_dir)
+        self.parts = self.out_dir / PARTS
+        try:
+            self.parts.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ScoreError(f"cannot create output directory {self.out_dir}: {exc.strerror}") from exc
+        self._remove_temporaries()
+
+    def _remove_temporaries(self) -> None:
+        """Delete temporaries left by a killed run (they are never read)."""
+        for folder in (self.parts, self.out_dir):
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ job fingerprint
+    def check_job(self, fingerprint: dict[str, Any]) -> None:
+        """Record the job fingerprint, or refuse when the folder holds another job's parts.
+
+        Mixing embeddings of two models (or two pipelines) in one table would be silently wrong
+        data, so a different fingerprint raises :class:`ScoreError` naming what differs.
+        """
+        path = self.parts / JOB_FILE
+        if path.exists():
+            old = json.loads(path.read_text())
+            diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+            if diff:
+                detail = "; ".join(f"{k}: {old.get(k)!r} there, {fingerprint.get(k)!r} now" for k in diff)
+                raise ScoreError(f"{self.out_dir} holds results of a different job ({detail}); "
+                                 f"use another --out or delete {self.out_dir}")
+            return
+        atomic_write_bytes(path, json.dumps(fingerprint, indent=2, sort_keys=True).encode())
+
+    # ------------------------------------------------------------------ per record
+    def done_keys(self) -> set[str]:
+        """Keys of records that are finished (scored or failed)."""
+        done = set()
+        for marker in MARKERS:
+            suffix = f".{marker}.parquet"
+            done.update(p.name[: -len(suffix)] for p in self.parts.glob(f"*{suffix}"))
+        return done
+
+    def write_outcome(self, outcome: dict[str, Any]) -> None:
+        """Write one record's outcome: windows part first, then the done marker.
+
+        ``outcome`` has ``key`` and either ``windows`` (DataFrame with :data:`WINDOW_SCHEMA`) and
+        ``record_row`` (a one-row DataFrame), or ``error`` (a one-row DataFrame with
+        :data:`ERROR_SCHEMA`).
+        """
+        key = outcome["key"]
+        if outcome.get("error") is not None:
+            (self.parts / f"{key}.windows.parquet").unlink(missing_ok=True)
+            (self.parts / f"{key}.record.parquet").unlink(missing_ok=True)
+            atomic_write_parquet(outcome["error"], self.parts / f"{key}.error.parquet")
+            return
+        atomic_write_parquet(outcome["windows"], self.parts / f"{key}.windows.parquet")
+        atomic_write_parquet(outcome["record_row"], self.parts / f"{key}.record.parquet")
+        (self.parts / f"{key}.error.parquet").unlink(missing_ok=True)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Remove the parts of ``keys`` (used to retry failed records)."""
+        for key in keys:
+            for kind in ("windows",) + MARKERS:
+                (self.parts / f"{key}.{kind}.parquet").unlink(missing_ok=True)
+
+    def error_keys(self) -> set[str]:
+        return {p.name[: -len(".error.parquet")] for p in self.parts.glob("*.error.parquet")}
+
+    # ------------------------------------------------------------------ final tables
+    def assemble(self) -> dict[str, int]:
+        """Concatenate the parts into ``windows``, ``records`` and ``errors`` Parquet files.
+
+        Only parts of done records are used (a windows part without its marker belongs to a record
+        that was interrupted and will be scored again). Rows are sorted by record path, then
+        window index, so the tables do not depend on the order in which workers finished.
+
+        Returns
+        -------
+        Row counts: ``{"windows": n, "records": n, "errors": n}``.
+        """
+        done_ok = sorted(p.name[: -len(".record.parquet")] for p in self.parts.glob("*.record.parquet"))
+        counts = {}
+        windows = [self.parts / f"{k}.windows.parquet" for k in done_ok]
+        counts["windows"] = self._concat(windows, "windows.parquet", WINDOW_SCHEMA, ["record", "window"])
+        records = [self.parts / f"{k}.record.parquet" for k in done_ok]
+        counts["records"] = self._concat(records, "records.parquet", None, ["record"])
+        errors = sorted(self.parts.glob("*.error.parquet"))
+        counts["errors"] = self._concat(errors, "errors.parquet", ERROR_SCHEMA, ["record"])
+        return counts
+
+    def _concat(self, files: list[pathlib.Path], name: str, schema, sort_by: list[str]) -> int:
+        if files:
+            df = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed").sort(sort_by)
+        else:
+            df = pl.DataFrame(schema=schema or {"record": pl.String, "key": pl.String})
+        atomic_write_parquet(df, self.out_dir / name)
+        return df.height
+
+
+def write_manifest(out_dir: str | os.PathLike, manifest: dict[str, Any]) -> pathlib.Path:
+    """Write ``run.json`` atomically and return its path."""
+    path = pathlib.Path(out_dir) / "run.json"
+    atomic_write_bytes(path, (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
+    return path
+
+
+def read_manifest(out_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The previous ``run.json`` of ``out_dir``, or None."""
+    path = pathlib.Path(out_dir) / "run.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        log.warning("ignoring unreadable %s", path)
+        return None

@@ -1,0 +1,94 @@
+"""The Ray engine: the same per-record scoring mapped with Ray Data over an actor pool.
+
+``ray.data.from_items(paths).map_batches(RecordScorer, concurrency=N)`` starts N actors, each of
+which loads the model once (in its constructor) and scores the records of the batches it receives;
+outcomes stream back to the driver, which writes the part files exactly as the local engine does.
+Because records are read by the actors, the record paths must be visible to every node (a shared
+file system) when ``--ray-address`` points at a cluster; the output folder only needs to exist on
+the driver.
+
+Ray is imported only when this engine runs (``pip install 'biosig[distributed]'``).
+"""
+from __future__ import annotations
+
+import logging
+import pickle
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from encoders.scoring.errors import ScoreError
+from encoders.scoring.model import ModelSpec, load_model
+from encoders.scoring.scorer import Scorer
+
+log = logging.getLogger(__name__)
+
+
+class RecordScorer:
+    """Ray Data callable class: one instance per actor, model loaded once in ``__init__``."""
+
+    def __init__(self, spec: ModelSpec, batch_size: int):
+        self.scorer = Scorer(load_model(spec), batch_size=batch_size)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        outcomes = [self.scorer.score(str(p)) for p in batch["path"]]
+        # Outcomes hold polars frames; they travel to the driver as opaque bytes.
+        return {"key": np.array([o["key"] for o in outcomes], dtype=object),
+                "outcome": np.array([pickle.dumps(o, protocol=5) for o in outcomes], dtype=object)}
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the Data library is a separate extra
+    except ImportError as exc:
+        raise ScoreError(f"--engine ray needs Ray Data ({exc.name} is missing): "
+                         "pip install 'biosig[distributed]'") from None
+    return ray
+
+
+def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_size: int = 64,
+            address: str | None = None, on_outcome: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Score ``paths`` on Ray and hand each outcome to ``on_outcome`` (in this process).
+
+    Parameters
+    ----------
+    paths : record paths (readable from every Ray node).
+    spec : how actors load the model; each actor's backend uses one thread (one CPU per actor).
+    workers : actors in the pool.
+    batch_size : windows per backend call.
+    address : ``ray.init`` address of a running cluster (``"auto"``, ``"ray://host:10001"``);
+        None connects to the Ray instance this process already runs, else starts a local one with
+        ``workers`` CPUs and shuts it down afterwards.
+
+    Returns
+    -------
+    ``{"ray_version", "address", "started_local"}`` for the manifest.
+    """
+    paths = [str(p) for p in paths]
+    ray = _import_ray()
+    started = False
+    if not ray.is_initialized():
+        try:
+            if address:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+                started = True
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise ScoreError(f"cannot start or join Ray at {address or 'a new local instance'}: {exc}") from exc
+    info = {"ray_version": ray.__version__, "address": address, "started_local": started}
+    try:
+        if paths:
+            actor_spec = ModelSpec(spec.source, spec.backend, threads=1)
+            ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=len(paths))
+            out = ds.map_batches(RecordScorer, fn_constructor_args=(actor_spec, batch_size),
+                                 batch_size=1, batch_format="numpy", concurrency=max(1, workers),
+                                 num_cpus=1)
+            for batch in out.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=0):
+                for blob in batch["outcome"]:
+                    on_outcome(pickle.loads(blob))
+    finally:
+        if started:
+            ray.shutdown()
+    return info

@@ -1,0 +1,224 @@
+"""Score one record: read, match channels, preprocess, window, embed, quality, measures.
+
+A :class:`Scorer` is built once per worker process (local engine) or actor (Ray engine): it holds
+the model's backend and its out-of-graph preprocessing pipeline. :meth:`Scorer.score` turns one
+record path into an *outcome*: the record's window rows and record row, or an error row naming the
+stage that failed. It never raises for a bad record; the run goes on.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from encoders.scoring.errors import RecordFailure
+from encoders.scoring.model import LoadedModel
+from encoders.scoring.outputs import ERROR_SCHEMA, WINDOW_SCHEMA, record_key
+
+log = logging.getLogger(__name__)
+
+STAGES = ("read", "channels", "preprocess", "windows", "quality", "embed", "measures")
+
+# The clinical measures reported per model modality (columns of records.parquet).
+MEASURES: dict[str, tuple[str, ...]] = {
+    "ecg": ("heart_rate_bpm",),
+    "ppg": ("heart_rate_bpm",),
+    "resp": ("resp_rate_bpm",),
+    "audio": (),
+    "spiro": ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s"),
+}
+MIN_VALID_FRACTION = 0.5  # a channel with fewer finite samples than this is not usable
+
+
+def _stage(name: str):
+    """Decorator: exceptions raised inside become :class:`RecordFailure` of stage ``name``."""
+    def deco(fn):
+        def run(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except RecordFailure:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure of one record is reported, not fatal
+                log.debug("stage %s failed:\n%s", name, traceback.format_exc())
+                raise RecordFailure(name, exc) from exc
+        run.__name__ = fn.__name__
+        run.__doc__ = fn.__doc__
+        return run
+    return deco
+
+
+def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ...], usable: list[bool],
+                    modality: str, vocabulary: tuple[str, ...], n: int) -> list[int]:
+    """Indices of the ``n`` channels fed to the model.
+
+    Candidates are the usable channels of the model's modality. Channels named like the model's
+    vocabulary come first, in vocabulary order (so a 12-lead record gives lead I to a one-lead
+    model trained on ``I``), then the others in record order.
+
+    >>> choose_channels(("V5", "MLII"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II"), 1)
+    [0]
+    >>> choose_channels(("ii", "i"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II"), 1)
+    [1]
+    """
+    cand = [i for i, (m, ok) in enumerate(zip(channel_modalities, usable)) if m == modality and ok]
+    if not cand:
+        present = ", ".join(f"{c} ({m}{'' if ok else ', unusable'})"
+                            for c, m, ok in zip(channels, channel_modalities, usable))
+        raise ValueError(f"no usable {modality} channel among: {present or 'no channels'}")
+    rank = {name.upper(): k for k, name in enumerate(vocabulary)}
+    cand.sort(key=lambda i: (rank.get(channels[i].upper(), len(rank)), i))
+    if len(cand) < n:
+        raise ValueError(f"the model needs {n} {modality} channels, the record has {len(cand)} usable: "
+                         f"{', '.join(channels[i] for i in cand)}")
+    return sorted(cand[:n], key=lambda i: (rank.get(channels[i].upper(), len(rank)), i))
+
+
+def _usable(samples: np.ndarray) -> list[bool]:
+    """Per channel: enough finite samples and not constant."""
+    out = []
+    for row in samples:
+        finite = np.isfinite(row)
+        ok = finite.mean() >= MIN_VALID_FRACTION if row.size else False
+        out.append(bool(ok and np.ptp(row[finite]) > 0))
+    return out
+
+
+class Scorer:
+    """Scores record paths with one loaded model.
+
+    Parameters
+    ----------
+    model : the loaded model (backend, pipeline, window geometry).
+    batch_size : windows per backend call.
+    """
+
+    def __init__(self, model: LoadedModel, batch_size: int = 64):
+        self.model = model
+        self.batch_size = int(batch_size)
+        self.measure_columns = MEASURES.get(model.modality, ())
+
+    # ------------------------------------------------------------------ stages
+    @_stage("read")
+    def read(self, path: str):
+        from biosig.readers import read
+        return read(path)
+
+    @_stage("channels")
+    def select(self, rec):
+        m = self.model
+        idx = choose_channels(rec.channels, rec.channel_modalities, _usable(rec.samples), m.modality,
+                              m.vocabulary, m.in_channels)
+        return rec.select(idx).replace(modality=m.modality)
+
+    @_stage("preprocess")
+    def preprocess(self, rec):
+        out = self.model.outside.apply(rec)
+        if abs(out.fs_hz - self.model.input_fs_hz) > 1e-6 * self.model.input_fs_hz:
+            raise ValueError(f"pipeline output is {out.fs_hz:g} Hz, the model expects "
+                             f"{self.model.input_fs_hz:g} Hz")
+        return out
+
+    @_stage("windows")
+    def windows(self, rec):
+        """:class:`biosig.windows.Windows` of the preprocessed record (a short record gives one
+        NaN-padded window; its ``valid_fraction`` says how much is real)."""
+        from biosig.windows import window_array
+        win = window_array(rec, self.model.window_s, self.model.hop_s, pad_short=True)
+        if len(win) == 0:
+            raise ValueError(f"record of {rec.duration_s:.2f} s yields no {self.model.window_s:g} s window")
+        return win
+
+    @_stage("quality")
+    def quality(self, rec, n_windows: int) -> np.ndarray:
+        from biosig.quality import window_quality
+        q = np.asarray(window_quality(rec, window_s=self.model.window_s, hop_s=self.model.hop_s),
+                       dtype=np.float32)
+        if len(q) != n_windows:  # the signal windows decide; a shorter quality grid leaves NaN
+            q = np.concatenate([q, np.full(max(0, n_windows - len(q)), np.nan, np.float32)])[:n_windows]
+        return q
+
+    @_stage("embed")
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """float32 (N, D) embeddings of windows ``x`` float32 (N, C, W); NaN (gaps, padding) -> 0."""
+        x = np.where(np.isfinite(x), x, 0.0).astype(np.float32)
+        out = [self.model.backend.run(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
+        emb = np.concatenate(out).astype(np.float32)
+        if emb.shape[0] != len(x) or not np.isfinite(emb).all():
+            raise ValueError(f"backend returned {emb.shape} with non-finite values for {x.shape} windows")
+        return emb
+
+    @_stage("measures")
+    def measures(self, rec) -> dict[str, float | None]:
+        from biosig import measures as ms
+        out: dict[str, float | None] = {c: None for c in self.measure_columns}
+        modality = self.model.modality
+        if modality in ("ecg", "ppg"):
+            out["heart_rate_bpm"] = ms.heart_rate(rec)
+        elif modality == "resp":
+            out["resp_rate_bpm"] = ms.respiratory_rate(rec)
+        elif modality == "spiro":
+            idx = ms.spirometry_indices(rec)
+            get = idx.get if isinstance(idx, dict) else (lambda k: getattr(idx, k, None))
+            for c in self.measure_columns:
+                out[c] = get(c)
+        return {k: (None if v is None or not math.isfinite(float(v)) else float(v)) for k, v in out.items()}
+
+    # ------------------------------------------------------------------ one record
+    def score(self, path: str) -> dict[str, Any]:
+        """Score one record; return its outcome (never raises for a bad record).
+
+        Returns
+        -------
+        dict with ``key``, ``record`` (path), ``ok``, ``n_windows``, ``seconds`` and either
+        ``windows`` + ``record_row`` (polars DataFrames) or ``error`` (a one-row DataFrame).
+        """
+        key, t_start = record_key(path), time.perf_counter()
+        try:
+            return self._score(path, key, t_start)
+        except RecordFailure as fail:
+            message = str(fail.cause) or type(fail.cause).__name__
+            log.info("%s failed at %s: %s", path, fail.stage, message)
+            error = pl.DataFrame([{"record": path, "key": key, "stage": fail.stage,
+                                   "error_type": type(fail.cause).__name__, "message": message}],
+                                 schema=ERROR_SCHEMA)
+            return {"key": key, "record": path, "ok": False, "n_windows": 0, "error": error,
+                    "seconds": time.perf_counter() - t_start}
+
+    def _score(self, path: str, key: str, t_start: float) -> dict[str, Any]:
+        raw = self.read(path)
+        sel = self.select(raw)
+        clean = self.preprocess(sel)
+        win = self.windows(clean)
+        emb = self.embed(win.x)
+        n = len(win)
+        quality = self.quality(clean, n) * win.valid_fraction.astype(np.float32)
+        measures = self.measures(sel)
+        used = list(sel.channels)
+        windows = pl.DataFrame({
+            "record": [path] * n, "key": [key] * n, "window": np.arange(n, dtype=np.int32),
+            "t0_s": win.t0_s, "t1_s": win.t1_s, "channels": [used] * n, "quality": quality,
+            "valid_fraction": win.valid_fraction.astype(np.float32), "embedding": list(emb),
+        }, schema=WINDOW_SCHEMA)
+        finite_q = quality[np.isfinite(quality)]
+        seconds = time.perf_counter() - t_start
+        row = {
+            "record": path, "key": key, "name": os.path.basename(path),
+            "duration_s": float(raw.duration_s), "fs_hz": float(raw.fs_hz),
+            "channels": list(raw.channels), "used_channels": used, "n_windows": n,
+            "mean_quality": float(finite_q.mean()) if finite_q.size else None,
+            "embedding": emb.mean(axis=0).astype(np.float32).tolist(),
+            **measures, "seconds": seconds,
+        }
+        schema = {"record": pl.String, "key": pl.String, "name": pl.String, "duration_s": pl.Float64,
+                  "fs_hz": pl.Float64, "channels": pl.List(pl.String), "used_channels": pl.List(pl.String),
+                  "n_windows": pl.Int32, "mean_quality": pl.Float32, "embedding": pl.List(pl.Float32),
+                  **{c: pl.Float64 for c in measures}, "seconds": pl.Float64}
+        record_row = pl.DataFrame([row], schema=schema)
+        return {"key": key, "record": path, "ok": True, "n_windows": n, "windows": windows,
+                "record_row": record_row, "seconds": seconds}

@@ -1,0 +1,272 @@
+"""biosig score: outputs, resumability, bad records, CLI (local engine).
+
+The model here is a real ecg-tiny architecture with seeded random weights saved as a checkpoint
+directory (the ``DIR`` form of ``--model``) and run with the torch backend, so these tests need
+no ONNX export; tests/test_score_archive.py scores the shared recordings with the shipped model.
+"""
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import polars as pl
+import pytest
+
+from conftest import shared_path
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIOSIG = [sys.executable, "-c", "import sys; from biosig.cli import main; sys.exit(main())"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    import torch
+
+    import encoders
+    from biosig.pipeline import default_pipeline
+    from encoders.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("model") / "ecg-tiny-random"
+    save_checkpoint(d, encoders.create_model("ecg-tiny"), pipeline=default_pipeline("ecg"))
+    return str(d)
+
+
+def _cinc(n):
+    folder = shared_path("cinc2017")
+    return sorted(folder.glob("*.hea"))[:n]
+
+
+def _copy_records(heas, dest: pathlib.Path):
+    dest.mkdir(parents=True, exist_ok=True)
+    for hea in heas:
+        for f in hea.parent.glob(hea.stem + ".*"):
+            shutil.copy(f, dest / f.name)
+    return dest
+
+
+def _cli(*args, timeout=240):
+    return subprocess.run(BIOSIG + [str(a) for a in args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------- units
+def test_record_key_is_stable_and_distinct(tmp_path):
+    from encoders.scoring.outputs import record_key
+    a, b = tmp_path / "x" / "100.hea", tmp_path / "y" / "100.hea"
+    assert record_key(a) == record_key(str(tmp_path / "x" / ".." / "x" / "100.hea"))
+    assert record_key(a) != record_key(b)
+    assert record_key(a).startswith("100.hea-")
+
+
+def test_choose_channels_prefers_vocabulary_and_skips_unusable():
+    from encoders.scoring.scorer import choose_channels
+    chans, mods = ("II", "ABP", "I", "V"), ("ecg", "other", "ecg", "ecg")
+    assert choose_channels(chans, mods, [True] * 4, "ecg", ("I", "II"), 1) == [2]
+    assert choose_channels(chans, mods, [True, True, False, True], "ecg", ("I", "II"), 1) == [0]
+    assert choose_channels(chans, mods, [True] * 4, "ecg", ("I", "II"), 2) == [2, 0]
+    with pytest.raises(ValueError, match="no usable ecg channel among: II"):
+        choose_channels(chans, mods, [False, True, False, False], "ecg", ("I",), 1)
+    with pytest.raises(ValueError, match="needs 4 ecg channels"):
+        choose_channels(chans, mods, [True] * 4, "ecg", ("I",), 4)
+
+
+def test_part_store_resume_and_atomic_leftovers(tmp_path):
+    from encoders.scoring.outputs import ERROR_SCHEMA, WINDOW_SCHEMA, PartStore
+
+    store = PartStore(tmp_path)
+    (store.parts / ".x.windows.parquet.abc.tmp").write_bytes(b"half")          # a killed write
+    windows = pl.DataFrame({"record": ["r1"], "key": ["k1"], "window": [0], "t0_s": [0.0],
+                            "t1_s": [10.0], "channels": [["I"]], "quality": [0.9],
+                            "valid_fraction": [1.0], "embedding": [[1.0, 2.0]]}, schema=WINDOW_SCHEMA)
+    store.write_outcome({"key": "k1", "windows": windows,
+                         "record_row": pl.DataFrame({"record": ["r1"], "key": ["k1"]})})
+    # an interrupted record: its windows part exists but no marker -> not done, not assembled
+    windows.with_columns(pl.lit("k2").alias("key")).write_parquet(store.parts / "k2.windows.parquet")
+    err = pl.DataFrame([{"record": "r3", "key": "k3", "stage": "read", "error_type": "ReadError",
+                         "message": "bad"}], schema=ERROR_SCHEMA)
+    store.write_outcome({"key": "k3", "error": err})
+    store2 = PartStore(tmp_path)                                                  # a rerun
+    assert not list(store2.parts.glob("*.tmp"))
+    assert store2.done_keys() == {"k1", "k3"}
+    assert store2.assemble() == {"windows": 1, "records": 1, "errors": 1}
+    assert pl.read_parquet(tmp_path / "windows.parquet")["key"].to_list() == ["k1"]
+    store2.forget({"k3"})
+    assert store2.done_keys() == {"k1"}
+
+
+def test_job_fingerprint_mismatch_is_refused(tmp_path):
+    from encoders.scoring import ScoreError
+    from encoders.scoring.outputs import PartStore
+    PartStore(tmp_path).check_job({"model_id": "a", "window_s": 10.0})
+    PartStore(tmp_path).check_job({"model_id": "a", "window_s": 10.0})
+    with pytest.raises(ScoreError, match="model_id: 'a' there, 'b' now"):
+        PartStore(tmp_path).check_job({"model_id": "b", "window_s": 10.0})
+
+
+# ---------------------------------------------------------------------------------- jobs
+def test_score_matches_direct_model_output(tmp_path, model_dir):
+    """The stored embeddings are the model's output on the pipeline's windows (independent path:
+    Encoder.prepare + biosig.windows + the torch module)."""
+    import torch
+
+    import encoders
+    from biosig.pipeline import default_window
+    from biosig.readers import read
+    from biosig.windows import window_array
+    from encoders.scoring import ScoreConfig, run_score
+
+    heas = _cinc(3)
+    summary = run_score(ScoreConfig(inputs=tuple(map(str, heas)), model=model_dir, out_dir=str(tmp_path),
+                                    backend="torch"))
+    assert summary.exit_code == 0 and summary.tables["records"] == 3 and summary.failed == 0
+    win_tab = pl.read_parquet(tmp_path / "windows.parquet")
+    rec_tab = pl.read_parquet(tmp_path / "records.parquet")
+    enc = encoders.load(model_dir)
+    for hea in heas:
+        rec = enc.prepare(read(hea))
+        w = window_array(rec, enc.config.window_s, default_window("ecg")[1])
+        with torch.no_grad():
+            ref = enc.model.embed_forward(torch.from_numpy(np.nan_to_num(w.x))).numpy()
+        mine = win_tab.filter(pl.col("record") == str(hea)).sort("window")
+        got = np.stack(mine["embedding"].to_list())
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, atol=1e-5)
+        np.testing.assert_allclose(mine["t0_s"].to_numpy(), w.t0_s)
+        row = rec_tab.filter(pl.col("record") == str(hea))
+        np.testing.assert_allclose(np.asarray(row["embedding"][0].to_list()), ref.mean(0), atol=1e-5)
+        assert row["n_windows"][0] == len(ref)
+        assert row["used_channels"][0].to_list() == list(read(hea).channels)
+        assert 0 < row["duration_s"][0] < 70 and row["fs_hz"][0] == 300
+    q = win_tab["quality"].to_numpy()
+    assert np.all((q >= 0) & (q <= 1))
+    hr = rec_tab["heart_rate_bpm"].to_numpy()
+    assert np.all((hr > 30) & (hr < 200)), hr
+    manifest = json.loads((tmp_path / "run.json").read_text())
+    assert manifest["model"]["model_id"] == enc.model_id
+    assert manifest["model"]["pipeline_hash"] == enc.pipeline.hash
+    assert manifest["counts"] == {"windows": win_tab.height, "records": 3, "errors": 0}
+    assert manifest["runs"][-1]["scored"] == 3 and manifest["versions"]["polars"] == pl.__version__
+
+
+def test_bad_records_are_reported_and_the_run_goes_on(tmp_path, model_dir):
+    good = _cinc(2)
+    folder = _copy_records(good, tmp_path / "archive")
+    src = shared_path("wfdb", "100.hea")
+    shutil.copy(src, folder / "100.hea")                                        # truncated .dat
+    (folder / "100.dat").write_bytes(src.with_suffix(".dat").read_bytes()[:3000])
+    (folder / "ghost.hea").write_text("ghost 1 250 5000\nghost.dat 16 200 16 0 0 0 0 ECG\n")
+    import soundfile as sf
+    sf.write(folder / "silence.wav", np.zeros((0, 1), np.float32), 16000)       # empty WAV
+    (folder / "notes.edf").write_text("not a signal, just notes\n" * 20)        # non-signal file
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list: milk, eggs\n")                             # named explicitly
+    out = tmp_path / "out"
+    res = _cli("score", folder, notes, "--model", model_dir, "--out", out, "--backend", "torch")
+    assert res.returncode == 1, res.stderr
+    assert "errors.parquet" in res.stderr and "Traceback" not in res.stderr
+    errors = pl.read_parquet(out / "errors.parquet")
+    by_name = {pathlib.Path(r).name: (s, m) for r, s, m in errors.select("record", "stage", "message").rows()}
+    assert set(by_name) == {"100.hea", "ghost.hea", "silence.wav", "notes.edf", "notes.txt"}, by_name
+    assert by_name["ghost.hea"][0] == "read" and "ghost.dat" in by_name["ghost.hea"][1]
+    assert by_name["100.hea"][0] == "read"
+    assert by_name["notes.txt"][0] == "read" and by_name["notes.edf"][0] == "read"
+    assert by_name["silence.wav"][0] in ("read", "channels")
+    records = pl.read_parquet(out / "records.parquet")
+    assert sorted(map(lambda p: pathlib.Path(p).name, records["record"])) == sorted(h.name for h in good)
+    assert records["n_windows"].min() >= 1
+    # a rerun finds everything done and keeps each record once; --retry-errors retries the failures
+    res2 = _cli("score", folder, notes, "--model", model_dir, "--out", out, "--backend", "torch",
+                "--retry-errors")
+    assert res2.returncode == 1
+    assert pl.read_parquet(out / "errors.parquet").height == 5
+    assert pl.read_parquet(out / "records.parquet").height == 2
+    runs = json.loads((out / "run.json").read_text())["runs"]
+    assert runs[-1]["skipped_done"] == 2 and runs[-1]["failed"] == 5
+
+
+def test_kill_midway_then_rerun_gives_each_record_once(tmp_path, model_dir):
+    heas = _cinc(24)
+    listing = tmp_path / "records.txt"
+    listing.write_text("\n".join(str(h) for h in heas) + "\n")
+    out = tmp_path / "out"
+    cmd = BIOSIG + ["score", str(listing), "--model", model_dir, "--out", str(out), "--backend", "torch"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 180
+    done_at_kill = 0
+    while time.time() < deadline and proc.poll() is None:
+        done_at_kill = len(list((out / "parts").glob("*.record.parquet"))) if (out / "parts").exists() else 0
+        if done_at_kill >= 4:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, f"run ended before the kill: {proc.stderr.read()}"
+    assert 4 <= done_at_kill < len(heas)
+    assert not (out / "records.parquet").exists()          # killed before assembling
+    res = _cli("score", listing, "--model", model_dir, "--out", out, "--backend", "torch")
+    assert res.returncode == 0, res.stderr
+    records = pl.read_parquet(out / "records.parquet")
+    assert sorted(records["record"].to_list()) == sorted(map(str, heas))   # every record exactly once
+    windows = pl.read_parquet(out / "windows.parquet")
+    assert windows.select("record", "window").is_duplicated().sum() == 0
+    per_record = windows.group_by("record").len()
+    merged = records.join(per_record, on="record")
+    assert (merged["len"] == merged["n_windows"].cast(pl.UInt32)).all()
+    run = json.loads((out / "run.json").read_text())["runs"][-1]
+    assert run["skipped_done"] >= done_at_kill and run["skipped_done"] + run["scored"] == len(heas)
+
+
+def test_two_workers_give_the_same_tables_as_one(tmp_path, model_dir):
+    heas = tuple(map(str, _cinc(6)))
+    from encoders.scoring import ScoreConfig, run_score
+    one = run_score(ScoreConfig(inputs=heas, model=model_dir, out_dir=str(tmp_path / "w1"), backend="torch"))
+    two = run_score(ScoreConfig(inputs=heas, model=model_dir, out_dir=str(tmp_path / "w2"), backend="torch",
+                                workers=2))
+    assert one.tables == two.tables and two.scored == 6
+    a = pl.read_parquet(tmp_path / "w1" / "windows.parquet")
+    b = pl.read_parquet(tmp_path / "w2" / "windows.parquet")
+    assert a.drop("embedding").equals(b.drop("embedding"))
+    np.testing.assert_allclose(np.stack(a["embedding"].to_list()), np.stack(b["embedding"].to_list()),
+                               atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------- CLI errors
+@pytest.mark.parametrize("extra, message", [
+    (["--engine", "spark"], "invalid choice: 'spark'"),
+    (["--workers", "0"], "expected a positive integer"),
+    (["--ray-address", "auto"], "--ray-address needs --engine ray"),
+])
+def test_cli_usage_errors_exit_2_with_one_line(tmp_path, model_dir, extra, message):
+    hea = _cinc(1)[0]
+    res = _cli("score", hea, "--model", model_dir, "--out", tmp_path / "o", *extra)
+    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cli_no_records_and_unknown_model(tmp_path):
+    (tmp_path / "empty").mkdir()
+    res = _cli("score", tmp_path / "empty", "--model", "ecg-tiny", "--out", tmp_path / "o")
+    assert res.returncode == 2 and "no records found" in res.stderr and "Traceback" not in res.stderr
+    hea = _cinc(1)[0]
+    res = _cli("score", hea, "--model", "nosuch-model", "--out", tmp_path / "o")
+    assert res.returncode == 2 and "nosuch-model" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_other_model_in_same_out_dir_is_refused(tmp_path, model_dir):
+    import torch
+
+    import encoders
+    from biosig.pipeline import default_pipeline
+    from encoders.checkpoint import save_checkpoint
+    torch.manual_seed(1)
+    other = tmp_path / "other-model"
+    save_checkpoint(other, encoders.create_model("ecg-tiny"), pipeline=default_pipeline("ecg"))
+    hea = _cinc(1)[0]
+    assert _cli("score", hea, "--model", model_dir, "--out", tmp_path / "o", "--backend", "torch").returncode == 0
+    res = _cli("score", hea, "--model", other, "--out", tmp_path / "o", "--backend", "torch")
+    assert res.returncode == 2 and "different job" in res.stderr and "model_sha256" in res.stderr
