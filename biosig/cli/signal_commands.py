@@ -1,0 +1,198 @@
+"""``biosig info`` and ``biosig simulate``.
+
+Top-level imports stay light (argparse, json): readers, quality and synthetic generators are
+imported inside the handlers so that ``biosig --version`` does not pay for them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "info", help="summarise recordings: channels, rate, duration, gaps, annotations, quality",
+        description="Summarise each recording (WFDB, EDF, audio, marker/spirometry CSV, CSV/Parquet "
+                    "with t_s). Folders are searched recursively; a text file may list records. "
+                    "Unreadable paths are reported on stderr (exit code 2) and the rest still printed.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="record, file, folder or list of records")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.add_argument("--no-quality", action="store_true", help="skip the ECG/PPG signal-quality summary")
+    p.set_defaults(handler=info_command)
+
+    s = subparsers.add_parser(
+        "simulate", help="write a seeded synthetic recording (ecg, ppg, resp, audio, spiro, motion)",
+        description="Generate a synthetic recording with biosig.synthetic.simulate and write it "
+                    "with biosig.writers.write; the output format follows the extension of --out "
+                    "(.csv, .parquet, .wav, .flac, .hea or none for WFDB).")
+    s.add_argument("modality", metavar="MODALITY", help="ecg, ppg, resp, audio, spiro or motion")
+    s.add_argument("--seconds", type=_positive_float, required=True, metavar="S", help="duration in seconds")
+    s.add_argument("--out", required=True, metavar="FILE", help="output file (.csv/.parquet/.wav/.flac/.hea)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output; default 0)")
+    s.add_argument("--fs-hz", type=_positive_float, default=None, metavar="F",
+                   help="sampling rate in Hz (default: the modality's own)")
+    s.set_defaults(handler=simulate_command)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+# ------------------------------------------------------------------ info
+def quality_of(rec) -> tuple[dict | None, str]:
+    """Per-modality quality summaries from :mod:`biosig.quality` for ECG/PPG channels.
+
+    Returns ``(summaries or None, note)``; the note says why there is none.
+    """
+    present = [m for m in ("ecg", "ppg") if m in rec.channel_modalities or rec.modality == m]
+    if not present:
+        return None, f"not assessed for {rec.modality}"
+    try:
+        from biosig.quality import quality_summary
+    except ImportError as exc:
+        return None, f"unavailable (biosig.quality cannot be imported: {exc})"
+    out = {}
+    for modality in present:
+        try:
+            part = rec.pick(modality)
+            out[modality] = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+                             for k, v in dict(quality_summary(part)).items()}
+        except Exception as exc:  # a quality failure must not hide the rest of the summary
+            log.warning("%s: %s quality failed: %s", rec.metadata.get("source", "?"), modality, exc)
+            out[modality] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out, ""
+
+
+def summarize(path: str, rec, *, quality: bool = True) -> dict:
+    """The ``biosig info`` summary of one record as a JSON-ready dict."""
+    gaps = rec.gaps()
+    ann = rec.annotations
+    rates = rec.metadata.get("channel_fs_hz") or [rec.fs_hz] * rec.n_channels
+    info = {
+        "path": path,
+        "format": rec.metadata.get("format", ""),
+        "modality": rec.modality,
+        "channels": [{"name": c, "unit": u, "modality": m, "fs_hz": float(r)}
+                     for c, u, m, r in zip(rec.channels, rec.units, rec.channel_modalities, rates)],
+        "fs_hz": rec.fs_hz,
+        "irregular": rec.times_s is not None,
+        "n_samples": rec.n_samples,
+        "duration_s": float(rec.t_s[-1] + 1.0 / rec.fs_hz) if rec.times_s is not None else rec.duration_s,
+        "start_time": rec.start_time.isoformat() if rec.start_time else None,
+        "gaps": {"count": len(gaps), "total_s": float(sum(b - a for a, b in gaps))},
+        "annotations": None if ann is None else {
+            "count": len(ann), "source": ann.source,
+            "beats": int(sum(s in BEAT_SYMBOLS for s in ann.symbol))},
+    }
+    if quality:
+        info["quality"], info["quality_note"] = quality_of(rec)
+    else:
+        info["quality"], info["quality_note"] = None, "skipped (--no-quality)"
+    return info
+
+
+def _fmt_duration(seconds: float) -> str:
+    m, s = divmod(seconds, 60.0)
+    h, m = divmod(int(m), 60)
+    return f"{seconds:.2f} s ({h}:{m:02d}:{s:04.1f})"
+
+
+def _fmt_quality(info: dict) -> str:
+    if not info["quality"]:
+        return info["quality_note"] or "-"
+    parts = []
+    for modality, q in info["quality"].items():
+        if "error" in q:
+            parts.append(f"{modality}: failed ({q['error']})")
+            continue
+        nums = ", ".join(f"{k} {v:.2f}" for k, v in q.items() if isinstance(v, float))
+        parts.append(f"{modality}: {nums or q}")
+    return "; ".join(parts)
+
+
+def format_table(info: dict) -> str:
+    """A compact aligned block for one record."""
+    ann = info["annotations"]
+    rows = [
+        ("format", info["format"]),
+        ("modality", info["modality"]),
+        ("fs_hz", f"{info['fs_hz']:g}" + (" (nominal; irregular times)" if info["irregular"] else "")),
+        ("samples", f"{info['n_samples']}"),
+        ("duration", _fmt_duration(info["duration_s"])),
+        ("start", info["start_time"] or "-"),
+        ("gaps", f"{info['gaps']['count']} ({info['gaps']['total_s']:.3f} s)"),
+        ("annotations", "-" if ann is None else f"{ann['count']} ({ann['source']}; {ann['beats']} beats)"),
+        ("quality", _fmt_quality(info)),
+    ]
+    width = max(len(k) for k, _ in rows + [("channels", "")])
+    lines = [info["path"]] + [f"  {k:<{width}}  {v}" for k, v in rows]
+    chans = [("name", "unit", "modality", "fs_hz")] + [
+        (c["name"], c["unit"] or "-", c["modality"], f"{c['fs_hz']:g}") for c in info["channels"]]
+    widths = [max(len(r[i]) for r in chans) for i in range(4)]
+    for i, row in enumerate(chans):
+        label = "channels" if i == 0 else ""
+        lines.append(f"  {label:<{width}}  " + "  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def info_command(args) -> int:
+    from biosig.errors import BiosigError
+    from biosig.readers import discover, read
+
+    paths = discover(args.paths)
+    results, failed = [], 0
+    progress = None
+    if len(paths) > 3 and sys.stderr.isatty():
+        from tqdm import tqdm
+        progress = tqdm(total=len(paths), unit="rec", leave=False)
+    for path in paths:
+        try:
+            rec = read(path)
+            results.append(summarize(path, rec, quality=not args.no_quality))
+        except BiosigError as exc:
+            failed += 1
+            print(f"biosig info: error: {exc}", file=sys.stderr)
+            results.append({"path": path, "error": str(getattr(exc, "problem", exc))})
+        if progress is not None:
+            progress.update(1)
+    if progress is not None:
+        progress.close()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        blocks = [format_table(r) for r in results if "error" not in r]
+        if blocks:
+            print("\n\n".join(blocks))
+    return 2 if failed else 0
+
+
+# ------------------------------------------------------------------ simulate
+def simulate_command(args) -> int:
+    from biosig.errors import BiosigError
+    from biosig.modality import MODALITIES
+    from biosig.writers import write
+
+    accepted = [m for m in MODALITIES if m != "other"]
+    if args.modality not in accepted:
+        raise BiosigError(f"unknown modality {args.modality!r}; expected one of {', '.join(accepted)}")
+    try:
+        from biosig.synthetic import simulate
+    except ImportError as exc:
+        raise BiosigError(f"synthetic generators are not available in this build "
+                          f"(biosig.synthetic cannot be imported: {exc})") from None
+    rec = simulate(args.modality, args.seconds, seed=args.seed, fs_hz=args.fs_hz)
+    out = write(rec, args.out)
+    print(f"wrote {out}: {rec!r}")
+    return 0

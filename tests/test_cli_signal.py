@@ -1,0 +1,139 @@
+"""`biosig info` and `biosig simulate`, in-process through biosig.cli.main and once via the
+installed console script."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from biosig.cli import main
+from conftest import ROOT, shared_path
+
+
+def run_main(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_info_record_100_table(capsys):
+    path = shared_path("wfdb", "100.hea").with_suffix("")
+    code, out, err = run_main(capsys, "info", str(path), "--no-quality")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].endswith("100.hea")
+    fields = {ln.split()[0]: ln.split(None, 1)[1] for ln in lines[1:] if ln.startswith("  ") and ln.split()}
+    assert fields["format"] == "wfdb" and fields["modality"] == "ecg" and fields["fs_hz"] == "360"
+    assert fields["samples"] == "650000" and fields["duration"].startswith("1805.56 s")
+    assert fields["gaps"] == "0 (0.000 s)"
+    assert fields["annotations"] == "2274 (atr; 2273 beats)"
+    assert fields["quality"] == "skipped (--no-quality)"
+    assert any(ln.split() == ["MLII", "mV", "ecg", "360"] for ln in lines)
+    assert any(ln.split() == ["V5", "mV", "ecg", "360"] for ln in lines)
+
+
+def test_info_json_many_records_and_one_bad_path(capsys, tmp_path):
+    wfdb_dir = shared_path("wfdb")
+    spiro = shared_path("spirometry", "ukb_field3066_demo_blow.csv")
+    missing = tmp_path / "missing.hea"
+    code, out, err = run_main(capsys, "info", "--json", "--no-quality", str(wfdb_dir), str(missing), str(spiro))
+    assert code == 2
+    err_lines = err.strip().splitlines()
+    assert len(err_lines) == 1 and "missing.hea" in err_lines[0] and "no such file" in err_lines[0]
+    data = json.loads(out)
+    by_name = {pathlib.Path(d["path"]).name: d for d in data}
+    assert set(by_name) == {"03700181.hea", "041s.hea", "100.hea", "a103l.hea", "s0010_re.hea",
+                            "missing.hea", "ukb_field3066_demo_blow.csv"}
+    assert "no such file" in by_name["missing.hea"]["error"]
+    mf = by_name["03700181.hea"]
+    assert mf["fs_hz"] == 500.0 and mf["n_samples"] == 300000 and mf["duration_s"] == pytest.approx(600)
+    assert [c["fs_hz"] for c in mf["channels"]] == [500.0, 125.0, 125.0]
+    assert [c["modality"] for c in mf["channels"]] == ["ecg", "other", "resp"]
+    assert mf["gaps"]["count"] == 1 and mf["gaps"]["total_s"] == pytest.approx(16 / 500)
+    assert mf["annotations"] == {"count": 1195, "source": "sqrs", "beats": 1195}
+    assert mf["start_time"] == "1994-08-15T17:27:45"
+    ptb = by_name["s0010_re.hea"]
+    assert len(ptb["channels"]) == 15 and ptb["channels"][0] == {"name": "i", "unit": "mV", "modality": "ecg",
+                                                                  "fs_hz": 1000.0}
+    sp = by_name["ukb_field3066_demo_blow.csv"]
+    assert sp["modality"] == "spiro" and sp["channels"][0]["unit"] == "mL" and sp["format"] == "spirometry-csv"
+
+
+def test_info_quality_summary_when_available(capsys):
+    quality = pytest.importorskip("biosig.quality", reason="biosig.quality (DSP area) not built yet")
+    path = shared_path("wfdb", "a103l.hea")
+    code, out, err = run_main(capsys, "info", "--json", str(path))
+    assert code == 0
+    info = json.loads(out)[0]
+    assert set(info["quality"]) == {"ecg", "ppg"}  # II and V are ECG, PLETH is PPG
+    from biosig.readers import read
+    expect = quality.quality_summary(read(path).pick("ppg"))
+    for key, value in expect.items():
+        if isinstance(value, float):
+            assert info["quality"]["ppg"][key] == pytest.approx(value, nan_ok=True)
+
+
+def test_info_marker_csv_irregular(capsys):
+    path = shared_path("resp_motion", "201205101519-LAC-1-T-222-6.csv")
+    code, out, _ = run_main(capsys, "info", "--json", str(path))
+    info = json.loads(out)[0]
+    assert code == 0 and info["format"] == "marker-csv" and info["irregular"] is True
+    assert info["modality"] == "motion" and info["quality"] is None
+    assert info["duration_s"] == pytest.approx(222, abs=0.5)
+
+
+def test_info_unknown_format_exit_2_one_line(capsys, tmp_path):
+    bad = tmp_path / "x.bin"
+    bad.write_bytes(b"\x01\x02\x03" * 10)
+    code, out, err = run_main(capsys, "info", str(bad))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "x.bin" in err and "unknown format" in err and "Traceback" not in err
+
+
+def test_simulate_writes_a_readable_record(capsys, tmp_path):
+    pytest.importorskip("biosig.synthetic", reason="biosig.synthetic (DSP area) not built yet")
+    from biosig.readers import read
+
+    out_path = tmp_path / "ecg.csv"
+    code, out, err = run_main(capsys, "simulate", "ecg", "--seconds", "4", "--out", str(out_path),
+                              "--seed", "3", "--fs-hz", "250")
+    assert code == 0 and "wrote" in out and out_path.exists()
+    rec = read(out_path)
+    assert rec.modality == "ecg" and rec.fs_hz == 250 and rec.n_samples == 1000
+    again = tmp_path / "again.csv"
+    assert main(["simulate", "ecg", "--seconds", "4", "--out", str(again), "--seed", "3", "--fs-hz", "250"]) == 0
+    np.testing.assert_array_equal(read(again).samples, rec.samples)  # seeded: identical
+
+
+def test_simulate_bad_arguments(capsys, tmp_path):
+    code, _, err = run_main(capsys, "simulate", "heart", "--seconds", "4", "--out", str(tmp_path / "x.csv"))
+    assert code == 2 and "unknown modality 'heart'" in err and "ecg" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", "ecg", "--seconds", "0", "--out", str(tmp_path / "x.csv")])
+    assert exc.value.code == 2
+    capsys.readouterr()
+    pytest.importorskip("biosig.synthetic", reason="biosig.synthetic (DSP area) not built yet")
+    code, _, err = run_main(capsys, "simulate", "ecg", "--seconds", "1", "--out", str(tmp_path / "x.xyz"))
+    assert code == 2 and "unknown output extension" in err and err.count("\n") == 1
+
+
+def test_console_script_subprocess_info_100():
+    path = shared_path("wfdb", "100.hea").with_suffix("")
+    exe = ROOT / ".venv" / "bin" / "biosig"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "biosig.cli"]
+    if not exe.exists() and shutil.which("biosig"):
+        cmd = [shutil.which("biosig")]
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    res = subprocess.run(cmd + ["info", str(path), "--json"], capture_output=True, text=True, timeout=120,
+                         env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)[0]
+    assert info["n_samples"] == 650000 and info["fs_hz"] == 360.0
+    assert [c["name"] for c in info["channels"]] == ["MLII", "V5"]
+    bad = subprocess.run(cmd + ["info", str(path) + "_nope"], capture_output=True, text=True, timeout=120,
+                         env=env, cwd=ROOT)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "100_nope" in bad.stderr
