@@ -1,0 +1,239 @@
+"""Seeded synthetic signals for every modality: demos, tests and pretraining.
+
+:func:`simulate` returns a :class:`~biosig.record.Record` whose ``metadata["truth"]`` holds the
+parameters that generated it (heart rate, respiratory rate, pattern, ...). The same ``seed`` and
+arguments give bit-identical samples. Unset physiological parameters (rates, noise levels) are
+drawn from the seed within normal adult ranges, so different seeds vary.
+
+Generators
+----------
+ecg : NeuroKit2 ECGSYN (McSharry et al. 2003), 1 or 2 leads (``II``, ``V5``-like morphology on the
+    same beats), mV, plus white noise and baseline wander.
+ppg : NeuroKit2 ``ppg_simulate``.
+resp : NeuroKit2 ``rsp_simulate`` (breathmetrics model).
+audio : breath or cough sounds at 16 kHz (see :mod:`biosig.synthetic_sounds`).
+spiro : forced expiration from a two-compartment lung-emptying model, volume in mL at 100 Hz.
+motion : 3 external markers x 3 axes of breathing motion in mm (Lujan cos^2n model with irregular
+    period and amplitude, baseline drift and noise) at 10 Hz.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from biosig.errors import SignalError
+from biosig.modality import MODALITIES, check_modality
+from biosig.record import Record
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FS_HZ = {"ecg": 250.0, "ppg": 125.0, "resp": 25.0, "audio": 16000.0, "spiro": 100.0, "motion": 10.0}
+SPIRO_PATTERNS = ("normal", "obstructive", "restrictive")
+ECGSYN_MAX_S = 300.0  # ECGSYN costs ~10 ms per simulated second; longer signals use the fast model
+
+
+def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None = None, **kw) -> Record:
+    """A synthetic record of ``modality`` lasting ``seconds``.
+
+    Parameters
+    ----------
+    modality : one of ecg, ppg, resp, audio, spiro, motion.
+    seconds : duration in s (> 0).
+    seed : integer seed; identical arguments give identical output.
+    fs_hz : sampling rate; defaults per modality in :data:`DEFAULT_FS_HZ`.
+    **kw : modality-specific parameters, e.g. ``heart_rate_bpm``, ``noise_mv``, ``leads`` (ecg);
+        ``heart_rate_bpm`` (ppg); ``resp_rate_bpm`` (resp, motion); ``kind="cough"|"breath"``
+        (audio); ``pattern="normal"|"obstructive"|"restrictive"`` (spiro). Unknown keys raise.
+    """
+    check_modality(modality)
+    if modality not in GENERATORS:
+        raise SignalError(f"no simulator for modality {modality!r}; available: {', '.join(GENERATORS)}")
+    if not (np.isfinite(seconds) and seconds > 0):
+        raise SignalError(f"seconds={seconds!r} must be a positive duration")
+    fs = float(fs_hz) if fs_hz is not None else DEFAULT_FS_HZ[modality]
+    if not (np.isfinite(fs) and fs > 0):
+        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    seed = int(seed)
+    if seed < 0:
+        raise SignalError(f"seed={seed} must be >= 0")
+    fn = GENERATORS[modality]
+    import inspect
+
+    accepted = [p for p in inspect.signature(fn).parameters if p not in ("seconds", "seed", "fs_hz")]
+    unknown = sorted(set(kw) - set(accepted))
+    if unknown:
+        raise SignalError(f"simulate({modality!r}): unknown parameter(s) {', '.join(unknown)}; "
+                          f"accepted: {', '.join(accepted)}")
+    rec = fn(seconds=float(seconds), seed=seed, fs_hz=fs, **kw)
+    meta = dict(rec.metadata)
+    meta.update(synthetic=True, seed=seed)
+    return rec.replace(metadata=meta)
+
+
+def _n(seconds: float, fs_hz: float) -> int:
+    n = int(round(seconds * fs_hz))
+    if n < 2:
+        raise SignalError(f"{seconds} s at {fs_hz} Hz is fewer than 2 samples")
+    return n
+
+
+def _rng(seed: int, salt: int) -> np.random.Generator:
+    return np.random.default_rng([seed, salt])
+
+
+# ---------------------------------------------------------------------------------- ECG, PPG, resp
+def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float | None = None,
+                 heart_rate_std_bpm: float = 1.0, noise_mv: float | None = None, leads: int = 1,
+                 baseline_wander_mv: float | None = None) -> Record:
+    import neurokit2 as nk
+
+    rng = _rng(seed, 1)
+    hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)
+    noise = float(rng.uniform(0.005, 0.05)) if noise_mv is None else float(noise_mv)
+    wander = float(rng.uniform(0.0, 0.15)) if baseline_wander_mv is None else float(baseline_wander_mv)
+    if leads not in (1, 2):
+        raise SignalError(f"leads={leads!r}; accepted: 1 or 2")
+    if not 20 <= hr <= 250:
+        raise SignalError(f"heart_rate_bpm={hr} outside 20..250")
+    n = _n(seconds, fs_hz)
+    method = "ecgsyn" if seconds <= ECGSYN_MAX_S else "simple"
+    if method == "simple":
+        log.info("ECG of %.0f s: using NeuroKit2's fast 'simple' model instead of ECGSYN", seconds)
+    # the same random_state gives the same RR series, so both leads share their beats
+    morphologies = [dict(), dict(ai=(0.8, -3.0, 22.0, -12.0, 1.1), bi=(0.25, 0.1, 0.12, 0.12, 0.4))][:leads]
+    rows = []
+    for extra in morphologies:
+        kwargs = extra if method == "ecgsyn" else {}
+        x = nk.ecg_simulate(duration=n / fs_hz + 2.0, length=n, sampling_rate=int(round(fs_hz)), heart_rate=hr,
+                            heart_rate_std=heart_rate_std_bpm, noise=0.0, method=method,
+                            random_state=seed, **kwargs)
+        rows.append(np.asarray(x, dtype=np.float64)[:n])
+    x = np.stack(rows)
+    t = np.arange(n) / fs_hz
+    x += wander * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 2 * np.pi))
+    x += rng.normal(0.0, noise, size=x.shape)
+    return Record(samples=x.astype(np.float32), fs_hz=fs_hz, channels=("II", "V5")[:leads],
+                  units=("mV",) * leads, modality="ecg",
+                  metadata={"truth": {"heart_rate_bpm": hr, "noise_mv": noise, "baseline_wander_mv": wander,
+                                      "model": method}})
+
+
+def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float | None = None,
+                 motion_amplitude: float | None = None) -> Record:
+    import neurokit2 as nk
+
+    rng = _rng(seed, 2)
+    hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)
+    motion = float(rng.uniform(0.0, 0.2)) if motion_amplitude is None else float(motion_amplitude)
+    n = _n(seconds, fs_hz)
+    x = nk.ppg_simulate(duration=n / fs_hz + 1.0, sampling_rate=int(round(fs_hz)), heart_rate=hr,
+                        motion_amplitude=motion, powerline_amplitude=0.0, random_state=seed)
+    x = np.asarray(x, dtype=np.float64)[:n]
+    return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("PLETH",), units=("a.u.",),
+                  modality="ppg", metadata={"truth": {"heart_rate_bpm": hr, "motion_amplitude": motion}})
+
+
+def simulate_resp(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: float | None = None,
+                  noise: float | None = None) -> Record:
+    import neurokit2 as nk
+
+    rng = _rng(seed, 3)
+    rr = float(rng.uniform(10, 22)) if resp_rate_bpm is None else float(resp_rate_bpm)
+    noise = float(rng.uniform(0.0, 0.03)) if noise is None else float(noise)
+    n = _n(seconds, fs_hz)
+    x = nk.rsp_simulate(duration=n / fs_hz, length=n, sampling_rate=int(round(fs_hz)), respiratory_rate=rr, noise=noise,
+                        method="breathmetrics", random_state=seed)
+    x = np.asarray(x, dtype=np.float64)[:n]
+    return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("RESP",), units=("a.u.",),
+                  modality="resp", metadata={"truth": {"resp_rate_bpm": rr, "noise": noise}})
+
+
+# ---------------------------------------------------------------------------------- spirometry
+def spiro_volume_ml(t_s: np.ndarray, fvc_ml: float, fast_fraction: float, tau_fast_s: float, tau_slow_s: float,
+                    rise_s: float = 0.04) -> np.ndarray:
+    """Two-compartment lung emptying: exhaled volume (mL) for ``t_s`` from the start of the blow.
+
+    ``V(t) = FVC * sum_k f_k * (1 - exp(-t / tau_k))`` with compartments of fraction ``f`` and
+    ``1 - f``, multiplied by a smooth onset ``1 - exp(-(t / rise_s)^2)`` (the muscles need ~50 ms to
+    reach peak flow). Zero before ``t = 0``.
+    """
+    t = np.clip(np.asarray(t_s, dtype=np.float64), 0.0, None)
+    emptied = fast_fraction * (1 - np.exp(-t / tau_fast_s)) + (1 - fast_fraction) * (1 - np.exp(-t / tau_slow_s))
+    onset = 1 - np.exp(-(t / rise_s) ** 2)
+    return fvc_ml * emptied * onset
+
+
+def simulate_spiro(seconds: float, seed: int, fs_hz: float, pattern: str = "normal",
+                   fvc_ml: float | None = None, noise_ml: float = 2.0) -> Record:
+    if pattern not in SPIRO_PATTERNS:
+        raise SignalError(f"pattern={pattern!r}; accepted: {', '.join(SPIRO_PATTERNS)}")
+    rng = _rng(seed, 4)
+    # (FVC mL, fast fraction, tau fast s, tau slow s) ranges per pattern
+    ranges = {
+        "normal": ((3500, 5500), (0.85, 0.95), (0.30, 0.45), (1.0, 1.5)),
+        "obstructive": ((2500, 4500), (0.35, 0.55), (0.35, 0.55), (2.5, 4.0)),
+        "restrictive": ((1500, 2600), (0.90, 0.97), (0.20, 0.30), (0.6, 1.0)),
+    }[pattern]
+    fvc, frac, tau_f, tau_s = (float(rng.uniform(*r)) for r in ranges)
+    fvc = float(fvc_ml) if fvc_ml is not None else fvc
+    n = _n(seconds, fs_hz)
+    start_s = 0.5
+    t = np.arange(n) / fs_hz - start_s
+    v = spiro_volume_ml(t, fvc, frac, tau_f, tau_s)
+    v = v + rng.normal(0.0, noise_ml, size=n)
+    reached = float(spiro_volume_ml(np.array([t[-1]]), fvc, frac, tau_f, tau_s)[0])
+    fev1 = float(spiro_volume_ml(np.array([1.0]), fvc, frac, tau_f, tau_s)[0])
+    truth = {"pattern": pattern, "fvc_ml": reached, "fev1_ml_from_onset": fev1, "fast_fraction": frac,
+             "tau_fast_s": tau_f, "tau_slow_s": tau_s, "blow_start_s": start_s}
+    return Record(samples=v[None].astype(np.float32), fs_hz=fs_hz, channels=("volume_ml",), units=("mL",),
+                  modality="spiro", metadata={"truth": truth})
+
+
+# ---------------------------------------------------------------------------------- motion
+def simulate_motion(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: float | None = None,
+                    amplitude_mm: float | None = None, noise_mm: float = 0.1) -> Record:
+    """Breathing motion of 3 markers (Lujan model ``-b cos^(2n)(pi t / T)``) with irregularity.
+
+    The period and amplitude change from cycle to cycle (about 15 % and 20 % variation), each
+    marker moves along its own direction with its own gain, the baseline drifts slowly (a few mm
+    per minute, as in treatment-couch recordings), and white noise is added.
+    """
+    rng = _rng(seed, 5)
+    rr = float(rng.uniform(10, 20)) if resp_rate_bpm is None else float(resp_rate_bpm)
+    amp = float(rng.uniform(5, 15)) if amplitude_mm is None else float(amplitude_mm)
+    n = _n(seconds, fs_hz)
+    t = np.arange(n) / fs_hz
+    n_cycles = int(seconds * rr / 60) + 3
+    periods = 60.0 / rr * np.exp(rng.normal(0, 0.15, n_cycles))
+    amps = amp * np.exp(rng.normal(0, 0.2, n_cycles))
+    edges = np.concatenate([[0.0], np.cumsum(periods)])
+    cycle = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, n_cycles - 1)
+    phase = (t - edges[cycle]) / periods[cycle]  # 0..1 within each cycle
+    b = np.interp(t, edges[:-1] + periods / 2, amps)  # amplitude varies smoothly
+    breath = -b * np.cos(np.pi * phase) ** 4 + b  # 0 at end-exhale, b at end-inhale; n = 2
+    dirs = rng.normal(size=(3, 3)) * 0.3 + np.array([[0.2, 0.4, 1.0], [0.1, 0.3, 1.0], [0.1, 0.8, 0.6]])
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    gains = rng.uniform(0.6, 1.2, 3)
+    x = np.empty((9, n))
+    for m in range(3):
+        drift = np.cumsum(rng.normal(0, 0.02 / np.sqrt(fs_hz), (3, n)), axis=1)  # random walk, mm
+        drift += rng.uniform(-1.0, 1.0, (3, 1)) * t / 60.0  # slow linear drift, mm per minute
+        x[3 * m:3 * m + 3] = gains[m] * dirs[m][:, None] * breath + drift
+    x += rng.normal(0.0, noise_mm, size=x.shape)
+    x -= x[:, :1]  # positions relative to the first sample, as in the protocol
+    names = tuple(f"m{m + 1}_{a}" for m in range(3) for a in "xyz")
+    return Record(samples=x.astype(np.float32), fs_hz=fs_hz, channels=names, units=("mm",) * 9, modality="motion",
+                  metadata={"truth": {"resp_rate_bpm": rr, "amplitude_mm": amp,
+                                      "breath_onsets_s": edges[:-1][edges[:-1] < seconds].tolist()}})
+
+
+def _simulate_audio(seconds: float, seed: int, fs_hz: float, kind: str = "cough", n_events: int | None = None) -> Record:
+    from biosig.synthetic_sounds import simulate_audio
+
+    return simulate_audio(seconds=seconds, seed=seed, fs_hz=fs_hz, kind=kind, n_events=n_events)
+
+
+GENERATORS = {"ecg": simulate_ecg, "ppg": simulate_ppg, "resp": simulate_resp, "audio": _simulate_audio,
+              "spiro": simulate_spiro, "motion": simulate_motion}
+assert set(GENERATORS) <= set(MODALITIES)
