@@ -35,15 +35,14 @@ def dot(a, b):
 
 @njit(**JIT)
 def sqnorm(a):
-    """Squared Euclidean norm of a vector (N,)."""
-    return dot(a, a)
+    """Squared Euclidean norm of a contiguous vector (N,) (BLAS ddot)."""
+    return np.dot(a, a)
 
 
 @njit(**JIT)
 def matvec(M, x, out):
-    """``out = M @ x`` for M (R, K), x (K,), out (R,)."""
-    for i in range(M.shape[0]):
-        out[i] = dot(M[i], x)
+    """``out = M @ x`` for M (R, K), x (K,), out (R,) (BLAS dgemv, no allocation)."""
+    np.dot(M, x, out)
 
 
 @njit(**JIT)
@@ -81,8 +80,10 @@ def rnn_forward(A, B, h_prev, u, h_out, d_out):
 
     A (q, q), B (q, m), h_prev (q,), u (m,) with the bias as its last entry; h_out, d_out (q,).
     """
+    np.dot(A, h_prev, h_out)
+    np.dot(B, u, d_out)  # d_out as scratch
     for i in range(A.shape[0]):
-        t = np.tanh(dot(A[i], h_prev) + dot(B[i], u))
+        t = np.tanh(h_out[i] + d_out[i])
         h_out[i] = t
         d_out[i] = 1.0 - t * t
 

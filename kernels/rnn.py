@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from kernels.linalg import (JIT, add_outer, clip_factor, dot, matvec, output_error, rnn_forward,
@@ -49,20 +50,8 @@ def rtrl_step(A, B, C, h, u, target, JA, JB, TA, TB, work, nwork, lr, clip):
     JB2 = JB.reshape(q, -1)
     TA2 = TA.reshape(q, -1)
     TB2 = TB.reshape(q, -1)
-    TA2[:] = 0.0
-    TB2[:] = 0.0
-    for i in range(q):  # T = A @ J, as axpy rows (vectorises without fastmath)
-        for l in range(q):
-            a = A[i, l]
-            if a != 0.0:
-                ta = TA2[i]
-                ja = JA2[l]
-                for k in range(ta.shape[0]):
-                    ta[k] += a * ja[k]
-                tb = TB2[i]
-                jb = JB2[l]
-                for k in range(tb.shape[0]):
-                    tb[k] += a * jb[k]
+    np.dot(A, JA2, TA2)  # T = A @ J (BLAS dgemm into the scratch)
+    np.dot(A, JB2, TB2)
     for i in range(q):
         di = d[i]
         for k in range(JA2.shape[1]):
@@ -76,16 +65,8 @@ def rtrl_step(A, B, C, h, u, target, JA, JB, TA, TB, work, nwork, lr, clip):
     # gradient dL/dA[j, k] = sum_i g_i J[i, j, k]; kept in the T buffers (no longer needed)
     GA = TA2[0]
     GB = TB2[0]
-    GA[:] = 0.0
-    GB[:] = 0.0
-    for i in range(q):
-        gi = g[i]
-        ja = JA2[i]
-        for k in range(GA.shape[0]):
-            GA[k] += gi * ja[k]
-        jb = JB2[i]
-        for k in range(GB.shape[0]):
-            GB[k] += gi * jb[k]
+    np.dot(g, JA2, GA)
+    np.dot(g, JB2, GB)
     norm = math.sqrt(sqnorm(GA) + sqnorm(GB) + sqnorm(e) * sqnorm(hn))
     step = lr * clip_factor(norm, clip)
     A2 = A.reshape(-1)
@@ -100,40 +81,47 @@ def rtrl_step(A, B, C, h, u, target, JA, JB, TA, TB, work, nwork, lr, clip):
 
 
 @njit(**JIT)
-def snap1_step(A, B, C, h, u, target, JA, JB, work, nwork, lr, clip):
+def snap1_step(A, B, C, h, u, target, JA, JB, jn, work, nwork, lr, clip):
     """SnAp-1 (Menick et al. 2021): RTRL keeping only ``dh_i / dW[i, k]``.
 
     JA (q, q), JB (q, m) hold ``J[i, k] = dh_i / dA[i, k]`` (resp. B); update
-    ``J_t[i, k] = d_i (A[i, i] J_{t-1}[i, k] + z_k)`` with ``z = [h_prev, u]``.
+    ``J_t[i, k] = d_i (A[i, i] J_{t-1}[i, k] + z_k)`` with ``z = [h_prev, u]``.  ``jn`` (q,)
+    carries the squared row norms of ``[JA, JB]``: the new ones follow from one matrix-vector
+    product, so the clipping norm is known before the single fused pass that updates J and
+    applies SGD (one sweep over the big arrays instead of three).
     """
     q = A.shape[0]
-    hn, d, g = work[0], work[1], work[2]
+    hn, d, g, p, tmp = work[0], work[1], work[2], work[3], work[4]
     y, e = nwork[0], nwork[1]
     rnn_forward(A, B, h, u, hn, d)
     loss = output_error(C, hn, target, y, e, g)
+    np.dot(JA, h, p)
+    np.dot(JB, u, tmp)
+    zz = sqnorm(h) + sqnorm(u)
     gsq = 0.0
     for i in range(q):
-        di = d[i]
-        aii = A[i, i]
-        ja = JA[i]
-        for k in range(q):
-            ja[k] = di * (aii * ja[k] + h[k])
-        jb = JB[i]
-        for k in range(u.shape[0]):
-            jb[k] = di * (aii * jb[k] + u[k])
-        gsq += g[i] * g[i] * (sqnorm(ja) + sqnorm(jb))
+        a = A[i, i]
+        nn = d[i] * d[i] * (a * a * jn[i] + 2.0 * a * (p[i] + tmp[i]) + zz)
+        jn[i] = nn if nn > 0.0 else 0.0
+        gsq += g[i] * g[i] * jn[i]
     norm = math.sqrt(gsq + sqnorm(e) * sqnorm(hn))
     step = lr * clip_factor(norm, clip)
     for i in range(q):
         c = step * g[i]
+        di = d[i]
+        aii = A[i, i]
         ai = A[i]
         ja = JA[i]
         for k in range(q):
-            ai[k] -= c * ja[k]
+            j = di * (aii * ja[k] + h[k])
+            ja[k] = j
+            ai[k] -= c * j
         bi = B[i]
         jb = JB[i]
         for k in range(u.shape[0]):
-            bi[k] -= c * jb[k]
+            j = di * (aii * jb[k] + u[k])
+            jb[k] = j
+            bi[k] -= c * j
     _sgd_readout(C, e, hn, step)
     h[:] = hn
     return loss, norm
@@ -146,9 +134,11 @@ def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, cl
     The influence ``dh/d[A, B]`` is approximated by the rank-one ``ht (x) [WA, WB]`` with
     ht (q,), WA (q, q), WB (q, m); ``wnorm`` (1,) carries ``||[WA, WB]||_F`` between steps and
     ``rng`` (1,) uint64 the state of the sign generator.  The readout C gets its exact gradient.
+    The new ``||[WA, WB]||`` follows from ``[WA, WB] z`` (one matrix-vector product), so the
+    rank-one update and SGD share one fused pass.
     """
     q = A.shape[0]
-    hn, d, g, nu, ft = work[0], work[1], work[2], work[3], work[4]
+    hn, d, g, nu, ft, p = work[0], work[1], work[2], work[3], work[4], work[5]
     y, e = nwork[0], nwork[1]
     rnn_forward(A, B, h, u, hn, d)
     loss = output_error(C, hn, target, y, e, g)
@@ -156,52 +146,60 @@ def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, cl
     for i in range(q):
         ft[i] *= d[i]
     xorshift_signs(rng, nu)
+    zz = sqnorm(h) + sqnorm(u)
     nd = 0.0
     for i in range(q):
         nd += (nu[i] * d[i]) ** 2
-    nf = math.sqrt(nd * (sqnorm(h) + sqnorm(u)))  # ||nu^T dF/dtheta||
+    nf = math.sqrt(nd * zz)  # ||nu^T dF/dtheta||
     rho0 = math.sqrt(wnorm[0] / (math.sqrt(sqnorm(ft)) + UORO_EPS)) + UORO_EPS
     rho1 = math.sqrt(nf / (math.sqrt(float(q)) + UORO_EPS)) + UORO_EPS
     for i in range(q):
         ht[i] = rho0 * ft[i] + rho1 * nu[i]
     inv0 = 1.0 / rho0
-    wsq = 0.0
+    np.dot(WA, h, p)
+    np.dot(WB, u, ft)  # ft no longer needed: scratch
+    cross = 0.0
+    csq = 0.0
     for i in range(q):
         c = nu[i] * d[i] / rho1
-        wa = WA[i]
-        for k in range(q):
-            wa[k] = wa[k] * inv0 + c * h[k]
-        wb = WB[i]
-        for k in range(u.shape[0]):
-            wb[k] = wb[k] * inv0 + c * u[k]
-        wsq += sqnorm(wa) + sqnorm(wb)
+        cross += c * (p[i] + ft[i])
+        csq += c * c
+    wsq = wnorm[0] * wnorm[0] * inv0 * inv0 + 2.0 * inv0 * cross + csq * zz
+    wsq = wsq if wsq > 0.0 else 0.0
     wnorm[0] = math.sqrt(wsq)
     gh = dot(g, ht)
     norm = math.sqrt(gh * gh * wsq + sqnorm(e) * sqnorm(hn))
     step = lr * clip_factor(norm, clip)
-    c = step * gh
-    A2 = A.reshape(-1)
-    B2 = B.reshape(-1)
-    WA2 = WA.reshape(-1)
-    WB2 = WB.reshape(-1)
-    for k in range(A2.shape[0]):
-        A2[k] -= c * WA2[k]
-    for k in range(B2.shape[0]):
-        B2[k] -= c * WB2[k]
+    cc = step * gh
+    for i in range(q):
+        c = nu[i] * d[i] / rho1
+        ai = A[i]
+        wa = WA[i]
+        for k in range(q):
+            w = wa[k] * inv0 + c * h[k]
+            wa[k] = w
+            ai[k] -= cc * w
+        bi = B[i]
+        wb = WB[i]
+        for k in range(u.shape[0]):
+            w = wb[k] * inv0 + c * u[k]
+            wb[k] = w
+            bi[k] -= cc * w
     _sgd_readout(C, e, hn, step)
     h[:] = hn
     return loss, norm
 
 
 @njit(**JIT)
-def dni_step(A, B, C, h, u, target, S, f_prev, c_prev, has_prev, work, nwork, lr, lr_sg, clip):
+def dni_step(A, B, C, h, u, target, S, f_cur, f_prev, c_prev, has_prev, work, nwork, lr, lr_sg, clip):
     """Decoupled neural interfaces for RNNs (Jaderberg et al. 2017, as in Marschall et al. 2020).
 
     A linear synthetic-gradient module ``c_t = S f_t`` with ``f_t = [h_t, target_t, 1]``
     (S (q, q + n + 1)) estimates the gradient of all future losses w.r.t. ``h_t``.  The
     recurrent weights get ``delta (x) z`` with ``delta = d * (C^T e + c_t)``; S is trained by
     SGD (rate ``lr_sg``) towards the bootstrapped target ``A^T delta`` for the previous step.
-    ``f_prev`` (q + n + 1,), ``c_prev`` (q,) and ``has_prev`` (1,) carry that previous step.
+    ``f_prev`` (q + n + 1,), ``c_prev`` (q,) and ``has_prev`` (1,) carry that previous step;
+    ``f_cur`` (q + n + 1,) is scratch.
     """
     q = A.shape[0]
     n = C.shape[0]
@@ -209,13 +207,11 @@ def dni_step(A, B, C, h, u, target, S, f_prev, c_prev, has_prev, work, nwork, lr
     y, e = nwork[0], nwork[1]
     rnn_forward(A, B, h, u, hn, d)
     loss = output_error(C, hn, target, y, e, g)
-    # features of this step go into f_prev's slot only after the SG update below
+    f_cur[:q] = hn
+    f_cur[q:q + n] = target
+    f_cur[q + n] = 1.0
+    np.dot(S, f_cur, c)
     for i in range(q):
-        acc = S[i, q + n]
-        si = S[i]
-        acc += dot(si[:q], hn)
-        acc += dot(si[q:q + n], target)
-        c[i] = acc
         delta[i] = d[i] * (g[i] + c[i])
     if has_prev[0] != 0.0:
         for k in range(q):
@@ -234,9 +230,7 @@ def dni_step(A, B, C, h, u, target, S, f_prev, c_prev, has_prev, work, nwork, lr
     add_outer(A, -step, delta, h)
     add_outer(B, -step, delta, u)
     _sgd_readout(C, e, hn, step)
-    f_prev[:q] = hn
-    f_prev[q:q + n] = target
-    f_prev[q + n] = 1.0
+    f_prev[:] = f_cur
     c_prev[:] = c
     has_prev[0] = 1.0
     h[:] = hn

@@ -75,7 +75,7 @@ def rtrl_step(A, B, C, h, u, target, JA, JB, TA, TB, work, nwork, lr, clip):
     return loss, _finish(A, B, C, h, hn, e, GA, GB, lr, clip)
 
 
-def snap1_step(A, B, C, h, u, target, JA, JB, work, nwork, lr, clip):
+def snap1_step(A, B, C, h, u, target, JA, JB, jn, work, nwork, lr, clip):
     hn, d, g = work[0], work[1], work[2]
     y, e = nwork[0], nwork[1]
     rnn_forward(A, B, h, u, hn, d)
@@ -83,6 +83,7 @@ def snap1_step(A, B, C, h, u, target, JA, JB, work, nwork, lr, clip):
     diag = np.diag(A)[:, None]
     JA[:] = d[:, None] * (diag * JA + h[None, :])
     JB[:] = d[:, None] * (diag * JB + u[None, :])
+    jn[:] = np.sum(JA ** 2, axis=1) + np.sum(JB ** 2, axis=1)
     return loss, _finish(A, B, C, h, hn, e, g[:, None] * JA, g[:, None] * JB, lr, clip)
 
 
@@ -107,12 +108,13 @@ def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, cl
     return loss, _finish(A, B, C, h, hn, e, gh * WA, gh * WB, lr, clip)
 
 
-def dni_step(A, B, C, h, u, target, S, f_prev, c_prev, has_prev, work, nwork, lr, lr_sg, clip):
+def dni_step(A, B, C, h, u, target, S, f_cur, f_prev, c_prev, has_prev, work, nwork, lr, lr_sg, clip):
     hn, d, g = work[0], work[1], work[2]
     y, e = nwork[0], nwork[1]
     rnn_forward(A, B, h, u, hn, d)
     loss = output_error(C, hn, target, y, e, g)
     f = np.concatenate([hn, target, [1.0]])
+    f_cur[:] = f
     c = S @ f
     delta = d * (g + c)
     if has_prev[0] != 0.0:

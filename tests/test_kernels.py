@@ -16,11 +16,11 @@ def _state(method, rng, q=Q, n=N, m=M):
     if method == "rtrl":
         return [np.zeros((q, q, q)), np.zeros((q, q, m)), np.zeros((q, q, q)), np.zeros((q, q, m))]
     if method == "snap1":
-        return [np.zeros((q, q)), np.zeros((q, m))]
+        return [np.zeros((q, q)), np.zeros((q, m)), np.zeros(q)]
     if method == "uoro":
         return [np.zeros(q), np.zeros((q, q)), np.zeros((q, m)), np.zeros(1), np.array([12345], np.uint64)]
     if method == "dni":
-        return [rng.normal(0, 0.1, (q, q + n + 1)), np.zeros(q + n + 1), np.zeros(q), np.zeros(1)]
+        return [rng.normal(0, 0.1, (q, q + n + 1)), np.zeros(q + n + 1), np.zeros(q + n + 1), np.zeros(q), np.zeros(1)]
     raise ValueError(method)
 
 

@@ -1,0 +1,282 @@
+"""The River-style contract shared by every online forecaster.
+
+``learn_one(x)`` takes the newest sample of all coordinates (any count: 9 for 3 markers x 3 axes,
+1 for an amplitude trace); ``predict_one()`` returns the forecast ``horizon_steps`` samples ahead
+in the input's units.  Learning is delayed-supervised: when sample ``t`` arrives, the input
+window that ended at ``t - horizon_steps`` gets its target and one training step is made.
+
+Stream handling done here for every method:
+
+* normalisation (Pohl et al.): positions minus the first sample, then a z-score fitted on the
+  first ``norm_steps`` valid samples; until then samples are buffered and, once the scaler is
+  fitted, replayed through the learner (so learning starts at the first sample, as in the
+  papers).  ``predict_one`` returns the last sample until a forecast exists (``ready`` False).
+* missing samples (any NaN/inf coordinate) are skipped and counted (``n_skipped``); after a gap
+  longer than ``max_gap_steps`` the input window restarts (weights are kept).
+* divergence: a non-finite or exploding training loss (> ``max_loss`` in z-units) or forecast
+  resets the model to a fresh seeded initialisation; ``diverged`` is True after a step that
+  reset, ``n_resets`` counts them and a warning is logged.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from realtime.errors import ForecastError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ForecasterConfig:
+    """Hyperparameters; see :func:`realtime.make_forecaster` for their meaning."""
+
+    horizon_steps: int = 1
+    lookback: int = 12
+    hidden: int = 30
+    lr: float = 0.01
+    seed: int = 0
+    n_coords: int = 9
+    clip: float = 2.0
+    norm_steps: int = 300
+    max_gap_steps: int = 0  # 0: the lookback
+    max_loss: float = 1e4
+    init_std: float = 0.02
+    sg_lr: float = 0.0  # DNI synthetic-gradient rate; 0: the lr
+    fit_steps: int = 600  # linreg: samples collected before the least-squares fit
+    backend: str = "numba"
+
+    def validate(self) -> "ForecasterConfig":
+        ints = {"horizon_steps": 1, "lookback": 1, "hidden": 1, "n_coords": 1, "norm_steps": 0,
+                "max_gap_steps": 0, "fit_steps": 1}
+        for name, low in ints.items():
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < low:
+                raise ForecastError(f"{name} must be an integer >= {low}, got {v!r}")
+        for name in ("lr", "clip", "max_loss", "init_std", "sg_lr"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v < 0:
+                raise ForecastError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.backend not in ("numba", "numpy"):
+            raise ForecastError(f"backend {self.backend!r} unknown; use 'numba' or 'numpy'")
+        return self
+
+
+class Forecaster:
+    """Base class: normalisation, ring buffer of past samples, NaN and divergence handling.
+
+    Subclasses set ``method`` and implement ``_init_model(rng)``, ``_train(u, target)`` (one
+    delayed-supervised step, returns the loss) and ``_predict(u)`` (writes ``self._y``), and
+    list their state arrays in ``_model_arrays``.
+    """
+
+    method = "base"
+    _model_arrays: tuple[str, ...] = ()
+    _uses_window = True
+
+    def __init__(self, config: ForecasterConfig):
+        self.config = config.validate()
+        c = self.config
+        self.n_coords = c.n_coords
+        self.horizon_steps = c.horizon_steps
+        self.lookback = c.lookback
+        self.m = c.n_coords * c.lookback + 1
+        self._cap = c.lookback + c.horizon_steps + 1
+        self._hist = np.zeros((self._cap, c.n_coords))
+        self._u_tr = np.zeros(self.m)
+        self._u_pr = np.zeros(self.m)
+        self._y = np.zeros(c.n_coords)
+        self._last = np.full(c.n_coords, np.nan)
+        self._center = np.zeros(c.n_coords)
+        self._scale = np.ones(c.n_coords)
+        self._fitted = False
+        self._warm: list[np.ndarray] = []
+        self._count = 0  # normalised samples in the ring since the last window restart
+        self._gap = 0
+        self._have_forecast = False
+        self.n_seen = 0
+        self.n_skipped = 0
+        self.n_resets = 0
+        self.diverged = False
+        self.last_loss = float("nan")
+        self._init_model(np.random.default_rng([c.seed, 0]))
+
+    # ------------------------------------------------------------------ contract
+    def learn_one(self, x) -> None:
+        """Take the newest sample (n_coords,) in input units; NaN/inf samples are skipped."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if x.shape[0] != self.n_coords:
+            raise ForecastError(f"sample has {x.shape[0]} coordinate(s), this forecaster expects {self.n_coords}")
+        self.diverged = False
+        if not np.isfinite(x).all():
+            self.n_skipped += 1
+            self._gap += 1
+            return
+        self.n_seen += 1
+        self._last = x.copy()
+        if self._gap > (self.config.max_gap_steps or self.lookback):
+            self._restart_window()
+        self._gap = 0
+        if not self._fitted:
+            self._warm.append(x)
+            if len(self._warm) >= max(self.config.norm_steps, 1):
+                self._fit_scaler(np.asarray(self._warm))
+                warm, self._warm = self._warm, []
+                for w in warm:
+                    self._step((w - self._center) / self._scale)
+            return
+        self._step((x - self._center) / self._scale)
+
+    def predict_one(self) -> np.ndarray:
+        """Forecast (n_coords,) float64 ``horizon_steps`` ahead of the newest sample, input units.
+
+        Before the first forecast exists (warm-up, window filling) this is the newest sample.
+        """
+        if not self._have_forecast:
+            return self._last.copy()
+        return self._y * self._scale + self._center
+
+    @property
+    def ready(self) -> bool:
+        """True once ``predict_one`` returns a model forecast rather than the last sample."""
+        return self._have_forecast
+
+    @property
+    def healthy(self) -> bool:
+        """False right after a step that detected divergence and reset the model."""
+        return not self.diverged
+
+    def clone(self) -> "Forecaster":
+        """A fresh, unfitted forecaster with the same configuration (River's ``clone``)."""
+        return type(self)(self.config)
+
+    def copy(self) -> "Forecaster":
+        """A deep copy including the learned state."""
+        return copy.deepcopy(self)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Plain data (NumPy arrays, numbers, strings, a dict of the config) to save and restore."""
+        arrays = {k: getattr(self, k).copy() for k in self._all_arrays()}
+        scalars = {k: getattr(self, k) for k in self._scalars()}
+        warm = np.asarray(self._warm, dtype=np.float64).reshape(-1, self.n_coords)
+        return {"method": self.method, "config": asdict(self.config), "warm": warm, **arrays, **scalars}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state from :meth:`state_dict`; the learner then continues bit-identically."""
+        if state.get("method") != self.method:
+            raise ForecastError(f"state is for method {state.get('method')!r}, this forecaster is {self.method!r}")
+        cfg = dict(state.get("config", {}))
+        if cfg != asdict(self.config):
+            diff = sorted(k for k in cfg.keys() | asdict(self.config).keys()
+                          if cfg.get(k) != asdict(self.config).get(k))
+            raise ForecastError(f"state was saved with a different configuration ({', '.join(diff)})")
+        for k in self._all_arrays():
+            src = np.asarray(state[k])
+            dst = getattr(self, k)
+            if src.shape != dst.shape:
+                raise ForecastError(f"state array {k!r} has shape {src.shape}, expected {dst.shape}")
+            dst[...] = src
+        for k in self._scalars():
+            setattr(self, k, type(getattr(self, k))(state[k]))
+        self._warm = [np.array(w) for w in np.asarray(state["warm"]).reshape(-1, self.n_coords)]
+
+    def _all_arrays(self):
+        return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale") + self._model_arrays
+
+    @staticmethod
+    def _scalars():
+        return ("_fitted", "_count", "_gap", "_have_forecast", "n_seen", "n_skipped", "n_resets",
+                "diverged", "last_loss")
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"{type(self).__name__}(method={self.method!r}, horizon_steps={c.horizon_steps}, "
+                f"lookback={c.lookback}, hidden={c.hidden}, lr={c.lr}, seed={c.seed})")
+
+    # ------------------------------------------------------------------ internals
+    def _fit_scaler(self, warm: np.ndarray) -> None:
+        x0 = warm[0]
+        rel = warm - x0
+        std = rel.std(axis=0) if len(warm) > 1 else np.ones(self.n_coords)
+        std = np.where(std > 1e-12, std, 1.0)
+        self._center = x0 + rel.mean(axis=0) if len(warm) > 1 else x0.copy()
+        self._scale = std
+        self._fitted = True
+
+    def _restart_window(self) -> None:
+        log.info("%s: gap of %d samples, restarting the input window", self.method, self._gap)
+        self._count = 0
+        self._have_forecast = False
+        self._restart_state()
+
+    def _step(self, z: np.ndarray) -> None:
+        cap, L, h = self._cap, self.lookback, self.horizon_steps
+        pos = self._count % cap
+        self._hist[pos] = z
+        self._count += 1
+        if self._count >= L + h:
+            self._fill(self._hist, (pos - h) % cap, L, self._u_tr)
+            loss = self._train(self._u_tr, z)
+            self.last_loss = loss
+            if not (loss <= self.config.max_loss):  # also catches NaN
+                self._on_divergence(f"training loss {loss:.3g}")
+                return
+        if self._count >= L:
+            self._fill(self._hist, pos, L, self._u_pr)
+            self._predict(self._u_pr)
+            if not np.isfinite(self._y).all():
+                self._on_divergence("non-finite forecast")
+                return
+            self._have_forecast = True
+
+    def _fill(self, hist, end, L, u):
+        self._kern.fill_window(hist, end, 0, L, u)
+
+    def _on_divergence(self, why: str) -> None:
+        self.n_resets += 1
+        self.diverged = True
+        log.warning("%s forecaster diverged (%s); reset #%d to a fresh initialisation",
+                    self.method, why, self.n_resets)
+        self._init_model(np.random.default_rng([self.config.seed, self.n_resets]))
+        self._have_forecast = False
+
+    # ------------------------------------------------------------------ for subclasses
+    def _init_model(self, rng) -> None:
+        raise NotImplementedError
+
+    def _restart_state(self) -> None:
+        """Forget recurrent state (not weights) after a gap; default: nothing to forget."""
+
+    def _train(self, u: np.ndarray, target: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def _predict(self, u: np.ndarray) -> None:
+        raise NotImplementedError
+
+    @property
+    def _kern(self):
+        """The module with the window/predict kernels: :mod:`kernels.linalg` or its NumPy twins."""
+        return _backend(self.config.backend)[0]
+
+    @property
+    def _steps(self):
+        """The module with the ``*_step`` kernels: :mod:`kernels.rnn` or its NumPy twins."""
+        return _backend(self.config.backend)[1]
+
+
+_BACKENDS: dict = {}
+
+
+def _backend(name: str):
+    if name not in _BACKENDS:
+        if name == "numpy":
+            from kernels import twins
+            _BACKENDS[name] = (twins, twins)
+        else:
+            from kernels import linalg, rnn
+            _BACKENDS[name] = (linalg, rnn)
+    return _BACKENDS[name]
