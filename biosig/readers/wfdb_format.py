@@ -66,6 +66,8 @@ def _check_signal_files(hea_path: pathlib.Path, header) -> None:
     for i, name in enumerate(header.file_name):
         files.setdefault(name, []).append(i)
     for name, idx in files.items():
+        if name == "~":  # layout header of a multi-segment record: no samples of its own
+            continue
         sig_path = hea_path.parent / name
         if not sig_path.exists():
             raise ReadError(hea_path, f"signal file {name} named in the header does not exist")
