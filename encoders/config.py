@@ -18,7 +18,7 @@ CHANNEL_VOCAB: dict[str, tuple[str, ...]] = {
     "ecg": ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "ECG", "PPG"),
     "ppg": ("PPG",),
     "audio": ("AUDIO",),
-    "spiro": ("volume", "flow", "flow_volume"),
+    "spiro": ("volume", "flow", "flow_volume"),  # the model derives all three from volume
 }
 
 # Per-modality input defaults (DESIGN.md section 2): input rate after the out-of-graph pipeline.
@@ -26,7 +26,7 @@ _MODALITY_DEFAULTS: dict[str, dict] = {
     "ecg": dict(input_fs_hz=250.0, window_s=10.0, patch_size=25, in_channels=1),
     "ppg": dict(input_fs_hz=125.0, window_s=10.0, patch_size=25, in_channels=1),
     "audio": dict(input_fs_hz=16000.0, window_s=8.0, patch_size=4, in_channels=1, spectral_loss_weight=0.0),
-    "spiro": dict(input_fs_hz=100.0, window_s=15.0, patch_size=25, in_channels=1),
+    "spiro": dict(input_fs_hz=100.0, window_s=15.0, patch_size=25, in_channels=2),
 }
 
 PRESETS: dict[str, dict] = {

@@ -59,25 +59,28 @@ class EncoderModel(nn.Module):
             nn.init.zeros_(m.bias)
 
     # ------------------------------------------------------------------ tokens
-    def _channel_idx(self, x: torch.Tensor, channel_idx) -> torch.Tensor:
-        if self.config.modality == "spiro":  # three derived channels, always the same
-            return torch.arange(3, device=x.device)
-        if channel_idx is None:
-            return torch.arange(x.shape[1], device=x.device)
-        return channel_idx.to(x.device)
+    def _channel_idx(self, x: torch.Tensor, C: int, channel_idx) -> torch.Tensor:
+        """Channel vocabulary ids (B, C): from ``channel_idx`` (C,) or (B, C), else 0..C-1."""
+        if self.config.modality == "spiro" or channel_idx is None:  # spiro: 3 derived channels
+            ids = torch.arange(C, device=x.device)
+        else:
+            ids = channel_idx.to(x.device)
+        if ids.dim() == 1:
+            ids = ids[None, :].expand(x.shape[0], C)
+        return ids                                                            # (B, C)
 
     def tokenize(self, x: torch.Tensor, channel_idx=None):
-        """x (B, C, T) -> tokens (B, N, D), target patches (B, N, patch_dim), token channel ids (N,).
+        """x (B, C, T) -> tokens (B, N, D), target patches (B, N, patch_dim), token channel ids (B, N).
 
-        ``channel_idx``: optional long tensor (C,) of positions in ``config.channels`` (default:
-        the first C names).
+        ``channel_idx``: optional long tensor (C,) or (B, C) of positions in ``config.channels``
+        (default: the first C names).
         """
         patches = self.frontend(x)                                            # (B, P, C', pd)
         B, P, C, pd = patches.shape
-        ids = self._channel_idx(x, channel_idx)                               # (C',)
+        ids = self._channel_idx(x, C, channel_idx)                            # (B, C')
         tok = self.patch_embed(patches)                                       # (B, P, C', D)
-        tok = tok + self.chan_embed(ids)[None, None] + sinusoid(P, self.config.dim, x.device)[None, :, None]
-        token_ids = ids[None, :].expand(P, C).reshape(P * C)                   # (N,)
+        tok = tok + self.chan_embed(ids)[:, None] + sinusoid(P, self.config.dim, x.device)[None, :, None]
+        token_ids = ids[:, None, :].expand(B, P, C).reshape(B, P * C)          # (B, N)
         return tok.reshape(B, P * C, -1), patches.reshape(B, P * C, pd), token_ids
 
     def _run_encoder(self, tok: torch.Tensor) -> torch.Tensor:
@@ -120,18 +123,18 @@ class EncoderModel(nn.Module):
             noise = torch.rand(B, P, C, device=device, generator=generator)
         noise = noise.reshape(B, P * C)
         if len(c.cross_modal):
-            noise = noise + 2.0 * torch.isin(token_ids, self.cross_ids).to(noise.dtype)[None]
+            noise = noise + 2.0 * torch.isin(token_ids, self.cross_ids).to(noise.dtype)
         return noise
 
     def forward_encoder(self, x: torch.Tensor, channel_idx=None, generator=None):
         """Encode the visible tokens. Returns latent (B, G+K, D), target (B, N, pd),
-        mask (B, N) with 1 = masked, ids_restore (B, N), token_ids (N,)."""
+        mask (B, N) with 1 = masked, ids_restore (B, N), token_ids (B, N)."""
         c = self.config
         tok, target, token_ids = self.tokenize(x, channel_idx)
         B, N, D = tok.shape
         C = self._n_channels(x)
         noise = self.masking_noise(B, N // C, C, token_ids, x.device, generator)
-        n_forced = int(torch.isin(token_ids, self.cross_ids).sum()) if len(c.cross_modal) else 0
+        n_forced = int(torch.isin(token_ids, self.cross_ids).sum(1).max()) if len(c.cross_modal) else 0
         keep = max(1, min(int(N * (1 - c.mask_ratio)), N - n_forced))
         ids_shuffle = torch.argsort(noise, dim=1)                             # (B, N)
         ids_keep = torch.sort(ids_shuffle[:, :keep], dim=1).values            # positional order
@@ -144,7 +147,7 @@ class EncoderModel(nn.Module):
         return self._run_encoder(visible), target, mask, ids_restore, token_ids
 
     def _n_channels(self, x: torch.Tensor) -> int:
-        return 3 if self.config.modality == "spiro" else (1 if self.config.modality == "audio" else x.shape[1])
+        return {"spiro": 3, "audio": 1}.get(self.config.modality, x.shape[1])
 
     def forward_decoder(self, latent: torch.Tensor, ids_restore: torch.Tensor, token_ids: torch.Tensor,
                         n_channels: int):
@@ -158,7 +161,7 @@ class EncoderModel(nn.Module):
         C = n_channels
         P = N // C
         pos = sinusoid(P, self.config.decoder_dim, latent.device).repeat_interleave(C, dim=0)  # (N, Dd)
-        full = full + pos[None] + self.dec_chan_embed(token_ids)[None]
+        full = full + pos[None] + self.dec_chan_embed(token_ids)
         y = torch.cat([h[:, :G], full], dim=1)
         for blk in self.dec_blocks:
             y = blk(y)

@@ -61,7 +61,9 @@ class SignalPatches(nn.Module):
 
 
 class SpiroPatches(nn.Module):
-    """Spirogram volume-time (B, 1, T) -> volume, flow and flow-volume channels, z-scored, patched."""
+    """Spirogram (B, C, T) with volume-time in channel 0 (the pipeline's ``flow_volume`` step
+    gives volume_ml, flow_l_s; further channels are ignored) -> volume, flow and flow-volume
+    channels derived in the graph, z-scored, patched."""
 
     n_derived = 3
 
@@ -71,7 +73,8 @@ class SpiroPatches(nn.Module):
         self.patch_dim = patch_size
 
     def channels(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, T) volume (any unit) -> (B, 3, T): volume and flow in FVC units, flow-volume."""
+        """(B, C, T), volume (any unit) in channel 0 -> (B, 3, T): volume and flow in FVC units,
+        flow-volume curve on a grid of T volume levels."""
         v = x[:, :1] - x[:, :1, :1]                                            # (B, 1, T)
         scale = v.amax(dim=-1, keepdim=True).clamp_min(EPS)                    # FVC proxy
         vn = v / scale                                                         # (B, 1, T)

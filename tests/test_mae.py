@@ -59,8 +59,13 @@ def test_cross_modal_ppg_always_masked():
     ppg = m.config.channels.index("PPG")
     x = torch.randn(2, 2, 2500)
     _, _, mask, _, token_ids = m.forward_encoder(x, torch.tensor([1, ppg]))
-    assert (mask[:, token_ids == ppg] == 1).all()
-    assert (mask[:, token_ids == 1] == 0).any()
+    assert token_ids.shape == mask.shape
+    assert (mask[token_ids == ppg] == 1).all()
+    assert (mask[token_ids == 1] == 0).any()
+    # per-sample channel ids (B, C): the second sample has no PPG, so nothing is forced there
+    ids = torch.tensor([[1, ppg], [1, 6]])
+    _, _, mask2, _, tid2 = m.forward_encoder(x, ids)
+    assert (mask2[0][tid2[0] == ppg] == 1).all() and (mask2[1] == 0).any()
     out = m(x, torch.tensor([1, ppg]))
     assert torch.isfinite(out["loss"])
 
