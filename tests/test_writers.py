@@ -1,0 +1,105 @@
+"""biosig.writers.write round-trips against biosig.readers.read, per format."""
+from datetime import datetime
+
+import numpy as np
+import pytest
+import wfdb
+
+from biosig.errors import BiosigError
+from biosig.readers import read
+from biosig.record import Annotations, Record
+from biosig.writers import WFDB_DIGITAL_MAX, WriteError, write
+from conftest import shared_path
+
+
+@pytest.fixture
+def ecg_with_gap():
+    rng = np.random.default_rng(1)
+    x = np.cumsum(rng.standard_normal((2, 1000)), axis=1).astype(np.float32) / 10
+    x[1, 200:250] = np.nan
+    ann = Annotations(sample=np.array([10, 300, 700]), symbol=("N", "V", "N"), aux=("", "", ""), source="atr")
+    return Record(samples=x, fs_hz=250.0, channels=("II", "V1"), units=("mV", "mV"),
+                  start_time=datetime(2020, 5, 17, 8, 30, 15), annotations=ann,
+                  metadata={"comments": ["age: 50", "made in a test"]})
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+def test_table_round_trip_exact(tmp_path, ecg_with_gap, ext):
+    path = write(ecg_with_gap, tmp_path / f"rec{ext}")
+    back = read(path)
+    assert back.channels == ("II", "V1") and back.units == ("mV", "mV") and back.fs_hz == 250.0
+    np.testing.assert_array_equal(back.samples, ecg_with_gap.samples)  # NaN positions included
+    assert back.gaps() == ecg_with_gap.gaps()
+    if ext == ".parquet":
+        assert back.start_time == ecg_with_gap.start_time and back.modality == "ecg"
+
+
+def test_csv_keeps_irregular_times(tmp_path):
+    rec = read(shared_path("resp_motion", "201205101519-LAC-1-T-222-6.csv"))
+    back = read(write(rec, tmp_path / "markers.csv"))
+    np.testing.assert_allclose(back.times_s, rec.times_s, atol=1e-12)
+    np.testing.assert_array_equal(back.samples, rec.samples)
+    assert back.channel_modalities == ("motion",) * 3 and back.units == ("mm",) * 3
+
+
+@pytest.mark.parametrize("name", ["rec.hea", "rec"])
+def test_wfdb_round_trip(tmp_path, ecg_with_gap, name):
+    hea = write(ecg_with_gap, tmp_path / name)
+    assert hea == tmp_path / "rec.hea"
+    back = read(hea)
+    x = ecg_with_gap.samples
+    assert back.channels == ("II", "V1") and back.units == ("mV", "mV") and back.fs_hz == 250
+    assert back.start_time == ecg_with_gap.start_time
+    assert back.metadata["comments"] == ["age: 50", "made in a test"]
+    assert back.metadata["comment_fields"]["age"] == "50"
+    # Format 16 with gain = 30000 / peak: error at most half a quantisation step.
+    step = np.nanmax(np.abs(x), axis=1) / WFDB_DIGITAL_MAX
+    assert np.all(np.nanmax(np.abs(back.samples - x), axis=1) <= step * 0.5 + 1e-6)
+    np.testing.assert_array_equal(np.isnan(back.samples), np.isnan(x))
+    np.testing.assert_array_equal(back.annotations.sample, [10, 300, 700])
+    assert back.annotations.symbol == ("N", "V", "N")
+    # Independent check of the stored integers with wfdb's digital read.
+    d = wfdb.rdrecord(str(tmp_path / "rec"), physical=False)
+    assert d.fmt == ["16", "16"] and np.abs(d.d_signal[~np.isnan(x.T)]).max() <= WFDB_DIGITAL_MAX
+
+
+def test_wfdb_round_trip_of_real_record(tmp_path):
+    rec = read(shared_path("wfdb", "100.hea")).slice_s(0, 60)
+    back = read(write(rec, tmp_path / "r100.hea"))
+    assert back.n_samples == rec.n_samples == 21600
+    assert np.max(np.abs(back.samples - rec.samples)) < 2e-5
+    assert len(back.annotations) == len(rec.annotations) and back.annotations.symbol == rec.annotations.symbol
+
+
+@pytest.mark.parametrize("ext,atol", [(".wav", 0.0), (".flac", 2 ** -23)])
+def test_audio_round_trip(tmp_path, ext, atol):
+    rng = np.random.default_rng(2)
+    x = (0.3 * rng.standard_normal((2, 8000))).clip(-1, 1).astype(np.float32)
+    rec = Record(samples=x, fs_hz=16000, channels=("left", "right"), modality="audio")
+    back = read(write(rec, tmp_path / f"a{ext}"))
+    assert back.fs_hz == 16000 and back.channels == ("left", "right") and back.modality == "audio"
+    np.testing.assert_allclose(back.samples, x, atol=atol)
+
+
+def test_mp3_to_wav_round_trip(tmp_path):
+    mp3 = read(sorted(shared_path("cough", "raw").glob("*.mp3"))[0])
+    back = read(write(mp3, tmp_path / "cough.wav"))
+    np.testing.assert_array_equal(back.samples, mp3.samples)
+
+
+def test_write_refusals(tmp_path, ecg_with_gap):
+    with pytest.raises(WriteError, match="unknown output extension '.xyz'"):
+        write(ecg_with_gap, tmp_path / "x.xyz")
+    with pytest.raises(WriteError, match="does not exist"):
+        write(ecg_with_gap, tmp_path / "nofolder" / "x.csv")
+    with pytest.raises(WriteError, match="NaN gaps"):
+        write(ecg_with_gap, tmp_path / "x.wav")
+    loud = Record(samples=np.full((1, 100), 2.0), fs_hz=8000, channels=("mono",), modality="audio")
+    with pytest.raises(WriteError, match="full scale"):
+        write(loud, tmp_path / "loud.wav")
+    markers = read(shared_path("resp_motion", "201205101519-LAC-1-T-222-6.csv"))
+    with pytest.raises(WriteError, match="irregular"):
+        write(markers, tmp_path / "markers.hea")
+    with pytest.raises(WriteError, match="letters, digits"):
+        write(ecg_with_gap, tmp_path / "bad-name.hea")
+    assert issubclass(WriteError, BiosigError)
