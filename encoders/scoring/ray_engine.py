@@ -1,6 +1,6 @@
 """The Ray engine: the same per-record scoring mapped with Ray Data over an actor pool.
 
-``ray.data.from_items(paths).map_batches(RecordScorer, concurrency=N)`` starts N actors, each of
+``ray.data.from_items(paths).map_batches(RecordScorer, compute=ActorPoolStrategy(size=N))`` starts N actors, each of
 which loads the model once (in its constructor) and scores the records of the batches it receives;
 outcomes stream back to the driver, which writes the part files exactly as the local engine does.
 Because records are read by the actors, the record paths must be visible to every node (a shared
@@ -47,6 +47,17 @@ def _import_ray():
     return ray
 
 
+def _quiet(ray) -> None:
+    """Ray Data prints progress bars and execution plans; a library must not (the CLI has its own)."""
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.enable_operator_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.enable_auto_log_stats = False
+    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_size: int = 64,
             address: str | None = None, on_outcome: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Score ``paths`` on Ray and hand each outcome to ``on_outcome`` (in this process).
@@ -78,13 +89,14 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise ScoreError(f"cannot start or join Ray at {address or 'a new local instance'}: {exc}") from exc
     info = {"ray_version": ray.__version__, "address": address, "started_local": started}
+    _quiet(ray)
     try:
         if paths:
             actor_spec = ModelSpec(spec.source, spec.backend, threads=1)
             ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=len(paths))
             out = ds.map_batches(RecordScorer, fn_constructor_args=(actor_spec, batch_size),
-                                 batch_size=1, batch_format="numpy", concurrency=max(1, workers),
-                                 num_cpus=1)
+                                 batch_size=1, batch_format="numpy",
+                                 compute=ray.data.ActorPoolStrategy(size=max(1, workers)), num_cpus=1)
             for batch in out.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=0):
                 for blob in batch["outcome"]:
                     on_outcome(pickle.loads(blob))
