@@ -134,6 +134,11 @@ def test_console_script_subprocess_info_100():
     info = json.loads(res.stdout)[0]
     assert info["n_samples"] == 650000 and info["fs_hz"] == 360.0
     assert [c["name"] for c in info["channels"]] == ["MLII", "V5"]
+    assert info["annotations"]["beats"] == 2273
+    if info["quality"] is not None:  # biosig.quality present: a clean Holter lead scores high
+        assert info["quality"]["ecg"]["mean_quality"] > 0.8
+    else:
+        assert "unavailable" in info["quality_note"]
     bad = subprocess.run(cmd + ["info", str(path) + "_nope"], capture_output=True, text=True, timeout=120,
                          env=env, cwd=ROOT)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "100_nope" in bad.stderr

@@ -67,7 +67,7 @@ def quality_of(rec) -> tuple[dict | None, str]:
     for modality in present:
         try:
             part = rec.pick(modality)
-            out[modality] = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+            out[modality] = {k: (v.item() if hasattr(v, "item") else v)  # numpy scalars -> JSON
                              for k, v in dict(quality_summary(part)).items()}
         except Exception as exc:  # a quality failure must not hide the rest of the summary
             log.warning("%s: %s quality failed: %s", rec.metadata.get("source", "?"), modality, exc)
@@ -117,8 +117,16 @@ def _fmt_quality(info: dict) -> str:
         if "error" in q:
             parts.append(f"{modality}: failed ({q['error']})")
             continue
-        nums = ", ".join(f"{k} {v:.2f}" for k, v in q.items() if isinstance(v, float))
-        parts.append(f"{modality}: {nums or q}")
+        if "mean_quality" in q:
+            text = f"{modality} mean {q['mean_quality']:.2f} (min {q.get('min_quality', float('nan')):.2f}"
+            if "fraction_usable" in q:
+                text += f", usable {100 * q['fraction_usable']:.0f}%"
+            if "n_assessed" in q and "n_windows" in q:
+                text += f" of {q['n_assessed']}/{q['n_windows']} windows"
+            parts.append(text + ")")
+        else:
+            nums = ", ".join(f"{k} {v:.2f}" for k, v in q.items() if isinstance(v, float))
+            parts.append(f"{modality}: {nums or q}")
     return "; ".join(parts)
 
 
