@@ -1,0 +1,91 @@
+"""Signal quality: clean beats noisy, real record 100 is high, agrees with NeuroKit2, NaN-robust."""
+import numpy as np
+import pytest
+import wfdb
+
+from biosig.errors import SignalError
+from biosig.quality import USABLE, block_quality, detect_beats, quality_summary, window_quality
+from biosig.record import Record
+from biosig.synthetic import simulate
+from biosig.windows import window_array
+from conftest import shared_path
+
+
+def _noisy(rec, std, seed=0):
+    rng = np.random.default_rng(seed)
+    return rec.replace(samples=rec.samples + rng.normal(0, std, rec.samples.shape).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def rec100():
+    path = shared_path("wfdb", "100.hea")
+    r = wfdb.rdrecord(str(path)[:-4])
+    return Record(samples=r.p_signal.T, fs_hz=r.fs, channels=tuple(r.sig_name), units=tuple(r.units))
+
+
+@pytest.mark.parametrize("modality,noise", [("ecg", 1.0), ("ppg", 3.0)])
+def test_clean_synthetic_scores_above_the_same_signal_with_heavy_noise(modality, noise):
+    for seed in (0, 1):
+        clean = simulate(modality, 30, seed=seed)
+        noisy = _noisy(clean, noise * float(clean.samples.std()), seed)
+        q_clean, q_noisy = window_quality(clean), window_quality(noisy)
+        assert len(q_clean) == len(window_array(clean, 10.0, 5.0)) == 5
+        assert np.all((q_clean >= 0) & (q_clean <= 1)) and np.all((q_noisy >= 0) & (q_noisy <= 1))
+        assert q_clean.min() > USABLE[modality]
+        assert q_noisy.mean() < q_clean.mean() - 0.05
+
+
+def test_agrees_with_neurokit_templatematch():
+    """NeuroKit2's own cleaning, peaks and template matching are the oracle."""
+    for modality, levels in (("ecg", (0.0, 0.2, 0.6)), ("ppg", (0.0, 1.0, 3.0))):
+        ours, theirs = [], []
+        for lvl in levels:
+            rec = simulate(modality, 20, seed=2)
+            rec = _noisy(rec, lvl * float(rec.samples.std()), 3)
+            ours.append(window_quality(rec, 10.0, 10.0).mean())
+            theirs.append(window_quality(rec, 10.0, 10.0, method="neurokit").mean())
+        ours, theirs = np.array(ours), np.array(theirs)
+        assert np.all(np.diff(ours) < 0) and np.all(np.diff(theirs) <= 0.01)  # both fall with noise
+        assert np.abs(ours - theirs).max() < 0.2, (modality, ours, theirs)
+        assert abs(ours[0] - theirs[0]) < 0.03  # clean windows: nearly the same number
+
+
+def test_beats_of_record_100_match_its_annotations(rec100):
+    ann = wfdb.rdann(str(shared_path("wfdb", "100.atr"))[:-4], "atr", sampto=360 * 60)
+    beats = ann.sample[np.isin(ann.symbol, ["N", "A", "V"])]
+    found, _ = detect_beats(rec100.samples[0, : 360 * 60], 360.0, "ecg")
+    matched = sum(np.min(np.abs(found - b)) <= 0.05 * 360 for b in beats)
+    assert matched >= 0.98 * len(beats) and len(found) <= len(beats) + 2
+
+
+def test_real_record_100_is_high_quality(rec100):
+    summary = quality_summary(rec100)
+    assert summary["n_assessed"] == 24 and summary["n_windows"] == 180
+    assert summary["mean_quality"] > 0.9 and summary["fraction_usable"] == 1.0
+    q = window_quality(rec100.slice_s(0, 300))
+    assert np.median(q) > 0.95
+
+
+def test_nan_gaps_lower_quality_but_do_not_break_it():
+    rec = simulate("ecg", 20, seed=4)
+    x = rec.samples.copy()
+    x[:, 250 * 12: 250 * 14] = np.nan  # 2 s gap in the second 10 s window
+    q = window_quality(rec.replace(samples=x), 10.0, 10.0)
+    assert np.all(np.isfinite(q))
+    assert q[1] == pytest.approx(window_quality(rec, 10.0, 10.0)[1] * 0.8, abs=0.1)
+    x[:] = np.nan
+    assert np.all(window_quality(rec.replace(samples=x), 10.0, 10.0) == 0)
+
+
+def test_array_form_flat_and_other_modalities():
+    rec = simulate("ecg", 10, seed=0)
+    assert isinstance(window_quality(rec.samples, 250.0, "ecg"), float)
+    assert window_quality(rec.samples, 250.0, "ecg") == pytest.approx(window_quality(rec, 10.0)[0])
+    assert block_quality(np.zeros((1, 2500)), 250.0, "ecg") == 0.0
+    motion = np.random.default_rng(0).standard_normal((9, 100))
+    motion[0, :50] = np.nan
+    assert block_quality(motion, 10.0, "motion") == pytest.approx((9 * 100 - 50) / 900)
+    with pytest.raises(SignalError, match="templatematch, neurokit"):
+        block_quality(rec.samples, 250.0, "ecg", method="zhao")
+    with pytest.raises(SignalError, match="fs_hz"):
+        window_quality(rec.samples)
