@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
 import json
 import logging
@@ -78,17 +79,31 @@ class ExportResult:
 
 
 def supported_opsets() -> range:
-    """Opsets the exporter and the installed onnx/onnxruntime accept: 18 .. min(onnx, ort)."""
+    """Opsets accepted: 18 (oldest the torch.export-based exporter writes) .. the newest that both
+    the installed onnx and onnxruntime (probed with a one-node model) support."""
     import onnx
     high = onnx.defs.onnx_opset_version()
+    return range(MIN_OPSET, min(high, _ort_max_opset(high)) + 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _ort_max_opset(high: int) -> int:
     try:
-        import onnxruntime
-        ort_max = {(1, 18): 21, (1, 19): 21, (1, 20): 21, (1, 21): 22, (1, 22): 22}
-        major_minor = tuple(int(p) for p in onnxruntime.__version__.split(".")[:2])
-        high = min(high, ort_max.get(major_minor, high))
+        import onnxruntime as ort
     except ImportError:  # no runtime: only onnx itself limits the opset
-        pass
-    return range(MIN_OPSET, high + 1)
+        return high
+    from onnx import TensorProto, helper
+    for opset in range(high, MIN_OPSET - 1, -1):
+        vi = helper.make_tensor_value_info("a", TensorProto.FLOAT, [1])
+        graph = helper.make_graph([helper.make_node("Identity", ["a"], ["b"])], "probe", [vi],
+                                  [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+        try:
+            ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+            return opset
+        except Exception:  # noqa: BLE001 - "opset N is not supported" and friends
+            continue
+    return MIN_OPSET
 
 
 def _resolve(model_or_encoder):
@@ -137,6 +152,7 @@ def _metadata(model, encoder, config: dict, precision: str, opset: int, exporter
             "channels": int(config.get("in_channels", 0)) or None,
             "fs_hz": float(config["input_fs_hz"]), "window_s": float(config["window_s"]),
             "batch": batch, "length": length, "output": OUTPUT_NAME,
+            "channel_input": CHANNEL_INPUT if uses_channel_input(config) else None,
         }),
     }
     pipeline = getattr(encoder, "pipeline", None) if encoder is not None else getattr(model, "pipeline", None)
@@ -172,22 +188,32 @@ def read_metadata(path) -> dict:
     return out
 
 
-class _EmbedGraph:
-    """Builds the nn.Module whose forward is ``model.embed_forward`` (torch imported lazily)."""
+CHANNEL_INPUT = "channel_idx"
 
-    @staticmethod
-    def wrap(model):
-        import torch
 
-        class EmbedGraph(torch.nn.Module):
-            def __init__(self, inner):
-                super().__init__()
-                self.model = inner
+def uses_channel_input(config: dict) -> bool:
+    """True when the graph takes ``channel_idx`` int64 (C,): models whose channel vocabulary lets
+    any subset of named channels (ECG leads) map onto learned channel embeddings."""
+    return config.get("modality") not in ("audio", "spiro") and len(config.get("channels") or ()) > 1
 
-            def forward(self, x):  # x: (B, C, T) float32 -> (B, D) float32
-                return self.model.embed_forward(x)
 
-        return EmbedGraph(model).eval()
+def _wrap(model, with_channels: bool):
+    """The nn.Module whose forward is ``model.embed_forward`` (torch imported lazily)."""
+    import torch
+
+    class EmbedGraph(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.model = inner
+
+        def forward(self, x, channel_idx=None):  # x (B, C, T) float32, channel_idx (C,) int64
+            return self.model.embed_forward(x, channel_idx)  # (B, D) float32
+
+    class EmbedGraphX(EmbedGraph):
+        def forward(self, x):  # x (B, C, T) float32 -> (B, D) float32
+            return self.model.embed_forward(x)
+
+    return (EmbedGraph if with_channels else EmbedGraphX)(model).eval()
 
 
 @contextlib.contextmanager
@@ -203,39 +229,66 @@ def _quiet(*names):
             lg.setLevel(level)
 
 
-def _export_dynamo(wrapped, x, path, opset, batch):
+def _export_dynamo(wrapped, args, path, opset, batch):
     import torch
     from torch.export import Dim
     batch_dim = Dim.STATIC if batch != "dynamic" else Dim("batch", min=1, max=MAX_BATCH)
-    shapes = {"x": {0: batch_dim, 2: Dim.AUTO}}
+    shapes = {"x": {0: batch_dim, 1: Dim.AUTO, 2: Dim.AUTO}}
+    names = [INPUT_NAME]
+    if len(args) > 1:
+        shapes[CHANNEL_INPUT] = {0: Dim.AUTO}
+        names.append(CHANNEL_INPUT)
     # The exporter prints progress lines to stdout and chats at INFO level; a library must not.
+    # Output names are set afterwards (_name_output): an internal value may already be called
+    # "embedding" (the nn.Embedding gather), which the exporter would duplicate.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("onnxscript", "onnx_ir"):
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapped, (x,), str(path), dynamo=True, verbose=False, opset_version=opset,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_shapes=shapes, external_data=False, optimize=True)
+        torch.onnx.export(wrapped, args, str(path), dynamo=True, verbose=False, opset_version=opset,
+                          input_names=names, dynamic_shapes=shapes, external_data=False, optimize=True)
 
 
-def _export_torchscript(wrapped, x, path, opset, batch):
+def _export_torchscript(wrapped, args, path, opset, batch):
     import torch
-    axes = {INPUT_NAME: {2: "time"}, OUTPUT_NAME: {}}
+    axes = {INPUT_NAME: {1: "channels", 2: "time"}}
     if batch == "dynamic":
         axes[INPUT_NAME][0] = "batch"
-        axes[OUTPUT_NAME][0] = "batch"
+    names = [INPUT_NAME]
+    if len(args) > 1:
+        axes[CHANNEL_INPUT] = {0: "channels"}
+        names.append(CHANNEL_INPUT)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapped, (x,), str(path), dynamo=False, opset_version=opset,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_axes=axes)
+        torch.onnx.export(wrapped, args, str(path), dynamo=False, opset_version=opset,
+                          input_names=names, dynamic_axes=axes)
+
+
+def _rename_value(graph, old: str, new: str):
+    for node in graph.node:
+        node.input[:] = [new if i == old else i for i in node.input]
+        node.output[:] = [new if o == old else o for o in node.output]
+    for vi in list(graph.value_info) + list(graph.output) + list(graph.input):
+        if vi.name == old:
+            vi.name = new
+
+
+def _name_output(proto):
+    """Call the graph output ``embedding`` (renaming an internal value of that name first)."""
+    graph = proto.graph
+    current = graph.output[0].name
+    if current == OUTPUT_NAME:
+        return
+    if any(OUTPUT_NAME in n.output for n in graph.node):
+        _rename_value(graph, OUTPUT_NAME, OUTPUT_NAME + "_internal")
+    _rename_value(graph, current, OUTPUT_NAME)
 
 
 def _rename_dims(proto) -> tuple[bool, bool]:
     """Name the symbolic input axes ``batch`` and ``time`` everywhere; report which are symbolic."""
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     renames = {}
-    if dims[0].dim_param:
-        renames[dims[0].dim_param] = "batch"
-    if len(dims) > 2 and dims[2].dim_param:
-        renames[dims[2].dim_param] = "time"
+    for axis, name in enumerate(("batch", "channels", "time")):
+        if axis < len(dims) and dims[axis].dim_param:
+            renames[dims[axis].dim_param] = name
     for vi in list(proto.graph.input) + list(proto.graph.output) + list(proto.graph.value_info):
         for d in vi.type.tensor_type.shape.dim:
             if d.dim_param in renames:
@@ -294,8 +347,12 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
     out_path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
-    wrapped = _EmbedGraph.wrap(model)
-    example = torch.randn(2 if batch == "dynamic" else batch, channels, length, generator=torch.Generator().manual_seed(0))
+    with_channels = uses_channel_input(config)
+    wrapped = _wrap(model, with_channels)
+    example = (torch.randn(2 if batch == "dynamic" else batch, channels, length,
+                           generator=torch.Generator().manual_seed(0)),)
+    if with_channels:  # 2 channels so that the channel axis is traced as a variable
+        example = (torch.randn(example[0].shape[0], max(channels, 2), length), torch.arange(max(channels, 2)))
     try:
         try:
             _export_dynamo(wrapped, example, out_path, opset, batch)
@@ -313,6 +370,7 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         model.train(was_training)
 
     proto = onnx.load(str(out_path))
+    _name_output(proto)
     dyn_batch, dyn_length = _rename_dims(proto)
     if batch == "dynamic" and not dyn_batch:
         raise EncoderError(f"{config.get('name')}: the exported graph fixed the batch axis; "

@@ -1,0 +1,102 @@
+"""``biosig export`` (model -> ONNX) and ``biosig compile`` (ONNX -> TensorRT engine).
+
+torch, onnx and tensorrt are imported inside the handlers so ``biosig --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from biosig.errors import BiosigError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS_EXPORT = ("fp32", "fp16")
+PRECISIONS_COMPILE = ("fp32", "fp16", "int8")
+
+
+def _batch(value: str):
+    if value == "dynamic":
+        return value
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"batch must be 'dynamic' or a positive integer, got {value!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"batch must be 'dynamic' or a positive integer, got {k}")
+    return k
+
+
+def _positive(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {k}")
+    return k
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="export an encoder to ONNX (in-model preprocessing inside the graph)",
+        description="Export an encoder to ONNX. The graph input x is float32 (batch, channels, "
+                    "samples) of raw windows at the model's input rate after the out-of-graph "
+                    "pipeline; ECG graphs also take channel_idx int64 (channels,). The output "
+                    "embedding is float32 (batch, dim). The pipeline JSON and hash, the model "
+                    "config, the model id and the biosig version are stored as ONNX metadata.")
+    p.add_argument("model", help="shipped model name (e.g. ecg-tiny) or checkpoint directory")
+    p.add_argument("--out", required=True, help="output .onnx file")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's recommended one)")
+    p.add_argument("--batch", type=_batch, default="dynamic", help="'dynamic' (default) or a fixed batch size K")
+    p.add_argument("--precision", choices=PRECISIONS_EXPORT, default="fp32",
+                   help="fp16 stores weights and runs the network in float16; input/output stay float32")
+    p.add_argument("--random-init", action="store_true",
+                   help="export the named architecture with random weights (e.g. ecg-small for benchmarks)")
+    p.set_defaults(handler=run_export)
+
+    c = subparsers.add_parser(
+        "compile", help="build a TensorRT engine (.plan) from an exported ONNX file (needs a GPU)",
+        description="Build a native TensorRT engine with an optimisation profile over batch and "
+                    "length. Needs TensorRT (pip install 'biosig[gpu]') and a CUDA GPU. int8 needs "
+                    "--calibration: an .npy of representative windows (N, C, T) float32.")
+    c.add_argument("onnx", help="exported .onnx file (from biosig export)")
+    c.add_argument("--out", required=True, help="output .plan engine")
+    c.add_argument("--precision", choices=PRECISIONS_COMPILE, default="fp16")
+    c.add_argument("--min-batch", type=_positive, default=1)
+    c.add_argument("--opt-batch", type=_positive, default=8)
+    c.add_argument("--max-batch", type=_positive, default=32)
+    c.add_argument("--min-length", type=_positive, default=None, help="samples (default: the model window)")
+    c.add_argument("--opt-length", type=_positive, default=None, help="samples (default: the model window)")
+    c.add_argument("--max-length", type=_positive, default=None, help="samples (default: the model window)")
+    c.add_argument("--channels", type=_positive, default=None, help="channels of the engine input (default: the model's)")
+    c.add_argument("--calibration", default=None, help="int8 only: .npy of windows (N, C, T) float32")
+    c.add_argument("--workspace-mb", type=_positive, default=2048, help="builder workspace limit in MiB")
+    c.set_defaults(handler=run_compile)
+
+
+def run_export(args) -> int:
+    import encoders
+    from encoders.export import export_onnx
+    if args.out and not str(args.out).endswith(".onnx"):
+        raise BiosigError(f"--out {args.out!r} should end in .onnx")
+    source = encoders.load(args.model, pretrained=not args.random_init)
+    result = export_onnx(source, args.out, opset=args.opset, batch=args.batch, precision=args.precision)
+    meta = result.metadata
+    print(f"wrote {result.path}: {meta['biosig.model_id']}, opset {result.opset}, {args.precision}, "
+          f"batch {'dynamic' if result.dynamic_batch else args.batch}, "
+          f"length {'dynamic' if result.dynamic_length else 'fixed'}, "
+          f"pipeline {meta.get('biosig.pipeline_hash', 'none')}")
+    return 0
+
+
+def run_compile(args) -> int:
+    from encoders.compile import CompileOptions, compile_engine
+    opts = CompileOptions(precision=args.precision, min_batch=args.min_batch, opt_batch=args.opt_batch,
+                          max_batch=args.max_batch, min_length=args.min_length, opt_length=args.opt_length,
+                          max_length=args.max_length, channels=args.channels,
+                          calibration=args.calibration, workspace_mb=args.workspace_mb)
+    info = compile_engine(args.onnx, args.out, opts)
+    print(f"wrote {info.path}: TensorRT {info.tensorrt_version}, {args.precision}, "
+          f"profile {info.profile}, {info.size_bytes / 1e6:.1f} MB")
+    return 0

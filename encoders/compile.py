@@ -1,0 +1,199 @@
+"""Build a native TensorRT engine (``.plan``) from an exported ONNX graph (TensorRT 10 Python API).
+
+Steps (TensorRT 10): ``trt.Builder(logger)`` -> ``builder.create_network(0)`` (explicit batch is the
+only mode in TensorRT 10) -> ``trt.OnnxParser(network, logger).parse(bytes)`` -> a builder config
+with the workspace limit (``set_memory_pool_limit(MemoryPoolType.WORKSPACE, ...)``), the precision
+flags and one optimisation profile (``profile.set_shape(name, min, opt, max)`` for ``x`` over batch
+and length; ``channel_idx`` fixed to the channel count) -> ``builder.build_serialized_network``
+-> bytes written to the ``.plan`` file. Engines are specific to the GPU model and TensorRT
+version that built them.
+
+Precision
+---------
+fp32   TF32 allowed on Ampere and later (TensorRT default).
+fp16   ``BuilderFlag.FP16``: TensorRT may run layers in half precision where faster; parity
+       against torch fp32 is then about 1e-2 absolute, not 1e-4.
+int8   ``BuilderFlag.INT8`` (+ FP16 fallback) with post-training calibration: an
+       ``IInt8EntropyCalibrator2`` fed with representative windows from ``--calibration``
+       (an .npy (N, C, T) float32, a few hundred windows after the out-of-graph pipeline). The
+       calibration cache is written next to the engine. TensorRT 10 deprecates this implicit
+       quantisation in favour of explicit Q/DQ graphs (NVIDIA ModelOpt); it still works and is
+       what we use, because our export has no Q/DQ nodes. Without calibration data int8 is refused.
+
+Nothing here runs without TensorRT and a CUDA GPU; both are checked first and reported as one
+clear :class:`EncoderError` (``pip install 'biosig[gpu]'``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+
+from encoders.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileOptions:
+    """Engine build settings; lengths in samples at the model's input rate (None: model window)."""
+
+    precision: str = "fp16"
+    min_batch: int = 1
+    opt_batch: int = 8
+    max_batch: int = 32
+    min_length: int | None = None
+    opt_length: int | None = None
+    max_length: int | None = None
+    channels: int | None = None
+    calibration: str | None = None
+    workspace_mb: int = 2048
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise EncoderError(f"precision {self.precision!r} is not supported; use one of {', '.join(PRECISIONS)}")
+        if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
+            raise EncoderError(f"batch profile must satisfy 1 <= min <= opt <= max, got "
+                               f"{self.min_batch}/{self.opt_batch}/{self.max_batch}")
+        if self.precision == "int8" and not self.calibration:
+            raise EncoderError("int8 needs calibration data: --calibration windows.npy (N, C, T) float32 "
+                               "of representative windows; or use --precision fp16")
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineInfo:
+    path: pathlib.Path
+    tensorrt_version: str
+    profile: dict
+    size_bytes: int
+
+
+def _input_layout(onnx_path: pathlib.Path, opts: CompileOptions):
+    """(names of inputs, channels, (min, opt, max) lengths) from the graph and its metadata."""
+    from encoders.export import CHANNEL_INPUT, INPUT_NAME, example_length, read_metadata
+    import onnx
+    proto = onnx.load(str(onnx_path), load_external_data=False)
+    names = [i.name for i in proto.graph.input]
+    if INPUT_NAME not in names:
+        raise EncoderError(f"{onnx_path}: graph input {INPUT_NAME!r} missing (inputs: {names}); "
+                           "export it with biosig export")
+    meta = read_metadata(onnx_path)
+    config = meta.get("model_config") or {}
+    dims = proto.graph.input[names.index(INPUT_NAME)].type.tensor_type.shape.dim
+    channels = opts.channels or (dims[1].dim_value or None) or int(config.get("in_channels") or 1)
+    window = example_length(config) if config else (dims[2].dim_value or None)
+    if window is None and None in (opts.min_length, opts.opt_length, opts.max_length):
+        raise EncoderError(f"{onnx_path} carries no model config; give --min/--opt/--max-length")
+    lengths = (opts.min_length or window, opts.opt_length or window, opts.max_length or window)
+    if not lengths[0] <= lengths[1] <= lengths[2]:
+        raise EncoderError(f"length profile must satisfy min <= opt <= max, got {lengths}")
+    if dims[2].dim_value and lengths != (dims[2].dim_value,) * 3:
+        raise EncoderError(f"{onnx_path} has a fixed length of {dims[2].dim_value} samples; "
+                           f"the profile asks for {lengths}")
+    return names, channels, lengths, CHANNEL_INPUT in names
+
+
+def _check_gpu():
+    try:
+        import torch
+        ok = torch.cuda.is_available()
+    except ImportError:
+        ok = False
+    if not ok:
+        raise EncoderError("biosig compile needs a CUDA GPU; none is visible (TensorRT engines are built "
+                           "and run on the GPU they target)")
+
+
+def _calibrator(trt, path: str, batch: int, cache: pathlib.Path, with_channels: bool):
+    """IInt8EntropyCalibrator2 over the windows of an .npy file (N, C, T) float32."""
+    import numpy as np
+    import torch
+    try:
+        data = np.load(path).astype(np.float32)
+    except (OSError, ValueError) as exc:
+        raise EncoderError(f"--calibration {path}: cannot read an .npy array ({exc})") from None
+    if data.ndim != 3 or len(data) < batch:
+        raise EncoderError(f"--calibration {path}: need (N, C, T) with N >= {batch}, got {data.shape}")
+
+    class Calibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self):
+            super().__init__()
+            self.i = 0
+            self.buf = torch.empty((batch,) + data.shape[1:], dtype=torch.float32, device="cuda")
+            self.chan = torch.arange(data.shape[1], dtype=torch.int64, device="cuda")
+
+        def get_batch_size(self):
+            return batch
+
+        def get_batch(self, names):
+            if self.i + batch > len(data):
+                return None
+            self.buf.copy_(torch.from_numpy(data[self.i:self.i + batch]))
+            self.i += batch
+            return [self.chan.data_ptr() if n == "channel_idx" else self.buf.data_ptr() for n in names]
+
+        def read_calibration_cache(self):
+            return cache.read_bytes() if cache.is_file() else None
+
+        def write_calibration_cache(self, blob):
+            cache.write_bytes(bytes(blob))
+
+    return Calibrator()
+
+
+def compile_engine(onnx_path, out_path, options: CompileOptions = CompileOptions()) -> EngineInfo:
+    """Build a TensorRT engine for an exported graph.
+
+    Parameters
+    ----------
+    onnx_path : path
+        ``.onnx`` written by :func:`encoders.export.export_onnx`.
+    out_path : path
+        Where the serialized engine (``.plan``) goes.
+    options : CompileOptions
+        Precision and the optimisation profile (batch and length in samples).
+
+    Raises
+    ------
+    EncoderError
+        Missing file, TensorRT or GPU absent, bad profile, or the build failed.
+    """
+    onnx_path, out_path = pathlib.Path(onnx_path), pathlib.Path(out_path)
+    if not onnx_path.is_file():
+        raise EncoderError(f"{onnx_path} does not exist; export one with: biosig export MODEL --out model.onnx")
+    from encoders.backends import import_tensorrt
+    trt = import_tensorrt()
+    _check_gpu()
+    names, channels, lengths, with_channels = _input_layout(onnx_path, options)
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise EncoderError(f"TensorRT cannot parse {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mb << 20)
+    profile = builder.create_optimization_profile()
+    shapes = {"x": [(b, channels, t) for b, t in zip((options.min_batch, options.opt_batch, options.max_batch), lengths)]}
+    profile.set_shape("x", *shapes["x"])
+    if with_channels:
+        profile.set_shape("channel_idx", (channels,), (channels,), (channels,))
+        shapes["channel_idx"] = [(channels,)] * 3
+    config.add_optimization_profile(profile)
+    if options.precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
+    if options.precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+        config.int8_calibrator = _calibrator(trt, options.calibration, options.opt_batch,
+                                             out_path.with_suffix(".calib"), with_channels)
+        config.set_calibration_profile(profile)
+    log.info("building TensorRT %s engine for %s, profile %s", options.precision, onnx_path, shapes)
+    blob = builder.build_serialized_network(network, config)
+    if blob is None:
+        raise EncoderError(f"TensorRT failed to build an engine for {onnx_path} (see the TensorRT log)")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_bytes(bytes(blob))
+    return EngineInfo(out_path, trt.__version__, shapes, out_path.stat().st_size)
