@@ -1,0 +1,67 @@
+"""Reader speed against wfdb itself, and the wall time of ``biosig info`` against its target.
+
+Rows (``baseline | ours | ratio``):
+
+- ``read 100``: ``wfdb.rdrecord`` + ``wfdb.rdann`` (baseline) vs :func:`biosig.read`, which adds
+  the header/file-size checks, float32 conversion and annotation handling. Median of 5 runs.
+- ``read cinc2017 x200``: the same for all 200 CinC 2017 records (one pass each).
+- ``info 100 wall``: the 3 s target (baseline) vs ``biosig info ../shared/data/wfdb/100`` run as
+  a fresh process (imports, read, quality summary, printing), median of 3.
+
+    .venv/bin/python benchmarks/bench_readers.py
+"""
+from __future__ import annotations
+
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+
+
+def timed(fn, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def row(name: str, baseline: float, ours: float, unit: str = "s") -> None:
+    print(f"{name:<22} | {baseline:9.4f} {unit} | {ours:9.4f} {unit} | {ours / baseline:6.2f}")
+
+
+def main() -> int:
+    import wfdb
+
+    from biosig.readers import discover, read
+
+    rec100 = DATA / "wfdb" / "100"
+    if not rec100.with_suffix(".hea").exists():
+        print(f"shared data absent ({rec100}); nothing to benchmark")
+        return 0
+    print(f"{'case':<22} | {'baseline':>11} | {'ours':>11} | ratio")
+    read(rec100)  # warm imports
+    base = timed(lambda: (wfdb.rdrecord(str(rec100)), wfdb.rdann(str(rec100), "atr")))
+    ours = timed(lambda: read(rec100))
+    row("read 100", base, ours)
+
+    cinc = [p[:-4] for p in discover([DATA / "cinc2017"])]
+    base = timed(lambda: [wfdb.rdrecord(p) for p in cinc], repeat=1)
+    ours = timed(lambda: [read(p) for p in cinc], repeat=1)
+    row("read cinc2017 x200", base, ours)
+
+    exe = ROOT / ".venv" / "bin" / "biosig"
+    cmd = [str(exe) if exe.exists() else "biosig", "info", str(rec100)]
+    wall = timed(lambda: subprocess.run(cmd, check=True, capture_output=True), repeat=3)
+    row("info 100 wall", 3.0, wall)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
