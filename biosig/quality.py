@@ -19,10 +19,8 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy import signal
 
 from biosig.errors import SignalError
-from biosig.filters import valid_runs
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -35,10 +33,51 @@ _MIN_HR_BPM, _MAX_HR_BPM = 24.0, 300.0
 
 # ---------------------------------------------------------------------------------- beats
 def _band(x: np.ndarray, fs_hz: float, lo: float, hi: float, order: int = 2) -> np.ndarray:
-    hi = min(hi, 0.45 * fs_hz)
-    sos = signal.butter(order, [lo, hi], "bandpass", fs=fs_hz, output="sos")
-    padlen = min(3 * (2 * len(sos) + 1), len(x) - 1)
-    return signal.sosfiltfilt(sos, x, padlen=padlen)
+    """Zero-phase Butterworth band-pass in the frequency domain (gain ``|H(f)|^2``, as filtfilt).
+
+    NumPy only, so that ``biosig info`` does not import ``scipy.signal`` (~1 s). The signal is
+    mirrored by up to 1 s at both ends against wrap-around.
+    """
+    pad = min(len(x) - 1, int(fs_hz))
+    y = np.concatenate([x[pad:0:-1], x, x[-2:-pad - 2:-1]]) if pad > 0 else x
+    f = np.fft.rfftfreq(len(y), 1.0 / fs_hz)
+    with np.errstate(divide="ignore", over="ignore"):
+        hp = 1.0 / (1.0 + (lo / np.maximum(f, 1e-12)) ** (2 * order))
+        lp = 1.0 / (1.0 + (f / min(hi, 0.45 * fs_hz)) ** (2 * order))
+    out = np.fft.irfft(np.fft.rfft(y - y.mean()) * (hp * lp) ** 2, n=len(y))
+    return out[pad:pad + len(x)]
+
+
+def _find_peaks(x: np.ndarray, distance: int, min_height: float) -> np.ndarray:
+    """Local maxima of ``x`` above ``min_height``, at least ``distance`` samples apart (higher
+    peaks win), sorted by position: ``scipy.signal.find_peaks(x, height, distance)`` in NumPy."""
+    i = np.flatnonzero((x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:])) + 1
+    i = i[x[i] >= min_height]
+    if len(i) < 2 or distance <= 1:
+        return i
+    keep = np.ones(len(i), bool)
+    for k in np.argsort(-x[i], kind="stable"):
+        if keep[k]:
+            lo, hi = np.searchsorted(i, [i[k] - distance + 1, i[k] + distance])
+            keep[lo:hi] = False
+            keep[k] = True
+    return i[keep]
+
+
+def _dominant_period_s(x: np.ndarray, fs_hz: float, min_s: float = 0.33, max_s: float = 2.0) -> float:
+    """Lag of the largest autocorrelation in ``[min_s, max_s]`` seconds (``min_s`` if none)."""
+    n = len(x)
+    spec = np.fft.rfft(x - x.mean(), n=2 * n)
+    ac = np.fft.irfft(np.abs(spec) ** 2)[:n]
+    a, b = int(min_s * fs_hz), min(n - 1, int(max_s * fs_hz))
+    if b <= a:
+        return min_s
+    return (a + int(np.argmax(ac[a:b + 1]))) / fs_hz
+
+
+def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
 def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +87,8 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
     moving average) peaks at least 250 ms apart above 30 % of a typical beat's (the median of the larger half
     of all local maxima, so one big ectopic beat or artefact does not hide the others), refined to the
     largest absolute deflection within 60 ms. PPG: band-pass 0.5-8 Hz, systolic peaks at least
-    300 ms apart with a prominence above 30 % of the robust range.
+    at least 0.6 x the dominant pulse period apart (autocorrelation peak between 0.33 and 2 s,
+    so a dicrotic wave is not a second beat), above 30 % of the robust (2-98 %) range.
     """
     x = np.asarray(x, dtype=np.float64)
     if modality == "ecg":
@@ -56,12 +96,12 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
         qrs = np.gradient(_band(x, fs_hz, 5.0, 15.0)) ** 2
         w = max(1, int(0.12 * fs_hz))
         energy = np.convolve(qrs, np.ones(w) / w, mode="same")
-        cand, props = signal.find_peaks(energy, distance=max(1, int(0.25 * fs_hz)), height=0.0)
-        heights = np.sort(props["peak_heights"])
+        cand = _find_peaks(energy, max(1, int(0.25 * fs_hz)), 0.0)
+        heights = np.sort(energy[cand])
         typical = float(np.median(heights[len(heights) // 2:])) if len(heights) else 0.0
         if not typical > 0:
             return np.zeros(0, np.int64), clean
-        cand = cand[props["peak_heights"] >= 0.3 * typical]
+        cand = cand[energy[cand] >= 0.3 * typical]
         r = max(1, int(0.06 * fs_hz))
         beats = np.array([max(0, c - r) + int(np.argmax(np.abs(clean[max(0, c - r):c + r]))) for c in cand], np.int64)
         return np.unique(beats), clean
@@ -69,7 +109,7 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
     lo, hi = np.percentile(clean, [2, 98])
     if not hi > lo:
         return np.zeros(0, np.int64), clean
-    beats, _ = signal.find_peaks(clean, distance=max(1, int(0.3 * fs_hz)), prominence=0.3 * (hi - lo))
+    beats = _find_peaks(clean, max(1, int(0.6 * _dominant_period_s(clean, fs_hz) * fs_hz)), lo + 0.3 * (hi - lo))
     return beats.astype(np.int64), clean
 
 
@@ -101,7 +141,7 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) ->
     if frac == 0.0:
         return 0.0
     if not finite.all():
-        a, b = max(valid_runs(finite), key=lambda r: r[1] - r[0])
+        a, b = max(_valid_runs(finite), key=lambda r: r[1] - r[0])
         x = x[a:b]
     if len(x) < 2 or np.nanstd(x) == 0:
         return 0.0
