@@ -7,7 +7,6 @@ model's channel vocabulary and returns one row per window.
 from __future__ import annotations
 
 import logging
-import re
 
 import numpy as np
 import torch
@@ -16,19 +15,7 @@ from encoders.errors import EncoderError
 
 log = logging.getLogger(__name__)
 
-# Channel-name aliases onto the vocabularies in encoders.config.CHANNEL_VOCAB (upper-cased keys).
-_ALIASES = {"MLI": "I", "MLII": "II", "MLIII": "III", "MCL1": "V1", "D1": "I", "D2": "II", "D3": "III",
-            "PLETH": "PPG", "PULSE": "PPG", "VOLUME_ML": "volume", "VOLUME": "volume", "FLOW": "flow"}
-_GENERIC = {"ecg": "ECG", "ppg": "PPG", "audio": "AUDIO", "spiro": "volume"}
-
 EMBED_COLUMNS = ("source", "channels", "t0_s", "t1_s", "quality", "embedding")
-
-
-def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
-    """Start indices of full windows; a record shorter than one window gives one short window."""
-    if n_samples <= window:
-        return np.zeros(1, dtype=np.int64)
-    return np.arange(0, n_samples - window + 1, hop, dtype=np.int64)
 
 
 def _fallback_quality(win: np.ndarray) -> float:
@@ -80,35 +67,9 @@ class Encoder:
 
     # ------------------------------------------------------------------ channels
     def channel_index(self, names) -> list[int]:
-        """Positions in ``config.channels`` of the given channel names (aliases and a generic
-        per-modality token for unknown names)."""
-        vocab = self.config.channels
-        upper = {v.upper(): i for i, v in enumerate(vocab)}
-        out = []
-        for name in names:
-            key = str(name).strip().upper()
-            key = re.sub(r"^(ECG|LEAD)[ _-]?(?=(I{1,3}|AV[RLF]|V[1-6])$)", "", key)
-            alias = _ALIASES.get(key, key)
-            idx = upper.get(alias.upper())
-            if idx is None:
-                idx = upper[_GENERIC[self.config.modality].upper()]
-            out.append(idx)
-        return out
-
-    def _select(self, record):
-        from biosig.modality import channel_modality
-        m = self.config.modality
-        if m == "audio":
-            return record.select([0]) if record.n_channels > 1 else record
-        keep = [c for c in record.channels if channel_modality(c) == m]
-        if not keep:
-            if record.modality != m:
-                raise EncoderError(f"{self.config.name} embeds {m} channels; the record has "
-                                   f"{record.modality} channels {list(record.channels)}")
-            keep = list(record.channels)
-        if m in ("ppg", "spiro"):
-            keep = keep[:1]
-        return record.select(keep)
+        """Positions in ``config.channels`` of channel ``names`` (see :func:`encoders.data.channel_index`)."""
+        from encoders.data import channel_index
+        return channel_index(names, self.config)
 
     # ------------------------------------------------------------------ embedding
     @torch.no_grad()
@@ -139,7 +100,8 @@ class Encoder:
 
     def prepare(self, record):
         """Channel selection plus the out-of-graph pipeline: a Record at ``config.input_fs_hz``."""
-        rec = self._select(record)
+        from encoders.data import select_channels
+        rec = select_channels(record, self.config.modality)
         outside, _ = self.pipeline.split_in_model()
         rec = outside.apply(rec)
         if abs(rec.fs_hz - self.config.input_fs_hz) > 1e-6:
@@ -148,15 +110,15 @@ class Encoder:
         return rec
 
     def windows(self, rec):
-        """(windows (W, C, T) float32, t0_s (W,)) with the modality's default window and hop."""
+        """(windows (W, C, T) float32, t0_s (W,)) with the modality's default window and hop; a
+        record shorter than one window gives one window of its own length."""
         from biosig.pipeline import default_window
+        from biosig.windows import window_array
         window_s, hop_s = default_window(self.config.modality)
-        n, hop = int(round(window_s * rec.fs_hz)), max(1, int(round(hop_s * rec.fs_hz)))
-        starts = window_starts(rec.n_samples, n, hop)
-        length = min(n, rec.n_samples)
-        wins = np.stack([rec.samples[:, s:s + length] for s in starts]) if len(starts) else \
-            np.zeros((0, rec.n_channels, length), np.float32)
-        return wins.astype(np.float32), starts / rec.fs_hz
+        if rec.n_samples < int(round(window_s * rec.fs_hz)):
+            return rec.samples[None].astype(np.float32), np.zeros(1)
+        w = window_array(rec, window_s, hop_s, pad_short=False)
+        return w.x, w.t0_s
 
     def quality(self, windows: np.ndarray, fs_hz: float) -> np.ndarray:
         """Quality in [0, 1] per window (biosig.quality.window_quality where available)."""
@@ -183,5 +145,5 @@ class Encoder:
             "t0_s": t0.astype(np.float64),
             "t1_s": (t0 + dur).astype(np.float64),
             "quality": self.quality(wins, rec.fs_hz),
-            "embedding": pl.Series("embedding", list(emb), dtype=pl.List(pl.Float32)),
+            "embedding": pl.Series("embedding", emb.tolist(), dtype=pl.List(pl.Float32)),
         })

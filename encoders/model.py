@@ -107,33 +107,38 @@ class EncoderModel(nn.Module):
         return h[:, self.config.n_global:].mean(dim=1)                        # (B, D)
 
     # ------------------------------------------------------------------ MAE
-    def masking_noise(self, B: int, P: int, C: int, token_ids: torch.Tensor, device, generator=None):
+    def masking_noise(self, B: int, P: int, C: int, token_ids: torch.Tensor, device, generator=None,
+                      batch_slice=None):
         """Noise (B, N) whose argsort gives the masking order (lowest noise is kept).
+
+        ``batch_slice=(start, B_global)`` draws the noise of a whole global batch and keeps rows
+        ``start .. start + B`` (data-parallel ranks then mask exactly like one process would).
 
         ``random``: i.i.d. uniform per token; ``span``: one value per run of ``span_patches``
         time patches per channel, so masked tokens come in contiguous spans. Cross-modal target
         channels get +2 so they are always masked.
         """
         c = self.config
+        start, total = batch_slice if batch_slice is not None else (0, B)
         if c.mask_mode == "span":
             n_span = -(-P // c.span_patches)
-            noise = torch.rand(B, n_span, C, device=device, generator=generator)
+            noise = torch.rand(total, n_span, C, generator=generator)[start:start + B].to(device)
             noise = noise.repeat_interleave(c.span_patches, dim=1)[:, :P]     # (B, P, C)
         else:
-            noise = torch.rand(B, P, C, device=device, generator=generator)
+            noise = torch.rand(total, P, C, generator=generator)[start:start + B].to(device)
         noise = noise.reshape(B, P * C)
         if len(c.cross_modal):
             noise = noise + 2.0 * torch.isin(token_ids, self.cross_ids).to(noise.dtype)
         return noise
 
-    def forward_encoder(self, x: torch.Tensor, channel_idx=None, generator=None):
+    def forward_encoder(self, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None):
         """Encode the visible tokens. Returns latent (B, G+K, D), target (B, N, pd),
         mask (B, N) with 1 = masked, ids_restore (B, N), token_ids (B, N)."""
         c = self.config
         tok, target, token_ids = self.tokenize(x, channel_idx)
         B, N, D = tok.shape
         C = self._n_channels(x)
-        noise = self.masking_noise(B, N // C, C, token_ids, x.device, generator)
+        noise = self.masking_noise(B, N // C, C, token_ids, x.device, generator, batch_slice)
         n_forced = int(torch.isin(token_ids, self.cross_ids).sum(1).max()) if len(c.cross_modal) else 0
         keep = max(1, min(int(N * (1 - c.mask_ratio)), N - n_forced))
         ids_shuffle = torch.argsort(noise, dim=1)                             # (B, N)
@@ -182,14 +187,15 @@ class EncoderModel(nn.Module):
             fp, ft = torch.fft.rfft(sig_p, dim=-1), torch.fft.rfft(sig_t, dim=-1)
             amp = (torch.log1p(fp.abs()) - torch.log1p(ft.abs())).abs().mean()
             cos = (fp * ft.conj()).real / (fp.abs() * ft.abs() + 1e-6)
-            phase = (ft.abs() * (1 - cos)).sum() / ft.abs().sum().clamp_min(1e-6)
+            # amplitude-weighted phase error per window, averaged (so batch shards average exactly)
+            phase = ((ft.abs() * (1 - cos)).sum((1, 2)) / ft.abs().sum((1, 2)).clamp_min(1e-6)).mean()
             out.update(amp=amp, phase=phase, loss=mse + w * (amp + phase))
         return out
 
-    def forward(self, x: torch.Tensor, channel_idx=None, generator=None) -> dict:
+    def forward(self, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None) -> dict:
         """MAE training step: returns dict with ``loss`` (scalar), ``mse``, ``pred`` (B, N, pd),
         ``mask`` (B, N) and ``target`` (B, N, pd)."""
-        latent, target, mask, ids_restore, token_ids = self.forward_encoder(x, channel_idx, generator)
+        latent, target, mask, ids_restore, token_ids = self.forward_encoder(x, channel_idx, generator, batch_slice)
         C = self._n_channels(x)
         pred = self.forward_decoder(latent, ids_restore, token_ids, C)
         out = self.forward_loss(target, pred, mask, C)

@@ -1,0 +1,192 @@
+"""``biosig pretrain``, ``biosig embed`` and ``biosig probe``.
+
+torch, encoders and polars are imported inside the handlers so ``biosig --version`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+ENCODER_MODALITIES = ("ecg", "ppg", "audio", "spiro")
+PRESETS = ("tiny", "small", "base")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be > 0")
+    return v
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "pretrain", help="pretrain a masked-autoencoder encoder (ecg, ppg, audio, spiro)",
+        description="Masked-autoencoder pretraining of a windowed sparse-attention encoder on "
+                    "recordings in any format biosig reads, or on synthetic signals. Writes a "
+                    "checkpoint (config, preprocessing pipeline, weights) plus metrics.jsonl and "
+                    "train_state.pt into --out; --resume continues exactly where it stopped. Under "
+                    "torchrun every process takes batch-size / world-size windows per step.")
+    p.add_argument("--modality", required=True, choices=ENCODER_MODALITIES)
+    p.add_argument("--data", nargs="+", metavar="PATH", default=(), help="recordings, record names or folders")
+    p.add_argument("--synthetic", action="store_true", help="train on biosig.synthetic signals")
+    p.add_argument("--synthetic-records", type=_positive_int, default=32, metavar="N",
+                   help="number of synthetic records (default 32)")
+    p.add_argument("--synthetic-seconds", type=_positive_float, default=60.0, metavar="S",
+                   help="length of each synthetic record in s (default 60)")
+    p.add_argument("--preset", choices=PRESETS, default="tiny")
+    p.add_argument("--steps", type=_positive_int, default=200)
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="global batch (all processes)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3)
+    p.add_argument("--warmup-steps", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ckpt-every", type=_positive_int, default=50, metavar="N", help="checkpoint every N steps")
+    p.add_argument("--window-s", type=_positive_float, default=None, metavar="S",
+                   help="training window length (default: the modality's default window)")
+    p.add_argument("--hop-s", type=_positive_float, default=None, metavar="S", help="hop between training windows")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model config field (JSON value), e.g. --set depth=2 --set mask_mode='\"span\"'")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/train_state.pt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=pretrain_command)
+
+    e = subparsers.add_parser(
+        "embed", help="embed recordings with an encoder, one parquet row per window",
+        description="Apply the model's stored preprocessing pipeline, cut each recording into the "
+                    "modality's default windows and write source, channels, t0_s, t1_s, quality and "
+                    "embedding (list of float32) per window. Identical input gives identical output.")
+    e.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, record names or folders")
+    e.add_argument("--model", required=True, metavar="NAME|DIR", help="shipped model name (ecg-tiny, ...) or checkpoint dir")
+    e.add_argument("--out", required=True, metavar="FILE.parquet")
+    e.add_argument("--batch-size", type=_positive_int, default=64)
+    e.add_argument("--random-weights", action="store_true",
+                   help="use the architecture NAME with random (seeded) weights: a baseline")
+    e.set_defaults(handler=embed_command)
+
+    q = subparsers.add_parser(
+        "probe", help="cross-validated logistic-regression probe on embeddings",
+        description="Average window embeddings per record (source file name without extension), join "
+                    "the labels on their key column, fit a standardised L2 logistic regression with "
+                    "stratified K-fold CV and print AUROC, balanced accuracy and macro-F1 with 95 %% "
+                    "bootstrap confidence intervals.")
+    q.add_argument("--embeddings", required=True, metavar="FILE.parquet")
+    q.add_argument("--labels", required=True, metavar="CSV")
+    q.add_argument("--label-column", required=True, metavar="COL")
+    q.add_argument("--key-column", default=None, metavar="COL", help="record id column (default: the first)")
+    q.add_argument("--positive", default=None, metavar="VALUE",
+                   help="one-vs-rest: this label value is the positive class, all others negative")
+    q.add_argument("--folds", type=_positive_int, default=5)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="N")
+    q.add_argument("--C", type=_positive_float, default=1.0, help="inverse L2 regularisation strength")
+    q.add_argument("--min-quality", type=float, default=0.0, help="drop windows below this quality")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(handler=probe_command)
+
+
+def _overrides(items) -> dict:
+    from biosig.errors import BiosigError
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BiosigError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def pretrain_command(args) -> int:
+    from encoders.pretrain import TrainConfig, pretrain
+    from biosig.errors import BiosigError
+    if not args.data and not args.synthetic:
+        raise BiosigError("no training data: give --data PATH... or --synthetic")
+    cfg = TrainConfig(modality=args.modality, out_dir=args.out, preset=args.preset, data=tuple(args.data),
+                      synthetic=args.synthetic, synthetic_records=args.synthetic_records,
+                      synthetic_seconds=args.synthetic_seconds, steps=args.steps, batch_size=args.batch_size,
+                      lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
+                      window_s=args.window_s, hop_s=args.hop_s, resume=args.resume,
+                      progress=not args.no_progress, overrides=_overrides(args.set))
+    metrics = pretrain(cfg)
+    if int(__import__("os").environ.get("RANK", "0")) == 0:
+        print(json.dumps(metrics))
+    return 0
+
+
+def embed_command(args) -> int:
+    import pathlib
+
+    import polars as pl
+
+    import encoders
+    from biosig.errors import BiosigError
+    from biosig.readers import discover, read
+    out = pathlib.Path(args.out)
+    if out.suffix != ".parquet":
+        raise BiosigError(f"--out {args.out}: expected a .parquet file")
+    enc = encoders.load(args.model, pretrained=not args.random_weights)
+    paths = discover(args.inputs)
+    if not paths:
+        raise BiosigError(f"no readable recordings in {', '.join(args.inputs)}")
+    it = paths
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        it = tqdm(paths, desc=f"embed {enc.model_id}", unit="rec")
+    frames = [enc.embed(read(p), source=str(p), batch_size=args.batch_size) for p in it]
+    df = pl.concat(frames)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.write_parquet(out)
+    print(f"{len(df)} windows from {len(paths)} recordings -> {out} ({enc.model_id})")
+    return 0
+
+
+def probe_command(args) -> int:
+    import polars as pl
+
+    from biosig.errors import BiosigError
+    from encoders.probe import METRICS, join_labels, probe, record_features
+    try:
+        emb = pl.read_parquet(args.embeddings)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise BiosigError(f"{args.embeddings}: cannot read embeddings: {exc}") from None
+    missing = {"source", "embedding"} - set(emb.columns)
+    if missing:
+        raise BiosigError(f"{args.embeddings}: missing columns {sorted(missing)} (write it with biosig embed)")
+    try:
+        labels = pl.read_csv(args.labels, infer_schema_length=0)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise BiosigError(f"{args.labels}: cannot read labels: {exc}") from None
+    keys, X = record_features(emb, args.min_quality)
+    kept, y = join_labels(keys, labels, args.label_column, args.key_column)
+    if args.positive is not None:
+        if args.positive not in set(y):
+            raise BiosigError(f"--positive {args.positive!r} is not a label value; values: {sorted(set(y))}")
+        y = (y == args.positive).astype(int)
+    res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{res['n']} records, classes {res['classes']}, {res['folds']}-fold stratified CV")
+    for m in METRICS:
+        r = res[m]
+        print(f"{m:18s} {r['value']:.3f}  (95% CI {r['ci_low']:.3f}-{r['ci_high']:.3f})")
+    return 0

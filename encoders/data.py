@@ -1,0 +1,126 @@
+"""Training and embedding inputs: channel matching and windowing of biosig Records.
+
+Windows are cut after the out-of-graph part of the checkpoint's pipeline, so what the model sees
+in training is exactly what ``Encoder.embed`` and the streaming runtime feed it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from encoders.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+# Channel-name aliases onto the vocabularies in encoders.config.CHANNEL_VOCAB (upper-cased keys).
+_ALIASES = {"MLI": "I", "MLII": "II", "MLIII": "III", "MCL1": "V1", "D1": "I", "D2": "II", "D3": "III",
+            "PLETH": "PPG", "PULSE": "PPG", "VOLUME_ML": "volume", "VOLUME": "volume", "FLOW": "flow",
+            "FLOW_L_S": "flow"}
+_GENERIC = {"ecg": "ECG", "ppg": "PPG", "audio": "AUDIO", "spiro": "volume"}
+# Channels per training sample: ECG/PPG leads are separate samples (each with its lead embedding);
+# a spirogram sample is the pipeline's (volume, flow) pair.
+SAMPLE_CHANNELS = {"ecg": 1, "ppg": 1, "audio": 1, "spiro": 2}
+
+
+def channel_index(names, config) -> list[int]:
+    """Positions in ``config.channels`` of channel ``names``: exact (case-insensitive) match,
+    then aliases (``MLII`` -> ``II``, ``PLETH`` -> ``PPG``, ``ECG_V1`` -> ``V1``), else the
+    modality's generic token (``ECG``, ``PPG``, ...)."""
+    upper = {v.upper(): i for i, v in enumerate(config.channels)}
+    out = []
+    for name in names:
+        key = str(name).strip().upper()
+        key = re.sub(r"^(ECG|LEAD)[ _-]?(?=(I{1,3}|AV[RLF]|V[1-6])$)", "", key)
+        idx = upper.get(_ALIASES.get(key, key).upper())
+        out.append(upper[_GENERIC[config.modality].upper()] if idx is None else idx)
+    return out
+
+
+def select_channels(record, modality: str):
+    """The channels of ``record`` an encoder of ``modality`` uses (before the pipeline)."""
+    from biosig.modality import channel_modality
+    if modality == "audio":
+        return record  # the pipeline's ``mono`` step mixes channels down
+    keep = [c for c in record.channels if channel_modality(c) == modality]
+    if not keep:
+        if record.modality != modality:
+            raise EncoderError(f"a {modality} encoder needs {modality} channels; the record has "
+                               f"{record.modality} channels {list(record.channels)}")
+        keep = list(record.channels)
+    return record.select(keep[:1] if modality in ("ppg", "spiro") else keep)
+
+
+@dataclass(frozen=True, eq=False)
+class WindowSet:
+    """Training windows.
+
+    Attributes
+    ----------
+    x : float32 (N, C, T) at the model rate, after the out-of-graph pipeline (NaN replaced by 0).
+    channel_idx : int64 (N, C), channel vocabulary ids.
+    sources : N source names (file or ``synthetic:<seed>``).
+    """
+
+    x: np.ndarray
+    channel_idx: np.ndarray
+    sources: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+def record_windows(record, config, outside, window_s: float, hop_s: float, min_valid: float = 0.5):
+    """Windows (n, C, T) float32 and channel ids (n, C) of one record for training."""
+    from biosig.windows import window_array
+    rec = outside.apply(select_channels(record, config.modality))
+    if abs(rec.fs_hz - config.input_fs_hz) > 1e-6:
+        raise EncoderError(f"the pipeline gives {rec.fs_hz} Hz; {config.name} expects {config.input_fs_hz} Hz")
+    w = window_array(rec, window_s, hop_s, pad_short=True)
+    keep = w.valid_fraction >= min_valid
+    x = np.nan_to_num(w.x[keep], nan=0.0, posinf=0.0, neginf=0.0)              # (n, C_rec, T)
+    ids = np.asarray(channel_index(rec.channels, config), dtype=np.int64)
+    k = SAMPLE_CHANNELS[config.modality]
+    if k == 1 and x.shape[1] > 1:   # one sample per lead
+        n, c, t = x.shape
+        return x.reshape(n * c, 1, t), np.tile(ids, n)[:, None]
+    x = x[:, :k]
+    return x, np.broadcast_to(ids[:k], (x.shape[0], k)).copy()
+
+
+def build_windows(records, config, pipeline, window_s: float | None = None, hop_s: float | None = None) -> WindowSet:
+    """Stack the training windows of ``records`` (an iterable of ``(source, Record)``)."""
+    from biosig.pipeline import default_window
+    dw, dh = default_window(config.modality)
+    if window_s is None:
+        window_s, hop_s = config.window_s or dw, hop_s or dh
+    hop_s = hop_s or window_s / 2
+    outside, _ = pipeline.split_in_model()
+    xs, ids, sources = [], [], []
+    for source, rec in records:
+        x, i = record_windows(rec, config, outside, window_s, hop_s)
+        xs.append(x)
+        ids.append(i)
+        sources.extend([source] * len(x))
+    if not sources:
+        raise EncoderError(f"no usable {config.modality} windows of {window_s} s in the data")
+    return WindowSet(np.concatenate(xs).astype(np.float32), np.concatenate(ids), tuple(sources))
+
+
+def synthetic_records(modality: str, n_records: int, seconds: float, seed: int = 0):
+    """``n_records`` simulated records (biosig.synthetic), seeds ``seed .. seed + n - 1``."""
+    from biosig.synthetic import simulate
+    for i in range(n_records):
+        yield f"synthetic:{modality}:{seed + i}", simulate(modality, seconds, seed=seed + i)
+
+
+def file_records(paths, modality: str):
+    """Records found under ``paths`` (files, WFDB record names or folders; biosig.readers)."""
+    from biosig.readers import discover, read
+    found = discover(paths)
+    if not found:
+        raise EncoderError(f"no readable recordings under {', '.join(map(str, paths))}")
+    for path in found:
+        yield str(path), read(path)

@@ -1,0 +1,214 @@
+"""MAE pretraining loop behind ``biosig pretrain``: one CPU, one GPU or many under ``torchrun``.
+
+Determinism and exact resume: the data order of step ``s`` is a pure function of ``(seed, s)``
+(a permutation per epoch from ``numpy.random.default_rng``), the masking noise of step ``s`` comes
+from a generator seeded with ``(seed, s)`` and is drawn for the whole global batch, and every
+checkpoint stores the optimizer and RNG states (the learning rate is a pure function of the step). A run resumed from step k therefore
+takes the same steps as one that never stopped, and ``W`` data-parallel processes with per-rank
+batch ``B / W`` follow the same loss curve as one process with batch ``B``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import pathlib
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from encoders.checkpoint import save_checkpoint
+from encoders.config import get_config
+from encoders.errors import EncoderError
+from encoders.model import EncoderModel, count_parameters
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "train_state.pt"
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Pretraining settings (all from the CLI flags of ``biosig pretrain``)."""
+
+    modality: str
+    out_dir: str
+    preset: str = "tiny"
+    data: tuple[str, ...] = ()
+    synthetic: bool = False
+    synthetic_records: int = 32
+    synthetic_seconds: float = 60.0
+    steps: int = 200
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 10
+    grad_clip: float = 1.0
+    seed: int = 0
+    ckpt_every: int = 50
+    log_every: int = 1
+    window_s: float | None = None
+    hop_s: float | None = None
+    resume: bool = False
+    progress: bool = True
+    overrides: dict = field(default_factory=dict)
+
+
+def _dist_info():
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return world, rank, local
+
+
+def step_indices(seed: int, step: int, n: int, batch: int) -> np.ndarray:
+    """Global batch of sample indices for ``step``: consecutive slices of per-epoch permutations."""
+    start = step * batch
+    out = []
+    while len(out) < batch:
+        epoch, offset = divmod(start + len(out), n)
+        perm = np.random.default_rng([seed, epoch]).permutation(n)
+        out.extend(perm[offset: offset + batch - len(out)].tolist())
+    return np.asarray(out, dtype=np.int64)
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up then cosine decay to 10 %."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def load_data(cfg: TrainConfig, config, pipeline):
+    """The training :class:`encoders.data.WindowSet` for ``cfg``."""
+    from encoders.data import build_windows, file_records, synthetic_records
+    sources = []
+    if cfg.data:
+        sources.append(file_records(cfg.data, cfg.modality))
+    if cfg.synthetic:
+        sources.append(synthetic_records(cfg.modality, cfg.synthetic_records, cfg.synthetic_seconds, cfg.seed))
+    if not sources:
+        raise EncoderError("no training data: give --data PATH... or --synthetic")
+    records = (r for src in sources for r in src)
+    return build_windows(records, config, pipeline, cfg.window_s, cfg.hop_s)
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
+
+
+def pretrain(cfg: TrainConfig) -> dict:
+    """Run (or resume) pretraining; returns the final metrics. Writes into ``cfg.out_dir``:
+    the checkpoint (config.json, pipeline.json, weights.pt, meta.json), ``train_state.pt`` and
+    ``metrics.jsonl`` (one JSON object per logged step)."""
+    from biosig.pipeline import default_pipeline
+    world, rank, local = _dist_info()
+    out = pathlib.Path(cfg.out_dir)
+    if cfg.batch_size % world:
+        raise EncoderError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
+    if cfg.steps < 1:
+        raise EncoderError(f"--steps must be >= 1, got {cfg.steps}")
+    device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    torch.manual_seed(cfg.seed)
+    config = get_config(f"{cfg.modality}-{cfg.preset}", **cfg.overrides)
+    pipeline = default_pipeline(cfg.modality)
+    data = load_data(cfg, config, pipeline)
+    model = EncoderModel(config).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    start = 0
+    state_path = out / STATE_FILE
+    if cfg.resume and state_path.is_file():
+        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        if st["train_config"]["modality"] != cfg.modality or st["model_config"] != config.to_dict():
+            raise EncoderError(f"{out}: cannot resume, the checkpoint was trained with another configuration")
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        torch.set_rng_state(st["rng"]["torch"])
+        np.random.set_state(st["rng"]["numpy"])
+        start = int(st["step"])
+        log.info("resuming %s at step %d", out, start)
+    elif cfg.resume:
+        log.warning("--resume: no %s in %s, starting from step 0", STATE_FILE, out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        _truncate_metrics(out / METRICS_FILE, start)
+    ddp = model
+    if world > 1:
+        ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
+    per_rank = cfg.batch_size // world
+    x_all = torch.from_numpy(data.x)
+    ids_all = torch.from_numpy(data.channel_idx)
+    n_params = count_parameters(model)
+    log.info("pretraining %s (%d parameters) on %d windows, world %d", config.name, n_params, len(data), world)
+    bar = None
+    if cfg.progress and rank == 0 and sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.steps, initial=start, desc=f"pretrain {config.name}", unit="step")
+    gen = torch.Generator(device="cpu")
+    metrics = {}
+    t_start = time.perf_counter()
+    model.train()
+    for step in range(start, cfg.steps):
+        idx = step_indices(cfg.seed, step, len(data), cfg.batch_size)[rank * per_rank:(rank + 1) * per_rank]
+        xb, ib = x_all[idx].to(device), ids_all[idx].to(device)
+        gen.manual_seed(cfg.seed * 1_000_003 + step)
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            res = ddp(xb, ib, generator=gen, batch_slice=(rank * per_rank, cfg.batch_size))
+        loss = res["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        vals = torch.stack([res[k].detach().float() for k in ("loss", "mse")])
+        if world > 1:
+            torch.distributed.all_reduce(vals)
+            vals /= world
+        metrics = {"step": step + 1, "loss": float(vals[0]), "mse": float(vals[1]), "grad_norm": float(gnorm),
+                   "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t_start, 3)}
+        if rank == 0 and ((step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps):
+            with open(out / METRICS_FILE, "a") as fh:
+                fh.write(json.dumps(metrics) + "\n")
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
+            if rank == 0:
+                _save(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params)
+            if world > 1:
+                torch.distributed.barrier()
+    if bar is not None:
+        bar.close()
+    return metrics
+
+
+def _truncate_metrics(path: pathlib.Path, step: int) -> None:
+    """Drop metric lines past ``step`` (left by a run killed after its last checkpoint)."""
+    if not path.is_file():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params):
+    meta = {"step": step, "params": n_params, "n_windows": len(data), "n_sources": len(set(data.sources)),
+            "train_config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
+            "final_metrics": metrics, "torch": torch.__version__}
+    save_checkpoint(out, model, pipeline, meta)
+    state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "rng": _rng_state(), "model_config": config.to_dict(),
+             "train_config": dataclasses.asdict(cfg)}
+    tmp = out / (STATE_FILE + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, out / STATE_FILE)
+    log.info("checkpoint at step %d in %s", step, out)

@@ -1,0 +1,136 @@
+"""Linear probe: regularised logistic regression on embeddings with stratified cross-validation.
+
+Metrics are computed on the out-of-fold predictions (each record predicted by the model that did
+not see it) with percentile bootstrap confidence intervals over records.
+"""
+from __future__ import annotations
+
+import logging
+import pathlib
+
+import numpy as np
+
+from encoders.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+METRICS = ("auroc", "balanced_accuracy", "macro_f1")
+
+
+def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified (train, test) index pairs, shuffled with ``seed``."""
+    from sklearn.model_selection import StratifiedKFold
+    y = np.asarray(y)
+    counts = np.unique(y, return_counts=True)[1]
+    if len(counts) < 2:
+        raise EncoderError("the labels have a single class; a probe needs at least two")
+    if counts.min() < n_splits:
+        raise EncoderError(f"the rarest class has {counts.min()} examples, fewer than the {n_splits} folds")
+    skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(skf.split(np.zeros(len(y)), y))
+
+
+def _metrics(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
+    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+    pred = classes[proba.argmax(1)]
+    if len(classes) == 2:
+        auroc = roc_auc_score(y == classes[1], proba[:, 1])
+    else:
+        auroc = roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes)
+    return {"auroc": float(auroc), "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+            "macro_f1": float(f1_score(y, pred, average="macro"))}
+
+
+def out_of_fold_proba(X: np.ndarray, y: np.ndarray, folds, C: float = 1.0, seed: int = 0):
+    """(classes, proba (n, K)) from a standardised L2 logistic regression fitted per fold."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    classes = np.unique(y)
+    proba = np.zeros((len(y), len(classes)))
+    for train, test in folds:
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000, class_weight="balanced",
+                                                                 random_state=seed))
+        clf.fit(X[train], y[train])
+        proba[np.ix_(test, np.searchsorted(classes, clf.classes_))] = clf.predict_proba(X[test])
+    return classes, proba
+
+
+def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot: int = 1000,
+          C: float = 1.0, folds=None) -> dict:
+    """Cross-validated linear probe.
+
+    Parameters
+    ----------
+    X : float (n, D) features (e.g. record-level mean embeddings).
+    y : (n,) labels (any hashable dtype).
+    folds : optional precomputed (train, test) pairs (default :func:`cv_folds`).
+
+    Returns
+    -------
+    dict with, per metric in :data:`METRICS`, ``{"value", "ci_low", "ci_high"}`` (95 % percentile
+    bootstrap over records of the out-of-fold predictions), plus ``n``, ``classes``, ``folds``.
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2 or len(X) != len(y):
+        raise EncoderError(f"features shaped {X.shape} do not match {len(y)} labels")
+    if not np.isfinite(X).all():
+        raise EncoderError("features contain NaN or infinite values")
+    folds = folds if folds is not None else cv_folds(y, n_splits, seed)
+    classes, proba = out_of_fold_proba(X, y, folds, C, seed)
+    point = _metrics(y, proba, classes)
+    rng = np.random.default_rng(seed)
+    boots = {m: [] for m in METRICS}
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        if len(np.unique(y[i])) < len(classes):
+            continue
+        for m, v in _metrics(y[i], proba[i], classes).items():
+            boots[m].append(v)
+    out = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds)}
+    for m in METRICS:
+        lo, hi = (np.percentile(boots[m], [2.5, 97.5]) if boots[m] else (np.nan, np.nan))
+        out[m] = {"value": point[m], "ci_low": float(lo), "ci_high": float(hi)}
+    return out
+
+
+def record_key(value) -> str:
+    """Join key of a source path or label id: the file name without extension."""
+    return pathlib.Path(str(value)).stem if str(value) else ""
+
+
+def record_features(emb_df, min_quality: float = 0.0):
+    """Record-level mean of window embeddings: (keys list, X (n_records, D) float64)."""
+    import polars as pl
+    df = emb_df
+    if min_quality > 0 and "quality" in df.columns:
+        df = df.filter(pl.col("quality") >= min_quality)
+    if len(df) == 0:
+        raise EncoderError("no embeddings left (empty file or all below --min-quality)")
+    keys = [record_key(s) for s in df["source"].to_list()]
+    emb = np.asarray(df["embedding"].to_list(), dtype=np.float64)
+    order = sorted(set(keys))
+    pos = {k: i for i, k in enumerate(order)}
+    idx = np.array([pos[k] for k in keys])
+    X = np.zeros((len(order), emb.shape[1]))
+    np.add.at(X, idx, emb)
+    X /= np.bincount(idx)[:, None]
+    return order, X
+
+
+def join_labels(keys, labels_df, label_column: str, key_column: str | None = None):
+    """Labels for ``keys`` from a table; returns (kept keys, y). Keys without a label are dropped."""
+    if label_column not in labels_df.columns:
+        raise EncoderError(f"no column {label_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
+    key_column = key_column or labels_df.columns[0]
+    if key_column not in labels_df.columns:
+        raise EncoderError(f"no column {key_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
+    lab = {record_key(k): v for k, v in zip(labels_df[key_column].to_list(), labels_df[label_column].to_list())}
+    kept = [i for i, k in enumerate(keys) if k in lab and lab[k] is not None]
+    if not kept:
+        raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels "
+                           f"(e.g. source key {keys[0]!r})")
+    return kept, np.array([lab[keys[i]] for i in kept])
