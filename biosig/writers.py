@@ -5,7 +5,7 @@ extension           written as
 ==================  ===========================================================================
 ``.csv``            ``t_s`` plus one column per channel named ``"name [unit]"``; NaN -> empty
 ``.parquet``        same columns (plain names) plus fs/units/modality in the schema metadata
-``.wav``/``.flac``  soundfile, float32 WAV / 24-bit FLAC; samples must be in full scale
+``.wav``/``.flac``  soundfile, float32 WAV (any finite value) / 24-bit FLAC (full scale)
 ``.hea`` / none     WFDB (wfdb.wrsamp), format 16, per-channel gain so that the largest
                     magnitude uses ~30000 of the 16-bit range; NaN -> WFDB invalid sample;
                     annotations as ``.atr``, ``metadata["comments"]`` as header comments
@@ -123,9 +123,11 @@ def _write_audio(record: Record, path: pathlib.Path) -> pathlib.Path:
     if np.isnan(x).any():
         raise WriteError(path, "audio files cannot hold NaN gaps; fill or cut them first")
     peak = float(np.abs(x).max()) if x.size else 0.0
-    if peak > 1.0:
-        raise WriteError(path, f"audio samples must be in full scale [-1, 1], peak is {peak:g} "
-                               "(scale the record first)")
+    if peak > 1.0 and path.suffix.lower() == ".flac":
+        raise WriteError(path, f"FLAC holds integer samples in full scale [-1, 1], peak is {peak:g} "
+                               "(scale the record first, or write a float .wav)")
+    if not np.isfinite(x).all():
+        raise WriteError(path, "audio samples must be finite")
     if record.fs_hz != int(record.fs_hz):
         raise WriteError(path, f"audio needs an integer sampling rate, got {record.fs_hz:g} Hz")
     subtype = "FLOAT" if path.suffix.lower() == ".wav" else "PCM_24"

@@ -215,3 +215,15 @@ def test_discover_shared_data_counts():
     assert len(by_kind["hea"]) == 5 + 200 and len(by_kind["mp3"]) == 120
     assert len(by_kind["csv"]) == 12 + 1  # markers and the spirogram; REFERENCE.csv is not a record
     assert not any("041s0" in p for p in found)
+
+
+def test_top_level_lazy_names(tmp_path):
+    import biosig
+    import biosig.readers
+    import biosig.writers
+
+    assert biosig.read is biosig.readers.read and biosig.write is biosig.writers.write
+    rec = biosig.read(shared_path("spirometry", "ukb_field3066_demo_blow.csv"))
+    back = biosig.read(biosig.write(rec, tmp_path / "blow.parquet"))
+    assert back.modality == "spiro" and back.units == ("mL",)
+    np.testing.assert_array_equal(back.samples, rec.samples)

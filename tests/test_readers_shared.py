@@ -188,23 +188,27 @@ def test_all_200_cinc2017_records():
 
 
 # ---------------------------------------------------------------- cough MP3s
-def test_cough_mp3s_headers_all_and_a_handful_decoded():
+def test_cough_mp3s_all_decoded_and_a_handful_resampled():
     import soundfile as sf
 
     folder = shared_path("cough")
     meta = json.loads((folder / "metadata.json").read_text())
     files = discover([folder])
     assert len(files) == 120 and {pathlib.Path(f).name for f in files} == {m["filename"] for m in meta}
-    for f in files:
+    for f in files:  # all 120 decoded in full (about 0.1 s in total)
         info = sf.info(f)
+        rec = read(f)
         assert info.samplerate > 0 and 0.2 < info.duration < 60, f
+        assert rec.fs_hz == info.samplerate and rec.n_channels == info.channels
+        assert rec.duration_s == pytest.approx(info.duration, abs=0.15), f
+        # MP3 reconstruction may overshoot full scale slightly on clipped recordings
+        assert np.isfinite(rec.samples).all() and 0 < np.abs(rec.samples).max() <= 1.5, f
     for f in files[:: len(files) // 6][:6]:
         info = sf.info(f)
         rec = read(f)
         assert rec.modality == "audio" and rec.fs_hz == info.samplerate
         assert rec.n_channels == info.channels
         assert abs(rec.n_samples - info.frames) <= 1152  # one MP3 frame of decoder delay at most
-        assert 0 < np.abs(rec.samples).max() <= 1.0
         mono = read(f, mono=True, fs_hz=16000)
         assert mono.channels == ("mono",) and mono.fs_hz == 16000
         assert mono.n_samples == pytest.approx(rec.n_samples * 16000 / rec.fs_hz, abs=2)

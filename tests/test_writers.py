@@ -96,7 +96,8 @@ def test_write_refusals(tmp_path, ecg_with_gap):
         write(ecg_with_gap, tmp_path / "x.wav")
     loud = Record(samples=np.full((1, 100), 2.0), fs_hz=8000, channels=("mono",), modality="audio")
     with pytest.raises(WriteError, match="full scale"):
-        write(loud, tmp_path / "loud.wav")
+        write(loud, tmp_path / "loud.flac")
+    np.testing.assert_array_equal(read(write(loud, tmp_path / "loud.wav")).samples, loud.samples)  # float WAV
     markers = read(shared_path("resp_motion", "201205101519-LAC-1-T-222-6.csv"))
     with pytest.raises(WriteError, match="irregular"):
         write(markers, tmp_path / "markers.hea")
