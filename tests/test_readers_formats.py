@@ -186,6 +186,8 @@ def test_discover_rules(tmp_path):
     (sub / "REFERENCE.csv").write_text("record,label\na103l,N\n")
     (sub / "table.csv").write_text("t_s,ECG\n0,1\n0.5,2\n")
     (sub / "notes.json").write_text("{}")
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / ".cache" / "hidden.csv").write_text("t_s,ECG\n0,1\n0.5,2\n")
     ms = shared_path("wfdb", "multi-segment", "041s")
     shutil.copytree(ms, tmp_path / "ms")
     found = discover([tmp_path])

@@ -110,7 +110,7 @@ def _list_entries(path: pathlib.Path) -> list[pathlib.Path]:
 def _expand_folder(folder: pathlib.Path) -> list[pathlib.Path]:
     out: list[pathlib.Path] = []
     for root, dirs, files in os.walk(folder):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # skip .git, .cache, ...
         root_p = pathlib.Path(root)
         segments = segment_headers(root_p)
         for name in sorted(files):
