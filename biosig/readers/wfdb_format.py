@@ -129,14 +129,28 @@ def _read_signals(path, base: pathlib.Path, header):
 
 
 def _upsample(x: np.ndarray, up: int, down: int) -> np.ndarray:
-    """Polyphase resampling by up/down that keeps NaN gaps as NaN (never interpolates across)."""
+    """Polyphase resampling of ``x`` (T,) by ``up/down`` that keeps NaN gaps as NaN.
+
+    Gaps are bridged by linear interpolation only for the filter's sake (so that gap edges do
+    not ring against zeros); every output sample whose input span touches a gap is NaN again.
+    """
     from scipy.signal import resample_poly
 
     bad = np.isnan(x)
-    y = resample_poly(np.where(bad, 0.0, x), up, down)
+    if bad.all():
+        return np.full(-(-len(x) * up // down), np.nan)
+    filled = x
     if bad.any():
-        idx = np.minimum((np.arange(len(y)) * down) // up, len(x) - 1)
-        y[bad[idx]] = np.nan
+        idx = np.arange(len(x))
+        filled = x.copy()
+        filled[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
+    y = resample_poly(filled, up, down)
+    if bad.any():
+        j = np.arange(len(y))
+        start = np.minimum((j * down) // up, len(x) - 1)
+        stop = np.clip(((j + 1) * down) // up, start + 1, len(x))
+        count = np.concatenate([[0], np.cumsum(bad)])
+        y[(count[stop] - count[start]) > 0] = np.nan
     return y
 
 
@@ -186,14 +200,11 @@ def read_wfdb(path) -> Record:
         meta["format"] = "wfdb-multi-segment"
         if header.fs is None or not header.fs > 0:
             raise ReadError(hea_path, f"sampling rate must be > 0 Hz, the header says {header.fs!r}")
-        segs = []
-        for name, length in zip(header.seg_name, header.seg_len):
+        for name in header.seg_name:
             if name == "~":
                 continue
             seg_base = base.with_name(name)
-            seg = _header(path, seg_base)
-            _check_signal_files(seg_base.with_name(name + ".hea"), seg)
-            segs.append(name)
+            _check_signal_files(seg_base.with_name(name + ".hea"), _header(path, seg_base))
         meta["segments"] = list(zip(header.seg_name, [int(n) for n in header.seg_len]))
         meta["layout"] = header.layout
     else:
