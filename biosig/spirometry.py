@@ -123,8 +123,17 @@ class SpirometryIndices:
     bev_ok: bool              # bev_ml <= bev_limit_ml
     t_pef_s: float
 
+    @property
+    def fvc_l(self) -> float:
+        return self.fvc_ml / 1000.0
+
+    @property
+    def fev1_l(self) -> float:
+        return self.fev1_ml / 1000.0
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        """All fields plus ``fvc_l`` and ``fev1_l``."""
+        return {**asdict(self), "fvc_l": self.fvc_l, "fev1_l": self.fev1_l}
 
 
 def back_extrapolate(t_s: np.ndarray, volume_ml: np.ndarray, flow_l_s: np.ndarray) -> tuple[float, float, float]:
@@ -140,8 +149,8 @@ def back_extrapolate(t_s: np.ndarray, volume_ml: np.ndarray, flow_l_s: np.ndarra
 def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.0) -> SpirometryIndices:
     """FVC, FEV1, FEV1/FVC, PEF, FEF25-75, time zero and BEV of a volume-time trace (1-D, mL).
 
-    The trace is made monotonic and shifted so it starts at volume 0; flow is the first difference
-    (optionally smoothed over ``smooth_s`` seconds by a centred moving average before peak search).
+    The trace is made monotonic and shifted so it starts at volume 0; flow is the central
+    difference ``np.gradient`` (the slope of the volume-time curve at each sample; optionally smoothed over ``smooth_s`` seconds by a centred moving average before peak search).
     """
     v = monotonic_volume(volume_ml)
     ok = np.isfinite(v)
@@ -149,7 +158,7 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
         raise SignalError(f"spirogram: {int(ok.sum())} valid samples, need at least 1 s of data")
     t = np.flatnonzero(ok) / float(fs_hz)
     v = v[ok] - v[ok][0]
-    flow = flow_by_differencing(v, fs_hz)
+    flow = np.gradient(v, 1.0 / fs_hz) / 1000.0  # central differences: the slope at each sample, L/s
     if smooth_s > 0:
         k = max(1, int(round(smooth_s * fs_hz)))
         flow = np.convolve(flow, np.ones(k) / k, mode="same")

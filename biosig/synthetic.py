@@ -171,9 +171,9 @@ def simulate_spiro(seconds: float, seed: int, fs_hz: float, pattern: str = "norm
     rng = _rng(seed, 4)
     # (FVC mL, fast fraction, tau fast s, tau slow s) ranges per pattern
     ranges = {
-        "normal": ((3500, 5500), (0.85, 0.95), (0.30, 0.45), (1.0, 1.5)),
+        "normal": ((3500, 5500), (0.88, 0.95), (0.45, 0.60), (1.0, 1.5)),
         "obstructive": ((2500, 4500), (0.35, 0.55), (0.35, 0.55), (2.5, 4.0)),
-        "restrictive": ((1500, 2600), (0.90, 0.97), (0.20, 0.30), (0.6, 1.0)),
+        "restrictive": ((1500, 2600), (0.90, 0.97), (0.25, 0.40), (0.6, 1.0)),
     }[pattern]
     fvc, frac, tau_f, tau_s = (float(rng.uniform(*r)) for r in ranges)
     fvc = float(fvc_ml) if fvc_ml is not None else fvc

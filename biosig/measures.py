@@ -1,0 +1,120 @@
+"""Clinical measures from records: heart rate (ECG, PPG), respiratory rate (RESP), spirometry.
+
+Rates are mean rates over the detected events: ``60 * (n - 1) / (t_last - t_first)`` per
+valid run, pooled over runs (so a NaN gap neither adds a false long interval nor is smeared),
+i.e. 60 over the mean event interval. Detectors are NeuroKit2's: ``ecg_clean`` + ``ecg_peaks``
+(R peaks), ``ppg_clean`` + ``ppg_findpeaks`` (systolic peaks), ``rsp_clean`` + ``rsp_peaks``
+(end of inspiration). Spirometry indices follow ATS/ERS 2019, see :mod:`biosig.spirometry`.
+
+All functions take a :class:`~biosig.record.Record`; the first channel of the wanted modality
+is used unless ``channel`` is given. They return ``nan`` when too few events are found.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+from biosig.errors import SignalError
+from biosig.record import Record
+from biosig.spirometry import SpirometryIndices, spirometry_indices as _indices_from_volume
+
+log = logging.getLogger(__name__)
+
+MIN_RUN_S = 4.0  # valid runs shorter than this are skipped (too short for the detectors)
+
+
+def _channel(record: Record, modality: str, channel: str | int | None) -> np.ndarray:
+    if channel is not None:
+        return record.select([channel]).samples[0]
+    if record.modality == modality or modality in record.channel_modalities:
+        mods = record.channel_modalities
+        idx = mods.index(modality) if modality in mods else 0
+        return record.samples[idx]
+    raise SignalError(f"no {modality} channel among {', '.join(record.channels)} (record modality {record.modality})")
+
+
+def _runs(x: np.ndarray, fs_hz: float) -> list[tuple[int, int]]:
+    finite = np.isfinite(x)
+    edges = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
+    runs = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
+    return [(int(a), int(b)) for a, b in runs if (b - a) >= MIN_RUN_S * fs_hz]
+
+
+def detect_events(record: Record, modality: str, channel: str | int | None = None) -> np.ndarray:
+    """Sample indices (int64) of beats (ecg, ppg) or breaths (resp) over the whole record."""
+    import neurokit2 as nk
+
+    x = _channel(record, modality, channel).astype(np.float64)
+    sr = record.fs_hz
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for a, b in _runs(x, sr):
+            seg = x[a:b]
+            if np.std(seg) == 0:
+                continue
+            try:
+                if modality == "ecg":
+                    peaks = nk.ecg_peaks(nk.ecg_clean(seg, sampling_rate=sr), sampling_rate=sr)[1]["ECG_R_Peaks"]
+                elif modality == "ppg":
+                    peaks = nk.ppg_findpeaks(nk.ppg_clean(seg, sampling_rate=sr), sampling_rate=sr)["PPG_Peaks"]
+                elif modality == "resp":
+                    peaks = nk.rsp_peaks(nk.rsp_clean(seg, sampling_rate=sr), sampling_rate=sr)[1]["RSP_Peaks"]
+                else:
+                    raise SignalError(f"no event detector for {modality!r}; accepted: ecg, ppg, resp")
+            except (ValueError, IndexError) as exc:  # NeuroKit2 raises when it finds nothing
+                log.debug("no %s events in samples [%d, %d): %s", modality, a, b, exc)
+                continue
+            out.append(a + np.asarray(peaks, dtype=np.int64))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def _mean_rate_per_min(record: Record, modality: str, channel) -> float:
+    x = _channel(record, modality, channel)
+    events = detect_events(record, modality, channel)
+    intervals = []
+    for a, b in _runs(x, record.fs_hz):
+        e = events[(events >= a) & (events < b)]
+        intervals.append(np.diff(np.sort(e)))
+    iv = np.concatenate(intervals) if intervals else np.zeros(0)
+    if len(iv) < 2:
+        return float("nan")
+    return float(60.0 * record.fs_hz / iv.mean())
+
+
+def heart_rate(record: Record, channel: str | int | None = None) -> float:
+    """Mean heart rate in beats per minute from an ECG (R peaks) or PPG (pulse peaks) record."""
+    mods = set(record.channel_modalities) | {record.modality}
+    modality = "ecg" if "ecg" in mods else "ppg" if "ppg" in mods else None
+    if modality is None:
+        raise SignalError(f"heart rate needs an ECG or PPG channel; channels are {', '.join(record.channels)}")
+    return _mean_rate_per_min(record, modality, channel)
+
+
+def respiratory_rate(record: Record, channel: str | int | None = None) -> float:
+    """Mean respiratory rate in breaths per minute from a RESP channel."""
+    return _mean_rate_per_min(record, "resp", channel)
+
+
+def spirometry_indices(record: Record | np.ndarray, fs_hz: float | None = None, smooth_s: float = 0.0) -> SpirometryIndices:
+    """ATS/ERS 2019 indices (FVC, FEV1, FEV1/FVC, PEF, FEF25-75, back-extrapolated t0 and volume).
+
+    ``record``: a spirogram record whose ``volume_ml`` channel (or first channel) is exhaled volume
+    in mL (L is converted), or a 1-D volume array in mL with ``fs_hz``.
+    """
+    if isinstance(record, Record):
+        idx = record.channels.index("volume_ml") if "volume_ml" in record.channels else 0
+        v = record.samples[idx].astype(np.float64)
+        unit = record.units[idx].strip().lower()
+        if unit in ("l", "litre", "liter"):
+            v = v * 1000.0
+        elif unit not in ("ml", ""):
+            raise SignalError(f"spirogram volume in {record.units[idx]!r}; accepted units: mL, L")
+        fs_hz = record.fs_hz
+    else:
+        v = np.asarray(record, dtype=np.float64)
+        if fs_hz is None:
+            raise SignalError("spirometry_indices(array) needs fs_hz")
+    return _indices_from_volume(v, float(fs_hz), smooth_s=smooth_s)

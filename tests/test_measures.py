@@ -1,0 +1,125 @@
+"""Clinical measures against annotations, simulation truth and hand computations."""
+import numpy as np
+import pytest
+import wfdb
+
+from biosig.errors import SignalError
+from biosig.measures import detect_events, heart_rate, respiratory_rate, spirometry_indices
+from biosig.record import Record
+from biosig.synthetic import simulate
+from conftest import shared_path
+
+BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")
+
+
+def test_heart_rate_of_record_100_matches_its_beat_annotations():
+    base = str(shared_path("wfdb", "100.hea"))[:-4]
+    r = wfdb.rdrecord(base)
+    ann = wfdb.rdann(base, "atr")
+    beats = ann.sample[[s in BEAT_SYMBOLS for s in ann.symbol]]
+    assert len(beats) == 2273
+    expected = 60.0 * (len(beats) - 1) / ((beats[-1] - beats[0]) / r.fs)  # ~75.5 bpm
+    rec = Record(samples=r.p_signal.T, fs_hz=r.fs, channels=tuple(r.sig_name))
+    assert heart_rate(rec) == pytest.approx(expected, abs=0.5)
+    assert heart_rate(rec) == pytest.approx(2273 / 1805.56 * 60, abs=0.5)
+    found = detect_events(rec.slice_s(0, 300), "ecg")
+    ref = beats[beats < 300 * 360]
+    assert sum(np.min(np.abs(found - b)) <= 18 for b in ref) >= 0.99 * len(ref)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_heart_rate_of_synthetic_ecg_and_ppg_equals_the_simulated_rate(seed):
+    ecg = simulate("ecg", 60, seed=seed)
+    ppg = simulate("ppg", 60, seed=seed)
+    assert heart_rate(ecg) == pytest.approx(ecg.metadata["truth"]["heart_rate_bpm"], abs=1.0)
+    assert heart_rate(ppg) == pytest.approx(ppg.metadata["truth"]["heart_rate_bpm"], abs=1.0)
+
+
+@pytest.mark.parametrize("rate", [8.0, 15.0, 24.0])
+def test_respiratory_rate_of_synthetic_resp_equals_its_rate(rate):
+    rec = simulate("resp", 120, seed=int(rate), resp_rate_bpm=rate)
+    assert respiratory_rate(rec) == pytest.approx(rate, abs=0.5)
+
+
+def test_nan_gap_does_not_add_a_false_interval():
+    rec = simulate("ecg", 60, seed=5, heart_rate_bpm=80)
+    x = rec.samples.copy()
+    x[:, 250 * 20:250 * 27] = np.nan  # a 7 s gap would halve a naive rate estimate locally
+    assert heart_rate(rec.replace(samples=x)) == pytest.approx(80, abs=1.0)
+    with pytest.raises(SignalError, match="ECG or PPG"):
+        heart_rate(simulate("resp", 30))
+    assert np.isnan(heart_rate(rec.replace(samples=np.full_like(x, np.nan))))
+
+
+def _hand_indices(t, v):
+    """ATS/ERS 2019 by hand: monotonic volume from 0, tangent at peak flow back to volume 0."""
+    v = np.maximum.accumulate(v) - v[0]
+    dt = t[1] - t[0]
+    flow = np.gradient(v, dt) / 1000.0  # L/s
+    i = int(np.argmax(flow))
+    pef = flow[i]
+    t0 = t[i] - (v[i] / 1000.0) / pef  # where the tangent (slope PEF through the PEF point) hits 0
+    fvc = v.max()
+    fev1 = np.interp(t0 + 1.0, t, v)
+    bev = np.interp(t0, t, v)
+    return fvc, fev1, pef, t0, bev
+
+
+def test_spirometry_of_the_ukb_blow_matches_a_hand_computation():
+    data = np.loadtxt(shared_path("spirometry", "ukb_field3066_demo_blow.csv"), delimiter=",", skiprows=1)
+    t, v = data[:, 0], data[:, 1]
+    fvc, fev1, pef, t0, bev = _hand_indices(t, v)
+    rec = Record(samples=v[None], fs_hz=100.0, channels=("volume_ml",), units=("mL",), modality="spiro")
+    got = spirometry_indices(rec)
+    assert got.fvc_ml == pytest.approx(fvc, rel=1e-6)
+    assert got.fev1_ml == pytest.approx(fev1, rel=1e-5)
+    assert got.pef_l_s == pytest.approx(pef, rel=1e-5)
+    assert got.t0_s == pytest.approx(t0, abs=1e-6)
+    assert got.bev_ml == pytest.approx(bev, abs=1e-3)
+    assert got.fev1_fvc == pytest.approx(fev1 / fvc, rel=1e-5)
+    # plausible adult values
+    assert 0.7 < got.fev1_fvc < 0.9 and 2000 < got.fvc_ml < 8000 and 4 < got.pef_l_s < 16
+    assert 0 < got.fef25_75_l_s < got.pef_l_s
+    assert got.bev_ok and got.bev_limit_ml == pytest.approx(max(0.05 * fvc, 100.0))
+    assert got.fvc_l == pytest.approx(got.fvc_ml / 1000)
+    # FEF25-75 by hand: mean flow between the times 25 % and 75 % of FVC are reached
+    vm = np.maximum.accumulate(v) - v[0]
+    t25, t75 = t[np.argmax(vm >= 0.25 * fvc)], t[np.argmax(vm >= 0.75 * fvc)]
+    assert got.fef25_75_l_s == pytest.approx(0.5 * fvc / 1000 / (t75 - t25), rel=0.05)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_synthetic_obstructive_has_lower_fev1_fvc_than_normal(seed):
+    normal = spirometry_indices(simulate("spiro", 12, seed=seed, pattern="normal"))
+    obstr = spirometry_indices(simulate("spiro", 12, seed=seed, pattern="obstructive"))
+    restr = spirometry_indices(simulate("spiro", 12, seed=seed, pattern="restrictive"))
+    assert obstr.fev1_fvc < 0.7 < normal.fev1_fvc
+    assert obstr.fef25_75_l_s < normal.fef25_75_l_s and obstr.pef_l_s < normal.pef_l_s
+    assert restr.fvc_ml < normal.fvc_ml and restr.fev1_fvc > 0.8
+    for ind in (normal, obstr, restr):
+        assert ind.bev_ok
+
+
+def test_hesitant_start_fails_the_back_extrapolation_check():
+    fs = 100.0
+    t = np.arange(1200) / fs
+    from biosig.synthetic import spiro_volume_ml
+
+    blast = spiro_volume_ml(t - 1.5, 4000, 0.9, 0.5, 1.2)
+    creep = np.clip((t - 0.5) / 1.0, 0, 1) * 400.0  # 400 mL leaked slowly before the blast
+    got = spirometry_indices(blast + creep, fs_hz=fs)
+    assert got.bev_ml > got.bev_limit_ml and not got.bev_ok
+    ok = spirometry_indices(blast, fs_hz=fs)
+    assert ok.bev_ok and ok.bev_ml < 100
+
+
+def test_spirometry_units_and_errors():
+    rec = simulate("spiro", 10, seed=0)
+    in_l = rec.replace(samples=rec.samples / 1000.0, units=("L",))
+    assert spirometry_indices(in_l).fvc_ml == pytest.approx(spirometry_indices(rec).fvc_ml, rel=1e-4)
+    with pytest.raises(SignalError, match="mL, L"):
+        spirometry_indices(rec.replace(units=("psi",)))
+    with pytest.raises(SignalError, match="FVC"):
+        spirometry_indices(np.zeros(500), fs_hz=100.0)
+    with pytest.raises(SignalError, match="fs_hz"):
+        spirometry_indices(np.zeros(500))
