@@ -1,0 +1,122 @@
+"""Per-stream ingest state: sequence checks, preprocessing and windows.
+
+:class:`InputStream` is created on the first valid frame of a stream. A new publisher
+``session`` (the publisher restarted) starts the sequence afresh and is counted as a restart;
+within a session a sequence number equal to the last accepted one is a duplicate, a smaller one
+is late, and a jump opens a gap (counted, and no window spans it). Frames whose rate, channels,
+dtype or modality disagree with the session's first frame are rejected as ``inconsistent``.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from streams.metrics import StreamStats
+
+log = logging.getLogger(__name__)
+
+
+def window_quality(win: np.ndarray, fs_hz: float, modality: str) -> float:
+    """Quality in [0, 1] of one window (C, T): :func:`biosig.quality.window_quality` when the
+    signal layer has it, else the finite fraction times 0 for a flat window."""
+    try:
+        from biosig.quality import window_quality as wq
+    except ImportError:
+        finite = np.isfinite(win)
+        return float(finite.mean()) * float(np.nanstd(win) > 0) if finite.any() else 0.0
+    return float(wq(win, fs_hz, modality))
+
+
+class InputStream:
+    """State of one input stream.
+
+    Parameters
+    ----------
+    header : the first accepted signal header of the session.
+    window : ``(window_s, hop_s)`` or None (motion streams are not windowed).
+    model : :class:`streams.models.HostedModel` or None.
+    stats : carried over from an earlier session of the same stream.
+    """
+
+    def __init__(self, header: dict, window, model=None, stats: StreamStats | None = None):
+        from streams.windows import Windower
+        self.name = header["stream"]
+        self.session = header["session"]
+        self.fs_hz = float(header["fs_hz"])
+        self.channels = tuple(header["channels"])
+        self.units = tuple(header["units"])
+        self.modality = header["modality"]
+        self.dtype = header["dtype"]
+        self.last_seq = header["seq"] - 1
+        self.stats = stats or StreamStats(self.name)
+        self.stats.modality = self.modality
+        self.model = model
+        self.pipe = None
+        self.windower = None
+        self.fs_out_hz = self.fs_hz
+        self.use_channels = len(self.channels)
+        if window is not None:
+            if model is not None:
+                self.pipe = model.outside.stream(self.fs_hz, len(self.channels), self.channels)
+                self.fs_out_hz = self.pipe.fs_out_hz
+                self.use_channels = min(model.in_channels, self.pipe.n_channels_out)
+            n_out = self.pipe.n_channels_out if self.pipe is not None else len(self.channels)
+            w, h = window
+            self.windower = Windower(n_out, max(1, int(round(w * self.fs_out_hz))),
+                                     max(1, int(round(h * self.fs_out_hz))), self.fs_out_hz)
+        self.anchor_t_s: float | None = None   # device time of processed sample 0
+        self.out_count = 0
+
+    def consistent(self, h: dict) -> str:
+        """Empty string when ``h`` matches the session, else what differs."""
+        for key, mine in (("fs_hz", self.fs_hz), ("channels", self.channels),
+                          ("modality", self.modality), ("dtype", self.dtype)):
+            theirs = h[key]
+            theirs = tuple(theirs) if isinstance(theirs, list) else theirs
+            if theirs != mine and not (key == "fs_hz" and abs(float(theirs) - mine) < 1e-9):
+                return f"{key} changed from {mine!r} to {theirs!r} within session {self.session}"
+        return ""
+
+    def sequence(self, seq: int) -> str:
+        """Classify ``seq``: ``ok``, ``gap`` (counted here), ``duplicate`` or ``late``."""
+        if seq == self.last_seq:
+            return "duplicate"
+        if seq < self.last_seq:
+            return "late"
+        if seq > self.last_seq + 1:
+            self.stats.gaps += 1
+            self.stats.missing += seq - self.last_seq - 1
+            self.last_seq = seq
+            return "gap"
+        self.last_seq = seq
+        return "ok"
+
+    def reset_windows(self):
+        """After a gap: no window may span it, so filters and windows restart."""
+        if self.windower is not None:
+            self.windower.reset()
+        if self.pipe is not None:
+            self.pipe.reset()
+        self.anchor_t_s = None
+        self.out_count = 0
+
+    def windows(self, x: np.ndarray, t0_s: float) -> list[tuple[np.ndarray, float, float]]:
+        """Preprocess a chunk (C, T) and return complete windows.
+
+        Returns
+        -------
+        list of ``(window (C_use, W) float32, t_start_s, t_end_s)``, device times of the first
+        and last sample of the window (filter delay not subtracted).
+        """
+        if self.windower is None:
+            return []
+        y = self.pipe.process(x) if self.pipe is not None else x.astype(np.float32, copy=False)
+        if self.anchor_t_s is None:
+            self.anchor_t_s = t0_s
+        t_first = self.anchor_t_s + self.out_count / self.fs_out_hz
+        self.out_count += y.shape[1]
+        if y.shape[1] == 0:
+            return []
+        dur = (self.windower.window_n - 1) / self.fs_out_hz
+        return [(w[:self.use_channels], t_end - dur, t_end) for w, t_end in self.windower.push(y, t_first)]

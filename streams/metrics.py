@@ -1,0 +1,74 @@
+"""Per-stream counters and latency percentiles, as reported by ``biosig status``."""
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PERCENTILES = (50.0, 99.0, 99.9)
+
+
+class Latency:
+    """The last ``size`` latencies in milliseconds and their percentiles."""
+
+    def __init__(self, size: int = 20000):
+        self.values = collections.deque(maxlen=size)
+        self.count = 0
+        self.max_ms = 0.0
+
+    def add(self, ms: float):
+        self.values.append(ms)
+        self.count += 1
+        self.max_ms = max(self.max_ms, ms)
+
+    def summary(self) -> dict:
+        """``{"n", "p50", "p99", "p99.9", "max"}`` in ms (percentiles over the recent window,
+        ``max`` over the whole run); NaN when empty."""
+        if not self.values:
+            return {"n": 0, "p50": float("nan"), "p99": float("nan"), "p99.9": float("nan"),
+                    "max": float("nan")}
+        p = np.percentile(np.fromiter(self.values, float), PERCENTILES)
+        return {"n": self.count, "p50": float(p[0]), "p99": float(p[1]), "p99.9": float(p[2]),
+                "max": float(self.max_ms)}
+
+
+@dataclass
+class StreamStats:
+    """Counters of one input stream. ``rejected`` maps a reject reason to a count."""
+
+    name: str
+    modality: str = ""
+    frames: int = 0           # accepted frames
+    samples: int = 0          # accepted samples (per channel)
+    gaps: int = 0             # sequence gaps opened
+    missing: int = 0          # frames missing inside those gaps
+    duplicates: int = 0
+    late: int = 0             # out-of-order frames (seq below the last accepted)
+    restarts: int = 0         # publisher sessions after the first
+    windows: int = 0
+    outputs: int = 0          # embedding frames published
+    forecasts: int = 0
+    holds: int = 0
+    dropped: int = 0          # windows dropped from the full encoder queue (oldest first)
+    rejected: dict = field(default_factory=lambda: collections.Counter())
+    first_seen: float = field(default_factory=time.time)
+    last_seen: float = 0.0
+    ingest_ms: Latency = field(default_factory=Latency)   # device timestamp -> accepted
+    output_ms: Latency = field(default_factory=Latency)   # device timestamp -> published
+
+    def snapshot(self, now: float) -> dict:
+        span = max(now - self.first_seen, 1e-9)
+        return {
+            "modality": self.modality, "frames": self.frames, "samples": self.samples,
+            "rate_hz": self.samples / span, "frame_rate_hz": self.frames / span,
+            "gaps": self.gaps, "missing": self.missing, "duplicates": self.duplicates,
+            "late": self.late, "restarts": self.restarts, "windows": self.windows,
+            "outputs": self.outputs, "forecasts": self.forecasts, "holds": self.holds,
+            "dropped": self.dropped, "rejected": dict(self.rejected),
+            "rejected_total": int(sum(self.rejected.values())),
+            "age_s": (now - self.last_seen) if self.last_seen else float("nan"),
+            "latency_ingest_ms": self.ingest_ms.summary(),
+            "latency_ms": self.output_ms.summary(),
+        }

@@ -1,0 +1,158 @@
+"""Encoders hosted by the runtime and the worker thread that runs their batches.
+
+:class:`ModelHost` loads one encoder per modality (``RuntimeConfig.models``) through
+``encoders.load`` and ``encoders.backends.make_backend`` (ONNX Runtime where available, so the
+hot path needs no torch once the graph is cached). A model that cannot be loaded is reported in
+``status`` and its streams still get windows with quality but an empty embedding.
+
+:class:`EncoderWorker` runs one batch at a time in a thread (ONNX Runtime and torch release the
+GIL) so that ingest and forecasting never wait for the encoder.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HostedModel:
+    """One loaded encoder: ``run(x (B, C, T)) -> (B, D)`` at ``input_fs_hz``."""
+
+    name: str
+    model_id: str
+    modality: str
+    input_fs_hz: float
+    in_channels: int
+    outside: object          # biosig Pipeline: the out-of-graph preprocessing
+    backend: object          # encoders.backends.Backend
+    pretrained: bool
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.backend.run(x)
+
+
+class ModelHost:
+    """Loads and keeps the configured encoders.
+
+    Parameters
+    ----------
+    models : modality -> encoder name (``encoders.list_models()``) or checkpoint directory.
+    backend : ``auto``, ``onnxruntime`` or ``torch``.
+    """
+
+    def __init__(self, models: dict, backend: str = "auto"):
+        self.models: dict[str, HostedModel] = {}
+        self.errors: dict[str, str] = {}
+        for modality, name in models.items():
+            try:
+                self.models[modality] = self._load(modality, name, backend)
+            except Exception as exc:  # a missing model must not stop the other streams
+                self.errors[modality] = f"{name}: {exc}"
+                log.error("no encoder for %s streams: cannot load %s (%s)", modality, name, exc)
+
+    @staticmethod
+    def _load(modality: str, name: str, backend: str) -> HostedModel:
+        import encoders
+        from encoders.backends import make_backend
+        from encoders.errors import EncoderError
+        t = time.perf_counter()
+        try:
+            enc, pretrained = encoders.load(name), True
+        except EncoderError:
+            enc, pretrained = encoders.load(name, pretrained=False), False
+            log.warning("no trained checkpoint for %s: serving the architecture with seeded random "
+                        "weights (embeddings are deterministic but untrained)", name)
+        cfg = enc.config
+        if cfg.modality != modality:
+            raise ValueError(f"model {name} embeds {cfg.modality}, configured for {modality}")
+        be = make_backend(backend, enc)
+        outside, _ = enc.pipeline.split_in_model()
+        model_id = enc.model_id if pretrained else f"{enc.model_id}-untrained"
+        log.info("loaded %s for %s streams on %s in %.1f s", model_id, modality, be.name,
+                 time.perf_counter() - t)
+        return HostedModel(name, model_id, modality, float(cfg.input_fs_hz), int(cfg.in_channels or 1),
+                           outside, be, pretrained)
+
+    def get(self, modality: str) -> HostedModel | None:
+        return self.models.get(modality)
+
+    def describe(self) -> dict:
+        out = {m: {"model_id": h.model_id, "backend": h.backend.name, "pretrained": h.pretrained}
+               for m, h in self.models.items()}
+        out.update({m: {"error": e} for m, e in self.errors.items()})
+        return out
+
+
+@dataclass
+class Job:
+    """Windows of one model to embed; ``items`` are opaque to the worker."""
+
+    model: HostedModel
+    x: np.ndarray            # (B, C, T) float32
+    items: list
+    t_submit: float
+
+
+class EncoderWorker:
+    """A thread that embeds one :class:`Job` at a time.
+
+    ``submit`` is called only when ``idle``; results are read with ``poll_results`` after the
+    ``notify`` callback fired (the runtime wakes its poller through an inproc socket).
+    """
+
+    def __init__(self, notify):
+        self._jobs: queue.Queue = queue.Queue(maxsize=1)
+        self._results: queue.Queue = queue.Queue()
+        self._notify = notify
+        self.busy = False
+        self.batches = 0
+        self.windows = 0
+        self.failures = 0
+        self._thread = threading.Thread(target=self._loop, name="biosig-encoder", daemon=True)
+        self._thread.start()
+
+    @property
+    def idle(self) -> bool:
+        return not self.busy
+
+    def submit(self, job: Job):
+        self.busy = True
+        self._jobs.put(job)
+
+    def _loop(self):
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            t0 = time.perf_counter()
+            try:
+                emb, err = job.model.run(job.x), None
+            except Exception as exc:  # reported per window, the runtime keeps going
+                emb, err = None, f"{type(exc).__name__}: {exc}"
+                log.error("encoder %s failed on a batch of %d: %s", job.model.model_id, len(job.items), err)
+            self._results.put((job, emb, err, (time.perf_counter() - t0) * 1e3))
+            self._notify()
+
+    def poll_results(self) -> list:
+        out = []
+        while True:
+            try:
+                job, emb, err, ms = self._results.get_nowait()
+            except queue.Empty:
+                return out
+            self.busy = False
+            self.batches += 1
+            self.windows += len(job.items)
+            self.failures += err is not None
+            out.append((job, emb, err, ms))
+
+    def stop(self):
+        self._jobs.put(None)
+        self._thread.join(timeout=10)

@@ -1,0 +1,169 @@
+"""Subscriber SDK for consumers of runtime outputs, and the status request.
+
+    sub = Subscriber(topics=["emb/bed07", "fcst/"])            # prefixes; [""] for everything
+    frame = sub.recv(timeout_s=1.0)                           # streams.protocol.Frame or None
+    sub.stats["emb/bed07/ecg"]                                # frames, gaps, missing, duplicates
+
+Every output topic has its own sequence numbers; the subscriber counts gaps (frames the PUB
+socket dropped for a slow consumer or that were lost in a reconnect), duplicates and late
+frames, and notices a restarted runtime (sequence back to 0). When nothing at all arrived for
+``stale_s`` (the runtime sends ``hb/runtime`` every second) the socket is rebuilt and the
+reconnect counted. ``latest()`` drains the queue and keeps only the newest frame per topic, for
+consumers that must never act on a stale forecast.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import time
+
+from streams import protocol
+from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
+from streams.errors import ProtocolError, StreamError
+
+log = logging.getLogger(__name__)
+
+
+def _topic_stats():
+    return {"frames": 0, "gaps": 0, "missing": 0, "duplicates": 0, "late": 0, "restarts": 0}
+
+
+class Subscriber:
+    """SUB socket on the runtime's output endpoint with gap/duplicate accounting.
+
+    Parameters
+    ----------
+    topics : topic prefixes to subscribe to (``[""]``: all).
+    endpoint : the runtime's output endpoint.
+    key_dir, client : CURVE keys.
+    stale_s : rebuild the socket when nothing arrived for this long.
+    """
+
+    def __init__(self, topics=("",), endpoint: str = DEFAULT_OUTPUT, *, key_dir=None, client="client",
+                 insecure: bool = False, stale_s: float = 5.0, hwm: int = 100_000, ctx=None):
+        import zmq
+        from streams.security import check_plain_allowed
+        if not key_dir:
+            check_plain_allowed([endpoint], insecure)
+        self.topics = list(topics) or [""]
+        self.endpoint, self.key_dir, self.client, self.hwm = endpoint, key_dir, client, hwm
+        self.stale_s = stale_s
+        self._own_ctx = ctx is None
+        self.ctx = ctx or zmq.Context()
+        self.stats: dict[str, dict] = collections.defaultdict(_topic_stats)
+        self.invalid = collections.Counter()
+        self.reconnects = 0
+        self._last_seq: dict[str, int] = {}
+        self.sock = None
+        self._connect()
+
+    def _connect(self):
+        import zmq
+        from streams.security import secure_client
+        if self.sock is not None:
+            self.sock.close(linger=0)
+        self.sock = self.ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.RCVHWM, self.hwm)
+        if self.key_dir:
+            secure_client(self.sock, self.key_dir, self.client)
+        for t in self.topics:
+            self.sock.setsockopt(zmq.SUBSCRIBE, t.encode())
+        self.sock.connect(self.endpoint)
+        self.last_rx = time.monotonic()
+
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self.last_rx > self.stale_s
+
+    def recv(self, timeout_s: float | None = None):
+        """The next valid frame, or None after ``timeout_s`` (None: wait forever)."""
+        import zmq
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            wait = 100 if deadline is None else max(0, min(100, int((deadline - time.monotonic()) * 1000)))
+            if self.sock.poll(wait, zmq.POLLIN):
+                frame = self._accept(self.sock.recv_multipart(copy=False))
+                if frame is not None:
+                    return frame
+                continue
+            if self.stale:
+                self.reconnects += 1
+                log.warning("no frames from %s for %.1f s; reconnecting", self.endpoint, self.stale_s)
+                self._connect()
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def _accept(self, parts):
+        self.last_rx = time.monotonic()
+        try:
+            frame = protocol.decode(parts, check_finite=False)
+        except ProtocolError as exc:
+            self.invalid[exc.reason] += 1
+            return None
+        s = self.stats[frame.topic]
+        seq, last = frame.header["seq"], self._last_seq.get(frame.topic)
+        if last is not None:
+            if seq == last:
+                s["duplicates"] += 1
+                return None
+            if seq < last:
+                if seq == 0:
+                    s["restarts"] += 1
+                else:
+                    s["late"] += 1
+                    return None
+            elif seq > last + 1:
+                s["gaps"] += 1
+                s["missing"] += seq - last - 1
+        self._last_seq[frame.topic] = seq
+        s["frames"] += 1
+        return frame
+
+    def latest(self, timeout_s: float = 0.0) -> dict:
+        """Drain everything queued (waiting up to ``timeout_s`` for the first frame); the newest
+        frame per topic."""
+        out = {}
+        frame = self.recv(timeout_s)
+        while frame is not None:
+            out[frame.topic] = frame
+            frame = self.recv(0)
+        return out
+
+    def close(self):
+        self.sock.close(linger=0)
+        if self._own_ctx:
+            self.ctx.term()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="client",
+                   insecure: bool = False, timeout_s: float = 2.0) -> dict:
+    """Ask a runtime for its status (REQ/REP); raises StreamError when none answers."""
+    import zmq
+    from streams.security import check_plain_allowed, secure_client
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        if key_dir:
+            secure_client(sock, key_dir, client)
+        else:
+            check_plain_allowed([endpoint], insecure)
+        sock.connect(endpoint)
+        sock.send_multipart([b"status"])
+        if not sock.poll(int(timeout_s * 1000), zmq.POLLIN):
+            raise StreamError(f"no runtime answered on {endpoint} within {timeout_s} s "
+                              "(is `biosig serve` running? same --status endpoint and keys?)")
+        frame = protocol.decode(sock.recv_multipart(), check_finite=False)
+        if frame.kind != "status":
+            raise StreamError(f"{endpoint} answered a {frame.kind} frame, not status")
+        return frame.header["body"]
+    finally:
+        sock.close(linger=0)
+        ctx.term()
