@@ -70,6 +70,9 @@ def test_choose_channels_prefers_vocabulary_and_skips_unusable():
     assert choose_channels(chans, mods, [True] * 4, "ecg", ("I", "II"), 1) == [2]
     assert choose_channels(chans, mods, [True, True, False, True], "ecg", ("I", "II"), 1) == [0]
     assert choose_channels(chans, mods, [True] * 4, "ecg", ("I", "II"), 2) == [2, 0]
+    mit = ("MLII", "V5")
+    assert choose_channels(mit, ("ecg", "ecg"), [True, True], "ecg", ("I", "II", "V5"), 1) == [0]
+    assert choose_channels(("ECG lead V5", "ECG lead I"), ("ecg", "ecg"), [True, True], "ecg", ("I",), 1) == [1]
     with pytest.raises(ValueError, match="no usable ecg channel among: II"):
         choose_channels(chans, mods, [False, True, False, False], "ecg", ("I",), 1)
     with pytest.raises(ValueError, match="needs 4 ecg channels"):
@@ -131,8 +134,9 @@ def test_score_matches_direct_model_output(tmp_path, model_dir):
     for hea in heas:
         rec = enc.prepare(read(hea))
         w = window_array(rec, enc.config.window_s, default_window("ecg")[1])
+        idx = torch.as_tensor(enc.channel_index(rec.channels))       # the encoder's own lead mapping
         with torch.no_grad():
-            ref = enc.model.embed_forward(torch.from_numpy(np.nan_to_num(w.x))).numpy()
+            ref = enc.model.embed_forward(torch.from_numpy(np.nan_to_num(w.x)), idx).numpy()
         mine = win_tab.filter(pl.col("record") == str(hea)).sort("window")
         got = np.stack(mine["embedding"].to_list())
         assert got.shape == ref.shape

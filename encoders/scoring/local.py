@@ -15,6 +15,7 @@ import multiprocessing
 import os
 from typing import Any, Callable, Iterable
 
+from encoders.scoring.errors import ScoreError
 from encoders.scoring.model import LoadedModel, ModelSpec, load_model
 from encoders.scoring.scorer import Scorer
 
@@ -76,6 +77,9 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
                         on_outcome(fut.result())
             for fut in cf.as_completed(pending):
                 on_outcome(fut.result())
+        except cf.process.BrokenProcessPool as exc:
+            raise ScoreError(f"a worker process died ({exc}); the records finished so far are kept: "
+                             "rerun the same command to resume") from exc
         except BaseException:
             for fut in pending:
                 fut.cancel()

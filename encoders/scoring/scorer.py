@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import time
 import traceback
 from typing import Any
@@ -53,18 +54,35 @@ def _stage(name: str):
     return deco
 
 
+# Common lead names onto the standard ones of the model vocabularies (MIT-BIH, MIMIC, PTB, CinC).
+LEAD_ALIASES = {"MLI": "I", "MLII": "II", "MLIII": "III", "MCL1": "V1", "D1": "I", "D2": "II", "D3": "III",
+                "PLETH": "PPG", "PULSE": "PPG", "VOLUME_ML": "VOLUME"}
+GENERIC_TOKEN = {"ecg": "ECG", "ppg": "PPG", "audio": "AUDIO", "spiro": "volume"}
+
+
+def canonical_lead(name: str) -> str:
+    """Upper-cased standard name of a channel: ``"ECG lead II"`` -> ``"II"``, ``"MLII"`` -> ``"II"``.
+
+    >>> canonical_lead("MLII"), canonical_lead("ECG_V5"), canonical_lead("avr")
+    ('II', 'V5', 'AVR')
+    """
+    key = re.sub(r"^(ECG|EKG)?[ _-]*(LEAD)?[ _-]*(?=\S)", "", name.strip().upper()) or name.strip().upper()
+    return LEAD_ALIASES.get(key, key)
+
+
 def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ...], usable: list[bool],
                     modality: str, vocabulary: tuple[str, ...], n: int) -> list[int]:
-    """Indices of the ``n`` channels fed to the model.
+    """Indices of the ``n`` channels fed to the model, in the order they are fed.
 
-    Candidates are the usable channels of the model's modality. Channels named like the model's
-    vocabulary come first, in vocabulary order (so a 12-lead record gives lead I to a one-lead
-    model trained on ``I``), then the others in record order.
+    Candidates are the usable channels of the model's modality. Channels whose standard name
+    (:func:`canonical_lead`) is in the model's vocabulary come first, in vocabulary order (so a
+    12-lead record gives lead I to a one-lead model whose vocabulary starts with I, and MIT-BIH
+    gives MLII before V5), then the others in record order.
 
-    >>> choose_channels(("V5", "MLII"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II"), 1)
-    [0]
-    >>> choose_channels(("ii", "i"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II"), 1)
+    >>> choose_channels(("V5", "MLII"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II", "V5"), 1)
     [1]
+    >>> choose_channels(("ii", "i"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II"), 2)
+    [1, 0]
     """
     cand = [i for i, (m, ok) in enumerate(zip(channel_modalities, usable)) if m == modality and ok]
     if not cand:
@@ -72,11 +90,11 @@ def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ..
                             for c, m, ok in zip(channels, channel_modalities, usable))
         raise ValueError(f"no usable {modality} channel among: {present or 'no channels'}")
     rank = {name.upper(): k for k, name in enumerate(vocabulary)}
-    cand.sort(key=lambda i: (rank.get(channels[i].upper(), len(rank)), i))
+    cand.sort(key=lambda i: (rank.get(canonical_lead(channels[i]), len(rank)), i))
     if len(cand) < n:
         raise ValueError(f"the model needs {n} {modality} channels, the record has {len(cand)} usable: "
                          f"{', '.join(channels[i] for i in cand)}")
-    return sorted(cand[:n], key=lambda i: (rank.get(channels[i].upper(), len(rank)), i))
+    return cand[:n]
 
 
 def _usable(samples: np.ndarray) -> list[bool]:
@@ -111,10 +129,25 @@ class Scorer:
 
     @_stage("channels")
     def select(self, rec):
+        """The record's channels fed to the pipeline (their count: :attr:`n_select`)."""
         m = self.model
         idx = choose_channels(rec.channels, rec.channel_modalities, _usable(rec.samples), m.modality,
-                              m.vocabulary, m.in_channels)
+                              m.vocabulary, self.n_select)
         return rec.select(idx).replace(modality=m.modality)
+
+    @property
+    def n_select(self) -> int:
+        """Record channels to take: one waveform for PPG, audio (mono) and spirograms (volume-time;
+        the pipeline derives the flow channel), ``in_channels`` leads for ECG."""
+        return self.model.in_channels if self.model.modality == "ecg" else 1
+
+    def channel_idx(self, channels: tuple[str, ...]) -> np.ndarray:
+        """int64 (C,): positions of ``channels`` in the model vocabulary; unknown names take the
+        modality's generic token (``ECG``, ``PPG``, ...) or position 0."""
+        vocab = {name.upper(): i for i, name in enumerate(self.model.vocabulary)}
+        generic = vocab.get(GENERIC_TOKEN.get(self.model.modality, "").upper(), 0)
+        return np.array([vocab.get(canonical_lead(c), vocab.get(c.upper(), generic)) for c in channels],
+                        dtype=np.int64)
 
     @_stage("preprocess")
     def preprocess(self, rec):
@@ -122,6 +155,9 @@ class Scorer:
         if abs(out.fs_hz - self.model.input_fs_hz) > 1e-6 * self.model.input_fs_hz:
             raise ValueError(f"pipeline output is {out.fs_hz:g} Hz, the model expects "
                              f"{self.model.input_fs_hz:g} Hz")
+        if out.n_channels != self.model.in_channels:
+            raise ValueError(f"pipeline output has {out.n_channels} channel(s) {list(out.channels)}, the "
+                             f"model takes {self.model.in_channels}")
         return out
 
     @_stage("windows")
@@ -144,10 +180,12 @@ class Scorer:
         return q
 
     @_stage("embed")
-    def embed(self, x: np.ndarray) -> np.ndarray:
-        """float32 (N, D) embeddings of windows ``x`` float32 (N, C, W); NaN (gaps, padding) -> 0."""
+    def embed(self, x: np.ndarray, channel_idx: np.ndarray) -> np.ndarray:
+        """float32 (N, D) embeddings of windows ``x`` float32 (N, C, W); NaN (gaps, padding) -> 0.
+        ``channel_idx`` int64 (C,): vocabulary positions of the C channels."""
         x = np.where(np.isfinite(x), x, 0.0).astype(np.float32)
-        out = [self.model.backend.run(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
+        run = self.model.backend.run
+        out = [run(x[i:i + self.batch_size], channel_idx) for i in range(0, len(x), self.batch_size)]
         emb = np.concatenate(out).astype(np.float32)
         if emb.shape[0] != len(x) or not np.isfinite(emb).all():
             raise ValueError(f"backend returned {emb.shape} with non-finite values for {x.shape} windows")
@@ -195,7 +233,7 @@ class Scorer:
         sel = self.select(raw)
         clean = self.preprocess(sel)
         win = self.windows(clean)
-        emb = self.embed(win.x)
+        emb = self.embed(win.x, self.channel_idx(clean.channels))
         n = len(win)
         quality = self.quality(clean, n) * win.valid_fraction.astype(np.float32)
         measures = self.measures(sel)
