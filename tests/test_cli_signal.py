@@ -83,7 +83,22 @@ def test_info_marker_csv_irregular(capsys):
     info = json.loads(out)[0]
     assert code == 0 and info["format"] == "marker-csv" and info["irregular"] is True
     assert info["modality"] == "motion" and info["quality"] is None
-    assert info["duration_s"] == pytest.approx(222, abs=0.5)
+    assert info["duration_s"] == pytest.approx(222, abs=0.5) and info["warnings"] == []
+    repaired = shared_path("resp_motion", "201205101534-LAC-1-NO-130-6.csv")
+    code, out, _ = run_main(capsys, "info", str(repaired))
+    assert code == 0 and "5 corrupt timestamp(s) repaired from the frame counter" in out
+
+
+def test_info_reports_checksum_mismatch(capsys, tmp_path):
+    src = shared_path("wfdb", "100.hea").parent
+    for ext in ("hea", "dat"):
+        shutil.copyfile(src / f"100.{ext}", tmp_path / f"100.{ext}")
+    raw = bytearray((tmp_path / "100.dat").read_bytes())
+    raw[1000] ^= 0x21
+    (tmp_path / "100.dat").write_bytes(bytes(raw))
+    code, out, _ = run_main(capsys, "info", "--json", "--no-quality", str(tmp_path / "100"))
+    info = json.loads(out)[0]
+    assert code == 0 and info["warnings"] and "checksum mismatch in" in info["warnings"][0]
 
 
 def test_info_unknown_format_exit_2_one_line(capsys, tmp_path):

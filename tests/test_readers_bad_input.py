@@ -180,3 +180,31 @@ def test_irregular_record_refuses_resampling():
     path = shared_path("resp_motion", "201205101519-LAC-1-T-222-6.csv")
     with pytest.raises(ReadError, match="irregularly sampled"):
         read(path, fs_hz=20)
+
+
+def test_corrupt_dat_bytes_flagged_by_header_checksum(rec100, caplog):
+    dat = rec100.with_suffix(".dat")
+    raw = bytearray(dat.read_bytes())
+    raw[300_000] ^= 0x5A  # one flipped byte inside the signal: values change, length does not
+    dat.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING"):
+        rec = read(rec100)
+    assert rec.metadata["checksum_mismatch"]  # names the damaged channel(s)
+    assert set(rec.metadata["checksum_mismatch"]) <= {"MLII", "V5"}
+    assert "checksum mismatch" in caplog.text and "100" in caplog.text
+
+
+def test_csv_short_row_refused(tmp_path):
+    path = tmp_path / "cut.csv"
+    path.write_text("t_s,a,b\n0,1,2\n0.1,3,4\n0.2,5")  # truncated in the last row
+    problem = _problem(path)
+    assert "line 4 has 2 field(s), the header has 3" in problem
+
+
+def test_truncated_wav_refused(tmp_path):
+    path = tmp_path / "cut.wav"
+    sf.write(path, np.zeros((8000, 2), np.float32), 8000, subtype="FLOAT")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    problem = _problem(path)
+    assert "truncated WAV" in problem and "64000 bytes" in problem

@@ -167,6 +167,7 @@ def test_every_wfdb_record_in_the_shared_folder():
         assert rec.n_channels == n_sig, p
         assert rec.duration_s == pytest.approx(int(top[3]) / frame_hz), p
         assert rec.samples.dtype == np.float32 and np.isfinite(rec.samples).mean() > 0.99
+        assert rec.metadata.get("checksum_mismatch", []) == [], p  # header checksums verified
 
 
 # ---------------------------------------------------------------- CinC 2017, all 200
@@ -184,6 +185,7 @@ def test_all_200_cinc2017_records():
         assert rec.n_samples == sig_len and 9.0 <= rec.duration_s <= 61.0
         val = loadmat(pathlib.Path(p).with_suffix(".mat"))["val"][0]
         np.testing.assert_allclose(rec.samples[0], val / 1000.0, atol=1e-6)
+        assert rec.metadata["checksum_mismatch"] == []  # CinC 2017 headers carry checksum 0: unchecked
         assert labels[pathlib.Path(p).stem] in {"N", "A", "O", "~"}
 
 

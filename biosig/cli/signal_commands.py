@@ -95,12 +95,24 @@ def summarize(path: str, rec, *, quality: bool = True) -> dict:
         "annotations": None if ann is None else {
             "count": len(ann), "source": ann.source,
             "beats": int(sum(s in BEAT_SYMBOLS for s in ann.symbol))},
+        "warnings": _warnings(rec),
     }
     if quality:
         info["quality"], info["quality_note"] = quality_of(rec)
     else:
         info["quality"], info["quality_note"] = None, "skipped (--no-quality)"
     return info
+
+
+def _warnings(rec) -> list[str]:
+    """Integrity notes the reader recorded (checksum mismatches, repaired timestamps)."""
+    out = []
+    if rec.metadata.get("checksum_mismatch"):
+        out.append("checksum mismatch in " + ", ".join(rec.metadata["checksum_mismatch"])
+                   + " (signal file may be corrupt)")
+    if rec.metadata.get("repaired_timestamps"):
+        out.append(f"{rec.metadata['repaired_timestamps']} corrupt timestamp(s) repaired from the frame counter")
+    return out
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -143,7 +155,7 @@ def format_table(info: dict) -> str:
         ("gaps", f"{info['gaps']['count']} ({info['gaps']['total_s']:.3f} s)"),
         ("annotations", "-" if ann is None else f"{ann['count']} ({ann['source']}; {ann['beats']} beats)"),
         ("quality", _fmt_quality(info)),
-    ]
+    ] + [("warning", w) for w in info.get("warnings", [])]
     width = max(len(k) for k, _ in rows + [("channels", "")])
     lines = [info["path"]] + [f"  {k:<{width}}  {v}" for k, v in rows]
     chans = [("name", "unit", "modality", "fs_hz")] + [

@@ -7,6 +7,7 @@ decoded by librosa/audioread as a fallback. Samples are floats in full scale (-1
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 
 import numpy as np
@@ -27,10 +28,39 @@ def channel_names(n: int) -> tuple[str, ...]:
     return tuple(f"ch{i + 1}" for i in range(n))
 
 
+def wav_truncation(path) -> str | None:
+    """A problem string when a RIFF/WAVE file's data chunk is shorter than its header says.
+
+    libsndfile reads the frames that are present without complaint; a truncated recording
+    must not pass for a complete one. Streaming writers that leave the size unknown (0 or
+    0xFFFFFFFF) are accepted.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            chunk_id, chunk_len = fh.read(4), int.from_bytes(fh.read(4), "little")
+            if chunk_id == b"data":
+                available = size - pos - 8
+                if chunk_len not in (0, 0xFFFFFFFF) and chunk_len > available:
+                    return (f"truncated WAV: the data chunk declares {chunk_len} bytes, "
+                            f"the file holds {available}")
+                return None
+            pos += 8 + chunk_len + (chunk_len & 1)
+    return None
+
+
 def _decode(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
     """Return (samples float32 (C, T), fs_hz, decoder name)."""
     import soundfile as sf
 
+    problem = wav_truncation(path)
+    if problem:
+        raise ReadError(path, problem)
     try:
         x, fs = sf.read(str(path), dtype="float32", always_2d=True)
         return x.T, float(fs), "soundfile"

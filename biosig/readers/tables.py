@@ -108,8 +108,21 @@ def read_csv(path) -> Record:
         df = pl.read_csv(path, infer_schema_length=10_000, null_values=["", "NA", "nan", "NaN"])
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
         raise ReadError(path, f"malformed CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    _check_row_lengths(path, df.width)
     fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
     return _frame_to_record(path, df, meta={"source": str(path), "format": fmt})
+
+
+def _check_row_lengths(path: pathlib.Path, n_cols: int) -> None:
+    """Refuse rows with fewer fields than the header (polars would fill them with nulls).
+
+    A short row is usually a truncated or hand-damaged file; an intended gap is written as an
+    empty field (``0.5,,1.2``), which stays a NaN gap.
+    """
+    for lineno, line in enumerate(path.read_bytes().split(b"\n")[1:], start=2):
+        if line.strip() and line.count(b",") + 1 < n_cols:
+            raise ReadError(path, f"line {lineno} has {line.count(b',') + 1} field(s), the header has "
+                                  f"{n_cols} (truncated or malformed file? write gaps as empty fields)")
 
 
 def read_parquet(path) -> Record:

@@ -103,13 +103,18 @@ def _read_signals(path, base: pathlib.Path, header):
     """Return (samples (C, T) float64 with NaN gaps, fs_hz, names, units, per-channel rates)."""
     import wfdb
 
+    single = not isinstance(header, wfdb.MultiRecord)
     try:
-        rec = wfdb.rdrecord(str(base), smooth_frames=False, m2s=True, return_res=64)
+        # Single-segment records are read as integers first so the header checksums can be verified.
+        rec = wfdb.rdrecord(str(base), smooth_frames=False, m2s=True, return_res=64, physical=not single)
+        mismatch = _checksum_mismatches(rec) if single else []
+        if single:
+            rec.e_p_signal = rec.dac(expanded=True, return_res=64)
     except FileNotFoundError as exc:
         raise ReadError(path, f"a signal file of the record is missing ({exc.filename})") from None
     except Exception as exc:
         raise ReadError(path, f"wfdb cannot decode the record ({type(exc).__name__}: {exc})") from None
-    names = list(rec.sig_name or [])
+    names = [n if n else f"ch{i + 1}" for i, n in enumerate(rec.sig_name or [])]
     units = [u or "" for u in (rec.units or [""] * len(names))]
     spf = [int(s or 1) for s in (rec.samps_per_frame or [1] * len(names))]
     if rec.e_p_signal is not None:
@@ -125,7 +130,28 @@ def _read_signals(path, base: pathlib.Path, header):
         out.append(x if s == top else _upsample(x, top // math.gcd(top, s), s // math.gcd(top, s)))
     n = min(len(x) for x in out) if out else 0
     samples = np.stack([x[:n] for x in out]) if out else np.zeros((0, 0))
-    return samples, frame_hz * top, names, units, rates
+    if mismatch:
+        bad = [names[i] for i in mismatch]
+        log.warning("%s: checksum mismatch in %s: the signal file may be corrupt", path, ", ".join(bad))
+    return samples, frame_hz * top, names, units, rates, [names[i] for i in mismatch]
+
+
+def _checksum_mismatches(rec) -> list[int]:
+    """Indices of channels whose 16-bit sample sum differs from the header checksum.
+
+    Channels without a checksum, with checksum 0 (written as a placeholder by some tools, e.g.
+    all CinC 2017 headers) or with skew (their stored samples are not all in the record) are
+    not checked.
+    """
+    out = []
+    for i, x in enumerate(rec.e_d_signal or []):
+        want = rec.checksum[i] if rec.checksum else None
+        if not want or (rec.skew and rec.skew[i]):
+            continue
+        got = ((int(np.sum(np.asarray(x, dtype=np.int64))) + 32768) % 65536) - 32768
+        if got != want:
+            out.append(i)
+    return out
 
 
 def _upsample(x: np.ndarray, up: int, down: int) -> np.ndarray:
@@ -212,7 +238,8 @@ def read_wfdb(path) -> Record:
         meta["storage_formats"] = list(header.fmt or [])
     if not header.n_sig:
         raise ReadError(hea_path, "the header declares no signals (an annotation-only record)")
-    samples, fs_hz, names, units, rates = _read_signals(path, base, header)
+    samples, fs_hz, names, units, rates, mismatch = _read_signals(path, base, header)
+    meta["checksum_mismatch"] = mismatch
     if samples.shape[1] == 0:
         raise ReadError(hea_path, "the record holds no samples")
     if header.sig_len and samples.shape[1] < header.sig_len * (fs_hz / header.fs) - 1:
