@@ -3,7 +3,7 @@
 Rates are mean rates over the detected events: ``60 * (n - 1) / (t_last - t_first)`` per
 valid run, pooled over runs (so a NaN gap neither adds a false long interval nor is smeared),
 i.e. 60 over the mean event interval. Detectors are NeuroKit2's: ``ecg_clean`` + ``ecg_peaks``
-(R peaks), ``ppg_clean`` + ``ppg_findpeaks`` (systolic peaks), ``rsp_clean`` + ``rsp_peaks``
+(R peaks; a lead whose QRS points down is inverted first, see :func:`qrs_is_negative`), ``ppg_clean`` + ``ppg_findpeaks`` (systolic peaks), ``rsp_clean`` + ``rsp_peaks``
 (end of inspiration). Spirometry indices follow ATS/ERS 2019, see :mod:`biosig.spirometry`.
 
 All functions take a :class:`~biosig.record.Record`; the first channel of the wanted modality
@@ -42,6 +42,23 @@ def _runs(x: np.ndarray, fs_hz: float) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in runs if (b - a) >= MIN_RUN_S * fs_hz]
 
 
+def qrs_is_negative(clean: np.ndarray, fs_hz: float, block_s: float = 2.0) -> bool:
+    """True when the main QRS deflection of a cleaned ECG points down (leads such as MCL1, aVR).
+
+    Compares the median over 2 s blocks of the largest upward and downward excursions from the
+    median; NeuroKit2's R-peak detector expects upward R waves (``nk.ecg_invert`` does the same
+    job but costs ~10 s on 30 min).
+    """
+    n = int(block_s * fs_hz)
+    if len(clean) < n:
+        n = len(clean)
+    blocks = clean[: len(clean) // n * n].reshape(-1, n)
+    mid = np.median(blocks, axis=1, keepdims=True)
+    up = np.median((blocks - mid).max(axis=1))
+    down = np.median((mid - blocks).max(axis=1))
+    return bool(down > 1.2 * up)
+
+
 def detect_events(record: Record, modality: str, channel: str | int | None = None) -> np.ndarray:
     """Sample indices (int64) of beats (ecg, ppg) or breaths (resp) over the whole record."""
     import neurokit2 as nk
@@ -57,7 +74,10 @@ def detect_events(record: Record, modality: str, channel: str | int | None = Non
                 continue
             try:
                 if modality == "ecg":
-                    peaks = nk.ecg_peaks(nk.ecg_clean(seg, sampling_rate=sr), sampling_rate=sr)[1]["ECG_R_Peaks"]
+                    clean = nk.ecg_clean(seg, sampling_rate=sr)
+                    if qrs_is_negative(clean, sr):
+                        clean = -clean
+                    peaks = nk.ecg_peaks(clean, sampling_rate=sr)[1]["ECG_R_Peaks"]
                 elif modality == "ppg":
                     peaks = nk.ppg_findpeaks(nk.ppg_clean(seg, sampling_rate=sr), sampling_rate=sr)["PPG_Peaks"]
                 elif modality == "resp":

@@ -123,3 +123,16 @@ def test_spirometry_units_and_errors():
         spirometry_indices(np.zeros(500), fs_hz=100.0)
     with pytest.raises(SignalError, match="fs_hz"):
         spirometry_indices(np.zeros(500))
+
+
+def test_heart_rate_with_a_downward_qrs_lead_matches_sqrs_annotations():
+    """03700181's MCL1 lead has negative QRS complexes; its .sqrs file gives the reference beats."""
+    import biosig
+
+    base = str(shared_path("wfdb", "03700181.hea"))[:-4]
+    ann = wfdb.rdann(base, "sqrs")
+    expected = 60.0 * (len(ann.sample) - 1) / ((ann.sample[-1] - ann.sample[0]) / ann.fs)  # ~122.6 bpm
+    rec = biosig.read(base)
+    assert heart_rate(rec.pick("ecg")) == pytest.approx(expected, abs=1.0)
+    rr = respiratory_rate(rec.pick("resp"))
+    assert 8 < rr < 30
