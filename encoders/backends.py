@@ -77,20 +77,32 @@ class Backend(abc.ABC):
     why: str = ""
     in_channels: int | None = None
 
-    def run(self, x) -> np.ndarray:
+    def run(self, x, channel_idx=None) -> np.ndarray:
         """Embed windows.
 
         Parameters
         ----------
         x : array_like, float, shape (B, C, T)
             Raw windows at the model's input rate; must be finite.
+        channel_idx : array_like of int, shape (C,) or (B, C), optional
+            Positions of the C channels in the model's channel vocabulary
+            (``Encoder.channel_index(names)``), for all windows or per window; default
+            ``arange(C)``. Ignored by models without a channel vocabulary (audio, spirogram).
 
         Returns
         -------
         np.ndarray, float32, shape (B, D)
         """
         x = self._check(x)
-        return np.ascontiguousarray(self._run(x), dtype=np.float32)
+        B, C = x.shape[:2]
+        if channel_idx is None:
+            channel_idx = np.arange(C, dtype=np.int64)
+        channel_idx = np.asarray(channel_idx)
+        if channel_idx.shape not in ((C,), (B, C)) or not np.issubdtype(channel_idx.dtype, np.integer):
+            raise EncoderError(f"channel_idx must be integers shaped ({C},) or ({B}, {C}), "
+                               f"got {channel_idx.dtype} {channel_idx.shape}")
+        channel_idx = np.array(np.broadcast_to(channel_idx, (B, C)), dtype=np.int64)  # writable copy
+        return np.ascontiguousarray(self._run(x, channel_idx), dtype=np.float32)
 
     def _check(self, x) -> np.ndarray:
         x = np.asarray(x)
@@ -106,7 +118,7 @@ class Backend(abc.ABC):
         return x
 
     @abc.abstractmethod
-    def _run(self, x: np.ndarray) -> np.ndarray: ...
+    def _run(self, x: np.ndarray, channel_idx: np.ndarray) -> np.ndarray: ...
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} providers={self.providers!r}>"
@@ -127,14 +139,19 @@ class TorchBackend(Backend):
         self.model.to(self.device)
         self.providers = (str(self.device),)
         self.why = why
-        self.in_channels = getattr(model.config, "in_channels", None)
+        from encoders.export import _config_dict, uses_channel_input
+        config = _config_dict(model)
+        # Models with a channel vocabulary take any subset of channels; the others a fixed count.
+        self.in_channels = None if uses_channel_input(config) else config.get("in_channels")
 
-    def _run(self, x):
+    def _run(self, x, channel_idx):
         import torch
         if x.shape[0] == 0:
             return np.zeros((0, self._dim()), np.float32)
         with torch.inference_mode():
-            return self.model.embed_forward(torch.from_numpy(x).to(self.device)).float().cpu().numpy()
+            emb = self.model.embed_forward(torch.from_numpy(x).to(self.device),
+                                           torch.from_numpy(channel_idx).to(self.device))
+            return emb.float().cpu().numpy()
 
     def _dim(self):
         return int(getattr(self.model.config, "dim", 0))
@@ -169,6 +186,7 @@ class OnnxRuntimeBackend(Backend):
         self.providers = tuple(self.session.get_providers())
         inputs = self.session.get_inputs()
         self.input_name = inputs[0].name
+        self.channel_input = next((i.name for i in inputs[1:] if i.name == "channel_idx"), None)
         shape = inputs[0].shape
         self.in_channels = shape[1] if len(shape) == 3 and isinstance(shape[1], int) else None
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
@@ -176,13 +194,16 @@ class OnnxRuntimeBackend(Backend):
         self.dim = out_shape[-1] if isinstance(out_shape[-1], int) else None
         self.why = why
 
-    def _run(self, x):
+    def _run(self, x, channel_idx):
         if x.shape[0] == 0:
             return np.zeros((0, self.dim or 0), np.float32)
         if self.fixed_batch and x.shape[0] != self.fixed_batch:
             raise EncoderError(f"{self.path.name} was exported with a fixed batch of {self.fixed_batch}, "
                                f"got {x.shape[0]} windows; export with --batch dynamic")
-        return self.session.run(None, {self.input_name: x})[0]
+        feed = {self.input_name: x}
+        if self.channel_input:
+            feed[self.channel_input] = channel_idx
+        return self.session.run(None, feed)[0]
 
 
 def _ort_providers(device, available, engine_cache: pathlib.Path) -> list:
@@ -227,14 +248,16 @@ class TensorRTBackend(Backend):
             raise EncoderError(f"{self.path}: not a TensorRT engine for this TensorRT version/GPU; rebuild it")
         self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        self.input_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
+        inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        self.input_name = "x" if "x" in inputs else inputs[0]
+        self.channel_input = "channel_idx" if "channel_idx" in inputs else None
         self.output_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
         shape = tuple(self.engine.get_tensor_shape(self.input_name))
         self.in_channels = shape[1] if len(shape) == 3 and shape[1] > 0 else None
         self.providers = (f"TensorRT {trt.__version__}", str(self.device))
         self.why = why
 
-    def _run(self, x):
+    def _run(self, x, channel_idx):
         import torch
         if x.shape[0] == 0:
             return np.zeros((0, int(self.engine.get_tensor_shape(self.output_name)[-1])), np.float32)
@@ -242,6 +265,10 @@ class TensorRTBackend(Backend):
         if not self.context.set_input_shape(self.input_name, tuple(x.shape)):
             raise EncoderError(f"input shape {x.shape} is outside the engine's optimisation profile; "
                                "rebuild with wider --min/--max-batch or length")
+        if self.channel_input:
+            chan_dev = torch.from_numpy(channel_idx).to(self.device)
+            self.context.set_input_shape(self.channel_input, tuple(channel_idx.shape))
+            self.context.set_tensor_address(self.channel_input, chan_dev.data_ptr())
         out = torch.empty(tuple(self.context.get_tensor_shape(self.output_name)), dtype=torch.float32,
                           device=self.device)
         self.context.set_tensor_address(self.input_name, x_dev.data_ptr())
@@ -282,7 +309,7 @@ def _load_model(source):
     return _resolve(source)
 
 
-def _export_cached(source) -> pathlib.Path:
+def export_cached(source) -> pathlib.Path:
     """Export a model to ONNX once; reuse the file while the model id and weights are unchanged."""
     from encoders.export import export_onnx
     model, encoder = _load_model(source)
@@ -339,7 +366,7 @@ def make_backend(kind: str, source, *, device: str | None = None, threads: int |
                                "build one with: biosig compile model.onnx --out model.plan")
         return TensorRTBackend(source, device=device)
     if kind == "onnxruntime":
-        path = source if suffix == ".onnx" else _export_cached(source)
+        path = source if suffix == ".onnx" else export_cached(source)
         return OnnxRuntimeBackend(path, device=device, threads=threads)
     if suffix in (".onnx", ".plan"):
         raise EncoderError(f"the torch backend needs a model name, checkpoint directory or module, "
@@ -365,7 +392,7 @@ def _auto(source, suffix, device, threads) -> Backend:
             why = ("no CUDA GPU; onnxruntime's CPU provider runs the fused exported graph faster than "
                    "torch eager (benchmarks/bench_encoders.py)")
         if why:
-            path = source if suffix == ".onnx" else _export_cached(source)
+            path = source if suffix == ".onnx" else export_cached(source)
             return OnnxRuntimeBackend(path, device=device if cuda else "cpu", threads=threads, why=why)
     if suffix == ".onnx":
         raise EncoderError(f"{source} is an ONNX file but onnxruntime is not installed: pip install onnxruntime")

@@ -4,7 +4,7 @@ Steps (TensorRT 10): ``trt.Builder(logger)`` -> ``builder.create_network(0)`` (e
 only mode in TensorRT 10) -> ``trt.OnnxParser(network, logger).parse(bytes)`` -> a builder config
 with the workspace limit (``set_memory_pool_limit(MemoryPoolType.WORKSPACE, ...)``), the precision
 flags and one optimisation profile (``profile.set_shape(name, min, opt, max)`` for ``x`` over batch
-and length; ``channel_idx`` fixed to the channel count) -> ``builder.build_serialized_network``
+and length; ``channel_idx`` (B, C) follows the batch) -> ``builder.build_serialized_network``
 -> bytes written to the ``.plan`` file. Engines are specific to the GPU model and TensorRT
 version that built them.
 
@@ -122,7 +122,7 @@ def _calibrator(trt, path: str, batch: int, cache: pathlib.Path, with_channels: 
             super().__init__()
             self.i = 0
             self.buf = torch.empty((batch,) + data.shape[1:], dtype=torch.float32, device="cuda")
-            self.chan = torch.arange(data.shape[1], dtype=torch.int64, device="cuda")
+            self.chan = torch.arange(data.shape[1], dtype=torch.int64, device="cuda")[None].repeat(batch, 1)
 
         def get_batch_size(self):
             return batch
@@ -180,8 +180,8 @@ def compile_engine(onnx_path, out_path, options: CompileOptions = CompileOptions
     shapes = {"x": [(b, channels, t) for b, t in zip((options.min_batch, options.opt_batch, options.max_batch), lengths)]}
     profile.set_shape("x", *shapes["x"])
     if with_channels:
-        profile.set_shape("channel_idx", (channels,), (channels,), (channels,))
-        shapes["channel_idx"] = [(channels,)] * 3
+        shapes["channel_idx"] = [(b, channels) for b in (options.min_batch, options.opt_batch, options.max_batch)]
+        profile.set_shape("channel_idx", *shapes["channel_idx"])
     config.add_optimization_profile(profile)
     if options.precision in ("fp16", "int8"):
         config.set_flag(trt.BuilderFlag.FP16)

@@ -192,7 +192,7 @@ CHANNEL_INPUT = "channel_idx"
 
 
 def uses_channel_input(config: dict) -> bool:
-    """True when the graph takes ``channel_idx`` int64 (C,): models whose channel vocabulary lets
+    """True when the graph takes ``channel_idx`` int64 (B, C): models whose channel vocabulary lets
     any subset of named channels (ECG leads) map onto learned channel embeddings."""
     return config.get("modality") not in ("audio", "spiro") and len(config.get("channels") or ()) > 1
 
@@ -206,7 +206,7 @@ def _wrap(model, with_channels: bool):
             super().__init__()
             self.model = inner
 
-        def forward(self, x, channel_idx=None):  # x (B, C, T) float32, channel_idx (C,) int64
+        def forward(self, x, channel_idx=None):  # x (B, C, T) float32, channel_idx (B, C) int64
             return self.model.embed_forward(x, channel_idx)  # (B, D) float32
 
     class EmbedGraphX(EmbedGraph):
@@ -236,7 +236,7 @@ def _export_dynamo(wrapped, args, path, opset, batch):
     shapes = {"x": {0: batch_dim, 1: Dim.AUTO, 2: Dim.AUTO}}
     names = [INPUT_NAME]
     if len(args) > 1:
-        shapes[CHANNEL_INPUT] = {0: Dim.AUTO}
+        shapes[CHANNEL_INPUT] = {0: batch_dim, 1: Dim.AUTO}
         names.append(CHANNEL_INPUT)
     # The exporter prints progress lines to stdout and chats at INFO level; a library must not.
     # Output names are set afterwards (_name_output): an internal value may already be called
@@ -254,7 +254,7 @@ def _export_torchscript(wrapped, args, path, opset, batch):
         axes[INPUT_NAME][0] = "batch"
     names = [INPUT_NAME]
     if len(args) > 1:
-        axes[CHANNEL_INPUT] = {0: "channels"}
+        axes[CHANNEL_INPUT] = {0: "batch", 1: "channels"} if batch == "dynamic" else {1: "channels"}
         names.append(CHANNEL_INPUT)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -352,7 +352,9 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
     example = (torch.randn(2 if batch == "dynamic" else batch, channels, length,
                            generator=torch.Generator().manual_seed(0)),)
     if with_channels:  # 2 channels so that the channel axis is traced as a variable
-        example = (torch.randn(example[0].shape[0], max(channels, 2), length), torch.arange(max(channels, 2)))
+        n_batch, n_chan = example[0].shape[0], max(channels, 2)
+        example = (torch.randn(n_batch, n_chan, length),
+                   torch.arange(n_chan)[None].repeat(n_batch, 1))  # (B, C) int64
     try:
         try:
             _export_dynamo(wrapped, example, out_path, opset, batch)
