@@ -208,3 +208,15 @@ def test_truncated_wav_refused(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     problem = _problem(path)
     assert "truncated WAV" in problem and "64000 bytes" in problem
+
+
+def test_multi_segment_with_missing_segment(tmp_path):
+    src = shared_path("wfdb", "multi-segment", "041s")
+    for f in src.iterdir():
+        if f.name != "041s02.hea":
+            shutil.copyfile(f, tmp_path / f.name)
+    problem = _problem(tmp_path / "041s.hea")
+    assert "segment header 041s02.hea does not exist" in problem
+    shutil.copyfile(src / "041s02.hea", tmp_path / "041s02.hea")
+    (tmp_path / "041s02.dat").write_bytes((src / "041s02.dat").read_bytes()[:5000])
+    assert "041s02.dat is truncated" in _problem(tmp_path / "041s.hea")

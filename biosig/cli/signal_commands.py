@@ -189,12 +189,14 @@ def info_command(args) -> int:
             progress.update(1)
     if progress is not None:
         progress.close()
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        blocks = [format_table(r) for r in results if "error" not in r]
-        if blocks:
-            print("\n\n".join(blocks))
+    text = json.dumps(results, indent=2) if args.json else "\n\n".join(
+        format_table(r) for r in results if "error" not in r)
+    try:
+        if text:
+            print(text, flush=True)
+    except BrokenPipeError:  # `biosig info ... | head`: the reader left, nothing to report
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 2 if failed else 0
 
 

@@ -44,12 +44,12 @@ def record_base(path) -> pathlib.Path:
     return path
 
 
-def _header(path, base: pathlib.Path):
+def _header(path, base: pathlib.Path, what: str = "WFDB header"):
     import wfdb
 
     hea = base.with_name(base.name + ".hea")
     if not hea.exists():
-        raise ReadError(path, f"no WFDB header {hea.name} beside it")
+        raise ReadError(path, f"{what} {hea.name} does not exist")
     try:
         return wfdb.rdheader(str(base))
     except Exception as exc:  # wfdb raises ValueError/IndexError/... on malformed headers
@@ -230,7 +230,8 @@ def read_wfdb(path) -> Record:
             if name == "~":
                 continue
             seg_base = base.with_name(name)
-            _check_signal_files(seg_base.with_name(name + ".hea"), _header(path, seg_base))
+            _check_signal_files(seg_base.with_name(name + ".hea"),
+                                _header(path, seg_base, "segment header"))
         meta["segments"] = list(zip(header.seg_name, [int(n) for n in header.seg_len]))
         meta["layout"] = header.layout
     else:
