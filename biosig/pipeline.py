@@ -171,6 +171,8 @@ class StreamingPipeline:
     fs_out_hz : rate of the output samples (changed by ``resample`` and ``logmel``).
     n_channels_out : channels of the output (changed by ``select_channels``, ``mono``, ``logmel``,
         ``flow_volume``).
+    delay_s : group delay of the causal resampling FIRs in the chain, in seconds: output sample
+        ``k`` mostly reflects the input around ``k / fs_out_hz - delay_s``.
     """
 
     def __init__(self, pipeline: Pipeline, fs_hz: float, n_channels: int, channels=None):
@@ -187,6 +189,9 @@ class StreamingPipeline:
                 names = None
             c, fs = probe.shape[0], step.output_fs_hz(fs)
         self.fs_out_hz, self.n_channels_out = fs, c
+        # causal resampling FIRs delay the output by their group delay; IIR filters add a
+        # frequency-dependent delay that is not counted here
+        self.delay_s = float(sum(getattr(op, "delay_s", 0.0) for op in self.ops))
 
     def reset(self) -> None:
         for op in self.ops:

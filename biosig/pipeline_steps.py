@@ -62,8 +62,26 @@ def normalise_params(name: str, params: dict) -> dict:
         value = params.get(key, default)
         if value is REQUIRED:
             raise PipelineError(f"step {name!r}: parameter {key!r} is required; parameters: {', '.join(spec.params)}")
-        out[key] = _coerce(name, key, kind, value)
+        out[key] = _check_range(name, key, _coerce(name, key, kind, value))
     return out
+
+
+_POSITIVE = ("order", "n_mels", "n_fft", "hop", "n_points", "q")
+
+
+def _check_range(step: str, key: str, value):
+    """Frequencies (``*_hz``) and sizes must be positive; ``fmin_hz`` may be 0."""
+    if value is None or isinstance(value, (str, list)):
+        return value
+    if key == "fmin_hz":
+        ok = value >= 0
+    elif key.endswith("_hz") or key in _POSITIVE:
+        ok = value > 0
+    else:
+        return value
+    if not ok:
+        raise PipelineError(f"step {step!r}: {key}={value!r} must be {'>= 0' if key == 'fmin_hz' else '> 0'}")
+    return value
 
 
 def _coerce(step: str, key: str, kind, value):

@@ -164,3 +164,47 @@ def test_defaults_per_modality():
     assert ecg.fs_hz == 250.0 and ecg.n_samples == 2500
     with pytest.raises(BiosigError, match="unknown modality"):
         default_pipeline("eeg")
+
+
+def test_parameter_ranges_are_checked_when_the_step_is_built():
+    for name, params, bad in [("resample", {"fs_hz": -250}, "fs_hz=-250"), ("bandpass", {"low_hz": 0, "high_hz": 40}, "low_hz=0"),
+                              ("logmel", {"n_mels": 0}, "n_mels=0"), ("notch", {"freq_hz": 50, "q": 0}, "q=0"),
+                              ("bandpass", {"low_hz": 1, "high_hz": 40, "order": 2.5}, "integer")]:
+        with pytest.raises(PipelineError, match=bad):
+            Step(name, params)
+    assert Step("logmel", {"fmin_hz": 0}).params["fmin_hz"] == 0.0
+    # a filter edge above the Nyquist rate of the actual record is caught when applied
+    with pytest.raises(PipelineError, match="Nyquist"):
+        Pipeline.of(("lowpass", {"high_hz": 100})).apply(_rec(np.zeros((1, 1000)), 100.0))
+
+
+def test_resample_of_irregular_times_is_refused():
+    rec = _rec(np.zeros((1, 100)), 10.0, "motion", times_s=np.cumsum(np.full(100, 0.1)) - 0.1 + np.r_[0, np.full(99, 0.01)])
+    with pytest.raises(PipelineError, match="irregular"):
+        Pipeline.of(("resample", {"fs_hz": 20})).apply(rec)
+
+
+def test_stream_reports_resampling_delay():
+    from biosig.filters import resample_fir
+
+    s = default_pipeline("ecg").stream(360.0, 1)
+    h = resample_fir(25, 36)
+    assert s.delay_s == pytest.approx((len(h) - 1) / 2 / (360.0 * 25))
+    # a step at t=5 s comes out of the stream about delay_s late
+    x = np.zeros((1, 3600), np.float32)
+    x[0, 1800:] = 1.0
+    y = Pipeline.of(("resample", {"fs_hz": 250})).stream(360.0, 1).process(x)[0]
+    t_half = np.argmax(y > 0.5) / 250.0
+    assert t_half == pytest.approx(5.0 + s.delay_s, abs=0.01)
+    assert default_pipeline("ppg").stream(125.0, 1).delay_s == 0.0
+
+
+def test_offline_pipeline_keeps_nan_gaps_in_place():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 360 * 60)).astype(np.float32)
+    x[0, 360 * 20:360 * 22] = np.nan
+    out = default_pipeline("ecg").apply(_rec(x, 360.0))
+    gap = np.isnan(out.samples[0])
+    assert gap[250 * 20 + 5:250 * 22 - 5].all()
+    assert not gap[: 250 * 20 - 5].any() and not gap[250 * 22 + 5:].any()
+    assert np.isfinite(out.samples[1]).all()
