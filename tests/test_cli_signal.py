@@ -139,9 +139,12 @@ def test_simulate_bad_arguments(capsys, tmp_path):
 def test_console_script_subprocess_info_100():
     path = shared_path("wfdb", "100.hea").with_suffix("")
     exe = ROOT / ".venv" / "bin" / "biosig"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "biosig.cli"]
-    if not exe.exists() and shutil.which("biosig"):
+    if exe.exists():
+        cmd = [str(exe)]
+    elif shutil.which("biosig"):
         cmd = [shutil.which("biosig")]
+    else:
+        cmd = [sys.executable, "-c", "import sys; from biosig.cli import main; sys.exit(main())"]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     res = subprocess.run(cmd + ["info", str(path), "--json"], capture_output=True, text=True, timeout=120,
                          env=env, cwd=ROOT)
