@@ -1,0 +1,271 @@
+"""Streaming commands: serve, monitor, replay, listen, status, keys, bridge, demo.
+
+All default to loopback endpoints that work together without arguments; long-running commands
+stop by themselves after ``--seconds S``. zmq and the streams package are imported inside the
+handlers so that ``biosig --version`` stays fast.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+
+DEFAULT_INGEST = "tcp://127.0.0.1:5555"
+DEFAULT_OUTPUT = "tcp://127.0.0.1:5556"
+DEFAULT_STATUS = "tcp://127.0.0.1:5557"
+
+
+def _endpoint_args(p, which=("ingest", "output", "status")):
+    defaults = {"ingest": DEFAULT_INGEST, "output": DEFAULT_OUTPUT, "status": DEFAULT_STATUS}
+    for w in which:
+        p.add_argument(f"--{w}", default=defaults[w], metavar="ENDPOINT",
+                       help=f"runtime {w} endpoint (default {defaults[w]})")
+    p.add_argument("--keys", metavar="DIR", help="CURVE key directory from `biosig keys generate`")
+    p.add_argument("--insecure", action="store_true", help="allow plain TCP on non-loopback endpoints")
+
+
+def _seconds(p, default=None, what="run"):
+    p.add_argument("--seconds", type=float, default=default, metavar="S",
+                   help=f"stop after S seconds (default: {what})")
+
+
+def _stop_on_signals(stop: threading.Event):
+    def handler(signum, frame):
+        stop.set()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+def _check_seconds(args):
+    from streams.errors import StreamError
+    if args.seconds is not None and not args.seconds > 0:
+        raise StreamError(f"--seconds must be > 0, got {args.seconds}")
+
+
+# ---------------------------------------------------------------------------------- handlers
+def _serve(args) -> int:
+    from streams.config import Endpoints, RuntimeConfig, load_config
+    from streams.errors import StreamError
+    from streams.runtime import Runtime
+    _check_seconds(args)
+    cfg = load_config(args.config) if args.config else RuntimeConfig()
+    changes = {"endpoints": Endpoints(args.ingest, args.output, args.status)} \
+        if (args.ingest, args.output, args.status) != (DEFAULT_INGEST, DEFAULT_OUTPUT, DEFAULT_STATUS) or not args.config else {}
+    if args.keys:
+        changes["key_dir"] = args.keys
+    if args.insecure:
+        changes["insecure"] = True
+    if args.record:
+        changes["record_dir"] = args.record
+    if args.state:
+        changes["state_dir"] = args.state
+    if args.backend:
+        changes["backend"] = args.backend
+    if args.models is not None:
+        models = {}
+        for item in filter(None, args.models.split(",")):
+            if item == "none":
+                continue
+            if "=" not in item:
+                raise StreamError(f"--models takes MODALITY=NAME pairs or 'none', got {item!r}")
+            k, v = item.split("=", 1)
+            models[k] = v
+        changes["models"] = models
+    rt = Runtime(cfg.replace(**changes))
+    _stop_on_signals(rt._stop)
+    rt.run(args.seconds)
+    if rt.error:
+        raise rt.error
+    print(json.dumps(rt.status()["totals"]), file=sys.stderr)
+    return 0
+
+
+def _monitor(args) -> int:
+    from streams.simulate import make_couches, make_ward, run_sources
+    _check_seconds(args)
+    streams = [s for s in args.streams.split(",") if s]
+    pubs, sources = make_ward(args.simulate, streams, endpoint=args.ingest, key_dir=args.keys,
+                              frame_s=args.frame_s, seed=args.seed)
+    cp, cs, _ = make_couches(args.couches, endpoint=args.ingest, key_dir=args.keys,
+                             seconds=args.seconds or 600.0, seed=args.seed)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        run_sources(sources + cs, args.seconds, stop)
+    finally:
+        for p in pubs + cp:
+            p.close(linger_s=1.0)
+    sent = sum(s.out.sent for s in sources + cs)
+    dropped = sum(s.out.dropped for s in sources + cs)
+    print(f"biosig monitor: sent {sent} frames from {len(sources + cs)} streams, dropped {dropped}", file=sys.stderr)
+    return 0
+
+
+def _replay(args) -> int:
+    from streams.replay import replay_duration_s, replay_sources
+    from streams.simulate import run_sources
+    _check_seconds(args)
+    pubs, sources = replay_sources(args.records, speed=args.speed, endpoint=args.ingest, key_dir=args.keys)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        run_sources(sources, args.seconds or replay_duration_s(sources), stop)
+    finally:
+        for p in pubs:
+            p.close(linger_s=1.0)
+    print(f"biosig replay: sent {sum(s.out.sent for s in sources)} frames from {len(sources)} streams",
+          file=sys.stderr)
+    return 0
+
+
+def _listen(args) -> int:
+    import time
+    from streams.subscriber import Subscriber
+    _check_seconds(args)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    end = None if args.seconds is None else time.monotonic() + args.seconds
+    with Subscriber(args.topics or [""], args.output, key_dir=args.keys, insecure=args.insecure) as sub:
+        while not stop.is_set() and (end is None or time.monotonic() < end):
+            f = sub.recv(0.2)
+            if f is None or (f.topic == "status" and not args.all):
+                continue
+            h = f.header
+            if args.json:
+                row = {k: v for k, v in h.items() if k != "body"}
+                row["topic"] = f.topic
+                if f.array is not None and f.array.size <= 16:
+                    row["values"] = f.array.tolist()
+                print(json.dumps(row), flush=True)
+            else:
+                extra = h.get("reason") or h.get("model_id") or h.get("method") or ""
+                lat = h.get("latency_ms", {}).get("total")
+                shape = "" if f.array is None else "x".join(map(str, f.array.shape))
+                print(f"{f.topic:<28} {h['kind']:<10} seq {h['seq']:<7} {shape:<6} {extra:<28} "
+                      f"{'' if lat is None else f'{lat:.1f} ms'}", flush=True)
+        gaps = {t: s for t, s in sub.stats.items() if s["gaps"] or s["duplicates"] or s["late"]}
+        print(f"biosig listen: {sum(s['frames'] for s in sub.stats.values())} frames on {len(sub.stats)} topics, "
+              f"gaps on {len(gaps)} topics {json.dumps(gaps) if gaps else ''}", file=sys.stderr)
+    return 0
+
+
+def _status(args) -> int:
+    from streams.demo import status_table
+    from streams.subscriber import request_status
+    body = request_status(args.status, key_dir=args.keys, insecure=args.insecure, timeout_s=args.timeout)
+    if args.json:
+        print(json.dumps(body, indent=1, default=float))
+    else:
+        print(status_table(body))
+        if body.get("auth_failures"):
+            print(f"clients refused by CURVE authentication: {body['auth_failures']}")
+    return 0
+
+
+def _keys(args) -> int:
+    from streams.security import generate_keys
+    d = generate_keys(args.dir, args.clients)
+    print(f"wrote server and {args.clients} client certificate(s) to {d}; allow-list: {d / 'allowed'}")
+    print(f"runtime: biosig serve --keys {d}   clients: --keys {d}")
+    return 0
+
+
+def _bridge(args) -> int:
+    from streams.replay import bridge_lsl
+    _check_seconds(args)
+    sent = bridge_lsl(endpoint=args.ingest, key_dir=args.keys, seconds=args.seconds)
+    print(f"biosig bridge lsl: {json.dumps(sent)}", file=sys.stderr)
+    return 0
+
+
+def _demo(args) -> int:
+    from streams.config import Endpoints
+    from streams.demo import run_demo
+    _check_seconds(args)
+    run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend,
+             endpoints=Endpoints(args.ingest, args.output, args.status))
+    return 0
+
+
+# ---------------------------------------------------------------------------------- parsers
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="run the streaming runtime",
+                       description="Ingest signal frames, window and embed them, forecast marker "
+                                   "streams, publish outputs (see docs/protocol.md).")
+    p.add_argument("--config", metavar="FILE", help="runtime configuration (.json or .toml)")
+    _endpoint_args(p)
+    p.add_argument("--record", metavar="DIR", help="record inputs and outputs to Parquet files in DIR")
+    p.add_argument("--state", metavar="DIR", help="forecaster checkpoints (resume after a restart)")
+    p.add_argument("--backend", choices=("auto", "onnxruntime", "torch"), help="encoder backend (default auto)")
+    p.add_argument("--models", metavar="M=NAME,...",
+                   help="encoders per modality, e.g. ecg=ecg-tiny,ppg=ppg-tiny; 'none' for no encoders")
+    _seconds(p, what="until interrupted")
+    p.set_defaults(handler=_serve)
+
+    p = sub.add_parser("monitor", help="simulated bedside monitors and couches",
+                       description="Publish N simulated beds (ECG, PPG, respiration, respiratory "
+                                   "audio) and marker motion of simulated treatment couches.")
+    p.add_argument("--simulate", type=int, default=2, metavar="N", help="number of beds (default 2)")
+    p.add_argument("--streams", default="ecg,ppg,resp,audio", help="streams per bed (default ecg,ppg,resp,audio)")
+    p.add_argument("--couches", type=int, default=1, help="treatment couches with marker tracking (default 1)")
+    p.add_argument("--frame-s", type=float, default=0.1, help="seconds of signal per frame (default 0.1)")
+    p.add_argument("--seed", type=int, default=0)
+    _endpoint_args(p, ("ingest",))
+    _seconds(p, what="until interrupted")
+    p.set_defaults(handler=_monitor)
+
+    p = sub.add_parser("replay", help="replay recordings into the runtime",
+                       description="Publish any recording the signal layer reads, one stream per "
+                                   "modality, at real time or faster.")
+    p.add_argument("records", nargs="+", metavar="RECORD")
+    p.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default 1)")
+    _endpoint_args(p, ("ingest",))
+    _seconds(p, what="one pass through the longest record")
+    p.set_defaults(handler=_replay)
+
+    p = sub.add_parser("listen", help="print runtime outputs",
+                       description="Subscribe to runtime outputs (embeddings, forecasts, holds, heartbeats).")
+    p.add_argument("--topics", nargs="*", metavar="PREFIX", help="topic prefixes, e.g. emb/bed01 fcst/ (default all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per frame")
+    p.add_argument("--all", action="store_true", help="include the periodic status frames")
+    _endpoint_args(p, ("output",))
+    _seconds(p, what="until interrupted")
+    p.set_defaults(handler=_listen)
+
+    p = sub.add_parser("status", help="ask the runtime for per-stream counters and latency",
+                       description="Per-stream rates, gaps, drops, rejects, queue depth and latency "
+                                   "p50/p99/p99.9/max from the running runtime.")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer")
+    _endpoint_args(p, ("status",))
+    p.set_defaults(handler=_status)
+
+    p = sub.add_parser("keys", help="CURVE keys for the runtime and its clients",
+                       description="`biosig keys generate DIR` writes server and client certificates "
+                                   "and the allow-list DIR/allowed.")
+    ks = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    g = ks.add_parser("generate", help="create certificates")
+    g.add_argument("dir", metavar="DIR")
+    g.add_argument("--clients", type=int, default=1, help="client certificates to create (default 1)")
+    g.set_defaults(handler=_keys)
+
+    p = sub.add_parser("bridge", help="bridge other streaming systems into the runtime",
+                       description="`biosig bridge lsl`: publish Lab Streaming Layer outlets into the "
+                                   "runtime (needs the optional pylsl: pip install 'biosig[lsl]').")
+    bs = p.add_subparsers(dest="bridge_command", metavar="SYSTEM", required=True)
+    b = bs.add_parser("lsl", help="LSL outlets -> runtime")
+    _endpoint_args(b, ("ingest",))
+    _seconds(b, what="until interrupted")
+    b.set_defaults(handler=_bridge)
+
+    p = sub.add_parser("demo", help="runtime + simulated ward and couch, live table, summary",
+                       description="Start the runtime, a simulated ward and a treatment couch, show "
+                                   "a live table, then print a summary and write demo-out/.")
+    p.add_argument("--beds", type=int, default=4)
+    p.add_argument("--couches", type=int, default=1)
+    p.add_argument("--out", default="demo-out", metavar="DIR")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch"))
+    _endpoint_args(p)
+    _seconds(p, default=60.0, what="60")
+    p.set_defaults(handler=_demo)

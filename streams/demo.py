@@ -1,0 +1,212 @@
+"""``biosig demo``: runtime + simulated ward + simulated treatment couch, a live table, a summary
+and ``demo-out/`` (recordings, latency histogram, forecast-vs-truth plot, summary.json)."""
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import sys
+import threading
+import time
+
+import numpy as np
+
+from streams.config import Endpoints, RuntimeConfig
+
+log = logging.getLogger(__name__)
+
+
+def _fmt(v, nd=1):
+    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{nd}f}"
+
+
+def status_table(status: dict) -> str:
+    """Plain-text table of a status body, one row per input stream."""
+    head = f"{'stream':<18}{'mod':<7}{'rate Hz':>9}{'frames':>8}{'win':>6}{'out':>6}{'fcst':>6}{'hold':>6}" \
+           f"{'gaps':>6}{'drop':>6}{'rej':>5}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    rows = [head, "-" * len(head)]
+    for name, s in status["streams"].items():
+        lat = s["latency_ms"]
+        rows.append(f"{name[:17]:<18}{s['modality']:<7}{s['rate_hz']:>9.1f}{s['frames']:>8}{s['windows']:>6}"
+                    f"{s['outputs']:>6}{s['forecasts']:>6}{s['holds']:>6}{s['gaps']:>6}{s['dropped']:>6}"
+                    f"{s['rejected_total']:>5}{_fmt(lat['p50']):>9}{_fmt(lat['p99']):>9}{_fmt(lat['max']):>9}")
+    q = status["queue"]
+    rows.append(f"encoder queue {q['pending_windows']}/{q['max']}, batches {q['batches']}, "
+                f"invalid frames {sum(status['invalid'].values())}, uptime {status['uptime_s']:.0f} s")
+    return "\n".join(rows)
+
+
+class Collector:
+    """Subscribes to everything and keeps what the summary and plots need."""
+
+    def __init__(self, endpoint):
+        from streams.subscriber import Subscriber
+        self.sub = Subscriber([""], endpoint)
+        self.emb_latency_ms: list[float] = []
+        self.fcst_latency_ms: list[float] = []
+        self.forecasts: dict[str, list] = {}
+        self.counts = {"embedding": 0, "forecast": 0, "hold": 0}
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            f = self.sub.recv(0.1)
+            if f is None or f.kind not in self.counts:
+                continue
+            self.counts[f.kind] += 1
+            now = time.time()
+            h = f.header
+            if f.kind == "embedding":
+                # device time of the newest sample = publish time - runtime latency
+                self.emb_latency_ms.append((now - h["t_out_s"]) * 1e3 + h["latency_ms"]["total"])
+            elif f.kind == "forecast":
+                self.fcst_latency_ms.append((now - h["t_out_s"]) * 1e3 + h["latency_ms"]["total"])
+                self.forecasts.setdefault(h["stream"], []).append((h["t_s"], h["target_s"], np.array(f.array)))
+
+
+def forecast_errors(forecasts, truth_rec, t_start: float):
+    """Per-forecast 3-D marker errors against the simulated positions (mm).
+
+    Returns (target_times_s (N,), predicted (N, 9), true (N, 9), persistence (N, 9)).
+    """
+    fs = truth_rec.fs_hz
+    x = truth_rec.samples.astype(np.float64)
+    rows = []
+    for t_s, target_s, pred in forecasts:
+        i_tgt, i_now = int(round((target_s - t_start) * fs)), int(round((t_s - t_start) * fs))
+        if 0 <= i_now and i_tgt < x.shape[1]:
+            rows.append((target_s - t_start, pred, x[:, i_tgt], x[:, i_now]))
+    if not rows:
+        return np.zeros(0), np.zeros((0, x.shape[0])), np.zeros((0, x.shape[0])), np.zeros((0, x.shape[0]))
+    t, p, y, last = zip(*rows)
+    return np.array(t), np.array(p), np.array(y), np.array(last)
+
+
+def rmse_3d(p: np.ndarray, y: np.ndarray) -> float:
+    """sqrt(mean over forecasts and markers of the squared 3-D Euclidean error), mm."""
+    if len(p) == 0:
+        return float("nan")
+    d2 = ((p - y) ** 2).reshape(len(p), -1, 3).sum(axis=2)
+    return float(np.sqrt(d2.mean()))
+
+
+def _plots(out: pathlib.Path, col: Collector, series):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, vals in (("embeddings", col.emb_latency_ms), ("forecasts", col.fcst_latency_ms)):
+        if vals:
+            ax.hist(vals, bins=60, alpha=0.6, label=f"{name} (n={len(vals)})")
+    ax.set_xlabel("end-to-end latency from device timestamp (ms)")
+    ax.set_ylabel("frames")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "latency_hist.png", dpi=110)
+    plt.close(fig)
+    fig, axes = plt.subplots(len(series) or 1, 1, figsize=(9, 3 * max(len(series), 1)), squeeze=False)
+    for ax, (name, (t, p, y, _)) in zip(axes[:, 0], series.items()):
+        k = 2  # marker 1, z axis: the main breathing direction of the simulator
+        ax.plot(t, y[:, k], lw=1.2, label="simulated truth (m1_z)")
+        ax.plot(t, p[:, k], lw=1.0, label="forecast for that time")
+        ax.set_title(name)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("mm")
+        ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(out / "forecast_vs_truth.png", dpi=110)
+    plt.close(fig)
+
+
+def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: int = 1,
+             backend: str = "auto", endpoints: Endpoints | None = None, stream=sys.stdout) -> dict:
+    """Run the demo and return its summary (also written to ``out_dir/summary.json``)."""
+    from streams.runtime import Runtime
+    from streams.simulate import make_couches, make_ward, start_thread
+    from streams.subscriber import request_status
+    import shutil
+    out = pathlib.Path(out_dir)
+    for sub in ("recordings", "state"):  # each demo starts afresh
+        shutil.rmtree(out / sub, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    ep = endpoints or Endpoints()
+    tty = stream.isatty()
+    print(f"biosig demo: runtime on {ep.ingest} / {ep.output}, {beds} beds, {couches} couch(es), "
+          f"{seconds:g} s; loading encoders (the first run exports ONNX graphs, cached afterwards) ...",
+          file=stream, flush=True)
+    cfg = RuntimeConfig(endpoints=ep, backend=backend, record_dir=str(out / "recordings"),
+                        state_dir=str(out / "state"), rotate_s=max(10.0, seconds / 3))
+    rt = Runtime(cfg).start()
+    col = Collector(ep.output)
+    ward_pubs, ward = make_ward(beds, endpoint=ep.ingest, audio_beds=1)
+    couch_pubs, couch, truth = make_couches(couches, endpoint=ep.ingest, seconds=seconds + 5)
+    t_start = time.time() + 0.5
+    stop = threading.Event()
+    col_thread = threading.Thread(target=col.run, daemon=True)
+    col_thread.start()
+    threads = [start_thread(ward, seconds, stop, t_start, "ward"), start_thread(couch, seconds, stop, t_start, "couch")]
+    last_print = 0.0
+    try:
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.2)
+            now = time.time()
+            if now - last_print >= (1.0 if tty else 15.0):
+                last_print = now
+                table = status_table(request_status(ep.status))
+                if tty:
+                    stream.write("\x1b[H\x1b[J")
+                stream.write(f"t = {now - t_start:5.1f} / {seconds:g} s\n{table}\n")
+                stream.flush()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+        time.sleep(0.5)  # let the last windows and forecasts through
+        status = request_status(ep.status)
+        rt.stop()
+        col.stop.set()
+        col_thread.join(5)
+        col.sub.close()
+        for p in ward_pubs + couch_pubs:
+            p.close()
+    series, fc = {}, {}
+    for src, rec in zip(couch, truth):
+        name = src.out.topic
+        series[name] = forecast_errors(col.forecasts.get(name, []), rec, t_start)
+        t, p, y, last = series[name]
+        fc[name] = {"forecasts": int(len(t)), "rmse_mm": rmse_3d(p, y), "persistence_rmse_mm": rmse_3d(last, y)}
+    _plots(out, col, series)
+    tot = status["totals"]
+    pct = lambda v: {k: float(np.percentile(v, q)) if v else float("nan")
+                     for k, q in (("p50", 50), ("p99", 99), ("p99.9", 99.9))} | {"max": float(max(v)) if v else float("nan")}
+    summary = {
+        "seconds": seconds, "beds": beds, "couches": couches,
+        "frames": tot.get("frames", 0), "windows": tot.get("windows", 0), "embeddings": tot.get("outputs", 0),
+        "forecasts": tot.get("forecasts", 0), "holds": tot.get("holds", 0), "gaps": tot.get("gaps", 0),
+        "missing_frames": tot.get("missing", 0), "dropped_windows": tot.get("dropped", 0),
+        "rejected": tot.get("rejected_total", 0) + tot.get("invalid", 0),
+        "received": col.counts, "subscriber_gaps": sum(s["gaps"] for s in col.sub.stats.values()),
+        "embedding_latency_ms": pct(col.emb_latency_ms), "forecast_latency_ms": pct(col.fcst_latency_ms),
+        "forecast": fc, "models": status["models"],
+        "recordings": sorted(str(p) for p in (out / "recordings").glob("*.parquet")),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    lines = [
+        "", "summary",
+        f"  frames accepted {summary['frames']}, windows {summary['windows']}, embeddings {summary['embeddings']}, "
+        f"forecasts {summary['forecasts']}, holds {summary['holds']}",
+        f"  gaps {summary['gaps']} ({summary['missing_frames']} frames missing), dropped windows "
+        f"{summary['dropped_windows']}, rejected {summary['rejected']}, subscriber-side gaps {summary['subscriber_gaps']}",
+    ]
+    for name, key in (("embedding", "embedding_latency_ms"), ("forecast", "forecast_latency_ms")):
+        v = summary[key]
+        lines.append(f"  {name} latency from device timestamp: p50 {_fmt(v['p50'])} ms, p99 {_fmt(v['p99'])} ms, "
+                     f"p99.9 {_fmt(v['p99.9'])} ms, max {_fmt(v['max'])} ms")
+    for name, f in fc.items():
+        lines.append(f"  {name}: {f['forecasts']} forecasts, RMSE vs simulated truth {_fmt(f['rmse_mm'], 2)} mm "
+                     f"(holding the last position: {_fmt(f['persistence_rmse_mm'], 2)} mm)")
+    lines.append(f"  wrote {out}/: recordings/ ({len(summary['recordings'])} Parquet files), latency_hist.png, "
+                 "forecast_vs_truth.png, summary.json")
+    print("\n".join(lines), file=stream, flush=True)
+    return summary

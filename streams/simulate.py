@@ -1,0 +1,137 @@
+"""Simulated devices: a ward of bedside monitors and treatment couches with marker tracking.
+
+Signals come from :func:`biosig.synthetic.simulate` and are sent in real time (each frame when
+its last sample "happens"), looping a pre-generated stretch of ``loop_s`` seconds per stream.
+Beds share at most ``variants`` generated records per modality (ECGSYN costs ~75 ms per simulated
+second) but start at different offsets so no two beds send the same samples at once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from streams.config import DEFAULT_INGEST
+from streams.errors import StreamError
+
+log = logging.getLogger(__name__)
+
+BED_STREAMS = ("ecg", "ppg", "resp", "audio")
+_KW = {"ecg": {"leads": 2}, "audio": {"kind": "breath"}}
+
+
+@dataclass
+class SimSource:
+    """One simulated stream: a looping record sent in frames of ``frame_n`` samples."""
+
+    out: object              # streams.publisher.OutStream
+    samples: np.ndarray      # (C, N) float32
+    fs_hz: float
+    frame_n: int
+    pos: int = 0
+    sent_n: int = 0          # samples sent so far
+    t_start: float = 0.0     # device time of sample 0
+    speed: float = 1.0       # replay speed: samples go out at speed * fs_hz
+
+    def next_s(self) -> float:
+        """Time at which the next frame's last sample happens."""
+        return self.t_start + (self.sent_n + self.frame_n - 1) / (self.fs_hz * self.speed)
+
+    def due(self, now: float) -> bool:
+        return self.next_s() <= now
+
+    def send(self):
+        n = self.samples.shape[1]
+        idx = (self.pos + np.arange(self.frame_n)) % n
+        self.out.send(self.samples[:, idx], t0_s=self.t_start + self.sent_n / (self.fs_hz * self.speed))
+        self.pos = (self.pos + self.frame_n) % n
+        self.sent_n += self.frame_n
+
+
+def _record(modality: str, seconds: float, seed: int, fs_hz: float | None = None):
+    from biosig.synthetic import simulate
+    return simulate(modality, seconds, seed, fs_hz=fs_hz, **_KW.get(modality, {}))
+
+
+def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGEST, key_dir=None,
+              loop_s: float = 30.0, frame_s: float = 0.1, variants: int = 2, seed: int = 0,
+              prefix: str = "bed", ctx=None, audio_beds: int | None = None):
+    """Publishers and sources for ``n_beds`` beds (``bed01`` ...). ``audio_beds`` limits how many
+    beds carry the 16 kHz audio stream (all by default).
+
+    Returns
+    -------
+    (publishers, sources)
+    """
+    from streams.publisher import Publisher
+    bad = sorted(set(streams) - set(BED_STREAMS))
+    if bad:
+        raise StreamError(f"unknown bed stream(s) {bad}; expected some of {', '.join(BED_STREAMS)}")
+    if n_beds < 0:
+        raise StreamError(f"number of beds must be >= 0, got {n_beds}")
+    records = {}
+    for m in streams:
+        for v in range(min(variants, max(n_beds, 1))):
+            records[m, v] = _record(m, loop_s, seed + 101 * v)
+    pubs, sources = [], []
+    for b in range(n_beds):
+        pub = Publisher(f"{prefix}{b + 1:02d}", endpoint, key_dir=key_dir, ctx=ctx)
+        pubs.append(pub)
+        for m in streams:
+            if m == "audio" and audio_beds is not None and b >= audio_beds:
+                continue
+            rec = records[m, b % min(variants, n_beds)]
+            out = pub.stream(m, rec.fs_hz, rec.channels, rec.units, modality=m)
+            frame_n = max(1, int(round(frame_s * rec.fs_hz)))
+            offset = int(round((b * 7.3) % loop_s * rec.fs_hz)) % rec.n_samples
+            sources.append(SimSource(out, rec.samples, rec.fs_hz, frame_n, pos=offset))
+    return pubs, sources
+
+
+def make_couches(n_couches: int, *, endpoint: str = DEFAULT_INGEST, key_dir=None, seconds: float = 120.0,
+                 fs_hz: float = 30.0, seed: int = 0, prefix: str = "couch", ctx=None):
+    """Marker tracking of ``n_couches`` couches (3 markers x 3 axes, mm, one sample per frame).
+
+    The motion records are generated for the whole run (``seconds``, not looped) so that their
+    samples are the ground truth a forecast is scored against: ``truth[i]`` is the record of
+    ``sources[i]``.
+    """
+    from streams.publisher import Publisher
+    pubs, sources, truth = [], [], []
+    for c in range(n_couches):
+        rec = _record("motion", max(seconds, 1.0) + 5.0, seed + 7 * c, fs_hz=fs_hz)
+        pub = Publisher(f"{prefix}{c + 1}", endpoint, key_dir=key_dir, ctx=ctx)
+        out = pub.stream("markers", rec.fs_hz, rec.channels, rec.units, modality="motion")
+        pubs.append(pub)
+        sources.append(SimSource(out, rec.samples, rec.fs_hz, 1))
+        truth.append(rec)
+    return pubs, sources, truth
+
+
+def run_sources(sources, seconds: float | None = None, stop: threading.Event | None = None,
+                t_start: float | None = None):
+    """Send every source in real time until ``seconds`` passed or ``stop`` is set."""
+    stop = stop or threading.Event()
+    t_start = time.time() if t_start is None else t_start
+    for s in sources:
+        s.t_start = t_start
+    end = None if seconds is None else t_start + seconds
+    while not stop.is_set():
+        now = time.time()
+        if end is not None and now >= end:
+            break
+        nxt = float("inf")
+        for s in sources:
+            while s.due(now):
+                s.send()
+            nxt = min(nxt, s.next_s())
+        time.sleep(max(0.0, min(nxt - time.time(), 0.05)))
+
+
+def start_thread(sources, seconds=None, stop=None, t_start=None, name="biosig-sim") -> threading.Thread:
+    th = threading.Thread(target=run_sources, args=(sources, seconds, stop, t_start), name=name, daemon=True)
+    th.start()
+    return th
