@@ -160,3 +160,9 @@ def test_console_script_subprocess_info_100():
     bad = subprocess.run(cmd + ["info", str(path) + "_nope"], capture_output=True, text=True, timeout=120,
                          env=env, cwd=ROOT)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "100_nope" in bad.stderr
+
+
+def test_info_empty_folder(capsys, tmp_path):
+    (tmp_path / "README.md").write_text("no signals here")
+    code, out, err = run_main(capsys, "info", str(tmp_path))
+    assert code == 2 and out == "" and "no records found under" in err and err.count("\n") == 1

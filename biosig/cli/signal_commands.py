@@ -172,6 +172,9 @@ def info_command(args) -> int:
     from biosig.readers import discover, read
 
     paths = discover(args.paths)
+    if not paths:
+        raise BiosigError(f"no records found under {', '.join(args.paths)} (looked for WFDB headers, EDF, "
+                          "audio, marker/spirometry CSV and CSV/Parquet with a t_s column)")
     results, failed = [], 0
     progress = None
     if len(paths) > 3 and sys.stderr.isatty():
