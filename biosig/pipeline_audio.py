@@ -1,8 +1,11 @@
 """Log-mel spectrogram step: offline with librosa, streaming with a NumPy twin and carried state.
 
-Frames are not centred (``center=False``): frame ``k`` covers samples ``[k * hop, k * hop + n_fft)``,
-so a stream can emit each frame as soon as its last sample arrives and the offline and streaming
-outputs are the same frames. Power spectrum (``|STFT|^2``, Hann window), Slaney mel filter bank
+Framing follows ``librosa.feature.melspectrogram``: with ``center=True`` (the default, as the
+encoders' in-model log-mel does) the signal is padded with ``n_fft // 2`` zeros at both ends and
+frame ``k`` is centred on sample ``k * hop``; with ``center=False`` frame ``k`` covers samples
+``[k * hop, k * hop + n_fft)``. A stream pads only the start (it cannot know the end), emits each
+frame as soon as its last sample arrives, and so gives the offline frames except the last
+``n_fft // (2 * hop)`` ones of a finished recording. Power spectrum (``|STFT|^2``, Hann window), Slaney mel filter bank
 (librosa's default), then natural log of ``power + log_eps``. Multichannel audio is averaged into
 one channel first. A frame that touches a NaN sample is NaN in every mel bin.
 
@@ -23,6 +26,7 @@ LOGMEL_PARAMS = {
     "fmin_hz": (float, 50.0),
     "fmax_hz": (float, 8000.0),
     "log_eps": (float, 1e-6),
+    "center": (bool, True),
 }
 
 
@@ -57,12 +61,15 @@ def logmel_offline(rec: Record, p: dict) -> Record:
 
     mel_filterbank(p, rec.fs_hz)  # validates the parameters
     y = rec.samples.astype(np.float64).mean(axis=0)
+    if p["center"]:
+        half = np.zeros(p["n_fft"] // 2)
+        y = np.concatenate([half, y, half])  # librosa's center=True, pad_mode="constant"
     n_frames = max(0, 1 + (len(y) - p["n_fft"]) // p["hop"])
     if n_frames == 0:
         mel = np.zeros((p["n_mels"], 0))
     else:
         bad = ~np.isfinite(y)
-        S = librosa.feature.melspectrogram(
+        S = librosa.feature.melspectrogram(  # padding done above, so center=False here
             y=np.where(bad, 0.0, y), sr=rec.fs_hz, n_fft=p["n_fft"], hop_length=p["hop"], center=False,
             power=2.0, n_mels=p["n_mels"], fmin=p["fmin_hz"], fmax=p["fmax_hz"], window="hann")
         mel = np.log(S + p["log_eps"])
@@ -86,7 +93,7 @@ class LogMelStream:
         self.reset()
 
     def reset(self) -> None:
-        self._buf = np.zeros(0)
+        self._buf = np.zeros(self.p["n_fft"] // 2 if self.p["center"] else 0)
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
         x = np.asarray(chunk)

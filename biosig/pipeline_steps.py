@@ -101,6 +101,10 @@ def _coerce(step: str, key: str, kind, value):
             if float(value) != int(value):
                 raise ValueError("must be an integer")
             return int(value)
+        if kind is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError("must be true or false")
+            return bool(value)
         if kind is list:
             return [v if isinstance(v, str) else int(v) for v in value]
         return kind(value)
@@ -274,7 +278,7 @@ from biosig.spirometry import FLOW_VOLUME_PARAMS, FlowVolumeStream, flow_volume_
 register(StepSpec("logmel", LOGMEL_PARAMS, logmel_offline,
                   lambda p, fs, c, names: LogMelStream(p, fs, c),
                   out_fs_hz=lambda p, fs: fs / p["hop"], in_model=True,
-                  doc="log mel spectrogram of the channel mean (librosa, center=False)"))
+                  doc="log mel spectrogram of the channel mean (librosa framing, log(power + log_eps))"))
 register(StepSpec("flow_volume", FLOW_VOLUME_PARAMS, flow_volume_offline,
                   lambda p, fs, c, names: FlowVolumeStream(p, fs, c),
                   doc="spirogram: monotonic volume and flow by differencing; flow-volume curve in metadata"))

@@ -46,6 +46,7 @@ def test_hash_is_sha256_of_canonical_json_and_stable_across_processes():
         assert out.stdout.strip() == p.hash
     # regression guard: a change here invalidates the hash stored in every checkpoint and ONNX file
     assert p.hash == "282d10f0c3de3db3"
+    assert default_pipeline("audio").to_json().count('"center":true') == 1
 
 
 def test_unknown_steps_and_params_list_what_is_accepted():
@@ -98,13 +99,25 @@ def test_logmel_stream_equals_librosa_offline():
     y = np.random.default_rng(0).standard_normal(16000 * 2).astype(np.float32)
     step = Pipeline.of(("logmel", {}))
     off = step.apply(_rec(y, fs, "audio"))
-    S = librosa.feature.melspectrogram(y=y.astype(np.float64), sr=fs, n_fft=1024, hop_length=512, center=False,
-                                       n_mels=64, fmin=50, fmax=8000)
+    S = librosa.feature.melspectrogram(y=y.astype(np.float64), sr=fs, n_fft=1024, hop_length=512, center=True,
+                                       pad_mode="constant", n_mels=64, fmin=50, fmax=8000)
     np.testing.assert_allclose(off.samples, np.log(S + 1e-6), atol=1e-4)
-    assert off.fs_hz == fs / 512 and off.n_channels == 64
+    assert off.fs_hz == fs / 512 and off.n_channels == 64 and off.n_samples == 1 + len(y) // 512
     s = step.stream(fs, 1)
     streamed = np.concatenate([s.process(y[None, i:i + 777]) for i in range(0, len(y), 777)], axis=1)
-    np.testing.assert_allclose(streamed, off.samples, atol=1e-3)
+    assert streamed.shape[1] == off.n_samples - 1024 // (2 * 512)  # the end-padded frame needs the future
+    np.testing.assert_allclose(streamed, off.samples[:, : streamed.shape[1]], atol=1e-3)
+    # center=False: frames start at k * hop, and the stream gives every offline frame
+    nc = Pipeline.of(("logmel", {"center": False}))
+    off_nc = nc.apply(_rec(y, fs, "audio"))
+    S = librosa.feature.melspectrogram(y=y.astype(np.float64), sr=fs, n_fft=1024, hop_length=512, center=False,
+                                       n_mels=64, fmin=50, fmax=8000)
+    np.testing.assert_allclose(off_nc.samples, np.log(S + 1e-6), atol=1e-4)
+    s = nc.stream(fs, 1)
+    streamed = np.concatenate([s.process(y[None, i:i + 777]) for i in range(0, len(y), 777)], axis=1)
+    np.testing.assert_allclose(streamed, off_nc.samples, atol=1e-3)
+    with pytest.raises(PipelineError, match="true or false"):
+        Step("logmel", {"center": "yes"})
 
 
 def test_flow_volume_offline_equals_stream_and_is_monotonic():

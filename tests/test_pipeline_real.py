@@ -52,12 +52,12 @@ def test_audio_pipeline_on_cough_mp3s_offline_and_streaming():
         rec = biosig.read(f)
         out = default_pipeline("audio").apply(rec)
         assert out.n_channels == 64 and out.fs_hz == pytest.approx(16000 / 512)
-        assert out.n_samples == 1 + (int(np.ceil(rec.duration_s * 16000)) - 1024) // 512
+        assert out.n_samples == 1 + int(np.ceil(rec.duration_s * 16000)) // 512
         assert np.isfinite(out.samples).all()
         s = default_pipeline("audio").stream(rec.fs_hz, rec.n_channels)
         step = int(rec.fs_hz * 0.1)
         streamed = np.concatenate([s.process(rec.samples[:, i:i + step]) for i in range(0, rec.n_samples, step)], axis=1)
-        assert streamed.shape[0] == 64 and abs(streamed.shape[1] - out.n_samples) <= 1
+        assert streamed.shape[0] == 64 and abs(streamed.shape[1] - out.n_samples) <= 2
         # causal resampling lags the zero-phase one; compare loudness per frame, not samples
         n = min(streamed.shape[1], out.n_samples)
         assert np.corrcoef(streamed[:, :n].mean(axis=0), out.samples[:, :n].mean(axis=0))[0, 1] > 0.8
