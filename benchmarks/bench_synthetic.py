@@ -1,0 +1,55 @@
+"""Speed of the synthetic generators: seconds simulated (baseline) vs seconds of wall time (ours).
+
+Rows ``baseline | ours | ratio``: the baseline column is the simulated duration, ``ours`` the
+median wall time of :func:`biosig.simulate` (3 runs, after one warm-up call), and the ratio the
+fraction of real time it costs (0.01 = 100 x faster than real time). The ECG rows show why
+:data:`biosig.synthetic.ECGSYN_MAX_S` switches long ECGs to NeuroKit2's fast model, and the
+last row compares ECGSYN called directly through NeuroKit2 (baseline, seconds) with ours.
+
+    .venv/bin/python benchmarks/bench_synthetic.py
+"""
+from __future__ import annotations
+
+import pathlib
+import statistics
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def timed(fn, repeat: int = 3) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def row(name: str, baseline: float, ours: float) -> None:
+    print(f"{name:<28} | {baseline:9.3f} s | {ours:9.4f} s | {ours / baseline:7.4f}")
+
+
+def main() -> int:
+    import neurokit2 as nk
+
+    from biosig.synthetic import simulate
+
+    print(f"{'case':<28} | {'simulated':>11} | {'wall':>11} | ratio")
+    cases = [("ecg", 60, {}), ("ecg", 60, {"leads": 2}), ("ecg", 300, {}), ("ecg", 600, {}), ("ppg", 600, {}),
+             ("resp", 600, {}), ("audio", 30, {"kind": "cough"}), ("audio", 30, {"kind": "breath"}),
+             ("spiro", 15, {}), ("motion", 600, {})]
+    for modality, seconds, kw in cases:
+        label = f"{modality} {seconds:g}s" + "".join(f" {k}={v}" for k, v in kw.items())
+        row(label, float(seconds), timed(lambda: simulate(modality, seconds, seed=1, **kw)))
+    base = timed(lambda: nk.ecg_simulate(duration=62, sampling_rate=250, heart_rate=70, noise=0.0, random_state=1))
+    ours = timed(lambda: simulate("ecg", 60, seed=1, heart_rate_bpm=70))
+    print(f"{'ecg 60s: nk direct vs ours':<28} | {base:9.4f} s | {ours:9.4f} s | {ours / base:7.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
