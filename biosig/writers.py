@@ -6,6 +6,7 @@ extension           written as
 ``.csv``            ``t_s`` plus one column per channel named ``"name [unit]"``; NaN -> empty
 ``.parquet``        same columns (plain names) plus fs/units/modality in the schema metadata
 ``.wav``/``.flac``  soundfile, float32 WAV (any finite value) / 24-bit FLAC (full scale)
+``.edf``            EDF+ (pyedflib), 16-bit over each channel's range; annotations as EDF+ text
 ``.hea`` / none     WFDB (wfdb.wrsamp), format 16, per-channel gain so that the largest
                     magnitude uses ~30000 of the 16-bit range; NaN -> WFDB invalid sample;
                     annotations as ``.atr``, ``metadata["comments"]`` as header comments
@@ -20,6 +21,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import pathlib
 import re
 
@@ -30,7 +32,7 @@ from biosig.record import Record
 
 log = logging.getLogger(__name__)
 
-WRITE_EXTENSIONS = (".csv", ".parquet", ".wav", ".flac", ".hea", "")
+WRITE_EXTENSIONS = (".csv", ".parquet", ".wav", ".flac", ".edf", ".hea", "")
 #: Digital full scale used for WFDB format 16 (leaves headroom below the int16 limit and the
 #: invalid-sample code -32768).
 WFDB_DIGITAL_MAX = 30000
@@ -57,7 +59,7 @@ def write(record: Record, path) -> pathlib.Path:
     suffix = path.suffix.lower()
     if suffix not in WRITE_EXTENSIONS and suffix not in (".dat",):
         raise WriteError(path, f"unknown output extension {suffix!r}; accepted: "
-                               ".csv, .parquet, .wav, .flac, .hea (WFDB) or no extension (WFDB)")
+                               ".csv, .parquet, .wav, .flac, .edf, .hea (WFDB) or no extension (WFDB)")
     if not path.parent.exists():
         raise WriteError(path, f"folder {path.parent} does not exist")
     if suffix == ".csv":
@@ -66,6 +68,8 @@ def write(record: Record, path) -> pathlib.Path:
         return _write_parquet(record, path)
     if suffix in (".wav", ".flac"):
         return _write_audio(record, path)
+    if suffix == ".edf":
+        return _write_edf(record, path)
     return _write_wfdb(record, path.with_suffix("") if suffix else path)
 
 
@@ -133,6 +137,50 @@ def _write_audio(record: Record, path: pathlib.Path) -> pathlib.Path:
     subtype = "FLOAT" if path.suffix.lower() == ".wav" else "PCM_24"
     sf.write(str(path), x.T, int(record.fs_hz), subtype=subtype)
     return path
+
+
+def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
+    """EDF+ with pyedflib: 16-bit samples spanning each channel's finite range; annotations kept."""
+    import pyedflib
+
+    _check_uniform(record, path, "EDF")
+    x = record.samples.astype(np.float64)
+    if np.isnan(x).any():
+        raise WriteError(path, "EDF cannot hold NaN gaps; fill or cut them first (or write .csv/.parquet/WFDB)")
+    headers = []
+    for name, unit, row in zip(record.channels, record.units, x):
+        lo, hi = (float(row.min()), float(row.max())) if row.size else (0.0, 0.0)
+        pad = max((hi - lo) * 1e-3, 1e-6)
+        headers.append({"label": name[:16], "dimension": unit[:8], "sample_frequency": record.fs_hz,
+                        "physical_min": _edf_number(lo - pad, math.floor),
+                        "physical_max": _edf_number(hi + pad, math.ceil),
+                        "digital_min": -32768, "digital_max": 32767})
+    writer = pyedflib.EdfWriter(str(path), record.n_channels, file_type=pyedflib.FILETYPE_EDFPLUS)
+    try:
+        writer.setSignalHeaders(headers)
+        n_ann = len(record.annotations) if record.annotations is not None else 0
+        if n_ann:  # EDF+ stores annotations in per-second slots: reserve enough of them
+            writer.set_number_of_annotation_signals(int(min(64, max(1, math.ceil(3 * n_ann / max(record.duration_s, 1))))))
+        if record.start_time is not None:
+            writer.setStartdatetime(record.start_time)
+        writer.writeSamples([np.ascontiguousarray(row) for row in x])
+        if record.annotations is not None:
+            for s, sym in zip(record.annotations.sample, record.annotations.symbol):
+                writer.writeAnnotation(float(s) / record.fs_hz, -1, str(sym))
+    except (ValueError, TypeError, OSError) as exc:
+        raise WriteError(path, f"pyedflib refused the record ({exc})") from None
+    finally:
+        writer.close()
+    return path
+
+
+def _edf_number(value: float, rounding) -> float:
+    """``value`` rounded outward (``math.floor`` or ``math.ceil``) to fit EDF's 8-character field."""
+    for decimals in range(6, -1, -1):
+        scaled = rounding(value * 10 ** decimals) / 10 ** decimals
+        if len(f"{scaled:.{decimals}f}") <= 8:
+            return scaled
+    raise WriteError("<edf>", f"value {value:g} does not fit EDF's 8-character physical range field")
 
 
 def _wfdb_name(name: str) -> str:

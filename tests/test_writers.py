@@ -105,3 +105,19 @@ def test_write_refusals(tmp_path, ecg_with_gap):
     with pytest.raises(WriteError, match="letters, digits"):
         write(ecg_with_gap, tmp_path / "bad-name.hea")
     assert issubclass(WriteError, BiosigError)
+
+
+def test_edf_round_trip_with_annotations(tmp_path):
+    rec = read(shared_path("wfdb", "100.hea")).slice_s(0, 60).replace(start_time=datetime(2001, 2, 3, 4, 5, 6))
+    back = read(write(rec, tmp_path / "r100.edf"))
+    assert back.metadata["format"] == "edf" and back.channels == rec.channels and back.units == rec.units
+    assert back.fs_hz == 360 and back.n_samples == rec.n_samples and back.start_time == rec.start_time
+    step = np.ptp(rec.samples, axis=1) / 65535 * 1.01  # 16-bit over each channel's (padded) range
+    assert np.all(np.abs(back.samples - rec.samples).max(axis=1) <= step + 1e-7)
+    assert back.annotations.symbol == rec.annotations.symbol
+    np.testing.assert_array_equal(back.annotations.sample, rec.annotations.sample)
+
+
+def test_edf_refuses_gaps(tmp_path, ecg_with_gap):
+    with pytest.raises(WriteError, match="EDF cannot hold NaN gaps"):
+        write(ecg_with_gap, tmp_path / "gap.edf")

@@ -30,10 +30,10 @@ def register(subparsers) -> None:
         "simulate", help="write a seeded synthetic recording (ecg, ppg, resp, audio, spiro, motion)",
         description="Generate a synthetic recording with biosig.synthetic.simulate and write it "
                     "with biosig.writers.write; the output format follows the extension of --out "
-                    "(.csv, .parquet, .wav, .flac, .hea or none for WFDB).")
+                    "(.csv, .parquet, .wav, .flac, .edf, .hea or none for WFDB).")
     s.add_argument("modality", metavar="MODALITY", help="ecg, ppg, resp, audio, spiro or motion")
     s.add_argument("--seconds", type=_positive_float, required=True, metavar="S", help="duration in seconds")
-    s.add_argument("--out", required=True, metavar="FILE", help="output file (.csv/.parquet/.wav/.flac/.hea)")
+    s.add_argument("--out", required=True, metavar="FILE", help="output file (.csv/.parquet/.wav/.flac/.edf/.hea)")
     s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output; default 0)")
     s.add_argument("--fs-hz", type=_positive_float, default=None, metavar="F",
                    help="sampling rate in Hz (default: the modality's own)")
