@@ -254,3 +254,11 @@ def test_resample_keeps_gaps_and_matches_scipy_elsewhere():
         far = np.r_[0:int(700 * ratio), int(1000 * ratio):out.n_samples]
         np.testing.assert_allclose(out.samples[1, far], oracle[far], atol=1e-3)
         np.testing.assert_array_equal(out.annotations.sample, np.round(np.array([100, 1500]) * ratio))
+
+
+def test_csv_with_bom_and_crlf_from_a_spreadsheet(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbft_s,ECG [mV]\r\n0,1\r\n0.5,2\r\n1.0,3\r\n")
+    rec = read(path)
+    assert rec.channels == ("ECG",) and rec.units == ("mV",) and rec.fs_hz == 2.0
+    np.testing.assert_array_equal(rec.samples[0], [1, 2, 3])

@@ -39,7 +39,8 @@ def first_line(path, n_bytes: int = 4096) -> str:
         head = fh.read(n_bytes)
     if b"\x00" in head:
         return ""
-    return head.decode("utf-8", errors="replace").splitlines()[0] if head.strip() else ""
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")  # BOM from spreadsheet exports
+    return text.splitlines()[0] if text.strip() else ""
 
 
 def csv_columns(path) -> list[str]:
