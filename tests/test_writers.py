@@ -4,6 +4,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 import wfdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from biosig.errors import BiosigError
 from biosig.readers import read
@@ -121,3 +123,24 @@ def test_edf_round_trip_with_annotations(tmp_path):
 def test_edf_refuses_gaps(tmp_path, ecg_with_gap):
     with pytest.raises(WriteError, match="EDF cannot hold NaN gaps"):
         write(ecg_with_gap, tmp_path / "gap.edf")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(c=st.integers(1, 3), t=st.integers(2, 400), fs=st.sampled_from([50.0, 125.0, 250.0, 360.0, 500.0]),
+       scale=st.sampled_from([1e-3, 1.0, 1e3]), gap=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_round_trip_property(tmp_path, c, t, fs, scale, gap, seed):
+    rng = np.random.default_rng(seed)
+    x = (scale * rng.standard_normal((c, t))).astype(np.float32)
+    if gap and t > 10:
+        x[rng.integers(c), t // 3:t // 2] = np.nan
+    rec = Record(samples=x, fs_hz=fs, channels=tuple(f"II{i}" for i in range(c)), units=("mV",) * c)
+    for ext in (".csv", ".parquet"):
+        back = read(write(rec, tmp_path / f"p{seed}{ext}"))
+        np.testing.assert_array_equal(back.samples, x)
+        assert back.fs_hz == fs and back.channels == rec.channels
+    back = read(write(rec, tmp_path / f"p{seed}.hea"))
+    peak = np.nanmax(np.abs(np.where(np.isnan(x), 0, x)), axis=1)
+    err = np.nanmax(np.abs(np.where(np.isnan(x), 0, back.samples - x)), axis=1)
+    assert np.all(err <= peak / WFDB_DIGITAL_MAX * 0.5 * 1.001 + 1e-12)
+    np.testing.assert_array_equal(np.isnan(back.samples), np.isnan(x))
+    assert back.metadata["checksum_mismatch"] == [] and back.fs_hz == fs
