@@ -141,6 +141,7 @@ def test_multi_segment_record_layout_and_length():
     assert rec.metadata["format"] == "wfdb-multi-segment"
     assert rec.metadata["segments"] == [("041s01", 1000), ("041s02", 1000)]
     assert rec.start_time.isoformat() == "1994-10-26T08:26:04"
+    np.testing.assert_array_equal(read(top.with_suffix("")).samples, rec.samples)  # "041s" works too
     # Segments concatenated: compare each with the segment read directly by wfdb.
     spf = 4  # III, I, V at 4 samples per frame -> record at 500 Hz
     assert rec.fs_hz == frame_hz * spf
