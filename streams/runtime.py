@@ -57,6 +57,7 @@ class Runtime:
         self.error: BaseException | None = None
         self.recorder = None
         self.models = None
+        self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Runtime":
@@ -100,6 +101,9 @@ class Runtime:
             self.pub = self._bind(ctx, zmq.PUB, cfg.endpoints.output, security, socks)
             self.pub.setsockopt(zmq.SNDHWM, cfg.out_hwm)
             self.rep = self._bind(ctx, zmq.REP, cfg.endpoints.status, security, socks)
+            from streams.config import Endpoints
+            self.bound = Endpoints(*(sk.getsockopt_string(zmq.LAST_ENDPOINT)
+                                     for sk in (self.ingest, self.pub, self.rep)))
             monitor = self.ingest.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH) if security else None
             wake_addr = f"inproc://biosig-wake-{id(self)}"
             wake = ctx.socket(zmq.PULL)
@@ -162,7 +166,7 @@ class Runtime:
         deadline = None if seconds is None else time.monotonic() + seconds
         next_status = next_ckpt = time.monotonic()
         self.ready.set()
-        log.info("runtime serving: ingest %s, output %s, status %s", *self.config.endpoints.all())
+        log.info("runtime serving: ingest %s, output %s, status %s", *self.bound.all())
         while not self._stop.is_set():
             now = time.monotonic()
             if deadline is not None and now >= deadline:
