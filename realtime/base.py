@@ -47,6 +47,7 @@ class ForecasterConfig:
     init_std: float = 0.02
     sg_lr: float = 0.0  # DNI synthetic-gradient rate; 0: the lr
     fit_steps: int = 600  # linreg: samples collected before the least-squares fit
+    scaling: str = "coord"  # z-score per coordinate, or "global": one std for all coordinates
     backend: str = "numba"
 
     def validate(self) -> "ForecasterConfig":
@@ -60,6 +61,8 @@ class ForecasterConfig:
             v = getattr(self, name)
             if not np.isfinite(v) or v < 0:
                 raise ForecastError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.scaling not in ("coord", "global"):
+            raise ForecastError(f"scaling {self.scaling!r} unknown; use 'coord' or 'global'")
         if self.backend not in ("numba", "numpy"):
             raise ForecastError(f"backend {self.backend!r} unknown; use 'numba' or 'numpy'")
         return self
@@ -202,6 +205,8 @@ class Forecaster:
         x0 = warm[0]
         rel = warm - x0
         std = rel.std(axis=0) if len(warm) > 1 else np.ones(self.n_coords)
+        if self.config.scaling == "global":
+            std = np.full(self.n_coords, np.sqrt(np.mean(std ** 2)))
         std = np.where(std > 1e-12, std, 1.0)
         self._center = x0 + rel.mean(axis=0) if len(warm) > 1 else x0.copy()
         self._scale = std

@@ -1,0 +1,179 @@
+"""``biosig forecast evaluate | plot``: the respiratory-motion forecasting protocol (issue 3).
+
+Heavy imports (numba kernels, polars, matplotlib) happen inside the handlers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pathlib
+import sys
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METHODS = "lms,linreg,rtrl,uoro,snap1,dni,last"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "forecast", help="online respiratory-motion forecasters: evaluate, plot",
+        description="Online forecasting of external-marker motion (Pohl et al. 2022/2025 protocol).")
+    sub = p.add_subparsers(dest="forecast_command", metavar="SUBCOMMAND")
+
+    e = sub.add_parser(
+        "evaluate", help="run the evaluation protocol on marker or generic CSV sessions",
+        description="Choose hyperparameters per method and horizon on the 30-60 s window, test on every "
+                    "forecast after 60 s while learning online on everything; writes DIR/report.json and "
+                    "DIR/predictions/<session>/<method>.parquet and prints the summary table. Marker CSVs "
+                    "sharing the prefix before the first '-' form one session (one row = one step); a CSV "
+                    "with 't_s' plus coordinate columns is one session (resampled to --rate-hz if irregular).")
+    e.add_argument("files", nargs="+", metavar="FILE", help="marker CSVs and/or generic CSVs")
+    e.add_argument("--rate-hz", type=float, default=10.0, help="nominal sampling rate (default 10)")
+    e.add_argument("--horizons", default="1-21", help="horizons in steps: ranges and comma lists (default 1-21)")
+    e.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list (default {DEFAULT_METHODS})")
+    e.add_argument("--seeds", type=int, default=10, help="seeds per test run, metrics averaged (default 10)")
+    e.add_argument("--select-seeds", type=int, default=3, help="seeds for hyperparameter selection (default 3)")
+    e.add_argument("--grid", default="default", choices=("default", "paper"), help="hyperparameter grid")
+    e.add_argument("--scaling", default="coord", choices=("coord", "global"),
+                   help="z-score per coordinate (default) or one std for all coordinates")
+    e.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    e.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    e.set_defaults(handler=_evaluate)
+
+    pl = sub.add_parser("plot", help="truth vs forecast and error over time from an evaluate folder",
+                        description="Plot one session/method/horizon of a `biosig forecast evaluate` run.")
+    pl.add_argument("dir", metavar="DIR", help="folder written by `biosig forecast evaluate --out`")
+    pl.add_argument("--session", required=True)
+    pl.add_argument("--method", required=True)
+    pl.add_argument("--horizon", type=int, required=True, help="horizon in steps")
+    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--out", required=True, metavar="FILE.png")
+    pl.set_defaults(handler=_plot)
+    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+
+
+def _evaluate(args) -> int:
+    import numpy as np
+    import polars as pl
+
+    from realtime.errors import ForecastError
+    from realtime.evaluation import Protocol, evaluate, format_table, parse_int_list
+    from realtime.sessions import load_sessions
+
+    if args.rate_hz <= 0 or not np.isfinite(args.rate_hz):
+        raise ForecastError(f"--rate-hz must be a positive number, got {args.rate_hz}")
+    if args.seeds < 1 or args.select_seeds < 1:
+        raise ForecastError(f"--seeds and --select-seeds must be >= 1, got {args.seeds} and {args.select_seeds}")
+    horizons = parse_int_list(args.horizons, "--horizons")
+    methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise ForecastError("--methods is empty")
+    protocol = Protocol(rate_hz=args.rate_hz, seeds=args.seeds, select_seeds=args.select_seeds, scaling=args.scaling)
+    sessions = load_sessions(args.files, args.rate_hz)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    n_test = protocol.steps(protocol.test_start_s)
+    for s in sessions:  # the truth of the test steps, for plots and re-scoring
+        d = out / "predictions" / s.name
+        d.mkdir(parents=True, exist_ok=True)
+        cols = {"step": np.arange(n_test, s.n_steps, dtype=np.int32), "t_s": s.t_s[n_test:]}
+        cols.update({c: s.X[n_test:, i] for i, c in enumerate(s.channels)})
+        pl.DataFrame(cols).write_parquet(d / "truth.parquet")
+
+    pending: dict = {}
+
+    def on_predictions(session, method, h, seeds, preds):
+        parts = pending.setdefault((session.name, method), [])
+        steps = np.arange(n_test, session.n_steps, dtype=np.int32)
+        for k, seed in enumerate(seeds):
+            cols = {"horizon": np.full(steps.size, h, np.int16), "seed": np.full(steps.size, seed, np.int16),
+                    "step": steps, "t_s": session.t_s[n_test:]}
+            cols.update({c: preds[k, :, i] for i, c in enumerate(session.channels)})
+            parts.append(pl.DataFrame(cols))
+        if len(parts) == len(horizons) * len(seeds):
+            df = pl.concat(parts).sort(["horizon", "seed", "step"])
+            df.write_parquet(out / "predictions" / session.name / f"{method}.parquet")
+            del pending[(session.name, method)]
+
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(total=1, desc="forecast evaluate", unit="job", file=sys.stderr)
+
+    def progress(done, total):
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        report = evaluate(sessions, methods, horizons, protocol, grid=args.grid, workers=args.workers or None,
+                          progress=progress, on_predictions=on_predictions)
+    finally:
+        if bar is not None:
+            bar.close()
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
+    print(f"{len(sessions)} session(s), horizons {horizons[0]}-{horizons[-1]} steps at {args.rate_hz:g} Hz, "
+          f"{args.seeds} seed(s), grid {args.grid}, {report['wall_s']:.0f} s on {report['workers']} process(es)")
+    print(format_table(report))
+    print(f"report: {out / 'report.json'}; forecasts: {out / 'predictions'}")
+    return 0
+
+
+def _plot(args) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import polars as pl
+
+    from realtime.errors import ForecastError
+    from realtime.metrics import marker_groups
+
+    root = pathlib.Path(args.dir)
+    if not (root / "report.json").is_file():
+        raise ForecastError(f"{root}: no report.json; give the --out folder of `biosig forecast evaluate`")
+    pdir = root / "predictions"
+    sessions = sorted(p.name for p in pdir.iterdir() if p.is_dir()) if pdir.is_dir() else []
+    if args.session not in sessions:
+        raise ForecastError(f"no session {args.session!r} in {root}; sessions: {', '.join(sessions) or 'none'}")
+    methods = sorted(p.stem for p in (pdir / args.session).glob("*.parquet") if p.stem != "truth")
+    if args.method not in methods:
+        raise ForecastError(f"no method {args.method!r} for session {args.session}; methods: {', '.join(methods)}")
+    pred = pl.read_parquet(pdir / args.session / f"{args.method}.parquet")
+    horizons = sorted(set(pred["horizon"].to_list()))
+    if args.horizon not in horizons:
+        raise ForecastError(f"no horizon {args.horizon} for {args.method}; horizons: "
+                            f"{', '.join(map(str, horizons))}")
+    pred = pred.filter((pl.col("horizon") == args.horizon))
+    seeds = sorted(set(pred["seed"].to_list()))
+    if args.seed not in seeds:
+        raise ForecastError(f"no seed {args.seed}; seeds: {', '.join(map(str, seeds))}")
+    pred = pred.filter(pl.col("seed") == args.seed).sort("step")
+    truth = pl.read_parquet(pdir / args.session / "truth.parquet").sort("step")
+    chans = [c for c in truth.columns if c not in ("step", "t_s")]
+    t = truth["t_s"].to_numpy()
+    Y = truth.select(chans).to_numpy()
+    P = pred.select(chans).to_numpy()
+    groups = marker_groups(chans)
+    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
+    for k, g in enumerate(groups):
+        i = g[int(np.nanargmax(np.nanstd(Y[:, g], axis=0)))]  # each marker's main axis
+        line, = ax0.plot(t, Y[:, i], lw=1.0, label=f"{chans[i]} truth")
+        ax0.plot(t, P[:, i], lw=1.0, ls="--", color=line.get_color(), label=f"{chans[i]} forecast")
+        ax1.plot(t, np.sqrt(np.sum((P[:, g] - Y[:, g]) ** 2, axis=1)), lw=0.8, color=line.get_color(),
+                 label=chans[i].rpartition("_")[0] or chans[i])
+    ax0.set_ylabel("position (input units)")
+    ax0.legend(fontsize=7, ncol=2)
+    ax0.set_title(f"{args.session}: {args.method}, horizon {args.horizon} steps, seed {args.seed}")
+    ax1.set_ylabel("3-D error")
+    ax1.set_xlabel("time (s)")
+    ax1.legend(fontsize=7)
+    fig.tight_layout()
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,327 @@
+"""The evaluation protocol of Pohl et al. (CMPB 2022, 2025), parallel over all cores.
+
+Per session, method and horizon h (steps at ``rate_hz``):
+
+1. every sample is learnt online from the first one (z-score fitted on the first ``norm_s``);
+2. hyperparameters (lookback L, hidden q, learning rate) are chosen on the forecasts whose
+   target lies in [``select_start_s``, ``test_start_s``) by the nRMSE averaged over
+   ``select_seeds`` seeds, running the learner on the data before ``test_start_s`` only
+   (linreg: fitted on the first ``select_start_s``);
+3. with those, the learner runs over the whole session for ``seeds`` seeds (linreg fitted on the
+   data before ``test_start_s``) and every forecast whose target is at or after
+   ``test_start_s`` is scored; metrics are averaged over seeds (no ensembling).
+
+Time per step is learn_one + predict_one, measured on the test steps.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from realtime import RNN_METHODS, make_forecaster
+from realtime.errors import ForecastError
+from realtime.metrics import forecast_metrics
+
+log = logging.getLogger(__name__)
+
+DETERMINISTIC = ("lms", "linreg", "last")
+
+# Grids: per method, lists of lookback (s), hidden units and learning rates (full product).
+GRIDS = {
+    "default": {
+        "rtrl": ([1.2, 2.4], [10, 20], [0.01, 0.02]),
+        "uoro": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02]),
+        "snap1": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02]),
+        "dni": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02]),
+        "lms": ([1.2, 2.4, 3.6], [1], [0.002, 0.005, 0.01, 0.02]),
+        "linreg": ([1.2, 2.4, 3.6, 6.0], [1], [0.0]),
+        "last": ([0.1], [1], [0.0]),
+    },
+    "paper": {
+        "rtrl": ([1.2, 2.4, 3.6, 4.8, 6.0], [10, 20, 30, 40], [0.005, 0.01, 0.02]),
+        "uoro": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
+        "snap1": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
+        "dni": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
+        "lms": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.001, 0.002, 0.005, 0.01, 0.02]),
+        "linreg": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.0]),
+        "last": ([0.1], [1], [0.0]),
+    },
+}
+
+# Pohl et al., averaged over 9 sessions and horizons 0.1-2.1 s at 10 Hz (MATLAB, i7-13700).
+PUBLISHED = {
+    "rtrl": {"nrmse": 0.195, "rmse": 0.926, "max": 5.93, "jitter": 0.647, "ms_per_step": 10.1},
+    "uoro": {"nrmse": 0.166, "rmse": 0.755, "max": 5.48, "jitter": 0.655, "ms_per_step": 2.05},
+    "snap1": {"nrmse": 0.157, "rmse": 0.699, "max": 5.60, "jitter": 0.720, "ms_per_step": 1.52},
+    "dni": {"nrmse": 0.165, "rmse": 0.752, "max": 5.50, "jitter": 0.844, "ms_per_step": 1.04},
+    "lms": {"nrmse": 0.314, "rmse": 1.42, "max": 8.58, "jitter": 1.45, "ms_per_step": 0.014},
+}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Timing of the protocol in seconds, seeds and the shared learner options."""
+
+    rate_hz: float = 10.0
+    norm_s: float = 30.0
+    select_start_s: float = 30.0
+    test_start_s: float = 60.0
+    seeds: int = 10
+    select_seeds: int = 3
+    clip: float = 2.0
+    scaling: str = "coord"
+
+    def steps(self, seconds: float) -> int:
+        return int(round(seconds * self.rate_hz))
+
+
+def parse_int_list(text: str, what: str = "horizons") -> list[int]:
+    """``"1-21"``, ``"1,5,10"`` or ``"1-5,10"`` -> sorted unique positive ints."""
+    out: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-", 1))
+                if b < a:
+                    raise ValueError
+                out.update(range(a, b + 1))
+            elif part:
+                out.add(int(part))
+        except ValueError:
+            raise ForecastError(f"bad {what} {text!r}: use ranges and comma lists such as 1-21 or 1,5,10") from None
+    if not out or min(out) < 1:
+        raise ForecastError(f"bad {what} {text!r}: positive integers needed, e.g. 1-21 or 1,5,10")
+    return sorted(out)
+
+
+def grid_configs(grid: str, method: str, rate_hz: float) -> list[dict]:
+    """The hyperparameter combinations of ``grid`` for ``method`` (lookback in steps)."""
+    if grid not in GRIDS:
+        raise ForecastError(f"unknown grid {grid!r}; known: {', '.join(GRIDS)}")
+    looks, hiddens, lrs = GRIDS[grid][method]
+    return [{"lookback": max(1, int(round(L * rate_hz))), "hidden": q, "lr": lr}
+            for L in looks for q in hiddens for lr in lrs]
+
+
+def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
+    """Raise :class:`ForecastError` with a clear message for unusable sessions or horizons."""
+    from realtime import KNOWN_METHODS
+
+    bad = [m for m in methods if m not in KNOWN_METHODS]
+    if bad:
+        raise ForecastError(f"unknown method(s) {', '.join(bad)}; known: {', '.join(KNOWN_METHODS)}")
+    need = protocol.steps(protocol.test_start_s)
+    for s in sessions:
+        dur = s.n_steps / protocol.rate_hz
+        if s.n_steps <= need + 1:
+            raise ForecastError(
+                f"session {s.name} has {dur:.1f} s of data; the protocol needs more than "
+                f"{protocol.test_start_s:g} s (z-score on the first {protocol.norm_s:g} s, selection on "
+                f"{protocol.select_start_s:g}-{protocol.test_start_s:g} s, test after {protocol.test_start_s:g} s)")
+        valid = np.isfinite(s.X).all(axis=1)
+        if valid.mean() < 0.5:
+            raise ForecastError(f"session {s.name}: {100 * (1 - valid.mean()):.0f} % of the steps are missing "
+                                "(NaN); at least half must be valid")
+        if not valid[need:].any() or not valid[protocol.steps(protocol.select_start_s):need].any():
+            raise ForecastError(f"session {s.name}: no valid samples in the selection or test window")
+        longest = int(max((len(r) for r in np.split(valid, np.flatnonzero(np.diff(valid)) + 1) if not r[0]),
+                          default=0))
+        if longest:
+            log.warning("session %s: %d missing step(s), longest gap %d steps (%.1f s); skipped by the learners",
+                        s.name, int((~valid).sum()), longest, longest / protocol.rate_hz)
+        h_max = s.n_steps - need - 1
+        if max(horizons) > h_max:
+            raise ForecastError(
+                f"horizon {max(horizons)} steps ({max(horizons) / protocol.rate_hz:g} s) is longer than the test "
+                f"data of session {s.name} ({h_max} steps after {protocol.test_start_s:g} s); use --horizons up to {h_max}")
+
+
+# ---------------------------------------------------------------------------- one learner run
+def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, fit_steps):
+    """Forecasts for steps 0..n_run-1 (row k = forecast of X[k] made at k - h, NaN for k < h)
+    and the microseconds of each learn_one + predict_one (entry t = step that forecasts t + h)."""
+    n = X.shape[1]
+    f = make_forecaster(method, horizon_steps=horizon, lookback=config["lookback"], hidden=config["hidden"],
+                        lr=config["lr"], seed=seed, n_coords=n, norm_steps=protocol.steps(protocol.norm_s),
+                        clip=protocol.clip, fit_steps=fit_steps, scaling=protocol.scaling)
+    P = np.full((n_run, n), np.nan)
+    us = np.zeros(n_run)
+    clock = time.perf_counter_ns
+    for t in range(n_run - horizon):
+        t0 = clock()
+        f.learn_one(X[t])
+        y = f.predict_one()
+        us[t + horizon] = (clock() - t0) / 1e3
+        P[t + horizon] = y
+    return P, us, f.n_resets
+
+
+_SESSIONS: list = []
+
+
+def _init_worker(sessions) -> None:
+    global _SESSIONS
+    _SESSIONS = sessions
+    logging.getLogger("realtime").setLevel(logging.ERROR)
+
+
+def _selection_job(si, method, ci, config, horizons, seeds, protocol):
+    s = _SESSIONS[si]
+    n_sel0, n_test = protocol.steps(protocol.select_start_s), protocol.steps(protocol.test_start_s)
+    X = s.X[:n_test]
+    out = np.full((len(horizons), len(seeds)), np.inf)
+    for hi, h in enumerate(horizons):
+        for k, seed in enumerate(seeds):
+            P, _, _ = run_forecaster(X, method, h, config, seed, n_test, protocol, fit_steps=n_sel0)
+            try:
+                out[hi, k] = forecast_metrics(X[n_sel0:], P[n_sel0:], s.groups)["nrmse"]
+            except ForecastError:
+                pass
+    return si, method, ci, out
+
+
+def _test_job(si, method, h, config, seeds, protocol):
+    s = _SESSIONS[si]
+    n_test = protocol.steps(protocol.test_start_s)
+    per_seed, preds, us_all, resets = [], [], [], 0
+    for seed in seeds:
+        P, us, r = run_forecaster(s.X, method, h, config, seed, s.n_steps, protocol, fit_steps=n_test)
+        per_seed.append(forecast_metrics(s.X[n_test:], P[n_test:], s.groups))
+        preds.append(P[n_test:])
+        us_all.append(us[n_test:])
+        resets += r
+    us_all = np.concatenate(us_all)
+    keys = ("rmse", "nrmse", "mae", "max", "jitter")
+    res = {k: float(np.mean([m[k] for m in per_seed])) for k in keys}
+    res.update({f"{k}_std": float(np.std([m[k] for m in per_seed])) for k in ("nrmse", "rmse")})
+    res.update({"us_mean": float(us_all.mean()), "us_p99": float(np.percentile(us_all, 99)),
+                "n_seeds": len(seeds), "n_steps": per_seed[0]["n_steps"], "resets": resets, **config})
+    return si, method, h, res, np.stack(preds)
+
+
+def _cost(method, config, n_steps):
+    q, L = config["hidden"], config["lookback"]
+    m = 9 * L + 1
+    if method == "rtrl":
+        return n_steps * q * q * q * (q + m) / 20
+    if method in RNN_METHODS:
+        return n_steps * (q * (q + m) + 3000)
+    return n_steps * 3000
+
+
+def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "default", workers: int | None = None,
+             progress=None, on_predictions=None) -> dict:
+    """Run the protocol; returns the report dict (see module docstring).
+
+    ``progress(done, total)`` is called as jobs finish; ``on_predictions(session, method,
+    horizon, seeds, preds (S, K, n))`` receives each test run's forecasts of the test steps.
+    """
+    check_inputs(sessions, methods, horizons, protocol)
+    workers = workers or os.cpu_count() or 1
+    sel_jobs, n_jobs_test = [], 0
+    for si, s in enumerate(sessions):
+        for method in methods:
+            seeds = [0] if method in DETERMINISTIC else list(range(min(protocol.select_seeds, protocol.seeds)))
+            configs = grid_configs(grid, method, protocol.rate_hz)
+            if len(configs) == 1:
+                continue
+            for ci, c in enumerate(configs):
+                sel_jobs.append((_cost(method, c, len(horizons) * len(seeds) * protocol.steps(protocol.test_start_s)),
+                                 (si, method, ci, c, horizons, seeds, protocol)))
+            n_jobs_test += len(horizons)
+    total = len(sel_jobs) + len(sessions) * len(methods) * len(horizons)
+    done = 0
+    scores: dict = {}
+    t_start = time.perf_counter()
+    env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    import multiprocessing as mp
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(sessions,)) as pool:
+            futs = [pool.submit(_selection_job, *args) for _, args in sorted(sel_jobs, key=lambda j: -j[0])]
+            for fut in as_completed(futs):
+                si, method, ci, out = fut.result()
+                scores.setdefault((si, method), {})[ci] = out
+                done += 1
+                if progress:
+                    progress(done, total)
+            test_jobs = []
+            chosen = {}
+            for si, s in enumerate(sessions):
+                for method in methods:
+                    configs = grid_configs(grid, method, protocol.rate_hz)
+                    seeds = [0] if method in DETERMINISTIC else list(range(protocol.seeds))
+                    for hi, h in enumerate(horizons):
+                        if len(configs) == 1:
+                            best, sel = 0, float("nan")
+                        else:
+                            means = [float(np.mean(scores[(si, method)][ci][hi])) for ci in range(len(configs))]
+                            best = int(np.argmin(means))
+                            sel = means[best]
+                        chosen[(si, method, h)] = (configs[best], sel)
+                        test_jobs.append((_cost(method, configs[best], s.n_steps * len(seeds)),
+                                          (si, method, h, configs[best], seeds, protocol)))
+            futs = [pool.submit(_test_job, *args) for _, args in sorted(test_jobs, key=lambda j: -j[0])]
+            results: dict = {}
+            for fut in as_completed(futs):
+                si, method, h, res, preds = fut.result()
+                res["selection_nrmse"] = chosen[(si, method, h)][1]
+                results.setdefault(sessions[si].name, {}).setdefault(method, {})[h] = res
+                if on_predictions:
+                    seeds = [0] if method in DETERMINISTIC else list(range(protocol.seeds))
+                    on_predictions(sessions[si], method, h, seeds, preds)
+                done += 1
+                if progress:
+                    progress(done, total)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return _report(sessions, methods, horizons, protocol, grid, results, time.perf_counter() - t_start, workers)
+
+
+def _report(sessions, methods, horizons, protocol, grid, results, wall_s, workers) -> dict:
+    avg = {}
+    for method in methods:
+        rows = [results[s.name][method][h] for s in sessions for h in horizons]
+        avg[method] = {k: float(np.mean([r[k] for r in rows]))
+                       for k in ("nrmse", "rmse", "mae", "max", "jitter", "us_mean", "us_p99")}
+        avg[method]["resets"] = int(sum(r["resets"] for r in rows))
+    per_session = {s.name: {m: {"nrmse": float(np.mean([results[s.name][m][h]["nrmse"] for h in horizons]))}
+                            for m in methods} for s in sessions}
+    ordered = {s.name: {m: {str(h): results[s.name][m][h] for h in horizons} for m in methods} for s in sessions}
+    return {
+        "protocol": {**asdict(protocol), "grid": grid, "horizons": list(horizons), "methods": list(methods)},
+        "sessions": {s.name: {"n_steps": s.n_steps, "duration_s": s.n_steps / protocol.rate_hz,
+                              "channels": list(s.channels), "missing_steps": int((~np.isfinite(s.X).all(axis=1)).sum()),
+                              "source": list(s.source)} for s in sessions},
+        "results": ordered,
+        "session_averages": per_session,
+        "averages": avg,
+        "published": PUBLISHED,
+        "wall_s": wall_s,
+        "workers": workers,
+    }
+
+
+def format_table(report: dict) -> str:
+    """The table of issue 3 for our run, with the published row beside each method."""
+    lines = [f"{'method':8s} {'nRMSE':>7s} {'RMSE mm':>8s} {'max mm':>7s} {'jitter mm':>9s} {'us/step':>8s} "
+             f"{'p99 us':>8s} | {'paper nRMSE':>11s} {'RMSE':>6s} {'max':>5s} {'jitter':>6s} {'ms/step':>7s}"]
+    for method, a in report["averages"].items():
+        p = report["published"].get(method)
+        pub = (f"{p['nrmse']:11.3f} {p['rmse']:6.3f} {p['max']:5.2f} {p['jitter']:6.3f} {p['ms_per_step']:7.3f}"
+               if p else f"{'-':>11s} {'-':>6s} {'-':>5s} {'-':>6s} {'-':>7s}")
+        lines.append(f"{method:8s} {a['nrmse']:7.3f} {a['rmse']:8.3f} {a['max']:7.2f} {a['jitter']:9.3f} "
+                     f"{a['us_mean']:8.1f} {a['us_p99']:8.1f} | {pub}")
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""Sessions for the forecasting protocol: marker CSVs grouped by session, or generic CSVs.
+
+* Marker CSVs (:mod:`biosig.readers.markers`) that share the session prefix (text before the
+  first ``-``) form one session with coordinates ``<marker>_<axis>``; as in the papers each row is
+  one step at the nominal rate (no resampling), so results are comparable to the published table.
+* A generic CSV with a ``t_s`` column (seconds) plus coordinate columns is one session; irregular
+  timestamps are resampled to the nominal rate by linear interpolation, and steps farther than
+  one nominal period from any valid sample stay missing (NaN) instead of being invented.
+"""
+from __future__ import annotations
+
+import logging
+import pathlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from biosig.errors import BiosigError
+from biosig.readers.markers import group_sessions, is_marker_csv, read_marker_session
+from realtime.errors import ForecastError
+from realtime.metrics import marker_groups
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Session:
+    """One recording to forecast.
+
+    Attributes
+    ----------
+    name : session name (marker prefix or CSV file stem).
+    X : float64 (T, n) positions in input units, NaN where missing, one row per step.
+    t_s : float64 (T,) time of each step in seconds from the first.
+    channels : n coordinate names; units : n unit strings.
+    groups : coordinate indices of each marker (3-D error per marker).
+    """
+
+    name: str
+    X: np.ndarray
+    t_s: np.ndarray
+    channels: tuple[str, ...]
+    units: tuple[str, ...]
+    groups: list = field(default_factory=list)
+    source: tuple[str, ...] = ()
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.X.shape[0])
+
+
+def resample_uniform(t_s, X, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation of X (T, n) at times t_s (T,) onto a grid at ``rate_hz``.
+
+    NaN samples are left out of the interpolation; grid points more than one period away from
+    the nearest valid sample of a coordinate are NaN.  Returns (grid_t_s (K,), Y (K, n)).
+    """
+    t_s = np.asarray(t_s, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    period = 1.0 / rate_hz
+    grid = t_s[0] + np.arange(int(np.floor((t_s[-1] - t_s[0]) / period + 1e-9)) + 1) * period
+    Y = np.full((grid.size, X.shape[1]), np.nan)
+    for c in range(X.shape[1]):
+        ok = np.isfinite(X[:, c])
+        if ok.sum() < 2:
+            continue
+        tv = t_s[ok]
+        Y[:, c] = np.interp(grid, tv, X[ok, c])
+        idx = np.clip(np.searchsorted(tv, grid), 1, tv.size - 1)
+        near = np.minimum(np.abs(grid - tv[idx - 1]), np.abs(tv[idx] - grid))
+        Y[near > period * 1.0001, c] = np.nan
+    return grid - grid[0], Y
+
+
+def read_generic_csv(path, rate_hz: float) -> Session:
+    """A CSV with ``t_s`` plus one column per coordinate, resampled to ``rate_hz`` when irregular."""
+    import polars as pl
+
+    path = pathlib.Path(path)
+    try:
+        df = pl.read_csv(path, infer_schema_length=10000)
+    except FileNotFoundError:
+        raise ForecastError(f"{path}: no such file") from None
+    except Exception as exc:  # polars raises many types for malformed text
+        raise ForecastError(f"{path}: cannot read as CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    if "t_s" not in df.columns:
+        raise ForecastError(f"{path}: a generic CSV needs a 't_s' column (seconds) plus coordinate columns; "
+                            f"columns are {', '.join(df.columns)} (marker CSVs need the "
+                            '"Frame";"Timestamp";"x";"y";"z" header)')
+    coords = [c for c in df.columns if c != "t_s"]
+    if not coords:
+        raise ForecastError(f"{path}: only a 't_s' column; at least one coordinate column is needed")
+    try:
+        t = df["t_s"].cast(pl.Float64).to_numpy()
+        X = np.stack([df[c].cast(pl.Float64, strict=False).to_numpy() for c in coords], axis=1)
+    except Exception as exc:
+        raise ForecastError(f"{path}: columns must be numbers ({str(exc).splitlines()[0]})") from None
+    if t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise ForecastError(f"{path}: 't_s' must hold at least 2 finite, strictly increasing times")
+    dt = np.diff(t)
+    if np.max(np.abs(dt - 1.0 / rate_hz)) > 0.01 / rate_hz:
+        log.info("%s: irregular or non-%g Hz timestamps, resampling", path, rate_hz)
+        t, X = resample_uniform(t, X, rate_hz)
+    else:
+        t = t - t[0]
+    return Session(name=path.stem, X=X, t_s=t, channels=tuple(coords), units=("",) * len(coords),
+                   groups=marker_groups(coords), source=(str(path),))
+
+
+def load_sessions(paths, rate_hz: float) -> list[Session]:
+    """Marker CSVs grouped by session prefix plus one session per generic CSV, in name order."""
+    paths = [pathlib.Path(p) for p in paths]
+    if not paths:
+        raise ForecastError("no input files given")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ForecastError(f"no such file: {', '.join(missing)}")
+    markers = [p for p in paths if is_marker_csv(p)]
+    generic = [p for p in paths if p not in markers]
+    sessions = []
+    for name, group in group_sessions(markers).items():
+        try:
+            rec = read_marker_session(group)
+        except BiosigError as exc:
+            raise ForecastError(str(exc)) from None
+        X = rec.samples.T.astype(np.float64)
+        t = np.arange(X.shape[0]) / rate_hz  # each row is one step at the nominal rate
+        sessions.append(Session(name=name, X=X, t_s=t, channels=rec.channels, units=rec.units,
+                                groups=marker_groups(rec.channels), source=tuple(str(p) for p in group)))
+    sessions += [read_generic_csv(p, rate_hz) for p in generic]
+    names = [s.name for s in sessions]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ForecastError(f"two inputs give the same session name: {', '.join(dup)}")
+    return sorted(sessions, key=lambda s: s.name)
