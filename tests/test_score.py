@@ -241,20 +241,6 @@ def test_kill_midway_then_rerun_gives_each_record_once(tmp_path, model_dir):
     assert run["skipped_done"] >= done_at_kill and run["skipped_done"] + run["scored"] == len(heas)
 
 
-def test_two_workers_give_the_same_tables_as_one(tmp_path, model_dir):
-    heas = tuple(map(str, _cinc(4)))
-    from encoders.scoring import ScoreConfig, run_score
-    one = run_score(ScoreConfig(inputs=heas, model=model_dir, out_dir=str(tmp_path / "w1"), backend="torch"))
-    two = run_score(ScoreConfig(inputs=heas, model=model_dir, out_dir=str(tmp_path / "w2"), backend="torch",
-                                workers=2))
-    assert one.tables == two.tables and two.scored == 4
-    a = pl.read_parquet(tmp_path / "w1" / "windows.parquet")
-    b = pl.read_parquet(tmp_path / "w2" / "windows.parquet")
-    assert a.drop("embedding").equals(b.drop("embedding"))
-    np.testing.assert_allclose(np.stack(a["embedding"].to_list()), np.stack(b["embedding"].to_list()),
-                               atol=1e-5)
-
-
 # ---------------------------------------------------------------------------------- CLI errors
 @pytest.mark.parametrize("extra, message", [
     (["--engine", "spark"], "invalid choice: 'spark'"),
