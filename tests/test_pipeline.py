@@ -221,3 +221,15 @@ def test_offline_pipeline_keeps_nan_gaps_in_place():
     assert gap[250 * 20 + 5:250 * 22 - 5].all()
     assert not gap[: 250 * 20 - 5].any() and not gap[250 * 22 + 5:].any()
     assert np.isfinite(out.samples[1]).all()
+
+
+def test_docs_list_every_step_and_parameter():
+    import pathlib
+
+    doc = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "preprocessing.md").read_text()
+    for name, info in available_steps().items():
+        assert f"| `{name}` |" in doc, f"docs/preprocessing.md lacks step {name}"
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{name}` |"))
+        for param in info["params"]:
+            assert f"`{param}`" in row, f"docs/preprocessing.md: step {name} lacks parameter {param}"
+        assert ("| yes |" in row) == info["in_model"], name
