@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 import biosig
@@ -74,6 +75,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"biosig {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `biosig listen | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
