@@ -7,7 +7,9 @@ section "Start of test criteria"): draw the line through the point of peak flow 
 to the peak flow; time zero is where this line crosses volume zero (the volume at the start of
 the blow). The back-extrapolated volume (BEV) is the volume exhaled before time zero; a blow is
 acceptable only if BEV <= 5 % of FVC or 100 mL, whichever is greater. FEV1 is the volume exhaled
-one second after time zero; FEF25-75 is the mean flow between 25 % and 75 % of FVC.
+one second after time zero; FEF25-75 is the mean flow between 25 % and 75 % of FVC. End of
+forced expiration (EOFE) is reached when the volume rose by at most 25 mL in the last second of
+the trace (plateau) or the forced expiratory time (FET, from t0) reached 15 s.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from biosig.record import Record
 log = logging.getLogger(__name__)
 
 FLOW_VOLUME_PARAMS = {"n_points": (int, 128)}
+EOFE_PLATEAU_ML = 25.0  # ATS/ERS 2019 end of forced expiration: < 0.025 L gained in the last 1 s
+EOFE_FET_S = 15.0       # ... or a forced expiratory time of at least 15 s
 
 
 # ---------------------------------------------------------------------------------- preprocessing
@@ -122,6 +126,9 @@ class SpirometryIndices:
     bev_limit_ml: float       # max(5 % FVC, 100 mL)
     bev_ok: bool              # bev_ml <= bev_limit_ml
     t_pef_s: float
+    fet_s: float = float("nan")        # forced expiratory time: t0 to the end of the trace
+    plateau_ml: float = float("nan")   # volume gained in the last 1 s
+    eofe_ok: bool = False             # end of forced expiration: plateau <= 25 mL or FET >= 15 s
 
     @property
     def fvc_l(self) -> float:
@@ -171,5 +178,9 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     t25, t75 = np.interp([0.25 * fvc, 0.75 * fvc], v + np.arange(len(v)) * 1e-9, t)
     fef = (0.5 * fvc / 1000.0) / (t75 - t25) if t75 > t25 else float("nan")
     limit = max(0.05 * fvc, 100.0)
+    fet = float(t[-1] - t0)
+    plateau = float(v[-1] - np.interp(t[-1] - 1.0, t, v)) if t[-1] - t[0] >= 1.0 else float("nan")
+    eofe = bool((np.isfinite(plateau) and plateau <= EOFE_PLATEAU_ML) or fet >= EOFE_FET_S)
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
-                             t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef)
+                             t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,
+                             fet_s=fet, plateau_ml=plateau, eofe_ok=eofe)

@@ -136,3 +136,15 @@ def test_heart_rate_with_a_downward_qrs_lead_matches_sqrs_annotations():
     assert heart_rate(rec.pick("ecg")) == pytest.approx(expected, abs=1.0)
     rr = respiratory_rate(rec.pick("resp"))
     assert 8 < rr < 30
+
+
+def test_end_of_forced_expiration_criteria():
+    from biosig.synthetic import spiro_volume_ml
+
+    fs = 100.0
+    t = np.arange(int(12 * fs)) / fs
+    full = spirometry_indices(spiro_volume_ml(t - 0.5, 4000, 0.9, 0.5, 1.2), fs_hz=fs)
+    assert full.eofe_ok and full.plateau_ml <= 25 and full.fet_s == pytest.approx(11.99 - full.t0_s)
+    cut = spirometry_indices(spiro_volume_ml(t[:200] - 0.5, 4000, 0.9, 0.5, 1.2), fs_hz=fs)  # stopped at 1.99 s
+    by_hand = spiro_volume_ml(np.array([1.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0] - spiro_volume_ml(np.array([0.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0]
+    assert not cut.eofe_ok and cut.plateau_ml == pytest.approx(by_hand, rel=1e-6)
