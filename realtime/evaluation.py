@@ -34,10 +34,10 @@ DETERMINISTIC = ("lms", "linreg", "last")
 # Grids: per method, lists of lookback (s), hidden units and learning rates (full product).
 GRIDS = {
     "default": {
-        "rtrl": ([1.2, 2.4], [10, 20], [0.01, 0.02]),
-        "uoro": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02]),
-        "snap1": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02]),
-        "dni": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02]),
+        "rtrl": ([1.2, 2.4], [10, 20], [0.01, 0.02, 0.05]),
+        "uoro": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
+        "snap1": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
+        "dni": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
         "lms": ([1.2, 2.4, 3.6], [1], [0.002, 0.005, 0.01, 0.02]),
         "linreg": ([1.2, 2.4, 3.6, 6.0], [1], [0.0]),
         "last": ([0.1], [1], [0.0]),
@@ -199,6 +199,9 @@ def _test_job(si, method, h, config, seeds, protocol):
     us_all = np.concatenate(us_all)
     keys = ("rmse", "nrmse", "mae", "max", "jitter")
     res = {k: float(np.mean([m[k] for m in per_seed])) for k in keys}
+    if len(seeds) > 1:  # the seed ensemble (mean forecast), reported apart from the comparable rows
+        ens = forecast_metrics(s.X[n_test:], np.mean(preds, axis=0), s.groups)
+        res["ensemble"] = {k: ens[k] for k in keys}
     res.update({f"{k}_std": float(np.std([m[k] for m in per_seed])) for k in ("nrmse", "rmse")})
     res.update({"us_mean": float(us_all.mean()), "us_p99": float(np.percentile(us_all, 99)),
                 "n_seeds": len(seeds), "n_steps": per_seed[0]["n_steps"], "resets": resets, **config})
@@ -297,6 +300,13 @@ def _report(sessions, methods, horizons, protocol, grid, results, wall_s, worker
         avg[method] = {k: float(np.mean([r[k] for r in rows]))
                        for k in ("nrmse", "rmse", "mae", "max", "jitter", "us_mean", "us_p99")}
         avg[method]["resets"] = int(sum(r["resets"] for r in rows))
+    for method in methods:
+        rows = [results[s.name][method][h] for s in sessions for h in horizons]
+        if all("ensemble" in r for r in rows):
+            avg[f"{method}-ens"] = {k: float(np.mean([r["ensemble"][k] for r in rows]))
+                                    for k in ("nrmse", "rmse", "mae", "max", "jitter")}
+            avg[f"{method}-ens"].update(us_mean=avg[method]["us_mean"] * rows[0]["n_seeds"],
+                                        us_p99=float("nan"), resets=avg[method]["resets"])
     per_session = {s.name: {m: {"nrmse": float(np.mean([results[s.name][m][h]["nrmse"] for h in horizons]))}
                             for m in methods} for s in sessions}
     ordered = {s.name: {m: {str(h): results[s.name][m][h] for h in horizons} for m in methods} for s in sessions}

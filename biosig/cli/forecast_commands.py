@@ -101,11 +101,19 @@ def _evaluate(args) -> int:
         from tqdm import tqdm
         bar = tqdm(total=1, desc="forecast evaluate", unit="job", file=sys.stderr)
 
+    import time
+    t0 = time.perf_counter()
+    shown = [0]
+
     def progress(done, total):
         if bar is not None:
             bar.total = total
             bar.n = done
             bar.refresh()
+        elif done * 20 // total > shown[0]:  # no terminal: one line per 5 %
+            shown[0] = done * 20 // total
+            print(f"forecast evaluate: {done}/{total} jobs, {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                  flush=True)
 
     try:
         report = evaluate(sessions, methods, horizons, protocol, grid=args.grid, workers=args.workers or None,
