@@ -275,3 +275,47 @@ def test_other_model_in_same_out_dir_is_refused(tmp_path, model_dir):
     assert _cli("score", hea, "--model", model_dir, "--out", tmp_path / "o", "--backend", "torch").returncode == 0
     res = _cli("score", hea, "--model", other, "--out", tmp_path / "o", "--backend", "torch")
     assert res.returncode == 2 and "different job" in res.stderr and "model_sha256" in res.stderr
+
+
+# ---------------------------------------------------------------------------------- other modalities
+@pytest.mark.parametrize("modality, parts, measure", [
+    ("spiro", ("spirometry", "ukb_field3066_demo_blow.csv"), "fev1_fvc"),
+    ("ppg", ("wfdb", "a103l.hea"), "heart_rate_bpm"),
+    ("audio", ("cough", "raw"), None),
+])
+def test_other_modalities_score_with_their_measures(tmp_path, modality, parts, measure):
+    import torch
+
+    import encoders
+    from biosig import measures
+    from biosig.pipeline import default_pipeline
+    from biosig.readers import discover, read
+    from encoders.scoring import ScoreConfig, run_score
+    from encoders.scoring.scorer import MEASURES
+    from encoders.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = tmp_path / f"{modality}-tiny-random"
+    save_checkpoint(model, encoders.create_model(f"{modality}-tiny"), pipeline=default_pipeline(modality))
+    src = shared_path(*parts)
+    inputs = [str(src)] if src.is_file() else discover([src])[:2]
+    summary = run_score(ScoreConfig(inputs=tuple(inputs), model=str(model), out_dir=str(tmp_path / "o"),
+                                    backend="torch"))
+    assert summary.exit_code == 0 and summary.tables["records"] == len(inputs)
+    rec_tab = pl.read_parquet(tmp_path / "o" / "records.parquet")
+    assert set(MEASURES[modality]) <= set(rec_tab.columns)
+    emb = np.stack(rec_tab["embedding"].to_list())
+    assert emb.shape == (len(inputs), encoders.get_config(f"{modality}-tiny").dim) and np.isfinite(emb).all()
+    if measure is None:
+        return
+    rec = read(inputs[0])
+    used = rec_tab["used_channels"][0].to_list()
+    assert len(used) == 1
+    if modality == "spiro":
+        expected = measures.spirometry_indices(rec).fev1_fvc
+        assert 0.5 < expected < 1.0
+    else:
+        assert used == ["PLETH"]
+        expected = measures.heart_rate(rec.select(used))
+        assert 40 < expected < 180
+    assert rec_tab[measure][0] == pytest.approx(expected, rel=1e-9)
