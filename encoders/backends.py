@@ -35,6 +35,7 @@ import pathlib
 import numpy as np
 
 from encoders.errors import EncoderError
+from encoders.export import decode_metadata
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,10 @@ class OnnxRuntimeBackend(Backend):
         self.channel_input = next((i.name for i in inputs[1:] if i.name == "channel_idx"), None)
         shape = inputs[0].shape
         self.in_channels = shape[1] if len(shape) == 3 and isinstance(shape[1], int) else None
+        self.metadata = decode_metadata(self.session.get_modelmeta().custom_metadata_map)
+        meta_input = self.metadata.get("input") or {}
+        if self.in_channels is None and not meta_input.get("channel_input") and meta_input.get("channels"):
+            self.in_channels = int(meta_input["channels"])  # fixed-channel model, symbolic axis
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
         out_shape = self.session.get_outputs()[0].shape
         self.dim = out_shape[-1] if isinstance(out_shape[-1], int) else None

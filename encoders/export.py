@@ -174,24 +174,34 @@ def _metadata(model, encoder, config: dict, precision: str, opset: int, exporter
     return {META_PREFIX + k: v for k, v in meta.items()}
 
 
+_STRING_KEYS = {"version", "model_id", "precision", "exporter", "pipeline_hash", "pipeline_outside_hash"}
+
+
+def decode_metadata(props: dict) -> dict:
+    """``biosig.*`` metadata_props as a dict: prefix dropped, JSON values decoded."""
+    out = {}
+    for key, value in props.items():
+        if not key.startswith(META_PREFIX):
+            continue
+        key = key[len(META_PREFIX):]
+        if key in _STRING_KEYS:
+            out[key] = value
+            continue
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def read_metadata(path) -> dict:
-    """The ``biosig.*`` metadata of an exported file, keys without the prefix, JSON decoded."""
+    """The ``biosig.*`` metadata of an exported file (see :func:`decode_metadata`)."""
     import onnx
     try:
         proto = onnx.load(str(path), load_external_data=False)
-    except (OSError, Exception) as exc:  # onnx raises DecodeError and friends
+    except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError, OSError and friends
         raise EncoderError(f"{path}: not a readable ONNX file ({exc})") from None
-    out = {}
-    for prop in proto.metadata_props:
-        if prop.key.startswith(META_PREFIX):
-            key = prop.key[len(META_PREFIX):]
-            try:
-                out[key] = json.loads(prop.value) if key not in ("version", "model_id", "precision",
-                                                                 "exporter", "pipeline_hash",
-                                                                 "pipeline_outside_hash") else prop.value
-            except json.JSONDecodeError:
-                out[key] = prop.value
-    return out
+    return decode_metadata({p.key: p.value for p in proto.metadata_props})
 
 
 CHANNEL_INPUT = "channel_idx"
@@ -329,6 +339,18 @@ def _rename_value(graph, old: str, new: str):
             vi.name = new
 
 
+def _set_output_dims(proto, dynamic_batch: bool, batch, embed_dim: int):
+    """Output ``embedding`` is (batch, D): exporters sometimes leave D symbolic."""
+    dims = proto.graph.output[0].type.tensor_type.shape.dim
+    if len(dims) != 2:
+        raise EncoderError(f"exported output has {len(dims)} axes; expected (batch, dim)")
+    if dynamic_batch:
+        dims[0].dim_param = "batch"
+    else:
+        dims[0].dim_value = int(batch)
+    dims[1].dim_value = embed_dim
+
+
 def _name_output(proto):
     """Call the graph output ``embedding`` (renaming an internal value of that name first)."""
     graph = proto.graph
@@ -422,12 +444,15 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         n_batch, n_chan = example[0].shape[0], max(channels, 2)
         example = (torch.randn(n_batch, n_chan, length),
                    torch.arange(n_chan)[None].repeat(n_batch, 1))  # (B, C) int64
+    with torch.inference_mode():
+        embed_dim = int(wrapped(*example).shape[-1])
     failures = []
     try:
         for exporter in EXPORTER_ORDER[exporter]:
             try:
                 proto = _export_once(exporter, wrapped, example, out_path, opset, batch)
                 dyn_batch, dyn_length = _rename_dims(proto)
+                _set_output_dims(proto, dyn_batch, batch, embed_dim)
                 if batch == "dynamic" and not dyn_batch:
                     raise EncoderError("the exported graph fixed the batch axis")
                 if verify:

@@ -1,0 +1,188 @@
+"""ONNX export: graph interface, metadata, onnx.checker, fp16, fixed batch, both exporters, errors,
+and the ``biosig export`` command."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+FP16_TOL = 2e-2  # fp16 weights/activations vs torch fp32, on embeddings of unit scale
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _export_cache(tmp_path_factory):
+    old = os.environ.get("BIOSIG_CACHE_DIR")
+    os.environ["BIOSIG_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "biosig-cache")
+    yield
+    if old is None:
+        os.environ.pop("BIOSIG_CACHE_DIR", None)
+    else:
+        os.environ["BIOSIG_CACHE_DIR"] = old
+
+
+def load_encoder(name):
+    import encoders
+    return encoders.load(name, pretrained=name in encoders.shipped_models())
+
+
+def small_ecg():
+    """A one-block ECG encoder (real architecture, small enough to export in a few seconds)."""
+    import encoders
+    import torch
+    torch.manual_seed(0)
+    return encoders.create_model("ecg-tiny", depth=1, dim=32, heads=2).eval()
+
+
+def torch_embed(model, x, idx=None):
+    import torch
+    with torch.inference_mode():
+        return model.embed_forward(torch.from_numpy(x), None if idx is None else torch.from_numpy(idx)).numpy()
+
+
+def test_graph_interface_metadata_and_checker():
+    import biosig
+    import onnx
+    from encoders.backends import export_cached
+    from encoders.export import read_metadata
+    enc = load_encoder("ecg-tiny")
+    path = export_cached(enc)
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    inputs = {i.name: i for i in proto.graph.input}
+    assert list(inputs) == ["x", "channel_idx"]
+    assert [o.name for o in proto.graph.output] == ["embedding"]
+    x_dims = [d.dim_param or d.dim_value for d in inputs["x"].type.tensor_type.shape.dim]
+    assert x_dims == ["batch", "channels", "time"]
+    assert inputs["x"].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert inputs["channel_idx"].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    out_dims = [d.dim_param or d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
+    assert out_dims == ["batch", enc.config.dim]
+
+    meta = read_metadata(path)
+    assert meta["version"] == biosig.__version__
+    assert meta["model_id"] == enc.model_id
+    assert meta["model_config"] == json.loads(json.dumps(enc.config.to_dict()))
+    assert meta["pipeline_hash"] == enc.pipeline.hash
+    assert meta["pipeline"] == json.loads(enc.pipeline.to_json())
+    outside, in_model = enc.pipeline.split_in_model()
+    assert meta["pipeline_outside"] == json.loads(outside.to_json())
+    assert meta["pipeline_outside_hash"] == outside.hash
+    assert meta["pipeline_in_model"] == json.loads(in_model.to_json())
+    assert meta["input"]["fs_hz"] == enc.config.input_fs_hz
+    assert meta["input"]["batch"] == "dynamic" and meta["input"]["length"] == "dynamic"
+    assert meta["precision"] == "fp32"
+
+
+def test_fp16_export_via_cli(tmp_path, capsys):
+    """``biosig export --precision fp16``: float16 weights, float32 interface, parity within 2e-2."""
+    import encoders
+    import onnx
+    import onnxruntime as ort
+    from biosig.cli import main
+    from encoders.export import read_metadata
+    name = "ecg-tiny"
+    out = tmp_path / "ecg16.onnx"
+    argv = ["export", name, "--out", str(out), "--precision", "fp16"]
+    if name not in encoders.shipped_models():
+        argv.append("--random-init")
+    assert main(argv) == 0
+    assert "wrote" in capsys.readouterr().out
+    proto = onnx.load(str(out))
+    onnx.checker.check_model(proto, full_check=True)
+    types = [t.data_type for t in proto.graph.initializer if len(t.dims) >= 2]
+    assert types.count(onnx.TensorProto.FLOAT16) >= 0.9 * len(types)  # the weight matrices
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert read_metadata(out)["precision"] == "fp16"
+
+    enc = encoders.load(name, pretrained="--random-init" not in argv)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 2, enc.config.window_samples)).astype(np.float32)
+    idx = np.array([[1, 7]] * 4, dtype=np.int64)
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x, "channel_idx": idx})[0]
+    ref = torch_embed(enc.model, x, idx)
+    assert got.dtype == np.float32
+    assert np.abs(got - ref).max() <= FP16_TOL
+
+
+def test_fp16_keeps_the_audio_front_end_in_float32():
+    """|STFT|^2 of full-scale audio overflows float16 (> 65504); the converter keeps the
+    parameter-free front end in float32, so a loud window still embeds finitely and close."""
+    import onnx
+    import onnxruntime as ort
+    from encoders.backends import export_cached
+    from encoders.export import _wrap, convert_fp16
+    enc = load_encoder("audio-tiny")
+    proto = onnx.load(str(export_cached(enc)))
+    params = {n for n, _ in _wrap(enc.model, False).named_parameters()}
+    half = convert_fp16(proto, param_names=params)
+    onnx.checker.check_model(half, full_check=True)
+    t = np.arange(enc.config.window_samples) / enc.config.input_fs_hz
+    loud = (0.99 * np.sign(np.sin(2 * np.pi * 440 * t)))[None, None].astype(np.float32)  # square wave
+    x = np.concatenate([loud, np.random.default_rng(0).uniform(-1, 1, loud.shape).astype(np.float32)])
+    got = ort.InferenceSession(half.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    ref = torch_embed(enc.model, x)
+    assert np.isfinite(got).all()
+    assert np.abs(got - ref).max() <= FP16_TOL
+
+
+def test_fixed_batch_and_the_torch_export_path(tmp_path):
+    """--batch K fixes axis 0; exporter='dynamo' (torch.export) gives a verified, dynamic graph."""
+    import onnx
+    from encoders.backends import make_backend
+    from encoders.errors import EncoderError
+    from encoders.export import export_onnx
+    model = small_ecg()
+    fixed = export_onnx(model, tmp_path / "fixed.onnx", batch=4, exporter="torchscript")
+    dims = onnx.load(str(fixed.path)).graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_value == 4 and not fixed.dynamic_batch and fixed.dynamic_length
+    backend = make_backend("onnxruntime", fixed.path)
+    x = np.random.default_rng(2).standard_normal((4, 1, 2500)).astype(np.float32)
+    np.testing.assert_allclose(backend.run(x), torch_embed(model, x, np.zeros((4, 1), np.int64)), atol=1e-4, rtol=0)
+    with pytest.raises(EncoderError, match="fixed batch of 4"):
+        backend.run(x[:3])
+
+    dyn = export_onnx(model, tmp_path / "dynamo.onnx", exporter="dynamo")
+    assert dyn.exporter == "dynamo" and dyn.dynamic_batch and dyn.dynamic_length
+    x = np.random.default_rng(3).standard_normal((5, 3, 1777)).astype(np.float32)
+    idx = np.array([[0, 4, 9]] * 5, dtype=np.int64)
+    np.testing.assert_allclose(make_backend("onnxruntime", dyn.path).run(x, idx), torch_embed(model, x, idx),
+                               atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(precision="int4"), "precision 'int4' is not supported; use one of fp32, fp16"),
+    (dict(opset=5), r"opset 5 is not supported; use 18\.\."),
+    (dict(opset=99), "opset 99 is not supported"),
+    (dict(batch=0), "batch 0 is out of range"),
+    (dict(batch="many"), "batch 'many' is not supported"),
+    (dict(exporter="tf"), "exporter 'tf' is not supported; use one of auto, torchscript, dynamo"),
+])
+def test_bad_options_are_clear_errors(tmp_path, kwargs, match):
+    from encoders.errors import EncoderError
+    from encoders.export import export_onnx
+    with pytest.raises(EncoderError, match=match):
+        export_onnx(small_ecg(), tmp_path / "m.onnx", **kwargs)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_unsupported_model_is_a_clear_error(tmp_path):
+    import torch
+    from biosig.errors import BiosigError
+    from encoders.export import export_onnx
+    with pytest.raises(BiosigError, match="cannot export Linear"):
+        export_onnx(torch.nn.Linear(3, 4), tmp_path / "m.onnx")
+
+
+def test_cli_export_user_errors_are_one_line(tmp_path, capsys):
+    from biosig.cli import main
+    assert main(["export", "no-such-model", "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no-such-model" in err and "ecg-tiny" in err
+    assert main(["export", "ecg-tiny", "--random-init", "--out", str(tmp_path / "m.onnx"), "--opset", "7"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "opset 7" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "ecg-tiny", "--out", str(tmp_path / "m.onnx"), "--batch", "0"])
+    assert exc.value.code == 2
