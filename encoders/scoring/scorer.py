@@ -241,7 +241,8 @@ class Scorer:
         windows = pl.DataFrame({
             "record": [path] * n, "key": [key] * n, "window": np.arange(n, dtype=np.int32),
             "t0_s": win.t0_s, "t1_s": win.t1_s, "channels": [used] * n, "quality": quality,
-            "valid_fraction": win.valid_fraction.astype(np.float32), "embedding": list(emb),
+            "valid_fraction": win.valid_fraction.astype(np.float32),
+            "embedding": pl.Series("embedding", emb).cast(pl.List(pl.Float32)),
         }, schema=WINDOW_SCHEMA)
         finite_q = quality[np.isfinite(quality)]
         seconds = time.perf_counter() - t_start
