@@ -99,13 +99,22 @@ def build_windows(records, config, pipeline, window_s: float | None = None, hop_
     hop_s = hop_s or window_s / 2
     outside, _ = pipeline.split_in_model()
     xs, ids, sources = [], [], []
+    skipped = []
     for source, rec in records:
-        x, i = record_windows(rec, config, outside, window_s, hop_s)
+        try:
+            x, i = record_windows(rec, config, outside, window_s, hop_s)
+        except EncoderError as exc:   # a record without this modality's channels: skip it
+            skipped.append(source)
+            log.info("skipping %s: %s", source, exc)
+            continue
         xs.append(x)
         ids.append(i)
         sources.extend([source] * len(x))
+    if skipped:
+        log.warning("skipped %d record(s) without %s channels", len(skipped), config.modality)
     if not sources:
-        raise EncoderError(f"no usable {config.modality} windows of {window_s} s in the data")
+        raise EncoderError(f"no usable {config.modality} windows of {window_s} s in the data"
+                           + (f" ({len(skipped)} record(s) without {config.modality} channels)" if skipped else ""))
     return WindowSet(np.concatenate(xs).astype(np.float32), np.concatenate(ids), tuple(sources))
 
 

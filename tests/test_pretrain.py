@@ -1,0 +1,156 @@
+"""Pretraining: seeded determinism, exact resume after SIGKILL, 2-process torchrun == 1 process."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import encoders
+from biosig.cli import main
+from encoders.pretrain import lr_factor, step_indices
+
+from conftest import ROOT, shared_path
+
+TINY = ["--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "decoder_dim=32",
+        "--set", "decoder_heads=2", "--set", "decoder_depth=1"]
+PPG = ["--modality", "ppg", "--synthetic", "--synthetic-records", "3", "--synthetic-seconds", "30",
+       "--batch-size", "8", "--no-progress", *TINY]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread, like the subprocesses (OMP_NUM_THREADS=1): same float reductions,
+    and no oversubscription of the shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _run(tmp_path, *argv):
+    return subprocess.run([sys.executable, _script(tmp_path), *argv], env=_env(), capture_output=True,
+                          text=True, timeout=300)
+
+
+def _env():
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+
+def _script(tmp_path):
+    s = tmp_path / "biosig_main.py"
+    s.write_text("import sys\nfrom biosig.cli import main\nsys.exit(main())\n")
+    return str(s)
+
+
+def _weights(d):
+    return torch.load(d / "weights.pt", weights_only=True)
+
+
+def _losses(d):
+    return [json.loads(line)["loss"] for line in (d / "metrics.jsonl").read_text().splitlines()]
+
+
+def _same_weights(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_step_indices_cover_each_epoch_once():
+    idx = np.concatenate([step_indices(3, s, 10, 4) for s in range(5)])  # 20 = two epochs of 10
+    assert sorted(idx[:10]) == list(range(10)) and sorted(idx[10:]) == list(range(10))
+    assert np.array_equal(step_indices(3, 2, 10, 4), step_indices(3, 2, 10, 4))
+    assert not np.array_equal(idx[:10], idx[10:])
+    assert lr_factor(0, 10, 100) == pytest.approx(0.1) and lr_factor(99, 10, 100) == pytest.approx(0.1, abs=1e-3)
+
+
+def test_seeded_runs_are_identical_and_seeds_differ(tmp_path, capsys):
+    for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
+        assert main(["pretrain", *PPG, "--steps", "3", "--seed", seed, "--out", str(tmp_path / name)]) == 0
+    a, b, c = (_weights(tmp_path / n) for n in "abc")
+    assert _same_weights(a, b)
+    assert not _same_weights(a, c)
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+    enc = encoders.load(tmp_path / "a")
+    from biosig.pipeline import default_pipeline
+    assert enc.pipeline.hash == default_pipeline("ppg").hash
+    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert meta["step"] == 3 and meta["model_id"] == enc.model_id
+
+
+def test_resume_after_sigkill_is_exact(tmp_path):
+    args = [*PPG, "--steps", "16", "--ckpt-every", "2"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    res = _run(tmp_path, "pretrain", *args, "--out", str(straight))
+    assert res.returncode == 0, res.stderr[-2000:]
+    proc = subprocess.Popen([sys.executable, _script(tmp_path), "pretrain", *args, "--out", str(killed)],
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (killed / "train_state.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    step = torch.load(killed / "train_state.pt", weights_only=False)["step"]
+    assert 0 < step < 16
+    res = _run(tmp_path, "pretrain", *args, "--out", str(killed), "--resume")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert _same_weights(_weights(straight), _weights(killed))
+    assert _losses(straight) == _losses(killed)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one(tmp_path):
+    args = [*PPG, "--steps", "5", "--set", 'mask_mode="span"', "--set", "spectral_loss_weight=0.2"]
+    res = _run(tmp_path, "pretrain", *args, "--out", str(tmp_path / "one"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), _script(tmp_path), "pretrain", *args, "--out", str(tmp_path / "two")]
+    res = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    one, two = _losses(tmp_path / "one"), _losses(tmp_path / "two")
+    assert len(one) == len(two) == 5
+    np.testing.assert_allclose(two, one, rtol=1e-5)
+    a, b = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=1e-4, rtol=1e-3)  # Adam amplifies float noise on ~0 grads
+
+
+def test_pretrain_on_real_files(tmp_path):
+    rec = shared_path("cinc2017", "A00020.hea")
+    out = tmp_path / "ecg"
+    assert main(["pretrain", "--modality", "ecg", "--data", str(rec.with_suffix("")),
+                 str(rec.parent / "A00028"), "--steps", "2", "--batch-size", "4", "--no-progress",
+                 *TINY, "--out", str(out)]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["n_sources"] == 2 and meta["n_windows"] >= 2
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["pretrain", "--modality", "ppg", "--steps", "1", "--out", "X"], "no training data"),
+    (["pretrain", *PPG, "--batch-size", "3", "--steps", "1", "--out", "X", "--set", "depth=-1"], "depth"),
+    (["pretrain", *PPG, "--steps", "1", "--out", "X", "--set", "widht=3"], "unknown encoder config keys"),
+    (["pretrain", "--modality", "ecg", "--data", "/nonexistent/rec", "--steps", "1", "--out", "X"], "nonexistent"),
+])
+def test_pretrain_user_errors_are_one_line(tmp_path, capsys, argv, needle):
+    argv = [a if a != "X" else str(tmp_path / "o") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_pretrain_bad_modality_is_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["pretrain", "--modality", "eeg", "--synthetic", "--out", "x"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
