@@ -105,6 +105,9 @@ class Runtime:
             self.bound = Endpoints(*(sk.getsockopt_string(zmq.LAST_ENDPOINT)
                                      for sk in (self.ingest, self.pub, self.rep)))
             monitor = self.ingest.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH) if security else None
+            if monitor is not None:
+                monitor.setsockopt(zmq.LINGER, 0)
+                socks.insert(0, monitor)
             wake_addr = f"inproc://biosig-wake-{id(self)}"
             wake = ctx.socket(zmq.PULL)
             wake.bind(wake_addr)
@@ -151,6 +154,11 @@ class Runtime:
         self._checkpoint()
         if self.recorder is not None:
             self.recorder.close()
+        if socks and getattr(self, "ingest", None) is not None and self.config.key_dir:
+            try:
+                self.ingest.disable_monitor()
+            except Exception:  # the monitor may never have started
+                pass
         for s in socks:
             s.close(linger=0)
         if security is not None:

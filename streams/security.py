@@ -92,7 +92,7 @@ class ServerSecurity:
             raise StreamError(f"{allowed} holds no client keys: nobody could connect")
         self.auth = ThreadAuthenticator(ctx)
         self.auth.start()
-        self.auth.configure_curve(domain="*", location=str(allowed))
+        self.auth.configure_curve(domain="biosig", location=str(allowed))
 
     def secure(self, sock):
         import zmq
