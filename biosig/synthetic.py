@@ -8,7 +8,9 @@ drawn from the seed within normal adult ranges, so different seeds vary.
 Generators
 ----------
 ecg : NeuroKit2 ECGSYN (McSharry et al. 2003), 1 or 2 leads (``II``, ``V5``-like morphology on the
-    same beats), mV, plus white noise and baseline wander.
+    same beats), mV, plus white noise and baseline wander. ECGSYN's cost grows faster than the
+    duration, so signals over :data:`ECGSYN_SEGMENT_S` are stitched from segments cut at R peaks
+    (the interval across a seam is a real RR interval of the earlier segment).
 ppg : NeuroKit2 ``ppg_simulate``.
 resp : NeuroKit2 ``rsp_simulate`` (breathmetrics model).
 audio : breath or cough sounds at 16 kHz (see :mod:`biosig.synthetic_sounds`).
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FS_HZ = {"ecg": 250.0, "ppg": 125.0, "resp": 25.0, "audio": 16000.0, "spiro": 100.0, "motion": 10.0}
 SPIRO_PATTERNS = ("normal", "obstructive", "restrictive")
-ECGSYN_MAX_S = 300.0  # ECGSYN costs ~10 ms per simulated second; longer signals use the fast model
+ECGSYN_SEGMENT_S = 60.0  # longer ECGs are stitched from ECGSYN segments at R peaks (linear cost)
 
 
 def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None = None, **kw) -> Record:
@@ -97,26 +99,47 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
     if not 20 <= hr <= 250:
         raise SignalError(f"heart_rate_bpm={hr} outside 20..250")
     n = _n(seconds, fs_hz)
-    method = "ecgsyn" if seconds <= ECGSYN_MAX_S else "simple"
-    if method == "simple":
-        log.info("ECG of %.0f s: using NeuroKit2's fast 'simple' model instead of ECGSYN", seconds)
     # the same random_state gives the same RR series, so both leads share their beats
     morphologies = [dict(), dict(ai=(0.8, -3.0, 22.0, -12.0, 1.1), bi=(0.25, 0.1, 0.12, 0.12, 0.4))][:leads]
-    rows = []
-    for extra in morphologies:
-        kwargs = extra if method == "ecgsyn" else {}
-        x = nk.ecg_simulate(duration=n / fs_hz + 2.0, length=n, sampling_rate=int(round(fs_hz)), heart_rate=hr,
-                            heart_rate_std=heart_rate_std_bpm, noise=0.0, method=method,
-                            random_state=seed, **kwargs)
-        rows.append(np.asarray(x, dtype=np.float64)[:n])
-    x = np.stack(rows)
+
+    def ecgsyn(length: int, random_state: int) -> np.ndarray:
+        rows = []
+        for extra in morphologies:
+            x = nk.ecg_simulate(duration=length / fs_hz + 2.0, length=length, sampling_rate=int(round(fs_hz)),
+                                heart_rate=hr, heart_rate_std=heart_rate_std_bpm, noise=0.0, method="ecgsyn",
+                                random_state=random_state, **extra)
+            rows.append(np.asarray(x, dtype=np.float64)[:length])
+        return np.stack(rows)
+
+    seg_n = int(ECGSYN_SEGMENT_S * fs_hz)
+    if n <= seg_n:
+        x = ecgsyn(n, seed)
+    else:  # ECGSYN's cost grows faster than its length: stitch segments at R peaks
+        from biosig.quality import detect_beats
+
+        pieces, total, k = [], 0, 0
+        while total < n:
+            seg = ecgsyn(seg_n, int(np.random.SeedSequence([seed, 7, k]).generate_state(1)[0]))
+            beats, _ = detect_beats(seg[0], fs_hz, "ecg")
+            r = max(1, int(0.03 * fs_hz))  # cut exactly at the apex of the raw R wave
+            beats = [max(0, q - r) + int(np.argmax(seg[0, max(0, q - r):q + r])) for q in beats]
+            # interior beats only: the first and last may be cut by the segment's edges
+            a, b = (0 if k == 0 else int(beats[1]), int(beats[-2])) if len(beats) >= 4 else (0, seg_n)
+            # ECGSYN rescales each run to its own min/max: match baseline and range to the first
+            lo, mid, hi = np.percentile(seg, [0.5, 50, 99.5], axis=1, keepdims=True)
+            if k == 0:
+                ref_mid, ref_range = mid, hi - lo
+            seg = ref_mid + (seg - mid) * ref_range / np.maximum(hi - lo, 1e-9)
+            pieces.append(seg[:, a:b])
+            total, k = total + (b - a), k + 1
+        x = np.concatenate(pieces, axis=1)[:, :n]
     t = np.arange(n) / fs_hz
     x += wander * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 2 * np.pi))
     x += rng.normal(0.0, noise, size=x.shape)
     return Record(samples=x.astype(np.float32), fs_hz=fs_hz, channels=("II", "V5")[:leads],
                   units=("mV",) * leads, modality="ecg",
                   metadata={"truth": {"heart_rate_bpm": hr, "noise_mv": noise, "baseline_wander_mv": wander,
-                                      "model": method}})
+                                      "model": "ecgsyn"}})
 
 
 def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float | None = None,

@@ -87,3 +87,24 @@ def test_bad_arguments_raise_clear_errors():
         simulate("eeg", 10)
     with pytest.raises(BiosigError, match="no simulator"):
         simulate("other", 10)
+
+
+def test_long_ecg_is_stitched_at_r_peaks_without_seams():
+    from biosig.measures import detect_events
+
+    rec = simulate("ecg", 150, seed=9, heart_rate_bpm=75, noise_mv=0.0, baseline_wander_mv=0.0, leads=2)
+    steepest = max(np.abs(np.diff(simulate("ecg", 50, seed=s, heart_rate_bpm=75, noise_mv=0.0,
+                                           baseline_wander_mv=0.0).samples[0])).max() for s in (1, 2, 3))
+    assert rec.n_samples == 150 * 250 and np.isfinite(rec.samples).all()
+    # no jump at the seams larger than the steepest R upstroke of unstitched ECGs
+    assert np.abs(np.diff(rec.samples[0])).max() <= 1.2 * steepest
+    # the R amplitude stays the same across seams
+    from biosig.quality import detect_beats
+
+    beats, _ = detect_beats(rec.samples[0], 250.0, "ecg")
+    amps = rec.samples[0][beats]
+    assert amps.std() / amps.mean() < 0.1
+    beats = detect_events(rec, "ecg")
+    rr = np.diff(beats) / 250.0
+    assert rr.min() > 0.5 * 60 / 75 and rr.max() < 1.5 * 60 / 75  # no short or long beat at a seam
+    assert 60 / rr.mean() == pytest.approx(75, abs=1.0)
