@@ -1,0 +1,143 @@
+"""Inference backends: make_backend kinds, auto selection and its reason, the export cache, input
+checks, clear errors for absent backends, and (marked gpu) the CUDA / TensorRT providers."""
+import importlib.util
+import logging
+import os
+
+import numpy as np
+import pytest
+
+HAS_TRT = importlib.util.find_spec("tensorrt") is not None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _export_cache(tmp_path_factory):
+    old = os.environ.get("BIOSIG_CACHE_DIR")
+    os.environ["BIOSIG_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "biosig-cache")
+    yield
+    if old is None:
+        os.environ.pop("BIOSIG_CACHE_DIR", None)
+    else:
+        os.environ["BIOSIG_CACHE_DIR"] = old
+
+
+def load_encoder(name):
+    import encoders
+    return encoders.load(name, pretrained=name in encoders.shipped_models())
+
+
+def _has_cuda():
+    import torch
+    return torch.cuda.is_available()
+
+
+def test_auto_on_cpu_picks_onnxruntime_and_says_why(caplog):
+    from encoders.backends import cpu_cores, make_backend
+    enc = load_encoder("ppg-tiny")
+    if _has_cuda():
+        pytest.skip("this machine has a CUDA GPU; the CPU choice is not made here")
+    with caplog.at_level(logging.INFO, logger="encoders.backends"):
+        backend = make_backend("auto", enc)
+    assert backend.name == "onnxruntime"
+    assert backend.providers == ("CPUExecutionProvider",)
+    assert "no CUDA GPU" in backend.why
+    assert any("backend auto -> onnxruntime" in r.getMessage() for r in caplog.records)
+    opts = backend.session.get_session_options()
+    assert opts.intra_op_num_threads == cpu_cores()
+    # same model again: the cached export is reused, not rewritten
+    mtime = backend.path.stat().st_mtime_ns
+    again = make_backend("auto", enc)
+    assert again.path == backend.path and again.path.stat().st_mtime_ns == mtime
+    # an exported file given to auto also runs on onnxruntime
+    assert make_backend("auto", backend.path).name == "onnxruntime"
+
+
+def test_torch_and_onnxruntime_backends_agree_and_check_input():
+    from encoders.backends import export_cached, make_backend
+    from encoders.errors import EncoderError
+    enc = load_encoder("ecg-tiny")
+    torch_be = make_backend("torch", enc)
+    ort_be = make_backend("onnxruntime", export_cached(enc))
+    assert torch_be.name == "torch" and torch_be.providers == ("cpu",)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, enc.config.window_samples))  # float64: accepted, run as float32
+    per_window = np.array([[1, 7], [1, 7], [1, 7]])
+    a = ort_be.run(x, [1, 7])
+    assert a.dtype == np.float32 and a.shape == (3, enc.config.dim)
+    np.testing.assert_array_equal(a, ort_be.run(x, per_window))  # (C,) broadcasts to (B, C)
+    np.testing.assert_allclose(a, torch_be.run(x, [1, 7]), atol=1e-4, rtol=0)
+    assert ort_be.run(x[:0]).shape == (0, enc.config.dim)
+    assert torch_be.run(x[:0]).shape == (0, enc.config.dim)
+    bad = x.copy()
+    bad[1, 0, 10] = np.nan
+    for be in (torch_be, ort_be):
+        with pytest.raises(EncoderError, match="NaN or inf"):
+            be.run(bad)
+        with pytest.raises(EncoderError, match=r"shaped \(B, C, T\)"):
+            be.run(x[0])
+        with pytest.raises(EncoderError, match="float windows"):
+            be.run(x.astype(np.int32))
+        with pytest.raises(EncoderError, match="channel_idx must be integers"):
+            be.run(x, [1, 2, 3])
+
+
+def test_fixed_channel_model_rejects_other_channel_counts():
+    from encoders.backends import export_cached, make_backend
+    from encoders.errors import EncoderError
+    enc = load_encoder("ppg-tiny")
+    x = np.zeros((2, enc.config.in_channels + 1, enc.config.window_samples), np.float32)
+    for be in (make_backend("torch", enc), make_backend("onnxruntime", export_cached(enc))):
+        with pytest.raises(EncoderError, match=f"expects {enc.config.in_channels} channel"):
+            be.run(x)
+
+
+def test_unknown_and_wrong_kinds_are_clear_errors(tmp_path):
+    from encoders.backends import make_backend
+    from encoders.errors import EncoderError
+    with pytest.raises(EncoderError, match="unknown backend 'jax'; expected one of auto, torch, onnxruntime, tensorrt"):
+        make_backend("jax", "ecg-tiny")
+    with pytest.raises(EncoderError, match="torch backend needs a model"):
+        make_backend("torch", tmp_path / "model.onnx")
+    with pytest.raises(EncoderError, match="does not exist"):
+        make_backend("onnxruntime", tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a graph")
+    with pytest.raises(EncoderError, match="onnxruntime cannot load"):
+        make_backend("onnxruntime", tmp_path / "junk.onnx")
+
+
+@pytest.mark.skipif(HAS_TRT, reason="TensorRT is installed here")
+def test_absent_tensorrt_says_what_to_install(tmp_path):
+    from encoders.backends import make_backend
+    from encoders.errors import EncoderError
+    with pytest.raises(EncoderError, match=r"TensorRT is not installed; install it with: pip install 'biosig\[gpu\]'"):
+        make_backend("tensorrt", tmp_path / "model.plan")
+
+
+def test_absent_cuda_provider_says_what_to_install():
+    import onnxruntime as ort
+    from encoders.backends import export_cached, make_backend
+    from encoders.errors import EncoderError
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("onnxruntime-gpu is installed here")
+    with pytest.raises(EncoderError, match=r"no CUDA execution provider.*pip install 'biosig\[gpu\]'"):
+        make_backend("onnxruntime", export_cached(load_encoder("ppg-tiny")), device="cuda")
+
+
+@pytest.mark.gpu
+def test_cuda_and_tensorrt_execution_providers_match_torch(tmp_path, monkeypatch):
+    import onnxruntime as ort
+    from encoders.backends import export_cached, make_backend
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("onnxruntime-gpu (CUDA execution provider) is not installed")
+    monkeypatch.setenv("BIOSIG_CACHE_DIR", str(tmp_path))
+    enc = load_encoder("ecg-tiny")
+    backend = make_backend("auto", enc, device="cuda")
+    assert backend.name == "onnxruntime" and "CUDA" in backend.why
+    assert backend.providers[0] in ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+    x = np.random.default_rng(0).standard_normal((8, 1, enc.config.window_samples)).astype(np.float32)
+    ref = make_backend("torch", enc, device="cpu").run(x)
+    np.testing.assert_allclose(backend.run(x), ref, atol=2e-2 if "Tensorrt" in backend.providers[0] else 1e-3, rtol=0)
+    if backend.providers[0] == "TensorrtExecutionProvider":
+        assert any((tmp_path / "trt-engines").iterdir()), "TensorRT EP engine cache stayed empty"
+    cuda_only = make_backend("onnxruntime", export_cached(enc), device="cuda")
+    np.testing.assert_allclose(cuda_only.run(x), ref, atol=2e-2, rtol=0)
