@@ -56,6 +56,10 @@ class Step:
     params: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise PipelineError(f"step name must be a string, got {self.name!r}; accepted steps: {', '.join(sorted(STEPS))}")
+        if self.params is not None and not isinstance(self.params, dict):
+            raise PipelineError(f"step {self.name!r}: params must be a mapping of name to value, got {self.params!r}")
         object.__setattr__(self, "params", normalise_params(self.name, dict(self.params or {})))
 
     def __hash__(self):
@@ -83,8 +87,18 @@ class Pipeline:
     steps: tuple[Step, ...] = ()
 
     def __post_init__(self):
-        steps = tuple(s if isinstance(s, Step) else Step(*s) if isinstance(s, (tuple, list)) else Step(**s)
-                      for s in self.steps)
+        steps = []
+        for s in self.steps:
+            if isinstance(s, Step):
+                steps.append(s)
+            elif isinstance(s, (tuple, list)) and 1 <= len(s) <= 2:
+                steps.append(Step(*s))
+            elif isinstance(s, dict) and set(s) <= {"name", "params"} and "name" in s:
+                steps.append(Step(**s))
+            else:
+                raise PipelineError(f"a pipeline step must be Step(name, params), (name, params) or "
+                                    f"{{'name': ..., 'params': ...}}; got {s!r}")
+        steps = tuple(steps)
         object.__setattr__(self, "steps", steps)
 
     @classmethod

@@ -7,6 +7,7 @@ import sys
 import librosa
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy import signal
 
 from biosig.errors import BiosigError, PipelineError
@@ -233,3 +234,21 @@ def test_docs_list_every_step_and_parameter():
         for param in info["params"]:
             assert f"`{param}`" in row, f"docs/preprocessing.md: step {name} lacks parameter {param}"
         assert ("| yes |" in row) == info["in_model"], name
+
+
+_json_values = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=8),
+                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                            max_leaves=12)
+_step_like = st.fixed_dictionaries({"name": st.sampled_from(sorted(available_steps())) | st.text(max_size=6)},
+                                   optional={"params": st.dictionaries(st.sampled_from(["low_hz", "high_hz", "order", "fs_hz", "q", "freq_hz", "channels", "center", "type", "eps", "x"]), _json_values, max_size=4)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=st.one_of(_json_values, st.fixed_dictionaries({"format": st.just(1), "steps": st.lists(_step_like, max_size=4)})))
+def test_from_json_gives_a_pipeline_or_a_pipeline_error(doc):
+    """Any JSON document: a valid pipeline that round-trips, or PipelineError; never another exception."""
+    try:
+        p = Pipeline.from_json(json.dumps(doc))
+    except PipelineError:
+        return
+    assert Pipeline.from_json(p.to_json()) == p
