@@ -150,7 +150,8 @@ def resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
     """Zero-phase polyphase resampling of ``x`` (C, T) from ``fs_in_hz`` to ``fs_out_hz``.
 
     Uses ``scipy.signal.resample_poly``; output length ``ceil(T * up / down)``. NaN gaps stay NaN:
-    each valid run is resampled on its own and placed at its position at the new rate.
+    each valid run is resampled on its own and placed at the first output sample at or after its
+    start (a run that starts off the output grid is shifted by less than one output sample).
     """
     x = _as_2d(x)
     up, down = resample_ratio(fs_in_hz, fs_out_hz)
