@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from scipy import signal
 
 from biosig import filters
 from biosig.errors import PipelineError
