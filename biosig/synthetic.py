@@ -223,8 +223,9 @@ def simulate_motion(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: floa
     per minute, as in treatment-couch recordings), and white noise is added.
     """
     rng = _rng(seed, 5)
-    rr = float(rng.uniform(10, 20)) if resp_rate_bpm is None else float(resp_rate_bpm)
-    amp = float(rng.uniform(5, 15)) if amplitude_mm is None else float(amplitude_mm)
+    # defaults match the shared couch recordings: 9-16 breaths/min, dominant axis std 1.5-7 mm
+    rr = float(rng.uniform(9, 16)) if resp_rate_bpm is None else float(resp_rate_bpm)
+    amp = float(rng.uniform(8, 18)) if amplitude_mm is None else float(amplitude_mm)
     n = _n(seconds, fs_hz)
     t = np.arange(n) / fs_hz
     n_cycles = int(seconds * rr / 60) + 3

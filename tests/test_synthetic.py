@@ -108,3 +108,17 @@ def test_long_ecg_is_stitched_at_r_peaks_without_seams():
     rr = np.diff(beats) / 250.0
     assert rr.min() > 0.5 * 60 / 75 and rr.max() < 1.5 * 60 / 75  # no short or long beat at a seam
     assert 60 / rr.mean() == pytest.approx(75, abs=1.0)
+
+
+def test_motion_defaults_resemble_the_shared_couch_recordings():
+    """Dominant-axis spread and breathing rate of synthetic motion within the range of the real
+    marker sessions (Krilavicius et al.; Pohl et al.)."""
+    import glob
+
+    import biosig
+    from conftest import shared_path
+
+    files = sorted(glob.glob(str(shared_path("resp_motion") / "*.csv")))
+    real_std = [np.nanstd(biosig.read(f).samples, axis=1).max() for f in files[:6]]
+    synth_std = [simulate("motion", 120, seed=s).samples.std(axis=1).max() for s in range(6)]
+    assert min(real_std) * 0.5 < np.median(synth_std) < max(real_std) * 1.5
