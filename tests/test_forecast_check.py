@@ -156,3 +156,11 @@ def test_exploding_learning_rate_is_caught_not_propagated():
     f = make_forecaster("lms", seed=0, **{**OPTS, "lr": 50.0, "clip": 0.0})
     P = _run(f, X)
     assert f.n_resets >= 1 and np.isfinite(P).all()
+
+
+def test_package_doctest_runs():
+    import doctest
+
+    import realtime
+    result = doctest.testmod(realtime, verbose=False)
+    assert result.attempted >= 3 and result.failed == 0
