@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosig.errors import PipelineError
-from biosig.modality import MODALITIES, check_modality
+from biosig.modality import check_modality
 from biosig.pipeline_steps import REQUIRED, STEPS, normalise_params
 from biosig.record import Record
+from biosig.windows import DEFAULT_WINDOW_S, default_window  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -251,20 +252,3 @@ def default_pipeline(modality: str, mains_hz: float = MAINS_HZ) -> Pipeline:
     if modality == "spiro":
         return Pipeline.of(("resample", {"fs_hz": 100}), ("flow_volume", {}))
     return Pipeline()
-
-
-DEFAULT_WINDOW_S: dict[str, tuple[float, float]] = {
-    "ecg": (10.0, 5.0),
-    "ppg": (10.0, 5.0),
-    "resp": (30.0, 10.0),
-    "audio": (8.0, 4.0),
-    "spiro": (15.0, 15.0),   # one whole forced expiration
-    "motion": (10.0, 1.0),
-    "other": (10.0, 10.0),
-}
-assert set(DEFAULT_WINDOW_S) == set(MODALITIES)
-
-
-def default_window(modality: str) -> tuple[float, float]:
-    """``(window_s, hop_s)`` used by encoders and the streaming runtime for ``modality``."""
-    return DEFAULT_WINDOW_S[check_modality(modality)]

@@ -207,7 +207,7 @@ def window_quality(record, window_s: float | None = None, hop_s: float | None = 
         :func:`biosig.windows.window_array` (same count, same padding rule); or a single window
         as an array (C, W), in which case the second argument is its ``fs_hz``, ``modality`` is
         required, and a float is returned (the form the streaming runtime uses).
-    window_s, hop_s : window and hop in seconds; default :func:`biosig.pipeline.default_window`.
+    window_s, hop_s : window and hop in seconds; default :func:`biosig.windows.default_window`.
     modality : defaults to ``record.modality``.
     """
     if not isinstance(record, Record):
@@ -216,8 +216,7 @@ def window_quality(record, window_s: float | None = None, hop_s: float | None = 
         if fs_hz is None or mod is None:
             raise SignalError("window_quality(array, fs_hz, modality) needs fs_hz and modality for a bare array")
         return block_quality(record, float(fs_hz), str(mod), method)
-    from biosig.pipeline import default_window
-    from biosig.windows import window_array
+    from biosig.windows import default_window, window_array
 
     mod = modality or record.modality
     if window_s is None:
@@ -235,8 +234,7 @@ def quality_summary(record: Record, window_s: float | None = None, max_windows: 
     "n_windows", "n_assessed", "window_s", "method"}``; ``fraction_usable`` is the share of
     assessed windows at or above :data:`USABLE` for the modality (finite fraction 1 elsewhere).
     """
-    from biosig.pipeline import default_window
-    from biosig.windows import window_bounds
+    from biosig.windows import default_window, window_bounds
 
     mod = record.modality
     window_s = default_window(mod)[0] if window_s is None else window_s

@@ -22,9 +22,28 @@ from typing import Iterator
 import numpy as np
 
 from biosig.errors import SignalError
+from biosig.modality import MODALITIES, check_modality
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
+
+
+DEFAULT_WINDOW_S: dict[str, tuple[float, float]] = {
+    "ecg": (10.0, 5.0),
+    "ppg": (10.0, 5.0),
+    "resp": (30.0, 10.0),
+    "audio": (8.0, 4.0),
+    "spiro": (15.0, 15.0),   # one whole forced expiration
+    "motion": (10.0, 1.0),
+    "other": (10.0, 10.0),
+}
+assert set(DEFAULT_WINDOW_S) == set(MODALITIES)
+
+
+def default_window(modality: str) -> tuple[float, float]:
+    """``(window_s, hop_s)`` used by encoders and the streaming runtime for ``modality``
+    (also importable from :mod:`biosig.pipeline`)."""
+    return DEFAULT_WINDOW_S[check_modality(modality)]
 
 
 @dataclass(frozen=True, eq=False)
