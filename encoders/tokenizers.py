@@ -67,9 +67,9 @@ class SpiroPatches(nn.Module):
 
     n_derived = 3
 
-    def __init__(self, patch_size: int, fs_hz: float):
+    def __init__(self, patch_size: int, fs_hz: float, export_mode: bool = False):
         super().__init__()
-        self.patch_size, self.fs_hz = patch_size, float(fs_hz)
+        self.patch_size, self.fs_hz, self.export_mode = patch_size, float(fs_hz), export_mode
         self.patch_dim = patch_size
 
     def channels(self, x: torch.Tensor) -> torch.Tensor:
@@ -83,7 +83,14 @@ class SpiroPatches(nn.Module):
         levels = (torch.arange(T, device=x.device, dtype=x.dtype) + 0.5) / T  # (T,) volume grid
         # index of the first sample whose volume reaches each level (volume is monotonic
         # after the pipeline; otherwise this is the count of samples below the level)
-        idx = (vn[:, 0, None, :] < levels[None, :, None]).sum(-1).clamp_max(T - 1)  # (B, T)
+        if self.export_mode or _exporting():
+            # O(T^2) compare-and-count: plain ops that ONNX / TensorRT take
+            idx = (vn[:, 0, None, :] < levels[None, :, None]).sum(-1)          # (B, T)
+        else:
+            # same count in O(T log T): #samples below a level = its insertion point in sorted volume
+            srt = torch.sort(vn[:, 0], dim=-1).values.contiguous()
+            idx = torch.searchsorted(srt, levels[None].expand(srt.shape[0], T).contiguous(), side="left")
+        idx = idx.clamp_max(T - 1)
         fv = torch.gather(flow[:, 0], 1, idx)[:, None]                         # (B, 1, T)
         return torch.cat([vn, flow, fv], dim=1)                               # (B, 3, T)
 
@@ -127,6 +134,12 @@ class LogMelPatches(nn.Module):
         return patches.permute(0, 2, 1, 3).reshape(B, p, 1, M * self.patch_size)   # (B, P, 1, M*k)
 
 
+def _exporting() -> bool:
+    """True while torch.export / torch.onnx.export traces (belt and braces to config.export_mode)."""
+    is_exp = getattr(getattr(torch, "compiler", None), "is_exporting", None)
+    return bool((is_exp is not None and is_exp()) or torch.onnx.is_in_onnx_export())
+
+
 def sinusoid(n: int, dim: int, device=None) -> torch.Tensor:
     """Sinusoidal position table (n, dim) computed from ``arange`` (so n may be dynamic)."""
     half = dim // 2
@@ -141,5 +154,5 @@ def build_frontend(config) -> nn.Module:
         return LogMelPatches(config.input_fs_hz, config.n_fft, config.hop_length, config.n_mels,
                              config.fmin_hz, config.fmax_hz, config.patch_size)
     if config.modality == "spiro":
-        return SpiroPatches(config.patch_size, config.input_fs_hz)
+        return SpiroPatches(config.patch_size, config.input_fs_hz, config.export_mode)
     return SignalPatches(config.patch_size)

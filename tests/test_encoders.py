@@ -108,6 +108,15 @@ def test_spiro_channels_match_numpy_and_physics():
     np.testing.assert_allclose(ch[2][mid], (1 - levels[mid]) / tau / (1 - np.exp(-t[-1] / tau)), rtol=0.08)
 
 
+def test_spiro_fast_and_export_paths_agree_on_any_volume():
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.cumsum(torch.rand(3, 1, 600, generator=g), -1),            # monotonic
+                   torch.randn(1, 1, 600, generator=g).cumsum(-1)])                  # not monotonic
+    fast, exp = SpiroPatches(25, 100.0), SpiroPatches(25, 100.0, export_mode=True)
+    with torch.no_grad():
+        torch.testing.assert_close(fast.channels(x), exp.channels(x), atol=0, rtol=0)
+
+
 def test_patches_round_trip():
     x = torch.randn(2, 3, 103)
     p = to_patches(x, 10)
@@ -149,7 +158,7 @@ def test_channel_index_aliases():
 def test_embed_forward_exports_to_onnx(tmp_path, name):
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
-    m = encoders.create_model(name, **TINY).eval()
+    m = encoders.create_model(name, **TINY, export_mode=True).eval()
     c = m.config
     T = c.hop_length * 40 if c.modality == "audio" else c.window_samples
 
