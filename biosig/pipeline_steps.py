@@ -17,13 +17,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from biosig import filters
 from biosig.errors import PipelineError
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
 
 REQUIRED = object()
+
+
+def _filters():
+    """:mod:`biosig.filters`, imported on first use: it loads ``scipy.signal`` (~1 s), which
+    building, hashing and serialising pipelines do not need."""
+    from biosig import filters
+
+    return filters
 
 
 @dataclass(frozen=True)
@@ -114,16 +121,16 @@ def _coerce(step: str, key: str, kind, value):
 # ---------------------------------------------------------------------------------- filters
 def _sos(name: str, p: dict, fs_hz: float) -> np.ndarray:
     if name == "notch":
-        return filters.design_sos("notch", fs_hz, freq_hz=p["freq_hz"], q=p["q"])
-    return filters.design_sos(name, fs_hz, low_hz=p.get("low_hz"), high_hz=p.get("high_hz"), order=p["order"])
+        return _filters().design_sos("notch", fs_hz, freq_hz=p["freq_hz"], q=p["q"])
+    return _filters().design_sos(name, fs_hz, low_hz=p.get("low_hz"), high_hz=p.get("high_hz"), order=p["order"])
 
 
 def _filter_spec(name: str, params: dict, doc: str) -> StepSpec:
     def offline(rec: Record, p: dict) -> Record:
-        return rec.replace(samples=filters.sos_filtfilt(_sos(name, p, rec.fs_hz), rec.samples))
+        return rec.replace(samples=_filters().sos_filtfilt(_sos(name, p, rec.fs_hz), rec.samples))
 
     def stream(p, fs_hz, n_channels, channels):
-        return filters.SosStream(_sos(name, p, fs_hz), n_channels)
+        return _filters().SosStream(_sos(name, p, fs_hz), n_channels)
 
     return register(StepSpec(name, params, offline, stream, doc=doc))
 
@@ -140,19 +147,19 @@ def _resample_offline(rec: Record, p: dict) -> Record:
     if rec.times_s is not None:
         raise PipelineError("resample: the record has irregular sample times (times_s); "
                             "it needs uniformly sampled data")
-    up, down = filters.resample_ratio(rec.fs_hz, p["fs_hz"])
+    up, down = _filters().resample_ratio(rec.fs_hz, p["fs_hz"])
     ann = rec.annotations
     if ann is not None:
         ann = type(ann)(sample=np.round(ann.sample * up / down).astype(np.int64), symbol=ann.symbol,
                         aux=ann.aux, source=ann.source)
-    return rec.replace(samples=filters.resample(rec.samples, rec.fs_hz, p["fs_hz"]),
+    return rec.replace(samples=_filters().resample(rec.samples, rec.fs_hz, p["fs_hz"]),
                        fs_hz=rec.fs_hz * up / down, annotations=ann)
 
 
 register(StepSpec(
     "resample", {"fs_hz": (float, REQUIRED)}, _resample_offline,
-    lambda p, fs, c, names: filters.ResampleStream(fs, p["fs_hz"], c),
-    out_fs_hz=lambda p, fs: fs * filters.resample_ratio(fs, p["fs_hz"])[0] / filters.resample_ratio(fs, p["fs_hz"])[1],
+    lambda p, fs, c, names: _filters().ResampleStream(fs, p["fs_hz"], c),
+    out_fs_hz=lambda p, fs: fs * _filters().resample_ratio(fs, p["fs_hz"])[0] / _filters().resample_ratio(fs, p["fs_hz"])[1],
     doc="polyphase resampling (zero-phase offline, causal FIR in a stream)"))
 
 

@@ -252,3 +252,11 @@ def test_from_json_gives_a_pipeline_or_a_pipeline_error(doc):
     except PipelineError:
         return
     assert Pipeline.from_json(p.to_json()) == p
+
+
+def test_building_and_hashing_a_pipeline_does_not_load_scipy_signal():
+    code = ("import sys; from biosig.pipeline import default_pipeline, Pipeline; "
+            "p = default_pipeline('ecg'); Pipeline.from_json(p.to_json()).hash; "
+            "print('scipy.signal' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
