@@ -148,3 +148,21 @@ def test_end_of_forced_expiration_criteria():
     cut = spirometry_indices(spiro_volume_ml(t[:200] - 0.5, 4000, 0.9, 0.5, 1.2), fs_hz=fs)  # stopped at 1.99 s
     by_hand = spiro_volume_ml(np.array([1.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0] - spiro_volume_ml(np.array([0.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0]
     assert not cut.eofe_ok and cut.plateau_ml == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_ecg_and_ppg_heart_rates_agree_where_quality_says_both_are_usable():
+    """a103l (CinC 2015) records ECG and PLETH together: on 30 s windows both signals rate alike
+    whenever the quality index calls them usable, and the windows where they disagree are flagged."""
+    import biosig
+    from biosig.quality import USABLE, window_quality
+
+    rec = biosig.read(str(shared_path("wfdb", "a103l.hea"))[:-4])
+    ecg, ppg = rec.pick("ecg"), rec.pick("ppg")
+    agree, flagged = [], []
+    for t0 in range(0, 300, 30):
+        e, p = ecg.slice_s(t0, t0 + 30), ppg.slice_s(t0, t0 + 30)
+        diff = abs(heart_rate(e) - heart_rate(p))
+        usable = window_quality(e, 30.0)[0] >= USABLE["ecg"] and window_quality(p, 30.0)[0] >= USABLE["ppg"]
+        (agree if usable else flagged).append(diff)
+    assert len(agree) >= 5 and max(agree) < 2.5  # measured: 6 windows, at most 2.1 bpm apart
+    assert len(flagged) >= 1 and max(flagged) > 5  # the PPG artefact windows
