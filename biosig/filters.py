@@ -253,6 +253,7 @@ class ResampleStream:
             taps = h[p::self.up]
             phases[p, : len(taps)] = taps
         self._phases_rev = phases[:, ::-1].copy()  # (up, K), oldest input first
+        self._taps = np.arange(k)
         self.delay_s = (len(h) - 1) / 2.0 / (self.fs_in_hz * self.up)
         self.reset()
 
@@ -277,7 +278,7 @@ class ResampleStream:
             n0 = (m * self.down) // self.up           # newest input index under the FIR
             p = m * self.down - n0 * self.up          # phase
             start = n0 - self._n_in  # buffer index of the oldest input under the FIR
-            win = np.lib.stride_tricks.sliding_window_view(buf, self.n_taps, axis=1)[:, start]
+            win = buf[:, start[:, None] + self._taps]  # (C, m, K) inputs under the FIR, oldest first
             y = np.einsum("cmk,mk->cm", win, self._phases_rev[p])
             # NaN * 0-tap stays NaN, so any NaN under the FIR gives NaN, as documented.
         else:
