@@ -6,8 +6,9 @@ i.e. 60 over the mean event interval. Detectors are NeuroKit2's: ``ecg_clean`` +
 (R peaks; a lead whose QRS points down is inverted first, see :func:`qrs_is_negative`), ``ppg_clean`` + ``ppg_findpeaks`` (systolic peaks), ``rsp_clean`` + ``rsp_peaks``
 (end of inspiration). Spirometry indices follow ATS/ERS 2019, see :mod:`biosig.spirometry`.
 
-All functions take a :class:`~biosig.record.Record`; the first channel of the wanted modality
-is used unless ``channel`` is given. They return ``nan`` when too few events are found.
+All functions take a :class:`~biosig.record.Record` and measure one channel: ``channel`` when
+given, else the only channel of the wanted modality or, among several ECG/PPG channels, the one
+with the best signal quality (:func:`choose_channel`). They return ``nan`` when too few events are found.
 """
 from __future__ import annotations
 
@@ -25,14 +26,30 @@ log = logging.getLogger(__name__)
 MIN_RUN_S = 4.0  # valid runs shorter than this are skipped (too short for the detectors)
 
 
+def choose_channel(record: Record, modality: str) -> int:
+    """Index of the channel to measure: the only channel of ``modality``, or among several ECG/PPG
+    channels the one with the best mean window quality (:func:`biosig.quality.quality_summary`,
+    at most 12 windows), so one bad lead does not spoil the rate."""
+    mods = record.channel_modalities
+    idx = [i for i, m in enumerate(mods) if m == modality]
+    if not idx and record.modality == modality:
+        idx = list(range(record.n_channels))
+    if not idx:
+        raise SignalError(f"no {modality} channel among {', '.join(record.channels)} (record modality {record.modality})")
+    if len(idx) == 1 or modality not in ("ecg", "ppg"):
+        return idx[0]
+    from biosig.quality import quality_summary
+
+    scores = [quality_summary(record.select([i]).replace(modality=modality), max_windows=12)["mean_quality"]
+              for i in idx]
+    scores = [q if np.isfinite(q) else -1.0 for q in scores]
+    return idx[int(np.argmax(scores))]
+
+
 def _channel(record: Record, modality: str, channel: str | int | None) -> np.ndarray:
-    if channel is not None:
-        return record.select([channel]).samples[0]
-    if record.modality == modality or modality in record.channel_modalities:
-        mods = record.channel_modalities
-        idx = mods.index(modality) if modality in mods else 0
-        return record.samples[idx]
-    raise SignalError(f"no {modality} channel among {', '.join(record.channels)} (record modality {record.modality})")
+    if channel is None:
+        channel = choose_channel(record, modality)
+    return record.select([channel]).samples[0]
 
 
 def _runs(x: np.ndarray, fs_hz: float) -> list[tuple[int, int]]:
@@ -92,6 +109,8 @@ def detect_events(record: Record, modality: str, channel: str | int | None = Non
 
 
 def _mean_rate_per_min(record: Record, modality: str, channel) -> float:
+    if channel is None:
+        channel = choose_channel(record, modality)
     x = _channel(record, modality, channel)
     events = detect_events(record, modality, channel)
     intervals = []

@@ -166,3 +166,16 @@ def test_ecg_and_ppg_heart_rates_agree_where_quality_says_both_are_usable():
         (agree if usable else flagged).append(diff)
     assert len(agree) >= 5 and max(agree) < 2.5  # measured: 6 windows, at most 2.1 bpm apart
     assert len(flagged) >= 1 and max(flagged) > 5  # the PPG artefact windows
+
+
+def test_the_best_quality_lead_is_measured():
+    from biosig.measures import choose_channel
+
+    rec = simulate("ecg", 30, seed=6, leads=2, heart_rate_bpm=66, noise_mv=0.01)
+    x = rec.samples.copy()
+    x[0] += np.random.default_rng(0).normal(0, 1.5, x.shape[1]).astype(np.float32)  # ruin lead II
+    bad_first = rec.replace(samples=x)
+    assert choose_channel(bad_first, "ecg") == 1
+    assert heart_rate(bad_first) == pytest.approx(66, abs=1.0)
+    assert heart_rate(bad_first, channel="V5") == pytest.approx(66, abs=1.0)
+    assert choose_channel(simulate("resp", 30), "resp") == 0
