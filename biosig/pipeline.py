@@ -194,10 +194,16 @@ class StreamingPipeline:
         self.pipeline = pipeline
         self.fs_in_hz = float(fs_hz)
         self.n_channels_in = int(n_channels)
+        from biosig.filters import SosStream
+
         self.ops = []
         fs, c, names = self.fs_in_hz, self.n_channels_in, tuple(channels) if channels else None
         for step in pipeline.steps:
             op = STEPS[step.name].stream(step.params, fs, c, names)
+            if isinstance(op, SosStream) and self.ops and isinstance(self.ops[-1], SosStream):
+                # adjacent IIR steps run as one cascade: one sosfilt call per chunk instead of two
+                prev = self.ops.pop()
+                op = SosStream(np.vstack([prev.sos, op.sos]), c, init=prev.init)
             self.ops.append(op)
             probe = op.process(np.zeros((c, 0), dtype=np.float32))
             if probe.shape[0] != c:

@@ -37,3 +37,17 @@ def test_streaming_output_is_chunking_invariant_with_gaps(chain, seed, cuts, gap
         assert len(bad) > 0
         assert bad.min() >= int(gap[0] * ratio) - 2
         assert bad.max() <= (gap[0] + gap[1]) * ratio + 40 * max(1.0, ratio) + 2
+
+
+def test_fused_iir_cascade_equals_the_steps_run_one_by_one():
+    from biosig.filters import SosStream
+
+    pipe = Pipeline.of(("highpass", {"low_hz": 0.5}), ("lowpass", {"high_hz": 40.0}), ("notch", {"freq_hz": 50.0}))
+    s = pipe.stream(250.0, 2)
+    assert len(s.ops) == 1 and isinstance(s.ops[0], SosStream) and len(s.ops[0].sos) == 2 + 2 + 1
+    x = np.cumsum(np.random.default_rng(0).standard_normal((2, 5000)), axis=1).astype(np.float32)
+    x[1, 1000:1300] = np.nan
+    one_by_one = x
+    for step in pipe.steps:
+        one_by_one = Pipeline.of(step).stream(250.0, 2).process(one_by_one)
+    np.testing.assert_allclose(s.process(x), one_by_one, rtol=1e-4, atol=1e-4)
