@@ -109,6 +109,7 @@ def test_part_store_resume_and_atomic_leftovers(tmp_path):
     err = pl.DataFrame([{"record": "r3", "key": "k3", "stage": "read", "error_type": "ReadError",
                          "message": "bad"}], schema=ERROR_SCHEMA)
     store.write_outcome({"key": "k3", "error": err})
+    store.close()
     store2 = PartStore(tmp_path)                                                  # a rerun
     assert not list(store2.parts.glob("*.tmp"))
     assert store2.done_keys() == {"k1", "k3"}
@@ -116,6 +117,15 @@ def test_part_store_resume_and_atomic_leftovers(tmp_path):
     assert pl.read_parquet(tmp_path / "windows.parquet")["key"].to_list() == ["k1"]
     store2.forget({"k3"})
     assert store2.done_keys() == {"k1"}
+
+
+def test_one_writer_per_output_folder(tmp_path):
+    from encoders.scoring import ScoreError
+    from encoders.scoring.outputs import PartStore
+    with PartStore(tmp_path):
+        with pytest.raises(ScoreError, match="another biosig score run is writing"):
+            PartStore(tmp_path)
+    PartStore(tmp_path).close()  # released
 
 
 def test_job_fingerprint_mismatch_is_refused(tmp_path):

@@ -136,7 +136,13 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     paths = discover_records(config.inputs)
     spec = ModelSpec(config.model, config.backend)
     loaded = load_model(spec)  # fail fast on a bad model; exports to the ONNX cache once
-    store = PartStore(config.out_dir)
+    with PartStore(config.out_dir) as store:
+        return _run(config, spec, loaded, store, paths, t0=t0, started_at=started_at, on_start=on_start,
+                    on_outcome=on_outcome)
+
+
+def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_outcome) -> ScoreSummary:
+    """The job proper, while ``store``'s folder lock is held."""
     store.check_job(loaded.fingerprint())
     keys = {record_key(p): p for p in paths}
     if len(keys) != len(paths):

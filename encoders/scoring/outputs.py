@@ -3,6 +3,7 @@
 Layout of an output directory ``DIR``::
 
     DIR/parts/job.json                  fingerprint of the job (model, pipeline, windowing)
+    DIR/parts/.lock                     flock held by the running job (one writer per folder)
     DIR/parts/<key>.windows.parquet     one row per window of one record
     DIR/parts/<key>.record.parquet      the record's row; its presence marks the record done
     DIR/parts/<key>.error.parquet       or the record's error row (also marks it done)
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PARTS = "parts"
 JOB_FILE = "job.json"
+LOCK_FILE = ".lock"
 MARKERS = ("record", "error")
 
 # Fixed schemas, so part files written by different workers and runs concatenate cleanly.
@@ -101,7 +103,36 @@ class PartStore:
             self.parts.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ScoreError(f"cannot create output directory {self.out_dir}: {exc.strerror}") from exc
+        self._lock_fd = self._lock()
         self._remove_temporaries()
+
+    def _lock(self) -> int:
+        """An exclusive lock on the folder for this run (released by :meth:`close` or when the
+        process dies, even by SIGKILL), so two runs never write into one folder at once."""
+        import fcntl
+        fd = os.open(self.parts / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ScoreError(f"another biosig score run is writing into {self.out_dir}; wait for it "
+                             "to finish or use another --out") from None
+        return fd
+
+    def close(self) -> None:
+        """Release the folder lock."""
+        if getattr(self, "_lock_fd", None) is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self) -> "PartStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _remove_temporaries(self) -> None:
         """Delete temporaries left by a killed run (they are never read)."""
