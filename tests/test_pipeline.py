@@ -260,3 +260,15 @@ def test_building_and_hashing_a_pipeline_does_not_load_scipy_signal():
             "print('scipy.signal' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_flow_volume_curve_of_single_compartment_emptying_is_a_straight_line():
+    """V(t) = FVC (1 - exp(-t / tau)) gives flow = (FVC - V) / tau: linear in volume."""
+    from biosig.spirometry import flow_volume_curve
+
+    fs, fvc, tau = 1000.0, 4000.0, 0.5
+    t = np.arange(int(8 * fs)) / fs
+    grid, flow = flow_volume_curve(fvc * (1 - np.exp(-t / tau)), fs, n_points=64)
+    assert len(grid) == len(flow) == 64 and grid[0] == 0
+    expected = (fvc - grid) / tau / 1000.0  # L/s
+    np.testing.assert_allclose(flow[1:], expected[1:], atol=0.01)
