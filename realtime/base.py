@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -105,21 +106,35 @@ class Forecaster:
         self.n_resets = 0
         self.diverged = False
         self.last_loss = float("nan")
+        self._kern, self._steps = _backend(c.backend)
         self._init_model(np.random.default_rng([c.seed, 0]))
+
+    def __getstate__(self):  # kernel modules are looked up again on unpickling
+        state = dict(self.__dict__)
+        state.pop("_kern", None)
+        state.pop("_steps", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._kern, self._steps = _backend(self.config.backend)
 
     # ------------------------------------------------------------------ contract
     def learn_one(self, x) -> None:
         """Take the newest sample (n_coords,) in input units; NaN/inf samples are skipped."""
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        try:
+            x = np.asarray(x, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ForecastError(f"sample must be {self.n_coords} number(s), got {x!r:.80}") from None
         if x.shape[0] != self.n_coords:
             raise ForecastError(f"sample has {x.shape[0]} coordinate(s), this forecaster expects {self.n_coords}")
         self.diverged = False
-        if not np.isfinite(x).all():
+        if not math.isfinite(x.sum()):  # any NaN or inf coordinate
             self.n_skipped += 1
             self._gap += 1
             return
         self.n_seen += 1
-        self._last = x.copy()
+        self._last[:] = x
         if self._gap > (self.config.max_gap_steps or self.lookback):
             self._restart_window()
         self._gap = 0
@@ -224,22 +239,19 @@ class Forecaster:
         self._hist[pos] = z
         self._count += 1
         if self._count >= L + h:
-            self._fill(self._hist, (pos - h) % cap, L, self._u_tr)
+            self._kern.fill_window(self._hist, (pos - h) % cap, 0, L, self._u_tr)
             loss = self._train(self._u_tr, z)
             self.last_loss = loss
             if not (loss <= self.config.max_loss):  # also catches NaN
                 self._on_divergence(f"training loss {loss:.3g}")
                 return
         if self._count >= L:
-            self._fill(self._hist, pos, L, self._u_pr)
+            self._kern.fill_window(self._hist, pos, 0, L, self._u_pr)
             self._predict(self._u_pr)
-            if not np.isfinite(self._y).all():
+            if not math.isfinite(self._y.sum()):
                 self._on_divergence("non-finite forecast")
                 return
             self._have_forecast = True
-
-    def _fill(self, hist, end, L, u):
-        self._kern.fill_window(hist, end, 0, L, u)
 
     def _on_divergence(self, why: str) -> None:
         self.n_resets += 1
@@ -261,16 +273,6 @@ class Forecaster:
 
     def _predict(self, u: np.ndarray) -> None:
         raise NotImplementedError
-
-    @property
-    def _kern(self):
-        """The module with the window/predict kernels: :mod:`kernels.linalg` or its NumPy twins."""
-        return _backend(self.config.backend)[0]
-
-    @property
-    def _steps(self):
-        """The module with the ``*_step`` kernels: :mod:`kernels.rnn` or its NumPy twins."""
-        return _backend(self.config.backend)[1]
 
 
 _BACKENDS: dict = {}
