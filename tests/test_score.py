@@ -137,6 +137,14 @@ def test_job_fingerprint_mismatch_is_refused(tmp_path):
         PartStore(tmp_path).check_job({"model_id": "b", "window_s": 10.0})
 
 
+def test_worker_refuses_weights_that_changed_since_the_driver_loaded(model_dir):
+    from encoders.scoring import ModelSpec, ScoreError, load_model
+    good = load_model(ModelSpec(model_dir, "torch"))
+    assert load_model(ModelSpec(model_dir, "torch", expect_sha256=good.model_sha256)).model_id == good.model_id
+    with pytest.raises(ScoreError, match="changed during the run"):
+        load_model(ModelSpec(model_dir, "torch", expect_sha256="0" * 64))
+
+
 # ---------------------------------------------------------------------------------- jobs
 def test_score_matches_direct_model_output(tmp_path, model_dir):
     """The stored embeddings are the model's output on the pipeline's windows (independent path:

@@ -10,11 +10,13 @@ driver, which alone writes files, so a killed worker can never leave a half-writ
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import logging
 import multiprocessing
 import os
 from typing import Any, Callable, Iterable
 
+from biosig.errors import BiosigError
 from encoders.scoring.errors import ScoreError
 from encoders.scoring.model import LoadedModel, ModelSpec, load_model
 from encoders.scoring.scorer import Scorer
@@ -22,18 +24,24 @@ from encoders.scoring.scorer import Scorer
 log = logging.getLogger(__name__)
 
 _WORKER_SCORER: Scorer | None = None
+_WORKER_ERROR: Exception | None = None
 
 
 def _init_worker(spec: ModelSpec, batch_size: int, log_level: int) -> None:
     """Pool initializer: load the model once per worker process."""
-    global _WORKER_SCORER
+    global _WORKER_SCORER, _WORKER_ERROR
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[%(process)d]: %(message)s")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(spec.threads or 1)
-    _WORKER_SCORER = Scorer(load_model(spec), batch_size=batch_size)
+    try:
+        _WORKER_SCORER = Scorer(load_model(spec), batch_size=batch_size)
+    except BiosigError as exc:  # reported by the first task, so the driver gets the message
+        _WORKER_ERROR = exc
 
 
 def _score_in_worker(path: str) -> dict[str, Any]:
+    if _WORKER_ERROR is not None:
+        raise _WORKER_ERROR
     assert _WORKER_SCORER is not None, "worker used before its initializer ran"
     return _WORKER_SCORER.score(path)
 
@@ -60,7 +68,7 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
         for path in paths:
             on_outcome(scorer.score(path))
         return
-    worker_spec = ModelSpec(spec.source, spec.backend, threads=1)
+    worker_spec = dataclasses.replace(spec, threads=1)
     ctx = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,

@@ -31,11 +31,14 @@ class ModelSpec:
     source : model name (``"ecg-tiny"``), checkpoint directory or ``.onnx`` file.
     backend : one of :data:`BACKENDS`.
     threads : intra-op threads of the backend (None: all cores; 1 per worker with a pool).
+    expect_sha256 : the weights the driver loaded; a worker that finds other weights at
+        ``source`` (a checkpoint rewritten during the run) refuses to score with them.
     """
 
     source: str
     backend: str = "auto"
     threads: int | None = None
+    expect_sha256: str | None = None
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -112,9 +115,12 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         Unknown name, unreadable checkpoint or ONNX file, backend not installed.
     """
     path = pathlib.Path(spec.source).expanduser()
-    if path.suffix.lower() == ".onnx":
-        return _load_onnx(path, spec)
-    return _load_checkpoint(spec)
+    loaded = _load_onnx(path, spec) if path.suffix.lower() == ".onnx" else _load_checkpoint(spec)
+    if spec.expect_sha256 and loaded.model_sha256 != spec.expect_sha256:
+        raise ScoreError(f"the model at {spec.source} changed during the run (weights sha256 "
+                         f"{loaded.model_sha256[:12]}, the run started with {spec.expect_sha256[:12]}); "
+                         "rerun when it is stable")
+    return loaded
 
 
 def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:

@@ -1,7 +1,8 @@
 """The Ray engine: the same per-record scoring mapped with Ray Data over an actor pool.
 
-``ray.data.from_items(paths).map_batches(RecordScorer, compute=ActorPoolStrategy(size=N))`` starts N actors, each of
-which loads the model once (in its constructor) and scores the records of the batches it receives;
+``ray.data.from_items(paths).map_batches(RecordScorer, compute=ActorPoolStrategy(size=N))`` starts
+N actors, each of which loads the model once (in its constructor) and scores the records of the
+batches it receives;
 outcomes stream back to the driver, which writes the part files exactly as the local engine does.
 Because records are read by the actors, the record paths must be visible to every node (a shared
 file system) when ``--ray-address`` points at a cluster; the output folder only needs to exist on
@@ -11,6 +12,7 @@ Ray is imported only when this engine runs (``pip install 'biosig[distributed]'`
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pickle
 from typing import Any, Callable, Iterable
@@ -92,7 +94,7 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
     _quiet(ray)
     try:
         if paths:
-            actor_spec = ModelSpec(spec.source, spec.backend, threads=1)
+            actor_spec = dataclasses.replace(spec, threads=1)
             ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=len(paths))
             out = ds.map_batches(RecordScorer, fn_constructor_args=(actor_spec, batch_size),
                                  batch_size=1, batch_format="numpy",
