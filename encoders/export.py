@@ -33,6 +33,9 @@ and the in-model preprocessing (the part that depends on no learned parameter: z
 power spectrum and log-mel) stays in float32, where float16 would overflow (|STFT|^2 of a
 full-scale 1024-point frame reaches 2.6e5 > 65504). Parity tolerance for fp16 is 2e-2 absolute on
 unit-scale embeddings (see tests/test_export.py); fp32 parity is 1e-4.
+
+int8 (CPU): ONNX Runtime dynamic quantization of the MatMul weights; tolerance 1e-1 absolute with
+cosine similarity > 0.999 (measured 3e-2 / 0.99996 on ecg-small).
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ log = logging.getLogger(__name__)
 
 INPUT_NAME = "x"
 OUTPUT_NAME = "embedding"
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 MIN_OPSET = 18  # the torch.export-based exporter's oldest supported opset
 MAX_BATCH = 4096
 META_PREFIX = "biosig."
@@ -392,8 +395,10 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         :func:`supported_opsets`.
     batch : "dynamic" or int
         ``"dynamic"`` gives a symbolic batch axis (1..4096); an int K fixes it to K.
-    precision : {"fp32", "fp16"}
-        fp16 stores weights and runs the network in float16; input and output stay float32.
+    precision : {"fp32", "fp16", "int8"}
+        fp16 stores weights and runs the network in float16 (for GPUs); int8 quantizes the MatMul
+        weights to int8 with ONNX Runtime's dynamic quantization (activations quantized per call;
+        for CPUs). Input and output stay float32.
     exporter : {"auto", "torchscript", "dynamo"}
         ``auto`` tries the TorchScript exporter, then the torch.export-based one (see the module
         docstring for why); the others use only the one named.
@@ -470,6 +475,8 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
     if precision == "fp16":
         params = {name for name, _ in wrapped.named_parameters()}
         proto = convert_fp16(proto, param_names=params)
+    elif precision == "int8":
+        proto = quantize_int8(proto, out_path)
     graph_opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     meta = _metadata(model, encoder, config, precision, graph_opset, exporter,
                      "dynamic" if dyn_batch else batch, "dynamic" if dyn_length else length)
@@ -489,6 +496,32 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
              out_path, graph_opset, exporter, "dynamic" if dyn_batch else batch,
              "dynamic" if dyn_length else length, precision)
     return ExportResult(out_path, graph_opset, exporter, dyn_batch, dyn_length, meta)
+
+
+def quantize_int8(proto, out_path):
+    """Dynamic int8 quantization of the MatMul weights (onnxruntime.quantization).
+
+    The front end (convolutions, STFT basis) and normalisations stay float32; only MatMul becomes
+    DynamicQuantizeLinear + MatMulInteger. On the 2-core CPU this runs ecg-small at batch 32 about
+    1.7x faster than the fp32 graph (both fp32 engines sit near the matmul roofline); embeddings
+    move by up to ~3e-2 absolute (cosine similarity > 0.9999), see tests/test_export.py.
+    """
+    import onnx
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise EncoderError("int8 export needs onnxruntime (pip install onnxruntime)") from None
+    tmp_in = out_path.with_suffix(".fp32.tmp.onnx")
+    tmp_out = out_path.with_suffix(".int8.tmp.onnx")
+    try:
+        onnx.save(proto, str(tmp_in))
+        with _quiet("root"):
+            quantize_dynamic(str(tmp_in), str(tmp_out), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul"])
+        return onnx.load(str(tmp_out))
+    finally:
+        for tmp in (tmp_in, tmp_out):
+            tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 FP16_TOL = 2e-2  # fp16 weights/activations vs torch fp32, on embeddings of unit scale
+INT8_TOL = 1e-1  # dynamic int8 MatMuls vs torch fp32 (max abs); cosine similarity > 0.999
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -151,8 +152,30 @@ def test_fixed_batch_and_the_torch_export_path(tmp_path):
                                atol=1e-4, rtol=0)
 
 
+def test_int8_dynamic_quantization(tmp_path):
+    import collections
+    import onnx
+    from encoders.backends import make_backend
+    from encoders.export import export_onnx, read_metadata
+    model = small_ecg()
+    result = export_onnx(model, tmp_path / "q.onnx", precision="int8")
+    proto = onnx.load(str(result.path))
+    onnx.checker.check_model(proto, full_check=True)
+    ops = collections.Counter(n.op_type for n in proto.graph.node)
+    assert ops["MatMulInteger"] >= 4 and ops["DynamicQuantizeLinear"] >= 1 and ops["MatMul"] == 0
+    assert read_metadata(result.path)["precision"] == "int8"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.onnx"]  # temporaries removed
+    x = np.random.default_rng(4).standard_normal((6, 2, 2500)).astype(np.float32)
+    idx = np.array([[1, 6]] * 6, dtype=np.int64)
+    got = make_backend("onnxruntime", result.path).run(x, idx)
+    ref = torch_embed(model, x, idx)
+    cos = np.sum(got * ref, 1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+    assert np.abs(got - ref).max() <= INT8_TOL and cos.min() > 0.999
+    assert np.abs(got - ref).max() > 1e-6  # really quantized, not the fp32 graph
+
+
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(precision="int4"), "precision 'int4' is not supported; use one of fp32, fp16"),
+    (dict(precision="int4"), "precision 'int4' is not supported; use one of fp32, fp16, int8"),
     (dict(opset=5), r"opset 5 is not supported; use 18\.\."),
     (dict(opset=99), "opset 99 is not supported"),
     (dict(batch=0), "batch 0 is out of range"),

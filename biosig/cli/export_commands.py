@@ -11,7 +11,7 @@ from biosig.errors import BiosigError
 
 log = logging.getLogger(__name__)
 
-PRECISIONS_EXPORT = ("fp32", "fp16")
+PRECISIONS_EXPORT = ("fp32", "fp16", "int8")
 PRECISIONS_COMPILE = ("fp32", "fp16", "int8")
 
 
@@ -50,7 +50,8 @@ def register(subparsers) -> None:
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's recommended one)")
     p.add_argument("--batch", type=_batch, default="dynamic", help="'dynamic' (default) or a fixed batch size K")
     p.add_argument("--precision", choices=PRECISIONS_EXPORT, default="fp32",
-                   help="fp16 stores weights and runs the network in float16; input/output stay float32")
+                   help="fp16: float16 weights and network (GPU); int8: dynamically quantized MatMuls "
+                        "(CPU, ~1.7x faster, embeddings within ~3e-2); input/output stay float32")
     p.add_argument("--random-init", action="store_true",
                    help="export the named architecture with random weights (e.g. ecg-small for benchmarks)")
     p.set_defaults(handler=run_export)
