@@ -25,7 +25,8 @@ CHANNEL_VOCAB: dict[str, tuple[str, ...]] = {
 _MODALITY_DEFAULTS: dict[str, dict] = {
     "ecg": dict(input_fs_hz=250.0, window_s=10.0, patch_size=25, in_channels=1),
     "ppg": dict(input_fs_hz=125.0, window_s=10.0, patch_size=25, in_channels=1),
-    "audio": dict(input_fs_hz=16000.0, window_s=8.0, patch_size=4, in_channels=1, spectral_loss_weight=0.0),
+    # audio trains on 2 s crops (coughs last 1-4 s); embedding takes any length (8 s default windows)
+    "audio": dict(input_fs_hz=16000.0, window_s=2.0, patch_size=4, in_channels=1, spectral_loss_weight=0.0),
     "spiro": dict(input_fs_hz=100.0, window_s=15.0, patch_size=25, in_channels=2),
 }
 
@@ -48,7 +49,7 @@ class EncoderConfig:
         ``channel_idx=None`` uses the first ``in_channels`` names of ``channels``).
     channels : channel vocabulary; one learned embedding per name.
     input_fs_hz : sampling rate of the model input in Hz (after the out-of-graph pipeline).
-    window_s : training window length in seconds.
+    window_s : training window length in seconds (the model itself takes any whole number of patches).
     patch_size : samples per patch (frames per patch for audio).
     dim, depth, heads, mlp_ratio : transformer backbone.
     attn_window : tokens per attention block ``w``; each block attends to itself and its two

@@ -94,9 +94,9 @@ def build_windows(records, config, pipeline, window_s: float | None = None, hop_
     """Stack the training windows of ``records`` (an iterable of ``(source, Record)``)."""
     from biosig.pipeline import default_window
     dw, dh = default_window(config.modality)
-    if window_s is None:
-        window_s, hop_s = config.window_s or dw, hop_s or dh
-    hop_s = hop_s or window_s / 2
+    window_s = window_s or config.window_s or dw
+    # the modality's default hop for its default window, else half a window
+    hop_s = hop_s or (dh if window_s == dw else window_s / 2)
     outside, _ = pipeline.split_in_model()
     xs, ids, sources = [], [], []
     skipped = []

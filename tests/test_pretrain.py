@@ -154,3 +154,21 @@ def test_pretrain_bad_modality_is_usage_error(capsys):
         main(["pretrain", "--modality", "eeg", "--synthetic", "--out", "x"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_pretrain_audio_on_short_coughs(tmp_path):
+    """Coughs last 1-4 s: the default 2 s audio training crops keep them (padded with silence)."""
+    raw = shared_path("cough", "raw")
+    files = sorted(str(p) for p in raw.iterdir())[:3]
+    out = tmp_path / "audio"
+    assert main(["pretrain", "--modality", "audio", "--data", *files, "--steps", "2", "--batch-size", "4",
+                 "--no-progress", *TINY, "--out", str(out)]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["n_sources"] >= 2 and meta["n_windows"] >= 2
+    enc = encoders.load(out)
+    assert enc.embed(read_audio(files[0]))["embedding"].list.len()[0] == 32
+
+
+def read_audio(path):
+    from biosig.readers import read
+    return read(path)
