@@ -1,0 +1,70 @@
+"""MODEL_CARD.md for a checkpoint directory, built from its meta.json, config.json and metrics."""
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+
+
+def write_model_card(directory, command: str, data: str, evaluation: str = "", notes: str = "") -> str:
+    """Write ``directory/MODEL_CARD.md`` and return its text.
+
+    Parameters
+    ----------
+    command : the exact ``biosig pretrain`` command(s) that produced the checkpoint.
+    data : what the training data are, with their attributions.
+    evaluation, notes : optional Markdown sections.
+    """
+    d = pathlib.Path(directory)
+    meta = json.loads((d / "meta.json").read_text())
+    cfg = json.loads((d / "config.json").read_text())
+    pipe = json.loads((d / "pipeline.json").read_text())
+    lines = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    last = lines[-20:]
+    loss_first = lines[0]["loss"] if lines else float("nan")
+    steps_text = " -> ".join(pipe["pipeline"]["steps"][i]["name"] for i in range(len(pipe["pipeline"]["steps"])))
+    size_mb = (d / "weights.pt").stat().st_size / 2**20
+    tc = meta.get("train_config", {})
+    text = f"""# {cfg['name']} ({meta['model_id']})
+
+Masked-autoencoder encoder for **{cfg['modality']}** from the `biosig` project, shipped inside the
+package so that `encoders.load("{cfg['name']}")` works without any download.
+
+## Model
+- Architecture: {cfg['modality']} front end, patch size {cfg['patch_size']}, transformer width {cfg['dim']},
+  depth {cfg['depth']}, {cfg['heads']} heads, windowed sparse attention (block w = {cfg['attn_window']} tokens
+  attending to itself and its neighbours) with {cfg['n_global']} global tokens; MAE decoder width
+  {cfg['decoder_dim']}, depth {cfg['decoder_depth']}; mask ratio {cfg['mask_ratio']} ({cfg['mask_mode']}),
+  spectral loss weight {cfg['spectral_loss_weight']}.
+- Parameters: {meta.get('params', 0):,} (weights file {size_mb:.1f} MiB, float32).
+- Input: float32 (B, C, T) at {cfg['input_fs_hz']:g} Hz after the out-of-graph part of the pipeline;
+  output: (B, {cfg['dim']}) embedding (mean of the encoder's patch tokens).
+- Preprocessing pipeline (stored in `pipeline.json`, hash `{pipe['hash']}`): {steps_text}.
+  `Encoder.embed` applies it; the steps the model does itself (z-score / log-mel) are inside the graph.
+
+## Training (reproduce with)
+```
+{command}
+```
+- Data: {data}
+- {meta.get('n_windows')} training windows of {tc.get('window_s') or cfg['window_s']} s from {meta.get('n_sources')} recordings;
+  {meta['step']} steps, global batch {tc.get('batch_size')}, AdamW lr {tc.get('lr')} (warm-up {tc.get('warmup_steps')}, cosine),
+  seed {tc.get('seed')}, torch {meta.get('torch')}, CPU.
+- Loss (masked-patch MSE on z-scored patches{' + spectral term' if cfg['spectral_loss_weight'] else ''}):
+  {loss_first:.3f} at step 1 -> {np.mean([x['loss'] for x in last]):.3f} (mean of the last {len(last)} logged steps);
+  masked-patch MSE {np.mean([x['mse'] for x in last]):.3f}. Full curve: `metrics.jsonl`.
+"""
+    if evaluation:
+        text += "\n## Evaluation\n" + evaluation.strip() + "\n"
+    text += """
+## Limitations
+- A *tiny* model trained for minutes on one shared CPU on a few hundred to a few thousand windows:
+  a reproducible default and a smoke test of the pipeline, not a state-of-the-art encoder. For
+  research, pretrain `small`/`base` presets on large corpora with the same command.
+- Not a medical device; embeddings are not validated for any clinical decision.
+"""
+    if notes:
+        text += "\n## Notes\n" + notes.strip() + "\n"
+    (d / "MODEL_CARD.md").write_text(text)
+    return text
