@@ -17,12 +17,15 @@ Contract (relied upon by ``encoders.export``, ``streams`` and the CLI)
 ``model.embed_forward(x, channel_idx=None) -> (B, D)``
     ``x`` float32 (B, C, T): raw windows at ``config.input_fs_hz`` after the out-of-graph part of
     the pipeline (``pipeline.split_in_model()[0]``). Inside: per-window z-score (ECG, PPG,
-    spirogram; the spirogram model derives flow and flow-volume channels from volume-time (B, 1, T))
-    or the log-mel front end from the raw 16 kHz waveform (audio: STFT as a strided convolution
+    spirogram; the spirogram model takes the pipeline's (B, 2, T) ``volume_ml, flow_l_s`` and derives
+    volume, flow and flow-volume channels from channel 0) or the log-mel front end from the raw 16 kHz waveform (audio: STFT as a strided convolution
     with a DFT basis plus a librosa mel filterbank buffer), patch tokenizer, windowed-attention
     backbone, mean pooling. Plain tensor ops only: exportable with dynamic B and T (T in whole
     patches; extra samples dropped). ``channel_idx`` (long (C,), positions in
-    ``config.channels``) defaults to the first C names.
+    ``config.channels``, or (B, C) per sample) defaults to the first C names; map record channel
+    names with ``Encoder.channel_index(names)``. ``config.in_channels`` is the default C for export
+    (1 for ECG/PPG/audio, 2 for spiro). The spirogram front end switches to an export-friendly
+    O(T^2) count when ``config.export_mode`` is set or torch is exporting (same numbers).
 ``encoders.load(name_or_dir) -> Encoder``
     Shipped name (``"ecg-tiny"``, ``"ppg-tiny"``, ``"audio-tiny"``, ``"spiro-tiny"``) or a
     checkpoint directory. ``Encoder`` has ``.model``, ``.config``, ``.pipeline`` (the full biosig
