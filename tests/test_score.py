@@ -337,3 +337,44 @@ def test_other_modalities_score_with_their_measures(tmp_path, modality, parts, m
         expected = measures.heart_rate(rec.select(used))
         assert 40 < expected < 180
     assert rec_tab[measure][0] == pytest.approx(expected, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------- ONNX file as --model
+def test_exported_onnx_file_scores_like_the_torch_model(tmp_path):
+    """--model X.onnx: pipeline and geometry come from the graph's metadata, ONNX Runtime runs it;
+    the embeddings match the torch module on the same windows (export parity tolerance 1e-4)."""
+    import torch
+
+    import encoders
+    from biosig.pipeline import default_pipeline
+    from biosig.readers import read
+    from biosig.windows import window_array
+    from encoders.embed import Encoder
+    from encoders.export import export_onnx
+    from encoders.scoring import ScoreConfig, ScoreError, run_score
+
+    torch.manual_seed(0)
+    small = encoders.create_model("ecg-tiny", dim=32, depth=1, heads=2, decoder_dim=32, decoder_heads=2)
+    enc = Encoder(small, pipeline=default_pipeline("ecg"))
+    onnx_path = tmp_path / "ecg-small-test.onnx"
+    export_onnx(enc, onnx_path)
+    heas = tuple(map(str, _cinc(2)))
+    summary = run_score(ScoreConfig(inputs=heas, model=str(onnx_path), out_dir=str(tmp_path / "o"),
+                                    backend="onnxruntime"))
+    assert summary.exit_code == 0
+    model = summary.manifest["model"]
+    assert model["backend"] == "onnxruntime" and model["model_id"] == enc.model_id
+    assert model["pipeline_hash"] == enc.pipeline.hash
+    windows = pl.read_parquet(tmp_path / "o" / "windows.parquet")
+    for hea in heas:
+        rec = enc.prepare(read(hea))
+        w = window_array(rec, 10.0, 5.0)
+        idx = torch.as_tensor(enc.channel_index(rec.channels))
+        with torch.no_grad():
+            ref = small.embed_forward(torch.from_numpy(np.nan_to_num(w.x)), idx).numpy()
+        got = np.stack(windows.filter(pl.col("record") == hea).sort("window")["embedding"].to_list())
+        np.testing.assert_allclose(got, ref, atol=1e-4)
+    with pytest.raises(ScoreError, match="--backend torch needs a model name or checkpoint"):
+        run_score(ScoreConfig(inputs=heas, model=str(onnx_path), out_dir=str(tmp_path / "t"), backend="torch"))
+    with pytest.raises(ScoreError, match="biosig compile"):
+        run_score(ScoreConfig(inputs=heas, model=str(onnx_path), out_dir=str(tmp_path / "r"), backend="tensorrt"))

@@ -4,7 +4,8 @@ Whatever the source, scoring needs the same things: an inference backend
 (:func:`encoders.backends.make_backend`), the out-of-graph part of the preprocessing pipeline
 (applied before the backend's input ``x``), the window geometry and the channel vocabulary. An
 ONNX file carries all of these in its ``biosig.*`` metadata (:mod:`encoders.export`), so scoring
-an exported file needs no checkpoint and no torch.
+an exported file needs no checkpoint and no torch. ``--backend tensorrt`` runs the native engine
+``X.plan`` built from ``X.onnx`` (``biosig compile``), taking the metadata from ``X.onnx``.
 """
 from __future__ import annotations
 
@@ -140,7 +141,14 @@ def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:
                          "`biosig export` so the preprocessing travels with the graph")
     cfg = meta["model_config"]
     outside = Pipeline.from_json(json.dumps(meta["pipeline_outside"]))
-    backend = make_backend(spec.backend, str(path), threads=spec.threads)
+    if spec.backend == "tensorrt":  # a native engine carries no metadata: it runs beside its graph
+        plan = path.with_suffix(".plan")
+        if not plan.is_file():
+            raise ScoreError(f"--backend tensorrt runs the engine built from {path.name}, expected at "
+                             f"{plan}; build it with: biosig compile {path} --out {plan}")
+        backend = make_backend("tensorrt", str(plan))
+    else:
+        backend = make_backend(spec.backend, str(path), threads=spec.threads)
     modality = cfg["modality"]
     return LoadedModel(
         source=str(path), model_id=str(meta["model_id"]), model_sha256=_file_sha256(path),
