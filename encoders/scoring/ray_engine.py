@@ -25,6 +25,8 @@ from encoders.scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)
 
+MAX_BLOCKS = 4096  # one record per block up to this many, so actors share the work evenly
+
 
 class RecordScorer:
     """Ray Data callable class: one instance per actor, model loaded once in ``__init__``."""
@@ -51,13 +53,13 @@ def _import_ray():
 
 def _quiet(ray) -> None:
     """Ray Data prints progress bars and execution plans; a library must not (the CLI has its own)."""
+    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.enable_operator_progress_bars = False
     ctx.print_on_execution_start = False
     ctx.enable_auto_log_stats = False
-    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_size: int = 64,
@@ -84,9 +86,11 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
     if not ray.is_initialized():
         try:
             if address:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+                ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
                 started = True
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise ScoreError(f"cannot start or join Ray at {address or 'a new local instance'}: {exc}") from exc
@@ -95,10 +99,11 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
     try:
         if paths:
             actor_spec = dataclasses.replace(spec, threads=1)
-            ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=len(paths))
-            out = ds.map_batches(RecordScorer, fn_constructor_args=(actor_spec, batch_size),
-                                 batch_size=1, batch_format="numpy",
-                                 compute=ray.data.ActorPoolStrategy(size=max(1, workers)), num_cpus=1)
+            ds = ray.data.from_items([{"path": p} for p in paths],
+                                     override_num_blocks=min(len(paths), MAX_BLOCKS))
+            pool = ray.data.ActorPoolStrategy(size=max(1, workers))
+            out = ds.map_batches(RecordScorer, fn_constructor_args=(actor_spec, batch_size), batch_size=1,
+                                 batch_format="numpy", compute=pool, num_cpus=1)
             for batch in out.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=0):
                 for blob in batch["outcome"]:
                     on_outcome(pickle.loads(blob))
