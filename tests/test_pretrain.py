@@ -173,3 +173,12 @@ def test_pretrain_audio_on_short_coughs(tmp_path):
 def read_audio(path):
     from biosig.readers import read
     return read(path)
+
+
+@pytest.mark.gpu
+def test_pretrain_on_cuda_with_bf16_autocast(tmp_path):
+    out = tmp_path / "gpu"
+    assert main(["pretrain", *PPG, "--steps", "3", "--out", str(out)]) == 0
+    losses = _losses(out)
+    assert len(losses) == 3 and np.isfinite(losses).all()
+    assert encoders.load(out).embed_windows(np.zeros((1, 1, 1250), np.float32)).shape == (1, 32)
