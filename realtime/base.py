@@ -48,6 +48,7 @@ class ForecasterConfig:
     init_std: float = 0.02
     sg_lr: float = 0.0  # DNI synthetic-gradient rate; 0: the lr
     fit_steps: int = 600  # linreg: samples collected before the least-squares fit
+    ridge: float = 0.01  # linreg: ridge relative to the mean diagonal of the normal matrix
     scaling: str = "coord"  # z-score per coordinate, or "global": one std for all coordinates
     backend: str = "numba"
 
@@ -58,7 +59,7 @@ class ForecasterConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < low:
                 raise ForecastError(f"{name} must be an integer >= {low}, got {v!r}")
-        for name in ("lr", "clip", "max_loss", "init_std", "sg_lr"):
+        for name in ("lr", "clip", "max_loss", "init_std", "sg_lr", "ridge"):
             v = getattr(self, name)
             if not np.isfinite(v) or v < 0:
                 raise ForecastError(f"{name} must be a finite number >= 0, got {v!r}")

@@ -138,9 +138,11 @@ class LMS(Forecaster):
 
 
 class LinReg(Forecaster):
-    """Offline least squares on the first ``fit_steps`` samples, then fixed (no online update).
+    """Offline (ridge-regularised) least squares on the first ``fit_steps`` samples, then fixed.
 
-    Before the fit it forecasts the last sample.
+    Before the fit it forecasts the last sample.  The ridge (``ridge`` times the mean diagonal
+    of the normal matrix) keeps long lookbacks (up to 541 inputs from 300 samples in the
+    selection window) from interpolating noise.
     """
 
     method = "linreg"
@@ -158,7 +160,7 @@ class LinReg(Forecaster):
         self._xtx += np.outer(u, u)
         self._xty += np.outer(u, target)
         if self.n_seen >= self.config.fit_steps:
-            ridge = 1e-6 * max(np.trace(self._xtx) / self.m, 1e-12)
+            ridge = max(self.config.ridge, 1e-9) * max(np.trace(self._xtx) / self.m, 1e-12)
             self.W[:] = np.linalg.solve(self._xtx + ridge * np.eye(self.m), self._xty).T
             self._is_fit[0] = 1.0
         return 0.0
