@@ -106,8 +106,7 @@ class SourceForecaster:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
             np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
+            fh.flush()  # no fsync: os.replace is atomic against SIGKILL; fsync stalls the loop
         os.replace(tmp, path)
 
     def try_restore(self, directory) -> bool:

@@ -1,6 +1,6 @@
 """Recorder: every accepted input frame and every output frame to rotating Parquet files.
 
-Rows are buffered in memory and written with polars to ``<dir>/inputs-<n>.parquet`` and
+Rows are buffered in memory and written (by a writer thread, off the event loop) with polars to ``<dir>/inputs-<n>.parquet`` and
 ``<dir>/outputs-<n>.parquet`` whenever ``rotate_s`` seconds passed, and at :meth:`close`. A
 runtime killed with SIGKILL loses at most the last ``rotate_s`` seconds of recording (the
 forecaster checkpoints are separate).
@@ -40,6 +40,8 @@ class Recorder:
         self.last_flush = time.monotonic()
         self.rows_written = {"inputs": 0, "outputs": 0}
         self.files: list[pathlib.Path] = []
+        self._pool = None
+        self._pending: list = []
 
     def _first_free_part(self) -> int:
         existing = [int(p.stem.split("-")[-1]) for p in self.dir.glob("*-*.parquet")
@@ -74,27 +76,46 @@ class Recorder:
             self.flush()
 
     def flush(self):
-        """Write buffered rows to new files (one per kind) and start the next part."""
-        import polars as pl
-        wrote = False
-        for name, rows in (("inputs", self.inputs), ("outputs", self.outputs)):
-            if not rows:
-                continue
-            cols = {k: [r[k] for r in rows] for k in rows[0]}
-            values_key = "samples" if name == "inputs" else "values"
-            cols[values_key] = pl.Series(values_key, cols[values_key], dtype=pl.List(pl.Float32))
-            path = self.dir / f"{name}-{self.part:06d}.parquet"
-            pl.DataFrame(cols).write_parquet(path)
-            self.rows_written[name] += len(rows)
-            self.files.append(path)
-            rows.clear()
-            wrote = True
-        if wrote:
+        """Hand buffered rows to the writer thread (new files, one per kind); returns at once."""
+        import concurrent.futures
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="biosig-recorder")
+        batches = []
+        for name, rows, key in (("inputs", self.inputs, "samples"), ("outputs", self.outputs, "values")):
+            if rows:
+                batches.append((self.dir / f"{name}-{self.part:06d}.parquet", name, list(rows), key))
+                rows.clear()
+        if batches:
             self.part += 1
+            self._pending.append(self._pool.submit(self._write, batches))
         self.last_flush = time.monotonic()
 
+    def _write(self, batches):
+        """Build the tables with Arrow (list columns from one flat array, no per-row Python
+        objects) and write them; runs in the writer thread."""
+        import polars as pl
+        import pyarrow as pa
+        for path, name, rows, key in batches:
+            cols = {k: [r[k] for r in rows] for k in rows[0] if k != key}
+            values = [r[key] for r in rows]
+            offsets = np.zeros(len(values) + 1, np.int32)
+            np.cumsum([len(v) for v in values], out=offsets[1:])
+            flat = np.concatenate(values) if values else np.zeros(0, np.float32)
+            table = pa.table({**{k: pa.array(v) for k, v in cols.items()},
+                              key: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()))})
+            pl.from_arrow(table).write_parquet(path)
+            self.rows_written[name] += len(rows)
+            self.files.append(path)
+
     def close(self):
+        """Flush and wait until every file is written."""
         self.flush()
+        for fut in self._pending:
+            fut.result()
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 def read_recording(directory, kind: str = "inputs"):
