@@ -70,13 +70,16 @@ class Backend(abc.ABC):
     why : str
         Why this backend was chosen (``auto``) or that it was asked for.
     in_channels : int or None
-        Channels the model expects (None when unknown).
+        Channels the model expects (None: any number, e.g. ECG lead subsets).
+    model_id : str or None
+        The encoder's id (name + weights hash) where known, for output frames and logs.
     """
 
     name: str = ""
     providers: tuple = ()
     why: str = ""
     in_channels: int | None = None
+    model_id: str | None = None
 
     def run(self, x, channel_idx=None) -> np.ndarray:
         """Embed windows.
@@ -131,9 +134,10 @@ class TorchBackend(Backend):
 
     name = "torch"
 
-    def __init__(self, model, *, device=None, why="asked for torch"):
+    def __init__(self, model, *, device=None, why="asked for torch", model_id=None):
         import torch
         self.model = model.eval()
+        self.model_id = model_id or getattr(model.config, "name", None)
         self.device = torch.device(device or "cpu")
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise EncoderError("torch backend: device 'cuda' asked for but torch sees no CUDA GPU")
@@ -194,6 +198,7 @@ class OnnxRuntimeBackend(Backend):
         shape = inputs[0].shape
         self.in_channels = shape[1] if len(shape) == 3 and isinstance(shape[1], int) else None
         self.metadata = decode_metadata(self.session.get_modelmeta().custom_metadata_map)
+        self.model_id = self.metadata.get("model_id")
         meta_input = self.metadata.get("input") or {}
         if self.in_channels is None and not meta_input.get("channel_input") and meta_input.get("channels"):
             self.in_channels = int(meta_input["channels"])  # fixed-channel model, symbolic axis
@@ -381,8 +386,8 @@ def make_backend(kind: str, source, *, device: str | None = None, threads: int |
                            f"not {source!r}; use --backend onnxruntime or tensorrt for exported files")
     if not _has("torch"):
         raise EncoderError("the torch backend needs PyTorch: pip install torch")
-    model, _ = _load_model(source)
-    return TorchBackend(model, device=device)
+    model, encoder = _load_model(source)
+    return TorchBackend(model, device=device, model_id=getattr(encoder, "model_id", None))
 
 
 def _auto(source, suffix, device, threads) -> Backend:

@@ -59,6 +59,7 @@ def test_torch_and_onnxruntime_backends_agree_and_check_input():
     torch_be = make_backend("torch", enc)
     ort_be = make_backend("onnxruntime", export_cached(enc))
     assert torch_be.name == "torch" and torch_be.providers == ("cpu",)
+    assert torch_be.model_id == ort_be.model_id == enc.model_id
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 2, enc.config.window_samples))  # float64: accepted, run as float32
     per_window = np.array([[1, 7], [1, 7], [1, 7]])
