@@ -168,11 +168,12 @@ def _plot(args) -> int:
     fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
     for k, g in enumerate(groups):
         i = g[int(np.nanargmax(np.nanstd(Y[:, g], axis=0)))]  # each marker's main axis
-        line, = ax0.plot(t, Y[:, i], lw=1.0, label=f"{chans[i]} truth")
-        ax0.plot(t, P[:, i], lw=1.0, ls="--", color=line.get_color(), label=f"{chans[i]} forecast")
+        mean = np.nanmean(Y[:, i])  # markers sit far apart: show each around its own mean
+        line, = ax0.plot(t, Y[:, i] - mean, lw=1.0, label=f"{chans[i]} truth")
+        ax0.plot(t, P[:, i] - mean, lw=1.0, ls="--", color=line.get_color(), label=f"{chans[i]} forecast")
         ax1.plot(t, np.sqrt(np.sum((P[:, g] - Y[:, g]) ** 2, axis=1)), lw=0.8, color=line.get_color(),
                  label=chans[i].rpartition("_")[0] or chans[i])
-    ax0.set_ylabel("position (input units)")
+    ax0.set_ylabel("position - mean (input units)")
     ax0.legend(fontsize=7, ncol=2)
     ax0.set_title(f"{args.session}: {args.method}, horizon {args.horizon} steps, seed {args.seed}")
     ax1.set_ylabel("3-D error")
