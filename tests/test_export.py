@@ -113,7 +113,8 @@ def test_fp16_keeps_the_audio_front_end_in_float32():
     import onnx
     import onnxruntime as ort
     from encoders.backends import export_cached
-    from encoders.export import _wrap, convert_fp16
+    from encoders.compile import convert_fp16
+    from encoders.export import _wrap
     enc = load_encoder("audio-tiny")
     proto = onnx.load(str(export_cached(enc)))
     params = {n for n, _ in _wrap(enc.model, False).named_parameters()}
