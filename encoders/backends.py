@@ -17,9 +17,11 @@ onnxruntime  ONNX Runtime: CPUExecutionProvider, plus CUDAExecutionProvider and
              onnxruntime-gpu is installed and a GPU is asked for or found.
 tensorrt     a native TensorRT engine (``.plan`` from ``biosig compile``) via the tensorrt Python
              API, CUDA buffers from torch.
-auto         fastest available: a ``.plan`` -> tensorrt; with a CUDA GPU -> TensorRT EP / CUDA EP
-             of ONNX Runtime, else torch on CUDA; on CPU -> ONNX Runtime (measured faster than
-             torch eager at every batch size, see benchmarks/bench_encoders.py), else torch.
+auto         fastest available: a ``.plan`` -> tensorrt; a ``.onnx`` -> onnxruntime; a model with a
+             CUDA GPU -> TensorRT EP / CUDA EP of ONNX Runtime, else torch on CUDA; a model on
+             CPU -> whichever of onnxruntime and torch eager is faster on one probe batch of 8
+             windows, timed at startup (onnxruntime for most models, see
+             benchmarks/bench_encoders.py); ``why`` carries the two timings.
              A model (not a file) given to an ONNX backend is exported once into ``cache_dir``.
 
 All optional packages (onnxruntime, tensorrt, torch) are imported lazily.
@@ -80,6 +82,7 @@ class Backend(abc.ABC):
     why: str = ""
     in_channels: int | None = None
     model_id: str | None = None
+    timings: dict | None = None  # auto on CPU: probe seconds per candidate
 
     def run(self, x, channel_idx=None) -> np.ndarray:
         """Embed windows.
@@ -332,7 +335,14 @@ def export_cached(source) -> pathlib.Path:
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     model_id = str(getattr(encoder, "model_id", "") or getattr(model.config, "name", "model"))
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
-    path = cache_dir() / "onnx" / f"{safe}-{digest.hexdigest()[:16]}.onnx"
+    folder = cache_dir() / "onnx"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only home: a per-process temporary cache still works
+        import tempfile
+        log.warning("cache %s is not writable (%s); exporting into a temporary directory", folder, exc)
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="biosig-onnx-"))
+    path = folder / f"{safe}-{digest.hexdigest()[:16]}.onnx"
     if not path.is_file():
         tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
         export_onnx(encoder if encoder is not None else model, tmp)
@@ -390,26 +400,58 @@ def make_backend(kind: str, source, *, device: str | None = None, threads: int |
     return TorchBackend(model, device=device, model_id=getattr(encoder, "model_id", None))
 
 
+PROBE_BATCH = 8
+
+
+def _probe_s(backend: Backend, channels: int, length: int) -> float:
+    """Best of two timed calls on a random (8, C, T) batch, after one warm-up call."""
+    import time
+    x = np.random.default_rng(0).standard_normal((PROBE_BATCH, channels, length)).astype(np.float32)
+    backend.run(x)
+    best = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        backend.run(x)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _auto(source, suffix, device, threads) -> Backend:
     cuda = device != "cpu" and _has_cuda()
     if suffix == ".plan":
         return TensorRTBackend(source, device=device, why="a .plan engine runs only on TensorRT")
-    if _has("onnxruntime"):
+    has_ort, has_torch = _has("onnxruntime"), _has("torch")
+    if suffix == ".onnx":
+        if not has_ort:
+            raise EncoderError(f"{source} is an ONNX file but onnxruntime is not installed: pip install onnxruntime")
+        return OnnxRuntimeBackend(source, device=device if cuda else "cpu", threads=threads,
+                                  why="an exported graph runs on onnxruntime")
+    gpu_eps = []
+    if has_ort:
         import onnxruntime as ort
         gpu_eps = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in ort.get_available_providers()]
-        if cuda and gpu_eps:
-            why = f"CUDA GPU found and onnxruntime-gpu offers {', '.join(gpu_eps)} (fused kernels, no Python overhead)"
-        elif cuda:
-            why = None  # GPU present but only the CPU EP: torch on CUDA is faster
-        else:
-            why = ("no CUDA GPU; onnxruntime's CPU provider runs the fused exported graph faster than "
-                   "torch eager (benchmarks/bench_encoders.py)")
-        if why:
-            path = source if suffix == ".onnx" else export_cached(source)
-            return OnnxRuntimeBackend(path, device=device if cuda else "cpu", threads=threads, why=why)
-    if suffix == ".onnx":
-        raise EncoderError(f"{source} is an ONNX file but onnxruntime is not installed: pip install onnxruntime")
+    if cuda and gpu_eps:
+        return OnnxRuntimeBackend(export_cached(source), device=device, threads=threads,
+                                  why=f"CUDA GPU found and onnxruntime-gpu offers {', '.join(gpu_eps)}")
+    model, encoder = _load_model(source)
+    model_id = getattr(encoder, "model_id", None)
     if cuda:
-        return TorchBackend(_load_model(source)[0], device=device or "cuda",
+        return TorchBackend(model, device=device or "cuda", model_id=model_id,
                             why="CUDA GPU found but onnxruntime-gpu is absent; torch on CUDA beats the CPU provider")
-    return TorchBackend(_load_model(source)[0], device="cpu", why="onnxruntime is not installed; torch eager on CPU")
+    if not has_ort:
+        return TorchBackend(model, device="cpu", model_id=model_id,
+                            why="onnxruntime is not installed; torch eager on CPU")
+    # CPU, both available: which is faster depends on the model (onnxruntime wins on per-call
+    # overhead and most graphs; the export-friendly O(T^2) spirogram front end favours torch),
+    # so measure both on one probe batch and keep the faster.
+    ort_be = OnnxRuntimeBackend(export_cached(source), device="cpu", threads=threads)
+    torch_be = TorchBackend(model, device="cpu", model_id=model_id)
+    from encoders.export import _config_dict, example_length
+    config = _config_dict(model)
+    channels, length = int(config.get("in_channels") or 1), example_length(config)
+    t_ort, t_torch = _probe_s(ort_be, channels, length), _probe_s(torch_be, channels, length)
+    chosen = ort_be if t_ort <= t_torch else torch_be
+    chosen.timings = {"onnxruntime": t_ort, "torch": t_torch}
+    chosen.why = (f"no CUDA GPU; measured on a ({PROBE_BATCH}, {channels}, {length}) batch: onnxruntime "
+                  f"{t_ort * 1e3:.0f} ms, torch eager {t_torch * 1e3:.0f} ms")
+    return chosen
