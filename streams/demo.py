@@ -119,11 +119,32 @@ def _plots(out: pathlib.Path, col: Collector, series):
     plt.close(fig)
 
 
+def _devices(beds, couches, endpoint, seconds, started):
+    """The simulated ward and couches, run in a child process like real devices; puts the
+    device time of their first sample on ``started``."""
+    from streams.simulate import make_couches, make_ward, run_sources
+    ward_pubs, ward = make_ward(beds, endpoint=endpoint, audio_beds=1)
+    couch_pubs, couch, _ = make_couches(couches, endpoint=endpoint, seconds=seconds + 5)
+    t_start = time.time() + 0.2
+    started.put(t_start)
+    try:
+        run_sources(ward + couch, seconds, t_start=t_start)
+    finally:
+        for p in ward_pubs + couch_pubs:
+            p.close(linger_s=2.0)
+
+
+def _couch_truth(couches, seconds):
+    """The marker records the couches send (the simulator is seeded, so identical)."""
+    from streams.simulate import _record
+    return [_record("motion", max(seconds + 5, 1.0) + 5.0, 0 + 7 * c, fs_hz=30.0) for c in range(couches)]
+
+
 def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: int = 1,
              backend: str = "auto", endpoints: Endpoints | None = None, stream=sys.stdout) -> dict:
     """Run the demo and return its summary (also written to ``out_dir/summary.json``)."""
     from streams.runtime import Runtime
-    from streams.simulate import make_couches, make_ward, start_thread
+    from streams.errors import StreamError
     from streams.subscriber import request_status
     import shutil
     out = pathlib.Path(out_dir)
@@ -139,16 +160,24 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
                         state_dir=str(out / "state"), rotate_s=max(10.0, seconds / 3))
     rt = Runtime(cfg).start()
     col = Collector(ep.output)
-    ward_pubs, ward = make_ward(beds, endpoint=ep.ingest, audio_beds=1)
-    couch_pubs, couch, truth = make_couches(couches, endpoint=ep.ingest, seconds=seconds + 5)
-    t_start = time.time() + 0.5
-    stop = threading.Event()
+    import multiprocessing as mp
+    mpc = mp.get_context("spawn")
+    started = mpc.Queue()
+    devices = mpc.Process(target=_devices, name="biosig-demo-devices",
+                          args=(beds, couches, ep.ingest, seconds, started), daemon=True)
+    devices.start()
+    try:
+        t_start = started.get(timeout=300)
+    except Exception:
+        devices.terminate()
+        rt.stop()
+        raise StreamError("the simulated devices did not start") from None
+    truth = _couch_truth(couches, seconds)
     col_thread = threading.Thread(target=col.run, daemon=True)
     col_thread.start()
-    threads = [start_thread(ward, seconds, stop, t_start, "ward"), start_thread(couch, seconds, stop, t_start, "couch")]
     last_print = 0.0
     try:
-        while any(t.is_alive() for t in threads):
+        while devices.is_alive():
             time.sleep(0.2)
             now = time.time()
             if now - last_print >= (1.0 if tty else 15.0):
@@ -156,23 +185,23 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
                 table = status_table(request_status(ep.status))
                 if tty:
                     stream.write("\x1b[H\x1b[J")
-                stream.write(f"t = {now - t_start:5.1f} / {seconds:g} s\n{table}\n")
+                stream.write(f"t = {max(now - t_start, 0.0):5.1f} / {seconds:g} s\n{table}\n")
                 stream.flush()
     finally:
-        stop.set()
-        for t in threads:
-            t.join(5)
+        devices.join(10)
+        if devices.is_alive():
+            devices.terminate()
         time.sleep(0.5)  # let the last windows and forecasts through
         status = request_status(ep.status)
         rt.stop()
         col.stop.set()
         col_thread.join(5)
         col.sub.close()
-        for p in ward_pubs + couch_pubs:
-            p.close()
+    if devices.exitcode != 0:
+        raise StreamError(f"the simulated devices failed (exit code {devices.exitcode})")
     series, fc = {}, {}
-    for src, rec in zip(couch, truth):
-        name = src.out.topic
+    for c, rec in enumerate(truth):
+        name = f"couch{c + 1}/markers"
         series[name] = forecast_errors(col.forecasts.get(name, []), rec, t_start)
         t, p, y, last = series[name]
         fc[name] = {"forecasts": int(len(t)), "rmse_mm": rmse_3d(p, y), "persistence_rmse_mm": rmse_3d(last, y)}

@@ -72,7 +72,10 @@ class ModelHost:
         cfg = enc.config
         if cfg.modality != modality:
             raise ValueError(f"model {name} embeds {cfg.modality}, configured for {modality}")
-        be = make_backend(backend, enc)
+        # leave one core to the event loop so that forecasts never wait for an encoder batch
+        from encoders.backends import cpu_cores
+        be = make_backend(backend, enc, threads=max(1, cpu_cores() - 1)) if backend != "torch" \
+            else make_backend(backend, enc)
         outside, _ = enc.pipeline.split_in_model()
         model_id = enc.model_id if pretrained else f"{enc.model_id}-untrained"
         log.info("loaded %s for %s streams on %s in %.1f s", model_id, modality, be.name,

@@ -1,0 +1,36 @@
+"""`biosig demo` (what `make demo` runs), shortened: exits 0, prints the summary and writes
+demo-out/ with recordings and both plots."""
+import json
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from test_streams_helpers import free_endpoints
+
+BIOSIG = [sys.executable, "-c", "import sys; from biosig.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_demo_runs_and_writes_its_outputs(tmp_path):
+    pytest.importorskip("encoders")
+    ep = free_endpoints()
+    out = tmp_path / "demo-out"
+    r = subprocess.run(BIOSIG + ["demo", "--seconds", "14", "--beds", "1", "--out", str(out),
+                                 "--ingest", ep.ingest, "--output", ep.output, "--status", ep.status],
+                       capture_output=True, text=True, timeout=380)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "summary" in r.stdout and "RMSE vs simulated truth" in r.stdout
+    assert "\x1b[" not in r.stdout                      # not a TTY: no in-place refresh
+    s = json.loads((out / "summary.json").read_text())
+    assert s["frames"] > 0 and s["embeddings"] > 0 and s["forecasts"] > 0
+    assert s["gaps"] == 0 and s["dropped_windows"] == 0 and s["rejected"] == 0 and s["subscriber_gaps"] == 0
+    fc = s["forecast"]["couch1/markers"]
+    assert fc["forecasts"] > 100 and 0 < fc["rmse_mm"] < 5.0
+    for png in ("latency_hist.png", "forecast_vs_truth.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    inputs = pl.concat([pl.read_parquet(p) for p in sorted((out / "recordings").glob("inputs-*.parquet"))])
+    assert inputs.height == s["frames"]
+    assert set(inputs["stream"].unique()) >= {"bed01/ecg", "bed01/ppg", "bed01/resp", "bed01/audio", "couch1/markers"}
