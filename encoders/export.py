@@ -236,11 +236,11 @@ def _wrap(model, with_channels: bool):
 
 
 @contextlib.contextmanager
-def _quiet(*names):
+def _quiet(*names, level=logging.WARNING):
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
-        lg.setLevel(logging.WARNING)
+        lg.setLevel(level)
     try:
         yield
     finally:
@@ -260,7 +260,9 @@ def _export_dynamo(wrapped, args, path, opset, batch):
     # The exporter prints progress lines to stdout and chats at INFO level; a library must not.
     # Output names are set afterwards (_name_output): an internal value may already be called
     # "embedding" (the nn.Embedding gather), which the exporter would duplicate.
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("onnxscript", "onnx_ir"):
+    # "torchvision is not installed" notes from the op registry are noise here.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("onnxscript", "onnx_ir"), \
+            _quiet("torch.onnx", level=logging.ERROR):
         warnings.simplefilter("ignore")
         torch.onnx.export(wrapped, args, str(path), dynamo=True, verbose=False, opset_version=opset,
                           input_names=names, dynamic_shapes=shapes, external_data=False, optimize=True)
