@@ -7,6 +7,14 @@ import encoders
 TINY = dict(dim=32, depth=1, heads=2, decoder_dim=32, decoder_depth=1, decoder_heads=2)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _model(name="ecg-tiny", **kw):
     torch.manual_seed(0)
     return encoders.create_model(name, **{**TINY, **kw})
@@ -87,7 +95,7 @@ def test_spectral_term_is_finite_and_differentiable():
 def test_a_few_steps_reduce_loss_on_a_fixed_batch(name):
     m = _model(name)
     c = m.config
-    T = c.hop_length * 64 if c.modality == "audio" else c.window_samples
+    T = c.hop_length * 32 if c.modality == "audio" else min(c.window_samples, 1000)
     t = torch.arange(T) / c.input_fs_hz
     x = (torch.sin(2 * torch.pi * 1.3 * t) + 0.3 * torch.sin(2 * torch.pi * 7.1 * t))[None, None].repeat(4, 1, 1)
     if c.modality == "audio":
@@ -97,7 +105,7 @@ def test_a_few_steps_reduce_loss_on_a_fixed_batch(name):
     opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(0)
     losses = []
-    for _ in range(25):
+    for _ in range(20):
         g.manual_seed(0)  # same mask every step: a fixed objective
         loss = m(x, generator=g)["loss"]
         opt.zero_grad()
