@@ -91,7 +91,8 @@ def main(argv=None) -> int:
     peak = matmul_peak_gflops()
     print(f"# cores {cpu_cores()}, threads {threads}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, "
           f"torch {torch.__version__}, float32 matmul peak {peak:.1f} GFLOP/s (2048^3 torch.mm, best of 5; "
-          "re-measured at the end, the higher is used)")
+          "re-measured at the end, the higher is used); ort-int8 fractions are of this float32 peak, "
+          "which int8 GEMMs can exceed")
     gpu = torch.cuda.is_available()
     summary = []
     for name in args.models:
