@@ -36,7 +36,7 @@ MIN_FS_HZ = 0.1          # slower than one sample per 10 s is not a stream we wi
 MAX_FS_HZ = 200_000.0    # above ultrasound-audio rates: a unit mistake, not a signal
 MAX_CHANNELS = 256
 MAX_FRAME_SAMPLES = 1 << 20
-MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 4 * 1024 * 1024  # status headers of 1024 streams are ~0.4 MiB
 ZERO_COPY_BYTES = 64 * 1024  # payloads at least this large are sent without copying
 
 TOPIC_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}/[A-Za-z0-9_.\-]{1,64}$")

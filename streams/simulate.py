@@ -35,10 +35,11 @@ class SimSource:
     sent_n: int = 0          # samples sent so far
     t_start: float = 0.0     # device time of sample 0
     speed: float = 1.0       # replay speed: samples go out at speed * fs_hz
+    offset_s: float = 0.0    # this device starts this much after t_start (unsynchronised beds)
 
     def next_s(self) -> float:
         """Time at which the next frame's last sample happens."""
-        return self.t_start + (self.sent_n + self.frame_n - 1) / (self.fs_hz * self.speed)
+        return self.t_start + self.offset_s + (self.sent_n + self.frame_n - 1) / (self.fs_hz * self.speed)
 
     def due(self, now: float) -> bool:
         return self.next_s() <= now
@@ -46,7 +47,7 @@ class SimSource:
     def send(self):
         n = self.samples.shape[1]
         idx = (self.pos + np.arange(self.frame_n)) % n
-        self.out.send(self.samples[:, idx], t0_s=self.t_start + self.sent_n / (self.fs_hz * self.speed))
+        self.out.send(self.samples[:, idx], t0_s=self.t_start + self.offset_s + self.sent_n / (self.fs_hz * self.speed))
         self.pos = (self.pos + self.frame_n) % n
         self.sent_n += self.frame_n
 
@@ -87,7 +88,10 @@ def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGES
             out = pub.stream(m, rec.fs_hz, rec.channels, rec.units, modality=m)
             frame_n = max(1, int(round(frame_s * rec.fs_hz)))
             offset = int(round((b * 7.3) % loop_s * rec.fs_hz)) % rec.n_samples
-            sources.append(SimSource(out, rec.samples, rec.fs_hz, frame_n, pos=offset))
+            # monitors are not synchronised: bed b starts (0.37 b mod 1) s late, so window
+            # boundaries of different beds do not all fall on the same instant
+            sources.append(SimSource(out, rec.samples, rec.fs_hz, frame_n, pos=offset,
+                                     offset_s=(0.37 * b) % 1.0))
     return pubs, sources
 
 
