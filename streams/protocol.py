@@ -30,10 +30,14 @@ KINDS = ("signal", "embedding", "forecast", "hold", "heartbeat", "status")
 DTYPES = ("<f4", "<f8", "<i2", "<i4")
 HOLD_REASONS = ("warmup", "stale", "gap", "diverged")
 REJECT_REASONS = ("frames", "topic", "header", "version", "schema", "rate", "shape",
-                  "payload_size", "nonfinite", "inconsistent", "duplicate", "late")
+                  "payload_size", "nonfinite", "inconsistent", "duplicate", "late", "unsupported")
 
 MIN_FS_HZ = 0.1          # slower than one sample per 10 s is not a stream we window
 MAX_FS_HZ = 200_000.0    # above ultrasound-audio rates: a unit mistake, not a signal
+# plausible sample rates per modality (Hz); outside them a rate is a unit mistake, not a signal
+MODALITY_FS_HZ = {"ecg": (50.0, 20_000.0), "ppg": (10.0, 20_000.0), "resp": (1.0, 2_000.0),
+                  "audio": (1_000.0, MAX_FS_HZ), "spiro": (10.0, 2_000.0), "motion": (1.0, 1_000.0),
+                  "other": (MIN_FS_HZ, MAX_FS_HZ)}
 MAX_CHANNELS = 256
 MAX_FRAME_SAMPLES = 1 << 20
 MAX_HEADER_BYTES = 4 * 1024 * 1024  # status headers of 1024 streams are ~0.4 MiB
@@ -145,6 +149,9 @@ def _check_signal(h: dict, stream: str):
         _reject("rate", f"fs_hz {fs} outside [{MIN_FS_HZ}, {MAX_FS_HZ}]", stream)
     if h["modality"] not in MODALITIES:
         _reject("schema", f"modality {h['modality']!r} not one of {', '.join(MODALITIES)}", stream)
+    lo, hi = MODALITY_FS_HZ.get(h["modality"], (MIN_FS_HZ, MAX_FS_HZ))
+    if not lo <= fs <= hi:
+        _reject("rate", f"fs_hz {fs} outside [{lo}, {hi}] for {h['modality']}", stream)
     shape = h["shape"]
     if len(shape) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape):
         _reject("shape", f"signal shape must be [channels, samples], got {shape!r:.60}", stream)

@@ -233,6 +233,8 @@ class Runtime:
     # ------------------------------------------------------------------ ingest
     def _reject(self, stream: str, reason: str, detail: str = ""):
         target = self.stats.get(stream)
+        if target is None and stream and len(self.stats) < self.config.max_streams:
+            target = self.stats[stream] = StreamStats(stream)   # named but never accepted
         if target is None:
             self.invalid[reason] += 1
         else:
@@ -240,6 +242,21 @@ class Runtime:
         log.debug("rejected a frame of %s: %s %s", stream or "?", reason, detail)
 
     def _on_ingest(self, parts):
+        try:
+            self._ingest(parts)
+        except Exception as exc:  # valid frames the stream's pipeline cannot take: never fatal
+            stream = ""
+            try:
+                stream = bytes(parts[0].buffer if hasattr(parts[0], "buffer") else parts[0]).decode()
+            except Exception:
+                pass
+            try:
+                self._reject(stream, "unsupported", str(exc))
+            except Exception:  # e.g. a topic that is no stream name: count it globally
+                self.invalid["unsupported"] += 1
+            log.warning("frame of %r not processed: %s: %s", stream[:80], type(exc).__name__, exc)
+
+    def _ingest(self, parts):
         recv_s = time.time()
         try:
             frame = protocol.decode(parts)

@@ -32,6 +32,8 @@ def _bad_frames():
         "nonfinite": signal("bed02/resp", 1, nan),
         "inf": signal("bed02/resp", 2, np.full((1, 5), np.inf)),
         "topic": [b"no-slash", ok[1], ok[2]],
+        "ecg_at_5_hz": signal("bed02/ecg", 0, np.ones((1, 5)), fs_hz=5.0, modality="ecg"),
+        "audio_at_100_hz": signal("bed02/audio", 0, np.ones((1, 5)), fs_hz=100.0, modality="audio"),
     }
 
 
@@ -53,12 +55,15 @@ def test_bad_frames_are_counted_and_good_stream_keeps_flowing():
         assert s["streams"][GOOD]["gaps"] == 0
         # bed02/resp became a stream only through its one valid-schema rejects: counted per reason
         inv = s["invalid"]
-        bed2 = s["streams"].get("bed02/resp", {}).get("rejected", {})
         counts = {**inv}
-        for k, v in bed2.items():
-            counts[k] = counts.get(k, 0) + v
-        for reason in ("frames", "header", "version", "schema", "rate", "payload_size", "nonfinite", "topic"):
+        for name in ("bed02/resp", "bed02/ecg", "bed02/audio"):   # named streams: counted per stream
+            assert s["streams"][name]["frames"] == 0
+            for k, v in s["streams"][name]["rejected"].items():
+                counts[k] = counts.get(k, 0) + v
+        assert s["streams"]["bed02/ecg"]["rejected"] == {"rate": 3}
+        for reason in ("frames", "header", "version", "schema", "payload_size", "nonfinite", "topic"):
             assert counts.get(reason, 0) >= 3, (reason, counts)
+        assert counts["rate"] == 9
         assert sum(counts.values()) == 3 * len(bad)
         # the good stream produced its windows: 30 frames x 1 s = 30 s, 2 s windows every 1 s
         assert sub.poll(5000)
