@@ -95,12 +95,17 @@ class ModelHost:
 
 @dataclass
 class Job:
-    """Windows of one model to embed; ``items`` are opaque to the worker."""
+    """Windows of one model (``None``: quality only) to embed.
 
-    model: HostedModel
+    ``items[i][0]`` is the :class:`streams.ingest.InputStream` of window ``i`` (for its rate and
+    modality); the worker fills ``quality`` (B,).
+    """
+
+    model: HostedModel | None
     x: np.ndarray            # (B, C, T) float32
     items: list
     t_submit: float
+    quality: list | None = None
 
 
 class EncoderWorker:
@@ -134,13 +139,20 @@ class EncoderWorker:
             job = self._jobs.get()
             if job is None:
                 return
+            from streams.ingest import window_quality
             t0 = time.perf_counter()
+            emb, err, ms = None, None, 0.0
             try:
-                emb, err = job.model.run(job.x), None
+                if job.model is not None:
+                    emb = job.model.run(job.x)
+                ms = (time.perf_counter() - t0) * 1e3    # model time only
+                job.quality = [window_quality(w, it[0].fs_out_hz, it[0].modality)
+                               for w, it in zip(job.x, job.items)]
             except Exception as exc:  # reported per window, the runtime keeps going
                 emb, err = None, f"{type(exc).__name__}: {exc}"
-                log.error("encoder %s failed on a batch of %d: %s", job.model.model_id, len(job.items), err)
-            self._results.put((job, emb, err, (time.perf_counter() - t0) * 1e3))
+                log.error("encoder %s failed on a batch of %d: %s",
+                          getattr(job.model, "model_id", "quality"), len(job.items), err)
+            self._results.put((job, emb, err, ms))
             self._notify()
 
     def poll_results(self) -> list:

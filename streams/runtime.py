@@ -26,7 +26,7 @@ from streams import protocol
 from streams.config import RuntimeConfig
 from streams.errors import ProtocolError, StreamError
 from streams.forecast import SourceForecaster, source_of
-from streams.ingest import InputStream, window_quality
+from streams.ingest import InputStream
 from streams.metrics import Latency, StreamStats
 
 log = logging.getLogger(__name__)
@@ -302,15 +302,11 @@ class Runtime:
         if verdict == "gap":
             st.reset_windows()
         for win, t_start, t_end in st.windows(x, float(h["t0_s"])):
-            stats.windows += 1
-            q = window_quality(win, st.fs_out_hz, st.modality)
-            if st.model is None:
-                self._publish_window(st, win, t_start, t_end, t_last, q, None, {})
-                continue
+            stats.windows += 1   # quality and embedding are computed by the worker thread
             if len(self.pending) >= self.config.embed_queue:
                 dropped = self.pending.popleft()
                 dropped[0].stats.dropped += 1
-            self.pending.append((st, win, t_start, t_end, t_last, q, time.monotonic()))
+            self.pending.append((st, win, t_start, t_end, t_last, time.monotonic()))
 
     def _open_stream(self, h: dict, old: InputStream | None) -> InputStream:
         stats = self.stats.get(h["stream"])
@@ -403,13 +399,16 @@ class Runtime:
 
     def _publish_embeddings(self, job, emb, err, model_ms):
         now_m = time.monotonic()
-        for i, (st, win, t_start, t_end, t_last, q, t_enq) in enumerate(job.items):
+        for i, (st, win, t_start, t_end, t_last, t_enq) in enumerate(job.items):
             if err is not None:
                 st.stats.rejected["encoder"] += 1
                 continue
-            lat = {"queue": (job.t_submit - t_enq) * 1e3, "model": model_ms,
-                   "wait": (now_m - job.t_submit) * 1e3 - model_ms}
-            self._publish_window(st, win, t_start, t_end, t_last, q, emb[i], lat, job.model.model_id)
+            lat = {"queue": (job.t_submit - t_enq) * 1e3}
+            if job.model is not None:
+                lat.update(model=model_ms, wait=(now_m - job.t_submit) * 1e3 - model_ms)
+            self._publish_window(st, win, t_start, t_end, t_last, job.quality[i],
+                                 None if emb is None else emb[i],
+                                 lat, "" if job.model is None else job.model.model_id)
 
     def _publish_window(self, st, win, t_start, t_end, t_last, q, emb, lat, model_id=""):
         t_out = time.time()
