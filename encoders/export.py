@@ -451,6 +451,7 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         n_batch, n_chan = example[0].shape[0], max(channels, 2)
         example = (torch.randn(n_batch, n_chan, length),
                    torch.arange(n_chan)[None].repeat(n_batch, 1))  # (B, C) int64
+    from encoders.compile import rewrite_frame_convs
     with torch.inference_mode():
         embed_dim = int(wrapped(*example).shape[-1])
     failures = []
@@ -460,6 +461,9 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
                 proto = _export_once(exporter, wrapped, example, out_path, opset, batch)
                 dyn_batch, dyn_length = _rename_dims(proto)
                 _set_output_dims(proto, dyn_batch, batch, embed_dim)
+                rewritten = rewrite_frame_convs(proto)  # STFT-as-Conv -> framing + MatMul (faster on ORT)
+                if rewritten:
+                    log.info("rewrote %d framing convolution(s) as MatMul", rewritten)
                 if batch == "dynamic" and not dyn_batch:
                     raise EncoderError("the exported graph fixed the batch axis")
                 if verify:

@@ -210,3 +210,37 @@ def test_cli_export_user_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["export", "ecg-tiny", "--out", str(tmp_path / "m.onnx"), "--batch", "0"])
     assert exc.value.code == 2
+
+
+def test_framing_conv_rewrite_matches_conv1d():
+    """rewrite_frame_convs: Conv(kernel L, stride L/2) == framing + MatMul, oracle torch conv1d."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+    from encoders.compile import rewrite_frame_convs
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((6, 1, 16)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], strides=[8], kernel_shape=[16], pads=[0, 0])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 1, "T"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 6, "F"])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    assert rewrite_frame_convs(proto) == 1
+    onnx.checker.check_model(proto, full_check=True)
+    assert "Conv" not in {n.op_type for n in proto.graph.node}
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    for batch, length in ((1, 16), (3, 100), (2, 1001)):
+        x = rng.standard_normal((batch, 1, length)).astype(np.float32)
+        ref = torch.nn.functional.conv1d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=8)
+        np.testing.assert_allclose(session.run(None, {"x": x})[0], ref.numpy(), atol=1e-5, rtol=0)
+
+
+def test_audio_export_has_its_stft_convolution_rewritten():
+    import onnx
+    from encoders.backends import export_cached
+    proto = onnx.load(str(export_cached(load_encoder("audio-tiny"))))
+    assert "Conv" not in {n.op_type for n in proto.graph.node}
+    assert any("_as_matmul" in n.output[0] for n in proto.graph.node if n.op_type == "MatMul")
