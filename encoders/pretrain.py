@@ -56,6 +56,7 @@ class TrainConfig:
     window_s: float | None = None
     hop_s: float | None = None
     resume: bool = False
+    init_from: str | None = None
     progress: bool = True
     overrides: dict = field(default_factory=dict)
 
@@ -122,7 +123,10 @@ def pretrain(cfg: TrainConfig) -> dict:
     config = get_config(f"{cfg.modality}-{cfg.preset}", **cfg.overrides)
     pipeline = default_pipeline(cfg.modality)
     data = load_data(cfg, config, pipeline)
-    model = EncoderModel(config).to(device)
+    model = EncoderModel(config)
+    if cfg.init_from:
+        _init_from(model, cfg.init_from)
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     start = 0
     state_path = out / STATE_FILE
@@ -190,6 +194,24 @@ def pretrain(cfg: TrainConfig) -> dict:
     if bar is not None:
         bar.close()
     return metrics
+
+
+# config fields that may differ between a checkpoint and a model initialised from it
+_OBJECTIVE_FIELDS = {"name", "mask_ratio", "mask_mode", "span_patches", "spectral_loss_weight", "cross_modal",
+                     "window_s", "export_mode"}
+
+
+def _init_from(model: EncoderModel, directory) -> None:
+    """Copy the weights of a checkpoint with the same architecture (the objective may differ)."""
+    from encoders.checkpoint import load_model
+    src, _, meta = load_model(directory)
+    a = {k: v for k, v in src.config.to_dict().items() if k not in _OBJECTIVE_FIELDS}
+    b = {k: v for k, v in model.config.to_dict().items() if k not in _OBJECTIVE_FIELDS}
+    diff = sorted(k for k in a if a[k] != b.get(k))
+    if diff:
+        raise EncoderError(f"--init-from {directory}: architecture differs in {', '.join(diff)}")
+    model.load_state_dict(src.state_dict())
+    log.info("initialised from %s (%s)", directory, meta.get("model_id"))
 
 
 def _truncate_metrics(path: pathlib.Path, step: int) -> None:

@@ -182,3 +182,16 @@ def test_pretrain_on_cuda_with_bf16_autocast(tmp_path):
     losses = _losses(out)
     assert len(losses) == 3 and np.isfinite(losses).all()
     assert encoders.load(out).embed_windows(np.zeros((1, 1, 1250), np.float32)).shape == (1, 32)
+
+
+def test_init_from_copies_weights_and_checks_architecture(tmp_path, capsys):
+    base = tmp_path / "base"
+    assert main(["pretrain", *PPG, "--steps", "2", "--out", str(base)]) == 0
+    init = tmp_path / "init"
+    assert main(["pretrain", *PPG, "--steps", "1", "--lr", "1e-9", "--warmup-steps", "1", "--set", 'mask_mode="span"',
+                 "--init-from", str(base), "--out", str(init)]) == 0
+    a, b = _weights(base), _weights(init)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # lr 1e-9: one step barely moves them
+    assert main(["pretrain", *PPG, "--steps", "1", "--set", "depth=2", "--init-from", str(base),
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "architecture differs in depth" in capsys.readouterr().err

@@ -64,6 +64,8 @@ def register(subparsers) -> None:
                    help="override a model config field (JSON value), e.g. --set depth=2 --set mask_mode='\"span\"'")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--resume", action="store_true", help="continue from DIR/train_state.pt")
+    p.add_argument("--init-from", default=None, metavar="DIR",
+                   help="start from the weights of this checkpoint (same architecture; new optimizer and objective)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=pretrain_command)
 
@@ -124,7 +126,7 @@ def pretrain_command(args) -> int:
                       synthetic=args.synthetic, synthetic_records=args.synthetic_records,
                       synthetic_seconds=args.synthetic_seconds, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
-                      window_s=args.window_s, hop_s=args.hop_s, resume=args.resume,
+                      window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
                       progress=not args.no_progress, overrides=_overrides(args.set))
     metrics = pretrain(cfg)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
