@@ -135,7 +135,11 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     t0, started_at = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
     paths = discover_records(config.inputs)
     loaded = load_model(ModelSpec(config.model, config.backend))  # fail fast; exports to the ONNX cache once
-    spec = ModelSpec(config.model, config.backend, expect_sha256=loaded.model_sha256)
+    # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
+    # workers deciding on their own could mix backends (and their last-bit differences) in one table.
+    kind = getattr(loaded.backend, "name", config.backend)
+    spec = ModelSpec(config.model, kind if kind in BACKENDS else config.backend,
+                     expect_sha256=loaded.model_sha256)
     with PartStore(config.out_dir) as store:
         return _run(config, spec, loaded, store, paths, t0=t0, started_at=started_at, on_start=on_start,
                     on_outcome=on_outcome)
