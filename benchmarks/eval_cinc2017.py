@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     t_emb = time.perf_counter() - t
     for s in args.random_seeds:
         torch.manual_seed(s)
-        rnd = encoders.Encoder(encoders.create_model(enc.config.name, **{}).eval(), pipeline=enc.pipeline,
+        rnd = encoders.Encoder(encoders.EncoderModel(enc.config).eval(), pipeline=enc.pipeline,
                                meta={"model_id": f"{enc.config.name}-random-seed{s}"})
         feats[f"{enc.config.name} random weights, seed {s}"] = np.stack([embed_mean(rnd, r) for r in records])
     t = time.perf_counter()
