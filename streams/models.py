@@ -33,9 +33,14 @@ class HostedModel:
     outside: object          # biosig Pipeline: the out-of-graph preprocessing
     backend: object          # encoders.backends.Backend
     pretrained: bool
+    channel_index: object = None  # names -> positions in the model's lead vocabulary
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return self.backend.run(x)
+    def run(self, x: np.ndarray, channels=None) -> np.ndarray:
+        """Embed ``x`` (B, C, T); ``channels`` (B lists of C names) place each lead correctly."""
+        idx = None
+        if channels is not None and self.channel_index is not None:
+            idx = np.array([self.channel_index(names) for names in channels], dtype=np.int64)
+        return self.backend.run(x, channel_idx=idx)
 
 
 class ModelHost:
@@ -81,7 +86,7 @@ class ModelHost:
         log.info("loaded %s for %s streams on %s in %.1f s", model_id, modality, be.name,
                  time.perf_counter() - t)
         return HostedModel(name, model_id, modality, float(cfg.input_fs_hz), int(cfg.in_channels or 1),
-                           outside, be, pretrained)
+                           outside, be, pretrained, enc.channel_index)
 
     def get(self, modality: str) -> HostedModel | None:
         return self.models.get(modality)
@@ -144,7 +149,7 @@ class EncoderWorker:
             emb, err, ms = None, None, 0.0
             try:
                 if job.model is not None:
-                    emb = job.model.run(job.x)
+                    emb = job.model.run(job.x, [it[0].channels[:it[0].use_channels] for it in job.items])
                 ms = (time.perf_counter() - t0) * 1e3    # model time only
                 job.quality = [window_quality(w, it[0].fs_out_hz, it[0].modality)
                                for w, it in zip(job.x, job.items)]

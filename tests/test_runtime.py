@@ -65,7 +65,7 @@ def test_ecg_embeddings_equal_the_encoder_on_the_same_causal_window():
     for k, f in enumerate(embs):
         assert f.header["model_id"].startswith("ecg-tiny") and f.header["channels"] == ["II"]
         assert f.array.shape == (enc.config.dim,)
-        want = enc.embed_windows(y[None, :1, k * hop:k * hop + n])[0]
+        want = enc.embed_windows(y[None, :1, k * hop:k * hop + n], channel_idx=enc.channel_index(["II"]))[0]
         np.testing.assert_allclose(f.array, want, rtol=1e-4, atol=1e-5)
         assert 0.0 <= f.header["quality"] <= 1.0
         assert f.header["latency_ms"]["total"] >= f.header["latency_ms"]["model"] > 0
