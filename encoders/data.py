@@ -47,7 +47,7 @@ def select_channels(record, modality: str):
     keep = [c for c in record.channels if channel_modality(c) == modality]
     if not keep:
         if record.modality != modality:
-            raise EncoderError(f"a {modality} encoder needs {modality} channels; the record has "
+            raise EncoderError(f"the {modality} encoder needs {modality} channels; the record has "
                                f"{record.modality} channels {list(record.channels)}")
         keep = list(record.channels)
     return record.select(keep[:1] if modality in ("ppg", "spiro") else keep)
