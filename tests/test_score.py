@@ -378,3 +378,13 @@ def test_exported_onnx_file_scores_like_the_torch_model(tmp_path):
         run_score(ScoreConfig(inputs=heas, model=str(onnx_path), out_dir=str(tmp_path / "t"), backend="torch"))
     with pytest.raises(ScoreError, match="biosig compile"):
         run_score(ScoreConfig(inputs=heas, model=str(onnx_path), out_dir=str(tmp_path / "r"), backend="tensorrt"))
+
+
+def test_resumed_auto_job_keeps_the_backend_of_its_first_run(tmp_path, model_dir):
+    from encoders.scoring import ScoreConfig, run_score
+    heas = tuple(map(str, _cinc(2)))
+    first = run_score(ScoreConfig(inputs=heas[:1], model=model_dir, out_dir=str(tmp_path), backend="torch"))
+    again = run_score(ScoreConfig(inputs=heas, model=model_dir, out_dir=str(tmp_path), backend="auto"))
+    assert first.manifest["model"]["backend"] == again.manifest["model"]["backend"] == "torch"
+    assert again.skipped_done == 1 and again.scored == 1 and again.tables["records"] == 2
+    assert json.loads((tmp_path / "parts" / "job.json").read_text())["backend"] == "torch"

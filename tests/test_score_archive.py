@@ -17,6 +17,9 @@ import pytest
 from conftest import shared_path
 
 MODEL = "ecg-tiny"  # the shipped default ECG model
+# pinned: "auto" times torch and onnxruntime per run and may pick either; runs compared here must
+# use one backend (the manifest records the one "auto" chose)
+BACKEND = "onnxruntime"
 pytestmark = pytest.mark.slow
 N_RAY_CINC = 12
 
@@ -30,7 +33,8 @@ def archive():
 def local_run(archive, tmp_path_factory):
     from encoders.scoring import ScoreConfig, run_score
     out = tmp_path_factory.mktemp("score-local")
-    summary = run_score(ScoreConfig(inputs=tuple(archive), model=MODEL, out_dir=str(out), workers=2))
+    summary = run_score(ScoreConfig(inputs=tuple(archive), model=MODEL, out_dir=str(out), workers=2,
+                                    backend=BACKEND))
     return summary, out
 
 
@@ -94,7 +98,7 @@ def test_ray_engine_gives_the_same_values_as_local(archive, local_run, ray_insta
     _, local_out = local_run
     subset = _subset(archive)
     summary = run_score(ScoreConfig(inputs=tuple(subset), model=MODEL, out_dir=str(tmp_path / "ray"),
-                                    engine="ray", workers=2))
+                                    engine="ray", workers=2, backend=BACKEND))
     assert summary.manifest["runs"][-1]["engine"] == "ray" and summary.scored == len(subset)
     assert summary.manifest["model"]["model_id"] == json.loads(
         (local_out / "run.json").read_text())["model"]["model_id"]
@@ -106,6 +110,6 @@ def test_one_worker_in_process_matches_the_pool(archive, local_run, tmp_path):
     from encoders.scoring import ScoreConfig, run_score
     _, local_out = local_run
     subset = _subset(archive)
-    run_score(ScoreConfig(inputs=tuple(subset), model=MODEL, out_dir=str(tmp_path / "one")))
+    run_score(ScoreConfig(inputs=tuple(subset), model=MODEL, out_dir=str(tmp_path / "one"), backend=BACKEND))
     # in-process scoring uses all cores per backend call: equal up to float summation order
     _assert_same(tmp_path / "one", local_out, subset, exact=False)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import biosig
 from encoders.scoring.errors import ScoreError
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
-from encoders.scoring.outputs import PartStore, read_manifest, record_key, write_manifest
+from encoders.scoring.outputs import PartStore, read_manifest, record_key, recorded_job, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +134,15 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     """
     t0, started_at = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
     paths = discover_records(config.inputs)
-    loaded = load_model(ModelSpec(config.model, config.backend))  # fail fast; exports to the ONNX cache once
+    backend = config.backend
+    if backend == "auto":  # a resumed job keeps the backend its first run chose
+        backend = recorded_job(config.out_dir).get("backend", "auto")
+        backend = backend if backend in BACKENDS else "auto"
+    loaded = load_model(ModelSpec(config.model, backend))  # fail fast; exports to the ONNX cache once
     # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
     # workers deciding on their own could mix backends (and their last-bit differences) in one table.
     kind = getattr(loaded.backend, "name", config.backend)
-    spec = ModelSpec(config.model, kind if kind in BACKENDS else config.backend,
+    spec = ModelSpec(config.model, kind if kind in BACKENDS else backend,
                      expect_sha256=loaded.model_sha256)
     with PartStore(config.out_dir) as store:
         return _run(config, spec, loaded, store, paths, t0=t0, started_at=started_at, on_start=on_start,

@@ -78,8 +78,10 @@ class LoadedModel:
     backend: Any
 
     def fingerprint(self) -> dict[str, Any]:
-        """What must not change between the runs that fill one output folder."""
+        """What must not change between the runs that fill one output folder (the backend too:
+        torch and onnxruntime agree only to ~1e-6, and one table should not mix them)."""
         return {"model_id": self.model_id, "model_sha256": self.model_sha256, "modality": self.modality,
+                "backend": getattr(self.backend, "name", type(self.backend).__name__),
                 "in_channels": self.in_channels, "input_fs_hz": self.input_fs_hz,
                 "window_s": self.window_s, "hop_s": self.hop_s,
                 "pipeline_outside_hash": self.outside.hash, "pipeline_hash": self.pipeline_hash}

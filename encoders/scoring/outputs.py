@@ -224,6 +224,15 @@ class PartStore:
         return df.height
 
 
+def recorded_job(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """The fingerprint an earlier run recorded in ``out_dir`` ({} when none)."""
+    path = pathlib.Path(out_dir) / PARTS / JOB_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def write_manifest(out_dir: str | os.PathLike, manifest: dict[str, Any]) -> pathlib.Path:
     """Write ``run.json`` atomically and return its path."""
     path = pathlib.Path(out_dir) / "run.json"
