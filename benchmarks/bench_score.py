@@ -46,11 +46,14 @@ def make_archive(folder: pathlib.Path, n_records: int, seconds: float) -> list[s
     return paths
 
 
+BACKEND = "onnxruntime"  # pinned: "auto" times torch and onnxruntime per process and may pick either
+
+
 def _windows_of(args):
     """Preprocessed windows of some records (no timing): what the backend sees."""
     source, paths = args
     from encoders.scoring import ModelSpec, Scorer, load_model
-    scorer = Scorer(load_model(ModelSpec(source, "auto", threads=1)))
+    scorer = Scorer(load_model(ModelSpec(source, BACKEND, threads=1)))
     out = []
     for p in paths:
         win = scorer.windows(scorer.preprocess(scorer.select(scorer.read(p))))
@@ -64,7 +67,7 @@ def interleaved_overhead(source: str, paths: list[str], chunk: int = 5) -> tuple
     and :meth:`Scorer.score` (everything from reading the file to finished rows), so load changes
     on a shared machine hit both alike."""
     from encoders.scoring import ModelSpec, Scorer, load_model
-    scorer = Scorer(load_model(ModelSpec(source, "auto", threads=1)))
+    scorer = Scorer(load_model(ModelSpec(source, BACKEND, threads=1)))
     scorer.score(paths[0])  # warm-up
     t_raw = t_ours = 0.0
     n = 0
@@ -89,7 +92,7 @@ def _raw_worker(args):
     """Backend alone on windows ``x`` in batches of 64; returns (n, seconds)."""
     source, x, threads = args
     from encoders.scoring import ModelSpec, load_model
-    backend = load_model(ModelSpec(source, "auto", threads=threads)).backend
+    backend = load_model(ModelSpec(source, BACKEND, threads=threads)).backend
     backend.run(x[:64])  # warm-up
     t0 = time.perf_counter()
     for i in range(0, len(x), 64):
@@ -119,7 +122,7 @@ def score_throughput(paths, source: str, engine: str, workers: int, tmp: pathlib
     spent = []
     t0 = time.perf_counter()
     summary = run_score(ScoreConfig(inputs=tuple(paths), model=source, out_dir=str(out), engine=engine,
-                                    workers=workers), on_outcome=lambda o: spent.append(o["seconds"]))
+                                    workers=workers, backend=BACKEND), on_outcome=lambda o: spent.append(o["seconds"]))
     wall = time.perf_counter() - t0
     assert summary.failed == 0 and summary.tables["records"] == len(paths), summary.tables
     return summary.windows / wall, summary.windows / (sum(spent) / workers), wall
