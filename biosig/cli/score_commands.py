@@ -46,7 +46,8 @@ def register(subparsers) -> None:
                    help="local: process pool on this machine (default); ray: Ray Data actor pool")
     p.add_argument("--workers", type=_positive_int, default=1,
                    help="worker processes / Ray actors, each loads the model once (default 1)")
-    p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto: the fastest measured at start; a resumed job keeps "
+                        "the backend of its first run, recorded in run.json)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="join this Ray cluster (e.g. auto, ray://head:10001); default: a local instance")
     p.add_argument("--batch-size", type=_positive_int, default=64, help="windows per backend call")
