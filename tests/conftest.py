@@ -35,3 +35,24 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def export_cache(tmp_path_factory):
+    """Point BIOSIG_CACHE_DIR at a per-session temp dir for one module; restore it afterwards.
+
+    Modules that export models opt in with ``pytestmark = pytest.mark.usefixtures("export_cache")``.
+    """
+    old = os.environ.get("BIOSIG_CACHE_DIR")
+    os.environ["BIOSIG_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "biosig-cache")
+    yield
+    if old is None:
+        os.environ.pop("BIOSIG_CACHE_DIR", None)
+    else:
+        os.environ["BIOSIG_CACHE_DIR"] = old
+
+
+def load_encoder(name):
+    """The shipped checkpoint; the seeded random-weight architecture only while it is not shipped."""
+    import encoders
+    return encoders.load(name, pretrained=name in encoders.shipped_models())

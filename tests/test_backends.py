@@ -2,28 +2,15 @@
 checks, clear errors for absent backends, and (marked gpu) the CUDA / TensorRT providers."""
 import importlib.util
 import logging
-import os
 
 import numpy as np
 import pytest
 
+from conftest import load_encoder
+
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _export_cache(tmp_path_factory):
-    old = os.environ.get("BIOSIG_CACHE_DIR")
-    os.environ["BIOSIG_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "biosig-cache")
-    yield
-    if old is None:
-        os.environ.pop("BIOSIG_CACHE_DIR", None)
-    else:
-        os.environ["BIOSIG_CACHE_DIR"] = old
-
-
-def load_encoder(name):
-    import encoders
-    return encoders.load(name, pretrained=name in encoders.shipped_models())
+pytestmark = pytest.mark.usefixtures("export_cache")
 
 
 def _has_cuda():

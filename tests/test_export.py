@@ -1,29 +1,16 @@
 """ONNX export: graph interface, metadata, onnx.checker, fp16, fixed batch, both exporters, errors,
 and the ``biosig export`` command."""
 import json
-import os
 
 import numpy as np
 import pytest
 
+from conftest import load_encoder
+
 FP16_TOL = 2e-2  # fp16 weights/activations vs torch fp32, on embeddings of unit scale
 INT8_TOL = 1e-1  # dynamic int8 MatMuls vs torch fp32 (max abs); cosine similarity > 0.999
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _export_cache(tmp_path_factory):
-    old = os.environ.get("BIOSIG_CACHE_DIR")
-    os.environ["BIOSIG_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "biosig-cache")
-    yield
-    if old is None:
-        os.environ.pop("BIOSIG_CACHE_DIR", None)
-    else:
-        os.environ["BIOSIG_CACHE_DIR"] = old
-
-
-def load_encoder(name):
-    import encoders
-    return encoders.load(name, pretrained=name in encoders.shipped_models())
+pytestmark = pytest.mark.usefixtures("export_cache")
 
 
 def small_ecg():

@@ -8,32 +8,15 @@
 Exports are cached per test session (``encoders.backends.export_cached``), so each model is traced
 once however many tests use it.
 """
-import os
-
 import numpy as np
 import pytest
 
-from conftest import shared_path
+from conftest import load_encoder, shared_path
 
 SHIPPED = ("ecg-tiny", "ppg-tiny", "audio-tiny", "spiro-tiny")
 TOL_FP32 = 1e-4
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _export_cache(tmp_path_factory):
-    old = os.environ.get("BIOSIG_CACHE_DIR")
-    os.environ["BIOSIG_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "biosig-cache")
-    yield
-    if old is None:
-        os.environ.pop("BIOSIG_CACHE_DIR", None)
-    else:
-        os.environ["BIOSIG_CACHE_DIR"] = old
-
-
-def load_encoder(name):
-    """The shipped checkpoint; the seeded random-weight architecture only while it is not shipped."""
-    import encoders
-    return encoders.load(name, pretrained=name in encoders.shipped_models())
+pytestmark = pytest.mark.usefixtures("export_cache")
 
 
 _BACKENDS = {}
