@@ -18,29 +18,14 @@ Rows (``baseline | ours | ratio``, seconds, median of 3; ratio = ours / baseline
 """
 from __future__ import annotations
 
-import pathlib
-import statistics
-import sys
-import time
+import functools
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data"
+from _common import DATA, timed
+from _common import row as _row
 
-
-def timed(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def row(name: str, baseline: float, ours: float, unit: str = "s") -> None:
-    print(f"{name:<32} | {baseline:9.4f} {unit} | {ours:9.4f} {unit} | {ours / baseline:6.2f}")
+row = functools.partial(_row, width=32)
 
 
 def _stream(make, x, chunk):

@@ -13,30 +13,16 @@ Rows (``baseline | ours | ratio``):
 """
 from __future__ import annotations
 
+import functools
 import os
-import pathlib
 import resource
-import statistics
 import subprocess
 import sys
-import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data"
+import _common
+from _common import DATA, ROOT, row
 
-
-def timed(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def row(name: str, baseline: float, ours: float, unit: str = "s") -> None:
-    print(f"{name:<22} | {baseline:9.4f} {unit} | {ours:9.4f} {unit} | {ours / baseline:6.2f}")
+timed = functools.partial(_common.timed, repeat=5)
 
 
 def main() -> int:

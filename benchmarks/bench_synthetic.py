@@ -10,23 +10,11 @@ and the last rows compare ECGSYN called directly through NeuroKit2 (baseline, se
 """
 from __future__ import annotations
 
-import pathlib
-import statistics
-import sys
-import time
+import functools
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _common
 
-
-def timed(fn, repeat: int = 3) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+timed = functools.partial(_common.timed, warmup=True)
 
 
 def row(name: str, baseline: float, ours: float) -> None:
