@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from biosig.cli._common import positive_int
 from biosig.errors import BiosigError
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,6 @@ def _batch(value: str):
         raise argparse.ArgumentTypeError(f"batch must be 'dynamic' or a positive integer, got {value!r}") from None
     if k < 1:
         raise argparse.ArgumentTypeError(f"batch must be 'dynamic' or a positive integer, got {k}")
-    return k
-
-
-def _positive(value: str) -> int:
-    try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if k < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {k}")
     return k
 
 
@@ -64,15 +55,15 @@ def register(subparsers) -> None:
     c.add_argument("onnx", help="exported .onnx file (from biosig export)")
     c.add_argument("--out", required=True, help="output .plan engine")
     c.add_argument("--precision", choices=PRECISIONS_COMPILE, default="fp16")
-    c.add_argument("--min-batch", type=_positive, default=1)
-    c.add_argument("--opt-batch", type=_positive, default=8)
-    c.add_argument("--max-batch", type=_positive, default=32)
-    c.add_argument("--min-length", type=_positive, default=None, help="samples (default: the model window)")
-    c.add_argument("--opt-length", type=_positive, default=None, help="samples (default: the model window)")
-    c.add_argument("--max-length", type=_positive, default=None, help="samples (default: the model window)")
-    c.add_argument("--channels", type=_positive, default=None, help="channels of the engine input (default: the model's)")
+    c.add_argument("--min-batch", type=positive_int, default=1)
+    c.add_argument("--opt-batch", type=positive_int, default=8)
+    c.add_argument("--max-batch", type=positive_int, default=32)
+    c.add_argument("--min-length", type=positive_int, default=None, help="samples (default: the model window)")
+    c.add_argument("--opt-length", type=positive_int, default=None, help="samples (default: the model window)")
+    c.add_argument("--max-length", type=positive_int, default=None, help="samples (default: the model window)")
+    c.add_argument("--channels", type=positive_int, default=None, help="channels of the engine input (default: the model's)")
     c.add_argument("--calibration", default=None, help="int8 only: .npy of windows (N, C, T) float32")
-    c.add_argument("--workspace-mb", type=_positive, default=2048, help="builder workspace limit in MiB")
+    c.add_argument("--workspace-mb", type=positive_int, default=2048, help="builder workspace limit in MiB")
     c.set_defaults(handler=run_compile)
 
 

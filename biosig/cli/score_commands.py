@@ -7,25 +7,16 @@ records found, a model that cannot be loaded, an output folder holding another j
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
+
+from biosig.cli._common import positive_int
 
 log = logging.getLogger(__name__)
 
 ENGINES = ("local", "ray")          # mirrors encoders.scoring.ENGINES (not imported: keep startup fast)
 BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -44,13 +35,13 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (reused to resume)")
     p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local: process pool on this machine (default); ray: Ray Data actor pool")
-    p.add_argument("--workers", type=_positive_int, default=1,
+    p.add_argument("--workers", type=positive_int, default=1,
                    help="worker processes / Ray actors, each loads the model once (default 1)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto: the fastest measured at start; a resumed job keeps "
                         "the backend of its first run, recorded in run.json)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="join this Ray cluster (e.g. auto, ray://head:10001); default: a local instance")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="windows per backend call")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="windows per backend call")
     p.add_argument("--retry-errors", action="store_true", help="score again records that failed before")
     p.set_defaults(handler=run_score_command)
 
