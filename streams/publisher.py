@@ -21,6 +21,7 @@ import numpy as np
 
 from biosig.modality import check_modality, infer_modality
 from streams import protocol
+from streams._client import ClientSocket
 from streams.config import DEFAULT_INGEST
 from streams.errors import StreamError
 
@@ -68,7 +69,7 @@ class OutStream:
         return ok
 
 
-class Publisher:
+class Publisher(ClientSocket):
     """A device that PUSHes signal frames to a runtime's ingest endpoint.
 
     Parameters
@@ -130,15 +131,3 @@ class Publisher:
                 if time.monotonic() >= deadline:
                     return False
                 self.sock.poll(10, zmq.POLLOUT)
-
-    def close(self, linger_s: float = 0.0):
-        """Close the socket (waiting up to ``linger_s`` for queued frames to leave)."""
-        self.sock.close(linger=int(linger_s * 1000))
-        if self._own_ctx:
-            self.ctx.term()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -18,6 +18,7 @@ import logging
 import time
 
 from streams import protocol
+from streams._client import ClientSocket
 from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
 from streams.errors import ProtocolError, StreamError
 
@@ -28,7 +29,7 @@ def _topic_stats():
     return {"frames": 0, "gaps": 0, "missing": 0, "duplicates": 0, "late": 0, "restarts": 0}
 
 
-class Subscriber:
+class Subscriber(ClientSocket):
     """SUB socket on the runtime's output endpoint with gap/duplicate accounting.
 
     Parameters
@@ -129,17 +130,6 @@ class Subscriber:
             out[frame.topic] = frame
             frame = self.recv(0)
         return out
-
-    def close(self):
-        self.sock.close(linger=0)
-        if self._own_ctx:
-            self.ctx.term()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="client",
