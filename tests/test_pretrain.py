@@ -34,18 +34,12 @@ def one_thread():
 
 
 def _run(tmp_path, *argv):
-    return subprocess.run([sys.executable, _script(tmp_path), *argv], env=_env(), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "biosig.cli", *argv], env=_env(), capture_output=True,
                           text=True, timeout=300)
 
 
 def _env():
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-
-
-def _script(tmp_path):
-    s = tmp_path / "biosig_main.py"
-    s.write_text("import sys\nfrom biosig.cli import main\nsys.exit(main())\n")
-    return str(s)
 
 
 def _weights(d):
@@ -88,7 +82,7 @@ def test_resume_after_sigkill_is_exact(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     res = _run(tmp_path, "pretrain", *args, "--out", str(straight))
     assert res.returncode == 0, res.stderr[-2000:]
-    proc = subprocess.Popen([sys.executable, _script(tmp_path), "pretrain", *args, "--out", str(killed)],
+    proc = subprocess.Popen([sys.executable, "-m", "biosig.cli", "pretrain", *args, "--out", str(killed)],
                             env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while not (killed / "train_state.pt").exists() and proc.poll() is None and time.time() < deadline:
@@ -116,7 +110,7 @@ def test_torchrun_two_processes_match_one(tmp_path):
     res = _run(tmp_path, "pretrain", *args, "--out", str(tmp_path / "one"))
     assert res.returncode == 0, res.stderr[-2000:]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), _script(tmp_path), "pretrain", *args, "--out", str(tmp_path / "two")]
+           "--master_port", str(_free_port()), "-m", "biosig.cli", "pretrain", *args, "--out", str(tmp_path / "two")]
     res = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     one, two = _losses(tmp_path / "one"), _losses(tmp_path / "two")
