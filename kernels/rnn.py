@@ -249,3 +249,68 @@ def lms_step(W, u, target, nwork, lr, clip):
     norm = math.sqrt(loss * sqnorm(u))
     add_outer(W, -lr * clip_factor(norm, clip), e, u)
     return 0.5 * loss, norm
+
+
+@njit(**JIT)
+def uoro_k_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, GA, GB, work, nwork, lr, clip):
+    """UORO with ``k`` independent rank-one estimates whose gradients are averaged.
+
+    Each estimate ``ht[s] (x) [WA[s], WB[s]]`` (ht (k, q), WA (k, q, q), WB (k, q, m), wnorm (k,),
+    rng (k,) uint64) is updated exactly as in :func:`uoro_step` with its own sign stream; the
+    mean of k unbiased estimates is unbiased with 1/k of the variance.  GA (q, q), GB (q, m) are
+    scratch for the averaged gradient.  With k = 1 this equals :func:`uoro_step`.
+    """
+    q = A.shape[0]
+    k_est = ht.shape[0]
+    hn, d, g, nu, ft = work[0], work[1], work[2], work[3], work[4]
+    y, e = nwork[0], nwork[1]
+    rnn_forward(A, B, h, u, hn, d)
+    loss = output_error(C, hn, target, y, e, g)
+    GA[:] = 0.0
+    GB[:] = 0.0
+    zz = sqnorm(h) + sqnorm(u)
+    for s in range(k_est):
+        hts, WAs, WBs = ht[s], WA[s], WB[s]
+        matvec(A, hts, ft)
+        for i in range(q):
+            ft[i] *= d[i]
+        xorshift_signs(rng[s:s + 1], nu)
+        nd = 0.0
+        for i in range(q):
+            nd += (nu[i] * d[i]) ** 2
+        nf = math.sqrt(nd * zz)
+        rho0 = math.sqrt(wnorm[s] / (math.sqrt(sqnorm(ft)) + UORO_EPS)) + UORO_EPS
+        rho1 = math.sqrt(nf / (math.sqrt(float(q)) + UORO_EPS)) + UORO_EPS
+        for i in range(q):
+            hts[i] = rho0 * ft[i] + rho1 * nu[i]
+        inv0 = 1.0 / rho0
+        gh = dot(g, hts) / k_est
+        wsq = 0.0
+        for i in range(q):
+            c = nu[i] * d[i] / rho1
+            wa = WAs[i]
+            ga = GA[i]
+            for j in range(q):
+                w = wa[j] * inv0 + c * h[j]
+                wa[j] = w
+                wsq += w * w
+                ga[j] += gh * w
+            wb = WBs[i]
+            gb = GB[i]
+            for j in range(u.shape[0]):
+                w = wb[j] * inv0 + c * u[j]
+                wb[j] = w
+                wsq += w * w
+                gb[j] += gh * w
+        wnorm[s] = math.sqrt(wsq)
+    norm = math.sqrt(sqnorm(GA.reshape(-1)) + sqnorm(GB.reshape(-1)) + sqnorm(e) * sqnorm(hn))
+    step = lr * clip_factor(norm, clip)
+    A2, B2 = A.reshape(-1), B.reshape(-1)
+    GA2, GB2 = GA.reshape(-1), GB.reshape(-1)
+    for j in range(A2.shape[0]):
+        A2[j] -= step * GA2[j]
+    for j in range(B2.shape[0]):
+        B2[j] -= step * GB2[j]
+    _sgd_readout(C, e, hn, step)
+    h[:] = hn
+    return loss, norm

@@ -108,6 +108,31 @@ def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, cl
     return loss, _finish(A, B, C, h, hn, e, gh * WA, gh * WB, lr, clip)
 
 
+def uoro_k_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, GA, GB, work, nwork, lr, clip):
+    k_est = ht.shape[0]
+    hn, d, g, nu = work[0], work[1], work[2], work[3]
+    y, e = nwork[0], nwork[1]
+    rnn_forward(A, B, h, u, hn, d)
+    loss = output_error(C, hn, target, y, e, g)
+    GA[:] = 0.0
+    GB[:] = 0.0
+    for s in range(k_est):
+        ft = d * (A @ ht[s])
+        xorshift_signs(rng[s:s + 1], nu)
+        nfA, nfB = np.outer(nu * d, h), np.outer(nu * d, u)
+        nf = np.sqrt(np.sum(nfA ** 2) + np.sum(nfB ** 2))
+        rho0 = np.sqrt(wnorm[s] / (np.linalg.norm(ft) + UORO_EPS)) + UORO_EPS
+        rho1 = np.sqrt(nf / (np.linalg.norm(nu) + UORO_EPS)) + UORO_EPS
+        ht[s] = rho0 * ft + rho1 * nu
+        WA[s] = WA[s] / rho0 + nfA / rho1
+        WB[s] = WB[s] / rho0 + nfB / rho1
+        wnorm[s] = np.sqrt(np.sum(WA[s] ** 2) + np.sum(WB[s] ** 2))
+        gh = float(g @ ht[s])
+        GA += gh * WA[s] / k_est
+        GB += gh * WB[s] / k_est
+    return loss, _finish(A, B, C, h, hn, e, GA, GB, lr, clip)
+
+
 def dni_step(A, B, C, h, u, target, S, f_cur, f_prev, c_prev, has_prev, work, nwork, lr, lr_sg, clip):
     hn, d, g = work[0], work[1], work[2]
     y, e = nwork[0], nwork[1]

@@ -47,6 +47,7 @@ class ForecasterConfig:
     max_loss: float = 1e4
     init_std: float = 0.02
     sg_lr: float = 0.0  # DNI synthetic-gradient rate; 0: the lr
+    estimates: int = 1  # UORO: independent rank-one estimates averaged per step (variance / k)
     fit_steps: int = 600  # linreg: samples collected before the least-squares fit
     ridge: float = 0.01  # linreg: ridge relative to the mean diagonal of the normal matrix
     scaling: str = "coord"  # z-score per coordinate, or "global": one std for all coordinates
@@ -54,7 +55,8 @@ class ForecasterConfig:
 
     def validate(self) -> "ForecasterConfig":
         ints = {"horizon_steps": 1, "lookback": 1, "hidden": 1, "n_coords": 1, "norm_steps": 0,
-                "max_gap_steps": 0, "fit_steps": 1}
+                "max_gap_steps": 0, "fit_steps": 1,
+                "estimates": 1}
         for name, low in ints.items():
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < low:
@@ -102,6 +104,7 @@ class Forecaster:
         self._count = 0  # normalised samples in the ring since the last window restart
         self._gap = 0
         self._have_forecast = False
+        self._trained = False  # a training step ran on the newest sample (see train_forecast)
         self.n_seen = 0
         self.n_skipped = 0
         self.n_resets = 0
@@ -130,6 +133,7 @@ class Forecaster:
         if x.shape[0] != self.n_coords:
             raise ForecastError(f"sample has {x.shape[0]} coordinate(s), this forecaster expects {self.n_coords}")
         self.diverged = False
+        self._trained = False
         if not math.isfinite(x.sum()):  # any NaN or inf coordinate
             self.n_skipped += 1
             self._gap += 1
@@ -157,6 +161,22 @@ class Forecaster:
         if not self._have_forecast:
             return self._last.copy()
         return self._y * self._scale + self._center
+
+    def train_forecast(self) -> np.ndarray | None:
+        """The forecast of the newest sample made by the training chain just before learning it.
+
+        That is the window ending ``horizon_steps`` samples earlier, pushed through the weights
+        as they stood *after* learning every sample up to the previous one.  Pohl et al.'s
+        published MATLAB code scores exactly this (it predicts and updates with y(t+h) in one
+        iteration), so it is the forecast of ``--supervision paper``.  It is **not causal**: a
+        deployed system would have to make it ``horizon_steps - 1`` samples before the weights
+        it uses existed.  None when the newest sample trained nothing (warm-up, a gap, a method
+        without online learning) or the training step diverged.
+        """
+        nwork = getattr(self, "_nwork", None)  # row 0: the kernels' pre-update output
+        if not self._trained or nwork is None:
+            return None
+        return nwork[0] * self._scale + self._center
 
     @property
     def ready(self) -> bool:
@@ -246,6 +266,7 @@ class Forecaster:
             if not (loss <= self.config.max_loss):  # also catches NaN
                 self._on_divergence(f"training loss {loss:.3g}")
                 return
+            self._trained = True
         if self._count >= L:
             self._kern.fill_window(self._hist, pos, 0, L, self._u_pr)
             self._predict(self._u_pr)

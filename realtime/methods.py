@@ -80,21 +80,33 @@ class SnAp1(_RNN):
 
 
 class UORO(_RNN):
-    """UORO: unbiased rank-one influence estimate with seeded random signs."""
+    """UORO: unbiased rank-one influence estimate with seeded random signs.
+
+    ``estimates`` = k > 1 keeps k independent estimates (own sign streams) and averages their
+    gradients: still unbiased, 1/k of the variance, k times the influence-update cost.
+    """
 
     method = "uoro"
-    _extra = ("ht", "WA", "WB", "wnorm", "rng_state")
+    _extra = ("ht", "WA", "WB", "wnorm", "rng_state", "GA", "GB")
 
     def _init_learning(self, rng) -> None:
-        q, m = self.config.hidden, self.m
-        self.ht, self.WA, self.WB, self.wnorm = np.zeros(q), np.zeros((q, q)), np.zeros((q, m)), np.zeros(1)
-        if rng is not None:  # a window restart keeps the sign generator running
-            self.rng_state = np.array([rng.integers(1, 2 ** 63)], dtype=np.uint64)
+        q, m, k = self.config.hidden, self.m, self.config.estimates
+        self.ht, self.WA, self.WB = np.zeros((k, q)), np.zeros((k, q, q)), np.zeros((k, q, m))
+        self.wnorm = np.zeros(k)
+        if rng is not None:  # a window restart keeps the sign generators running
+            self.rng_state = rng.integers(1, 2 ** 63, size=k).astype(np.uint64)
+            self.GA, self.GB = (np.zeros((q, q)), np.zeros((q, m))) if k > 1 else (np.zeros(0), np.zeros(0))
 
     def _train(self, u, target) -> float:
-        loss, _ = self._steps.uoro_step(self.A, self.B, self.C, self.h_tr, u, target, self.ht, self.WA,
-                                        self.WB, self.wnorm, self.rng_state, self._work, self._nwork,
-                                        self.config.lr, self.config.clip)
+        c = self.config
+        if c.estimates == 1:  # the fused single-estimate kernel
+            loss, _ = self._steps.uoro_step(self.A, self.B, self.C, self.h_tr, u, target, self.ht[0], self.WA[0],
+                                            self.WB[0], self.wnorm, self.rng_state, self._work, self._nwork,
+                                            c.lr, c.clip)
+        else:
+            loss, _ = self._steps.uoro_k_step(self.A, self.B, self.C, self.h_tr, u, target, self.ht, self.WA,
+                                              self.WB, self.wnorm, self.rng_state, self.GA, self.GB, self._work,
+                                              self._nwork, c.lr, c.clip)
         return loss
 
 

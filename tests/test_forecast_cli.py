@@ -125,3 +125,14 @@ def test_real_marker_session_columns(tmp_path, capsys):
     assert pred["step"].min() == 600 and pred.height == 1172 - 600
     printed = capsys.readouterr().out
     assert "last" in printed and "nRMSE" in printed
+
+
+def test_paper_supervision_is_recorded_and_labelled(tmp_path, capsys):
+    f = tmp_path / "s.csv"
+    _write_csv(f, n=760)
+    out = tmp_path / "o"
+    assert main(["forecast", "evaluate", str(f), "--methods", "lms", "--horizons", "3", "--seeds", "1",
+                 "--workers", "1", "--supervision", "paper", "--out", str(out)]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["protocol"]["supervision"] == "paper" and rep["causal"] is False
+    assert "NOT CAUSAL" in capsys.readouterr().out

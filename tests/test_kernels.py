@@ -19,6 +19,10 @@ def _state(method, rng, q=Q, n=N, m=M):
         return [np.zeros((q, q)), np.zeros((q, m)), np.zeros(q)]
     if method == "uoro":
         return [np.zeros(q), np.zeros((q, q)), np.zeros((q, m)), np.zeros(1), np.array([12345], np.uint64)]
+    if method == "uoro_k":  # 4 estimates, distinct sign streams, plus the gradient scratch
+        k = 4
+        return [np.zeros((k, q)), np.zeros((k, q, q)), np.zeros((k, q, m)), np.zeros(k),
+                np.array([12345, 7, 99, 2 ** 40], np.uint64), np.zeros((q, q)), np.zeros((q, m))]
     if method == "dni":
         return [rng.normal(0, 0.1, (q, q + n + 1)), np.zeros(q + n + 1), np.zeros(q + n + 1), np.zeros(q), np.zeros(1)]
     raise ValueError(method)
@@ -31,7 +35,7 @@ def _call(mod, method, P, h, u, tgt, st, work, nwork, lr, clip):
     return fn(*P, h, u, tgt, *st, work, nwork, lr, clip)
 
 
-@pytest.mark.parametrize("method", ["rtrl", "snap1", "uoro", "dni"])
+@pytest.mark.parametrize("method", ["rtrl", "snap1", "uoro", "uoro_k", "dni"])
 def test_step_kernel_equals_numpy_twin(method):
     rng = np.random.default_rng(1)
     P = _params(rng)
@@ -52,6 +56,28 @@ def test_step_kernel_equals_numpy_twin(method):
     kept2 = st2[:2] if method == "rtrl" else st2
     for a, b in zip(list(P) + [h] + kept, list(P2) + [h2] + kept2):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_uoro_with_one_estimate_is_plain_uoro():
+    """uoro_k_step with k = 1 takes the same steps as the fused single-estimate kernel."""
+    rng = np.random.default_rng(3)
+    P1 = _params(rng)
+    P2 = [p.copy() for p in P1]
+    h1 = rng.normal(0, 0.3, Q)
+    h2 = h1.copy()
+    s1 = _state("uoro", rng)
+    s2 = [s1[0][None].copy(), s1[1][None].copy(), s1[2][None].copy(), s1[3].copy(), s1[4].copy(),
+          np.zeros((Q, Q)), np.zeros((Q, M))]
+    w1, w2, n1, n2 = np.zeros((6, Q)), np.zeros((6, Q)), np.zeros((2, N)), np.zeros((2, N))
+    for t in range(100):
+        u = np.append(rng.normal(0, 1, M - 1), 1.0)
+        tgt = rng.normal(0, 1, N)
+        clip = 0.5 if t % 2 else 100.0
+        l1, g1 = rnn.uoro_step(*P1, h1, u, tgt, *s1, w1, n1, 0.05, clip)
+        l2, g2 = rnn.uoro_k_step(*P2, h2, u, tgt, *s2, w2, n2, 0.05, clip)
+        assert (l1, g1) == (pytest.approx(l2, rel=1e-10), pytest.approx(g2, rel=1e-10))
+    for a, b in zip(list(P1) + [h1, s1[0], s1[1], s1[2]], list(P2) + [h2, s2[0][0], s2[1][0], s2[2][0]]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
 def test_lms_predict_window_and_signs_equal_twins():
@@ -204,3 +230,31 @@ def test_snap1_equals_rtrl_for_diagonal_recurrence():
         _, g_r = rnn.rtrl_step(A_full, B, C, h1, u, tgt, *st_r, w1, n1, 0.0, 0.0)
         _, g_s = rnn.snap1_step(A_full, B, C, h2, u, tgt, *st_s, w2, n2, 0.0, 0.0)
     assert abs(g_r - g_s) > 1e-6
+
+
+def test_averaging_uoro_estimates_cuts_the_gradient_error():
+    """k = 16 averaged estimates: unbiased like one, with a much smaller error against RTRL's gradient."""
+    rng = np.random.default_rng(6)
+    q, n, m = 4, 2, 3
+    A, B, C = _params(rng, q, n, m, scale=0.6)
+    us = [np.append(rng.normal(0, 1, m - 1), 1.0) for _ in range(5)]
+    tgts = [rng.normal(0, 1, n) for _ in range(5)]
+    st, h, work = _state("rtrl", rng, q, n, m), np.zeros(q), np.zeros((6, q))
+    for u, y in zip(us, tgts):
+        rnn.rtrl_step(A.copy(), B.copy(), C.copy(), h, u, y, *st, work, np.zeros((2, n)), 0.0, 0.0)
+    exact = np.einsum("i,ijk->jk", work[2], st[1])  # dL/dB of the last step: g . dh/dB
+
+    def sq_error(k, run):
+        ust = [np.zeros((k, q)), np.zeros((k, q, q)), np.zeros((k, q, m)), np.zeros(k),
+               np.arange(1, k + 1, dtype=np.uint64) * np.uint64(1_000_003) + np.uint64(run), np.zeros((q, q)),
+               np.zeros((q, m))]
+        h = np.zeros(q)
+        for u, y in zip(us, tgts):
+            rnn.uoro_k_step(A.copy(), B.copy(), C.copy(), h, u, y, *ust, np.zeros((6, q)), np.zeros((2, n)), 0.0, 0.0)
+        return ust[6]  # the averaged gradient wrt B
+
+    one = np.array([sq_error(1, r) for r in range(400)])
+    many = np.array([sq_error(16, r) for r in range(400)])
+    assert np.abs(many.mean(0) - exact).max() < 0.1 * np.abs(exact).max()  # still unbiased
+    mse1, mse16 = np.mean((one - exact) ** 2), np.mean((many - exact) ** 2)
+    assert mse16 < mse1 / 6, (mse1, mse16)  # ideal 1/16

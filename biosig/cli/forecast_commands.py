@@ -37,6 +37,11 @@ def register(subparsers) -> None:
     e.add_argument("--grid", default="default", choices=("default", "paper"), help="hyperparameter grid")
     e.add_argument("--scaling", default="coord", choices=("coord", "global"),
                    help="z-score per coordinate (default) or one std for all coordinates")
+    e.add_argument("--supervision", default="causal", choices=("causal", "paper"),
+                   help="causal (default): a forecast uses only samples before it, as deployed. paper: "
+                        "NOT causal, reproduces the published MATLAB code, which updates the weights with "
+                        "y(t+h) in the iteration that predicts it (later forecasts use targets h-1 steps "
+                        "early); only for comparison with the published table")
     e.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
     e.add_argument("--out", required=True, metavar="DIR", help="output folder")
     e.set_defaults(handler=_evaluate)
@@ -69,7 +74,8 @@ def _evaluate(args) -> int:
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
     if not methods:
         raise ForecastError("--methods is empty")
-    protocol = Protocol(rate_hz=args.rate_hz, seeds=args.seeds, select_seeds=args.select_seeds, scaling=args.scaling)
+    protocol = Protocol(rate_hz=args.rate_hz, seeds=args.seeds, select_seeds=args.select_seeds, scaling=args.scaling,
+                        supervision=args.supervision)
     sessions = load_sessions(args.files, args.rate_hz)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
