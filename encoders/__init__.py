@@ -24,8 +24,8 @@ Contract (relied upon by ``encoders.export``, ``streams`` and the CLI)
     patches; extra samples dropped). ``channel_idx`` (long (C,), positions in
     ``config.channels``, or (B, C) per sample) defaults to the first C names; map record channel
     names with ``Encoder.channel_index(names)``. ``config.in_channels`` is the default C for export
-    (1 for ECG/PPG/audio, 2 for spiro). The spirogram front end switches to an export-friendly
-    O(T^2) count when ``config.export_mode`` is set or torch is exporting (same numbers).
+    (1 for ECG/PPG/audio, 2 for spiro). The spirogram front end's flow-volume resampling is an
+    O(T) bucket count (``tokenizers.count_below``), the same ops in torch, ONNX and TensorRT.
 ``encoders.load(name_or_dir) -> Encoder``
     Shipped name (``"ecg-tiny"``, ``"ppg-tiny"``, ``"audio-tiny"``, ``"spiro-tiny"``) or a
     checkpoint directory. ``Encoder`` has ``.model``, ``.config``, ``.pipeline`` (the full biosig

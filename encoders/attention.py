@@ -2,7 +2,7 @@
 
 Tokens are split into blocks of ``w``; each block attends to itself and its two neighbouring
 blocks (a band of half-width between w and 2w - 1 tokens), plus ``G`` global tokens that attend to
-everything and are attended by everything. Only plain tensor ops (pad, reshape, cat, einsum,
+everything and are attended by everything. Only plain tensor ops (pad, reshape, cat, matmul,
 masked_fill, softmax) are used, so ``torch.onnx.export`` and TensorRT take it with a dynamic
 sequence length. :func:`dense_band_attention` is the test oracle: full attention with the same
 mask written out as an (G + N, G + N) matrix.
@@ -72,20 +72,21 @@ def windowed_attention(q, k, v, w: int, n_global: int = 0) -> torch.Tensor:
     # key j of block b sits at local position (b - 1) * w + j; valid when inside [0, N)
     pos = (torch.arange(nb, device=q.device)[:, None] - 1) * w + torch.arange(3 * w, device=q.device)
     valid = (pos >= 0) & (pos < n)                                             # (Nb, 3w)
-    s_loc = torch.einsum("bhnqd,bhnkd->bhnqk", qb, k_nb) * scale             # (B, H, Nb, w, 3w)
+    # batched matmuls rather than einsum: ONNX Runtime runs MatMul directly, Einsum through
+    # transposes and a generic contraction
+    s_loc = torch.matmul(qb, k_nb.transpose(-1, -2)) * scale                  # (B, H, Nb, w, 3w)
     s_loc = s_loc.masked_fill(~valid[:, None, :], torch.finfo(s_loc.dtype).min)
     if G > 0:
-        s_glob = torch.einsum("bhnqd,bhgd->bhnqg", qb, kg) * scale           # (B, H, Nb, w, G)
+        s_glob = torch.matmul(qb, kg.transpose(-1, -2).unsqueeze(2)) * scale   # (B, H, Nb, w, G)
         p = torch.cat([s_glob, s_loc], dim=-1).softmax(-1)                   # (B, H, Nb, w, G+3w)
-        out = (torch.einsum("bhnqg,bhgd->bhnqd", p[..., :G], vg)
-               + torch.einsum("bhnqk,bhnkd->bhnqd", p[..., G:], v_nb))       # (B, H, Nb, w, d)
+        out = torch.matmul(p[..., :G], vg.unsqueeze(2)) + torch.matmul(p[..., G:], v_nb)  # (B, H, Nb, w, d)
     else:
-        out = torch.einsum("bhnqk,bhnkd->bhnqd", s_loc.softmax(-1), v_nb)
+        out = torch.matmul(s_loc.softmax(-1), v_nb)
     out = out.reshape(B, H, nb * w, d)[:, :, :n]                              # (B, H, N, d)
     if G == 0:
         return out
-    s_g = torch.einsum("bhgd,bhkd->bhgk", qg, k) * scale                     # (B, H, G, G+N)
-    out_g = torch.einsum("bhgk,bhkd->bhgd", s_g.softmax(-1), v)              # (B, H, G, d)
+    s_g = torch.matmul(qg, k.transpose(-1, -2)) * scale                       # (B, H, G, G+N)
+    out_g = torch.matmul(s_g.softmax(-1), v)                                  # (B, H, G, d)
     return torch.cat([out_g, out], dim=2)                                     # (B, H, G+N, d)
 
 

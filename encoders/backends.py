@@ -147,8 +147,8 @@ class TorchBackend(Backend):
         self.model.to(self.device)
         self.providers = (str(self.device),)
         self.why = why
-        from encoders.export import _config_dict, uses_channel_input
-        config = _config_dict(model)
+        from encoders.onnx_metadata import config_dict, uses_channel_input
+        config = config_dict(model)
         # Models with a channel vocabulary take any subset of channels; the others a fixed count.
         self.in_channels = None if uses_channel_input(config) else config.get("in_channels")
 
@@ -326,10 +326,14 @@ def _load_model(source):
 
 
 def export_cached(source) -> pathlib.Path:
-    """Export a model to ONNX once; reuse the file while the model id and weights are unchanged."""
+    """Export a model to ONNX once; reuse the file while the model id, its weights and the code
+    that builds the graph are unchanged (so an upgrade never runs a stale graph)."""
     from encoders.export import export_onnx
     model, encoder = _load_model(source)
     digest = hashlib.sha256()
+    here = pathlib.Path(__file__).parent
+    for module in ("attention.py", "model.py", "tokenizers.py", "export.py", "config.py"):
+        digest.update((here / module).read_bytes())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -446,8 +450,8 @@ def _auto(source, suffix, device, threads) -> Backend:
     # so measure both on one probe batch and keep the faster.
     ort_be = OnnxRuntimeBackend(export_cached(source), device="cpu", threads=threads)
     torch_be = TorchBackend(model, device="cpu", model_id=model_id)
-    from encoders.export import _config_dict, example_length
-    config = _config_dict(model)
+    from encoders.onnx_metadata import config_dict, example_length
+    config = config_dict(model)
     channels, length = int(config.get("in_channels") or 1), example_length(config)
     t_ort, t_torch = _probe_s(ort_be, channels, length), _probe_s(torch_be, channels, length)
     chosen = ort_be if t_ort <= t_torch else torch_be

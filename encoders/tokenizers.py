@@ -67,9 +67,9 @@ class SpiroPatches(nn.Module):
 
     n_derived = 3
 
-    def __init__(self, patch_size: int, fs_hz: float, export_mode: bool = False):
+    def __init__(self, patch_size: int, fs_hz: float):
         super().__init__()
-        self.patch_size, self.fs_hz, self.export_mode = patch_size, float(fs_hz), export_mode
+        self.patch_size, self.fs_hz = patch_size, float(fs_hz)
         self.patch_dim = patch_size
 
     def channels(self, x: torch.Tensor) -> torch.Tensor:
@@ -81,15 +81,7 @@ class SpiroPatches(nn.Module):
         flow = F.pad((vn[..., 1:] - vn[..., :-1]) * self.fs_hz, (1, 0))       # (B, 1, T)
         T = x.shape[-1]
         levels = (torch.arange(T, device=x.device, dtype=x.dtype) + 0.5) / T  # (T,) volume grid
-        # index of the first sample whose volume reaches each level (volume is monotonic
-        # after the pipeline; otherwise this is the count of samples below the level)
-        if self.export_mode or _exporting():
-            # O(T^2) compare-and-count: plain ops that ONNX / TensorRT take
-            idx = (vn[:, 0, None, :] < levels[None, :, None]).sum(-1)          # (B, T)
-        else:
-            # same count in O(T log T): #samples below a level = its insertion point in sorted volume
-            srt = torch.sort(vn[:, 0], dim=-1).values.contiguous()
-            idx = torch.searchsorted(srt, levels[None].expand(srt.shape[0], T).contiguous(), side="left")
+        idx = count_below(vn[:, 0], levels)                                   # (B, T)
         idx = idx.clamp_max(T - 1)
         fv = torch.gather(flow[:, 0], 1, idx)[:, None]                         # (B, 1, T)
         return torch.cat([vn, flow, fv], dim=1)                               # (B, 3, T)
@@ -134,10 +126,30 @@ class LogMelPatches(nn.Module):
         return patches.permute(0, 2, 1, 3).reshape(B, p, 1, M * self.patch_size)   # (B, P, 1, M*k)
 
 
-def _exporting() -> bool:
-    """True while torch.export / torch.onnx.export traces (belt and braces to config.export_mode)."""
-    is_exp = getattr(getattr(torch, "compiler", None), "is_exporting", None)
-    return bool((is_exp is not None and is_exp()) or torch.onnx.is_in_onnx_export())
+def count_below(v: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """``out[b, j] = #{t : v[b, t] < levels[j]}`` for the equispaced grid ``levels[j] = (j + 0.5) / T``.
+
+    O(T) and plain ONNX ops (Floor, Gather, ScatterElements add, CumSum), so eager torch, ONNX
+    Runtime and TensorRT share one path: each sample's bucket ``c`` (the first level above it) is
+    estimated with ``floor(v T - 0.5) + 1``, corrected by exact comparisons against the same
+    float32 ``levels`` (rounding moves the estimate by at most one), counted with a scatter-add and
+    accumulated.  NaN samples count below no level, like the comparison they replace (the test
+    oracle is the O(T^2) compare-and-count).
+    """
+    B, T = v.shape
+    top = torch.ones_like(v) * T  # T as a tensor: float(T) would freeze the length at export
+    est = v * T - 0.5
+    est = torch.minimum(torch.where(torch.isnan(est), top, est).clamp_min(-1.0), top)
+    c = (torch.floor(est) + 1).long().clamp_max(T)                                  # (B, T) in [0, T]
+    # finite sentinels (the TorchScript exporter cannot write an inf constant); the clamps below
+    # make them behave as -inf / +inf
+    above = torch.cat([levels, levels[-1:] + 2.0])                                  # above[c] = level c
+    below = torch.cat([levels[:1] - 2.0, levels])                                   # below[c] = level c - 1
+    c = (c - (below[c] > v).long()).clamp_min(0)                                    # too high by one
+    c = (c + (above[c] <= v).long()).clamp_max(T)                                   # too low by one; +inf: T
+    ones = torch.ones_like(v)
+    hist = torch.zeros(B, T + 1, dtype=v.dtype, device=v.device).scatter_add(1, c, ones)
+    return hist.cumsum(-1)[:, :T].long()                                            # (B, T)
 
 
 def sinusoid(n: int, dim: int, device=None) -> torch.Tensor:
@@ -154,5 +166,5 @@ def build_frontend(config) -> nn.Module:
         return LogMelPatches(config.input_fs_hz, config.n_fft, config.hop_length, config.n_mels,
                              config.fmin_hz, config.fmax_hz, config.patch_size)
     if config.modality == "spiro":
-        return SpiroPatches(config.patch_size, config.input_fs_hz, config.export_mode)
+        return SpiroPatches(config.patch_size, config.input_fs_hz)
     return SignalPatches(config.patch_size)

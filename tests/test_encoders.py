@@ -108,13 +108,21 @@ def test_spiro_channels_match_numpy_and_physics():
     np.testing.assert_allclose(ch[2][mid], (1 - levels[mid]) / tau / (1 - np.exp(-t[-1] / tau)), rtol=0.08)
 
 
-def test_spiro_fast_and_export_paths_agree_on_any_volume():
+def test_spiro_bucket_count_equals_compare_and_count():
+    """count_below (O(T), the one path for torch and ONNX) == the O(T^2) definition, exactly,
+    on monotonic and non-monotonic volumes, values on the level grid itself, NaN and inf."""
+    from encoders.tokenizers import count_below
     g = torch.Generator().manual_seed(0)
-    x = torch.cat([torch.cumsum(torch.rand(3, 1, 600, generator=g), -1),            # monotonic
-                   torch.randn(1, 1, 600, generator=g).cumsum(-1)])                  # not monotonic
-    fast, exp = SpiroPatches(25, 100.0), SpiroPatches(25, 100.0, export_mode=True)
-    with torch.no_grad():
-        torch.testing.assert_close(fast.channels(x), exp.channels(x), atol=0, rtol=0)
+    T = 600
+    levels = (torch.arange(T, dtype=torch.float32) + 0.5) / T
+    x = torch.cat([torch.cumsum(torch.rand(3, T, generator=g), -1) / 300,           # monotonic
+                   torch.randn(1, T, generator=g).cumsum(-1) / 30,                    # not monotonic
+                   levels[torch.randint(0, T, (1, T), generator=g)],                  # exactly on levels
+                   torch.nextafter(levels, torch.tensor(0.0))[None],                  # just below them
+                   torch.rand(1, T, generator=g) * 3 - 1])
+    x[-1, :5] = torch.tensor([float("nan"), float("inf"), -float("inf"), 0.0, 1.0])
+    oracle = (x[:, None, :] < levels[None, :, None]).sum(-1)                        # (B, T)
+    assert torch.equal(count_below(x, levels), oracle)
 
 
 def test_patches_round_trip():

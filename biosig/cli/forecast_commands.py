@@ -128,7 +128,7 @@ def _evaluate(args) -> int:
         if bar is not None:
             bar.close()
     (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
-    print(f"{len(sessions)} session(s), horizons {horizons[0]}-{horizons[-1]} steps at {args.rate_hz:g} Hz, "
+    print(f"{len(sessions)} session(s), horizons {args.horizons} ({len(horizons)}) steps at {args.rate_hz:g} Hz, "
           f"{args.seeds} seed(s), grid {args.grid}, {report['wall_s']:.0f} s on {report['workers']} process(es)")
     print(format_table(report))
     print(f"report: {out / 'report.json'}; forecasts: {out / 'predictions'}")
