@@ -445,9 +445,9 @@ def _auto(source, suffix, device, threads) -> Backend:
     if not has_ort:
         return TorchBackend(model, device="cpu", model_id=model_id,
                             why="onnxruntime is not installed; torch eager on CPU")
-    # CPU, both available: which is faster depends on the model (onnxruntime wins on per-call
-    # overhead and most graphs; the export-friendly O(T^2) spirogram front end favours torch),
-    # so measure both on one probe batch and keep the faster.
+    # CPU, both available: which is faster depends on the model and batch (onnxruntime wins on
+    # per-call overhead and small batches; at batch 32 the audio and spirogram graphs measured
+    # slightly faster in torch), so measure both on one probe batch and keep the faster.
     ort_be = OnnxRuntimeBackend(export_cached(source), device="cpu", threads=threads)
     torch_be = TorchBackend(model, device="cpu", model_id=model_id)
     from encoders.onnx_metadata import config_dict, example_length
