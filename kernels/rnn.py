@@ -128,6 +128,31 @@ def snap1_step(A, B, C, h, u, target, JA, JB, jn, work, nwork, lr, clip):
 
 
 @njit(**JIT)
+def _uoro_new_ht(A, d, ht, wnorm_s, rng, nu, ft, zz):
+    """One UORO estimate's state update shared by :func:`uoro_step` and :func:`uoro_k_step`.
+
+    Forward tangent ``ft = d * (A ht)`` (left in ``ft``), fresh signs into ``nu`` from ``rng``
+    (1,), the normalisers ``rho0``, ``rho1`` and, in place, ``ht <- rho0 ft + rho1 nu``.
+    ``wnorm_s`` is ``||[WA, WB]||`` before the step and ``zz`` is ``||h||^2 + ||u||^2``.
+    Returns ``(rho0, rho1)``.
+    """
+    q = A.shape[0]
+    matvec(A, ht, ft)  # forward tangent dF/dh . ht, with the weights of this forward pass
+    for i in range(q):
+        ft[i] *= d[i]
+    xorshift_signs(rng, nu)
+    nd = 0.0
+    for i in range(q):
+        nd += (nu[i] * d[i]) ** 2
+    nf = math.sqrt(nd * zz)  # ||nu^T dF/dtheta||
+    rho0 = math.sqrt(wnorm_s / (math.sqrt(sqnorm(ft)) + UORO_EPS)) + UORO_EPS
+    rho1 = math.sqrt(nf / (math.sqrt(float(q)) + UORO_EPS)) + UORO_EPS
+    for i in range(q):
+        ht[i] = rho0 * ft[i] + rho1 * nu[i]
+    return rho0, rho1
+
+
+@njit(**JIT)
 def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, clip):
     """Unbiased online recurrent optimisation (Tallec & Ollivier 2018).
 
@@ -142,19 +167,8 @@ def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, cl
     y, e = nwork[0], nwork[1]
     rnn_forward(A, B, h, u, hn, d)
     loss = output_error(C, hn, target, y, e, g)
-    matvec(A, ht, ft)  # forward tangent dF/dh . ht, with the weights of this forward pass
-    for i in range(q):
-        ft[i] *= d[i]
-    xorshift_signs(rng, nu)
     zz = sqnorm(h) + sqnorm(u)
-    nd = 0.0
-    for i in range(q):
-        nd += (nu[i] * d[i]) ** 2
-    nf = math.sqrt(nd * zz)  # ||nu^T dF/dtheta||
-    rho0 = math.sqrt(wnorm[0] / (math.sqrt(sqnorm(ft)) + UORO_EPS)) + UORO_EPS
-    rho1 = math.sqrt(nf / (math.sqrt(float(q)) + UORO_EPS)) + UORO_EPS
-    for i in range(q):
-        ht[i] = rho0 * ft[i] + rho1 * nu[i]
+    rho0, rho1 = _uoro_new_ht(A, d, ht, wnorm[0], rng, nu, ft, zz)
     inv0 = 1.0 / rho0
     np.dot(WA, h, p)
     np.dot(WB, u, ft)  # ft no longer needed: scratch
@@ -271,18 +285,7 @@ def uoro_k_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, GA, GB, work, nwo
     zz = sqnorm(h) + sqnorm(u)
     for s in range(k_est):
         hts, WAs, WBs = ht[s], WA[s], WB[s]
-        matvec(A, hts, ft)
-        for i in range(q):
-            ft[i] *= d[i]
-        xorshift_signs(rng[s:s + 1], nu)
-        nd = 0.0
-        for i in range(q):
-            nd += (nu[i] * d[i]) ** 2
-        nf = math.sqrt(nd * zz)
-        rho0 = math.sqrt(wnorm[s] / (math.sqrt(sqnorm(ft)) + UORO_EPS)) + UORO_EPS
-        rho1 = math.sqrt(nf / (math.sqrt(float(q)) + UORO_EPS)) + UORO_EPS
-        for i in range(q):
-            hts[i] = rho0 * ft[i] + rho1 * nu[i]
+        rho0, rho1 = _uoro_new_ht(A, d, hts, wnorm[s], rng[s:s + 1], nu, ft, zz)
         inv0 = 1.0 / rho0
         gh = dot(g, hts) / k_est
         wsq = 0.0

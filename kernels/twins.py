@@ -87,12 +87,8 @@ def snap1_step(A, B, C, h, u, target, JA, JB, jn, work, nwork, lr, clip):
     return loss, _finish(A, B, C, h, hn, e, g[:, None] * JA, g[:, None] * JB, lr, clip)
 
 
-def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, clip):
-    q = A.shape[0]
-    hn, d, g, nu = work[0], work[1], work[2], work[3]
-    y, e = nwork[0], nwork[1]
-    rnn_forward(A, B, h, u, hn, d)
-    loss = output_error(C, hn, target, y, e, g)
+def _uoro_estimate(A, d, h, u, ht, WA, WB, wnorm, rng, nu):
+    """Advance one rank-one estimate ``ht (x) [WA, WB]`` in place (wnorm, rng: (1,) views)."""
     ft = d * (A @ ht)
     xorshift_signs(rng, nu)
     nfA = np.outer(nu * d, h)
@@ -104,6 +100,14 @@ def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, cl
     WA[:] = WA / rho0 + nfA / rho1
     WB[:] = WB / rho0 + nfB / rho1
     wnorm[0] = np.sqrt(np.sum(WA ** 2) + np.sum(WB ** 2))
+
+
+def uoro_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, work, nwork, lr, clip):
+    hn, d, g, nu = work[0], work[1], work[2], work[3]
+    y, e = nwork[0], nwork[1]
+    rnn_forward(A, B, h, u, hn, d)
+    loss = output_error(C, hn, target, y, e, g)
+    _uoro_estimate(A, d, h, u, ht, WA, WB, wnorm, rng, nu)
     gh = float(g @ ht)
     return loss, _finish(A, B, C, h, hn, e, gh * WA, gh * WB, lr, clip)
 
@@ -117,16 +121,7 @@ def uoro_k_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, GA, GB, work, nwo
     GA[:] = 0.0
     GB[:] = 0.0
     for s in range(k_est):
-        ft = d * (A @ ht[s])
-        xorshift_signs(rng[s:s + 1], nu)
-        nfA, nfB = np.outer(nu * d, h), np.outer(nu * d, u)
-        nf = np.sqrt(np.sum(nfA ** 2) + np.sum(nfB ** 2))
-        rho0 = np.sqrt(wnorm[s] / (np.linalg.norm(ft) + UORO_EPS)) + UORO_EPS
-        rho1 = np.sqrt(nf / (np.linalg.norm(nu) + UORO_EPS)) + UORO_EPS
-        ht[s] = rho0 * ft + rho1 * nu
-        WA[s] = WA[s] / rho0 + nfA / rho1
-        WB[s] = WB[s] / rho0 + nfB / rho1
-        wnorm[s] = np.sqrt(np.sum(WA[s] ** 2) + np.sum(WB[s] ** 2))
+        _uoro_estimate(A, d, h, u, ht[s], WA[s], WB[s], wnorm[s:s + 1], rng[s:s + 1], nu)
         gh = float(g @ ht[s])
         GA += gh * WA[s] / k_est
         GB += gh * WB[s] / k_est
