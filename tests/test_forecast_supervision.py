@@ -23,13 +23,22 @@ def _run(X, method, h, supervision, **config):
     return P
 
 
+H, J = 5, 600  # horizon of the dependency tests; the input changes from sample J on
+
+
+def _with_and_without_change(method, supervision):
+    """Forecasts of the signal and of the same signal shifted by 3 from sample J on."""
+    X = _signal()
+    Y = X.copy()
+    Y[J:] += 3.0
+    return _run(X, method, H, supervision), _run(Y, method, H, supervision)
+
+
 @pytest.mark.parametrize("method", ["lms", "snap1", "uoro"])
 def test_causal_forecast_never_sees_the_future(method):
     """Causal: the forecast of X[k] (made at k - h) is unchanged by any change from k - h + 1 on."""
-    X, h, j = _signal(), 5, 600
-    Y = X.copy()
-    Y[j:] += 3.0
-    P, Q = _run(X, method, h, "causal"), _run(Y, method, h, "causal")
+    h, j = H, J
+    P, Q = _with_and_without_change(method, "causal")
     np.testing.assert_array_equal(P[:j + h], Q[:j + h])
     assert not np.allclose(P[j + h:], Q[j + h:])
 
@@ -37,10 +46,8 @@ def test_causal_forecast_never_sees_the_future(method):
 @pytest.mark.parametrize("method", ["lms", "snap1", "uoro"])
 def test_paper_forecast_uses_targets_early(method):
     """Paper: the forecast of X[k] already depends on X[k - 1], h - 1 samples after it was due."""
-    X, h, j = _signal(), 5, 600
-    Y = X.copy()
-    Y[j:] += 3.0
-    P, Q = _run(X, method, h, "paper"), _run(Y, method, h, "paper")
+    j = J
+    P, Q = _with_and_without_change(method, "paper")
     np.testing.assert_array_equal(P[:j + 1], Q[:j + 1])  # X[k] itself is never used for its forecast
     assert not np.allclose(P[j + 1], Q[j + 1])  # ...but X[k - 1] is, which causal could not
 
