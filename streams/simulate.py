@@ -129,7 +129,7 @@ def run_sources(sources, seconds: float | None = None, stop: threading.Event | N
             break
         nxt = float("inf")
         for s in sources:
-            while s.due(now):
+            while s.due(now) and not stop.is_set():   # a blocked send must not delay a stop
                 s.send()
             nxt = min(nxt, s.next_s())
         time.sleep(max(0.0, min(nxt - time.time(), 0.05)))

@@ -6,6 +6,7 @@ handlers so that ``biosig --version`` stays fast.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -37,10 +38,113 @@ def _stop_on_signals(stop: threading.Event):
         signal.signal(sig, handler)
 
 
+class _Interrupted(BaseException):
+    """Raised in the main thread by the first SIGINT/SIGTERM (see :func:`_interruptible`)."""
+
+
+@contextlib.contextmanager
+def _interruptible(stop: threading.Event):
+    """Stop at once on SIGINT/SIGTERM, even inside a blocking send or a slow set-up.
+
+    The first signal sets ``stop`` and raises :class:`_Interrupted` in the main thread, which
+    leaves whatever it was doing (a send waiting for a runtime that is not there, generating the
+    simulated records) and ends the ``with`` block; later signals only set ``stop``, so clean-up
+    after the block is not interrupted.
+    """
+    def handler(signum, frame):
+        if not stop.is_set():
+            stop.set()
+            raise _Interrupted(signum)
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except _Interrupted:
+        pass
+    finally:
+        for sig in old:
+            signal.signal(sig, lambda signum, frame: stop.set())
+
+
+def _close_all(pubs, stop: threading.Event):
+    """Close publishers: wait up to 1 s for queued frames after a normal end, 0.2 s after a signal.
+
+    All sockets are closed before any context is terminated, so the waits run in parallel (one
+    linger in all, not one per publisher, when no runtime takes the frames).
+    """
+    linger_ms = 200 if stop.is_set() else 1000
+    for p in pubs:
+        p.sock.close(linger=linger_ms)
+    for p in pubs:
+        if p._own_ctx:
+            p.ctx.term()
+
+
+def _leave_if_signalled(stop: threading.Event):
+    """After a stop by signal, leave the process at once (exit code 0).
+
+    The simulators and readers import 2,000+ modules (scipy, pandas, neurokit2); the
+    interpreter's orderly teardown of them takes 0.5-2 s on a loaded 2-core machine, which would
+    break the promise to stop within 1 s. Sockets are closed and output flushed before this.
+    """
+    if stop.is_set():
+        import logging
+        import os
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(0)
+
+
 def _check_seconds(args):
     from streams.errors import StreamError
-    if args.seconds is not None and not args.seconds > 0:
-        raise StreamError(f"--seconds must be > 0, got {args.seconds}")
+    if args.seconds is not None and not 0 < args.seconds < float("inf"):
+        raise StreamError(f"--seconds must be a finite number > 0, got {args.seconds}")
+
+
+def _check_number(flag: str, value, lo=None, hi=None, lo_open=False, integer=False):
+    """One-line :class:`StreamError` unless ``lo (<|<=) value <= hi`` and finite."""
+    import math
+    from streams.errors import StreamError
+    bound = []
+    if lo is not None:
+        bound.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        bound.append(f"<= {hi:g}")
+    what = f"{'an integer' if integer else 'a finite number'}{' ' + ' and '.join(bound) if bound else ''}"
+    ok = math.isfinite(value) and (lo is None or (value > lo if lo_open else value >= lo)) \
+        and (hi is None or value <= hi)
+    if not ok:
+        raise StreamError(f"{flag} must be {what}, got {value:g}")
+
+
+def _check_writable_dir(flag: str, path):
+    """Create ``path`` (a folder for recordings or checkpoints) or fail with one line."""
+    import os
+    import pathlib
+    from streams.errors import StreamError
+    p = pathlib.Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StreamError(f"{flag} {p}: cannot create the folder ({exc.strerror or exc})") from None
+    if not p.is_dir() or not os.access(p, os.W_OK | os.X_OK):
+        raise StreamError(f"{flag} {p}: not a writable folder")
+
+
+def _check_models(models: dict):
+    """Refuse encoders that cannot exist: unknown names, wrong modality (before anything starts)."""
+    import pathlib
+    from encoders.config import get_config, list_models
+    from streams.errors import StreamError
+    for modality, name in models.items():
+        if pathlib.Path(name).expanduser().is_dir():
+            continue
+        if name not in list_models():
+            raise StreamError(f"models: {modality}={name}: no such model or checkpoint folder; "
+                              f"known models: {', '.join(list_models())}")
+        if get_config(name).modality != modality:
+            raise StreamError(f"models: {modality}={name}: {name} embeds {get_config(name).modality}, "
+                              f"not {modality}")
 
 
 # ---------------------------------------------------------------------------------- handlers
@@ -72,7 +176,12 @@ def _serve(args) -> int:
             k, v = item.split("=", 1)
             models[k] = v
         changes["models"] = models
-    rt = Runtime(cfg.replace(**changes))
+    cfg = cfg.replace(**changes)
+    for flag, path in (("--record", cfg.record_dir), ("--state", cfg.state_dir)):
+        if path is not None:
+            _check_writable_dir(flag, path)
+    _check_models(cfg.models)
+    rt = Runtime(cfg)
     _stop_on_signals(rt._stop)
     rt.run(args.seconds)
     if rt.error:
@@ -82,40 +191,59 @@ def _serve(args) -> int:
 
 
 def _monitor(args) -> int:
-    from streams.simulate import make_couches, make_ward, run_sources
-    _check_seconds(args)
-    streams = [s for s in args.streams.split(",") if s]
-    pubs, sources = make_ward(args.simulate, streams, endpoint=args.ingest, key_dir=args.keys,
-                              frame_s=args.frame_s, seed=args.seed)
-    cp, cs, _ = make_couches(args.couches, endpoint=args.ingest, key_dir=args.keys,
-                             seconds=args.seconds or 600.0, seed=args.seed)
     stop = threading.Event()
-    _stop_on_signals(stop)
-    try:
-        run_sources(sources + cs, args.seconds, stop)
-    finally:
-        for p in pubs + cp:
-            p.close(linger_s=1.0)
-    sent = sum(s.out.sent for s in sources + cs)
-    dropped = sum(s.out.dropped for s in sources + cs)
-    print(f"biosig monitor: sent {sent} frames from {len(sources + cs)} streams, dropped {dropped}", file=sys.stderr)
+    with _interruptible(stop):
+        from streams.errors import StreamError
+        from streams.simulate import make_couches, make_ward, run_sources
+        _check_seconds(args)
+        _check_number("--simulate", args.simulate, lo=0, integer=True)
+        _check_number("--couches", args.couches, lo=0, integer=True)
+        _check_number("--frame-s", args.frame_s, lo=0, hi=10, lo_open=True)
+        _check_number("--seed", args.seed, lo=0, integer=True)
+        if args.simulate == 0 and args.couches == 0:
+            raise StreamError("nothing to simulate: --simulate 0 and --couches 0")
+        streams = [s for s in args.streams.split(",") if s]
+        pubs, sources = [], []
+        try:
+            wp, sources = make_ward(args.simulate, streams, endpoint=args.ingest, key_dir=args.keys,
+                                    frame_s=args.frame_s, seed=args.seed)
+            pubs += wp
+            cp, cs, _ = make_couches(args.couches, endpoint=args.ingest, key_dir=args.keys,
+                                     seconds=args.seconds or 600.0, seed=args.seed)
+            pubs += cp
+            sources = sources + cs
+            print(f"biosig monitor: publishing {len(sources)} streams to {args.ingest} "
+                  f"(Ctrl-C to stop)", file=sys.stderr, flush=True)
+            run_sources(sources, args.seconds, stop)
+        finally:
+            _close_all(pubs, stop)
+    sent = sum(s.out.sent for s in sources)
+    dropped = sum(s.out.dropped for s in sources)
+    print(f"biosig monitor: sent {sent} frames from {len(sources)} streams, dropped {dropped}"
+          f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
+    _leave_if_signalled(stop)
     return 0
 
 
 def _replay(args) -> int:
-    from streams.replay import replay_duration_s, replay_sources
-    from streams.simulate import run_sources
-    _check_seconds(args)
-    pubs, sources = replay_sources(args.records, speed=args.speed, endpoint=args.ingest, key_dir=args.keys)
     stop = threading.Event()
-    _stop_on_signals(stop)
-    try:
-        run_sources(sources, args.seconds or replay_duration_s(sources), stop)
-    finally:
-        for p in pubs:
-            p.close(linger_s=1.0)
-    print(f"biosig replay: sent {sum(s.out.sent for s in sources)} frames from {len(sources)} streams",
-          file=sys.stderr)
+    with _interruptible(stop):
+        from streams.replay import MAX_SPEED, replay_duration_s, replay_sources
+        from streams.simulate import run_sources
+        _check_seconds(args)
+        _check_number("--speed", args.speed, lo=0, hi=MAX_SPEED, lo_open=True)
+        pubs, sources = [], []
+        try:
+            pubs, sources = replay_sources(args.records, speed=args.speed, endpoint=args.ingest,
+                                           key_dir=args.keys)
+            print(f"biosig replay: publishing {len(sources)} streams to {args.ingest} (Ctrl-C to stop)",
+                  file=sys.stderr, flush=True)
+            run_sources(sources, args.seconds or replay_duration_s(sources), stop)
+        finally:
+            _close_all(pubs, stop)
+    print(f"biosig replay: sent {sum(s.out.sent for s in sources)} frames from {len(sources)} streams"
+          f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
+    _leave_if_signalled(stop)
     return 0
 
 
@@ -153,6 +281,7 @@ def _listen(args) -> int:
 def _status(args) -> int:
     from streams.demo import status_table
     from streams.subscriber import request_status
+    _check_number("--timeout", args.timeout, lo=0, hi=3600, lo_open=True)
     body = request_status(args.status, key_dir=args.keys, insecure=args.insecure, timeout_s=args.timeout)
     if args.json:
         print(json.dumps(body, indent=1, default=float))
@@ -165,6 +294,7 @@ def _status(args) -> int:
 
 def _keys(args) -> int:
     from streams.security import generate_keys
+    _check_number("--clients", args.clients, lo=1, hi=10000, integer=True)
     d = generate_keys(args.dir, args.clients)
     print(f"wrote server and {args.clients} client certificate(s) to {d}; allow-list: {d / 'allowed'}")
     print(f"runtime: biosig serve --keys {d}   clients: --keys {d}")
@@ -172,10 +302,28 @@ def _keys(args) -> int:
 
 
 def _bridge(args) -> int:
-    from streams.replay import bridge_lsl
+    from streams.lsl import bridge_lsl_in
     _check_seconds(args)
-    sent = bridge_lsl(endpoint=args.ingest, key_dir=args.keys, seconds=args.seconds)
+    _check_number("--resolve-s", args.resolve_s, lo=0, hi=600, lo_open=True)
+    if (args.prop is None) != (args.value is None):
+        from streams.errors import StreamError
+        raise StreamError("--prop and --value go together (e.g. --prop type --value ECG)")
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    sent = bridge_lsl_in(endpoint=args.ingest, key_dir=args.keys, insecure=args.insecure, seconds=args.seconds,
+                         resolve_s=args.resolve_s, prop=args.prop, value=args.value, stop=stop)
     print(f"biosig bridge lsl: {json.dumps(sent)}", file=sys.stderr)
+    return 0
+
+
+def _bridge_out(args) -> int:
+    from streams.lsl import bridge_lsl_out
+    _check_seconds(args)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    pushed = bridge_lsl_out(endpoint=args.output, topics=args.topics, key_dir=args.keys, insecure=args.insecure,
+                            seconds=args.seconds, prefix=args.prefix, stop=stop)
+    print(f"biosig bridge lsl-out: {json.dumps(pushed)}", file=sys.stderr)
     return 0
 
 
@@ -183,6 +331,8 @@ def _demo(args) -> int:
     from streams.config import Endpoints
     from streams.demo import run_demo
     _check_seconds(args)
+    _check_number("--beds", args.beds, lo=0, integer=True)
+    _check_number("--couches", args.couches, lo=0, integer=True)
     run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend,
              endpoints=Endpoints(args.ingest, args.output, args.status))
     return 0
@@ -252,12 +402,29 @@ def register(sub) -> None:
 
     p = sub.add_parser("bridge", help="bridge other streaming systems into the runtime",
                        description="`biosig bridge lsl`: publish Lab Streaming Layer outlets into the "
-                                   "runtime (needs the optional pylsl: pip install 'biosig[lsl]').")
+                                   "runtime; `biosig bridge lsl-out`: runtime outputs as LSL outlets "
+                                   "(needs the optional pylsl: pip install 'biosig[lsl]').")
     bs = p.add_subparsers(dest="bridge_command", metavar="SYSTEM", required=True)
-    b = bs.add_parser("lsl", help="LSL outlets -> runtime")
+    b = bs.add_parser("lsl", help="LSL outlets -> runtime",
+                      description="Publish LSL outlets into the runtime as <source_id>/<type>; LSL "
+                                  "timestamps are mapped to device time (see streams/lsl.py).")
+    b.add_argument("--prop", metavar="NAME", help="only streams whose LSL property NAME (type, name, "
+                                                  "source_id, ...) equals --value")
+    b.add_argument("--value", metavar="V", help="the value for --prop")
+    b.add_argument("--resolve-s", type=float, default=2.0, metavar="S",
+                   help="seconds to look for LSL streams (default 2)")
     _endpoint_args(b, ("ingest",))
     _seconds(b, what="until interrupted")
     b.set_defaults(handler=_bridge)
+    b = bs.add_parser("lsl-out", help="runtime outputs -> LSL outlets",
+                      description="One LSL outlet per output topic (embeddings, forecasts, holds), "
+                                  "stamped with device time mapped to LSL time (see streams/lsl.py).")
+    b.add_argument("--topics", nargs="*", default=["emb/", "fcst/", "hold/"], metavar="PREFIX",
+                   help="output topic prefixes (default emb/ fcst/ hold/)")
+    b.add_argument("--prefix", default="biosig", help="LSL source ids are PREFIX:TOPIC (default biosig)")
+    _endpoint_args(b, ("output",))
+    _seconds(b, what="until interrupted")
+    b.set_defaults(handler=_bridge_out)
 
     p = sub.add_parser("demo", help="runtime + simulated ward and couch, live table, summary",
                        description="Start the runtime, a simulated ward and a treatment couch, show "
