@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import typing
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -190,10 +191,10 @@ def config_from_dict(data: dict) -> RuntimeConfig:
     if not isinstance(data, dict):
         raise StreamError(f"a runtime config must be a table/object of keys, got {type(data).__name__}")
     data = dict(data)
-    if "endpoints" in data:
-        data["endpoints"] = _build(Endpoints, data["endpoints"], "endpoints")
-    if "forecaster" in data:
-        data["forecaster"] = _build(ForecasterConfig, data["forecaster"], "forecaster")
+    hints = typing.get_type_hints(RuntimeConfig)
+    for f in dataclasses.fields(RuntimeConfig):     # nested tables: endpoints, forecaster, ...
+        if dataclasses.is_dataclass(hints[f.name]) and f.name in data:
+            data[f.name] = _build(hints[f.name], data[f.name], f.name)
     if "windows" in data:
         w = data["windows"]
         if not isinstance(w, dict):

@@ -98,7 +98,7 @@ def _leave_if_signalled(stop: threading.Event):
 def _check_seconds(args):
     from streams.errors import StreamError
     if args.seconds is not None and not 0 < args.seconds < float("inf"):
-        raise StreamError(f"--seconds must be a finite number > 0, got {args.seconds}")
+        raise StreamError(f"--seconds must be > 0 and finite, got {args.seconds:g}")
 
 
 def _check_number(flag: str, value, lo=None, hi=None, lo_open=False, integer=False):
