@@ -81,7 +81,9 @@ def is_loopback(endpoint: str) -> bool:
 
 
 def check_plain_allowed(endpoints, insecure: bool):
-    """Refuse plain TCP on a non-loopback endpoint unless ``insecure`` was asked for."""
+    """Refuse malformed endpoints, and plain TCP on a non-loopback one unless ``insecure``."""
+    for e in endpoints:
+        parse_endpoint(e)
     outside = [e for e in endpoints if not is_loopback(e)]
     if outside and not insecure:
         raise StreamError(f"endpoint(s) {', '.join(outside)} are not loopback: give a key directory "

@@ -111,6 +111,13 @@ def test_keys_generate_makes_an_existing_folder_private(tmp_path):
     (["serve", "--models", "ecg=ppg-tiny", "--seconds", "1"], "embeds ppg"),
     (["serve", "--models", "eeg=ecg-tiny", "--seconds", "1"], "modality 'eeg' unknown"),
     (["demo", "--beds", "-1"], "--beds must be"),
+    (["monitor", "--ingest", "foo"], "is not SCHEME://ADDRESS"),
+    (["monitor", "--streams", ",", "--couches", "0"], "--streams is empty"),
+    (["replay", "RECORD", "--ingest", "tcp://127.0.0.1"], "has no port"),
+    (["listen", "--output", "tcp://127.0.0.1:0", "--seconds", "1"], "PORT in 1..65535"),
+    (["status", "--status", "udp://127.0.0.1:1"], "scheme 'udp' unknown"),
+    (["bridge", "lsl", "--prop", "type", "--seconds", "1"], "--prop and --value go together"),
+    (["bridge", "lsl", "--resolve-s", "0", "--seconds", "1"], "--resolve-s must be"),
 ])
 def test_bad_flags_are_one_line_exit_2(args, message, tmp_path):
     args = [a.replace("KEYDIR", str(tmp_path / "k")).replace("RECORD", str(tmp_path / "r.csv")) for a in args]

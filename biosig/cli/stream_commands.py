@@ -195,7 +195,9 @@ def _monitor(args) -> int:
     with _interruptible(stop):
         from streams.errors import StreamError
         from streams.simulate import make_couches, make_ward, run_sources
+        from streams.security import parse_endpoint
         _check_seconds(args)
+        parse_endpoint(args.ingest)
         _check_number("--simulate", args.simulate, lo=0, integer=True)
         _check_number("--couches", args.couches, lo=0, integer=True)
         _check_number("--frame-s", args.frame_s, lo=0, hi=10, lo_open=True)
@@ -203,6 +205,8 @@ def _monitor(args) -> int:
         if args.simulate == 0 and args.couches == 0:
             raise StreamError("nothing to simulate: --simulate 0 and --couches 0")
         streams = [s for s in args.streams.split(",") if s]
+        if args.simulate and not streams:
+            raise StreamError("--streams is empty: give some of ecg,ppg,resp,audio (or --simulate 0 for couches only)")
         pubs, sources = [], []
         try:
             wp, sources = make_ward(args.simulate, streams, endpoint=args.ingest, key_dir=args.keys,
@@ -230,7 +234,9 @@ def _replay(args) -> int:
     with _interruptible(stop):
         from streams.replay import MAX_SPEED, replay_duration_s, replay_sources
         from streams.simulate import run_sources
+        from streams.security import parse_endpoint
         _check_seconds(args)
+        parse_endpoint(args.ingest)
         _check_number("--speed", args.speed, lo=0, hi=MAX_SPEED, lo_open=True)
         pubs, sources = [], []
         try:
