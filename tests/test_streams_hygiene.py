@@ -174,7 +174,7 @@ def _leaves(cls, prefix=""):
             yield f"{prefix}{f.name}", f, tp
 
 
-LEAVES = list(_leaves(RuntimeConfig))
+ALL_LEAVES = list(_leaves(RuntimeConfig))
 _NOT_NUMBERS = st.sampled_from(["x", "", [], [1], {}, {"a": 1}])
 _NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
 
@@ -206,6 +206,11 @@ def _bad_values(f, tp):
         options += [st.booleans(), st.integers(), st.floats(allow_nan=False), st.sampled_from([[], {}, ["a"]])]
     elif base is dict:
         options += [st.booleans(), st.integers(), st.text(max_size=5), st.sampled_from([[], [1, 2]])]
+        args = typing.get_args(bases[0])
+        if len(args) == 2 and args[1] in (int, float):
+            options.append(st.dictionaries(st.sampled_from(["ecg", "resp"]), st.text(max_size=3), min_size=1))
+    elif base in (list, tuple):
+        options += [st.booleans(), st.integers(), st.sampled_from([{}, {"a": 1}])]
     if base in (int, float):
         lo, hi = lim["min"], lim["max"]
         num = st.integers if base is int else (lambda a=None, b=None: st.floats(a, b, allow_nan=False,
@@ -244,6 +249,9 @@ def _nest(key, value):
     return data
 
 
+LEAVES = [leaf for leaf in ALL_LEAVES if _bad_values(leaf[1], leaf[2])]   # every field with a checkable type
+
+
 @st.composite
 def bad_configs(draw):
     key, f, tp = draw(st.sampled_from(LEAVES))
@@ -251,7 +259,8 @@ def bad_configs(draw):
 
 
 def test_every_field_of_the_schema_has_bad_values():
-    assert len(LEAVES) >= 20
+    """New fields (int, float, str, bool, dict, list, tuple, X | None) join the property tests."""
+    assert len(ALL_LEAVES) >= 25 and LEAVES == ALL_LEAVES
     for key, f, tp in LEAVES:
         assert len(_bad_values(f, tp)) >= 2, key
 
