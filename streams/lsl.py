@@ -28,6 +28,7 @@ carries regularly sampled numbers); they are listed in the log and in the result
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -43,13 +44,26 @@ OUT_TOPICS = ("emb/", "fcst/", "hold/")
 _KIND_TYPE = {"embedding": "Embedding", "forecast": "Forecast", "hold": "Markers"}
 
 
+_configured = False
+
+
 def _pylsl():
+    """pylsl, with liblsl's own log cut to errors (it prints INFO lines on stderr otherwise)
+    unless the user points ``LSLAPICFG`` at a configuration file of their own."""
+    global _configured
     try:
         import pylsl
     except ImportError:
         raise StreamError("the LSL bridge needs pylsl, an optional extra: pip install 'biosig[lsl]'") from None
     except Exception as exc:  # the wheel is there but liblsl cannot be loaded
         raise StreamError(f"pylsl is installed but liblsl cannot be loaded: {exc}") from None
+    if not _configured:
+        _configured = True
+        if not os.environ.get("LSLAPICFG"):
+            try:
+                pylsl.set_config_content("[log]\nlevel = -2\n")
+            except Exception:  # older liblsl without it: its INFO lines stay, nothing else changes
+                pass
     return pylsl
 
 
@@ -115,9 +129,8 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
     try:
         for info in found:
             if info.nominal_srate() <= 0 or info.channel_format() == pylsl.cf_string:
-                skipped.append(info.name())
-                log.warning("LSL stream %s is %s: not bridged", info.name(),
-                            "a string stream" if info.channel_format() == pylsl.cf_string else "irregularly sampled")
+                why = "string stream" if info.channel_format() == pylsl.cf_string else "irregular rate"
+                skipped.append(f"{info.name()} ({why})")
                 continue
             inlet = pylsl.StreamInlet(info, max_buflen=60)
             full = inlet.info(timeout=resolve_s + 1.0)
@@ -141,6 +154,8 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
                      full.channel_count(), full.nominal_srate(), out.topic)
         if not links:
             raise StreamError(f"none of the LSL streams found can be bridged: {', '.join(skipped)}")
+        if skipped:
+            log.warning("LSL streams not bridged: %s", ", ".join(skipped))
         end = None if seconds is None else time.monotonic() + seconds
         while not stop.is_set() and (end is None or time.monotonic() < end):
             for inlet, out, correction in links:

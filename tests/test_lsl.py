@@ -199,3 +199,15 @@ def test_runtime_outputs_as_lsl_outlets_with_device_time_mapped():
             matched += 1
     assert matched >= 0.9 * len(samples), (matched, len(samples))
     assert pushed[f"fcst/couchL"] >= len(samples) and pushed.get("hold/couchL", 0) >= 1
+
+
+def test_bridge_lsl_cli_refuses_what_it_cannot_bridge_in_one_line():
+    uid = f"biosigtest-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo("events", "Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, uid))
+    for value, message in ((uid, "can be bridged: events (string stream)"), (uid + "-absent", "no LSL streams with source_id")):
+        r = subprocess.run(BIOSIG + ["bridge", "lsl", "--prop", "source_id", "--value", value, "--resolve-s", "2",
+                                     "--seconds", "1", "--ingest", "tcp://127.0.0.1:5999"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and message in r.stderr, r.stderr[-2000:]
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    del outlet
