@@ -211,3 +211,41 @@ def test_bridge_lsl_cli_refuses_what_it_cannot_bridge_in_one_line():
         assert r.returncode == 2 and message in r.stderr, r.stderr[-2000:]
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
     del outlet
+
+
+def test_bridge_lsl_out_cli_publishes_runtime_holds_and_forecasts():
+    from streams.publisher import Publisher
+    prefix = f"biosigtest-{uuid.uuid4().hex[:8]}"
+    stop = threading.Event()
+    with running() as rt:
+        proc = subprocess.Popen(BIOSIG + ["bridge", "lsl-out", "--prefix", prefix, "--topics", "fcst/", "hold/",
+                                          "--seconds", "8", "--output", rt.bound.output],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        pub = Publisher("couchC", rt.bound.ingest)
+        out = pub.stream("markers", 30.0, ["x", "y", "z"], ["mm"] * 3, modality="motion")
+
+        def send():
+            t0, i = time.time(), 0
+            while not stop.is_set():
+                time.sleep(max(0.0, t0 + i / 30.0 - time.time()))
+                out.send(np.array([[np.sin(i / 30.0)], [np.cos(i / 30.0)], [0.0]], np.float32))
+                i += 1
+        sender = threading.Thread(target=send)
+        sender.start()
+        try:
+            found = pylsl.resolve_byprop("source_id", f"{prefix}:fcst/couchC", minimum=1, timeout=20)
+            assert found, "no LSL outlet from `biosig bridge lsl-out`"
+            inlet = pylsl.StreamInlet(found[0])
+            inlet.open_stream(timeout=5)
+            got = []
+            end = time.monotonic() + 2.0
+            while time.monotonic() < end:
+                got += inlet.pull_chunk(timeout=0.2)[0]
+        finally:
+            stop.set()
+            sender.join(10)
+            pub.close()
+            _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
+    assert len(got) >= 10 and all(len(v) == 3 for v in got)
+    assert '"fcst/couchC"' in err and '"hold/couchC"' in err       # the summary: samples pushed per topic
