@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from streams.config_schema import limits, validate
-
 from streams.errors import StreamError
 
 DEFAULT_INGEST = "tcp://127.0.0.1:5555"
