@@ -266,7 +266,7 @@ def register(sub) -> None:
     p.add_argument("--streams", default="ecg,ppg,resp,audio", help="streams per bed (default ecg,ppg,resp,audio)")
     p.add_argument("--couches", type=int, default=1, help="treatment couches with marker tracking (default 1)")
     p.add_argument("--frame-s", type=float, default=0.1, help="seconds of signal per frame (default 0.1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated signals (default 0)")
     _endpoint_args(p, ("ingest",))
     _seconds(p, what="until interrupted")
     p.set_defaults(handler=_monitor)
@@ -274,7 +274,7 @@ def register(sub) -> None:
     p = sub.add_parser("replay", help="replay recordings into the runtime",
                        description="Publish any recording the signal layer reads, one stream per "
                                    "modality, at real time or faster.")
-    p.add_argument("records", nargs="+", metavar="RECORD")
+    p.add_argument("records", nargs="+", metavar="RECORD", help="recordings the signal layer reads (WFDB, EDF, CSV, ...)")
     p.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default 1)")
     _endpoint_args(p, ("ingest",))
     _seconds(p, what="one pass through the longest record")
@@ -292,7 +292,7 @@ def register(sub) -> None:
     p = sub.add_parser("status", help="ask the runtime for per-stream counters and latency",
                        description="Per-stream rates, gaps, drops, rejects, queue depth and latency "
                                    "p50/p99/p99.9/max from the running runtime.")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the full status as JSON")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer")
     _endpoint_args(p, ("status",))
     p.set_defaults(handler=_status)
@@ -302,7 +302,7 @@ def register(sub) -> None:
                                    "and the allow-list DIR/allowed.")
     ks = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     g = ks.add_parser("generate", help="create certificates")
-    g.add_argument("dir", metavar="DIR")
+    g.add_argument("dir", metavar="DIR", help="key folder to create (made 0700; secret keys 0600)")
     g.add_argument("--clients", type=int, default=1, help="client certificates to create (default 1)")
     g.set_defaults(handler=_keys)
 
@@ -335,10 +335,11 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="runtime + simulated ward and couch, live table, summary",
                        description="Start the runtime, a simulated ward and a treatment couch, show "
                                    "a live table, then print a summary and write demo-out/.")
-    p.add_argument("--beds", type=int, default=4)
-    p.add_argument("--couches", type=int, default=1)
-    p.add_argument("--out", default="demo-out", metavar="DIR")
-    p.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch"))
+    p.add_argument("--beds", type=int, default=4, help="simulated beds (default 4)")
+    p.add_argument("--couches", type=int, default=1, help="simulated treatment couches (default 1)")
+    p.add_argument("--out", default="demo-out", metavar="DIR", help="output folder (default demo-out)")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch"),
+                   help="encoder backend (default auto)")
     _endpoint_args(p)
     _seconds(p, default=60.0, what="60")
     p.set_defaults(handler=_demo)
