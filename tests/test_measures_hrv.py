@@ -1,0 +1,64 @@
+"""HRV / inter-beat features against NeuroKit2 (the oracle) and against annotated beats."""
+import numpy as np
+import pytest
+
+from biosig.measures import RR_KEYS, hrv_features, ibi_features, rr_features
+from biosig.synthetic import simulate
+from conftest import shared_path
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rr_features_equal_neurokit_hrv_time_and_poincare(seed):
+    nk = pytest.importorskip("neurokit2")
+    rng = np.random.default_rng(seed)
+    rr = rng.uniform(0.5, 1.1, size=40)                   # irregular, AF-like
+    peaks = np.concatenate([[100], 100 + np.cumsum(np.round(rr * 1000))]).astype(int)
+    rr = np.diff(peaks) / 1000.0                          # exactly what NeuroKit sees at 1 kHz
+    ours = rr_features(rr)
+    t = nk.hrv_time(peaks, sampling_rate=1000).iloc[0]
+    nl = nk.hrv_nonlinear(peaks, sampling_rate=1000).iloc[0]
+    pairs = {"rr_mean_ms": t.HRV_MeanNN, "rr_median_ms": t.HRV_MedianNN, "sdnn_ms": t.HRV_SDNN,
+             "rmssd_ms": t.HRV_RMSSD, "sdsd_ms": t.HRV_SDSD, "pnn50_pct": t.HRV_pNN50,
+             "pnn20_pct": t.HRV_pNN20, "cvnn": t.HRV_CVNN, "cvsd": t.HRV_CVSD,
+             "sd1_ms": nl.HRV_SD1, "sd2_ms": nl.HRV_SD2, "sd1_sd2": nl.HRV_SD1SD2}
+    for k, want in pairs.items():
+        assert ours[k] == pytest.approx(float(want), rel=1e-9), k
+    assert ours["hr_bpm"] == pytest.approx(60000 / t.HRV_MeanNN)
+    assert set(ours) == set(RR_KEYS)
+
+
+def test_irregularity_features_separate_random_from_smooth_rhythm():
+    rng = np.random.default_rng(3)
+    sinus = 0.8 + 0.03 * np.sin(2 * np.pi * np.arange(30) / 6)      # respiratory sinus arrhythmia
+    af = rng.uniform(0.45, 1.0, 30)
+    s, a = rr_features(sinus), rr_features(af)
+    assert s["madsd_norm"] < 0.05 < 0.1 < a["madsd_norm"]
+    assert s["tpr"] < 0.5 and abs(a["tpr"] - 2 / 3) < 0.2
+    assert np.isnan(rr_features([0.8, 0.8])["rmssd_ms"])              # too few beats: nan, no error
+
+
+def test_hrv_features_of_record_100_match_the_annotated_beats():
+    wfdb = pytest.importorskip("wfdb")
+    base = str(shared_path("wfdb", "100.hea"))[:-4]
+    r = wfdb.rdrecord(base, sampto=360 * 60)
+    ann = wfdb.rdann(base, "atr", sampto=360 * 60)
+    beats = ann.sample[[s in set("NLRBAaJSVrFejnE/fQ?") for s in ann.symbol]]
+    beats = beats[(beats > 0)]
+    for a in range(0, 50 * 360, 10 * 360):                          # 10 s windows
+        x = r.p_signal[a:a + 3600, 0]
+        want = rr_features(np.diff(beats[(beats >= a) & (beats < a + 3600)]) / 360.0)
+        got = hrv_features(x, 360.0)
+        assert got["hr_bpm"] == pytest.approx(want["hr_bpm"], abs=1.0)
+        assert got["rr_mean_ms"] == pytest.approx(want["rr_mean_ms"], abs=8.0)
+
+
+def test_ibi_features_of_synthetic_ppg_give_its_pulse_rate_at_any_rate():
+    rec = simulate("ppg", 20, seed=2, heart_rate_bpm=72.0)
+    f = ibi_features(rec.samples, rec.fs_hz)
+    assert f["hr_bpm"] == pytest.approx(72.0, abs=2.0)
+    ecg = simulate("ecg", 12, seed=1, heart_rate_bpm=65.0)
+    f360 = hrv_features(ecg.samples[0], ecg.fs_hz)
+    assert f360["hr_bpm"] == pytest.approx(65.0, abs=2.0)
+    noise = np.random.default_rng(0).normal(size=3000)
+    assert set(hrv_features(noise, 300.0)) == set(RR_KEYS)           # noise: no crash
+    assert hrv_features(np.full(3000, np.nan), 300.0)["n_beats"] == 0
