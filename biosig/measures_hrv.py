@@ -21,7 +21,7 @@ from biosig.errors import SignalError
 # Keys of :func:`rr_features`, in a fixed order (columns of windows.parquet, fields of score/ frames).
 RR_KEYS = ("hr_bpm", "n_beats", "rr_mean_ms", "rr_median_ms", "sdnn_ms", "rmssd_ms", "sdsd_ms",
            "pnn50_pct", "pnn20_pct", "cvnn", "cvsd", "sd1_ms", "sd2_ms", "sd1_sd2",
-           "madsd_norm", "tpr")
+           "madsd_norm", "cvsd_trim", "tpr")
 MIN_BEATS = 4               # fewer beats (3 intervals): every HRV value is nan
 RR_RANGE_S = (0.2, 2.5)     # intervals outside (300 to 24 bpm) are detector errors and are dropped
 
@@ -34,7 +34,8 @@ def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
     ``pnn50_pct``/``pnn20_pct`` count(|d| > 50/20 ms) / number of intervals x 100 (NeuroKit2);
     ``cvnn`` sdnn / mean, ``cvsd`` rmssd / mean; ``sd1_ms``, ``sd2_ms`` Poincare axes (Brennan
     2001); ``madsd_norm`` median |d| / median RR, an irregularity index that a few ectopic beats do
-    not move (AF: ~0.1-0.3, sinus: < 0.05); ``tpr`` turning-point ratio of the RR series (about 2/3
+    not move (AF: ~0.1-0.3, sinus: < 0.05); ``cvsd_trim`` RMS of the successive differences without
+    the two largest (one ectopic beat makes two) / median RR; ``tpr`` turning-point ratio of the RR series (about 2/3
     for a random, AF-like series, lower for smooth sinus rhythm).
     """
     rr = np.asarray(rr_s, dtype=np.float64).ravel() * 1000.0
@@ -53,6 +54,8 @@ def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
     sd2 = np.std((rr[:-1] + rr[1:]) / np.sqrt(2), ddof=1)
     out.update(sd1_ms=sd1, sd2_ms=sd2, sd1_sd2=sd1 / sd2 if sd2 > 0 else float("nan"),
                madsd_norm=float(np.median(np.abs(d)) / med))
+    dd = np.sort(np.abs(d))[:-2] if len(d) > 4 else np.abs(d)
+    out["cvsd_trim"] = float(np.sqrt(np.mean(dd ** 2)) / med)
     turning = np.sum((rr[1:-1] - rr[:-2]) * (rr[1:-1] - rr[2:]) > 0)
     out["tpr"] = float(turning / (len(rr) - 2))
     return {k: float(v) for k, v in out.items()}
