@@ -47,24 +47,29 @@ def measure_keys(modality: str) -> tuple[str, ...]:
     return MEASURE_KEYS.get(modality, ())
 
 
-def breath_features(resp, fs_hz: float) -> dict[str, float]:
-    """Respiratory rate of a respiration window (W,) or (C, W): inspiration peaks of the 0.05-1 Hz
-    band, at least 0.5 x the dominant breath period apart (autocorrelation), above 30 % of the
-    robust range; rate = 60 / mean peak interval (needs 2 breaths)."""
+def breath_peaks(resp, fs_hz: float) -> np.ndarray:
+    """Sample indices of inspiration peaks of a respiration signal (W,) or (C, W): peaks of the
+    0.05-1 Hz band, at least 0.5 x the dominant breath period apart (autocorrelation), above 30 %
+    of the robust range."""
     x = np.asarray(resp, dtype=np.float64)
     x = x[0] if x.ndim == 2 else x
-    out = {k: float("nan") for k in RESP_KEYS}
-    out["n_breaths"] = 0.0
     finite = np.isfinite(x)
     if finite.sum() < 2 * BREATH_S[0] * fs_hz or np.nanstd(x) == 0:
-        return out
+        return np.zeros(0, np.int64)
     x = np.where(finite, x, np.nanmean(x))
     clean = _band(x, fs_hz, 0.05, 1.0)
     lo, hi = np.percentile(clean, [2, 98])
     if not hi > lo:
-        return out
+        return np.zeros(0, np.int64)
     period = _dominant_period_s(clean, fs_hz, BREATH_S[0], min(BREATH_S[1], 0.8 * len(x) / fs_hz))
-    peaks = _find_peaks(clean, max(1, int(0.5 * period * fs_hz)), lo + 0.3 * (hi - lo))
+    return _find_peaks(clean, max(1, int(0.5 * period * fs_hz)), lo + 0.3 * (hi - lo)).astype(np.int64)
+
+
+def breath_features(resp, fs_hz: float) -> dict[str, float]:
+    """Respiratory rate of a respiration window: 60 / mean interval of :func:`breath_peaks`
+    (needs 2 breaths), with the breath count and interval statistics."""
+    out = {k: float("nan") for k in RESP_KEYS}
+    peaks = breath_peaks(resp, fs_hz)
     iv = np.diff(peaks) / fs_hz
     iv = iv[(iv >= BREATH_S[0]) & (iv <= BREATH_S[1])]
     out["n_breaths"] = float(len(peaks))

@@ -102,6 +102,8 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
     rng = _rng(seed, 1)
     _check_rhythm(rhythm)
     hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)
+    if rhythm == "af" and heart_rate_bpm is None:  # uncontrolled AF: ventricular rate 80-130 bpm
+        hr = float(_rng(seed, 13).uniform(80, 130))
     noise = float(rng.uniform(0.005, 0.05)) if noise_mv is None else float(noise_mv)
     wander = float(rng.uniform(0.0, 0.15)) if baseline_wander_mv is None else float(baseline_wander_mv)
     if leads not in (1, 2):
@@ -128,7 +130,7 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         beats = af_beat_times(n / fs_hz, hr, af_cv, _rng(seed, 11))
         x = ecg_from_beats(beats, n, fs_hz, leads, _rng(seed, 12))
         truth = {"heart_rate_bpm": truth_heart_rate_bpm(beats, n / fs_hz), "target_heart_rate_bpm": hr,
-                 "af_cv": float(af_cv), "model": "af-gaussian-beats"}
+                 "af_cv": float(af_cv), "model": "af-gaussian-beats", "beats_s": beats.tolist()}
     elif n <= seg_n:
         x = ecgsyn(n, seed)
     else:  # ECGSYN's cost grows faster than its length: stitch segments at R peaks
@@ -166,6 +168,8 @@ def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
     rng = _rng(seed, 2)
     _check_rhythm(rhythm)
     hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)
+    if rhythm == "af" and heart_rate_bpm is None:  # the same draw as the ECG of the same seed
+        hr = float(_rng(seed, 13).uniform(80, 130))
     motion = float(rng.uniform(0.0, 0.2)) if motion_amplitude is None else float(motion_amplitude)
     n = _n(seconds, fs_hz)
     truth = {"heart_rate_bpm": hr, "motion_amplitude": motion, "rhythm": rhythm}
@@ -176,7 +180,7 @@ def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         t = np.arange(n) / fs_hz
         x = x + motion * 0.1 * np.sin(2 * np.pi * 0.2 * t) + rng.normal(0.0, 0.01, n)
         truth.update(heart_rate_bpm=truth_heart_rate_bpm(beats, n / fs_hz), target_heart_rate_bpm=hr,
-                     af_cv=float(af_cv), model="af-gaussian-pulses")
+                     af_cv=float(af_cv), model="af-gaussian-pulses", beats_s=beats.tolist())
     else:
         x = nk.ppg_simulate(duration=n / fs_hz + 1.0, sampling_rate=int(round(fs_hz)), heart_rate=hr,
                             motion_amplitude=motion, powerline_amplitude=0.0, random_state=seed)

@@ -61,10 +61,33 @@ class SimSource:
 def _record(modality: str, seconds: float, seed: int, fs_hz: float | None = None, af: bool = False):
     from biosig.synthetic import simulate
     kw = dict(_KW.get(modality, {}), **({"rhythm": "af"} if af and modality in AF_STREAMS else {}))
-    return simulate(modality, seconds, seed, fs_hz=fs_hz, **kw)
+    return seamless_loop(simulate(modality, seconds, seed, fs_hz=fs_hz, **kw))
 
 
 AF_STREAMS = ("ecg", "ppg")
+
+
+def seamless_loop(rec):
+    """The record cut from its first to its last beat (ECG, PPG) or breath (resp), so that looping
+    it repeats real intervals only (the interval across the seam is the one before the last event).
+    An AF record's truth heart rate is recomputed from its generator beats inside the loop."""
+    from biosig.quality import detect_beats
+    if rec.modality in ("ecg", "ppg"):
+        events, _ = detect_beats(rec.samples[0], rec.fs_hz, rec.modality)
+    elif rec.modality == "resp":
+        from biosig.measures_window import breath_peaks
+        events = breath_peaks(rec.samples[0], rec.fs_hz)
+    else:
+        return rec
+    if len(events) < 4:
+        return rec
+    a, b = int(events[0]), int(events[-1])
+    truth = dict(rec.metadata.get("truth", {}))
+    if "beats_s" in truth:
+        beats = np.asarray(truth.pop("beats_s"))
+        inside = beats[(beats >= (a - 0.05 * rec.fs_hz) / rec.fs_hz) & (beats < (b - 0.05 * rec.fs_hz) / rec.fs_hz)]
+        truth["heart_rate_bpm"] = float(60.0 * len(inside) / ((b - a) / rec.fs_hz))
+    return rec.replace(samples=rec.samples[:, a:b], metadata={**rec.metadata, "truth": truth})
 
 
 def default_af_beds(n_beds: int) -> tuple[int, ...]:

@@ -168,7 +168,9 @@ def card(head, m, base, rel, folds, names, y, oof) -> str:
         "Data: Clifford et al., AF classification from a short single lead ECG recording: the PhysioNet/Computing "
         "in Cardiology Challenge 2017; Goldberger et al., PhysioBank, PhysioToolkit, and PhysioNet, Circulation 2000 "
         "(ODC-BY)." if head.modality == "ecg" else
-        "Data: synthetic only (biosig.synthetic); the head's performance on real PPG is unknown.", "",
+        "Data: synthetic only (biosig.synthetic); the head's performance on real PPG is unknown. Synthetic AF "
+        "and sinus PPG are easy to tell apart (the one-feature baseline separates them too): this head shows "
+        "the PPG path end to end, it is not a validated AF detector.", "",
         f"Reproduce: `python -m encoders.heads.train_af {head.modality} "
         f"{'--data ../shared/data/cinc2017 ' if head.modality == 'ecg' else ''}--out encoders/heads/{head.name}`", ""]
     return "\n".join(lines)
