@@ -96,3 +96,61 @@ def test_low_quality_windows_carry_missing_measures_and_do_not_move_the_smoothed
     from streams import protocol
     f = protocol.decode(protocol.encode("score/b/ecg", dict(bad, seq=0, v=protocol.VERSION)))
     assert f.header["missing"] == "low_quality"
+
+
+@pytest.mark.timeout(300)
+def test_offline_score_and_online_serve_measures_agree_on_the_same_recording(tmp_path):
+    """One CinC 2017 AF recording: `score` (windows.parquet) and the runtime fed the recording
+    (real sockets) give the same per-window measures and AF probability to float precision."""
+    pytest.importorskip("encoders")
+    import polars as pl
+    from biosig.readers import read
+    from conftest import shared_path
+    from encoders.scoring import ScoreConfig, run_score
+    from streams.publisher import Publisher
+    hea = shared_path("cinc2017", "A00028.hea")
+    labels = dict(line.strip().split(",") for line in open(hea.parent / "REFERENCE.csv").readlines()[1:])
+    name = next(r for r, lab in sorted(labels.items()) if lab == "A"
+                and read(str(hea.parent / f"{r}.hea")).duration_s >= 30)
+    path = str(hea.parent / f"{name}.hea")
+    summary = run_score(ScoreConfig(inputs=(path,), model="ecg-tiny", out_dir=str(tmp_path / "s"), backend="torch"))
+    assert summary.exit_code == 0
+    offline = pl.read_parquet(tmp_path / "s" / "windows.parquet").sort("window")
+    rec_row = pl.read_parquet(tmp_path / "s" / "records.parquet")
+    rec = read(path)
+    n_full = int((rec.n_samples / rec.fs_hz - 10.0) // 5.0) + 1         # complete windows online
+    cfg = config(models={"ecg": "ecg-tiny"}, backend="torch", windows={"ecg": (10.0, 5.0)},
+                 forecaster=ForecasterConfig(method="lms", horizon_steps=2, lookback=4))
+    with running(cfg) as rt:
+        sub = Subscriber(["score/", "hb/"], rt.bound.output)
+        wait_for(lambda: sub.recv(0.2), what="subscription")
+        pub = Publisher("replay", rt.bound.ingest)
+        out = pub.stream("ecg", rec.fs_hz, list(rec.channels), list(rec.units))
+        x = rec.samples.astype(np.float32)
+        for i in range(0, x.shape[1], 75):
+            out.send(x[:, i:i + 75])
+        frames = []
+        end = time.monotonic() + 60
+        while len(frames) < n_full and time.monotonic() < end:
+            f = sub.recv(0.2)
+            if f is not None and f.kind == "score":
+                frames.append(f.header)
+        pub.close()
+        sub.close()
+    assert len(frames) == n_full >= 5
+    n_ok = 0
+    for k, h in enumerate(frames):
+        row = offline.row(k, named=True)
+        assert h["ok"] == row["measures_ok"] and h.get("missing") == row["missing"]
+        assert h["quality"] == pytest.approx(row["measure_quality"], rel=1e-5, abs=1e-6)
+        for key, v in h["measures"].items():
+            if v is None:
+                assert row[key] is None, key
+            else:
+                assert v == pytest.approx(row[key], rel=1e-5, abs=1e-6), (k, key)
+        af = h["heads"]["af_prob"]["value"]
+        assert (af is None and row["af_prob"] is None) or af == pytest.approx(row["af_prob"], rel=1e-5, abs=1e-6)
+        n_ok += h["ok"]
+    assert n_ok >= 3
+    probs = offline["af_prob"].drop_nulls()
+    assert rec_row["af_prob"][0] == pytest.approx(float(probs.mean()))
