@@ -16,3 +16,6 @@ Heads are NumPy only (no torch), so ``serve`` hosts them without loading torch.
 from __future__ import annotations
 
 from encoders.heads.head import HEADS_DIR, Head, list_heads, load_head  # noqa: F401
+
+# The head each modality's windows get in serve, score and embed.
+HEADS_BY_MODALITY = {"ecg": "ecg-af", "ppg": "ppg-af"}

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 STAGES = ("read", "channels", "preprocess", "windows", "quality", "embed", "measures")
 # heads run on the window measures of each modality (encoders/heads); af_prob per window and,
 # per record, its mean over the windows that passed the quality threshold
-HEADS = {"ecg": "ecg-af", "ppg": "ppg-af"}
+from encoders.heads import HEADS_BY_MODALITY as HEADS  # noqa: E402
 
 # The clinical measures reported per model modality (columns of records.parquet).
 MEASURES: dict[str, tuple[str, ...]] = {
