@@ -161,3 +161,4 @@ def spirometry_indices(record: Record | np.ndarray, fs_hz: float | None = None, 
 
 # Per-window HRV / inter-beat features (also the HRV/IBI baselines of ``probe --baseline``).
 from biosig.measures_hrv import RR_KEYS, hrv_features, ibi_features, rr_features  # noqa: E402,F401
+from biosig.measures_edr import modulation_resp_rate  # noqa: E402,F401  (respiration from ECG/PPG)

@@ -62,3 +62,27 @@ def test_ibi_features_of_synthetic_ppg_give_its_pulse_rate_at_any_rate():
     noise = np.random.default_rng(0).normal(size=3000)
     assert set(hrv_features(noise, 300.0)) == set(RR_KEYS)           # noise: no crash
     assert hrv_features(np.full(3000, np.nan), 300.0)["n_beats"] == 0
+
+
+def test_respiratory_rate_from_ecg_modulation_matches_the_resp_channel_of_03700181():
+    from biosig.measures import modulation_resp_rate, respiratory_rate
+    from biosig.readers import read
+    rec = read(str(shared_path("wfdb", "03700181.hea")))
+    errs = []
+    for a in range(0, 600, 120):                                   # 60 s segments, 5 of them
+        seg = rec.slice_s(a, a + 60)
+        ref = respiratory_rate(seg)                                # the RESP channel (NeuroKit2)
+        errs.append(modulation_resp_rate(seg.samples[0], rec.fs_hz, "ecg") - ref)
+    assert np.max(np.abs(errs)) <= 2.0, errs
+
+
+def test_respiratory_rate_from_pulse_amplitude_modulation():
+    from biosig.measures import modulation_resp_rate
+    from biosig.synthetic_af import ppg_from_beats
+    fs, breath_hz = 125.0, 0.3                                       # 18 breaths/min
+    beats = np.arange(-2, 62, 0.8)
+    x = ppg_from_beats(beats, int(60 * fs), fs)
+    t = np.arange(len(x)) / fs
+    x = x * (1 + 0.2 * np.sin(2 * np.pi * breath_hz * t))           # amplitude modulation
+    assert modulation_resp_rate(x, fs, "ppg") == pytest.approx(18.0, abs=1.0)
+    assert np.isnan(modulation_resp_rate(x[:int(10 * fs)], fs, "ppg"))   # too short: nan

@@ -31,8 +31,8 @@ from encoders.heads import HEADS_BY_MODALITY as HEADS  # noqa: E402
 
 # The clinical measures reported per model modality (columns of records.parquet).
 MEASURES: dict[str, tuple[str, ...]] = {
-    "ecg": ("heart_rate_bpm", "af_prob"),
-    "ppg": ("heart_rate_bpm", "af_prob"),
+    "ecg": ("heart_rate_bpm", "edr_resp_rate_bpm", "af_prob"),
+    "ppg": ("heart_rate_bpm", "edr_resp_rate_bpm", "af_prob"),
     "resp": ("resp_rate_bpm",),
     "audio": (),
     "spiro": ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s"),
@@ -207,7 +207,9 @@ class Scorer:
         out: dict[str, float | None] = {c: None for c in self.measure_columns}
         modality = self.model.modality
         if modality in ("ecg", "ppg"):
+            from biosig.measures_edr import modulation_resp_rate
             out["heart_rate_bpm"] = ms.heart_rate(rec)
+            out["edr_resp_rate_bpm"] = modulation_resp_rate(rec.samples[0], rec.fs_hz, modality)
         elif modality == "resp":
             out["resp_rate_bpm"] = ms.respiratory_rate(rec)
         elif modality == "spiro":
