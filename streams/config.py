@@ -81,6 +81,8 @@ class RuntimeConfig:
     state_dir : forecaster checkpoints (``None``: no checkpoints); ``checkpoint_every_s``.
     record_dir : Parquet recordings (``None``: no recording); a new file every ``rotate_s``.
     status_every_s : period of ``status`` and ``hb/runtime`` frames on the output socket.
+    score_smooth_windows : windows averaged for the smoothed head outputs (AF probability) of
+        ``score/`` frames (:mod:`streams.scores`).
     """
 
     endpoints: Endpoints = field(default_factory=Endpoints)
@@ -100,8 +102,11 @@ class RuntimeConfig:
     record_dir: str | None = None
     rotate_s: float = 60.0
     status_every_s: float = 1.0
+    score_smooth_windows: int = 5
 
     def __post_init__(self):
+        if not (isinstance(self.score_smooth_windows, int) and self.score_smooth_windows >= 1):
+            raise StreamError(f"score_smooth_windows must be an integer >= 1, got {self.score_smooth_windows!r}")
         if self.max_batch < 1 or self.max_delay_s < 0 or self.embed_queue < 1:
             raise StreamError(f"max_batch ({self.max_batch}) and embed_queue ({self.embed_queue}) "
                               f"must be >= 1 and max_delay_s ({self.max_delay_s}) >= 0")

@@ -59,7 +59,7 @@ class Runtime:
         self.recorder = None
         self.models = None
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
-        self.scores = ScoreHost()  # score/<stream> frames beside emb/ (streams/scores.py)
+        self.scores = ScoreHost(smooth_windows=self.config.score_smooth_windows)  # score/ frames
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Runtime":

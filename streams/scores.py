@@ -22,7 +22,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HEADS = {"ecg": ("ecg-af",), "ppg": ("ppg-af",)}
+DEFAULT_HEADS = {"ecg": ("ecg-af",), "ppg": ("ppg-af",)}   # = encoders.heads.HEADS_BY_MODALITY
 DEFAULT_SMOOTH_WINDOWS = 5
 
 
@@ -38,11 +38,12 @@ class ScoreHost:
 
     def __init__(self, heads: dict | None = None, smooth_windows: int = DEFAULT_SMOOTH_WINDOWS):
         if int(smooth_windows) < 1:
-            raise ValueError(f"smooth_windows must be >= 1, got {smooth_windows}")
+            from streams.errors import StreamError
+            raise StreamError(f"smooth_windows must be >= 1, got {smooth_windows}")
         self.smooth_windows = int(smooth_windows)
         self.head_names = dict(DEFAULT_HEADS if heads is None else heads)
         self._heads: dict[str, list] = {}
-        self._recent: dict[tuple, collections.deque] = {}
+        self._recent: dict[tuple, tuple] = {}   # (stream, head) -> (session, recent values)
         self.errors: dict[str, str] = {}
 
     def heads_for(self, modality: str) -> list:
@@ -67,8 +68,11 @@ class ScoreHost:
         heads = {}
         for head in self.heads_for(modality):
             p = head.predict(measures) if m["ok"] else None
-            key = (stream, session, head.name)
-            recent = self._recent.setdefault(key, collections.deque(maxlen=self.smooth_windows))
+            key = (stream, head.name)
+            sess, recent = self._recent.get(key, (None, None))
+            if sess != session:  # a new publisher session starts a fresh average
+                recent = collections.deque(maxlen=self.smooth_windows)
+                self._recent[key] = (session, recent)
             if p is not None:
                 recent.append(p)
             heads[head.output] = {"head_id": head.head_id, "value": p,

@@ -154,3 +154,21 @@ def test_offline_score_and_online_serve_measures_agree_on_the_same_recording(tmp
     assert n_ok >= 3
     probs = offline["af_prob"].drop_nulls()
     assert rec_row["af_prob"][0] == pytest.approx(float(probs.mean()))
+
+
+def test_smoothing_is_configurable_and_restarts_with_the_session():
+    from streams.config import RuntimeConfig
+    from streams.errors import StreamError
+    from streams.scores import ScoreHost
+    from biosig.synthetic import simulate
+    with pytest.raises(StreamError, match="score_smooth_windows"):
+        RuntimeConfig(score_smooth_windows=0)
+    host = ScoreHost(smooth_windows=2)
+    ecg = simulate("ecg", 40, seed=2, rhythm="af")
+    w = int(10 * ecg.fs_hz)
+    hs = [host.header("b/ecg", 1, "ecg", ecg.samples[:1, a:a + w], ecg.fs_hz, 0, 10) for a in (0, w, 2 * w)]
+    vals = [h["heads"]["af_prob"]["value"] for h in hs]
+    assert [h["heads"]["af_prob"]["n_smoothed"] for h in hs] == [1, 2, 2]
+    assert hs[2]["heads"]["af_prob"]["smoothed"] == pytest.approx((vals[1] + vals[2]) / 2)
+    new = host.header("b/ecg", 2, "ecg", ecg.samples[:1, :w], ecg.fs_hz, 0, 10)   # publisher restarted
+    assert new["heads"]["af_prob"]["n_smoothed"] == 1
