@@ -19,6 +19,7 @@ def _collect(sub, until_s, want=lambda f: True):
     return frames
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_simulated_ward_publishes_hr_rr_and_af_probability_on_score_topics():
     pytest.importorskip("encoders")
@@ -98,6 +99,7 @@ def test_low_quality_windows_carry_missing_measures_and_do_not_move_the_smoothed
     assert f.header["missing"] == "low_quality"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_offline_score_and_online_serve_measures_agree_on_the_same_recording(tmp_path):
     """One CinC 2017 AF recording: `score` (windows.parquet) and the runtime fed the recording
