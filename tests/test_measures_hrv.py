@@ -86,3 +86,21 @@ def test_respiratory_rate_from_pulse_amplitude_modulation():
     x = x * (1 + 0.2 * np.sin(2 * np.pi * breath_hz * t))           # amplitude modulation
     assert modulation_resp_rate(x, fs, "ppg") == pytest.approx(18.0, abs=1.0)
     assert np.isnan(modulation_resp_rate(x[:int(10 * fs)], fs, "ppg"))   # too short: nan
+
+
+@pytest.mark.parametrize("rate", [10.0, 16.0, 24.0])
+def test_breath_rate_of_a_window_matches_neurokit_breath_peaks(rate):
+    nk = pytest.importorskip("neurokit2")
+    from biosig.measures_window import breath_features, unit_of, window_measures
+    rec = simulate("resp", 40, seed=int(rate), resp_rate_bpm=rate)
+    x, fs = rec.samples[0].astype(float), rec.fs_hz
+    peaks = nk.rsp_peaks(nk.rsp_clean(x, sampling_rate=fs), sampling_rate=fs)[1]["RSP_Peaks"]
+    want = 60.0 / np.mean(np.diff(peaks) / fs)                       # NeuroKit2 over the same 40 s
+    got = breath_features(x, fs)
+    assert got["resp_rate_bpm"] == pytest.approx(want, abs=1.0)
+    assert len(peaks) <= got["n_breaths"] <= len(peaks) + 2      # NeuroKit2 drops partial edge breaths
+    m = window_measures(x, fs, "resp")
+    assert m["ok"] and m["resp_rate_bpm"] == got["resp_rate_bpm"]
+    assert unit_of("resp_rate_bpm") == "1/min" and unit_of("breath_interval_sd_s") == "s"
+    flat = window_measures(np.zeros(400), fs, "resp")
+    assert not flat["ok"] and flat["missing"] == "low_quality" and flat["resp_rate_bpm"] is None
