@@ -9,6 +9,8 @@ Per modality (units in the names, see :mod:`biosig.measures_hrv`):
 * ``ecg`` - heart rate and the HRV time-domain set from R peaks (:func:`hrv_features`);
 * ``ppg`` - pulse rate (``hr_bpm``) and inter-beat statistics from pulse peaks (:func:`ibi_features`);
 * ``resp`` - respiratory rate ``resp_rate_bpm`` and breath-interval statistics from inspiration peaks;
+* ``spiro`` - FVC, FEV1, FEV1/FVC, PEF, FEF25-75 of an acceptable forced expiration in the window
+  (volume in mL; :func:`spiro_features`);
 * every modality - ``quality`` in [0, 1] (:func:`biosig.quality.block_quality`).
 
 Alarm hygiene: the measures are reported only when ``quality >= min_quality`` (default
@@ -26,19 +28,21 @@ from biosig.measures_hrv import RR_KEYS, hrv_features, ibi_features
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
-MEASURE_KEYS = {"ecg": RR_KEYS, "ppg": RR_KEYS, "resp": RESP_KEYS}
+SPIRO_KEYS = ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s")
+MEASURE_KEYS = {"ecg": RR_KEYS, "ppg": RR_KEYS, "resp": RESP_KEYS, "spiro": SPIRO_KEYS}
+MIN_FVC_ML = 500.0   # less exhaled volume in a spirogram window: no forced manoeuvre in it
 MIN_QUALITY = {**USABLE, "resp": 0.9, "other": 0.9}
 
 def unit_of(key: str) -> str:
     """Unit of a measure, from its name: ``_bpm`` 1/min, ``_ms`` ms, ``_s`` s, ``_pct`` %,
     ``n_`` count, otherwise dimensionless ``1``."""
-    for suffix, unit in (("_bpm", "1/min"), ("_ms", "ms"), ("_s", "s"), ("_pct", "%")):
+    for suffix, unit in (("_bpm", "1/min"), ("_ms", "ms"), ("_l_s", "L/s"), ("_s", "s"), ("_pct", "%"), ("_l", "L")):
         if key.endswith(suffix):
             return unit
     return "count" if key.startswith("n_") else "1"
 
 
-MISSING_REASONS = ("low_quality", "too_few_beats", "too_few_breaths")
+MISSING_REASONS = ("low_quality", "too_few_beats", "too_few_breaths", "no_manoeuvre", "unacceptable_manoeuvre")
 BREATH_S = (1.0, 15.0)    # 4 to 60 breaths/min
 
 
@@ -79,6 +83,26 @@ def breath_features(resp, fs_hz: float) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
+def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
+    """ATS/ERS indices (:func:`biosig.spirometry.spirometry_indices`) of a spirogram window whose
+    first channel is exhaled volume in mL, and the reason they are withheld (or None): windows
+    with under :data:`MIN_FVC_ML` exhaled are ``no_manoeuvre``; a manoeuvre failing the
+    back-extrapolation or end-of-expiration criteria is ``unacceptable_manoeuvre``."""
+    from biosig.spirometry import spirometry_indices
+    x = np.asarray(volume_ml, dtype=np.float64)
+    x = x[0] if x.ndim == 2 else x
+    try:
+        idx = spirometry_indices(x, fs_hz)
+    except SignalError:
+        return {}, "no_manoeuvre"
+    if not idx.fvc_ml >= MIN_FVC_ML:
+        return {}, "no_manoeuvre"
+    if not (idx.bev_ok and idx.eofe_ok):
+        return {}, "unacceptable_manoeuvre"
+    d = idx.as_dict()
+    return {k: float(d[k]) for k in SPIRO_KEYS}, None
+
+
 def window_measures(x, fs_hz: float, modality: str, quality: float | None = None,
                     min_quality: float | None = None) -> dict:
     """Measures of one window ``x`` float (C, W) or (W,) at ``fs_hz``.
@@ -111,10 +135,16 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
         vals, reason = ibi_features(x, fs_hz), "too_few_beats"
     elif modality == "resp":
         vals, reason = breath_features(x, fs_hz), "too_few_breaths"
+    elif modality == "spiro":
+        vals, reason = spiro_features(x, fs_hz)
+        if reason:
+            out["missing"] = reason
+            return out
+        main = "fvc_l"
     else:
         out["ok"] = True
         return out
-    main = "resp_rate_bpm" if modality == "resp" else "hr_bpm"
+    main = {"resp": "resp_rate_bpm", "spiro": "fvc_l"}.get(modality, "hr_bpm")
     if not np.isfinite(vals[main]):
         out["missing"] = reason
         return out

@@ -162,7 +162,8 @@ class Encoder:
         outside, _ = self.pipeline.split_in_model()
         window_s, hop_s = default_window(self.config.modality)
         rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, self.config.modality, outside,
-                                      window_s, hop_s, int(self.config.in_channels or 1), n_windows)[:n_windows]
+                                      window_s, hop_s, int(self.config.in_channels or 1), n_windows,
+                                      sel.units)[:n_windows]
         keys = measure_keys(self.config.modality)
         cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
                 "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),

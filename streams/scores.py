@@ -92,7 +92,12 @@ class ScoreHost:
     def publish(self, rt, st, win, t_start, t_end, quality):
         """Runtime hook: publish the score frame of one window of input stream ``st`` (never raises)."""
         try:
+            if st.modality == "spiro":  # indices need the raw volume in mL
+                from encoders.heads.features import volume_scale
+                win = win * volume_scale(st.units)
             h = self.header(st.name, st.session, st.modality, win, st.fs_out_hz, t_start, t_end, quality)
+            if st.modality == "spiro" and st.model is not None:   # a flow-volume curve, not a volume
+                h.update(ok=False, missing="preprocessed_window", measures={k: None for k in h["measures"]})
         except Exception as exc:  # a measure failing on odd data must not stop the runtime
             st.stats.rejected["score"] += 1
             log.warning("no score for a window of %s: %s: %s", st.name, type(exc).__name__, exc)

@@ -104,3 +104,18 @@ def test_breath_rate_of_a_window_matches_neurokit_breath_peaks(rate):
     assert unit_of("resp_rate_bpm") == "1/min" and unit_of("breath_interval_sd_s") == "s"
     flat = window_measures(np.zeros(400), fs, "resp")
     assert not flat["ok"] and flat["missing"] == "low_quality" and flat["resp_rate_bpm"] is None
+
+
+def test_spirogram_window_indices_equal_the_record_indices_and_withhold_bad_manoeuvres():
+    from biosig.measures import spirometry_indices
+    from biosig.measures_window import window_measures
+    from biosig.readers import read
+    rec = read(str(shared_path("spirometry", "ukb_field3066_demo_blow.csv")))
+    m = window_measures(rec.samples, rec.fs_hz, "spiro")
+    ref = spirometry_indices(rec)
+    assert m["ok"] and m["fvc_l"] == pytest.approx(ref.fvc_l) and m["fev1_fvc"] == pytest.approx(ref.fev1_fvc)
+    assert m["pef_l_s"] == pytest.approx(ref.pef_l_s) and m["fef25_75_l_s"] == pytest.approx(ref.fef25_75_l_s)
+    quiet = window_measures(np.full((1, 1500), 20.0) + np.arange(1500) * 1e-3, 100.0, "spiro")
+    assert not quiet["ok"] and quiet["missing"] == "no_manoeuvre" and quiet["fvc_l"] is None
+    cut = window_measures(rec.samples[:, :300], rec.fs_hz, "spiro")       # blow cut after 3 s: no plateau
+    assert not cut["ok"] and cut["missing"] == "unacceptable_manoeuvre"

@@ -174,3 +174,24 @@ def test_smoothing_is_configurable_and_restarts_with_the_session():
     assert hs[2]["heads"]["af_prob"]["smoothed"] == pytest.approx((vals[1] + vals[2]) / 2)
     new = host.header("b/ecg", 2, "ecg", ecg.samples[:1, :w], ecg.fs_hz, 0, 10)   # publisher restarted
     assert new["heads"]["af_prob"]["n_smoothed"] == 1
+
+
+def test_spirogram_stream_windows_publish_indices_in_litres():
+    """A spirogram stream sent in litres: the indices equal those of the mL record."""
+    from types import SimpleNamespace
+    from collections import Counter
+    from biosig.readers import read
+    from conftest import shared_path
+    from streams.scores import ScoreHost
+    rec = read(str(shared_path("spirometry", "ukb_field3066_demo_blow.csv")))
+    sent = []
+    rt = SimpleNamespace(_send=lambda topic, h: sent.append((topic, h)))
+    st = SimpleNamespace(name="lab/spiro", session=1, modality="spiro", fs_out_hz=rec.fs_hz, units=("L",),
+                         model=None, stats=SimpleNamespace(rejected=Counter()))
+    ScoreHost().publish(rt, st, rec.samples / 1000.0, 0.0, 12.0, 1.0)
+    topic, h = sent[0]
+    assert topic == "score/lab/spiro" and h["ok"] and h["units"]["fvc_l"] == "L" and h["units"]["pef_l_s"] == "L/s"
+    assert h["measures"]["fvc_l"] == pytest.approx(5.836, rel=1e-4)
+    st.model = object()                                   # an encoder's window is a flow-volume curve
+    ScoreHost().publish(rt, st, rec.samples / 1000.0, 0.0, 12.0, 1.0)
+    assert sent[1][1]["missing"] == "preprocessed_window" and sent[1][1]["measures"]["fvc_l"] is None

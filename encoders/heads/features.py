@@ -36,8 +36,21 @@ def causal_windows(samples: np.ndarray, fs_hz: float, channels, pipeline, window
     return [y[:, i * h:i * h + w] for i in range(count)], fs_out
 
 
+def volume_scale(units) -> float:
+    """Factor to mL of a spirogram's first channel (1 for mL or no unit, 1000 for L)."""
+    unit = (list(units)[0] if units else "").strip().lower()
+    return 1000.0 if unit in ("l", "litre", "liter") else 1.0
+
+
 def record_window_measures(samples, fs_hz, channels, modality: str, pipeline, window_s: float, hop_s: float,
-                           n_channels: int | None = None, n_windows: int | None = None) -> list[dict]:
-    """:func:`window_measures` of every runtime-equivalent window of a record."""
+                           n_channels: int | None = None, n_windows: int | None = None, units=None) -> list[dict]:
+    """:func:`window_measures` of every runtime-equivalent window of a record.
+
+    Spirograms are measured on the raw volume (in mL, ``units`` converts L), as ``serve`` does for
+    spirogram streams without an encoder (a spirogram encoder's pipeline turns the window into a
+    flow-volume curve, on which no index can be measured)."""
+    if modality == "spiro":
+        pipeline, samples = None, np.asarray(samples, dtype=np.float64)[:1] * volume_scale(units)
+        n_channels = 1
     wins, fs_out = causal_windows(samples, fs_hz, channels, pipeline, window_s, hop_s, n_channels, n_windows)
     return [window_measures(w, fs_out, modality) for w in wins]
