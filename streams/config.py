@@ -146,6 +146,8 @@ class RuntimeConfig:
     state_dir : forecaster checkpoints (``None``: no checkpoints); ``checkpoint_every_s``.
     record_dir : Parquet recordings (``None``: no recording); a new file every ``rotate_s``.
     status_every_s : period of ``status`` and ``hb/runtime`` frames on the output socket.
+    score_smooth_windows : windows averaged for the smoothed head outputs (AF probability) of
+        ``score/`` frames (:mod:`streams.scores`).
     """
 
     _section: ClassVar[str] = ""
@@ -167,6 +169,7 @@ class RuntimeConfig:
     record_dir: str | None = field(default=None, metadata=limits(path=True))
     rotate_s: float = field(default=60.0, metadata=_POSITIVE)
     status_every_s: float = field(default=1.0, metadata=_POSITIVE)
+    score_smooth_windows: int = field(default=5, metadata=limits(min=1))
 
     def __post_init__(self):
         validate(self)

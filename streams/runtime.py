@@ -28,6 +28,7 @@ from streams.errors import ProtocolError, StreamError
 from streams.forecast import SourceForecaster, source_of
 from streams.ingest import InputStream
 from streams.metrics import Latency, StreamStats
+from streams.scores import ScoreHost
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Runtime:
         self.recorder = None
         self.models = None
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
+        self.scores = ScoreHost(smooth_windows=self.config.score_smooth_windows)  # score/ frames
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Runtime":
@@ -421,6 +423,7 @@ class Runtime:
                   "modality": st.modality, "channels": list(st.channels[:win.shape[0]])}
         vec = np.zeros(0, np.float32) if emb is None else np.asarray(emb, np.float32)
         self._send(f"emb/{st.name}", header, vec)
+        self.scores.publish(self, st, win, t_start, t_end, q)
 
     def _send(self, topic: str, header: dict, array=None, record: bool = True):
         import zmq

@@ -262,7 +262,8 @@ def register(sub) -> None:
     p = sub.add_parser("monitor", help="simulated bedside monitors and couches",
                        description="Publish N simulated beds (ECG, PPG, respiration, respiratory "
                                    "audio) and marker motion of simulated treatment couches.")
-    p.add_argument("--simulate", type=int, default=2, metavar="N", help="number of beds (default 2)")
+    p.add_argument("--simulate", type=int, default=2, metavar="N",
+                   help="number of beds (default 2); even-numbered beds (bed02, ...) are in atrial fibrillation")
     p.add_argument("--streams", default="ecg,ppg,resp,audio", help="streams per bed (default ecg,ppg,resp,audio)")
     p.add_argument("--couches", type=int, default=1, help="treatment couches with marker tracking (default 1)")
     p.add_argument("--frame-s", type=float, default=0.1, help="seconds of signal per frame (default 0.1)")

@@ -45,6 +45,15 @@ WINDOW_SCHEMA = {
     "t1_s": pl.Float64, "channels": pl.List(pl.String), "quality": pl.Float32,
     "valid_fraction": pl.Float32, "embedding": pl.List(pl.Float32),
 }
+# Per-window measures (biosig.measures_window, the same numbers as the score/ frames of serve):
+# quality of the causally preprocessed window, whether it passed the threshold, the reason when
+# not, every modality's measures (null where they do not apply or the window failed) and heads.
+from biosig.measures_window import RESP_KEYS as _RESP_KEYS, SPIRO_KEYS as _SPIRO_KEYS  # noqa: E402
+from biosig.measures_hrv import RR_KEYS as _RR_KEYS  # noqa: E402
+
+MEASURE_COLUMNS = ("measure_quality", *_RR_KEYS, *_RESP_KEYS, *_SPIRO_KEYS, "af_prob")
+MEASURE_SCHEMA = {"measures_ok": pl.Boolean, "missing": pl.String, **{c: pl.Float64 for c in MEASURE_COLUMNS}}
+SCORED_WINDOW_SCHEMA = {**WINDOW_SCHEMA, **MEASURE_SCHEMA}   # the rows `score` writes
 ERROR_SCHEMA = {"record": pl.String, "key": pl.String, "stage": pl.String, "error_type": pl.String,
                 "message": pl.String}
 
