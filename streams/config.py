@@ -81,6 +81,8 @@ class RuntimeConfig:
     state_dir : forecaster checkpoints (``None``: no checkpoints); ``checkpoint_every_s``.
     record_dir : Parquet recordings (``None``: no recording); a new file every ``rotate_s``.
     status_every_s : period of ``status`` and ``hb/runtime`` frames on the output socket.
+    tap_signals : also publish every accepted input frame on the output socket as
+        ``sig/<source>/<stream>`` (for ``biosig dashboard``; off by default: it doubles the traffic).
     """
 
     endpoints: Endpoints = field(default_factory=Endpoints)
@@ -100,6 +102,7 @@ class RuntimeConfig:
     record_dir: str | None = None
     rotate_s: float = 60.0
     status_every_s: float = 1.0
+    tap_signals: bool = False
 
     def __post_init__(self):
         if self.max_batch < 1 or self.max_delay_s < 0 or self.embed_queue < 1:
