@@ -61,7 +61,7 @@ def forecast_plot(path, series: dict, meta: dict, holds: dict, t_start: float, c
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
     n = max(len(series), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(10, 3.4 * n), squeeze=False)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 3.8 * n), squeeze=False)
     for ax, (name, (t, p, y, last)) in zip(axes[:, 0], series.items()):
         source = name.split("/", 1)[0]
         m = meta.get(source, {})
@@ -87,7 +87,8 @@ def forecast_plot(path, series: dict, meta: dict, holds: dict, t_start: float, c
         handles, labels = ax.get_legend_handles_labels()
         handles += [Patch(color=c, alpha=0.3) for c in seen.values()]
         labels += [f"hold: {r}" for r in seen]
-        ax.legend(handles, labels, loc="upper right", fontsize=8, ncol=2)
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8,
+                  ncol=min(len(labels), 6), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
