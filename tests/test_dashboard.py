@@ -23,7 +23,8 @@ from streams.errors import StreamError
 from test_streams_helpers import config, push_socket, running, signal, sub_socket, wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM = os.environ.get("BIOSIG_CHROMIUM", "/usr/bin/chromium")             # Debian: apt-get install chromium
+CHROMEDRIVER = os.environ.get("BIOSIG_CHROMEDRIVER", "/usr/bin/chromedriver")  # ... chromium-driver
 
 
 # ------------------------------------------------------------------ pure parts
@@ -245,6 +246,7 @@ def test_browser_draws_zeromq_data_and_shows_a_hold_within_1_s(tmp_path):
             time.sleep(2.0)
             rate = (driver.execute_script(js)["updates"] - u0) / (time.monotonic() - t0)
             assert rate >= 10, rate
+            print(f"dashboard: hold shown {delay_s * 1e3:.0f} ms after its publication; {rate:.1f} page updates/s")
             shot = pathlib.Path(os.environ.get("BIOSIG_DASHBOARD_SCREENSHOT", tmp_path / "dashboard.png"))
             driver.save_screenshot(str(shot))
             stop.set()

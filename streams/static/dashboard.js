@@ -71,8 +71,8 @@
     const q = new uPlot({
       width: width(p), height: 70, legend: { show: false }, cursor: { show: false },
       scales: { x: { time: false }, q: { range: [0, 1] }, ms: { range: (u, lo, hi) => [0, Math.max(100, hi || 0)] } },
-      axes: [{ show: false }, { scale: "q", size: 50, values: (u, v) => v.map(x => x.toFixed(1)) },
-             { scale: "ms", side: 1, size: 50, grid: { show: false } }],
+      axes: [{ show: false }, { scale: "q", size: 50, space: 15, values: (u, v) => v.map(x => x.toFixed(1)) },
+             { scale: "ms", side: 1, size: 50, space: 15, grid: { show: false }, values: (u, v) => v.map(x => x + " ms") }],
       series: [{}, { label: "quality", scale: "q", stroke: COLORS.quality, width: 1.5, points: { size: 4 } },
                { label: "latency ms", scale: "ms", stroke: COLORS.latency, width: 1.5, points: { size: 4 } }],
     }, [[], [], []], qbox);
