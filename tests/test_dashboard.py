@@ -246,11 +246,15 @@ def test_browser_draws_zeromq_data_and_shows_a_hold_within_1_s(tmp_path):
             time.sleep(2.0)
             rate = (driver.execute_script(js)["updates"] - u0) / (time.monotonic() - t0)
             assert rate >= 10, rate
-            print(f"dashboard: hold shown {delay_s * 1e3:.0f} ms after its publication; {rate:.1f} page updates/s")
             shot = pathlib.Path(os.environ.get("BIOSIG_DASHBOARD_SCREENSHOT", tmp_path / "dashboard.png"))
             driver.save_screenshot(str(shot))
+            # 5. a runtime gone quiet never leaves a green FORECAST on the page
             stop.set()
             feeder.join(5)
+            rt.stop()
+            wait_for(lambda: driver.find_element("id", "hold-couch1").text.startswith("NO RUNTIME"), timeout_s=10,
+                     what="the page to notice the runtime stopped")
+            print(f"dashboard: hold shown {delay_s * 1e3:.0f} ms after its publication; {rate:.1f} page updates/s")
     finally:
         stop.set()
         if push is not None:

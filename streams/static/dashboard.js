@@ -160,6 +160,10 @@
         delete badge.dataset.reason;
         badge.textContent = "FORECAST";
       }
+      if (!alive) {   // never leave a green FORECAST up when the runtime has gone quiet
+        badge.dataset.state = "none";
+        badge.textContent = "NO RUNTIME: do not act";
+      }
       D.couchState[source] = { state: c.state, reason: c.reason };
       const chans = c.channels || [];
       if (chans.length && cp.channels.join() !== chans.join()) {
