@@ -148,6 +148,8 @@ class RuntimeConfig:
     status_every_s : period of ``status`` and ``hb/runtime`` frames on the output socket.
     score_smooth_windows : windows averaged for the smoothed head outputs (AF probability) of
         ``score/`` frames (:mod:`streams.scores`).
+    tap_signals : also publish every accepted input frame on the output socket as
+        ``sig/<source>/<stream>`` (for ``biosig dashboard``; off by default: it doubles the traffic).
     """
 
     _section: ClassVar[str] = ""
@@ -170,6 +172,7 @@ class RuntimeConfig:
     rotate_s: float = field(default=60.0, metadata=_POSITIVE)
     status_every_s: float = field(default=1.0, metadata=_POSITIVE)
     score_smooth_windows: int = field(default=5, metadata=limits(min=1))
+    tap_signals: bool = False
 
     def __post_init__(self):
         validate(self)

@@ -202,9 +202,11 @@ def decode(parts: list, *, check_finite: bool = True) -> Frame:
         _reject("schema", f"kind {kind!r} not one of {', '.join(KINDS)}", stream)
     _check_types(header, kind, stream)
     if kind == "signal":
+        if topic.startswith("sig/") and TOPIC_RE.match(topic[4:]):  # the runtime's tap (output side)
+            stream = topic[4:]
         if not stream:
             _reject("topic", f"topic {topic!r:.80} is not <source>/<stream>")
-        if header["stream"] != topic:
+        if header["stream"] != stream:
             _reject("topic", f"header stream {header['stream']!r:.80} differs from topic {topic!r}", stream)
         _check_signal(header, stream)
     array = None

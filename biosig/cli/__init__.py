@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "biosig.cli.encoder_commands",   # pretrain, embed, probe
     "biosig.cli.export_commands",    # export, compile
     "biosig.cli.stream_commands",    # serve, monitor, replay, listen, status, keys, bridge, demo
+    "biosig.cli.dashboard_commands",  # dashboard
     "biosig.cli.score_commands",     # score
 )
 

@@ -76,6 +76,8 @@ def _serve(args) -> int:
             k, v = item.split("=", 1)
             models[k] = v
         changes["models"] = models
+    if args.tap or args.dashboard is not None:
+        changes["tap_signals"] = True
     cfg = cfg.replace(**changes)
     for flag, path in (("--record", cfg.record_dir), ("--state", cfg.state_dir)):
         if path is not None:
@@ -83,7 +85,13 @@ def _serve(args) -> int:
     _check_models(cfg.models)
     rt = Runtime(cfg)
     _stop_on_signals(rt._stop)
-    rt.run(args.seconds)
+    from biosig.cli.dashboard_commands import start_for_serve
+    dash = start_for_serve(args, rt.config.endpoints.output)
+    try:
+        rt.run(args.seconds)
+    finally:
+        if dash is not None:
+            dash.stop()
     if rt.error:
         raise rt.error
     print(json.dumps(rt.status()["totals"]), file=sys.stderr)
@@ -257,6 +265,8 @@ def register(sub) -> None:
     p.add_argument("--models", metavar="M=NAME,...",
                    help="encoders per modality, e.g. ecg=ecg-tiny,ppg=ppg-tiny; 'none' for no encoders")
     _seconds(p, what="until interrupted")
+    from biosig.cli.dashboard_commands import add_serve_flags
+    add_serve_flags(p)
     p.set_defaults(handler=_serve)
 
     p = sub.add_parser("monitor", help="simulated bedside monitors and couches",
