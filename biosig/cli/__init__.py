@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "biosig.cli.export_commands",    # export, compile
     "biosig.cli.stream_commands",    # serve, monitor, replay, listen, status, keys, bridge, demo
     "biosig.cli.score_commands",     # score
+    "biosig.cli.spiro_commands",     # spiro
 )
 
 EXIT_USER_ERROR = 2
