@@ -154,7 +154,8 @@ def resample(rec: Record, fs_hz: float) -> Record:
 
 
 def read(path, *, modality: str | None = None, channels: Sequence[str | int] | None = None,
-         fs_hz: float | None = None, mono: bool = False) -> Record:
+         fs_hz: float | None = None, mono: bool = False,
+         channel_modalities: dict[str, str] | None = None) -> Record:
     """Read any supported recording into a :class:`biosig.Record`.
 
     Parameters
@@ -165,6 +166,9 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
     channels : keep only these channels (names or indices), in that order.
     fs_hz : resample to this rate (Hz); annotations follow.
     mono : audio only: mix all channels down to one.
+    channel_modalities : ``{channel name: modality}`` the user states (``--channel NAME=MODALITY``);
+        they replace the guess from the name, and set the record's modality unless
+        ``modality`` is given.
 
     Returns
     -------
@@ -187,6 +191,19 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
             raise
         raise ReadError(exc.filename or path, f"cannot be read ({exc.strerror or exc})") from None
     try:
+        if channel_modalities:
+            unknown = sorted(set(channel_modalities) - set(rec.channels))
+            if unknown:
+                raise ReadError(path, f"--channel names {', '.join(unknown)} not among the channels "
+                                      f"{', '.join(rec.channels)}")
+            for m in channel_modalities.values():
+                check_modality(m)
+            given = dict(rec.metadata.get("channel_modalities") or {}, **channel_modalities)
+            rec = rec.replace(metadata=dict(rec.metadata, channel_modalities=given))
+            if modality is None:
+                known = [m for m in rec.channel_modalities if m != "other"]
+                if known:
+                    rec = rec.replace(modality=max(dict.fromkeys(known), key=known.count))
         if channels is not None:
             rec = rec.select(list(channels))
         if modality is not None:
