@@ -233,3 +233,46 @@ def test_folder_of_unparsable_csvs_is_reported(tmp_path):
     assert out.returncode == 2 and out.stderr.count("error:") == 2 and "no records found" not in out.stderr
     (tmp_path / "t.csv").write_text("t_s,x\n0,1\n0.01,2\n0.02,3\n")
     assert [pathlib.Path(p).name for p in discover([tmp_path])] == ["t.csv"]  # REFERENCE.csv-style skip
+
+
+# ------------------------------------------------------------------ the NumPy decoder (fast start-up)
+def test_native_annotations_equal_rdann(tmp_path):
+    from biosig.readers.wfdb_native import ANN_SYMBOLS, read_annotations
+
+    from wfdb.io.annotation import ann_label_table
+    table = dict(zip(ann_label_table["label_store"], ann_label_table["symbol"]))
+    assert {k: table[k] for k in ANN_SYMBOLS} == ANN_SYMBOLS
+    _write(tmp_path, "r", _digital(n=200_000), "16")
+    sample = np.array([5, 900, 2000, 70_000, 70_001, 150_000])  # gaps > 1023 need SKIP words
+    symbol = ["N", "V", "+", "A", "~", "N"]
+    aux = ["", "", "(AFIB", "", "noise here", ""]
+    wfdb.wrann("r", "atr", sample, symbol=symbol, aux_note=aux, write_dir=str(tmp_path))
+    ref = wfdb.rdann(str(tmp_path / "r"), "atr")
+    got = read_annotations(tmp_path / "r.atr")
+    np.testing.assert_array_equal(got[0], ref.sample)
+    assert list(got[1]) == list(ref.symbol) and list(got[2]) == [a or "" for a in ref.aux_note]
+    rec = read(tmp_path / "r.hea")
+    assert list(rec.annotations.sample) == list(sample) and rec.annotations.aux[2] == "(AFIB"
+
+
+def test_native_decoder_matches_wfdb_on_the_shared_mit_bih_record():
+    from conftest import shared_path
+
+    hea = shared_path("wfdb", "100.hea")
+    ref = wfdb.rdrecord(str(hea.with_suffix("")))
+    ann = wfdb.rdann(str(hea.with_suffix("")), "atr")
+    rec = read(hea)
+    assert rec.metadata["storage_formats"] == ["212", "212"] and rec.channels == tuple(ref.sig_name)
+    np.testing.assert_allclose(rec.samples, ref.p_signal.T, atol=1e-6)
+    np.testing.assert_array_equal(rec.annotations.sample, ann.sample)
+    assert rec.annotations.symbol == tuple(ann.symbol) and rec.units == tuple(ref.units)
+
+
+def test_info_imports_neither_wfdb_nor_torch(tmp_path):
+    hea = _write(tmp_path, "r", _digital(), "212")
+    code = ("import sys; from biosig.cli import main; rc = main(['info', sys.argv[1]]); "
+            "print('HEAVY', sorted(m for m in ('wfdb', 'torch', 'encoders', 'librosa', 'neurokit2', 'pandas') "
+            "if m in sys.modules), rc)")
+    out = subprocess.run([sys.executable, "-c", code, str(hea)], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert "HEAVY [] 0" in out.stdout, out.stdout + out.stderr

@@ -23,6 +23,7 @@ from datetime import datetime
 import numpy as np
 
 from biosig.errors import ReadError
+from biosig.readers import wfdb_native
 from biosig.record import Annotations, Record
 
 log = logging.getLogger(__name__)
@@ -274,18 +275,28 @@ def _upsample(x: np.ndarray, up: int, down: int) -> np.ndarray:
 
 
 def _annotations(base: pathlib.Path, fs_hz: float, frame_hz: float, n_samples: int):
-    import wfdb
-
     for ext in ANNOTATION_EXTENSIONS:
-        if not base.with_name(f"{base.name}.{ext}").exists():
+        ann_path = base.with_name(f"{base.name}.{ext}")
+        if not ann_path.exists():
             continue
         try:
-            ann = wfdb.rdann(str(base), ext)
-        except Exception as exc:
-            raise ReadError(base.with_name(f"{base.name}.{ext}"),
-                            f"unreadable annotation file ({type(exc).__name__}: {exc})") from None
+            native = wfdb_native.read_annotations(ann_path)
+        except PermissionError:
+            raise ReadError(ann_path, "permission denied: the annotation file cannot be read by this user") from None
+        except OSError as exc:
+            raise ReadError(ann_path, f"cannot read the annotation file ({exc.strerror or exc})") from None
+        if native is not None:
+            sample, symbols, aux_notes = native
+            ann = type("Ann", (), {"fs": None, "symbol": symbols, "aux_note": aux_notes})()
+        else:
+            import wfdb
+
+            try:
+                ann = wfdb.rdann(str(base), ext)
+            except Exception as exc:
+                raise ReadError(ann_path, f"unreadable annotation file ({_plain(exc)})") from None
+            sample = np.asarray(ann.sample, dtype=np.int64)
         ann_fs = float(ann.fs) if ann.fs else frame_hz
-        sample = np.asarray(ann.sample, dtype=np.int64)
         if ann_fs != fs_hz:
             sample = np.round(sample * (fs_hz / ann_fs)).astype(np.int64)
         keep = (sample >= 0) & (sample < max(n_samples, 1))
@@ -309,12 +320,26 @@ def read_wfdb(path) -> Record:
     -------
     Record with samples float32 (C, T) in the header's physical units, NaN for invalid samples.
     """
+    base = record_base(path)
+    hea_path = base.with_name(base.name + ".hea")
+    if not hea_path.exists():
+        raise ReadError(path, f"WFDB header {hea_path.name} does not exist")
+    text = _read_header_text(path, hea_path)
+    validate_header_text(hea_path, text)
+    native = wfdb_native.covered(hea_path, text)
+    if native is not None:  # the common case, decoded without importing wfdb (fast start-up)
+        header = native
+        meta: dict = {"source": str(hea_path), "format": "wfdb", "record_name": header.record_name}
+        _check_signal_files(hea_path, header)
+        meta["storage_formats"] = list(header.fmt)
+        if not header.n_sig:
+            raise ReadError(hea_path, "the header declares no signals (an annotation-only record)")
+        samples, fs_hz, names, units, rates, mismatch = _read_native(path, hea_path, header)
+        return _finish(path, base, hea_path, header, meta, samples, fs_hz, names, units, rates, mismatch)
     import wfdb
 
-    base = record_base(path)
     header = _header(path, base)
-    hea_path = base.with_name(base.name + ".hea")
-    meta: dict = {"source": str(hea_path), "format": "wfdb", "record_name": header.record_name}
+    meta = {"source": str(hea_path), "format": "wfdb", "record_name": header.record_name}
     if isinstance(header, wfdb.MultiRecord):
         meta["format"] = "wfdb-multi-segment"
         if header.fs is None or not header.fs > 0:
@@ -336,6 +361,28 @@ def read_wfdb(path) -> Record:
     if not header.n_sig:
         raise ReadError(hea_path, "the header declares no signals (an annotation-only record)")
     samples, fs_hz, names, units, rates, mismatch = _read_signals(path, base, header)
+    return _finish(path, base, hea_path, header, meta, samples, fs_hz, names, units, rates, mismatch)
+
+
+def _read_native(path, hea_path: pathlib.Path, header):
+    """:func:`_read_signals` for the records :mod:`.wfdb_native` covers."""
+    try:
+        digital, bad = wfdb_native.read_digital(hea_path.parent, header)
+    except PermissionError as exc:
+        raise ReadError(exc.filename or path, "permission denied: a file of the record cannot be read "
+                                              "by this user") from None
+    except OSError as exc:
+        raise ReadError(exc.filename or path, f"cannot read a signal file ({exc.strerror or exc})") from None
+    names = list(header.sig_name)
+    if bad:
+        log.warning("%s: checksum mismatch in %s: the signal file may be corrupt", path,
+                    ", ".join(names[i] for i in bad))
+    samples = wfdb_native.to_physical(digital, header)
+    return samples, float(header.fs), names, list(header.units), [float(header.fs)] * header.n_sig, \
+        [names[i] for i in bad]
+
+
+def _finish(path, base, hea_path, header, meta, samples, fs_hz, names, units, rates, mismatch) -> Record:
     meta["checksum_mismatch"] = mismatch
     if samples.shape[1] == 0:
         raise ReadError(hea_path, "the record holds no samples")
