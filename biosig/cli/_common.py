@@ -82,12 +82,19 @@ def read_options(args) -> dict:
 
 class ProgressLog:
     """One log line on stderr every ``every_s`` seconds when stderr is not a terminal (a tqdm bar
-    is used on a terminal), so long runs under nohup/CI are not silent."""
+    is used on a terminal), so long runs under nohup/CI are not silent. The interval defaults to
+    10 s; the environment variable ``BIOSIG_PROGRESS_S`` changes it."""
 
-    def __init__(self, what: str, total: int, every_s: float = 10.0):
+    def __init__(self, what: str, total: int, every_s: float | None = None):
+        import os
         import sys
         import time
 
+        if every_s is None:
+            try:
+                every_s = float(os.environ.get("BIOSIG_PROGRESS_S", "10"))
+            except ValueError:
+                every_s = 10.0
         self.what, self.total, self.every_s = what, int(total), float(every_s)
         self.enabled = not sys.stderr.isatty()
         self.t0 = self.last = time.monotonic()
