@@ -147,6 +147,8 @@ def test_resample_ratio_error_bound_and_refusal():
     from biosig.errors import SignalError
     with pytest.raises(SignalError, match="exactly"):
         resample_ratio(np.pi * 100, 250.0, max_denominator=1000)  # no ratio that small is exact
+    with pytest.raises(SignalError, match="exactly"):
+        resample_ratio(1e9, 250.0)  # was 0/1 -> scipy's "up and down must be >= 1"
     x = np.random.default_rng(0).normal(size=(1, 2499))
     y = resample(x, 249.89, 250.0)
     assert y.shape == (1, -(-2499 * 25000 // 24989))  # ceil(T * up / down), as resample_poly

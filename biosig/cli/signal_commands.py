@@ -74,7 +74,7 @@ def quality_of(rec) -> tuple[dict | None, str]:
                              for k, v in dict(quality_summary(part)).items()}
         except Exception as exc:  # a quality failure must not hide the rest of the summary
             log.warning("%s: %s quality failed: %s", rec.metadata.get("source", "?"), modality, exc)
-            out[modality] = {"error": f"{type(exc).__name__}: {exc}"}
+            out[modality] = {"error": (str(exc).strip().splitlines() or ["no details"])[0]}
     return out, ""
 
 

@@ -77,7 +77,7 @@ def _decode(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
         y, fs = librosa.load(str(path), sr=None, mono=False)
     except Exception as exc:
         raise ReadError(path, f"not a readable audio file (soundfile: {first_error}; "
-                              f"audioread: {type(exc).__name__}: {exc})") from None
+                              f"audioread: {str(exc).strip() or 'no details'})") from None
     return np.atleast_2d(y).astype(np.float32), float(fs), "audioread"
 
 

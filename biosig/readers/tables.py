@@ -112,7 +112,7 @@ def read_csv(path) -> Record:
     try:
         df = pl.read_csv(path, infer_schema_length=10_000, null_values=["", "NA", "nan", "NaN"])
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
-        raise ReadError(path, f"malformed CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        raise ReadError(path, f"malformed CSV ({(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     _check_row_lengths(path, df.width)
     fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
     rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt})
@@ -159,7 +159,7 @@ def read_parquet(path) -> Record:
         schema_meta = pq.read_schema(path).metadata or {}
         df = pl.read_parquet(path)
     except Exception as exc:
-        raise ReadError(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+        raise ReadError(path, f"not a readable Parquet file ({(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     meta: dict = {"source": str(path), "format": "parquet"}
     modality, units, start = "", None, None
     if PARQUET_META_KEY in schema_meta:
