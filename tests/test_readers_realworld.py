@@ -278,3 +278,28 @@ def test_info_imports_neither_wfdb_nor_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(hea)], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert "HEAVY [] 0" in out.stdout, out.stdout + out.stderr
+
+
+def test_score_reports_unreadable_records_in_errors_parquet(locked_tree):
+    import torch
+
+    import encoders
+    from biosig.pipeline import default_pipeline
+    from encoders.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = locked_tree / "model"
+    save_checkpoint(model, encoders.create_model("ecg-tiny"), pipeline=default_pipeline("ecg"))
+    for p in [model, *model.rglob("*")]:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    code = ("import sys; from biosig.cli import main; "
+            "sys.exit(main(['score', 'ok', 'locked', 'unreadable', '--model', 'model', '--backend', 'torch', "
+            "'--out', 'out', '--threads', '1']))")
+    res = _as_unprivileged(code, locked_tree)
+    assert res.returncode == 1, res.stderr  # finished, some records failed
+    assert "Traceback" not in res.stderr
+    import polars as pl
+
+    errors = pl.read_parquet(locked_tree / "out" / "errors.parquet")
+    assert len(errors) == 2 and all("permission denied" in m for m in errors["message"])
+    assert len(pl.read_parquet(locked_tree / "out" / "records.parquet")) == 1
