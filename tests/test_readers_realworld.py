@@ -270,6 +270,18 @@ def test_native_decoder_matches_wfdb_on_the_shared_mit_bih_record():
     assert rec.annotations.symbol == tuple(ann.symbol) and rec.units == tuple(ref.units)
 
 
+@pytest.mark.parametrize("parts", [("wfdb", "a103l.hea"), ("cinc2017", "A00020.hea"), ("cinc2017", "A00028.hea")])
+def test_native_decoder_matches_wfdb_on_shared_mat_records(parts):
+    from conftest import shared_path
+
+    hea = shared_path(*parts)
+    ref = wfdb.rdrecord(str(hea.with_suffix("")))
+    rec = read(hea)
+    assert rec.channels == tuple(ref.sig_name) and rec.units == tuple(ref.units) and rec.fs_hz == ref.fs
+    np.testing.assert_allclose(rec.samples, ref.p_signal.T.astype(np.float32), atol=1e-6, equal_nan=True)
+    assert rec.metadata["comments"] == ref.comments
+
+
 def test_info_imports_neither_wfdb_nor_torch(tmp_path):
     hea = _write(tmp_path, "r", _digital(), "212")
     code = ("import sys; from biosig.cli import main; rc = main(['info', sys.argv[1]]); "

@@ -1,9 +1,10 @@
 """A NumPy decoder for the common WFDB cases, so that ``biosig info`` does not pay for ``import
 wfdb`` (about 1 s: it imports pandas and fsspec) on every call.
 
-Covered: single-segment headers whose signals are all in ``.dat`` files of format 8-bit (80),
-16-bit (16, 61, 160), 212, 24 or 32, one sample per frame, no skew; and MIT-format annotation
-files. Everything else (multi-segment and multi-frequency records, skew, ``.mat`` signal files,
+Covered: single-segment headers whose signals are all in ``.dat`` files (or ``.mat`` files
+written by wfdb2mat: the same sample order after a byte offset) of format 8-bit (80), 16-bit
+(16, 61, 160), 212, 24 or 32, one sample per frame, no skew; and MIT-format annotation files.
+Everything else (multi-segment and multi-frequency records, skew,
 FLAC formats 5xx, 310/311, format 8 differences, annotation files that define their own labels
 or time resolution) returns None and :mod:`biosig.readers.wfdb_format` uses ``wfdb`` itself.
 The tests compare every covered case with ``wfdb.rdrecord`` / ``wfdb.rdann`` (the oracle).
@@ -63,7 +64,7 @@ def parse_header(text: str):
     for i, line in enumerate(body[1:1 + n_sig]):
         m = _SIGNAL_RE.match(line)
         if not m or m["fmt"] not in NATIVE_FORMATS or (m["spf"] and int(m["spf"]) != 1) or \
-                (m["skew"] and int(m["skew"])) or not m["file"].lower().endswith(".dat"):
+                (m["skew"] and int(m["skew"])) or not m["file"].lower().endswith((".dat", ".mat")):
             return None
         gain = float(m["gain"]) if m["gain"] else 0.0
         zero = int(m["zero"]) if m["zero"] else 0
