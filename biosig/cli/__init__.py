@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "biosig.cli.stream_commands",    # serve, monitor, replay, listen, status, keys, bridge, demo
     "biosig.cli.dashboard_commands",  # dashboard
     "biosig.cli.score_commands",     # score
+    "biosig.cli.spiro_commands",     # spiro
 )
 
 EXIT_USER_ERROR = 2

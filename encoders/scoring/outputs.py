@@ -69,11 +69,22 @@ def record_key(path: str | os.PathLike) -> str:
     return f"{stem}-{hashlib.sha1(full.encode()).hexdigest()[:12]}"
 
 
+def _honour_umask(fd_or_path) -> None:
+    """mkstemp creates files 0600; published outputs get the mode a plain open() would give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    if isinstance(fd_or_path, int):
+        os.fchmod(fd_or_path, 0o666 & ~mask)
+    else:
+        os.chmod(fd_or_path, 0o666 & ~mask)
+
+
 def atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = pathlib.Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        _honour_umask(fd)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -91,6 +102,7 @@ def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path) -> None:
     os.close(fd)
     try:
         df.write_parquet(tmp)
+        _honour_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)

@@ -119,9 +119,10 @@ class Scorer:
     batch_size : windows per backend call.
     """
 
-    def __init__(self, model: LoadedModel, batch_size: int = 64):
+    def __init__(self, model: LoadedModel, batch_size: int = 64, read_options: dict | None = None):
         self.model = model
         self.batch_size = int(batch_size)
+        self.read_options = dict(read_options or {})  # --modality / --channel
         self.measure_columns = MEASURES.get(model.modality, ())
         self.head = None
         if model.modality in HEADS:
@@ -135,7 +136,7 @@ class Scorer:
     @_stage("read")
     def read(self, path: str):
         from biosig.readers import read
-        return read(path)
+        return read(path, **self.read_options)
 
     @_stage("channels")
     def select(self, rec):
