@@ -317,3 +317,6 @@ def uoro_k_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, GA, GB, work, nwo
     _sgd_readout(C, e, hn, step)
     h[:] = hn
     return loss, norm
+
+
+from kernels.rls import rls_predict, rls_step  # noqa: E402,F401  (one namespace for the learners)

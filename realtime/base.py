@@ -51,6 +51,8 @@ class ForecasterConfig:
     fit_steps: int = 600  # linreg: samples collected before the least-squares fit
     ridge: float = 0.01  # linreg: ridge relative to the mean diagonal of the normal matrix
     scaling: str = "coord"  # z-score per coordinate, or "global": one std for all coordinates
+    forget: float = 0.998  # rls: forgetting factor lambda in (0, 1]
+    init_reg: float = 0.1  # rls: initial regularisation delta, P(0) = I / delta
     backend: str = "numba"
 
     def validate(self) -> "ForecasterConfig":
@@ -65,6 +67,10 @@ class ForecasterConfig:
             v = getattr(self, name)
             if not np.isfinite(v) or v < 0:
                 raise ForecastError(f"{name} must be a finite number >= 0, got {v!r}")
+        if not (0.0 < self.forget <= 1.0):
+            raise ForecastError(f"forget must be in (0, 1], got {self.forget!r}")
+        if not (np.isfinite(self.init_reg) and self.init_reg > 0):
+            raise ForecastError(f"init_reg must be a finite number > 0, got {self.init_reg!r}")
         if self.scaling not in ("coord", "global"):
             raise ForecastError(f"scaling {self.scaling!r} unknown; use 'coord' or 'global'")
         if self.backend not in ("numba", "numpy"):

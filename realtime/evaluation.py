@@ -38,11 +38,12 @@ from realtime.metrics import forecast_metrics
 
 log = logging.getLogger(__name__)
 
-DETERMINISTIC = ("lms", "linreg", "last")
+DETERMINISTIC = ("lms", "rls", "linreg", "last")
 SUPERVISIONS = ("causal", "paper")
 
 # Grids: per method, lists of lookback (s), hidden units and learning rates (full product), and
-# optionally a dict of fixed options (UORO: 16 averaged estimates in the default grid).
+# optionally a dict of further options (UORO: 16 averaged estimates in the default grid); an option
+# given as a list is one more axis of the product (RLS: forgetting factor x initial regularisation).
 GRIDS = {
     "default": {
         "rtrl": ([1.2, 2.4], [10, 20], [0.01, 0.02, 0.05]),
@@ -50,6 +51,7 @@ GRIDS = {
         "snap1": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
         "dni": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
         "lms": ([1.2, 2.4, 3.6], [1], [0.002, 0.005, 0.01, 0.02]),
+        "rls": ([0.6, 1.2], [1], [0.0], {"forget": [0.99, 0.995, 0.998, 0.999], "init_reg": [0.1, 10.0]}),
         "linreg": ([1.2, 2.4, 3.6, 6.0], [1], [0.0]),
         "last": ([0.1], [1], [0.0]),
     },
@@ -59,6 +61,7 @@ GRIDS = {
         "snap1": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
         "dni": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
         "lms": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.001, 0.002, 0.005, 0.01, 0.02]),
+        "rls": ([0.6, 1.2, 2.4], [1], [0.0], {"forget": [0.99, 0.995, 0.998, 0.999], "init_reg": [0.1, 10.0]}),
         "linreg": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.0]),
         "last": ([0.1], [1], [0.0]),
     },
@@ -122,8 +125,12 @@ def grid_configs(grid: str, method: str, rate_hz: float) -> list[dict]:
         raise ForecastError(f"unknown grid {grid!r}; known: {', '.join(GRIDS)}")
     looks, hiddens, lrs, *extra = GRIDS[grid][method]
     fixed = extra[0] if extra else {}
-    return [{"lookback": max(1, int(round(L * rate_hz))), "hidden": q, "lr": lr, **fixed}
-            for L in looks for q in hiddens for lr in lrs]
+    import itertools
+
+    names = list(fixed)
+    axes = [v if isinstance(v, (list, tuple)) else [v] for v in fixed.values()]
+    return [{"lookback": max(1, int(round(L * rate_hz))), "hidden": q, "lr": lr, **dict(zip(names, combo))}
+            for L in looks for q in hiddens for lr in lrs for combo in itertools.product(*axes)]
 
 
 def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
@@ -247,6 +254,8 @@ def _cost(method, config, n_steps):
         return n_steps * q * q * q * (q + m) / 20
     if method in RNN_METHODS:
         return n_steps * (q * (q + m) * config.get("estimates", 1) + 3000)
+    if method == "rls":
+        return n_steps * (2 * m * m + 3000)
     return n_steps * 3000
 
 

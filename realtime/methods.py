@@ -149,6 +149,34 @@ class LMS(Forecaster):
         self._y[:] = self.W @ u
 
 
+class RLS(Forecaster):
+    """Exponentially weighted recursive least squares on the input window (L frames + bias).
+
+    One model per horizon (delayed supervision as every method), forgetting factor ``forget``,
+    ``P(0) = I / init_reg``; the numerically robust form of :mod:`kernels.rls` (symmetric ``P``,
+    trace capped at its initial value, periodic re-conditioning).
+    """
+
+    method = "rls"
+    _model_arrays = ("W", "P", "_pu", "_nwork", "_rls_state")
+
+    def _init_model(self, rng) -> None:
+        self.W = np.zeros((self.n_coords, self.m))
+        self.P = np.eye(self.m) / self.config.init_reg
+        self._pu = np.zeros(self.m)
+        self._nwork = np.zeros((2, self.n_coords))
+        self._rls_state = np.zeros(2)
+        self._trace_max = self.m / self.config.init_reg
+
+    def _train(self, u, target) -> float:
+        loss, _ = self._steps.rls_step(self.P, self.W, u, target, self._pu, self._nwork, self._rls_state,
+                                       self.config.forget, self._trace_max)
+        return loss
+
+    def _predict(self, u) -> None:
+        self._steps.rls_predict(self.W, u, self._y)
+
+
 class LinReg(Forecaster):
     """Offline (ridge-regularised) least squares on the first ``fit_steps`` samples, then fixed.
 
@@ -199,4 +227,4 @@ class Last(Forecaster):
         self._y[:] = u[(self.lookback - 1) * self.n_coords:-1]
 
 
-METHODS = {cls.method: cls for cls in (RTRL, UORO, SnAp1, DNI, LMS, LinReg, Last)}
+METHODS = {cls.method: cls for cls in (RTRL, UORO, SnAp1, DNI, LMS, RLS, LinReg, Last)}

@@ -12,7 +12,7 @@ import sys
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHODS = "lms,linreg,rtrl,uoro,snap1,dni,last"
+DEFAULT_METHODS = "rls,lms,linreg,rtrl,uoro,snap1,dni,last"
 
 
 def register(subparsers) -> None:

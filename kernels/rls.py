@@ -1,0 +1,89 @@
+"""Exponentially weighted recursive least squares (RLS), one Numba kernel per step.
+
+Model ``y = W u`` (W (n, m), u = [window of L frames, 1] (m,)), one shared inverse correlation
+matrix ``P`` (m, m) for all n outputs (they see the same input).  Per step, with forgetting
+factor ``lam`` in (0, 1]::
+
+    pu = P u;  s = lam + u.pu;  k = pu / s
+    e  = W u - target                  (a-priori error; loss 0.5 ||e||^2)
+    W <- W - e (x) k
+    P <- (P - pu (x) pu / s) / lam     (only the upper triangle is computed, then mirrored)
+
+Numerical robustness (Haykin, *Adaptive Filter Theory*, ch. 13: the conventional form loses
+symmetry and then positive definiteness in finite precision):
+
+* ``P`` is kept exactly symmetric (upper triangle computed, mirrored);
+* with little excitation ``P`` grows as ``lam**-t`` ("wind-up"); its trace is capped at
+  ``trace_max`` by a uniform rescale, which keeps the eigenvalues bounded;
+* every ``RECONDITION_STEPS`` steps a floor ``1e-9 * trace / m`` is added to the diagonal
+  (periodic re-conditioning), which keeps the smallest eigenvalue positive.
+
+``state`` (2,) float64 holds the step counter and the last trace.  The NumPy twin is
+:func:`kernels.twins.rls_step`.
+"""
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from kernels.linalg import JIT, dot
+
+RECONDITION_STEPS = 256
+FLOOR = 1e-9
+
+
+@njit(**JIT)
+def rls_step(P, W, u, target, pu, nwork, state, lam, trace_max):
+    """One RLS update in place; returns ``(loss, s)`` (a-priori 0.5||e||^2 and ``lam + u P u``)."""
+    m = u.shape[0]
+    y, e = nwork[0], nwork[1]
+    for i in range(m):
+        pu[i] = dot(P[i], u)
+    s = lam + dot(u, pu)
+    if not (s > 1e-300):  # lost positive definiteness or NaN: caller treats as divergence
+        return math.inf, s
+    loss = 0.0
+    for j in range(W.shape[0]):
+        yj = dot(W[j], u)
+        y[j] = yj
+        e[j] = yj - target[j]
+        loss += e[j] * e[j]
+    inv_s = 1.0 / s
+    for j in range(W.shape[0]):
+        c = e[j] * inv_s
+        row = W[j]
+        for i in range(m):
+            row[i] -= c * pu[i]
+    inv_lam = 1.0 / lam
+    tr = 0.0
+    for i in range(m):
+        a = pu[i] * inv_s
+        row = P[i]
+        for j in range(i, m):
+            v = (row[j] - a * pu[j]) * inv_lam
+            row[j] = v
+            P[j, i] = v
+        tr += row[i]
+    if tr > trace_max:
+        f = trace_max / tr
+        for i in range(m):
+            row = P[i]
+            for j in range(m):
+                row[j] *= f
+        tr = trace_max
+    state[0] += 1.0
+    if state[0] % RECONDITION_STEPS == 0.0:
+        floor = FLOOR * tr / m
+        for i in range(m):
+            P[i, i] += floor
+        tr += floor * m
+    state[1] = tr
+    return 0.5 * loss, s
+
+
+@njit(**JIT)
+def rls_predict(W, u, y):
+    """``y = W u``."""
+    for j in range(W.shape[0]):
+        y[j] = dot(W[j], u)
