@@ -27,19 +27,41 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from realtime import RNN_METHODS, make_forecaster
 from realtime.errors import ForecastError
-from realtime.metrics import forecast_metrics
+from realtime.metrics import forecast_metrics, hold_tradeoff, marker_errors
+
+METRIC_KEYS = ("rmse", "nrmse", "mae", "max", "jitter", "p95", "frac_gt2", "frac_gt5", "duty")
+HOLD_THRESHOLDS_MM = (1.0, 2.0, 3.0, 5.0, float("inf"))  # hold when the recent error RMS exceeds it
+RISK_WINDOW = 50  # steps of known errors behind the causal error level
+
+
+def causal_error_level(worst, h: int, window: int = RISK_WINDOW) -> np.ndarray:
+    """For the forecast of step k (made at k - h): RMS of the worst-marker errors of the targets
+    k - h - window + 1 .. k - h, the ones known when it was made (NaN before any is known)."""
+    w = np.where(np.isfinite(worst), worst ** 2, 0.0)
+    n = np.isfinite(worst).astype(float)
+    cw, cn = np.concatenate([[0.0], np.cumsum(w)]), np.concatenate([[0.0], np.cumsum(n)])
+    out = np.full(worst.size, np.nan)
+    k = np.arange(h, worst.size)
+    hi = k - h + 1  # known targets: indices < hi
+    lo = np.maximum(hi - window, 0)
+    cnt = cn[hi] - cn[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[k] = np.where(cnt > 0, np.sqrt((cw[hi] - cw[lo]) / np.maximum(cnt, 1)), np.nan)
+    return out
 
 log = logging.getLogger(__name__)
 
 DETERMINISTIC = ("lms", "rls", "linreg", "last")
 SUPERVISIONS = ("causal", "paper")
+PAPER_CLIP = 100.0  # the published gradient clip (load_pred_par.m); paper supervision uses it
+PAPER_SG_LR = 0.002  # DNI's published synthetic-gradient learning rate
 
 # Grids: per method, lists of lookback (s), hidden units and learning rates (full product), and
 # optionally a dict of further options (UORO: 16 averaged estimates in the default grid); an option
@@ -87,13 +109,19 @@ class Protocol:
     test_start_s: float = 60.0
     seeds: int = 10
     select_seeds: int = 3
-    clip: float = 2.0
+    clip: float | None = None  # None: 2.0 under causal supervision, the published 100 under paper
     scaling: str = "coord"
     supervision: str = "causal"  # or "paper": non-causal, as the published code (module docstring)
 
     def __post_init__(self):
         if self.supervision not in SUPERVISIONS:
             raise ForecastError(f"supervision {self.supervision!r} unknown; use one of {', '.join(SUPERVISIONS)}")
+
+    @property
+    def effective_clip(self) -> float:
+        if self.clip is not None:
+            return float(self.clip)
+        return PAPER_CLIP if self.supervision == "paper" else 2.0
 
     def steps(self, seconds: float) -> int:
         return int(round(seconds * self.rate_hz))
@@ -133,6 +161,28 @@ def grid_configs(grid: str, method: str, rate_hz: float) -> list[dict]:
             for L in looks for q in hiddens for lr in lrs for combo in itertools.product(*axes)]
 
 
+def usable_sessions(sessions, methods, horizons, protocol: Protocol) -> list:
+    """The sessions the protocol can run on; the others are skipped with a logged warning.
+
+    Raises :class:`ForecastError` for unknown methods or when no session is usable (the message
+    of the last problem found).
+    """
+    keep, last = [], None
+    for s in sessions:
+        try:
+            check_inputs([s], methods, horizons, protocol)
+        except ForecastError as exc:
+            if "unknown method" in str(exc):
+                raise
+            log.warning("skipping %s", exc)
+            last = exc
+            continue
+        keep.append(s)
+    if not keep:
+        raise ForecastError(f"no usable session: {last}" if len(sessions) > 1 else str(last))
+    return keep
+
+
 def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
     """Raise :class:`ForecastError` with a clear message for unusable sessions or horizons."""
     from realtime import KNOWN_METHODS
@@ -140,6 +190,9 @@ def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
     bad = [m for m in methods if m not in KNOWN_METHODS]
     if bad:
         raise ForecastError(f"unknown method(s) {', '.join(bad)}; known: {', '.join(KNOWN_METHODS)}")
+    if not (0 < protocol.norm_s and 0 <= protocol.select_start_s < protocol.test_start_s):
+        raise ForecastError(f"protocol windows need norm_s > 0 and select_start_s < test_start_s, got "
+                            f"{protocol.norm_s:g}, {protocol.select_start_s:g}, {protocol.test_start_s:g}")
     need = protocol.steps(protocol.test_start_s)
     for s in sessions:
         dur = s.n_steps / protocol.rate_hz
@@ -167,14 +220,20 @@ def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
 
 
 # ---------------------------------------------------------------------------- one learner run
-def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, fit_steps):
+def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, fit_steps, ready_out=None):
     """Forecasts for steps 0..n_run-1 (row k = forecast of X[k] made at k - h, NaN for k < h)
-    and the microseconds of each learn_one + predict_one (entry t = step that forecasts t + h)."""
+    and the microseconds of each learn_one + predict_one (entry t = step that forecasts t + h).
+
+    ``ready_out`` (n_run,) bool, if given, is set True where the forecast came from the model
+    (False: warm-up or after a gap/reset, the forecaster holds and returns the last sample).
+    """
     n = X.shape[1]
     options = {k: v for k, v in config.items() if k not in ("lookback", "hidden", "lr")}
+    if protocol.supervision == "paper" and method == "dni":
+        options.setdefault("sg_lr", PAPER_SG_LR)  # the published synthetic-gradient rate
     f = make_forecaster(method, horizon_steps=horizon, lookback=config["lookback"], hidden=config["hidden"],
                         lr=config["lr"], seed=seed, n_coords=n, **options, norm_steps=protocol.steps(protocol.norm_s),
-                        clip=protocol.clip, fit_steps=fit_steps, scaling=protocol.scaling)
+                        clip=protocol.effective_clip, fit_steps=fit_steps, scaling=protocol.scaling)
     P = np.full((n_run, n), np.nan)
     us = np.zeros(n_run)
     clock = time.perf_counter_ns
@@ -191,6 +250,8 @@ def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, 
                 P[t] = y_paper
             if y is not None:  # replaced by the paper forecast when X[t + h] is learnt
                 P[t + horizon] = y
+                if ready_out is not None:
+                    ready_out[t + horizon] = f.ready
         return P, us, f.n_resets
     for t in range(n_run - horizon):
         t0 = clock()
@@ -198,10 +259,23 @@ def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, 
         y = f.predict_one()
         us[t + horizon] = (clock() - t0) / 1e3
         P[t + horizon] = y
+        if ready_out is not None:
+            ready_out[t + horizon] = f.ready
     return P, us, f.n_resets
 
 
 _SESSIONS: list = []
+TICK_S = 2.0  # progress is also reported this often while no job finishes
+
+
+def _finished(futs, tick):
+    """Yield futures as they complete; call ``tick()`` every TICK_S seconds without one."""
+    pending = set(futs)
+    while pending:
+        done, pending = wait(pending, timeout=TICK_S, return_when=FIRST_COMPLETED)
+        if not done:
+            tick()
+        yield from done
 
 
 def _init_worker(sessions) -> None:
@@ -228,16 +302,23 @@ def _selection_job(si, method, ci, config, horizons, seeds, protocol):
 def _test_job(si, method, h, config, seeds, protocol):
     s = _SESSIONS[si]
     n_test = protocol.steps(protocol.test_start_s)
-    per_seed, preds, us_all, resets = [], [], [], 0
+    per_seed, preds, us_all, resets, trade = [], [], [], 0, []
     for seed in seeds:
-        P, us, r = run_forecaster(s.X, method, h, config, seed, s.n_steps, protocol, fit_steps=n_test)
-        per_seed.append(forecast_metrics(s.X[n_test:], P[n_test:], s.groups))
+        ready = np.zeros(s.n_steps, bool)
+        P, us, r = run_forecaster(s.X, method, h, config, seed, s.n_steps, protocol, fit_steps=n_test,
+                                  ready_out=ready)
+        per_seed.append(forecast_metrics(s.X[n_test:], P[n_test:], s.groups, hold=~ready[n_test:]))
+        worst = np.max(marker_errors(s.X, P, s.groups), axis=1)
+        risk = causal_error_level(worst, h)
+        trade.append(hold_tradeoff(np.where(ready, worst, np.nan)[n_test:], risk[n_test:], HOLD_THRESHOLDS_MM))
         preds.append(P[n_test:])
         us_all.append(us[n_test:])
         resets += r
     us_all = np.concatenate(us_all)
-    keys = ("rmse", "nrmse", "mae", "max", "jitter")
+    keys = METRIC_KEYS
     res = {k: float(np.mean([m[k] for m in per_seed])) for k in keys}
+    res["hold_tradeoff"] = [{k: float(np.mean([t[i][k] for t in trade])) for k in trade[0][i]}
+                            for i in range(len(HOLD_THRESHOLDS_MM))]
     if len(seeds) > 1:  # the seed ensemble (mean forecast), reported apart from the comparable rows
         ens = forecast_metrics(s.X[n_test:], np.mean(preds, axis=0), s.groups)
         res["ensemble"] = {k: ens[k] for k in keys}
@@ -266,7 +347,7 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     ``progress(done, total)`` is called as jobs finish; ``on_predictions(session, method,
     horizon, seeds, preds (S, K, n))`` receives each test run's forecasts of the test steps.
     """
-    check_inputs(sessions, methods, horizons, protocol)
+    sessions = usable_sessions(sessions, methods, horizons, protocol)
     workers = workers or os.cpu_count() or 1
     sel_jobs, n_jobs_test = [], 0
     for si, s in enumerate(sessions):
@@ -282,6 +363,11 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     total = len(sel_jobs) + len(sessions) * len(methods) * len(horizons)
     done = 0
     scores: dict = {}
+
+    def tick():
+        if progress:
+            progress(done, total)
+
     t_start = time.perf_counter()
     env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     old = {k: os.environ.get(k) for k in env}
@@ -291,7 +377,7 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                  initializer=_init_worker, initargs=(sessions,)) as pool:
             futs = [pool.submit(_selection_job, *args) for _, args in sorted(sel_jobs, key=lambda j: -j[0])]
-            for fut in as_completed(futs):
+            for fut in _finished(futs, tick):
                 si, method, ci, out = fut.result()
                 scores.setdefault((si, method), {})[ci] = out
                 done += 1
@@ -315,7 +401,7 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                                           (si, method, h, configs[best], seeds, protocol)))
             futs = [pool.submit(_test_job, *args) for _, args in sorted(test_jobs, key=lambda j: -j[0])]
             results: dict = {}
-            for fut in as_completed(futs):
+            for fut in _finished(futs, tick):
                 si, method, h, res, preds = fut.result()
                 res["selection_nrmse"] = chosen[(si, method, h)][1]
                 results.setdefault(sessions[si].name, {}).setdefault(method, {})[h] = res
@@ -338,18 +424,22 @@ def _report(sessions, methods, horizons, protocol, grid, results, wall_s, worker
     avg = {}
     for method in methods:
         rows = [results[s.name][method][h] for s in sessions for h in horizons]
-        avg[method] = {k: float(np.mean([r[k] for r in rows]))
-                       for k in ("nrmse", "rmse", "mae", "max", "jitter", "us_mean", "us_p99")}
+        avg[method] = {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS + ("us_mean", "us_p99")}
+        avg[method]["hold_tradeoff"] = [{k: float(np.mean([r["hold_tradeoff"][i][k] for r in rows]))
+                                         for k in rows[0]["hold_tradeoff"][i]}
+                                        for i in range(len(rows[0]["hold_tradeoff"]))]
         avg[method]["resets"] = int(sum(r["resets"] for r in rows))
     for method in methods:
         rows = [results[s.name][method][h] for s in sessions for h in horizons]
         if all("ensemble" in r for r in rows):
-            avg[f"{method}-ens"] = {k: float(np.mean([r["ensemble"][k] for r in rows]))
-                                    for k in ("nrmse", "rmse", "mae", "max", "jitter")}
+            avg[f"{method}-ens"] = {k: float(np.mean([r["ensemble"][k] for r in rows])) for k in METRIC_KEYS}
             avg[f"{method}-ens"].update(us_mean=avg[method]["us_mean"] * rows[0]["n_seeds"],
                                         us_p99=float("nan"), resets=avg[method]["resets"])
-    per_session = {s.name: {m: {"nrmse": float(np.mean([results[s.name][m][h]["nrmse"] for h in horizons]))}
+    per_session = {s.name: {m: {k: float(np.mean([results[s.name][m][h][k] for h in horizons]))
+                                for k in ("nrmse", "max", "p95", "frac_gt2", "frac_gt5")}
                             for m in methods} for s in sessions}
+    per_horizon = {m: {str(h): float(np.mean([results[s.name][m][h]["nrmse"] for s in sessions])) for h in horizons}
+                   for m in methods}
     ordered = {s.name: {m: {str(h): results[s.name][m][h] for h in horizons} for m in methods} for s in sessions}
     return {
         "causal": protocol.supervision == "causal",
@@ -359,6 +449,7 @@ def _report(sessions, methods, horizons, protocol, grid, results, wall_s, worker
                               "source": list(s.source)} for s in sessions},
         "results": ordered,
         "session_averages": per_session,
+        "horizon_averages": per_horizon,
         "averages": avg,
         "published": PUBLISHED,
         "wall_s": wall_s,
@@ -366,18 +457,36 @@ def _report(sessions, methods, horizons, protocol, grid, results, wall_s, worker
     }
 
 
+def published_applies(report: dict) -> bool:
+    """The published table (3-D external markers at 10 Hz) is comparable only with such data."""
+    sessions = report.get("sessions", {})
+    return (float(report["protocol"].get("rate_hz", 0)) == 10.0 and bool(sessions) and
+            all(ch and all(str(c).rpartition("_")[2].lower() in ("x", "y", "z") for c in s.get("channels", []))
+                for s in sessions.values() for ch in [s.get("channels")]))
+
+
 def format_table(report: dict) -> str:
-    """The table of issue 3 for our run, with the published row beside each method."""
+    """The summary table: our metrics, the clinical errors and, for 10 Hz marker data only, the
+    published row beside each method."""
     sup = report["protocol"].get("supervision", "causal")
     head = ("supervision: causal (each forecast uses only the samples before it)" if sup == "causal" else
             "supervision: paper -- NOT CAUSAL: weights updated with y(t+h) in the iteration that predicts it, "
             "as the published code; for comparison with the published table only")
-    lines = [head, f"{'method':8s} {'nRMSE':>7s} {'RMSE mm':>8s} {'max mm':>7s} {'jitter mm':>9s} {'us/step':>8s} "
-             f"{'p99 us':>8s} | {'paper nRMSE':>11s} {'RMSE':>6s} {'max':>5s} {'jitter':>6s} {'ms/step':>7s}"]
+    pub_ok = published_applies(report)
+    cols = (f"{'method':8s} {'nRMSE':>7s} {'RMSE mm':>8s} {'max mm':>7s} {'p95 mm':>7s} {'>2mm':>6s} {'>5mm':>6s} "
+            f"{'duty':>5s} {'jitter':>7s} {'us/step':>8s} {'p99 us':>8s}")
+    if pub_ok:
+        cols += f" | {'paper nRMSE':>11s} {'RMSE':>6s} {'max':>5s} {'jitter':>6s} {'ms/step':>7s}"
+    lines = [head, cols]
     for method, a in report["averages"].items():
-        p = report["published"].get(method)
-        pub = (f"{p['nrmse']:11.3f} {p['rmse']:6.3f} {p['max']:5.2f} {p['jitter']:6.3f} {p['ms_per_step']:7.3f}"
-               if p else f"{'-':>11s} {'-':>6s} {'-':>5s} {'-':>6s} {'-':>7s}")
-        lines.append(f"{method:8s} {a['nrmse']:7.3f} {a['rmse']:8.3f} {a['max']:7.2f} {a['jitter']:9.3f} "
-                     f"{a['us_mean']:8.1f} {a['us_p99']:8.1f} | {pub}")
+        row = (f"{method:8s} {a['nrmse']:7.3f} {a['rmse']:8.3f} {a['max']:7.2f} {a.get('p95', float('nan')):7.2f} "
+               f"{a.get('frac_gt2', float('nan')):6.3f} {a.get('frac_gt5', float('nan')):6.3f} "
+               f"{a.get('duty', float('nan')):5.3f} {a['jitter']:7.3f} {a['us_mean']:8.1f} {a['us_p99']:8.1f}")
+        if pub_ok:
+            p = report["published"].get(method)
+            row += (f" | {p['nrmse']:11.3f} {p['rmse']:6.3f} {p['max']:5.2f} {p['jitter']:6.3f} {p['ms_per_step']:7.3f}"
+                    if p else f" | {'-':>11s} {'-':>6s} {'-':>5s} {'-':>6s} {'-':>7s}")
+        lines.append(row)
+    if not pub_ok:
+        lines.append("(published columns left out: they are for 3-D markers at 10 Hz)")
     return "\n".join(lines)
