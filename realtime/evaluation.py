@@ -341,13 +341,14 @@ def _cost(method, config, n_steps):
 
 
 def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "default", workers: int | None = None,
-             progress=None, on_predictions=None) -> dict:
+             progress=None, on_predictions=None, check: bool = True) -> dict:
     """Run the protocol; returns the report dict (see module docstring).
 
     ``progress(done, total)`` is called as jobs finish; ``on_predictions(session, method,
     horizon, seeds, preds (S, K, n))`` receives each test run's forecasts of the test steps.
     """
-    sessions = usable_sessions(sessions, methods, horizons, protocol)
+    if check:  # unusable sessions are skipped with a warning (the CLI checks before writing the truth)
+        sessions = usable_sessions(sessions, methods, horizons, protocol)
     workers = workers or os.cpu_count() or 1
     sel_jobs, n_jobs_test = [], 0
     for si, s in enumerate(sessions):

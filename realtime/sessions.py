@@ -123,8 +123,9 @@ def _surrogate_session(path, rate_hz: float) -> Session:
     t, X = rec.times_s, rec.samples.T.astype(np.float64)
     dt = np.diff(t)
     if np.max(np.abs(dt - 1.0 / rate_hz)) > 0.01 / rate_hz:
-        log.warning("%s: timestamps at %.3g Hz (median), resampled to --rate-hz %g", path,
-                    1.0 / float(np.median(dt)), rate_hz)
+        fs = 1.0 / float(np.median(dt))
+        (log.warning if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz else log.info)(
+            "%s: timestamps at %.3g Hz (median), resampled to --rate-hz %g", path, fs, rate_hz)
         t, X = resample_uniform(t, X, rate_hz)
     return Session(name=pathlib.Path(path).stem, X=X, t_s=t, channels=rec.channels, units=rec.units,
                    groups=marker_groups(rec.channels), source=(str(path),))

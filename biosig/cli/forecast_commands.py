@@ -140,7 +140,7 @@ def _evaluate(args) -> int:
 
     try:
         report = evaluate(sessions, methods, horizons, protocol, grid=args.grid, workers=args.workers,
-                          progress=progress, on_predictions=on_predictions)
+                          progress=progress, on_predictions=on_predictions, check=False)
     finally:
         if bar is not None:
             bar.close()
