@@ -87,3 +87,50 @@ def rls_predict(W, u, y):
     """``y = W u``."""
     for j in range(W.shape[0]):
         y[j] = dot(W[j], u)
+
+
+@njit(**JIT)
+def ewa_learn(cum, past, target, discount):
+    """Exponentially weighted aggregation, the delayed-feedback update: the K experts' forecasts
+    ``past`` (K, n) of ``target`` (n,) (made ``h`` steps ago) are now scored; ``cum`` (K,) holds the
+    discounted cumulative losses, ``cum <- discount * cum + mean_j (past[:, j] - target[j])^2``.
+    Experts without a forecast (NaN) get the largest loss of the others."""
+    k_exp, n = past.shape
+    worst = 0.0
+    for k in range(k_exp):
+        s = 0.0
+        for j in range(n):
+            d = past[k, j] - target[j]
+            s += d * d
+        s /= n
+        if s == s and s > worst:  # not NaN
+            worst = s
+    for k in range(k_exp):
+        s = 0.0
+        for j in range(n):
+            d = past[k, j] - target[j]
+            s += d * d
+        s /= n
+        cum[k] = discount * cum[k] + (s if s == s else worst)
+
+
+@njit(**JIT)
+def ewa_predict(cum, eta, preds, weights, y):
+    """Mixture forecast ``y = sum_k w_k preds[k]`` with ``w_k ~ exp(-eta (cum_k - min cum))``."""
+    k_exp, n = preds.shape
+    lo = cum[0]
+    for k in range(1, k_exp):
+        if cum[k] < lo:
+            lo = cum[k]
+    tot = 0.0
+    for k in range(k_exp):
+        w = math.exp(-eta * (cum[k] - lo))
+        weights[k] = w
+        tot += w
+    for j in range(n):
+        y[j] = 0.0
+    for k in range(k_exp):
+        w = weights[k] / tot
+        weights[k] = w
+        for j in range(n):
+            y[j] += w * preds[k, j]

@@ -190,3 +190,16 @@ def rls_step(P, W, u, target, pu, nwork, state, lam, trace_max):
 
 def rls_predict(W, u, y):
     y[:] = W @ u
+
+
+def ewa_learn(cum, past, target, discount):
+    loss = np.mean((past - target[None, :]) ** 2, axis=1)
+    finite = loss[np.isfinite(loss)]
+    worst = float(finite.max()) if finite.size else 0.0
+    cum[:] = discount * cum + np.where(np.isfinite(loss), loss, worst)
+
+
+def ewa_predict(cum, eta, preds, weights, y):
+    w = np.exp(-eta * (cum - cum.min()))
+    weights[:] = w / w.sum()
+    y[:] = weights @ preds

@@ -53,6 +53,8 @@ class ForecasterConfig:
     scaling: str = "coord"  # z-score per coordinate, or "global": one std for all coordinates
     forget: float = 0.998  # rls: forgetting factor lambda in (0, 1]
     init_reg: float = 0.1  # rls: initial regularisation delta, P(0) = I / delta
+    mix_eta: float = 0.2  # mix: learning rate of the exponential weights (per mean squared z-error)
+    mix_discount: float = 0.99  # mix: discount of past losses (tracks a changing best expert)
     backend: str = "numba"
 
     def validate(self) -> "ForecasterConfig":
@@ -69,6 +71,9 @@ class ForecasterConfig:
                 raise ForecastError(f"{name} must be a finite number >= 0, got {v!r}")
         if not (0.0 < self.forget <= 1.0):
             raise ForecastError(f"forget must be in (0, 1], got {self.forget!r}")
+        if not (0.0 < self.mix_discount <= 1.0) or not (np.isfinite(self.mix_eta) and self.mix_eta > 0):
+            raise ForecastError(f"mix_eta must be > 0 and mix_discount in (0, 1], got {self.mix_eta!r}, "
+                                f"{self.mix_discount!r}")
         if not (np.isfinite(self.init_reg) and self.init_reg > 0):
             raise ForecastError(f"init_reg must be a finite number > 0, got {self.init_reg!r}")
         if self.scaling not in ("coord", "global"):

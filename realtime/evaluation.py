@@ -58,7 +58,7 @@ def causal_error_level(worst, h: int, window: int = RISK_WINDOW) -> np.ndarray:
 
 log = logging.getLogger(__name__)
 
-DETERMINISTIC = ("lms", "rls", "linreg", "last")
+DETERMINISTIC = ("lms", "rls", "mix", "linreg", "last")
 SUPERVISIONS = ("causal", "paper")
 PAPER_CLIP = 100.0  # the published gradient clip (load_pred_par.m); paper supervision uses it
 PAPER_SG_LR = 0.002  # DNI's published synthetic-gradient learning rate
@@ -74,6 +74,7 @@ GRIDS = {
         "dni": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
         "lms": ([1.2, 2.4, 3.6], [1], [0.002, 0.005, 0.01, 0.02]),
         "rls": ([0.6, 1.2], [1], [0.0], {"forget": [0.99, 0.995, 0.998, 0.999], "init_reg": [0.1, 10.0]}),
+        "mix": ([0.6], [1], [0.0]),  # self-tuning: its experts cover the forgetting factors
         "linreg": ([1.2, 2.4, 3.6, 6.0], [1], [0.0]),
         "last": ([0.1], [1], [0.0]),
     },
@@ -84,6 +85,7 @@ GRIDS = {
         "dni": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
         "lms": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.001, 0.002, 0.005, 0.01, 0.02]),
         "rls": ([0.6, 1.2, 2.4], [1], [0.0], {"forget": [0.99, 0.995, 0.998, 0.999], "init_reg": [0.1, 10.0]}),
+        "mix": ([0.6], [1], [0.0]),
         "linreg": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.0]),
         "last": ([0.1], [1], [0.0]),
     },
@@ -337,6 +339,8 @@ def _cost(method, config, n_steps):
         return n_steps * (q * (q + m) * config.get("estimates", 1) + 3000)
     if method == "rls":
         return n_steps * (2 * m * m + 3000)
+    if method == "mix":
+        return n_steps * (16 * m * m + 3000)
     return n_steps * 3000
 
 

@@ -177,6 +177,80 @@ class RLS(Forecaster):
         self._steps.rls_predict(self.W, u, self._y)
 
 
+MIX_FORGET = (0.99, 0.995, 0.998, 0.999)
+MIX_INIT_REG = (0.1, 10.0)
+MIX_REACH = 1.0
+
+
+class Mix(Forecaster):
+    """Online aggregation of RLS experts by exponentially weighted averaging (EWA), self-tuning.
+
+    Experts: RLS on the same window for every forgetting factor in :data:`MIX_FORGET` and initial
+    regularisation in :data:`MIX_INIT_REG` (8 experts, each as :class:`RLS`).  Each step every
+    expert learns the newest target; the forecasts the experts made ``horizon_steps`` ago for that
+    target are scored (mean squared z-error over the coordinates), the discounted cumulative loss
+    ``L_k`` updated, and the forecast is ``sum_k w_k f_k`` with ``w_k ~ exp(-mix_eta L_k)``.
+    Weights therefore learn only from errors that have become known (delayed feedback).  For
+    squared loss on a bounded range EWA's mixture is within ``ln K / eta`` of the best expert
+    (exp-concavity; Kivinen & Warmuth 1999, Cesa-Bianchi & Lugosi 2006 ch. 3); with feedback
+    delayed by h the bound grows by a factor of about h (Weinberger & Ordentlich 2002), and the
+    discount turns it into a bound against a slowly changing best expert.  No hyperparameter is
+    picked per session beyond the lookback.
+    """
+
+    method = "mix"
+    _model_arrays = ("Ps", "Ws", "_pu", "_nwork", "_rls_state", "_cum", "_ring", "_ring_ok", "_wts", "_preds",
+                     "_reach")
+
+    def _init_model(self, rng) -> None:
+        k = len(MIX_FORGET) * len(MIX_INIT_REG)
+        m, n = self.m, self.n_coords
+        self._lams = np.array([f for f in MIX_FORGET for _ in MIX_INIT_REG])
+        regs = np.array([r for _ in MIX_FORGET for r in MIX_INIT_REG])
+        self._trace_max = m / regs
+        self.Ps = np.stack([np.eye(m) / r for r in regs])
+        self.Ws = np.zeros((k, n, m))
+        self._pu = np.zeros(m)
+        self._nwork = np.zeros((2, n))
+        self._rls_state = np.zeros((k, 2))
+        self._cum = np.zeros(k)
+        self._ring = np.zeros((self.horizon_steps + 1, k, n))  # expert forecasts, by sample count
+        self._ring_ok = np.zeros(self.horizon_steps + 1)
+        self._wts = np.full(k, 1.0 / k)
+        self._preds = np.zeros((k, n))
+        self._reach = np.zeros(n)  # largest |z(t) - z(t - h)| seen so far, per coordinate
+
+    def _restart_state(self) -> None:
+        self._ring_ok[:] = 0.0
+
+    def _train(self, u, target) -> float:
+        n = self.n_coords
+        np.maximum(self._reach, np.abs(target - u[-1 - n:-1]), out=self._reach)
+        slot = self._count % self._ring.shape[0]  # the forecasts made h samples ago for this target
+        if self._ring_ok[slot]:
+            self._steps.ewa_learn(self._cum, self._ring[slot], target, self.config.mix_discount)
+            self._ring_ok[slot] = 0.0
+        loss = 0.0
+        for k in range(self.Ws.shape[0]):
+            lk, _ = self._steps.rls_step(self.Ps[k], self.Ws[k], u, target, self._pu, self._nwork,
+                                         self._rls_state[k], self._lams[k], self._trace_max[k])
+            self._preds[k] = self._nwork[0]  # expert k's output before learning (paper supervision)
+            loss = max(loss, lk)
+        self._steps.ewa_predict(self._cum, self.config.mix_eta, self._preds, self._wts, self._nwork[0])
+        return loss
+
+    def _predict(self, u) -> None:
+        for k in range(self.Ws.shape[0]):
+            self._steps.rls_predict(self.Ws[k], u, self._preds[k])
+        slot = (self._count + self.horizon_steps) % self._ring.shape[0]
+        self._ring[slot] = self._preds
+        self._ring_ok[slot] = 1.0
+        self._steps.ewa_predict(self._cum, self.config.mix_eta, self._preds, self._wts, self._y)
+        if MIX_REACH:
+            last = u[-1 - self.n_coords:-1]
+            np.clip(self._y, last - MIX_REACH * self._reach, last + MIX_REACH * self._reach, out=self._y)
+
+
 class LinReg(Forecaster):
     """Offline (ridge-regularised) least squares on the first ``fit_steps`` samples, then fixed.
 
@@ -227,4 +301,4 @@ class Last(Forecaster):
         self._y[:] = u[(self.lookback - 1) * self.n_coords:-1]
 
 
-METHODS = {cls.method: cls for cls in (RTRL, UORO, SnAp1, DNI, LMS, RLS, LinReg, Last)}
+METHODS = {cls.method: cls for cls in (RTRL, UORO, SnAp1, DNI, LMS, RLS, Mix, LinReg, Last)}

@@ -42,7 +42,7 @@ class ForecasterConfig:
     samples; when no sample arrived for ``stale_s`` it holds with reason ``stale``.
     """
 
-    method: str = "rls"
+    method: str = "mix"
     horizon_steps: int = 3
     lookback: int = 8
     hidden: int = 16

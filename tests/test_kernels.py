@@ -340,3 +340,24 @@ def test_rls_stays_positive_definite_over_a_million_steps():
     np.testing.assert_array_equal(P, P.T)
     assert np.linalg.eigvalsh(P)[0] > 0 and np.trace(P) <= m / delta * (1 + 1e-9)
     assert np.isfinite(W).all()
+
+
+def test_ewa_kernels_equal_numpy_twins():
+    rng = np.random.default_rng(11)
+    k, n = 6, 3
+    c1, c2 = np.zeros(k), np.zeros(k)
+    for t in range(300):
+        past = rng.normal(0, 1, (k, n)) * np.arange(1, k + 1)[:, None]
+        if t % 7 == 0:
+            past[2] = np.nan  # an expert without a forecast gets the worst loss of the others
+        tgt = rng.normal(0, 1, n)
+        rls_kernels.ewa_learn(c1, past, tgt, 0.99)
+        twins.ewa_learn(c2, past, tgt, 0.99)
+    np.testing.assert_allclose(c1, c2, rtol=1e-12)
+    preds = rng.normal(0, 1, (k, n))
+    w1, w2, y1, y2 = np.zeros(k), np.zeros(k), np.zeros(n), np.zeros(n)
+    rls_kernels.ewa_predict(c1, 0.3, preds, w1, y1)
+    twins.ewa_predict(c2, 0.3, preds, w2, y2)
+    np.testing.assert_allclose(w1, w2, rtol=1e-12)
+    np.testing.assert_allclose(y1, y2, rtol=1e-12)
+    assert w1.sum() == pytest.approx(1.0) and np.argmax(w1) == 0  # expert 0 has the smallest errors

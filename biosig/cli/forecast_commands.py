@@ -13,7 +13,7 @@ import sys
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 5.0  # without a terminal, a progress line at most this often (and at the end)
-DEFAULT_METHODS = "rls,lms,linreg,rtrl,uoro,snap1,dni,last"
+DEFAULT_METHODS = "mix,rls,lms,linreg,rtrl,uoro,snap1,dni,last"
 
 
 def register(subparsers) -> None:
