@@ -7,12 +7,13 @@ factor ``lam`` in (0, 1]::
     pu = P u;  s = lam + u.pu;  k = pu / s
     e  = W u - target                  (a-priori error; loss 0.5 ||e||^2)
     W <- W - e (x) k
-    P <- (P - pu (x) pu / s) / lam     (only the upper triangle is computed, then mirrored)
+    P <- (P - pu (x) pu / s) / lam
 
 Numerical robustness (Haykin, *Adaptive Filter Theory*, ch. 13: the conventional form loses
 symmetry and then positive definiteness in finite precision):
 
-* ``P`` is kept exactly symmetric (upper triangle computed, mirrored);
+* ``P`` is kept exactly symmetric: the update ``(P[i, j] - (pu[i] pu[j]) / s) / lam`` is the same
+  floating-point expression for ``(i, j)`` and ``(j, i)`` (tested bitwise);
 * with little excitation ``P`` grows as ``lam**-t`` ("wind-up"); its trace is capped at
   ``trace_max`` by a uniform rescale, which keeps the eigenvalues bounded;
 * every ``RECONDITION_STEPS`` steps a floor ``1e-9 * trace / m`` is added to the diagonal
@@ -57,13 +58,11 @@ def rls_step(P, W, u, target, pu, nwork, state, lam, trace_max):
             row[i] -= c * pu[i]
     inv_lam = 1.0 / lam
     tr = 0.0
-    for i in range(m):
-        a = pu[i] * inv_s
+    for i in range(m):  # row-wise over the whole matrix (cache friendly); pu[i] * pu[j] is
+        pi = pu[i]      # commutative in IEEE arithmetic, so P stays exactly symmetric
         row = P[i]
-        for j in range(i, m):
-            v = (row[j] - a * pu[j]) * inv_lam
-            row[j] = v
-            P[j, i] = v
+        for j in range(m):
+            row[j] = (row[j] - (pi * pu[j]) * inv_s) * inv_lam
         tr += row[i]
     if tr > trace_max:
         f = trace_max / tr
