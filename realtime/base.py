@@ -12,7 +12,10 @@ Stream handling done here for every method:
   fitted, replayed through the learner (so learning starts at the first sample, as in the
   papers).  ``predict_one`` returns the last sample until a forecast exists (``ready`` False).
 * missing samples (any NaN/inf coordinate) are skipped and counted (``n_skipped``); after a gap
-  longer than ``max_gap_steps`` the input window restarts (weights are kept).
+  longer than ``max_gap_steps`` (default 0: any gap) the input window restarts (weights are kept)
+  and the forecaster holds until the window is full again, so no window spans a gap (a window
+  joining samples from both sides of a gap is a time-warped input: the worst errors after
+  invalid surrogate samples came from it).
 * divergence: a non-finite or exploding training loss (> ``max_loss`` in z-units) or forecast
   resets the model to a fresh seeded initialisation; ``diverged`` is True after a step that
   reset, ``n_resets`` counts them and a warning is logged.
@@ -43,7 +46,7 @@ class ForecasterConfig:
     n_coords: int = 9
     clip: float = 2.0
     norm_steps: int = 300
-    max_gap_steps: int = 0  # 0: the lookback
+    max_gap_steps: int = 0  # a gap longer than this restarts the input window (0: any gap)
     max_loss: float = 1e4
     init_std: float = 0.02
     sg_lr: float = 0.0  # DNI synthetic-gradient rate; 0: the lr
@@ -151,7 +154,7 @@ class Forecaster:
             return
         self.n_seen += 1
         self._last[:] = x
-        if self._gap > (self.config.max_gap_steps or self.lookback):
+        if self._gap > self.config.max_gap_steps:
             self._restart_window()
         self._gap = 0
         if not self._fitted:

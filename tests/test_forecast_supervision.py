@@ -84,7 +84,7 @@ def test_linreg_and_last_score_the_same_in_both_modes():
 
 
 def test_train_forecast_is_none_until_a_step_trains_and_after_a_missing_sample():
-    f = make_forecaster("snap1", horizon_steps=2, lookback=3, hidden=5, norm_steps=5, n_coords=1)
+    f = make_forecaster("snap1", horizon_steps=2, lookback=3, hidden=5, norm_steps=5, n_coords=1, max_gap_steps=3)
     seen = []
     for x in [0.0, 1.0, 0.5, -0.5, 0.2, 0.7, 0.1, np.nan, 0.3]:
         f.learn_one([x])
