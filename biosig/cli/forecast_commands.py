@@ -23,13 +23,17 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="forecast_command", metavar="SUBCOMMAND")
 
     e = sub.add_parser(
-        "evaluate", help="run the evaluation protocol on marker or generic CSV sessions",
+        "evaluate", help="run the evaluation protocol on marker, surrogate (.vxp, CSV) or generic CSV sessions",
         description="Choose hyperparameters per method and horizon on the 30-60 s window, test on every "
                     "forecast after 60 s while learning online on everything; writes DIR/report.json and "
                     "DIR/predictions/<session>/<method>.parquet and prints the summary table. Marker CSVs "
                     "sharing the prefix before the first '-' form one session (one row = one step); a CSV "
-                    "with 't_s' plus coordinate columns is one session (resampled to --rate-hz if irregular).")
-    e.add_argument("files", nargs="+", metavar="FILE", help="marker CSVs and/or generic CSVs")
+                    "with 't_s' plus coordinate columns is one session (resampled to --rate-hz if irregular); so is a "
+                    "1-D respiratory surrogate: a Varian RPM .vxp export or a CSV with a time column in s or ms "
+                    "and amplitude columns named with their unit (amp_mm, chest (cm)) plus an optional 'valid' "
+                    "column; invalid samples become gaps. Sessions too short for the protocol are skipped with a "
+                    "warning.")
+    e.add_argument("files", nargs="+", metavar="FILE", help="marker CSVs, .vxp or surrogate CSVs, generic CSVs")
     e.add_argument("--rate-hz", type=float, default=10.0, help="nominal sampling rate (default 10)")
     e.add_argument("--horizons", default="1-21", help="horizons in steps: ranges and comma lists (default 1-21)")
     e.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list (default {DEFAULT_METHODS})")
