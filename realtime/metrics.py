@@ -95,3 +95,23 @@ def forecast_metrics(y_true, y_pred, groups=None, hold=None) -> dict[str, float]
         "jitter": float(np.mean(jit)) if jit.size else float("nan"),
         "n_steps": int(ok.sum()),
     }
+
+
+HOLD_THRESHOLDS_MM = (1.0, 2.0, 3.0, 5.0, float("inf"))  # hold when the recent error RMS exceeds it
+RISK_WINDOW = 50  # steps of known errors behind the causal error level
+
+
+def causal_error_level(worst, h: int, window: int = RISK_WINDOW) -> np.ndarray:
+    """For the forecast of step k (made at k - h): RMS of the worst-marker errors of the targets
+    k - h - window + 1 .. k - h, the ones known when it was made (NaN before any is known)."""
+    w = np.where(np.isfinite(worst), worst ** 2, 0.0)
+    n = np.isfinite(worst).astype(float)
+    cw, cn = np.concatenate([[0.0], np.cumsum(w)]), np.concatenate([[0.0], np.cumsum(n)])
+    out = np.full(worst.size, np.nan)
+    k = np.arange(h, worst.size)
+    hi = k - h + 1  # known targets: indices < hi
+    lo = np.maximum(hi - window, 0)
+    cnt = cn[hi] - cn[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[k] = np.where(cnt > 0, np.sqrt((cw[hi] - cw[lo]) / np.maximum(cnt, 1)), np.nan)
+    return out

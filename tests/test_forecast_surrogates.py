@@ -10,7 +10,7 @@ import pytest
 from biosig.cli import main
 from biosig.errors import ReadError
 from biosig.readers import detect_format, read
-from realtime.evaluation import causal_error_level
+from realtime.metrics import causal_error_level
 from realtime.metrics import forecast_metrics, hold_tradeoff
 
 RATE = 30.0
