@@ -133,3 +133,25 @@ def ewa_predict(cum, eta, preds, weights, y):
         weights[k] = w
         for j in range(n):
             y[j] += w * preds[k, j]
+
+
+@njit(**JIT)
+def mix_rls_step(Ps, Ws, u, target, pu, nwork, states, lams, trace_maxes, preds):
+    """All K experts of the mixture in one call: expert ``k`` is :func:`rls_step` with
+    ``(Ps[k], Ws[k], states[k], lams[k], trace_maxes[k])``; ``preds[k]`` receives its a-priori
+    output.  Returns the largest loss over the experts (``inf`` when one lost definiteness)."""
+    worst = 0.0
+    for k in range(Ps.shape[0]):
+        lk, _ = rls_step(Ps[k], Ws[k], u, target, pu, nwork, states[k], lams[k], trace_maxes[k])
+        for j in range(preds.shape[1]):
+            preds[k, j] = nwork[0, j]
+        if not (lk <= worst):
+            worst = lk
+    return worst
+
+
+@njit(**JIT)
+def mix_rls_predict(Ws, u, preds):
+    """``preds[k] = Ws[k] u`` for every expert."""
+    for k in range(Ws.shape[0]):
+        rls_predict(Ws[k], u, preds[k])

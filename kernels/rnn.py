@@ -319,4 +319,5 @@ def uoro_k_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, GA, GB, work, nwo
     return loss, norm
 
 
-from kernels.rls import ewa_learn, ewa_predict, rls_predict, rls_step  # noqa: E402,F401  (one namespace for the learners)
+from kernels.rls import (ewa_learn, ewa_predict, mix_rls_predict, mix_rls_step, rls_predict,  # noqa: E402,F401
+                         rls_step)  # (one namespace for the learners)

@@ -203,3 +203,16 @@ def ewa_predict(cum, eta, preds, weights, y):
     w = np.exp(-eta * (cum - cum.min()))
     weights[:] = w / w.sum()
     y[:] = weights @ preds
+
+
+def mix_rls_step(Ps, Ws, u, target, pu, nwork, states, lams, trace_maxes, preds):
+    worst = 0.0
+    for k in range(Ps.shape[0]):
+        lk, _ = rls_step(Ps[k], Ws[k], u, target, pu, nwork, states[k], lams[k], trace_maxes[k])
+        preds[k] = nwork[0]
+        worst = max(worst, lk) if lk == lk else float("inf")
+    return worst
+
+
+def mix_rls_predict(Ws, u, preds):
+    preds[:] = np.einsum("knm,m->kn", Ws, u)

@@ -180,6 +180,22 @@ class RLS(Forecaster):
 MIX_FORGET = (0.99, 0.995, 0.998, 0.999)
 MIX_INIT_REG = (0.1, 10.0)
 MIX_REACH = 1.0
+MIX_MAX_FRAMES = 8  # at longer lookbacks the experts see 8 of the L frames (see mix_lags)
+
+
+def mix_lags(lookback: int, max_frames: int = MIX_MAX_FRAMES) -> np.ndarray:
+    """Lags (0 = newest frame) the mixture's experts regress on, oldest first.
+
+    All ``lookback`` frames when ``lookback <= max_frames``; otherwise the ``max_frames // 2`` newest
+    frames and the rest evenly spaced over the older part of the window, ending at the oldest frame
+    (lag ``lookback - 1``).  This keeps each expert's input at ``n_coords * max_frames + 1`` dims
+    (73 for 9 coordinates) whatever the lookback, so the 8 O(m^2) updates stay cheap.
+    """
+    if lookback <= max_frames:
+        return np.arange(lookback - 1, -1, -1)
+    dense = max_frames // 2
+    coarse = np.round(np.linspace(lookback - 1, dense, max_frames - dense)).astype(int)
+    return np.unique(np.concatenate([coarse, np.arange(dense)]))[::-1]
 
 
 class Mix(Forecaster):
@@ -204,7 +220,11 @@ class Mix(Forecaster):
 
     def _init_model(self, rng) -> None:
         k = len(MIX_FORGET) * len(MIX_INIT_REG)
-        m, n = self.m, self.n_coords
+        n = self.n_coords
+        frames = self.lookback - 1 - mix_lags(self.lookback)  # frame index in the window, oldest first
+        self._sel = np.concatenate([(frames[:, None] * n + np.arange(n)).ravel(), [self.m - 1]])
+        self._full = self._sel.shape[0] == self.m
+        m = self._sel.shape[0]
         self._lams = np.array([f for f in MIX_FORGET for _ in MIX_INIT_REG])
         regs = np.array([r for _ in MIX_FORGET for r in MIX_INIT_REG])
         self._trace_max = m / regs
@@ -230,18 +250,14 @@ class Mix(Forecaster):
         if self._ring_ok[slot]:
             self._steps.ewa_learn(self._cum, self._ring[slot], target, self.config.mix_discount)
             self._ring_ok[slot] = 0.0
-        loss = 0.0
-        for k in range(self.Ws.shape[0]):
-            lk, _ = self._steps.rls_step(self.Ps[k], self.Ws[k], u, target, self._pu, self._nwork,
-                                         self._rls_state[k], self._lams[k], self._trace_max[k])
-            self._preds[k] = self._nwork[0]  # expert k's output before learning (paper supervision)
-            loss = max(loss, lk)
+        # every expert learns; _preds gets each one's output before learning (paper supervision)
+        loss = self._steps.mix_rls_step(self.Ps, self.Ws, u if self._full else u[self._sel], target, self._pu,
+                                        self._nwork, self._rls_state, self._lams, self._trace_max, self._preds)
         self._steps.ewa_predict(self._cum, self.config.mix_eta, self._preds, self._wts, self._nwork[0])
         return loss
 
     def _predict(self, u) -> None:
-        for k in range(self.Ws.shape[0]):
-            self._steps.rls_predict(self.Ws[k], u, self._preds[k])
+        self._steps.mix_rls_predict(self.Ws, u if self._full else u[self._sel], self._preds)
         slot = (self._count + self.horizon_steps) % self._ring.shape[0]
         self._ring[slot] = self._preds
         self._ring_ok[slot] = 1.0

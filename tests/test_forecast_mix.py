@@ -72,3 +72,20 @@ def test_rls_and_mix_numpy_twin_backend_agree():
         a = _run(make_forecaster(method, horizon_steps=4, **OPTS), X)
         b = _run(make_forecaster(method, horizon_steps=4, backend="numpy", **OPTS), X)
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-8)
+
+
+def test_mix_lags_keep_recent_frames_dense_and_cap_the_input():
+    from realtime.methods import MIX_MAX_FRAMES, mix_lags
+
+    np.testing.assert_array_equal(mix_lags(6), [5, 4, 3, 2, 1, 0])  # short windows: every frame
+    lags = mix_lags(60)
+    assert len(lags) == MIX_MAX_FRAMES and lags[0] == 59 and list(lags[-4:]) == [3, 2, 1, 0]
+    assert np.all(np.diff(lags) < 0)
+    f = make_forecaster("mix", horizon_steps=3, lookback=60, n_coords=2, norm_steps=30)
+    assert f.Ps.shape[1] == 2 * MIX_MAX_FRAMES + 1
+    _run(f, _signal(200))
+    assert f.ready and np.isfinite(f.predict_one()).all()
+    # the expert input is the selected frames of the window: recompute one expert's forecast
+    u = f._u_pr
+    sel = np.concatenate([((59 - lags)[:, None] * 2 + np.arange(2)).ravel(), [f.m - 1]])
+    np.testing.assert_allclose(f.Ws[0] @ u[sel], f._preds[0], rtol=1e-12)

@@ -361,3 +361,34 @@ def test_ewa_kernels_equal_numpy_twins():
     np.testing.assert_allclose(w1, w2, rtol=1e-12)
     np.testing.assert_allclose(y1, y2, rtol=1e-12)
     assert w1.sum() == pytest.approx(1.0) and np.argmax(w1) == 0  # expert 0 has the smallest errors
+
+
+def test_mix_rls_kernel_equals_numpy_twin_and_single_rls():
+    """The fused K-expert step equals the NumPy twin and K separate rls_step calls."""
+    rng = np.random.default_rng(5)
+    k, m, n = 4, 9, 2
+    lams = np.array([0.97, 0.99, 0.995, 0.999])
+    tmax = m / np.array([0.1, 10.0, 0.1, 10.0])
+    mk = lambda: (np.stack([np.eye(m) * t / m for t in tmax]), np.zeros((k, n, m)), np.zeros(m),  # noqa: E731
+                  np.zeros((2, n)), np.zeros((k, 2)), np.zeros((k, n)))
+    a, b, c = mk(), mk(), mk()
+    for t in range(400):
+        u = np.append(rng.normal(0, 1 if t < 200 else 1e-3, m - 1), 1.0)
+        tgt = rng.normal(0, 1, n)
+        l1 = rls_kernels.mix_rls_step(a[0], a[1], u, tgt, a[2], a[3], a[4], lams, tmax, a[5])
+        l2 = twins.mix_rls_step(b[0], b[1], u, tgt, b[2], b[3], b[4], lams, tmax, b[5])
+        l3 = 0.0
+        for j in range(k):
+            lj, _ = rls_kernels.rls_step(c[0][j], c[1][j], u, tgt, c[2], c[3], c[4][j], lams[j], tmax[j])
+            c[5][j] = c[3][0]
+            l3 = max(l3, lj)
+        assert l1 == pytest.approx(l2, rel=1e-9) and l1 == l3
+        np.testing.assert_allclose(a[5], b[5], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(a[5], c[5])
+    for x, y, z in zip(a, b, c):
+        np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(x, z)
+    p1, p2 = np.zeros((k, n)), np.zeros((k, n))
+    rls_kernels.mix_rls_predict(a[1], u, p1)
+    twins.mix_rls_predict(b[1], u, p2)
+    np.testing.assert_allclose(p1, p2, rtol=1e-12, atol=1e-14)
