@@ -6,7 +6,8 @@ Per session, method and horizon h (steps at ``rate_hz``):
 2. hyperparameters (lookback L, hidden q, learning rate) are chosen on the forecasts whose
    target lies in [``select_start_s``, ``test_start_s``) by the nRMSE averaged over
    ``select_seeds`` seeds, running the learner on the data before ``test_start_s`` only
-   (linreg: fitted on the first ``select_start_s``);
+   (linreg: fitted on the first ``select_start_s``); by successive halving: every grid point is
+   run with the first seed, the best quarter per horizon (at least 2) with the other seeds;
 3. with those, the learner runs over the whole session for ``seeds`` seeds (linreg fitted on the
    data before ``test_start_s``) and every forecast whose target is at or after
    ``test_start_s`` is scored; metrics are averaged over seeds (no ensembling).
@@ -239,7 +240,8 @@ def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, 
 
 
 _SESSIONS: list = []
-TICK_S = 2.0  # progress is also reported this often while no job finishes
+TICK_S = 2.0
+HALVING = 4  # selection: the best 1/HALVING grid points of rung 1 get the remaining seeds  # progress is also reported this often while no job finishes
 
 
 def _finished(futs, tick):
@@ -270,7 +272,7 @@ def _selection_job(si, method, ci, config, horizons, seeds, protocol):
                 out[hi, k] = forecast_metrics(X[n_sel0:], P[n_sel0:], s.groups)["nrmse"]
             except ForecastError:
                 pass
-    return si, method, ci, out
+    return si, method, ci, horizons, out
 
 
 def _test_job(si, method, h, config, seeds, protocol):
@@ -326,24 +328,41 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     if check:  # unusable sessions are skipped with a warning (the CLI checks before writing the truth)
         sessions = usable_sessions(sessions, methods, horizons, protocol)
     workers = workers or os.cpu_count() or 1
-    sel_jobs, n_jobs_test = [], 0
+    # Selection by successive halving: every grid point is scored on the selection window with the
+    # first seed (rung 1); per session, method and horizon only the best 1/HALVING of the points
+    # (at least 2) are run with the remaining selection seeds (rung 2), and the choice is made on
+    # the mean over all selection seeds among those.  Deterministic methods have one seed: rung 1 only.
+    sel_jobs, rung2 = [], []
     for si, s in enumerate(sessions):
         for method in methods:
             seeds = [0] if method in DETERMINISTIC else list(range(min(protocol.select_seeds, protocol.seeds)))
             configs = grid_configs(grid, method, protocol.rate_hz)
             if len(configs) == 1:
                 continue
+            if len(seeds) > 1:
+                rung2.append((si, method, seeds[1:]))
             for ci, c in enumerate(configs):
-                sel_jobs.append((_cost(method, c, len(horizons) * len(seeds) * protocol.steps(protocol.test_start_s)),
-                                 (si, method, ci, c, horizons, seeds, protocol)))
-            n_jobs_test += len(horizons)
-    total = len(sel_jobs) + len(sessions) * len(methods) * len(horizons)
+                sel_jobs.append((_cost(method, c, len(horizons) * protocol.steps(protocol.test_start_s)),
+                                 (si, method, ci, c, horizons, seeds[:1], protocol)))
+    n_rung2 = sum(max(2, -(-len(grid_configs(grid, m, protocol.rate_hz)) // HALVING)) for _, m, _ in rung2)
+    total = len(sel_jobs) + n_rung2 + len(sessions) * len(methods) * len(horizons)
     done = 0
-    scores: dict = {}
+    scores: dict = {}  # (si, method) -> ci -> h -> list of selection nRMSEs (one per seed)
 
     def tick():
         if progress:
             progress(done, total)
+
+    def collect(futs):
+        nonlocal done
+        for fut in _finished(futs, tick):
+            si, method, ci, hs, out = fut.result()
+            per_h = scores.setdefault((si, method), {}).setdefault(ci, {})
+            for hi, h in enumerate(hs):
+                per_h.setdefault(h, []).extend(out[hi].tolist())
+            done += 1
+            if progress:
+                progress(done, total)
 
     t_start = time.perf_counter()
     env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -353,13 +372,25 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                  initializer=_init_worker, initargs=(sessions,)) as pool:
-            futs = [pool.submit(_selection_job, *args) for _, args in sorted(sel_jobs, key=lambda j: -j[0])]
-            for fut in _finished(futs, tick):
-                si, method, ci, out = fut.result()
-                scores.setdefault((si, method), {})[ci] = out
-                done += 1
-                if progress:
-                    progress(done, total)
+            collect([pool.submit(_selection_job, *args) for _, args in sorted(sel_jobs, key=lambda j: -j[0])])
+            jobs2 = []
+            for si, method, seeds2 in rung2:
+                configs = grid_configs(grid, method, protocol.rate_hz)
+                keep = max(2, -(-len(configs) // HALVING))
+                by_ci: dict = {}
+                for h in horizons:
+                    rung1 = [scores[(si, method)][ci][h][0] for ci in range(len(configs))]
+                    for ci in np.argsort(rung1, kind="stable")[:keep]:
+                        by_ci.setdefault(int(ci), []).append(h)
+                for ci in range(len(configs)):
+                    for h in horizons:
+                        if ci not in by_ci or h not in by_ci[ci]:
+                            scores[(si, method)][ci][h] = [np.inf]  # pruned after rung 1
+                for ci, hs in by_ci.items():
+                    jobs2.append((_cost(method, configs[ci], len(hs) * len(seeds2) * protocol.steps(protocol.test_start_s)),
+                                  (si, method, ci, configs[ci], hs, seeds2, protocol)))
+            total += len(jobs2) - n_rung2
+            collect([pool.submit(_selection_job, *args) for _, args in sorted(jobs2, key=lambda j: -j[0])])
             test_jobs = []
             chosen = {}
             for si, s in enumerate(sessions):
@@ -370,7 +401,7 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                         if len(configs) == 1:
                             best, sel = 0, float("nan")
                         else:
-                            means = [float(np.mean(scores[(si, method)][ci][hi])) for ci in range(len(configs))]
+                            means = [float(np.mean(scores[(si, method)][ci][h])) for ci in range(len(configs))]
                             best = int(np.argmin(means))
                             sel = means[best]
                         chosen[(si, method, h)] = (configs[best], sel)
