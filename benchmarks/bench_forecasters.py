@@ -9,7 +9,8 @@ table of Pohl et al. (RTRL 10.1 ms, UORO 2.05, SnAp-1 1.52, DNI 1.04, LMS 0.014 
 ``uoro16`` is UORO with 16 averaged estimates (``estimates=16``), the variant the default
 evaluation grid uses; its paper column is the single-estimate UORO time.  ``rls`` (one
 exponentially weighted RLS, O(m^2) per step for m = 9 L + 1 inputs) and ``mix`` (8 RLS experts
-aggregated by exponential weights, the runtime default) ignore q; the target for mix is
+aggregated by exponential weights, the runtime default; one kernel call, each expert on at most 8
+of the L frames, so 73 inputs at any L) ignore q; the target for mix is
 <= 200 us/step at (q, L) = (180, 60).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_forecasters.py [--steps 400] [--methods snap1,uoro]
