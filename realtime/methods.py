@@ -180,16 +180,17 @@ class RLS(Forecaster):
 MIX_FORGET = (0.99, 0.995, 0.998, 0.999)
 MIX_INIT_REG = (0.1, 10.0)
 MIX_REACH = 1.0
-MIX_MAX_FRAMES = 8  # at longer lookbacks the experts see 8 of the L frames (see mix_lags)
+MIX_MAX_INPUTS = 72  # the experts see at most this many window values (+ bias): 8 frames of 9 coordinates
 
 
-def mix_lags(lookback: int, max_frames: int = MIX_MAX_FRAMES) -> np.ndarray:
+def mix_lags(lookback: int, max_frames: int = 8) -> np.ndarray:
     """Lags (0 = newest frame) the mixture's experts regress on, oldest first.
 
     All ``lookback`` frames when ``lookback <= max_frames``; otherwise the ``max_frames // 2`` newest
     frames and the rest evenly spaced over the older part of the window, ending at the oldest frame
-    (lag ``lookback - 1``).  This keeps each expert's input at ``n_coords * max_frames + 1`` dims
-    (73 for 9 coordinates) whatever the lookback, so the 8 O(m^2) updates stay cheap.
+    (lag ``lookback - 1``).  :class:`Mix` uses ``max_frames = MIX_MAX_INPUTS // n_coords`` (8 for 9
+    coordinates, 72 for a 1-D trace), so each expert's input has at most 73 dims whatever the
+    lookback and the 8 O(m^2) updates stay cheap.
     """
     if lookback <= max_frames:
         return np.arange(lookback - 1, -1, -1)
@@ -221,7 +222,8 @@ class Mix(Forecaster):
     def _init_model(self, rng) -> None:
         k = len(MIX_FORGET) * len(MIX_INIT_REG)
         n = self.n_coords
-        frames = self.lookback - 1 - mix_lags(self.lookback)  # frame index in the window, oldest first
+        lags = mix_lags(self.lookback, max(2, MIX_MAX_INPUTS // n))
+        frames = self.lookback - 1 - lags  # frame index in the window, oldest first
         self._sel = np.concatenate([(frames[:, None] * n + np.arange(n)).ravel(), [self.m - 1]])
         self._full = self._sel.shape[0] == self.m
         m = self._sel.shape[0]

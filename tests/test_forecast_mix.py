@@ -75,14 +75,18 @@ def test_rls_and_mix_numpy_twin_backend_agree():
 
 
 def test_mix_lags_keep_recent_frames_dense_and_cap_the_input():
-    from realtime.methods import MIX_MAX_FRAMES, mix_lags
+    from realtime.methods import MIX_MAX_INPUTS, mix_lags
 
     np.testing.assert_array_equal(mix_lags(6), [5, 4, 3, 2, 1, 0])  # short windows: every frame
     lags = mix_lags(60)
-    assert len(lags) == MIX_MAX_FRAMES and lags[0] == 59 and list(lags[-4:]) == [3, 2, 1, 0]
+    assert len(lags) == 8 and lags[0] == 59 and list(lags[-4:]) == [3, 2, 1, 0]
     assert np.all(np.diff(lags) < 0)
+    assert make_forecaster("mix", horizon_steps=3, lookback=60, n_coords=9).Ps.shape[1] == 73
+    assert make_forecaster("mix", horizon_steps=3, lookback=60, n_coords=1).Ps.shape[1] == 61  # 1-D: all frames
+    lags = mix_lags(60, MIX_MAX_INPUTS // 2)
+    assert len(lags) == 36 and lags[0] == 59 and list(lags[-18:]) == list(range(17, -1, -1))
     f = make_forecaster("mix", horizon_steps=3, lookback=60, n_coords=2, norm_steps=30)
-    assert f.Ps.shape[1] == 2 * MIX_MAX_FRAMES + 1
+    assert f.Ps.shape[1] == 2 * 36 + 1
     _run(f, _signal(200))
     assert f.ready and np.isfinite(f.predict_one()).all()
     # the expert input is the selected frames of the window: recompute one expert's forecast
