@@ -7,7 +7,11 @@ together with the p99.  Rows print as ``method q L | numpy us | numba us | ratio
 SnAp-1, UORO and DNI under 100 us at (180, 60) and every method 100x faster than the MATLAB
 table of Pohl et al. (RTRL 10.1 ms, UORO 2.05, SnAp-1 1.52, DNI 1.04, LMS 0.014 ms/step).
 ``uoro16`` is UORO with 16 averaged estimates (``estimates=16``), the variant the default
-evaluation grid uses; its paper column is the single-estimate UORO time.
+evaluation grid uses; its paper column is the single-estimate UORO time.  ``rls`` (one
+exponentially weighted RLS, O(m^2) per step for m = 9 L + 1 inputs) and ``mix`` (8 RLS experts
+aggregated by exponential weights, the runtime default; one kernel call, each expert on at most 8
+of the L frames, so 73 inputs at any L) ignore q; the target for mix is
+<= 200 us/step at (q, L) = (180, 60).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_forecasters.py [--steps 400] [--methods snap1,uoro]
 """
@@ -62,7 +66,7 @@ def time_per_step(method: str, q: int, L: int, backend: str, steps: int) -> tupl
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=300, help="timed steps per configuration")
-    ap.add_argument("--methods", default="rtrl,uoro,uoro16,snap1,dni,lms")
+    ap.add_argument("--methods", default="rtrl,uoro,uoro16,snap1,dni,lms,rls,mix")
     args = ap.parse_args(argv)
     print(f"{'method':7s} {'q':>4s} {'L':>3s} | {'numpy us':>9s} | {'numba us':>9s} | {'ratio':>6s} | "
           f"{'numba p99':>9s} | {'paper ms':>8s} | {'x paper':>7s}")

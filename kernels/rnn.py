@@ -317,3 +317,7 @@ def uoro_k_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, GA, GB, work, nwo
     _sgd_readout(C, e, hn, step)
     h[:] = hn
     return loss, norm
+
+
+from kernels.rls import (ewa_learn, ewa_predict, mix_rls_predict, mix_rls_step, rls_predict,  # noqa: E402,F401
+                         rls_step)  # (one namespace for the learners)

@@ -157,3 +157,62 @@ def lms_step(W, u, target, nwork, lr, clip):
     norm = float(np.linalg.norm(G))
     W -= lr * clip_factor(norm, clip) * G
     return 0.5 * float(e @ e), norm
+
+
+RLS_RECONDITION_STEPS = 256
+RLS_FLOOR = 1e-9
+
+
+def rls_step(P, W, u, target, pu, nwork, state, lam, trace_max):
+    y, e = nwork[0], nwork[1]
+    pu[:] = P @ u
+    s = lam + float(u @ pu)
+    if not (s > 1e-300):
+        return float("inf"), s
+    y[:] = W @ u
+    e[:] = y - target
+    W -= np.outer(e, pu / s)
+    Pn = (P - np.outer(pu, pu) / s) / lam
+    Pn = np.triu(Pn) + np.triu(Pn, 1).T
+    tr = float(np.trace(Pn))
+    if tr > trace_max:
+        Pn *= trace_max / tr
+        tr = trace_max
+    state[0] += 1.0
+    if state[0] % RLS_RECONDITION_STEPS == 0.0:
+        floor = RLS_FLOOR * tr / P.shape[0]
+        Pn[np.diag_indices_from(Pn)] += floor
+        tr += floor * P.shape[0]
+    P[:] = Pn
+    state[1] = tr
+    return 0.5 * float(e @ e), s
+
+
+def rls_predict(W, u, y):
+    y[:] = W @ u
+
+
+def ewa_learn(cum, past, target, discount):
+    loss = np.mean((past - target[None, :]) ** 2, axis=1)
+    finite = loss[np.isfinite(loss)]
+    worst = float(finite.max()) if finite.size else 0.0
+    cum[:] = discount * cum + np.where(np.isfinite(loss), loss, worst)
+
+
+def ewa_predict(cum, eta, preds, weights, y):
+    w = np.exp(-eta * (cum - cum.min()))
+    weights[:] = w / w.sum()
+    y[:] = weights @ preds
+
+
+def mix_rls_step(Ps, Ws, u, target, pu, nwork, states, lams, trace_maxes, preds):
+    worst = 0.0
+    for k in range(Ps.shape[0]):
+        lk, _ = rls_step(Ps[k], Ws[k], u, target, pu, nwork, states[k], lams[k], trace_maxes[k])
+        preds[k] = nwork[0]
+        worst = max(worst, lk) if lk == lk else float("inf")
+    return worst
+
+
+def mix_rls_predict(Ws, u, preds):
+    preds[:] = np.einsum("knm,m->kn", Ws, u)

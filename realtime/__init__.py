@@ -28,18 +28,21 @@ def make_forecaster(name: str, horizon_steps: int = 1, lookback: int = 12, hidde
 
     Parameters
     ----------
-    name : one of :data:`KNOWN_METHODS` (``rtrl``, ``uoro``, ``snap1``, ``dni``, ``lms``,
-        ``linreg``, ``last``).
+    name : one of :data:`KNOWN_METHODS` (``rtrl``, ``uoro``, ``snap1``, ``dni``, ``lms``, ``rls``,
+        ``mix``, ``linreg``, ``last``); ``mix`` (8 RLS experts aggregated by exponential weights,
+        self-tuning) is the most accurate causal method measured, see docs/forecasting.md.
     horizon_steps : forecast horizon in samples (at 10 Hz, 5 = 0.5 s).
     lookback : L, frames of all coordinates in the input window.
-    hidden : q, RNN hidden units (ignored by lms, linreg, last).
+    hidden : q, RNN hidden units (ignored by lms, rls, mix, linreg, last).
     lr : SGD learning rate.
     seed : seed of the weight initialisation (and of UORO's random signs).
     n_coords : coordinates per sample (9 for 3 markers x 3 axes, 1 for an amplitude trace).
     **options : the other :class:`ForecasterConfig` fields: ``clip`` (gradient Frobenius-norm
         threshold, 2.0), ``norm_steps`` (samples for the z-score, 300 = 30 s at 10 Hz),
         ``max_gap_steps``, ``max_loss``, ``init_std`` (0.02), ``sg_lr`` (DNI), ``fit_steps``
-        (linreg), ``backend`` (``"numba"`` or ``"numpy"`` for the NumPy twins).
+        (linreg), ``forget`` and ``init_reg`` (rls: forgetting factor, P(0) = I / init_reg),
+        ``mix_eta`` and ``mix_discount`` (mix: weight learning rate, loss discount),
+        ``backend`` (``"numba"`` or ``"numpy"`` for the NumPy twins).
     """
     cls = METHODS.get(str(name).lower())
     if cls is None:

@@ -12,7 +12,10 @@ Stream handling done here for every method:
   fitted, replayed through the learner (so learning starts at the first sample, as in the
   papers).  ``predict_one`` returns the last sample until a forecast exists (``ready`` False).
 * missing samples (any NaN/inf coordinate) are skipped and counted (``n_skipped``); after a gap
-  longer than ``max_gap_steps`` the input window restarts (weights are kept).
+  longer than ``max_gap_steps`` (default 0: any gap) the input window restarts (weights are kept)
+  and the forecaster holds until the window is full again, so no window spans a gap (a window
+  joining samples from both sides of a gap is a time-warped input: the worst errors after
+  invalid surrogate samples came from it).
 * divergence: a non-finite or exploding training loss (> ``max_loss`` in z-units) or forecast
   resets the model to a fresh seeded initialisation; ``diverged`` is True after a step that
   reset, ``n_resets`` counts them and a warning is logged.
@@ -43,7 +46,7 @@ class ForecasterConfig:
     n_coords: int = 9
     clip: float = 2.0
     norm_steps: int = 300
-    max_gap_steps: int = 0  # 0: the lookback
+    max_gap_steps: int = 0  # a gap longer than this restarts the input window (0: any gap)
     max_loss: float = 1e4
     init_std: float = 0.02
     sg_lr: float = 0.0  # DNI synthetic-gradient rate; 0: the lr
@@ -51,6 +54,10 @@ class ForecasterConfig:
     fit_steps: int = 600  # linreg: samples collected before the least-squares fit
     ridge: float = 0.01  # linreg: ridge relative to the mean diagonal of the normal matrix
     scaling: str = "coord"  # z-score per coordinate, or "global": one std for all coordinates
+    forget: float = 0.998  # rls: forgetting factor lambda in (0, 1]
+    init_reg: float = 0.1  # rls: initial regularisation delta, P(0) = I / delta
+    mix_eta: float = 0.2  # mix: learning rate of the exponential weights (per mean squared z-error)
+    mix_discount: float = 0.99  # mix: discount of past losses (tracks a changing best expert)
     backend: str = "numba"
 
     def validate(self) -> "ForecasterConfig":
@@ -65,6 +72,13 @@ class ForecasterConfig:
             v = getattr(self, name)
             if not np.isfinite(v) or v < 0:
                 raise ForecastError(f"{name} must be a finite number >= 0, got {v!r}")
+        if not (0.0 < self.forget <= 1.0):
+            raise ForecastError(f"forget must be in (0, 1], got {self.forget!r}")
+        if not (0.0 < self.mix_discount <= 1.0) or not (np.isfinite(self.mix_eta) and self.mix_eta > 0):
+            raise ForecastError(f"mix_eta must be > 0 and mix_discount in (0, 1], got {self.mix_eta!r}, "
+                                f"{self.mix_discount!r}")
+        if not (np.isfinite(self.init_reg) and self.init_reg > 0):
+            raise ForecastError(f"init_reg must be a finite number > 0, got {self.init_reg!r}")
         if self.scaling not in ("coord", "global"):
             raise ForecastError(f"scaling {self.scaling!r} unknown; use 'coord' or 'global'")
         if self.backend not in ("numba", "numpy"):
@@ -140,7 +154,7 @@ class Forecaster:
             return
         self.n_seen += 1
         self._last[:] = x
-        if self._gap > (self.config.max_gap_steps or self.lookback):
+        if self._gap > self.config.max_gap_steps:
             self._restart_window()
         self._gap = 0
         if not self._fitted:

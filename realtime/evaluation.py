@@ -6,7 +6,8 @@ Per session, method and horizon h (steps at ``rate_hz``):
 2. hyperparameters (lookback L, hidden q, learning rate) are chosen on the forecasts whose
    target lies in [``select_start_s``, ``test_start_s``) by the nRMSE averaged over
    ``select_seeds`` seeds, running the learner on the data before ``test_start_s`` only
-   (linreg: fitted on the first ``select_start_s``);
+   (linreg: fitted on the first ``select_start_s``); by successive halving: every grid point is
+   run with the first seed, the best quarter per horizon (at least 2) with the other seeds;
 3. with those, the learner runs over the whole session for ``seeds`` seeds (linreg fitted on the
    data before ``test_start_s``) and every forecast whose target is at or after
    ``test_start_s`` is scored; metrics are averaged over seeds (no ensembling).
@@ -27,22 +28,27 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 
 import numpy as np
 
 from realtime import RNN_METHODS, make_forecaster
 from realtime.errors import ForecastError
-from realtime.metrics import forecast_metrics
+from realtime.metrics import (HOLD_THRESHOLDS_MM, causal_error_level, forecast_metrics,  # noqa: F401
+                              hold_tradeoff, marker_errors)
+from realtime.report import METRIC_KEYS, PUBLISHED, build_report, format_table, published_applies  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-DETERMINISTIC = ("lms", "linreg", "last")
+DETERMINISTIC = ("lms", "rls", "mix", "linreg", "last")
 SUPERVISIONS = ("causal", "paper")
+PAPER_CLIP = 100.0  # the published gradient clip (load_pred_par.m); paper supervision uses it
+PAPER_SG_LR = 0.002  # DNI's published synthetic-gradient learning rate
 
 # Grids: per method, lists of lookback (s), hidden units and learning rates (full product), and
-# optionally a dict of fixed options (UORO: 16 averaged estimates in the default grid).
+# optionally a dict of further options (UORO: 16 averaged estimates in the default grid); an option
+# given as a list is one more axis of the product (RLS: forgetting factor x initial regularisation).
 GRIDS = {
     "default": {
         "rtrl": ([1.2, 2.4], [10, 20], [0.01, 0.02, 0.05]),
@@ -50,6 +56,8 @@ GRIDS = {
         "snap1": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
         "dni": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
         "lms": ([1.2, 2.4, 3.6], [1], [0.002, 0.005, 0.01, 0.02]),
+        "rls": ([0.6, 1.2], [1], [0.0], {"forget": [0.99, 0.995, 0.998, 0.999], "init_reg": [0.1, 10.0]}),
+        "mix": ([0.6], [1], [0.0]),  # self-tuning: its experts cover the forgetting factors
         "linreg": ([1.2, 2.4, 3.6, 6.0], [1], [0.0]),
         "last": ([0.1], [1], [0.0]),
     },
@@ -59,20 +67,12 @@ GRIDS = {
         "snap1": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
         "dni": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
         "lms": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.001, 0.002, 0.005, 0.01, 0.02]),
+        "rls": ([0.6, 1.2, 2.4], [1], [0.0], {"forget": [0.99, 0.995, 0.998, 0.999], "init_reg": [0.1, 10.0]}),
+        "mix": ([0.6], [1], [0.0]),
         "linreg": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.0]),
         "last": ([0.1], [1], [0.0]),
     },
 }
-
-# Pohl et al., averaged over 9 sessions and horizons 0.1-2.1 s at 10 Hz (MATLAB, i7-13700).
-PUBLISHED = {
-    "rtrl": {"nrmse": 0.195, "rmse": 0.926, "max": 5.93, "jitter": 0.647, "ms_per_step": 10.1},
-    "uoro": {"nrmse": 0.166, "rmse": 0.755, "max": 5.48, "jitter": 0.655, "ms_per_step": 2.05},
-    "snap1": {"nrmse": 0.157, "rmse": 0.699, "max": 5.60, "jitter": 0.720, "ms_per_step": 1.52},
-    "dni": {"nrmse": 0.165, "rmse": 0.752, "max": 5.50, "jitter": 0.844, "ms_per_step": 1.04},
-    "lms": {"nrmse": 0.314, "rmse": 1.42, "max": 8.58, "jitter": 1.45, "ms_per_step": 0.014},
-}
-
 
 @dataclass(frozen=True)
 class Protocol:
@@ -84,13 +84,19 @@ class Protocol:
     test_start_s: float = 60.0
     seeds: int = 10
     select_seeds: int = 3
-    clip: float = 2.0
+    clip: float | None = None  # None: 2.0 under causal supervision, the published 100 under paper
     scaling: str = "coord"
     supervision: str = "causal"  # or "paper": non-causal, as the published code (module docstring)
 
     def __post_init__(self):
         if self.supervision not in SUPERVISIONS:
             raise ForecastError(f"supervision {self.supervision!r} unknown; use one of {', '.join(SUPERVISIONS)}")
+
+    @property
+    def effective_clip(self) -> float:
+        if self.clip is not None:
+            return float(self.clip)
+        return PAPER_CLIP if self.supervision == "paper" else 2.0
 
     def steps(self, seconds: float) -> int:
         return int(round(seconds * self.rate_hz))
@@ -122,8 +128,34 @@ def grid_configs(grid: str, method: str, rate_hz: float) -> list[dict]:
         raise ForecastError(f"unknown grid {grid!r}; known: {', '.join(GRIDS)}")
     looks, hiddens, lrs, *extra = GRIDS[grid][method]
     fixed = extra[0] if extra else {}
-    return [{"lookback": max(1, int(round(L * rate_hz))), "hidden": q, "lr": lr, **fixed}
-            for L in looks for q in hiddens for lr in lrs]
+    import itertools
+
+    names = list(fixed)
+    axes = [v if isinstance(v, (list, tuple)) else [v] for v in fixed.values()]
+    return [{"lookback": max(1, int(round(L * rate_hz))), "hidden": q, "lr": lr, **dict(zip(names, combo))}
+            for L in looks for q in hiddens for lr in lrs for combo in itertools.product(*axes)]
+
+
+def usable_sessions(sessions, methods, horizons, protocol: Protocol) -> list:
+    """The sessions the protocol can run on; the others are skipped with a logged warning.
+
+    Raises :class:`ForecastError` for unknown methods or when no session is usable (the message
+    of the last problem found).
+    """
+    keep, last = [], None
+    for s in sessions:
+        try:
+            check_inputs([s], methods, horizons, protocol)
+        except ForecastError as exc:
+            if "unknown method" in str(exc):
+                raise
+            log.warning("skipping %s", exc)
+            last = exc
+            continue
+        keep.append(s)
+    if not keep:
+        raise ForecastError(f"no usable session: {last}" if len(sessions) > 1 else str(last))
+    return keep
 
 
 def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
@@ -133,6 +165,9 @@ def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
     bad = [m for m in methods if m not in KNOWN_METHODS]
     if bad:
         raise ForecastError(f"unknown method(s) {', '.join(bad)}; known: {', '.join(KNOWN_METHODS)}")
+    if not (0 < protocol.norm_s and 0 <= protocol.select_start_s < protocol.test_start_s):
+        raise ForecastError(f"protocol windows need norm_s > 0 and select_start_s < test_start_s, got "
+                            f"{protocol.norm_s:g}, {protocol.select_start_s:g}, {protocol.test_start_s:g}")
     need = protocol.steps(protocol.test_start_s)
     for s in sessions:
         dur = s.n_steps / protocol.rate_hz
@@ -160,14 +195,20 @@ def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
 
 
 # ---------------------------------------------------------------------------- one learner run
-def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, fit_steps):
+def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, fit_steps, ready_out=None):
     """Forecasts for steps 0..n_run-1 (row k = forecast of X[k] made at k - h, NaN for k < h)
-    and the microseconds of each learn_one + predict_one (entry t = step that forecasts t + h)."""
+    and the microseconds of each learn_one + predict_one (entry t = step that forecasts t + h).
+
+    ``ready_out`` (n_run,) bool, if given, is set True where the forecast came from the model
+    (False: warm-up or after a gap/reset, the forecaster holds and returns the last sample).
+    """
     n = X.shape[1]
     options = {k: v for k, v in config.items() if k not in ("lookback", "hidden", "lr")}
+    if protocol.supervision == "paper" and method == "dni":
+        options.setdefault("sg_lr", PAPER_SG_LR)  # the published synthetic-gradient rate
     f = make_forecaster(method, horizon_steps=horizon, lookback=config["lookback"], hidden=config["hidden"],
                         lr=config["lr"], seed=seed, n_coords=n, **options, norm_steps=protocol.steps(protocol.norm_s),
-                        clip=protocol.clip, fit_steps=fit_steps, scaling=protocol.scaling)
+                        clip=protocol.effective_clip, fit_steps=fit_steps, scaling=protocol.scaling)
     P = np.full((n_run, n), np.nan)
     us = np.zeros(n_run)
     clock = time.perf_counter_ns
@@ -184,6 +225,8 @@ def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, 
                 P[t] = y_paper
             if y is not None:  # replaced by the paper forecast when X[t + h] is learnt
                 P[t + horizon] = y
+                if ready_out is not None:
+                    ready_out[t + horizon] = f.ready
         return P, us, f.n_resets
     for t in range(n_run - horizon):
         t0 = clock()
@@ -191,10 +234,24 @@ def run_forecaster(X, method, horizon, config, seed, n_run, protocol: Protocol, 
         y = f.predict_one()
         us[t + horizon] = (clock() - t0) / 1e3
         P[t + horizon] = y
+        if ready_out is not None:
+            ready_out[t + horizon] = f.ready
     return P, us, f.n_resets
 
 
 _SESSIONS: list = []
+TICK_S = 2.0
+HALVING = 4  # selection: the best 1/HALVING grid points of rung 1 get the remaining seeds  # progress is also reported this often while no job finishes
+
+
+def _finished(futs, tick):
+    """Yield futures as they complete; call ``tick()`` every TICK_S seconds without one."""
+    pending = set(futs)
+    while pending:
+        done, pending = wait(pending, timeout=TICK_S, return_when=FIRST_COMPLETED)
+        if not done:
+            tick()
+        yield from done
 
 
 def _init_worker(sessions) -> None:
@@ -215,22 +272,29 @@ def _selection_job(si, method, ci, config, horizons, seeds, protocol):
                 out[hi, k] = forecast_metrics(X[n_sel0:], P[n_sel0:], s.groups)["nrmse"]
             except ForecastError:
                 pass
-    return si, method, ci, out
+    return si, method, ci, horizons, out
 
 
 def _test_job(si, method, h, config, seeds, protocol):
     s = _SESSIONS[si]
     n_test = protocol.steps(protocol.test_start_s)
-    per_seed, preds, us_all, resets = [], [], [], 0
+    per_seed, preds, us_all, resets, trade = [], [], [], 0, []
     for seed in seeds:
-        P, us, r = run_forecaster(s.X, method, h, config, seed, s.n_steps, protocol, fit_steps=n_test)
-        per_seed.append(forecast_metrics(s.X[n_test:], P[n_test:], s.groups))
+        ready = np.zeros(s.n_steps, bool)
+        P, us, r = run_forecaster(s.X, method, h, config, seed, s.n_steps, protocol, fit_steps=n_test,
+                                  ready_out=ready)
+        per_seed.append(forecast_metrics(s.X[n_test:], P[n_test:], s.groups, hold=~ready[n_test:]))
+        worst = np.max(marker_errors(s.X, P, s.groups), axis=1)
+        risk = causal_error_level(worst, h)
+        trade.append(hold_tradeoff(np.where(ready, worst, np.nan)[n_test:], risk[n_test:], HOLD_THRESHOLDS_MM))
         preds.append(P[n_test:])
         us_all.append(us[n_test:])
         resets += r
     us_all = np.concatenate(us_all)
-    keys = ("rmse", "nrmse", "mae", "max", "jitter")
+    keys = METRIC_KEYS
     res = {k: float(np.mean([m[k] for m in per_seed])) for k in keys}
+    res["hold_tradeoff"] = [{k: float(np.mean([t[i][k] for t in trade])) for k in trade[0][i]}
+                            for i in range(len(HOLD_THRESHOLDS_MM))]
     if len(seeds) > 1:  # the seed ensemble (mean forecast), reported apart from the comparable rows
         ens = forecast_metrics(s.X[n_test:], np.mean(preds, axis=0), s.groups)
         res["ensemble"] = {k: ens[k] for k in keys}
@@ -247,32 +311,59 @@ def _cost(method, config, n_steps):
         return n_steps * q * q * q * (q + m) / 20
     if method in RNN_METHODS:
         return n_steps * (q * (q + m) * config.get("estimates", 1) + 3000)
+    if method == "rls":
+        return n_steps * (2 * m * m + 3000)
+    if method == "mix":
+        return n_steps * (16 * m * m + 3000)
     return n_steps * 3000
 
 
 def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "default", workers: int | None = None,
-             progress=None, on_predictions=None) -> dict:
+             progress=None, on_predictions=None, check: bool = True) -> dict:
     """Run the protocol; returns the report dict (see module docstring).
 
     ``progress(done, total)`` is called as jobs finish; ``on_predictions(session, method,
     horizon, seeds, preds (S, K, n))`` receives each test run's forecasts of the test steps.
     """
-    check_inputs(sessions, methods, horizons, protocol)
+    if check:  # unusable sessions are skipped with a warning (the CLI checks before writing the truth)
+        sessions = usable_sessions(sessions, methods, horizons, protocol)
     workers = workers or os.cpu_count() or 1
-    sel_jobs, n_jobs_test = [], 0
+    # Selection by successive halving: every grid point is scored on the selection window with the
+    # first seed (rung 1); per session, method and horizon only the best 1/HALVING of the points
+    # (at least 2) are run with the remaining selection seeds (rung 2), and the choice is made on
+    # the mean over all selection seeds among those.  Deterministic methods have one seed: rung 1 only.
+    sel_jobs, rung2 = [], []
     for si, s in enumerate(sessions):
         for method in methods:
             seeds = [0] if method in DETERMINISTIC else list(range(min(protocol.select_seeds, protocol.seeds)))
             configs = grid_configs(grid, method, protocol.rate_hz)
             if len(configs) == 1:
                 continue
+            if len(seeds) > 1:
+                rung2.append((si, method, seeds[1:]))
             for ci, c in enumerate(configs):
-                sel_jobs.append((_cost(method, c, len(horizons) * len(seeds) * protocol.steps(protocol.test_start_s)),
-                                 (si, method, ci, c, horizons, seeds, protocol)))
-            n_jobs_test += len(horizons)
-    total = len(sel_jobs) + len(sessions) * len(methods) * len(horizons)
+                sel_jobs.append((_cost(method, c, len(horizons) * protocol.steps(protocol.test_start_s)),
+                                 (si, method, ci, c, horizons, seeds[:1], protocol)))
+    n_rung2 = sum(max(2, -(-len(grid_configs(grid, m, protocol.rate_hz)) // HALVING)) for _, m, _ in rung2)
+    total = len(sel_jobs) + n_rung2 + len(sessions) * len(methods) * len(horizons)
     done = 0
-    scores: dict = {}
+    scores: dict = {}  # (si, method) -> ci -> h -> list of selection nRMSEs (one per seed)
+
+    def tick():
+        if progress:
+            progress(done, total)
+
+    def collect(futs):
+        nonlocal done
+        for fut in _finished(futs, tick):
+            si, method, ci, hs, out = fut.result()
+            per_h = scores.setdefault((si, method), {}).setdefault(ci, {})
+            for hi, h in enumerate(hs):
+                per_h.setdefault(h, []).extend(out[hi].tolist())
+            done += 1
+            if progress:
+                progress(done, total)
+
     t_start = time.perf_counter()
     env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     old = {k: os.environ.get(k) for k in env}
@@ -281,13 +372,25 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                  initializer=_init_worker, initargs=(sessions,)) as pool:
-            futs = [pool.submit(_selection_job, *args) for _, args in sorted(sel_jobs, key=lambda j: -j[0])]
-            for fut in as_completed(futs):
-                si, method, ci, out = fut.result()
-                scores.setdefault((si, method), {})[ci] = out
-                done += 1
-                if progress:
-                    progress(done, total)
+            collect([pool.submit(_selection_job, *args) for _, args in sorted(sel_jobs, key=lambda j: -j[0])])
+            jobs2 = []
+            for si, method, seeds2 in rung2:
+                configs = grid_configs(grid, method, protocol.rate_hz)
+                keep = max(2, -(-len(configs) // HALVING))
+                by_ci: dict = {}
+                for h in horizons:
+                    rung1 = [scores[(si, method)][ci][h][0] for ci in range(len(configs))]
+                    for ci in np.argsort(rung1, kind="stable")[:keep]:
+                        by_ci.setdefault(int(ci), []).append(h)
+                for ci in range(len(configs)):
+                    for h in horizons:
+                        if ci not in by_ci or h not in by_ci[ci]:
+                            scores[(si, method)][ci][h] = [np.inf]  # pruned after rung 1
+                for ci, hs in by_ci.items():
+                    jobs2.append((_cost(method, configs[ci], len(hs) * len(seeds2) * protocol.steps(protocol.test_start_s)),
+                                  (si, method, ci, configs[ci], hs, seeds2, protocol)))
+            total += len(jobs2) - n_rung2
+            collect([pool.submit(_selection_job, *args) for _, args in sorted(jobs2, key=lambda j: -j[0])])
             test_jobs = []
             chosen = {}
             for si, s in enumerate(sessions):
@@ -298,7 +401,7 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                         if len(configs) == 1:
                             best, sel = 0, float("nan")
                         else:
-                            means = [float(np.mean(scores[(si, method)][ci][hi])) for ci in range(len(configs))]
+                            means = [float(np.mean(scores[(si, method)][ci][h])) for ci in range(len(configs))]
                             best = int(np.argmin(means))
                             sel = means[best]
                         chosen[(si, method, h)] = (configs[best], sel)
@@ -306,7 +409,7 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                                           (si, method, h, configs[best], seeds, protocol)))
             futs = [pool.submit(_test_job, *args) for _, args in sorted(test_jobs, key=lambda j: -j[0])]
             results: dict = {}
-            for fut in as_completed(futs):
+            for fut in _finished(futs, tick):
                 si, method, h, res, preds = fut.result()
                 res["selection_nrmse"] = chosen[(si, method, h)][1]
                 results.setdefault(sessions[si].name, {}).setdefault(method, {})[h] = res
@@ -322,53 +425,4 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return _report(sessions, methods, horizons, protocol, grid, results, time.perf_counter() - t_start, workers)
-
-
-def _report(sessions, methods, horizons, protocol, grid, results, wall_s, workers) -> dict:
-    avg = {}
-    for method in methods:
-        rows = [results[s.name][method][h] for s in sessions for h in horizons]
-        avg[method] = {k: float(np.mean([r[k] for r in rows]))
-                       for k in ("nrmse", "rmse", "mae", "max", "jitter", "us_mean", "us_p99")}
-        avg[method]["resets"] = int(sum(r["resets"] for r in rows))
-    for method in methods:
-        rows = [results[s.name][method][h] for s in sessions for h in horizons]
-        if all("ensemble" in r for r in rows):
-            avg[f"{method}-ens"] = {k: float(np.mean([r["ensemble"][k] for r in rows]))
-                                    for k in ("nrmse", "rmse", "mae", "max", "jitter")}
-            avg[f"{method}-ens"].update(us_mean=avg[method]["us_mean"] * rows[0]["n_seeds"],
-                                        us_p99=float("nan"), resets=avg[method]["resets"])
-    per_session = {s.name: {m: {"nrmse": float(np.mean([results[s.name][m][h]["nrmse"] for h in horizons]))}
-                            for m in methods} for s in sessions}
-    ordered = {s.name: {m: {str(h): results[s.name][m][h] for h in horizons} for m in methods} for s in sessions}
-    return {
-        "causal": protocol.supervision == "causal",
-        "protocol": {**asdict(protocol), "grid": grid, "horizons": list(horizons), "methods": list(methods)},
-        "sessions": {s.name: {"n_steps": s.n_steps, "duration_s": s.n_steps / protocol.rate_hz,
-                              "channels": list(s.channels), "missing_steps": int((~np.isfinite(s.X).all(axis=1)).sum()),
-                              "source": list(s.source)} for s in sessions},
-        "results": ordered,
-        "session_averages": per_session,
-        "averages": avg,
-        "published": PUBLISHED,
-        "wall_s": wall_s,
-        "workers": workers,
-    }
-
-
-def format_table(report: dict) -> str:
-    """The table of issue 3 for our run, with the published row beside each method."""
-    sup = report["protocol"].get("supervision", "causal")
-    head = ("supervision: causal (each forecast uses only the samples before it)" if sup == "causal" else
-            "supervision: paper -- NOT CAUSAL: weights updated with y(t+h) in the iteration that predicts it, "
-            "as the published code; for comparison with the published table only")
-    lines = [head, f"{'method':8s} {'nRMSE':>7s} {'RMSE mm':>8s} {'max mm':>7s} {'jitter mm':>9s} {'us/step':>8s} "
-             f"{'p99 us':>8s} | {'paper nRMSE':>11s} {'RMSE':>6s} {'max':>5s} {'jitter':>6s} {'ms/step':>7s}"]
-    for method, a in report["averages"].items():
-        p = report["published"].get(method)
-        pub = (f"{p['nrmse']:11.3f} {p['rmse']:6.3f} {p['max']:5.2f} {p['jitter']:6.3f} {p['ms_per_step']:7.3f}"
-               if p else f"{'-':>11s} {'-':>6s} {'-':>5s} {'-':>6s} {'-':>7s}")
-        lines.append(f"{method:8s} {a['nrmse']:7.3f} {a['rmse']:8.3f} {a['max']:7.2f} {a['jitter']:9.3f} "
-                     f"{a['us_mean']:8.1f} {a['us_p99']:8.1f} | {pub}")
-    return "\n".join(lines)
+    return build_report(sessions, methods, horizons, protocol, grid, results, time.perf_counter() - t_start, workers)

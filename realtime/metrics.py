@@ -6,7 +6,12 @@ its own), the error of marker k at step t is the Euclidean distance ``d[t, k]`` 
 
 * RMSE = sqrt(mean d^2), MAE = mean d, max = max d (input units, mm for markers);
 * nRMSE = sqrt(sum d^2) / sqrt(sum over all coordinates of (y - mean_t(y))^2);
-* jitter = mean over t and markers of ||yhat(t+1) - yhat(t)||.
+* jitter = mean over t and markers of ||yhat(t+1) - yhat(t)||;
+* clinical: p95 = 95th percentile of d (all markers), frac_gt2 / frac_gt5 = fraction of steps at
+  which the worst marker's 3-D error exceeds 2 / 5 input units (mm);
+* with a hold mask (steps without a forecast: beam off), ``duty`` = fraction of the steps with a
+  forecast (beam on) and frac_gt2 / frac_gt5 over the beam-on steps only
+  (:func:`hold_tradeoff` sweeps a hold threshold on a causal error estimate).
 
 Steps where the truth or the forecast is missing (NaN) are left out.
 """
@@ -29,10 +34,37 @@ def marker_groups(channels) -> list[list[int]]:
     return list(groups.values())
 
 
-def forecast_metrics(y_true, y_pred, groups=None) -> dict[str, float]:
-    """RMSE, nRMSE, MAE, max and jitter of a forecast; arrays (T, n) float, same units.
+CLINICAL_MM = (2.0, 5.0)
 
-    Returns a dict of floats; ``n_steps`` is the number of steps scored.
+
+def marker_errors(y_true, y_pred, groups) -> np.ndarray:
+    """3-D error per step and marker (T, K); NaN where truth or forecast is missing."""
+    err = np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true, dtype=np.float64)
+    return np.stack([np.sqrt(np.sum(err[:, g] ** 2, axis=1)) for g in groups], axis=1)
+
+
+def hold_tradeoff(d_worst, risk, thresholds) -> list[dict]:
+    """Beam-on duty cycle vs error fractions when holding every step whose ``risk`` exceeds a threshold.
+
+    d_worst (T,) worst-marker error per step (NaN: not scored); risk (T,) a causal estimate of the
+    error known when the forecast was made (NaN: no estimate yet, counted as beam on).
+    """
+    ok = np.isfinite(d_worst)
+    d, r = d_worst[ok], risk[ok]
+    rows = []
+    for thr in thresholds:
+        on = ~(r > thr)
+        rows.append({"threshold": float(thr), "duty": float(on.mean()) if d.size else float("nan"),
+                     **{f"frac_gt{c:g}": float(np.mean(d[on] > c)) if on.any() else 0.0 for c in CLINICAL_MM}})
+    return rows
+
+
+def forecast_metrics(y_true, y_pred, groups=None, hold=None) -> dict[str, float]:
+    """RMSE, nRMSE, MAE, max, jitter and the clinical errors of a forecast; arrays (T, n), same units.
+
+    ``hold`` (T,) bool marks steps without a forecast (beam off): they are left out of the
+    clinical fractions and counted in ``duty``.  Returns a dict of floats; ``n_steps`` is the
+    number of steps scored.
     """
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
@@ -49,7 +81,13 @@ def forecast_metrics(y_true, y_pred, groups=None) -> dict[str, float]:
     steps = np.diff(y_pred, axis=0)
     steps = steps[np.isfinite(steps).all(axis=1)]
     jit = np.stack([np.sqrt(np.sum(steps[:, g] ** 2, axis=1)) for g in groups], axis=1)
+    worst = d.max(axis=1)
+    on = np.ones(worst.size, bool) if hold is None else ~np.asarray(hold, bool)[ok]
+    clinical = {f"frac_gt{c:g}": float(np.mean(worst[on] > c)) if on.any() else 0.0 for c in CLINICAL_MM}
     return {
+        "p95": float(np.percentile(d, 95)),
+        **clinical,
+        "duty": float(on.mean()),
         "rmse": float(np.sqrt(np.mean(d ** 2))),
         "nrmse": float(np.sqrt(np.sum(d ** 2)) / denom) if denom > 0 else float("inf"),
         "mae": float(np.mean(d)),
@@ -57,3 +95,23 @@ def forecast_metrics(y_true, y_pred, groups=None) -> dict[str, float]:
         "jitter": float(np.mean(jit)) if jit.size else float("nan"),
         "n_steps": int(ok.sum()),
     }
+
+
+HOLD_THRESHOLDS_MM = (1.0, 2.0, 3.0, 5.0, float("inf"))  # hold when the recent error RMS exceeds it
+RISK_WINDOW = 50  # steps of known errors behind the causal error level
+
+
+def causal_error_level(worst, h: int, window: int = RISK_WINDOW) -> np.ndarray:
+    """For the forecast of step k (made at k - h): RMS of the worst-marker errors of the targets
+    k - h - window + 1 .. k - h, the ones known when it was made (NaN before any is known)."""
+    w = np.where(np.isfinite(worst), worst ** 2, 0.0)
+    n = np.isfinite(worst).astype(float)
+    cw, cn = np.concatenate([[0.0], np.cumsum(w)]), np.concatenate([[0.0], np.cumsum(n)])
+    out = np.full(worst.size, np.nan)
+    k = np.arange(h, worst.size)
+    hi = k - h + 1  # known targets: indices < hi
+    lo = np.maximum(hi - window, 0)
+    cnt = cn[hi] - cn[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[k] = np.where(cnt > 0, np.sqrt((cw[hi] - cw[lo]) / np.maximum(cnt, 1)), np.nan)
+    return out

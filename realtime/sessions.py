@@ -3,6 +3,8 @@
 * Marker CSVs (:mod:`biosig.readers.markers`) that share the session prefix (text before the
   first ``-``) form one session with coordinates ``<marker>_<axis>``; as in the papers each row is
   one step at the nominal rate (no resampling), so results are comparable to the published table.
+* A 1-D surrogate trace (Varian RPM ``.vxp`` or a unit-labelled CSV, :mod:`biosig.readers.surrogates`)
+  is one session in mm; invalid samples are NaN (gaps), it is resampled like a generic CSV.
 * A generic CSV with a ``t_s`` column (seconds) plus coordinate columns is one session; irregular
   timestamps are resampled to the nominal rate by linear interpolation, and steps farther than
   one nominal period from any valid sample stay missing (NaN) instead of being invented.
@@ -17,6 +19,7 @@ import numpy as np
 
 from biosig.errors import BiosigError
 from biosig.readers.markers import group_sessions, is_marker_csv, read_marker_session
+from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
 from realtime.errors import ForecastError
 from realtime.metrics import marker_groups
 
@@ -99,7 +102,9 @@ def read_generic_csv(path, rate_hz: float) -> Session:
         raise ForecastError(f"{path}: 't_s' must hold at least 2 finite, strictly increasing times")
     dt = np.diff(t)
     if np.max(np.abs(dt - 1.0 / rate_hz)) > 0.01 / rate_hz:
-        log.info("%s: irregular or non-%g Hz timestamps, resampling", path, rate_hz)
+        fs = 1.0 / float(np.median(dt))
+        (log.warning if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz else log.info)(
+            "%s: timestamps at %.3g Hz (median), resampled to --rate-hz %g", path, fs, rate_hz)
         t, X = resample_uniform(t, X, rate_hz)
     else:
         t = t - t[0]
@@ -107,8 +112,35 @@ def read_generic_csv(path, rate_hz: float) -> Session:
                    groups=marker_groups(coords), source=(str(path),))
 
 
+RATE_TOLERANCE = 0.2  # marker rows are taken as steps: refuse a --rate-hz 20 % off their timestamps
+
+
+def _surrogate_session(path, rate_hz: float) -> Session:
+    try:
+        rec = read_vxp(path) if is_vxp(path) else read_surrogate_csv(path)
+    except BiosigError as exc:
+        raise ForecastError(str(exc)) from None
+    t, X = rec.times_s, rec.samples.T.astype(np.float64)
+    dt = np.diff(t)
+    if np.max(np.abs(dt - 1.0 / rate_hz)) > 0.01 / rate_hz:
+        fs = 1.0 / float(np.median(dt))
+        (log.warning if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz else log.info)(
+            "%s: timestamps at %.3g Hz (median), resampled to --rate-hz %g", path, fs, rate_hz)
+        t, X = resample_uniform(t, X, rate_hz)
+    return Session(name=pathlib.Path(path).stem, X=X, t_s=t, channels=rec.channels, units=rec.units,
+                   groups=marker_groups(rec.channels), source=(str(path),))
+
+
+def _check_marker_rate(name: str, times_s, rate_hz: float) -> None:
+    fs = 1.0 / float(np.median(np.diff(times_s)))
+    if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz:
+        raise ForecastError(f"session {name}: the timestamps say {fs:.3g} Hz but --rate-hz is {rate_hz:g}; marker rows "
+                            f"are taken as steps at --rate-hz, so give --rate-hz {fs:.3g}")
+
+
 def load_sessions(paths, rate_hz: float) -> list[Session]:
-    """Marker CSVs grouped by session prefix plus one session per generic CSV, in name order."""
+    """Marker CSVs grouped by session prefix, one session per surrogate trace (.vxp, unit-labelled
+    CSV) and per generic CSV, in name order."""
     paths = [pathlib.Path(p) for p in paths]
     if not paths:
         raise ForecastError("no input files given")
@@ -116,17 +148,20 @@ def load_sessions(paths, rate_hz: float) -> list[Session]:
     if missing:
         raise ForecastError(f"no such file: {', '.join(missing)}")
     markers = [p for p in paths if is_marker_csv(p)]
-    generic = [p for p in paths if p not in markers]
+    surrogates = [p for p in paths if p not in markers and (is_vxp(p) or is_surrogate_csv(p))]
+    generic = [p for p in paths if p not in markers and p not in surrogates]
     sessions = []
     for name, group in group_sessions(markers).items():
         try:
             rec = read_marker_session(group)
         except BiosigError as exc:
             raise ForecastError(str(exc)) from None
+        _check_marker_rate(name, rec.times_s, rate_hz)
         X = rec.samples.T.astype(np.float64)
         t = np.arange(X.shape[0]) / rate_hz  # each row is one step at the nominal rate
         sessions.append(Session(name=name, X=X, t_s=t, channels=rec.channels, units=rec.units,
                                 groups=marker_groups(rec.channels), source=tuple(str(p) for p in group)))
+    sessions += [_surrogate_session(p, rate_hz) for p in surrogates]
     sessions += [read_generic_csv(p, rate_hz) for p in generic]
     names = [s.name for s in sessions]
     dup = sorted({n for n in names if names.count(n) > 1})

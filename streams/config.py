@@ -104,7 +104,7 @@ class ForecasterConfig:
 
     _section: ClassVar[str] = "forecaster."
 
-    method: str = field(default="rtrl", metadata=limits(choices=_known_methods))
+    method: str = field(default="mix", metadata=limits(choices=_known_methods))
     horizon_steps: int = field(default=3, metadata=limits(min=1))
     lookback: int = field(default=8, metadata=limits(min=1))
     hidden: int = field(default=16, metadata=limits(min=1))

@@ -114,12 +114,26 @@ def test_nan_samples_are_skipped_without_corrupting_state(method):
     Y = X.copy()
     Y[90:93] = np.nan  # a short burst
     Y[100, 1] = np.inf
-    f, g = make_forecaster(method, seed=0, **OPTS), make_forecaster(method, seed=0, **OPTS)
+    opts = {**OPTS, "max_gap_steps": 3}  # gaps up to 3 samples are bridged (the window skips them)
+    f, g = make_forecaster(method, seed=0, **opts), make_forecaster(method, seed=0, **opts)
     P = _run(f, Y)
     assert np.isfinite(P).all() and f.n_skipped == 4 and f.healthy and f.n_resets == 0
     # skipping is the same as never having seen those samples
     Q = _run(g, np.delete(X, [90, 91, 92, 100], axis=0))
     np.testing.assert_array_equal(P[-1], Q[-1])
+
+
+def test_by_default_any_gap_restarts_the_window_and_holds():
+    X = _stream(150)
+    X[90] = np.nan
+    f = make_forecaster("lms", seed=0, **OPTS)
+    _run(f, X[:90])
+    assert f.ready
+    f.learn_one(X[90])
+    f.learn_one(X[91])
+    assert not f.ready and np.array_equal(f.predict_one(), X[91])  # holds: the newest sample
+    _run(f, X[92:91 + OPTS["lookback"]])
+    assert f.ready  # the window is full of samples after the gap again
 
 
 def test_long_gap_restarts_window_and_keeps_weights():

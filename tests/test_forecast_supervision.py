@@ -73,7 +73,7 @@ def _matlab_lms_loop(X, h, L, lr, clip):
 def test_paper_lms_equals_the_published_loop():
     X, h, L, lr = _signal(coords=2), 4, 6, 0.02
     P = _run(X, "lms", h, "paper", lookback=L, lr=lr)
-    ref = _matlab_lms_loop(X, h, L, lr, Protocol().clip)
+    ref = _matlab_lms_loop(X, h, L, lr, Protocol(supervision="paper").effective_clip)  # the published 100
     np.testing.assert_allclose(P[NORM:], ref[NORM:], rtol=1e-9, atol=1e-9)
 
 
@@ -84,7 +84,7 @@ def test_linreg_and_last_score_the_same_in_both_modes():
 
 
 def test_train_forecast_is_none_until_a_step_trains_and_after_a_missing_sample():
-    f = make_forecaster("snap1", horizon_steps=2, lookback=3, hidden=5, norm_steps=5, n_coords=1)
+    f = make_forecaster("snap1", horizon_steps=2, lookback=3, hidden=5, norm_steps=5, n_coords=1, max_gap_steps=3)
     seen = []
     for x in [0.0, 1.0, 0.5, -0.5, 0.2, 0.7, 0.1, np.nan, 0.3]:
         f.learn_one([x])
@@ -96,3 +96,18 @@ def test_train_forecast_is_none_until_a_step_trains_and_after_a_missing_sample()
 def test_unknown_supervision_is_refused():
     with pytest.raises(ForecastError, match="causal, paper"):
         Protocol(supervision="oracle")
+
+
+def test_paper_mode_uses_the_published_clip_and_dni_rate():
+    from realtime.evaluation import PAPER_CLIP, PAPER_SG_LR
+
+    assert Protocol(supervision="paper").effective_clip == PAPER_CLIP == 100.0
+    assert Protocol().effective_clip == 2.0 and Protocol(clip=5.0, supervision="paper").effective_clip == 5.0
+    X = _signal()
+    cfg = {"lookback": 4, "hidden": 6, "lr": 0.02}
+    a, _, _ = run_forecaster(X, "dni", 2, cfg, 0, X.shape[0], Protocol(supervision="paper"), 600)
+    b, _, _ = run_forecaster(X, "dni", 2, {**cfg, "sg_lr": PAPER_SG_LR}, 0, X.shape[0],
+                             Protocol(supervision="paper", clip=100.0), 600)
+    np.testing.assert_array_equal(a, b)
+    c, _, _ = run_forecaster(X, "dni", 2, {**cfg, "sg_lr": 0.02}, 0, X.shape[0], Protocol(supervision="paper"), 600)
+    assert not np.array_equal(a[NORM:], c[NORM:])

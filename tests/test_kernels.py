@@ -258,3 +258,137 @@ def test_averaging_uoro_estimates_cuts_the_gradient_error():
     assert np.abs(many.mean(0) - exact).max() < 0.1 * np.abs(exact).max()  # still unbiased
     mse1, mse16 = np.mean((one - exact) ** 2), np.mean((many - exact) ** 2)
     assert mse16 < mse1 / 6, (mse1, mse16)  # ideal 1/16
+
+
+# ---------------------------------------------------------------------------- RLS
+from kernels import rls as rls_kernels  # noqa: E402
+from kernels.rls import rls_step as _rls_step  # noqa: E402
+
+
+def _rls_state(m, n, delta):
+    return np.eye(m) / delta, np.zeros((n, m)), np.zeros(m), np.zeros((2, n)), np.zeros(2)
+
+
+def test_rls_kernel_equals_numpy_twin():
+    rng = np.random.default_rng(7)
+    m, n, delta, lam = 7, 3, 0.5, 0.97
+    a, b = _rls_state(m, n, delta), _rls_state(m, n, delta)
+    for t in range(600):  # passes the re-conditioning step (256) and hits the trace cap
+        u = np.append(rng.normal(0, 1 if t < 300 else 1e-3, m - 1), 1.0)
+        tgt = rng.normal(0, 1, n)
+        l1, s1 = rls_kernels.rls_step(a[0], a[1], u, tgt, a[2], a[3], a[4], lam, m / delta)
+        l2, s2 = twins.rls_step(b[0], b[1], u, tgt, b[2], b[3], b[4], lam, m / delta)
+        assert l1 == pytest.approx(l2, rel=1e-9, abs=1e-12)
+        assert s1 == pytest.approx(s2, rel=1e-9)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
+    assert a[4][1] == pytest.approx(m / delta)  # the cap was reached in the low-excitation half
+    y1, y2 = np.zeros(n), np.zeros(n)
+    rls_kernels.rls_predict(a[1], u, y1)
+    twins.rls_predict(b[1], u, y2)
+    np.testing.assert_allclose(y1, y2, rtol=1e-12)
+
+
+def test_rls_equals_exponentially_weighted_ridge_solution():
+    """Before the trace cap or re-conditioning acts, RLS is the closed-form weighted ridge fit:
+    W = argmin sum_i lam^(t-i) ||W u_i - y_i||^2 + lam^t delta ||W||^2 (independent oracle)."""
+    rng = np.random.default_rng(3)
+    m, n, delta, lam, T = 5, 2, 2.0, 0.98, 200
+    P, W, pu, nw, st = _rls_state(m, n, delta)
+    U = np.hstack([rng.normal(0, 1, (T, m - 1)), np.ones((T, 1))])
+    Wtrue = rng.normal(0, 1, (n, m))
+    Y = U @ Wtrue.T + rng.normal(0, 0.3, (T, n))
+    for t in range(T):
+        rls_kernels.rls_step(P, W, U[t], Y[t], pu, nw, st, lam, 1e300)
+    wts = lam ** np.arange(T - 1, -1, -1)
+    A = (U * wts[:, None]).T @ U + lam ** T * delta * np.eye(m)
+    ref = np.linalg.solve(A, (U * wts[:, None]).T @ Y).T
+    np.testing.assert_allclose(W, ref, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(P, np.linalg.inv(A), rtol=1e-7, atol=1e-12)
+
+
+def test_rls_stays_positive_definite_over_a_million_steps():
+    """10^6 steps of alternating exciting and dead input (wind-up) with strong forgetting."""
+    from numba import njit
+
+    @njit(cache=False)
+    def drive(P, W, pu, nw, st, n_steps, lam, trace_max, min_eig_check):
+        u = np.zeros(P.shape[0])
+        tgt = np.zeros(W.shape[0])
+        x = 0.3
+        worst = np.inf
+        for t in range(n_steps):
+            x = 3.9 * x * (1.0 - x)  # logistic map: deterministic, chaotic input
+            phase = (t // 5000) % 3
+            scale = 1.0 if phase == 0 else (1e-6 if phase == 1 else 0.0)
+            for i in range(u.shape[0] - 1):
+                u[i] = u[i + 1] if i + 1 < u.shape[0] - 1 else scale * (x - 0.5)
+            u[-1] = 1.0
+            tgt[0] = 2.0 * u[0] - u[1] + 0.1 * (x - 0.5)
+            loss, s = _rls_step(P, W, u, tgt, pu, nw, st, lam, trace_max)
+            if not (s > 0.0) or not np.isfinite(loss):
+                return -1.0, t
+            if t % min_eig_check == 0:
+                worst = min(worst, np.linalg.eigvalsh(P)[0])
+        return worst, n_steps
+
+    m, n, delta = 4, 1, 0.1
+    P, W, pu, nw, st = _rls_state(m, n, delta)
+    worst, done = drive(P, W, pu, nw, st, 1_000_000, 0.95, m / delta, 997)
+    assert done == 1_000_000
+    assert worst > 0.0
+    np.testing.assert_array_equal(P, P.T)
+    assert np.linalg.eigvalsh(P)[0] > 0 and np.trace(P) <= m / delta * (1 + 1e-9)
+    assert np.isfinite(W).all()
+
+
+def test_ewa_kernels_equal_numpy_twins():
+    rng = np.random.default_rng(11)
+    k, n = 6, 3
+    c1, c2 = np.zeros(k), np.zeros(k)
+    for t in range(300):
+        past = rng.normal(0, 1, (k, n)) * np.arange(1, k + 1)[:, None]
+        if t % 7 == 0:
+            past[2] = np.nan  # an expert without a forecast gets the worst loss of the others
+        tgt = rng.normal(0, 1, n)
+        rls_kernels.ewa_learn(c1, past, tgt, 0.99)
+        twins.ewa_learn(c2, past, tgt, 0.99)
+    np.testing.assert_allclose(c1, c2, rtol=1e-12)
+    preds = rng.normal(0, 1, (k, n))
+    w1, w2, y1, y2 = np.zeros(k), np.zeros(k), np.zeros(n), np.zeros(n)
+    rls_kernels.ewa_predict(c1, 0.3, preds, w1, y1)
+    twins.ewa_predict(c2, 0.3, preds, w2, y2)
+    np.testing.assert_allclose(w1, w2, rtol=1e-12)
+    np.testing.assert_allclose(y1, y2, rtol=1e-12)
+    assert w1.sum() == pytest.approx(1.0) and np.argmax(w1) == 0  # expert 0 has the smallest errors
+
+
+def test_mix_rls_kernel_equals_numpy_twin_and_single_rls():
+    """The fused K-expert step equals the NumPy twin and K separate rls_step calls."""
+    rng = np.random.default_rng(5)
+    k, m, n = 4, 9, 2
+    lams = np.array([0.97, 0.99, 0.995, 0.999])
+    tmax = m / np.array([0.1, 10.0, 0.1, 10.0])
+    mk = lambda: (np.stack([np.eye(m) * t / m for t in tmax]), np.zeros((k, n, m)), np.zeros(m),  # noqa: E731
+                  np.zeros((2, n)), np.zeros((k, 2)), np.zeros((k, n)))
+    a, b, c = mk(), mk(), mk()
+    for t in range(400):
+        u = np.append(rng.normal(0, 1 if t < 200 else 1e-3, m - 1), 1.0)
+        tgt = rng.normal(0, 1, n)
+        l1 = rls_kernels.mix_rls_step(a[0], a[1], u, tgt, a[2], a[3], a[4], lams, tmax, a[5])
+        l2 = twins.mix_rls_step(b[0], b[1], u, tgt, b[2], b[3], b[4], lams, tmax, b[5])
+        l3 = 0.0
+        for j in range(k):
+            lj, _ = rls_kernels.rls_step(c[0][j], c[1][j], u, tgt, c[2], c[3], c[4][j], lams[j], tmax[j])
+            c[5][j] = c[3][0]
+            l3 = max(l3, lj)
+        assert l1 == pytest.approx(l2, rel=1e-9) and l1 == l3
+        np.testing.assert_allclose(a[5], b[5], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(a[5], c[5])
+    for x, y, z in zip(a, b, c):
+        np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(x, z)
+    p1, p2 = np.zeros((k, n)), np.zeros((k, n))
+    rls_kernels.mix_rls_predict(a[1], u, p1)
+    twins.mix_rls_predict(b[1], u, p2)
+    np.testing.assert_allclose(p1, p2, rtol=1e-12, atol=1e-14)

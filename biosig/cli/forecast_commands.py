@@ -12,7 +12,8 @@ import sys
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHODS = "lms,linreg,rtrl,uoro,snap1,dni,last"
+PROGRESS_EVERY_S = 5.0  # without a terminal, a progress line at most this often (and at the end)
+DEFAULT_METHODS = "mix,rls,lms,linreg,rtrl,uoro,snap1,dni,last"
 
 
 def register(subparsers) -> None:
@@ -22,13 +23,17 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="forecast_command", metavar="SUBCOMMAND")
 
     e = sub.add_parser(
-        "evaluate", help="run the evaluation protocol on marker or generic CSV sessions",
+        "evaluate", help="run the evaluation protocol on marker, surrogate (.vxp, CSV) or generic CSV sessions",
         description="Choose hyperparameters per method and horizon on the 30-60 s window, test on every "
                     "forecast after 60 s while learning online on everything; writes DIR/report.json and "
                     "DIR/predictions/<session>/<method>.parquet and prints the summary table. Marker CSVs "
                     "sharing the prefix before the first '-' form one session (one row = one step); a CSV "
-                    "with 't_s' plus coordinate columns is one session (resampled to --rate-hz if irregular).")
-    e.add_argument("files", nargs="+", metavar="FILE", help="marker CSVs and/or generic CSVs")
+                    "with 't_s' plus coordinate columns is one session (resampled to --rate-hz if irregular); so is a "
+                    "1-D respiratory surrogate: a Varian RPM .vxp export or a CSV with a time column in s or ms "
+                    "and amplitude columns named with their unit (amp_mm, chest (cm)) plus an optional 'valid' "
+                    "column; invalid samples become gaps. Sessions too short for the protocol are skipped with a "
+                    "warning.")
+    e.add_argument("files", nargs="+", metavar="FILE", help="marker CSVs, .vxp or surrogate CSVs, generic CSVs")
     e.add_argument("--rate-hz", type=float, default=10.0, help="nominal sampling rate (default 10)")
     e.add_argument("--horizons", default="1-21", help="horizons in steps: ranges and comma lists (default 1-21)")
     e.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list (default {DEFAULT_METHODS})")
@@ -42,7 +47,13 @@ def register(subparsers) -> None:
                         "NOT causal, reproduces the published MATLAB code, which updates the weights with "
                         "y(t+h) in the iteration that predicts it (later forecasts use targets h-1 steps "
                         "early); only for comparison with the published table")
-    e.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    e.add_argument("--norm-s", type=float, default=30.0,
+                   help="seconds at the start used for the z-score (default 30)")
+    e.add_argument("--select-start-s", type=float, default=30.0,
+                   help="start of the hyperparameter-selection window in seconds (default 30)")
+    e.add_argument("--test-start-s", type=float, default=60.0,
+                   help="end of the selection window and start of the test, seconds (default 60)")
+    e.add_argument("--workers", type=int, default=None, help="processes, >= 1 (default: all cores)")
     e.add_argument("--out", required=True, metavar="DIR", help="output folder")
     e.set_defaults(handler=_evaluate)
 
@@ -63,11 +74,20 @@ def _evaluate(args) -> int:
     import polars as pl
 
     from realtime.errors import ForecastError
-    from realtime.evaluation import Protocol, evaluate, format_table, parse_int_list
+    from realtime.evaluation import Protocol, evaluate, format_table, parse_int_list, usable_sessions
     from realtime.sessions import load_sessions
 
     if args.rate_hz <= 0 or not np.isfinite(args.rate_hz):
         raise ForecastError(f"--rate-hz must be a positive number, got {args.rate_hz}")
+    if args.workers is not None and args.workers < 1:
+        raise ForecastError(f"--workers must be >= 1 (leave it out to use all cores), got {args.workers}")
+    for name in ("norm_s", "select_start_s", "test_start_s"):
+        v = getattr(args, name)
+        if not np.isfinite(v) or v < 0:
+            raise ForecastError(f"--{name.replace('_', '-')} must be a number >= 0, got {v}")
+    if not (args.norm_s > 0 and args.select_start_s < args.test_start_s):
+        raise ForecastError(f"need --norm-s > 0 and --select-start-s < --test-start-s, got {args.norm_s:g}, "
+                            f"{args.select_start_s:g}, {args.test_start_s:g}")
     if args.seeds < 1 or args.select_seeds < 1:
         raise ForecastError(f"--seeds and --select-seeds must be >= 1, got {args.seeds} and {args.select_seeds}")
     horizons = parse_int_list(args.horizons, "--horizons")
@@ -75,8 +95,9 @@ def _evaluate(args) -> int:
     if not methods:
         raise ForecastError("--methods is empty")
     protocol = Protocol(rate_hz=args.rate_hz, seeds=args.seeds, select_seeds=args.select_seeds, scaling=args.scaling,
-                        supervision=args.supervision)
-    sessions = load_sessions(args.files, args.rate_hz)
+                        supervision=args.supervision, norm_s=args.norm_s, select_start_s=args.select_start_s,
+                        test_start_s=args.test_start_s)
+    sessions = usable_sessions(load_sessions(args.files, args.rate_hz), methods, horizons, protocol)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     n_test = protocol.steps(protocol.test_start_s)
@@ -109,21 +130,21 @@ def _evaluate(args) -> int:
 
     import time
     t0 = time.perf_counter()
-    shown = [0]
+    shown = [t0]
 
     def progress(done, total):
         if bar is not None:
             bar.total = total
             bar.n = done
             bar.refresh()
-        elif done * 20 // total > shown[0]:  # no terminal: one line per 5 %
-            shown[0] = done * 20 // total
+        elif time.perf_counter() - shown[0] >= PROGRESS_EVERY_S or done == total:  # no terminal: by time
+            shown[0] = time.perf_counter()
             print(f"forecast evaluate: {done}/{total} jobs, {time.perf_counter() - t0:.0f} s", file=sys.stderr,
                   flush=True)
 
     try:
-        report = evaluate(sessions, methods, horizons, protocol, grid=args.grid, workers=args.workers or None,
-                          progress=progress, on_predictions=on_predictions)
+        report = evaluate(sessions, methods, horizons, protocol, grid=args.grid, workers=args.workers,
+                          progress=progress, on_predictions=on_predictions, check=False)
     finally:
         if bar is not None:
             bar.close()

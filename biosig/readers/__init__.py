@@ -30,6 +30,7 @@ from biosig.readers.discover import (EDF_EXTENSIONS, PARQUET_EXTENSIONS, WFDB_CO
                                      discover)
 from biosig.readers.markers import (group_sessions, is_marker_csv, read_marker_csv,
                                     read_marker_session)
+from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
 from biosig.readers.tables import csv_columns, first_line, read_csv, read_parquet
 from biosig.readers.wfdb_format import read_edf, read_wfdb
 from biosig.record import Annotations, Record
@@ -41,6 +42,7 @@ __all__ = ["read", "discover", "detect_format", "FORMATS", "read_marker_csv", "r
 
 #: Format names :func:`detect_format` returns, as listed in error messages.
 FORMATS = ("wfdb", "edf", "audio", "marker-csv", "csv", "parquet")
+FORMATS = FORMATS + ("vxp", "surrogate-csv")  # Varian RPM exports, unit-labelled 1-D surrogate CSV
 _ACCEPTED = ("WFDB (.hea/.dat/.mat), EDF (.edf/.bdf), audio (.wav/.flac/.mp3/.ogg), marker CSV, "
              "CSV or Parquet with a 't_s' column")
 
@@ -60,6 +62,10 @@ def _sniff(path: pathlib.Path) -> str | None:
         return None
     if is_marker_csv(path):
         return "marker-csv"
+    if is_vxp(path):  # 1-D respiratory surrogates (:mod:`.surrogates`)
+        return "vxp"
+    if is_surrogate_csv(path):
+        return "surrogate-csv"
     if "t_s" in csv_columns(path):
         return "csv"
     return None
@@ -230,6 +236,10 @@ def _read_format(path, mono: bool) -> Record:
     elif fmt == "marker-csv":
         rec = read_marker_csv(p)
         rec = rec.replace(metadata=dict(rec.metadata, format="marker-csv"))
+    elif fmt == "vxp":
+        rec = read_vxp(p)
+    elif fmt == "surrogate-csv":
+        rec = read_surrogate_csv(p)
     elif fmt == "parquet":
         rec = read_parquet(p)
     else:

@@ -1,0 +1,177 @@
+"""1-D respiratory surrogate traces as clinics record them: Varian RPM ``.vxp`` and unit-labelled CSV.
+
+**Varian RPM VXP 1.5/1.6** (the public layout, e.g. G. C. Sharp's ``readrpm.m``): a ``[Header]``
+block of ``key=value`` lines (``CRC``, ``Version``, ``Data_layout=amplitude,phase,timestamp,
+validflag,ttlin,mark,ttlout``, ``Patient_ID``, ``Date``, ``Total_study_time``,
+``Samples_per_second``, ``Scale_factor``), then ``[Data]`` and one comma-separated row per sample:
+amplitude, phase, timestamp (ms), valid flag, TTL in, mark (empty, ``Z`` or ``P``) and TTL out
+(the beam; VXP 1.6 only).  The amplitude is centimetres times ``Scale_factor`` (1 when absent),
+converted here to mm.  Valid flag >= 0: valid; -1: lost track or bad video; -2: non-periodic
+breathing (coughing).  Invalid samples become NaN (gaps, held by the forecasters), never data.
+
+**Surrogate CSV**: a header with one time column (``t_s``, ``time_s``, ``time (s)``, ``t_ms``,
+``time_ms``, ``timestamp_ms``, ``time [ms]``: unit s or ms), one or more amplitude columns whose
+name carries the unit (``amp_mm``, ``chest_cm``, ``amplitude (cm)``, ``abdomen [mm]``), and
+optionally a validity column (``valid``, ``validity``, ``valid_flag``: 1/true valid, 0/false
+invalid).  Amplitudes are converted to mm; rows marked invalid become NaN.
+"""
+from __future__ import annotations
+
+import csv
+import pathlib
+import re
+
+import numpy as np
+
+from biosig.errors import ReadError
+from biosig.record import Record
+
+VXP_SUFFIXES = (".vxp",)
+_TIME_RE = re.compile(r"^\s*(t|time|timestamp)\s*(_|\(|\[)?\s*(s|ms)\s*[)\]]?\s*$", re.IGNORECASE)
+_AMP_RE = re.compile(r"^\s*(.+?)\s*(?:_|\(|\[)\s*(mm|cm)\s*[)\]]?\s*$", re.IGNORECASE)
+_VALID_NAMES = ("valid", "validity", "valid_flag", "validflag")
+_TO_MM = {"mm": 1.0, "cm": 10.0}
+
+
+def is_vxp(path) -> bool:
+    """True for a ``.vxp`` file or a file starting with the ``[Header]`` line of an RPM export."""
+    path = pathlib.Path(path)
+    if path.suffix.lower() in VXP_SUFFIXES:
+        return True
+    try:
+        with open(path, "r", encoding="latin-1") as fh:
+            return fh.readline().strip() == "[Header]"
+    except OSError:
+        return False
+
+
+def _csv_header(path) -> list[str]:
+    try:
+        with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+            return next(csv.reader([fh.readline()]), [])
+    except OSError:
+        return []
+
+
+def is_surrogate_csv(path) -> bool:
+    """True when the CSV header has a time column in s or ms and an amplitude column in mm or cm."""
+    cols = _csv_header(path)
+    return any(_TIME_RE.match(c) for c in cols) and any(_AMP_RE.match(c) and not _TIME_RE.match(c) for c in cols)
+
+
+def read_vxp(path) -> Record:
+    """A Varian RPM ``.vxp`` export as a 1-D record: channel ``amplitude`` in mm, NaN where invalid."""
+    path = pathlib.Path(path)
+    try:
+        lines = path.read_text(encoding="latin-1").splitlines()
+    except OSError as exc:
+        raise ReadError(path, f"cannot read ({exc.strerror or exc})") from None
+    if not lines or lines[0].strip() != "[Header]":
+        raise ReadError(path, "not a Varian RPM .vxp file: the first line must be [Header]")
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.strip() == "[Data]")
+    except StopIteration:
+        raise ReadError(path, "no [Data] line after the [Header] block") from None
+    header = dict(ln.split("=", 1) for ln in lines[1:start] if "=" in ln)
+    layout = [c.strip().lower() for c in header.get("Data_layout", "").split(",") if c.strip()]
+    if layout and layout[:4] != ["amplitude", "phase", "timestamp", "validflag"]:
+        raise ReadError(path, f"Data_layout {header['Data_layout']!r}: expected amplitude,phase,timestamp,validflag,...")
+    try:
+        scale = float(header.get("Scale_factor", "1") or 1)
+    except ValueError:
+        raise ReadError(path, f"Scale_factor {header['Scale_factor']!r} is not a number") from None
+    if not np.isfinite(scale) or scale <= 0:
+        raise ReadError(path, f"Scale_factor must be > 0, got {scale}")
+    amp, t_ms, valid, beam = [], [], [], []
+    for lineno, ln in enumerate(lines[start + 1:], start=start + 2):
+        if not ln.strip():
+            continue
+        f = ln.strip().split(",")
+        if len(f) < 4:
+            raise ReadError(path, f"line {lineno}: expected amplitude,phase,timestamp,validflag,..., got {ln.strip()!r:.60}")
+        try:
+            amp.append(float(f[0]))
+            t_ms.append(float(f[2]))
+            valid.append(float(f[3]))
+            beam.append(float(f[6]) if len(f) > 6 and f[6].strip() else 0.0)
+        except ValueError:
+            raise ReadError(path, f"line {lineno}: not a number in {ln.strip()!r:.60}") from None
+    if len(amp) < 2:
+        raise ReadError(path, f"{len(amp)} sample(s): a trace needs at least 2")
+    t_s, keep = _clean_times(path, np.asarray(t_ms) / 1000.0)
+    amp_mm = np.asarray(amp)[keep] / scale * 10.0
+    ok = np.asarray(valid)[keep] >= 0
+    beam = np.asarray(beam)[keep]
+    samples = np.where(ok, amp_mm, np.nan)[None, :]
+    fs = _rate(header, t_s)
+    return Record(samples=samples, fs_hz=fs, channels=("amplitude",), units=("mm",), modality="motion",
+                  times_s=t_s, metadata={"source": str(path), "format": "vxp", "version": header.get("Version", ""),
+                                         "invalid_samples": int((~ok).sum()),
+                                         "beam_on": beam != 0})
+
+
+def _rate(header, t_s) -> float:
+    try:
+        fs = float(header.get("Samples_per_second", "nan"))
+    except ValueError:
+        fs = float("nan")
+    return fs if np.isfinite(fs) and fs > 0 else 1.0 / float(np.median(np.diff(t_s)))
+
+
+def _clean_times(path, t_s):
+    """(times from the first sample, rows kept): repeated timestamps dropped, the rest must increase."""
+    if not np.all(np.isfinite(t_s)):
+        raise ReadError(path, "timestamps must be finite numbers")
+    keep = np.concatenate([[True], np.diff(t_s) != 0])
+    t = t_s[keep]
+    if np.any(np.diff(t) <= 0):
+        raise ReadError(path, f"timestamps go backwards at row {int(np.flatnonzero(np.diff(t) <= 0)[0]) + 2}")
+    return t - t[0], keep
+
+
+def read_surrogate_csv(path) -> Record:
+    """A unit-labelled surrogate CSV (module docstring) as a record in mm, NaN where invalid."""
+    import polars as pl
+
+    path = pathlib.Path(path)
+    try:
+        df = pl.read_csv(path, infer_schema_length=10000)
+    except FileNotFoundError:
+        raise ReadError(path, "no such file") from None
+    except Exception as exc:  # polars raises many types for malformed text
+        raise ReadError(path, f"cannot read as CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    tcols = [c for c in df.columns if _TIME_RE.match(c)]
+    if len(tcols) != 1:
+        raise ReadError(path, f"need exactly one time column (t_s, t_ms, time (s), ...), found {tcols or 'none'}")
+    tcol = tcols[0]
+    t_unit = _TIME_RE.match(tcol).group(3).lower()
+    amps = [(c, _AMP_RE.match(c)) for c in df.columns if c != tcol and c.strip().lower() not in _VALID_NAMES]
+    bad = [c for c, m in amps if m is None]
+    if bad:
+        raise ReadError(path, f"column(s) {', '.join(bad)} carry no unit: name amplitude columns like amp_mm or "
+                              "chest (cm)")
+    if not amps:
+        raise ReadError(path, "no amplitude column (name it with its unit, e.g. amp_mm or chest (cm))")
+    try:
+        t = df[tcol].cast(pl.Float64).to_numpy() / (1000.0 if t_unit == "ms" else 1.0)
+        X = np.stack([df[c].cast(pl.Float64, strict=False).to_numpy() * _TO_MM[m.group(2).lower()]
+                      for c, m in amps])
+    except Exception as exc:
+        raise ReadError(path, f"columns must be numbers ({str(exc).splitlines()[0]})") from None
+    vcol = next((c for c in df.columns if c.strip().lower() in _VALID_NAMES), None)
+    if vcol is not None:
+        v = df[vcol].cast(pl.Utf8).str.strip_chars().str.to_lowercase().to_numpy()
+        ok = np.isin(v, ["1", "1.0", "true", "yes"])
+        unknown = ~ok & ~np.isin(v, ["0", "0.0", "false", "no"])
+        if unknown.any():
+            raise ReadError(path, f"validity column {vcol!r}: use 1/0 or true/false, got {v[unknown][0]!r}")
+        X[:, ~ok] = np.nan
+    if t.size < 2:
+        raise ReadError(path, f"{t.size} sample(s): a trace needs at least 2")
+    t, keep = _clean_times(path, t)
+    X = X[:, keep]
+    names = tuple(m.group(1).strip() for _, m in amps)
+    return Record(samples=X, fs_hz=1.0 / float(np.median(np.diff(t))), channels=names, units=("mm",) * len(names),
+                  modality="motion", times_s=t,
+                  metadata={"source": str(path), "format": "surrogate-csv",
+                            "invalid_samples": int((~np.isfinite(X).all(axis=0)).sum())})

@@ -1,0 +1,96 @@
+"""The report of :func:`realtime.evaluation.evaluate` and its printed summary table.
+
+Averages over sessions and horizons (``averages``), per session (``session_averages``) and per
+horizon (``horizon_averages``), the per-run results, and the published table of Pohl et al.
+(printed beside ours only for 3-D marker data at 10 Hz, the data it was measured on).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+
+METRIC_KEYS = ("rmse", "nrmse", "mae", "max", "jitter", "p95", "frac_gt2", "frac_gt5", "duty")
+
+# Pohl et al., averaged over 9 sessions and horizons 0.1-2.1 s at 10 Hz (MATLAB, i7-13700).
+PUBLISHED = {
+    "rtrl": {"nrmse": 0.195, "rmse": 0.926, "max": 5.93, "jitter": 0.647, "ms_per_step": 10.1},
+    "uoro": {"nrmse": 0.166, "rmse": 0.755, "max": 5.48, "jitter": 0.655, "ms_per_step": 2.05},
+    "snap1": {"nrmse": 0.157, "rmse": 0.699, "max": 5.60, "jitter": 0.720, "ms_per_step": 1.52},
+    "dni": {"nrmse": 0.165, "rmse": 0.752, "max": 5.50, "jitter": 0.844, "ms_per_step": 1.04},
+    "lms": {"nrmse": 0.314, "rmse": 1.42, "max": 8.58, "jitter": 1.45, "ms_per_step": 0.014},
+}
+
+
+
+def build_report(sessions, methods, horizons, protocol, grid, results, wall_s, workers) -> dict:
+    """The report dict of :func:`realtime.evaluation.evaluate` from its per-run results."""
+    avg = {}
+    for method in methods:
+        rows = [results[s.name][method][h] for s in sessions for h in horizons]
+        avg[method] = {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS + ("us_mean", "us_p99")}
+        avg[method]["hold_tradeoff"] = [{k: float(np.mean([r["hold_tradeoff"][i][k] for r in rows]))
+                                         for k in rows[0]["hold_tradeoff"][i]}
+                                        for i in range(len(rows[0]["hold_tradeoff"]))]
+        avg[method]["resets"] = int(sum(r["resets"] for r in rows))
+    for method in methods:
+        rows = [results[s.name][method][h] for s in sessions for h in horizons]
+        if all("ensemble" in r for r in rows):
+            avg[f"{method}-ens"] = {k: float(np.mean([r["ensemble"][k] for r in rows])) for k in METRIC_KEYS}
+            avg[f"{method}-ens"].update(us_mean=avg[method]["us_mean"] * rows[0]["n_seeds"],
+                                        us_p99=float("nan"), resets=avg[method]["resets"])
+    per_session = {s.name: {m: {k: float(np.mean([results[s.name][m][h][k] for h in horizons]))
+                                for k in ("nrmse", "max", "p95", "frac_gt2", "frac_gt5")}
+                            for m in methods} for s in sessions}
+    per_horizon = {m: {str(h): float(np.mean([results[s.name][m][h]["nrmse"] for s in sessions])) for h in horizons}
+                   for m in methods}
+    ordered = {s.name: {m: {str(h): results[s.name][m][h] for h in horizons} for m in methods} for s in sessions}
+    return {
+        "causal": protocol.supervision == "causal",
+        "protocol": {**asdict(protocol), "grid": grid, "horizons": list(horizons), "methods": list(methods)},
+        "sessions": {s.name: {"n_steps": s.n_steps, "duration_s": s.n_steps / protocol.rate_hz,
+                              "channels": list(s.channels), "missing_steps": int((~np.isfinite(s.X).all(axis=1)).sum()),
+                              "source": list(s.source)} for s in sessions},
+        "results": ordered,
+        "session_averages": per_session,
+        "horizon_averages": per_horizon,
+        "averages": avg,
+        "published": PUBLISHED,
+        "wall_s": wall_s,
+        "workers": workers,
+    }
+
+
+def published_applies(report: dict) -> bool:
+    """The published table (3-D external markers at 10 Hz) is comparable only with such data."""
+    sessions = report.get("sessions", {})
+    return (float(report["protocol"].get("rate_hz", 0)) == 10.0 and bool(sessions) and
+            all(ch and all(str(c).rpartition("_")[2].lower() in ("x", "y", "z") for c in s.get("channels", []))
+                for s in sessions.values() for ch in [s.get("channels")]))
+
+
+def format_table(report: dict) -> str:
+    """The summary table: our metrics, the clinical errors and, for 10 Hz marker data only, the
+    published row beside each method."""
+    sup = report["protocol"].get("supervision", "causal")
+    head = ("supervision: causal (each forecast uses only the samples before it)" if sup == "causal" else
+            "supervision: paper -- NOT CAUSAL: weights updated with y(t+h) in the iteration that predicts it, "
+            "as the published code; for comparison with the published table only")
+    pub_ok = published_applies(report)
+    cols = (f"{'method':8s} {'nRMSE':>7s} {'RMSE mm':>8s} {'max mm':>7s} {'p95 mm':>7s} {'>2mm':>6s} {'>5mm':>6s} "
+            f"{'duty':>5s} {'jitter':>7s} {'us/step':>8s} {'p99 us':>8s}")
+    if pub_ok:
+        cols += f" | {'paper nRMSE':>11s} {'RMSE':>6s} {'max':>5s} {'jitter':>6s} {'ms/step':>7s}"
+    lines = [head, cols]
+    for method, a in report["averages"].items():
+        row = (f"{method:8s} {a['nrmse']:7.3f} {a['rmse']:8.3f} {a['max']:7.2f} {a.get('p95', float('nan')):7.2f} "
+               f"{a.get('frac_gt2', float('nan')):6.3f} {a.get('frac_gt5', float('nan')):6.3f} "
+               f"{a.get('duty', float('nan')):5.3f} {a['jitter']:7.3f} {a['us_mean']:8.1f} {a['us_p99']:8.1f}")
+        if pub_ok:
+            p = report["published"].get(method)
+            row += (f" | {p['nrmse']:11.3f} {p['rmse']:6.3f} {p['max']:5.2f} {p['jitter']:6.3f} {p['ms_per_step']:7.3f}"
+                    if p else f" | {'-':>11s} {'-':>6s} {'-':>5s} {'-':>6s} {'-':>7s}")
+        lines.append(row)
+    if not pub_ok:
+        lines.append("(published columns left out: they are for 3-D markers at 10 Hz)")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""The rls and mix forecasters: causality, expert weighting and the reach bound."""
+import numpy as np
+import pytest
+
+from realtime import make_forecaster
+from realtime.methods import MIX_FORGET, MIX_INIT_REG
+
+OPTS = dict(lookback=4, n_coords=2, norm_steps=30)
+
+
+def _signal(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) * 0.1
+    x = np.sin(2 * np.pi * t / 4.0) ** 3 + 0.3 * np.sin(2 * np.pi * t / 1.7)
+    return np.stack([10 * x, -4 * x + 50], axis=1) + rng.normal(0, 0.05, (n, 2))
+
+
+def _run(f, X):
+    return np.array([(f.learn_one(x), f.predict_one())[1] for x in X])
+
+
+@pytest.mark.parametrize("method", ["rls", "mix"])
+def test_forecasts_are_causal(method):
+    """A forecast made at step t depends on samples <= t only: changing the future changes nothing."""
+    X = _signal()
+    Y = X.copy()
+    Y[250:] += np.random.default_rng(1).normal(0, 5, Y[250:].shape)
+    a = _run(make_forecaster(method, horizon_steps=5, **OPTS), X)
+    b = _run(make_forecaster(method, horizon_steps=5, **OPTS), Y)
+    np.testing.assert_array_equal(a[:250], b[:250])
+    assert not np.array_equal(a[250:], b[250:])
+
+
+@pytest.mark.parametrize("method", ["rls", "mix"])
+def test_beats_last_value_on_a_periodic_signal(method):
+    X, h = _signal(600), 8
+    P = _run(make_forecaster(method, horizon_steps=h, **OPTS), X)
+    err = np.abs(P[300:-h] - X[300 + h:]).mean()
+    last = np.abs(X[300:-h] - X[300 + h:]).mean()
+    assert err < 0.7 * last
+
+
+def test_mix_weights_follow_the_delayed_errors_and_stay_a_distribution():
+    f = make_forecaster("mix", horizon_steps=3, **OPTS)
+    _run(f, _signal(500))
+    assert f._wts.shape == (len(MIX_FORGET) * len(MIX_INIT_REG),)
+    assert f._wts.sum() == pytest.approx(1.0) and (f._wts >= 0).all()
+    # the weights are exp(-eta * discounted loss): recompute them from the stored losses
+    w = np.exp(-f.config.mix_eta * (f._cum - f._cum.min()))
+    np.testing.assert_allclose(f._wts, w / w.sum(), rtol=1e-12)
+    assert f._cum.max() > f._cum.min()  # experts were told apart
+
+
+def test_mix_never_forecasts_a_move_larger_than_seen():
+    """The reach bound: |forecast - newest sample| <= the largest h-step move seen so far."""
+    X, h = _signal(500), 6
+    X[400] += 40.0  # a spike the experts over-react to afterwards
+    f = make_forecaster("mix", horizon_steps=h, **OPTS)
+    reach = np.zeros(2)
+    for t, x in enumerate(X):
+        f.learn_one(x)
+        if t >= h:
+            reach = np.maximum(reach, np.abs(X[t] - X[t - h]))
+        y = f.predict_one()
+        if f.ready:
+            assert np.all(np.abs(y - x) <= reach + 1e-9)
+
+
+def test_rls_and_mix_numpy_twin_backend_agree():
+    X = _signal(300)
+    for method in ("rls", "mix"):
+        a = _run(make_forecaster(method, horizon_steps=4, **OPTS), X)
+        b = _run(make_forecaster(method, horizon_steps=4, backend="numpy", **OPTS), X)
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-8)
+
+
+def test_mix_lags_keep_recent_frames_dense_and_cap_the_input():
+    from realtime.methods import MIX_MAX_INPUTS, mix_lags
+
+    np.testing.assert_array_equal(mix_lags(6), [5, 4, 3, 2, 1, 0])  # short windows: every frame
+    lags = mix_lags(60)
+    assert len(lags) == 8 and lags[0] == 59 and list(lags[-4:]) == [3, 2, 1, 0]
+    assert np.all(np.diff(lags) < 0)
+    assert make_forecaster("mix", horizon_steps=3, lookback=60, n_coords=9).Ps.shape[1] == 73
+    assert make_forecaster("mix", horizon_steps=3, lookback=60, n_coords=1).Ps.shape[1] == 61  # 1-D: all frames
+    lags = mix_lags(60, MIX_MAX_INPUTS // 2)
+    assert len(lags) == 36 and lags[0] == 59 and list(lags[-18:]) == list(range(17, -1, -1))
+    f = make_forecaster("mix", horizon_steps=3, lookback=60, n_coords=2, norm_steps=30)
+    assert f.Ps.shape[1] == 2 * 36 + 1
+    _run(f, _signal(200))
+    assert f.ready and np.isfinite(f.predict_one()).all()
+    # the expert input is the selected frames of the window: recompute one expert's forecast
+    u = f._u_pr
+    sel = np.concatenate([((59 - lags)[:, None] * 2 + np.arange(2)).ravel(), [f.m - 1]])
+    np.testing.assert_allclose(f.Ws[0] @ u[sel], f._preds[0], rtol=1e-12)
