@@ -40,7 +40,7 @@ __all__ = ["read", "discover", "detect_format", "FORMATS", "read_marker_csv", "r
            "group_sessions", "is_marker_csv", "resample"]
 
 #: Format names :func:`detect_format` returns, as listed in error messages.
-FORMATS = ("wfdb", "edf", "audio", "marker-csv", "csv", "parquet")
+FORMATS = ("wfdb", "edf", "audio", "marker-csv", "csv", "parquet", "camera-ppg-csv")
 _ACCEPTED = ("WFDB (.hea/.dat/.mat), EDF (.edf/.bdf), audio (.wav/.flac/.mp3/.ogg), marker CSV, "
              "CSV or Parquet with a 't_s' column")
 
@@ -62,6 +62,9 @@ def _sniff(path: pathlib.Path) -> str | None:
         return "marker-csv"
     if "t_s" in csv_columns(path):
         return "csv"
+    from biosig.readers.camera_ppg import is_camera_ppg_csv
+    if is_camera_ppg_csv(path):
+        return "camera-ppg-csv"
     return None
 
 
@@ -185,6 +188,9 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
         rec = rec.replace(metadata=dict(rec.metadata, format="marker-csv"))
     elif fmt == "parquet":
         rec = read_parquet(p)
+    elif fmt == "camera-ppg-csv":
+        from biosig.readers.camera_ppg import read_camera_ppg_csv
+        rec = read_camera_ppg_csv(p)
     else:
         rec = read_csv(p)
     try:
