@@ -141,3 +141,17 @@ def test_contrastive_beat_run_resumes_exactly_after_sigkill(tmp_path):
     a, b = _weights(straight), _weights(killed)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert _losses(straight) == _losses(killed)
+
+
+def test_embedding_window_is_the_training_window_unless_overridden():
+    audio = encoders.load("audio-tiny")
+    assert audio.window_s == 2.0 and audio.hop_s == 1.0          # trained on 2 s crops
+    ecg = encoders.load("ecg-tiny")
+    assert ecg.window_s == 10.0 and ecg.hop_s == 5.0             # the ECG default window and hop
+    audio.window_s_override = 8.0
+    assert audio.window_s == 8.0 and audio.hop_s == 4.0           # audio's default 8 s window and hop
+    from biosig.synthetic import simulate
+    rec = simulate("audio", 9, seed=0)
+    audio.window_s_override = None
+    df = audio.embed(rec)
+    assert (df["t1_s"] - df["t0_s"]).to_list() == pytest.approx([2.0] * len(df)) and len(df) >= 7
