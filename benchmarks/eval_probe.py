@@ -125,7 +125,7 @@ def run_task(task: str, args) -> dict:
     ours = f"{enc.model_id}"
     feats = {ours: np.stack([embedding_mean(enc, r) for r in records])}
     for s in args.random_seeds:
-        feats[f"random weights, seed {s}"] = baseline_features("random", records, model=model, seed=s)
+        feats[f"same architecture, random weights, seed {s}"] = baseline_features("random", records, model=model, seed=s)
     for kind in handcrafted:
         X, n_bad = impute_median(baseline_features(kind, records, modality=enc.config.modality))
         feats[f"{kind} features" + (f" ({n_bad} imputed)" if n_bad else "")] = X
