@@ -214,8 +214,9 @@ def test_discover_shared_data_counts():
     by_kind = {}
     for p in found:
         by_kind.setdefault(p.rsplit(".", 1)[-1], []).append(p)
-    assert len(by_kind["hea"]) == 5 + 200 and len(by_kind["mp3"]) == 120
-    assert len(by_kind["csv"]) == 12 + 1  # markers and the spirogram; REFERENCE.csv is not a record
+    assert len(by_kind["hea"]) == 5 + 200 + 47 and len(by_kind["mp3"]) == 120   # + pretrain/ecg/mitdb
+    # markers, the spirogram and the 21 camera-PPG CSVs of pretrain/ppg; REFERENCE.csv is not a record
+    assert len(by_kind["csv"]) == 12 + 1 + 21
     assert not any("041s0" in p for p in found)
 
 
