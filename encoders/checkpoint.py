@@ -115,13 +115,19 @@ def resolve(name_or_dir) -> pathlib.Path:
 def load(name_or_dir, pretrained: bool = True):
     """Load an :class:`encoders.embed.Encoder` from a shipped name (``"ecg-tiny"``) or a directory.
 
-    ``pretrained=False`` builds the registered architecture ``name_or_dir`` with random weights
-    (seeded, so still deterministic) and the modality's default pipeline.
+    ``pretrained=False`` builds the architecture of ``name_or_dir`` (the checkpoint's config where
+    one exists, else the registered one) with random weights (seeded, so still deterministic) and
+    the modality's default pipeline.
     """
     from encoders.embed import Encoder
     if not pretrained:
         torch.manual_seed(0)
-        model = EncoderModel(get_config(str(name_or_dir))).eval()
+        try:   # a shipped model or checkpoint: its own architecture (e.g. the beat tokenizer)
+            d = resolve(name_or_dir)
+            config = EncoderConfig.from_dict(json.loads((d / "config.json").read_text()))
+        except (EncoderError, OSError, ValueError):
+            config = get_config(str(name_or_dir))
+        model = EncoderModel(config).eval()
         return Encoder(model, pipeline=None, meta={"pretrained": False})
     model, pipe, meta = load_model(resolve(name_or_dir))
     return Encoder(model, pipeline=pipe, meta=meta)

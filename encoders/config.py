@@ -12,6 +12,10 @@ from typing import Callable
 from encoders.errors import EncoderError
 
 MASK_MODES = ("random", "span")
+TOKENIZERS = ("patch", "beat")
+# mae: masked reconstruction; contrastive: InfoNCE between two augmented crops of each window
+# (encoders/objectives.py); mae+contrastive: the sum (contrastive term times contrastive_weight)
+OBJECTIVES = ("mae", "contrastive", "mae+contrastive")
 
 # Channel vocabularies: a learned embedding per name, so any subset of these channels works.
 CHANNEL_VOCAB: dict[str, tuple[str, ...]] = {
@@ -62,6 +66,12 @@ class EncoderConfig:
     cross_modal : channels always masked and reconstructed from the others (ECG->PPG: ``("PPG",)``).
     n_mels, n_fft, hop_length, fmin_hz, fmax_hz : log-mel front end (audio only).
     export_mode : True when tracing for ONNX export (no training-only branches).
+    tokenizer : ``patch`` (fixed-length patches) or ``beat`` (one token per detected beat/pulse,
+        ECG/PPG only; encoders/beat_tokens.py); beat_before_s / beat_after_s / beat_refractory_s
+        set the morphology segment and the minimum beat spacing.
+    objective : ``mae``, ``contrastive`` or ``mae+contrastive`` (encoders/objectives.py);
+        contrastive_weight, temperature, proj_dim (projection head) and crop_fraction (length of
+        each contrastive view as a fraction of the window) configure the contrastive term.
     """
 
     name: str = "ecg-tiny"
@@ -91,6 +101,16 @@ class EncoderConfig:
     fmin_hz: float = 50.0
     fmax_hz: float = 8000.0
     export_mode: bool = False
+    # issue 14: tokenizer and pretraining objective (encoders/beat_tokens.py, encoders/objectives.py)
+    tokenizer: str = "patch"
+    beat_before_s: float = 0.25
+    beat_after_s: float = 0.45
+    beat_refractory_s: float = 0.25
+    objective: str = "mae"
+    contrastive_weight: float = 1.0
+    temperature: float = 0.1
+    proj_dim: int = 64
+    crop_fraction: float = 0.7
 
     def __post_init__(self):
         if self.modality not in CHANNEL_VOCAB:
@@ -110,6 +130,14 @@ class EncoderConfig:
         if not 1 <= self.in_channels <= len(self.channels):
             raise EncoderError(f"in_channels {self.in_channels} must be between 1 and "
                                f"{len(self.channels)} (the channel vocabulary {self.channels})")
+        if self.tokenizer not in TOKENIZERS:
+            raise EncoderError(f"unknown tokenizer {self.tokenizer!r}; expected one of {', '.join(TOKENIZERS)}")
+        if self.tokenizer == "beat" and self.modality not in ("ecg", "ppg"):
+            raise EncoderError(f"the beat tokenizer needs ECG or PPG, not {self.modality}")
+        if self.objective not in OBJECTIVES:
+            raise EncoderError(f"unknown objective {self.objective!r}; expected one of {', '.join(OBJECTIVES)}")
+        if not 0.1 <= self.crop_fraction <= 1.0 or self.temperature <= 0:
+            raise EncoderError("crop_fraction must be in [0.1, 1] and temperature > 0")
         bad = [c for c in self.cross_modal if c not in self.channels]
         if bad:
             raise EncoderError(f"cross_modal channels {bad} not in the vocabulary {self.channels}")

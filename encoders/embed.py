@@ -45,6 +45,23 @@ class Encoder:
         self._pipeline_src = pipeline
         self._pipeline = None
         self.model_id = self.meta.get("model_id") or f"{self.config.name}-{weights_hash(model)[:10]}"
+        self.window_s_override: float | None = None   # --window-s; None: the training window
+
+    @property
+    def window_s(self) -> float:
+        """Embedding window in seconds: ``window_s_override`` if set, else the window the model was
+        trained on (the checkpoint's ``train_config.window_s``, else ``config.window_s``)."""
+        if self.window_s_override is not None:
+            return float(self.window_s_override)
+        trained = (self.meta.get("train_config") or {}).get("window_s")
+        return float(trained or self.config.window_s)
+
+    @property
+    def hop_s(self) -> float:
+        """Hop between windows: the modality's default hop for its default window, else half a window."""
+        from biosig.pipeline import default_window
+        dw, dh = default_window(self.config.modality)
+        return dh if abs(self.window_s - dw) < 1e-9 else self.window_s / 2
 
     def __repr__(self) -> str:
         return f"Encoder({self.model_id!r}, modality={self.config.modality!r})"
@@ -110,11 +127,11 @@ class Encoder:
         return rec
 
     def windows(self, rec):
-        """(windows (W, C, T) float32, t0_s (W,)) with the modality's default window and hop; a
-        record shorter than one window gives one window of its own length."""
-        from biosig.pipeline import default_window
+        """(windows (W, C, T) float32, t0_s (W,)) with :attr:`window_s` and :attr:`hop_s` (the
+        training window unless overridden); a record shorter than one window gives one window of
+        its own length."""
         from biosig.windows import window_array
-        window_s, hop_s = default_window(self.config.modality)
+        window_s, hop_s = self.window_s, self.hop_s
         if rec.n_samples < int(round(window_s * rec.fs_hz)):
             return rec.samples[None].astype(np.float32), np.zeros(1)
         w = window_array(rec, window_s, hop_s, pad_short=False)

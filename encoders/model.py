@@ -41,6 +41,10 @@ class EncoderModel(nn.Module):
                                               c.mlp_ratio) for _ in range(c.decoder_depth))
         self.dec_norm = nn.LayerNorm(c.decoder_dim)
         self.dec_pred = nn.Linear(c.decoder_dim, pd)
+        if c.tokenizer == "beat":   # learned embedding of the pad slots (no beat detected)
+            self.pad_token = nn.Parameter(torch.zeros(1, 1, c.dim))
+        if c.objective != "mae":    # projection head of the contrastive objective (encoders/objectives.py)
+            self.proj_head = nn.Sequential(nn.Linear(c.dim, c.dim), nn.GELU(), nn.Linear(c.dim, c.proj_dim))
         cross = [c.channels.index(name) for name in c.cross_modal]
         self.register_buffer("cross_ids", torch.tensor(cross, dtype=torch.long), persistent=False)
         self.apply(self._init)
@@ -75,13 +79,31 @@ class EncoderModel(nn.Module):
         ``channel_idx``: optional long tensor (C,) or (B, C) of positions in ``config.channels``
         (default: the first C names).
         """
-        patches = self.frontend(x)                                            # (B, P, C', pd)
+        return self.tokenize_masked(x, channel_idx)[:3]
+
+    def tokenize_masked(self, x: torch.Tensor, channel_idx=None):
+        """:meth:`tokenize` plus ``valid`` (B, N) bool: False on the pad slots of the beat tokenizer
+        (None for the patch tokenizers, where every token is real)."""
+        out = self.frontend(x)                                                # (B, P, C', pd)
+        patches, valid = out if isinstance(out, tuple) else (out, None)       # beat: + (B, P, C')
         B, P, C, pd = patches.shape
         ids = self._channel_idx(x, C, channel_idx)                            # (B, C')
         tok = self.patch_embed(patches)                                       # (B, P, C', D)
         tok = tok + self.chan_embed(ids)[:, None] + sinusoid(P, self.config.dim, x.device)[None, :, None]
         token_ids = ids[:, None, :].expand(B, P, C).reshape(B, P * C)          # (B, N)
-        return tok.reshape(B, P * C, -1), patches.reshape(B, P * C, pd), token_ids
+        tok = tok.reshape(B, P * C, -1)
+        if valid is not None:
+            valid = valid.reshape(B, P * C)
+            tok = torch.where(valid[..., None], tok, self.pad_token.to(tok.dtype))
+        return tok, patches.reshape(B, P * C, pd), token_ids, valid
+
+    def pool(self, h: torch.Tensor, valid=None) -> torch.Tensor:
+        """Mean of the token outputs h (B, G+N, D) over real tokens -> (B, D)."""
+        h = h[:, self.config.n_global:]
+        if valid is None:
+            return h.mean(dim=1)
+        v = valid.to(h.dtype)[..., None]
+        return (h * v).sum(1) / v.sum(1).clamp_min(1.0)
 
     def _run_encoder(self, tok: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.global_tokens.expand(tok.shape[0], -1, -1), tok], dim=1)  # (B, G+N, D)
@@ -102,9 +124,8 @@ class EncoderModel(nn.Module):
         -------
         float32 (B, D): layer-normed mean of the patch tokens.
         """
-        tok, _, _ = self.tokenize(x, channel_idx)
-        h = self._run_encoder(tok)                                            # (B, G+N, D)
-        return h[:, self.config.n_global:].mean(dim=1)                        # (B, D)
+        tok, _, _, valid = self.tokenize_masked(x, channel_idx)
+        return self.pool(self._run_encoder(tok), valid)                       # (B, D)
 
     # ------------------------------------------------------------------ MAE
     def masking_noise(self, B: int, P: int, C: int, token_ids: torch.Tensor, device, generator=None,
@@ -131,11 +152,13 @@ class EncoderModel(nn.Module):
             noise = noise + 2.0 * torch.isin(token_ids, self.cross_ids).to(noise.dtype)
         return noise
 
-    def forward_encoder(self, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None):
+    def forward_encoder(self, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None,
+                        return_valid=False):
         """Encode the visible tokens. Returns latent (B, G+K, D), target (B, N, pd),
-        mask (B, N) with 1 = masked, ids_restore (B, N), token_ids (B, N)."""
+        mask (B, N) with 1 = masked, ids_restore (B, N), token_ids (B, N) (and ``valid`` (B, N)
+        or None with ``return_valid``)."""
         c = self.config
-        tok, target, token_ids = self.tokenize(x, channel_idx)
+        tok, target, token_ids, valid = self.tokenize_masked(x, channel_idx)
         B, N, D = tok.shape
         C = self._n_channels(x)
         noise = self.masking_noise(B, N // C, C, token_ids, x.device, generator, batch_slice)
@@ -149,6 +172,8 @@ class EncoderModel(nn.Module):
         mask = torch.ones(B, N, device=x.device)
         mask[:, :keep] = 0
         mask = torch.gather(mask, 1, ids_restore)                             # (B, N), 1 = masked
+        if return_valid:
+            return self._run_encoder(visible), target, mask, ids_restore, token_ids, valid
         return self._run_encoder(visible), target, mask, ids_restore, token_ids
 
     def _n_channels(self, x: torch.Tensor) -> int:
@@ -178,7 +203,7 @@ class EncoderModel(nn.Module):
         mse = (per_token * mask).sum() / mask.sum().clamp_min(1.0)
         out = {"mse": mse, "loss": mse}
         w = self.config.spectral_loss_weight
-        if w > 0:
+        if w > 0 and self.config.tokenizer == "patch":
             B, N, pd = target.shape
             P = N // n_channels
             comp = torch.where(mask[..., None] > 0, pred, target)
@@ -193,12 +218,20 @@ class EncoderModel(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None) -> dict:
-        """MAE training step: returns dict with ``loss`` (scalar), ``mse``, ``pred`` (B, N, pd),
-        ``mask`` (B, N) and ``target`` (B, N, pd)."""
-        latent, target, mask, ids_restore, token_ids = self.forward_encoder(x, channel_idx, generator, batch_slice)
+        """Training step of ``config.objective`` (encoders/objectives.py); for ``mae``: dict with
+        ``loss`` (scalar), ``mse``, ``pred`` (B, N, pd), ``mask`` (B, N) and ``target`` (B, N, pd)."""
+        if self.config.objective != "mae":
+            from encoders.objectives import objective_loss
+            return objective_loss(self, x, channel_idx, generator, batch_slice)
+        return self.forward_mae(x, channel_idx, generator, batch_slice)
+
+    def forward_mae(self, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None) -> dict:
+        """The masked-autoencoder loss (on real tokens only where the tokenizer pads)."""
+        latent, target, mask, ids_restore, token_ids, valid = self.forward_encoder(
+            x, channel_idx, generator, batch_slice, return_valid=True)
         C = self._n_channels(x)
         pred = self.forward_decoder(latent, ids_restore, token_ids, C)
-        out = self.forward_loss(target, pred, mask, C)
+        out = self.forward_loss(target, pred, mask if valid is None else mask * valid.to(mask.dtype), C)
         out.update(pred=pred, mask=mask, target=target)
         return out
 
@@ -206,4 +239,4 @@ class EncoderModel(nn.Module):
 def count_parameters(model: nn.Module, encoder_only: bool = False) -> int:
     """Number of trainable parameters (``encoder_only`` leaves out the MAE decoder)."""
     return sum(p.numel() for n, p in model.named_parameters()
-               if not (encoder_only and (n.startswith("dec_") or n == "mask_token")))
+               if not (encoder_only and (n.startswith(("dec_", "proj_head")) or n == "mask_token")))

@@ -26,17 +26,31 @@ def write_model_card(directory, command: str, data: str, evaluation: str = "", n
     steps_text = " -> ".join(pipe["pipeline"]["steps"][i]["name"] for i in range(len(pipe["pipeline"]["steps"])))
     size_mb = (d / "weights.pt").stat().st_size / 2**20
     tc = meta.get("train_config", {})
+    objective = cfg.get("objective", "mae")
+    kind = {"mae": "Masked-autoencoder", "contrastive": "Contrastive (InfoNCE)",
+            "mae+contrastive": "Masked-autoencoder + contrastive (InfoNCE)"}[objective]
+    if cfg.get("tokenizer", "patch") == "beat":
+        front = (f"beat-synchronous tokens (one slot per {cfg['beat_refractory_s']:g} s, a token per detected "
+                 f"beat: {cfg['beat_before_s']:g} s before to {cfg['beat_after_s']:g} s after the peak plus 6 "
+                 f"interval features; pad slots masked; encoders/beat_tokens.py)")
+    else:
+        front = f"{cfg['modality']} front end, patch size {cfg['patch_size']}"
+    extra = ""
+    if objective != "mae":
+        extra = (f"\n- Objective `{objective}`: InfoNCE between two crops of {cfg['crop_fraction']:g} x the window "
+                 f"with noise, temperature {cfg['temperature']:g}, weight {cfg['contrastive_weight']:g}, "
+                 f"projection head to {cfg['proj_dim']} (training only; encoders/objectives.py).")
     text = f"""# {cfg['name']} ({meta['model_id']})
 
-Masked-autoencoder encoder for **{cfg['modality']}** from the `biosig` project, shipped inside the
+{kind} encoder for **{cfg['modality']}** from the `biosig` project, shipped inside the
 package so that `encoders.load("{cfg['name']}")` works without any download.
 
 ## Model
-- Architecture: {cfg['modality']} front end, patch size {cfg['patch_size']}, transformer width {cfg['dim']},
+- Architecture: {front}, transformer width {cfg['dim']},
   depth {cfg['depth']}, {cfg['heads']} heads, windowed sparse attention (block w = {cfg['attn_window']} tokens
   attending to itself and its neighbours) with {cfg['n_global']} global tokens; MAE decoder width
   {cfg['decoder_dim']}, depth {cfg['decoder_depth']}; mask ratio {cfg['mask_ratio']} ({cfg['mask_mode']}),
-  spectral loss weight {cfg['spectral_loss_weight']}.
+  spectral loss weight {cfg['spectral_loss_weight']}.{extra}
 - Parameters: {meta.get('params', 0):,} (weights file {size_mb:.1f} MiB, float32).
 - Input: float32 (B, C, T) at {cfg['input_fs_hz']:g} Hz after the out-of-graph part of the pipeline;
   output: (B, {cfg['dim']}) embedding (mean of the encoder's patch tokens).
@@ -51,9 +65,9 @@ package so that `encoders.load("{cfg['name']}")` works without any download.
 - {meta.get('n_windows')} training windows of {tc.get('window_s') or cfg['window_s']} s from {meta.get('n_sources')} recordings;
   {meta['step']} steps, global batch {tc.get('batch_size')}, AdamW lr {tc.get('lr')} (warm-up {tc.get('warmup_steps')}, cosine),
   seed {tc.get('seed')}, torch {meta.get('torch')}, CPU.
-- Loss (masked-patch MSE on z-scored patches{' + spectral term' if cfg['spectral_loss_weight'] else ''}):
+- Loss ({'masked-token MSE' if objective != 'contrastive' else 'InfoNCE'}{' + spectral term' if cfg['spectral_loss_weight'] and cfg.get('tokenizer', 'patch') == 'patch' else ''}{' + InfoNCE' if objective == 'mae+contrastive' else ''}):
   {loss_first:.3f} at step 1 -> {np.mean([x['loss'] for x in last]):.3f} (mean of the last {len(last)} logged steps);
-  masked-patch MSE {np.mean([x['mse'] for x in last]):.3f}. Full curve: `metrics.jsonl`.
+  masked-token MSE {np.mean([x['mse'] for x in last]):.3f}{f", InfoNCE {np.mean([x['nce'] for x in last]):.3f}" if last and 'nce' in last[-1] else ''}. Full curve: `metrics.jsonl`.
 """
     if evaluation:
         text += "\n## Evaluation\n" + evaluation.strip() + "\n"

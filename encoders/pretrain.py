@@ -180,6 +180,8 @@ def pretrain(cfg: TrainConfig) -> dict:
             vals /= world
         metrics = {"step": step + 1, "loss": float(vals[0]), "mse": float(vals[1]), "grad_norm": float(gnorm),
                    "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t_start, 3)}
+        if "nce" in res:   # the contrastive term of encoders/objectives.py
+            metrics["nce"] = float(res["nce"].detach())
         if rank == 0 and ((step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps):
             with open(out / METRICS_FILE, "a") as fh:
                 fh.write(json.dumps(metrics) + "\n")

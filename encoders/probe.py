@@ -17,15 +17,22 @@ log = logging.getLogger(__name__)
 METRICS = ("auroc", "balanced_accuracy", "macro_f1")
 
 
-def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified (train, test) index pairs, shuffled with ``seed``."""
-    from sklearn.model_selection import StratifiedKFold
+def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified (train, test) index pairs, shuffled with ``seed``; with ``groups`` (one id per
+    record, e.g. the patient) stratified *grouped* folds: no group is in both train and test."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
     y = np.asarray(y)
     counts = np.unique(y, return_counts=True)[1]
     if len(counts) < 2:
         raise EncoderError("the labels have a single class; a probe needs at least two")
     if counts.min() < n_splits:
         raise EncoderError(f"the rarest class has {counts.min()} examples, fewer than the {n_splits} folds")
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(np.unique(groups)) < n_splits:
+            raise EncoderError(f"{len(np.unique(groups))} groups are fewer than the {n_splits} folds")
+        sgk = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        return list(sgk.split(np.zeros(len(y)), y, groups))
     skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return list(skf.split(np.zeros(len(y)), y))
 
@@ -134,3 +141,64 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
         raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels "
                            f"(e.g. source key {keys[0]!r})")
     return kept, np.array([lab[keys[i]] for i in kept])
+
+
+def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: int = 1000, seed: int = 0,
+            C: float = 1.0) -> dict:
+    """Probe every feature set on the same ``folds`` and compare each with ``reference``.
+
+    Returns ``{name: probe-style dict}`` where every entry other than ``reference`` also has
+    ``diff`` = ``{metric: {"value", "ci_low", "ci_high"}}``: the metric of ``reference`` minus the
+    metric of that entry, with a 95 % *paired* bootstrap CI (the same resampled records for both
+    out-of-fold prediction sets).
+    """
+    y = np.asarray(y)
+    probas = {}
+    for name, X in feature_sets.items():
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or len(X) != len(y):
+            raise EncoderError(f"{name}: features shaped {X.shape} do not match {len(y)} labels")
+        if not np.isfinite(X).all():
+            raise EncoderError(f"{name}: features contain NaN or infinite values")
+        probas[name] = out_of_fold_proba(X, y, folds, C, seed)
+    classes = probas[reference][0]
+    point = {name: _metrics(y, p, classes) for name, (_, p) in probas.items()}
+    rng = np.random.default_rng(seed)
+    boots = {name: {m: [] for m in METRICS} for name in probas}
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        if len(np.unique(y[i])) < len(classes):
+            continue
+        for name, (_, p) in probas.items():
+            for m, v in _metrics(y[i], p[i], classes).items():
+                boots[name][m].append(v)
+    out = {}
+    for name in probas:
+        r = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds)}
+        for m in METRICS:
+            b = np.asarray(boots[name][m])
+            lo, hi = np.percentile(b, [2.5, 97.5]) if len(b) else (np.nan, np.nan)
+            r[m] = {"value": point[name][m], "ci_low": float(lo), "ci_high": float(hi)}
+        if name != reference:
+            r["diff"] = {}
+            for m in METRICS:
+                d = np.asarray(boots[reference][m]) - np.asarray(boots[name][m])
+                lo, hi = np.percentile(d, [2.5, 97.5]) if len(d) else (np.nan, np.nan)
+                r["diff"][m] = {"value": point[reference][m] - point[name][m], "ci_low": float(lo),
+                                "ci_high": float(hi)}
+        out[name] = r
+    return out
+
+
+def format_rows(results: dict, reference: str, metric: str = "auroc") -> list[str]:
+    """``baseline | ours | diff [CI]`` table rows (``reference`` is *ours*)."""
+    ours = results[reference][metric]
+    rows = [f"{'baseline':44s} | {'baseline ' + metric:22s} | {'ours ' + metric:22s} | diff (ours - baseline) [95% paired CI]"]
+    for name, r in results.items():
+        if name == reference:
+            continue
+        b, d = r[metric], r["diff"][metric]
+        rows.append(f"{name:44s} | {b['value']:.3f} [{b['ci_low']:.3f}, {b['ci_high']:.3f}] | "
+                    f"{ours['value']:.3f} [{ours['ci_low']:.3f}, {ours['ci_high']:.3f}] | "
+                    f"{d['value']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]")
+    return rows

@@ -167,4 +167,8 @@ def build_frontend(config) -> nn.Module:
                              config.fmin_hz, config.fmax_hz, config.patch_size)
     if config.modality == "spiro":
         return SpiroPatches(config.patch_size, config.input_fs_hz)
+    if getattr(config, "tokenizer", "patch") == "beat":   # returns (tokens, valid): encoders/beat_tokens.py
+        from encoders.beat_tokens import BeatTokens
+        return BeatTokens(config.modality, config.input_fs_hz, config.beat_before_s, config.beat_after_s,
+                          config.beat_refractory_s)
     return SignalPatches(config.patch_size)

@@ -106,3 +106,70 @@ def test_cli_probe(tmp_path, capsys):
     assert main(["probe", "--embeddings", str(path), "--labels", str(labels), "--label-column", "label",
                  "--positive", "X"]) == 2
     assert "--positive" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- baselines and paired comparison
+def test_compare_paired_difference():
+    from encoders.probe import compare, format_rows
+    X, y = _data(sep=2.0)
+    noise = np.random.default_rng(5).standard_normal(X.shape)
+    folds = cv_folds(y, 5, 0)
+    res = compare({"ours": X, "same": X.copy(), "noise": noise}, y, folds, reference="ours", n_boot=200)
+    d_same, d_noise = res["same"]["diff"]["auroc"], res["noise"]["diff"]["auroc"]
+    assert d_same["value"] == 0 and d_same["ci_low"] == 0 and d_same["ci_high"] == 0
+    assert d_noise["ci_low"] > 0.2          # ours is far better than noise, on the same records
+    assert res["ours"]["auroc"]["value"] == pytest.approx(probe(X, y, folds=folds, n_boot=10)["auroc"]["value"])
+    rows = format_rows(res, "ours")
+    assert len(rows) == 3 and "diff" in rows[0] and rows[2].startswith("noise")
+
+
+def test_grouped_folds_keep_groups_apart():
+    y = np.arange(60) % 2
+    groups = np.repeat(np.arange(20), 3)
+    folds = cv_folds(y, 5, 0, groups)
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+    assert sorted(np.concatenate([t for _, t in folds]).tolist()) == list(range(60))
+    with pytest.raises(EncoderError, match="groups"):
+        cv_folds(y, 5, 0, np.arange(60) % 3)
+
+
+def test_ibi_stats_against_a_plain_computation():
+    from encoders.baselines import IBI_COLUMNS, ibi_stats
+    beats = np.cumsum([0.8, 0.82, 0.78, 1.1, 0.6, 0.8])
+    got = dict(zip(IBI_COLUMNS, ibi_stats(beats, 6.0)))
+    ibi = np.diff(beats)
+    assert got["mean_s"] == pytest.approx(ibi.mean()) and got["sd_s"] == pytest.approx(ibi.std())
+    assert got["rmssd_s"] == pytest.approx(np.sqrt(np.mean(np.diff(ibi) ** 2)))
+    assert got["pnn50"] == pytest.approx(np.mean(np.abs(np.diff(ibi)) > 0.05))
+    assert np.isnan(ibi_stats(beats[:2], 2.0)).all()
+
+
+def test_probe_cli_with_baselines_and_groups(tmp_path, capsys):
+    """Real files: 16 synthetic ECGs (8 at 55-70 bpm, 8 at 95-120 bpm) in 8 two-record groups;
+    biosig embed with random weights, then probe --baseline ibi --baseline random --group-column."""
+    from biosig.synthetic import simulate
+    from biosig.writers import write
+    rows = ["record,label,patient"]
+    for i in range(16):
+        fast = i % 2
+        hr = (95 + 3 * i) if fast else (55 + 2 * i)
+        write(simulate("ecg", 22, seed=i, fs_hz=250.0, heart_rate_bpm=min(hr, 120)), tmp_path / f"r{i:02d}.csv")
+        rows.append(f"r{i:02d},{'fast' if fast else 'slow'},p{i // 2}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    emb = tmp_path / "emb.parquet"
+    assert main(["embed", str(tmp_path), "--model", "ecg-tiny", "--random-weights", "--window-s", "5",
+                 "--out", str(emb)]) == 0
+    assert pl.read_parquet(emb)["t1_s"][0] - pl.read_parquet(emb)["t0_s"][0] == pytest.approx(5.0)
+    capsys.readouterr()
+    assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
+                 "--label-column", "label", "--group-column", "patient", "--folds", "4",
+                 "--baseline", "ibi", "--baseline", "random", "--model", "ecg-tiny", "--random-seed", "1",
+                 "--bootstrap", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "grouped" in out and "ibi" in out and "random seed 1" in out and "diff" in out
+    ibi_row = next(line for line in out.splitlines() if line.startswith("ibi"))
+    assert float(ibi_row.split("|")[1].split()[0]) > 0.9       # heart rate separates the classes
+    assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
+                 "--label-column", "label", "--baseline", "random"]) == 2
+    assert "--model" in capsys.readouterr().err

@@ -213,10 +213,10 @@ def test_discover_shared_data_counts():
     assert len(found) == len(set(found))
     by_kind = {}
     for p in found:
-        if "/pretrain/" not in p:  # the pretraining corpus (added later) is counted on its own
-            by_kind.setdefault(p.rsplit(".", 1)[-1], []).append(p)
-    assert len(by_kind["hea"]) == 5 + 200 and len(by_kind["mp3"]) == 120
-    assert len(by_kind["csv"]) == 12 + 1  # markers and the spirogram; REFERENCE.csv is not a record
+        by_kind.setdefault(p.rsplit(".", 1)[-1], []).append(p)
+    assert len(by_kind["hea"]) == 5 + 200 + 47 and len(by_kind["mp3"]) == 120   # + pretrain/ecg/mitdb
+    # markers, the spirogram and the 21 camera-PPG CSVs of pretrain/ppg; REFERENCE.csv is not a record
+    assert len(by_kind["csv"]) == 12 + 1 + 21
     assert not any("041s0" in p for p in found)
 
 

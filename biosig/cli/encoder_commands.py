@@ -64,6 +64,9 @@ def register(subparsers) -> None:
     p.add_argument("--hop-s", type=_positive_float, default=None, metavar="S", help="hop between training windows")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model config field (JSON value), e.g. --set depth=2 --set mask_mode='\"span\"'")
+    p.add_argument("--objective", choices=("mae", "contrastive", "mae+contrastive"), default=None,
+                   help="pretraining objective saved in the checkpoint (default: the model config's, mae): "
+                        "masked reconstruction, InfoNCE between two augmented crops of each window, or both")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--resume", action="store_true", help="continue from DIR/train_state.pt")
     p.add_argument("--init-from", default=None, metavar="DIR",
@@ -86,6 +89,8 @@ def register(subparsers) -> None:
                    help="use the architecture NAME with random (seeded) weights: a baseline")
     add_threads_argument(e)
     add_modality_arguments(e)
+    e.add_argument("--window-s", type=_positive_float, default=None, metavar="S",
+                   help="embedding window in s (default: the window the model was trained on)")
     e.set_defaults(handler=embed_command)
 
     q = subparsers.add_parser(
@@ -105,6 +110,14 @@ def register(subparsers) -> None:
     q.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="N")
     q.add_argument("--C", type=_positive_float, default=1.0, help="inverse L2 regularisation strength")
     q.add_argument("--min-quality", type=float, default=0.0, help="drop windows below this quality")
+    q.add_argument("--baseline", action="append", default=[], choices=("hrv", "ibi", "mfcc", "random"),
+                   help="also probe these features on the same records and folds (repeatable): neurokit2 HRV, "
+                        "inter-beat-interval statistics, MFCC mean/std, or --model with random weights; prints "
+                        "baseline | ours | diff with a paired bootstrap CI")
+    q.add_argument("--model", default=None, metavar="NAME|DIR", help="architecture for --baseline random")
+    q.add_argument("--random-seed", type=int, default=0, help="seed of the random weights (default 0)")
+    q.add_argument("--group-column", default=None, metavar="COL",
+                   help="label-table column with a group id (e.g. patient): stratified grouped folds")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(handler=probe_command)
 
@@ -133,7 +146,8 @@ def pretrain_command(args) -> int:
                       synthetic_seconds=args.synthetic_seconds, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                       window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
-                      progress=not args.no_progress, overrides=_overrides(args.set))
+                      progress=not args.no_progress,
+                      overrides={**_overrides(args.set), **({"objective": args.objective} if args.objective else {})})
     metrics = pretrain(cfg)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         print(json.dumps(metrics))
@@ -161,6 +175,7 @@ def embed_command(args) -> int:
     enc = encoders.load(args.model, pretrained=not args.random_weights)
     apply_threads(threads)
     log.info("embed: %d intra-op thread(s)", threads)
+    enc.window_s_override = args.window_s
     paths = discover(args.inputs)
     if not paths:
         raise BiosigError(f"no readable recordings in {', '.join(args.inputs)}")
@@ -219,7 +234,19 @@ def probe_command(args) -> int:
         if args.positive not in set(y):
             raise BiosigError(f"--positive {args.positive!r} is not a label value; values: {sorted(set(y))}")
         y = (y == args.positive).astype(int)
-    res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C)
+    groups = None
+    if args.group_column is not None:
+        _, groups = join_labels([keys[i] for i in kept], labels, args.group_column, args.key_column)
+        if len(groups) != len(kept):
+            raise BiosigError(f"--group-column {args.group_column}: empty group for some records")
+    if args.baseline:
+        return _probe_with_baselines(args, emb, keys, kept, X, y, groups)
+    if groups is not None:
+        from encoders.probe import cv_folds
+        res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C,
+                    folds=cv_folds(y, args.folds, args.seed, groups))
+    else:
+        res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C)
     if args.json:
         print(json.dumps(res))
         return 0
@@ -227,4 +254,41 @@ def probe_command(args) -> int:
     for m in METRICS:
         r = res[m]
         print(f"{m:18s} {r['value']:.3f}  (95% CI {r['ci_low']:.3f}-{r['ci_high']:.3f})")
+    return 0
+
+
+def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
+    """Baseline features on the records behind the embeddings, same folds, paired CIs."""
+    from biosig.errors import BiosigError
+    from biosig.readers import read
+    from encoders.baselines import baseline_features, impute_median
+    from encoders.probe import compare, cv_folds, format_rows, record_key
+    if "random" in args.baseline and args.model is None:
+        raise BiosigError("--baseline random needs --model NAME|DIR (the architecture)")
+    src = {}
+    for s in emb["source"].to_list():
+        src.setdefault(record_key(s), s)
+    paths = [src[keys[i]] for i in kept]
+    try:
+        records = [read(p) for p in paths]
+    except BiosigError as exc:
+        raise BiosigError(f"--baseline needs the recordings behind the embeddings: {exc}") from None
+    modality = records[0].modality if records else None
+    ours = "embeddings"
+    feats = {ours: X[kept]}
+    for kind in args.baseline:
+        F = baseline_features(kind, records, model=args.model, seed=args.random_seed, modality=modality)
+        F, n_bad = impute_median(F)
+        if n_bad:
+            log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", kind, n_bad)
+        feats[f"{kind}" + (f" seed {args.random_seed}" if kind == "random" else "")] = F
+    folds = cv_folds(y, args.folds, args.seed, groups)
+    res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    kind = "stratified grouped" if groups is not None else "stratified"
+    print(f"{len(y)} records, classes {res[ours]['classes']}, {len(folds)}-fold {kind} CV; ours = {args.embeddings}")
+    for row in format_rows(res, ours):
+        print(row)
     return 0

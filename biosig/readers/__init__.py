@@ -41,7 +41,7 @@ __all__ = ["read", "discover", "detect_format", "FORMATS", "read_marker_csv", "r
            "group_sessions", "is_marker_csv", "resample"]
 
 #: Format names :func:`detect_format` returns, as listed in error messages.
-FORMATS = ("wfdb", "edf", "audio", "marker-csv", "csv", "parquet")
+FORMATS = ("wfdb", "edf", "audio", "marker-csv", "csv", "parquet", "camera-ppg-csv")
 FORMATS = FORMATS + ("vxp", "surrogate-csv")  # Varian RPM exports, unit-labelled 1-D surrogate CSV
 _ACCEPTED = ("WFDB (.hea/.dat/.mat), EDF (.edf/.bdf), audio (.wav/.flac/.mp3/.ogg), marker CSV, "
              "CSV or Parquet with a 't_s' column")
@@ -68,6 +68,9 @@ def _sniff(path: pathlib.Path) -> str | None:
         return "surrogate-csv"
     if "t_s" in csv_columns(path):
         return "csv"
+    from biosig.readers.camera_ppg import is_camera_ppg_csv
+    if is_camera_ppg_csv(path):
+        return "camera-ppg-csv"
     return None
 
 
@@ -242,6 +245,9 @@ def _read_format(path, mono: bool) -> Record:
         rec = read_surrogate_csv(p)
     elif fmt == "parquet":
         rec = read_parquet(p)
+    elif fmt == "camera-ppg-csv":
+        from biosig.readers.camera_ppg import read_camera_ppg_csv
+        rec = read_camera_ppg_csv(p)
     else:
         rec = read_csv(p)
     return rec

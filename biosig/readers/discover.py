@@ -62,7 +62,8 @@ def segment_headers(folder: pathlib.Path) -> set[pathlib.Path]:
 def _is_table_csv(path: pathlib.Path) -> bool:
     if not os.access(path, os.R_OK):
         return True  # kept, so that biosig.read reports "permission denied" rather than a silent skip
-    return is_marker_csv(path) or TIME_COLUMN in csv_columns(path)
+    from biosig.readers.camera_ppg import is_camera_ppg_csv
+    return is_marker_csv(path) or TIME_COLUMN in csv_columns(path) or is_camera_ppg_csv(path)
 
 
 def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path]) -> bool:

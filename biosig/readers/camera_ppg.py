@@ -1,0 +1,69 @@
+"""Smartphone-camera PPG CSV (``time,R,G,B``; Welltory PPG dataset layout).
+
+``time`` is the frame capture time in milliseconds from the start of the recording; ``R``, ``G``,
+``B`` are the mean colour values of the frame. Frames arrive at irregular times (about 30 Hz), so
+the reader resamples every channel onto a uniform grid at the median frame rate rounded to whole
+Hz, by linear interpolation between the two neighbouring frames; grid points inside a gap longer
+than :data:`MAX_GAP_S` stay NaN (no invented signal). The red channel carries the pulse with the
+finger on the camera and the flash on (green and blue are often 0): it becomes channel ``PPG``,
+the others ``G`` and ``B``. Original frame times are kept in ``metadata["n_frames"]`` /
+``metadata["irregular_fs_hz"]``.
+"""
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from biosig.errors import ReadError
+from biosig.record import Record
+
+COLUMNS = ("time", "r", "g", "b")
+MAX_GAP_S = 0.5
+
+
+def is_camera_ppg_csv(path) -> bool:
+    """True when the first line of ``path`` is ``time,R,G,B`` (any case)."""
+    from biosig.readers.tables import first_line
+    try:
+        cols = tuple(c.strip().lower() for c in first_line(path).strip().split(","))
+    except (OSError, UnicodeDecodeError):
+        return False
+    return cols == COLUMNS
+
+
+def uniform_resample(t_s: np.ndarray, x: np.ndarray, fs_hz: float, max_gap_s: float = MAX_GAP_S) -> np.ndarray:
+    """Linear interpolation of rows ``x`` (C, n) sampled at increasing times ``t_s`` (n,) onto
+    ``t_s[0] + k / fs_hz``; grid points in a gap longer than ``max_gap_s`` are NaN."""
+    grid = t_s[0] + np.arange(int(np.floor((t_s[-1] - t_s[0]) * fs_hz)) + 1) / fs_hz
+    out = np.stack([np.interp(grid, t_s, row) for row in x])
+    right = np.clip(np.searchsorted(t_s, grid, side="left"), 1, len(t_s) - 1)
+    gap = (t_s[right] - t_s[right - 1]) > max_gap_s
+    out[:, gap] = np.nan
+    return out
+
+
+def read_camera_ppg_csv(path) -> Record:
+    import polars as pl
+    path = pathlib.Path(path)
+    try:
+        df = pl.read_csv(path, infer_schema_length=10_000)
+    except Exception as exc:
+        raise ReadError(path, f"malformed CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    df = df.rename({c: c.strip().lower() for c in df.columns})
+    if df.height < 3:
+        raise ReadError(path, f"{df.height} frame(s); a camera PPG needs at least 3")
+    try:
+        t = df["time"].cast(pl.Float64).to_numpy() / 1000.0
+        x = np.stack([df[c].cast(pl.Float64).to_numpy() for c in ("r", "g", "b")])
+    except Exception as exc:
+        raise ReadError(path, f"non-numeric time/R/G/B values ({type(exc).__name__})") from None
+    if not np.isfinite(t).all() or np.any(np.diff(t) <= 0):
+        raise ReadError(path, "the 'time' column must increase strictly (frame times in ms)")
+    raw_fs = 1.0 / float(np.median(np.diff(t)))
+    fs_hz = float(max(1, round(raw_fs)))
+    y = uniform_resample(t - t[0], x, fs_hz)
+    return Record(samples=y.astype(np.float32), fs_hz=fs_hz, channels=("PPG", "G", "B"),
+                  units=("a.u.",) * 3, modality="ppg",
+                  metadata={"source": str(path), "format": "camera-ppg-csv", "n_frames": int(len(t)),
+                            "irregular_fs_hz": round(raw_fs, 3)})

@@ -1,0 +1,138 @@
+"""Handcrafted and random-weight baseline features for the linear probe (``biosig probe --baseline``).
+
+Every extractor maps one biosig Record to a fixed-length float vector (NaN where undefined; the
+probe imputes NaN with the column median, which uses no labels):
+
+* ``hrv``  - ECG: neurokit2 R-peak detection, 19 time-domain + Poincare HRV features.
+* ``ibi``  - ECG or PPG: inter-beat-interval statistics from biosig's own beat detector
+  (:func:`biosig.quality.detect_beats`): rate, spread, successive differences, pNN50/pNN20,
+  irregularity (sample-to-sample ratio spread) - 12 features.
+* ``mfcc`` - audio: mean and standard deviation of 20 librosa MFCCs (40 features).
+* ``random`` - the mean window embedding of the same architecture with random weights (seeded).
+
+The engineer building ``biosig.measures`` (issue 12) may later replace hrv/ibi with those functions.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+from encoders.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("hrv", "ibi", "mfcc", "random")
+HRV_COLUMNS = ("HRV_MeanNN", "HRV_SDNN", "HRV_RMSSD", "HRV_SDSD", "HRV_CVNN", "HRV_CVSD", "HRV_MedianNN",
+               "HRV_MadNN", "HRV_MCVNN", "HRV_IQRNN", "HRV_pNN50", "HRV_pNN20", "HRV_MinNN", "HRV_MaxNN",
+               "HRV_SD1", "HRV_SD2", "HRV_SD1SD2", "HRV_CSI", "HRV_CVI")
+IBI_COLUMNS = ("mean_s", "sd_s", "median_s", "iqr_s", "min_s", "max_s", "rmssd_s", "cv", "pnn50", "pnn20",
+               "ratio_sd", "n_beats_per_min")
+
+
+def _first_channel(rec, modality: str):
+    from encoders.data import select_channels
+    r = select_channels(rec, modality)
+    return np.nan_to_num(np.asarray(r.samples[0], dtype=np.float64)), float(r.fs_hz)
+
+
+def hrv_features(rec) -> np.ndarray:
+    """neurokit2 time-domain and Poincare HRV features of one ECG record (NaN where undefined)."""
+    import neurokit2 as nk
+    import pandas as pd
+    sig, fs = _first_channel(rec, "ecg")
+    fs = int(round(fs))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clean = nk.ecg_clean(sig, sampling_rate=fs)
+            _, info = nk.ecg_peaks(clean, sampling_rate=fs)
+            peaks = info["ECG_R_Peaks"]
+            feats = pd.concat([nk.hrv_time(peaks, sampling_rate=fs),
+                               nk.hrv_nonlinear(peaks, sampling_rate=fs)[["HRV_SD1", "HRV_SD2", "HRV_SD1SD2",
+                                                                          "HRV_CSI", "HRV_CVI"]]], axis=1)
+        return np.array([float(feats[c].iloc[0]) if c in feats else np.nan for c in HRV_COLUMNS])
+    except Exception as exc:  # too few beats for HRV: NaN features (imputed by the probe)
+        log.info("HRV failed: %s", exc)
+        return np.full(len(HRV_COLUMNS), np.nan)
+
+
+def ibi_stats(beats_s: np.ndarray, duration_s: float) -> np.ndarray:
+    """The :data:`IBI_COLUMNS` statistics of beat times in seconds (NaN with fewer than 3 beats)."""
+    ibi = np.diff(np.asarray(beats_s, dtype=np.float64))
+    if len(ibi) < 2:
+        return np.full(len(IBI_COLUMNS), np.nan)
+    d = np.diff(ibi)
+    q75, q25 = np.percentile(ibi, [75, 25])
+    ratio = ibi[1:] / ibi[:-1]
+    return np.array([ibi.mean(), ibi.std(), np.median(ibi), q75 - q25, ibi.min(), ibi.max(),
+                     np.sqrt(np.mean(d ** 2)), ibi.std() / ibi.mean(), np.mean(np.abs(d) > 0.05),
+                     np.mean(np.abs(d) > 0.02), ratio.std(), 60.0 * (len(ibi) + 1) / max(duration_s, 1e-9)])
+
+
+def ibi_features(rec, modality: str | None = None) -> np.ndarray:
+    """Inter-beat-interval statistics of one ECG or PPG record (biosig's beat detector)."""
+    from biosig.quality import detect_beats
+    modality = modality or rec.modality
+    if modality not in ("ecg", "ppg"):
+        raise EncoderError(f"--baseline ibi needs ECG or PPG records, not {modality}")
+    sig, fs = _first_channel(rec, modality)
+    beats, _ = detect_beats(sig, fs, modality)
+    return ibi_stats(beats / fs, len(sig) / fs)
+
+
+def mfcc_features(rec, n_mfcc: int = 20, fs_hz: float = 16000.0) -> np.ndarray:
+    """Mean and standard deviation over frames of ``n_mfcc`` MFCCs of the mono 16 kHz signal."""
+    import librosa
+    x = np.nan_to_num(np.asarray(rec.samples, dtype=np.float64)).mean(0)
+    if abs(rec.fs_hz - fs_hz) > 1e-6:
+        x = librosa.resample(x, orig_sr=rec.fs_hz, target_sr=fs_hz)
+    m = librosa.feature.mfcc(y=x.astype(np.float32), sr=int(fs_hz), n_mfcc=n_mfcc)
+    return np.concatenate([m.mean(1), m.std(1)])
+
+
+def random_encoder(model: str, seed: int = 0):
+    """The architecture of ``model`` (name or checkpoint dir) with random weights from ``seed``."""
+    import torch
+
+    import encoders
+    enc = encoders.load(model)
+    torch.manual_seed(seed)
+    return encoders.Encoder(encoders.EncoderModel(enc.config).eval(), pipeline=enc.pipeline,
+                            meta={"model_id": f"{enc.config.name}-random-seed{seed}"})
+
+
+def embedding_mean(enc, rec) -> np.ndarray:
+    """Record-level mean of the window embeddings of ``enc``."""
+    df = enc.embed(rec)
+    return np.asarray(df["embedding"].to_list(), dtype=np.float64).mean(0)
+
+
+def baseline_features(kind: str, records, model: str | None = None, seed: int = 0,
+                      modality: str | None = None) -> np.ndarray:
+    """(n_records, F) features of ``kind`` (one of :data:`BASELINES`) for ``records``."""
+    if kind not in BASELINES:
+        raise EncoderError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
+    if kind == "random":
+        if model is None:
+            raise EncoderError("--baseline random needs --model (the architecture to draw random weights for)")
+        enc = random_encoder(model, seed)
+        return np.stack([embedding_mean(enc, r) for r in records])
+    fn = {"hrv": hrv_features, "mfcc": mfcc_features,
+          "ibi": lambda r: ibi_features(r, modality)}[kind]
+    return np.stack([fn(r) for r in records])
+
+
+def impute_median(X: np.ndarray) -> tuple[np.ndarray, int]:
+    """NaN -> column median (0 for an all-NaN column); returns (X, rows that had a NaN)."""
+    X = np.asarray(X, dtype=np.float64)
+    bad = ~np.isfinite(X)
+    n_rows = int(bad.any(1).sum())
+    if bad.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            med = np.nanmedian(np.where(bad, np.nan, X), axis=0)
+        med = np.nan_to_num(med)
+        X = np.where(bad, med[None, :], X)
+    return X, n_rows
