@@ -12,6 +12,7 @@ from typing import Callable
 from encoders.errors import EncoderError
 
 MASK_MODES = ("random", "span")
+ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 
 # Channel vocabularies: a learned embedding per name, so any subset of these channels works.
 CHANNEL_VOCAB: dict[str, tuple[str, ...]] = {
@@ -62,6 +63,8 @@ class EncoderConfig:
     cross_modal : channels always masked and reconstructed from the others (ECG->PPG: ``("PPG",)``).
     n_mels, n_fft, hop_length, fmin_hz, fmax_hz : log-mel front end (audio only).
     export_mode : True when tracing for ONNX export (no training-only branches).
+    attn_kernel : attention kernel, ``auto`` (by device, length and export mode), ``blocked``,
+        ``sdpa`` or ``flex`` (see :mod:`encoders.attention`); numerics are the same for all.
     """
 
     name: str = "ecg-tiny"
@@ -91,6 +94,7 @@ class EncoderConfig:
     fmin_hz: float = 50.0
     fmax_hz: float = 8000.0
     export_mode: bool = False
+    attn_kernel: str = "auto"
 
     def __post_init__(self):
         if self.modality not in CHANNEL_VOCAB:
@@ -110,6 +114,8 @@ class EncoderConfig:
         if not 1 <= self.in_channels <= len(self.channels):
             raise EncoderError(f"in_channels {self.in_channels} must be between 1 and "
                                f"{len(self.channels)} (the channel vocabulary {self.channels})")
+        if self.attn_kernel not in ATTN_KERNELS:
+            raise EncoderError(f"unknown attn_kernel {self.attn_kernel!r}; expected one of {', '.join(ATTN_KERNELS)}")
         bad = [c for c in self.cross_modal if c not in self.channels]
         if bad:
             raise EncoderError(f"cross_modal channels {bad} not in the vocabulary {self.channels}")

@@ -30,7 +30,8 @@ class EncoderModel(nn.Module):
         self.patch_embed = nn.Linear(pd, c.dim)
         self.chan_embed = nn.Embedding(len(c.channels), c.dim)
         self.global_tokens = nn.Parameter(torch.zeros(1, c.n_global, c.dim))
-        self.blocks = nn.ModuleList(Block(c.dim, c.heads, c.attn_window, c.n_global, c.mlp_ratio)
+        kernel = "blocked" if c.export_mode else c.attn_kernel
+        self.blocks = nn.ModuleList(Block(c.dim, c.heads, c.attn_window, c.n_global, c.mlp_ratio, kernel)
                                     for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.dim)
         # light decoder
@@ -38,7 +39,7 @@ class EncoderModel(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_dim))
         self.dec_chan_embed = nn.Embedding(len(c.channels), c.decoder_dim)
         self.dec_blocks = nn.ModuleList(Block(c.decoder_dim, c.decoder_heads, c.attn_window, c.n_global,
-                                              c.mlp_ratio) for _ in range(c.decoder_depth))
+                                              c.mlp_ratio, kernel) for _ in range(c.decoder_depth))
         self.dec_norm = nn.LayerNorm(c.decoder_dim)
         self.dec_pred = nn.Linear(c.decoder_dim, pd)
         cross = [c.channels.index(name) for name in c.cross_modal]
