@@ -35,6 +35,30 @@ def _positive_float(text: str) -> float:
     return v
 
 
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")   # mirrors encoders.backends.KINDS
+PRECISIONS = ("fp32", "bf16", "fp16")                     # mirrors encoders.backends.TORCH_PRECISIONS
+
+
+def device_arg(text: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` (argparse type)."""
+    t = text.strip().lower()
+    if t in ("cpu", "cuda") or (t.startswith("cuda:") and t[5:].isdigit()):
+        return t
+    raise argparse.ArgumentTypeError(f"{text!r} is not a device; use cpu, cuda or cuda:N")
+
+
+def add_backend_args(p, default_backend="auto", default_help="auto") -> None:
+    """``--backend``, ``--device`` and ``--precision``: the same three flags on embed, score and serve."""
+    p.add_argument("--backend", choices=BACKENDS, default=default_backend,
+                   help=f"inference backend (default {default_help}): torch, onnxruntime, tensorrt (a .plan "
+                        "engine) or auto (the fastest available; on a CPU measured once per model and machine)")
+    p.add_argument("--device", type=device_arg, default=None, metavar="cpu|cuda[:N]",
+                   help="where the backend runs (default: a CUDA GPU when one is visible, else cpu)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="torch backend: fp32 (default), or bf16/fp16 autocast (for CUDA GPUs; tolerances in "
+                        "docs/gpu.md). Exported graphs keep their export precision (fp32 or int8)")
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "pretrain", help="pretrain a masked-autoencoder encoder (ecg, ppg, audio, spiro)",
@@ -75,11 +99,14 @@ def register(subparsers) -> None:
                     "modality's default windows and write source, channels, t0_s, t1_s, quality and "
                     "embedding (list of float32) per window. Identical input gives identical output.")
     e.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, record names or folders")
-    e.add_argument("--model", required=True, metavar="NAME|DIR", help="shipped model name (ecg-tiny, ...) or checkpoint dir")
+    e.add_argument("--model", required=True, metavar="NAME|DIR|FILE",
+                   help="shipped model name (ecg-tiny, ...), checkpoint dir, or an exported .onnx / .plan "
+                        "(preprocessing from its metadata; no checkpoint needed)")
     e.add_argument("--out", required=True, metavar="FILE.parquet")
     e.add_argument("--batch-size", type=_positive_int, default=64)
     e.add_argument("--random-weights", action="store_true",
                    help="use the architecture NAME with random (seeded) weights: a baseline")
+    add_backend_args(e, default_backend=None, default_help="torch for a name or checkpoint, auto for a file")
     e.set_defaults(handler=embed_command)
 
     q = subparsers.add_parser(
@@ -139,13 +166,15 @@ def embed_command(args) -> int:
 
     import polars as pl
 
-    import encoders
     from biosig.errors import BiosigError
     from biosig.readers import discover, read
     out = pathlib.Path(args.out)
     if out.suffix != ".parquet":
         raise BiosigError(f"--out {args.out}: expected a .parquet file")
-    enc = encoders.load(args.model, pretrained=not args.random_weights)
+    from encoders.inference import open_model
+    backend = args.backend or ("auto" if pathlib.Path(args.model).suffix.lower() in (".onnx", ".plan") else "torch")
+    enc = open_model(args.model, backend, device=args.device, precision=args.precision,
+                     random_weights=args.random_weights)
     paths = discover(args.inputs)
     if not paths:
         raise BiosigError(f"no readable recordings in {', '.join(args.inputs)}")
