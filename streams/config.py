@@ -89,6 +89,8 @@ class RuntimeConfig:
     windows: dict = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
     models: dict = field(default_factory=lambda: dict(DEFAULT_MODELS))
     backend: str = "auto"
+    device: str | None = None        # backend device: cpu, cuda, cuda:N (None: the backend's default)
+    precision: str = "fp32"          # torch backend autocast: fp32, bf16, fp16
     max_batch: int = 32
     max_delay_s: float = 0.02
     embed_queue: int = 4096

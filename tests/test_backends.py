@@ -254,3 +254,35 @@ def test_torch_cuda_precision_parity(precision, atol):
     out = make_backend("torch", enc, device="cuda", precision=precision).run(x)
     assert cpu_copy_still_on_cpu and next(enc.model.parameters()).device.type == "cpu"
     np.testing.assert_allclose(out, ref, atol=atol, rtol=0)
+
+
+def test_score_and_serve_take_device_precision_and_exported_files(tmp_path):
+    """The same --backend/--device/--precision on embed, score and serve; exported files as models."""
+    import encoders
+    from biosig.cli import build_parser
+    from encoders.backends import export_cached
+    from encoders.scoring.model import ModelSpec, load_model
+    from streams.models import ModelHost
+    parser = build_parser()
+    for cmd in (["embed", "r", "--model", "m", "--out", "o.parquet"], ["score", "r", "--model", "m", "--out", "d"],
+                ["serve"]):
+        args = parser.parse_args(cmd + ["--backend", "tensorrt", "--device", "cuda:1", "--precision", "bf16"])
+        assert (args.backend, args.device, args.precision) == ("tensorrt", "cuda:1", "bf16")
+    enc = load_encoder("ecg-tiny")
+    onnx_path = export_cached(enc)
+    x = np.random.default_rng(3).standard_normal((2, 1, enc.config.window_samples)).astype(np.float32)
+    # serve: an exported file needs no checkpoint; a torch model under bf16 autocast
+    host = ModelHost({"ecg": str(onnx_path)}, "auto", device="cpu")
+    hosted = host.get("ecg")
+    assert not host.errors and hosted.backend.name == "onnxruntime" and hosted.model_id == enc.model_id
+    host_bf16 = ModelHost({"ecg": "ecg-tiny"}, "torch", device="cpu", precision="bf16")
+    hb = host_bf16.get("ecg")
+    assert hb.backend.precision == "bf16"
+    chans = [["MLII"], ["MLII"]]
+    np.testing.assert_allclose(hosted.run(x, chans), hb.run(x, chans), atol=5e-2)
+    # score: device and precision reach the backend; precision is part of the job fingerprint
+    ckpt = tmp_path / "ck"
+    encoders.save_checkpoint(ckpt, enc.model, enc.pipeline)
+    loaded = load_model(ModelSpec(str(ckpt), "torch", device="cpu", precision="bf16"))
+    assert loaded.backend.precision == "bf16" and loaded.fingerprint()["backend"] == "torch-bf16"
+    assert load_model(ModelSpec(str(onnx_path), "auto", device="cpu")).fingerprint()["backend"] == "onnxruntime"

@@ -236,6 +236,7 @@ def test_audio_export_has_its_stft_convolution_rewritten():
     assert any("_as_matmul" in n.output[0] for n in proto.graph.node if n.op_type == "MatMul")
 
 
+@pytest.mark.slow
 def test_embed_cli_exported_onnx_equals_torch_checkpoint(tmp_path, capsys):
     """One backend API: ``biosig embed REC --model ecg.onnx --backend onnxruntime`` (preprocessing
     from the file's metadata, no checkpoint) equals ``--backend torch --model ecg-tiny`` to 1e-4."""

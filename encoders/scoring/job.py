@@ -42,6 +42,8 @@ class ScoreConfig:
     ray_address : Ray cluster to join (``--engine ray`` only); None starts a local instance.
     batch_size : windows per backend call.
     retry_errors : score again the records that failed in an earlier run.
+    device : ``cpu``, ``cuda`` or ``cuda:N`` for the backend (None: the backend's default).
+    precision : torch backend autocast precision, ``fp32``, ``bf16`` or ``fp16``.
     """
 
     inputs: tuple[str, ...]
@@ -53,6 +55,8 @@ class ScoreConfig:
     ray_address: str | None = None
     batch_size: int = 64
     retry_errors: bool = False
+    device: str | None = None
+    precision: str = "fp32"
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", tuple(str(p) for p in self.inputs))
@@ -138,12 +142,13 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     if backend == "auto":  # a resumed job keeps the backend its first run chose
         backend = recorded_job(config.out_dir).get("backend", "auto")
         backend = backend if backend in BACKENDS else "auto"
-    loaded = load_model(ModelSpec(config.model, backend))  # fail fast; exports to the ONNX cache once
+    loaded = load_model(ModelSpec(config.model, backend, device=config.device,  # fail fast; exports to
+                                  precision=config.precision))                  # the ONNX cache once
     # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
     # workers deciding on their own could mix backends (and their last-bit differences) in one table.
     kind = getattr(loaded.backend, "name", config.backend)
     spec = ModelSpec(config.model, kind if kind in BACKENDS else backend,
-                     expect_sha256=loaded.model_sha256)
+                     expect_sha256=loaded.model_sha256, device=config.device, precision=config.precision)
     with PartStore(config.out_dir) as store:
         return _run(config, spec, loaded, store, paths, t0=t0, started_at=started_at, on_start=on_start,
                     on_outcome=on_outcome)
