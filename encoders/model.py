@@ -114,6 +114,8 @@ class EncoderModel(nn.Module):
 
         ``batch_slice=(start, B_global)`` draws the noise of a whole global batch and keeps rows
         ``start .. start + B`` (data-parallel ranks then mask exactly like one process would).
+        The noise is drawn on the generator's device (the training device in ``pretrain``: no
+        host-to-device copy per step); without a generator on the CPU default generator.
 
         ``random``: i.i.d. uniform per token; ``span``: one value per run of ``span_patches``
         time patches per channel, so masked tokens come in contiguous spans. Cross-modal target
@@ -121,12 +123,13 @@ class EncoderModel(nn.Module):
         """
         c = self.config
         start, total = batch_slice if batch_slice is not None else (0, B)
+        gdev = generator.device if generator is not None else torch.device("cpu")  # drawn where the generator lives
         if c.mask_mode == "span":
             n_span = -(-P // c.span_patches)
-            noise = torch.rand(total, n_span, C, generator=generator)[start:start + B].to(device)
+            noise = torch.rand(total, n_span, C, generator=generator, device=gdev)[start:start + B].to(device)
             noise = noise.repeat_interleave(c.span_patches, dim=1)[:, :P]     # (B, P, C)
         else:
-            noise = torch.rand(total, P, C, generator=generator)[start:start + B].to(device)
+            noise = torch.rand(total, P, C, generator=generator, device=gdev)[start:start + B].to(device)
         noise = noise.reshape(B, P * C)
         if len(c.cross_modal):
             noise = noise + 2.0 * torch.isin(token_ids, self.cross_ids).to(noise.dtype)
