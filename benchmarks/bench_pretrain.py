@@ -70,9 +70,10 @@ def step_seconds(preset: str, batch: int, device: str, warmup: int, steps: int, 
 
     from encoders.pretrain import TrainConfig, pretrain
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(modality="ecg", out_dir=tmp, preset=preset, synthetic=True, synthetic_records=4,
-                          synthetic_seconds=60.0, steps=warmup + steps, batch_size=batch, warmup_steps=1,
-                          ckpt_every=10 ** 9, log_every=warmup, progress=False, **extra)
+        settings = dict(modality="ecg", out_dir=tmp, preset=preset, synthetic=True, synthetic_records=4,
+                        synthetic_seconds=60.0, steps=warmup + steps, batch_size=batch, warmup_steps=1,
+                        ckpt_every=10 ** 9, log_every=warmup, progress=False)
+        cfg = TrainConfig(**{**settings, **extra})
         old = os.environ.get("CUDA_VISIBLE_DEVICES")
         if device == "cpu":
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the loop picks CUDA when it sees one

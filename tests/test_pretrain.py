@@ -189,3 +189,24 @@ def test_init_from_copies_weights_and_checks_architecture(tmp_path, capsys):
     assert main(["pretrain", *PPG, "--steps", "1", "--set", "depth=2", "--init-from", str(base),
                  "--out", str(tmp_path / "bad")]) == 2
     assert "architecture differs in depth" in capsys.readouterr().err
+
+
+def test_bench_pretrain_and_gpu_check_path_needs_no_polars():
+    """gpu_check runs in stock CUDA PyTorch images: its pretraining path must work without polars.
+    Without a GPU gpu_check itself says so and exits 0."""
+    code = (
+        "import sys; sys.modules['polars'] = None\n"           # any import of polars now fails
+        "sys.path.insert(0, 'benchmarks')\n"
+        "import bench_pretrain as bp, gpu_check\n"
+        "s = bp.step_seconds('tiny', 4, 'cpu', 1, 1, {'overrides': {'depth': 1}, 'synthetic_records': 1, "
+        "'synthetic_seconds': 20.0})\n"
+        "f = bp.step_flops('tiny', 2, 'cpu')\n"
+        "print('ok', s > 0, f > 0)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-3:] == ["ok", "True", "True"]
+    if not torch.cuda.is_available():
+        out = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0 and "no CUDA device visible" in out.stdout
