@@ -163,8 +163,11 @@ def _block_mask(length: int, w: int, n_global: int, device: torch.device):
 
 @functools.lru_cache(maxsize=1)
 def _compiled_flex():
+    # Default dynamic mode: the first length compiles statically, a second length recompiles with
+    # a symbolic length (dynamic=False would recompile per length and, past the recompile limit,
+    # fall back to eager FlexAttention, a dense reference implementation).
     from torch.nn.attention.flex_attention import flex_attention
-    return torch.compile(flex_attention, dynamic=False)
+    return torch.compile(flex_attention)
 
 
 def _flex_attention(q, k, v, w: int, n_global: int) -> torch.Tensor:
