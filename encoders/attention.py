@@ -158,7 +158,10 @@ def _sdpa_attention(q, k, v, w: int, n_global: int) -> torch.Tensor:
 @functools.lru_cache(maxsize=16)
 def _block_mask(length: int, w: int, n_global: int, device: torch.device):
     from torch.nn.attention.flex_attention import create_block_mask
-    return create_block_mask(band_mask_mod(w, n_global), None, None, length, length, device=device)
+    # On CUDA the mask is built by a compiled kernel block by block (_compile=True), not from a
+    # materialised (L, L) boolean matrix (4 GB at 64k tokens).
+    return create_block_mask(band_mask_mod(w, n_global), None, None, length, length, device=device,
+                             _compile=device.type == "cuda")
 
 
 @functools.lru_cache(maxsize=1)
