@@ -128,12 +128,43 @@ def sos_filtfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def resample_ratio(fs_in_hz: float, fs_out_hz: float, max_denominator: int = 1000) -> tuple[int, int]:
-    """``(up, down)`` with ``fs_in * up / down == fs_out`` (exactly, or to the nearest fraction)."""
+#: Largest relative error of the output rate :func:`resample_ratio` accepts: the rational
+#: ``up/down`` reproduces ``fs_out / fs_in`` to 1e-9 relative (1 sample in 1e9; a 30-day record at
+#: 1 kHz drifts by less than 3 samples), far below the 1e-6 tolerance of the encoders' rate check.
+RESAMPLE_RATE_REL_TOL = 1e-9
+#: Largest ``up`` or ``down`` tried; the polyphase FIR has ``20 * max(up, down) + 1`` taps.
+RESAMPLE_MAX_FACTOR = 200_000
+
+
+def resample_ratio(fs_in_hz: float, fs_out_hz: float, max_denominator: int | None = None) -> tuple[int, int]:
+    """``(up, down)``, the smallest integers with ``fs_in * up / down == fs_out`` to within
+    :data:`RESAMPLE_RATE_REL_TOL` (relative).
+
+    Rates from headers and CSVs carry a few significant digits (249.89 Hz -> 250 Hz is
+    ``25000/24989``), so an exact fraction exists with factors below :data:`RESAMPLE_MAX_FACTOR`.
+    When none does (a rate with more digits than that), :class:`SignalError` says so rather than
+    returning a ratio whose output rate is off. ``max_denominator`` caps ``down`` further.
+
+    >>> resample_ratio(249.89, 250.0)
+    (25000, 24989)
+    """
     if not (np.isfinite(fs_in_hz) and fs_in_hz > 0 and np.isfinite(fs_out_hz) and fs_out_hz > 0):
         raise PipelineError(f"resample: rates must be positive, got {fs_in_hz!r} -> {fs_out_hz!r} Hz")
-    frac = Fraction(float(fs_out_hz) / float(fs_in_hz)).limit_denominator(max_denominator)
-    return frac.numerator, frac.denominator
+    target = float(fs_out_hz) / float(fs_in_hz)
+    cap = RESAMPLE_MAX_FACTOR if max_denominator is None else int(max_denominator)
+    limit = 10
+    while True:
+        frac = Fraction(target).limit_denominator(min(limit, cap))
+        if frac.numerator >= 1 and abs(float(frac) - target) <= RESAMPLE_RATE_REL_TOL * target:
+            if max(frac.numerator, frac.denominator) <= RESAMPLE_MAX_FACTOR:
+                return frac.numerator, frac.denominator
+            break
+        if limit >= cap:
+            break
+        limit *= 10
+    raise SignalError(f"cannot resample {float(fs_in_hz):.10g} Hz to {float(fs_out_hz):.10g} Hz exactly: no "
+                      f"ratio up/down with factors up to {RESAMPLE_MAX_FACTOR} matches to "
+                      f"{RESAMPLE_RATE_REL_TOL:g} relative; round the input rate (e.g. in the header)")
 
 
 def resample_fir(up: int, down: int) -> np.ndarray:

@@ -157,3 +157,8 @@ def spirometry_indices(record: Record | np.ndarray, fs_hz: float | None = None, 
         if fs_hz is None:
             raise SignalError("spirometry_indices(array) needs fs_hz")
     return _indices_from_volume(v, float(fs_hz), smooth_s=smooth_s)
+
+
+# Per-window HRV / inter-beat features (also the HRV/IBI baselines of ``probe --baseline``).
+from biosig.measures_hrv import RR_KEYS, hrv_features, ibi_features, rr_features  # noqa: E402,F401
+from biosig.measures_edr import modulation_resp_rate  # noqa: E402,F401  (respiration from ECG/PPG)

@@ -1,4 +1,12 @@
-"""Modalities and inference of a channel's modality from its name."""
+"""Modalities and a conservative inference of a channel's modality from its name and rate.
+
+Guessing is conservative: a name that does not clearly say what a channel is stays ``"other"``
+(unknown), and a waveform modality is only assigned when the sampling rate can carry that
+waveform (:data:`MIN_FS_HZ`: a 1 Hz "II" column is a trend, not an ECG; a 1 Hz WAV is not
+sound). Generic names (``ch1``, ``pulse``, ``signal``) say nothing and stay unknown; the user
+says what they are with ``--modality`` or ``--channel NAME=MODALITY`` on the CLI (stored in
+``Record.metadata["channel_modalities"]``).
+"""
 from __future__ import annotations
 
 import re
@@ -7,34 +15,43 @@ from biosig.errors import SignalError
 
 MODALITIES = ("ecg", "ppg", "resp", "audio", "spiro", "motion", "other")
 
-# Patterns on upper-cased channel names, first match wins.  Sources: MIT-BIH, PTB, MIMIC, CinC.
+# Patterns on upper-cased channel names, first match wins.  Sources: MIT-BIH, PTB, MIMIC, CinC,
+# PhysioNet fetal ECG (FECG, abdominal leads).
 _PATTERNS: tuple[tuple[str, str], ...] = (
-    ("ppg", r"^(PLETH|PPG|SPO2? ?WAVE|PULSE|PLETHY.*)$"),
-    ("resp", r"^(RESP|RESPIRATION|IMP|THOR.*|ABDO?.*|AIRFLOW|FLOW|CO2)$"),
-    ("ecg", r"^(ECG.*|EKG.*|MLI+|ML[0-9]|MCL[0-9]?|I|II|III|AVR|AVL|AVF|-?AV[RLF]|V[0-9R]?[0-9]?R?|V|"
+    ("ppg", r"^(PLETH|PPG|SPO2? ?WAVE|PLETHY.*)$"),
+    ("resp", r"^(RESP|RESPIRATION|IMP|THOR.*|ABDO?|ABDOMEN|AIRFLOW|FLOW|CO2)$"),
+    ("ecg", r"^(ECG.*|EKG.*|[FAM]ECG.*|MLI+|ML[0-9]|MCL[0-9]?|I|II|III|AVR|AVL|AVF|-?AV[RLF]|V[0-9R]?[0-9]?R?|V|"
             r"LEAD ?.*|VX|VY|VZ|D[1-3]|CM[0-9]|MV[0-9]?)$"),
-    ("audio", r"^(AUDIO|MIC|SOUND|MONO|LEFT|RIGHT|CH[0-9]+)$"),
+    ("audio", r"^(AUDIO|MIC|MICROPHONE|SOUND|MONO|LEFT|RIGHT)$"),
     ("spiro", r"^(VOLUME.*|VOLUME_ML|SPIRO.*)$"),
     ("motion", r"^([A-Z0-9]+_)?[XYZ]$"),
 )
 
+#: Lowest sampling rate (Hz) at which a channel can be a waveform of each modality.
+MIN_FS_HZ = {"ecg": 50.0, "ppg": 10.0, "resp": 1.0, "audio": 1000.0, "spiro": 10.0, "motion": 1.0}
 
-def channel_modality(name: str) -> str:
-    """Return the modality a channel name suggests, or ``"other"``.
+
+def channel_modality(name: str, fs_hz: float | None = None) -> str:
+    """The modality a channel name suggests at ``fs_hz`` (None: rate unknown), or ``"other"``.
 
     >>> channel_modality("MLII"), channel_modality("PLETH"), channel_modality("RESP")
     ('ecg', 'ppg', 'resp')
+    >>> channel_modality("ch1"), channel_modality("II", fs_hz=1.0)
+    ('other', 'other')
     """
     key = name.strip().upper()
     for modality, pattern in _PATTERNS:
         if re.match(pattern, key):
+            if fs_hz is not None and fs_hz < MIN_FS_HZ[modality]:
+                return "other"
             return modality
     return "other"
 
 
-def infer_modality(channels) -> str:
-    """The record-level modality: the most common channel modality (ties: first channel's)."""
-    mods = [channel_modality(c) for c in channels]
+def infer_modality(channels, fs_hz: float | None = None) -> str:
+    """The record-level modality: the most common known channel modality (ties: first channel's);
+    ``"other"`` when no channel is known."""
+    mods = [channel_modality(c, fs_hz) for c in channels]
     known = [m for m in mods if m != "other"]
     if not known:
         return "other"
@@ -46,3 +63,14 @@ def check_modality(modality: str) -> str:
     if modality not in MODALITIES:
         raise SignalError(f"unknown modality {modality!r}; expected one of {', '.join(MODALITIES)}")
     return modality
+
+
+def parse_channel_modalities(items) -> dict[str, str]:
+    """``["II=ecg", "ch2=ppg"]`` -> ``{"II": "ecg", "ch2": "ppg"}``; one-line errors."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        name, sep, modality = str(item).rpartition("=")
+        if not sep or not name.strip():
+            raise SignalError(f"--channel {item!r}: expected NAME=MODALITY, e.g. II=ecg")
+        out[name.strip()] = check_modality(modality.strip().lower())
+    return out

@@ -87,7 +87,7 @@ class Record:
         if len(units) != len(channels):
             raise SignalError(f"{len(units)} units for {len(channels)} channels")
         object.__setattr__(self, "units", units)
-        object.__setattr__(self, "modality", check_modality(self.modality or infer_modality(channels)))
+        object.__setattr__(self, "modality", check_modality(self.modality or infer_modality(channels, fs)))
         if self.times_s is not None:
             t = np.asarray(self.times_s, dtype=np.float64)
             if t.shape != (x.shape[1],):
@@ -121,7 +121,10 @@ class Record:
 
     @property
     def channel_modalities(self) -> tuple[str, ...]:
-        return tuple(channel_modality(c) for c in self.channels)
+        """Each channel's modality: the user's (``metadata["channel_modalities"]``, set by
+        ``--channel NAME=MODALITY``) or the conservative guess from its name and rate."""
+        given = self.metadata.get("channel_modalities") or {}
+        return tuple(given.get(c) or channel_modality(c, self.fs_hz) for c in self.channels)
 
     def gaps(self) -> list[tuple[float, float]]:
         """Time spans ``(start_s, stop_s)`` where any channel is NaN, merged across channels."""

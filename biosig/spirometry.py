@@ -10,6 +10,13 @@ acceptable only if BEV <= 5 % of FVC or 100 mL, whichever is greater. FEV1 is th
 one second after time zero; FEF25-75 is the mean flow between 25 % and 75 % of FVC. End of
 forced expiration (EOFE) is reached when the volume rose by at most 25 mL in the last second of
 the trace (plateau) or the forced expiratory time (FET, from t0) reached 15 s.
+
+PEF (ATS/ERS 2019 with ISO 26782, and the ATS "Vol-80" PEF of the standard test waveforms):
+flow is derived from the volume-time curve as the volume change over an 80 ms window centred on
+each sample (:data:`PEF_WINDOW_S`), not as the sample-to-sample slope, which reads high on noisy
+or coarsely sampled volume. The same flow gives the slope of the back-extrapolation line. A
+flow-time spirogram is integrated to volume first (trapezoids, volume 0 at its first sample), so
+that its 80 ms flow is the mean flow over the window and both forms give the same indices.
 """
 from __future__ import annotations
 
@@ -26,6 +33,45 @@ log = logging.getLogger(__name__)
 FLOW_VOLUME_PARAMS = {"n_points": (int, 128)}
 EOFE_PLATEAU_ML = 25.0  # ATS/ERS 2019 end of forced expiration: < 0.025 L gained in the last 1 s
 EOFE_FET_S = 15.0       # ... or a forced expiratory time of at least 15 s
+PEF_WINDOW_S = 0.080    # flow for PEF: volume change over 80 ms (ATS/ERS 2019, ISO 26782)
+
+
+def flow_over_window(t_s: np.ndarray, volume_ml: np.ndarray, window_s: float = PEF_WINDOW_S) -> np.ndarray:
+    """Flow in L/s: ``(V(t + w/2) - V(t - w/2)) / w`` with ``V`` linearly interpolated between
+    samples (1-D, finite ``volume_ml``); the window is cut at the ends of the trace."""
+    t = np.asarray(t_s, dtype=np.float64)
+    v = np.asarray(volume_ml, dtype=np.float64)
+    half = window_s / 2.0
+    if len(t) > 1:
+        dt = (t[-1] - t[0]) / (len(t) - 1)
+        k = int(round(half / dt))
+        if k >= 1 and abs(half - k * dt) < 1e-9 * dt * k and np.allclose(np.diff(t), dt, rtol=1e-9, atol=0):
+            # uniform samples and a window of whole samples: exact index differences (no
+            # interpolation round-off, so equal volume steps compare equal)
+            idx = np.arange(len(t))
+            lo_i, hi_i = np.clip(idx - k, 0, len(t) - 1), np.clip(idx + k, 0, len(t) - 1)
+            width = (hi_i - lo_i) * dt
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(width > 0, (v[hi_i] - v[lo_i]) / np.where(width > 0, width, 1.0), 0.0) / 1000.0
+    lo = np.clip(t - half, t[0], t[-1])
+    hi = np.clip(t + half, t[0], t[-1])
+    width = hi - lo
+    dv = np.interp(hi, t, v) - np.interp(lo, t, v)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(width > 0, dv / np.where(width > 0, width, 1.0), 0.0) / 1000.0
+
+
+def volume_from_flow(flow_l_s: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Exhaled volume in mL from flow in L/s (trapezoids; 0 at the first sample).
+
+    Raises :class:`SignalError` on NaN gaps: a gap in flow leaves the volume after it unknown.
+    """
+    f = np.asarray(flow_l_s, dtype=np.float64)
+    if not np.isfinite(f).all():
+        raise SignalError(f"flow-time spirogram has {int((~np.isfinite(f)).sum())} missing sample(s); "
+                          "the volume after a gap is unknown, so it cannot be integrated")
+    steps = (f[1:] + f[:-1]) / 2.0 / float(fs_hz) * 1000.0
+    return np.concatenate([[0.0], np.cumsum(steps)])
 
 
 # ---------------------------------------------------------------------------------- preprocessing
@@ -153,11 +199,13 @@ def back_extrapolate(t_s: np.ndarray, volume_ml: np.ndarray, flow_l_s: np.ndarra
     return t0, float(t_s[i]), pef
 
 
-def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.0) -> SpirometryIndices:
+def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.0,
+                       pef_window_s: float = PEF_WINDOW_S) -> SpirometryIndices:
     """FVC, FEV1, FEV1/FVC, PEF, FEF25-75, time zero and BEV of a volume-time trace (1-D, mL).
 
-    The trace is made monotonic and shifted so it starts at volume 0; flow is the central
-    difference ``np.gradient`` (the slope of the volume-time curve at each sample; optionally smoothed over ``smooth_s`` seconds by a centred moving average before peak search).
+    The trace is made monotonic and shifted so it starts at volume 0; flow is the volume change
+    over ``pef_window_s`` (80 ms, see the module docstring); ``smooth_s > 0`` additionally
+    smooths that flow by a centred moving average before the peak search.
     """
     v = monotonic_volume(volume_ml)
     ok = np.isfinite(v)
@@ -165,7 +213,7 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
         raise SignalError(f"spirogram: {int(ok.sum())} valid samples, need at least 1 s of data")
     t = np.flatnonzero(ok) / float(fs_hz)
     v = v[ok] - v[ok][0]
-    flow = np.gradient(v, 1.0 / fs_hz) / 1000.0  # central differences: the slope at each sample, L/s
+    flow = flow_over_window(t, v, pef_window_s) if pef_window_s > 0 else np.gradient(v, t) / 1000.0
     if smooth_s > 0:
         k = max(1, int(round(smooth_s * fs_hz)))
         flow = np.convolve(flow, np.ones(k) / k, mode="same")
@@ -184,3 +232,73 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
                              t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,
                              fet_s=fet, plateau_ml=plateau, eofe_ok=eofe)
+
+
+def record_volume_ml(rec: Record) -> np.ndarray:
+    """The exhaled volume (mL, 1-D) of a spirogram record: its volume channel (mL or L), or its
+    flow channel (L/s, mL/s) integrated by :func:`volume_from_flow`."""
+    units = [u.strip().lower() for u in rec.units]
+    names = [c.strip().lower() for c in rec.channels]
+    for i, (name, unit) in enumerate(zip(names, units)):
+        if name.startswith("volume") or unit in ("ml", "l"):
+            v = rec.samples[i].astype(np.float64)
+            return v * 1000.0 if unit == "l" else v
+    for i, (name, unit) in enumerate(zip(names, units)):
+        if unit in ("l/s", "ml/s"):
+            f = rec.samples[i].astype(np.float64) / (1000.0 if unit == "ml/s" else 1.0)
+            return volume_from_flow(f, rec.fs_hz)
+    raise SignalError(f"no spirogram channel: expected a volume (mL or L) or flow (L/s) channel; channels are "
+                      + ", ".join(f"{c} [{u or 'no unit'}]" for c, u in zip(rec.channels, rec.units)))
+
+
+# ---------------------------------------------------------------------------------- session
+#: ATS/ERS 2019 grading (Graham et al. 2019, table 10, age > 6): repeatability limits in mL.
+GRADE_LIMITS_ML = (("A", 150.0, 3), ("B", 150.0, 2), ("C", 200.0, 2), ("D", 250.0, 2))
+
+
+def acceptable_fev1(ind: SpirometryIndices) -> bool:
+    """FEV1 acceptable: start of test criterion (BEV within its limit). Cough and glottic closure
+    in the first second cannot be seen in a volume trace and are not checked."""
+    return bool(ind.bev_ok)
+
+
+def acceptable_fvc(ind: SpirometryIndices) -> bool:
+    """FVC acceptable: start of test and end of forced expiration (plateau or FET >= 15 s)."""
+    return bool(ind.bev_ok and ind.eofe_ok)
+
+
+def repeatability_grade(values_ml: list[float], n_usable: int) -> tuple[str, float]:
+    """ATS/ERS 2019 grade (A-F, U) of the acceptable values of one index, and the difference
+    between the largest two (NaN with fewer than two)."""
+    vals = sorted(values_ml, reverse=True)
+    diff = vals[0] - vals[1] if len(vals) >= 2 else float("nan")
+    if not vals:
+        return ("U" if n_usable else "F"), diff
+    if len(vals) == 1:
+        return "E", diff
+    for grade, limit, need in GRADE_LIMITS_ML:
+        if len(vals) >= need and diff <= limit:
+            return grade, diff
+    return "E", diff
+
+
+def session_summary(blows: list[SpirometryIndices]) -> dict:
+    """Best values and repeatability of one session's blows (ATS/ERS 2019).
+
+    FVC and FEV1 are the largest acceptable values (they may come from different blows);
+    FEV1/FVC is their ratio; PEF is the largest over acceptable-FEV1 blows. Blows without an
+    acceptable value still count as *usable* for grade U.
+    """
+    fev1_ok = [b.fev1_ml for b in blows if acceptable_fev1(b)]
+    fvc_ok = [b.fvc_ml for b in blows if acceptable_fvc(b)]
+    grade_fev1, diff_fev1 = repeatability_grade(fev1_ok, len(blows))
+    grade_fvc, diff_fvc = repeatability_grade(fvc_ok, len(blows))
+    best_fev1 = max(fev1_ok) if fev1_ok else float("nan")
+    best_fvc = max(fvc_ok) if fvc_ok else float("nan")
+    pefs = [b.pef_l_s for b in blows if acceptable_fev1(b)]
+    return {"n_blows": len(blows), "n_acceptable_fev1": len(fev1_ok), "n_acceptable_fvc": len(fvc_ok),
+            "fvc_ml": best_fvc, "fev1_ml": best_fev1,
+            "fev1_fvc": best_fev1 / best_fvc if fev1_ok and fvc_ok else float("nan"),
+            "pef_l_s": max(pefs) if pefs else float("nan"),
+            "fev1_repeat_ml": diff_fev1, "fvc_repeat_ml": diff_fvc,
+            "grade_fev1": grade_fev1, "grade_fvc": grade_fvc}

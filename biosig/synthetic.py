@@ -45,7 +45,8 @@ def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None =
     seed : integer seed; identical arguments give identical output.
     fs_hz : sampling rate; defaults per modality in :data:`DEFAULT_FS_HZ`.
     **kw : modality-specific parameters, e.g. ``heart_rate_bpm``, ``noise_mv``, ``leads`` (ecg);
-        ``heart_rate_bpm`` (ppg); ``resp_rate_bpm`` (resp, motion); ``kind="cough"|"breath"``
+        ``heart_rate_bpm`` (ppg); ``rhythm="sinus"|"af"`` and ``af_cv`` (ecg, ppg: atrial
+        fibrillation, see :mod:`biosig.synthetic_af`); ``resp_rate_bpm`` (resp, motion); ``kind="cough"|"breath"``
         (audio); ``pattern="normal"|"obstructive"|"restrictive"`` (spiro). Unknown keys raise.
     """
     check_modality(modality)
@@ -84,14 +85,25 @@ def _rng(seed: int, salt: int) -> np.random.Generator:
     return np.random.default_rng([seed, salt])
 
 
+RHYTHMS = ("sinus", "af")
+
+
+def _check_rhythm(rhythm: str):
+    if rhythm not in RHYTHMS:
+        raise SignalError(f"rhythm={rhythm!r}; accepted: {', '.join(RHYTHMS)}")
+
+
 # ---------------------------------------------------------------------------------- ECG, PPG, resp
 def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float | None = None,
                  heart_rate_std_bpm: float = 1.0, noise_mv: float | None = None, leads: int = 1,
-                 baseline_wander_mv: float | None = None) -> Record:
+                 baseline_wander_mv: float | None = None, rhythm: str = "sinus", af_cv: float = 0.2) -> Record:
     import neurokit2 as nk
 
     rng = _rng(seed, 1)
+    _check_rhythm(rhythm)
     hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)
+    if rhythm == "af" and heart_rate_bpm is None:  # uncontrolled AF: ventricular rate 80-130 bpm
+        hr = float(_rng(seed, 13).uniform(80, 130))
     noise = float(rng.uniform(0.005, 0.05)) if noise_mv is None else float(noise_mv)
     wander = float(rng.uniform(0.0, 0.15)) if baseline_wander_mv is None else float(baseline_wander_mv)
     if leads not in (1, 2):
@@ -112,7 +124,14 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         return np.stack(rows)
 
     seg_n = int(ECGSYN_SEGMENT_S * fs_hz)
-    if n <= seg_n:
+    truth = {}
+    if rhythm == "af":  # irregular beats, no P waves, f-waves (biosig.synthetic_af)
+        from biosig.synthetic_af import af_beat_times, ecg_from_beats, truth_heart_rate_bpm
+        beats = af_beat_times(n / fs_hz, hr, af_cv, _rng(seed, 11))
+        x = ecg_from_beats(beats, n, fs_hz, leads, _rng(seed, 12))
+        truth = {"heart_rate_bpm": truth_heart_rate_bpm(beats, n / fs_hz), "target_heart_rate_bpm": hr,
+                 "af_cv": float(af_cv), "model": "af-gaussian-beats", "beats_s": beats.tolist()}
+    elif n <= seg_n:
         x = ecgsyn(n, seed)
     else:  # ECGSYN's cost grows faster than its length: stitch segments at R peaks
         from biosig.quality import detect_beats
@@ -139,22 +158,35 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
     return Record(samples=x.astype(np.float32), fs_hz=fs_hz, channels=("II", "V5")[:leads],
                   units=("mV",) * leads, modality="ecg",
                   metadata={"truth": {"heart_rate_bpm": hr, "noise_mv": noise, "baseline_wander_mv": wander,
-                                      "model": "ecgsyn"}})
+                                      "model": "ecgsyn", "rhythm": rhythm, **truth}})
 
 
 def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float | None = None,
-                 motion_amplitude: float | None = None) -> Record:
+                 motion_amplitude: float | None = None, rhythm: str = "sinus", af_cv: float = 0.2) -> Record:
     import neurokit2 as nk
 
     rng = _rng(seed, 2)
+    _check_rhythm(rhythm)
     hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)
+    if rhythm == "af" and heart_rate_bpm is None:  # the same draw as the ECG of the same seed
+        hr = float(_rng(seed, 13).uniform(80, 130))
     motion = float(rng.uniform(0.0, 0.2)) if motion_amplitude is None else float(motion_amplitude)
     n = _n(seconds, fs_hz)
-    x = nk.ppg_simulate(duration=n / fs_hz + 1.0, sampling_rate=int(round(fs_hz)), heart_rate=hr,
-                        motion_amplitude=motion, powerline_amplitude=0.0, random_state=seed)
-    x = np.asarray(x, dtype=np.float64)[:n]
+    truth = {"heart_rate_bpm": hr, "motion_amplitude": motion, "rhythm": rhythm}
+    if rhythm == "af":  # the ECG's beat times for the same seed: a bed's ECG and PPG agree
+        from biosig.synthetic_af import af_beat_times, ppg_from_beats, truth_heart_rate_bpm
+        beats = af_beat_times(n / fs_hz, hr, af_cv, _rng(seed, 11))
+        x = ppg_from_beats(beats, n, fs_hz)
+        t = np.arange(n) / fs_hz
+        x = x + motion * 0.1 * np.sin(2 * np.pi * 0.2 * t) + rng.normal(0.0, 0.01, n)
+        truth.update(heart_rate_bpm=truth_heart_rate_bpm(beats, n / fs_hz), target_heart_rate_bpm=hr,
+                     af_cv=float(af_cv), model="af-gaussian-pulses", beats_s=beats.tolist())
+    else:
+        x = nk.ppg_simulate(duration=n / fs_hz + 1.0, sampling_rate=int(round(fs_hz)), heart_rate=hr,
+                            motion_amplitude=motion, powerline_amplitude=0.0, random_state=seed)
+        x = np.asarray(x, dtype=np.float64)[:n]
     return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("PLETH",), units=("a.u.",),
-                  modality="ppg", metadata={"truth": {"heart_rate_bpm": hr, "motion_amplitude": motion}})
+                  modality="ppg", metadata={"truth": truth})
 
 
 def simulate_resp(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: float | None = None,

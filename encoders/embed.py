@@ -136,6 +136,7 @@ class Encoder:
         import polars as pl
         rec = self.prepare(record)
         wins, t0 = self.windows(rec)
+        measures = self.window_measures(record, len(wins))
         emb = self.embed_windows(wins, self.channel_index(rec.channels), batch_size)
         src = source if source is not None else str(record.metadata.get("source", record.metadata.get("path", "")))
         dur = wins.shape[-1] / rec.fs_hz
@@ -146,4 +147,38 @@ class Encoder:
             "t1_s": (t0 + dur).astype(np.float64),
             "quality": self.quality(wins, rec.fs_hz),
             "embedding": pl.Series("embedding", emb.tolist(), dtype=pl.List(pl.Float32)),
-        })
+        }).hstack(measures)
+
+    def window_measures(self, record, n_windows: int):
+        """Per-window measures (``measures_ok``, ``missing``, the modality's measures, ``af_prob``
+        for ECG/PPG): the numbers ``serve`` publishes on ``score/`` and ``score`` writes, computed
+        on the causally preprocessed windows (:mod:`encoders.heads.features`)."""
+        import polars as pl
+        from biosig.measures_window import measure_keys
+        from encoders.data import select_channels
+        from encoders.heads.features import record_window_measures
+        from biosig.pipeline import default_window
+        sel = select_channels(record, self.config.modality)
+        outside, _ = self.pipeline.split_in_model()
+        window_s, hop_s = default_window(self.config.modality)
+        rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, self.config.modality, outside,
+                                      window_s, hop_s, int(self.config.in_channels or 1), n_windows,
+                                      sel.units)[:n_windows]
+        keys = measure_keys(self.config.modality)
+        cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
+                "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),
+                **{k: pl.Series([r.get(k) for r in rows], dtype=pl.Float64) for k in keys}}
+        head = _head_for(self.config.modality)
+        if head is not None:
+            cols["af_prob"] = pl.Series([head.predict(r) if r["ok"] else None for r in rows], dtype=pl.Float64)
+        return pl.DataFrame(cols)
+
+
+def _head_for(modality: str):
+    """The shipped head of a modality (``ecg-af``, ``ppg-af``) or None."""
+    from encoders.heads import HEADS_BY_MODALITY, load_head
+    try:
+        return load_head(HEADS_BY_MODALITY[modality]) if modality in HEADS_BY_MODALITY else None
+    except EncoderError as exc:
+        log.error("head for %s not available: %s", modality, exc)
+        return None

@@ -85,6 +85,7 @@ class InferenceModel:
         emb = self.embed_windows(wins, channel_index(rec.channels, self.config), batch_size)
         src = source if source is not None else str(record.metadata.get("source", record.metadata.get("path", "")))
         quality = np.array([float(window_quality(w, rec.fs_hz, self.config.modality)) for w in wins], np.float32)
+        measures = self.window_measures(record, len(wins))
         return pl.DataFrame({
             "source": [src] * len(wins),
             "channels": [",".join(rec.channels)] * len(wins),
@@ -92,7 +93,30 @@ class InferenceModel:
             "t1_s": (t0 + wins.shape[-1] / rec.fs_hz).astype(np.float64),
             "quality": quality,
             "embedding": pl.Series("embedding", emb.tolist(), dtype=pl.List(pl.Float32)),
-        })
+        }).hstack(measures)
+
+    def window_measures(self, record, n_windows: int):
+        """The measure columns of :meth:`encoders.embed.Encoder.window_measures`, from this model's
+        out-of-graph pipeline (so an exported file gets them too)."""
+        import polars as pl
+
+        from biosig.measures_window import measure_keys
+        from biosig.pipeline import default_window
+        from encoders.data import select_channels
+        from encoders.embed import _head_for
+        from encoders.heads.features import record_window_measures
+        c = self.config
+        sel = select_channels(record, c.modality)
+        window_s, hop_s = default_window(c.modality)
+        rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, c.modality, self.outside,
+                                      window_s, hop_s, int(c.in_channels or 1), n_windows, sel.units)[:n_windows]
+        cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
+                "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),
+                **{k: pl.Series([r.get(k) for r in rows], dtype=pl.Float64) for k in measure_keys(c.modality)}}
+        head = _head_for(c.modality)
+        if head is not None:
+            cols["af_prob"] = pl.Series([head.predict(r) if r["ok"] else None for r in rows], dtype=pl.Float64)
+        return pl.DataFrame(cols)
 
 
 def open_model(source, backend: str = "auto", *, device: str | None = None, precision: str = "fp32",

@@ -3,14 +3,27 @@
 Everything has a default that works on loopback with no arguments; ``biosig serve --config FILE``
 reads a JSON or TOML file whose top-level keys are the fields of :class:`RuntimeConfig` (nested
 tables for ``endpoints`` and ``forecaster``). Unknown keys are errors that list the accepted ones.
+
+Every config dataclass validates itself on construction (:func:`validate`, called from
+``__post_init__``): each field's value must match its annotated type (``int``, ``float`` (finite),
+``str``, ``bool``, ``X | None``, ``dict``, ``tuple``, nested config dataclasses) and the limits in
+its metadata, made with :func:`limits`::
+
+    rotate_s: float = field(default=60.0, metadata=limits(min=0, exclusive_min=True))
+
+so a new field is covered by one line of metadata (types alone are checked without it). A bad
+value raises :class:`StreamError` with one line naming the key, which the CLI prints with exit 2.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import pathlib
+import typing
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+from streams.config_schema import limits, validate
 from streams.errors import StreamError
 
 DEFAULT_INGEST = "tcp://127.0.0.1:5555"
@@ -18,14 +31,61 @@ DEFAULT_OUTPUT = "tcp://127.0.0.1:5556"
 DEFAULT_STATUS = "tcp://127.0.0.1:5557"
 
 
+def _check_endpoint(value: str) -> str | None:
+    from streams.security import parse_endpoint
+    try:
+        parse_endpoint(value)
+    except StreamError as exc:
+        return str(exc)
+    return None
+
+
+def _known_methods() -> tuple[str, ...]:
+    from realtime import KNOWN_METHODS
+    return KNOWN_METHODS
+
+
+def _modalities() -> tuple[str, ...]:
+    from biosig.modality import MODALITIES
+    return MODALITIES
+
+
+def _check_windows(value: dict) -> str | None:
+    for modality, wh in value.items():
+        if modality not in _modalities():
+            return f"modality {modality!r} unknown; expected one of {', '.join(_modalities())}"
+        ok = (isinstance(wh, (tuple, list)) and len(wh) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in wh))
+        if not ok or not (0 < wh[1] <= wh[0] < float("inf")):
+            return f"window for {modality!r} must be (window_s, hop_s) with 0 < hop_s <= window_s, got {wh!r}"
+    return None
+
+
+def _check_models(value: dict) -> str | None:
+    for modality, name in value.items():
+        if modality not in _modalities():
+            return f"modality {modality!r} unknown; expected one of {', '.join(_modalities())}"
+        if not isinstance(name, str) or not name:
+            return f"model for {modality!r} must be a model name or checkpoint directory, got {name!r}"
+    return None
+
+
+_POSITIVE = limits(min=0, exclusive_min=True)
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """Where the runtime binds: ``ingest`` (PULL, publishers PUSH signal frames), ``output`` (PUB:
     embeddings, forecasts, holds, heartbeats, status) and ``status`` (REP: status on request)."""
 
-    ingest: str = DEFAULT_INGEST
-    output: str = DEFAULT_OUTPUT
-    status: str = DEFAULT_STATUS
+    _section: ClassVar[str] = "endpoints."
+
+    ingest: str = field(default=DEFAULT_INGEST, metadata=limits(check=_check_endpoint))
+    output: str = field(default=DEFAULT_OUTPUT, metadata=limits(check=_check_endpoint))
+    status: str = field(default=DEFAULT_STATUS, metadata=limits(check=_check_endpoint))
+
+    def __post_init__(self):
+        validate(self)
 
     def all(self) -> tuple[str, str, str]:
         return (self.ingest, self.output, self.status)
@@ -42,15 +102,20 @@ class ForecasterConfig:
     samples; when no sample arrived for ``stale_s`` it holds with reason ``stale``.
     """
 
-    method: str = "rtrl"
-    horizon_steps: int = 3
-    lookback: int = 8
-    hidden: int = 16
-    lr: float = 0.02
-    seed: int = 0
-    warmup_s: float = 5.0
-    recover_steps: int = 30
-    stale_s: float = 1.0
+    _section: ClassVar[str] = "forecaster."
+
+    method: str = field(default="rtrl", metadata=limits(choices=_known_methods))
+    horizon_steps: int = field(default=3, metadata=limits(min=1))
+    lookback: int = field(default=8, metadata=limits(min=1))
+    hidden: int = field(default=16, metadata=limits(min=1))
+    lr: float = field(default=0.02, metadata=_POSITIVE)
+    seed: int = field(default=0, metadata=limits(min=0))
+    warmup_s: float = field(default=5.0, metadata=limits(min=0))
+    recover_steps: int = field(default=30, metadata=limits(min=0))
+    stale_s: float = field(default=1.0, metadata=_POSITIVE)
+
+    def __post_init__(self):
+        validate(self)
 
 
 # modality -> (window_s, hop_s). Motion streams are not windowed (they go to the forecaster).
@@ -81,57 +146,67 @@ class RuntimeConfig:
     state_dir : forecaster checkpoints (``None``: no checkpoints); ``checkpoint_every_s``.
     record_dir : Parquet recordings (``None``: no recording); a new file every ``rotate_s``.
     status_every_s : period of ``status`` and ``hb/runtime`` frames on the output socket.
+    score_smooth_windows : windows averaged for the smoothed head outputs (AF probability) of
+        ``score/`` frames (:mod:`streams.scores`).
+    tap_signals : also publish every accepted input frame on the output socket as
+        ``sig/<source>/<stream>`` (for ``biosig dashboard``; off by default: it doubles the traffic).
     """
 
+    _section: ClassVar[str] = ""
+
     endpoints: Endpoints = field(default_factory=Endpoints)
-    key_dir: str | None = None
+    key_dir: str | None = field(default=None, metadata=limits(path=True))
     insecure: bool = False
-    windows: dict = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
-    models: dict = field(default_factory=lambda: dict(DEFAULT_MODELS))
-    backend: str = "auto"
+    windows: dict = field(default_factory=lambda: dict(DEFAULT_WINDOWS), metadata=limits(check=_check_windows))
+    models: dict = field(default_factory=lambda: dict(DEFAULT_MODELS), metadata=limits(check=_check_models))
+    backend: str = field(default="auto", metadata=limits(choices=("auto", "onnxruntime", "torch", "tensorrt")))
     device: str | None = None        # backend device: cpu, cuda, cuda:N (None: the backend's default)
-    precision: str = "fp32"          # torch backend autocast: fp32, bf16, fp16
-    max_batch: int = 32
-    max_delay_s: float = 0.02
-    embed_queue: int = 4096
-    out_hwm: int = 10000
-    max_streams: int = 1024
+    precision: str = field(default="fp32", metadata=limits(choices=("fp32", "bf16", "fp16")))
+    max_batch: int = field(default=32, metadata=limits(min=1))
+    max_delay_s: float = field(default=0.02, metadata=limits(min=0))
+    embed_queue: int = field(default=4096, metadata=limits(min=1))
+    out_hwm: int = field(default=10000, metadata=limits(min=0))
+    max_streams: int = field(default=1024, metadata=limits(min=1))
     forecaster: ForecasterConfig = field(default_factory=ForecasterConfig)
-    state_dir: str | None = None
-    checkpoint_every_s: float = 2.0
-    record_dir: str | None = None
-    rotate_s: float = 60.0
-    status_every_s: float = 1.0
+    state_dir: str | None = field(default=None, metadata=limits(path=True))
+    checkpoint_every_s: float = field(default=2.0, metadata=_POSITIVE)
+    record_dir: str | None = field(default=None, metadata=limits(path=True))
+    rotate_s: float = field(default=60.0, metadata=_POSITIVE)
+    status_every_s: float = field(default=1.0, metadata=_POSITIVE)
+    score_smooth_windows: int = field(default=5, metadata=limits(min=1))
+    tap_signals: bool = False
 
     def __post_init__(self):
-        if self.max_batch < 1 or self.max_delay_s < 0 or self.embed_queue < 1:
-            raise StreamError(f"max_batch ({self.max_batch}) and embed_queue ({self.embed_queue}) "
-                              f"must be >= 1 and max_delay_s ({self.max_delay_s}) >= 0")
-        for modality, wh in self.windows.items():
-            if len(wh) != 2 or not 0 < wh[1] <= wh[0]:
-                raise StreamError(f"window for {modality!r} must be (window_s, hop_s) with "
-                                  f"0 < hop_s <= window_s, got {wh!r}")
+        validate(self)
 
     def replace(self, **changes) -> "RuntimeConfig":
         return dataclasses.replace(self, **changes)
 
 
-def _build(cls, data: dict, where: str):
+def _build(cls, data, where: str):
+    if not isinstance(data, dict):
+        raise StreamError(f"config {where} must be a table/object of keys, got {type(data).__name__} {data!r:.60}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
-        raise StreamError(f"unknown {where} key(s) {sorted(unknown)}; accepted: {', '.join(sorted(names))}")
+        raise StreamError(f"unknown {where} key(s) {sorted(map(str, unknown))}; accepted: {', '.join(sorted(names))}")
     return cls(**data)
 
 
 def config_from_dict(data: dict) -> RuntimeConfig:
+    """A validated :class:`RuntimeConfig` from parsed JSON/TOML (raises :class:`StreamError`)."""
+    if not isinstance(data, dict):
+        raise StreamError(f"a runtime config must be a table/object of keys, got {type(data).__name__}")
     data = dict(data)
-    if "endpoints" in data:
-        data["endpoints"] = _build(Endpoints, data["endpoints"], "endpoints")
-    if "forecaster" in data:
-        data["forecaster"] = _build(ForecasterConfig, data["forecaster"], "forecaster")
+    hints = typing.get_type_hints(RuntimeConfig)
+    for f in dataclasses.fields(RuntimeConfig):     # nested tables: endpoints, forecaster, ...
+        if dataclasses.is_dataclass(hints[f.name]) and f.name in data:
+            data[f.name] = _build(hints[f.name], data[f.name], f.name)
     if "windows" in data:
-        data["windows"] = {**DEFAULT_WINDOWS, **{k: tuple(v) for k, v in data["windows"].items()}}
+        w = data["windows"]
+        if not isinstance(w, dict):
+            raise StreamError(f"config windows must be a table of MODALITY = [window_s, hop_s], got {w!r:.60}")
+        data["windows"] = {**DEFAULT_WINDOWS, **{k: tuple(v) if isinstance(v, list) else v for k, v in w.items()}}
     return _build(RuntimeConfig, data, "config")
 
 
@@ -140,17 +215,23 @@ def load_config(path) -> RuntimeConfig:
     p = pathlib.Path(path)
     if not p.exists():
         raise StreamError(f"config file {p} does not exist")
-    text = p.read_text()
+    if p.suffix not in (".json", ".toml"):
+        raise StreamError(f"config file {p} must end in .json or .toml")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise StreamError(f"config file {p} is not text (not UTF-8): is it a binary file?") from None
+    except OSError as exc:
+        raise StreamError(f"cannot read config file {p}: {exc.strerror or exc}") from None
     try:
         if p.suffix == ".toml":
             import tomllib
             data = tomllib.loads(text)
-        elif p.suffix == ".json":
-            data = json.loads(text)
         else:
-            raise StreamError(f"config file {p} must end in .json or .toml")
-    except (ValueError, TypeError) as exc:
-        raise StreamError(f"config file {p} is not valid {p.suffix[1:].upper()}: {exc}") from None
+            data = json.loads(text)
+    except (ValueError, TypeError, RecursionError) as exc:
+        msg = " ".join(str(exc).split())
+        raise StreamError(f"config file {p} is not valid {p.suffix[1:].upper()}: {msg}") from None
     if not isinstance(data, dict):
         raise StreamError(f"config file {p} must hold a table/object at top level")
     return config_from_dict(data)

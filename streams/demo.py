@@ -91,33 +91,9 @@ def rmse_3d(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(d2.mean()))
 
 
-def _plots(out: pathlib.Path, col: Collector, series):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, vals in (("embeddings", col.emb_latency_ms), ("forecasts", col.fcst_latency_ms)):
-        if vals:
-            ax.hist(vals, bins=60, alpha=0.6, label=f"{name} (n={len(vals)})")
-    ax.set_xlabel("end-to-end latency from device timestamp (ms)")
-    ax.set_ylabel("frames")
-    ax.set_yscale("log")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "latency_hist.png", dpi=110)
-    plt.close(fig)
-    fig, axes = plt.subplots(len(series) or 1, 1, figsize=(9, 3 * max(len(series), 1)), squeeze=False)
-    for ax, (name, (t, p, y, _)) in zip(axes[:, 0], series.items()):
-        k = 2  # marker 1, z axis: the main breathing direction of the simulator
-        ax.plot(t, y[:, k], lw=1.2, label="simulated truth (m1_z)")
-        ax.plot(t, p[:, k], lw=1.0, label="forecast for that time")
-        ax.set_title(name)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("mm")
-        ax.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(out / "forecast_vs_truth.png", dpi=110)
-    plt.close(fig)
+def _plots(out: pathlib.Path, col: Collector, series, live=None, t_start: float = 0.0):
+    from streams.demo_plots import plots
+    plots(out, col, series, live, t_start)
 
 
 def _devices(beds, couches, endpoint, seconds, started):
@@ -159,8 +135,11 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
           file=stream, flush=True)
     cfg = RuntimeConfig(endpoints=ep, backend=backend, record_dir=str(out / "recordings"),
                         state_dir=str(out / "state"), rotate_s=max(10.0, seconds / 3))
+    cfg = cfg.replace(tap_signals=True)  # waveforms for the live view
     rt = Runtime(cfg).start()
     col = Collector(ep.output)
+    from streams.dashboard import start_for_demo
+    dash = start_for_demo(ep.output, stream)
     import multiprocessing as mp
     mpc = mp.get_context("spawn")
     started = mpc.Queue()
@@ -198,6 +177,8 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         col.stop.set()
         col_thread.join(5)
         col.sub.close()
+        if dash is not None:
+            dash.stop()
     if devices.exitcode != 0:
         raise StreamError(f"the simulated devices failed (exit code {devices.exitcode})")
     series, fc = {}, {}
@@ -206,7 +187,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         series[name] = forecast_errors(col.forecasts.get(name, []), rec, t_start)
         t, p, y, last = series[name]
         fc[name] = {"forecasts": int(len(t)), "rmse_mm": rmse_3d(p, y), "persistence_rmse_mm": rmse_3d(last, y)}
-    _plots(out, col, series)
+    _plots(out, col, series, dash.state if dash is not None else None, t_start)
     tot = status["totals"]
     pct = lambda v: {k: float(np.percentile(v, q)) if v else float("nan")
                      for k, q in (("p50", 50), ("p99", 99), ("p99.9", 99.9))} | {"max": float(max(v)) if v else float("nan")}

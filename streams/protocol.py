@@ -26,7 +26,7 @@ from biosig.modality import MODALITIES
 from streams.errors import ProtocolError
 
 VERSION = 1
-KINDS = ("signal", "embedding", "forecast", "hold", "heartbeat", "status")
+KINDS = ("signal", "embedding", "forecast", "hold", "heartbeat", "status", "score")
 DTYPES = ("<f4", "<f8", "<i2", "<i4")
 HOLD_REASONS = ("warmup", "stale", "gap", "diverged")
 REJECT_REASONS = ("frames", "topic", "header", "version", "schema", "rate", "shape",
@@ -64,6 +64,11 @@ SCHEMAS: dict[str, dict[str, tuple]] = {
     "hold": {"t_s": (_num, True), "reason": (str, True), "t_out_s": (_num, True)},
     "heartbeat": {"t_s": (_num, True)},
     "status": {"t_s": (_num, True), "body": (dict, True)},
+    # per-window measures and head outputs (streams/scores.py, docs/protocol.md "score/")
+    "score": {"window_start_s": (_num, True), "window_end_s": (_num, True), "quality": (_num, True),
+              "min_quality": (_num, True), "ok": (bool, True), "missing": (str, False),
+              "measures": (dict, True), "units": (dict, True), "heads": (dict, True),
+              "modality": (str, True), "t_out_s": (_num, True)},
 }
 _HAS_PAYLOAD = {"signal", "embedding", "forecast"}
 
@@ -197,9 +202,11 @@ def decode(parts: list, *, check_finite: bool = True) -> Frame:
         _reject("schema", f"kind {kind!r} not one of {', '.join(KINDS)}", stream)
     _check_types(header, kind, stream)
     if kind == "signal":
+        if topic.startswith("sig/") and TOPIC_RE.match(topic[4:]):  # the runtime's tap (output side)
+            stream = topic[4:]
         if not stream:
             _reject("topic", f"topic {topic!r:.80} is not <source>/<stream>")
-        if header["stream"] != topic:
+        if header["stream"] != stream:
             _reject("topic", f"header stream {header['stream']!r:.80} differs from topic {topic!r}", stream)
         _check_signal(header, stream)
     array = None

@@ -28,6 +28,7 @@ from streams.errors import ProtocolError, StreamError
 from streams.forecast import SourceForecaster, source_of
 from streams.ingest import InputStream
 from streams.metrics import Latency, StreamStats
+from streams.scores import ScoreHost
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Runtime:
         self.recorder = None
         self.models = None
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
+        self.scores = ScoreHost(smooth_windows=self.config.score_smooth_windows)  # score/ frames
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Runtime":
@@ -266,8 +268,9 @@ class Runtime:
         h, x = frame.header, frame.array
         if frame.kind == "heartbeat":
             return
-        if frame.kind != "signal":
-            self._reject(frame.topic, "schema", f"{frame.kind} frames are outputs, not inputs")
+        if frame.kind != "signal" or frame.topic.startswith("sig/"):
+            self._reject(h["stream"] if frame.kind == "signal" else frame.topic, "schema",
+                         f"{frame.kind} frames on {frame.topic[:80]!r} are outputs, not inputs")
             return
         name = h["stream"]
         st = self.streams.get(name)
@@ -296,6 +299,8 @@ class Runtime:
         stats.ingest_ms.add((recv_s - t_last) * 1e3)
         if self.recorder is not None:
             self.recorder.add_input(h, x, recv_s)
+        if self.config.tap_signals:
+            self._tap(h, x)
         if st.modality == "motion":
             self._forecast(st, h, x, verdict == "gap")
             return
@@ -421,6 +426,12 @@ class Runtime:
                   "modality": st.modality, "channels": list(st.channels[:win.shape[0]])}
         vec = np.zeros(0, np.float32) if emb is None else np.asarray(emb, np.float32)
         self._send(f"emb/{st.name}", header, vec)
+        self.scores.publish(self, st, win, t_start, t_end, q)
+
+    def _tap(self, h: dict, x: np.ndarray):
+        """An accepted input frame again on the output socket as ``sig/<stream>`` (for the dashboard)."""
+        keys = ("stream", "session", "t0_s", "fs_hz", "channels", "units", "modality")
+        self._send(f"sig/{h['stream']}", {"kind": "signal", **{k: h[k] for k in keys}}, x, record=False)
 
     def _send(self, topic: str, header: dict, array=None, record: bool = True):
         import zmq

@@ -13,6 +13,7 @@ endpoints unless the caller explicitly asks for it (``insecure=True``).
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 import shutil
 
@@ -20,21 +21,69 @@ from streams.errors import StreamError
 
 log = logging.getLogger(__name__)
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+LOCAL_SCHEMES = ("inproc", "ipc")
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, str, str]:
+    """Split a ZeroMQ endpoint into ``(scheme, host, port)``.
+
+    ``tcp://HOST:PORT`` (HOST a name, an IPv4 address, ``[IPv6]`` or ``*``; PORT a number or
+    ``*``, a ZeroMQ ``source;dest`` pair keeps the destination), ``ipc://PATH`` and
+    ``inproc://NAME`` (host is the path/name, port ``""``). Raises :class:`StreamError` for
+    anything else.
+    """
+    if not isinstance(endpoint, str) or "://" not in endpoint:
+        raise StreamError(f"endpoint {endpoint!r} is not SCHEME://ADDRESS (tcp, ipc or inproc)")
+    scheme, rest = endpoint.split("://", 1)
+    if scheme in LOCAL_SCHEMES:
+        if not rest:
+            raise StreamError(f"endpoint {endpoint!r} has no {scheme} address")
+        return scheme, rest, ""
+    if scheme != "tcp":
+        raise StreamError(f"endpoint {endpoint!r}: scheme {scheme!r} unknown; expected tcp, ipc or inproc")
+    rest = rest.rsplit(";", 1)[-1]           # tcp://source;dest connects from source to dest
+    if rest.startswith("["):
+        host, sep, port = rest[1:].partition("]")
+        if not sep or not port.startswith(":"):
+            raise StreamError(f"endpoint {endpoint!r} is not tcp://[IPv6]:PORT")
+        port = port[1:]
+    else:
+        host, sep, port = rest.rpartition(":")
+        if not sep:
+            raise StreamError(f"endpoint {endpoint!r} has no port (tcp://HOST:PORT)")
+    if not host or not (port == "*" or (port.isdigit() and 0 < int(port) < 65536)):
+        raise StreamError(f"endpoint {endpoint!r} is not tcp://HOST:PORT with PORT in 1..65535 or *")
+    return scheme, host, port
 
 
 def is_loopback(endpoint: str) -> bool:
-    """True for ``inproc://``, ``ipc://`` and ``tcp://`` on a loopback address."""
-    if endpoint.startswith(("inproc://", "ipc://")):
-        return True
-    if not endpoint.startswith("tcp://"):
+    """True for ``inproc://``, ``ipc://`` and ``tcp://`` on a loopback host.
+
+    Loopback hosts are IPv4 127.0.0.0/8, IPv6 ``::1`` (also as ``::ffff:127.x.y.z``) and the name
+    ``localhost``; every other name (``127.evil.example.com`` included), ``*`` and interface
+    names are not loopback. An endpoint that cannot be parsed is not loopback.
+    """
+    import ipaddress
+    try:
+        scheme, host, _ = parse_endpoint(endpoint)
+    except StreamError:
         return False
-    host = endpoint[len("tcp://"):].rsplit(":", 1)[0]
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    if scheme in LOCAL_SCHEMES:
+        return True
+    if host.lower() == "localhost":
+        return True
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return (mapped or addr).is_loopback
 
 
 def check_plain_allowed(endpoints, insecure: bool):
-    """Refuse plain TCP on a non-loopback endpoint unless ``insecure`` was asked for."""
+    """Refuse malformed endpoints, and plain TCP on a non-loopback one unless ``insecure``."""
+    for e in endpoints:
+        parse_endpoint(e)
     outside = [e for e in endpoints if not is_loopback(e)]
     if outside and not insecure:
         raise StreamError(f"endpoint(s) {', '.join(outside)} are not loopback: give a key directory "
@@ -45,22 +94,35 @@ def generate_keys(directory, n_clients: int = 1) -> pathlib.Path:
     """Create server and client certificates and the allow-list in ``directory``.
 
     With ``n_clients > 1`` the extra clients are named ``client2``, ``client3``, ... . Existing
-    certificates are never overwritten.
+    certificates are never overwritten. Every secret key file is written 0600 and ``directory`` is
+    made 0700 (owner only); public keys stay 0644.
     """
     import zmq.auth
+    if isinstance(n_clients, bool) or not isinstance(n_clients, int) or n_clients < 1:
+        raise StreamError(f"number of client certificates must be an integer >= 1, got {n_clients!r}")
     d = pathlib.Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
     allowed = d / "allowed"
-    allowed.mkdir(exist_ok=True)
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        allowed.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise StreamError(f"cannot create key directory {d}: {exc.strerror or exc}") from None
     names = ["server"] + ["client" if i == 0 else f"client{i + 1}" for i in range(n_clients)]
     for name in names:
         if (d / f"{name}.key_secret").exists():
             raise StreamError(f"{d / (name + '.key_secret')} exists; refusing to overwrite keys")
-    for name in names:
-        public, _secret = zmq.auth.create_certificates(str(d), name)
-        if name != "server":
-            shutil.copy(public, allowed / f"{name}.key")
-    (d / "server.key_secret").chmod(0o600)
+    d.chmod(0o700)                           # the folder holds secrets: owner only
+    old_umask = os.umask(0o077)              # no moment where a secret is readable by others
+    try:
+        for name in names:
+            public, secret = zmq.auth.create_certificates(str(d), name)
+            pathlib.Path(secret).chmod(0o600)  # every secret key file: owner read/write only
+            pathlib.Path(public).chmod(0o644)
+            if name != "server":
+                shutil.copy(public, allowed / f"{name}.key")
+                (allowed / f"{name}.key").chmod(0o644)
+    finally:
+        os.umask(old_umask)
     return d
 
 

@@ -4,6 +4,11 @@ Signals come from :func:`biosig.synthetic.simulate` and are sent in real time (e
 its last sample "happens"), looping a pre-generated stretch of ``loop_s`` seconds per stream.
 Beds share at most ``variants`` generated records per modality (ECGSYN costs ~75 ms per simulated
 second) but start at different offsets so no two beds send the same samples at once.
+
+AF beds: by default every second bed (``bed02``, ``bed04``, ...) is in atrial fibrillation (its ECG
+and PPG come from :mod:`biosig.synthetic_af`: irregular beats, no P waves); ``af_beds`` picks
+others (bed numbers from 1; ``()`` for none). Each source keeps its record's ``truth`` (heart or
+respiratory rate, rhythm) for checks against the runtime's ``score/`` frames.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ class SimSource:
     t_start: float = 0.0     # device time of sample 0
     speed: float = 1.0       # replay speed: samples go out at speed * fs_hz
     offset_s: float = 0.0    # this device starts this much after t_start (unsynchronised beds)
+    truth: dict | None = None  # the simulator's truth of the looped record (rates, rhythm)
 
     def next_s(self) -> float:
         """Time at which the next frame's last sample happens."""
@@ -52,16 +58,49 @@ class SimSource:
         self.sent_n += self.frame_n
 
 
-def _record(modality: str, seconds: float, seed: int, fs_hz: float | None = None):
+def _record(modality: str, seconds: float, seed: int, fs_hz: float | None = None, af: bool = False):
     from biosig.synthetic import simulate
-    return simulate(modality, seconds, seed, fs_hz=fs_hz, **_KW.get(modality, {}))
+    kw = dict(_KW.get(modality, {}), **({"rhythm": "af"} if af and modality in AF_STREAMS else {}))
+    return seamless_loop(simulate(modality, seconds, seed, fs_hz=fs_hz, **kw))
+
+
+AF_STREAMS = ("ecg", "ppg")
+
+
+def seamless_loop(rec):
+    """The record cut from its first to its last beat (ECG, PPG) or breath (resp), so that looping
+    it repeats real intervals only (the interval across the seam is the one before the last event).
+    An AF record's truth heart rate is recomputed from its generator beats inside the loop."""
+    from biosig.quality import detect_beats
+    if rec.modality in ("ecg", "ppg"):
+        events, _ = detect_beats(rec.samples[0], rec.fs_hz, rec.modality)
+    elif rec.modality == "resp":
+        from biosig.measures_window import breath_peaks
+        events = breath_peaks(rec.samples[0], rec.fs_hz)
+    else:
+        return rec
+    if len(events) < 4:
+        return rec
+    a, b = int(events[0]), int(events[-1])
+    truth = dict(rec.metadata.get("truth", {}))
+    if "beats_s" in truth:
+        beats = np.asarray(truth.pop("beats_s"))
+        inside = beats[(beats >= (a - 0.05 * rec.fs_hz) / rec.fs_hz) & (beats < (b - 0.05 * rec.fs_hz) / rec.fs_hz)]
+        truth["heart_rate_bpm"] = float(60.0 * len(inside) / ((b - a) / rec.fs_hz))
+    return rec.replace(samples=rec.samples[:, a:b], metadata={**rec.metadata, "truth": truth})
+
+
+def default_af_beds(n_beds: int) -> tuple[int, ...]:
+    """Bed numbers (from 1) in atrial fibrillation by default: the even ones."""
+    return tuple(range(2, n_beds + 1, 2))
 
 
 def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGEST, key_dir=None,
               loop_s: float = 30.0, frame_s: float = 0.1, variants: int = 2, seed: int = 0,
-              prefix: str = "bed", ctx=None, audio_beds: int | None = None):
+              prefix: str = "bed", ctx=None, audio_beds: int | None = None, af_beds=None):
     """Publishers and sources for ``n_beds`` beds (``bed01`` ...). ``audio_beds`` limits how many
-    beds carry the 16 kHz audio stream (all by default).
+    beds carry the 16 kHz audio stream (all by default); ``af_beds``: bed numbers (from 1) in AF,
+    default :func:`default_af_beds`.
 
     Returns
     -------
@@ -73,10 +112,12 @@ def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGES
         raise StreamError(f"unknown bed stream(s) {bad}; expected some of {', '.join(BED_STREAMS)}")
     if n_beds < 0:
         raise StreamError(f"number of beds must be >= 0, got {n_beds}")
+    af_beds = set(default_af_beds(n_beds) if af_beds is None else af_beds)
     records = {}
     for m in streams:
         for v in range(min(variants, max(n_beds, 1))):
-            records[m, v] = _record(m, loop_s, seed + 101 * v)
+            for af in {(b + 1) in af_beds for b in range(v, n_beds, min(variants, max(n_beds, 1)))}:
+                records[m, v, af] = _record(m, loop_s, seed + 101 * v, af=af)
     pubs, sources = [], []
     for b in range(n_beds):
         pub = Publisher(f"{prefix}{b + 1:02d}", endpoint, key_dir=key_dir, ctx=ctx)
@@ -84,14 +125,14 @@ def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGES
         for m in streams:
             if m == "audio" and audio_beds is not None and b >= audio_beds:
                 continue
-            rec = records[m, b % min(variants, n_beds)]
+            rec = records[m, b % min(variants, n_beds), (b + 1) in af_beds]
             out = pub.stream(m, rec.fs_hz, rec.channels, rec.units, modality=m)
             frame_n = max(1, int(round(frame_s * rec.fs_hz)))
             offset = int(round((b * 7.3) % loop_s * rec.fs_hz)) % rec.n_samples
             # monitors are not synchronised: bed b starts (0.37 b mod 1) s late, so window
             # boundaries of different beds do not all fall on the same instant
             sources.append(SimSource(out, rec.samples, rec.fs_hz, frame_n, pos=offset,
-                                     offset_s=(0.37 * b) % 1.0))
+                                     offset_s=(0.37 * b) % 1.0, truth=dict(rec.metadata.get("truth", {}))))
     return pubs, sources
 
 
@@ -129,7 +170,7 @@ def run_sources(sources, seconds: float | None = None, stop: threading.Event | N
             break
         nxt = float("inf")
         for s in sources:
-            while s.due(now):
+            while s.due(now) and not stop.is_set():   # a blocked send must not delay a stop
                 s.send()
             nxt = min(nxt, s.next_s())
         time.sleep(max(0.0, min(nxt - time.time(), 0.05)))

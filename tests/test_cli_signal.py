@@ -166,3 +166,120 @@ def test_info_empty_folder(capsys, tmp_path):
     (tmp_path / "README.md").write_text("no signals here")
     code, out, err = run_main(capsys, "info", str(tmp_path))
     assert code == 2 and out == "" and "no records found under" in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ issue 11: modality, embed, score
+import os as _os
+import subprocess as _sp
+import sys as _sys
+
+import numpy as _np
+import pytest as _pytest
+
+_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+_EXC_NAME = __import__("re").compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b")
+_OURS = {"ReadError", "SignalError", "PipelineError", "BiosigError", "EncoderError", "ScoreError"}
+
+
+def _run(*args, env=None):
+    e = dict(_os.environ, PYTHONPATH=str(_ROOT), OMP_NUM_THREADS="1", **(env or {}))
+    return _sp.run([_sys.executable, "-m", "biosig.cli", *map(str, args)], capture_output=True, text=True,
+                   env=e, timeout=300)
+
+
+def _no_foreign_exception_names(text):
+    return not [m.group(0) for m in _EXC_NAME.finditer(text) if m.group(0) not in _OURS]
+
+
+@_pytest.mark.parametrize("name,fs,expected", [
+    ("ch0", 250.0, "other"), ("ch1", 44100.0, "other"), ("pulse", 125.0, "other"), ("FECG", 1000.0, "ecg"),
+    ("II", 1.0, "other"), ("II", 250.0, "ecg"), ("mono", 1.0, "other"), ("mono", 16000.0, "audio"),
+    ("PLETH", 125.0, "ppg"), ("RESP", 25.0, "resp")])
+def test_conservative_channel_typing(name, fs, expected):
+    from biosig.modality import channel_modality
+
+    assert channel_modality(name, fs) == expected
+
+
+def test_low_rate_multichannel_wav_is_not_audio_and_channel_flag_says_what_it_is(tmp_path):
+    import soundfile as sf
+
+    wav = tmp_path / "psg.wav"
+    sf.write(wav, _np.random.default_rng(0).uniform(-0.5, 0.5, (600, 7)).astype("float32"), 1,
+             subtype="FLOAT")
+    from biosig.readers import read
+
+    rec = read(wav)
+    assert rec.modality == "other" and set(rec.channel_modalities) == {"other"}
+    rec = read(wav, channel_modalities={"ch3": "resp"})
+    assert rec.channel_modalities[2] == "resp" and rec.modality == "resp"
+    out = _run("info", wav, "--json", "--no-quality", "--channel", "ch3=resp")
+    assert out.returncode == 0, out.stderr
+    info = __import__("json").loads(out.stdout)[0]
+    assert info["modality"] == "resp" and info["channels"][2]["modality"] == "resp"
+    bad = _run("info", wav, "--channel", "ch3")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "NAME=MODALITY" in bad.stderr
+
+
+@_pytest.fixture(scope="module")
+def random_ecg_model(tmp_path_factory):
+    import torch
+
+    import encoders
+    from biosig.pipeline import default_pipeline
+    from encoders.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("model") / "ecg-tiny-random"
+    save_checkpoint(d, encoders.create_model("ecg-tiny"), pipeline=default_pipeline("ecg"))
+    return d
+
+
+def _ecg_record(folder, name, fs, seconds=12.0):
+    import wfdb
+
+    t = _np.arange(int(seconds * fs)) / fs
+    x = _np.sin(2 * _np.pi * 1.2 * t) ** 63  # a spiky 72 bpm train
+    d = _np.round(_np.c_[x, 0.5 * x] * 1000).astype(_np.int64)
+    wfdb.wrsamp(name, fs=fs, units=["mV", "mV"], sig_name=["II", "V5"], d_signal=d, fmt=["16", "16"],
+                adc_gain=[1000.0, 1000.0], baseline=[0, 0], write_dir=str(folder))
+    return folder / f"{name}.hea"
+
+
+def test_embed_reports_bad_inputs_and_keeps_the_good_ones(tmp_path, random_ecg_model):
+    good = _ecg_record(tmp_path, "good", 250.0)
+    bad = tmp_path / "bad.hea"
+    bad.write_text(good.read_text().replace("good 2 250", "bad 2 nan", 1))
+    out_file = tmp_path / "emb.parquet"
+    out = _run("embed", good, bad, tmp_path / "missing.hea", "--model", random_ecg_model, "--out", out_file,
+               "--threads", "1")
+    assert out.returncode == 1, out.stderr
+    errors = [ln for ln in out.stderr.splitlines() if "error:" in ln]
+    assert len(errors) == 2 and "bad.hea" in errors[0] and "missing.hea" in errors[1]
+    assert _no_foreign_exception_names(out.stderr) and "Traceback" not in out.stderr
+    import polars as pl
+
+    df = pl.read_parquet(out_file)
+    assert set(df["source"]) == {str(good)} and len(df) >= 1
+    none = _run("embed", bad, "--model", random_ecg_model, "--out", tmp_path / "none.parquet")
+    assert none.returncode == 2 and not (tmp_path / "none.parquet").exists()
+
+
+def test_score_fractional_rate_record_umask_progress_and_threads(tmp_path, random_ecg_model):
+    rec = _ecg_record(tmp_path / "in", "frac", 249.89) if (tmp_path / "in").mkdir() is None else None
+    out_dir = tmp_path / "out"
+    old = _os.umask(0o022)
+    try:
+        out = _run("score", rec, "--model", random_ecg_model, "--backend", "torch", "--out", out_dir,
+                   "--threads", "1", env={"BIOSIG_PROGRESS_S": "0"})
+    finally:
+        _os.umask(old)
+    assert out.returncode == 0, out.stderr
+    import polars as pl
+
+    rows = pl.read_parquet(out_dir / "records.parquet")
+    assert len(rows) == 1 and rows["n_windows"][0] >= 1
+    assert "score: 1/1 records (0 failed)" in out.stderr  # a log line although stderr is a pipe
+    for name in ("records.parquet", "windows.parquet", "errors.parquet", "run.json"):
+        assert (out_dir / name).stat().st_mode & 0o777 == 0o644, name
+    assert _no_foreign_exception_names(out.stderr)

@@ -30,7 +30,8 @@ def test_embed_two_lead_record_matches_manual_windows(ecg_ckpt):
     rec = read(shared_path("wfdb", "100.hea").with_suffix("")).slice_s(0, 62)
     enc = encoders.load(ecg_ckpt)
     df = enc.embed(rec, source="100")
-    assert df.columns == ["source", "channels", "t0_s", "t1_s", "quality", "embedding"]
+    assert df.columns[:6] == ["source", "channels", "t0_s", "t1_s", "quality", "embedding"]
+    assert "measures_ok" in df.columns and "missing" in df.columns   # window measures (biosig.measures_window)
     assert df.schema["embedding"] == pl.List(pl.Float32) and df.schema["quality"] == pl.Float32
     assert len(df) == (62 - 10) // 5 + 1
     np.testing.assert_allclose(df["t0_s"].to_numpy(), np.arange(len(df)) * 5.0)

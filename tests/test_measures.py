@@ -55,7 +55,9 @@ def _hand_indices(t, v):
     """ATS/ERS 2019 by hand: monotonic volume from 0, tangent at peak flow back to volume 0."""
     v = np.maximum.accumulate(v) - v[0]
     dt = t[1] - t[0]
-    flow = np.gradient(v, dt) / 1000.0  # L/s
+    k = int(round(0.040 / dt))  # ATS/ERS 2019 / ISO 26782: flow for PEF = volume change over 80 ms
+    flow = np.zeros_like(v)
+    flow[k:-k] = (v[2 * k:] - v[:-2 * k]) / (2 * k * dt) / 1000.0  # L/s
     i = int(np.argmax(flow))
     pef = flow[i]
     t0 = t[i] - (v[i] / 1000.0) / pef  # where the tangent (slope PEF through the PEF point) hits 0

@@ -1,5 +1,6 @@
 """Bad input: every broken file raises ReadError naming the path and the problem, never a
 traceback from wfdb/numpy/polars and never a silently wrong signal."""
+import re
 import shutil
 
 import numpy as np
@@ -25,6 +26,8 @@ def _problem(path, **kw) -> str:
         read(path, **kw)
     assert str(path) in info.value.path or str(path.parent) in info.value.path  # names the file
     assert str(info.value) == f"{info.value.path}: {info.value.problem}" and "\n" not in str(info.value)
+    foreign = [m for m in re.findall(r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b", str(info.value)) if m != "ReadError"]
+    assert not foreign, f"a library's exception class leaks into the message: {info.value}"
     return info.value.problem
 
 

@@ -18,11 +18,11 @@ def make(c=2, t=1000, fs=100.0, **kw):
 
 
 def test_coercion_and_shape():
-    r = Record(samples=np.arange(10), fs_hz=10, channels=("II",))
+    r = Record(samples=np.arange(10), fs_hz=250, channels=("II",))
     assert r.samples.dtype == np.float32 and r.samples.shape == (1, 10)
-    assert r.units == ("",) and r.modality == "ecg" and r.duration_s == 1.0
+    assert r.units == ("",) and r.modality == "ecg" and r.duration_s == 10 / 250
     assert r.n_channels == 1 and r.n_samples == 10
-    np.testing.assert_allclose(r.t_s, np.arange(10) / 10)
+    np.testing.assert_allclose(r.t_s, np.arange(10) / 250)
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -82,7 +82,7 @@ def test_slice_irregular_times():
 
 
 def test_select_and_pick():
-    r = Record(samples=np.zeros((3, 10)), fs_hz=10, channels=("II", "ABP", "PLETH"), units=("mV", "mmHg", "NU"))
+    r = Record(samples=np.zeros((3, 10)), fs_hz=125, channels=("II", "ABP", "PLETH"), units=("mV", "mmHg", "NU"))
     assert r.channel_modalities == ("ecg", "other", "ppg") and r.modality == "ecg"
     s = r.select(["PLETH", 0])
     assert s.channels == ("PLETH", "II") and s.units == ("NU", "mV")

@@ -26,7 +26,9 @@ COMMAND_MODULES = (
     "biosig.cli.encoder_commands",   # pretrain, embed, probe
     "biosig.cli.export_commands",    # export, compile
     "biosig.cli.stream_commands",    # serve, monitor, replay, listen, status, keys, bridge, demo
+    "biosig.cli.dashboard_commands",  # dashboard
     "biosig.cli.score_commands",     # score
+    "biosig.cli.spiro_commands",     # spiro
 )
 
 EXIT_USER_ERROR = 2

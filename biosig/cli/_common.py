@@ -13,3 +13,107 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def free_cores() -> int:
+    """Cores not busy right now: CPUs this process may use minus the 1-minute load average
+    (rounded), at least 1. On a shared 2-core machine under load this is 1, which is what
+    torch/ONNX Runtime should use there: oversubscribed threads made ``embed`` 7x slower."""
+    import os
+
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        busy = 0.0
+    return max(1, min(n, int(n - busy + 0.5)))
+
+
+def pick_threads(requested: int | None, workers: int = 1) -> int:
+    """Intra-op threads per worker: ``requested`` (``--threads``), else the free cores shared
+    among ``workers`` (one per worker process when there are several)."""
+    if requested:
+        return int(requested)
+    return max(1, free_cores() // max(1, int(workers)))
+
+
+def apply_threads(n: int) -> None:
+    """Set the thread count for the numeric libraries imported after this call (OpenMP, MKL,
+    OpenBLAS, Numba; torch reads OMP_NUM_THREADS at import) and torch if already imported."""
+    import os
+    import sys
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(int(n))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(n))
+
+
+def add_threads_argument(parser) -> None:
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help="intra-op threads per worker (default: the cores free right now, i.e. CPUs "
+                             "minus the 1-minute load average, divided among the workers; at least 1)")
+
+
+def add_modality_arguments(parser) -> None:
+    parser.add_argument("--modality", default=None, metavar="MODALITY",
+                        help="the recordings' modality (ecg, ppg, resp, audio, spiro, motion, other) "
+                             "instead of the guess from channel names and rate")
+    parser.add_argument("--channel", action="append", default=[], metavar="NAME=MODALITY",
+                        help="say what one channel is, e.g. --channel ch1=ppg (repeatable); unknown "
+                             "names stay 'other' otherwise")
+
+
+def read_options(args) -> dict:
+    """``biosig.read`` keyword arguments from ``--modality`` / ``--channel`` (one-line errors)."""
+    from biosig.modality import check_modality, parse_channel_modalities
+
+    out: dict = {}
+    if getattr(args, "modality", None):
+        out["modality"] = check_modality(args.modality.strip().lower())
+    given = parse_channel_modalities(getattr(args, "channel", None))
+    if given:
+        out["channel_modalities"] = given
+    return out
+
+
+class ProgressLog:
+    """One log line on stderr every ``every_s`` seconds when stderr is not a terminal (a tqdm bar
+    is used on a terminal), so long runs under nohup/CI are not silent. The interval defaults to
+    10 s; the environment variable ``BIOSIG_PROGRESS_S`` changes it."""
+
+    def __init__(self, what: str, total: int, every_s: float | None = None):
+        import os
+        import sys
+        import time
+
+        if every_s is None:
+            try:
+                every_s = float(os.environ.get("BIOSIG_PROGRESS_S", "10"))
+            except ValueError:
+                every_s = 10.0
+        self.what, self.total, self.every_s = what, int(total), float(every_s)
+        self.enabled = not sys.stderr.isatty()
+        self.t0 = self.last = time.monotonic()
+        self.done = self.failed = 0
+
+    def update(self, ok: bool = True, extra: str = "") -> None:
+        import sys
+        import time
+
+        self.done += 1
+        self.failed += 0 if ok else 1
+        now = time.monotonic()
+        due = now - self.last >= self.every_s
+        final = self.done >= self.total and now - self.t0 >= self.every_s  # short runs stay quiet
+        if not self.enabled or not (due or final):
+            return
+        self.last = now
+        rate = self.done / max(now - self.t0, 1e-9)
+        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        print(f"{self.what}: {self.done}/{self.total} records ({self.failed} failed), {rate:.2f} rec/s"
+              f"{', ' + extra if extra else ''}, elapsed {now - self.t0:.0f} s, ETA {eta:.0f} s",
+              file=sys.stderr, flush=True)

@@ -9,6 +9,8 @@ import json
 import logging
 import sys
 
+from biosig.cli._common import add_modality_arguments, add_threads_argument
+
 log = logging.getLogger(__name__)
 
 ENCODER_MODALITIES = ("ecg", "ppg", "audio", "spiro")
@@ -101,7 +103,9 @@ def register(subparsers) -> None:
         "embed", help="embed recordings with an encoder, one parquet row per window",
         description="Apply the model's stored preprocessing pipeline, cut each recording into the "
                     "modality's default windows and write source, channels, t0_s, t1_s, quality and "
-                    "embedding (list of float32) per window. Identical input gives identical output.")
+                    "embedding (list of float32) per window. Identical input gives identical output. "
+                    "A bad input is reported on stderr and the others are still written (exit code 1; "
+                    "2 when none could be embedded). Threads: --threads, default the free cores.")
     e.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, record names or folders")
     e.add_argument("--model", required=True, metavar="NAME|DIR|FILE",
                    help="shipped model name (ecg-tiny, ...), checkpoint dir, or an exported .onnx / .plan "
@@ -111,6 +115,8 @@ def register(subparsers) -> None:
     e.add_argument("--random-weights", action="store_true",
                    help="use the architecture NAME with random (seeded) weights: a baseline")
     add_backend_args(e, default_backend=None, default_help="torch for a name or checkpoint, auto for a file")
+    add_threads_argument(e)
+    add_modality_arguments(e)
     e.set_defaults(handler=embed_command)
 
     q = subparsers.add_parser(
@@ -167,19 +173,28 @@ def pretrain_command(args) -> int:
 
 
 def embed_command(args) -> int:
+    """Embed each input; like ``score``, a bad input is reported on stderr (one line) and the
+    good ones are still written. Exit code 0: all embedded; 1: some inputs failed; 2: usage
+    error or nothing could be embedded."""
     import pathlib
 
-    import polars as pl
-
+    from biosig.cli._common import ProgressLog, apply_threads, pick_threads, read_options
     from biosig.errors import BiosigError
-    from biosig.readers import discover, read
+    threads = pick_threads(args.threads)
+    apply_threads(threads)  # before torch is imported: default torch threads oversubscribe a busy host
+    opts = read_options(args)
     out = pathlib.Path(args.out)
     if out.suffix != ".parquet":
         raise BiosigError(f"--out {args.out}: expected a .parquet file")
+    import polars as pl
+
+    from biosig.readers import discover, read
     from encoders.inference import open_model
     backend = args.backend or ("auto" if pathlib.Path(args.model).suffix.lower() in (".onnx", ".plan") else "torch")
     enc = open_model(args.model, backend, device=args.device, precision=args.precision,
-                     random_weights=args.random_weights)
+                     random_weights=args.random_weights, threads=threads)
+    apply_threads(threads)
+    log.info("embed: %d intra-op thread(s)", threads)
     paths = discover(args.inputs)
     if not paths:
         raise BiosigError(f"no readable recordings in {', '.join(args.inputs)}")
@@ -187,12 +202,33 @@ def embed_command(args) -> int:
     if sys.stderr.isatty():
         from tqdm import tqdm
         it = tqdm(paths, desc=f"embed {enc.model_id}", unit="rec")
-    frames = [enc.embed(read(p), source=str(p), batch_size=args.batch_size) for p in it]
+    progress = ProgressLog("embed", len(paths))
+    frames, failed = [], 0
+    for p in it:
+        try:
+            frames.append(enc.embed(read(p, **opts), source=str(p), batch_size=args.batch_size))
+            progress.update(True)
+        except BiosigError as exc:
+            failed += 1
+            progress.update(False)
+            text = str(exc)
+            print(f"biosig embed: error: {text if str(p) in text else f'{p}: {text}'}", file=sys.stderr)
+        except (ValueError, ArithmeticError, IndexError, KeyError) as exc:  # a bug of ours on odd input
+            failed += 1
+            progress.update(False)
+            log.debug("embed %s failed", p, exc_info=True)
+            print(f"biosig embed: error: {p}: cannot be embedded ({str(exc).splitlines()[0] if str(exc) else 'internal error'})",
+                  file=sys.stderr)
+    if not frames:
+        print(f"biosig embed: error: none of the {len(paths)} recording(s) could be embedded; nothing written",
+              file=sys.stderr)
+        return 2
     df = pl.concat(frames)
     out.parent.mkdir(parents=True, exist_ok=True)
     df.write_parquet(out)
-    print(f"{len(df)} windows from {len(paths)} recordings -> {out} ({enc.model_id})")
-    return 0
+    print(f"{len(df)} windows from {len(frames)} recordings -> {out} ({enc.model_id})"
+          + (f"; {failed} recording(s) failed (see above)" if failed else ""))
+    return 1 if failed else 0
 
 
 def probe_command(args) -> int:

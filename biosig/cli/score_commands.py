@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 
-from biosig.cli._common import positive_int
+from biosig.cli._common import ProgressLog, add_modality_arguments, add_threads_argument, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,14 @@ def register(subparsers) -> None:
                    help="join this Ray cluster (e.g. auto, ray://head:10001); default: a local instance")
     p.add_argument("--batch-size", type=positive_int, default=64, help="windows per backend call")
     p.add_argument("--retry-errors", action="store_true", help="score again records that failed before")
+    add_threads_argument(p)
+    add_modality_arguments(p)
     p.set_defaults(handler=run_score_command)
 
 
 class _Progress:
-    """tqdm bar over records with records/s, windows/s and ETA; silent when stderr is no TTY."""
+    """tqdm bar over records with records/s, windows/s and ETA on a terminal; otherwise a log line
+    every 10 s (:class:`biosig.cli._common.ProgressLog`)."""
 
     def __init__(self):
         self.bar = None
@@ -66,6 +69,7 @@ class _Progress:
             log.warning("resuming: %d record(s) already done, %d to score", skipped, total)
         self.bar = tqdm(total=total, unit="rec", desc="score", disable=not sys.stderr.isatty(),
                         dynamic_ncols=True)
+        self.log = ProgressLog("score", total)
         self.t0 = time.perf_counter()
 
     def update(self, outcome: dict) -> None:
@@ -75,6 +79,7 @@ class _Progress:
             rate = self.windows / max(time.perf_counter() - self.t0, 1e-9)
             self.bar.set_postfix(windows_s=f"{rate:.1f}", failed=self.failed, refresh=False)
             self.bar.update(1)
+            self.log.update(bool(outcome["ok"]), f"{rate:.1f} windows/s")
 
     def close(self) -> None:
         if self.bar is not None:
@@ -82,12 +87,18 @@ class _Progress:
 
 
 def run_score_command(args) -> int:
+    from biosig.cli._common import apply_threads, pick_threads, read_options
+
+    threads = pick_threads(args.threads, args.workers)
+    apply_threads(threads)  # before torch/onnxruntime are imported
+    opts = read_options(args)
     from encoders.scoring import ScoreConfig, run_score
 
+    log.info("score: %d intra-op thread(s) per worker", threads)
     config = ScoreConfig(inputs=tuple(args.paths), model=args.model, out_dir=args.out, engine=args.engine,
                          workers=args.workers, backend=args.backend, ray_address=args.ray_address,
-                         batch_size=args.batch_size, retry_errors=args.retry_errors, device=args.device,
-                         precision=args.precision)
+                         batch_size=args.batch_size, retry_errors=args.retry_errors, threads=threads,
+                         read_options=opts, device=args.device, precision=args.precision)
     progress = _Progress()
     try:
         summary = run_score(config, on_start=progress.start, on_outcome=progress.update)

@@ -10,6 +10,8 @@ import json
 import logging
 import sys
 
+from biosig.cli._common import add_modality_arguments
+
 log = logging.getLogger(__name__)
 
 BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
@@ -24,6 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="record, file, folder or list of records")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.add_argument("--no-quality", action="store_true", help="skip the ECG/PPG signal-quality summary")
+    add_modality_arguments(p)
     p.set_defaults(handler=info_command)
 
     s = subparsers.add_parser(
@@ -71,7 +74,7 @@ def quality_of(rec) -> tuple[dict | None, str]:
                              for k, v in dict(quality_summary(part)).items()}
         except Exception as exc:  # a quality failure must not hide the rest of the summary
             log.warning("%s: %s quality failed: %s", rec.metadata.get("source", "?"), modality, exc)
-            out[modality] = {"error": f"{type(exc).__name__}: {exc}"}
+            out[modality] = {"error": (str(exc).strip().splitlines() or ["no details"])[0]}
     return out, ""
 
 
@@ -168,24 +171,29 @@ def format_table(info: dict) -> str:
 
 
 def info_command(args) -> int:
+    from biosig.cli._common import ProgressLog, read_options
     from biosig.errors import BiosigError
     from biosig.readers import discover, read
 
+    opts = read_options(args)
     paths = discover(args.paths)
     if not paths:
         raise BiosigError(f"no records found under {', '.join(args.paths)} (looked for WFDB headers, EDF, "
                           "audio, marker/spirometry CSV and CSV/Parquet with a t_s column)")
     results, failed = [], 0
     progress = None
+    plain = ProgressLog("info", len(paths))
     if len(paths) > 3 and sys.stderr.isatty():
         from tqdm import tqdm
         progress = tqdm(total=len(paths), unit="rec", leave=False)
     for path in paths:
         try:
-            rec = read(path)
+            rec = read(path, **opts)
             results.append(summarize(path, rec, quality=not args.no_quality))
+            plain.update(True)
         except BiosigError as exc:
             failed += 1
+            plain.update(False)
             print(f"biosig info: error: {exc}", file=sys.stderr)
             results.append({"path": path, "error": str(getattr(exc, "problem", exc))})
         if progress is not None:

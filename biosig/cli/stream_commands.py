@@ -11,6 +11,10 @@ import signal
 import sys
 import threading
 
+from biosig.cli._stream_checks import (check_models as _check_models, check_number as _check_number,
+                                       check_writable_dir as _check_writable_dir, close_all as _close_all,
+                                       interruptible as _interruptible, leave_if_signalled as _leave_if_signalled)
+
 DEFAULT_INGEST = "tcp://127.0.0.1:5555"
 DEFAULT_OUTPUT = "tcp://127.0.0.1:5556"
 DEFAULT_STATUS = "tcp://127.0.0.1:5557"
@@ -39,8 +43,8 @@ def _stop_on_signals(stop: threading.Event):
 
 def _check_seconds(args):
     from streams.errors import StreamError
-    if args.seconds is not None and not args.seconds > 0:
-        raise StreamError(f"--seconds must be > 0, got {args.seconds}")
+    if args.seconds is not None and not 0 < args.seconds < float("inf"):
+        raise StreamError(f"--seconds must be > 0 and finite, got {args.seconds:g}")
 
 
 # ---------------------------------------------------------------------------------- handlers
@@ -76,9 +80,22 @@ def _serve(args) -> int:
             k, v = item.split("=", 1)
             models[k] = v
         changes["models"] = models
-    rt = Runtime(cfg.replace(**changes))
+    if args.tap or args.dashboard is not None:
+        changes["tap_signals"] = True
+    cfg = cfg.replace(**changes)
+    for flag, path in (("--record", cfg.record_dir), ("--state", cfg.state_dir)):
+        if path is not None:
+            _check_writable_dir(flag, path)
+    _check_models(cfg.models)
+    rt = Runtime(cfg)
     _stop_on_signals(rt._stop)
-    rt.run(args.seconds)
+    from biosig.cli.dashboard_commands import start_for_serve
+    dash = start_for_serve(args, rt.config.endpoints.output)
+    try:
+        rt.run(args.seconds)
+    finally:
+        if dash is not None:
+            dash.stop()
     if rt.error:
         raise rt.error
     print(json.dumps(rt.status()["totals"]), file=sys.stderr)
@@ -86,40 +103,65 @@ def _serve(args) -> int:
 
 
 def _monitor(args) -> int:
-    from streams.simulate import make_couches, make_ward, run_sources
-    _check_seconds(args)
-    streams = [s for s in args.streams.split(",") if s]
-    pubs, sources = make_ward(args.simulate, streams, endpoint=args.ingest, key_dir=args.keys,
-                              frame_s=args.frame_s, seed=args.seed)
-    cp, cs, _ = make_couches(args.couches, endpoint=args.ingest, key_dir=args.keys,
-                             seconds=args.seconds or 600.0, seed=args.seed)
     stop = threading.Event()
-    _stop_on_signals(stop)
-    try:
-        run_sources(sources + cs, args.seconds, stop)
-    finally:
-        for p in pubs + cp:
-            p.close(linger_s=1.0)
-    sent = sum(s.out.sent for s in sources + cs)
-    dropped = sum(s.out.dropped for s in sources + cs)
-    print(f"biosig monitor: sent {sent} frames from {len(sources + cs)} streams, dropped {dropped}", file=sys.stderr)
+    with _interruptible(stop):
+        from streams.errors import StreamError
+        from streams.simulate import make_couches, make_ward, run_sources
+        from streams.security import parse_endpoint
+        _check_seconds(args)
+        parse_endpoint(args.ingest)
+        _check_number("--simulate", args.simulate, lo=0, integer=True)
+        _check_number("--couches", args.couches, lo=0, integer=True)
+        _check_number("--frame-s", args.frame_s, lo=0, hi=10, lo_open=True)
+        _check_number("--seed", args.seed, lo=0, integer=True)
+        if args.simulate == 0 and args.couches == 0:
+            raise StreamError("nothing to simulate: --simulate 0 and --couches 0")
+        streams = [s for s in args.streams.split(",") if s]
+        if args.simulate and not streams:
+            raise StreamError("--streams is empty: give some of ecg,ppg,resp,audio (or --simulate 0 for couches only)")
+        pubs, sources = [], []
+        try:
+            wp, sources = make_ward(args.simulate, streams, endpoint=args.ingest, key_dir=args.keys,
+                                    frame_s=args.frame_s, seed=args.seed)
+            pubs += wp
+            cp, cs, _ = make_couches(args.couches, endpoint=args.ingest, key_dir=args.keys,
+                                     seconds=args.seconds or 600.0, seed=args.seed)
+            pubs += cp
+            sources = sources + cs
+            print(f"biosig monitor: publishing {len(sources)} streams to {args.ingest} "
+                  f"(Ctrl-C to stop)", file=sys.stderr, flush=True)
+            run_sources(sources, args.seconds, stop)
+        finally:
+            _close_all(pubs, stop)
+    sent = sum(s.out.sent for s in sources)
+    dropped = sum(s.out.dropped for s in sources)
+    print(f"biosig monitor: sent {sent} frames from {len(sources)} streams, dropped {dropped}"
+          f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
+    _leave_if_signalled(stop)
     return 0
 
 
 def _replay(args) -> int:
-    from streams.replay import replay_duration_s, replay_sources
-    from streams.simulate import run_sources
-    _check_seconds(args)
-    pubs, sources = replay_sources(args.records, speed=args.speed, endpoint=args.ingest, key_dir=args.keys)
     stop = threading.Event()
-    _stop_on_signals(stop)
-    try:
-        run_sources(sources, args.seconds or replay_duration_s(sources), stop)
-    finally:
-        for p in pubs:
-            p.close(linger_s=1.0)
-    print(f"biosig replay: sent {sum(s.out.sent for s in sources)} frames from {len(sources)} streams",
-          file=sys.stderr)
+    with _interruptible(stop):
+        from streams.replay import MAX_SPEED, replay_duration_s, replay_sources
+        from streams.simulate import run_sources
+        from streams.security import parse_endpoint
+        _check_seconds(args)
+        parse_endpoint(args.ingest)
+        _check_number("--speed", args.speed, lo=0, hi=MAX_SPEED, lo_open=True)
+        pubs, sources = [], []
+        try:
+            pubs, sources = replay_sources(args.records, speed=args.speed, endpoint=args.ingest,
+                                           key_dir=args.keys)
+            print(f"biosig replay: publishing {len(sources)} streams to {args.ingest} (Ctrl-C to stop)",
+                  file=sys.stderr, flush=True)
+            run_sources(sources, args.seconds or replay_duration_s(sources), stop)
+        finally:
+            _close_all(pubs, stop)
+    print(f"biosig replay: sent {sum(s.out.sent for s in sources)} frames from {len(sources)} streams"
+          f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
+    _leave_if_signalled(stop)
     return 0
 
 
@@ -157,6 +199,7 @@ def _listen(args) -> int:
 def _status(args) -> int:
     from streams.demo import status_table
     from streams.subscriber import request_status
+    _check_number("--timeout", args.timeout, lo=0, hi=3600, lo_open=True)
     body = request_status(args.status, key_dir=args.keys, insecure=args.insecure, timeout_s=args.timeout)
     if args.json:
         print(json.dumps(body, indent=1, default=float))
@@ -169,6 +212,7 @@ def _status(args) -> int:
 
 def _keys(args) -> int:
     from streams.security import generate_keys
+    _check_number("--clients", args.clients, lo=1, hi=10000, integer=True)
     d = generate_keys(args.dir, args.clients)
     print(f"wrote server and {args.clients} client certificate(s) to {d}; allow-list: {d / 'allowed'}")
     print(f"runtime: biosig serve --keys {d}   clients: --keys {d}")
@@ -176,10 +220,28 @@ def _keys(args) -> int:
 
 
 def _bridge(args) -> int:
-    from streams.replay import bridge_lsl
+    from streams.lsl import bridge_lsl_in
     _check_seconds(args)
-    sent = bridge_lsl(endpoint=args.ingest, key_dir=args.keys, seconds=args.seconds)
+    _check_number("--resolve-s", args.resolve_s, lo=0, hi=600, lo_open=True)
+    if (args.prop is None) != (args.value is None):
+        from streams.errors import StreamError
+        raise StreamError("--prop and --value go together (e.g. --prop type --value ECG)")
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    sent = bridge_lsl_in(endpoint=args.ingest, key_dir=args.keys, insecure=args.insecure, seconds=args.seconds,
+                         resolve_s=args.resolve_s, prop=args.prop, value=args.value, stop=stop)
     print(f"biosig bridge lsl: {json.dumps(sent)}", file=sys.stderr)
+    return 0
+
+
+def _bridge_out(args) -> int:
+    from streams.lsl import bridge_lsl_out
+    _check_seconds(args)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    pushed = bridge_lsl_out(endpoint=args.output, topics=args.topics, key_dir=args.keys, insecure=args.insecure,
+                            seconds=args.seconds, prefix=args.prefix, stop=stop)
+    print(f"biosig bridge lsl-out: {json.dumps(pushed)}", file=sys.stderr)
     return 0
 
 
@@ -187,6 +249,8 @@ def _demo(args) -> int:
     from streams.config import Endpoints
     from streams.demo import run_demo
     _check_seconds(args)
+    _check_number("--beds", args.beds, lo=0, integer=True)
+    _check_number("--couches", args.couches, lo=0, integer=True)
     run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend,
              endpoints=Endpoints(args.ingest, args.output, args.status))
     return 0
@@ -211,16 +275,19 @@ def register(sub) -> None:
                    help="encoders per modality, e.g. ecg=ecg-tiny,ppg=ppg-tiny or ecg=ecg.onnx; "
                         "'none' for no encoders")
     _seconds(p, what="until interrupted")
+    from biosig.cli.dashboard_commands import add_serve_flags
+    add_serve_flags(p)
     p.set_defaults(handler=_serve)
 
     p = sub.add_parser("monitor", help="simulated bedside monitors and couches",
                        description="Publish N simulated beds (ECG, PPG, respiration, respiratory "
                                    "audio) and marker motion of simulated treatment couches.")
-    p.add_argument("--simulate", type=int, default=2, metavar="N", help="number of beds (default 2)")
+    p.add_argument("--simulate", type=int, default=2, metavar="N",
+                   help="number of beds (default 2); even-numbered beds (bed02, ...) are in atrial fibrillation")
     p.add_argument("--streams", default="ecg,ppg,resp,audio", help="streams per bed (default ecg,ppg,resp,audio)")
     p.add_argument("--couches", type=int, default=1, help="treatment couches with marker tracking (default 1)")
     p.add_argument("--frame-s", type=float, default=0.1, help="seconds of signal per frame (default 0.1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated signals (default 0)")
     _endpoint_args(p, ("ingest",))
     _seconds(p, what="until interrupted")
     p.set_defaults(handler=_monitor)
@@ -228,7 +295,7 @@ def register(sub) -> None:
     p = sub.add_parser("replay", help="replay recordings into the runtime",
                        description="Publish any recording the signal layer reads, one stream per "
                                    "modality, at real time or faster.")
-    p.add_argument("records", nargs="+", metavar="RECORD")
+    p.add_argument("records", nargs="+", metavar="RECORD", help="recordings the signal layer reads (WFDB, EDF, CSV, ...)")
     p.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default 1)")
     _endpoint_args(p, ("ingest",))
     _seconds(p, what="one pass through the longest record")
@@ -246,7 +313,7 @@ def register(sub) -> None:
     p = sub.add_parser("status", help="ask the runtime for per-stream counters and latency",
                        description="Per-stream rates, gaps, drops, rejects, queue depth and latency "
                                    "p50/p99/p99.9/max from the running runtime.")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the full status as JSON")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer")
     _endpoint_args(p, ("status",))
     p.set_defaults(handler=_status)
@@ -256,26 +323,44 @@ def register(sub) -> None:
                                    "and the allow-list DIR/allowed.")
     ks = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     g = ks.add_parser("generate", help="create certificates")
-    g.add_argument("dir", metavar="DIR")
+    g.add_argument("dir", metavar="DIR", help="key folder to create (made 0700; secret keys 0600)")
     g.add_argument("--clients", type=int, default=1, help="client certificates to create (default 1)")
     g.set_defaults(handler=_keys)
 
     p = sub.add_parser("bridge", help="bridge other streaming systems into the runtime",
                        description="`biosig bridge lsl`: publish Lab Streaming Layer outlets into the "
-                                   "runtime (needs the optional pylsl: pip install 'biosig[lsl]').")
+                                   "runtime; `biosig bridge lsl-out`: runtime outputs as LSL outlets "
+                                   "(needs the optional pylsl: pip install 'biosig[lsl]').")
     bs = p.add_subparsers(dest="bridge_command", metavar="SYSTEM", required=True)
-    b = bs.add_parser("lsl", help="LSL outlets -> runtime")
+    b = bs.add_parser("lsl", help="LSL outlets -> runtime",
+                      description="Publish LSL outlets into the runtime as <source_id>/<type>; LSL "
+                                  "timestamps are mapped to device time (see streams/lsl.py).")
+    b.add_argument("--prop", metavar="NAME", help="only streams whose LSL property NAME (type, name, "
+                                                  "source_id, ...) equals --value")
+    b.add_argument("--value", metavar="V", help="the value for --prop")
+    b.add_argument("--resolve-s", type=float, default=2.0, metavar="S",
+                   help="seconds to look for LSL streams (default 2)")
     _endpoint_args(b, ("ingest",))
     _seconds(b, what="until interrupted")
     b.set_defaults(handler=_bridge)
+    b = bs.add_parser("lsl-out", help="runtime outputs -> LSL outlets",
+                      description="One LSL outlet per output topic (embeddings, forecasts, holds), "
+                                  "stamped with device time mapped to LSL time (see streams/lsl.py).")
+    b.add_argument("--topics", nargs="*", default=["emb/", "fcst/", "hold/"], metavar="PREFIX",
+                   help="output topic prefixes (default emb/ fcst/ hold/)")
+    b.add_argument("--prefix", default="biosig", help="LSL source ids are PREFIX:TOPIC (default biosig)")
+    _endpoint_args(b, ("output",))
+    _seconds(b, what="until interrupted")
+    b.set_defaults(handler=_bridge_out)
 
     p = sub.add_parser("demo", help="runtime + simulated ward and couch, live table, summary",
                        description="Start the runtime, a simulated ward and a treatment couch, show "
                                    "a live table, then print a summary and write demo-out/.")
-    p.add_argument("--beds", type=int, default=4)
-    p.add_argument("--couches", type=int, default=1)
-    p.add_argument("--out", default="demo-out", metavar="DIR")
-    p.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch"))
+    p.add_argument("--beds", type=int, default=4, help="simulated beds (default 4)")
+    p.add_argument("--couches", type=int, default=1, help="simulated treatment couches (default 1)")
+    p.add_argument("--out", default="demo-out", metavar="DIR", help="output folder (default demo-out)")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch"),
+                   help="encoder backend (default auto)")
     _endpoint_args(p)
     _seconds(p, default=60.0, what="60")
     p.set_defaults(handler=_demo)

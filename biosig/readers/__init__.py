@@ -79,6 +79,8 @@ def detect_format(path) -> str:
             return "wfdb"
         raise ReadError(path, "no such file or WFDB record")
     if path.is_dir():
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise ReadError(path, "permission denied: the folder cannot be listed by this user")
         raise ReadError(path, "is a folder, not a record (biosig.readers.discover lists the records in it)")
     if suffix == ".hea" or path.with_name(path.name + ".hea").exists():
         return "wfdb"
@@ -89,6 +91,8 @@ def detect_format(path) -> str:
             raise ReadError(path, "a .mat file without a WFDB header (.hea) beside it; "
                                   "only WFDB .mat signal files are read")
         raise ReadError(path, f"a WFDB {suffix} file without its header {path.with_suffix('.hea').name}")
+    if not os.access(path, os.R_OK):
+        raise ReadError(path, "permission denied: the file cannot be read by this user")
     if path.stat().st_size == 0:
         raise ReadError(path, f"empty file (0 bytes); accepted formats: {_ACCEPTED}")
     if suffix in EDF_EXTENSIONS:
@@ -150,7 +154,8 @@ def resample(rec: Record, fs_hz: float) -> Record:
 
 
 def read(path, *, modality: str | None = None, channels: Sequence[str | int] | None = None,
-         fs_hz: float | None = None, mono: bool = False) -> Record:
+         fs_hz: float | None = None, mono: bool = False,
+         channel_modalities: dict[str, str] | None = None) -> Record:
     """Read any supported recording into a :class:`biosig.Record`.
 
     Parameters
@@ -161,6 +166,9 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
     channels : keep only these channels (names or indices), in that order.
     fs_hz : resample to this rate (Hz); annotations follow.
     mono : audio only: mix all channels down to one.
+    channel_modalities : ``{channel name: modality}`` the user states (``--channel NAME=MODALITY``);
+        they replace the guess from the name, and set the record's modality unless
+        ``modality`` is given.
 
     Returns
     -------
@@ -172,6 +180,45 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
     """
     if modality is not None:
         check_modality(modality)
+    try:
+        rec = _read_format(path, mono)
+    except PermissionError as exc:  # a file or folder on the way is not readable by this user
+        raise ReadError(exc.filename or path, "permission denied: cannot be read by this user") from None
+    except IsADirectoryError as exc:
+        raise ReadError(exc.filename or path, "is a folder, not a record") from None
+    except OSError as exc:
+        if isinstance(exc, ReadError):  # pragma: no cover - ReadError is not an OSError
+            raise
+        raise ReadError(exc.filename or path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        if channel_modalities:
+            unknown = sorted(set(channel_modalities) - set(rec.channels))
+            if unknown:
+                raise ReadError(path, f"--channel names {', '.join(unknown)} not among the channels "
+                                      f"{', '.join(rec.channels)}")
+            for m in channel_modalities.values():
+                check_modality(m)
+            given = dict(rec.metadata.get("channel_modalities") or {}, **channel_modalities)
+            rec = rec.replace(metadata=dict(rec.metadata, channel_modalities=given))
+            if modality is None:
+                known = [m for m in rec.channel_modalities if m != "other"]
+                if known:
+                    rec = rec.replace(modality=max(dict.fromkeys(known), key=known.count))
+        if channels is not None:
+            rec = rec.select(list(channels))
+        if modality is not None:
+            rec = rec.replace(modality=modality)
+        if fs_hz is not None:
+            rec = resample(rec, fs_hz)
+    except ReadError:
+        raise
+    except BiosigError as exc:
+        raise ReadError(path, str(exc)) from None
+    log.debug("read %s: %r", os.fspath(path), rec)
+    return rec
+
+
+def _read_format(path, mono: bool) -> Record:
     fmt = detect_format(path)
     p = pathlib.Path(path)
     if fmt == "wfdb":
@@ -187,16 +234,4 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
         rec = read_parquet(p)
     else:
         rec = read_csv(p)
-    try:
-        if channels is not None:
-            rec = rec.select(list(channels))
-        if modality is not None:
-            rec = rec.replace(modality=modality)
-        if fs_hz is not None:
-            rec = resample(rec, fs_hz)
-    except ReadError:
-        raise
-    except BiosigError as exc:
-        raise ReadError(path, str(exc)) from None
-    log.debug("read %s: %r", os.fspath(path), rec)
     return rec

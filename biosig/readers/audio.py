@@ -13,6 +13,7 @@ import pathlib
 import numpy as np
 
 from biosig.errors import ReadError
+from biosig.modality import MIN_FS_HZ
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def _decode(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
         y, fs = librosa.load(str(path), sr=None, mono=False)
     except Exception as exc:
         raise ReadError(path, f"not a readable audio file (soundfile: {first_error}; "
-                              f"audioread: {type(exc).__name__}: {exc})") from None
+                              f"audioread: {str(exc).strip() or 'no details'})") from None
     return np.atleast_2d(y).astype(np.float32), float(fs), "audioread"
 
 
@@ -103,8 +104,10 @@ def read_audio(path, *, mono: bool = False) -> Record:
     if mono and x.shape[0] > 1:
         x = x.mean(axis=0, keepdims=True)
     names = channel_names(x.shape[0])
+    # a "WAV" at a few Hz (PSG exports) is not sound: its modality stays unknown unless said
+    modality = "audio" if fs_hz >= MIN_FS_HZ["audio"] else ""
     return Record(samples=x, fs_hz=fs_hz, channels=names, units=("FS",) * len(names),
-                  modality="audio", metadata=meta)
+                  modality=modality, metadata=meta)
 
 
 def resample_audio(rec: Record, fs_hz: float) -> Record:

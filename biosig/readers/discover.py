@@ -60,6 +60,8 @@ def segment_headers(folder: pathlib.Path) -> set[pathlib.Path]:
 
 
 def _is_table_csv(path: pathlib.Path) -> bool:
+    if not os.access(path, os.R_OK):
+        return True  # kept, so that biosig.read reports "permission denied" rather than a silent skip
     return is_marker_csv(path) or TIME_COLUMN in csv_columns(path)
 
 
@@ -76,10 +78,10 @@ def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path]) -> bool:
 
 def _as_record_path(path: pathlib.Path) -> pathlib.Path:
     """``100.dat``/``100.atr``/``100`` -> ``100.hea`` when that header exists."""
-    if path.suffix.lower() in WFDB_COMPANION_EXTENSIONS or not path.exists():
+    if path.suffix.lower() in WFDB_COMPANION_EXTENSIONS or not os.path.exists(path):
         hea = path.with_suffix(".hea") if path.suffix.lower() in WFDB_COMPANION_EXTENSIONS \
             else path.with_name(path.name + ".hea")
-        if hea.exists():
+        if os.path.exists(hea):
             return hea
     return path
 
@@ -108,8 +110,18 @@ def _list_entries(path: pathlib.Path) -> list[pathlib.Path]:
 
 
 def _expand_folder(folder: pathlib.Path) -> list[pathlib.Path]:
+    """Records under ``folder``. Folders that cannot be listed are returned as entries themselves
+    (so that :func:`biosig.read` reports "permission denied" for them instead of a silent skip);
+    CSV files that are not records are returned too when the folder holds no record at all (the
+    user pointed at them: :func:`biosig.read` says why each one is not a record)."""
     out: list[pathlib.Path] = []
-    for root, dirs, files in os.walk(folder):
+    skipped_csv: list[pathlib.Path] = []
+
+    def unreadable(err: OSError) -> None:
+        log.warning("%s: cannot be listed (%s)", err.filename, err.strerror)
+        out.append(pathlib.Path(err.filename))
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # skip .git, .cache, ...
         root_p = pathlib.Path(root)
         segments = segment_headers(root_p)
@@ -119,6 +131,12 @@ def _expand_folder(folder: pathlib.Path) -> list[pathlib.Path]:
                 continue
             if _is_record_file(p, segments):
                 out.append(p)
+            elif p.suffix.lower() in (".csv", ".tsv"):
+                skipped_csv.append(p)
+    if not out and skipped_csv:
+        return skipped_csv
+    for p in skipped_csv:
+        log.info("%s: skipped (not a record: no 't_s' column, not a marker CSV)", p)
     return out
 
 
@@ -138,12 +156,17 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str
     found: list[pathlib.Path] = []
     for raw in paths:
         path = pathlib.Path(raw)
-        if path.is_dir():
-            found.extend(_expand_folder(path))
-        elif path.is_file() and _is_list_file(path):
-            found.extend(pathlib.Path(p) for p in discover(_list_entries(path)))
-        else:
-            found.append(_as_record_path(path))
+        try:
+            if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+                found.append(path)  # read() reports "permission denied"
+            elif path.is_dir():
+                found.extend(_expand_folder(path))
+            elif path.is_file() and os.access(path, os.R_OK) and _is_list_file(path):
+                found.extend(pathlib.Path(p) for p in discover(_list_entries(path)))
+            else:
+                found.append(_as_record_path(path))
+        except PermissionError:  # a folder on the way cannot be searched: read() reports it
+            found.append(path)
     seen: set[str] = set()
     out: list[str] = []
     for p in found:

@@ -9,7 +9,11 @@ Conventions shared with :mod:`biosig.writers`:
 - empty fields (and ``NaN``) are gaps and stay NaN.
 
 The spirometry CSV (``t_s,volume_ml``, e.g. UK Biobank field 3066) is a generic table whose
-``volume_ml`` column becomes channel ``volume`` in ``mL`` with modality ``spiro``.
+``volume_ml`` column becomes channel ``volume`` in ``mL`` with modality ``spiro``. A flow-time
+spirogram (``t_s,flow_l_s`` or one ``flow [L/s]`` column, as most spirometers export) is
+integrated to that same volume channel (:func:`biosig.spirometry.volume_from_flow`: trapezoids,
+volume 0 at the first sample) so that every consumer sees one form; ``metadata["spirogram"]``
+says ``"flow-time"``.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ TIME_COLUMN = "t_s"
 PARQUET_META_KEY = b"biosig"
 _UNIT_RE = re.compile(r"^(.*\S)\s*\[([^\[\]]*)\]$")
 #: Columns whose name carries a unit suffix that names the modality (``volume_ml``).
-_SPIRO_COLUMNS = {"volume_ml": ("volume", "mL")}
+_SPIRO_COLUMNS = {"volume_ml": ("volume", "mL"), "flow_l_s": ("flow", "L/s")}
 
 
 def first_line(path, n_bytes: int = 4096) -> str:
@@ -51,7 +55,7 @@ def csv_columns(path) -> list[str]:
 
 def is_spirometry_csv(path) -> bool:
     cols = [c.lower() for c in csv_columns(path)]
-    return len(cols) >= 2 and cols[0] == TIME_COLUMN and "volume_ml" in cols
+    return len(cols) >= 2 and cols[0] == TIME_COLUMN and ("volume_ml" in cols or "flow_l_s" in cols)
 
 
 def _split_unit(name: str) -> tuple[str, str]:
@@ -82,7 +86,7 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
         raise ReadError(path, f"column {TIME_COLUMN!r} is not numeric (type {df.schema[TIME_COLUMN]})")
     if df[TIME_COLUMN].null_count():
         raise ReadError(path, f"column {TIME_COLUMN!r} has {df[TIME_COLUMN].null_count()} empty value(s)")
-    if "volume_ml" in (c.lower() for c in df.columns) and not modality:
+    if {"volume_ml", "flow_l_s"} & {c.lower() for c in df.columns} and not modality:
         modality = "spiro"
     df = df.rename(renamed).with_columns(pl.exclude(TIME_COLUMN).cast(pl.Float64))
     fs_hz = meta.pop("fs_hz", None)
@@ -108,10 +112,29 @@ def read_csv(path) -> Record:
     try:
         df = pl.read_csv(path, infer_schema_length=10_000, null_values=["", "NA", "nan", "NaN"])
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
-        raise ReadError(path, f"malformed CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        raise ReadError(path, f"malformed CSV ({(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     _check_row_lengths(path, df.width)
     fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
-    return _frame_to_record(path, df, meta={"source": str(path), "format": fmt})
+    rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt})
+    return _flow_time_to_volume(path, rec) if is_flow_time(rec) else rec
+
+
+def is_flow_time(rec: Record) -> bool:
+    """One channel named ``flow`` in L/s: a flow-time spirogram."""
+    return (rec.n_channels == 1 and rec.channels[0].strip().lower() in ("flow", "flow_l_s")
+            and rec.units[0].strip().lower() == "l/s" and rec.times_s is None)
+
+
+def _flow_time_to_volume(path, rec: Record) -> Record:
+    from biosig.spirometry import volume_from_flow
+
+    try:
+        v = volume_from_flow(rec.samples[0].astype(np.float64), rec.fs_hz)
+    except BiosigError as exc:
+        raise ReadError(path, str(exc)) from None
+    return rec.replace(samples=v[None].astype(np.float32), channels=("volume",), units=("mL",),
+                       modality="spiro", metadata=dict(rec.metadata, format="spirometry-csv",
+                                                       spirogram="flow-time"))
 
 
 def _check_row_lengths(path: pathlib.Path, n_cols: int) -> None:
@@ -136,7 +159,7 @@ def read_parquet(path) -> Record:
         schema_meta = pq.read_schema(path).metadata or {}
         df = pl.read_parquet(path)
     except Exception as exc:
-        raise ReadError(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+        raise ReadError(path, f"not a readable Parquet file ({(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     meta: dict = {"source": str(path), "format": "parquet"}
     modality, units, start = "", None, None
     if PARQUET_META_KEY in schema_meta:

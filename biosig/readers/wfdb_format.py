@@ -17,11 +17,13 @@ import logging
 import math
 import os
 import pathlib
+import re
 from datetime import datetime
 
 import numpy as np
 
 from biosig.errors import ReadError
+from biosig.readers import wfdb_native
 from biosig.record import Annotations, Record
 
 log = logging.getLogger(__name__)
@@ -44,16 +46,88 @@ def record_base(path) -> pathlib.Path:
     return path
 
 
+#: Highest sampling (frame) rate accepted from a header, Hz. Physiological recordings stored as
+#: WFDB (ECG, PPG, respiration, sounds) stay far below it; a larger value is a corrupt header.
+MAX_HEADER_FS_HZ = 1_000_000.0
+
+
+def _read_header_text(path, hea: pathlib.Path) -> str:
+    """The header's text; permission and I/O problems become one-line ReadErrors."""
+    try:
+        return hea.read_text(encoding="latin-1")
+    except PermissionError:
+        raise ReadError(hea, "permission denied: the header cannot be read by this user") from None
+    except IsADirectoryError:
+        raise ReadError(hea, "is a folder, not a WFDB header") from None
+    except OSError as exc:
+        raise ReadError(hea, f"cannot read the header ({exc.strerror or exc})") from None
+
+
+def validate_header_text(hea, text: str) -> None:
+    """Check the record line and the signal lines of a WFDB header ourselves.
+
+    wfdb's parser falls back to defaults on fields it cannot parse (``fs -1`` or ``nan`` become
+    250 Hz, ``1e9`` becomes 1 Hz), which would give silently wrong durations and rates. The
+    record line is ``name[/n_seg] [n_sig [fs[/counter_fs][(base_counter)] [sig_len ...]]]``;
+    a missing fs is WFDB's documented default (250 Hz) and stays accepted.
+    """
+    lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln]
+    if not lines:
+        raise ReadError(hea, "malformed WFDB header: no record line (empty or comments only)")
+    fields = lines[0].split()
+    name = fields[0]
+    multi = "/" in name
+    if len(fields) >= 2:
+        if not fields[1].isdigit():
+            raise ReadError(hea, f"malformed WFDB header: number of signals {fields[1]!r} is not a "
+                                 "non-negative integer")
+        n_sig = int(fields[1])
+    else:
+        n_sig = 0
+    if len(fields) >= 3:
+        fs_text = re.split(r"[/(]", fields[2], maxsplit=1)[0]
+        try:
+            fs = float(fs_text)
+        except ValueError:
+            fs = float("nan")
+        if not (math.isfinite(fs) and 0 < fs <= MAX_HEADER_FS_HZ):
+            raise ReadError(hea, f"implausible sampling rate {fs_text!r} in the header (expected a number "
+                                 f"of Hz above 0 and at most {MAX_HEADER_FS_HZ:g})")
+    if len(fields) >= 4:
+        if not fields[3].isdigit():
+            raise ReadError(hea, f"malformed WFDB header: signal length {fields[3]!r} is not a "
+                                 "non-negative integer")
+    if multi:
+        n_txt = name.split("/", 1)[1]
+        if not n_txt.isdigit():
+            raise ReadError(hea, f"malformed WFDB header: number of segments {n_txt!r} is not an integer")
+        if len(lines) - 1 < int(n_txt):
+            raise ReadError(hea, f"the header declares {n_txt} segments but lists {len(lines) - 1}")
+    elif len(lines) - 1 < n_sig:
+        raise ReadError(hea, f"the header declares {n_sig} signals but has {len(lines) - 1} signal "
+                             "line(s) (truncated header?)")
+
+
 def _header(path, base: pathlib.Path, what: str = "WFDB header"):
     import wfdb
 
     hea = base.with_name(base.name + ".hea")
     if not hea.exists():
         raise ReadError(path, f"{what} {hea.name} does not exist")
+    validate_header_text(hea, _read_header_text(path, hea))
     try:
         return wfdb.rdheader(str(base))
+    except PermissionError:
+        raise ReadError(hea, "permission denied: the header cannot be read by this user") from None
     except Exception as exc:  # wfdb raises ValueError/IndexError/... on malformed headers
-        raise ReadError(hea, f"malformed WFDB header ({type(exc).__name__}: {exc})") from None
+        raise ReadError(hea, f"malformed WFDB header (wfdb cannot parse it: {_plain(exc)})") from None
+
+
+def _plain(exc: BaseException) -> str:
+    """A library exception's message without its Python class name (users get ours only)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
+    return text[:200]
 
 
 def _check_signal_files(hea_path: pathlib.Path, header) -> None:
@@ -62,6 +136,8 @@ def _check_signal_files(hea_path: pathlib.Path, header) -> None:
         raise ReadError(hea_path, f"sampling rate must be > 0 Hz, the header says {header.fs!r}")
     if header.n_sig == 0:
         return
+    if header.sig_len == 0 and any(name != "~" for name in header.file_name):
+        raise ReadError(hea_path, "the record holds no samples (the header's signal length is 0)")
     files: dict[str, list[int]] = {}
     for i, name in enumerate(header.file_name):
         files.setdefault(name, []).append(i)
@@ -71,6 +147,10 @@ def _check_signal_files(hea_path: pathlib.Path, header) -> None:
         sig_path = hea_path.parent / name
         if not sig_path.exists():
             raise ReadError(hea_path, f"signal file {name} named in the header does not exist")
+        if not os.access(sig_path, os.R_OK):
+            raise ReadError(sig_path, "permission denied: the signal file cannot be read by this user")
+        if os.path.getsize(sig_path) <= max(header.byte_offset[i] or 0 for i in idx):
+            raise ReadError(hea_path, f"the record holds no samples (signal file {name} is empty)")
         fmts = {header.fmt[i] for i in idx}
         if header.sig_len is None or not fmts <= set(_BYTES_PER_SAMPLE):
             continue  # length taken from the file by wfdb itself, or a compressed format
@@ -104,16 +184,30 @@ def _read_signals(path, base: pathlib.Path, header):
     import wfdb
 
     single = not isinstance(header, wfdb.MultiRecord)
+    mismatch: list[int] = []
     try:
-        # Single-segment records are read as integers first so the header checksums can be verified.
-        rec = wfdb.rdrecord(str(base), smooth_frames=False, m2s=True, return_res=64, physical=not single)
-        mismatch = _checksum_mismatches(rec) if single else []
-        if single:
-            rec.e_p_signal = rec.dac(expanded=True, return_res=64)
+        try:
+            # Single-segment records are read as integers first so the header checksums can be verified.
+            rec = wfdb.rdrecord(str(base), smooth_frames=False, m2s=True, return_res=64, physical=not single)
+            if single:
+                mismatch = _checksum_mismatches(rec)
+                rec.e_p_signal = rec.dac(expanded=True, return_res=64)
+        except (FileNotFoundError, PermissionError):
+            raise
+        except Exception as first:
+            if not single:
+                raise
+            # wfdb's integer path fails on some storage formats (format 61 is big-endian: wfdb
+            # cannot name its dtype); its physical path reads them. Checksums are then not verified.
+            log.debug("%s: integer read failed (%s); reading physical values", path, first)
+            rec = wfdb.rdrecord(str(base), smooth_frames=False, return_res=64, physical=True)
     except FileNotFoundError as exc:
         raise ReadError(path, f"a signal file of the record is missing ({exc.filename})") from None
+    except PermissionError as exc:
+        raise ReadError(exc.filename or path, "permission denied: a file of the record cannot be read "
+                                              "by this user") from None
     except Exception as exc:
-        raise ReadError(path, f"wfdb cannot decode the record ({type(exc).__name__}: {exc})") from None
+        raise ReadError(path, f"wfdb cannot decode the record ({_plain(exc)})") from None
     names = [n if n else f"ch{i + 1}" for i, n in enumerate(rec.sig_name or [])]
     units = [u or "" for u in (rec.units or [""] * len(names))]
     spf = [int(s or 1) for s in (rec.samps_per_frame or [1] * len(names))]
@@ -181,18 +275,28 @@ def _upsample(x: np.ndarray, up: int, down: int) -> np.ndarray:
 
 
 def _annotations(base: pathlib.Path, fs_hz: float, frame_hz: float, n_samples: int):
-    import wfdb
-
     for ext in ANNOTATION_EXTENSIONS:
-        if not base.with_name(f"{base.name}.{ext}").exists():
+        ann_path = base.with_name(f"{base.name}.{ext}")
+        if not ann_path.exists():
             continue
         try:
-            ann = wfdb.rdann(str(base), ext)
-        except Exception as exc:
-            raise ReadError(base.with_name(f"{base.name}.{ext}"),
-                            f"unreadable annotation file ({type(exc).__name__}: {exc})") from None
+            native = wfdb_native.read_annotations(ann_path)
+        except PermissionError:
+            raise ReadError(ann_path, "permission denied: the annotation file cannot be read by this user") from None
+        except OSError as exc:
+            raise ReadError(ann_path, f"cannot read the annotation file ({exc.strerror or exc})") from None
+        if native is not None:
+            sample, symbols, aux_notes = native
+            ann = type("Ann", (), {"fs": None, "symbol": symbols, "aux_note": aux_notes})()
+        else:
+            import wfdb
+
+            try:
+                ann = wfdb.rdann(str(base), ext)
+            except Exception as exc:
+                raise ReadError(ann_path, f"unreadable annotation file ({_plain(exc)})") from None
+            sample = np.asarray(ann.sample, dtype=np.int64)
         ann_fs = float(ann.fs) if ann.fs else frame_hz
-        sample = np.asarray(ann.sample, dtype=np.int64)
         if ann_fs != fs_hz:
             sample = np.round(sample * (fs_hz / ann_fs)).astype(np.int64)
         keep = (sample >= 0) & (sample < max(n_samples, 1))
@@ -216,12 +320,26 @@ def read_wfdb(path) -> Record:
     -------
     Record with samples float32 (C, T) in the header's physical units, NaN for invalid samples.
     """
+    base = record_base(path)
+    hea_path = base.with_name(base.name + ".hea")
+    if not hea_path.exists():
+        raise ReadError(path, f"WFDB header {hea_path.name} does not exist")
+    text = _read_header_text(path, hea_path)
+    validate_header_text(hea_path, text)
+    native = wfdb_native.covered(hea_path, text)
+    if native is not None:  # the common case, decoded without importing wfdb (fast start-up)
+        header = native
+        meta: dict = {"source": str(hea_path), "format": "wfdb", "record_name": header.record_name}
+        _check_signal_files(hea_path, header)
+        meta["storage_formats"] = list(header.fmt)
+        if not header.n_sig:
+            raise ReadError(hea_path, "the header declares no signals (an annotation-only record)")
+        samples, fs_hz, names, units, rates, mismatch = _read_native(path, hea_path, header)
+        return _finish(path, base, hea_path, header, meta, samples, fs_hz, names, units, rates, mismatch)
     import wfdb
 
-    base = record_base(path)
     header = _header(path, base)
-    hea_path = base.with_name(base.name + ".hea")
-    meta: dict = {"source": str(hea_path), "format": "wfdb", "record_name": header.record_name}
+    meta = {"source": str(hea_path), "format": "wfdb", "record_name": header.record_name}
     if isinstance(header, wfdb.MultiRecord):
         meta["format"] = "wfdb-multi-segment"
         if header.fs is None or not header.fs > 0:
@@ -230,8 +348,11 @@ def read_wfdb(path) -> Record:
             if name == "~":
                 continue
             seg_base = base.with_name(name)
-            _check_signal_files(seg_base.with_name(name + ".hea"),
-                                _header(path, seg_base, "segment header"))
+            try:
+                _check_signal_files(seg_base.with_name(name + ".hea"),
+                                    _header(path, seg_base, "segment header"))
+            except ReadError as exc:  # reported under the record the user named, segment in the text
+                raise ReadError(hea_path, f"segment {name}: {exc.problem}") from None
         meta["segments"] = list(zip(header.seg_name, [int(n) for n in header.seg_len]))
         meta["layout"] = header.layout
     else:
@@ -240,6 +361,28 @@ def read_wfdb(path) -> Record:
     if not header.n_sig:
         raise ReadError(hea_path, "the header declares no signals (an annotation-only record)")
     samples, fs_hz, names, units, rates, mismatch = _read_signals(path, base, header)
+    return _finish(path, base, hea_path, header, meta, samples, fs_hz, names, units, rates, mismatch)
+
+
+def _read_native(path, hea_path: pathlib.Path, header):
+    """:func:`_read_signals` for the records :mod:`.wfdb_native` covers."""
+    try:
+        digital, bad = wfdb_native.read_digital(hea_path.parent, header)
+    except PermissionError as exc:
+        raise ReadError(exc.filename or path, "permission denied: a file of the record cannot be read "
+                                              "by this user") from None
+    except OSError as exc:
+        raise ReadError(exc.filename or path, f"cannot read a signal file ({exc.strerror or exc})") from None
+    names = list(header.sig_name)
+    if bad:
+        log.warning("%s: checksum mismatch in %s: the signal file may be corrupt", path,
+                    ", ".join(names[i] for i in bad))
+    samples = wfdb_native.to_physical(digital, header)
+    return samples, float(header.fs), names, list(header.units), [float(header.fs)] * header.n_sig, \
+        [names[i] for i in bad]
+
+
+def _finish(path, base, hea_path, header, meta, samples, fs_hz, names, units, rates, mismatch) -> Record:
     meta["checksum_mismatch"] = mismatch
     if samples.shape[1] == 0:
         raise ReadError(hea_path, "the record holds no samples")
@@ -313,10 +456,11 @@ def read_edf(path) -> Record:
 
 
 def _ratio(fs_out: float, fs_in: float) -> tuple[int, int]:
-    """Integers (up, down) with fs_in * up / down == fs_out (to 1e-9 relative)."""
-    from fractions import Fraction
+    """Integers (up, down) with fs_in * up / down == fs_out to :data:`biosig.filters.RESAMPLE_RATE_REL_TOL`."""
+    from biosig.errors import SignalError
+    from biosig.filters import resample_ratio
 
-    frac = Fraction(fs_out / fs_in).limit_denominator(10_000)
-    if abs(float(frac) * fs_in - fs_out) > 1e-9 * fs_out:
-        raise ReadError("<record>", f"cannot resample {fs_in:g} Hz to {fs_out:g} Hz by a rational factor")
-    return frac.numerator, frac.denominator
+    try:
+        return resample_ratio(fs_in, fs_out)
+    except SignalError as exc:
+        raise ReadError("<record>", str(exc)) from None

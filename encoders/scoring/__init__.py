@@ -14,10 +14,14 @@ Public API::
 Output tables (see :mod:`encoders.scoring.outputs` for the crash-safe layout):
 
 ``windows.parquet``  one row per window: record, key, window, t0_s, t1_s, channels, quality,
-                     embedding (list[float32], D).
+                     embedding (list[float32], D), then the window measures of ``serve``'s
+                     ``score/`` frames (:data:`encoders.scoring.outputs.MEASURE_SCHEMA`):
+                     measures_ok, missing, measure_quality, HRV / breath measures, af_prob.
 ``records.parquet``  one row per record: record, key, name, duration_s, fs_hz, channels,
                      used_channels, n_windows, mean_quality, embedding (mean of its windows),
-                     the modality's measures (:data:`encoders.scoring.scorer.MEASURES`), seconds.
+                     the modality's measures (:data:`encoders.scoring.scorer.MEASURES`; ECG/PPG:
+                     af_prob = mean of the windows' af_prob, null when no window passed the
+                     quality threshold), seconds.
 ``errors.parquet``   one row per failed record: record, key, stage (one of
                      :data:`encoders.scoring.scorer.STAGES`), error_type, message.
 ``run.json``         manifest: model id and hashes, pipeline, backend, versions, counts, runs.

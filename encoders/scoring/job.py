@@ -42,6 +42,9 @@ class ScoreConfig:
     ray_address : Ray cluster to join (``--engine ray`` only); None starts a local instance.
     batch_size : windows per backend call.
     retry_errors : score again the records that failed in an earlier run.
+    threads : intra-op threads per worker (None: the backend's default).
+    read_options : ``biosig.read`` keyword arguments (``modality``, ``channel_modalities``) from
+        ``--modality`` / ``--channel``; local engine only.
     device : ``cpu``, ``cuda`` or ``cuda:N`` for the backend (None: the backend's default).
     precision : torch backend autocast precision, ``fp32``, ``bf16`` or ``fp16``.
     """
@@ -55,6 +58,8 @@ class ScoreConfig:
     ray_address: str | None = None
     batch_size: int = 64
     retry_errors: bool = False
+    threads: int | None = None
+    read_options: dict | None = None
     device: str | None = None
     precision: str = "fp32"
 
@@ -142,13 +147,16 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     if backend == "auto":  # a resumed job keeps the backend its first run chose
         backend = recorded_job(config.out_dir).get("backend", "auto")
         backend = backend if backend in BACKENDS else "auto"
-    loaded = load_model(ModelSpec(config.model, backend, device=config.device,  # fail fast; exports to
-                                  precision=config.precision))                  # the ONNX cache once
+    if config.read_options and config.engine != "local":
+        raise ScoreError("--modality/--channel are supported with --engine local only")
+    loaded = load_model(ModelSpec(config.model, backend, threads=config.threads, device=config.device,
+                                  precision=config.precision))  # fail fast; exports to the ONNX cache once
     # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
     # workers deciding on their own could mix backends (and their last-bit differences) in one table.
     kind = getattr(loaded.backend, "name", config.backend)
     spec = ModelSpec(config.model, kind if kind in BACKENDS else backend,
-                     expect_sha256=loaded.model_sha256, device=config.device, precision=config.precision)
+                     expect_sha256=loaded.model_sha256, threads=config.threads, device=config.device,
+                     precision=config.precision)
     with PartStore(config.out_dir) as store:
         return _run(config, spec, loaded, store, paths, t0=t0, started_at=started_at, on_start=on_start,
                     on_outcome=on_outcome)
@@ -183,6 +191,7 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     if config.engine == "local":
         from encoders.scoring.local import run_local
         run_local(todo, spec, workers=int(config.workers), batch_size=config.batch_size, loaded=loaded,
+                  read_options=config.read_options,
                   on_outcome=handle)
     else:
         from encoders.scoring.ray_engine import run_ray

@@ -27,14 +27,14 @@ _WORKER_SCORER: Scorer | None = None
 _WORKER_ERROR: Exception | None = None
 
 
-def _init_worker(spec: ModelSpec, batch_size: int, log_level: int) -> None:
+def _init_worker(spec: ModelSpec, batch_size: int, log_level: int, read_options: dict | None = None) -> None:
     """Pool initializer: load the model once per worker process."""
     global _WORKER_SCORER, _WORKER_ERROR
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[%(process)d]: %(message)s")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(spec.threads or 1)
     try:
-        _WORKER_SCORER = Scorer(load_model(spec), batch_size=batch_size)
+        _WORKER_SCORER = Scorer(load_model(spec), batch_size=batch_size, read_options=read_options)
     except BiosigError as exc:  # reported by the first task, so the driver gets the message
         _WORKER_ERROR = exc
 
@@ -47,7 +47,7 @@ def _score_in_worker(path: str) -> dict[str, Any]:
 
 
 def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_size: int = 64,
-              loaded: LoadedModel | None = None,
+              loaded: LoadedModel | None = None, read_options: dict | None = None,
               on_outcome: Callable[[dict[str, Any]], None]) -> None:
     """Score ``paths`` and hand each outcome to ``on_outcome`` as soon as it is ready.
 
@@ -59,12 +59,14 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
     batch_size : windows per backend call.
     loaded : the model already loaded by the driver (used when ``workers == 1``).
     on_outcome : called in this process, in completion order, with each record's outcome.
+    read_options : ``biosig.read`` keyword arguments (``--modality`` / ``--channel``).
     """
     paths = list(paths)
     if not paths:
         return
     if workers <= 1:
-        scorer = Scorer(loaded if loaded is not None else load_model(spec), batch_size=batch_size)
+        scorer = Scorer(loaded if loaded is not None else load_model(spec), batch_size=batch_size,
+                        read_options=read_options)
         for path in paths:
             on_outcome(scorer.score(path))
         return
@@ -72,7 +74,7 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
     ctx = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                initargs=(worker_spec, batch_size, level)) as pool:
+                                initargs=(worker_spec, batch_size, level, read_options)) as pool:
         pending: set[cf.Future] = set()
         queue = iter(paths)
         in_flight = 2 * workers  # bounded, so outcomes do not pile up in memory

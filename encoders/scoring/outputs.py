@@ -45,6 +45,15 @@ WINDOW_SCHEMA = {
     "t1_s": pl.Float64, "channels": pl.List(pl.String), "quality": pl.Float32,
     "valid_fraction": pl.Float32, "embedding": pl.List(pl.Float32),
 }
+# Per-window measures (biosig.measures_window, the same numbers as the score/ frames of serve):
+# quality of the causally preprocessed window, whether it passed the threshold, the reason when
+# not, every modality's measures (null where they do not apply or the window failed) and heads.
+from biosig.measures_window import RESP_KEYS as _RESP_KEYS, SPIRO_KEYS as _SPIRO_KEYS  # noqa: E402
+from biosig.measures_hrv import RR_KEYS as _RR_KEYS  # noqa: E402
+
+MEASURE_COLUMNS = ("measure_quality", *_RR_KEYS, *_RESP_KEYS, *_SPIRO_KEYS, "af_prob")
+MEASURE_SCHEMA = {"measures_ok": pl.Boolean, "missing": pl.String, **{c: pl.Float64 for c in MEASURE_COLUMNS}}
+SCORED_WINDOW_SCHEMA = {**WINDOW_SCHEMA, **MEASURE_SCHEMA}   # the rows `score` writes
 ERROR_SCHEMA = {"record": pl.String, "key": pl.String, "stage": pl.String, "error_type": pl.String,
                 "message": pl.String}
 
@@ -60,11 +69,22 @@ def record_key(path: str | os.PathLike) -> str:
     return f"{stem}-{hashlib.sha1(full.encode()).hexdigest()[:12]}"
 
 
+def _honour_umask(fd_or_path) -> None:
+    """mkstemp creates files 0600; published outputs get the mode a plain open() would give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    if isinstance(fd_or_path, int):
+        os.fchmod(fd_or_path, 0o666 & ~mask)
+    else:
+        os.chmod(fd_or_path, 0o666 & ~mask)
+
+
 def atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = pathlib.Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        _honour_umask(fd)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -82,6 +102,7 @@ def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path) -> None:
     os.close(fd)
     try:
         df.write_parquet(tmp)
+        _honour_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)

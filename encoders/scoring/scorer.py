@@ -20,16 +20,19 @@ import polars as pl
 
 from encoders.scoring.errors import RecordFailure
 from encoders.scoring.model import LoadedModel
-from encoders.scoring.outputs import ERROR_SCHEMA, WINDOW_SCHEMA, record_key
+from encoders.scoring.outputs import ERROR_SCHEMA, MEASURE_SCHEMA, SCORED_WINDOW_SCHEMA, record_key
 
 log = logging.getLogger(__name__)
 
 STAGES = ("read", "channels", "preprocess", "windows", "quality", "embed", "measures")
+# heads run on the window measures of each modality (encoders/heads); af_prob per window and,
+# per record, its mean over the windows that passed the quality threshold
+from encoders.heads import HEADS_BY_MODALITY as HEADS  # noqa: E402
 
 # The clinical measures reported per model modality (columns of records.parquet).
 MEASURES: dict[str, tuple[str, ...]] = {
-    "ecg": ("heart_rate_bpm",),
-    "ppg": ("heart_rate_bpm",),
+    "ecg": ("heart_rate_bpm", "edr_resp_rate_bpm", "af_prob"),
+    "ppg": ("heart_rate_bpm", "edr_resp_rate_bpm", "af_prob"),
     "resp": ("resp_rate_bpm",),
     "audio": (),
     "spiro": ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s"),
@@ -116,16 +119,24 @@ class Scorer:
     batch_size : windows per backend call.
     """
 
-    def __init__(self, model: LoadedModel, batch_size: int = 64):
+    def __init__(self, model: LoadedModel, batch_size: int = 64, read_options: dict | None = None):
         self.model = model
         self.batch_size = int(batch_size)
+        self.read_options = dict(read_options or {})  # --modality / --channel
         self.measure_columns = MEASURES.get(model.modality, ())
+        self.head = None
+        if model.modality in HEADS:
+            from encoders.heads import load_head
+            try:
+                self.head = load_head(HEADS[model.modality])
+            except Exception as exc:  # noqa: BLE001 - measures still go out without the head
+                log.error("head %s not available: %s", HEADS[model.modality], exc)
 
     # ------------------------------------------------------------------ stages
     @_stage("read")
     def read(self, path: str):
         from biosig.readers import read
-        return read(path)
+        return read(path, **self.read_options)
 
     @_stage("channels")
     def select(self, rec):
@@ -197,7 +208,9 @@ class Scorer:
         out: dict[str, float | None] = {c: None for c in self.measure_columns}
         modality = self.model.modality
         if modality in ("ecg", "ppg"):
+            from biosig.measures_edr import modulation_resp_rate
             out["heart_rate_bpm"] = ms.heart_rate(rec)
+            out["edr_resp_rate_bpm"] = modulation_resp_rate(rec.samples[0], rec.fs_hz, modality)
         elif modality == "resp":
             out["resp_rate_bpm"] = ms.respiratory_rate(rec)
         elif modality == "spiro":
@@ -206,6 +219,26 @@ class Scorer:
             for c in self.measure_columns:
                 out[c] = get(c)
         return {k: (None if v is None or not math.isfinite(float(v)) else float(v)) for k, v in out.items()}
+
+    @_stage("measures")
+    def window_measures(self, sel, n_windows: int) -> pl.DataFrame:
+        """Per-window measures on the windows the runtime would see (the model's out-of-graph
+        pipeline run causally, same grid): :func:`biosig.measures_window.window_measures`."""
+        from encoders.heads.features import record_window_measures
+        from encoders.scoring.outputs import MEASURE_COLUMNS
+        m = self.model
+        rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, m.modality, m.outside,
+                                      m.window_s, m.hop_s, m.in_channels, n_windows, sel.units)[:n_windows]
+        cols = {c: [] for c in ("measures_ok", "missing", *MEASURE_COLUMNS)}
+        for r in rows:
+            cols["measures_ok"].append(bool(r["ok"]))
+            cols["missing"].append(r["missing"])
+            cols["measure_quality"].append(r["quality"])
+            cols["af_prob"].append(self.head.predict(r) if (self.head is not None and r["ok"]) else None)
+            for c in MEASURE_COLUMNS:
+                if c not in ("measure_quality", "af_prob"):
+                    cols[c].append(r.get(c))
+        return pl.DataFrame(cols, schema=MEASURE_SCHEMA)
 
     # ------------------------------------------------------------------ one record
     def score(self, path: str) -> dict[str, Any]:
@@ -237,13 +270,17 @@ class Scorer:
         n = len(win)
         quality = self.quality(clean, n) * win.valid_fraction.astype(np.float32)
         measures = self.measures(sel)
+        per_window = self.window_measures(sel, n)
+        if "af_prob" in measures:
+            af = per_window["af_prob"].drop_nulls()
+            measures["af_prob"] = float(af.mean()) if len(af) else None
         used = list(sel.channels)
-        windows = pl.DataFrame({
+        windows = pl.concat([pl.DataFrame({
             "record": [path] * n, "key": [key] * n, "window": np.arange(n, dtype=np.int32),
             "t0_s": win.t0_s, "t1_s": win.t1_s, "channels": [used] * n, "quality": quality,
             "valid_fraction": win.valid_fraction.astype(np.float32),
             "embedding": pl.Series("embedding", emb).cast(pl.List(pl.Float32)),
-        }, schema=WINDOW_SCHEMA)
+        }), per_window], how="horizontal").select(list(SCORED_WINDOW_SCHEMA)).cast(SCORED_WINDOW_SCHEMA)
         finite_q = quality[np.isfinite(quality)]
         seconds = time.perf_counter() - t_start
         row = {

@@ -1,0 +1,114 @@
+"""Checks and signal handling shared by the streaming commands (``biosig.cli.stream_commands``).
+
+Every check raises :class:`streams.errors.StreamError` with one line, which the CLI prints with
+exit code 2. Heavy packages are imported inside the functions.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+
+
+class _Interrupted(BaseException):
+    """Raised in the main thread by the first SIGINT/SIGTERM (see :func:`interruptible`)."""
+
+
+@contextlib.contextmanager
+def interruptible(stop: threading.Event):
+    """Stop at once on SIGINT/SIGTERM, even inside a blocking send or a slow set-up.
+
+    The first signal sets ``stop`` and raises :class:`_Interrupted` in the main thread, which
+    leaves whatever it was doing (a send waiting for a runtime that is not there, generating the
+    simulated records) and ends the ``with`` block; later signals only set ``stop``, so clean-up
+    after the block is not interrupted.
+    """
+    def handler(signum, frame):
+        if not stop.is_set():
+            stop.set()
+            raise _Interrupted(signum)
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except _Interrupted:
+        pass
+    finally:
+        for sig in old:
+            signal.signal(sig, lambda signum, frame: stop.set())
+
+
+def close_all(pubs, stop: threading.Event):
+    """Close publishers: wait up to 1 s for queued frames after a normal end, 0.2 s after a signal.
+
+    All sockets are closed before any context is terminated, so the waits run in parallel (one
+    linger in all, not one per publisher, when no runtime takes the frames).
+    """
+    linger_ms = 200 if stop.is_set() else 1000
+    for p in pubs:
+        p.sock.close(linger=linger_ms)
+    for p in pubs:
+        if p._own_ctx:
+            p.ctx.term()
+
+
+def leave_if_signalled(stop: threading.Event):
+    """After a stop by signal, leave the process at once (exit code 0).
+
+    The simulators and readers import 2,000+ modules (scipy, pandas, neurokit2); the
+    interpreter's orderly teardown of them takes 0.5-2 s on a loaded 2-core machine, which would
+    break the promise to stop within 1 s. Sockets are closed and output flushed before this.
+    """
+    if stop.is_set():
+        import logging
+        import os
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(0)
+
+
+def check_number(flag: str, value, lo=None, hi=None, lo_open=False, integer=False):
+    """One-line :class:`StreamError` unless ``lo (<|<=) value <= hi`` and finite."""
+    import math
+    from streams.errors import StreamError
+    bound = []
+    if lo is not None:
+        bound.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        bound.append(f"<= {hi:g}")
+    what = f"{'an integer' if integer else 'a finite number'}{' ' + ' and '.join(bound) if bound else ''}"
+    ok = math.isfinite(value) and (lo is None or (value > lo if lo_open else value >= lo)) \
+        and (hi is None or value <= hi)
+    if not ok:
+        raise StreamError(f"{flag} must be {what}, got {value:g}")
+
+
+def check_writable_dir(flag: str, path):
+    """Create ``path`` (a folder for recordings or checkpoints) or fail with one line."""
+    import os
+    import pathlib
+    from streams.errors import StreamError
+    p = pathlib.Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StreamError(f"{flag} {p}: cannot create the folder ({exc.strerror or exc})") from None
+    if not p.is_dir() or not os.access(p, os.W_OK | os.X_OK):
+        raise StreamError(f"{flag} {p}: not a writable folder")
+
+
+def check_models(models: dict):
+    """Refuse encoders that cannot exist: unknown names, wrong modality (before anything starts)."""
+    import pathlib
+    from encoders.config import get_config, list_models
+    from streams.errors import StreamError
+    for modality, name in models.items():
+        if pathlib.Path(name).expanduser().is_dir():
+            continue
+        if name not in list_models():
+            raise StreamError(f"models: {modality}={name}: no such model or checkpoint folder; "
+                              f"known models: {', '.join(list_models())}")
+        if get_config(name).modality != modality:
+            raise StreamError(f"models: {modality}={name}: {name} embeds {get_config(name).modality}, "
+                              f"not {modality}")

@@ -1,0 +1,146 @@
+"""``biosig spiro``: ATS/ERS 2019 indices of forced expirations, per blow and per session.
+
+Top-level imports stay light (argparse, json, math): readers, NumPy and matplotlib are imported
+inside the handler.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+#: Table columns: (key in the blow dict, header, format).
+_COLUMNS = (("fvc_l", "FVC L", "{:.3f}"), ("fev1_l", "FEV1 L", "{:.3f}"), ("fev1_fvc", "FEV1/FVC", "{:.3f}"),
+            ("pef_l_s", "PEF L/s", "{:.2f}"), ("fef25_75_l_s", "FEF25-75 L/s", "{:.2f}"),
+            ("fet_s", "FET s", "{:.2f}"), ("bev_ml", "BEV mL", "{:.0f}"), ("t0_s", "t0 s", "{:.3f}"),
+            ("eofe_ok", "EOFE", "{}"), ("acceptable_fev1", "FEV1 ok", "{}"), ("acceptable_fvc", "FVC ok", "{}"))
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "spiro", help="spirometry indices (FVC, FEV1, PEF, ...) with ATS/ERS 2019 acceptability",
+        description="Compute the ATS/ERS 2019 forced-expiration indices of each spirogram "
+                    "(volume-time 't_s,volume_ml' or flow-time 't_s,flow_l_s' / 'flow [L/s]' CSV, or "
+                    "any record with a volume or flow channel): FVC, FEV1, FEV1/FVC, PEF (flow over "
+                    "80 ms), FEF25-75, FET, back-extrapolated volume (BEV) and time zero, end of "
+                    "forced expiration and acceptability. Several files are the blows of one "
+                    "session: the session's best FVC/FEV1 and the repeatability grade (A-F, U) "
+                    "follow. Unreadable files are reported on stderr (exit code 2), the rest is "
+                    "still computed.")
+    p.add_argument("paths", nargs="+", metavar="FILE", help="spirogram files (one blow each)")
+    p.add_argument("--json", action="store_true", help="print JSON ({'blows': [...], 'session': {...}})")
+    p.add_argument("--plot", metavar="PNG", default=None,
+                   help="write a flow-volume and volume-time plot of all blows to this PNG file")
+    p.set_defaults(handler=spiro_command)
+
+
+def _blow(path: str) -> tuple[dict, object, float]:
+    from biosig.readers import read
+    from biosig.spirometry import acceptable_fev1, acceptable_fvc, record_volume_ml, spirometry_indices
+
+    rec = read(path)
+    v = record_volume_ml(rec)
+    ind = spirometry_indices(v, rec.fs_hz)
+    row = {"path": path, "spirogram": rec.metadata.get("spirogram", "volume-time"), **ind.as_dict(),
+           "acceptable_fev1": acceptable_fev1(ind), "acceptable_fvc": acceptable_fvc(ind)}
+    return row, v, rec.fs_hz
+
+
+def _clean(value):
+    """JSON-ready: NaN becomes null, NumPy scalars plain Python."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _table(blows: list[dict], session: dict | None) -> str:
+    head = ["file"] + [h for _, h, _ in _COLUMNS]
+    rows = [[b["path"]] + [fmt.format(b[k]) if not (isinstance(b[k], float) and math.isnan(b[k])) else "-"
+                           for k, _, fmt in _COLUMNS] for b in blows]
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    lines = ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+             for r in [head] + rows]
+    if session:
+        def num(key, scale=1.0, fmt="{:.3f}"):
+            x = session[key]
+            return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(x * scale)
+        lines += ["", f"session ({session['n_blows']} blows; acceptable: FEV1 {session['n_acceptable_fev1']}, "
+                      f"FVC {session['n_acceptable_fvc']})",
+                  f"  best FVC {num('fvc_ml', 1e-3)} L, best FEV1 {num('fev1_ml', 1e-3)} L, "
+                  f"FEV1/FVC {num('fev1_fvc')}, PEF {num('pef_l_s', fmt='{:.2f}')} L/s",
+                  f"  repeatability: FEV1 grade {session['grade_fev1']} (largest two differ by "
+                  f"{num('fev1_repeat_ml', fmt='{:.0f}')} mL), FVC grade {session['grade_fvc']} "
+                  f"({num('fvc_repeat_ml', fmt='{:.0f}')} mL)"]
+    return "\n".join(lines)
+
+
+def plot_blows(curves: list[tuple[str, object, float]], out: str) -> str:
+    """Flow-volume (80 ms flow) and volume-time panels of the blows; returns the file written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from biosig.spirometry import flow_over_window, monotonic_volume
+
+    fig, (ax_fv, ax_vt) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for name, v, fs in curves:
+        vm = monotonic_volume(v)
+        ok = np.isfinite(vm)
+        t = np.flatnonzero(ok) / fs
+        vol = vm[ok] - vm[ok][0]
+        flow = flow_over_window(t, vol)
+        label = name.rsplit("/", 1)[-1]
+        ax_fv.plot(vol / 1000.0, flow, label=label)
+        ax_vt.plot(t, vol / 1000.0, label=label)
+    ax_fv.set(xlabel="volume [L]", ylabel="flow [L/s]", title="flow-volume (flow over 80 ms)")
+    ax_vt.set(xlabel="time [s]", ylabel="volume [L]", title="volume-time")
+    for ax in (ax_fv, ax_vt):
+        ax.grid(alpha=0.3)
+    ax_vt.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def spiro_command(args) -> int:
+    from biosig.errors import BiosigError
+    from biosig.readers import discover
+    from biosig.spirometry import SpirometryIndices, session_summary
+
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise BiosigError(f"--plot {args.plot!r}: the plot is written as PNG; give a file name ending in .png")
+    paths = discover(args.paths)
+    blows, curves, failed = [], [], 0
+    for path in paths:
+        try:
+            row, v, fs = _blow(path)
+        except BiosigError as exc:
+            failed += 1
+            print(f"biosig spiro: error: {exc}" if str(path) in str(exc) else f"biosig spiro: error: {path}: {exc}",
+                  file=sys.stderr)
+            continue
+        blows.append(row)
+        curves.append((path, v, fs))
+    if not blows:
+        return 2
+    fields = SpirometryIndices.__dataclass_fields__
+    session = session_summary([SpirometryIndices(**{k: b[k] for k in fields}) for b in blows]) \
+        if len(blows) > 1 else None
+    if args.json:
+        doc = {"blows": [{k: _clean(v) for k, v in b.items()} for b in blows],
+               "session": None if session is None else {k: _clean(v) for k, v in session.items()}}
+        print(json.dumps(doc, indent=2))
+    else:
+        print(_table(blows, session))
+    if args.plot:
+        try:
+            plot_blows(curves, args.plot)
+        except OSError as exc:
+            raise BiosigError(f"--plot {args.plot}: cannot write the file ({exc.strerror or exc})") from None
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 2 if failed else 0

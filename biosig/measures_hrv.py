@@ -1,0 +1,104 @@
+"""Heart-rate variability and inter-beat statistics of one window (ECG R peaks or PPG pulse peaks).
+
+:func:`rr_features` turns beat-to-beat intervals into the HRV time-domain set (Task Force 1996 as
+implemented by NeuroKit2's ``hrv_time`` / ``hrv_nonlinear``, which the tests use as the oracle)
+plus irregularity features used by the AF heads. :func:`hrv_features` (ECG) and
+:func:`ibi_features` (PPG) detect the beats first with the NumPy detectors of
+:mod:`biosig.quality` (the same ones that score window quality), so they cost a few ms per
+10 s window and need no NeuroKit2 import. They are the per-window measures of ``serve``,
+``score`` and ``embed`` and the HRV/IBI baselines of ``probe --baseline``.
+
+Every function returns a flat ``dict`` of floats; a value that cannot be computed (too few
+beats) is ``nan``. Units are in the names: ``_ms`` milliseconds, ``_bpm`` per minute,
+``_pct`` percent, no suffix: dimensionless.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from biosig.errors import SignalError
+
+# Keys of :func:`rr_features`, in a fixed order (columns of windows.parquet, fields of score/ frames).
+RR_KEYS = ("hr_bpm", "n_beats", "rr_mean_ms", "rr_median_ms", "sdnn_ms", "rmssd_ms", "sdsd_ms",
+           "pnn50_pct", "pnn20_pct", "cvnn", "cvsd", "sd1_ms", "sd2_ms", "sd1_sd2",
+           "madsd_norm", "cvsd_trim", "tpr")
+MIN_BEATS = 4               # fewer beats (3 intervals): every HRV value is nan
+RR_RANGE_S = (0.2, 2.5)     # intervals outside (300 to 24 bpm) are detector errors and are dropped
+
+
+def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
+    """HRV/IBI features of successive beat intervals ``rr_s`` (seconds, 1-D).
+
+    Definitions (RR in ms, ``d`` its successive differences): ``hr_bpm`` 60000 / mean RR;
+    ``sdnn_ms`` std(RR, ddof=1); ``rmssd_ms`` sqrt(mean d^2); ``sdsd_ms`` std(d, ddof=1);
+    ``pnn50_pct``/``pnn20_pct`` count(|d| > 50/20 ms) / number of intervals x 100 (NeuroKit2);
+    ``cvnn`` sdnn / mean, ``cvsd`` rmssd / mean; ``sd1_ms``, ``sd2_ms`` Poincare axes (Brennan
+    2001); ``madsd_norm`` median |d| / median RR, an irregularity index that a few ectopic beats do
+    not move (AF: ~0.1-0.3, sinus: < 0.05); ``cvsd_trim`` RMS of the successive differences without
+    the two largest (one ectopic beat makes two) / median RR; ``tpr`` turning-point ratio of the RR series (about 2/3
+    for a random, AF-like series, lower for smooth sinus rhythm).
+    """
+    rr = np.asarray(rr_s, dtype=np.float64).ravel() * 1000.0
+    out = {k: float("nan") for k in RR_KEYS}
+    out["n_beats"] = float(len(rr) + 1 if n_beats is None else n_beats)
+    if len(rr) < MIN_BEATS - 1 or not np.isfinite(rr).all():
+        return out
+    d = np.diff(rr)
+    mean, med = rr.mean(), np.median(rr)
+    out.update(hr_bpm=60000.0 / mean, rr_mean_ms=mean, rr_median_ms=med, sdnn_ms=rr.std(ddof=1),
+               rmssd_ms=float(np.sqrt(np.mean(d ** 2))), sdsd_ms=d.std(ddof=1),
+               pnn50_pct=100.0 * np.sum(np.abs(d) > 50) / len(rr), pnn20_pct=100.0 * np.sum(np.abs(d) > 20) / len(rr))
+    out["cvnn"] = out["sdnn_ms"] / mean
+    out["cvsd"] = out["rmssd_ms"] / mean
+    sd1 = np.std((rr[:-1] - rr[1:]) / np.sqrt(2), ddof=1)
+    sd2 = np.std((rr[:-1] + rr[1:]) / np.sqrt(2), ddof=1)
+    out.update(sd1_ms=sd1, sd2_ms=sd2, sd1_sd2=sd1 / sd2 if sd2 > 0 else float("nan"),
+               madsd_norm=float(np.median(np.abs(d)) / med))
+    dd = np.sort(np.abs(d))[:-2] if len(d) > 4 else np.abs(d)
+    out["cvsd_trim"] = float(np.sqrt(np.mean(dd ** 2)) / med)
+    turning = np.sum((rr[1:-1] - rr[:-2]) * (rr[1:-1] - rr[2:]) > 0)
+    out["tpr"] = float(turning / (len(rr) - 2))
+    return {k: float(v) for k, v in out.items()}
+
+
+def beat_intervals(beats, fs_hz: float) -> np.ndarray:
+    """Intervals (s) between successive beat sample indices, detector errors (outside
+    :data:`RR_RANGE_S`) removed."""
+    b = np.sort(np.asarray(beats, dtype=np.float64))
+    rr = np.diff(b) / float(fs_hz)
+    return rr[(rr >= RR_RANGE_S[0]) & (rr <= RR_RANGE_S[1])]
+
+
+def _first_channel(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[0]
+    if x.ndim != 1:
+        raise SignalError(f"expected a 1-D signal or (channels, samples), got shape {x.shape}")
+    return x
+
+
+def _beat_features(x, fs_hz: float, modality: str) -> dict[str, float]:
+    from biosig.quality import detect_beats
+    x = _first_channel(x)
+    if not (np.isfinite(fs_hz) and fs_hz > 0):
+        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    finite = np.isfinite(x)
+    if finite.sum() < 3 * fs_hz or np.nanstd(x) == 0:
+        return rr_features(np.zeros(0), n_beats=0)
+    if not finite.all():  # the longest finite run: no interval may span a gap
+        edges = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
+        a, b = max(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)), key=lambda r: r[1] - r[0])
+        x = x[a:b]
+    beats, _ = detect_beats(x, fs_hz, modality)
+    return rr_features(beat_intervals(beats, fs_hz), n_beats=len(beats))
+
+
+def hrv_features(ecg, fs_hz: float) -> dict[str, float]:
+    """HRV features (:data:`RR_KEYS`) of an ECG window: float (W,) or (C, W) (first lead used), any rate."""
+    return _beat_features(ecg, fs_hz, "ecg")
+
+
+def ibi_features(ppg, fs_hz: float) -> dict[str, float]:
+    """Inter-beat-interval features (:data:`RR_KEYS`, ``hr_bpm`` is the pulse rate) of a PPG window."""
+    return _beat_features(ppg, fs_hz, "ppg")

@@ -1,0 +1,152 @@
+"""The per-window measures of every modality, with alarm hygiene: one call, online and offline.
+
+:func:`window_measures` is what ``serve`` publishes on ``score/<source>/<stream>`` and what
+``score`` writes as columns of ``windows.parquet``: both call it on the same window samples (the
+encoder's causal preprocessing, cut on the same grid), so the two agree to float precision.
+
+Per modality (units in the names, see :mod:`biosig.measures_hrv`):
+
+* ``ecg`` - heart rate and the HRV time-domain set from R peaks (:func:`hrv_features`);
+* ``ppg`` - pulse rate (``hr_bpm``) and inter-beat statistics from pulse peaks (:func:`ibi_features`);
+* ``resp`` - respiratory rate ``resp_rate_bpm`` and breath-interval statistics from inspiration peaks;
+* ``spiro`` - FVC, FEV1, FEV1/FVC, PEF, FEF25-75 of an acceptable forced expiration in the window
+  (volume in mL; :func:`spiro_features`);
+* every modality - ``quality`` in [0, 1] (:func:`biosig.quality.block_quality`).
+
+Alarm hygiene: the measures are reported only when ``quality >= min_quality`` (default
+:data:`MIN_QUALITY`: Orphanidou's usable thresholds for ECG/PPG, 0.9 finite fraction otherwise);
+otherwise every measure is ``None`` and ``missing`` names the reason (``low_quality``). A window
+of good quality in which too few beats/breaths were found reports ``missing="too_few_beats"`` or
+``"too_few_breaths"``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from biosig.errors import SignalError
+from biosig.measures_hrv import RR_KEYS, hrv_features, ibi_features
+from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
+
+RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
+SPIRO_KEYS = ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s")
+MEASURE_KEYS = {"ecg": RR_KEYS, "ppg": RR_KEYS, "resp": RESP_KEYS, "spiro": SPIRO_KEYS}
+MIN_FVC_ML = 500.0   # less exhaled volume in a spirogram window: no forced manoeuvre in it
+MIN_QUALITY = {**USABLE, "resp": 0.9, "other": 0.9}
+
+def unit_of(key: str) -> str:
+    """Unit of a measure, from its name: ``_bpm`` 1/min, ``_ms`` ms, ``_s`` s, ``_pct`` %,
+    ``n_`` count, otherwise dimensionless ``1``."""
+    for suffix, unit in (("_bpm", "1/min"), ("_ms", "ms"), ("_l_s", "L/s"), ("_s", "s"), ("_pct", "%"), ("_l", "L")):
+        if key.endswith(suffix):
+            return unit
+    return "count" if key.startswith("n_") else "1"
+
+
+MISSING_REASONS = ("low_quality", "too_few_beats", "too_few_breaths", "no_manoeuvre", "unacceptable_manoeuvre")
+BREATH_S = (1.0, 15.0)    # 4 to 60 breaths/min
+
+
+def measure_keys(modality: str) -> tuple[str, ...]:
+    """The measure names reported for ``modality`` (empty for audio, spiro, motion, ...)."""
+    return MEASURE_KEYS.get(modality, ())
+
+
+def breath_peaks(resp, fs_hz: float) -> np.ndarray:
+    """Sample indices of inspiration peaks of a respiration signal (W,) or (C, W): peaks of the
+    0.05-1 Hz band, at least 0.5 x the dominant breath period apart (autocorrelation), above 30 %
+    of the robust range."""
+    x = np.asarray(resp, dtype=np.float64)
+    x = x[0] if x.ndim == 2 else x
+    finite = np.isfinite(x)
+    if finite.sum() < 2 * BREATH_S[0] * fs_hz or np.nanstd(x) == 0:
+        return np.zeros(0, np.int64)
+    x = np.where(finite, x, np.nanmean(x))
+    clean = _band(x, fs_hz, 0.05, 1.0)
+    lo, hi = np.percentile(clean, [2, 98])
+    if not hi > lo:
+        return np.zeros(0, np.int64)
+    period = _dominant_period_s(clean, fs_hz, BREATH_S[0], min(BREATH_S[1], 0.8 * len(x) / fs_hz))
+    return _find_peaks(clean, max(1, int(0.5 * period * fs_hz)), lo + 0.3 * (hi - lo)).astype(np.int64)
+
+
+def breath_features(resp, fs_hz: float) -> dict[str, float]:
+    """Respiratory rate of a respiration window: 60 / mean interval of :func:`breath_peaks`
+    (needs 2 breaths), with the breath count and interval statistics."""
+    out = {k: float("nan") for k in RESP_KEYS}
+    peaks = breath_peaks(resp, fs_hz)
+    iv = np.diff(peaks) / fs_hz
+    iv = iv[(iv >= BREATH_S[0]) & (iv <= BREATH_S[1])]
+    out["n_breaths"] = float(len(peaks))
+    if len(iv) >= 1:
+        out.update(resp_rate_bpm=60.0 / iv.mean(), breath_interval_mean_s=iv.mean(),
+                   breath_interval_sd_s=iv.std(ddof=1) if len(iv) > 1 else 0.0)
+    return {k: float(v) for k, v in out.items()}
+
+
+def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
+    """ATS/ERS indices (:func:`biosig.spirometry.spirometry_indices`) of a spirogram window whose
+    first channel is exhaled volume in mL, and the reason they are withheld (or None): windows
+    with under :data:`MIN_FVC_ML` exhaled are ``no_manoeuvre``; a manoeuvre failing the
+    back-extrapolation or end-of-expiration criteria is ``unacceptable_manoeuvre``."""
+    from biosig.spirometry import spirometry_indices
+    x = np.asarray(volume_ml, dtype=np.float64)
+    x = x[0] if x.ndim == 2 else x
+    try:
+        idx = spirometry_indices(x, fs_hz)
+    except SignalError:
+        return {}, "no_manoeuvre"
+    if not idx.fvc_ml >= MIN_FVC_ML:
+        return {}, "no_manoeuvre"
+    if not (idx.bev_ok and idx.eofe_ok):
+        return {}, "unacceptable_manoeuvre"
+    d = idx.as_dict()
+    return {k: float(d[k]) for k in SPIRO_KEYS}, None
+
+
+def window_measures(x, fs_hz: float, modality: str, quality: float | None = None,
+                    min_quality: float | None = None) -> dict:
+    """Measures of one window ``x`` float (C, W) or (W,) at ``fs_hz``.
+
+    Parameters
+    ----------
+    quality : the window's quality when already computed (the runtime has it), else computed here
+        with :func:`biosig.quality.block_quality`.
+    min_quality : the publish threshold; default ``MIN_QUALITY[modality]``.
+
+    Returns
+    -------
+    ``{"quality": float, "min_quality": float, "ok": bool, "missing": str | None, <measure>: float | None}``
+    with the measure names of :func:`measure_keys`; ``ok`` is False (and every measure None) when
+    the window is below the threshold or its measures could not be computed.
+    """
+    if not (np.isfinite(fs_hz) and fs_hz > 0):
+        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    q = block_quality(x, fs_hz, modality) if quality is None else float(quality)
+    thr = MIN_QUALITY.get(modality, MIN_QUALITY["other"]) if min_quality is None else float(min_quality)
+    keys = measure_keys(modality)
+    out = {"quality": float(q), "min_quality": thr, "ok": False, "missing": None, **{k: None for k in keys}}
+    if not q >= thr:
+        out["missing"] = "low_quality"
+        return out
+    if modality == "ecg":
+        vals, reason = hrv_features(x, fs_hz), "too_few_beats"
+    elif modality == "ppg":
+        vals, reason = ibi_features(x, fs_hz), "too_few_beats"
+    elif modality == "resp":
+        vals, reason = breath_features(x, fs_hz), "too_few_breaths"
+    elif modality == "spiro":
+        vals, reason = spiro_features(x, fs_hz)
+        if reason:
+            out["missing"] = reason
+            return out
+        main = "fvc_l"
+    else:
+        out["ok"] = True
+        return out
+    main = {"resp": "resp_rate_bpm", "spiro": "fvc_l"}.get(modality, "hr_bpm")
+    if not np.isfinite(vals[main]):
+        out["missing"] = reason
+        return out
+    out.update({k: (float(v) if np.isfinite(v) else None) for k, v in vals.items()}, ok=True)
+    return out

@@ -1,0 +1,56 @@
+"""Offline windows exactly as the streaming runtime cuts them, and their measures.
+
+The runtime preprocesses each stream with the encoder's out-of-graph pipeline run *causally*
+(:meth:`biosig.pipeline.Pipeline.stream`) and cuts windows of ``round(window_s * fs)`` samples
+every ``round(hop_s * fs)`` from the first processed sample. :func:`causal_windows` does the same
+on a whole record, so that :func:`biosig.measures_window.window_measures` gets identical samples
+online (``serve``) and offline (``score``, head training).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from biosig.measures_window import window_measures
+
+
+def causal_windows(samples: np.ndarray, fs_hz: float, channels, pipeline, window_s: float, hop_s: float,
+                   n_channels: int | None = None, n_windows: int | None = None):
+    """``(windows, fs_out_hz)``: a list of float32 (C, <=W) windows of the causally preprocessed record.
+
+    ``pipeline``: a :class:`biosig.pipeline.Pipeline` (or None: raw samples); ``n_channels``: the
+    channels kept (the model's ``in_channels``); ``n_windows``: pad with the record's tail when the
+    offline window grid has more windows (a record shorter than one window gives one short window).
+    """
+    x = np.asarray(samples, dtype=np.float32)  # the runtime receives float32 frames
+    if pipeline is not None:
+        pipe = pipeline.stream(float(fs_hz), x.shape[0], tuple(channels))
+        y, fs_out = pipe.process(x), float(pipe.fs_out_hz)
+    else:
+        y, fs_out = x, float(fs_hz)
+    y = np.asarray(y)[: (n_channels or x.shape[0])]
+    w, h = max(1, int(round(window_s * fs_out))), max(1, int(round(hop_s * fs_out)))
+    n = y.shape[1]
+    count = max(0, (n - w) // h + 1)
+    if n_windows is not None:
+        count = max(count, int(n_windows))
+    return [y[:, i * h:i * h + w] for i in range(count)], fs_out
+
+
+def volume_scale(units) -> float:
+    """Factor to mL of a spirogram's first channel (1 for mL or no unit, 1000 for L)."""
+    unit = (list(units)[0] if units else "").strip().lower()
+    return 1000.0 if unit in ("l", "litre", "liter") else 1.0
+
+
+def record_window_measures(samples, fs_hz, channels, modality: str, pipeline, window_s: float, hop_s: float,
+                           n_channels: int | None = None, n_windows: int | None = None, units=None) -> list[dict]:
+    """:func:`window_measures` of every runtime-equivalent window of a record.
+
+    Spirograms are measured on the raw volume (in mL, ``units`` converts L), as ``serve`` does for
+    spirogram streams without an encoder (a spirogram encoder's pipeline turns the window into a
+    flow-volume curve, on which no index can be measured)."""
+    if modality == "spiro":
+        pipeline, samples = None, np.asarray(samples, dtype=np.float64)[:1] * volume_scale(units)
+        n_channels = 1
+    wins, fs_out = causal_windows(samples, fs_hz, channels, pipeline, window_s, hop_s, n_channels, n_windows)
+    return [window_measures(w, fs_out, modality) for w in wins]

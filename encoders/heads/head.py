@@ -1,0 +1,119 @@
+"""The :class:`Head` file format and its NumPy evaluator."""
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from encoders.errors import EncoderError
+
+HEADS_DIR = pathlib.Path(__file__).resolve().parent
+HEAD_FORMAT = 1
+TRANSFORMS = ("identity", "log")     # log: log(x + eps) with eps from the head file
+_cache: dict[str, "Head"] = {}
+
+
+@dataclass(frozen=True)
+class Head:
+    """A logistic-regression head ``p = sigmoid(b + w . (t(x) - mean) / scale)``.
+
+    Attributes
+    ----------
+    name, version : identity (``ecg-af`` 1).
+    modality : the stream modality whose window measures it reads.
+    output : the name of its output (``af_prob``).
+    features : measure names, in order; ``transforms`` one of :data:`TRANSFORMS` per feature.
+    encoder_id : the encoder whose embeddings it reads, or None (measure-only head).
+    training : human-readable description of the training data.
+    """
+
+    name: str
+    version: int
+    modality: str
+    output: str
+    features: tuple[str, ...]
+    transforms: tuple[str, ...]
+    eps: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    encoder_id: str | None = None
+    training: str = ""
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def head_id(self) -> str:
+        return f"{self.name}-v{self.version}"
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Standardised design matrix (N, F) from raw feature values (N, F)."""
+        X = np.array(X, dtype=np.float64, copy=True)
+        for j, t in enumerate(self.transforms):
+            if t == "log":
+                X[:, j] = np.log(np.maximum(X[:, j], 0.0) + self.eps)
+        return (X - np.asarray(self.mean)) / np.asarray(self.scale)
+
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities (N,) for raw features (N, F); rows with a non-finite feature give nan."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        z = self.transform(X) @ np.asarray(self.coef) + self.intercept
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+        return np.where(np.isfinite(X).all(axis=1), p, np.nan)
+
+    def predict(self, measures: dict) -> float | None:
+        """Probability for one window's measures (dict); None when a feature is missing."""
+        x = [measures.get(f) for f in self.features]
+        if any(v is None or not math.isfinite(float(v)) for v in x):
+            return None
+        return float(self.predict_matrix(np.array([x], dtype=np.float64))[0])
+
+    def to_json(self) -> str:
+        d = {"format": HEAD_FORMAT, "kind": "logistic", "name": self.name, "version": self.version,
+             "modality": self.modality, "output": self.output, "features": list(self.features),
+             "transforms": list(self.transforms), "eps": self.eps, "mean": list(self.mean),
+             "scale": list(self.scale), "coef": list(self.coef), "intercept": self.intercept,
+             "encoder_id": self.encoder_id, "training": self.training, "metrics": self.metrics}
+        return json.dumps(d, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "head") -> "Head":
+        try:
+            d = json.loads(text)
+            if d.get("format") != HEAD_FORMAT or d.get("kind") != "logistic":
+                raise ValueError(f"format {d.get('format')!r} kind {d.get('kind')!r}; expected {HEAD_FORMAT} logistic")
+            n = len(d["features"])
+            if not all(len(d[k]) == n for k in ("transforms", "mean", "scale", "coef")):
+                raise ValueError("features, transforms, mean, scale and coef differ in length")
+            bad = set(d["transforms"]) - set(TRANSFORMS)
+            if bad:
+                raise ValueError(f"unknown transform(s) {sorted(bad)}; accepted: {', '.join(TRANSFORMS)}")
+            return cls(name=d["name"], version=int(d["version"]), modality=d["modality"], output=d["output"],
+                       features=tuple(d["features"]), transforms=tuple(d["transforms"]), eps=float(d["eps"]),
+                       mean=tuple(map(float, d["mean"])), scale=tuple(map(float, d["scale"])),
+                       coef=tuple(map(float, d["coef"])), intercept=float(d["intercept"]),
+                       encoder_id=d.get("encoder_id"), training=d.get("training", ""),
+                       metrics=d.get("metrics", {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EncoderError(f"{where}: not a valid head file ({exc})") from None
+
+
+def list_heads() -> list[str]:
+    """Names of the shipped heads (folders of ``encoders/heads`` holding a ``head.json``)."""
+    return sorted(p.parent.name for p in HEADS_DIR.glob("*/head.json"))
+
+
+def load_head(name: str) -> Head:
+    """A shipped head by name, or a ``head.json`` path / its folder."""
+    if name in _cache:
+        return _cache[name]
+    p = pathlib.Path(name)
+    path = p / "head.json" if p.is_dir() else p if p.suffix == ".json" else HEADS_DIR / name / "head.json"
+    if not path.is_file():
+        raise EncoderError(f"unknown head {name!r}; shipped heads: {', '.join(list_heads()) or 'none'}")
+    head = Head.from_json(path.read_text(), where=str(path))
+    _cache[name] = head
+    return head

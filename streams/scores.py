@@ -1,0 +1,105 @@
+"""Per-window scores for the runtime: measures, head outputs and alarm hygiene on ``score/...``.
+
+For every window the runtime publishes on ``emb/<source>/<stream>``, :meth:`ScoreHost.publish`
+publishes one ``score`` frame on ``score/<source>/<stream>`` (documented in docs/protocol.md).
+The measures are :func:`biosig.measures_window.window_measures` of the very window the encoder
+saw, with the quality the runtime already computed, so ``biosig score`` (which calls the same
+function on the same causal windows) gives the same numbers.
+
+Alarm hygiene: a window below its modality's quality threshold carries ``ok: false``, every
+measure ``null`` and ``missing: "low_quality"``. Heads (``ecg-af`` on ECG streams, ``ppg-af`` on
+PPG streams) run only on ``ok`` windows; their output is also smoothed: ``smoothed`` is the mean
+of the last ``smooth_windows`` window values that exist (``null`` until one exists), so one noisy
+window does not flip the AF probability. The head state of a stream restarts with its session.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import time
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HEADS = {"ecg": ("ecg-af",), "ppg": ("ppg-af",)}   # = encoders.heads.HEADS_BY_MODALITY
+DEFAULT_SMOOTH_WINDOWS = 5
+
+
+class ScoreHost:
+    """Computes and publishes score frames; one per runtime.
+
+    Parameters
+    ----------
+    heads : modality -> head names (``encoders.heads``); a head that cannot be loaded is logged
+        and skipped (its streams still get measures).
+    smooth_windows : windows averaged for the ``smoothed`` head outputs (>= 1).
+    """
+
+    def __init__(self, heads: dict | None = None, smooth_windows: int = DEFAULT_SMOOTH_WINDOWS):
+        if int(smooth_windows) < 1:
+            from streams.errors import StreamError
+            raise StreamError(f"smooth_windows must be >= 1, got {smooth_windows}")
+        self.smooth_windows = int(smooth_windows)
+        self.head_names = dict(DEFAULT_HEADS if heads is None else heads)
+        self._heads: dict[str, list] = {}
+        self._recent: dict[tuple, tuple] = {}   # (stream, head) -> (session, recent values)
+        self.errors: dict[str, str] = {}
+
+    def heads_for(self, modality: str) -> list:
+        if modality not in self._heads:
+            loaded = []
+            for name in self.head_names.get(modality, ()):
+                try:
+                    from encoders.heads import load_head
+                    loaded.append(load_head(name))
+                except Exception as exc:  # a missing head must not stop the measures
+                    self.errors[name] = str(exc)
+                    log.error("head %s not available: %s", name, exc)
+            self._heads[modality] = loaded
+        return self._heads[modality]
+
+    def header(self, stream: str, session: int, modality: str, win: np.ndarray, fs_hz: float,
+               t_start: float, t_end: float, quality: float | None = None) -> dict:
+        """The ``score`` header of one window (C, W) at ``fs_hz``; updates the smoothing state."""
+        from biosig.measures_window import unit_of, window_measures
+        m = window_measures(win, fs_hz, modality, quality=quality)
+        measures = {k: v for k, v in m.items() if k not in ("quality", "min_quality", "ok", "missing")}
+        heads = {}
+        for head in self.heads_for(modality):
+            p = head.predict(measures) if m["ok"] else None
+            key = (stream, head.name)
+            sess, recent = self._recent.get(key, (None, None))
+            if sess != session:  # a new publisher session starts a fresh average
+                recent = collections.deque(maxlen=self.smooth_windows)
+                self._recent[key] = (session, recent)
+            if p is not None:
+                recent.append(p)
+            heads[head.output] = {"head_id": head.head_id, "value": p,
+                                  "smoothed": float(np.mean(recent)) if recent else None,
+                                  "n_smoothed": len(recent), "smooth_windows": self.smooth_windows}
+            if p is None:
+                heads[head.output]["missing"] = m["missing"] or "missing_feature"
+        header = {"kind": "score", "stream": stream, "modality": modality,
+                  "window_start_s": float(t_start), "window_end_s": float(t_end),
+                  "quality": float(m["quality"]), "min_quality": float(m["min_quality"]), "ok": bool(m["ok"]),
+                  "measures": measures, "units": {k: unit_of(k) for k in measures}, "heads": heads,
+                  "t_out_s": time.time()}
+        if m["missing"]:
+            header["missing"] = m["missing"]
+        return header
+
+    def publish(self, rt, st, win, t_start, t_end, quality):
+        """Runtime hook: publish the score frame of one window of input stream ``st`` (never raises)."""
+        try:
+            if st.modality == "spiro":  # indices need the raw volume in mL
+                from encoders.heads.features import volume_scale
+                win = win * volume_scale(st.units)
+            h = self.header(st.name, st.session, st.modality, win, st.fs_out_hz, t_start, t_end, quality)
+            if st.modality == "spiro" and st.model is not None:   # a flow-volume curve, not a volume
+                h.update(ok=False, missing="preprocessed_window", measures={k: None for k in h["measures"]})
+        except Exception as exc:  # a measure failing on odd data must not stop the runtime
+            st.stats.rejected["score"] += 1
+            log.warning("no score for a window of %s: %s: %s", st.name, type(exc).__name__, exc)
+            return
+        rt._send(f"score/{st.name}", h)

@@ -1,0 +1,227 @@
+// biosig live view: reads server-sent events from /events (streams/dashboard.py) and draws them
+// with uPlot. State for tests and debugging is on window.biosigDash.
+"use strict";
+(function () {
+  const WINDOW_S = 10, KEEP_S = 12;
+  const COLORS = { trace: "#1f77b4", forecast: "#ff7f0e", quality: "#2ca02c", latency: "#9467bd" };
+  const HOLD_FILL = "rgba(214, 39, 40, 0.18)";
+  const D = window.biosigDash = {
+    updates: 0, firstUpdateMs: null, data: {}, charts: {}, holdShown: {}, couchState: {},
+    holdPeriods: {}, lastUpdate: null,
+  };
+  const $sources = document.getElementById("sources");
+
+  function el(tag, attrs, parent) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "text") e.textContent = v; else e.setAttribute(k, v);
+    }
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  const fmt = (v, nd = 1) => (v === null || v === undefined || !isFinite(v)) ? "-" : Number(v).toFixed(nd);
+
+  // ---------------------------------------------------------------- data
+  function append(key, cols) {
+    let d = D.data[key];
+    if (!d) d = D.data[key] = cols.map(() => []);
+    if (d.length !== cols.length) d = D.data[key] = cols.map(() => []);
+    for (let c = 0; c < cols.length; c++) for (const v of cols[c]) d[c].push(v);
+    const t = d[0], newest = t[t.length - 1];
+    let cut = 0;
+    while (cut < t.length && t[cut] < newest - KEEP_S) cut++;
+    if (cut > 0) for (const col of d) col.splice(0, cut);
+  }
+
+  // ---------------------------------------------------------------- layout
+  function card(source) {
+    const id = "src-" + source;
+    let c = document.getElementById(id);
+    if (!c) {
+      c = el("section", { id: id, class: "card", "data-source": source });
+      el("h2", { text: source }, c);
+      // keep sources sorted by name
+      const after = [...$sources.children].find(x => x.dataset.source > source);
+      $sources.insertBefore(c, after || null);
+    }
+    return c;
+  }
+
+  function width(node) { return Math.max(300, node.clientWidth - 4); }
+
+  function timeAxis() {
+    return { scale: "x", space: 60, values: (u, ts) => ts.map(t => new Date(t * 1000).toISOString().substr(14, 5)) };
+  }
+
+  function signalPanel(name, info) {
+    const key = "sig/" + name;
+    if (D.charts[key]) return D.charts[key].panel;
+    const p = el("div", { class: "panel", id: "panel-" + name, "data-stream": name }, card(info.source));
+    el("div", { class: "title", text: name }, p);
+    const vals = el("div", { class: "vals" }, p);
+    const box = el("div", {}, p);
+    const qbox = el("div", {}, p);
+    el("div", { class: "muted", text: "per window: quality (green, 0-1, left axis) and embedding latency (purple, ms, right axis)" }, p);
+    const u = new uPlot({
+      width: width(p), height: 110, legend: { show: false }, cursor: { show: false },
+      scales: { x: { time: false } },
+      axes: [timeAxis(), { size: 50 }],
+      series: [{}, { label: "signal", stroke: COLORS.trace, width: 1, spanGaps: false, points: { show: false } }],
+    }, [[], []], box);
+    const q = new uPlot({
+      width: width(p), height: 70, legend: { show: false }, cursor: { show: false },
+      scales: { x: { time: false }, q: { range: [0, 1] }, ms: { range: (u, lo, hi) => [0, Math.max(100, hi || 0)] } },
+      axes: [{ show: false }, { scale: "q", size: 50, space: 15, values: (u, v) => v.map(x => x.toFixed(1)) },
+             { scale: "ms", side: 1, size: 50, space: 15, grid: { show: false }, values: (u, v) => v.map(x => x + " ms") }],
+      series: [{}, { label: "quality", scale: "q", stroke: COLORS.quality, width: 1.5, points: { size: 4 } },
+               { label: "latency ms", scale: "ms", stroke: COLORS.latency, width: 1.5, points: { size: 4 } }],
+    }, [[], [], []], qbox);
+    D.charts[key] = { u, q, panel: p, vals };
+    return p;
+  }
+
+  function couchPanel(name, source) {
+    const key = "couch/" + source;
+    if (D.charts[key]) return D.charts[key];
+    const p = el("div", { class: "panel couch", id: "couch-" + source, "data-source": source }, card(source));
+    const head = el("div", {}, p);
+    const badge = el("span", { class: "badge", id: "hold-" + source, "data-state": "none", text: "no forecast yet" }, head);
+    el("span", { class: "title", text: name }, head);
+    const vals = el("div", { class: "vals" }, p);
+    const sel = el("select", { title: "coordinate" }, vals);
+    const info = el("span", {}, vals);
+    const box = el("div", {}, p);
+    const hooks = { drawClear: [u => shadeHolds(u, source)] };
+    const u = new uPlot({
+      width: width(p), height: 170, legend: { show: true, live: false }, cursor: { show: false },
+      scales: { x: { time: false } }, axes: [timeAxis(), { size: 50, label: "mm" }],
+      series: [{}, { label: "marker", stroke: COLORS.trace, width: 1.5, spanGaps: true, points: { show: false } },
+               { label: "forecast (drawn at t + h)", stroke: COLORS.forecast, width: 1.5, spanGaps: true, points: { show: false } }],
+      hooks,
+    }, [[], [], []], box);
+    const c = D.charts[key] = { u, panel: p, badge, sel, info, channels: [] };
+    sel.addEventListener("change", () => draw());
+    return c;
+  }
+
+  function shadeHolds(u, source) {
+    const periods = D.holdPeriods[source] || [];
+    const ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
+    const [lo, hi] = [u.scales.x.min, u.scales.x.max];
+    ctx.save();
+    ctx.fillStyle = HOLD_FILL;
+    for (const [t0, t1] of periods) {
+      const a = Math.max(t0, lo), b = Math.min(t1 === null ? hi : t1, hi);
+      if (!(b > a)) continue;
+      const x0 = u.valToPos(a, "x", true), x1 = u.valToPos(b, "x", true);
+      ctx.fillRect(x0, top, Math.max(1, x1 - x0), h);
+    }
+    ctx.restore();
+  }
+
+  // ---------------------------------------------------------------- update
+  function apply(up) {
+    D.updates++;
+    if (D.firstUpdateMs === null) D.firstUpdateMs = Date.now();
+    D.lastUpdate = up;
+    for (const [key, cols] of Object.entries(up.new)) append(key, cols);
+    D.holdPeriods = up.hold_periods;
+    const rt = document.getElementById("runtime");
+    const alive = up.hb_age_s !== null && up.hb_age_s < 3;
+    rt.dataset.state = alive ? "alive" : (up.hb_age_s === null ? "unknown" : "lost");
+    rt.textContent = alive ? "runtime alive" : (up.hb_age_s === null ? "waiting for the runtime" :
+      `no heartbeat for ${fmt(up.hb_age_s, 0)} s`);
+    let taps = 0;
+    for (const [name, s] of Object.entries(up.streams)) {
+      if (s.modality === "motion") continue;   // shown with its couch
+      signalPanel(name, s);
+      if (D.data["sig/" + name]) taps++;
+      const c = D.charts["sig/" + name];
+      c.vals.textContent = `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""} · window quality ` +
+        `${fmt(s.quality, 2)} · embedding latency ${fmt(s.latency_ms)} ms (last 100: p50 ${fmt(s.latency_p50_ms)}, ` +
+        `p99 ${fmt(s.latency_p99_ms)}) · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`;
+    }
+    for (const [name, s] of Object.entries(up.streams)) {
+      if (s.modality === "motion") { couchPanel(name, s.source); if (D.data["sig/" + name]) taps++; }
+    }
+    for (const [source, c] of Object.entries(up.couches)) {
+      const cp = couchPanel(c.stream || source, source);
+      const prev = D.couchState[source];
+      const badge = cp.badge;
+      if (c.state === "hold") {
+        badge.dataset.state = "hold";
+        badge.dataset.reason = c.reason;
+        badge.textContent = "HOLD: " + c.reason;
+        if (!prev || prev.state !== "hold" || prev.reason !== c.reason) {
+          D.holdShown[source] = { reason: c.reason, t_out_s: c.hold_t_out_s, shown_ms: Date.now() };
+        }
+      } else if (c.state === "forecast") {
+        badge.dataset.state = "forecast";
+        delete badge.dataset.reason;
+        badge.textContent = "FORECAST";
+      }
+      if (!alive) {   // never leave a green FORECAST up when the runtime has gone quiet
+        badge.dataset.state = "none";
+        badge.textContent = "NO RUNTIME: do not act";
+      }
+      D.couchState[source] = { state: c.state, reason: c.reason };
+      const chans = c.channels || [];
+      if (chans.length && cp.channels.join() !== chans.join()) {
+        cp.channels = chans;
+        cp.sel.replaceChildren(...chans.map((n, i) => el("option", { value: i, text: n })));
+        cp.sel.value = String(Math.min(2, chans.length - 1));   // m1_z: the main breathing axis
+      }
+      if (c.method) {
+        cp.info.textContent = ` ${c.method} · h = ${fmt(c.horizon_s, 3)} s (${c.horizon_steps} samples) · ` +
+          `forecast latency ${fmt(c.latency_ms, 1)} ms`;
+      }
+    }
+    const any = Object.keys(up.streams).length > 0;
+    document.getElementById("tapnote").hidden = !any || taps > 0;
+    document.getElementById("rate").textContent = `${D.updates} updates`;
+    draw();
+  }
+
+  function draw() {
+    for (const [key, c] of Object.entries(D.charts)) {
+      if (key.startsWith("sig/")) {
+        const d = D.data[key];
+        if (d && d[0].length) {
+          const tmax = d[0][d[0].length - 1];
+          c.u.batch(() => { c.u.setData([d[0], d[1]], false); c.u.setScale("x", { min: tmax - WINDOW_S, max: tmax }); });
+          const q = D.data["q/" + key.slice(4)];
+          if (q) c.q.batch(() => { c.q.setData(q, false); c.q.setScale("x", { min: tmax - WINDOW_S, max: tmax }); });
+        }
+      } else if (key.startsWith("couch/")) {
+        const source = key.slice(6), k = Number(c.sel.value || 0);
+        const name = c.panel.querySelector(".title").textContent;
+        const m = D.data["sig/" + name], f = D.data["fcst/" + source];
+        const parts = [];
+        parts.push(m && m[1 + k] ? [m[0], m[1 + k]] : [[], []]);
+        parts.push(f && f[1 + k] ? [f[0], f[1 + k]] : [[], []]);
+        const joined = uPlot.join(parts);
+        if (joined[0].length) {
+          const tmax = joined[0][joined[0].length - 1];
+          c.u.batch(() => { c.u.setData(joined, false); c.u.setScale("x", { min: tmax - WINDOW_S, max: tmax }); });
+        }
+      }
+    }
+  }
+
+  function connect() {
+    const es = new EventSource("/events");
+    es.onmessage = ev => { try { apply(JSON.parse(ev.data)); } catch (e) { console.error(e); D.lastError = String(e); } };
+    es.onerror = () => {
+      const rt = document.getElementById("runtime");
+      rt.dataset.state = "lost"; rt.textContent = "dashboard server unreachable; retrying";
+    };
+  }
+  window.addEventListener("resize", () => {
+    for (const c of Object.values(D.charts)) {
+      const w = width(c.panel);
+      c.u.setSize({ width: w, height: c.u.height });
+      if (c.q) c.q.setSize({ width: w, height: c.q.height });
+    }
+  });
+  connect();
+})();

@@ -1,0 +1,84 @@
+"""Task heads: file format, the NumPy evaluator against scikit-learn, metrics helpers, shipped heads."""
+import json
+
+import numpy as np
+import pytest
+
+from biosig.measures_hrv import RR_KEYS
+from encoders.errors import EncoderError
+from encoders.heads import HEADS_BY_MODALITY, Head, list_heads, load_head
+from encoders.heads import train as T
+
+
+def test_evaluator_equals_sklearn_and_round_trips_json():
+    from sklearn.linear_model import LogisticRegression
+    rng = np.random.default_rng(0)
+    X = np.abs(rng.normal(size=(300, 3))) + 0.01
+    y = (np.log(X[:, 0]) + 0.5 * X[:, 2] + 0.3 * rng.normal(size=300)) > 0
+    w = rng.uniform(0.5, 1.5, 300)
+    head = T.fit(X, y, w, ("a", "b", "c"), ("log", "identity", "identity"), C=0.5, name="t", version=3,
+                 modality="ecg", output="p")
+    Z = np.column_stack([np.log(X[:, 0] + 1e-3), X[:, 1], X[:, 2]])
+    Z = (Z - Z.mean(0)) / Z.std(0)
+    ref = LogisticRegression(C=0.5, max_iter=1000).fit(Z, y, sample_weight=w).predict_proba(Z)[:, 1]
+    np.testing.assert_allclose(head.predict_matrix(X), ref, atol=1e-6)
+    again = Head.from_json(head.to_json())
+    assert again == head and again.head_id == "t-v3"
+    assert head.predict({"a": X[0, 0], "b": X[0, 1], "c": X[0, 2]}) == pytest.approx(ref[0], abs=1e-6)
+    assert head.predict({"a": 1.0, "b": None, "c": 2.0}) is None          # a missing feature: no value
+    assert np.isnan(head.predict_matrix(np.array([[1.0, np.nan, 1.0]]))[0])
+
+
+def test_bad_head_files_are_clear_errors(tmp_path):
+    with pytest.raises(EncoderError, match="unknown head 'nope'"):
+        load_head("nope")
+    bad = tmp_path / "head.json"
+    bad.write_text(json.dumps({"format": 1, "kind": "logistic", "features": ["a"], "transforms": ["sqrt"],
+                               "mean": [0], "scale": [1], "coef": [1]}))
+    with pytest.raises(EncoderError, match="not a valid head file"):
+        load_head(str(tmp_path))
+
+
+def test_metric_helpers_against_sklearn():
+    from sklearn.metrics import roc_auc_score
+    rng = np.random.default_rng(1)
+    y = rng.random(200) < 0.3
+    p = np.round(rng.random(200) + 0.5 * y, 1)                         # ties included
+    assert T.auroc(y, p) == pytest.approx(roc_auc_score(y, p))
+    y2 = np.array([0] * 20 + [1] * 4, bool)
+    p2 = np.concatenate([np.arange(20) / 20, [0.99, 0.97, 0.5, 0.2]])
+    # 95 % specificity: threshold = the 19th of 20 negatives (0.95); two positives above it
+    assert T.sens_at_spec(y2, p2) == 0.5
+    lo, hi = T.bootstrap_ci(y, p, T.auroc, n=200)
+    assert lo < T.auroc(y, p) < hi
+
+
+@pytest.mark.parametrize("name", ["ecg-af", "ppg-af"])
+def test_shipped_heads_are_complete_and_measure_only(name):
+    assert name in list_heads() and HEADS_BY_MODALITY[name.split("-")[0]] == name
+    head = load_head(name)
+    assert head.encoder_id is None and head.version >= 1 and head.output == "af_prob"
+    assert set(head.features) <= set(RR_KEYS) and head.training
+    card = (head_dir := load_head.__globals__["HEADS_DIR"] / name) / "MODEL_CARD.md"
+    text = card.read_text()
+    assert f"{head.metrics['auroc']:.3f}" in text and "Brier" in text
+    assert (head_dir / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if name == "ecg-af":
+        assert "cinc2017" in head.training and head.metrics["n_records"] == 200
+    else:
+        assert "SYNTHETIC" in head.training and "not a validated" in text
+
+
+def test_ecg_head_separates_simulated_af_from_sinus_and_survives_noise():
+    from biosig.measures_window import window_measures
+    from biosig.synthetic import simulate
+    head = load_head("ecg-af")
+    p = {}
+    for rhythm in ("sinus", "af"):
+        rec = simulate("ecg", 20, seed=3, rhythm=rhythm, heart_rate_bpm=90.0)
+        m = window_measures(rec.samples[:, :int(10 * rec.fs_hz)], rec.fs_hz, "ecg")
+        assert m["ok"]
+        p[rhythm] = head.predict(m)
+    assert p["af"] > 0.5 > 0.2 > p["sinus"], p
+    noisy = window_measures(np.random.default_rng(0).normal(size=(1, 3000)), 300.0, "ecg")
+    assert head.predict(noisy) is None or 0.0 <= head.predict(noisy) <= 1.0
