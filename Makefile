@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # torch first, pinned, so pip takes the local CPU wheel and never resolves a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test setup bench clean gpu-check
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,3 +31,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache
+
+# On a CUDA machine, with the Python that has CUDA torch (not the CPU-only .venv): gpu-marked
+# tests + the issue-15 table (attention, inference, pretraining), < 5 min. GPU_PY=python3 by default.
+GPU_PY ?= $(PY)
+gpu-check:
+	PYTHONPATH=$(CURDIR) $(GPU_PY) benchmarks/gpu_check.py

@@ -7,12 +7,14 @@ sequence length::
     tokens | dense ms | windowed ms | ratio | dense MiB | windowed MiB | ratio
 
 Dense attention is skipped (with a note) where its (H, N, N) score matrices would exceed
-``--dense-max-gib``. Usage: ``python benchmarks/bench_attention.py [--lengths 512 1024 ...]``.
+``--dense-max-gib``. Usage: ``python benchmarks/bench_attention.py [--lengths 512 1024 ...]
+[--kernel auto|blocked|sdpa|flex]`` (the windowed column's kernel, via ``$BIOSIG_ATTN_KERNEL``).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -41,7 +43,8 @@ print(json.dumps({"ms": 1000 * min(times), "mib": max(0.0, peak - base)}))
 def run(method, n, args):
     cmd = [sys.executable, "-c", CHILD, method, str(n), str(args.heads), str(args.head_dim), str(args.window),
            str(args.n_global), str(args.repeats)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    env = dict(os.environ, BIOSIG_ATTN_KERNEL=args.kernel)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     if out.returncode != 0:
         return None, out.stderr.strip().splitlines()[-1] if out.stderr else f"exit {out.returncode}"
     return json.loads(out.stdout.strip().splitlines()[-1]), ""
@@ -55,11 +58,14 @@ def main(argv=None):
     ap.add_argument("--window", type=int, default=64, help="block size w in tokens")
     ap.add_argument("--n-global", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--kernel", choices=("auto", "blocked", "sdpa", "flex"), default="auto",
+                    help="kernel of the windowed column (default auto: blocked on CPU)")
     ap.add_argument("--dense-max-gib", type=float, default=4.0,
                     help="skip dense where 3 (H, N, N) float32 matrices exceed this")
     args = ap.parse_args(argv)
     print(f"# attention, batch 1, {args.heads} heads x {args.head_dim}, w={args.window}, "
-          f"{args.n_global} global tokens, 1 thread, best of {args.repeats}; memory = peak RSS growth")
+          f"{args.n_global} global tokens, 1 thread, best of {args.repeats}; memory = peak RSS growth; "
+          f"windowed kernel {args.kernel}")
     print(f"{'tokens':>7} | {'dense ms':>9} | {'windowed ms':>11} | {'ratio':>6} | {'dense MiB':>9} | "
           f"{'windowed MiB':>12} | {'ratio':>6}")
     notes = []

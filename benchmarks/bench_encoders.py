@@ -110,19 +110,21 @@ def main(argv=None) -> int:
         backends = {"torch": make_backend("torch", enc, device="cpu"),
                     "onnxruntime": make_backend("onnxruntime", onnx_path, device="cpu", threads=threads),
                     "ort-int8": make_backend("onnxruntime", int8_path, device="cpu", threads=threads)}
-        if gpu:  # GPU rows: torch CUDA vs TensorRT where available
+        if gpu:  # GPU rows: torch on CUDA (fp32, bf16) always; TensorRT where it is installed
+            backends["torch-cuda"] = make_backend("torch", enc, device="cuda")  # a private copy on the GPU
+            backends["torch-cuda-bf16"] = make_backend("torch", enc, device="cuda", precision="bf16")
             try:
                 from encoders.compile import CompileOptions, compile_engine
                 plan = pathlib.Path(os.environ["BIOSIG_CACHE_DIR"]) / f"{name}.plan"
                 compile_engine(onnx_path, plan, CompileOptions(precision="fp16", max_batch=32))
                 backends["tensorrt"] = make_backend("tensorrt", plan)
-                backends["torch-cuda"] = make_backend("torch", load(name), device="cuda")
-            except Exception as exc:  # noqa: BLE001 - report and carry on with the CPU rows
+            except Exception as exc:  # noqa: BLE001 - report and carry on with the other rows
                 print(f"# {name}: no TensorRT rows ({exc})")
+        gpu_names = [b for b in ("tensorrt", "torch-cuda", "torch-cuda-bf16") if b in backends]
         print(f"\n## {name}: D={cfg.dim}, depth={cfg.depth}, window {cfg.window_s:g} s x {cfg.input_fs_hz:g} Hz "
               f"= {length} samples, {flops / 1e9:.3f} GFLOP/window, export {export_s:.1f} s")
         print("batch | metric | torch | onnxruntime | ratio | ort-int8 | int8 ratio"
-              + (" | tensorrt | torch-cuda" if "tensorrt" in backends else ""))
+              + "".join(f" | {b}" for b in gpu_names))
         rng = np.random.default_rng(0)
         for batch in BATCHES:
             x = rng.standard_normal((batch, channels, length)).astype(np.float32)
@@ -133,7 +135,7 @@ def main(argv=None) -> int:
                                 p99=np.percentile(lat, 99) * 1e3,
                                 frac=flops * batch / lat.mean() / 1e9 / peak)
             t, o, q = res["torch"], res["onnxruntime"], res["ort-int8"]
-            gpu_cols = [b for b in ("tensorrt", "torch-cuda") if b in res]
+            gpu_cols = [b for b in ("tensorrt", "torch-cuda", "torch-cuda-bf16") if b in res]
 
             def row(label, key, faster_is_higher):
                 ratio = (lambda a, b: a / b) if faster_is_higher else (lambda a, b: b / a)

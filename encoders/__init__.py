@@ -38,7 +38,9 @@ Contract (relied upon by ``encoders.export``, ``streams`` and the CLI)
 
 Also: ``encoders.pretrain`` (training loop behind ``biosig pretrain``, DDP under torchrun),
 ``encoders.probe`` (linear probe behind ``biosig probe``), ``encoders.attention``
-(``windowed_attention`` and its dense oracle).
+(``windowed_attention`` over blocked / SDPA / FlexAttention kernels, and its dense oracle),
+``encoders.backends`` (``make_backend``: torch, onnxruntime, tensorrt, auto) and
+``encoders.inference`` (``open_model``: any name, checkpoint, ``.onnx`` or ``.plan`` with any backend).
 """
 from __future__ import annotations
 

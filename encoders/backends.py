@@ -29,34 +29,20 @@ All optional packages (onnxruntime, tensorrt, torch) are imported lazily.
 from __future__ import annotations
 
 import abc
-import hashlib
 import logging
-import os
 import pathlib
 
 import numpy as np
 
+from encoders.backend_cache import (AUTO_CHOICE_FILE, _load_model, _machine_key, _model_digest,  # noqa: F401
+                                    _read_choice, _safe_id, _write_choice, cache_dir, cpu_cores, export_cached)
+from encoders.compile import GPU_INSTALL_HINT, import_tensorrt
 from encoders.errors import EncoderError
-from encoders.export import decode_metadata
+from encoders.onnx_metadata import decode_metadata
 
 log = logging.getLogger(__name__)
 
 KINDS = ("auto", "torch", "onnxruntime", "tensorrt")
-GPU_INSTALL_HINT = "pip install 'biosig[gpu]'"
-
-
-def cache_dir() -> pathlib.Path:
-    """Where exported graphs and TensorRT engines are cached (``$BIOSIG_CACHE_DIR`` or ~/.cache/biosig)."""
-    base = os.environ.get("BIOSIG_CACHE_DIR") or pathlib.Path.home() / ".cache" / "biosig"
-    return pathlib.Path(base)
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on (affinity-aware)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 class Backend(abc.ABC):
@@ -133,20 +119,33 @@ class Backend(abc.ABC):
 
 # ---------------------------------------------------------------------------------------------
 class TorchBackend(Backend):
-    """PyTorch eager inference of ``model.embed_forward`` under ``torch.inference_mode``."""
+    """PyTorch eager inference of ``model.embed_forward`` under ``torch.inference_mode``.
+
+    The backend never changes the module it is given: when the module lives on another device
+    or is in training mode, the backend runs a private copy (so a CPU backend and a CUDA backend
+    built from one :class:`encoders.Encoder` coexist). ``precision`` ``bf16`` / ``fp16`` runs the
+    network under ``torch.autocast`` (weights stay float32; output float32); the in-model
+    preprocessing is autocast-neutral (z-score, STFT power and log-mel run in float32 where
+    autocast keeps them). Tolerances against fp32: see docs/gpu.md.
+    """
 
     name = "torch"
 
-    def __init__(self, model, *, device=None, why="asked for torch", model_id=None):
+    def __init__(self, model, *, device=None, precision="fp32", why="asked for torch", model_id=None):
         import torch
-        self.model = model.eval()
-        self.model_id = model_id or getattr(model.config, "name", None)
+        if precision not in TORCH_PRECISIONS:
+            raise EncoderError(f"unknown precision {precision!r}; expected one of {', '.join(TORCH_PRECISIONS)}")
         self.device = torch.device(device or "cpu")
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise EncoderError("torch backend: device 'cuda' asked for but torch sees no CUDA GPU")
-        self.model.to(self.device)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
+        self.model_id = model_id or getattr(model.config, "name", None)
+        self.model = _private_copy(model, self.device)
+        self.precision = precision
+        self._dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         self.providers = (str(self.device),)
-        self.why = why
+        self.why = why if precision == "fp32" else f"{why}; {precision} autocast"
         from encoders.onnx_metadata import config_dict, uses_channel_input
         config = config_dict(model)
         # Models with a channel vocabulary take any subset of channels; the others a fixed count.
@@ -156,13 +155,28 @@ class TorchBackend(Backend):
         import torch
         if x.shape[0] == 0:
             return np.zeros((0, self._dim()), np.float32)
-        with torch.inference_mode():
-            emb = self.model.embed_forward(torch.from_numpy(x).to(self.device),
-                                           torch.from_numpy(channel_idx).to(self.device))
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self._dtype or torch.float32,
+                                                    enabled=self._dtype is not None):
+            xt = torch.from_numpy(x).to(self.device, non_blocking=True)
+            emb = self.model.embed_forward(xt, torch.from_numpy(channel_idx).to(self.device))
             return emb.float().cpu().numpy()
 
     def _dim(self):
         return int(getattr(self.model.config, "dim", 0))
+
+
+TORCH_PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def _private_copy(model, device):
+    """``model`` itself when it is already in eval mode on ``device``, else an eval-mode copy there."""
+    import copy
+    params = list(model.parameters()) + list(model.buffers())
+    here = {p.device for p in params} or {device}
+    if here == {device} and not model.training:
+        return model
+    clone = copy.deepcopy(model)
+    return clone.to(device).eval()
 
 
 class OnnxRuntimeBackend(Backend):
@@ -296,15 +310,6 @@ class TensorRTBackend(Backend):
         return out.cpu().numpy()
 
 
-def import_tensorrt():
-    """Import the tensorrt package or raise an EncoderError saying how to install it."""
-    try:
-        import tensorrt
-    except ImportError:
-        raise EncoderError(f"TensorRT is not installed; install it with: {GPU_INSTALL_HINT}") from None
-    return tensorrt
-
-
 def _has_cuda() -> bool:
     try:
         import torch
@@ -319,43 +324,8 @@ def _has(module: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-def _load_model(source):
-    """(nn.Module, Encoder or None) from a name, checkpoint directory, Encoder or module."""
-    from encoders.export import _resolve
-    return _resolve(source)
-
-
-def export_cached(source) -> pathlib.Path:
-    """Export a model to ONNX once; reuse the file while the model id, its weights and the code
-    that builds the graph are unchanged (so an upgrade never runs a stale graph)."""
-    from encoders.export import export_onnx
-    model, encoder = _load_model(source)
-    digest = hashlib.sha256()
-    here = pathlib.Path(__file__).parent
-    for module in ("attention.py", "model.py", "tokenizers.py", "export.py", "config.py"):
-        digest.update((here / module).read_bytes())
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    model_id = str(getattr(encoder, "model_id", "") or getattr(model.config, "name", "model"))
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
-    folder = cache_dir() / "onnx"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # read-only home: a per-process temporary cache still works
-        import tempfile
-        log.warning("cache %s is not writable (%s); exporting into a temporary directory", folder, exc)
-        folder = pathlib.Path(tempfile.mkdtemp(prefix="biosig-onnx-"))
-    path = folder / f"{safe}-{digest.hexdigest()[:16]}.onnx"
-    if not path.is_file():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
-        export_onnx(encoder if encoder is not None else model, tmp)
-        tmp.replace(path)
-        log.info("exported %s to the cache %s", model_id, path)
-    return path
-
-
-def make_backend(kind: str, source, *, device: str | None = None, threads: int | None = None) -> Backend:
+def make_backend(kind: str, source, *, device: str | None = None, threads: int | None = None,
+                 precision: str = "fp32") -> Backend:
     """Create an inference backend.
 
     Parameters
@@ -368,6 +338,10 @@ def make_backend(kind: str, source, *, device: str | None = None, threads: int |
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; None picks the best available.
     threads : int, optional
         ONNX Runtime intra-op threads (default: the cores this process may use).
+    precision : {"fp32", "bf16", "fp16"}
+        Torch backend only: autocast precision (``bf16``/``fp16`` are meant for CUDA). Exported
+        graphs keep the precision they were exported with (fp32, fp16 or int8); asking another
+        one of onnxruntime or tensorrt is an error. ``auto`` with bf16/fp16 picks torch.
 
     Returns
     -------
@@ -381,7 +355,14 @@ def make_backend(kind: str, source, *, device: str | None = None, threads: int |
     """
     if kind not in KINDS:
         raise EncoderError(f"unknown backend {kind!r}; expected one of {', '.join(KINDS)}")
+    if precision not in TORCH_PRECISIONS:
+        raise EncoderError(f"unknown precision {precision!r}; expected one of {', '.join(TORCH_PRECISIONS)}")
     suffix = pathlib.Path(source).suffix.lower() if isinstance(source, (str, pathlib.Path)) else ""
+    if precision != "fp32":
+        if kind in ("onnxruntime", "tensorrt") or suffix in (".onnx", ".plan"):
+            raise EncoderError(f"--precision {precision} applies to the torch backend; an exported graph keeps "
+                               "the precision it was exported with (biosig export --precision fp16|int8)")
+        kind = "torch"
     if kind == "auto":
         backend = _auto(source, suffix, device, threads)
         log.info("backend auto -> %s %s: %s", backend.name, ",".join(backend.providers), backend.why)
@@ -401,7 +382,7 @@ def make_backend(kind: str, source, *, device: str | None = None, threads: int |
     if not _has("torch"):
         raise EncoderError("the torch backend needs PyTorch: pip install torch")
     model, encoder = _load_model(source)
-    return TorchBackend(model, device=device, model_id=getattr(encoder, "model_id", None))
+    return TorchBackend(model, device=device, precision=precision, model_id=getattr(encoder, "model_id", None))
 
 
 PROBE_BATCH = 8
@@ -447,7 +428,18 @@ def _auto(source, suffix, device, threads) -> Backend:
                             why="onnxruntime is not installed; torch eager on CPU")
     # CPU, both available: which is faster depends on the model and batch (onnxruntime wins on
     # per-call overhead and small batches; at batch 32 the audio and spirogram graphs measured
-    # slightly faster in torch), so measure both on one probe batch and keep the faster.
+    # slightly faster in torch), so measure both on one probe batch once per model and machine
+    # (remembered in cache_dir()/backend-choice.json) and keep the faster.
+    key = f"{_safe_id(model, encoder)}-{_model_digest(model)}|{_machine_key(threads)}"
+    cached = _read_choice(key)
+    if cached and cached.get("kind") in ("onnxruntime", "torch"):
+        if cached["kind"] == "onnxruntime":
+            chosen = OnnxRuntimeBackend(export_cached(source), device="cpu", threads=threads)
+        else:
+            chosen = TorchBackend(model, device="cpu", model_id=model_id)
+        chosen.timings = dict(cached.get("timings") or {})
+        chosen.why = f"{cached.get('why', '')} (remembered in {cache_dir() / AUTO_CHOICE_FILE})"
+        return chosen
     ort_be = OnnxRuntimeBackend(export_cached(source), device="cpu", threads=threads)
     torch_be = TorchBackend(model, device="cpu", model_id=model_id)
     from encoders.onnx_metadata import config_dict, example_length
@@ -458,4 +450,5 @@ def _auto(source, suffix, device, threads) -> Backend:
     chosen.timings = {"onnxruntime": t_ort, "torch": t_torch}
     chosen.why = (f"no CUDA GPU; measured on a ({PROBE_BATCH}, {channels}, {length}) batch: onnxruntime "
                   f"{t_ort * 1e3:.0f} ms, torch eager {t_torch * 1e3:.0f} ms")
+    _write_choice(key, {"kind": chosen.name, "timings": chosen.timings, "why": chosen.why})
     return chosen

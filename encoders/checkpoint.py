@@ -12,7 +12,6 @@ them and is not needed for inference.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import pathlib
@@ -23,37 +22,12 @@ import torch
 from encoders.config import EncoderConfig, get_config, list_models
 from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel
+from encoders.weights import pipeline_from_dict, pipeline_to_dict, weights_hash  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_ROOT = pathlib.Path(__file__).resolve().parent / "checkpoints"
 FILES = ("config.json", "weights.pt")
-
-
-def weights_hash(model: torch.nn.Module) -> str:
-    """SHA-256 over the state dict (names, dtypes, shapes, bytes), hex."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
-    return h.hexdigest()
-
-
-def pipeline_to_dict(pipeline) -> dict | None:
-    if pipeline is None:
-        return None
-    return {"pipeline": json.loads(pipeline.to_json()), "hash": pipeline.hash}
-
-
-def pipeline_from_dict(d: dict | None):
-    if d is None:
-        return None
-    from biosig.pipeline import Pipeline
-    pipe = Pipeline.from_json(json.dumps(d["pipeline"]))
-    if d.get("hash") and pipe.hash != d["hash"]:
-        raise CheckpointError(f"pipeline hash mismatch: stored {d['hash']}, rebuilt {pipe.hash}")
-    return pipe
 
 
 def save_checkpoint(directory, model: EncoderModel, pipeline=None, meta: dict | None = None) -> str:
@@ -119,7 +93,7 @@ def load(name_or_dir, pretrained: bool = True):
     one exists, else the registered one) with random weights (seeded, so still deterministic) and
     the modality's default pipeline.
     """
-    from encoders.embed import Encoder
+    from encoders.embed import Encoder  # checkpoint -> embed, never the other way (encoders.weights)
     if not pretrained:
         torch.manual_seed(0)
         try:   # a shipped model or checkpoint: its own architecture (e.g. the beat tokenizer)

@@ -16,6 +16,7 @@ TOKENIZERS = ("patch", "beat")
 # mae: masked reconstruction; contrastive: InfoNCE between two augmented crops of each window
 # (encoders/objectives.py); mae+contrastive: the sum (contrastive term times contrastive_weight)
 OBJECTIVES = ("mae", "contrastive", "mae+contrastive")
+ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 
 # Channel vocabularies: a learned embedding per name, so any subset of these channels works.
 CHANNEL_VOCAB: dict[str, tuple[str, ...]] = {
@@ -72,6 +73,8 @@ class EncoderConfig:
     objective : ``mae``, ``contrastive`` or ``mae+contrastive`` (encoders/objectives.py);
         contrastive_weight, temperature, proj_dim (projection head) and crop_fraction (length of
         each contrastive view as a fraction of the window) configure the contrastive term.
+    attn_kernel : attention kernel, ``auto`` (by device, length and export mode), ``blocked``,
+        ``sdpa`` or ``flex`` (see :mod:`encoders.attention`); numerics are the same for all.
     """
 
     name: str = "ecg-tiny"
@@ -111,6 +114,7 @@ class EncoderConfig:
     temperature: float = 0.1
     proj_dim: int = 64
     crop_fraction: float = 0.7
+    attn_kernel: str = "auto"
 
     def __post_init__(self):
         if self.modality not in CHANNEL_VOCAB:
@@ -138,6 +142,8 @@ class EncoderConfig:
             raise EncoderError(f"unknown objective {self.objective!r}; expected one of {', '.join(OBJECTIVES)}")
         if not 0.1 <= self.crop_fraction <= 1.0 or self.temperature <= 0:
             raise EncoderError("crop_fraction must be in [0.1, 1] and temperature > 0")
+        if self.attn_kernel not in ATTN_KERNELS:
+            raise EncoderError(f"unknown attn_kernel {self.attn_kernel!r}; expected one of {', '.join(ATTN_KERNELS)}")
         bad = [c for c in self.cross_modal if c not in self.channels]
         if bad:
             raise EncoderError(f"cross_modal channels {bad} not in the vocabulary {self.channels}")

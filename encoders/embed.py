@@ -38,7 +38,7 @@ class Encoder:
     """
 
     def __init__(self, model, pipeline=None, meta: dict | None = None):
-        from encoders.checkpoint import weights_hash
+        from encoders.weights import weights_hash
         self.model = model.eval()
         self.config = model.config
         self.meta = dict(meta or {})
@@ -71,7 +71,7 @@ class Encoder:
     def pipeline(self):
         """The full biosig Pipeline stored in the checkpoint (default pipeline when none stored)."""
         if self._pipeline is None:
-            from encoders.checkpoint import pipeline_from_dict
+            from encoders.weights import pipeline_from_dict
             src = self._pipeline_src
             if src is None:
                 from biosig.pipeline import default_pipeline

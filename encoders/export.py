@@ -32,7 +32,7 @@ shape in; every export is therefore verified against torch on probe inputs with 
 sizes, channel counts and lengths than the traced example (``verify=True``), and a graph that
 disagrees is rejected (``auto`` then uses the next exporter). One graph rewrite is applied before
 verification: the audio STFT, written as a strided convolution with a DFT basis, becomes framing +
-MatMul (:func:`encoders.compile.rewrite_frame_convs`), which ONNX Runtime runs faster.
+MatMul (:func:`encoders.graph_passes.rewrite_frame_convs`), which ONNX Runtime runs faster.
 
 fp16: the weights and the network run in float16 while the graph input and output stay float32
 and the in-model preprocessing (the part that depends on no learned parameter: z-scoring, the
@@ -55,6 +55,7 @@ import warnings
 
 import biosig
 from encoders.errors import EncoderError
+from encoders.graph_passes import convert_fp16, quantize_int8, quiet, rewrite_frame_convs
 from encoders.onnx_metadata import (CHANNEL_INPUT, INPUT_NAME, META_PREFIX, OUTPUT_NAME, build_metadata,  # noqa: F401
                                     config_dict, decode_metadata, example_length, read_metadata,
                                     uses_channel_input)
@@ -154,19 +155,6 @@ def _wrap(model, with_channels: bool):
     return (EmbedGraph if with_channels else EmbedGraphX)(model).eval()
 
 
-@contextlib.contextmanager
-def _quiet(*names, level=logging.WARNING):
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(level)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
-
-
 def _export_dynamo(wrapped, args, path, opset, batch):
     import torch
     from torch.export import Dim
@@ -180,8 +168,8 @@ def _export_dynamo(wrapped, args, path, opset, batch):
     # Output names are set afterwards (_name_output): an internal value may already be called
     # "embedding" (the nn.Embedding gather), which the exporter would duplicate.
     # "torchvision is not installed" notes from the op registry are noise here.
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("onnxscript", "onnx_ir"), \
-            _quiet("torch.onnx", level=logging.ERROR):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), quiet("onnxscript", "onnx_ir"), \
+            quiet("torch.onnx", level=logging.ERROR):
         warnings.simplefilter("ignore")
         torch.onnx.export(wrapped, args, str(path), dynamo=True, verbose=False, opset_version=opset,
                           input_names=names, dynamic_shapes=shapes, external_data=False, optimize=True)
@@ -370,7 +358,6 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         n_batch, n_chan = example[0].shape[0], max(channels, 2)
         example = (torch.randn(n_batch, n_chan, length),
                    torch.arange(n_chan)[None].repeat(n_batch, 1))  # (B, C) int64
-    from encoders.compile import rewrite_frame_convs
     with torch.inference_mode():
         embed_dim = int(wrapped(*example).shape[-1])
     failures = []
@@ -397,7 +384,6 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
                                + "; ".join(failures) + ")")
     finally:
         model.train(was_training)
-    from encoders.compile import convert_fp16, quantize_int8
     if precision == "fp16":
         params = {name for name, _ in wrapped.named_parameters()}
         proto = convert_fp16(proto, param_names=params)

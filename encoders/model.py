@@ -30,7 +30,8 @@ class EncoderModel(nn.Module):
         self.patch_embed = nn.Linear(pd, c.dim)
         self.chan_embed = nn.Embedding(len(c.channels), c.dim)
         self.global_tokens = nn.Parameter(torch.zeros(1, c.n_global, c.dim))
-        self.blocks = nn.ModuleList(Block(c.dim, c.heads, c.attn_window, c.n_global, c.mlp_ratio)
+        kernel = "blocked" if c.export_mode else c.attn_kernel
+        self.blocks = nn.ModuleList(Block(c.dim, c.heads, c.attn_window, c.n_global, c.mlp_ratio, kernel)
                                     for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.dim)
         # light decoder
@@ -38,7 +39,7 @@ class EncoderModel(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_dim))
         self.dec_chan_embed = nn.Embedding(len(c.channels), c.decoder_dim)
         self.dec_blocks = nn.ModuleList(Block(c.decoder_dim, c.decoder_heads, c.attn_window, c.n_global,
-                                              c.mlp_ratio) for _ in range(c.decoder_depth))
+                                              c.mlp_ratio, kernel) for _ in range(c.decoder_depth))
         self.dec_norm = nn.LayerNorm(c.decoder_dim)
         self.dec_pred = nn.Linear(c.decoder_dim, pd)
         if c.tokenizer == "beat":   # learned embedding of the pad slots (no beat detected)
@@ -134,6 +135,8 @@ class EncoderModel(nn.Module):
 
         ``batch_slice=(start, B_global)`` draws the noise of a whole global batch and keeps rows
         ``start .. start + B`` (data-parallel ranks then mask exactly like one process would).
+        The noise is drawn on the generator's device (the training device in ``pretrain``: no
+        host-to-device copy per step); without a generator on the CPU default generator.
 
         ``random``: i.i.d. uniform per token; ``span``: one value per run of ``span_patches``
         time patches per channel, so masked tokens come in contiguous spans. Cross-modal target
@@ -141,12 +144,13 @@ class EncoderModel(nn.Module):
         """
         c = self.config
         start, total = batch_slice if batch_slice is not None else (0, B)
+        gdev = generator.device if generator is not None else torch.device("cpu")  # drawn where the generator lives
         if c.mask_mode == "span":
             n_span = -(-P // c.span_patches)
-            noise = torch.rand(total, n_span, C, generator=generator)[start:start + B].to(device)
+            noise = torch.rand(total, n_span, C, generator=generator, device=gdev)[start:start + B].to(device)
             noise = noise.repeat_interleave(c.span_patches, dim=1)[:, :P]     # (B, P, C)
         else:
-            noise = torch.rand(total, P, C, generator=generator)[start:start + B].to(device)
+            noise = torch.rand(total, P, C, generator=generator, device=gdev)[start:start + B].to(device)
         noise = noise.reshape(B, P * C)
         if len(c.cross_modal):
             noise = noise + 2.0 * torch.isin(token_ids, self.cross_ids).to(noise.dtype)

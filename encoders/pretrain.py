@@ -6,6 +6,15 @@ from a generator seeded with ``(seed, s)`` and is drawn for the whole global bat
 checkpoint stores the optimizer and RNG states (the learning rate is a pure function of the step). A run resumed from step k therefore
 takes the same steps as one that never stopped, and ``W`` data-parallel processes with per-rank
 batch ``B / W`` follow the same loss curve as one process with batch ``B``.
+
+Throughput (loop mechanics): the training windows live on the training device when they fit
+(a quarter of the free GPU memory; on a CPU they are the NumPy buffer itself), so a step moves
+only its index vector; the masking noise is drawn on the device by a generator seeded per step;
+nothing reads a value back to the host during a step: loss, MSE and gradient norm are summed on
+the device and reduced (and, under DDP, all-reduced) every ``log_every`` steps and at every
+checkpoint, and ``metrics.jsonl`` gets the mean over those steps. AdamW runs fused where the
+device supports it, and ``compile=True`` runs the forward pass under ``torch.compile``. The
+objective is computed in one place, :func:`training_loss`.
 """
 from __future__ import annotations
 
@@ -52,13 +61,14 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     ckpt_every: int = 50
-    log_every: int = 1
+    log_every: int | None = None   # report every N steps (None: 1 on a CPU, 25 on CUDA)
     window_s: float | None = None
     hop_s: float | None = None
     resume: bool = False
     init_from: str | None = None
     progress: bool = True
     overrides: dict = field(default_factory=dict)
+    compile: bool = False          # torch.compile the forward pass
 
 
 def _dist_info():
@@ -101,6 +111,36 @@ def load_data(cfg: TrainConfig, config, pipeline):
     return build_windows(records, config, pipeline, cfg.window_s, cfg.hop_s)
 
 
+def training_loss(model, xb, ib, generator, batch_slice) -> dict:
+    """The pretraining objective of one step: a dict with the scalar ``loss`` that is
+    backpropagated and ``mse`` (both reported). The one place the loop computes a loss."""
+    return model(xb, ib, generator=generator, batch_slice=batch_slice)
+
+
+def _adamw(model, cfg: TrainConfig, device) -> torch.optim.Optimizer:
+    """AdamW, fused (one kernel for all parameters) where the device supports it."""
+    kwargs = dict(lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    if device.type == "cuda":
+        try:
+            return torch.optim.AdamW(model.parameters(), fused=True, **kwargs)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            log.info("fused AdamW unavailable (%s); using the foreach implementation", exc)
+    return torch.optim.AdamW(model.parameters(), **kwargs)
+
+
+def _resident(t: torch.Tensor, device) -> torch.Tensor:
+    """``t`` on the training device when it fits in a quarter of the free memory, else pinned host
+    memory (steps then copy their batch asynchronously)."""
+    if device.type != "cuda":
+        return t
+    free, _ = torch.cuda.mem_get_info(device)
+    if t.numel() * t.element_size() <= free // 4:
+        return t.to(device)
+    log.warning("training windows (%.1f GB) exceed a quarter of the free GPU memory; kept in host memory",
+                t.numel() * t.element_size() / 1e9)
+    return t.pin_memory()
+
+
 def _rng_state() -> dict:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
 
@@ -127,7 +167,7 @@ def pretrain(cfg: TrainConfig) -> dict:
     if cfg.init_from:
         _init_from(model, cfg.init_from)
     model = model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    opt = _adamw(model, cfg, device)
     start = 0
     state_path = out / STATE_FILE
     if cfg.resume and state_path.is_file():
@@ -149,46 +189,61 @@ def pretrain(cfg: TrainConfig) -> dict:
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
     per_rank = cfg.batch_size // world
-    x_all = torch.from_numpy(data.x)
-    ids_all = torch.from_numpy(data.channel_idx)
+    x_all, ids_all = _resident(torch.from_numpy(data.x), device), _resident(torch.from_numpy(data.channel_idx), device)
     n_params = count_parameters(model)
     log.info("pretraining %s (%d parameters) on %d windows, world %d", config.name, n_params, len(data), world)
     bar = None
     if cfg.progress and rank == 0 and sys.stderr.isatty():
         from tqdm import tqdm
         bar = tqdm(total=cfg.steps, initial=start, desc=f"pretrain {config.name}", unit="step")
-    gen = torch.Generator(device="cpu")
+    log_every = cfg.log_every or (25 if device.type == "cuda" else 1)
+    if log_every < 1:
+        raise EncoderError(f"--log-every must be >= 1, got {log_every}")
+    gen = torch.Generator(device=device)
+    fwd = torch.compile(ddp) if cfg.compile else ddp
     metrics = {}
+    acc = torch.zeros(4, device=device)   # sums of loss, mse, grad norm, nce since the last report
+    since = 0
     t_start = time.perf_counter()
     model.train()
     for step in range(start, cfg.steps):
         idx = step_indices(cfg.seed, step, len(data), cfg.batch_size)[rank * per_rank:(rank + 1) * per_rank]
-        xb, ib = x_all[idx].to(device), ids_all[idx].to(device)
+        idx_t = torch.from_numpy(idx).to(x_all.device, non_blocking=True)
+        xb = x_all.index_select(0, idx_t).to(device, non_blocking=True)
+        ib = ids_all.index_select(0, idx_t).to(device, non_blocking=True)
         gen.manual_seed(cfg.seed * 1_000_003 + step)
         for g in opt.param_groups:
             g["lr"] = cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            res = ddp(xb, ib, generator=gen, batch_slice=(rank * per_rank, cfg.batch_size))
-        loss = res["loss"]
+            res = training_loss(fwd, xb, ib, gen, (rank * per_rank, cfg.batch_size))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        res["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        vals = torch.stack([res[k].detach().float() for k in ("loss", "mse")])
-        if world > 1:
-            torch.distributed.all_reduce(vals)
-            vals /= world
-        metrics = {"step": step + 1, "loss": float(vals[0]), "mse": float(vals[1]), "grad_norm": float(gnorm),
-                   "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t_start, 3)}
-        if "nce" in res:   # the contrastive term of encoders/objectives.py
-            metrics["nce"] = float(res["nce"].detach())
-        if rank == 0 and ((step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps):
-            with open(out / METRICS_FILE, "a") as fh:
-                fh.write(json.dumps(metrics) + "\n")
+        nce = res["nce"].detach().float() if "nce" in res else torch.zeros((), device=device)  # contrastive term
+        acc += torch.stack([res["loss"].detach().float(), res["mse"].detach().float(), gnorm.detach().float(), nce])
+        since += 1
+        checkpoint = (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps
+        if (step + 1) % log_every == 0 or checkpoint:   # the only host synchronisation
+            vals = acc / since
+            if world > 1:
+                torch.distributed.all_reduce(vals)
+                vals /= world
+            loss, mse, gn, nce_mean = vals.tolist()
+            metrics = {"step": step + 1, "loss": loss, "mse": mse, "grad_norm": gn,
+                       "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t_start, 3)}
+            if "nce" in res:   # the contrastive term of encoders/objectives.py
+                metrics["nce"] = nce_mean
+            acc.zero_()
+            since = 0
+            if rank == 0:
+                with open(out / METRICS_FILE, "a") as fh:
+                    fh.write(json.dumps(metrics) + "\n")
+            if bar is not None:
+                bar.set_postfix(loss=f"{metrics['loss']:.4f}", refresh=False)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
+        if checkpoint:
             if rank == 0:
                 _save(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params)
             if world > 1:

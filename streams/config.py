@@ -159,7 +159,9 @@ class RuntimeConfig:
     insecure: bool = False
     windows: dict = field(default_factory=lambda: dict(DEFAULT_WINDOWS), metadata=limits(check=_check_windows))
     models: dict = field(default_factory=lambda: dict(DEFAULT_MODELS), metadata=limits(check=_check_models))
-    backend: str = field(default="auto", metadata=limits(choices=("auto", "onnxruntime", "torch")))
+    backend: str = field(default="auto", metadata=limits(choices=("auto", "onnxruntime", "torch", "tensorrt")))
+    device: str | None = None        # backend device: cpu, cuda, cuda:N (None: the backend's default)
+    precision: str = field(default="fp32", metadata=limits(choices=("fp32", "bf16", "fp16")))
     max_batch: int = field(default=32, metadata=limits(min=1))
     max_delay_s: float = field(default=0.02, metadata=limits(min=0))
     embed_queue: int = field(default=4096, metadata=limits(min=1))

@@ -49,12 +49,15 @@ class ModelHost:
     Parameters
     ----------
     models : modality -> encoder name (``encoders.list_models()``) or checkpoint directory.
-    backend : ``auto``, ``onnxruntime`` or ``torch``.
+    backend : ``auto``, ``onnxruntime``, ``torch`` or ``tensorrt``.
+    device, precision : passed to ``encoders.backends.make_backend``. A model may also be an
+        exported ``.onnx`` / ``.plan`` file (preprocessing from its metadata, no checkpoint).
     """
 
-    def __init__(self, models: dict, backend: str = "auto"):
+    def __init__(self, models: dict, backend: str = "auto", device: str | None = None, precision: str = "fp32"):
         self.models: dict[str, HostedModel] = {}
         self.errors: dict[str, str] = {}
+        self.device, self.precision = device, precision
         for modality, name in models.items():
             try:
                 self.models[modality] = self._load(modality, name, backend)
@@ -62,12 +65,23 @@ class ModelHost:
                 self.errors[modality] = f"{name}: {exc}"
                 log.error("no encoder for %s streams: cannot load %s (%s)", modality, name, exc)
 
-    @staticmethod
-    def _load(modality: str, name: str, backend: str) -> HostedModel:
+    def _load(self, modality: str, name: str, backend: str) -> HostedModel:
         import encoders
-        from encoders.backends import make_backend
+        from encoders.backends import cpu_cores, make_backend
         from encoders.errors import EncoderError
         t = time.perf_counter()
+        threads = max(1, cpu_cores() - 1) if backend != "torch" else None
+        if str(name).lower().endswith((".onnx", ".plan")):  # an exported file: no checkpoint needed
+            from encoders.data import channel_index
+            from encoders.inference import open_model
+            im = open_model(name, backend, device=self.device, precision=self.precision, threads=threads)
+            if im.config.modality != modality:
+                raise ValueError(f"model {name} embeds {im.config.modality}, configured for {modality}")
+            log.info("loaded %s for %s streams on %s in %.1f s", im.model_id, modality, im.backend.name,
+                     time.perf_counter() - t)
+            return HostedModel(name, im.model_id, modality, float(im.config.input_fs_hz),
+                               int(im.config.in_channels or 1), im.outside, im.backend, True,
+                               lambda names, c=im.config: channel_index(names, c))
         try:
             enc, pretrained = encoders.load(name), True
         except EncoderError:
@@ -78,9 +92,7 @@ class ModelHost:
         if cfg.modality != modality:
             raise ValueError(f"model {name} embeds {cfg.modality}, configured for {modality}")
         # leave one core to the event loop so that forecasts never wait for an encoder batch
-        from encoders.backends import cpu_cores
-        be = make_backend(backend, enc, threads=max(1, cpu_cores() - 1)) if backend != "torch" \
-            else make_backend(backend, enc)
+        be = make_backend(backend, enc, threads=threads, device=self.device, precision=self.precision)
         outside, _ = enc.pipeline.split_in_model()
         model_id = enc.model_id if pretrained else f"{enc.model_id}-untrained"
         log.info("loaded %s for %s streams on %s in %.1f s", model_id, modality, be.name,

@@ -124,7 +124,7 @@ class Runtime:
                 with poke_lock:
                     poke.send(b"", zmq.NOBLOCK)
 
-            self.models = ModelHost(cfg.models, cfg.backend)
+            self.models = ModelHost(cfg.models, cfg.backend, cfg.device, cfg.precision)
             self.worker = EncoderWorker(notify)
             if cfg.record_dir:
                 from streams.recorder import Recorder

@@ -131,3 +131,158 @@ def test_cuda_and_tensorrt_execution_providers_match_torch(tmp_path, monkeypatch
         assert any((tmp_path / "trt-engines").iterdir()), "TensorRT EP engine cache stayed empty"
     cuda_only = make_backend("onnxruntime", export_cached(enc), device="cuda")
     np.testing.assert_allclose(cuda_only.run(x), ref, atol=2e-2, rtol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+def _encoders_import_graph():
+    """{module: modules of encoders it imports} over encoders/*.py, lazy imports included."""
+    import ast
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[1] / "encoders"
+    graph = {}
+    for path in sorted(root.glob("*.py")):
+        name = f"encoders.{path.stem}"
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("encoders."):
+                deps.add(".".join(node.module.split(".")[:2]))
+            elif isinstance(node, ast.Import):
+                deps.update(".".join(a.name.split(".")[:2]) for a in node.names if a.name.startswith("encoders."))
+        graph[name] = deps - {name}
+    return graph
+
+
+def test_no_import_circles_among_export_compile_backends_checkpoint_embed():
+    """DESIGN.md section 7: export <- compile <- backends, nothing imports upward; checkpoint -> embed."""
+    g = _encoders_import_graph()
+    assert "encoders.compile" not in g["encoders.export"] and "encoders.backends" not in g["encoders.export"]
+    assert "encoders.backends" not in g["encoders.compile"]
+    assert "encoders.checkpoint" not in g["encoders.embed"]
+
+    def cycle_from(start):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for dep in g.get(node, ()):
+                if dep == start:
+                    return path + [dep]
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append((dep, path + [dep]))
+        return None
+
+    for mod in ("encoders.export", "encoders.compile", "encoders.backends", "encoders.checkpoint",
+                "encoders.embed", "encoders.graph_passes", "encoders.weights"):
+        assert cycle_from(mod) is None, " -> ".join(cycle_from(mod))
+
+
+def test_torch_backend_never_mutates_the_shared_model():
+    import torch
+    from encoders.backends import make_backend
+    enc = load_encoder("ecg-tiny")
+    before = {k: v.clone() for k, v in enc.model.state_dict().items()}
+    be = make_backend("torch", enc, device="cpu")
+    assert be.model is enc.model               # same device, eval mode: shared, not copied
+    enc.model.train()                          # a training-mode module is copied, its mode left alone
+    be2 = make_backend("torch", enc, device="cpu")
+    assert be2.model is not enc.model and enc.model.training and not be2.model.training
+    enc.model.eval()
+    if torch.cuda.is_available():
+        be_cuda = make_backend("torch", enc, device="cuda")
+        assert be_cuda.model is not enc.model
+    x = np.random.default_rng(0).standard_normal((2, 1, enc.config.window_samples)).astype(np.float32)
+    np.testing.assert_array_equal(be.run(x), be2.run(x))
+    for k, v in enc.model.state_dict().items():
+        assert v.device.type == "cpu" and torch.equal(v, before[k])
+
+
+@pytest.mark.parametrize("precision,atol", [("bf16", 5e-2), ("fp16", 1e-2)])
+def test_torch_precision_plumbing_on_cpu(precision, atol):
+    """Autocast on CPU: output float32, close to fp32 within the documented tolerance (docs/gpu.md)."""
+    from encoders.backends import make_backend
+    enc = load_encoder("ecg-tiny")
+    x = np.random.default_rng(1).standard_normal((4, 1, enc.config.window_samples)).astype(np.float32)
+    ref = make_backend("torch", enc).run(x)
+    be = make_backend("auto", enc, precision=precision, device="cpu")
+    assert be.name == "torch" and be.precision == precision and precision in be.why
+    out = be.run(x)
+    assert out.dtype == np.float32 and out.shape == ref.shape
+    diff = np.abs(out - ref).max()
+    assert 0 < diff <= atol, diff        # not bit-identical: autocast really ran in low precision
+    cos = (out * ref).sum(1) / np.linalg.norm(out, axis=1) / np.linalg.norm(ref, axis=1)
+    assert cos.min() > 0.9999
+
+
+def test_precision_is_refused_for_exported_graphs_and_unknown_values():
+    from encoders.backends import make_backend
+    from encoders.errors import EncoderError
+    with pytest.raises(EncoderError, match="--precision bf16 applies to the torch backend"):
+        make_backend("onnxruntime", "model.onnx", precision="bf16")
+    with pytest.raises(EncoderError, match="unknown precision 'fp8'"):
+        make_backend("torch", "ecg-tiny", precision="fp8")
+
+
+def test_auto_choice_is_remembered_per_model_and_machine(monkeypatch):
+    import json
+
+    from encoders import backends
+    if _has_cuda():
+        pytest.skip("this machine has a CUDA GPU; the CPU choice is not made here")
+    enc = load_encoder("spiro-tiny")
+    first = backends.make_backend("auto", enc)
+    table = json.loads((backends.cache_dir() / backends.AUTO_CHOICE_FILE).read_text())
+    entry = next(v for k, v in table.items() if k.startswith(enc.model_id))
+    assert entry["kind"] == first.name and entry["timings"] == first.timings
+    probes = []
+    monkeypatch.setattr(backends, "_probe_s", lambda *a: probes.append(a) or 1.0)
+    second = backends.make_backend("auto", enc)
+    assert probes == [] and second.name == first.name and second.timings == first.timings
+    assert "remembered in" in second.why and second.why.startswith("no CUDA GPU; measured on")
+    # another thread count is another machine configuration: measured again
+    third = backends.make_backend("auto", enc, threads=1)
+    assert len(probes) == 2 and third.timings == {"onnxruntime": 1.0, "torch": 1.0}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision,atol", [("fp32", 1e-4), ("bf16", 5e-2), ("fp16", 1e-2)])
+def test_torch_cuda_precision_parity(precision, atol):
+    from encoders.backends import make_backend
+    enc = load_encoder("ecg-small")
+    x = np.random.default_rng(2).standard_normal((16, 1, enc.config.window_samples)).astype(np.float32)
+    ref = make_backend("torch", enc, device="cpu").run(x)
+    cpu_copy_still_on_cpu = next(enc.model.parameters()).device.type == "cpu"
+    out = make_backend("torch", enc, device="cuda", precision=precision).run(x)
+    assert cpu_copy_still_on_cpu and next(enc.model.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(out, ref, atol=atol, rtol=0)
+
+
+def test_score_and_serve_take_device_precision_and_exported_files(tmp_path):
+    """The same --backend/--device/--precision on embed, score and serve; exported files as models."""
+    import encoders
+    from biosig.cli import build_parser
+    from encoders.backends import export_cached
+    from encoders.scoring.model import ModelSpec, load_model
+    from streams.models import ModelHost
+    parser = build_parser()
+    for cmd in (["embed", "r", "--model", "m", "--out", "o.parquet"], ["score", "r", "--model", "m", "--out", "d"],
+                ["serve"]):
+        args = parser.parse_args(cmd + ["--backend", "tensorrt", "--device", "cuda:1", "--precision", "bf16"])
+        assert (args.backend, args.device, args.precision) == ("tensorrt", "cuda:1", "bf16")
+    enc = load_encoder("ecg-tiny")
+    onnx_path = export_cached(enc)
+    x = np.random.default_rng(3).standard_normal((2, 1, enc.config.window_samples)).astype(np.float32)
+    # serve: an exported file needs no checkpoint; a torch model under bf16 autocast
+    host = ModelHost({"ecg": str(onnx_path)}, "auto", device="cpu")
+    hosted = host.get("ecg")
+    assert not host.errors and hosted.backend.name == "onnxruntime" and hosted.model_id == enc.model_id
+    host_bf16 = ModelHost({"ecg": "ecg-tiny"}, "torch", device="cpu", precision="bf16")
+    hb = host_bf16.get("ecg")
+    assert hb.backend.precision == "bf16"
+    chans = [["MLII"], ["MLII"]]
+    np.testing.assert_allclose(hosted.run(x, chans), hb.run(x, chans), atol=5e-2)
+    # score: device and precision reach the backend; precision is part of the job fingerprint
+    ckpt = tmp_path / "ck"
+    encoders.save_checkpoint(ckpt, enc.model, enc.pipeline)
+    loaded = load_model(ModelSpec(str(ckpt), "torch", device="cpu", precision="bf16"))
+    assert loaded.backend.precision == "bf16" and loaded.fingerprint()["backend"] == "torch-bf16"
+    assert load_model(ModelSpec(str(onnx_path), "auto", device="cpu")).fingerprint()["backend"] == "onnxruntime"

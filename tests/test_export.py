@@ -234,3 +234,45 @@ def test_audio_export_has_its_stft_convolution_rewritten():
     proto = onnx.load(str(export_cached(load_encoder("audio-tiny"))))
     assert "Conv" not in {n.op_type for n in proto.graph.node}
     assert any("_as_matmul" in n.output[0] for n in proto.graph.node if n.op_type == "MatMul")
+
+
+@pytest.mark.slow
+def test_embed_cli_exported_onnx_equals_torch_checkpoint(tmp_path, capsys):
+    """One backend API: ``biosig embed REC --model ecg.onnx --backend onnxruntime`` (preprocessing
+    from the file's metadata, no checkpoint) equals ``--backend torch --model ecg-tiny`` to 1e-4."""
+    import polars as pl
+
+    from biosig.cli import main
+    from conftest import shared_path
+    rec = str(shared_path("wfdb", "100.hea").with_suffix(""))
+    import encoders
+    weights = [] if "ecg-tiny" in encoders.shipped_models() else ["--random-weights"]
+    onnx_path = tmp_path / "ecg.onnx"
+    assert main(["export", "ecg-tiny", "--out", str(onnx_path)] + (["--random-init"] if weights else [])) == 0
+    a, b = tmp_path / "onnx.parquet", tmp_path / "torch.parquet"
+    assert main(["embed", rec, "--model", str(onnx_path), "--backend", "onnxruntime", "--out", str(a)]) == 0
+    assert main(["embed", rec, "--model", "ecg-tiny", *weights, "--backend", "torch", "--device", "cpu",
+                 "--out", str(b)]) == 0
+    da, db = pl.read_parquet(a), pl.read_parquet(b)
+    assert len(da) == len(db) > 100
+    assert da.drop("embedding").equals(db.drop("embedding"))
+    ea, eb = np.array(da["embedding"].to_list()), np.array(db["embedding"].to_list())
+    np.testing.assert_allclose(ea, eb, atol=1e-4, rtol=0)
+    # the torch backend path gives exactly what Encoder.embed gives (same windows, same numbers)
+    from biosig.readers import read
+    enc = encoders.load("ecg-tiny", pretrained=not weights)
+    ref = enc.embed(read(rec), source=rec)
+    np.testing.assert_allclose(eb, np.array(ref["embedding"].to_list()), atol=1e-6, rtol=0)
+    capsys.readouterr()
+    # clear one-line errors
+    for argv, needle in ((["--model", str(onnx_path), "--backend", "torch"], "--backend torch needs a model name"),
+                         (["--model", str(onnx_path), "--precision", "bf16"], "--precision bf16 applies to the torch"),
+                         (["--model", str(tmp_path / "x.plan")], "does not exist"),
+                         (["--model", "ecg-tiny", "--device", "gpu0"], "is not a device")):
+        try:
+            code = main(["embed", rec, *argv, "--out", str(tmp_path / "e.parquet")])
+        except SystemExit as exc:  # argparse's own errors exit directly
+            code = exc.code
+        assert code == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err.splitlines()[-1] and "Traceback" not in err, err

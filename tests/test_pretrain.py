@@ -189,3 +189,50 @@ def test_init_from_copies_weights_and_checks_architecture(tmp_path, capsys):
     assert main(["pretrain", *PPG, "--steps", "1", "--set", "depth=2", "--init-from", str(base),
                  "--out", str(tmp_path / "bad")]) == 2
     assert "architecture differs in depth" in capsys.readouterr().err
+
+
+def test_bench_pretrain_and_gpu_check_path_needs_no_polars():
+    """gpu_check runs in stock CUDA PyTorch images: its pretraining path must work without polars.
+    Without a GPU gpu_check itself says so and exits 0."""
+    code = (
+        "import sys; sys.modules['polars'] = None\n"           # any import of polars now fails
+        "sys.path.insert(0, 'benchmarks')\n"
+        "import bench_pretrain as bp, gpu_check\n"
+        "s = bp.step_seconds('tiny', 4, 'cpu', 1, 1, {'overrides': {'depth': 1}, 'synthetic_records': 1, "
+        "'synthetic_seconds': 20.0})\n"
+        "f = bp.step_flops('tiny', 2, 'cpu')\n"
+        "print('ok', s > 0, f > 0)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-3:] == ["ok", "True", "True"]
+    if not torch.cuda.is_available():
+        out = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0 and "no CUDA device visible" in out.stdout
+
+
+@pytest.mark.gpu
+def test_pretrain_on_cuda_compiled_resumes_and_reports_every_n(tmp_path):
+    """CUDA: --compile trains, metrics come every --log-every steps (means), resume continues."""
+    out = tmp_path / "gpu-compiled"
+    assert main(["pretrain", *PPG, "--steps", "4", "--log-every", "2", "--ckpt-every", "2", "--compile",
+                 "--out", str(out)]) == 0
+    lines = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [2, 4] and all(np.isfinite(m["loss"]) for m in lines)
+    assert main(["pretrain", *PPG, "--steps", "6", "--log-every", "2", "--ckpt-every", "2", "--resume",
+                 "--out", str(out)]) == 0
+    assert [json.loads(ln)["step"] for ln in (out / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
+
+
+def test_log_every_reports_means_over_the_steps(tmp_path):
+    """Metrics are reduced on the device and written every N steps: the mean of the per-step values."""
+    each, every3 = tmp_path / "each", tmp_path / "every3"
+    assert main(["pretrain", *PPG, "--steps", "4", "--out", str(each)]) == 0
+    assert main(["pretrain", *PPG, "--steps", "4", "--log-every", "3", "--out", str(every3)]) == 0
+    a = [json.loads(ln) for ln in (each / "metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(ln) for ln in (every3 / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in a] == [1, 2, 3, 4] and [m["step"] for m in b] == [3, 4]
+    for key in ("loss", "mse", "grad_norm"):
+        assert b[0][key] == pytest.approx(np.mean([m[key] for m in a[:3]]), rel=1e-5)
+        assert b[1][key] == pytest.approx(a[3][key], rel=1e-6)

@@ -37,6 +37,30 @@ def _positive_float(text: str) -> float:
     return v
 
 
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")   # mirrors encoders.backends.KINDS
+PRECISIONS = ("fp32", "bf16", "fp16")                     # mirrors encoders.backends.TORCH_PRECISIONS
+
+
+def device_arg(text: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` (argparse type)."""
+    t = text.strip().lower()
+    if t in ("cpu", "cuda") or (t.startswith("cuda:") and t[5:].isdigit()):
+        return t
+    raise argparse.ArgumentTypeError(f"{text!r} is not a device; use cpu, cuda or cuda:N")
+
+
+def add_backend_args(p, default_backend="auto", default_help="auto") -> None:
+    """``--backend``, ``--device`` and ``--precision``: the same three flags on embed, score and serve."""
+    p.add_argument("--backend", choices=BACKENDS, default=default_backend,
+                   help=f"inference backend (default {default_help}): torch, onnxruntime, tensorrt (a .plan "
+                        "engine) or auto (the fastest available; on a CPU measured once per model and machine)")
+    p.add_argument("--device", type=device_arg, default=None, metavar="cpu|cuda[:N]",
+                   help="where the backend runs (default: a CUDA GPU when one is visible, else cpu)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="torch backend: fp32 (default), or bf16/fp16 autocast (for CUDA GPUs; tolerances in "
+                        "docs/gpu.md). Exported graphs keep their export precision (fp32 or int8)")
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "pretrain", help="pretrain a masked-autoencoder encoder (ecg, ppg, audio, spiro)",
@@ -72,6 +96,10 @@ def register(subparsers) -> None:
     p.add_argument("--init-from", default=None, metavar="DIR",
                    help="start from the weights of this checkpoint (same architecture; new optimizer and objective)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--log-every", type=_positive_int, default=None, metavar="N",
+                   help="write metrics (means over N steps) every N steps and at checkpoints; the only "
+                        "host synchronisation of the loop (default 1 on a CPU, 25 on CUDA)")
+    p.add_argument("--compile", action="store_true", help="run the forward pass under torch.compile")
     p.set_defaults(handler=pretrain_command)
 
     e = subparsers.add_parser(
@@ -82,11 +110,14 @@ def register(subparsers) -> None:
                     "A bad input is reported on stderr and the others are still written (exit code 1; "
                     "2 when none could be embedded). Threads: --threads, default the free cores.")
     e.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, record names or folders")
-    e.add_argument("--model", required=True, metavar="NAME|DIR", help="shipped model name (ecg-tiny, ...) or checkpoint dir")
+    e.add_argument("--model", required=True, metavar="NAME|DIR|FILE",
+                   help="shipped model name (ecg-tiny, ...), checkpoint dir, or an exported .onnx / .plan "
+                        "(preprocessing from its metadata; no checkpoint needed)")
     e.add_argument("--out", required=True, metavar="FILE.parquet")
     e.add_argument("--batch-size", type=_positive_int, default=64)
     e.add_argument("--random-weights", action="store_true",
                    help="use the architecture NAME with random (seeded) weights: a baseline")
+    add_backend_args(e, default_backend=None, default_help="torch for a name or checkpoint, auto for a file")
     add_threads_argument(e)
     add_modality_arguments(e)
     e.add_argument("--window-s", type=_positive_float, default=None, metavar="S",
@@ -147,7 +178,8 @@ def pretrain_command(args) -> int:
                       lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                       window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
                       progress=not args.no_progress,
-                      overrides={**_overrides(args.set), **({"objective": args.objective} if args.objective else {})})
+                      overrides={**_overrides(args.set), **({"objective": args.objective} if args.objective else {})},
+                      log_every=args.log_every, compile=args.compile)
     metrics = pretrain(cfg)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         print(json.dumps(metrics))
@@ -170,9 +202,11 @@ def embed_command(args) -> int:
         raise BiosigError(f"--out {args.out}: expected a .parquet file")
     import polars as pl
 
-    import encoders
     from biosig.readers import discover, read
-    enc = encoders.load(args.model, pretrained=not args.random_weights)
+    from encoders.inference import open_model
+    backend = args.backend or ("auto" if pathlib.Path(args.model).suffix.lower() in (".onnx", ".plan") else "torch")
+    enc = open_model(args.model, backend, device=args.device, precision=args.precision,
+                     random_weights=args.random_weights, threads=threads)
     apply_threads(threads)
     log.info("embed: %d intra-op thread(s)", threads)
     enc.window_s_override = args.window_s

@@ -39,6 +39,11 @@ def register(subparsers) -> None:
                    help="worker processes / Ray actors, each loads the model once (default 1)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto: the fastest measured at start; a resumed job keeps "
                         "the backend of its first run, recorded in run.json)")
+    from biosig.cli.encoder_commands import PRECISIONS, device_arg
+    p.add_argument("--device", type=device_arg, default=None, metavar="cpu|cuda[:N]",
+                   help="where the backend runs (default: a CUDA GPU when one is visible, else cpu)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="torch backend: fp32 (default) or bf16/fp16 autocast (CUDA; tolerances in docs/gpu.md)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="join this Ray cluster (e.g. auto, ray://head:10001); default: a local instance")
     p.add_argument("--batch-size", type=positive_int, default=64, help="windows per backend call")
@@ -93,7 +98,7 @@ def run_score_command(args) -> int:
     config = ScoreConfig(inputs=tuple(args.paths), model=args.model, out_dir=args.out, engine=args.engine,
                          workers=args.workers, backend=args.backend, ray_address=args.ray_address,
                          batch_size=args.batch_size, retry_errors=args.retry_errors, threads=threads,
-                         read_options=opts)
+                         read_options=opts, device=args.device, precision=args.precision)
     progress = _Progress()
     try:
         summary = run_score(config, on_start=progress.start, on_outcome=progress.update)

@@ -66,6 +66,10 @@ def _serve(args) -> int:
         changes["state_dir"] = args.state
     if args.backend:
         changes["backend"] = args.backend
+    if args.device:
+        changes["device"] = args.device
+    if args.precision:
+        changes["precision"] = args.precision
     if args.models is not None:
         models = {}
         for item in filter(None, args.models.split(",")):
@@ -261,9 +265,15 @@ def register(sub) -> None:
     _endpoint_args(p)
     p.add_argument("--record", metavar="DIR", help="record inputs and outputs to Parquet files in DIR")
     p.add_argument("--state", metavar="DIR", help="forecaster checkpoints (resume after a restart)")
-    p.add_argument("--backend", choices=("auto", "onnxruntime", "torch"), help="encoder backend (default auto)")
+    from biosig.cli.encoder_commands import BACKENDS, PRECISIONS, device_arg
+    p.add_argument("--backend", choices=BACKENDS, help="encoder backend (default auto)")
+    p.add_argument("--device", type=device_arg, metavar="cpu|cuda[:N]",
+                   help="where the encoders run (default: a CUDA GPU when one is visible, else cpu)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="torch backend: fp32 (default) or bf16/fp16 autocast (CUDA; tolerances in docs/gpu.md)")
     p.add_argument("--models", metavar="M=NAME,...",
-                   help="encoders per modality, e.g. ecg=ecg-tiny,ppg=ppg-tiny; 'none' for no encoders")
+                   help="encoders per modality, e.g. ecg=ecg-tiny,ppg=ppg-tiny or ecg=ecg.onnx; "
+                        "'none' for no encoders")
     _seconds(p, what="until interrupted")
     from biosig.cli.dashboard_commands import add_serve_flags
     add_serve_flags(p)

@@ -45,6 +45,8 @@ class ScoreConfig:
     threads : intra-op threads per worker (None: the backend's default).
     read_options : ``biosig.read`` keyword arguments (``modality``, ``channel_modalities``) from
         ``--modality`` / ``--channel``; local engine only.
+    device : ``cpu``, ``cuda`` or ``cuda:N`` for the backend (None: the backend's default).
+    precision : torch backend autocast precision, ``fp32``, ``bf16`` or ``fp16``.
     """
 
     inputs: tuple[str, ...]
@@ -58,6 +60,8 @@ class ScoreConfig:
     retry_errors: bool = False
     threads: int | None = None
     read_options: dict | None = None
+    device: str | None = None
+    precision: str = "fp32"
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", tuple(str(p) for p in self.inputs))
@@ -145,12 +149,14 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
         backend = backend if backend in BACKENDS else "auto"
     if config.read_options and config.engine != "local":
         raise ScoreError("--modality/--channel are supported with --engine local only")
-    loaded = load_model(ModelSpec(config.model, backend, threads=config.threads))  # fail fast; exports to the ONNX cache once
+    loaded = load_model(ModelSpec(config.model, backend, threads=config.threads, device=config.device,
+                                  precision=config.precision))  # fail fast; exports to the ONNX cache once
     # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
     # workers deciding on their own could mix backends (and their last-bit differences) in one table.
     kind = getattr(loaded.backend, "name", config.backend)
     spec = ModelSpec(config.model, kind if kind in BACKENDS else backend,
-                     expect_sha256=loaded.model_sha256, threads=config.threads)
+                     expect_sha256=loaded.model_sha256, threads=config.threads, device=config.device,
+                     precision=config.precision)
     with PartStore(config.out_dir) as store:
         return _run(config, spec, loaded, store, paths, t0=t0, started_at=started_at, on_start=on_start,
                     on_outcome=on_outcome)

@@ -34,12 +34,15 @@ class ModelSpec:
     threads : intra-op threads of the backend (None: all cores; 1 per worker with a pool).
     expect_sha256 : the weights the driver loaded; a worker that finds other weights at
         ``source`` (a checkpoint rewritten during the run) refuses to score with them.
+    device, precision : passed to :func:`encoders.backends.make_backend`.
     """
 
     source: str
     backend: str = "auto"
     threads: int | None = None
     expect_sha256: str | None = None
+    device: str | None = None
+    precision: str = "fp32"
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -80,8 +83,10 @@ class LoadedModel:
     def fingerprint(self) -> dict[str, Any]:
         """What must not change between the runs that fill one output folder (the backend too:
         torch and onnxruntime agree only to ~1e-6, and one table should not mix them)."""
+        precision = getattr(self.backend, "precision", "fp32")
         return {"model_id": self.model_id, "model_sha256": self.model_sha256, "modality": self.modality,
-                "backend": getattr(self.backend, "name", type(self.backend).__name__),
+                "backend": getattr(self.backend, "name", type(self.backend).__name__)
+                + ("" if precision == "fp32" else f"-{precision}"),
                 "in_channels": self.in_channels, "input_fs_hz": self.input_fs_hz,
                 "window_s": self.window_s, "hop_s": self.hop_s,
                 "pipeline_outside_hash": self.outside.hash, "pipeline_hash": self.pipeline_hash}
@@ -148,9 +153,10 @@ def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:
         if not plan.is_file():
             raise ScoreError(f"--backend tensorrt runs the engine built from {path.name}, expected at "
                              f"{plan}; build it with: biosig compile {path} --out {plan}")
-        backend = make_backend("tensorrt", str(plan))
+        backend = make_backend("tensorrt", str(plan), device=spec.device, precision=spec.precision)
     else:
-        backend = make_backend(spec.backend, str(path), threads=spec.threads)
+        backend = make_backend(spec.backend, str(path), threads=spec.threads, device=spec.device,
+                               precision=spec.precision)
     modality = cfg["modality"]
     return LoadedModel(
         source=str(path), model_id=str(meta["model_id"]), model_sha256=_file_sha256(path),
@@ -170,7 +176,8 @@ def _load_checkpoint(spec: ModelSpec) -> LoadedModel:
     cfg = encoder.config
     pipeline = encoder.pipeline if encoder.pipeline is not None else default_pipeline(cfg.modality)
     outside, _ = pipeline.split_in_model()
-    backend = make_backend(spec.backend, encoder, threads=spec.threads)
+    backend = make_backend(spec.backend, encoder, threads=spec.threads, device=spec.device,
+                           precision=spec.precision)
     if spec.threads and getattr(backend, "name", "") == "torch":
         import torch
         torch.set_num_threads(int(spec.threads))

@@ -1,0 +1,116 @@
+"""What the backends keep in ``$BIOSIG_CACHE_DIR`` (default ~/.cache/biosig): ONNX exports of
+models given by name or object (``onnx/<model id>-<digest>.onnx``, the digest over the weights and
+the code that builds the graph) and the ``auto`` backend choice measured on a CPU, per model and
+machine (``backend-choice.json``), so start-up does not re-time both backends on every call.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pathlib
+
+log = logging.getLogger(__name__)
+
+
+def _load_model(source):
+    """(nn.Module, Encoder or None) from a name, checkpoint directory, Encoder or module."""
+    from encoders.export import _resolve
+    return _resolve(source)
+
+
+def cache_dir() -> pathlib.Path:
+    """Where exported graphs and TensorRT engines are cached (``$BIOSIG_CACHE_DIR`` or ~/.cache/biosig)."""
+    base = os.environ.get("BIOSIG_CACHE_DIR") or pathlib.Path.home() / ".cache" / "biosig"
+    return pathlib.Path(base)
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _model_digest(model) -> str:
+    """SHA-256 (16 hex) over the code that builds the graph and the model's weights."""
+    digest = hashlib.sha256()
+    here = pathlib.Path(__file__).parent
+    for module in ("attention.py", "model.py", "tokenizers.py", "export.py", "graph_passes.py", "config.py"):
+        digest.update((here / module).read_bytes())
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _safe_id(model, encoder) -> str:
+    model_id = str(getattr(encoder, "model_id", "") or getattr(model.config, "name", "model"))
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
+
+
+def export_cached(source) -> pathlib.Path:
+    """Export a model to ONNX once; reuse the file while the model id, its weights and the code
+    that builds the graph are unchanged (so an upgrade never runs a stale graph)."""
+    from encoders.export import export_onnx
+    model, encoder = _load_model(source)
+    folder = cache_dir() / "onnx"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only home: a per-process temporary cache still works
+        import tempfile
+        log.warning("cache %s is not writable (%s); exporting into a temporary directory", folder, exc)
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="biosig-onnx-"))
+    path = folder / f"{_safe_id(model, encoder)}-{_model_digest(model)}.onnx"
+    if not path.is_file():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
+        export_onnx(encoder if encoder is not None else model, tmp)
+        tmp.replace(path)
+        log.info("exported %s to the cache %s", path.stem, path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# The auto choice on CPU is measured once per model and machine and remembered.
+
+AUTO_CHOICE_FILE = "backend-choice.json"
+
+
+def _machine_key(threads) -> str:
+    """What the CPU timing depends on besides the model: host, cores, threads, library versions."""
+    import platform
+    versions = []
+    for mod in ("torch", "onnxruntime"):
+        try:
+            versions.append(f"{mod}={__import__(mod).__version__}")
+        except ImportError:
+            versions.append(f"{mod}=none")
+    return "|".join([platform.node(), platform.machine(), f"cores={cpu_cores()}", f"threads={threads or 'all'}",
+                     *versions])
+
+
+def _read_choice(key: str) -> dict | None:
+    import json
+    try:
+        return json.loads((cache_dir() / AUTO_CHOICE_FILE).read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _write_choice(key: str, entry: dict) -> None:
+    import json
+    path = cache_dir() / AUTO_CHOICE_FILE
+    try:
+        try:
+            table = json.loads(path.read_text())
+            table = table if isinstance(table, dict) else {}
+        except (OSError, ValueError):
+            table = {}
+        table[key] = entry
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
+        tmp.replace(path)
+    except OSError as exc:  # a read-only cache only costs the probe next time
+        log.warning("cannot remember the backend choice in %s: %s", path, exc)

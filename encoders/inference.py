@@ -1,0 +1,173 @@
+"""One entry point for inference from any model source with any backend (``biosig embed``).
+
+:func:`open_model` takes a shipped name, a checkpoint directory, an exported ``.onnx`` file or a
+TensorRT ``.plan`` engine (its metadata read from the ``.onnx`` beside it, as ``biosig compile``
+leaves them) and returns an :class:`InferenceModel`: the backend from
+:func:`encoders.backends.make_backend` plus what the preprocessing needs (modality, channel
+vocabulary, input rate, the out-of-graph pipeline). With an exported file the checkpoint directory
+is not needed: everything comes from the file's ``biosig.*`` metadata (:mod:`encoders.onnx_metadata`).
+
+``InferenceModel.embed(record)`` returns the same table as :meth:`encoders.embed.Encoder.embed`
+(same windows, channel mapping, NaN handling and quality), whatever the backend.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from encoders.config import EncoderConfig
+from encoders.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class InferenceModel:
+    """A backend with the preprocessing of its model.
+
+    Attributes
+    ----------
+    model_id : the encoder's id (name + weights hash).
+    config : the model's :class:`EncoderConfig` (from the checkpoint or the file's metadata).
+    outside : the out-of-graph :class:`biosig.pipeline.Pipeline` (applied before the backend).
+    backend : :class:`encoders.backends.Backend`.
+    """
+
+    model_id: str
+    config: EncoderConfig
+    outside: Any
+    backend: Any
+
+    def prepare(self, record):
+        """Channel selection plus the out-of-graph pipeline: a Record at ``config.input_fs_hz``."""
+        from encoders.data import select_channels
+        rec = self.outside.apply(select_channels(record, self.config.modality))
+        if abs(rec.fs_hz - self.config.input_fs_hz) > 1e-6:
+            raise EncoderError(f"the pipeline produced {rec.fs_hz} Hz but {self.config.name} expects "
+                               f"{self.config.input_fs_hz} Hz")
+        return rec
+
+    def windows(self, rec):
+        """(windows (W, C, T) float32, t0_s (W,)): the modality's default window and hop; a record
+        shorter than one window gives one window of its own length."""
+        from biosig.pipeline import default_window
+        from biosig.windows import window_array
+        window_s, hop_s = default_window(self.config.modality)
+        if rec.n_samples < int(round(window_s * rec.fs_hz)):
+            return rec.samples[None].astype(np.float32), np.zeros(1)
+        w = window_array(rec, window_s, hop_s, pad_short=False)
+        return w.x, w.t0_s
+
+    def embed_windows(self, x: np.ndarray, channel_idx, batch_size: int = 64) -> np.ndarray:
+        """float32 (B, D) for windows (B, C, T) at the model rate; NaN and inf become 0."""
+        c = self.config
+        min_t = c.patch_size * (c.hop_length if c.modality == "audio" else 1)
+        if x.shape[-1] < min_t:
+            raise EncoderError(f"windows of {x.shape[-1]} samples are shorter than one patch ({min_t})")
+        x = np.nan_to_num(np.asarray(x, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        idx = np.asarray(channel_idx, np.int64)
+        out = [self.backend.run(x[i:i + batch_size], idx) for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, c.dim), np.float32)
+
+    def embed(self, record, source: str | None = None, batch_size: int = 64):
+        """One row per window: the columns of :meth:`encoders.embed.Encoder.embed`."""
+        import polars as pl
+
+        from biosig.quality import window_quality
+        from encoders.data import channel_index
+        rec = self.prepare(record)
+        wins, t0 = self.windows(rec)
+        emb = self.embed_windows(wins, channel_index(rec.channels, self.config), batch_size)
+        src = source if source is not None else str(record.metadata.get("source", record.metadata.get("path", "")))
+        quality = np.array([float(window_quality(w, rec.fs_hz, self.config.modality)) for w in wins], np.float32)
+        measures = self.window_measures(record, len(wins))
+        return pl.DataFrame({
+            "source": [src] * len(wins),
+            "channels": [",".join(rec.channels)] * len(wins),
+            "t0_s": t0.astype(np.float64),
+            "t1_s": (t0 + wins.shape[-1] / rec.fs_hz).astype(np.float64),
+            "quality": quality,
+            "embedding": pl.Series("embedding", emb.tolist(), dtype=pl.List(pl.Float32)),
+        }).hstack(measures)
+
+    def window_measures(self, record, n_windows: int):
+        """The measure columns of :meth:`encoders.embed.Encoder.window_measures`, from this model's
+        out-of-graph pipeline (so an exported file gets them too)."""
+        import polars as pl
+
+        from biosig.measures_window import measure_keys
+        from biosig.pipeline import default_window
+        from encoders.data import select_channels
+        from encoders.embed import _head_for
+        from encoders.heads.features import record_window_measures
+        c = self.config
+        sel = select_channels(record, c.modality)
+        window_s, hop_s = default_window(c.modality)
+        rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, c.modality, self.outside,
+                                      window_s, hop_s, int(c.in_channels or 1), n_windows, sel.units)[:n_windows]
+        cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
+                "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),
+                **{k: pl.Series([r.get(k) for r in rows], dtype=pl.Float64) for k in measure_keys(c.modality)}}
+        head = _head_for(c.modality)
+        if head is not None:
+            cols["af_prob"] = pl.Series([head.predict(r) if r["ok"] else None for r in rows], dtype=pl.Float64)
+        return pl.DataFrame(cols)
+
+
+def open_model(source, backend: str = "auto", *, device: str | None = None, precision: str = "fp32",
+               threads: int | None = None, random_weights: bool = False) -> InferenceModel:
+    """Load ``source`` (name, checkpoint directory, ``.onnx`` or ``.plan``) with ``backend``.
+
+    Raises
+    ------
+    EncoderError
+        Unknown model, a file without biosig metadata, a backend that cannot run this source or is
+        not installed, a bad device or precision.
+    """
+    from encoders.backends import make_backend
+    path = pathlib.Path(str(source)).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in (".onnx", ".plan"):
+        import encoders
+        enc = encoders.load(str(source), pretrained=not random_weights)
+        outside, _ = enc.pipeline.split_in_model()
+        be = make_backend(backend, enc, device=device, threads=threads, precision=precision)
+        return InferenceModel(enc.model_id, enc.config, outside, be)
+    if random_weights:
+        raise EncoderError(f"--random-weights builds an architecture by name, not from the file {path}")
+    if backend == "torch":
+        raise EncoderError(f"--backend torch needs a model name or checkpoint directory, not {path}; "
+                           "use --backend onnxruntime, tensorrt or auto for exported files")
+    graph = path.with_suffix(".onnx")
+    if not path.is_file():
+        raise EncoderError(f"model file {path} does not exist")
+    if not graph.is_file():
+        raise EncoderError(f"{path} carries no metadata; the preprocessing is read from the graph it was "
+                           f"built from, expected at {graph}")
+    meta = _metadata(graph)
+    if suffix == ".onnx" and backend == "tensorrt":
+        path = path.with_suffix(".plan")
+        if not path.is_file():
+            raise EncoderError(f"--backend tensorrt runs the engine built from {graph.name}, expected at {path}; "
+                               f"build it with: biosig compile {graph} --out {path}")
+    be = make_backend(backend, str(path), device=device, threads=threads, precision=precision)
+    from biosig.pipeline import Pipeline
+    config = EncoderConfig.from_dict({k: v for k, v in meta["model_config"].items()
+                                      if k in {f.name for f in dataclasses.fields(EncoderConfig)}})
+    return InferenceModel(str(meta["model_id"]), config,
+                          Pipeline.from_json(json.dumps(meta["pipeline_outside"])), be)
+
+
+def _metadata(graph: pathlib.Path) -> dict:
+    from encoders.onnx_metadata import read_metadata
+    meta = read_metadata(graph)
+    missing = [k for k in ("model_config", "pipeline_outside", "model_id") if k not in meta]
+    if missing:
+        raise EncoderError(f"{graph} lacks the biosig metadata {', '.join(missing)}; export it with "
+                           "`biosig export` so the preprocessing travels with the graph")
+    return meta
