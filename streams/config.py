@@ -51,6 +51,9 @@ class ForecasterConfig:
     warmup_s: float = 5.0
     recover_steps: int = 30
     stale_s: float = 1.0
+    # a forecast is published only for input younger than this (device timestamp vs wall clock);
+    # older input is learnt from and answered with a hold (reason ``stale_input``)
+    max_input_age_s: float = 0.2
 
 
 # modality -> (window_s, hop_s). Motion streams are not windowed (they go to the forecaster).
@@ -100,6 +103,16 @@ class RuntimeConfig:
     record_dir: str | None = None
     rotate_s: float = 60.0
     status_every_s: float = 1.0
+    # bounded, expiring state (see streams.registry): a stream with no accepted frame for
+    # ``idle_expire_s`` is forgotten; one source holds at most ``max_streams_per_source`` streams;
+    # sources in ``reserved_sources`` always get a slot (outside ``max_streams``)
+    idle_expire_s: float = 300.0
+    max_streams_per_source: int = 64
+    reserved_sources: tuple = ()
+    # compile every forecaster kernel and run every encoder once before the sockets open
+    warm_up: bool = True
+    # status rates are averaged over the last ``rate_window_s`` seconds
+    rate_window_s: float = 10.0
 
     def __post_init__(self):
         if self.max_batch < 1 or self.max_delay_s < 0 or self.embed_queue < 1:

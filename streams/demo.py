@@ -21,19 +21,27 @@ def _fmt(v, nd=1):
 
 
 def status_table(status: dict) -> str:
-    """Plain-text table of a status body, one row per input stream."""
-    head = f"{'stream':<18}{'mod':<7}{'rate Hz':>9}{'frames':>8}{'win':>6}{'out':>6}{'fcst':>6}{'hold':>6}" \
-           f"{'gaps':>6}{'drop':>6}{'rej':>5}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}{'max ms':>9}"
+    """Plain-text table of a status body, one row per input stream: recent rate (over the last
+    ``rate_window_s``), age of the newest frame, counters and latency percentiles."""
+    if status.get("state") == "starting":
+        return (f"runtime starting (loading encoders, compiling forecaster kernels) for "
+                f"{status.get('uptime_s', 0.0):.0f} s; not yet accepting frames")
+    head = f"{'stream':<18}{'mod':<7}{'rate Hz':>9}{'age s':>7}{'frames':>8}{'win':>6}{'out':>6}{'fcst':>6}" \
+           f"{'hold':>6}{'gaps':>6}{'drop':>6}{'rej':>5}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}{'max ms':>9}"
     rows = [head, "-" * len(head)]
     for name, s in status["streams"].items():
         lat = s["latency_ms"]
-        rows.append(f"{name[:17]:<18}{s['modality']:<7}{s['rate_hz']:>9.1f}{s['frames']:>8}{s['windows']:>6}"
+        rows.append(f"{name[:17]:<18}{s['modality']:<7}{s['rate_hz']:>9.1f}{_fmt(s.get('age_s'), 1):>7}"
+                    f"{s['frames']:>8}{s['windows']:>6}"
                     f"{s['outputs']:>6}{s['forecasts']:>6}{s['holds']:>6}{s['gaps']:>6}{s['dropped']:>6}"
                     f"{s['rejected_total']:>5}{_fmt(lat['p50']):>9}{_fmt(lat['p99']):>9}{_fmt(lat['p99.9']):>9}"
                     f"{_fmt(lat['max']):>9}")
     q = status["queue"]
     rows.append(f"encoder queue {q['pending_windows']}/{q['max']}, batches {q['batches']}, "
                 f"invalid frames {sum(status['invalid'].values())}, uptime {status['uptime_s']:.0f} s")
+    for src, f in status.get("forecasters", {}).items():
+        if f.get("state") == "hold":
+            rows.append(f"{src}: forecast on hold ({f['hold']}{': ' + f['failed'] if f.get('failed') else ''})")
     return "\n".join(rows)
 
 

@@ -79,7 +79,7 @@ def test_sigkill_and_restart_resumes_forecasting_from_checkpoint(tmp_path):
         assert fc["resumed"] and fc["ready"]
         assert fc["seen"] == 360          # 300 learned before the kill, counting on from the checkpoint
         reasons = [f.header["reason"] for f in frames if f.kind == "hold"]
-        assert "warmup" not in reasons    # a fresh forecaster would hold for warmup_s * fs = 120 samples
+        assert "warm_up" not in reasons    # a fresh forecaster would hold for warmup_s * fs = 120 samples
         assert len(reasons) <= cfg["forecaster"]["recover_steps"] + cfg["forecaster"]["lookback"]
         n_fc = sum(f.kind == "forecast" for f in frames)
         assert n_fc >= 60 - 11 and after["streams"]["couch1/markers"]["forecasts"] == n_fc

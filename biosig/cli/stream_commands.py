@@ -72,7 +72,12 @@ def _serve(args) -> int:
             k, v = item.split("=", 1)
             models[k] = v
         changes["models"] = models
-    rt = Runtime(cfg.replace(**changes))
+    def ready(rt):
+        ep = rt.bound
+        print(f"biosig serve: ready after {rt.ready_after_s:.1f} s (ingest {ep.ingest}, output {ep.output}, "
+              f"status {ep.status})", flush=True)
+
+    rt = Runtime(cfg.replace(**changes), on_ready=ready)
     _stop_on_signals(rt._stop)
     rt.run(args.seconds)
     if rt.error:
