@@ -116,11 +116,11 @@ class Subscriber(ClientSocket):
         h = frame.header
         epoch = h.get("epoch")
         if epoch is not None and epoch != self.epoch:
-            if self.epoch is not None:   # the runtime restarted: every topic starts afresh
+            if self.epoch is not None:   # the runtime restarted: every topic starts afresh at 0
                 for t in self._last_seq:
                     if t in self.stats:
                         self.stats[t]["restarts"] += 1
-                self._last_seq.clear()
+                    self._last_seq[t] = -1
                 log.info("runtime restarted (epoch %d -> %d); sequence state reset", self.epoch, epoch)
             self.epoch = epoch
             self.epochs_seen += 1
