@@ -113,6 +113,9 @@ class RuntimeConfig:
     warm_up: bool = True
     # status rates are averaged over the last ``rate_window_s`` seconds
     rate_window_s: float = 10.0
+    # modalities whose windows get their own encoder worker thread (so 16 kHz audio windows never
+    # hold up ECG/PPG embeddings); every other modality shares one worker
+    own_worker_modalities: tuple = ("audio",)
 
     def __post_init__(self):
         if self.max_batch < 1 or self.max_delay_s < 0 or self.embed_queue < 1:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import logging
 import secrets
+import sys
 import threading
 import time
 
@@ -39,6 +40,14 @@ from streams.registry import StreamRegistry
 from streams.startup import StartingResponder, warm_up_all
 
 log = logging.getLogger(__name__)
+
+
+class Lane:
+    """Windows waiting for one encoder worker (bounded by ``embed_queue``, oldest dropped)."""
+
+    def __init__(self, name: str, worker):
+        self.name, self.worker = name, worker
+        self.pending: collections.deque = collections.deque()
 
 
 class Runtime:
@@ -65,7 +74,8 @@ class Runtime:
         self.auth_failures = collections.Counter()  # socket -> CURVE handshakes refused
         self.out_seq = collections.Counter()
         self._send_lock = threading.Lock()        # the PUB socket and recorder are shared by threads
-        self.pending: collections.deque = collections.deque()   # windows waiting for the encoder
+        self.lanes: dict[str, Lane] = {}          # encoder worker lanes: windows waiting + worker
+        self._deferred: list = []                 # windowing work of the current ingest drain
         self.batch_sizes = Latency(5000)
         self.started_s = time.time()
         self.ready_after_s = float("nan")
@@ -73,7 +83,6 @@ class Runtime:
         self.error: BaseException | None = None
         self.recorder = None
         self.models = None
-        self.worker = None
         self.forecast_worker = None
         self._refused_hold: collections.OrderedDict = collections.OrderedDict()
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
@@ -122,6 +131,9 @@ class Runtime:
         from streams.security import ServerSecurity, check_plain_allowed
         cfg = self.config
         build_forecaster(cfg.forecaster, 3, 30.0)   # refuse to start on a forecaster that cannot be built
+        # hand the GIL over every 0.5 ms (Python's default is 5 ms), so the forecast thread never
+        # waits long behind the event loop's or the collector's Python code
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         ctx = zmq.Context()
         security = None
         socks, monitors = [], []
@@ -164,7 +176,8 @@ class Runtime:
                 with poke_lock:
                     poke.send(b"", zmq.NOBLOCK)
 
-            self.worker = EncoderWorker(notify)
+            for name in ("main", *sorted(set(cfg.own_worker_modalities))):
+                self.lanes[name] = Lane(name, EncoderWorker(notify))
             self.forecast_worker = ForecastWorker(cfg.forecaster, self._send, cfg.state_dir,
                                                   cfg.checkpoint_every_s)
             if cfg.record_dir:
@@ -192,9 +205,9 @@ class Runtime:
         self.state = "stopping"
         if self.forecast_worker is not None:
             self.forecast_worker.stop()
-        if self.worker is not None:
-            self.worker.stop()
-            for job, emb, err, ms in self.worker.poll_results():
+        for lane in self.lanes.values():
+            lane.worker.stop()
+            for job, emb, err, ms in lane.worker.poll_results():
                 self._publish_embeddings(job, emb, err, ms)
         if self.recorder is not None:
             self.recorder.close()
@@ -237,15 +250,17 @@ class Runtime:
                     except zmq.Again:
                         break
                     self._on_ingest(parts)
+                self._run_deferred()   # windows after the drain: marker frames never wait behind them
             if wake in events:
                 while True:
                     try:
                         wake.recv(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-            for job, emb, err, ms in self.worker.poll_results():
-                self._publish_embeddings(job, emb, err, ms)
-            self._maybe_submit()
+            for lane in self.lanes.values():
+                for job, emb, err, ms in lane.worker.poll_results():
+                    self._publish_embeddings(job, emb, err, ms)
+                self._maybe_submit(lane)
             if self.rep in events:
                 self.rep.recv_multipart()
                 self.rep.send_multipart(protocol.encode("status", self._status_header()))
@@ -268,10 +283,12 @@ class Runtime:
                     self.recorder.maybe_rotate()
 
     def _poll_timeout_ms(self) -> int:
-        if self.pending and self.worker.idle:
-            age = time.monotonic() - self.pending[0][-1]
-            return max(0, int((self.config.max_delay_s - age) * 1000) + 1)
-        return 50
+        out = 50
+        for lane in self.lanes.values():
+            if lane.pending and lane.worker.idle:
+                age = time.monotonic() - lane.pending[0][-1]
+                out = min(out, max(0, int((self.config.max_delay_s - age) * 1000) + 1))
+        return out
 
     def _on_monitor(self, name, monitor):
         from zmq.utils.monitor import recv_monitor_message
@@ -359,19 +376,32 @@ class Runtime:
         if self.recorder is not None:
             with self._send_lock:
                 self.recorder.add_input(h, x, recv_s)
-        if verdict in ("gap", "restart"):
-            st.reset_windows()
-        self._windows(st, x, t0, t_last)
+        self._deferred.append((st, x, t0, t_last, verdict in ("gap", "restart")))
+
+    def _run_deferred(self):
+        work, self._deferred = self._deferred, []
+        for st, x, t0, t_last, reset in work:
+            try:
+                if reset:
+                    st.reset_windows()
+                self._windows(st, x, t0, t_last)
+            except Exception as exc:  # a frame the stream's pipeline cannot take: never fatal
+                self._reject(st.name, "unsupported", str(exc))
+                log.warning("frame of %r not processed: %s: %s", st.name, type(exc).__name__, exc)
+
+    def _lane(self, st):
+        return self.lanes.get(st.modality) or self.lanes["main"]
 
     def _windows(self, st, x, t0, t_last):
         """Cut windows and queue them for the encoder worker (the one place windows enter the
         embedding path; :meth:`_publish_window` is the one place their frames leave)."""
+        pending = self._lane(st).pending
         for win, t_start, t_end in st.windows(x, t0):
             st.stats.windows += 1   # quality and embedding are computed by the worker thread
-            if len(self.pending) >= self.config.embed_queue:
-                dropped = self.pending.popleft()
+            if len(pending) >= self.config.embed_queue:
+                dropped = pending.popleft()
                 dropped[0].stats.dropped += 1
-            self.pending.append((st, win, t_start, t_end, t_last, time.monotonic()))
+            pending.append((st, win, t_start, t_end, t_last, time.monotonic()))
 
     def _refuse(self, name: str, h: dict, why: str):
         """No slot for a new stream: counted, and a marker stream's source is told by a hold."""
@@ -411,25 +441,25 @@ class Runtime:
                             "the forecast worker stopped")
 
     # ------------------------------------------------------------------ batching and outputs
-    def _maybe_submit(self):
+    def _maybe_submit(self, lane):
         from streams.models import Job
-        if not self.pending or not self.worker.idle:
+        if not lane.pending or not lane.worker.idle:
             return
-        age = time.monotonic() - self.pending[0][-1]
-        if len(self.pending) < self.config.max_batch and age < self.config.max_delay_s:
+        age = time.monotonic() - lane.pending[0][-1]
+        if len(lane.pending) < self.config.max_batch and age < self.config.max_delay_s:
             return
-        first = self.pending[0]
+        first = lane.pending[0]
         items, keep = [], collections.deque()
-        for item in self.pending:  # same model and window shape as the oldest, oldest first
+        for item in lane.pending:  # same model and window shape as the oldest, oldest first
             if len(items) < self.config.max_batch and item[0].model is first[0].model \
                     and item[1].shape == first[1].shape:
                 items.append(item)
             else:
                 keep.append(item)
-        self.pending = keep
+        lane.pending = keep
         self.batch_sizes.add(len(items))
         x = np.stack([it[1] for it in items])
-        self.worker.submit(Job(first[0].model, x, items, time.monotonic()))
+        lane.worker.submit(Job(first[0].model, x, items, time.monotonic()))
 
     def _publish_embeddings(self, job, emb, err, model_ms):
         now_m = time.monotonic()
@@ -497,7 +527,7 @@ class Runtime:
                         "outputs", "forecasts", "holds", "dropped", "rejected_total", "restarts"):
                 totals[key] += s[key]
         totals["invalid"] = sum(self.invalid.values())
-        worker = self.worker
+        lanes = list(self.lanes.values())
         reg = self.registry
         return {
             **base, "ready_after_s": self.ready_after_s, "warm_up": self.warm,
@@ -507,10 +537,12 @@ class Runtime:
             "slots": {"general": reg.general, "max": reg.max_streams, "per_source_max": reg.per_source,
                       "reserved_sources": sorted(reg.reserved), "expired": reg.expired,
                       "idle_expire_s": reg.idle_expire_s},
-            "queue": {"pending_windows": len(self.pending), "max": self.config.embed_queue,
-                      "encoder_busy": bool(worker and worker.busy),
-                      "batches": worker.batches if worker else 0,
-                      "batch_size": self.batch_sizes.summary()},
+            "queue": {"pending_windows": sum(len(ln.pending) for ln in lanes), "max": self.config.embed_queue,
+                      "encoder_busy": any(ln.worker.busy for ln in lanes),
+                      "batches": sum(ln.worker.batches for ln in lanes),
+                      "batch_size": self.batch_sizes.summary(),
+                      "lanes": {ln.name: {"pending_windows": len(ln.pending), "batches": ln.worker.batches,
+                                          "windows": ln.worker.windows} for ln in lanes}},
             "forecasters": self.forecast_worker.describe() if self.forecast_worker else {},
             "models": self.models.describe() if self.models else {},
             "recorder": ({"dir": str(self.recorder.dir), **self.recorder.rows_written}
