@@ -198,3 +198,14 @@ def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clie
     finally:
         sock.close(linger=0)
         ctx.term()
+
+
+def runtime_state(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="client", insecure: bool = False,
+                  timeout_s: float = 1.0) -> str:
+    """``starting`` (loading models / compiling kernels), ``serving``, or ``absent`` when no
+    runtime answers on ``endpoint`` within ``timeout_s``."""
+    try:
+        body = request_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s)
+    except StreamError:
+        return "absent"
+    return body.get("state", "serving")

@@ -18,6 +18,7 @@ from streams.runtime import Runtime
 from streams.subscriber import Subscriber, request_status
 from test_streams_helpers import config, free_endpoints, push_socket, running, signal, stream_status, wait_for
 
+BIOSIG = [sys.executable, "-c", "import sys; from biosig.cli import main; sys.exit(main(sys.argv[1:]))"]
 FC = ForecasterConfig(method="lms", horizon_steps=2, lookback=4, warmup_s=60.0, recover_steps=5, stale_s=30.0)
 
 
@@ -171,12 +172,14 @@ def test_status_shows_age_and_a_recent_rate():
         pub.close()
 
 
+@pytest.mark.slow
 def test_status_says_starting_while_kernels_compile_then_serve_prints_ready(tmp_path):
     ep = free_endpoints()
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))   # empty cache: a real compile
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from biosig.cli import main; sys.exit(main(sys.argv[1:]))",
-                             "serve", "--models", "none", "--ingest", ep.ingest, "--output", ep.output,
+    proc = subprocess.Popen(BIOSIG + ["serve", "--models", "none", "--ingest", ep.ingest, "--output", ep.output,
                              "--status", ep.status], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    listen = subprocess.Popen(BIOSIG + ["listen", "--seconds", "4", "--output", ep.output, "--status", ep.status],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     try:
         states = []
         end = time.monotonic() + 120
@@ -189,6 +192,8 @@ def test_status_says_starting_while_kernels_compile_then_serve_prints_ready(tmp_
         assert "starting" in status_table({"state": "starting", "uptime_s": 3.0})
         line = proc.stdout.readline()
         assert line.startswith("biosig serve: ready after") and ep.ingest in line
+        listen.wait(60)
+        assert "biosig listen: runtime starting" in listen.stderr.read()   # said while the kernels compiled
     finally:
         proc.terminate()
         proc.wait(30)
