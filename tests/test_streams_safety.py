@@ -159,3 +159,30 @@ def test_forecaster_failing_at_run_time_holds_its_source_never_silence(monkeypat
         pub.close()
         pub2.close()
         sub.close()
+
+
+@pytest.mark.parametrize("method", ["rtrl", "lms"])
+def test_warm_up_compiles_every_kernel_the_forecast_path_uses(method):
+    """After :func:`streams.forecast.warm_up` no Numba kernel gains a signature (i.e. nothing
+    compiles) while a real source warms up, forecasts, goes through a gap and is checkpointed."""
+    import kernels.linalg
+    import kernels.rnn
+    from numba.core.registry import CPUDispatcher
+    from streams.forecast import SourceForecaster, warm_up
+
+    def signatures():
+        return {f"{m.__name__}.{n}": len(d.signatures) for m in (kernels.linalg, kernels.rnn)
+                for n, d in vars(m).items() if isinstance(d, CPUDispatcher)}
+
+    fc = ForecasterConfig(method=method, horizon_steps=3, lookback=8, hidden=8, warmup_s=1.0, stale_s=1.0)
+    warm_up(fc)
+    before = signatures()
+    sf = SourceForecaster("couch1/markers", [f"c{i}" for i in range(9)], 30.0, fc)
+    t0 = 1000.0
+    rng = np.random.default_rng(0)
+    kinds = []
+    for i in list(range(120)) + list(range(200, 260)):       # a 80-sample gap in the middle
+        x = rng.normal(size=(9, 1))
+        kinds.append(sf.on_frame(x, t0 + i / 30.0, t0 + i / 30.0)[0])
+    assert "forecast" in kinds and sf.counts["gap"] > 0
+    assert signatures() == before
