@@ -275,8 +275,8 @@ class Runtime:
             if now >= next_expire:
                 next_expire = now + min(1.0, self.config.idle_expire_s / 4)
                 for name in self.registry.expire(time.time()):
-                    if source_of(name) in self.forecasters and \
-                            self.forecasters[source_of(name)].stream == name:
+                    sf = self.forecasters.get(source_of(name))
+                    if sf is not None and sf.stream == name:
                         self.forecast_worker.forget(source_of(name))
             if self.recorder is not None:
                 with self._send_lock:
