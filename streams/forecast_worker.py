@@ -46,8 +46,8 @@ class ForecastWorker:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def submit(self, stats, stream: str, channels, fs_hz: float, t0_s: float, x: np.ndarray):
-        self._q.put((stats, stream, tuple(channels), float(fs_hz), float(t0_s), x))
+    def submit(self, stats, stream: str, channels, fs_hz: float, t0_s: float, x: np.ndarray, recv_s: float):
+        self._q.put((stats, stream, tuple(channels), float(fs_hz), float(t0_s), x, recv_s))
 
     def forget(self, source: str):
         """The source's stream expired: drop its forecaster (after a last checkpoint)."""
@@ -91,7 +91,7 @@ class ForecastWorker:
                 self.forecasters[src] = sf
         return src, sf
 
-    def _handle(self, stats, stream, channels, fs_hz, t0_s, x):
+    def _handle(self, stats, stream, channels, fs_hz, t0_s, x, recv_s):
         self.handled += 1
         n = x.shape[1]
         t_s = t0_s + (n - 1) / fs_hz
@@ -119,7 +119,7 @@ class ForecastWorker:
             header = {"kind": "forecast", "stream": stream, "t_s": t_s, "target_s": t_s + sf.horizon_s,
                       "horizon_steps": sf.cfg.horizon_steps, "horizon_s": sf.horizon_s,
                       "method": sf.cfg.method, "valid": True, "channels": list(channels),
-                      "latency_ms": {"total": lat}, "t_out_s": t_out}
+                      "latency_ms": {"total": lat, "runtime": (t_out - recv_s) * 1e3}, "t_out_s": t_out}
             self._send(f"fcst/{src}", header, np.asarray(value, dtype=np.float32))
         else:
             stats.holds += 1

@@ -368,7 +368,7 @@ class Runtime:
         stats.accept(recv_s, n)
         stats.ingest_ms.add((recv_s - t_last) * 1e3)
         if st.modality == "motion":
-            self._forecast(st, t0, x)
+            self._forecast(st, t0, x, recv_s)
             if self.recorder is not None:
                 with self._send_lock:
                     self.recorder.add_input(h, x, recv_s)
@@ -431,10 +431,10 @@ class Runtime:
         return st
 
     # ------------------------------------------------------------------ forecasts
-    def _forecast(self, st: InputStream, t0: float, x: np.ndarray):
+    def _forecast(self, st: InputStream, t0: float, x: np.ndarray, recv_s: float):
         fw = self.forecast_worker
         if fw.alive:
-            fw.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x)
+            fw.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s)
         else:  # the forecast thread is gone: every marker frame is answered by a hold
             st.stats.holds += 1
             fw.publish_hold(source_of(st.name), st.name, t0 + (x.shape[1] - 1) / st.fs_hz, "unavailable",
