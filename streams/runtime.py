@@ -519,7 +519,8 @@ class Runtime:
         now = time.time()
         base = {"state": self.state, "epoch": self.epoch, "uptime_s": now - self.started_s}
         if self.state == "starting":
-            return {**base, "streams": {}, "totals": {}, "invalid": {}, "auth_failures": 0}
+            return {**base, "streams": {}, "totals": {}, "invalid": {}, "auth_failures": 0, "forecasters": {},
+                    "models": {}, "queue": {"pending_windows": 0, "max": self.config.embed_queue, "batches": 0}}
         streams = {name: s.snapshot(now) for name, s in sorted(list(self.stats.items()))}
         totals = collections.Counter()
         for s in streams.values():
