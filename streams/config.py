@@ -70,6 +70,13 @@ def _check_models(value: dict) -> str | None:
     return None
 
 
+def _check_modality_names(value: tuple) -> str | None:
+    for modality in value:
+        if modality not in _modalities():
+            return f"modality {modality!r} unknown; expected one of {', '.join(_modalities())}"
+    return None
+
+
 _POSITIVE = limits(min=0, exclusive_min=True)
 
 
@@ -113,6 +120,9 @@ class ForecasterConfig:
     warmup_s: float = field(default=5.0, metadata=limits(min=0))
     recover_steps: int = field(default=30, metadata=limits(min=0))
     stale_s: float = field(default=1.0, metadata=_POSITIVE)
+    # a forecast is published only for input younger than this (device timestamp vs wall clock);
+    # older input is learnt from and answered with a hold (reason ``stale_input``)
+    max_input_age_s: float = field(default=0.2, metadata=_POSITIVE)
 
     def __post_init__(self):
         validate(self)
@@ -175,6 +185,19 @@ class RuntimeConfig:
     status_every_s: float = field(default=1.0, metadata=_POSITIVE)
     score_smooth_windows: int = field(default=5, metadata=limits(min=1))
     tap_signals: bool = False
+    # bounded, expiring state (see streams.registry): a stream with no accepted frame for
+    # ``idle_expire_s`` is forgotten; one source holds at most ``max_streams_per_source`` streams;
+    # sources in ``reserved_sources`` always get a slot (outside ``max_streams``)
+    idle_expire_s: float = field(default=300.0, metadata=_POSITIVE)
+    max_streams_per_source: int = field(default=64, metadata=limits(min=1))
+    reserved_sources: tuple = ()
+    # compile every forecaster kernel and run every encoder once before the sockets open
+    warm_up: bool = True
+    # status rates are averaged over the last ``rate_window_s`` seconds
+    rate_window_s: float = field(default=10.0, metadata=_POSITIVE)
+    # modalities whose windows get their own encoder worker thread (so 16 kHz audio windows never
+    # hold up ECG/PPG embeddings); every other modality shares one worker
+    own_worker_modalities: tuple = field(default=("audio",), metadata=limits(check=_check_modality_names))
 
     def __post_init__(self):
         validate(self)

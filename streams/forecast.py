@@ -1,14 +1,19 @@
 """Marker streams -> per-source online forecasters -> ``fcst/`` or ``hold/`` frames.
 
-Every sample of a motion stream is learned (:meth:`realtime.Forecaster.learn_one`) and the
-forecast ``horizon_steps`` ahead is published in the same event-loop tick. A ``hold`` frame is
-published instead when no trustworthy forecast exists:
+One :class:`SourceForecaster` per source is a small state machine (``docs/protocol.md``,
+"Forecast safety"): ``ready`` (built, no sample yet) -> ``forecasting`` or ``hold`` with a reason:
 
-* ``warmup``: the forecaster has not produced its first forecast yet (scaler and lookback);
-* ``gap``: the stream skipped sequence numbers or time; held for ``recover_steps`` samples;
-* ``diverged``: the forecaster reset itself after a diverging step; held for ``recover_steps``;
-* ``stale``: no sample for ``stale_s`` seconds (checked by the runtime's timer).
+* ``warm_up``: no forecast exists yet (scaler fit and first input window);
+* ``stale_input``: the newest sample is older than ``max_input_age_s`` (device timestamp vs wall
+  clock when the frame is handled); the frame is learnt from but never forecast from;
+* ``gap``: an input gap longer than the forecaster's tolerance (``max_gap_steps``, default the
+  lookback) restarted the input window; held until the window is whole again. The runtime's
+  timer also publishes a ``gap`` hold every ``stale_s`` while no sample arrives at all;
+* ``diverged``: the forecaster reset itself after a diverging step; held ``recover_steps`` samples;
+* ``unavailable``: the forecaster failed at run time or the source has no slot (set by the
+  :mod:`streams.forecast_worker` and the runtime; never silence).
 
+The learners (:mod:`realtime`) stay pure: the clock reading ``now_s`` is passed in here.
 State is checkpointed to ``<state_dir>/forecasters/<source>.npz`` (atomic replace) so that a
 runtime killed and restarted continues with the learned weights and scaler.
 """
@@ -23,14 +28,62 @@ import time
 import numpy as np
 
 from streams.config import ForecasterConfig
+from streams.errors import StreamError
+from streams.protocol import HOLD_REASONS
 
 log = logging.getLogger(__name__)
 
-MAX_GAP_FILL = 10_000  # missing samples fed as NaN at most (enough to restart any window)
+STATES = ("ready", "forecasting", "hold")
 
 
 def source_of(stream: str) -> str:
     return stream.split("/", 1)[0]
+
+
+def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over):
+    """A :mod:`realtime` forecaster for ``cfg``; :class:`StreamError` (one line) when it cannot be
+    built (unknown method, a horizon below 1, ...)."""
+    from realtime import ForecastError, make_forecaster
+    try:
+        if not cfg.max_input_age_s > 0 or not cfg.stale_s > 0 or cfg.recover_steps < 0:
+            raise ForecastError(f"max_input_age_s ({cfg.max_input_age_s}) and stale_s ({cfg.stale_s}) "
+                                f"must be > 0 and recover_steps ({cfg.recover_steps}) >= 0")
+        opts = dict(norm_steps=max(1, int(round(cfg.warmup_s * fs_hz))))
+        opts.update(over)
+        return make_forecaster(cfg.method, horizon_steps=cfg.horizon_steps, lookback=cfg.lookback,
+                               hidden=cfg.hidden, lr=cfg.lr, seed=cfg.seed, n_coords=n_coords, **opts)
+    except (ForecastError, TypeError, ValueError) as exc:
+        raise StreamError(f"forecaster cannot be built from the configuration: {exc}") from None
+
+
+def warm_up(cfg: ForecasterConfig) -> float:
+    """Build a throwaway forecaster for ``cfg`` and drive it through every path the runtime uses
+    (scaler fit, training, prediction, a gap that restarts the window, checkpoint state), so that
+    every Numba kernel is compiled (or loaded from the cache) before the first real sample.
+    Returns the seconds it took; raises :class:`StreamError` when the forecaster cannot be built."""
+    t = time.perf_counter()
+    f = build_forecaster(cfg, 3, 30.0, norm_steps=2)
+    quiet = logging.getLogger("realtime")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)   # random warm-up data may "diverge": not news
+    try:
+        _drive(f)
+    finally:
+        quiet.setLevel(level)
+    return time.perf_counter() - t
+
+
+def _drive(f):
+    rng = np.random.default_rng(0)
+    n = f.lookback + f.horizon_steps + 8
+    tol = f.config.max_gap_steps or f.lookback
+    for _ in range(2):
+        for _ in range(n):
+            f.learn_one(rng.normal(size=3))
+            f.predict_one()
+        for _ in range(tol + 1):
+            f.learn_one(np.full(3, np.nan))
+    f.load_state_dict(f.state_dict())
 
 
 class SourceForecaster:
@@ -45,51 +98,74 @@ class SourceForecaster:
     """
 
     def __init__(self, stream: str, channels, fs_hz: float, cfg: ForecasterConfig):
-        from realtime import make_forecaster
         self.stream, self.channels, self.fs_hz, self.cfg = stream, list(channels), float(fs_hz), cfg
-        self.forecaster = make_forecaster(
-            cfg.method, horizon_steps=cfg.horizon_steps, lookback=cfg.lookback, hidden=cfg.hidden,
-            lr=cfg.lr, seed=cfg.seed, n_coords=len(self.channels),
-            norm_steps=max(1, int(round(cfg.warmup_s * self.fs_hz))))
-        self.hold_left = 0
-        self.hold_reason = "warmup"
+        self.forecaster = build_forecaster(cfg, len(self.channels), self.fs_hz)
+        self.tolerance = self.forecaster.config.max_gap_steps or self.forecaster.lookback
+        self.state = "ready"
+        self.hold_reason = ""
+        self.hold_left = 0          # diverged: samples still held
+        self.gap_open = False       # a gap restarted the window and it is not whole yet
         self.last_t_s: float | None = None
         self.last_wall_s = time.time()
         self.resets_seen = 0
         self.resumed = False
-        self.check_time_gap = False
+        self.failed = ""            # why the forecaster is unavailable ("" while it works)
+        self.counts = {r: 0 for r in HOLD_REASONS}
 
     @property
     def horizon_s(self) -> float:
         return self.cfg.horizon_steps / self.fs_hz
 
-    def gap(self, n_missing: int):
-        """``n_missing`` samples never arrived: learn them as missing and hold."""
-        for _ in range(min(int(n_missing), MAX_GAP_FILL)):
-            self.forecaster.learn_one(np.full(len(self.channels), np.nan))
-        self.hold_left = max(self.hold_left, self.cfg.recover_steps)
-        self.hold_reason = "gap"
+    def missing_since(self, t0_s: float) -> int:
+        """Samples missing between the last learned sample and a new one at ``t0_s``."""
+        if self.last_t_s is None:
+            return 0
+        return max(0, int(round((t0_s - self.last_t_s) * self.fs_hz)) - 1)
 
-    def step(self, x: np.ndarray, t_s: float):
-        """Learn one sample (C,) taken at device time ``t_s``.
+    def _hold(self, reason: str):
+        self.state, self.hold_reason = "hold", reason
+        self.counts[reason] += 1
+        return "hold", reason
+
+    def on_frame(self, x: np.ndarray, t0_s: float, now_s: float):
+        """Learn a frame (C, T) whose first sample was taken at device time ``t0_s``; decide for
+        its newest sample, with the wall clock at ``now_s``.
 
         Returns
         -------
         ``("forecast", prediction (C,) float64)`` or ``("hold", reason)``.
         """
         f = self.forecaster
-        f.learn_one(x)
-        self.last_t_s, self.last_wall_s = t_s, time.time()
-        if f.n_resets > self.resets_seen:  # diverged and reset during this step
-            self.resets_seen = f.n_resets
-            self.hold_left, self.hold_reason = self.cfg.recover_steps, "diverged"
+        missing = self.missing_since(t0_s)
+        if missing > 0:     # feed the hole as missing samples: past the tolerance the window restarts
+            for _ in range(min(missing, self.tolerance + 1)):
+                f.learn_one(np.full(len(self.channels), np.nan))
+            if missing > self.tolerance:
+                self.gap_open = True
+        n = x.shape[1]
+        for i in range(n):
+            f.learn_one(x[:, i])
+            if f.n_resets > self.resets_seen:   # diverged and reset during this sample
+                self.resets_seen = f.n_resets
+                self.hold_left = self.cfg.recover_steps + 1
+        self.last_t_s = t0_s + (n - 1) / self.fs_hz
+        self.last_wall_s = now_s
         if self.hold_left > 0:
-            self.hold_left -= 1
-            return "hold", self.hold_reason
+            self.hold_left = max(0, self.hold_left - n)
+            return self._hold("diverged")
+        if self.gap_open and f.ready:
+            self.gap_open = False
         if not f.ready:
-            return "hold", "gap" if self.hold_reason == "gap" else ("diverged" if self.resets_seen else "warmup")
-        self.hold_reason = ""
+            return self._hold("gap" if self.gap_open else ("diverged" if self.resets_seen else "warm_up"))
+        if now_s - self.last_t_s > self.cfg.max_input_age_s:
+            return self._hold("stale_input")
+        self.state, self.hold_reason = "forecasting", ""
         return "forecast", f.predict_one()
+
+    def fail(self, why: str):
+        """The forecaster raised: every later frame of this source is held as ``unavailable``."""
+        self.failed = why
+        return self._hold("unavailable")
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, directory):
@@ -129,14 +205,6 @@ class SourceForecaster:
             return False
         self.last_t_s, self.resets_seen = meta["last_t_s"], meta["resets_seen"]
         self.resumed = True
-        self.check_time_gap = True
-        self.hold_reason = ""
         log.info("resumed the %s forecaster from %s (%d samples seen)", self.stream, path,
                  self.forecaster.n_seen)
         return True
-
-    def missing_since(self, t0_s: float) -> int:
-        """Samples missing between the last learned sample and a new one at ``t0_s``."""
-        if self.last_t_s is None:
-            return 0
-        return max(0, int(round((t0_s - self.last_t_s) * self.fs_hz)) - 1)

@@ -3,7 +3,9 @@
 :class:`InputStream` is created on the first valid frame of a stream. A new publisher
 ``session`` (the publisher restarted) starts the sequence afresh and is counted as a restart;
 within a session a sequence number equal to the last accepted one is a duplicate, a smaller one
-is late, and a jump opens a gap (counted, and no window spans it). Frames whose rate, channels,
+is late, and a jump opens a gap (counted, and no window spans it). A sequence that goes back
+(to 0 or anywhere) while device time moves on (a device that restarted keeping its fixed
+session id) is a publisher restart: counted under ``restarts``, never as late. Frames whose rate, channels,
 dtype or modality disagree with the session's first frame are rejected as ``inconsistent``.
 """
 from __future__ import annotations
@@ -49,6 +51,7 @@ class InputStream:
         self.modality = header["modality"]
         self.dtype = header["dtype"]
         self.last_seq = header["seq"] - 1
+        self.last_t_s: float | None = None     # device time of the newest accepted sample
         self.stats = stats or StreamStats(self.name)
         self.stats.modality = self.modality
         self.model = model
@@ -78,8 +81,15 @@ class InputStream:
                 return f"{key} changed from {mine!r} to {theirs!r} within session {self.session}"
         return ""
 
-    def sequence(self, seq: int) -> str:
-        """Classify ``seq``: ``ok``, ``gap`` (counted here), ``duplicate`` or ``late``."""
+    def sequence(self, seq: int, t0_s: float | None = None) -> str:
+        """Classify ``seq`` (first sample at device time ``t0_s``): ``ok``, ``gap`` (counted
+        here), ``restart`` (counted here), ``duplicate`` or ``late``."""
+        if seq <= self.last_seq and t0_s is not None and self.last_t_s is not None and t0_s > self.last_t_s:
+            self.stats.restarts += 1
+            log.info("%s: publisher sequence restarted at %d (was %d) within session %d",
+                     self.name, seq, self.last_seq, self.session)
+            self.last_seq = seq
+            return "restart"
         if seq == self.last_seq:
             return "duplicate"
         if seq < self.last_seq:

@@ -57,12 +57,32 @@ class StreamStats:
     last_seen: float = 0.0
     ingest_ms: Latency = field(default_factory=Latency)   # device timestamp -> accepted
     output_ms: Latency = field(default_factory=Latency)   # device timestamp -> published
+    last_rejected: float = 0.0
+    rate_window_s: float = 10.0
+    recent: collections.deque = field(default_factory=collections.deque)   # (recv_s, samples)
+
+    def accept(self, recv_s: float, n_samples: int):
+        """Count one accepted frame of ``n_samples`` received at ``recv_s``."""
+        self.frames += 1
+        self.samples += n_samples
+        self.last_seen = recv_s
+        self.recent.append((recv_s, n_samples))
+        while self.recent and recv_s - self.recent[0][0] > self.rate_window_s:
+            self.recent.popleft()
+
+    def recent_rates(self, now: float) -> tuple[float, float]:
+        """(samples/s, frames/s) over the last ``rate_window_s`` seconds (0 for a dead stream)."""
+        recent = [n for t, n in list(self.recent) if now - t <= self.rate_window_s]  # list(): atomic copy
+        span = min(self.rate_window_s, max(now - self.first_seen, 1e-3))
+        return sum(recent) / span, len(recent) / span
 
     def snapshot(self, now: float) -> dict:
         span = max(now - self.first_seen, 1e-9)
+        rate, frame_rate = self.recent_rates(now)
         return {
             "modality": self.modality, "frames": self.frames, "samples": self.samples,
-            "rate_hz": self.samples / span, "frame_rate_hz": self.frames / span,
+            "rate_hz": rate, "frame_rate_hz": frame_rate, "rate_window_s": self.rate_window_s,
+            "lifetime_rate_hz": self.samples / span,
             "gaps": self.gaps, "missing": self.missing, "duplicates": self.duplicates,
             "late": self.late, "restarts": self.restarts, "windows": self.windows,
             "outputs": self.outputs, "forecasts": self.forecasts, "holds": self.holds,

@@ -28,7 +28,7 @@ from streams.errors import ProtocolError
 VERSION = 1
 KINDS = ("signal", "embedding", "forecast", "hold", "heartbeat", "status", "score")
 DTYPES = ("<f4", "<f8", "<i2", "<i4")
-HOLD_REASONS = ("warmup", "stale", "gap", "diverged")
+HOLD_REASONS = ("warm_up", "stale_input", "gap", "diverged", "unavailable")
 REJECT_REASONS = ("frames", "topic", "header", "version", "schema", "rate", "shape",
                   "payload_size", "nonfinite", "inconsistent", "duplicate", "late", "unsupported")
 
@@ -48,7 +48,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 _num = (int, float)
 # kind -> {key: (accepted types, required)}; "v", "kind", "stream", "seq" are common to all.
-_COMMON = {"v": (int, True), "kind": (str, True), "stream": (str, True), "seq": (int, True)}
+_COMMON = {"v": (int, True), "kind": (str, True), "stream": (str, True), "seq": (int, True),
+           "epoch": (int, False)}   # outputs: the runtime session (a new one on every start)
 SCHEMAS: dict[str, dict[str, tuple]] = {
     "signal": {"session": (int, True), "t0_s": (_num, True), "fs_hz": (_num, True),
                "channels": (list, True), "units": (list, True), "dtype": (str, True),
@@ -61,8 +62,8 @@ SCHEMAS: dict[str, dict[str, tuple]] = {
                  "horizon_s": (_num, True), "method": (str, True), "valid": (bool, True),
                  "channels": (list, True), "dtype": (str, True), "shape": (list, True),
                  "latency_ms": (dict, True), "t_out_s": (_num, True)},
-    "hold": {"t_s": (_num, True), "reason": (str, True), "t_out_s": (_num, True)},
-    "heartbeat": {"t_s": (_num, True)},
+    "hold": {"t_s": (_num, True), "reason": (str, True), "t_out_s": (_num, True), "detail": (str, False)},
+    "heartbeat": {"t_s": (_num, True), "last_seq": (dict, False)},
     "status": {"t_s": (_num, True), "body": (dict, True)},
     # per-window measures and head outputs (streams/scores.py, docs/protocol.md "score/")
     "score": {"window_start_s": (_num, True), "window_end_s": (_num, True), "quality": (_num, True),

@@ -6,7 +6,11 @@
 
 Every output topic has its own sequence numbers; the subscriber counts gaps (frames the PUB
 socket dropped for a slow consumer or that were lost in a reconnect), duplicates and late
-frames, and notices a restarted runtime (sequence back to 0). When nothing at all arrived for
+frames. Every output header carries the runtime's ``epoch`` (a new one on every runtime start):
+a new epoch resets the sequence state of every topic (counted under ``restarts``), so nothing
+after a restart is dropped as late. The SDK always listens to ``hb/runtime`` (returned only when
+subscribed to): its ``last_seq`` per topic reveals frames lost at the end of a topic, counted as
+a gap even when no later frame of that topic ever comes. When nothing at all arrived for
 ``stale_s`` (the runtime sends ``hb/runtime`` every second) the socket is rebuilt and the
 reconnect counted. ``latest()`` drains the queue and keeps only the newest frame per topic, for
 consumers that must never act on a stale forecast.
@@ -54,6 +58,8 @@ class Subscriber(ClientSocket):
         self.stats: dict[str, dict] = collections.defaultdict(_topic_stats)
         self.invalid = collections.Counter()
         self.reconnects = 0
+        self.epoch: int | None = None
+        self.epochs_seen = 0
         self._last_seq: dict[str, int] = {}
         self.sock = None
         self._connect()
@@ -70,8 +76,13 @@ class Subscriber(ClientSocket):
             secure_client(self.sock, self.key_dir, self.client)
         for t in self.topics:
             self.sock.setsockopt(zmq.SUBSCRIBE, t.encode())
+        if not self._wanted("hb/runtime"):   # heartbeats carry the epoch and the last seqs
+            self.sock.setsockopt(zmq.SUBSCRIBE, b"hb/runtime")
         self.sock.connect(self.endpoint)
         self.last_rx = time.monotonic()
+
+    def _wanted(self, topic: str) -> bool:
+        return any(topic.startswith(t) for t in self.topics)
 
     @property
     def stale(self) -> bool:
@@ -102,8 +113,23 @@ class Subscriber(ClientSocket):
         except ProtocolError as exc:
             self.invalid[exc.reason] += 1
             return None
+        h = frame.header
+        epoch = h.get("epoch")
+        if epoch is not None and epoch != self.epoch:
+            if self.epoch is not None:   # the runtime restarted: every topic starts afresh at 0
+                for t in self._last_seq:
+                    if t in self.stats:
+                        self.stats[t]["restarts"] += 1
+                    self._last_seq[t] = -1
+                log.info("runtime restarted (epoch %d -> %d); sequence state reset", self.epoch, epoch)
+            self.epoch = epoch
+            self.epochs_seen += 1
+        if frame.kind == "heartbeat" and isinstance(h.get("last_seq"), dict):
+            self._trailing(h["last_seq"])
+        if not self._wanted(frame.topic):
+            return None
         s = self.stats[frame.topic]
-        seq, last = frame.header["seq"], self._last_seq.get(frame.topic)
+        seq, last = h["seq"], self._last_seq.get(frame.topic)
         if last is not None:
             if seq == last:
                 s["duplicates"] += 1
@@ -120,6 +146,21 @@ class Subscriber(ClientSocket):
         self._last_seq[frame.topic] = seq
         s["frames"] += 1
         return frame
+
+    def _trailing(self, last_seq: dict):
+        """Frames published up to ``last_seq[topic]`` that never arrived are lost: count them now
+        (a topic first heard of here starts counting from its current last seq)."""
+        for topic, last in last_seq.items():
+            if not isinstance(last, int) or not self._wanted(topic):
+                continue
+            mine = self._last_seq.get(topic)
+            if mine is None:
+                self._last_seq[topic] = last
+            elif last > mine:
+                s = self.stats[topic]
+                s["gaps"] += 1
+                s["missing"] += last - mine
+                self._last_seq[topic] = last
 
     def latest(self, timeout_s: float = 0.0) -> dict:
         """Drain everything queued (waiting up to ``timeout_s`` for the first frame); the newest
@@ -157,3 +198,14 @@ def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clie
     finally:
         sock.close(linger=0)
         ctx.term()
+
+
+def runtime_state(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="client", insecure: bool = False,
+                  timeout_s: float = 1.0) -> str:
+    """``starting`` (loading models / compiling kernels), ``serving``, or ``absent`` when no
+    runtime answers on ``endpoint`` within ``timeout_s``."""
+    try:
+        body = request_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s)
+    except StreamError:
+        return "absent"
+    return body.get("state", "serving")

@@ -120,9 +120,10 @@ def test_forecasts_equal_the_forecaster_run_directly_and_hold_first():
             f = wait_for(lambda: sub.recv(0.2), what="forecast frames")
             if f.kind in ("forecast", "hold"):
                 frames.append(f)
-        # then silence: a stale hold follows within stale_s
-        stale = wait_for(lambda: (f := sub.recv(0.2)) and f.kind == "hold" and f.header["reason"] == "stale" and f,
-                         timeout_s=3, what="a stale hold")
+        # then silence: a gap hold (no input) follows within stale_s
+        stale = wait_for(lambda: (f := sub.recv(0.2)) and f.kind == "hold" and f.header["reason"] == "gap" and f,
+                         timeout_s=3, what="a no-input gap hold")
+        assert "no input" in stale.header["detail"]
         assert stale.topic == "hold/couch1"
         pub.close()
         sub.close()
@@ -133,7 +134,7 @@ def test_forecasts_equal_the_forecaster_run_directly_and_hold_first():
         oracle.learn_one(x[:, i].astype(np.float64))
         assert (f.kind == "forecast") == oracle.ready   # holds exactly while no forecast exists
         if f.kind == "hold":
-            assert f.header["reason"] == "warmup" and first_fc is None
+            assert f.header["reason"] == "warm_up" and first_fc is None
             continue
         first_fc = first_fc or i
         assert f.header["t_s"] == pytest.approx(t0 + i / fs)

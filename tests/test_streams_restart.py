@@ -45,7 +45,7 @@ def test_sigkill_and_restart_resumes_forecasting_from_checkpoint(tmp_path):
     t0 = time.time()
     proc = _serve(ep, cfg_path, state)
     try:
-        wait_for(lambda: _status(ep), timeout_s=60, what="the runtime to answer")
+        wait_for(lambda: (s := _status(ep)) and s["state"] == "serving", timeout_s=60, what="the runtime to serve")
         pub = Publisher("couch1", ep.ingest)
         out = pub.stream("markers", fs, [f"m{i // 3 + 1}_{'xyz'[i % 3]}" for i in range(9)], modality="motion")
         for i in range(300):
@@ -61,12 +61,14 @@ def test_sigkill_and_restart_resumes_forecasting_from_checkpoint(tmp_path):
         assert proc.returncode == -signal.SIGKILL
 
         proc = _serve(ep, cfg_path, state)
-        wait_for(lambda: _status(ep), timeout_s=60, what="the restarted runtime to answer")
+        wait_for(lambda: (s := _status(ep)) and s["state"] == "serving", timeout_s=60,
+                 what="the restarted runtime to serve")
         sub = Subscriber(["fcst/", "hold/", "hb/"], ep.output, stale_s=60)
         wait_for(lambda: sub.recv(0.2), what="the subscription")
         frames = []
+        t1 = time.time()   # fresh samples (an old backlog would be answered with stale_input holds)
         for i in range(300, 360):
-            out.send(x[:, i:i + 1], t0_s=t0 + i / fs)
+            out.send(x[:, i:i + 1], t0_s=t1 + (i - 300) / fs)
             time.sleep(0.005)
         after = wait_for(lambda: (s := _status(ep)) and s["forecasters"].get("couch1", {}).get("seen", 0) >= 360 and s,
                          timeout_s=30, what="samples after the restart")
@@ -79,7 +81,8 @@ def test_sigkill_and_restart_resumes_forecasting_from_checkpoint(tmp_path):
         assert fc["resumed"] and fc["ready"]
         assert fc["seen"] == 360          # 300 learned before the kill, counting on from the checkpoint
         reasons = [f.header["reason"] for f in frames if f.kind == "hold"]
-        assert "warmup" not in reasons    # a fresh forecaster would hold for warmup_s * fs = 120 samples
+        assert "warm_up" not in reasons    # a fresh forecaster would hold for warmup_s * fs = 120 samples
+        assert set(reasons) <= {"gap"}     # device time jumped: held until the window is whole
         assert len(reasons) <= cfg["forecaster"]["recover_steps"] + cfg["forecaster"]["lookback"]
         n_fc = sum(f.kind == "forecast" for f in frames)
         assert n_fc >= 60 - 11 and after["streams"]["couch1/markers"]["forecasts"] == n_fc

@@ -87,7 +87,13 @@ def _serve(args) -> int:
         if path is not None:
             _check_writable_dir(flag, path)
     _check_models(cfg.models)
-    rt = Runtime(cfg)
+
+    def ready(rt):
+        ep = rt.bound
+        print(f"biosig serve: ready after {rt.ready_after_s:.1f} s (ingest {ep.ingest}, output {ep.output}, "
+              f"status {ep.status})", flush=True)
+
+    rt = Runtime(cfg, on_ready=ready)
     _stop_on_signals(rt._stop)
     from biosig.cli.dashboard_commands import start_for_serve
     dash = start_for_serve(args, rt.config.endpoints.output)
@@ -172,9 +178,18 @@ def _listen(args) -> int:
     stop = threading.Event()
     _stop_on_signals(stop)
     end = None if args.seconds is None else time.monotonic() + args.seconds
+    from streams.subscriber import runtime_state
+    told = time.monotonic() + 2.0   # nothing for 2 s: say whether a runtime is starting or absent
     with Subscriber(args.topics or [""], args.output, key_dir=args.keys, insecure=args.insecure) as sub:
         while not stop.is_set() and (end is None or time.monotonic() < end):
             f = sub.recv(0.2)
+            if f is None and told and time.monotonic() > told and not sub.stats:
+                told = None
+                state = runtime_state(args.status, key_dir=args.keys, insecure=args.insecure)
+                msg = {"starting": "runtime starting (loading models, compiling kernels); waiting",
+                       "serving": "runtime serving; waiting for frames"}.get(
+                    state, f"no runtime answered on {args.status}; waiting")
+                print(f"biosig listen: {msg}", file=sys.stderr, flush=True)
             if f is None or (f.topic == "status" and not args.all):
                 continue
             h = f.header
@@ -306,7 +321,7 @@ def register(sub) -> None:
     p.add_argument("--topics", nargs="*", metavar="PREFIX", help="topic prefixes, e.g. emb/bed01 fcst/ (default all)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.add_argument("--all", action="store_true", help="include the periodic status frames")
-    _endpoint_args(p, ("output",))
+    _endpoint_args(p, ("output", "status"))
     _seconds(p, what="until interrupted")
     p.set_defaults(handler=_listen)
 

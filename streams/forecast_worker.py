@@ -1,0 +1,171 @@
+"""The forecast path in its own thread, so that it never waits for windows or encoders.
+
+The runtime's event loop hands every accepted motion frame to :meth:`ForecastWorker.submit`
+(a lock-free queue put) and goes on; this thread learns the frame, decides forecast or hold
+(:class:`streams.forecast.SourceForecaster`) and publishes through the runtime's thread-safe
+``send``. It also owns the no-input timer (a ``gap`` hold every ``stale_s`` while a source is
+silent) and the checkpoints, so no other thread touches a forecaster while it learns. A
+forecaster that raises is never silent: its source gets ``unavailable`` holds from then on.
+"""
+from __future__ import annotations
+
+import logging
+import pathlib
+import queue
+import threading
+import time
+
+import numpy as np
+
+from streams.config import ForecasterConfig
+from streams.forecast import SourceForecaster, source_of
+
+log = logging.getLogger(__name__)
+
+
+class ForecastWorker:
+    """Parameters
+    ----------
+    cfg : forecaster configuration (already checked to build).
+    send : ``send(topic, header, array=None)``, safe to call from this thread.
+    state_dir : checkpoints go to ``state_dir/forecasters`` (None: none); ``checkpoint_every_s``.
+    """
+
+    def __init__(self, cfg: ForecasterConfig, send, state_dir=None, checkpoint_every_s: float = 2.0):
+        self.cfg, self._send = cfg, send
+        self.ckpt_dir = pathlib.Path(state_dir) / "forecasters" if state_dir else None
+        self.checkpoint_every_s = checkpoint_every_s
+        self.forecasters: dict[str, SourceForecaster] = {}
+        self.lock = threading.Lock()        # guards ``forecasters`` against status/expiry readers
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self.handled = 0
+        self._thread = threading.Thread(target=self._run, name="biosig-forecast", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def submit(self, stats, stream: str, channels, fs_hz: float, t0_s: float, x: np.ndarray, recv_s: float):
+        self._q.put((stats, stream, tuple(channels), float(fs_hz), float(t0_s), x, recv_s))
+
+    def forget(self, source: str):
+        """The source's stream expired: drop its forecaster (after a last checkpoint)."""
+        self._q.put(("forget", source))
+
+    def stop(self, timeout_s: float = 10.0):
+        self._q.put(None)
+        self._thread.join(timeout_s)
+
+    # ------------------------------------------------------------------ thread
+    def _run(self):
+        next_ckpt = time.monotonic() + self.checkpoint_every_s
+        while True:
+            try:
+                item = self._q.get(timeout=0.05)
+            except queue.Empty:
+                item = ()
+            if item is None:
+                break
+            try:
+                if item and item[0] == "forget":
+                    self._forget(item[1])
+                elif item:
+                    self._handle(*item)
+                self._check_silent()
+                if self.ckpt_dir is not None and time.monotonic() >= next_ckpt and self._q.empty():
+                    next_ckpt = time.monotonic() + self.checkpoint_every_s
+                    self._checkpoint()
+            except Exception:  # never let one bad frame stop every forecast
+                log.exception("forecast worker: unexpected error (continuing)")
+        self._checkpoint()
+
+    def _get(self, stream, channels, fs_hz):
+        src = source_of(stream)
+        sf = self.forecasters.get(src)
+        if sf is None or sf.stream != stream or tuple(sf.channels) != channels or sf.fs_hz != fs_hz:
+            sf = SourceForecaster(stream, channels, fs_hz, self.cfg)
+            if self.ckpt_dir is not None:
+                sf.try_restore(self.ckpt_dir)
+            with self.lock:
+                self.forecasters[src] = sf
+        return src, sf
+
+    def _handle(self, stats, stream, channels, fs_hz, t0_s, x, recv_s):
+        self.handled += 1
+        n = x.shape[1]
+        t_s = t0_s + (n - 1) / fs_hz
+        try:
+            src, sf = self._get(stream, channels, fs_hz)
+        except Exception as exc:  # cannot be built for this stream: hold, never silence
+            log.error("no forecaster for %s: %s", stream, exc)
+            stats.holds += 1
+            self.publish_hold(source_of(stream), stream, t_s, "unavailable", f"{type(exc).__name__}: {exc}")
+            return
+        if sf.failed:
+            kind, value = sf.fail(sf.failed)
+        else:
+            try:
+                kind, value = sf.on_frame(x.astype(np.float64), t0_s, time.time())
+            except Exception as exc:
+                log.error("the %s forecaster failed (%s: %s); holding the source as unavailable",
+                          stream, type(exc).__name__, exc)
+                kind, value = sf.fail(f"{type(exc).__name__}: {exc}")
+        t_out = time.time()
+        if kind == "forecast":
+            stats.forecasts += 1
+            lat = (t_out - t_s) * 1e3
+            stats.output_ms.add(lat)
+            header = {"kind": "forecast", "stream": stream, "t_s": t_s, "target_s": t_s + sf.horizon_s,
+                      "horizon_steps": sf.cfg.horizon_steps, "horizon_s": sf.horizon_s,
+                      "method": sf.cfg.method, "valid": True, "channels": list(channels),
+                      "latency_ms": {"total": lat, "runtime": (t_out - recv_s) * 1e3}, "t_out_s": t_out}
+            self._send(f"fcst/{src}", header, np.asarray(value, dtype=np.float32))
+        else:
+            stats.holds += 1
+            self.publish_hold(src, stream, t_s, value, sf.failed if value == "unavailable" else "")
+
+    def publish_hold(self, src, stream, t_s, reason, detail=""):
+        header = {"kind": "hold", "stream": stream, "t_s": t_s, "reason": reason, "t_out_s": time.time()}
+        if detail:
+            header["detail"] = detail[:200]
+        self._send(f"hold/{src}", header)
+
+    def _check_silent(self):
+        now = time.time()
+        for src, sf in list(self.forecasters.items()):
+            if now - sf.last_wall_s > self.cfg.stale_s:
+                sf.last_wall_s = now  # once per stale_s while silent
+                sf.state, sf.hold_reason = "hold", "gap"
+                sf.counts["gap"] += 1
+                self.publish_hold(src, sf.stream, sf.last_t_s or 0.0, "gap",
+                                  f"no input for more than {self.cfg.stale_s:g} s")
+
+    def _forget(self, source):
+        sf = self.forecasters.get(source)
+        if sf is None:
+            return
+        self._save(sf)
+        with self.lock:
+            self.forecasters.pop(source, None)
+
+    def _save(self, sf):
+        if self.ckpt_dir is None:
+            return
+        try:
+            sf.save(self.ckpt_dir)
+        except OSError as exc:
+            log.error("cannot write the %s checkpoint: %s", sf.stream, exc)
+
+    def _checkpoint(self):
+        for sf in list(self.forecasters.values()):
+            self._save(sf)
+
+    def describe(self) -> dict:
+        with self.lock:
+            items = list(self.forecasters.items())
+        return {src: {"stream": sf.stream, "method": sf.cfg.method, "seen": sf.forecaster.n_seen,
+                      "resets": sf.forecaster.n_resets, "ready": bool(sf.forecaster.ready),
+                      "resumed": sf.resumed, "state": sf.state, "hold": sf.hold_reason,
+                      "holds": dict(sf.counts), "failed": sf.failed}
+                for src, sf in items}

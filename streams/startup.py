@@ -1,0 +1,73 @@
+"""Start-up of the runtime: answer ``starting`` while loading, and warm everything up.
+
+:class:`StartingResponder` serves the status socket from a helper thread while the runtime loads
+encoders and compiles forecaster kernels, so that ``biosig status`` and subscribers can tell a
+runtime that is starting from one that is not there. :func:`warm_up_all` compiles (or loads from
+the Numba cache) every forecaster kernel and runs every encoder, its preprocessing and the window
+quality once, so that the first real frame never pays for a compile or a lazy import.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+
+from streams import protocol
+
+log = logging.getLogger(__name__)
+
+
+class StartingResponder:
+    """Answers every request on the REP socket ``rep`` with ``status_header()`` (state
+    ``starting``) until :meth:`stop`; the socket is handed back to the caller's thread then."""
+
+    def __init__(self, rep, status_header):
+        self.rep, self.status_header = rep, status_header
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="biosig-starting", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        import zmq
+        while not self._stop.is_set():
+            if self.rep.poll(50, zmq.POLLIN):
+                self.rep.recv_multipart()
+                self.rep.send_multipart(protocol.encode("status", self.status_header()))
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+
+def warm_up_all(cfg, models) -> dict:
+    """Warm the forecaster kernels and every hosted encoder; seconds per part.
+
+    An encoder that fails its warm-up run is unloaded and reported (its streams get windows with
+    quality and an empty embedding, as for a model that cannot be loaded)."""
+    from streams.forecast import warm_up
+    from streams.ingest import window_quality
+    out = {"forecaster_s": warm_up(cfg.forecaster)}
+    rng = np.random.default_rng(0)
+    for modality, (window_s, _) in sorted(cfg.windows.items()):
+        t = time.perf_counter()
+        hm = models.get(modality) if models is not None else None
+        fs = hm.input_fs_hz if hm is not None else 100.0
+        n = max(2, int(round(window_s * fs)))
+        try:
+            if hm is not None:
+                c = hm.in_channels
+                pipe = hm.outside.stream(fs, c, tuple(f"c{i}" for i in range(c)))
+                pipe.process(rng.normal(size=(c, n)).astype(np.float32))
+                x = rng.normal(size=(2, c, n)).astype(np.float32)
+                hm.run(x[:1])
+                hm.run(x)
+            window_quality(rng.normal(size=(1, n)).astype(np.float32), fs, modality)
+        except Exception as exc:
+            models.models.pop(modality, None)
+            models.errors[modality] = f"{hm.name if hm else modality}: warm-up failed: {exc}"
+            log.error("encoder for %s streams failed its warm-up run (%s); serving without it", modality, exc)
+        out[f"{modality}_s"] = time.perf_counter() - t
+    log.info("warm-up done: %s", ", ".join(f"{k} {v:.2f} s" for k, v in out.items()))
+    return out
