@@ -80,11 +80,12 @@ AUTO_CHOICE_FILE = "backend-choice.json"
 def _machine_key(threads) -> str:
     """What the CPU timing depends on besides the model: host, cores, threads, library versions."""
     import platform
+    from importlib import metadata
     versions = []
-    for mod in ("torch", "onnxruntime"):
+    for mod in ("torch", "onnxruntime"):  # installed versions, read without importing torch
         try:
-            versions.append(f"{mod}={__import__(mod).__version__}")
-        except ImportError:
+            versions.append(f"{mod}={metadata.version(mod)}")
+        except metadata.PackageNotFoundError:
             versions.append(f"{mod}=none")
     return "|".join([platform.node(), platform.machine(), f"cores={cpu_cores()}", f"threads={threads or 'all'}",
                      *versions])
@@ -114,3 +115,65 @@ def _write_choice(key: str, entry: dict) -> None:
         tmp.replace(path)
     except OSError as exc:  # a read-only cache only costs the probe next time
         log.warning("cannot remember the backend choice in %s: %s", path, exc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring a checkpoint on onnxruntime needs no torch once its export is cached: an index keyed by
+# the checkpoint's file bytes (and the graph-building code) names the cached graph and the facts
+# that loading the weights in torch would give (weights hash, model id, config, pipeline).
+
+ONNX_INDEX_FILE = "index.json"
+_CHECKPOINT_FILES = ("config.json", "weights.pt", "pipeline.json", "meta.json")
+
+
+def checkpoint_key(directory) -> str | None:
+    """SHA-256 (hex) over a checkpoint directory's files and the code that builds the graph; None
+    when a file cannot be read (then the caller loads the checkpoint the slow way)."""
+    digest = hashlib.sha256()
+    here = pathlib.Path(__file__).parent
+    try:
+        for module in ("attention.py", "model.py", "tokenizers.py", "export.py", "graph_passes.py", "config.py",
+                       "onnx_metadata.py", "weights.py", "checkpoint.py"):
+            digest.update((here / module).read_bytes())
+        d = pathlib.Path(directory)
+        for name in _CHECKPOINT_FILES:
+            digest.update(name.encode())
+            digest.update((d / name).read_bytes() if (d / name).is_file() else b"<absent>")
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def read_onnx_index(key: str) -> dict | None:
+    """The index entry for ``key`` whose graph is still in the cache, else None."""
+    import json
+    folder = cache_dir() / "onnx"
+    try:
+        entry = json.loads((folder / ONNX_INDEX_FILE).read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(entry, dict) or not (folder / str(entry.get("onnx", ""))).is_file():
+        return None
+    return dict(entry, path=str(folder / entry["onnx"]))
+
+
+def write_onnx_index(key: str, onnx_path, entry: dict) -> None:
+    """Remember ``entry`` (JSON-able) for the cached graph ``onnx_path`` (inside ``cache_dir()/onnx``)."""
+    import json
+    onnx_path = pathlib.Path(onnx_path)
+    folder = cache_dir() / "onnx"
+    if onnx_path.parent.resolve() != folder.resolve():
+        return  # a temporary export (read-only cache) is not worth remembering
+    path = folder / ONNX_INDEX_FILE
+    try:
+        try:
+            table = json.loads(path.read_text())
+            table = table if isinstance(table, dict) else {}
+        except (OSError, ValueError):
+            table = {}
+        table[key] = dict(entry, onnx=onnx_path.name)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("cannot write the ONNX cache index %s: %s", path, exc)

@@ -166,7 +166,86 @@ def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:
         outside=outside, pipeline_hash=str(meta.get("pipeline_hash", outside.hash)), backend=backend)
 
 
+def _checkpoint_dir(source: str) -> pathlib.Path | None:
+    """The checkpoint directory of a name or path, found without importing torch
+    (:func:`encoders.checkpoint.resolve` without its error message)."""
+    p = pathlib.Path(source).expanduser()
+    if p.is_dir():
+        return p
+    shipped = pathlib.Path(__file__).resolve().parent.parent / "checkpoints" / source
+    return shipped if shipped.is_dir() else None
+
+
+def _cached_onnx(spec: ModelSpec) -> LoadedModel | None:
+    """The checkpoint's cached ONNX export on onnxruntime, without torch: for ``--backend
+    onnxruntime``, and for ``auto`` on a CPU where the remembered choice is onnxruntime. None when
+    nothing usable is cached (the caller then loads the checkpoint in torch, which fills the cache)."""
+    if spec.backend not in ("onnxruntime", "auto") or spec.precision != "fp32":
+        return None
+    if spec.device not in (None, "cpu") or (spec.backend == "auto" and spec.device != "cpu" and _maybe_cuda()):
+        return None
+    from encoders import backend_cache as bc
+    directory = _checkpoint_dir(spec.source)
+    key = bc.checkpoint_key(directory) if directory is not None else None
+    entry = bc.read_onnx_index(key) if key else None
+    if entry is None:
+        return None
+    if spec.backend == "auto":
+        choice = bc._read_choice(f"{pathlib.Path(entry['path']).stem}|{bc._machine_key(spec.threads)}")
+        if not choice or choice.get("kind") != "onnxruntime":
+            return None
+    from biosig.pipeline import Pipeline
+    from encoders.backends import OnnxRuntimeBackend
+    try:
+        outside = Pipeline.from_json(entry["pipeline_outside"])
+        backend = OnnxRuntimeBackend(entry["path"], device="cpu" if spec.backend == "auto" else spec.device,
+                                     threads=spec.threads)
+        if spec.backend == "auto":
+            backend.timings = dict(choice.get("timings") or {})
+            backend.why = f"{choice.get('why', '')} (remembered in {bc.cache_dir() / bc.AUTO_CHOICE_FILE})"
+        return LoadedModel(
+            source=spec.source, model_id=str(entry["model_id"]), model_sha256=str(entry["model_sha256"]),
+            modality=str(entry["modality"]), in_channels=int(entry["in_channels"]),
+            vocabulary=tuple(entry["vocabulary"]), input_fs_hz=float(entry["input_fs_hz"]),
+            window_s=float(entry["window_s"]), hop_s=float(entry["hop_s"]), outside=outside,
+            pipeline_hash=str(entry["pipeline_hash"]), backend=backend)
+    except Exception as exc:  # noqa: BLE001 - a stale or damaged cache entry: load the slow way
+        log.info("cached ONNX for %s unusable (%s); loading the checkpoint", spec.source, exc)
+        return None
+
+
+def _maybe_cuda() -> bool:
+    """Whether a CUDA GPU might be present, without importing torch (``auto`` prefers it)."""
+    import os
+    return os.path.exists("/dev/nvidiactl") or bool(os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def _remember_onnx(spec: ModelSpec, loaded: LoadedModel) -> None:
+    """Index the cached export of a checkpoint so the next run can skip torch (:func:`_cached_onnx`)."""
+    path = getattr(loaded.backend, "path", None)
+    if getattr(loaded.backend, "name", "") != "onnxruntime" or path is None or spec.precision != "fp32":
+        return
+    from encoders import backend_cache as bc
+    directory = _checkpoint_dir(spec.source)
+    key = bc.checkpoint_key(directory) if directory is not None else None
+    if key:
+        bc.write_onnx_index(key, path, {
+            "model_id": loaded.model_id, "model_sha256": loaded.model_sha256, "modality": loaded.modality,
+            "in_channels": loaded.in_channels, "vocabulary": list(loaded.vocabulary),
+            "input_fs_hz": loaded.input_fs_hz, "window_s": loaded.window_s, "hop_s": loaded.hop_s,
+            "pipeline_outside": loaded.outside.to_json(), "pipeline_hash": loaded.pipeline_hash})
+
+
 def _load_checkpoint(spec: ModelSpec) -> LoadedModel:
+    fast = _cached_onnx(spec)
+    if fast is not None:
+        return fast
+    loaded = _load_checkpoint_torch(spec)
+    _remember_onnx(spec, loaded)
+    return loaded
+
+
+def _load_checkpoint_torch(spec: ModelSpec) -> LoadedModel:
     import encoders
     from biosig.pipeline import default_pipeline
     from encoders.backends import make_backend
