@@ -35,6 +35,7 @@ import numpy as np
 
 from realtime import RNN_METHODS, make_forecaster
 from realtime.errors import ForecastError
+from realtime.grids import GRIDS, grid_configs, parse_int_list  # noqa: F401  (re-exported)
 from realtime.metrics import (HOLD_THRESHOLDS_MM, causal_error_level, forecast_metrics,  # noqa: F401
                               hold_tradeoff, marker_errors)
 from realtime.report import METRIC_KEYS, PUBLISHED, build_report, format_table, published_applies  # noqa: F401
@@ -45,34 +46,6 @@ DETERMINISTIC = ("lms", "rls", "mix", "linreg", "last")
 SUPERVISIONS = ("causal", "paper")
 PAPER_CLIP = 100.0  # the published gradient clip (load_pred_par.m); paper supervision uses it
 PAPER_SG_LR = 0.002  # DNI's published synthetic-gradient learning rate
-
-# Grids: per method, lists of lookback (s), hidden units and learning rates (full product), and
-# optionally a dict of further options (UORO: 16 averaged estimates in the default grid); an option
-# given as a list is one more axis of the product (RLS: forgetting factor x initial regularisation).
-GRIDS = {
-    "default": {
-        "rtrl": ([1.2, 2.4], [10, 20], [0.01, 0.02, 0.05]),
-        "uoro": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05], {"estimates": 16}),
-        "snap1": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
-        "dni": ([1.2, 2.4], [30, 90], [0.005, 0.01, 0.02, 0.05]),
-        "lms": ([1.2, 2.4, 3.6], [1], [0.002, 0.005, 0.01, 0.02]),
-        "rls": ([0.6, 1.2], [1], [0.0], {"forget": [0.99, 0.995, 0.998, 0.999], "init_reg": [0.1, 10.0]}),
-        "mix": ([0.6], [1], [0.0]),  # self-tuning: its experts cover the forgetting factors
-        "linreg": ([1.2, 2.4, 3.6, 6.0], [1], [0.0]),
-        "last": ([0.1], [1], [0.0]),
-    },
-    "paper": {
-        "rtrl": ([1.2, 2.4, 3.6, 4.8, 6.0], [10, 20, 30, 40], [0.005, 0.01, 0.02]),
-        "uoro": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
-        "snap1": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
-        "dni": ([1.2, 2.4, 3.6, 4.8, 6.0], [30, 60, 90, 120, 150, 180], [0.005, 0.01, 0.02]),
-        "lms": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.001, 0.002, 0.005, 0.01, 0.02]),
-        "rls": ([0.6, 1.2, 2.4], [1], [0.0], {"forget": [0.99, 0.995, 0.998, 0.999], "init_reg": [0.1, 10.0]}),
-        "mix": ([0.6], [1], [0.0]),
-        "linreg": ([1.2, 2.4, 3.6, 4.8, 6.0], [1], [0.0]),
-        "last": ([0.1], [1], [0.0]),
-    },
-}
 
 @dataclass(frozen=True)
 class Protocol:
@@ -100,40 +73,6 @@ class Protocol:
 
     def steps(self, seconds: float) -> int:
         return int(round(seconds * self.rate_hz))
-
-
-def parse_int_list(text: str, what: str = "horizons") -> list[int]:
-    """``"1-21"``, ``"1,5,10"`` or ``"1-5,10"`` -> sorted unique positive ints."""
-    out: set[int] = set()
-    for part in str(text).split(","):
-        part = part.strip()
-        try:
-            if "-" in part:
-                a, b = (int(x) for x in part.split("-", 1))
-                if b < a:
-                    raise ValueError
-                out.update(range(a, b + 1))
-            elif part:
-                out.add(int(part))
-        except ValueError:
-            raise ForecastError(f"bad {what} {text!r}: use ranges and comma lists such as 1-21 or 1,5,10") from None
-    if not out or min(out) < 1:
-        raise ForecastError(f"bad {what} {text!r}: positive integers needed, e.g. 1-21 or 1,5,10")
-    return sorted(out)
-
-
-def grid_configs(grid: str, method: str, rate_hz: float) -> list[dict]:
-    """The hyperparameter combinations of ``grid`` for ``method`` (lookback in steps)."""
-    if grid not in GRIDS:
-        raise ForecastError(f"unknown grid {grid!r}; known: {', '.join(GRIDS)}")
-    looks, hiddens, lrs, *extra = GRIDS[grid][method]
-    fixed = extra[0] if extra else {}
-    import itertools
-
-    names = list(fixed)
-    axes = [v if isinstance(v, (list, tuple)) else [v] for v in fixed.values()]
-    return [{"lookback": max(1, int(round(L * rate_hz))), "hidden": q, "lr": lr, **dict(zip(names, combo))}
-            for L in looks for q in hiddens for lr in lrs for combo in itertools.product(*axes)]
 
 
 def usable_sessions(sessions, methods, horizons, protocol: Protocol) -> list:
