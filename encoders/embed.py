@@ -26,6 +26,15 @@ def _fallback_quality(win: np.ndarray) -> float:
     return float(finite.mean()) * float(np.nanstd(win) > 0)
 
 
+def embedding_hop_s(modality: str, window_s: float) -> float:
+    """Hop between embedding windows of ``window_s`` seconds: the modality's default hop for its
+    default window, else half a window (shared by :class:`Encoder` and
+    :class:`encoders.inference.InferenceModel`)."""
+    from biosig.pipeline import default_window
+    dw, dh = default_window(modality)
+    return dh if abs(window_s - dw) < 1e-9 else window_s / 2
+
+
 class Encoder:
     """A trained (or random) encoder with its preprocessing pipeline.
 
@@ -59,9 +68,7 @@ class Encoder:
     @property
     def hop_s(self) -> float:
         """Hop between windows: the modality's default hop for its default window, else half a window."""
-        from biosig.pipeline import default_window
-        dw, dh = default_window(self.config.modality)
-        return dh if abs(self.window_s - dw) < 1e-9 else self.window_s / 2
+        return embedding_hop_s(self.config.modality, self.window_s)
 
     def __repr__(self) -> str:
         return f"Encoder({self.model_id!r}, modality={self.config.modality!r})"

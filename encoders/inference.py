@@ -42,6 +42,20 @@ class InferenceModel:
     config: EncoderConfig
     outside: Any
     backend: Any
+    train_window_s: float | None = None      # the window the model was trained on (None: config.window_s)
+    window_s_override: float | None = None   # --window-s
+
+    @property
+    def window_s(self) -> float:
+        """Embedding window in seconds: ``window_s_override``, else the training window."""
+        if self.window_s_override is not None:
+            return float(self.window_s_override)
+        return float(self.train_window_s or self.config.window_s)
+
+    @property
+    def hop_s(self) -> float:
+        from encoders.embed import embedding_hop_s
+        return embedding_hop_s(self.config.modality, self.window_s)
 
     def prepare(self, record):
         """Channel selection plus the out-of-graph pipeline: a Record at ``config.input_fs_hz``."""
@@ -53,11 +67,11 @@ class InferenceModel:
         return rec
 
     def windows(self, rec):
-        """(windows (W, C, T) float32, t0_s (W,)): the modality's default window and hop; a record
-        shorter than one window gives one window of its own length."""
-        from biosig.pipeline import default_window
+        """(windows (W, C, T) float32, t0_s (W,)) with :attr:`window_s` and :attr:`hop_s` (as
+        :meth:`encoders.embed.Encoder.windows`); a record shorter than one window gives one window
+        of its own length."""
         from biosig.windows import window_array
-        window_s, hop_s = default_window(self.config.modality)
+        window_s, hop_s = self.window_s, self.hop_s
         if rec.n_samples < int(round(window_s * rec.fs_hz)):
             return rec.samples[None].astype(np.float32), np.zeros(1)
         w = window_array(rec, window_s, hop_s, pad_short=False)
@@ -101,13 +115,12 @@ class InferenceModel:
         import polars as pl
 
         from biosig.measures_window import measure_keys
-        from biosig.pipeline import default_window
         from encoders.data import select_channels
         from encoders.embed import _head_for
         from encoders.heads.features import record_window_measures
         c = self.config
         sel = select_channels(record, c.modality)
-        window_s, hop_s = default_window(c.modality)
+        window_s, hop_s = self.window_s, self.hop_s
         rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, c.modality, self.outside,
                                       window_s, hop_s, int(c.in_channels or 1), n_windows, sel.units)[:n_windows]
         cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
@@ -137,7 +150,7 @@ def open_model(source, backend: str = "auto", *, device: str | None = None, prec
         enc = encoders.load(str(source), pretrained=not random_weights)
         outside, _ = enc.pipeline.split_in_model()
         be = make_backend(backend, enc, device=device, threads=threads, precision=precision)
-        return InferenceModel(enc.model_id, enc.config, outside, be)
+        return InferenceModel(enc.model_id, enc.config, outside, be, train_window_s=enc.window_s)
     if random_weights:
         raise EncoderError(f"--random-weights builds an architecture by name, not from the file {path}")
     if backend == "torch":
@@ -159,8 +172,10 @@ def open_model(source, backend: str = "auto", *, device: str | None = None, prec
     from biosig.pipeline import Pipeline
     config = EncoderConfig.from_dict({k: v for k, v in meta["model_config"].items()
                                       if k in {f.name for f in dataclasses.fields(EncoderConfig)}})
+    train_window_s = (meta.get("input") or {}).get("train_window_s")   # absent in older exports
     return InferenceModel(str(meta["model_id"]), config,
-                          Pipeline.from_json(json.dumps(meta["pipeline_outside"])), be)
+                          Pipeline.from_json(json.dumps(meta["pipeline_outside"])), be,
+                          train_window_s=train_window_s)
 
 
 def _metadata(graph: pathlib.Path) -> dict:

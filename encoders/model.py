@@ -85,7 +85,11 @@ class EncoderModel(nn.Module):
     def tokenize_masked(self, x: torch.Tensor, channel_idx=None):
         """:meth:`tokenize` plus ``valid`` (B, N) bool: False on the pad slots of the beat tokenizer
         (None for the patch tokenizers, where every token is real)."""
-        out = self.frontend(x)                                                # (B, P, C', pd)
+        if torch.is_autocast_enabled(x.device.type):   # front ends (beat detection, log-mel) stay fp32
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                out = self.frontend(x.float())                                # (B, P, C', pd)
+        else:
+            out = self.frontend(x)                                            # (B, P, C', pd)
         patches, valid = out if isinstance(out, tuple) else (out, None)       # beat: + (B, P, C')
         B, P, C, pd = patches.shape
         ids = self._channel_idx(x, C, channel_idx)                            # (B, C')

@@ -51,6 +51,8 @@ def build_metadata(model, encoder, config: dict, precision: str, opset: int, exp
             "name": INPUT_NAME, "layout": "BCT", "dtype": "float32",
             "channels": int(config.get("in_channels", 0)) or None,
             "fs_hz": float(config["input_fs_hz"]), "window_s": float(config["window_s"]),
+            # the window the model was trained on (what embed/score use unless --window-s says otherwise)
+            "train_window_s": float(getattr(encoder, "window_s", None) or config["window_s"]),
             "batch": batch, "length": length, "output": OUTPUT_NAME,
             "channel_input": CHANNEL_INPUT if uses_channel_input(config) else None,
         }),
