@@ -100,13 +100,8 @@ def read_generic_csv(path, rate_hz: float) -> Session:
         raise ForecastError(f"{path}: columns must be numbers ({str(exc).splitlines()[0]})") from None
     if t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
         raise ForecastError(f"{path}: 't_s' must hold at least 2 finite, strictly increasing times")
-    dt = np.diff(t)
-    if np.max(np.abs(dt - 1.0 / rate_hz)) > 0.01 / rate_hz:
-        fs = 1.0 / float(np.median(dt))
-        (log.warning if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz else log.info)(
-            "%s: timestamps at %.3g Hz (median), resampled to --rate-hz %g", path, fs, rate_hz)
-        t, X = resample_uniform(t, X, rate_hz)
-    else:
+    t, X, resampled = _on_rate_grid(path, t, X, rate_hz)
+    if not resampled:
         t = t - t[0]
     return Session(name=path.stem, X=X, t_s=t, channels=tuple(coords), units=("",) * len(coords),
                    groups=marker_groups(coords), source=(str(path),))
@@ -115,18 +110,26 @@ def read_generic_csv(path, rate_hz: float) -> Session:
 RATE_TOLERANCE = 0.2  # marker rows are taken as steps: refuse a --rate-hz 20 % off their timestamps
 
 
+def _on_rate_grid(path, t, X, rate_hz: float):
+    """(t, X, resampled): samples whose timestamps are off the ``rate_hz`` grid by more than 1 % of
+    a step are resampled onto it (with a warning when the median rate is far from ``rate_hz``)."""
+    dt = np.diff(t)
+    if np.max(np.abs(dt - 1.0 / rate_hz)) <= 0.01 / rate_hz:
+        return t, X, False
+    fs = 1.0 / float(np.median(dt))
+    (log.warning if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz else log.info)(
+        "%s: timestamps at %.3g Hz (median), resampled to --rate-hz %g", path, fs, rate_hz)
+    t, X = resample_uniform(t, X, rate_hz)
+    return t, X, True
+
+
 def _surrogate_session(path, rate_hz: float) -> Session:
     try:
         rec = read_vxp(path) if is_vxp(path) else read_surrogate_csv(path)
     except BiosigError as exc:
         raise ForecastError(str(exc)) from None
     t, X = rec.times_s, rec.samples.T.astype(np.float64)
-    dt = np.diff(t)
-    if np.max(np.abs(dt - 1.0 / rate_hz)) > 0.01 / rate_hz:
-        fs = 1.0 / float(np.median(dt))
-        (log.warning if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz else log.info)(
-            "%s: timestamps at %.3g Hz (median), resampled to --rate-hz %g", path, fs, rate_hz)
-        t, X = resample_uniform(t, X, rate_hz)
+    t, X, _ = _on_rate_grid(path, t, X, rate_hz)
     return Session(name=pathlib.Path(path).stem, X=X, t_s=t, channels=rec.channels, units=rec.units,
                    groups=marker_groups(rec.channels), source=(str(path),))
 
