@@ -149,7 +149,7 @@ class Runtime:
             try:
                 self.models = ModelHost(cfg.models, cfg.backend, cfg.device, cfg.precision)
                 if cfg.warm_up:
-                    self.warm = warm_up_all(cfg, self.models)
+                    self.warm = warm_up_all(cfg, self.models, self.scores)
             finally:
                 starting.stop()
             self.ingest = self._bind(ctx, zmq.PULL, cfg.endpoints.ingest, security, socks)

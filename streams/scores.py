@@ -89,6 +89,17 @@ class ScoreHost:
             header["missing"] = m["missing"]
         return header
 
+    def warm_up(self, modality: str, window_s: float, fs_hz: float) -> None:
+        """Load the modality's heads and compute one score of a synthetic window, so that every
+        lazy import (neurokit2, the heads) happens at start-up, never on the event loop."""
+        from biosig.synthetic import simulate
+        try:
+            win = simulate(modality, window_s, fs_hz=fs_hz).samples[:1]
+        except Exception:  # modalities the generator has no form for (or rates it refuses)
+            win = np.random.default_rng(0).normal(size=(1, max(2, int(round(window_s * fs_hz))))).astype(np.float32)
+        self.header("warm-up", -1, modality, win, fs_hz, 0.0, window_s)
+        self._recent = {k: v for k, v in self._recent.items() if k[0] != "warm-up"}
+
     def publish(self, rt, st, win, t_start, t_end, quality):
         """Runtime hook: publish the score frame of one window of input stream ``st`` (never raises)."""
         try:

@@ -3,8 +3,8 @@
 :class:`StartingResponder` serves the status socket from a helper thread while the runtime loads
 encoders and compiles forecaster kernels, so that ``biosig status`` and subscribers can tell a
 runtime that is starting from one that is not there. :func:`warm_up_all` compiles (or loads from
-the Numba cache) every forecaster kernel and runs every encoder, its preprocessing and the window
-quality once, so that the first real frame never pays for a compile or a lazy import.
+the Numba cache) every forecaster kernel and runs every encoder, its preprocessing, the window
+quality and the score measures and heads once, so that the first real frame never pays for a compile or a lazy import.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class StartingResponder:
         self._thread.join()
 
 
-def warm_up_all(cfg, models) -> dict:
+def warm_up_all(cfg, models, scores=None) -> dict:
     """Warm the forecaster kernels and every hosted encoder; seconds per part.
 
     An encoder that fails its warm-up run is unloaded and reported (its streams get windows with
@@ -64,6 +64,8 @@ def warm_up_all(cfg, models) -> dict:
                 hm.run(x[:1])
                 hm.run(x)
             window_quality(rng.normal(size=(1, n)).astype(np.float32), fs, modality)
+            if scores is not None:   # measures and heads of score/ frames (streams/scores.py)
+                scores.warm_up(modality, window_s, fs)
         except Exception as exc:
             models.models.pop(modality, None)
             models.errors[modality] = f"{hm.name if hm else modality}: warm-up failed: {exc}"

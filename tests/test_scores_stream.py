@@ -195,3 +195,24 @@ def test_spirogram_stream_windows_publish_indices_in_litres():
     st.model = object()                                   # an encoder's window is a flow-volume curve
     ScoreHost().publish(rt, st, rec.samples / 1000.0, 0.0, 12.0, 1.0)
     assert sent[1][1]["missing"] == "preprocessed_window" and sent[1][1]["measures"]["fvc_l"] is None
+
+
+def test_warm_up_loads_measures_and_heads_before_the_first_window():
+    """Nothing loads on the hot path: the runtime's warm-up imports what score frames need
+    (neurokit2's beat detection) and loads the heads, so the first real window pays for neither."""
+    import subprocess
+    import sys
+    code = (
+        "import sys\n"
+        "from streams.config import RuntimeConfig\n"
+        "from streams.scores import ScoreHost\n"
+        "from streams.startup import warm_up_all\n"
+        "s = ScoreHost()\n"
+        "assert 'neurokit2' not in sys.modules\n"
+        "warm_up_all(RuntimeConfig(models={}), None, s)\n"
+        "assert 'neurokit2' in sys.modules\n"
+        "assert [h.name for h in s._heads['ecg']] == ['ecg-af'] and s._heads['ppg']\n"
+        "assert not any(k[0] == 'warm-up' for k in s._recent)\n"
+        "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
