@@ -84,7 +84,13 @@ def test_auto_uses_the_cached_export_only_when_onnxruntime_was_chosen(tmp_path, 
     for entry in table.values():
         entry["kind"] = flipped
     path.write_text(json.dumps(table))
-    assert _score(record, model_dir, tmp_path / "third", cache, "auto") == (flipped == "torch")
+    indexed = (cache / "onnx" / "index.json").is_file()   # only an onnxruntime load indexes the export
+    used_torch = _score(record, model_dir, tmp_path / "third", cache, "auto")
+    if flipped == "torch":
+        assert used_torch
+    else:  # torch was the first choice (timing decides): this run indexes the export, the next skips torch
+        assert used_torch == (not indexed)
+        assert not _score(record, model_dir, tmp_path / "fourth", cache, "auto")
     third = _tables(tmp_path / "third")[2]
     assert third["backend"] == flipped and third["model_sha256"] == _tables(tmp_path / "first")[2]["model_sha256"]
     ea, eb = (np.stack(pl.read_parquet(tmp_path / d / "windows.parquet")["embedding"].to_list())
