@@ -36,7 +36,11 @@ class ReplaySource(SimSource):
         n = self.samples.shape[1]
         idx = (self.pos + np.arange(self.frame_n)) % n
         t_last = self.next_s()                    # wall-clock moment this frame is due
-        self.out.send(self.samples[:, idx], t0_s=t_last - (self.frame_n - 1) / self.fs_hz)
+        x = self.samples[:, idx]
+        if np.isfinite(x).all():
+            self.out.send(x, t0_s=t_last - (self.frame_n - 1) / self.fs_hz)
+        else:  # invalid samples (motion only: other modalities are zero-filled) are never sent as data:
+            self.out.seq += 1   # the frame is skipped, so the runtime sees a gap and holds the forecast
         self.pos = (self.pos + self.frame_n) % n
         self.sent_n += self.frame_n
 
@@ -64,8 +68,11 @@ def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST,
             m = channel_modality(name)
             groups.setdefault(rec.modality if m == "other" else m, []).append(i)
         for modality, idx in groups.items():
-            x = rec.samples[idx]
-            x = np.where(np.isfinite(x), x, 0.0).astype(np.float32)  # gaps: sent as zeros, flagged by quality
+            x = rec.samples[idx].astype(np.float32)
+            if modality != "motion":   # gaps sent as zeros, flagged by window quality
+                x = np.where(np.isfinite(x), x, 0.0)
+            # motion (markers, .vxp / surrogate CSV): a frame with an invalid sample is not sent
+            # (ReplaySource.send), so an invalid stretch is a gap and a hold, never a position
             out = pub.stream(modality, rec.fs_hz, [rec.channels[i] for i in idx],
                              [rec.units[i] for i in idx], modality=modality)
             sources.append(ReplaySource(out, x, rec.fs_hz, max(1, int(round(frame_s * rec.fs_hz * speed))),

@@ -342,3 +342,38 @@ def test_replay_stamps_wall_clock_device_time(tmp_path):
     assert len(lags) >= 8 and n >= 8 * 100           # 10 frames of 100 samples (0.1 s x 10)
     assert min(lags) >= -0.005, min(lags)            # never in the future (5 ms for clock jitter)
     assert max(lags) < 1.5, max(lags)                # record time at 10x would put it ~0.9 s ahead
+
+
+def test_replay_never_sends_invalid_surrogate_samples_as_positions(tmp_path):
+    """A 1-D surrogate with an invalid stretch (validity 0) is replayed with that frame left out:
+    the runtime sees a sequence gap (a hold), never zeros or NaN as a position."""
+    import polars as pl
+    import zmq
+    from streams import protocol
+    from streams.replay import replay_sources
+    from streams.simulate import run_sources
+    t = np.arange(200) / 10.0
+    valid = np.ones(200, int)
+    valid[52:55] = 0                                   # inside the 6th frame (samples 50-59)
+    f = tmp_path / "trace.csv"
+    pl.DataFrame({"t_s": t, "chest (mm)": 5 + np.sin(2 * np.pi * 0.25 * t), "valid": valid}).write_csv(f)
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.setsockopt(zmq.LINGER, 0)
+    port = pull.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        pubs, sources = replay_sources([f], speed=10.0, endpoint=f"tcp://127.0.0.1:{port}", ctx=ctx)
+        assert [s.out.modality for s in sources] == ["motion"] and sources[0].frame_n == 10
+        run_sources(sources, 1.2)
+        frames = []
+        while pull.poll(500):
+            frames.append(protocol.decode(pull.recv_multipart()))
+        for p in pubs:
+            p.close()
+    finally:
+        pull.close()
+        ctx.term()
+    seqs = [fr.header["seq"] for fr in frames]
+    assert 5 not in seqs and {0, 1, 2, 3, 4, 6, 7} <= set(seqs), seqs
+    for fr in frames:
+        assert np.isfinite(fr.array).all() and (fr.array > 3).all()   # positions only, never 0 or NaN
