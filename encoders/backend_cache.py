@@ -99,20 +99,26 @@ def _read_choice(key: str) -> dict | None:
         return None
 
 
-def _write_choice(key: str, entry: dict) -> None:
+def _update_json_table(path: pathlib.Path, key: str, value) -> None:
+    """Set ``table[key] = value`` in the JSON object file ``path`` (an unreadable or non-object file
+    starts a new table), written atomically through a per-process temporary file. Raises OSError."""
     import json
+    try:
+        table = json.loads(path.read_text())
+        table = table if isinstance(table, dict) else {}
+    except (OSError, ValueError):
+        table = {}
+    table[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def _write_choice(key: str, entry: dict) -> None:
     path = cache_dir() / AUTO_CHOICE_FILE
     try:
-        try:
-            table = json.loads(path.read_text())
-            table = table if isinstance(table, dict) else {}
-        except (OSError, ValueError):
-            table = {}
-        table[key] = entry
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
-        tmp.replace(path)
+        _update_json_table(path, key, entry)
     except OSError as exc:  # a read-only cache only costs the probe next time
         log.warning("cannot remember the backend choice in %s: %s", path, exc)
 
@@ -159,21 +165,12 @@ def read_onnx_index(key: str) -> dict | None:
 
 def write_onnx_index(key: str, onnx_path, entry: dict) -> None:
     """Remember ``entry`` (JSON-able) for the cached graph ``onnx_path`` (inside ``cache_dir()/onnx``)."""
-    import json
     onnx_path = pathlib.Path(onnx_path)
     folder = cache_dir() / "onnx"
     if onnx_path.parent.resolve() != folder.resolve():
         return  # a temporary export (read-only cache) is not worth remembering
     path = folder / ONNX_INDEX_FILE
     try:
-        try:
-            table = json.loads(path.read_text())
-            table = table if isinstance(table, dict) else {}
-        except (OSError, ValueError):
-            table = {}
-        table[key] = dict(entry, onnx=onnx_path.name)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
-        tmp.replace(path)
+        _update_json_table(path, key, dict(entry, onnx=onnx_path.name))
     except OSError as exc:
         log.warning("cannot write the ONNX cache index %s: %s", path, exc)
