@@ -36,9 +36,11 @@ def model_dir(tmp_path_factory):
 
 
 def _score(record, model, out, cache, backend):
+    # --threads pinned: the remembered auto choice is keyed by machine and thread count, and the
+    # default thread count follows the load average, so it could change between two runs
     env = dict(os.environ, BIOSIG_CACHE_DIR=str(cache), PYTHONPATH=ROOT)
     res = subprocess.run([sys.executable, "-c", SCRIPT, "score", str(record), "--model", str(model),
-                          "--backend", backend, "--out", str(out)],
+                          "--backend", backend, "--threads", "1", "--out", str(out)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     return res.stdout.strip().splitlines()[-1] == "TORCH True"
