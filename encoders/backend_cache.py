@@ -77,8 +77,12 @@ def export_cached(source) -> pathlib.Path:
 AUTO_CHOICE_FILE = "backend-choice.json"
 
 
-def _machine_key(threads) -> str:
-    """What the CPU timing depends on besides the model: host, cores, threads, library versions."""
+def _machine_key() -> str:
+    """What the CPU choice depends on besides the model: host, cores and library versions.
+
+    Not the thread count: by default it follows the load average (``free_cores``), so keying by it
+    re-measured the choice whenever the machine was busier or idler than last time, and two runs
+    of the same command could pick different backends."""
     import platform
     from importlib import metadata
     versions = []
@@ -87,8 +91,7 @@ def _machine_key(threads) -> str:
             versions.append(f"{mod}={metadata.version(mod)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{mod}=none")
-    return "|".join([platform.node(), platform.machine(), f"cores={cpu_cores()}", f"threads={threads or 'all'}",
-                     *versions])
+    return "|".join([platform.node(), platform.machine(), f"cores={cpu_cores()}", *versions])
 
 
 def _read_choice(key: str) -> dict | None:

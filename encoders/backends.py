@@ -430,7 +430,7 @@ def _auto(source, suffix, device, threads) -> Backend:
     # per-call overhead and small batches; at batch 32 the audio and spirogram graphs measured
     # slightly faster in torch), so measure both on one probe batch once per model and machine
     # (remembered in cache_dir()/backend-choice.json) and keep the faster.
-    key = f"{_safe_id(model, encoder)}-{_model_digest(model)}|{_machine_key(threads)}"
+    key = f"{_safe_id(model, encoder)}-{_model_digest(model)}|{_machine_key()}"
     cached = _read_choice(key)
     if cached and cached.get("kind") in ("onnxruntime", "torch"):
         if cached["kind"] == "onnxruntime":

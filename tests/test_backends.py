@@ -238,9 +238,10 @@ def test_auto_choice_is_remembered_per_model_and_machine(monkeypatch):
     second = backends.make_backend("auto", enc)
     assert probes == [] and second.name == first.name and second.timings == first.timings
     assert "remembered in" in second.why and second.why.startswith("no CUDA GPU; measured on")
-    # another thread count is another machine configuration: measured again
+    # the default thread count follows the load average: another count is the same machine, so
+    # the choice is not measured again (it used to be, and two runs could pick different backends)
     third = backends.make_backend("auto", enc, threads=1)
-    assert len(probes) == 2 and third.timings == {"onnxruntime": 1.0, "torch": 1.0}
+    assert probes == [] and third.name == first.name and "remembered in" in third.why
 
 
 @pytest.mark.gpu

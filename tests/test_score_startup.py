@@ -36,8 +36,8 @@ def model_dir(tmp_path_factory):
 
 
 def _score(record, model, out, cache, backend):
-    # --threads pinned: the remembered auto choice is keyed by machine and thread count, and the
-    # default thread count follows the load average, so it could change between two runs
+    # --threads pinned so that both runs do the same work (the auto choice itself is keyed by
+    # machine, not thread count)
     env = dict(os.environ, BIOSIG_CACHE_DIR=str(cache), PYTHONPATH=ROOT)
     res = subprocess.run([sys.executable, "-c", SCRIPT, "score", str(record), "--model", str(model),
                           "--backend", backend, "--threads", "1", "--out", str(out)],

@@ -191,7 +191,7 @@ def _cached_onnx(spec: ModelSpec) -> LoadedModel | None:
     if entry is None:
         return None
     if spec.backend == "auto":
-        choice = bc._read_choice(f"{pathlib.Path(entry['path']).stem}|{bc._machine_key(spec.threads)}")
+        choice = bc._read_choice(f"{pathlib.Path(entry['path']).stem}|{bc._machine_key()}")
         if not choice or choice.get("kind") != "onnxruntime":
             return None
     from biosig.pipeline import Pipeline
