@@ -271,6 +271,7 @@ def pretrain(cfg: TrainConfig) -> dict:
 
 # config fields that may differ between a checkpoint and a model initialised from it
 _OBJECTIVE_FIELDS = {"name", "mask_ratio", "mask_mode", "span_patches", "spectral_loss_weight", "cross_modal",
+                     "rhythm_loss_weight",
                      "window_s", "export_mode"}
 
 
