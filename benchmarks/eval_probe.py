@@ -11,6 +11,9 @@ Tasks
 -----
 * ``ecg``: AF vs the rest on the 200 CinC 2017 records in ``../shared/data/cinc2017``
   (REFERENCE.csv; one record per patient), stratified 5-fold, seed 0.
+* ``ecg-syn``: **synthetic** AF vs sinus ECG that differ in rhythm only (``synthetic_rhythm_ecg``;
+  40 + 40 records of 30 s at 250 Hz): the model-selection task of the issue-14 pretraining runs,
+  so that checkpoints are not chosen on CinC 2017. Not in the default ``--tasks``.
 * ``ppg``: **synthetic** AF vs sinus-rhythm PPG (``synthetic_af_ppg`` below: 60 + 60 records of
   30 s at 100 Hz; AF = irregular intervals and beat-to-beat pulse amplitude, sinus = regular rhythm
   with respiratory sinus arrhythmia). Clearly not real data: the held-out real PPG rhythm sets are
@@ -83,6 +86,42 @@ def synthetic_af_ppg(n_per_class: int = 60, seconds: float = 30.0, fs_hz: float 
     return records, np.array(labels)
 
 
+def synthetic_rhythm_ecg(n_per_class: int = 40, seconds: float = 30.0, fs_hz: float = 250.0, seed: int = 2000):
+    """SYNTHETIC single-lead ECG records and labels (1 = AF) that differ in rhythm only: the same
+    Gaussian QRS-T beat model (biosig.synthetic_af.ecg_from_beats) and the same random f-wave level
+    (0-0.04 mV) in both classes; beat times from a regular rhythm with respiratory sinus arrhythmia
+    and occasional premature beats (sinus) or i.i.d. irregular intervals (AF, CV 6-14 %); baseline
+    wander and noise on both. The model-selection task of issue 14 (never CinC 2017)."""
+    from biosig.record import Record
+    from biosig.synthetic_af import ecg_from_beats
+    rng = np.random.default_rng(seed)
+    records, labels = [], []
+    n = int(seconds * fs_hz)
+    t = np.arange(n) / fs_hz
+    for i in range(2 * n_per_class):
+        af = i % 2
+        mean_rr = 60.0 / (rng.uniform(60, 110) if af else rng.uniform(55, 95))
+        resp_hz, resp_phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
+        beats, tb = [], -rng.uniform(0, mean_rr) - 1.0
+        while tb < seconds + 1:
+            if af:
+                rr = mean_rr * (1 + rng.normal(0, rng.uniform(0.06, 0.14)))
+            else:
+                rr = mean_rr * (1 + rng.uniform(0.02, 0.08) * np.sin(2 * np.pi * resp_hz * tb + resp_phase)
+                                + rng.normal(0, 0.02))
+                if rng.random() < 0.06:
+                    beats.append(tb + 0.7 * rr)
+                    tb, rr = tb + 0.7 * rr, 1.3 * rr
+            tb += max(rr, 0.3)
+            beats.append(tb)
+        x = ecg_from_beats(np.asarray(beats), n, fs_hz, 1, rng, fwave_mv=rng.uniform(0.0, 0.04))[0]
+        x = x * rng.uniform(0.6, 1.6) + rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * resp_hz * t + resp_phase)
+        x = x + rng.normal(0, rng.uniform(0.01, 0.06), n)
+        records.append(Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("ECG",)))
+        labels.append(af)
+    return records, np.asarray(labels)
+
+
 def load_task(task: str, call_center_only: bool = False):
     """(records, y, groups or None, description)."""
     from biosig.readers import read
@@ -94,6 +133,9 @@ def load_task(task: str, call_center_only: bool = False):
         label = dict(zip(ref["record"].to_list(), ref["label"].to_list()))
         y = np.array([int(label[n] == "A") for n in names])
         return [read(d / n) for n in names], y, None, "CinC 2017, AF vs rest, stratified 5-fold"
+    if task == "ecg-syn":
+        recs, y = synthetic_rhythm_ecg()
+        return recs, y, None, "SYNTHETIC AF vs sinus ECG, rhythm only (250 Hz, 30 s), stratified 5-fold"
     if task == "ppg":
         recs, y = synthetic_af_ppg()
         return recs, y, None, "SYNTHETIC AF vs sinus PPG (100 Hz, 30 s), stratified 5-fold"
@@ -110,7 +152,7 @@ def load_task(task: str, call_center_only: bool = False):
     raise ValueError(task)
 
 
-TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ppg": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",))}
+TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ppg": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",))}
 
 
 def run_task(task: str, args) -> dict:
@@ -120,7 +162,7 @@ def run_task(task: str, args) -> dict:
     t0 = time.perf_counter()
     records, y, groups, desc = load_task(task, args.audio_call_center_only)
     model, handcrafted = TASKS[task]
-    model = getattr(args, f"{task}_model") or model
+    model = getattr(args, f"{task.split('-')[0]}_model") or model
     enc = encoders.load(model)
     ours = f"{enc.model_id}"
     feats = {ours: np.stack([embedding_mean(enc, r) for r in records])}
@@ -136,7 +178,7 @@ def run_task(task: str, args) -> dict:
     for row in format_rows(res, ours):
         print(row)
     out = {"task": desc, "model": ours, "results": res}
-    if task == "ecg":   # does the embedding add to HRV? reference: HRV + embedding
+    if task.startswith("ecg"):   # does the embedding add to HRV? reference: HRV + embedding
         hrv_name = next(k for k in feats if k.startswith("hrv"))
         both = f"HRV + {ours}"
         res2 = compare({both: np.hstack([feats[hrv_name], feats[ours]]), hrv_name: feats[hrv_name]},
@@ -151,7 +193,8 @@ def run_task(task: str, args) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tasks", nargs="+", default=["ecg", "ppg", "audio"], choices=list(TASKS))
+    ap.add_argument("--tasks", nargs="+", default=["ecg", "ppg", "audio"], choices=list(TASKS),
+                    help="ecg: CinC 2017; ecg-syn: synthetic rhythm-only ECG (model selection); ppg; audio")
     ap.add_argument("--ecg-model", default=None, help="checkpoint dir or name (default ecg-tiny)")
     ap.add_argument("--ppg-model", default=None, help="checkpoint dir or name (default ppg-tiny)")
     ap.add_argument("--audio-model", default=None, help="checkpoint dir or name (default audio-tiny)")

@@ -15,7 +15,13 @@ MASK_MODES = ("random", "span")
 TOKENIZERS = ("patch", "beat")
 # mae: masked reconstruction; contrastive: InfoNCE between two augmented crops of each window
 # (encoders/objectives.py); mae+contrastive: the sum (contrastive term times contrastive_weight)
-OBJECTIVES = ("mae", "contrastive", "mae+contrastive")
+# clocs: InfoNCE between two windows of the same recording at different times (CLOCS-style;
+# positives share the recording, windows of the same recording are never negatives); mae+clocs: the sum
+OBJECTIVES = ("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs")
+# mean: mean of the token outputs; mean+std: statistics pooling - one linear map of the token outputs,
+# the mean of its first half and the standard deviation (over real tokens) of its second half, so
+# the embedding keeps how much tokens vary within the window (rhythm irregularity), still dim wide
+POOLS = ("mean", "mean+std")
 ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 
 # Channel vocabularies: a learned embedding per name, so any subset of these channels works.
@@ -70,9 +76,15 @@ class EncoderConfig:
     tokenizer : ``patch`` (fixed-length patches) or ``beat`` (one token per detected beat/pulse,
         ECG/PPG only; encoders/beat_tokens.py); beat_before_s / beat_after_s / beat_refractory_s
         set the morphology segment and the minimum beat spacing.
-    objective : ``mae``, ``contrastive`` or ``mae+contrastive`` (encoders/objectives.py);
-        contrastive_weight, temperature, proj_dim (projection head) and crop_fraction (length of
-        each contrastive view as a fraction of the window) configure the contrastive term.
+    objective : ``mae``, ``contrastive``, ``mae+contrastive``, ``clocs`` or ``mae+clocs``
+        (encoders/objectives.py); contrastive_weight, temperature, proj_dim (projection head) and
+        crop_fraction (length of each contrastive view as a fraction of the window) configure the
+        contrastive term (``clocs`` views are whole windows: crop_fraction is not used).
+    rhythm_loss_weight : beat tokenizer only: extra weight of the MAE error on the 6 interval
+        features of masked beats (their mean squared error is added times this weight; 0: the
+        plain MAE loss, where they are 6 of ~180 target values).
+    pool : ``mean`` or ``mean+std`` (statistics pooling; see :data:`POOLS`); the embedding is
+        ``dim`` wide either way.
     attn_kernel : attention kernel, ``auto`` (by device, length and export mode), ``blocked``,
         ``sdpa`` or ``flex`` (see :mod:`encoders.attention`); numerics are the same for all.
     """
@@ -114,6 +126,8 @@ class EncoderConfig:
     temperature: float = 0.1
     proj_dim: int = 64
     crop_fraction: float = 0.7
+    rhythm_loss_weight: float = 0.0
+    pool: str = "mean"
     attn_kernel: str = "auto"
 
     def __post_init__(self):
@@ -140,6 +154,12 @@ class EncoderConfig:
             raise EncoderError(f"the beat tokenizer needs ECG or PPG, not {self.modality}")
         if self.objective not in OBJECTIVES:
             raise EncoderError(f"unknown objective {self.objective!r}; expected one of {', '.join(OBJECTIVES)}")
+        if self.pool not in POOLS:
+            raise EncoderError(f"unknown pool {self.pool!r}; expected one of {', '.join(POOLS)}")
+        if self.pool == "mean+std" and self.dim % 2:
+            raise EncoderError(f"pool mean+std needs an even dim, got {self.dim}")
+        if self.rhythm_loss_weight < 0:
+            raise EncoderError(f"rhythm_loss_weight must be >= 0, got {self.rhythm_loss_weight}")
         if not 0.1 <= self.crop_fraction <= 1.0 or self.temperature <= 0:
             raise EncoderError("crop_fraction must be in [0.1, 1] and temperature > 0")
         if self.attn_kernel not in ATTN_KERNELS:

@@ -44,6 +44,8 @@ class EncoderModel(nn.Module):
         self.dec_pred = nn.Linear(c.decoder_dim, pd)
         if c.tokenizer == "beat":   # learned embedding of the pad slots (no beat detected)
             self.pad_token = nn.Parameter(torch.zeros(1, 1, c.dim))
+        if c.pool == "mean+std":    # statistics pooling (encoders.config.POOLS)
+            self.pool_proj = nn.Linear(c.dim, c.dim)
         if c.objective != "mae":    # projection head of the contrastive objective (encoders/objectives.py)
             self.proj_head = nn.Sequential(nn.Linear(c.dim, c.dim), nn.GELU(), nn.Linear(c.dim, c.proj_dim))
         cross = [c.channels.index(name) for name in c.cross_modal]
@@ -103,12 +105,18 @@ class EncoderModel(nn.Module):
         return tok, patches.reshape(B, P * C, pd), token_ids, valid
 
     def pool(self, h: torch.Tensor, valid=None) -> torch.Tensor:
-        """Mean of the token outputs h (B, G+N, D) over real tokens -> (B, D)."""
+        """Token outputs h (B, G+N, D) -> (B, D) over the real tokens: their mean (``pool="mean"``),
+        or for ``"mean+std"`` u = pool_proj(h) and [mean of u[:D/2], std of u[D/2:]]."""
         h = h[:, self.config.n_global:]
-        if valid is None:
-            return h.mean(dim=1)
-        v = valid.to(h.dtype)[..., None]
-        return (h * v).sum(1) / v.sum(1).clamp_min(1.0)
+        v = torch.ones_like(h[..., :1]) if valid is None else valid.to(h.dtype)[..., None]   # (B, N, 1)
+        n = v.sum(1).clamp_min(1.0)                                            # (B, 1)
+        if self.config.pool == "mean":
+            return (h * v).sum(1) / n
+        u = self.pool_proj(h)                                                  # (B, N, D)
+        half = u.shape[-1] // 2
+        mean = (u * v).sum(1) / n                                              # (B, D)
+        var = ((u[..., half:] - mean[:, None, half:]).pow(2) * v).sum(1) / n   # (B, D/2)
+        return torch.cat([mean[:, :half], (var + 1e-6).sqrt()], dim=-1)
 
     def _run_encoder(self, tok: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.global_tokens.expand(tok.shape[0], -1, -1), tok], dim=1)  # (B, G+N, D)
@@ -210,6 +218,12 @@ class EncoderModel(nn.Module):
         per_token = (pred - target).pow(2).mean(dim=-1)                       # (B, N)
         mse = (per_token * mask).sum() / mask.sum().clamp_min(1.0)
         out = {"mse": mse, "loss": mse}
+        wr = self.config.rhythm_loss_weight
+        if wr > 0 and self.config.tokenizer == "beat":   # the 6 interval features of masked beats
+            from encoders.beat_tokens import N_RHYTHM
+            rh = (pred[..., -N_RHYTHM:] - target[..., -N_RHYTHM:]).pow(2).mean(dim=-1)
+            rhythm = (rh * mask).sum() / mask.sum().clamp_min(1.0)
+            out.update(rhythm=rhythm, loss=mse + wr * rhythm)
         w = self.config.spectral_loss_weight
         if w > 0 and self.config.tokenizer == "patch":
             B, N, pd = target.shape
@@ -225,12 +239,14 @@ class EncoderModel(nn.Module):
             out.update(amp=amp, phase=phase, loss=mse + w * (amp + phase))
         return out
 
-    def forward(self, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None) -> dict:
+    def forward(self, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None, pair=None) -> dict:
         """Training step of ``config.objective`` (encoders/objectives.py); for ``mae``: dict with
-        ``loss`` (scalar), ``mse``, ``pred`` (B, N, pd), ``mask`` (B, N) and ``target`` (B, N, pd)."""
+        ``loss`` (scalar), ``mse``, ``pred`` (B, N, pd), ``mask`` (B, N) and ``target`` (B, N, pd).
+        ``pair``: for ``clocs``, (x2, channel_idx2, groups) - another window of the same recording
+        for every row and the recording id (B,) of each row."""
         if self.config.objective != "mae":
             from encoders.objectives import objective_loss
-            return objective_loss(self, x, channel_idx, generator, batch_slice)
+            return objective_loss(self, x, channel_idx, generator, batch_slice, pair)
         return self.forward_mae(x, channel_idx, generator, batch_slice)
 
     def forward_mae(self, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None) -> dict:

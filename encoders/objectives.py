@@ -13,6 +13,13 @@
   the noise - rhythm, rate, morphology - is what the pooled embedding is trained to keep, which
   is what a linear probe reads.
 * ``mae+contrastive`` - the MAE loss plus ``contrastive_weight`` times the InfoNCE loss.
+* ``clocs`` - contrastive across time within a recording (CLOCS, Kiyasseh et al. 2021, "CMSC"):
+  the positive of a window is *another* window of the same recording (drawn by the pretraining
+  loop, :func:`pair_indices`), both whole windows with additive noise; windows of the same
+  recording are left out of each other's negatives. What is the same all through one recording
+  and differs between recordings - the rhythm (regular or irregularly irregular), rate, beat
+  morphology - is what the embedding is trained to keep; the exact content of one window is not.
+* ``mae+clocs`` - the MAE loss plus ``contrastive_weight`` times the CLOCS InfoNCE loss.
 
 Determinism: the crop offsets and noise of step ``s`` come from the training step's generator
 (seeded with ``(seed, s)`` by the pretraining loop) and are drawn for the whole global batch, like
@@ -21,6 +28,7 @@ the MAE masking noise, so a resumed run takes the same steps. Nothing here is us
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -50,10 +58,32 @@ def draw_views(x: torch.Tensor, crop_fraction: float, generator=None, batch_slic
     return views[0], views[1]
 
 
-def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Symmetric InfoNCE between row-matched projections z1, z2 (B, P) (cosine similarity)."""
+def pair_indices(groups: np.ndarray, idx: np.ndarray, seed: int, step: int) -> np.ndarray:
+    """For each window ``idx[i]``, another window of the same group (recording), uniformly drawn
+    by a generator seeded with ``(seed, step)``; itself only when its recording has one window.
+    ``groups`` (N,) int recording id of every training window."""
+    groups = np.asarray(groups)
+    order = np.argsort(groups, kind="stable")                                # windows by group
+    counts = np.bincount(groups)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(groups), dtype=np.int64)
+    rank[order] = np.arange(len(groups)) - starts[groups[order]]             # position within group
+    g = groups[idx]
+    u = np.random.default_rng([seed, step, 7]).random(len(idx))
+    n_other = counts[g] - 1
+    k = np.minimum((u * n_other).astype(np.int64), np.maximum(n_other - 1, 0))
+    k = np.where(n_other > 0, k + (k >= rank[idx]), rank[idx])                # skip itself
+    return order[starts[g] + k]
+
+
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float, groups=None) -> torch.Tensor:
+    """Symmetric InfoNCE between row-matched projections z1, z2 (B, P) (cosine similarity).
+    ``groups`` (B,): rows of the same group are not negatives of each other."""
     z1, z2 = F.normalize(z1.float(), dim=-1), F.normalize(z2.float(), dim=-1)
     logits = z1 @ z2.T / temperature                                          # (B, B)
+    if groups is not None:
+        same = (groups[:, None] == groups[None, :]) & ~torch.eye(len(z1), dtype=torch.bool, device=z1.device)
+        logits = logits.masked_fill(same, float("-inf"))
     target = torch.arange(len(z1), device=z1.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
@@ -64,9 +94,19 @@ def pooled(model, x: torch.Tensor, channel_idx=None) -> torch.Tensor:
     return model.pool(model._run_encoder(tok), valid)
 
 
-def objective_loss(model, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None) -> dict:
+def add_noise(x: torch.Tensor, generator=None, batch_slice=None) -> torch.Tensor:
+    """x (B, C, T) plus Gaussian noise of a random level (up to NOISE_MAX of each window's std),
+    drawn for the global batch like :func:`draw_views`."""
+    B, C, T = x.shape
+    start, total = batch_slice if batch_slice is not None else (0, B)
+    levels = (torch.rand(total, generator=generator) * NOISE_MAX)[start:start + B].to(x.device)
+    noise = torch.randn(total, C, T, generator=generator)[start:start + B].to(x.device, x.dtype)
+    return x + levels[:, None, None] * x.std(dim=-1, keepdim=True) * noise
+
+
+def objective_loss(model, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None, pair=None) -> dict:
     """The training loss of ``model.config.objective``: dict with ``loss``, ``mse`` (the MAE term,
-    0 for ``contrastive``) and ``nce``."""
+    0 without MAE) and ``nce``. ``pair`` = (x2, channel_idx2, groups) for ``clocs``."""
     c = model.config
     out = {}
     loss = x.new_zeros(())
@@ -75,9 +115,16 @@ def objective_loss(model, x: torch.Tensor, channel_idx=None, generator=None, bat
         loss = out["loss"]
     else:
         out["mse"] = x.new_zeros(())
-    v1, v2 = draw_views(x, c.crop_fraction, generator, batch_slice)
+    groups, ci2 = None, channel_idx
+    if c.objective.endswith("clocs"):
+        if pair is None:
+            raise ValueError("the clocs objective needs pair=(x2, channel_idx2, groups)")
+        x2, ci2, groups = pair
+        v1, v2 = add_noise(x, generator, batch_slice), add_noise(x2, generator, batch_slice)
+    else:
+        v1, v2 = draw_views(x, c.crop_fraction, generator, batch_slice)
     z1 = model.proj_head(pooled(model, v1, channel_idx))
-    z2 = model.proj_head(pooled(model, v2, channel_idx))
-    nce = info_nce(z1, z2, c.temperature)
+    z2 = model.proj_head(pooled(model, v2, ci2))
+    nce = info_nce(z1, z2, c.temperature, groups)
     out.update(nce=nce, loss=loss + c.contrastive_weight * nce)
     return out

@@ -111,10 +111,13 @@ def load_data(cfg: TrainConfig, config, pipeline):
     return build_windows(records, config, pipeline, cfg.window_s, cfg.hop_s)
 
 
-def training_loss(model, xb, ib, generator, batch_slice) -> dict:
+def training_loss(model, xb, ib, generator, batch_slice, pair=None) -> dict:
     """The pretraining objective of one step: a dict with the scalar ``loss`` that is
-    backpropagated and ``mse`` (both reported). The one place the loop computes a loss."""
-    return model(xb, ib, generator=generator, batch_slice=batch_slice)
+    backpropagated and ``mse`` (both reported). The one place the loop computes a loss.
+    ``pair``: (x2, ids2, groups) for the ``clocs`` objectives (encoders/objectives.py)."""
+    if pair is None:
+        return model(xb, ib, generator=generator, batch_slice=batch_slice)
+    return model(xb, ib, generator=generator, batch_slice=batch_slice, pair=pair)
 
 
 def _adamw(model, cfg: TrainConfig, device) -> torch.optim.Optimizer:
@@ -200,6 +203,11 @@ def pretrain(cfg: TrainConfig) -> dict:
     if log_every < 1:
         raise EncoderError(f"--log-every must be >= 1, got {log_every}")
     gen = torch.Generator(device=device)
+    clocs = config.objective.endswith("clocs")
+    if clocs:   # recording id of every window: the positives of the clocs objective
+        from encoders.objectives import pair_indices
+        groups = np.unique(np.asarray(data.sources), return_inverse=True)[1].astype(np.int64)
+        groups_all = torch.from_numpy(groups).to(x_all.device)
     fwd = torch.compile(ddp) if cfg.compile else ddp
     metrics = {}
     acc = torch.zeros(4, device=device)   # sums of loss, mse, grad norm, nce since the last report
@@ -212,10 +220,18 @@ def pretrain(cfg: TrainConfig) -> dict:
         xb = x_all.index_select(0, idx_t).to(device, non_blocking=True)
         ib = ids_all.index_select(0, idx_t).to(device, non_blocking=True)
         gen.manual_seed(cfg.seed * 1_000_003 + step)
+        pair = None
+        if clocs:   # another window of the same recording for every row (drawn for the global batch)
+            gidx = step_indices(cfg.seed, step, len(data), cfg.batch_size)
+            pidx = pair_indices(groups, gidx, cfg.seed, step)[rank * per_rank:(rank + 1) * per_rank]
+            pidx_t = torch.from_numpy(pidx).to(x_all.device, non_blocking=True)
+            pair = (x_all.index_select(0, pidx_t).to(device, non_blocking=True),
+                    ids_all.index_select(0, pidx_t).to(device, non_blocking=True),
+                    groups_all.index_select(0, idx_t).to(device, non_blocking=True))
         for g in opt.param_groups:
             g["lr"] = cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            res = training_loss(fwd, xb, ib, gen, (rank * per_rank, cfg.batch_size))
+            res = training_loss(fwd, xb, ib, gen, (rank * per_rank, cfg.batch_size), pair)
         opt.zero_grad(set_to_none=True)
         res["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -255,6 +271,7 @@ def pretrain(cfg: TrainConfig) -> dict:
 
 # config fields that may differ between a checkpoint and a model initialised from it
 _OBJECTIVE_FIELDS = {"name", "mask_ratio", "mask_mode", "span_patches", "spectral_loss_weight", "cross_modal",
+                     "rhythm_loss_weight",
                      "window_s", "export_mode"}
 
 
