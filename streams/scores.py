@@ -1,9 +1,9 @@
 """Per-window scores for the runtime: measures, head outputs and alarm hygiene on ``score/...``.
 
-For every window the runtime publishes on ``emb/<source>/<stream>``, :meth:`ScoreHost.publish`
-publishes one ``score`` frame on ``score/<source>/<stream>`` (documented in docs/protocol.md).
-The measures are :func:`biosig.measures_window.window_measures` of the very window the encoder
-saw, with the quality the runtime already computed, so ``biosig score`` (which calls the same
+For every window the runtime publishes on ``emb/<source>/<stream>``, it publishes one ``score`` frame on ``score/<source>/<stream>`` (documented in docs/protocol.md).
+The header is computed by :meth:`ScoreHost.compute` in the encoder worker thread that embedded
+the window (so never on the event loop). The measures are
+:func:`biosig.measures_window.window_measures` of the very window the encoder saw, with the quality the runtime already computed, so ``biosig score`` (which calls the same
 function on the same causal windows) gives the same numbers.
 
 Alarm hygiene: a window below its modality's quality threshold carries ``ok: false``, every
@@ -100,8 +100,10 @@ class ScoreHost:
         self.header("warm-up", -1, modality, win, fs_hz, 0.0, window_s)
         self._recent = {k: v for k, v in self._recent.items() if k[0] != "warm-up"}
 
-    def publish(self, rt, st, win, t_start, t_end, quality):
-        """Runtime hook: publish the score frame of one window of input stream ``st`` (never raises)."""
+    def compute(self, st, win, t_start, t_end, quality) -> dict | None:
+        """The score header of one window of input stream ``st``, or None when it cannot be
+        computed (counted under the stream's ``rejected["score"]``; never raises). Called by the
+        runtime's encoder worker threads, off the event loop."""
         try:
             if st.modality == "spiro":  # indices need the raw volume in mL
                 from encoders.heads.features import volume_scale
@@ -112,5 +114,11 @@ class ScoreHost:
         except Exception as exc:  # a measure failing on odd data must not stop the runtime
             st.stats.rejected["score"] += 1
             log.warning("no score for a window of %s: %s: %s", st.name, type(exc).__name__, exc)
-            return
-        rt._send(f"score/{st.name}", h)
+            return None
+        return h
+
+    def publish(self, rt, st, win, t_start, t_end, quality):
+        """Compute and publish the score frame of one window of input stream ``st`` (never raises)."""
+        h = self.compute(st, win, t_start, t_end, quality)
+        if h is not None:
+            rt._send(f"score/{st.name}", h)
