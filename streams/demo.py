@@ -51,12 +51,13 @@ class Collector:
 
     def __init__(self, endpoint):
         from streams.subscriber import Subscriber
-        self.sub = Subscriber([""], endpoint)
+        self.sub = Subscriber(["emb/", "fcst/", "hold/", "hb/"], endpoint)   # not sig/ or score/
         self.emb_latency_ms: list[float] = []
         self.fcst_latency_ms: list[float] = []
         self.fcst_runtime_ms: list[float] = []   # frame received by the runtime -> forecast published
         self.fcst_ingest_ms: list[float] = []    # device timestamp -> frame received by the runtime
         self.fcst_delivery_ms: list[float] = []  # forecast published -> received here
+        self.trace = []
         self.forecasts: dict[str, list] = {}
         self.counts = {"embedding": 0, "forecast": 0, "hold": 0}
         self.stop = threading.Event()
@@ -78,6 +79,7 @@ class Collector:
                 self.fcst_runtime_ms.append(lat.get("runtime", float("nan")))
                 self.fcst_ingest_ms.append(lat["total"] - lat.get("runtime", float("nan")))
                 self.fcst_delivery_ms.append((now - h["t_out_s"]) * 1e3)
+                self.trace.append((now, h["t_s"], lat["total"], lat["runtime"], lat.get("queue", 0), lat.get("model", 0), (now - h["t_out_s"]) * 1e3, lat.get("device", 0)))
                 self.forecasts.setdefault(h["stream"], []).append((h["t_s"], h["target_s"], np.array(f.array)))
 
 
@@ -201,6 +203,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         "forecast": fc, "models": status["models"],
         "recordings": sorted(str(p) for p in (out / "recordings").glob("*.parquet")),
     }
+    np.save(out / "trace.npy", np.array(col.trace))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     lines = [
         "", "summary",

@@ -93,7 +93,7 @@ class IngestMixin:
         if self.config.tap_signals:
             self._tap(h, x)
         if st.modality == "motion":
-            self._forecast(st, t0, x, recv_s)
+            self._forecast(st, t0, x, recv_s, h.get("sent_s"))
             if self.recorder is not None:
                 with self._send_lock:
                     self.recorder.add_input(h, x, recv_s)
@@ -156,10 +156,10 @@ class IngestMixin:
         return st
 
     # ------------------------------------------------------------------ forecasts
-    def _forecast(self, st: InputStream, t0: float, x: np.ndarray, recv_s: float):
+    def _forecast(self, st: InputStream, t0: float, x: np.ndarray, recv_s: float, sent_s=None):
         fw = self.forecast_worker
         if fw.alive:
-            fw.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s)
+            fw.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s, sent_s)
         else:  # the forecast thread is gone: every marker frame is answered by a hold
             st.stats.holds += 1
             fw.publish_hold(source_of(st.name), st.name, t0 + (x.shape[1] - 1) / st.fs_hz, "unavailable",
