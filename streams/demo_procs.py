@@ -60,9 +60,6 @@ def devices_process(name, beds, couches, endpoint, seconds, events, go, log_leve
     except Exception as exc:
         events.put((name, "error", f"{type(exc).__name__}: {exc}"))
         raise
-    import gc
-    gc.collect()
-    gc.freeze()   # full collections skip the start-up heap (as in the runtime)
     events.put((name, "ready", None))
     try:
         t_start = go.get(timeout=900)
