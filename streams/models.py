@@ -115,7 +115,7 @@ class Job:
     """Windows of one model (``None``: quality only) to embed.
 
     ``items[i][0]`` is the :class:`streams.ingest.InputStream` of window ``i`` (for its rate and
-    modality); the worker fills ``quality`` (B,) and ``scores`` (B score headers or None).
+    modality); the worker fills ``quality`` (B,).
     """
 
     model: HostedModel | None
@@ -123,21 +123,16 @@ class Job:
     items: list
     t_submit: float
     quality: list | None = None
-    scores: list | None = None
 
 
 class EncoderWorker:
     """A thread that embeds one :class:`Job` at a time.
 
     ``submit`` is called only when ``idle``; results are read with ``poll_results`` after the
-    ``notify`` callback fired (the runtime wakes its poller through an inproc socket). ``score``
-    (optional, ``score(stream, window, t_start_s, t_end_s, quality) -> header | None``, never
-    raising) is computed here for every window after its quality, so that per-window measures
-    never run on the runtime's event loop.
+    ``notify`` callback fired (the runtime wakes its poller through an inproc socket).
     """
 
-    def __init__(self, notify, score=None):
-        self._score = score
+    def __init__(self, notify):
         self._jobs: queue.Queue = queue.Queue(maxsize=1)
         self._results: queue.Queue = queue.Queue()
         self._notify = notify
@@ -170,9 +165,6 @@ class EncoderWorker:
                 ms = (time.perf_counter() - t0) * 1e3    # model time only
                 job.quality = [window_quality(w, it[0].fs_out_hz, it[0].modality)
                                for w, it in zip(job.x, job.items)]
-                if self._score is not None:
-                    job.scores = [self._score(it[0], it[1], it[2], it[3], q)
-                                  for it, q in zip(job.items, job.quality)]
             except Exception as exc:  # reported per window, the runtime keeps going
                 emb, err = None, f"{type(exc).__name__}: {exc}"
                 log.error("encoder %s failed on a batch of %d: %s",

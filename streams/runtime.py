@@ -40,7 +40,7 @@ from streams.metrics import Latency
 from streams.registry import StreamRegistry
 from streams.runtime_ingest import IngestMixin
 from streams.runtime_outputs import Lane, OutputsMixin
-from streams.scores import ScoreHost
+from streams.scores import ScoreHost, ScoreWorker
 from streams.startup import StartingResponder, warm_up_all
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ class Runtime(IngestMixin, OutputsMixin):
         self.recorder = None
         self.models = None
         self.forecast_worker = None
+        self.score_worker = None
         self._refused_hold: collections.OrderedDict = collections.OrderedDict()
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
         self.scores = ScoreHost(smooth_windows=self.config.score_smooth_windows)  # score/ frames
@@ -184,7 +185,8 @@ class Runtime(IngestMixin, OutputsMixin):
                     poke.send(b"", zmq.NOBLOCK)
 
             for name in ("main", *sorted(set(cfg.own_worker_modalities))):
-                self.lanes[name] = Lane(name, EncoderWorker(notify, self.scores.compute))
+                self.lanes[name] = Lane(name, EncoderWorker(notify))
+            self.score_worker = ScoreWorker(self.scores, self._send, cfg.embed_queue)
             self.forecast_worker = ForecastWorker(cfg.forecaster, self._send, cfg.state_dir,
                                                   cfg.checkpoint_every_s)
             if cfg.record_dir:
@@ -217,6 +219,8 @@ class Runtime(IngestMixin, OutputsMixin):
             lane.worker.stop()
             for job, emb, err, ms in lane.worker.poll_results():
                 self._publish_embeddings(job, emb, err, ms)
+        if self.score_worker is not None:
+            self.score_worker.stop()
         if self.recorder is not None:
             self.recorder.close()
         for _, sk, mon in monitors:
@@ -336,6 +340,7 @@ class Runtime(IngestMixin, OutputsMixin):
                       "idle_expire_s": reg.idle_expire_s},
             "queue": {"pending_windows": sum(len(ln.pending) for ln in lanes), "max": self.config.embed_queue,
                       "encoder_busy": any(ln.worker.busy for ln in lanes),
+                      "score_pending": self.score_worker.pending if self.score_worker else 0,
                       "batches": sum(ln.worker.batches for ln in lanes),
                       "batch_size": self.batch_sizes.summary(),
                       "lanes": {ln.name: {"pending_windows": len(ln.pending), "batches": ln.worker.batches,

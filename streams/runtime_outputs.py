@@ -2,9 +2,10 @@
 the PUB socket (``emb/``, ``score/``, ``sig/``, ``hb/runtime``; the forecast worker sends
 ``fcst/`` and ``hold/`` through the same :meth:`OutputsMixin._send`).
 
-Score frames (measures and heads, :mod:`streams.scores`) are computed by the encoder worker
-thread next to window quality, never on the event loop: neurokit2's beat detection takes a few
-ms per ECG window, and on the event loop it delayed the receipt of marker frames.
+Score frames (measures and heads, :mod:`streams.scores`) are computed and sent by
+:class:`streams.scores.ScoreWorker` in its own thread, never on the event loop: neurokit2's beat
+detection takes a few ms per ECG window, and on the event loop it delayed the receipt of marker
+frames.
 """
 from __future__ import annotations
 
@@ -62,12 +63,11 @@ class OutputsMixin:
                 lat.update(model=model_ms, wait=(now_m - job.t_submit) * 1e3 - model_ms)
             self._publish_window(st, win, t_start, t_end, t_last, job.quality[i],
                                  None if emb is None else emb[i],
-                                 lat, "" if job.model is None else job.model.model_id,
-                                 job.scores[i] if job.scores is not None else None)
+                                 lat, "" if job.model is None else job.model.model_id)
 
-    def _publish_window(self, st, win, t_start, t_end, t_last, q, emb, lat, model_id="", score=None):
-        """Publish one window's embedding frame and its score frame (the single place; hooks on
-        windows go here). ``score``: the header the encoder worker computed (None: none could be)."""
+    def _publish_window(self, st, win, t_start, t_end, t_last, q, emb, lat, model_id=""):
+        """Publish one window's embedding frame and hand it to the score thread (the single place;
+        hooks on windows go here)."""
         t_out = time.time()
         total = (t_out - t_last) * 1e3
         st.stats.outputs += 1
@@ -78,8 +78,7 @@ class OutputsMixin:
                   "modality": st.modality, "channels": list(st.channels[:win.shape[0]])}
         vec = np.zeros(0, np.float32) if emb is None else np.asarray(emb, np.float32)
         self._send(f"emb/{st.name}", header, vec)
-        if score is not None:
-            self._send(f"score/{st.name}", dict(score, t_out_s=time.time()))
+        self.score_worker.submit(st, win, t_start, t_end, q)
 
     def _tap(self, h: dict, x: np.ndarray):
         """An accepted input frame again on the output socket as ``sig/<stream>`` (for the dashboard)."""

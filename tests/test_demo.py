@@ -27,6 +27,10 @@ def test_demo_runs_and_writes_its_outputs(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["frames"] > 0 and s["embeddings"] > 0 and s["forecasts"] > 0
     assert s["gaps"] == 0 and s["dropped_windows"] == 0 and s["rejected"] == 0 and s["subscriber_gaps"] == 0
+    for key in ("forecast_latency_ms", "forecast_ingest_ms", "forecast_runtime_ms", "forecast_delivery_ms"):
+        assert s[key]["p50"] >= 0, key            # the breakdown printed in the summary line
+    assert s["runtime_ready_after_s"] > 0       # the runtime ran in its own process and said when it was ready
+    assert "device -> runtime receipt" in r.stdout and "load average" in r.stdout
     fc = s["forecast"]["couch1/markers"]
     assert fc["forecasts"] > 100 and 0 < fc["rmse_mm"] < 5.0
     for png in ("latency_hist.png", "forecast_vs_truth.png"):
