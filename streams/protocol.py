@@ -127,8 +127,11 @@ def _bytes(part) -> bytes | memoryview:
     return part.buffer if hasattr(part, "buffer") else part
 
 
+_MERGED = {kind: {**_COMMON, **schema} for kind, schema in SCHEMAS.items()}   # built once, not per frame
+
+
 def _check_types(header: dict, kind: str, stream: str):
-    schema = {**_COMMON, **SCHEMAS[kind]}
+    schema = _MERGED[kind]
     for key, (types, required) in schema.items():
         if key not in header:
             if required:
@@ -142,7 +145,7 @@ def _check_types(header: dict, kind: str, stream: str):
             _reject("schema", f"{kind} header field {key!r} = {value!r:.60} has the wrong type", stream)
         if isinstance(value, float) and not math.isfinite(value):
             _reject("schema", f"{kind} header field {key!r} is not finite", stream)
-    unknown = set(header) - set(schema)
+    unknown = header.keys() - schema.keys()
     if unknown:
         _reject("schema", f"{kind} header has unknown fields {sorted(unknown)}", stream)
     if header["seq"] < 0 or header["seq"] >= 1 << 63:
