@@ -57,7 +57,7 @@ class Collector:
         self.fcst_runtime_ms: list[float] = []   # frame received by the runtime -> forecast published
         self.fcst_ingest_ms: list[float] = []    # device timestamp -> frame received by the runtime
         self.fcst_delivery_ms: list[float] = []  # forecast published -> received here
-        self.trace = []
+        self.fcst_parts: list[tuple] = []         # one row per forecast: forecast_latency.csv
         self.forecasts: dict[str, list] = {}
         self.counts = {"embedding": 0, "forecast": 0, "hold": 0}
         self.stop = threading.Event()
@@ -79,7 +79,9 @@ class Collector:
                 self.fcst_runtime_ms.append(lat.get("runtime", float("nan")))
                 self.fcst_ingest_ms.append(lat["total"] - lat.get("runtime", float("nan")))
                 self.fcst_delivery_ms.append((now - h["t_out_s"]) * 1e3)
-                self.trace.append((now, h["t_s"], lat["total"], lat["runtime"], lat.get("queue", 0), lat.get("model", 0), (now - h["t_out_s"]) * 1e3, lat.get("device", 0)))
+                self.fcst_parts.append((now, h["t_s"], self.fcst_latency_ms[-1], lat.get("device", float("nan")),
+                                        self.fcst_ingest_ms[-1], lat.get("queue", float("nan")),
+                                        lat.get("model", float("nan")), self.fcst_delivery_ms[-1]))
                 self.forecasts.setdefault(h["stream"], []).append((h["t_s"], h["target_s"], np.array(f.array)))
 
 
@@ -206,7 +208,9 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         "forecast": fc, "models": status["models"],
         "recordings": sorted(str(p) for p in (out / "recordings").glob("*.parquet")),
     }
-    np.save(out / "trace.npy", np.array(col.trace))
+    np.savetxt(out / "forecast_latency.csv", np.array(col.fcst_parts).reshape(-1, 8), delimiter=",", fmt="%.6f",
+               header="received_s,t_s,from_device_timestamp_ms,timestamp_to_sent_ms,timestamp_to_runtime_ms,queue_ms,model_ms,"
+                      "runtime_to_subscriber_ms", comments="")
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     lines = [
         "", "summary",
@@ -232,6 +236,6 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         lines.append(f"  {name}: {f['forecasts']} forecasts, RMSE vs simulated truth {_fmt(f['rmse_mm'], 2)} mm "
                      f"(holding the last position: {_fmt(f['persistence_rmse_mm'], 2)} mm)")
     lines.append(f"  wrote {out}/: recordings/ ({len(summary['recordings'])} Parquet files), latency_hist.png, "
-                 "forecast_vs_truth.png, summary.json")
+                 "forecast_vs_truth.png, forecast_latency.csv (per-forecast parts), summary.json")
     print("\n".join(lines), file=stream, flush=True)
     return summary

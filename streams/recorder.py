@@ -85,7 +85,9 @@ class Recorder:
         """Hand buffered rows to the writer thread (new files, one per kind); returns at once."""
         import concurrent.futures
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="biosig-recorder")
+            from streams.models import background_thread_priority
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="biosig-recorder",
+                                                               initializer=background_thread_priority)
         batches = []
         for name, rows, key in (("inputs", self.inputs, "samples"), ("outputs", self.outputs, "values")):
             if rows:

@@ -150,6 +150,8 @@ class ScoreWorker:
             st.stats.rejected["score_backlog"] += 1
 
     def _run(self):
+        from streams.models import background_thread_priority
+        background_thread_priority()
         while True:
             item = self._q.get()
             if item is None:

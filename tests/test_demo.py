@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -31,6 +32,8 @@ def test_demo_runs_and_writes_its_outputs(tmp_path):
         assert s[key]["p50"] >= 0, key            # the breakdown printed in the summary line
     assert s["runtime_ready_after_s"] > 0       # the runtime ran in its own process and said when it was ready
     assert "device -> runtime receipt" in r.stdout and "load average" in r.stdout
+    parts = np.loadtxt(out / "forecast_latency.csv", delimiter=",", skiprows=1, ndmin=2)
+    assert parts.shape == (s["received"]["forecast"], 8)
     fc = s["forecast"]["couch1/markers"]
     assert fc["forecasts"] > 100 and 0 < fc["rmse_mm"] < 5.0
     for png in ("latency_hist.png", "forecast_vs_truth.png"):
