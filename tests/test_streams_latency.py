@@ -129,3 +129,41 @@ def test_encoder_and_score_threads_run_at_a_lower_cpu_priority():
     finally:
         enc.stop()
         scores.stop()
+
+
+def test_latency_ring_percentiles_match_numpy_over_the_recent_window():
+    from streams.metrics import Latency
+    rng = np.random.default_rng(1)
+    v = rng.exponential(10.0, size=2500)
+    lat = Latency(1000)
+    for x in v:
+        lat.add(float(x))
+    s = lat.summary()
+    recent = v[-1000:]
+    assert s["n"] == 2500 and s["max"] == v.max()
+    for key, q in (("p50", 50), ("p99", 99), ("p99.9", 99.9)):
+        assert s[key] == np.percentile(recent, q)
+    np.testing.assert_array_equal(lat.values, recent)          # oldest first
+    assert np.isnan(Latency(5).summary()["p50"])
+
+
+def test_score_backlog_is_counted_never_silent():
+    """A score thread that falls behind drops windows beyond ``max_pending`` and counts each."""
+    from collections import Counter
+    from types import SimpleNamespace
+    from biosig.synthetic import simulate
+    from streams.scores import ScoreHost, ScoreWorker
+    rec = simulate("ecg", 10.0, 0)
+    sent = []
+    st = SimpleNamespace(name="b/ecg", session=1, modality="ecg", fs_out_hz=rec.fs_hz, units=("mV",),
+                         model=None, stats=SimpleNamespace(rejected=Counter()))
+    worker = ScoreWorker(ScoreHost(), lambda topic, h: sent.append((topic, h)), max_pending=1)
+    n = 40
+    for i in range(n):                              # far faster than beat detection runs
+        worker.submit(st, rec.samples[:1], float(i), float(i) + 10.0, 1.0)
+    worker.stop()
+    backlog = st.stats.rejected["score_backlog"]
+    assert backlog > 0 and len(sent) + backlog == n
+    assert all(t == "score/b/ecg" and h["kind"] == "score" for t, h in sent)
+    starts = [h["window_start_s"] for _, h in sent]
+    assert starts == sorted(starts)                 # window order kept
