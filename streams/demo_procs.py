@@ -32,8 +32,8 @@ def serve_process(cfg, events, stop, log_level: int = logging.WARNING):
     try:
         rt = Runtime(cfg).start()
     except Exception as exc:  # reported by the demo as one line
-        events.put(("runtime", "error", f"{type(exc).__name__}: {exc}" if not isinstance(exc, StreamError)
-                    else str(exc)))
+        events.put(("runtime", "error", str(exc) if isinstance(exc, StreamError)   # says "runtime failed to start"
+                    else f"runtime failed to start: {type(exc).__name__}: {exc}"))
         return
     events.put(("runtime", "ready", rt.ready_after_s))
     try:
@@ -111,8 +111,7 @@ class DemoProcesses:
                                       f"within {timeout_s:g} s")
                 continue
             if what == "error":
-                what_failed = "runtime failed to start" if name == "runtime" else f"simulated {name} failed"
-                raise StreamError(f"{what_failed}: {detail}")
+                raise StreamError(detail if name == "runtime" else f"simulated {name} failed: {detail}")
             if name == "runtime":
                 self.ready_after_s = float(detail)
             waiting.discard(name)
