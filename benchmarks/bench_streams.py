@@ -150,13 +150,14 @@ def throughput(n_frames: int = 20000) -> tuple[float, float]:
 def _table(title, beds, seconds, streams):
     print(f"## {title}")
     print("beds | emb p50 ms | emb p99 ms | emb p99.9 ms | emb max ms | fcst p50 ms | fcst p99 ms | "
-          "embeddings | forecasts | frames | lost | runtime CPU %")
+          "embeddings | forecasts | frames | lost | runtime CPU % | load avg")
     best = 0
     for n in beds:
         r = run_beds(n, seconds, streams=streams)
         e, f = r["emb"], r["fcst"]
         print(f"{n} | {e[0]:.1f} | {e[1]:.1f} | {e[2]:.1f} | {e[3]:.1f} | {f[0]:.1f} | {f[1]:.1f} | "
-              f"{r['n_emb']} | {r['n_fc']} | {r['frames']} | {r['lost']} | {r['cpu']:.0f}", flush=True)
+              f"{r['n_emb']} | {r['n_fc']} | {r['frames']} | {r['lost']} | {r['cpu']:.0f} | "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
         if e[1] <= 100.0 and r["lost"] == 0:
             best = max(best, n)
     print(f"largest bed count with embedding p99 <= 100 ms and 0 frames lost: {best or 'none'}\n", flush=True)

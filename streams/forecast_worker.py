@@ -46,8 +46,11 @@ class ForecastWorker:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def submit(self, stats, stream: str, channels, fs_hz: float, t0_s: float, x: np.ndarray, recv_s: float):
-        self._q.put((stats, stream, tuple(channels), float(fs_hz), float(t0_s), x, recv_s))
+    def submit(self, stats, stream: str, channels, fs_hz: float, t0_s: float, x: np.ndarray, recv_s: float,
+               sent_s: float | None = None):
+        """One accepted marker frame; ``recv_s``: when the runtime received it, ``sent_s``: when the
+        device sent it (its header's ``sent_s``, if any), both wall-clock seconds."""
+        self._q.put((stats, stream, tuple(channels), float(fs_hz), float(t0_s), x, recv_s, sent_s))
 
     def forget(self, source: str):
         """The source's stream expired: drop its forecaster (after a last checkpoint)."""
@@ -91,7 +94,8 @@ class ForecastWorker:
                 self.forecasters[src] = sf
         return src, sf
 
-    def _handle(self, stats, stream, channels, fs_hz, t0_s, x, recv_s):
+    def _handle(self, stats, stream, channels, fs_hz, t0_s, x, recv_s, sent_s=None):
+        t_start = time.time()
         self.handled += 1
         n = x.shape[1]
         t_s = t0_s + (n - 1) / fs_hz
@@ -116,10 +120,14 @@ class ForecastWorker:
             stats.forecasts += 1
             lat = (t_out - t_s) * 1e3
             stats.output_ms.add(lat)
+            parts = {"total": lat, "runtime": (t_out - recv_s) * 1e3, "queue": (t_start - recv_s) * 1e3,
+                     "model": (t_out - t_start) * 1e3}
+            if sent_s is not None:
+                parts["device"] = (sent_s - t_s) * 1e3
             header = {"kind": "forecast", "stream": stream, "t_s": t_s, "target_s": t_s + sf.horizon_s,
                       "horizon_steps": sf.cfg.horizon_steps, "horizon_s": sf.horizon_s,
                       "method": sf.cfg.method, "valid": True, "channels": list(channels),
-                      "latency_ms": {"total": lat, "runtime": (t_out - recv_s) * 1e3}, "t_out_s": t_out}
+                      "latency_ms": parts, "t_out_s": t_out}
             self._send(f"fcst/{src}", header, np.asarray(value, dtype=np.float32))
         else:
             stats.holds += 1

@@ -14,22 +14,34 @@ class Latency:
     """The last ``size`` latencies in milliseconds and their percentiles."""
 
     def __init__(self, size: int = 20000):
-        self.values = collections.deque(maxlen=size)
+        self._buf = np.empty(max(1, int(size)), np.float64)   # a ring: no per-value Python objects
+        self._n = 0          # values held (<= size)
+        self._i = 0          # next slot
         self.count = 0
         self.max_ms = 0.0
 
+    @property
+    def values(self) -> np.ndarray:
+        """The held latencies, oldest first."""
+        if self._n < len(self._buf):
+            return self._buf[:self._n].copy()
+        return np.concatenate([self._buf[self._i:], self._buf[:self._i]])
+
     def add(self, ms: float):
-        self.values.append(ms)
+        self._buf[self._i] = ms
+        self._i = (self._i + 1) % len(self._buf)
+        self._n = min(self._n + 1, len(self._buf))
         self.count += 1
-        self.max_ms = max(self.max_ms, ms)
+        if ms > self.max_ms:
+            self.max_ms = ms
 
     def summary(self) -> dict:
         """``{"n", "p50", "p99", "p99.9", "max"}`` in ms (percentiles over the recent window,
         ``max`` over the whole run); NaN when empty."""
-        if not self.values:
+        if not self._n:
             return {"n": 0, "p50": float("nan"), "p99": float("nan"), "p99.9": float("nan"),
                     "max": float("nan")}
-        p = np.percentile(np.fromiter(self.values, float), PERCENTILES)
+        p = np.percentile(self._buf[:self._n], PERCENTILES)   # order does not matter
         return {"n": self.count, "p50": float(p[0]), "p99": float(p[1]), "p99.9": float(p[2]),
                 "max": float(self.max_ms)}
 

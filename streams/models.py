@@ -110,6 +110,22 @@ class ModelHost:
         return out
 
 
+BACKGROUND_NICE = 5
+
+
+def background_thread_priority(nice: int = BACKGROUND_NICE):
+    """Lower the calling thread's CPU priority (Linux: nice is per thread) so that, on a busy
+    machine, the event loop and the forecast thread get a core first; best effort, silent where
+    the platform has no per-thread nice. The encoder lanes, the score thread and the recorder's
+    writer call it."""
+    import os
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except (AttributeError, OSError):
+        pass
+
+
 @dataclass
 class Job:
     """Windows of one model (``None``: quality only) to embed.
@@ -152,6 +168,7 @@ class EncoderWorker:
         self._jobs.put(job)
 
     def _loop(self):
+        background_thread_priority()
         while True:
             job = self._jobs.get()
             if job is None:

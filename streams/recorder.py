@@ -42,6 +42,12 @@ class Recorder:
         self.files: list[pathlib.Path] = []
         self._pool = None
         self._pending: list = []
+        # imported and exercised at start-up: the first import (~0.2 s) and the first conversion of
+        # Python values (~15 ms, lazy set-up inside pyarrow) hold the GIL, and on the writer
+        # thread they stalled the event loop and the forecast thread by as much
+        import polars as pl
+        import pyarrow as pa
+        pl.from_arrow(pa.table({"a": _column(pa, [["x"]]), "b": _column(pa, ["x"]), "c": _column(pa, [1.0])}))
 
     def _first_free_part(self) -> int:
         existing = [int(p.stem.split("-")[-1]) for p in self.dir.glob("*-*.parquet")
@@ -79,7 +85,9 @@ class Recorder:
         """Hand buffered rows to the writer thread (new files, one per kind); returns at once."""
         import concurrent.futures
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="biosig-recorder")
+            from streams.models import background_thread_priority
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="biosig-recorder",
+                                                               initializer=background_thread_priority)
         batches = []
         for name, rows, key in (("inputs", self.inputs, "samples"), ("outputs", self.outputs, "values")):
             if rows:
@@ -101,7 +109,7 @@ class Recorder:
             offsets = np.zeros(len(values) + 1, np.int32)
             np.cumsum([len(v) for v in values], out=offsets[1:])
             flat = np.concatenate(values) if values else np.zeros(0, np.float32)
-            table = pa.table({**{k: pa.array(v) for k, v in cols.items()},
+            table = pa.table({**{k: _column(pa, v) for k, v in cols.items()},
                               key: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()))})
             pl.from_arrow(table).write_parquet(path)
             self.rows_written[name] += len(rows)
@@ -116,6 +124,16 @@ class Recorder:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+_CHUNK_ROWS = 256
+
+
+def _column(pa, values: list):
+    """An Arrow column from Python values, converted ``_CHUNK_ROWS`` rows at a time: one
+    conversion of a few thousand rows holds the GIL for up to ~15 ms, which delayed the runtime's
+    event loop and forecast thread by as much; chunks keep each hold short."""
+    return pa.chunked_array([pa.array(values[i:i + _CHUNK_ROWS]) for i in range(0, len(values), _CHUNK_ROWS)])
 
 
 def read_recording(directory, kind: str = "inputs"):

@@ -18,6 +18,10 @@ Nothing a client sends can stop the loop: every bad frame is rejected and counte
 encoder form one bounded queue (``embed_queue``) that drops its oldest window and counts it;
 forecasts are made and published by :class:`streams.forecast_worker.ForecastWorker` in its own
 thread, never queued behind windows or encoders.
+
+The class is made of three modules: this one (start-up, the event loop, shutdown, status),
+:mod:`streams.runtime_ingest` (frames in, streams, windows) and :mod:`streams.runtime_outputs`
+(batches, encoder results, every frame out).
 """
 from __future__ import annotations
 
@@ -28,30 +32,31 @@ import sys
 import threading
 import time
 
-import numpy as np
-
 from streams import protocol
 from streams.config import RuntimeConfig
-from streams.errors import ProtocolError, StreamError
+from streams.errors import StreamError
 from streams.forecast import build_forecaster, source_of
-from streams.ingest import InputStream
 from streams.metrics import Latency
 from streams.registry import StreamRegistry
-from streams.scores import ScoreHost
+from streams.runtime_ingest import IngestMixin
+from streams.runtime_outputs import Lane, OutputsMixin
+from streams.scores import ScoreHost, ScoreWorker
 from streams.startup import StartingResponder, warm_up_all
 
 log = logging.getLogger(__name__)
 
 
-class Lane:
-    """Windows waiting for one encoder worker (bounded by ``embed_queue``, oldest dropped)."""
+def freeze_start_up_heap():
+    """Move every object alive after start-up (encoders, torch, ONNX Runtime, neurokit2: millions
+    of objects) out of the garbage collector's reach. Without this each full collection scanned
+    them all: 280-370 ms measured in `biosig demo`, during which every thread of the process
+    stood still (a 200 ms forecast latency spike). Later objects are collected as usual. (No
+    collection first: it would cost the same ~0.3 s at every start, for little memory.)"""
+    import gc
+    gc.freeze()
 
-    def __init__(self, name: str, worker):
-        self.name, self.worker = name, worker
-        self.pending: collections.deque = collections.deque()
 
-
-class Runtime:
+class Runtime(IngestMixin, OutputsMixin):
     """Run with :meth:`run` (blocking) or :meth:`start` (a thread); stop with :meth:`stop`.
 
     Parameters
@@ -85,6 +90,7 @@ class Runtime:
         self.recorder = None
         self.models = None
         self.forecast_worker = None
+        self.score_worker = None
         self._refused_hold: collections.OrderedDict = collections.OrderedDict()
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
         self.scores = ScoreHost(smooth_windows=self.config.score_smooth_windows)  # score/ frames
@@ -180,11 +186,13 @@ class Runtime:
 
             for name in ("main", *sorted(set(cfg.own_worker_modalities))):
                 self.lanes[name] = Lane(name, EncoderWorker(notify))
+            self.score_worker = ScoreWorker(self.scores, self._send, cfg.embed_queue)
             self.forecast_worker = ForecastWorker(cfg.forecaster, self._send, cfg.state_dir,
                                                   cfg.checkpoint_every_s)
             if cfg.record_dir:
                 from streams.recorder import Recorder
                 self.recorder = Recorder(cfg.record_dir, cfg.rotate_s)
+            freeze_start_up_heap()
             self._loop(zmq, wake, monitors, seconds)
         finally:
             self._shutdown(socks, monitors, security, ctx)
@@ -211,6 +219,8 @@ class Runtime:
             lane.worker.stop()
             for job, emb, err, ms in lane.worker.poll_results():
                 self._publish_embeddings(job, emb, err, ms)
+        if self.score_worker is not None:
+            self.score_worker.stop()
         if self.recorder is not None:
             self.recorder.close()
         for _, sk, mon in monitors:
@@ -304,227 +314,6 @@ class Runtime:
             log.warning("a client failed CURVE authentication on the %s socket (%d so far)", name,
                         sum(self.auth_failures.values()))
 
-    # ------------------------------------------------------------------ ingest
-    def _reject(self, stream: str, reason: str, detail: str = ""):
-        target = self.registry.stats_for_reject(stream)
-        if target is None:
-            self.invalid[reason] += 1
-        else:
-            target.rejected[reason] += 1
-            target.last_rejected = time.time()
-        log.debug("rejected a frame of %s: %s %s", stream or "?", reason, detail)
-
-    def _on_ingest(self, parts):
-        try:
-            self._ingest(parts)
-        except Exception as exc:  # valid frames the stream's pipeline cannot take: never fatal
-            stream = ""
-            try:
-                stream = bytes(parts[0].buffer if hasattr(parts[0], "buffer") else parts[0]).decode()
-            except Exception:
-                pass
-            try:
-                self._reject(stream, "unsupported", str(exc))
-            except Exception:  # e.g. a topic that is no stream name: count it globally
-                self.invalid["unsupported"] += 1
-            log.warning("frame of %r not processed: %s: %s", stream[:80], type(exc).__name__, exc)
-
-    def _ingest(self, parts):
-        recv_s = time.time()
-        try:
-            frame = protocol.decode(parts)
-        except ProtocolError as exc:
-            self._reject(exc.stream, exc.reason, str(exc))
-            return
-        h, x = frame.header, frame.array
-        if frame.kind == "heartbeat":
-            return
-        if frame.kind != "signal" or frame.topic.startswith("sig/"):
-            self._reject(h["stream"] if frame.kind == "signal" else frame.topic, "schema",
-                         f"{frame.kind} frames on {frame.topic[:80]!r} are outputs, not inputs")
-            return
-        name = h["stream"]
-        st = self.streams.get(name)
-        if st is None or st.session != h["session"]:
-            if st is None:
-                why = self.registry.admit(name)
-                if why:
-                    self._refuse(name, h, why)
-                    return
-            st = self._open_stream(h, st)
-        else:
-            why = st.consistent(h)
-            if why:
-                self._reject(name, "inconsistent", why)
-                return
-        t0 = float(h["t0_s"])
-        verdict = st.sequence(h["seq"], t0)
-        if verdict in ("duplicate", "late"):
-            setattr(st.stats, "duplicates" if verdict == "duplicate" else "late",
-                    getattr(st.stats, "duplicates" if verdict == "duplicate" else "late") + 1)
-            return
-        x = x.astype(np.float32, copy=False)
-        n = x.shape[1]
-        t_last = t0 + (n - 1) / st.fs_hz
-        st.last_t_s = t_last
-        stats = st.stats
-        stats.accept(recv_s, n)
-        stats.ingest_ms.add((recv_s - t_last) * 1e3)
-        if self.config.tap_signals:
-            self._tap(h, x)
-        if st.modality == "motion":
-            self._forecast(st, t0, x, recv_s)
-            if self.recorder is not None:
-                with self._send_lock:
-                    self.recorder.add_input(h, x, recv_s)
-            return
-        if self.recorder is not None:
-            with self._send_lock:
-                self.recorder.add_input(h, x, recv_s)
-        self._deferred.append((st, x, t0, t_last, verdict in ("gap", "restart")))
-
-    def _run_deferred(self):
-        work, self._deferred = self._deferred, []
-        for st, x, t0, t_last, reset in work:
-            try:
-                if reset:
-                    st.reset_windows()
-                self._windows(st, x, t0, t_last)
-            except Exception as exc:  # a frame the stream's pipeline cannot take: never fatal
-                self._reject(st.name, "unsupported", str(exc))
-                log.warning("frame of %r not processed: %s: %s", st.name, type(exc).__name__, exc)
-
-    def _lane(self, st):
-        return self.lanes.get(st.modality) or self.lanes["main"]
-
-    def _windows(self, st, x, t0, t_last):
-        """Cut windows and queue them for the encoder worker (the one place windows enter the
-        embedding path; :meth:`_publish_window` is the one place their frames leave)."""
-        pending = self._lane(st).pending
-        for win, t_start, t_end in st.windows(x, t0):
-            st.stats.windows += 1   # quality and embedding are computed by the worker thread
-            if len(pending) >= self.config.embed_queue:
-                dropped = pending.popleft()
-                dropped[0].stats.dropped += 1
-            pending.append((st, win, t_start, t_end, t_last, time.monotonic()))
-
-    def _refuse(self, name: str, h: dict, why: str):
-        """No slot for a new stream: counted, and a marker stream's source is told by a hold."""
-        self.invalid[why] += 1
-        if h["modality"] != "motion":
-            return
-        src, now = source_of(name), time.time()
-        last = self._refused_hold.get(src)
-        if last is not None and now - last < 1.0:   # at most one such hold per source per second
-            return
-        self._refused_hold[src] = now
-        self._refused_hold.move_to_end(src)
-        while len(self._refused_hold) > 4096:
-            self._refused_hold.popitem(last=False)
-        t_s = float(h["t0_s"]) + (h["shape"][1] - 1) / float(h["fs_hz"])
-        self.forecast_worker.publish_hold(src, name, t_s, "unavailable", f"no stream slot ({why})")
-
-    def _open_stream(self, h: dict, old: InputStream | None) -> InputStream:
-        stats = self.stats.get(h["stream"]) or self.registry.new_stats(h["stream"])
-        if old is not None:
-            stats.restarts += 1
-            log.info("%s: new publisher session %d (was %d)", h["stream"], h["session"], old.session)
-        window = None if h["modality"] == "motion" else self.config.windows.get(h["modality"], (10.0, 1.0))
-        model = self.models.get(h["modality"]) if window else None
-        st = InputStream(h, window, model, stats)
-        self.registry.add(st)
-        return st
-
-    # ------------------------------------------------------------------ forecasts
-    def _forecast(self, st: InputStream, t0: float, x: np.ndarray, recv_s: float):
-        fw = self.forecast_worker
-        if fw.alive:
-            fw.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s)
-        else:  # the forecast thread is gone: every marker frame is answered by a hold
-            st.stats.holds += 1
-            fw.publish_hold(source_of(st.name), st.name, t0 + (x.shape[1] - 1) / st.fs_hz, "unavailable",
-                            "the forecast worker stopped")
-
-    # ------------------------------------------------------------------ batching and outputs
-    def _maybe_submit(self, lane):
-        from streams.models import Job
-        if not lane.pending or not lane.worker.idle:
-            return
-        age = time.monotonic() - lane.pending[0][-1]
-        if len(lane.pending) < self.config.max_batch and age < self.config.max_delay_s:
-            return
-        first = lane.pending[0]
-        items, keep = [], collections.deque()
-        for item in lane.pending:  # same model and window shape as the oldest, oldest first
-            if len(items) < self.config.max_batch and item[0].model is first[0].model \
-                    and item[1].shape == first[1].shape:
-                items.append(item)
-            else:
-                keep.append(item)
-        lane.pending = keep
-        self.batch_sizes.add(len(items))
-        x = np.stack([it[1] for it in items])
-        lane.worker.submit(Job(first[0].model, x, items, time.monotonic()))
-
-    def _publish_embeddings(self, job, emb, err, model_ms):
-        now_m = time.monotonic()
-        for i, (st, win, t_start, t_end, t_last, t_enq) in enumerate(job.items):
-            if err is not None:
-                st.stats.rejected["encoder"] += 1
-                continue
-            lat = {"queue": (job.t_submit - t_enq) * 1e3}
-            if job.model is not None:
-                lat.update(model=model_ms, wait=(now_m - job.t_submit) * 1e3 - model_ms)
-            self._publish_window(st, win, t_start, t_end, t_last, job.quality[i],
-                                 None if emb is None else emb[i],
-                                 lat, "" if job.model is None else job.model.model_id)
-
-    def _publish_window(self, st, win, t_start, t_end, t_last, q, emb, lat, model_id=""):
-        """Publish one window's embedding frame (the single place; hooks on windows go here)."""
-        t_out = time.time()
-        total = (t_out - t_last) * 1e3
-        st.stats.outputs += 1
-        st.stats.output_ms.add(total)
-        header = {"kind": "embedding", "stream": st.name, "model_id": model_id,
-                  "window_start_s": t_start, "window_end_s": t_end, "quality": float(q),
-                  "latency_ms": {**lat, "total": total}, "t_out_s": t_out,
-                  "modality": st.modality, "channels": list(st.channels[:win.shape[0]])}
-        vec = np.zeros(0, np.float32) if emb is None else np.asarray(emb, np.float32)
-        self._send(f"emb/{st.name}", header, vec)
-        self.scores.publish(self, st, win, t_start, t_end, q)
-
-    def _tap(self, h: dict, x: np.ndarray):
-        """An accepted input frame again on the output socket as ``sig/<stream>`` (for the dashboard)."""
-        keys = ("stream", "session", "t0_s", "fs_hz", "channels", "units", "modality")
-        self._send(f"sig/{h['stream']}", {"kind": "signal", **{k: h[k] for k in keys}}, x, record=False)
-
-    def _send(self, topic: str, header: dict, array=None, record: bool = True):
-        """Publish one output frame; safe from any thread (the forecast worker sends too)."""
-        import zmq
-        with self._send_lock:
-            header = dict(header, seq=self.out_seq[topic], epoch=self.epoch)
-            self.out_seq[topic] += 1
-            try:
-                self.pub.send_multipart(protocol.encode(topic, header, array), zmq.NOBLOCK, copy=False)
-            except zmq.Again:  # PUB drops for slow subscribers itself; counted here if ever raised
-                self.invalid["output_dropped"] += 1
-            if record and self.recorder is not None:
-                self.recorder.add_output(topic, header, array, time.time())
-
-    def _heartbeat(self):
-        """``hb/runtime`` with the last sequence number of every output topic, so that a
-        subscriber can see frames lost at the end of a topic."""
-        import zmq
-        with self._send_lock:
-            last = {t: n - 1 for t, n in self.out_seq.items() if t not in ("hb/runtime", "status")}
-            header = {"kind": "heartbeat", "stream": "runtime", "t_s": time.time(), "last_seq": last,
-                      "seq": self.out_seq["hb/runtime"], "epoch": self.epoch}
-            self.out_seq["hb/runtime"] += 1
-            try:
-                self.pub.send_multipart(protocol.encode("hb/runtime", header), zmq.NOBLOCK)
-            except zmq.Again:
-                self.invalid["output_dropped"] += 1
-
     # ------------------------------------------------------------------ status
     def status(self) -> dict:
         now = time.time()
@@ -551,6 +340,7 @@ class Runtime:
                       "idle_expire_s": reg.idle_expire_s},
             "queue": {"pending_windows": sum(len(ln.pending) for ln in lanes), "max": self.config.embed_queue,
                       "encoder_busy": any(ln.worker.busy for ln in lanes),
+                      "score_pending": self.score_worker.pending if self.score_worker else 0,
                       "batches": sum(ln.worker.batches for ln in lanes),
                       "batch_size": self.batch_sizes.summary(),
                       "lanes": {ln.name: {"pending_windows": len(ln.pending), "batches": ln.worker.batches,

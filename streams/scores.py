@@ -1,9 +1,11 @@
 """Per-window scores for the runtime: measures, head outputs and alarm hygiene on ``score/...``.
 
-For every window the runtime publishes on ``emb/<source>/<stream>``, :meth:`ScoreHost.publish`
-publishes one ``score`` frame on ``score/<source>/<stream>`` (documented in docs/protocol.md).
-The measures are :func:`biosig.measures_window.window_measures` of the very window the encoder
-saw, with the quality the runtime already computed, so ``biosig score`` (which calls the same
+For every window the runtime publishes on ``emb/<source>/<stream>``, it publishes one ``score`` frame on ``score/<source>/<stream>`` (documented in docs/protocol.md).
+The header is computed by :meth:`ScoreHost.compute` in :class:`ScoreWorker`'s own thread, never
+on the runtime's event loop (neurokit2's beat detection takes ~3 ms per ECG window; on the event
+loop it delayed the receipt of marker frames) and never in an encoder lane (where it would
+serialise with the model). The measures are
+:func:`biosig.measures_window.window_measures` of the very window the encoder saw, with the quality the runtime already computed, so ``biosig score`` (which calls the same
 function on the same causal windows) gives the same numbers.
 
 Alarm hygiene: a window below its modality's quality threshold carries ``ok: false``, every
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import collections
 import logging
+import queue
+import threading
 import time
 
 import numpy as np
@@ -100,8 +104,10 @@ class ScoreHost:
         self.header("warm-up", -1, modality, win, fs_hz, 0.0, window_s)
         self._recent = {k: v for k, v in self._recent.items() if k[0] != "warm-up"}
 
-    def publish(self, rt, st, win, t_start, t_end, quality):
-        """Runtime hook: publish the score frame of one window of input stream ``st`` (never raises)."""
+    def compute(self, st, win, t_start, t_end, quality) -> dict | None:
+        """The score header of one window of input stream ``st``, or None when it cannot be
+        computed (counted under the stream's ``rejected["score"]``; never raises). Called by the
+        runtime's :class:`ScoreWorker` thread, off the event loop."""
         try:
             if st.modality == "spiro":  # indices need the raw volume in mL
                 from encoders.heads.features import volume_scale
@@ -112,5 +118,58 @@ class ScoreHost:
         except Exception as exc:  # a measure failing on odd data must not stop the runtime
             st.stats.rejected["score"] += 1
             log.warning("no score for a window of %s: %s: %s", st.name, type(exc).__name__, exc)
-            return
-        rt._send(f"score/{st.name}", h)
+            return None
+        return h
+
+    def publish(self, rt, st, win, t_start, t_end, quality):
+        """Compute and publish the score frame of one window of input stream ``st`` (never raises)."""
+        h = self.compute(st, win, t_start, t_end, quality)
+        if h is not None:
+            rt._send(f"score/{st.name}", h)
+
+
+class ScoreWorker:
+    """A thread that computes and publishes score frames in window order.
+
+    ``submit`` never blocks: with ``max_pending`` windows already waiting, the window gets no score
+    frame and is counted under its stream's ``rejected["score_backlog"]`` (never silently).
+    ``send(topic, header)`` must be thread-safe (the runtime's ``_send``).
+    """
+
+    def __init__(self, host: ScoreHost, send, max_pending: int = 4096):
+        self.host, self._send = host, send
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, int(max_pending)))
+        self.published = 0
+        self._thread = threading.Thread(target=self._run, name="biosig-scores", daemon=True)
+        self._thread.start()
+
+    def submit(self, st, win, t_start, t_end, quality):
+        try:
+            self._q.put_nowait((st, win, t_start, t_end, quality))
+        except queue.Full:
+            st.stats.rejected["score_backlog"] += 1
+
+    def _run(self):
+        from streams.models import background_thread_priority
+        background_thread_priority()
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            st = item[0]
+            h = self.host.compute(*item)
+            if h is not None:
+                try:
+                    self._send(f"score/{st.name}", dict(h, t_out_s=time.time()))
+                    self.published += 1
+                except Exception as exc:  # e.g. the socket closed at shutdown
+                    log.warning("score frame of %s not sent: %s", st.name, exc)
+
+    @property
+    def pending(self) -> int:
+        return self._q.qsize()
+
+    def stop(self, timeout_s: float = 10.0):
+        """Publish what is waiting, then end the thread."""
+        self._q.put(None)
+        self._thread.join(timeout_s)

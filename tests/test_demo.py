@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -27,6 +28,12 @@ def test_demo_runs_and_writes_its_outputs(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["frames"] > 0 and s["embeddings"] > 0 and s["forecasts"] > 0
     assert s["gaps"] == 0 and s["dropped_windows"] == 0 and s["rejected"] == 0 and s["subscriber_gaps"] == 0
+    for key in ("forecast_latency_ms", "forecast_ingest_ms", "forecast_runtime_ms", "forecast_delivery_ms"):
+        assert s[key]["p50"] >= 0, key            # the breakdown printed in the summary line
+    assert s["runtime_ready_after_s"] > 0       # the runtime ran in its own process and said when it was ready
+    assert "device -> runtime receipt" in r.stdout and "load average" in r.stdout
+    parts = np.loadtxt(out / "forecast_latency.csv", delimiter=",", skiprows=1, ndmin=2)
+    assert parts.shape == (s["received"]["forecast"], 8)
     fc = s["forecast"]["couch1/markers"]
     assert fc["forecasts"] > 100 and 0 < fc["rmse_mm"] < 5.0
     for png in ("latency_hist.png", "forecast_vs_truth.png"):
@@ -34,3 +41,21 @@ def test_demo_runs_and_writes_its_outputs(tmp_path):
     inputs = pl.concat([pl.read_parquet(p) for p in sorted((out / "recordings").glob("inputs-*.parquet"))])
     assert inputs.height == s["frames"]
     assert set(inputs["stream"].unique()) >= {"bed01/ecg", "bed01/ppg", "bed01/resp", "bed01/audio", "couch1/markers"}
+
+
+def test_demo_says_in_one_line_when_its_runtime_process_cannot_start(tmp_path):
+    """The runtime runs in its own process: a start failure there (the status port is taken)
+    still ends the demo with one line and exit code 2, and no process is left behind."""
+    import socket
+    ep = free_endpoints()
+    host, port = ep.status.rsplit(":", 1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", int(port)))
+        s.listen()
+        r = subprocess.run(BIOSIG + ["demo", "--seconds", "3", "--beds", "1", "--out", str(tmp_path / "o"),
+                                     "--ingest", ep.ingest, "--output", ep.output, "--status", ep.status],
+                           capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr[-2000:]
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "cannot bind" in err[0] and err[0].count("failed to start") == 1, err
+    assert "Traceback" not in r.stderr

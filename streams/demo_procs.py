@@ -1,0 +1,154 @@
+"""The processes of ``biosig demo``: the runtime, the simulated ward and the simulated couches
+each run in their own process, as they would in a deployment (``biosig serve`` and every device
+are separate programs). In one process they shared one GIL with the demo's subscriber and live
+view, and each one's Python work delayed the others' frames.
+
+Every child reports on one queue as ``(name, "ready" | "error", detail)``; device children then
+wait for the common device start time on their own ``go`` queue, so the ward and the couches
+start their clocks together once the runtime serves.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import time
+
+from streams.errors import StreamError
+
+log = logging.getLogger(__name__)
+
+
+def _child_setup(log_level: int):
+    # Ctrl-C reaches the whole process group: the demo process stops its children itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def serve_process(cfg, events, stop, log_level: int = logging.WARNING):
+    """Child: run :class:`streams.runtime.Runtime` with ``cfg`` until ``stop`` is set."""
+    _child_setup(log_level)
+    from streams.runtime import Runtime
+    try:
+        rt = Runtime(cfg).start()
+    except Exception as exc:  # reported by the demo as one line
+        events.put(("runtime", "error", str(exc) if isinstance(exc, StreamError)   # says "runtime failed to start"
+                    else f"runtime failed to start: {type(exc).__name__}: {exc}"))
+        return
+    events.put(("runtime", "ready", rt.ready_after_s))
+    try:
+        while not stop.wait(0.2):
+            if not rt._thread.is_alive():
+                log.error("the runtime stopped: %s", rt.error)
+                break
+    finally:
+        rt.stop()
+
+
+def devices_process(name, beds, couches, endpoint, seconds, events, go, log_level: int = logging.WARNING):
+    """Child: the simulated ward (``beds``) or couches (``couches``); sends in real time from the
+    device start time it gets on ``go`` for ``seconds``."""
+    _child_setup(log_level)
+    from streams.simulate import make_couches, make_ward, run_sources
+    pubs, sources = [], []
+    try:
+        if beds:
+            pubs, sources = make_ward(beds, endpoint=endpoint, audio_beds=1)
+        if couches:
+            cp, cs, _ = make_couches(couches, endpoint=endpoint, seconds=seconds + 5)
+            pubs, sources = pubs + cp, sources + cs
+    except Exception as exc:
+        events.put((name, "error", f"{type(exc).__name__}: {exc}"))
+        raise
+    events.put((name, "ready", None))
+    try:
+        t_start = go.get(timeout=900)
+        if t_start is not None:
+            run_sources(sources, seconds, t_start=t_start)
+    finally:
+        for p in pubs:
+            p.close(linger_s=2.0)
+
+
+class DemoProcesses:
+    """Starts the runtime and device processes; :meth:`wait_ready` then :meth:`go`."""
+
+    def __init__(self, cfg, beds: int, couches: int, seconds: float):
+        import multiprocessing as mp
+        self.mp = mp.get_context("spawn")
+        self.events = self.mp.Queue()
+        self.stop_runtime = self.mp.Event()
+        level = logging.getLogger().getEffectiveLevel()
+        self.runtime = self.mp.Process(target=serve_process, name="biosig-demo-runtime",
+                                       args=(cfg, self.events, self.stop_runtime, level), daemon=True)
+        self.devices: dict = {}
+        self._go: dict = {}
+        for name, b, c in (("ward", beds, 0), ("couches", 0, couches)):
+            if b or c:
+                self._go[name] = self.mp.Queue()
+                self.devices[name] = self.mp.Process(
+                    target=devices_process, name=f"biosig-demo-{name}", daemon=True,
+                    args=(name, b, c, cfg.endpoints.ingest, seconds, self.events, self._go[name], level))
+        self.ready_after_s = float("nan")
+        self.runtime.start()
+        for p in self.devices.values():
+            p.start()
+
+    def wait_ready(self, timeout_s: float = 900.0):
+        """Until the runtime serves and every device has its records; a child's failure raises
+        :class:`StreamError` (one line)."""
+        waiting = {"runtime", *self.devices}
+        deadline = time.monotonic() + timeout_s
+        while waiting:
+            try:
+                name, what, detail = self.events.get(timeout=1.0)
+            except queue.Empty:
+                dead = [n for n in waiting if not (self.runtime if n == "runtime" else self.devices[n]).is_alive()]
+                if dead:
+                    raise StreamError(f"the demo's {dead[0]} process exited before it was ready")
+                if time.monotonic() > deadline:
+                    raise StreamError(f"the demo's {', '.join(sorted(waiting))} did not start "
+                                      f"within {timeout_s:g} s")
+                continue
+            if what == "error":
+                raise StreamError(detail if name == "runtime" else f"simulated {name} failed: {detail}")
+            if name == "runtime":
+                self.ready_after_s = float(detail)
+            waiting.discard(name)
+
+    def go(self, delay_s: float = 0.3) -> float:
+        """Start every device clock at the same instant (returned, Unix seconds)."""
+        t_start = time.time() + delay_s
+        for q in self._go.values():
+            q.put(t_start)
+        return t_start
+
+    def devices_alive(self) -> bool:
+        return any(p.is_alive() for p in self.devices.values())
+
+    def join_devices(self, timeout_s: float = 10.0) -> list:
+        """Wait for the devices; returns the names of those that failed."""
+        failed = []
+        for name, p in self.devices.items():
+            p.join(timeout_s)
+            if p.is_alive():
+                p.terminate()
+                p.join(2.0)
+            if p.exitcode != 0:
+                failed.append(f"{name} (exit code {p.exitcode})")
+        return failed
+
+    def stop(self, timeout_s: float = 60.0):
+        """Stop everything (the runtime closes its recordings before it exits)."""
+        for name, q in self._go.items():   # devices still waiting for a start time
+            if self.devices[name].is_alive():
+                q.put(None)
+        for p in self.devices.values():
+            p.join(2.0)
+            if p.is_alive():
+                p.terminate()
+        self.stop_runtime.set()
+        self.runtime.join(timeout_s)
+        if self.runtime.is_alive():
+            self.runtime.terminate()
+            self.runtime.join(5.0)

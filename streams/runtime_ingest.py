@@ -1,0 +1,166 @@
+"""The runtime's ingest half: decode and validate input frames, open and sequence streams,
+cut windows into encoder lanes and hand marker frames to the forecast worker.
+
+:class:`IngestMixin` is one of the two halves :class:`streams.runtime.Runtime` is made of (the
+other is :class:`streams.runtime_outputs.OutputsMixin`); it runs on the event loop only. Nothing
+a client sends can stop the loop: every bad frame is rejected and counted per stream
+(``_invalid`` when the stream cannot be told).
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from streams import protocol
+from streams.errors import ProtocolError
+from streams.forecast import source_of
+from streams.ingest import InputStream
+
+log = logging.getLogger("streams.runtime")
+
+
+class IngestMixin:
+    """Event-loop side of :class:`streams.runtime.Runtime`: from input frame to queued window."""
+
+    # ------------------------------------------------------------------ ingest
+    def _reject(self, stream: str, reason: str, detail: str = ""):
+        target = self.registry.stats_for_reject(stream)
+        if target is None:
+            self.invalid[reason] += 1
+        else:
+            target.rejected[reason] += 1
+            target.last_rejected = time.time()
+        log.debug("rejected a frame of %s: %s %s", stream or "?", reason, detail)
+
+    def _on_ingest(self, parts):
+        try:
+            self._ingest(parts)
+        except Exception as exc:  # valid frames the stream's pipeline cannot take: never fatal
+            stream = ""
+            try:
+                stream = bytes(parts[0].buffer if hasattr(parts[0], "buffer") else parts[0]).decode()
+            except Exception:
+                pass
+            try:
+                self._reject(stream, "unsupported", str(exc))
+            except Exception:  # e.g. a topic that is no stream name: count it globally
+                self.invalid["unsupported"] += 1
+            log.warning("frame of %r not processed: %s: %s", stream[:80], type(exc).__name__, exc)
+
+    def _ingest(self, parts):
+        recv_s = time.time()
+        try:
+            frame = protocol.decode(parts)
+        except ProtocolError as exc:
+            self._reject(exc.stream, exc.reason, str(exc))
+            return
+        h, x = frame.header, frame.array
+        if frame.kind == "heartbeat":
+            return
+        if frame.kind != "signal" or frame.topic.startswith("sig/"):
+            self._reject(h["stream"] if frame.kind == "signal" else frame.topic, "schema",
+                         f"{frame.kind} frames on {frame.topic[:80]!r} are outputs, not inputs")
+            return
+        name = h["stream"]
+        st = self.streams.get(name)
+        if st is None or st.session != h["session"]:
+            if st is None:
+                why = self.registry.admit(name)
+                if why:
+                    self._refuse(name, h, why)
+                    return
+            st = self._open_stream(h, st)
+        else:
+            why = st.consistent(h)
+            if why:
+                self._reject(name, "inconsistent", why)
+                return
+        t0 = float(h["t0_s"])
+        verdict = st.sequence(h["seq"], t0)
+        if verdict in ("duplicate", "late"):
+            setattr(st.stats, "duplicates" if verdict == "duplicate" else "late",
+                    getattr(st.stats, "duplicates" if verdict == "duplicate" else "late") + 1)
+            return
+        x = x.astype(np.float32, copy=False)
+        n = x.shape[1]
+        t_last = t0 + (n - 1) / st.fs_hz
+        st.last_t_s = t_last
+        stats = st.stats
+        stats.accept(recv_s, n)
+        stats.ingest_ms.add((recv_s - t_last) * 1e3)
+        if self.config.tap_signals:
+            self._tap(h, x)
+        if st.modality == "motion":
+            self._forecast(st, t0, x, recv_s, h.get("sent_s"))
+            if self.recorder is not None:
+                with self._send_lock:
+                    self.recorder.add_input(h, x, recv_s)
+            return
+        if self.recorder is not None:
+            with self._send_lock:
+                self.recorder.add_input(h, x, recv_s)
+        self._deferred.append((st, x, t0, t_last, verdict in ("gap", "restart")))
+
+    def _run_deferred(self):
+        work, self._deferred = self._deferred, []
+        for st, x, t0, t_last, reset in work:
+            try:
+                if reset:
+                    st.reset_windows()
+                self._windows(st, x, t0, t_last)
+            except Exception as exc:  # a frame the stream's pipeline cannot take: never fatal
+                self._reject(st.name, "unsupported", str(exc))
+                log.warning("frame of %r not processed: %s: %s", st.name, type(exc).__name__, exc)
+
+    def _lane(self, st):
+        return self.lanes.get(st.modality) or self.lanes["main"]
+
+    def _windows(self, st, x, t0, t_last):
+        """Cut windows and queue them for the encoder worker (the one place windows enter the
+        embedding path; :meth:`_publish_window` is the one place their frames leave)."""
+        pending = self._lane(st).pending
+        for win, t_start, t_end in st.windows(x, t0):
+            st.stats.windows += 1   # quality and embedding are computed by the worker thread
+            if len(pending) >= self.config.embed_queue:
+                dropped = pending.popleft()
+                dropped[0].stats.dropped += 1
+            pending.append((st, win, t_start, t_end, t_last, time.monotonic()))
+
+    def _refuse(self, name: str, h: dict, why: str):
+        """No slot for a new stream: counted, and a marker stream's source is told by a hold."""
+        self.invalid[why] += 1
+        if h["modality"] != "motion":
+            return
+        src, now = source_of(name), time.time()
+        last = self._refused_hold.get(src)
+        if last is not None and now - last < 1.0:   # at most one such hold per source per second
+            return
+        self._refused_hold[src] = now
+        self._refused_hold.move_to_end(src)
+        while len(self._refused_hold) > 4096:
+            self._refused_hold.popitem(last=False)
+        t_s = float(h["t0_s"]) + (h["shape"][1] - 1) / float(h["fs_hz"])
+        self.forecast_worker.publish_hold(src, name, t_s, "unavailable", f"no stream slot ({why})")
+
+    def _open_stream(self, h: dict, old: InputStream | None) -> InputStream:
+        stats = self.stats.get(h["stream"]) or self.registry.new_stats(h["stream"])
+        if old is not None:
+            stats.restarts += 1
+            log.info("%s: new publisher session %d (was %d)", h["stream"], h["session"], old.session)
+        window = None if h["modality"] == "motion" else self.config.windows.get(h["modality"], (10.0, 1.0))
+        model = self.models.get(h["modality"]) if window else None
+        st = InputStream(h, window, model, stats)
+        self.registry.add(st)
+        return st
+
+    # ------------------------------------------------------------------ forecasts
+    def _forecast(self, st: InputStream, t0: float, x: np.ndarray, recv_s: float, sent_s=None):
+        fw = self.forecast_worker
+        if fw.alive:
+            fw.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s, sent_s)
+        else:  # the forecast thread is gone: every marker frame is answered by a hold
+            st.stats.holds += 1
+            fw.publish_hold(source_of(st.name), st.name, t0 + (x.shape[1] - 1) / st.fs_hz, "unavailable",
+                            "the forecast worker stopped")

@@ -1,0 +1,113 @@
+"""The runtime's output half: dynamic batches for the encoder lanes and every frame that leaves
+the PUB socket (``emb/``, ``score/``, ``sig/``, ``hb/runtime``; the forecast worker sends
+``fcst/`` and ``hold/`` through the same :meth:`OutputsMixin._send`).
+
+Score frames (measures and heads, :mod:`streams.scores`) are computed and sent by
+:class:`streams.scores.ScoreWorker` in its own thread, never on the event loop: neurokit2's beat
+detection takes a few ms per ECG window, and on the event loop it delayed the receipt of marker
+frames.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import time
+
+import numpy as np
+
+from streams import protocol
+
+log = logging.getLogger("streams.runtime")
+
+
+class Lane:
+    """Windows waiting for one encoder worker (bounded by ``embed_queue``, oldest dropped)."""
+
+    def __init__(self, name: str, worker):
+        self.name, self.worker = name, worker
+        self.pending: collections.deque = collections.deque()
+
+
+class OutputsMixin:
+    """Batching and publishing side of :class:`streams.runtime.Runtime` (``_send`` is thread-safe)."""
+
+    # ------------------------------------------------------------------ batching and outputs
+    def _maybe_submit(self, lane):
+        from streams.models import Job
+        if not lane.pending or not lane.worker.idle:
+            return
+        age = time.monotonic() - lane.pending[0][-1]
+        if len(lane.pending) < self.config.max_batch and age < self.config.max_delay_s:
+            return
+        first = lane.pending[0]
+        items, keep = [], collections.deque()
+        for item in lane.pending:  # same model and window shape as the oldest, oldest first
+            if len(items) < self.config.max_batch and item[0].model is first[0].model \
+                    and item[1].shape == first[1].shape:
+                items.append(item)
+            else:
+                keep.append(item)
+        lane.pending = keep
+        self.batch_sizes.add(len(items))
+        x = np.stack([it[1] for it in items])
+        lane.worker.submit(Job(first[0].model, x, items, time.monotonic()))
+
+    def _publish_embeddings(self, job, emb, err, model_ms):
+        now_m = time.monotonic()
+        for i, (st, win, t_start, t_end, t_last, t_enq) in enumerate(job.items):
+            if err is not None:
+                st.stats.rejected["encoder"] += 1
+                continue
+            lat = {"queue": (job.t_submit - t_enq) * 1e3}
+            if job.model is not None:
+                lat.update(model=model_ms, wait=(now_m - job.t_submit) * 1e3 - model_ms)
+            self._publish_window(st, win, t_start, t_end, t_last, job.quality[i],
+                                 None if emb is None else emb[i],
+                                 lat, "" if job.model is None else job.model.model_id)
+
+    def _publish_window(self, st, win, t_start, t_end, t_last, q, emb, lat, model_id=""):
+        """Publish one window's embedding frame and hand it to the score thread (the single place;
+        hooks on windows go here)."""
+        t_out = time.time()
+        total = (t_out - t_last) * 1e3
+        st.stats.outputs += 1
+        st.stats.output_ms.add(total)
+        header = {"kind": "embedding", "stream": st.name, "model_id": model_id,
+                  "window_start_s": t_start, "window_end_s": t_end, "quality": float(q),
+                  "latency_ms": {**lat, "total": total}, "t_out_s": t_out,
+                  "modality": st.modality, "channels": list(st.channels[:win.shape[0]])}
+        vec = np.zeros(0, np.float32) if emb is None else np.asarray(emb, np.float32)
+        self._send(f"emb/{st.name}", header, vec)
+        self.score_worker.submit(st, win, t_start, t_end, q)
+
+    def _tap(self, h: dict, x: np.ndarray):
+        """An accepted input frame again on the output socket as ``sig/<stream>`` (for the dashboard)."""
+        keys = ("stream", "session", "t0_s", "fs_hz", "channels", "units", "modality")
+        self._send(f"sig/{h['stream']}", {"kind": "signal", **{k: h[k] for k in keys}}, x, record=False)
+
+    def _send(self, topic: str, header: dict, array=None, record: bool = True):
+        """Publish one output frame; safe from any thread (the forecast worker sends too)."""
+        import zmq
+        with self._send_lock:
+            header = dict(header, seq=self.out_seq[topic], epoch=self.epoch)
+            self.out_seq[topic] += 1
+            try:
+                self.pub.send_multipart(protocol.encode(topic, header, array), zmq.NOBLOCK, copy=False)
+            except zmq.Again:  # PUB drops for slow subscribers itself; counted here if ever raised
+                self.invalid["output_dropped"] += 1
+            if record and self.recorder is not None:
+                self.recorder.add_output(topic, header, array, time.time())
+
+    def _heartbeat(self):
+        """``hb/runtime`` with the last sequence number of every output topic, so that a
+        subscriber can see frames lost at the end of a topic."""
+        import zmq
+        with self._send_lock:
+            last = {t: n - 1 for t, n in self.out_seq.items() if t not in ("hb/runtime", "status")}
+            header = {"kind": "heartbeat", "stream": "runtime", "t_s": time.time(), "last_seq": last,
+                      "seq": self.out_seq["hb/runtime"], "epoch": self.epoch}
+            self.out_seq["hb/runtime"] += 1
+            try:
+                self.pub.send_multipart(protocol.encode("hb/runtime", header), zmq.NOBLOCK)
+            except zmq.Again:
+                self.invalid["output_dropped"] += 1
