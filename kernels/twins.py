@@ -216,3 +216,21 @@ def mix_rls_step(Ps, Ws, u, target, pu, nwork, states, lams, trace_maxes, preds)
 
 def mix_rls_predict(Ws, u, preds):
     preds[:] = np.einsum("knm,m->kn", Ws, u)
+
+
+def analog_store(U, T, count, u, move):
+    i = int(count[0]) % U.shape[0]
+    U[i] = u
+    T[i] = move
+    count[0] += 1.0
+
+
+def analog_predict(U, T, count, u, last, k, dist, y):
+    n_stored = min(int(count[0]), U.shape[0])
+    y[:] = last
+    if n_stored < k:
+        return
+    d = np.sum((U[:n_stored] - u) ** 2, axis=1)
+    idx = np.argsort(d, kind="stable")[:k]
+    w = 1.0 / (d[idx] + 1e-3)
+    y += (w / w.sum()) @ T[idx]

@@ -1,0 +1,140 @@
+"""``mix``: online aggregation of diverse experts (RLS over two windows, the method of analogues).
+
+Experts (all learn from the same delayed targets as every method, in z-units):
+
+* **long RLS**: RLS on the whole window (``lookback`` frames, at most ``MIX_MAX_INPUTS`` values,
+  see :func:`mix_lags`), one expert per forgetting factor in :data:`MIX_FORGET` and initial
+  regularisation in :data:`MIX_INIT_REG`;
+* **short RLS**: the same on the newest half of the window (reacts faster, fewer parameters);
+* **analogues** (:mod:`kernels.analog`): the ``MIX_ANALOG_K`` past windows nearest to the
+  current one (of the last ``MIX_ANALOG_MEMORY`` whose move is known), their moves averaged.
+  Breathing repeats its shape; this nonlinear expert predicts onsets a linear one cannot.
+
+Aggregation: exponentially weighted averaging (EWA).  Each step the forecasts every expert made
+``horizon_steps`` ago for the newest sample are scored (mean squared z-error over coordinates),
+the discounted cumulative loss ``L_k`` updated, and the forecast is ``sum_k w_k f_k`` with
+``w_k ~ exp(-mix_eta L_k)``: weights learn only from errors that have become known.  For squared
+loss on a bounded range EWA is within ``ln K / eta`` of the best expert (exp-concavity; Kivinen
+& Warmuth 1999, Cesa-Bianchi & Lugosi 2006 ch. 3); delayed feedback costs about a factor h
+(Weinberger & Ordentlich 2002) and the discount makes it track a slowly changing best expert.
+Last, the **reach bound**: the forecast moves at most as far from the newest sample as the
+largest h-step move seen so far, per coordinate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from realtime.base import Forecaster
+
+MIX_FORGET = (0.99, 0.995, 0.998, 0.999)
+MIX_INIT_REG = (0.1, 10.0)
+MIX_REACH = 1.0
+MIX_MAX_INPUTS = 72  # an RLS expert sees at most this many window values (+ bias): 8 frames of 9 coordinates
+MIX_ANALOG_K = 10  # analogues averaged
+MIX_ANALOG_MEMORY = 1024  # past (window, move) pairs searched
+
+
+def mix_lags(lookback: int, max_frames: int = 8) -> np.ndarray:
+    """Lags (0 = newest frame) an RLS expert regresses on, oldest first.
+
+    All ``lookback`` frames when ``lookback <= max_frames``; otherwise the ``max_frames // 2`` newest
+    frames and the rest evenly spaced over the older part of the window, ending at the oldest frame
+    (lag ``lookback - 1``).  :class:`Mix` uses ``max_frames = MIX_MAX_INPUTS // n_coords`` (8 for 9
+    coordinates, 72 for a 1-D trace), so each expert's input has at most 73 dims whatever the
+    lookback and the O(m^2) updates stay cheap.
+    """
+    if lookback <= max_frames:
+        return np.arange(lookback - 1, -1, -1)
+    dense = max_frames // 2
+    coarse = np.round(np.linspace(lookback - 1, dense, max_frames - dense)).astype(int)
+    return np.unique(np.concatenate([coarse, np.arange(dense)]))[::-1]
+
+
+class Mix(Forecaster):
+    """EWA over long-window RLS, short-window RLS and analogue experts (module docstring)."""
+
+    method = "mix"
+    _model_arrays = ("Ps", "Ws", "Ps_s", "Ws_s", "_pu", "_pu_s", "_nwork", "_rls_state", "_rls_state_s",
+                     "_an_U", "_an_T", "_an_count", "_an_dist", "_cum", "_ring", "_ring_ok", "_wts", "_preds",
+                     "_preds_s", "_reach", "_move")
+
+    def _init_model(self, rng) -> None:
+        n, L = self.n_coords, self.lookback
+        max_frames = max(2, MIX_MAX_INPUTS // n)
+        self._sel = self._selection(mix_lags(L, max_frames))
+        self._sel_s = self._selection(mix_lags(max(1, -(-L // 2)), max_frames))
+        self._lams = np.array([f for f in MIX_FORGET for _ in MIX_INIT_REG])
+        regs = np.array([r for _ in MIX_FORGET for r in MIX_INIT_REG])
+        k_rls = len(regs)
+        m, m_s = self._sel.shape[0], self._sel_s.shape[0]
+        self._trace_max, self._trace_max_s = m / regs, m_s / regs
+        self.Ps = np.stack([np.eye(m) / r for r in regs])
+        self.Ws = np.zeros((k_rls, n, m))
+        self.Ps_s = np.stack([np.eye(m_s) / r for r in regs])
+        self.Ws_s = np.zeros((k_rls, n, m_s))
+        self._pu, self._pu_s = np.zeros(m), np.zeros(m_s)
+        self._nwork = np.zeros((2, n))
+        self._rls_state, self._rls_state_s = np.zeros((k_rls, 2)), np.zeros((k_rls, 2))
+        self._an_U = np.zeros((MIX_ANALOG_MEMORY, m - 1))  # window values without the bias
+        self._an_T = np.zeros((MIX_ANALOG_MEMORY, n))
+        self._an_count = np.zeros(1)
+        self._an_dist = np.zeros(MIX_ANALOG_K)
+        k = 2 * k_rls + 1  # long RLS, short RLS, analogues (last row)
+        self._cum = np.zeros(k)
+        self._ring = np.zeros((self.horizon_steps + 1, k, n))  # expert forecasts, by sample count
+        self._ring_ok = np.zeros(self.horizon_steps + 1)
+        self._wts = np.full(k, 1.0 / k)
+        self._preds = np.zeros((k, n))
+        self._preds_s = np.zeros((k_rls, n))
+        self._reach = np.zeros(n)  # largest |z(t) - z(t - h)| seen so far, per coordinate
+        self._move = np.zeros(n)
+
+    def _selection(self, lags) -> np.ndarray:
+        n = self.n_coords
+        frames = self.lookback - 1 - lags  # frame index in the window, oldest first
+        return np.concatenate([(frames[:, None] * n + np.arange(n)).ravel(), [self.m - 1]])
+
+    @property
+    def n_experts(self) -> int:
+        return self._cum.shape[0]
+
+    def _restart_state(self) -> None:
+        self._ring_ok[:] = 0.0
+
+    def _train(self, u, target) -> float:
+        n, k_rls = self.n_coords, self._lams.shape[0]
+        last = u[-1 - n:-1]
+        np.subtract(target, last, out=self._move)
+        np.maximum(self._reach, np.abs(self._move), out=self._reach)
+        slot = self._count % self._ring.shape[0]  # the forecasts made h samples ago for this target
+        if self._ring_ok[slot]:
+            self._steps.ewa_learn(self._cum, self._ring[slot], target, self.config.mix_discount)
+            self._ring_ok[slot] = 0.0
+        x = u[self._sel]
+        self._steps.analog_store(self._an_U, self._an_T, self._an_count, x[:-1], self._move)
+        loss = self._steps.mix_rls_step(self.Ps, self.Ws, x, target, self._pu, self._nwork, self._rls_state,
+                                        self._lams, self._trace_max, self._preds_s)
+        self._preds[:k_rls] = self._preds_s
+        loss_s = self._steps.mix_rls_step(self.Ps_s, self.Ws_s, u[self._sel_s], target, self._pu_s, self._nwork,
+                                          self._rls_state_s, self._lams, self._trace_max_s, self._preds_s)
+        self._preds[k_rls:2 * k_rls] = self._preds_s
+        self._preds[-1] = np.nan  # the analogue expert has no a-priori training output
+        self._nwork[0] = self._preds[:k_rls].mean(axis=0)  # train_forecast(): the long experts' mean
+        return max(loss, loss_s)
+
+    def _predict(self, u) -> None:
+        n, k_rls = self.n_coords, self._lams.shape[0]
+        last = u[-1 - n:-1]
+        x = u[self._sel]
+        self._steps.mix_rls_predict(self.Ws, x, self._preds_s)
+        self._preds[:k_rls] = self._preds_s
+        self._steps.mix_rls_predict(self.Ws_s, u[self._sel_s], self._preds_s)
+        self._preds[k_rls:2 * k_rls] = self._preds_s
+        self._steps.analog_predict(self._an_U, self._an_T, self._an_count, x[:-1], last, MIX_ANALOG_K,
+                                   self._an_dist, self._preds[-1])
+        slot = (self._count + self.horizon_steps) % self._ring.shape[0]
+        self._ring[slot] = self._preds
+        self._ring_ok[slot] = 1.0
+        self._steps.ewa_predict(self._cum, self.config.mix_eta, self._preds, self._wts, self._y)
+        if MIX_REACH:
+            np.clip(self._y, last - MIX_REACH * self._reach, last + MIX_REACH * self._reach, out=self._y)
