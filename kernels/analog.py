@@ -48,13 +48,35 @@ def analog_predict(U, T, count, u, last, k, dist, y):
     best_d = dist[:k]  # the k smallest distances so far, ascending; best_i their slots
     best_i = np.empty(k, np.int64)
     filled = 0
+    bound = np.inf
     for i in range(n_stored):
-        s = 0.0
         row = U[i]
-        for j in range(m):
-            d = row[j] - u[j]
-            s += d * d
-        if filled == k and not (s < best_d[k - 1]):
+        # four independent partial sums (a single running sum is latency-bound without fastmath);
+        # early abandoning: stop once the distance cannot enter the k best (exact)
+        s0 = s1 = s2 = s3 = 0.0
+        j = 0
+        abandoned = False
+        while j + 4 <= m:
+            d0 = row[j] - u[j]
+            d1 = row[j + 1] - u[j + 1]
+            d2 = row[j + 2] - u[j + 2]
+            d3 = row[j + 3] - u[j + 3]
+            s0 += d0 * d0
+            s1 += d1 * d1
+            s2 += d2 * d2
+            s3 += d3 * d3
+            j += 4
+            if (j & 15) == 0 and (s0 + s1) + (s2 + s3) >= bound:
+                abandoned = True
+                break
+        if abandoned:
+            continue
+        while j < m:
+            d0 = row[j] - u[j]
+            s0 += d0 * d0
+            j += 1
+        s = (s0 + s1) + (s2 + s3)
+        if not (s < bound):
             continue
         p = filled if filled < k else k - 1  # insertion sort step (strict <: earlier slot wins ties)
         while p > 0 and s < best_d[p - 1]:
@@ -65,6 +87,8 @@ def analog_predict(U, T, count, u, last, k, dist, y):
         best_i[p] = i
         if filled < k:
             filled += 1
+        if filled == k:
+            bound = best_d[k - 1]
     tot = 0.0
     for r in range(k):
         tot += 1.0 / (best_d[r] + EPS)

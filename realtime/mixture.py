@@ -5,7 +5,8 @@ Experts (all learn from the same delayed targets as every method, in z-units):
 * **long RLS**: RLS on the whole window (``lookback`` frames, at most ``MIX_MAX_INPUTS`` values,
   see :func:`mix_lags`), one expert per forgetting factor in :data:`MIX_FORGET` and initial
   regularisation in :data:`MIX_INIT_REG`;
-* **short RLS**: the same on the newest half of the window (reacts faster, fewer parameters);
+* **short RLS**: the same on the newest half of the window (reacts faster, fewer parameters), with
+  the weak prior only (:data:`MIX_SHORT_INIT_REG`);
 * **analogues** (:mod:`kernels.analog`): the ``MIX_ANALOG_K`` past windows nearest to the
   current one (of the last ``MIX_ANALOG_MEMORY`` whose move is known), their moves averaged.
   Breathing repeats its shape; this nonlinear expert predicts onsets a linear one cannot.
@@ -28,6 +29,7 @@ from realtime.base import Forecaster
 
 MIX_FORGET = (0.99, 0.995, 0.998, 0.999)
 MIX_INIT_REG = (0.1, 10.0)
+MIX_SHORT_INIT_REG = (0.1,)  # the short window has half the parameters: the weak prior only
 MIX_REACH = 1.0
 MIX_MAX_INPUTS = 72  # an RLS expert sees at most this many window values (+ bias): 8 frames of 9 coordinates
 MIX_ANALOG_K = 10  # analogues averaged
@@ -56,7 +58,7 @@ class Mix(Forecaster):
     method = "mix"
     _model_arrays = ("Ps", "Ws", "Ps_s", "Ws_s", "_pu", "_pu_s", "_nwork", "_rls_state", "_rls_state_s",
                      "_an_U", "_an_T", "_an_count", "_an_dist", "_cum", "_ring", "_ring_ok", "_wts", "_preds",
-                     "_preds_s", "_reach", "_move")
+                     "_preds_l", "_preds_s", "_reach", "_move")
 
     def _init_model(self, rng) -> None:
         n, L = self.n_coords, self.lookback
@@ -64,28 +66,31 @@ class Mix(Forecaster):
         self._sel = self._selection(mix_lags(L, max_frames))
         self._sel_s = self._selection(mix_lags(max(1, -(-L // 2)), max_frames))
         self._lams = np.array([f for f in MIX_FORGET for _ in MIX_INIT_REG])
+        self._lams_s = np.array([f for f in MIX_FORGET for _ in MIX_SHORT_INIT_REG])
         regs = np.array([r for _ in MIX_FORGET for r in MIX_INIT_REG])
-        k_rls = len(regs)
+        regs_s = np.array([r for _ in MIX_FORGET for r in MIX_SHORT_INIT_REG])
+        k_rls, k_s = len(regs), len(regs_s)
         m, m_s = self._sel.shape[0], self._sel_s.shape[0]
-        self._trace_max, self._trace_max_s = m / regs, m_s / regs
+        self._trace_max, self._trace_max_s = m / regs, m_s / regs_s
         self.Ps = np.stack([np.eye(m) / r for r in regs])
         self.Ws = np.zeros((k_rls, n, m))
-        self.Ps_s = np.stack([np.eye(m_s) / r for r in regs])
-        self.Ws_s = np.zeros((k_rls, n, m_s))
+        self.Ps_s = np.stack([np.eye(m_s) / r for r in regs_s])
+        self.Ws_s = np.zeros((k_s, n, m_s))
         self._pu, self._pu_s = np.zeros(m), np.zeros(m_s)
         self._nwork = np.zeros((2, n))
-        self._rls_state, self._rls_state_s = np.zeros((k_rls, 2)), np.zeros((k_rls, 2))
+        self._rls_state, self._rls_state_s = np.zeros((k_rls, 2)), np.zeros((k_s, 2))
         self._an_U = np.zeros((MIX_ANALOG_MEMORY, m - 1))  # window values without the bias
         self._an_T = np.zeros((MIX_ANALOG_MEMORY, n))
         self._an_count = np.zeros(1)
         self._an_dist = np.zeros(MIX_ANALOG_K)
-        k = 2 * k_rls + 1  # long RLS, short RLS, analogues (last row)
+        k = k_rls + k_s + 1  # long RLS, short RLS, analogues (last row)
         self._cum = np.zeros(k)
         self._ring = np.zeros((self.horizon_steps + 1, k, n))  # expert forecasts, by sample count
         self._ring_ok = np.zeros(self.horizon_steps + 1)
         self._wts = np.full(k, 1.0 / k)
         self._preds = np.zeros((k, n))
-        self._preds_s = np.zeros((k_rls, n))
+        self._preds_l = np.zeros((k_rls, n))
+        self._preds_s = np.zeros((k_s, n))
         self._reach = np.zeros(n)  # largest |z(t) - z(t - h)| seen so far, per coordinate
         self._move = np.zeros(n)
 
@@ -113,11 +118,11 @@ class Mix(Forecaster):
         x = u[self._sel]
         self._steps.analog_store(self._an_U, self._an_T, self._an_count, x[:-1], self._move)
         loss = self._steps.mix_rls_step(self.Ps, self.Ws, x, target, self._pu, self._nwork, self._rls_state,
-                                        self._lams, self._trace_max, self._preds_s)
-        self._preds[:k_rls] = self._preds_s
+                                        self._lams, self._trace_max, self._preds_l)
+        self._preds[:k_rls] = self._preds_l
         loss_s = self._steps.mix_rls_step(self.Ps_s, self.Ws_s, u[self._sel_s], target, self._pu_s, self._nwork,
-                                          self._rls_state_s, self._lams, self._trace_max_s, self._preds_s)
-        self._preds[k_rls:2 * k_rls] = self._preds_s
+                                          self._rls_state_s, self._lams_s, self._trace_max_s, self._preds_s)
+        self._preds[k_rls:-1] = self._preds_s
         self._preds[-1] = np.nan  # the analogue expert has no a-priori training output
         self._nwork[0] = self._preds[:k_rls].mean(axis=0)  # train_forecast(): the long experts' mean
         return max(loss, loss_s)
@@ -126,10 +131,10 @@ class Mix(Forecaster):
         n, k_rls = self.n_coords, self._lams.shape[0]
         last = u[-1 - n:-1]
         x = u[self._sel]
-        self._steps.mix_rls_predict(self.Ws, x, self._preds_s)
-        self._preds[:k_rls] = self._preds_s
+        self._steps.mix_rls_predict(self.Ws, x, self._preds_l)
+        self._preds[:k_rls] = self._preds_l
         self._steps.mix_rls_predict(self.Ws_s, u[self._sel_s], self._preds_s)
-        self._preds[k_rls:2 * k_rls] = self._preds_s
+        self._preds[k_rls:-1] = self._preds_s
         self._steps.analog_predict(self._an_U, self._an_T, self._an_count, x[:-1], last, MIX_ANALOG_K,
                                    self._an_dist, self._preds[-1])
         slot = (self._count + self.horizon_steps) % self._ring.shape[0]

@@ -43,7 +43,7 @@ def test_beats_last_value_on_a_periodic_signal(method):
 def test_mix_weights_follow_the_delayed_errors_and_stay_a_distribution():
     f = make_forecaster("mix", horizon_steps=3, **OPTS)
     _run(f, _signal(500))
-    assert f._wts.shape == (2 * len(MIX_FORGET) * len(MIX_INIT_REG) + 1,) == (f.n_experts,)
+    assert f._wts.shape == (len(MIX_FORGET) * (len(MIX_INIT_REG) + 1) + 1,) == (f.n_experts,)
     assert f._wts.sum() == pytest.approx(1.0) and (f._wts >= 0).all()
     # the weights are exp(-eta * discounted loss): recompute them from the stored losses
     w = np.exp(-f.config.mix_eta * (f._cum - f._cum.min()))

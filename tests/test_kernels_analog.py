@@ -12,10 +12,11 @@ def _oracle(U, T, n_stored, u, last, k):
     return last + (w / w.sum()) @ T[order]
 
 
-@pytest.mark.parametrize("cap,k", [(16, 3), (64, 10)])
-def test_analog_kernels_equal_twin_and_brute_force_over_a_wrapping_ring(cap, k):
+@pytest.mark.parametrize("cap,k,m", [(16, 3, 7), (64, 10, 7), (200, 5, 38)])
+def test_analog_kernels_equal_twin_and_brute_force_over_a_wrapping_ring(cap, k, m):
+    """m = 38 exercises the unrolled sums, the tail and early abandoning (checked every 16 values)."""
     rng = np.random.default_rng(cap + k)
-    m, n = 7, 2
+    n = 2
     a = (np.zeros((cap, m)), np.zeros((cap, n)), np.zeros(1))
     b = (np.zeros((cap, m)), np.zeros((cap, n)), np.zeros(1))
     for t in range(3 * cap + 5):  # wraps the ring more than twice
@@ -26,8 +27,8 @@ def test_analog_kernels_equal_twin_and_brute_force_over_a_wrapping_ring(cap, k):
         if t < k:  # too few analogues: the newest sample
             np.testing.assert_array_equal(y1, last)
         else:
-            np.testing.assert_allclose(y1, _oracle(a[0], a[1], min(t, cap), u, last, k), rtol=1e-12)
-        np.testing.assert_allclose(y1, y2, rtol=1e-12)
+            np.testing.assert_allclose(y1, _oracle(a[0], a[1], min(t, cap), u, last, k), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(y1, y2, rtol=1e-12, atol=1e-14)
         analog.analog_store(*a, u, move)
         twins.analog_store(*b, u, move)
     for x, y in zip(a, b):
