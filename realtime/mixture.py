@@ -9,7 +9,8 @@ Experts (all learn from the same delayed targets as every method, in z-units):
   the weak prior only (:data:`MIX_SHORT_INIT_REG`);
 * **analogues** (:mod:`kernels.analog`): the ``MIX_ANALOG_K`` past windows nearest to the
   current one (of the last ``MIX_ANALOG_MEMORY`` whose move is known), their moves averaged.
-  Breathing repeats its shape; this nonlinear expert predicts onsets a linear one cannot.
+  Breathing repeats its shape; this nonlinear expert is meant for onsets, which a linear one
+  extrapolates poorly.
 
 Aggregation: exponentially weighted averaging (EWA).  Each step the forecasts every expert made
 ``horizon_steps`` ago for the newest sample are scored (mean squared z-error over coordinates),
