@@ -234,3 +234,19 @@ def analog_predict(U, T, count, u, last, k, dist, y):
     idx = np.argsort(d, kind="stable")[:k]
     w = 1.0 / (d[idx] + 1e-3)
     y += (w / w.sum()) @ T[idx]
+
+
+def ewa2_learn(cum, discounts, past, meta_cum, meta_past, target, meta_discount):
+    cum *= discounts[:, None]
+    cum += np.mean((past - target) ** 2, axis=1)[None, :]
+    meta_cum *= meta_discount
+    meta_cum += np.mean((meta_past - target) ** 2, axis=1)
+
+
+def ewa2_predict(cum, etas, preds, wts, sub, meta_cum, meta_eta, meta_wts, y):
+    w = np.exp(-etas[:, None] * (cum - cum.min(axis=1, keepdims=True)))
+    wts[:] = w / w.sum(axis=1, keepdims=True)
+    sub[:] = wts @ preds
+    v = np.exp(-meta_eta * (meta_cum - meta_cum.min()))
+    meta_wts[:] = v / v.sum()
+    y[:] = meta_wts @ sub

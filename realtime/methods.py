@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from realtime.base import Forecaster
-from realtime.mixture import (MIX_ANALOG_K, MIX_FORGET, MIX_INIT_REG, MIX_MAX_INPUTS, MIX_REACH,  # noqa: F401
+from realtime.mixture import (MIX_ANALOG_K, MIX_FORGET, MIX_INIT_REG, MIX_MAX_INPUTS, MIX_META_DISCOUNT,  # noqa: F401
+                               MIX_META_ETA, MIX_REACH,
                                Mix, mix_lags)
 
 

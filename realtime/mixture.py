@@ -12,13 +12,19 @@ Experts (all learn from the same delayed targets as every method, in z-units):
   Breathing repeats its shape; this nonlinear expert is meant for onsets, which a linear one
   extrapolates poorly.
 
-Aggregation: exponentially weighted averaging (EWA).  Each step the forecasts every expert made
-``horizon_steps`` ago for the newest sample are scored (mean squared z-error over coordinates),
-the discounted cumulative loss ``L_k`` updated, and the forecast is ``sum_k w_k f_k`` with
-``w_k ~ exp(-mix_eta L_k)``: weights learn only from errors that have become known.  For squared
-loss on a bounded range EWA is within ``ln K / eta`` of the best expert (exp-concavity; Kivinen
-& Warmuth 1999, Cesa-Bianchi & Lugosi 2006 ch. 3); delayed feedback costs about a factor h
-(Weinberger & Ordentlich 2002) and the discount makes it track a slowly changing best expert.
+Aggregation: exponentially weighted averaging (EWA), on two levels.  Each step the forecasts every
+expert made ``horizon_steps`` ago for the newest sample are scored (mean squared z-error over
+coordinates).  Nine *sub-mixtures*, one per learning rate eta in :data:`MIX_META_ETA` and loss
+discount in :data:`MIX_META_DISCOUNT`, keep discounted cumulative losses ``L_mk`` and forecast
+``F_m = sum_k w_mk f_k`` with ``w_mk ~ exp(-eta_m L_mk)``; their own forecasts are scored the same
+way, and the output is the EWA of the sub-mixtures with ``mix_eta`` and ``mix_discount``.  Weights
+learn only from errors that have become known.  For squared loss on a bounded range EWA is within
+``ln K / eta`` of the best expert (exp-concavity; Kivinen & Warmuth 1999, Cesa-Bianchi & Lugosi
+2006 ch. 3), so the top level is within ``ln 9 / mix_eta`` of the best sub-mixture: the learning
+rate and the memory of the weights are learnt online instead of being fixed or selected (the
+idea of aggregating over learning rates, e.g. van Erven & Koolen 2016).  Delayed feedback costs
+about a factor h (Weinberger & Ordentlich 2002) and the discounts let the weights track a slowly
+changing best expert.
 Last, the **reach bound**: the forecast moves at most as far from the newest sample as the
 largest h-step move seen so far, per coordinate.
 """
@@ -35,6 +41,9 @@ MIX_REACH = 1.0
 MIX_MAX_INPUTS = 72  # an RLS expert sees at most this many window values (+ bias): 8 frames of 9 coordinates
 MIX_ANALOG_K = 10  # analogues averaged
 MIX_ANALOG_MEMORY = 1024  # past (window, move) pairs searched
+# the sub-mixtures: EWA learning rate x loss discount (the learning rate is learnt, not chosen)
+MIX_META_ETA = (0.05, 0.2, 1.0)
+MIX_META_DISCOUNT = (0.97, 0.99, 0.998)
 
 
 def mix_lags(lookback: int, max_frames: int = 8) -> np.ndarray:
@@ -59,7 +68,7 @@ class Mix(Forecaster):
     method = "mix"
     _model_arrays = ("Ps", "Ws", "Ps_s", "Ws_s", "_pu", "_pu_s", "_nwork", "_rls_state", "_rls_state_s",
                      "_an_U", "_an_T", "_an_count", "_an_dist", "_cum", "_ring", "_ring_ok", "_wts", "_preds",
-                     "_preds_l", "_preds_s", "_reach", "_move")
+                     "_preds_l", "_preds_s", "_reach", "_move", "_meta_cum", "_meta_wts", "_meta_ring", "_sub")
 
     def _init_model(self, rng) -> None:
         n, L = self.n_coords, self.lookback
@@ -85,10 +94,17 @@ class Mix(Forecaster):
         self._an_count = np.zeros(1)
         self._an_dist = np.zeros(MIX_ANALOG_K)
         k = k_rls + k_s + 1  # long RLS, short RLS, analogues (last row)
-        self._cum = np.zeros(k)
+        self._etas = np.array([e for e in MIX_META_ETA for _ in MIX_META_DISCOUNT])
+        self._discounts = np.array([d for _ in MIX_META_ETA for d in MIX_META_DISCOUNT])
+        n_sub = self._etas.shape[0]
+        self._cum = np.zeros((n_sub, k))  # discounted expert losses, per sub-mixture
+        self._wts = np.full((n_sub, k), 1.0 / k)
+        self._sub = np.zeros((n_sub, n))  # the sub-mixtures' forecasts
+        self._meta_cum = np.zeros(n_sub)
+        self._meta_wts = np.full(n_sub, 1.0 / n_sub)
         self._ring = np.zeros((self.horizon_steps + 1, k, n))  # expert forecasts, by sample count
+        self._meta_ring = np.zeros((self.horizon_steps + 1, n_sub, n))  # sub-mixture forecasts
         self._ring_ok = np.zeros(self.horizon_steps + 1)
-        self._wts = np.full(k, 1.0 / k)
         self._preds = np.zeros((k, n))
         self._preds_l = np.zeros((k_rls, n))
         self._preds_s = np.zeros((k_s, n))
@@ -102,7 +118,18 @@ class Mix(Forecaster):
 
     @property
     def n_experts(self) -> int:
-        return self._cum.shape[0]
+        return self._cum.shape[1]
+
+    def _learn_weights(self, slot, target) -> None:
+        """Score the forecasts made h samples ago for ``target`` (experts and sub-mixtures)."""
+        self._steps.ewa2_learn(self._cum, self._discounts, self._ring[slot], self._meta_cum, self._meta_ring[slot],
+                               target, self.config.mix_discount)
+
+    def _mix_forecast(self, slot) -> None:
+        """``self._y`` = EWA over the sub-mixtures, each an EWA over the experts."""
+        self._steps.ewa2_predict(self._cum, self._etas, self._preds, self._wts, self._sub, self._meta_cum,
+                                 self.config.mix_eta, self._meta_wts, self._y)
+        self._meta_ring[slot] = self._sub
 
     def _restart_state(self) -> None:
         self._ring_ok[:] = 0.0
@@ -114,7 +141,7 @@ class Mix(Forecaster):
         np.maximum(self._reach, np.abs(self._move), out=self._reach)
         slot = self._count % self._ring.shape[0]  # the forecasts made h samples ago for this target
         if self._ring_ok[slot]:
-            self._steps.ewa_learn(self._cum, self._ring[slot], target, self.config.mix_discount)
+            self._learn_weights(slot, target)
             self._ring_ok[slot] = 0.0
         x = u[self._sel]
         self._steps.analog_store(self._an_U, self._an_T, self._an_count, x[:-1], self._move)
@@ -141,6 +168,6 @@ class Mix(Forecaster):
         slot = (self._count + self.horizon_steps) % self._ring.shape[0]
         self._ring[slot] = self._preds
         self._ring_ok[slot] = 1.0
-        self._steps.ewa_predict(self._cum, self.config.mix_eta, self._preds, self._wts, self._y)
+        self._mix_forecast(slot)
         if MIX_REACH:
             np.clip(self._y, last - MIX_REACH * self._reach, last + MIX_REACH * self._reach, out=self._y)

@@ -41,14 +41,24 @@ def test_beats_last_value_on_a_periodic_signal(method):
 
 
 def test_mix_weights_follow_the_delayed_errors_and_stay_a_distribution():
+    from realtime.methods import MIX_META_DISCOUNT, MIX_META_ETA
+
     f = make_forecaster("mix", horizon_steps=3, **OPTS)
     _run(f, _signal(500))
-    assert f._wts.shape == (len(MIX_FORGET) * (len(MIX_INIT_REG) + 1) + 1,) == (f.n_experts,)
-    assert f._wts.sum() == pytest.approx(1.0) and (f._wts >= 0).all()
-    # the weights are exp(-eta * discounted loss): recompute them from the stored losses
-    w = np.exp(-f.config.mix_eta * (f._cum - f._cum.min()))
-    np.testing.assert_allclose(f._wts, w / w.sum(), rtol=1e-12)
-    assert f._cum.max() > f._cum.min()  # experts were told apart
+    n_sub = len(MIX_META_ETA) * len(MIX_META_DISCOUNT)
+    assert f._wts.shape == (n_sub, len(MIX_FORGET) * (len(MIX_INIT_REG) + 1) + 1) == (n_sub, f.n_experts)
+    np.testing.assert_allclose(f._wts.sum(axis=1), 1.0) and (f._wts >= 0).all()
+    # each sub-mixture's weights are exp(-eta_m * discounted loss): recompute them from the stored losses
+    etas = np.repeat(MIX_META_ETA, len(MIX_META_DISCOUNT))[:, None]
+    w = np.exp(-etas * (f._cum - f._cum.min(axis=1, keepdims=True)))
+    np.testing.assert_allclose(f._wts, w / w.sum(axis=1, keepdims=True), rtol=1e-12)
+    v = np.exp(-f.config.mix_eta * (f._meta_cum - f._meta_cum.min()))
+    np.testing.assert_allclose(f._meta_wts, v / v.sum(), rtol=1e-12)
+    assert (f._cum.max(axis=1) > f._cum.min(axis=1)).all()  # experts were told apart
+    # the output (before the reach bound) is the meta-weighted sub-mixtures of the experts' forecasts
+    np.testing.assert_allclose(f._sub, f._wts @ f._preds, rtol=1e-12)
+    # the discounts differ, so the sub-mixtures' loss memories differ
+    assert len({round(float(c), 9) for c in f._cum[:len(MIX_META_DISCOUNT), 0]}) == len(MIX_META_DISCOUNT)
 
 
 def test_mix_never_forecasts_a_move_larger_than_seen():

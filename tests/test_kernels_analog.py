@@ -46,3 +46,28 @@ def test_an_exact_analogue_dominates():
     y = np.zeros(1)
     analog.analog_predict(U, T, c, q, np.array([2.0]), 5, np.zeros(5), y)
     assert y[0] == pytest.approx(2.0 + T[7, 0], abs=1e-2)
+
+
+def test_two_level_ewa_kernels_equal_numpy_twin():
+    from kernels import rls
+
+    rng = np.random.default_rng(3)
+    m, k, n = 6, 5, 3
+    etas, discounts = rng.uniform(0.05, 1.0, m), rng.uniform(0.9, 1.0, m)
+    a = [np.zeros((m, k)), np.zeros(m)]
+    b = [np.zeros((m, k)), np.zeros(m)]
+    for _ in range(50):
+        past, meta_past, tgt = rng.normal(size=(k, n)), rng.normal(size=(m, n)), rng.normal(size=n)
+        rls.ewa2_learn(a[0], discounts, past, a[1], meta_past, tgt, 0.99)
+        twins.ewa2_learn(b[0], discounts, past, b[1], meta_past, tgt, 0.99)
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-12)
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-12)
+        preds = rng.normal(size=(k, n))
+        out1 = [np.zeros((m, k)), np.zeros((m, n)), np.zeros(m), np.zeros(n)]
+        out2 = [np.zeros((m, k)), np.zeros((m, n)), np.zeros(m), np.zeros(n)]
+        rls.ewa2_predict(a[0], etas, preds, out1[0], out1[1], a[1], 0.2, out1[2], out1[3])
+        twins.ewa2_predict(b[0], etas, preds, out2[0], out2[1], b[1], 0.2, out2[2], out2[3])
+        for x, y in zip(out1, out2):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out1[0].sum(axis=1), 1.0)
+    assert out1[2].sum() == pytest.approx(1.0)
