@@ -155,3 +155,68 @@ def mix_rls_predict(Ws, u, preds):
     """``preds[k] = Ws[k] u`` for every expert."""
     for k in range(Ws.shape[0]):
         rls_predict(Ws[k], u, preds[k])
+
+
+@njit(**JIT)
+def ewa2_learn(cum, discounts, past, meta_cum, meta_past, target, meta_discount):
+    """Two-level EWA, the delayed-feedback update.  ``past`` (K, n): the experts' forecasts of
+    ``target`` made h steps ago; ``meta_past`` (M, n): the M sub-mixtures' forecasts of it.
+    ``cum[m, k] <- discounts[m] cum[m, k] + mean_j (past[k, j] - target[j])^2`` and
+    ``meta_cum[m] <- meta_discount meta_cum[m] + mean_j (meta_past[m, j] - target[j])^2``."""
+    k_exp, n = past.shape
+    for k in range(k_exp):
+        s = 0.0
+        for j in range(n):
+            d = past[k, j] - target[j]
+            s += d * d
+        s /= n
+        for m in range(cum.shape[0]):
+            cum[m, k] = discounts[m] * cum[m, k] + s
+    for m in range(meta_cum.shape[0]):
+        s = 0.0
+        for j in range(n):
+            d = meta_past[m, j] - target[j]
+            s += d * d
+        meta_cum[m] = meta_discount * meta_cum[m] + s / n
+
+
+@njit(**JIT)
+def ewa2_predict(cum, etas, preds, wts, sub, meta_cum, meta_eta, meta_wts, y):
+    """Two-level EWA forecast: sub-mixture ``m`` is ``sub[m] = sum_k wts[m, k] preds[k]`` with
+    ``wts[m, k] ~ exp(-etas[m] (cum[m, k] - min_k cum[m]))``; ``y = sum_m meta_wts[m] sub[m]`` with
+    ``meta_wts[m] ~ exp(-meta_eta (meta_cum[m] - min meta_cum))``."""
+    n_sub, k_exp = cum.shape
+    n = preds.shape[1]
+    for m in range(n_sub):
+        lo = cum[m, 0]
+        for k in range(1, k_exp):
+            if cum[m, k] < lo:
+                lo = cum[m, k]
+        tot = 0.0
+        for k in range(k_exp):
+            w = math.exp(-etas[m] * (cum[m, k] - lo))
+            wts[m, k] = w
+            tot += w
+        for j in range(n):
+            sub[m, j] = 0.0
+        for k in range(k_exp):
+            w = wts[m, k] / tot
+            wts[m, k] = w
+            for j in range(n):
+                sub[m, j] += w * preds[k, j]
+    lo = meta_cum[0]
+    for m in range(1, n_sub):
+        if meta_cum[m] < lo:
+            lo = meta_cum[m]
+    tot = 0.0
+    for m in range(n_sub):
+        w = math.exp(-meta_eta * (meta_cum[m] - lo))
+        meta_wts[m] = w
+        tot += w
+    for j in range(n):
+        y[j] = 0.0
+    for m in range(n_sub):
+        w = meta_wts[m] / tot
+        meta_wts[m] = w
+        for j in range(n):
+            y[j] += w * sub[m, j]

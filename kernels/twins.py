@@ -216,3 +216,37 @@ def mix_rls_step(Ps, Ws, u, target, pu, nwork, states, lams, trace_maxes, preds)
 
 def mix_rls_predict(Ws, u, preds):
     preds[:] = np.einsum("knm,m->kn", Ws, u)
+
+
+def analog_store(U, T, count, u, move):
+    i = int(count[0]) % U.shape[0]
+    U[i] = u
+    T[i] = move
+    count[0] += 1.0
+
+
+def analog_predict(U, T, count, u, last, k, dist, y):
+    n_stored = min(int(count[0]), U.shape[0])
+    y[:] = last
+    if n_stored < k:
+        return
+    d = np.sum((U[:n_stored] - u) ** 2, axis=1)
+    idx = np.argsort(d, kind="stable")[:k]
+    w = 1.0 / (d[idx] + 1e-3)
+    y += (w / w.sum()) @ T[idx]
+
+
+def ewa2_learn(cum, discounts, past, meta_cum, meta_past, target, meta_discount):
+    cum *= discounts[:, None]
+    cum += np.mean((past - target) ** 2, axis=1)[None, :]
+    meta_cum *= meta_discount
+    meta_cum += np.mean((meta_past - target) ** 2, axis=1)
+
+
+def ewa2_predict(cum, etas, preds, wts, sub, meta_cum, meta_eta, meta_wts, y):
+    w = np.exp(-etas[:, None] * (cum - cum.min(axis=1, keepdims=True)))
+    wts[:] = w / w.sum(axis=1, keepdims=True)
+    sub[:] = wts @ preds
+    v = np.exp(-meta_eta * (meta_cum - meta_cum.min()))
+    meta_wts[:] = v / v.sum()
+    y[:] = meta_wts @ sub

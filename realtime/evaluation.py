@@ -252,8 +252,8 @@ def _cost(method, config, n_steps):
         return n_steps * (q * (q + m) * config.get("estimates", 1) + 3000)
     if method == "rls":
         return n_steps * (2 * m * m + 3000)
-    if method == "mix":
-        return n_steps * (16 * m * m + 3000)
+    if method == "mix":  # 16 RLS experts on <= 73 inputs and the analogue search
+        return n_steps * (32 * 73 * 73 + 1024 * 73 + 3000)
     return n_steps * 3000
 
 

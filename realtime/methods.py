@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from realtime.base import Forecaster
+from realtime.mixture import (MIX_ANALOG_K, MIX_FORGET, MIX_INIT_REG, MIX_MAX_INPUTS, MIX_META_DISCOUNT,  # noqa: F401
+                               MIX_META_ETA, MIX_REACH,
+                               Mix, mix_lags)
 
 
 class _RNN(Forecaster):
@@ -175,98 +178,6 @@ class RLS(Forecaster):
 
     def _predict(self, u) -> None:
         self._steps.rls_predict(self.W, u, self._y)
-
-
-MIX_FORGET = (0.99, 0.995, 0.998, 0.999)
-MIX_INIT_REG = (0.1, 10.0)
-MIX_REACH = 1.0
-MIX_MAX_INPUTS = 72  # the experts see at most this many window values (+ bias): 8 frames of 9 coordinates
-
-
-def mix_lags(lookback: int, max_frames: int = 8) -> np.ndarray:
-    """Lags (0 = newest frame) the mixture's experts regress on, oldest first.
-
-    All ``lookback`` frames when ``lookback <= max_frames``; otherwise the ``max_frames // 2`` newest
-    frames and the rest evenly spaced over the older part of the window, ending at the oldest frame
-    (lag ``lookback - 1``).  :class:`Mix` uses ``max_frames = MIX_MAX_INPUTS // n_coords`` (8 for 9
-    coordinates, 72 for a 1-D trace), so each expert's input has at most 73 dims whatever the
-    lookback and the 8 O(m^2) updates stay cheap.
-    """
-    if lookback <= max_frames:
-        return np.arange(lookback - 1, -1, -1)
-    dense = max_frames // 2
-    coarse = np.round(np.linspace(lookback - 1, dense, max_frames - dense)).astype(int)
-    return np.unique(np.concatenate([coarse, np.arange(dense)]))[::-1]
-
-
-class Mix(Forecaster):
-    """Online aggregation of RLS experts by exponentially weighted averaging (EWA), self-tuning.
-
-    Experts: RLS on the same window for every forgetting factor in :data:`MIX_FORGET` and initial
-    regularisation in :data:`MIX_INIT_REG` (8 experts, each as :class:`RLS`).  Each step every
-    expert learns the newest target; the forecasts the experts made ``horizon_steps`` ago for that
-    target are scored (mean squared z-error over the coordinates), the discounted cumulative loss
-    ``L_k`` updated, and the forecast is ``sum_k w_k f_k`` with ``w_k ~ exp(-mix_eta L_k)``.
-    Weights therefore learn only from errors that have become known (delayed feedback).  For
-    squared loss on a bounded range EWA's mixture is within ``ln K / eta`` of the best expert
-    (exp-concavity; Kivinen & Warmuth 1999, Cesa-Bianchi & Lugosi 2006 ch. 3); with feedback
-    delayed by h the bound grows by a factor of about h (Weinberger & Ordentlich 2002), and the
-    discount turns it into a bound against a slowly changing best expert.  No hyperparameter is
-    picked per session beyond the lookback.
-    """
-
-    method = "mix"
-    _model_arrays = ("Ps", "Ws", "_pu", "_nwork", "_rls_state", "_cum", "_ring", "_ring_ok", "_wts", "_preds",
-                     "_reach")
-
-    def _init_model(self, rng) -> None:
-        k = len(MIX_FORGET) * len(MIX_INIT_REG)
-        n = self.n_coords
-        lags = mix_lags(self.lookback, max(2, MIX_MAX_INPUTS // n))
-        frames = self.lookback - 1 - lags  # frame index in the window, oldest first
-        self._sel = np.concatenate([(frames[:, None] * n + np.arange(n)).ravel(), [self.m - 1]])
-        self._full = self._sel.shape[0] == self.m
-        m = self._sel.shape[0]
-        self._lams = np.array([f for f in MIX_FORGET for _ in MIX_INIT_REG])
-        regs = np.array([r for _ in MIX_FORGET for r in MIX_INIT_REG])
-        self._trace_max = m / regs
-        self.Ps = np.stack([np.eye(m) / r for r in regs])
-        self.Ws = np.zeros((k, n, m))
-        self._pu = np.zeros(m)
-        self._nwork = np.zeros((2, n))
-        self._rls_state = np.zeros((k, 2))
-        self._cum = np.zeros(k)
-        self._ring = np.zeros((self.horizon_steps + 1, k, n))  # expert forecasts, by sample count
-        self._ring_ok = np.zeros(self.horizon_steps + 1)
-        self._wts = np.full(k, 1.0 / k)
-        self._preds = np.zeros((k, n))
-        self._reach = np.zeros(n)  # largest |z(t) - z(t - h)| seen so far, per coordinate
-
-    def _restart_state(self) -> None:
-        self._ring_ok[:] = 0.0
-
-    def _train(self, u, target) -> float:
-        n = self.n_coords
-        np.maximum(self._reach, np.abs(target - u[-1 - n:-1]), out=self._reach)
-        slot = self._count % self._ring.shape[0]  # the forecasts made h samples ago for this target
-        if self._ring_ok[slot]:
-            self._steps.ewa_learn(self._cum, self._ring[slot], target, self.config.mix_discount)
-            self._ring_ok[slot] = 0.0
-        # every expert learns; _preds gets each one's output before learning (paper supervision)
-        loss = self._steps.mix_rls_step(self.Ps, self.Ws, u if self._full else u[self._sel], target, self._pu,
-                                        self._nwork, self._rls_state, self._lams, self._trace_max, self._preds)
-        self._steps.ewa_predict(self._cum, self.config.mix_eta, self._preds, self._wts, self._nwork[0])
-        return loss
-
-    def _predict(self, u) -> None:
-        self._steps.mix_rls_predict(self.Ws, u if self._full else u[self._sel], self._preds)
-        slot = (self._count + self.horizon_steps) % self._ring.shape[0]
-        self._ring[slot] = self._preds
-        self._ring_ok[slot] = 1.0
-        self._steps.ewa_predict(self._cum, self.config.mix_eta, self._preds, self._wts, self._y)
-        if MIX_REACH:
-            last = u[-1 - self.n_coords:-1]
-            np.clip(self._y, last - MIX_REACH * self._reach, last + MIX_REACH * self._reach, out=self._y)
 
 
 class LinReg(Forecaster):

@@ -41,14 +41,24 @@ def test_beats_last_value_on_a_periodic_signal(method):
 
 
 def test_mix_weights_follow_the_delayed_errors_and_stay_a_distribution():
+    from realtime.methods import MIX_META_DISCOUNT, MIX_META_ETA
+
     f = make_forecaster("mix", horizon_steps=3, **OPTS)
     _run(f, _signal(500))
-    assert f._wts.shape == (len(MIX_FORGET) * len(MIX_INIT_REG),)
-    assert f._wts.sum() == pytest.approx(1.0) and (f._wts >= 0).all()
-    # the weights are exp(-eta * discounted loss): recompute them from the stored losses
-    w = np.exp(-f.config.mix_eta * (f._cum - f._cum.min()))
-    np.testing.assert_allclose(f._wts, w / w.sum(), rtol=1e-12)
-    assert f._cum.max() > f._cum.min()  # experts were told apart
+    n_sub = len(MIX_META_ETA) * len(MIX_META_DISCOUNT)
+    assert f._wts.shape == (n_sub, len(MIX_FORGET) * (len(MIX_INIT_REG) + 1) + 1) == (n_sub, f.n_experts)
+    np.testing.assert_allclose(f._wts.sum(axis=1), 1.0) and (f._wts >= 0).all()
+    # each sub-mixture's weights are exp(-eta_m * discounted loss): recompute them from the stored losses
+    etas = np.repeat(MIX_META_ETA, len(MIX_META_DISCOUNT))[:, None]
+    w = np.exp(-etas * (f._cum - f._cum.min(axis=1, keepdims=True)))
+    np.testing.assert_allclose(f._wts, w / w.sum(axis=1, keepdims=True), rtol=1e-12)
+    v = np.exp(-f.config.mix_eta * (f._meta_cum - f._meta_cum.min()))
+    np.testing.assert_allclose(f._meta_wts, v / v.sum(), rtol=1e-12)
+    assert (f._cum.max(axis=1) > f._cum.min(axis=1)).all()  # experts were told apart
+    # the output (before the reach bound) is the meta-weighted sub-mixtures of the experts' forecasts
+    np.testing.assert_allclose(f._sub, f._wts @ f._preds, rtol=1e-12)
+    # the discounts differ, so the sub-mixtures' loss memories differ
+    assert len({round(float(c), 9) for c in f._cum[:len(MIX_META_DISCOUNT), 0]}) == len(MIX_META_DISCOUNT)
 
 
 def test_mix_never_forecasts_a_move_larger_than_seen():
@@ -93,3 +103,38 @@ def test_mix_lags_keep_recent_frames_dense_and_cap_the_input():
     u = f._u_pr
     sel = np.concatenate([((59 - lags)[:, None] * 2 + np.arange(2)).ravel(), [f.m - 1]])
     np.testing.assert_allclose(f.Ws[0] @ u[sel], f._preds[0], rtol=1e-12)
+    # the short experts see the newest half of the window (30 frames, 30 <= 36: all of them)
+    sel_s = np.concatenate([np.arange(30 * 2, 60 * 2), [f.m - 1]])
+    k = len(MIX_FORGET) * len(MIX_INIT_REG)
+    np.testing.assert_allclose(f.Ws_s[0] @ u[sel_s], f._preds[k], rtol=1e-12)
+
+
+def test_mix_analogue_expert_is_the_nearest_past_windows_move():
+    """The last expert averages the moves that followed the past windows nearest to the current one."""
+    from kernels.analog import EPS
+    from realtime.methods import MIX_ANALOG_K
+
+    h = 5
+    f = make_forecaster("mix", horizon_steps=h, **OPTS)
+    X = _signal(300)
+    _run(f, X)
+    n_stored = int(f._an_count[0])
+    assert n_stored == f.n_seen - OPTS["lookback"] - h + 1  # one pair per training step
+    x = f._u_pr[f._sel][:-1]
+    last = f._u_pr[-3:-1]
+    d = ((f._an_U[:n_stored] - x) ** 2).sum(axis=1)
+    idx = np.argsort(d, kind="stable")[:MIX_ANALOG_K]
+    w = 1.0 / (d[idx] + EPS)
+    np.testing.assert_allclose(f._preds[-1], last + (w / w.sum()) @ f._an_T[idx], rtol=1e-10)
+    # a stored move is target - newest frame of its window, in z-units
+    z = (X - f._center) / f._scale
+    np.testing.assert_allclose(f._an_T[n_stored - 1], z[-1] - z[-1 - h], rtol=1e-10, atol=1e-12)
+
+
+def test_mix_state_restores_bit_identically_mid_stream():
+    X = _signal(400)
+    f = make_forecaster("mix", horizon_steps=4, **OPTS)
+    _run(f, X[:250])
+    g = make_forecaster("mix", horizon_steps=4, **OPTS)
+    g.load_state_dict(f.state_dict())
+    np.testing.assert_array_equal(_run(f, X[250:]), _run(g, X[250:]))

@@ -82,8 +82,11 @@ def test_parse_and_grid_and_checks():
     cfgs = grid_configs("paper", "snap1", 10.0)
     assert len(cfgs) == 90 and {c["lookback"] for c in cfgs} == {12, 24, 36, 48, 60}
     assert {c["hidden"] for c in grid_configs("paper", "rtrl", 10.0)} == {10, 20, 30, 40}
-    with pytest.raises(ForecastError, match="default, paper"):
+    with pytest.raises(ForecastError, match="default, full, paper"):
         grid_configs("huge", "snap1", 10.0)
+    # the default grid runs each RNN with one configuration (no selection); full keeps the old grid
+    for m in ("rtrl", "uoro", "snap1", "dni"):
+        assert len(grid_configs("default", m, 10.0)) == 1 < len(grid_configs("full", m, 10.0))
     s = Session("s", np.zeros((50, 1)), np.arange(50) / 10, ("a",), ("",), [[0]])
     with pytest.raises(ForecastError, match="5.0 s of data"):
         check_inputs([s], ["lms"], [1], Protocol())

@@ -1,0 +1,98 @@
+"""The method of analogues (Lorenz 1969): a nearest-neighbour forecaster over the stream's own past.
+
+Quasi-periodic signals such as breathing repeat their shape; a linear autoregression extrapolates
+the current window linearly, an analogue forecaster instead looks up the past windows most like
+the current one and averages the moves that followed them (the shape of breath onsets, which a
+linear model over a short window cannot represent).
+
+Memory: a ring of ``cap`` (window, move) pairs, ``U`` (cap, m) and ``T`` (cap, n), the move being
+``target - newest frame`` of that window, both in z-units; ``count`` (1,) float64 counts stores.
+:func:`analog_store` adds the pair that has just become known (delayed by the horizon, as every
+method learns); :func:`analog_predict` returns ``last + sum_i w_i T_i / sum_i w_i`` over the ``k``
+nearest stored windows (squared Euclidean distance ``d_i``, ``w_i = 1 / (d_i + eps)``), or ``last``
+while fewer than ``k`` pairs are stored.  NumPy twins: :mod:`kernels.twins`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from kernels.linalg import JIT
+
+EPS = 1e-3
+
+
+@njit(**JIT)
+def analog_store(U, T, count, u, move):
+    """Store ``(u, move)`` in slot ``count % cap`` and increment ``count[0]``."""
+    i = int(count[0]) % U.shape[0]
+    for j in range(U.shape[1]):
+        U[i, j] = u[j]
+    for j in range(T.shape[1]):
+        T[i, j] = move[j]
+    count[0] += 1.0
+
+
+@njit(**JIT)
+def analog_predict(U, T, count, u, last, k, dist, y):
+    """``y`` = ``last`` + inverse-distance-weighted mean move of the ``k`` nearest stored windows.
+
+    ``dist`` (>= k,) is scratch.  Ties are broken by the lower slot index.
+    """
+    n_stored = min(int(count[0]), U.shape[0])
+    for j in range(y.shape[0]):
+        y[j] = last[j]
+    if n_stored < k:
+        return
+    m = U.shape[1]
+    best_d = dist[:k]  # the k smallest distances so far, ascending; best_i their slots
+    best_i = np.empty(k, np.int64)
+    filled = 0
+    bound = np.inf
+    for i in range(n_stored):
+        row = U[i]
+        # four independent partial sums (a single running sum is latency-bound without fastmath);
+        # early abandoning: stop once the distance cannot enter the k best (exact)
+        s0 = s1 = s2 = s3 = 0.0
+        j = 0
+        abandoned = False
+        while j + 4 <= m:
+            d0 = row[j] - u[j]
+            d1 = row[j + 1] - u[j + 1]
+            d2 = row[j + 2] - u[j + 2]
+            d3 = row[j + 3] - u[j + 3]
+            s0 += d0 * d0
+            s1 += d1 * d1
+            s2 += d2 * d2
+            s3 += d3 * d3
+            j += 4
+            if (j & 15) == 0 and (s0 + s1) + (s2 + s3) >= bound:
+                abandoned = True
+                break
+        if abandoned:
+            continue
+        while j < m:
+            d0 = row[j] - u[j]
+            s0 += d0 * d0
+            j += 1
+        s = (s0 + s1) + (s2 + s3)
+        if not (s < bound):
+            continue
+        p = filled if filled < k else k - 1  # insertion sort step (strict <: earlier slot wins ties)
+        while p > 0 and s < best_d[p - 1]:
+            best_d[p] = best_d[p - 1]
+            best_i[p] = best_i[p - 1]
+            p -= 1
+        best_d[p] = s
+        best_i[p] = i
+        if filled < k:
+            filled += 1
+        if filled == k:
+            bound = best_d[k - 1]
+    tot = 0.0
+    for r in range(k):
+        tot += 1.0 / (best_d[r] + EPS)
+    for r in range(k):
+        w = 1.0 / (best_d[r] + EPS) / tot
+        for j in range(y.shape[0]):
+            y[j] += w * T[best_i[r], j]

@@ -1,0 +1,73 @@
+"""The method-of-analogues kernels against their NumPy twins and a brute-force oracle."""
+import numpy as np
+import pytest
+
+from kernels import analog, twins
+
+
+def _oracle(U, T, n_stored, u, last, k):
+    d = [float(np.sum((U[i] - u) ** 2)) for i in range(n_stored)]
+    order = sorted(range(n_stored), key=lambda i: (d[i], i))[:k]
+    w = np.array([1.0 / (d[i] + analog.EPS) for i in order])
+    return last + (w / w.sum()) @ T[order]
+
+
+@pytest.mark.parametrize("cap,k,m", [(16, 3, 7), (64, 10, 7), (200, 5, 38)])
+def test_analog_kernels_equal_twin_and_brute_force_over_a_wrapping_ring(cap, k, m):
+    """m = 38 exercises the unrolled sums, the tail and early abandoning (checked every 16 values)."""
+    rng = np.random.default_rng(cap + k)
+    n = 2
+    a = (np.zeros((cap, m)), np.zeros((cap, n)), np.zeros(1))
+    b = (np.zeros((cap, m)), np.zeros((cap, n)), np.zeros(1))
+    for t in range(3 * cap + 5):  # wraps the ring more than twice
+        u, move, last = rng.normal(size=m), rng.normal(size=n), rng.normal(size=n)
+        y1, y2 = np.zeros(n), np.zeros(n)
+        analog.analog_predict(*a, u, last, k, np.zeros(k), y1)
+        twins.analog_predict(*b, u, last, k, np.zeros(k), y2)
+        if t < k:  # too few analogues: the newest sample
+            np.testing.assert_array_equal(y1, last)
+        else:
+            np.testing.assert_allclose(y1, _oracle(a[0], a[1], min(t, cap), u, last, k), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(y1, y2, rtol=1e-12, atol=1e-14)
+        analog.analog_store(*a, u, move)
+        twins.analog_store(*b, u, move)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert a[2][0] == 3 * cap + 5
+
+
+def test_an_exact_analogue_dominates():
+    """A stored window equal to the query gets weight ~1/eps: its move is the forecast."""
+    rng = np.random.default_rng(0)
+    U, T, c = np.zeros((32, 4)), np.zeros((32, 1)), np.zeros(1)
+    for _ in range(20):
+        analog.analog_store(U, T, c, rng.normal(size=4) * 5, rng.normal(size=1))
+    q = U[7].copy()
+    y = np.zeros(1)
+    analog.analog_predict(U, T, c, q, np.array([2.0]), 5, np.zeros(5), y)
+    assert y[0] == pytest.approx(2.0 + T[7, 0], abs=1e-2)
+
+
+def test_two_level_ewa_kernels_equal_numpy_twin():
+    from kernels import rls
+
+    rng = np.random.default_rng(3)
+    m, k, n = 6, 5, 3
+    etas, discounts = rng.uniform(0.05, 1.0, m), rng.uniform(0.9, 1.0, m)
+    a = [np.zeros((m, k)), np.zeros(m)]
+    b = [np.zeros((m, k)), np.zeros(m)]
+    for _ in range(50):
+        past, meta_past, tgt = rng.normal(size=(k, n)), rng.normal(size=(m, n)), rng.normal(size=n)
+        rls.ewa2_learn(a[0], discounts, past, a[1], meta_past, tgt, 0.99)
+        twins.ewa2_learn(b[0], discounts, past, b[1], meta_past, tgt, 0.99)
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-12)
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-12)
+        preds = rng.normal(size=(k, n))
+        out1 = [np.zeros((m, k)), np.zeros((m, n)), np.zeros(m), np.zeros(n)]
+        out2 = [np.zeros((m, k)), np.zeros((m, n)), np.zeros(m), np.zeros(n)]
+        rls.ewa2_predict(a[0], etas, preds, out1[0], out1[1], a[1], 0.2, out1[2], out1[3])
+        twins.ewa2_predict(b[0], etas, preds, out2[0], out2[1], b[1], 0.2, out2[2], out2[3])
+        for x, y in zip(out1, out2):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out1[0].sum(axis=1), 1.0)
+    assert out1[2].sum() == pytest.approx(1.0)
