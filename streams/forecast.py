@@ -168,22 +168,20 @@ class SourceForecaster:
         return self._hold("unavailable")
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, directory):
-        """Write the state atomically to ``directory/<source>.npz``."""
-        d = pathlib.Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+    def snapshot(self) -> tuple[str, dict, dict]:
+        """``(source, meta, arrays)``: the state to checkpoint, copied (``state_dict`` copies), so
+        that another thread can write it (:func:`write_checkpoint`) while this one learns on."""
         state = self.forecaster.state_dict()
         arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
         scalars = {k: (v.item() if isinstance(v, np.generic) else v)
                    for k, v in state.items() if not isinstance(v, np.ndarray)}
         meta = {"stream": self.stream, "channels": self.channels, "fs_hz": self.fs_hz,
                 "last_t_s": self.last_t_s, "resets_seen": self.resets_seen, "state": scalars}
-        path = d / f"{source_of(self.stream)}.npz"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-            fh.flush()  # no fsync: os.replace is atomic against SIGKILL; fsync stalls the loop
-        os.replace(tmp, path)
+        return source_of(self.stream), meta, arrays
+
+    def save(self, directory):
+        """Write the state atomically to ``directory/<source>.npz``."""
+        write_checkpoint(directory, *self.snapshot())
 
     def try_restore(self, directory) -> bool:
         """Load ``directory/<source>.npz`` when it matches this stream; True when restored."""
@@ -208,3 +206,17 @@ class SourceForecaster:
         log.info("resumed the %s forecaster from %s (%d samples seen)", self.stream, path,
                  self.forecaster.n_seen)
         return True
+
+
+def write_checkpoint(directory, source: str, meta: dict, arrays: dict) -> None:
+    """Write one :meth:`SourceForecaster.snapshot` atomically to ``directory/<source>.npz``
+    (a temporary file, then ``os.replace``; no fsync, which stalls: the rename is atomic against
+    SIGKILL). Raises OSError."""
+    d = pathlib.Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{source}.npz"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        fh.flush()
+    os.replace(tmp, path)

@@ -4,8 +4,10 @@ The runtime's event loop hands every accepted motion frame to :meth:`ForecastWor
 (a lock-free queue put) and goes on; this thread learns the frame, decides forecast or hold
 (:class:`streams.forecast.SourceForecaster`) and publishes through the runtime's thread-safe
 ``send``. It also owns the no-input timer (a ``gap`` hold every ``stale_s`` while a source is
-silent) and the checkpoints, so no other thread touches a forecaster while it learns. A
-forecaster that raises is never silent: its source gets ``unavailable`` holds from then on.
+silent) and takes the checkpoint snapshots, so no other thread touches a forecaster while it
+learns; a second thread writes them (a ``mix`` checkpoint is ~1 MB and took 4-5 ms to write,
+which delayed every frame that arrived meanwhile). A forecaster that raises is never silent: its
+source gets ``unavailable`` holds from then on.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import time
 import numpy as np
 
 from streams.config import ForecasterConfig
-from streams.forecast import SourceForecaster, source_of
+from streams.forecast import SourceForecaster, source_of, write_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,12 @@ class ForecastWorker:
         self.lock = threading.Lock()        # guards ``forecasters`` against status/expiry readers
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self.handled = 0
+        self._to_write: dict[str, tuple] = {}   # source -> newest snapshot not yet written
+        self._write_lock = threading.Lock()
+        self._write_wake = threading.Event()
+        self._writer_stop = False
+        self._writer = threading.Thread(target=self._write_loop, name="biosig-forecast-ckpt", daemon=True)
+        self._writer.start()
         self._thread = threading.Thread(target=self._run, name="biosig-forecast", daemon=True)
         self._thread.start()
 
@@ -57,8 +65,12 @@ class ForecastWorker:
         self._q.put(("forget", source))
 
     def stop(self, timeout_s: float = 10.0):
+        """Stop the forecast thread (its last checkpoint is queued), then write what is queued."""
         self._q.put(None)
         self._thread.join(timeout_s)
+        self._writer_stop = True
+        self._write_wake.set()
+        self._writer.join(timeout_s)
 
     # ------------------------------------------------------------------ thread
     def _run(self):
@@ -158,16 +170,33 @@ class ForecastWorker:
             self.forecasters.pop(source, None)
 
     def _save(self, sf):
+        """Queue a snapshot of ``sf`` for the writer thread (a newer one replaces an unwritten one)."""
         if self.ckpt_dir is None:
             return
-        try:
-            sf.save(self.ckpt_dir)
-        except OSError as exc:
-            log.error("cannot write the %s checkpoint: %s", sf.stream, exc)
+        snap = sf.snapshot()
+        with self._write_lock:
+            self._to_write[snap[0]] = snap
+        self._write_wake.set()
 
     def _checkpoint(self):
         for sf in list(self.forecasters.values()):
             self._save(sf)
+
+    def _write_loop(self):
+        # normal priority on purpose: it holds the GIL briefly, and a lowered thread that is
+        # descheduled while holding it would stall the forecast thread (priority inversion)
+        while True:
+            self._write_wake.wait()
+            self._write_wake.clear()
+            with self._write_lock:
+                todo, self._to_write = self._to_write, {}
+            for source, meta, arrays in todo.values():
+                try:
+                    write_checkpoint(self.ckpt_dir, source, meta, arrays)
+                except OSError as exc:
+                    log.error("cannot write the %s checkpoint: %s", meta["stream"], exc)
+            if self._writer_stop and not self._to_write:
+                return
 
     def describe(self) -> dict:
         with self.lock:

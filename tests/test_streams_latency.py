@@ -167,3 +167,51 @@ def test_score_backlog_is_counted_never_silent():
     assert all(t == "score/b/ecg" and h["kind"] == "score" for t, h in sent)
     starts = [h["window_start_s"] for _, h in sent]
     assert starts == sorted(starts)                 # window order kept
+
+
+def test_checkpoints_are_written_by_their_own_thread_from_a_consistent_snapshot(tmp_path, monkeypatch):
+    """A ``mix`` checkpoint is ~1 MB (4-5 ms to write): the forecast thread only takes a copy and
+    a second thread writes it; the file restores the state as it was at the snapshot."""
+    import streams.forecast_worker as fw_mod
+    from streams.config import ForecasterConfig
+    from streams.forecast import SourceForecaster, write_checkpoint
+    from streams.forecast_worker import ForecastWorker
+    from streams.registry import StreamRegistry
+
+    writers = []
+
+    def spy(*a):
+        writers.append(threading.current_thread().name)
+        return write_checkpoint(*a)
+
+    monkeypatch.setattr(fw_mod, "write_checkpoint", spy)
+    cfg = ForecasterConfig(warmup_s=0.5)
+    sent = []
+    w = ForecastWorker(cfg, lambda topic, header, array=None: sent.append(topic), tmp_path, checkpoint_every_s=0.05)
+    stats = StreamRegistry(16, 16).new_stats("couch1/markers")
+    t0 = time.time() - 5.0
+    rng = np.random.default_rng(0)
+    for i in range(150):
+        x = np.sin(np.arange(3)[:, None] + i / 30 * 2) + 0.01 * rng.standard_normal((3, 1))
+        w.submit(stats, "couch1/markers", ("x", "y", "z"), 30.0, t0 + i / 30, x.astype(np.float32), time.time())
+    wait_for(lambda: w.handled == 150 and writers, timeout_s=20)
+    w.stop()
+    assert writers and set(writers) == {"biosig-forecast-ckpt"}
+    assert sent   # every frame was answered (forecast or hold)
+    # the snapshot is a copy: learning on after it does not change what is written
+    sf = w.forecasters["couch1"]
+    snap = sf.snapshot()
+    before = sf.forecaster.state_dict()
+    x = np.ones((3, 1))
+    for i in range(5):
+        sf.on_frame(x, t0 + (150 + i) / 30, time.time())
+    write_checkpoint(tmp_path / "again", *snap)
+    back = SourceForecaster("couch1/markers", ["x", "y", "z"], 30.0, cfg)
+    assert back.try_restore(tmp_path / "again")
+    after = back.forecaster.state_dict()
+    assert after.keys() == before.keys()
+    for k, v in before.items():
+        if isinstance(v, np.ndarray):
+            np.testing.assert_array_equal(after[k], v)
+        else:
+            assert after[k] == v, k
