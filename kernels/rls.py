@@ -185,38 +185,6 @@ def ewa2_predict(cum, etas, preds, wts, sub, meta_cum, meta_eta, meta_wts, y):
     """Two-level EWA forecast: sub-mixture ``m`` is ``sub[m] = sum_k wts[m, k] preds[k]`` with
     ``wts[m, k] ~ exp(-etas[m] (cum[m, k] - min_k cum[m]))``; ``y = sum_m meta_wts[m] sub[m]`` with
     ``meta_wts[m] ~ exp(-meta_eta (meta_cum[m] - min meta_cum))``."""
-    n_sub, k_exp = cum.shape
-    n = preds.shape[1]
-    for m in range(n_sub):
-        lo = cum[m, 0]
-        for k in range(1, k_exp):
-            if cum[m, k] < lo:
-                lo = cum[m, k]
-        tot = 0.0
-        for k in range(k_exp):
-            w = math.exp(-etas[m] * (cum[m, k] - lo))
-            wts[m, k] = w
-            tot += w
-        for j in range(n):
-            sub[m, j] = 0.0
-        for k in range(k_exp):
-            w = wts[m, k] / tot
-            wts[m, k] = w
-            for j in range(n):
-                sub[m, j] += w * preds[k, j]
-    lo = meta_cum[0]
-    for m in range(1, n_sub):
-        if meta_cum[m] < lo:
-            lo = meta_cum[m]
-    tot = 0.0
-    for m in range(n_sub):
-        w = math.exp(-meta_eta * (meta_cum[m] - lo))
-        meta_wts[m] = w
-        tot += w
-    for j in range(n):
-        y[j] = 0.0
-    for m in range(n_sub):
-        w = meta_wts[m] / tot
-        meta_wts[m] = w
-        for j in range(n):
-            y[j] += w * sub[m, j]
+    for m in range(cum.shape[0]):   # each sub-mixture, then the mixture of them: one EWA rule
+        ewa_predict(cum[m], etas[m], preds, wts[m], sub[m])
+    ewa_predict(meta_cum, meta_eta, sub, meta_wts, y)
