@@ -103,7 +103,7 @@ class ForecasterConfig:
     """Per-source online forecaster for marker streams (modality ``motion``).
 
     ``method`` is a name of :data:`realtime.KNOWN_METHODS`; ``horizon_steps`` samples ahead at the
-    stream's rate. Inputs are positions minus the first sample, divided by the per-coordinate
+    stream's rate; the input window is ``lookback_s`` seconds (or ``lookback`` samples when > 0). Inputs are positions minus the first sample, divided by the per-coordinate
     standard deviation over the first ``warmup_s`` seconds (the forecaster publishes ``hold`` with
     reason ``warmup`` until then). After a gap or a divergence it holds for ``recover_steps``
     samples; when no sample arrived for ``stale_s`` it holds with reason ``stale``.
@@ -113,7 +113,10 @@ class ForecasterConfig:
 
     method: str = field(default="mix", metadata=limits(choices=_known_methods))
     horizon_steps: int = field(default=3, metadata=limits(min=1))
-    lookback: int = field(default=8, metadata=limits(min=1))
+    # input window: ``lookback_s`` at the stream's rate (1.2 s is what ``mix`` was evaluated with at
+    # 10 and 30 Hz, docs/forecasting.md); ``lookback`` > 0 sets it in samples instead
+    lookback: int = field(default=0, metadata=limits(min=0))
+    lookback_s: float = field(default=1.2, metadata=limits(min=0, exclusive_min=True))
     hidden: int = field(default=16, metadata=limits(min=1))
     lr: float = field(default=0.02, metadata=_POSITIVE)
     seed: int = field(default=0, metadata=limits(min=0))

@@ -40,6 +40,12 @@ def source_of(stream: str) -> str:
     return stream.split("/", 1)[0]
 
 
+def lookback_steps(cfg: ForecasterConfig, fs_hz: float) -> int:
+    """The input window in samples: ``cfg.lookback`` when set (> 0), else ``cfg.lookback_s`` at
+    ``fs_hz`` (at least 1)."""
+    return int(cfg.lookback) if cfg.lookback > 0 else max(1, int(round(cfg.lookback_s * fs_hz)))
+
+
 def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over):
     """A :mod:`realtime` forecaster for ``cfg``; :class:`StreamError` (one line) when it cannot be
     built (unknown method, a horizon below 1, ...)."""
@@ -50,7 +56,7 @@ def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over)
                                 f"must be > 0 and recover_steps ({cfg.recover_steps}) >= 0")
         opts = dict(norm_steps=max(1, int(round(cfg.warmup_s * fs_hz))))
         opts.update(over)
-        return make_forecaster(cfg.method, horizon_steps=cfg.horizon_steps, lookback=cfg.lookback,
+        return make_forecaster(cfg.method, horizon_steps=cfg.horizon_steps, lookback=lookback_steps(cfg, fs_hz),
                                hidden=cfg.hidden, lr=cfg.lr, seed=cfg.seed, n_coords=n_coords, **opts)
     except (ForecastError, TypeError, ValueError) as exc:
         raise StreamError(f"forecaster cannot be built from the configuration: {exc}") from None

@@ -189,3 +189,18 @@ def test_warm_up_compiles_every_kernel_the_forecast_path_uses(method):
         kinds.append(sf.on_frame(x, t0 + i / 30.0, t0 + i / 30.0)[0])
     assert "forecast" in kinds and sf.counts["gap"] > 0
     assert signatures() == before
+
+
+def test_the_input_window_is_set_in_seconds_at_the_streams_rate_unless_given_in_samples():
+    """The runtime's default forecaster is the evaluated one: ``mix`` over 1.2 s at any rate."""
+    from streams.config import ForecasterConfig
+    from streams.errors import StreamError
+    from streams.forecast import SourceForecaster
+    cfg = ForecasterConfig()
+    assert cfg.method == "mix"
+    for fs_hz, steps in ((10.0, 12), (30.0, 36), (25.0, 30)):
+        assert SourceForecaster("couch1/markers", ["x", "y", "z"], fs_hz, cfg).forecaster.lookback == steps
+    fixed = ForecasterConfig(method="lms", lookback=5)
+    assert SourceForecaster("couch1/markers", ["x"], 30.0, fixed).forecaster.lookback == 5
+    with pytest.raises(StreamError, match="lookback_s"):
+        ForecasterConfig(lookback_s=0.0)
