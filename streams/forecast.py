@@ -146,8 +146,9 @@ class SourceForecaster:
         if missing > 0:     # feed the hole as missing samples: past the tolerance the window restarts
             for _ in range(min(missing, self.tolerance + 1)):
                 f.learn_one(np.full(len(self.channels), np.nan))
-            if missing > self.tolerance:
-                self.gap_open = True
+            # any hole that leaves the window incomplete is held as a gap (a short one used to be
+            # labelled warm_up); cleared below as soon as the forecaster is ready again
+            self.gap_open = True
         n = x.shape[1]
         for i in range(n):
             f.learn_one(x[:, i])
