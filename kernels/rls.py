@@ -89,27 +89,30 @@ def rls_predict(W, u, y):
 
 
 @njit(**JIT)
+def _mean_sq_err(pred, target):
+    """``mean_j (pred[j] - target[j])^2`` (NaN when a forecast is missing)."""
+    n = target.shape[0]
+    s = 0.0
+    for j in range(n):
+        d = pred[j] - target[j]
+        s += d * d
+    return s / n
+
+
+@njit(**JIT)
 def ewa_learn(cum, past, target, discount):
     """Exponentially weighted aggregation, the delayed-feedback update: the K experts' forecasts
     ``past`` (K, n) of ``target`` (n,) (made ``h`` steps ago) are now scored; ``cum`` (K,) holds the
     discounted cumulative losses, ``cum <- discount * cum + mean_j (past[:, j] - target[j])^2``.
     Experts without a forecast (NaN) get the largest loss of the others."""
-    k_exp, n = past.shape
+    k_exp = past.shape[0]
     worst = 0.0
     for k in range(k_exp):
-        s = 0.0
-        for j in range(n):
-            d = past[k, j] - target[j]
-            s += d * d
-        s /= n
+        s = _mean_sq_err(past[k], target)
         if s == s and s > worst:  # not NaN
             worst = s
     for k in range(k_exp):
-        s = 0.0
-        for j in range(n):
-            d = past[k, j] - target[j]
-            s += d * d
-        s /= n
+        s = _mean_sq_err(past[k], target)
         cum[k] = discount * cum[k] + (s if s == s else worst)
 
 
@@ -163,21 +166,12 @@ def ewa2_learn(cum, discounts, past, meta_cum, meta_past, target, meta_discount)
     ``target`` made h steps ago; ``meta_past`` (M, n): the M sub-mixtures' forecasts of it.
     ``cum[m, k] <- discounts[m] cum[m, k] + mean_j (past[k, j] - target[j])^2`` and
     ``meta_cum[m] <- meta_discount meta_cum[m] + mean_j (meta_past[m, j] - target[j])^2``."""
-    k_exp, n = past.shape
-    for k in range(k_exp):
-        s = 0.0
-        for j in range(n):
-            d = past[k, j] - target[j]
-            s += d * d
-        s /= n
+    for k in range(past.shape[0]):
+        s = _mean_sq_err(past[k], target)
         for m in range(cum.shape[0]):
             cum[m, k] = discounts[m] * cum[m, k] + s
     for m in range(meta_cum.shape[0]):
-        s = 0.0
-        for j in range(n):
-            d = meta_past[m, j] - target[j]
-            s += d * d
-        meta_cum[m] = meta_discount * meta_cum[m] + s / n
+        meta_cum[m] = meta_discount * meta_cum[m] + _mean_sq_err(meta_past[m], target)
 
 
 @njit(**JIT)
