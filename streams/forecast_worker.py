@@ -45,8 +45,10 @@ class ForecastWorker:
         self._write_lock = threading.Lock()
         self._write_wake = threading.Event()
         self._writer_stop = False
-        self._writer = threading.Thread(target=self._write_loop, name="biosig-forecast-ckpt", daemon=True)
-        self._writer.start()
+        self._writer = None   # the checkpoint writer, only where there are checkpoints
+        if self.ckpt_dir is not None:
+            self._writer = threading.Thread(target=self._write_loop, name="biosig-forecast-ckpt", daemon=True)
+            self._writer.start()
         self._thread = threading.Thread(target=self._run, name="biosig-forecast", daemon=True)
         self._thread.start()
 
@@ -68,9 +70,10 @@ class ForecastWorker:
         """Stop the forecast thread (its last checkpoint is queued), then write what is queued."""
         self._q.put(None)
         self._thread.join(timeout_s)
-        self._writer_stop = True
-        self._write_wake.set()
-        self._writer.join(timeout_s)
+        if self._writer is not None:
+            self._writer_stop = True
+            self._write_wake.set()
+            self._writer.join(timeout_s)
 
     # ------------------------------------------------------------------ thread
     def _run(self):
