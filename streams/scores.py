@@ -1,12 +1,13 @@
 """Per-window scores for the runtime: measures, head outputs and alarm hygiene on ``score/...``.
 
-For every window the runtime publishes on ``emb/<source>/<stream>``, it publishes one ``score`` frame on ``score/<source>/<stream>`` (documented in docs/protocol.md).
-The header is computed by :meth:`ScoreHost.compute` in :class:`ScoreWorker`'s own thread, never
-on the runtime's event loop (neurokit2's beat detection takes ~3 ms per ECG window; on the event
-loop it delayed the receipt of marker frames) and never in an encoder lane (where it would
-serialise with the model). The measures are
-:func:`biosig.measures_window.window_measures` of the very window the encoder saw, with the quality the runtime already computed, so ``biosig score`` (which calls the same
-function on the same causal windows) gives the same numbers.
+For every window the runtime publishes on ``emb/<source>/<stream>``, it publishes one ``score``
+frame on ``score/<source>/<stream>`` (documented in docs/protocol.md). The header is computed by
+:meth:`ScoreHost.compute` in :class:`ScoreWorker`'s own thread, never on the runtime's event loop
+(neurokit2's beat detection takes ~3 ms per ECG window; on the event loop it delayed the receipt
+of marker frames) and never in an encoder lane (where it would serialise with the model). The
+measures are :func:`biosig.measures_window.window_measures` of the very window the encoder saw,
+with the quality the runtime already computed, so ``biosig score`` (which calls the same function
+on the same causal windows) gives the same numbers.
 
 Alarm hygiene: a window below its modality's quality threshold carries ``ok: false``, every
 measure ``null`` and ``missing: "low_quality"``. Heads (``ecg-af`` on ECG streams, ``ppg-af`` on
@@ -120,12 +121,6 @@ class ScoreHost:
             log.warning("no score for a window of %s: %s: %s", st.name, type(exc).__name__, exc)
             return None
         return h
-
-    def publish(self, rt, st, win, t_start, t_end, quality):
-        """Compute and publish the score frame of one window of input stream ``st`` (never raises)."""
-        h = self.compute(st, win, t_start, t_end, quality)
-        if h is not None:
-            rt._send(f"score/{st.name}", h)
 
 
 class ScoreWorker:

@@ -182,18 +182,23 @@ def test_spirogram_stream_windows_publish_indices_in_litres():
     from collections import Counter
     from biosig.readers import read
     from conftest import shared_path
-    from streams.scores import ScoreHost
+    from streams.scores import ScoreHost, ScoreWorker
     rec = read(str(shared_path("spirometry", "ukb_field3066_demo_blow.csv")))
     sent = []
-    rt = SimpleNamespace(_send=lambda topic, h: sent.append((topic, h)))
+
+    def publish(st):   # the runtime's path: the score thread computes and sends, in window order
+        worker = ScoreWorker(ScoreHost(), lambda topic, h: sent.append((topic, h)))
+        worker.submit(st, rec.samples / 1000.0, 0.0, 12.0, 1.0)
+        worker.stop()
+
     st = SimpleNamespace(name="lab/spiro", session=1, modality="spiro", fs_out_hz=rec.fs_hz, units=("L",),
                          model=None, stats=SimpleNamespace(rejected=Counter()))
-    ScoreHost().publish(rt, st, rec.samples / 1000.0, 0.0, 12.0, 1.0)
+    publish(st)
     topic, h = sent[0]
     assert topic == "score/lab/spiro" and h["ok"] and h["units"]["fvc_l"] == "L" and h["units"]["pef_l_s"] == "L/s"
     assert h["measures"]["fvc_l"] == pytest.approx(5.836, rel=1e-4)
     st.model = object()                                   # an encoder's window is a flow-volume curve
-    ScoreHost().publish(rt, st, rec.samples / 1000.0, 0.0, 12.0, 1.0)
+    publish(st)
     assert sent[1][1]["missing"] == "preprocessed_window" and sent[1][1]["measures"]["fvc_l"] is None
 
 
