@@ -198,6 +198,9 @@ class RuntimeConfig:
     warm_up: bool = True
     # status rates are averaged over the last ``rate_window_s`` seconds
     rate_window_s: float = field(default=10.0, metadata=_POSITIVE)
+    # SCHED_FIFO priority of the event loop (it runs the forecast path) and of ZeroMQ's I/O
+    # threads, where the OS allows it (root or ulimit -r); 0: ordinary priority (streams.priority)
+    rt_priority: int = field(default=10, metadata=limits(min=0, max=99))
     # modalities whose windows get their own encoder worker thread (so 16 kHz audio windows never
     # hold up ECG/PPG embeddings, and model-less respiration windows never wait behind a model);
     # every other modality shares one worker. One lane per bed modality measured embedding p99

@@ -49,9 +49,11 @@ def status_table(status: dict) -> str:
 class Collector:
     """Subscribes to everything and keeps what the summary and plots need."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, rt_priority: int = 0):
         from streams.subscriber import Subscriber
         self.sub = Subscriber(["emb/", "fcst/", "hold/", "hb/"], endpoint)   # not sig/ or score/
+        self.rt_priority = rt_priority
+        self.priority = "normal"
         self.emb_latency_ms: list[float] = []
         self.fcst_latency_ms: list[float] = []
         self.fcst_runtime_ms: list[float] = []   # frame received by the runtime -> forecast published
@@ -63,6 +65,10 @@ class Collector:
         self.stop = threading.Event()
 
     def run(self):
+        # the forecast consumer (a beam controller) is the last hop of the forecast path
+        from streams.priority import realtime_thread, realtime_zmq_io_threads
+        self.priority = realtime_thread(self.rt_priority, "biosig-collect")
+        realtime_zmq_io_threads(self.rt_priority)
         while not self.stop.is_set():
             f = self.sub.recv(0.1)
             if f is None or f.kind not in self.counts:
@@ -149,7 +155,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         procs.wait_ready()
         print(f"biosig demo: runtime ready after {procs.ready_after_s:.1f} s (its own process; the ward and "
               "the couches are two more)", file=stream, flush=True)
-        col = Collector(ep.output)
+        col = Collector(ep.output, cfg.rt_priority)
         from streams.dashboard import start_for_demo
         dash = start_for_demo(ep.output, stream)
         col_thread = threading.Thread(target=col.run, daemon=True)
@@ -205,6 +211,8 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         "forecast_runtime_ms": pct(col.fcst_runtime_ms), "forecast_ingest_ms": pct(col.fcst_ingest_ms),
         "forecast_delivery_ms": pct(col.fcst_delivery_ms), "load_average": list(os.getloadavg()),
         "runtime_ready_after_s": procs.ready_after_s,
+        "forecast_path_priority": {"runtime": status.get("forecast_path_priority", "unknown"),
+                                   "subscriber": col.priority},
         "forecast": fc, "models": status["models"],
         "recordings": sorted(str(p) for p in (out / "recordings").glob("*.parquet")),
     }
@@ -232,6 +240,9 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
                  f"{_fmt(summary['forecast_delivery_ms']['p99'], 2)} ms")
     lines.append(f"  machine load average {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f} (1 / 5 / 15 min) on {os.cpu_count()} "
                  "cores; the runtime, the ward and the couches ran as three processes besides this one")
+    pr = summary["forecast_path_priority"]
+    lines.append(f"  forecast path priority: runtime event loop {pr['runtime']}, this subscriber {pr['subscriber']} "
+                 "(the couch likewise; streams/priority.py)")
     for name, f in fc.items():
         lines.append(f"  {name}: {f['forecasts']} forecasts, RMSE vs simulated truth {_fmt(f['rmse_mm'], 2)} mm "
                      f"(holding the last position: {_fmt(f['persistence_rmse_mm'], 2)} mm)")

@@ -45,7 +45,8 @@ def serve_process(cfg, events, stop, log_level: int = logging.WARNING):
         rt.stop()
 
 
-def devices_process(name, beds, couches, endpoint, seconds, events, go, log_level: int = logging.WARNING):
+def devices_process(name, beds, couches, endpoint, seconds, events, go, log_level: int = logging.WARNING,
+                    rt_priority: int = 0):
     """Child: the simulated ward (``beds``) or couches (``couches``); sends in real time from the
     device start time it gets on ``go`` for ``seconds``."""
     _child_setup(log_level)
@@ -60,6 +61,10 @@ def devices_process(name, beds, couches, endpoint, seconds, events, go, log_leve
     except Exception as exc:
         events.put((name, "error", f"{type(exc).__name__}: {exc}"))
         raise
+    if couches:   # a treatment couch is a dedicated device: real-time priority, as the runtime's loop
+        from streams.priority import realtime_thread, realtime_zmq_io_threads
+        realtime_thread(rt_priority, "biosig-couch")
+        realtime_zmq_io_threads(rt_priority)
     events.put((name, "ready", None))
     try:
         t_start = go.get(timeout=900)
@@ -88,7 +93,8 @@ class DemoProcesses:
                 self._go[name] = self.mp.Queue()
                 self.devices[name] = self.mp.Process(
                     target=devices_process, name=f"biosig-demo-{name}", daemon=True,
-                    args=(name, b, c, cfg.endpoints.ingest, seconds, self.events, self._go[name], level))
+                    args=(name, b, c, cfg.endpoints.ingest, seconds, self.events, self._go[name], level,
+                          cfg.rt_priority))
         self.ready_after_s = float("nan")
         self.runtime.start()
         for p in self.devices.values():

@@ -54,7 +54,9 @@ def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over)
         if not cfg.max_input_age_s > 0 or not cfg.stale_s > 0 or cfg.recover_steps < 0:
             raise ForecastError(f"max_input_age_s ({cfg.max_input_age_s}) and stale_s ({cfg.stale_s}) "
                                 f"must be > 0 and recover_steps ({cfg.recover_steps}) >= 0")
-        opts = dict(norm_steps=max(1, int(round(cfg.warmup_s * fs_hz))))
+        # the warm-up samples are replayed 4 per new sample once the scaler is fitted, not all
+        # at once: the forecast path runs on the runtime's event loop (streams.forecast_worker)
+        opts = dict(norm_steps=max(1, int(round(cfg.warmup_s * fs_hz))), catch_up_steps=4)
         opts.update(over)
         return make_forecaster(cfg.method, horizon_steps=cfg.horizon_steps, lookback=lookback_steps(cfg, fs_hz),
                                hidden=cfg.hidden, lr=cfg.lr, seed=cfg.seed, n_coords=n_coords, **opts)

@@ -16,8 +16,9 @@ ingest and output sockets bound -> ready. Nothing compiles or loads on the hot p
 Nothing a client sends can stop the loop: every bad frame is rejected and counted per stream
 (``_invalid`` when the stream cannot be told). Slow-consumer policy: windows waiting for the
 encoder form one bounded queue (``embed_queue``) that drops its oldest window and counts it;
-forecasts are made and published by :class:`streams.forecast_worker.ForecastWorker` in its own
-thread, never queued behind windows or encoders.
+forecasts are made and published by :class:`streams.forecast_worker.ForecastWorker` on this
+loop at the frame's receipt, never queued behind windows or encoders (which run in threads of
+their own); the loop runs at real-time priority where the OS allows it (:mod:`streams.priority`).
 
 The class is made of three modules: this one (start-up, the event loop, shutdown, status),
 :mod:`streams.runtime_ingest` (frames in, streams, windows) and :mod:`streams.runtime_outputs`
@@ -90,6 +91,7 @@ class Runtime(IngestMixin, OutputsMixin):
         self.recorder = None
         self.models = None
         self.forecast_worker = None
+        self.priority = "normal"                  # of the event loop (the forecast path), see run()
         self.score_worker = None
         self._refused_hold: collections.OrderedDict = collections.OrderedDict()
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
@@ -136,6 +138,7 @@ class Runtime(IngestMixin, OutputsMixin):
         from streams.config import Endpoints
         from streams.forecast_worker import ForecastWorker
         from streams.models import EncoderWorker, ModelHost
+        from streams.priority import realtime_thread, realtime_zmq_io_threads
         from streams.security import ServerSecurity, check_plain_allowed
         cfg = self.config
         build_forecaster(cfg.forecaster, 3, 30.0)   # refuse to start on a forecaster that cannot be built
@@ -192,6 +195,11 @@ class Runtime(IngestMixin, OutputsMixin):
             if cfg.record_dir:
                 from streams.recorder import Recorder
                 self.recorder = Recorder(cfg.record_dir, cfg.rotate_s)
+            # this thread runs the forecast path (frames in, forecasts out): real-time priority
+            # where allowed, for it and for ZeroMQ's I/O threads (streams.priority)
+            self.priority = realtime_thread(cfg.rt_priority, "biosig-loop")
+            n_io = realtime_zmq_io_threads(cfg.rt_priority)
+            log.info("forecast path priority: %s (event loop and %d ZeroMQ I/O thread(s))", self.priority, n_io)
             freeze_start_up_heap()
             self._loop(zmq, wake, monitors, seconds)
         finally:
@@ -290,6 +298,9 @@ class Runtime(IngestMixin, OutputsMixin):
                     sf = self.forecasters.get(source_of(name))
                     if sf is not None and sf.stream == name:
                         self.forecast_worker.forget(source_of(name))
+            if self.forecast_worker is not None:
+                self.forecast_worker.tick()
+            self.forecast_worker.tick()
             if self.recorder is not None:
                 with self._send_lock:
                     self.recorder.maybe_rotate()
@@ -346,6 +357,7 @@ class Runtime(IngestMixin, OutputsMixin):
                       "lanes": {ln.name: {"pending_windows": len(ln.pending), "batches": ln.worker.batches,
                                           "windows": ln.worker.windows} for ln in lanes}},
             "forecasters": self.forecast_worker.describe() if self.forecast_worker else {},
+            "forecast_path_priority": self.priority,
             "models": self.models.describe() if self.models else {},
             "recorder": ({"dir": str(self.recorder.dir), **self.recorder.rows_written}
                          if self.recorder is not None else None),

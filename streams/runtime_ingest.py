@@ -157,10 +157,4 @@ class IngestMixin:
 
     # ------------------------------------------------------------------ forecasts
     def _forecast(self, st: InputStream, t0: float, x: np.ndarray, recv_s: float, sent_s=None):
-        fw = self.forecast_worker
-        if fw.alive:
-            fw.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s, sent_s)
-        else:  # the forecast thread is gone: every marker frame is answered by a hold
-            st.stats.holds += 1
-            fw.publish_hold(source_of(st.name), st.name, t0 + (x.shape[1] - 1) / st.fs_hz, "unavailable",
-                            "the forecast worker stopped")
+        self.forecast_worker.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s, sent_s)

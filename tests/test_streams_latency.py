@@ -170,8 +170,9 @@ def test_score_backlog_is_counted_never_silent():
 
 
 def test_checkpoints_are_written_by_their_own_thread_from_a_consistent_snapshot(tmp_path, monkeypatch):
-    """A ``mix`` checkpoint is ~1 MB (4-5 ms to write): the forecast thread only takes a copy and
-    a second thread writes it; the file restores the state as it was at the snapshot."""
+    """A ``mix`` checkpoint is ~1 MB (4-5 ms to write): the event loop (which runs the forecast
+    path) only takes a copy and a second thread writes it; the file restores the state as it was
+    at the snapshot."""
     import streams.forecast_worker as fw_mod
     from streams.config import ForecasterConfig
     from streams.forecast import SourceForecaster, write_checkpoint
@@ -194,7 +195,10 @@ def test_checkpoints_are_written_by_their_own_thread_from_a_consistent_snapshot(
     for i in range(150):
         x = np.sin(np.arange(3)[:, None] + i / 30 * 2) + 0.01 * rng.standard_normal((3, 1))
         w.submit(stats, "couch1/markers", ("x", "y", "z"), 30.0, t0 + i / 30, x.astype(np.float32), time.time())
-    wait_for(lambda: w.handled == 150 and writers, timeout_s=20)
+    assert w.handled == 150        # handled at submit, on the caller's thread
+    time.sleep(0.06)
+    w.tick()                       # the loop's timer: takes the snapshot, the writer writes it
+    wait_for(lambda: writers, timeout_s=20)
     w.stop()
     assert writers and set(writers) == {"biosig-forecast-ckpt"}
     assert sent   # every frame was answered (forecast or hold)

@@ -1,0 +1,93 @@
+"""CPU priority of the threads on the forecast path (best effort, Linux).
+
+Measured on the 2-core test machine (kernel HZ = 250, EEVDF scheduler): a thread woken by a
+marker frame while another thread of the same priority runs on its core often waits for the next
+scheduler tick, 4 ms, before it runs. That wait, once per hop (device -> runtime -> subscriber),
+was most of the forecast latency above 5 ms. A real-time policy (``SCHED_FIFO``) makes a woken
+thread preempt ordinary ones at once; the forecast path does a few hundred microseconds of work
+per frame, so it cannot take a core from the rest for long (and Linux keeps 5 % of every second
+for ordinary threads in any case, ``sched_rt_runtime_us``).
+
+``SCHED_FIFO`` needs ``CAP_SYS_NICE`` (root) or an ``RLIMIT_RTPRIO`` allowance (``ulimit -r``,
+``/etc/security/limits.conf``). Without either, these functions leave the thread as it is and
+say so: nothing fails, the latency is just less predictable.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+_PR_SET_NAME = 15
+
+
+def name_os_thread(name: str):
+    """Give the calling thread a name ``top -H`` and ``ps -L`` show (15 bytes at most)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _set_fifo(tid: int, rt_priority: int) -> bool:
+    try:
+        os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(int(rt_priority)))
+        return True
+    except (AttributeError, OSError, PermissionError):
+        return False
+
+
+def realtime_thread(rt_priority: int, name: str | None = None) -> str:
+    """Give the calling thread ``SCHED_FIFO`` at ``rt_priority`` (1-99; 0: leave it).
+
+    Returns what it got, for the logs and the status: ``"SCHED_FIFO 10"`` or ``"normal (...)"``.
+    """
+    if name:
+        name_os_thread(name)
+    if rt_priority <= 0:
+        return "normal (real-time priority off)"
+    if _set_fifo(threading.get_native_id(), rt_priority):
+        return f"SCHED_FIFO {int(rt_priority)}"
+    return "normal (no permission for SCHED_FIFO: run as root or allow it with ulimit -r)"
+
+
+def realtime_zmq_io_threads(rt_priority: int) -> int:
+    """Give this process's ZeroMQ I/O threads (``ZMQbg/IO/*``, created with the first socket)
+    ``SCHED_FIFO`` as well: every frame passes through them on its way in and out. Returns how
+    many were raised."""
+    if rt_priority <= 0:
+        return 0
+    for _ in range(50):   # a new I/O thread names itself a moment after it starts
+        tids = _zmq_io_tids()
+        if tids:
+            break
+        time.sleep(0.01)
+    return sum(_set_fifo(tid, rt_priority) for tid in tids)
+
+
+def _zmq_io_tids() -> list[int]:
+    out = []
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().startswith("ZMQbg/IO"):
+                    out.append(int(tid))
+        except OSError:
+            continue
+    return out
+
+
+def policy_of(tid: int) -> str:
+    """The scheduling policy of thread ``tid``, for tests and the status."""
+    pol = os.sched_getscheduler(tid)
+    return {os.SCHED_FIFO: "SCHED_FIFO", os.SCHED_RR: "SCHED_RR", os.SCHED_OTHER: "SCHED_OTHER"}.get(pol, str(pol))

@@ -1,0 +1,127 @@
+"""The forecast path's CPU priority (streams.priority) and where it runs: the runtime's event loop
+learns each marker frame and publishes its forecast at receipt (no hand-over to another thread),
+at SCHED_FIFO where the OS allows it, with ZeroMQ's I/O threads. Real runtime, real sockets."""
+import os
+import resource
+import threading
+import time
+
+import numpy as np
+import pytest
+import zmq
+
+from streams import protocol
+from streams.priority import _zmq_io_tids, name_os_thread, policy_of, realtime_thread, realtime_zmq_io_threads
+from streams.runtime import Runtime
+from test_streams_helpers import config, push_socket, signal, sub_socket
+
+
+def _fifo_allowed() -> bool:
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] > 0
+
+
+def _in_thread(fn):
+    out = {}
+
+    def run():
+        out["result"] = fn()
+        out["tid"] = threading.get_native_id()
+        out["policy"] = policy_of(out["tid"])
+        out["rt_priority"] = os.sched_getparam(out["tid"]).sched_priority
+        with open(f"/proc/self/task/{out['tid']}/comm") as f:
+            out["comm"] = f.read().strip()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(10)
+    return out
+
+
+def test_realtime_thread_gives_sched_fifo_where_allowed_and_says_so_where_not():
+    got = _in_thread(lambda: realtime_thread(7, "biosig-test"))
+    assert got["comm"] == "biosig-test"
+    if _fifo_allowed():
+        assert got["result"] == "SCHED_FIFO 7" and got["policy"] == "SCHED_FIFO" and got["rt_priority"] == 7
+    else:
+        assert got["result"].startswith("normal (no permission") and got["policy"] == "SCHED_OTHER"
+    # only the calling thread changes
+    assert policy_of(threading.get_native_id()) == "SCHED_OTHER"
+
+
+def test_priority_zero_leaves_the_thread_alone():
+    got = _in_thread(lambda: realtime_thread(0))
+    assert got["result"].startswith("normal (real-time priority off)") and got["policy"] == "SCHED_OTHER"
+
+
+def test_zmq_io_threads_are_raised_with_the_loop():
+    if not _fifo_allowed():
+        pytest.skip("SCHED_FIFO is not allowed here (not root, ulimit -r 0)")
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PUSH)   # the I/O thread starts with the first socket
+    try:
+        n = realtime_zmq_io_threads(5)
+        assert n >= 1
+        io = _zmq_io_tids()
+        assert io and all(policy_of(t) == "SCHED_FIFO" for t in io)
+        assert realtime_zmq_io_threads(0) == 0
+    finally:
+        s.close(0)
+        ctx.term()
+
+
+def test_name_os_thread_is_what_top_shows():
+    got = _in_thread(lambda: name_os_thread("a-very-long-thread-name"))
+    assert got["comm"] == "a-very-long-thr"   # the kernel keeps 15 bytes
+
+
+def _markers(i, fs_hz=30.0, t0_s=None):
+    x = np.array([[np.sin(i / fs_hz * 2)], [np.cos(i / fs_hz)], [0.0]], np.float32)
+    return signal("couch1/markers", i, x, modality="motion", fs_hz=fs_hz, channels=["x", "y", "z"], t0_s=t0_s)
+
+
+def test_the_runtime_forecasts_on_its_event_loop_at_the_configured_priority():
+    rt = Runtime(config(rt_priority=3)).start()
+    ctx = zmq.Context()
+    try:
+        sub = sub_socket(ctx, rt.bound.output, b"fcst/")
+        push = push_socket(ctx, rt.bound.ingest)
+        time.sleep(0.3)
+        loop_tid = rt._thread.native_id
+        with open(f"/proc/self/task/{loop_tid}/comm") as f:
+            assert f.read().strip() == "biosig-loop"
+        if _fifo_allowed():
+            assert rt.priority == "SCHED_FIFO 3" and policy_of(loop_tid) == "SCHED_FIFO"
+        else:
+            assert rt.priority.startswith("normal")
+        assert rt.status()["forecast_path_priority"] == rt.priority
+        # every forecast is made on the loop thread: no thread of the runtime process is named
+        # biosig-forecast any more, and the forecast header's queue part (receipt -> learning) is
+        # the loop's own decode time
+        assert not [t for t in threading.enumerate() if t.name == "biosig-forecast"]
+        got = []
+        for i in range(90):
+            push.send_multipart(_markers(i))   # stamped now: never stale
+            time.sleep(1 / 30)
+            while sub.poll(0):
+                got.append(protocol.decode(sub.recv_multipart()))
+        end = time.monotonic() + 5
+        while time.monotonic() < end and len(got) < 40:
+            if sub.poll(100):
+                got.append(protocol.decode(sub.recv_multipart()))
+        assert len(got) >= 40, len(got)
+        queue_ms = [f.header["latency_ms"]["queue"] for f in got]
+        model_ms = [f.header["latency_ms"]["model"] for f in got]
+        assert np.all(np.isfinite(queue_ms)) and np.all(np.array(queue_ms) >= 0)
+        assert np.all(np.array(model_ms) >= 0)
+    finally:
+        ctx.destroy(linger=0)
+        rt.stop()
+    assert rt.error is None
+
+
+def test_rt_priority_is_checked_like_every_other_setting():
+    from streams.config_schema import validate
+    from streams.errors import StreamError
+    for bad in (-1, 100, 1.5, "high"):
+        with pytest.raises(StreamError):
+            validate(config(rt_priority=bad))
