@@ -351,19 +351,3 @@ class Dashboard:
 
     def __exit__(self, *exc):
         self.stop()
-
-
-def start_for_demo(output: str, stream) -> Dashboard | None:
-    """The live view of ``biosig demo`` on the default port (a free one when it is taken); prints
-    its URL. Returns None, with a warning, when it cannot start: the demo runs on without it."""
-    for port in (DEFAULT_PORT, 0):
-        try:
-            dash = Dashboard(output, port=port).start()
-        except StreamError as exc:
-            log.debug("dashboard on port %d: %s", port, exc)
-            continue
-        print(f"biosig demo: live view on {dash.url} (open it in a browser while the demo runs)",
-              file=stream, flush=True)
-        return dash
-    log.warning("the live view could not start; the demo runs without it")
-    return None

@@ -156,8 +156,8 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         print(f"biosig demo: runtime ready after {procs.ready_after_s:.1f} s (its own process; the ward and "
               "the couches are two more)", file=stream, flush=True)
         col = Collector(ep.output, cfg.rt_priority)
-        from streams.dashboard import start_for_demo
-        dash = start_for_demo(ep.output, stream)
+        from streams.demo_procs import DashboardProcess
+        dash = DashboardProcess(ep.output).start(stream)   # its own process, as `biosig dashboard` is
         col_thread = threading.Thread(target=col.run, daemon=True)
         col_thread.start()
         truth = _couch_truth(couches, seconds)

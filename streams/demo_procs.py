@@ -158,3 +158,80 @@ class DemoProcesses:
         if self.runtime.is_alive():
             self.runtime.terminate()
             self.runtime.join(5.0)
+
+
+def dashboard_process(output, replies, stop, log_level: int = logging.WARNING):
+    """Child: ``biosig dashboard`` for the demo (it decodes every ``sig/`` frame, 16 kHz audio
+    included: in the demo's process that Python work delayed the forecasts the demo measures, as a
+    live view on the ward's PC would not). Replies ``("url", url | None)`` once, and at the end
+    ``("state", {couches, hold_periods})`` for the forecast plot."""
+    _child_setup(log_level)
+    from streams.dashboard import DEFAULT_PORT, Dashboard
+    dash = None
+    for port in (DEFAULT_PORT, 0):
+        try:
+            dash = Dashboard(output, port=port).start()
+            break
+        except StreamError as exc:
+            log.debug("dashboard on port %d: %s", port, exc)
+    replies.put(("url", dash.url if dash is not None else None))
+    if dash is None:
+        return
+    try:
+        stop.wait()
+    finally:
+        with dash.state.lock:
+            state = {"couches": {k: dict(v) for k, v in dash.state.couches.items()},
+                     "hold_periods": {k: [list(p) for p in v] for k, v in dash.state.hold_periods.items()}}
+        dash.stop()
+        replies.put(("state", state))
+
+
+class LiveSnapshot:
+    """What the forecast plot takes from the live view (as :class:`streams.dashboard.LiveState`)."""
+
+    def __init__(self, couches=None, hold_periods=None):
+        import threading
+        self.lock = threading.Lock()
+        self.couches = couches or {}
+        self.hold_periods = hold_periods or {}
+
+
+class DashboardProcess:
+    """The demo's live view in its own process: :meth:`start` prints its URL (or a warning and
+    returns None), :meth:`stop` returns its :class:`LiveSnapshot`."""
+
+    def __init__(self, output: str):
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        self.replies, self.stop_event = ctx.Queue(), ctx.Event()
+        self.proc = ctx.Process(target=dashboard_process, name="biosig-demo-dashboard", daemon=True,
+                                args=(output, self.replies, self.stop_event,
+                                      logging.getLogger().getEffectiveLevel()))
+        self.state = LiveSnapshot()
+
+    def start(self, stream, timeout_s: float = 60.0):
+        self.proc.start()
+        try:
+            kind, url = self.replies.get(timeout=timeout_s)
+        except queue.Empty:
+            url = None
+        if url is None:
+            log.warning("the live view could not start; the demo runs without it")
+            self.stop()
+            return None
+        print(f"biosig demo: live view on {url} (open it in a browser while the demo runs)", file=stream, flush=True)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> LiveSnapshot:
+        self.stop_event.set()
+        try:
+            kind, state = self.replies.get(timeout=timeout_s)
+            if kind == "state":
+                self.state = LiveSnapshot(**state)
+        except queue.Empty:
+            pass
+        self.proc.join(timeout_s)
+        if self.proc.is_alive():
+            self.proc.terminate()
+        return self.state

@@ -108,7 +108,11 @@ class Recorder:
             values = [r[key] for r in rows]
             offsets = np.zeros(len(values) + 1, np.int32)
             np.cumsum([len(v) for v in values], out=offsets[1:])
-            flat = np.concatenate(values) if values else np.zeros(0, np.float32)
+            # row by row into one buffer: one np.concatenate of a rotation's rows (megabytes of
+            # audio) holds the GIL throughout; these small copies let the event loop in between
+            flat = np.empty(int(offsets[-1]), np.float32)
+            for i, v in enumerate(values):
+                flat[offsets[i]:offsets[i + 1]] = np.ravel(v)
             table = pa.table({**{k: _column(pa, v) for k, v in cols.items()},
                               key: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()))})
             pl.from_arrow(table).write_parquet(path)
