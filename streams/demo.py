@@ -214,6 +214,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         "forecast_path_priority": {"runtime": status.get("forecast_path_priority", "unknown"),
                                    "subscriber": col.priority},
         "forecast": fc, "models": status["models"],
+        "hold_periods": dict(dash.state.hold_periods) if dash is not None else {},   # as the live view saw them
         "recordings": sorted(str(p) for p in (out / "recordings").glob("*.parquet")),
     }
     np.savetxt(out / "forecast_latency.csv", np.array(col.fcst_parts).reshape(-1, 8), delimiter=",", fmt="%.6f",
