@@ -210,7 +210,7 @@ def pretrain(cfg: TrainConfig) -> dict:
         groups_all = torch.from_numpy(groups).to(x_all.device)
     fwd = torch.compile(ddp) if cfg.compile else ddp
     metrics = {}
-    acc = torch.zeros(4, device=device)   # sums of loss, mse, grad norm, nce since the last report
+    acc = torch.zeros(5, device=device)   # sums of loss, mse, grad norm, nce, desc since the last report
     since = 0
     t_start = time.perf_counter()
     model.train()
@@ -237,7 +237,8 @@ def pretrain(cfg: TrainConfig) -> dict:
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         nce = res["nce"].detach().float() if "nce" in res else torch.zeros((), device=device)  # contrastive term
-        acc += torch.stack([res["loss"].detach().float(), res["mse"].detach().float(), gnorm.detach().float(), nce])
+        desc = res["desc"].detach().float() if "desc" in res else torch.zeros((), device=device)  # descriptor term
+        acc += torch.stack([res["loss"].detach().float(), res["mse"].detach().float(), gnorm.detach().float(), nce, desc])
         since += 1
         checkpoint = (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps
         if (step + 1) % log_every == 0 or checkpoint:   # the only host synchronisation
@@ -245,11 +246,13 @@ def pretrain(cfg: TrainConfig) -> dict:
             if world > 1:
                 torch.distributed.all_reduce(vals)
                 vals /= world
-            loss, mse, gn, nce_mean = vals.tolist()
+            loss, mse, gn, nce_mean, desc_mean = vals.tolist()
             metrics = {"step": step + 1, "loss": loss, "mse": mse, "grad_norm": gn,
                        "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t_start, 3)}
             if "nce" in res:   # the contrastive term of encoders/objectives.py
                 metrics["nce"] = nce_mean
+            if "desc" in res:   # the descriptor-regression term (encoders/descriptors.py)
+                metrics["desc"] = desc_mean
             acc.zero_()
             since = 0
             if rank == 0:

@@ -88,10 +88,12 @@ def register(subparsers) -> None:
     p.add_argument("--hop-s", type=_positive_float, default=None, metavar="S", help="hop between training windows")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model config field (JSON value), e.g. --set depth=2 --set mask_mode='\"span\"'")
-    p.add_argument("--objective", choices=("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs"), default=None,
+    p.add_argument("--objective", choices=("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs",
+                                                "descriptors", "mae+descriptors", "mae+contrastive+descriptors"), default=None,
                    help="pretraining objective saved in the checkpoint (default: the model config's, mae): "
                         "masked reconstruction, InfoNCE between two augmented crops of each window, or both; "
-                        "clocs: InfoNCE between two windows of the same recording at different times")
+                        "clocs: InfoNCE between two windows of the same recording at different times; "
+                        "descriptors: a linear head regresses rhythm/morphology descriptors of the window (beat tokens)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--resume", action="store_true", help="continue from DIR/train_state.pt")
     p.add_argument("--init-from", default=None, metavar="DIR",
