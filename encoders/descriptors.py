@@ -45,6 +45,9 @@ NAMES = ("beat_rate_hz", "mean_rr_s", "std_rr_s", "rmssd_s", "pnn50", "irregular
          "t_energy_mean")
 N_DESC = len(NAMES)
 CLIP = 5.0      # standardised targets are clipped to +-CLIP (a missed beat must not dominate a batch)
+# scale descriptors that differ by factors between rhythms (sinus vs AF) and are heavy-tailed (an
+# ectopic or missed beat) are regressed on a log scale: log(value + floor), floors in their units
+LOG_FLOORS = {2: 0.005, 3: 0.005, 5: 0.005, 8: 0.01, 11: 0.005}
 _EPS = 1e-6
 
 
@@ -123,6 +126,15 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
     return out.reshape(B, C, N_DESC).mean(1)
 
 
+def transform(d: torch.Tensor) -> torch.Tensor:
+    """Descriptors (B, N_DESC) -> regression targets before standardisation: the scale descriptors
+    of :data:`LOG_FLOORS` as log(value + floor), the others unchanged."""
+    out = d.clone()
+    for i, floor in LOG_FLOORS.items():
+        out[:, i] = torch.log(d[:, i].clamp_min(0) + floor)
+    return out
+
+
 def descriptors_numpy(tokens: np.ndarray, valid: np.ndarray, fs_hz: float, before: int, refractory: int) -> np.ndarray:
     """NumPy oracle of :func:`compute`, written per window and channel with explicit loops."""
     B, K, C, pd = tokens.shape
@@ -174,9 +186,9 @@ class DescriptorHead(nn.Module):
 
     @torch.no_grad()
     def standardise(self, d: torch.Tensor, update: bool) -> torch.Tensor:
-        """d (B, N_DESC) -> standardised, clipped targets; with ``update`` the statistics first
-        take in this batch."""
-        d64 = d.double()
+        """d (B, N_DESC) descriptors -> standardised (after :func:`transform`), clipped targets; with
+        ``update`` the statistics first take in this batch."""
+        d64 = transform(d.double())
         if update:
             nb = float(d64.shape[0])
             mb = d64.mean(0)

@@ -17,7 +17,7 @@ import encoders
 from biosig.cli import main
 from biosig.synthetic import simulate
 from encoders.config import get_config
-from encoders.descriptors import CLIP, N_DESC, NAMES, DescriptorHead, compute, descriptors_numpy
+from encoders.descriptors import CLIP, LOG_FLOORS, N_DESC, NAMES, DescriptorHead, compute, descriptors_numpy
 from encoders.errors import EncoderError
 from encoders.model import EncoderModel, count_parameters
 from encoders.objectives import objective_loss
@@ -123,6 +123,10 @@ def test_running_statistics_are_exact_and_targets_clipped():
     batches = [rng.standard_normal((n, N_DESC)) * rng.uniform(0.1, 5, N_DESC) + 3 for n in (7, 16, 5)]
     for bt in batches:
         z = head.standardise(torch.from_numpy(bt), update=True)
+    batches = [bt.copy() for bt in batches]
+    for bt in batches:   # the scale descriptors are standardised on a log scale
+        for i, floor in LOG_FLOORS.items():
+            bt[:, i] = np.log(np.maximum(bt[:, i], 0) + floor)
     allv = np.concatenate(batches)
     np.testing.assert_allclose(head.mean.numpy(), allv.mean(0), rtol=1e-10)
     np.testing.assert_allclose((head.m2 / head.count).numpy(), allv.var(0), rtol=1e-8)
