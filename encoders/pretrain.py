@@ -53,6 +53,7 @@ class TrainConfig:
     synthetic: bool = False
     synthetic_records: int = 32
     synthetic_seconds: float = 60.0
+    synthetic_rhythm_records: int = 0   # ECG: records of encoders.data.synthetic_rhythm_records
     steps: int = 200
     batch_size: int = 32
     lr: float = 1e-3
@@ -99,12 +100,17 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
 
 def load_data(cfg: TrainConfig, config, pipeline):
     """The training :class:`encoders.data.WindowSet` for ``cfg``."""
-    from encoders.data import build_windows, file_records, synthetic_records
+    from encoders.data import build_windows, file_records, synthetic_records, synthetic_rhythm_records
     sources = []
     if cfg.data:
         sources.append(file_records(cfg.data, cfg.modality))
     if cfg.synthetic:
         sources.append(synthetic_records(cfg.modality, cfg.synthetic_records, cfg.synthetic_seconds, cfg.seed))
+    if cfg.synthetic_rhythm_records:
+        if cfg.modality != "ecg" or cfg.synthetic_rhythm_records < 0:
+            raise EncoderError(f"--synthetic-rhythm-records {cfg.synthetic_rhythm_records}: needs --modality ecg "
+                               "and a count >= 0")
+        sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed))
     if not sources:
         raise EncoderError("no training data: give --data PATH... or --synthetic")
     records = (r for src in sources for r in src)

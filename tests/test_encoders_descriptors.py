@@ -239,3 +239,25 @@ def test_descriptor_run_resumes_exactly_after_sigkill(tmp_path):
     a, b = _weights(straight), _weights(killed)
     assert all(torch.equal(a[k], b[k]) for k in a)                          # includes the running statistics
     assert [(r["loss"], r["desc"]) for r in _metrics(straight)] == [(r["loss"], r["desc"]) for r in _metrics(killed)]
+
+
+def test_synthetic_rhythm_records_vary_rhythm_not_morphology():
+    from encoders.data import synthetic_rhythm_records
+    a = list(synthetic_rhythm_records(6, 30.0, seed=0))
+    b = list(synthetic_rhythm_records(6, 30.0, seed=0))
+    assert [s for s, _ in a] == [s for s, _ in b] and all(np.array_equal(x.samples, y.samples) for (_, x), (_, y) in zip(a, b))
+    assert a[0][1].samples.shape == (1, 7500) and a[0][1].fs_hz == 250.0
+    m = EncoderModel(get_config("ecg-tiny", tokenizer="beat", objective="mae+descriptors", **SMALL))
+    x = torch.from_numpy(np.stack([r.samples[:, :2500] for _, r in a]))
+    tok, valid = m.frontend(x)
+    d = compute(tok, valid, m.frontend.fs_hz, m.frontend.before, m.frontend.r).numpy()
+    irr = d[:, NAMES.index("irregularity")]
+    assert irr[1::2].min() > irr[0::2].max()          # odd records irregular, even records regular
+    assert d[:, NAMES.index("template_corr_mean")].min() > 0.8                 # one beat model (plus noise)
+
+
+def test_synthetic_rhythm_records_need_ecg(tmp_path, capsys):
+    rc = main(["pretrain", "--modality", "ppg", "--synthetic-rhythm-records", "2", "--steps", "1",
+               "--no-progress", *TINY, "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "needs --modality ecg" in err and "Traceback" not in err
