@@ -261,3 +261,23 @@ def test_synthetic_rhythm_records_need_ecg(tmp_path, capsys):
                "--no-progress", *TINY, "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 2 and "needs --modality ecg" in err and "Traceback" not in err
+
+
+def test_eval_pretext_ridge_r2_matches_sklearn():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from eval_pretext import ridge_r2
+    from sklearn.linear_model import Ridge
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5))
+    Y = np.stack([X @ rng.standard_normal(5) + 0.3 * rng.standard_normal(60), rng.standard_normal(60)], 1)
+    groups = np.repeat(np.arange(12), 5)
+    got = ridge_r2(X, Y, groups, alpha=0.1)
+    f = np.array([i % 5 for i in range(12)])[groups]
+    pred = np.zeros_like(Y)
+    for i in range(5):
+        tr, te = f != i, f == i
+        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-8
+        pred[te] = Ridge(alpha=0.1 * tr.sum()).fit((X[tr] - mu) / sd, Y[tr]).predict((X[te] - mu) / sd)
+    want = 1 - ((Y - pred) ** 2).sum(0) / ((Y - Y.mean(0)) ** 2).sum(0)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert got[0] > 0.8 and got[1] < 0.1                                    # signal vs noise column
