@@ -17,7 +17,11 @@ TOKENIZERS = ("patch", "beat")
 # (encoders/objectives.py); mae+contrastive: the sum (contrastive term times contrastive_weight)
 # clocs: InfoNCE between two windows of the same recording at different times (CLOCS-style;
 # positives share the recording, windows of the same recording are never negatives); mae+clocs: the sum
-OBJECTIVES = ("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs")
+# descriptors: a training-only linear head on the pooled embedding regresses standardised rhythm and
+# morphology descriptors of the window computed from its beat tokens (encoders/descriptors.py;
+# knowledge-guided pretext targets as in PaPaGei); mae+descriptors, mae+contrastive+descriptors: the sums
+OBJECTIVES = ("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs",
+              "descriptors", "mae+descriptors", "mae+contrastive+descriptors")
 # mean: mean of the token outputs; mean+std: statistics pooling - one linear map of the token outputs,
 # the mean of its first half and the standard deviation (over real tokens) of its second half, so
 # the embedding keeps how much tokens vary within the window (rhythm irregularity), still dim wide
@@ -80,6 +84,8 @@ class EncoderConfig:
         (encoders/objectives.py); contrastive_weight, temperature, proj_dim (projection head) and
         crop_fraction (length of each contrastive view as a fraction of the window) configure the
         contrastive term (``clocs`` views are whole windows: crop_fraction is not used).
+    descriptor_weight : weight of the descriptor-regression term of the ``*descriptors`` objectives
+        (beat tokenizer only; encoders/descriptors.py).
     rhythm_loss_weight : beat tokenizer only: extra weight of the MAE error on the 6 interval
         features of masked beats (their mean squared error is added times this weight; 0: the
         plain MAE loss, where they are 6 of ~180 target values).
@@ -127,6 +133,7 @@ class EncoderConfig:
     proj_dim: int = 64
     crop_fraction: float = 0.7
     rhythm_loss_weight: float = 0.0
+    descriptor_weight: float = 1.0
     pool: str = "mean"
     attn_kernel: str = "auto"
 
@@ -154,6 +161,10 @@ class EncoderConfig:
             raise EncoderError(f"the beat tokenizer needs ECG or PPG, not {self.modality}")
         if self.objective not in OBJECTIVES:
             raise EncoderError(f"unknown objective {self.objective!r}; expected one of {', '.join(OBJECTIVES)}")
+        if "descriptors" in self.objective.split("+") and self.tokenizer != "beat":
+            raise EncoderError(f"objective {self.objective} needs the beat tokenizer (descriptors come from beat tokens)")
+        if self.descriptor_weight < 0:
+            raise EncoderError(f"descriptor_weight must be >= 0, got {self.descriptor_weight}")
         if self.pool not in POOLS:
             raise EncoderError(f"unknown pool {self.pool!r}; expected one of {', '.join(POOLS)}")
         if self.pool == "mean+std" and self.dim % 2:

@@ -125,6 +125,43 @@ def synthetic_records(modality: str, n_records: int, seconds: float, seed: int =
         yield f"synthetic:{modality}:{seed + i}", simulate(modality, seconds, seed=seed + i)
 
 
+def synthetic_rhythm_records(n_records: int, seconds: float, seed: int = 0, fs_hz: float = 250.0):
+    """``n_records`` SYNTHETIC single-lead ECG records with one beat model (QRS-T complexes of
+    :func:`biosig.synthetic_af.ecg_from_beats`) and a continuum of rhythms: half regular (sinus-like:
+    respiratory modulation of 0-8 %, 0.5-3 % beat-to-beat jitter, 0-8 % premature beats), half
+    irregular (i.i.d. intervals with a coefficient of variation of 5-25 %); heart rate 50-130 bpm,
+    baseline wander, noise and f-wave level drawn per record. Rhythm irregularity then varies
+    independently of beat morphology, so a pretext target on rhythm cannot be met by recognising
+    the recording. No label is stored or used. Seeds ``seed + 10_000 + i``."""
+    from biosig.record import Record
+    from biosig.synthetic_af import ecg_from_beats
+    n = int(round(seconds * fs_hz))
+    t = np.arange(n) / fs_hz
+    for i in range(n_records):
+        rng = np.random.default_rng([seed, 10_000 + i])
+        mean_rr = 60.0 / rng.uniform(50, 130)
+        irregular = i % 2 == 1
+        cv, jitter, resp = rng.uniform(0.05, 0.25), rng.uniform(0.005, 0.03), rng.uniform(0.0, 0.08)
+        p_ectopic = rng.uniform(0.0, 0.08)
+        resp_hz, phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
+        beats, tb = [], -rng.uniform(0, mean_rr) - 1.0
+        while tb < seconds + 1.5:
+            if irregular:
+                rr = mean_rr * (1 + cv * rng.standard_normal())
+            else:
+                rr = mean_rr * (1 + resp * np.sin(2 * np.pi * resp_hz * tb + phase) + jitter * rng.standard_normal())
+                if rng.random() < p_ectopic:
+                    beats.append(tb + 0.7 * rr)
+                    tb, rr = tb + 0.7 * rr, 1.3 * rr
+            tb += float(np.clip(rr, 0.3, 2.0))
+            beats.append(tb)
+        x = ecg_from_beats(np.asarray(beats), n, fs_hz, 1, rng, fwave_mv=rng.uniform(0.0, 0.05))[0]
+        x = x * rng.uniform(0.6, 1.6) + rng.uniform(0.0, 0.3) * np.sin(2 * np.pi * resp_hz * t + phase)
+        x = x + rng.normal(0, rng.uniform(0.01, 0.06), n)
+        yield (f"synthetic:ecg-rhythm:{seed + 10_000 + i}",
+               Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("ECG",)))
+
+
 def file_records(paths, modality: str):
     """Records found under ``paths`` (files, WFDB record names or folders; biosig.readers)."""
     from biosig.readers import discover, read

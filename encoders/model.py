@@ -46,8 +46,12 @@ class EncoderModel(nn.Module):
             self.pad_token = nn.Parameter(torch.zeros(1, 1, c.dim))
         if c.pool == "mean+std":    # statistics pooling (encoders.config.POOLS)
             self.pool_proj = nn.Linear(c.dim, c.dim)
-        if c.objective != "mae":    # projection head of the contrastive objective (encoders/objectives.py)
+        parts = c.objective.split("+")
+        if "contrastive" in parts or "clocs" in parts:   # projection head of the contrastive objective (encoders/objectives.py)
             self.proj_head = nn.Sequential(nn.Linear(c.dim, c.dim), nn.GELU(), nn.Linear(c.dim, c.proj_dim))
+        if "descriptors" in parts:   # training-only descriptor regression head (encoders/descriptors.py)
+            from encoders.descriptors import DescriptorHead
+            self.desc_head = DescriptorHead(c.dim)
         cross = [c.channels.index(name) for name in c.cross_modal]
         self.register_buffer("cross_ids", torch.tensor(cross, dtype=torch.long), persistent=False)
         self.apply(self._init)
@@ -263,4 +267,4 @@ class EncoderModel(nn.Module):
 def count_parameters(model: nn.Module, encoder_only: bool = False) -> int:
     """Number of trainable parameters (``encoder_only`` leaves out the MAE decoder)."""
     return sum(p.numel() for n, p in model.named_parameters()
-               if not (encoder_only and (n.startswith(("dec_", "proj_head")) or n == "mask_token")))
+               if not (encoder_only and (n.startswith(("dec_", "proj_head", "desc_head")) or n == "mask_token")))

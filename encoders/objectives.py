@@ -20,6 +20,13 @@
   and differs between recordings - the rhythm (regular or irregularly irregular), rate, beat
   morphology - is what the embedding is trained to keep; the exact content of one window is not.
 * ``mae+clocs`` - the MAE loss plus ``contrastive_weight`` times the CLOCS InfoNCE loss.
+* ``descriptors`` / ``mae+descriptors`` / ``mae+contrastive+descriptors`` - knowledge-guided pretext
+  regression (PaPaGei-style): a training-only linear head on the pooled embedding of the whole
+  window predicts standardised rhythm (RR mean/std, RMSSD, pNN50, irregularity, turning points,
+  beat rate) and morphology (P-region and T-region energy, QRS energy fraction, beat-to-template
+  correlation) descriptors computed from the window's own beat tokens (encoders/descriptors.py),
+  times ``descriptor_weight``, added to the other terms. A linear head means a linear probe can read
+  the same quantities from the embedding.
 
 Determinism: the crop offsets and noise of step ``s`` come from the training step's generator
 (seeded with ``(seed, s)`` by the pretraining loop) and are drawn for the whole global batch, like
@@ -106,25 +113,51 @@ def add_noise(x: torch.Tensor, generator=None, batch_slice=None) -> torch.Tensor
 
 def objective_loss(model, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None, pair=None) -> dict:
     """The training loss of ``model.config.objective``: dict with ``loss``, ``mse`` (the MAE term,
-    0 without MAE) and ``nce``. ``pair`` = (x2, channel_idx2, groups) for ``clocs``."""
+    0 without MAE), ``nce`` (with a contrastive term) and ``desc`` (with the descriptor term).
+    ``pair`` = (x2, channel_idx2, groups) for ``clocs``."""
     c = model.config
+    parts = c.objective.split("+")
     out = {}
     loss = x.new_zeros(())
-    if "mae" in c.objective.split("+"):
+    if "mae" in parts:
         out = model.forward_mae(x, channel_idx, generator, batch_slice)
         loss = out["loss"]
     else:
         out["mse"] = x.new_zeros(())
-    groups, ci2 = None, channel_idx
-    if c.objective.endswith("clocs"):
-        if pair is None:
-            raise ValueError("the clocs objective needs pair=(x2, channel_idx2, groups)")
-        x2, ci2, groups = pair
-        v1, v2 = add_noise(x, generator, batch_slice), add_noise(x2, generator, batch_slice)
-    else:
-        v1, v2 = draw_views(x, c.crop_fraction, generator, batch_slice)
-    z1 = model.proj_head(pooled(model, v1, channel_idx))
-    z2 = model.proj_head(pooled(model, v2, ci2))
-    nce = info_nce(z1, z2, c.temperature, groups)
-    out.update(nce=nce, loss=loss + c.contrastive_weight * nce)
+    if "contrastive" in parts or "clocs" in parts:
+        groups, ci2 = None, channel_idx
+        if "clocs" in parts:
+            if pair is None:
+                raise ValueError("the clocs objective needs pair=(x2, channel_idx2, groups)")
+            x2, ci2, groups = pair
+            v1, v2 = add_noise(x, generator, batch_slice), add_noise(x2, generator, batch_slice)
+        else:
+            v1, v2 = draw_views(x, c.crop_fraction, generator, batch_slice)
+        z1 = model.proj_head(pooled(model, v1, channel_idx))
+        z2 = model.proj_head(pooled(model, v2, ci2))
+        nce = info_nce(z1, z2, c.temperature, groups)
+        out["nce"] = nce
+        loss = loss + c.contrastive_weight * nce
+    if "descriptors" in parts:
+        desc = descriptor_loss(model, x, channel_idx)
+        out["desc"] = desc
+        loss = loss + c.descriptor_weight * desc
+    out["loss"] = loss
     return out
+
+
+def descriptor_loss(model, x: torch.Tensor, channel_idx=None) -> torch.Tensor:
+    """Mean squared error of the linear descriptor head on the pooled embedding of the whole window
+    against the standardised descriptors of its beat tokens (encoders/descriptors.py); the running
+    statistics take in the batch when the model is training."""
+    from encoders.descriptors import compute
+    tok, patches, _, valid = model.tokenize_masked(x, channel_idx)
+    emb = model.pool(model._run_encoder(tok), valid)                          # (B, D)
+    B, N, pd = patches.shape
+    C = x.shape[1]                                                            # beat tokens: (B, K, C) slots
+    fe = model.frontend
+    d = compute(patches.reshape(B, N // C, C, pd), valid.reshape(B, N // C, C),
+                fe.fs_hz, fe.before, fe.r)                                     # (B, N_DESC)
+    target = model.desc_head.standardise(d, update=model.training)
+    pred = model.desc_head(emb.float())                                       # (B, N_DESC)
+    return (pred - target).pow(2).mean()

@@ -53,6 +53,7 @@ class TrainConfig:
     synthetic: bool = False
     synthetic_records: int = 32
     synthetic_seconds: float = 60.0
+    synthetic_rhythm_records: int = 0   # ECG: records of encoders.data.synthetic_rhythm_records
     steps: int = 200
     batch_size: int = 32
     lr: float = 1e-3
@@ -99,12 +100,17 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
 
 def load_data(cfg: TrainConfig, config, pipeline):
     """The training :class:`encoders.data.WindowSet` for ``cfg``."""
-    from encoders.data import build_windows, file_records, synthetic_records
+    from encoders.data import build_windows, file_records, synthetic_records, synthetic_rhythm_records
     sources = []
     if cfg.data:
         sources.append(file_records(cfg.data, cfg.modality))
     if cfg.synthetic:
         sources.append(synthetic_records(cfg.modality, cfg.synthetic_records, cfg.synthetic_seconds, cfg.seed))
+    if cfg.synthetic_rhythm_records:
+        if cfg.modality != "ecg" or cfg.synthetic_rhythm_records < 0:
+            raise EncoderError(f"--synthetic-rhythm-records {cfg.synthetic_rhythm_records}: needs --modality ecg "
+                               "and a count >= 0")
+        sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed))
     if not sources:
         raise EncoderError("no training data: give --data PATH... or --synthetic")
     records = (r for src in sources for r in src)
@@ -210,7 +216,7 @@ def pretrain(cfg: TrainConfig) -> dict:
         groups_all = torch.from_numpy(groups).to(x_all.device)
     fwd = torch.compile(ddp) if cfg.compile else ddp
     metrics = {}
-    acc = torch.zeros(4, device=device)   # sums of loss, mse, grad norm, nce since the last report
+    acc = torch.zeros(5, device=device)   # sums of loss, mse, grad norm, nce, desc since the last report
     since = 0
     t_start = time.perf_counter()
     model.train()
@@ -237,7 +243,8 @@ def pretrain(cfg: TrainConfig) -> dict:
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         nce = res["nce"].detach().float() if "nce" in res else torch.zeros((), device=device)  # contrastive term
-        acc += torch.stack([res["loss"].detach().float(), res["mse"].detach().float(), gnorm.detach().float(), nce])
+        desc = res["desc"].detach().float() if "desc" in res else torch.zeros((), device=device)  # descriptor term
+        acc += torch.stack([res["loss"].detach().float(), res["mse"].detach().float(), gnorm.detach().float(), nce, desc])
         since += 1
         checkpoint = (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps
         if (step + 1) % log_every == 0 or checkpoint:   # the only host synchronisation
@@ -245,11 +252,13 @@ def pretrain(cfg: TrainConfig) -> dict:
             if world > 1:
                 torch.distributed.all_reduce(vals)
                 vals /= world
-            loss, mse, gn, nce_mean = vals.tolist()
+            loss, mse, gn, nce_mean, desc_mean = vals.tolist()
             metrics = {"step": step + 1, "loss": loss, "mse": mse, "grad_norm": gn,
                        "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t_start, 3)}
             if "nce" in res:   # the contrastive term of encoders/objectives.py
                 metrics["nce"] = nce_mean
+            if "desc" in res:   # the descriptor-regression term (encoders/descriptors.py)
+                metrics["desc"] = desc_mean
             acc.zero_()
             since = 0
             if rank == 0:

@@ -76,6 +76,9 @@ def register(subparsers) -> None:
                    help="number of synthetic records (default 32)")
     p.add_argument("--synthetic-seconds", type=_positive_float, default=60.0, metavar="S",
                    help="length of each synthetic record in s (default 60)")
+    p.add_argument("--synthetic-rhythm-records", type=int, default=0, metavar="N",
+                   help="ECG: also N synthetic records with one beat model and rhythms from regular to "
+                        "irregularly irregular (encoders.data.synthetic_rhythm_records; no label used; default 0)")
     p.add_argument("--preset", choices=PRESETS, default="tiny")
     p.add_argument("--steps", type=_positive_int, default=200)
     p.add_argument("--batch-size", type=_positive_int, default=32, help="global batch (all processes)")
@@ -88,10 +91,12 @@ def register(subparsers) -> None:
     p.add_argument("--hop-s", type=_positive_float, default=None, metavar="S", help="hop between training windows")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model config field (JSON value), e.g. --set depth=2 --set mask_mode='\"span\"'")
-    p.add_argument("--objective", choices=("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs"), default=None,
+    p.add_argument("--objective", choices=("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs",
+                                                "descriptors", "mae+descriptors", "mae+contrastive+descriptors"), default=None,
                    help="pretraining objective saved in the checkpoint (default: the model config's, mae): "
                         "masked reconstruction, InfoNCE between two augmented crops of each window, or both; "
-                        "clocs: InfoNCE between two windows of the same recording at different times")
+                        "clocs: InfoNCE between two windows of the same recording at different times; "
+                        "descriptors: a linear head regresses rhythm/morphology descriptors of the window (beat tokens)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--resume", action="store_true", help="continue from DIR/train_state.pt")
     p.add_argument("--init-from", default=None, metavar="DIR",
@@ -171,11 +176,12 @@ def _overrides(items) -> dict:
 def pretrain_command(args) -> int:
     from encoders.pretrain import TrainConfig, pretrain
     from biosig.errors import BiosigError
-    if not args.data and not args.synthetic:
+    if not args.data and not args.synthetic and not args.synthetic_rhythm_records:
         raise BiosigError("no training data: give --data PATH... or --synthetic")
     cfg = TrainConfig(modality=args.modality, out_dir=args.out, preset=args.preset, data=tuple(args.data),
                       synthetic=args.synthetic, synthetic_records=args.synthetic_records,
-                      synthetic_seconds=args.synthetic_seconds, steps=args.steps, batch_size=args.batch_size,
+                      synthetic_seconds=args.synthetic_seconds,
+                      synthetic_rhythm_records=args.synthetic_rhythm_records, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                       window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
                       progress=not args.no_progress,

@@ -1,0 +1,108 @@
+"""Model selection for the descriptor objective without CinC 2017: how linearly the embedding
+encodes the rhythm/morphology descriptors of windows it never saw.
+
+Data: the SYNTHETIC rhythm-only AF/sinus ECG of ``eval_probe.synthetic_rhythm_ecg`` (80 records of
+30 s, seeds 2000+, not used in pretraining), cut into the model's 10 s windows (hop 5 s). Targets:
+the 13 descriptors of :mod:`encoders.descriptors`, computed by the model's own beat tokenizer.
+Features: the embedding of each window (``embed_forward``). Score: out-of-fold R^2 of a ridge
+regression per descriptor, 5 folds grouped by record, for the checkpoint(s) and the same
+architecture with random weights. Also the synthetic AF-vs-sinus AUROC of the record-mean
+embedding (``eval_probe --tasks ecg-syn`` measures the same with CIs).
+
+Run: ``python benchmarks/eval_pretext.py CKPT [CKPT ...] [--random-seeds 0]``. Prints one row per
+model: ``model | mean R^2 rhythm (0-6) | mean R^2 morphology (7-12) | AUROC syn``.
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def windows(records, n: int, hop: int):
+    xs, rec = [], []
+    for i, r in enumerate(records):
+        s = r.samples[0]
+        for a in range(0, len(s) - n + 1, hop):
+            xs.append(s[a:a + n])
+            rec.append(i)
+    return np.stack(xs).astype(np.float32)[:, None], np.asarray(rec)
+
+
+def ridge_r2(X, Y, groups, alpha=1.0, k=5):
+    """Out-of-fold R^2 per column of Y (ridge on standardised X, folds grouped by record)."""
+    uniq = np.unique(groups)
+    fold_of = {g: i % k for i, g in enumerate(uniq)}
+    f = np.array([fold_of[g] for g in groups])
+    pred = np.zeros_like(Y)
+    for i in range(k):
+        tr, te = f != i, f == i
+        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-8
+        A = (X[tr] - mu) / sd
+        ym = Y[tr].mean(0)
+        W = np.linalg.solve(A.T @ A + alpha * len(A) * np.eye(A.shape[1]), A.T @ (Y[tr] - ym))
+        pred[te] = ((X[te] - mu) / sd) @ W + ym
+    ss = ((Y - Y.mean(0)) ** 2).sum(0)
+    return 1 - ((Y - pred) ** 2).sum(0) / np.maximum(ss, 1e-12)
+
+
+def evaluate(model, x, rec, y_rec):
+    import torch
+    from encoders.descriptors import compute
+    from encoders.probe import cv_folds, out_of_fold_proba
+    from sklearn.metrics import roc_auc_score
+    model.eval()
+    embs, descs = [], []
+    with torch.no_grad():
+        for a in range(0, len(x), 64):
+            xb = torch.from_numpy(x[a:a + 64])
+            embs.append(model.embed_forward(xb).numpy())
+            tok, valid = model.frontend(xb)
+            fe = model.frontend
+            descs.append(compute(tok, valid, fe.fs_hz, fe.before, fe.r).numpy())
+    E, D = np.concatenate(embs), np.concatenate(descs)
+    r2 = ridge_r2(E.astype(np.float64), D.astype(np.float64), rec)
+    Xr = np.stack([E[rec == i].mean(0) for i in range(len(y_rec))])
+    folds = cv_folds(y_rec, 5, 0, None)
+    _, proba = out_of_fold_proba(Xr, y_rec, folds)
+    return r2, roc_auc_score(y_rec, proba[:, 1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoints", nargs="+", help="checkpoint directories or shipped names")
+    ap.add_argument("--random-seeds", type=int, nargs="*", default=[0],
+                    help="also score the first checkpoint's architecture with random weights")
+    args = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(1)
+    import encoders
+    from encoders.baselines import random_encoder
+    from encoders.descriptors import NAMES
+    from eval_probe import synthetic_rhythm_ecg
+    records, y = synthetic_rhythm_ecg()
+    x, rec = windows(records, 2500, 1250)
+    rows = []
+    for ck in args.checkpoints:
+        enc = encoders.load(ck)
+        rows.append((f"{ck} ({enc.model_id})", *evaluate(enc.model, x, rec, y)))
+    for s in args.random_seeds:
+        enc = random_encoder(str(args.checkpoints[0]), seed=s)
+        rows.append((f"random weights seed {s} ({pathlib.Path(str(args.checkpoints[0])).name})",
+                     *evaluate(enc.model, x, rec, y)))
+    print(f"# {len(records)} synthetic records, {len(x)} windows; R^2 per descriptor: {', '.join(NAMES)}")
+    print("model | mean R^2 rhythm | mean R^2 morphology | AUROC syn | per-descriptor R^2")
+    for name, r2, auc in rows:
+        print(f"{name} | {r2[:7].mean():.3f} | {r2[7:].mean():.3f} | {auc:.3f} | "
+              + " ".join(f"{v:.2f}" for v in r2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
