@@ -11,6 +11,11 @@ Experts (all learn from the same delayed targets as every method, in z-units):
   current one (of the last ``MIX_ANALOG_MEMORY`` whose move is known), their moves averaged.
   Breathing repeats its shape; this nonlinear expert is meant for onsets, which a linear one
   extrapolates poorly.
+* **shape analogues**: the same search on the window *centred on its newest frame* (every frame
+  minus the newest sample), so that windows match by the shape of the recent trajectory
+  whatever the level: a baseline drift moves every raw window away from its past analogues,
+  not the centred one.  The raw expert keeps the level, which tells the phase on a stationary
+  trace; the weights choose per stream.
 
 Aggregation: exponentially weighted averaging (EWA), on two levels.  Each step the forecasts every
 expert made ``horizon_steps`` ago for the newest sample are scored (mean squared z-error over
@@ -63,12 +68,13 @@ def mix_lags(lookback: int, max_frames: int = 8) -> np.ndarray:
 
 
 class Mix(Forecaster):
-    """EWA over long-window RLS, short-window RLS and analogue experts (module docstring)."""
+    """EWA over long-window RLS, short-window RLS, analogue and shape-analogue experts (module docstring)."""
 
     method = "mix"
     _model_arrays = ("Ps", "Ws", "Ps_s", "Ws_s", "_pu", "_pu_s", "_nwork", "_rls_state", "_rls_state_s",
-                     "_an_U", "_an_T", "_an_count", "_an_dist", "_cum", "_ring", "_ring_ok", "_wts", "_preds",
-                     "_preds_l", "_preds_s", "_reach", "_move", "_meta_cum", "_meta_wts", "_meta_ring", "_sub")
+                     "_an_U", "_an_T", "_an_count", "_an_dist", "_sh_U", "_sh_T", "_sh_count", "_sh_x",
+                     "_cum", "_ring", "_ring_ok", "_wts", "_preds", "_preds_l", "_preds_s", "_reach", "_move",
+                     "_meta_cum", "_meta_wts", "_meta_ring", "_sub")
 
     def _init_model(self, rng) -> None:
         n, L = self.n_coords, self.lookback
@@ -93,7 +99,11 @@ class Mix(Forecaster):
         self._an_T = np.zeros((MIX_ANALOG_MEMORY, n))
         self._an_count = np.zeros(1)
         self._an_dist = np.zeros(MIX_ANALOG_K)
-        k = k_rls + k_s + 1  # long RLS, short RLS, analogues (last row)
+        self._sh_U = np.zeros((MIX_ANALOG_MEMORY, m - 1))  # centred windows (shape analogues)
+        self._sh_T = np.zeros((MIX_ANALOG_MEMORY, n))
+        self._sh_count = np.zeros(1)
+        self._sh_x = np.zeros(m - 1)
+        k = k_rls + k_s + 2  # long RLS, short RLS, analogues, shape analogues (last two rows)
         self._etas = np.array([e for e in MIX_META_ETA for _ in MIX_META_DISCOUNT])
         self._discounts = np.array([d for _ in MIX_META_ETA for d in MIX_META_DISCOUNT])
         n_sub = self._etas.shape[0]
@@ -120,6 +130,11 @@ class Mix(Forecaster):
     def n_experts(self) -> int:
         return self._cum.shape[1]
 
+    def _centre(self, x, last) -> np.ndarray:
+        """The window values without the bias, each frame minus the newest one (``_sh_x``)."""
+        np.subtract(x[:-1].reshape(-1, self.n_coords), last, out=self._sh_x.reshape(-1, self.n_coords))
+        return self._sh_x
+
     def _learn_weights(self, slot, target) -> None:
         """Score the forecasts made h samples ago for ``target`` (experts and sub-mixtures)."""
         self._steps.ewa2_learn(self._cum, self._discounts, self._ring[slot], self._meta_cum, self._meta_ring[slot],
@@ -145,13 +160,14 @@ class Mix(Forecaster):
             self._ring_ok[slot] = 0.0
         x = u[self._sel]
         self._steps.analog_store(self._an_U, self._an_T, self._an_count, x[:-1], self._move)
+        self._steps.analog_store(self._sh_U, self._sh_T, self._sh_count, self._centre(x, last), self._move)
         loss = self._steps.mix_rls_step(self.Ps, self.Ws, x, target, self._pu, self._nwork, self._rls_state,
                                         self._lams, self._trace_max, self._preds_l)
         self._preds[:k_rls] = self._preds_l
         loss_s = self._steps.mix_rls_step(self.Ps_s, self.Ws_s, u[self._sel_s], target, self._pu_s, self._nwork,
                                           self._rls_state_s, self._lams_s, self._trace_max_s, self._preds_s)
-        self._preds[k_rls:-1] = self._preds_s
-        self._preds[-1] = np.nan  # the analogue expert has no a-priori training output
+        self._preds[k_rls:-2] = self._preds_s
+        self._preds[-2:] = np.nan  # the analogue experts have no a-priori training output
         self._nwork[0] = self._preds[:k_rls].mean(axis=0)  # train_forecast(): the long experts' mean
         return max(loss, loss_s)
 
@@ -162,9 +178,11 @@ class Mix(Forecaster):
         self._steps.mix_rls_predict(self.Ws, x, self._preds_l)
         self._preds[:k_rls] = self._preds_l
         self._steps.mix_rls_predict(self.Ws_s, u[self._sel_s], self._preds_s)
-        self._preds[k_rls:-1] = self._preds_s
+        self._preds[k_rls:-2] = self._preds_s
         self._steps.analog_predict(self._an_U, self._an_T, self._an_count, x[:-1], last, MIX_ANALOG_K,
-                                   self._an_dist, self._preds[-1])
+                                   self._an_dist, self._preds[-2])
+        self._steps.analog_predict(self._sh_U, self._sh_T, self._sh_count, self._centre(x, last), last,
+                                   MIX_ANALOG_K, self._an_dist, self._preds[-1])
         slot = (self._count + self.horizon_steps) % self._ring.shape[0]
         self._ring[slot] = self._preds
         self._ring_ok[slot] = 1.0
