@@ -11,13 +11,21 @@ Memory: a ring of ``cap`` (window, move) pairs, ``U`` (cap, m) and ``T`` (cap, n
 method learns); :func:`analog_predict` returns ``last + sum_i w_i T_i / sum_i w_i`` over the ``k``
 nearest stored windows (squared Euclidean distance ``d_i``, ``w_i = 1 / (d_i + eps)``), or ``last``
 while fewer than ``k`` pairs are stored.  NumPy twins: :mod:`kernels.twins`.
+
+:func:`rff_features` maps a window to random Fourier features (Rahimi & Recht 2007):
+``phi_i = sqrt(2 / D) cos(omega_i . x + b_i)`` with ``omega_i ~ N(0, I / sigma^2)`` and ``b_i ~
+U(0, 2 pi)`` drawn once, so that ``phi(x) . phi(x')`` approximates the Gaussian kernel
+``exp(-||x - x'||^2 / (2 sigma^2))``; exact RLS on ``[phi, 1]`` is then an online kernel
+regression whose cost is fixed by D (the fixed-feature alternative to KRLS with a dictionary).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
 
-from kernels.linalg import JIT
+from kernels.linalg import JIT, dot
 
 EPS = 1e-3
 
@@ -96,3 +104,11 @@ def analog_predict(U, T, count, u, last, k, dist, y):
         w = 1.0 / (best_d[r] + EPS) / tot
         for j in range(y.shape[0]):
             y[j] += w * T[best_i[r], j]
+
+
+@njit(**JIT)
+def rff_features(Om, b, x, scale, phi):
+    """``phi[i] = scale * cos(Om[i] . x + b[i])`` for ``i < D = Om.shape[0]``, ``phi[D] = 1`` (bias)."""
+    for i in range(Om.shape[0]):
+        phi[i] = scale * math.cos(dot(Om[i], x) + b[i])
+    phi[Om.shape[0]] = 1.0

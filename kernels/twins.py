@@ -236,6 +236,11 @@ def analog_predict(U, T, count, u, last, k, dist, y):
     y += (w / w.sum()) @ T[idx]
 
 
+def rff_features(Om, b, x, scale, phi):
+    phi[:-1] = scale * np.cos(Om @ x + b)
+    phi[-1] = 1.0
+
+
 def ewa2_learn(cum, discounts, past, meta_cum, meta_past, target, meta_discount):
     cum *= discounts[:, None]
     cum += np.mean((past - target) ** 2, axis=1)[None, :]

@@ -46,7 +46,7 @@ def test_mix_weights_follow_the_delayed_errors_and_stay_a_distribution():
     f = make_forecaster("mix", horizon_steps=3, **OPTS)
     _run(f, _signal(500))
     n_sub = len(MIX_META_ETA) * len(MIX_META_DISCOUNT)
-    assert f._wts.shape == (n_sub, len(MIX_FORGET) * (len(MIX_INIT_REG) + 1) + 2) == (n_sub, f.n_experts)
+    assert f._wts.shape == (n_sub, len(MIX_FORGET) * (len(MIX_INIT_REG) + 1) + 3) == (n_sub, f.n_experts)
     np.testing.assert_allclose(f._wts.sum(axis=1), 1.0) and (f._wts >= 0).all()
     # each sub-mixture's weights are exp(-eta_m * discounted loss): recompute them from the stored losses
     etas = np.repeat(MIX_META_ETA, len(MIX_META_DISCOUNT))[:, None]
@@ -166,6 +166,36 @@ def test_mix_shape_analogues_match_centred_windows():
     d_raw = ((g._an_U[:int(g._an_count[0])] - xr) ** 2).sum(axis=1).min()
     d_shape = ((g._sh_U[:int(g._sh_count[0])] - (xr - np.tile(lr, OPTS["lookback"]))) ** 2).sum(axis=1).min()
     assert d_shape < 0.2 * d_raw
+
+
+def test_mix_kernel_rls_expert_is_rls_on_fourier_features_of_the_centred_window():
+    """The kernel-RLS expert forecasts last + W phi(centred window), W learnt by RLS on the
+    (features, h-step move) pairs seen so far: recomputed with the NumPy twin of the RLS step."""
+    from kernels import twins
+    from realtime.mixture import MIX_RFF_FEATURES, MIX_RFF_FORGET, MIX_RFF_INIT_REG
+
+    h = 3
+    f = make_forecaster("mix", horizon_steps=h, **OPTS)
+    X = _signal(200)
+    _run(f, X)
+    D = MIX_RFF_FEATURES
+
+    def phi(xc):
+        return np.concatenate([np.sqrt(2.0 / D) * np.cos(f._rf_Om @ xc + f._rf_b), [1.0]])
+
+    x = f._u_pr[f._sel][:-1]
+    last = f._u_pr[-3:-1]
+    np.testing.assert_allclose(f._preds[-3], last + f._rf_W[0] @ phi(x - np.tile(last, OPTS["lookback"])),
+                               rtol=1e-10)
+    # the training pairs: the windows and moves stored by the analogue memory, in order
+    n_pairs = int(f._an_count[0])
+    P, W = np.eye(D + 1) / MIX_RFF_INIT_REG, np.zeros((2, D + 1))
+    pu, nwork, state = np.zeros(D + 1), np.zeros((2, 2)), np.zeros(2)
+    for u, move in zip(f._an_U[:n_pairs], f._an_T[:n_pairs]):
+        twins.rls_step(P, W, phi(u - np.tile(u[-2:], OPTS["lookback"])), move, pu, nwork, state,
+                       MIX_RFF_FORGET, (D + 1) / MIX_RFF_INIT_REG)
+    np.testing.assert_allclose(f._rf_W[0], W, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(f._rf_P[0], P, rtol=1e-8, atol=1e-10)
 
 
 def test_mix_state_restores_bit_identically_mid_stream():

@@ -71,3 +71,20 @@ def test_two_level_ewa_kernels_equal_numpy_twin():
             np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(out1[0].sum(axis=1), 1.0)
     assert out1[2].sum() == pytest.approx(1.0)
+
+
+def test_random_fourier_features_equal_twin_and_approximate_the_gaussian_kernel():
+    """phi(x) . phi(x') -> exp(-||x - x'||^2 / (2 sigma^2)) for omega ~ N(0, I / sigma^2) (Rahimi & Recht)."""
+    rng = np.random.default_rng(5)
+    m, D, sigma = 12, 20000, 1.5
+    Om, b = rng.normal(0.0, 1.0 / sigma, (D, m)), rng.uniform(0.0, 2 * np.pi, D)
+    x, x2 = rng.normal(size=m) * 0.4, rng.normal(size=m) * 0.4
+    p1, p2, q = np.zeros(D + 1), np.zeros(D + 1), np.zeros(D + 1)
+    analog.rff_features(Om, b, x, np.sqrt(2.0 / D), p1)
+    twins.rff_features(Om, b, x, np.sqrt(2.0 / D), q)
+    np.testing.assert_allclose(p1, q, rtol=1e-12, atol=1e-15)
+    assert p1[-1] == 1.0
+    analog.rff_features(Om, b, x2, np.sqrt(2.0 / D), p2)
+    exact = np.exp(-np.sum((x - x2) ** 2) / (2 * sigma ** 2))
+    assert abs(p1[:-1] @ p2[:-1] - exact) < 0.03  # Monte Carlo error ~ 1 / sqrt(D)
+    assert abs(p1[:-1] @ p1[:-1] - 1.0) < 0.03
