@@ -112,3 +112,13 @@ def rff_features(Om, b, x, scale, phi):
     for i in range(Om.shape[0]):
         phi[i] = scale * math.cos(dot(Om[i], x) + b[i])
     phi[Om.shape[0]] = 1.0
+
+
+@njit(**JIT)
+def centre_window(x, last, out):
+    """``out[i] = x[i] - last[i % n]`` for ``i < out.shape[0]`` (n = ``last.shape[0]``): the window
+    values (frames of n coordinates, oldest first; ``x`` may carry a trailing bias, not copied)
+    minus the newest frame, the input of the shape-analogue and kernel-RLS experts."""
+    n = last.shape[0]
+    for i in range(out.shape[0]):
+        out[i] = x[i] - last[i % n]

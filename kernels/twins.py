@@ -236,6 +236,10 @@ def analog_predict(U, T, count, u, last, k, dist, y):
     y += (w / w.sum()) @ T[idx]
 
 
+def centre_window(x, last, out):
+    out[:] = (x[:out.shape[0]].reshape(-1, last.shape[0]) - last).ravel()
+
+
 def rff_features(Om, b, x, scale, phi):
     phi[:-1] = scale * np.cos(Om @ x + b)
     phi[-1] = 1.0

@@ -88,3 +88,15 @@ def test_random_fourier_features_equal_twin_and_approximate_the_gaussian_kernel(
     exact = np.exp(-np.sum((x - x2) ** 2) / (2 * sigma ** 2))
     assert abs(p1[:-1] @ p2[:-1] - exact) < 0.03  # Monte Carlo error ~ 1 / sqrt(D)
     assert abs(p1[:-1] @ p1[:-1] - 1.0) < 0.03
+
+
+def test_centre_window_equals_twin_and_subtracts_the_newest_frame():
+    rng = np.random.default_rng(8)
+    n, frames = 3, 5
+    x = rng.normal(size=n * frames + 1)  # frames oldest first, then the bias
+    out1, out2 = np.zeros(n * frames), np.zeros(n * frames)
+    analog.centre_window(x, x[-1 - n:-1], out1)
+    twins.centre_window(x, x[-1 - n:-1], out2)
+    np.testing.assert_array_equal(out1, out2)
+    np.testing.assert_allclose(out1.reshape(frames, n), x[:-1].reshape(frames, n) - x[-1 - n:-1])
+    assert not out1[-n:].any()  # the newest frame centres to zero
