@@ -9,7 +9,7 @@ table of Pohl et al. (RTRL 10.1 ms, UORO 2.05, SnAp-1 1.52, DNI 1.04, LMS 0.014 
 ``uoro16`` is UORO with 16 averaged estimates (``estimates=16``), the variant the default
 evaluation grid uses; its paper column is the single-estimate UORO time.  ``rls`` (one
 exponentially weighted RLS, O(m^2) per step for m = 9 L + 1 inputs) and ``mix`` (12 RLS experts
-over the whole and the newest half of the window, a kernel-RLS expert on 100 random Fourier
+over the whole and the newest half of the window, a kernel-RLS expert on 64 random Fourier
 features, the analogue and shape-analogue experts, aggregated by two-level exponential weights, the
 runtime default; each RLS expert on at most 8 of the L frames, so 73 inputs at any L, timed with
 its two 1024-window analogue memories full) ignore q; the target for mix is <= 200 us/step at
