@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from kernels.linalg import JIT, dot
+from kernels.rls import mix_rls_predict, mix_rls_step
 
 EPS = 1e-3
 
@@ -122,3 +123,27 @@ def centre_window(x, last, out):
     n = last.shape[0]
     for i in range(out.shape[0]):
         out[i] = x[i] - last[i % n]
+
+
+@njit(**JIT)
+def shape_learn(x, last, move, U, T, count, xc, Om, b, scale, phi, P, W, pu, nwork, state, lam, trace_max, pred):
+    """The mixture's shape experts, learning step (one call instead of four): centre the training
+    window ``x`` on its newest frame ``last`` into ``xc``, store ``(xc, move)`` in the shape-analogue
+    memory, map ``xc`` to Fourier features ``phi`` and make the kernel-RLS step towards ``move``
+    (:func:`kernels.rls.mix_rls_step` with ``P`` (1, D+1, D+1), ``W`` (1, n, D+1)); returns its loss."""
+    centre_window(x, last, xc)
+    analog_store(U, T, count, xc, move)
+    rff_features(Om, b, xc, scale, phi)
+    return mix_rls_step(P, W, phi, move, pu, nwork, state, lam, trace_max, pred)
+
+
+@njit(**JIT)
+def shape_predict(x, last, U, T, count, k, dist, xc, Om, b, scale, phi, W, pred, y_rf, y_an):
+    """The shape experts' forecasts for the newest window ``x``: ``y_rf = last + W phi(xc)`` (kernel
+    RLS) and ``y_an`` the shape analogues (:func:`analog_predict` on the centred window ``xc``)."""
+    centre_window(x, last, xc)
+    rff_features(Om, b, xc, scale, phi)
+    mix_rls_predict(W, phi, pred)
+    for j in range(last.shape[0]):
+        y_rf[j] = last[j] + pred[0, j]
+    analog_predict(U, T, count, xc, last, k, dist, y_an)

@@ -152,11 +152,6 @@ class Mix(Forecaster):
     def n_experts(self) -> int:
         return self._cum.shape[1]
 
-    def _centre(self, x, last) -> np.ndarray:
-        """The window values without the bias, each frame minus the newest one (``_sh_x``)."""
-        self._steps.centre_window(x, last, self._sh_x)
-        return self._sh_x
-
     def _learn_weights(self, slot, target) -> None:
         """Score the forecasts made h samples ago for ``target`` (experts and sub-mixtures)."""
         self._steps.ewa2_learn(self._cum, self._discounts, self._ring[slot], self._meta_cum, self._meta_ring[slot],
@@ -182,11 +177,10 @@ class Mix(Forecaster):
             self._ring_ok[slot] = 0.0
         x = u[self._sel]
         self._steps.analog_store(self._an_U, self._an_T, self._an_count, x[:-1], self._move)
-        xc = self._centre(x, last)
-        self._steps.analog_store(self._sh_U, self._sh_T, self._sh_count, xc, self._move)
-        self._steps.rff_features(self._rf_Om, self._rf_b, xc, self._rf_scale, self._rf_phi)
-        loss_rf = self._steps.mix_rls_step(self._rf_P, self._rf_W, self._rf_phi, self._move, self._rf_pu, self._nwork,
-                                           self._rf_state, self._rf_lam, self._rf_trace_max, self._rf_pred)
+        loss_rf = self._steps.shape_learn(x, last, self._move, self._sh_U, self._sh_T, self._sh_count, self._sh_x,
+                                          self._rf_Om, self._rf_b, self._rf_scale, self._rf_phi, self._rf_P, self._rf_W,
+                                          self._rf_pu, self._nwork, self._rf_state, self._rf_lam, self._rf_trace_max,
+                                          self._rf_pred)
         loss = self._steps.mix_rls_step(self.Ps, self.Ws, x, target, self._pu, self._nwork, self._rls_state,
                                         self._lams, self._trace_max, self._preds_l)
         self._preds[:k_rls] = self._preds_l
@@ -205,14 +199,11 @@ class Mix(Forecaster):
         self._preds[:k_rls] = self._preds_l
         self._steps.mix_rls_predict(self.Ws_s, u[self._sel_s], self._preds_s)
         self._preds[k_rls:-3] = self._preds_s
-        xc = self._centre(x, last)
-        self._steps.rff_features(self._rf_Om, self._rf_b, xc, self._rf_scale, self._rf_phi)
-        self._steps.mix_rls_predict(self._rf_W, self._rf_phi, self._rf_pred)
-        np.add(last, self._rf_pred[0], out=self._preds[-3])
         self._steps.analog_predict(self._an_U, self._an_T, self._an_count, x[:-1], last, MIX_ANALOG_K,
                                    self._an_dist, self._preds[-2])
-        self._steps.analog_predict(self._sh_U, self._sh_T, self._sh_count, xc, last, MIX_ANALOG_K,
-                                   self._an_dist, self._preds[-1])
+        self._steps.shape_predict(x, last, self._sh_U, self._sh_T, self._sh_count, MIX_ANALOG_K, self._an_dist,
+                                  self._sh_x, self._rf_Om, self._rf_b, self._rf_scale, self._rf_phi, self._rf_W,
+                                  self._rf_pred, self._preds[-3], self._preds[-1])
         slot = (self._count + self.horizon_steps) % self._ring.shape[0]
         self._ring[slot] = self._preds
         self._ring_ok[slot] = 1.0
