@@ -8,10 +8,11 @@ SnAp-1, UORO and DNI under 100 us at (180, 60) and every method 100x faster than
 table of Pohl et al. (RTRL 10.1 ms, UORO 2.05, SnAp-1 1.52, DNI 1.04, LMS 0.014 ms/step).
 ``uoro16`` is UORO with 16 averaged estimates (``estimates=16``), the variant the default
 evaluation grid uses; its paper column is the single-estimate UORO time.  ``rls`` (one
-exponentially weighted RLS, O(m^2) per step for m = 9 L + 1 inputs) and ``mix`` (16 RLS experts
-over the whole and the newest half of the window plus the analogue expert, aggregated by exponential
-weights, the runtime default; each RLS expert on at most 8 of the L frames, so 73 inputs at any L,
-timed with its 1024-window analogue memory full) ignore q; the target for mix is <= 200 us/step at
+exponentially weighted RLS, O(m^2) per step for m = 9 L + 1 inputs) and ``mix`` (12 RLS experts
+over the whole and the newest half of the window, a kernel-RLS expert on 64 random Fourier
+features, the analogue and shape-analogue experts, aggregated by two-level exponential weights, the
+runtime default; each RLS expert on at most 8 of the L frames, so 73 inputs at any L, timed with
+its two 1024-window analogue memories full) ignore q; the target for mix is <= 200 us/step at
 (q, L) = (180, 60).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_forecasters.py [--steps 400] [--methods snap1,uoro]

@@ -11,13 +11,22 @@ Memory: a ring of ``cap`` (window, move) pairs, ``U`` (cap, m) and ``T`` (cap, n
 method learns); :func:`analog_predict` returns ``last + sum_i w_i T_i / sum_i w_i`` over the ``k``
 nearest stored windows (squared Euclidean distance ``d_i``, ``w_i = 1 / (d_i + eps)``), or ``last``
 while fewer than ``k`` pairs are stored.  NumPy twins: :mod:`kernels.twins`.
+
+:func:`rff_features` maps a window to random Fourier features (Rahimi & Recht 2007):
+``phi_i = sqrt(2 / D) cos(omega_i . x + b_i)`` with ``omega_i ~ N(0, I / sigma^2)`` and ``b_i ~
+U(0, 2 pi)`` drawn once, so that ``phi(x) . phi(x')`` approximates the Gaussian kernel
+``exp(-||x - x'||^2 / (2 sigma^2))``; exact RLS on ``[phi, 1]`` is then an online kernel
+regression whose cost is fixed by D (the fixed-feature alternative to KRLS with a dictionary).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
 
-from kernels.linalg import JIT
+from kernels.linalg import JIT, dot
+from kernels.rls import mix_rls_predict, mix_rls_step
 
 EPS = 1e-3
 
@@ -96,3 +105,45 @@ def analog_predict(U, T, count, u, last, k, dist, y):
         w = 1.0 / (best_d[r] + EPS) / tot
         for j in range(y.shape[0]):
             y[j] += w * T[best_i[r], j]
+
+
+@njit(**JIT)
+def rff_features(Om, b, x, scale, phi):
+    """``phi[i] = scale * cos(Om[i] . x + b[i])`` for ``i < D = Om.shape[0]``, ``phi[D] = 1`` (bias)."""
+    for i in range(Om.shape[0]):
+        phi[i] = scale * math.cos(dot(Om[i], x) + b[i])
+    phi[Om.shape[0]] = 1.0
+
+
+@njit(**JIT)
+def centre_window(x, last, out):
+    """``out[i] = x[i] - last[i % n]`` for ``i < out.shape[0]`` (n = ``last.shape[0]``): the window
+    values (frames of n coordinates, oldest first; ``x`` may carry a trailing bias, not copied)
+    minus the newest frame, the input of the shape-analogue and kernel-RLS experts."""
+    n = last.shape[0]
+    for i in range(out.shape[0]):
+        out[i] = x[i] - last[i % n]
+
+
+@njit(**JIT)
+def shape_learn(x, last, move, U, T, count, xc, Om, b, scale, phi, P, W, pu, nwork, state, lam, trace_max, pred):
+    """The mixture's shape experts, learning step (one call instead of four): centre the training
+    window ``x`` on its newest frame ``last`` into ``xc``, store ``(xc, move)`` in the shape-analogue
+    memory, map ``xc`` to Fourier features ``phi`` and make the kernel-RLS step towards ``move``
+    (:func:`kernels.rls.mix_rls_step` with ``P`` (1, D+1, D+1), ``W`` (1, n, D+1)); returns its loss."""
+    centre_window(x, last, xc)
+    analog_store(U, T, count, xc, move)
+    rff_features(Om, b, xc, scale, phi)
+    return mix_rls_step(P, W, phi, move, pu, nwork, state, lam, trace_max, pred)
+
+
+@njit(**JIT)
+def shape_predict(x, last, U, T, count, k, dist, xc, Om, b, scale, phi, W, pred, y_rf, y_an):
+    """The shape experts' forecasts for the newest window ``x``: ``y_rf = last + W phi(xc)`` (kernel
+    RLS) and ``y_an`` the shape analogues (:func:`analog_predict` on the centred window ``xc``)."""
+    centre_window(x, last, xc)
+    rff_features(Om, b, xc, scale, phi)
+    mix_rls_predict(W, phi, pred)
+    for j in range(last.shape[0]):
+        y_rf[j] = last[j] + pred[0, j]
+    analog_predict(U, T, count, xc, last, k, dist, y_an)

@@ -319,6 +319,7 @@ def uoro_k_step(A, B, C, h, u, target, ht, WA, WB, wnorm, rng, GA, GB, work, nwo
     return loss, norm
 
 
-from kernels.analog import analog_predict, analog_store  # noqa: E402,F401
+from kernels.analog import (analog_predict, analog_store, centre_window, rff_features, shape_learn,  # noqa: E402,F401
+                            shape_predict)
 from kernels.rls import (ewa2_learn, ewa2_predict, ewa_learn, ewa_predict, mix_rls_predict, mix_rls_step,  # noqa: E402,F401
                          rls_predict, rls_step)  # (one namespace for the learners)

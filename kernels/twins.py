@@ -236,6 +236,30 @@ def analog_predict(U, T, count, u, last, k, dist, y):
     y += (w / w.sum()) @ T[idx]
 
 
+def centre_window(x, last, out):
+    out[:] = (x[:out.shape[0]].reshape(-1, last.shape[0]) - last).ravel()
+
+
+def rff_features(Om, b, x, scale, phi):
+    phi[:-1] = scale * np.cos(Om @ x + b)
+    phi[-1] = 1.0
+
+
+def shape_learn(x, last, move, U, T, count, xc, Om, b, scale, phi, P, W, pu, nwork, state, lam, trace_max, pred):
+    centre_window(x, last, xc)
+    analog_store(U, T, count, xc, move)
+    rff_features(Om, b, xc, scale, phi)
+    return mix_rls_step(P, W, phi, move, pu, nwork, state, lam, trace_max, pred)
+
+
+def shape_predict(x, last, U, T, count, k, dist, xc, Om, b, scale, phi, W, pred, y_rf, y_an):
+    centre_window(x, last, xc)
+    rff_features(Om, b, xc, scale, phi)
+    mix_rls_predict(W, phi, pred)
+    y_rf[:] = last + pred[0]
+    analog_predict(U, T, count, xc, last, k, dist, y_an)
+
+
 def ewa2_learn(cum, discounts, past, meta_cum, meta_past, target, meta_discount):
     cum *= discounts[:, None]
     cum += np.mean((past - target) ** 2, axis=1)[None, :]

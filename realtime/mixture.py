@@ -11,6 +11,16 @@ Experts (all learn from the same delayed targets as every method, in z-units):
   current one (of the last ``MIX_ANALOG_MEMORY`` whose move is known), their moves averaged.
   Breathing repeats its shape; this nonlinear expert is meant for onsets, which a linear one
   extrapolates poorly.
+* **shape analogues**: the same search on the window *centred on its newest frame* (every frame
+  minus the newest sample), so that windows match by the shape of the recent trajectory
+  whatever the level: a baseline drift moves every raw window away from its past analogues,
+  not the centred one.  The raw expert keeps the level, which tells the phase on a stationary
+  trace; the weights choose per stream.
+* **kernel RLS** (online kernel regression): exact RLS on ``MIX_RFF_FEATURES`` random Fourier
+  features (:func:`kernels.analog.rff_features`) of the centred window, predicting the h-step
+  move; Gaussian kernel of width ``sqrt(m)`` for m window values in z-units (about the distance
+  between two unrelated windows), features drawn once from the seed.  A smooth nonlinear
+  regression of the move on the shape, learnt on every sample at a fixed cost.
 
 Aggregation: exponentially weighted averaging (EWA), on two levels.  Each step the forecasts every
 expert made ``horizon_steps`` ago for the newest sample are scored (mean squared z-error over
@@ -41,6 +51,9 @@ MIX_REACH = 1.0
 MIX_MAX_INPUTS = 72  # an RLS expert sees at most this many window values (+ bias): 8 frames of 9 coordinates
 MIX_ANALOG_K = 10  # analogues averaged
 MIX_ANALOG_MEMORY = 1024  # past (window, move) pairs searched
+MIX_RFF_FEATURES = 64  # random Fourier features of the kernel-RLS expert (64, 100, 200: the same accuracy)
+MIX_RFF_FORGET = 0.998
+MIX_RFF_INIT_REG = 0.1
 # the sub-mixtures: EWA learning rate x loss discount (the learning rate is learnt, not chosen)
 MIX_META_ETA = (0.05, 0.2, 1.0)
 MIX_META_DISCOUNT = (0.97, 0.99, 0.998)
@@ -63,12 +76,14 @@ def mix_lags(lookback: int, max_frames: int = 8) -> np.ndarray:
 
 
 class Mix(Forecaster):
-    """EWA over long-window RLS, short-window RLS and analogue experts (module docstring)."""
+    """EWA over long-window RLS, short-window RLS, analogue and shape-analogue experts (module docstring)."""
 
     method = "mix"
     _model_arrays = ("Ps", "Ws", "Ps_s", "Ws_s", "_pu", "_pu_s", "_nwork", "_rls_state", "_rls_state_s",
-                     "_an_U", "_an_T", "_an_count", "_an_dist", "_cum", "_ring", "_ring_ok", "_wts", "_preds",
-                     "_preds_l", "_preds_s", "_reach", "_move", "_meta_cum", "_meta_wts", "_meta_ring", "_sub")
+                     "_an_U", "_an_T", "_an_count", "_an_dist", "_sh_U", "_sh_T", "_sh_count", "_sh_x",
+                     "_rf_Om", "_rf_b", "_rf_P", "_rf_W", "_rf_pu", "_rf_state", "_rf_phi", "_rf_pred",
+                     "_cum", "_ring", "_ring_ok", "_wts", "_preds", "_preds_l", "_preds_s", "_reach", "_move",
+                     "_meta_cum", "_meta_wts", "_meta_ring", "_sub")
 
     def _init_model(self, rng) -> None:
         n, L = self.n_coords, self.lookback
@@ -93,7 +108,20 @@ class Mix(Forecaster):
         self._an_T = np.zeros((MIX_ANALOG_MEMORY, n))
         self._an_count = np.zeros(1)
         self._an_dist = np.zeros(MIX_ANALOG_K)
-        k = k_rls + k_s + 1  # long RLS, short RLS, analogues (last row)
+        self._sh_U = np.zeros((MIX_ANALOG_MEMORY, m - 1))  # centred windows (shape analogues)
+        self._sh_T = np.zeros((MIX_ANALOG_MEMORY, n))
+        self._sh_count = np.zeros(1)
+        self._sh_x = np.zeros(m - 1)
+        D = MIX_RFF_FEATURES
+        self._rf_Om = rng.normal(0.0, 1.0 / np.sqrt(m - 1), (D, m - 1))  # kernel width sqrt(m - 1)
+        self._rf_b = rng.uniform(0.0, 2.0 * np.pi, D)
+        self._rf_P = np.eye(D + 1)[None] / MIX_RFF_INIT_REG
+        self._rf_W = np.zeros((1, n, D + 1))
+        self._rf_pu, self._rf_phi = np.zeros(D + 1), np.zeros(D + 1)
+        self._rf_state, self._rf_pred = np.zeros((1, 2)), np.zeros((1, n))
+        self._rf_lam, self._rf_trace_max = np.array([MIX_RFF_FORGET]), np.array([(D + 1) / MIX_RFF_INIT_REG])
+        # long RLS, short RLS, kernel RLS, analogues, shape analogues (last three rows)
+        k = k_rls + k_s + 3
         self._etas = np.array([e for e in MIX_META_ETA for _ in MIX_META_DISCOUNT])
         self._discounts = np.array([d for _ in MIX_META_ETA for d in MIX_META_DISCOUNT])
         n_sub = self._etas.shape[0]
@@ -115,6 +143,10 @@ class Mix(Forecaster):
         n = self.n_coords
         frames = self.lookback - 1 - lags  # frame index in the window, oldest first
         return np.concatenate([(frames[:, None] * n + np.arange(n)).ravel(), [self.m - 1]])
+
+    @property
+    def _rf_scale(self) -> float:
+        return float(np.sqrt(2.0 / MIX_RFF_FEATURES))
 
     @property
     def n_experts(self) -> int:
@@ -145,15 +177,19 @@ class Mix(Forecaster):
             self._ring_ok[slot] = 0.0
         x = u[self._sel]
         self._steps.analog_store(self._an_U, self._an_T, self._an_count, x[:-1], self._move)
+        loss_rf = self._steps.shape_learn(x, last, self._move, self._sh_U, self._sh_T, self._sh_count, self._sh_x,
+                                          self._rf_Om, self._rf_b, self._rf_scale, self._rf_phi, self._rf_P, self._rf_W,
+                                          self._rf_pu, self._nwork, self._rf_state, self._rf_lam, self._rf_trace_max,
+                                          self._rf_pred)
         loss = self._steps.mix_rls_step(self.Ps, self.Ws, x, target, self._pu, self._nwork, self._rls_state,
                                         self._lams, self._trace_max, self._preds_l)
         self._preds[:k_rls] = self._preds_l
         loss_s = self._steps.mix_rls_step(self.Ps_s, self.Ws_s, u[self._sel_s], target, self._pu_s, self._nwork,
                                           self._rls_state_s, self._lams_s, self._trace_max_s, self._preds_s)
-        self._preds[k_rls:-1] = self._preds_s
-        self._preds[-1] = np.nan  # the analogue expert has no a-priori training output
+        self._preds[k_rls:-3] = self._preds_s
+        self._preds[-3:] = np.nan  # no a-priori training output in the units of the others
         self._nwork[0] = self._preds[:k_rls].mean(axis=0)  # train_forecast(): the long experts' mean
-        return max(loss, loss_s)
+        return max(loss, loss_s, loss_rf)
 
     def _predict(self, u) -> None:
         n, k_rls = self.n_coords, self._lams.shape[0]
@@ -162,9 +198,12 @@ class Mix(Forecaster):
         self._steps.mix_rls_predict(self.Ws, x, self._preds_l)
         self._preds[:k_rls] = self._preds_l
         self._steps.mix_rls_predict(self.Ws_s, u[self._sel_s], self._preds_s)
-        self._preds[k_rls:-1] = self._preds_s
+        self._preds[k_rls:-3] = self._preds_s
         self._steps.analog_predict(self._an_U, self._an_T, self._an_count, x[:-1], last, MIX_ANALOG_K,
-                                   self._an_dist, self._preds[-1])
+                                   self._an_dist, self._preds[-2])
+        self._steps.shape_predict(x, last, self._sh_U, self._sh_T, self._sh_count, MIX_ANALOG_K, self._an_dist,
+                                  self._sh_x, self._rf_Om, self._rf_b, self._rf_scale, self._rf_phi, self._rf_W,
+                                  self._rf_pred, self._preds[-3], self._preds[-1])
         slot = (self._count + self.horizon_steps) % self._ring.shape[0]
         self._ring[slot] = self._preds
         self._ring_ok[slot] = 1.0

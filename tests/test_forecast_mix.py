@@ -46,7 +46,7 @@ def test_mix_weights_follow_the_delayed_errors_and_stay_a_distribution():
     f = make_forecaster("mix", horizon_steps=3, **OPTS)
     _run(f, _signal(500))
     n_sub = len(MIX_META_ETA) * len(MIX_META_DISCOUNT)
-    assert f._wts.shape == (n_sub, len(MIX_FORGET) * (len(MIX_INIT_REG) + 1) + 1) == (n_sub, f.n_experts)
+    assert f._wts.shape == (n_sub, len(MIX_FORGET) * (len(MIX_INIT_REG) + 1) + 3) == (n_sub, f.n_experts)
     np.testing.assert_allclose(f._wts.sum(axis=1), 1.0) and (f._wts >= 0).all()
     # each sub-mixture's weights are exp(-eta_m * discounted loss): recompute them from the stored losses
     etas = np.repeat(MIX_META_ETA, len(MIX_META_DISCOUNT))[:, None]
@@ -110,7 +110,7 @@ def test_mix_lags_keep_recent_frames_dense_and_cap_the_input():
 
 
 def test_mix_analogue_expert_is_the_nearest_past_windows_move():
-    """The last expert averages the moves that followed the past windows nearest to the current one."""
+    """The analogue expert averages the moves that followed the past windows nearest to the current one."""
     from kernels.analog import EPS
     from realtime.methods import MIX_ANALOG_K
 
@@ -125,10 +125,77 @@ def test_mix_analogue_expert_is_the_nearest_past_windows_move():
     d = ((f._an_U[:n_stored] - x) ** 2).sum(axis=1)
     idx = np.argsort(d, kind="stable")[:MIX_ANALOG_K]
     w = 1.0 / (d[idx] + EPS)
-    np.testing.assert_allclose(f._preds[-1], last + (w / w.sum()) @ f._an_T[idx], rtol=1e-10)
+    np.testing.assert_allclose(f._preds[-2], last + (w / w.sum()) @ f._an_T[idx], rtol=1e-10)
     # a stored move is target - newest frame of its window, in z-units
     z = (X - f._center) / f._scale
     np.testing.assert_allclose(f._an_T[n_stored - 1], z[-1] - z[-1 - h], rtol=1e-10, atol=1e-12)
+
+
+def test_mix_shape_analogues_match_centred_windows():
+    """The last expert searches the windows centred on their newest frame: a level shift of the
+    whole stream leaves its matches and moves unchanged, while the raw analogues lose theirs."""
+    from kernels.analog import EPS
+    from realtime.methods import MIX_ANALOG_K
+
+    h = 5
+    f = make_forecaster("mix", horizon_steps=h, **OPTS)
+    X = _signal(300)
+    _run(f, X)
+    n_stored = int(f._sh_count[0])
+    assert n_stored == int(f._an_count[0])
+    # stored: the raw analogue memory minus the newest frame of each window (same moves)
+    newest = f._an_U[:n_stored, -2:]
+    np.testing.assert_allclose(f._sh_U[:n_stored], f._an_U[:n_stored] - np.tile(newest, OPTS["lookback"]),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(f._sh_T[:n_stored], f._an_T[:n_stored])
+    x = f._u_pr[f._sel][:-1]
+    last = f._u_pr[-3:-1]
+    xc = x - np.tile(last, OPTS["lookback"])
+    d = ((f._sh_U[:n_stored] - xc) ** 2).sum(axis=1)
+    idx = np.argsort(d, kind="stable")[:MIX_ANALOG_K]
+    w = 1.0 / (d[idx] + EPS)
+    np.testing.assert_allclose(f._preds[-1], last + (w / w.sum()) @ f._sh_T[idx], rtol=1e-10)
+    # a drift of the baseline after the z-score was fitted: the shape analogues still find windows
+    # as close as before the drift; the raw windows are all far from the current one
+    Y = X.copy()
+    Y[200:] += np.linspace(0, 30, 100)[:, None] * f._scale
+    g = make_forecaster("mix", horizon_steps=h, **OPTS)
+    _run(g, Y)
+    xr = g._u_pr[g._sel][:-1]
+    lr = g._u_pr[-3:-1]
+    d_raw = ((g._an_U[:int(g._an_count[0])] - xr) ** 2).sum(axis=1).min()
+    d_shape = ((g._sh_U[:int(g._sh_count[0])] - (xr - np.tile(lr, OPTS["lookback"]))) ** 2).sum(axis=1).min()
+    assert d_shape < 0.2 * d_raw
+
+
+def test_mix_kernel_rls_expert_is_rls_on_fourier_features_of_the_centred_window():
+    """The kernel-RLS expert forecasts last + W phi(centred window), W learnt by RLS on the
+    (features, h-step move) pairs seen so far: recomputed with the NumPy twin of the RLS step."""
+    from kernels import twins
+    from realtime.mixture import MIX_RFF_FEATURES, MIX_RFF_FORGET, MIX_RFF_INIT_REG
+
+    h = 3
+    f = make_forecaster("mix", horizon_steps=h, **OPTS)
+    X = _signal(200)
+    _run(f, X)
+    D = MIX_RFF_FEATURES
+
+    def phi(xc):
+        return np.concatenate([np.sqrt(2.0 / D) * np.cos(f._rf_Om @ xc + f._rf_b), [1.0]])
+
+    x = f._u_pr[f._sel][:-1]
+    last = f._u_pr[-3:-1]
+    np.testing.assert_allclose(f._preds[-3], last + f._rf_W[0] @ phi(x - np.tile(last, OPTS["lookback"])),
+                               rtol=1e-10)
+    # the training pairs: the windows and moves stored by the analogue memory, in order
+    n_pairs = int(f._an_count[0])
+    P, W = np.eye(D + 1) / MIX_RFF_INIT_REG, np.zeros((2, D + 1))
+    pu, nwork, state = np.zeros(D + 1), np.zeros((2, 2)), np.zeros(2)
+    for u, move in zip(f._an_U[:n_pairs], f._an_T[:n_pairs]):
+        twins.rls_step(P, W, phi(u - np.tile(u[-2:], OPTS["lookback"])), move, pu, nwork, state,
+                       MIX_RFF_FORGET, (D + 1) / MIX_RFF_INIT_REG)
+    np.testing.assert_allclose(f._rf_W[0], W, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(f._rf_P[0], P, rtol=1e-8, atol=1e-10)
 
 
 def test_mix_state_restores_bit_identically_mid_stream():

@@ -71,3 +71,78 @@ def test_two_level_ewa_kernels_equal_numpy_twin():
             np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(out1[0].sum(axis=1), 1.0)
     assert out1[2].sum() == pytest.approx(1.0)
+
+
+def test_random_fourier_features_equal_twin_and_approximate_the_gaussian_kernel():
+    """phi(x) . phi(x') -> exp(-||x - x'||^2 / (2 sigma^2)) for omega ~ N(0, I / sigma^2) (Rahimi & Recht)."""
+    rng = np.random.default_rng(5)
+    m, D, sigma = 12, 20000, 1.5
+    Om, b = rng.normal(0.0, 1.0 / sigma, (D, m)), rng.uniform(0.0, 2 * np.pi, D)
+    x, x2 = rng.normal(size=m) * 0.4, rng.normal(size=m) * 0.4
+    p1, p2, q = np.zeros(D + 1), np.zeros(D + 1), np.zeros(D + 1)
+    analog.rff_features(Om, b, x, np.sqrt(2.0 / D), p1)
+    twins.rff_features(Om, b, x, np.sqrt(2.0 / D), q)
+    np.testing.assert_allclose(p1, q, rtol=1e-12, atol=1e-15)
+    assert p1[-1] == 1.0
+    analog.rff_features(Om, b, x2, np.sqrt(2.0 / D), p2)
+    exact = np.exp(-np.sum((x - x2) ** 2) / (2 * sigma ** 2))
+    assert abs(p1[:-1] @ p2[:-1] - exact) < 0.03  # Monte Carlo error ~ 1 / sqrt(D)
+    assert abs(p1[:-1] @ p1[:-1] - 1.0) < 0.03
+
+
+def test_centre_window_equals_twin_and_subtracts_the_newest_frame():
+    rng = np.random.default_rng(8)
+    n, frames = 3, 5
+    x = rng.normal(size=n * frames + 1)  # frames oldest first, then the bias
+    out1, out2 = np.zeros(n * frames), np.zeros(n * frames)
+    analog.centre_window(x, x[-1 - n:-1], out1)
+    twins.centre_window(x, x[-1 - n:-1], out2)
+    np.testing.assert_array_equal(out1, out2)
+    np.testing.assert_allclose(out1.reshape(frames, n), x[:-1].reshape(frames, n) - x[-1 - n:-1])
+    assert not out1[-n:].any()  # the newest frame centres to zero
+
+
+def test_fused_shape_kernels_equal_their_twins_and_the_separate_kernels():
+    """shape_learn / shape_predict == centre_window + analog_store + rff_features + RLS step / predict."""
+    from kernels import rnn
+
+    rng = np.random.default_rng(11)
+    n, frames, D, cap, k = 2, 4, 8, 32, 3
+    m = n * frames
+
+    def state():
+        return dict(U=np.zeros((cap, m)), T=np.zeros((cap, n)), count=np.zeros(1), xc=np.zeros(m),
+                    P=np.eye(D + 1)[None] * 10.0, W=np.zeros((1, n, D + 1)), pu=np.zeros(D + 1), nwork=np.zeros((2, n)),
+                    st=np.zeros((1, 2)), pred=np.zeros((1, n)), phi=np.zeros(D + 1))
+
+    Om, b = rng.normal(size=(D, m)), rng.uniform(0, 2 * np.pi, D)
+    lam, tmax, scale = np.array([0.99]), np.array([(D + 1) * 10.0]), np.sqrt(2.0 / D)
+    a, t, r = state(), state(), state()
+    for step in range(60):
+        x, move = rng.normal(size=m + 1), rng.normal(size=n)
+        last = x[m - n:m].copy()
+        la = analog.shape_learn(x, last, move, a["U"], a["T"], a["count"], a["xc"], Om, b, scale, a["phi"], a["P"],
+                                a["W"], a["pu"], a["nwork"], a["st"], lam, tmax, a["pred"])
+        lt = twins.shape_learn(x, last, move, t["U"], t["T"], t["count"], t["xc"], Om, b, scale, t["phi"], t["P"],
+                               t["W"], t["pu"], t["nwork"], t["st"], lam, tmax, t["pred"])
+        analog.centre_window(x, last, r["xc"])
+        analog.analog_store(r["U"], r["T"], r["count"], r["xc"], move)
+        analog.rff_features(Om, b, r["xc"], scale, r["phi"])
+        lr = rnn.mix_rls_step(r["P"], r["W"], r["phi"], move, r["pu"], r["nwork"], r["st"], lam, tmax, r["pred"])
+        assert la == lr and abs(la - lt) <= 1e-10 * max(1.0, abs(la))
+        y = [(np.zeros(n), np.zeros(n)) for _ in range(3)]
+        q = rng.normal(size=m + 1)
+        ql = q[m - n:m].copy()
+        analog.shape_predict(q, ql, a["U"], a["T"], a["count"], k, np.zeros(k), a["xc"], Om, b, scale, a["phi"],
+                             a["W"], a["pred"], *y[0])
+        twins.shape_predict(q, ql, t["U"], t["T"], t["count"], k, np.zeros(k), t["xc"], Om, b, scale, t["phi"],
+                            t["W"], t["pred"], *y[1])
+        analog.centre_window(q, ql, r["xc"])
+        analog.rff_features(Om, b, r["xc"], scale, r["phi"])
+        rnn.mix_rls_predict(r["W"], r["phi"], r["pred"])
+        y[2][0][:] = ql + r["pred"][0]
+        analog.analog_predict(r["U"], r["T"], r["count"], r["xc"], ql, k, np.zeros(k), y[2][1])
+        for j in range(2):
+            np.testing.assert_array_equal(y[0][j], y[2][j])
+            np.testing.assert_allclose(y[0][j], y[1][j], rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(a["W"], t["W"], rtol=1e-9, atol=1e-10)
