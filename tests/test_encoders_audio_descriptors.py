@@ -122,3 +122,18 @@ def test_audio_descriptor_run_is_seeded_and_saves_its_config(tmp_path):
     assert json.loads((tmp_path / "a" / "config.json").read_text())["objective"] == "mae+descriptors"
     rows = [json.loads(r) for r in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
     assert all(r["desc"] > 0 for r in rows if "desc" in r) and any("desc" in r for r in rows)
+
+
+def test_audio_descriptor_run_resumes_exactly(tmp_path):
+    """2 steps then --resume to 4 == 4 steps straight: the head's running statistics are in the checkpoint."""
+    base = ["pretrain", "--modality", "audio", "--synthetic", "--synthetic-records", "2", "--synthetic-seconds", "4",
+            "--window-s", "2", "--batch-size", "4", "--no-progress", "--objective", "mae+descriptors",
+            "--ckpt-every", "2", *sum((["--set", f"{k}={v}"] for k, v in SMALL.items()), [])]
+    assert main([*base, "--steps", "4", "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--steps", "2", "--out", str(tmp_path / "b")]) == 0
+    assert main([*base, "--steps", "4", "--out", str(tmp_path / "b"), "--resume"]) == 0
+    wa, wb = (torch.load(tmp_path / n / "weights.pt", weights_only=True) for n in ("a", "b"))
+    assert any(k.startswith("desc_head.") for k in wa) and float(wa["desc_head.count"]) > 0
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    steps = [json.loads(r)["step"] for r in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]                                             # continued, not restarted
