@@ -80,7 +80,7 @@ def test_audio_descriptor_objective_trains_encoder_and_training_only_head():
     x = torch.from_numpy(_sounds())
     out = m(x, generator=torch.Generator().manual_seed(0))
     assert float(m.desc_head.count) == 4
-    assert float(out["loss"].detach()) == pytest.approx(float(out["mse"].detach()) + float(out["desc"]), rel=1e-5)
+    assert float(out["loss"].detach()) == pytest.approx(float(out["mse"].detach()) + float(out["desc"].detach()), rel=1e-5)
     out["loss"].backward()
     assert m.blocks[0].attn.qkv.weight.grad.abs().sum() > 0 and m.desc_head.linear.weight.grad.abs().sum() > 0
     assert count_parameters(m, encoder_only=True) < count_parameters(m)
