@@ -85,7 +85,7 @@ class EncoderConfig:
         crop_fraction (length of each contrastive view as a fraction of the window) configure the
         contrastive term (``clocs`` views are whole windows: crop_fraction is not used).
     descriptor_weight : weight of the descriptor-regression term of the ``*descriptors`` objectives
-        (beat tokenizer only; encoders/descriptors.py).
+        (beat tokenizer, encoders/descriptors.py; or audio, encoders/audio_descriptors.py).
     rhythm_loss_weight : beat tokenizer only: extra weight of the MAE error on the 6 interval
         features of masked beats (their mean squared error is added times this weight; 0: the
         plain MAE loss, where they are 6 of ~180 target values).
@@ -161,8 +161,9 @@ class EncoderConfig:
             raise EncoderError(f"the beat tokenizer needs ECG or PPG, not {self.modality}")
         if self.objective not in OBJECTIVES:
             raise EncoderError(f"unknown objective {self.objective!r}; expected one of {', '.join(OBJECTIVES)}")
-        if "descriptors" in self.objective.split("+") and self.tokenizer != "beat":
-            raise EncoderError(f"objective {self.objective} needs the beat tokenizer (descriptors come from beat tokens)")
+        if "descriptors" in self.objective.split("+") and self.tokenizer != "beat" and self.modality != "audio":
+            raise EncoderError(f"objective {self.objective} needs the beat tokenizer (descriptors come from beat tokens)"
+                               f" or the audio modality (spectral descriptors)")
         if self.descriptor_weight < 0:
             raise EncoderError(f"descriptor_weight must be >= 0, got {self.descriptor_weight}")
         if self.pool not in POOLS:

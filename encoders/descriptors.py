@@ -126,11 +126,11 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
     return out.reshape(B, C, N_DESC).mean(1)
 
 
-def transform(d: torch.Tensor) -> torch.Tensor:
+def transform(d: torch.Tensor, log_floors: dict | None = None) -> torch.Tensor:
     """Descriptors (B, N_DESC) -> regression targets before standardisation: the scale descriptors
-    of :data:`LOG_FLOORS` as log(value + floor), the others unchanged."""
+    of :data:`LOG_FLOORS` (or ``log_floors``) as log(value + floor), the others unchanged."""
     out = d.clone()
-    for i, floor in LOG_FLOORS.items():
+    for i, floor in (LOG_FLOORS if log_floors is None else log_floors).items():
         out[:, i] = torch.log(d[:, i].clamp_min(0) + floor)
     return out
 
@@ -175,20 +175,23 @@ class DescriptorHead(nn.Module):
     """Training-only linear head (embedding -> N_DESC) plus the running statistics that
     standardise the targets: the exact mean and variance of every window seen so far in training
     (Chan et al. parallel update), persistent buffers so that they are saved in the checkpoint and
-    a resumed run continues exactly. Not used by ``embed_forward``: not exported."""
+    a resumed run continues exactly. Not used by ``embed_forward``: not exported.
+    ``n_desc`` / ``log_floors``: the ECG descriptors of this module by default; the audio ones
+    (encoders/audio_descriptors.py) for ``modality="audio"``."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, n_desc: int = N_DESC, log_floors: dict | None = None):
         super().__init__()
-        self.linear = nn.Linear(dim, N_DESC)
+        self.log_floors = LOG_FLOORS if log_floors is None else dict(log_floors)
+        self.linear = nn.Linear(dim, n_desc)
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("mean", torch.zeros(N_DESC, dtype=torch.float64))
-        self.register_buffer("m2", torch.zeros(N_DESC, dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(n_desc, dtype=torch.float64))
+        self.register_buffer("m2", torch.zeros(n_desc, dtype=torch.float64))
 
     @torch.no_grad()
     def standardise(self, d: torch.Tensor, update: bool) -> torch.Tensor:
         """d (B, N_DESC) descriptors -> standardised (after :func:`transform`), clipped targets; with
         ``update`` the statistics first take in this batch."""
-        d64 = transform(d.double())
+        d64 = transform(d.double(), self.log_floors)
         if update:
             nb = float(d64.shape[0])
             mb = d64.mean(0)

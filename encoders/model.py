@@ -51,7 +51,11 @@ class EncoderModel(nn.Module):
             self.proj_head = nn.Sequential(nn.Linear(c.dim, c.dim), nn.GELU(), nn.Linear(c.dim, c.proj_dim))
         if "descriptors" in parts:   # training-only descriptor regression head (encoders/descriptors.py)
             from encoders.descriptors import DescriptorHead
-            self.desc_head = DescriptorHead(c.dim)
+            if c.modality == "audio":   # spectral / envelope descriptors (encoders/audio_descriptors.py)
+                from encoders import audio_descriptors as ad
+                self.desc_head = DescriptorHead(c.dim, ad.N_DESC, ad.LOG_FLOORS)
+            else:
+                self.desc_head = DescriptorHead(c.dim)
         cross = [c.channels.index(name) for name in c.cross_modal]
         self.register_buffer("cross_ids", torch.tensor(cross, dtype=torch.long), persistent=False)
         self.apply(self._init)

@@ -26,7 +26,9 @@
   beat rate) and morphology (P-region and T-region energy, QRS energy fraction, beat-to-template
   correlation) descriptors computed from the window's own beat tokens (encoders/descriptors.py),
   times ``descriptor_weight``, added to the other terms. A linear head means a linear probe can read
-  the same quantities from the embedding.
+  the same quantities from the embedding. For ``modality="audio"`` the descriptors are spectral and
+  envelope statistics of the window (coarse log-mel band mean/std, spectral centroid, flatness and
+  roll-off, RMS envelope and zero-crossing rate; encoders/audio_descriptors.py).
 
 Determinism: the crop offsets and noise of step ``s`` come from the training step's generator
 (seeded with ``(seed, s)`` by the pretraining loop) and are drawn for the whole global batch, like
@@ -153,6 +155,10 @@ def descriptor_loss(model, x: torch.Tensor, channel_idx=None) -> torch.Tensor:
     from encoders.descriptors import compute
     tok, patches, _, valid = model.tokenize_masked(x, channel_idx)
     emb = model.pool(model._run_encoder(tok), valid)                          # (B, D)
+    if model.config.modality == "audio":   # spectral / envelope descriptors (encoders/audio_descriptors.py)
+        from encoders.audio_descriptors import compute as compute_audio
+        target = model.desc_head.standardise(compute_audio(model.frontend, x), update=model.training)
+        return (model.desc_head(emb.float()) - target).pow(2).mean()
     B, N, pd = patches.shape
     C = x.shape[1]                                                            # beat tokens: (B, K, C) slots
     fe = model.frontend

@@ -96,7 +96,8 @@ def register(subparsers) -> None:
                    help="pretraining objective saved in the checkpoint (default: the model config's, mae): "
                         "masked reconstruction, InfoNCE between two augmented crops of each window, or both; "
                         "clocs: InfoNCE between two windows of the same recording at different times; "
-                        "descriptors: a linear head regresses rhythm/morphology descriptors of the window (beat tokens)")
+                        "descriptors: a linear head regresses rhythm/morphology descriptors of the window (beat tokens; "
+                        "audio: log-mel band, spectral-shape, RMS-envelope and zero-crossing descriptors)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--resume", action="store_true", help="continue from DIR/train_state.pt")
     p.add_argument("--init-from", default=None, metavar="DIR",
