@@ -36,12 +36,14 @@ FLOOR = 1e-9
 
 @njit(**JIT)
 def matvec_dot(P, u, pu):
-    """``pu[i] = dot(P[i], u)`` bit for bit (the same four partial sums per row, added in the same
-    order), four rows per pass over ``u``: sixteen independent sums instead of four keep the adder
-    busy (without fastmath one dot is latency-bound); about 1.7x faster at m = 73."""
+    """``pu[i] = dot(P[i], u)`` for the rows of ``P`` (r, m), bit for bit (the same four partial sums
+    per row, added in the same order), four rows per pass over ``u``: sixteen independent sums
+    instead of four keep the adder busy (without fastmath one dot is latency-bound); about 1.7x
+    faster at m = 73."""
     m = u.shape[0]
+    rows = P.shape[0]
     i = 0
-    while i + 4 <= m:
+    while i + 4 <= rows:
         a0 = a1 = a2 = a3 = 0.0
         b0 = b1 = b2 = b3 = 0.0
         c0 = c1 = c2 = c3 = 0.0
@@ -78,7 +80,7 @@ def matvec_dot(P, u, pu):
         pu[i + 2] = (c0 + c1) + (c2 + c3)
         pu[i + 3] = (d0 + d1) + (d2 + d3)
         i += 4
-    while i < m:
+    while i < rows:
         pu[i] = dot(P[i], u)
         i += 1
 
@@ -92,11 +94,10 @@ def rls_step(P, W, u, target, pu, nwork, state, lam, trace_max):
     s = lam + dot(u, pu)
     if not (s > 1e-300):  # lost positive definiteness or NaN: caller treats as divergence
         return math.inf, s
+    matvec_dot(W, u, y)
     loss = 0.0
     for j in range(W.shape[0]):
-        yj = dot(W[j], u)
-        y[j] = yj
-        e[j] = yj - target[j]
+        e[j] = y[j] - target[j]
         loss += e[j] * e[j]
     inv_s = 1.0 / s
     for j in range(W.shape[0]):
@@ -132,8 +133,7 @@ def rls_step(P, W, u, target, pu, nwork, state, lam, trace_max):
 @njit(**JIT)
 def rls_predict(W, u, y):
     """``y = W u``."""
-    for j in range(W.shape[0]):
-        y[j] = dot(W[j], u)
+    matvec_dot(W, u, y)
 
 
 @njit(**JIT)

@@ -190,15 +190,17 @@ def test_seeded_analog_search_equals_analog_predict_bitwise_whatever_the_seeds(c
         analog.analog_store(U, T, count, u, rng.normal(size=n))
 
 
-@pytest.mark.parametrize("m", [1, 3, 4, 5, 7, 65, 73, 361])
-def test_four_row_matvec_equals_the_row_by_row_dot_bitwise(m):
-    """kernels.rls.matvec_dot (the RLS step's P u) is kernels.linalg.dot row by row, bit for bit,
-    so rls and mix forecasts do not change; and it is P u (NumPy) to rounding."""
+@pytest.mark.parametrize("r,m", [(1, 1), (3, 3), (4, 4), (5, 5), (7, 7), (65, 65), (73, 73), (361, 361), (9, 73),
+                                 (64, 72), (2, 5), (6, 3)])
+def test_four_row_matvec_equals_the_row_by_row_dot_bitwise(r, m):
+    """kernels.rls.matvec_dot (P u and W u of the RLS steps, the Fourier features' Om x) is
+    kernels.linalg.dot row by row, bit for bit, so rls and mix forecasts do not change; and it is
+    P u (NumPy) to rounding."""
     from kernels.linalg import dot
     from kernels.rls import matvec_dot
 
-    rng = np.random.default_rng(m)
-    P, u, pu = rng.normal(size=(m, m)) * 10.0 ** rng.integers(-3, 4, (m, m)), rng.normal(size=m), np.zeros(m)
+    rng = np.random.default_rng(r * 1000 + m)
+    P, u, pu = rng.normal(size=(r, m)) * 10.0 ** rng.integers(-3, 4, (r, m)), rng.normal(size=m), np.zeros(r)
     matvec_dot(P, u, pu)
-    np.testing.assert_array_equal(pu, [dot(P[i], u) for i in range(m)])
+    np.testing.assert_array_equal(pu, [dot(P[i], u) for i in range(r)])
     np.testing.assert_allclose(pu, P @ u, rtol=1e-9, atol=1e-9 * np.abs(P).sum(axis=1).max())
