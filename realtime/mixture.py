@@ -37,6 +37,9 @@ about a factor h (Weinberger & Ordentlich 2002) and the discounts let the weight
 changing best expert.
 Last, the **reach bound**: the forecast moves at most as far from the newest sample as the
 largest h-step move seen so far, per coordinate.
+
+A step is two Numba calls, :func:`kernels.mixstep.mix_train` and :func:`kernels.mixstep.mix_predict`
+(the experts' kernels fused, same arithmetic: forecasts bit-identical to calling them one by one).
 """
 from __future__ import annotations
 
