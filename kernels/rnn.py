@@ -323,3 +323,4 @@ from kernels.analog import (analog_predict, analog_store, centre_window, rff_fea
                             shape_predict)
 from kernels.rls import (ewa2_learn, ewa2_predict, ewa_learn, ewa_predict, mix_rls_predict, mix_rls_step,  # noqa: E402,F401
                          rls_predict, rls_step)  # (one namespace for the learners)
+from kernels.mixstep import analog_search, mix_predict, mix_train  # noqa: E402,F401

@@ -274,3 +274,47 @@ def ewa2_predict(cum, etas, preds, wts, sub, meta_cum, meta_eta, meta_wts, y):
     v = np.exp(-meta_eta * (meta_cum - meta_cum.min()))
     meta_wts[:] = v / v.sum()
     y[:] = meta_wts @ sub
+
+
+def mix_train(u, target, slot, sel, sel_s, x, x_s, move, reach, ring, ring_ok, cum, discounts, meta_cum, meta_ring,
+              meta_discount, an_U, an_T, an_count, sh_U, sh_T, sh_count, sh_x, Om, b, scale, phi, rf_P, rf_W, rf_pu,
+              rf_state, rf_lam, rf_trace_max, rf_pred, Ps, Ws, pu, nwork, states, lams, trace_max, preds_l,
+              Ps_s, Ws_s, pu_s, states_s, lams_s, trace_max_s, preds_s, preds):
+    n = target.shape[0]
+    last = u[-1 - n:-1]
+    np.subtract(target, last, out=move)
+    np.maximum(reach, np.abs(move), out=reach)
+    if ring_ok[slot]:
+        ewa2_learn(cum, discounts, ring[slot], meta_cum, meta_ring[slot], target, meta_discount)
+        ring_ok[slot] = 0.0
+    x[:], x_s[:] = u[sel], u[sel_s]
+    analog_store(an_U, an_T, an_count, x[:-1], move)
+    loss_rf = shape_learn(x, last, move, sh_U, sh_T, sh_count, sh_x, Om, b, scale, phi, rf_P, rf_W, rf_pu, nwork,
+                          rf_state, rf_lam, rf_trace_max, rf_pred)
+    loss = mix_rls_step(Ps, Ws, x, target, pu, nwork, states, lams, trace_max, preds_l)
+    loss_s = mix_rls_step(Ps_s, Ws_s, x_s, target, pu_s, nwork, states_s, lams_s, trace_max_s, preds_s)
+    k_rls = preds_l.shape[0]
+    preds[:k_rls], preds[k_rls:k_rls + preds_s.shape[0]] = preds_l, preds_s
+    preds[k_rls + preds_s.shape[0]:] = np.nan
+    nwork[0] = preds[:k_rls].mean(axis=0)
+    return max(loss, loss_s, loss_rf)
+
+
+def mix_predict(u, slot, sel, sel_s, x, x_s, reach, reach_f, ring, ring_ok, cum, etas, wts, sub, meta_cum, meta_eta,
+                meta_wts, meta_ring, an_U, an_T, an_count, sh_U, sh_T, sh_count, sh_x, k, dist, seeds, mark,
+                Om, b, scale, phi, rf_W, rf_pred, Ws, preds_l, Ws_s, preds_s, preds, y):
+    n = y.shape[0]
+    last = u[-1 - n:-1]
+    x[:], x_s[:] = u[sel], u[sel_s]
+    k_rls, k_s = preds_l.shape[0], preds_s.shape[0]
+    mix_rls_predict(Ws, x, preds_l)
+    mix_rls_predict(Ws_s, x_s, preds_s)
+    preds[:k_rls], preds[k_rls:k_rls + k_s] = preds_l, preds_s
+    analog_predict(an_U, an_T, an_count, x[:-1], last, k, dist, preds[-2])
+    shape_predict(x, last, sh_U, sh_T, sh_count, k, dist, sh_x, Om, b, scale, phi, rf_W, rf_pred, preds[-3], preds[-1])
+    ring[slot] = preds
+    ring_ok[slot] = 1.0
+    ewa2_predict(cum, etas, preds, wts, sub, meta_cum, meta_eta, meta_wts, y)
+    meta_ring[slot] = sub
+    if reach_f:
+        np.clip(y, last - reach_f * reach, last + reach_f * reach, out=y)

@@ -37,6 +37,9 @@ about a factor h (Weinberger & Ordentlich 2002) and the discounts let the weight
 changing best expert.
 Last, the **reach bound**: the forecast moves at most as far from the newest sample as the
 largest h-step move seen so far, per coordinate.
+
+A step is two Numba calls, :func:`kernels.mixstep.mix_train` and :func:`kernels.mixstep.mix_predict`
+(the experts' kernels fused, same arithmetic: forecasts bit-identical to calling them one by one).
 """
 from __future__ import annotations
 
@@ -138,75 +141,42 @@ class Mix(Forecaster):
         self._preds_s = np.zeros((k_s, n))
         self._reach = np.zeros(n)  # largest |z(t) - z(t - h)| seen so far, per coordinate
         self._move = np.zeros(n)
+        # work buffers of the fused step (kernels.mixstep), not model state
+        self._x, self._x_s = np.zeros(m), np.zeros(m_s)
+        self._seeds = np.zeros((2, MIX_ANALOG_K), np.int64)  # the last analogue winners: visited first
+        self._mark = np.zeros(MIX_ANALOG_MEMORY, np.uint8)
 
     def _selection(self, lags) -> np.ndarray:
         n = self.n_coords
         frames = self.lookback - 1 - lags  # frame index in the window, oldest first
         return np.concatenate([(frames[:, None] * n + np.arange(n)).ravel(), [self.m - 1]])
 
-    @property
-    def _rf_scale(self) -> float:
-        return float(np.sqrt(2.0 / MIX_RFF_FEATURES))
+    _rf_scale = float(np.sqrt(2.0 / MIX_RFF_FEATURES))
 
     @property
     def n_experts(self) -> int:
         return self._cum.shape[1]
 
-    def _learn_weights(self, slot, target) -> None:
-        """Score the forecasts made h samples ago for ``target`` (experts and sub-mixtures)."""
-        self._steps.ewa2_learn(self._cum, self._discounts, self._ring[slot], self._meta_cum, self._meta_ring[slot],
-                               target, self.config.mix_discount)
-
-    def _mix_forecast(self, slot) -> None:
-        """``self._y`` = EWA over the sub-mixtures, each an EWA over the experts."""
-        self._steps.ewa2_predict(self._cum, self._etas, self._preds, self._wts, self._sub, self._meta_cum,
-                                 self.config.mix_eta, self._meta_wts, self._y)
-        self._meta_ring[slot] = self._sub
-
     def _restart_state(self) -> None:
         self._ring_ok[:] = 0.0
 
     def _train(self, u, target) -> float:
-        n, k_rls = self.n_coords, self._lams.shape[0]
-        last = u[-1 - n:-1]
-        np.subtract(target, last, out=self._move)
-        np.maximum(self._reach, np.abs(self._move), out=self._reach)
         slot = self._count % self._ring.shape[0]  # the forecasts made h samples ago for this target
-        if self._ring_ok[slot]:
-            self._learn_weights(slot, target)
-            self._ring_ok[slot] = 0.0
-        x = u[self._sel]
-        self._steps.analog_store(self._an_U, self._an_T, self._an_count, x[:-1], self._move)
-        loss_rf = self._steps.shape_learn(x, last, self._move, self._sh_U, self._sh_T, self._sh_count, self._sh_x,
-                                          self._rf_Om, self._rf_b, self._rf_scale, self._rf_phi, self._rf_P, self._rf_W,
-                                          self._rf_pu, self._nwork, self._rf_state, self._rf_lam, self._rf_trace_max,
-                                          self._rf_pred)
-        loss = self._steps.mix_rls_step(self.Ps, self.Ws, x, target, self._pu, self._nwork, self._rls_state,
-                                        self._lams, self._trace_max, self._preds_l)
-        self._preds[:k_rls] = self._preds_l
-        loss_s = self._steps.mix_rls_step(self.Ps_s, self.Ws_s, u[self._sel_s], target, self._pu_s, self._nwork,
-                                          self._rls_state_s, self._lams_s, self._trace_max_s, self._preds_s)
-        self._preds[k_rls:-3] = self._preds_s
-        self._preds[-3:] = np.nan  # no a-priori training output in the units of the others
-        self._nwork[0] = self._preds[:k_rls].mean(axis=0)  # train_forecast(): the long experts' mean
-        return max(loss, loss_s, loss_rf)
+        return self._steps.mix_train(
+            u, target, slot, self._sel, self._sel_s, self._x, self._x_s, self._move, self._reach, self._ring,
+            self._ring_ok, self._cum, self._discounts, self._meta_cum, self._meta_ring, self.config.mix_discount,
+            self._an_U, self._an_T, self._an_count, self._sh_U, self._sh_T, self._sh_count, self._sh_x,
+            self._rf_Om, self._rf_b, self._rf_scale, self._rf_phi, self._rf_P, self._rf_W, self._rf_pu,
+            self._rf_state, self._rf_lam, self._rf_trace_max, self._rf_pred, self.Ps, self.Ws, self._pu, self._nwork,
+            self._rls_state, self._lams, self._trace_max, self._preds_l, self.Ps_s, self.Ws_s, self._pu_s,
+            self._rls_state_s, self._lams_s, self._trace_max_s, self._preds_s, self._preds)
 
     def _predict(self, u) -> None:
-        n, k_rls = self.n_coords, self._lams.shape[0]
-        last = u[-1 - n:-1]
-        x = u[self._sel]
-        self._steps.mix_rls_predict(self.Ws, x, self._preds_l)
-        self._preds[:k_rls] = self._preds_l
-        self._steps.mix_rls_predict(self.Ws_s, u[self._sel_s], self._preds_s)
-        self._preds[k_rls:-3] = self._preds_s
-        self._steps.analog_predict(self._an_U, self._an_T, self._an_count, x[:-1], last, MIX_ANALOG_K,
-                                   self._an_dist, self._preds[-2])
-        self._steps.shape_predict(x, last, self._sh_U, self._sh_T, self._sh_count, MIX_ANALOG_K, self._an_dist,
-                                  self._sh_x, self._rf_Om, self._rf_b, self._rf_scale, self._rf_phi, self._rf_W,
-                                  self._rf_pred, self._preds[-3], self._preds[-1])
         slot = (self._count + self.horizon_steps) % self._ring.shape[0]
-        self._ring[slot] = self._preds
-        self._ring_ok[slot] = 1.0
-        self._mix_forecast(slot)
-        if MIX_REACH:
-            np.clip(self._y, last - MIX_REACH * self._reach, last + MIX_REACH * self._reach, out=self._y)
+        self._steps.mix_predict(
+            u, slot, self._sel, self._sel_s, self._x, self._x_s, self._reach, float(MIX_REACH), self._ring,
+            self._ring_ok, self._cum, self._etas, self._wts, self._sub, self._meta_cum, self.config.mix_eta,
+            self._meta_wts, self._meta_ring, self._an_U, self._an_T, self._an_count, self._sh_U, self._sh_T,
+            self._sh_count, self._sh_x, MIX_ANALOG_K, self._an_dist, self._seeds, self._mark, self._rf_Om, self._rf_b,
+            self._rf_scale, self._rf_phi, self._rf_W, self._rf_pred, self.Ws, self._preds_l, self.Ws_s, self._preds_s,
+            self._preds, self._y)

@@ -205,3 +205,91 @@ def test_mix_state_restores_bit_identically_mid_stream():
     g = make_forecaster("mix", horizon_steps=4, **OPTS)
     g.load_state_dict(f.state_dict())
     np.testing.assert_array_equal(_run(f, X[250:]), _run(g, X[250:]))
+
+
+class _MixPerKernel(__import__("realtime.mixture", fromlist=["Mix"]).Mix):
+    """``mix`` as it stepped before the fused kernels (one Numba call per expert group, glued in
+    Python): the reference the fused step must reproduce bit for bit."""
+
+    def _train(self, u, target):
+        n, k_rls = self.n_coords, self._lams.shape[0]
+        last = u[-1 - n:-1]
+        np.subtract(target, last, out=self._move)
+        np.maximum(self._reach, np.abs(self._move), out=self._reach)
+        slot = self._count % self._ring.shape[0]
+        if self._ring_ok[slot]:
+            self._steps.ewa2_learn(self._cum, self._discounts, self._ring[slot], self._meta_cum,
+                                   self._meta_ring[slot], target, self.config.mix_discount)
+            self._ring_ok[slot] = 0.0
+        x = u[self._sel]
+        self._steps.analog_store(self._an_U, self._an_T, self._an_count, x[:-1], self._move)
+        loss_rf = self._steps.shape_learn(x, last, self._move, self._sh_U, self._sh_T, self._sh_count, self._sh_x,
+                                          self._rf_Om, self._rf_b, self._rf_scale, self._rf_phi, self._rf_P,
+                                          self._rf_W, self._rf_pu, self._nwork, self._rf_state, self._rf_lam,
+                                          self._rf_trace_max, self._rf_pred)
+        loss = self._steps.mix_rls_step(self.Ps, self.Ws, x, target, self._pu, self._nwork, self._rls_state,
+                                        self._lams, self._trace_max, self._preds_l)
+        self._preds[:k_rls] = self._preds_l
+        loss_s = self._steps.mix_rls_step(self.Ps_s, self.Ws_s, u[self._sel_s], target, self._pu_s, self._nwork,
+                                          self._rls_state_s, self._lams_s, self._trace_max_s, self._preds_s)
+        self._preds[k_rls:-3] = self._preds_s
+        self._preds[-3:] = np.nan
+        self._nwork[0] = self._preds[:k_rls].mean(axis=0)
+        return max(loss, loss_s, loss_rf)
+
+    def _predict(self, u):
+        from realtime.mixture import MIX_ANALOG_K, MIX_REACH
+
+        n, k_rls = self.n_coords, self._lams.shape[0]
+        last = u[-1 - n:-1]
+        x = u[self._sel]
+        self._steps.mix_rls_predict(self.Ws, x, self._preds_l)
+        self._preds[:k_rls] = self._preds_l
+        self._steps.mix_rls_predict(self.Ws_s, u[self._sel_s], self._preds_s)
+        self._preds[k_rls:-3] = self._preds_s
+        self._steps.analog_predict(self._an_U, self._an_T, self._an_count, x[:-1], last, MIX_ANALOG_K,
+                                   self._an_dist, self._preds[-2])
+        self._steps.shape_predict(x, last, self._sh_U, self._sh_T, self._sh_count, MIX_ANALOG_K, self._an_dist,
+                                  self._sh_x, self._rf_Om, self._rf_b, self._rf_scale, self._rf_phi, self._rf_W,
+                                  self._rf_pred, self._preds[-3], self._preds[-1])
+        slot = (self._count + self.horizon_steps) % self._ring.shape[0]
+        self._ring[slot] = self._preds
+        self._ring_ok[slot] = 1.0
+        self._steps.ewa2_predict(self._cum, self._etas, self._preds, self._wts, self._sub, self._meta_cum,
+                                 self.config.mix_eta, self._meta_wts, self._y)
+        self._meta_ring[slot] = self._sub
+        np.clip(self._y, last - MIX_REACH * self._reach, last + MIX_REACH * self._reach, out=self._y)
+
+
+def _assert_fused_equals_per_kernel(X, **opts):
+    from realtime.base import ForecasterConfig
+
+    f = make_forecaster("mix", **opts)
+    ref = _MixPerKernel(ForecasterConfig(**opts))
+    a, b = _run(f, X), _run(ref, X)
+    assert f.n_resets == 0 and np.abs(a - b).max() <= 1e-9
+    np.testing.assert_array_equal(a, b)  # in fact bit for bit
+    for name in f._model_arrays:
+        np.testing.assert_array_equal(getattr(f, name), getattr(ref, name), err_msg=name)
+    return int(f._an_count[0])
+
+
+def test_fused_mix_step_equals_the_per_kernel_step_on_a_recorded_session():
+    """The fused kernels (kernels.mixstep) change the speed of mix, not its forecasts: every
+    marker session at 10 Hz, forecasts and final state equal to the per-kernel step."""
+    from conftest import shared_path
+    from realtime.sessions import load_sessions
+
+    sessions = load_sessions(sorted(shared_path("resp_motion").glob("*.csv")), 10.0)
+    stored = [_assert_fused_equals_per_kernel(s.X, horizon_steps=5, lookback=30, n_coords=9, norm_steps=100)
+              for s in sessions]
+    assert sum(stored) > 3000 and max(stored) > 1024  # thousands of steps; a memory has wrapped
+
+
+def test_fused_mix_step_equals_the_per_kernel_step_on_180_coordinates():
+    rng = np.random.default_rng(5)
+    t = np.arange(1150) * 0.1
+    phase, amp = rng.uniform(0, 2 * np.pi, 180), rng.uniform(1, 10, 180)
+    X = amp * np.sin(2 * np.pi * t[:, None] / 4.0 + phase) ** 3 + rng.normal(0, 0.2, (1150, 180))
+    X[:, :20] += np.linspace(0, 5, 1150)[:, None]  # a drifting baseline on some coordinates
+    assert _assert_fused_equals_per_kernel(X, horizon_steps=4, lookback=12, n_coords=180, norm_steps=50) > 1024

@@ -146,3 +146,61 @@ def test_fused_shape_kernels_equal_their_twins_and_the_separate_kernels():
             np.testing.assert_array_equal(y[0][j], y[2][j])
             np.testing.assert_allclose(y[0][j], y[1][j], rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(a["W"], t["W"], rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("cap,k,m", [(16, 3, 7), (64, 10, 38), (300, 10, 72)])
+def test_seeded_analog_search_equals_analog_predict_bitwise_whatever_the_seeds(cap, k, m):
+    """kernels.mixstep.analog_search visits the seeds' successors first: the same k nearest (ties
+    to the lower slot, exact duplicates stored on purpose), the same forecast and ``dist`` bit for
+    bit, for good, random, repeated and out-of-range seeds; ``mark`` comes back all zero; it also
+    equals the brute-force oracle and the NumPy twin."""
+    from kernels import mixstep
+
+    rng = np.random.default_rng(cap * k + m)
+    n = 3
+    U, T, count = np.zeros((cap, m)), np.zeros((cap, n)), np.zeros(1)
+    mark = np.zeros(cap, np.uint8)
+    seeds = np.zeros(k, np.int64)
+    base = np.sin(np.arange(m) / 3.0)
+    for t in range(2 * cap + 7):
+        u = base * np.sin(t / 5.0) + 0.3 * rng.normal(size=m)
+        if t % 7 == 3 and t > 1:  # exact duplicates of a stored window and of the query: ties
+            u = U[rng.integers(0, min(int(count[0]), cap))].copy()
+        last = rng.normal(size=n)
+        n_stored = min(int(count[0]), cap)
+        y_ref, d_ref = np.zeros(n), np.zeros(k)
+        analog.analog_predict(U, T, count, u, last, k, d_ref, y_ref)
+        for trial in range(4):
+            s = {0: seeds, 1: rng.integers(-3, cap + 3, k), 2: np.full(k, rng.integers(0, cap)),
+                 3: np.full(k, -7)}[trial].astype(np.int64)
+            y, d = np.zeros(n), np.zeros(k)
+            mixstep.analog_search(U, T, count, u, last, k, d, s, mark, y)
+            np.testing.assert_array_equal(y, y_ref)
+            np.testing.assert_array_equal(d, d_ref)
+            assert not mark.any()
+            if trial == 0:
+                seeds = s
+        if n_stored >= k:
+            np.testing.assert_allclose(y_ref, _oracle(U, T, n_stored, u, last, k), rtol=1e-12, atol=1e-14)
+            y2 = np.zeros(n)
+            twins.analog_predict(U, T, count, u, last, k, np.zeros(k), y2)
+            np.testing.assert_allclose(y_ref, y2, rtol=1e-12, atol=1e-14)
+        if t % 7 == 5:  # the query itself is stored next: an exact tie with a later duplicate
+            analog.analog_store(U, T, count, u, rng.normal(size=n))
+        analog.analog_store(U, T, count, u, rng.normal(size=n))
+
+
+@pytest.mark.parametrize("r,m", [(1, 1), (3, 3), (4, 4), (5, 5), (7, 7), (65, 65), (73, 73), (361, 361), (9, 73),
+                                 (64, 72), (2, 5), (6, 3)])
+def test_four_row_matvec_equals_the_row_by_row_dot_bitwise(r, m):
+    """kernels.rls.matvec_dot (P u and W u of the RLS steps, the Fourier features' Om x) is
+    kernels.linalg.dot row by row, bit for bit, so rls and mix forecasts do not change; and it is
+    P u (NumPy) to rounding."""
+    from kernels.linalg import dot
+    from kernels.rls import matvec_dot
+
+    rng = np.random.default_rng(r * 1000 + m)
+    P, u, pu = rng.normal(size=(r, m)) * 10.0 ** rng.integers(-3, 4, (r, m)), rng.normal(size=m), np.zeros(r)
+    matvec_dot(P, u, pu)
+    np.testing.assert_array_equal(pu, [dot(P[i], u) for i in range(r)])
+    np.testing.assert_allclose(pu, P @ u, rtol=1e-9, atol=1e-9 * np.abs(P).sum(axis=1).max())
