@@ -49,10 +49,10 @@ def status_table(status: dict) -> str:
 class Collector:
     """Subscribes to everything and keeps what the summary and plots need."""
 
-    def __init__(self, endpoint, rt_priority: int = 0):
+    def __init__(self, endpoint, rt_priority: int = 0, rt_cpu: int = -1):
         from streams.subscriber import Subscriber
         self.sub = Subscriber(["emb/", "fcst/", "hold/", "hb/"], endpoint)   # not sig/ or score/
-        self.rt_priority = rt_priority
+        self.rt_priority, self.rt_cpu = rt_priority, rt_cpu
         self.priority = "normal"
         self.emb_latency_ms: list[float] = []
         self.fcst_latency_ms: list[float] = []
@@ -66,9 +66,10 @@ class Collector:
 
     def run(self):
         # the forecast consumer (a beam controller) is the last hop of the forecast path
-        from streams.priority import realtime_thread, realtime_zmq_io_threads
-        self.priority = realtime_thread(self.rt_priority, "biosig-collect")
-        realtime_zmq_io_threads(self.rt_priority)
+        from streams.priority import forecast_cpu, realtime_thread, realtime_zmq_io_threads
+        cpu = forecast_cpu(self.rt_cpu)
+        self.priority = realtime_thread(self.rt_priority, "biosig-collect", cpu)
+        realtime_zmq_io_threads(self.rt_priority, cpu)
         while not self.stop.is_set():
             f = self.sub.recv(0.1)
             if f is None or f.kind not in self.counts:
@@ -122,6 +123,17 @@ def _plots(out: pathlib.Path, col: Collector, series, live=None, t_start: float 
     plots(out, col, series, live, t_start)
 
 
+def _stolen_cpu_s() -> float:
+    """CPU seconds the hypervisor has taken from this machine so far (``steal`` in /proc/stat;
+    0 where there is none): a virtual CPU that is not running cannot serve a frame."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK") if fields[0] == "cpu" and len(fields) > 8 else 0.0
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _couch_truth(couches, seconds):
     """The marker records the couches send (the simulator is seeded, so identical)."""
     from streams.simulate import _record
@@ -155,7 +167,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         procs.wait_ready()
         print(f"biosig demo: runtime ready after {procs.ready_after_s:.1f} s (its own process; the ward and "
               "the couches are two more)", file=stream, flush=True)
-        col = Collector(ep.output, cfg.rt_priority)
+        col = Collector(ep.output, cfg.rt_priority, cfg.rt_cpu)
         from streams.demo_procs import DashboardProcess
         dash = DashboardProcess(ep.output).start(stream)   # its own process, as `biosig dashboard` is
         col_thread = threading.Thread(target=col.run, daemon=True)
@@ -166,6 +178,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         gc.freeze()   # this process measures: full collections skip what start-up left (as in the runtime)
         time.sleep(0.3)   # the subscriptions reach the runtime before the first frame
         t_start = procs.go()
+        steal0 = _stolen_cpu_s()
         last_print = 0.0
         while procs.devices_alive():
             time.sleep(0.2)
@@ -178,6 +191,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
                 stream.write(f"t = {max(now - t_start, 0.0):5.1f} / {seconds:g} s\n{table}\n")
                 stream.flush()
         failed = procs.join_devices()
+        stolen_s = _stolen_cpu_s() - steal0
         time.sleep(0.5)  # let the last windows and forecasts through
         status = request_status(ep.status)
     finally:
@@ -210,6 +224,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         "embedding_latency_ms": pct(col.emb_latency_ms), "forecast_latency_ms": pct(col.fcst_latency_ms),
         "forecast_runtime_ms": pct(col.fcst_runtime_ms), "forecast_ingest_ms": pct(col.fcst_ingest_ms),
         "forecast_delivery_ms": pct(col.fcst_delivery_ms), "load_average": list(os.getloadavg()),
+        "stolen_cpu_s": stolen_s,
         "runtime_ready_after_s": procs.ready_after_s,
         "forecast_path_priority": {"runtime": status.get("forecast_path_priority", "unknown"),
                                    "subscriber": col.priority},
@@ -240,7 +255,8 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
                  f"p99 {_fmt(v['p99'], 2)} ms; runtime -> this subscriber p99 "
                  f"{_fmt(summary['forecast_delivery_ms']['p99'], 2)} ms")
     lines.append(f"  machine load average {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f} (1 / 5 / 15 min) on {os.cpu_count()} "
-                 "cores; the runtime, the ward and the couches ran as three processes besides this one")
+                 "cores; the runtime, the ward and the couches ran as three processes besides this one; CPU time "
+                 f"taken by the hypervisor from this virtual machine while the devices ran (steal): {stolen_s:.1f} s")
     pr = summary["forecast_path_priority"]
     lines.append(f"  forecast path priority: runtime event loop {pr['runtime']}, this subscriber {pr['subscriber']} "
                  "(the couch likewise; streams/priority.py)")

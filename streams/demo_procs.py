@@ -46,7 +46,7 @@ def serve_process(cfg, events, stop, log_level: int = logging.WARNING):
 
 
 def devices_process(name, beds, couches, endpoint, seconds, events, go, log_level: int = logging.WARNING,
-                    rt_priority: int = 0):
+                    rt_priority: int = 0, rt_cpu: int = -1):
     """Child: the simulated ward (``beds``) or couches (``couches``); sends in real time from the
     device start time it gets on ``go`` for ``seconds``."""
     _child_setup(log_level)
@@ -62,9 +62,9 @@ def devices_process(name, beds, couches, endpoint, seconds, events, go, log_leve
         events.put((name, "error", f"{type(exc).__name__}: {exc}"))
         raise
     if couches:   # a treatment couch is a dedicated device: real-time priority, as the runtime's loop
-        from streams.priority import realtime_thread, realtime_zmq_io_threads
-        realtime_thread(rt_priority, "biosig-couch")
-        realtime_zmq_io_threads(rt_priority)
+        from streams.priority import forecast_cpu, realtime_thread, realtime_zmq_io_threads
+        realtime_thread(rt_priority, "biosig-couch", forecast_cpu(rt_cpu))
+        realtime_zmq_io_threads(rt_priority, forecast_cpu(rt_cpu))
     events.put((name, "ready", None))
     try:
         t_start = go.get(timeout=900)
@@ -94,7 +94,7 @@ class DemoProcesses:
                 self.devices[name] = self.mp.Process(
                     target=devices_process, name=f"biosig-demo-{name}", daemon=True,
                     args=(name, b, c, cfg.endpoints.ingest, seconds, self.events, self._go[name], level,
-                          cfg.rt_priority))
+                          cfg.rt_priority, cfg.rt_cpu))
         self.ready_after_s = float("nan")
         self.runtime.start()
         for p in self.devices.values():

@@ -138,7 +138,7 @@ class Runtime(IngestMixin, OutputsMixin):
         from streams.config import Endpoints
         from streams.forecast_worker import ForecastWorker
         from streams.models import EncoderWorker, ModelHost
-        from streams.priority import realtime_thread, realtime_zmq_io_threads
+        from streams.priority import forecast_cpu, realtime_thread, realtime_zmq_io_threads
         from streams.security import ServerSecurity, check_plain_allowed
         cfg = self.config
         build_forecaster(cfg.forecaster, 3, 30.0)   # refuse to start on a forecaster that cannot be built
@@ -197,8 +197,9 @@ class Runtime(IngestMixin, OutputsMixin):
                 self.recorder = Recorder(cfg.record_dir, cfg.rotate_s)
             # this thread runs the forecast path (frames in, forecasts out): real-time priority
             # where allowed, for it and for ZeroMQ's I/O threads (streams.priority)
-            self.priority = realtime_thread(cfg.rt_priority, "biosig-loop")
-            n_io = realtime_zmq_io_threads(cfg.rt_priority)
+            cpu = forecast_cpu(cfg.rt_cpu)
+            self.priority = realtime_thread(cfg.rt_priority, "biosig-loop", cpu)
+            n_io = realtime_zmq_io_threads(cfg.rt_priority, cpu)
             log.info("forecast path priority: %s (event loop and %d ZeroMQ I/O thread(s))", self.priority, n_io)
             freeze_start_up_heap()
             self._loop(zmq, wake, monitors, seconds)

@@ -33,6 +33,7 @@ def test_demo_runs_and_writes_its_outputs(tmp_path):
     assert s["runtime_ready_after_s"] > 0       # the runtime ran in its own process and said when it was ready
     assert "device -> runtime receipt" in r.stdout and "load average" in r.stdout
     assert "forecast path priority: runtime event loop" in r.stdout
+    assert s["stolen_cpu_s"] >= 0 and "(steal)" in r.stdout
     assert s["forecast_path_priority"]["runtime"].startswith(("SCHED_FIFO", "normal"))
     # the live view ran in its own process; the forecast plot got its warm-up hold period from it
     assert "live view on http://127.0.0.1:" in r.stdout

@@ -90,7 +90,8 @@ def test_the_runtime_forecasts_on_its_event_loop_at_the_configured_priority():
         with open(f"/proc/self/task/{loop_tid}/comm") as f:
             assert f.read().strip() == "biosig-loop"
         if _fifo_allowed():
-            assert rt.priority == "SCHED_FIFO 3" and policy_of(loop_tid) == "SCHED_FIFO"
+            assert rt.priority.startswith("SCHED_FIFO 3") and policy_of(loop_tid) == "SCHED_FIFO"
+            assert os.sched_getaffinity(loop_tid) == {max(os.sched_getaffinity(0))}   # pinned (rt_cpu -1)
         else:
             assert rt.priority.startswith("normal")
         assert rt.status()["forecast_path_priority"] == rt.priority
@@ -125,3 +126,19 @@ def test_rt_priority_is_checked_like_every_other_setting():
     for bad in (-1, 100, 1.5, "high"):
         with pytest.raises(StreamError):
             validate(config(rt_priority=bad))
+
+
+def test_the_forecast_path_cpu_is_one_this_process_may_use_and_fifo_threads_are_pinned_to_it():
+    from streams.priority import forecast_cpu
+    allowed = os.sched_getaffinity(0)
+    assert forecast_cpu(-1) == max(allowed)
+    assert forecast_cpu(min(allowed)) == min(allowed)
+    assert forecast_cpu(max(allowed) + 1000) is None        # not allowed here: no pinning
+    cpu = forecast_cpu(-1)
+    got = _in_thread(lambda: (realtime_thread(4, None, cpu), os.sched_getaffinity(0)))
+    result, affinity = got["result"]
+    if _fifo_allowed():
+        assert result == f"SCHED_FIFO 4 on CPU {cpu}" and affinity == {cpu}
+    else:   # an ordinary thread is never pinned: it could not move to an idle CPU
+        assert result.startswith("normal") and affinity == allowed
+    assert os.sched_getaffinity(0) == allowed                 # only that thread
