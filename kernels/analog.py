@@ -98,6 +98,12 @@ def analog_predict(U, T, count, u, last, k, dist, y):
             filled += 1
         if filled == k:
             bound = best_d[k - 1]
+    weighted_moves(best_d, best_i, T, k, y)
+
+
+@njit(**JIT)
+def weighted_moves(best_d, best_i, T, k, y):
+    """``y += `` the inverse-distance weighted mean of the stored moves ``T[best_i[:k]]``."""
     tot = 0.0
     for r in range(k):
         tot += 1.0 / (best_d[r] + EPS)

@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
-from kernels.analog import EPS, analog_store, centre_window, rff_features
+from kernels.analog import analog_store, centre_window, rff_features, weighted_moves
 from kernels.linalg import JIT
 from kernels.rls import ewa2_learn, ewa2_predict, mix_rls_predict, mix_rls_step
 
@@ -111,13 +111,8 @@ def analog_search(U, T, count, u, last, k, dist, seeds, mark, y):
         for r in range(filled, k):
             best_d[r] = math.inf
             best_i[r] = 0
-    tot = 0.0
+    weighted_moves(best_d, best_i, T, k, y)
     for r in range(k):
-        tot += 1.0 / (best_d[r] + EPS)
-    for r in range(k):
-        w = 1.0 / (best_d[r] + EPS) / tot
-        for j in range(y.shape[0]):
-            y[j] += w * T[best_i[r], j]
         seeds[r] = best_i[r]
 
 

@@ -56,3 +56,13 @@ def load_encoder(name):
     """The shipped checkpoint; the seeded random-weight architecture only while it is not shipped."""
     import encoders
     return encoders.load(name, pretrained=name in encoders.shipped_models())
+
+
+@pytest.fixture
+def torch_one_thread():
+    """torch on one thread for the test (small models: threads only add noise on 2 shared cores)."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -3,11 +3,7 @@ Descriptors vs a NumPy oracle and vs the known RR series of a synthetic pulse tr
 excluded with variable beat counts, exact running statistics, seeded determinism, exact resume
 after SIGKILL, ONNX parity (the head is training-only) and the config checks."""
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -23,6 +19,7 @@ from encoders.model import EncoderModel, count_parameters
 from encoders.objectives import objective_loss
 
 from conftest import ROOT
+from pretrain_helpers import straight_and_resumed
 
 SMALL = dict(dim=32, depth=1, heads=2, decoder_dim=32, decoder_heads=2, decoder_depth=1)
 TINY = ["--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "decoder_dim=32",
@@ -33,12 +30,7 @@ ECG = ["--modality", "ecg", "--synthetic", "--synthetic-records", "3", "--synthe
 FS, BEFORE, R = 250.0, 62, 62
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _tokens(beat_times, K=40, C=1, L=174, seed=0):
@@ -191,10 +183,6 @@ def test_onnx_parity_descriptor_model_variable_beat_counts(tmp_path):
         assert got.shape == (3, 32) and np.abs(got - ref).max() <= 1e-4
 
 
-def _env():
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-
-
 def _weights(d):
     return torch.load(d / "weights.pt", weights_only=True)
 
@@ -221,21 +209,7 @@ def test_descriptor_run_is_seeded_and_saves_its_config(tmp_path):
 @pytest.mark.slow
 def test_descriptor_run_resumes_exactly_after_sigkill(tmp_path):
     args = [*ECG, "--steps", "10", "--ckpt-every", "2"]
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    res = subprocess.run([sys.executable, "-m", "biosig.cli", "pretrain", *args, "--out", str(straight)],
-                         env=_env(), capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
-    proc = subprocess.Popen([sys.executable, "-m", "biosig.cli", "pretrain", *args, "--out", str(killed)],
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not (killed / "train_state.pt").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    res = subprocess.run([sys.executable, "-m", "biosig.cli", "pretrain", *args, "--out", str(killed), "--resume"],
-                         env=_env(), capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
+    straight, killed = straight_and_resumed(args, tmp_path)
     a, b = _weights(straight), _weights(killed)
     assert all(torch.equal(a[k], b[k]) for k in a)                          # includes the running statistics
     assert [(r["loss"], r["desc"]) for r in _metrics(straight)] == [(r["loss"], r["desc"]) for r in _metrics(killed)]

@@ -1,11 +1,6 @@
 """Joint-embedding objective: InfoNCE vs a NumPy oracle, deterministic views, the objective saved
 in the checkpoint, seeded determinism and exact resume of a contrastive + beat-token run."""
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +12,7 @@ from encoders.config import get_config
 from encoders.model import EncoderModel, count_parameters
 from encoders.objectives import draw_views, info_nce, objective_loss
 
-from conftest import ROOT
+from pretrain_helpers import straight_and_resumed
 
 SMALL = dict(dim=32, depth=1, heads=2, decoder_dim=32, decoder_heads=2, decoder_depth=1)
 TINY = ["--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "decoder_dim=32",
@@ -26,12 +21,7 @@ PPG = ["--modality", "ppg", "--synthetic", "--synthetic-records", "3", "--synthe
        "--batch-size", "8", "--no-progress", *TINY]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_info_nce_matches_numpy_oracle():
@@ -90,10 +80,6 @@ def test_mae_recipe_unchanged_by_default():
     assert not hasattr(m, "proj_head") and not hasattr(m, "pad_token")
 
 
-def _env():
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-
-
 def _weights(d):
     return torch.load(d / "weights.pt", weights_only=True)
 
@@ -123,21 +109,7 @@ def test_contrastive_run_is_seeded_and_saves_its_objective(tmp_path):
 @pytest.mark.slow
 def test_contrastive_beat_run_resumes_exactly_after_sigkill(tmp_path):
     args = [*PPG, *NEW, "--steps", "10", "--ckpt-every", "2"]
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    res = subprocess.run([sys.executable, "-m", "biosig.cli", "pretrain", *args, "--out", str(straight)],
-                         env=_env(), capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
-    proc = subprocess.Popen([sys.executable, "-m", "biosig.cli", "pretrain", *args, "--out", str(killed)],
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not (killed / "train_state.pt").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    res = subprocess.run([sys.executable, "-m", "biosig.cli", "pretrain", *args, "--out", str(killed), "--resume"],
-                         env=_env(), capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
+    straight, killed = straight_and_resumed(args, tmp_path)
     a, b = _weights(straight), _weights(killed)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert _losses(straight) == _losses(killed)

@@ -1,0 +1,41 @@
+"""Shared by the pretraining tests: run ``biosig pretrain`` straight through, and again killed
+with SIGKILL after its first checkpoint and resumed, for exact-resume tests."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from conftest import ROOT
+
+
+def pretrain_env():
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+
+def load_weights(d):
+    return torch.load(d / "weights.pt", weights_only=True)
+
+
+def straight_and_resumed(args, tmp_path):
+    """``(straight, killed)`` run folders of ``biosig pretrain *args``: one run straight through,
+    one killed (SIGKILL) once ``train_state.pt`` exists and then resumed with ``--resume``."""
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    cmd = [sys.executable, "-m", "biosig.cli", "pretrain", *args]
+    res = subprocess.run([*cmd, "--out", str(straight)], env=pretrain_env(), capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    proc = subprocess.Popen([*cmd, "--out", str(killed)], env=pretrain_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (killed / "train_state.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    res = subprocess.run([*cmd, "--out", str(killed), "--resume"], env=pretrain_env(), capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return straight, killed
