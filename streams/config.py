@@ -201,9 +201,9 @@ class RuntimeConfig:
     # SCHED_FIFO priority of the event loop (it runs the forecast path) and of ZeroMQ's I/O
     # threads, where the OS allows it (root or ulimit -r); 0: ordinary priority (streams.priority)
     rt_priority: int = field(default=10, metadata=limits(min=0, max=99))
-    # ... and the CPU those threads are pinned to when they got SCHED_FIFO (-1: the last CPU the
-    # runtime may use); all of a frame's hops on one CPU avoid cross-CPU wake-ups
-    rt_cpu: int = field(default=-1, metadata=limits(min=-1))
+    # ... and the CPU those threads are pinned to when they got SCHED_FIFO (-1: not pinned; -2: the
+    # last CPU the runtime may use); a frame's hops on one CPU avoid cross-CPU wake-ups
+    rt_cpu: int = field(default=-1, metadata=limits(min=-2))
     # modalities whose windows get their own encoder worker thread (so 16 kHz audio windows never
     # hold up ECG/PPG embeddings, and model-less respiration windows never wait behind a model);
     # every other modality shares one worker. One lane per bed modality measured embedding p99

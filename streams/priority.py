@@ -8,13 +8,13 @@ thread preempt ordinary ones at once; the forecast path does a few hundred micro
 per frame, so it cannot take a core from the rest for long (and Linux keeps 5 % of every second
 for ordinary threads in any case, ``sched_rt_runtime_us``).
 
-The threads that get ``SCHED_FIFO`` are also pinned to one CPU (``forecast_cpu``: by default the
-last CPU the process may use). Measured on the same machine, idle (a virtual machine whose idle
-vCPUs halt): a bare pyzmq device -> relay -> subscriber chain of three processes at 30 Hz had a
-p99 of 8-9 ms with or without ``SCHED_FIFO`` while its wake-ups crossed between the two vCPUs, and
-0.54 ms with all three on one vCPU. A frame's hops run one after the other, so one CPU is enough
-for them; every other thread may still use every CPU. Threads that did not get ``SCHED_FIFO`` are
-not pinned (a pinned ordinary thread could not move to an idle CPU).
+The threads that get ``SCHED_FIFO`` can also be pinned to one CPU (``rt_cpu``; off by default).
+Measured on the same machine, idle (a virtual machine whose idle vCPUs halt): a bare pyzmq
+device -> relay -> subscriber chain of three processes at 30 Hz had a p99 of 8-9 ms with or
+without ``SCHED_FIFO`` while its wake-ups crossed between the two vCPUs, and 0.54 ms with all
+three on one vCPU. In the full demo the effect was lost in the hypervisor's steal, and a pinned
+FIFO event loop keeps that CPU for ingest at 16-24 beds, so it is not the default. Threads that
+did not get ``SCHED_FIFO`` are never pinned (a pinned ordinary thread could not move to an idle CPU).
 
 ``SCHED_FIFO`` needs ``CAP_SYS_NICE`` (root) or an ``RLIMIT_RTPRIO`` allowance (``ulimit -r``,
 ``/etc/security/limits.conf``). Without either, these functions leave the thread as it is and
@@ -52,8 +52,11 @@ def _set_fifo(tid: int, rt_priority: int) -> bool:
 
 
 def forecast_cpu(cpu: int = -1) -> int | None:
-    """The CPU of the forecast path: ``cpu`` when this process may run there, the last CPU it may
-    run on for ``cpu = -1``; None (no pinning) where affinity is not supported."""
+    """The CPU to pin the forecast path to: ``cpu`` when this process may run there, the last CPU
+    it may run on for ``cpu = -2``; None (no pinning) for ``cpu = -1`` or where affinity is not
+    supported."""
+    if cpu == -1:
+        return None
     try:
         allowed = os.sched_getaffinity(0)
     except (AttributeError, OSError):

@@ -18,8 +18,8 @@ def _has_cuda():
     return torch.cuda.is_available()
 
 
-def test_auto_on_cpu_measures_both_and_keeps_the_faster(caplog):
-    from encoders.backends import cpu_cores, export_cached, make_backend
+def test_auto_on_cpu_measures_both_and_keeps_onnxruntime_unless_torch_is_clearly_faster(caplog):
+    from encoders.backends import TORCH_MARGIN, cpu_cores, export_cached, make_backend
     enc = load_encoder("ppg-tiny")
     if _has_cuda():
         pytest.skip("this machine has a CUDA GPU; the CPU choice is not made here")
@@ -27,7 +27,8 @@ def test_auto_on_cpu_measures_both_and_keeps_the_faster(caplog):
         backend = make_backend("auto", enc)
     assert set(backend.timings) == {"onnxruntime", "torch"}
     assert backend.name in backend.timings
-    assert backend.timings[backend.name] == min(backend.timings.values())
+    t = backend.timings
+    assert backend.name == ("torch" if t["torch"] < TORCH_MARGIN * t["onnxruntime"] else "onnxruntime")
     assert backend.why.startswith("no CUDA GPU; measured on a (8, 1, 1250) batch: onnxruntime ")
     assert any(f"backend auto -> {backend.name}" in r.getMessage() for r in caplog.records)
     # the export behind it is cached: the same model again reuses the file

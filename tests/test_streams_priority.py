@@ -80,7 +80,7 @@ def _markers(i, fs_hz=30.0, t0_s=None):
 
 
 def test_the_runtime_forecasts_on_its_event_loop_at_the_configured_priority():
-    rt = Runtime(config(rt_priority=3)).start()
+    rt = Runtime(config(rt_priority=3, rt_cpu=-2)).start()
     ctx = zmq.Context()
     try:
         sub = sub_socket(ctx, rt.bound.output, b"fcst/")
@@ -91,7 +91,7 @@ def test_the_runtime_forecasts_on_its_event_loop_at_the_configured_priority():
             assert f.read().strip() == "biosig-loop"
         if _fifo_allowed():
             assert rt.priority.startswith("SCHED_FIFO 3") and policy_of(loop_tid) == "SCHED_FIFO"
-            assert os.sched_getaffinity(loop_tid) == {max(os.sched_getaffinity(0))}   # pinned (rt_cpu -1)
+            assert os.sched_getaffinity(loop_tid) == {max(os.sched_getaffinity(0))}   # pinned (rt_cpu -2)
         else:
             assert rt.priority.startswith("normal")
         assert rt.status()["forecast_path_priority"] == rt.priority
@@ -131,10 +131,11 @@ def test_rt_priority_is_checked_like_every_other_setting():
 def test_the_forecast_path_cpu_is_one_this_process_may_use_and_fifo_threads_are_pinned_to_it():
     from streams.priority import forecast_cpu
     allowed = os.sched_getaffinity(0)
-    assert forecast_cpu(-1) == max(allowed)
+    assert forecast_cpu(-1) is None                          # the default: not pinned
+    assert forecast_cpu(-2) == max(allowed)
     assert forecast_cpu(min(allowed)) == min(allowed)
     assert forecast_cpu(max(allowed) + 1000) is None        # not allowed here: no pinning
-    cpu = forecast_cpu(-1)
+    cpu = forecast_cpu(-2)
     got = _in_thread(lambda: (realtime_thread(4, None, cpu), os.sched_getaffinity(0)))
     result, affinity = got["result"]
     if _fifo_allowed():
