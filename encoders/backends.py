@@ -385,7 +385,7 @@ def make_backend(kind: str, source, *, device: str | None = None, threads: int |
     return TorchBackend(model, device=device, precision=precision, model_id=getattr(encoder, "model_id", None))
 
 
-TORCH_MARGIN = 0.8   # torch is chosen on CPU only below 0.8 x onnxruntime's probe time
+TORCH_MARGIN = 0.5   # torch is chosen on CPU only below 0.5 x onnxruntime's probe time
 PROBE_BATCH = 8
 
 
@@ -430,8 +430,8 @@ def _auto(source, suffix, device, threads) -> Backend:
     # CPU, both available: which is faster depends on the model and batch (onnxruntime wins on
     # per-call overhead and small batches; at batch 32 the audio and spirogram graphs measured
     # slightly faster in torch), so measure both on one probe batch once per model and machine
-    # (remembered in cache_dir()/backend-choice.json) and keep onnxruntime unless torch is faster
-    # by more than 1 / TORCH_MARGIN.
+    # (remembered in cache_dir()/backend-choice.json) and keep onnxruntime unless torch takes less
+    # than TORCH_MARGIN of its time.
     key = f"{_safe_id(model, encoder)}-{_model_digest(model)}|{_machine_key()}"
     cached = _read_choice(key)
     if cached and cached.get("kind") in ("onnxruntime", "torch"):
@@ -449,9 +449,9 @@ def _auto(source, suffix, device, threads) -> Backend:
     channels, length = int(config.get("in_channels") or 1), example_length(config)
     t_ort, t_torch = _probe_s(ort_be, channels, length), _probe_s(torch_be, channels, length)
     # torch only when clearly faster: onnxruntime runs the whole graph without the GIL, which the
-    # streaming runtime's other threads need (with torch chosen on a 5 % probe difference, 16 beds
-    # in bench_streams.py went from embedding p99 120 ms to over 1 s), and one probe batch on a
-    # shared machine is noisy
+    # streaming runtime's other threads need, and one probe batch on a shared machine is noisy.
+    # Measured with bench_streams.py, 16 full beds: embedding p99 216 ms with torch chosen for
+    # audio and PPG (probes 0.72-0.81 x onnxruntime's), 83 ms with onnxruntime for all three
     chosen = torch_be if t_torch < TORCH_MARGIN * t_ort else ort_be
     chosen.timings = {"onnxruntime": t_ort, "torch": t_torch}
     chosen.why = (f"no CUDA GPU; measured on a ({PROBE_BATCH}, {channels}, {length}) batch: onnxruntime "
