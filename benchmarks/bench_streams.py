@@ -1,7 +1,7 @@
 """Streaming runtime benchmark (issue 6).
 
 1. Beds as `biosig monitor --simulate N` makes them: ECG 2 leads 250 Hz, PPG 125 Hz, respiration
-   25 Hz (10 s windows every 1 s) and 16 kHz audio (8 s windows every 4 s, its own encoder
+   25 Hz (10 s windows every 1 s) and 16 kHz audio (audio-tiny's 2 s training window every 2 s, its own encoder
    worker), plus 4 marker streams at 30 Hz; a second table without audio. `biosig serve` (default
    models: ecg, ppg and audio encoders) and `biosig monitor` run as separate processes; a subscriber here measures end-to-end latency from the device timestamp
    (the newest sample of a window, or the marker sample) to reception. Reported: latency
@@ -70,6 +70,7 @@ def run_beds(n_beds: int, measure_s: float, warm_s: float = 11.0, streams: str =
                                      "--couches", "4", "--seconds", str(total), "--ingest", ep.ingest],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     emb, fc = [], []
+    by_modality: dict = {}
     t_first = None
     cpu0 = t_cpu0 = None
     deadline = time.time() + total + 120
@@ -85,6 +86,8 @@ def run_beds(n_beds: int, measure_s: float, warm_s: float = 11.0, streams: str =
             cpu0, t_cpu0 = _cpu_s(serve.pid), time.monotonic()
         lat = (now - f.header["t_out_s"]) * 1e3 + f.header["latency_ms"]["total"]
         (emb if f.kind == "embedding" else fc).append(lat)
+        if f.kind == "embedding":
+            by_modality.setdefault(f.header.get("modality", "?"), []).append(lat)
     cpu = (_cpu_s(serve.pid) - cpu0) / (time.monotonic() - t_cpu0) * 100 if cpu0 is not None else float("nan")
     time.sleep(1.0)
     status = request_status(ep.status)
@@ -95,7 +98,8 @@ def run_beds(n_beds: int, measure_s: float, warm_s: float = 11.0, streams: str =
     t = status["totals"]
     lost = t.get("missing", 0) + t.get("dropped", 0) + t.get("rejected_total", 0) + t.get("invalid", 0) + sub_gaps
     return {"beds": n_beds, "emb": _pct(emb), "fcst": _pct(fc), "n_emb": len(emb), "n_fc": len(fc),
-            "lost": lost, "cpu": cpu, "frames": t.get("frames", 0)}
+            "lost": lost, "cpu": cpu, "frames": t.get("frames", 0),
+            "p99_by_modality": {m: float(np.percentile(v, 99)) for m, v in sorted(by_modality.items())}}
 
 
 def throughput(n_frames: int = 20000) -> tuple[float, float]:
@@ -158,6 +162,8 @@ def _table(title, beds, seconds, streams):
         print(f"{n} | {e[0]:.1f} | {e[1]:.1f} | {e[2]:.1f} | {e[3]:.1f} | {f[0]:.1f} | {f[1]:.1f} | "
               f"{r['n_emb']} | {r['n_fc']} | {r['frames']} | {r['lost']} | {r['cpu']:.0f} | "
               f"{os.getloadavg()[0]:.1f}", flush=True)
+        print("    embedding p99 by modality: " + ", ".join(f"{m} {v:.1f} ms" for m, v in r["p99_by_modality"].items()),
+              flush=True)
         if e[1] <= 100.0 and r["lost"] == 0:
             best = max(best, n)
     print(f"largest bed count with embedding p99 <= 100 ms and 0 frames lost: {best or 'none'}\n", flush=True)

@@ -139,6 +139,24 @@ DEFAULT_WINDOWS = {"ecg": (10.0, 1.0), "ppg": (10.0, 1.0), "resp": (10.0, 1.0),
 DEFAULT_MODELS = {"ecg": "ecg-tiny", "ppg": "ppg-tiny", "audio": "audio-tiny"}
 
 
+def stream_windows(overrides: dict, models) -> dict:
+    """modality -> (window_s, hop_s) the runtime cuts: the user's ``overrides`` first, then the
+    window each hosted model was trained on (``models``: :class:`streams.models.ModelHost` or None;
+    embeddings of other lengths are not what the model learnt, issue 14), then DEFAULT_WINDOWS.
+    A model's window keeps the modality's streaming hop, capped at the window (no sample left out):
+    ecg-tiny's 10 s windows every 1 s; audio-tiny's 2 s windows every 2 s (the audio default hop is
+    4 s). Audio windows are the costliest per second of signal (16 kHz; at 24 beds a 1 s hop put
+    24 audio windows into every second's burst of ECG and PPG windows, embedding p99 83-108 ms)."""
+    out = dict(DEFAULT_WINDOWS)
+    for modality, hm in (getattr(models, "models", None) or {}).items():
+        if getattr(hm, "window_s", None):
+            window_s, hop_s = DEFAULT_WINDOWS.get(modality, DEFAULT_WINDOWS["other"])
+            hop_s = min(hop_s, float(hm.window_s))
+            out[modality] = (float(hm.window_s), float(hop_s))
+    out.update({k: tuple(v) for k, v in overrides.items()})
+    return out
+
+
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Everything :class:`streams.runtime.Runtime` needs.
@@ -170,7 +188,9 @@ class RuntimeConfig:
     endpoints: Endpoints = field(default_factory=Endpoints)
     key_dir: str | None = field(default=None, metadata=limits(path=True))
     insecure: bool = False
-    windows: dict = field(default_factory=lambda: dict(DEFAULT_WINDOWS), metadata=limits(check=_check_windows))
+    # modality -> (window_s, hop_s) set by the user; a modality not named here is cut as its model
+    # was trained (the checkpoint's window, :func:`stream_windows`), else as DEFAULT_WINDOWS
+    windows: dict = field(default_factory=dict, metadata=limits(check=_check_windows))
     models: dict = field(default_factory=lambda: dict(DEFAULT_MODELS), metadata=limits(check=_check_models))
     backend: str = field(default="auto", metadata=limits(choices=("auto", "onnxruntime", "torch", "tensorrt")))
     device: str | None = None        # backend device: cpu, cuda, cuda:N (None: the backend's default)
@@ -204,6 +224,11 @@ class RuntimeConfig:
     # ... and the CPU those threads are pinned to when they got SCHED_FIFO (-1: not pinned; -2: the
     # last CPU the runtime may use); a frame's hops on one CPU avoid cross-CPU wake-ups
     rt_cpu: int = field(default=-1, metadata=limits(min=-2))
+    # while the runtime runs, ask the kernel to keep every CPU able to wake within this many
+    # microseconds (/dev/cpu_dma_latency, root only; -1: leave the machine as it is). 0 makes idle
+    # CPUs poll rather than halt: on a VM a halted vCPU wakes through the hypervisor, which was most
+    # of the forecast tail on the idle test machine (streams.priority.CpuWakeupLatency)
+    cpu_wakeup_latency_us: int = field(default=0, metadata=limits(min=-1))
     # modalities whose windows get their own encoder worker thread (so 16 kHz audio windows never
     # hold up ECG/PPG embeddings, and model-less respiration windows never wait behind a model);
     # every other modality shares one worker. One lane per bed modality measured embedding p99
@@ -241,7 +266,7 @@ def config_from_dict(data: dict) -> RuntimeConfig:
         w = data["windows"]
         if not isinstance(w, dict):
             raise StreamError(f"config windows must be a table of MODALITY = [window_s, hop_s], got {w!r:.60}")
-        data["windows"] = {**DEFAULT_WINDOWS, **{k: tuple(v) if isinstance(v, list) else v for k, v in w.items()}}
+        data["windows"] = {k: tuple(v) if isinstance(v, list) else v for k, v in w.items()}
     return _build(RuntimeConfig, data, "config")
 
 

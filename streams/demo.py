@@ -228,6 +228,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         "runtime_ready_after_s": procs.ready_after_s,
         "forecast_path_priority": {"runtime": status.get("forecast_path_priority", "unknown"),
                                    "subscriber": col.priority},
+        "cpu_wakeup_latency": status.get("cpu_wakeup_latency", "unknown"),
         "forecast": fc, "models": status["models"],
         "hold_periods": dict(dash.state.hold_periods) if dash is not None else {},   # as the live view saw them
         "recordings": sorted(str(p) for p in (out / "recordings").glob("*.parquet")),
@@ -259,7 +260,8 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
                  f"taken by the hypervisor from this virtual machine while the devices ran (steal): {stolen_s:.1f} s")
     pr = summary["forecast_path_priority"]
     lines.append(f"  forecast path priority: runtime event loop {pr['runtime']}, this subscriber {pr['subscriber']} "
-                 "(the couch likewise; streams/priority.py)")
+                 f"(the couch likewise; streams/priority.py); CPU wake-up latency request "
+                 f"{summary['cpu_wakeup_latency']}")
     for name, f in fc.items():
         lines.append(f"  {name}: {f['forecasts']} forecasts, RMSE vs simulated truth {_fmt(f['rmse_mm'], 2)} mm "
                      f"(holding the last position: {_fmt(f['persistence_rmse_mm'], 2)} mm)")

@@ -34,6 +34,7 @@ class HostedModel:
     backend: object          # encoders.backends.Backend
     pretrained: bool
     channel_index: object = None  # names -> positions in the model's lead vocabulary
+    window_s: float = 0.0         # the window it was trained on (streams.config.stream_windows)
 
     def run(self, x: np.ndarray, channels=None) -> np.ndarray:
         """Embed ``x`` (B, C, T); ``channels`` (B lists of C names) place each lead correctly."""
@@ -81,7 +82,7 @@ class ModelHost:
                      time.perf_counter() - t)
             return HostedModel(name, im.model_id, modality, float(im.config.input_fs_hz),
                                int(im.config.in_channels or 1), im.outside, im.backend, True,
-                               lambda names, c=im.config: channel_index(names, c))
+                               lambda names, c=im.config: channel_index(names, c), im.window_s)
         try:
             enc, pretrained = encoders.load(name), True
         except EncoderError:
@@ -98,7 +99,7 @@ class ModelHost:
         log.info("loaded %s for %s streams on %s in %.1f s", model_id, modality, be.name,
                  time.perf_counter() - t)
         return HostedModel(name, model_id, modality, float(cfg.input_fs_hz), int(cfg.in_channels or 1),
-                           outside, be, pretrained, enc.channel_index)
+                           outside, be, pretrained, enc.channel_index, enc.window_s)
 
     def get(self, modality: str) -> HostedModel | None:
         return self.models.get(modality)

@@ -34,7 +34,7 @@ import threading
 import time
 
 from streams import protocol
-from streams.config import RuntimeConfig
+from streams.config import RuntimeConfig, stream_windows
 from streams.errors import StreamError
 from streams.forecast import build_forecaster, source_of
 from streams.metrics import Latency
@@ -90,8 +90,10 @@ class Runtime(IngestMixin, OutputsMixin):
         self.error: BaseException | None = None
         self.recorder = None
         self.models = None
+        self.windows = stream_windows(self.config.windows, None)   # then the models' own, see run()
         self.forecast_worker = None
         self.priority = "normal"                  # of the event loop (the forecast path), see run()
+        self.wakeup = None                        # the CPU wake-up latency request, see run()
         self.score_worker = None
         self._refused_hold: collections.OrderedDict = collections.OrderedDict()
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
@@ -138,7 +140,7 @@ class Runtime(IngestMixin, OutputsMixin):
         from streams.config import Endpoints
         from streams.forecast_worker import ForecastWorker
         from streams.models import EncoderWorker, ModelHost
-        from streams.priority import forecast_cpu, realtime_thread, realtime_zmq_io_threads
+        from streams.priority import CpuWakeupLatency, forecast_cpu, realtime_thread, realtime_zmq_io_threads
         from streams.security import ServerSecurity, check_plain_allowed
         cfg = self.config
         build_forecaster(cfg.forecaster, 3, 30.0)   # refuse to start on a forecaster that cannot be built
@@ -159,6 +161,7 @@ class Runtime(IngestMixin, OutputsMixin):
                 self.models = ModelHost(cfg.models, cfg.backend, cfg.device, cfg.precision)
                 if cfg.warm_up:
                     self.warm = warm_up_all(cfg, self.models, self.scores)
+                self.windows = stream_windows(cfg.windows, self.models)
             finally:
                 starting.stop()
             self.ingest = self._bind(ctx, zmq.PULL, cfg.endpoints.ingest, security, socks)
@@ -201,6 +204,8 @@ class Runtime(IngestMixin, OutputsMixin):
             self.priority = realtime_thread(cfg.rt_priority, "biosig-loop", cpu)
             n_io = realtime_zmq_io_threads(cfg.rt_priority, cpu)
             log.info("forecast path priority: %s (event loop and %d ZeroMQ I/O thread(s))", self.priority, n_io)
+            self.wakeup = CpuWakeupLatency(cfg.cpu_wakeup_latency_us)
+            log.info("CPU wake-up latency request: %s", self.wakeup.state)
             freeze_start_up_heap()
             self._loop(zmq, wake, monitors, seconds)
         finally:
@@ -222,6 +227,8 @@ class Runtime(IngestMixin, OutputsMixin):
 
     def _shutdown(self, socks, monitors, security, ctx):
         self.state = "stopping"
+        if self.wakeup is not None:
+            self.wakeup.close()
         if self.forecast_worker is not None:
             self.forecast_worker.stop()
         for lane in self.lanes.values():
@@ -359,7 +366,9 @@ class Runtime(IngestMixin, OutputsMixin):
                                           "windows": ln.worker.windows} for ln in lanes}},
             "forecasters": self.forecast_worker.describe() if self.forecast_worker else {},
             "forecast_path_priority": self.priority,
+            "cpu_wakeup_latency": self.wakeup.state if self.wakeup is not None else "not requested yet",
             "models": self.models.describe() if self.models else {},
+            "windows": {m: list(w) for m, w in sorted(self.windows.items())},
             "recorder": ({"dir": str(self.recorder.dir), **self.recorder.rows_written}
                          if self.recorder is not None else None),
         }

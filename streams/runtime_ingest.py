@@ -149,7 +149,7 @@ class IngestMixin:
         if old is not None:
             stats.restarts += 1
             log.info("%s: new publisher session %d (was %d)", h["stream"], h["session"], old.session)
-        window = None if h["modality"] == "motion" else self.config.windows.get(h["modality"], (10.0, 1.0))
+        window = None if h["modality"] == "motion" else self.windows.get(h["modality"], (10.0, 1.0))
         model = self.models.get(h["modality"]) if window else None
         st = InputStream(h, window, model, stats)
         self.registry.add(st)

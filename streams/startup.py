@@ -50,7 +50,8 @@ def warm_up_all(cfg, models, scores=None) -> dict:
     from streams.ingest import window_quality
     out = {"forecaster_s": warm_up(cfg.forecaster)}
     rng = np.random.default_rng(0)
-    for modality, (window_s, _) in sorted(cfg.windows.items()):
+    from streams.config import stream_windows
+    for modality, (window_s, _) in sorted(stream_windows(cfg.windows, models).items()):
         t = time.perf_counter()
         hm = models.get(modality) if models is not None else None
         fs = hm.input_fs_hz if hm is not None else 100.0

@@ -143,3 +143,54 @@ def test_the_forecast_path_cpu_is_one_this_process_may_use_and_fifo_threads_are_
     else:   # an ordinary thread is never pinned: it could not move to an idle CPU
         assert result.startswith("normal") and affinity == allowed
     assert os.sched_getaffinity(0) == allowed                 # only that thread
+
+
+def _qos_target_us() -> int:
+    """The kernel's current CPU latency target (reading /dev/cpu_dma_latency gives it)."""
+    with open("/dev/cpu_dma_latency", "rb") as f:
+        return int.from_bytes(f.read(4), "little", signed=True)
+
+
+def _qos_writable() -> bool:
+    return os.path.exists("/dev/cpu_dma_latency") and os.access("/dev/cpu_dma_latency", os.W_OK)
+
+
+def test_cpu_wakeup_latency_request_is_held_while_open_and_released_on_close():
+    from streams.priority import CpuWakeupLatency
+    if not _qos_writable():
+        got = CpuWakeupLatency(0)
+        assert not got.held and got.state.startswith("not held")   # says why, changes nothing
+        pytest.skip("/dev/cpu_dma_latency is not writable here (not root): only the refusal was checked")
+    before = _qos_target_us()
+    with CpuWakeupLatency(0) as req:
+        assert req.held and req.state.startswith("held at 0 us")
+        assert _qos_target_us() == 0          # the kernel took the request
+    assert req.state == "released"
+    assert _qos_target_us() == before         # and dropped it with the file
+    assert CpuWakeupLatency(-1).state == "not requested" and not CpuWakeupLatency(-1).held
+
+
+def test_cpu_wakeup_latency_refusal_is_a_state_not_an_error(tmp_path):
+    from streams.priority import CpuWakeupLatency
+    req = CpuWakeupLatency(0, path=str(tmp_path / "no-such-device"))
+    assert not req.held and req.state.startswith("not held") and "No such file" in req.state
+    req.close()   # closing an unheld request is fine
+
+
+def test_the_runtime_holds_the_wakeup_request_while_it_runs_and_reports_it():
+    rt = Runtime(config(cpu_wakeup_latency_us=0)).start()
+    try:
+        state = rt.status()["cpu_wakeup_latency"]
+        if _qos_writable():
+            assert state.startswith("held at 0 us") and _qos_target_us() == 0
+        else:
+            assert state.startswith("not held")
+    finally:
+        rt.stop()
+    if _qos_writable():
+        assert rt.wakeup.state == "released"
+    off = Runtime(config(cpu_wakeup_latency_us=-1)).start()
+    try:
+        assert off.status()["cpu_wakeup_latency"] == "not requested"
+    finally:
+        off.stop()
