@@ -171,7 +171,9 @@ def test_config_files(tmp_path):
     p.write_text('max_batch = 4\n[forecaster]\nmethod = "uoro"\nhorizon_steps = 5\n[windows]\necg = [5.0, 2.5]\n')
     cfg = load_config(p)
     assert cfg.max_batch == 4 and cfg.forecaster.method == "uoro" and cfg.windows["ecg"] == (5.0, 2.5)
-    assert cfg.windows["ppg"] == (10.0, 1.0)
+    assert "ppg" not in cfg.windows              # not named: cut as its model was trained
+    from streams.config import stream_windows
+    assert stream_windows(cfg.windows, None)["ppg"] == (10.0, 1.0)
     with pytest.raises(StreamError, match="unknown config key.*max_batch"):
         config_from_dict({"max_bacth": 3})
     with pytest.raises(StreamError, match="hop_s"):
