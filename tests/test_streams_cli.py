@@ -76,7 +76,8 @@ def test_serve_monitor_replay_listen_status_work_together(tmp_path):
         assert st.returncode == 0
         body = json.loads(st.stdout)
         streams = body["streams"]
-        assert {"bed01/resp", "bed01/ppg", "couch1/markers", "a103l/ecg", "a103l/ppg"} <= set(streams)
+        assert {"bed01/resp", "bed01/ppg", "couch1/markers", "a103l/ecg", "a103l/ppg"} <= set(streams), (
+            body.get("totals"), body.get("rejected"), rep.stdout[-2000:], rep.stderr[-2000:])
         for name, s in streams.items():
             assert s["gaps"] == 0 and s["rejected_total"] == 0 and s["frames"] > 0, name
         assert streams["couch1/markers"]["forecasts"] + streams["couch1/markers"]["holds"] > 0
