@@ -27,8 +27,9 @@ OBJECTIVES = ("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs",
 # the embedding keeps how much tokens vary within the window (rhythm irregularity), still dim wide
 POOLS = ("mean", "mean+std")
 # ECG descriptor targets (encoders/descriptors.py): v1 = 13 rhythm + morphology descriptors (the
-# shipped ecg-tiny-27bf31bd26); atrial = those plus 4 atrial-activity descriptors (P-wave
-# consistency and amplitude, f-wave band fraction after average-beat subtraction, P-peak timing)
+# third-round ecg-tiny-27bf31bd26); atrial = those plus 4 atrial-activity descriptors (P-wave
+# consistency and amplitude, f-wave band fraction after average-beat subtraction, P-peak timing;
+# the shipped ecg-tiny-c440d2a286)
 DESCRIPTOR_SETS = ("v1", "atrial")
 ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 

@@ -31,7 +31,8 @@ For one window and channel with n detected beats (time order) and RR_1 .. RR_m (
 ====  ===================  ==================================================================
 
 The descriptor set ``"atrial"`` (config ``descriptor_set``, issue 14 fourth round; the default
-``"v1"`` is the 13 above, as the shipped ecg-tiny-27bf31bd26 was trained) adds four descriptors of
+``"v1"`` is the 13 above, as ecg-tiny-27bf31bd26 was trained; the shipped ecg-tiny-c440d2a286 was
+fine-tuned from it with this set) adds four descriptors of
 the atrial segment A = 250-60 ms before the peak (where the P wave of a conducted sinus beat is,
 and where AF shows fibrillatory f-waves instead), each from the beats of the window:
 
