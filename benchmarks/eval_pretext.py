@@ -2,15 +2,18 @@
 encodes the rhythm/morphology descriptors of windows it never saw.
 
 Data: the SYNTHETIC rhythm-only AF/sinus ECG of ``eval_probe.synthetic_rhythm_ecg`` (80 records of
-30 s, seeds 2000+, not used in pretraining), cut into the model's 10 s windows (hop 5 s). Targets:
-the 13 descriptors of :mod:`encoders.descriptors`, computed by the model's own beat tokenizer.
+30 s, seeds 2000+) and the SYNTHETIC AF vs irregular non-AF ECG of ``eval_probe.synthetic_atrial_ecg``
+(80 records of 30 s, seeds 3000+; same RR model, atrial activity only), none used in pretraining,
+cut into the model's 10 s windows (hop 5 s). Targets: the 17 descriptors of the ``atrial`` set of
+:mod:`encoders.descriptors` (13 rhythm/morphology + 4 atrial), computed by the model's own beat
+tokenizer, whatever set the model was trained on.
 Features: the embedding of each window (``embed_forward``). Score: out-of-fold R^2 of a ridge
 regression per descriptor, 5 folds grouped by record, for the checkpoint(s) and the same
-architecture with random weights. Also the synthetic AF-vs-sinus AUROC of the record-mean
-embedding (``eval_probe --tasks ecg-syn`` measures the same with CIs).
+architecture with random weights. Also the AUROC of the record-mean embedding on each of the two
+synthetic tasks (``eval_probe --tasks ecg-syn ecg-atrial-syn`` measures the same with CIs and HRV rows).
 
 Run: ``python benchmarks/eval_pretext.py CKPT [CKPT ...] [--random-seeds 0]``. Prints one row per
-model: ``model | mean R^2 rhythm (0-6) | mean R^2 morphology (7-12) | AUROC syn``.
+model: ``model | mean R^2 rhythm (0-6) | morphology (7-12) | atrial (13-16) | AUROC syn | AUROC atrial-syn``.
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ def ridge_r2(X, Y, groups, alpha=1.0, k=5):
     return 1 - ((Y - pred) ** 2).sum(0) / np.maximum(ss, 1e-12)
 
 
-def evaluate(model, x, rec, y_rec):
+def evaluate(model, x, rec, y_rec, task_rec):
     import torch
     from encoders.descriptors import compute
     from encoders.probe import cv_folds, out_of_fold_proba
@@ -65,13 +68,17 @@ def evaluate(model, x, rec, y_rec):
             embs.append(model.embed_forward(xb).numpy())
             tok, valid = model.frontend(xb)
             fe = model.frontend
-            descs.append(compute(tok, valid, fe.fs_hz, fe.before, fe.r).numpy())
+            descs.append(compute(tok, valid, fe.fs_hz, fe.before, fe.r, "atrial").numpy())
     E, D = np.concatenate(embs), np.concatenate(descs)
     r2 = ridge_r2(E.astype(np.float64), D.astype(np.float64), rec)
     Xr = np.stack([E[rec == i].mean(0) for i in range(len(y_rec))])
-    folds = cv_folds(y_rec, 5, 0, None)
-    _, proba = out_of_fold_proba(Xr, y_rec, folds)
-    return r2, roc_auc_score(y_rec, proba[:, 1])
+    aucs = []
+    for t in np.unique(task_rec):   # one AUROC per synthetic task, its records only
+        sel = task_rec == t
+        folds = cv_folds(y_rec[sel], 5, 0, None)
+        _, proba = out_of_fold_proba(Xr[sel], y_rec[sel], folds)
+        aucs.append(roc_auc_score(y_rec[sel], proba[:, 1]))
+    return r2, aucs
 
 
 def main(argv=None) -> int:
@@ -84,23 +91,28 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     import encoders
     from encoders.baselines import random_encoder
-    from encoders.descriptors import NAMES
-    from eval_probe import synthetic_rhythm_ecg
-    records, y = synthetic_rhythm_ecg()
+    from encoders.descriptors import DESCRIPTOR_SETS
+    from eval_probe import synthetic_atrial_ecg, synthetic_rhythm_ecg
+    r1, y1 = synthetic_rhythm_ecg()
+    r2, y2 = synthetic_atrial_ecg()
+    records, y = r1 + r2, np.concatenate([y1, y2])
+    task_rec = np.array([0] * len(r1) + [1] * len(r2))
     x, rec = windows(records, 2500, 1250)
     rows = []
     for ck in args.checkpoints:
         enc = encoders.load(ck)
-        rows.append((f"{ck} ({enc.model_id})", *evaluate(enc.model, x, rec, y)))
+        rows.append((f"{ck} ({enc.model_id})", *evaluate(enc.model, x, rec, y, task_rec)))
     for s in args.random_seeds:
         enc = random_encoder(str(args.checkpoints[0]), seed=s)
         rows.append((f"random weights seed {s} ({pathlib.Path(str(args.checkpoints[0])).name})",
-                     *evaluate(enc.model, x, rec, y)))
-    print(f"# {len(records)} synthetic records, {len(x)} windows; R^2 per descriptor: {', '.join(NAMES)}")
-    print("model | mean R^2 rhythm | mean R^2 morphology | AUROC syn | per-descriptor R^2")
+                     *evaluate(enc.model, x, rec, y, task_rec)))
+    print(f"# {len(records)} synthetic records, {len(x)} windows; R^2 per descriptor: "
+          f"{', '.join(DESCRIPTOR_SETS['atrial'])}")
+    print("model | mean R^2 rhythm | mean R^2 morphology | mean R^2 atrial | AUROC syn | AUROC atrial-syn "
+          "| per-descriptor R^2")
     for name, r2, auc in rows:
-        print(f"{name} | {r2[:7].mean():.3f} | {r2[7:].mean():.3f} | {auc:.3f} | "
-              + " ".join(f"{v:.2f}" for v in r2))
+        print(f"{name} | {r2[:7].mean():.3f} | {r2[7:13].mean():.3f} | {r2[13:].mean():.3f} | {auc[0]:.3f} | "
+              f"{auc[1]:.3f} | " + " ".join(f"{v:.2f}" for v in r2))
     return 0
 
 

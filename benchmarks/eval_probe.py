@@ -14,6 +14,9 @@ Tasks
 * ``ecg-syn``: **synthetic** AF vs sinus ECG that differ in rhythm only (``synthetic_rhythm_ecg``;
   40 + 40 records of 30 s at 250 Hz): the model-selection task of the issue-14 pretraining runs,
   so that checkpoints are not chosen on CinC 2017. Not in the default ``--tasks``.
+* ``ecg-atrial-syn``: **synthetic** AF vs irregular non-AF ECG with the same RR model, differing
+  in atrial activity only (``synthetic_atrial_ecg``; 40 + 40 records of 30 s at 250 Hz): what an
+  ECG embedding can add to HRV. Model selection only; not in the default ``--tasks``.
 * ``ppg``: **synthetic** AF vs sinus-rhythm PPG (``synthetic_af_ppg`` below: 60 + 60 records of
   30 s at 100 Hz; AF = irregular intervals and beat-to-beat pulse amplitude, sinus = regular rhythm
   with respiratory sinus arrhythmia). Clearly not real data: the held-out real PPG rhythm sets are
@@ -122,6 +125,31 @@ def synthetic_rhythm_ecg(n_per_class: int = 40, seconds: float = 30.0, fs_hz: fl
     return records, np.asarray(labels)
 
 
+def synthetic_atrial_ecg(n_per_class: int = 40, seconds: float = 30.0, fs_hz: float = 250.0, seed: int = 3000):
+    """SYNTHETIC single-lead ECG records and labels (1 = AF) whose RR series come from the SAME
+    irregular model (i.i.d. intervals, CV 5-25 %, 0-30 % premature beats; encoders.data.atrial_rhythm_beats)
+    and differ in atrial activity only: AF = no P waves + f-waves (0-0.10 mV), rest = a P wave
+    before every beat (irregular non-AF rhythm: sinus arrhythmia, frequent premature atrial beats).
+    HRV cannot separate them; an embedding that encodes atrial activity can. Seeds ``seed + i``,
+    not used in pretraining (those are 20_000+); model selection of the issue-14 fourth round."""
+    from biosig.record import Record
+    from biosig.synthetic_af import ecg_from_beats
+    from encoders.data import atrial_rhythm_beats
+    n = int(seconds * fs_hz)
+    t = np.arange(n) / fs_hz
+    records, labels = [], []
+    for i in range(2 * n_per_class):
+        af = 1 - i % 2
+        rng = np.random.default_rng(seed + i)
+        beats, opts = atrial_rhythm_beats("irregular-no-P" if af else "irregular+P", seconds, rng)
+        x = ecg_from_beats(beats, n, fs_hz, 1, rng, **opts)[0]
+        x = x * rng.uniform(0.6, 1.6) + rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t)
+        x = x + rng.normal(0, rng.uniform(0.01, 0.06), n)
+        records.append(Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("ECG",)))
+        labels.append(af)
+    return records, np.asarray(labels)
+
+
 def load_task(task: str, call_center_only: bool = False):
     """(records, y, groups or None, description)."""
     from biosig.readers import read
@@ -136,6 +164,10 @@ def load_task(task: str, call_center_only: bool = False):
     if task == "ecg-syn":
         recs, y = synthetic_rhythm_ecg()
         return recs, y, None, "SYNTHETIC AF vs sinus ECG, rhythm only (250 Hz, 30 s), stratified 5-fold"
+    if task == "ecg-atrial-syn":
+        recs, y = synthetic_atrial_ecg()
+        return recs, y, None, ("SYNTHETIC AF vs irregular non-AF ECG, same RR model, atrial activity only "
+                               "(250 Hz, 30 s), stratified 5-fold")
     if task == "ppg":
         recs, y = synthetic_af_ppg()
         return recs, y, None, "SYNTHETIC AF vs sinus PPG (100 Hz, 30 s), stratified 5-fold"
@@ -152,7 +184,7 @@ def load_task(task: str, call_center_only: bool = False):
     raise ValueError(task)
 
 
-TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ppg": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",))}
+TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-atrial-syn": ("ecg-tiny", ("hrv",)), "ppg": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",))}
 
 
 def run_task(task: str, args) -> dict:
@@ -194,7 +226,8 @@ def run_task(task: str, args) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", nargs="+", default=["ecg", "ppg", "audio"], choices=list(TASKS),
-                    help="ecg: CinC 2017; ecg-syn: synthetic rhythm-only ECG (model selection); ppg; audio")
+                    help="ecg: CinC 2017; ecg-syn: synthetic rhythm-only ECG (model selection); ecg-atrial-syn: "
+                         "synthetic AF vs irregular non-AF ECG, atrial activity only (model selection); ppg; audio")
     ap.add_argument("--ecg-model", default=None, help="checkpoint dir or name (default ecg-tiny)")
     ap.add_argument("--ppg-model", default=None, help="checkpoint dir or name (default ppg-tiny)")
     ap.add_argument("--audio-model", default=None, help="checkpoint dir or name (default audio-tiny)")

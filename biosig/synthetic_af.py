@@ -33,8 +33,14 @@ def _gauss(t: np.ndarray, centre: np.ndarray, width: float) -> np.ndarray:
 
 
 def ecg_from_beats(beats_s: np.ndarray, n: int, fs_hz: float, leads: int, rng: np.random.Generator,
-                   fwave_mv: float = 0.04) -> np.ndarray:
-    """(leads, n) float64 ECG in mV with QRS-T complexes at ``beats_s`` and f-waves (no P waves)."""
+                   fwave_mv: float = 0.04, p_wave_mv: float = 0.0, pr_s: float = 0.16,
+                   p_width_s: float = 0.025) -> np.ndarray:
+    """(leads, n) float64 ECG in mV with QRS-T complexes at ``beats_s`` and f-waves.
+
+    ``p_wave_mv`` > 0 adds a P wave (a Gaussian of that amplitude and width ``p_width_s``) ``pr_s``
+    before every beat - a rhythm with organised atrial activity (sinus, sinus arrhythmia, premature
+    atrial beats). The default 0 gives the AF model of this module (no P waves) bit-identically:
+    the P waves use no random numbers."""
     t = np.arange(n) / fs_hz
     out = np.zeros((leads, n))
     rr = np.diff(beats_s, prepend=beats_s[0] - np.median(np.diff(beats_s)))
@@ -47,6 +53,10 @@ def ecg_from_beats(beats_s: np.ndarray, n: int, fs_hz: float, leads: int, rng: n
         for lead in range(leads):
             g = (1.0, 1.0) if lead == 0 else _LEAD2_GAIN
             out[lead, near] += g[0] * qrs + g[1] * tw
+        if p_wave_mv > 0:
+            pw = (p_wave_mv * _gauss(tt, b - pr_s, p_width_s)).sum(axis=0)
+            for lead in range(leads):
+                out[lead, near] += pw
     # f-waves: frequency wandering slowly between 4 and 8 Hz
     f_hz = 6.0 + 1.5 * np.sin(2 * np.pi * 0.1 * t + rng.uniform(0, 2 * np.pi))
     phase = 2 * np.pi * np.cumsum(f_hz) / fs_hz + rng.uniform(0, 2 * np.pi)

@@ -26,6 +26,11 @@ OBJECTIVES = ("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs",
 # the mean of its first half and the standard deviation (over real tokens) of its second half, so
 # the embedding keeps how much tokens vary within the window (rhythm irregularity), still dim wide
 POOLS = ("mean", "mean+std")
+# ECG descriptor targets (encoders/descriptors.py): v1 = 13 rhythm + morphology descriptors (the
+# third-round ecg-tiny-27bf31bd26); atrial = those plus 4 atrial-activity descriptors (P-wave
+# consistency and amplitude, f-wave band fraction after average-beat subtraction, P-peak timing;
+# the shipped ecg-tiny-c440d2a286)
+DESCRIPTOR_SETS = ("v1", "atrial")
 ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 
 # Channel vocabularies: a learned embedding per name, so any subset of these channels works.
@@ -86,6 +91,8 @@ class EncoderConfig:
         contrastive term (``clocs`` views are whole windows: crop_fraction is not used).
     descriptor_weight : weight of the descriptor-regression term of the ``*descriptors`` objectives
         (beat tokenizer, encoders/descriptors.py; or audio, encoders/audio_descriptors.py).
+    descriptor_set : ECG descriptor targets, ``"v1"`` (13 rhythm and morphology descriptors) or
+        ``"atrial"`` (those plus 4 atrial-activity descriptors; encoders/descriptors.py).
     rhythm_loss_weight : beat tokenizer only: extra weight of the MAE error on the 6 interval
         features of masked beats (their mean squared error is added times this weight; 0: the
         plain MAE loss, where they are 6 of ~180 target values).
@@ -134,6 +141,7 @@ class EncoderConfig:
     crop_fraction: float = 0.7
     rhythm_loss_weight: float = 0.0
     descriptor_weight: float = 1.0
+    descriptor_set: str = "v1"
     pool: str = "mean"
     attn_kernel: str = "auto"
 
@@ -166,6 +174,9 @@ class EncoderConfig:
                                f" or the audio modality (spectral descriptors)")
         if self.descriptor_weight < 0:
             raise EncoderError(f"descriptor_weight must be >= 0, got {self.descriptor_weight}")
+        if self.descriptor_set not in DESCRIPTOR_SETS:
+            raise EncoderError(f"unknown descriptor_set {self.descriptor_set!r}; expected one of "
+                               f"{', '.join(DESCRIPTOR_SETS)}")
         if self.pool not in POOLS:
             raise EncoderError(f"unknown pool {self.pool!r}; expected one of {', '.join(POOLS)}")
         if self.pool == "mean+std" and self.dim % 2:

@@ -30,6 +30,25 @@ For one window and channel with n detected beats (time order) and RR_1 .. RR_m (
 12    t_energy_mean        mean over beats of the mean square 150-400 ms after the peak (T wave)
 ====  ===================  ==================================================================
 
+The descriptor set ``"atrial"`` (config ``descriptor_set``, issue 14 fourth round; the default
+``"v1"`` is the 13 above, as ecg-tiny-27bf31bd26 was trained; the shipped ecg-tiny-c440d2a286 was
+fine-tuned from it with this set) adds four descriptors of
+the atrial segment A = 250-60 ms before the peak (where the P wave of a conducted sinus beat is,
+and where AF shows fibrillatory f-waves instead), each from the beats of the window:
+
+====  ===================  ==================================================================
+13    p_consistency        mean over beats of the Pearson correlation of the beat's A segment
+                           with the window's median A template (per-sample median over beats):
+                           high with a P wave before every beat, low in AF
+14    p_amp_rel            mean over beats of peak-to-peak(A) / peak-to-peak(QRS region)
+15    fwave_band_frac      average-beat subtraction (QRST cancellation): the residual A - template
+                           of every beat, de-meaned and Hann-windowed, zero-padded to 256
+                           samples; its power in 4-9 Hz over its power above 0 Hz, pooled over
+                           beats (sum over beats of band power / sum of total power)
+16    p_peak_std_s         standard deviation over beats of the time of the largest
+                           |A - mean(A)| (P-R interval stability: small with a P wave)
+====  ===================  ==================================================================
+
 A descriptor that is undefined (too few beats or intervals) is 0. Windows with several channels
 average each descriptor over the channels. ``tests/test_descriptors.py`` checks every value
 against the NumPy oracle :func:`descriptors_numpy` on synthetic tokens with known RR series.
@@ -44,10 +63,15 @@ NAMES = ("beat_rate_hz", "mean_rr_s", "std_rr_s", "rmssd_s", "pnn50", "irregular
          "p_energy_mean", "p_energy_std", "qrs_energy_frac", "template_corr_mean", "template_corr_std",
          "t_energy_mean")
 N_DESC = len(NAMES)
+ATRIAL_NAMES = ("p_consistency", "p_amp_rel", "fwave_band_frac", "p_peak_std_s")
+DESCRIPTOR_SETS = {"v1": NAMES, "atrial": NAMES + ATRIAL_NAMES}
+FWAVE_BAND_HZ = (4.0, 9.0)
+NFFT = 256
 CLIP = 5.0      # standardised targets are clipped to +-CLIP (a missed beat must not dominate a batch)
 # scale descriptors that differ by factors between rhythms (sinus vs AF) and are heavy-tailed (an
 # ectopic or missed beat) are regressed on a log scale: log(value + floor), floors in their units
 LOG_FLOORS = {2: 0.005, 3: 0.005, 5: 0.005, 8: 0.01, 11: 0.005}
+SET_LOG_FLOORS = {"v1": LOG_FLOORS, "atrial": {**LOG_FLOORS, 14: 0.02, 16: 0.005}}
 _EPS = 1e-6
 
 
@@ -55,7 +79,19 @@ def regions(fs_hz: float, before: int, seg_len: int) -> dict:
     """Sample ranges [a, b) within a beat segment (the peak at index ``before``)."""
     def at(t_s):
         return int(np.clip(before + round(t_s * fs_hz), 0, seg_len))
-    return {"p": (at(-0.20), at(-0.06)), "qrs": (at(-0.05), at(0.05) + 1), "t": (at(0.15), at(0.40))}
+    return {"p": (at(-0.20), at(-0.06)), "qrs": (at(-0.05), at(0.05) + 1), "t": (at(0.15), at(0.40)),
+            "a": (at(-0.25), at(-0.06))}
+
+
+def n_desc(descriptor_set: str) -> int:
+    """Number of descriptors of ``descriptor_set`` (:data:`DESCRIPTOR_SETS`)."""
+    return len(DESCRIPTOR_SETS[descriptor_set])
+
+
+def fwave_band_mask(fs_hz: float) -> np.ndarray:
+    """(NFFT // 2 + 1,) bool: the rfft bins of :data:`FWAVE_BAND_HZ`."""
+    f = np.fft.rfftfreq(NFFT, 1.0 / fs_hz)
+    return (f >= FWAVE_BAND_HZ[0]) & (f <= FWAVE_BAND_HZ[1])
 
 
 def _masked_median(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
@@ -80,9 +116,35 @@ def _mstd(v, m, n):
     return mean, var.clamp_min(0).sqrt()
 
 
+def _atrial(seg, vf, n_beats, reg, fs_hz):
+    """The four atrial descriptors (M, 4) of segments (M, K, L) with beat weights vf (M, K)."""
+    a = seg[..., reg["a"][0]:reg["a"][1]]                                     # (M, K, La)
+    m = (vf > 0)[:, None, :].expand(-1, a.shape[-1], -1)                      # (M, La, K)
+    tmpl = _masked_median(a.transpose(1, 2), m)                               # (M, La)
+    ac = a - a.mean(-1, keepdim=True)
+    tc = (tmpl - tmpl.mean(-1, keepdim=True))[:, None, :]
+    corr = (ac * tc).sum(-1) / (ac.pow(2).sum(-1).sqrt() * tc.pow(2).sum(-1).sqrt()).clamp_min(_EPS)
+    p_cons = (corr * vf).sum(-1) / n_beats.clamp_min(1)
+    q = seg[..., reg["qrs"][0]:reg["qrs"][1]]
+    rel = (a.amax(-1) - a.amin(-1)) / (q.amax(-1) - q.amin(-1)).clamp_min(_EPS)
+    p_amp = (rel * vf).sum(-1) / n_beats.clamp_min(1)
+    res = a - tmpl[:, None, :]
+    res = (res - res.mean(-1, keepdim=True)) * torch.hann_window(a.shape[-1], periodic=False, dtype=a.dtype)
+    pw = torch.fft.rfft(res, n=NFFT).abs().pow(2)                             # (M, K, NFFT/2+1)
+    band = torch.from_numpy(fwave_band_mask(fs_hz)).to(pw.device)
+    num = (pw[..., band].sum(-1) * vf).sum(-1)
+    den = (pw[..., 1:].sum(-1) * vf).sum(-1)
+    fband = num / den.clamp_min(_EPS)
+    pk = ac.abs().argmax(-1).to(seg.dtype) / fs_hz                            # (M, K) s
+    _, pk_std = _mstd(pk, vf, n_beats)
+    return torch.stack([p_cons, p_amp, fband, pk_std], -1)
+
+
 @torch.no_grad()
-def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int, refractory: int) -> torch.Tensor:
-    """Beat tokens (B, K, C, L + 6) and valid (B, K, C) -> descriptors (B, N_DESC) float32."""
+def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int, refractory: int,
+            descriptor_set: str = "v1") -> torch.Tensor:
+    """Beat tokens (B, K, C, L + 6) and valid (B, K, C) -> descriptors (B, n_desc(descriptor_set))
+    float32."""
     tokens = tokens.float()
     B, K, C, pd = tokens.shape
     L = pd - 6
@@ -123,7 +185,11 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
     window_s = K * refractory / fs_hz
     out = torch.stack([n_beats / window_s, mean_rr, std_rr, rmssd, pnn50, irr, turning,
                        p_mean, p_std, qrs_mean, c_mean, c_std, t_mean], -1)  # (M, N_DESC)
-    return out.reshape(B, C, N_DESC).mean(1)
+    if descriptor_set == "atrial":
+        out = torch.cat([out, _atrial(seg, vf, n_beats, reg, fs_hz)], -1)
+    elif descriptor_set != "v1":
+        raise ValueError(f"unknown descriptor set {descriptor_set!r}; expected one of {', '.join(DESCRIPTOR_SETS)}")
+    return out.reshape(B, C, out.shape[-1]).mean(1)
 
 
 def transform(d: torch.Tensor, log_floors: dict | None = None) -> torch.Tensor:
@@ -135,18 +201,36 @@ def transform(d: torch.Tensor, log_floors: dict | None = None) -> torch.Tensor:
     return out
 
 
-def descriptors_numpy(tokens: np.ndarray, valid: np.ndarray, fs_hz: float, before: int, refractory: int) -> np.ndarray:
+def _atrial_numpy(seg: np.ndarray, reg: dict, fs_hz: float) -> np.ndarray:
+    """NumPy oracle of the atrial descriptors of one window and channel's beats (n, L)."""
+    a = seg[:, reg["a"][0]:reg["a"][1]]
+    tmpl = np.median(a, axis=0)
+    tc = tmpl - tmpl.mean()
+    corr = [np.sum((s - s.mean()) * tc) / max(np.linalg.norm(s - s.mean()) * np.linalg.norm(tc), _EPS) for s in a]
+    q = seg[:, reg["qrs"][0]:reg["qrs"][1]]
+    rel = np.ptp(a, axis=1) / np.maximum(np.ptp(q, axis=1), _EPS)
+    res = a - tmpl
+    res = (res - res.mean(1, keepdims=True)) * np.hanning(a.shape[1])
+    pw = np.abs(np.fft.rfft(res, n=NFFT, axis=1)) ** 2
+    fband = pw[:, fwave_band_mask(fs_hz)].sum() / max(pw[:, 1:].sum(), _EPS)
+    pk = np.array([np.argmax(np.abs(s - s.mean())) for s in a]) / fs_hz
+    return np.array([np.mean(corr), np.mean(rel), fband, pk.std()])
+
+
+def descriptors_numpy(tokens: np.ndarray, valid: np.ndarray, fs_hz: float, before: int, refractory: int,
+                      descriptor_set: str = "v1") -> np.ndarray:
     """NumPy oracle of :func:`compute`, written per window and channel with explicit loops."""
     B, K, C, pd = tokens.shape
     L = pd - 6
     reg = regions(fs_hz, before, L)
-    out = np.zeros((B, C, N_DESC))
+    nd = n_desc(descriptor_set)
+    out = np.zeros((B, C, nd))
     for b in range(B):
         for c in range(C):
             beats = [k for k in range(K) if valid[b, k, c]]
             rr = np.array([tokens[b, k, c, L] for k in beats if tokens[b, k, c, L + 2] > 0.5])
             seg = np.array([tokens[b, k, c, :L] for k in beats]).reshape(len(beats), L)
-            o = np.zeros(N_DESC)
+            o = np.zeros(nd)
             o[0] = len(beats) / (K * refractory / fs_hz)
             if len(rr):
                 o[1], o[2] = rr.mean(), rr.std()
@@ -167,6 +251,8 @@ def descriptors_numpy(tokens: np.ndarray, valid: np.ndarray, fs_hz: float, befor
                         / max(np.linalg.norm(s - s.mean()) * np.linalg.norm(tmpl - tmpl.mean()), _EPS) for s in seg]
                 o[10], o[11] = np.mean(corr), np.std(corr)
                 o[12] = (seg[:, reg["t"][0]:reg["t"][1]] ** 2).mean(1).mean()
+                if nd > N_DESC:
+                    o[N_DESC:] = _atrial_numpy(seg, reg, fs_hz)
             out[b, c] = o
     return out.mean(1)
 

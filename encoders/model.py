@@ -55,7 +55,8 @@ class EncoderModel(nn.Module):
                 from encoders import audio_descriptors as ad
                 self.desc_head = DescriptorHead(c.dim, ad.N_DESC, ad.LOG_FLOORS)
             else:
-                self.desc_head = DescriptorHead(c.dim)
+                from encoders.descriptors import SET_LOG_FLOORS, n_desc
+                self.desc_head = DescriptorHead(c.dim, n_desc(c.descriptor_set), SET_LOG_FLOORS[c.descriptor_set])
         cross = [c.channels.index(name) for name in c.cross_modal]
         self.register_buffer("cross_ids", torch.tensor(cross, dtype=torch.long), persistent=False)
         self.apply(self._init)

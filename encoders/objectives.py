@@ -163,7 +163,7 @@ def descriptor_loss(model, x: torch.Tensor, channel_idx=None) -> torch.Tensor:
     C = x.shape[1]                                                            # beat tokens: (B, K, C) slots
     fe = model.frontend
     d = compute(patches.reshape(B, N // C, C, pd), valid.reshape(B, N // C, C),
-                fe.fs_hz, fe.before, fe.r)                                     # (B, N_DESC)
+                fe.fs_hz, fe.before, fe.r, model.config.descriptor_set)        # (B, n_desc)
     target = model.desc_head.standardise(d, update=model.training)
     pred = model.desc_head(emb.float())                                       # (B, N_DESC)
     return (pred - target).pow(2).mean()

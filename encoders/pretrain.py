@@ -54,6 +54,7 @@ class TrainConfig:
     synthetic_records: int = 32
     synthetic_seconds: float = 60.0
     synthetic_rhythm_records: int = 0   # ECG: records of encoders.data.synthetic_rhythm_records
+    synthetic_rhythm_atrial: bool = False   # ... with atrial activity varying (synthetic_atrial_records)
     steps: int = 200
     batch_size: int = 32
     lr: float = 1e-3
@@ -110,7 +111,8 @@ def load_data(cfg: TrainConfig, config, pipeline):
         if cfg.modality != "ecg" or cfg.synthetic_rhythm_records < 0:
             raise EncoderError(f"--synthetic-rhythm-records {cfg.synthetic_rhythm_records}: needs --modality ecg "
                                "and a count >= 0")
-        sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed))
+        sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
+                                                atrial=cfg.synthetic_rhythm_atrial))
     if not sources:
         raise EncoderError("no training data: give --data PATH... or --synthetic")
     records = (r for src in sources for r in src)
@@ -280,8 +282,11 @@ def pretrain(cfg: TrainConfig) -> dict:
 
 # config fields that may differ between a checkpoint and a model initialised from it
 _OBJECTIVE_FIELDS = {"name", "mask_ratio", "mask_mode", "span_patches", "spectral_loss_weight", "cross_modal",
-                     "rhythm_loss_weight",
+                     "rhythm_loss_weight", "descriptor_set", "descriptor_weight",
                      "window_s", "export_mode"}
+# training-only heads: taken over only where their shapes match (another descriptor set starts a fresh
+# descriptor head and fresh target statistics)
+_HEADS = ("desc_head.", "proj_head.")
 
 
 def _init_from(model: EncoderModel, directory) -> None:
@@ -293,7 +298,16 @@ def _init_from(model: EncoderModel, directory) -> None:
     diff = sorted(k for k in a if a[k] != b.get(k))
     if diff:
         raise EncoderError(f"--init-from {directory}: architecture differs in {', '.join(diff)}")
-    model.load_state_dict(src.state_dict())
+    own, state = model.state_dict(), src.state_dict()
+    fresh = {h for h in _HEADS for k, v in state.items()              # a head with any other shape: all fresh
+             if k.startswith(h) and (k not in own or own[k].shape != v.shape)}
+    state = {k: v for k, v in state.items() if not k.startswith(tuple(fresh))}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad = [k for k in (*missing, *unexpected) if not k.startswith(_HEADS)]
+    if bad:
+        raise EncoderError(f"--init-from {directory}: weights differ in {', '.join(bad[:5])}")
+    if missing:
+        log.info("--init-from: fresh training-only head weights %s", ", ".join(missing))
     log.info("initialised from %s (%s)", directory, meta.get("model_id"))
 
 

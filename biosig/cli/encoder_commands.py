@@ -79,6 +79,9 @@ def register(subparsers) -> None:
     p.add_argument("--synthetic-rhythm-records", type=int, default=0, metavar="N",
                    help="ECG: also N synthetic records with one beat model and rhythms from regular to "
                         "irregularly irregular (encoders.data.synthetic_rhythm_records; no label used; default 0)")
+    p.add_argument("--synthetic-rhythm-atrial", action="store_true",
+                   help="make those records regular or irregular WITH P waves or WITHOUT (f-waves instead), "
+                        "independently (encoders.data.synthetic_atrial_records)")
     p.add_argument("--preset", choices=PRESETS, default="tiny")
     p.add_argument("--steps", type=_positive_int, default=200)
     p.add_argument("--batch-size", type=_positive_int, default=32, help="global batch (all processes)")
@@ -182,7 +185,8 @@ def pretrain_command(args) -> int:
     cfg = TrainConfig(modality=args.modality, out_dir=args.out, preset=args.preset, data=tuple(args.data),
                       synthetic=args.synthetic, synthetic_records=args.synthetic_records,
                       synthetic_seconds=args.synthetic_seconds,
-                      synthetic_rhythm_records=args.synthetic_rhythm_records, steps=args.steps, batch_size=args.batch_size,
+                      synthetic_rhythm_records=args.synthetic_rhythm_records,
+                      synthetic_rhythm_atrial=args.synthetic_rhythm_atrial, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                       window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
                       progress=not args.no_progress,
