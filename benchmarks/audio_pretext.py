@@ -6,7 +6,8 @@ with random weights) on 2 s windows (1 s hop) of synthetic scenes (``biosig.synt
 ``kind="scene"``; seeds from ``--seed``, far from the pretraining seeds 0 .. N-1):
 
 * ``desc R2``: mean over the 27 audio descriptors (encoders/audio_descriptors.py) of the
-  cross-validated R^2 of a ridge regression from the window embedding (5 folds grouped by record);
+  cross-validated R^2 of a ridge regression from the window embedding (5 folds grouped by record, alpha by an inner
+  grouped CV);
 * ``content R2``: the same for what the sound source did, whatever the room and channel: the
   number of coughs starting in the window, the fraction of the window covered by coughs and the
   fraction covered by voiced coughs (from the simulator's ground truth);
@@ -54,16 +55,30 @@ def held_out_windows(config, pipeline, n_records: int, seconds: float, seed: int
     return np.concatenate(xs), np.asarray(groups), np.asarray(content, float), np.asarray(chans)
 
 
-def cv_r2(X, Y, groups, folds=5):
-    """Per-column R^2 of out-of-fold ridge predictions (standardised X, alpha from RidgeCV)."""
-    from sklearn.linear_model import RidgeCV
+def _ridge_nested(X, Y, groups, tr, alphas, folds=4):
+    """Ridge on rows ``tr`` with the alpha of least inner grouped-CV error (standardised X, Y)."""
+    from sklearn.linear_model import Ridge
     from sklearn.model_selection import GroupKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    err = np.zeros(len(alphas))
+    for itr, ite in GroupKFold(folds).split(X[tr], Y[tr], groups[tr]):
+        for j, a in enumerate(alphas):
+            m = make_pipeline(StandardScaler(), Ridge(alpha=a)).fit(X[tr][itr], Y[tr][itr])
+            err[j] += ((m.predict(X[tr][ite]) - Y[tr][ite]) ** 2).sum()
+    return make_pipeline(StandardScaler(), Ridge(alpha=alphas[int(np.argmin(err))])).fit(X[tr], Y[tr])
+
+
+def cv_r2(X, Y, groups, folds=5):
+    """Per-column R^2 of out-of-fold ridge predictions (folds grouped by record; alpha chosen by
+    an inner grouped CV on the training folds; targets standardised on the training folds)."""
+    from sklearn.model_selection import GroupKFold
+    alphas = np.logspace(-1, 5, 13)
     pred = np.zeros_like(Y)
     for tr, te in GroupKFold(folds).split(X, Y, groups):
-        m = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 13))).fit(X[tr], Y[tr])
-        pred[te] = m.predict(X[te])
+        mu, sd = Y[tr].mean(0), Y[tr].std(0) + 1e-12
+        m = _ridge_nested(X, (Y - mu) / sd, groups, tr, alphas)
+        pred[te] = m.predict(X[te]) * sd + mu
     ss = ((Y - Y.mean(0)) ** 2).sum(0)
     return 1 - ((Y - pred) ** 2).sum(0) / np.maximum(ss, 1e-12)
 
@@ -85,8 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("models", nargs="+", help="checkpoint dirs or names")
     ap.add_argument("--random-seeds", type=int, nargs="*", default=[0],
                     help="also rows for the first model's architecture with random weights")
-    ap.add_argument("--records", type=int, default=24)
-    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--records", type=int, default=40)
+    ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--seed", type=int, default=500_000, help="first scene seed (pretraining uses 0 .. N-1)")
     args = ap.parse_args(argv)
     import torch
