@@ -118,11 +118,18 @@ def build_windows(records, config, pipeline, window_s: float | None = None, hop_
     return WindowSet(np.concatenate(xs).astype(np.float32), np.concatenate(ids), tuple(sources))
 
 
+# Simulator settings of the synthetic pretraining records per modality: audio pretrains on scenes
+# (varied coughs and breaths through random rooms, noise floors and recording channels, see
+# biosig.synthetic_sounds) so that the recording channel is not what the embedding keeps.
+SYNTHETIC_KW = {"audio": {"kind": "scene"}}
+
+
 def synthetic_records(modality: str, n_records: int, seconds: float, seed: int = 0):
     """``n_records`` simulated records (biosig.synthetic), seeds ``seed .. seed + n - 1``."""
     from biosig.synthetic import simulate
+    kw = SYNTHETIC_KW.get(modality, {})
     for i in range(n_records):
-        yield f"synthetic:{modality}:{seed + i}", simulate(modality, seconds, seed=seed + i)
+        yield f"synthetic:{modality}:{seed + i}", simulate(modality, seconds, seed=seed + i, **kw)
 
 
 def synthetic_rhythm_records(n_records: int, seconds: float, seed: int = 0, fs_hz: float = 250.0,

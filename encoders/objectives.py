@@ -28,7 +28,10 @@
   times ``descriptor_weight``, added to the other terms. A linear head means a linear probe can read
   the same quantities from the embedding. For ``modality="audio"`` the descriptors are spectral and
   envelope statistics of the window (coarse log-mel band mean/std, spectral centroid, flatness and
-  roll-off, RMS envelope and zero-crossing rate; encoders/audio_descriptors.py).
+  roll-off, RMS envelope and zero-crossing rate; encoders/audio_descriptors.py). With
+  ``modality="audio"`` the two contrastive views also pass through two random recording channels
+  (band limits, tilt, resonances; encoders/audio_augment.py), so that the channel is not what
+  the InfoNCE term can use to match them.
 
 Determinism: the crop offsets and noise of step ``s`` come from the training step's generator
 (seeded with ``(seed, s)`` by the pretraining loop) and are drawn for the whole global batch, like
@@ -135,6 +138,10 @@ def objective_loss(model, x: torch.Tensor, channel_idx=None, generator=None, bat
             v1, v2 = add_noise(x, generator, batch_slice), add_noise(x2, generator, batch_slice)
         else:
             v1, v2 = draw_views(x, c.crop_fraction, generator, batch_slice)
+            if c.modality == "audio":   # each view through its own recording channel (encoders/audio_augment.py)
+                from encoders.audio_augment import channel_augment
+                v1 = channel_augment(v1, c.input_fs_hz, generator, batch_slice)
+                v2 = channel_augment(v2, c.input_fs_hz, generator, batch_slice)
         z1 = model.proj_head(pooled(model, v1, channel_idx))
         z2 = model.proj_head(pooled(model, v2, ci2))
         nce = info_nce(z1, z2, c.temperature, groups)

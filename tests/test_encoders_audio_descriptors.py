@@ -86,10 +86,11 @@ def test_audio_descriptor_objective_trains_encoder_and_training_only_head():
         get_config("ppg-tiny", objective="mae+descriptors")
 
 
-def test_audio_descriptor_onnx_parity(tmp_path):
+@pytest.mark.parametrize("pool", ["mean", "mean+std"])   # statistics pooling works for audio too
+def test_audio_descriptor_onnx_parity(tmp_path, pool):
     ort = pytest.importorskip("onnxruntime")
     from encoders.export import export_onnx
-    m = _model()
+    m = _model(pool=pool)
     x = _sounds()
     m(torch.from_numpy(x), generator=torch.Generator().manual_seed(0))
     m.eval()
