@@ -37,6 +37,7 @@ from streams import protocol
 from streams.config import RuntimeConfig, stream_windows
 from streams.errors import StreamError
 from streams.forecast import build_forecaster, source_of
+from streams.loop_gc import LoopGC
 from streams.metrics import Latency
 from streams.registry import StreamRegistry
 from streams.runtime_ingest import IngestMixin
@@ -94,6 +95,7 @@ class Runtime(IngestMixin, OutputsMixin):
         self.forecast_worker = None
         self.priority = "normal"                  # of the event loop (the forecast path), see run()
         self.wakeup = None                        # the CPU wake-up latency request, see run()
+        self.loop_gc = None                       # garbage collection at the loop's safe points
         self.score_worker = None
         self._refused_hold: collections.OrderedDict = collections.OrderedDict()
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
@@ -258,7 +260,6 @@ class Runtime(IngestMixin, OutputsMixin):
         for s in (self.ingest, self.rep, wake) + tuple(m for _, _, m in monitors):
             poller.register(s, zmq.POLLIN)
         deadline = None if seconds is None else time.monotonic() + seconds
-        next_status = next_expire = time.monotonic()
         self.state = "serving"
         self.ready_after_s = time.time() - self.started_s
         self.ready.set()
@@ -266,6 +267,11 @@ class Runtime(IngestMixin, OutputsMixin):
                  *self.bound.all())
         if self.on_ready is not None:
             self.on_ready(self)
+        with LoopGC() as self.loop_gc:
+            self._iterate(zmq, poller, wake, monitors, deadline)
+
+    def _iterate(self, zmq, poller, wake, monitors, deadline):
+        next_status = next_expire = time.monotonic()
         while not self._stop.is_set():
             now = time.monotonic()
             if deadline is not None and now >= deadline:
@@ -308,10 +314,10 @@ class Runtime(IngestMixin, OutputsMixin):
                         self.forecast_worker.forget(source_of(name))
             if self.forecast_worker is not None:
                 self.forecast_worker.tick()
-            self.forecast_worker.tick()
             if self.recorder is not None:
                 with self._send_lock:
                     self.recorder.maybe_rotate()
+            self.loop_gc.maybe_collect()   # after this iteration's frames are answered
 
     def _poll_timeout_ms(self) -> int:
         out = 50
