@@ -158,18 +158,9 @@ def synthetic_rhythm_records(n_records: int, seconds: float, seed: int = 0, fs_h
         cv, jitter, resp = rng.uniform(0.05, 0.25), rng.uniform(0.005, 0.03), rng.uniform(0.0, 0.08)
         p_ectopic = rng.uniform(0.0, 0.08)
         resp_hz, phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
-        beats, tb = [], -rng.uniform(0, mean_rr) - 1.0
-        while tb < seconds + 1.5:
-            if irregular:
-                rr = mean_rr * (1 + cv * rng.standard_normal())
-            else:
-                rr = mean_rr * (1 + resp * np.sin(2 * np.pi * resp_hz * tb + phase) + jitter * rng.standard_normal())
-                if rng.random() < p_ectopic:
-                    beats.append(tb + 0.7 * rr)
-                    tb, rr = tb + 0.7 * rr, 1.3 * rr
-            tb += float(np.clip(rr, 0.3, 2.0))
-            beats.append(tb)
-        x = ecg_from_beats(np.asarray(beats), n, fs_hz, 1, rng, fwave_mv=rng.uniform(0.0, 0.05))[0]
+        beats = _beat_times(rng, seconds, mean_rr, irregular, cv, resp, resp_hz, phase, jitter, p_ectopic,
+                            ectopic_when_irregular=False)
+        x = ecg_from_beats(beats, n, fs_hz, 1, rng, fwave_mv=rng.uniform(0.0, 0.05))[0]
         x = x * rng.uniform(0.6, 1.6) + rng.uniform(0.0, 0.3) * np.sin(2 * np.pi * resp_hz * t + phase)
         x = x + rng.normal(0, rng.uniform(0.01, 0.06), n)
         yield (f"synthetic:ecg-rhythm:{seed + 10_000 + i}",
@@ -193,24 +184,35 @@ def atrial_rhythm_beats(kind: str, seconds: float, rng: np.random.Generator):
     cv, jitter, resp = rng.uniform(0.05, 0.25), rng.uniform(0.005, 0.03), rng.uniform(0.0, 0.08)
     p_ectopic = rng.uniform(0.0, 0.3) if irregular else rng.uniform(0.0, 0.08)
     resp_hz, phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
-    beats, tb = [], -rng.uniform(0, mean_rr) - 1.0
-    while tb < seconds + 1.5:
-        if irregular:
-            rr = mean_rr * (1 + cv * rng.standard_normal())
-        else:
-            rr = mean_rr * (1 + resp * np.sin(2 * np.pi * resp_hz * tb + phase) + jitter * rng.standard_normal())
-        if rng.random() < p_ectopic:
-            beats.append(tb + 0.7 * rr)
-            tb, rr = tb + 0.7 * rr, 1.3 * rr
-        tb += float(np.clip(rr, 0.3, 2.0))
-        beats.append(tb)
+    beats = _beat_times(rng, seconds, mean_rr, irregular, cv, resp, resp_hz, phase, jitter, p_ectopic,
+                        ectopic_when_irregular=True)
     if has_p:
         sign = -1.0 if rng.random() < 0.1 else 1.0
         opts = dict(fwave_mv=0.0, p_wave_mv=sign * rng.uniform(0.05, 0.25), pr_s=rng.uniform(0.12, 0.20),
                     p_width_s=rng.uniform(0.02, 0.035))
     else:
         opts = dict(fwave_mv=rng.uniform(0.0, 0.10))
-    return np.asarray(beats), opts
+    return beats, opts
+
+
+def _beat_times(rng, seconds, mean_rr, irregular, cv, resp, resp_hz, phase, jitter, p_ectopic,
+                ectopic_when_irregular: bool) -> np.ndarray:
+    """Beat times (s) from about -1 s to ``seconds`` + 1.5 s: i.i.d. intervals (``irregular``) or
+    sinus-like ones with respiratory modulation and jitter; a premature beat (0.7 RR, then a 1.3 RR
+    pause) with probability ``p_ectopic`` - in irregular rhythms too only when
+    ``ectopic_when_irregular`` (the random draws, and so every record, stay as they were)."""
+    beats, tb = [], -rng.uniform(0, mean_rr) - 1.0
+    while tb < seconds + 1.5:
+        if irregular:
+            rr = mean_rr * (1 + cv * rng.standard_normal())
+        else:
+            rr = mean_rr * (1 + resp * np.sin(2 * np.pi * resp_hz * tb + phase) + jitter * rng.standard_normal())
+        if (ectopic_when_irregular or not irregular) and rng.random() < p_ectopic:
+            beats.append(tb + 0.7 * rr)
+            tb, rr = tb + 0.7 * rr, 1.3 * rr
+        tb += float(np.clip(rr, 0.3, 2.0))
+        beats.append(tb)
+    return np.asarray(beats)
 
 
 def synthetic_atrial_records(n_records: int, seconds: float, seed: int = 0, fs_hz: float = 250.0):
