@@ -19,9 +19,10 @@ def load_weights(d):
     return torch.load(d / "weights.pt", weights_only=True)
 
 
-def straight_and_resumed(args, tmp_path):
+def straight_and_resumed(args, tmp_path, on_killed=None):
     """``(straight, killed)`` run folders of ``biosig pretrain *args``: one run straight through,
-    one killed (SIGKILL) once ``train_state.pt`` exists and then resumed with ``--resume``."""
+    one killed (SIGKILL) once ``train_state.pt`` exists and then resumed with ``--resume``;
+    ``on_killed(killed)`` (optional) looks at the killed run's folder before the resume."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     cmd = [sys.executable, "-m", "biosig.cli", "pretrain", *args]
     res = subprocess.run([*cmd, "--out", str(straight)], env=pretrain_env(), capture_output=True, text=True,
@@ -35,6 +36,8 @@ def straight_and_resumed(args, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    if on_killed is not None:
+        on_killed(killed)
     res = subprocess.run([*cmd, "--out", str(killed), "--resume"], env=pretrain_env(), capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]

@@ -1,11 +1,8 @@
 """Pretraining: seeded determinism, exact resume after SIGKILL, 2-process torchrun == 1 process."""
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +13,7 @@ from biosig.cli import main
 from encoders.pretrain import lr_factor, step_indices
 
 from conftest import ROOT, shared_path
+from pretrain_helpers import load_weights, pretrain_env, straight_and_resumed
 
 TINY = ["--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "decoder_dim=32",
         "--set", "decoder_heads=2", "--set", "decoder_depth=1"]
@@ -34,16 +32,8 @@ def one_thread():
 
 
 def _run(tmp_path, *argv):
-    return subprocess.run([sys.executable, "-m", "biosig.cli", *argv], env=_env(), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "biosig.cli", *argv], env=pretrain_env(), capture_output=True,
                           text=True, timeout=300)
-
-
-def _env():
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-
-
-def _weights(d):
-    return torch.load(d / "weights.pt", weights_only=True)
 
 
 def _losses(d):
@@ -65,7 +55,7 @@ def test_step_indices_cover_each_epoch_once():
 def test_seeded_runs_are_identical_and_seeds_differ(tmp_path, capsys):
     for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
         assert main(["pretrain", *PPG, "--steps", "3", "--seed", seed, "--out", str(tmp_path / name)]) == 0
-    a, b, c = (_weights(tmp_path / n) for n in "abc")
+    a, b, c = (load_weights(tmp_path / n) for n in "abc")
     assert _same_weights(a, b)
     assert not _same_weights(a, c)
     assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
@@ -78,23 +68,13 @@ def test_seeded_runs_are_identical_and_seeds_differ(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_resume_after_sigkill_is_exact(tmp_path):
-    args = [*PPG, "--steps", "12", "--ckpt-every", "2"]
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    res = _run(tmp_path, "pretrain", *args, "--out", str(straight))
-    assert res.returncode == 0, res.stderr[-2000:]
-    proc = subprocess.Popen([sys.executable, "-m", "biosig.cli", "pretrain", *args, "--out", str(killed)],
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not (killed / "train_state.pt").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    step = torch.load(killed / "train_state.pt", weights_only=False)["step"]
-    assert 0 < step < 12
-    res = _run(tmp_path, "pretrain", *args, "--out", str(killed), "--resume")
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert _same_weights(_weights(straight), _weights(killed))
+    def killed_between_checkpoints(killed):
+        step = torch.load(killed / "train_state.pt", weights_only=False)["step"]
+        assert 0 < step < 12
+
+    straight, killed = straight_and_resumed([*PPG, "--steps", "12", "--ckpt-every", "2"], tmp_path,
+                                            on_killed=killed_between_checkpoints)
+    assert _same_weights(load_weights(straight), load_weights(killed))
     assert _losses(straight) == _losses(killed)
 
 
@@ -111,12 +91,12 @@ def test_torchrun_two_processes_match_one(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(_free_port()), "-m", "biosig.cli", "pretrain", *args, "--out", str(tmp_path / "two")]
-    res = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    res = subprocess.run(cmd, env=pretrain_env(), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     one, two = _losses(tmp_path / "one"), _losses(tmp_path / "two")
     assert len(one) == len(two) == 5
     np.testing.assert_allclose(two, one, rtol=1e-5)
-    a, b = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    a, b = load_weights(tmp_path / "one"), load_weights(tmp_path / "two")
     for k in a:
         torch.testing.assert_close(b[k], a[k], atol=1e-4, rtol=1e-3)  # Adam amplifies float noise on ~0 grads
 
@@ -184,7 +164,7 @@ def test_init_from_copies_weights_and_checks_architecture(tmp_path, capsys):
     init = tmp_path / "init"
     assert main(["pretrain", *PPG, "--steps", "1", "--lr", "1e-9", "--warmup-steps", "1", "--set", 'mask_mode="span"',
                  "--init-from", str(base), "--out", str(init)]) == 0
-    a, b = _weights(base), _weights(init)
+    a, b = load_weights(base), load_weights(init)
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # lr 1e-9: one step barely moves them
     assert main(["pretrain", *PPG, "--steps", "1", "--set", "depth=2", "--init-from", str(base),
                  "--out", str(tmp_path / "bad")]) == 2
@@ -202,7 +182,7 @@ def test_bench_pretrain_and_gpu_check_path_needs_no_polars():
         "'synthetic_seconds': 20.0})\n"
         "f = bp.step_flops('tiny', 2, 'cpu')\n"
         "print('ok', s > 0, f > 0)\n")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = pretrain_env()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-3:] == ["ok", "True", "True"]
