@@ -159,18 +159,18 @@ def descriptor_loss(model, x: torch.Tensor, channel_idx=None) -> torch.Tensor:
     """Mean squared error of the linear descriptor head on the pooled embedding of the whole window
     against the standardised descriptors of its beat tokens (encoders/descriptors.py); the running
     statistics take in the batch when the model is training."""
-    from encoders.descriptors import compute
     tok, patches, _, valid = model.tokenize_masked(x, channel_idx)
     emb = model.pool(model._run_encoder(tok), valid)                          # (B, D)
+    fe = model.frontend
     if model.config.modality == "audio":   # spectral / envelope descriptors (encoders/audio_descriptors.py)
         from encoders.audio_descriptors import compute as compute_audio
-        target = model.desc_head.standardise(compute_audio(model.frontend, x), update=model.training)
-        return (model.desc_head(emb.float()) - target).pow(2).mean()
-    B, N, pd = patches.shape
-    C = x.shape[1]                                                            # beat tokens: (B, K, C) slots
-    fe = model.frontend
-    d = compute(patches.reshape(B, N // C, C, pd), valid.reshape(B, N // C, C),
-                fe.fs_hz, fe.before, fe.r, model.config.descriptor_set)        # (B, n_desc)
+        d = compute_audio(fe, x)
+    else:
+        from encoders.descriptors import compute
+        B, N, pd = patches.shape
+        C = x.shape[1]                                                        # beat tokens: (B, K, C) slots
+        d = compute(patches.reshape(B, N // C, C, pd), valid.reshape(B, N // C, C),
+                    fe.fs_hz, fe.before, fe.r, model.config.descriptor_set)    # (B, n_desc)
     target = model.desc_head.standardise(d, update=model.training)
     pred = model.desc_head(emb.float())                                       # (B, N_DESC)
     return (pred - target).pow(2).mean()

@@ -63,8 +63,9 @@ def devices_process(name, beds, couches, endpoint, seconds, events, go, log_leve
         raise
     if couches:   # a treatment couch is a dedicated device: real-time priority, as the runtime's loop
         from streams.priority import forecast_cpu, realtime_thread, realtime_zmq_io_threads
-        realtime_thread(rt_priority, "biosig-couch", forecast_cpu(rt_cpu))
-        realtime_zmq_io_threads(rt_priority, forecast_cpu(rt_cpu))
+        cpu = forecast_cpu(rt_cpu)
+        realtime_thread(rt_priority, "biosig-couch", cpu)
+        realtime_zmq_io_threads(rt_priority, cpu)
     events.put((name, "ready", None))
     try:
         t_start = go.get(timeout=900)
