@@ -48,25 +48,64 @@ def _metrics(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
             "macro_f1": float(f1_score(y, pred, average="macro"))}
 
 
-def out_of_fold_proba(X: np.ndarray, y: np.ndarray, folds, C: float = 1.0, seed: int = 0):
-    """(classes, proba (n, K)) from a standardised L2 logistic regression fitted per fold."""
+# the regularisation grid of ``C="auto"`` (inverse L2 strength of the standardised features),
+# fixed in advance: every feature set gets the same choice of strengths
+C_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
+INNER_FOLDS = 5
+
+
+def _logistic(C: float, seed: int):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000, class_weight="balanced",
+                                                              random_state=seed))
+
+
+def choose_C(X: np.ndarray, y: np.ndarray, groups=None, seed: int = 0) -> float:
+    """The strength in :data:`C_GRID` with the best mean inner cross-validated log-loss
+    (scikit-learn's ``GridSearchCV`` over the scaler + logistic-regression pipeline).
+
+    Inner folds are stratified (grouped when ``groups`` is given) and see only ``X``: called on an
+    outer training fold, the choice never looks at that fold's test records. The scaler is fitted
+    inside every inner fold. Ties go to the stronger regularisation (smaller C).
+    """
+    from sklearn.model_selection import GridSearchCV
+    y = np.asarray(y)
+    k = int(min(INNER_FOLDS, np.unique(y, return_counts=True)[1].min()))
+    if groups is not None:
+        k = min(k, len(np.unique(groups)))
+    if k < 2:
+        return 1.0
+    search = GridSearchCV(_logistic(1.0, seed), {"logisticregression__C": list(C_GRID)},
+                          scoring="neg_log_loss", cv=cv_folds(y, k, seed, groups), refit=False)
+    search.fit(X, y)
+    return float(search.cv_results_["param_logisticregression__C"][int(np.argmin(search.cv_results_["rank_test_score"]))])
+
+
+def out_of_fold_proba(X: np.ndarray, y: np.ndarray, folds, C: float | str = 1.0, seed: int = 0,
+                      groups=None, chosen: list | None = None):
+    """(classes, proba (n, K)) from a standardised L2 logistic regression fitted per fold.
+
+    ``C="auto"`` picks the strength per outer training fold with :func:`choose_C` (nested CV;
+    ``groups`` keeps the inner folds grouped); the chosen values are appended to ``chosen``.
+    """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     classes = np.unique(y)
     proba = np.zeros((len(y), len(classes)))
     for train, test in folds:
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000, class_weight="balanced",
-                                                                 random_state=seed))
-        clf.fit(X[train], y[train])
+        c = choose_C(X[train], y[train], None if groups is None else np.asarray(groups)[train], seed) \
+            if C == "auto" else float(C)
+        if chosen is not None:
+            chosen.append(c)
+        clf = _logistic(c, seed).fit(X[train], y[train])
         proba[np.ix_(test, np.searchsorted(classes, clf.classes_))] = clf.predict_proba(X[test])
     return classes, proba
 
 
 def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot: int = 1000,
-          C: float = 1.0, folds=None) -> dict:
+          C: float | str = 1.0, folds=None, groups=None) -> dict:
     """Cross-validated linear probe.
 
     Parameters
@@ -74,6 +113,8 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     X : float (n, D) features (e.g. record-level mean embeddings).
     y : (n,) labels (any hashable dtype).
     folds : optional precomputed (train, test) pairs (default :func:`cv_folds`).
+    C : inverse L2 strength, or ``"auto"``: chosen per training fold by nested CV (:func:`choose_C`).
+    groups : optional group id per record (keeps nested-CV inner folds grouped).
 
     Returns
     -------
@@ -87,7 +128,8 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     if not np.isfinite(X).all():
         raise EncoderError("features contain NaN or infinite values")
     folds = folds if folds is not None else cv_folds(y, n_splits, seed)
-    classes, proba = out_of_fold_proba(X, y, folds, C, seed)
+    chosen = []
+    classes, proba = out_of_fold_proba(X, y, folds, C, seed, groups, chosen)
     point = _metrics(y, proba, classes)
     rng = np.random.default_rng(seed)
     boots = {m: [] for m in METRICS}
@@ -97,7 +139,7 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
             continue
         for m, v in _metrics(y[i], proba[i], classes).items():
             boots[m].append(v)
-    out = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds)}
+    out = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen}
     for m in METRICS:
         lo, hi = (np.percentile(boots[m], [2.5, 97.5]) if boots[m] else (np.nan, np.nan))
         out[m] = {"value": point[m], "ci_low": float(lo), "ci_high": float(hi)}
@@ -144,23 +186,26 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
 
 
 def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: int = 1000, seed: int = 0,
-            C: float = 1.0) -> dict:
+            C: float | str = 1.0, groups=None) -> dict:
     """Probe every feature set on the same ``folds`` and compare each with ``reference``.
 
     Returns ``{name: probe-style dict}`` where every entry other than ``reference`` also has
     ``diff`` = ``{metric: {"value", "ci_low", "ci_high"}}``: the metric of ``reference`` minus the
     metric of that entry, with a 95 % *paired* bootstrap CI (the same resampled records for both
-    out-of-fold prediction sets).
+    out-of-fold prediction sets). ``C`` and ``groups`` as in :func:`probe` (``"auto"``: each
+    feature set gets its own nested-CV strength per fold, from the same grid); ``C`` lists the
+    strengths used per fold.
     """
     y = np.asarray(y)
-    probas = {}
+    probas, chosen = {}, {}
     for name, X in feature_sets.items():
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or len(X) != len(y):
             raise EncoderError(f"{name}: features shaped {X.shape} do not match {len(y)} labels")
         if not np.isfinite(X).all():
             raise EncoderError(f"{name}: features contain NaN or infinite values")
-        probas[name] = out_of_fold_proba(X, y, folds, C, seed)
+        chosen[name] = []
+        probas[name] = out_of_fold_proba(X, y, folds, C, seed, groups, chosen[name])
     classes = probas[reference][0]
     point = {name: _metrics(y, p, classes) for name, (_, p) in probas.items()}
     rng = np.random.default_rng(seed)
@@ -174,7 +219,7 @@ def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: in
                 boots[name][m].append(v)
     out = {}
     for name in probas:
-        r = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds)}
+        r = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen[name]}
         for m in METRICS:
             b = np.asarray(boots[name][m])
             lo, hi = np.percentile(b, [2.5, 97.5]) if len(b) else (np.nan, np.nan)

@@ -173,3 +173,78 @@ def test_probe_cli_with_baselines_and_groups(tmp_path, capsys):
     assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
                  "--label-column", "label", "--baseline", "random"]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- nested choice of the strength C
+def _inner_logloss_choice(X, y, inner):
+    """Oracle for choose_C: mean held-out log-loss per C over the inner folds, by hand."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+    from sklearn.preprocessing import StandardScaler
+    from encoders.probe import C_GRID
+    means = []
+    for C in C_GRID:
+        losses = []
+        for train, test in inner:
+            sc = StandardScaler().fit(X[train])
+            clf = LogisticRegression(C=C, max_iter=5000, class_weight="balanced", random_state=0)
+            clf.fit(sc.transform(X[train]), y[train])
+            losses.append(log_loss(y[test], clf.predict_proba(sc.transform(X[test])), labels=[0, 1]))
+        means.append(np.mean(losses))
+    best = min(means)
+    return next(C for C, m in zip(C_GRID, means) if np.isclose(m, best, rtol=0, atol=1e-12))
+
+
+def test_choose_C_matches_a_hand_computed_inner_cv():
+    from encoders.probe import C_GRID, choose_C
+    X, y = _data(n=80, d=6, sep=1.5, seed=3)
+    assert choose_C(X, y) == _inner_logloss_choice(X, y, cv_folds(y, 5, 0))
+    noise = np.random.default_rng(1).standard_normal((80, 40))
+    assert choose_C(noise, y) == C_GRID[0]                      # nothing to learn: strongest penalty
+    assert choose_C(X[:, :2] * [1, 0] + np.c_[3.0 * y, np.zeros(80)], y) > 0.1   # clean signal: weak penalty
+
+
+def test_choose_C_keeps_groups_apart_in_the_inner_folds():
+    """Three copies of each record and labels that are random per record: ungrouped inner folds
+    reward memorising the copies (large C), grouped ones see no signal (smallest C)."""
+    from encoders.probe import C_GRID, choose_C
+    rng = np.random.default_rng(7)
+    base, lab = rng.standard_normal((40, 30)), np.arange(40) % 2
+    X = np.repeat(base, 3, axis=0) + 1e-3 * rng.standard_normal((120, 30))
+    y, groups = np.repeat(lab, 3), np.repeat(np.arange(40), 3)
+    assert choose_C(X, y, groups) == C_GRID[0]
+    assert choose_C(X, y) > C_GRID[0]
+
+
+def test_auto_C_is_chosen_per_training_fold():
+    from encoders.probe import choose_C, compare, out_of_fold_proba
+    X, y = _data(n=90, d=10, sep=1.0, seed=4)
+    folds = cv_folds(y, 5, 0)
+    res = probe(X, y, folds=folds, n_boot=20, C="auto")
+    assert res["C"] == [choose_C(X[tr], y[tr]) for tr, _ in folds]
+    manual = np.zeros(len(y))
+    for (tr, te), c in zip(folds, res["C"]):
+        manual[te] = out_of_fold_proba(X, y, [(tr, te)], C=c)[1][te, 1]
+    from sklearn.metrics import roc_auc_score
+    assert res["auroc"]["value"] == pytest.approx(roc_auc_score(y, manual))
+    both = compare({"a": X, "b": X[:, :3]}, y, folds, reference="a", n_boot=20, C="auto")
+    assert both["a"]["C"] == res["C"] and len(both["b"]["C"]) == 5
+    assert probe(X, y, folds=folds, n_boot=5)["C"] == [1.0] * 5
+
+
+def test_cli_probe_C(tmp_path, capsys):
+    X, y = _data()
+    keys = [f"R{i:03d}" for i in range(len(y))]
+    path, _ = _emb_file(tmp_path, X, keys)
+    labels = tmp_path / "labels.csv"
+    pl.DataFrame({"record": keys, "label": y}).write_csv(labels)
+    args = ["probe", "--embeddings", str(path), "--labels", str(labels), "--label-column", "label", "--bootstrap", "20"]
+    assert main(args + ["--C", "auto"]) == 0
+    out = capsys.readouterr().out
+    assert "C per fold" in out and "auroc" in out
+    assert main(args) == 0 and "C per fold 1 1 1 1 1" in capsys.readouterr().out
+    for bad in ("-1", "strong"):
+        with pytest.raises(SystemExit) as exc:
+            main(args + ["--C", bad])
+        assert exc.value.code == 2
+        assert "--C" in capsys.readouterr().err

@@ -27,6 +27,11 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _probe_C(text: str):
+    """``auto`` (nested cross-validation) or a positive inverse regularisation strength."""
+    return "auto" if text.strip().lower() == "auto" else _positive_float(text)
+
+
 def _positive_float(text: str) -> float:
     try:
         v = float(text)
@@ -149,7 +154,10 @@ def register(subparsers) -> None:
     q.add_argument("--folds", type=_positive_int, default=5)
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="N")
-    q.add_argument("--C", type=_positive_float, default=1.0, help="inverse L2 regularisation strength")
+    q.add_argument("--C", type=_probe_C, default=1.0, metavar="C|auto",
+                   help="inverse L2 regularisation strength of the standardised features (default 1), or auto: "
+                        "chosen per training fold by an inner stratified (grouped) 5-fold CV on log-loss over "
+                        "1e-3 .. 10, the same grid for every feature set")
     q.add_argument("--min-quality", type=float, default=0.0, help="drop windows below this quality")
     q.add_argument("--baseline", action="append", default=[], choices=("hrv", "ibi", "mfcc", "random"),
                    help="also probe these features on the same records and folds (repeatable): neurokit2 HRV, "
@@ -290,13 +298,14 @@ def probe_command(args) -> int:
     if groups is not None:
         from encoders.probe import cv_folds
         res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C,
-                    folds=cv_folds(y, args.folds, args.seed, groups))
+                    folds=cv_folds(y, args.folds, args.seed, groups), groups=groups)
     else:
         res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C)
     if args.json:
         print(json.dumps(res))
         return 0
-    print(f"{res['n']} records, classes {res['classes']}, {res['folds']}-fold stratified CV")
+    print(f"{res['n']} records, classes {res['classes']}, {res['folds']}-fold stratified CV, "
+          f"C per fold {_fmt_C(res['C'])}")
     for m in METRICS:
         r = res[m]
         print(f"{m:18s} {r['value']:.3f}  (95% CI {r['ci_low']:.3f}-{r['ci_high']:.3f})")
@@ -329,7 +338,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
             log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", kind, n_bad)
         feats[f"{kind}" + (f" seed {args.random_seed}" if kind == "random" else "")] = F
     folds = cv_folds(y, args.folds, args.seed, groups)
-    res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C)
+    res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
     if args.json:
         print(json.dumps(res))
         return 0
@@ -337,4 +346,9 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     print(f"{len(y)} records, classes {res[ours]['classes']}, {len(folds)}-fold {kind} CV; ours = {args.embeddings}")
     for row in format_rows(res, ours):
         print(row)
+    print("C per fold: " + "; ".join(f"{name} {_fmt_C(r['C'])}" for name, r in res.items()))
     return 0
+
+
+def _fmt_C(values) -> str:
+    return " ".join(f"{c:g}" for c in values)
