@@ -229,15 +229,11 @@ def run_task(task: str, args) -> dict:
 
 
 def _C_arg(text: str):
-    if text.strip().lower() == "auto":
-        return "auto"
+    from encoders.probe import parse_C
     try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither auto nor a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{text} must be > 0")
-    return v
+        return parse_C(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv=None) -> int:

@@ -54,6 +54,19 @@ C_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 INNER_FOLDS = 5
 
 
+def parse_C(text: str) -> float | str:
+    """``"auto"`` or a positive strength from a command-line value (ValueError with the reason)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        v = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither auto nor a number") from None
+    if not v > 0:
+        raise ValueError(f"{text} must be > 0")
+    return v
+
+
 def _logistic(C: float, seed: int):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

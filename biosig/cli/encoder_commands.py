@@ -29,7 +29,11 @@ def _positive_int(text: str) -> int:
 
 def _probe_C(text: str):
     """``auto`` (nested cross-validation) or a positive inverse regularisation strength."""
-    return "auto" if text.strip().lower() == "auto" else _positive_float(text)
+    from encoders.probe import parse_C
+    try:
+        return parse_C(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_float(text: str) -> float:
