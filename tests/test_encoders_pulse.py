@@ -165,3 +165,15 @@ def test_ppg_dev_task_is_balanced_deterministic_and_held_out():
     assert recs[0].fs_hz == 100.0 and DEV_SEED >= 900_000
     train = [r for _, r in synthetic_pulse_records(4, 10.0, seed=0, fs_hz=100.0)]
     assert not any(np.array_equal(a.samples, b.samples) for a in recs for b in train)
+
+
+def test_eval_ppg_dev_runs_end_to_end_on_the_shipped_checkpoint(capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import encoders
+    from eval_ppg_dev import main as dev_main
+    assert encoders.load("ppg-tiny").config.descriptor_set in DESCRIPTOR_SETS
+    assert dev_main(["ppg-tiny", "--random-seeds", "0", "--n", "10", "--bootstrap", "20"]) == 0
+    out = capsys.readouterr().out
+    rows = [ln for ln in out.splitlines() if not ln.startswith("#") and " | " in ln]
+    assert len(rows) == 4 and rows[1].startswith("ppg-tiny (ppg-tiny-") and rows[3].startswith("ibi features")
+    assert "# R^2 random weights seed 0: beat_rate_hz=" in out
