@@ -29,8 +29,9 @@ POOLS = ("mean", "mean+std")
 # ECG descriptor targets (encoders/descriptors.py): v1 = 13 rhythm + morphology descriptors (the
 # third-round ecg-tiny-27bf31bd26); atrial = those plus 4 atrial-activity descriptors (P-wave
 # consistency and amplitude, f-wave band fraction after average-beat subtraction, P-peak timing;
-# the shipped ecg-tiny-c440d2a286)
-DESCRIPTOR_SETS = ("v1", "atrial")
+# the shipped ecg-tiny-c440d2a286); pulse = the 7 rhythm descriptors plus pulse amplitude variability
+# and beat-to-template correlation mean / std (PPG)
+DESCRIPTOR_SETS = ("v1", "atrial", "pulse")
 ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 
 # Channel vocabularies: a learned embedding per name, so any subset of these channels works.
@@ -92,7 +93,8 @@ class EncoderConfig:
     descriptor_weight : weight of the descriptor-regression term of the ``*descriptors`` objectives
         (beat tokenizer, encoders/descriptors.py; or audio, encoders/audio_descriptors.py).
     descriptor_set : ECG descriptor targets, ``"v1"`` (13 rhythm and morphology descriptors) or
-        ``"atrial"`` (those plus 4 atrial-activity descriptors; encoders/descriptors.py).
+        ``"atrial"`` (those plus 4 atrial-activity descriptors; encoders/descriptors.py) or ``"pulse"``
+        (PPG: the 7 rhythm descriptors plus pulse amplitude variability and beat-to-template correlation).
     rhythm_loss_weight : beat tokenizer only: extra weight of the MAE error on the 6 interval
         features of masked beats (their mean squared error is added times this weight; 0: the
         plain MAE loss, where they are 6 of ~180 target values).

@@ -237,6 +237,18 @@ def synthetic_atrial_records(n_records: int, seconds: float, seed: int = 0, fs_h
                Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("ECG",)))
 
 
+def synthetic_pulse_records(n_records: int, seconds: float, seed: int = 0, fs_hz: float = 125.0):
+    """``n_records`` SYNTHETIC single-channel PPG records for pretraining (issue 14, ppg-tiny): the five
+    rhythm kinds of :data:`biosig.synthetic_pulse.PULSE_KINDS` in turn (sinus with respiratory sinus
+    arrhythmia, sinus with premature beats, AF-like irregularly irregular, bigeminy, brady/tachy),
+    log-normal pulse shapes, amplitude laws, wander, noise and motion artefacts drawn per record
+    (biosig/synthetic_pulse.py; independent of eval_probe's ``synthetic_af_ppg``). No label is stored
+    or used. Records from ``default_rng([seed, 30_000 + i])``."""
+    from biosig.synthetic_pulse import pulse_records
+    for name, rec, _kind in pulse_records(n_records, seconds, seed, fs_hz):
+        yield name, rec
+
+
 def file_records(paths, modality: str):
     """Records found under ``paths`` (files, WFDB record names or folders; biosig.readers)."""
     from biosig.readers import discover, read

@@ -49,6 +49,19 @@ and where AF shows fibrillatory f-waves instead), each from the beats of the win
                            |A - mean(A)| (P-R interval stability: small with a P wave)
 ====  ===================  ==================================================================
 
+The descriptor set ``"pulse"`` (issue 14, PPG: ppg-tiny) keeps the 7 rhythm descriptors above
+(0-6, the same definitions on pulse peaks) and replaces the ECG P/QRS/T morphology by three pulse
+descriptors that are well defined for a pulse wave (segments z-scored over the window, so
+amplitudes are comparable within it):
+
+====  ===================  ==================================================================
+ 7    pulse_amp_cv         coefficient of variation over beats of the pulse amplitude (peak-to-
+                           peak of the beat segment, ddof 0): amplitude alternates with the
+                           filling time in irregular rhythms and with breathing in sinus rhythm
+ 8    template_corr_mean   as 10 above (beat-to-template correlation, pulse shape stability)
+ 9    template_corr_std    as 11 above
+====  ===================  ==================================================================
+
 A descriptor that is undefined (too few beats or intervals) is 0. Windows with several channels
 average each descriptor over the channels. ``tests/test_descriptors.py`` checks every value
 against the NumPy oracle :func:`descriptors_numpy` on synthetic tokens with known RR series.
@@ -64,14 +77,16 @@ NAMES = ("beat_rate_hz", "mean_rr_s", "std_rr_s", "rmssd_s", "pnn50", "irregular
          "t_energy_mean")
 N_DESC = len(NAMES)
 ATRIAL_NAMES = ("p_consistency", "p_amp_rel", "fwave_band_frac", "p_peak_std_s")
-DESCRIPTOR_SETS = {"v1": NAMES, "atrial": NAMES + ATRIAL_NAMES}
+PULSE_NAMES = NAMES[:7] + ("pulse_amp_cv", "template_corr_mean", "template_corr_std")
+DESCRIPTOR_SETS = {"v1": NAMES, "atrial": NAMES + ATRIAL_NAMES, "pulse": PULSE_NAMES}
 FWAVE_BAND_HZ = (4.0, 9.0)
 NFFT = 256
 CLIP = 5.0      # standardised targets are clipped to +-CLIP (a missed beat must not dominate a batch)
 # scale descriptors that differ by factors between rhythms (sinus vs AF) and are heavy-tailed (an
 # ectopic or missed beat) are regressed on a log scale: log(value + floor), floors in their units
 LOG_FLOORS = {2: 0.005, 3: 0.005, 5: 0.005, 8: 0.01, 11: 0.005}
-SET_LOG_FLOORS = {"v1": LOG_FLOORS, "atrial": {**LOG_FLOORS, 14: 0.02, 16: 0.005}}
+SET_LOG_FLOORS = {"v1": LOG_FLOORS, "atrial": {**LOG_FLOORS, 14: 0.02, 16: 0.005},
+                  "pulse": {2: 0.005, 3: 0.005, 5: 0.005, 7: 0.01, 9: 0.005}}
 _EPS = 1e-6
 
 
@@ -187,6 +202,9 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
                        p_mean, p_std, qrs_mean, c_mean, c_std, t_mean], -1)  # (M, N_DESC)
     if descriptor_set == "atrial":
         out = torch.cat([out, _atrial(seg, vf, n_beats, reg, fs_hz)], -1)
+    elif descriptor_set == "pulse":
+        amp_mean, amp_std = _mstd(seg.amax(-1) - seg.amin(-1), vf, n_beats)
+        out = torch.cat([out[:, :7], (amp_std / amp_mean.clamp_min(_EPS))[:, None], out[:, 10:12]], -1)
     elif descriptor_set != "v1":
         raise ValueError(f"unknown descriptor set {descriptor_set!r}; expected one of {', '.join(DESCRIPTOR_SETS)}")
     return out.reshape(B, C, out.shape[-1]).mean(1)
@@ -224,6 +242,16 @@ def descriptors_numpy(tokens: np.ndarray, valid: np.ndarray, fs_hz: float, befor
     L = pd - 6
     reg = regions(fs_hz, before, L)
     nd = n_desc(descriptor_set)
+    if descriptor_set == "pulse":   # the 7 rhythm descriptors of v1 per channel, then the pulse ones
+        out = np.zeros((B, C, nd))
+        for b in range(B):
+            for c in range(C):
+                o = descriptors_numpy(tokens[b:b + 1, :, c:c + 1], valid[b:b + 1, :, c:c + 1], fs_hz, before,
+                                      refractory, "v1")[0]
+                amp = np.array([np.ptp(tokens[b, k, c, :L]) for k in range(K) if valid[b, k, c]])
+                cv = amp.std() / max(amp.mean(), _EPS) if len(amp) else 0.0
+                out[b, c] = np.concatenate([o[:7], [cv], o[10:12]])
+        return out.mean(1)
     out = np.zeros((B, C, nd))
     for b in range(B):
         for c in range(C):

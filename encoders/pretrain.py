@@ -53,7 +53,7 @@ class TrainConfig:
     synthetic: bool = False
     synthetic_records: int = 32
     synthetic_seconds: float = 60.0
-    synthetic_rhythm_records: int = 0   # ECG: records of encoders.data.synthetic_rhythm_records
+    synthetic_rhythm_records: int = 0   # ECG: encoders.data.synthetic_rhythm_records; PPG: synthetic_pulse_records
     synthetic_rhythm_atrial: bool = False   # ... with atrial activity varying (synthetic_atrial_records)
     steps: int = 200
     batch_size: int = 32
@@ -101,18 +101,24 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
 
 def load_data(cfg: TrainConfig, config, pipeline):
     """The training :class:`encoders.data.WindowSet` for ``cfg``."""
-    from encoders.data import build_windows, file_records, synthetic_records, synthetic_rhythm_records
+    from encoders.data import (build_windows, file_records, synthetic_pulse_records, synthetic_records,
+                               synthetic_rhythm_records)
     sources = []
     if cfg.data:
         sources.append(file_records(cfg.data, cfg.modality))
     if cfg.synthetic:
         sources.append(synthetic_records(cfg.modality, cfg.synthetic_records, cfg.synthetic_seconds, cfg.seed))
     if cfg.synthetic_rhythm_records:
-        if cfg.modality != "ecg" or cfg.synthetic_rhythm_records < 0:
+        if cfg.modality not in ("ecg", "ppg") or cfg.synthetic_rhythm_records < 0:
             raise EncoderError(f"--synthetic-rhythm-records {cfg.synthetic_rhythm_records}: needs --modality ecg "
-                               "and a count >= 0")
-        sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
-                                                atrial=cfg.synthetic_rhythm_atrial))
+                               "or ppg and a count >= 0")
+        if cfg.modality == "ppg":
+            if cfg.synthetic_rhythm_atrial:
+                raise EncoderError("--synthetic-rhythm-atrial needs --modality ecg (atrial activity is an ECG feature)")
+            sources.append(synthetic_pulse_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed))
+        else:
+            sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
+                                                    atrial=cfg.synthetic_rhythm_atrial))
     if not sources:
         raise EncoderError("no training data: give --data PATH... or --synthetic")
     records = (r for src in sources for r in src)
@@ -283,7 +289,10 @@ def pretrain(cfg: TrainConfig) -> dict:
 # config fields that may differ between a checkpoint and a model initialised from it
 _OBJECTIVE_FIELDS = {"name", "mask_ratio", "mask_mode", "span_patches", "spectral_loss_weight", "cross_modal",
                      "rhythm_loss_weight", "descriptor_set", "descriptor_weight",
-                     "window_s", "export_mode"}
+                     "window_s", "export_mode",
+                     # the objective and its training-only heads (a mae+clocs checkpoint may start a
+                     # mae+descriptors run: the encoder is copied, the projection head dropped)
+                     "objective", "contrastive_weight", "temperature", "proj_dim", "crop_fraction"}
 # training-only heads: taken over only where their shapes match (another descriptor set starts a fresh
 # descriptor head and fresh target statistics)
 _HEADS = ("desc_head.", "proj_head.")

@@ -230,8 +230,8 @@ def test_synthetic_rhythm_records_vary_rhythm_not_morphology():
     assert d[:, NAMES.index("template_corr_mean")].min() > 0.8                 # one beat model (plus noise)
 
 
-def test_synthetic_rhythm_records_need_ecg(tmp_path, capsys):
-    rc = main(["pretrain", "--modality", "ppg", "--synthetic-rhythm-records", "2", "--steps", "1",
+def test_synthetic_rhythm_records_need_ecg_or_ppg(tmp_path, capsys):
+    rc = main(["pretrain", "--modality", "audio", "--synthetic-rhythm-records", "2", "--steps", "1",
                "--no-progress", *TINY, "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 2 and "needs --modality ecg" in err and "Traceback" not in err

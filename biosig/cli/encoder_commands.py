@@ -87,7 +87,9 @@ def register(subparsers) -> None:
                    help="length of each synthetic record in s (default 60)")
     p.add_argument("--synthetic-rhythm-records", type=int, default=0, metavar="N",
                    help="ECG: also N synthetic records with one beat model and rhythms from regular to "
-                        "irregularly irregular (encoders.data.synthetic_rhythm_records; no label used; default 0)")
+                        "irregularly irregular (encoders.data.synthetic_rhythm_records; no label used; default 0); "
+                        "PPG: N synthetic pulse records with varied rhythms and pulse shapes "
+                        "(encoders.data.synthetic_pulse_records)")
     p.add_argument("--synthetic-rhythm-atrial", action="store_true",
                    help="make those records regular or irregular WITH P waves or WITHOUT (f-waves instead), "
                         "independently (encoders.data.synthetic_atrial_records)")
