@@ -12,6 +12,7 @@ import torch
 import encoders
 from biosig.cli import main
 from biosig.synthetic_af import ecg_from_beats
+from encoder_helpers import SMALL, TINY, random_beat_tokens
 from encoders.config import get_config
 from encoders.data import ATRIAL_KINDS, synthetic_atrial_records, synthetic_rhythm_records
 from encoders.descriptors import (ATRIAL_NAMES, DESCRIPTOR_SETS, N_DESC, NAMES, compute, descriptors_numpy,
@@ -19,9 +20,6 @@ from encoders.descriptors import (ATRIAL_NAMES, DESCRIPTOR_SETS, N_DESC, NAMES, 
 from encoders.errors import EncoderError
 from encoders.model import EncoderModel
 
-SMALL = dict(dim=32, depth=1, heads=2, decoder_dim=32, decoder_heads=2, decoder_depth=1)
-TINY = ["--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "decoder_dim=32",
-        "--set", "decoder_heads=2", "--set", "decoder_depth=1"]
 FS, BEFORE, R = 250.0, 62, 62
 ALL = DESCRIPTOR_SETS["atrial"]
 
@@ -33,16 +31,7 @@ def _model(**kw):
 
 
 def _random_tokens(counts, C=2, K=40, L=174, seed=0):
-    """Random beat tokens with ``counts[b]`` valid slots per window (each channel), pad slots junk."""
-    rng = np.random.default_rng(seed)
-    tok = (rng.standard_normal((len(counts), K, C, L + 6)) * 3).astype(np.float32)
-    valid = np.zeros((len(counts), K, C), bool)
-    for b, n in enumerate(counts):
-        for c in range(C):
-            valid[b, rng.choice(K, size=n, replace=False), c] = True
-            tok[b, :, c, L + 2] = valid[b, :, c]
-            tok[b, :, c, L] = rng.uniform(0.4, 1.2, K)
-    return tok, valid
+    return random_beat_tokens(counts, L, C, K, seed)
 
 
 def test_atrial_descriptors_match_numpy_oracle_and_v1_is_unchanged():

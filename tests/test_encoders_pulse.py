@@ -15,6 +15,7 @@ from biosig.errors import SignalError
 from biosig.synthetic_pulse import (PULSE_KINDS, ppg_from_pulse_beats, pulse_beat_times, pulse_records,
                                     simulate_pulse_record)
 from conftest import ROOT
+from encoder_helpers import SMALL, TINY, random_beat_tokens
 from encoders.config import get_config
 from encoders.data import synthetic_pulse_records
 from encoders.descriptors import (DESCRIPTOR_SETS, NAMES, PULSE_NAMES, SET_LOG_FLOORS, compute, descriptors_numpy,
@@ -22,9 +23,6 @@ from encoders.descriptors import (DESCRIPTOR_SETS, NAMES, PULSE_NAMES, SET_LOG_F
 from encoders.errors import EncoderError
 from encoders.model import EncoderModel
 
-SMALL = dict(dim=32, depth=1, heads=2, decoder_dim=32, decoder_heads=2, decoder_depth=1)
-TINY = ["--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "decoder_dim=32",
-        "--set", "decoder_heads=2", "--set", "decoder_depth=1"]
 FS, BEFORE, R = 125.0, 31, 31
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -35,15 +33,7 @@ def _model(**kw):
 
 
 def _random_tokens(counts, C=2, K=40, L=87, seed=0):
-    rng = np.random.default_rng(seed)
-    tok = (rng.standard_normal((len(counts), K, C, L + 6)) * 3).astype(np.float32)
-    valid = np.zeros((len(counts), K, C), bool)
-    for b, n in enumerate(counts):
-        for c in range(C):
-            valid[b, rng.choice(K, size=n, replace=False), c] = True
-            tok[b, :, c, L + 2] = valid[b, :, c]
-            tok[b, :, c, L] = rng.uniform(0.4, 1.2, K)
-    return tok, valid
+    return random_beat_tokens(counts, L, C, K, seed)
 
 
 def test_pulse_descriptors_match_numpy_oracle_and_share_v1_definitions():
