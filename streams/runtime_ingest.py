@@ -90,20 +90,16 @@ class IngestMixin:
         stats = st.stats
         stats.accept(recv_s, n)
         stats.ingest_ms.add((recv_s - t_last) * 1e3)
-        if st.modality == "motion":   # the forecast first: the live view's copy can wait
+        motion = st.modality == "motion"
+        if motion:   # the forecast first: the live view's copy and the recording can wait
             self._forecast(st, t0, x, recv_s, h.get("sent_s"))
-            if self.config.tap_signals:
-                self._tap(h, x)
-            if self.recorder is not None:
-                with self._send_lock:
-                    self.recorder.add_input(h, x, recv_s)
-            return
         if self.config.tap_signals:
             self._tap(h, x)
         if self.recorder is not None:
             with self._send_lock:
                 self.recorder.add_input(h, x, recv_s)
-        self._deferred.append((st, x, t0, t_last, verdict in ("gap", "restart")))
+        if not motion:
+            self._deferred.append((st, x, t0, t_last, verdict in ("gap", "restart")))
 
     def _run_deferred(self):
         work, self._deferred = self._deferred, []
