@@ -12,7 +12,11 @@ regression per descriptor, 5 folds grouped by record, for the checkpoint(s) and 
 architecture with random weights. Also the AUROC of the record-mean embedding on each of the two
 synthetic tasks (``eval_probe --tasks ecg-syn ecg-atrial-syn`` measures the same with CIs and HRV rows).
 
-Run: ``python benchmarks/eval_pretext.py CKPT [CKPT ...] [--random-seeds 0]``. Prints one row per
+``--noise LEVEL`` embeds each window with acquisition noise (encoders/acquisition_noise.py, the same
+noise for every model: a fixed generator per batch) while the targets stay the clean window's: how
+well the embedding reports the descriptors of a noisy recording.
+
+Run: ``python benchmarks/eval_pretext.py CKPT [CKPT ...] [--random-seeds 0] [--noise 0.5]``. Prints one row per
 model: ``model | mean R^2 rhythm (0-6) | morphology (7-12) | atrial (13-16) | AUROC syn | AUROC atrial-syn``.
 """
 from __future__ import annotations
@@ -55,8 +59,9 @@ def ridge_r2(X, Y, groups, alpha=1.0, k=5):
     return 1 - ((Y - pred) ** 2).sum(0) / np.maximum(ss, 1e-12)
 
 
-def evaluate(model, x, rec, y_rec, task_rec):
+def evaluate(model, x, rec, y_rec, task_rec, noise: float = 0.0):
     import torch
+    from encoders.acquisition_noise import acquisition_noise
     from encoders.descriptors import compute
     from encoders.probe import cv_folds, out_of_fold_proba
     from sklearn.metrics import roc_auc_score
@@ -65,7 +70,8 @@ def evaluate(model, x, rec, y_rec, task_rec):
     with torch.no_grad():
         for a in range(0, len(x), 64):
             xb = torch.from_numpy(x[a:a + 64])
-            embs.append(model.embed_forward(xb).numpy())
+            xn = acquisition_noise(xb, 250.0, noise, torch.Generator().manual_seed(12345 + a))
+            embs.append(model.embed_forward(xn).numpy())
             tok, valid = model.frontend(xb)
             fe = model.frontend
             descs.append(compute(tok, valid, fe.fs_hz, fe.before, fe.r, "atrial").numpy())
@@ -86,7 +92,11 @@ def main(argv=None) -> int:
     ap.add_argument("checkpoints", nargs="+", help="checkpoint directories or shipped names")
     ap.add_argument("--random-seeds", type=int, nargs="*", default=[0],
                     help="also score the first checkpoint's architecture with random weights")
+    ap.add_argument("--noise", type=float, default=0.0,
+                    help="acquisition noise level on the embedded windows (targets stay clean; default 0)")
     args = ap.parse_args(argv)
+    if not 0 <= args.noise <= 2:
+        ap.error(f"--noise {args.noise} must be in [0, 2]")
     import torch
     torch.set_num_threads(1)
     import encoders
@@ -101,12 +111,12 @@ def main(argv=None) -> int:
     rows = []
     for ck in args.checkpoints:
         enc = encoders.load(ck)
-        rows.append((f"{ck} ({enc.model_id})", *evaluate(enc.model, x, rec, y, task_rec)))
+        rows.append((f"{ck} ({enc.model_id})", *evaluate(enc.model, x, rec, y, task_rec, args.noise)))
     for s in args.random_seeds:
         enc = random_encoder(str(args.checkpoints[0]), seed=s)
         rows.append((f"random weights seed {s} ({pathlib.Path(str(args.checkpoints[0])).name})",
-                     *evaluate(enc.model, x, rec, y, task_rec)))
-    print(f"# {len(records)} synthetic records, {len(x)} windows; R^2 per descriptor: "
+                     *evaluate(enc.model, x, rec, y, task_rec, args.noise)))
+    print(f"# {len(records)} synthetic records, {len(x)} windows, acquisition noise {args.noise:g}; R^2 per descriptor: "
           f"{', '.join(DESCRIPTOR_SETS['atrial'])}")
     print("model | mean R^2 rhythm | mean R^2 morphology | mean R^2 atrial | AUROC syn | AUROC atrial-syn "
           "| per-descriptor R^2")

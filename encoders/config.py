@@ -95,6 +95,9 @@ class EncoderConfig:
     descriptor_set : ECG descriptor targets, ``"v1"`` (13 rhythm and morphology descriptors) or
         ``"atrial"`` (those plus 4 atrial-activity descriptors; encoders/descriptors.py) or ``"pulse"``
         (PPG: the 7 rhythm descriptors plus pulse amplitude variability and beat-to-template correlation).
+    descriptor_noise : > 0: the descriptor term embeds the window with acquisition noise (in-band
+        noise, baseline wander, motion bursts up to this std relative to the window's std;
+        encoders/acquisition_noise.py) and regresses the descriptors of the clean window; 0: off.
     rhythm_loss_weight : beat tokenizer only: extra weight of the MAE error on the 6 interval
         features of masked beats (their mean squared error is added times this weight; 0: the
         plain MAE loss, where they are 6 of ~180 target values).
@@ -144,6 +147,7 @@ class EncoderConfig:
     rhythm_loss_weight: float = 0.0
     descriptor_weight: float = 1.0
     descriptor_set: str = "v1"
+    descriptor_noise: float = 0.0
     pool: str = "mean"
     attn_kernel: str = "auto"
 
@@ -179,6 +183,12 @@ class EncoderConfig:
         if self.descriptor_set not in DESCRIPTOR_SETS:
             raise EncoderError(f"unknown descriptor_set {self.descriptor_set!r}; expected one of "
                                f"{', '.join(DESCRIPTOR_SETS)}")
+        if not 0.0 <= self.descriptor_noise <= 2.0:
+            raise EncoderError(f"descriptor_noise must be in [0, 2] (std relative to the window's), "
+                               f"got {self.descriptor_noise}")
+        if self.descriptor_noise > 0 and self.tokenizer != "beat":
+            raise EncoderError("descriptor_noise needs the beat tokenizer (ECG / PPG descriptors; "
+                               "the noise model is an ECG / PPG one)")
         if self.pool not in POOLS:
             raise EncoderError(f"unknown pool {self.pool!r}; expected one of {', '.join(POOLS)}")
         if self.pool == "mean+std" and self.dim % 2:

@@ -148,21 +148,30 @@ def objective_loss(model, x: torch.Tensor, channel_idx=None, generator=None, bat
         out["nce"] = nce
         loss = loss + c.contrastive_weight * nce
     if "descriptors" in parts:
-        desc = descriptor_loss(model, x, channel_idx)
+        desc = descriptor_loss(model, x, channel_idx, generator, batch_slice)
         out["desc"] = desc
         loss = loss + c.descriptor_weight * desc
     out["loss"] = loss
     return out
 
 
-def descriptor_loss(model, x: torch.Tensor, channel_idx=None) -> torch.Tensor:
+def descriptor_loss(model, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None) -> torch.Tensor:
     """Mean squared error of the linear descriptor head on the pooled embedding of the whole window
     against the standardised descriptors of its beat tokens (encoders/descriptors.py); the running
-    statistics take in the batch when the model is training."""
+    statistics take in the batch when the model is training. With ``descriptor_noise`` > 0 the
+    embedding is that of the window plus acquisition noise (encoders/acquisition_noise.py) and the
+    targets stay those of the clean window."""
+    c = model.config
     tok, patches, _, valid = model.tokenize_masked(x, channel_idx)
-    emb = model.pool(model._run_encoder(tok), valid)                          # (B, D)
+    if c.descriptor_noise > 0:
+        from encoders.acquisition_noise import acquisition_noise
+        xn = acquisition_noise(x, c.input_fs_hz, c.descriptor_noise, generator, batch_slice)
+        tok_n, _, _, valid_n = model.tokenize_masked(xn, channel_idx)
+        emb = model.pool(model._run_encoder(tok_n), valid_n)                  # (B, D), noisy input
+    else:
+        emb = model.pool(model._run_encoder(tok), valid)                      # (B, D)
     fe = model.frontend
-    if model.config.modality == "audio":   # spectral / envelope descriptors (encoders/audio_descriptors.py)
+    if c.modality == "audio":   # spectral / envelope descriptors (encoders/audio_descriptors.py)
         from encoders.audio_descriptors import compute as compute_audio
         d = compute_audio(fe, x)
     else:
@@ -170,7 +179,7 @@ def descriptor_loss(model, x: torch.Tensor, channel_idx=None) -> torch.Tensor:
         B, N, pd = patches.shape
         C = x.shape[1]                                                        # beat tokens: (B, K, C) slots
         d = compute(patches.reshape(B, N // C, C, pd), valid.reshape(B, N // C, C),
-                    fe.fs_hz, fe.before, fe.r, model.config.descriptor_set)    # (B, n_desc)
+                    fe.fs_hz, fe.before, fe.r, c.descriptor_set)              # (B, n_desc), clean window
     target = model.desc_head.standardise(d, update=model.training)
     pred = model.desc_head(emb.float())                                       # (B, N_DESC)
     return (pred - target).pow(2).mean()
