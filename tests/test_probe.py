@@ -150,12 +150,13 @@ def test_probe_cli_with_baselines_and_groups(tmp_path, capsys):
     biosig embed with random weights, then probe --baseline ibi --baseline random --group-column."""
     from biosig.synthetic import simulate
     from biosig.writers import write
-    rows = ["record,label,patient"]
+    rows = ["record,label,patient,coin"]
+    coin = "ababbaabbbaaabab"                  # 8 + 8, unrelated to the rate: a probe that is not perfect
     for i in range(16):
         fast = i % 2
         hr = (95 + 3 * i) if fast else (55 + 2 * i)
         write(simulate("ecg", 22, seed=i, fs_hz=250.0, heart_rate_bpm=min(hr, 120)), tmp_path / f"r{i:02d}.csv")
-        rows.append(f"r{i:02d},{'fast' if fast else 'slow'},p{i // 2}")
+        rows.append(f"r{i:02d},{'fast' if fast else 'slow'},p{i // 2},{coin[i]}")
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     emb = tmp_path / "emb.parquet"
     assert main(["embed", str(tmp_path), "--model", "ecg-tiny", "--random-weights", "--window-s", "5",
@@ -173,6 +174,34 @@ def test_probe_cli_with_baselines_and_groups(tmp_path, capsys):
     assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
                  "--label-column", "label", "--baseline", "random"]) == 2
     assert "--model" in capsys.readouterr().err
+    # --combined: IBI + embeddings vs IBI alone, against scikit-learn on the same folds
+    assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
+                 "--label-column", "coin", "--folds", "4", "--baseline", "ibi",
+                 "--combined", "--bootstrap", "50", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    both = res["combined: ibi + embeddings"]
+    assert set(both) == {"ibi + embeddings", "ibi"} and "diff" in both["ibi"]
+    from encoders.baselines import baseline_features
+    from biosig.readers import read
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+    names = [f"r{i:02d}" for i in range(16)]
+    df = pl.read_parquet(emb)
+    E = np.stack([np.mean(df.filter(pl.col("source").str.contains(n))["embedding"].to_list(), axis=0) for n in names])
+    F = baseline_features("ibi", [read(tmp_path / f"{n}.csv") for n in names], modality="ecg")
+    Xb, y = np.hstack([F, E]), np.array([c == "b" for c in coin], int)
+    proba = np.zeros(16)
+    for train, test in cv_folds(y, 4, 0):
+        sc = StandardScaler().fit(Xb[train])
+        clf = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced", random_state=0)
+        proba[test] = clf.fit(sc.transform(Xb[train]), y[train]).predict_proba(sc.transform(Xb[test]))[:, 1]
+    auc = roc_auc_score(y, proba)
+    assert 0.05 < auc < 0.95 and both["ibi + embeddings"]["auroc"]["value"] == pytest.approx(auc, abs=1e-9)
+    assert both["ibi"]["auroc"]["value"] != pytest.approx(auc, abs=1e-6)   # the embeddings were added
+    assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
+                 "--label-column", "label", "--combined"]) == 2
+    assert "--combined needs a handcrafted --baseline" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- nested choice of the strength C

@@ -169,6 +169,9 @@ def register(subparsers) -> None:
                    help="also probe these features on the same records and folds (repeatable): neurokit2 HRV, "
                         "inter-beat-interval statistics, MFCC mean/std, or --model with random weights; prints "
                         "baseline | ours | diff with a paired bootstrap CI")
+    q.add_argument("--combined", action="store_true",
+                   help="with --baseline hrv|ibi|mfcc: also probe the handcrafted features + the embeddings against "
+                        "the handcrafted features alone (does the embedding add to HRV?), same folds, paired CI")
     q.add_argument("--model", default=None, metavar="NAME|DIR", help="architecture for --baseline random")
     q.add_argument("--random-seed", type=int, default=0, help="seed of the random weights (default 0)")
     q.add_argument("--group-column", default=None, metavar="COL",
@@ -299,6 +302,8 @@ def probe_command(args) -> int:
         _, groups = join_labels([keys[i] for i in kept], labels, args.group_column, args.key_column)
         if len(groups) != len(kept):
             raise BiosigError(f"--group-column {args.group_column}: empty group for some records")
+    if args.combined and not set(args.baseline) - {"random"}:
+        raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi or mfcc) to add the embeddings to")
     if args.baseline:
         return _probe_with_baselines(args, emb, keys, kept, X, y, groups)
     if groups is not None:
@@ -320,6 +325,8 @@ def probe_command(args) -> int:
 
 def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     """Baseline features on the records behind the embeddings, same folds, paired CIs."""
+    import numpy as np
+
     from biosig.errors import BiosigError
     from biosig.readers import read
     from encoders.baselines import baseline_features, impute_median
@@ -345,13 +352,23 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
         feats[f"{kind}" + (f" seed {args.random_seed}" if kind == "random" else "")] = F
     folds = cv_folds(y, args.folds, args.seed, groups)
     res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
+    combined = {}
+    if args.combined:   # handcrafted + embeddings (reference) vs the handcrafted features alone
+        for kind in dict.fromkeys(k for k in args.baseline if k != "random"):
+            both = f"{kind} + embeddings"
+            combined[both] = compare({both: np.hstack([feats[kind], feats[ours]]), kind: feats[kind]}, y, folds,
+                                     reference=both, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
     if args.json:
-        print(json.dumps(res))
+        print(json.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
         return 0
     kind = "stratified grouped" if groups is not None else "stratified"
     print(f"{len(y)} records, classes {res[ours]['classes']}, {len(folds)}-fold {kind} CV; ours = {args.embeddings}")
     for row in format_rows(res, ours):
         print(row)
+    for both, r in combined.items():
+        print(f"# {both} vs {both.split(' + ')[0]} alone (ours = {both})")
+        for row in format_rows(r, both):
+            print(row)
     print("C per fold: " + "; ".join(f"{name} {_fmt_C(r['C'])}" for name, r in res.items()))
     return 0
 
