@@ -22,6 +22,10 @@ Tasks
   30 s at 100 Hz; AF = irregular intervals and beat-to-beat pulse amplitude, sinus = regular rhythm
   with respiratory sinus arrhythmia). Clearly not real data: the held-out real PPG rhythm sets are
   re-checked by the project owners.
+* ``ppg-rhythm``: **synthetic** 6-class PPG rhythm task (``synthetic_rhythm_ppg``: 30 records of 30 s
+  at 100 Hz per class; sinus, AF, frequent ectopy, bigeminy, sinus bradycardia, sinus tachycardia;
+  the pulse model of ``ppg``; the first four share 55-100 bpm), macro one-vs-rest AUROC: the synthetic
+  counterpart of the owners' real 6-rhythm PPG task. Not in the default ``--tasks``.
 * ``audio``: COVID-19 positive vs negative on the 120 coughs in ``../shared/data/cough``, grouped
   folds by participant (one recording per participant: the file). All positives come from the
   call-center source, so ``--audio-call-center-only`` restricts to call-center recordings (60 vs 22)
@@ -47,11 +51,36 @@ DATA = ROOT.parent / "shared" / "data"
 log = logging.getLogger("eval_probe")
 
 
+def _ppg_from_beats(beats, mean_rr: float, t: np.ndarray, seconds: float, resp_hz: float, resp_phase: float,
+                    rng) -> np.ndarray:
+    """One SYNTHETIC PPG trace (float64) from ``beats`` = [(time_s, preceding interval_s), ...]: a
+    systolic + diastolic Gaussian wave per beat (random widths, delay and ratio per record), smaller
+    after a shorter interval (``min(rr / mean_rr, 1.4) ** 1.5``: less filling time), plus respiratory
+    baseline wander, white noise and Poisson(1) motion bursts of 1-3 s. Draws from ``rng`` in a fixed order."""
+    n = len(t)
+    x = np.zeros(n)
+    w1, w2, d2, a2 = rng.uniform(0.08, 0.12), rng.uniform(0.12, 0.18), rng.uniform(0.25, 0.35), rng.uniform(0.3, 0.6)
+    for tb, rr in beats:
+        amp = min(rr / mean_rr, 1.4) ** 1.5    # shorter filling time, smaller pulse (every rhythm)
+        x += amp * (np.exp(-0.5 * ((t - tb) / w1) ** 2) + a2 * np.exp(-0.5 * ((t - tb - d2) / w2) ** 2))
+    x += 0.3 * np.sin(2 * np.pi * resp_hz * t + resp_phase) + rng.normal(0, rng.uniform(0.05, 0.3), n)
+    for _ in range(rng.poisson(1.0)):   # motion artefacts: 1-3 s bursts of low-frequency noise
+        a, dur = rng.uniform(0, seconds - 3), rng.uniform(1, 3)
+        sel = (t >= a) & (t < a + dur)
+        x[sel] += np.cumsum(rng.normal(0, 0.15, sel.sum()))
+    return x
+
+
+def _ppg_record(x: np.ndarray, fs_hz: float, name: str):
+    from biosig.record import Record
+    return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("PLETH",), units=("a.u.",),
+                  modality="ppg", metadata={"record": name})
+
+
 def synthetic_af_ppg(n_per_class: int = 60, seconds: float = 30.0, fs_hz: float = 100.0, seed: int = 1000):
     """SYNTHETIC PPG records and labels (1 = AF): pulses (systolic + diastolic Gaussian waves) at
     beat times from a regular rhythm with respiratory modulation (sinus) or i.i.d. irregular
     intervals with interval-dependent pulse amplitude (AF); baseline wander and noise on both."""
-    from biosig.record import Record
     rng = np.random.default_rng(seed)
     records, labels = [], []
     n = int(seconds * fs_hz)
@@ -74,19 +103,68 @@ def synthetic_af_ppg(n_per_class: int = 60, seconds: float = 30.0, fs_hz: float 
             rr = max(rr, 0.3)
             tb += rr
             beats.append((tb, rr))
-        x = np.zeros(n)
-        w1, w2, d2, a2 = rng.uniform(0.08, 0.12), rng.uniform(0.12, 0.18), rng.uniform(0.25, 0.35), rng.uniform(0.3, 0.6)
-        for tb, rr in beats:
-            amp = min(rr / mean_rr, 1.4) ** 1.5    # shorter filling time, smaller pulse (both rhythms)
-            x += amp * (np.exp(-0.5 * ((t - tb) / w1) ** 2) + a2 * np.exp(-0.5 * ((t - tb - d2) / w2) ** 2))
-        x += 0.3 * np.sin(2 * np.pi * resp_hz * t + resp_phase) + rng.normal(0, rng.uniform(0.05, 0.3), n)
-        for _ in range(rng.poisson(1.0)):   # motion artefacts: 1-3 s bursts of low-frequency noise
-            a, dur = rng.uniform(0, seconds - 3), rng.uniform(1, 3)
-            sel = (t >= a) & (t < a + dur)
-            x[sel] += np.cumsum(rng.normal(0, 0.15, sel.sum()))
-        records.append(Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("PLETH",),
-                              units=("a.u.",), modality="ppg", metadata={"record": f"synthetic-ppg-{i}"}))
+        x = _ppg_from_beats(beats, mean_rr, t, seconds, resp_hz, resp_phase, rng)
+        records.append(_ppg_record(x, fs_hz, f"synthetic-ppg-{i}"))
         labels.append(af)
+    return records, np.array(labels)
+
+
+# the six classes of ``synthetic_rhythm_ppg`` (label = index) and their sinus / mean rate ranges (bpm):
+# the four rhythm classes share 55-100 bpm so that rate alone separates only brady- and tachycardia
+PPG_RHYTHMS = ("sinus", "AF", "ectopy", "bigeminy", "bradycardia", "tachycardia")
+PPG_RHYTHM_BPM = ((55, 100), (55, 100), (55, 100), (55, 100), (38, 55), (105, 150))
+
+
+def rhythm_ppg_beats(label: int, seconds: float, rng):
+    """Beat times of one record of class ``label`` (see :data:`PPG_RHYTHMS`):
+    ``(beats [(time_s, preceding interval_s), ...], mean_rr_s, resp_hz, resp_phase)``.
+
+    Sinus, brady- and tachycardia: respiratory sinus arrhythmia (2-8 % of the interval; 1-4 % for
+    tachycardia) plus 2 % jitter. AF: i.i.d. intervals, CV 6-14 %. Ectopy: sinus with 10-25 % of the
+    beats premature (coupling 55-75 % of the sinus interval) followed by a full compensatory pause
+    (premature + pause = two sinus intervals). Bigeminy: every sinus beat followed by a premature beat
+    (fixed coupling 55-75 % per record) and its compensatory pause, so intervals alternate short-long.
+    Every class draws the same parameters in the same order (fixed number of draws before the beats)."""
+    mean_rr = 60.0 / rng.uniform(*PPG_RHYTHM_BPM[label])
+    resp_hz, resp_phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
+    rsa = rng.uniform(0.01, 0.04) if label == 5 else rng.uniform(0.02, 0.08)
+    cv, frac, coupling = rng.uniform(0.06, 0.14), rng.uniform(0.10, 0.25), rng.uniform(0.55, 0.75)
+    beats, tb = [], -rng.uniform(0, mean_rr)
+    while tb < seconds + 1:
+        if label == 1:
+            rr = mean_rr * (1 + rng.normal(0, cv))
+        else:
+            rr = mean_rr * (1 + rsa * np.sin(2 * np.pi * resp_hz * tb + resp_phase) + rng.normal(0, 0.02))
+            # ectopy: a premature beat in a fraction q of the sinus cycles is frac = q / (1 + q) of all beats
+            c = None
+            if label == 2 and rng.random() < frac / (1 - frac):
+                c = rng.uniform(0.55, 0.75)
+            elif label == 3:
+                c = coupling
+            if c is not None:
+                beats.append((tb + c * rr, c * rr))
+                tb, rr = tb + c * rr, (2 - c) * rr
+        rr = max(rr, 0.3)
+        tb += rr
+        beats.append((tb, rr))
+    return beats, mean_rr, resp_hz, resp_phase
+
+
+def synthetic_rhythm_ppg(n_per_class: int = 30, seconds: float = 30.0, fs_hz: float = 100.0, seed: int = 5000):
+    """SYNTHETIC 6-class PPG rhythm records and labels 0..5 (:data:`PPG_RHYTHMS`: sinus, AF, ectopy,
+    bigeminy, bradycardia, tachycardia; beat times from :func:`rhythm_ppg_beats`), rendered by the pulse
+    model of :func:`synthetic_af_ppg` (the same per-record shape, noise and motion draws). Record ``i``
+    has label ``i % 6``; one generator seeded with ``seed``."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fs_hz)
+    t = np.arange(n) / fs_hz
+    records, labels = [], []
+    for i in range(len(PPG_RHYTHMS) * n_per_class):
+        label = i % len(PPG_RHYTHMS)
+        beats, mean_rr, resp_hz, resp_phase = rhythm_ppg_beats(label, seconds, rng)
+        x = _ppg_from_beats(beats, mean_rr, t, seconds, resp_hz, resp_phase, rng)
+        records.append(_ppg_record(x, fs_hz, f"synthetic-ppg-rhythm-{i}"))
+        labels.append(label)
     return records, np.array(labels)
 
 
@@ -172,6 +250,10 @@ def load_task(task: str, call_center_only: bool = False):
     if task == "ppg":
         recs, y = synthetic_af_ppg()
         return recs, y, None, "SYNTHETIC AF vs sinus PPG (100 Hz, 30 s), stratified 5-fold"
+    if task == "ppg-rhythm":
+        recs, y = synthetic_rhythm_ppg()
+        return recs, y, None, ("SYNTHETIC 6-class PPG rhythm (" + ", ".join(f"{k} {c}" for k, c in enumerate(PPG_RHYTHMS))
+                               + "; 100 Hz, 30 s), macro one-vs-rest AUROC, stratified 5-fold")
     if task == "audio":
         d = DATA / "cough"
         meta = json.loads((d / "metadata.json").read_text())
@@ -185,7 +267,8 @@ def load_task(task: str, call_center_only: bool = False):
     raise ValueError(task)
 
 
-TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-atrial-syn": ("ecg-tiny", ("hrv",)), "ppg": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",))}
+TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-atrial-syn": ("ecg-tiny", ("hrv",)), "ppg": ("ppg-tiny", ("ibi",)),
+         "ppg-rhythm": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",))}
 
 
 def run_task(task: str, args) -> dict:
@@ -206,7 +289,8 @@ def run_task(task: str, args) -> dict:
         feats[f"{kind} features" + (f" ({n_bad} imputed)" if n_bad else "")] = X
     folds = cv_folds(y, args.folds, args.seed, groups)
     res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
-    print(f"\n## {task}: {desc}; {len(y)} records ({int(y.sum())} positive); ours = {ours} "
+    counts = "/".join(str(c) for c in np.bincount(y)) + " per class" if y.max() > 1 else f"{int(y.sum())} positive"
+    print(f"\n## {task}: {desc}; {len(y)} records ({counts}); ours = {ours} "
           f"(window {enc.window_s:g} s)")
     for row in format_rows(res, ours):
         print(row)
@@ -240,7 +324,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", nargs="+", default=["ecg", "ppg", "audio"], choices=list(TASKS),
                     help="ecg: CinC 2017; ecg-syn: synthetic rhythm-only ECG (model selection); ecg-atrial-syn: "
-                         "synthetic AF vs irregular non-AF ECG, atrial activity only (model selection); ppg; audio")
+                         "synthetic AF vs irregular non-AF ECG, atrial activity only (model selection); ppg; ppg-rhythm: synthetic 6-class PPG rhythm "
+                         "(macro AUROC); audio")
     ap.add_argument("--ecg-model", default=None, help="checkpoint dir or name (default ecg-tiny)")
     ap.add_argument("--ppg-model", default=None, help="checkpoint dir or name (default ppg-tiny)")
     ap.add_argument("--audio-model", default=None, help="checkpoint dir or name (default audio-tiny)")
