@@ -30,8 +30,17 @@ Tasks
   folds by participant (one recording per participant: the file). All positives come from the
   call-center source, so ``--audio-call-center-only`` restricts to call-center recordings (60 vs 22)
   to take the recording channel out of the comparison.
+* ``spiro``: **synthetic** blow acceptability (ATS/ERS 2019): 60 clean forced expirations vs 60 with
+  a cough in the first second, an abrupt stop, variable effort or a slow start (15 each), from a
+  flow-volume generator independent of spiro-tiny's pretraining data (``benchmarks/spiro_tasks.py``);
+  baseline: the ATS/ERS spirometry indices.
+* ``spiro-pattern``: **synthetic** clean blows, normal / obstructive / restrictive (40 each),
+  macro one-vs-rest AUROC; same generator and baseline.
+* ``spiro-dev``: **synthetic** clean vs artefact blows of spiro-tiny's pretraining generator
+  (``biosig.synthetic.simulate_spiro``) on held-out seeds: model selection only, never ``spiro``.
+  Not in the default ``--tasks``.
 
-Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio] [--json out.json]``.
+Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio spiro spiro-pattern] [--json out.json]``.
 Data: PhysioNet/CinC Challenge 2017 (Clifford et al. 2017, ODC-BY); covid19-cough (CC0).
 """
 from __future__ import annotations
@@ -47,6 +56,7 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))   # spiro_tasks
 DATA = ROOT.parent / "shared" / "data"
 log = logging.getLogger("eval_probe")
 
@@ -264,11 +274,28 @@ def load_task(task: str, call_center_only: bool = False):
         groups = np.array([m["filename"] for m in meta])
         which = "call-center only" if call_center_only else "all sources"
         return recs, y, groups, f"cough COVID-19 +/- ({which}), folds grouped by participant"
+    if task == "spiro":
+        from spiro_tasks import synthetic_spiro_quality
+        recs, y = synthetic_spiro_quality()
+        return recs, y, None, ("SYNTHETIC blow acceptability: clean vs cough / abrupt stop / variable effort / "
+                               "slow start (100 Hz, 15 s), stratified 5-fold")
+    if task == "spiro-dev":
+        from spiro_tasks import pretraining_generator_quality
+        recs, y = pretraining_generator_quality()
+        return recs, y, None, ("SYNTHETIC clean vs artefact blows of the PRETRAINING generator, held-out seeds "
+                               "(model selection only), stratified 5-fold")
+    if task == "spiro-pattern":
+        from spiro_tasks import PATTERNS, synthetic_spiro_pattern
+        recs, y = synthetic_spiro_pattern()
+        return recs, y, None, ("SYNTHETIC clean blows, " + ", ".join(f"{k} {p}" for k, p in enumerate(PATTERNS))
+                               + " (100 Hz, 15 s), macro one-vs-rest AUROC, stratified 5-fold")
     raise ValueError(task)
 
 
 TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-atrial-syn": ("ecg-tiny", ("hrv",)), "ppg": ("ppg-tiny", ("ibi",)),
-         "ppg-rhythm": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",))}
+         "ppg-rhythm": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",)),
+         "spiro": ("spiro-tiny", ("spirometry",)), "spiro-pattern": ("spiro-tiny", ("spirometry",)),
+         "spiro-dev": ("spiro-tiny", ("spirometry",))}
 
 
 def run_task(task: str, args) -> dict:
@@ -322,13 +349,16 @@ def _C_arg(text: str):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tasks", nargs="+", default=["ecg", "ppg", "audio"], choices=list(TASKS),
+    ap.add_argument("--tasks", nargs="+", default=["ecg", "ppg", "audio", "spiro", "spiro-pattern"],
+                    choices=list(TASKS),
                     help="ecg: CinC 2017; ecg-syn: synthetic rhythm-only ECG (model selection); ecg-atrial-syn: "
                          "synthetic AF vs irregular non-AF ECG, atrial activity only (model selection); ppg; ppg-rhythm: synthetic 6-class PPG rhythm "
-                         "(macro AUROC); audio")
+                         "(macro AUROC); audio; spiro: synthetic blow acceptability; spiro-pattern: synthetic "
+                         "normal / obstructive / restrictive blows; spiro-dev: model selection (pretraining generator)")
     ap.add_argument("--ecg-model", default=None, help="checkpoint dir or name (default ecg-tiny)")
     ap.add_argument("--ppg-model", default=None, help="checkpoint dir or name (default ppg-tiny)")
     ap.add_argument("--audio-model", default=None, help="checkpoint dir or name (default audio-tiny)")
+    ap.add_argument("--spiro-model", default=None, help="checkpoint dir or name (default spiro-tiny)")
     ap.add_argument("--audio-call-center-only", action="store_true",
                     help="cough task on call-center recordings only (all positives are call-center)")
     ap.add_argument("--random-seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -47,7 +47,7 @@ def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None =
     **kw : modality-specific parameters, e.g. ``heart_rate_bpm``, ``noise_mv``, ``leads`` (ecg);
         ``heart_rate_bpm`` (ppg); ``rhythm="sinus"|"af"`` and ``af_cv`` (ecg, ppg: atrial
         fibrillation, see :mod:`biosig.synthetic_af`); ``resp_rate_bpm`` (resp, motion); ``kind="cough"|"breath"|"scene"``
-        (audio); ``pattern="normal"|"obstructive"|"restrictive"`` (spiro). Unknown keys raise.
+        (audio); ``pattern="normal"|"obstructive"|"restrictive"`` and ``artefact=None|"cough"|"effort"|"early-stop"|"slow-start"`` (spiro). Unknown keys raise.
     """
     check_modality(modality)
     if modality not in GENERATORS:
@@ -219,10 +219,39 @@ def spiro_volume_ml(t_s: np.ndarray, fvc_ml: float, fast_fraction: float, tau_fa
     return fvc_ml * emptied * onset
 
 
+SPIRO_ARTEFACTS = ("cough", "effort", "early-stop", "slow-start")
+
+
+def _spiro_time_warp(t_s: np.ndarray, artefact: str, rng) -> tuple[np.ndarray, float]:
+    """``(tau, rise_s)``: the blow's own clock ``tau(t)`` (the lung model is evaluated at ``tau``)
+    and the onset time constant, for one acquisition artefact (ATS/ERS 2019 reasons to reject a
+    blow). A pause of the clock is a flow interruption; a clock running fast afterwards, the
+    catch-up burst. Gaussian-shaped rate changes: ``rate = 1 - a g(t - t1) + b g(t - t2)``."""
+    dt = float(t_s[1] - t_s[0]) if len(t_s) > 1 else 0.01
+    rate = np.ones_like(t_s)
+    rise_s = 0.04
+    if artefact == "cough":            # in the first second: interruption, then a burst
+        tc, w = rng.uniform(0.15, 0.9), rng.uniform(0.02, 0.05)
+        rate -= rng.uniform(0.7, 1.0) * np.exp(-0.5 * ((t_s - tc) / w) ** 2)
+        rate += rng.uniform(0.5, 1.5) * np.exp(-0.5 * ((t_s - tc - 2.5 * w) / w) ** 2)
+    elif artefact == "effort":         # variable effort: flow lower for 0.1-0.5 s
+        te, w = rng.uniform(0.6, 3.5), rng.uniform(0.05, 0.25)
+        rate -= rng.uniform(0.3, 0.7) * np.exp(-0.5 * ((t_s - te) / w) ** 2)
+    elif artefact == "slow-start":     # hesitant start: large back-extrapolated volume
+        rise_s = float(rng.uniform(0.2, 0.5))
+    elif artefact == "early-stop":     # glottic closure / early termination: the clock stops
+        ts, w = rng.uniform(0.8, 4.0), rng.uniform(0.01, 0.04)
+        rate *= 1.0 / (1.0 + np.exp(np.clip((t_s - ts) / w, None, 700.0)))
+    tau = np.cumsum(np.clip(rate, 0.0, None)) * dt
+    return tau - np.interp(0.0, t_s, tau), rise_s
+
+
 def simulate_spiro(seconds: float, seed: int, fs_hz: float, pattern: str = "normal",
-                   fvc_ml: float | None = None, noise_ml: float = 2.0) -> Record:
+                   fvc_ml: float | None = None, noise_ml: float = 2.0, artefact: str | None = None) -> Record:
     if pattern not in SPIRO_PATTERNS:
         raise SignalError(f"pattern={pattern!r}; accepted: {', '.join(SPIRO_PATTERNS)}")
+    if artefact is not None and artefact not in SPIRO_ARTEFACTS:
+        raise SignalError(f"artefact={artefact!r}; accepted: None, {', '.join(SPIRO_ARTEFACTS)}")
     rng = _rng(seed, 4)
     # (FVC mL, fast fraction, tau fast s, tau slow s) ranges per pattern
     ranges = {
@@ -235,12 +264,16 @@ def simulate_spiro(seconds: float, seed: int, fs_hz: float, pattern: str = "norm
     n = _n(seconds, fs_hz)
     start_s = 0.5
     t = np.arange(n) / fs_hz - start_s
-    v = spiro_volume_ml(t, fvc, frac, tau_f, tau_s)
+    if artefact is None:
+        v = spiro_volume_ml(t, fvc, frac, tau_f, tau_s)
+    else:   # the artefact's own random stream: the clean blow of a seed is unchanged
+        tau, rise_s = _spiro_time_warp(t, artefact, _rng(seed, 41))
+        v = spiro_volume_ml(tau, fvc, frac, tau_f, tau_s, rise_s=rise_s)
     v = v + rng.normal(0.0, noise_ml, size=n)
     reached = float(spiro_volume_ml(np.array([t[-1]]), fvc, frac, tau_f, tau_s)[0])
     fev1 = float(spiro_volume_ml(np.array([1.0]), fvc, frac, tau_f, tau_s)[0])
     truth = {"pattern": pattern, "fvc_ml": reached, "fev1_ml_from_onset": fev1, "fast_fraction": frac,
-             "tau_fast_s": tau_f, "tau_slow_s": tau_s, "blow_start_s": start_s}
+             "tau_fast_s": tau_f, "tau_slow_s": tau_s, "blow_start_s": start_s, "artefact": artefact}
     return Record(samples=v[None].astype(np.float32), fs_hz=fs_hz, channels=("volume_ml",), units=("mL",),
                   modality="spiro", metadata={"truth": truth})
 

@@ -8,6 +8,9 @@ probe imputes NaN with the column median, which uses no labels):
   (:func:`biosig.quality.detect_beats`): rate, spread, successive differences, pNN50/pNN20,
   irregularity (sample-to-sample ratio spread) - 12 features.
 * ``mfcc`` - audio: mean and standard deviation of 20 librosa MFCCs (40 features).
+* ``spirometry`` - spirograms: the ATS/ERS 2019 indices of :func:`biosig.spirometry.spirometry_indices`
+  (FVC, FEV1, FEV1/FVC, PEF, FEF25-75, time zero, back-extrapolated volume and its check, time of
+  PEF, forced expiratory time, end plateau and the end-of-test check) - 12 features.
 * ``random`` - the mean window embedding of the same architecture with random weights (seeded).
 
 The engineer building ``biosig.measures`` (issue 12) may later replace hrv/ibi with those functions.
@@ -23,7 +26,7 @@ from encoders.errors import EncoderError
 
 log = logging.getLogger(__name__)
 
-BASELINES = ("hrv", "ibi", "mfcc", "random")
+BASELINES = ("hrv", "ibi", "mfcc", "spirometry", "random")
 HRV_COLUMNS = ("HRV_MeanNN", "HRV_SDNN", "HRV_RMSSD", "HRV_SDSD", "HRV_CVNN", "HRV_CVSD", "HRV_MedianNN",
                "HRV_MadNN", "HRV_MCVNN", "HRV_IQRNN", "HRV_pNN50", "HRV_pNN20", "HRV_MinNN", "HRV_MaxNN",
                "HRV_SD1", "HRV_SD2", "HRV_SD1SD2", "HRV_CSI", "HRV_CVI")
@@ -92,6 +95,22 @@ def mfcc_features(rec, n_mfcc: int = 20, fs_hz: float = 16000.0) -> np.ndarray:
     return np.concatenate([m.mean(1), m.std(1)])
 
 
+SPIRO_COLUMNS = ("fvc_ml", "fev1_ml", "fev1_fvc", "pef_l_s", "fef25_75_l_s", "t0_s", "bev_ml", "bev_ok", "t_pef_s",
+                 "fet_s", "plateau_ml", "eofe_ok")
+
+
+def spirometry_features(rec) -> np.ndarray:
+    """The :data:`SPIRO_COLUMNS` indices of one spirogram record (NaN where the trace has no blow)."""
+    from biosig.errors import SignalError
+    from biosig.spirometry import record_volume_ml, spirometry_indices
+    try:
+        ind = spirometry_indices(record_volume_ml(rec), float(rec.fs_hz)).as_dict()
+    except SignalError as exc:
+        log.info("spirometry indices failed: %s", exc)
+        return np.full(len(SPIRO_COLUMNS), np.nan)
+    return np.array([float(ind[c]) for c in SPIRO_COLUMNS])
+
+
 def random_encoder(model: str, seed: int = 0):
     """The architecture of ``model`` (name or checkpoint dir) with random weights from ``seed``."""
     import torch
@@ -119,7 +138,7 @@ def baseline_features(kind: str, records, model: str | None = None, seed: int = 
             raise EncoderError("--baseline random needs --model (the architecture to draw random weights for)")
         enc = random_encoder(model, seed)
         return np.stack([embedding_mean(enc, r) for r in records])
-    fn = {"hrv": hrv_features, "mfcc": mfcc_features,
+    fn = {"hrv": hrv_features, "mfcc": mfcc_features, "spirometry": spirometry_features,
           "ibi": lambda r: ibi_features(r, modality)}[kind]
     return np.stack([fn(r) for r in records])
 

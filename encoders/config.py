@@ -91,7 +91,8 @@ class EncoderConfig:
         crop_fraction (length of each contrastive view as a fraction of the window) configure the
         contrastive term (``clocs`` views are whole windows: crop_fraction is not used).
     descriptor_weight : weight of the descriptor-regression term of the ``*descriptors`` objectives
-        (beat tokenizer, encoders/descriptors.py; or audio, encoders/audio_descriptors.py).
+        (beat tokenizer, encoders/descriptors.py; audio, encoders/audio_descriptors.py; spiro,
+        encoders/spiro_descriptors.py).
     descriptor_set : ECG descriptor targets, ``"v1"`` (13 rhythm and morphology descriptors) or
         ``"atrial"`` (those plus 4 atrial-activity descriptors; encoders/descriptors.py) or ``"pulse"``
         (PPG: the 7 rhythm descriptors plus pulse amplitude variability and beat-to-template correlation).
@@ -175,9 +176,9 @@ class EncoderConfig:
             raise EncoderError(f"the beat tokenizer needs ECG or PPG, not {self.modality}")
         if self.objective not in OBJECTIVES:
             raise EncoderError(f"unknown objective {self.objective!r}; expected one of {', '.join(OBJECTIVES)}")
-        if "descriptors" in self.objective.split("+") and self.tokenizer != "beat" and self.modality != "audio":
+        if "descriptors" in self.objective.split("+") and self.tokenizer != "beat" and self.modality not in ("audio", "spiro"):
             raise EncoderError(f"objective {self.objective} needs the beat tokenizer (descriptors come from beat tokens)"
-                               f" or the audio modality (spectral descriptors)")
+                               f", the audio modality (spectral descriptors) or spiro (blow-shape descriptors)")
         if self.descriptor_weight < 0:
             raise EncoderError(f"descriptor_weight must be >= 0, got {self.descriptor_weight}")
         if self.descriptor_set not in DESCRIPTOR_SETS:

@@ -249,6 +249,21 @@ def synthetic_pulse_records(n_records: int, seconds: float, seed: int = 0, fs_hz
         yield name, rec
 
 
+def synthetic_blow_records(n_records: int, seconds: float, seed: int = 0):
+    """``n_records`` SYNTHETIC forced expirations for pretraining spirogram encoders: the patterns of
+    :data:`biosig.synthetic.SPIRO_PATTERNS` in turn, every other blow with one acquisition artefact of
+    :data:`biosig.synthetic.SPIRO_ARTEFACTS` in turn (cough, variable effort, early stop, slow start;
+    the two-compartment model of :func:`biosig.synthetic.simulate_spiro` on a warped clock), so the
+    curve's shape varies beyond its pattern. No label is stored or used. Seeds ``seed + 40_000 + i``."""
+    from biosig.synthetic import SPIRO_ARTEFACTS, SPIRO_PATTERNS, simulate_spiro
+    for i in range(n_records):
+        pattern = SPIRO_PATTERNS[i % len(SPIRO_PATTERNS)]
+        artefact = SPIRO_ARTEFACTS[(i // 2) % len(SPIRO_ARTEFACTS)] if i % 2 else None
+        s = seed + 40_000 + i
+        yield f"synthetic:spiro-blow:{s}", simulate_spiro(seconds, seed=s, fs_hz=100.0, pattern=pattern,
+                                                          artefact=artefact)
+
+
 def file_records(paths, modality: str):
     """Records found under ``paths`` (files, WFDB record names or folders; biosig.readers)."""
     from biosig.readers import discover, read

@@ -54,6 +54,9 @@ class EncoderModel(nn.Module):
             if c.modality == "audio":   # spectral / envelope descriptors (encoders/audio_descriptors.py)
                 from encoders import audio_descriptors as ad
                 self.desc_head = DescriptorHead(c.dim, ad.N_DESC, ad.LOG_FLOORS)
+            elif c.modality == "spiro":   # blow-shape descriptors (encoders/spiro_descriptors.py)
+                from encoders import spiro_descriptors as sd
+                self.desc_head = DescriptorHead(c.dim, sd.N_DESC, sd.LOG_FLOORS)
             else:
                 from encoders.descriptors import SET_LOG_FLOORS, n_desc
                 self.desc_head = DescriptorHead(c.dim, n_desc(c.descriptor_set), SET_LOG_FLOORS[c.descriptor_set])

@@ -93,6 +93,10 @@ def register(subparsers) -> None:
     p.add_argument("--synthetic-rhythm-atrial", action="store_true",
                    help="make those records regular or irregular WITH P waves or WITHOUT (f-waves instead), "
                         "independently (encoders.data.synthetic_atrial_records)")
+    p.add_argument("--synthetic-blow-records", type=int, default=0, metavar="N",
+                   help="spiro: also N synthetic forced expirations of the three patterns, every other one with a "
+                        "cough, variable effort, early stop or slow start (encoders.data.synthetic_blow_records; "
+                        "no label used; default 0)")
     p.add_argument("--preset", choices=PRESETS, default="tiny")
     p.add_argument("--steps", type=_positive_int, default=200)
     p.add_argument("--batch-size", type=_positive_int, default=32, help="global batch (all processes)")
@@ -165,12 +169,13 @@ def register(subparsers) -> None:
                         "chosen per training fold by an inner stratified (grouped) 5-fold CV on log-loss over "
                         "1e-3 .. 10, the same grid for every feature set")
     q.add_argument("--min-quality", type=float, default=0.0, help="drop windows below this quality")
-    q.add_argument("--baseline", action="append", default=[], choices=("hrv", "ibi", "mfcc", "random"),
+    q.add_argument("--baseline", action="append", default=[], choices=("hrv", "ibi", "mfcc", "spirometry", "random"),
                    help="also probe these features on the same records and folds (repeatable): neurokit2 HRV, "
-                        "inter-beat-interval statistics, MFCC mean/std, or --model with random weights; prints "
+                        "inter-beat-interval statistics, MFCC mean/std, ATS/ERS spirometry indices, or --model with "
+                        "random weights; prints "
                         "baseline | ours | diff with a paired bootstrap CI")
     q.add_argument("--combined", action="store_true",
-                   help="with --baseline hrv|ibi|mfcc: also probe the handcrafted features + the embeddings against "
+                   help="with --baseline hrv|ibi|mfcc|spirometry: also probe the handcrafted features + the embeddings against "
                         "the handcrafted features alone (does the embedding add to HRV?), same folds, paired CI")
     q.add_argument("--model", default=None, metavar="NAME|DIR", help="architecture for --baseline random")
     q.add_argument("--random-seed", type=int, default=0, help="seed of the random weights (default 0)")
@@ -197,13 +202,14 @@ def _overrides(items) -> dict:
 def pretrain_command(args) -> int:
     from encoders.pretrain import TrainConfig, pretrain
     from biosig.errors import BiosigError
-    if not args.data and not args.synthetic and not args.synthetic_rhythm_records:
+    if not args.data and not args.synthetic and not args.synthetic_rhythm_records and not args.synthetic_blow_records:
         raise BiosigError("no training data: give --data PATH... or --synthetic")
     cfg = TrainConfig(modality=args.modality, out_dir=args.out, preset=args.preset, data=tuple(args.data),
                       synthetic=args.synthetic, synthetic_records=args.synthetic_records,
                       synthetic_seconds=args.synthetic_seconds,
                       synthetic_rhythm_records=args.synthetic_rhythm_records,
-                      synthetic_rhythm_atrial=args.synthetic_rhythm_atrial, steps=args.steps, batch_size=args.batch_size,
+                      synthetic_rhythm_atrial=args.synthetic_rhythm_atrial,
+                      synthetic_blow_records=args.synthetic_blow_records, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                       window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
                       progress=not args.no_progress,
@@ -303,7 +309,7 @@ def probe_command(args) -> int:
         if len(groups) != len(kept):
             raise BiosigError(f"--group-column {args.group_column}: empty group for some records")
     if args.combined and not set(args.baseline) - {"random"}:
-        raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi or mfcc) to add the embeddings to")
+        raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi, mfcc or spirometry) to add the embeddings to")
     if args.baseline:
         return _probe_with_baselines(args, emb, keys, kept, X, y, groups)
     if groups is not None:
