@@ -100,11 +100,13 @@ SPIRO_COLUMNS = ("fvc_ml", "fev1_ml", "fev1_fvc", "pef_l_s", "fef25_75_l_s", "t0
 
 
 def spirometry_features(rec) -> np.ndarray:
-    """The :data:`SPIRO_COLUMNS` indices of one spirogram record (NaN where the trace has no blow)."""
+    """The :data:`SPIRO_COLUMNS` indices of one spirogram record (NaN where the trace has no blow).
+    A record without a volume or flow channel is an input error and raises (one line in the CLI)."""
     from biosig.errors import SignalError
     from biosig.spirometry import record_volume_ml, spirometry_indices
+    volume_ml = record_volume_ml(rec)
     try:
-        ind = spirometry_indices(record_volume_ml(rec), float(rec.fs_hz)).as_dict()
+        ind = spirometry_indices(volume_ml, float(rec.fs_hz)).as_dict()
     except SignalError as exc:
         log.info("spirometry indices failed: %s", exc)
         return np.full(len(SPIRO_COLUMNS), np.nan)

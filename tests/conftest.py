@@ -16,6 +16,15 @@ def shared_path(*parts) -> pathlib.Path:
     return path
 
 
+def load_benchmark(name: str):
+    """A ``benchmarks/<name>.py`` script imported as a module (benchmarks/ is not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @pytest.fixture
 def shared_data() -> pathlib.Path:
     return shared_path()

@@ -4,7 +4,6 @@ bit-identical to before, and the probe's compare / paired bootstrap agree with s
 import argparse
 import functools
 import hashlib
-import importlib.util
 
 import numpy as np
 import pytest
@@ -13,15 +12,12 @@ from scipy.signal import welch
 from biosig.quality import detect_beats
 from encoders.probe import compare, cv_folds, format_rows
 
-from conftest import ROOT
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def ep():
-    spec = importlib.util.spec_from_file_location("eval_probe", ROOT / "benchmarks" / "eval_probe.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("eval_probe")
 
 
 @pytest.fixture(scope="module")

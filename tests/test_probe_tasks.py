@@ -1,19 +1,14 @@
 """eval_probe's synthetic rhythm-only ECG task (the issue-14 model-selection task): deterministic,
 balanced, and the classes differ in rhythm (interval variability), not in level or length."""
-import importlib.util
-
 import numpy as np
 
 from biosig.quality import detect_beats
 
-from conftest import ROOT
+from conftest import load_benchmark
 
 
 def _eval_probe():
-    spec = importlib.util.spec_from_file_location("eval_probe", ROOT / "benchmarks" / "eval_probe.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("eval_probe")
 
 
 def test_synthetic_rhythm_ecg_is_seeded_balanced_and_differs_in_rhythm():

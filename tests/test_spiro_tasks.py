@@ -10,7 +10,6 @@ included, is probed next to its baselines).
 * ``encoders.baselines.spirometry_features``: the indices of :func:`biosig.spirometry.spirometry_indices`.
 """
 import hashlib
-import importlib.util
 
 import numpy as np
 import pytest
@@ -20,15 +19,12 @@ from biosig.record import Record
 from biosig.spirometry import spirometry_indices
 from biosig.synthetic import SPIRO_ARTEFACTS, simulate_spiro
 
-from conftest import ROOT
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def st():
-    spec = importlib.util.spec_from_file_location("spiro_tasks", ROOT / "benchmarks" / "spiro_tasks.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("spiro_tasks")
 
 
 def _flow(vol: np.ndarray, fs_hz: float = 100.0) -> np.ndarray:
@@ -131,3 +127,6 @@ def test_spirometry_baseline_features_are_the_indices(st):
         assert np.allclose(row, [float(d[c]) for c in SPIRO_COLUMNS], equal_nan=True)
     assert np.allclose(X[4], X[0], rtol=1e-5, equal_nan=True)      # litres are converted to mL
     assert np.isnan(X[5]).all()                                     # no blow: NaN (imputed by the probe)
+    ecg = Record(samples=np.zeros((1, 1500), np.float32), fs_hz=100.0, channels=("ECG",), units=("mV",))
+    with pytest.raises(BiosigError, match="no spirogram channel"):     # not a spirogram: an error, not NaN
+        baseline_features("spirometry", [ecg])
