@@ -18,7 +18,7 @@ Tasks
 * ``ecg-atrial-syn``: **synthetic** AF vs irregular non-AF ECG with the same RR model, differing
   in atrial activity only (``synthetic_atrial_ecg``; 40 + 40 records of 30 s at 250 Hz): what an
   ECG embedding can add to HRV. Model selection only; not in the default ``--tasks``.
-* ``ppg``: **synthetic** AF vs sinus-rhythm PPG (``synthetic_af_ppg`` below: 60 + 60 records of
+* ``ppg``: **synthetic** AF vs sinus-rhythm PPG (``synthetic_af_ppg`` in ``probe_synthetic.py``: 60 + 60 records of
   30 s at 100 Hz; AF = irregular intervals and beat-to-beat pulse amplitude, sinus = regular rhythm
   with respiratory sinus arrhythmia). Clearly not real data: the held-out real PPG rhythm sets are
   re-checked by the project owners.
@@ -40,7 +40,9 @@ Tasks
   (``biosig.synthetic.simulate_spiro``) on held-out seeds: model selection only, never ``spiro``.
   Not in the default ``--tasks``.
 
-Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio spiro spiro-pattern] [--json out.json]``.
+Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio spiro spiro-pattern] [--data DIR] [--json out.json]``.
+The real sets are read by ``probe_data.py`` (rows it cannot use are listed under the table), the synthetic
+ECG / PPG tasks come from ``probe_synthetic.py`` and the spirogram tasks from ``spiro_tasks.py``.
 Data: PhysioNet/CinC Challenge 2017 (Clifford et al. 2017, ODC-BY); covid19-cough (CC0).
 """
 from __future__ import annotations
@@ -60,196 +62,33 @@ sys.path.insert(0, str(ROOT / "benchmarks"))   # spiro_tasks
 DATA = ROOT.parent / "shared" / "data"
 log = logging.getLogger("eval_probe")
 
-
-def _ppg_from_beats(beats, mean_rr: float, t: np.ndarray, seconds: float, resp_hz: float, resp_phase: float,
-                    rng) -> np.ndarray:
-    """One SYNTHETIC PPG trace (float64) from ``beats`` = [(time_s, preceding interval_s), ...]: a
-    systolic + diastolic Gaussian wave per beat (random widths, delay and ratio per record), smaller
-    after a shorter interval (``min(rr / mean_rr, 1.4) ** 1.5``: less filling time), plus respiratory
-    baseline wander, white noise and Poisson(1) motion bursts of 1-3 s. Draws from ``rng`` in a fixed order."""
-    n = len(t)
-    x = np.zeros(n)
-    w1, w2, d2, a2 = rng.uniform(0.08, 0.12), rng.uniform(0.12, 0.18), rng.uniform(0.25, 0.35), rng.uniform(0.3, 0.6)
-    for tb, rr in beats:
-        amp = min(rr / mean_rr, 1.4) ** 1.5    # shorter filling time, smaller pulse (every rhythm)
-        x += amp * (np.exp(-0.5 * ((t - tb) / w1) ** 2) + a2 * np.exp(-0.5 * ((t - tb - d2) / w2) ** 2))
-    x += 0.3 * np.sin(2 * np.pi * resp_hz * t + resp_phase) + rng.normal(0, rng.uniform(0.05, 0.3), n)
-    for _ in range(rng.poisson(1.0)):   # motion artefacts: 1-3 s bursts of low-frequency noise
-        a, dur = rng.uniform(0, seconds - 3), rng.uniform(1, 3)
-        sel = (t >= a) & (t < a + dur)
-        x[sel] += np.cumsum(rng.normal(0, 0.15, sel.sum()))
-    return x
+from probe_synthetic import (PPG_RHYTHM_BPM, PPG_RHYTHMS, rhythm_ppg_beats,  # noqa: E402,F401 (re-exported)
+                             synthetic_af_ppg, synthetic_atrial_ecg, synthetic_rhythm_ecg, synthetic_rhythm_ppg)
 
 
-def _ppg_record(x: np.ndarray, fs_hz: float, name: str):
-    from biosig.record import Record
-    return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("PLETH",), units=("a.u.",),
-                  modality="ppg", metadata={"record": name})
+def _progress(what: str, total: int):
+    """A tqdm bar on a terminal, a log line every 10 s otherwise (biosig.cli._common.ProgressLog)."""
+    from biosig.cli._common import ProgressLog
+    return ProgressLog(f"eval_probe: {what}", total, bar=True)
 
 
-def synthetic_af_ppg(n_per_class: int = 60, seconds: float = 30.0, fs_hz: float = 100.0, seed: int = 1000):
-    """SYNTHETIC PPG records and labels (1 = AF): pulses (systolic + diastolic Gaussian waves) at
-    beat times from a regular rhythm with respiratory modulation (sinus) or i.i.d. irregular
-    intervals with interval-dependent pulse amplitude (AF); baseline wander and noise on both."""
-    rng = np.random.default_rng(seed)
-    records, labels = [], []
-    n = int(seconds * fs_hz)
-    t = np.arange(n) / fs_hz
-    for i in range(2 * n_per_class):
-        af = i % 2
-        hr = rng.uniform(60, 110) if af else rng.uniform(55, 95)
-        mean_rr = 60.0 / hr
-        beats, tb = [], -rng.uniform(0, mean_rr)
-        resp_hz, resp_phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
-        while tb < seconds + 1:
-            if af:   # irregularly irregular, moderately (CV 6-14 %)
-                rr = mean_rr * (1 + rng.normal(0, rng.uniform(0.06, 0.14)))
-            else:    # respiratory sinus arrhythmia, and a premature beat with its pause now and then
-                rr = mean_rr * (1 + rng.uniform(0.02, 0.08) * np.sin(2 * np.pi * resp_hz * tb + resp_phase)
-                                + rng.normal(0, 0.02))
-                if rng.random() < 0.06:
-                    beats.append((tb + 0.7 * rr, 0.7 * rr))
-                    tb, rr = tb + 0.7 * rr, 1.3 * rr
-            rr = max(rr, 0.3)
-            tb += rr
-            beats.append((tb, rr))
-        x = _ppg_from_beats(beats, mean_rr, t, seconds, resp_hz, resp_phase, rng)
-        records.append(_ppg_record(x, fs_hz, f"synthetic-ppg-{i}"))
-        labels.append(af)
-    return records, np.array(labels)
-
-
-# the six classes of ``synthetic_rhythm_ppg`` (label = index) and their sinus / mean rate ranges (bpm):
-# the four rhythm classes share 55-100 bpm so that rate alone separates only brady- and tachycardia
-PPG_RHYTHMS = ("sinus", "AF", "ectopy", "bigeminy", "bradycardia", "tachycardia")
-PPG_RHYTHM_BPM = ((55, 100), (55, 100), (55, 100), (55, 100), (38, 55), (105, 150))
-
-
-def rhythm_ppg_beats(label: int, seconds: float, rng):
-    """Beat times of one record of class ``label`` (see :data:`PPG_RHYTHMS`):
-    ``(beats [(time_s, preceding interval_s), ...], mean_rr_s, resp_hz, resp_phase)``.
-
-    Sinus, brady- and tachycardia: respiratory sinus arrhythmia (2-8 % of the interval; 1-4 % for
-    tachycardia) plus 2 % jitter. AF: i.i.d. intervals, CV 6-14 %. Ectopy: sinus with 10-25 % of the
-    beats premature (coupling 55-75 % of the sinus interval) followed by a full compensatory pause
-    (premature + pause = two sinus intervals). Bigeminy: every sinus beat followed by a premature beat
-    (fixed coupling 55-75 % per record) and its compensatory pause, so intervals alternate short-long.
-    Every class draws the same parameters in the same order (fixed number of draws before the beats)."""
-    mean_rr = 60.0 / rng.uniform(*PPG_RHYTHM_BPM[label])
-    resp_hz, resp_phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
-    rsa = rng.uniform(0.01, 0.04) if label == 5 else rng.uniform(0.02, 0.08)
-    cv, frac, coupling = rng.uniform(0.06, 0.14), rng.uniform(0.10, 0.25), rng.uniform(0.55, 0.75)
-    beats, tb = [], -rng.uniform(0, mean_rr)
-    while tb < seconds + 1:
-        if label == 1:
-            rr = mean_rr * (1 + rng.normal(0, cv))
+def load_task(task: str, call_center_only: bool = False, data_dir: pathlib.Path = DATA):
+    """(records, y, groups or None, description, note on left-out rows or "")."""
+    from probe_data import load_cinc2017, load_cough
+    if task in ("ecg", "audio"):
+        s = (load_cinc2017(data_dir, _progress) if task == "ecg"
+             else load_cough(data_dir, call_center_only, _progress))
+        if task == "ecg":
+            desc = f"CinC 2017 ({data_dir / 'cinc2017'}), AF vs rest, stratified 5-fold"
         else:
-            rr = mean_rr * (1 + rsa * np.sin(2 * np.pi * resp_hz * tb + resp_phase) + rng.normal(0, 0.02))
-            # ectopy: a premature beat in a fraction q of the sinus cycles is frac = q / (1 + q) of all beats
-            c = None
-            if label == 2 and rng.random() < frac / (1 - frac):
-                c = rng.uniform(0.55, 0.75)
-            elif label == 3:
-                c = coupling
-            if c is not None:
-                beats.append((tb + c * rr, c * rr))
-                tb, rr = tb + c * rr, (2 - c) * rr
-        rr = max(rr, 0.3)
-        tb += rr
-        beats.append((tb, rr))
-    return beats, mean_rr, resp_hz, resp_phase
+            which = "call-center only" if call_center_only else "all sources"
+            desc = f"cough COVID-19 +/- ({which}; {data_dir / 'cough'}), folds grouped by participant"
+        return s.records, s.y, s.groups, desc, s.skipped_text()
+    return (*_load_synthetic(task), "")
 
 
-def synthetic_rhythm_ppg(n_per_class: int = 30, seconds: float = 30.0, fs_hz: float = 100.0, seed: int = 5000):
-    """SYNTHETIC 6-class PPG rhythm records and labels 0..5 (:data:`PPG_RHYTHMS`: sinus, AF, ectopy,
-    bigeminy, bradycardia, tachycardia; beat times from :func:`rhythm_ppg_beats`), rendered by the pulse
-    model of :func:`synthetic_af_ppg` (the same per-record shape, noise and motion draws). Record ``i``
-    has label ``i % 6``; one generator seeded with ``seed``."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * fs_hz)
-    t = np.arange(n) / fs_hz
-    records, labels = [], []
-    for i in range(len(PPG_RHYTHMS) * n_per_class):
-        label = i % len(PPG_RHYTHMS)
-        beats, mean_rr, resp_hz, resp_phase = rhythm_ppg_beats(label, seconds, rng)
-        x = _ppg_from_beats(beats, mean_rr, t, seconds, resp_hz, resp_phase, rng)
-        records.append(_ppg_record(x, fs_hz, f"synthetic-ppg-rhythm-{i}"))
-        labels.append(label)
-    return records, np.array(labels)
-
-
-def synthetic_rhythm_ecg(n_per_class: int = 40, seconds: float = 30.0, fs_hz: float = 250.0, seed: int = 2000):
-    """SYNTHETIC single-lead ECG records and labels (1 = AF) that differ in rhythm only: the same
-    Gaussian QRS-T beat model (biosig.synthetic_af.ecg_from_beats) and the same random f-wave level
-    (0-0.04 mV) in both classes; beat times from a regular rhythm with respiratory sinus arrhythmia
-    and occasional premature beats (sinus) or i.i.d. irregular intervals (AF, CV 6-14 %); baseline
-    wander and noise on both. The model-selection task of issue 14 (never CinC 2017)."""
-    from biosig.record import Record
-    from biosig.synthetic_af import ecg_from_beats
-    rng = np.random.default_rng(seed)
-    records, labels = [], []
-    n = int(seconds * fs_hz)
-    t = np.arange(n) / fs_hz
-    for i in range(2 * n_per_class):
-        af = i % 2
-        mean_rr = 60.0 / (rng.uniform(60, 110) if af else rng.uniform(55, 95))
-        resp_hz, resp_phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
-        beats, tb = [], -rng.uniform(0, mean_rr) - 1.0
-        while tb < seconds + 1:
-            if af:
-                rr = mean_rr * (1 + rng.normal(0, rng.uniform(0.06, 0.14)))
-            else:
-                rr = mean_rr * (1 + rng.uniform(0.02, 0.08) * np.sin(2 * np.pi * resp_hz * tb + resp_phase)
-                                + rng.normal(0, 0.02))
-                if rng.random() < 0.06:
-                    beats.append(tb + 0.7 * rr)
-                    tb, rr = tb + 0.7 * rr, 1.3 * rr
-            tb += max(rr, 0.3)
-            beats.append(tb)
-        x = ecg_from_beats(np.asarray(beats), n, fs_hz, 1, rng, fwave_mv=rng.uniform(0.0, 0.04))[0]
-        x = x * rng.uniform(0.6, 1.6) + rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * resp_hz * t + resp_phase)
-        x = x + rng.normal(0, rng.uniform(0.01, 0.06), n)
-        records.append(Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("ECG",)))
-        labels.append(af)
-    return records, np.asarray(labels)
-
-
-def synthetic_atrial_ecg(n_per_class: int = 40, seconds: float = 30.0, fs_hz: float = 250.0, seed: int = 3000):
-    """SYNTHETIC single-lead ECG records and labels (1 = AF) whose RR series come from the SAME
-    irregular model (i.i.d. intervals, CV 5-25 %, 0-30 % premature beats; encoders.data.atrial_rhythm_beats)
-    and differ in atrial activity only: AF = no P waves + f-waves (0-0.10 mV), rest = a P wave
-    before every beat (irregular non-AF rhythm: sinus arrhythmia, frequent premature atrial beats).
-    HRV cannot separate them; an embedding that encodes atrial activity can. Seeds ``seed + i``,
-    not used in pretraining (those are 20_000+); model selection of the issue-14 fourth round."""
-    from biosig.record import Record
-    from biosig.synthetic_af import ecg_from_beats
-    from encoders.data import atrial_rhythm_beats
-    n = int(seconds * fs_hz)
-    t = np.arange(n) / fs_hz
-    records, labels = [], []
-    for i in range(2 * n_per_class):
-        af = 1 - i % 2
-        rng = np.random.default_rng(seed + i)
-        beats, opts = atrial_rhythm_beats("irregular-no-P" if af else "irregular+P", seconds, rng)
-        x = ecg_from_beats(beats, n, fs_hz, 1, rng, **opts)[0]
-        x = x * rng.uniform(0.6, 1.6) + rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t)
-        x = x + rng.normal(0, rng.uniform(0.01, 0.06), n)
-        records.append(Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("ECG",)))
-        labels.append(af)
-    return records, np.asarray(labels)
-
-
-def load_task(task: str, call_center_only: bool = False):
-    """(records, y, groups or None, description)."""
-    from biosig.readers import read
-    if task == "ecg":
-        import polars as pl
-        d = DATA / "cinc2017"
-        ref = pl.read_csv(d / "REFERENCE.csv")
-        names = sorted(ref["record"].to_list())
-        label = dict(zip(ref["record"].to_list(), ref["label"].to_list()))
-        y = np.array([int(label[n] == "A") for n in names])
-        return [read(d / n) for n in names], y, None, "CinC 2017, AF vs rest, stratified 5-fold"
+def _load_synthetic(task: str):
+    """(records, y, groups None, description) of a synthetic task."""
     if task == "ecg-syn":
         recs, y = synthetic_rhythm_ecg()
         return recs, y, None, "SYNTHETIC AF vs sinus ECG, rhythm only (250 Hz, 30 s), stratified 5-fold"
@@ -264,16 +103,6 @@ def load_task(task: str, call_center_only: bool = False):
         recs, y = synthetic_rhythm_ppg()
         return recs, y, None, ("SYNTHETIC 6-class PPG rhythm (" + ", ".join(f"{k} {c}" for k, c in enumerate(PPG_RHYTHMS))
                                + "; 100 Hz, 30 s), macro one-vs-rest AUROC, stratified 5-fold")
-    if task == "audio":
-        d = DATA / "cough"
-        meta = json.loads((d / "metadata.json").read_text())
-        if call_center_only:
-            meta = [m for m in meta if m.get("source") == "call-center"]
-        recs = [read(d / "raw" / m["filename"]) for m in meta]
-        y = np.array([int(bool(m["covid19"])) for m in meta])
-        groups = np.array([m["filename"] for m in meta])
-        which = "call-center only" if call_center_only else "all sources"
-        return recs, y, groups, f"cough COVID-19 +/- ({which}), folds grouped by participant"
     if task == "spiro":
         from spiro_tasks import synthetic_spiro_quality
         recs, y = synthetic_spiro_quality()
@@ -303,25 +132,45 @@ def run_task(task: str, args) -> dict:
     from encoders.baselines import baseline_features, embedding_mean, impute_median
     from encoders.probe import compare, cv_folds, format_rows
     t0 = time.perf_counter()
-    records, y, groups, desc = load_task(task, args.audio_call_center_only)
+    records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data)
     model, handcrafted = TASKS[task]
     model = getattr(args, f"{task.split('-')[0]}_model") or model
     enc = encoders.load(model)
     ours = f"{enc.model_id}"
-    feats = {ours: np.stack([embedding_mean(enc, r) for r in records])}
+
+    def features(what: str, fn) -> np.ndarray:
+        progress = _progress(f"{task}: {what}", len(records))
+        try:
+            return fn(progress.update)
+        finally:
+            progress.close()
+
+    def embed_all(progress) -> np.ndarray:
+        rows = []
+        for r in records:
+            rows.append(embedding_mean(enc, r))
+            progress()
+        return np.stack(rows)
+
+    feats = {ours: features(ours, embed_all)}
     for s in args.random_seeds:
-        feats[f"same architecture, random weights, seed {s}"] = baseline_features("random", records, model=model, seed=s)
+        feats[f"same architecture, random weights, seed {s}"] = features(
+            f"random weights seed {s}",
+            lambda p, s=s: baseline_features("random", records, model=model, seed=s, progress=p))
     for kind in handcrafted:
-        X, n_bad = impute_median(baseline_features(kind, records, modality=enc.config.modality))
+        X, n_bad = impute_median(features(f"{kind} features", lambda p, kind=kind: baseline_features(
+            kind, records, modality=enc.config.modality, progress=p)))
         feats[f"{kind} features" + (f" ({n_bad} imputed)" if n_bad else "")] = X
     folds = cv_folds(y, args.folds, args.seed, groups)
     res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
     counts = "/".join(str(c) for c in np.bincount(y)) + " per class" if y.max() > 1 else f"{int(y.sum())} positive"
     print(f"\n## {task}: {desc}; {len(y)} records ({counts}); ours = {ours} "
           f"(window {enc.window_s:g} s)")
+    if left_out:
+        print(f"# {left_out}")
     for row in format_rows(res, ours):
         print(row)
-    out = {"task": desc, "model": ours, "results": res}
+    out = {"task": desc, "model": ours, "results": res, "left_out": left_out}
     if task.startswith("ecg"):   # does the embedding add to HRV? reference: HRV + embedding
         hrv_name = next(k for k in feats if k.startswith("hrv"))
         both = f"HRV + {ours}"
@@ -370,6 +219,9 @@ def main(argv=None) -> int:
                          "picks C per training fold by an inner 5-fold CV (log-loss, grid 1e-3..10, the same for "
                          "every row)")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--data", type=pathlib.Path, default=DATA, metavar="DIR",
+                    help="the folder holding cinc2017/ and cough/ (default ../shared/data); a larger set with "
+                         "the same layout works, rows that cannot be used are listed under the table")
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
@@ -378,7 +230,12 @@ def main(argv=None) -> int:
     print(f"# linear probe (standardised L2 logistic regression, {reg}), record-mean embeddings, AUROC; "
           f"{args.folds}-fold CV seed {args.seed}; 95% bootstrap CIs ({args.bootstrap}), diff CIs paired")
     t = time.perf_counter()
-    results = {task: run_task(task, args) for task in args.tasks}
+    from probe_data import ProbeDataError
+    try:
+        results = {task: run_task(task, args) for task in args.tasks}
+    except ProbeDataError as exc:
+        print(f"eval_probe: error: {exc}", file=sys.stderr)
+        return 2
     print(f"# total {time.perf_counter() - t:.0f} s")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=1))

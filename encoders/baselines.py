@@ -131,18 +131,26 @@ def embedding_mean(enc, rec) -> np.ndarray:
 
 
 def baseline_features(kind: str, records, model: str | None = None, seed: int = 0,
-                      modality: str | None = None) -> np.ndarray:
-    """(n_records, F) features of ``kind`` (one of :data:`BASELINES`) for ``records``."""
+                      modality: str | None = None, progress=None) -> np.ndarray:
+    """(n_records, F) features of ``kind`` (one of :data:`BASELINES`) for ``records``.
+
+    ``progress``: optional callable, called once after each record (long sets are not silent)."""
     if kind not in BASELINES:
         raise EncoderError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
     if kind == "random":
         if model is None:
             raise EncoderError("--baseline random needs --model (the architecture to draw random weights for)")
         enc = random_encoder(model, seed)
-        return np.stack([embedding_mean(enc, r) for r in records])
-    fn = {"hrv": hrv_features, "mfcc": mfcc_features, "spirometry": spirometry_features,
-          "ibi": lambda r: ibi_features(r, modality)}[kind]
-    return np.stack([fn(r) for r in records])
+        fn = lambda r: embedding_mean(enc, r)  # noqa: E731
+    else:
+        fn = {"hrv": hrv_features, "mfcc": mfcc_features, "spirometry": spirometry_features,
+              "ibi": lambda r: ibi_features(r, modality)}[kind]
+    rows = []
+    for r in records:
+        rows.append(fn(r))
+        if progress is not None:
+            progress()
+    return np.stack(rows)
 
 
 def impute_median(X: np.ndarray) -> tuple[np.ndarray, int]:

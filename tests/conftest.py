@@ -1,6 +1,7 @@
 """Shared fixtures. Real recordings live in ../shared/data (never copied into the project)."""
 import os
 import pathlib
+import sys
 
 import pytest
 
@@ -21,6 +22,7 @@ def load_benchmark(name: str):
     import importlib.util
     spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod   # dataclasses (and pickling) look their module up there
     spec.loader.exec_module(mod)
     return mod
 

@@ -163,7 +163,7 @@ def test_ppg_rhythm_task_runs_end_to_end(ep, capsys, monkeypatch):
     monkeypatch.setattr(ep, "synthetic_rhythm_ppg", functools.partial(ep.synthetic_rhythm_ppg, n_per_class=5,
                                                                       seconds=20.0))
     args = argparse.Namespace(audio_call_center_only=False, ppg_model=None, random_seeds=[0], folds=5, seed=0,
-                              bootstrap=50, C=1.0)
+                              bootstrap=50, C=1.0, data=ep.DATA)
     out = ep.run_task("ppg-rhythm", args)
     text = capsys.readouterr().out
     assert "## ppg-rhythm: SYNTHETIC 6-class PPG rhythm" in text and "5/5/5/5/5/5 per class" in text

@@ -82,10 +82,11 @@ def read_options(args) -> dict:
 
 class ProgressLog:
     """One log line on stderr every ``every_s`` seconds when stderr is not a terminal (a tqdm bar
-    is used on a terminal), so long runs under nohup/CI are not silent. The interval defaults to
-    10 s; the environment variable ``BIOSIG_PROGRESS_S`` changes it."""
+    is used on a terminal: the caller's own, or this object's with ``bar=True``), so long runs under
+    nohup/CI are not silent. The interval defaults to 10 s; the environment variable
+    ``BIOSIG_PROGRESS_S`` changes it."""
 
-    def __init__(self, what: str, total: int, every_s: float | None = None):
+    def __init__(self, what: str, total: int, every_s: float | None = None, bar: bool = False):
         import os
         import sys
         import time
@@ -99,6 +100,10 @@ class ProgressLog:
         self.enabled = not sys.stderr.isatty()
         self.t0 = self.last = time.monotonic()
         self.done = self.failed = 0
+        self.bar = None
+        if bar and not self.enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.total, desc=what, unit="rec", leave=False, dynamic_ncols=True)
 
     def update(self, ok: bool = True, extra: str = "") -> None:
         import sys
@@ -106,6 +111,8 @@ class ProgressLog:
 
         self.done += 1
         self.failed += 0 if ok else 1
+        if self.bar is not None:
+            self.bar.update(1)
         now = time.monotonic()
         due = now - self.last >= self.every_s
         final = self.done >= self.total and now - self.t0 >= self.every_s  # short runs stay quiet
@@ -117,3 +124,8 @@ class ProgressLog:
         print(f"{self.what}: {self.done}/{self.total} records ({self.failed} failed), {rate:.2f} rec/s"
               f"{', ' + extra if extra else ''}, elapsed {now - self.t0:.0f} s, ETA {eta:.0f} s",
               file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

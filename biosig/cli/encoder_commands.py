@@ -333,6 +333,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     """Baseline features on the records behind the embeddings, same folds, paired CIs."""
     import numpy as np
 
+    from biosig.cli._common import ProgressLog
     from biosig.errors import BiosigError
     from biosig.readers import read
     from encoders.baselines import baseline_features, impute_median
@@ -351,7 +352,10 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     ours = "embeddings"
     feats = {ours: X[kept]}
     for kind in args.baseline:
-        F = baseline_features(kind, records, model=args.model, seed=args.random_seed, modality=modality)
+        progress = ProgressLog(f"probe --baseline {kind}", len(records), bar=True)
+        F = baseline_features(kind, records, model=args.model, seed=args.random_seed, modality=modality,
+                              progress=progress.update)
+        progress.close()
         F, n_bad = impute_median(F)
         if n_bad:
             log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", kind, n_bad)
