@@ -108,6 +108,28 @@ def test_cli_probe(tmp_path, capsys):
     assert "--positive" in capsys.readouterr().err
 
 
+def test_cli_probe_labels_without_a_header_line(tmp_path, capsys):
+    """PhysioNet's REFERENCE.csv has no header: --no-header names the columns 1, 2, ...; without it,
+    the error says so. Same records and labels -> the same result as the file with a header."""
+    X, y = _data()
+    keys = [f"R{i:03d}" for i in range(len(y))]
+    path, _ = _emb_file(tmp_path, X, keys)
+    with_header, bare = tmp_path / "labels.csv", tmp_path / "REFERENCE.csv"
+    pl.DataFrame({"record": keys, "label": np.where(y == 1, "A", "N")}).write_csv(with_header)
+    bare.write_text("".join(f"{k},{'A' if v else 'N'}\n" for k, v in zip(keys, y)))
+    common = ["probe", "--embeddings", str(path), "--positive", "A", "--bootstrap", "50", "--json"]
+    assert main(common + ["--labels", str(with_header), "--label-column", "label"]) == 0
+    ref = json.loads(capsys.readouterr().out)
+    assert main(common + ["--labels", str(bare), "--no-header", "--label-column", "2"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["n"] == ref["n"] == 120 and got["auroc"] == ref["auroc"]
+    assert main(common + ["--labels", str(bare), "--label-column", "label"]) == 2
+    err = capsys.readouterr().err
+    assert "no column 'label'" in err and "--no-header" in err and "Traceback" not in err
+    assert main(common + ["--labels", str(bare), "--no-header", "--label-column", "3"]) == 2
+    assert "columns: 1, 2" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- baselines and paired comparison
 def test_compare_paired_difference():
     from encoders.probe import compare, format_rows

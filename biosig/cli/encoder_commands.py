@@ -156,8 +156,12 @@ def register(subparsers) -> None:
                     "stratified K-fold CV and print AUROC, balanced accuracy and macro-F1 with 95 %% "
                     "bootstrap confidence intervals.")
     q.add_argument("--embeddings", required=True, metavar="FILE.parquet")
-    q.add_argument("--labels", required=True, metavar="CSV")
-    q.add_argument("--label-column", required=True, metavar="COL")
+    q.add_argument("--labels", required=True, metavar="CSV",
+                   help="labels, one row per record: a record id column and a label column")
+    q.add_argument("--label-column", required=True, metavar="COL", help="the column holding the label")
+    q.add_argument("--no-header", action="store_true",
+                   help="the labels CSV has no header line (as PhysioNet's REFERENCE.csv): its columns are "
+                        "then named 1, 2, ... (e.g. --label-column 2)")
     q.add_argument("--key-column", default=None, metavar="COL", help="record id column (default: the first)")
     q.add_argument("--positive", default=None, metavar="VALUE",
                    help="one-vs-rest: this label value is the positive class, all others negative")
@@ -294,9 +298,16 @@ def probe_command(args) -> int:
     if missing:
         raise BiosigError(f"{args.embeddings}: missing columns {sorted(missing)} (write it with biosig embed)")
     try:
-        labels = pl.read_csv(args.labels, infer_schema_length=0)
+        labels = pl.read_csv(args.labels, infer_schema_length=0, has_header=not args.no_header)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise BiosigError(f"{args.labels}: cannot read labels: {exc}") from None
+    if args.no_header:
+        labels = labels.rename({c: str(i + 1) for i, c in enumerate(labels.columns)})
+    missing = [c for c in (args.label_column, args.key_column, args.group_column) if c and c not in labels.columns]
+    if missing:
+        hint = ("" if args.no_header else "; if the file has no header line (as PhysioNet's REFERENCE.csv), add "
+                "--no-header and name the columns by number (--label-column 2)")
+        raise BiosigError(f"{args.labels}: no column {missing[0]!r}; columns: {', '.join(labels.columns)}{hint}")
     keys, X = record_features(emb, args.min_quality)
     kept, y = join_labels(keys, labels, args.label_column, args.key_column)
     if args.positive is not None:
