@@ -99,6 +99,9 @@ class EncoderConfig:
     descriptor_noise : > 0: the descriptor term embeds the window with acquisition noise (in-band
         noise, baseline wander, motion bursts up to this std relative to the window's std;
         encoders/acquisition_noise.py) and regresses the descriptors of the clean window; 0: off.
+    descriptor_flip : probability that the descriptor term embeds the window with its sign flipped
+        (an inverted lead, common in single-lead recorders) while the targets stay those of the
+        window as recorded, so the embedding learns to report them whatever the polarity; 0: off.
     rhythm_loss_weight : beat tokenizer only: extra weight of the MAE error on the 6 interval
         features of masked beats (their mean squared error is added times this weight; 0: the
         plain MAE loss, where they are 6 of ~180 target values).
@@ -149,6 +152,7 @@ class EncoderConfig:
     descriptor_weight: float = 1.0
     descriptor_set: str = "v1"
     descriptor_noise: float = 0.0
+    descriptor_flip: float = 0.0
     pool: str = "mean"
     attn_kernel: str = "auto"
 
@@ -190,6 +194,10 @@ class EncoderConfig:
         if self.descriptor_noise > 0 and self.tokenizer != "beat":
             raise EncoderError("descriptor_noise needs the beat tokenizer (ECG / PPG descriptors; "
                                "the noise model is an ECG / PPG one)")
+        if not 0.0 <= self.descriptor_flip <= 1.0:
+            raise EncoderError(f"descriptor_flip must be a probability in [0, 1], got {self.descriptor_flip}")
+        if self.descriptor_flip > 0 and self.tokenizer != "beat":
+            raise EncoderError("descriptor_flip needs the beat tokenizer (ECG / PPG descriptors)")
         if self.pool not in POOLS:
             raise EncoderError(f"unknown pool {self.pool!r}; expected one of {', '.join(POOLS)}")
         if self.pool == "mean+std" and self.dim % 2:

@@ -160,14 +160,20 @@ def descriptor_loss(model, x: torch.Tensor, channel_idx=None, generator=None, ba
     against the standardised descriptors of its beat tokens (encoders/descriptors.py); the running
     statistics take in the batch when the model is training. With ``descriptor_noise`` > 0 the
     embedding is that of the window plus acquisition noise (encoders/acquisition_noise.py) and the
-    targets stay those of the clean window."""
+    targets stay those of the clean window. With ``descriptor_flip`` > 0 that input is also
+    sign-flipped with this probability per window (:func:`polarity_signs`); the targets are those of
+    the window as recorded."""
     c = model.config
     tok, patches, _, valid = model.tokenize_masked(x, channel_idx)
+    xn = x
     if c.descriptor_noise > 0:
         from encoders.acquisition_noise import acquisition_noise
         xn = acquisition_noise(x, c.input_fs_hz, c.descriptor_noise, generator, batch_slice)
+    if c.descriptor_flip > 0:
+        xn = xn * polarity_signs(x.shape[0], c.descriptor_flip, generator, batch_slice).to(x.device, x.dtype)
+    if xn is not x:
         tok_n, _, _, valid_n = model.tokenize_masked(xn, channel_idx)
-        emb = model.pool(model._run_encoder(tok_n), valid_n)                  # (B, D), noisy input
+        emb = model.pool(model._run_encoder(tok_n), valid_n)                  # (B, D), altered input
     else:
         emb = model.pool(model._run_encoder(tok), valid)                      # (B, D)
     fe = model.frontend
@@ -186,3 +192,12 @@ def descriptor_loss(model, x: torch.Tensor, channel_idx=None, generator=None, ba
     target = model.desc_head.standardise(d, update=model.training)
     pred = model.desc_head(emb.float())                                       # (B, N_DESC)
     return (pred - target).pow(2).mean()
+
+
+def polarity_signs(batch: int, p_flip: float, generator=None, batch_slice=None) -> torch.Tensor:
+    """(B, 1, 1) of -1 (probability ``p_flip``) or +1, one per window, drawn for the global batch
+    ``batch_slice=(start, B_global)`` on the CPU from the step's generator (rows start .. start + B
+    kept), like :func:`encoders.acquisition_noise.acquisition_noise`: ranks and resumed runs agree."""
+    start, total = batch_slice if batch_slice is not None else (0, batch)
+    u = torch.rand(total, generator=generator)[start:start + batch]
+    return torch.where(u < p_flip, -1.0, 1.0)[:, None, None]

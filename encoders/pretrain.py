@@ -294,7 +294,7 @@ def pretrain(cfg: TrainConfig) -> dict:
 
 # config fields that may differ between a checkpoint and a model initialised from it
 _OBJECTIVE_FIELDS = {"name", "mask_ratio", "mask_mode", "span_patches", "spectral_loss_weight", "cross_modal",
-                     "rhythm_loss_weight", "descriptor_set", "descriptor_weight", "descriptor_noise",
+                     "rhythm_loss_weight", "descriptor_set", "descriptor_weight", "descriptor_noise", "descriptor_flip",
                      "window_s", "export_mode",
                      # the objective and its training-only heads (a mae+clocs checkpoint may start a
                      # mae+descriptors run: the encoder is copied, the projection head dropped)
