@@ -130,7 +130,7 @@ def load_cough(data_dir: pathlib.Path, call_center_only: bool = False, progress_
             continue
         rows.append((name, int(m["covid19"])))
     labels, conflicts = _unique_labels(rows)
-    skipped += [(n, f"listed with different covid19 values in metadata.json") for n, _ in conflicts]
+    skipped += [(n, "listed with different covid19 values in metadata.json") for n, _ in conflicts]
     items = [(name, d / "raw" / name, label) for name, label in labels.items()]
     progress = progress_factory("read cough", len(items)) if progress_factory else None
     records, labels, names, unread = _read_all(items, read, progress and progress.update)

@@ -4,15 +4,13 @@ std, deterministic, the same rows for a data-parallel slice of the global batch)
 term embeds the noisy window and regresses the clean window's descriptors; 0 leaves the term as it
 was; the config field is validated and saved by ``biosig pretrain``; a resumed noisy run takes the
 same steps as an uninterrupted one."""
-import json
 
 import numpy as np
 import pytest
 import torch
 
-from biosig.cli import main
 from biosig.synthetic_af import ecg_from_beats
-from encoder_helpers import SMALL, TINY
+from encoder_helpers import SMALL, check_beat_option_saved_and_resumed
 from encoders.acquisition_noise import BAND_HZ, acquisition_noise, band_limited
 from encoders.config import get_config
 from encoders.descriptors import compute
@@ -93,16 +91,7 @@ def test_config_validates_and_pretrain_saves_and_resumes_exactly(tmp_path):
             get_config("ecg-tiny", tokenizer="beat", descriptor_noise=bad)
     with pytest.raises(EncoderError, match="beat tokenizer"):
         get_config("audio-tiny", objective="mae+descriptors", descriptor_noise=0.3)
-    base = ["pretrain", "--modality", "ecg", "--synthetic-rhythm-records", "4", "--synthetic-seconds", "30",
-            "--batch-size", "8", "--hop-s", "10", "--no-progress", *TINY, "--objective", "mae+descriptors",
-            "--set", 'tokenizer="beat"', "--set", 'pool="mean+std"', "--set", "descriptor_noise=0.3"]
-    assert main([*base, "--steps", "4", "--ckpt-every", "2", "--out", str(tmp_path / "full")]) == 0
-    assert json.loads((tmp_path / "full" / "config.json").read_text())["descriptor_noise"] == 0.3
-    assert main([*base, "--steps", "2", "--ckpt-every", "2", "--out", str(tmp_path / "half")]) == 0
-    assert main([*base, "--steps", "4", "--ckpt-every", "2", "--resume", "--out", str(tmp_path / "half")]) == 0
-    a = torch.load(tmp_path / "full" / "weights.pt", weights_only=True)
-    b = torch.load(tmp_path / "half" / "weights.pt", weights_only=True)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    check_beat_option_saved_and_resumed(tmp_path, "descriptor_noise", 0.3)
 
 
 def test_eval_pretext_noise_embeds_noisy_windows_and_rejects_a_bad_level(capsys):

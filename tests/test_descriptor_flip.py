@@ -3,14 +3,11 @@ flipped with this probability and regresses the descriptors of the window as rec
 deterministic and the same rows for a data-parallel slice of the global batch; flip = 1 equals an
 oracle built from parts; flip = 0 leaves the term exactly as it was; the field is validated, saved by
 ``biosig pretrain`` and resumes exactly."""
-import json
 
-import numpy as np
 import pytest
 import torch
 
-from biosig.cli import main
-from encoder_helpers import SMALL, TINY
+from encoder_helpers import SMALL, check_beat_option_saved_and_resumed
 from encoders.config import get_config
 from encoders.descriptors import compute
 from encoders.errors import EncoderError
@@ -69,15 +66,4 @@ def test_config_validates_and_pretrain_saves_and_resumes_exactly(tmp_path):
             get_config("ecg-tiny", tokenizer="beat", descriptor_flip=bad)
     with pytest.raises(EncoderError, match="beat tokenizer"):
         get_config("audio-tiny", objective="mae+descriptors", descriptor_flip=0.5)
-    base = ["pretrain", "--modality", "ecg", "--synthetic-rhythm-records", "4", "--synthetic-seconds", "30",
-            "--batch-size", "8", "--hop-s", "10", "--no-progress", *TINY, "--objective", "mae+descriptors",
-            "--set", 'tokenizer="beat"', "--set", 'pool="mean+std"', "--set", "descriptor_flip=0.5"]
-    assert main([*base, "--steps", "4", "--ckpt-every", "2", "--out", str(tmp_path / "full")]) == 0
-    assert json.loads((tmp_path / "full" / "config.json").read_text())["descriptor_flip"] == 0.5
-    assert main([*base, "--steps", "2", "--ckpt-every", "2", "--out", str(tmp_path / "half")]) == 0
-    assert main([*base, "--steps", "4", "--ckpt-every", "2", "--resume", "--out", str(tmp_path / "half")]) == 0
-    a = torch.load(tmp_path / "full" / "weights.pt", weights_only=True)
-    b = torch.load(tmp_path / "half" / "weights.pt", weights_only=True)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert np.isfinite([json.loads(x)["desc"] for x in
-                        (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]).all()
+    check_beat_option_saved_and_resumed(tmp_path, "descriptor_flip", 0.5)
