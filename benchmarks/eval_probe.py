@@ -75,16 +75,16 @@ def _progress(what: str, total: int):
 def load_task(task: str, call_center_only: bool = False, data_dir: pathlib.Path = DATA):
     """(records, y, groups or None, description, note on left-out rows or "")."""
     from probe_data import load_cinc2017, load_cough
-    if task in ("ecg", "audio"):
-        s = (load_cinc2017(data_dir, _progress) if task == "ecg"
-             else load_cough(data_dir, call_center_only, _progress))
-        if task == "ecg":
-            desc = f"CinC 2017 ({data_dir / 'cinc2017'}), AF vs rest, stratified 5-fold"
-        else:
-            which = "call-center only" if call_center_only else "all sources"
-            desc = f"cough COVID-19 +/- ({which}; {data_dir / 'cough'}), folds grouped by participant"
-        return s.records, s.y, s.groups, desc, s.skipped_text()
-    return (*_load_synthetic(task), "")
+    if task == "ecg":
+        s = load_cinc2017(data_dir, _progress)
+        desc = f"CinC 2017 ({data_dir / 'cinc2017'}), AF vs rest, stratified 5-fold"
+    elif task == "audio":
+        s = load_cough(data_dir, call_center_only, _progress)
+        which = "call-center only" if call_center_only else "all sources"
+        desc = f"cough COVID-19 +/- ({which}; {data_dir / 'cough'}), folds grouped by participant"
+    else:
+        return (*_load_synthetic(task), "")
+    return s.records, s.y, s.groups, desc, s.skipped_text()
 
 
 def _load_synthetic(task: str):
@@ -129,7 +129,7 @@ TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-
 
 def run_task(task: str, args) -> dict:
     import encoders
-    from encoders.baselines import baseline_features, embedding_mean, impute_median
+    from encoders.baselines import baseline_features, embedding_features, impute_median
     from encoders.probe import compare, cv_folds, format_rows
     t0 = time.perf_counter()
     records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data)
@@ -145,14 +145,7 @@ def run_task(task: str, args) -> dict:
         finally:
             progress.close()
 
-    def embed_all(progress) -> np.ndarray:
-        rows = []
-        for r in records:
-            rows.append(embedding_mean(enc, r))
-            progress()
-        return np.stack(rows)
-
-    feats = {ours: features(ours, embed_all)}
+    feats = {ours: features(ours, lambda p: embedding_features(enc, records, p))}
     for s in args.random_seeds:
         feats[f"same architecture, random weights, seed {s}"] = features(
             f"random weights seed {s}",

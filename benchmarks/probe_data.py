@@ -47,21 +47,25 @@ class LabelledSet:
         return f"left out {len(self.skipped)} of {total} labelled rows: {shown}{more}"
 
 
-def _read_all(items, reader, progress=None) -> tuple[list, list, list]:
+def _read_all(what: str, items, progress_factory=None) -> tuple[list, list, list, list]:
     """``items`` = [(name, path, label)] -> (records, labels, names) of the readable ones, and
-    [(name, reason)] of the others."""
+    [(name, reason)] of the others; ``progress_factory(what, total)`` reports progress if given."""
     from biosig.errors import BiosigError
+    from biosig.readers import read
+    progress = progress_factory(what, len(items)) if progress_factory else None
     records, labels, names, skipped = [], [], [], []
     for name, path, label in items:
         try:
-            records.append(reader(path))
+            records.append(read(path))
             labels.append(label)
             names.append(name)
         except (BiosigError, OSError, ValueError, EOFError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             skipped.append((name, f"unreadable ({reason})"))
         if progress is not None:
-            progress()
+            progress.update()
+    if progress is not None:
+        progress.close()
     return records, labels, names, skipped
 
 
@@ -86,7 +90,6 @@ def read_reference(path: pathlib.Path) -> tuple[list[tuple[str, str]], list[tupl
 
 def load_cinc2017(data_dir: pathlib.Path, progress_factory=None) -> LabelledSet:
     """AF (label A) vs the rest, records sorted by name."""
-    from biosig.readers import read
     d = pathlib.Path(data_dir) / "cinc2017"
     ref = d / "REFERENCE.csv"
     if not ref.is_file():
@@ -96,16 +99,12 @@ def load_cinc2017(data_dir: pathlib.Path, progress_factory=None) -> LabelledSet:
     labels, conflicts = _unique_labels(rows)
     skipped += [(n, f"listed with different labels {', '.join(ls)} in REFERENCE.csv") for n, ls in conflicts]
     items = [(name, d / name, int(label == "A")) for name, label in sorted(labels.items())]
-    progress = progress_factory("read cinc2017", len(items)) if progress_factory else None
-    records, labels, names, unread = _read_all(items, read, progress and progress.update)
-    if progress:
-        progress.close()
+    records, labels, names, unread = _read_all("read cinc2017", items, progress_factory)
     return _finish(records, labels, names, skipped + unread, None, d)
 
 
 def load_cough(data_dir: pathlib.Path, call_center_only: bool = False, progress_factory=None) -> LabelledSet:
     """COVID-19 positive vs negative; groups = the file (one recording per participant)."""
-    from biosig.readers import read
     d = pathlib.Path(data_dir) / "cough"
     meta_path = d / "metadata.json"
     if not meta_path.is_file():
@@ -132,10 +131,7 @@ def load_cough(data_dir: pathlib.Path, call_center_only: bool = False, progress_
     labels, conflicts = _unique_labels(rows)
     skipped += [(n, "listed with different covid19 values in metadata.json") for n, _ in conflicts]
     items = [(name, d / "raw" / name, label) for name, label in labels.items()]
-    progress = progress_factory("read cough", len(items)) if progress_factory else None
-    records, labels, names, unread = _read_all(items, read, progress and progress.update)
-    if progress:
-        progress.close()
+    records, labels, names, unread = _read_all("read cough", items, progress_factory)
     return _finish(records, labels, names, skipped + unread, np.array(names), d)
 
 

@@ -6,6 +6,30 @@ from __future__ import annotations
 
 import numpy as np
 
+
+def af_or_sinus_beats(af: bool, mean_rr: float, tb: float, seconds: float, resp_hz: float, resp_phase: float,
+                      rng) -> list[tuple[float, float]]:
+    """Beats ``[(time_s, preceding interval_s), ...]`` from ``tb`` until past ``seconds + 1`` of the
+    two-class rhythm of ``synthetic_af_ppg`` and ``synthetic_rhythm_ecg``: AF = i.i.d. intervals
+    (CV 6-14 %, drawn per beat); sinus = respiratory sinus arrhythmia (2-8 %) plus 2 % jitter, and in
+    6 % of the cycles a premature beat at 70 % of the interval followed by its pause. Intervals are
+    floored at 0.3 s. Draws from ``rng`` in a fixed order (the callers' records depend on it)."""
+    beats = []
+    while tb < seconds + 1:
+        if af:   # irregularly irregular, moderately (CV 6-14 %)
+            rr = mean_rr * (1 + rng.normal(0, rng.uniform(0.06, 0.14)))
+        else:    # respiratory sinus arrhythmia, and a premature beat with its pause now and then
+            rr = mean_rr * (1 + rng.uniform(0.02, 0.08) * np.sin(2 * np.pi * resp_hz * tb + resp_phase)
+                            + rng.normal(0, 0.02))
+            if rng.random() < 0.06:
+                beats.append((tb + 0.7 * rr, 0.7 * rr))
+                tb, rr = tb + 0.7 * rr, 1.3 * rr
+        rr = max(rr, 0.3)
+        tb += rr
+        beats.append((tb, rr))
+    return beats
+
+
 def _ppg_from_beats(beats, mean_rr: float, t: np.ndarray, seconds: float, resp_hz: float, resp_phase: float,
                     rng) -> np.ndarray:
     """One SYNTHETIC PPG trace (float64) from ``beats`` = [(time_s, preceding interval_s), ...]: a
@@ -44,20 +68,9 @@ def synthetic_af_ppg(n_per_class: int = 60, seconds: float = 30.0, fs_hz: float 
         af = i % 2
         hr = rng.uniform(60, 110) if af else rng.uniform(55, 95)
         mean_rr = 60.0 / hr
-        beats, tb = [], -rng.uniform(0, mean_rr)
+        tb = -rng.uniform(0, mean_rr)
         resp_hz, resp_phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
-        while tb < seconds + 1:
-            if af:   # irregularly irregular, moderately (CV 6-14 %)
-                rr = mean_rr * (1 + rng.normal(0, rng.uniform(0.06, 0.14)))
-            else:    # respiratory sinus arrhythmia, and a premature beat with its pause now and then
-                rr = mean_rr * (1 + rng.uniform(0.02, 0.08) * np.sin(2 * np.pi * resp_hz * tb + resp_phase)
-                                + rng.normal(0, 0.02))
-                if rng.random() < 0.06:
-                    beats.append((tb + 0.7 * rr, 0.7 * rr))
-                    tb, rr = tb + 0.7 * rr, 1.3 * rr
-            rr = max(rr, 0.3)
-            tb += rr
-            beats.append((tb, rr))
+        beats = af_or_sinus_beats(af, mean_rr, tb, seconds, resp_hz, resp_phase, rng)
         x = _ppg_from_beats(beats, mean_rr, t, seconds, resp_hz, resp_phase, rng)
         records.append(_ppg_record(x, fs_hz, f"synthetic-ppg-{i}"))
         labels.append(af)
@@ -139,18 +152,8 @@ def synthetic_rhythm_ecg(n_per_class: int = 40, seconds: float = 30.0, fs_hz: fl
         af = i % 2
         mean_rr = 60.0 / (rng.uniform(60, 110) if af else rng.uniform(55, 95))
         resp_hz, resp_phase = rng.uniform(0.15, 0.35), rng.uniform(0, 2 * np.pi)
-        beats, tb = [], -rng.uniform(0, mean_rr) - 1.0
-        while tb < seconds + 1:
-            if af:
-                rr = mean_rr * (1 + rng.normal(0, rng.uniform(0.06, 0.14)))
-            else:
-                rr = mean_rr * (1 + rng.uniform(0.02, 0.08) * np.sin(2 * np.pi * resp_hz * tb + resp_phase)
-                                + rng.normal(0, 0.02))
-                if rng.random() < 0.06:
-                    beats.append(tb + 0.7 * rr)
-                    tb, rr = tb + 0.7 * rr, 1.3 * rr
-            tb += max(rr, 0.3)
-            beats.append(tb)
+        beats = [b for b, _ in af_or_sinus_beats(af, mean_rr, -rng.uniform(0, mean_rr) - 1.0, seconds,
+                                                  resp_hz, resp_phase, rng)]
         x = ecg_from_beats(np.asarray(beats), n, fs_hz, 1, rng, fwave_mv=rng.uniform(0.0, 0.04))[0]
         x = x * rng.uniform(0.6, 1.6) + rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * resp_hz * t + resp_phase)
         x = x + rng.normal(0, rng.uniform(0.01, 0.06), n)

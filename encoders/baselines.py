@@ -130,6 +130,16 @@ def embedding_mean(enc, rec) -> np.ndarray:
     return np.asarray(df["embedding"].to_list(), dtype=np.float64).mean(0)
 
 
+def embedding_features(enc, records, progress=None) -> np.ndarray:
+    """(n_records, D) record-mean embeddings of ``enc``; ``progress`` is called after each record."""
+    rows = []
+    for r in records:
+        rows.append(embedding_mean(enc, r))
+        if progress is not None:
+            progress()
+    return np.stack(rows)
+
+
 def baseline_features(kind: str, records, model: str | None = None, seed: int = 0,
                       modality: str | None = None, progress=None) -> np.ndarray:
     """(n_records, F) features of ``kind`` (one of :data:`BASELINES`) for ``records``.
@@ -140,11 +150,9 @@ def baseline_features(kind: str, records, model: str | None = None, seed: int = 
     if kind == "random":
         if model is None:
             raise EncoderError("--baseline random needs --model (the architecture to draw random weights for)")
-        enc = random_encoder(model, seed)
-        fn = lambda r: embedding_mean(enc, r)  # noqa: E731
-    else:
-        fn = {"hrv": hrv_features, "mfcc": mfcc_features, "spirometry": spirometry_features,
-              "ibi": lambda r: ibi_features(r, modality)}[kind]
+        return embedding_features(random_encoder(model, seed), records, progress)
+    fn = {"hrv": hrv_features, "mfcc": mfcc_features, "spirometry": spirometry_features,
+          "ibi": lambda r: ibi_features(r, modality)}[kind]
     rows = []
     for r in records:
         rows.append(fn(r))
