@@ -67,3 +67,53 @@ def test_runtime_imports_follow_layering(package):
     loaded = set(out.stdout.split())
     forbidden = (OURS - ALLOWED[package]) | FORBIDDEN_THIRD_PARTY.get(package, set())
     assert not (loaded & forbidden), f"importing {package} loaded {sorted(loaded & forbidden)}"
+
+
+def _module_name(path: pathlib.Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports anywhere (lazy imports inside functions included)."""
+    files = {_module_name(p): p for pkg in OURS for p in sorted((ROOT / pkg).rglob("*.py"))}
+
+    def owner(name):   # the longest project module that ``name`` names or lies in
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {}
+    for mod, path in files.items():
+        here = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                deps |= {owner(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    pkg = here.split(".")[:len(here.split(".")) - (node.level - 1)]
+                    base = ".".join(pkg + ([base] if base else []))
+                deps |= {owner(f"{base}.{a.name}") for a in node.names}
+        graph[mod] = deps - {"", mod}
+    return graph
+
+
+def test_no_import_cycles():
+    """DESIGN.md: no import circles between modules, lazy imports included (a lazy import hides a
+    circle from the interpreter but not from a reader)."""
+    graph, state, cycles = _import_graph(), {}, []
+
+    def visit(mod, stack):
+        state[mod] = "open"
+        for dep in sorted(graph[mod]):
+            if state.get(dep) == "open":
+                cycles.append(" -> ".join(stack[stack.index(dep):] + [dep]))
+            elif dep not in state:
+                visit(dep, stack + [dep])
+        state[mod] = "done"
+
+    for mod in sorted(graph):
+        if mod not in state:
+            visit(mod, [mod])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)

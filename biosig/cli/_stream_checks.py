@@ -10,6 +10,36 @@ import signal
 import sys
 import threading
 
+from streams.config import DEFAULT_INGEST, DEFAULT_OUTPUT, DEFAULT_STATUS
+
+
+def endpoint_args(p, which=("ingest", "output", "status")):
+    defaults = {"ingest": DEFAULT_INGEST, "output": DEFAULT_OUTPUT, "status": DEFAULT_STATUS}
+    for w in which:
+        p.add_argument(f"--{w}", default=defaults[w], metavar="ENDPOINT",
+                       help=f"runtime {w} endpoint (default {defaults[w]})")
+    p.add_argument("--keys", metavar="DIR", help="CURVE key directory from `biosig keys generate`")
+    p.add_argument("--insecure", action="store_true", help="allow plain TCP on non-loopback endpoints")
+
+
+def seconds_arg(p, default=None, what="run"):
+    p.add_argument("--seconds", type=float, default=default, metavar="S",
+                   help=f"stop after S seconds (default: {what})")
+
+
+def stop_on_signals(stop: threading.Event):
+    def handler(signum, frame):
+        stop.set()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+def check_seconds(args):
+    from streams.errors import StreamError
+    if args.seconds is not None and not 0 < args.seconds < float("inf"):
+        raise StreamError(f"--seconds must be > 0 and finite, got {args.seconds:g}")
+
+
 
 class _Interrupted(BaseException):
     """Raised in the main thread by the first SIGINT/SIGTERM (see :func:`interruptible`)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 
-DEFAULT_OUTPUT = "tcp://127.0.0.1:5556"
+from streams.config import DEFAULT_OUTPUT
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8555
 
 
@@ -32,11 +32,11 @@ def _serve_page_args(p, default_port=DEFAULT_PORT):
 
 def _dashboard(args) -> int:
     import time
-    from biosig.cli.stream_commands import _check_seconds, _stop_on_signals
+    from biosig.cli._stream_checks import check_seconds, stop_on_signals
     from streams.dashboard import Dashboard
-    _check_seconds(args)
+    check_seconds(args)
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     with Dashboard(args.output, host=args.host, port=args.port, key_dir=args.keys,
                    insecure=args.insecure) as dash:
         print(f"biosig dashboard: {dash.url} (live view of {args.output}; waveforms need "
@@ -67,7 +67,7 @@ def start_for_serve(args, output: str):
 
 
 def register(sub) -> None:
-    from biosig.cli.stream_commands import _endpoint_args, _seconds
+    from biosig.cli._stream_checks import endpoint_args as _endpoint_args, seconds_arg as _seconds
     p = sub.add_parser("dashboard", help="live web view of a running runtime (loopback)",
                        description="Serve a web page on loopback that shows, per bed, the live waveforms, "
                                    "window quality and embedding latency and, per couch, the marker trace, "

@@ -1,50 +1,22 @@
 """Streaming commands: serve, monitor, replay, listen, status, keys, bridge, demo.
 
 All default to loopback endpoints that work together without arguments; long-running commands
-stop by themselves after ``--seconds S``. zmq and the streams package are imported inside the
-handlers so that ``biosig --version`` stays fast.
+stop by themselves after ``--seconds S``. zmq and the heavy parts of the streams package are
+imported inside the handlers so that ``biosig --version`` stays fast (``streams.config``, which
+holds the default endpoints, imports neither zmq nor numpy).
 """
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 
 from biosig.cli._stream_checks import (check_models as _check_models, check_number as _check_number,
                                        check_writable_dir as _check_writable_dir, close_all as _close_all,
                                        interruptible as _interruptible, leave_if_signalled as _leave_if_signalled)
-
-DEFAULT_INGEST = "tcp://127.0.0.1:5555"
-DEFAULT_OUTPUT = "tcp://127.0.0.1:5556"
-DEFAULT_STATUS = "tcp://127.0.0.1:5557"
-
-
-def _endpoint_args(p, which=("ingest", "output", "status")):
-    defaults = {"ingest": DEFAULT_INGEST, "output": DEFAULT_OUTPUT, "status": DEFAULT_STATUS}
-    for w in which:
-        p.add_argument(f"--{w}", default=defaults[w], metavar="ENDPOINT",
-                       help=f"runtime {w} endpoint (default {defaults[w]})")
-    p.add_argument("--keys", metavar="DIR", help="CURVE key directory from `biosig keys generate`")
-    p.add_argument("--insecure", action="store_true", help="allow plain TCP on non-loopback endpoints")
-
-
-def _seconds(p, default=None, what="run"):
-    p.add_argument("--seconds", type=float, default=default, metavar="S",
-                   help=f"stop after S seconds (default: {what})")
-
-
-def _stop_on_signals(stop: threading.Event):
-    def handler(signum, frame):
-        stop.set()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-
-
-def _check_seconds(args):
-    from streams.errors import StreamError
-    if args.seconds is not None and not 0 < args.seconds < float("inf"):
-        raise StreamError(f"--seconds must be > 0 and finite, got {args.seconds:g}")
+from biosig.cli._stream_checks import (DEFAULT_INGEST, DEFAULT_OUTPUT, DEFAULT_STATUS,  # noqa: F401 (re-exported)
+                                       check_seconds as _check_seconds, endpoint_args as _endpoint_args,
+                                       seconds_arg as _seconds, stop_on_signals as _stop_on_signals)
 
 
 # ---------------------------------------------------------------------------------- handlers
