@@ -40,7 +40,9 @@ Tasks
   (``biosig.synthetic.simulate_spiro``) on held-out seeds: model selection only, never ``spiro``.
   Not in the default ``--tasks``.
 
-Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio spiro spiro-pattern] [--data DIR] [--json out.json]``.
+Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio spiro spiro-pattern] [--data DIR] [--jobs N] [--json out.json]``.
+The features of every row are computed in ``--jobs`` worker processes (default: the CPUs this
+process may use; ``probe_parallel.py``), one torch thread each, so the numbers do not depend on N.
 The real sets are read by ``probe_data.py`` (rows it cannot use are listed under the table), the synthetic
 ECG / PPG tasks come from ``probe_synthetic.py`` and the spirogram tasks from ``spiro_tasks.py``.
 Data: PhysioNet/CinC Challenge 2017 (Clifford et al. 2017, ODC-BY); covid19-cough (CC0).
@@ -129,31 +131,30 @@ TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-
 
 def run_task(task: str, args) -> dict:
     import encoders
-    from encoders.baselines import baseline_features, embedding_features, impute_median
+    from encoders.baselines import impute_median
     from encoders.probe import compare, cv_folds, format_rows
+    from probe_parallel import FeatureSpec, all_features
     t0 = time.perf_counter()
     records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data)
     model, handcrafted = TASKS[task]
     model = getattr(args, f"{task.split('-')[0]}_model") or model
     enc = encoders.load(model)
     ours = f"{enc.model_id}"
-
-    def features(what: str, fn) -> np.ndarray:
-        progress = _progress(f"{task}: {what}", len(records))
-        try:
-            return fn(progress.update)
-        finally:
-            progress.close()
-
-    feats = {ours: features(ours, lambda p: embedding_features(enc, records, p))}
+    specs = {ours: FeatureSpec("model", model)}
     for s in args.random_seeds:
-        feats[f"same architecture, random weights, seed {s}"] = features(
-            f"random weights seed {s}",
-            lambda p, s=s: baseline_features("random", records, model=model, seed=s, progress=p))
+        specs[f"same architecture, random weights, seed {s}"] = FeatureSpec("random", model, seed=s)
     for kind in handcrafted:
-        X, n_bad = impute_median(features(f"{kind} features", lambda p, kind=kind: baseline_features(
-            kind, records, modality=enc.config.modality, progress=p)))
-        feats[f"{kind} features" + (f" ({n_bad} imputed)" if n_bad else "")] = X
+        specs[f"{kind} features"] = FeatureSpec(kind, model, modality=enc.config.modality)
+    t_feat = time.perf_counter()
+    raw = all_features(specs, records, args.jobs, lambda what, n: _progress(f"{task}: {what}", n))
+    t_feat = time.perf_counter() - t_feat
+    feats = {}
+    for name, X in raw.items():
+        if specs[name].kind in ("model", "random"):
+            feats[name] = X
+        else:
+            X, n_bad = impute_median(X)
+            feats[name + (f" ({n_bad} imputed)" if n_bad else "")] = X
     folds = cv_folds(y, args.folds, args.seed, groups)
     res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
     counts = "/".join(str(c) for c in np.bincount(y)) + " per class" if y.max() > 1 else f"{int(y.sum())} positive"
@@ -177,7 +178,8 @@ def run_task(task: str, args) -> dict:
     if args.C == "auto":
         print("# C per fold (nested CV): " + "; ".join(f"{k} {' '.join(f'{c:g}' for c in r['C'])}"
                                                      for k, r in res.items()))
-    print(f"# {task}: {time.perf_counter() - t0:.0f} s")
+    print(f"# {task}: {time.perf_counter() - t0:.0f} s (features {t_feat:.0f} s on {args.jobs} "
+          f"process{'es' if args.jobs > 1 else ''})")
     return out
 
 
@@ -211,11 +213,18 @@ def main(argv=None) -> int:
                     help="probe regularisation strength (default 1, the protocol of every reported table); auto "
                          "picks C per training fold by an inner 5-fold CV (log-loss, grid 1e-3..10, the same for "
                          "every row)")
+    ap.add_argument("--jobs", type=int, default=None, metavar="N",
+                    help="worker processes for the features (default: the CPUs this process may use); each "
+                         "runs torch on one thread, so the numbers do not depend on N")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--data", type=pathlib.Path, default=DATA, metavar="DIR",
                     help="the folder holding cinc2017/ and cough/ (default ../shared/data); a larger set with "
                          "the same layout works, rows that cannot be used are listed under the table")
     args = ap.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        ap.error(f"--jobs must be >= 1, got {args.jobs}")
+    from probe_parallel import default_jobs
+    args.jobs = args.jobs or default_jobs()
     import torch
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)

@@ -82,18 +82,26 @@ def test_cough_loader_never_guesses_a_missing_label(tmp_path):
 
 
 def test_eval_probe_runs_on_a_messy_copy_and_says_what_it_left_out(messy_cinc, tmp_path):
+    """Also: ``--jobs 2`` (features in two worker processes) gives the same numbers as ``--jobs 1``."""
     data, keep = messy_cinc
-    out = tmp_path / "res.json"
     env = {**os.environ, "BIOSIG_PROGRESS_S": "0"}   # a progress line per record: the log is not silent
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "eval_probe.py"), "--tasks", "ecg", "--data",
-                        str(data), "--random-seeds", "0", "--folds", "3", "--bootstrap", "50", "--json", str(out)],
-                       capture_output=True, text=True, timeout=600, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "11 records (3 positive)" in r.stdout
-    assert "# left out 4 of 15 labelled rows:" in r.stdout
-    assert "eval_probe: ecg: hrv features: 11/11 records" in r.stderr
-    res = json.loads(out.read_text())["ecg"]
+    runs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"res{jobs}.json"
+        r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "eval_probe.py"), "--tasks", "ecg", "--data",
+                            str(data), "--random-seeds", "0", "--folds", "3", "--bootstrap", "50", "--json", str(out),
+                            "--jobs", str(jobs)], capture_output=True, text=True, timeout=600, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert "11 records (3 positive)" in r.stdout
+        assert "# left out 4 of 15 labelled rows:" in r.stdout
+        runs[jobs] = json.loads(out.read_text())["ecg"]
+        if jobs == 1:
+            assert "eval_probe: ecg: hrv features: 11/11 records" in r.stderr
+        else:
+            assert "eval_probe: ecg: 3 feature sets on 2 processes: 33/33 records" in r.stderr
+    res = runs[1]
     assert res["left_out"].startswith("left out 4") and len(res["results"]) == 3
+    assert runs[2] == runs[1]
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "eval_probe.py"), "--tasks", "audio",
                           "--data", str(tmp_path / "nothing")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "eval_probe: error: no cough set" in bad.stderr and "Traceback" not in bad.stderr
