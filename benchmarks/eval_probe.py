@@ -191,7 +191,8 @@ def _C_arg(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line, validated, with --jobs resolved to a number (what run_task expects)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", nargs="+", default=["ecg", "ppg", "audio", "spiro", "spiro-pattern"],
                     choices=list(TASKS),
@@ -225,6 +226,11 @@ def main(argv=None) -> int:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
     from probe_parallel import default_jobs
     args.jobs = args.jobs or default_jobs()
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     import torch
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)

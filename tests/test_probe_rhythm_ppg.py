@@ -1,7 +1,6 @@
 """eval_probe's SYNTHETIC 6-class PPG rhythm task (issue 14): the generator does what it says per
 class (from its beat times and from the rendered signal), the refactored AF-vs-sinus PPG generator is
 bit-identical to before, and the probe's compare / paired bootstrap agree with sklearn on 6 classes."""
-import argparse
 import functools
 import hashlib
 
@@ -162,8 +161,7 @@ def test_ppg_rhythm_task_runs_end_to_end(ep, capsys, monkeypatch):
     ppg-tiny, one random-weight seed and the IBI features."""
     monkeypatch.setattr(ep, "synthetic_rhythm_ppg", functools.partial(ep.synthetic_rhythm_ppg, n_per_class=5,
                                                                       seconds=20.0))
-    args = argparse.Namespace(audio_call_center_only=False, ppg_model=None, random_seeds=[0], folds=5, seed=0,
-                              bootstrap=50, C=1.0, data=ep.DATA)
+    args = ep.parse_args(["--random-seeds", "0", "--bootstrap", "50", "--jobs", "1"])
     out = ep.run_task("ppg-rhythm", args)
     text = capsys.readouterr().out
     assert "## ppg-rhythm: SYNTHETIC 6-class PPG rhythm" in text and "5/5/5/5/5/5 per class" in text
