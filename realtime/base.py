@@ -17,8 +17,10 @@ Stream handling done here for every method:
   joining samples from both sides of a gap is a time-warped input: the worst errors after
   invalid surrogate samples came from it).
 * divergence: a non-finite or exploding training loss (> ``max_loss`` in z-units) or forecast
-  resets the model to a fresh seeded initialisation; ``diverged`` is True after a step that
-  reset, ``n_resets`` counts them and a warning is logged.
+  (half its squared distance from the newest sample > ``max_loss``), or, while the window fills
+  and no training step checks it, a jump from the previous sample that large, resets the model
+  to a fresh seeded initialisation; ``diverged`` is True after a step that reset, ``n_resets``
+  counts them and a warning is logged.
 """
 from __future__ import annotations
 
@@ -295,13 +297,24 @@ class Forecaster:
                 self._on_divergence(f"training loss {loss:.3g}")
                 return
             self._trained = True
+        elif self._count > 1 and self._explodes(z, self._hist[(pos - 1) % cap]):
+            self._on_divergence("input jump")   # (an absurd sample, no training step to see it)
+            return
         if self._count >= L:
             self._kern.fill_window(self._hist, pos, 0, L, self._u_pr)
             self._predict(self._u_pr)
             if not math.isfinite(self._y.sum()):
                 self._on_divergence("non-finite forecast")
                 return
+            if self._explodes(self._y, z):
+                self._on_divergence("exploding forecast")
+                return
             self._have_forecast = True
+
+    def _explodes(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """Half the squared distance of ``a`` from ``b`` (z-units) above ``max_loss``."""
+        d = a - b
+        return not (0.5 * float(d @ d) <= self.config.max_loss)
 
     def _on_divergence(self, why: str) -> None:
         self.n_resets += 1

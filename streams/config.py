@@ -125,7 +125,12 @@ class ForecasterConfig:
     stale_s: float = field(default=1.0, metadata=_POSITIVE)
     # a forecast is published only for input younger than this (device timestamp vs wall clock);
     # older input is learnt from and answered with a hold (reason ``stale_input``)
+    # (and input stamped more than this ahead of the wall clock: its age cannot be told)
     max_input_age_s: float = field(default=0.2, metadata=_POSITIVE)
+    # samples of one frame that are learnt (at least two input windows plus the horizon): the
+    # forecast path runs on the event loop, so one client's huge frame must not stall the others;
+    # the older samples of a longer frame are skipped like a hole (a ``gap``)
+    max_frame_steps: int = field(default=256, metadata=limits(min=1))
 
     def __post_init__(self):
         validate(self)

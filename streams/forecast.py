@@ -5,10 +5,15 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
 
 * ``warm_up``: no forecast exists yet (scaler fit and first input window);
 * ``stale_input``: the newest sample is older than ``max_input_age_s`` (device timestamp vs wall
-  clock when the frame is handled); the frame is learnt from but never forecast from;
+  clock when the frame is handled), or stamped more than ``max_input_age_s`` in the future (a
+  device clock ahead of the runtime's: its age cannot be told); the frame is learnt from but
+  never forecast from;
 * ``gap``: an input gap longer than the forecaster's tolerance (``max_gap_steps``, default the
   lookback) restarted the input window; held until the window is whole again. The runtime's
-  timer also publishes a ``gap`` hold every ``stale_s`` while no sample arrives at all;
+  timer also publishes a ``gap`` hold every ``stale_s`` while no sample arrives at all. A frame
+  longer than :func:`frame_budget` samples has only its newest ones learnt (the forecast path
+  runs on the event loop: one client's huge frame must not stall every other source); the
+  older ones are skipped like a hole;
 * ``diverged``: the forecaster reset itself after a diverging step; held ``recover_steps`` samples;
 * ``unavailable``: the forecaster failed at run time or the source has no slot (set by the
   :mod:`streams.forecast_worker` and the runtime; never silence).
@@ -44,6 +49,12 @@ def lookback_steps(cfg: ForecasterConfig, fs_hz: float) -> int:
     """The input window in samples: ``cfg.lookback`` when set (> 0), else ``cfg.lookback_s`` at
     ``fs_hz`` (at least 1)."""
     return int(cfg.lookback) if cfg.lookback > 0 else max(1, int(round(cfg.lookback_s * fs_hz)))
+
+
+def frame_budget(cfg: ForecasterConfig, lookback: int) -> int:
+    """Samples of one frame that are learnt: ``cfg.max_frame_steps``, but at least two input
+    windows plus the horizon, so that a long frame still ends with a whole window."""
+    return max(int(cfg.max_frame_steps), 2 * (lookback + int(cfg.horizon_steps)))
 
 
 def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over):
@@ -109,6 +120,7 @@ class SourceForecaster:
         self.stream, self.channels, self.fs_hz, self.cfg = stream, list(channels), float(fs_hz), cfg
         self.forecaster = build_forecaster(cfg, len(self.channels), self.fs_hz)
         self.tolerance = self.forecaster.config.max_gap_steps or self.forecaster.lookback
+        self.budget = frame_budget(cfg, self.forecaster.lookback)
         self.state = "ready"
         self.hold_reason = ""
         self.hold_left = 0          # diverged: samples still held
@@ -144,15 +156,18 @@ class SourceForecaster:
         ``("forecast", prediction (C,) float64)`` or ``("hold", reason)``.
         """
         f = self.forecaster
+        n = x.shape[1]
         missing = self.missing_since(t0_s)
+        if n > self.budget:   # learn the newest samples only: the older ones are a hole
+            missing += n - self.budget
+            x = x[:, n - self.budget:]
         if missing > 0:     # feed the hole as missing samples: past the tolerance the window restarts
             for _ in range(min(missing, self.tolerance + 1)):
                 f.learn_one(np.full(len(self.channels), np.nan))
             # any hole that leaves the window incomplete is held as a gap (a short one used to be
             # labelled warm_up); cleared below as soon as the forecaster is ready again
             self.gap_open = True
-        n = x.shape[1]
-        for i in range(n):
+        for i in range(x.shape[1]):
             f.learn_one(x[:, i])
             if f.n_resets > self.resets_seen:   # diverged and reset during this sample
                 self.resets_seen = f.n_resets
@@ -166,7 +181,7 @@ class SourceForecaster:
             self.gap_open = False
         if not f.ready:
             return self._hold("gap" if self.gap_open else ("diverged" if self.resets_seen else "warm_up"))
-        if now_s - self.last_t_s > self.cfg.max_input_age_s:
+        if abs(now_s - self.last_t_s) > self.cfg.max_input_age_s:   # too old, or from the future
             return self._hold("stale_input")
         self.state, self.hold_reason = "forecasting", ""
         return "forecast", f.predict_one()

@@ -64,6 +64,13 @@ class IngestMixin:
                          f"{frame.kind} frames on {frame.topic[:80]!r} are outputs, not inputs")
             return
         name = h["stream"]
+        with np.errstate(over="ignore"):
+            x = x.astype(np.float32, copy=False)   # the runtime works in float32
+        if h["dtype"] == "<f8" and not np.isfinite(x.sum(dtype=np.float64)):
+            # finite as float64 but beyond float32 (|x| > 3.4e38): inf here, never a sample (an
+            # inf the forecaster skipped as missing used to be answered with the last forecast)
+            self._reject(name, "nonfinite", "samples beyond the float32 range")
+            return
         st = self.streams.get(name)
         if st is None or st.session != h["session"]:
             if st is None:
@@ -83,7 +90,6 @@ class IngestMixin:
             setattr(st.stats, "duplicates" if verdict == "duplicate" else "late",
                     getattr(st.stats, "duplicates" if verdict == "duplicate" else "late") + 1)
             return
-        x = x.astype(np.float32, copy=False)
         n = x.shape[1]
         t_last = t0 + (n - 1) / st.fs_hz
         st.last_t_s = t_last

@@ -42,12 +42,13 @@ def test_sigkill_and_restart_resumes_forecasting_from_checkpoint(tmp_path):
     fs = 30.0
     t = np.arange(2000) / fs
     x = np.stack([np.sin(2 * np.pi * 0.25 * t + k) * (k + 1) for k in range(9)]).astype(np.float32)
-    t0 = time.time()
     proc = _serve(ep, cfg_path, state)
     try:
         wait_for(lambda: (s := _status(ep)) and s["state"] == "serving", timeout_s=60, what="the runtime to serve")
         pub = Publisher("couch1", ep.ingest)
         out = pub.stream("markers", fs, [f"m{i // 3 + 1}_{'xyz'[i % 3]}" for i in range(9)], modality="motion")
+        # a backlog ending now (samples stamped ahead of the wall clock are held as stale_input)
+        t0 = time.time() - 299 / fs
         for i in range(300):
             out.send(x[:, i:i + 1], t0_s=t0 + i / fs)
         before = wait_for(lambda: (s := _status(ep)) and s["forecasters"].get("couch1", {}).get("seen") == 300 and s,
@@ -67,9 +68,9 @@ def test_sigkill_and_restart_resumes_forecasting_from_checkpoint(tmp_path):
         wait_for(lambda: sub.recv(0.2), what="the subscription")
         frames = []
         t1 = time.time()   # fresh samples (an old backlog would be answered with stale_input holds)
-        for i in range(300, 360):
+        for i in range(300, 360):   # in real time: each sample sent when it is taken
+            time.sleep(max(0.0, t1 + (i - 300) / fs - time.time()))
             out.send(x[:, i:i + 1], t0_s=t1 + (i - 300) / fs)
-            time.sleep(0.005)
         after = wait_for(lambda: (s := _status(ep)) and s["forecasters"].get("couch1", {}).get("seen", 0) >= 360 and s,
                          timeout_s=30, what="samples after the restart")
         end = time.monotonic() + 1.0   # heartbeats keep coming: read for a bounded time
