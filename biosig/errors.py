@@ -20,6 +20,16 @@ class ReadError(BiosigError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class WriteError(BiosigError):
+    """An output cannot be written: unknown format, a folder where a file is expected, a file where
+    a folder is expected, a folder that cannot be created or written to."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
 class SignalError(BiosigError):
     """A signal is unusable for the requested operation (bad rate, all NaN, wrong shape)."""
 

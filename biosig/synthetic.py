@@ -35,6 +35,11 @@ SPIRO_PATTERNS = ("normal", "obstructive", "restrictive")
 ECGSYN_SEGMENT_S = 60.0  # longer ECGs are stitched from ECGSYN segments at R peaks (linear cost)
 
 
+#: Largest record :func:`simulate` makes (samples per channel): beyond it memory runs out, or the
+#: beat generator runs for hours, before anything is written.
+MAX_SIMULATE_SAMPLES = 50_000_000
+
+
 def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None = None, **kw) -> Record:
     """A synthetic record of ``modality`` lasting ``seconds``.
 
@@ -57,6 +62,9 @@ def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None =
     fs = float(fs_hz) if fs_hz is not None else DEFAULT_FS_HZ[modality]
     if not (np.isfinite(fs) and fs > 0):
         raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    if seconds * fs > MAX_SIMULATE_SAMPLES:
+        raise SignalError(f"{seconds:g} s at {fs:g} Hz is {seconds * fs:.3g} samples per channel, more than "
+                          f"{MAX_SIMULATE_SAMPLES:,} (about 400 MB each); use a shorter duration or a lower rate")
     seed = int(seed)
     if seed < 0:
         raise SignalError(f"seed={seed} must be >= 0")

@@ -27,7 +27,7 @@ import re
 
 import numpy as np
 
-from biosig.errors import BiosigError, SignalError
+from biosig.errors import SignalError, WriteError  # noqa: F401 (WriteError: defined in errors, re-exported)
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,6 @@ WRITE_EXTENSIONS = (".csv", ".parquet", ".wav", ".flac", ".edf", ".hea", "")
 #: Digital full scale used for WFDB format 16 (leaves headroom below the int16 limit and the
 #: invalid-sample code -32768).
 WFDB_DIGITAL_MAX = 30000
-
-
-class WriteError(BiosigError):
-    """A record cannot be written to the requested path or format."""
-
-    def __init__(self, path, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 def write(record: Record, path) -> pathlib.Path:
@@ -60,8 +51,13 @@ def write(record: Record, path) -> pathlib.Path:
     if suffix not in WRITE_EXTENSIONS and suffix not in (".dat",):
         raise WriteError(path, f"unknown output extension {suffix!r}; accepted: "
                                ".csv, .parquet, .wav, .flac, .edf, .hea (WFDB) or no extension (WFDB)")
+    if path.is_dir():
+        raise WriteError(path, "is a folder; give a file name, e.g. "
+                               f"{path / ('record' + (suffix or '.parquet'))}")
     if not path.parent.exists():
         raise WriteError(path, f"folder {path.parent} does not exist")
+    if not path.parent.is_dir():
+        raise WriteError(path, f"{path.parent} is a file, not a folder")
     if suffix == ".csv":
         return _write_csv(record, path)
     if suffix == ".parquet":

@@ -90,6 +90,11 @@ def record_windows(record, config, outside, window_s: float, hop_s: float, min_v
     return x, np.broadcast_to(ids[:k], (x.shape[0], k)).copy()
 
 
+#: Longest training window (samples at the model's input rate): every short record is padded to
+#: a whole window, so a mistyped --window-s would otherwise exhaust memory.
+MAX_WINDOW_SAMPLES = 1 << 22
+
+
 def build_windows(records, config, pipeline, window_s: float | None = None, hop_s: float | None = None) -> WindowSet:
     """Stack the training windows of ``records`` (an iterable of ``(source, Record)``)."""
     from biosig.pipeline import default_window
@@ -97,6 +102,9 @@ def build_windows(records, config, pipeline, window_s: float | None = None, hop_
     window_s = window_s or config.window_s or dw
     # the modality's default hop for its default window, else half a window
     hop_s = hop_s or (dh if window_s == dw else window_s / 2)
+    if window_s * config.input_fs_hz > MAX_WINDOW_SAMPLES:   # short records are padded to a window
+        raise EncoderError(f"window_s={window_s:g} s is {window_s * config.input_fs_hz:.3g} samples at "
+                           f"{config.input_fs_hz:g} Hz, more than {MAX_WINDOW_SAMPLES:,}; use a shorter --window-s")
     outside, _ = pipeline.split_in_model()
     xs, ids, sources = [], [], []
     skipped = []

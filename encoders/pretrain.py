@@ -168,6 +168,16 @@ def _rng_state() -> dict:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
 
 
+def _check_out_dir(out: pathlib.Path, resume: bool) -> None:
+    """Before any work: ``--out`` is a folder that can be written, and a checkpoint already in it
+    is continued (``--resume``), never silently overwritten."""
+    from biosig.outputs import check_output_dir
+    if not resume and out.is_dir() and any((out / f).exists() for f in ("weights.pt", STATE_FILE)):
+        raise EncoderError(f"{out} already holds a checkpoint; add --resume to continue it, or give a new --out "
+                           "(delete the folder to start over)")
+    check_output_dir(out, "--out")
+
+
 def pretrain(cfg: TrainConfig) -> dict:
     """Run (or resume) pretraining; returns the final metrics. Writes into ``cfg.out_dir``:
     the checkpoint (config.json, pipeline.json, weights.pt, meta.json), ``train_state.pt`` and
@@ -179,6 +189,7 @@ def pretrain(cfg: TrainConfig) -> dict:
         raise EncoderError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     if cfg.steps < 1:
         raise EncoderError(f"--steps must be >= 1, got {cfg.steps}")
+    _check_out_dir(out, cfg.resume)
     device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")

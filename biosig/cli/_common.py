@@ -15,6 +15,47 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse ``type=``: a finite number > 0 (NaN and inf refused), else a one-line usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type=``: an integer >= 0, else a one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return value
+
+
+def fold_count(text: str) -> int:
+    """argparse ``type=``: a number of cross-validation folds, >= 2."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text}: cross-validation needs at least 2 folds")
+    return value
+
+
+def quality_0_1(text: str) -> float:
+    """argparse ``type=``: a signal-quality threshold in [0, 1] (NaN refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a quality between 0 and 1")
+    return value
+
+
 def free_cores() -> int:
     """Cores not busy right now: CPUs this process may use minus the 1-minute load average
     (rounded), at least 1. On a shared 2-core machine under load this is 1, which is what

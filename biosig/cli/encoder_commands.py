@@ -9,22 +9,14 @@ import json
 import logging
 import sys
 
-from biosig.cli._common import add_modality_arguments, add_threads_argument
+from biosig.cli._common import (add_modality_arguments, add_threads_argument, fold_count as _folds,
+                                non_negative_int as _non_negative_int, positive_float as _positive_float,
+                                positive_int as _positive_int, quality_0_1 as _quality)
 
 log = logging.getLogger(__name__)
 
 ENCODER_MODALITIES = ("ecg", "ppg", "audio", "spiro")
 PRESETS = ("tiny", "small", "base")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
-    return v
 
 
 def _probe_C(text: str):
@@ -34,16 +26,6 @@ def _probe_C(text: str):
         return parse_C(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{text} must be > 0")
-    return v
 
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")   # mirrors encoders.backends.KINDS
@@ -78,14 +60,15 @@ def register(subparsers) -> None:
                     "checkpoint (config, preprocessing pipeline, weights) plus metrics.jsonl and "
                     "train_state.pt into --out; --resume continues exactly where it stopped. Under "
                     "torchrun every process takes batch-size / world-size windows per step.")
-    p.add_argument("--modality", required=True, choices=ENCODER_MODALITIES)
+    p.add_argument("--modality", required=True, choices=ENCODER_MODALITIES,
+                   help="what the encoder embeds: " + ", ".join(ENCODER_MODALITIES))
     p.add_argument("--data", nargs="+", metavar="PATH", default=(), help="recordings, record names or folders")
     p.add_argument("--synthetic", action="store_true", help="train on biosig.synthetic signals")
     p.add_argument("--synthetic-records", type=_positive_int, default=32, metavar="N",
                    help="number of synthetic records (default 32)")
     p.add_argument("--synthetic-seconds", type=_positive_float, default=60.0, metavar="S",
                    help="length of each synthetic record in s (default 60)")
-    p.add_argument("--synthetic-rhythm-records", type=int, default=0, metavar="N",
+    p.add_argument("--synthetic-rhythm-records", type=_non_negative_int, default=0, metavar="N",
                    help="ECG: also N synthetic records with one beat model and rhythms from regular to "
                         "irregularly irregular (encoders.data.synthetic_rhythm_records; no label used; default 0); "
                         "PPG: N synthetic pulse records with varied rhythms and pulse shapes "
@@ -93,16 +76,18 @@ def register(subparsers) -> None:
     p.add_argument("--synthetic-rhythm-atrial", action="store_true",
                    help="make those records regular or irregular WITH P waves or WITHOUT (f-waves instead), "
                         "independently (encoders.data.synthetic_atrial_records)")
-    p.add_argument("--synthetic-blow-records", type=int, default=0, metavar="N",
+    p.add_argument("--synthetic-blow-records", type=_non_negative_int, default=0, metavar="N",
                    help="spiro: also N synthetic forced expirations of the three patterns, every other one with a "
                         "cough, variable effort, early stop or slow start (encoders.data.synthetic_blow_records; "
                         "no label used; default 0)")
-    p.add_argument("--preset", choices=PRESETS, default="tiny")
-    p.add_argument("--steps", type=_positive_int, default=200)
+    p.add_argument("--preset", choices=PRESETS, default="tiny",
+                   help="model size: " + ", ".join(PRESETS) + " (default tiny)")
+    p.add_argument("--steps", type=_positive_int, default=200, help="optimizer steps (default 200)")
     p.add_argument("--batch-size", type=_positive_int, default=32, help="global batch (all processes)")
-    p.add_argument("--lr", type=_positive_float, default=1e-3)
-    p.add_argument("--warmup-steps", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="peak AdamW learning rate (default 1e-3)")
+    p.add_argument("--warmup-steps", type=_non_negative_int, default=10,
+                   help="linear learning-rate warm-up steps (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, data order and masks (default 0)")
     p.add_argument("--ckpt-every", type=_positive_int, default=50, metavar="N", help="checkpoint every N steps")
     p.add_argument("--window-s", type=_positive_float, default=None, metavar="S",
                    help="training window length (default: the modality's default window)")
@@ -116,7 +101,8 @@ def register(subparsers) -> None:
                         "clocs: InfoNCE between two windows of the same recording at different times; "
                         "descriptors: a linear head regresses rhythm/morphology descriptors of the window (beat tokens; "
                         "audio: log-mel band, spectral-shape, RMS-envelope and zero-crossing descriptors)")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="checkpoint folder; one that already holds a checkpoint needs --resume")
     p.add_argument("--resume", action="store_true", help="continue from DIR/train_state.pt")
     p.add_argument("--init-from", default=None, metavar="DIR",
                    help="start from the weights of this checkpoint (same architecture; new optimizer and objective)")
@@ -138,8 +124,8 @@ def register(subparsers) -> None:
     e.add_argument("--model", required=True, metavar="NAME|DIR|FILE",
                    help="shipped model name (ecg-tiny, ...), checkpoint dir, or an exported .onnx / .plan "
                         "(preprocessing from its metadata; no checkpoint needed)")
-    e.add_argument("--out", required=True, metavar="FILE.parquet")
-    e.add_argument("--batch-size", type=_positive_int, default=64)
+    e.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file (one row per window)")
+    e.add_argument("--batch-size", type=_positive_int, default=64, help="windows per model call (default 64)")
     e.add_argument("--random-weights", action="store_true",
                    help="use the architecture NAME with random (seeded) weights: a baseline")
     add_backend_args(e, default_backend=None, default_help="torch for a name or checkpoint, auto for a file")
@@ -155,7 +141,7 @@ def register(subparsers) -> None:
                     "the labels on their key column, fit a standardised L2 logistic regression with "
                     "stratified K-fold CV and print AUROC, balanced accuracy and macro-F1 with 95 %% "
                     "bootstrap confidence intervals.")
-    q.add_argument("--embeddings", required=True, metavar="FILE.parquet")
+    q.add_argument("--embeddings", required=True, metavar="FILE.parquet", help="the output of biosig embed")
     q.add_argument("--labels", required=True, metavar="CSV",
                    help="labels, one row per record: a record id column and a label column")
     q.add_argument("--label-column", required=True, metavar="COL", help="the column holding the label")
@@ -165,14 +151,16 @@ def register(subparsers) -> None:
     q.add_argument("--key-column", default=None, metavar="COL", help="record id column (default: the first)")
     q.add_argument("--positive", default=None, metavar="VALUE",
                    help="one-vs-rest: this label value is the positive class, all others negative")
-    q.add_argument("--folds", type=_positive_int, default=5)
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="N")
+    q.add_argument("--folds", type=_folds, default=5, help="cross-validation folds, >= 2 (default 5)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the folds and the bootstrap (default 0)")
+    q.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="N",
+                   help="bootstrap resamples of the confidence intervals (default 1000)")
     q.add_argument("--C", type=_probe_C, default=1.0, metavar="C|auto",
                    help="inverse L2 regularisation strength of the standardised features (default 1), or auto: "
                         "chosen per training fold by an inner stratified (grouped) 5-fold CV on log-loss over "
                         "1e-3 .. 10, the same grid for every feature set")
-    q.add_argument("--min-quality", type=float, default=0.0, help="drop windows below this quality")
+    q.add_argument("--min-quality", type=_quality, default=0.0,
+                   help="drop windows below this quality, 0..1 (default 0: keep all)")
     q.add_argument("--baseline", action="append", default=[], choices=("hrv", "ibi", "mfcc", "spirometry", "random"),
                    help="also probe these features on the same records and folds (repeatable): neurokit2 HRV, "
                         "inter-beat-interval statistics, MFCC mean/std, ATS/ERS spirometry indices, or --model with "
@@ -219,7 +207,15 @@ def pretrain_command(args) -> int:
                       progress=not args.no_progress,
                       overrides={**_overrides(args.set), **({"objective": args.objective} if args.objective else {})},
                       log_every=args.log_every, compile=args.compile)
-    metrics = pretrain(cfg)
+    try:
+        metrics = pretrain(cfg)
+    except (MemoryError, RuntimeError) as exc:   # torch.OutOfMemoryError is a RuntimeError
+        text = str(exc)
+        if not isinstance(exc, MemoryError) and "out of memory" not in text.lower() \
+                and "can't allocate memory" not in text:
+            raise
+        raise BiosigError(f"out of memory at --batch-size {args.batch_size} (preset {args.preset}); use a smaller "
+                          "--batch-size, --window-s or --preset") from None
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         print(json.dumps(metrics))
     return 0
@@ -236,9 +232,10 @@ def embed_command(args) -> int:
     threads = pick_threads(args.threads)
     apply_threads(threads)  # before torch is imported: default torch threads oversubscribe a busy host
     opts = read_options(args)
-    out = pathlib.Path(args.out)
-    if out.suffix != ".parquet":
+    if pathlib.Path(args.out).suffix != ".parquet":
         raise BiosigError(f"--out {args.out}: expected a .parquet file")
+    from biosig.outputs import check_output_file
+    out = check_output_file(args.out, "--out", (".parquet",))   # before the model loads and the work starts
     import polars as pl
 
     from biosig.readers import discover, read
@@ -278,9 +275,8 @@ def embed_command(args) -> int:
               file=sys.stderr)
         return 2
     df = pl.concat(frames)
-    out.parent.mkdir(parents=True, exist_ok=True)
     df.write_parquet(out)
-    print(f"{len(df)} windows from {len(frames)} recordings -> {out} ({enc.model_id})"
+    print(f"{len(df)} windows from {len(frames)} recording{'' if len(frames) == 1 else 's'} -> {out} ({enc.model_id})"
           + (f"; {failed} recording(s) failed (see above)" if failed else ""))
     return 1 if failed else 0
 
@@ -312,7 +308,8 @@ def probe_command(args) -> int:
     kept, y = join_labels(keys, labels, args.label_column, args.key_column)
     if args.positive is not None:
         if args.positive not in set(y):
-            raise BiosigError(f"--positive {args.positive!r} is not a label value; values: {sorted(set(y))}")
+            raise BiosigError(f"--positive {args.positive!r} is not a label value; values: "
+                              f"{', '.join(sorted(map(str, set(y))))}")
         y = (y == args.positive).astype(int)
     groups = None
     if args.group_column is not None:

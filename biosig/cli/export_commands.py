@@ -54,10 +54,12 @@ def register(subparsers) -> None:
                     "--calibration: an .npy of representative windows (N, C, T) float32.")
     c.add_argument("onnx", help="exported .onnx file (from biosig export)")
     c.add_argument("--out", required=True, help="output .plan engine")
-    c.add_argument("--precision", choices=PRECISIONS_COMPILE, default="fp16")
-    c.add_argument("--min-batch", type=positive_int, default=1)
-    c.add_argument("--opt-batch", type=positive_int, default=8)
-    c.add_argument("--max-batch", type=positive_int, default=32)
+    c.add_argument("--precision", choices=PRECISIONS_COMPILE, default="fp16",
+                   help="engine precision: fp32, fp16 (default) or int8 (needs --calibration)")
+    c.add_argument("--min-batch", type=positive_int, default=1, help="smallest batch of the profile (default 1)")
+    c.add_argument("--opt-batch", type=positive_int, default=8,
+                   help="batch the engine is tuned for (default 8)")
+    c.add_argument("--max-batch", type=positive_int, default=32, help="largest batch of the profile (default 32)")
     c.add_argument("--min-length", type=positive_int, default=None, help="samples (default: the model window)")
     c.add_argument("--opt-length", type=positive_int, default=None, help="samples (default: the model window)")
     c.add_argument("--max-length", type=positive_int, default=None, help="samples (default: the model window)")
@@ -70,8 +72,10 @@ def register(subparsers) -> None:
 def run_export(args) -> int:
     import encoders
     from encoders.export import export_onnx
+    from biosig.outputs import check_output_file
     if args.out and not str(args.out).endswith(".onnx"):
         raise BiosigError(f"--out {args.out!r} should end in .onnx")
+    check_output_file(args.out, "--out", (".onnx",))
     source = encoders.load(args.model, pretrained=not args.random_init)
     result = export_onnx(source, args.out, opset=args.opset, batch=args.batch, precision=args.precision)
     meta = result.metadata

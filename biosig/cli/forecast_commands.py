@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 5.0  # without a terminal, a progress line at most this often (and at the end)
 DEFAULT_METHODS = "mix,rls,lms,linreg,rtrl,uoro,snap1,dni,last"
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")  # formats of `forecast plot --out`
 
 
 def register(subparsers) -> None:
@@ -65,11 +66,12 @@ def register(subparsers) -> None:
     pl = sub.add_parser("plot", help="truth vs forecast and error over time from an evaluate folder",
                         description="Plot one session/method/horizon of a `biosig forecast evaluate` run.")
     pl.add_argument("dir", metavar="DIR", help="folder written by `biosig forecast evaluate --out`")
-    pl.add_argument("--session", required=True)
-    pl.add_argument("--method", required=True)
+    pl.add_argument("--session", required=True,
+                    help="session name (a folder under DIR/predictions, e.g. 201205111055)")
+    pl.add_argument("--method", required=True, help="forecasting method evaluated in DIR (e.g. mix, snap1)")
     pl.add_argument("--horizon", type=int, required=True, help="horizon in steps")
-    pl.add_argument("--seed", type=int, default=0)
-    pl.add_argument("--out", required=True, metavar="FILE.png")
+    pl.add_argument("--seed", type=int, default=0, help="seed of the RNN test run to plot (default 0)")
+    pl.add_argument("--out", required=True, metavar="FILE.png", help="plot file (.png, .pdf or .svg)")
     pl.set_defaults(handler=_plot)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 
@@ -95,6 +97,10 @@ def _evaluate(args) -> int:
                             f"{args.select_start_s:g}, {args.test_start_s:g}")
     if args.seeds < 1 or args.select_seeds < 1:
         raise ForecastError(f"--seeds and --select-seeds must be >= 1, got {args.seeds} and {args.select_seeds}")
+    from biosig.outputs import check_output_dir
+    folders = [f for f in args.files if pathlib.Path(f).is_dir()]
+    if folders:
+        raise ForecastError(f"{folders[0]} is a folder; give the session files in it, e.g. {folders[0]}/*.csv")
     horizons = parse_int_list(args.horizons, "--horizons")
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
     if not methods:
@@ -102,9 +108,8 @@ def _evaluate(args) -> int:
     protocol = Protocol(rate_hz=args.rate_hz, seeds=args.seeds, select_seeds=args.select_seeds, scaling=args.scaling,
                         supervision=args.supervision, norm_s=args.norm_s, select_start_s=args.select_start_s,
                         test_start_s=args.test_start_s)
+    out = check_output_dir(args.out)   # before the sessions are read: a bad --out fails at once
     sessions = usable_sessions(load_sessions(args.files, args.rate_hz), methods, horizons, protocol)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     n_test = protocol.steps(protocol.test_start_s)
     for s in sessions:  # the truth of the test steps, for plots and re-scoring
         d = out / "predictions" / s.name
@@ -171,7 +176,9 @@ def _plot(args) -> int:
     from realtime.errors import ForecastError
     from realtime.metrics import marker_groups
 
+    from biosig.outputs import check_output_file
     root = pathlib.Path(args.dir)
+    out = check_output_file(args.out, "--out", PLOT_SUFFIXES)
     if not (root / "report.json").is_file():
         raise ForecastError(f"{root}: no report.json; give the --out folder of `biosig forecast evaluate`")
     pdir = root / "predictions"
@@ -212,8 +219,6 @@ def _plot(args) -> int:
     ax1.set_xlabel("time (s)")
     ax1.legend(fontsize=7)
     fig.tight_layout()
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
     print(f"wrote {out}")

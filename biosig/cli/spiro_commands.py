@@ -114,7 +114,13 @@ def spiro_command(args) -> int:
 
     if args.plot and not args.plot.lower().endswith(".png"):
         raise BiosigError(f"--plot {args.plot!r}: the plot is written as PNG; give a file name ending in .png")
+    if args.plot:
+        from biosig.outputs import check_output_file
+        check_output_file(args.plot, "--plot", (".png",))
     paths = discover(args.paths)
+    if not paths:
+        raise BiosigError(f"no spirogram files found under {', '.join(args.paths)} (volume-time 't_s,volume_ml' "
+                          "or flow-time 't_s,flow_l_s' CSV, or any record with a volume or flow channel)")
     blows, curves, failed = [], [], 0
     for path in paths:
         try:

@@ -238,6 +238,8 @@ def _demo(args) -> int:
     _check_seconds(args)
     _check_number("--beds", args.beds, lo=0, integer=True)
     _check_number("--couches", args.couches, lo=0, integer=True)
+    from biosig.outputs import check_output_dir
+    check_output_dir(args.out, "--out")
     run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend,
              endpoints=Endpoints(args.ingest, args.output, args.status))
     return 0

@@ -72,10 +72,16 @@ def _decode(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
     if path.suffix.lower() not in (".mp3", ".ogg", ".oga"):
         raise ReadError(path, f"not a readable audio file ({first_error})")
     try:
+        import warnings
+
         import librosa
 
-        y, fs = librosa.load(str(path), sr=None, mono=False)
+        with warnings.catch_warnings():  # librosa's "PySoundFile failed" / deprecation notes: we say it below
+            warnings.simplefilter("ignore")
+            y, fs = librosa.load(str(path), sr=None, mono=False)
     except Exception as exc:
+        if "does not exist or is not a regular file" in first_error:  # soundfile's words for "cannot decode"
+            first_error = "not a stream it can decode"
         raise ReadError(path, f"not a readable audio file (soundfile: {first_error}; "
                               f"audioread: {str(exc).strip() or 'no details'})") from None
     return np.atleast_2d(y).astype(np.float32), float(fs), "audioread"

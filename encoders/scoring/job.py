@@ -111,9 +111,9 @@ def _versions() -> dict[str, str]:
 def discover_records(inputs: tuple[str, ...]) -> list[str]:
     """Record paths under ``inputs`` (each record once), via :func:`biosig.readers.discover`."""
     from biosig.readers import discover
-    missing = [p for p in inputs if not os.path.exists(p)]
+    missing = [p for p in inputs if not os.path.exists(p) and not os.path.exists(f"{p}.hea")]  # WFDB record names too
     if missing:
-        raise ScoreError(f"input path(s) not found: {', '.join(missing)}")
+        raise ScoreError(f"input path(s) not found: {', '.join(missing)} (no such file, folder or WFDB record)")
     paths = [str(p) for p in discover(list(inputs))]
     if not paths:
         raise ScoreError(f"no records found under {', '.join(inputs)} (looked for WFDB headers, EDF, "

@@ -93,7 +93,11 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
                          logging_level=logging.WARNING)
                 started = True
         except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise ScoreError(f"cannot start or join Ray at {address or 'a new local instance'}: {exc}") from exc
+            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if address and "Could not find any running Ray instance" in problem:   # Ray's words name its own flags
+                problem = ("no Ray cluster is running there; start one (`ray start --head`) or leave out "
+                           "--ray-address for a local instance")
+            raise ScoreError(f"cannot start or join Ray at {address or 'a new local instance'}: {problem}") from exc
     info = {"ray_version": ray.__version__, "address": address, "started_local": started}
     _quiet(ray)
     try:

@@ -1,0 +1,50 @@
+"""Checks on output paths, done before any work starts (stdlib only: the CLI imports it early).
+
+A wrong ``--out`` (a folder where a file is expected, a file where a folder is expected, a folder
+that cannot be created) is reported as one :class:`biosig.errors.WriteError` line instead of a
+traceback after minutes of training or embedding.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+
+from biosig.errors import WriteError
+
+
+def _make_folder(folder: pathlib.Path, flag: str, path) -> None:
+    """Create ``folder`` (and its parents) or raise one line saying why it cannot be."""
+    for parent in (folder, *folder.parents):   # the nearest existing ancestor must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise WriteError(f"{flag} {path}", f"{parent} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"{flag} {path}", f"cannot create the folder {folder} ({exc.strerror or exc})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WriteError(f"{flag} {path}", f"cannot write in the folder {folder} (permission denied)")
+
+
+def check_output_file(path, flag: str = "--out", suffixes: tuple[str, ...] = ()) -> pathlib.Path:
+    """An output file: ends in one of ``suffixes`` (when given), is not a folder, and its folder
+    exists or can be created (it is created). Returns ``path`` as a :class:`pathlib.Path`."""
+    p = pathlib.Path(path)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise WriteError(f"{flag} {p}", f"expected a file name ending in {' or '.join(suffixes)}")
+    if p.is_dir():
+        example = p / ("out" + (suffixes[0] if suffixes else ""))
+        raise WriteError(f"{flag} {p}", f"is a folder; give a file name, e.g. {example}")
+    _make_folder(p.parent, flag, p)
+    return p
+
+
+def check_output_dir(path, flag: str = "--out") -> pathlib.Path:
+    """An output folder: created when missing; a file of that name or a folder that cannot be
+    created or written to is refused. Returns ``path`` as a :class:`pathlib.Path`."""
+    p = pathlib.Path(path)
+    if p.exists() and not p.is_dir():
+        raise WriteError(f"{flag} {p}", "is a file, not a folder; give a folder name")
+    _make_folder(p, flag, p)
+    return p
