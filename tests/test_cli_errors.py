@@ -135,6 +135,15 @@ def test_embed_out_under_a_file_fails_before_the_work(capsys, ecg_record, a_file
     assert_one_line_error(code, err, "is a file, not a folder")
 
 
+def test_embed_refuses_a_model_of_another_modality_than_the_user_said(capsys, ecg_record, tmp_path):
+    out = tmp_path / "e.parquet"
+    code, _, err = run_main(capsys, "embed", ecg_record, "--model", "ecg-tiny", "--modality", "ppg", "--out", out)
+    assert_one_line_error(code, err, "--modality ppg: ecg-tiny")
+    assert not out.exists()
+    code, stdout, err = run_main(capsys, "embed", ecg_record, "--model", "ecg-tiny", "--modality", "ecg", "--out", out)
+    assert code == 0 and out.exists(), err
+
+
 def test_export_out_under_a_file(capsys, a_file):
     code, _, err = run_main(capsys, "export", "ecg-tiny", "--out", a_file / "m.onnx")
     assert_one_line_error(code, err, "is a file, not a folder")
