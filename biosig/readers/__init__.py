@@ -32,7 +32,8 @@ from biosig.readers.markers import (group_sessions, is_marker_csv, read_marker_c
                                     read_marker_session)
 from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
 from biosig.readers.tables import csv_columns, first_line, read_csv, read_parquet
-from biosig.readers.wfdb_format import read_edf, read_wfdb
+from biosig.readers.edf_format import read_edf
+from biosig.readers.wfdb_format import read_wfdb
 from biosig.record import Annotations, Record
 
 log = logging.getLogger(__name__)
@@ -121,9 +122,9 @@ def detect_format(path) -> str:
 
 
 def _resample_rows(x: np.ndarray, up: int, down: int) -> np.ndarray:
-    from biosig.readers.wfdb_format import _upsample
+    from biosig.readers.gap_resample import upsample_keeping_gaps
 
-    return np.stack([_upsample(row.astype(np.float64), up, down) for row in x]).astype(np.float32)
+    return np.stack([upsample_keeping_gaps(row.astype(np.float64), up, down) for row in x]).astype(np.float32)
 
 
 def resample(rec: Record, fs_hz: float) -> Record:
@@ -133,7 +134,7 @@ def resample(rec: Record, fs_hz: float) -> Record:
     refused: resampling them needs an interpolation choice the caller should make.
     """
     from biosig.errors import SignalError
-    from biosig.readers.wfdb_format import _ratio
+    from biosig.readers.gap_resample import read_ratio
 
     if not (fs_hz and np.isfinite(fs_hz) and fs_hz > 0):
         raise SignalError(f"fs_hz must be a positive number of Hz, got {fs_hz!r}")
@@ -147,7 +148,7 @@ def resample(rec: Record, fs_hz: float) -> Record:
         out = resample_audio(rec, fs_hz)
     else:
         try:
-            up, down = _ratio(fs_hz, rec.fs_hz)
+            up, down = read_ratio(fs_hz, rec.fs_hz)
         except ReadError:
             raise SignalError(f"cannot resample {rec.fs_hz:g} Hz to {fs_hz:g} Hz by a rational factor") from None
         out = rec.replace(samples=_resample_rows(rec.samples, up, down), fs_hz=fs_hz,

@@ -1,4 +1,4 @@
-"""WFDB records (PhysioNet) and EDF/EDF+ files, read through the ``wfdb`` package.
+"""WFDB records (PhysioNet), read through the ``wfdb`` package (EDF lives in :mod:`biosig.readers.edf_format`).
 
 Everything wfdb reads is accepted: single-segment records in any storage format (212, 16, 310,
 ``.mat`` signal files, ...), multi-frequency records (several samples per frame), skewed signals,
@@ -24,6 +24,7 @@ import numpy as np
 
 from biosig.errors import ReadError
 from biosig.readers import wfdb_native
+from biosig.readers.gap_resample import upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ def _read_signals(path, base: pathlib.Path, header):
     rates = [frame_hz * s for s in spf]
     out = []
     for x, s in zip(chans, spf):
-        out.append(x if s == top else _upsample(x, top // math.gcd(top, s), s // math.gcd(top, s)))
+        out.append(x if s == top else upsample_keeping_gaps(x, top // math.gcd(top, s), s // math.gcd(top, s)))
     n = min(len(x) for x in out) if out else 0
     samples = np.stack([x[:n] for x in out]) if out else np.zeros((0, 0))
     if mismatch:
@@ -246,32 +247,6 @@ def _checksum_mismatches(rec) -> list[int]:
         if int(np.sum(np.asarray(x, dtype=np.int64))) % 65536 != int(want) % 65536:
             out.append(i)
     return out
-
-
-def _upsample(x: np.ndarray, up: int, down: int) -> np.ndarray:
-    """Polyphase resampling of ``x`` (T,) by ``up/down`` that keeps NaN gaps as NaN.
-
-    Gaps are bridged by linear interpolation only for the filter's sake (so that gap edges do
-    not ring against zeros); every output sample whose input span touches a gap is NaN again.
-    """
-    from scipy.signal import resample_poly
-
-    bad = np.isnan(x)
-    if bad.all():
-        return np.full(-(-len(x) * up // down), np.nan)
-    filled = x
-    if bad.any():
-        idx = np.arange(len(x))
-        filled = x.copy()
-        filled[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
-    y = resample_poly(filled, up, down)
-    if bad.any():
-        j = np.arange(len(y))
-        start = np.minimum((j * down) // up, len(x) - 1)
-        stop = np.clip(((j + 1) * down) // up, start + 1, len(x))
-        count = np.concatenate([[0], np.cumsum(bad)])
-        y[(count[stop] - count[start]) > 0] = np.nan
-    return y
 
 
 def _annotations(base: pathlib.Path, fs_hz: float, frame_hz: float, n_samples: int):
@@ -404,63 +379,3 @@ def _finish(path, base, hea_path, header, meta, samples, fs_hz, names, units, ra
     ann = _annotations(base, fs_hz, float(header.fs), samples.shape[1])
     return Record(samples=samples.astype(np.float32), fs_hz=fs_hz, channels=tuple(names),
                   units=tuple(units), start_time=_start_time(header), annotations=ann, metadata=meta)
-
-
-def read_edf(path) -> Record:
-    """Read an EDF, EDF+ or BDF file with pyedflib (physical units, EDF+ annotations kept).
-
-    Signals at different rates are brought to the highest rate with
-    :func:`scipy.signal.resample_poly`; the original rates are in ``metadata["channel_fs_hz"]``.
-    EDF+ annotations (onset, duration, text) become :class:`Annotations` with symbol = text.
-    """
-    import pyedflib
-
-    path = pathlib.Path(path)
-    try:
-        reader = pyedflib.EdfReader(str(path))
-    except OSError as exc:
-        raise ReadError(path, f"not a readable EDF/BDF file ({exc})") from None
-    try:
-        names = [s.strip() for s in reader.getSignalLabels()]
-        rates = [float(r) for r in reader.getSampleFrequencies()]
-        units = [reader.getPhysicalDimension(i).strip() for i in range(len(names))]
-        if not names:
-            raise ReadError(path, "the EDF file declares no signals")
-        if any(not r > 0 for r in rates):
-            raise ReadError(path, f"sampling rate must be > 0 Hz, the file says {rates}")
-        chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
-        onsets, durations, texts = reader.readAnnotations()
-        start = reader.getStartdatetime()
-    finally:
-        reader.close()
-    fs_hz = max(rates)
-    out = []
-    for x, r in zip(chans, rates):
-        if r == fs_hz:
-            out.append(x)
-            continue
-        up, down = _ratio(fs_hz, r)
-        out.append(_upsample(x, up, down))
-    n = min(len(x) for x in out)
-    if n == 0:
-        raise ReadError(path, "the EDF file holds no samples")
-    samples = np.stack([x[:n] for x in out])
-    ann = None
-    if len(onsets):
-        ann = Annotations(sample=np.round(np.asarray(onsets) * fs_hz).astype(np.int64),
-                          symbol=tuple(str(t) for t in texts),
-                          aux=tuple(f"duration_s={d:g}" if d > 0 else "" for d in durations), source="edf+")
-    meta = {"source": str(path), "format": "edf", "channel_fs_hz": rates}
-    return Record(samples=samples.astype(np.float32), fs_hz=fs_hz, channels=tuple(names), units=tuple(units),
-                  start_time=start, annotations=ann, metadata=meta)
-
-
-def _ratio(fs_out: float, fs_in: float) -> tuple[int, int]:
-    """Integers (up, down) with fs_in * up / down == fs_out to :data:`biosig.filters.RESAMPLE_RATE_REL_TOL`."""
-    from biosig.errors import SignalError
-    from biosig.filters import resample_ratio
-
-    try:
-        return resample_ratio(fs_in, fs_out)
-    except SignalError as exc:
-        raise ReadError("<record>", str(exc)) from None

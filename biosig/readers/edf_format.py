@@ -1,0 +1,59 @@
+"""EDF, EDF+ and BDF files, read through ``pyedflib``."""
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from biosig.errors import ReadError
+from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
+from biosig.record import Annotations, Record
+
+
+def read_edf(path) -> Record:
+    """Read an EDF, EDF+ or BDF file with pyedflib (physical units, EDF+ annotations kept).
+
+    Signals at different rates are brought to the highest rate with
+    :func:`scipy.signal.resample_poly`; the original rates are in ``metadata["channel_fs_hz"]``.
+    EDF+ annotations (onset, duration, text) become :class:`Annotations` with symbol = text.
+    """
+    import pyedflib
+
+    path = pathlib.Path(path)
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except OSError as exc:
+        raise ReadError(path, f"not a readable EDF/BDF file ({exc})") from None
+    try:
+        names = [s.strip() for s in reader.getSignalLabels()]
+        rates = [float(r) for r in reader.getSampleFrequencies()]
+        units = [reader.getPhysicalDimension(i).strip() for i in range(len(names))]
+        if not names:
+            raise ReadError(path, "the EDF file declares no signals")
+        if any(not r > 0 for r in rates):
+            raise ReadError(path, f"sampling rate must be > 0 Hz, the file says {rates}")
+        chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
+        onsets, durations, texts = reader.readAnnotations()
+        start = reader.getStartdatetime()
+    finally:
+        reader.close()
+    fs_hz = max(rates)
+    out = []
+    for x, r in zip(chans, rates):
+        if r == fs_hz:
+            out.append(x)
+            continue
+        up, down = read_ratio(fs_hz, r)
+        out.append(upsample_keeping_gaps(x, up, down))
+    n = min(len(x) for x in out)
+    if n == 0:
+        raise ReadError(path, "the EDF file holds no samples")
+    samples = np.stack([x[:n] for x in out])
+    ann = None
+    if len(onsets):
+        ann = Annotations(sample=np.round(np.asarray(onsets) * fs_hz).astype(np.int64),
+                          symbol=tuple(str(t) for t in texts),
+                          aux=tuple(f"duration_s={d:g}" if d > 0 else "" for d in durations), source="edf+")
+    meta = {"source": str(path), "format": "edf", "channel_fs_hz": rates}
+    return Record(samples=samples.astype(np.float32), fs_hz=fs_hz, channels=tuple(names), units=tuple(units),
+                  start_time=start, annotations=ann, metadata=meta)
