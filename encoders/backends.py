@@ -28,14 +28,15 @@ All optional packages (onnxruntime, tensorrt, torch) are imported lazily.
 """
 from __future__ import annotations
 
-import abc
 import logging
 import pathlib
 
 import numpy as np
 
+from encoders.backend_base import Backend
 from encoders.backend_cache import (AUTO_CHOICE_FILE, _load_model, _machine_key, _model_digest,  # noqa: F401
                                     _read_choice, _safe_id, _write_choice, cache_dir, cpu_cores, export_cached)
+from encoders.backend_tensorrt import TensorRTBackend
 from encoders.compile import GPU_INSTALL_HINT, import_tensorrt
 from encoders.errors import EncoderError
 from encoders.onnx_metadata import decode_metadata
@@ -43,78 +44,6 @@ from encoders.onnx_metadata import decode_metadata
 log = logging.getLogger(__name__)
 
 KINDS = ("auto", "torch", "onnxruntime", "tensorrt")
-
-
-class Backend(abc.ABC):
-    """One inference engine for one model.
-
-    Attributes
-    ----------
-    name : str
-        ``"torch"``, ``"onnxruntime"`` or ``"tensorrt"``.
-    providers : tuple of str
-        Execution providers / devices actually in use, best first (e.g. ``("CPUExecutionProvider",)``,
-        ``("cuda:0",)``).
-    why : str
-        Why this backend was chosen (``auto``) or that it was asked for.
-    in_channels : int or None
-        Channels the model expects (None: any number, e.g. ECG lead subsets).
-    model_id : str or None
-        The encoder's id (name + weights hash) where known, for output frames and logs.
-    """
-
-    name: str = ""
-    providers: tuple = ()
-    why: str = ""
-    in_channels: int | None = None
-    model_id: str | None = None
-    timings: dict | None = None  # auto on CPU: probe seconds per candidate
-
-    def run(self, x, channel_idx=None) -> np.ndarray:
-        """Embed windows.
-
-        Parameters
-        ----------
-        x : array_like, float, shape (B, C, T)
-            Raw windows at the model's input rate; must be finite.
-        channel_idx : array_like of int, shape (C,) or (B, C), optional
-            Positions of the C channels in the model's channel vocabulary
-            (``Encoder.channel_index(names)``), for all windows or per window; default
-            ``arange(C)``. Ignored by models without a channel vocabulary (audio, spirogram).
-
-        Returns
-        -------
-        np.ndarray, float32, shape (B, D)
-        """
-        x = self._check(x)
-        B, C = x.shape[:2]
-        if channel_idx is None:
-            channel_idx = np.arange(C, dtype=np.int64)
-        channel_idx = np.asarray(channel_idx)
-        if channel_idx.shape not in ((C,), (B, C)) or not np.issubdtype(channel_idx.dtype, np.integer):
-            raise EncoderError(f"channel_idx must be integers shaped ({C},) or ({B}, {C}), "
-                               f"got {channel_idx.dtype} {channel_idx.shape}")
-        channel_idx = np.array(np.broadcast_to(channel_idx, (B, C)), dtype=np.int64)  # writable copy
-        return np.ascontiguousarray(self._run(x, channel_idx), dtype=np.float32)
-
-    def _check(self, x) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim != 3:
-            raise EncoderError(f"{self.name} backend expects windows shaped (B, C, T), got shape {x.shape}")
-        if not np.issubdtype(x.dtype, np.floating):
-            raise EncoderError(f"{self.name} backend expects float windows, got dtype {x.dtype}")
-        if self.in_channels and x.shape[1] != self.in_channels:
-            raise EncoderError(f"{self.name} backend: model expects {self.in_channels} channel(s), got {x.shape[1]}")
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        if not np.isfinite(x).all():
-            raise EncoderError(f"{self.name} backend: windows contain NaN or inf; mask or fill gaps first")
-        return x
-
-    @abc.abstractmethod
-    def _run(self, x: np.ndarray, channel_idx: np.ndarray) -> np.ndarray: ...
-
-    def __repr__(self):
-        return f"<{type(self).__name__} name={self.name!r} providers={self.providers!r}>"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,58 +185,6 @@ def _ort_providers(device, available, engine_cache: pathlib.Path) -> list:
         raise EncoderError(f"onnxruntime has no CUDA execution provider (available: {', '.join(available)}); "
                            f"install it with: {GPU_INSTALL_HINT}")
     return chosen + ["CPUExecutionProvider"]
-
-
-class TensorRTBackend(Backend):
-    """Native TensorRT engine (``.plan``) run through the TensorRT 10 tensor-address API."""
-
-    name = "tensorrt"
-
-    def __init__(self, plan_path, *, device=None, why="asked for tensorrt"):
-        trt = import_tensorrt()
-        import torch
-        if not torch.cuda.is_available():
-            raise EncoderError("tensorrt backend needs a CUDA GPU; none is visible")
-        self.device = torch.device(device or "cuda")
-        self.path = pathlib.Path(plan_path)
-        if not self.path.is_file():
-            raise EncoderError(f"tensorrt backend: engine {self.path} does not exist; build one with biosig compile")
-        self._logger = trt.Logger(trt.Logger.WARNING)
-        self.engine = trt.Runtime(self._logger).deserialize_cuda_engine(self.path.read_bytes())
-        if self.engine is None:
-            raise EncoderError(f"{self.path}: not a TensorRT engine for this TensorRT version/GPU; rebuild it")
-        self.context = self.engine.create_execution_context()
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        self.input_name = "x" if "x" in inputs else inputs[0]
-        self.channel_input = "channel_idx" if "channel_idx" in inputs else None
-        self.output_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
-        shape = tuple(self.engine.get_tensor_shape(self.input_name))
-        self.in_channels = shape[1] if len(shape) == 3 and shape[1] > 0 else None
-        self.providers = (f"TensorRT {trt.__version__}", str(self.device))
-        self.why = why
-
-    def _run(self, x, channel_idx):
-        import torch
-        if x.shape[0] == 0:
-            return np.zeros((0, int(self.engine.get_tensor_shape(self.output_name)[-1])), np.float32)
-        x_dev = torch.from_numpy(x).to(self.device)
-        if not self.context.set_input_shape(self.input_name, tuple(x.shape)):
-            raise EncoderError(f"input shape {x.shape} is outside the engine's optimisation profile; "
-                               "rebuild with wider --min/--max-batch or length")
-        if self.channel_input:
-            chan_dev = torch.from_numpy(channel_idx).to(self.device)
-            self.context.set_input_shape(self.channel_input, tuple(channel_idx.shape))
-            self.context.set_tensor_address(self.channel_input, chan_dev.data_ptr())
-        out = torch.empty(tuple(self.context.get_tensor_shape(self.output_name)), dtype=torch.float32,
-                          device=self.device)
-        self.context.set_tensor_address(self.input_name, x_dev.data_ptr())
-        self.context.set_tensor_address(self.output_name, out.data_ptr())
-        stream = torch.cuda.current_stream(self.device)
-        if not self.context.execute_async_v3(stream.cuda_stream):
-            raise EncoderError("TensorRT execution failed (see the TensorRT log above)")
-        stream.synchronize()
-        return out.cpu().numpy()
 
 
 def _has_cuda() -> bool:
