@@ -6,9 +6,13 @@ decoded by librosa/audioread as a fallback. Samples are floats in full scale (-1
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pathlib
+import sys
+import tempfile
+import threading
 
 import numpy as np
 
@@ -19,6 +23,9 @@ from biosig.record import Record
 log = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".aiff", ".aif")
+#: Compressed formats whose C decoders (libmpg123, libvorbis inside libsndfile) print on stderr.
+NOISY_DECODER_EXTENSIONS = (".mp3", ".ogg", ".oga")
+_FD2_LOCK = threading.Lock()   # one redirection of file descriptor 2 at a time
 
 
 def channel_names(n: int) -> tuple[str, ...]:
@@ -55,8 +62,69 @@ def wav_truncation(path) -> str | None:
     return None
 
 
-def _decode(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
-    """Return (samples float32 (C, T), fs_hz, decoder name)."""
+@contextlib.contextmanager
+def decoder_messages(lines: list):
+    """Collect into ``lines`` what C libraries write on file descriptor 2 meanwhile.
+
+    libmpg123 prints "Note: Illegal Audio-MPEG-Header ...", "... Giving up resync ..." or "Warning: Xing
+    stream size off ..." straight on the process's stderr, around our one-line error or, worse, as
+    the only sign that a truncated MP3 was decoded. The caller turns them into one line of its own.
+    Redirections are serialised by a lock; where fd 2 cannot be duplicated nothing is collected.
+    """
+    with _FD2_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):
+            yield
+            return
+        with tempfile.TemporaryFile() as tmp:
+            os.dup2(tmp.fileno(), 2)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                tmp.seek(0)
+                lines.extend(line.strip() for line in tmp.read().decode("utf-8", "replace").splitlines()
+                             if line.strip())
+
+
+def _decoder_said(lines: list) -> str:
+    """The most telling collected line (an error before a warning before a note), shortened."""
+    if not lines:
+        return ""
+    rank = [next((i for i, w in enumerate(("error", "warning")) if w in line.lower()), 2) for line in lines]
+    line = lines[rank.index(min(rank))]
+    line = line.split("] ", 1)[-1] if line.startswith("[src/") else line   # libmpg123's source position
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _decode(path: pathlib.Path) -> tuple[np.ndarray, float, str, list]:
+    """Return (samples float32 (C, T), fs_hz, decoder name, what the C decoder printed); those
+    lines also go to ``log`` (a warning) when the file decoded anyway, and into the error otherwise."""
+    if path.suffix.lower() not in NOISY_DECODER_EXTENSIONS:
+        return (*_decode_quiet(path), [])
+    said: list[str] = []
+    with decoder_messages(said):
+        try:
+            out = _decode_quiet(path)
+            err = None
+        except ReadError as exc:
+            out, err = None, exc
+    if err is not None:
+        if said and err.problem.endswith(")"):   # "not a readable audio file (...)": say what the decoder said
+            raise ReadError(path, f"{err.problem[:-1]}; decoder: {_decoder_said(said)})") from None
+        raise err
+    if said:
+        log.warning("%s: decoded, but the decoder reported: %s (%d line%s; the file may be damaged or "
+                    "truncated)", path, _decoder_said(said), len(said), "" if len(said) == 1 else "s")
+    return (*out, said)
+
+
+def _decode_quiet(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
     import soundfile as sf
 
     problem = wav_truncation(path)
@@ -100,13 +168,15 @@ def read_audio(path, *, mono: bool = False) -> Record:
     Record, modality ``audio``, samples float32 (C, T) in full-scale units.
     """
     path = pathlib.Path(path)
-    x, fs_hz, decoder = _decode(path)
+    x, fs_hz, decoder, said = _decode(path)
     if x.shape[1] == 0:
         raise ReadError(path, "the audio file holds no samples (0 frames)")
     if not fs_hz > 0:
         raise ReadError(path, f"sampling rate must be > 0 Hz, the file says {fs_hz!r}")
     meta = {"source": str(path), "format": path.suffix.lower().lstrip("."), "decoder": decoder,
             "original_channels": int(x.shape[0])}
+    if said:
+        meta["decoder_messages"] = said
     if mono and x.shape[0] > 1:
         x = x.mean(axis=0, keepdims=True)
     names = channel_names(x.shape[0])
