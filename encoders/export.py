@@ -55,6 +55,7 @@ import warnings
 
 import biosig
 from encoders.errors import EncoderError
+from encoders.graph_names import name_output, rename_input_dims, set_output_dims
 from encoders.graph_passes import convert_fp16, quantize_int8, quiet, rewrite_frame_convs
 from encoders.onnx_metadata import (CHANNEL_INPUT, INPUT_NAME, META_PREFIX, OUTPUT_NAME, build_metadata,  # noqa: F401
                                     config_dict, decode_metadata, example_length, read_metadata,
@@ -165,7 +166,7 @@ def _export_dynamo(wrapped, args, path, opset, batch):
         shapes[CHANNEL_INPUT] = {0: batch_dim, 1: Dim.AUTO}
         names.append(CHANNEL_INPUT)
     # The exporter prints progress lines to stdout and chats at INFO level; a library must not.
-    # Output names are set afterwards (_name_output): an internal value may already be called
+    # Output names are set afterwards (name_output): an internal value may already be called
     # "embedding" (the nn.Embedding gather), which the exporter would duplicate.
     # "torchvision is not installed" notes from the op registry are noise here.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), quiet("onnxscript", "onnx_ir"), \
@@ -191,7 +192,7 @@ def _export_torchscript(wrapped, args, path, opset, batch):
                           input_names=names, output_names=[_TMP_OUTPUT], dynamic_axes=axes)
 
 
-_TMP_OUTPUT = "biosig_embedding_out"  # renamed to OUTPUT_NAME by _name_output
+_TMP_OUTPUT = "biosig_embedding_out"  # renamed to OUTPUT_NAME by name_output
 EXPORTER_ORDER = {"auto": ("torchscript", "dynamo"), "torchscript": ("torchscript",), "dynamo": ("dynamo",)}
 TORCHSCRIPT_MAX_OPSET = 20
 VERIFY_TOL = 1e-4
@@ -207,7 +208,7 @@ def _export_once(exporter, wrapped, example, path, opset, batch):
     else:
         _export_dynamo(wrapped, example, path, opset, batch)
     proto = onnx.load(str(path))
-    _name_output(proto)
+    name_output(proto)
     return proto
 
 
@@ -240,52 +241,6 @@ def _verify(proto, model, config, batch, with_channels):
         if not diff <= VERIFY_TOL:
             raise EncoderError(f"graph disagrees with torch on input {x.shape}: max abs diff {diff:.2e} "
                                f"(tolerance {VERIFY_TOL}); the exporter baked in a shape")
-
-
-def _rename_value(graph, old: str, new: str):
-    for node in graph.node:
-        node.input[:] = [new if i == old else i for i in node.input]
-        node.output[:] = [new if o == old else o for o in node.output]
-    for vi in list(graph.value_info) + list(graph.output) + list(graph.input):
-        if vi.name == old:
-            vi.name = new
-
-
-def _set_output_dims(proto, dynamic_batch: bool, batch, embed_dim: int):
-    """Output ``embedding`` is (batch, D): exporters sometimes leave D symbolic."""
-    dims = proto.graph.output[0].type.tensor_type.shape.dim
-    if len(dims) != 2:
-        raise EncoderError(f"exported output has {len(dims)} axes; expected (batch, dim)")
-    if dynamic_batch:
-        dims[0].dim_param = "batch"
-    else:
-        dims[0].dim_value = int(batch)
-    dims[1].dim_value = embed_dim
-
-
-def _name_output(proto):
-    """Call the graph output ``embedding`` (renaming an internal value of that name first)."""
-    graph = proto.graph
-    current = graph.output[0].name
-    if current == OUTPUT_NAME:
-        return
-    if any(OUTPUT_NAME in n.output for n in graph.node):
-        _rename_value(graph, OUTPUT_NAME, OUTPUT_NAME + "_internal")
-    _rename_value(graph, current, OUTPUT_NAME)
-
-
-def _rename_dims(proto) -> tuple[bool, bool]:
-    """Name the symbolic input axes ``batch`` and ``time`` everywhere; report which are symbolic."""
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    renames = {}
-    for axis, name in enumerate(("batch", "channels", "time")):
-        if axis < len(dims) and dims[axis].dim_param:
-            renames[dims[axis].dim_param] = name
-    for vi in list(proto.graph.input) + list(proto.graph.output) + list(proto.graph.value_info):
-        for d in vi.type.tensor_type.shape.dim:
-            if d.dim_param in renames:
-                d.dim_param = renames[d.dim_param]
-    return bool(dims[0].dim_param), len(dims) > 2 and bool(dims[2].dim_param)
 
 
 def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="dynamic",
@@ -365,8 +320,8 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         for exporter in EXPORTER_ORDER[exporter]:
             try:
                 proto = _export_once(exporter, wrapped, example, out_path, opset, batch)
-                dyn_batch, dyn_length = _rename_dims(proto)
-                _set_output_dims(proto, dyn_batch, batch, embed_dim)
+                dyn_batch, dyn_length = rename_input_dims(proto)
+                set_output_dims(proto, dyn_batch, batch, embed_dim)
                 rewritten = rewrite_frame_convs(proto)  # STFT-as-Conv -> framing + MatMul (faster on ORT)
                 if rewritten:
                     log.info("rewrote %d framing convolution(s) as MatMul", rewritten)
