@@ -69,7 +69,7 @@ def test_every_option_of_every_subcommand_has_help():
 @pytest.mark.parametrize("argv, needle", [   # OUT: a path under tmp_path
     (["simulate", "ecg", "--seconds", "0", "--out", "OUT"], "--seconds: expected a positive number"),
     (["pretrain", "--modality", "ecg", "--synthetic", "--lr", "inf", "--out", "OUT"], "--lr: expected a finite number > 0"),
-    (["pretrain", "--modality", "ecg", "--synthetic", "--warmup-steps", "-1", "--out", "OUT"], "--warmup-steps: -1"),
+    (["pretrain", "--modality", "ecg", "--synthetic", "--warmup-steps", "-1", "--out", "OUT"], "--warmup-steps: expected an integer >= 0, got -1"),
     (["probe", "--embeddings", "e.parquet", "--labels", "l.csv", "--label-column", "y", "--folds", "1"],
      "at least 2 folds"),
     (["probe", "--embeddings", "e.parquet", "--labels", "l.csv", "--label-column", "y", "--min-quality", "nan"],

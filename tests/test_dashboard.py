@@ -128,7 +128,7 @@ def test_dashboard_refuses_non_loopback_and_bad_ports():
 
 
 @pytest.mark.parametrize("argv,msg", [(["--host", "10.1.2.3"], "not a loopback address"),
-                                      (["--port", "x"], "port must be an integer"),
+                                      (["--port", "x"], "expected a port number in 0..65535"),
                                       (["--seconds", "0"], "--seconds must be > 0")])
 def test_cli_bad_flags_one_line_exit_2(argv, msg):
     r = subprocess.run([sys.executable, "-m", "biosig.cli", "dashboard", *argv], capture_output=True, text=True,

@@ -4,36 +4,36 @@ from __future__ import annotations
 import argparse
 
 
+def _number(text: str, kind, expected: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
+def int_in_range(text: str, lo: int, hi: int | None = None, expected: str = "an integer") -> int:
+    """An integer in [lo, hi] (hi None: no upper bound), else a one-line usage error naming ``expected``."""
+    value = _number(text, int, expected)
+    if value < lo or (hi is not None and value > hi):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse ``type=``: an integer >= 1, else a one-line usage error."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse ``type=``: a finite number > 0 (NaN and inf refused), else a one-line usage error."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
+    return int_in_range(text, 1, expected="a positive integer")
 
 
 def non_negative_int(text: str) -> int:
     """argparse ``type=``: an integer >= 0, else a one-line usage error."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return int_in_range(text, 0, expected="an integer >= 0")
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type=``: a finite number > 0 (NaN and inf refused), else a one-line usage error."""
+    value = _number(text, float, "a number")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return value
 
 
@@ -47,10 +47,7 @@ def fold_count(text: str) -> int:
 
 def quality_0_1(text: str) -> float:
     """argparse ``type=``: a signal-quality threshold in [0, 1] (NaN refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _number(text, float, "a quality between 0 and 1")
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text} is not a quality between 0 and 1")
     return value

@@ -13,14 +13,8 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8555
 
 
 def _port(text: str) -> int:
-    import argparse
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {port}")
-    return port
+    from biosig.cli._common import int_in_range
+    return int_in_range(text, 0, 65535, expected="a port number in 0..65535")
 
 
 def _serve_page_args(p, default_port=DEFAULT_PORT):

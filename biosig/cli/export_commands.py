@@ -4,10 +4,9 @@ torch, onnx and tensorrt are imported inside the handlers so ``biosig --help`` s
 """
 from __future__ import annotations
 
-import argparse
 import logging
 
-from biosig.cli._common import positive_int
+from biosig.cli._common import int_in_range, positive_int
 from biosig.errors import BiosigError
 
 log = logging.getLogger(__name__)
@@ -19,13 +18,7 @@ PRECISIONS_COMPILE = ("fp32", "fp16", "int8")
 def _batch(value: str):
     if value == "dynamic":
         return value
-    try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"batch must be 'dynamic' or a positive integer, got {value!r}") from None
-    if k < 1:
-        raise argparse.ArgumentTypeError(f"batch must be 'dynamic' or a positive integer, got {k}")
-    return k
+    return int_in_range(value, 1, expected="'dynamic' or a positive integer")
 
 
 def register(subparsers) -> None:
