@@ -46,6 +46,15 @@ def default_window(modality: str) -> tuple[float, float]:
     return DEFAULT_WINDOW_S[check_modality(modality)]
 
 
+def hop_for_window_s(modality: str, window_s: float) -> float:
+    """Hop between offline embedding windows of ``window_s`` seconds (``embed``, ``score``, probes):
+    the modality's default hop for its default window, else half a window, so a model trained on
+    another length (audio-tiny: 2 s, the audio default is 8 s every 4 s) skips no sample. The
+    streaming runtime picks its own hop (streams.config.stream_windows: cost per second matters)."""
+    dw, dh = default_window(modality)
+    return float(dh) if abs(float(window_s) - dw) < 1e-9 else float(window_s) / 2
+
+
 @dataclass(frozen=True, eq=False)
 class Windows:
     """Stacked windows of one record.

@@ -27,12 +27,10 @@ def _fallback_quality(win: np.ndarray) -> float:
 
 
 def embedding_hop_s(modality: str, window_s: float) -> float:
-    """Hop between embedding windows of ``window_s`` seconds: the modality's default hop for its
-    default window, else half a window (shared by :class:`Encoder` and
-    :class:`encoders.inference.InferenceModel`)."""
-    from biosig.pipeline import default_window
-    dw, dh = default_window(modality)
-    return dh if abs(window_s - dw) < 1e-9 else window_s / 2
+    """Hop between embedding windows (:func:`biosig.windows.hop_for_window_s`, the rule ``score``
+    uses too; shared by :class:`Encoder` and :class:`encoders.inference.InferenceModel`)."""
+    from biosig.windows import hop_for_window_s
+    return hop_for_window_s(modality, window_s)
 
 
 class Encoder:

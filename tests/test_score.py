@@ -388,3 +388,37 @@ def test_resumed_auto_job_keeps_the_backend_of_its_first_run(tmp_path, model_dir
     assert first.manifest["model"]["backend"] == again.manifest["model"]["backend"] == "torch"
     assert again.skipped_done == 1 and again.scored == 1 and again.tables["records"] == 2
     assert json.loads((tmp_path / "parts" / "job.json").read_text())["backend"] == "torch"
+
+
+# ---------------------------------------------------------------------------------- windows (issue 14)
+def test_score_cuts_the_windows_embed_cuts_and_honours_window_s(tmp_path):
+    """audio-tiny was trained on 2 s windows (the audio default is 8 s every 4 s): score and embed
+    both cut 2 s windows every 1 s (score cut them every 4 s and never looked at half the sound),
+    with the same embeddings; --window-s overrides the length and is part of the job."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000 * 10) / 16000
+    x = (0.1 * rng.standard_normal(t.size) + 0.3 * np.sin(2 * np.pi * 440 * t) * (t % 2 < 0.5)).astype(np.float32)
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    sf.write(folder / "s.wav", x, 16000)
+    res = _cli("score", folder, "--model", "audio-tiny", "--backend", "torch", "--out", tmp_path / "o")
+    assert res.returncode == 0, res.stderr
+    win = pl.read_parquet(tmp_path / "o" / "windows.parquet").sort("t0_s")
+    res = _cli("embed", folder / "s.wav", "--model", "audio-tiny", "--out", tmp_path / "e.parquet")
+    assert res.returncode == 0, res.stderr
+    emb = pl.read_parquet(tmp_path / "e.parquet").sort("t0_s")
+    assert win["t0_s"].to_list() == emb["t0_s"].to_list() == [float(k) for k in range(9)]
+    assert win["t1_s"].to_list() == emb["t1_s"].to_list()
+    np.testing.assert_allclose(np.stack(win["embedding"].to_list()), np.stack(emb["embedding"].to_list()),
+                               atol=1e-5)
+
+    res = _cli("score", folder, "--model", "audio-tiny", "--backend", "torch", "--window-s", "4",
+               "--out", tmp_path / "o4")
+    assert res.returncode == 0, res.stderr
+    w4 = pl.read_parquet(tmp_path / "o4" / "windows.parquet").sort("t0_s")
+    assert w4["t0_s"].to_list() == [0.0, 2.0, 4.0, 6.0] and w4["t1_s"].to_list() == [4.0, 6.0, 8.0, 10.0]
+    res = _cli("score", folder, "--model", "audio-tiny", "--backend", "torch", "--window-s", "3",
+               "--out", tmp_path / "o4")
+    assert res.returncode == 2 and "different job" in res.stderr and "window_s: 4.0 there, 3.0 now" in res.stderr

@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 
-from biosig.cli._common import ProgressLog, add_modality_arguments, add_threads_argument, positive_int
+from biosig.cli._common import ProgressLog, add_modality_arguments, add_threads_argument, positive_float, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,10 @@ def register(subparsers) -> None:
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="join this Ray cluster (e.g. auto, ray://head:10001); default: a local instance")
     p.add_argument("--batch-size", type=positive_int, default=64, help="windows per backend call")
+    p.add_argument("--window-s", type=positive_float, default=None, metavar="S",
+                   help="window length in s (default: the window the model was trained on; the hop is "
+                        "the modality's default for its default window, else half a window); part of the "
+                        "job, so a resumed run must give the same value")
     p.add_argument("--retry-errors", action="store_true", help="score again records that failed before")
     add_threads_argument(p)
     add_modality_arguments(p)
@@ -98,7 +102,8 @@ def run_score_command(args) -> int:
     config = ScoreConfig(inputs=tuple(args.paths), model=args.model, out_dir=args.out, engine=args.engine,
                          workers=args.workers, backend=args.backend, ray_address=args.ray_address,
                          batch_size=args.batch_size, retry_errors=args.retry_errors, threads=threads,
-                         read_options=opts, device=args.device, precision=args.precision)
+                         read_options=opts, device=args.device, precision=args.precision,
+                         window_s=args.window_s)
     progress = _Progress()
     try:
         summary = run_score(config, on_start=progress.start, on_outcome=progress.update)

@@ -47,6 +47,7 @@ class ScoreConfig:
         ``--modality`` / ``--channel``; local engine only.
     device : ``cpu``, ``cuda`` or ``cuda:N`` for the backend (None: the backend's default).
     precision : torch backend autocast precision, ``fp32``, ``bf16`` or ``fp16``.
+    window_s : window length in seconds (None: the one the model was trained on).
     """
 
     inputs: tuple[str, ...]
@@ -62,6 +63,7 @@ class ScoreConfig:
     read_options: dict | None = None
     device: str | None = None
     precision: str = "fp32"
+    window_s: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", tuple(str(p) for p in self.inputs))
@@ -150,13 +152,13 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     if config.read_options and config.engine != "local":
         raise ScoreError("--modality/--channel are supported with --engine local only")
     loaded = load_model(ModelSpec(config.model, backend, threads=config.threads, device=config.device,
-                                  precision=config.precision))  # fail fast; exports to the ONNX cache once
+                                  precision=config.precision, window_s=config.window_s))  # fail fast; exports to the ONNX cache once
     # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
     # workers deciding on their own could mix backends (and their last-bit differences) in one table.
     kind = getattr(loaded.backend, "name", config.backend)
     spec = ModelSpec(config.model, kind if kind in BACKENDS else backend,
                      expect_sha256=loaded.model_sha256, threads=config.threads, device=config.device,
-                     precision=config.precision)
+                     precision=config.precision, window_s=config.window_s)
     with PartStore(config.out_dir) as store:
         return _run(config, spec, loaded, store, paths, t0=t0, started_at=started_at, on_start=on_start,
                     on_outcome=on_outcome)

@@ -35,6 +35,8 @@ class ModelSpec:
     expect_sha256 : the weights the driver loaded; a worker that finds other weights at
         ``source`` (a checkpoint rewritten during the run) refuses to score with them.
     device, precision : passed to :func:`encoders.backends.make_backend`.
+    window_s : window length in seconds instead of the one the model was trained on (None: that
+        one, issue 14); the hop follows :func:`biosig.windows.hop_for_window_s`.
     """
 
     source: str
@@ -43,10 +45,13 @@ class ModelSpec:
     expect_sha256: str | None = None
     device: str | None = None
     precision: str = "fp32"
+    window_s: float | None = None
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
             raise ScoreError(f"unknown backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
+        if self.window_s is not None and not 0 < float(self.window_s) < float("inf"):
+            raise ScoreError(f"--window-s must be a number of seconds > 0, got {self.window_s!r}")
 
 
 @dataclasses.dataclass
@@ -109,9 +114,8 @@ def _file_sha256(path: pathlib.Path) -> str:
 
 
 def _hop_s(modality: str, window_s: float) -> float:
-    from biosig.pipeline import default_window
-    _, hop_s = default_window(modality)
-    return float(hop_s) if hop_s else float(window_s)
+    from biosig.windows import hop_for_window_s
+    return hop_for_window_s(modality, window_s)
 
 
 def load_model(spec: ModelSpec) -> LoadedModel:
@@ -124,6 +128,9 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     """
     path = pathlib.Path(spec.source).expanduser()
     loaded = _load_onnx(path, spec) if path.suffix.lower() == ".onnx" else _load_checkpoint(spec)
+    if spec.window_s is not None and float(spec.window_s) != loaded.window_s:   # the user's override
+        loaded = dataclasses.replace(loaded, window_s=float(spec.window_s),
+                                     hop_s=_hop_s(loaded.modality, float(spec.window_s)))
     if spec.expect_sha256 and loaded.model_sha256 != spec.expect_sha256:
         raise ScoreError(f"the model at {spec.source} changed during the run (weights sha256 "
                          f"{loaded.model_sha256[:12]}, the run started with {spec.expect_sha256[:12]}); "
@@ -207,7 +214,8 @@ def _cached_onnx(spec: ModelSpec) -> LoadedModel | None:
             source=spec.source, model_id=str(entry["model_id"]), model_sha256=str(entry["model_sha256"]),
             modality=str(entry["modality"]), in_channels=int(entry["in_channels"]),
             vocabulary=tuple(entry["vocabulary"]), input_fs_hz=float(entry["input_fs_hz"]),
-            window_s=float(entry["window_s"]), hop_s=float(entry["hop_s"]), outside=outside,
+            window_s=float(entry["window_s"]), outside=outside,
+            hop_s=_hop_s(str(entry["modality"]), float(entry["window_s"])),   # the rule of today, not of the cache
             pipeline_hash=str(entry["pipeline_hash"]), backend=backend)
     except Exception as exc:  # noqa: BLE001 - a stale or damaged cache entry: load the slow way
         log.info("cached ONNX for %s unusable (%s); loading the checkpoint", spec.source, exc)
@@ -232,7 +240,7 @@ def _remember_onnx(spec: ModelSpec, loaded: LoadedModel) -> None:
         bc.write_onnx_index(key, path, {
             "model_id": loaded.model_id, "model_sha256": loaded.model_sha256, "modality": loaded.modality,
             "in_channels": loaded.in_channels, "vocabulary": list(loaded.vocabulary),
-            "input_fs_hz": loaded.input_fs_hz, "window_s": loaded.window_s, "hop_s": loaded.hop_s,
+            "input_fs_hz": loaded.input_fs_hz, "window_s": loaded.window_s,
             "pipeline_outside": loaded.outside.to_json(), "pipeline_hash": loaded.pipeline_hash})
 
 
