@@ -126,7 +126,8 @@ class SourceForecaster:
         self.hold_left = 0          # diverged: samples still held
         self.gap_open = False       # a gap restarted the window and it is not whole yet
         self.last_t_s: float | None = None
-        self.last_wall_s = time.time()
+        self.last_wall_s = time.time()      # last frame, or the no-input timer's last gap hold
+        self.last_frame_wall_s = self.last_wall_s   # last frame only (wall clock)
         self.resets_seen = 0
         self.resumed = False
         self.failed = ""            # why the forecaster is unavailable ("" while it works)
@@ -173,7 +174,7 @@ class SourceForecaster:
                 self.resets_seen = f.n_resets
                 self.hold_left = self.cfg.recover_steps + 1
         self.last_t_s = t0_s + (n - 1) / self.fs_hz
-        self.last_wall_s = now_s
+        self.last_wall_s = self.last_frame_wall_s = now_s
         if self.hold_left > 0:
             self.hold_left = max(0, self.hold_left - n)
             return self._hold("diverged")

@@ -15,6 +15,12 @@ every ``stale_s`` while a source is silent) and takes the checkpoint snapshots; 
 writes them (a ``mix`` checkpoint is ~1 MB and took 4-5 ms to write, which would delay every
 frame arriving meanwhile). A forecaster that raises is never silent: its source gets
 ``unavailable`` holds from then on.
+
+One forecaster per source: while two marker streams of one source both send (each within
+``stale_s`` of the other), ``fcst/<source>`` could not say which one it forecasts, so every frame
+of either is answered by an ``unavailable`` hold naming both; the first stream's forecaster keeps
+learning, and forecasts resume once the other has been silent for ``stale_s``. A stream that
+takes over from one silent for longer (a device renamed its stream) gets a new forecaster.
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ class ForecastWorker:
         self.ckpt_dir = pathlib.Path(state_dir) / "forecasters" if state_dir else None
         self.checkpoint_every_s = checkpoint_every_s
         self.forecasters: dict[str, SourceForecaster] = {}
+        self._rivals: dict[str, tuple[str, float]] = {}   # source -> (other live marker stream, wall s)
         self.lock = threading.Lock()        # guards ``forecasters`` against status readers
         self.handled = 0
         self._next_ckpt = time.monotonic() + checkpoint_every_s
@@ -90,6 +97,20 @@ class ForecastWorker:
             self._write_wake.set()
             self._writer.join(timeout_s)
 
+    def _rival(self, src, sf, stream) -> str:
+        """'' or the hold detail while ``src`` has two live marker streams (module docstring)."""
+        now = time.time()
+        if sf is not None and sf.stream != stream and now - sf.last_frame_wall_s <= self.cfg.stale_s:
+            self._rivals[src] = (stream, now)           # a second stream while the first still sends
+        rival = self._rivals.get(src)
+        if rival is None:
+            return ""
+        if sf is None or now - rival[1] > self.cfg.stale_s or rival[0] == sf.stream:
+            del self._rivals[src]
+            return ""
+        return (f"two marker streams under source {src!r} ({sf.stream}, {rival[0]}): one forecaster per "
+                "source, so neither is forecast; publish them under different sources")
+
     def _get(self, stream, channels, fs_hz):
         src = source_of(stream)
         sf = self.forecasters.get(src)
@@ -106,6 +127,12 @@ class ForecastWorker:
         self.handled += 1
         n = x.shape[1]
         t_s = t0_s + (n - 1) / fs_hz
+        src = source_of(stream)
+        rival = self._rival(src, self.forecasters.get(src), stream)
+        if rival and stream != self.forecasters[src].stream:   # the second stream: never learnt from
+            stats.holds += 1
+            self.publish_hold(src, stream, t_s, "unavailable", rival)
+            return
         try:
             src, sf = self._get(stream, channels, fs_hz)
         except Exception as exc:  # cannot be built for this stream: hold, never silence
@@ -123,6 +150,8 @@ class ForecastWorker:
                           stream, type(exc).__name__, exc)
                 kind, value = sf.fail(f"{type(exc).__name__}: {exc}")
         t_out = time.time()
+        if kind == "forecast" and rival:    # learnt, but the source's forecasts cannot be told apart
+            kind, value = "hold", "unavailable"
         if kind == "forecast":
             stats.forecasts += 1
             lat = (t_out - t_s) * 1e3
@@ -138,7 +167,7 @@ class ForecastWorker:
             self._send(f"fcst/{src}", header, np.asarray(value, dtype=np.float32))
         else:
             stats.holds += 1
-            self.publish_hold(src, stream, t_s, value, sf.failed if value == "unavailable" else "")
+            self.publish_hold(src, stream, t_s, value, rival or (sf.failed if value == "unavailable" else ""))
 
     def publish_hold(self, src, stream, t_s, reason, detail=""):
         header = {"kind": "hold", "stream": stream, "t_s": t_s, "reason": reason, "t_out_s": time.time()}

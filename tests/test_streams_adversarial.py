@@ -164,6 +164,42 @@ def test_device_time_running_backwards_or_stopping_is_held_as_stale(live):
     assert {a.header["reason"] for a in frozen[-15:]} == {"stale_input"}
 
 
+def test_two_marker_streams_under_one_source_are_held_naming_both_until_one_stops(live):
+    """``fcst/couch1`` cannot say which of two live marker streams it forecasts: every answer is an
+    ``unavailable`` hold naming both (they used to rebuild each other's forecaster: ``warm_up``
+    for ever). The first stream keeps learning and forecasts again once the second has been silent
+    for ``stale_s``; a stream taking over from one silent for longer gets a forecaster of its own."""
+    rt, sub, dev = live
+    other = Device(zmq.Context.instance(), rt, stream="couch1/markers2")
+    try:
+        i = _warm(sub, dev)
+        seen = rt.status()["forecasters"]["couch1"]["seen"]
+        start = time.time()
+        for k in range(40):                                   # both send, interleaved, in real time
+            t = start + k / FS
+            time.sleep(max(0.0, t - time.time()))
+            dev.send(_marker(i + k), t)
+            other.send(_marker(i + k) + 50.0, t)
+        answers = _answers(sub, 80)
+        first_b = next(j for j, a in enumerate(answers) if a.header["stream"] == "couch1/markers2")
+        assert first_b <= 2
+        for a in answers[first_b:]:
+            assert a.kind == "hold" and a.header["reason"] == "unavailable", (a.kind, a.header)
+            assert "couch1/markers," in a.header["detail"] and "couch1/markers2" in a.header["detail"]
+        fc = rt.status()["forecasters"]["couch1"]
+        assert fc["stream"] == "couch1/markers" and fc["seen"] >= seen + 40   # learnt all along, no rebuild
+        back = _answers(sub, len(dev.realtime(i + 40, 60)))   # the second stream stopped
+        kinds = [a.kind for a in back]
+        assert kinds[-20:] == ["forecast"] * 20
+        assert kinds.index("forecast") <= FC.stale_s * FS + 10   # within stale_s (+ timing noise)
+        time.sleep(FC.stale_s + 0.2)                          # the first stream stops; the second takes over
+        over = [a for a in _answers(sub, len(other.realtime(0, 80))) if a.header["stream"] == "couch1/markers2"]
+        assert over[-1].kind == "forecast" and rt.status()["forecasters"]["couch1"]["stream"] == "couch1/markers2"
+        assert "unavailable" not in {a.header.get("reason") for a in over}
+    finally:
+        other.sock.close()
+
+
 def test_silence_turns_into_a_gap_hold_within_stale_s(live):
     rt, sub, dev = live
     _warm(sub, dev)
