@@ -246,8 +246,8 @@ def embed_command(args) -> int:
     apply_threads(threads)
     said = opts.get("modality")
     if said and said != enc.config.modality:   # the user said what the recordings are: not this model's input
-        raise BiosigError(f"--modality {said}: {enc.model_id} embeds {enc.config.modality} recordings; use a "
-                          f"{said} model (--model {said}-tiny where one is shipped) or drop --modality")
+        raise BiosigError(f"--modality {said}: {enc.model_id} embeds {enc.config.modality} recordings; use a model "
+                          f"for {said} recordings (--model {said}-tiny where one is shipped) or drop --modality")
     log.info("embed: %d intra-op thread(s)", threads)
     enc.window_s_override = args.window_s
     paths = discover(args.inputs)
