@@ -225,8 +225,12 @@ class ForecastWorker:
     def describe(self) -> dict:
         with self.lock:
             items = list(self.forecasters.items())
+        now, rivals = time.time(), dict(self._rivals)
         return {src: {"stream": sf.stream, "method": sf.cfg.method, "seen": sf.forecaster.n_seen,
                       "resets": sf.forecaster.n_resets, "ready": bool(sf.forecaster.ready),
                       "resumed": sf.resumed, "state": sf.state, "hold": sf.hold_reason,
-                      "holds": dict(sf.counts), "failed": sf.failed}
+                      "holds": dict(sf.counts), "failed": sf.failed,
+                      # the other marker stream of this source while both send (all answers held)
+                      "rival_stream": rivals[src][0] if src in rivals and now - rivals[src][1] <= self.cfg.stale_s
+                      else None}
                 for src, sf in items}

@@ -180,6 +180,9 @@ def test_two_marker_streams_under_one_source_are_held_naming_both_until_one_stop
             time.sleep(max(0.0, t - time.time()))
             dev.send(_marker(i + k), t)
             other.send(_marker(i + k) + 50.0, t)
+            if k == 20:                                       # status names the conflict meanwhile
+                wait_for(lambda: rt.status()["forecasters"]["couch1"]["rival_stream"] == "couch1/markers2",
+                         timeout_s=5, what="rival_stream in status")
         answers = _answers(sub, 80)
         first_b = next(j for j, a in enumerate(answers) if a.header["stream"] == "couch1/markers2")
         assert first_b <= 2
@@ -194,7 +197,8 @@ def test_two_marker_streams_under_one_source_are_held_naming_both_until_one_stop
         assert kinds[-10:] == ["forecast"] * 10
         time.sleep(FC.stale_s + 0.2)                          # the first stream stops; the second takes over
         over = [a for a in _answers(sub, len(other.realtime(0, 80))) if a.header["stream"] == "couch1/markers2"]
-        assert over[-1].kind == "forecast" and rt.status()["forecasters"]["couch1"]["stream"] == "couch1/markers2"
+        fc = rt.status()["forecasters"]["couch1"]
+        assert over[-1].kind == "forecast" and fc["stream"] == "couch1/markers2" and fc["rival_stream"] is None
         assert "unavailable" not in {a.header.get("reason") for a in over}
     finally:
         other.sock.close()
