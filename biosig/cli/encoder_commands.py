@@ -279,7 +279,8 @@ def embed_command(args) -> int:
               file=sys.stderr)
         return 2
     df = pl.concat(frames)
-    df.write_parquet(out)
+    from encoders.scoring.outputs import atomic_write_parquet
+    atomic_write_parquet(df, out)   # an interrupted write leaves the previous file, never half of one
     print(f"{len(df)} windows from {len(frames)} recording{'' if len(frames) == 1 else 's'} -> {out} ({enc.model_id})"
           + (f"; {failed} recording(s) failed (see above)" if failed else ""))
     return 1 if failed else 0
