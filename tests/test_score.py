@@ -214,6 +214,10 @@ def test_bad_records_are_reported_and_the_run_goes_on(tmp_path, model_dir):
     assert by_name["100.hea"][0] == "read"
     assert by_name["notes.txt"][0] == "read" and by_name["notes.edf"][0] == "read"
     assert by_name["silence.wav"][0] in ("read", "channels")
+    summary = res.stderr.split("errors.parquet", 1)[1].strip().splitlines()   # the commonest messages, counted
+    assert len(summary) == 4 and summary[-1].strip() == "... 2 other message(s)", res.stderr
+    assert all(line.strip().split(" x ", 1)[1] in {m.splitlines()[0][:120] for _, m in by_name.values()}
+               for line in summary[:3]), res.stderr
     records = pl.read_parquet(out / "records.parquet")
     assert sorted(map(lambda p: pathlib.Path(p).name, records["record"])) == sorted(h.name for h in good)
     assert records["n_windows"].min() >= 1

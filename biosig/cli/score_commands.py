@@ -115,4 +115,24 @@ def run_score_command(args) -> int:
           f"already done; {summary.seconds:.1f} s)")
     if t["errors"]:
         print(f"some records failed: see {summary.out_dir}/errors.parquet", file=sys.stderr)
+        for line in _commonest_errors(summary.out_dir):
+            print(f"  {line}", file=sys.stderr)
     return summary.exit_code
+
+
+def _commonest_errors(out_dir, most: int = 3) -> list[str]:
+    """The commonest error messages of ``errors.parquet`` with their counts (a few lines, so a
+    run over a mixed archive says why without opening the table)."""
+    import collections
+    import pathlib
+
+    import polars as pl
+    try:
+        messages = pl.read_parquet(pathlib.Path(out_dir) / "errors.parquet", columns=["message"])["message"]
+    except Exception:   # noqa: BLE001 - a summary only; the table itself was written
+        return []
+    counts = collections.Counter(str(m).splitlines()[0][:120] if m else "(no message)" for m in messages)
+    lines = [f"{n} x {msg}" for msg, n in counts.most_common(most)]
+    if len(counts) > most:
+        lines.append(f"... {len(counts) - most} other message(s)")
+    return lines
