@@ -208,13 +208,21 @@ def test_info_on_a_text_file_named_mp3_has_no_python_warnings(tmp_path):
     assert "cough.mp3: not a readable audio file" in res.stderr
 
 
-def test_score_ray_address_without_a_cluster_names_our_flag(capsys, ecg_record, tmp_path, monkeypatch):
+def test_score_ray_address_without_a_cluster_is_one_line_within_seconds(capsys, ecg_record, tmp_path, monkeypatch):
+    """An explicit address where nothing listens: one line naming our flag, at once (ray.init
+    alone retried for minutes). Not "auto": that joins any Ray instance running on the machine."""
+    import socket
+    import time
     pytest.importorskip("ray")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with socket.socket() as s:                       # a loopback port that is certainly closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
     code, _, err = run_main(capsys, "score", ecg_record, "--model", "ecg-tiny", "--out", tmp_path / "o",
-                            "--engine", "ray", "--ray-address", "auto")
+                            "--engine", "ray", "--ray-address", f"127.0.0.1:{port}")
     assert_one_line_error(code, err, "leave out --ray-address for a local instance")
-    assert "`--address` flag" not in err
+    assert f"nothing answers on 127.0.0.1:{port}" in err and time.monotonic() - t0 < 60
 
 
 def test_pretrain_out_of_memory_is_one_line(capsys, tmp_path, monkeypatch):

@@ -51,6 +51,31 @@ def _import_ray():
     return ray
 
 
+REACH_TIMEOUT_S = 5.0   # how long a --ray-address HOST:PORT may take to accept a TCP connection
+
+
+def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """Raise :class:`ScoreError` unless ``HOST:PORT`` (or ``ray://HOST:PORT``) accepts a TCP
+    connection within ``timeout_s``. ``ray.init`` itself retries an unreachable GCS for minutes,
+    logging C++ warnings, before it gives up; ``auto``/``local`` and addresses without a port are
+    left to Ray."""
+    import socket
+
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = rest.rstrip("/").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return
+    except OSError as exc:
+        why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc) or type(exc).__name__)
+        raise ScoreError(f"cannot join Ray at {address}: nothing answers on {host}:{port} ({why} within "
+                         f"{timeout_s:g} s); start the cluster there (`ray start --head`) or leave out "
+                         "--ray-address for a local instance") from None
+
+
 def _quiet(ray) -> None:
     """Ray Data prints progress bars and execution plans; a library must not (the CLI has its own)."""
     for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
@@ -86,6 +111,7 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
     if not ray.is_initialized():
         try:
             if address:
+                check_reachable(address)
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING)
             else:
