@@ -98,8 +98,9 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
     workers : actors in the pool.
     batch_size : windows per backend call.
     address : ``ray.init`` address of a running cluster (``"auto"``, ``"ray://host:10001"``);
-        None connects to the Ray instance this process already runs, else starts a local one with
-        ``workers`` CPUs and shuts it down afterwards.
+        None uses the Ray instance this process already runs, else starts a new local one with
+        ``workers`` CPUs (``address="local"``: never a cluster started by someone else on this
+        machine, nor ``RAY_ADDRESS``) and shuts it down afterwards.
 
     Returns
     -------
@@ -115,7 +116,8 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
+                # "local": always a new instance of our own, never a cluster someone started here
+                ray.init(address="local", num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING)
                 started = True
         except (ConnectionError, ValueError, RuntimeError) as exc:
