@@ -397,8 +397,10 @@ def test_resumed_auto_job_keeps_the_backend_of_its_first_run(tmp_path, model_dir
 # ---------------------------------------------------------------------------------- windows (issue 14)
 def test_score_cuts_the_windows_embed_cuts_and_honours_window_s(tmp_path):
     """audio-tiny was trained on 2 s windows (the audio default is 8 s every 4 s): score and embed
-    both cut 2 s windows every 1 s (score cut them every 4 s and never looked at half the sound),
-    with the same embeddings; --window-s overrides the length and is part of the job."""
+    both cut 2 s windows every 1 s (score cut them every 4 s and never looked at half the sound);
+    a clip shorter than one window is one window of its own length (score zero-padded it) and a
+    stereo one is mixed down (score took the left channel): the same windows, the same
+    embeddings. --window-s overrides the length and is part of the job."""
     import soundfile as sf
 
     rng = np.random.default_rng(0)
@@ -407,21 +409,24 @@ def test_score_cuts_the_windows_embed_cuts_and_honours_window_s(tmp_path):
     folder = tmp_path / "sounds"
     folder.mkdir()
     sf.write(folder / "s.wav", x, 16000)
+    sf.write(folder / "short_stereo.wav", np.stack([x[:12000], 0.5 * x[4000:16000]], axis=1), 8000)   # 1.5 s
     res = _cli("score", folder, "--model", "audio-tiny", "--backend", "torch", "--out", tmp_path / "o")
     assert res.returncode == 0, res.stderr
-    win = pl.read_parquet(tmp_path / "o" / "windows.parquet").sort("t0_s")
-    res = _cli("embed", folder / "s.wav", "--model", "audio-tiny", "--out", tmp_path / "e.parquet")
+    win = pl.read_parquet(tmp_path / "o" / "windows.parquet").sort("record", "t0_s")
+    res = _cli("embed", folder, "--model", "audio-tiny", "--out", tmp_path / "e.parquet")
     assert res.returncode == 0, res.stderr
-    emb = pl.read_parquet(tmp_path / "e.parquet").sort("t0_s")
-    assert win["t0_s"].to_list() == emb["t0_s"].to_list() == [float(k) for k in range(9)]
+    emb = pl.read_parquet(tmp_path / "e.parquet").sort("source", "t0_s")
+    assert win["t0_s"].to_list() == emb["t0_s"].to_list() == [float(k) for k in range(9)] + [0.0]
     assert win["t1_s"].to_list() == emb["t1_s"].to_list()
+    assert win["t1_s"][-1] == pytest.approx(1.5) and win["channels"][-1].to_list() == ["left", "right"]
     np.testing.assert_allclose(np.stack(win["embedding"].to_list()), np.stack(emb["embedding"].to_list()),
                                atol=1e-5)
 
     res = _cli("score", folder, "--model", "audio-tiny", "--backend", "torch", "--window-s", "4",
                "--out", tmp_path / "o4")
     assert res.returncode == 0, res.stderr
-    w4 = pl.read_parquet(tmp_path / "o4" / "windows.parquet").sort("t0_s")
+    w4 = pl.read_parquet(tmp_path / "o4" / "windows.parquet").filter(pl.col("record").str.ends_with("s.wav")
+                                                                     & ~pl.col("record").str.contains("short")).sort("t0_s")
     assert w4["t0_s"].to_list() == [0.0, 2.0, 4.0, 6.0] and w4["t1_s"].to_list() == [4.0, 6.0, 8.0, 10.0]
     res = _cli("score", folder, "--model", "audio-tiny", "--backend", "torch", "--window-s", "3",
                "--out", tmp_path / "o4")

@@ -142,14 +142,18 @@ class Scorer:
     def select(self, rec):
         """The record's channels fed to the pipeline (their count: :attr:`n_select`)."""
         m = self.model
-        idx = choose_channels(rec.channels, rec.channel_modalities, _usable(rec.samples), m.modality,
-                              m.vocabulary, self.n_select)
+        usable = _usable(rec.samples)
+        n = self.n_select
+        if m.modality == "audio":   # every usable audio channel: the pipeline's mono step mixes them, as in embed
+            n = max(1, sum(mod == "audio" and ok for mod, ok in zip(rec.channel_modalities, usable)))
+        idx = choose_channels(rec.channels, rec.channel_modalities, usable, m.modality, m.vocabulary, n)
         return rec.select(idx).replace(modality=m.modality)
 
     @property
     def n_select(self) -> int:
-        """Record channels to take: one waveform for PPG, audio (mono) and spirograms (volume-time;
-        the pipeline derives the flow channel), ``in_channels`` leads for ECG."""
+        """Record channels to take: one waveform for PPG and spirograms (volume-time; the pipeline
+        derives the flow channel), ``in_channels`` leads for ECG; for audio every usable channel
+        (:meth:`select`: the pipeline mixes them down to mono)."""
         return self.model.in_channels if self.model.modality == "ecg" else 1
 
     def channel_idx(self, channels: tuple[str, ...]) -> np.ndarray:
@@ -171,21 +175,31 @@ class Scorer:
                              f"model takes {self.model.in_channels}")
         return out
 
+    def grid(self, rec) -> tuple[float, float]:
+        """(window_s, hop_s) for ``rec``: the model's; a record shorter than one window is one
+        window of its own length, as ``embed`` and the probes cut it (the path the model cards'
+        numbers were measured on; zero padding gave other embeddings, and a long --window-s a
+        graph error)."""
+        if rec.n_samples < int(round(self.model.window_s * rec.fs_hz)):
+            own_s = rec.n_samples / rec.fs_hz
+            return own_s, own_s
+        return self.model.window_s, self.model.hop_s
+
     @_stage("windows")
     def windows(self, rec):
-        """:class:`biosig.windows.Windows` of the preprocessed record (a short record gives one
-        NaN-padded window; its ``valid_fraction`` says how much is real)."""
+        """:class:`biosig.windows.Windows` of the preprocessed record on :meth:`grid`."""
         from biosig.windows import window_array
-        win = window_array(rec, self.model.window_s, self.model.hop_s, pad_short=True)
+        window_s, hop_s = self.grid(rec)
+        win = window_array(rec, window_s, hop_s, pad_short=False)
         if len(win) == 0:
-            raise ValueError(f"record of {rec.duration_s:.2f} s yields no {self.model.window_s:g} s window")
+            raise ValueError(f"record of {rec.duration_s:.2f} s yields no {window_s:g} s window")
         return win
 
     @_stage("quality")
     def quality(self, rec, n_windows: int) -> np.ndarray:
         from biosig.quality import window_quality
-        q = np.asarray(window_quality(rec, window_s=self.model.window_s, hop_s=self.model.hop_s),
-                       dtype=np.float32)
+        window_s, hop_s = self.grid(rec)
+        q = np.asarray(window_quality(rec, window_s=window_s, hop_s=hop_s), dtype=np.float32)
         if len(q) != n_windows:  # the signal windows decide; a shorter quality grid leaves NaN
             q = np.concatenate([q, np.full(max(0, n_windows - len(q)), np.nan, np.float32)])[:n_windows]
         return q
