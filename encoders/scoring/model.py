@@ -21,6 +21,10 @@ from encoders.scoring.errors import ScoreError
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
+#: How records become windows (encoders.scoring.scorer), part of the job fingerprint: a folder
+#: filled under other rules (zero-padded short records, the left channel of stereo audio) is
+#: refused instead of mixed into one table.
+CUTTING_RULES = "v2: a record shorter than a window is one window of its own length; audio: all channels mixed to mono"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +97,7 @@ class LoadedModel:
                 "backend": getattr(self.backend, "name", type(self.backend).__name__)
                 + ("" if precision == "fp32" else f"-{precision}"),
                 "in_channels": self.in_channels, "input_fs_hz": self.input_fs_hz,
-                "window_s": self.window_s, "hop_s": self.hop_s,
+                "window_s": self.window_s, "hop_s": self.hop_s, "cutting": CUTTING_RULES,
                 "pipeline_outside_hash": self.outside.hash, "pipeline_hash": self.pipeline_hash}
 
     def describe(self) -> dict[str, Any]:
