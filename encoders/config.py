@@ -282,3 +282,15 @@ def _make(modality: str, preset: str) -> Callable[[], EncoderConfig]:
 for _modality in CHANNEL_VOCAB:
     for _preset in PRESETS:
         register(f"{_modality}-{_preset}")(_make(_modality, _preset))
+
+
+def min_input_samples(config) -> int:
+    """The shortest window (samples at the input rate) an encoder of ``config`` (an
+    :class:`EncoderConfig` or its dict) takes: one log-mel patch for audio (patch frames x hop), one
+    beat slot (``beat_refractory_s``) for the beat tokenizer, else one patch."""
+    get = config.get if isinstance(config, dict) else (lambda k, d=None: getattr(config, k, d))
+    if get("modality") == "audio":
+        return int(get("patch_size", 1)) * int(get("hop_length", 1))
+    if get("tokenizer", "patch") == "beat":
+        return max(2, int(round(float(get("beat_refractory_s", 0.25)) * float(get("input_fs_hz")))))
+    return int(get("patch_size", 1))

@@ -110,9 +110,10 @@ class Encoder:
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 3:
             raise EncoderError(f"windows must be shaped (B, C, T), got shape {x.shape}")
-        min_t = self.config.patch_size * (self.config.hop_length if self.config.modality == "audio" else 1)
+        from encoders.config import min_input_samples
+        min_t = min_input_samples(self.config)
         if x.shape[-1] < min_t:
-            raise EncoderError(f"windows of {x.shape[-1]} samples are shorter than one patch ({min_t})")
+            raise EncoderError(f"windows of {x.shape[-1]} samples are shorter than the smallest input of this model ({min_t} samples)")
         idx = None if channel_idx is None else torch.as_tensor(np.asarray(channel_idx), dtype=torch.long)
         xt = torch.from_numpy(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
         out = [self.model.embed_forward(xt[i:i + batch_size], idx) for i in range(0, len(xt), batch_size)]

@@ -80,9 +80,10 @@ class InferenceModel:
     def embed_windows(self, x: np.ndarray, channel_idx, batch_size: int = 64) -> np.ndarray:
         """float32 (B, D) for windows (B, C, T) at the model rate; NaN and inf become 0."""
         c = self.config
-        min_t = c.patch_size * (c.hop_length if c.modality == "audio" else 1)
+        from encoders.config import min_input_samples
+        min_t = min_input_samples(c)
         if x.shape[-1] < min_t:
-            raise EncoderError(f"windows of {x.shape[-1]} samples are shorter than one patch ({min_t})")
+            raise EncoderError(f"windows of {x.shape[-1]} samples are shorter than the smallest input of this model ({min_t} samples)")
         x = np.nan_to_num(np.asarray(x, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         idx = np.asarray(channel_idx, np.int64)
         out = [self.backend.run(x[i:i + batch_size], idx) for i in range(0, len(x), batch_size)]

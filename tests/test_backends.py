@@ -288,3 +288,19 @@ def test_score_and_serve_take_device_precision_and_exported_files(tmp_path):
     loaded = load_model(ModelSpec(str(ckpt), "torch", device="cpu", precision="bf16"))
     assert loaded.backend.precision == "bf16" and loaded.fingerprint()["backend"] == "torch-bf16"
     assert load_model(ModelSpec(str(onnx_path), "auto", device="cpu")).fingerprint()["backend"] == "onnxruntime"
+
+
+@pytest.mark.parametrize("name", ["ecg-tiny", "ppg-tiny", "spiro-tiny", "audio-tiny"])
+def test_the_shortest_input_of_each_shipped_model_runs_on_torch_and_onnxruntime(name):
+    """encoders.config.min_input_samples is what embed/score --window-s are checked against: one
+    beat slot for the beat tokenizer (ecg-tiny's 25-sample patch size is not its minimum: 50
+    samples failed in the graph), one log-mel patch for audio."""
+    import encoders
+    from encoders.backends import make_backend
+    from encoders.config import min_input_samples
+    cfg = encoders.load(name).config
+    n = min_input_samples(cfg)
+    x = np.random.default_rng(0).standard_normal((2, cfg.in_channels, n)).astype(np.float32)
+    a, b = make_backend("onnxruntime", name).run(x), make_backend("torch", name).run(x)
+    assert a.shape == (2, cfg.dim) and np.isfinite(a).all()
+    np.testing.assert_allclose(a, b, atol=1e-4)

@@ -144,6 +144,14 @@ def test_embed_refuses_a_model_of_another_modality_than_the_user_said(capsys, ec
     assert code == 0 and out.exists(), err
 
 
+@pytest.mark.parametrize("command", ["embed", "score"])
+def test_window_s_below_the_models_smallest_input_is_refused_before_the_work(capsys, ecg_record, tmp_path, command):
+    out = tmp_path / ("e.parquet" if command == "embed" else "o")
+    code, _, err = run_main(capsys, command, ecg_record, "--model", "ecg-tiny", "--window-s", "0.1", "--out", out)
+    assert_one_line_error(code, err, "--window-s 0.1 is shorter than the smallest input of ecg-tiny")
+    assert "62 samples at 250 Hz" in err
+
+
 def test_export_out_under_a_file(capsys, a_file):
     code, _, err = run_main(capsys, "export", "ecg-tiny", "--out", a_file / "m.onnx")
     assert_one_line_error(code, err, "is a file, not a folder")
