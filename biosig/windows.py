@@ -55,6 +55,16 @@ def hop_for_window_s(modality: str, window_s: float) -> float:
     return float(dh) if abs(float(window_s) - dw) < 1e-9 else float(window_s) / 2
 
 
+def embedding_grid(rec: Record, window_s: float, hop_s: float) -> tuple[float, float]:
+    """(window_s, hop_s) to cut ``rec`` for embedding (``embed``, ``score``, probes): as given, but
+    a record shorter than one window is one window of its own length (never zero-padded: the
+    model takes any length from its smallest input up)."""
+    if rec.n_samples < int(round(window_s * rec.fs_hz)):
+        own_s = rec.n_samples / rec.fs_hz
+        return own_s, own_s
+    return window_s, hop_s
+
+
 @dataclass(frozen=True, eq=False)
 class Windows:
     """Stacked windows of one record.

@@ -294,3 +294,12 @@ def min_input_samples(config) -> int:
     if get("tokenizer", "patch") == "beat":
         return max(2, int(round(float(get("beat_refractory_s", 0.25)) * float(get("input_fs_hz")))))
     return int(get("patch_size", 1))
+
+
+def short_window_problem(window_s: float, input_fs_hz: float, min_samples: int, model_id: str) -> str:
+    """Why an embedding window of ``window_s`` seconds is below the model's smallest input
+    (:func:`min_input_samples`), or "" when it is not (``embed`` and ``score --window-s``)."""
+    if window_s * input_fs_hz >= min_samples:
+        return ""
+    return (f"--window-s {window_s:g} is shorter than the smallest input of {model_id} ({min_samples} samples "
+            f"at {input_fs_hz:g} Hz = {min_samples / input_fs_hz:g} s)")

@@ -98,10 +98,9 @@ MAX_WINDOW_SAMPLES = 1 << 22
 def build_windows(records, config, pipeline, window_s: float | None = None, hop_s: float | None = None) -> WindowSet:
     """Stack the training windows of ``records`` (an iterable of ``(source, Record)``)."""
     from biosig.pipeline import default_window
-    dw, dh = default_window(config.modality)
-    window_s = window_s or config.window_s or dw
-    # the modality's default hop for its default window, else half a window
-    hop_s = hop_s or (dh if window_s == dw else window_s / 2)
+    from biosig.windows import hop_for_window_s
+    window_s = window_s or config.window_s or default_window(config.modality)[0]
+    hop_s = hop_s or hop_for_window_s(config.modality, window_s)
     if window_s * config.input_fs_hz > MAX_WINDOW_SAMPLES:   # short records are padded to a window
         raise EncoderError(f"window_s={window_s:g} s is {window_s * config.input_fs_hz:.3g} samples at "
                            f"{config.input_fs_hz:g} Hz, more than {MAX_WINDOW_SAMPLES:,}; use a shorter --window-s")

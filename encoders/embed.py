@@ -26,13 +26,6 @@ def _fallback_quality(win: np.ndarray) -> float:
     return float(finite.mean()) * float(np.nanstd(win) > 0)
 
 
-def embedding_hop_s(modality: str, window_s: float) -> float:
-    """Hop between embedding windows (:func:`biosig.windows.hop_for_window_s`, the rule ``score``
-    uses too; shared by :class:`Encoder` and :class:`encoders.inference.InferenceModel`)."""
-    from biosig.windows import hop_for_window_s
-    return hop_for_window_s(modality, window_s)
-
-
 class Encoder:
     """A trained (or random) encoder with its preprocessing pipeline.
 
@@ -65,8 +58,9 @@ class Encoder:
 
     @property
     def hop_s(self) -> float:
-        """Hop between windows: the modality's default hop for its default window, else half a window."""
-        return embedding_hop_s(self.config.modality, self.window_s)
+        """Hop between windows (:func:`biosig.windows.hop_for_window_s`, as ``score``)."""
+        from biosig.windows import hop_for_window_s
+        return hop_for_window_s(self.config.modality, self.window_s)
 
     def __repr__(self) -> str:
         return f"Encoder({self.model_id!r}, modality={self.config.modality!r})"
@@ -136,11 +130,8 @@ class Encoder:
         """(windows (W, C, T) float32, t0_s (W,)) with :attr:`window_s` and :attr:`hop_s` (the
         training window unless overridden); a record shorter than one window gives one window of
         its own length."""
-        from biosig.windows import window_array
-        window_s, hop_s = self.window_s, self.hop_s
-        if rec.n_samples < int(round(window_s * rec.fs_hz)):
-            return rec.samples[None].astype(np.float32), np.zeros(1)
-        w = window_array(rec, window_s, hop_s, pad_short=False)
+        from biosig.windows import embedding_grid, window_array
+        w = window_array(rec, *embedding_grid(rec, self.window_s, self.hop_s), pad_short=False)
         return w.x, w.t0_s
 
     def quality(self, windows: np.ndarray, fs_hz: float) -> np.ndarray:

@@ -54,8 +54,8 @@ class InferenceModel:
 
     @property
     def hop_s(self) -> float:
-        from encoders.embed import embedding_hop_s
-        return embedding_hop_s(self.config.modality, self.window_s)
+        from biosig.windows import hop_for_window_s   # (encoders.embed would import torch)
+        return hop_for_window_s(self.config.modality, self.window_s)
 
     def prepare(self, record):
         """Channel selection plus the out-of-graph pipeline: a Record at ``config.input_fs_hz``."""
@@ -70,11 +70,8 @@ class InferenceModel:
         """(windows (W, C, T) float32, t0_s (W,)) with :attr:`window_s` and :attr:`hop_s` (as
         :meth:`encoders.embed.Encoder.windows`); a record shorter than one window gives one window
         of its own length."""
-        from biosig.windows import window_array
-        window_s, hop_s = self.window_s, self.hop_s
-        if rec.n_samples < int(round(window_s * rec.fs_hz)):
-            return rec.samples[None].astype(np.float32), np.zeros(1)
-        w = window_array(rec, window_s, hop_s, pad_short=False)
+        from biosig.windows import embedding_grid, window_array
+        w = window_array(rec, *embedding_grid(rec, self.window_s, self.hop_s), pad_short=False)
         return w.x, w.t0_s
 
     def embed_windows(self, x: np.ndarray, channel_idx, batch_size: int = 64) -> np.ndarray:

@@ -97,18 +97,21 @@ class ForecastWorker:
             self._write_wake.set()
             self._writer.join(timeout_s)
 
+    def _live_rival(self, src, now: float) -> str | None:
+        """The other marker stream of ``src`` if it sent within ``stale_s``."""
+        rival = self._rivals.get(src)
+        return rival[0] if rival is not None and now - rival[1] <= self.cfg.stale_s else None
+
     def _rival(self, src, sf, stream) -> str:
         """'' or the hold detail while ``src`` has two live marker streams (module docstring)."""
         now = time.time()
         if sf is not None and sf.stream != stream and now - sf.last_frame_wall_s <= self.cfg.stale_s:
             self._rivals[src] = (stream, now)           # a second stream while the first still sends
-        rival = self._rivals.get(src)
-        if rival is None:
+        rival = self._live_rival(src, now)
+        if rival is None or sf is None or rival == sf.stream:
+            self._rivals.pop(src, None)
             return ""
-        if sf is None or now - rival[1] > self.cfg.stale_s or rival[0] == sf.stream:
-            del self._rivals[src]
-            return ""
-        return (f"two marker streams under source {src!r} ({sf.stream}, {rival[0]}): one forecaster per "
+        return (f"two marker streams under source {src!r} ({sf.stream}, {rival}): one forecaster per "
                 "source, so neither is forecast; publish them under different sources")
 
     def _get(self, stream, channels, fs_hz):
@@ -225,12 +228,11 @@ class ForecastWorker:
     def describe(self) -> dict:
         with self.lock:
             items = list(self.forecasters.items())
-        now, rivals = time.time(), dict(self._rivals)
+        now = time.time()
         return {src: {"stream": sf.stream, "method": sf.cfg.method, "seen": sf.forecaster.n_seen,
                       "resets": sf.forecaster.n_resets, "ready": bool(sf.forecaster.ready),
                       "resumed": sf.resumed, "state": sf.state, "hold": sf.hold_reason,
                       "holds": dict(sf.counts), "failed": sf.failed,
                       # the other marker stream of this source while both send (all answers held)
-                      "rival_stream": rivals[src][0] if src in rivals and now - rivals[src][1] <= self.cfg.stale_s
-                      else None}
+                      "rival_stream": self._live_rival(src, now)}
                 for src, sf in items}

@@ -250,11 +250,11 @@ def embed_command(args) -> int:
                           f"for {said} recordings (--model {said}-tiny where one is shipped) or drop --modality")
     log.info("embed: %d intra-op thread(s)", threads)
     if args.window_s is not None:
-        from encoders.config import min_input_samples
-        fs_hz, need = float(enc.config.input_fs_hz), min_input_samples(enc.config)
-        if args.window_s * fs_hz < need:
-            raise BiosigError(f"--window-s {args.window_s:g} is shorter than the smallest input of {enc.model_id} "
-                              f"({need} samples at {fs_hz:g} Hz = {need / fs_hz:g} s)")
+        from encoders.config import min_input_samples, short_window_problem
+        problem = short_window_problem(args.window_s, float(enc.config.input_fs_hz), min_input_samples(enc.config),
+                                       enc.model_id)
+        if problem:
+            raise BiosigError(problem)
     enc.window_s_override = args.window_s
     paths = discover(args.inputs)
     if not paths:

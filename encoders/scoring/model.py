@@ -16,6 +16,8 @@ import logging
 import pathlib
 from typing import Any
 
+from biosig.windows import hop_for_window_s
+from encoders.config import min_input_samples, short_window_problem
 from encoders.scoring.errors import ScoreError
 
 log = logging.getLogger(__name__)
@@ -118,16 +120,6 @@ def _file_sha256(path: pathlib.Path) -> str:
     return h.hexdigest()
 
 
-def _min_window_samples(cfg) -> int:
-    from encoders.config import min_input_samples
-    return min_input_samples(cfg)
-
-
-def _hop_s(modality: str, window_s: float) -> float:
-    from biosig.windows import hop_for_window_s
-    return hop_for_window_s(modality, window_s)
-
-
 def load_model(spec: ModelSpec) -> LoadedModel:
     """Load ``spec.source`` and its backend.
 
@@ -138,13 +130,14 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     """
     path = pathlib.Path(spec.source).expanduser()
     loaded = _load_onnx(path, spec) if path.suffix.lower() == ".onnx" else _load_checkpoint(spec)
-    if spec.window_s is not None and float(spec.window_s) * loaded.input_fs_hz < loaded.min_window_samples:
-        raise ScoreError(f"--window-s {spec.window_s:g} is shorter than the smallest input of {loaded.model_id} "
-                         f"({loaded.min_window_samples} samples at {loaded.input_fs_hz:g} Hz = "
-                         f"{loaded.min_window_samples / loaded.input_fs_hz:g} s)")
+    if spec.window_s is not None:
+        problem = short_window_problem(float(spec.window_s), loaded.input_fs_hz, loaded.min_window_samples,
+                                       loaded.model_id)
+        if problem:
+            raise ScoreError(problem)
     if spec.window_s is not None and float(spec.window_s) != loaded.window_s:   # the user's override
         loaded = dataclasses.replace(loaded, window_s=float(spec.window_s),
-                                     hop_s=_hop_s(loaded.modality, float(spec.window_s)))
+                                     hop_s=hop_for_window_s(loaded.modality, float(spec.window_s)))
     if spec.expect_sha256 and loaded.model_sha256 != spec.expect_sha256:
         raise ScoreError(f"the model at {spec.source} changed during the run (weights sha256 "
                          f"{loaded.model_sha256[:12]}, the run started with {spec.expect_sha256[:12]}); "
@@ -183,9 +176,9 @@ def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:
         source=str(path), model_id=str(meta["model_id"]), model_sha256=_file_sha256(path),
         modality=modality, in_channels=int(cfg.get("in_channels", 1)),
         vocabulary=tuple(cfg.get("channels", ())), input_fs_hz=float(cfg["input_fs_hz"]),
-        window_s=float(cfg["window_s"]), hop_s=_hop_s(modality, float(cfg["window_s"])),
+        window_s=float(cfg["window_s"]), hop_s=hop_for_window_s(modality, float(cfg["window_s"])),
         outside=outside, pipeline_hash=str(meta.get("pipeline_hash", outside.hash)), backend=backend,
-        min_window_samples=_min_window_samples(cfg))
+        min_window_samples=min_input_samples(cfg))
 
 
 def _checkpoint_dir(source: str) -> pathlib.Path | None:
@@ -230,7 +223,7 @@ def _cached_onnx(spec: ModelSpec) -> LoadedModel | None:
             modality=str(entry["modality"]), in_channels=int(entry["in_channels"]),
             vocabulary=tuple(entry["vocabulary"]), input_fs_hz=float(entry["input_fs_hz"]),
             window_s=float(entry["window_s"]), outside=outside,
-            hop_s=_hop_s(str(entry["modality"]), float(entry["window_s"])),   # the rule of today, not of the cache
+            hop_s=hop_for_window_s(str(entry["modality"]), float(entry["window_s"])),   # the rule of today, not of the cache
             pipeline_hash=str(entry["pipeline_hash"]), backend=backend,
             min_window_samples=int(entry["min_window_samples"]))   # an older index lacks it: reload below
     except Exception as exc:  # noqa: BLE001 - a stale or damaged cache entry: load the slow way
@@ -257,7 +250,8 @@ def _remember_onnx(spec: ModelSpec, loaded: LoadedModel) -> None:
             "model_id": loaded.model_id, "model_sha256": loaded.model_sha256, "modality": loaded.modality,
             "in_channels": loaded.in_channels, "vocabulary": list(loaded.vocabulary),
             "input_fs_hz": loaded.input_fs_hz, "window_s": loaded.window_s,
-            "min_window_samples": loaded.min_window_samples, "pipeline_outside": loaded.outside.to_json(), "pipeline_hash": loaded.pipeline_hash})
+            "min_window_samples": loaded.min_window_samples, "pipeline_outside": loaded.outside.to_json(),
+            "pipeline_hash": loaded.pipeline_hash})
 
 
 def _load_checkpoint(spec: ModelSpec) -> LoadedModel:
@@ -288,5 +282,5 @@ def _load_checkpoint_torch(spec: ModelSpec) -> LoadedModel:
         source=spec.source, model_id=str(encoder.model_id), model_sha256=weights_hash(encoder.model),
         modality=cfg.modality, in_channels=int(cfg.in_channels), vocabulary=tuple(cfg.channels),
         input_fs_hz=float(cfg.input_fs_hz), window_s=float(cfg.window_s),
-        hop_s=_hop_s(cfg.modality, float(cfg.window_s)), outside=outside,
-        pipeline_hash=str(pipeline.hash), backend=backend, min_window_samples=_min_window_samples(cfg))
+        hop_s=hop_for_window_s(cfg.modality, float(cfg.window_s)), outside=outside,
+        pipeline_hash=str(pipeline.hash), backend=backend, min_window_samples=min_input_samples(cfg))

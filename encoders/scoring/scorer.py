@@ -176,14 +176,11 @@ class Scorer:
         return out
 
     def grid(self, rec) -> tuple[float, float]:
-        """(window_s, hop_s) for ``rec``: the model's; a record shorter than one window is one
-        window of its own length, as ``embed`` and the probes cut it (the path the model cards'
-        numbers were measured on; zero padding gave other embeddings, and a long --window-s a
-        graph error)."""
-        if rec.n_samples < int(round(self.model.window_s * rec.fs_hz)):
-            own_s = rec.n_samples / rec.fs_hz
-            return own_s, own_s
-        return self.model.window_s, self.model.hop_s
+        """(window_s, hop_s) for ``rec``: :func:`biosig.windows.embedding_grid` of the model's, as
+        ``embed`` and the probes cut it (the path the model cards' numbers were measured on; zero
+        padding gave other embeddings, and a long --window-s a graph error)."""
+        from biosig.windows import embedding_grid
+        return embedding_grid(rec, self.model.window_s, self.model.hop_s)
 
     @_stage("windows")
     def windows(self, rec):
