@@ -139,7 +139,7 @@ def register(subparsers) -> None:
         "probe", help="cross-validated logistic-regression probe on embeddings",
         description="Average window embeddings per record (source file name without extension), join "
                     "the labels on their key column, fit a standardised L2 logistic regression with "
-                    "stratified K-fold CV and print AUROC, balanced accuracy and macro-F1 with 95 %% "
+                    "stratified K-fold CV and print AUROC, balanced accuracy and macro-F1 with 95 % "
                     "bootstrap confidence intervals.")
     q.add_argument("--embeddings", required=True, metavar="FILE.parquet", help="the output of biosig embed")
     q.add_argument("--labels", required=True, metavar="CSV",
