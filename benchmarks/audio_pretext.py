@@ -11,12 +11,17 @@ with random weights) on 2 s windows (1 s hop) of synthetic scenes (``biosig.synt
 * ``content R2``: the same for what the sound source did, whatever the room and channel: the
   number of coughs starting in the window, the fraction of the window covered by coughs and the
   fraction covered by voiced coughs (from the simulator's ground truth);
+* ``lung R2`` (``--lung-records``, 0 to skip): the same for lung sounds in held-out synthetic
+  auscultation records (``biosig.synthetic_lung``, seeds ``--lung-seed``+): the fraction of the
+  window covered by wheezes or rhonchi, log(1 + crackles in the window) and whether the window
+  holds any adventitious sound; ``lung AUROC``: record-mean embedding, logistic probe (5-fold),
+  records with any adventitious sound vs none (the synthetic analogue of normal vs disease);
 * ``channel acc``: cross-validated accuracy of a logistic probe of the recording channel
   (wideband / telephone / lowpass / colour; reported, not a selection criterion);
 * ``mse`` / ``desc``: the held-out pretraining loss terms (trained checkpoints only; the masking
   noise is seeded, so every model sees the same masks).
 
-Usage: ``python benchmarks/audio_pretext.py DIR [DIR ...] [--random-seeds 0 1 2]``.
+Usage: ``python benchmarks/audio_pretext.py DIR [DIR ...] [--random-seeds 0 1 2] [--mfcc]``.
 """
 from __future__ import annotations
 
@@ -53,6 +58,54 @@ def held_out_windows(config, pipeline, n_records: int, seconds: float, seed: int
         groups += [i] * len(x)
         chans += [CHANNELS.index(truth["channel"])] * len(x)
     return np.concatenate(xs), np.asarray(groups), np.asarray(content, float), np.asarray(chans)
+
+
+def held_out_lung_windows(config, pipeline, n_records: int, seconds: float, seed: int, window_s=2.0, hop_s=1.0):
+    """Auscultation windows (N, 1, T), record ids (N,), lung targets (N, 3), record labels (n_records,)."""
+    from biosig.synthetic import simulate
+    from encoders.data import record_windows
+    outside, _ = pipeline.split_in_model()
+    xs, groups, content, labels = [], [], [], []
+    for i in range(n_records):
+        rec = simulate("audio", seconds, seed=seed + i, kind="auscultation")
+        x, _ = record_windows(rec, config, outside, window_s, hop_s)
+        truth = rec.metadata["truth"]
+        adv = [(s, e, lab) for s, e, lab in truth["events"] if lab not in ("inhale", "exhale")]
+        for k in range(len(x)):
+            a, b = k * hop_s, k * hop_s + window_s
+            wheeze = sum(min(e, b) - max(s, a) for s, e, lab in adv
+                         if lab in ("wheeze", "rhonchus") and s < b and e > a) / window_s
+            crackles = sum(1 for s, _, lab in adv if lab.startswith("crackle") and a <= s < b)
+            content.append((min(wheeze, 1.0), np.log1p(crackles), float(any(s < b and e > a for s, e, _ in adv))))
+        xs.append(x)
+        groups += [i] * len(x)
+        labels.append(int(bool(truth["adventitious"])))
+    return np.concatenate(xs), np.asarray(groups), np.asarray(content, float), np.asarray(labels)
+
+
+def record_auroc(emb, groups, labels, folds=5, seed=0):
+    """Out-of-fold AUROC of the project's linear probe (encoders.probe: standardised, class-balanced
+    L2 logistic regression, C = 0.1) on record-mean embeddings, stratified folds."""
+    from sklearn.metrics import roc_auc_score
+    from encoders.probe import cv_folds, out_of_fold_proba
+    X = np.stack([emb[groups == g].mean(0) for g in range(len(labels))])
+    classes, proba = out_of_fold_proba(X, labels, cv_folds(labels, folds, seed), C=0.1, seed=seed)
+    return float(roc_auc_score(labels == classes[1], proba[:, 1]))
+
+
+def embed_windows(model, x):
+    """Window embeddings (N, D) of ``model`` (torch, batches of 64), or with ``model=None`` the
+    handcrafted baseline: mean and std of 20 librosa MFCCs of each window (16 kHz)."""
+    import torch
+    if model is None:
+        import librosa
+        out = []
+        for w in x.numpy()[:, 0]:
+            m = librosa.feature.mfcc(y=w.astype(np.float32), sr=16000, n_mfcc=20)
+            out.append(np.concatenate([m.mean(1), m.std(1)]))
+        return np.asarray(out)
+    with torch.no_grad():
+        return torch.cat([model.embed_forward(x[i:i + 64]) for i in range(0, len(x), 64)]).numpy()
 
 
 def _ridge_nested(X, Y, groups, tr, alphas, folds=4):
@@ -103,6 +156,11 @@ def main(argv=None) -> int:
     ap.add_argument("--records", type=int, default=40)
     ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--seed", type=int, default=500_000, help="first scene seed (pretraining uses 0 .. N-1)")
+    ap.add_argument("--mfcc", action="store_true", help="also a row for the MFCC mean/std baseline")
+    ap.add_argument("--lung-records", type=int, default=60,
+                    help="held-out auscultation records (0: no lung columns; default 60)")
+    ap.add_argument("--lung-seed", type=int, default=550_000,
+                    help="first auscultation seed (pretraining uses 50000 + 0 .. N-1)")
     args = ap.parse_args(argv)
     import torch
 
@@ -119,25 +177,40 @@ def main(argv=None) -> int:
     desc[:, 24] = np.log(desc[:, 24] + 0.05)   # encoders.audio_descriptors.LOG_FLOORS
     print(f"# held-out synthetic scenes: {args.records} records x {args.seconds:g} s, seeds {args.seed}+, "
           f"{len(x)} windows of 2 s ({time.perf_counter() - t0:.0f} s)")
-    print("| model | desc R2 | content R2 (n coughs, cough cover, voiced cover) | channel acc | mse | desc |")
-    print("|---|---|---|---|---|---|")
-    rows = [(m, encoders.load(m)) for m in args.models]
-    rows += [(f"random weights seed {s}", random_encoder(args.models[0], s)) for s in args.random_seeds]
-    for name, enc in rows:
-        model = enc.model.eval()
-        with torch.no_grad():
-            emb = torch.cat([model.embed_forward(xt[i:i + 64]) for i in range(0, len(xt), 64)]).numpy()
-            loss = {}
-            if not name.startswith("random"):
-                from encoders.objectives import objective_loss
-                g = torch.Generator().manual_seed(12345)
+    lung = None
+    if args.lung_records:
+        lx, lg, lc, ll = held_out_lung_windows(first.config, first.pipeline, args.lung_records, args.seconds,
+                                               args.lung_seed)
+        lung = (torch.from_numpy(lx), lg, lc, ll)
+        print(f"# held-out synthetic auscultation: {args.lung_records} records ({int(ll.sum())} with adventitious "
+              f"sounds), seeds {args.lung_seed}+, {len(lx)} windows")
+    print("| model | desc R2 | content R2 (n coughs, cough cover, voiced cover) | channel acc | mse | desc "
+          "| lung R2 (wheeze cover, crackles, any) | lung AUROC |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows = [(m, encoders.load(m).model.eval()) for m in args.models]
+    rows += [(f"random weights seed {s}", random_encoder(args.models[0], s).model.eval()) for s in args.random_seeds]
+    if args.mfcc:
+        rows.append(("mfcc mean/std (20 coefficients, per window)", None))
+    for name, model in rows:
+        emb = embed_windows(model, xt)
+        loss = {}
+        if model is not None and not name.startswith("random"):
+            from encoders.objectives import objective_loss
+            g = torch.Generator().manual_seed(12345)
+            with torch.no_grad():
                 parts = [objective_loss(model, xt[i:i + 64], generator=g) for i in range(0, len(xt), 64)]
-                loss = {k: float(np.mean([float(p[k]) for p in parts])) for k in ("mse", "desc") if k in parts[0]}
+            loss = {k: float(np.mean([float(p[k]) for p in parts])) for k in ("mse", "desc") if k in parts[0]}
         r2d = cv_r2(emb, desc, groups)
         r2c = cv_r2(emb, content, groups)
         acc = cv_acc(emb, chans, groups)
+        lung_cols = "- | -"
+        if lung is not None:
+            lemb = embed_windows(model, lung[0])
+            r2l = cv_r2(lemb, lung[2], lung[1])
+            lung_cols = (f"{r2l.mean():.3f} ({', '.join(f'{v:.2f}' for v in r2l)}) | "
+                         f"{record_auroc(lemb, lung[1], lung[3]):.3f}")
         print(f"| {name} | {r2d.mean():.3f} | {r2c.mean():.3f} ({', '.join(f'{v:.2f}' for v in r2c)}) | {acc:.2f} | "
-              f"{loss.get('mse', float('nan')):.3f} | {loss.get('desc', float('nan')):.3f} |", flush=True)
+              f"{loss.get('mse', float('nan')):.3f} | {loss.get('desc', float('nan')):.3f} | {lung_cols} |", flush=True)
     print(f"# {time.perf_counter() - t0:.0f} s")
     return 0
 

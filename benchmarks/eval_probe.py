@@ -30,6 +30,10 @@ Tasks
   folds by participant (one recording per participant: the file). All positives come from the
   call-center source, so ``--audio-call-center-only`` restricts to call-center recordings (60 vs 22)
   to take the recording channel out of the comparison.
+* ``audio-lung-syn``: **synthetic** auscultation, any adventitious sound (wheeze, rhonchus, crackles)
+  vs none (``synthetic_lung_sounds``: 60 + 60 records of 15 s at 16 kHz): the synthetic analogue of
+  the owners' normal vs disease lung-sound task, from the generator of audio-tiny's auscultation
+  pretraining records on other seeds (an in-domain check). Not in the default ``--tasks``.
 * ``spiro``: **synthetic** blow acceptability (ATS/ERS 2019): 60 clean forced expirations vs 60 with
   a cough in the first second, an abrupt stop, variable effort or a slow start (15 each), from a
   flow-volume generator independent of spiro-tiny's pretraining data (``benchmarks/spiro_tasks.py``);
@@ -65,7 +69,8 @@ DATA = ROOT.parent / "shared" / "data"
 log = logging.getLogger("eval_probe")
 
 from probe_synthetic import (PPG_RHYTHM_BPM, PPG_RHYTHMS, rhythm_ppg_beats,  # noqa: E402,F401 (re-exported)
-                             synthetic_af_ppg, synthetic_atrial_ecg, synthetic_rhythm_ecg, synthetic_rhythm_ppg)
+                             synthetic_af_ppg, synthetic_atrial_ecg, synthetic_lung_sounds, synthetic_rhythm_ecg,
+                             synthetic_rhythm_ppg)
 
 
 def _progress(what: str, total: int):
@@ -105,6 +110,10 @@ def _load_synthetic(task: str):
         recs, y = synthetic_rhythm_ppg()
         return recs, y, None, ("SYNTHETIC 6-class PPG rhythm (" + ", ".join(f"{k} {c}" for k, c in enumerate(PPG_RHYTHMS))
                                + "; 100 Hz, 30 s), macro one-vs-rest AUROC, stratified 5-fold")
+    if task == "audio-lung-syn":
+        recs, y = synthetic_lung_sounds()
+        return recs, y, None, ("SYNTHETIC auscultation, any adventitious sound vs none (16 kHz, 15 s; the generator "
+                               "of the auscultation pretraining records, other seeds), stratified 5-fold")
     if task == "spiro":
         from spiro_tasks import synthetic_spiro_quality
         recs, y = synthetic_spiro_quality()
@@ -125,6 +134,7 @@ def _load_synthetic(task: str):
 
 TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-atrial-syn": ("ecg-tiny", ("hrv",)), "ppg": ("ppg-tiny", ("ibi",)),
          "ppg-rhythm": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",)),
+         "audio-lung-syn": ("audio-tiny", ("mfcc",)),
          "spiro": ("spiro-tiny", ("spirometry",)), "spiro-pattern": ("spiro-tiny", ("spirometry",)),
          "spiro-dev": ("spiro-tiny", ("spirometry",))}
 
@@ -198,7 +208,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     choices=list(TASKS),
                     help="ecg: CinC 2017; ecg-syn: synthetic rhythm-only ECG (model selection); ecg-atrial-syn: "
                          "synthetic AF vs irregular non-AF ECG, atrial activity only (model selection); ppg; ppg-rhythm: synthetic 6-class PPG rhythm "
-                         "(macro AUROC); audio; spiro: synthetic blow acceptability; spiro-pattern: synthetic "
+                         "(macro AUROC); audio; audio-lung-syn: synthetic lung sounds, adventitious vs none (in-domain check); "
+                         "spiro: synthetic blow acceptability; spiro-pattern: synthetic "
                          "normal / obstructive / restrictive blows; spiro-dev: model selection (pretraining generator)")
     ap.add_argument("--ecg-model", default=None, help="checkpoint dir or name (default ecg-tiny)")
     ap.add_argument("--ppg-model", default=None, help="checkpoint dir or name (default ppg-tiny)")

@@ -185,3 +185,25 @@ def synthetic_atrial_ecg(n_per_class: int = 40, seconds: float = 30.0, fs_hz: fl
         records.append(Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("ECG",)))
         labels.append(af)
     return records, np.asarray(labels)
+
+
+def synthetic_lung_sounds(n_per_class: int = 60, seconds: float = 15.0, seed: int = 600_000):
+    """SYNTHETIC auscultation records and labels (1 = any adventitious sound: wheeze, rhonchus,
+    fine or coarse crackles), the synthetic analogue of normal vs disease lung sounds. Records of
+    :mod:`biosig.synthetic_lung` (``kind="auscultation"``, 16 kHz) from seeds ``seed`` upward, taken
+    in order until each class has ``n_per_class``. The SAME generator as audio-tiny's auscultation
+    pretraining records (seeds 50_000+) and audio_pretext's held-out ones (550_000+), on other seeds:
+    an in-domain check, not evidence about real lung sounds."""
+    from biosig.synthetic import simulate
+    records, labels, counts = [], [], [0, 0]
+    s = seed
+    while min(counts) < n_per_class:
+        rec = simulate("audio", seconds, seed=s, kind="auscultation")
+        s += 1
+        y = int(bool(rec.metadata["truth"]["adventitious"]))
+        if counts[y] >= n_per_class:
+            continue
+        counts[y] += 1
+        records.append(rec)
+        labels.append(y)
+    return records, np.asarray(labels)

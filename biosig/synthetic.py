@@ -51,7 +51,7 @@ def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None =
     fs_hz : sampling rate; defaults per modality in :data:`DEFAULT_FS_HZ`.
     **kw : modality-specific parameters, e.g. ``heart_rate_bpm``, ``noise_mv``, ``leads`` (ecg);
         ``heart_rate_bpm`` (ppg); ``rhythm="sinus"|"af"`` and ``af_cv`` (ecg, ppg: atrial
-        fibrillation, see :mod:`biosig.synthetic_af`); ``resp_rate_bpm`` (resp, motion); ``kind="cough"|"breath"|"scene"``
+        fibrillation, see :mod:`biosig.synthetic_af`); ``resp_rate_bpm`` (resp, motion); ``kind="cough"|"breath"|"scene"|"auscultation"``
         (audio); ``pattern="normal"|"obstructive"|"restrictive"`` and ``artefact=None|"cough"|"effort"|"early-stop"|"slow-start"`` (spiro). Unknown keys raise.
     """
     check_modality(modality)

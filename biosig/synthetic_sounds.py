@@ -19,6 +19,9 @@ Physically motivated source-filter synthesis:
 Returned record: float32 (1, T) in [-1, 1], channel ``mono``, ``metadata["truth"]["events"]``
 with ``(start_s, stop_s, label)`` per cough or breath phase (scenes: ``cough`` / ``cough-voiced``
 only, plus ``channel``, ``rt60_s``, ``noise_db``, ``breathing`` and ``babble_db``).
+
+``kind="auscultation"``: lung sounds through a stethoscope (breath sounds, wheezes, rhonchi, fine
+and coarse crackles, heart sounds), see :mod:`biosig.synthetic_lung`.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from scipy import signal
 from biosig.errors import SignalError
 from biosig.record import Record
 
-AUDIO_KINDS = ("cough", "breath", "scene")
+AUDIO_KINDS = ("cough", "breath", "scene", "auscultation")   # append only: the index seeds the rng
 
 
 def _bandnoise(rng, n, fs, lo, hi, order=2):
@@ -249,6 +252,11 @@ def simulate_audio(seconds: float, seed: int, fs_hz: float = 16000.0, kind: str 
         if n_events is not None:
             raise SignalError("n_events does not apply to kind='scene' (its cough rate is drawn per record)")
         x, events, truth = _scene(rng, seconds, fs_hz)
+    elif kind == "auscultation":
+        if n_events is not None:
+            raise SignalError("n_events does not apply to kind='auscultation' (its events are drawn per record)")
+        from biosig.synthetic_lung import auscultation
+        x, events, truth = auscultation(rng, seconds, fs_hz, speech_like=_speech_like)
     elif kind == "cough":
         k = n_events if n_events is not None else max(1, int(seconds / 2.0))
         starts = np.sort(rng.uniform(0.1, max(0.11, seconds - 0.5), k))

@@ -31,7 +31,7 @@ POOLS = ("mean", "mean+std")
 # consistency and amplitude, f-wave band fraction after average-beat subtraction, P-peak timing;
 # the shipped ecg-tiny-c440d2a286); pulse = the 7 rhythm descriptors plus pulse amplitude variability
 # and beat-to-template correlation mean / std (PPG)
-DESCRIPTOR_SETS = ("v1", "atrial", "pulse")
+DESCRIPTOR_SETS = ("v1", "atrial", "pulse", "lung")   # lung: audio only (encoders/audio_descriptors.py)
 ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 
 # Channel vocabularies: a learned embedding per name, so any subset of these channels works.
@@ -95,7 +95,9 @@ class EncoderConfig:
         encoders/spiro_descriptors.py).
     descriptor_set : ECG descriptor targets, ``"v1"`` (13 rhythm and morphology descriptors) or
         ``"atrial"`` (those plus 4 atrial-activity descriptors; encoders/descriptors.py) or ``"pulse"``
-        (PPG: the 7 rhythm descriptors plus pulse amplitude variability and beat-to-template correlation).
+        (PPG: the 7 rhythm descriptors plus pulse amplitude variability and beat-to-template correlation);
+        audio: ``"v1"`` (27 spectral / envelope descriptors) or ``"lung"`` (those plus 4 tonality and
+        impulsiveness descriptors; encoders/audio_descriptors.py).
     descriptor_noise : > 0: the descriptor term embeds the window with acquisition noise (in-band
         noise, baseline wander, motion bursts up to this std relative to the window's std;
         encoders/acquisition_noise.py) and regresses the descriptors of the clean window; 0: off.
@@ -188,6 +190,9 @@ class EncoderConfig:
         if self.descriptor_set not in DESCRIPTOR_SETS:
             raise EncoderError(f"unknown descriptor_set {self.descriptor_set!r}; expected one of "
                                f"{', '.join(DESCRIPTOR_SETS)}")
+        if (self.descriptor_set == "lung") != (self.modality == "audio" and self.descriptor_set != "v1"):
+            raise EncoderError(f"descriptor_set {self.descriptor_set!r} does not apply to {self.modality}: "
+                               + ("audio takes v1 or lung" if self.modality == "audio" else "lung is for audio"))
         if not 0.0 <= self.descriptor_noise <= 2.0:
             raise EncoderError(f"descriptor_noise must be in [0, 2] (std relative to the window's), "
                                f"got {self.descriptor_noise}")

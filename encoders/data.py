@@ -271,6 +271,16 @@ def synthetic_blow_records(n_records: int, seconds: float, seed: int = 0):
                                                           artefact=artefact)
 
 
+def synthetic_lung_records(n_records: int, seconds: float, seed: int = 0):
+    """``n_records`` SYNTHETIC auscultation records for pretraining audio encoders: lung sounds
+    through a stethoscope (breath sounds, wheezes, rhonchi, fine and coarse crackles, heart sounds;
+    :mod:`biosig.synthetic_lung`). No label is stored or used. Seeds ``seed + 50_000 + i``."""
+    from biosig.synthetic import simulate
+    for i in range(n_records):
+        s = seed + 50_000 + i
+        yield f"synthetic:audio-lung:{s}", simulate("audio", seconds, seed=s, kind="auscultation")
+
+
 def file_records(paths, modality: str):
     """Records found under ``paths`` (files, WFDB record names or folders; biosig.readers)."""
     from biosig.readers import discover, read

@@ -53,7 +53,7 @@ class EncoderModel(nn.Module):
             from encoders.descriptors import DescriptorHead
             if c.modality == "audio":   # spectral / envelope descriptors (encoders/audio_descriptors.py)
                 from encoders import audio_descriptors as ad
-                self.desc_head = DescriptorHead(c.dim, ad.N_DESC, ad.LOG_FLOORS)
+                self.desc_head = DescriptorHead(c.dim, ad.n_desc(c.descriptor_set), ad.LOG_FLOORS)
             elif c.modality == "spiro":   # blow-shape descriptors (encoders/spiro_descriptors.py)
                 from encoders import spiro_descriptors as sd
                 self.desc_head = DescriptorHead(c.dim, sd.N_DESC, sd.LOG_FLOORS)

@@ -179,7 +179,7 @@ def descriptor_loss(model, x: torch.Tensor, channel_idx=None, generator=None, ba
     fe = model.frontend
     if c.modality == "audio":   # spectral / envelope descriptors (encoders/audio_descriptors.py)
         from encoders.audio_descriptors import compute as compute_audio
-        d = compute_audio(fe, x)
+        d = compute_audio(fe, x, c.descriptor_set)
     elif c.modality == "spiro":   # blow-shape descriptors (encoders/spiro_descriptors.py)
         from encoders.spiro_descriptors import compute as compute_spiro
         d = compute_spiro(x, c.input_fs_hz)

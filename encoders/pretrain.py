@@ -56,6 +56,7 @@ class TrainConfig:
     synthetic_rhythm_records: int = 0   # ECG: encoders.data.synthetic_rhythm_records; PPG: synthetic_pulse_records
     synthetic_rhythm_atrial: bool = False   # ... with atrial activity varying (synthetic_atrial_records)
     synthetic_blow_records: int = 0     # spiro: encoders.data.synthetic_blow_records
+    synthetic_lung_records: int = 0     # audio: encoders.data.synthetic_lung_records (auscultation)
     steps: int = 200
     batch_size: int = 32
     lr: float = 1e-3
@@ -102,8 +103,8 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
 
 def load_data(cfg: TrainConfig, config, pipeline):
     """The training :class:`encoders.data.WindowSet` for ``cfg``."""
-    from encoders.data import (build_windows, file_records, synthetic_blow_records, synthetic_pulse_records,
-                               synthetic_records, synthetic_rhythm_records)
+    from encoders.data import (build_windows, file_records, synthetic_blow_records, synthetic_lung_records,
+                               synthetic_pulse_records, synthetic_records, synthetic_rhythm_records)
     sources = []
     if cfg.data:
         sources.append(file_records(cfg.data, cfg.modality))
@@ -125,6 +126,11 @@ def load_data(cfg: TrainConfig, config, pipeline):
             raise EncoderError(f"--synthetic-blow-records {cfg.synthetic_blow_records}: needs --modality spiro "
                                "and a count >= 0")
         sources.append(synthetic_blow_records(cfg.synthetic_blow_records, cfg.synthetic_seconds, cfg.seed))
+    if cfg.synthetic_lung_records:
+        if cfg.modality != "audio" or cfg.synthetic_lung_records < 0:
+            raise EncoderError(f"--synthetic-lung-records {cfg.synthetic_lung_records}: needs --modality audio "
+                               "and a count >= 0")
+        sources.append(synthetic_lung_records(cfg.synthetic_lung_records, cfg.synthetic_seconds, cfg.seed))
     if not sources:
         raise EncoderError("no training data: give --data PATH... or --synthetic")
     records = (r for src in sources for r in src)

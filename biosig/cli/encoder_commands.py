@@ -80,6 +80,9 @@ def register(subparsers) -> None:
                    help="spiro: also N synthetic forced expirations of the three patterns, every other one with a "
                         "cough, variable effort, early stop or slow start (encoders.data.synthetic_blow_records; "
                         "no label used; default 0)")
+    p.add_argument("--synthetic-lung-records", type=_non_negative_int, default=0, metavar="N",
+                   help="audio: also N synthetic auscultation records: breath sounds, wheezes, crackles and heart "
+                        "sounds through a stethoscope (encoders.data.synthetic_lung_records; no label used; default 0)")
     p.add_argument("--preset", choices=PRESETS, default="tiny",
                    help="model size: " + ", ".join(PRESETS) + " (default tiny)")
     p.add_argument("--steps", type=_positive_int, default=200, help="optimizer steps (default 200)")
@@ -194,14 +197,16 @@ def _overrides(items) -> dict:
 def pretrain_command(args) -> int:
     from encoders.pretrain import TrainConfig, pretrain
     from biosig.errors import BiosigError
-    if not args.data and not args.synthetic and not args.synthetic_rhythm_records and not args.synthetic_blow_records:
+    if not (args.data or args.synthetic or args.synthetic_rhythm_records or args.synthetic_blow_records
+            or args.synthetic_lung_records):
         raise BiosigError("no training data: give --data PATH... or --synthetic")
     cfg = TrainConfig(modality=args.modality, out_dir=args.out, preset=args.preset, data=tuple(args.data),
                       synthetic=args.synthetic, synthetic_records=args.synthetic_records,
                       synthetic_seconds=args.synthetic_seconds,
                       synthetic_rhythm_records=args.synthetic_rhythm_records,
                       synthetic_rhythm_atrial=args.synthetic_rhythm_atrial,
-                      synthetic_blow_records=args.synthetic_blow_records, steps=args.steps, batch_size=args.batch_size,
+                      synthetic_blow_records=args.synthetic_blow_records,
+                      synthetic_lung_records=args.synthetic_lung_records, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                       window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
                       progress=not args.no_progress,
