@@ -36,51 +36,55 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def held_out_windows(config, pipeline, n_records: int, seconds: float, seed: int, window_s=2.0, hop_s=1.0):
-    """Windows (N, 1, T), record ids (N,), content targets (N, 3), channel labels (N,)."""
+def _windows_with_targets(config, pipeline, kind, n_records, seconds, seed, targets, window_s, hop_s):
+    """Windows (N, 1, T) of ``n_records`` synthetic records of ``kind``, record ids (N,), the rows
+    ``targets(truth, start_s, stop_s)`` of every window (N, k) and the records' truths."""
     from biosig.synthetic import simulate
-    from biosig.synthetic_sounds import CHANNELS
     from encoders.data import record_windows
     outside, _ = pipeline.split_in_model()
-    xs, groups, content, chans = [], [], [], []
+    xs, groups, rows, truths = [], [], [], []
     for i in range(n_records):
-        rec = simulate("audio", seconds, seed=seed + i, kind="scene")
+        rec = simulate("audio", seconds, seed=seed + i, kind=kind)
         x, _ = record_windows(rec, config, outside, window_s, hop_s)
         truth = rec.metadata["truth"]
-        for k in range(len(x)):
-            a, b = k * hop_s, k * hop_s + window_s
-            ev = [(max(s, a), min(e, b), lab) for s, e, lab in truth["events"] if s < b and e > a]
-            n_start = sum(1 for s, _, _ in truth["events"] if a <= s < b)
-            cover = sum(e - s for s, e, _ in ev) / window_s
-            voiced = sum(e - s for s, e, lab in ev if lab == "cough-voiced") / window_s
-            content.append((n_start, cover, voiced))
+        rows += [targets(truth, k * hop_s, k * hop_s + window_s) for k in range(len(x))]
         xs.append(x)
         groups += [i] * len(x)
-        chans += [CHANNELS.index(truth["channel"])] * len(x)
-    return np.concatenate(xs), np.asarray(groups), np.asarray(content, float), np.asarray(chans)
+        truths.append(truth)
+    return np.concatenate(xs), np.asarray(groups), np.asarray(rows, float), truths
+
+
+def _cough_targets(truth, a, b):
+    window_s = b - a
+    ev = [(max(s, a), min(e, b), lab) for s, e, lab in truth["events"] if s < b and e > a]
+    n_start = sum(1 for s, _, _ in truth["events"] if a <= s < b)
+    cover = sum(e - s for s, e, _ in ev) / window_s
+    voiced = sum(e - s for s, e, lab in ev if lab == "cough-voiced") / window_s
+    return n_start, cover, voiced
+
+
+def _lung_targets(truth, a, b):
+    adv = [(s, e, lab) for s, e, lab in truth["events"] if lab not in ("inhale", "exhale")]
+    wheeze = sum(min(e, b) - max(s, a) for s, e, lab in adv if lab in ("wheeze", "rhonchus") and s < b and e > a)
+    crackles = sum(1 for s, _, lab in adv if lab.startswith("crackle") and a <= s < b)
+    return min(wheeze / (b - a), 1.0), np.log1p(crackles), float(any(s < b and e > a for s, e, _ in adv))
+
+
+def held_out_windows(config, pipeline, n_records: int, seconds: float, seed: int, window_s=2.0, hop_s=1.0):
+    """Windows (N, 1, T), record ids (N,), content targets (N, 3), channel labels (N,)."""
+    from biosig.synthetic_sounds import CHANNELS
+    x, groups, content, truths = _windows_with_targets(config, pipeline, "scene", n_records, seconds, seed,
+                                                       _cough_targets, window_s, hop_s)
+    chans = np.array([CHANNELS.index(truths[g]["channel"]) for g in groups])
+    return x, groups, content, chans
 
 
 def held_out_lung_windows(config, pipeline, n_records: int, seconds: float, seed: int, window_s=2.0, hop_s=1.0):
-    """Auscultation windows (N, 1, T), record ids (N,), lung targets (N, 3), record labels (n_records,)."""
-    from biosig.synthetic import simulate
-    from encoders.data import record_windows
-    outside, _ = pipeline.split_in_model()
-    xs, groups, content, labels = [], [], [], []
-    for i in range(n_records):
-        rec = simulate("audio", seconds, seed=seed + i, kind="auscultation")
-        x, _ = record_windows(rec, config, outside, window_s, hop_s)
-        truth = rec.metadata["truth"]
-        adv = [(s, e, lab) for s, e, lab in truth["events"] if lab not in ("inhale", "exhale")]
-        for k in range(len(x)):
-            a, b = k * hop_s, k * hop_s + window_s
-            wheeze = sum(min(e, b) - max(s, a) for s, e, lab in adv
-                         if lab in ("wheeze", "rhonchus") and s < b and e > a) / window_s
-            crackles = sum(1 for s, _, lab in adv if lab.startswith("crackle") and a <= s < b)
-            content.append((min(wheeze, 1.0), np.log1p(crackles), float(any(s < b and e > a for s, e, _ in adv))))
-        xs.append(x)
-        groups += [i] * len(x)
-        labels.append(int(bool(truth["adventitious"])))
-    return np.concatenate(xs), np.asarray(groups), np.asarray(content, float), np.asarray(labels)
+    """Auscultation windows (N, 1, T), record ids (N,), lung targets (N, 3: wheeze/rhonchus cover,
+    log(1 + crackles starting in the window), any adventitious sound), record labels (n_records,)."""
+    x, groups, content, truths = _windows_with_targets(config, pipeline, "auscultation", n_records, seconds, seed,
+                                                       _lung_targets, window_s, hop_s)
+    return x, groups, content, np.array([int(bool(t["adventitious"])) for t in truths])
 
 
 def record_auroc(emb, groups, labels, folds=5, seed=0):
