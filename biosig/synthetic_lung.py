@@ -13,7 +13,7 @@ Rev 2000) and the lung-sound literature (Pasterkamp et al., Am J Respir Crit Car
   usually expiratory, monophonic or polyphonic (2-4 unrelated pitches), with harmonics and a
   gliding pitch. **Rhonchi** are low-pitched wheezes (dominant frequency 100-200 Hz).
 * **Crackles** are discontinuous, explosive and short: fine crackles (two-cycle duration
-  2CD < 10 ms, about 5 ms here) late in inspiration, coarse crackles (2CD > 10 ms, 10-20 ms here)
+  2CD < 10 ms, 3-7 ms here) late in inspiration, coarse crackles (2CD > 10 ms, 10-20 ms here)
   early in inspiration and during expiration. Each is one damped oscillation with a sharp
   initial deflection.
 * **Heart sounds** S1 and S2 (20-150 Hz damped oscillations, 80-150 ms) at 50-120 beats per min,
@@ -25,7 +25,8 @@ Rev 2000) and the lung-sound literature (Pasterkamp et al., Am J Respir Crit Car
 Returned by :func:`biosig.synthetic_sounds.simulate_audio` (``kind="auscultation"``):
 ``metadata["truth"]["events"]`` holds ``(start_s, stop_s, label)`` per inhale/exhale phase,
 wheeze (``wheeze`` / ``rhonchus``) and crackle (``crackle-fine`` / ``crackle-coarse``), plus
-``site`` (``vesicular`` / ``bronchial``), ``heart_bpm``, ``breath_bpm`` and ``device``.
+``site`` (``vesicular`` / ``bronchial``), ``heart_bpm``, ``breath_bpm``, ``device``, ``lowpass_hz``
+and ``adventitious`` (the adventitious sound kinds that occur in the record's events).
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ SITES = ("vesicular", "bronchial")
 DEVICES = ("wideband", "4khz")
 
 
-def _lowpass_noise(rng, n, fs, lo, hi, order=2):
+def _band_noise(rng, n, fs, lo, hi, order=2):
     sos = signal.butter(order, [lo, min(hi, 0.45 * fs)], "bandpass", fs=fs, output="sos")
     return signal.sosfilt(sos, rng.normal(size=n))
 
@@ -62,7 +63,7 @@ def _breathing(rng, n, fs, site):
             if i1 <= i0:
                 continue
             env = np.sin(np.pi * np.arange(m) / m) ** 2
-            noise = _lowpass_noise(rng, m, fs, 80, hi)
+            noise = _band_noise(rng, m, fs, 80, hi)
             x[i0:i1] += gain * (env * noise)[i0 - ia:i1 - ia]
         s += period
     return x / max(np.std(x), 1e-12), phases, float(bpm)
@@ -179,6 +180,7 @@ def auscultation(rng, seconds, fs, speech_like=None):
         x = signal.resample_poly(signal.resample_poly(x, 1, k), k, 1)[:n]
     x = x * 10 ** rng.uniform(-0.5, 0.0)
     events.sort()
+    present = {lab for *_, lab in events}   # what the record holds (a drawn sound may find no room)
     truth = {"site": site, "breath_bpm": breath_bpm, "heart_bpm": heart_bpm, "device": device,
-             "lowpass_hz": float(lp), "adventitious": [k for k, v in adv.items() if v]}
+             "lowpass_hz": float(lp), "adventitious": [k for k in adv if k in present]}
     return x, events, truth

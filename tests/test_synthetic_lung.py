@@ -148,3 +148,9 @@ def test_eval_probe_lung_task_is_balanced_and_labelled_from_the_truth():
     assert all(bool(r.metadata["truth"]["adventitious"]) == bool(v) for r, v in zip(recs, y))
     assert TASKS["audio-lung-syn"] == ("audio-tiny", ("mfcc",))
     assert parse_args(["--tasks", "audio-lung-syn", "--jobs", "1"]).tasks == ["audio-lung-syn"]
+
+
+def test_adventitious_lists_exactly_the_sounds_in_the_events():
+    for r in _truths(30, 3.0):
+        t = r.metadata["truth"]
+        assert sorted(t["adventitious"]) == sorted({lab for *_, lab in t["events"]} - {"inhale", "exhale"})
