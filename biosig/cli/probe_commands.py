@@ -1,0 +1,179 @@
+"""``biosig probe``: a cross-validated linear probe on embeddings, with baselines on the same folds.
+
+polars, numpy and encoders are imported inside the handlers so ``biosig --version`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from biosig.cli._common import fold_count as _folds, positive_int as _positive_int, quality_0_1 as _quality
+
+log = logging.getLogger(__name__)
+
+
+def _probe_C(text: str):
+    """``auto`` (nested cross-validation) or a positive inverse regularisation strength."""
+    from encoders.probe import parse_C
+    try:
+        return parse_C(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(subparsers) -> None:
+    q = subparsers.add_parser(
+        "probe", help="cross-validated logistic-regression probe on embeddings",
+        description="Average window embeddings per record (source file name without extension), join "
+                    "the labels on their key column, fit a standardised L2 logistic regression with "
+                    "stratified K-fold CV and print AUROC, balanced accuracy and macro-F1 with 95 % "
+                    "bootstrap confidence intervals.")
+    q.add_argument("--embeddings", required=True, metavar="FILE.parquet", help="the output of biosig embed")
+    q.add_argument("--labels", required=True, metavar="CSV",
+                   help="labels, one row per record: a record id column and a label column")
+    q.add_argument("--label-column", required=True, metavar="COL", help="the column holding the label")
+    q.add_argument("--no-header", action="store_true",
+                   help="the labels CSV has no header line (as PhysioNet's REFERENCE.csv): its columns are "
+                        "then named 1, 2, ... (e.g. --label-column 2)")
+    q.add_argument("--key-column", default=None, metavar="COL", help="record id column (default: the first)")
+    q.add_argument("--positive", default=None, metavar="VALUE",
+                   help="one-vs-rest: this label value is the positive class, all others negative")
+    q.add_argument("--folds", type=_folds, default=5, help="cross-validation folds, >= 2 (default 5)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the folds and the bootstrap (default 0)")
+    q.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="N",
+                   help="bootstrap resamples of the confidence intervals (default 1000)")
+    q.add_argument("--C", type=_probe_C, default=1.0, metavar="C|auto",
+                   help="inverse L2 regularisation strength of the standardised features (default 1), or auto: "
+                        "chosen per training fold by an inner stratified (grouped) 5-fold CV on log-loss over "
+                        "1e-3 .. 10, the same grid for every feature set")
+    q.add_argument("--min-quality", type=_quality, default=0.0,
+                   help="drop windows below this quality, 0..1 (default 0: keep all)")
+    q.add_argument("--baseline", action="append", default=[], choices=("hrv", "ibi", "mfcc", "spirometry", "random"),
+                   help="also probe these features on the same records and folds (repeatable): neurokit2 HRV, "
+                        "inter-beat-interval statistics, MFCC mean/std, ATS/ERS spirometry indices, or --model with "
+                        "random weights; prints "
+                        "baseline | ours | diff with a paired bootstrap CI")
+    q.add_argument("--combined", action="store_true",
+                   help="with --baseline hrv|ibi|mfcc|spirometry: also probe the handcrafted features + the embeddings against "
+                        "the handcrafted features alone (does the embedding add to HRV?), same folds, paired CI")
+    q.add_argument("--model", default=None, metavar="NAME|DIR", help="architecture for --baseline random")
+    q.add_argument("--random-seed", type=int, default=0, help="seed of the random weights (default 0)")
+    q.add_argument("--group-column", default=None, metavar="COL",
+                   help="label-table column with a group id (e.g. patient): stratified grouped folds")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(handler=probe_command)
+
+
+def probe_command(args) -> int:
+    import polars as pl
+
+    from biosig.errors import BiosigError
+    from encoders.probe import METRICS, join_labels, probe, record_features
+    try:
+        emb = pl.read_parquet(args.embeddings)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise BiosigError(f"{args.embeddings}: cannot read embeddings: {exc}") from None
+    missing = {"source", "embedding"} - set(emb.columns)
+    if missing:
+        raise BiosigError(f"{args.embeddings}: missing columns {sorted(missing)} (write it with biosig embed)")
+    try:
+        labels = pl.read_csv(args.labels, infer_schema_length=0, has_header=not args.no_header)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise BiosigError(f"{args.labels}: cannot read labels: {exc}") from None
+    if args.no_header:
+        labels = labels.rename({c: str(i + 1) for i, c in enumerate(labels.columns)})
+    missing = [c for c in (args.label_column, args.key_column, args.group_column) if c and c not in labels.columns]
+    if missing:
+        hint = ("" if args.no_header else "; if the file has no header line (as PhysioNet's REFERENCE.csv), add "
+                "--no-header and name the columns by number (--label-column 2)")
+        raise BiosigError(f"{args.labels}: no column {missing[0]!r}; columns: {', '.join(labels.columns)}{hint}")
+    keys, X = record_features(emb, args.min_quality)
+    kept, y = join_labels(keys, labels, args.label_column, args.key_column)
+    if args.positive is not None:
+        if args.positive not in set(y):
+            raise BiosigError(f"--positive {args.positive!r} is not a label value; values: "
+                              f"{', '.join(sorted(map(str, set(y))))}")
+        y = (y == args.positive).astype(int)
+    groups = None
+    if args.group_column is not None:
+        _, groups = join_labels([keys[i] for i in kept], labels, args.group_column, args.key_column)
+        if len(groups) != len(kept):
+            raise BiosigError(f"--group-column {args.group_column}: empty group for some records")
+    if args.combined and not set(args.baseline) - {"random"}:
+        raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi, mfcc or spirometry) to add the embeddings to")
+    if args.baseline:
+        return _probe_with_baselines(args, emb, keys, kept, X, y, groups)
+    if groups is not None:
+        from encoders.probe import cv_folds
+        res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C,
+                    folds=cv_folds(y, args.folds, args.seed, groups), groups=groups)
+    else:
+        res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{res['n']} records, classes {res['classes']}, {res['folds']}-fold stratified CV, "
+          f"C per fold {_fmt_C(res['C'])}")
+    for m in METRICS:
+        r = res[m]
+        print(f"{m:18s} {r['value']:.3f}  (95% CI {r['ci_low']:.3f}-{r['ci_high']:.3f})")
+    return 0
+
+
+def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
+    """Baseline features on the records behind the embeddings, same folds, paired CIs."""
+    import numpy as np
+
+    from biosig.cli._common import ProgressLog
+    from biosig.errors import BiosigError
+    from biosig.readers import read
+    from encoders.baselines import baseline_features, impute_median
+    from encoders.probe import compare, cv_folds, format_rows, record_key
+    if "random" in args.baseline and args.model is None:
+        raise BiosigError("--baseline random needs --model NAME|DIR (the architecture)")
+    src = {}
+    for s in emb["source"].to_list():
+        src.setdefault(record_key(s), s)
+    paths = [src[keys[i]] for i in kept]
+    try:
+        records = [read(p) for p in paths]
+    except BiosigError as exc:
+        raise BiosigError(f"--baseline needs the recordings behind the embeddings: {exc}") from None
+    modality = records[0].modality if records else None
+    ours = "embeddings"
+    feats = {ours: X[kept]}
+    for kind in args.baseline:
+        progress = ProgressLog(f"probe --baseline {kind}", len(records), bar=True)
+        F = baseline_features(kind, records, model=args.model, seed=args.random_seed, modality=modality,
+                              progress=progress.update)
+        progress.close()
+        F, n_bad = impute_median(F)
+        if n_bad:
+            log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", kind, n_bad)
+        feats[f"{kind}" + (f" seed {args.random_seed}" if kind == "random" else "")] = F
+    folds = cv_folds(y, args.folds, args.seed, groups)
+    res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
+    combined = {}
+    if args.combined:   # handcrafted + embeddings (reference) vs the handcrafted features alone
+        for kind in dict.fromkeys(k for k in args.baseline if k != "random"):
+            both = f"{kind} + embeddings"
+            combined[both] = compare({both: np.hstack([feats[kind], feats[ours]]), kind: feats[kind]}, y, folds,
+                                     reference=both, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
+    if args.json:
+        print(json.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
+        return 0
+    kind = "stratified grouped" if groups is not None else "stratified"
+    print(f"{len(y)} records, classes {res[ours]['classes']}, {len(folds)}-fold {kind} CV; ours = {args.embeddings}")
+    for row in format_rows(res, ours):
+        print(row)
+    for both, r in combined.items():
+        print(f"# {both} vs {both.split(' + ')[0]} alone (ours = {both})")
+        for row in format_rows(r, both):
+            print(row)
+    print("C per fold: " + "; ".join(f"{name} {_fmt_C(r['C'])}" for name, r in res.items()))
+    return 0
+
+
+def _fmt_C(values) -> str:
+    return " ".join(f"{c:g}" for c in values)
