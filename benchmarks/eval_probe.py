@@ -79,7 +79,7 @@ def _progress(what: str, total: int):
     return ProgressLog(f"eval_probe: {what}", total, bar=True)
 
 
-def load_task(task: str, call_center_only: bool = False, data_dir: pathlib.Path = DATA):
+def load_task(task: str, call_center_only: bool = False, data_dir: pathlib.Path = DATA, lung_seed: int = 600_000):
     """(records, y, groups or None, description, note on left-out rows or "")."""
     from probe_data import load_cinc2017, load_cough
     if task == "ecg":
@@ -90,11 +90,11 @@ def load_task(task: str, call_center_only: bool = False, data_dir: pathlib.Path 
         which = "call-center only" if call_center_only else "all sources"
         desc = f"cough COVID-19 +/- ({which}; {data_dir / 'cough'}), folds grouped by participant"
     else:
-        return (*_load_synthetic(task), "")
+        return (*_load_synthetic(task, lung_seed), "")
     return s.records, s.y, s.groups, desc, s.skipped_text()
 
 
-def _load_synthetic(task: str):
+def _load_synthetic(task: str, lung_seed: int = 600_000):
     """(records, y, groups None, description) of a synthetic task."""
     if task == "ecg-syn":
         recs, y = synthetic_rhythm_ecg()
@@ -111,9 +111,9 @@ def _load_synthetic(task: str):
         return recs, y, None, ("SYNTHETIC 6-class PPG rhythm (" + ", ".join(f"{k} {c}" for k, c in enumerate(PPG_RHYTHMS))
                                + "; 100 Hz, 30 s), macro one-vs-rest AUROC, stratified 5-fold")
     if task == "audio-lung-syn":
-        recs, y = synthetic_lung_sounds()
+        recs, y = synthetic_lung_sounds(seed=lung_seed)
         return recs, y, None, ("SYNTHETIC auscultation, any adventitious sound vs none (16 kHz, 15 s; the generator "
-                               "of the auscultation pretraining records, other seeds), stratified 5-fold")
+                               f"of the auscultation pretraining records, seeds {lung_seed}+), stratified 5-fold")
     if task == "spiro":
         from spiro_tasks import synthetic_spiro_quality
         recs, y = synthetic_spiro_quality()
@@ -145,7 +145,7 @@ def run_task(task: str, args) -> dict:
     from encoders.probe import compare, cv_folds, format_rows
     from probe_parallel import FeatureSpec, all_features
     t0 = time.perf_counter()
-    records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data)
+    records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data, args.lung_seed)
     model, handcrafted = TASKS[task]
     model = getattr(args, f"{task.split('-')[0]}_model") or model
     enc = encoders.load(model)
@@ -217,6 +217,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--spiro-model", default=None, help="checkpoint dir or name (default spiro-tiny)")
     ap.add_argument("--audio-call-center-only", action="store_true",
                     help="cough task on call-center recordings only (all positives are call-center)")
+    ap.add_argument("--lung-seed", type=int, default=600_000, metavar="S",
+                    help="audio-lung-syn: first record seed (default 600000; the auscultation pretraining records "
+                         "are 50000+, audio_pretext's held-out ones 550000+): another value draws another record set")
     ap.add_argument("--random-seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)

@@ -147,7 +147,9 @@ def test_eval_probe_lung_task_is_balanced_and_labelled_from_the_truth():
     assert len(recs) == 8 and np.bincount(y).tolist() == [4, 4]
     assert all(bool(r.metadata["truth"]["adventitious"]) == bool(v) for r, v in zip(recs, y))
     assert TASKS["audio-lung-syn"] == ("audio-tiny", ("mfcc",))
-    assert parse_args(["--tasks", "audio-lung-syn", "--jobs", "1"]).tasks == ["audio-lung-syn"]
+    args = parse_args(["--tasks", "audio-lung-syn", "--jobs", "1", "--lung-seed", "610000"])
+    assert args.tasks == ["audio-lung-syn"] and args.lung_seed == 610_000
+    assert parse_args(["--jobs", "1"]).lung_seed == 600_000
 
 
 def test_adventitious_lists_exactly_the_sounds_in_the_events():
