@@ -136,6 +136,24 @@ def test_simulate_bad_arguments(capsys, tmp_path):
     assert code == 2 and "unknown output extension" in err and err.count("\n") == 1
 
 
+def test_simulate_audio_kinds(capsys, tmp_path):
+    """--kind picks the audio generator (the same samples as biosig.synthetic.simulate, written to
+    WAV); it is refused for other modalities, and the CLI's list is the generator's."""
+    from biosig.cli.signal_commands import AUDIO_KINDS
+    from biosig.readers import read
+    from biosig.synthetic import simulate
+    from biosig.synthetic_sounds import AUDIO_KINDS as GENERATOR_KINDS
+    assert AUDIO_KINDS == GENERATOR_KINDS
+    out = tmp_path / "lung.wav"
+    assert main(["simulate", "audio", "--kind", "auscultation", "--seconds", "2", "--seed", "4", "--out", str(out)]) == 0
+    want = simulate("audio", 2, seed=4, kind="auscultation").samples
+    got = read(out).samples
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-3     # 16-bit WAV
+    capsys.readouterr()
+    code, _, err = run_main(capsys, "simulate", "ecg", "--kind", "scene", "--seconds", "2", "--out", str(tmp_path / "e.csv"))
+    assert code == 2 and "--kind scene is for audio, not ecg" in err and err.count("\n") == 1
+
+
 def test_console_script_subprocess_info_100():
     path = shared_path("wfdb", "100.hea").with_suffix("")
     exe = ROOT / ".venv" / "bin" / "biosig"

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
 
 
+AUDIO_KINDS = ("cough", "breath", "scene", "auscultation")   # biosig.synthetic_sounds.AUDIO_KINDS (a test checks)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "info", help="summarise recordings: channels, rate, duration, gaps, annotations, quality",
@@ -40,6 +43,10 @@ def register(subparsers) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output; default 0)")
     s.add_argument("--fs-hz", type=_positive_float, default=None, metavar="F",
                    help="sampling rate in Hz (default: the modality's own)")
+    s.add_argument("--kind", choices=AUDIO_KINDS, default=None,
+                   help="audio only: cough (default), breath, scene (coughs through a random room and recording "
+                        "channel) or auscultation (lung sounds through a stethoscope: breath sounds, wheezes, "
+                        "crackles, heart sounds)")
     s.set_defaults(handler=simulate_command)
 
 
@@ -225,7 +232,12 @@ def simulate_command(args) -> int:
     except ImportError as exc:
         raise BiosigError(f"synthetic generators are not available in this build "
                           f"(biosig.synthetic cannot be imported: {exc})") from None
-    rec = simulate(args.modality, args.seconds, seed=args.seed, fs_hz=args.fs_hz)
+    kw = {}
+    if args.kind is not None:
+        if args.modality != "audio":
+            raise BiosigError(f"--kind {args.kind} is for audio, not {args.modality}")
+        kw["kind"] = args.kind
+    rec = simulate(args.modality, args.seconds, seed=args.seed, fs_hz=args.fs_hz, **kw)
     out = write(rec, args.out)
     print(f"wrote {out}: {rec!r}")
     return 0
