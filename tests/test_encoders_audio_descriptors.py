@@ -86,11 +86,12 @@ def test_audio_descriptor_objective_trains_encoder_and_training_only_head():
         get_config("ppg-tiny", objective="mae+descriptors")
 
 
-@pytest.mark.parametrize("pool", ["mean", "mean+std"])   # statistics pooling works for audio too
-def test_audio_descriptor_onnx_parity(tmp_path, pool):
+@pytest.mark.parametrize("pool,descriptor_set", [("mean", "v1"), ("mean+std", "v1"), ("mean+std", "lung")])
+def test_audio_descriptor_onnx_parity(tmp_path, pool, descriptor_set):
+    """statistics pooling works for audio too; the lung descriptor head (as shipped) is not exported either"""
     ort = pytest.importorskip("onnxruntime")
     from encoders.export import export_onnx
-    m = _model(pool=pool)
+    m = _model(pool=pool, descriptor_set=descriptor_set)
     x = _sounds()
     m(torch.from_numpy(x), generator=torch.Generator().manual_seed(0))
     m.eval()
@@ -120,16 +121,20 @@ def test_audio_descriptor_run_is_seeded_and_saves_its_config(tmp_path):
     assert all(r["desc"] > 0 for r in rows if "desc" in r) and any("desc" in r for r in rows)
 
 
-def test_audio_descriptor_run_resumes_exactly(tmp_path):
-    """2 steps then --resume to 4 == 4 steps straight: the head's running statistics are in the checkpoint."""
+@pytest.mark.parametrize("lung", [False, True])
+def test_audio_descriptor_run_resumes_exactly(tmp_path, lung):
+    """2 steps then --resume to 4 == 4 steps straight: the head's running statistics are in the checkpoint
+    (also with the lung descriptors and auscultation records, the shipped recipe)."""
+    extra = ["--synthetic-lung-records", "2", "--set", 'descriptor_set="lung"'] if lung else []
     base = ["pretrain", "--modality", "audio", "--synthetic", "--synthetic-records", "2", "--synthetic-seconds", "4",
             "--window-s", "2", "--batch-size", "4", "--no-progress", "--objective", "mae+descriptors",
-            "--ckpt-every", "2", *sum((["--set", f"{k}={v}"] for k, v in SMALL.items()), [])]
+            "--ckpt-every", "2", *extra, *sum((["--set", f"{k}={v}"] for k, v in SMALL.items()), [])]
     assert main([*base, "--steps", "4", "--out", str(tmp_path / "a")]) == 0
     assert main([*base, "--steps", "2", "--out", str(tmp_path / "b")]) == 0
     assert main([*base, "--steps", "4", "--out", str(tmp_path / "b"), "--resume"]) == 0
     wa, wb = (torch.load(tmp_path / n / "weights.pt", weights_only=True) for n in ("a", "b"))
     assert any(k.startswith("desc_head.") for k in wa) and float(wa["desc_head.count"]) > 0
+    assert wa["desc_head.linear.weight"].shape[0] == (31 if lung else 27)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     steps = [json.loads(r)["step"] for r in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]                                             # continued, not restarted
