@@ -99,15 +99,13 @@ def record_auroc(emb, groups, labels, folds=5, seed=0):
 
 def embed_windows(model, x):
     """Window embeddings (N, D) of ``model`` (torch, batches of 64), or with ``model=None`` the
-    handcrafted baseline: mean and std of 20 librosa MFCCs of each window (16 kHz)."""
+    handcrafted baseline of every probe (encoders.baselines.mfcc_features: mean and std of 20
+    MFCCs) of each 16 kHz window."""
     import torch
     if model is None:
-        import librosa
-        out = []
-        for w in x.numpy()[:, 0]:
-            m = librosa.feature.mfcc(y=w.astype(np.float32), sr=16000, n_mfcc=20)
-            out.append(np.concatenate([m.mean(1), m.std(1)]))
-        return np.asarray(out)
+        from biosig.record import Record
+        from encoders.baselines import mfcc_features
+        return np.asarray([mfcc_features(Record(samples=w, fs_hz=16000.0, channels=("mono",))) for w in x.numpy()])
     with torch.no_grad():
         return torch.cat([model.embed_forward(x[i:i + 64]) for i in range(0, len(x), 64)]).numpy()
 

@@ -37,12 +37,7 @@ SITES = ("vesicular", "bronchial")
 DEVICES = ("wideband", "4khz")
 
 
-def _band_noise(rng, n, fs, lo, hi, order=2):
-    sos = signal.butter(order, [lo, min(hi, 0.45 * fs)], "bandpass", fs=fs, output="sos")
-    return signal.sosfilt(sos, rng.normal(size=n))
-
-
-def _breathing(rng, n, fs, site):
+def _breathing(rng, n, fs, site, band_noise):
     """Breath-sound noise and the inhale/exhale phases: (x, phases [(start_s, stop_s, label)])."""
     x = np.zeros(n)
     phases = []
@@ -63,7 +58,7 @@ def _breathing(rng, n, fs, site):
             if i1 <= i0:
                 continue
             env = np.sin(np.pi * np.arange(m) / m) ** 2
-            noise = _band_noise(rng, m, fs, 80, hi)
+            noise = band_noise(rng, m, fs, 80, hi)
             x[i0:i1] += gain * (env * noise)[i0 - ia:i1 - ia]
         s += period
     return x / max(np.std(x), 1e-12), phases, float(bpm)
@@ -121,12 +116,14 @@ def _thumps(rng, n, fs):
     return signal.sosfilt(signal.butter(2, 60, "lowpass", fs=fs, output="sos"), x) * 20
 
 
-def auscultation(rng, seconds, fs, speech_like=None):
-    """One auscultation record: (x float64 (n,), events, truth). ``speech_like(rng, n, fs)`` adds
-    background babble when given (biosig.synthetic_sounds passes its own)."""
+def auscultation(rng, seconds, fs, band_noise, speech_like=None):
+    """One auscultation record: (x float64 (n,), events, truth). The sound primitives come from
+    biosig.synthetic_sounds, which calls this function (so this module cannot import that one):
+    ``band_noise(rng, n, fs, lo_hz, hi_hz)`` band-limited Gaussian noise; ``speech_like(rng, n, fs)``
+    background babble, added to some records when given."""
     n = int(round(seconds * fs))
     site = SITES[int(rng.random() < 0.3)]
-    x, phases, breath_bpm = _breathing(rng, n, fs, site)
+    x, phases, breath_bpm = _breathing(rng, n, fs, site, band_noise)
     events = list(phases)
     adv = {"wheeze": rng.random() < 0.35, "rhonchus": rng.random() < 0.15,
            "crackle-fine": rng.random() < 0.3, "crackle-coarse": rng.random() < 0.25}
@@ -178,8 +175,8 @@ def auscultation(rng, seconds, fs, speech_like=None):
     if device == "4khz" and fs % 4000 == 0:
         k = int(fs // 4000)
         x = signal.resample_poly(signal.resample_poly(x, 1, k), k, 1)[:n]
-    x = x * 10 ** rng.uniform(-0.5, 0.0)
-    events.sort()
+    x = x * 10 ** rng.uniform(-0.5, 0.0)   # undone by simulate_audio's peak normalisation; kept so that
+    events.sort()                           # the seeded stream (audio-tiny's pretraining data) stays the same
     present = {lab for *_, lab in events}   # what the record holds (a drawn sound may find no room)
     truth = {"site": site, "breath_bpm": breath_bpm, "heart_bpm": heart_bpm, "device": device,
              "lowpass_hz": float(lp), "adventitious": [k for k in adv if k in present]}

@@ -256,7 +256,7 @@ def simulate_audio(seconds: float, seed: int, fs_hz: float = 16000.0, kind: str 
         if n_events is not None:
             raise SignalError("n_events does not apply to kind='auscultation' (its events are drawn per record)")
         from biosig.synthetic_lung import auscultation
-        x, events, truth = auscultation(rng, seconds, fs_hz, speech_like=_speech_like)
+        x, events, truth = auscultation(rng, seconds, fs_hz, _bandnoise, speech_like=_speech_like)
     elif kind == "cough":
         k = n_events if n_events is not None else max(1, int(seconds / 2.0))
         starts = np.sort(rng.uniform(0.1, max(0.11, seconds - 0.5), k))

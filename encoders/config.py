@@ -190,9 +190,10 @@ class EncoderConfig:
         if self.descriptor_set not in DESCRIPTOR_SETS:
             raise EncoderError(f"unknown descriptor_set {self.descriptor_set!r}; expected one of "
                                f"{', '.join(DESCRIPTOR_SETS)}")
-        if (self.descriptor_set == "lung") != (self.modality == "audio" and self.descriptor_set != "v1"):
+        audio = self.modality == "audio"
+        if (audio and self.descriptor_set not in ("v1", "lung")) or (not audio and self.descriptor_set == "lung"):
             raise EncoderError(f"descriptor_set {self.descriptor_set!r} does not apply to {self.modality}: "
-                               + ("audio takes v1 or lung" if self.modality == "audio" else "lung is for audio"))
+                               + ("audio takes v1 or lung" if audio else "lung is for audio"))
         if not 0.0 <= self.descriptor_noise <= 2.0:
             raise EncoderError(f"descriptor_noise must be in [0, 2] (std relative to the window's), "
                                f"got {self.descriptor_noise}")

@@ -66,8 +66,8 @@ def test_wheezes_are_tonal_and_crackles_impulsive_where_the_events_say():
     wheeze, calm, crackle, calm_c = [], [], [], []
     for r in _truths(30, 8.0):
         ev = r.metadata["truth"]["events"]
-        x = torch.from_numpy(r.samples[None, :, :].repeat(4, 0).copy())
-        wins = torch.stack([x[0, :, int(k * FS):int((k + 2) * FS)] for k in range(4)])
+        x = torch.from_numpy(r.samples)
+        wins = torch.stack([x[:, int(k * FS):int((k + 2) * FS)] for k in range(4)])
         d = ad.compute(m.frontend, wins, "lung").numpy()
         for k in range(4):
             a, b = 2.0 * k, 2.0 * k + 2
