@@ -14,7 +14,12 @@ folds and paired bootstrap as eval_probe (encoders.probe.compare), against the s
 with random weights and IBI statistics. This is the dev task: an in-domain check, not evidence of
 transfer (eval_probe's ``ppg`` task uses another pulse and RR model).
 
-Run: ``python benchmarks/eval_ppg_dev.py CKPT [CKPT ...] [--random-seeds 0 1] [--n 120]``.
+``--arrhythmia``: instead, a 9-class task of the same generator's ``ARRHYTHMIA_PULSE_KINDS`` (the five
+rhythms plus premature atrial and ventricular beats, SVT and VT; ``default_rng([900000, 40_000 + i])``,
+held out from ``--synthetic-pulse-arrhythmia``'s seed 0 records), label = kind, macro one-vs-rest AUROC,
+and the R^2 of the 15 ``arrhythmia`` descriptors (the 10 ``pulse`` ones plus 5 arrhythmia ones).
+
+Run: ``python benchmarks/eval_ppg_dev.py CKPT [CKPT ...] [--random-seeds 0 1] [--n 120] [--arrhythmia]``.
 """
 from __future__ import annotations
 
@@ -32,15 +37,21 @@ DEV_SEED = 900_000
 DEV_KINDS = ("af", "sinus", "af", "ectopy", "af", "bigeminy", "af", "brady_tachy")
 
 
-def dev_task(n: int = 120, seconds: float = 30.0, fs_hz: float = 100.0):
-    """(records, labels 1 = AF-like, kinds) of the dev task."""
-    from biosig.synthetic_pulse import pulse_records
+def dev_task(n: int = 120, seconds: float = 30.0, fs_hz: float = 100.0, arrhythmia: bool = False):
+    """(records, labels, kinds) of the dev task: labels 1 = AF-like, or with ``arrhythmia`` the index
+    of the kind in ``ARRHYTHMIA_PULSE_KINDS``."""
+    from biosig.synthetic_pulse import ARRHYTHMIA_PULSE_KINDS, pulse_records
+    if arrhythmia:
+        out = list(pulse_records(n, seconds, DEV_SEED, fs_hz, salt=40_000, kinds=ARRHYTHMIA_PULSE_KINDS,
+                                 prefix="synthetic:ppg-arrhythmia-dev"))
+        return [r for _, r, _ in out], np.array([ARRHYTHMIA_PULSE_KINDS.index(k) for _, _, k in out]), \
+            [k for _, _, k in out]
     out = list(pulse_records(n, seconds, DEV_SEED, fs_hz, kinds=DEV_KINDS, prefix="synthetic:ppg-dev"))
     return [r for _, r, _ in out], np.array([int(k == "af") for _, _, k in out]), [k for _, _, k in out]
 
 
-def window_r2(enc, records) -> np.ndarray:
-    """Out-of-fold ridge R^2 of each ``pulse`` descriptor from the window embeddings."""
+def window_r2(enc, records, descriptor_set: str = "pulse") -> np.ndarray:
+    """Out-of-fold ridge R^2 of each descriptor of ``descriptor_set`` from the window embeddings."""
     import torch
     from encoders.descriptors import compute
     from eval_pretext import ridge_r2
@@ -56,7 +67,7 @@ def window_r2(enc, records) -> np.ndarray:
             x = torch.from_numpy(np.nan_to_num(w.x[:, :1, :T]).astype(np.float32))
             E.append(m.embed_forward(x).numpy())
             tok, valid = fe(x)
-            D.append(compute(tok, valid, fe.fs_hz, fe.before, fe.r, "pulse").numpy())
+            D.append(compute(tok, valid, fe.fs_hz, fe.before, fe.r, descriptor_set).numpy())
             g += [i] * len(x)
     return ridge_r2(np.concatenate(E).astype(np.float64), np.concatenate(D).astype(np.float64), np.asarray(g))
 
@@ -68,15 +79,19 @@ def main(argv=None) -> int:
                     help="also the first checkpoint's architecture with random weights from these seeds")
     ap.add_argument("--n", type=int, default=120, help="number of dev records (half AF-like)")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--arrhythmia", action="store_true",
+                    help="the 9-class arrhythmia dev task and the 15 arrhythmia descriptors instead")
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
     import encoders
     from encoders.baselines import baseline_features, embedding_mean, impute_median, random_encoder
-    from encoders.descriptors import PULSE_NAMES
+    from encoders.descriptors import DESCRIPTOR_SETS
     from encoders.probe import compare, cv_folds
     t0 = time.perf_counter()
-    records, y, kinds = dev_task(args.n)
+    dset = "arrhythmia" if args.arrhythmia else "pulse"
+    names = DESCRIPTOR_SETS[dset]
+    records, y, kinds = dev_task(args.n, arrhythmia=args.arrhythmia)
     folds = cv_folds(y, 5, 0, None)
     encs = {}
     for ck in args.checkpoints:
@@ -86,12 +101,17 @@ def main(argv=None) -> int:
         encs[f"random weights seed {s}"] = random_encoder(str(args.checkpoints[0]), seed=s)
     feats = {name: np.stack([embedding_mean(e, r) for r in records]) for name, e in encs.items()}
     feats["ibi features"] = impute_median(baseline_features("ibi", records, modality="ppg"))[0]
-    r2 = {name: window_r2(e, records) for name, e in encs.items()}
-    print(f"# SYNTHETIC PPG dev task (biosig/synthetic_pulse.py, seed {DEV_SEED}): {len(y)} records of 30 s at "
-          f"100 Hz, {int(y.sum())} AF-like vs {int((1 - y).sum())} non-AF (sinus / ectopy / bigeminy / "
-          f"brady-tachy); stratified 5-fold; paired bootstrap {args.bootstrap}")
+    r2 = {name: window_r2(e, records, dset) for name, e in encs.items()}
+    if args.arrhythmia:
+        print(f"# SYNTHETIC 9-class PPG arrhythmia dev task (biosig/synthetic_pulse.py, seed {DEV_SEED}): {len(y)} "
+              f"records of 30 s at 100 Hz, kinds {', '.join(sorted(set(kinds), key=kinds.index))}; macro "
+              f"one-vs-rest AUROC, stratified 5-fold; paired bootstrap {args.bootstrap}")
+    else:
+        print(f"# SYNTHETIC PPG dev task (biosig/synthetic_pulse.py, seed {DEV_SEED}): {len(y)} records of 30 s at "
+              f"100 Hz, {int(y.sum())} AF-like vs {int((1 - y).sum())} non-AF (sinus / ectopy / bigeminy / "
+              f"brady-tachy); stratified 5-fold; paired bootstrap {args.bootstrap}")
     print("model | AUROC [95% CI] | vs random seeds: diff [paired CI] | vs ibi: diff [paired CI] "
-          "| mean R^2 rhythm (7) | mean R^2 pulse (3)")
+          "| mean R^2 rhythm (7) | mean R^2 pulse (3)" + (" | mean R^2 arrhythmia (5)" if args.arrhythmia else ""))
     rand = [k for k in feats if k.startswith("random")]
     for name in feats:
         others = {k: feats[k] for k in [*rand, "ibi features"] if k != name}
@@ -103,9 +123,10 @@ def main(argv=None) -> int:
         r = r2.get(name)
         print(f"{name} | {a['value']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}] | {diffs or '-'} | "
               + (f"{ibi['value']:+.3f} [{ibi['ci_low']:+.3f}, {ibi['ci_high']:+.3f}]" if ibi else "-")
-              + (f" | {r[:7].mean():.3f} | {r[7:].mean():.3f}" if r is not None else " | - | -"))
+              + (f" | {r[:7].mean():.3f} | {r[7:10].mean():.3f}" + (f" | {r[10:].mean():.3f}" if args.arrhythmia else "")
+                 if r is not None else " | - | -"))
     for name, r in r2.items():
-        print(f"# R^2 {name}: " + " ".join(f"{n}={v:.2f}" for n, v in zip(PULSE_NAMES, r)))
+        print(f"# R^2 {name}: " + " ".join(f"{n}={v:.2f}" for n, v in zip(names, r)))
     print(f"# {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -26,6 +26,11 @@ Tasks
   at 100 Hz per class; sinus, AF, frequent ectopy, bigeminy, sinus bradycardia, sinus tachycardia;
   the pulse model of ``ppg``; the first four share 55-100 bpm), macro one-vs-rest AUROC: the synthetic
   counterpart of the owners' real 6-rhythm PPG task. Not in the default ``--tasks``.
+* ``ppg-arrhythmia-syn``: **synthetic** 6-class PPG arrhythmia task (``synthetic_arrhythmia_ppg``: 40 records
+  of 10 s at 100 Hz per class; sinus rhythm, PVC, PAC, VT, SVT, AF from textbook beat models, with
+  compensatory / non-compensatory pauses, pulse deficits and tachycardia pulse shapes; its own pulse model,
+  independent of the pretraining generator), macro one-vs-rest AUROC: the synthetic counterpart of the
+  owners' real "PPG, 6 rhythm classes" task (Liu et al. 2022 style). Not in the default ``--tasks``.
 * ``audio``: COVID-19 positive vs negative on the 120 coughs in ``../shared/data/cough``, grouped
   folds by participant (one recording per participant: the file). All positives come from the
   call-center source, so ``--audio-call-center-only`` restricts to call-center recordings (60 vs 22)
@@ -68,9 +73,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))   # spiro_tasks
 DATA = ROOT.parent / "shared" / "data"
 log = logging.getLogger("eval_probe")
 
-from probe_synthetic import (PPG_RHYTHM_BPM, PPG_RHYTHMS, rhythm_ppg_beats,  # noqa: E402,F401 (re-exported)
-                             synthetic_af_ppg, synthetic_atrial_ecg, synthetic_lung_sounds, synthetic_rhythm_ecg,
-                             synthetic_rhythm_ppg)
+from probe_synthetic import (PPG_ARRHYTHMIAS, PPG_RHYTHM_BPM, PPG_RHYTHMS,  # noqa: E402,F401 (re-exported)
+                             arrhythmia_ppg_beats, rhythm_ppg_beats, synthetic_af_ppg, synthetic_arrhythmia_ppg,
+                             synthetic_atrial_ecg, synthetic_lung_sounds, synthetic_rhythm_ecg, synthetic_rhythm_ppg)
 
 
 def _progress(what: str, total: int):
@@ -110,6 +115,10 @@ def _load_synthetic(task: str, lung_seed: int = 600_000):
         recs, y = synthetic_rhythm_ppg()
         return recs, y, None, ("SYNTHETIC 6-class PPG rhythm (" + ", ".join(f"{k} {c}" for k, c in enumerate(PPG_RHYTHMS))
                                + "; 100 Hz, 30 s), macro one-vs-rest AUROC, stratified 5-fold")
+    if task == "ppg-arrhythmia-syn":
+        recs, y = synthetic_arrhythmia_ppg()
+        return recs, y, None, ("SYNTHETIC 6-class PPG arrhythmia: " + ", ".join(PPG_ARRHYTHMIAS)
+                               + " (100 Hz, 10 s), macro one-vs-rest AUROC, stratified 5-fold")
     if task == "audio-lung-syn":
         recs, y = synthetic_lung_sounds(seed=lung_seed)
         return recs, y, None, ("SYNTHETIC auscultation, any adventitious sound vs none (16 kHz, 15 s; the generator "
@@ -133,7 +142,8 @@ def _load_synthetic(task: str, lung_seed: int = 600_000):
 
 
 TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-atrial-syn": ("ecg-tiny", ("hrv",)), "ppg": ("ppg-tiny", ("ibi",)),
-         "ppg-rhythm": ("ppg-tiny", ("ibi",)), "audio": ("audio-tiny", ("mfcc",)),
+         "ppg-rhythm": ("ppg-tiny", ("ibi",)), "ppg-arrhythmia-syn": ("ppg-tiny", ("ibi",)),
+         "audio": ("audio-tiny", ("mfcc",)),
          "audio-lung-syn": ("audio-tiny", ("mfcc",)),
          "spiro": ("spiro-tiny", ("spirometry",)), "spiro-pattern": ("spiro-tiny", ("spirometry",)),
          "spiro-dev": ("spiro-tiny", ("spirometry",))}
@@ -208,7 +218,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     choices=list(TASKS),
                     help="ecg: CinC 2017; ecg-syn: synthetic rhythm-only ECG (model selection); ecg-atrial-syn: "
                          "synthetic AF vs irregular non-AF ECG, atrial activity only (model selection); ppg; ppg-rhythm: synthetic 6-class PPG rhythm "
-                         "(macro AUROC); audio; audio-lung-syn: synthetic lung sounds, adventitious vs none (in-domain check); "
+                         "(macro AUROC); ppg-arrhythmia-syn: synthetic 6-class PPG arrhythmia, sinus / PVC / PAC / "
+                         "VT / SVT / AF, 10 s (macro AUROC); audio; audio-lung-syn: synthetic lung sounds, "
+                         "adventitious vs none (in-domain check); "
                          "spiro: synthetic blow acceptability; spiro-pattern: synthetic "
                          "normal / obstructive / restrictive blows; spiro-dev: model selection (pretraining generator)")
     ap.add_argument("--ecg-model", default=None, help="checkpoint dir or name (default ecg-tiny)")

@@ -21,6 +21,28 @@ bigeminy        45-90 bpm; alternating premature beat (coupling 0.55-0.75) and p
 brady_tachy     regular, 38-55 or 100-150 bpm, RSA 0-3 %, AR(1) spread 0.5-2 %
 ==============  ========================================================================
 
+``ARRHYTHMIA_PULSE_KINDS`` adds four clinical arrhythmias (``pretrain --synthetic-pulse-arrhythmia``;
+issue 14: the classes of the owners' real 6-class PPG task), with per-beat pulse changes on top of
+the filling law (textbook haemodynamics, nothing fitted to a recording):
+
+==============  ========================================================================
+pac             the sinus model plus premature ATRIAL beats (5-30 % of beats, coupling
+                0.6-0.88): the sinus node is reset, so the pause is NOT compensatory (the
+                next interval is 1.0-1.15 sinus intervals); the pulse shape is unchanged and
+                its amplitude follows the filling law only
+pvc             the sinus model plus premature VENTRICULAR beats (5-30 % of beats, or a
+                bigeminy / trigeminy pattern in 25 % of records; coupling 0.4-0.72) with a
+                FULL compensatory pause; the premature pulse is much smaller than filling
+                alone gives (extra factor 0.1-0.6; 20 % of PVCs non-perfused, 0.02-0.08: a
+                pulse deficit), broader (x1.15-1.7) with a weak reflected wave, and the beat
+                after the pause is potentiated (x1.05-1.35)
+svt             regular 140-230 bpm (interval CV 0.2-1.5 %), pulses x0.4-0.85; in 30 % of
+                records paroxysmal: sinus before or after an abrupt switch
+vt              110-220 bpm, interval CV 1-5 %, pulses x0.2-0.6 with 10-35 % beat-to-beat
+                amplitude variation (atrio-ventricular dissociation), broader (x1.2-1.8),
+                reflected wave 0-40 % of its usual height
+==============  ========================================================================
+
 Per beat the pulse amplitude follows the filling time, ``(RR_prev / median RR) ** g`` with ``g``
 0.3-1.2 per record (clipped to 0.15-1.8), times respiratory amplitude modulation (0-15 %) and a
 small beat-to-beat jitter; the pulse widths scale with sqrt of the median interval (by 0.75-1.15). On top:
@@ -36,6 +58,8 @@ from biosig.errors import SignalError
 from biosig.record import Record
 
 PULSE_KINDS = ("sinus", "ectopy", "af", "bigeminy", "brady_tachy")
+ARRHYTHMIA_KINDS = ("pac", "pvc", "svt", "vt")
+ARRHYTHMIA_PULSE_KINDS = PULSE_KINDS + ARRHYTHMIA_KINDS
 RR_LIMITS_S = (0.27, 2.2)
 
 
@@ -101,6 +125,76 @@ def pulse_beat_times(kind: str, seconds: float, rng: np.random.Generator) -> np.
     return t[t < seconds + 2.0]
 
 
+def arrhythmia_beats(kind: str, seconds: float, rng: np.random.Generator):
+    """One record of an arrhythmia kind (:data:`ARRHYTHMIA_KINDS`; module docstring): beat times (s)
+    from about -2 s to ``seconds`` + 2 s and, per beat, the pulse amplitude factor (on top of the
+    filling law), the width factor and the reflected-wave factor (float arrays), and whether the beat
+    is premature (bool array: the ground truth of PAC / PVC records)."""
+    if kind not in ARRHYTHMIA_KINDS:
+        raise SignalError(f"unknown arrhythmia kind {kind!r}; expected one of {', '.join(ARRHYTHMIA_KINDS)}")
+    n_max = int((seconds + 4.0) / RR_LIMITS_S[0]) + 4
+    times, amp, width, dia, is_premature = [], [], [], [], []
+
+    def beat(t, a=1.0, w=1.0, d=1.0, premature=False):
+        times.append(t)
+        amp.append(a)
+        width.append(w)
+        dia.append(d)
+        is_premature.append(premature)
+
+    if kind in ("pac", "pvc"):
+        mean = 60.0 / rng.uniform(55, 100)
+        rsa, coef, spread = rng.uniform(0.01, 0.08), rng.uniform(0.85, 0.97), rng.uniform(0.01, 0.03)
+        resp_hz, phase = rng.uniform(0.12, 0.4), rng.uniform(0, 2 * np.pi)
+        slow = _ar1(rng, n_max, coef, spread)
+        p_pre = rng.uniform(0.05, 0.30)
+        pattern = int(rng.integers(2, 4)) if kind == "pvc" and rng.random() < 0.25 else 0   # bi- / trigeminy
+        lo, hi = (0.6, 0.88) if kind == "pac" else (0.4, 0.72)
+        coupling = rng.uniform(lo, hi)
+        t, k, potentiate = -2.0 - rng.uniform(0, mean), 0, 1.0
+        while t < seconds + 2.0:
+            rr = mean * (1 + rsa * np.sin(2 * np.pi * resp_hz * t + phase) + slow[k % n_max])
+            k += 1
+            early = (k % pattern == 0) if pattern else rng.random() < p_pre / (1 - p_pre)
+            if early:
+                c = float(np.clip(coupling * (1 + 0.04 * rng.standard_normal()), lo - 0.05, hi + 0.05))
+                t += float(np.clip(c * rr, *RR_LIMITS_S))
+                if kind == "pac":
+                    beat(t, premature=True)
+                    rr = rr * rng.uniform(1.0, 1.15)             # sinus node reset: not compensatory
+                else:
+                    perfused = rng.random() >= 0.2
+                    beat(t, rng.uniform(0.1, 0.6) if perfused else rng.uniform(0.02, 0.08),
+                         rng.uniform(1.15, 1.7), rng.uniform(0.2, 0.8), True)
+                    rr = (2.0 - c) * rr                           # full compensatory pause
+                    potentiate = rng.uniform(1.05, 1.35)
+            t += float(np.clip(rr, *RR_LIMITS_S))
+            beat(t, potentiate)
+            potentiate = 1.0
+    else:   # svt, vt: a fast, nearly regular rhythm
+        if kind == "svt":
+            mean, cv = 60.0 / rng.uniform(140, 230), rng.uniform(0.002, 0.015)
+            a0, w0, d0, var = rng.uniform(0.4, 0.85), 1.0, 1.0, 0.0
+        else:
+            mean, cv = 60.0 / rng.uniform(110, 220), rng.uniform(0.01, 0.05)
+            a0, w0, d0, var = rng.uniform(0.2, 0.6), rng.uniform(1.2, 1.8), rng.uniform(0.0, 0.4), rng.uniform(0.1, 0.35)
+        switch, sinus_first = None, rng.random() < 0.5
+        if kind == "svt" and rng.random() < 0.3:                  # paroxysmal: an abrupt switch
+            switch = rng.uniform(0.2, 0.8) * seconds
+        sinus_mean = 60.0 / rng.uniform(60, 100)
+        t = -2.0 - rng.uniform(0, mean)
+        while t < seconds + 2.0:
+            fast = switch is None or ((t >= switch) == sinus_first)
+            if fast:
+                t += float(np.clip(mean * (1 + cv * rng.standard_normal()), *RR_LIMITS_S))
+                beat(t, a0 * float(np.clip(1 + var * rng.standard_normal(), 0.2, 2.0)), w0, d0)
+            else:
+                t += float(np.clip(sinus_mean * (1 + 0.02 * rng.standard_normal()), *RR_LIMITS_S))
+                beat(t)
+    keep = np.asarray(times) < seconds + 2.0
+    return (*(np.asarray(v, dtype=np.float64)[keep] for v in (times, amp, width, dia)), np.asarray(is_premature, dtype=bool)[keep])
+
+
 def _lognormal_wave(t: np.ndarray, mode_s: float, sigma: float) -> np.ndarray:
     """A log-normal-shaped wave of t >= 0 with its maximum 1 at ``mode_s``."""
     mu = np.log(mode_s) + sigma ** 2
@@ -110,9 +204,12 @@ def _lognormal_wave(t: np.ndarray, mode_s: float, sigma: float) -> np.ndarray:
     return np.where(t > 0, w / peak, 0.0)
 
 
-def ppg_from_pulse_beats(beats_s: np.ndarray, n: int, fs_hz: float, rng: np.random.Generator) -> np.ndarray:
+def ppg_from_pulse_beats(beats_s: np.ndarray, n: int, fs_hz: float, rng: np.random.Generator,
+                         amp_factor=None, width_factor=None, dia_factor=None) -> np.ndarray:
     """(n,) float64 pulse wave (a.u., pulse height about 1) with a two-log-normal pulse per beat,
-    shape and amplitude law drawn from ``rng``; no noise or wander."""
+    shape and amplitude law drawn from ``rng``; no noise or wander. The optional per-beat factors
+    (arrays like ``beats_s``) scale each pulse's amplitude, its widths and its reflected wave; they
+    draw nothing from ``rng``."""
     t = np.arange(n) / fs_hz
     rr = np.diff(beats_s, prepend=beats_s[0] - np.median(np.diff(beats_s)))
     med = float(np.median(rr))
@@ -124,15 +221,20 @@ def ppg_from_pulse_beats(beats_s: np.ndarray, n: int, fs_hz: float, rng: np.rand
     am, resp_hz, ph = rng.uniform(0.0, 0.15), rng.uniform(0.12, 0.4), rng.uniform(0, 2 * np.pi)
     amp = np.clip((rr / med) ** g, 0.15, 1.8) * (1 + am * np.sin(2 * np.pi * resp_hz * beats_s + ph))
     amp = amp * (1 + rng.uniform(0.0, 0.05) * rng.standard_normal(len(beats_s)))
+    ones = np.ones(len(beats_s))
+    amp = amp * (ones if amp_factor is None else np.asarray(amp_factor, dtype=np.float64))
+    wf = ones if width_factor is None else np.asarray(width_factor, dtype=np.float64)
+    df = ones if dia_factor is None else np.asarray(dia_factor, dtype=np.float64)
     out = np.zeros(n)
-    span = int(1.5 * fs_hz)
-    for b, a in zip(beats_s, amp):
+    span = int(1.5 * fs_hz * max(1.0, float(wf.max(initial=1.0))))
+    for b, a, w, r in zip(beats_s, amp, wf, df):
         i0 = max(0, int(np.floor(b * fs_hz)))
         i1 = min(n, int(np.ceil(b * fs_hz)) + span)
         if i1 <= i0:
             continue
         d = t[i0:i1] - b
-        out[i0:i1] += a * (_lognormal_wave(d, mode1, sig1) + rel2 * _lognormal_wave(d - delay2, mode2, sig2))
+        out[i0:i1] += a * (_lognormal_wave(d, mode1 * w, sig1)
+                           + rel2 * r * _lognormal_wave(d - delay2 * w, mode2 * w, sig2))
     return out
 
 
@@ -157,8 +259,11 @@ def simulate_pulse_record(kind: str, seconds: float, rng: np.random.Generator, f
     n = int(round(seconds * fs_hz))
     if n < 2:
         raise SignalError(f"{seconds} s at {fs_hz} Hz is fewer than 2 samples")
-    beats = pulse_beat_times(kind, seconds, rng)
-    x = ppg_from_pulse_beats(beats, n, fs_hz, rng)
+    if kind in ARRHYTHMIA_KINDS:
+        beats, amp, width, dia, _ = arrhythmia_beats(kind, seconds, rng)
+        x = ppg_from_pulse_beats(beats, n, fs_hz, rng, amp, width, dia)
+    else:
+        x = ppg_from_pulse_beats(pulse_beat_times(kind, seconds, rng), n, fs_hz, rng)
     t = np.arange(n) / fs_hz
     x = x + rng.uniform(0.0, 0.4) * np.sin(2 * np.pi * rng.uniform(0.12, 0.4) * t + rng.uniform(0, 2 * np.pi))
     x = x + np.cumsum(rng.standard_normal(n)) * rng.uniform(0.0, 0.01) / np.sqrt(fs_hz)

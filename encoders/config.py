@@ -31,7 +31,7 @@ POOLS = ("mean", "mean+std")
 # consistency and amplitude, f-wave band fraction after average-beat subtraction, P-peak timing;
 # the shipped ecg-tiny-c440d2a286); pulse = the 7 rhythm descriptors plus pulse amplitude variability
 # and beat-to-template correlation mean / std (PPG)
-DESCRIPTOR_SETS = ("v1", "atrial", "pulse", "lung")   # lung: audio only (encoders/audio_descriptors.py)
+DESCRIPTOR_SETS = ("v1", "atrial", "pulse", "arrhythmia", "lung")   # lung: audio only (encoders/audio_descriptors.py)
 ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 
 # Channel vocabularies: a learned embedding per name, so any subset of these channels works.
@@ -95,7 +95,9 @@ class EncoderConfig:
         encoders/spiro_descriptors.py).
     descriptor_set : ECG descriptor targets, ``"v1"`` (13 rhythm and morphology descriptors) or
         ``"atrial"`` (those plus 4 atrial-activity descriptors; encoders/descriptors.py) or ``"pulse"``
-        (PPG: the 7 rhythm descriptors plus pulse amplitude variability and beat-to-template correlation);
+        (PPG: the 7 rhythm descriptors plus pulse amplitude variability and beat-to-template correlation)
+        or ``"arrhythmia"`` (PPG: ``"pulse"`` plus premature-beat fraction, amplitude deficit and pause
+        compensation, long pauses and pulse width);
         audio: ``"v1"`` (27 spectral / envelope descriptors) or ``"lung"`` (those plus 4 tonality and
         impulsiveness descriptors; encoders/audio_descriptors.py).
     descriptor_noise : > 0: the descriptor term embeds the window with acquisition noise (in-band

@@ -244,15 +244,20 @@ def synthetic_atrial_records(n_records: int, seconds: float, seed: int = 0, fs_h
                Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("ECG",)))
 
 
-def synthetic_pulse_records(n_records: int, seconds: float, seed: int = 0, fs_hz: float = 125.0):
+def synthetic_pulse_records(n_records: int, seconds: float, seed: int = 0, fs_hz: float = 125.0,
+                            arrhythmia: bool = False):
     """``n_records`` SYNTHETIC single-channel PPG records for pretraining (issue 14, ppg-tiny): the five
     rhythm kinds of :data:`biosig.synthetic_pulse.PULSE_KINDS` in turn (sinus with respiratory sinus
     arrhythmia, sinus with premature beats, AF-like irregularly irregular, bigeminy, brady/tachy),
     log-normal pulse shapes, amplitude laws, wander, noise and motion artefacts drawn per record
     (biosig/synthetic_pulse.py; independent of eval_probe's ``synthetic_af_ppg``). No label is stored
-    or used. Records from ``default_rng([seed, 30_000 + i])``."""
-    from biosig.synthetic_pulse import pulse_records
-    for name, rec, _kind in pulse_records(n_records, seconds, seed, fs_hz):
+    or used. Records from ``default_rng([seed, 30_000 + i])``. With ``arrhythmia`` the kinds are
+    :data:`biosig.synthetic_pulse.ARRHYTHMIA_PULSE_KINDS` (those five plus premature atrial and
+    ventricular beats, SVT and VT), records from ``default_rng([seed, 40_000 + i])``."""
+    from biosig.synthetic_pulse import ARRHYTHMIA_PULSE_KINDS, PULSE_KINDS, pulse_records
+    kinds, salt = (ARRHYTHMIA_PULSE_KINDS, 40_000) if arrhythmia else (PULSE_KINDS, 30_000)
+    prefix = "synthetic:ppg-arrhythmia" if arrhythmia else "synthetic:ppg-rhythm"
+    for name, rec, _kind in pulse_records(n_records, seconds, seed, fs_hz, salt, kinds, prefix):
         yield name, rec
 
 

@@ -62,6 +62,26 @@ amplitudes are comparable within it):
  9    template_corr_std    as 11 above
 ====  ===================  ==================================================================
 
+The descriptor set ``"arrhythmia"`` (issue 14, PPG arrhythmias: premature atrial and ventricular
+beats, pulse deficits, ventricular tachycardia) is ``"pulse"`` plus five descriptors; a premature
+beat is one whose preceding interval RR_j is below 0.8 median RR, a beat's amplitude is its upstroke
+(the segment at the peak minus the foot, the minimum of the segment before the peak; unlike the
+peak-to-peak of ``pulse_amp_cv`` it ignores the previous pulse's tail in an early beat's segment),
+and A_med is the median amplitude over the window's beats:
+
+====  =======================  ==============================================================
+10    premature_frac           fraction of the RR_j that are premature
+11    premature_amp_deficit    mean over premature beats of 1 - amplitude / A_med (a premature
+                               ventricular beat ejects little: large; atrial: moderate)
+12    pause_noncompensation    mean over premature RR_j followed by RR_{j+1} of
+                               1 - (RR_j + RR_{j+1}) / (2 median RR): 0 for a full compensatory
+                               pause (ventricular), > 0 when the sinus node is reset (atrial)
+13    long_pause_frac          fraction of RR_j above 1.6 median RR (non-perfused beats, pauses)
+14    pulse_width_s            mean over beats of the time around the peak during which the
+                               segment stays above half-way between the foot (the minimum before
+                               the peak) and the peak (broad pulses in ventricular rhythms)
+====  =======================  ==============================================================
+
 A descriptor that is undefined (too few beats or intervals) is 0. Windows with several channels
 average each descriptor over the channels. ``tests/test_descriptors.py`` checks every value
 against the NumPy oracle :func:`descriptors_numpy` on synthetic tokens with known RR series.
@@ -78,7 +98,11 @@ NAMES = ("beat_rate_hz", "mean_rr_s", "std_rr_s", "rmssd_s", "pnn50", "irregular
 N_DESC = len(NAMES)
 ATRIAL_NAMES = ("p_consistency", "p_amp_rel", "fwave_band_frac", "p_peak_std_s")
 PULSE_NAMES = NAMES[:7] + ("pulse_amp_cv", "template_corr_mean", "template_corr_std")
-DESCRIPTOR_SETS = {"v1": NAMES, "atrial": NAMES + ATRIAL_NAMES, "pulse": PULSE_NAMES}
+ARRHYTHMIA_NAMES = ("premature_frac", "premature_amp_deficit", "pause_noncompensation", "long_pause_frac",
+                    "pulse_width_s")
+DESCRIPTOR_SETS = {"v1": NAMES, "atrial": NAMES + ATRIAL_NAMES, "pulse": PULSE_NAMES,
+                   "arrhythmia": PULSE_NAMES + ARRHYTHMIA_NAMES}
+PREMATURE_REL, LONG_PAUSE_REL = 0.8, 1.6   # premature / long interval: below / above this times median RR
 FWAVE_BAND_HZ = (4.0, 9.0)
 NFFT = 256
 CLIP = 5.0      # standardised targets are clipped to +-CLIP (a missed beat must not dominate a batch)
@@ -86,7 +110,8 @@ CLIP = 5.0      # standardised targets are clipped to +-CLIP (a missed beat must
 # ectopic or missed beat) are regressed on a log scale: log(value + floor), floors in their units
 LOG_FLOORS = {2: 0.005, 3: 0.005, 5: 0.005, 8: 0.01, 11: 0.005}
 SET_LOG_FLOORS = {"v1": LOG_FLOORS, "atrial": {**LOG_FLOORS, 14: 0.02, 16: 0.005},
-                  "pulse": {2: 0.005, 3: 0.005, 5: 0.005, 7: 0.01, 9: 0.005}}
+                  "pulse": {2: 0.005, 3: 0.005, 5: 0.005, 7: 0.01, 9: 0.005},
+                  "arrhythmia": {2: 0.005, 3: 0.005, 5: 0.005, 7: 0.01, 9: 0.005}}
 _EPS = 1e-6
 
 
@@ -155,6 +180,33 @@ def _atrial(seg, vf, n_beats, reg, fs_hz):
     return torch.stack([p_cons, p_amp, fband, pk_std], -1)
 
 
+def _arrhythmia(seg, tok, v, rr, rm, med_rr, before, fs_hz):
+    """The five arrhythmia descriptors (M, 5) of segments (M, K, L) with valid beats v (M, K) and
+    the compacted intervals rr / rm (M, K) of the tokens ``tok`` (M, K, L + 6)."""
+    L = seg.shape[-1]
+    foot = seg[..., :before].amin(-1) if before > 0 else seg[..., before]
+    amp = seg[..., before] - foot                                             # (M, K) upstroke
+    amp_med = _masked_median(amp, v)
+    amp_c, _ = _compact(amp, v & (tok[..., L + 2] > 0.5))                     # the amplitude of RR_j's beat
+    m_rr = rm.float().sum(-1)
+    pre = rm & (rr < PREMATURE_REL * med_rr[:, None])
+    n_pre = pre.float().sum(-1)
+    frac = n_pre / m_rr.clamp_min(1)
+    deficit = ((1 - amp_c / amp_med.clamp_min(_EPS)[:, None]) * pre).sum(-1) / n_pre.clamp_min(1)
+    pair = pre[..., :-1] & rm[..., 1:]
+    nc = 1 - (rr[..., :-1] + rr[..., 1:]) / (2 * med_rr.clamp_min(_EPS))[:, None]
+    noncomp = (nc * pair).sum(-1) / pair.float().sum(-1).clamp_min(1)
+    long = (rm & (rr > LONG_PAUSE_REL * med_rr[:, None])).float().sum(-1) / m_rr.clamp_min(1)
+    thr = 0.5 * (seg[..., before] + foot)                                     # (M, K)
+    above = seg >= thr[..., None]
+    right = torch.cumprod(above[..., before:].to(seg.dtype), -1).sum(-1)
+    left = torch.cumprod(above[..., :before].flip(-1).to(seg.dtype), -1).sum(-1)
+    width = (right + left) / fs_hz
+    vf = v.float()
+    width_mean = (width * vf).sum(-1) / vf.sum(-1).clamp_min(1)
+    return torch.stack([frac, deficit, noncomp, long, width_mean], -1)
+
+
 @torch.no_grad()
 def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int, refractory: int,
             descriptor_set: str = "v1") -> torch.Tensor:
@@ -205,6 +257,10 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
     elif descriptor_set == "pulse":
         amp_mean, amp_std = _mstd(seg.amax(-1) - seg.amin(-1), vf, n_beats)
         out = torch.cat([out[:, :7], (amp_std / amp_mean.clamp_min(_EPS))[:, None], out[:, 10:12]], -1)
+    elif descriptor_set == "arrhythmia":
+        amp_mean, amp_std = _mstd(seg.amax(-1) - seg.amin(-1), vf, n_beats)
+        out = torch.cat([out[:, :7], (amp_std / amp_mean.clamp_min(_EPS))[:, None], out[:, 10:12],
+                         _arrhythmia(seg, tok, v, rr, rm, med_rr, before, fs_hz)], -1)
     elif descriptor_set != "v1":
         raise ValueError(f"unknown descriptor set {descriptor_set!r}; expected one of {', '.join(DESCRIPTOR_SETS)}")
     return out.reshape(B, C, out.shape[-1]).mean(1)
@@ -235,6 +291,41 @@ def _atrial_numpy(seg: np.ndarray, reg: dict, fs_hz: float) -> np.ndarray:
     return np.array([np.mean(corr), np.mean(rel), fband, pk.std()])
 
 
+def _arrhythmia_numpy(tok: np.ndarray, valid: np.ndarray, before: int, fs_hz: float) -> np.ndarray:
+    """NumPy oracle of the arrhythmia descriptors of one window and channel: tokens (K, L + 6)."""
+    L = tok.shape[1] - 6
+    beats = [k for k in range(len(tok)) if valid[k]]
+    if not beats:
+        return np.zeros(5)
+    amp = {k: tok[k, before] - (tok[k, :before].min() if before > 0 else tok[k, before]) for k in beats}
+    amp_med = np.median(list(amp.values()))
+    with_prev = [k for k in beats if tok[k, L + 2] > 0.5]
+    rr = np.array([tok[k, L] for k in with_prev])
+    frac = deficit = noncomp = long = 0.0
+    if len(rr):
+        med = np.median(rr)
+        pre = [j for j in range(len(rr)) if rr[j] < PREMATURE_REL * med]
+        frac = len(pre) / len(rr)
+        if pre:
+            deficit = np.mean([1 - amp[with_prev[j]] / max(amp_med, _EPS) for j in pre])
+        nc = [1 - (rr[j] + rr[j + 1]) / (2 * max(med, _EPS)) for j in pre if j + 1 < len(rr)]
+        noncomp = np.mean(nc) if nc else 0.0
+        long = np.mean(rr > LONG_PAUSE_REL * med)
+    widths = []
+    for k in beats:
+        s = tok[k, :L]
+        thr = 0.5 * (s[before] + (s[:before].min() if before > 0 else s[before]))
+        n = 0
+        i = before
+        while i < L and s[i] >= thr:
+            n, i = n + 1, i + 1
+        i = before - 1
+        while i >= 0 and s[i] >= thr:
+            n, i = n + 1, i - 1
+        widths.append(n / fs_hz)
+    return np.array([frac, deficit, noncomp, long, np.mean(widths)])
+
+
 def descriptors_numpy(tokens: np.ndarray, valid: np.ndarray, fs_hz: float, before: int, refractory: int,
                       descriptor_set: str = "v1") -> np.ndarray:
     """NumPy oracle of :func:`compute`, written per window and channel with explicit loops."""
@@ -242,6 +333,14 @@ def descriptors_numpy(tokens: np.ndarray, valid: np.ndarray, fs_hz: float, befor
     L = pd - 6
     reg = regions(fs_hz, before, L)
     nd = n_desc(descriptor_set)
+    if descriptor_set == "arrhythmia":   # the pulse set, then the five arrhythmia descriptors
+        out = np.zeros((B, C, nd))
+        for b in range(B):
+            for c in range(C):
+                o = descriptors_numpy(tokens[b:b + 1, :, c:c + 1], valid[b:b + 1, :, c:c + 1], fs_hz, before,
+                                      refractory, "pulse")[0]
+                out[b, c] = np.concatenate([o, _arrhythmia_numpy(tokens[b, :, c], valid[b, :, c], before, fs_hz)])
+        return out.mean(1)
     if descriptor_set == "pulse":   # the 7 rhythm descriptors of v1 per channel, then the pulse ones
         out = np.zeros((B, C, nd))
         for b in range(B):

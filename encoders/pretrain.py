@@ -55,6 +55,7 @@ class TrainConfig:
     synthetic_seconds: float = 60.0
     synthetic_rhythm_records: int = 0   # ECG: encoders.data.synthetic_rhythm_records; PPG: synthetic_pulse_records
     synthetic_rhythm_atrial: bool = False   # ... with atrial activity varying (synthetic_atrial_records)
+    synthetic_pulse_arrhythmia: bool = False   # PPG: ... also PAC, PVC, SVT and VT records (ARRHYTHMIA_PULSE_KINDS)
     synthetic_blow_records: int = 0     # spiro: encoders.data.synthetic_blow_records
     synthetic_lung_records: int = 0     # audio: encoders.data.synthetic_lung_records (auscultation)
     steps: int = 200
@@ -117,10 +118,16 @@ def load_data(cfg: TrainConfig, config, pipeline):
         if cfg.modality == "ppg":
             if cfg.synthetic_rhythm_atrial:
                 raise EncoderError("--synthetic-rhythm-atrial needs --modality ecg (atrial activity is an ECG feature)")
-            sources.append(synthetic_pulse_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed))
+            sources.append(synthetic_pulse_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
+                                                   arrhythmia=cfg.synthetic_pulse_arrhythmia))
         else:
+            if cfg.synthetic_pulse_arrhythmia:
+                raise EncoderError("--synthetic-pulse-arrhythmia needs --modality ppg (it adds pulse-wave records)")
             sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
                                                     atrial=cfg.synthetic_rhythm_atrial))
+    elif cfg.synthetic_pulse_arrhythmia:
+        raise EncoderError("--synthetic-pulse-arrhythmia changes the --synthetic-rhythm-records of --modality ppg: "
+                           "give --synthetic-rhythm-records N too")
     if cfg.synthetic_blow_records:
         if cfg.modality != "spiro" or cfg.synthetic_blow_records < 0:
             raise EncoderError(f"--synthetic-blow-records {cfg.synthetic_blow_records}: needs --modality spiro "

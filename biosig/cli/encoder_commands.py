@@ -66,6 +66,9 @@ def register(subparsers) -> None:
     p.add_argument("--synthetic-rhythm-atrial", action="store_true",
                    help="make those records regular or irregular WITH P waves or WITHOUT (f-waves instead), "
                         "independently (encoders.data.synthetic_atrial_records)")
+    p.add_argument("--synthetic-pulse-arrhythmia", action="store_true",
+                   help="PPG: make those records nine kinds: the five rhythms plus premature atrial and ventricular "
+                        "beats (with their pauses and pulse deficits), SVT and VT (biosig.synthetic_pulse)")
     p.add_argument("--synthetic-blow-records", type=_non_negative_int, default=0, metavar="N",
                    help="spiro: also N synthetic forced expirations of the three patterns, every other one with a "
                         "cough, variable effort, early stop or slow start (encoders.data.synthetic_blow_records; "
@@ -153,6 +156,7 @@ def pretrain_command(args) -> int:
                       synthetic_seconds=args.synthetic_seconds,
                       synthetic_rhythm_records=args.synthetic_rhythm_records,
                       synthetic_rhythm_atrial=args.synthetic_rhythm_atrial,
+                      synthetic_pulse_arrhythmia=args.synthetic_pulse_arrhythmia,
                       synthetic_blow_records=args.synthetic_blow_records,
                       synthetic_lung_records=args.synthetic_lung_records, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
