@@ -120,7 +120,35 @@ def _mean_rate_per_min(record: Record, modality: str, channel) -> float:
     iv = np.concatenate(intervals) if intervals else np.zeros(0)
     if len(iv) < 2:
         return float("nan")
-    return float(60.0 * record.fs_hz / iv.mean())
+    rate = float(60.0 * record.fs_hz / iv.mean())
+    if modality == "ppg" and not _pulse_detectors_agree(x, record.fs_hz, rate):
+        return float("nan")
+    return rate
+
+
+PULSE_RATE_AGREEMENT = 0.10   # relative difference above which a PPG pulse rate is not reported
+
+
+def _pulse_detectors_agree(x: np.ndarray, fs_hz: float, rate_per_min: float) -> bool:
+    """Cross-check of a PPG pulse rate (NeuroKit2's detector) against biosig's own pulse detector
+    (:func:`biosig.quality.detect_beats`, another method: systolic peaks 0.6 periods apart). Where the
+    two rates differ by more than :data:`PULSE_RATE_AGREEMENT`, one of them misses or doubles pulses
+    (small pulses of pulsus alternans, dicrotic waves, artefacts) and the rate is not trustworthy: a
+    warning, and the caller reports NaN instead of a number."""
+    from biosig.quality import detect_beats
+    intervals = []
+    for a, b in _runs(x, fs_hz):
+        beats, _ = detect_beats(x[a:b], fs_hz, "ppg")
+        intervals.append(np.diff(beats))
+    iv = np.concatenate(intervals) if intervals else np.zeros(0)
+    if len(iv) < 2:
+        return True   # nothing to check against: NeuroKit2's rate stands
+    ours = 60.0 * fs_hz / iv.mean()
+    if abs(rate_per_min - ours) > PULSE_RATE_AGREEMENT * ours:
+        log.warning("PPG pulse rate not reported: the two pulse detectors disagree (%.0f vs %.0f /min)",
+                    rate_per_min, ours)
+        return False
+    return True
 
 
 def heart_rate(record: Record, channel: str | int | None = None) -> float:
