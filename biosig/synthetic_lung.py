@@ -175,6 +175,8 @@ def auscultation(rng, seconds, fs, band_noise, speech_like=None):
     if device == "4khz" and fs % 4000 == 0:
         k = int(fs // 4000)
         x = signal.resample_poly(signal.resample_poly(x, 1, k), k, 1)[:n]
+    elif device == "4khz" and fs > 4000:   # other rates: the same band limit (below 2 kHz), as a low-pass
+        x = signal.sosfiltfilt(signal.butter(10, 1900.0, "lowpass", fs=fs, output="sos"), x)
     x = x * 10 ** rng.uniform(-0.5, 0.0)   # undone by simulate_audio's peak normalisation; kept so that
     events.sort()                           # the seeded stream (audio-tiny's pretraining data) stays the same
     present = {lab for *_, lab in events}   # what the record holds (a drawn sound may find no room)

@@ -58,6 +58,21 @@ def test_stethoscope_removes_the_high_band():
         assert db < (-60 if r.metadata["truth"]["device"] == "4khz" else -15)
 
 
+def test_a_4khz_recorder_band_limits_at_any_sample_rate():
+    """At 22.05 kHz (not a multiple of 4 kHz) a record whose truth says ``4khz`` has nothing above
+    2.1 kHz either (a low-pass instead of the 4 kHz round trip)."""
+    recs = [simulate("audio", 3, seed=50_000 + s, kind="auscultation", fs_hz=22050.0) for s in range(12)]
+    seen = set()
+    for r in recs:
+        f, p = signal.welch(r.samples[0], fs=22050.0, nperseg=1024)
+        db = 10 * np.log10(p[(f > 2600) & (f < 10000)].mean() / p[(f > 100) & (f < 800)].mean())
+        device = r.metadata["truth"]["device"]
+        seen.add(device)
+        if device == "4khz":
+            assert db < -60, db
+    assert seen == {"4khz", "wideband"}
+
+
 def test_wheezes_are_tonal_and_crackles_impulsive_where_the_events_say():
     """The lung descriptors of 2 s windows: windows covered by a wheeze have a more prominent
     spectral peak than windows of the same records without one; windows with crackles have a higher
