@@ -1,5 +1,5 @@
-"""benchmarks/bench_pulse_detection.py: the per-interval pulse count it scores detectors by, and one
-run on the shared real records (skipped without them)."""
+"""benchmarks/bench_beat_detection.py: the beat-matching (Se / +P) and per-beat pulse counts it scores
+detectors by, and one run on the shared real records (skipped without them)."""
 import sys
 
 import numpy as np
@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT, shared_path
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import bench_pulse_detection as bench  # noqa: E402
+import bench_beat_detection as bench  # noqa: E402
 
 
 def test_interval_counts_find_missed_and_doubled_pulses():
@@ -21,6 +21,14 @@ def test_interval_counts_find_missed_and_doubled_pulses():
     assert bench.interval_counts(late, r, 10.0, bench.pulse_delay_s(late, r)).tolist() == [2, 0, 1, 1]
 
 
+def test_se_ppv_match_each_reference_beat_once():
+    ref = np.array([1.0, 2.0, 3.0, 4.0])
+    det = np.array([1.05, 1.08, 2.2, 3.1, 3.95])          # a double at 1, a miss at 2 (0.2 s off)
+    se, ppv = bench.se_ppv(det, ref)
+    assert se == pytest.approx(3 / 4) and ppv == pytest.approx(3 / 5)
+    assert bench.se_ppv(ref.copy(), ref) == (1.0, 1.0)
+
+
 def test_benchmark_runs_on_real_records(capsys):
     shared_path("wfdb", "a103l.hea")   # skips with a message where the shared data are absent
     assert bench.main() == 0
@@ -28,3 +36,6 @@ def test_benchmark_runs_on_real_records(capsys):
     rows = {ln.split("|")[0].strip(): ln for ln in out.splitlines() if ln.startswith("a103l PLETH")}
     shares = [float(v) for v in rows["a103l PLETH"].split("|")[1:] if "." in v]
     assert len(shares) == 5 and shares[1] > 0.9          # biosig's detector: measured 0.973
+    f1 = [float(v) for v in next(ln for ln in out.splitlines() if ln.startswith("100 MLII F1")).split("|")[1:]
+          if "." in v]
+    assert min(f1[0], f1[1], f1[3]) > 0.99               # MIT-BIH 100 against its annotations: 1.000

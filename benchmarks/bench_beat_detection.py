@@ -1,0 +1,162 @@
+"""Beat detection on REAL recordings: R peaks against reference annotations, and pulse peaks
+against the R peaks of the ECG recorded with them. Three detectors each: NeuroKit2 (via
+:func:`biosig.measures.detect_events`: the baseline), biosig's :func:`biosig.quality.detect_beats`,
+and the in-graph detector of the beat tokenizer (``encoders/beat_tokens.py``: what ecg-tiny's and
+ppg-tiny's tokens see; 10 s windows after the checkpoint's out-of-graph pipeline).
+
+ECG: MIT-BIH 100 (lead MLII, 30 min, reference: the cardiologists' beat annotations ``atr``) and
+MIMIC 03700181 (lead MCL1, downward QRS, 10 min, reference: the ``sqrs`` machine annotations).
+Sensitivity and positive predictivity with a 150 ms match window (ANSI/AAMI EC57), over the
+stretch every detector covers.
+
+Pulse waves: CinC 2015 a103l (lead II + PLETH, 330 s, with artefacts and a stretch of pulsus
+alternans), MIMIC 03700181 (MCL1 + ABP, 600 s) and multi-segment 041s (lead III + PLETH and ABP,
+16 s; its lead I is too noisy for a reference). The reference is one pulse per heart beat: each R
+peak (biosig's ECG detector) expects a pulse at R + the detector's own arrival delay (median R ->
+next pulse; so a detector that marks the pulse later is not penalised), and its cell runs half-way
+to the neighbouring expected pulses. Per detector, the share of cells with exactly one pulse
+(higher is better), none (a missed pulse) and two or more (a doubled one: dicrotic wave, artefact).
+
+Rows ``baseline | ours | ratio`` at the end, baseline = NeuroKit2.
+
+    .venv/bin/python benchmarks/bench_beat_detection.py
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+import _common
+from _common import DATA
+
+ECG_CASES = (("100", "MLII"), ("03700181", "MCL1"))
+BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")   # annotation symbols that mark a heart beat (wfdb / MIT-BIH)
+MATCH_S = 0.15
+CASES = (("a103l", "II", "PLETH"), ("03700181", "MCL1", "ABP"),
+         ("multi-segment/041s/041s", "III", "PLETH"), ("multi-segment/041s/041s", "III", "ABP"))
+
+
+def pulse_delay_s(pulses_s: np.ndarray, r_s: np.ndarray) -> float:
+    """The detector's pulse arrival delay: median time from an R peak to the first pulse after it."""
+    i = np.searchsorted(pulses_s, r_s)
+    ok = i < len(pulses_s)
+    d = pulses_s[i[ok]] - r_s[ok]
+    d = d[d < 1.0]
+    return float(np.median(d)) if len(d) else 0.2
+
+
+def interval_counts(pulses_s: np.ndarray, r_s: np.ndarray, end_s: float, delay_s: float) -> np.ndarray:
+    """Number of pulses around each R peak's expected pulse (R + ``delay_s``): from half-way to the
+    previous expected pulse to half-way to the next; interior R peaks whose cell ends before ``end_s``."""
+    e = r_s + delay_s
+    lo = 0.5 * (e[:-2] + e[1:-1])
+    hi = 0.5 * (e[1:-1] + e[2:])
+    keep = hi <= end_s
+    return np.array([np.sum((pulses_s >= a) & (pulses_s < b)) for a, b in zip(lo[keep], hi[keep])], dtype=int)
+
+
+def se_ppv(detected_s: np.ndarray, reference_s: np.ndarray, tol_s: float = MATCH_S) -> tuple[float, float]:
+    """(sensitivity, positive predictivity): each reference beat matches at most one detection within
+    ``tol_s`` (greedy in time order)."""
+    detected_s = np.sort(detected_s)
+    used = np.zeros(len(detected_s), bool)
+    tp = 0
+    for r in reference_s:
+        i = np.searchsorted(detected_s, r - tol_s)
+        while i < len(detected_s) and detected_s[i] <= r + tol_s:
+            if not used[i]:
+                used[i] = True
+                tp += 1
+                break
+            i += 1
+    return tp / max(len(reference_s), 1), tp / max(len(detected_s), 1)
+
+
+def tokenizer_pulses(enc, x: np.ndarray, fs_hz: float, modality: str = "ppg") -> tuple[np.ndarray, float]:
+    """Beat times (s) of the tokenizer of ``enc`` on consecutive windows, and the span they cover (s)."""
+    import torch
+
+    from biosig.record import Record
+    rec = Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("PLETH" if modality == "ppg" else "II",),
+                 modality=modality)
+    outside, _ = enc.pipeline.split_in_model()
+    p = np.nan_to_num(np.asarray(outside.apply(rec).samples, np.float32))
+    fs = enc.config.input_fs_hz
+    T = int(round(enc.window_s * fs))
+    n = p.shape[1] // T
+    if n == 0:
+        return np.zeros(0), 0.0
+    w = torch.from_numpy(np.stack([p[:1, i * T:(i + 1) * T] for i in range(n)]))
+    beats = enc.model.frontend.beats(w)
+    return np.concatenate([(i * T + b[0]) / fs for i, b in enumerate(beats)]), n * T / fs
+
+
+def main() -> int:
+    import warnings
+
+    import biosig
+    import encoders
+    from biosig.measures import detect_events
+    from biosig.quality import detect_beats
+
+    if not (DATA / "wfdb" / "a103l.hea").exists():
+        print(f"shared data absent ({DATA / 'wfdb'}); nothing to benchmark")
+        return 0
+    summary = []
+    ecg_enc = encoders.load("ecg-tiny")
+    print(f"{'record / ECG lead':<26} | {'detector':<22} | Se    | +P    | reference beats")
+    for name, lead in ECG_CASES:
+        rec = biosig.read(str(DATA / "wfdb" / name))
+        fs = rec.fs_hz
+        x = np.nan_to_num(rec.samples[rec.channels.index(lead)].astype(np.float64))
+        tok_s, span_s = tokenizer_pulses(ecg_enc, x, fs, "ecg")
+        ann = rec.annotations
+        ref = np.array([s_ for s_, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS]) / fs
+        lo, hi = 0.5, span_s - 0.5                     # every detector covers this stretch
+        ref = ref[(ref >= lo) & (ref < hi)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nk_s = detect_events(rec.select([lead]).replace(modality="ecg"), "ecg", 0) / fs
+        found = {"NeuroKit2 (baseline)": nk_s, "biosig detect_beats": detect_beats(x, fs, "ecg")[0] / fs,
+                 "beat tokenizer (graph)": tok_s}
+        f1 = {}
+        for det, d in found.items():
+            se, ppv = se_ppv(d[(d >= lo - MATCH_S) & (d < hi + MATCH_S)], ref)
+            f1[det] = 2 * se * ppv / max(se + ppv, 1e-12)
+            print(f"{name + ' / ' + lead + ' (' + ann.source + ')':<26} | {det:<22} | {se:.3f} | {ppv:.3f} | {len(ref)}")
+        summary.append((f"{name} {lead} F1", f1))
+    print()
+    enc = encoders.load("ppg-tiny")
+    print(f"{'record / pulse channel':<26} | {'detector':<22} | exactly one | none  | two+  | beats")
+    for name, ecg_ch, pulse_ch in CASES:
+        rec = biosig.read(str(DATA / "wfdb" / name))
+        fs = rec.fs_hz
+        ecg = np.nan_to_num(rec.samples[rec.channels.index(ecg_ch)].astype(np.float64))
+        pulse = np.nan_to_num(rec.samples[rec.channels.index(pulse_ch)].astype(np.float64))
+        r_s = detect_beats(ecg, fs, "ecg")[0] / fs
+        tok_s, span_s = tokenizer_pulses(enc, pulse, fs)
+        one = rec.select([pulse_ch]).replace(modality="ppg")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nk_s = detect_events(one, "ppg", 0) / fs
+        found = {"NeuroKit2 (baseline)": nk_s, "biosig detect_beats": detect_beats(pulse, fs, "ppg")[0] / fs,
+                 "beat tokenizer (graph)": tok_s}
+        shares = {}
+        for det, p in found.items():
+            c = interval_counts(p, r_s, span_s, pulse_delay_s(p, r_s))
+            shares[det] = float(np.mean(c == 1)) if len(c) else float("nan")
+            print(f"{name.split('/')[-1] + ' / ' + pulse_ch:<26} | {det:<22} | {shares[det]:11.3f} | "
+                  f"{np.mean(c == 0):.3f} | {np.mean(c >= 2):.3f} | {len(c)}")
+        summary.append((name.split("/")[-1] + " " + pulse_ch + " one/beat", shares))
+    print()
+    print(f"{'score':<26} | {'NeuroKit2':>9} | {'biosig':>9} | ratio | {'tokenizer':>9} | ratio")
+    for label, s in summary:
+        b = s["NeuroKit2 (baseline)"]
+        print(f"{label:<26} | {b:9.3f} | {s['biosig detect_beats']:9.3f} | {s['biosig detect_beats'] / b:5.2f} | "
+              f"{s['beat tokenizer (graph)']:9.3f} | {s['beat tokenizer (graph)'] / b:5.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
