@@ -2,7 +2,8 @@
 against the R peaks of the ECG recorded with them. Three detectors each: NeuroKit2 (via
 :func:`biosig.measures.detect_events`: the baseline), biosig's :func:`biosig.quality.detect_beats`,
 and the in-graph detector of the beat tokenizer (``encoders/beat_tokens.py``: what ecg-tiny's and
-ppg-tiny's tokens see; 10 s windows after the checkpoint's out-of-graph pipeline).
+ppg-tiny's tokens see; 10 s windows after the checkpoint's out-of-graph pipeline); for pulse waves
+both of its ``pulse_detector`` settings, ``relu`` and ``upstroke``.
 
 ECG: MIT-BIH 100 (lead MLII, 30 min, reference: the cardiologists' beat annotations ``atr``) and
 MIMIC 03700181 (lead MCL1, downward QRS, 10 min, reference: the ``sqrs`` machine annotations).
@@ -73,8 +74,9 @@ def se_ppv(detected_s: np.ndarray, reference_s: np.ndarray, tol_s: float = MATCH
     return tp / max(len(reference_s), 1), tp / max(len(detected_s), 1)
 
 
-def tokenizer_pulses(enc, x: np.ndarray, fs_hz: float, modality: str = "ppg") -> tuple[np.ndarray, float]:
-    """Beat times (s) of the tokenizer of ``enc`` on consecutive windows, and the span they cover (s)."""
+def tokenizer_pulses(enc, x: np.ndarray, fs_hz: float, modality: str = "ppg", frontend=None) -> tuple[np.ndarray, float]:
+    """Beat times (s) of the tokenizer of ``enc`` (or ``frontend``, a BeatTokens at the checkpoint's
+    rate) on consecutive windows of ``enc``'s pipeline and length, and the span they cover (s)."""
     import torch
 
     from biosig.record import Record
@@ -88,7 +90,7 @@ def tokenizer_pulses(enc, x: np.ndarray, fs_hz: float, modality: str = "ppg") ->
     if n == 0:
         return np.zeros(0), 0.0
     w = torch.from_numpy(np.stack([p[:1, i * T:(i + 1) * T] for i in range(n)]))
-    beats = enc.model.frontend.beats(w)
+    beats = (frontend or enc.model.frontend).beats(w)
     return np.concatenate([(i * T + b[0]) / fs for i, b in enumerate(beats)]), n * T / fs
 
 
@@ -128,6 +130,12 @@ def main() -> int:
         summary.append((f"{name} {lead} F1", f1))
     print()
     enc = encoders.load("ppg-tiny")
+    from encoders.beat_tokens import BeatTokens
+    c = enc.config
+    fronts = {f"tokenizer {d}": BeatTokens("ppg", c.input_fs_hz, c.beat_before_s, c.beat_after_s, c.beat_refractory_s, d)
+              for d in ("relu", "upstroke")}
+    shipped = f"tokenizer {getattr(c, 'pulse_detector', 'relu')}"
+    print(f"# ppg-tiny ({enc.model_id}) uses the {shipped}")
     print(f"{'record / pulse channel':<26} | {'detector':<22} | exactly one | none  | two+  | beats")
     for name, ecg_ch, pulse_ch in CASES:
         rec = biosig.read(str(DATA / "wfdb" / name))
@@ -135,13 +143,14 @@ def main() -> int:
         ecg = np.nan_to_num(rec.samples[rec.channels.index(ecg_ch)].astype(np.float64))
         pulse = np.nan_to_num(rec.samples[rec.channels.index(pulse_ch)].astype(np.float64))
         r_s = detect_beats(ecg, fs, "ecg")[0] / fs
-        tok_s, span_s = tokenizer_pulses(enc, pulse, fs)
+        toks = {k: tokenizer_pulses(enc, pulse, fs, "ppg", f) for k, f in fronts.items()}
+        span_s = toks[shipped][1]
         one = rec.select([pulse_ch]).replace(modality="ppg")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nk_s = detect_events(one, "ppg", 0) / fs
         found = {"NeuroKit2 (baseline)": nk_s, "biosig detect_beats": detect_beats(pulse, fs, "ppg")[0] / fs,
-                 "beat tokenizer (graph)": tok_s}
+                 **{k: t for k, (t, _) in toks.items()}}
         shares = {}
         for det, p in found.items():
             c = interval_counts(p, r_s, span_s, pulse_delay_s(p, r_s))
@@ -150,11 +159,13 @@ def main() -> int:
                   f"{np.mean(c == 0):.3f} | {np.mean(c >= 2):.3f} | {len(c)}")
         summary.append((name.split("/")[-1] + " " + pulse_ch + " one/beat", shares))
     print()
-    print(f"{'score':<26} | {'NeuroKit2':>9} | {'biosig':>9} | ratio | {'tokenizer':>9} | ratio")
+    print(f"{'score':<26} | {'NeuroKit2':>9} | {'biosig':>9} | ratio | {'tokenizer':>9} | ratio | {'upstroke':>9} | ratio")
     for label, s in summary:
         b = s["NeuroKit2 (baseline)"]
+        tok = s.get("beat tokenizer (graph)", s.get("tokenizer relu"))
+        up = s.get("tokenizer upstroke")
         print(f"{label:<26} | {b:9.3f} | {s['biosig detect_beats']:9.3f} | {s['biosig detect_beats'] / b:5.2f} | "
-              f"{s['beat tokenizer (graph)']:9.3f} | {s['beat tokenizer (graph)'] / b:5.2f}")
+              f"{tok:9.3f} | {tok / b:5.2f} | " + (f"{up:9.3f} | {up / b:5.2f}" if up is not None else "      - |     -"))
     return 0
 
 

@@ -6,7 +6,11 @@ streaming runtime work unchanged. The detector is a tensor port of
 :func:`biosig.quality.detect_beats` (the project's own beat detector): ECG - QRS energy (5-15 Hz
 band-pass FIR, squared slope, 120 ms moving average), peaks at least ``refractory_s`` apart above
 30 % of a typical beat's energy, refined to the largest absolute deflection within 60 ms; PPG -
-systolic peaks of the z-scored (already band-passed) pulse wave. Every filter is a finite
+systolic peaks of the z-scored (already band-passed) pulse wave (``pulse_detector="relu"``, every
+checkpoint before 2026-12-01), or peaks of its rise above the lowest value of the preceding 0.3 s
+(``"upstroke"``: a small pulse after a large one, as in pulsus alternans, is not lost under 30 % of
+the large pulses' height above the window mean; benchmarks/bench_beat_detection.py measures both on
+real pulse waves). Every filter is a finite
 convolution over the window, so it only needs the samples of the window itself: run on a stream
 with a delay of half the filter length (< 0.2 s) it is causal. ``tests/test_beat_tokens.py``
 checks it against ``detect_beats`` on real records.
@@ -32,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+UPSTROKE_S = 0.3   # pulse_detector="upstroke": the foot is the minimum over this long before each sample
 N_RHYTHM = 6   # rr_prev_s, rr_next_s, has_prev, has_next, rr_prev / mean - 1, rr_next / mean - 1
 _EPS = 1e-5
 
@@ -51,9 +56,13 @@ class BeatTokens(nn.Module):
     """x (B, C, T) -> (tokens (B, K, C, L + 6), valid (B, K, C) bool), K = T // refractory samples."""
 
     def __init__(self, modality: str, fs_hz: float, before_s: float, after_s: float,
-                 refractory_s: float):
+                 refractory_s: float, pulse_detector: str = "relu"):
         super().__init__()
+        if pulse_detector not in ("relu", "upstroke"):
+            raise ValueError(f"pulse_detector {pulse_detector!r}; expected relu or upstroke")
         self.modality, self.fs_hz = modality, float(fs_hz)
+        self.pulse_detector = pulse_detector
+        self.foot = max(1, int(round(UPSTROKE_S * fs_hz)))
         self.r = max(2, int(round(refractory_s * fs_hz)))
         self.before, self.after = int(round(before_s * fs_hz)), int(round(after_s * fs_hz))
         self.seg_len = self.before + self.after
@@ -68,6 +77,9 @@ class BeatTokens(nn.Module):
     def energy(self, z: torch.Tensor) -> torch.Tensor:
         """z (M, 1, T) z-scored -> detection signal (M, 1, T)."""
         if self.modality != "ecg":
+            if self.pulse_detector == "upstroke":   # rise above the lowest value of the preceding 0.3 s
+                w = self.foot
+                return z + F.max_pool1d(F.pad(-z, (w, 0), value=-1e4), w + 1, stride=1)
             return F.relu(z)
         k = self.fir.shape[-1]
         band = F.conv1d(F.pad(z, (k // 2, k // 2), mode="replicate"), self.fir)   # (M, 1, T)

@@ -31,6 +31,7 @@ POOLS = ("mean", "mean+std")
 # consistency and amplitude, f-wave band fraction after average-beat subtraction, P-peak timing;
 # the shipped ecg-tiny-c440d2a286); pulse = the 7 rhythm descriptors plus pulse amplitude variability
 # and beat-to-template correlation mean / std (PPG)
+PULSE_DETECTORS = ("relu", "upstroke")   # beat tokenizer, PPG (encoders/beat_tokens.py)
 DESCRIPTOR_SETS = ("v1", "atrial", "pulse", "arrhythmia", "lung")   # lung: audio only (encoders/audio_descriptors.py)
 ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 
@@ -85,7 +86,10 @@ class EncoderConfig:
     export_mode : True when tracing for ONNX export (no training-only branches).
     tokenizer : ``patch`` (fixed-length patches) or ``beat`` (one token per detected beat/pulse,
         ECG/PPG only; encoders/beat_tokens.py); beat_before_s / beat_after_s / beat_refractory_s
-        set the morphology segment and the minimum beat spacing.
+        set the morphology segment and the minimum beat spacing. pulse_detector (PPG): ``relu`` - pulse
+        peaks of the window-z-scored wave (every checkpoint before 2026-12-01) - or ``upstroke`` - peaks of
+        the rise above the lowest value of the preceding 0.3 s, so that a small pulse after a large one
+        (pulsus alternans, a premature beat, an artefact raising the window's mean) still stands out.
     objective : ``mae``, ``contrastive``, ``mae+contrastive``, ``clocs`` or ``mae+clocs``
         (encoders/objectives.py); contrastive_weight, temperature, proj_dim (projection head) and
         crop_fraction (length of each contrastive view as a fraction of the window) configure the
@@ -147,6 +151,7 @@ class EncoderConfig:
     beat_before_s: float = 0.25
     beat_after_s: float = 0.45
     beat_refractory_s: float = 0.25
+    pulse_detector: str = "relu"
     objective: str = "mae"
     contrastive_weight: float = 1.0
     temperature: float = 0.1
@@ -180,6 +185,9 @@ class EncoderConfig:
                                f"{len(self.channels)} (the channel vocabulary {self.channels})")
         if self.tokenizer not in TOKENIZERS:
             raise EncoderError(f"unknown tokenizer {self.tokenizer!r}; expected one of {', '.join(TOKENIZERS)}")
+        if self.pulse_detector not in PULSE_DETECTORS:
+            raise EncoderError(f"unknown pulse_detector {self.pulse_detector!r}; expected one of "
+                               f"{', '.join(PULSE_DETECTORS)}")
         if self.tokenizer == "beat" and self.modality not in ("ecg", "ppg"):
             raise EncoderError(f"the beat tokenizer needs ECG or PPG, not {self.modality}")
         if self.objective not in OBJECTIVES:
