@@ -83,3 +83,17 @@ def test_onnx_export_parity_with_the_upstroke_detector(tmp_path):
         with torch.no_grad():
             ref = m.embed_forward(torch.from_numpy(xt)).numpy()
         assert np.abs(got - ref).max() <= 1e-4
+
+
+def test_init_from_a_checkpoint_with_the_other_pulse_detector(tmp_path):
+    """The detector has no weights: a relu checkpoint starts an upstroke fine-tune (as ppg-tiny's)."""
+    from biosig.cli import main
+    from encoder_helpers import TINY
+    base = ["pretrain", "--modality", "ppg", "--synthetic-rhythm-records", "4", "--synthetic-seconds", "20",
+            "--batch-size", "8", "--steps", "2", "--no-progress", *TINY, "--objective", "mae+descriptors",
+            "--set", 'tokenizer="beat"', "--set", 'descriptor_set="pulse"']
+    assert main([*base, "--out", str(tmp_path / "relu")]) == 0
+    assert main([*base, "--set", 'pulse_detector="upstroke"', "--init-from", str(tmp_path / "relu"),
+                 "--out", str(tmp_path / "up")]) == 0
+    assert json.loads((tmp_path / "up" / "config.json").read_text())["pulse_detector"] == "upstroke"
+    assert json.loads((tmp_path / "relu" / "config.json").read_text()).get("pulse_detector", "relu") == "relu"
