@@ -113,17 +113,18 @@ def _mean_rate_per_min(record: Record, modality: str, channel) -> float:
         channel = choose_channel(record, modality)
     x = _channel(record, modality, channel)
     events = detect_events(record, modality, channel)
-    intervals = []
-    for a, b in _runs(x, record.fs_hz):
-        e = events[(events >= a) & (events < b)]
-        intervals.append(np.diff(np.sort(e)))
-    iv = np.concatenate(intervals) if intervals else np.zeros(0)
-    if len(iv) < 2:
-        return float("nan")
-    rate = float(60.0 * record.fs_hz / iv.mean())
-    if modality == "ppg" and not _pulse_detectors_agree(x, record.fs_hz, rate):
+    rate = _rate_per_min(x, record.fs_hz, lambda a, b: np.sort(events[(events >= a) & (events < b)]))
+    if modality == "ppg" and np.isfinite(rate) and not _pulse_detectors_agree(x, record.fs_hz, rate):
         return float("nan")
     return rate
+
+
+def _rate_per_min(x: np.ndarray, fs_hz: float, events_in) -> float:
+    """Events per minute from the intervals within each finite run ``[a, b)`` of ``x``
+    (``events_in(a, b)``: sorted sample indices in the run); NaN with fewer than 2 intervals."""
+    intervals = [np.diff(events_in(a, b)) for a, b in _runs(x, fs_hz)]
+    iv = np.concatenate(intervals) if intervals else np.zeros(0)
+    return float(60.0 * fs_hz / iv.mean()) if len(iv) >= 2 else float("nan")
 
 
 PULSE_RATE_AGREEMENT = 0.10   # relative difference above which a PPG pulse rate is not reported
@@ -136,14 +137,9 @@ def _pulse_detectors_agree(x: np.ndarray, fs_hz: float, rate_per_min: float) -> 
     (small pulses of pulsus alternans, dicrotic waves, artefacts) and the rate is not trustworthy: a
     warning, and the caller reports NaN instead of a number."""
     from biosig.quality import detect_beats
-    intervals = []
-    for a, b in _runs(x, fs_hz):
-        beats, _ = detect_beats(x[a:b], fs_hz, "ppg")
-        intervals.append(np.diff(beats))
-    iv = np.concatenate(intervals) if intervals else np.zeros(0)
-    if len(iv) < 2:
+    ours = _rate_per_min(x, fs_hz, lambda a, b: detect_beats(x[a:b], fs_hz, "ppg")[0])
+    if not np.isfinite(ours):
         return True   # nothing to check against: NeuroKit2's rate stands
-    ours = 60.0 * fs_hz / iv.mean()
     if abs(rate_per_min - ours) > PULSE_RATE_AGREEMENT * ours:
         log.warning("PPG pulse rate not reported: the two pulse detectors disagree (%.0f vs %.0f /min)",
                     rate_per_min, ours)

@@ -74,6 +74,17 @@ def _ar1(rng, n: int, coef: float, spread: float) -> np.ndarray:
     return out
 
 
+def _sinus_intervals(rng, n_max: int, bpm: float, rsa: float, coef: float, spread: float):
+    """The sinus interval model of the sinus-based kinds: ``(mean_s, rr)`` with ``rr(t, k)`` the k-th
+    interval starting at time t: respiratory sinus arrhythmia (relative amplitude ``rsa`` at a
+    breathing rate of 0.12-0.4 Hz) plus an AR(1) rate variation. Draws the breathing rate, its phase
+    and the AR(1) series from ``rng``, in that order."""
+    mean = 60.0 / bpm
+    resp_hz, phase = rng.uniform(0.12, 0.4), rng.uniform(0, 2 * np.pi)
+    slow = _ar1(rng, n_max, coef, spread)
+    return mean, lambda t, k: mean * (1 + rsa * np.sin(2 * np.pi * resp_hz * t + phase) + slow[k % n_max])
+
+
 def pulse_beat_times(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
     """Beat times (s) from about -2 s to ``seconds`` + 2 s for one record of ``kind``
     (:data:`PULSE_KINDS`; module docstring)."""
@@ -87,14 +98,12 @@ def pulse_beat_times(kind: str, seconds: float, rng: np.random.Generator) -> np.
         else:
             bpm = rng.uniform(55, 100)
             rsa, coef, spread = rng.uniform(0.01, 0.10), rng.uniform(0.85, 0.97), rng.uniform(0.01, 0.04)
-        mean = 60.0 / bpm
-        resp_hz, phase = rng.uniform(0.12, 0.4), rng.uniform(0, 2 * np.pi)
-        slow = _ar1(rng, n_max, coef, spread)
+        mean, sinus_rr = _sinus_intervals(rng, n_max, bpm, rsa, coef, spread)
         p_pre = rng.uniform(0.03, 0.20) if kind == "ectopy" else 0.0
         coupling, full = rng.uniform(0.55, 0.8), rng.random() < 0.5
         t, out, k = -2.0 - rng.uniform(0, mean), [], 0
         while t < seconds + 2.0:
-            rr = mean * (1 + rsa * np.sin(2 * np.pi * resp_hz * t + phase) + slow[k % n_max])
+            rr = sinus_rr(t, k)
             k += 1
             if p_pre and rng.random() < p_pre:
                 c = coupling * (1 + 0.03 * rng.standard_normal())
@@ -143,17 +152,16 @@ def arrhythmia_beats(kind: str, seconds: float, rng: np.random.Generator):
         is_premature.append(premature)
 
     if kind in ("pac", "pvc"):
-        mean = 60.0 / rng.uniform(55, 100)
+        bpm = rng.uniform(55, 100)
         rsa, coef, spread = rng.uniform(0.01, 0.08), rng.uniform(0.85, 0.97), rng.uniform(0.01, 0.03)
-        resp_hz, phase = rng.uniform(0.12, 0.4), rng.uniform(0, 2 * np.pi)
-        slow = _ar1(rng, n_max, coef, spread)
+        mean, sinus_rr = _sinus_intervals(rng, n_max, bpm, rsa, coef, spread)
         p_pre = rng.uniform(0.05, 0.30)
         pattern = int(rng.integers(2, 4)) if kind == "pvc" and rng.random() < 0.25 else 0   # bi- / trigeminy
         lo, hi = (0.6, 0.88) if kind == "pac" else (0.4, 0.72)
         coupling = rng.uniform(lo, hi)
         t, k, potentiate = -2.0 - rng.uniform(0, mean), 0, 1.0
         while t < seconds + 2.0:
-            rr = mean * (1 + rsa * np.sin(2 * np.pi * resp_hz * t + phase) + slow[k % n_max])
+            rr = sinus_rr(t, k)
             k += 1
             early = (k % pattern == 0) if pattern else rng.random() < p_pre / (1 - p_pre)
             if early:

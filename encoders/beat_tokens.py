@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from encoders.config import PULSE_DETECTORS
+
 UPSTROKE_S = 0.3   # pulse_detector="upstroke": the foot is the minimum over this long before each sample
 N_RHYTHM = 6   # rr_prev_s, rr_next_s, has_prev, has_next, rr_prev / mean - 1, rr_next / mean - 1
 _EPS = 1e-5
@@ -58,8 +60,8 @@ class BeatTokens(nn.Module):
     def __init__(self, modality: str, fs_hz: float, before_s: float, after_s: float,
                  refractory_s: float, pulse_detector: str = "relu"):
         super().__init__()
-        if pulse_detector not in ("relu", "upstroke"):
-            raise ValueError(f"pulse_detector {pulse_detector!r}; expected relu or upstroke")
+        if pulse_detector not in PULSE_DETECTORS:
+            raise ValueError(f"pulse_detector {pulse_detector!r}; expected one of {', '.join(PULSE_DETECTORS)}")
         self.modality, self.fs_hz = modality, float(fs_hz)
         self.pulse_detector = pulse_detector
         self.foot = max(1, int(round(UPSTROKE_S * fs_hz)))

@@ -110,8 +110,8 @@ CLIP = 5.0      # standardised targets are clipped to +-CLIP (a missed beat must
 # ectopic or missed beat) are regressed on a log scale: log(value + floor), floors in their units
 LOG_FLOORS = {2: 0.005, 3: 0.005, 5: 0.005, 8: 0.01, 11: 0.005}
 SET_LOG_FLOORS = {"v1": LOG_FLOORS, "atrial": {**LOG_FLOORS, 14: 0.02, 16: 0.005},
-                  "pulse": {2: 0.005, 3: 0.005, 5: 0.005, 7: 0.01, 9: 0.005},
-                  "arrhythmia": {2: 0.005, 3: 0.005, 5: 0.005, 7: 0.01, 9: 0.005}}
+                  "pulse": {2: 0.005, 3: 0.005, 5: 0.005, 7: 0.01, 9: 0.005}}
+SET_LOG_FLOORS["arrhythmia"] = SET_LOG_FLOORS["pulse"]   # its five extra descriptors are not log-scaled
 _EPS = 1e-6
 
 
@@ -180,14 +180,13 @@ def _atrial(seg, vf, n_beats, reg, fs_hz):
     return torch.stack([p_cons, p_amp, fband, pk_std], -1)
 
 
-def _arrhythmia(seg, tok, v, rr, rm, med_rr, before, fs_hz):
-    """The five arrhythmia descriptors (M, 5) of segments (M, K, L) with valid beats v (M, K) and
-    the compacted intervals rr / rm (M, K) of the tokens ``tok`` (M, K, L + 6)."""
-    L = seg.shape[-1]
+def _arrhythmia(seg, v, with_prev, rr, rm, med_rr, before, fs_hz):
+    """The five arrhythmia descriptors (M, 5) of segments (M, K, L) with valid beats v (M, K), the
+    beats that have a previous one ``with_prev`` (M, K) and their compacted intervals rr / rm (M, K)."""
     foot = seg[..., :before].amin(-1) if before > 0 else seg[..., before]
     amp = seg[..., before] - foot                                             # (M, K) upstroke
     amp_med = _masked_median(amp, v)
-    amp_c, _ = _compact(amp, v & (tok[..., L + 2] > 0.5))                     # the amplitude of RR_j's beat
+    amp_c, _ = _compact(amp, with_prev)                                       # the amplitude of RR_j's beat
     m_rr = rm.float().sum(-1)
     pre = rm & (rr < PREMATURE_REL * med_rr[:, None])
     n_pre = pre.float().sum(-1)
@@ -219,7 +218,8 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
     v = valid.permute(0, 2, 1).reshape(B * C, K)                              # (M, K)
     vf = v.float()
     n_beats = vf.sum(-1)
-    rr, rm = _compact(tok[..., L], v & (tok[..., L + 2] > 0.5))               # RR_1..RR_m first
+    with_prev = v & (tok[..., L + 2] > 0.5)
+    rr, rm = _compact(tok[..., L], with_prev)                                 # RR_1..RR_m first
     m_rr = rm.sum(-1).float()
     rmf = rm.float()
     mean_rr, std_rr = _mstd(rr, rmf, m_rr)
@@ -254,13 +254,11 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
                        p_mean, p_std, qrs_mean, c_mean, c_std, t_mean], -1)  # (M, N_DESC)
     if descriptor_set == "atrial":
         out = torch.cat([out, _atrial(seg, vf, n_beats, reg, fs_hz)], -1)
-    elif descriptor_set == "pulse":
+    elif descriptor_set in ("pulse", "arrhythmia"):
         amp_mean, amp_std = _mstd(seg.amax(-1) - seg.amin(-1), vf, n_beats)
         out = torch.cat([out[:, :7], (amp_std / amp_mean.clamp_min(_EPS))[:, None], out[:, 10:12]], -1)
-    elif descriptor_set == "arrhythmia":
-        amp_mean, amp_std = _mstd(seg.amax(-1) - seg.amin(-1), vf, n_beats)
-        out = torch.cat([out[:, :7], (amp_std / amp_mean.clamp_min(_EPS))[:, None], out[:, 10:12],
-                         _arrhythmia(seg, tok, v, rr, rm, med_rr, before, fs_hz)], -1)
+        if descriptor_set == "arrhythmia":
+            out = torch.cat([out, _arrhythmia(seg, v, with_prev, rr, rm, med_rr, before, fs_hz)], -1)
     elif descriptor_set != "v1":
         raise ValueError(f"unknown descriptor set {descriptor_set!r}; expected one of {', '.join(DESCRIPTOR_SETS)}")
     return out.reshape(B, C, out.shape[-1]).mean(1)
