@@ -4,7 +4,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 import wfdb
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from biosig.errors import BiosigError
@@ -128,6 +128,7 @@ def test_edf_refuses_gaps(tmp_path, ecg_with_gap):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(c=st.integers(1, 3), t=st.integers(2, 400), fs=st.sampled_from([50.0, 125.0, 250.0, 360.0, 500.0]),
        scale=st.sampled_from([1e-3, 1.0, 1e3]), gap=st.booleans(), seed=st.integers(0, 2 ** 16))
+@example(c=2, t=178, fs=50.0, scale=1e3, gap=False, seed=348)   # float32 rounding beyond the 0.1 % slack
 def test_round_trip_property(tmp_path, c, t, fs, scale, gap, seed):
     rng = np.random.default_rng(seed)
     x = (scale * rng.standard_normal((c, t))).astype(np.float32)
@@ -141,6 +142,9 @@ def test_round_trip_property(tmp_path, c, t, fs, scale, gap, seed):
     back = read(write(rec, tmp_path / f"p{seed}.hea"))
     peak = np.nanmax(np.abs(np.where(np.isnan(x), 0, x)), axis=1)
     err = np.nanmax(np.abs(np.where(np.isnan(x), 0, back.samples - x)), axis=1)
-    assert np.all(err <= peak / WFDB_DIGITAL_MAX * 0.5 * 1.001 + 1e-12)
+    # half a quantisation step, plus the float32 rounding of the decoded sample (one unit in the last
+    # place at the peak: at scale 1e3 that is 2.4e-4, more than the 0.1 % slack; seen in a fresh clone
+    # with c=2, t=178, scale=1e3, seed=348)
+    assert np.all(err <= peak / WFDB_DIGITAL_MAX * 0.5 * 1.001 + np.spacing(peak.astype(np.float32)) + 1e-12)
     np.testing.assert_array_equal(np.isnan(back.samples), np.isnan(x))
     assert back.metadata["checksum_mismatch"] == [] and back.fs_hz == fs
