@@ -194,7 +194,18 @@ def _check_out_dir(out: pathlib.Path, resume: bool) -> None:
 def pretrain(cfg: TrainConfig) -> dict:
     """Run (or resume) pretraining; returns the final metrics. Writes into ``cfg.out_dir``:
     the checkpoint (config.json, pipeline.json, weights.pt, meta.json), ``train_state.pt`` and
-    ``metrics.jsonl`` (one JSON object per logged step)."""
+    ``metrics.jsonl`` (one JSON object per logged step). A process group this call creates (several
+    processes under torchrun) is destroyed when it returns or fails: left to interpreter exit, gloo's
+    threads can abort a rank ("terminate called without an active exception")."""
+    was_initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
+    try:
+        return _pretrain(cfg)
+    finally:
+        if not was_initialized and torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _pretrain(cfg: TrainConfig) -> dict:
     from biosig.pipeline import default_pipeline
     world, rank, local = _dist_info()
     out = pathlib.Path(cfg.out_dir)
