@@ -12,7 +12,8 @@ stretch every detector covers.
 
 Pulse waves: CinC 2015 a103l (lead II + PLETH, 330 s, with artefacts and a stretch of pulsus
 alternans), MIMIC 03700181 (MCL1 + ABP, 600 s) and multi-segment 041s (lead III + PLETH and ABP,
-16 s; its lead I is too noisy for a reference). The reference is one pulse per heart beat: each R
+16 s; its lead I is too noisy for a reference); a103l PLETH and 03700181 ABP again, sign-inverted (a
+front end that reports absorbance, or a camera PPG's raw intensity, is upside down). The reference is one pulse per heart beat: each R
 peak (biosig's ECG detector) expects a pulse at R + the detector's own arrival delay (median R ->
 next pulse; so a detector that marks the pulse later is not penalised), and its cell runs half-way
 to the neighbouring expected pulses. Per detector, the share of cells with exactly one pulse
@@ -34,8 +35,9 @@ from _common import DATA
 ECG_CASES = (("100", "MLII"), ("03700181", "MCL1"))
 BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")   # annotation symbols that mark a heart beat (wfdb / MIT-BIH)
 MATCH_S = 0.15
-CASES = (("a103l", "II", "PLETH"), ("03700181", "MCL1", "ABP"),
-         ("multi-segment/041s/041s", "III", "PLETH"), ("multi-segment/041s/041s", "III", "ABP"))
+CASES = (("a103l", "II", "PLETH", 1), ("03700181", "MCL1", "ABP", 1),
+         ("multi-segment/041s/041s", "III", "PLETH", 1), ("multi-segment/041s/041s", "III", "ABP", 1),
+         ("a103l", "II", "PLETH", -1), ("03700181", "MCL1", "ABP", -1))   # -1: the pulse wave sign-inverted
 
 
 def pulse_delay_s(pulses_s: np.ndarray, r_s: np.ndarray) -> float:
@@ -136,16 +138,18 @@ def main() -> int:
               for d in ("relu", "upstroke")}
     shipped = f"tokenizer {getattr(c, 'pulse_detector', 'relu')}"
     print(f"# ppg-tiny ({enc.model_id}) uses the {shipped}")
-    print(f"{'record / pulse channel':<26} | {'detector':<22} | exactly one | none  | two+  | beats")
-    for name, ecg_ch, pulse_ch in CASES:
+    print(f"{'record / pulse channel':<29} | {'detector':<22} | exactly one | none  | two+  | beats")
+    for name, ecg_ch, pulse_ch, sign in CASES:
         rec = biosig.read(str(DATA / "wfdb" / name))
         fs = rec.fs_hz
         ecg = np.nan_to_num(rec.samples[rec.channels.index(ecg_ch)].astype(np.float64))
-        pulse = np.nan_to_num(rec.samples[rec.channels.index(pulse_ch)].astype(np.float64))
+        pulse = sign * np.nan_to_num(rec.samples[rec.channels.index(pulse_ch)].astype(np.float64))
+        label = name.split("/")[-1] + " " + pulse_ch + (" inverted" if sign < 0 else "")
         r_s = detect_beats(ecg, fs, "ecg")[0] / fs
         toks = {k: tokenizer_pulses(enc, pulse, fs, "ppg", f) for k, f in fronts.items()}
         span_s = toks[shipped][1]
         one = rec.select([pulse_ch]).replace(modality="ppg")
+        one = one.replace(samples=sign * one.samples)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nk_s = detect_events(one, "ppg", 0) / fs
@@ -155,16 +159,16 @@ def main() -> int:
         for det, p in found.items():
             c = interval_counts(p, r_s, span_s, pulse_delay_s(p, r_s))
             shares[det] = float(np.mean(c == 1)) if len(c) else float("nan")
-            print(f"{name.split('/')[-1] + ' / ' + pulse_ch:<26} | {det:<22} | {shares[det]:11.3f} | "
+            print(f"{label:<29} | {det:<22} | {shares[det]:11.3f} | "
                   f"{np.mean(c == 0):.3f} | {np.mean(c >= 2):.3f} | {len(c)}")
-        summary.append((name.split("/")[-1] + " " + pulse_ch + " one/beat", shares))
+        summary.append((label + " one/beat", shares))
     print()
-    print(f"{'score':<26} | {'NeuroKit2':>9} | {'biosig':>9} | ratio | {'tokenizer':>9} | ratio | {'upstroke':>9} | ratio")
+    print(f"{'score':<30} | {'NeuroKit2':>9} | {'biosig':>9} | ratio | {'tokenizer':>9} | ratio | {'upstroke':>9} | ratio")
     for label, s in summary:
         b = s["NeuroKit2 (baseline)"]
         tok = s.get("beat tokenizer (graph)", s.get("tokenizer relu"))
         up = s.get("tokenizer upstroke")
-        print(f"{label:<26} | {b:9.3f} | {s['biosig detect_beats']:9.3f} | {s['biosig detect_beats'] / b:5.2f} | "
+        print(f"{label:<30} | {b:9.3f} | {s['biosig detect_beats']:9.3f} | {s['biosig detect_beats'] / b:5.2f} | "
               f"{tok:9.3f} | {tok / b:5.2f} | " + (f"{up:9.3f} | {up / b:5.2f}" if up is not None else "      - |     -"))
     return 0
 

@@ -50,6 +50,8 @@ Tasks
   Not in the default ``--tasks``.
 
 Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio spiro spiro-pattern] [--data DIR] [--jobs N] [--json out.json]``.
+``--invert all|half`` sign-inverts every ECG / PPG record (or a random half) before any row sees it: the
+polarity robustness of the model next to its baselines, on the same folds.
 The features of every row are computed in ``--jobs`` worker processes (default: the CPUs this
 process may use; ``probe_parallel.py``), one torch thread each, so the numbers do not depend on N.
 The real sets are read by ``probe_data.py`` (rows it cannot use are listed under the table), the synthetic
@@ -97,6 +99,18 @@ def load_task(task: str, call_center_only: bool = False, data_dir: pathlib.Path 
     else:
         return (*_load_synthetic(task, lung_seed), "")
     return s.records, s.y, s.groups, desc, s.skipped_text()
+
+
+INVERTIBLE = ("ecg", "ppg")   # task prefixes whose records --invert may sign-flip
+INVERT_TEXT = {"all": "EVERY record sign-inverted", "half": "a random half of the records sign-inverted"}
+
+
+def invert_records(records: list, how: str, seed: int = 0) -> list:
+    """The records with their samples negated: ``all`` of them, or a random ``half`` (``seed``): an
+    inverted lead (ECG electrode swap, a downward lead such as MCL1) or a PPG front end that reports
+    absorbance rather than transmitted light. The labels, folds and every row are unchanged."""
+    flip = np.ones(len(records), bool) if how == "all" else np.random.default_rng(seed).random(len(records)) < 0.5
+    return [r.replace(samples=-r.samples) if f else r for r, f in zip(records, flip)]
 
 
 def _load_synthetic(task: str, lung_seed: int = 600_000):
@@ -156,6 +170,8 @@ def run_task(task: str, args) -> dict:
     from probe_parallel import FeatureSpec, all_features
     t0 = time.perf_counter()
     records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data, args.lung_seed)
+    if args.invert != "none":
+        records, desc = invert_records(records, args.invert, args.seed), f"{desc}; {INVERT_TEXT[args.invert]}"
     model, handcrafted = TASKS[task]
     model = getattr(args, f"{task.split('-')[0]}_model") or model
     enc = encoders.load(model)
@@ -232,6 +248,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--lung-seed", type=int, default=600_000, metavar="S",
                     help="audio-lung-syn: first record seed (default 600000; the auscultation pretraining records "
                          "are 50000+, audio_pretext's held-out ones 550000+): another value draws another record set")
+    ap.add_argument("--invert", choices=("none", "all", "half"), default="none",
+                    help="ECG / PPG tasks: sign-invert every record (all) or a random half (seed --seed), the same "
+                         "records for every row: how much an inverted lead or pulse wave costs (default none)")
     ap.add_argument("--random-seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
@@ -248,6 +267,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="the folder holding cinc2017/ and cough/ (default ../shared/data); a larger set with "
                          "the same layout works, rows that cannot be used are listed under the table")
     args = ap.parse_args(argv)
+    if args.invert != "none" and any(not t.startswith(INVERTIBLE) for t in args.tasks):
+        ap.error("--invert applies to the ECG and PPG tasks only; drop it or use --tasks "
+                 + " ".join(t for t in TASKS if t.startswith(INVERTIBLE)))
     if args.jobs is not None and args.jobs < 1:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
     from probe_parallel import default_jobs

@@ -36,6 +36,9 @@ def test_benchmark_runs_on_real_records(capsys):
     row = next(ln for ln in out.splitlines() if ln.startswith("a103l PLETH one/beat"))
     shares = [float(v) for v in row.split("|")[1:] if "." in v]
     assert len(shares) == 7 and shares[1] > 0.9 and shares[5] > shares[3]   # biosig 0.973; upstroke 0.934 > relu 0.892
+    inv = next(ln for ln in out.splitlines() if ln.startswith("a103l PLETH inverted one/beat"))
+    inv_shares = [float(v) for v in inv.split("|")[1:] if "." in v]
+    assert inv_shares[1] > 0.9 and inv_shares[5] > 0.85        # upside down: biosig 0.970, upstroke 0.902
     f1 = [float(v) for v in next(ln for ln in out.splitlines() if ln.startswith("100 MLII F1")).split("|")[1:]
           if "." in v]
     assert min(f1[0], f1[1], f1[3]) > 0.99               # MIT-BIH 100 against its annotations: 1.000
