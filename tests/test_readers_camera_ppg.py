@@ -89,3 +89,18 @@ def test_welltory_pulses_agree_between_neurokit2_and_biosig():
             nk = len(detect_events(rec, "ppg", 0))
         ratios.append(nk / max(1, len(detect_beats(np.nan_to_num(rec.samples[0].astype(np.float64)), rec.fs_hz, "ppg")[0])))
     assert np.median(ratios) > 0.9 and sum(r > 0.85 for r in ratios) >= 8, np.round(ratios, 2)
+
+
+def test_a_clipped_red_channel_is_reported(tmp_path, caplog):
+    t_ms = np.arange(0, 10000, 33).astype(float)
+    g = 100 + 5 * np.sin(2 * np.pi * 1.2 * t_ms / 1000)
+    _write(tmp_path / "sat.csv", t_ms, np.full(len(t_ms), 255.0), g=g)
+    with caplog.at_level("WARNING"):
+        rec = read(tmp_path / "sat.csv")
+    assert rec.metadata["red_clipped_fraction"] == 1.0
+    assert "red channel is clipped (0 or 255) in 100 % of the frames" in caplog.text
+    caplog.clear()
+    _write(tmp_path / "ok.csv", t_ms, 200 + g / 50)
+    with caplog.at_level("WARNING"):
+        assert read(tmp_path / "ok.csv").metadata["red_clipped_fraction"] == 0.0
+    assert "clipped" not in caplog.text
