@@ -143,13 +143,13 @@ def main() -> int:
         rec = biosig.read(str(DATA / "wfdb" / name))
         fs = rec.fs_hz
         ecg = np.nan_to_num(rec.samples[rec.channels.index(ecg_ch)].astype(np.float64))
-        pulse = sign * np.nan_to_num(rec.samples[rec.channels.index(pulse_ch)].astype(np.float64))
+        one = rec.select([pulse_ch])
+        one = one.replace(modality="ppg", samples=sign * one.samples)   # the pulse channel, as every detector sees it
+        pulse = np.nan_to_num(one.samples[0].astype(np.float64))
         label = name.split("/")[-1] + " " + pulse_ch + (" inverted" if sign < 0 else "")
         r_s = detect_beats(ecg, fs, "ecg")[0] / fs
         toks = {k: tokenizer_pulses(enc, pulse, fs, "ppg", f) for k, f in fronts.items()}
         span_s = toks[shipped][1]
-        one = rec.select([pulse_ch]).replace(modality="ppg")
-        one = one.replace(samples=sign * one.samples)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nk_s = detect_events(one, "ppg", 0) / fs

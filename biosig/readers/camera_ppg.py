@@ -12,8 +12,8 @@ NeuroKit2's and biosig's pulse detectors and the PPG encoders expect (on the 21 
 recordings NeuroKit2 found 37-82 % of biosig's pulses in the raw intensity and 95-103 % in ``-R``);
 ``G`` and ``B`` stay as recorded. A red channel clipped at 0 or 255 in most frames (a finger that
 lets too much flash through) holds no pulse: the reader says so in a warning and in
-``metadata["red_clipped_fraction"]`` rather than choosing another channel behind the user's back. Original frame times are kept in ``metadata["n_frames"]`` /
-``metadata["irregular_fs_hz"]``.
+``metadata["red_clipped_fraction"]`` rather than choosing another channel behind the user's back.
+Original frame times are kept in ``metadata["n_frames"]`` / ``metadata["irregular_fs_hz"]``.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("time", "r", "g", "b")
 MAX_GAP_S = 0.5
-SATURATED_WARN = 0.5   # warn when the red channel is clipped in more than half of the frames
+CLIPPED_WARN = 0.5   # warn when the red channel is clipped in more than half of the frames
 
 
 def is_camera_ppg_csv(path) -> bool:
@@ -70,10 +70,10 @@ def read_camera_ppg_csv(path) -> Record:
         raise ReadError(path, f"non-numeric time/R/G/B values ({type(exc).__name__})") from None
     if not np.isfinite(t).all() or np.any(np.diff(t) <= 0):
         raise ReadError(path, "the 'time' column must increase strictly (frame times in ms)")
-    saturated = float(np.mean((x[0] >= 255.0) | (x[0] <= 0.0)))
-    if saturated > SATURATED_WARN:
+    clipped = float(np.mean((x[0] >= 255.0) | (x[0] <= 0.0)))
+    if clipped > CLIPPED_WARN:
         log.warning("%s: the red channel is clipped (0 or 255) in %.0f %% of the frames, so channel PPG holds "
-                    "little or no pulse; G or B may carry it (select it with the channel name)", path, 100 * saturated)
+                    "little or no pulse; G or B may carry it (select it with the channel name)", path, 100 * clipped)
     raw_fs = 1.0 / float(np.median(np.diff(t)))
     fs_hz = float(max(1, round(raw_fs)))
     y = uniform_resample(t - t[0], x, fs_hz)
@@ -82,4 +82,4 @@ def read_camera_ppg_csv(path) -> Record:
                   units=("a.u.",) * 3, modality="ppg",
                   metadata={"source": str(path), "format": "camera-ppg-csv", "n_frames": int(len(t)),
                             "irregular_fs_hz": round(raw_fs, 3), "ppg_from": "-R (red intensity, sign-inverted)",
-                            "red_clipped_fraction": round(saturated, 4)})
+                            "red_clipped_fraction": round(clipped, 4)})
