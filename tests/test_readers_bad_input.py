@@ -134,7 +134,23 @@ def test_non_numeric_csv(tmp_path):
 def test_csv_without_time_column(tmp_path):
     bad = tmp_path / "no_time.csv"
     bad.write_text("a,b\n1,2\n3,4\n")
-    assert "'t_s'" in _problem(bad)
+    assert "time column" in _problem(bad) and "t_s" in _problem(bad)
+
+
+def test_csv_time_column_without_a_unit_or_twice(tmp_path):
+    """A bare 'time' could be seconds or milliseconds (a 1000-fold error in the rate): refused
+    with the names that are read; two time columns are refused rather than one read as a channel."""
+    bare = tmp_path / "bare.csv"
+    bare.write_text("time,ppg\n0,1\n10,2\n20,3\n")
+    problem = _problem(bare)
+    assert "time_ms" in problem and "time_s" in problem
+    two = tmp_path / "two.parquet"
+    import polars as pl
+    pl.DataFrame({"t_s": [0.0, 0.01, 0.02], "time_ms": [0.0, 10.0, 20.0], "ppg": [1.0, 2.0, 3.0]}).write_parquet(two)
+    assert "2 time columns (t_s, time_ms)" in _problem(two)
+    text = tmp_path / "text_time.csv"
+    text.write_text("time_s,ppg\n0:00,1\n0:01,2\n")
+    assert "'time_s' is not numeric" in _problem(text)
 
 
 def test_csv_time_not_increasing(tmp_path):

@@ -167,6 +167,26 @@ def test_parquet_with_t_s_column(tmp_path):
     np.testing.assert_allclose(rec.samples[0], df["RESP"].to_numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("header, scale", [("time_s", 1.0), ("Time (s)", 1.0), ("time_ms", 1000.0),
+                                           ("timestamp_ms", 1000.0), ("t [ms]", 1000.0)])
+def test_csv_time_column_named_with_its_unit(tmp_path, header, scale):
+    """Exports name their time column in many ways; one whose name carries s or ms is read (ms
+    converted), found by discover, and gives the same record as the t_s convention."""
+    t = np.arange(300) / 100.0
+    x = np.sin(2 * np.pi * 1.2 * t)
+    ref = tmp_path / "ref.csv"
+    ref.write_text("t_s,PLETH\n" + "".join(f"{ti:.4f},{v:.6f}\n" for ti, v in zip(t, x)))
+    sub = tmp_path / "in"
+    sub.mkdir()
+    path = sub / "export.csv"
+    path.write_text(f'"{header}",PLETH\n' + "".join(f"{ti * scale:.4f},{v:.6f}\n" for ti, v in zip(t, x)))
+    assert detect_format(path) == "csv" and discover([sub]) == [str(path)]
+    rec, want = read(path), read(ref)
+    assert rec.fs_hz == want.fs_hz == 100.0 and rec.channels == ("PLETH",) and rec.modality == "ppg"
+    assert rec.times_s is None
+    np.testing.assert_array_equal(rec.samples, want.samples)
+
+
 def test_extensionless_csv_and_marker_csv_sniffed(tmp_path):
     (tmp_path / "data").write_text("t_s,ECG\n0,1\n0.5,2\n1.0,3\n")
     assert detect_format(tmp_path / "data") == "csv" and read(tmp_path / "data").fs_hz == 2.0

@@ -9,7 +9,8 @@ EDF / EDF+ / BDF       ``.edf``, ``.bdf``, ``.rec`` or an EDF header (pyedflib)
 audio                  ``.wav``, ``.flac``, ``.mp3``, ``.ogg``, ``.aiff`` (soundfile; audioread)
 marker CSV             ``"Frame";"Timestamp";"x";"y";"z"`` header (:mod:`.markers`)
 spirometry CSV         ``t_s,volume_ml`` header (modality ``spiro``, unit ``mL``)
-table                  CSV or Parquet with a ``t_s`` column (:mod:`.tables`)
+table                  CSV or Parquet with one time column, ``t_s`` or another whose name
+                       carries its unit (``time_s``, ``t_ms``, ``time (s)``; :mod:`.tables`)
 =====================  =====================================================================
 
 Every problem with the file raises :class:`biosig.errors.ReadError` naming the path.
@@ -31,7 +32,7 @@ from biosig.readers.discover import (EDF_EXTENSIONS, PARQUET_EXTENSIONS, WFDB_CO
 from biosig.readers.markers import (group_sessions, is_marker_csv, read_marker_csv,
                                     read_marker_session)
 from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
-from biosig.readers.tables import csv_columns, first_line, read_csv, read_parquet
+from biosig.readers.tables import TIME_COLUMN_HELP, csv_columns, first_line, is_table, read_csv, read_parquet
 from biosig.readers.edf_format import read_edf
 from biosig.readers.wfdb_format import read_wfdb
 from biosig.record import Annotations, Record
@@ -45,7 +46,7 @@ __all__ = ["read", "discover", "detect_format", "FORMATS", "read_marker_csv", "r
 FORMATS = ("wfdb", "edf", "audio", "marker-csv", "csv", "parquet", "camera-ppg-csv")
 FORMATS = FORMATS + ("vxp", "surrogate-csv")  # Varian RPM exports, unit-labelled 1-D surrogate CSV
 _ACCEPTED = ("WFDB (.hea/.dat/.mat), EDF (.edf/.bdf), audio (.wav/.flac/.mp3/.ogg), marker CSV, "
-             "CSV or Parquet with a 't_s' column")
+             "CSV or Parquet with one time column (t_s, time_ms, ...)")
 
 
 def _sniff(path: pathlib.Path) -> str | None:
@@ -67,7 +68,7 @@ def _sniff(path: pathlib.Path) -> str | None:
         return "vxp"
     if is_surrogate_csv(path):
         return "surrogate-csv"
-    if "t_s" in csv_columns(path):
+    if is_table(csv_columns(path)):
         return "csv"
     from biosig.readers.camera_ppg import is_camera_ppg_csv
     if is_camera_ppg_csv(path):
@@ -117,7 +118,8 @@ def detect_format(path) -> str:
     if suffix in (".csv", ".tsv", ".txt"):
         line = first_line(path).strip()
         raise ReadError(path, f"first line {line[:80]!r} is neither a marker CSV "
-                              "(\"Frame\";\"Timestamp\";\"x\";\"y\";\"z\") nor a table with a 't_s' column")
+                              "(\"Frame\";\"Timestamp\";\"x\";\"y\";\"z\") nor a table with one time column "
+                              f"({TIME_COLUMN_HELP})")
     raise ReadError(path, f"unknown format (extension {suffix or 'none'!r}); accepted: {_ACCEPTED}")
 
 

@@ -6,7 +6,7 @@ Rules
   (``.atr``, ``.qrs``, ...) beside a header are not records; neither are the segment headers
   (nor the layout header) of a multi-segment record, which is represented by its top header.
 - Audio (``.wav``, ``.flac``, ``.mp3``, ...), EDF, Parquet and the CSVs :func:`biosig.read`
-  accepts (marker, spirometry, any table with a ``t_s`` column) are records. Other files found
+  accepts (marker, spirometry, any table with one time column) are records. Other files found
   in folders (``REFERENCE.csv``, ``metadata.json``, ``LICENSE``) are skipped.
 - A text file listing records (``RECORDS`` as on PhysioNet, or ``*.txt``/``*.lst``/``*.list``
   whose lines all name existing files or records) is expanded line by line, paths relative to
@@ -23,7 +23,7 @@ from typing import Iterable
 
 from biosig.readers.audio import AUDIO_EXTENSIONS
 from biosig.readers.markers import is_marker_csv
-from biosig.readers.tables import TIME_COLUMN, csv_columns
+from biosig.readers.tables import csv_columns, is_table
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _is_table_csv(path: pathlib.Path) -> bool:
     if not os.access(path, os.R_OK):
         return True  # kept, so that biosig.read reports "permission denied" rather than a silent skip
     from biosig.readers.camera_ppg import is_camera_ppg_csv
-    return is_marker_csv(path) or TIME_COLUMN in csv_columns(path) or is_camera_ppg_csv(path)
+    return is_marker_csv(path) or is_table(csv_columns(path)) or is_camera_ppg_csv(path)
 
 
 def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path]) -> bool:

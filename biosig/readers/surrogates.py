@@ -24,10 +24,11 @@ import re
 import numpy as np
 
 from biosig.errors import ReadError
+from biosig.readers.tables import TIME_COLUMN_RE
 from biosig.record import Record
 
 VXP_SUFFIXES = (".vxp",)
-_TIME_RE = re.compile(r"^\s*(t|time|timestamp)\s*(_|\(|\[)?\s*(s|ms)\s*[)\]]?\s*$", re.IGNORECASE)
+_TIME_RE = TIME_COLUMN_RE   # the same time columns as every table
 _AMP_RE = re.compile(r"^\s*(.+?)\s*(?:_|\(|\[)\s*(mm|cm)\s*[)\]]?\s*$", re.IGNORECASE)
 _VALID_NAMES = ("valid", "validity", "valid_flag", "validflag")
 _TO_MM = {"mm": 1.0, "cm": 10.0}

@@ -1,8 +1,11 @@
-"""Tabular signals: spirometry volume-time CSV and generic CSV/Parquet with a ``t_s`` column.
+"""Tabular signals: spirometry volume-time CSV and generic CSV/Parquet with a time column.
 
 Conventions shared with :mod:`biosig.writers`:
 
-- a ``t_s`` column holds sample times in seconds; every other column is a channel;
+- a ``t_s`` column holds sample times in seconds; every other column is a channel. Other
+  exports are read as well when their one time column names its unit (:data:`TIME_COLUMN_RE`:
+  ``time_s``, ``time (s)``, ``t_ms``, ``time_ms``, ``Time [ms]``, ...; milliseconds are
+  converted to seconds). A bare ``time`` column is refused with a message: its unit is a guess;
 - a CSV column named ``"MLII [mV]"`` is channel ``MLII`` in unit ``mV``;
 - Parquet files written by biosig carry a ``biosig`` JSON entry in the schema metadata with
   ``fs_hz``, ``units``, ``modality`` and ``start_time``, which the reader restores;
@@ -31,6 +34,10 @@ from biosig.record import Record
 log = logging.getLogger(__name__)
 
 TIME_COLUMN = "t_s"
+#: A time column whose name carries its unit (s or ms): ``t_s``, ``time_s``, ``time (s)``, ``t_ms``,
+#: ``time_ms``, ``timestamp_ms``, ``Time [ms]``. A bare ``time`` is not one: seconds or milliseconds?
+TIME_COLUMN_RE = re.compile(r"^\s*(t|time|timestamp)\s*(_|\(|\[)?\s*(s|ms)\s*[)\]]?\s*$", re.IGNORECASE)
+TIME_COLUMN_HELP = "t_s, time_s, 'time (s)', t_ms, time_ms or 'time [ms]'"
 PARQUET_META_KEY = b"biosig"
 _UNIT_RE = re.compile(r"^(.*\S)\s*\[([^\[\]]*)\]$")
 #: Columns whose name carries a unit suffix that names the modality (``volume_ml``).
@@ -53,9 +60,25 @@ def csv_columns(path) -> list[str]:
     return [c.strip().strip('"').strip() for c in line.split(",")] if line else []
 
 
+def time_columns(columns) -> list[str]:
+    """The columns that name a time in s or ms (:data:`TIME_COLUMN_RE`), in order."""
+    return [c for c in columns if TIME_COLUMN_RE.match(c)]
+
+
+def is_table(columns) -> bool:
+    """A generic table: exactly one time column."""
+    return len(time_columns(columns)) == 1
+
+
+def time_scale_s(column: str) -> float:
+    """Seconds per unit of a time column (1 for s, 0.001 for ms)."""
+    return 1.0 if TIME_COLUMN_RE.match(column).group(3).lower() == "s" else 1e-3
+
+
 def is_spirometry_csv(path) -> bool:
-    cols = [c.lower() for c in csv_columns(path)]
-    return len(cols) >= 2 and cols[0] == TIME_COLUMN and ("volume_ml" in cols or "flow_l_s" in cols)
+    cols = csv_columns(path)
+    lower = [c.lower() for c in cols]
+    return len(cols) >= 2 and bool(TIME_COLUMN_RE.match(cols[0])) and ("volume_ml" in lower or "flow_l_s" in lower)
 
 
 def _split_unit(name: str) -> tuple[str, str]:
@@ -68,8 +91,7 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
 
     if df.height == 0:
         raise ReadError(path, "no data rows (empty table)")
-    if TIME_COLUMN not in df.columns:
-        raise ReadError(path, f"no {TIME_COLUMN!r} column; columns are {', '.join(df.columns) or '(none)'}")
+    df = _seconds_column(path, df)
     renamed, found_units = {}, []
     for col in df.columns:
         if col == TIME_COLUMN:
@@ -102,13 +124,33 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
     return rec
 
 
+def _seconds_column(path, df):
+    """``df`` with its one time column as ``t_s`` in seconds (a ``time_ms`` column is scaled)."""
+    import polars as pl
+
+    found = time_columns(df.columns)
+    if not found:
+        raise ReadError(path, f"no time column (name it with its unit: {TIME_COLUMN_HELP}); columns are "
+                              f"{', '.join(df.columns) or '(none)'}")
+    if len(found) > 1:
+        raise ReadError(path, f"{len(found)} time columns ({', '.join(found)}); keep one")
+    col = found[0]
+    if col == TIME_COLUMN:
+        return df
+    if not df.schema[col].is_numeric():
+        raise ReadError(path, f"column {col!r} is not numeric (type {df.schema[col]})")
+    scale = time_scale_s(col)
+    seconds = pl.col(col).cast(pl.Float64) * scale if scale != 1.0 else pl.col(col)
+    return df.with_columns(seconds.alias(col)).rename({col: TIME_COLUMN})
+
+
 def read_csv(path) -> Record:
-    """Read a CSV with a ``t_s`` column (generic table or spirometry volume-time)."""
+    """Read a CSV with a time column (generic table or spirometry volume-time)."""
     import polars as pl
 
     path = pathlib.Path(path)
     if path.stat().st_size == 0 or not first_line(path).strip():
-        raise ReadError(path, "empty file: expected a header line with a 't_s' column")
+        raise ReadError(path, f"empty file: expected a header line with a time column ({TIME_COLUMN_HELP})")
     try:
         df = pl.read_csv(path, infer_schema_length=10_000, null_values=["", "NA", "nan", "NaN"])
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
