@@ -113,44 +113,56 @@ def spirometry_features(rec) -> np.ndarray:
     return np.array([float(ind[c]) for c in SPIRO_COLUMNS])
 
 
-def random_encoder(model: str, seed: int = 0):
-    """The architecture of ``model`` (name or checkpoint dir) with random weights from ``seed``."""
+def random_encoder(model: str, seed: int = 0, window_s: float | None = None):
+    """The architecture of ``model`` (name or checkpoint dir) with random weights from ``seed``;
+    ``window_s`` overrides its embedding window (as ``embed --window-s``)."""
     import torch
 
     import encoders
     enc = encoders.load(model)
     torch.manual_seed(seed)
-    return encoders.Encoder(encoders.EncoderModel(enc.config).eval(), pipeline=enc.pipeline,
-                            meta={"model_id": f"{enc.config.name}-random-seed{seed}"})
+    out = encoders.Encoder(encoders.EncoderModel(enc.config).eval(), pipeline=enc.pipeline,
+                           meta={"model_id": f"{enc.config.name}-random-seed{seed}"})
+    out.window_s_override = window_s
+    return out
 
 
-def embedding_mean(enc, rec) -> np.ndarray:
-    """Record-level mean of the window embeddings of ``enc``."""
+def embedding_mean(enc, rec, min_quality: float = 0.0) -> np.ndarray:
+    """Record-level mean of the window embeddings of ``enc`` whose quality is at least
+    ``min_quality`` (as ``probe --min-quality`` keeps them); NaN when no window is left."""
     df = enc.embed(rec)
+    if min_quality > 0:
+        df = df.filter(df["quality"] >= min_quality)
+    if len(df) == 0:
+        return np.full(enc.config.dim, np.nan)
     return np.asarray(df["embedding"].to_list(), dtype=np.float64).mean(0)
 
 
-def embedding_features(enc, records, progress=None) -> np.ndarray:
+def embedding_features(enc, records, progress=None, min_quality: float = 0.0) -> np.ndarray:
     """(n_records, D) record-mean embeddings of ``enc``; ``progress`` is called after each record."""
     rows = []
     for r in records:
-        rows.append(embedding_mean(enc, r))
+        rows.append(embedding_mean(enc, r, min_quality))
         if progress is not None:
             progress()
     return np.stack(rows)
 
 
 def baseline_features(kind: str, records, model: str | None = None, seed: int = 0,
-                      modality: str | None = None, progress=None) -> np.ndarray:
+                      modality: str | None = None, progress=None, window_s: float | None = None,
+                      min_quality: float = 0.0) -> np.ndarray:
     """(n_records, F) features of ``kind`` (one of :data:`BASELINES`) for ``records``.
 
-    ``progress``: optional callable, called once after each record (long sets are not silent)."""
+    ``progress``: optional callable, called once after each record (long sets are not silent).
+    ``window_s`` and ``min_quality`` apply to ``random`` only: the embedding window (None: the
+    model's) and the windows kept, so that the random-weight row sees what the embeddings saw;
+    the handcrafted features are computed on whole records."""
     if kind not in BASELINES:
         raise EncoderError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
     if kind == "random":
         if model is None:
             raise EncoderError("--baseline random needs --model (the architecture to draw random weights for)")
-        return embedding_features(random_encoder(model, seed), records, progress)
+        return embedding_features(random_encoder(model, seed, window_s), records, progress, min_quality)
     fn = {"hrv": hrv_features, "mfcc": mfcc_features, "spirometry": spirometry_features,
           "ibi": lambda r: ibi_features(r, modality)}[kind]
     rows = []

@@ -243,7 +243,11 @@ def embed_command(args) -> int:
         return 2
     df = pl.concat(frames)
     from encoders.scoring.outputs import atomic_write_parquet
-    atomic_write_parquet(df, out)   # an interrupted write leaves the previous file, never half of one
+    from encoders.embeddings_file import embed_provenance, parquet_metadata
+    prov = embed_provenance(enc, args.model, random_weights=args.random_weights, window_s_given=args.window_s,
+                            read_options=opts, backend=backend)
+    # an interrupted write leaves the previous file, never half of one; its metadata says what made it
+    atomic_write_parquet(df, out, metadata=parquet_metadata(prov))
     print(f"{len(df)} windows from {len(frames)} recording{'' if len(frames) == 1 else 's'} -> {out} ({enc.model_id})"
           + (f"; {failed} recording(s) failed (see above)" if failed else ""))
     return 1 if failed else 0

@@ -57,7 +57,9 @@ def register(subparsers) -> None:
     q.add_argument("--combined", action="store_true",
                    help="with --baseline hrv|ibi|mfcc|spirometry: also probe the handcrafted features + the embeddings against "
                         "the handcrafted features alone (does the embedding add to HRV?), same folds, paired CI")
-    q.add_argument("--model", default=None, metavar="NAME|DIR", help="architecture for --baseline random")
+    q.add_argument("--model", default=None, metavar="NAME|DIR",
+                   help="architecture for --baseline random (default: the model that made the embeddings, as "
+                        "biosig embed records it in the file, on the same window grid)")
     q.add_argument("--random-seed", type=int, default=0, help="seed of the random weights (default 0)")
     q.add_argument("--group-column", default=None, metavar="COL",
                    help="label-table column with a group id (e.g. patient): stratified grouped folds")
@@ -129,24 +131,36 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     from biosig.errors import BiosigError
     from biosig.readers import read
     from encoders.baselines import baseline_features, impute_median
+    from encoders.embeddings_file import read_provenance
     from encoders.probe import compare, cv_folds, format_rows, record_key
-    if "random" in args.baseline and args.model is None:
-        raise BiosigError("--baseline random needs --model NAME|DIR (the architecture)")
+    prov = read_provenance(args.embeddings)   # what made the embeddings: model, window, read options
+    model = args.model or prov.get("model")
+    if "random" in args.baseline and model is None:
+        raise BiosigError(f"--baseline random needs --model NAME|DIR (the architecture): {args.embeddings} does "
+                          "not say which model made it (written before biosig embed recorded that)")
+    window_s = prov.get("window_s_given")
+    if "random" in args.baseline and args.model and prov.get("model") and \
+            args.model not in (prov["model"], prov.get("model_id")):
+        log.warning("--model %s: the embeddings were made by %s (%s); the random-weight row is %s's architecture",
+                    args.model, prov["model"], prov.get("model_id", "?"), args.model)
+    read_options = prov.get("read_options") or {}
     src = {}
     for s in emb["source"].to_list():
         src.setdefault(record_key(s), s)
     paths = [src[keys[i]] for i in kept]
     try:
-        records = [read(p) for p in paths]
+        records = [read(p, **read_options) for p in paths]
     except BiosigError as exc:
         raise BiosigError(f"--baseline needs the recordings behind the embeddings: {exc}") from None
+    except TypeError as exc:   # read options of a newer biosig than this one
+        raise BiosigError(f"{args.embeddings}: read options {read_options} are not understood here ({exc})") from None
     modality = records[0].modality if records else None
     ours = "embeddings"
     feats = {ours: X[kept]}
     for kind in args.baseline:
         progress = ProgressLog(f"probe --baseline {kind}", len(records), bar=True)
-        F = baseline_features(kind, records, model=args.model, seed=args.random_seed, modality=modality,
-                              progress=progress.update)
+        F = baseline_features(kind, records, model=model, seed=args.random_seed, modality=modality,
+                              progress=progress.update, window_s=window_s, min_quality=args.min_quality)
         progress.close()
         F, n_bad = impute_median(F)
         if n_bad:
@@ -164,7 +178,10 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
         print(json.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
         return 0
     kind = "stratified grouped" if groups is not None else "stratified"
-    print(f"{len(y)} records, classes {res[ours]['classes']}, {len(folds)}-fold {kind} CV; ours = {args.embeddings}")
+    made_by = f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''})" \
+        if prov.get("model_id") else ""
+    print(f"{len(y)} records, classes {res[ours]['classes']}, {len(folds)}-fold {kind} CV; "
+          f"ours = {args.embeddings}{made_by}")
     for row in format_rows(res, ours):
         print(row)
     for both, r in combined.items():

@@ -95,13 +95,14 @@ def atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path) -> None:
-    """``df.write_parquet`` through a temporary file and an atomic rename."""
+def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path, metadata: dict[str, str] | None = None) -> None:
+    """``df.write_parquet`` through a temporary file and an atomic rename; ``metadata`` goes into
+    the file's key-value metadata (key -> string value; ``pl.read_parquet_metadata`` reads it)."""
     path = pathlib.Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        df.write_parquet(tmp)
+        df.write_parquet(tmp, metadata=metadata)
         _honour_umask(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -1,0 +1,102 @@
+"""What made an embeddings file (encoders/embeddings_file.py): ``biosig embed`` records it, and
+``biosig probe`` uses it so that its baselines see the recordings as the embeddings did (the same
+model, window grid and read options). Real files, the real CLI, a shipped architecture."""
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from biosig.cli import main
+from encoders.embeddings_file import EMBED_META_KEY, read_provenance
+
+
+def _ecg_set(folder, n=8):
+    """``n`` synthetic ECG CSVs whose one channel has a name that says nothing ('ch1'): half at
+    55-69 bpm, half at 95-116 bpm; labels.csv beside them."""
+    from biosig.synthetic import simulate
+    folder.mkdir()
+    rows = ["record,label"]
+    for i in range(n):
+        fast = i % 2
+        rec = simulate("ecg", 22, seed=i, fs_hz=250.0, heart_rate_bpm=(95 + 3 * i) if fast else (55 + 2 * i))
+        t = np.arange(rec.n_samples) / rec.fs_hz
+        (folder / f"r{i}.csv").write_text("t_s,ch1\n" + "".join(f"{a:.4f},{b:.5f}\n" for a, b in zip(t, rec.samples[0])))
+        rows.append(f"r{i},{'fast' if fast else 'slow'}")
+    labels = folder.parent / "labels.csv"
+    labels.write_text("\n".join(rows) + "\n")
+    return labels
+
+
+def test_embed_records_what_made_the_file_and_probe_baselines_follow_it(tmp_path, capsys):
+    labels = _ecg_set(tmp_path / "ecg")
+    emb = tmp_path / "emb.parquet"
+    assert main(["embed", str(tmp_path / "ecg"), "--model", "ecg-tiny", "--random-weights", "--window-s", "5",
+                 "--channel", "ch1=ecg", "--out", str(emb)]) == 0
+    prov = read_provenance(emb)
+    assert prov["model"] == "ecg-tiny" and prov["model_id"].startswith("ecg-tiny") and prov["random_weights"] is True
+    assert prov["window_s"] == prov["window_s_given"] == 5.0 and prov["hop_s"] > 0
+    assert prov["read_options"] == {"channel_modalities": {"ch1": "ecg"}} and prov["backend"] == "torch"
+    capsys.readouterr()
+    # neither --model nor --channel: both come from the file. The embeddings ARE random weights
+    # seed 0 on 5 s windows, so the random-weight row must reproduce them; before, the row needed
+    # --model, used 10 s windows, and --baseline ibi could not read 'ch1' as an ECG at all.
+    assert main(["probe", "--embeddings", str(emb), "--labels", str(labels), "--label-column", "label",
+                 "--folds", "2", "--baseline", "random", "--baseline", "ibi", "--bootstrap", "50", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["random seed 0"]["auroc"]["value"] == pytest.approx(res["embeddings"]["auroc"]["value"], abs=1e-12)
+    assert res["random seed 0"]["diff"]["auroc"]["value"] == pytest.approx(0.0, abs=1e-12)
+    assert res["ibi"]["auroc"]["value"] > 0.9                      # heart rate separates the classes
+    from biosig.readers import read
+    from encoders.baselines import baseline_features
+    df = pl.read_parquet(emb)
+    recs = [read(tmp_path / "ecg" / f"r{i}.csv", channel_modalities={"ch1": "ecg"}) for i in range(8)]
+    ours = np.stack([np.mean(df.filter(pl.col("source").str.ends_with(f"r{i}.csv"))["embedding"].to_list(), axis=0)
+                     for i in range(8)])
+    np.testing.assert_allclose(baseline_features("random", recs, model="ecg-tiny", window_s=5.0), ours, atol=1e-5)
+    ten = baseline_features("random", recs, model="ecg-tiny")     # the model's own 10 s window: not the same
+    assert np.abs(ten - ours).max() > 1e-3
+    # the text report names the model that made the embeddings
+    assert main(["probe", "--embeddings", str(emb), "--labels", str(labels), "--label-column", "label",
+                 "--folds", "2", "--baseline", "ibi", "--bootstrap", "20"]) == 0
+    assert f"ours = {emb} ({prov['model_id']}, random weights)" in capsys.readouterr().out
+
+
+def test_random_row_keeps_the_windows_probe_keeps():
+    """``--min-quality`` drops low-quality windows from the embeddings; the random-weight row
+    averages the same windows (quality is the pipeline's, the same for both)."""
+    from biosig.synthetic import simulate
+    from encoders.baselines import embedding_mean, random_encoder
+    rec = simulate("ecg", 60, seed=3, fs_hz=250.0)
+    x = rec.samples.copy()
+    x[0, 5000:9000] = np.random.default_rng(0).standard_normal(4000) * 3.0   # 16 s of noise
+    rec = rec.replace(samples=x)
+    enc = random_encoder("ecg-tiny", 0)
+    df = enc.embed(rec)
+    q = np.asarray(df["quality"].to_list())
+    assert q.min() < q.max()                                        # the noise shows in the quality
+    cut = float(np.median(q))
+    want = np.asarray(df.filter(pl.col("quality") >= cut)["embedding"].to_list(), np.float64).mean(0)
+    np.testing.assert_allclose(embedding_mean(enc, rec, min_quality=cut), want, rtol=1e-6, atol=1e-7)
+    assert np.isnan(embedding_mean(enc, rec, min_quality=float(q.max()) + 1e-3)).all()
+
+
+def test_files_without_provenance(tmp_path, capsys, caplog):
+    """Files written before provenance existed (or by other tools): the old behaviour, one line
+    saying what is missing; unreadable provenance is ignored with a warning."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("record,label\n" + "".join(f"r{i},{i % 2}\n" for i in range(8)))
+    emb = tmp_path / "plain.parquet"
+    frame = pl.DataFrame({"source": [f"r{i}.csv" for i in range(8)],
+                          "embedding": [[float(i % 2), float(i)] for i in range(8)]})
+    frame.write_parquet(emb)
+    assert read_provenance(emb) == {}
+    assert main(["probe", "--embeddings", str(emb), "--labels", str(labels), "--label-column", "label",
+                 "--folds", "2", "--baseline", "random"]) == 2
+    err = capsys.readouterr().err
+    assert "--baseline random needs --model" in err and "does not say which model" in err
+    bad = tmp_path / "bad.parquet"
+    frame.write_parquet(bad, metadata={EMBED_META_KEY: "{not json"})
+    with caplog.at_level("WARNING"):
+        assert read_provenance(bad) == {}
+    assert "not JSON" in caplog.text
