@@ -114,17 +114,42 @@ def spirometry_features(rec) -> np.ndarray:
 
 
 def random_encoder(model: str, seed: int = 0, window_s: float | None = None):
-    """The architecture of ``model`` (name or checkpoint dir) with random weights from ``seed``;
-    ``window_s`` overrides its embedding window (as ``embed --window-s``)."""
+    """The architecture of ``model`` (name, checkpoint dir, or an exported ``.onnx`` / ``.plan``
+    whose graph carries biosig's metadata) with random weights from ``seed``; ``window_s``
+    overrides its embedding window (as ``embed --window-s``)."""
     import torch
 
     import encoders
-    enc = encoders.load(model)
+    config, pipeline = _architecture(model)
     torch.manual_seed(seed)
-    out = encoders.Encoder(encoders.EncoderModel(enc.config).eval(), pipeline=enc.pipeline,
-                           meta={"model_id": f"{enc.config.name}-random-seed{seed}"})
+    out = encoders.Encoder(encoders.EncoderModel(config).eval(), pipeline=pipeline,
+                           meta={"model_id": f"{config.name}-random-seed{seed}"})
     out.window_s_override = window_s
     return out
+
+
+def _architecture(model: str):
+    """(EncoderConfig, full Pipeline) of a shipped name, checkpoint dir or exported file."""
+    import pathlib
+
+    import encoders
+    path = pathlib.Path(str(model)).expanduser()
+    if path.suffix.lower() not in (".onnx", ".plan"):
+        enc = encoders.load(model)
+        return enc.config, enc.pipeline
+    import dataclasses
+    import json
+
+    from biosig.pipeline import Pipeline
+    from encoders.config import EncoderConfig
+    from encoders.inference import exported_metadata
+    meta = exported_metadata(path)
+    if "pipeline" not in meta:
+        raise EncoderError(f"{path} does not carry its full preprocessing pipeline (exported by an older "
+                           "biosig); name the model or its checkpoint directory instead")
+    config = EncoderConfig.from_dict({k: v for k, v in meta["model_config"].items()
+                                      if k in {f.name for f in dataclasses.fields(EncoderConfig)}})
+    return config, Pipeline.from_json(json.dumps(meta["pipeline"]))
 
 
 def embedding_mean(enc, rec, min_quality: float = 0.0) -> np.ndarray:

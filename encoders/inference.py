@@ -155,12 +155,7 @@ def open_model(source, backend: str = "auto", *, device: str | None = None, prec
         raise EncoderError(f"--backend torch needs a model name or checkpoint directory, not {path}; "
                            "use --backend onnxruntime, tensorrt or auto for exported files")
     graph = path.with_suffix(".onnx")
-    if not path.is_file():
-        raise EncoderError(f"model file {path} does not exist")
-    if not graph.is_file():
-        raise EncoderError(f"{path} carries no metadata; the preprocessing is read from the graph it was "
-                           f"built from, expected at {graph}")
-    meta = _metadata(graph)
+    meta = exported_metadata(path)
     if suffix == ".onnx" and backend == "tensorrt":
         path = path.with_suffix(".plan")
         if not path.is_file():
@@ -174,6 +169,19 @@ def open_model(source, backend: str = "auto", *, device: str | None = None, prec
     return InferenceModel(str(meta["model_id"]), config,
                           Pipeline.from_json(json.dumps(meta["pipeline_outside"])), be,
                           train_window_s=train_window_s)
+
+
+def exported_metadata(path) -> dict:
+    """The biosig metadata of an exported model: of ``path`` itself, or for a ``.plan`` engine of
+    the ``.onnx`` graph it was built from (beside it)."""
+    path = pathlib.Path(str(path)).expanduser()
+    graph = path.with_suffix(".onnx")
+    if not path.is_file():
+        raise EncoderError(f"model file {path} does not exist")
+    if not graph.is_file():
+        raise EncoderError(f"{path} carries no metadata; the preprocessing is read from the graph it was "
+                           f"built from, expected at {graph}")
+    return _metadata(graph)
 
 
 def _metadata(graph: pathlib.Path) -> dict:

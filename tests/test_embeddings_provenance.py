@@ -100,3 +100,21 @@ def test_files_without_provenance(tmp_path, capsys, caplog):
     with caplog.at_level("WARNING"):
         assert read_provenance(bad) == {}
     assert "not JSON" in caplog.text
+
+
+def test_random_weights_for_an_exported_model(tmp_path):
+    """Embeddings made by an exported graph record its path; the random-weight row is then the
+    architecture and full pipeline in the graph's metadata: the same as the shipped model's."""
+    from biosig.synthetic import simulate
+    from encoders.baselines import embedding_mean, random_encoder
+    from encoders.export import export_onnx
+    import encoders
+    onnx = tmp_path / "ppg.onnx"
+    export_onnx(encoders.load("ppg-tiny"), onnx)
+    rec = simulate("ppg", 30, seed=1, fs_hz=100.0)
+    a, b = random_encoder(str(onnx), 2), random_encoder("ppg-tiny", 2)
+    assert a.config == b.config and a.pipeline.hash == b.pipeline.hash
+    np.testing.assert_array_equal(embedding_mean(a, rec), embedding_mean(b, rec))
+    from encoders.errors import EncoderError
+    with pytest.raises(EncoderError, match="does not exist"):
+        random_encoder(str(tmp_path / "missing.onnx"))
