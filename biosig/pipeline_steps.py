@@ -288,3 +288,20 @@ register(StepSpec("logmel", LOGMEL_PARAMS, logmel_offline,
 register(StepSpec("flow_volume", FLOW_VOLUME_PARAMS, flow_volume_offline,
                   lambda p, fs, c, names: FlowVolumeStream(p, fs, c),
                   doc="spirogram: monotonic volume and flow by differencing; flow-volume curve in metadata"))
+
+
+# ---------------------------------------------------------------------------------- ECG polarity
+from biosig.polarity import POLARITY_PARAMS, PolarityStream, polarity_block  # noqa: E402
+
+
+def _polarity_offline(rec: Record, p: dict) -> Record:
+    x, signs = polarity_block(rec.samples, rec.fs_hz, p["window_s"])
+    flipped = [name for name, s in zip(rec.channels, signs) if s < 0]
+    meta = dict(rec.metadata, polarity_flipped=flipped) if flipped else rec.metadata
+    return rec.replace(samples=x, metadata=meta)
+
+
+register(StepSpec("polarity", POLARITY_PARAMS, _polarity_offline,
+                  lambda p, fs, c, names: PolarityStream(p, fs, c),
+                  doc="turn an upside-down ECG lead upright (NeuroKit2's ecg_invert rule on 2 s windows; "
+                      "offline per record, in a stream over the last history_s)"))

@@ -91,17 +91,21 @@ def load(name_or_dir, pretrained: bool = True):
 
     ``pretrained=False`` builds the architecture of ``name_or_dir`` (the checkpoint's config where
     one exists, else the registered one) with random weights (seeded, so still deterministic) and
-    the modality's default pipeline.
+    the checkpoint's pipeline (the modality's default one for a bare architecture name), so that a
+    random-weight baseline sees its input exactly as the trained model does.
     """
     from encoders.embed import Encoder  # checkpoint -> embed, never the other way (encoders.weights)
     if not pretrained:
         torch.manual_seed(0)
-        try:   # a shipped model or checkpoint: its own architecture (e.g. the beat tokenizer)
+        pipe = None
+        try:   # a shipped model or checkpoint: its own architecture (e.g. the beat tokenizer) and pipeline
             d = resolve(name_or_dir)
             config = EncoderConfig.from_dict(json.loads((d / "config.json").read_text()))
+            if (d / "pipeline.json").is_file():
+                pipe = json.loads((d / "pipeline.json").read_text())
         except (EncoderError, OSError, ValueError):
             config = get_config(str(name_or_dir))
         model = EncoderModel(config).eval()
-        return Encoder(model, pipeline=None, meta={"pretrained": False})
+        return Encoder(model, pipeline=pipe, meta={"pretrained": False})
     model, pipe, meta = load_model(resolve(name_or_dir))
     return Encoder(model, pipeline=pipe, meta=meta)

@@ -118,3 +118,26 @@ def test_random_weights_for_an_exported_model(tmp_path):
     from encoders.errors import EncoderError
     with pytest.raises(EncoderError, match="does not exist"):
         random_encoder(str(tmp_path / "missing.onnx"))
+
+
+def test_random_weights_keep_the_checkpoints_pipeline(tmp_path):
+    """``load(dir, pretrained=False)`` (``embed --random-weights``) uses the checkpoint's own
+    pipeline, as ``probe --baseline random`` does; it used the modality's default one, so a
+    checkpoint with another pipeline (here: the polarity step) got a baseline fed another input."""
+    import shutil
+
+    import encoders
+    from biosig.pipeline import Pipeline
+    from biosig.synthetic import simulate
+    from encoders.baselines import embedding_mean, random_encoder
+    d = tmp_path / "ecg-polarity"
+    shutil.copytree(encoders.checkpoint.resolve("ecg-tiny"), d)
+    pipe = json.loads((d / "pipeline.json").read_text())
+    pipe["pipeline"]["steps"].insert(3, {"name": "polarity", "params": {}})
+    pipe["hash"] = Pipeline.from_json(json.dumps(pipe["pipeline"])).hash
+    (d / "pipeline.json").write_text(json.dumps(pipe))
+    a, b = encoders.load(str(d), pretrained=False), random_encoder(str(d), 0)
+    assert a.pipeline.hash == b.pipeline.hash == pipe["hash"] != encoders.load("ecg-tiny").pipeline.hash
+    rec = simulate("ecg", 20, seed=5, fs_hz=250.0)
+    rec = rec.replace(samples=-rec.samples)
+    np.testing.assert_allclose(embedding_mean(a, rec), embedding_mean(b, rec), atol=1e-6)
