@@ -42,8 +42,10 @@ def test_embed_records_what_made_the_file_and_probe_baselines_follow_it(tmp_path
     # seed 0 on 5 s windows, so the random-weight row must reproduce them; before, the row needed
     # --model, used 10 s windows, and --baseline ibi could not read 'ch1' as an ECG at all.
     assert main(["probe", "--embeddings", str(emb), "--labels", str(labels), "--label-column", "label",
-                 "--folds", "2", "--baseline", "random", "--baseline", "ibi", "--bootstrap", "50", "--json"]) == 0
+                 "--folds", "2", "--baseline", "random", "--baseline", "ibi", "--bootstrap", "50", "--json",
+                 "--random-seed", "0", "1"]) == 0
     res = json.loads(capsys.readouterr().out)
+    assert set(res) == {"embeddings", "random seed 0", "random seed 1", "ibi"}   # one row per seed
     assert res["random seed 0"]["auroc"]["value"] == pytest.approx(res["embeddings"]["auroc"]["value"], abs=1e-12)
     assert res["random seed 0"]["diff"]["auroc"]["value"] == pytest.approx(0.0, abs=1e-12)
     assert res["ibi"]["auroc"]["value"] > 0.9                      # heart rate separates the classes
@@ -56,6 +58,8 @@ def test_embed_records_what_made_the_file_and_probe_baselines_follow_it(tmp_path
     np.testing.assert_allclose(baseline_features("random", recs, model="ecg-tiny", window_s=5.0), ours, atol=1e-5)
     ten = baseline_features("random", recs, model="ecg-tiny")     # the model's own 10 s window: not the same
     assert np.abs(ten - ours).max() > 1e-3
+    seed1 = baseline_features("random", recs, model="ecg-tiny", window_s=5.0, seed=1)
+    assert np.abs(seed1 - ours).max() > 1e-3                        # another seed, other weights
     # the text report names the model that made the embeddings
     assert main(["probe", "--embeddings", str(emb), "--labels", str(labels), "--label-column", "label",
                  "--folds", "2", "--baseline", "ibi", "--bootstrap", "20"]) == 0

@@ -60,7 +60,8 @@ def register(subparsers) -> None:
     q.add_argument("--model", default=None, metavar="NAME|DIR",
                    help="architecture for --baseline random (default: the model that made the embeddings, as "
                         "biosig embed records it in the file, on the same window grid)")
-    q.add_argument("--random-seed", type=int, default=0, help="seed of the random weights (default 0)")
+    q.add_argument("--random-seed", type=int, nargs="+", default=[0], metavar="SEED",
+                   help="seed(s) of the random weights, one row each (default 0; e.g. --random-seed 0 1 2)")
     q.add_argument("--group-column", default=None, metavar="COL",
                    help="label-table column with a group id (e.g. patient): stratified grouped folds")
     q.add_argument("--json", action="store_true", help="print JSON")
@@ -157,15 +158,18 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     modality = records[0].modality if records else None
     ours = "embeddings"
     feats = {ours: X[kept]}
-    for kind in args.baseline:
-        progress = ProgressLog(f"probe --baseline {kind}", len(records), bar=True)
-        F = baseline_features(kind, records, model=model, seed=args.random_seed, modality=modality,
+    runs = [(kind, seed) for kind in dict.fromkeys(args.baseline)
+            for seed in (dict.fromkeys(args.random_seed) if kind == "random" else (0,))]
+    for kind, seed in runs:
+        name = f"{kind} seed {seed}" if kind == "random" else kind
+        progress = ProgressLog(f"probe --baseline {name}", len(records), bar=True)
+        F = baseline_features(kind, records, model=model, seed=seed, modality=modality,
                               progress=progress.update, window_s=window_s, min_quality=args.min_quality)
         progress.close()
         F, n_bad = impute_median(F)
         if n_bad:
-            log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", kind, n_bad)
-        feats[f"{kind}" + (f" seed {args.random_seed}" if kind == "random" else "")] = F
+            log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", name, n_bad)
+        feats[name] = F
     folds = cv_folds(y, args.folds, args.seed, groups)
     res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
     combined = {}
