@@ -74,6 +74,7 @@ class TrainConfig:
     progress: bool = True
     overrides: dict = field(default_factory=dict)
     compile: bool = False          # torch.compile the forward pass
+    pipeline: str | None = None    # a pipeline JSON file (None: the modality's default pipeline)
 
 
 def _dist_info():
@@ -205,6 +206,26 @@ def pretrain(cfg: TrainConfig) -> dict:
             torch.distributed.destroy_process_group()
 
 
+def load_pipeline_file(path, config):
+    """The pipeline in ``path`` (a checkpoint's ``pipeline.json`` or a bare pipeline JSON); it must
+    bring any input to the model's rate (a ``resample`` to ``config.input_fs_hz``)."""
+    import json
+
+    from biosig.errors import BiosigError
+    from biosig.pipeline import Pipeline
+    try:
+        doc = json.loads(pathlib.Path(path).read_text())
+        pipe = Pipeline.from_json(json.dumps(doc.get("pipeline", doc) if isinstance(doc, dict) else doc))
+    except (OSError, ValueError, BiosigError) as exc:
+        raise EncoderError(f"--pipeline {path}: not a pipeline JSON file ({exc})") from None
+    for fs in (100.0, 360.0, 44100.0):
+        out = pipe.output_fs_hz(fs)
+        if abs(out - config.input_fs_hz) > 1e-6 * config.input_fs_hz:
+            raise EncoderError(f"--pipeline {path}: gives {out:g} Hz from a {fs:g} Hz input; {config.name} takes "
+                               f"{config.input_fs_hz:g} Hz (begin it with a resample to that rate)")
+    return pipe
+
+
 def _pretrain(cfg: TrainConfig) -> dict:
     from biosig.pipeline import default_pipeline
     world, rank, local = _dist_info()
@@ -219,7 +240,7 @@ def _pretrain(cfg: TrainConfig) -> dict:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
     config = get_config(f"{cfg.modality}-{cfg.preset}", **cfg.overrides)
-    pipeline = default_pipeline(cfg.modality)
+    pipeline = load_pipeline_file(cfg.pipeline, config) if cfg.pipeline else default_pipeline(cfg.modality)
     data = load_data(cfg, config, pipeline)
     model = EncoderModel(config)
     if cfg.init_from:
@@ -230,7 +251,8 @@ def _pretrain(cfg: TrainConfig) -> dict:
     state_path = out / STATE_FILE
     if cfg.resume and state_path.is_file():
         st = torch.load(state_path, map_location="cpu", weights_only=False)
-        if st["train_config"]["modality"] != cfg.modality or st["model_config"] != config.to_dict():
+        if st["train_config"]["modality"] != cfg.modality or st["model_config"] != config.to_dict() or \
+                st.get("pipeline_hash", pipeline.hash) != pipeline.hash:
             raise EncoderError(f"{out}: cannot resume, the checkpoint was trained with another configuration")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
@@ -377,7 +399,7 @@ def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params)
             "final_metrics": metrics, "torch": torch.__version__}
     save_checkpoint(out, model, pipeline, meta)
     state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "rng": _rng_state(), "model_config": config.to_dict(),
+             "rng": _rng_state(), "model_config": config.to_dict(), "pipeline_hash": pipeline.hash,
              "train_config": dataclasses.asdict(cfg)}
     tmp = out / (STATE_FILE + ".tmp")
     torch.save(state, tmp)

@@ -110,3 +110,18 @@ def test_polarity_step_in_a_pipeline():
     down = pipe.apply(rec.replace(samples=-rec.samples))
     assert "polarity_flipped" not in up.metadata and down.metadata["polarity_flipped"] == list(rec.channels)
     np.testing.assert_allclose(down.samples, up.samples, atol=1e-5)
+
+
+def test_polarity_in_a_streaming_pipeline():
+    """The step inside biosig's StreamingPipeline (causal band-pass before it): an upside-down ECG
+    comes out upright once the first window has completed, as the offline pipeline gives it."""
+    from biosig.pipeline import StreamingPipeline
+    pipe = Pipeline.of(("bandpass", {"low_hz": 0.5, "high_hz": 40.0}), ("polarity", {}))
+    rec = simulate("ecg", 20, seed=6, fs_hz=250.0)
+    down = -rec.samples.astype(np.float32)
+    sp = StreamingPipeline(pipe, 250.0, 1)
+    y = np.concatenate([sp.process(down[:, k:k + 50]) for k in range(0, down.shape[1], 50)], axis=1)
+    up = pipe.apply(rec).samples                     # offline: zero-phase band-pass, upright as recorded
+    tail = slice(2500, None)                         # 10 s on: decision taken, filter settled
+    assert np.corrcoef(y[0, tail], up[0, tail])[0, 1] > 0.8
+    assert np.corrcoef(y[0, :400], up[0, :400])[0, 1] < 0   # before the first 2 s window: as received

@@ -216,3 +216,31 @@ def test_log_every_reports_means_over_the_steps(tmp_path):
     for key in ("loss", "mse", "grad_norm"):
         assert b[0][key] == pytest.approx(np.mean([m[key] for m in a[:3]]), rel=1e-5)
         assert b[1][key] == pytest.approx(a[3][key], rel=1e-6)
+
+
+def test_pretrain_with_a_pipeline_file(tmp_path, capsys):
+    """--pipeline FILE: the windows are cut from that pipeline's output, the checkpoint carries it
+    (encoders.load applies it), a resume with another pipeline is refused, and a file that is not
+    a pipeline, or one that does not end at the model's rate, is one line (exit 2)."""
+    from biosig.pipeline import Pipeline, default_pipeline
+    pipe = Pipeline.of(("resample", {"fs_hz": 125}), ("bandpass", {"low_hz": 0.7, "high_hz": 6.0}), ("zscore", {}))
+    assert pipe.hash != default_pipeline("ppg").hash
+    f = tmp_path / "pipe.json"
+    f.write_text(pipe.to_json())
+    out = tmp_path / "run"
+    assert main(["pretrain", *PPG, "--steps", "2", "--ckpt-every", "1", "--pipeline", str(f), "--out", str(out)]) == 0
+    saved = json.loads((out / "pipeline.json").read_text())
+    assert saved["hash"] == pipe.hash and encoders.load(str(out)).pipeline.hash == pipe.hash
+    other = tmp_path / "other.json"
+    other.write_text(default_pipeline("ppg").to_json())
+    capsys.readouterr()
+    assert main(["pretrain", *PPG, "--steps", "3", "--pipeline", str(other), "--resume", "--out", str(out)]) == 2
+    assert "cannot resume" in capsys.readouterr().err
+    assert main(["pretrain", *PPG, "--steps", "3", "--pipeline", str(out / "pipeline.json"), "--resume",
+                 "--out", str(out)]) == 0           # a checkpoint's pipeline.json is a pipeline file too
+    ecg = tmp_path / "ecg.json"
+    ecg.write_text(default_pipeline("ecg").to_json())
+    for bad, needle in ((ecg, "gives 250 Hz"), (tmp_path / "missing.json", "not a pipeline JSON file")):
+        assert main(["pretrain", *PPG, "--steps", "1", "--pipeline", str(bad), "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1

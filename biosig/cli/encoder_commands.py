@@ -102,6 +102,9 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue from DIR/train_state.pt")
     p.add_argument("--init-from", default=None, metavar="DIR",
                    help="start from the weights of this checkpoint (same architecture; new optimizer and objective)")
+    p.add_argument("--pipeline", default=None, metavar="FILE.json",
+                   help="preprocessing pipeline (a checkpoint's pipeline.json, or the JSON of biosig.pipeline."
+                        "Pipeline) instead of the modality's default; saved in the checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--log-every", type=_positive_int, default=None, metavar="N",
                    help="write metrics (means over N steps) every N steps and at checkpoints; the only "
@@ -163,7 +166,7 @@ def pretrain_command(args) -> int:
                       window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
                       progress=not args.no_progress,
                       overrides={**_overrides(args.set), **({"objective": args.objective} if args.objective else {})},
-                      log_every=args.log_every, compile=args.compile)
+                      log_every=args.log_every, compile=args.compile, pipeline=args.pipeline)
     try:
         metrics = pretrain(cfg)
     except (MemoryError, RuntimeError) as exc:   # torch.OutOfMemoryError is a RuntimeError
