@@ -7,6 +7,8 @@ records, under the file's key-value metadata key :data:`EMBED_META_KEY` (a JSON 
 model             the model as the user named it: a shipped name, or the absolute path
                   of a checkpoint directory or exported file
 model_id          name + weights hash (``ppg-tiny-5628a27ca5``)
+pipeline_hash     the model's preprocessing pipeline (the same weights can be served behind
+                  another pipeline: ``pretrain --pipeline``, an edited ``pipeline.json``)
 random_weights    ``--random-weights`` was given (a baseline, not the trained model)
 window_s, hop_s   the embedding grid used
 window_s_given    ``--window-s`` as given (null: the model's training window)
@@ -42,7 +44,8 @@ def embed_provenance(enc, model: str, *, random_weights: bool, window_s_given: f
                      read_options: dict, backend: str) -> dict:
     """The provenance of one ``biosig embed`` run of ``enc`` (an InferenceModel)."""
     from biosig import __version__
-    return {"model": model_reference(model), "model_id": enc.model_id, "random_weights": bool(random_weights),
+    return {"model": model_reference(model), "model_id": enc.model_id, "pipeline_hash": enc.pipeline_hash,
+            "random_weights": bool(random_weights),
             "window_s": float(enc.window_s), "hop_s": float(enc.hop_s),
             "window_s_given": None if window_s_given is None else float(window_s_given),
             "read_options": {k: v for k, v in read_options.items()}, "backend": backend,

@@ -43,6 +43,7 @@ class InferenceModel:
     outside: Any
     backend: Any
     train_window_s: float | None = None      # the window the model was trained on (None: config.window_s)
+    pipeline_hash: str | None = None         # the model's whole pipeline (outside + in the graph)
     window_s_override: float | None = None   # --window-s
 
     @property
@@ -148,7 +149,8 @@ def open_model(source, backend: str = "auto", *, device: str | None = None, prec
         enc = encoders.load(str(source), pretrained=not random_weights)
         outside, _ = enc.pipeline.split_in_model()
         be = make_backend(backend, enc, device=device, threads=threads, precision=precision)
-        return InferenceModel(enc.model_id, enc.config, outside, be, train_window_s=enc.window_s)
+        return InferenceModel(enc.model_id, enc.config, outside, be, train_window_s=enc.window_s,
+                              pipeline_hash=enc.pipeline.hash)
     if random_weights:
         raise EncoderError(f"--random-weights builds an architecture by name, not from the file {path}")
     if backend == "torch":
@@ -168,7 +170,7 @@ def open_model(source, backend: str = "auto", *, device: str | None = None, prec
     train_window_s = (meta.get("input") or {}).get("train_window_s")   # absent in older exports
     return InferenceModel(str(meta["model_id"]), config,
                           Pipeline.from_json(json.dumps(meta["pipeline_outside"])), be,
-                          train_window_s=train_window_s)
+                          train_window_s=train_window_s, pipeline_hash=meta.get("pipeline_hash"))
 
 
 def exported_metadata(path) -> dict:

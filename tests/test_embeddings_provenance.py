@@ -37,6 +37,8 @@ def test_embed_records_what_made_the_file_and_probe_baselines_follow_it(tmp_path
     assert prov["model"] == "ecg-tiny" and prov["model_id"].startswith("ecg-tiny") and prov["random_weights"] is True
     assert prov["window_s"] == prov["window_s_given"] == 5.0 and prov["hop_s"] > 0
     assert prov["read_options"] == {"channel_modalities": {"ch1": "ecg"}} and prov["backend"] == "torch"
+    import encoders
+    assert prov["pipeline_hash"] == encoders.load("ecg-tiny").pipeline.hash
     capsys.readouterr()
     # neither --model nor --channel: both come from the file. The embeddings ARE random weights
     # seed 0 on 5 s windows, so the random-weight row must reproduce them; before, the row needed
