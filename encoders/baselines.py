@@ -137,19 +137,15 @@ def _architecture(model: str):
     if path.suffix.lower() not in (".onnx", ".plan"):
         enc = encoders.load(model)
         return enc.config, enc.pipeline
-    import dataclasses
     import json
 
     from biosig.pipeline import Pipeline
-    from encoders.config import EncoderConfig
-    from encoders.inference import exported_metadata
+    from encoders.inference import exported_config, exported_metadata
     meta = exported_metadata(path)
     if "pipeline" not in meta:
         raise EncoderError(f"{path} does not carry its full preprocessing pipeline (exported by an older "
                            "biosig); name the model or its checkpoint directory instead")
-    config = EncoderConfig.from_dict({k: v for k, v in meta["model_config"].items()
-                                      if k in {f.name for f in dataclasses.fields(EncoderConfig)}})
-    return config, Pipeline.from_json(json.dumps(meta["pipeline"]))
+    return exported_config(meta), Pipeline.from_json(json.dumps(meta["pipeline"]))
 
 
 def embedding_mean(enc, rec, min_quality: float = 0.0) -> np.ndarray:

@@ -165,12 +165,18 @@ def open_model(source, backend: str = "auto", *, device: str | None = None, prec
                                f"build it with: biosig compile {graph} --out {path}")
     be = make_backend(backend, str(path), device=device, threads=threads, precision=precision)
     from biosig.pipeline import Pipeline
-    config = EncoderConfig.from_dict({k: v for k, v in meta["model_config"].items()
-                                      if k in {f.name for f in dataclasses.fields(EncoderConfig)}})
+    config = exported_config(meta)
     train_window_s = (meta.get("input") or {}).get("train_window_s")   # absent in older exports
     return InferenceModel(str(meta["model_id"]), config,
                           Pipeline.from_json(json.dumps(meta["pipeline_outside"])), be,
                           train_window_s=train_window_s, pipeline_hash=meta.get("pipeline_hash"))
+
+
+def exported_config(meta: dict) -> EncoderConfig:
+    """The :class:`EncoderConfig` in an exported model's metadata (fields this version does not
+    know are left out)."""
+    return EncoderConfig.from_dict({k: v for k, v in meta["model_config"].items()
+                                    if k in {f.name for f in dataclasses.fields(EncoderConfig)}})
 
 
 def exported_metadata(path) -> dict:

@@ -101,6 +101,17 @@ def test_files_without_provenance(tmp_path, capsys, caplog):
                  "--folds", "2", "--baseline", "random"]) == 2
     err = capsys.readouterr().err
     assert "--baseline random needs --model" in err and "does not say which model" in err
+    moved = tmp_path / "moved.parquet"                # made on another machine: its model dir is not here
+    for i in range(8):
+        (tmp_path / f"r{i}.csv").write_text("t_s,II\n" + "".join(f"{k / 250:.4f},{np.sin(k / 9):.4f}\n"
+                                                                  for k in range(2500)))
+    moved_frame = frame.with_columns(pl.Series("source", [str(tmp_path / f"r{i}.csv") for i in range(8)]))
+    moved_frame.write_parquet(moved, metadata={EMBED_META_KEY: json.dumps({"model": str(tmp_path / "gone"),
+                                                                           "model_id": "ecg-tiny-0123456789"})})
+    assert main(["probe", "--embeddings", str(moved), "--labels", str(labels), "--label-column", "label",
+                 "--folds", "2", "--baseline", "random"]) == 2
+    err = capsys.readouterr().err
+    assert "gone" in err and "give --model" in err and len(err.strip().splitlines()) == 1
     bad = tmp_path / "bad.parquet"
     frame.write_parquet(bad, metadata={EMBED_META_KEY: "{not json"})
     with caplog.at_level("WARNING"):

@@ -163,8 +163,13 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     for kind, seed in runs:
         name = f"{kind} seed {seed}" if kind == "random" else kind
         progress = ProgressLog(f"probe --baseline {name}", len(records), bar=True)
-        F = baseline_features(kind, records, model=model, seed=seed, modality=modality,
-                              progress=progress.update, window_s=window_s, min_quality=args.min_quality)
+        try:
+            F = baseline_features(kind, records, model=model, seed=seed, modality=modality,
+                                  progress=progress.update, window_s=window_s, min_quality=args.min_quality)
+        except BiosigError as exc:
+            if kind == "random" and args.model is None:   # the model the file names is not here
+                raise BiosigError(f"{exc} (the model {args.embeddings} was made with; give --model NAME|DIR)") from None
+            raise
         progress.close()
         F, n_bad = impute_median(F)
         if n_bad:
