@@ -65,7 +65,7 @@ def test_embed_records_what_made_the_file_and_probe_baselines_follow_it(tmp_path
     # the text report names the model that made the embeddings
     assert main(["probe", "--embeddings", str(emb), "--labels", str(labels), "--label-column", "label",
                  "--folds", "2", "--baseline", "ibi", "--bootstrap", "20"]) == 0
-    assert f"ours = {emb} ({prov['model_id']}, random weights)" in capsys.readouterr().out
+    assert f"ours = {emb} ({prov['model_id']}, random weights, window 5 s)" in capsys.readouterr().out
 
 
 def test_random_row_keeps_the_windows_probe_keeps():

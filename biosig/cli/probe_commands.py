@@ -187,8 +187,8 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
         print(json.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
         return 0
     kind = "stratified grouped" if groups is not None else "stratified"
-    made_by = f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''})" \
-        if prov.get("model_id") else ""
+    made_by = (f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''}"
+               + (f", window {prov['window_s']:g} s" if prov.get("window_s") else "") + ")") if prov.get("model_id") else ""
     print(f"{len(y)} records, classes {res[ours]['classes']}, {len(folds)}-fold {kind} CV; "
           f"ours = {args.embeddings}{made_by}")
     for row in format_rows(res, ours):
