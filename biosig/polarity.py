@@ -23,6 +23,11 @@ import numpy as np
 POLARITY_PARAMS = {"window_s": (float, 2.0), "history_s": (float, 30.0)}
 
 
+def window_samples(window_s: float, fs_hz: float) -> int:
+    """Samples in one decision window (at least 1)."""
+    return max(int(round(window_s * fs_hz)), 1)
+
+
 def signed_extremes(x: np.ndarray, n_window: int) -> np.ndarray:
     """The signed value at the largest ``|x|`` of each complete non-overlapping window of
     ``n_window`` samples of the 1-D ``x``; NaN samples are ignored (an all-NaN window gives NaN)."""
@@ -46,7 +51,7 @@ def polarity_block(x: np.ndarray, fs_hz: float, window_s: float = 2.0) -> tuple[
     """(x with each upside-down channel of (C, T) multiplied by -1, the signs (C,)).
 
     A channel shorter than one window is left as it is (sign +1)."""
-    n_window = max(int(round(window_s * fs_hz)), 1)
+    n_window = window_samples(window_s, fs_hz)
     signs = np.array([lead_sign(signed_extremes(row, n_window)) for row in x], dtype=np.float64)
     return (x * signs[:, None].astype(x.dtype)).astype(x.dtype, copy=False), signs
 
@@ -55,7 +60,7 @@ class PolarityStream:
     """Causal ``polarity``: the decision over the last ``history_s`` s of complete windows."""
 
     def __init__(self, params: dict, fs_hz: float, n_channels: int):
-        self.n_window = max(int(round(params["window_s"] * fs_hz)), 1)
+        self.n_window = window_samples(params["window_s"], fs_hz)
         self.n_keep = max(int(params["history_s"] // params["window_s"]), 1)
         self.n_channels = int(n_channels)
         self.reset()

@@ -151,6 +151,9 @@ def test_csv_time_column_without_a_unit_or_twice(tmp_path):
     text = tmp_path / "text_time.csv"
     text.write_text("time_s,ppg\n0:00,1\n0:01,2\n")
     assert "'time_s' is not numeric" in _problem(text)
+    holes = tmp_path / "holes.csv"
+    holes.write_text("time_ms,ppg\n0,1\n,2\n20,3\n")
+    assert "column 'time_ms' has 1 empty value(s)" in _problem(holes)   # the user's name, not t_s
 
 
 def test_csv_time_not_increasing(tmp_path):

@@ -24,11 +24,10 @@ import re
 import numpy as np
 
 from biosig.errors import ReadError
-from biosig.readers.tables import TIME_COLUMN_RE
+from biosig.readers.tables import TIME_COLUMN_RE, time_columns, time_units_per_s
 from biosig.record import Record
 
 VXP_SUFFIXES = (".vxp",)
-_TIME_RE = TIME_COLUMN_RE   # the same time columns as every table
 _AMP_RE = re.compile(r"^\s*(.+?)\s*(?:_|\(|\[)\s*(mm|cm)\s*[)\]]?\s*$", re.IGNORECASE)
 _VALID_NAMES = ("valid", "validity", "valid_flag", "validflag")
 _TO_MM = {"mm": 1.0, "cm": 10.0}
@@ -57,7 +56,7 @@ def _csv_header(path) -> list[str]:
 def is_surrogate_csv(path) -> bool:
     """True when the CSV header has a time column in s or ms and an amplitude column in mm or cm."""
     cols = _csv_header(path)
-    return any(_TIME_RE.match(c) for c in cols) and any(_AMP_RE.match(c) and not _TIME_RE.match(c) for c in cols)
+    return bool(time_columns(cols)) and any(_AMP_RE.match(c) and not TIME_COLUMN_RE.match(c) for c in cols)
 
 
 def read_vxp(path) -> Record:
@@ -141,11 +140,10 @@ def read_surrogate_csv(path) -> Record:
         raise ReadError(path, "no such file") from None
     except Exception as exc:  # polars raises many types for malformed text
         raise ReadError(path, f"cannot read as CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-    tcols = [c for c in df.columns if _TIME_RE.match(c)]
+    tcols = time_columns(df.columns)
     if len(tcols) != 1:
         raise ReadError(path, f"need exactly one time column (t_s, t_ms, time (s), ...), found {tcols or 'none'}")
     tcol = tcols[0]
-    t_unit = _TIME_RE.match(tcol).group(3).lower()
     amps = [(c, _AMP_RE.match(c)) for c in df.columns if c != tcol and c.strip().lower() not in _VALID_NAMES]
     bad = [c for c, m in amps if m is None]
     if bad:
@@ -154,7 +152,7 @@ def read_surrogate_csv(path) -> Record:
     if not amps:
         raise ReadError(path, "no amplitude column (name it with its unit, e.g. amp_mm or chest (cm))")
     try:
-        t = df[tcol].cast(pl.Float64).to_numpy() / (1000.0 if t_unit == "ms" else 1.0)
+        t = df[tcol].cast(pl.Float64).to_numpy() / time_units_per_s(tcol)
         X = np.stack([df[c].cast(pl.Float64, strict=False).to_numpy() * _TO_MM[m.group(2).lower()]
                       for c, m in amps])
     except Exception as exc:

@@ -70,9 +70,9 @@ def is_table(columns) -> bool:
     return len(time_columns(columns)) == 1
 
 
-def time_scale_s(column: str) -> float:
-    """Seconds per unit of a time column (1 for s, 0.001 for ms)."""
-    return 1.0 if TIME_COLUMN_RE.match(column).group(3).lower() == "s" else 1e-3
+def time_units_per_s(column: str) -> float:
+    """Units per second of a time column (1 for s, 1000 for ms): divide by it for seconds."""
+    return 1.0 if TIME_COLUMN_RE.match(column).group(3).lower() == "s" else 1000.0
 
 
 def is_spirometry_csv(path) -> bool:
@@ -91,10 +91,10 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
 
     if df.height == 0:
         raise ReadError(path, "no data rows (empty table)")
-    df = _seconds_column(path, df)
+    tcol = _time_column(path, df.columns)
     renamed, found_units = {}, []
     for col in df.columns:
-        if col == TIME_COLUMN:
+        if col == tcol:
             continue
         dtype = df.schema[col]
         if not (dtype.is_numeric() or dtype == pl.Null):
@@ -104,12 +104,14 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
         name, unit = _SPIRO_COLUMNS.get(col.lower(), _split_unit(col))
         renamed[col] = name
         found_units.append(unit)
-    if not df.schema[TIME_COLUMN].is_numeric():
-        raise ReadError(path, f"column {TIME_COLUMN!r} is not numeric (type {df.schema[TIME_COLUMN]})")
-    if df[TIME_COLUMN].null_count():
-        raise ReadError(path, f"column {TIME_COLUMN!r} has {df[TIME_COLUMN].null_count()} empty value(s)")
+    if not df.schema[tcol].is_numeric():
+        raise ReadError(path, f"column {tcol!r} is not numeric (type {df.schema[tcol]})")
+    if df[tcol].null_count():
+        raise ReadError(path, f"column {tcol!r} has {df[tcol].null_count()} empty value(s)")
     if {"volume_ml", "flow_l_s"} & {c.lower() for c in df.columns} and not modality:
         modality = "spiro"
+    if tcol != TIME_COLUMN:   # another unit-named time column: in seconds, as t_s
+        df = df.with_columns(pl.col(tcol).cast(pl.Float64) / time_units_per_s(tcol)).rename({tcol: TIME_COLUMN})
     df = df.rename(renamed).with_columns(pl.exclude(TIME_COLUMN).cast(pl.Float64))
     fs_hz = meta.pop("fs_hz", None)
     if fs_hz is None and df.height >= 2:
@@ -124,24 +126,15 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
     return rec
 
 
-def _seconds_column(path, df):
-    """``df`` with its one time column as ``t_s`` in seconds (a ``time_ms`` column is scaled)."""
-    import polars as pl
-
-    found = time_columns(df.columns)
+def _time_column(path, columns) -> str:
+    """The one time column among ``columns`` (:func:`time_columns`); none or several is an error."""
+    found = time_columns(columns)
     if not found:
         raise ReadError(path, f"no time column (name it with its unit: {TIME_COLUMN_HELP}); columns are "
-                              f"{', '.join(df.columns) or '(none)'}")
+                              f"{', '.join(columns) or '(none)'}")
     if len(found) > 1:
         raise ReadError(path, f"{len(found)} time columns ({', '.join(found)}); keep one")
-    col = found[0]
-    if col == TIME_COLUMN:
-        return df
-    if not df.schema[col].is_numeric():
-        raise ReadError(path, f"column {col!r} is not numeric (type {df.schema[col]})")
-    scale = time_scale_s(col)
-    seconds = pl.col(col).cast(pl.Float64) * scale if scale != 1.0 else pl.col(col)
-    return df.with_columns(seconds.alias(col)).rename({col: TIME_COLUMN})
+    return found[0]
 
 
 def read_csv(path) -> Record:
