@@ -48,7 +48,7 @@ def embed_provenance(enc, model: str, *, random_weights: bool, window_s_given: f
             "random_weights": bool(random_weights),
             "window_s": float(enc.window_s), "hop_s": float(enc.hop_s),
             "window_s_given": None if window_s_given is None else float(window_s_given),
-            "read_options": {k: v for k, v in read_options.items()}, "backend": backend,
+            "read_options": dict(read_options), "backend": backend,
             "biosig_version": __version__}
 
 

@@ -189,14 +189,9 @@ def exported_metadata(path) -> dict:
     if not graph.is_file():
         raise EncoderError(f"{path} carries no metadata; the preprocessing is read from the graph it was "
                            f"built from, expected at {graph}")
-    return _metadata(graph)
-
-
-def _metadata(graph: pathlib.Path) -> dict:
-    from encoders.onnx_metadata import read_metadata
+    from encoders.onnx_metadata import missing_metadata_problem, read_metadata
     meta = read_metadata(graph)
-    missing = [k for k in ("model_config", "pipeline_outside", "model_id") if k not in meta]
-    if missing:
-        raise EncoderError(f"{graph} lacks the biosig metadata {', '.join(missing)}; export it with "
-                           "`biosig export` so the preprocessing travels with the graph")
+    problem = missing_metadata_problem(graph, meta)
+    if problem:
+        raise EncoderError(problem)
     return meta

@@ -100,6 +100,18 @@ def read_metadata(path) -> dict:
     return decode_metadata({p.key: p.value for p in proto.metadata_props})
 
 
+RUNTIME_KEYS = ("model_config", "pipeline_outside", "model_id")   # what running an exported graph needs
+
+
+def missing_metadata_problem(path, meta: dict) -> str | None:
+    """The one-line problem when ``meta`` lacks what running the graph needs (:data:`RUNTIME_KEYS`)."""
+    missing = [k for k in RUNTIME_KEYS if k not in meta]
+    if not missing:
+        return None
+    return (f"{path} lacks the biosig metadata {', '.join(missing)}; export it with "
+            "`biosig export` so the preprocessing travels with the graph")
+
+
 def uses_channel_input(config: dict) -> bool:
     """True when the graph takes ``channel_idx`` int64 (B, C): models whose channel vocabulary lets
     any subset of named channels (ECG leads) map onto learned channel embeddings."""

@@ -276,3 +276,28 @@ def test_embed_cli_exported_onnx_equals_torch_checkpoint(tmp_path, capsys):
         assert code == 2
         err = capsys.readouterr().err.strip()
         assert needle in err.splitlines()[-1] and "Traceback" not in err, err
+
+
+def test_a_graph_without_biosig_metadata_is_one_line_for_embed_and_score(tmp_path, capsys):
+    """Both loaders of exported graphs (encoders.inference for embed, encoders.scoring for score)
+    refuse a graph stripped of biosig's metadata with the same one line naming what is missing."""
+    import onnx
+
+    import encoders
+    from biosig.cli import main
+    from biosig.synthetic import simulate
+    from biosig.writers import write
+    from encoders.export import export_onnx
+    graph = tmp_path / "ppg.onnx"
+    export_onnx(encoders.load("ppg-tiny"), graph)
+    m = onnx.load(str(graph))
+    del m.metadata_props[:]
+    onnx.save(m, str(graph))
+    write(simulate("ppg", 20, seed=0, fs_hz=100.0), tmp_path / "r.csv")
+    want = f"{graph} lacks the biosig metadata model_config, pipeline_outside, model_id"
+    for argv in (["embed", str(tmp_path / "r.csv"), "--model", str(graph), "--out", str(tmp_path / "e.parquet")],
+                 ["score", str(tmp_path / "r.csv"), "--model", str(graph), "--out", str(tmp_path / "s")]):
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert want in err and len(err.splitlines()) == 1

@@ -149,6 +149,7 @@ def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:
     from biosig.pipeline import Pipeline
     from encoders.backends import make_backend
     from encoders.export import read_metadata
+    from encoders.onnx_metadata import missing_metadata_problem
 
     if not path.is_file():
         raise ScoreError(f"model file {path} does not exist")
@@ -156,10 +157,9 @@ def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:
         raise ScoreError(f"--backend torch needs a model name or checkpoint directory, not the ONNX "
                          f"file {path}; use --backend auto or onnxruntime")
     meta = read_metadata(path)
-    missing = [k for k in ("model_config", "pipeline_outside", "model_id") if k not in meta]
-    if missing:
-        raise ScoreError(f"{path} lacks the biosig metadata {', '.join(missing)}; export it with "
-                         "`biosig export` so the preprocessing travels with the graph")
+    problem = missing_metadata_problem(path, meta)
+    if problem:
+        raise ScoreError(problem)
     cfg = meta["model_config"]
     outside = Pipeline.from_json(json.dumps(meta["pipeline_outside"]))
     if spec.backend == "tensorrt":  # a native engine carries no metadata: it runs beside its graph
