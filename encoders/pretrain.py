@@ -213,9 +213,12 @@ def load_pipeline_file(path, config):
 
     from biosig.errors import BiosigError
     from biosig.pipeline import Pipeline
+    from encoders.weights import pipeline_from_dict
     try:
-        doc = json.loads(pathlib.Path(path).read_text())
-        pipe = Pipeline.from_json(json.dumps(doc.get("pipeline", doc) if isinstance(doc, dict) else doc))
+        text = pathlib.Path(path).read_text()
+        doc = json.loads(text)
+        # a checkpoint's pipeline.json ({"pipeline": ..., "hash": ...}, hash checked) or a bare pipeline
+        pipe = pipeline_from_dict(doc) if isinstance(doc, dict) and "pipeline" in doc else Pipeline.from_json(text)
     except (OSError, ValueError, BiosigError) as exc:
         raise EncoderError(f"--pipeline {path}: not a pipeline JSON file ({exc})") from None
     for fs in (100.0, 360.0, 44100.0):
