@@ -115,37 +115,21 @@ def spirometry_features(rec) -> np.ndarray:
 
 def random_encoder(model: str, seed: int = 0, window_s: float | None = None):
     """The architecture of ``model`` (name, checkpoint dir, or an exported ``.onnx`` / ``.plan``
-    whose graph carries biosig's metadata) with random weights from ``seed``; ``window_s``
-    overrides its embedding window (as ``embed --window-s``)."""
-    import torch
-
-    import encoders
-    config, pipeline = _architecture(model)
-    torch.manual_seed(seed)
-    out = encoders.Encoder(encoders.EncoderModel(config).eval(), pipeline=pipeline,
-                           meta={"model_id": f"{config.name}-random-seed{seed}"})
-    out.window_s_override = window_s
-    return out
-
-
-def _architecture(model: str):
-    """(EncoderConfig, full Pipeline) of a shipped name, checkpoint dir or exported file."""
+    whose graph carries biosig's metadata) with random weights from ``seed``, its pipeline and
+    training window (:func:`encoders.checkpoint.random_weights`); ``window_s`` overrides the
+    embedding window (as ``embed --window-s``)."""
     import pathlib
 
     import encoders
-    path = pathlib.Path(str(model)).expanduser()
-    if path.suffix.lower() not in (".onnx", ".plan"):
-        enc = encoders.load(model)
-        return enc.config, enc.pipeline
-    import json
-
-    from biosig.pipeline import Pipeline
-    from encoders.inference import exported_config, exported_metadata
-    meta = exported_metadata(path)
-    if "pipeline" not in meta:
-        raise EncoderError(f"{path} does not carry its full preprocessing pipeline (exported by an older "
-                           "biosig); name the model or its checkpoint directory instead")
-    return exported_config(meta), Pipeline.from_json(json.dumps(meta["pipeline"]))
+    from encoders.checkpoint import random_weights
+    if pathlib.Path(str(model)).suffix.lower() in (".onnx", ".plan"):
+        from encoders.inference import exported_architecture
+        config, pipeline, train_window_s = exported_architecture(model)
+        out = random_weights(config, pipeline, seed, train_window_s)
+    else:
+        out = encoders.load(model, pretrained=False, seed=seed)
+    out.window_s_override = window_s
+    return out
 
 
 def embedding_mean(enc, rec, min_quality: float = 0.0) -> np.ndarray:

@@ -86,26 +86,51 @@ def resolve(name_or_dir) -> pathlib.Path:
                        f"(architectures without weights: {', '.join(list_models())})")
 
 
-def load(name_or_dir, pretrained: bool = True):
+def architecture(name_or_dir) -> tuple[EncoderConfig, dict | None, float | None]:
+    """(config, pipeline dict, training window in s) of a shipped model or checkpoint directory, read
+    without its weights; for a registered architecture name (``"ecg-base"``) its config, ``None``
+    (the modality's default pipeline) and ``None`` (the config's window)."""
+    try:
+        d = resolve(name_or_dir)
+    except EncoderError:
+        if str(name_or_dir) in list_models():
+            return get_config(str(name_or_dir)), None, None
+        raise
+    if not (d / "config.json").is_file():
+        raise CheckpointError(f"{d}: not a checkpoint directory (missing config.json)")
+    try:
+        config = EncoderConfig.from_dict(json.loads((d / "config.json").read_text()))
+        pipe = json.loads((d / "pipeline.json").read_text()) if (d / "pipeline.json").is_file() else None
+        meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").is_file() else {}
+    except (ValueError, OSError, TypeError) as exc:
+        raise CheckpointError(f"{d}: unreadable checkpoint: {exc}") from exc
+    window_s = (meta.get("train_config") or {}).get("window_s")
+    return config, pipe, (float(window_s) if window_s else None)
+
+
+def random_weights(config: EncoderConfig, pipeline=None, seed: int = 0, train_window_s: float | None = None):
+    """An :class:`encoders.embed.Encoder` of architecture ``config`` with random weights drawn from
+    ``seed`` (deterministic), the given pipeline (a dict, a Pipeline, or None: the modality's
+    default) and training window, so that a random-weight baseline sees its input exactly as the
+    trained model does. The one place random-weight encoders are made."""
+    from encoders.embed import Encoder  # checkpoint -> embed, never the other way (encoders.weights)
+    torch.manual_seed(seed)
+    meta = {"pretrained": False, "random_seed": int(seed)}
+    if train_window_s:
+        meta["train_config"] = {"window_s": float(train_window_s)}
+    return Encoder(EncoderModel(config).eval(), pipeline=pipeline, meta=meta)
+
+
+def load(name_or_dir, pretrained: bool = True, seed: int = 0):
     """Load an :class:`encoders.embed.Encoder` from a shipped name (``"ecg-tiny"``) or a directory.
 
     ``pretrained=False`` builds the architecture of ``name_or_dir`` (the checkpoint's config where
-    one exists, else the registered one) with random weights (seeded, so still deterministic) and
-    the checkpoint's pipeline (the modality's default one for a bare architecture name), so that a
-    random-weight baseline sees its input exactly as the trained model does.
+    one exists, else the registered one) with random weights from ``seed``, the checkpoint's
+    pipeline and training window (:func:`architecture`, :func:`random_weights`).
     """
     from encoders.embed import Encoder  # checkpoint -> embed, never the other way (encoders.weights)
     if not pretrained:
-        torch.manual_seed(0)
-        pipe = None
-        try:   # a shipped model or checkpoint: its own architecture (e.g. the beat tokenizer) and pipeline
-            d = resolve(name_or_dir)
-            config = EncoderConfig.from_dict(json.loads((d / "config.json").read_text()))
-            if (d / "pipeline.json").is_file():
-                pipe = json.loads((d / "pipeline.json").read_text())
-        except (EncoderError, OSError, ValueError):
-            config = get_config(str(name_or_dir))
-        model = EncoderModel(config).eval()
-        return Encoder(model, pipeline=pipe, meta={"pretrained": False})
+        config, pipe, train_window_s = architecture(name_or_dir)
+        return random_weights(config, pipe, seed, train_window_s)
     model, pipe, meta = load_model(resolve(name_or_dir))
     return Encoder(model, pipeline=pipe, meta=meta)

@@ -172,6 +172,18 @@ def open_model(source, backend: str = "auto", *, device: str | None = None, prec
                           train_window_s=train_window_s, pipeline_hash=meta.get("pipeline_hash"))
 
 
+def exported_architecture(path) -> tuple[EncoderConfig, Any, float | None]:
+    """(config, full Pipeline, training window in s or None) in the metadata of an exported model:
+    what :func:`encoders.checkpoint.random_weights` needs to draw its architecture again."""
+    from biosig.pipeline import Pipeline
+    meta = exported_metadata(path)
+    if "pipeline" not in meta:
+        raise EncoderError(f"{path} does not carry its full preprocessing pipeline (exported by an older "
+                           "biosig); name the model or its checkpoint directory instead")
+    return (exported_config(meta), Pipeline.from_json(json.dumps(meta["pipeline"])),
+            (meta.get("input") or {}).get("train_window_s"))
+
+
 def exported_config(meta: dict) -> EncoderConfig:
     """The :class:`EncoderConfig` in an exported model's metadata (fields this version does not
     know are left out)."""

@@ -158,3 +158,51 @@ def test_random_weights_keep_the_checkpoints_pipeline(tmp_path):
     rec = simulate("ecg", 20, seed=5, fs_hz=250.0)
     rec = rec.replace(samples=-rec.samples)
     np.testing.assert_allclose(embedding_mean(a, rec), embedding_mean(b, rec), atol=1e-6)
+
+
+def test_random_weights_keep_the_training_window(tmp_path):
+    """A checkpoint pretrained with ``--window-s 5`` embeds 5 s windows, and so must its random-
+    weight baseline, whichever way it is made (``embed --random-weights``, ``probe --baseline
+    random`` on the checkpoint or on its exported graph). Both used the config's 10 s window: the
+    baseline was then fed other windows than the model it is compared with."""
+    from biosig.synthetic import simulate
+    import encoders
+    from encoders.baselines import embedding_mean, random_encoder
+    from encoders.export import export_onnx
+    ckpt = tmp_path / "ppg5"
+    tiny = ["--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "decoder_dim=32",
+            "--set", "decoder_heads=2", "--set", "decoder_depth=1"]
+    assert main(["pretrain", "--modality", "ppg", "--synthetic", "--synthetic-records", "2", "--synthetic-seconds",
+                 "20", "--window-s", "5", "--steps", "1", "--batch-size", "4", "--no-progress", *tiny,
+                 "--out", str(ckpt)]) == 0
+    trained = encoders.load(str(ckpt))
+    assert trained.config.window_s == 10.0 and trained.window_s == 5.0    # the config's default is not it
+    by_load, by_probe = encoders.load(str(ckpt), pretrained=False, seed=3), random_encoder(str(ckpt), 3)
+    assert by_load.window_s == by_probe.window_s == 5.0
+    onnx = tmp_path / "ppg5.onnx"
+    export_onnx(trained, onnx)
+    exported = random_encoder(str(onnx), 3)
+    assert exported.window_s == 5.0 and random_encoder(str(onnx), 3, window_s=7.0).window_s == 7.0
+    rec = simulate("ppg", 30, seed=2, fs_hz=100.0)
+    ref = embedding_mean(by_load, rec)
+    np.testing.assert_array_equal(embedding_mean(by_probe, rec), ref)
+    np.testing.assert_allclose(embedding_mean(exported, rec), ref, atol=1e-6)
+    assert np.abs(embedding_mean(random_encoder(str(ckpt), 4), rec) - ref).max() > 1e-3   # the seed matters
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    t = np.arange(rec.n_samples) / rec.fs_hz
+    (folder / "a.csv").write_text("t_s,ppg\n" + "".join(f"{a:.3f},{b:.5f}\n" for a, b in zip(t, rec.samples[0])))
+    emb = tmp_path / "emb.parquet"
+    assert main(["embed", str(folder), "--model", str(ckpt), "--random-weights", "--out", str(emb)]) == 0
+    df = pl.read_parquet(emb)
+    assert read_provenance(emb)["window_s"] == 5.0 and set((df["t1_s"] - df["t0_s"]).round(6)) == {5.0}
+
+
+def test_random_weights_of_a_name_that_is_no_model():
+    """An unknown name is refused with the shipped models and architectures listed; a registered
+    architecture without a checkpoint (ecg-base) still gives random weights."""
+    import encoders
+    from encoders.errors import EncoderError
+    with pytest.raises(EncoderError, match="architectures without weights"):
+        encoders.load("ecg-huge", pretrained=False)
+    assert encoders.load("ecg-base", pretrained=False).config.name == "ecg-base"
