@@ -157,6 +157,19 @@ def test_export_out_under_a_file(capsys, a_file):
     assert_one_line_error(code, err, "is a file, not a folder")
 
 
+
+def test_export_takes_the_model_as_embed_does(capsys, tmp_path):
+    """``export --model X`` (as embed/score/serve spell it) works like ``export X``; none, or two
+    different ones, is a one-line error."""
+    code, _, err = run_main(capsys, "export", "--out", tmp_path / "m.onnx")
+    assert_one_line_error(code, err, "no model: give a shipped name or checkpoint directory")
+    code, _, err = run_main(capsys, "export", "ppg-tiny", "--model", "ecg-tiny", "--out", tmp_path / "m.onnx")
+    assert_one_line_error(code, err, "two models given: 'ppg-tiny' and --model 'ecg-tiny'")
+    code, out, _ = run_main(capsys, "export", "--model", "ppg-tiny", "--out", tmp_path / "m.onnx")
+    assert code == 0 and "wrote" in out and "ppg-tiny-" in out
+    from encoders.onnx_metadata import read_metadata
+    assert read_metadata(tmp_path / "m.onnx")["model_id"].startswith("ppg-tiny-")
+
 TINY_PRETRAIN = ["pretrain", "--modality", "ecg", "--synthetic", "--synthetic-records", "1",
                  "--synthetic-seconds", "20", "--steps", "1", "--batch-size", "2", "--no-progress"]
 

@@ -29,7 +29,9 @@ def register(subparsers) -> None:
                     "pipeline; ECG graphs also take channel_idx int64 (channels,). The output "
                     "embedding is float32 (batch, dim). The pipeline JSON and hash, the model "
                     "config, the model id and the biosig version are stored as ONNX metadata.")
-    p.add_argument("model", help="shipped model name (e.g. ecg-tiny) or checkpoint directory")
+    p.add_argument("model", nargs="?", help="shipped model name (e.g. ecg-tiny) or checkpoint directory")
+    p.add_argument("--model", dest="model_option", metavar="NAME|DIR",
+                   help="the same, as embed/score/serve take it (give one of the two)")
     p.add_argument("--out", required=True, help="output .onnx file")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's recommended one)")
     p.add_argument("--batch", type=_batch, default="dynamic", help="'dynamic' (default) or a fixed batch size K")
@@ -69,7 +71,11 @@ def run_export(args) -> int:
     if args.out and not str(args.out).endswith(".onnx"):
         raise BiosigError(f"--out {args.out!r} should end in .onnx")
     check_output_file(args.out, "--out", (".onnx",))
-    source = encoders.load(args.model, pretrained=not args.random_init)
+    if args.model and args.model_option and args.model != args.model_option:
+        raise BiosigError(f"two models given: {args.model!r} and --model {args.model_option!r}; give one")
+    if not (args.model or args.model_option):
+        raise BiosigError("no model: give a shipped name or checkpoint directory (biosig export ecg-tiny --out ecg.onnx)")
+    source = encoders.load(args.model or args.model_option, pretrained=not args.random_init)
     result = export_onnx(source, args.out, opset=args.opset, batch=args.batch, precision=args.precision)
     meta = result.metadata
     print(f"wrote {result.path}: {meta['biosig.model_id']}, opset {result.opset}, {args.precision}, "
