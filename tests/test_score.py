@@ -433,3 +433,43 @@ def test_score_cuts_the_windows_embed_cuts_and_honours_window_s(tmp_path):
     res = _cli("score", folder, "--model", "audio-tiny", "--backend", "torch", "--window-s", "3",
                "--out", tmp_path / "o4")
     assert res.returncode == 2 and "different job" in res.stderr and "window_s: 4.0 there, 3.0 now" in res.stderr
+
+
+def test_score_cuts_the_window_the_model_was_trained_on(tmp_path, monkeypatch):
+    """A checkpoint trained on 5 s windows (``pretrain --window-s 5`` records it in meta.json;
+    its config keeps the modality's 10 s) is scored on 5 s windows, as embed cuts them: in torch,
+    through the cached ONNX export of the checkpoint, and as an exported graph. Score used the
+    config's 10 s, so it scored other windows than embed and serve."""
+    import torch
+
+    import encoders
+    from biosig.pipeline import default_pipeline
+    from biosig.synthetic import simulate
+    from encoders.checkpoint import save_checkpoint
+    from encoders.export import export_onnx
+    monkeypatch.setenv("BIOSIG_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    ckpt = tmp_path / "ecg5"
+    save_checkpoint(ckpt, encoders.create_model("ecg-tiny"), pipeline=default_pipeline("ecg"),
+                    meta={"train_config": {"window_s": 5.0}})
+    assert encoders.load(str(ckpt)).window_s == 5.0 and encoders.load(str(ckpt)).config.window_s == 10.0
+    export_onnx(encoders.load(str(ckpt)), tmp_path / "ecg5.onnx")
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    rec = simulate("ecg", 22, seed=3, fs_hz=250.0)
+    t = np.arange(rec.n_samples) / rec.fs_hz
+    (folder / "a.csv").write_text("t_s,ecg\n" + "".join(f"{a:.4f},{b:.5f}\n" for a, b in zip(t, rec.samples[0])))
+    res = _cli("embed", folder, "--model", ckpt, "--out", tmp_path / "e.parquet")
+    assert res.returncode == 0, res.stderr
+    emb = pl.read_parquet(tmp_path / "e.parquet").sort("t0_s")
+    assert set((emb["t1_s"] - emb["t0_s"]).to_list()) == {5.0}
+    runs = [("torch", ckpt, "torch"), ("onnxruntime", ckpt, "ort"), ("onnxruntime", ckpt, "ort-cached"),
+            ("onnxruntime", tmp_path / "ecg5.onnx", "exported")]
+    for backend, model, name in runs:
+        res = _cli("score", folder, "--model", model, "--backend", backend, "--out", tmp_path / name)
+        assert res.returncode == 0, res.stderr
+        win = pl.read_parquet(tmp_path / name / "windows.parquet").sort("t0_s")
+        assert win["t0_s"].to_list() == emb["t0_s"].to_list() and win["t1_s"].to_list() == emb["t1_s"].to_list(), name
+        assert json.loads((tmp_path / name / "run.json").read_text())["model"]["window_s"] == 5.0
+        np.testing.assert_allclose(np.stack(win["embedding"].to_list()), np.stack(emb["embedding"].to_list()),
+                                   atol=1e-4, err_msg=name)

@@ -172,11 +172,13 @@ def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:
         backend = make_backend(spec.backend, str(path), threads=spec.threads, device=spec.device,
                                precision=spec.precision)
     modality = cfg["modality"]
+    # the window the model was trained on (absent in older exports: the config's)
+    window_s = float((meta.get("input") or {}).get("train_window_s") or cfg["window_s"])
     return LoadedModel(
         source=str(path), model_id=str(meta["model_id"]), model_sha256=_file_sha256(path),
         modality=modality, in_channels=int(cfg.get("in_channels", 1)),
         vocabulary=tuple(cfg.get("channels", ())), input_fs_hz=float(cfg["input_fs_hz"]),
-        window_s=float(cfg["window_s"]), hop_s=hop_for_window_s(modality, float(cfg["window_s"])),
+        window_s=window_s, hop_s=hop_for_window_s(modality, window_s),
         outside=outside, pipeline_hash=str(meta.get("pipeline_hash", outside.hash)), backend=backend,
         min_window_samples=min_input_samples(cfg))
 
@@ -222,8 +224,8 @@ def _cached_onnx(spec: ModelSpec) -> LoadedModel | None:
             source=spec.source, model_id=str(entry["model_id"]), model_sha256=str(entry["model_sha256"]),
             modality=str(entry["modality"]), in_channels=int(entry["in_channels"]),
             vocabulary=tuple(entry["vocabulary"]), input_fs_hz=float(entry["input_fs_hz"]),
-            window_s=float(entry["window_s"]), outside=outside,
-            hop_s=hop_for_window_s(str(entry["modality"]), float(entry["window_s"])),   # the rule of today, not of the cache
+            window_s=float(entry["training_window_s"]), outside=outside,   # older entries: the config's; reload
+            hop_s=hop_for_window_s(str(entry["modality"]), float(entry["training_window_s"])),   # today's rule
             pipeline_hash=str(entry["pipeline_hash"]), backend=backend,
             min_window_samples=int(entry["min_window_samples"]))   # an older index lacks it: reload below
     except Exception as exc:  # noqa: BLE001 - a stale or damaged cache entry: load the slow way
@@ -249,7 +251,7 @@ def _remember_onnx(spec: ModelSpec, loaded: LoadedModel) -> None:
         bc.write_onnx_index(key, path, {
             "model_id": loaded.model_id, "model_sha256": loaded.model_sha256, "modality": loaded.modality,
             "in_channels": loaded.in_channels, "vocabulary": list(loaded.vocabulary),
-            "input_fs_hz": loaded.input_fs_hz, "window_s": loaded.window_s,
+            "input_fs_hz": loaded.input_fs_hz, "training_window_s": loaded.window_s,
             "min_window_samples": loaded.min_window_samples, "pipeline_outside": loaded.outside.to_json(),
             "pipeline_hash": loaded.pipeline_hash})
 
@@ -281,6 +283,6 @@ def _load_checkpoint_torch(spec: ModelSpec) -> LoadedModel:
     return LoadedModel(
         source=spec.source, model_id=str(encoder.model_id), model_sha256=weights_hash(encoder.model),
         modality=cfg.modality, in_channels=int(cfg.in_channels), vocabulary=tuple(cfg.channels),
-        input_fs_hz=float(cfg.input_fs_hz), window_s=float(cfg.window_s),
-        hop_s=hop_for_window_s(cfg.modality, float(cfg.window_s)), outside=outside,
+        input_fs_hz=float(cfg.input_fs_hz), window_s=encoder.window_s,   # the training window
+        hop_s=hop_for_window_s(cfg.modality, encoder.window_s), outside=outside,
         pipeline_hash=str(pipeline.hash), backend=backend, min_window_samples=min_input_samples(cfg))
