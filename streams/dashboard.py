@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from biosig import json_text
 from streams.config import DEFAULT_OUTPUT
 from streams.errors import StreamError
 
@@ -213,17 +214,6 @@ class LiveState:
                 self.changed.wait(timeout_s)
 
 
-def _finite(obj):
-    """NaN/inf -> None, so the JSON is valid for browsers."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "biosig-dashboard"
     protocol_version = "HTTP/1.1"
@@ -247,7 +237,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             name = path[len("/static/"):]
             return self._send(200, STATIC_FILES[name], (STATIC / name).read_bytes())
         if path == "/state.json":
-            body = json.dumps(_finite(dash.state.update({}))).encode()
+            body = json_text.dumps(dash.state.update({})).encode()
             return self._send(200, "application/json", body)
         if path == "/events":
             return self._events(dash)
@@ -275,7 +265,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             while not dash.stopping.is_set():
                 upd = dash.state.update(cursors)
                 version = upd["version"]
-                self.wfile.write(b"data: " + json.dumps(_finite(upd)).encode() + b"\n\n")
+                self.wfile.write(b"data: " + json_text.dumps(upd).encode() + b"\n\n")
                 self.wfile.flush()
                 dash.state.wait_change(version, dash.tick_s)
         except (BrokenPipeError, ConnectionResetError, OSError):

@@ -2,7 +2,6 @@
 and ``demo-out/`` (recordings, latency histogram, forecast-vs-truth plot, summary.json)."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import pathlib
@@ -12,6 +11,7 @@ import time
 
 import numpy as np
 
+from biosig import json_text
 from streams.config import Endpoints, RuntimeConfig
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
     np.savetxt(out / "forecast_latency.csv", np.array(col.fcst_parts).reshape(-1, 8), delimiter=",", fmt="%.6f",
                header="received_s,t_s,from_device_timestamp_ms,timestamp_to_sent_ms,timestamp_to_runtime_ms,queue_ms,model_ms,"
                       "runtime_to_subscriber_ms", comments="")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    (out / "summary.json").write_text(json_text.dumps(summary, indent=2, default=float))
     lines = [
         "", "summary",
         f"  frames accepted {summary['frames']}, windows {summary['windows']}, embeddings {summary['embeddings']}, "

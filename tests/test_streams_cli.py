@@ -54,6 +54,13 @@ def test_keys_generate_and_refuse_overwrite(tmp_path):
     assert r.returncode == 2 and "refusing to overwrite" in r.stderr
 
 
+def _strict_json(text: str):
+    """json.loads that refuses NaN / Infinity, as jq and a browser's JSON.parse do."""
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
 @pytest.mark.timeout(200)
 def test_serve_monitor_replay_listen_status_work_together(tmp_path):
     rec = shared_path("wfdb", "a103l.hea")
@@ -64,6 +71,12 @@ def test_serve_monitor_replay_listen_status_work_together(tmp_path):
     try:
         wait_for(lambda: _run("status", "--status", ep.status, "--timeout", "0.3").returncode == 0,
                  timeout_s=60, what="serve")
+        idle = {}
+        def serving():
+            idle.update(_strict_json(_run("status", "--json", "--status", ep.status).stdout))
+            return idle.get("state") == "serving"
+        wait_for(serving, timeout_s=60, what="serving")
+        assert idle["queue"]["batch_size"]["p50"] is None   # no batch yet: undefined, null (was NaN)
         listen = subprocess.Popen(BIOSIG + ["listen", "--json", "--seconds", "20", "--output", ep.output,
                                             "--topics", "emb/", "fcst/", "hold/"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -74,7 +87,7 @@ def test_serve_monitor_replay_listen_status_work_together(tmp_path):
         assert mon.returncode == 0, mon.stderr
         st = _run("status", "--json", "--status", ep.status)
         assert st.returncode == 0
-        body = json.loads(st.stdout)
+        body = _strict_json(st.stdout)
         streams = body["streams"]
         assert {"bed01/resp", "bed01/ppg", "couch1/markers", "a103l/ecg", "a103l/ppg"} <= set(streams), (
             body.get("totals"), body.get("rejected"), rep.stdout[-2000:], rep.stderr[-2000:])
@@ -84,7 +97,7 @@ def test_serve_monitor_replay_listen_status_work_together(tmp_path):
         table = _run("status", "--status", ep.status).stdout
         assert "bed01/resp" in table and "p99 ms" in table
         out, err = listen.communicate(timeout=60)
-        rows = [json.loads(line) for line in out.splitlines()]
+        rows = [_strict_json(line) for line in out.splitlines()]
         kinds = {r["kind"] for r in rows}
         assert {"embedding", "hold"} <= kinds, kinds
         assert any(r["topic"] == "emb/a103l/ecg" for r in rows)

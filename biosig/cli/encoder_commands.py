@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 
+from biosig import json_text
 from biosig.cli._common import (add_modality_arguments, add_threads_argument, non_negative_int as _non_negative_int,
                                 positive_float as _positive_float, positive_int as _positive_int)
 
@@ -177,7 +178,7 @@ def pretrain_command(args) -> int:
         raise BiosigError(f"out of memory at --batch-size {args.batch_size} (preset {args.preset}); use a smaller "
                           "--batch-size, --window-s or --preset") from None
     if int(__import__("os").environ.get("RANK", "0")) == 0:
-        print(json.dumps(metrics))
+        print(json_text.dumps(metrics))
     return 0
 
 

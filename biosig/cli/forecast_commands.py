@@ -5,7 +5,8 @@ Heavy imports (numba kernels, polars, matplotlib) happen inside the handlers.
 from __future__ import annotations
 
 import argparse
-import json
+
+from biosig import json_text
 import logging
 import pathlib
 import sys
@@ -158,7 +159,7 @@ def _evaluate(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
+    (out / "report.json").write_text(json_text.dumps(report, indent=1, default=float))
     print(f"{len(sessions)} session(s), horizons {args.horizons} ({len(horizons)}) steps at {args.rate_hz:g} Hz, "
           f"{args.seeds} seed(s), grid {args.grid}, {report['wall_s']:.0f} s on {report['workers']} process(es)")
     print(format_table(report))

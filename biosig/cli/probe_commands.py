@@ -5,9 +5,9 @@ polars, numpy and encoders are imported inside the handlers so ``biosig --versio
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 
+from biosig import json_text
 from biosig.cli._common import fold_count as _folds, positive_int as _positive_int, quality_0_1 as _quality
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def probe_command(args) -> int:
     else:
         res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C)
     if args.json:
-        print(json.dumps(res))
+        print(json_text.dumps(res))
         return 0
     print(f"{res['n']} records, classes {res['classes']}, {res['folds']}-fold stratified CV, "
           f"C per fold {_fmt_C(res['C'])}")
@@ -184,7 +184,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
             combined[both] = compare({both: np.hstack([feats[kind], feats[ours]]), kind: feats[kind]}, y, folds,
                                      reference=both, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
     if args.json:
-        print(json.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
+        print(json_text.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
         return 0
     kind = "stratified grouped" if groups is not None else "stratified"
     made_by = (f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''}"

@@ -6,10 +6,10 @@ imported inside the handlers so that ``biosig --version`` does not pay for them.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 
+from biosig import json_text
 from biosig.cli._common import add_modality_arguments
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def info_command(args) -> int:
             progress.update(1)
     if progress is not None:
         progress.close()
-    text = json.dumps(results, indent=2) if args.json else "\n\n".join(
+    text = json_text.dumps(results, indent=2) if args.json else "\n\n".join(
         format_table(r) for r in results if "error" not in r)
     try:
         if text:

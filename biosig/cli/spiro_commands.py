@@ -5,7 +5,8 @@ inside the handler.
 """
 from __future__ import annotations
 
-import json
+
+from biosig import json_text
 import math
 import sys
 
@@ -140,7 +141,7 @@ def spiro_command(args) -> int:
     if args.json:
         doc = {"blows": [{k: _clean(v) for k, v in b.items()} for b in blows],
                "session": None if session is None else {k: _clean(v) for k, v in session.items()}}
-        print(json.dumps(doc, indent=2))
+        print(json_text.dumps(doc, indent=2))
     else:
         print(_table(blows, session))
     if args.plot:

@@ -7,10 +7,10 @@ holds the default endpoints, imports neither zmq nor numpy).
 """
 from __future__ import annotations
 
-import json
 import sys
 import threading
 
+from biosig import json_text
 from biosig.cli._stream_checks import (check_models as _check_models, check_number as _check_number,
                                        check_writable_dir as _check_writable_dir, close_all as _close_all,
                                        interruptible as _interruptible, leave_if_signalled as _leave_if_signalled)
@@ -76,7 +76,7 @@ def _serve(args) -> int:
             dash.stop()
     if rt.error:
         raise rt.error
-    print(json.dumps(rt.status()["totals"]), file=sys.stderr)
+    print(json_text.dumps(rt.status()["totals"]), file=sys.stderr)
     return 0
 
 
@@ -170,7 +170,7 @@ def _listen(args) -> int:
                 row["topic"] = f.topic
                 if f.array is not None and f.array.size <= 16:
                     row["values"] = f.array.tolist()
-                print(json.dumps(row), flush=True)
+                print(json_text.dumps(row), flush=True)
             else:
                 extra = h.get("reason") or h.get("model_id") or h.get("method") or ""
                 lat = h.get("latency_ms", {}).get("total")
@@ -179,7 +179,7 @@ def _listen(args) -> int:
                       f"{'' if lat is None else f'{lat:.1f} ms'}", flush=True)
         gaps = {t: s for t, s in sub.stats.items() if s["gaps"] or s["duplicates"] or s["late"]}
         print(f"biosig listen: {sum(s['frames'] for s in sub.stats.values())} frames on {len(sub.stats)} topics, "
-              f"gaps on {len(gaps)} topics {json.dumps(gaps) if gaps else ''}", file=sys.stderr)
+              f"gaps on {len(gaps)} topics {json_text.dumps(gaps) if gaps else ''}", file=sys.stderr)
     return 0
 
 
@@ -189,7 +189,7 @@ def _status(args) -> int:
     _check_number("--timeout", args.timeout, lo=0, hi=3600, lo_open=True)
     body = request_status(args.status, key_dir=args.keys, insecure=args.insecure, timeout_s=args.timeout)
     if args.json:
-        print(json.dumps(body, indent=1, default=float))
+        print(json_text.dumps(body, indent=1, default=float))
     else:
         print(status_table(body))
         if body.get("auth_failures"):
@@ -217,7 +217,7 @@ def _bridge(args) -> int:
     _stop_on_signals(stop)
     sent = bridge_lsl_in(endpoint=args.ingest, key_dir=args.keys, insecure=args.insecure, seconds=args.seconds,
                          resolve_s=args.resolve_s, prop=args.prop, value=args.value, stop=stop)
-    print(f"biosig bridge lsl: {json.dumps(sent)}", file=sys.stderr)
+    print(f"biosig bridge lsl: {json_text.dumps(sent)}", file=sys.stderr)
     return 0
 
 
@@ -228,7 +228,7 @@ def _bridge_out(args) -> int:
     _stop_on_signals(stop)
     pushed = bridge_lsl_out(endpoint=args.output, topics=args.topics, key_dir=args.keys, insecure=args.insecure,
                             seconds=args.seconds, prefix=args.prefix, stop=stop)
-    print(f"biosig bridge lsl-out: {json.dumps(pushed)}", file=sys.stderr)
+    print(f"biosig bridge lsl-out: {json_text.dumps(pushed)}", file=sys.stderr)
     return 0
 
 

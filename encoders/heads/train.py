@@ -10,12 +10,12 @@ Run ``python -m encoders.heads.train_af --help`` for the shipped heads.
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import pathlib
 
 import numpy as np
 
+from biosig import json_text
 from encoders.heads.head import Head
 
 log = logging.getLogger(__name__)
@@ -151,4 +151,4 @@ def today() -> str:
 
 
 def dumps(obj) -> str:
-    return json.dumps(obj, indent=1, default=float)
+    return json_text.dumps(obj, indent=1, default=float)

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from biosig import json_text
 from encoders.heads import train as T
 from encoders.heads.features import record_window_measures
 
@@ -36,7 +37,7 @@ CKPT = pathlib.Path(__file__).resolve().parents[1] / "checkpoints"
 def _pipeline(model: str):
     from biosig.pipeline import Pipeline
     d = json.loads((CKPT / model / "pipeline.json").read_text())
-    return Pipeline.from_json(json.dumps(d["pipeline"]))
+    return Pipeline.from_json(json_text.dumps(d["pipeline"]))
 
 
 def cinc2017(data: pathlib.Path):
@@ -188,7 +189,7 @@ def main(argv=None) -> int:
         print(f"error: --data must be the cinc2017 folder with REFERENCE.csv (got {args.data})", file=sys.stderr)
         return 2
     res = run(args.task, args.out, args.data, args.folds)
-    print(json.dumps(res, indent=1, default=float))
+    print(json_text.dumps(res, indent=1, default=float))
     return 0
 
 

@@ -30,6 +30,7 @@ from typing import Any, Iterable
 
 import polars as pl
 
+from biosig import json_text
 from encoders.scoring.errors import ScoreError
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ def recorded_job(out_dir: str | os.PathLike) -> dict[str, Any]:
 def write_manifest(out_dir: str | os.PathLike, manifest: dict[str, Any]) -> pathlib.Path:
     """Write ``run.json`` atomically and return its path."""
     path = pathlib.Path(out_dir) / "run.json"
-    atomic_write_bytes(path, (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
+    atomic_write_bytes(path, (json_text.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
     return path
 
 
