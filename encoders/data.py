@@ -292,5 +292,18 @@ def file_records(paths, modality: str):
     found = discover(paths)
     if not found:
         raise EncoderError(f"no readable recordings under {', '.join(map(str, paths))}")
+    from biosig.errors import BiosigError
+    unreadable = []
     for path in found:
-        yield str(path), read(path)
+        try:
+            rec = read(path)
+        except BiosigError as exc:   # one damaged file of a corpus: say so, train on the others
+            unreadable.append(f"{path}: {getattr(exc, 'problem', exc)}")
+            log.warning("skipping unreadable %s", unreadable[-1])
+            continue
+        yield str(path), rec
+    if unreadable and len(unreadable) == len(found):
+        raise EncoderError(f"none of the {len(found)} recording(s) under {', '.join(map(str, paths))} could be "
+                           f"read; the first: {unreadable[0]}")
+    if unreadable:
+        log.warning("skipped %d of %d recording(s) that could not be read (listed above)", len(unreadable), len(found))

@@ -111,14 +111,43 @@ def test_pretrain_on_real_files(tmp_path):
     assert meta["n_sources"] == 2 and meta["n_windows"] >= 2
 
 
+
+def test_pretrain_skips_a_damaged_file_and_says_so(tmp_path, caplog):
+    """One damaged file in a corpus is skipped with a warning naming it and why (the others are
+    trained on); a corpus of which nothing can be read is a one-line error."""
+    from biosig.synthetic import simulate
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        rec = simulate("ppg", 30, seed=i, fs_hz=100.0)
+        t = np.arange(rec.n_samples) / rec.fs_hz
+        (data / f"p{i}.csv").write_text("time_ms,ppg\n" + "".join(f"{a * 1000:.1f},{b:.5f}\n"
+                                                                  for a, b in zip(t, rec.samples[0])))
+    (data / "damaged.csv").write_text("time_ms,ppg\n0,0.1\n10,0.2\n20,#VALUE!\n")
+    out = tmp_path / "o"
+    with caplog.at_level("WARNING"):
+        assert main(["pretrain", "--modality", "ppg", "--data", str(data), "--steps", "1", "--batch-size", "4",
+                     "--no-progress", *TINY, "--out", str(out)]) == 0
+    assert "damaged.csv: column 'ppg' is not numeric: line 4 holds '#VALUE!'" in caplog.text
+    assert "skipped 1 of 4 recording(s)" in caplog.text
+    assert json.loads((out / "meta.json").read_text())["n_sources"] == 3
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "damaged.csv").write_text((data / "damaged.csv").read_text())
+    with pytest.raises(encoders.EncoderError, match="none of the 1 recording"):
+        from encoders.data import file_records
+        list(file_records([only], "ppg"))
+
 @pytest.mark.parametrize("argv,needle", [
     (["pretrain", "--modality", "ppg", "--steps", "1", "--out", "X"], "no training data"),
     (["pretrain", *PPG, "--batch-size", "3", "--steps", "1", "--out", "X", "--set", "depth=-1"], "depth"),
     (["pretrain", *PPG, "--steps", "1", "--out", "X", "--set", "widht=3"], "unknown encoder config keys"),
     (["pretrain", "--modality", "ecg", "--data", "/nonexistent/rec", "--steps", "1", "--out", "X"], "nonexistent"),
+    (["pretrain", "--modality", "ppg", "--data", "ONLY_DAMAGED", "--steps", "1", "--out", "X"], "could be read"),
 ])
 def test_pretrain_user_errors_are_one_line(tmp_path, capsys, argv, needle):
-    argv = [a if a != "X" else str(tmp_path / "o") for a in argv]
+    (tmp_path / "damaged.csv").write_text("t_s,ppg\n0,1\n0.01,x\n")
+    argv = [{"X": str(tmp_path / "o"), "ONLY_DAMAGED": str(tmp_path / "damaged.csv")}.get(a, a) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "Traceback" not in err and len(err.splitlines()) == 1

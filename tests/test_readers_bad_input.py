@@ -128,7 +128,12 @@ def test_non_numeric_csv(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("t_s,ecg\n0.0,1.0\n0.1,abc\n0.2,3.0\n")
     problem = _problem(bad)
-    assert "'ecg'" in problem and "not numeric" in problem
+    assert "column 'ecg' is not numeric: line 3 holds 'abc'" in problem   # where to look in the file
+    bad.write_text("t_s,ecg\n0.0,x\n0.1,abc\n0.2, 3.0 \n")
+    assert "line 2 holds 'x' (1 more value(s) like it)" in _problem(bad)   # ' 3.0 ' is a number
+    import polars as pl
+    pl.DataFrame({"t_s": [0.0, 0.1], "ecg": ["1.5", "n/a"]}).write_parquet(tmp_path / "bad.parquet")
+    assert "column 'ecg' is not numeric: row 2 holds 'n/a'" in _problem(tmp_path / "bad.parquet")
 
 
 def test_csv_without_time_column(tmp_path):

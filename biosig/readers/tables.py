@@ -98,14 +98,12 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
             continue
         dtype = df.schema[col]
         if not (dtype.is_numeric() or dtype == pl.Null):
-            bad = df[col].drop_nulls().head(1).to_list()
-            raise ReadError(path, f"column {col!r} is not numeric (type {dtype}, e.g. {bad[0]!r})"
-                            if bad else f"column {col!r} is not numeric (type {dtype})")
+            raise ReadError(path, _not_numeric(path, df, col))
         name, unit = _SPIRO_COLUMNS.get(col.lower(), _split_unit(col))
         renamed[col] = name
         found_units.append(unit)
     if not df.schema[tcol].is_numeric():
-        raise ReadError(path, f"column {tcol!r} is not numeric (type {df.schema[tcol]})")
+        raise ReadError(path, _not_numeric(path, df, tcol))
     if df[tcol].null_count():
         raise ReadError(path, f"column {tcol!r} has {df[tcol].null_count()} empty value(s)")
     if {"volume_ml", "flow_l_s"} & {c.lower() for c in df.columns} and not modality:
@@ -124,6 +122,21 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
     except BiosigError as exc:
         raise ReadError(path, str(exc)) from None
     return rec
+
+
+def _not_numeric(path, df, col: str) -> str:
+    """Why column ``col`` is not numeric, with the first value that is not a number and where it
+    is (the line of a CSV, counting the header as line 1; the row of a Parquet table)."""
+    import polars as pl
+    text = df[col].cast(pl.String)
+    number = text.str.strip_chars().cast(pl.Float64, strict=False)
+    bad = (text.is_not_null() & number.is_null()).arg_true()
+    if len(bad) == 0:
+        return f"column {col!r} is not numeric (type {df.schema[col]})"
+    i = int(bad[0])
+    where = f"line {i + 2}" if pathlib.Path(str(path)).suffix.lower() == ".csv" else f"row {i + 1}"
+    more = f" ({len(bad) - 1} more value(s) like it)" if len(bad) > 1 else ""
+    return f"column {col!r} is not numeric: {where} holds {text[i]!r}{more}"
 
 
 def _time_column(path, columns) -> str:
