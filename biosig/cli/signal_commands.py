@@ -24,8 +24,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "info", help="summarise recordings: channels, rate, duration, gaps, annotations, quality",
         description="Summarise each recording (WFDB, EDF, audio, marker/spirometry CSV, CSV/Parquet "
-                    "with t_s). Folders are searched recursively; a text file may list records. "
-                    "Unreadable paths are reported on stderr (exit code 2) and the rest still printed.")
+                    "with one time column: t_s, time_ms, ...). Folders are searched recursively; a text "
+                    "file may list records. Unreadable paths are reported on stderr and the rest still "
+                    "printed (exit code 1; 2 when none could be read).")
     p.add_argument("paths", nargs="+", metavar="PATH", help="record, file, folder or list of records")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.add_argument("--no-quality", action="store_true", help="skip the ECG/PPG signal-quality summary")
@@ -186,7 +187,7 @@ def info_command(args) -> int:
     paths = discover(args.paths)
     if not paths:
         raise BiosigError(f"no records found under {', '.join(args.paths)} (looked for WFDB headers, EDF, "
-                          "audio, marker/spirometry CSV and CSV/Parquet with a t_s column)")
+                          "audio, marker/spirometry CSV and CSV/Parquet with one time column: t_s, time_ms, ...)")
     results, failed = [], 0
     progress = None
     plain = ProgressLog("info", len(paths))
@@ -215,7 +216,7 @@ def info_command(args) -> int:
     except BrokenPipeError:  # `biosig info ... | head`: the reader left, nothing to report
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 2 if failed else 0
+    return (1 if len(results) > failed else 2) if failed else 0   # as embed and score
 
 
 # ------------------------------------------------------------------ simulate

@@ -26,8 +26,8 @@ def register(subparsers) -> None:
                     "80 ms), FEF25-75, FET, back-extrapolated volume (BEV) and time zero, end of "
                     "forced expiration and acceptability. Several files are the blows of one "
                     "session: the session's best FVC/FEV1 and the repeatability grade (A-F, U) "
-                    "follow. Unreadable files are reported on stderr (exit code 2), the rest is "
-                    "still computed.")
+                    "follow. Unreadable files are reported on stderr and the rest is still computed "
+                    "(exit code 1; 2 when none could be read).")
     p.add_argument("paths", nargs="+", metavar="FILE", help="spirogram files (one blow each)")
     p.add_argument("--json", action="store_true", help="print JSON ({'blows': [...], 'session': {...}})")
     p.add_argument("--plot", metavar="PNG", default=None,
@@ -150,4 +150,4 @@ def spiro_command(args) -> int:
         except OSError as exc:
             raise BiosigError(f"--plot {args.plot}: cannot write the file ({exc.strerror or exc})") from None
         print(f"wrote {args.plot}", file=sys.stderr)
-    return 2 if failed else 0
+    return 1 if failed else 0   # as embed and score (none read: 2, above)
