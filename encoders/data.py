@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoders.errors import EncoderError
+from encoders.errors import EncoderError, PipelineRateError
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,9 @@ def record_windows(record, config, outside, window_s: float, hop_s: float, min_v
     """Windows (n, C, T) float32 and channel ids (n, C) of one record for training."""
     from biosig.windows import window_array
     rec = outside.apply(select_channels(record, config.modality))
-    if abs(rec.fs_hz - config.input_fs_hz) > 1e-6:
-        raise EncoderError(f"the pipeline gives {rec.fs_hz} Hz; {config.name} expects {config.input_fs_hz} Hz")
+    if abs(rec.fs_hz - config.input_fs_hz) > 1e-6:   # a configuration error, not this record's: no skipping
+        raise PipelineRateError(f"the pipeline gives {rec.fs_hz:g} Hz; {config.name} expects "
+                                f"{config.input_fs_hz:g} Hz (begin the pipeline with a resample to that rate)")
     w = window_array(rec, window_s, hop_s, pad_short=True)
     keep = w.valid_fraction >= min_valid
     x = np.nan_to_num(w.x[keep], nan=0.0, posinf=0.0, neginf=0.0)              # (n, C_rec, T)
@@ -110,6 +111,8 @@ def build_windows(records, config, pipeline, window_s: float | None = None, hop_
     for source, rec in records:
         try:
             x, i = record_windows(rec, config, outside, window_s, hop_s)
+        except PipelineRateError:
+            raise
         except EncoderError as exc:   # a record without this modality's channels: skip it
             skipped.append(source)
             log.info("skipping %s: %s", source, exc)

@@ -11,3 +11,7 @@ class EncoderError(BiosigError):
 
 class CheckpointError(EncoderError):
     """A checkpoint directory is missing, incomplete or inconsistent."""
+
+
+class PipelineRateError(EncoderError):
+    """The preprocessing pipeline does not end at the model's input rate (a configuration error)."""

@@ -221,16 +221,33 @@ def load_pipeline_file(path, config):
         pipe = pipeline_from_dict(doc) if isinstance(doc, dict) and "pipeline" in doc else Pipeline.from_json(text)
     except (OSError, ValueError, BiosigError) as exc:
         raise EncoderError(f"--pipeline {path}: not a pipeline JSON file ({exc})") from None
+    check_pipeline_rate(pipe, config, f"--pipeline {path}")
+    return pipe
+
+
+def check_pipeline_rate(pipe, config, what: str) -> None:
+    """``pipe`` must bring any input to the model's rate, else one line naming ``what``."""
     for fs in (100.0, 360.0, 44100.0):
         out = pipe.output_fs_hz(fs)
         if abs(out - config.input_fs_hz) > 1e-6 * config.input_fs_hz:
-            raise EncoderError(f"--pipeline {path}: gives {out:g} Hz from a {fs:g} Hz input; {config.name} takes "
+            raise EncoderError(f"{what}: gives {out:g} Hz from a {fs:g} Hz input; {config.name} takes "
                                f"{config.input_fs_hz:g} Hz (begin it with a resample to that rate)")
+
+
+def default_training_pipeline(config):
+    """The modality's default pipeline, its resample step set to the model's input rate when
+    ``--set input_fs_hz=...`` changed it (unchanged otherwise, so the stored hash is the default's)."""
+    from biosig.pipeline import Pipeline, default_pipeline
+    pipe = default_pipeline(config.modality)
+    if all(s.name != "resample" or float(s.params["fs_hz"]) == config.input_fs_hz for s in pipe.steps):
+        return pipe
+    pipe = Pipeline(tuple((s.name, {**s.params, "fs_hz": config.input_fs_hz}) if s.name == "resample"
+                          else (s.name, dict(s.params)) for s in pipe.steps))
+    check_pipeline_rate(pipe, config, f"the default {config.modality} pipeline")
     return pipe
 
 
 def _pretrain(cfg: TrainConfig) -> dict:
-    from biosig.pipeline import default_pipeline
     world, rank, local = _dist_info()
     out = pathlib.Path(cfg.out_dir)
     if cfg.batch_size % world:
@@ -243,7 +260,7 @@ def _pretrain(cfg: TrainConfig) -> dict:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
     config = get_config(f"{cfg.modality}-{cfg.preset}", **cfg.overrides)
-    pipeline = load_pipeline_file(cfg.pipeline, config) if cfg.pipeline else default_pipeline(cfg.modality)
+    pipeline = load_pipeline_file(cfg.pipeline, config) if cfg.pipeline else default_training_pipeline(config)
     data = load_data(cfg, config, pipeline)
     model = EncoderModel(config)
     if cfg.init_from:

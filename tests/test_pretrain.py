@@ -273,3 +273,27 @@ def test_pretrain_with_a_pipeline_file(tmp_path, capsys):
         assert main(["pretrain", *PPG, "--steps", "1", "--pipeline", str(bad), "--out", str(tmp_path / "x")]) == 2
         err = capsys.readouterr().err
         assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_pretrain_at_another_input_rate_resamples_to_it(tmp_path):
+    """``--set input_fs_hz=500`` trains on windows resampled to 500 Hz (the default pipeline's
+    resample step follows the model); it used to skip every record as one 'without ecg channels'.
+    At the default rate the pipeline, and so its hash, stays the modality's default."""
+    from biosig.pipeline import Pipeline, default_pipeline
+    from biosig.synthetic import simulate
+    from encoders.data import build_windows
+    from encoders.errors import PipelineRateError
+    from encoders.pretrain import default_training_pipeline
+    out = tmp_path / "ecg500"
+    assert main(["pretrain", "--modality", "ecg", "--synthetic", "--synthetic-records", "2", "--synthetic-seconds", "20",
+                 "--set", "input_fs_hz=500", "--steps", "1", "--batch-size", "4", "--no-progress", *TINY,
+                 "--out", str(out)]) == 0
+    enc = encoders.load(str(out))
+    assert enc.config.input_fs_hz == 500 and enc.pipeline.output_fs_hz(360.0) == 500.0
+    df = enc.embed(simulate("ecg", 12, seed=1, fs_hz=360.0))
+    assert len(df) >= 1 and np.isfinite(np.asarray(df["embedding"].to_list())).all()
+    config = encoders.get_config("ecg-tiny")
+    assert default_training_pipeline(config).hash == default_pipeline("ecg").hash
+    # a pipeline that does not end at the model's rate is a configuration error, not a skipped record
+    with pytest.raises(PipelineRateError, match="expects 250 Hz"):
+        build_windows([("r", simulate("ecg", 20, seed=0, fs_hz=360.0))], config, Pipeline.of(("zscore", {})))
