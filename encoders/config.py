@@ -227,6 +227,12 @@ class EncoderConfig:
         bad = [c for c in self.cross_modal if c not in self.channels]
         if bad:
             raise EncoderError(f"cross_modal channels {bad} not in the vocabulary {self.channels}")
+        if self.input_fs_hz <= 0:
+            raise EncoderError(f"input_fs_hz must be > 0, got {self.input_fs_hz}")
+        if self.modality == "audio" and not 0 <= self.fmin_hz < self.fmax_hz <= self.input_fs_hz / 2:
+            raise EncoderError(f"the log-mel band {self.fmin_hz:g}-{self.fmax_hz:g} Hz must lie within 0 and half "
+                               f"input_fs_hz ({self.input_fs_hz / 2:g} Hz): set fmax_hz (and fmin_hz) with input_fs_hz, "
+                               f"e.g. --set fmax_hz={self.input_fs_hz / 2:g}")
 
     @property
     def window_samples(self) -> int:

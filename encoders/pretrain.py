@@ -226,23 +226,33 @@ def load_pipeline_file(path, config):
 
 
 def check_pipeline_rate(pipe, config, what: str) -> None:
-    """``pipe`` must bring any input to the model's rate, else one line naming ``what``."""
+    """The part of ``pipe`` outside the model must bring any input to the model's rate (the part
+    inside, e.g. audio's log-mel, is the model's own), else one line naming ``what``."""
+    outside, _ = pipe.split_in_model()
     for fs in (100.0, 360.0, 44100.0):
-        out = pipe.output_fs_hz(fs)
+        out = outside.output_fs_hz(fs)
         if abs(out - config.input_fs_hz) > 1e-6 * config.input_fs_hz:
             raise EncoderError(f"{what}: gives {out:g} Hz from a {fs:g} Hz input; {config.name} takes "
                                f"{config.input_fs_hz:g} Hz (begin it with a resample to that rate)")
 
 
 def default_training_pipeline(config):
-    """The modality's default pipeline, its resample step set to the model's input rate when
-    ``--set input_fs_hz=...`` changed it (unchanged otherwise, so the stored hash is the default's)."""
+    """The modality's default pipeline with the model's own settings where ``--set`` changed them:
+    the resample step at ``input_fs_hz``, audio's log-mel with the model's band and frames (the
+    model computes it; the stored pipeline then says what it does). Unchanged, and so with the
+    default's hash, where nothing differs."""
     from biosig.pipeline import Pipeline, default_pipeline
     pipe = default_pipeline(config.modality)
-    if all(s.name != "resample" or float(s.params["fs_hz"]) == config.input_fs_hz for s in pipe.steps):
+    own = {"resample": {"fs_hz": config.input_fs_hz},
+           "logmel": {"n_mels": config.n_mels, "n_fft": config.n_fft, "hop": config.hop_length,
+                      "fmin_hz": config.fmin_hz, "fmax_hz": config.fmax_hz}}
+    steps = []
+    for s in pipe.steps:
+        want = {k: v for k, v in own.get(s.name, {}).items() if float(s.params[k]) != float(v)}
+        steps.append((s.name, {**s.params, **want}))
+    if all(s.params == p for s, (_, p) in zip(pipe.steps, steps)):
         return pipe
-    pipe = Pipeline(tuple((s.name, {**s.params, "fs_hz": config.input_fs_hz}) if s.name == "resample"
-                          else (s.name, dict(s.params)) for s in pipe.steps))
+    pipe = Pipeline(tuple(steps))
     check_pipeline_rate(pipe, config, f"the default {config.modality} pipeline")
     return pipe
 

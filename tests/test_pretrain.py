@@ -297,3 +297,22 @@ def test_pretrain_at_another_input_rate_resamples_to_it(tmp_path):
     # a pipeline that does not end at the model's rate is a configuration error, not a skipped record
     with pytest.raises(PipelineRateError, match="expects 250 Hz"):
         build_windows([("r", simulate("ecg", 20, seed=0, fs_hz=360.0))], config, Pipeline.of(("zscore", {})))
+
+
+def test_audio_at_another_rate_and_an_audio_pipeline_file(tmp_path, capsys):
+    """Audio at 8 kHz needs a log-mel band below 4 kHz (one line says so instead of librosa's
+    empty-filter warning); with it, the stored pipeline resamples to 8 kHz and describes the
+    model's own log-mel. ``--pipeline`` with an audio pipeline (its log-mel runs inside the model)
+    is accepted: the rate check used to count the log-mel frame rate and refused every one."""
+    from biosig.pipeline import default_pipeline
+    audio = ["pretrain", "--modality", "audio", "--synthetic", "--synthetic-records", "2", "--synthetic-seconds", "6",
+             "--window-s", "2", "--steps", "1", "--batch-size", "4", "--no-progress", *TINY]
+    assert main([*audio, "--set", "input_fs_hz=8000", "--out", str(tmp_path / "a")]) == 2
+    assert "--set fmax_hz=4000" in capsys.readouterr().err
+    assert main([*audio, "--set", "input_fs_hz=8000", "--set", "fmax_hz=4000", "--out", str(tmp_path / "b")]) == 0
+    steps = {s.name: s.params for s in encoders.load(str(tmp_path / "b")).pipeline.steps}
+    assert steps["resample"]["fs_hz"] == 8000 and steps["logmel"]["fmax_hz"] == 4000
+    f = tmp_path / "audio.json"
+    f.write_text(default_pipeline("audio").to_json())
+    assert main([*audio, "--pipeline", str(f), "--out", str(tmp_path / "c")]) == 0
+    assert encoders.load(str(tmp_path / "c")).pipeline.hash == default_pipeline("audio").hash
