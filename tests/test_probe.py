@@ -100,6 +100,11 @@ def test_cli_probe(tmp_path, capsys):
                  "--bootstrap", "50"]) == 0
     out = capsys.readouterr().out
     assert "auroc" in out and "95% CI" in out
+    n_a = int((y == 1).sum())
+    assert out.startswith(f"120 records, classes A ({n_a}), N ({120 - n_a}), 5-fold stratified CV")
+    assert main(["probe", "--embeddings", str(path), "--labels", str(labels), "--label-column", "label",
+                 "--positive", "A", "--bootstrap", "20"]) == 0
+    assert capsys.readouterr().out.startswith(f"120 records, A ({n_a}) vs rest ({120 - n_a}), ")
     assert main(["probe", "--embeddings", str(path), "--labels", str(labels), "--label-column", "rhythm"]) == 2
     err = capsys.readouterr().err
     assert "rhythm" in err and "record, label" in err

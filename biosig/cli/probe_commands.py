@@ -116,7 +116,8 @@ def probe_command(args) -> int:
     if args.json:
         print(json_text.dumps(res))
         return 0
-    print(f"{res['n']} records, classes {res['classes']}, {res['folds']}-fold stratified CV, "
+    kind = "stratified grouped" if groups is not None else "stratified"
+    print(f"{res['n']} records, {_classes(y, args.positive)}, {res['folds']}-fold {kind} CV, "
           f"C per fold {_fmt_C(res['C'])}")
     for m in METRICS:
         r = res[m]
@@ -189,7 +190,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     kind = "stratified grouped" if groups is not None else "stratified"
     made_by = (f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''}"
                + (f", window {prov['window_s']:g} s" if prov.get("window_s") else "") + ")") if prov.get("model_id") else ""
-    print(f"{len(y)} records, classes {res[ours]['classes']}, {len(folds)}-fold {kind} CV; "
+    print(f"{len(y)} records, {_classes(y, args.positive)}, {len(folds)}-fold {kind} CV; "
           f"ours = {args.embeddings}{made_by}")
     for row in format_rows(res, ours):
         print(row)
@@ -199,6 +200,16 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
             print(row)
     print("C per fold: " + "; ".join(f"{name} {_fmt_C(r['C'])}" for name, r in res.items()))
     return 0
+
+
+def _classes(y, positive) -> str:
+    """The classes with their record counts: ``A (50) vs rest (150)`` for ``--positive A``."""
+    import numpy as np
+    values, counts = np.unique(np.asarray(y), return_counts=True)
+    if positive is not None:
+        n = dict(zip(values.tolist(), counts.tolist()))
+        return f"{positive} ({n.get(1, 0)}) vs rest ({n.get(0, 0)})"
+    return "classes " + ", ".join(f"{v} ({c})" for v, c in zip(values.tolist(), counts.tolist()))
 
 
 def _fmt_C(values) -> str:
