@@ -51,8 +51,8 @@ def load_model(directory) -> tuple[EncoderModel, dict | None, dict]:
     missing = [f for f in FILES if not (d / f).is_file()]
     if missing:
         raise CheckpointError(f"{d}: not a checkpoint directory (missing {', '.join(missing)})")
+    config, pipe, meta = _read_json_files(d)
     try:
-        config = EncoderConfig.from_dict(json.loads((d / "config.json").read_text()))
         state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
     except (ValueError, OSError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{d}: unreadable checkpoint: {exc}") from exc
@@ -61,9 +61,18 @@ def load_model(directory) -> tuple[EncoderModel, dict | None, dict]:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{d}: weights do not match config.json: {exc}") from exc
-    pipe = json.loads((d / "pipeline.json").read_text()) if (d / "pipeline.json").is_file() else None
-    meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").is_file() else {}
     return model.eval(), pipe, meta
+
+
+def _read_json_files(d: pathlib.Path) -> tuple[EncoderConfig, dict | None, dict]:
+    """(config, pipeline dict or None, meta) from the JSON files of checkpoint directory ``d``."""
+    try:
+        config = EncoderConfig.from_dict(json.loads((d / "config.json").read_text()))
+        pipe = json.loads((d / "pipeline.json").read_text()) if (d / "pipeline.json").is_file() else None
+        meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").is_file() else {}
+    except (ValueError, OSError, TypeError) as exc:
+        raise CheckpointError(f"{d}: unreadable checkpoint: {exc}") from exc
+    return config, pipe, meta
 
 
 def shipped_models() -> list[str]:
@@ -98,12 +107,7 @@ def architecture(name_or_dir) -> tuple[EncoderConfig, dict | None, float | None]
         raise
     if not (d / "config.json").is_file():
         raise CheckpointError(f"{d}: not a checkpoint directory (missing config.json)")
-    try:
-        config = EncoderConfig.from_dict(json.loads((d / "config.json").read_text()))
-        pipe = json.loads((d / "pipeline.json").read_text()) if (d / "pipeline.json").is_file() else None
-        meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").is_file() else {}
-    except (ValueError, OSError, TypeError) as exc:
-        raise CheckpointError(f"{d}: unreadable checkpoint: {exc}") from exc
+    config, pipe, meta = _read_json_files(d)
     window_s = (meta.get("train_config") or {}).get("window_s")
     return config, pipe, (float(window_s) if window_s else None)
 

@@ -246,13 +246,10 @@ def default_training_pipeline(config):
     own = {"resample": {"fs_hz": config.input_fs_hz},
            "logmel": {"n_mels": config.n_mels, "n_fft": config.n_fft, "hop": config.hop_length,
                       "fmin_hz": config.fmin_hz, "fmax_hz": config.fmax_hz}}
-    steps = []
-    for s in pipe.steps:
-        want = {k: v for k, v in own.get(s.name, {}).items() if float(s.params[k]) != float(v)}
-        steps.append((s.name, {**s.params, **want}))
-    if all(s.params == p for s, (_, p) in zip(pipe.steps, steps)):
+    changes = [{k: v for k, v in own.get(s.name, {}).items() if float(s.params[k]) != float(v)} for s in pipe.steps]
+    if not any(changes):
         return pipe
-    pipe = Pipeline(tuple(steps))
+    pipe = Pipeline(tuple((s.name, {**s.params, **c}) for s, c in zip(pipe.steps, changes)))
     check_pipeline_rate(pipe, config, f"the default {config.modality} pipeline")
     return pipe
 

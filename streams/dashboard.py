@@ -17,7 +17,6 @@ import collections
 import http.server
 import ipaddress
 import itertools
-import json
 import logging
 import math
 import pathlib

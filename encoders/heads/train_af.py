@@ -35,9 +35,8 @@ CKPT = pathlib.Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def _pipeline(model: str):
-    from biosig.pipeline import Pipeline
-    d = json.loads((CKPT / model / "pipeline.json").read_text())
-    return Pipeline.from_json(json_text.dumps(d["pipeline"]))
+    from encoders.weights import pipeline_from_dict   # as loading a checkpoint reads it (hash checked)
+    return pipeline_from_dict(json.loads((CKPT / model / "pipeline.json").read_text()))
 
 
 def cinc2017(data: pathlib.Path):
