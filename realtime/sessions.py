@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosig.errors import BiosigError
+from biosig.readers.csv_dialect import sniff
 from biosig.readers.markers import group_sessions, is_marker_csv, read_marker_session
 from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
 from realtime.errors import ForecastError
@@ -81,7 +82,7 @@ def read_generic_csv(path, rate_hz: float) -> Session:
 
     path = pathlib.Path(path)
     try:
-        df = pl.read_csv(path, infer_schema_length=10000)
+        df = pl.read_csv(path, infer_schema_length=10000, **sniff(path).polars_options())
     except FileNotFoundError:
         raise ForecastError(f"{path}: no such file") from None
     except Exception as exc:  # polars raises many types for malformed text

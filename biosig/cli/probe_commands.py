@@ -72,6 +72,7 @@ def probe_command(args) -> int:
     import polars as pl
 
     from biosig.errors import BiosigError
+    from biosig.readers.csv_dialect import sniff
     from encoders.probe import METRICS, join_labels, probe, record_features
     try:
         emb = pl.read_parquet(args.embeddings)
@@ -81,7 +82,8 @@ def probe_command(args) -> int:
     if missing:
         raise BiosigError(f"{args.embeddings}: missing columns {sorted(missing)} (write it with biosig embed)")
     try:
-        labels = pl.read_csv(args.labels, infer_schema_length=0, has_header=not args.no_header)
+        labels = pl.read_csv(args.labels, infer_schema_length=0, has_header=not args.no_header,
+                             separator=sniff(args.labels).separator)   # comma, semicolon or tab
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise BiosigError(f"{args.labels}: cannot read labels: {exc}") from None
     if args.no_header:

@@ -34,9 +34,9 @@ CLIPPED_WARN = 0.5   # warn when the red channel is clipped in more than half of
 
 def is_camera_ppg_csv(path) -> bool:
     """True when the first line of ``path`` is ``time,R,G,B`` (any case)."""
-    from biosig.readers.tables import first_line
+    from biosig.readers.csv_dialect import header_columns
     try:
-        cols = tuple(c.strip().lower() for c in first_line(path).strip().split(","))
+        cols = tuple(c.lower() for c in header_columns(path))
     except (OSError, UnicodeDecodeError):
         return False
     return cols == COLUMNS
@@ -55,9 +55,11 @@ def uniform_resample(t_s: np.ndarray, x: np.ndarray, fs_hz: float, max_gap_s: fl
 
 def read_camera_ppg_csv(path) -> Record:
     import polars as pl
+
+    from biosig.readers.csv_dialect import sniff
     path = pathlib.Path(path)
     try:
-        df = pl.read_csv(path, infer_schema_length=10_000)
+        df = pl.read_csv(path, infer_schema_length=10_000, **sniff(path).polars_options())
     except Exception as exc:
         raise ReadError(path, f"malformed CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     df = df.rename({c: c.strip().lower() for c in df.columns})

@@ -17,13 +17,13 @@ invalid).  Amplitudes are converted to mm; rows marked invalid become NaN.
 """
 from __future__ import annotations
 
-import csv
 import pathlib
 import re
 
 import numpy as np
 
 from biosig.errors import ReadError
+from biosig.readers.csv_dialect import header_columns, sniff
 from biosig.readers.tables import TIME_COLUMN_RE, time_columns, time_units_per_s
 from biosig.record import Record
 
@@ -47,8 +47,7 @@ def is_vxp(path) -> bool:
 
 def _csv_header(path) -> list[str]:
     try:
-        with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
-            return next(csv.reader([fh.readline()]), [])
+        return header_columns(path)
     except OSError:
         return []
 
@@ -135,7 +134,7 @@ def read_surrogate_csv(path) -> Record:
 
     path = pathlib.Path(path)
     try:
-        df = pl.read_csv(path, infer_schema_length=10000)
+        df = pl.read_csv(path, infer_schema_length=10000, **sniff(path).polars_options())
     except FileNotFoundError:
         raise ReadError(path, "no such file") from None
     except Exception as exc:  # polars raises many types for malformed text

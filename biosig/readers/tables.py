@@ -29,6 +29,7 @@ from datetime import datetime
 import numpy as np
 
 from biosig.errors import BiosigError, ReadError
+from biosig.readers.csv_dialect import header_columns, sniff
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,8 @@ def first_line(path, n_bytes: int = 4096) -> str:
 
 
 def csv_columns(path) -> list[str]:
-    """Column names of a comma-separated header line (quotes stripped)."""
-    line = first_line(path)
-    return [c.strip().strip('"').strip() for c in line.split(",")] if line else []
+    """Column names of the header line, with the table's own separator (:mod:`.csv_dialect`)."""
+    return header_columns(path)
 
 
 def time_columns(columns) -> list[str]:
@@ -157,11 +157,14 @@ def read_csv(path) -> Record:
     path = pathlib.Path(path)
     if path.stat().st_size == 0 or not first_line(path).strip():
         raise ReadError(path, f"empty file: expected a header line with a time column ({TIME_COLUMN_HELP})")
+    dialect = sniff(path)
     try:
-        df = pl.read_csv(path, infer_schema_length=10_000, null_values=["", "NA", "nan", "NaN"])
+        df = pl.read_csv(path, infer_schema_length=10_000, null_values=["", "NA", "nan", "NaN"],
+                         **dialect.polars_options())
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
-        raise ReadError(path, f"malformed CSV ({(str(exc).strip().splitlines() or ['no details'])[0]})") from None
-    _check_row_lengths(path, df.width)
+        raise ReadError(path, f"malformed CSV ({dialect.describe()}: "
+                              f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
+    _check_row_lengths(path, df.width, dialect.separator)
     fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
     rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt})
     return _flow_time_to_volume(path, rec) if is_flow_time(rec) else rec
@@ -185,15 +188,16 @@ def _flow_time_to_volume(path, rec: Record) -> Record:
                                                        spirogram="flow-time"))
 
 
-def _check_row_lengths(path: pathlib.Path, n_cols: int) -> None:
+def _check_row_lengths(path: pathlib.Path, n_cols: int, separator: str = ",") -> None:
     """Refuse rows with fewer fields than the header (polars would fill them with nulls).
 
     A short row is usually a truncated or hand-damaged file; an intended gap is written as an
     empty field (``0.5,,1.2``), which stays a NaN gap.
     """
+    sep = separator.encode()
     for lineno, line in enumerate(path.read_bytes().split(b"\n")[1:], start=2):
-        if line.strip() and line.count(b",") + 1 < n_cols:
-            raise ReadError(path, f"line {lineno} has {line.count(b',') + 1} field(s), the header has "
+        if line.strip() and line.count(sep) + 1 < n_cols:
+            raise ReadError(path, f"line {lineno} has {line.count(sep) + 1} field(s), the header has "
                                   f"{n_cols} (truncated or malformed file? write gaps as empty fields)")
 
 

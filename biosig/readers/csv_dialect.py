@@ -1,0 +1,85 @@
+"""The separator and decimal mark of a delimited text table, found from its first lines.
+
+Spreadsheets set to a European locale export ``;``-separated tables with decimal commas
+(``t_s;ecg`` / ``0,004;-0,125``), and many acquisition tools write tab-separated ones. Every
+table reader of biosig (generic and spirometry tables, surrogate traces, camera PPG, the forecast
+CSVs, probe's labels) reads with the dialect found here, so such an export is read as it is
+instead of being refused as "not a table".
+
+Rules, in this order:
+
+* **separator**: of ``,``, ``;`` and tab, the one that splits the header line into the most fields
+  (a tie goes to the earlier one); a header with none of them is one column, separated by ``,``;
+* **decimal comma**: only with ``;`` or tab (a comma cannot be both the separator and the decimal
+  mark): when a field of the first data lines is a number written with a comma (``-0,125``,
+  ``1,5e-3``). A table whose numbers are all integers reads the same either way.
+
+Marker CSVs (``"Frame";"Timestamp";...``, :mod:`biosig.readers.markers`) have a parser of their
+own and are recognised before this is asked.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+
+SEPARATORS = (",", ";", "\t")
+HEAD_BYTES = 65536
+DATA_LINES = 50
+_COMMA_NUMBER = re.compile(r"^\s*\"?[-+]?\d*,\d+([eE][-+]?\d+)?\"?\s*$")
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How one text table is written: its field separator and whether numbers use a decimal comma."""
+
+    separator: str = ","
+    decimal_comma: bool = False
+
+    def polars_options(self) -> dict:
+        """Keyword arguments for ``polars.read_csv``."""
+        return {"separator": self.separator, "decimal_comma": self.decimal_comma}
+
+    def describe(self) -> str:
+        sep = {",": "comma", ";": "semicolon", "\t": "tab"}.get(self.separator, repr(self.separator))
+        return f"{sep}-separated" + (", decimal comma" if self.decimal_comma else "")
+
+
+def head_lines(path, n_bytes: int = HEAD_BYTES) -> list[str]:
+    """The complete lines among the first ``n_bytes`` of a text file ([] when empty or binary)."""
+    with open(path, "rb") as fh:
+        head = fh.read(n_bytes)
+    if b"\x00" in head:
+        return []
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")   # BOM from spreadsheet exports
+    lines = text.splitlines()
+    if len(head) == n_bytes and len(lines) > 1:
+        lines = lines[:-1]                                              # the last one may be cut
+    return lines
+
+
+def _separator(header: str) -> str:
+    counts = [len(next(csv.reader([header], delimiter=s), [])) for s in SEPARATORS]
+    best = max(range(len(SEPARATORS)), key=lambda i: (counts[i], -i))
+    return SEPARATORS[best] if counts[best] > 1 else ","
+
+
+def sniff(path) -> CsvDialect:
+    """The dialect of the table at ``path`` (the default, comma and decimal point, when it is empty)."""
+    lines = [ln for ln in head_lines(path) if ln.strip()]
+    if not lines:
+        return CsvDialect()
+    sep = _separator(lines[0])
+    if sep == ",":
+        return CsvDialect()
+    decimal_comma = any(_COMMA_NUMBER.match(field)
+                        for row in csv.reader(lines[1:DATA_LINES + 1], delimiter=sep) for field in row)
+    return CsvDialect(sep, decimal_comma)
+
+
+def header_columns(path) -> list[str]:
+    """The column names of the table's header line, quotes and surrounding blanks removed."""
+    lines = head_lines(path)
+    if not lines or not lines[0].strip():
+        return []
+    return [c.strip().strip('"').strip() for c in next(csv.reader([lines[0]], delimiter=_separator(lines[0])), [])]
