@@ -93,6 +93,12 @@ def _rng(seed: int, salt: int) -> np.random.Generator:
     return np.random.default_rng([seed, salt])
 
 
+def sinus_heart_rate_bpm(seed: int) -> float:
+    """The heart rate :func:`simulate_ecg` draws for ``seed`` in sinus rhythm when none is given.
+    A simulated patient's PPG takes it too, so that a bed's ECG and pulse agree."""
+    return float(_rng(seed, 1).uniform(55, 100))
+
+
 RHYTHMS = ("sinus", "af")
 
 
@@ -109,7 +115,7 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
 
     rng = _rng(seed, 1)
     _check_rhythm(rhythm)
-    hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)
+    hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)   # sinus_heart_rate_bpm
     if rhythm == "af" and heart_rate_bpm is None:  # uncontrolled AF: ventricular rate 80-130 bpm
         hr = float(_rng(seed, 13).uniform(80, 130))
     noise = float(rng.uniform(0.005, 0.05)) if noise_mv is None else float(noise_mv)

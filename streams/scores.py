@@ -168,3 +168,37 @@ class ScoreWorker:
         """Publish what is waiting, then end the thread."""
         self._q.put(None)
         self._thread.join(timeout_s)
+
+
+#: The measures a one-line summary shows per modality, with their label and unit (the rest are in
+#: the header for programs).
+SUMMARY_MEASURES = {"ecg": (("hr_bpm", "HR", "/min"), ("sdnn_ms", "SDNN", "ms")),
+                    "ppg": (("hr_bpm", "HR", "/min"), ("sdnn_ms", "SDNN", "ms")),
+                    "resp": (("resp_rate_bpm", "RR", "/min"),),
+                    "spiro": (("fvc_l", "FVC", "L"), ("fev1_l", "FEV1", "L"))}
+
+
+def summary_text(header: dict) -> str:
+    """One line a clinician can read for a score header: the main measures and head outputs, or
+    why they are withheld (``withheld: low_quality (quality 0.18 < 0.86)``)."""
+    q, thr = header.get("quality"), header.get("min_quality")
+    qtxt = "" if q is None else f"quality {q:.2f}"
+    if not header.get("ok", False):
+        why = header.get("missing") or "not computed"
+        if why == "low_quality" and q is not None and thr is not None:
+            return f"withheld: low_quality ({qtxt} < {thr:.2f})"
+        return f"withheld: {why}" + (f" ({qtxt})" if qtxt else "")
+    measures = header.get("measures") or {}
+    parts = []
+    for key, label, unit in SUMMARY_MEASURES.get(header.get("modality", ""), ()):
+        v = measures.get(key)
+        if v is not None:
+            parts.append(f"{label} {v:.0f} {unit}" if unit in ("/min", "ms") else f"{label} {v:.2f} {unit}")
+    for name, out in (header.get("heads") or {}).items():
+        if out.get("value") is None:
+            parts.append(f"{name} - ({out.get('missing') or 'no value'})")
+        else:
+            sm = out.get("smoothed")
+            parts.append(f"{name} {out['value']:.2f}" + ("" if sm is None else f" (mean of {out.get('n_smoothed', 0)}: "
+                                                          f"{sm:.2f})"))
+    return "  ".join(parts + [qtxt]) if parts or qtxt else "ok"

@@ -59,8 +59,12 @@ class SimSource:
 
 
 def _record(modality: str, seconds: float, seed: int, fs_hz: float | None = None, af: bool = False):
-    from biosig.synthetic import simulate
+    """One bed's record. ECG and PPG of the same ``seed`` are one patient: in AF they share the
+    ventricular rate (simulate's own draw), in sinus rhythm the PPG takes the ECG's heart rate."""
+    from biosig.synthetic import simulate, sinus_heart_rate_bpm
     kw = dict(_KW.get(modality, {}), **({"rhythm": "af"} if af and modality in AF_STREAMS else {}))
+    if modality == "ppg" and not af:
+        kw["heart_rate_bpm"] = sinus_heart_rate_bpm(seed)
     return seamless_loop(simulate(modality, seconds, seed, fs_hz=fs_hz, **kw))
 
 

@@ -99,6 +99,51 @@ def test_low_quality_windows_carry_missing_measures_and_do_not_move_the_smoothed
     assert f.header["missing"] == "low_quality"
 
 
+def test_a_simulated_beds_ecg_and_pulse_come_from_one_heart():
+    """A bed's ECG and PPG are one patient: in sinus rhythm the heart rate measured on each
+    (biosig's own beat detectors on the looped records) agrees within 3 /min (it was 95 against
+    59 /min); in AF the generators share the ventricular rate."""
+    from biosig.quality import detect_beats
+    from biosig.synthetic import simulate, sinus_heart_rate_bpm
+    from streams.simulate import make_ward
+    assert sinus_heart_rate_bpm(7) == simulate("ecg", 5, seed=7).metadata["truth"]["heart_rate_bpm"]
+    pubs, sources = make_ward(2, ("ecg", "ppg"), endpoint="tcp://127.0.0.1:1", loop_s=30.0)
+    for p in pubs:
+        p.close()
+    rate = {}
+    for s in sources:
+        beats, _ = detect_beats(s.samples[0], s.fs_hz, s.out.topic.split("/")[-1])
+        rate[s.out.topic] = 60.0 * (len(beats) - 1) / ((beats[-1] - beats[0]) / s.fs_hz)
+    truth = {s.out.topic: s.truth for s in sources}
+    assert truth["bed01/ppg"]["rhythm"] == "sinus" and truth["bed02/ppg"]["rhythm"] == "af"
+    assert abs(rate["bed01/ecg"] - rate["bed01/ppg"]) <= 3.0, rate
+    # AF: the same ventricular beats; pulses after very short intervals merge (a pulse deficit),
+    # so the pulse rate may be lower than the ECG's, never higher
+    assert abs(truth["bed02/ecg"]["heart_rate_bpm"] - truth["bed02/ppg"]["heart_rate_bpm"]) <= 3.0, truth
+    assert -6.0 <= rate["bed02/ppg"] - rate["bed02/ecg"] <= 2.0, rate
+
+
+def test_listen_summary_of_real_score_headers():
+    """`biosig listen` prints one readable line per score frame: the measures and head outputs of
+    an ok window (its own numbers), or why they are withheld."""
+    from streams.scores import ScoreHost, summary_text
+    from biosig.synthetic import simulate
+    host = ScoreHost(smooth_windows=3)
+    ecg = simulate("ecg", 20, seed=4, rhythm="sinus")
+    fs, w = ecg.fs_hz, int(10 * ecg.fs_hz)
+    h = host.header("b/ecg", 1, "ecg", ecg.samples[:1, :w], fs, 0, 10)
+    assert h["ok"]
+    line = summary_text(h)
+    m, af = h["measures"], h["heads"]["af_prob"]
+    assert f"HR {m['hr_bpm']:.0f} /min" in line and f"SDNN {m['sdnn_ms']:.0f} ms" in line
+    assert f"af_prob {af['value']:.2f}" in line and f"quality {h['quality']:.2f}" in line
+    bad = host.header("b/ecg", 1, "ecg", np.random.default_rng(0).normal(size=(1, w)), fs, 0, 10)
+    assert summary_text(bad) == f"withheld: low_quality (quality {bad['quality']:.2f} < {bad['min_quality']:.2f})"
+    resp = simulate("resp", 30, seed=1)
+    r = host.header("b/resp", 1, "resp", resp.samples[:1, :int(30 * resp.fs_hz)], resp.fs_hz, 0, 30)
+    assert r["ok"] and f"RR {r['measures']['resp_rate_bpm']:.0f} /min" in summary_text(r)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_offline_score_and_online_serve_measures_agree_on_the_same_recording(tmp_path):

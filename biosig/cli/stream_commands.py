@@ -150,6 +150,7 @@ def _listen(args) -> int:
     stop = threading.Event()
     _stop_on_signals(stop)
     end = None if args.seconds is None else time.monotonic() + args.seconds
+    from streams.scores import summary_text
     from streams.subscriber import runtime_state
     told = time.monotonic() + 2.0   # nothing for 2 s: say whether a runtime is starting or absent
     with Subscriber(args.topics or [""], args.output, key_dir=args.keys, insecure=args.insecure) as sub:
@@ -173,6 +174,8 @@ def _listen(args) -> int:
                 print(json_text.dumps(row), flush=True)
             else:
                 extra = h.get("reason") or h.get("model_id") or h.get("method") or ""
+                if h["kind"] == "score":
+                    extra = summary_text(h)
                 lat = h.get("latency_ms", {}).get("total")
                 shape = "" if f.array is None else "x".join(map(str, f.array.shape))
                 print(f"{f.topic:<28} {h['kind']:<10} seq {h['seq']:<7} {shape:<6} {extra:<28} "
