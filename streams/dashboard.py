@@ -1,6 +1,6 @@
 """``biosig dashboard``: a live web page of a runtime, served on loopback.
 
-The dashboard is one more subscriber of the runtime's output socket (``emb/``, ``fcst/``,
+The dashboard is one more subscriber of the runtime's output socket (``emb/``, ``score/``, ``fcst/``,
 ``hold/``, ``hb/runtime``, and the ``sig/`` tap of the accepted input frames that
 ``serve --tap`` / ``serve --dashboard`` turn on); it never reaches into runtime state. A thread
 turns frames into short per-series histories (:class:`LiveState`); a stdlib HTTP server serves
@@ -28,6 +28,7 @@ import numpy as np
 from biosig import json_text
 from streams.config import DEFAULT_OUTPUT
 from streams.errors import StreamError
+from streams.scores import summary_text
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ STATIC_FILES = {"index.html": "text/html; charset=utf-8", "dashboard.js": "text/
                 "dashboard.css": "text/css; charset=utf-8", "uPlot.iife.min.js": "text/javascript; charset=utf-8",
                 "uPlot.min.css": "text/css; charset=utf-8", "uPlot.LICENSE": "text/plain; charset=utf-8"}
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8555
-TOPICS = ("sig/", "emb/", "fcst/", "hold/", "hb/")
+TOPICS = ("sig/", "emb/", "score/", "fcst/", "hold/", "hb/")
 DISPLAY_HZ = 250.0       # at most this many points per second per waveform (peak-preserving)
 HISTORY_S = 12.0         # seconds of history kept per series (the page shows 10)
 MAX_HOLD_PERIODS = 100   # per source
@@ -118,6 +119,8 @@ class LiveState:
                 self._on_signal(h, np.asarray(frame.array))
             elif kind == "embedding":
                 self._on_embedding(h)
+            elif kind == "score":
+                self._on_score(h)
             elif kind == "forecast":
                 self._on_forecast(frame.topic[len("fcst/"):], h, np.asarray(frame.array))
             elif kind == "hold":
@@ -151,6 +154,13 @@ class LiveState:
             s["latency_p99_ms"] = float(np.percentile(hist, 99))
         self._series(f"q/{h['stream']}", 2).add(np.array([h.get("window_end_s", 0.0)]),
                                                  np.array([[h.get("quality", math.nan), lat or math.nan]]))
+
+    def _on_score(self, h):
+        """The window's measures and head outputs as the line `biosig listen` prints, and whether
+        they were withheld (low quality, too few beats, ...)."""
+        s = self._stream(h["stream"])
+        s.update(score=summary_text(h), score_ok=bool(h.get("ok")), score_missing=h.get("missing"),
+                 score_window_end_s=h.get("window_end_s"))
 
     def _couch(self, source: str) -> dict:
         return self.couches.setdefault(source, {"state": "none", "reason": None})

@@ -120,6 +120,23 @@ def test_tap_serves_what_arrived_over_zeromq():
     ctx.term()
 
 
+def test_live_state_keeps_each_streams_last_score_line():
+    """score/ frames (real ScoreHost headers through the wire format) become the stream's score line."""
+    from biosig.synthetic import simulate
+    from streams.scores import ScoreHost, summary_text
+    host, live = ScoreHost(), LiveState()
+    ecg = simulate("ecg", 12, seed=3)
+    w = int(10 * ecg.fs_hz)
+    good = host.header("bed01/ecg", 1, "ecg", ecg.samples[:1, :w], ecg.fs_hz, 0.0, 10.0)
+    bad = host.header("bed01/ecg", 1, "ecg", np.random.default_rng(1).normal(size=(1, w)), ecg.fs_hz, 1.0, 11.0)
+    for seq, h in enumerate((good, bad)):
+        live.on_frame(protocol.decode(protocol.encode("score/bed01/ecg", dict(h, seq=seq, v=protocol.VERSION))))
+        s = live.update({})["streams"]["bed01/ecg"]
+        assert s["score"] == summary_text(h) and s["score_ok"] == h["ok"] and s["score_window_end_s"] == h["window_end_s"]
+    assert good["ok"] and summary_text(good).startswith("HR ")
+    assert s["score"].startswith("withheld: low_quality") and s["score_missing"] == "low_quality"
+
+
 def test_dashboard_refuses_non_loopback_and_bad_ports():
     with pytest.raises(StreamError, match="loopback"):
         Dashboard("tcp://127.0.0.1:1", host="0.0.0.0", port=0)
@@ -230,6 +247,14 @@ def test_browser_draws_zeromq_data_and_shows_a_hold_within_1_s(tmp_path):
                   if (Math.abs(d[i] - 31) < 40 && Math.abs(d[i+1] - 119) < 40 && Math.abs(d[i+2] - 180) < 40 && d[i+3] > 100) n++;
                 return n;""")
             assert px > 50, px
+            # ... and the window's score line (measures and heads, or why they are withheld), as pushed
+            score = wait_for(lambda: (t := driver.find_element("id", "score-bed01/ecg").text) != "no score yet" and t,
+                             timeout_s=10, what="the ECG score line")
+            pushed = driver.execute_script("return window.biosigDash.lastUpdate.streams['bed01/ecg']")
+            print(f"dashboard score line: {score}")
+            assert score == pushed["score"] and (score.startswith("HR ") or score.startswith("withheld: ")), score
+            assert driver.find_element("id", "score-bed01/ecg").get_attribute("data-ok") == \
+                ("ok" if pushed["score_ok"] else "withheld")
             # 2. the couch forecasts after its warm-up ...
             wait_for(lambda: (driver.execute_script(js)["couch"] or {}).get("state") == "forecast", timeout_s=20,
                      what="the couch to forecast")

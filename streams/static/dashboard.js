@@ -59,6 +59,7 @@
     const p = el("div", { class: "panel", id: "panel-" + name, "data-stream": name }, card(info.source));
     el("div", { class: "title", text: name }, p);
     const vals = el("div", { class: "vals" }, p);
+    const score = el("div", { class: "score", id: "score-" + name, "data-ok": "none", text: "no score yet" }, p);
     const box = el("div", {}, p);
     const qbox = el("div", {}, p);
     el("div", { class: "muted", text: "per window: quality (green, 0-1, left axis) and embedding latency (purple, ms, right axis)" }, p);
@@ -76,7 +77,7 @@
       series: [{}, { label: "quality", scale: "q", stroke: COLORS.quality, width: 1.5, points: { size: 4 } },
                { label: "latency ms", scale: "ms", stroke: COLORS.latency, width: 1.5, points: { size: 4 } }],
     }, [[], [], []], qbox);
-    D.charts[key] = { u, q, panel: p, vals };
+    D.charts[key] = { u, q, panel: p, vals, score };
     return p;
   }
 
@@ -140,6 +141,10 @@
       c.vals.textContent = `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""} · window quality ` +
         `${fmt(s.quality, 2)} · embedding latency ${fmt(s.latency_ms)} ms (last 100: p50 ${fmt(s.latency_p50_ms)}, ` +
         `p99 ${fmt(s.latency_p99_ms)}) · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`;
+      if (s.score) {   // the window's measures and heads, or why they were withheld (streams/scores.py)
+        c.score.textContent = s.score;
+        c.score.dataset.ok = s.score_ok ? "ok" : "withheld";
+      }
     }
     for (const [name, s] of Object.entries(up.streams)) {
       if (s.modality === "motion") { couchPanel(name, s.source); if (D.data["sig/" + name]) taps++; }
