@@ -28,7 +28,7 @@ import numpy as np
 from biosig import json_text
 from streams.config import DEFAULT_OUTPUT
 from streams.errors import StreamError
-from streams.scores import summary_text
+from streams.scores import score_row, summary_text
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ TOPICS = ("sig/", "emb/", "score/", "fcst/", "hold/", "hb/")
 DISPLAY_HZ = 250.0       # at most this many points per second per waveform (peak-preserving)
 HISTORY_S = 12.0         # seconds of history kept per series (the page shows 10)
 MAX_HOLD_PERIODS = 100   # per source
+MAX_SCORE_ROWS = 2000    # per stream: windows kept for a run's summary (`biosig demo`)
 
 
 def check_loopback_host(host: str) -> str:
@@ -104,6 +105,7 @@ class LiveState:
         self.streams: dict[str, dict] = {}        # input stream -> what the page prints about it
         self.couches: dict[str, dict] = {}        # source -> forecast / hold state
         self.hold_periods: dict[str, list] = collections.defaultdict(list)  # source -> [[t0, t1|None, reason]]
+        self.score_rows: dict[str, collections.deque] = {}   # stream -> recent windows' scores (score_row)
         self.last_hb_s: float | None = None
         self.frames = collections.Counter()
         self.version = 0                          # bumped on every forecast/hold state change
@@ -161,6 +163,7 @@ class LiveState:
         s = self._stream(h["stream"])
         s.update(score=summary_text(h), score_ok=bool(h.get("ok")), score_missing=h.get("missing"),
                  score_window_end_s=h.get("window_end_s"))
+        self.score_rows.setdefault(h["stream"], collections.deque(maxlen=MAX_SCORE_ROWS)).append(score_row(h))
 
     def _couch(self, source: str) -> dict:
         return self.couches.setdefault(source, {"state": "none", "reason": None})

@@ -118,6 +118,51 @@ def rmse_3d(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(d2.mean()))
 
 
+def score_summary(score_rows: dict, truth: dict) -> dict:
+    """Per input stream: windows scored, how many were published with measures (``ok``) and why the
+    others were withheld, the median of each summary measure and head output over the ok windows,
+    next to what the simulator made (rhythm, heart or breathing rate)."""
+    import collections
+
+    def median(values):
+        values = [v for v in values if v is not None]
+        return float(np.median(values)) if values else None
+
+    out = {}
+    for stream, rows in sorted(score_rows.items()):
+        ok = [r for r in rows if r["ok"]]
+        keys = {k for r in rows for k in r["measures"]}, {k for r in rows for k in r["heads"]}
+        t = truth.get(stream, {})
+        out[stream] = {
+            "windows": len(rows), "ok": len(ok), "modality": rows[-1].get("modality") if rows else None,
+            "withheld": dict(collections.Counter(r["missing"] or "?" for r in rows if not r["ok"])),
+            "median": {**{k: median(r["measures"].get(k) for r in ok) for k in sorted(keys[0])},
+                       **{k: median(r["heads"].get(k) for r in ok) for k in sorted(keys[1])}},
+            "simulated": {k: t[k] for k in ("rhythm", "heart_rate_bpm", "resp_rate_bpm") if k in t}}
+    return out
+
+
+def score_lines(scores: dict) -> list[str]:
+    """The summary's lines: one per stream with measures (ECG, PPG, respiration)."""
+    from streams.scores import SUMMARY_MEASURES
+    lines = []
+    for stream, s in scores.items():
+        labels = SUMMARY_MEASURES.get(s["modality"], ())
+        if not labels:
+            continue
+        sim = s["simulated"]
+        rate = sim.get("heart_rate_bpm", sim.get("resp_rate_bpm"))
+        rhythm = {"af": "AF", "sinus": "sinus rhythm"}.get(sim.get("rhythm"), sim.get("rhythm"))
+        made = ", ".join(x for x in (rhythm, None if rate is None else f"{rate:.0f} /min") if x)
+        med = s["median"]
+        vals = [f"{label} {_fmt(med.get(key), 0 if unit in ('/min', 'ms') else 2)} {unit}" for key, label, unit in labels[:1]]
+        vals += [f"{k} {_fmt(v, 2)}" for k, v in med.items() if k not in {key for key, _, _ in labels}]
+        withheld = "".join(f", {n} {why}" for why, n in s["withheld"].items())
+        lines.append(f"  {stream}{f' (simulated {made})' if made else ''}: {s['ok']}/{s['windows']} windows "
+                     f"scored{withheld}; median {', '.join(vals)}")
+    return lines
+
+
 def _plots(out: pathlib.Path, col: Collector, series, live=None, t_start: float = 0.0):
     from streams.demo_plots import plots
     plots(out, col, series, live, t_start)
@@ -231,6 +276,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         "cpu_wakeup_latency": status.get("cpu_wakeup_latency", "unknown"),
         "forecast": fc, "models": status["models"],
         "hold_periods": dict(dash.state.hold_periods) if dash is not None else {},   # as the live view saw them
+        "scores": score_summary(dash.state.score_rows if dash is not None else {}, procs.truth),
         "recordings": sorted(str(p) for p in (out / "recordings").glob("*.parquet")),
     }
     np.savetxt(out / "forecast_latency.csv", np.array(col.fcst_parts).reshape(-1, 8), delimiter=",", fmt="%.6f",
@@ -265,6 +311,10 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
     for name, f in fc.items():
         lines.append(f"  {name}: {f['forecasts']} forecasts, RMSE vs simulated truth {_fmt(f['rmse_mm'], 2)} mm "
                      f"(holding the last position: {_fmt(f['persistence_rmse_mm'], 2)} mm)")
+    if summary["scores"]:
+        lines.append("  scores (score/ frames as the live view received them; median over the windows published with "
+                     "measures):")
+        lines += ["  " + ln for ln in score_lines(summary["scores"])]
     lines.append(f"  wrote {out}/: recordings/ ({len(summary['recordings'])} Parquet files), latency_hist.png, "
                  "forecast_vs_truth.png, forecast_latency.csv (per-forecast parts), summary.json")
     print("\n".join(lines), file=stream, flush=True)

@@ -66,7 +66,9 @@ def devices_process(name, beds, couches, endpoint, seconds, events, go, log_leve
         cpu = forecast_cpu(rt_cpu)
         realtime_thread(rt_priority, "biosig-couch", cpu)
         realtime_zmq_io_threads(rt_priority, cpu)
-    events.put((name, "ready", None))
+    # what each bed's streams simulate (rhythm, heart / breathing rate): the demo's summary puts the
+    # published scores next to it
+    events.put((name, "ready", {s.out.topic: dict(s.truth) for s in sources if s.truth}))
     try:
         t_start = go.get(timeout=900)
         if t_start is not None:
@@ -97,6 +99,7 @@ class DemoProcesses:
                     args=(name, b, c, cfg.endpoints.ingest, seconds, self.events, self._go[name], level,
                           cfg.rt_priority, cfg.rt_cpu))
         self.ready_after_s = float("nan")
+        self.truth: dict = {}   # stream -> what the simulator made (streams.simulate.SimSource.truth)
         self.runtime.start()
         for p in self.devices.values():
             p.start()
@@ -121,6 +124,8 @@ class DemoProcesses:
                 raise StreamError(detail if name == "runtime" else f"simulated {name} failed: {detail}")
             if name == "runtime":
                 self.ready_after_s = float(detail)
+            else:
+                self.truth.update(detail or {})
             waiting.discard(name)
 
     def go(self, delay_s: float = 0.3) -> float:
@@ -165,7 +170,7 @@ def dashboard_process(output, replies, stop, log_level: int = logging.WARNING):
     """Child: ``biosig dashboard`` for the demo (it decodes every ``sig/`` frame, 16 kHz audio
     included: in the demo's process that Python work delayed the forecasts the demo measures, as a
     live view on the ward's PC would not). Replies ``("url", url | None)`` once, and at the end
-    ``("state", {couches, hold_periods})`` for the forecast plot."""
+    ``("state", {couches, hold_periods, score_rows})`` for the forecast plot and the scores summary."""
     _child_setup(log_level)
     from streams.dashboard import DEFAULT_PORT, Dashboard
     dash = None
@@ -183,7 +188,8 @@ def dashboard_process(output, replies, stop, log_level: int = logging.WARNING):
     finally:
         with dash.state.lock:
             state = {"couches": {k: dict(v) for k, v in dash.state.couches.items()},
-                     "hold_periods": {k: [list(p) for p in v] for k, v in dash.state.hold_periods.items()}}
+                     "hold_periods": {k: [list(p) for p in v] for k, v in dash.state.hold_periods.items()},
+                     "score_rows": {k: list(v) for k, v in dash.state.score_rows.items()}}
         dash.stop()
         replies.put(("state", state))
 
@@ -191,11 +197,12 @@ def dashboard_process(output, replies, stop, log_level: int = logging.WARNING):
 class LiveSnapshot:
     """What the forecast plot takes from the live view (as :class:`streams.dashboard.LiveState`)."""
 
-    def __init__(self, couches=None, hold_periods=None):
+    def __init__(self, couches=None, hold_periods=None, score_rows=None):
         import threading
         self.lock = threading.Lock()
         self.couches = couches or {}
         self.hold_periods = hold_periods or {}
+        self.score_rows = score_rows or {}
 
 
 class DashboardProcess:

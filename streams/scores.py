@@ -202,3 +202,13 @@ def summary_text(header: dict) -> str:
             parts.append(f"{name} {out['value']:.2f}" + ("" if sm is None else f" (mean of {out.get('n_smoothed', 0)}: "
                                                           f"{sm:.2f})"))
     return "  ".join(parts + [qtxt]) if parts or qtxt else "ok"
+
+
+def score_row(header: dict) -> dict:
+    """The part of a score header a run's summary needs: ``{"ok", "missing", "window_end_s",
+    "measures": {the summary measures}, "heads": {output: value}}`` (JSON-able, small)."""
+    keys = [k for k, _, _ in SUMMARY_MEASURES.get(header.get("modality", ""), ())]
+    measures = header.get("measures") or {}
+    return {"ok": bool(header.get("ok")), "missing": header.get("missing"), "window_end_s": header.get("window_end_s"),
+            "modality": header.get("modality"), "measures": {k: measures.get(k) for k in keys},
+            "heads": {name: out.get("value") for name, out in (header.get("heads") or {}).items()}}
