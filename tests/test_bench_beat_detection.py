@@ -42,3 +42,11 @@ def test_benchmark_runs_on_real_records(capsys):
     f1 = [float(v) for v in next(ln for ln in out.splitlines() if ln.startswith("100 MLII F1")).split("|")[1:]
           if "." in v]
     assert min(f1[0], f1[1], f1[3]) > 0.99               # MIT-BIH 100 against its annotations: 1.000
+    # biosig's detector on each 10 s window alone (what a detector inside the model could do) is below
+    # the whole-record run: the gap is the record's context
+    def share(det):
+        row = next(ln for ln in out.splitlines() if ln.startswith("a103l PLETH ") and f"| {det}" in ln
+                   and "inverted" not in ln)
+        return float(row.split("|")[2])
+    assert share("biosig, per window") < share("biosig detect_beats") - 0.03
+    assert share("biosig, per window") < share("tokenizer upstroke")
