@@ -148,18 +148,16 @@ def load_model(spec: ModelSpec) -> LoadedModel:
 def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:
     from biosig.pipeline import Pipeline
     from encoders.backends import make_backend
-    from encoders.export import read_metadata
-    from encoders.onnx_metadata import missing_metadata_problem
+    from encoders.errors import EncoderError
+    from encoders.inference import exported_metadata
 
-    if not path.is_file():
-        raise ScoreError(f"model file {path} does not exist")
-    if spec.backend == "torch":
+    if spec.backend == "torch" and path.is_file():
         raise ScoreError(f"--backend torch needs a model name or checkpoint directory, not the ONNX "
                          f"file {path}; use --backend auto or onnxruntime")
-    meta = read_metadata(path)
-    problem = missing_metadata_problem(path, meta)
-    if problem:
-        raise ScoreError(problem)
+    try:
+        meta = exported_metadata(path)   # the one reader of an export's metadata (embed, probe, serve)
+    except EncoderError as exc:
+        raise ScoreError(str(exc)) from None
     cfg = meta["model_config"]
     outside = Pipeline.from_json(json.dumps(meta["pipeline_outside"]))
     if spec.backend == "tensorrt":  # a native engine carries no metadata: it runs beside its graph
