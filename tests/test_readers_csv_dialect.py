@@ -46,6 +46,8 @@ def _ecg_text(n=2500, fs=250.0, gap_row=700):
     ('"t_s";"chest (cm)"\n"0,1";"2,5"\n', CsvDialect(";", True)),
     ("\ufefft_ms;amp_mm\n0;12\n40;13\n", CsvDialect(";", False)),   # integers: a decimal comma is moot
     ("ecg\n1.0\n", CsvDialect(",", False)),                          # one column
+    ("t_s\tMLII, mV\n0.0\t1.5\n0.004\t1.4\n", CsvDialect("\t", False)),   # a comma inside a name
+    ("t_s;MLII, mV\n0,0;1,5\n0,004;1,4\n", CsvDialect(";", True)),
 ])
 def test_sniff(tmp_path, first, expected):
     assert sniff(_table(tmp_path, "x.csv", first)) == expected
@@ -56,6 +58,7 @@ def test_header_columns_with_each_separator(tmp_path):
     assert header_columns(_table(tmp_path, "b.csv", '"t_s";"MLII [mV]"\n')) == ["t_s", "MLII [mV]"]
     assert header_columns(_table(tmp_path, "c.tsv", "t_s\tMLII [mV]\n")) == ["t_s", "MLII [mV]"]
     assert header_columns(_table(tmp_path, "d.csv", "")) == []
+    assert header_columns(_table(tmp_path, "e.tsv", "t_s\tMLII, mV\n0.0\t1.5\n")) == ["t_s", "MLII, mV"]
 
 
 @pytest.mark.parametrize("sep, decimal_comma, name", [(";", True, "ecg_eu.csv"), ("\t", False, "ecg.tsv"),

@@ -8,8 +8,10 @@ instead of being refused as "not a table".
 
 Rules, in this order:
 
-* **separator**: of ``,``, ``;`` and tab, the one that splits the header line into the most fields
-  (a tie goes to the earlier one); a header with none of them is one column, separated by ``,``;
+* **separator**: of ``,``, ``;`` and tab, the one that splits the header and each of the first data
+  lines into the same number of fields, the most if several do (a tie goes to the earlier one); where
+  none is that steady, the one that splits the header into the most fields; a header with none of
+  them is one column, separated by ``,``;
 * **decimal comma**: only with ``;`` or tab (a comma cannot be both the separator and the decimal
   mark): when a field of the first data lines is a number written with a comma (``-0,125``,
   ``1,5e-3``). A table whose numbers are all integers reads the same either way.
@@ -58,10 +60,18 @@ def head_lines(path, n_bytes: int = HEAD_BYTES) -> list[str]:
     return lines
 
 
-def _separator(header: str) -> str:
-    counts = [len(next(csv.reader([header], delimiter=s), [])) for s in SEPARATORS]
-    best = max(range(len(SEPARATORS)), key=lambda i: (counts[i], -i))
-    return SEPARATORS[best] if counts[best] > 1 else ","
+def _separator(lines: list[str]) -> str:
+    """The separator of a table whose first lines are ``lines`` (header first)."""
+    def fields(sep: str) -> list[int]:
+        return [len(row) for row in csv.reader(lines[:DATA_LINES + 1], delimiter=sep)]
+
+    counts = {sep: fields(sep) for sep in SEPARATORS}
+    # a separator that splits the header and every data line into the same number (> 1) of fields
+    # wins ("t_s<TAB>MLII, mV" is tab-separated although its header holds a comma)
+    steady = [sep for sep in SEPARATORS if counts[sep][0] > 1 and len(set(counts[sep])) == 1]
+    pool = steady or list(SEPARATORS)
+    best = max(pool, key=lambda sep: (counts[sep][0], -SEPARATORS.index(sep)))
+    return best if counts[best][0] > 1 else ","
 
 
 def sniff(path) -> CsvDialect:
@@ -69,7 +79,7 @@ def sniff(path) -> CsvDialect:
     lines = [ln for ln in head_lines(path) if ln.strip()]
     if not lines:
         return CsvDialect()
-    sep = _separator(lines[0])
+    sep = _separator(lines)
     if sep == ",":
         return CsvDialect()
     decimal_comma = any(_COMMA_NUMBER.match(field)
@@ -79,7 +89,7 @@ def sniff(path) -> CsvDialect:
 
 def header_columns(path) -> list[str]:
     """The column names of the table's header line, quotes and surrounding blanks removed."""
-    lines = head_lines(path)
-    if not lines or not lines[0].strip():
+    lines = [ln for ln in head_lines(path) if ln.strip()]
+    if not lines:
         return []
-    return [c.strip().strip('"').strip() for c in next(csv.reader([lines[0]], delimiter=_separator(lines[0])), [])]
+    return [c.strip().strip('"').strip() for c in next(csv.reader([lines[0]], delimiter=_separator(lines)), [])]
