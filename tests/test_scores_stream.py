@@ -245,6 +245,9 @@ def test_spirogram_stream_windows_publish_indices_in_litres():
     st.model = object()                                   # an encoder's window is a flow-volume curve
     publish(st)
     assert sent[1][1]["missing"] == "preprocessed_window" and sent[1][1]["measures"]["fvc_l"] is None
+    from streams.scores import summary_text   # what listen and the live view print
+    assert summary_text(h).startswith(f"FVC {h['measures']['fvc_l']:.2f} L  FEV1 {h['measures']['fev1_l']:.2f} L")
+    assert summary_text(sent[1][1]) == "withheld: preprocessed_window (quality 1.00)"
 
 
 def test_warm_up_loads_measures_and_heads_before_the_first_window():
