@@ -137,7 +137,10 @@ class ForecasterConfig:
 
 
 # modality -> (window_s, hop_s). Motion streams are not windowed (they go to the forecaster).
-DEFAULT_WINDOWS = {"ecg": (10.0, 1.0), "ppg": (10.0, 1.0), "resp": (10.0, 1.0),
+# Respiration: 30 s windows, as offline (biosig.windows.DEFAULT_WINDOW_S). A 10 s window holds one or
+# two breaths at 8-12 /min; only the shorter intervals fit in it, so the published rate read high
+# (simulated 8 /min: median 14.9 /min; 10 /min: 12.9) and a quarter of the windows had none.
+DEFAULT_WINDOWS = {"ecg": (10.0, 1.0), "ppg": (10.0, 1.0), "resp": (30.0, 1.0),
                    "audio": (8.0, 4.0), "spiro": (15.0, 5.0), "other": (10.0, 1.0)}
 # modality -> encoder model name (encoders registry). Modalities without a model still get
 # windows with quality and an empty embedding (model_id "").

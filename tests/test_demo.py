@@ -38,13 +38,13 @@ def test_demo_runs_and_writes_its_outputs(tmp_path):
     # the live view ran in its own process; the forecast plot got its warm-up hold period from it
     assert "live view on http://127.0.0.1:" in r.stdout
     assert any(p[2] == "warm_up" for p in s["hold_periods"]["couch1"]), s["hold_periods"]
-    # the scores the bed published, next to what the simulator made (bed01: sinus rhythm)
+    # the scores the bed published, next to what the simulator made (bed01: sinus rhythm; its
+    # respiration windows are 30 s, longer than this run: tests/test_scores_stream.py checks them)
     sc = s["scores"]
-    assert {"bed01/ecg", "bed01/ppg", "bed01/resp"} <= set(sc), sorted(sc)
+    assert {"bed01/ecg", "bed01/ppg"} <= set(sc), sorted(sc)
     # (the simulated pulse wave's rate wanders around its target: NeuroKit2's PPG model; a few windows)
     for name, key, sim, tol in (("bed01/ecg", "hr_bpm", "heart_rate_bpm", 3.0),
-                                ("bed01/ppg", "hr_bpm", "heart_rate_bpm", 8.0),
-                                ("bed01/resp", "resp_rate_bpm", "resp_rate_bpm", 3.0)):
+                                ("bed01/ppg", "hr_bpm", "heart_rate_bpm", 8.0)):
         assert sc[name]["ok"] >= 1 and sc[name]["windows"] >= sc[name]["ok"], sc[name]
         assert abs(sc[name]["median"][key] - sc[name]["simulated"][sim]) <= tol, sc[name]
     assert sc["bed01/ecg"]["simulated"]["rhythm"] == "sinus" and sc["bed01/ecg"]["median"]["af_prob"] < 0.5
