@@ -3,7 +3,9 @@
 Signals come from :func:`biosig.synthetic.simulate` and are sent in real time (each frame when
 its last sample "happens"), looping a pre-generated stretch of ``loop_s`` seconds per stream.
 Beds share at most ``variants`` generated records per modality (ECGSYN costs ~75 ms per simulated
-second) but start at different offsets so no two beds send the same samples at once.
+second) but start at different offsets so no two beds send the same samples at once. The default, 4,
+makes the demo's four beds four patients (two in sinus rhythm, two in AF, each with its own rates);
+a ward of more beds repeats them.
 
 AF beds: by default every second bed (``bed02``, ``bed04``, ...) is in atrial fibrillation (its ECG
 and PPG come from :mod:`biosig.synthetic_af`: irregular beats, no P waves); ``af_beds`` picks
@@ -100,7 +102,7 @@ def default_af_beds(n_beds: int) -> tuple[int, ...]:
 
 
 def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGEST, key_dir=None,
-              loop_s: float = 30.0, frame_s: float = 0.1, variants: int = 2, seed: int = 0,
+              loop_s: float = 30.0, frame_s: float = 0.1, variants: int = 4, seed: int = 0,
               prefix: str = "bed", ctx=None, audio_beds: int | None = None, af_beds=None):
     """Publishers and sources for ``n_beds`` beds (``bed01`` ...). ``audio_beds`` limits how many
     beds carry the 16 kHz audio stream (all by default); ``af_beds``: bed numbers (from 1) in AF,
