@@ -33,11 +33,19 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
+#: The modules whose code builds an exported graph (every ``encoders`` module an ``EncoderModel``'s
+#: layers come from, and the export): a cached graph is reused only while they are unchanged.
+#: beat_tokens.py was missing, so a change to the beat detector in the graph kept serving the
+#: graph exported before it (tests/test_backends.py checks the list against a model's layers).
+GRAPH_CODE = ("attention.py", "model.py", "tokenizers.py", "beat_tokens.py", "export.py", "graph_passes.py",
+              "graph_names.py", "onnx_metadata.py", "config.py")
+
+
 def _model_digest(model) -> str:
     """SHA-256 (16 hex) over the code that builds the graph and the model's weights."""
     digest = hashlib.sha256()
     here = pathlib.Path(__file__).parent
-    for module in ("attention.py", "model.py", "tokenizers.py", "export.py", "graph_passes.py", "config.py"):
+    for module in GRAPH_CODE:
         digest.update((here / module).read_bytes())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
@@ -141,8 +149,7 @@ def checkpoint_key(directory) -> str | None:
     digest = hashlib.sha256()
     here = pathlib.Path(__file__).parent
     try:
-        for module in ("attention.py", "model.py", "tokenizers.py", "export.py", "graph_passes.py", "config.py",
-                       "onnx_metadata.py", "weights.py", "checkpoint.py"):
+        for module in (*GRAPH_CODE, "weights.py", "checkpoint.py"):
             digest.update((here / module).read_bytes())
         d = pathlib.Path(directory)
         for name in _CHECKPOINT_FILES:

@@ -304,3 +304,28 @@ def test_the_shortest_input_of_each_shipped_model_runs_on_torch_and_onnxruntime(
     a, b = make_backend("onnxruntime", name).run(x), make_backend("torch", name).run(x)
     assert a.shape == (2, cfg.dim) and np.isfinite(a).all()
     np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("modality, tokenizer", [("ecg", "beat"), ("ppg", "beat"), ("ecg", "patch"), ("audio", "patch")])
+def test_cached_graphs_are_keyed_by_every_module_their_layers_come_from(modality, tokenizer, tmp_path, monkeypatch):
+    """A cached ONNX graph is reused while the code that builds it is unchanged: every ``encoders``
+    module a model's layers come from is in the digest, and changing one changes the key."""
+    import pathlib
+    import sys
+
+    import encoders.backend_cache as bc
+    from encoders.config import get_config
+    from encoders.model import EncoderModel
+    model = EncoderModel(get_config(f"{modality}-tiny", tokenizer=tokenizer, dim=32, depth=1, heads=2,
+                                    decoder_dim=32, decoder_heads=2, decoder_depth=1))
+    files = {pathlib.Path(sys.modules[type(m).__module__].__file__).name for m in model.modules()
+             if type(m).__module__.startswith("encoders.")}
+    assert files and files <= set(bc.GRAPH_CODE), files - set(bc.GRAPH_CODE)
+    # the key follows the code: a copy of the package folder with one graph module edited
+    here = pathlib.Path(bc.__file__).parent
+    for name in bc.GRAPH_CODE:
+        (tmp_path / name).write_bytes((here / name).read_bytes())
+    monkeypatch.setattr(bc, "__file__", str(tmp_path / "backend_cache.py"))
+    before = bc._model_digest(model)
+    (tmp_path / "beat_tokens.py").write_bytes((here / "beat_tokens.py").read_bytes() + b"\n# edited\n")
+    assert bc._model_digest(model) != before
