@@ -47,17 +47,24 @@ class CsvDialect:
         return f"{sep}-separated" + (", decimal comma" if self.decimal_comma else "")
 
 
-def head_lines(path, n_bytes: int = HEAD_BYTES) -> list[str]:
-    """The complete lines among the first ``n_bytes`` of a text file ([] when empty or binary)."""
+def head_lines(path, max_lines: int = DATA_LINES + 1, n_bytes: int = HEAD_BYTES) -> list[str]:
+    """The first ``max_lines`` complete lines of a text file, read in 4 KiB blocks up to ``n_bytes``
+    ([] when empty or binary; a first line longer than ``n_bytes`` is returned cut)."""
+    head = b""
     with open(path, "rb") as fh:
-        head = fh.read(n_bytes)
+        while len(head) < n_bytes and head.count(b"\n") < max_lines:
+            block = fh.read(min(4096, n_bytes - len(head)))
+            if not block:
+                break
+            head += block
+        at_end = not fh.read(1)
     if b"\x00" in head:
         return []
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")   # BOM from spreadsheet exports
     lines = text.splitlines()
-    if len(head) == n_bytes and len(lines) > 1:
+    if not at_end and not text.endswith(("\n", "\r")) and len(lines) > 1:
         lines = lines[:-1]                                              # the last one may be cut
-    return lines
+    return lines[:max_lines]
 
 
 def _separator(lines: list[str]) -> str:

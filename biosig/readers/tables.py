@@ -29,7 +29,7 @@ from datetime import datetime
 import numpy as np
 
 from biosig.errors import BiosigError, ReadError
-from biosig.readers.csv_dialect import header_columns, sniff
+from biosig.readers.csv_dialect import head_lines, header_columns, sniff
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,10 @@ _UNIT_RE = re.compile(r"^(.*\S)\s*\[([^\[\]]*)\]$")
 _SPIRO_COLUMNS = {"volume_ml": ("volume", "mL"), "flow_l_s": ("flow", "L/s")}
 
 
-def first_line(path, n_bytes: int = 4096) -> str:
+def first_line(path) -> str:
     """The first line of a text file ('' when empty or binary)."""
-    with open(path, "rb") as fh:
-        head = fh.read(n_bytes)
-    if b"\x00" in head:
-        return ""
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")  # BOM from spreadsheet exports
-    return text.splitlines()[0] if text.strip() else ""
+    lines = head_lines(path, max_lines=1)
+    return lines[0] if lines else ""
 
 
 def csv_columns(path) -> list[str]:
