@@ -144,7 +144,7 @@ def score_summary(score_rows: dict, truth: dict) -> dict:
 
 def score_lines(scores: dict) -> list[str]:
     """The summary's lines: one per stream with measures (ECG, PPG, respiration)."""
-    from streams.scores import SUMMARY_MEASURES
+    from streams.scores import SUMMARY_MEASURES, measure_text
     lines = []
     for stream, s in scores.items():
         labels = SUMMARY_MEASURES.get(s["modality"], ())
@@ -155,7 +155,7 @@ def score_lines(scores: dict) -> list[str]:
         rhythm = {"af": "AF", "sinus": "sinus rhythm"}.get(sim.get("rhythm"), sim.get("rhythm"))
         made = ", ".join(x for x in (rhythm, None if rate is None else f"{rate:.0f} /min") if x)
         med = s["median"]
-        vals = [f"{label} {_fmt(med.get(key), 0 if unit in ('/min', 'ms') else 2)} {unit}" for key, label, unit in labels[:1]]
+        vals = [measure_text(label, med.get(key), unit) for key, label, unit in labels[:1]]
         vals += [f"{k} {_fmt(v, 2)}" for k, v in med.items() if k not in {key for key, _, _ in labels}]
         withheld = "".join(f", {n} {why}" for why, n in s["withheld"].items())
         lines.append(f"  {stream}{f' (simulated {made})' if made else ''}: {s['ok']}/{s['windows']} windows "

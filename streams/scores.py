@@ -178,6 +178,13 @@ SUMMARY_MEASURES = {"ecg": (("hr_bpm", "HR", "/min"), ("sdnn_ms", "SDNN", "ms"))
                     "spiro": (("fvc_l", "FVC", "L"), ("fev1_l", "FEV1", "L"))}
 
 
+def measure_text(label: str, value, unit: str) -> str:
+    """``HR 95 /min``, ``FVC 5.84 L``: rates and milliseconds whole, the rest to 2 decimals; ``-`` for none."""
+    if value is None:
+        return f"{label} - {unit}"
+    return f"{label} {value:.{0 if unit in ('/min', 'ms') else 2}f} {unit}"
+
+
 def summary_text(header: dict) -> str:
     """One line a clinician can read for a score header: the main measures and head outputs, or
     why they are withheld (``withheld: low_quality (quality 0.18 < 0.86)``)."""
@@ -193,7 +200,7 @@ def summary_text(header: dict) -> str:
     for key, label, unit in SUMMARY_MEASURES.get(header.get("modality", ""), ()):
         v = measures.get(key)
         if v is not None:
-            parts.append(f"{label} {v:.0f} {unit}" if unit in ("/min", "ms") else f"{label} {v:.2f} {unit}")
+            parts.append(measure_text(label, v, unit))
     for name, out in (header.get("heads") or {}).items():
         if out.get("value") is None:
             parts.append(f"{name} - ({out.get('missing') or 'no value'})")
