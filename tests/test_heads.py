@@ -8,6 +8,7 @@ from biosig.measures_hrv import RR_KEYS
 from encoders.errors import EncoderError
 from encoders.heads import HEADS_BY_MODALITY, Head, list_heads, load_head
 from encoders.heads import train as T
+from conftest import shared_path
 
 
 def test_evaluator_equals_sklearn_and_round_trips_json():
@@ -67,6 +68,27 @@ def test_shipped_heads_are_complete_and_measure_only(name):
         assert "cinc2017" in head.training and head.metrics["n_records"] == 200
     else:
         assert "SYNTHETIC" in head.training and "not a validated" in text
+
+
+@pytest.mark.parametrize("name", ["ecg-af", "ppg-af"])
+def test_shipped_head_is_what_its_training_command_makes_today(name, tmp_path):
+    """The heads read beat-interval measures: a change to a beat detector changes their inputs, and
+    a head fitted before it scores features the code no longer produces (v1 of both heads did,
+    after the PPG pulse-period and ECG bradycardia fixes). Refit: ``python -m encoders.heads.train_af``
+    with the command in the card."""
+    from encoders.heads import train_af
+    task = name.split("-")[0]
+    data = shared_path("cinc2017") if task == "ecg" else None
+    train_af.run(task, tmp_path, data)
+    new, old = load_head(str(tmp_path)), load_head(name)
+    assert (new.name, new.version, new.features, new.transforms, new.training) == \
+        (old.name, old.version, old.features, old.transforms, old.training)
+    for k in ("mean", "scale", "coef"):
+        np.testing.assert_allclose(getattr(new, k), getattr(old, k), rtol=1e-6, atol=1e-9, err_msg=k)
+    assert new.intercept == pytest.approx(old.intercept, rel=1e-6, abs=1e-9)
+    assert new.metrics["auroc"] == pytest.approx(old.metrics["auroc"], abs=1e-9)
+    shipped = load_head.__globals__["HEADS_DIR"] / name / "MODEL_CARD.md"
+    assert (tmp_path / "MODEL_CARD.md").read_text() == shipped.read_text()
 
 
 def test_ecg_head_separates_simulated_af_from_sinus_and_survives_noise():

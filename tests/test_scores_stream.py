@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from encoders.heads import load_head
 from streams.config import ForecasterConfig
 from streams.subscriber import Subscriber
 from test_streams_helpers import config, running, wait_for
@@ -70,7 +71,7 @@ def test_simulated_ward_publishes_hr_rr_and_af_probability_on_score_topics():
             assert -6.0 <= hr.mean() - truth[name]["heart_rate_bpm"] <= 2.0, (name, hr, truth[name])
         af = [h["heads"]["af_prob"] for h in ok]
         last = af[-1]["smoothed"]
-        assert af[-1]["n_smoothed"] == 5 and af[-1]["head_id"].endswith("-v1")
+        assert af[-1]["n_smoothed"] == 5 and af[-1]["head_id"] == load_head(f"{name[-3:]}-af").head_id
         smoothed[name] = last
     # high on the AF bed (above 0.5: called AF), low on the sinus bed; ecg-af is trained on real
     # ECGs, ppg-af on synthetic PPG only (a weaker check, see its card)
