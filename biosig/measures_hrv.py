@@ -78,27 +78,30 @@ def _first_channel(x) -> np.ndarray:
     return x
 
 
-def _beat_features(x, fs_hz: float, modality: str) -> dict[str, float]:
+def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """``(features, beats, clean)``: :func:`rr_features` of the beats that
+    :func:`biosig.quality.detect_beats` finds in the first channel of ``x``, the beat indices and
+    the cleaned signal they index (both of the longest finite run: no interval spans a gap)."""
     from biosig.quality import detect_beats
     x = _first_channel(x)
     if not (np.isfinite(fs_hz) and fs_hz > 0):
         raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
     finite = np.isfinite(x)
     if finite.sum() < 3 * fs_hz or np.nanstd(x) == 0:
-        return rr_features(np.zeros(0), n_beats=0)
-    if not finite.all():  # the longest finite run: no interval may span a gap
+        return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
+    if not finite.all():
         edges = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
         a, b = max(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)), key=lambda r: r[1] - r[0])
         x = x[a:b]
-    beats, _ = detect_beats(x, fs_hz, modality)
-    return rr_features(beat_intervals(beats, fs_hz), n_beats=len(beats))
+    beats, clean = detect_beats(x, fs_hz, modality)
+    return rr_features(beat_intervals(beats, fs_hz), n_beats=len(beats)), beats, clean
 
 
 def hrv_features(ecg, fs_hz: float) -> dict[str, float]:
     """HRV features (:data:`RR_KEYS`) of an ECG window: float (W,) or (C, W) (first lead used), any rate."""
-    return _beat_features(ecg, fs_hz, "ecg")
+    return beats_and_features(ecg, fs_hz, "ecg")[0]
 
 
 def ibi_features(ppg, fs_hz: float) -> dict[str, float]:
     """Inter-beat-interval features (:data:`RR_KEYS`, ``hr_bpm`` is the pulse rate) of a PPG window."""
-    return _beat_features(ppg, fs_hz, "ppg")
+    return beats_and_features(ppg, fs_hz, "ppg")[0]

@@ -6,7 +6,8 @@ encoder's causal preprocessing, cut on the same grid), so the two agree to float
 
 Per modality (units in the names, see :mod:`biosig.measures_hrv`):
 
-* ``ecg`` - heart rate and the HRV time-domain set from R peaks (:func:`hrv_features`);
+* ``ecg`` - heart rate and the HRV time-domain set from R peaks (:func:`hrv_features`) and the
+  P-wave consistency of the same beats (:mod:`biosig.measures_atrial`);
 * ``ppg`` - pulse rate (``hr_bpm``) and inter-beat statistics from pulse peaks (:func:`ibi_features`);
 * ``resp`` - respiratory rate ``resp_rate_bpm`` and breath-interval statistics from inspiration peaks;
 * ``spiro`` - FVC, FEV1, FEV1/FVC, PEF, FEF25-75 of an acceptable forced expiration in the window
@@ -24,12 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 from biosig.errors import SignalError
-from biosig.measures_hrv import RR_KEYS, hrv_features, ibi_features
+from biosig.measures_atrial import ECG_KEYS, ecg_features
+from biosig.measures_hrv import RR_KEYS, ibi_features
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
 SPIRO_KEYS = ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s")
-MEASURE_KEYS = {"ecg": RR_KEYS, "ppg": RR_KEYS, "resp": RESP_KEYS, "spiro": SPIRO_KEYS}
+MEASURE_KEYS = {"ecg": ECG_KEYS, "ppg": RR_KEYS, "resp": RESP_KEYS, "spiro": SPIRO_KEYS}
 MIN_FVC_ML = 500.0   # less exhaled volume in a spirogram window: no forced manoeuvre in it
 MIN_QUALITY = {**USABLE, "resp": 0.9, "other": 0.9}
 
@@ -130,7 +132,7 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
         out["missing"] = "low_quality"
         return out
     if modality == "ecg":
-        vals, reason = hrv_features(x, fs_hz), "too_few_beats"
+        vals, reason = ecg_features(x, fs_hz), "too_few_beats"
     elif modality == "ppg":
         vals, reason = ibi_features(x, fs_hz), "too_few_beats"
     elif modality == "resp":

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from biosig.measures_hrv import RR_KEYS
+from biosig.measures_window import measure_keys
 from encoders.errors import EncoderError
 from encoders.heads import HEADS_BY_MODALITY, Head, list_heads, load_head
 from encoders.heads import train as T
@@ -59,7 +59,7 @@ def test_shipped_heads_are_complete_and_measure_only(name):
     assert name in list_heads() and HEADS_BY_MODALITY[name.split("-")[0]] == name
     head = load_head(name)
     assert head.encoder_id is None and head.version >= 1 and head.output == "af_prob"
-    assert set(head.features) <= set(RR_KEYS) and head.training
+    assert set(head.features) <= set(measure_keys(head.modality)) and head.training
     card = (head_dir := load_head.__globals__["HEADS_DIR"] / name) / "MODEL_CARD.md"
     text = card.read_text()
     assert f"{head.metrics['auroc']:.3f}" in text and "Brier" in text

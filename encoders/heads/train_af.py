@@ -4,7 +4,8 @@
     python -m encoders.heads.train_af ppg --out encoders/heads/ppg-af
 
 Both heads are measure-only (no embedding, ``encoder_id: null``): regularised logistic regression
-on RR-irregularity features of 10 s windows (:data:`FEATURES`), which transfer to unseen ECGs
+on RR-irregularity features of 10 s windows (:data:`FEATURES`; ECG also the P-wave consistency,
+:data:`ECG_FEATURES`), which transfer to unseen ECGs
 better than anything fitted to 200 records' morphology. Windows are preprocessed exactly as in
 ``serve``/``score`` with the ECG-tiny / PPG-tiny causal pipeline (see :mod:`encoders.heads.features`).
 """
@@ -28,12 +29,16 @@ log = logging.getLogger(__name__)
 
 FEATURES = ("madsd_norm", "cvsd", "cvnn", "pnn50_pct", "pnn20_pct", "sd1_sd2", "tpr", "hr_bpm", "cvsd_trim")
 TRANSFORMS = ("log", "log", "log", "identity", "identity", "log", "identity", "identity", "log")
+# ECG: is there a P wave before every beat (biosig.measures_atrial)? AF has none, whatever its rate;
+# without it the head read AF at a controlled rate as sinus (CinC 2017 AF under 80 /min:
+# sensitivity at 95 % specificity 0.45, against 0.70 with it)
+ECG_FEATURES, ECG_TRANSFORMS = FEATURES + ("p_wave_consistency",), TRANSFORMS + ("identity",)
 BASELINE_FEATURE = "cvsd"   # normalised RMSSD alone: the simple baseline the head must beat
 C = 0.1
 WINDOW_S, HOP_S = 10.0, 5.0
 # v2 (2026-12-02): retrained on the measures of the current beat detectors (the ECG bradycardia
-# fix and the PPG pulse-period rules changed the features the v1 heads were fitted to); ppg-af's
-# synthetic records span 40-160 /min (v1: 50-130, so sinus bradycardia read as AF in some windows)
+# fix and the PPG pulse-period rules changed the features the v1 heads were fitted to); ecg-af
+# also reads the P-wave consistency; ppg-af's synthetic records span 40-160 /min (v1: 50-130)
 VERSION = 2
 PPG_HR_BPM = (40.0, 160.0)
 CKPT = pathlib.Path(__file__).resolve().parents[1] / "checkpoints"
@@ -162,11 +167,12 @@ def run(task: str, out_dir: pathlib.Path, data: pathlib.Path | None, folds: int 
                               "arrhythmia; AF: biosig.synthetic_af, RR CV 0.1-0.3), HR %g-%g bpm; 10 s windows "
                               "every 5 s after the ppg-tiny causal pipeline. Not validated on real PPG." % PPG_HR_BPM))
     prior = float(y.mean())
-    seeds = [T.cross_validate(measures, y, FEATURES, TRANSFORMS, C, folds, seed) for seed in range(3)]
+    features, transforms = (ECG_FEATURES, ECG_TRANSFORMS) if task == "ecg" else (FEATURES, TRANSFORMS)
+    seeds = [T.cross_validate(measures, y, features, transforms, C, folds, seed) for seed in range(3)]
     metrics = T.evaluate(y, seeds[0], prior, seeds)
     base = T.evaluate(y, baseline_oof(measures, BASELINE_FEATURE), float(np.nanmedian(baseline_oof(measures, BASELINE_FEATURE))))
-    X, g, w = T.design(measures, FEATURES)
-    head = T.fit(X, y[g], w, FEATURES, TRANSFORMS, C, metrics={
+    X, g, w = T.design(measures, features)
+    head = T.fit(X, y[g], w, features, transforms, C, metrics={
         "cv": f"{folds}-fold stratified by record, seed 0 (AUROC for seeds 0-2 listed)", **metrics,
         "baseline": {"feature": BASELINE_FEATURE, "auroc": base["auroc"], "auroc_ci95": base["auroc_ci95"],
                      "sens_at_95_spec": base["sens_at_95_spec"]}, "trained": T.today()}, **meta)
@@ -200,7 +206,8 @@ def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=()) -> str:
         "- **Model**: L2-regularised logistic regression (C = %g, scikit-learn), standardised features, "
         "windows weighted so every record counts once." % C,
         f"- **Inputs**: window measures only (no embedding, `encoder_id: null`): {', '.join(head.features)} "
-        "(see `biosig/measures_hrv.py`). Only windows whose quality passes the modality threshold are scored.",
+        f"(see `biosig/measures_hrv.py`{', `biosig/measures_atrial.py`' if 'p_wave_consistency' in head.features else ''}). "
+        "Only windows whose quality passes the modality threshold are scored.",
         f"- **Training data**: {head.training}", "",
         "## Cross-validated performance (out of fold, per record)", "",
         f"{folds}-fold stratified CV by record (no record in both train and test). Records with no usable window "
@@ -223,8 +230,12 @@ def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=()) -> str:
         "(`encoders.heads.train_af.rate_sweep`). The stream publishes the mean of the last 5 windows too.", "",
         *sweep_table(sweep), "",
         "## Limits", "",
-        "- Rhythm is judged from beat-to-beat intervals only: other irregular rhythms (frequent ectopy, "
-        "flutter with variable block) raise the probability; regular AF (rare) lowers it.",
+        ("- Rhythm is judged from beat-to-beat intervals and from whether a P wave of constant shape precedes "
+         "the beats (`p_wave_consistency`, 250-60 ms before each R peak): frequent ectopy and flutter with "
+         "variable block still raise the probability, low-amplitude or noisy P waves read as absent."
+         if "p_wave_consistency" in head.features else
+         "- Rhythm is judged from beat-to-beat intervals only: other irregular rhythms (frequent ectopy, "
+         "flutter with variable block) raise the probability; regular AF (rare) lowers it."),
         "- Beat detection needs >= 4 beats in a usable window; noisy windows are not scored (missing with reason).",
         "- Heart rate is one of the features (`hr_bpm`, coefficient %+.2f on its standardised value): a faster "
         "rhythm reads as more likely AF. Out of fold, sensitivity at 95 %% specificity by the AF record's mean "

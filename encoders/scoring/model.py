@@ -29,6 +29,16 @@ BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
 CUTTING_RULES = "v2: a record shorter than a window is one window of its own length; audio: all channels mixed to mono"
 
 
+def measures_fingerprint(modality: str) -> str:
+    """The per-window measure columns and the head a job's windows get: a folder scored with other
+    measures (a column added) or another head version is refused, not mixed into one table."""
+    from encoders.heads import HEADS_BY_MODALITY, load_head
+    from encoders.scoring.outputs import MEASURE_COLUMNS
+    cols = hashlib.sha1(",".join(MEASURE_COLUMNS).encode()).hexdigest()[:12]
+    head = load_head(HEADS_BY_MODALITY[modality]).head_id if modality in HEADS_BY_MODALITY else "none"
+    return f"columns {cols}; head {head}"
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """What a worker needs to load the model again (picklable, small).
@@ -101,7 +111,8 @@ class LoadedModel:
                 + ("" if precision == "fp32" else f"-{precision}"),
                 "in_channels": self.in_channels, "input_fs_hz": self.input_fs_hz,
                 "window_s": self.window_s, "hop_s": self.hop_s, "cutting": CUTTING_RULES,
-                "pipeline_outside_hash": self.outside.hash, "pipeline_hash": self.pipeline_hash}
+                "pipeline_outside_hash": self.outside.hash, "pipeline_hash": self.pipeline_hash,
+                "measures": measures_fingerprint(self.modality)}
 
     def describe(self) -> dict[str, Any]:
         """The manifest's ``model`` entry."""

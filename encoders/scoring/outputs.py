@@ -50,9 +50,9 @@ WINDOW_SCHEMA = {
 # quality of the causally preprocessed window, whether it passed the threshold, the reason when
 # not, every modality's measures (null where they do not apply or the window failed) and heads.
 from biosig.measures_window import RESP_KEYS as _RESP_KEYS, SPIRO_KEYS as _SPIRO_KEYS  # noqa: E402
-from biosig.measures_hrv import RR_KEYS as _RR_KEYS  # noqa: E402
+from biosig.measures_atrial import ECG_KEYS as _ECG_KEYS  # noqa: E402
 
-MEASURE_COLUMNS = ("measure_quality", *_RR_KEYS, *_RESP_KEYS, *_SPIRO_KEYS, "af_prob")
+MEASURE_COLUMNS = ("measure_quality", *_ECG_KEYS, *_RESP_KEYS, *_SPIRO_KEYS, "af_prob")
 MEASURE_SCHEMA = {"measures_ok": pl.Boolean, "missing": pl.String, **{c: pl.Float64 for c in MEASURE_COLUMNS}}
 SCORED_WINDOW_SCHEMA = {**WINDOW_SCHEMA, **MEASURE_SCHEMA}   # the rows `score` writes
 ERROR_SCHEMA = {"record": pl.String, "key": pl.String, "stage": pl.String, "error_type": pl.String,
