@@ -75,3 +75,35 @@ def test_a_score_folder_from_other_measures_is_refused_not_mixed(tmp_path):
     PartStore(tmp_path).check_job({"model_id": "m", "measures": "columns 000000000000; head ecg-af-v1"})
     with pytest.raises(ScoreError, match="measures: 'columns 000000000000; head ecg-af-v1' there"):
         PartStore(tmp_path).check_job({"model_id": "m", "measures": now})
+
+
+def test_real_ecgs_sinus_high_af_low():
+    """Real recordings: MIT-BIH 100 (sinus rhythm, both leads) near 1 in nearly every window; on
+    CinC 2017 the AF records sit far below the normal ones (record means over usable windows)."""
+    import csv
+
+    from biosig.readers import read
+    from conftest import shared_path
+    from encoders.heads.features import record_window_measures
+    from encoders.heads.train_af import _pipeline
+    pipe = _pipeline("ecg-tiny")
+
+    def record_values(rec, ch):
+        ms = record_window_measures(rec.samples[ch:ch + 1], rec.fs_hz, rec.channels[ch:ch + 1], "ecg", pipe,
+                                    10.0, 10.0, 1)
+        return np.array([m["p_wave_consistency"] for m in ms if m["ok"] and m["p_wave_consistency"] is not None])
+
+    rec = read(str(shared_path("wfdb", "100.hea")))
+    for ch in (0, 1):
+        v = record_values(rec, ch)
+        assert len(v) == 180 and np.median(v) > 0.9 and np.mean(v > 0.8) > 0.95, (ch, np.median(v))
+    data = shared_path("cinc2017")
+    means = {"N": [], "A": []}
+    for row in csv.DictReader(open(data / "REFERENCE.csv")):
+        if row["label"] in means:
+            v = record_values(read(str(data / f"{row['record']}.hea")), 0)
+            if len(v):
+                means[row["label"]].append(v.mean())
+    n, a = np.median(means["N"]), np.median(means["A"])
+    assert len(means["N"]) >= 45 and len(means["A"]) >= 45
+    assert a < 0.5 < 0.7 < n, (a, n)
