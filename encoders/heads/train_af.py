@@ -131,7 +131,8 @@ SWEEP_HR_BPM = (40, 60, 80, 100, 120, 140, 160)
 
 def rate_sweep(head, modality: str, seeds=(100, 101), seconds: float = 60.0) -> list[dict]:
     """The head on SYNTHETIC sinus and AF records (RR CV 0.15) at each of :data:`SWEEP_HR_BPM`:
-    median window ``af_prob`` and the share of usable windows above 0.5 (no smoothing)."""
+    median window ``af_prob``, the share of usable windows above 0.5 (no smoothing) and the share
+    of all windows withheld as low quality."""
     from biosig.synthetic import simulate
     pipe = _pipeline(f"{modality}-tiny")
     rows = []
