@@ -84,9 +84,9 @@ def test_real_ecgs_sinus_high_af_low():
 
     from biosig.readers import read
     from conftest import shared_path
+    from encoders.heads import train_af
     from encoders.heads.features import record_window_measures
-    from encoders.heads.train_af import _pipeline
-    pipe = _pipeline("ecg-tiny")
+    pipe = train_af._pipeline("ecg-tiny")
 
     def record_values(rec, ch):
         ms = record_window_measures(rec.samples[ch:ch + 1], rec.fs_hz, rec.channels[ch:ch + 1], "ecg", pipe,
@@ -98,12 +98,11 @@ def test_real_ecgs_sinus_high_af_low():
         v = record_values(rec, ch)
         assert len(v) == 180 and np.median(v) > 0.9 and np.mean(v > 0.8) > 0.95, (ch, np.median(v))
     data = shared_path("cinc2017")
-    means = {"N": [], "A": []}
-    for row in csv.DictReader(open(data / "REFERENCE.csv")):
-        if row["label"] in means:
-            v = record_values(read(str(data / f"{row['record']}.hea")), 0)
-            if len(v):
-                means[row["label"]].append(v.mean())
+    names, _, measures = train_af.cinc2017(data)          # the windows and measures ecg-af is fitted on
+    label = {row["record"]: row["label"] for row in csv.DictReader(open(data / "REFERENCE.csv"))}
+    record_means = train_af.baseline_oof(measures, "p_wave_consistency")
+    means = {c: record_means[[label[n] == c for n in names]] for c in ("N", "A")}
+    means = {c: v[np.isfinite(v)] for c, v in means.items()}
     n, a = np.median(means["N"]), np.median(means["A"])
     assert len(means["N"]) >= 45 and len(means["A"]) >= 45
     assert a < 0.5 < 0.7 < n, (a, n)

@@ -171,7 +171,8 @@ def run(task: str, out_dir: pathlib.Path, data: pathlib.Path | None, folds: int 
     features, transforms = (ECG_FEATURES, ECG_TRANSFORMS) if task == "ecg" else (FEATURES, TRANSFORMS)
     seeds = [T.cross_validate(measures, y, features, transforms, C, folds, seed) for seed in range(3)]
     metrics = T.evaluate(y, seeds[0], prior, seeds)
-    base = T.evaluate(y, baseline_oof(measures, BASELINE_FEATURE), float(np.nanmedian(baseline_oof(measures, BASELINE_FEATURE))))
+    base_scores = baseline_oof(measures, BASELINE_FEATURE)
+    base = T.evaluate(y, base_scores, float(np.nanmedian(base_scores)))
     X, g, w = T.design(measures, features)
     head = T.fit(X, y[g], w, features, transforms, C, metrics={
         "cv": f"{folds}-fold stratified by record, seed 0 (AUROC for seeds 0-2 listed)", **metrics,
@@ -195,6 +196,34 @@ def sweep_table(sweep) -> list[str]:
             *[f"| {rh} | " + " | ".join(fmt(cell[rh, h]) for h in rates) + " |" for rh in ("sinus", "af")],
             *[f"| {rh}: windows withheld as low quality | " + " | ".join(f"{cell[rh, h]['low_quality']:.0%}" for h in rates)
               + " |" for rh in ("sinus", "af")]]
+
+
+def rate_limits(head, rates, sweep) -> list[str]:
+    """The card's Limits lines that come from :func:`rate_subgroups` and :func:`rate_sweep`."""
+    def band(lo, hi):
+        return f"{lo:g}+ /min" if hi == np.inf else f"{lo:g}-{hi:g} /min"
+
+    by_rate = "; ".join(f"{band(*r['hr_bpm'])}: {r['sens_at_95_spec']:.2f} ({r['n']} records)"
+                        for r in rates if r["sens_at_95_spec"] is not None)
+    lines = [f"- Heart rate is one of the features (`hr_bpm`, coefficient {head.coef[head.features.index('hr_bpm')]:+.2f} "
+             "on its standardised value): a faster rhythm reads as more likely AF. Out of fold, sensitivity at "
+             f"95 % specificity by the AF record's mean heart rate: {by_rate}."
+             + (" AF with a controlled ventricular rate scores lower than fast AF." if head.modality == "ecg" else "")]
+    sinus = [r for r in sweep if r["rhythm"] == "sinus"]
+    slowest = min(sinus, key=lambda r: r["hr_bpm"]) if sinus else None
+    if slowest and slowest["above_half"]:
+        hr = slowest["hr_bpm"]
+        lines.append(f"- Slow rhythms: a {WINDOW_S:g} s window at {hr} /min holds about {int(hr * WINDOW_S / 60) - 1} "
+                     f"intervals, too few for stable statistics: {slowest['above_half']:.0%} of the synthetic sinus "
+                     f"windows at {hr} /min are above 0.5 (table above); read the running mean.")
+    withheld = {rh: float(np.mean([r["low_quality"] for r in sweep if r["rhythm"] == rh])) for rh in ("af", "sinus")}
+    if withheld["af"] > withheld["sinus"] + 0.02:
+        lines.append(f"- Quality gating costs AF windows: {withheld['af']:.0%} of the synthetic AF windows are withheld "
+                     f"as low quality against {withheld['sinus']:.0%} of the sinus ones (table above). Template "
+                     "matching (`biosig.quality`) compares each beat with the window's average beat, and in AF a "
+                     "weak beat after a short interval, overlapped by the next one, matches it poorly; the "
+                     "remaining windows still carry the AF.")
+    return lines
 
 
 def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=()) -> str:
@@ -238,23 +267,7 @@ def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=()) -> str:
          "- Rhythm is judged from beat-to-beat intervals only: other irregular rhythms (frequent ectopy, "
          "flutter with variable block) raise the probability; regular AF (rare) lowers it."),
         "- Beat detection needs >= 4 beats in a usable window; noisy windows are not scored (missing with reason).",
-        "- Heart rate is one of the features (`hr_bpm`, coefficient %+.2f on its standardised value): a faster "
-        "rhythm reads as more likely AF. Out of fold, sensitivity at 95 %% specificity by the AF record's mean "
-        "heart rate: %s." % (head.coef[head.features.index("hr_bpm")], "; ".join(
-            f"{r['hr_bpm'][0]:g}-{r['hr_bpm'][1]:g} /min: {r['sens_at_95_spec']:.2f} ({r['n']} records)"
-            .replace("-inf /min", "+ /min") for r in rates if r["sens_at_95_spec"] is not None))
-        + (" AF with a controlled ventricular rate scores lower than fast AF." if head.modality == "ecg" else ""),
-
-        *[f"- Slow rhythms: a {WINDOW_S:g} s window at {r['hr_bpm']} /min holds about {int(r['hr_bpm'] * WINDOW_S / 60) - 1} "
-          f"intervals, too few for stable statistics: {r['above_half']:.0%} of the synthetic sinus windows at "
-          f"{r['hr_bpm']} /min are above 0.5 (table above); read the running mean."
-          for r in sweep[:1] if r["rhythm"] == "sinus" and r["above_half"]],
-        *[f"- Quality gating costs AF windows: {a:.0%} of the synthetic AF windows are withheld as low quality "
-          f"against {b:.0%} of the sinus ones (table above). Template matching (`biosig.quality`) compares each "
-          "beat with the window's average beat, and in AF a weak beat after a short interval, overlapped by "
-          "the next one, matches it poorly; the remaining windows still carry the AF."
-          for a, b in [tuple(float(np.mean([r["low_quality"] for r in sweep if r["rhythm"] == rh]))
-                             for rh in ("af", "sinus"))] if a > b + 0.02],
+        *rate_limits(head, rates, sweep),
         "",
         "Data: Clifford et al., AF classification from a short single lead ECG recording: the PhysioNet/Computing "
         "in Cardiology Challenge 2017; Goldberger et al., PhysioBank, PhysioToolkit, and PhysioNet, Circulation 2000 "
