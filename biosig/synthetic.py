@@ -23,6 +23,8 @@ motion : 3 external markers x 3 axes of breathing motion in mm (Lujan cos^2n mod
 from __future__ import annotations
 
 import logging
+import os
+import time
 
 import numpy as np
 
@@ -104,6 +106,15 @@ def sinus_heart_rate_bpm(seed: int) -> float:
 RHYTHMS = ("sinus", "af")
 
 
+def _progress_every_s() -> float:
+    """Seconds between the progress lines (INFO, ``biosig.synthetic``) of a long ECG: 10, or the
+    environment variable ``BIOSIG_PROGRESS_S`` as for every other long job."""
+    try:
+        return float(os.environ.get("BIOSIG_PROGRESS_S", "10"))
+    except ValueError:
+        return 10.0
+
+
 def _check_rhythm(rhythm: str):
     if rhythm not in RHYTHMS:
         raise SignalError(f"rhythm={rhythm!r}; accepted: {', '.join(RHYTHMS)}")
@@ -151,7 +162,11 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         from biosig.quality import detect_beats
 
         pieces, total, k = [], 0, 0
+        every_s, t_log = _progress_every_s(), time.monotonic()
         while total < n:
+            if time.monotonic() - t_log >= every_s:
+                t_log = time.monotonic()
+                log.info("ecg: %.0f of %.0f s simulated", total / fs_hz, n / fs_hz)
             seg = ecgsyn(seg_n, int(np.random.SeedSequence([seed, 7, k]).generate_state(1)[0]))
             beats, _ = detect_beats(seg[0], fs_hz, "ecg")
             r = max(1, int(0.03 * fs_hz))  # cut exactly at the apex of the raw R wave

@@ -124,6 +124,21 @@ def test_simulate_writes_a_readable_record(capsys, tmp_path):
     np.testing.assert_array_equal(read(again).samples, rec.samples)  # seeded: identical
 
 
+def test_simulate_long_ecg_says_how_far_it_is(tmp_path):
+    """ECG longer than one ECGSYN segment is stitched segment by segment (about 0.3 s a minute):
+    a day of it is minutes of work, so it logs its progress. Run as a user would, in a process."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "BIOSIG_PROGRESS_S": "0.2"}
+    p = subprocess.run([sys.executable, "-m", "biosig.cli", "simulate", "ecg", "--seconds", "300", "--out",
+                        str(tmp_path / "long.parquet")], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if "s simulated" in ln]
+    assert lines and all(ln.endswith("of 300 s simulated") for ln in lines), p.stderr
+    assert "wrote" in p.stdout
+
+
 def test_simulate_bad_arguments(capsys, tmp_path):
     code, _, err = run_main(capsys, "simulate", "heart", "--seconds", "4", "--out", str(tmp_path / "x.csv"))
     assert code == 2 and "unknown modality 'heart'" in err and "ecg" in err

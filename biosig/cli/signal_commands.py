@@ -238,6 +238,8 @@ def simulate_command(args) -> int:
         if args.modality != "audio":
             raise BiosigError(f"--kind {args.kind} is for audio, not {args.modality}")
         kw["kind"] = args.kind
+    synthetic_log = logging.getLogger("biosig.synthetic")   # a long ECG logs its progress at INFO
+    synthetic_log.setLevel(min(synthetic_log.getEffectiveLevel(), logging.INFO))
     rec = simulate(args.modality, args.seconds, seed=args.seed, fs_hz=args.fs_hz, **kw)
     out = write(rec, args.out)
     print(f"wrote {out}: {rec!r}")
