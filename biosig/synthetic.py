@@ -8,7 +8,7 @@ drawn from the seed within normal adult ranges, so different seeds vary.
 Generators
 ----------
 ecg : ECGSYN (McSharry et al. 2003) as NeuroKit2 implements it, integrated at tighter tolerances
-    (:mod:`biosig.synthetic_ecgsyn`: NeuroKit2's own tolerances let a few per cent of traces glitch,
+    (:mod:`biosig.synthetic_ecgsyn`: NeuroKit2's own tolerances let 8 % of 60 s traces glitch,
     and which ones depends on the machine), 1 or 2 leads (``II``, ``V5``-like morphology on the
     same beats), mV, plus white noise and baseline wander. ECGSYN's cost grows faster than the
     duration, so signals over :data:`ECGSYN_SEGMENT_S` are stitched from segments cut at R peaks
