@@ -23,13 +23,13 @@ motion : 3 external markers x 3 axes of breathing motion in mm (Lujan cos^2n mod
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import numpy as np
 
 from biosig.errors import SignalError
 from biosig.modality import MODALITIES, check_modality
+from biosig.progress import progress_interval_s
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -106,15 +106,6 @@ def sinus_heart_rate_bpm(seed: int) -> float:
 RHYTHMS = ("sinus", "af")
 
 
-def _progress_every_s() -> float:
-    """Seconds between the progress lines (INFO, ``biosig.synthetic``) of a long ECG: 10, or the
-    environment variable ``BIOSIG_PROGRESS_S`` as for every other long job."""
-    try:
-        return float(os.environ.get("BIOSIG_PROGRESS_S", "10"))
-    except ValueError:
-        return 10.0
-
-
 def _check_rhythm(rhythm: str):
     if rhythm not in RHYTHMS:
         raise SignalError(f"rhythm={rhythm!r}; accepted: {', '.join(RHYTHMS)}")
@@ -145,7 +136,7 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         rows = []
         for extra in morphologies:
             rows.append(ecgsyn_lead(length / fs_hz + 2.0, length, int(round(fs_hz)), hr, heart_rate_std_bpm, random_state,
-                               **extra)[:length])
+                                    **extra))
         return np.stack(rows)
 
     seg_n = int(ECGSYN_SEGMENT_S * fs_hz)
@@ -162,7 +153,7 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         from biosig.quality import detect_beats
 
         pieces, total, k = [], 0, 0
-        every_s, t_log = _progress_every_s(), time.monotonic()
+        every_s, t_log = progress_interval_s(), time.monotonic()
         while total < n:
             if time.monotonic() - t_log >= every_s:
                 t_log = time.monotonic()

@@ -83,7 +83,7 @@ def ecgsyn(duration_s: float, length: int, fs_hz: int, heart_rate_bpm: float, he
     hrfact2 = np.sqrt(hrfact)
     bi = hrfact * np.asarray(bi, dtype=np.float64)
     ti = np.array([hrfact2, hrfact, 1, hrfact, hrfact2]) * (np.asarray(TI_DEG) * np.pi / 180)
-    ai = np.ones(5) * np.asarray(ai, dtype=np.float64)
+    ai = np.asarray(ai, dtype=np.float64)
     n = 2 ** (np.ceil(np.log2(n_beats * (60 / heart_rate_bpm))))
     rr = nk.signal_resample(rr_process(heart_rate_bpm, heart_rate_std_bpm, n, rng), sampling_rate=1,
                             desired_sampling_rate=fs_hz)

@@ -125,15 +125,13 @@ class ProgressLog:
     ``BIOSIG_PROGRESS_S`` changes it."""
 
     def __init__(self, what: str, total: int, every_s: float | None = None, bar: bool = False):
-        import os
         import sys
         import time
 
+        from biosig.progress import progress_interval_s
+
         if every_s is None:
-            try:
-                every_s = float(os.environ.get("BIOSIG_PROGRESS_S", "10"))
-            except ValueError:
-                every_s = 10.0
+            every_s = progress_interval_s()
         self.what, self.total, self.every_s = what, int(total), float(every_s)
         self.enabled = not sys.stderr.isatty()
         self.t0 = self.last = time.monotonic()
