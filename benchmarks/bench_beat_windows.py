@@ -1,0 +1,186 @@
+"""R-peak detection in 10 s ECG windows (what the runtime's measures, quality and the AF heads see):
+biosig's :func:`biosig.quality.detect_beats` against NeuroKit2 run on the same window (the baseline).
+
+Reference beats:
+- REAL: the 47 MIT-BIH Arrhythmia records of ``../shared/data/pretrain/ecg/mitdb`` (30 min, two
+  leads each; the corpus holds no annotation files). The reference is the beats that NeuroKit2 and
+  wfdb's XQRS, each run on the whole first lead, agree on (within 100 ms); windows holding a beat
+  only one of them found are left out. The second lead (V1, V2, V4 or V5: often small or
+  biphasic QRS complexes) is scored against the first lead's reference.
+- SYNTHETIC (``biosig.synthetic``, 60 s at 30-200 /min, seeds 0-9; the reference is biosig's
+  detection on the clean trace): as generated, and at low voltage (0.3 x the trace, i.e. about a
+  0.3 mV QRS, plus 0.03 mV white noise and 0.1 mV wander at 0.25 Hz), windows every 5 s.
+
+A detection matches a reference beat within 100 ms; beats within 0.15 s of a window edge are not
+counted. Per group: sensitivity (Se), positive predictivity (+P) and the windows whose heart rate
+(60 / median RR) is more than 2 /min off the reference's; for biosig also what a user sees: the
+windows the runtime calls usable (quality gate) and those among them whose published ``hr_bpm``
+is more than 2 /min off. ``--floor`` and ``--second-pass`` set
+:data:`biosig.quality.MIN_TYPICAL_REL` and :data:`biosig.quality.SECOND_PASS_REL` (0.1 and 0: the
+rule before 2026-12-02).
+
+    .venv/bin/python benchmarks/bench_beat_windows.py [--floor F] [--second-pass R] [--records N] [--seeds N]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from multiprocessing import Pool
+
+import numpy as np
+
+import _common
+from _common import DATA
+
+WINDOW_S = 10.0
+MATCH_S = 0.1
+EDGE_S = 0.15
+RATES = (30, 35, 40, 45, 50, 60, 80, 120, 160, 200)
+GROUPS = (("slow", 30, 40), ("mid", 45, 60), ("fast", 80, 200))
+
+
+def _near(arr: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Distance (samples) from each of ``v`` to the nearest of the sorted ``arr``."""
+    d = np.full(len(v), np.iinfo(np.int64).max)
+    j = np.searchsorted(arr, v)
+    for k in (j - 1, j):
+        ok = (k >= 0) & (k < len(arr))
+        d[ok] = np.minimum(d[ok], np.abs(arr[k[ok]] - v[ok]))
+    return d
+
+
+def nk_beats(x: np.ndarray, fs_hz: float) -> np.ndarray:
+    import neurokit2 as nk
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            clean = nk.ecg_clean(x, sampling_rate=int(round(fs_hz)))
+            return np.asarray(nk.ecg_peaks(clean, sampling_rate=int(round(fs_hz)))[1]["ECG_R_Peaks"], np.int64)
+        except Exception:   # NeuroKit2 raises on windows it finds nothing in
+            return np.zeros(0, np.int64)
+
+
+def mitdb_windows(path: str) -> list[tuple[str, np.ndarray, float, np.ndarray]]:
+    """(group, window, fs, reference beats) of one MIT-BIH record's two leads."""
+    import wfdb.processing
+
+    import biosig
+    rec = biosig.read(path)
+    fs = rec.fs_hz
+    x = np.nan_to_num(rec.samples.astype(np.float64))
+    a = nk_beats(x[0], fs)
+    b = np.asarray(wfdb.processing.xqrs_detect(x[0], fs=fs, verbose=False), np.int64)
+    tol = int(MATCH_S * fs)
+    agreed, only_one = a[_near(b, a) <= tol], np.concatenate([a[_near(b, a) > tol], b[_near(a, b) > tol]])
+    w, out = int(WINDOW_S * fs), []
+    for s in range(0, x.shape[1] - w + 1, w):
+        if np.any((only_one >= s) & (only_one < s + w)):
+            continue
+        ref = agreed[(agreed >= s) & (agreed < s + w)] - s
+        for lead in range(min(2, x.shape[0])):
+            out.append(("MIT-BIH first lead" if lead == 0 else "MIT-BIH second lead", x[lead, s:s + w], fs, ref))
+    return out
+
+
+def synthetic_windows(job: tuple[int, int]) -> list[tuple[str, np.ndarray, float, np.ndarray]]:
+    from biosig.quality import detect_beats
+    from biosig.synthetic import simulate
+    rate, seed = job
+    rec = simulate("ecg", 60, seed=seed, heart_rate_bpm=rate)
+    x, fs = rec.samples[0].astype(np.float64), rec.fs_hz
+    truth = detect_beats(x, fs, "ecg")[0]
+    rng = np.random.default_rng(1000 + seed)
+    t = np.arange(len(x)) / fs
+    low = 0.3 * x + 0.03 * rng.standard_normal(len(x)) + 0.1 * np.sin(2 * np.pi * 0.25 * t + seed)
+    band = next(name for name, lo, hi in GROUPS if lo <= rate <= hi)
+    w, out = int(WINDOW_S * fs), []
+    for s in range(0, len(x) - w + 1, int(5 * fs)):
+        ref = truth[(truth >= s) & (truth < s + w)] - s
+        out.append((f"synthetic {band}", x[s:s + w], fs, ref))
+        out.append((f"synthetic low-voltage {band}", low[s:s + w], fs, ref))
+    return out
+
+
+def score(found: np.ndarray, ref: np.ndarray, fs_hz: float, n: int) -> tuple[int, int, int, bool]:
+    """(true, false, missed beats, heart rate off by > 2 /min) of one window."""
+    e = int(EDGE_S * fs_hz)
+    f = found[(found >= e) & (found < n - e)]
+    r = ref[(ref >= e) & (ref < n - e)]
+    d = _near(np.sort(f), r) if len(f) else np.full(len(r), np.iinfo(np.int64).max)
+    tp = int(min(np.sum(d <= int(MATCH_S * fs_hz)), len(f)))
+    hr_off = False
+    if len(ref) >= 3:
+        hr_off = not (len(found) >= 3 and abs(60 * fs_hz / np.median(np.diff(found)) - 60 * fs_hz / np.median(np.diff(ref))) <= 2)
+    return tp, len(f) - tp, len(r) - tp, hr_off
+
+
+def published_hr_off(x: np.ndarray, fs_hz: float, ref: np.ndarray) -> tuple[bool, bool]:
+    """(usable, published heart rate off by > 2 /min): what the runtime publishes for this window
+    (:func:`biosig.measures_window.window_measures`: ``hr_bpm``, 60 / mean RR, only where the quality
+    is usable) against the same measure of the reference beats."""
+    from biosig.measures_hrv import beat_intervals, rr_features
+    from biosig.measures_window import window_measures
+    m = window_measures(x[None], fs_hz, "ecg")
+    truth = rr_features(beat_intervals(ref, fs_hz), n_beats=len(ref))["hr_bpm"]
+    if not m["ok"] or truth is None or not np.isfinite(truth):
+        return bool(m["ok"]), False
+    return True, not abs(m["hr_bpm"] - truth) <= 2
+
+
+def _run(args: tuple[float, float, list]) -> dict:
+    import biosig.quality as q
+    q.MIN_TYPICAL_REL, q.SECOND_PASS_REL, windows = args
+    out: dict = {}
+    for group, x, fs, ref in windows:
+        for det, beats in (("NeuroKit2", nk_beats(x, fs)), ("biosig", q.detect_beats(x, fs, "ecg")[0])):
+            acc = out.setdefault((group, det), np.zeros(5))
+            acc += (*score(beats, ref, fs, len(x)), 1)
+        out.setdefault((group, "published"), np.zeros(2))[:] += published_hr_off(x, fs, ref)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--floor", type=float, default=None, help="MIN_TYPICAL_REL (default: biosig's)")
+    ap.add_argument("--second-pass", type=float, default=None, help="SECOND_PASS_REL (default: biosig's)")
+    ap.add_argument("--records", type=int, default=47, help="MIT-BIH records to use (default all 47)")
+    ap.add_argument("--seeds", type=int, default=10, help="synthetic records per heart rate (default 10)")
+    ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    a = ap.parse_args(argv)
+    import biosig.quality as q
+    floor = q.MIN_TYPICAL_REL if a.floor is None else a.floor
+    second = q.SECOND_PASS_REL if a.second_pass is None else a.second_pass
+    mitdb = sorted((DATA / "pretrain" / "ecg" / "mitdb").glob("*.hea"))[: a.records]
+    with Pool(a.workers) as pool:
+        windows = sum(pool.map(synthetic_windows, [(r, s) for r in RATES for s in range(a.seeds)]), [])
+        if mitdb:
+            windows += sum(pool.map(mitdb_windows, [str(p.with_suffix("")) for p in mitdb]), [])
+        else:
+            print(f"MIT-BIH corpus absent ({DATA / 'pretrain/ecg/mitdb'}): synthetic windows only")
+        chunks = [(floor, second, windows[i::a.workers * 4]) for i in range(a.workers * 4)]
+        parts = pool.map(_run, chunks)
+    total: dict = {}
+    for p in parts:
+        for k, v in p.items():
+            total[k] = total.get(k, 0) + v
+    print(f"biosig rule: typical-beat floor {floor:g}, second pass {second:g}; windows of {WINDOW_S:g} s")
+    print(f"{'group':<34} | windows | {'detector':<9} | Se     | +P     | HR off > 2/min | usable | published HR off")
+    groups = sorted({g for g, _ in total}, key=lambda g: (not g.startswith("MIT"), g))
+    for g in groups:
+        usable, published_off = total[(g, "published")]
+        for det in ("NeuroKit2", "biosig"):
+            tp, fp, fn, off, n = total[(g, det)]
+            tail = f" | {int(usable):6d} | {int(published_off)}" if det == "biosig" else " |      - | -"
+            print(f"{g:<34} | {int(n):7d} | {det:<9} | {tp / max(tp + fn, 1):.4f} | {tp / max(tp + fp, 1):.4f} | "
+                  f"{int(off):14d}" + tail)
+    print()
+    print(f"{'windows with HR off > 2/min':<34} | {'NeuroKit2':>9} | {'biosig':>9} | ratio")
+    for g in groups:
+        b, o = total[(g, "NeuroKit2")][3], total[(g, "biosig")][3]
+        print(f"{g:<34} | {int(b):9d} | {int(o):9d} | " + (f"{o / b:5.2f}" if b else "    -"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
