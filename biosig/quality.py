@@ -105,7 +105,7 @@ def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
 
 
 SLOWEST_RR_S = 2.5   # 24 beats/min: the longest interval a heart rhythm is counted with (measures_hrv.RR_RANGE_S)
-MIN_TYPICAL_REL = 0.2   # a typical beat is at least this share of the largest beats' QRS energy ...
+MIN_TYPICAL_REL = 0.1   # a typical beat is at least this share of the largest beats' QRS energy ...
 BEAT_REL = 0.3          # ... a beat at least this share of a typical beat's ...
 SECOND_PASS_REL = 0.15  # ... and of the median of the candidates that passed the first threshold
 
@@ -121,9 +121,11 @@ def _typical_qrs_energy(heights: np.ndarray, duration_s: float) -> float:
     energy): the 30 % threshold then let every noise peak through (a simulated 35 /min ECG gave 137
     beats a minute, and windows a heart rate of 79 /min). Where the larger half is made of beats (on
     the 150 labelled CinC 2017 ECGs its median is at least 24 % of the largest beats') the floor does
-    not bind and the rule is the old one. The floor was 10 % until 2026-12-02; at 20 % (with the
-    second pass of :func:`_beat_threshold`) noise peaks of a low-voltage slow rhythm stay below the
-    threshold.
+    not bind and the rule is the old one. A higher floor (20 %) also kept the noise peaks of a
+    low-voltage slow rhythm out, but in a lead where the normal QRS complexes are as small as the
+    noise and ectopic beats large (MIT-BIH 208, V1) it left only the ectopic beats: they match each
+    other, so 16 more windows were called usable with half the heart rate. The second pass of
+    :func:`_beat_threshold` keeps the noise out without that.
     """
     if not len(heights):
         return 0.0
@@ -140,12 +142,13 @@ def _beat_threshold(heights: np.ndarray, duration_s: float) -> float:
     the larger part of what passed; where it did not, the median is a beat and 15 % of it is below
     30 % of a typical beat, so it rarely binds).
 
-    Measured (``benchmarks/bench_beat_windows.py``, 10 s windows): a synthetic ECG with a 0.3 mV
-    QRS, 0.03 mV white noise and 0.1 mV wander at 30-40 /min had the heart rate of 25 of 330 windows
-    off by more than 2 /min with a typical-beat floor of 10 % and no second pass (the published
-    ``hr_bpm`` of 108 of the 323 usable ones), 0 with this rule. On the 47 MIT-BIH records (against
-    the beats NeuroKit2 and wfdb's XQRS agree on) windows with the heart rate off went from 283 to
-    266 (first lead) and 702 to 697 (second lead) of 7253.
+    Measured (``benchmarks/bench_beat_windows.py``, 10 s windows; the rule before 2026-12-02 is
+    ``--second-pass 0``): a synthetic ECG with a 0.3 mV QRS, 0.03 mV white noise and 0.1 mV wander
+    at 30-40 /min had the heart rate of 25 of 330 windows off by more than 2 /min without the second
+    pass (the published ``hr_bpm`` of 108 of the 323 usable ones), 0 with it. On the 47 MIT-BIH
+    records (against the beats NeuroKit2 and wfdb's XQRS agree on) windows with the heart rate off
+    went from 283 to 266 (first lead) and 702 to 698 (second lead) of 7253, and usable windows with
+    a published ``hr_bpm`` off from 259 to 253 and 502 to 496.
     """
     typical = _typical_qrs_energy(np.sort(heights), duration_s)
     if not typical > 0:

@@ -76,8 +76,8 @@ def test_bradycardia_beats_and_heart_rate(rate_bpm):
 def test_low_voltage_bradycardia_windows_give_the_rhythm_rate(rate_bpm):
     """A slow rhythm at low voltage (the trace x 0.3: a 0.3 mV QRS, plus 0.03 mV white noise and
     0.1 mV wander): every 10 s window the runtime calls usable has the rhythm's heart rate, and its
-    beats are the clean trace's. With the typical-beat floor at 10 % of the largest beats and no
-    second pass (the rule before 2026-12-02), noise peaks passed the threshold: 25 of 330 such
+    beats are the clean trace's. Without the second pass of the beat threshold (the rule before
+    2026-12-02), noise peaks passed the threshold: 25 of 330 such
     windows (30-40 /min, seeds 0-9; benchmarks/bench_beat_windows.py) were more than 2 /min off, and
     this test failed at 30, 35 and 40 /min."""
     from biosig.measures_window import window_measures
