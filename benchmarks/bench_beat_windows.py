@@ -16,10 +16,12 @@ counted. Per group: sensitivity (Se), positive predictivity (+P) and the windows
 (60 / median RR) is more than 2 /min off the reference's; for biosig also what a user sees: the
 windows the runtime calls usable (quality gate) and those among them whose published ``hr_bpm``
 is more than 2 /min off. ``--floor`` and ``--second-pass`` set
-:data:`biosig.quality.MIN_TYPICAL_REL` and :data:`biosig.quality.SECOND_PASS_REL` (0.1 and 0: the
-rule before 2026-12-02).
+:data:`biosig.quality.MIN_TYPICAL_REL` and :data:`biosig.quality.SECOND_PASS_REL`;
+``--no-search-back`` turns :func:`biosig.quality._search_back` off (``--second-pass 0
+--no-search-back``: the rule before 2026-12-02).
 
-    .venv/bin/python benchmarks/bench_beat_windows.py [--floor F] [--second-pass R] [--records N] [--seeds N]
+    .venv/bin/python benchmarks/bench_beat_windows.py [--floor F] [--second-pass R] [--no-search-back]
+                                                      [--records N] [--seeds N]
 """
 from __future__ import annotations
 
@@ -128,9 +130,9 @@ def published_hr_off(x: np.ndarray, fs_hz: float, ref: np.ndarray) -> tuple[bool
     return True, not abs(m["hr_bpm"] - truth) <= 2
 
 
-def _run(args: tuple[float, float, list]) -> dict:
+def _run(args: tuple[float, float, float, list]) -> dict:
     import biosig.quality as q
-    q.MIN_TYPICAL_REL, q.SECOND_PASS_REL, windows = args
+    q.MIN_TYPICAL_REL, q.SECOND_PASS_REL, q.SEARCHBACK_RR, windows = args
     out: dict = {}
     for group, x, fs, ref in windows:
         for det, beats in (("NeuroKit2", nk_beats(x, fs)), ("biosig", q.detect_beats(x, fs, "ecg")[0])):
@@ -144,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--floor", type=float, default=None, help="MIN_TYPICAL_REL (default: biosig's)")
     ap.add_argument("--second-pass", type=float, default=None, help="SECOND_PASS_REL (default: biosig's)")
+    ap.add_argument("--no-search-back", action="store_true", help="turn the search back for missed beats off")
     ap.add_argument("--records", type=int, default=47, help="MIT-BIH records to use (default all 47)")
     ap.add_argument("--seeds", type=int, default=10, help="synthetic records per heart rate (default 10)")
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
@@ -158,13 +161,15 @@ def main(argv: list[str] | None = None) -> int:
             windows += sum(pool.map(mitdb_windows, [str(p.with_suffix("")) for p in mitdb]), [])
         else:
             print(f"MIT-BIH corpus absent ({DATA / 'pretrain/ecg/mitdb'}): synthetic windows only")
-        chunks = [(floor, second, windows[i::a.workers * 4]) for i in range(a.workers * 4)]
+        search_back_rr = float("inf") if a.no_search_back else q.SEARCHBACK_RR
+        chunks = [(floor, second, search_back_rr, windows[i::a.workers * 4]) for i in range(a.workers * 4)]
         parts = pool.map(_run, chunks)
     total: dict = {}
     for p in parts:
         for k, v in p.items():
             total[k] = total.get(k, 0) + v
-    print(f"biosig rule: typical-beat floor {floor:g}, second pass {second:g}; windows of {WINDOW_S:g} s")
+    print(f"biosig rule: typical-beat floor {floor:g}, second pass {second:g}, search back "
+          f"{'off' if a.no_search_back else 'on'}; windows of {WINDOW_S:g} s")
     print(f"{'group':<34} | windows | {'detector':<9} | Se     | +P     | HR off > 2/min | usable | published HR off")
     groups = sorted({g for g, _ in total}, key=lambda g: (not g.startswith("MIT"), g))
     for g in groups:

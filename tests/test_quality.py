@@ -102,6 +102,60 @@ def test_low_voltage_bradycardia_windows_give_the_rhythm_rate(rate_bpm):
     assert checked >= 20
 
 
+def _smooth_gain(n: int, beats, fs: float, gain: float) -> np.ndarray:
+    """Multiplier that scales +-0.1 s around each of ``beats`` (the whole QRS) by ``gain``, with
+    40 ms raised-cosine edges."""
+    flat, edge = int(0.1 * fs), int(0.04 * fs)
+    ramp = 1 - (1 - gain) * 0.5 * (1 - np.cos(np.pi * np.arange(edge) / edge))
+    g = np.ones(n)
+    for b in beats:
+        g[b - flat:b + flat] = gain
+        g[b - flat - edge:b - flat] = ramp
+        g[b + flat:b + flat + edge] = ramp[::-1]
+    return g
+
+
+@pytest.mark.parametrize("rate_bpm", [60, 90])
+def test_search_back_finds_a_small_beat_between_large_ones(rate_bpm):
+    """One QRS at 0.4 of the height (0.16 of the QRS energy: under the 30 % threshold) doubles an
+    interval; the search back (Pan & Tompkins: half the threshold in an interval over 1.66 median
+    intervals) finds it, and the window's heart rate is the rhythm's again."""
+    import biosig.quality as quality
+    fs = 250.0
+    x = simulate("ecg", 10, seed=rate_bpm, heart_rate_bpm=rate_bpm).samples[0].astype(np.float64)
+    truth, _ = detect_beats(x, fs, "ecg")
+    mid = truth[len(truth) // 2]
+    y = x * _smooth_gain(len(x), [mid], fs, 0.4)
+    found, _ = detect_beats(y, fs, "ecg")
+    assert np.min(np.abs(found - mid)) <= 0.04 * fs and len(found) == len(truth)
+    saved = quality.SEARCHBACK_RR
+    try:
+        quality.SEARCHBACK_RR = np.inf        # without it the beat is lost (this test's premise)
+        assert np.min(np.abs(detect_beats(y, fs, "ecg")[0] - mid)) > 0.1 * fs
+    finally:
+        quality.SEARCHBACK_RR = saved
+
+
+@pytest.mark.parametrize("noise_mv", [0.0, 0.03, 0.06])
+def test_search_back_adds_no_beat_in_a_sinus_pause(noise_mv):
+    """A pause of one or two missing beats (the QRS-T flattened, the P waves kept, as in a
+    non-conducted P wave) stays a pause: no beat is found in it."""
+    fs = 250.0
+    for rate in (50, 60, 80, 100):
+        for seed in range(3):
+            x = simulate("ecg", 20, seed=seed, heart_rate_bpm=rate).samples[0].astype(np.float64)
+            beats, _ = detect_beats(x, fs, "ecg")
+            mid = len(beats) // 2
+            for drop in (1, 2):
+                y = x.copy()
+                a, b = beats[mid] - int(0.05 * fs), beats[mid + drop - 1] + int(0.45 * fs)
+                y[a:b] = np.linspace(y[a], y[b], b - a)
+                y += noise_mv * np.random.default_rng(seed).standard_normal(len(y))
+                found, _ = detect_beats(y, fs, "ecg")
+                inside = (found > beats[mid - 1] + 0.1 * fs) & (found < beats[mid + drop] - 0.1 * fs)
+                assert not inside.any(), (rate, seed, drop, found[inside])
+
+
 def test_beats_of_record_100_match_its_annotations(rec100):
     ann = wfdb.rdann(str(shared_path("wfdb", "100.atr"))[:-4], "atr", sampto=360 * 60)
     beats = ann.sample[np.isin(ann.symbol, ["N", "A", "V"])]

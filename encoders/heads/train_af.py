@@ -39,8 +39,9 @@ WINDOW_S, HOP_S = 10.0, 5.0
 # v2 (2026-12-02): retrained on the measures of the current beat detectors (the ECG bradycardia
 # fix and the PPG pulse-period rules changed the features the v1 heads were fitted to); ecg-af
 # also reads the P-wave consistency; ppg-af's synthetic records span 40-160 /min (v1: 50-130).
-# ecg-af v3 (2026-12-02): refitted to the ECG beat detector's second pass
-# (biosig.quality._beat_threshold; benchmarks/bench_beat_windows.py); ppg-af's measures did not change
+# ecg-af v3 (2026-12-02): refitted to the ECG beat detector's second pass and search back
+# (biosig.quality._beat_threshold, _search_back; benchmarks/bench_beat_windows.py); ppg-af's measures
+# did not change
 VERSIONS = {"ecg": 3, "ppg": 2}
 PPG_HR_BPM = (40.0, 160.0)
 CKPT = pathlib.Path(__file__).resolve().parents[1] / "checkpoints"
