@@ -10,7 +10,10 @@ systolic peaks of the z-scored (already band-passed) pulse wave (``pulse_detecto
 checkpoint before 2026-12-01), or peaks of its rise above the lowest value of the preceding 0.3 s
 (``"upstroke"``: a small pulse after a large one, as in pulsus alternans, is not lost under 30 % of
 the large pulses' height above the window mean; benchmarks/bench_beat_detection.py measures both on
-real pulse waves). Every filter is a finite
+real pulse waves). The ECG port is of the detector the shipped checkpoints were trained with:
+``detect_beats`` has since gained a typical-beat floor and (2026-12-02) a second threshold pass
+and a search back for missed beats, which this port does not have (adding them would change the
+tokens ecg-tiny was trained on). Every filter is a finite
 convolution over the window, so it only needs the samples of the window itself: run on a stream
 with a delay of half the filter length (< 0.2 s) it is causal. ``tests/test_beat_tokens.py``
 checks it against ``detect_beats`` on real records.
