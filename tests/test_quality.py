@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import wfdb
+import wfdb.processing
 
 from biosig.errors import SignalError
 from biosig.quality import USABLE, block_quality, detect_beats, quality_summary, window_quality
@@ -154,6 +155,40 @@ def test_search_back_adds_no_beat_in_a_sinus_pause(noise_mv):
                 found, _ = detect_beats(y, fs, "ecg")
                 inside = (found > beats[mid - 1] + 0.1 * fs) & (found < beats[mid + drop] - 0.1 * fs)
                 assert not inside.any(), (rate, seed, drop, found[inside])
+
+
+def test_search_back_corrects_the_heart_rate_of_a_real_record_with_ectopy():
+    """MIT-BIH 208 (frequent PVCs, couplets, fusion beats), lead MLII, the runtime's 10 s windows,
+    against wfdb's XQRS on the same lead: usable windows whose published heart rate is more than
+    2 /min off, 73 of 179 with the search back, 111 without (missed smaller beats double intervals).
+    """
+    import biosig.quality as quality
+    from biosig.measures_hrv import beat_intervals, rr_features
+    from biosig.measures_window import window_measures
+    path = shared_path("pretrain", "ecg", "mitdb", "208.hea")
+    r = wfdb.rdrecord(str(path)[:-4], channels=[0])
+    assert r.sig_name == ["MLII"]
+    x, fs = r.p_signal[:, 0], float(r.fs)
+    ref = np.asarray(wfdb.processing.xqrs_detect(x, fs=fs, verbose=False))
+    w = int(10 * fs)
+
+    def wrong_windows() -> int:
+        n = 0
+        for a in range(0, len(x) - w + 1, w):
+            m = window_measures(x[None, a:a + w], fs, "ecg")
+            rr = ref[(ref >= a) & (ref < a + w)] - a
+            truth = rr_features(beat_intervals(rr, fs), n_beats=len(rr))["hr_bpm"]
+            n += bool(m["ok"] and abs(m["hr_bpm"] - truth) > 2)
+        return n
+
+    with_search = wrong_windows()
+    saved = quality.SEARCHBACK_RR
+    try:
+        quality.SEARCHBACK_RR = np.inf
+        without = wrong_windows()
+    finally:
+        quality.SEARCHBACK_RR = saved
+    assert with_search <= 85 and without - with_search >= 20, (with_search, without)
 
 
 def test_beats_of_record_100_match_its_annotations(rec100):
