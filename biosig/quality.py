@@ -178,16 +178,16 @@ def _search_back(beats: np.ndarray, cand: np.ndarray, energy: np.ndarray, thresh
     two beats (flat, or with its P waves, noise up to 0.06 mV; ``tests/test_quality.py``)."""
     if len(beats) < 3:
         return beats
-    long_gap = SEARCHBACK_RR * float(np.median(np.diff(beats)))
+    gaps = np.diff(beats)
     margin = SEARCHBACK_MARGIN_S * fs_hz
     found = []
-    for a, b in zip(beats[:-1], beats[1:]):
-        if b - a > long_gap:
-            inside = cand[(cand > a + margin) & (cand < b - margin)]
-            if len(inside):
-                k = inside[int(np.argmax(energy[inside]))]
-                if energy[k] >= SEARCHBACK_REL * threshold:
-                    found.append(k)
+    for i in np.flatnonzero(gaps > SEARCHBACK_RR * float(np.median(gaps))):   # cand is sorted
+        lo = np.searchsorted(cand, beats[i] + margin, side="right")      # first candidate after a + margin
+        hi = np.searchsorted(cand, beats[i + 1] - margin, side="left")   # ... and before b - margin
+        if hi > lo:
+            k = cand[lo + int(np.argmax(energy[cand[lo:hi]]))]
+            if energy[k] >= SEARCHBACK_REL * threshold:
+                found.append(k)
     return np.sort(np.concatenate([beats, np.asarray(found, dtype=beats.dtype)])) if found else beats
 
 
