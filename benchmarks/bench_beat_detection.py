@@ -64,9 +64,9 @@ def interval_counts(pulses_s: np.ndarray, r_s: np.ndarray, end_s: float, delay_s
     return np.array([np.sum((pulses_s >= a) & (pulses_s < b)) for a, b in zip(lo[keep], hi[keep])], dtype=int)
 
 
-def se_ppv(detected_s: np.ndarray, reference_s: np.ndarray, tol_s: float = MATCH_S) -> tuple[float, float]:
-    """(sensitivity, positive predictivity): each reference beat matches at most one detection within
-    ``tol_s`` (greedy in time order)."""
+def matched(detected_s: np.ndarray, reference_s: np.ndarray, tol_s: float = MATCH_S) -> int:
+    """Reference beats that match a detection within ``tol_s``, each detection matched at most once
+    (greedy in time order)."""
     detected_s = np.sort(detected_s)
     used = np.zeros(len(detected_s), bool)
     tp = 0
@@ -78,6 +78,12 @@ def se_ppv(detected_s: np.ndarray, reference_s: np.ndarray, tol_s: float = MATCH
                 tp += 1
                 break
             i += 1
+    return tp
+
+
+def se_ppv(detected_s: np.ndarray, reference_s: np.ndarray, tol_s: float = MATCH_S) -> tuple[float, float]:
+    """(sensitivity, positive predictivity) of :func:`matched`."""
+    tp = matched(detected_s, reference_s, tol_s)
     return tp / max(len(reference_s), 1), tp / max(len(detected_s), 1)
 
 

@@ -1,5 +1,8 @@
 """R-peak detection in 10 s ECG windows (what the runtime's measures, quality and the AF heads see):
-biosig's :func:`biosig.quality.detect_beats` against NeuroKit2 run on the same window (the baseline).
+biosig's :func:`biosig.quality.detect_beats` against NeuroKit2 run on the same window (the baseline,
+as :func:`biosig.measures.detect_events` runs it: a lead whose QRS points down is turned over first;
+without that, NeuroKit2 missed most beats of leads such as V1). Beats are matched one to one as in
+``bench_beat_detection.py`` (:func:`bench_beat_detection.matched`).
 
 Reference beats:
 - REAL: the 47 MIT-BIH Arrhythmia records of ``../shared/data/pretrain/ecg/mitdb`` (30 min, two
@@ -27,13 +30,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from multiprocessing import Pool
 
 import numpy as np
 
 import _common
 from _common import DATA
+from bench_beat_detection import matched
 
 WINDOW_S = 10.0
 MATCH_S = 0.1
@@ -53,14 +56,11 @@ def _near(arr: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def nk_beats(x: np.ndarray, fs_hz: float) -> np.ndarray:
-    import neurokit2 as nk
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            clean = nk.ecg_clean(x, sampling_rate=int(round(fs_hz)))
-            return np.asarray(nk.ecg_peaks(clean, sampling_rate=int(round(fs_hz)))[1]["ECG_R_Peaks"], np.int64)
-        except Exception:   # NeuroKit2 raises on windows it finds nothing in
-            return np.zeros(0, np.int64)
+    """NeuroKit2's R peaks of one lead, as biosig runs it (:func:`biosig.measures.detect_events`:
+    a lead with downward QRS complexes is turned over first)."""
+    from biosig.measures import detect_events
+    from biosig.record import Record
+    return detect_events(Record(samples=x[None], fs_hz=fs_hz, channels=("ECG",), modality="ecg"), "ecg", 0)
 
 
 def mitdb_windows(path: str) -> list[tuple[str, np.ndarray, float, np.ndarray]]:
@@ -109,8 +109,7 @@ def score(found: np.ndarray, ref: np.ndarray, fs_hz: float, n: int) -> tuple[int
     e = int(EDGE_S * fs_hz)
     f = found[(found >= e) & (found < n - e)]
     r = ref[(ref >= e) & (ref < n - e)]
-    d = _near(np.sort(f), r) if len(f) else np.full(len(r), np.iinfo(np.int64).max)
-    tp = int(min(np.sum(d <= int(MATCH_S * fs_hz)), len(f)))
+    tp = matched(f / fs_hz, r / fs_hz, MATCH_S)
     hr_off = False
     if len(ref) >= 3:
         hr_off = not (len(found) >= 3 and abs(60 * fs_hz / np.median(np.diff(found)) - 60 * fs_hz / np.median(np.diff(ref))) <= 2)

@@ -150,8 +150,8 @@ def _beat_threshold(heights: np.ndarray, duration_s: float) -> float:
     at 30-40 /min had the heart rate of 25 of 330 windows off by more than 2 /min without the second
     pass (the published ``hr_bpm`` of 108 of the 323 usable ones), 0 with it. On the 47 MIT-BIH
     records (against the beats NeuroKit2 and wfdb's XQRS agree on) windows with the heart rate off
-    went from 283 to 266 (first lead) and 702 to 698 (second lead) of 7253, and usable windows with
-    a published ``hr_bpm`` off from 259 to 253 and 502 to 496.
+    went from 285 to 268 (first lead) and 697 to 693 (second lead) of 7235, and usable windows with
+    a published ``hr_bpm`` off from 259 to 252 and 492 to 486.
     """
     typical = _typical_qrs_energy(np.sort(heights), duration_s)
     if not typical > 0:
@@ -171,9 +171,9 @@ def _search_back(beats: np.ndarray, cand: np.ndarray, energy: np.ndarray, thresh
     A beat under the threshold (a smaller ectopic or fused beat, a beat of low voltage in the middle
     of large ones) doubles an interval and moves the window's mean heart rate by 5-15 /min.
     Measured (``benchmarks/bench_beat_windows.py`` against ``--no-search-back``): on the 47 MIT-BIH
-    records, usable windows whose published ``hr_bpm`` is more than 2 /min off went from 253 to 130
-    (first lead) and from 496 to 331 (second lead), positive predictivity unchanged (window by
-    window: 300 windows that published a wrong rate now publish the right one or are withheld, 12
+    records, usable windows whose published ``hr_bpm`` is more than 2 /min off went from 252 to 129
+    (first lead) and from 486 to 328 (second lead), positive predictivity unchanged (window by
+    window: 293 windows that published a wrong rate now publish the right one or are withheld, 12
     went the other way); no beat was added in a sinus pause of one or
     two beats (flat, or with its P waves, noise up to 0.06 mV; ``tests/test_quality.py``)."""
     if len(beats) < 3:

@@ -33,6 +33,8 @@ from biosig.progress import progress_interval_s
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
+#: ECGSYN wave heights and widths of the second lead (``V5``-like) on the same beats as lead II
+V5_WAVES = dict(ai=(0.8, -3.0, 22.0, -12.0, 1.1), bi=(0.25, 0.1, 0.12, 0.12, 0.4))
 
 DEFAULT_FS_HZ = {"ecg": 250.0, "ppg": 125.0, "resp": 25.0, "audio": 16000.0, "spiro": 100.0, "motion": 10.0}
 SPIRO_PATTERNS = ("normal", "obstructive", "restrictive")
@@ -130,7 +132,7 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         raise SignalError(f"heart_rate_bpm={hr} outside 20..250")
     n = _n(seconds, fs_hz)
     # the same random_state gives the same RR series, so both leads share their beats
-    morphologies = [dict(), dict(ai=(0.8, -3.0, 22.0, -12.0, 1.1), bi=(0.25, 0.1, 0.12, 0.12, 0.4))][:leads]
+    morphologies = [dict(), V5_WAVES][:leads]
 
     def ecgsyn(length: int, random_state: int) -> np.ndarray:
         rows = []
