@@ -19,11 +19,14 @@ counted. Per group: sensitivity (Se), positive predictivity (+P) and the windows
 (60 / median RR) is more than 2 /min off the reference's; for biosig also what a user sees: the
 windows the runtime calls usable (quality gate) and those among them whose published ``hr_bpm``
 is more than 2 /min off. ``--floor`` and ``--second-pass`` set
-:data:`biosig.quality.MIN_TYPICAL_REL` and :data:`biosig.quality.SECOND_PASS_REL`;
-``--no-search-back`` turns :func:`biosig.quality._search_back` off (``--second-pass 0
---no-search-back``: the rule before 2026-12-02).
+:data:`biosig.ecg_beats.MIN_TYPICAL_REL` and :data:`biosig.ecg_beats.SECOND_PASS_REL`;
+``--no-search-back`` turns :func:`biosig.ecg_beats._search_back` off (``--second-pass 0
+--no-search-back``: the rule before 2026-12-02); ``--doubt`` sets :data:`biosig.ecg_beats.DOUBT_REL`
+(``--doubt inf`` turns off the check that withholds a window with an unexplained QRS-like peak between
+two beats, :func:`biosig.ecg_beats.doubtful_intervals`: the rule before it).
 
     .venv/bin/python benchmarks/bench_beat_windows.py [--floor F] [--second-pass R] [--no-search-back]
+                                                      [--doubt R]
                                                       [--records N] [--seeds N]
 """
 from __future__ import annotations
@@ -129,9 +132,10 @@ def published_hr_off(x: np.ndarray, fs_hz: float, ref: np.ndarray) -> tuple[bool
     return True, not abs(m["hr_bpm"] - truth) <= 2
 
 
-def _run(args: tuple[float, float, float, list]) -> dict:
+def _run(args: tuple[float, float, float, float, list]) -> dict:
+    import biosig.ecg_beats as eb
     import biosig.quality as q
-    q.MIN_TYPICAL_REL, q.SECOND_PASS_REL, q.SEARCHBACK_RR, windows = args
+    eb.MIN_TYPICAL_REL, eb.SECOND_PASS_REL, eb.SEARCHBACK_RR, eb.DOUBT_REL, windows = args
     out: dict = {}
     for group, x, fs, ref in windows:
         for det, beats in (("NeuroKit2", nk_beats(x, fs)), ("biosig", q.detect_beats(x, fs, "ecg")[0])):
@@ -146,13 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--floor", type=float, default=None, help="MIN_TYPICAL_REL (default: biosig's)")
     ap.add_argument("--second-pass", type=float, default=None, help="SECOND_PASS_REL (default: biosig's)")
     ap.add_argument("--no-search-back", action="store_true", help="turn the search back for missed beats off")
+    ap.add_argument("--doubt", type=float, default=None,
+                    help="DOUBT_REL: withhold a window with a peak this share of the threshold between two beats "
+                         "(default: biosig's; inf turns the check off)")
     ap.add_argument("--records", type=int, default=47, help="MIT-BIH records to use (default all 47)")
     ap.add_argument("--seeds", type=int, default=10, help="synthetic records per heart rate (default 10)")
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     a = ap.parse_args(argv)
-    import biosig.quality as q
-    floor = q.MIN_TYPICAL_REL if a.floor is None else a.floor
-    second = q.SECOND_PASS_REL if a.second_pass is None else a.second_pass
+    import biosig.ecg_beats as eb
+    floor = eb.MIN_TYPICAL_REL if a.floor is None else a.floor
+    second = eb.SECOND_PASS_REL if a.second_pass is None else a.second_pass
     mitdb = sorted((DATA / "pretrain" / "ecg" / "mitdb").glob("*.hea"))[: a.records]
     with Pool(a.workers) as pool:
         windows = sum(pool.map(synthetic_windows, [(r, s) for r in RATES for s in range(a.seeds)]), [])
@@ -160,15 +167,16 @@ def main(argv: list[str] | None = None) -> int:
             windows += sum(pool.map(mitdb_windows, [str(p.with_suffix("")) for p in mitdb]), [])
         else:
             print(f"MIT-BIH corpus absent ({DATA / 'pretrain/ecg/mitdb'}): synthetic windows only")
-        search_back_rr = float("inf") if a.no_search_back else q.SEARCHBACK_RR
-        chunks = [(floor, second, search_back_rr, windows[i::a.workers * 4]) for i in range(a.workers * 4)]
+        search_back_rr = float("inf") if a.no_search_back else eb.SEARCHBACK_RR
+        doubt = eb.DOUBT_REL if a.doubt is None else a.doubt
+        chunks = [(floor, second, search_back_rr, doubt, windows[i::a.workers * 4]) for i in range(a.workers * 4)]
         parts = pool.map(_run, chunks)
     total: dict = {}
     for p in parts:
         for k, v in p.items():
             total[k] = total.get(k, 0) + v
     print(f"biosig rule: typical-beat floor {floor:g}, second pass {second:g}, search back "
-          f"{'off' if a.no_search_back else 'on'}; windows of {WINDOW_S:g} s")
+          f"{'off' if a.no_search_back else 'on'}, doubt check {doubt:g}; windows of {WINDOW_S:g} s")
     print(f"{'group':<34} | windows | {'detector':<9} | Se     | +P     | HR off > 2/min | usable | published HR off")
     groups = sorted({g for g, _ in total}, key=lambda g: (not g.startswith("MIT"), g))
     for g in groups:

@@ -86,15 +86,32 @@ def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float]
     x = _first_channel(x)
     if not (np.isfinite(fs_hz) and fs_hz > 0):
         raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    x = _longest_finite_run(x, fs_hz)
+    if x is None:
+        return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
+    beats, clean = detect_beats(x, fs_hz, modality)
+    return rr_features(beat_intervals(beats, fs_hz), n_beats=len(beats)), beats, clean
+
+
+def _longest_finite_run(x: np.ndarray, fs_hz: float) -> np.ndarray | None:
+    """The longest finite run of ``x`` (W,), or None where it has under 3 s or no variation."""
     finite = np.isfinite(x)
     if finite.sum() < 3 * fs_hz or np.nanstd(x) == 0:
-        return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
+        return None
     if not finite.all():
         edges = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
         a, b = max(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)), key=lambda r: r[1] - r[0])
         x = x[a:b]
-    beats, clean = detect_beats(x, fs_hz, modality)
-    return rr_features(beat_intervals(beats, fs_hz), n_beats=len(beats)), beats, clean
+    return x
+
+
+def uncertain_beats(ecg, fs_hz: float) -> bool:
+    """Whether the beats of an ECG window (first lead, its longest finite run, as
+    :func:`beats_and_features` uses) leave a QRS-like peak unexplained between two of them
+    (:func:`biosig.ecg_beats.doubtful_intervals`): its heart rate may be off by a missed beat."""
+    from biosig.ecg_beats import doubtful_intervals
+    x = _longest_finite_run(_first_channel(ecg), fs_hz)
+    return x is not None and doubtful_intervals(x, fs_hz) > 0
 
 
 def hrv_features(ecg, fs_hz: float) -> dict[str, float]:

@@ -18,7 +18,9 @@ Alarm hygiene: the measures are reported only when ``quality >= min_quality`` (d
 :data:`MIN_QUALITY`: Orphanidou's usable thresholds for ECG/PPG, 0.9 finite fraction otherwise);
 otherwise every measure is ``None`` and ``missing`` names the reason (``low_quality``). A window
 of good quality in which too few beats/breaths were found reports ``missing="too_few_beats"`` or
-``"too_few_breaths"``.
+``"too_few_breaths"``. An ECG window whose beats leave a QRS-like peak unexplained between two of
+them (a beat the detector may have missed: :func:`biosig.measures_hrv.uncertain_beats`) reports
+``missing="uncertain_beats"``: its heart rate may be off by that beat.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 
 from biosig.errors import SignalError
 from biosig.measures_atrial import ECG_KEYS, ecg_features
-from biosig.measures_hrv import RR_KEYS, ibi_features
+from biosig.measures_hrv import RR_KEYS, ibi_features, uncertain_beats
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
@@ -44,7 +46,7 @@ def unit_of(key: str) -> str:
     return "count" if key.startswith("n_") else "1"
 
 
-MISSING_REASONS = ("low_quality", "too_few_beats", "too_few_breaths", "no_manoeuvre", "unacceptable_manoeuvre")
+MISSING_REASONS = ("low_quality", "too_few_beats", "uncertain_beats", "too_few_breaths", "no_manoeuvre", "unacceptable_manoeuvre")
 BREATH_S = (1.0, 15.0)    # 4 to 60 breaths/min
 
 
@@ -149,6 +151,9 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     main = {"resp": "resp_rate_bpm", "spiro": "fvc_l"}.get(modality, "hr_bpm")
     if not np.isfinite(vals[main]):
         out["missing"] = reason
+        return out
+    if modality == "ecg" and uncertain_beats(x, fs_hz):
+        out["missing"] = "uncertain_beats"
         return out
     out.update({k: (float(v) if np.isfinite(v) else None) for k, v in vals.items()}, ok=True)
     return out

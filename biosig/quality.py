@@ -20,6 +20,7 @@ import logging
 
 import numpy as np
 
+from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
 from biosig.errors import SignalError
 from biosig.record import Record
 
@@ -32,38 +33,6 @@ _MIN_HR_BPM, _MAX_HR_BPM = 24.0, 300.0
 
 
 # ---------------------------------------------------------------------------------- beats
-def _band(x: np.ndarray, fs_hz: float, lo: float, hi: float, order: int = 2) -> np.ndarray:
-    """Zero-phase Butterworth band-pass in the frequency domain (gain ``|H(f)|^2``, as filtfilt).
-
-    NumPy only, so that ``biosig info`` does not import ``scipy.signal`` (~1 s). The signal is
-    mirrored by up to 1 s at both ends against wrap-around.
-    """
-    pad = min(len(x) - 1, int(fs_hz))
-    y = np.concatenate([x[pad:0:-1], x, x[-2:-pad - 2:-1]]) if pad > 0 else x
-    f = np.fft.rfftfreq(len(y), 1.0 / fs_hz)
-    with np.errstate(divide="ignore", over="ignore"):
-        hp = 1.0 / (1.0 + (lo / np.maximum(f, 1e-12)) ** (2 * order))
-        lp = 1.0 / (1.0 + (f / min(hi, 0.45 * fs_hz)) ** (2 * order))
-    out = np.fft.irfft(np.fft.rfft(y - y.mean()) * (hp * lp) ** 2, n=len(y))
-    return out[pad:pad + len(x)]
-
-
-def _find_peaks(x: np.ndarray, distance: int, min_height: float) -> np.ndarray:
-    """Local maxima of ``x`` above ``min_height``, at least ``distance`` samples apart (higher
-    peaks win), sorted by position: ``scipy.signal.find_peaks(x, height, distance)`` in NumPy."""
-    i = np.flatnonzero((x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:])) + 1
-    i = i[x[i] >= min_height]
-    if len(i) < 2 or distance <= 1:
-        return i
-    keep = np.ones(len(i), bool)
-    for k in np.argsort(-x[i], kind="stable"):
-        if keep[k]:
-            lo, hi = np.searchsorted(i, [i[k] - distance + 1, i[k] + distance])
-            keep[lo:hi] = False
-            keep[k] = True
-    return i[keep]
-
-
 PERIOD_PEAK_REL = 0.5      # a shorter-lag autocorrelation peak at least this high relative to the largest ...
 PERIOD_HARMONIC_REL = 0.8  # ... whose double lag is at least this high is the period
 
@@ -104,100 +73,13 @@ def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
-SLOWEST_RR_S = 2.5   # 24 beats/min: the longest interval a heart rhythm is counted with (measures_hrv.RR_RANGE_S)
-MIN_TYPICAL_REL = 0.1   # a typical beat is at least this share of the largest beats' QRS energy ...
-BEAT_REL = 0.3          # ... a beat at least this share of a typical beat's ...
-SECOND_PASS_REL = 0.15  # ... and of the median of the candidates that passed the first threshold
-SEARCHBACK_RR = 1.66    # an interval over this many median intervals hides a missed beat ...
-SEARCHBACK_REL = 0.5    # ... its largest peak is one if above this share of the threshold ...
-SEARCHBACK_MARGIN_S = 0.36  # ... and this far from both beats around it (not their T waves)
-
-
-def _typical_qrs_energy(heights: np.ndarray, duration_s: float) -> float:
-    """A typical beat's QRS energy from the sorted energies ``heights`` of all candidate peaks of a
-    signal of ``duration_s``: the median of the larger half of the candidates (one big ectopic beat or
-    artefact does not set it), but at least :data:`MIN_TYPICAL_REL` of the median of the largest
-    ``duration_s /`` :data:`SLOWEST_RR_S` of them (as many as the beats of a 24 /min rhythm).
-
-    Candidates come every 250 ms or so, beats or not. Below about 45 beats/min the beats are fewer
-    than a quarter of them, and the larger half's median was a noise peak (under 1 % of the beats'
-    energy): the 30 % threshold then let every noise peak through (a simulated 35 /min ECG gave 137
-    beats a minute, and windows a heart rate of 79 /min). Where the larger half is made of beats (on
-    the 150 labelled CinC 2017 ECGs its median is at least 24 % of the largest beats') the floor does
-    not bind and the rule is the old one. A higher floor (20 %) also kept the noise peaks of a
-    low-voltage slow rhythm out, but in a lead where the normal QRS complexes are as small as the
-    noise and ectopic beats large (MIT-BIH 208, V1) it left only the ectopic beats: they match each
-    other, so 16 more windows were called usable with half the heart rate. The second pass of
-    :func:`_beat_threshold` keeps the noise out without that.
-    """
-    if not len(heights):
-        return 0.0
-    half = float(np.median(heights[len(heights) // 2:]))
-    n_min = max(1, int(duration_s // SLOWEST_RR_S))
-    return max(half, MIN_TYPICAL_REL * float(np.median(heights[-n_min:])))
-
-
-def _beat_threshold(heights: np.ndarray, duration_s: float) -> float:
-    """The QRS energy a candidate peak needs to be a beat, from the energies ``heights`` of all
-    candidates of a signal of ``duration_s``: :data:`BEAT_REL` of a typical beat
-    (:func:`_typical_qrs_energy`), and then at least :data:`SECOND_PASS_REL` of the median of the
-    candidates above that (a second pass: where the first let noise through, the beats still are
-    the larger part of what passed; where it did not, the median is a beat and 15 % of it is below
-    30 % of a typical beat, so it rarely binds).
-
-    Measured (``benchmarks/bench_beat_windows.py --no-search-back``, 10 s windows; against
-    ``--second-pass 0``): a synthetic ECG with a 0.3 mV QRS, 0.03 mV white noise and 0.1 mV wander
-    at 30-40 /min had the heart rate of 25 of 330 windows off by more than 2 /min without the second
-    pass (the published ``hr_bpm`` of 108 of the 323 usable ones), 0 with it. On the 47 MIT-BIH
-    records (against the beats NeuroKit2 and wfdb's XQRS agree on) windows with the heart rate off
-    went from 285 to 268 (first lead) and 697 to 693 (second lead) of 7235, and usable windows with
-    a published ``hr_bpm`` off from 259 to 252 and 492 to 486.
-    """
-    typical = _typical_qrs_energy(np.sort(heights), duration_s)
-    if not typical > 0:
-        return 0.0
-    first = BEAT_REL * typical
-    passed = heights[heights >= first]
-    return max(first, SECOND_PASS_REL * float(np.median(passed))) if len(passed) else first
-
-
-def _search_back(beats: np.ndarray, cand: np.ndarray, energy: np.ndarray, threshold: float,
-                 fs_hz: float) -> np.ndarray:
-    """``beats`` plus, in every interval longer than :data:`SEARCHBACK_RR` median intervals, the
-    candidate peak of ``cand`` with the most energy if it is above :data:`SEARCHBACK_REL` of the
-    threshold and at least :data:`SEARCHBACK_MARGIN_S` from both beats around it (Pan & Tompkins,
-    IEEE TBME 1985: search back for a missed beat at half the threshold).
-
-    A beat under the threshold (a smaller ectopic or fused beat, a beat of low voltage in the middle
-    of large ones) doubles an interval and moves the window's mean heart rate by 5-15 /min.
-    Measured (``benchmarks/bench_beat_windows.py`` against ``--no-search-back``): on the 47 MIT-BIH
-    records, usable windows whose published ``hr_bpm`` is more than 2 /min off went from 252 to 129
-    (first lead) and from 486 to 328 (second lead), positive predictivity unchanged (window by
-    window: 293 windows that published a wrong rate now publish the right one or are withheld, 12
-    went the other way); no beat was added in a sinus pause of one or
-    two beats (flat, or with its P waves, noise up to 0.06 mV; ``tests/test_quality.py``)."""
-    if len(beats) < 3:
-        return beats
-    gaps = np.diff(beats)
-    margin = SEARCHBACK_MARGIN_S * fs_hz
-    found = []
-    for i in np.flatnonzero(gaps > SEARCHBACK_RR * float(np.median(gaps))):   # cand is sorted
-        lo = np.searchsorted(cand, beats[i] + margin, side="right")      # first candidate after a + margin
-        hi = np.searchsorted(cand, beats[i + 1] - margin, side="left")   # ... and before b - margin
-        if hi > lo:
-            k = cand[lo + int(np.argmax(energy[cand[lo:hi]]))]
-            if energy[k] >= SEARCHBACK_REL * threshold:
-                found.append(k)
-    return np.sort(np.concatenate([beats, np.asarray(found, dtype=beats.dtype)])) if found else beats
-
-
 def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray, np.ndarray]:
     """``(beats, cleaned)``: beat sample indices (R peaks or pulse peaks) and the cleaned signal.
 
     ECG: band-pass 0.5-40 Hz for the waveform; QRS energy (5-15 Hz band, squared slope, 120 ms
     moving average) peaks at least 250 ms apart above 30 % of a typical beat's and 15 % of the
-    median of those (:func:`_beat_threshold`), plus a search back in long intervals
-    (:func:`_search_back`), refined to the
+    median of those (:func:`biosig.ecg_beats._beat_threshold`), plus a search back in long intervals
+    (:func:`biosig.ecg_beats._search_back`), refined to the
     largest absolute deflection within 60 ms. PPG: band-pass 0.5-8 Hz, systolic peaks at least
     0.6 x the dominant pulse period apart (:func:`_dominant_period_s` between 0.25 and 2 s, i.e.
     30-240 /min, so a dicrotic wave is not a second beat; of the wave levelled by :func:`_level`, so
@@ -206,18 +88,11 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
     """
     x = np.asarray(x, dtype=np.float64)
     if modality == "ecg":
-        clean = _band(x, fs_hz, 0.5, 40.0)
-        qrs = np.gradient(_band(x, fs_hz, 5.0, 15.0)) ** 2
-        w = max(1, int(0.12 * fs_hz))
-        energy = np.convolve(qrs, np.ones(w) / w, mode="same")
-        cand = _find_peaks(energy, max(1, int(0.25 * fs_hz)), 0.0)
-        threshold = _beat_threshold(energy[cand], len(x) / fs_hz)
-        if not threshold > 0:
-            return np.zeros(0, np.int64), clean
-        cand = _search_back(cand[energy[cand] >= threshold], cand, energy, threshold, fs_hz)
+        d = ecg_detection(x, fs_hz)
         r = max(1, int(0.06 * fs_hz))
-        beats = np.array([max(0, c - r) + int(np.argmax(np.abs(clean[max(0, c - r):c + r]))) for c in cand], np.int64)
-        return np.unique(beats), clean
+        beats = np.array([max(0, c - r) + int(np.argmax(np.abs(d.clean[max(0, c - r):c + r]))) for c in d.qrs],
+                         np.int64)
+        return np.unique(beats), d.clean
     clean = _band(x, fs_hz, 0.5, 8.0)
     trough, peak = _robust_range(clean, fs_hz)
     if not peak > trough:

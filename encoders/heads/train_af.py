@@ -40,10 +40,13 @@ WINDOW_S, HOP_S = 10.0, 5.0
 # fix and the PPG pulse-period rules changed the features the v1 heads were fitted to); ecg-af
 # also reads the P-wave consistency; ppg-af's synthetic records span 40-160 /min (v1: 50-130).
 # ecg-af v3 (2026-12-02): refitted to the ECG beat detector's second pass and search back
-# (biosig.quality._beat_threshold, _search_back; benchmarks/bench_beat_windows.py); ppg-af's measures
+# (biosig.ecg_beats._beat_threshold, _search_back; benchmarks/bench_beat_windows.py); ppg-af's measures
 # did not change
-VERSIONS = {"ecg": 3, "ppg": 2}
+# ecg-af v4 (2026-12-02): refitted to the windows left once an unexplained QRS-like peak between
+# two beats withholds a window (biosig.ecg_beats.doubtful_intervals; missing="uncertain_beats")
+VERSIONS = {"ecg": 4, "ppg": 2}
 PPG_HR_BPM = (40.0, 160.0)
+WITHHELD = ("low_quality", "uncertain_beats")   # window measures withheld by the gates (not: too few beats)
 CKPT = pathlib.Path(__file__).resolve().parents[1] / "checkpoints"
 
 
@@ -135,7 +138,7 @@ SWEEP_HR_BPM = (40, 60, 80, 100, 120, 140, 160)
 def rate_sweep(head, modality: str, seeds=(100, 101), seconds: float = 60.0) -> list[dict]:
     """The head on SYNTHETIC sinus and AF records (RR CV 0.15) at each of :data:`SWEEP_HR_BPM`:
     median window ``af_prob``, the share of usable windows above 0.5 (no smoothing) and the share
-    of all windows withheld as low quality."""
+    of all windows withheld (:data:`WITHHELD`: low quality, or an ECG window with uncertain beats)."""
     from biosig.synthetic import simulate
     pipe = _pipeline(f"{modality}-tiny")
     rows = []
@@ -148,10 +151,10 @@ def rate_sweep(head, modality: str, seeds=(100, 101), seconds: float = 60.0) -> 
                 ms = record_window_measures(rec.samples[:1], rec.fs_hz, rec.channels[:1], modality, pipe,
                                             WINDOW_S, HOP_S, 1)
                 p += [v for v in (head.predict(m) for m in ms if m["ok"]) if v is not None]
-                n, low = n + len(ms), low + sum(m["missing"] == "low_quality" for m in ms)
+                n, low = n + len(ms), low + sum(m["missing"] in WITHHELD for m in ms)
             rows.append({"rhythm": rhythm, "hr_bpm": hr, "n": len(p), "median": float(np.median(p)) if p else None,
                          "above_half": float(np.mean(np.array(p) > 0.5)) if p else None,
-                         "low_quality": low / max(n, 1)})
+                         "withheld": low / max(n, 1)})
     return rows
 
 
@@ -197,7 +200,7 @@ def sweep_table(sweep) -> list[str]:
     fmt = lambda r: "-" if r["median"] is None else f"{r['median']:.2f} ({r['above_half']:.0%})"  # noqa: E731
     return ["| rhythm | " + " | ".join(f"{h} /min" for h in rates) + " |", "|---|" + "---|" * len(rates),
             *[f"| {rh} | " + " | ".join(fmt(cell[rh, h]) for h in rates) + " |" for rh in ("sinus", "af")],
-            *[f"| {rh}: windows withheld as low quality | " + " | ".join(f"{cell[rh, h]['low_quality']:.0%}" for h in rates)
+            *[f"| {rh}: windows withheld | " + " | ".join(f"{cell[rh, h]['withheld']:.0%}" for h in rates)
               + " |" for rh in ("sinus", "af")]]
 
 
@@ -219,10 +222,10 @@ def rate_limits(head, rates, sweep) -> list[str]:
         lines.append(f"- Slow rhythms: a {WINDOW_S:g} s window at {hr} /min holds about {int(hr * WINDOW_S / 60) - 1} "
                      f"intervals, too few for stable statistics: {slowest['above_half']:.0%} of the synthetic sinus "
                      f"windows at {hr} /min are above 0.5 (table above); read the running mean.")
-    withheld = {rh: float(np.mean([r["low_quality"] for r in sweep if r["rhythm"] == rh])) for rh in ("af", "sinus")}
+    withheld = {rh: float(np.mean([r["withheld"] for r in sweep if r["rhythm"] == rh])) for rh in ("af", "sinus")}
     if withheld["af"] > withheld["sinus"] + 0.02:
         lines.append(f"- Quality gating costs AF windows: {withheld['af']:.0%} of the synthetic AF windows are withheld "
-                     f"as low quality against {withheld['sinus']:.0%} of the sinus ones (table above). Template "
+                     f"against {withheld['sinus']:.0%} of the sinus ones (table above). Template "
                      "matching (`biosig.quality`) compares each beat with the window's average beat, and in AF a "
                      "weak beat after a short interval, overlapped by the next one, matches it poorly; the "
                      "remaining windows still carry the AF.")
