@@ -52,6 +52,8 @@ SEARCHBACK_RR = 1.66    # an interval over this many median intervals hides a mi
 SEARCHBACK_REL = 0.5    # ... its largest peak is one if above this share of the threshold ...
 SEARCHBACK_MARGIN_S = 0.36  # ... and this far from both beats around it (not their T waves)
 DOUBT_REL = 0.4         # a smaller peak that far from both beats, above this share of the threshold: doubt
+DOUBT_SHORT_REL = 0.5   # an interval under this share of the median (and SEARCHBACK_MARGIN_S) ...
+DOUBT_SMALL_REL = 0.5   # ... next to a beat under this share of the median beat's QRS energy: doubt
 
 
 def _typical_qrs_energy(heights: np.ndarray, duration_s: float) -> float:
@@ -159,20 +161,29 @@ def ecg_detection(x: np.ndarray, fs_hz: float) -> EcgDetection:
 
 def doubtful_intervals(x: np.ndarray, fs_hz: float) -> int:
     """How many intervals between the ECG beats that :func:`biosig.quality.detect_beats` finds in
-    ``x`` (W,) hold a candidate QRS peak of at least :data:`DOUBT_REL` of the beat threshold (12 % of
-    a typical beat's QRS energy) and at least :data:`SEARCHBACK_MARGIN_S` from both beats (not their
-    T waves): a beat the detector may have missed, or an artefact as large. The runtime withholds the
-    measures of an ECG window with any (``window_measures``: ``missing="uncertain_beats"``).
+    ``x`` (W,) are in doubt: the runtime withholds the measures of an ECG window with any
+    (``window_measures``: ``missing="uncertain_beats"``). An interval is in doubt where
 
-    Template matching cannot see a lead where a whole class of beats stays under the threshold: the
-    beats found match each other. In MIT-BIH 208's V1 lead the normal QRS complexes carry 5-10 % of
-    the ectopic beats' QRS energy (noise peaks 1-3 %), and usable windows published about 70 /min
-    against 100. Measured (``benchmarks/bench_beat_windows.py`` against ``--doubt inf``; 47 MIT-BIH
-    records, 7235 10 s windows per lead, reference the beats NeuroKit2 and XQRS agree on): usable
-    windows with a published ``hr_bpm`` more than 2 /min off went from 129 to 95 (first lead) and
-    from 328 to 219 (second lead; MIT-BIH 208 V1: 47 to 7), at the cost of 15 and 56 right ones
-    (0.2 % and 0.9 % of the usable windows). At 30 % of the threshold 172 wrong and 137 right
-    windows were withheld; at 50 %, 93 and 41."""
+    * a beat may be missing from it: it holds a candidate QRS peak of at least :data:`DOUBT_REL` of
+      the beat threshold (12 % of a typical beat's QRS energy) at least :data:`SEARCHBACK_MARGIN_S`
+      from both beats (not their T waves), a beat under the threshold or an artefact as large; or
+    * one of its beats may be false: it is shorter than :data:`SEARCHBACK_MARGIN_S` and
+      :data:`DOUBT_SHORT_REL` of the median interval, and one of its two beats has under
+      :data:`DOUBT_SMALL_REL` of the median beat's QRS energy (a T wave or a spike taken for a beat;
+      a premature beat as early as that is rare).
+
+    Template matching cannot see either: it compares the beats that were found with each other,
+    and one false or missed beat barely moves their mean correlation but moves a 10 s window's heart
+    rate by 6 /min or more. In MIT-BIH 208's V1 lead the normal QRS complexes carry 5-10 % of the
+    ectopic beats' QRS energy (noise peaks 1-3 %): only the ectopic beats were detected, and usable
+    windows published about 70 /min against 100. Measured with ``benchmarks/bench_beat_windows.py``
+    (47 MIT-BIH records, 7235 10 s windows per lead, reference the beats NeuroKit2 and XQRS agree
+    on; against ``--doubt inf --doubt-short 0``): usable windows with a published ``hr_bpm`` more
+    than 2 /min off went from 129 of 6805 to 69 of 6730 (first lead) and from 328 of 6188 to 170 of
+    5971 (second lead): 218 wrong windows withheld for 74 right ones (0.6 % of the usable windows).
+    The missing-beat rule alone withholds 143 wrong and 71 right windows (at 30 % of the threshold
+    172 and 137; at 50 %, 93 and 41), the false-beat rule 75 more wrong ones and 3 right. No clean
+    synthetic window at 30-200 /min is withheld, nor any around a sinus pause."""
     d = ecg_detection(np.asarray(x, dtype=np.float64), fs_hz)
     beats, cand = d.qrs, d.candidates
     if len(beats) < 2:
@@ -181,5 +192,10 @@ def doubtful_intervals(x: np.ndarray, fs_hz: float) -> int:
     i = np.searchsorted(beats, cand)
     inside = (i > 0) & (i < len(beats))
     c, i = cand[inside], i[inside]
-    doubt = (c - beats[i - 1] >= margin) & (beats[i] - c >= margin) & (d.energy[c] >= DOUBT_REL * d.threshold)
-    return int(len(np.unique(i[doubt])))
+    missing = (c - beats[i - 1] >= margin) & (beats[i] - c >= margin) & (d.energy[c] >= DOUBT_REL * d.threshold)
+    doubt = np.zeros(len(beats) - 1, bool)
+    doubt[i[missing] - 1] = True
+    rr, e = np.diff(beats), d.energy[beats]
+    small = e < DOUBT_SMALL_REL * float(np.median(e))
+    doubt |= (rr < margin) & (rr < DOUBT_SHORT_REL * float(np.median(rr))) & (small[1:] | small[:-1])
+    return int(doubt.sum())

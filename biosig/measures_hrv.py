@@ -107,8 +107,9 @@ def _longest_finite_run(x: np.ndarray, fs_hz: float) -> np.ndarray | None:
 
 def uncertain_beats(ecg, fs_hz: float) -> bool:
     """Whether the beats of an ECG window (first lead, its longest finite run, as
-    :func:`beats_and_features` uses) leave a QRS-like peak unexplained between two of them
-    (:func:`biosig.ecg_beats.doubtful_intervals`): its heart rate may be off by a missed beat."""
+    :func:`beats_and_features` uses) have an interval in doubt (:func:`biosig.ecg_beats.doubtful_intervals`:
+    a QRS-like peak left between two beats, or a small beat too close to another): its heart rate
+    may be off by a missed or a false beat."""
     from biosig.ecg_beats import doubtful_intervals
     x = _longest_finite_run(_first_channel(ecg), fs_hz)
     return x is not None and doubtful_intervals(x, fs_hz) > 0

@@ -18,9 +18,9 @@ Alarm hygiene: the measures are reported only when ``quality >= min_quality`` (d
 :data:`MIN_QUALITY`: Orphanidou's usable thresholds for ECG/PPG, 0.9 finite fraction otherwise);
 otherwise every measure is ``None`` and ``missing`` names the reason (``low_quality``). A window
 of good quality in which too few beats/breaths were found reports ``missing="too_few_beats"`` or
-``"too_few_breaths"``. An ECG window whose beats leave a QRS-like peak unexplained between two of
-them (a beat the detector may have missed: :func:`biosig.measures_hrv.uncertain_beats`) reports
-``missing="uncertain_beats"``: its heart rate may be off by that beat.
+``"too_few_breaths"``. An ECG window with an interval in doubt (a QRS-like peak left between two
+beats, or a small beat too close to another: :func:`biosig.measures_hrv.uncertain_beats`) reports
+``missing="uncertain_beats"``: its heart rate may be off by a missed or a false beat.
 """
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def unit_of(key: str) -> str:
     return "count" if key.startswith("n_") else "1"
 
 
-MISSING_REASONS = ("low_quality", "too_few_beats", "uncertain_beats", "too_few_breaths", "no_manoeuvre", "unacceptable_manoeuvre")
+MISSING_REASONS = ("low_quality", "too_few_beats", "uncertain_beats", "too_few_breaths", "no_manoeuvre",
+                   "unacceptable_manoeuvre")
 BREATH_S = (1.0, 15.0)    # 4 to 60 breaths/min
 
 

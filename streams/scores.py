@@ -195,7 +195,7 @@ def summary_text(header: dict) -> str:
         if why == "low_quality" and q is not None and thr is not None:
             return f"withheld: low_quality ({qtxt} < {thr:.2f})"
         if why == "uncertain_beats":
-            return "withheld: uncertain_beats (a beat may have been missed" + (f"; {qtxt})" if qtxt else ")")
+            return "withheld: uncertain_beats (a beat may be missing or false" + (f"; {qtxt})" if qtxt else ")")
         return f"withheld: {why}" + (f" ({qtxt})" if qtxt else "")
     measures = header.get("measures") or {}
     parts = []

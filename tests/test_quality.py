@@ -161,8 +161,8 @@ def test_search_back_corrects_the_heart_rate_of_a_real_record_with_ectopy(monkey
     """MIT-BIH 208 (frequent PVCs, couplets, fusion beats), lead MLII, the runtime's 10 s windows,
     against wfdb's XQRS on the same lead: usable windows whose published heart rate is more than
     2 /min off, 73 of 179 with the search back, 111 without (missed smaller beats double intervals);
-    both without the check for unexplained peaks between beats (the next test), which withholds
-    most of those windows either way.
+    both without the checks for intervals in doubt (the next tests), which withhold most of those
+    windows either way.
     """
     import sys
 
@@ -182,6 +182,7 @@ def test_search_back_corrects_the_heart_rate_of_a_real_record_with_ectopy(monkey
                    for a in range(0, len(x) - w + 1, w))
 
     monkeypatch.setattr(ecg_beats, "DOUBT_REL", np.inf)
+    monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
     with_search = wrong_windows()
     monkeypatch.setattr(ecg_beats, "SEARCHBACK_RR", np.inf)
     without = wrong_windows()
@@ -211,10 +212,67 @@ def test_a_missed_class_of_beats_withholds_the_window(rate_bpm, monkeypatch):
     assert m["ok"] and abs(m["hr_bpm"] - rate_bpm / 2) <= 2, m
 
 
+@pytest.mark.parametrize("rate_bpm", [60, 75, 90])
+def test_a_small_false_beat_after_a_qrs_withholds_the_window(rate_bpm, monkeypatch):
+    """A QRS-shaped spike at 0.6 of the height 0.3 s after one R peak (on its T wave) is taken for a
+    beat; the window still matches its template (quality >= 0.9) and, without the check for a short
+    interval next to a small beat, publishes a heart rate 6 /min too high. With it, the window is
+    withheld (``uncertain_beats``); at 0.5 of the height the spike is not a beat and nothing is."""
+    import biosig.ecg_beats as ecg_beats
+    from biosig.measures_window import window_measures
+    fs = 250.0
+    x = simulate("ecg", 10, seed=rate_bpm, heart_rate_bpm=rate_bpm).samples[0].astype(np.float64)
+    truth, _ = detect_beats(x, fs, "ecg")
+    k, h, d = truth[len(truth) // 2], int(0.05 * fs), int(0.3 * fs)
+    qrs = x[k - h:k + h] - np.linspace(x[k - h], x[k + h], 2 * h)
+
+    def spiked(gain: float) -> np.ndarray:
+        y = x.copy()
+        y[k + d - h:k + d + h] += gain * qrs
+        return y[None]
+
+    m = window_measures(spiked(0.5), fs, "ecg")
+    assert m["ok"] and abs(m["hr_bpm"] - rate_bpm) <= 1, m
+    m = window_measures(spiked(0.6), fs, "ecg")
+    assert len(detect_beats(spiked(0.6)[0], fs, "ecg")[0]) == len(truth) + 1
+    assert m["quality"] >= 0.9 and not m["ok"] and m["missing"] == "uncertain_beats", m
+    monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)   # the premise: without the check, a wrong rate
+    m = window_measures(spiked(0.6), fs, "ecg")
+    assert m["ok"] and m["hr_bpm"] - rate_bpm >= 5, m
+
+
+def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_with_false_beats(monkeypatch):
+    """MIT-BIH 114, lead V5 (its first), against wfdb's XQRS on its MLII lead: usable windows that
+    publish a heart rate more than 2 /min off, 2 of 85 with the check for a short interval next to a
+    small beat (T waves taken for beats), 18 of 101 without."""
+    import sys
+
+    import biosig.ecg_beats as ecg_beats
+    from conftest import ROOT
+    path = shared_path("pretrain", "ecg", "mitdb", "114.hea")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_beat_windows import published_hr_off
+    r = wfdb.rdrecord(str(path)[:-4])
+    assert r.sig_name == ["V5", "MLII"]
+    fs = float(r.fs)
+    ref = np.asarray(wfdb.processing.xqrs_detect(r.p_signal[:, 1], fs=fs, verbose=False))
+    x, w = r.p_signal[:, 0], int(10 * fs)
+
+    def usable_and_wrong() -> np.ndarray:
+        return np.sum([published_hr_off(x[a:a + w], fs, ref[(ref >= a) & (ref < a + w)] - a)
+                       for a in range(0, len(x) - w + 1, w)], axis=0)
+
+    with_check = usable_and_wrong()
+    monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
+    without = usable_and_wrong()
+    assert without[1] >= 12 and with_check[1] <= 5 and with_check[0] >= 75, (with_check, without)
+
+
 def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_missing_its_normal_beats(monkeypatch):
     """MIT-BIH 208, lead V1: its normal QRS complexes carry 5-10 % of the PVCs' QRS energy, and the
     detector finds mostly the PVCs, which match each other. Against wfdb's XQRS on MLII, usable
-    windows publishing a heart rate more than 2 /min off: 25 of 42 with the check, 81 of 98 without."""
+    windows publishing a heart rate more than 2 /min off: 25 of 42 with the checks for intervals in
+    doubt, 81 of 98 without (the check for a QRS-like peak left between two beats withholds them)."""
     import sys
 
     import biosig.ecg_beats as ecg_beats
@@ -234,6 +292,7 @@ def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_missing_its_normal_be
 
     with_check = usable_and_wrong()
     monkeypatch.setattr(ecg_beats, "DOUBT_REL", np.inf)
+    monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
     without = usable_and_wrong()
     assert without[1] >= 60 and with_check[1] <= 35 and with_check[0] >= 30, (with_check, without)
 

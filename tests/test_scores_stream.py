@@ -146,7 +146,7 @@ def test_listen_summary_of_real_score_headers():
     small = x * _smooth_gain(len(x), detect_beats(x, fs, "ecg")[0][1::2], fs, 0.3)   # every other QRS missed
     doubt = host.header("b/ecg", 1, "ecg", small[None], fs, 0, 10)
     assert not doubt["ok"] and doubt["missing"] == "uncertain_beats" and doubt["heads"]["af_prob"]["value"] is None
-    assert summary_text(doubt) == f"withheld: uncertain_beats (a beat may have been missed; quality {doubt['quality']:.2f})"
+    assert summary_text(doubt) == f"withheld: uncertain_beats (a beat may be missing or false; quality {doubt['quality']:.2f})"
     resp = simulate("resp", 30, seed=1)
     r = host.header("b/resp", 1, "resp", resp.samples[:1, :int(30 * resp.fs_hz)], resp.fs_hz, 0, 30)
     assert r["ok"] and f"RR {r['measures']['resp_rate_bpm']:.0f} /min" in summary_text(r)

@@ -43,7 +43,8 @@ WINDOW_S, HOP_S = 10.0, 5.0
 # (biosig.ecg_beats._beat_threshold, _search_back; benchmarks/bench_beat_windows.py); ppg-af's measures
 # did not change
 # ecg-af v4 (2026-12-02): refitted to the windows left once an unexplained QRS-like peak between
-# two beats withholds a window (biosig.ecg_beats.doubtful_intervals; missing="uncertain_beats")
+# two beats, or a short interval next to a small beat, withholds a window
+# (biosig.ecg_beats.doubtful_intervals; missing="uncertain_beats")
 VERSIONS = {"ecg": 4, "ppg": 2}
 PPG_HR_BPM = (40.0, 160.0)
 WITHHELD = ("low_quality", "uncertain_beats")   # window measures withheld by the gates (not: too few beats)
