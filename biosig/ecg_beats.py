@@ -1,6 +1,7 @@
-"""ECG beat (QRS) detection: the thresholds, the search back for missed beats and the check for a
-QRS-like peak left between two beats, on which :func:`biosig.quality.detect_beats`, the quality gate
-and the window measures rest; and the NumPy band-pass and peak picking they share.
+"""ECG beat (QRS) detection: the thresholds, the search back for missed beats and the checks for an
+interval in doubt (a beat that may be missing or false: :func:`doubtful_intervals`), on which
+:func:`biosig.quality.detect_beats`, the quality gate and the window measures rest; and the NumPy
+band-pass and peak picking they share.
 
 Scored by ``benchmarks/bench_beat_windows.py`` (10 s windows of the 47 MIT-BIH records and of
 synthetic ECG, against NeuroKit2). NumPy only: ``biosig info`` does not import ``scipy.signal``.

@@ -157,6 +157,28 @@ def test_search_back_adds_no_beat_in_a_sinus_pause(noise_mv):
                 assert doubtful_intervals(y[start:start + int(10 * fs)], fs) == 0, (rate, seed, drop)
 
 
+def _mitdb_published_rates(record: str, lead: str, reference_lead: str):
+    """A function counting (usable windows, usable windows whose published heart rate is more than
+    2 /min off) over the runtime's 10 s windows of one lead of an MIT-BIH record, against wfdb's
+    XQRS on ``reference_lead`` (the benchmark's measure, ``bench_beat_windows.published_hr_off``):
+    called again after a rule is changed, it counts under the changed rule."""
+    import sys
+
+    from conftest import ROOT
+    path = shared_path("pretrain", "ecg", "mitdb", f"{record}.hea")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_beat_windows import published_hr_off
+    r = wfdb.rdrecord(str(path)[:-4])
+    names, fs = list(r.sig_name), float(r.fs)
+    ref = np.asarray(wfdb.processing.xqrs_detect(r.p_signal[:, names.index(reference_lead)], fs=fs, verbose=False))
+    x, w = r.p_signal[:, names.index(lead)], int(10 * fs)
+
+    def count() -> np.ndarray:
+        return np.sum([published_hr_off(x[a:a + w], fs, ref[(ref >= a) & (ref < a + w)] - a)
+                       for a in range(0, len(x) - w + 1, w)], axis=0)
+    return count
+
+
 def test_search_back_corrects_the_heart_rate_of_a_real_record_with_ectopy(monkeypatch):
     """MIT-BIH 208 (frequent PVCs, couplets, fusion beats), lead MLII, the runtime's 10 s windows,
     against wfdb's XQRS on the same lead: usable windows whose published heart rate is more than
@@ -164,28 +186,13 @@ def test_search_back_corrects_the_heart_rate_of_a_real_record_with_ectopy(monkey
     both without the checks for intervals in doubt (the next tests), which withhold most of those
     windows either way.
     """
-    import sys
-
     import biosig.ecg_beats as ecg_beats
-    from conftest import ROOT
-    path = shared_path("pretrain", "ecg", "mitdb", "208.hea")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_beat_windows import published_hr_off   # the benchmark's measure of a wrong published rate
-    r = wfdb.rdrecord(str(path)[:-4], channels=[0])
-    assert r.sig_name == ["MLII"]
-    x, fs = r.p_signal[:, 0], float(r.fs)
-    ref = np.asarray(wfdb.processing.xqrs_detect(x, fs=fs, verbose=False))
-    w = int(10 * fs)
-
-    def wrong_windows() -> int:
-        return sum(published_hr_off(x[a:a + w], fs, ref[(ref >= a) & (ref < a + w)] - a)[1]
-                   for a in range(0, len(x) - w + 1, w))
-
+    usable_and_wrong = _mitdb_published_rates("208", lead="MLII", reference_lead="MLII")
     monkeypatch.setattr(ecg_beats, "DOUBT_REL", np.inf)
     monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
-    with_search = wrong_windows()
+    with_search = usable_and_wrong()[1]
     monkeypatch.setattr(ecg_beats, "SEARCHBACK_RR", np.inf)
-    without = wrong_windows()
+    without = usable_and_wrong()[1]
     assert with_search <= 85 and without - with_search >= 20, (with_search, without)
 
 
@@ -245,22 +252,8 @@ def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_with_false_beats(monk
     """MIT-BIH 114, lead V5 (its first), against wfdb's XQRS on its MLII lead: usable windows that
     publish a heart rate more than 2 /min off, 2 of 85 with the check for a short interval next to a
     small beat (T waves taken for beats), 18 of 101 without."""
-    import sys
-
     import biosig.ecg_beats as ecg_beats
-    from conftest import ROOT
-    path = shared_path("pretrain", "ecg", "mitdb", "114.hea")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_beat_windows import published_hr_off
-    r = wfdb.rdrecord(str(path)[:-4])
-    assert r.sig_name == ["V5", "MLII"]
-    fs = float(r.fs)
-    ref = np.asarray(wfdb.processing.xqrs_detect(r.p_signal[:, 1], fs=fs, verbose=False))
-    x, w = r.p_signal[:, 0], int(10 * fs)
-
-    def usable_and_wrong() -> np.ndarray:
-        return np.sum([published_hr_off(x[a:a + w], fs, ref[(ref >= a) & (ref < a + w)] - a)
-                       for a in range(0, len(x) - w + 1, w)], axis=0)
+    usable_and_wrong = _mitdb_published_rates("114", lead="V5", reference_lead="MLII")
 
     with_check = usable_and_wrong()
     monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
@@ -273,22 +266,8 @@ def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_missing_its_normal_be
     detector finds mostly the PVCs, which match each other. Against wfdb's XQRS on MLII, usable
     windows publishing a heart rate more than 2 /min off: 25 of 42 with the checks for intervals in
     doubt, 81 of 98 without (the check for a QRS-like peak left between two beats withholds them)."""
-    import sys
-
     import biosig.ecg_beats as ecg_beats
-    from conftest import ROOT
-    path = shared_path("pretrain", "ecg", "mitdb", "208.hea")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_beat_windows import published_hr_off
-    r = wfdb.rdrecord(str(path)[:-4])
-    assert r.sig_name == ["MLII", "V1"]
-    fs = float(r.fs)
-    ref = np.asarray(wfdb.processing.xqrs_detect(r.p_signal[:, 0], fs=fs, verbose=False))
-    x, w = r.p_signal[:, 1], int(10 * fs)
-
-    def usable_and_wrong() -> np.ndarray:
-        return np.sum([published_hr_off(x[a:a + w], fs, ref[(ref >= a) & (ref < a + w)] - a)
-                       for a in range(0, len(x) - w + 1, w)], axis=0)
+    usable_and_wrong = _mitdb_published_rates("208", lead="V1", reference_lead="MLII")
 
     with_check = usable_and_wrong()
     monkeypatch.setattr(ecg_beats, "DOUBT_REL", np.inf)
