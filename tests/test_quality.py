@@ -248,6 +248,20 @@ def test_a_small_false_beat_after_a_qrs_withholds_the_window(rate_bpm, monkeypat
     assert m["ok"] and m["hr_bpm"] - rate_bpm >= 5, m
 
 
+def test_doubt_checks_do_not_depend_on_units():
+    """The same ECG in mV and in uV (x 1000), missed class of beats or not: the same intervals in
+    doubt and the same published measures (every threshold is relative to the window's own beats)."""
+    from biosig.ecg_beats import doubtful_intervals
+    from biosig.measures_window import window_measures
+    fs = 250.0
+    x = simulate("ecg", 10, seed=7, heart_rate_bpm=100).samples[0].astype(np.float64)
+    truth, _ = detect_beats(x, fs, "ecg")
+    for y in (x, x * _smooth_gain(len(x), truth[1::2], fs, 0.3)):
+        assert doubtful_intervals(y, fs) == doubtful_intervals(1000.0 * y, fs)
+        a, b = window_measures(y[None], fs, "ecg"), window_measures(1000.0 * y[None], fs, "ecg")
+        assert (a["ok"], a["missing"], a["hr_bpm"]) == (b["ok"], b["missing"], b["hr_bpm"])
+
+
 def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_with_false_beats(monkeypatch):
     """MIT-BIH 114, lead V5 (its first), against wfdb's XQRS on its MLII lead: usable windows that
     publish a heart rate more than 2 /min off, 2 of 85 with the check for a short interval next to a
