@@ -348,3 +348,22 @@ def test_quality_separates_noisy_from_normal_cinc2017_recordings():
     auc = (normal[:, None] > noisy[None, :]).mean() + 0.5 * (normal[:, None] == noisy[None, :]).mean()
     assert auc > 0.9, auc  # measured 0.97
     assert np.median(normal) > 0.8 > 0.5 > np.median(noisy)
+
+
+def test_ecg_detection_of_one_window_is_reused_read_only_and_never_stale(monkeypatch):
+    """The quality gate, the measures and the doubt check of a window share one detection: equal
+    samples give the same (read-only) result; other samples, another rate or a changed rule give a
+    fresh one, equal to a detection without reuse."""
+    import biosig.ecg_beats as ecg_beats
+    x = simulate("ecg", 10, seed=2).samples[0].astype(np.float64)
+    d = ecg_beats.ecg_detection(x, 250.0)
+    assert ecg_beats.ecg_detection(x.copy(), 250.0) is d
+    with pytest.raises(ValueError):
+        d.clean[0] = 1.0
+    y = x.copy()
+    y[100] += 1e-9
+    assert ecg_beats.ecg_detection(y, 250.0) is not d
+    assert ecg_beats.ecg_detection(x, 500.0) is not ecg_beats.ecg_detection(x, 250.0)
+    monkeypatch.setattr(ecg_beats, "SEARCHBACK_RR", np.inf)
+    fresh = ecg_beats.ecg_detection(x, 250.0)
+    assert fresh is not d and np.array_equal(fresh.qrs, ecg_beats._detect(x, 250.0).qrs)
