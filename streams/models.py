@@ -118,8 +118,14 @@ def background_thread_priority(nice: int = BACKGROUND_NICE):
     """Lower the calling thread's CPU priority (Linux: nice is per thread) so that, on a busy
     machine, the event loop and the forecast thread get a core first; best effort, silent where
     the platform has no per-thread nice. The encoder lanes, the score thread and the recorder's
-    writer call it."""
+    writer call it. A real-time policy inherited from the thread that started this one is dropped
+    first (:func:`streams.priority.ordinary_thread`), and the OS thread takes the Python thread's
+    name (``ps -L`` showed the recorder's writer as ``biosig-loop``, the name of its creator)."""
     import os
+
+    from streams.priority import name_os_thread, ordinary_thread
+    ordinary_thread()
+    name_os_thread(threading.current_thread().name)
     try:
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)

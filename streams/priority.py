@@ -16,6 +16,17 @@ three on one vCPU. In the full demo the effect was lost in the hypervisor's stea
 FIFO event loop keeps that CPU for ingest at 16-24 beds, so it is not the default. Threads that
 did not get ``SCHED_FIFO`` are never pinned (a pinned ordinary thread could not move to an idle CPU).
 
+A thread that gets ``SCHED_FIFO`` here also gets ``SCHED_RESET_ON_FORK``: the threads it starts begin
+as ordinary ones. Without it they inherited the real-time policy, and the event loop starts some
+lazily: the recorder's writer (a thread pool created at the first flush) and, under it, the
+threads polars writes Parquet with. Seen in the demo (``ps -eLo cls,comm``): six ``SCHED_FIFO``
+threads in the runtime besides the loop and ZeroMQ's, and each Parquet write took both vCPUs
+for about 100 ms at real-time priority. Every ordinary thread on the machine (an independent
+process sleeping 1 ms at a time saw two 100 ms stalls in a 60 s demo and none idle, under two busy
+loops, torch or memory churn) and every other ``SCHED_FIFO`` thread of the same priority (the
+simulated couch's sender: frames sent 74 ms late) waited for it: the forecasts of those frames
+were 40-77 ms late, which alone decided the demo's p99.
+
 ``SCHED_FIFO`` needs ``CAP_SYS_NICE`` (root) or an ``RLIMIT_RTPRIO`` allowance (``ulimit -r``,
 ``/etc/security/limits.conf``). Without either, these functions leave the thread as it is and
 say so: nothing fails, the latency is just less predictable.
@@ -32,6 +43,7 @@ import time
 log = logging.getLogger(__name__)
 
 _PR_SET_NAME = 15
+_RESET_ON_FORK = getattr(os, "SCHED_RESET_ON_FORK", 0)   # Linux: new threads do not inherit the policy
 
 
 def name_os_thread(name: str):
@@ -44,8 +56,9 @@ def name_os_thread(name: str):
 
 
 def _set_fifo(tid: int, rt_priority: int) -> bool:
+    """``SCHED_FIFO`` at ``rt_priority`` for thread ``tid``; threads it starts begin ordinary."""
     try:
-        os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(int(rt_priority)))
+        os.sched_setscheduler(tid, os.SCHED_FIFO | _RESET_ON_FORK, os.sched_param(int(rt_priority)))
         return True
     except (AttributeError, OSError, PermissionError):
         return False
@@ -128,9 +141,30 @@ def _zmq_io_tids() -> list[int]:
 
 
 def policy_of(tid: int) -> str:
-    """The scheduling policy of thread ``tid``, for tests and the status."""
-    pol = os.sched_getscheduler(tid)
+    """The scheduling policy of thread ``tid``, for tests and the status (without the
+    ``SCHED_RESET_ON_FORK`` flag; :func:`resets_on_fork` tells that)."""
+    pol = os.sched_getscheduler(tid) & ~_RESET_ON_FORK
     return {os.SCHED_FIFO: "SCHED_FIFO", os.SCHED_RR: "SCHED_RR", os.SCHED_OTHER: "SCHED_OTHER"}.get(pol, str(pol))
+
+
+def resets_on_fork(tid: int) -> bool:
+    """Whether threads that thread ``tid`` starts begin with the ordinary policy."""
+    return bool(_RESET_ON_FORK and os.sched_getscheduler(tid) & _RESET_ON_FORK)
+
+
+def ordinary_thread() -> bool:
+    """Give the calling thread the ordinary policy (``SCHED_OTHER``) if it has a real-time one
+    (inherited from the thread that started it); True when it changed. For the background
+    threads (encoder lanes, the score thread, the recorder's writer): whoever starts them, they
+    must never run ahead of the forecast path, nor take a core from every ordinary thread."""
+    try:
+        tid = threading.get_native_id()
+        if os.sched_getscheduler(tid) & ~_RESET_ON_FORK in (os.SCHED_FIFO, os.SCHED_RR):
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            return True
+    except (AttributeError, OSError):
+        pass
+    return False
 
 
 class CpuWakeupLatency:

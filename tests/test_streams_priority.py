@@ -194,3 +194,109 @@ def test_the_runtime_holds_the_wakeup_request_while_it_runs_and_reports_it():
         assert off.status()["cpu_wakeup_latency"] == "not requested"
     finally:
         off.stop()
+
+
+def _spawned_by(parent_setup):
+    """Policy of a thread started by a thread that first ran ``parent_setup``, and of the parent."""
+    out = {}
+
+    def child():
+        out["child"] = policy_of(threading.get_native_id())
+
+    def parent():
+        parent_setup()
+        out["parent"] = policy_of(threading.get_native_id())
+        t = threading.Thread(target=child)
+        t.start()
+        t.join(10)
+
+    t = threading.Thread(target=parent)
+    t.start()
+    t.join(10)
+    return out
+
+
+def test_threads_a_realtime_thread_starts_begin_as_ordinary_threads():
+    if not _fifo_allowed():
+        pytest.skip("SCHED_FIFO is not allowed here (not root, ulimit -r 0)")
+    from streams.priority import resets_on_fork
+    got = _spawned_by(lambda: realtime_thread(6))
+    assert got == {"parent": "SCHED_FIFO", "child": "SCHED_OTHER"}
+    # the oracle: without the flag the kernel hands the policy down (what the runtime did before)
+    plain = _spawned_by(lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(6)))
+    assert plain == {"parent": "SCHED_FIFO", "child": "SCHED_FIFO"}
+    flagged = _in_thread(lambda: (realtime_thread(6), resets_on_fork(threading.get_native_id()))[1])
+    assert flagged["result"] is True and flagged["policy"] == "SCHED_FIFO"
+
+
+def test_background_threads_drop_a_realtime_policy_they_inherited():
+    if not _fifo_allowed():
+        pytest.skip("SCHED_FIFO is not allowed here (not root, ulimit -r 0)")
+    from streams.models import background_thread_priority
+    out = {}
+
+    def child():
+        tid = threading.get_native_id()
+        out["before"] = policy_of(tid)
+        background_thread_priority()
+        out["after"] = policy_of(tid)
+        with open(f"/proc/self/task/{tid}/comm") as f:
+            out["comm"] = f.read().strip()
+
+    def parent():   # a real-time thread without SCHED_RESET_ON_FORK (another library's, say)
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(6))
+        t = threading.Thread(target=child, name="biosig-bg-test")
+        t.start()
+        t.join(10)
+
+    t = threading.Thread(target=parent)
+    t.start()
+    t.join(10)
+    assert out == {"before": "SCHED_FIFO", "after": "SCHED_OTHER", "comm": "biosig-bg-test"}
+
+
+_RECORDING_RUNTIME = r"""
+import json, os, sys, time
+import numpy as np
+sys.path[:0] = sys.argv[2:]
+from streams.priority import _zmq_io_tids, policy_of
+from streams.publisher import Publisher
+from test_streams_helpers import config, running, stream_status, wait_for
+with running(config(record_dir=sys.argv[1], rotate_s=0.2, rt_priority=3)) as rt:
+    pub = Publisher("bed01", rt.bound.ingest)
+    out = pub.stream("resp", 25.0, ["RESP"])
+    for i in range(12):
+        out.send(np.full((1, 25), float(i), np.float32))
+        time.sleep(0.05)
+    import pathlib
+    wait_for(lambda: len(list(pathlib.Path(sys.argv[1]).glob("inputs-*.parquet"))) >= 2, what="Parquet files")
+    fifo = {}
+    for tid in map(int, os.listdir("/proc/self/task")):
+        try:
+            if policy_of(tid) == "SCHED_FIFO":
+                fifo[tid] = open(f"/proc/self/task/{tid}/comm").read().strip()
+        except OSError:
+            pass
+    allowed = {rt._thread.native_id, *_zmq_io_tids()}
+    print(json.dumps({"loop": policy_of(rt._thread.native_id),
+                      "other_fifo": sorted(n for t, n in fifo.items() if t not in allowed)}))
+    pub.close()
+"""
+
+
+def test_only_the_loop_and_zmq_threads_of_a_recording_runtime_run_at_realtime_priority(tmp_path):
+    """In a fresh process (polars' thread pools are per process and start with the first write):
+    the recorder's writer and the threads polars writes Parquet with are ordinary threads, though
+    the event loop, a SCHED_FIFO thread, starts them."""
+    if not _fifo_allowed():
+        pytest.skip("SCHED_FIFO is not allowed here (not root, ulimit -r 0)")
+    import json
+    import pathlib
+    import subprocess
+    import sys
+    here = pathlib.Path(__file__).parent
+    r = subprocess.run([sys.executable, "-c", _RECORDING_RUNTIME, str(tmp_path / "rec"), str(here),
+                        str(here.parent)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got == {"loop": "SCHED_FIFO", "other_fifo": []}
