@@ -32,6 +32,7 @@ POOLS = ("mean", "mean+std")
 # the shipped ecg-tiny-c440d2a286); pulse = the 7 rhythm descriptors plus pulse amplitude variability
 # and beat-to-template correlation mean / std (PPG)
 PULSE_DETECTORS = ("relu", "upstroke")   # beat tokenizer, PPG (encoders/beat_tokens.py)
+ECG_DETECTORS = ("threshold", "searchback")   # beat tokenizer, ECG (encoders/beat_tokens.py)
 DESCRIPTOR_SETS = ("v1", "atrial", "pulse", "arrhythmia", "lung")   # lung: audio only (encoders/audio_descriptors.py)
 ATTN_KERNELS = ("auto", "blocked", "sdpa", "flex")  # mirrors encoders.attention.KERNELS
 
@@ -90,6 +91,9 @@ class EncoderConfig:
         peaks of the window-z-scored wave (every checkpoint before 2026-12-01) - or ``upstroke`` - peaks of
         the rise above the lowest value of the preceding 0.3 s, so that a small pulse after a large one
         (pulsus alternans, a premature beat, an artefact raising the window's mean) still stands out.
+        ecg_detector (ECG): ``threshold`` - one threshold at 30 % of a typical beat's QRS energy (every
+        checkpoint before 2026-12-02) - or ``searchback`` - as biosig.ecg_beats: a floor under the
+        typical beat, a second threshold pass and a search back for beats under the threshold.
     objective : ``mae``, ``contrastive``, ``mae+contrastive``, ``clocs`` or ``mae+clocs``
         (encoders/objectives.py); contrastive_weight, temperature, proj_dim (projection head) and
         crop_fraction (length of each contrastive view as a fraction of the window) configure the
@@ -152,6 +156,7 @@ class EncoderConfig:
     beat_after_s: float = 0.45
     beat_refractory_s: float = 0.25
     pulse_detector: str = "relu"
+    ecg_detector: str = "threshold"
     objective: str = "mae"
     contrastive_weight: float = 1.0
     temperature: float = 0.1
@@ -188,6 +193,9 @@ class EncoderConfig:
         if self.pulse_detector not in PULSE_DETECTORS:
             raise EncoderError(f"unknown pulse_detector {self.pulse_detector!r}; expected one of "
                                f"{', '.join(PULSE_DETECTORS)}")
+        if self.ecg_detector not in ECG_DETECTORS:
+            raise EncoderError(f"unknown ecg_detector {self.ecg_detector!r}; expected one of "
+                               f"{', '.join(ECG_DETECTORS)}")
         if self.tokenizer == "beat" and self.modality not in ("ecg", "ppg"):
             raise EncoderError(f"the beat tokenizer needs ECG or PPG, not {self.modality}")
         if self.objective not in OBJECTIVES:

@@ -380,8 +380,8 @@ def _pretrain(cfg: TrainConfig) -> dict:
 _OBJECTIVE_FIELDS = {"name", "mask_ratio", "mask_mode", "span_patches", "spectral_loss_weight", "cross_modal",
                      "rhythm_loss_weight", "descriptor_set", "descriptor_weight", "descriptor_noise", "descriptor_flip",
                      "window_s", "export_mode",
-                     # the PPG pulse detector has no weights: a checkpoint fine-tuned on another detector's tokens
-                     "pulse_detector",
+                     # the pulse and ECG detectors have no weights: a checkpoint fine-tuned on another detector's tokens
+                     "pulse_detector", "ecg_detector",
                      # the objective and its training-only heads (a mae+clocs checkpoint may start a
                      # mae+descriptors run: the encoder is copied, the projection head dropped)
                      "objective", "contrastive_weight", "temperature", "proj_dim", "crop_fraction"}

@@ -170,5 +170,6 @@ def build_frontend(config) -> nn.Module:
     if getattr(config, "tokenizer", "patch") == "beat":   # returns (tokens, valid): encoders/beat_tokens.py
         from encoders.beat_tokens import BeatTokens
         return BeatTokens(config.modality, config.input_fs_hz, config.beat_before_s, config.beat_after_s,
-                          config.beat_refractory_s, getattr(config, "pulse_detector", "relu"))
+                          config.beat_refractory_s, getattr(config, "pulse_detector", "relu"),
+                          getattr(config, "ecg_detector", "threshold"))
     return SignalPatches(config.patch_size)
