@@ -19,7 +19,7 @@ pass), and in every interval over 1.66 median intervals the strongest candidate 
 from both beats is a beat if above half the threshold (a search back). Measured on the 47 MIT-BIH
 records (10 s windows after the model's pipeline, against the beats NeuroKit2 and XQRS agree on;
 windows with the heart rate off by more than 2 /min): first lead 273 -> 215, second lead 638 ->
-593 of 7235; sensitivity 0.989 -> 0.993 and 0.941 -> 0.947, positive predictivity unchanged
+591 of 7235; sensitivity 0.989 -> 0.993 and 0.941 -> 0.947, positive predictivity unchanged
 (0.999, 0.954). Every filter is a finite
 convolution over the window, so it only needs the samples of the window itself: run on a stream
 with a delay of half the filter length (< 0.2 s) it is causal. ``tests/test_beat_tokens.py``
