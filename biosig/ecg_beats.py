@@ -212,7 +212,7 @@ def doubtful_intervals(x: np.ndarray, fs_hz: float) -> int:
     The missing-beat rule alone withholds 143 wrong and 71 right windows (at 30 % of the threshold
     172 and 137; at 50 %, 93 and 41), the false-beat rule 75 more wrong ones and 3 right. No clean
     synthetic window at 30-200 /min is withheld, nor any around a sinus pause."""
-    d = ecg_detection(np.asarray(x, dtype=np.float64), fs_hz)
+    d = ecg_detection(x, fs_hz)
     beats, cand = d.qrs, d.candidates
     if len(beats) < 2:
         return 0

@@ -145,17 +145,17 @@ def rate_sweep(head, modality: str, seeds=(100, 101), seconds: float = 60.0) -> 
     rows = []
     for rhythm in ("sinus", "af"):
         for hr in SWEEP_HR_BPM:
-            p, n, low = [], 0, 0
+            p, n, n_withheld = [], 0, 0
             for seed in seeds:
                 kw = {"rhythm": "af", "af_cv": 0.15} if rhythm == "af" else {}
                 rec = simulate(modality, seconds, seed=seed, heart_rate_bpm=float(hr), **kw)
                 ms = record_window_measures(rec.samples[:1], rec.fs_hz, rec.channels[:1], modality, pipe,
                                             WINDOW_S, HOP_S, 1)
                 p += [v for v in (head.predict(m) for m in ms if m["ok"]) if v is not None]
-                n, low = n + len(ms), low + sum(m["missing"] in WITHHELD for m in ms)
+                n, n_withheld = n + len(ms), n_withheld + sum(m["missing"] in WITHHELD for m in ms)
             rows.append({"rhythm": rhythm, "hr_bpm": hr, "n": len(p), "median": float(np.median(p)) if p else None,
                          "above_half": float(np.mean(np.array(p) > 0.5)) if p else None,
-                         "withheld": low / max(n, 1)})
+                         "withheld": n_withheld / max(n, 1)})
     return rows
 
 
