@@ -21,26 +21,15 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from streams.steal import StealSampler, read_steal_ticks  # noqa: E402,F401  (the demo's own sampler)
+
 WINDOWS_S = (0.01, 0.02, 0.05)
-
-
-def read_steal_ticks() -> float:
-    """The machine's cumulative steal (ticks; 0 where the kernel reports none)."""
-    with open("/proc/stat") as f:
-        fields = f.readline().split()
-    return float(fields[8]) if fields[0] == "cpu" and len(fields) > 8 else 0.0
-
-
-def sample_steal(stop: threading.Event, rows: list, period_s: float = 0.005) -> None:
-    while not stop.is_set():
-        rows.append((time.time(), read_steal_ticks()))
-        stop.wait(period_s)
 
 
 def share_near_steal(times_s: np.ndarray, steal: np.ndarray, window_s: float) -> float:
@@ -62,21 +51,16 @@ def main(argv=None) -> int:
     out = pathlib.Path(tempfile.mkdtemp(prefix="biosig-steal-")) / "demo-out"
     base = 7000 + os.getpid() % 1000 * 3
     eps = [f"tcp://127.0.0.1:{base + i}" for i in range(3)]
-    rows: list = []
-    stop = threading.Event()
-    sampler = threading.Thread(target=sample_steal, args=(stop, rows), daemon=True)
-    sampler.start()
+    sampler = StealSampler().start()
     r = subprocess.run([sys.executable, "-m", "biosig.cli", "demo", "--seconds", str(args.seconds), "--out", str(out),
                         "--ingest", eps[0], "--output", eps[1], "--status", eps[2]],
                        cwd=ROOT, capture_output=True, text=True)
-    stop.set()
-    sampler.join(1.0)
+    steal = sampler.stop()
     if r.returncode != 0:
         print(r.stdout[-2000:], r.stderr[-2000:], sep="\n")
         return r.returncode
     print(next((ln.strip() for ln in r.stdout.splitlines() if "forecast p99" in ln), "no forecast p99 line"))
     parts = np.loadtxt(out / "forecast_latency.csv", delimiter=",", skiprows=1, ndmin=2)
-    steal = np.array(rows)
     received, latency = parts[:, 0], parts[:, 2]
     p50, p99 = np.percentile(latency, [50, 99])
     slow, fast = received[latency >= p99], received[latency < p50]

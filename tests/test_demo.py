@@ -34,6 +34,9 @@ def test_demo_runs_and_writes_its_outputs(tmp_path):
     assert "device -> runtime receipt" in r.stdout and "load average" in r.stdout
     assert "forecast path priority: runtime event loop" in r.stdout
     assert s["stolen_cpu_s"] >= 0 and "(steal)" in r.stdout
+    late = s["forecast_late"]   # which forecasts over the target overlapped the host's steal
+    assert late["n"] == s["received"]["forecast"] and 0 <= late["over_with_steal"] <= late["over"] <= late["n"]
+    assert "forecasts over the 5 ms target: " in r.stdout and "forecasts without steal" in r.stdout
     assert s["forecast_path_priority"]["runtime"].startswith(("SCHED_FIFO", "normal"))
     # the live view ran in its own process; the forecast plot got its warm-up hold period from it
     assert "live view on http://127.0.0.1:" in r.stdout
