@@ -19,13 +19,12 @@ did not get ``SCHED_FIFO`` are never pinned (a pinned ordinary thread could not 
 A thread that gets ``SCHED_FIFO`` here also gets ``SCHED_RESET_ON_FORK``: the threads it starts begin
 as ordinary ones. Without it they inherited the real-time policy, and the event loop starts some
 lazily: the recorder's writer (a thread pool created at the first flush) and, under it, the
-threads polars writes Parquet with. Seen in the demo (``ps -eLo cls,comm``): six ``SCHED_FIFO``
-threads in the runtime besides the loop and ZeroMQ's, and each Parquet write took both vCPUs
-for about 100 ms at real-time priority. Every ordinary thread on the machine (an independent
-process sleeping 1 ms at a time saw two 100 ms stalls in a 60 s demo and none idle, under two busy
-loops, torch or memory churn) and every other ``SCHED_FIFO`` thread of the same priority (the
-simulated couch's sender: frames sent 74 ms late) waited for it: the forecasts of those frames
-were 40-77 ms late, which alone decided the demo's p99.
+threads polars writes Parquet with. Seen in the demo (``ps -eLo cls,comm``): five ``SCHED_FIFO``
+threads in the runtime besides the loop and ZeroMQ's (the writer, two ``tokio-rt-worker``, two
+``async-executor``). A Parquet write then runs ahead of every ordinary thread on the machine:
+``benchmarks/bench_rt_threads.py`` (5 writes of 3,000,000 rows) had an independent ordinary process
+wake up to 54 ms late 5 times, and 0 times with the flag. The demo's own recordings are small, and
+its 100 ms stalls were the hypervisor's (:mod:`streams.steal`): this change did not move its p99.
 
 ``SCHED_FIFO`` needs ``CAP_SYS_NICE`` (root) or an ``RLIMIT_RTPRIO`` allowance (``ulimit -r``,
 ``/etc/security/limits.conf``). Without either, these functions leave the thread as it is and
