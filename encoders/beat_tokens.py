@@ -189,19 +189,11 @@ class BeatTokens(nn.Module):
     # ------------------------------------------------------------------ features
     def rhythm(self, idx: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(M, K) peak indices and validity -> (M, K, 6) interval features (0 on pad slots)."""
-        K = idx.shape[1]
         t = idx.to(torch.float32) / self.fs_hz                                    # (M, K) s
         vf = valid.to(torch.float32)
-        ar = torch.arange(K, device=idx.device)
-        before = (ar[None, :] < ar[:, None]).to(torch.float32)                    # [j, i]: i < j
-        after = (ar[None, :] > ar[:, None]).to(torch.float32)
-        big = 1e6
-        m_prev = before[None] * vf[:, None, :]                                     # (M, K, K)
-        prev = (t[:, None, :] * m_prev - big * (1 - m_prev)).amax(-1)             # (M, K)
-        m_next = after[None] * vf[:, None, :]
-        nxt = (t[:, None, :] * m_next + big * (1 - m_next)).amin(-1)
-        has_prev = (prev > -big / 2).to(torch.float32) * vf
-        has_next = (nxt < big / 2).to(torch.float32) * vf
+        prev, nxt = _neighbours(t, valid)                                          # (M, K)
+        has_prev = (prev > _NEG / 2).to(torch.float32) * vf
+        has_next = (nxt < -_NEG / 2).to(torch.float32) * vf
         rr_prev = (t - prev) * has_prev
         rr_next = (nxt - t) * has_next
         mean_rr = rr_prev.sum(-1, keepdim=True) / has_prev.sum(-1, keepdim=True).clamp_min(1.0)
