@@ -27,7 +27,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.steal import StealSampler, read_steal_ticks  # noqa: E402,F401  (the demo's own sampler)
+from streams.steal import StealSampler  # noqa: E402  (the demo's own sampler)
 
 WINDOWS_S = (0.01, 0.02, 0.05)
 

@@ -168,13 +168,6 @@ def _plots(out: pathlib.Path, col: Collector, series, live=None, t_start: float 
     plots(out, col, series, live, t_start)
 
 
-def _stolen_cpu_s() -> float:
-    """CPU seconds the hypervisor has taken from this machine so far (``steal`` in /proc/stat;
-    0 where there is none): a virtual CPU that is not running cannot serve a frame."""
-    from streams.steal import read_steal_ticks
-    return read_steal_ticks() / os.sysconf("SC_CLK_TCK")
-
-
 def _couch_truth(couches, seconds):
     """The marker records the couches send (the simulator is seeded, so identical)."""
     from streams.simulate import _record
@@ -219,9 +212,10 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         gc.freeze()   # this process measures: full collections skip what start-up left (as in the runtime)
         time.sleep(0.3)   # the subscriptions reach the runtime before the first frame
         t_start = procs.go()
-        steal0 = _stolen_cpu_s()
         from streams.steal import StealSampler
-        sampler = StealSampler().start()   # which late forecasts the host's steal overlapped
+        # the steal counter while the devices run: how much the host took, and which late forecasts
+        # it overlapped
+        sampler = StealSampler().start()
         last_print = 0.0
         while procs.devices_alive():
             time.sleep(0.2)
@@ -234,9 +228,9 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
                 stream.write(f"t = {max(now - t_start, 0.0):5.1f} / {seconds:g} s\n{table}\n")
                 stream.flush()
         failed = procs.join_devices()
-        stolen_s = _stolen_cpu_s() - steal0
         time.sleep(0.1)   # the last forecasts' receipt is inside the sampled span
         steal_rows = sampler.stop()
+        stolen_s = (steal_rows[-1, 1] - steal_rows[0, 1]) / os.sysconf("SC_CLK_TCK") if len(steal_rows) else 0.0
         time.sleep(0.5)  # let the last windows and forecasts through
         status = request_status(ep.status)
     finally:
