@@ -196,17 +196,24 @@ def test_the_runtime_holds_the_wakeup_request_while_it_runs_and_reports_it():
         off.stop()
 
 
-def _spawned_by(parent_setup):
-    """Policy of a thread started by a thread that first ran ``parent_setup``, and of the parent."""
+def _spawned_by(parent_setup, child_action=None):
+    """Policy of a thread started by a thread that first ran ``parent_setup``, and of the parent;
+    with ``child_action``, also the child's policy after it ran that and the child's OS name."""
     out = {}
 
     def child():
-        out["child"] = policy_of(threading.get_native_id())
+        tid = threading.get_native_id()
+        out["child"] = policy_of(tid)
+        if child_action is not None:
+            child_action()
+            out["child_after"] = policy_of(tid)
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                out["comm"] = f.read().strip()
 
     def parent():
         parent_setup()
         out["parent"] = policy_of(threading.get_native_id())
-        t = threading.Thread(target=child)
+        t = threading.Thread(target=child, name="biosig-bg-test")
         t.start()
         t.join(10)
 
@@ -233,26 +240,10 @@ def test_background_threads_drop_a_realtime_policy_they_inherited():
     if not _fifo_allowed():
         pytest.skip("SCHED_FIFO is not allowed here (not root, ulimit -r 0)")
     from streams.models import background_thread_priority
-    out = {}
-
-    def child():
-        tid = threading.get_native_id()
-        out["before"] = policy_of(tid)
-        background_thread_priority()
-        out["after"] = policy_of(tid)
-        with open(f"/proc/self/task/{tid}/comm") as f:
-            out["comm"] = f.read().strip()
-
-    def parent():   # a real-time thread without SCHED_RESET_ON_FORK (another library's, say)
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(6))
-        t = threading.Thread(target=child, name="biosig-bg-test")
-        t.start()
-        t.join(10)
-
-    t = threading.Thread(target=parent)
-    t.start()
-    t.join(10)
-    assert out == {"before": "SCHED_FIFO", "after": "SCHED_OTHER", "comm": "biosig-bg-test"}
+    # the parent: a real-time thread without SCHED_RESET_ON_FORK (another library's, say)
+    got = _spawned_by(lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(6)), background_thread_priority)
+    assert got == {"parent": "SCHED_FIFO", "child": "SCHED_FIFO", "child_after": "SCHED_OTHER",
+                   "comm": "biosig-bg-test"}
 
 
 _RECORDING_RUNTIME = r"""
