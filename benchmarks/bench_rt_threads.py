@@ -40,9 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 PROBE = r"""
 import sys, time
-def steal():
-    with open("/proc/stat") as f:
-        return int(f.readline().split()[8])
+sys.path.insert(0, sys.argv[2])
+from streams.steal import read_steal_ticks as steal
 end = time.monotonic() + float(sys.argv[1]); last = time.monotonic(); s_last = steal(); late = []
 while time.monotonic() < end:
     time.sleep(0.001)
@@ -103,7 +102,7 @@ def main(argv=None) -> int:
     for ours in (False, True):
         writer = subprocess.Popen([sys.executable, __file__, "--rows", str(args.rows), "--variant",
                                    "ours" if ours else "baseline"], stdout=subprocess.PIPE, text=True)
-        probe = subprocess.Popen([sys.executable, "-c", PROBE, "12"], stdout=subprocess.PIPE, text=True)
+        probe = subprocess.Popen([sys.executable, "-c", PROBE, "12", str(ROOT)], stdout=subprocess.PIPE, text=True)
         median_s = float(writer.communicate(timeout=120)[0].split()[-1])
         late, stolen, worst = probe.communicate(timeout=60)[0].split()
         res[ours] = (int(late), int(stolen), float(worst) * 1e3, median_s * 1e3)
