@@ -6,7 +6,9 @@ inner 5-fold CV on log-loss over a fixed grid), the SAME folds for every row, an
 ``baseline | ours | diff [95% paired bootstrap CI]`` (AUROC; ours minus baseline, the same
 resampled records for both). Baselines: the same architecture with random weights (3 seeds), the
 handcrafted features of ``encoders.baselines`` (HRV / IBI / MFCC) and, for ECG, HRV + embedding vs
-HRV alone.
+HRV alone, two ways: the blocks concatenated into one probe, and late fusion (one probe per block, the
+mean of their out-of-fold log-odds; ``encoders.probe.LateFusion``), next to HRV fused the same way with
+each random-weight embedding (the control).
 
 Tasks
 -----
@@ -166,7 +168,7 @@ TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-
 def run_task(task: str, args) -> dict:
     import encoders
     from encoders.baselines import impute_median
-    from encoders.probe import compare, cv_folds, format_rows
+    from encoders.probe import LateFusion, compare, cv_folds, format_rows
     from probe_parallel import FeatureSpec, all_features
     t0 = time.perf_counter()
     records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data, args.lung_seed)
@@ -201,16 +203,22 @@ def run_task(task: str, args) -> dict:
     for row in format_rows(res, ours):
         print(row)
     out = {"task": desc, "model": ours, "results": res, "left_out": left_out}
-    if task.startswith("ecg"):   # does the embedding add to HRV? reference: HRV + embedding
+    if task.startswith("ecg"):   # does the embedding add to HRV? reference: HRV + embedding, two ways
         hrv_name = next(k for k in feats if k.startswith("hrv"))
-        both = f"HRV + {ours}"
-        res2 = compare({both: np.hstack([feats[hrv_name], feats[ours]]), hrv_name: feats[hrv_name]},
-                       y, folds, reference=both, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
-        print(f"# HRV + embedding vs HRV alone (ours = {both})")
-        for row in format_rows(res2, both):
-            print(row)
-        out["hrv_plus_embedding"] = res2
-        res = {**res, both: res2[both]}
+        out["hrv_plus_embedding"] = {}
+        for how, X in (("concatenated", np.hstack([feats[hrv_name], feats[ours]])),
+                       ("late fusion", LateFusion((feats[hrv_name], feats[ours])))):
+            both = f"HRV + {ours} ({how})"
+            sets = {both: X, hrv_name: feats[hrv_name]}
+            if how == "late fusion":   # the control: HRV fused with the random-weight embeddings
+                sets.update({f"HRV + random weights, seed {spec.seed} (late fusion)": LateFusion((feats[hrv_name], feats[k]))
+                             for k, spec in specs.items() if spec.kind == "random"})
+            res2 = compare(sets, y, folds, reference=both, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
+            print(f"# HRV + embedding vs HRV alone, {how} (ours = {both})")
+            for row in format_rows(res2, both):
+                print(row)
+            out["hrv_plus_embedding"][how] = res2
+            res = {**res, both: res2[both]}
     if args.C == "auto":
         print("# C per fold (nested CV): " + "; ".join(f"{k} {' '.join(f'{c:g}' for c in r['C'])}"
                                                      for k, r in res.items()))

@@ -150,6 +150,58 @@ def test_compare_paired_difference():
     assert len(rows) == 3 and "diff" in rows[0] and rows[2].startswith("noise")
 
 
+def _per_block_oracle(blocks, y, folds):
+    """Out-of-fold probabilities of one scaler + logistic regression per block, fitted by hand."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    out = []
+    for X in blocks:
+        p = np.zeros((len(y), len(np.unique(y))))
+        for train, test in folds:
+            sc = StandardScaler().fit(X[train])
+            clf = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced", random_state=0)
+            p[test] = clf.fit(sc.transform(X[train]), y[train]).predict_proba(sc.transform(X[test]))
+        out.append(p)
+    return out
+
+
+def test_late_fusion_is_the_mean_log_odds_of_one_probe_per_block():
+    from scipy.special import expit, logit, softmax
+    from sklearn.metrics import roc_auc_score
+    from encoders.probe import LateFusion, compare, late_fusion_proba
+    X, y = _data(n=120, d=8, sep=1.0)
+    rng = np.random.default_rng(3)
+    E = rng.standard_normal((120, 30)) + 0.8 * y[:, None] * (np.arange(30) < 2)   # a second, wider block
+    folds = cv_folds(y, 5, 0)
+    ph, pe = _per_block_oracle((X, E), y, folds)
+    want = expit((logit(ph[:, 1]) + logit(pe[:, 1])) / 2)
+    classes, got = late_fusion_proba((X, E), y, folds)
+    assert list(classes) == [0, 1] and np.allclose(got[:, 1], want, atol=1e-9) and np.allclose(got.sum(1), 1)
+    res = compare({"fused": LateFusion((X, E)), "X": X}, y, folds, reference="fused", n_boot=100)
+    assert res["fused"]["auroc"]["value"] == pytest.approx(roc_auc_score(y, want), abs=1e-12)
+    assert res["fused"]["auroc"]["value"] != pytest.approx(roc_auc_score(y, ph[:, 1]), abs=1e-6)
+    assert "diff" in res["X"] and len(res["fused"]["C"]) == 2 * len(folds)   # one strength per block and fold
+    # three classes: the normalised geometric mean of the blocks' probabilities
+    y3 = np.arange(90) % 3
+    A = rng.standard_normal((90, 4)) + (y3[:, None] == 1) * 1.5
+    B = rng.standard_normal((90, 6)) + (y3[:, None] == 2) * 1.5
+    f3 = cv_folds(y3, 3, 0)
+    pa, pb = _per_block_oracle((A, B), y3, f3)
+    _, got3 = late_fusion_proba((A, B), y3, f3)
+    assert np.allclose(got3, softmax((np.log(pa) + np.log(pb)) / 2, axis=1), atol=1e-9)
+
+
+def test_late_fusion_errors():
+    from encoders.probe import LateFusion, compare
+    X, y = _data()
+    with pytest.raises(EncoderError, match="at least two"):
+        LateFusion((X,))
+    with pytest.raises(EncoderError, match="do not match"):
+        compare({"f": LateFusion((X, X[:50]))}, y, cv_folds(y, 5, 0), reference="f", n_boot=10)
+    with pytest.raises(EncoderError, match="NaN"):
+        compare({"f": LateFusion((X, np.full_like(X, np.nan)))}, y, cv_folds(y, 5, 0), reference="f", n_boot=10)
+
+
 def test_grouped_folds_keep_groups_apart():
     y = np.arange(60) % 2
     groups = np.repeat(np.arange(20), 3)
@@ -229,6 +281,12 @@ def test_probe_cli_with_baselines_and_groups(tmp_path, capsys):
     auc = roc_auc_score(y, proba)
     assert 0.05 < auc < 0.95 and both["ibi + embeddings"]["auroc"]["value"] == pytest.approx(auc, abs=1e-9)
     assert both["ibi"]["auroc"]["value"] != pytest.approx(auc, abs=1e-6)   # the embeddings were added
+    from scipy.special import expit, logit
+    pf, pe = _per_block_oracle((F, E), y, cv_folds(y, 4, 0))
+    fused = res["combined: ibi + embeddings (late fusion)"]
+    assert set(fused) == {"ibi + embeddings (late fusion)", "ibi"} and "diff" in fused["ibi"]
+    assert fused["ibi + embeddings (late fusion)"]["auroc"]["value"] == pytest.approx(
+        roc_auc_score(y, expit((logit(pf[:, 1]) + logit(pe[:, 1])) / 2)), abs=1e-9)
     assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
                  "--label-column", "label", "--combined"]) == 2
     assert "--combined needs a handcrafted --baseline" in capsys.readouterr().err

@@ -101,6 +101,10 @@ def test_eval_probe_runs_on_a_messy_copy_and_says_what_it_left_out(messy_cinc, t
             assert "eval_probe: ecg: 3 feature sets on 2 processes: 33/33 records" in r.stderr
     res = runs[1]
     assert res["left_out"].startswith("left out 4") and len(res["results"]) == 3
+    fused = res["hrv_plus_embedding"]   # HRV + embedding two ways; the late fusion has its random-weight control
+    assert set(fused) == {"concatenated", "late fusion"}
+    assert sum(k.startswith("HRV + random weights, seed 0") for k in fused["late fusion"]) == 1
+    assert "# HRV + embedding vs HRV alone, late fusion" in r.stdout
     assert runs[2] == runs[1]
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "eval_probe.py"), "--tasks", "audio",
                           "--data", str(tmp_path / "nothing")], capture_output=True, text=True, timeout=300)

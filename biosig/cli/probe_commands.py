@@ -56,7 +56,9 @@ def register(subparsers) -> None:
                         "baseline | ours | diff with a paired bootstrap CI")
     q.add_argument("--combined", action="store_true",
                    help="with --baseline hrv|ibi|mfcc|spirometry: also probe the handcrafted features + the embeddings against "
-                        "the handcrafted features alone (does the embedding add to HRV?), same folds, paired CI")
+                        "the handcrafted features alone (does the embedding add to HRV?), same folds, paired CI; two "
+                        "ways: the two blocks concatenated into one probe, and late fusion (one probe per block, "
+                        "the mean of their out-of-fold log-odds)")
     q.add_argument("--model", default=None, metavar="NAME|DIR",
                    help="architecture for --baseline random (default: the model that made the embeddings, as "
                         "biosig embed records it in the file, on the same window grid)")
@@ -136,7 +138,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     from biosig.readers import read
     from encoders.baselines import baseline_features, impute_median
     from encoders.embeddings_file import read_provenance
-    from encoders.probe import compare, cv_folds, format_rows, record_key
+    from encoders.probe import LateFusion, compare, cv_folds, format_rows, record_key
     prov = read_provenance(args.embeddings)   # what made the embeddings: model, window, read options
     model = args.model or prov.get("model")
     if "random" in args.baseline and model is None:
@@ -183,9 +185,10 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     combined = {}
     if args.combined:   # handcrafted + embeddings (reference) vs the handcrafted features alone
         for kind in dict.fromkeys(k for k in args.baseline if k != "random"):
-            both = f"{kind} + embeddings"
-            combined[both] = compare({both: np.hstack([feats[kind], feats[ours]]), kind: feats[kind]}, y, folds,
-                                     reference=both, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
+            for both, X in ((f"{kind} + embeddings", np.hstack([feats[kind], feats[ours]])),
+                            (f"{kind} + embeddings (late fusion)", LateFusion((feats[kind], feats[ours])))):
+                combined[both] = compare({both: X, kind: feats[kind]}, y, folds, reference=both,
+                                         n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
     if args.json:
         print(json_text.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
         return 0
