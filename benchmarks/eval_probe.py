@@ -168,7 +168,7 @@ TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-
 def run_task(task: str, args) -> dict:
     import encoders
     from encoders.baselines import impute_median
-    from encoders.probe import LateFusion, compare, cv_folds, format_rows
+    from encoders.probe import LateFusion, compare, cv_folds, format_C, format_rows
     from probe_parallel import FeatureSpec, all_features
     t0 = time.perf_counter()
     records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data, args.lung_seed)
@@ -220,7 +220,7 @@ def run_task(task: str, args) -> dict:
             out["hrv_plus_embedding"][how] = res2
             res = {**res, both: res2[both]}
     if args.C == "auto":
-        print("# C per fold (nested CV): " + "; ".join(f"{k} {' '.join(f'{c:g}' for c in r['C'])}"
+        print("# C per fold (nested CV): " + "; ".join(f"{k} {format_C(r['C'])}"
                                                      for k, r in res.items()))
     print(f"# {task}: {time.perf_counter() - t0:.0f} s (features {t_feat:.0f} s on {args.jobs} "
           f"process{'es' if args.jobs > 1 else ''})")

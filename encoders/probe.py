@@ -139,15 +139,25 @@ def late_fusion_proba(blocks, y: np.ndarray, folds, C: float | str = 1.0, seed: 
                       groups=None, chosen: list | None = None):
     """(classes, proba (n, K)): :func:`out_of_fold_proba` per block, combined as in :class:`LateFusion`.
 
-    ``chosen`` gets the strengths of the first block's folds, then the second's, and so on.
+    ``chosen`` gets one list per block: the strength of each fold.
     """
     classes, log_p = None, 0.0
     for X in blocks:
-        classes, p = out_of_fold_proba(X, y, folds, C, seed, groups, chosen)
+        per_fold = []
+        classes, p = out_of_fold_proba(X, y, folds, C, seed, groups, per_fold)
+        if chosen is not None:
+            chosen.append(per_fold)
         log_p = log_p + np.log(np.clip(p, 1e-300, 1.0))
     log_p = log_p / len(blocks)
     p = np.exp(log_p - log_p.max(axis=1, keepdims=True))
     return classes, p / p.sum(axis=1, keepdims=True)
+
+
+def format_C(values) -> str:
+    """The strengths per fold of a probe (``1 1 0.3``), or of a late fusion per block (``1 1 / 0.3 0.3``)."""
+    if values and isinstance(values[0], list):
+        return " / ".join(format_C(v) for v in values)
+    return " ".join(f"{c:g}" for c in values)
 
 
 def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot: int = 1000,
@@ -242,7 +252,7 @@ def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: in
     metric of that entry, with a 95 % *paired* bootstrap CI (the same resampled records for both
     out-of-fold prediction sets). ``C`` and ``groups`` as in :func:`probe` (``"auto"``: each
     feature set gets its own nested-CV strength per fold, from the same grid); ``C`` lists the
-    strengths used per fold.
+    strengths used per fold (for a :class:`LateFusion`, one such list per block).
     """
     y = np.asarray(y)
     probas, chosen = {}, {}

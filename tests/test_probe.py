@@ -180,7 +180,9 @@ def test_late_fusion_is_the_mean_log_odds_of_one_probe_per_block():
     res = compare({"fused": LateFusion((X, E)), "X": X}, y, folds, reference="fused", n_boot=100)
     assert res["fused"]["auroc"]["value"] == pytest.approx(roc_auc_score(y, want), abs=1e-12)
     assert res["fused"]["auroc"]["value"] != pytest.approx(roc_auc_score(y, ph[:, 1]), abs=1e-6)
-    assert "diff" in res["X"] and len(res["fused"]["C"]) == 2 * len(folds)   # one strength per block and fold
+    assert "diff" in res["X"] and res["fused"]["C"] == [[1.0] * len(folds)] * 2   # per block, per fold
+    from encoders.probe import format_C
+    assert format_C(res["fused"]["C"]) == "1 1 1 1 1 / 1 1 1 1 1" and format_C([0.3, 1.0]) == "0.3 1"
     # three classes: the normalised geometric mean of the blocks' probabilities
     y3 = np.arange(90) % 3
     A = rng.standard_normal((90, 4)) + (y3[:, None] == 1) * 1.5

@@ -75,7 +75,7 @@ def probe_command(args) -> int:
 
     from biosig.errors import BiosigError
     from biosig.readers.csv_dialect import sniff
-    from encoders.probe import METRICS, join_labels, probe, record_features
+    from encoders.probe import METRICS, format_C, join_labels, probe, record_features
     try:
         emb = pl.read_parquet(args.embeddings)
     except (OSError, pl.exceptions.PolarsError) as exc:
@@ -122,7 +122,7 @@ def probe_command(args) -> int:
         return 0
     kind = "stratified grouped" if groups is not None else "stratified"
     print(f"{res['n']} records, {_classes(y, args.positive)}, {res['folds']}-fold {kind} CV, "
-          f"C per fold {_fmt_C(res['C'])}")
+          f"C per fold {format_C(res['C'])}")
     for m in METRICS:
         r = res[m]
         print(f"{m:18s} {r['value']:.3f}  (95% CI {r['ci_low']:.3f}-{r['ci_high']:.3f})")
@@ -138,7 +138,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     from biosig.readers import read
     from encoders.baselines import baseline_features, impute_median
     from encoders.embeddings_file import read_provenance
-    from encoders.probe import LateFusion, compare, cv_folds, format_rows, record_key
+    from encoders.probe import LateFusion, compare, cv_folds, format_C, format_rows, record_key
     prov = read_provenance(args.embeddings)   # what made the embeddings: model, window, read options
     model = args.model or prov.get("model")
     if "random" in args.baseline and model is None:
@@ -203,7 +203,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
         print(f"# {both} vs {both.split(' + ')[0]} alone (ours = {both})")
         for row in format_rows(r, both):
             print(row)
-    print("C per fold: " + "; ".join(f"{name} {_fmt_C(r['C'])}" for name, r in res.items()))
+    print("C per fold: " + "; ".join(f"{name} {format_C(r['C'])}" for name, r in res.items()))
     return 0
 
 
@@ -215,7 +215,3 @@ def _classes(y, positive) -> str:
         n = dict(zip(values.tolist(), counts.tolist()))
         return f"{positive} ({n.get(1, 0)}) vs rest ({n.get(0, 0)})"
     return "classes " + ", ".join(f"{v} ({c})" for v, c in zip(values.tolist(), counts.tolist()))
-
-
-def _fmt_C(values) -> str:
-    return " ".join(f"{c:g}" for c in values)
