@@ -367,3 +367,26 @@ def test_ecg_detection_of_one_window_is_reused_read_only_and_never_stale(monkeyp
     monkeypatch.setattr(ecg_beats, "SEARCHBACK_RR", np.inf)
     fresh = ecg_beats.ecg_detection(x, 250.0)
     assert fresh is not d and np.array_equal(fresh.qrs, ecg_beats._detect(x, 250.0).qrs)
+
+
+def test_a_two_lead_window_is_detected_once_per_lead(monkeypatch):
+    """The gate detects both leads, then the measures and the doubt check the first again: with
+    the last few detections kept, a two-lead window costs two detections (it cost three when only
+    the last one was kept). The oldest entry goes first, and what comes back equals a fresh one."""
+    import biosig.ecg_beats as ecg_beats
+    from biosig.measures_window import window_measures
+    calls = []
+    real = ecg_beats._detect
+    monkeypatch.setattr(ecg_beats, "_detect", lambda x, fs: calls.append(1) or real(x, fs))
+    two = np.stack([simulate("ecg", 10, seed=s).samples[0].astype(np.float64) for s in (3, 4)])
+    out = window_measures(two, 250.0, "ecg")
+    assert out["ok"] and len(calls) == 2
+    assert window_measures(two, 250.0, "ecg") == out and len(calls) == 2   # the same window again: no detection
+    others = [simulate("ecg", 10, seed=s).samples[0].astype(np.float64) for s in range(10, 10 + ecg_beats.REUSE_ENTRIES)]
+    first = ecg_beats.ecg_detection(two[0], 250.0)
+    for x in others:                          # REUSE_ENTRIES newer windows push the first lead out
+        ecg_beats.ecg_detection(x, 250.0)
+    n = len(calls)
+    again = ecg_beats.ecg_detection(two[0], 250.0)
+    assert len(calls) == n + 1 and again is not first
+    assert all(np.array_equal(a, b) for a, b in zip(again, first))
