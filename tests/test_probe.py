@@ -289,6 +289,15 @@ def test_probe_cli_with_baselines_and_groups(tmp_path, capsys):
     assert set(fused) == {"ibi + embeddings (late fusion)", "ibi"} and "diff" in fused["ibi"]
     assert fused["ibi + embeddings (late fusion)"]["auroc"]["value"] == pytest.approx(
         roc_auc_score(y, expit((logit(pf[:, 1]) + logit(pe[:, 1])) / 2)), abs=1e-9)
+    # with --baseline random too: the random-weight row fused with IBI, the control. These embeddings
+    # are random weights seed 0, so their control reproduces the fused row exactly
+    assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
+                 "--label-column", "coin", "--folds", "4", "--baseline", "ibi", "--baseline", "random",
+                 "--combined", "--bootstrap", "50", "--json"]) == 0
+    fused = json.loads(capsys.readouterr().out)["combined: ibi + embeddings (late fusion)"]
+    control = fused["ibi + random seed 0 (late fusion)"]
+    assert control["auroc"]["value"] == pytest.approx(fused["ibi + embeddings (late fusion)"]["auroc"]["value"], abs=1e-9)
+    assert control["diff"]["auroc"]["value"] == pytest.approx(0.0, abs=1e-9)
     assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
                  "--label-column", "label", "--combined"]) == 2
     assert "--combined needs a handcrafted --baseline" in capsys.readouterr().err

@@ -58,7 +58,8 @@ def register(subparsers) -> None:
                    help="with --baseline hrv|ibi|mfcc|spirometry: also probe the handcrafted features + the embeddings against "
                         "the handcrafted features alone (does the embedding add to HRV?), same folds, paired CI; two "
                         "ways: the two blocks concatenated into one probe, and late fusion (one probe per block, "
-                        "the mean of their out-of-fold log-odds)")
+                        "the mean of their out-of-fold log-odds; with --baseline random, each random-weight row is "
+                        "fused with the handcrafted features too, as the control)")
     q.add_argument("--model", default=None, metavar="NAME|DIR",
                    help="architecture for --baseline random (default: the model that made the embeddings, as "
                         "biosig embed records it in the file, on the same window grid)")
@@ -187,7 +188,11 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
         for kind in dict.fromkeys(k for k in args.baseline if k != "random"):
             for both, X in ((f"{kind} + embeddings", np.hstack([feats[kind], feats[ours]])),
                             (f"{kind} + embeddings (late fusion)", LateFusion((feats[kind], feats[ours])))):
-                combined[both] = compare({both: X, kind: feats[kind]}, y, folds, reference=both,
+                sets = {both: X, kind: feats[kind]}
+                if isinstance(X, LateFusion):   # the control: the random-weight rows fused the same way
+                    sets.update({f"{kind} + {name} (late fusion)": LateFusion((feats[kind], feats[name]))
+                                 for name in feats if name.startswith("random seed ")})
+                combined[both] = compare(sets, y, folds, reference=both,
                                          n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
     if args.json:
         print(json_text.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
