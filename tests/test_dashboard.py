@@ -265,7 +265,9 @@ def test_browser_draws_zeromq_data_and_shows_a_hold_within_1_s(tmp_path):
                          timeout_s=10, what="the gap hold on the page")
             h = s["holds"]["couch1"]
             delay_s = h["shown_ms"] / 1e3 - h["t_out_s"]
-            assert 0 <= delay_s < 1.0, delay_s
+            # the page's clock is Date.now(), whole milliseconds (truncated): shown in the same ms as
+            # the publication reads up to 1 ms early
+            assert -1e-3 <= delay_s < 1.0, delay_s
             # 4. the page is updated at least 10 times a second (the server pushes every 50 ms)
             u0, t0 = driver.execute_script(js)["updates"], time.monotonic()
             time.sleep(2.0)
