@@ -5,10 +5,11 @@ standardised L2 logistic regression (C = 1; ``--C auto`` chooses it per training
 inner 5-fold CV on log-loss over a fixed grid), the SAME folds for every row, and per baseline a row
 ``baseline | ours | diff [95% paired bootstrap CI]`` (AUROC; ours minus baseline, the same
 resampled records for both). Baselines: the same architecture with random weights (3 seeds), the
-handcrafted features of ``encoders.baselines`` (HRV / IBI / MFCC) and, for ECG, HRV + embedding vs
-HRV alone, two ways: the blocks concatenated into one probe, and late fusion (one probe per block, the
-mean of their out-of-fold log-odds; ``encoders.probe.LateFusion``), next to HRV fused the same way with
-each random-weight embedding (the control).
+handcrafted features of ``encoders.baselines`` (HRV / IBI / MFCC / spirometry) and, per task, the
+handcrafted features + the embedding vs the handcrafted features alone (does the embedding add to
+HRV?), two ways: the blocks concatenated into one probe, and late fusion (one probe per block, the
+mean of their out-of-fold log-odds; ``encoders.probe.LateFusion``), next to the handcrafted features
+fused the same way with each random-weight embedding (the control).
 
 Tasks
 -----
@@ -168,7 +169,7 @@ TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-
 def run_task(task: str, args) -> dict:
     import encoders
     from encoders.baselines import impute_median
-    from encoders.probe import LateFusion, compare, cv_folds, format_C, format_rows
+    from encoders.probe import compare, cv_folds, format_C, format_rows
     from probe_parallel import FeatureSpec, all_features
     t0 = time.perf_counter()
     records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data, args.lung_seed)
@@ -203,27 +204,44 @@ def run_task(task: str, args) -> dict:
     for row in format_rows(res, ours):
         print(row)
     out = {"task": desc, "model": ours, "results": res, "left_out": left_out}
-    if task.startswith("ecg"):   # does the embedding add to HRV? reference: HRV + embedding, two ways
-        hrv_name = next(k for k in feats if k.startswith("hrv"))
-        out["hrv_plus_embedding"] = {}
-        for how, X in (("concatenated", np.hstack([feats[hrv_name], feats[ours]])),
-                       ("late fusion", LateFusion((feats[hrv_name], feats[ours])))):
-            both = f"HRV + {ours} ({how})"
-            sets = {both: X, hrv_name: feats[hrv_name]}
-            if how == "late fusion":   # the control: HRV fused with the random-weight embeddings
-                sets.update({f"HRV + random weights, seed {spec.seed} (late fusion)": LateFusion((feats[hrv_name], feats[k]))
-                             for k, spec in specs.items() if spec.kind == "random"})
-            res2 = compare(sets, y, folds, reference=both, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
-            print(f"# HRV + embedding vs HRV alone, {how} (ours = {both})")
-            for row in format_rows(res2, both):
-                print(row)
-            out["hrv_plus_embedding"][how] = res2
-            res = {**res, both: res2[both]}
+    for kind in handcrafted:   # does the embedding add to the handcrafted features? two ways
+        added = plus_embedding(kind, feats, ours, specs, y, folds, args, groups)
+        out[f"{kind}_plus_embedding"] = added
+        res = {**res, **{name: r[name] for r in added.values() for name in r if "diff" not in r[name]}}
     if args.C == "auto":
         print("# C per fold (nested CV): " + "; ".join(f"{k} {format_C(r['C'])}"
                                                      for k, r in res.items()))
     print(f"# {task}: {time.perf_counter() - t0:.0f} s (features {t_feat:.0f} s on {args.jobs} "
           f"process{'es' if args.jobs > 1 else ''})")
+    return out
+
+
+BASELINE_LABEL = {"hrv": "HRV", "ibi": "IBI", "mfcc": "MFCC", "spirometry": "spirometry"}
+
+
+def plus_embedding(kind: str, feats: dict, ours: str, specs: dict, y, folds, args, groups) -> dict:
+    """The handcrafted features of ``kind`` + the embedding against the handcrafted features alone,
+    on the same folds, two ways: concatenated into one probe, and late fusion (one probe per block,
+    the mean of their out-of-fold log-odds; ``encoders.probe.LateFusion``). The late fusion's table
+    also has the control: the handcrafted features fused the same way with each random-weight
+    embedding. Prints both tables; returns ``{"concatenated": res, "late fusion": res}``, each a
+    :func:`encoders.probe.compare` result whose reference (the row without ``"diff"``) is the combination."""
+    from encoders.probe import LateFusion, compare, format_rows
+    base = next(k for k in feats if k.startswith(f"{kind} features"))   # "... (1 imputed)" where some were
+    label = BASELINE_LABEL.get(kind, kind)
+    out = {}
+    for how, X in (("concatenated", np.hstack([feats[base], feats[ours]])),
+                   ("late fusion", LateFusion((feats[base], feats[ours])))):
+        both = f"{label} + {ours} ({how})"
+        sets = {both: X, base: feats[base]}
+        if how == "late fusion":
+            sets.update({f"{label} + random weights, seed {spec.seed} (late fusion)": LateFusion((feats[base], feats[k]))
+                         for k, spec in specs.items() if spec.kind == "random"})
+        res = compare(sets, y, folds, reference=both, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
+        print(f"# {label} + embedding vs {label} alone, {how} (ours = {both})")
+        for row in format_rows(res, both):
+            print(row)
+        out[how] = res
     return out
 
 

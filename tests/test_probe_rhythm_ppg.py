@@ -171,3 +171,11 @@ def test_ppg_rhythm_task_runs_end_to_end(ep, capsys, monkeypatch):
     for r in out["results"].values():
         assert r["n"] == 30 and r["classes"] == [str(k) for k in range(6)] and 0.0 <= r["auroc"]["value"] <= 1.0
     assert "random weights, seed 0" in text and "ibi features" in text
+    # IBI + embedding vs IBI alone, two ways; six classes: the late fusion is a normalised geometric mean
+    added = out["ibi_plus_embedding"]
+    assert set(added) == {"concatenated", "late fusion"}
+    fused = added["late fusion"]
+    assert set(fused) == {f"IBI + {out['model']} (late fusion)", "IBI + random weights, seed 0 (late fusion)"} | \
+        {k for k in fused if k.startswith("ibi features")}
+    assert all(r["classes"] == [str(k) for k in range(6)] and 0.0 <= r["auroc"]["value"] <= 1.0 for r in fused.values())
+    assert "# IBI + embedding vs IBI alone, late fusion" in text
