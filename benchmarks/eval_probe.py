@@ -205,9 +205,9 @@ def run_task(task: str, args) -> dict:
         print(row)
     out = {"task": desc, "model": ours, "results": res, "left_out": left_out}
     for kind in handcrafted:   # does the embedding add to the handcrafted features? two ways
-        added = plus_embedding(kind, feats, ours, specs, y, folds, args, groups)
+        added, names = plus_embedding(kind, feats, ours, specs, y, folds, args, groups)
         out[f"{kind}_plus_embedding"] = added
-        res = {**res, **{name: r[name] for r in added.values() for name in r if "diff" not in r[name]}}
+        res = {**res, **{names[how]: r[names[how]] for how, r in added.items()}}
     if args.C == "auto":
         print("# C per fold (nested CV): " + "; ".join(f"{k} {format_C(r['C'])}"
                                                      for k, r in res.items()))
@@ -219,30 +219,24 @@ def run_task(task: str, args) -> dict:
 BASELINE_LABEL = {"hrv": "HRV", "ibi": "IBI", "mfcc": "MFCC", "spirometry": "spirometry"}
 
 
-def plus_embedding(kind: str, feats: dict, ours: str, specs: dict, y, folds, args, groups) -> dict:
-    """The handcrafted features of ``kind`` + the embedding against the handcrafted features alone,
-    on the same folds, two ways: concatenated into one probe, and late fusion (one probe per block,
-    the mean of their out-of-fold log-odds; ``encoders.probe.LateFusion``). The late fusion's table
-    also has the control: the handcrafted features fused the same way with each random-weight
-    embedding. Prints both tables; returns ``{"concatenated": res, "late fusion": res}``, each a
-    :func:`encoders.probe.compare` result whose reference (the row without ``"diff"``) is the combination."""
-    from encoders.probe import LateFusion, compare, format_rows
+def plus_embedding(kind: str, feats: dict, ours: str, specs: dict, y, folds, args, groups) -> tuple[dict, dict]:
+    """The handcrafted features of ``kind`` + the embedding against the handcrafted features alone
+    (:func:`encoders.probe.compare_combined`: concatenated, and late fusion with the handcrafted
+    features fused the same way with each random-weight embedding as the control). Prints both
+    tables; returns (``{how: compare result}``, ``{how: the combination's name}``)."""
+    from encoders.probe import COMBINATIONS, compare_combined, format_rows
     base = next(k for k in feats if k.startswith(f"{kind} features"))   # "... (1 imputed)" where some were
     label = BASELINE_LABEL.get(kind, kind)
-    out = {}
-    for how, X in (("concatenated", np.hstack([feats[base], feats[ours]])),
-                   ("late fusion", LateFusion((feats[base], feats[ours])))):
-        both = f"{label} + {ours} ({how})"
-        sets = {both: X, base: feats[base]}
-        if how == "late fusion":
-            sets.update({f"{label} + random weights, seed {spec.seed} (late fusion)": LateFusion((feats[base], feats[k]))
-                         for k, spec in specs.items() if spec.kind == "random"})
-        res = compare(sets, y, folds, reference=both, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
-        print(f"# {label} + embedding vs {label} alone, {how} (ours = {both})")
-        for row in format_rows(res, both):
+    names = {how: f"{label} + {ours} ({how})" for how in COMBINATIONS}
+    controls = {f"{label} + random weights, seed {spec.seed} (late fusion)": feats[k]
+                for k, spec in specs.items() if spec.kind == "random"}
+    out = compare_combined(base, feats[base], feats[ours], names, y, folds, controls, n_boot=args.bootstrap,
+                           seed=args.seed, C=args.C, groups=groups)
+    for how, res in out.items():
+        print(f"# {label} + embedding vs {label} alone, {how} (ours = {names[how]})")
+        for row in format_rows(res, names[how]):
             print(row)
-        out[how] = res
-    return out
+    return out, names
 
 
 def _C_arg(text: str):

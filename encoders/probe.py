@@ -297,6 +297,28 @@ def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: in
     return out
 
 
+COMBINATIONS = ("concatenated", "late fusion")
+
+
+def compare_combined(base_name: str, base: np.ndarray, ours: np.ndarray, names: dict, y: np.ndarray, folds,
+                     controls: dict | None = None, **compare_kw) -> dict:
+    """Handcrafted features ``base`` + the embedding ``ours`` against ``base`` alone, on the same
+    ``folds``, two ways (:data:`COMBINATIONS`): ``"concatenated"`` into one probe, and ``"late
+    fusion"`` (:class:`LateFusion`). ``names[how]`` names each combination (the reference of its
+    table); ``controls`` ({name: (n, D)}, e.g. random-weight embeddings) are fused with ``base`` the
+    same way and added to the late fusion's table. ``compare_kw`` as in :func:`compare`.
+
+    Returns ``{how: compare result}``.
+    """
+    out = {}
+    for how, X in zip(COMBINATIONS, (np.hstack([base, ours]), LateFusion((base, ours)))):
+        sets = {names[how]: X, base_name: base}
+        if how == "late fusion":
+            sets.update({name: LateFusion((base, C)) for name, C in (controls or {}).items()})
+        out[how] = compare(sets, y, folds, reference=names[how], **compare_kw)
+    return out
+
+
 def format_rows(results: dict, reference: str, metric: str = "auroc") -> list[str]:
     """``baseline | ours | diff [CI]`` table rows (``reference`` is *ours*)."""
     ours = results[reference][metric]

@@ -132,14 +132,12 @@ def probe_command(args) -> int:
 
 def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     """Baseline features on the records behind the embeddings, same folds, paired CIs."""
-    import numpy as np
-
     from biosig.cli._common import ProgressLog
     from biosig.errors import BiosigError
     from biosig.readers import read
     from encoders.baselines import baseline_features, impute_median
     from encoders.embeddings_file import read_provenance
-    from encoders.probe import LateFusion, compare, cv_folds, format_C, format_rows, record_key
+    from encoders.probe import compare, compare_combined, cv_folds, format_C, format_rows, record_key
     prov = read_provenance(args.embeddings)   # what made the embeddings: model, window, read options
     model = args.model or prov.get("model")
     if "random" in args.baseline and model is None:
@@ -186,14 +184,12 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
     combined = {}
     if args.combined:   # handcrafted + embeddings (reference) vs the handcrafted features alone
         for kind in dict.fromkeys(k for k in args.baseline if k != "random"):
-            for both, X in ((f"{kind} + embeddings", np.hstack([feats[kind], feats[ours]])),
-                            (f"{kind} + embeddings (late fusion)", LateFusion((feats[kind], feats[ours])))):
-                sets = {both: X, kind: feats[kind]}
-                if isinstance(X, LateFusion):   # the control: the random-weight rows fused the same way
-                    sets.update({f"{kind} + {name} (late fusion)": LateFusion((feats[kind], feats[name]))
-                                 for name in feats if name.startswith("random seed ")})
-                combined[both] = compare(sets, y, folds, reference=both,
-                                         n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
+            names = {"concatenated": f"{kind} + embeddings", "late fusion": f"{kind} + embeddings (late fusion)"}
+            controls = {f"{kind} + {name} (late fusion)": feats[name]   # the random-weight rows, fused the same way
+                        for name in feats if name.startswith("random seed ")}
+            added = compare_combined(kind, feats[kind], feats[ours], names, y, folds, controls, n_boot=args.bootstrap,
+                                     seed=args.seed, C=args.C, groups=groups)
+            combined.update({names[how]: r for how, r in added.items()})
     if args.json:
         print(json_text.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
         return 0
