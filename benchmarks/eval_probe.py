@@ -52,6 +52,13 @@ Tasks
   (``biosig.synthetic.simulate_spiro``) on held-out seeds: model selection only, never ``spiro``.
   Not in the default ``--tasks``.
 
+For the real tasks (``ecg``, ``audio``) a last table scores the same out-of-fold predictions of the
+embedding, its random-weight twins, the handcrafted features and both combinations per kind of
+negative (CinC 2017: AF vs N, vs O, vs ~; cough: the positives vs the negatives of each source) and,
+for CinC 2017, on all records re-weighted to the class mix of the challenge's training set
+(``encoders.probe_subgroups``; JSON key ``<baseline>_by_kind``): the shared subset has 50 records per
+class, a third of its negatives noisy, the training set 3.6 %.
+
 Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio spiro spiro-pattern] [--data DIR] [--jobs N] [--json out.json]``.
 ``--invert all|half`` sign-inverts every ECG / PPG record (or a random half) before any row sees it: the
 polarity robustness of the model next to its baselines, on the same folds.
@@ -90,7 +97,8 @@ def _progress(what: str, total: int):
 
 
 def load_task(task: str, call_center_only: bool = False, data_dir: pathlib.Path = DATA, lung_seed: int = 600_000):
-    """(records, y, groups or None, description, note on left-out rows or "")."""
+    """(records, y, groups or None, description, note on left-out rows or "", the kind of each record
+    or None: CinC 2017 its label, cough its source)."""
     from probe_data import load_cinc2017, load_cough
     if task == "ecg":
         s = load_cinc2017(data_dir, _progress)
@@ -100,8 +108,8 @@ def load_task(task: str, call_center_only: bool = False, data_dir: pathlib.Path 
         which = "call-center only" if call_center_only else "all sources"
         desc = f"cough COVID-19 +/- ({which}; {data_dir / 'cough'}), folds grouped by participant"
     else:
-        return (*_load_synthetic(task, lung_seed), "")
-    return s.records, s.y, s.groups, desc, s.skipped_text()
+        return (*_load_synthetic(task, lung_seed), "", None)
+    return s.records, s.y, s.groups, desc, s.skipped_text(), s.subgroups
 
 
 INVERTIBLE = ("ecg", "ppg")   # task prefixes whose records --invert may sign-flip
@@ -172,7 +180,7 @@ def run_task(task: str, args) -> dict:
     from encoders.probe import compare, cv_folds, format_C, format_rows
     from probe_parallel import FeatureSpec, all_features
     t0 = time.perf_counter()
-    records, y, groups, desc, left_out = load_task(task, args.audio_call_center_only, args.data, args.lung_seed)
+    records, y, groups, desc, left_out, kinds = load_task(task, args.audio_call_center_only, args.data, args.lung_seed)
     if args.invert != "none":
         records, desc = invert_records(records, args.invert, args.seed), f"{desc}; {INVERT_TEXT[args.invert]}"
     model, handcrafted = TASKS[task]
@@ -208,6 +216,8 @@ def run_task(task: str, args) -> dict:
         added, names = plus_embedding(kind, feats, ours, specs, y, folds, args, groups)
         out[f"{kind}_plus_embedding"] = added
         res = {**res, **{names[how]: r[names[how]] for how, r in added.items()}}
+        if kinds is not None:
+            out[f"{kind}_by_kind"] = by_kind(task, kind, feats, ours, specs, y, folds, kinds, args, groups)
     if args.C == "auto":
         print("# C per fold (nested CV): " + "; ".join(f"{k} {format_C(r['C'])}"
                                                      for k, r in res.items()))
@@ -237,6 +247,37 @@ def plus_embedding(kind: str, feats: dict, ours: str, specs: dict, y, folds, arg
         for row in format_rows(res, names[how]):
             print(row)
     return out, names
+
+
+# tasks whose negatives are re-weighted to a published class mix in the by-kind table
+TASK_MIX = {"ecg": ("CinC 2017 mix", "the negatives of the 8528-record CinC 2017 training set, N 5050 : O 2456 : ~ 284")}
+
+
+def by_kind(task: str, kind: str, feats: dict, ours: str, specs: dict, y, folds, kinds, args, groups) -> dict:
+    """The out-of-fold predictions of the embedding, its random-weight twins, the ``kind`` features and
+    both combinations, scored on the positives against each kind of negative (CinC 2017: N, O, ~;
+    cough: the source) and, for CinC 2017, re-weighted to the challenge's class mix
+    (:mod:`encoders.probe_subgroups`). Prints the table; returns it."""
+    from encoders.probe import LateFusion, fit_out_of_fold
+    from encoders.probe_subgroups import CINC2017_MIX, format_subgroup_rows, subgroup_table
+    base = next(k for k in feats if k.startswith(f"{kind} features"))
+    label = BASELINE_LABEL.get(kind, kind)
+    sets = {"ours": feats[ours], **{f"random weights, seed {spec.seed}": feats[k] for k, spec in specs.items()
+                                    if spec.kind == "random"}, label: feats[base],
+            f"{label} + ours (concatenated)": np.hstack([feats[base], feats[ours]]),
+            f"{label} + ours (late fusion)": LateFusion((feats[base], feats[ours]))}
+    probas, _ = fit_out_of_fold(sets, y, folds, args.C, args.seed, groups)
+    pairs = [("ours", k) for k in list(sets)[1:-2]]
+    pairs += [(f"{label} + ours (late fusion)", label), (f"{label} + ours (concatenated)", label)]
+    mix_name, mix_text = TASK_MIX.get(task, (None, None))
+    table = subgroup_table(probas, y, kinds, pairs, CINC2017_MIX if mix_name else None, mix_name or "mix",
+                           n_boot=args.bootstrap, seed=args.seed)
+    print(f"# {task} by kind of negative (ours = {ours}): AUROC of the same out-of-fold predictions, the positives "
+          "against each kind (n negatives)" + (f", and all records re-weighted to {mix_text}" if mix_name else "")
+          + "; then differences [95% paired bootstrap CI]")
+    for row in format_subgroup_rows(table):
+        print(row)
+    return table
 
 
 def _C_arg(text: str):

@@ -36,6 +36,7 @@ class LabelledSet:
     names: list
     groups: np.ndarray | None = None
     skipped: list = field(default_factory=list)   # [(name, reason)]
+    subgroups: list | None = None   # per record, the kind it is (CinC: its label N / A / O / ~; cough: source)
 
     def skipped_text(self, first: int = 5) -> str:
         """One line: how many rows were left out and why (the first ``first`` of them)."""
@@ -99,8 +100,8 @@ def load_cinc2017(data_dir: pathlib.Path, progress_factory=None) -> LabelledSet:
     labels, conflicts = _unique_labels(rows)
     skipped += [(n, f"listed with different labels {', '.join(ls)} in REFERENCE.csv") for n, ls in conflicts]
     items = [(name, d / name, int(label == "A")) for name, label in sorted(labels.items())]
-    records, labels, names, unread = _read_all("read cinc2017", items, progress_factory)
-    return _finish(records, labels, names, skipped + unread, None, d)
+    records, labels_read, names, unread = _read_all("read cinc2017", items, progress_factory)
+    return _finish(records, labels_read, names, skipped + unread, None, d, [labels[n] for n in names])
 
 
 def load_cough(data_dir: pathlib.Path, call_center_only: bool = False, progress_factory=None) -> LabelledSet:
@@ -116,7 +117,7 @@ def load_cough(data_dir: pathlib.Path, call_center_only: bool = False, progress_
         raise ProbeDataError(f"{meta_path}: not valid JSON ({exc})") from None
     if not isinstance(meta, list):
         raise ProbeDataError(f"{meta_path}: expected a list of objects with filename / covid19 / source")
-    skipped, rows = [], []
+    skipped, rows, source = [], [], {}
     for i, m in enumerate(meta):
         name = m.get("filename") if isinstance(m, dict) else None
         if not name:
@@ -128,11 +129,12 @@ def load_cough(data_dir: pathlib.Path, call_center_only: bool = False, progress_
             skipped.append((name, f"covid19 is {m.get('covid19')!r}, not true/false"))
             continue
         rows.append((name, int(m["covid19"])))
+        source.setdefault(name, str(m.get("source") or "unknown source"))
     labels, conflicts = _unique_labels(rows)
     skipped += [(n, "listed with different covid19 values in metadata.json") for n, _ in conflicts]
     items = [(name, d / "raw" / name, label) for name, label in labels.items()]
     records, labels, names, unread = _read_all("read cough", items, progress_factory)
-    return _finish(records, labels, names, skipped + unread, np.array(names), d)
+    return _finish(records, labels, names, skipped + unread, np.array(names), d, [source[n] for n in names])
 
 
 def _unique_labels(rows) -> tuple[dict, list]:
@@ -146,11 +148,12 @@ def _unique_labels(rows) -> tuple[dict, list]:
     return labels, conflicts
 
 
-def _finish(records, labels, names, skipped, groups, d) -> LabelledSet:
+def _finish(records, labels, names, skipped, groups, d, subgroups=None) -> LabelledSet:
     y = np.asarray(labels, dtype=int)
     if len(y) == 0:
         why = f" ({skipped[0][0]}: {skipped[0][1]})" if skipped else ""
         raise ProbeDataError(f"{d}: no usable labelled record{why}")
     if len(np.unique(y)) < 2:
         raise ProbeDataError(f"{d}: every usable record has label {int(y[0])}; a probe needs both classes")
-    return LabelledSet(records=records, y=y, names=list(names), groups=groups, skipped=list(skipped))
+    return LabelledSet(records=records, y=y, names=list(names), groups=groups, skipped=list(skipped),
+                       subgroups=subgroups)

@@ -186,19 +186,11 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     folds = folds if folds is not None else cv_folds(y, n_splits, seed)
     chosen = []
     classes, proba = out_of_fold_proba(X, y, folds, C, seed, groups, chosen)
-    point = _metrics(y, proba, classes)
-    rng = np.random.default_rng(seed)
-    boots = {m: [] for m in METRICS}
-    for _ in range(n_boot):
-        i = rng.integers(0, len(y), len(y))
-        if len(np.unique(y[i])) < len(classes):
-            continue
-        for m, v in _metrics(y[i], proba[i], classes).items():
-            boots[m].append(v)
+    point, boots = bootstrap_metrics({"X": (classes, proba)}, y, n_boot, seed)
     out = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen}
     for m in METRICS:
-        lo, hi = (np.percentile(boots[m], [2.5, 97.5]) if boots[m] else (np.nan, np.nan))
-        out[m] = {"value": point[m], "ci_low": float(lo), "ci_high": float(hi)}
+        lo, hi = interval(boots["X"][m])
+        out[m] = {"value": point["X"][m], "ci_low": lo, "ci_high": hi}
     return out
 
 
@@ -241,19 +233,11 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
     return kept, np.array([lab[keys[i]] for i in kept])
 
 
-def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: int = 1000, seed: int = 0,
-            C: float | str = 1.0, groups=None) -> dict:
-    """Probe every feature set on the same ``folds`` and compare each with ``reference``.
-
-    A feature set is an (n, D) array, or a :class:`LateFusion` of such arrays (one probe per block).
-
-    Returns ``{name: probe-style dict}`` where every entry other than ``reference`` also has
-    ``diff`` = ``{metric: {"value", "ci_low", "ci_high"}}``: the metric of ``reference`` minus the
-    metric of that entry, with a 95 % *paired* bootstrap CI (the same resampled records for both
-    out-of-fold prediction sets). ``C`` and ``groups`` as in :func:`probe` (``"auto"``: each
-    feature set gets its own nested-CV strength per fold, from the same grid); ``C`` lists the
-    strengths used per fold (for a :class:`LateFusion`, one such list per block).
-    """
+def fit_out_of_fold(feature_sets: dict, y: np.ndarray, folds, C: float | str = 1.0, seed: int = 0,
+                    groups=None) -> tuple[dict, dict]:
+    """Probe every feature set on the same ``folds``: (``{name: (classes, out-of-fold proba)}``,
+    ``{name: C per fold}``). A feature set is an (n, D) array or a :class:`LateFusion` of such arrays;
+    ``C`` and ``groups`` as in :func:`compare`."""
     y = np.asarray(y)
     probas, chosen = {}, {}
     for name, X in feature_sets.items():
@@ -268,7 +252,16 @@ def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: in
             probas[name] = late_fusion_proba(blocks, y, folds, C, seed, groups, chosen[name])
         else:
             probas[name] = out_of_fold_proba(blocks[0], y, folds, C, seed, groups, chosen[name])
-    classes = probas[reference][0]
+    return probas, chosen
+
+
+def bootstrap_metrics(probas: dict, y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[dict, dict]:
+    """(point ``{name: {metric: value}}``, ``{name: {metric: [value per resample]}}``) of out-of-fold
+    predictions ``{name: (classes, proba)}``: every name gets the SAME resampled records (percentile
+    bootstrap over records, ``seed``), so differences between names are paired. Resamples missing
+    a class are dropped."""
+    y = np.asarray(y)
+    classes = next(iter(probas.values()))[0]
     point = {name: _metrics(y, p, classes) for name, (_, p) in probas.items()}
     rng = np.random.default_rng(seed)
     boots = {name: {m: [] for m in METRICS} for name in probas}
@@ -279,20 +272,44 @@ def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: in
         for name, (_, p) in probas.items():
             for m, v in _metrics(y[i], p[i], classes).items():
                 boots[name][m].append(v)
+    return point, boots
+
+
+def interval(values) -> tuple[float, float]:
+    """The 95 % percentile interval of bootstrap values (NaN, NaN when there are none)."""
+    b = np.asarray(values, dtype=np.float64)
+    lo, hi = np.percentile(b, [2.5, 97.5]) if len(b) else (np.nan, np.nan)
+    return float(lo), float(hi)
+
+
+def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: int = 1000, seed: int = 0,
+            C: float | str = 1.0, groups=None) -> dict:
+    """Probe every feature set on the same ``folds`` and compare each with ``reference``.
+
+    A feature set is an (n, D) array, or a :class:`LateFusion` of such arrays (one probe per block).
+
+    Returns ``{name: probe-style dict}`` where every entry other than ``reference`` also has
+    ``diff`` = ``{metric: {"value", "ci_low", "ci_high"}}``: the metric of ``reference`` minus the
+    metric of that entry, with a 95 % *paired* bootstrap CI (the same resampled records for both
+    out-of-fold prediction sets). ``C`` and ``groups`` as in :func:`probe` (``"auto"``: each
+    feature set gets its own nested-CV strength per fold, from the same grid); ``C`` lists the
+    strengths used per fold (for a :class:`LateFusion`, one such list per block).
+    """
+    y = np.asarray(y)
+    probas, chosen = fit_out_of_fold(feature_sets, y, folds, C, seed, groups)
+    classes = probas[reference][0]
+    point, boots = bootstrap_metrics(probas, y, n_boot, seed)
     out = {}
     for name in probas:
         r = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen[name]}
         for m in METRICS:
-            b = np.asarray(boots[name][m])
-            lo, hi = np.percentile(b, [2.5, 97.5]) if len(b) else (np.nan, np.nan)
-            r[m] = {"value": point[name][m], "ci_low": float(lo), "ci_high": float(hi)}
+            lo, hi = interval(boots[name][m])
+            r[m] = {"value": point[name][m], "ci_low": lo, "ci_high": hi}
         if name != reference:
             r["diff"] = {}
             for m in METRICS:
-                d = np.asarray(boots[reference][m]) - np.asarray(boots[name][m])
-                lo, hi = np.percentile(d, [2.5, 97.5]) if len(d) else (np.nan, np.nan)
-                r["diff"][m] = {"value": point[reference][m] - point[name][m], "ci_low": float(lo),
-                                "ci_high": float(hi)}
+                lo, hi = interval(np.asarray(boots[reference][m]) - np.asarray(boots[name][m]))
+                r["diff"][m] = {"value": point[reference][m] - point[name][m], "ci_low": lo, "ci_high": hi}
         out[name] = r
     return out
 

@@ -135,6 +135,44 @@ def test_cli_probe_labels_without_a_header_line(tmp_path, capsys):
     assert "columns: 1, 2" in capsys.readouterr().err
 
 
+def test_cli_probe_by_label_scores_each_kind_of_negative_and_a_target_mix(tmp_path, capsys):
+    """A separable from N, hardly from O: --by-label shows it; --mix re-weights to the target shares,
+    whose AUROC is the share-weighted mean of the per-kind AUROCs (each positive-negative pair weighs
+    the share of its negative's kind)."""
+    rng = np.random.default_rng(3)
+    n = 40
+    X = np.r_[rng.normal(1.0, 1.0, (n, 4)), rng.normal(-2.0, 1.0, (n, 4)), rng.normal(0.7, 1.0, (n, 4))]
+    labels_of = np.r_[["A"] * n, ["N"] * n, ["O"] * n]
+    keys = [f"R{i:03d}" for i in range(3 * n)]
+    path, _ = _emb_file(tmp_path, X, keys)
+    labels = tmp_path / "labels.csv"
+    pl.DataFrame({"record": keys, "label": labels_of}).write_csv(labels)
+    common = ["probe", "--embeddings", str(path), "--labels", str(labels), "--label-column", "label",
+              "--bootstrap", "100"]
+    assert main(common + ["--positive", "A", "--by-label", "--mix", "N=1,O=3", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    by = res["by label"]
+    assert list(by) == ["all", "vs N", "vs O", "re-weighted (--mix)"]
+    auc = {c: by[c]["auroc"]["embeddings"] for c in by}
+    assert auc["all"] == pytest.approx(res["auroc"]["value"], abs=1e-12)
+    assert auc["vs N"] > 0.97 and auc["vs O"] < 0.8
+    assert auc["all"] == pytest.approx((auc["vs N"] + auc["vs O"]) / 2)
+    assert auc["re-weighted (--mix)"] == pytest.approx((auc["vs N"] + 3 * auc["vs O"]) / 4)
+    assert (by["vs O"]["n_positive"], by["vs O"]["n_negative"]) == (n, n)
+    assert main(common + ["--positive", "A", "--by-label"]) == 0
+    out = capsys.readouterr().out
+    assert "# by label: the same out-of-fold predictions, A against each other label" in out
+    assert "vs N (40)" in out and "re-weighted" not in out
+    for bad, why in ((["--by-label"], "need --positive"), (["--positive", "A", "--mix", "N=1,O=1"], "add --by-label"),
+                     (["--positive", "A", "--by-label", "--mix", "N=1"], "'O' have no share")):
+        assert main(common + bad) == 2
+        err = capsys.readouterr().err
+        assert why in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(common + ["--positive", "A", "--by-label", "--mix", "N=-1"])
+    assert "expected LABEL=SHARE" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- baselines and paired comparison
 def test_compare_paired_difference():
     from encoders.probe import compare, format_rows
@@ -286,8 +324,15 @@ def test_probe_cli_with_baselines_and_groups(tmp_path, capsys):
     # are random weights seed 0, so their control reproduces the fused row exactly
     assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
                  "--label-column", "coin", "--folds", "4", "--baseline", "ibi", "--baseline", "random",
-                 "--combined", "--bootstrap", "50", "--json"]) == 0
-    fused = json.loads(capsys.readouterr().out)["combined: ibi + embeddings (late fusion)"]
+                 "--combined", "--bootstrap", "50", "--json", "--positive", "b", "--by-label"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    fused = res["combined: ibi + embeddings (late fusion)"]
+    by = res["by label"]   # one kind of negative (a): its column is the whole set, from the same predictions
+    assert list(by) == ["all", "vs a"] and by["vs a"]["auroc"] == by["all"]["auroc"]
+    assert by["all"]["auroc"]["ibi + embeddings (late fusion)"] == pytest.approx(
+        fused["ibi + embeddings (late fusion)"]["auroc"]["value"], abs=1e-12)
+    assert set(by["all"]["diff"]) == {"embeddings - ibi", "embeddings - random seed 0", "ibi + embeddings (late fusion) - ibi",
+                                      "ibi + embeddings - ibi"}
     control = fused["ibi + random seed 0 (late fusion)"]
     assert control["auroc"]["value"] == pytest.approx(fused["ibi + embeddings (late fusion)"]["auroc"]["value"], abs=1e-9)
     assert control["diff"]["auroc"]["value"] == pytest.approx(0.0, abs=1e-9)

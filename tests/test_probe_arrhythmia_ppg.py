@@ -191,7 +191,7 @@ def test_task_is_registered_off_by_default_and_uses_the_ppg_model(ep, monkeypatc
     import encoders
     assert ep.TASKS["ppg-arrhythmia-syn"] == ("ppg-tiny", ("ibi",))
     assert "ppg-arrhythmia-syn" not in ep.parse_args([]).tasks
-    recs, y, groups, desc, left_out = ep.load_task("ppg-arrhythmia-syn")
+    recs, y, groups, desc, left_out, kinds = ep.load_task("ppg-arrhythmia-syn")
     assert len(recs) == 240 and np.array_equal(np.bincount(y), [40] * 6) and groups is None and left_out == ""
     assert desc.startswith("SYNTHETIC 6-class PPG arrhythmia: sinus, PVC, PAC, VT, SVT, AF (100 Hz, 10 s)")
     assert "macro one-vs-rest AUROC" in desc

@@ -43,6 +43,7 @@ def test_cinc_loader_reads_headerless_reference_and_lists_what_it_left_out(messy
     s = pd.load_cinc2017(data)
     assert s.names == sorted(n for n, _ in keep[1:])
     assert np.array_equal(s.y, [int(dict(keep)[n] == "A") for n in s.names]) and s.y.sum() == 3
+    assert s.subgroups == [dict(keep)[n] for n in s.names]   # the kind of each record: its CinC label
     why = dict(s.skipped)
     assert set(why) == {"Z00001", "Z00002", "Z00003", keep[0][0]}
     assert "unreadable" in why["Z00001"] and "unreadable" in why["Z00002"]
@@ -70,6 +71,7 @@ def test_cough_loader_never_guesses_a_missing_label(tmp_path):
     s = pd.load_cough(tmp_path)
     assert s.names == [m["filename"] for m in pos + neg[:1]] and list(s.y) == [1, 1, 0]
     assert list(s.groups) == s.names
+    assert s.subgroups == [m["source"] for m in pos + neg[:1]]
     why = dict(s.skipped)
     assert set(why) == {"nolabel.mp3", "corrupt.mp3", "absent.mp3", "metadata entry 7", neg[1]["filename"]}
     assert "different covid19" in why[neg[1]["filename"]]
@@ -106,6 +108,15 @@ def test_eval_probe_runs_on_a_messy_copy_and_says_what_it_left_out(messy_cinc, t
     assert sum(k.startswith("HRV + random weights, seed 0") for k in fused["late fusion"]) == 1
     assert "# HRV + embedding vs HRV alone, late fusion" in r.stdout
     assert runs[2] == runs[1]
+    # by kind of negative: the same out-of-fold predictions per CinC class and re-weighted to the CinC mix
+    kinds = res["hrv_by_kind"]
+    assert list(kinds) == ["all", "vs N", "vs O", "vs ~", "CinC 2017 mix"]
+    assert [kinds[c]["n_negative"] for c in ("vs N", "vs O", "vs ~")] == [2, 3, 3]
+    assert kinds["all"]["auroc"]["ours"] == pytest.approx(res["results"][res["model"]]["auroc"]["value"])
+    late = next(v for k, v in fused["late fusion"].items() if k.endswith("(late fusion)") and "random" not in k)
+    assert kinds["all"]["auroc"]["HRV + ours (late fusion)"] == pytest.approx(late["auroc"]["value"])
+    assert "HRV + ours (late fusion) - HRV" in kinds["CinC 2017 mix"]["diff"]
+    assert "# ecg by kind of negative" in r.stdout
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "eval_probe.py"), "--tasks", "audio",
                           "--data", str(tmp_path / "nothing")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "eval_probe: error: no cough set" in bad.stderr and "Traceback" not in bad.stderr

@@ -67,8 +67,30 @@ def register(subparsers) -> None:
                    help="seed(s) of the random weights, one row each (default 0; e.g. --random-seed 0 1 2)")
     q.add_argument("--group-column", default=None, metavar="COL",
                    help="label-table column with a group id (e.g. patient): stratified grouped folds")
+    q.add_argument("--by-label", action="store_true",
+                   help="with --positive: also score the same out-of-fold predictions of every row on the positives "
+                        "against each other label value on its own (CinC 2017: A vs N, A vs O, A vs ~), with paired "
+                        "CIs of ours minus each row and of each combination minus its handcrafted features alone")
+    q.add_argument("--mix", type=_mix, default=None, metavar="LABEL=SHARE,...",
+                   help="with --by-label: also score all records with the negatives re-weighted to these shares "
+                        "(e.g. N=5050,O=2456,~=284, the CinC 2017 training set), the class mix of a target population")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(handler=probe_command)
+
+
+def _mix(text: str) -> dict:
+    """``N=5050,O=2456`` -> {"N": 5050.0, "O": 2456.0} (shares > 0)."""
+    out = {}
+    for part in text.split(","):
+        label, sep, share = part.partition("=")
+        try:
+            value = float(share)
+        except ValueError:
+            value = float("nan")
+        if not sep or not label.strip() or not value > 0:
+            raise argparse.ArgumentTypeError(f"{part!r}: expected LABEL=SHARE with SHARE > 0 (e.g. N=5050,O=2456)")
+        out[label.strip()] = value
+    return out
 
 
 def probe_command(args) -> int:
@@ -98,6 +120,11 @@ def probe_command(args) -> int:
         raise BiosigError(f"{args.labels}: no column {missing[0]!r}; columns: {', '.join(labels.columns)}{hint}")
     keys, X = record_features(emb, args.min_quality)
     kept, y = join_labels(keys, labels, args.label_column, args.key_column)
+    if (args.by_label or args.mix) and args.positive is None:
+        raise BiosigError("--by-label and --mix need --positive (the breakdown is the positives against each other label)")
+    if args.mix and not args.by_label:
+        raise BiosigError("--mix re-weights the --by-label breakdown: add --by-label")
+    values = [str(v) for v in y]   # the label of each record, before --positive makes them 0 / 1 (--by-label)
     if args.positive is not None:
         if args.positive not in set(y):
             raise BiosigError(f"--positive {args.positive!r} is not a label value; values: "
@@ -111,13 +138,17 @@ def probe_command(args) -> int:
     if args.combined and not set(args.baseline) - {"random"}:
         raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi, mfcc or spirometry) to add the embeddings to")
     if args.baseline:
-        return _probe_with_baselines(args, emb, keys, kept, X, y, groups)
+        return _probe_with_baselines(args, emb, keys, kept, X, y, groups, values)
     if groups is not None:
         from encoders.probe import cv_folds
         res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C,
                     folds=cv_folds(y, args.folds, args.seed, groups), groups=groups)
     else:
         res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C)
+    if args.by_label:
+        from encoders.probe import cv_folds
+        res["by label"] = _by_label(args, {"embeddings": X[kept]}, [], y, values, cv_folds(y, args.folds, args.seed, groups),
+                                    groups)
     if args.json:
         print(json_text.dumps(res))
         return 0
@@ -127,11 +158,14 @@ def probe_command(args) -> int:
     for m in METRICS:
         r = res[m]
         print(f"{m:18s} {r['value']:.3f}  (95% CI {r['ci_low']:.3f}-{r['ci_high']:.3f})")
+    _print_by_label(res.get("by label"), args)
     return 0
 
 
-def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
+def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     """Baseline features on the records behind the embeddings, same folds, paired CIs."""
+    import numpy as np
+
     from biosig.cli._common import ProgressLog
     from biosig.errors import BiosigError
     from biosig.readers import read
@@ -190,8 +224,18 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
             added = compare_combined(kind, feats[kind], feats[ours], names, y, folds, controls, n_boot=args.bootstrap,
                                      seed=args.seed, C=args.C, groups=groups)
             combined.update({names[how]: r for how, r in added.items()})
+    by_label = None
+    if args.by_label:
+        from encoders.probe import LateFusion
+        sets, pairs = dict(feats), [(ours, name) for name in feats if name != ours]
+        for kind in (dict.fromkeys(k for k in args.baseline if k != "random") if args.combined else ()):
+            sets[f"{kind} + embeddings"] = np.hstack([feats[kind], feats[ours]])
+            sets[f"{kind} + embeddings (late fusion)"] = LateFusion((feats[kind], feats[ours]))
+            pairs += [(f"{kind} + embeddings (late fusion)", kind), (f"{kind} + embeddings", kind)]
+        by_label = _by_label(args, sets, pairs, y, values, folds, groups)
     if args.json:
-        print(json_text.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}}))
+        extra = {"by label": by_label} if by_label is not None else {}
+        print(json_text.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}, **extra}))
         return 0
     kind = "stratified grouped" if groups is not None else "stratified"
     made_by = (f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''}"
@@ -205,7 +249,35 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups) -> int:
         for row in format_rows(r, both):
             print(row)
     print("C per fold: " + "; ".join(f"{name} {format_C(r['C'])}" for name, r in res.items()))
+    _print_by_label(by_label, args)
     return 0
+
+
+def _by_label(args, sets: dict, pairs: list, y, values: list, folds, groups) -> dict:
+    """:func:`encoders.probe_subgroups.subgroup_table` of ``sets`` (refitted on the same folds, the
+    same predictions as the rows above) over the label values of the negatives, re-weighted to --mix."""
+    from biosig.errors import BiosigError
+    from encoders.errors import EncoderError
+    from encoders.probe import fit_out_of_fold
+    from encoders.probe_subgroups import subgroup_table
+    probas, _ = fit_out_of_fold(sets, y, folds, args.C, args.seed, groups)
+    try:
+        return subgroup_table(probas, y, values, pairs, args.mix, "re-weighted (--mix)", n_boot=args.bootstrap,
+                              seed=args.seed)
+    except EncoderError as exc:
+        raise BiosigError(f"--mix: {exc}") from None
+
+
+def _print_by_label(table, args) -> None:
+    if table is None or args.json:
+        return
+    from encoders.probe_subgroups import format_subgroup_rows
+    mix = (", and all records with the negatives re-weighted to " + ", ".join(f"{k} {v:g}" for k, v in args.mix.items())
+           if args.mix else "")
+    print(f"# by label: the same out-of-fold predictions, {args.positive} against each other label (n){mix}; "
+          "then differences [95% paired bootstrap CI]")
+    for row in format_subgroup_rows(table):
+        print(row)
 
 
 def _classes(y, positive) -> str:
