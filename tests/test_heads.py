@@ -137,3 +137,41 @@ def test_ecg_head_separates_simulated_af_from_sinus_and_survives_noise():
     assert p["af"] > 0.5 > 0.2 > p["sinus"], p
     noisy = window_measures(np.random.default_rng(0).normal(size=(1, 3000)), 300.0, "ecg")
     assert head.predict(noisy) is None or 0.0 <= head.predict(noisy) <= 1.0
+
+
+def test_prior_shift_matches_the_posterior_of_a_known_model_at_each_prevalence():
+    """Two Gaussian classes (AF ~ N(1.5, 1), not AF ~ N(0, 1)): the exact posterior at prevalence q
+    is known; moving the posterior at 25 % to q with prior_shift must give the posterior at q."""
+    from scipy.stats import norm
+    from encoders.heads.train import prior_shift
+    x = np.linspace(-4, 6, 201)
+    lik_af, lik_no = norm.pdf(x, 1.5, 1.0), norm.pdf(x, 0.0, 1.0)
+    posterior = lambda q: q * lik_af / (q * lik_af + (1 - q) * lik_no)   # noqa: E731
+    for q in (0.5, 0.087, 0.02, 0.9):
+        np.testing.assert_allclose(prior_shift(posterior(0.25), 0.25, q), posterior(q), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(prior_shift([0.1, 0.5], 0.3, 0.3), [0.1, 0.5])
+    assert prior_shift(0.5, 0.25, 738 / 8528) == pytest.approx(0.2213, abs=1e-4)   # the card's example
+    with pytest.raises(ValueError, match="prevalence"):
+        prior_shift(0.5, 0.0, 0.1)
+
+
+def test_by_kind_scores_the_heads_out_of_fold_probabilities_per_cinc_class():
+    """train_af.by_kind: the 'all' column is the AUROC of the same scores; each kind keeps the AF
+    records and that kind's negatives only."""
+    from sklearn.metrics import roc_auc_score
+    from encoders.heads import train_af
+    rng = np.random.default_rng(0)
+    kinds = ["A"] * 20 + ["N"] * 20 + ["O"] * 20 + ["~"] * 20
+    y = np.array([k == "A" for k in kinds], int)
+    oof = np.clip(rng.normal(0.3 + 0.4 * y, 0.15), 0, 1)
+    oof[[5, 45]] = np.nan                                 # no usable window: the prevalence, as in the card
+    base = rng.normal(y * 0.5, 1.0)
+    t = train_af.by_kind(y, oof, base, kinds, n_boot=50)
+    assert list(t) == ["all", "vs N", "vs O", "vs ~", "CinC 2017 mix"]
+    p = np.where(np.isfinite(oof), oof, y.mean())
+    assert t["all"]["auroc"]["head"] == pytest.approx(roc_auc_score(y, p))
+    m = np.array([k in ("A", "O") for k in kinds])
+    assert t["vs O"]["auroc"]["head"] == pytest.approx(roc_auc_score(y[m], p[m]))
+    assert t["all"]["auroc"]["baseline"] == pytest.approx(roc_auc_score(y, base))
+    lines = train_af.kind_lines(t)
+    assert lines[0].startswith("## By kind of negative") and "| AF vs ~ |" in lines[4] and train_af.kind_lines(None) == []

@@ -139,6 +139,18 @@ def evaluate(y, oof, prior: float, seeds_oof: list[np.ndarray] | None = None) ->
     return out
 
 
+def prior_shift(p, from_prevalence: float, to_prevalence: float):
+    """A probability calibrated at one prevalence, read at another: Bayes' rule with the evidence's
+    likelihood ratio unchanged, i.e. the odds times ``[to/(1-to)] / [from/(1-from)]``. A head fitted
+    on a set with 25 % AF says 0.50 where, among records like these with 8.7 % AF, 0.22 is right."""
+    p = np.asarray(p, dtype=np.float64)
+    for v in (from_prevalence, to_prevalence):
+        if not 0.0 < v < 1.0:
+            raise ValueError(f"a prevalence must be in (0, 1), got {v}")
+    k = (to_prevalence / (1 - to_prevalence)) / (from_prevalence / (1 - from_prevalence))
+    return p * k / (p * k + 1 - p)
+
+
 def write_head(head: Head, out_dir: pathlib.Path) -> pathlib.Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "head.json"

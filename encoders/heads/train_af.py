@@ -109,6 +109,28 @@ def synthetic_ppg(n_per_class: int = 80, seconds: float = 30.0, seed: int = 0):
     return names, np.array(labels), measures
 
 
+def cinc2017_labels(data: pathlib.Path, names) -> list[str]:
+    """The CinC 2017 label (N, A, O or ~) of each record of ``names``, from REFERENCE.csv."""
+    label = {r["record"]: r["label"] for r in csv.DictReader(open(data / "REFERENCE.csv"))}
+    return [label[n] for n in names]
+
+
+# prevalences at which the card reads the head's probability (encoders.heads.train.prior_shift)
+PREVALENCES = ((738 / 8528, "AF in the CinC 2017 training set"), (0.02, "about the share of adults with AF"))
+
+
+def by_kind(y, oof, base_scores, kinds, n_boot: int = 1000) -> dict:
+    """The head's and the baseline's out-of-fold record scores per kind of negative (AF vs N, O, ~) and
+    at the CinC 2017 training set's class mix (:mod:`encoders.probe_subgroups`)."""
+    from encoders.probe_subgroups import CINC2017_MIX, subgroup_table
+    y = np.asarray(y, int)
+    fill = lambda s, v: np.where(np.isfinite(s), s, v)   # noqa: E731 (as the card's AUROCs: no record dropped)
+    p = fill(oof, float(y.mean()))
+    b = fill(base_scores, float(np.nanmedian(base_scores)))
+    probas = {"head": (np.array([0, 1]), np.c_[1 - p, p]), "baseline": (np.array([0, 1]), np.c_[-b, b])}
+    return subgroup_table(probas, y, kinds, [("head", "baseline")], CINC2017_MIX, "CinC 2017 mix", n_boot=n_boot)
+
+
 def baseline_oof(measures, feature: str) -> np.ndarray:
     """Record score of the simple baseline: the mean of one feature over usable windows."""
     out = np.full(len(measures), np.nan)
@@ -160,8 +182,10 @@ def rate_sweep(head, modality: str, seeds=(100, 101), seconds: float = 60.0) -> 
 
 
 def run(task: str, out_dir: pathlib.Path, data: pathlib.Path | None, folds: int = 5) -> dict:
+    kinds = None
     if task == "ecg":
         names, y, measures = cinc2017(data)
+        kinds = cinc2017_labels(data, names)
         meta = dict(name="ecg-af", version=VERSIONS["ecg"], modality="ecg", output="af_prob", encoder_id=None,
                     training=(f"PhysioNet/CinC Challenge 2017 subset in ../shared/data/cinc2017: {len(y)} single-lead "
                               f"AliveCor ECGs at 300 Hz (50 AF, 50 normal, 50 other rhythm, 50 noisy; AF = positive, "
@@ -191,7 +215,9 @@ def run(task: str, out_dir: pathlib.Path, data: pathlib.Path | None, folds: int 
     T.write_head(head, out_dir)
     rates = rate_subgroups(y, seeds[0], measures)
     sweep = rate_sweep(head, head.modality)
-    (out_dir / "MODEL_CARD.md").write_text(card(head, metrics, base, rel, folds, names, y, seeds[0], rates, sweep))
+    kind_table = by_kind(y, seeds[0], base_scores, kinds) if kinds is not None else None
+    (out_dir / "MODEL_CARD.md").write_text(card(head, metrics, base, rel, folds, names, y, seeds[0], rates, sweep,
+                                                kind_table))
     return {"metrics": metrics, "baseline": base}
 
 
@@ -233,7 +259,44 @@ def rate_limits(head, rates, sweep) -> list[str]:
     return lines
 
 
-def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=()) -> str:
+def kind_lines(table) -> list[str]:
+    """The card's by-kind section (:func:`by_kind`), or nothing."""
+    if table is None:
+        return []
+    cols = list(table)
+    head = ["all records" if c == "all" else f"AF vs {c[3:]}" if c.startswith("vs ") else c for c in cols]
+    cell = lambda d: f"{d['value']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"   # noqa: E731
+    return ["## By kind of negative, and at the challenge's class mix", "",
+            "The same out-of-fold record probabilities, scored on the AF records against each kind of negative "
+            "and on all records with the negatives re-weighted to the CinC 2017 training set (N 5050 : O 2456 : "
+            "~ 284; this subset has 50 of each, `encoders.probe_subgroups`). AUROC; the difference has a paired "
+            "95 % bootstrap CI.", "",
+            "| | " + " | ".join(head) + " |", "|---" * (len(cols) + 1) + "|",
+            f"| records (AF vs the negatives) | " + " | ".join(f"{table[c]['n_positive']} vs {table[c]['n_negative']}"
+                                                          for c in cols) + " |",
+            "| **head** | " + " | ".join(f"**{table[c]['auroc']['head']:.3f}**" for c in cols) + " |",
+            f"| baseline: mean `{BASELINE_FEATURE}` | " + " | ".join(f"{table[c]['auroc']['baseline']:.3f}" for c in cols)
+            + " |",
+            "| head - baseline | " + " | ".join(cell(table[c]["diff"]["head - baseline"]) for c in cols) + " |", ""]
+
+
+def prevalence_lines(head, prior: float) -> list[str]:
+    """The card's section on reading the probability at another prevalence (:func:`T.prior_shift`)."""
+    shown = (0.1, 0.3, 0.5, 0.7, 0.9)
+    return ["## At another prevalence", "",
+            f"`{head.output}` is calibrated to the training records, {prior:.0%} of which are AF (the reliability "
+            "table above). Among records with fewer AF the same measurements mean less: by Bayes' rule with "
+            "the measures' likelihood ratio unchanged, a probability p read at prevalence q is "
+            f"p k / (p k + 1 - p), k = [q / (1 - q)] / [{prior:g} / {1 - prior:g}] "
+            "(`encoders.heads.train.prior_shift`). The stream and `score` publish p as fitted; read it as below "
+            "where the population differs.", "",
+            f"| {head.output} as published | " + " | ".join(f"{v:g}" for v in shown) + " |",
+            "|---" * (len(shown) + 1) + "|",
+            *[f"| at {q:.1%} ({what}) | " + " | ".join(f"{x:.2f}" for x in T.prior_shift(shown, prior, q)) + " |"
+              for q, what in PREVALENCES], ""]
+
+
+def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=(), kinds=None) -> str:
     ci = lambda t: f"[{t[0]:.3f}, {t[1]:.3f}]"  # noqa: E731
     lines = [
         f"# Head `{head.name}` v{head.version}: atrial fibrillation probability ({head.modality.upper()})", "",
@@ -261,6 +324,8 @@ def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=()) -> str:
         f"Records without a usable window carry the prevalence {float(np.mean(y)):.2f} and sit in its bin.", "",
         "| predicted bin | records | mean predicted | observed AF |", "|---|---|---|---|",
         *[f"| {r['bin']} | {r['n']} | {r['mean_pred']:.2f} | {r['observed']:.2f} |" for r in rel], "",
+        *prevalence_lines(head, float(np.mean(y))),
+        *kind_lines(kinds),
         "## By heart rate, on SYNTHETIC records (no smoothing)", "",
         f"Median window `af_prob` and, in brackets, the share of usable {WINDOW_S:g} s windows above 0.5, on "
         "`biosig.synthetic` sinus and AF (RR CV 0.15) records, 2 x 60 s per cell "
