@@ -203,7 +203,9 @@ def run_task(task: str, args) -> dict:
             X, n_bad = impute_median(X)
             feats[name + (f" ({n_bad} imputed)" if n_bad else "")] = X
     folds = cv_folds(y, args.folds, args.seed, groups)
-    res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
+    probas = {}   # every row's out-of-fold predictions (the by-kind table reads them, refitting nothing)
+    res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups,
+                  probas_out=probas)
     counts = "/".join(str(c) for c in np.bincount(y)) + " per class" if y.max() > 1 else f"{int(y.sum())} positive"
     print(f"\n## {task}: {desc}; {len(y)} records ({counts}); ours = {ours} "
           f"(window {enc.window_s:g} s)")
@@ -213,11 +215,11 @@ def run_task(task: str, args) -> dict:
         print(row)
     out = {"task": desc, "model": ours, "results": res, "left_out": left_out}
     for kind in handcrafted:   # does the embedding add to the handcrafted features? two ways
-        added, names = plus_embedding(kind, feats, ours, specs, y, folds, args, groups)
+        added, names = plus_embedding(kind, feats, ours, specs, y, folds, args, groups, probas)
         out[f"{kind}_plus_embedding"] = added
         res = {**res, **{names[how]: r[names[how]] for how, r in added.items()}}
         if kinds is not None:
-            out[f"{kind}_by_kind"] = by_kind(task, kind, feats, ours, specs, y, folds, kinds, args, groups)
+            out[f"{kind}_by_kind"] = by_kind(task, kind, probas, ours, specs, names, y, kinds, args)
     if args.C == "auto":
         print("# C per fold (nested CV): " + "; ".join(f"{k} {format_C(r['C'])}"
                                                      for k, r in res.items()))
@@ -229,11 +231,13 @@ def run_task(task: str, args) -> dict:
 BASELINE_LABEL = {"hrv": "HRV", "ibi": "IBI", "mfcc": "MFCC", "spirometry": "spirometry"}
 
 
-def plus_embedding(kind: str, feats: dict, ours: str, specs: dict, y, folds, args, groups) -> tuple[dict, dict]:
+def plus_embedding(kind: str, feats: dict, ours: str, specs: dict, y, folds, args, groups,
+                   probas_out: dict | None = None) -> tuple[dict, dict]:
     """The handcrafted features of ``kind`` + the embedding against the handcrafted features alone
     (:func:`encoders.probe.compare_combined`: concatenated, and late fusion with the handcrafted
     features fused the same way with each random-weight embedding as the control). Prints both
-    tables; returns (``{how: compare result}``, ``{how: the combination's name}``)."""
+    tables; returns (``{how: compare result}``, ``{how: the combination's name}``); ``probas_out``
+    receives the out-of-fold predictions of every row."""
     from encoders.probe import COMBINATIONS, compare_combined, format_rows
     base = next(k for k in feats if k.startswith(f"{kind} features"))   # "... (1 imputed)" where some were
     label = BASELINE_LABEL.get(kind, kind)
@@ -241,7 +245,7 @@ def plus_embedding(kind: str, feats: dict, ours: str, specs: dict, y, folds, arg
     controls = {f"{label} + random weights, seed {spec.seed} (late fusion)": feats[k]
                 for k, spec in specs.items() if spec.kind == "random"}
     out = compare_combined(base, feats[base], feats[ours], names, y, folds, controls, n_boot=args.bootstrap,
-                           seed=args.seed, C=args.C, groups=groups)
+                           seed=args.seed, C=args.C, groups=groups, probas_out=probas_out)
     for how, res in out.items():
         print(f"# {label} + embedding vs {label} alone, {how} (ours = {names[how]})")
         for row in format_rows(res, names[how]):
@@ -250,31 +254,28 @@ def plus_embedding(kind: str, feats: dict, ours: str, specs: dict, y, folds, arg
 
 
 # tasks whose negatives are re-weighted to a published class mix in the by-kind table
-TASK_MIX = {"ecg": ("CinC 2017 mix", "the negatives of the 8528-record CinC 2017 training set, N 5050 : O 2456 : ~ 284")}
+TASK_MIX = {"ecg": ("CinC 2017 mix", "the negatives of the 8528-record CinC 2017 training set")}
 
 
-def by_kind(task: str, kind: str, feats: dict, ours: str, specs: dict, y, folds, kinds, args, groups) -> dict:
+def by_kind(task: str, kind: str, probas: dict, ours: str, specs: dict, names: dict, y, kinds, args) -> dict:
     """The out-of-fold predictions of the embedding, its random-weight twins, the ``kind`` features and
-    both combinations, scored on the positives against each kind of negative (CinC 2017: N, O, ~;
-    cough: the source) and, for CinC 2017, re-weighted to the challenge's class mix
-    (:mod:`encoders.probe_subgroups`). Prints the table; returns it."""
-    from encoders.probe import LateFusion, fit_out_of_fold
-    from encoders.probe_subgroups import CINC2017_MIX, format_subgroup_rows, subgroup_table
-    base = next(k for k in feats if k.startswith(f"{kind} features"))
+    both combinations (``probas``, as the tables above fitted them; ``names`` = the combinations'),
+    scored on the positives against each kind of negative (CinC 2017: N, O, ~; cough: the source) and,
+    for CinC 2017, re-weighted to the challenge's class mix (:mod:`encoders.probe_subgroups`). Prints
+    the table; returns it."""
+    from encoders.probe_subgroups import CINC2017_MIX, format_subgroup_rows, mix_text, subgroup_table
+    base = next(k for k in probas if k.startswith(f"{kind} features"))
     label = BASELINE_LABEL.get(kind, kind)
-    sets = {"ours": feats[ours], **{f"random weights, seed {spec.seed}": feats[k] for k, spec in specs.items()
-                                    if spec.kind == "random"}, label: feats[base],
-            f"{label} + ours (concatenated)": np.hstack([feats[base], feats[ours]]),
-            f"{label} + ours (late fusion)": LateFusion((feats[base], feats[ours]))}
-    probas, _ = fit_out_of_fold(sets, y, folds, args.C, args.seed, groups)
-    pairs = [("ours", k) for k in list(sets)[1:-2]]
-    pairs += [(f"{label} + ours (late fusion)", label), (f"{label} + ours (concatenated)", label)]
-    mix_name, mix_text = TASK_MIX.get(task, (None, None))
-    table = subgroup_table(probas, y, kinds, pairs, CINC2017_MIX if mix_name else None, mix_name or "mix",
+    randoms = {f"random weights, seed {spec.seed}": probas[k] for k, spec in specs.items() if spec.kind == "random"}
+    fused = {f"{label} + ours ({how})": probas[names[how]] for how in ("concatenated", "late fusion")}
+    rows = {"ours": probas[ours], **randoms, label: probas[base], **fused}
+    pairs = [("ours", k) for k in (*randoms, label)] + [(k, label) for k in reversed(fused)]
+    mix_name, mix_what = TASK_MIX.get(task, (None, None))
+    table = subgroup_table(rows, y, kinds, pairs, CINC2017_MIX if mix_name else None, mix_name or "mix",
                            n_boot=args.bootstrap, seed=args.seed)
+    mix = f", and all records re-weighted to {mix_what}, {mix_text(CINC2017_MIX, ' : ')}" if mix_name else ""
     print(f"# {task} by kind of negative (ours = {ours}): AUROC of the same out-of-fold predictions, the positives "
-          "against each kind (n negatives)" + (f", and all records re-weighted to {mix_text}" if mix_name else "")
-          + "; then differences [95% paired bootstrap CI]")
+          f"against each kind (n negatives){mix}; then differences [95% paired bootstrap CI]")
     for row in format_subgroup_rows(table):
         print(row)
     return table

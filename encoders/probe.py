@@ -161,7 +161,7 @@ def format_C(values) -> str:
 
 
 def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot: int = 1000,
-          C: float | str = 1.0, folds=None, groups=None) -> dict:
+          C: float | str = 1.0, folds=None, groups=None, probas_out: dict | None = None) -> dict:
     """Cross-validated linear probe.
 
     Parameters
@@ -171,6 +171,7 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     folds : optional precomputed (train, test) pairs (default :func:`cv_folds`).
     C : inverse L2 strength, or ``"auto"``: chosen per training fold by nested CV (:func:`choose_C`).
     groups : optional group id per record (keeps nested-CV inner folds grouped).
+    probas_out : optional dict that receives ``{"X": (classes, out-of-fold proba)}``.
 
     Returns
     -------
@@ -186,6 +187,8 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     folds = folds if folds is not None else cv_folds(y, n_splits, seed)
     chosen = []
     classes, proba = out_of_fold_proba(X, y, folds, C, seed, groups, chosen)
+    if probas_out is not None:
+        probas_out["X"] = (classes, proba)
     point, boots = bootstrap_metrics({"X": (classes, proba)}, y, n_boot, seed)
     out = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen}
     for m in METRICS:
@@ -283,7 +286,7 @@ def interval(values) -> tuple[float, float]:
 
 
 def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: int = 1000, seed: int = 0,
-            C: float | str = 1.0, groups=None) -> dict:
+            C: float | str = 1.0, groups=None, probas_out: dict | None = None) -> dict:
     """Probe every feature set on the same ``folds`` and compare each with ``reference``.
 
     A feature set is an (n, D) array, or a :class:`LateFusion` of such arrays (one probe per block).
@@ -293,10 +296,14 @@ def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: in
     metric of that entry, with a 95 % *paired* bootstrap CI (the same resampled records for both
     out-of-fold prediction sets). ``C`` and ``groups`` as in :func:`probe` (``"auto"``: each
     feature set gets its own nested-CV strength per fold, from the same grid); ``C`` lists the
-    strengths used per fold (for a :class:`LateFusion`, one such list per block).
+    strengths used per fold (for a :class:`LateFusion`, one such list per block). ``probas_out``, if
+    given, receives the out-of-fold predictions ``{name: (classes, proba)}`` (e.g. for
+    :func:`encoders.probe_subgroups.subgroup_table`, which then refits nothing).
     """
     y = np.asarray(y)
     probas, chosen = fit_out_of_fold(feature_sets, y, folds, C, seed, groups)
+    if probas_out is not None:
+        probas_out.update(probas)
     classes = probas[reference][0]
     point, boots = bootstrap_metrics(probas, y, n_boot, seed)
     out = {}

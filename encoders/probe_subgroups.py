@@ -43,6 +43,11 @@ def binary_auroc(is_positive, score, sample_weight=None) -> float:
     return float(np.sum(w_pos * (below + 0.5 * w_neg)) / den)
 
 
+def mix_text(mix: dict, sep: str = ", ") -> str:
+    """``N 5050, O 2456, ~ 284``: a class mix as the tables and messages print it."""
+    return sep.join(f"{k} {v:g}" for k, v in mix.items())
+
+
 def _binary(probas: dict, y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     classes = next(iter(probas.values()))[0]
@@ -63,7 +68,7 @@ def mix_weights(is_positive: np.ndarray, subgroups, mix: dict) -> np.ndarray:
     unknown = sorted(str(k) for k in set(sub[~pos]) - set(mix))
     if unknown:
         raise EncoderError(f"negatives of kind {', '.join(map(repr, unknown))} have no share in the mix "
-                           f"({', '.join(f'{k} {v:g}' for k, v in mix.items())})")
+                           f"({mix_text(mix)})")
     for c, share in mix.items():
         m = ~pos & (sub == c)
         if m.any():

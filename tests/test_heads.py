@@ -164,11 +164,11 @@ def test_by_kind_scores_the_heads_out_of_fold_probabilities_per_cinc_class():
     kinds = ["A"] * 20 + ["N"] * 20 + ["O"] * 20 + ["~"] * 20
     y = np.array([k == "A" for k in kinds], int)
     oof = np.clip(rng.normal(0.3 + 0.4 * y, 0.15), 0, 1)
-    oof[[5, 45]] = np.nan                                 # no usable window: the prevalence, as in the card
-    base = rng.normal(y * 0.5, 1.0)
-    t = train_af.by_kind(y, oof, base, kinds, n_boot=50)
-    assert list(t) == ["all", "vs N", "vs O", "vs ~", "CinC 2017 mix"]
+    oof[[5, 45]] = np.nan                                 # no usable window: the prevalence, as run() fills it
     p = np.where(np.isfinite(oof), oof, y.mean())
+    base = rng.normal(y * 0.5, 1.0)
+    t = train_af.by_kind(y, p, base, kinds, n_boot=50)
+    assert list(t) == ["all", "vs N", "vs O", "vs ~", "CinC 2017 mix"]
     assert t["all"]["auroc"]["head"] == pytest.approx(roc_auc_score(y, p))
     m = np.array([k in ("A", "O") for k in kinds])
     assert t["vs O"]["auroc"]["head"] == pytest.approx(roc_auc_score(y[m], p[m]))

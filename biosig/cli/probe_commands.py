@@ -139,16 +139,16 @@ def probe_command(args) -> int:
         raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi, mfcc or spirometry) to add the embeddings to")
     if args.baseline:
         return _probe_with_baselines(args, emb, keys, kept, X, y, groups, values)
+    probas = {}
     if groups is not None:
         from encoders.probe import cv_folds
         res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C,
-                    folds=cv_folds(y, args.folds, args.seed, groups), groups=groups)
+                    folds=cv_folds(y, args.folds, args.seed, groups), groups=groups, probas_out=probas)
     else:
-        res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C)
+        res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C,
+                    probas_out=probas)
     if args.by_label:
-        from encoders.probe import cv_folds
-        res["by label"] = _by_label(args, {"embeddings": X[kept]}, [], y, values, cv_folds(y, args.folds, args.seed, groups),
-                                    groups)
+        res["by label"] = _by_label(args, {"embeddings": probas["X"]}, [], y, values)
     if args.json:
         print(json_text.dumps(res))
         return 0
@@ -164,8 +164,6 @@ def probe_command(args) -> int:
 
 def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     """Baseline features on the records behind the embeddings, same folds, paired CIs."""
-    import numpy as np
-
     from biosig.cli._common import ProgressLog
     from biosig.errors import BiosigError
     from biosig.readers import read
@@ -214,25 +212,24 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
             log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", name, n_bad)
         feats[name] = F
     folds = cv_folds(y, args.folds, args.seed, groups)
-    res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups)
+    probas = {}   # the out-of-fold predictions of every row, for --by-label
+    res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups,
+                  probas_out=probas)
     combined = {}
+    pairs = [(ours, name) for name in feats if name != ours]   # --by-label: ours - each row, each fusion - its kind
     if args.combined:   # handcrafted + embeddings (reference) vs the handcrafted features alone
         for kind in dict.fromkeys(k for k in args.baseline if k != "random"):
             names = {"concatenated": f"{kind} + embeddings", "late fusion": f"{kind} + embeddings (late fusion)"}
             controls = {f"{kind} + {name} (late fusion)": feats[name]   # the random-weight rows, fused the same way
                         for name in feats if name.startswith("random seed ")}
             added = compare_combined(kind, feats[kind], feats[ours], names, y, folds, controls, n_boot=args.bootstrap,
-                                     seed=args.seed, C=args.C, groups=groups)
+                                     seed=args.seed, C=args.C, groups=groups, probas_out=probas)
             combined.update({names[how]: r for how, r in added.items()})
+            pairs += [(names["late fusion"], kind), (names["concatenated"], kind)]
     by_label = None
     if args.by_label:
-        from encoders.probe import LateFusion
-        sets, pairs = dict(feats), [(ours, name) for name in feats if name != ours]
-        for kind in (dict.fromkeys(k for k in args.baseline if k != "random") if args.combined else ()):
-            sets[f"{kind} + embeddings"] = np.hstack([feats[kind], feats[ours]])
-            sets[f"{kind} + embeddings (late fusion)"] = LateFusion((feats[kind], feats[ours]))
-            pairs += [(f"{kind} + embeddings (late fusion)", kind), (f"{kind} + embeddings", kind)]
-        by_label = _by_label(args, sets, pairs, y, values, folds, groups)
+        rows = list(feats) + list(combined)
+        by_label = _by_label(args, {name: probas[name] for name in rows}, pairs, y, values)
     if args.json:
         extra = {"by label": by_label} if by_label is not None else {}
         print(json_text.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}, **extra}))
@@ -253,14 +250,12 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     return 0
 
 
-def _by_label(args, sets: dict, pairs: list, y, values: list, folds, groups) -> dict:
-    """:func:`encoders.probe_subgroups.subgroup_table` of ``sets`` (refitted on the same folds, the
-    same predictions as the rows above) over the label values of the negatives, re-weighted to --mix."""
+def _by_label(args, probas: dict, pairs: list, y, values: list) -> dict:
+    """:func:`encoders.probe_subgroups.subgroup_table` of the rows' out-of-fold predictions ``probas``
+    (those of the tables above) over the label values of the negatives, re-weighted to --mix."""
     from biosig.errors import BiosigError
     from encoders.errors import EncoderError
-    from encoders.probe import fit_out_of_fold
     from encoders.probe_subgroups import subgroup_table
-    probas, _ = fit_out_of_fold(sets, y, folds, args.C, args.seed, groups)
     try:
         return subgroup_table(probas, y, values, pairs, args.mix, "re-weighted (--mix)", n_boot=args.bootstrap,
                               seed=args.seed)
@@ -271,9 +266,8 @@ def _by_label(args, sets: dict, pairs: list, y, values: list, folds, groups) -> 
 def _print_by_label(table, args) -> None:
     if table is None or args.json:
         return
-    from encoders.probe_subgroups import format_subgroup_rows
-    mix = (", and all records with the negatives re-weighted to " + ", ".join(f"{k} {v:g}" for k, v in args.mix.items())
-           if args.mix else "")
+    from encoders.probe_subgroups import format_subgroup_rows, mix_text
+    mix = ", and all records with the negatives re-weighted to " + mix_text(args.mix) if args.mix else ""
     print(f"# by label: the same out-of-fold predictions, {args.positive} against each other label (n){mix}; "
           "then differences [95% paired bootstrap CI]")
     for row in format_subgroup_rows(table):

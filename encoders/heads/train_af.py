@@ -57,7 +57,7 @@ def _pipeline(model: str):
 
 
 def cinc2017(data: pathlib.Path):
-    """(names, labels AF=1, window measures per record) of the CinC 2017 subset."""
+    """(names, CinC label per record (N, A, O or ~; AF = "A"), window measures per record) of the CinC 2017 subset."""
     from biosig.readers import read
     pipe = _pipeline("ecg-tiny")
     rows = list(csv.DictReader(open(data / "REFERENCE.csv")))
@@ -68,7 +68,7 @@ def cinc2017(data: pathlib.Path):
         measures.append(record_window_measures(rec.samples[:1], rec.fs_hz, rec.channels[:1], "ecg", pipe,
                                                WINDOW_S, HOP_S, 1, n_windows=1))
         names.append(r["record"])
-        labels.append(r["label"] == "A")
+        labels.append(r["label"])
         if time.time() - t > 5:
             log.info("measured %d/%d records", k + 1, len(rows))
             t = time.time()
@@ -109,24 +109,18 @@ def synthetic_ppg(n_per_class: int = 80, seconds: float = 30.0, seed: int = 0):
     return names, np.array(labels), measures
 
 
-def cinc2017_labels(data: pathlib.Path, names) -> list[str]:
-    """The CinC 2017 label (N, A, O or ~) of each record of ``names``, from REFERENCE.csv."""
-    label = {r["record"]: r["label"] for r in csv.DictReader(open(data / "REFERENCE.csv"))}
-    return [label[n] for n in names]
-
-
 # prevalences at which the card reads the head's probability (encoders.heads.train.prior_shift)
 PREVALENCES = ((738 / 8528, "AF in the CinC 2017 training set"), (0.02, "about the share of adults with AF"))
 
 
-def by_kind(y, oof, base_scores, kinds, n_boot: int = 1000) -> dict:
-    """The head's and the baseline's out-of-fold record scores per kind of negative (AF vs N, O, ~) and
-    at the CinC 2017 training set's class mix (:mod:`encoders.probe_subgroups`)."""
+def by_kind(y, p, base_scores, kinds, n_boot: int = 1000) -> dict:
+    """The head's out-of-fold record probabilities ``p`` (records without a usable window at the
+    prevalence, as in the card's other tables) and the baseline's scores (missing ones at their
+    median, as :func:`encoders.heads.train.evaluate` scores them) per kind of negative (AF vs N, O, ~)
+    and at the CinC 2017 training set's class mix (:mod:`encoders.probe_subgroups`)."""
     from encoders.probe_subgroups import CINC2017_MIX, subgroup_table
     y = np.asarray(y, int)
-    fill = lambda s, v: np.where(np.isfinite(s), s, v)   # noqa: E731 (as the card's AUROCs: no record dropped)
-    p = fill(oof, float(y.mean()))
-    b = fill(base_scores, float(np.nanmedian(base_scores)))
+    b = np.where(np.isfinite(base_scores), base_scores, float(np.nanmedian(base_scores)))
     probas = {"head": (np.array([0, 1]), np.c_[1 - p, p]), "baseline": (np.array([0, 1]), np.c_[-b, b])}
     return subgroup_table(probas, y, kinds, [("head", "baseline")], CINC2017_MIX, "CinC 2017 mix", n_boot=n_boot)
 
@@ -184,8 +178,8 @@ def rate_sweep(head, modality: str, seeds=(100, 101), seconds: float = 60.0) -> 
 def run(task: str, out_dir: pathlib.Path, data: pathlib.Path | None, folds: int = 5) -> dict:
     kinds = None
     if task == "ecg":
-        names, y, measures = cinc2017(data)
-        kinds = cinc2017_labels(data, names)
+        names, kinds, measures = cinc2017(data)
+        y = np.array([k == "A" for k in kinds])
         meta = dict(name="ecg-af", version=VERSIONS["ecg"], modality="ecg", output="af_prob", encoder_id=None,
                     training=(f"PhysioNet/CinC Challenge 2017 subset in ../shared/data/cinc2017: {len(y)} single-lead "
                               f"AliveCor ECGs at 300 Hz (50 AF, 50 normal, 50 other rhythm, 50 noisy; AF = positive, "
@@ -215,7 +209,7 @@ def run(task: str, out_dir: pathlib.Path, data: pathlib.Path | None, folds: int 
     T.write_head(head, out_dir)
     rates = rate_subgroups(y, seeds[0], measures)
     sweep = rate_sweep(head, head.modality)
-    kind_table = by_kind(y, seeds[0], base_scores, kinds) if kinds is not None else None
+    kind_table = by_kind(y, p, base_scores, kinds) if kinds is not None else None
     (out_dir / "MODEL_CARD.md").write_text(card(head, metrics, base, rel, folds, names, y, seeds[0], rates, sweep,
                                                 kind_table))
     return {"metrics": metrics, "baseline": base}
@@ -266,10 +260,11 @@ def kind_lines(table) -> list[str]:
     cols = list(table)
     head = ["all records" if c == "all" else f"AF vs {c[3:]}" if c.startswith("vs ") else c for c in cols]
     cell = lambda d: f"{d['value']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"   # noqa: E731
+    from encoders.probe_subgroups import CINC2017_MIX, mix_text
     return ["## By kind of negative, and at the challenge's class mix", "",
             "The same out-of-fold record probabilities, scored on the AF records against each kind of negative "
-            "and on all records with the negatives re-weighted to the CinC 2017 training set (N 5050 : O 2456 : "
-            "~ 284; this subset has 50 of each, `encoders.probe_subgroups`). AUROC; the difference has a paired "
+            f"and on all records with the negatives re-weighted to the CinC 2017 training set ({mix_text(CINC2017_MIX, ' : ')}"
+            "; this subset has 50 of each, `encoders.probe_subgroups`). AUROC; the difference has a paired "
             "95 % bootstrap CI.", "",
             "| | " + " | ".join(head) + " |", "|---" * (len(cols) + 1) + "|",
             f"| records (AF vs the negatives) | " + " | ".join(f"{table[c]['n_positive']} vs {table[c]['n_negative']}"
