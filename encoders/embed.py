@@ -46,6 +46,7 @@ class Encoder:
         self._pipeline = None
         self.model_id = self.meta.get("model_id") or f"{self.config.name}-{weights_hash(model)[:10]}"
         self.window_s_override: float | None = None   # --window-s; None: the training window
+        self.af_prevalence: float | None = None       # --af-prevalence; None: af_prob as its head was fitted
 
     @property
     def window_s(self) -> float:
@@ -182,17 +183,17 @@ class Encoder:
         cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
                 "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),
                 **{k: pl.Series([r.get(k) for r in rows], dtype=pl.Float64) for k in keys}}
-        head = _head_for(self.config.modality)
+        head = _head_for(self.config.modality, self.af_prevalence)
         if head is not None:
             cols["af_prob"] = pl.Series([head.predict(r) if r["ok"] else None for r in rows], dtype=pl.Float64)
         return pl.DataFrame(cols)
 
 
-def _head_for(modality: str):
-    """The shipped head of a modality (``ecg-af``, ``ppg-af``) or None."""
+def _head_for(modality: str, prevalence: float | None = None):
+    """The shipped head of a modality (``ecg-af``, ``ppg-af``), read at ``prevalence`` when given, or None."""
     from encoders.heads import HEADS_BY_MODALITY, load_head
     try:
-        return load_head(HEADS_BY_MODALITY[modality]) if modality in HEADS_BY_MODALITY else None
+        return load_head(HEADS_BY_MODALITY[modality], prevalence) if modality in HEADS_BY_MODALITY else None
     except EncoderError as exc:
         log.error("head for %s not available: %s", modality, exc)
         return None

@@ -41,7 +41,7 @@ def model_reference(model: str) -> str:
 
 
 def embed_provenance(enc, model: str, *, random_weights: bool, window_s_given: float | None,
-                     read_options: dict, backend: str) -> dict:
+                     read_options: dict, backend: str, af_prevalence: float | None = None) -> dict:
     """The provenance of one ``biosig embed`` run of ``enc`` (an InferenceModel)."""
     from biosig import __version__
     return {"model": model_reference(model), "model_id": enc.model_id, "pipeline_hash": enc.pipeline_hash,
@@ -49,6 +49,7 @@ def embed_provenance(enc, model: str, *, random_weights: bool, window_s_given: f
             "window_s": float(enc.window_s), "hop_s": float(enc.hop_s),
             "window_s_given": None if window_s_given is None else float(window_s_given),
             "read_options": dict(read_options), "backend": backend,
+            **({} if af_prevalence is None else {"af_prevalence": float(af_prevalence)}),
             "biosig_version": __version__}
 
 

@@ -45,6 +45,7 @@ class InferenceModel:
     train_window_s: float | None = None      # the window the model was trained on (None: config.window_s)
     pipeline_hash: str | None = None         # the model's whole pipeline (outside + in the graph)
     window_s_override: float | None = None   # --window-s
+    af_prevalence: float | None = None       # --af-prevalence (None: af_prob as its head was fitted)
 
     @property
     def window_s(self) -> float:
@@ -125,7 +126,7 @@ class InferenceModel:
         cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
                 "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),
                 **{k: pl.Series([r.get(k) for r in rows], dtype=pl.Float64) for k in measure_keys(c.modality)}}
-        head = _head_for(c.modality)
+        head = _head_for(c.modality, self.af_prevalence)
         if head is not None:
             cols["af_prob"] = pl.Series([head.predict(r) if r["ok"] else None for r in rows], dtype=pl.Float64)
         return pl.DataFrame(cols)

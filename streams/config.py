@@ -187,6 +187,8 @@ class RuntimeConfig:
     status_every_s : period of ``status`` and ``hb/runtime`` frames on the output socket.
     score_smooth_windows : windows averaged for the smoothed head outputs (AF probability) of
         ``score/`` frames (:mod:`streams.scores`).
+    af_prevalence : the AF prevalence (a share in (0, 1)) at which ``af_prob`` is published; ``None``:
+        as the head was fitted (its card says at what prevalence; :meth:`encoders.heads.Head.at_prevalence`).
     tap_signals : also publish every accepted input frame on the output socket as
         ``sig/<source>/<stream>`` (for ``biosig dashboard``; off by default: it doubles the traffic).
     """
@@ -215,6 +217,8 @@ class RuntimeConfig:
     rotate_s: float = field(default=60.0, metadata=_POSITIVE)
     status_every_s: float = field(default=1.0, metadata=_POSITIVE)
     score_smooth_windows: int = field(default=5, metadata=limits(min=1))
+    af_prevalence: float | None = field(default=None, metadata=limits(min=0, max=1, exclusive_min=True,
+                                                                       exclusive_max=True))
     tap_signals: bool = False
     # bounded, expiring state (see streams.registry): a stream with no accepted frame for
     # ``idle_expire_s`` is forgotten; one source holds at most ``max_streams_per_source`` streams;

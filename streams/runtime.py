@@ -99,7 +99,8 @@ class Runtime(IngestMixin, OutputsMixin):
         self.score_worker = None
         self._refused_hold: collections.OrderedDict = collections.OrderedDict()
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
-        self.scores = ScoreHost(smooth_windows=self.config.score_smooth_windows)  # score/ frames
+        self.scores = ScoreHost(smooth_windows=self.config.score_smooth_windows,
+                                prevalence=self.config.af_prevalence)  # score/ frames
 
     @property
     def streams(self):

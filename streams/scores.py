@@ -39,13 +39,18 @@ class ScoreHost:
     heads : modality -> head names (``encoders.heads``); a head that cannot be loaded is logged
         and skipped (its streams still get measures).
     smooth_windows : windows averaged for the ``smoothed`` head outputs (>= 1).
+    prevalence : the prevalence every head's probability is read at (``serve --af-prevalence``;
+        :meth:`encoders.heads.Head.at_prevalence`), None: as fitted. Frames carry the head id, which
+        says it (``ecg-af-v1@prevalence=0.087``).
     """
 
-    def __init__(self, heads: dict | None = None, smooth_windows: int = DEFAULT_SMOOTH_WINDOWS):
+    def __init__(self, heads: dict | None = None, smooth_windows: int = DEFAULT_SMOOTH_WINDOWS,
+                 prevalence: float | None = None):
         if int(smooth_windows) < 1:
             from streams.errors import StreamError
             raise StreamError(f"smooth_windows must be >= 1, got {smooth_windows}")
         self.smooth_windows = int(smooth_windows)
+        self.prevalence = prevalence
         self.head_names = dict(DEFAULT_HEADS if heads is None else heads)
         self._heads: dict[str, list] = {}
         self._recent: dict[tuple, tuple] = {}   # (stream, head) -> (session, recent values)
@@ -57,7 +62,7 @@ class ScoreHost:
             for name in self.head_names.get(modality, ()):
                 try:
                     from encoders.heads import load_head
-                    loaded.append(load_head(name))
+                    loaded.append(load_head(name, self.prevalence))
                 except Exception as exc:  # a missing head must not stop the measures
                     self.errors[name] = str(exc)
                     log.error("head %s not available: %s", name, exc)
@@ -208,8 +213,9 @@ def summary_text(header: dict) -> str:
             parts.append(f"{name} - ({out.get('missing') or 'no value'})")
         else:
             sm = out.get("smoothed")
+            at = str(out.get("head_id") or "").partition("@prevalence=")[2]   # serve --af-prevalence
             parts.append(f"{name} {out['value']:.2f}" + ("" if sm is None else f" (mean of {out.get('n_smoothed', 0)}: "
-                                                          f"{sm:.2f})"))
+                                                          f"{sm:.2f})") + (f" at prevalence {at}" if at else ""))
     return "  ".join(parts + [qtxt]) if parts or qtxt else "ok"
 
 

@@ -8,7 +8,7 @@ import pytest
 from encoders.heads import load_head
 from streams.config import ForecasterConfig
 from streams.subscriber import Subscriber
-from test_streams_helpers import config, running, wait_for
+from test_streams_helpers import config, replay_scores, running, wait_for
 
 
 def _collect(sub, until_s, want=lambda f: True):
@@ -162,7 +162,6 @@ def test_offline_score_and_online_serve_measures_agree_on_the_same_recording(tmp
     from biosig.readers import read
     from conftest import shared_path
     from encoders.scoring import ScoreConfig, run_score
-    from streams.publisher import Publisher
     hea = shared_path("cinc2017", "A00028.hea")
     labels = dict(line.strip().split(",") for line in open(hea.parent / "REFERENCE.csv").readlines()[1:])
     name = next(r for r, lab in sorted(labels.items()) if lab == "A"
@@ -177,21 +176,7 @@ def test_offline_score_and_online_serve_measures_agree_on_the_same_recording(tmp
     cfg = config(models={"ecg": "ecg-tiny"}, backend="torch", windows={"ecg": (10.0, 5.0)},
                  forecaster=ForecasterConfig(method="lms", horizon_steps=2, lookback=4))
     with running(cfg) as rt:
-        sub = Subscriber(["score/", "hb/"], rt.bound.output)
-        wait_for(lambda: sub.recv(0.2), what="subscription")
-        pub = Publisher("replay", rt.bound.ingest)
-        out = pub.stream("ecg", rec.fs_hz, list(rec.channels), list(rec.units))
-        x = rec.samples.astype(np.float32)
-        for i in range(0, x.shape[1], 75):
-            out.send(x[:, i:i + 75])
-        frames = []
-        end = time.monotonic() + 60
-        while len(frames) < n_full and time.monotonic() < end:
-            f = sub.recv(0.2)
-            if f is not None and f.kind == "score":
-                frames.append(f.header)
-        pub.close()
-        sub.close()
+        frames = replay_scores(rt, rec, "ecg", n_full)
     assert len(frames) == n_full >= 5
     n_ok = 0
     for k, h in enumerate(frames):
@@ -218,29 +203,15 @@ def test_breathing_rate_of_slow_breathing_through_the_runtime():
     With 10 s windows the median read 14.9 /min and a quarter of the windows had none."""
     from biosig.measures_window import breath_peaks
     from biosig.synthetic import simulate
-    from streams.publisher import Publisher
     rec = simulate("resp", 150, seed=1, resp_rate_bpm=8)
     pk = breath_peaks(rec.samples[0], rec.fs_hz)
     whole = 60.0 * (len(pk) - 1) / ((pk[-1] - pk[0]) / rec.fs_hz)
+    n_want = 150 - 30   # windows of 30 s every 1 s
     with running(config(windows={})) as rt:
         assert tuple(rt.status()["windows"]["resp"]) == (30.0, 1.0)
-        sub = Subscriber(["score/", "hb/"], rt.bound.output)
-        wait_for(lambda: sub.recv(0.2), what="subscription")
-        pub = Publisher("bed09", rt.bound.ingest)
-        out = pub.stream("resp", rec.fs_hz, list(rec.channels), list(rec.units), modality="resp")
-        x = rec.samples.astype(np.float32)
-        for i in range(0, x.shape[1], 25):
-            out.send(x[:, i:i + 25])
-        n_want = 150 - 30   # windows of 30 s every 1 s
-        frames, end = [], time.monotonic() + 40
-        while len(frames) < n_want and time.monotonic() < end:
-            f = sub.recv(0.2)
-            if f is not None and f.kind == "score" and f.header["stream"] == "bed09/resp":
-                frames.append(f)
-        pub.close()
-        sub.close()
+        frames = replay_scores(rt, rec, "resp", n_want, source="bed09", chunk=25, modality="resp", timeout_s=40)
     assert len(frames) >= 0.9 * n_want, len(frames)
-    rates = np.array([f.header["measures"]["resp_rate_bpm"] if f.header["ok"] else np.nan for f in frames])
+    rates = np.array([f["measures"]["resp_rate_bpm"] if f["ok"] else np.nan for f in frames])
     assert np.mean(np.isfinite(rates)) >= 0.9, np.mean(np.isfinite(rates))
     assert abs(np.nanmedian(rates) - whole) <= 0.5, (whole, np.nanmedian(rates))
 

@@ -78,3 +78,27 @@ def wait_for(pred, timeout_s=10.0, what="condition"):
 
 def stream_status(rt, name):
     return rt.status()["streams"].get(name, {})
+
+
+def replay_scores(rt, rec, name: str, n_frames: int, *, source: str = "replay", chunk: int = 75,
+                  modality: str | None = None, timeout_s: float = 60.0) -> list[dict]:
+    """Publish the record ``rec`` as stream ``<source>/<name>`` to the running runtime ``rt`` over
+    real sockets, ``chunk`` samples a frame, and return the headers of the first ``n_frames``
+    ``score`` frames of that stream (fewer when ``timeout_s`` passes first)."""
+    from streams.publisher import Publisher
+    from streams.subscriber import Subscriber
+    sub = Subscriber(["score/", "hb/"], rt.bound.output)
+    wait_for(lambda: sub.recv(0.2), what="subscription")
+    pub = Publisher(source, rt.bound.ingest)
+    out = pub.stream(name, rec.fs_hz, list(rec.channels), list(rec.units), modality=modality)
+    x = rec.samples.astype(np.float32)
+    for i in range(0, x.shape[1], chunk):
+        out.send(x[:, i:i + chunk])
+    frames, end = [], time.monotonic() + timeout_s
+    while len(frames) < n_frames and time.monotonic() < end:
+        f = sub.recv(0.2)
+        if f is not None and f.kind == "score" and f.header["stream"] == f"{source}/{name}":
+            frames.append(f.header)
+    pub.close()
+    sub.close()
+    return frames

@@ -53,6 +53,23 @@ def quality_0_1(text: str) -> float:
     return value
 
 
+def prevalence_share(text: str) -> float:
+    """argparse ``type=``: a prevalence, a share strictly between 0 and 1 (0.087 for 8.7 %)."""
+    value = _number(text, float, "a share between 0 and 1")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a prevalence strictly between 0 and 1 "
+                                         "(a share: 0.087 for 8.7 %)")
+    return value
+
+
+def add_af_prevalence_argument(p) -> None:
+    """``--af-prevalence Q`` (embed, score, serve): publish ``af_prob`` read at Q."""
+    p.add_argument("--af-prevalence", type=prevalence_share, default=None, metavar="Q",
+                   help="read the AF probability (af_prob) at AF prevalence Q, a share in (0, 1) (0.087 for "
+                        "8.7 %%), by Bayes' rule (the ranking does not change); default: as the head was "
+                        "fitted, whose card (encoders/heads/*/MODEL_CARD.md) says at what prevalence")
+
+
 def free_cores() -> int:
     """Cores not busy right now: CPUs this process may use minus the 1-minute load average
     (rounded), at least 1. On a shared 2-core machine under load this is 1, which is what

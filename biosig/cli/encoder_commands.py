@@ -10,7 +10,8 @@ import logging
 import sys
 
 from biosig import json_text
-from biosig.cli._common import (add_modality_arguments, add_threads_argument, non_negative_int as _non_negative_int,
+from biosig.cli._common import (add_af_prevalence_argument, add_modality_arguments, add_threads_argument,
+                                non_negative_int as _non_negative_int,
                                 positive_float as _positive_float, positive_int as _positive_int)
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def register(subparsers) -> None:
     add_modality_arguments(e)
     e.add_argument("--window-s", type=_positive_float, default=None, metavar="S",
                    help="embedding window in s (default: the window the model was trained on)")
+    add_af_prevalence_argument(e)
     e.set_defaults(handler=embed_command)
 
 def _overrides(items) -> dict:
@@ -217,6 +219,10 @@ def embed_command(args) -> int:
         if problem:
             raise BiosigError(problem)
     enc.window_s_override = args.window_s
+    enc.af_prevalence = args.af_prevalence
+    from encoders.heads import HEADS_BY_MODALITY
+    if args.af_prevalence is not None and enc.config.modality not in HEADS_BY_MODALITY:
+        log.warning("--af-prevalence has no effect: %s recordings get no AF probability", enc.config.modality)
     paths = discover(args.inputs)
     if not paths:
         raise BiosigError(f"no readable recordings in {', '.join(args.inputs)}")
@@ -249,7 +255,7 @@ def embed_command(args) -> int:
     from encoders.scoring.outputs import atomic_write_parquet
     from encoders.embeddings_file import embed_provenance, parquet_metadata
     prov = embed_provenance(enc, args.model, random_weights=args.random_weights, window_s_given=args.window_s,
-                            read_options=opts, backend=backend)
+                            read_options=opts, backend=backend, af_prevalence=args.af_prevalence)
     # an interrupted write leaves the previous file, never half of one; its metadata says what made it
     atomic_write_parquet(df, out, metadata=parquet_metadata(prov))
     print(f"{len(df)} windows from {len(frames)} recording{'' if len(frames) == 1 else 's'} -> {out} ({enc.model_id})"

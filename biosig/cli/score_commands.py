@@ -11,7 +11,8 @@ import logging
 import sys
 import time
 
-from biosig.cli._common import ProgressLog, add_modality_arguments, add_threads_argument, positive_float, positive_int
+from biosig.cli._common import (ProgressLog, add_af_prevalence_argument, add_modality_arguments, add_threads_argument,
+                                positive_float, positive_int)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def register(subparsers) -> None:
                    help="window length in s (default: the window the model was trained on; the hop is "
                         "the modality's default for its default window, else half a window); part of the "
                         "job, so a resumed run must give the same value")
+    add_af_prevalence_argument(p)
     p.add_argument("--retry-errors", action="store_true", help="score again records that failed before")
     add_threads_argument(p)
     add_modality_arguments(p)
@@ -103,7 +105,7 @@ def run_score_command(args) -> int:
                          workers=args.workers, backend=args.backend, ray_address=args.ray_address,
                          batch_size=args.batch_size, retry_errors=args.retry_errors, threads=threads,
                          read_options=opts, device=args.device, precision=args.precision,
-                         window_s=args.window_s)
+                         window_s=args.window_s, af_prevalence=args.af_prevalence)
     progress = _Progress()
     try:
         summary = run_score(config, on_start=progress.start, on_outcome=progress.update)

@@ -52,6 +52,8 @@ def _serve(args) -> int:
             k, v = item.split("=", 1)
             models[k] = v
         changes["models"] = models
+    if args.af_prevalence is not None:
+        changes["af_prevalence"] = args.af_prevalence
     if args.tap or args.dashboard is not None:
         changes["tap_signals"] = True
     cfg = cfg.replace(**changes)
@@ -266,6 +268,8 @@ def register(sub) -> None:
     p.add_argument("--models", metavar="M=NAME,...",
                    help="encoders per modality, e.g. ecg=ecg-tiny,ppg=ppg-tiny or ecg=ecg.onnx; "
                         "'none' for no encoders")
+    from biosig.cli._common import add_af_prevalence_argument
+    add_af_prevalence_argument(p)
     _seconds(p, what="until interrupted")
     from biosig.cli.dashboard_commands import add_serve_flags
     add_serve_flags(p)

@@ -139,6 +139,16 @@ def evaluate(y, oof, prior: float, seeds_oof: list[np.ndarray] | None = None) ->
     return out
 
 
+def fit_population(y, g, w) -> dict:
+    """The records a head is fitted on (those with a usable window, each weighing 1 in total, as
+    :func:`design` weighs them) and their share of positives: the prevalence its probabilities are
+    calibrated to (:attr:`Head.training_prevalence`), which differs from the share among all training
+    records where positives have usable windows more (or less) often than negatives."""
+    y, g, w = np.asarray(y), np.asarray(g), np.asarray(w, dtype=np.float64)
+    return {"n_fit_records": int(len(np.unique(g))),
+            "fit_prevalence": float((w * y[g]).sum() / w.sum()) if len(w) else float("nan")}
+
+
 def prior_shift(p, from_prevalence: float, to_prevalence: float):
     """A probability calibrated at one prevalence, read at another: Bayes' rule with the evidence's
     likelihood ratio unchanged, i.e. the odds times ``[to/(1-to)] / [from/(1-from)]``. A head fitted

@@ -201,6 +201,7 @@ def run(task: str, out_dir: pathlib.Path, data: pathlib.Path | None, folds: int 
     X, g, w = T.design(measures, features)
     head = T.fit(X, y[g], w, features, transforms, C, metrics={
         "cv": f"{folds}-fold stratified by record, seed 0 (AUROC for seeds 0-2 listed)", **metrics,
+        **T.fit_population(y, g, w),
         "baseline": {"feature": BASELINE_FEATURE, "auroc": base["auroc"], "auroc_ci95": base["auroc_ci95"],
                      "sens_at_95_spec": base["sens_at_95_spec"]}, "trained": T.today()}, **meta)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -275,20 +276,24 @@ def kind_lines(table) -> list[str]:
             "| head - baseline | " + " | ".join(cell(table[c]["diff"]["head - baseline"]) for c in cols) + " |", ""]
 
 
-def prevalence_lines(head, prior: float) -> list[str]:
-    """The card's section on reading the probability at another prevalence (:func:`T.prior_shift`)."""
+def prevalence_lines(head) -> list[str]:
+    """The card's section on reading the probability at another prevalence (:meth:`Head.at_prevalence`)."""
     shown = (0.1, 0.3, 0.5, 0.7, 0.9)
+    prior, m = head.training_prevalence, head.metrics
     return ["## At another prevalence", "",
-            f"`{head.output}` is calibrated to the training records, {prior:.0%} of which are AF (the reliability "
-            "table above). Among records with fewer AF the same measurements mean less: by Bayes' rule with "
-            "the measures' likelihood ratio unchanged, a probability p read at prevalence q is "
-            f"p k / (p k + 1 - p), k = [q / (1 - q)] / [{prior:g} / {1 - prior:g}] "
-            "(`encoders.heads.train.prior_shift`). The stream and `score` publish p as fitted; read it as below "
-            "where the population differs.", "",
-            f"| {head.output} as published | " + " | ".join(f"{v:g}" for v in shown) + " |",
+            f"`{head.output}` is calibrated to the records it was fitted on: the {m['n_fit_records']} of "
+            f"{m['n_records']} training records with a usable window (each counting once), {prior:.1%} of them AF. "
+            "Among records with fewer AF the same measurements mean less: by Bayes' rule with the measures' "
+            "likelihood ratio unchanged, a probability p read at prevalence q is "
+            f"p k / (p k + 1 - p), k = [q / (1 - q)] / [{prior:.4g} / {1 - prior:.4g}] "
+            "(`encoders.heads.train.prior_shift`; the ranking, hence the AUROC, does not change):", "",
+            f"| {head.output} as fitted | " + " | ".join(f"{v:g}" for v in shown) + " |",
             "|---" * (len(shown) + 1) + "|",
             *[f"| at {q:.1%} ({what}) | " + " | ".join(f"{x:.2f}" for x in T.prior_shift(shown, prior, q)) + " |"
-              for q, what in PREVALENCES], ""]
+              for q, what in PREVALENCES], "",
+            f"`serve --af-prevalence Q`, `score --af-prevalence Q` and `embed --af-prevalence Q` publish `{head.output}` "
+            f"read at Q (a share, 0.087 for 8.7 %), under the head id `{head.head_id}@prevalence=Q`; without the "
+            "option they publish it as fitted.", ""]
 
 
 def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=(), kinds=None) -> str:
@@ -319,7 +324,7 @@ def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=(), kinds=Non
         f"Records without a usable window carry the prevalence {float(np.mean(y)):.2f} and sit in its bin.", "",
         "| predicted bin | records | mean predicted | observed AF |", "|---|---|---|---|",
         *[f"| {r['bin']} | {r['n']} | {r['mean_pred']:.2f} | {r['observed']:.2f} |" for r in rel], "",
-        *prevalence_lines(head, float(np.mean(y))),
+        *prevalence_lines(head),
         *kind_lines(kinds),
         "## By heart rate, on SYNTHETIC records (no smoothing)", "",
         f"Median window `af_prob` and, in brackets, the share of usable {WINDOW_S:g} s windows above 0.5, on "

@@ -16,6 +16,7 @@ from importlib import metadata
 from typing import Any, Callable
 
 import biosig
+from encoders.heads import HEADS_BY_MODALITY
 from encoders.scoring.errors import ScoreError
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
 from encoders.scoring.outputs import PartStore, read_manifest, record_key, recorded_job, write_manifest
@@ -48,6 +49,7 @@ class ScoreConfig:
     device : ``cpu``, ``cuda`` or ``cuda:N`` for the backend (None: the backend's default).
     precision : torch backend autocast precision, ``fp32``, ``bf16`` or ``fp16``.
     window_s : window length in seconds (None: the one the model was trained on).
+    af_prevalence : the AF prevalence ``af_prob`` is read at (None: as its head was fitted).
     """
 
     inputs: tuple[str, ...]
@@ -64,6 +66,7 @@ class ScoreConfig:
     device: str | None = None
     precision: str = "fp32"
     window_s: float | None = None
+    af_prevalence: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", tuple(str(p) for p in self.inputs))
@@ -152,13 +155,16 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     if config.read_options and config.engine != "local":
         raise ScoreError("--modality/--channel are supported with --engine local only")
     loaded = load_model(ModelSpec(config.model, backend, threads=config.threads, device=config.device,
-                                  precision=config.precision, window_s=config.window_s))  # fail fast; exports to the ONNX cache once
+                                  precision=config.precision, window_s=config.window_s,
+                                  af_prevalence=config.af_prevalence))  # fail fast; exports to the ONNX cache once
+    if config.af_prevalence is not None and loaded.modality not in HEADS_BY_MODALITY:
+        log.warning("--af-prevalence has no effect: %s recordings get no AF probability", loaded.modality)
     # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
     # workers deciding on their own could mix backends (and their last-bit differences) in one table.
     kind = getattr(loaded.backend, "name", config.backend)
     spec = ModelSpec(config.model, kind if kind in BACKENDS else backend,
                      expect_sha256=loaded.model_sha256, threads=config.threads, device=config.device,
-                     precision=config.precision, window_s=config.window_s)
+                     precision=config.precision, window_s=config.window_s, af_prevalence=config.af_prevalence)
     with PartStore(config.out_dir) as store:
         return _run(config, spec, loaded, store, paths, t0=t0, started_at=started_at, on_start=on_start,
                     on_outcome=on_outcome)

@@ -29,13 +29,14 @@ BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
 CUTTING_RULES = "v2: a record shorter than a window is one window of its own length; audio: all channels mixed to mono"
 
 
-def measures_fingerprint(modality: str) -> str:
+def measures_fingerprint(modality: str, af_prevalence: float | None = None) -> str:
     """The per-window measure columns and the head a job's windows get: a folder scored with other
-    measures (a column added) or another head version is refused, not mixed into one table."""
+    measures (a column added), another head version or another ``--af-prevalence`` is refused, not
+    mixed into one table."""
     from encoders.heads import HEADS_BY_MODALITY, load_head
     from encoders.scoring.outputs import MEASURE_COLUMNS
     cols = hashlib.sha1(",".join(MEASURE_COLUMNS).encode()).hexdigest()[:12]
-    head = load_head(HEADS_BY_MODALITY[modality]).head_id if modality in HEADS_BY_MODALITY else "none"
+    head = load_head(HEADS_BY_MODALITY[modality], af_prevalence).head_id if modality in HEADS_BY_MODALITY else "none"
     return f"columns {cols}; head {head}"
 
 
@@ -53,6 +54,7 @@ class ModelSpec:
     device, precision : passed to :func:`encoders.backends.make_backend`.
     window_s : window length in seconds instead of the one the model was trained on (None: that
         one, issue 14); the hop follows :func:`biosig.windows.hop_for_window_s`.
+    af_prevalence : the prevalence ``af_prob`` is read at (None: as its head was fitted).
     """
 
     source: str
@@ -62,8 +64,16 @@ class ModelSpec:
     device: str | None = None
     precision: str = "fp32"
     window_s: float | None = None
+    af_prevalence: float | None = None
 
     def __post_init__(self):
+        if self.af_prevalence is not None:
+            from encoders.errors import EncoderError
+            from encoders.heads.head import check_prevalence
+            try:
+                check_prevalence(self.af_prevalence)
+            except EncoderError as exc:
+                raise ScoreError(f"--af-prevalence: {exc}") from None
         if self.backend not in BACKENDS:
             raise ScoreError(f"unknown backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
         if self.window_s is not None and not 0 < float(self.window_s) < float("inf"):
@@ -86,6 +96,7 @@ class LoadedModel:
     outside : the out-of-graph :class:`biosig.pipeline.Pipeline` (applied before the backend).
     pipeline_hash : hash of the model's full pipeline (out-of-graph + in-model).
     backend : object with ``run(x: float32 (B, C, T)) -> float32 (B, D)``, ``name`` and ``why``.
+    af_prevalence : the prevalence the AF head's probability is read at (None: as fitted).
     """
 
     source: str
@@ -101,6 +112,7 @@ class LoadedModel:
     pipeline_hash: str
     backend: Any
     min_window_samples: int = 1   # the shortest input (encoders.config.min_input_samples)
+    af_prevalence: float | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         """What must not change between the runs that fill one output folder (the backend too:
@@ -112,7 +124,7 @@ class LoadedModel:
                 "in_channels": self.in_channels, "input_fs_hz": self.input_fs_hz,
                 "window_s": self.window_s, "hop_s": self.hop_s, "cutting": CUTTING_RULES,
                 "pipeline_outside_hash": self.outside.hash, "pipeline_hash": self.pipeline_hash,
-                "measures": measures_fingerprint(self.modality)}
+                "measures": measures_fingerprint(self.modality, self.af_prevalence)}
 
     def describe(self) -> dict[str, Any]:
         """The manifest's ``model`` entry."""
@@ -149,6 +161,8 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     if spec.window_s is not None and float(spec.window_s) != loaded.window_s:   # the user's override
         loaded = dataclasses.replace(loaded, window_s=float(spec.window_s),
                                      hop_s=hop_for_window_s(loaded.modality, float(spec.window_s)))
+    if spec.af_prevalence is not None:
+        loaded = dataclasses.replace(loaded, af_prevalence=float(spec.af_prevalence))
     if spec.expect_sha256 and loaded.model_sha256 != spec.expect_sha256:
         raise ScoreError(f"the model at {spec.source} changed during the run (weights sha256 "
                          f"{loaded.model_sha256[:12]}, the run started with {spec.expect_sha256[:12]}); "
