@@ -164,3 +164,24 @@ def test_af_prevalence_with_a_model_without_an_af_head_says_it_has_no_effect(cap
         assert code == 0, err
         assert [r.getMessage() for r in caplog.records if "--af-prevalence" in r.getMessage()] == \
             ["--af-prevalence has no effect: audio recordings get no AF probability"], command
+
+
+def test_the_cards_mix_check_weighs_records_as_copies_of_the_challenges_classes():
+    """mix_calibration against its meaning: every record repeated as many times as the CinC 2017
+    training set has records of its class per record here (AF 738 / 2, N 5050 / 2, O 2456 / 2,
+    ~ 284), then plain means; the record without a usable window (nan) is left out."""
+    from encoders.heads.train_af import mix_calibration
+    head = load_head("ecg-af")
+    kinds = np.array(["A", "A", "N", "N", "O", "~", "O"])
+    y = kinds == "A"
+    oof = np.array([0.8, 0.3, 0.1, 0.4, 0.6, 0.2, np.nan])
+    copies = np.array([369, 369, 2525, 2525, 1228, 284, 1228])
+    keep = np.isfinite(oof)
+    p, t = np.repeat(oof[keep], copies[keep]), np.repeat(y[keep], copies[keep]).astype(float)
+    got = mix_calibration(y, oof, kinds, head)
+    assert got["observed"] == pytest.approx(t.mean())
+    (n0, mean0, brier0), (n1, mean1, brier1) = got["rows"]
+    assert n0 == "as fitted" and n1 == f"read at {t.mean():.1%}"
+    assert mean0 == pytest.approx(p.mean()) and brier0 == pytest.approx(np.mean((p - t) ** 2))
+    moved = prior_shift(p, head.training_prevalence, t.mean())
+    assert mean1 == pytest.approx(moved.mean()) and brier1 == pytest.approx(np.mean((moved - t) ** 2))
