@@ -54,12 +54,14 @@ def quality_0_1(text: str) -> float:
 
 
 def prevalence_share(text: str) -> float:
-    """argparse ``type=``: a prevalence, a share strictly between 0 and 1 (0.087 for 8.7 %)."""
-    value = _number(text, float, "a share between 0 and 1")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a prevalence strictly between 0 and 1 "
-                                         "(a share: 0.087 for 8.7 %)")
-    return value
+    """argparse ``type=``: a prevalence, a share strictly between 0 and 1 (0.087 for 8.7 %), by the
+    heads' own rule (:func:`encoders.heads.head.check_prevalence`)."""
+    from encoders.errors import EncoderError
+    from encoders.heads.head import check_prevalence
+    try:
+        return check_prevalence(text)
+    except EncoderError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_af_prevalence_argument(p) -> None:

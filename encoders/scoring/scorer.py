@@ -128,7 +128,7 @@ class Scorer:
         if model.modality in HEADS:
             from encoders.heads import load_head
             try:
-                self.head = load_head(HEADS[model.modality], getattr(model, "af_prevalence", None))
+                self.head = load_head(HEADS[model.modality], model.af_prevalence)
             except Exception as exc:  # noqa: BLE001 - measures still go out without the head
                 log.error("head %s not available: %s", HEADS[model.modality], exc)
 
