@@ -40,8 +40,9 @@ class ScoreHost:
         and skipped (its streams still get measures).
     smooth_windows : windows averaged for the ``smoothed`` head outputs (>= 1).
     prevalence : the prevalence every head's probability is read at (``serve --af-prevalence``;
-        :meth:`encoders.heads.Head.at_prevalence`), None: as fitted. Frames carry the head id, which
-        says it (``ecg-af-v1@prevalence=0.087``).
+        :meth:`encoders.heads.Head.at_prevalence`), None: as fitted. Each head output in a frame says
+        the prevalence its value is calibrated to (``prevalence``) and the fitted one
+        (``fitted_prevalence``); the head id says it too (``ecg-af-v1@prevalence=0.087``).
     """
 
     def __init__(self, heads: dict | None = None, smooth_windows: int = DEFAULT_SMOOTH_WINDOWS,
@@ -85,7 +86,8 @@ class ScoreHost:
                 self._recent[key] = (session, recent)
             if p is not None:
                 recent.append(p)
-            heads[head.output] = {"head_id": head.head_id, "value": p,
+            heads[head.output] = {"head_id": head.head_id, "value": p, "prevalence": head.prevalence,
+                                  "fitted_prevalence": head.fitted_prevalence,
                                   "smoothed": float(np.mean(recent)) if recent else None,
                                   "n_smoothed": len(recent), "smooth_windows": self.smooth_windows}
             if p is None:
@@ -213,10 +215,18 @@ def summary_text(header: dict) -> str:
             parts.append(f"{name} - ({out.get('missing') or 'no value'})")
         else:
             sm = out.get("smoothed")
-            at = str(out.get("head_id") or "").partition("@prevalence=")[2]   # serve --af-prevalence
             parts.append(f"{name} {out['value']:.2f}" + ("" if sm is None else f" (mean of {out.get('n_smoothed', 0)}: "
-                                                          f"{sm:.2f})") + (f" at prevalence {at}" if at else ""))
+                                                          f"{sm:.2f})") + prevalence_text(out))
     return "  ".join(parts + [qtxt]) if parts or qtxt else "ok"
+
+
+def prevalence_text(out: dict) -> str:
+    """`` at prevalence 0.087`` (read at the one the runtime was told), `` at prevalence 0.338 (as
+    fitted)``, or "" when the frame does not say (a head whose file does not record it)."""
+    q, q0 = out.get("prevalence"), out.get("fitted_prevalence")
+    if not isinstance(q, (int, float)):
+        return ""
+    return f" at prevalence {q:.3g}" + (" (as fitted)" if isinstance(q0, (int, float)) and q == q0 else "")
 
 
 def score_row(header: dict) -> dict:

@@ -143,12 +143,42 @@ def test_serve_publishes_af_prob_read_at_the_configured_prevalence():
     for h in usable:
         af = h["heads"]["af_prob"]
         assert af["head_id"] == f"{head.head_id}@prevalence={q:g}"
+        assert af["prevalence"] == q and af["fitted_prevalence"] == head.training_prevalence
         fitted = head.predict(h["measures"])
         assert af["value"] == pytest.approx(float(prior_shift(fitted, head.training_prevalence, q)), rel=1e-9)
     assert np.mean([h["heads"]["af_prob"]["value"] for h in usable]) < 0.5
     from streams.scores import summary_text
     line = summary_text(usable[0])
-    assert f"af_prob {usable[0]['heads']['af_prob']['value']:.2f}" in line and "at prevalence 0.02" in line
+    assert f"af_prob {usable[0]['heads']['af_prob']['value']:.2f}" in line and line.endswith(
+        f"at prevalence 0.02  quality {usable[0]['quality']:.2f}")
+
+
+def test_score_frames_say_the_prevalence_their_af_prob_is_calibrated_to():
+    """As fitted, each head output says its head's fit prevalence (ecg-af: the 145 covered records,
+    33.8 % AF) twice, and the listen line says it is the fitted one; read at another, ``prevalence``
+    is that one and ``fitted_prevalence`` is unchanged. A head whose file does not record its fit
+    prevalence (an older or hand-made head) publishes null and its line says nothing about it."""
+    import dataclasses
+
+    from biosig.synthetic import simulate
+    from streams.scores import ScoreHost, summary_text
+    ecg = simulate("ecg", 12, seed=4, rhythm="sinus")
+    win, fs = ecg.samples[:1, :int(10 * ecg.fs_hz)], ecg.fs_hz
+    p0 = load_head("ecg-af").training_prevalence
+    assert p0 == pytest.approx(49 / 145)
+    for q, want in ((None, p0), (0.05, 0.05)):
+        h = ScoreHost(prevalence=q).header("b/ecg", 1, "ecg", win, fs, 0, 10)
+        af = h["heads"]["af_prob"]
+        assert h["ok"] and af["prevalence"] == want and af["fitted_prevalence"] == p0
+        tail = f"at prevalence {want:.3g}" + (" (as fitted)" if q is None else "") + f"  quality {h['quality']:.2f}"
+        assert summary_text(h).endswith(tail), summary_text(h)
+    host = ScoreHost()
+    bare = dataclasses.replace(load_head("ecg-af"), metrics={})   # says neither fit_prevalence nor counts
+    host._heads["ecg"] = [bare]
+    h = host.header("b/ecg", 1, "ecg", win, fs, 0, 10)
+    af = h["heads"]["af_prob"]
+    assert af["prevalence"] is None and af["fitted_prevalence"] is None and af["value"] is not None
+    assert "prevalence" not in summary_text(h)
 
 
 def test_af_prevalence_with_a_model_without_an_af_head_says_it_has_no_effect(capsys, tmp_path, caplog):

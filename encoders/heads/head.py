@@ -70,6 +70,22 @@ class Head:
                                "(metrics n_records / n_positive), so it cannot be read at another")
         return k / n
 
+    @property
+    def prevalence(self) -> float | None:
+        """The prevalence its probabilities are calibrated to: the one they are read at
+        (:meth:`at_prevalence`), else :attr:`training_prevalence`; None when its file does not say."""
+        if self.read_at_prevalence is not None:
+            return self.read_at_prevalence
+        try:
+            return self.training_prevalence
+        except EncoderError:
+            return None
+
+    @property
+    def fitted_prevalence(self) -> float | None:
+        """:attr:`training_prevalence`, or None when its file does not say."""
+        return self.as_fitted().prevalence
+
     def at_prevalence(self, prevalence: float | None) -> "Head":
         """The same head with its probabilities read at another prevalence (None: as fitted).
 
