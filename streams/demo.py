@@ -121,7 +121,8 @@ def rmse_3d(p: np.ndarray, y: np.ndarray) -> float:
 def score_summary(score_rows: dict, truth: dict) -> dict:
     """Per input stream: windows scored, how many were published with measures (``ok``) and why the
     others were withheld, the median of each summary measure and head output over the ok windows,
-    next to what the simulator made (rhythm, heart or breathing rate)."""
+    next to what the simulator made (rhythm, heart or breathing rate); ``prevalence``: the prevalence
+    each head output is calibrated to (its last frame's)."""
     import collections
 
     def median(values):
@@ -138,7 +139,9 @@ def score_summary(score_rows: dict, truth: dict) -> dict:
             "withheld": dict(collections.Counter(r["missing"] or "?" for r in rows if not r["ok"])),
             "median": {**{k: median(r["measures"].get(k) for r in ok) for k in sorted(keys[0])},
                        **{k: median(r["heads"].get(k) for r in ok) for k in sorted(keys[1])}},
-            "simulated": {k: t[k] for k in ("rhythm", "heart_rate_bpm", "resp_rate_bpm") if k in t}}
+            "simulated": {k: t[k] for k in ("rhythm", "heart_rate_bpm", "resp_rate_bpm") if k in t},
+            "prevalence": {k: next((r["prevalence"][k] for r in reversed(rows) if (r.get("prevalence") or {}).get(k)
+                                    is not None), None) for k in sorted(keys[1])}}
     return out
 
 
@@ -156,7 +159,9 @@ def score_lines(scores: dict) -> list[str]:
         made = ", ".join(x for x in (rhythm, None if rate is None else f"{rate:.0f} /min") if x)
         med = s["median"]
         vals = [measure_text(label, med.get(key), unit) for key, label, unit in labels[:1]]
-        vals += [f"{k} {_fmt(v, 2)}" for k, v in med.items() if k not in {key for key, _, _ in labels}]
+        at = s.get("prevalence") or {}
+        vals += [f"{k} {_fmt(v, 2)}" + ("" if at.get(k) is None or v is None else f" (at AF prevalence {at[k]:.3g})")
+                 for k, v in med.items() if k not in {key for key, _, _ in labels}]
         withheld = "".join(f", {n} {why}" for why, n in s["withheld"].items())
         lines.append(f"  {stream}{f' (simulated {made})' if made else ''}: {s['ok']}/{s['windows']} windows "
                      f"scored{withheld}; median {', '.join(vals)}")

@@ -231,9 +231,11 @@ def prevalence_text(out: dict) -> str:
 
 def score_row(header: dict) -> dict:
     """The part of a score header a run's summary needs: ``{"ok", "missing", "window_end_s",
-    "measures": {the summary measures}, "heads": {output: value}}`` (JSON-able, small)."""
+    "measures": {the summary measures}, "heads": {output: value}, "prevalence": {output: the
+    prevalence its value is calibrated to}}`` (JSON-able, small)."""
     keys = [k for k, _, _ in SUMMARY_MEASURES.get(header.get("modality", ""), ())]
     measures = header.get("measures") or {}
     return {"ok": bool(header.get("ok")), "missing": header.get("missing"), "window_end_s": header.get("window_end_s"),
             "modality": header.get("modality"), "measures": {k: measures.get(k) for k in keys},
-            "heads": {name: out.get("value") for name, out in (header.get("heads") or {}).items()}}
+            "heads": {name: out.get("value") for name, out in (header.get("heads") or {}).items()},
+            "prevalence": {name: out.get("prevalence") for name, out in (header.get("heads") or {}).items()}}

@@ -52,6 +52,10 @@ def test_demo_runs_and_writes_its_outputs(tmp_path):
         assert abs(sc[name]["median"][key] - sc[name]["simulated"][sim]) <= tol, sc[name]
     assert sc["bed01/ecg"]["simulated"]["rhythm"] == "sinus" and sc["bed01/ecg"]["median"]["af_prob"] < 0.5
     assert "bed01/ecg (simulated sinus rhythm, " in r.stdout and "windows scored" in r.stdout
+    from encoders.heads import load_head   # af_prob as fitted: calibrated to the head's training records
+    p0 = load_head("ecg-af").training_prevalence
+    assert sc["bed01/ecg"]["prevalence"]["af_prob"] == p0
+    assert f"af_prob {sc['bed01/ecg']['median']['af_prob']:.2f} (at AF prevalence {p0:.3g})" in r.stdout, r.stdout
     parts = np.loadtxt(out / "forecast_latency.csv", delimiter=",", skiprows=1, ndmin=2)
     assert parts.shape == (s["received"]["forecast"], 8)
     fc = s["forecast"]["couch1/markers"]
