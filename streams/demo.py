@@ -140,8 +140,8 @@ def score_summary(score_rows: dict, truth: dict) -> dict:
             "median": {**{k: median(r["measures"].get(k) for r in ok) for k in sorted(keys[0])},
                        **{k: median(r["heads"].get(k) for r in ok) for k in sorted(keys[1])}},
             "simulated": {k: t[k] for k in ("rhythm", "heart_rate_bpm", "resp_rate_bpm") if k in t},
-            "prevalence": {k: next((r["prevalence"][k] for r in reversed(rows) if (r.get("prevalence") or {}).get(k)
-                                    is not None), None) for k in sorted(keys[1])}}
+            "prevalence": {k: next((r["prevalence"][k] for r in reversed(rows) if r["prevalence"].get(k) is not None),
+                                None) for k in sorted(keys[1])}}
     return out
 
 

@@ -220,9 +220,9 @@ def embed_command(args) -> int:
             raise BiosigError(problem)
     enc.window_s_override = args.window_s
     enc.af_prevalence = args.af_prevalence
-    from encoders.heads import HEADS_BY_MODALITY
-    if args.af_prevalence is not None and enc.config.modality not in HEADS_BY_MODALITY:
-        log.warning("--af-prevalence has no effect: %s recordings get no AF probability", enc.config.modality)
+    from encoders.heads import unused_prevalence_warning
+    if unused := unused_prevalence_warning(enc.config.modality, args.af_prevalence):
+        log.warning(unused)
     paths = discover(args.inputs)
     if not paths:
         raise BiosigError(f"no readable recordings in {', '.join(args.inputs)}")

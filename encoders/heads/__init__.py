@@ -19,3 +19,11 @@ from encoders.heads.head import HEADS_DIR, Head, list_heads, load_head  # noqa: 
 
 # The head each modality's windows get in serve, score and embed.
 HEADS_BY_MODALITY = {"ecg": "ecg-af", "ppg": "ppg-af"}
+
+
+def unused_prevalence_warning(modality: str, prevalence: float | None) -> str | None:
+    """What ``embed`` / ``score`` log when ``--af-prevalence`` is given for recordings of a modality
+    that gets no head (no AF probability to read at it); None when it has an effect or is not given."""
+    if prevalence is None or modality in HEADS_BY_MODALITY:
+        return None
+    return f"--af-prevalence has no effect: {modality} recordings get no AF probability"

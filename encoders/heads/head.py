@@ -71,20 +71,18 @@ class Head:
         return k / n
 
     @property
-    def prevalence(self) -> float | None:
-        """The prevalence its probabilities are calibrated to: the one they are read at
-        (:meth:`at_prevalence`), else :attr:`training_prevalence`; None when its file does not say."""
-        if self.read_at_prevalence is not None:
-            return self.read_at_prevalence
+    def fitted_prevalence(self) -> float | None:
+        """:attr:`training_prevalence`, or None when its file does not say."""
         try:
             return self.training_prevalence
         except EncoderError:
             return None
 
     @property
-    def fitted_prevalence(self) -> float | None:
-        """:attr:`training_prevalence`, or None when its file does not say."""
-        return self.as_fitted().prevalence
+    def prevalence(self) -> float | None:
+        """The prevalence its probabilities are calibrated to: the one they are read at
+        (:meth:`at_prevalence`), else :attr:`fitted_prevalence`."""
+        return self.fitted_prevalence if self.read_at_prevalence is None else self.read_at_prevalence
 
     def at_prevalence(self, prevalence: float | None) -> "Head":
         """The same head with its probabilities read at another prevalence (None: as fitted).

@@ -16,7 +16,7 @@ from importlib import metadata
 from typing import Any, Callable
 
 import biosig
-from encoders.heads import HEADS_BY_MODALITY
+from encoders.heads import unused_prevalence_warning
 from encoders.scoring.errors import ScoreError
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
 from encoders.scoring.outputs import PartStore, read_manifest, record_key, recorded_job, write_manifest
@@ -157,8 +157,8 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     loaded = load_model(ModelSpec(config.model, backend, threads=config.threads, device=config.device,
                                   precision=config.precision, window_s=config.window_s,
                                   af_prevalence=config.af_prevalence))  # fail fast; exports to the ONNX cache once
-    if config.af_prevalence is not None and loaded.modality not in HEADS_BY_MODALITY:
-        log.warning("--af-prevalence has no effect: %s recordings get no AF probability", loaded.modality)
+    if unused := unused_prevalence_warning(loaded.modality, config.af_prevalence):
+        log.warning(unused)
     # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
     # workers deciding on their own could mix backends (and their last-bit differences) in one table.
     kind = getattr(loaded.backend, "name", config.backend)
