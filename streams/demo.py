@@ -69,7 +69,7 @@ class Collector:
         from streams.priority import forecast_cpu, realtime_thread, realtime_zmq_io_threads
         cpu = forecast_cpu(self.rt_cpu)
         self.priority = realtime_thread(self.rt_priority, "biosig-collect", cpu)
-        realtime_zmq_io_threads(self.rt_priority, cpu)
+        realtime_zmq_io_threads(self.rt_priority, [self.sub.ctx], cpu)
         while not self.stop.is_set():
             f = self.sub.recv(0.1)
             if f is None or f.kind not in self.counts:

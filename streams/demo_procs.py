@@ -65,7 +65,7 @@ def devices_process(name, beds, couches, endpoint, seconds, events, go, log_leve
         from streams.priority import forecast_cpu, realtime_thread, realtime_zmq_io_threads
         cpu = forecast_cpu(rt_cpu)
         realtime_thread(rt_priority, "biosig-couch", cpu)
-        realtime_zmq_io_threads(rt_priority, cpu)
+        realtime_zmq_io_threads(rt_priority, [p.ctx for p in cp], cpu)   # the couches' own, not the beds'
     # what each bed's streams simulate (rhythm, heart / breathing rate): the demo's summary puts the
     # published scores next to it
     events.put((name, "ready", {s.out.topic: dict(s.truth) for s in sources if s.truth}))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import itertools
 import logging
 import os
 import threading
@@ -106,25 +107,60 @@ def realtime_thread(rt_priority: int, name: str | None = None, cpu: int | None =
     return f"SCHED_FIFO {int(rt_priority)}{where}"
 
 
-def realtime_zmq_io_threads(rt_priority: int, cpu: int | None = None) -> int:
-    """Give this process's ZeroMQ I/O threads (``ZMQbg/IO/*``, created with the first socket)
-    ``SCHED_FIFO`` as well, pinned to ``cpu`` like the thread they serve: every frame passes
-    through them on its way in and out. Returns how many were raised."""
+_context_tags = itertools.count()
+
+
+def tagged_zmq_context():
+    """A new ZeroMQ context whose background threads carry a tag, unique among this process's
+    live contexts, in their names (``17/ZMQbg/IO/0`` instead of ``ZMQbg/IO/0``): with it
+    :func:`realtime_zmq_io_threads` finds exactly this context's I/O threads. The tag is set
+    before the context's first socket starts its threads (a later setting has no effect). Thread
+    names hold 15 bytes, so tags run 1 .. 999 and then repeat."""
+    import zmq
+    ctx = zmq.Context()
+    ctx.set(zmq.THREAD_NAME_PREFIX, next(_context_tags) % 999 + 1)
+    return ctx
+
+
+def realtime_zmq_io_threads(rt_priority: int, contexts, cpu: int | None = None) -> int:
+    """Give the I/O threads of ``contexts`` (ZeroMQ contexts, each with at least one socket: the
+    first socket starts them) ``SCHED_FIFO`` as well, pinned to ``cpu`` like the thread they serve:
+    every frame passes through them on its way in and out. Returns how many were raised.
+
+    A new I/O thread names itself a moment after it starts; this waits (up to 2 s) until every I/O
+    thread of ``contexts`` has. Contexts made by :func:`tagged_zmq_context` (the runtime's and the
+    SDK's own) are told apart by name, so an I/O thread of another context in the process (one a
+    library made, or one waiting for the garbage collector) is neither raised nor mistaken for one
+    of theirs. An untagged context's I/O threads are named like every other untagged context's:
+    for one, every such thread of the process is raised."""
     if rt_priority <= 0:
         return 0
-    for _ in range(50):   # a new I/O thread names itself a moment after it starts
-        tids = _zmq_io_tids()
-        if tids:
+    import zmq
+    names = {_io_thread_name(ctx.get(zmq.THREAD_NAME_PREFIX), i)
+             for ctx in contexts for i in range(ctx.get(zmq.IO_THREADS))}
+    t_end = time.monotonic() + 2.0
+    while True:
+        found = _zmq_io_threads()
+        if names <= set(found.values()) or time.monotonic() > t_end:
             break
-        time.sleep(0.01)
-    raised = [tid for tid in tids if _set_fifo(tid, rt_priority)]
+        time.sleep(0.005)
+    if not names <= set(found.values()):
+        log.warning("ZeroMQ I/O threads %s not found; they keep their priority",
+                    ", ".join(sorted(names - set(found.values()))))
+    raised = [tid for tid, name in found.items() if name in names and _set_fifo(tid, rt_priority)]
     for tid in raised:
         _pin(tid, cpu)
     return len(raised)
 
 
-def _zmq_io_tids() -> list[int]:
-    out = []
+def _io_thread_name(tag: int, index: int) -> str:
+    # libzmq names its threads "<tag>/ZMQbg/IO/<n>" (no "<tag>/" when the tag is 0); the kernel keeps 15 bytes
+    return ((f"{tag}/" if tag else "") + f"ZMQbg/IO/{index}")[:15]
+
+
+def _zmq_io_threads() -> dict[int, str]:
+    """Thread id -> name of this process's ZeroMQ I/O threads (every context's)."""
+    out = {}
     try:
         tids = os.listdir("/proc/self/task")
     except OSError:
@@ -132,11 +168,16 @@ def _zmq_io_tids() -> list[int]:
     for tid in tids:
         try:
             with open(f"/proc/self/task/{tid}/comm") as f:
-                if f.read().startswith("ZMQbg/IO"):
-                    out.append(int(tid))
+                name = f.read().strip()
         except OSError:
             continue
+        if "ZMQbg/IO" in name:
+            out[int(tid)] = name
     return out
+
+
+def _zmq_io_tids() -> list[int]:
+    return list(_zmq_io_threads())
 
 
 def policy_of(tid: int) -> str:

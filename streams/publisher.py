@@ -24,6 +24,7 @@ from streams import protocol
 from streams._client import ClientSocket
 from streams.config import DEFAULT_INGEST
 from streams.errors import StreamError
+from streams.priority import tagged_zmq_context
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class Publisher(ClientSocket):
         self.session = secrets.randbits(62) if session is None else int(session)
         self.policy, self.block_s = policy, block_s
         self._own_ctx = ctx is None
-        self.ctx = ctx or zmq.Context()
+        self.ctx = ctx or tagged_zmq_context()
         self.sock = self.ctx.socket(zmq.PUSH)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.SNDHWM, hwm)

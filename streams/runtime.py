@@ -143,14 +143,15 @@ class Runtime(IngestMixin, OutputsMixin):
         from streams.config import Endpoints
         from streams.forecast_worker import ForecastWorker
         from streams.models import EncoderWorker, ModelHost
-        from streams.priority import CpuWakeupLatency, forecast_cpu, realtime_thread, realtime_zmq_io_threads
+        from streams.priority import (CpuWakeupLatency, forecast_cpu, realtime_thread, realtime_zmq_io_threads,
+                                      tagged_zmq_context)
         from streams.security import ServerSecurity, check_plain_allowed
         cfg = self.config
         build_forecaster(cfg.forecaster, 3, 30.0)   # refuse to start on a forecaster that cannot be built
         # hand the GIL over every 0.5 ms (Python's default is 5 ms), so the forecast thread never
         # waits long behind the event loop's or the collector's Python code
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
-        ctx = zmq.Context()
+        ctx = tagged_zmq_context()   # its I/O threads found by name below
         security = None
         socks, monitors = [], []
         try:
@@ -205,7 +206,7 @@ class Runtime(IngestMixin, OutputsMixin):
             # where allowed, for it and for ZeroMQ's I/O threads (streams.priority)
             cpu = forecast_cpu(cfg.rt_cpu)
             self.priority = realtime_thread(cfg.rt_priority, "biosig-loop", cpu)
-            n_io = realtime_zmq_io_threads(cfg.rt_priority, cpu)
+            n_io = realtime_zmq_io_threads(cfg.rt_priority, [ctx], cpu)
             log.info("forecast path priority: %s (event loop and %d ZeroMQ I/O thread(s))", self.priority, n_io)
             self.wakeup = CpuWakeupLatency(cfg.cpu_wakeup_latency_us)
             log.info("CPU wake-up latency request: %s", self.wakeup.state)

@@ -25,6 +25,7 @@ from streams import protocol
 from streams._client import ClientSocket
 from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
 from streams.errors import ProtocolError, StreamError
+from streams.priority import tagged_zmq_context
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Subscriber(ClientSocket):
         self.endpoint, self.key_dir, self.client, self.hwm = endpoint, key_dir, client, hwm
         self.stale_s = stale_s
         self._own_ctx = ctx is None
-        self.ctx = ctx or zmq.Context()
+        self.ctx = ctx or tagged_zmq_context()
         self.stats: dict[str, dict] = collections.defaultdict(_topic_stats)
         self.invalid = collections.Counter()
         self.reconnects = 0

@@ -11,7 +11,8 @@ import pytest
 import zmq
 
 from streams import protocol
-from streams.priority import _zmq_io_tids, name_os_thread, policy_of, realtime_thread, realtime_zmq_io_threads
+from streams.priority import (_io_thread_name, _zmq_io_threads, name_os_thread, policy_of, realtime_thread,
+                              realtime_zmq_io_threads, tagged_zmq_context)
 from streams.runtime import Runtime
 from test_streams_helpers import config, push_socket, signal, sub_socket
 
@@ -56,23 +57,53 @@ def test_priority_zero_leaves_the_thread_alone():
 def test_zmq_io_threads_are_raised_with_the_loop():
     if not _fifo_allowed():
         pytest.skip("SCHED_FIFO is not allowed here (not root, ulimit -r 0)")
-    before = set(_zmq_io_tids())   # I/O threads of contexts earlier tests left to the collector
-    ctx = zmq.Context()
+    ctx = tagged_zmq_context()
     s = ctx.socket(zmq.PUSH)   # the I/O thread starts with the first socket
     try:
-        # it names itself a moment after it starts: wait for it, or an earlier context's thread alone
-        # would be found and raised, and this one would be listed (unraised) by the check below
-        t_end = time.monotonic() + 5.0
-        while not set(_zmq_io_tids()) - before and time.monotonic() < t_end:
-            time.sleep(0.01)
-        n = realtime_zmq_io_threads(5)
-        assert n >= 1
-        io = _zmq_io_tids()
-        assert io and all(policy_of(t) == "SCHED_FIFO" for t in io)
-        assert realtime_zmq_io_threads(0) == 0
+        tag = ctx.get(zmq.THREAD_NAME_PREFIX)
+        # no waiting here: the function waits for the new thread to name itself
+        assert realtime_zmq_io_threads(5, [ctx]) == 1
+        ours = [t for t, name in _zmq_io_threads().items() if name == f"{tag}/ZMQbg/IO/0"]
+        assert len(ours) == 1 and policy_of(ours[0]) == "SCHED_FIFO"
+        assert realtime_zmq_io_threads(0, [ctx]) == 0
     finally:
         s.close(0)
         ctx.term()
+
+
+def test_zmq_io_threads_of_other_contexts_are_left_alone():
+    """Another context's I/O thread (a library's, or one waiting for the garbage collector) is
+    neither raised nor taken for the caller's: the caller's are found by their context's tag. The
+    other context here starts first, so its thread is named before the caller's has started."""
+    if not _fifo_allowed():
+        pytest.skip("SCHED_FIFO is not allowed here (not root, ulimit -r 0)")
+    other, untagged = tagged_zmq_context(), zmq.Context()
+    socks = [other.socket(zmq.PUSH), untagged.socket(zmq.PUSH)]
+    ctxs = [tagged_zmq_context() for _ in range(3)]
+    try:
+        socks += [c.socket(zmq.PUSH) for c in ctxs]
+        tags = {c.get(zmq.THREAD_NAME_PREFIX) for c in [other, *ctxs]}
+        assert len(tags) == 4 and 0 not in tags
+        assert realtime_zmq_io_threads(4, ctxs) == 3
+        by_name = {name: t for t, name in _zmq_io_threads().items()}
+        for c in ctxs:
+            assert policy_of(by_name[f"{c.get(zmq.THREAD_NAME_PREFIX)}/ZMQbg/IO/0"]) == "SCHED_FIFO"
+        assert policy_of(by_name[f"{other.get(zmq.THREAD_NAME_PREFIX)}/ZMQbg/IO/0"]) == "SCHED_OTHER"
+        # an untagged context's I/O thread has the plain libzmq name, as every untagged one's
+        assert "ZMQbg/IO/0" in by_name
+    finally:
+        for s in socks:
+            s.close(0)
+        for c in [other, untagged, *ctxs]:
+            c.term()
+
+
+def test_io_thread_names_follow_libzmq():
+    assert _io_thread_name(0, 0) == "ZMQbg/IO/0"
+    assert _io_thread_name(17, 1) == "17/ZMQbg/IO/1"
+    assert _io_thread_name(999, 12) == "999/ZMQbg/IO/12"[:15]
+    for tag in (1, 999):   # the tags tagged_zmq_context gives keep the whole I/O thread name
+        assert len(_io_thread_name(tag, 0)) <= 15
 
 
 def test_name_os_thread_is_what_top_shows():
