@@ -111,11 +111,11 @@ _context_tags = itertools.count()
 
 
 def tagged_zmq_context():
-    """A new ZeroMQ context whose background threads carry a tag, unique among this process's
-    live contexts, in their names (``17/ZMQbg/IO/0`` instead of ``ZMQbg/IO/0``): with it
-    :func:`realtime_zmq_io_threads` finds exactly this context's I/O threads. The tag is set
-    before the context's first socket starts its threads (a later setting has no effect). Thread
-    names hold 15 bytes, so tags run 1 .. 999 and then repeat."""
+    """A new ZeroMQ context whose background threads carry a tag in their names (``17/ZMQbg/IO/0``
+    instead of ``ZMQbg/IO/0``): with it :func:`realtime_zmq_io_threads` finds exactly this context's
+    I/O threads. The tag is set before the context's first socket starts its threads (a later
+    setting has no effect). Thread names hold 15 bytes, so the tags are 1 .. 999 in turn: distinct
+    unless a process keeps more than 998 other contexts alive."""
     import zmq
     ctx = zmq.Context()
     ctx.set(zmq.THREAD_NAME_PREFIX, next(_context_tags) % 999 + 1)
