@@ -27,7 +27,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HEADS = {"ecg": ("ecg-af",), "ppg": ("ppg-af",)}   # = encoders.heads.HEADS_BY_MODALITY
 DEFAULT_SMOOTH_WINDOWS = 5
 
 
@@ -37,7 +36,8 @@ class ScoreHost:
     Parameters
     ----------
     heads : modality -> head names (``encoders.heads``); a head that cannot be loaded is logged
-        and skipped (its streams still get measures).
+        and skipped (its streams still get measures). None: the head each modality gets in
+        ``score`` and ``embed`` too (``encoders.heads.HEADS_BY_MODALITY``).
     smooth_windows : windows averaged for the ``smoothed`` head outputs (>= 1).
     prevalence : the prevalence every head's probability is read at (``serve --af-prevalence``;
         :meth:`encoders.heads.Head.at_prevalence`), None: as fitted. Each head output in a frame says
@@ -52,7 +52,10 @@ class ScoreHost:
             raise StreamError(f"smooth_windows must be >= 1, got {smooth_windows}")
         self.smooth_windows = int(smooth_windows)
         self.prevalence = prevalence
-        self.head_names = dict(DEFAULT_HEADS if heads is None else heads)
+        if heads is None:
+            from encoders.heads import HEADS_BY_MODALITY   # NumPy only: serve stays free of torch
+            heads = {modality: (name,) for modality, name in HEADS_BY_MODALITY.items()}
+        self.head_names = dict(heads)
         self._heads: dict[str, list] = {}
         self._recent: dict[tuple, tuple] = {}   # (stream, head) -> (session, recent values)
         self.errors: dict[str, str] = {}

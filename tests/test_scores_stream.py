@@ -282,3 +282,14 @@ def test_warm_up_loads_measures_and_heads_before_the_first_window():
         "print('ok')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+def test_serve_hosts_the_head_each_modality_gets_in_score_and_embed():
+    """One table (encoders.heads.HEADS_BY_MODALITY) says which head a modality's windows get,
+    online and offline; a modality without one gets measures only."""
+    from encoders.heads import HEADS_BY_MODALITY
+    from streams.scores import ScoreHost
+    host = ScoreHost()
+    assert host.head_names == {m: (name,) for m, name in HEADS_BY_MODALITY.items()}
+    assert [h.name for h in host.heads_for("ecg")] == [HEADS_BY_MODALITY["ecg"]]
+    assert host.heads_for("resp") == [] and not host.errors
