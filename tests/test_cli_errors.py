@@ -81,6 +81,19 @@ def test_bad_option_values_are_one_line_with_a_pointer_to_help(capsys, tmp_path,
     assert f"biosig {argv[0]} --help" in err
 
 
+@pytest.mark.parametrize("argv, command", [
+    (["status", "--bogus", "1"], "biosig status"),
+    (["forecast", "evaluate", "x.csv", "--out", "OUT", "--nope"], "biosig forecast evaluate"),
+    (["keys", "generate", "OUT", "--zz"], "biosig keys generate"),
+    (["--nope"], "biosig"),
+])
+def test_an_unknown_option_points_at_the_help_of_the_command_it_was_given_to(capsys, tmp_path, argv, command):
+    code, _, err = run_main(capsys, *[tmp_path / "out" if a == "OUT" else a for a in argv])
+    assert_one_line_error(code, err, f"{command}: error: unrecognized arguments: {argv[-2] if argv[-1] == '1' else argv[-1]}")
+    assert err.strip().endswith(f"(see: {command} --help)"), err
+    assert not (tmp_path / "out").exists()   # refused before anything ran
+
+
 # ---------------------------------------------------------------------------------- simulate
 def test_simulate_refuses_a_record_too_large_to_hold(capsys, tmp_path):
     code, _, err = run_main(capsys, "simulate", "ecg", "--seconds", "1", "--fs-hz", "1e9", "--out", tmp_path / "x.csv")

@@ -18,7 +18,7 @@ def _run(*args, timeout=120):
 
 def test_status_without_runtime_is_one_line_exit_2():
     ep = free_endpoints()
-    r = _run("status", "--status", ep.status, "--timeout", "0.3")
+    r = _run("status", "--status", ep.status, "--timeout-s", "0.3")
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "no runtime answered" in r.stderr and "Traceback" not in r.stderr
 
@@ -69,7 +69,7 @@ def test_serve_monitor_replay_listen_status_work_together(tmp_path):
                                        "--ingest", ep.ingest, "--output", ep.output, "--status", ep.status],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: _run("status", "--status", ep.status, "--timeout", "0.3").returncode == 0,
+        wait_for(lambda: _run("status", "--status", ep.status, "--timeout-s", "0.3").returncode == 0,
                  timeout_s=60, what="serve")
         idle = {}
         def serving():

@@ -191,7 +191,7 @@ def _listen(args) -> int:
 def _status(args) -> int:
     from streams.demo import status_table
     from streams.subscriber import request_status
-    _check_number("--timeout", args.timeout, lo=0, hi=3600, lo_open=True)
+    _check_number("--timeout-s", args.timeout, lo=0, hi=3600, lo_open=True)
     body = request_status(args.status, key_dir=args.keys, insecure=args.insecure, timeout_s=args.timeout)
     if args.json:
         print(json_text.dumps(body, indent=1, default=float))
@@ -310,7 +310,8 @@ def register(sub) -> None:
                        description="Per-stream rates, gaps, drops, rejects, queue depth and latency "
                                    "p50/p99/p99.9/max from the running runtime.")
     p.add_argument("--json", action="store_true", help="the full status as JSON")
-    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer")
+    p.add_argument("--timeout-s", "--timeout", dest="timeout", type=float, default=2.0, metavar="S",
+                   help="seconds to wait for an answer (default 2)")
     _endpoint_args(p, ("status",))
     p.set_defaults(handler=_status)
 
