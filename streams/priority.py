@@ -133,7 +133,7 @@ def realtime_zmq_io_threads(rt_priority: int, contexts, cpu: int | None = None) 
     library made, or one waiting for the garbage collector) is neither raised nor mistaken for one
     of theirs. An untagged context's I/O threads are named like every other untagged context's:
     for one, every such thread of the process is raised."""
-    if rt_priority <= 0:
+    if rt_priority <= 0 or not os.path.isdir("/proc/self/task"):   # off, or not Linux: nothing to find
         return 0
     import zmq
     names = {_io_thread_name(ctx.get(zmq.THREAD_NAME_PREFIX), i)
