@@ -141,12 +141,12 @@ def realtime_zmq_io_threads(rt_priority: int, contexts, cpu: int | None = None) 
     t_end = time.monotonic() + 2.0
     while True:
         found = _zmq_io_threads()
-        if names <= set(found.values()) or time.monotonic() > t_end:
+        missing = names - set(found.values())
+        if not missing or time.monotonic() > t_end:
             break
         time.sleep(0.005)
-    if not names <= set(found.values()):
-        log.warning("ZeroMQ I/O threads %s not found; they keep their priority",
-                    ", ".join(sorted(names - set(found.values()))))
+    if missing:
+        log.warning("ZeroMQ I/O threads %s not found; they keep their priority", ", ".join(sorted(missing)))
     raised = [tid for tid, name in found.items() if name in names and _set_fifo(tid, rt_priority)]
     for tid in raised:
         _pin(tid, cpu)
@@ -174,10 +174,6 @@ def _zmq_io_threads() -> dict[int, str]:
         if "ZMQbg/IO" in name:
             out[int(tid)] = name
     return out
-
-
-def _zmq_io_tids() -> list[int]:
-    return list(_zmq_io_threads())
 
 
 def policy_of(tid: int) -> str:

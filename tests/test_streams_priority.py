@@ -287,7 +287,7 @@ _RECORDING_RUNTIME = r"""
 import json, os, sys, time
 import numpy as np
 sys.path[:0] = sys.argv[2:]
-from streams.priority import _zmq_io_tids, policy_of
+from streams.priority import _zmq_io_threads, policy_of
 from streams.publisher import Publisher
 from test_streams_helpers import config, running, stream_status, wait_for
 with running(config(record_dir=sys.argv[1], rotate_s=0.2, rt_priority=3)) as rt:
@@ -305,9 +305,9 @@ with running(config(record_dir=sys.argv[1], rotate_s=0.2, rt_priority=3)) as rt:
                 fifo[tid] = open(f"/proc/self/task/{tid}/comm").read().strip()
         except OSError:
             pass
-    allowed = {rt._thread.native_id, *_zmq_io_tids()}
+    allowed = {rt._thread.native_id, *_zmq_io_threads()}
     print(json.dumps({"loop": policy_of(rt._thread.native_id),
-                      "zmq_io_fifo": sum(policy_of(t) == "SCHED_FIFO" for t in _zmq_io_tids()) >= 1,
+                      "zmq_io_fifo": sum(policy_of(t) == "SCHED_FIFO" for t in _zmq_io_threads()) >= 1,
                       "other_fifo": sorted(n for t, n in fifo.items() if t not in allowed)}))
     pub.close()
 """
