@@ -154,6 +154,7 @@ class ProgressLog:
         self.what, self.total, self.every_s = what, int(total), float(every_s)
         self.enabled = not sys.stderr.isatty()
         self.t0 = self.last = time.monotonic()
+        self.t_first: float | None = None    # when the first record finished (start-up excluded)
         self.done = self.failed = 0
         self.bar = None
         if bar and not self.enabled:
@@ -169,16 +170,30 @@ class ProgressLog:
         if self.bar is not None:
             self.bar.update(1)
         now = time.monotonic()
+        if self.t_first is None:
+            self.t_first = now
         due = now - self.last >= self.every_s
         final = self.done >= self.total and now - self.t0 >= self.every_s  # short runs stay quiet
         if not self.enabled or not (due or final):
             return
         self.last = now
         rate = self.done / max(now - self.t0, 1e-9)
-        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         print(f"{self.what}: {self.done}/{self.total} records ({self.failed} failed), {rate:.2f} rec/s"
-              f"{', ' + extra if extra else ''}, elapsed {now - self.t0:.0f} s, ETA {eta:.0f} s",
+              f"{', ' + extra if extra else ''}, elapsed {now - self.t0:.0f} s, ETA {self.eta_text(now)}",
               file=sys.stderr, flush=True)
+
+    def eta_text(self, now: float) -> str:
+        """Time left at the rate since the first record finished: start-up (process pools, model
+        loading, JIT) is not a per-record cost, and counting it made the first lines' ETA absurd
+        (one record after 15 s of start-up: 'ETA 149800 s' for a 6-minute job). Unknown ('?')
+        until two records have finished."""
+        left = self.total - self.done
+        if left <= 0:
+            return "0 s"
+        if self.t_first is None or self.done < 2 or now <= self.t_first:
+            return "?"
+        eta_s = left * (now - self.t_first) / (self.done - 1)
+        return f"{eta_s:.0f} s" if eta_s < 120 else f"{eta_s / 60:.0f} min"
 
     def close(self) -> None:
         if self.bar is not None:
