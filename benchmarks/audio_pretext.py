@@ -155,8 +155,8 @@ def main(argv=None) -> int:
     ap.add_argument("models", nargs="+", help="checkpoint dirs or names")
     ap.add_argument("--random-seeds", type=int, nargs="*", default=[0],
                     help="also rows for the first model's architecture with random weights")
-    ap.add_argument("--records", type=int, default=40)
-    ap.add_argument("--seconds", type=float, default=12.0)
+    ap.add_argument("--records", type=int, default=40, help="held-out synthetic scenes (default 40)")
+    ap.add_argument("--seconds", type=float, default=12.0, help="length of each held-out scene and auscultation record, s (default 12)")
     ap.add_argument("--seed", type=int, default=500_000, help="first scene seed (pretraining uses 0 .. N-1)")
     ap.add_argument("--mfcc", action="store_true", help="also a row for the MFCC mean/std baseline")
     ap.add_argument("--lung-records", type=int, default=60,

@@ -52,12 +52,13 @@ def run(method, n, args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192, 16384])
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--head-dim", type=int, default=32)
+    ap.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192, 16384],
+                    help="sequence lengths in tokens (default 512 .. 16384)")
+    ap.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    ap.add_argument("--head-dim", type=int, default=32, help="width of each head (default 32)")
     ap.add_argument("--window", type=int, default=64, help="block size w in tokens")
-    ap.add_argument("--n-global", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--n-global", type=int, default=2, help="global tokens attending to and from all (default 2)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed calls per row, the median is printed (default 3)")
     ap.add_argument("--kernel", choices=("auto", "blocked", "sdpa", "flex"), default="auto",
                     help="kernel of the windowed column (default auto: blocked on CPU)")
     ap.add_argument("--dense-max-gib", type=float, default=4.0,

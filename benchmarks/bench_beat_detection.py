@@ -30,6 +30,7 @@ Rows ``baseline | ours | ratio`` at the end, baseline = NeuroKit2.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 
 import numpy as np
@@ -125,7 +126,8 @@ def biosig_window_pulses(enc, x: np.ndarray, fs_hz: float) -> np.ndarray:
                                            for i, win in enumerate(w)])
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)   # --help; no options
     import warnings
 
     import biosig

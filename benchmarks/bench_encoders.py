@@ -76,7 +76,8 @@ def load(name):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", nargs="+", default=["ecg-small", *SHIPPED])
+    ap.add_argument("--models", nargs="+", default=["ecg-small", *SHIPPED],
+                    help="checkpoint dirs or names (default ecg-small and every shipped model)")
     ap.add_argument("--seconds", type=float, default=1.5,
                     help="timing budget per backend and batch size (default 1.5: about 100 s in all here)")
     ap.add_argument("--threads", type=int, default=None, help="threads for both backends (default: all cores)")

@@ -71,7 +71,8 @@ def time_per_step(method: str, q: int, L: int, backend: str, steps: int) -> tupl
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=300, help="timed steps per configuration")
-    ap.add_argument("--methods", default="rtrl,uoro,uoro16,snap1,dni,lms,rls,mix")
+    ap.add_argument("--methods", default="rtrl,uoro,uoro16,snap1,dni,lms,rls,mix",
+                    help="comma list of methods (default rtrl,uoro,uoro16,snap1,dni,lms,rls,mix)")
     args = ap.parse_args(argv)
     print(f"{'method':7s} {'q':>4s} {'L':>3s} | {'numpy us':>9s} | {'numba us':>9s} | {'ratio':>6s} | "
           f"{'numba p99':>9s} | {'paper ms':>8s} | {'x paper':>7s}")

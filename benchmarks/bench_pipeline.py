@@ -18,6 +18,7 @@ Rows (``baseline | ours | ratio``, seconds, median of 3; ratio = ours / baseline
 """
 from __future__ import annotations
 
+import argparse
 import functools
 
 import numpy as np
@@ -33,7 +34,8 @@ def _stream(make, x, chunk):
     return [s.process(x[:, i:i + chunk]) for i in range(0, x.shape[1], chunk)]
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)   # --help; no options
     from scipy import signal
 
     from biosig import filters

@@ -92,10 +92,12 @@ def step_seconds(preset: str, batch: int, device: str, warmup: int, steps: int, 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--presets", nargs="+", default=["tiny", "small", "base"], choices=["tiny", "small", "base"])
+    ap.add_argument("--presets", nargs="+", default=["tiny", "small", "base"], choices=["tiny", "small", "base"],
+                    help="model presets to time (default all three)")
     ap.add_argument("--batch", type=int, default=32, help="CPU batch (default 32)")
     ap.add_argument("--cuda-batch", type=int, nargs="+", default=[1024], help="CUDA batches (default 1024)")
-    ap.add_argument("--device", choices=["all", "cpu", "cuda"], default="all")
+    ap.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
+                    help="where to time (default all: the CPU, and CUDA when there is a GPU)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     ap.add_argument("--steps", type=int, nargs="+", default=[8, 3, 2],
                     help="timed steps per preset, in --presets order (default 8 3 2)")

@@ -13,6 +13,7 @@ Rows (``baseline | ours | ratio``):
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import resource
@@ -25,7 +26,8 @@ from _common import DATA, ROOT, row
 timed = functools.partial(_common.timed, repeat=5)
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)   # --help; no options
     import wfdb
 
     from biosig.readers import discover, read

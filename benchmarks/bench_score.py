@@ -130,10 +130,10 @@ def score_throughput(paths, source: str, engine: str, workers: int, tmp: pathlib
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--records", type=int, default=100)
-    ap.add_argument("--seconds", type=float, default=120.0)
+    ap.add_argument("--records", type=int, default=100, help="synthetic ECG records to score (default 100)")
+    ap.add_argument("--seconds", type=float, default=120.0, help="length of each record, s (default 120)")
     ap.add_argument("--model", default=None, help="default: ecg-tiny when shipped, else random ecg-tiny")
-    ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--no-ray", action="store_true", help="skip the Ray rows even where Ray is installed")
     ap.add_argument("--baseline-windows", type=int, default=768, help="windows timed for the baseline")
     args = ap.parse_args()
     import encoders

@@ -10,6 +10,7 @@ and the last rows compare ECGSYN called directly through NeuroKit2 (baseline, se
 """
 from __future__ import annotations
 
+import argparse
 import functools
 
 import _common
@@ -21,7 +22,8 @@ def row(name: str, baseline: float, ours: float) -> None:
     print(f"{name:<28} | {baseline:9.3f} s | {ours:9.4f} s | {ours / baseline:7.4f}")
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)   # --help; no options
     import neurokit2 as nk
 
     from biosig.synthetic import simulate

@@ -58,10 +58,10 @@ def extra_sessions(rate_hz: float) -> list[Session]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rate-hz", type=float, default=10.0)
-    ap.add_argument("--horizons", default="1-21")
-    ap.add_argument("--methods", default="mix,rls,lms,last")
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--rate-hz", type=float, default=10.0, help="rate the traces are resampled to (default 10)")
+    ap.add_argument("--horizons", default="1-21", help="horizons in steps: ranges and comma lists (default 1-21)")
+    ap.add_argument("--methods", default="mix,rls,lms,last", help="comma list (default mix,rls,lms,last)")
+    ap.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     args = ap.parse_args(argv)
     methods = args.methods.split(",")
     sessions = extra_sessions(args.rate_hz)

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--random-seeds", type=int, nargs="*", default=[0, 1],
                     help="also the first checkpoint's architecture with random weights from these seeds")
     ap.add_argument("--n", type=int, default=120, help="number of dev records (half AF-like)")
-    ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     ap.add_argument("--arrhythmia", action="store_true",
                     help="the 9-class arrhythmia dev task and the 15 arrhythmia descriptors instead")
     args = ap.parse_args(argv)

@@ -313,10 +313,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--invert", choices=("none", "all", "half"), default="none",
                     help="ECG / PPG tasks: sign-invert every record (all) or a random half (seed --seed), the same "
                          "records for every row: how much an inverted lead or pulse wave costs (default none)")
-    ap.add_argument("--random-seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--random-seeds", type=int, nargs="+", default=[0, 1, 2],
+                    help="a random-weight row of each model's architecture per seed (default 0 1 2)")
+    ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the folds, the bootstrap and --invert half (default 0)")
+    ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     ap.add_argument("--C", type=_C_arg, default=1.0, metavar="C|auto",
                     help="probe regularisation strength (default 1, the protocol of every reported table); auto "
                          "picks C per training fold by an inner 5-fold CV (log-loss, grid 1e-3..10, the same for "

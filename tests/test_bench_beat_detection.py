@@ -31,7 +31,7 @@ def test_se_ppv_match_each_reference_beat_once():
 
 def test_benchmark_runs_on_real_records(capsys):
     shared_path("wfdb", "a103l.hea")   # skips with a message where the shared data are absent
-    assert bench.main() == 0
+    assert bench.main([]) == 0
     out = capsys.readouterr().out
     row = next(ln for ln in out.splitlines() if ln.startswith("a103l PLETH one/beat"))
     shares = [float(v) for v in row.split("|")[1:] if "." in v]
