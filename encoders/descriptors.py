@@ -83,8 +83,8 @@ and A_med is the median amplitude over the window's beats:
 ====  =======================  ==============================================================
 
 A descriptor that is undefined (too few beats or intervals) is 0. Windows with several channels
-average each descriptor over the channels. ``tests/test_descriptors.py`` checks every value
-against the NumPy oracle :func:`descriptors_numpy` on synthetic tokens with known RR series.
+average each descriptor over the channels. ``tests/test_encoders_descriptors.py`` checks every value
+against the NumPy twin :func:`encoders.descriptors_twin.descriptors_numpy` on synthetic tokens with known RR series.
 """
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ LOG_FLOORS = {2: 0.005, 3: 0.005, 5: 0.005, 8: 0.01, 11: 0.005}
 SET_LOG_FLOORS = {"v1": LOG_FLOORS, "atrial": {**LOG_FLOORS, 14: 0.02, 16: 0.005},
                   "pulse": {2: 0.005, 3: 0.005, 5: 0.005, 7: 0.01, 9: 0.005}}
 SET_LOG_FLOORS["arrhythmia"] = SET_LOG_FLOORS["pulse"]   # its five extra descriptors are not log-scaled
-_EPS = 1e-6
+EPS = 1e-6
 
 
 def regions(fs_hz: float, before: int, seg_len: int) -> dict:
@@ -163,10 +163,10 @@ def _atrial(seg, vf, n_beats, reg, fs_hz):
     tmpl = _masked_median(a.transpose(1, 2), m)                               # (M, La)
     ac = a - a.mean(-1, keepdim=True)
     tc = (tmpl - tmpl.mean(-1, keepdim=True))[:, None, :]
-    corr = (ac * tc).sum(-1) / (ac.pow(2).sum(-1).sqrt() * tc.pow(2).sum(-1).sqrt()).clamp_min(_EPS)
+    corr = (ac * tc).sum(-1) / (ac.pow(2).sum(-1).sqrt() * tc.pow(2).sum(-1).sqrt()).clamp_min(EPS)
     p_cons = (corr * vf).sum(-1) / n_beats.clamp_min(1)
     q = seg[..., reg["qrs"][0]:reg["qrs"][1]]
-    rel = (a.amax(-1) - a.amin(-1)) / (q.amax(-1) - q.amin(-1)).clamp_min(_EPS)
+    rel = (a.amax(-1) - a.amin(-1)) / (q.amax(-1) - q.amin(-1)).clamp_min(EPS)
     p_amp = (rel * vf).sum(-1) / n_beats.clamp_min(1)
     res = a - tmpl[:, None, :]
     res = (res - res.mean(-1, keepdim=True)) * torch.hann_window(a.shape[-1], periodic=False, dtype=a.dtype)
@@ -174,7 +174,7 @@ def _atrial(seg, vf, n_beats, reg, fs_hz):
     band = torch.from_numpy(fwave_band_mask(fs_hz)).to(pw.device)
     num = (pw[..., band].sum(-1) * vf).sum(-1)
     den = (pw[..., 1:].sum(-1) * vf).sum(-1)
-    fband = num / den.clamp_min(_EPS)
+    fband = num / den.clamp_min(EPS)
     pk = ac.abs().argmax(-1).to(seg.dtype) / fs_hz                            # (M, K) s
     _, pk_std = _mstd(pk, vf, n_beats)
     return torch.stack([p_cons, p_amp, fband, pk_std], -1)
@@ -191,9 +191,9 @@ def _arrhythmia(seg, v, with_prev, rr, rm, med_rr, before, fs_hz):
     pre = rm & (rr < PREMATURE_REL * med_rr[:, None])
     n_pre = pre.float().sum(-1)
     frac = n_pre / m_rr.clamp_min(1)
-    deficit = ((1 - amp_c / amp_med.clamp_min(_EPS)[:, None]) * pre).sum(-1) / n_pre.clamp_min(1)
+    deficit = ((1 - amp_c / amp_med.clamp_min(EPS)[:, None]) * pre).sum(-1) / n_pre.clamp_min(1)
     pair = pre[..., :-1] & rm[..., 1:]
-    nc = 1 - (rr[..., :-1] + rr[..., 1:]) / (2 * med_rr.clamp_min(_EPS))[:, None]
+    nc = 1 - (rr[..., :-1] + rr[..., 1:]) / (2 * med_rr.clamp_min(EPS))[:, None]
     noncomp = (nc * pair).sum(-1) / pair.float().sum(-1).clamp_min(1)
     long = (rm & (rr > LONG_PAUSE_REL * med_rr[:, None])).float().sum(-1) / m_rr.clamp_min(1)
     thr = 0.5 * (seg[..., before] + foot)                                     # (M, K)
@@ -230,7 +230,7 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
     rmssd = ((d.pow(2) * dmf).sum(-1) / n_d.clamp_min(1)).sqrt()
     pnn50 = ((d.abs() > 0.05).float() * dmf).sum(-1) / n_d.clamp_min(1)
     med_rr = _masked_median(rr, rm)
-    irr = torch.where(n_d > 0, _masked_median(d.abs(), dm) / med_rr.clamp_min(_EPS), torch.zeros_like(med_rr))
+    irr = torch.where(n_d > 0, _masked_median(d.abs(), dm) / med_rr.clamp_min(EPS), torch.zeros_like(med_rr))
     tp = (d[..., 1:] * d[..., :-1] < 0) & dm[..., 1:] & dm[..., :-1]
     n_tp = (dm[..., 1:] & dm[..., :-1]).float().sum(-1)
     turning = tp.float().sum(-1) / n_tp.clamp_min(1)
@@ -240,14 +240,14 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
     sq = seg.pow(2)
     p_e = sq[..., reg["p"][0]:reg["p"][1]].mean(-1)                           # (M, K)
     p_mean, p_std = _mstd(p_e, vf, n_beats)
-    qrs = sq[..., reg["qrs"][0]:reg["qrs"][1]].sum(-1) / sq.sum(-1).clamp_min(_EPS)
+    qrs = sq[..., reg["qrs"][0]:reg["qrs"][1]].sum(-1) / sq.sum(-1).clamp_min(EPS)
     qrs_mean = (qrs * vf).sum(-1) / n_beats.clamp_min(1)
     t_e = sq[..., reg["t"][0]:reg["t"][1]].mean(-1)
     t_mean = (t_e * vf).sum(-1) / n_beats.clamp_min(1)
     tmpl = (seg * vf[..., None]).sum(1) / n_beats.clamp_min(1)[:, None]      # (M, L)
     a = seg - seg.mean(-1, keepdim=True)
     b = (tmpl - tmpl.mean(-1, keepdim=True))[:, None, :]
-    corr = (a * b).sum(-1) / (a.pow(2).sum(-1).sqrt() * b.pow(2).sum(-1).sqrt()).clamp_min(_EPS)
+    corr = (a * b).sum(-1) / (a.pow(2).sum(-1).sqrt() * b.pow(2).sum(-1).sqrt()).clamp_min(EPS)
     c_mean, c_std = _mstd(corr, vf, n_beats)
     window_s = K * refractory / fs_hz
     out = torch.stack([n_beats / window_s, mean_rr, std_rr, rmssd, pnn50, irr, turning,
@@ -256,7 +256,7 @@ def compute(tokens: torch.Tensor, valid: torch.Tensor, fs_hz: float, before: int
         out = torch.cat([out, _atrial(seg, vf, n_beats, reg, fs_hz)], -1)
     elif descriptor_set in ("pulse", "arrhythmia"):
         amp_mean, amp_std = _mstd(seg.amax(-1) - seg.amin(-1), vf, n_beats)
-        out = torch.cat([out[:, :7], (amp_std / amp_mean.clamp_min(_EPS))[:, None], out[:, 10:12]], -1)
+        out = torch.cat([out[:, :7], (amp_std / amp_mean.clamp_min(EPS))[:, None], out[:, 10:12]], -1)
         if descriptor_set == "arrhythmia":
             out = torch.cat([out, _arrhythmia(seg, v, with_prev, rr, rm, med_rr, before, fs_hz)], -1)
     elif descriptor_set != "v1":
@@ -271,115 +271,6 @@ def transform(d: torch.Tensor, log_floors: dict | None = None) -> torch.Tensor:
     for i, floor in (LOG_FLOORS if log_floors is None else log_floors).items():
         out[:, i] = torch.log(d[:, i].clamp_min(0) + floor)
     return out
-
-
-def _atrial_numpy(seg: np.ndarray, reg: dict, fs_hz: float) -> np.ndarray:
-    """NumPy oracle of the atrial descriptors of one window and channel's beats (n, L)."""
-    a = seg[:, reg["a"][0]:reg["a"][1]]
-    tmpl = np.median(a, axis=0)
-    tc = tmpl - tmpl.mean()
-    corr = [np.sum((s - s.mean()) * tc) / max(np.linalg.norm(s - s.mean()) * np.linalg.norm(tc), _EPS) for s in a]
-    q = seg[:, reg["qrs"][0]:reg["qrs"][1]]
-    rel = np.ptp(a, axis=1) / np.maximum(np.ptp(q, axis=1), _EPS)
-    res = a - tmpl
-    res = (res - res.mean(1, keepdims=True)) * np.hanning(a.shape[1])
-    pw = np.abs(np.fft.rfft(res, n=NFFT, axis=1)) ** 2
-    fband = pw[:, fwave_band_mask(fs_hz)].sum() / max(pw[:, 1:].sum(), _EPS)
-    pk = np.array([np.argmax(np.abs(s - s.mean())) for s in a]) / fs_hz
-    return np.array([np.mean(corr), np.mean(rel), fband, pk.std()])
-
-
-def _arrhythmia_numpy(tok: np.ndarray, valid: np.ndarray, before: int, fs_hz: float) -> np.ndarray:
-    """NumPy oracle of the arrhythmia descriptors of one window and channel: tokens (K, L + 6)."""
-    L = tok.shape[1] - 6
-    beats = [k for k in range(len(tok)) if valid[k]]
-    if not beats:
-        return np.zeros(5)
-    amp = {k: tok[k, before] - (tok[k, :before].min() if before > 0 else tok[k, before]) for k in beats}
-    amp_med = np.median(list(amp.values()))
-    with_prev = [k for k in beats if tok[k, L + 2] > 0.5]
-    rr = np.array([tok[k, L] for k in with_prev])
-    frac = deficit = noncomp = long = 0.0
-    if len(rr):
-        med = np.median(rr)
-        pre = [j for j in range(len(rr)) if rr[j] < PREMATURE_REL * med]
-        frac = len(pre) / len(rr)
-        if pre:
-            deficit = np.mean([1 - amp[with_prev[j]] / max(amp_med, _EPS) for j in pre])
-        nc = [1 - (rr[j] + rr[j + 1]) / (2 * max(med, _EPS)) for j in pre if j + 1 < len(rr)]
-        noncomp = np.mean(nc) if nc else 0.0
-        long = np.mean(rr > LONG_PAUSE_REL * med)
-    widths = []
-    for k in beats:
-        s = tok[k, :L]
-        thr = 0.5 * (s[before] + (s[:before].min() if before > 0 else s[before]))
-        n = 0
-        i = before
-        while i < L and s[i] >= thr:
-            n, i = n + 1, i + 1
-        i = before - 1
-        while i >= 0 and s[i] >= thr:
-            n, i = n + 1, i - 1
-        widths.append(n / fs_hz)
-    return np.array([frac, deficit, noncomp, long, np.mean(widths)])
-
-
-def descriptors_numpy(tokens: np.ndarray, valid: np.ndarray, fs_hz: float, before: int, refractory: int,
-                      descriptor_set: str = "v1") -> np.ndarray:
-    """NumPy oracle of :func:`compute`, written per window and channel with explicit loops."""
-    B, K, C, pd = tokens.shape
-    L = pd - 6
-    reg = regions(fs_hz, before, L)
-    nd = n_desc(descriptor_set)
-    if descriptor_set == "arrhythmia":   # the pulse set, then the five arrhythmia descriptors
-        out = np.zeros((B, C, nd))
-        for b in range(B):
-            for c in range(C):
-                o = descriptors_numpy(tokens[b:b + 1, :, c:c + 1], valid[b:b + 1, :, c:c + 1], fs_hz, before,
-                                      refractory, "pulse")[0]
-                out[b, c] = np.concatenate([o, _arrhythmia_numpy(tokens[b, :, c], valid[b, :, c], before, fs_hz)])
-        return out.mean(1)
-    if descriptor_set == "pulse":   # the 7 rhythm descriptors of v1 per channel, then the pulse ones
-        out = np.zeros((B, C, nd))
-        for b in range(B):
-            for c in range(C):
-                o = descriptors_numpy(tokens[b:b + 1, :, c:c + 1], valid[b:b + 1, :, c:c + 1], fs_hz, before,
-                                      refractory, "v1")[0]
-                amp = np.array([np.ptp(tokens[b, k, c, :L]) for k in range(K) if valid[b, k, c]])
-                cv = amp.std() / max(amp.mean(), _EPS) if len(amp) else 0.0
-                out[b, c] = np.concatenate([o[:7], [cv], o[10:12]])
-        return out.mean(1)
-    out = np.zeros((B, C, nd))
-    for b in range(B):
-        for c in range(C):
-            beats = [k for k in range(K) if valid[b, k, c]]
-            rr = np.array([tokens[b, k, c, L] for k in beats if tokens[b, k, c, L + 2] > 0.5])
-            seg = np.array([tokens[b, k, c, :L] for k in beats]).reshape(len(beats), L)
-            o = np.zeros(nd)
-            o[0] = len(beats) / (K * refractory / fs_hz)
-            if len(rr):
-                o[1], o[2] = rr.mean(), rr.std()
-            dd = np.diff(rr)
-            if len(dd):
-                o[3] = np.sqrt(np.mean(dd ** 2))
-                o[4] = np.mean(np.abs(dd) > 0.05)
-                o[5] = np.median(np.abs(dd)) / max(np.median(rr), _EPS)
-            if len(dd) >= 2:
-                o[6] = np.mean(dd[1:] * dd[:-1] < 0)
-            if len(beats):
-                p = (seg[:, reg["p"][0]:reg["p"][1]] ** 2).mean(1)
-                o[7], o[8] = p.mean(), p.std()
-                sq = seg ** 2
-                o[9] = np.mean(sq[:, reg["qrs"][0]:reg["qrs"][1]].sum(1) / np.maximum(sq.sum(1), _EPS))
-                tmpl = seg.mean(0)
-                corr = [np.sum((s - s.mean()) * (tmpl - tmpl.mean()))
-                        / max(np.linalg.norm(s - s.mean()) * np.linalg.norm(tmpl - tmpl.mean()), _EPS) for s in seg]
-                o[10], o[11] = np.mean(corr), np.std(corr)
-                o[12] = (seg[:, reg["t"][0]:reg["t"][1]] ** 2).mean(1).mean()
-                if nd > N_DESC:
-                    o[N_DESC:] = _atrial_numpy(seg, reg, fs_hz)
-            out[b, c] = o
-    return out.mean(1)
 
 
 class DescriptorHead(nn.Module):

@@ -15,8 +15,8 @@ from biosig.synthetic_af import ecg_from_beats
 from encoder_helpers import SMALL, TINY, random_beat_tokens
 from encoders.config import get_config
 from encoders.data import ATRIAL_KINDS, synthetic_atrial_records, synthetic_rhythm_records
-from encoders.descriptors import (ATRIAL_NAMES, DESCRIPTOR_SETS, N_DESC, NAMES, compute, descriptors_numpy,
-                                  n_desc)
+from encoders.descriptors import ATRIAL_NAMES, DESCRIPTOR_SETS, N_DESC, compute, n_desc
+from encoders.descriptors_twin import descriptors_numpy
 from encoders.errors import EncoderError
 from encoders.model import EncoderModel
 

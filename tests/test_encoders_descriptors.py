@@ -13,7 +13,8 @@ import encoders
 from biosig.cli import main
 from biosig.synthetic import simulate
 from encoders.config import get_config
-from encoders.descriptors import CLIP, LOG_FLOORS, N_DESC, NAMES, DescriptorHead, compute, descriptors_numpy
+from encoders.descriptors import CLIP, LOG_FLOORS, N_DESC, NAMES, DescriptorHead, compute
+from encoders.descriptors_twin import descriptors_numpy
 from encoders.errors import EncoderError
 from encoders.model import EncoderModel, count_parameters
 from encoders.objectives import objective_loss

@@ -18,8 +18,8 @@ from conftest import ROOT
 from encoder_helpers import SMALL, TINY, random_beat_tokens
 from encoders.config import get_config
 from encoders.data import synthetic_pulse_records
-from encoders.descriptors import (DESCRIPTOR_SETS, NAMES, PULSE_NAMES, SET_LOG_FLOORS, compute, descriptors_numpy,
-                                  n_desc)
+from encoders.descriptors import DESCRIPTOR_SETS, NAMES, PULSE_NAMES, SET_LOG_FLOORS, compute, n_desc
+from encoders.descriptors_twin import descriptors_numpy
 from encoders.errors import EncoderError
 from encoders.model import EncoderModel
 

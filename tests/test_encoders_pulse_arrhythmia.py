@@ -14,7 +14,8 @@ from biosig.synthetic_pulse import (ARRHYTHMIA_KINDS, ARRHYTHMIA_PULSE_KINDS, PU
                                     ppg_from_pulse_beats, pulse_beat_times, simulate_pulse_record)
 from encoder_helpers import TINY, random_beat_tokens
 from encoders.data import synthetic_pulse_records
-from encoders.descriptors import ARRHYTHMIA_NAMES, DESCRIPTOR_SETS, compute, descriptors_numpy, n_desc
+from encoders.descriptors import ARRHYTHMIA_NAMES, DESCRIPTOR_SETS, compute, n_desc
+from encoders.descriptors_twin import descriptors_numpy
 
 FS, BEFORE, R = 125.0, 31, 31
 NAMES = DESCRIPTOR_SETS["arrhythmia"]

@@ -23,16 +23,17 @@ def _ecg(p_wave_mv: float, irregular: bool, seed: int = 0, seconds: float = 10.0
 
 
 def test_equals_the_atrial_descriptor_oracle():
-    """encoders.descriptors._atrial_numpy (a per-beat loop written for the pretraining targets)
+    """encoders.descriptors_twin.atrial_numpy (a per-beat loop written for the pretraining targets)
     on the same segments: its p_consistency is the measure."""
-    from encoders.descriptors import _atrial_numpy, regions
+    from encoders.descriptors import regions
+    from encoders.descriptors_twin import atrial_numpy
     for p_mv, irregular in ((0.15, False), (0.15, True), (0.0, True)):
         x = _ecg(p_mv, irregular)
         beats, clean = detect_beats(x, FS, "ecg")
         before, after = int(0.25 * FS), int(0.45 * FS)
         k = beats[(beats - before >= 0) & (beats + after <= len(clean))]
         seg = np.stack([clean[i - before:i + after] for i in k])
-        want = _atrial_numpy(seg, regions(FS, before, before + after), FS)[0]
+        want = atrial_numpy(seg, regions(FS, before, before + after), FS)[0]
         assert p_wave_consistency(clean, k, FS) == pytest.approx(want, abs=1e-12)
 
 

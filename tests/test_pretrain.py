@@ -283,7 +283,7 @@ def test_pretrain_at_another_input_rate_resamples_to_it(tmp_path):
     from biosig.synthetic import simulate
     from encoders.data import build_windows
     from encoders.errors import PipelineRateError
-    from encoders.pretrain import default_training_pipeline
+    from encoders.pretrain_pipeline import default_training_pipeline
     out = tmp_path / "ecg500"
     assert main(["pretrain", "--modality", "ecg", "--synthetic", "--synthetic-records", "2", "--synthetic-seconds", "20",
                  "--set", "input_fs_hz=500", "--steps", "1", "--batch-size", "4", "--no-progress", *TINY,
