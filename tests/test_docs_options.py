@@ -128,3 +128,64 @@ def test_the_script_scan_catches_a_wrong_option(tmp_path, monkeypatch):
     assert [(w, s.name, o) for w, s, o in found] == [("y.md:1", "eval_probe.py", o)
                                                      for o in ("--tasks", "--jobs", "--no-such")]
     assert [o for _, s, o in found if o not in script_options(s)] == ["--no-such"]
+
+
+# ------------------------------------------------------------------ files and Python names the docs cite
+_PATH = re.compile(r"(?<![\w./-])((?:biosig|encoders|streams|realtime|kernels|benchmarks|tests|docs|\.ci)/[\w./*-]*[\w*])")
+_NAME = re.compile(r"(?<![\w./])((?:biosig|encoders|streams|realtime|kernels)(?:\.\w+)+)")
+
+
+def _resolves(dotted: str) -> bool:
+    """``pkg.module[.attr...]`` imports and has the attributes; an attribute an instance sets in its
+    class's ``__init__`` (``streams.Subscriber.stats``) counts."""
+    import importlib
+    import inspect
+
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+            break
+        except ImportError:
+            continue
+    else:
+        return False
+    for attr in parts[i:]:
+        if hasattr(obj, attr):
+            obj = getattr(obj, attr)
+        elif inspect.isclass(obj) and f"self.{attr}" in inspect.getsource(obj.__init__):
+            return attr == parts[-1]
+        else:
+            return False
+    return True
+
+
+def cited_references():
+    """(file:line, "path" or "name", text) for every repository path and dotted name in a code span."""
+    for path in DOCS:
+        text = path.read_text()
+        for m in re.finditer(r"`([^`\n]+)`", text):
+            where = _where(path, text[:m.start()].count("\n") + 1)
+            yield from ((where, "path", p) for p in _PATH.findall(m.group(1)))
+            yield from ((where, "name", n) for n in _NAME.findall(m.group(1)) if not n.endswith((".py", ".md")))
+
+
+def test_every_cited_file_and_name_exists():
+    refs = list(cited_references())
+    assert sum(kind == "path" for _, kind, _ in refs) >= 100 and sum(kind == "name" for _, kind, _ in refs) >= 60
+    wrong = [f"{where}: {kind} {ref}" for where, kind, ref in refs
+             if not (any(ROOT.glob(ref)) if kind == "path" else _resolves(ref))]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_reference_scan_catches_a_stale_one(tmp_path, monkeypatch):
+    doc = tmp_path / "z.md"
+    doc.write_text("See `streams/forecast.py`, `benchmarks/bench_*.py`, `streams/gone.py`,\n"
+                   "`streams.forecast.frame_budget`, `streams.Subscriber.stats` and `streams.forecast.gone`.\n")
+    monkeypatch.setattr(sys.modules[__name__], "DOCS", [doc])
+    refs = list(cited_references())
+    assert [r for _, _, r in refs] == ["streams/forecast.py", "benchmarks/bench_*.py", "streams/gone.py",
+                                       "streams.forecast.frame_budget", "streams.Subscriber.stats",
+                                       "streams.forecast.gone"]
+    assert [r for _, kind, r in refs if not (any(ROOT.glob(r)) if kind == "path" else _resolves(r))] == \
+        ["streams/gone.py", "streams.forecast.gone"]
