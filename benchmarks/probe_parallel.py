@@ -70,7 +70,7 @@ def default_jobs() -> int:
 def all_features(specs: dict, records, jobs: int, progress_for) -> dict:
     """``{name: (n_records, F) array}`` for every ``{name: FeatureSpec}`` of ``specs``.
 
-    ``progress_for(what, total)`` returns an object with ``update()`` and ``close()``: one per
+    ``progress_for(what, total)`` returns an object with ``update(n=1)`` and ``close()``: one per
     feature set in this process (``jobs`` 1), else one for all of them, advanced in this process by
     whole chunks as they come back (one bar, one log line every few seconds)."""
     if jobs <= 1 or len(records) < 2:
@@ -96,8 +96,7 @@ def all_features(specs: dict, records, jobs: int, progress_for) -> dict:
             for fut in as_completed(todo):
                 name, k, n = todo[fut]
                 parts[name][k] = fut.result()
-                for _ in range(n):
-                    progress.update()
+                progress.update(n=n)
     finally:
         progress.close()
     return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}

@@ -59,3 +59,25 @@ def test_lines_come_every_every_s_only(capsys, clock):
         log.update()
     lines = capsys.readouterr().err.strip().splitlines()
     assert [ln.split(" records")[0] for ln in lines] == ["job: 10/100", "job: 20/100", "job: 30/100"]
+
+
+def test_a_chunk_handed_back_at_once_is_not_a_rate(capsys, clock):
+    log = _log(total=1000)
+    clock[0] += 20.0            # start-up and the first chunk: 100 records come back together
+    for _ in range(100):
+        log.update()
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("ETA ?")
+    clock[0] += 10.0            # the next chunk 10 s later: 10 records/s, 800 left -> 80 s
+    for _ in range(100):
+        log.update()
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("ETA 80 s")
+
+
+def test_update_counts_a_chunk_at_once(capsys, clock):
+    log = _log(total=1000)
+    clock[0] += 20.0
+    log.update(n=100)           # start-up and the first chunk of 100
+    clock[0] += 10.0
+    log.update(ok=False, n=100)  # the next chunk, all failed, 10 s later: 10 records/s
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "200/1000 records (100 failed)" in last and last.endswith("ETA 80 s"), last

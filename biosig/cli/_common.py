@@ -154,24 +154,26 @@ class ProgressLog:
         self.what, self.total, self.every_s = what, int(total), float(every_s)
         self.enabled = not sys.stderr.isatty()
         self.t0 = self.last = time.monotonic()
-        self.t_first: float | None = None    # when the first record finished (start-up excluded)
+        self.t_first: float | None = None    # when the first record (or first burst of them) finished
+        self.n_first = 0                     # how many finished in that burst
         self.done = self.failed = 0
         self.bar = None
         if bar and not self.enabled:
             from tqdm import tqdm
             self.bar = tqdm(total=self.total, desc=what, unit="rec", leave=False, dynamic_ncols=True)
 
-    def update(self, ok: bool = True, extra: str = "") -> None:
+    def update(self, ok: bool = True, extra: str = "", n: int = 1) -> None:
+        """``n`` records finished (``ok``: without failure), e.g. a chunk a worker handed back."""
         import sys
         import time
 
-        self.done += 1
-        self.failed += 0 if ok else 1
+        self.done += n
+        self.failed += 0 if ok else n
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(n)
         now = time.monotonic()
-        if self.t_first is None:
-            self.t_first = now
+        if self.t_first is None or now - self.t_first < self.BURST_S:
+            self.t_first, self.n_first = now, self.done   # records handed back together (a chunk)
         due = now - self.last >= self.every_s
         final = self.done >= self.total and now - self.t0 >= self.every_s  # short runs stay quiet
         if not self.enabled or not (due or final):
@@ -182,17 +184,20 @@ class ProgressLog:
               f"{', ' + extra if extra else ''}, elapsed {now - self.t0:.0f} s, ETA {self.eta_text(now)}",
               file=sys.stderr, flush=True)
 
+    BURST_S = 0.05   # updates this close to the first one are one burst (a chunk handed back at once)
+
     def eta_text(self, now: float) -> str:
-        """Time left at the rate since the first record finished: start-up (process pools, model
-        loading, JIT) is not a per-record cost, and counting it made the first lines' ETA absurd
-        (one record after 15 s of start-up: 'ETA 149800 s' for a 6-minute job). Unknown ('?')
-        until two records have finished."""
+        """Time left at the rate since the first record (or first chunk of records) finished:
+        start-up (process pools, model loading, JIT) is not a per-record cost, and counting it made
+        the first lines' ETA absurd (one record after 15 s of start-up: 'ETA 149800 s' for a
+        6-minute job); a chunk handed back at once is not a rate either. Unknown ('?') until a
+        record has finished after that."""
         left = self.total - self.done
         if left <= 0:
             return "0 s"
-        if self.t_first is None or self.done < 2 or now <= self.t_first:
+        if self.t_first is None or self.done <= self.n_first or now <= self.t_first:
             return "?"
-        eta_s = left * (now - self.t_first) / (self.done - 1)
+        eta_s = left * (now - self.t_first) / (self.done - self.n_first)
         return f"{eta_s:.0f} s" if eta_s < 120 else f"{eta_s / 60:.0f} min"
 
     def close(self) -> None:
