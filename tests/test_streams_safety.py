@@ -222,3 +222,28 @@ def test_a_hole_in_the_input_is_held_as_a_gap_whatever_its_length(missing):
     holds = [v for k, v in after if k == "hold"]
     assert holds and set(holds) == {"gap"}
     assert after[-1][0] == "forecast" and all(k == "forecast" for k, _ in after[len(holds):])
+
+
+def test_device_clock_stepping_back_and_forward_holds_never_forecasts():
+    """A device clock stepped back (an NTP correction, a wrong RTC) stamps fresh samples as old:
+    held as stale_input, learnt from, never forecast from; stepped forward again it opens a gap
+    that is held until the input window is whole. Sequence numbers stay in order throughout, so
+    only the timestamps tell."""
+    from streams.forecast import SourceForecaster
+
+    src = SourceForecaster("couch1/markers", ["x", "y", "z"], FS, FC)
+    wall = 1_000_000.0
+
+    def step(i, skew_s=0.0):           # sample i arrives at wall time wall + i / FS, stamped with skew
+        return src.on_frame(_marker(i).astype(np.float64), wall + i / FS + skew_s, wall + i / FS)
+
+    answers = [step(i) for i in range(60)]
+    assert answers[-1][0] == "forecast"
+    back = [step(i, skew_s=-5.0) for i in range(60, 90)]          # the device clock 5 s behind
+    assert {a for a in back} == {("hold", "stale_input")}
+    assert src.forecaster.n_seen >= 90                           # learnt from all the same
+    forward = [step(i) for i in range(90, 120)]                  # corrected: a 5 s jump forward
+    kinds = [a if a[0] == "hold" else ("forecast",) for a in forward]
+    first = kinds.index(("forecast",))
+    assert kinds[:first] == [("hold", "gap")] * first and 1 <= first <= FC.lookback
+    assert all(k == ("forecast",) for k in kinds[first:])
