@@ -12,6 +12,7 @@ import re
 import sys
 
 from biosig.cli import build_parser
+from test_benchmarks_help import calls
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
@@ -39,8 +40,13 @@ def _walk(parser: argparse.ArgumentParser, tokens: list[str]):
         if not opts and t in sub:
             parser = sub[t]
         elif t.lstrip("[").startswith("--"):
-            opts.append(re.split(r"[=\]\[,.:;)]", t.lstrip("["))[0])
+            opts.append(_option_name(t))
     return parser, opts
+
+
+def _option_name(token: str) -> str:
+    """``--window-s`` from ``--window-s``, ``[--window-s``, ``--window-s=4``, ``--jobs,`` ..."""
+    return re.split(r"[=\]\[,.:;)]", token.lstrip("["))[0]
 
 
 def _where(path: pathlib.Path, no: int) -> str:
@@ -67,11 +73,8 @@ def documented_options():
 
 def script_options(script: pathlib.Path) -> set[str]:
     """The option strings of a benchmark script's ``add_argument`` calls, and ``-h``/``--help``."""
-    found = {"-h", "--help"}
-    for node in ast.walk(ast.parse(script.read_text())):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
-            found |= {a.value for a in node.args if isinstance(a, ast.Constant) and str(a.value).startswith("-")}
-    return found
+    return {"-h", "--help"} | {a.value for call in calls(ast.parse(script.read_text()), "add_argument")
+                                for a in call.args if isinstance(a, ast.Constant) and str(a.value).startswith("-")}
 
 
 def documented_script_options():
@@ -82,7 +85,7 @@ def documented_script_options():
                 script = ROOT / "benchmarks" / m.group(1)
                 for t in _END.split(line[m.end():])[0].split():
                     if t.lstrip("[").startswith("--"):
-                        yield _where(path, no), script, re.split(r"[=\]\[,.:;)]", t.lstrip("["))[0]
+                        yield _where(path, no), script, _option_name(t)
 
 
 def test_every_documented_benchmark_option_exists():

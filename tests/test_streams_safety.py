@@ -240,7 +240,7 @@ def test_device_clock_stepping_back_and_forward_holds_never_forecasts():
     answers = [step(i) for i in range(60)]
     assert answers[-1][0] == "forecast"
     back = [step(i, skew_s=-5.0) for i in range(60, 90)]          # the device clock 5 s behind
-    assert {a for a in back} == {("hold", "stale_input")}
+    assert set(back) == {("hold", "stale_input")}
     assert src.forecaster.n_seen >= 90                           # learnt from all the same
     forward = [step(i) for i in range(90, 120)]                  # corrected: a 5 s jump forward
     kinds = [a if a[0] == "hold" else ("forecast",) for a in forward]

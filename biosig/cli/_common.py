@@ -143,6 +143,8 @@ class ProgressLog:
     nohup/CI are not silent. The interval defaults to 10 s; the environment variable
     ``BIOSIG_PROGRESS_S`` changes it."""
 
+    BURST_S = 0.05   # updates this close to the first one are one burst (a chunk handed back at once)
+
     def __init__(self, what: str, total: int, every_s: float | None = None, bar: bool = False):
         import sys
         import time
@@ -181,12 +183,10 @@ class ProgressLog:
         self.last = now
         rate = self.done / max(now - self.t0, 1e-9)
         print(f"{self.what}: {self.done}/{self.total} records ({self.failed} failed), {rate:.2f} rec/s"
-              f"{', ' + extra if extra else ''}, elapsed {now - self.t0:.0f} s, ETA {self.eta_text(now)}",
+              f"{', ' + extra if extra else ''}, elapsed {now - self.t0:.0f} s, ETA {self._eta_text(now)}",
               file=sys.stderr, flush=True)
 
-    BURST_S = 0.05   # updates this close to the first one are one burst (a chunk handed back at once)
-
-    def eta_text(self, now: float) -> str:
+    def _eta_text(self, now: float) -> str:
         """Time left at the rate since the first record (or first chunk of records) finished:
         start-up (process pools, model loading, JIT) is not a per-record cost, and counting it made
         the first lines' ETA absurd (one record after 15 s of start-up: 'ETA 149800 s' for a
@@ -195,7 +195,7 @@ class ProgressLog:
         left = self.total - self.done
         if left <= 0:
             return "0 s"
-        if self.t_first is None or self.done <= self.n_first or now <= self.t_first:
+        if self.done <= self.n_first or now <= self.t_first:   # update() has set t_first
             return "?"
         eta_s = left * (now - self.t_first) / (self.done - self.n_first)
         return f"{eta_s:.0f} s" if eta_s < 120 else f"{eta_s / 60:.0f} min"
