@@ -11,7 +11,8 @@ Stream handling done here for every method:
   first ``norm_steps`` valid samples; until then samples are buffered and, once the scaler is
   fitted, replayed through the learner (so learning starts at the first sample, as in the
   papers).  ``predict_one`` returns the last sample until a forecast exists (``ready`` False).
-* missing samples (any NaN/inf coordinate) are skipped and counted (``n_skipped``); after a gap
+* missing samples (any NaN/inf coordinate) are skipped and counted (``n_skipped``), and the
+  forecaster holds while they last (``ready`` False: a forecast made before them is stale); after a gap
   longer than ``max_gap_steps`` (default 0: any gap) the input window restarts (weights are kept)
   and the forecaster holds until the window is full again, so no window spans a gap (a window
   joining samples from both sides of a gap is a time-warped input: the worst errors after
@@ -186,7 +187,8 @@ class Forecaster:
     def predict_one(self) -> np.ndarray:
         """Forecast (n_coords,) float64 ``horizon_steps`` ahead of the newest sample, input units.
 
-        Before the first forecast exists (warm-up, window filling) this is the newest sample.
+        Before the first forecast exists (warm-up, window filling) and while the newest sample is
+        missing, this is the newest valid sample (``ready`` False).
         """
         if not self.ready:
             return self._last.copy()
@@ -210,8 +212,12 @@ class Forecaster:
 
     @property
     def ready(self) -> bool:
-        """True once ``predict_one`` returns a model forecast rather than the last sample."""
-        return self._have_forecast and not self._warm
+        """True once ``predict_one`` returns a model forecast rather than the last sample.
+
+        False while the newest sample is missing: the forecast made before a gap is stale and is
+        not handed out again as the forecast of a later step.
+        """
+        return self._have_forecast and not self._warm and self._gap == 0
 
     @property
     def healthy(self) -> bool:

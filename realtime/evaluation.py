@@ -218,6 +218,7 @@ def _test_job(si, method, h, config, seeds, protocol):
     s = _SESSIONS[si]
     n_test = protocol.steps(protocol.test_start_s)
     per_seed, preds, us_all, resets, trade = [], [], [], 0, []
+    ens_hold = np.zeros(s.n_steps - n_test, bool)  # the ensemble holds where any member holds
     for seed in seeds:
         ready = np.zeros(s.n_steps, bool)
         P, us, r = run_forecaster(s.X, method, h, config, seed, s.n_steps, protocol, fit_steps=n_test,
@@ -227,6 +228,7 @@ def _test_job(si, method, h, config, seeds, protocol):
         risk = causal_error_level(worst, h)
         trade.append(hold_tradeoff(np.where(ready, worst, np.nan)[n_test:], risk[n_test:], HOLD_THRESHOLDS_MM))
         preds.append(P[n_test:])
+        ens_hold |= ~ready[n_test:]
         us_all.append(us[n_test:])
         resets += r
     us_all = np.concatenate(us_all)
@@ -235,7 +237,7 @@ def _test_job(si, method, h, config, seeds, protocol):
     res["hold_tradeoff"] = [{k: float(np.mean([t[i][k] for t in trade])) for k in trade[0][i]}
                             for i in range(len(HOLD_THRESHOLDS_MM))]
     if len(seeds) > 1:  # the seed ensemble (mean forecast), reported apart from the comparable rows
-        ens = forecast_metrics(s.X[n_test:], np.mean(preds, axis=0), s.groups)
+        ens = forecast_metrics(s.X[n_test:], np.mean(preds, axis=0), s.groups, hold=ens_hold)
         res["ensemble"] = {k: ens[k] for k in keys}
     res.update({f"{k}_std": float(np.std([m[k] for m in per_seed])) for k in ("nrmse", "rmse")})
     res.update({"us_mean": float(us_all.mean()), "us_p99": float(np.percentile(us_all, 99)),

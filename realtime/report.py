@@ -65,7 +65,8 @@ def published_applies(report: dict) -> bool:
     """The published table (3-D external markers at 10 Hz) is comparable only with such data."""
     sessions = report.get("sessions", {})
     return (float(report["protocol"].get("rate_hz", 0)) == 10.0 and bool(sessions) and
-            all(ch and all(str(c).rpartition("_")[2].lower() in ("x", "y", "z") for c in s.get("channels", []))
+            all(ch and len(ch) % 3 == 0 and   # whole 3-D markers: one 'x' column is a 1-D trace
+                all(str(c).rpartition("_")[2].lower() in ("x", "y", "z") for c in ch)
                 for s in sessions.values() for ch in [s.get("channels")]))
 
 
@@ -77,15 +78,17 @@ def format_table(report: dict) -> str:
             "supervision: paper -- NOT CAUSAL: weights updated with y(t+h) in the iteration that predicts it, "
             "as the published code; for comparison with the published table only")
     pub_ok = published_applies(report)
-    cols = (f"{'method':8s} {'nRMSE':>7s} {'RMSE mm':>8s} {'max mm':>7s} {'p95 mm':>7s} {'>2mm':>6s} {'>5mm':>6s} "
+    w = max([8, *map(len, report["averages"])])  # snap1-ens is 9 wide
+    cols = (f"{'method':{w}s} {'nRMSE':>7s} {'RMSE mm':>8s} {'max mm':>7s} {'p95 mm':>7s} {'>2mm':>6s} {'>5mm':>6s} "
             f"{'duty':>5s} {'jitter':>7s} {'us/step':>8s} {'p99 us':>8s}")
     if pub_ok:
         cols += f" | {'paper nRMSE':>11s} {'RMSE':>6s} {'max':>5s} {'jitter':>6s} {'ms/step':>7s}"
     lines = [head, cols]
     for method, a in report["averages"].items():
-        row = (f"{method:8s} {a['nrmse']:7.3f} {a['rmse']:8.3f} {a['max']:7.2f} {a.get('p95', float('nan')):7.2f} "
+        p99 = f"{a['us_p99']:8.1f}" if np.isfinite(a["us_p99"]) else f"{'-':>8s}"  # none for a seed ensemble
+        row = (f"{method:{w}s} {a['nrmse']:7.3f} {a['rmse']:8.3f} {a['max']:7.2f} {a.get('p95', float('nan')):7.2f} "
                f"{a.get('frac_gt2', float('nan')):6.3f} {a.get('frac_gt5', float('nan')):6.3f} "
-               f"{a.get('duty', float('nan')):5.3f} {a['jitter']:7.3f} {a['us_mean']:8.1f} {a['us_p99']:8.1f}")
+               f"{a.get('duty', float('nan')):5.3f} {a['jitter']:7.3f} {a['us_mean']:8.1f} {p99}")
         if pub_ok:
             p = report["published"].get(method)
             row += (f" | {p['nrmse']:11.3f} {p['rmse']:6.3f} {p['max']:5.2f} {p['jitter']:6.3f} {p['ms_per_step']:7.3f}"

@@ -136,6 +136,23 @@ def test_by_default_any_gap_restarts_the_window_and_holds():
     assert f.ready  # the window is full of samples after the gap again
 
 
+@pytest.mark.parametrize("max_gap_steps", [0, 3])
+@pytest.mark.parametrize("method", KNOWN_METHODS)
+def test_a_missing_sample_is_a_hold_not_the_forecast_made_before_it(method, max_gap_steps):
+    """While the newest sample is missing the forecast made before it is stale: `ready` is False
+    and predict_one gives the newest valid sample, whether or not the gap restarts the window."""
+    X = _stream(150)
+    f = make_forecaster(method, seed=0, **{**OPTS, "max_gap_steps": max_gap_steps})
+    _run(f, X[:90])
+    assert f.ready
+    for _ in range(2):
+        f.learn_one(np.full(3, np.nan))
+        assert not f.ready
+        np.testing.assert_array_equal(f.predict_one(), X[89])
+    P = _run(f, X[90:90 + OPTS["lookback"]])
+    assert f.ready and np.isfinite(P).all()
+
+
 def test_long_gap_restarts_window_and_keeps_weights():
     X = _stream(200)
     Y = X.copy()

@@ -161,3 +161,27 @@ def test_error_level_uses_only_errors_known_when_forecasting():
     d2[k - h + 1:] += 100.0  # errors not yet known at k - h change nothing
     assert causal_error_level(d2, h, window=10)[k] == lvl[k]
     assert np.isnan(lvl[:h]).all()
+
+
+def test_gaps_are_beam_off_for_every_row_and_one_x_column_is_not_a_marker(tmp_path, capsys):
+    """Steps forecast while the input is missing are holds: `last` and the seed ensemble count them
+    as beam off like the members (the ensemble row used to report duty 1.000). A trace in one
+    column named `x` is 1-D, so the published 3-D marker columns are left out."""
+    t = np.arange(500) / 10
+    x = 10 * _breath(t)
+    x[300:312] = np.nan  # 1.2 s missing in the test part
+    csv = tmp_path / "gap.csv"
+    pl.DataFrame({"t_s": t, "x": x}).write_csv(csv)
+    out = tmp_path / "o"
+    assert main(["forecast", "evaluate", str(csv), "--rate-hz", "10", "--horizons", "2", "--methods", "last,snap1",
+                 "--seeds", "2", "--select-seeds", "1", "--workers", "1", "--norm-s", "10", "--select-start-s", "10",
+                 "--test-start-s", "20", "--out", str(out)]) == 0
+    avg = json.loads((out / "report.json").read_text())["averages"]
+    n_scored = 500 - 200 - 12  # test targets with a truth
+    # `last` holds for the 2 targets (horizon 2) forecast from inside the gap whose truth exists
+    assert avg["last"]["duty"] == pytest.approx(1 - 2 / n_scored)
+    assert avg["snap1-ens"]["duty"] == pytest.approx(avg["snap1"]["duty"]) and avg["snap1"]["duty"] < avg["last"]["duty"]
+    printed = capsys.readouterr().out
+    assert "paper nRMSE" not in printed and "published columns left out" in printed
+    ens_row = next(line for line in printed.splitlines() if line.startswith("snap1-ens "))
+    assert ens_row.split()[-1] == "-" and "nan" not in ens_row  # no timing of its own
