@@ -81,7 +81,7 @@ class ScoreHost:
         measures = {k: v for k, v in m.items() if k not in ("quality", "min_quality", "ok", "missing")}
         heads = {}
         for head in self.heads_for(modality):
-            p = head.predict(measures) if m["ok"] else None
+            p = head.predict({**measures, "window_s": win.shape[-1] / fs_hz}) if m["ok"] else None
             key = (stream, head.name)
             sess, recent = self._recent.get(key, (None, None))
             if sess != session:  # a new publisher session starts a fresh average

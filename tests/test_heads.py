@@ -82,8 +82,8 @@ def test_shipped_head_is_what_its_training_command_makes_today(name, tmp_path):
     data = shared_path("cinc2017") if task == "ecg" else None
     train_af.run(task, tmp_path, data)
     new, old = load_head(str(tmp_path)), load_head(name)
-    assert (new.name, new.version, new.features, new.transforms, new.training) == \
-        (old.name, old.version, old.features, old.transforms, old.training)
+    assert (new.name, new.version, new.features, new.transforms, new.training, new.min_window_s) == \
+        (old.name, old.version, old.features, old.transforms, old.training, old.min_window_s)
     for k in ("mean", "scale", "coef"):
         np.testing.assert_allclose(getattr(new, k), getattr(old, k), rtol=1e-6, atol=1e-9, err_msg=k)
     assert new.intercept == pytest.approx(old.intercept, rel=1e-6, abs=1e-9)
@@ -113,6 +113,44 @@ def assert_same_card(new: str, old: str) -> None:
         for u, v in zip(NUMBER.findall(x), NUMBER.findall(y)):
             tol = 0.02 if "." in u else 10.0   # a median, or a share in per cent
             assert abs(float(u) - float(v)) <= tol + 1e-9, f"card cell {u} vs {v}:\n{x}\n{y}"
+
+
+def test_no_probability_for_a_window_shorter_than_the_head_was_fitted_on():
+    """`min_window_s` travels in the file; below it predict gives nothing, at or above it the
+    probability; a file without it (or measures without `window_s`) is not limited."""
+    head = load_head("ecg-af")
+    assert head.min_window_s == 9.36   # CinC 2017 subset: its shortest record, one 9.36 s window
+    assert load_head("ppg-af").min_window_s == 10.0
+    m = dict(zip(head.features, np.exp(np.asarray(head.mean)) - head.eps))
+    p = head.predict(m)
+    assert p is not None and head.predict({**m, "window_s": 10.0}) == p == head.predict({**m, "window_s": 9.36})
+    assert head.predict({**m, "window_s": 9.3}) is None and head.predict({**m, "window_s": 3.0}) is None
+    assert Head.from_json(head.to_json()) == head
+    import dataclasses
+    unlimited = dataclasses.replace(head, min_window_s=None)
+    assert unlimited.predict({**m, "window_s": 3.0}) == p and "min_window_s" not in json.loads(unlimited.to_json())
+
+
+@pytest.mark.parametrize("command", ["embed", "score"])
+def test_a_strip_shorter_than_the_heads_windows_gets_measures_but_no_af_prob(command, tmp_path, capsys):
+    """A 6 s ECG is one 6 s window: heart rate and intervals are written, af_prob stays empty; a
+    12 s one gets af_prob in its first window."""
+    import polars as pl
+
+    from biosig.synthetic import simulate
+    from biosig.writers import write
+    from test_cli_errors import run_main
+    for seconds in (6.0, 12.0):
+        write(simulate("ecg", seconds, seed=4, rhythm="af"), tmp_path / f"r{seconds:g}")
+        out = tmp_path / f"{command}{seconds:g}"
+        extra = ("--backend", "torch") if command == "score" else ()
+        code, _, err = run_main(capsys, command, tmp_path / f"r{seconds:g}", "--model", "ecg-tiny",
+                                "--out", out.with_suffix(".parquet") if command == "embed" else out, *extra)
+        assert code == 0, err
+        df = pl.read_parquet(out.with_suffix(".parquet") if command == "embed" else out / "windows.parquet")
+        first = df.sort("t0_s").row(0, named=True)
+        assert first["measures_ok"] and first["hr_bpm"] is not None
+        assert (first["af_prob"] is None) == (seconds < 9.36), (seconds, first["af_prob"])
 
 
 def test_card_comparison_allows_one_window_in_the_synthetic_table_only():
@@ -159,7 +197,7 @@ def test_by_kind_scores_the_heads_out_of_fold_probabilities_per_cinc_class():
     """train_af.by_kind: the 'all' column is the AUROC of the same scores; each kind keeps the AF
     records and that kind's negatives only."""
     from sklearn.metrics import roc_auc_score
-    from encoders.heads import train_af
+    from encoders.heads import af_card, train_af
     rng = np.random.default_rng(0)
     kinds = ["A"] * 20 + ["N"] * 20 + ["O"] * 20 + ["~"] * 20
     y = np.array([k == "A" for k in kinds], int)
@@ -173,5 +211,5 @@ def test_by_kind_scores_the_heads_out_of_fold_probabilities_per_cinc_class():
     m = np.array([k in ("A", "O") for k in kinds])
     assert t["vs O"]["auroc"]["head"] == pytest.approx(roc_auc_score(y[m], p[m]))
     assert t["all"]["auroc"]["baseline"] == pytest.approx(roc_auc_score(y, base))
-    lines = train_af.kind_lines(t)
-    assert lines[0].startswith("## By kind of negative") and "| AF vs ~ |" in lines[4] and train_af.kind_lines(None) == []
+    lines = af_card.kind_lines(t)
+    assert lines[0].startswith("## By kind of negative") and "| AF vs ~ |" in lines[4] and af_card.kind_lines(None) == []

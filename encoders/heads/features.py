@@ -53,4 +53,5 @@ def record_window_measures(samples, fs_hz, channels, modality: str, pipeline, wi
         pipeline, samples = None, np.asarray(samples, dtype=np.float64)[:1] * volume_scale(units)
         n_channels = 1
     wins, fs_out = causal_windows(samples, fs_hz, channels, pipeline, window_s, hop_s, n_channels, n_windows)
-    return [window_measures(w, fs_out, modality) for w in wins]
+    # window_s: how long each window is (a record shorter than one window is one short window)
+    return [{**window_measures(w, fs_out, modality), "window_s": w.shape[-1] / fs_out} for w in wins]

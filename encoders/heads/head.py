@@ -31,6 +31,8 @@ class Head:
     training : human-readable description of the training data.
     read_at_prevalence : None for the head as fitted (calibrated to its training records'
         prevalence); else the prevalence its probabilities are read at (:meth:`at_prevalence`).
+    min_window_s : the shortest window it was fitted on, or None; :meth:`predict` gives no
+        probability for a shorter window (a strip shorter than a window is one short window).
     """
 
     name: str
@@ -48,6 +50,7 @@ class Head:
     training: str = ""
     metrics: dict = field(default_factory=dict)
     read_at_prevalence: float | None = None
+    min_window_s: float | None = None
 
     @property
     def head_id(self) -> str:
@@ -126,7 +129,11 @@ class Head:
         return np.where(np.isfinite(X).all(axis=1), p, np.nan)
 
     def predict(self, measures: dict) -> float | None:
-        """Probability for one window's measures (dict); None when a feature is missing."""
+        """Probability for one window's measures (dict); None when a feature is missing or the
+        window (``measures["window_s"]``, when given) is shorter than :attr:`min_window_s`."""
+        window_s = measures.get("window_s")
+        if self.min_window_s is not None and window_s is not None and window_s < self.min_window_s - 1e-6:
+            return None
         x = [measures.get(f) for f in self.features]
         if any(v is None or not math.isfinite(float(v)) for v in x):
             return None
@@ -140,6 +147,8 @@ class Head:
              "encoder_id": self.encoder_id, "training": self.training, "metrics": self.metrics}
         if self.read_at_prevalence is not None:
             d["read_at_prevalence"] = self.read_at_prevalence
+        if self.min_window_s is not None:
+            d["min_window_s"] = self.min_window_s
         return json.dumps(d, indent=1) + "\n"
 
     @classmethod
@@ -159,7 +168,8 @@ class Head:
                        mean=tuple(map(float, d["mean"])), scale=tuple(map(float, d["scale"])),
                        coef=tuple(map(float, d["coef"])), intercept=float(d["intercept"]),
                        encoder_id=d.get("encoder_id"), training=d.get("training", ""),
-                       metrics=d.get("metrics", {}))
+                       metrics=d.get("metrics", {}),
+                       min_window_s=None if d.get("min_window_s") is None else float(d["min_window_s"]))
             return head if d.get("read_at_prevalence") is None else head.at_prevalence(d["read_at_prevalence"])
         except (KeyError, TypeError, ValueError, EncoderError) as exc:
             raise EncoderError(f"{where}: not a valid head file ({exc})") from None
