@@ -210,7 +210,14 @@ def record_features(emb_df, min_quality: float = 0.0):
         df = df.filter(pl.col("quality") >= min_quality)
     if len(df) == 0:
         raise EncoderError("no embeddings left (empty file or all below --min-quality)")
-    keys = [record_key(s) for s in df["source"].to_list()]
+    sources = df["source"].to_list()
+    keys = [record_key(s) for s in sources]
+    first: dict[str, str] = {}
+    for src, k in zip(sources, keys):
+        if first.setdefault(k, src) != src:   # two recordings would be averaged into one record
+            raise EncoderError(f"sources {first[k]!r} and {src!r} share the record key {k!r} (the file name "
+                               "without extension, which labels are joined on): rename one, or embed and "
+                               "probe them separately")
     emb = np.asarray(df["embedding"].to_list(), dtype=np.float64)
     order = sorted(set(keys))
     pos = {k: i for i, k in enumerate(order)}
@@ -228,7 +235,13 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
     key_column = key_column or labels_df.columns[0]
     if key_column not in labels_df.columns:
         raise EncoderError(f"no column {key_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
-    lab = {record_key(k): v for k, v in zip(labels_df[key_column].to_list(), labels_df[label_column].to_list())}
+    lab: dict = {}
+    for row, (k, v) in enumerate(zip(labels_df[key_column].to_list(), labels_df[label_column].to_list())):
+        key = record_key(k)
+        if key in lab and lab[key] != v:
+            raise EncoderError(f"record {key!r} has two {label_column!r} values in the labels ({lab[key]!r}, then "
+                               f"{v!r} on data row {row + 1}); give each record one")
+        lab[key] = v
     kept = [i for i, k in enumerate(keys) if k in lab and lab[k] is not None]
     if not kept:
         raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels "

@@ -135,6 +135,38 @@ def test_cli_probe_labels_without_a_header_line(tmp_path, capsys):
     assert "columns: 1, 2" in capsys.readouterr().err
 
 
+def test_cli_probe_says_what_it_leaves_out_and_refuses_ambiguous_records(tmp_path, capsys, caplog):
+    """Records without a label and labels without a record are named (a misspelt key must not
+    shrink the data unnoticed); two labels for one record, or two files with one record key (they
+    would be averaged into one record), are errors, not a silent choice."""
+    X, y = _data(n=40)
+    keys = [f"R{i:03d}" for i in range(40)]
+    path, df = _emb_file(tmp_path, X, keys)
+    labels = tmp_path / "labels.csv"
+    pl.DataFrame({"record": keys[3:] + ["R999"], "label": [*map(str, y[3:]), "1"]}).write_csv(labels)
+    common = ["probe", "--embeddings", str(path), "--label-column", "label", "--bootstrap", "20", "--json"]
+    assert main(common + ["--labels", str(labels)]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 37
+    said = caplog.text
+    assert "3 of 40 embedded record(s) have no label" in said and "R000, R001, R002" in said
+    assert "1 labelled record(s)" in said and "R999" in said
+    caplog.clear()
+    twice = tmp_path / "twice.csv"
+    pl.DataFrame({"record": keys + ["R005", "R006"], "label": [*map(str, y), str(y[5]), str(1 - y[6])]}).write_csv(twice)
+    assert main(common + ["--labels", str(twice)]) == 2
+    err = capsys.readouterr().err
+    assert "'R006' has two 'label' values" in err and "Traceback" not in err and "R005" not in err
+    clash = df.with_columns(pl.when(pl.col("source") == "/data/R001.hea").then(pl.lit("/other/R001.edf"))
+                            .otherwise(pl.col("source")).alias("source"))
+    # R001's three windows now come from another file; a fourth, from the first, makes the clash
+    clash = pl.concat([clash, df.filter(pl.col("source") == "/data/R001.hea").head(1)])
+    clash.write_parquet(tmp_path / "clash.parquet")
+    assert main(["probe", "--embeddings", str(tmp_path / "clash.parquet"), "--labels", str(twice.with_name("labels.csv")),
+                 "--label-column", "label", "--bootstrap", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "'/other/R001.edf' and '/data/R001.hea' share the record key 'R001'" in err
+
+
 def test_cli_probe_by_label_scores_each_kind_of_negative_and_a_target_mix(tmp_path, capsys):
     """A separable from N, hardly from O: --by-label shows it; --mix re-weights to the target shares,
     whose AUROC is the share-weighted mean of the per-kind AUROCs (each positive-negative pair weighs

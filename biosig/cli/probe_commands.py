@@ -93,6 +93,25 @@ def _mix(text: str) -> dict:
     return out
 
 
+def _report_unmatched(keys, kept, labels, args) -> None:
+    """Say which embedded records have no label and which labelled records no embedding (both
+    are left out of the probe): a misspelt key must not shrink the data set unnoticed."""
+    from encoders.probe import record_key
+
+    def some(names):
+        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    unlabelled = [keys[i] for i in sorted(set(range(len(keys))) - set(kept))]
+    key_column = args.key_column or labels.columns[0]
+    embedded = set(keys)
+    unembedded = sorted({record_key(k) for k in labels[key_column].to_list()} - embedded - {""})
+    if unlabelled:
+        log.warning("%d of %d embedded record(s) have no %s in %s and are left out: %s", len(unlabelled),
+                    len(keys), args.label_column, args.labels, some(unlabelled))
+    if unembedded:
+        log.warning("%d labelled record(s) of %s are not in %s: %s", len(unembedded), args.labels,
+                    args.embeddings, some(unembedded))
+
+
 def probe_command(args) -> int:
     import polars as pl
 
@@ -120,6 +139,7 @@ def probe_command(args) -> int:
         raise BiosigError(f"{args.labels}: no column {missing[0]!r}; columns: {', '.join(labels.columns)}{hint}")
     keys, X = record_features(emb, args.min_quality)
     kept, y = join_labels(keys, labels, args.label_column, args.key_column)
+    _report_unmatched(keys, kept, labels, args)
     if (args.by_label or args.mix) and args.positive is None:
         raise BiosigError("--by-label and --mix need --positive (the breakdown is the positives against each other label)")
     if args.mix and not args.by_label:
