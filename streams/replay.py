@@ -10,6 +10,12 @@ recording's rate), so the runtime's latencies are its own processing time, never
 more signal than the wall time between frames, so consecutive frames overlap in device time.
 Irregularly sampled records (marker CSVs) are sent at their mean rate.
 
+Missing samples (NaN: gaps of a record, invalid surrogate samples) are never sent as data, as the
+protocol asks of a monitor: a frame holding one is left out and the runtime sees a sequence gap
+(its windows and forecasters restart after it; zeros used to be sent for the gaps of non-motion
+streams, and a window spanning such a flat line was scored like any other). A channel with no
+finite sample is left out of its stream.
+
 The LSL bridge lives in :mod:`streams.lsl`.
 """
 from __future__ import annotations
@@ -39,8 +45,8 @@ class ReplaySource(SimSource):
         x = self.samples[:, idx]
         if np.isfinite(x).all():
             self.out.send(x, t0_s=t_last - (self.frame_n - 1) / self.fs_hz)
-        else:  # invalid samples (motion only: other modalities are zero-filled) are never sent as data:
-            self.out.seq += 1   # the frame is skipped, so the runtime sees a gap and holds the forecast
+        else:  # missing samples are never sent as data: the frame is skipped, so the runtime sees
+            self.out.seq += 1   # a gap (its windows restart, the forecast holds)
         self.pos = (self.pos + self.frame_n) % n
         self.sent_n += self.frame_n
 
@@ -68,16 +74,24 @@ def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST,
             m = channel_modality(name)
             groups.setdefault(rec.modality if m == "other" else m, []).append(i)
         for modality, idx in groups.items():
+            empty = [i for i in idx if not np.isfinite(rec.samples[i]).any()]
+            if empty:
+                log.warning("%s: channel(s) %s hold no valid sample and are not replayed", path,
+                            ", ".join(rec.channels[i] for i in empty))
+                idx = [i for i in idx if i not in empty]
+                if not idx:
+                    continue
             x = rec.samples[idx].astype(np.float32)
-            if modality != "motion":   # gaps sent as zeros, flagged by window quality
-                x = np.where(np.isfinite(x), x, 0.0)
-            # motion (markers, .vxp / surrogate CSV): a frame with an invalid sample is not sent
-            # (ReplaySource.send), so an invalid stretch is a gap and a hold, never a position
+            # a frame with a missing sample is not sent (ReplaySource.send): a gap, never data
             out = pub.stream(modality, rec.fs_hz, [rec.channels[i] for i in idx],
                              [rec.units[i] for i in idx], modality=modality)
             sources.append(ReplaySource(out, x, rec.fs_hz, max(1, int(round(frame_s * rec.fs_hz * speed))),
                                         speed=speed))
             log.info("replaying %s as %s (%d ch, %.1f s at %gx)", path, out.topic, len(idx), rec.duration_s, speed)
+        if not pub.streams:
+            for p in pubs:
+                p.close()
+            raise StreamError(f"{path}: no channel holds a valid sample; nothing to replay")
     return pubs, sources
 
 

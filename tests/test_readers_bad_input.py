@@ -136,6 +136,19 @@ def test_non_numeric_csv(tmp_path):
     assert "column 'ecg' is not numeric: row 2 holds 'n/a'" in _problem(tmp_path / "bad.parquet")
 
 
+def test_a_column_of_only_nan_is_a_channel_with_no_valid_sample_not_text(tmp_path):
+    """polars infers a column holding only NaN / inf as text; those are numbers (a lead that never
+    had a valid sample), read as float, while a real word next to them is still refused."""
+    from biosig.readers import read
+    f = tmp_path / "lead_off.csv"
+    f.write_text("t_s,ecg_I,ecg_II\n0.0,1.0,NaN\n0.01,2.0, nan\n0.02,3.0,inf\n")
+    rec = read(f)
+    assert rec.channels == ("ecg_I", "ecg_II")
+    assert np.isnan(rec.samples[1, :2]).all() and np.isinf(rec.samples[1, 2])
+    f.write_text("t_s,ecg_I,ecg_II\n0.0,1.0,NaN\n0.01,2.0,off\n0.02,3.0,NaN\n")
+    assert "column 'ecg_II' is not numeric: line 3 holds 'off'" in _problem(f)
+
+
 def test_csv_without_time_column(tmp_path):
     bad = tmp_path / "no_time.csv"
     bad.write_text("a,b\n1,2\n3,4\n")

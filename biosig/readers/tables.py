@@ -93,6 +93,10 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
         if col == tcol:
             continue
         dtype = df.schema[col]
+        if dtype == pl.String:   # a column of only NaN / inf is inferred as text: numbers all the same
+            number = df[col].str.strip_chars().cast(pl.Float64, strict=False)
+            if not (df[col].is_not_null() & number.is_null()).any():
+                df, dtype = df.with_columns(number.alias(col)), pl.Float64
         if not (dtype.is_numeric() or dtype == pl.Null):
             raise ReadError(path, _not_numeric(path, df, col))
         name, unit = _SPIRO_COLUMNS.get(col.lower(), _split_unit(col))
