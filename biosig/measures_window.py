@@ -29,7 +29,7 @@ import numpy as np
 from biosig.errors import SignalError
 from biosig.measures_atrial import ECG_KEYS, ecg_features
 from biosig.measures_hrv import RR_KEYS, ibi_features, uncertain_beats
-from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
+from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality, flat_runs_to_nan
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
 SPIRO_KEYS = ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s")
@@ -127,6 +127,8 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     if not (np.isfinite(fs_hz) and fs_hz > 0):
         raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    if modality in USABLE:   # a flat line is a gap here too: beats are found in the longest real run
+        x = flat_runs_to_nan(x, fs_hz)
     q = block_quality(x, fs_hz, modality) if quality is None else float(quality)
     thr = MIN_QUALITY.get(modality, MIN_QUALITY["other"]) if min_quality is None else float(min_quality)
     keys = measure_keys(modality)

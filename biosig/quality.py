@@ -10,7 +10,13 @@ calls NeuroKit2 itself (cleaning, peak detection and template matching) and is t
 
 Other modalities have no morphology model: their quality is the fraction of finite samples,
 0 for a flat window. NaN gaps: the score is computed on the finite part of the window (the
-longest valid run) and multiplied by the window's finite fraction.
+longest valid run) and multiplied by the window's finite fraction. For ECG and PPG a flat line
+(identical consecutive samples for :data:`FLAT_RUN_S` or longer: a lead off, a sensor clipped at
+a rail, a gap a device filled with a constant) counts as a gap (:func:`flat_runs_to_nan`); neither
+signal stays exactly constant for a second, and before this 3 s of zeros in a 10 s ECG window
+left its quality at 0.997. This sees the recorded samples (``biosig info``, windows of a record):
+after a band-pass filter (the encoders' pipelines, so ``embed``, ``score`` and ``serve``) a flat
+stretch is a slowly decaying filter transient, not a constant, and is not detected here.
 
 Usable thresholds (:data:`USABLE`) follow Orphanidou et al.: 0.66 for ECG, 0.86 for PPG.
 """
@@ -71,6 +77,21 @@ def _dominant_period_s(x: np.ndarray, fs_hz: float, min_s: float = 0.25, max_s: 
 def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
     edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+FLAT_RUN_S = 1.0
+
+
+def flat_runs_to_nan(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> np.ndarray:
+    """A float64 copy of ``x`` (W,) or (C, W) with every run of identical consecutive samples that
+    lasts ``min_s`` or longer set to NaN (a flat line is a gap, not signal)."""
+    out = np.array(x, dtype=np.float64, copy=True)
+    n_min = max(2, int(round(min_s * fs_hz)))
+    for row in np.atleast_2d(out):
+        for a, b in _valid_runs(row[1:] == row[:-1]):   # samples a .. b are all equal
+            if b - a + 1 >= n_min:
+                row[a:b + 1] = np.nan
+    return out
 
 
 def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray, np.ndarray]:
@@ -155,6 +176,8 @@ def template_correlation(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> 
 
 
 def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) -> float:
+    if modality in USABLE:
+        x = flat_runs_to_nan(x, fs_hz)
     finite = np.isfinite(x)
     frac = float(finite.mean()) if len(x) else 0.0
     if frac == 0.0:

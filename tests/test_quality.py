@@ -390,3 +390,51 @@ def test_a_two_lead_window_is_detected_once_per_lead(monkeypatch):
     again = ecg_beats.ecg_detection(two[0], 250.0)
     assert len(calls) == n + 1 and again is not first
     assert all(np.array_equal(a, b) for a, b in zip(again, first))
+
+
+def _flat_oracle(row, n_min):
+    """Plain loop: indices of runs of equal consecutive samples at least n_min long."""
+    out, i = np.zeros(len(row), bool), 0
+    while i < len(row):
+        j = i
+        while j + 1 < len(row) and row[j + 1] == row[i]:
+            j += 1
+        if j - i + 1 >= n_min:
+            out[i:j + 1] = True
+        i = j + 1
+    return out
+
+
+def test_flat_runs_to_nan_matches_a_plain_loop():
+    from biosig.quality import flat_runs_to_nan
+    rng = np.random.default_rng(0)
+    x = np.round(rng.normal(size=(2, 3000)), 1)          # coarse steps: short runs everywhere
+    x[0, 100:400] = 0.0
+    x[1, 2500:] = 7.0                                      # to the end
+    x[1, 1000:1099] = 3.0                                  # one sample too short at 100 Hz
+    y = flat_runs_to_nan(x, 100.0)
+    for row, got in zip(x, y):
+        np.testing.assert_array_equal(np.isnan(got), _flat_oracle(row, 100))
+        np.testing.assert_array_equal(got[~np.isnan(got)], row[~np.isnan(got)])
+    assert np.isnan(y[0, 100:400]).all() and np.isnan(y[1, 2500:]).all() and not np.isnan(y[1, 1000:1099]).any()
+
+
+@pytest.mark.parametrize("modality", ["ecg", "ppg"])
+def test_a_flat_line_in_a_window_counts_as_a_gap(modality):
+    """Zeros written where a device lost the signal (lead off, a zero-filled gap) score and measure
+    exactly as NaN there: quality scaled by the valid fraction, beats from the longest real run.
+    Before, 3 s of zeros in a 10 s ECG window kept its quality at 0.997."""
+    from biosig.measures_window import window_measures
+    rec = simulate(modality, 20, seed=3)
+    fs = rec.fs_hz
+    w = rec.samples[:1, :int(10 * fs)].astype(np.float64)
+    zeros, gap = w.copy(), w.copy()
+    zeros[:, int(4 * fs):int(7 * fs)] = 0.0
+    gap[:, int(4 * fs):int(7 * fs)] = np.nan
+    q_clean, q_zeros = block_quality(w, fs, modality), block_quality(zeros, fs, modality)
+    assert q_zeros == pytest.approx(block_quality(gap, fs, modality)) and q_zeros < 0.75 * q_clean
+    m_zeros, m_gap = window_measures(zeros, fs, modality), window_measures(gap, fs, modality)
+    assert m_zeros == m_gap
+    short = w.copy()
+    short[:, int(4 * fs):int(4.5 * fs)] = 0.0   # under a second: not a flat line (signal may pause)
+    assert block_quality(short, fs, modality) > 0.9 * q_clean
