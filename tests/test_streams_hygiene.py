@@ -344,27 +344,20 @@ def test_replay_stamps_wall_clock_device_time(tmp_path):
     assert max(lags) < 1.5, max(lags)                # record time at 10x would put it ~0.9 s ahead
 
 
-def test_replay_never_sends_invalid_surrogate_samples_as_positions(tmp_path):
-    """A 1-D surrogate with an invalid stretch (validity 0) is replayed with that frame left out:
-    the runtime sees a sequence gap (a hold), never zeros or NaN as a position."""
-    import polars as pl
+def _replayed(path, seconds: float):
+    """(sources, decoded frames) of replaying ``path`` at 10x for ``seconds`` into a PULL socket on
+    loopback."""
     import zmq
     from streams import protocol
     from streams.replay import replay_sources
     from streams.simulate import run_sources
-    t = np.arange(200) / 10.0
-    valid = np.ones(200, int)
-    valid[52:55] = 0                                   # inside the 6th frame (samples 50-59)
-    f = tmp_path / "trace.csv"
-    pl.DataFrame({"t_s": t, "chest (mm)": 5 + np.sin(2 * np.pi * 0.25 * t), "valid": valid}).write_csv(f)
     ctx = zmq.Context()
     pull = ctx.socket(zmq.PULL)
     pull.setsockopt(zmq.LINGER, 0)
     port = pull.bind_to_random_port("tcp://127.0.0.1")
     try:
-        pubs, sources = replay_sources([f], speed=10.0, endpoint=f"tcp://127.0.0.1:{port}", ctx=ctx)
-        assert [s.out.modality for s in sources] == ["motion"] and sources[0].frame_n == 10
-        run_sources(sources, 1.2)
+        pubs, sources = replay_sources([path], speed=10.0, endpoint=f"tcp://127.0.0.1:{port}", ctx=ctx)
+        run_sources(sources, seconds)
         frames = []
         while pull.poll(500):
             frames.append(protocol.decode(pull.recv_multipart()))
@@ -373,6 +366,20 @@ def test_replay_never_sends_invalid_surrogate_samples_as_positions(tmp_path):
     finally:
         pull.close()
         ctx.term()
+    return sources, frames
+
+
+def test_replay_never_sends_invalid_surrogate_samples_as_positions(tmp_path):
+    """A 1-D surrogate with an invalid stretch (validity 0) is replayed with that frame left out:
+    the runtime sees a sequence gap (a hold), never zeros or NaN as a position."""
+    import polars as pl
+    t = np.arange(200) / 10.0
+    valid = np.ones(200, int)
+    valid[52:55] = 0                                   # inside the 6th frame (samples 50-59)
+    f = tmp_path / "trace.csv"
+    pl.DataFrame({"t_s": t, "chest (mm)": 5 + np.sin(2 * np.pi * 0.25 * t), "valid": valid}).write_csv(f)
+    sources, frames = _replayed(f, 1.2)
+    assert [s.out.modality for s in sources] == ["motion"] and sources[0].frame_n == 10
     seqs = [fr.header["seq"] for fr in frames]
     assert 5 not in seqs and {0, 1, 2, 3, 4, 6, 7} <= set(seqs), seqs
     for fr in frames:
@@ -384,39 +391,22 @@ def test_replay_sends_gaps_of_any_modality_as_sequence_gaps_and_drops_empty_chan
     sequence gap: the runtime restarts its windows), never zeros; a lead with no valid sample is
     left out of the stream with a warning; a record with nothing valid is a clear error."""
     import polars as pl
-    import zmq
-    from streams import protocol
     from streams.errors import StreamError
     from streams.replay import replay_sources
-    from streams.simulate import run_sources
     fs = 100.0
     t = np.arange(int(20 * fs)) / fs
     ecg = 1.0 + np.sin(2 * np.pi * 1.2 * t)
     ecg[520:540] = np.nan                               # inside the 6th frame at 10x (samples 500-599)
     f = tmp_path / "bed.csv"
     pl.DataFrame({"t_s": t, "ecg_I": ecg, "ecg_II": np.full(t.size, np.nan)}).write_csv(f)
-    ctx = zmq.Context()
-    pull = ctx.socket(zmq.PULL)
-    pull.setsockopt(zmq.LINGER, 0)
-    port = pull.bind_to_random_port("tcp://127.0.0.1")
-    try:
-        pubs, sources = replay_sources([f], speed=10.0, endpoint=f"tcp://127.0.0.1:{port}", ctx=ctx)
-        assert [(s.out.modality, s.out.channels) for s in sources] == [("ecg", ["ecg_I"])]
-        assert "ecg_II hold no valid sample" in caplog.text
-        run_sources(sources, 1.2)
-        frames = []
-        while pull.poll(500):
-            frames.append(protocol.decode(pull.recv_multipart()))
-        for p in pubs:
-            p.close()
-        empty = tmp_path / "empty.csv"
-        pl.DataFrame({"t_s": t, "ecg_I": np.full(t.size, np.nan)}).write_csv(empty)
-        with pytest.raises(StreamError, match="no channel holds a valid sample"):
-            replay_sources([empty], speed=10.0, endpoint=f"tcp://127.0.0.1:{port}", ctx=ctx)
-    finally:
-        pull.close()
-        ctx.term()
+    sources, frames = _replayed(f, 1.2)
+    assert [(s.out.modality, s.out.channels) for s in sources] == [("ecg", ["ecg_I"])]
+    assert "ecg_II hold no valid sample" in caplog.text
     seqs = [fr.header["seq"] for fr in frames]
     assert 5 not in seqs and {0, 1, 2, 3, 4, 6, 7} <= set(seqs), seqs
     for fr in frames:
         assert fr.array.shape[0] == 1 and np.isfinite(fr.array).all() and (fr.array > -0.01).all()   # never 0-filled
+    empty = tmp_path / "empty.csv"
+    pl.DataFrame({"t_s": t, "ecg_I": np.full(t.size, np.nan)}).write_csv(empty)
+    with pytest.raises(StreamError, match="no channel holds a valid sample"):
+        replay_sources([empty], speed=10.0, endpoint="tcp://127.0.0.1:9")
