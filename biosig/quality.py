@@ -74,9 +74,15 @@ def _dominant_period_s(x: np.ndarray, fs_hz: float, min_s: float = 0.25, max_s: 
     return (a + top) / fs_hz
 
 
-def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
+def _run_bounds(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the runs of True in ``valid``: ``valid[a:b]`` for each pair."""
     edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
+    starts, ends = _run_bounds(valid)
+    return list(zip(starts.tolist(), ends.tolist()))
 
 
 FLAT_RUN_S = 1.0
@@ -88,9 +94,10 @@ def flat_runs_to_nan(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> 
     out = np.array(x, dtype=np.float64, copy=True)
     n_min = max(2, int(round(min_s * fs_hz)))
     for row in np.atleast_2d(out):
-        for a, b in _valid_runs(row[1:] == row[:-1]):   # samples a .. b are all equal
-            if b - a + 1 >= n_min:
-                row[a:b + 1] = np.nan
+        starts, ends = _run_bounds(row[1:] == row[:-1])   # samples a .. b are all equal
+        long = ends - starts + 1 >= n_min                 # a quantised signal has many short runs
+        for a, b in zip(starts[long], ends[long]):
+            row[a:b + 1] = np.nan
     return out
 
 
