@@ -27,9 +27,10 @@ from __future__ import annotations
 import numpy as np
 
 from biosig.errors import SignalError
+from biosig.flatline import FLAT_MODALITIES, flat_runs_to_nan, run_bounds
 from biosig.measures_atrial import ECG_KEYS, ecg_features
 from biosig.measures_hrv import RR_KEYS, ibi_features, uncertain_beats
-from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality, flat_runs_to_nan
+from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
 SPIRO_KEYS = ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s")
@@ -106,6 +107,20 @@ def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
         return {}, "unacceptable_manoeuvre"
     d = idx.as_dict()
     return {k: float(d[k]) for k in SPIRO_KEYS}, None
+
+
+def measured_span_s(x, fs_hz: float, modality: str) -> float:
+    """Seconds of signal the beat measures of window ``x`` (C, W) come from: the longest run of its
+    first channel without a gap (NaN, or for ECG and PPG a flat line); the window's length when it
+    has none. A head fitted on 10 s windows is given this, not the window's length, as ``window_s``."""
+    row = np.atleast_2d(np.asarray(x, dtype=np.float64))[0]
+    if modality in FLAT_MODALITIES:
+        row = flat_runs_to_nan(row, fs_hz)
+    finite = np.isfinite(row)
+    if finite.all():
+        return len(row) / fs_hz
+    starts, ends = run_bounds(finite)
+    return float((ends - starts).max()) / fs_hz if len(starts) else 0.0
 
 
 def window_measures(x, fs_hz: float, modality: str, quality: float | None = None,

@@ -11,12 +11,12 @@ calls NeuroKit2 itself (cleaning, peak detection and template matching) and is t
 Other modalities have no morphology model: their quality is the fraction of finite samples,
 0 for a flat window. NaN gaps: the score is computed on the finite part of the window (the
 longest valid run) and multiplied by the window's finite fraction. For ECG and PPG a flat line
-(identical consecutive samples for :data:`FLAT_RUN_S` or longer: a lead off, a sensor clipped at
-a rail, a gap a device filled with a constant) counts as a gap (:func:`flat_runs_to_nan`); neither
+(identical consecutive samples for :data:`biosig.flatline.FLAT_RUN_S` or longer: a lead off, a sensor clipped at
+a rail, a gap a device filled with a constant) counts as a gap (:mod:`biosig.flatline`); neither
 signal stays exactly constant for a second, and before this 3 s of zeros in a 10 s ECG window
-left its quality at 0.997. This sees the recorded samples (``biosig info``, windows of a record):
-after a band-pass filter (the encoders' pipelines, so ``embed``, ``score`` and ``serve``) a flat
-stretch is a slowly decaying filter transient, not a constant, and is not detected here.
+left its quality at 0.997. A flat line is seen in recorded samples only: for preprocessed windows
+(``embed``, ``score``, ``serve``) the callers mark the recorded runs as NaN first
+(:func:`biosig.flatline.window_flat_mask`).
 
 Usable thresholds (:data:`USABLE`) follow Orphanidou et al.: 0.66 for ECG, 0.86 for PPG.
 """
@@ -28,6 +28,7 @@ import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
 from biosig.errors import SignalError
+from biosig.flatline import flat_runs_to_nan, run_bounds
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -74,31 +75,9 @@ def _dominant_period_s(x: np.ndarray, fs_hz: float, min_s: float = 0.25, max_s: 
     return (a + top) / fs_hz
 
 
-def _run_bounds(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) of the runs of True in ``valid``: ``valid[a:b]`` for each pair."""
-    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
 def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
-    starts, ends = _run_bounds(valid)
+    starts, ends = run_bounds(valid)
     return list(zip(starts.tolist(), ends.tolist()))
-
-
-FLAT_RUN_S = 1.0
-
-
-def flat_runs_to_nan(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> np.ndarray:
-    """A float64 copy of ``x`` (W,) or (C, W) with every run of identical consecutive samples that
-    lasts ``min_s`` or longer set to NaN (a flat line is a gap, not signal)."""
-    out = np.array(x, dtype=np.float64, copy=True)
-    n_min = max(2, int(round(min_s * fs_hz)))
-    for row in np.atleast_2d(out):
-        starts, ends = _run_bounds(row[1:] == row[:-1])   # samples a .. b are all equal
-        long = ends - starts + 1 >= n_min                 # a quantised signal has many short runs
-        for a, b in zip(starts[long], ends[long]):
-            row[a:b + 1] = np.nan
-    return out
 
 
 def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray, np.ndarray]:

@@ -72,6 +72,16 @@ class WindowSet:
         return int(self.x.shape[0])
 
 
+def quality_windows(model, record, prepared, wins: np.ndarray) -> np.ndarray:
+    """The windows ``wins`` of ``model.prepare(record)`` (``prepared``) with the recorded flat runs
+    of ``record`` as NaN gaps (:func:`biosig.flatline.mark_flat_runs`): what quality is computed on
+    (the embedding sees ``wins`` unchanged)."""
+    from biosig.flatline import mark_flat_runs
+    modality = model.config.modality
+    gapped = mark_flat_runs(prepared, select_channels(record, modality), modality)
+    return wins if gapped is prepared else model.windows(gapped)[0]
+
+
 def record_windows(record, config, outside, window_s: float, hop_s: float, min_valid: float = 0.5):
     """Windows (n, C, T) float32 and channel ids (n, C) of one record for training."""
     from biosig.windows import window_array

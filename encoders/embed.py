@@ -153,6 +153,8 @@ class Encoder:
         wins, t0 = self.windows(rec)
         measures = self.window_measures(record, len(wins))
         emb = self.embed_windows(wins, self.channel_index(rec.channels), batch_size)
+        from encoders.data import quality_windows
+        quality = self.quality(quality_windows(self, record, rec, wins), rec.fs_hz)
         src = source if source is not None else str(record.metadata.get("source", record.metadata.get("path", "")))
         dur = wins.shape[-1] / rec.fs_hz
         return pl.DataFrame({
@@ -160,7 +162,7 @@ class Encoder:
             "channels": [",".join(rec.channels)] * len(wins),
             "t0_s": t0.astype(np.float64),
             "t1_s": (t0 + dur).astype(np.float64),
-            "quality": self.quality(wins, rec.fs_hz),
+            "quality": quality,
             "embedding": pl.Series("embedding", emb.tolist(), dtype=pl.List(pl.Float32)),
         }).hstack(measures)
 
@@ -197,3 +199,4 @@ def _head_for(modality: str, prevalence: float | None = None):
     except EncoderError as exc:
         log.error("head for %s not available: %s", modality, exc)
         return None
+

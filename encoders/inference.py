@@ -93,12 +93,13 @@ class InferenceModel:
         import polars as pl
 
         from biosig.quality import window_quality
-        from encoders.data import channel_index
+        from encoders.data import channel_index, quality_windows
         rec = self.prepare(record)
         wins, t0 = self.windows(rec)
         emb = self.embed_windows(wins, channel_index(rec.channels, self.config), batch_size)
         src = source if source is not None else str(record.metadata.get("source", record.metadata.get("path", "")))
-        quality = np.array([float(window_quality(w, rec.fs_hz, self.config.modality)) for w in wins], np.float32)
+        quality = np.array([float(window_quality(w, rec.fs_hz, self.config.modality))
+                            for w in quality_windows(self, record, rec, wins)], np.float32)
         measures = self.window_measures(record, len(wins))
         return pl.DataFrame({
             "source": [src] * len(wins),

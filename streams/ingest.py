@@ -14,6 +14,7 @@ import logging
 
 import numpy as np
 
+from biosig.flatline import FLAT_MODALITIES, window_flat_mask
 from streams.metrics import StreamStats
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ class InputStream:
                                      max(1, int(round(h * self.fs_out_hz))), self.fs_out_hz)
         self.anchor_t_s: float | None = None   # device time of processed sample 0
         self.out_count = 0
+        # ECG / PPG: the recorded samples behind the buffered windows, to see flat runs in them
+        self.keeps_raw = self.windower is not None and self.modality in FLAT_MODALITIES
+        self.raw = np.empty((len(self.channels), 0), dtype=np.float32)
+        self.raw_first = 0                     # recorded sample (since processed sample 0) of raw[:, 0]
 
     def consistent(self, h: dict) -> str:
         """Empty string when ``h`` matches the session, else what differs."""
@@ -110,23 +115,44 @@ class InputStream:
             self.pipe.reset()
         self.anchor_t_s = None
         self.out_count = 0
+        self.raw = self.raw[:, :0]
+        self.raw_first = 0
 
-    def windows(self, x: np.ndarray, t0_s: float) -> list[tuple[np.ndarray, float, float]]:
+    def windows(self, x: np.ndarray, t0_s: float) -> list[tuple[np.ndarray, np.ndarray | None, float, float]]:
         """Preprocess a chunk (C, T) and return complete windows.
 
         Returns
         -------
-        list of ``(window (C_use, W) float32, t_start_s, t_end_s)``, device times of the first
-        and last sample of the window (filter delay not subtracted).
+        list of ``(window (C_use, W) float32, flat, t_start_s, t_end_s)``: ``flat`` bool (C, W) where
+        the window's samples come from a flat run of recorded samples (gaps for quality and
+        measures, :func:`biosig.flatline.window_flat_mask`; ECG and PPG only) or None; device times
+        of the first and last sample of the window (filter delay not subtracted).
         """
         if self.windower is None:
             return []
         y = self.pipe.process(x) if self.pipe is not None else x.astype(np.float32, copy=False)
+        if self.keeps_raw:
+            self.raw = np.concatenate([self.raw, x.astype(np.float32, copy=False)], axis=1)
         if self.anchor_t_s is None:
             self.anchor_t_s = t0_s
-        t_first = self.anchor_t_s + self.out_count / self.fs_out_hz
+        k_first = self.out_count
+        t_first = self.anchor_t_s + k_first / self.fs_out_hz
         self.out_count += y.shape[1]
         if y.shape[1] == 0:
             return []
-        dur = (self.windower.window_n - 1) / self.fs_out_hz
-        return [(w[:self.use_channels], t_end - dur, t_end) for w, t_end in self.windower.push(y, t_first)]
+        n = self.windower.window_n
+        dur = (n - 1) / self.fs_out_hz
+        out = []
+        for w, t_end in self.windower.push(y, t_first):
+            flat = None
+            if self.keeps_raw:
+                k_start = k_first + int(round((t_end - t_first) * self.fs_out_hz)) - n + 1
+                flat = window_flat_mask(self.raw, self.raw_first, self.fs_hz, self.fs_out_hz, k_start, n,
+                                        self.windower.n_channels)
+            out.append((w[:self.use_channels], flat, t_end - dur, t_end))
+        if self.keeps_raw:   # keep what the next window's span needs
+            k_next = self.windower.next_end - n
+            drop = min(self.raw.shape[1], max(0, int(np.floor(k_next * self.fs_hz / self.fs_out_hz)) - 1 - self.raw_first))
+            if drop:
+                self.raw, self.raw_first = self.raw[:, drop:], self.raw_first + drop
+        return out

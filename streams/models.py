@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from biosig.flatline import with_gaps
+
 log = logging.getLogger(__name__)
 
 
@@ -137,8 +139,10 @@ def background_thread_priority(nice: int = BACKGROUND_NICE):
 class Job:
     """Windows of one model (``None``: quality only) to embed.
 
-    ``items[i][0]`` is the :class:`streams.ingest.InputStream` of window ``i`` (for its rate and
-    modality); the worker fills ``quality`` (B,).
+    ``items[i]`` is the runtime's pending window ``(stream, window, flat, t_start_s, t_end_s,
+    t_last_s, t_enqueued)``: ``stream`` the :class:`streams.ingest.InputStream` (for its rate and
+    modality), ``flat`` where recorded samples were a flat line (NaN for the quality, or None); the
+    worker fills ``quality`` (B,).
     """
 
     model: HostedModel | None
@@ -187,7 +191,7 @@ class EncoderWorker:
                 if job.model is not None:
                     emb = job.model.run(job.x, [it[0].channels[:it[0].use_channels] for it in job.items])
                 ms = (time.perf_counter() - t0) * 1e3    # model time only
-                job.quality = [window_quality(w, it[0].fs_out_hz, it[0].modality)
+                job.quality = [window_quality(with_gaps(w, it[2]), it[0].fs_out_hz, it[0].modality)
                                for w, it in zip(job.x, job.items)]
             except Exception as exc:  # reported per window, the runtime keeps going
                 emb, err = None, f"{type(exc).__name__}: {exc}"

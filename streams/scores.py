@@ -76,12 +76,12 @@ class ScoreHost:
     def header(self, stream: str, session: int, modality: str, win: np.ndarray, fs_hz: float,
                t_start: float, t_end: float, quality: float | None = None) -> dict:
         """The ``score`` header of one window (C, W) at ``fs_hz``; updates the smoothing state."""
-        from biosig.measures_window import unit_of, window_measures
+        from biosig.measures_window import measured_span_s, unit_of, window_measures
         m = window_measures(win, fs_hz, modality, quality=quality)
         measures = {k: v for k, v in m.items() if k not in ("quality", "min_quality", "ok", "missing")}
         heads = {}
         for head in self.heads_for(modality):
-            p = head.predict({**measures, "window_s": win.shape[-1] / fs_hz}) if m["ok"] else None
+            p = head.predict({**measures, "window_s": measured_span_s(win, fs_hz, modality)}) if m["ok"] else None
             key = (stream, head.name)
             sess, recent = self._recent.get(key, (None, None))
             if sess != session:  # a new publisher session starts a fresh average

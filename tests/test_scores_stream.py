@@ -152,33 +152,32 @@ def test_listen_summary_of_real_score_headers():
     assert r["ok"] and f"RR {r['measures']['resp_rate_bpm']:.0f} /min" in summary_text(r)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_offline_score_and_online_serve_measures_agree_on_the_same_recording(tmp_path):
-    """One CinC 2017 AF recording: `score` (windows.parquet) and the runtime fed the recording
-    (real sockets) give the same per-window measures and AF probability to float precision."""
-    pytest.importorskip("encoders")
-    import polars as pl
+def _cinc_record(label: str):
     from biosig.readers import read
     from conftest import shared_path
-    from encoders.scoring import ScoreConfig, run_score
     hea = shared_path("cinc2017", "A00028.hea")
     labels = dict(line.strip().split(",") for line in open(hea.parent / "REFERENCE.csv").readlines()[1:])
-    name = next(r for r, lab in sorted(labels.items()) if lab == "A"
+    name = next(r for r, lab in sorted(labels.items()) if lab == label
                 and read(str(hea.parent / f"{r}.hea")).duration_s >= 30)
     path = str(hea.parent / f"{name}.hea")
+    return path, read(path)
+
+
+def _offline_and_online(tmp_path, path: str, rec):
+    """`score` of the file ``path`` (windows.parquet, records.parquet) and the score headers of the
+    runtime fed ``rec`` over real sockets, after checking that they agree window by window."""
+    import polars as pl
+    from encoders.scoring import ScoreConfig, run_score
     summary = run_score(ScoreConfig(inputs=(path,), model="ecg-tiny", out_dir=str(tmp_path / "s"), backend="torch"))
     assert summary.exit_code == 0
     offline = pl.read_parquet(tmp_path / "s" / "windows.parquet").sort("window")
     rec_row = pl.read_parquet(tmp_path / "s" / "records.parquet")
-    rec = read(path)
     n_full = int((rec.n_samples / rec.fs_hz - 10.0) // 5.0) + 1         # complete windows online
     cfg = config(models={"ecg": "ecg-tiny"}, backend="torch", windows={"ecg": (10.0, 5.0)},
                  forecaster=ForecasterConfig(method="lms", horizon_steps=2, lookback=4))
     with running(cfg) as rt:
         frames = replay_scores(rt, rec, "ecg", n_full)
     assert len(frames) == n_full >= 5
-    n_ok = 0
     for k, h in enumerate(frames):
         row = offline.row(k, named=True)
         assert h["ok"] == row["measures_ok"] and h.get("missing") == row["missing"]
@@ -190,10 +189,45 @@ def test_offline_score_and_online_serve_measures_agree_on_the_same_recording(tmp
                 assert v == pytest.approx(row[key], rel=1e-5, abs=1e-6), (k, key)
         af = h["heads"]["af_prob"]["value"]
         assert (af is None and row["af_prob"] is None) or af == pytest.approx(row["af_prob"], rel=1e-5, abs=1e-6)
-        n_ok += h["ok"]
-    assert n_ok >= 3
+    return offline, rec_row, frames
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_offline_score_and_online_serve_measures_agree_on_the_same_recording(tmp_path):
+    """One CinC 2017 AF recording: `score` (windows.parquet) and the runtime fed the recording
+    (real sockets) give the same per-window measures and AF probability to float precision."""
+    pytest.importorskip("encoders")
+    path, rec = _cinc_record("A")
+    offline, rec_row, frames = _offline_and_online(tmp_path, path, rec)
+    assert sum(h["ok"] for h in frames) >= 3
     probs = offline["af_prob"].drop_nulls()
     assert rec_row["af_prob"][0] == pytest.approx(float(probs.mean()))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_lead_off_is_a_gap_online_and_offline(tmp_path):
+    """A CinC 2017 sinus recording with 3 s of zeros (a lead off) at 12 s: `score` and the runtime
+    agree window by window, the two windows holding the zeros score about 0.7 x the quality of
+    the others and publish no AF probability (7 s of signal left; the head needs 9.36 s), while
+    the windows after them do; `score`'s window quality dips there too."""
+    pytest.importorskip("encoders")
+    from biosig.writers import write
+    _, rec = _cinc_record("N")
+    x = rec.samples.copy()
+    x[:, int(12 * rec.fs_hz):int(15 * rec.fs_hz)] = 0.0
+    rec = rec.replace(samples=x)
+    path = str(write(rec, tmp_path / "lead_off.parquet"))
+    offline, _, frames = _offline_and_online(tmp_path, path, rec)
+    across = [h for h in frames if h["window_start_s"] - frames[0]["window_start_s"] in (5.0, 10.0)]
+    after = [h for h in frames if h["window_start_s"] - frames[0]["window_start_s"] >= 15.0]
+    assert len(across) == 2 and after
+    typical = float(np.median([h["quality"] for h in after]))
+    assert all(h["quality"] < 0.8 * typical and h["heads"]["af_prob"]["value"] is None for h in across)
+    assert any(h["heads"]["af_prob"]["value"] is not None for h in after)
+    q = offline["quality"].to_numpy()          # `score`'s window quality (its own window grid)
+    assert q.min() < 0.8 * float(np.median(q))
 
 
 @pytest.mark.timeout(120)

@@ -148,7 +148,8 @@ def card(head, m, base, rel, folds, names, y, oof, rates=(), sweep=(), kinds=Non
          "flutter with variable block) raise the probability; regular AF (rare) lowers it."),
         "- Beat detection needs >= 4 beats in a usable window; noisy windows are not scored (missing with reason).",
         f"- No probability for a window shorter than {head.min_window_s:g} s, the shortest it was fitted on (a "
-        f"recording shorter than {WINDOW_S:g} s is one window of its own length): `af_prob` is empty there, the "
+        f"recording shorter than {WINDOW_S:g} s is one window of its own length; a window with a gap, NaN or a flat "
+        "line of 1 s or more, counts as long as its longest run without one): `af_prob` is empty there, the "
         "measures are still written." if head.min_window_s else "",
         *rate_limits(head, rates, sweep),
         "",

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from biosig.measures_window import window_measures
+from biosig.flatline import FLAT_MODALITIES, window_flat_mask, with_gaps
+from biosig.measures_window import measured_span_s, window_measures
 
 
 def causal_windows(samples: np.ndarray, fs_hz: float, channels, pipeline, window_s: float, hop_s: float,
-                   n_channels: int | None = None, n_windows: int | None = None):
+                   n_channels: int | None = None, n_windows: int | None = None, flat_gaps: bool = False):
     """``(windows, fs_out_hz)``: a list of float32 (C, <=W) windows of the causally preprocessed record.
 
     ``pipeline``: a :class:`biosig.pipeline.Pipeline` (or None: raw samples); ``n_channels``: the
     channels kept (the model's ``in_channels``); ``n_windows``: pad with the record's tail when the
-    offline window grid has more windows (a record shorter than one window gives one short window).
+    offline window grid has more windows (a record shorter than one window gives one short window);
+    ``flat_gaps``: NaN where a window's samples come from a flat run of recorded samples, as the
+    runtime marks them for quality and measures (:func:`biosig.flatline.window_flat_mask`).
     """
     x = np.asarray(samples, dtype=np.float32)  # the runtime receives float32 frames
     if pipeline is not None:
@@ -27,13 +30,19 @@ def causal_windows(samples: np.ndarray, fs_hz: float, channels, pipeline, window
         y, fs_out = pipe.process(x), float(pipe.fs_out_hz)
     else:
         y, fs_out = x, float(fs_hz)
-    y = np.asarray(y)[: (n_channels or x.shape[0])]
+    y = np.asarray(y)
+    c_out = y.shape[0]
+    y = y[: (n_channels or x.shape[0])]
     w, h = max(1, int(round(window_s * fs_out))), max(1, int(round(hop_s * fs_out)))
     n = y.shape[1]
     count = max(0, (n - w) // h + 1)
     if n_windows is not None:
         count = max(count, int(n_windows))
-    return [y[:, i * h:i * h + w] for i in range(count)], fs_out
+    wins = [y[:, i * h:i * h + w] for i in range(count)]
+    if flat_gaps:
+        wins = [with_gaps(win, window_flat_mask(x, 0, float(fs_hz), fs_out, i * h, win.shape[1], c_out))
+                for i, win in enumerate(wins)]
+    return wins, fs_out
 
 
 def volume_scale(units) -> float:
@@ -48,10 +57,14 @@ def record_window_measures(samples, fs_hz, channels, modality: str, pipeline, wi
 
     Spirograms are measured on the raw volume (in mL, ``units`` converts L), as ``serve`` does for
     spirogram streams without an encoder (a spirogram encoder's pipeline turns the window into a
-    flow-volume curve, on which no index can be measured)."""
+    flow-volume curve, on which no index can be measured). ECG and PPG windows are measured with
+    their recorded flat runs as gaps (``flat_gaps``), as ``serve`` measures them."""
     if modality == "spiro":
         pipeline, samples = None, np.asarray(samples, dtype=np.float64)[:1] * volume_scale(units)
         n_channels = 1
-    wins, fs_out = causal_windows(samples, fs_hz, channels, pipeline, window_s, hop_s, n_channels, n_windows)
-    # window_s: how long each window is (a record shorter than one window is one short window)
-    return [{**window_measures(w, fs_out, modality), "window_s": w.shape[-1] / fs_out} for w in wins]
+    wins, fs_out = causal_windows(samples, fs_hz, channels, pipeline, window_s, hop_s, n_channels, n_windows,
+                                  flat_gaps=modality in FLAT_MODALITIES)
+    # window_s: how long the signal the measures come from is (a record shorter than one window is
+    # one short window; a window with a gap is measured on its longest run)
+    return [{**window_measures(w, fs_out, modality), "window_s": measured_span_s(w, fs_out, modality)}
+            for w in wins]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from biosig.flatline import mark_flat_runs
 from encoders.scoring.errors import RecordFailure
 from encoders.scoring.model import LoadedModel
 from encoders.scoring.outputs import ERROR_SCHEMA, MEASURE_SCHEMA, SCORED_WINDOW_SCHEMA, record_key
@@ -279,7 +280,7 @@ class Scorer:
         win = self.windows(clean)
         emb = self.embed(win.x, self.channel_idx(clean.channels))
         n = len(win)
-        quality = self.quality(clean, n) * win.valid_fraction.astype(np.float32)
+        quality = self.quality(mark_flat_runs(clean, sel, self.model.modality), n) * win.valid_fraction.astype(np.float32)
         measures = self.measures(sel)
         per_window = self.window_measures(sel, n)
         if "af_prob" in measures:
