@@ -149,11 +149,12 @@ class Encoder:
         ``channels`` (str, comma-joined), ``t0_s``, ``t1_s`` (float64, seconds from the record's
         first sample), ``quality`` (float32) and ``embedding`` (list[float32] of length D)."""
         import polars as pl
+
+        from encoders.data import quality_windows
         rec = self.prepare(record)
         wins, t0 = self.windows(rec)
         measures = self.window_measures(record, len(wins))
         emb = self.embed_windows(wins, self.channel_index(rec.channels), batch_size)
-        from encoders.data import quality_windows
         quality = self.quality(quality_windows(self, record, rec, wins), rec.fs_hz)
         src = source if source is not None else str(record.metadata.get("source", record.metadata.get("path", "")))
         dur = wins.shape[-1] / rec.fs_hz
@@ -199,4 +200,3 @@ def _head_for(modality: str, prevalence: float | None = None):
     except EncoderError as exc:
         log.error("head for %s not available: %s", modality, exc)
         return None
-

@@ -152,7 +152,8 @@ class InputStream:
             out.append((w[:self.use_channels], flat, t_end - dur, t_end))
         if self.keeps_raw:   # keep what the next window's span needs
             k_next = self.windower.next_end - n
-            drop = min(self.raw.shape[1], max(0, int(np.floor(k_next * self.fs_hz / self.fs_out_hz)) - 1 - self.raw_first))
+            first_needed = int(np.floor(k_next * self.fs_hz / self.fs_out_hz)) - 1
+            drop = min(self.raw.shape[1], max(0, first_needed - self.raw_first))
             if drop:
                 self.raw, self.raw_first = self.raw[:, drop:], self.raw_first + drop
         return out

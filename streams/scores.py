@@ -80,8 +80,9 @@ class ScoreHost:
         m = window_measures(win, fs_hz, modality, quality=quality)
         measures = {k: v for k, v in m.items() if k not in ("quality", "min_quality", "ok", "missing")}
         heads = {}
+        span_s = measured_span_s(win, fs_hz, modality)   # the signal the measures come from
         for head in self.heads_for(modality):
-            p = head.predict({**measures, "window_s": measured_span_s(win, fs_hz, modality)}) if m["ok"] else None
+            p = head.predict({**measures, "window_s": span_s}) if m["ok"] else None
             key = (stream, head.name)
             sess, recent = self._recent.get(key, (None, None))
             if sess != session:  # a new publisher session starts a fresh average
@@ -95,6 +96,9 @@ class ScoreHost:
                                   "n_smoothed": len(recent), "smooth_windows": self.smooth_windows}
             if p is None:
                 heads[head.output]["missing"] = m["missing"] or "missing_feature"
+                if m["ok"] and head.too_short(span_s):
+                    heads[head.output].update(missing="short_window", signal_s=round(span_s, 2),
+                                              min_window_s=head.min_window_s)
         header = {"kind": "score", "stream": stream, "modality": modality,
                   "window_start_s": float(t_start), "window_end_s": float(t_end),
                   "quality": float(m["quality"]), "min_quality": float(m["min_quality"]), "ok": bool(m["ok"]),
@@ -215,7 +219,10 @@ def summary_text(header: dict) -> str:
             parts.append(measure_text(label, v, unit))
     for name, out in (header.get("heads") or {}).items():
         if out.get("value") is None:
-            parts.append(f"{name} - ({out.get('missing') or 'no value'})")
+            why = out.get("missing") or "no value"
+            if why == "short_window" and isinstance(out.get("signal_s"), (int, float)):
+                why += f": {out['signal_s']:.1f} s of signal < {out.get('min_window_s', float('nan')):g} s"
+            parts.append(f"{name} - ({why})")
         else:
             sm = out.get("smoothed")
             parts.append(f"{name} {out['value']:.2f}" + ("" if sm is None else f" (mean of {out.get('n_smoothed', 0)}: "

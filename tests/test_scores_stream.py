@@ -225,6 +225,13 @@ def test_a_lead_off_is_a_gap_online_and_offline(tmp_path):
     assert len(across) == 2 and after
     typical = float(np.median([h["quality"] for h in after]))
     assert all(h["quality"] < 0.8 * typical and h["heads"]["af_prob"]["value"] is None for h in across)
+    from streams.scores import summary_text
+    assert any(h["ok"] for h in across)
+    for h in across:                       # a clinician reads why: 7 s of signal, not a feature gone
+        af = h["heads"]["af_prob"]
+        if h["ok"]:
+            assert af["missing"] == "short_window" and af["signal_s"] <= 7.01 and af["min_window_s"] == 9.36
+            assert f"af_prob - (short_window: {af['signal_s']:.1f} s of signal < 9.36 s)" in summary_text(h)
     assert any(h["heads"]["af_prob"]["value"] is not None for h in after)
     q = offline["quality"].to_numpy()          # `score`'s window quality (its own window grid)
     assert q.min() < 0.8 * float(np.median(q))

@@ -128,11 +128,14 @@ class Head:
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
         return np.where(np.isfinite(X).all(axis=1), p, np.nan)
 
+    def too_short(self, window_s: float | None) -> bool:
+        """Whether ``window_s`` seconds of signal are fewer than the head was fitted on."""
+        return self.min_window_s is not None and window_s is not None and window_s < self.min_window_s - 1e-6
+
     def predict(self, measures: dict) -> float | None:
         """Probability for one window's measures (dict); None when a feature is missing or the
         window (``measures["window_s"]``, when given) is shorter than :attr:`min_window_s`."""
-        window_s = measures.get("window_s")
-        if self.min_window_s is not None and window_s is not None and window_s < self.min_window_s - 1e-6:
+        if self.too_short(measures.get("window_s")):
             return None
         x = [measures.get(f) for f in self.features]
         if any(v is None or not math.isfinite(float(v)) for v in x):

@@ -280,7 +280,8 @@ class Scorer:
         win = self.windows(clean)
         emb = self.embed(win.x, self.channel_idx(clean.channels))
         n = len(win)
-        quality = self.quality(mark_flat_runs(clean, sel, self.model.modality), n) * win.valid_fraction.astype(np.float32)
+        gapped = mark_flat_runs(clean, sel, self.model.modality)    # a lead off is a gap for quality
+        quality = self.quality(gapped, n) * win.valid_fraction.astype(np.float32)
         measures = self.measures(sel)
         per_window = self.window_measures(sel, n)
         if "af_prob" in measures:
