@@ -17,6 +17,11 @@ Stream handling done here for every method:
   and the forecaster holds until the window is full again, so no window spans a gap (a window
   joining samples from both sides of a gap is a time-warped input: the worst errors after
   invalid surrogate samples came from it).
+* frozen input (``max_frozen_steps`` > 0): that many consecutive samples identical in every
+  coordinate are a sensor or tracker repeating its last value, not a body at rest (breathing
+  moves a marker by more than its resolution within a second or two); from the run's
+  ``max_frozen_steps``-th sample on, samples are missing data (``frozen`` True, ``n_frozen``
+  counts them), so the forecaster holds and a long freeze restarts the window like a gap.
 * divergence: a non-finite or exploding training loss (> ``max_loss`` in z-units) or forecast
   (half its squared distance from the newest sample > ``max_loss``), or, while the window fills
   and no training step checks it, a jump from the previous sample that large, resets the model
@@ -50,6 +55,7 @@ class ForecasterConfig:
     clip: float = 2.0
     norm_steps: int = 300
     max_gap_steps: int = 0  # a gap longer than this restarts the input window (0: any gap)
+    max_frozen_steps: int = 0  # this many identical consecutive samples are a frozen input (0: off)
     max_loss: float = 1e4
     init_std: float = 0.02
     sg_lr: float = 0.0  # DNI synthetic-gradient rate; 0: the lr
@@ -69,7 +75,7 @@ class ForecasterConfig:
 
     def validate(self) -> "ForecasterConfig":
         ints = {"horizon_steps": 1, "lookback": 1, "hidden": 1, "n_coords": 1, "norm_steps": 0,
-                "max_gap_steps": 0, "fit_steps": 1,
+                "max_gap_steps": 0, "max_frozen_steps": 0, "fit_steps": 1,
                 "estimates": 1, "catch_up_steps": 0}
         for name, low in ints.items():
             v = getattr(self, name)
@@ -86,6 +92,8 @@ class ForecasterConfig:
                                 f"{self.mix_discount!r}")
         if not (np.isfinite(self.init_reg) and self.init_reg > 0):
             raise ForecastError(f"init_reg must be a finite number > 0, got {self.init_reg!r}")
+        if self.max_frozen_steps == 1:
+            raise ForecastError("max_frozen_steps must be 0 (off) or >= 2: one sample cannot repeat itself")
         if self.scaling not in ("coord", "global"):
             raise ForecastError(f"scaling {self.scaling!r} unknown; use 'coord' or 'global'")
         if self.backend not in ("numba", "numpy"):
@@ -124,10 +132,12 @@ class Forecaster:
         self._warm: list[np.ndarray] = []
         self._count = 0  # normalised samples in the ring since the last window restart
         self._gap = 0
+        self._same = 0  # samples since the newest one that differed from its predecessor
         self._have_forecast = False
         self._trained = False  # a training step ran on the newest sample (see train_forecast)
         self.n_seen = 0
         self.n_skipped = 0
+        self.n_frozen = 0
         self.n_resets = 0
         self.diverged = False
         self.last_loss = float("nan")
@@ -159,6 +169,14 @@ class Forecaster:
             self.n_skipped += 1
             self._gap += 1
             return
+        if self.config.max_frozen_steps and (x == self._last).all():
+            self._same += 1
+            if self.frozen:   # a repeated value, not a sample: missing data
+                self.n_frozen += 1
+                self._gap += 1
+                return
+        else:
+            self._same = 0
         self.n_seen += 1
         self._last[:] = x
         if self._gap > self.config.max_gap_steps:
@@ -220,6 +238,12 @@ class Forecaster:
         return self._have_forecast and not self._warm and self._gap == 0
 
     @property
+    def frozen(self) -> bool:
+        """True while the newest ``max_frozen_steps`` (or more) valid samples are all identical."""
+        m = self.config.max_frozen_steps
+        return m > 0 and self._same + 1 >= m
+
+    @property
     def healthy(self) -> bool:
         """False right after a step that detected divergence and reset the model."""
         return not self.diverged
@@ -264,7 +288,7 @@ class Forecaster:
 
     @staticmethod
     def _scalars():
-        return ("_fitted", "_count", "_gap", "_have_forecast", "n_seen", "n_skipped", "n_resets",
+        return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "n_seen", "n_skipped", "n_frozen", "n_resets",
                 "diverged", "last_loss")
 
     def __repr__(self) -> str:

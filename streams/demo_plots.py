@@ -7,7 +7,7 @@ import numpy as np
 
 LATENCY_BUDGET_MS = 100.0
 HOLD_COLORS = {"warmup": "#bbbbbb", "gap": "#d62728", "stale": "#ff9896", "stale_input": "#ff9896",
-               "diverged": "#9467bd", "unavailable": "#8c564b"}   # other reasons: orange
+               "frozen_input": "#e377c2", "diverged": "#9467bd", "unavailable": "#8c564b"}   # other reasons: orange
 
 
 def _rmse_3d(p: np.ndarray, y: np.ndarray) -> float:

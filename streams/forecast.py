@@ -14,6 +14,9 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
   longer than :func:`frame_budget` samples has only its newest ones learnt (the forecast path
   runs on the event loop: one client's huge frame must not stall every other source); the
   older ones are skipped like a hole;
+* ``frozen_input``: every coordinate has repeated the same value for ``max_frozen_s`` (a tracker
+  repeating its last position); the repeats are learnt as missing samples, so once the marker
+  moves again the hold continues as a ``gap`` until the input window is whole;
 * ``diverged``: the forecaster reset itself after a diverging step; held ``recover_steps`` samples;
 * ``unavailable``: the forecaster failed at run time or the source has no slot (set by the
   :mod:`streams.forecast_worker` and the runtime; never silence).
@@ -57,6 +60,12 @@ def frame_budget(cfg: ForecasterConfig, lookback: int) -> int:
     return max(int(cfg.max_frame_steps), 2 * (lookback + int(cfg.horizon_steps)))
 
 
+def frozen_steps(cfg: ForecasterConfig, fs_hz: float) -> int:
+    """Identical consecutive samples that make a frozen input: ``max_frozen_s`` at ``fs_hz``, at
+    least 2 (0: the check is off)."""
+    return 0 if not cfg.max_frozen_s > 0 else max(2, int(round(cfg.max_frozen_s * fs_hz)))
+
+
 def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over):
     """A :mod:`realtime` forecaster for ``cfg``; :class:`StreamError` (one line) when it cannot be
     built (unknown method, a horizon below 1, ...)."""
@@ -67,7 +76,8 @@ def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over)
                                 f"must be > 0 and recover_steps ({cfg.recover_steps}) >= 0")
         # the warm-up samples are replayed 4 per new sample once the scaler is fitted, not all
         # at once: the forecast path runs on the runtime's event loop (streams.forecast_worker)
-        opts = dict(norm_steps=max(1, int(round(cfg.warmup_s * fs_hz))), catch_up_steps=4)
+        opts = dict(norm_steps=max(1, int(round(cfg.warmup_s * fs_hz))), catch_up_steps=4,
+                    max_frozen_steps=frozen_steps(cfg, fs_hz))
         opts.update(over)
         return make_forecaster(cfg.method, horizon_steps=cfg.horizon_steps, lookback=lookback_steps(cfg, fs_hz),
                                hidden=cfg.hidden, lr=cfg.lr, seed=cfg.seed, n_coords=n_coords, **opts)
@@ -180,6 +190,9 @@ class SourceForecaster:
             return self._hold("diverged")
         if self.gap_open and f.ready:
             self.gap_open = False
+        if f.frozen:   # a repeated position is no input: held, and a gap once it moves again
+            self.gap_open = True
+            return self._hold("frozen_input")
         if not f.ready:
             return self._hold("gap" if self.gap_open else ("diverged" if self.resets_seen else "warm_up"))
         if abs(now_s - self.last_t_s) > self.cfg.max_input_age_s:   # too old, or from the future

@@ -153,6 +153,48 @@ def test_a_missing_sample_is_a_hold_not_the_forecast_made_before_it(method, max_
     assert f.ready and np.isfinite(P).all()
 
 
+@pytest.mark.parametrize("method", KNOWN_METHODS)
+def test_a_frozen_input_is_held_and_learnt_as_a_gap(method):
+    """A tracker repeating its last position: from the run's max_frozen_steps-th identical sample
+    on, the forecaster holds (`frozen`, predict_one = that position) and learns nothing from the
+    repeats; once the marker moves the long freeze restarts the window like a gap, then forecasts
+    resume. The same data with the check off forecast through the freeze."""
+    X = _stream(200)
+    Y = X.copy()
+    Y[100:130] = Y[99]                    # 31 identical samples (3.1 s at 10 Hz)
+    f = make_forecaster(method, seed=0, **{**OPTS, "max_frozen_steps": 20})
+    off = make_forecaster(method, seed=0, **OPTS)
+    _run(f, Y[:100])
+    _run(off, Y[:100])
+    assert f.ready and not f.frozen
+    ready = []
+    for x in Y[100:130]:
+        f.learn_one(x)
+        off.learn_one(x)
+        ready.append(f.ready)
+        assert off.ready
+        if not f.ready:
+            np.testing.assert_array_equal(f.predict_one(), Y[99])
+    assert ready == [True] * 18 + [False] * 12     # samples 100..117 repeat Y[99] 1..18 times
+    assert f.frozen and f.n_frozen == 12
+    state = f.state_dict()
+    g = make_forecaster(method, seed=0, **{**OPTS, "max_frozen_steps": 20})
+    g.load_state_dict(state)
+    assert g.frozen and g.n_frozen == 12           # a restart keeps the freeze
+    f.learn_one(Y[130])
+    assert not f.frozen and not f.ready            # moving again: the window restarts
+    P = _run(f, Y[131:131 + OPTS["lookback"]])
+    assert f.ready and np.isfinite(P).all()
+
+
+def test_frozen_steps_of_one_is_refused_and_zero_is_off():
+    with pytest.raises(ForecastError, match="max_frozen_steps"):
+        make_forecaster("lms", seed=0, **{**OPTS, "max_frozen_steps": 1})
+    f = make_forecaster("lms", seed=0, **OPTS)
+    _run(f, np.full((100, 3), 7.0))                # a constant from the start: never "frozen" when off
+    assert not f.frozen and f.n_frozen == 0
+
+
 def test_long_gap_restarts_window_and_keeps_weights():
     X = _stream(200)
     Y = X.copy()

@@ -164,6 +164,39 @@ def test_device_time_running_backwards_or_stopping_is_held_as_stale(live):
     assert {a.header["reason"] for a in frozen[-15:]} == {"stale_input"}
 
 
+def test_a_frozen_tracker_is_held_never_forecast_until_the_marker_moves_again():
+    """A tracker that lost the marker and repeats its last position, with fresh timestamps and
+    sequence numbers: forecasts from it would extrapolate a body that is not there. After
+    ``max_frozen_s`` (0.3 s here) every answer is a ``frozen_input`` hold; once the marker moves the
+    hold continues as a ``gap`` until the input window is whole, then forecasts resume."""
+    import dataclasses
+    ctx = zmq.Context()
+    with running(config(forecaster=dataclasses.replace(FC, max_frozen_s=0.3))) as rt:
+        sub = Subscriber(["fcst/couch1", "hold/couch1", "hb/"], rt.bound.output)
+        wait_for(lambda: sub.recv(0.2), what="subscription")
+        dev = Device(ctx, rt)
+        i = _warm(sub, dev)
+        still = _marker(i)
+        start = time.time()
+        for k in range(100):                                      # 1 s of one repeated position
+            t = start + k / FS
+            time.sleep(max(0.0, t - time.time()))
+            dev.send(still, t)
+        frozen = _answers(sub, 100)
+        kinds = [(a.kind, a.header.get("reason")) for a in frozen]
+        first = kinds.index(("hold", "frozen_input"))
+        assert 25 <= first <= 32 and all(k == ("hold", "frozen_input") for k in kinds[first:])
+        moving = _answers(sub, len(dev.realtime(i + 1, 30)))
+        reasons = [a.header.get("reason") if a.kind == "hold" else "forecast" for a in moving]
+        n_gap = reasons.index("forecast")
+        assert 1 <= n_gap <= FC.lookback and set(reasons[:n_gap]) == {"gap"}
+        assert set(reasons[n_gap:]) == {"forecast"}
+        assert rt.status()["forecasters"]["couch1"]["holds"]["frozen_input"] >= 60
+        sub.close()
+        dev.sock.close()
+    ctx.term()
+
+
 def test_two_marker_streams_under_one_source_are_held_naming_both_until_one_stops(live):
     """``fcst/couch1`` cannot say which of two live marker streams it forecasts: every answer is an
     ``unavailable`` hold naming both (they used to rebuild each other's forecaster: ``warm_up``
