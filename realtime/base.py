@@ -132,7 +132,7 @@ class Forecaster:
         self._warm: list[np.ndarray] = []
         self._count = 0  # normalised samples in the ring since the last window restart
         self._gap = 0
-        self._same = 0  # samples since the newest one that differed from its predecessor
+        self._same = 0  # consecutive repeats of the newest valid sample (max_frozen_steps)
         self._have_forecast = False
         self._trained = False  # a training step ran on the newest sample (see train_forecast)
         self.n_seen = 0
@@ -288,8 +288,8 @@ class Forecaster:
 
     @staticmethod
     def _scalars():
-        return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "n_seen", "n_skipped", "n_frozen", "n_resets",
-                "diverged", "last_loss")
+        return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "n_seen", "n_skipped", "n_frozen",
+                "n_resets", "diverged", "last_loss")
 
     def __repr__(self) -> str:
         c = self.config
