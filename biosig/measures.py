@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from biosig.errors import SignalError
+from biosig.flatline import FLAT_MODALITIES, flat_runs_to_nan
 from biosig.record import Record
 from biosig.spirometry import SpirometryIndices, spirometry_indices as _indices_from_volume
 
@@ -47,9 +48,13 @@ def choose_channel(record: Record, modality: str) -> int:
 
 
 def _channel(record: Record, modality: str, channel: str | int | None) -> np.ndarray:
+    """The samples of ``channel`` (default :func:`choose_channel`); for ECG and PPG, flat runs of
+    1 s or more (a lead off) as NaN, so that no beat interval spans one
+    (:func:`biosig.flatline.flat_runs_to_nan`)."""
     if channel is None:
         channel = choose_channel(record, modality)
-    return record.select([channel]).samples[0]
+    x = record.select([channel]).samples[0]
+    return flat_runs_to_nan(x, record.fs_hz) if modality in FLAT_MODALITIES else x
 
 
 def _runs(x: np.ndarray, fs_hz: float) -> list[tuple[int, int]]:

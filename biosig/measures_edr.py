@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from biosig.errors import SignalError
+from biosig.flatline import flat_runs_to_nan
 
 FS_SERIES_HZ = 4.0
 BAND_HZ = (0.1, 0.7)
@@ -39,7 +40,7 @@ def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
     if modality not in ("ecg", "ppg"):
         raise SignalError(f"respiration from modulation needs ECG or PPG, got {modality!r}")
     x = np.asarray(x, dtype=np.float64)
-    x = _longest_finite(x[0] if x.ndim == 2 else x)
+    x = _longest_finite(flat_runs_to_nan(x[0] if x.ndim == 2 else x, fs_hz))   # a lead off is a gap
     if len(x) < MIN_SECONDS * fs_hz or np.std(x) == 0:
         return float("nan")
     beats, clean = detect_beats(x, fs_hz, modality)

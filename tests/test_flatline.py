@@ -148,3 +148,19 @@ def test_a_lead_off_lowers_quality_and_withholds_the_af_probability():
     q_gap = enc.embed(rec)["quality"].to_numpy()
     q_clean = enc.embed(clean)["quality"].to_numpy()
     assert q_gap.min() < 0.75 * q_clean.min()
+
+
+def test_a_lead_off_does_not_bend_the_record_heart_rate_or_edr():
+    """`score`'s record-level heart rate (mean interval) and ECG-derived respiration: an interval
+    across 3 s of zeros pulled the heart rate of a 70 /min ECG down by about 6 /min; the runs on
+    either side count now, and EDR uses the longest of them."""
+    from biosig.measures import heart_rate
+    from biosig.measures_edr import modulation_resp_rate
+    from biosig.synthetic import simulate
+    clean = simulate("ecg", 60.0, fs_hz=250.0, seed=4, heart_rate_bpm=70.0, heart_rate_std_bpm=0.5)
+    x = clean.samples.copy()
+    x[:, 2500:3250] = 0.0                                   # 10-13 s
+    gap = clean.replace(samples=x)
+    assert heart_rate(gap) == pytest.approx(heart_rate(clean), abs=1.0)
+    assert heart_rate(clean) == pytest.approx(70.0, abs=2.0)
+    assert modulation_resp_rate(x[0], 250.0, "ecg") == modulation_resp_rate(x[0, 3250:], 250.0, "ecg")
