@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from biosig.errors import SignalError
+from biosig.flatline import flat_runs_to_nan
 
 # Keys of :func:`rr_features`, in a fixed order (columns of windows.parquet, fields of score/ frames).
 RR_KEYS = ("hr_bpm", "n_beats", "rr_mean_ms", "rr_median_ms", "sdnn_ms", "rmssd_ms", "sdsd_ms",
@@ -94,7 +95,9 @@ def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float]
 
 
 def _longest_finite_run(x: np.ndarray, fs_hz: float) -> np.ndarray | None:
-    """The longest finite run of ``x`` (W,), or None where it has under 3 s or no variation."""
+    """The longest finite run of ``x`` (W,) that holds no flat line of 1 s or more (a lead off,
+    :func:`biosig.flatline.flat_runs_to_nan`), or None where it has under 3 s or no variation."""
+    x = flat_runs_to_nan(x, fs_hz)
     finite = np.isfinite(x)
     if finite.sum() < 3 * fs_hz or np.nanstd(x) == 0:
         return None

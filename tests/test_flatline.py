@@ -164,3 +164,5 @@ def test_a_lead_off_does_not_bend_the_record_heart_rate_or_edr():
     assert heart_rate(gap) == pytest.approx(heart_rate(clean), abs=1.0)
     assert heart_rate(clean) == pytest.approx(70.0, abs=2.0)
     assert modulation_resp_rate(x[0], 250.0, "ecg") == modulation_resp_rate(x[0, 3250:], 250.0, "ecg")
+    from biosig.measures_hrv import hrv_features             # a window's HRV: its longest real run
+    assert hrv_features(x[0, :5000], 250.0) == hrv_features(x[0, :2500], 250.0)   # 0-10 s, not 13-20 s
