@@ -49,6 +49,12 @@ def flat_mask(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> np.ndar
     return out
 
 
+def flat_summary(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> dict:
+    """``{"count": runs, "total_s": seconds}`` of the flat runs of one channel ``x`` (N,)."""
+    starts, ends = run_bounds(flat_mask(x, fs_hz, min_s)[0])
+    return {"count": int(len(starts)), "total_s": float((ends - starts).sum()) / fs_hz}
+
+
 def flat_runs_to_nan(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> np.ndarray:
     """A float64 copy of ``x`` (W,) or (C, W) with every run of identical consecutive samples that
     lasts ``min_s`` or longer set to NaN (a flat line is a gap, not signal)."""

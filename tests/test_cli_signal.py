@@ -316,3 +316,24 @@ def test_score_fractional_rate_record_umask_progress_and_threads(tmp_path, rando
     for name in ("records.parquet", "windows.parquet", "errors.parquet", "run.json"):
         assert (out_dir / name).stat().st_mode & 0o777 == 0o644, name
     assert _no_foreign_exception_names(out.stderr)
+
+
+def test_info_reports_flat_lines_of_ecg_channels(capsys, tmp_path):
+    """3 s of zeros in an ECG (a lead off) are named in the table and the JSON, and lower the
+    quality's minimum; a clean recording says none."""
+    from biosig.synthetic import simulate
+    from biosig.writers import write
+    rec = simulate("ecg", 40.0, fs_hz=250.0, seed=4)
+    x = rec.samples.copy()
+    x[:, 2500:3250] = 0.0
+    write(rec.replace(samples=x), tmp_path / "lead_off.parquet")
+    write(rec, tmp_path / "clean.parquet")
+    code, out, err = run_main(capsys, "info", str(tmp_path / "lead_off.parquet"), str(tmp_path / "clean.parquet"))
+    assert code == 0
+    blocks = out.split("\n\n")
+    assert "  flatline     II 3.0 s in 1 run (counted as gaps by quality and measures)" in blocks[0]
+    assert "  flatline     none" in blocks[1]
+    code, out, _ = run_main(capsys, "info", "--json", str(tmp_path / "lead_off.parquet"))
+    info = json.loads(out)[0]
+    assert info["flat_lines"] == {"II": {"count": 1, "total_s": 3.0}}
+    assert info["quality"]["ecg"]["min_quality"] < 0.75

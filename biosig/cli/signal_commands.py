@@ -103,6 +103,7 @@ def summarize(path: str, rec, *, quality: bool = True) -> dict:
         "duration_s": float(rec.t_s[-1] + 1.0 / rec.fs_hz) if rec.times_s is not None else rec.duration_s,
         "start_time": rec.start_time.isoformat() if rec.start_time else None,
         "gaps": {"count": len(gaps), "total_s": float(sum(b - a for a, b in gaps))},
+        "flat_lines": flat_lines(rec),
         "annotations": None if ann is None else {
             "count": len(ann), "source": ann.source,
             "beats": int(sum(s in BEAT_SYMBOLS for s in ann.symbol))},
@@ -113,6 +114,21 @@ def summarize(path: str, rec, *, quality: bool = True) -> dict:
     else:
         info["quality"], info["quality_note"] = None, "skipped (--no-quality)"
     return info
+
+
+def flat_lines(rec) -> dict:
+    """Per ECG/PPG channel, its runs of identical samples lasting 1 s or more (a lead off, a sensor
+    at a rail, a gap filled with a constant; :mod:`biosig.flatline`): ``{name: {"count", "total_s"}}``."""
+    from biosig.flatline import FLAT_MODALITIES, flat_summary
+    return {name: flat_summary(rec.samples[i], rec.fs_hz)
+            for i, (name, modality) in enumerate(zip(rec.channels, rec.channel_modalities))
+            if modality in FLAT_MODALITIES}
+
+
+def _fmt_flat(flat: dict) -> str:
+    found = [f"{name} {f['total_s']:.1f} s in {f['count']} run{'s' if f['count'] != 1 else ''}"
+             for name, f in flat.items() if f["count"]]
+    return "; ".join(found) + " (counted as gaps by quality and measures)" if found else "none"
 
 
 def _warnings(rec) -> list[str]:
@@ -164,6 +180,7 @@ def format_table(info: dict) -> str:
         ("duration", _fmt_duration(info["duration_s"])),
         ("start", info["start_time"] or "-"),
         ("gaps", f"{info['gaps']['count']} ({info['gaps']['total_s']:.3f} s)"),
+        *([("flatline", _fmt_flat(info["flat_lines"]))] if info.get("flat_lines") else []),
         ("annotations", "-" if ann is None else f"{ann['count']} ({ann['source']}; {ann['beats']} beats)"),
         ("quality", _fmt_quality(info)),
     ] + [("warning", w) for w in info.get("warnings", [])]
