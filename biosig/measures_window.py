@@ -141,9 +141,9 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     """
     if not (np.isfinite(fs_hz) and fs_hz > 0):
         raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    # a flat line is a gap (ECG, PPG): block_quality and the beat measures (their longest run without
+    # one, biosig.measures_hrv._longest_finite_run) each see to it
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    if modality in USABLE:   # a flat line is a gap here too: beats are found in the longest real run
-        x = flat_runs_to_nan(x, fs_hz)
     q = block_quality(x, fs_hz, modality) if quality is None else float(quality)
     thr = MIN_QUALITY.get(modality, MIN_QUALITY["other"]) if min_quality is None else float(min_quality)
     keys = measure_keys(modality)

@@ -141,14 +141,16 @@ class Job:
 
     ``items[i]`` is the runtime's pending window ``(stream, window, flat, t_start_s, t_end_s,
     t_last_s, t_enqueued)``: ``stream`` the :class:`streams.ingest.InputStream` (for its rate and
-    modality), ``flat`` where recorded samples were a flat line (NaN for the quality, or None); the
-    worker fills ``quality`` (B,).
+    modality), ``flat`` where recorded samples were a flat line (or None). The worker fills
+    ``measured`` (B windows: each with its flat runs as NaN, what quality and the score measures
+    see) and ``quality`` (B,).
     """
 
     model: HostedModel | None
     x: np.ndarray            # (B, C, T) float32
     items: list
     t_submit: float
+    measured: list | None = None
     quality: list | None = None
 
 
@@ -191,8 +193,9 @@ class EncoderWorker:
                 if job.model is not None:
                     emb = job.model.run(job.x, [it[0].channels[:it[0].use_channels] for it in job.items])
                 ms = (time.perf_counter() - t0) * 1e3    # model time only
-                job.quality = [window_quality(with_gaps(w, it[2]), it[0].fs_out_hz, it[0].modality)
-                               for w, it in zip(job.x, job.items)]
+                job.measured = [with_gaps(w, it[2]) for w, it in zip(job.x, job.items)]
+                job.quality = [window_quality(m, it[0].fs_out_hz, it[0].modality)
+                               for m, it in zip(job.measured, job.items)]
             except Exception as exc:  # reported per window, the runtime keeps going
                 emb, err = None, f"{type(exc).__name__}: {exc}"
                 log.error("encoder %s failed on a batch of %d: %s",

@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 
-from biosig.flatline import with_gaps
 from streams import protocol
 
 log = logging.getLogger("streams.runtime")
@@ -55,14 +54,14 @@ class OutputsMixin:
 
     def _publish_embeddings(self, job, emb, err, model_ms):
         now_m = time.monotonic()
-        for i, (st, win, flat, t_start, t_end, t_last, t_enq) in enumerate(job.items):
+        for i, (st, _, _, t_start, t_end, t_last, t_enq) in enumerate(job.items):
             if err is not None:
                 st.stats.rejected["encoder"] += 1
                 continue
             lat = {"queue": (job.t_submit - t_enq) * 1e3}
             if job.model is not None:
                 lat.update(model=model_ms, wait=(now_m - job.t_submit) * 1e3 - model_ms)
-            self._publish_window(st, with_gaps(win, flat), t_start, t_end, t_last, job.quality[i],
+            self._publish_window(st, job.measured[i], t_start, t_end, t_last, job.quality[i],
                                  None if emb is None else emb[i],
                                  lat, "" if job.model is None else job.model.model_id)
 
