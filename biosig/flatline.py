@@ -30,6 +30,16 @@ def run_bounds(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
+def longest_run(valid: np.ndarray) -> tuple[int, int]:
+    """``(a, b)`` of the longest run of True in ``valid`` (the first of equal ones); ``(0, 0)`` when
+    there is none. Quality and the beat measures read a gapped window's longest run."""
+    starts, ends = run_bounds(valid)
+    if not len(starts):
+        return 0, 0
+    k = int(np.argmax(ends - starts))
+    return int(starts[k]), int(ends[k])
+
+
 def flat_mask(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> np.ndarray:
     """bool (C, N) of ``x`` (N,) or (C, N): True on every run of identical consecutive finite
     samples lasting ``min_s`` or longer."""

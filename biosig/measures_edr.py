@@ -14,23 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from biosig.errors import SignalError
-from biosig.flatline import flat_runs_to_nan
+from biosig.flatline import flat_runs_to_nan, longest_run
 
 FS_SERIES_HZ = 4.0
 BAND_HZ = (0.1, 0.7)
 MIN_SECONDS = 30.0
-
-
-def _longest_finite(x: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(x)
-    if finite.all():
-        return x
-    edges = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
-    runs = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
-    if not runs:
-        return x[:0]
-    a, b = max(runs, key=lambda r: r[1] - r[0])
-    return x[a:b]
 
 
 def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
@@ -40,7 +28,8 @@ def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
     if modality not in ("ecg", "ppg"):
         raise SignalError(f"respiration from modulation needs ECG or PPG, got {modality!r}")
     x = np.asarray(x, dtype=np.float64)
-    x = _longest_finite(flat_runs_to_nan(x[0] if x.ndim == 2 else x, fs_hz))   # a lead off is a gap
+    x = flat_runs_to_nan(x[0] if x.ndim == 2 else x, fs_hz)     # a lead off is a gap
+    x = x[slice(*longest_run(np.isfinite(x)))]
     if len(x) < MIN_SECONDS * fs_hz or np.std(x) == 0:
         return float("nan")
     beats, clean = detect_beats(x, fs_hz, modality)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from biosig.errors import SignalError
-from biosig.flatline import flat_runs_to_nan
+from biosig.flatline import flat_runs_to_nan, longest_run
 
 # Keys of :func:`rr_features`, in a fixed order (columns of windows.parquet, fields of score/ frames).
 RR_KEYS = ("hr_bpm", "n_beats", "rr_mean_ms", "rr_median_ms", "sdnn_ms", "rmssd_ms", "sdsd_ms",
@@ -101,11 +101,7 @@ def _longest_finite_run(x: np.ndarray, fs_hz: float) -> np.ndarray | None:
     finite = np.isfinite(x)
     if finite.sum() < 3 * fs_hz or np.nanstd(x) == 0:
         return None
-    if not finite.all():
-        edges = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
-        a, b = max(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)), key=lambda r: r[1] - r[0])
-        x = x[a:b]
-    return x
+    return x if finite.all() else x[slice(*longest_run(finite))]
 
 
 def uncertain_beats(ecg, fs_hz: float) -> bool:

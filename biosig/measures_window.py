@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from biosig.errors import SignalError
-from biosig.flatline import FLAT_MODALITIES, flat_runs_to_nan, run_bounds
+from biosig.flatline import FLAT_MODALITIES, flat_runs_to_nan, longest_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
 from biosig.measures_hrv import RR_KEYS, ibi_features, uncertain_beats
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
@@ -116,11 +116,8 @@ def measured_span_s(x, fs_hz: float, modality: str) -> float:
     row = np.atleast_2d(np.asarray(x, dtype=np.float64))[0]
     if modality in FLAT_MODALITIES:
         row = flat_runs_to_nan(row, fs_hz)
-    finite = np.isfinite(row)
-    if finite.all():
-        return len(row) / fs_hz
-    starts, ends = run_bounds(finite)
-    return float((ends - starts).max()) / fs_hz if len(starts) else 0.0
+    a, b = longest_run(np.isfinite(row))
+    return (b - a) / fs_hz
 
 
 def window_measures(x, fs_hz: float, modality: str, quality: float | None = None,
@@ -142,7 +139,7 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     if not (np.isfinite(fs_hz) and fs_hz > 0):
         raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
     # a flat line is a gap (ECG, PPG): block_quality and the beat measures (their longest run without
-    # one, biosig.measures_hrv._longest_finite_run) each see to it
+    # one, biosig.flatline.longest_run) each see to it
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
     q = block_quality(x, fs_hz, modality) if quality is None else float(quality)
     thr = MIN_QUALITY.get(modality, MIN_QUALITY["other"]) if min_quality is None else float(min_quality)

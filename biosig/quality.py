@@ -28,7 +28,7 @@ import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
 from biosig.errors import SignalError
-from biosig.flatline import flat_runs_to_nan, run_bounds
+from biosig.flatline import flat_runs_to_nan, longest_run
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,6 @@ def _dominant_period_s(x: np.ndarray, fs_hz: float, min_s: float = 0.25, max_s: 
             if lo < n and ac[lo:hi + 1].max() >= PERIOD_HARMONIC_REL * best:
                 return int(lag) / fs_hz
     return (a + top) / fs_hz
-
-
-def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
-    starts, ends = run_bounds(valid)
-    return list(zip(starts.tolist(), ends.tolist()))
 
 
 def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray, np.ndarray]:
@@ -169,8 +164,7 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) ->
     if frac == 0.0:
         return 0.0
     if not finite.all():
-        a, b = max(_valid_runs(finite), key=lambda r: r[1] - r[0])
-        x = x[a:b]
+        x = x[slice(*longest_run(finite))]
     if len(x) < 2 or np.nanstd(x) == 0:
         return 0.0
     if modality not in USABLE:

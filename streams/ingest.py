@@ -143,11 +143,10 @@ class InputStream:
         n = self.windower.window_n
         dur = (n - 1) / self.fs_out_hz
         out = []
-        for w, t_end in self.windower.push(y, t_first):
+        for w, t_end, stop_n in self.windower.push(y, t_first):   # stop_n counts from anchor_t_s, as out_count
             flat = None
             if self.keeps_raw:
-                k_start = k_first + int(round((t_end - t_first) * self.fs_out_hz)) - n + 1
-                flat = window_flat_mask(self.raw, self.raw_first, self.fs_hz, self.fs_out_hz, k_start, n,
+                flat = window_flat_mask(self.raw, self.raw_first, self.fs_hz, self.fs_out_hz, stop_n - n, n,
                                         self.windower.n_channels)
             out.append((w[:self.use_channels], flat, t_end - dur, t_end))
         if self.keeps_raw:   # keep what the next window's span needs

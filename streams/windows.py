@@ -31,13 +31,14 @@ class Windower:
         self.total = 0
         self.next_end = self.window_n
 
-    def push(self, x: np.ndarray, t0_s: float) -> list[tuple[np.ndarray, float]]:
+    def push(self, x: np.ndarray, t0_s: float) -> list[tuple[np.ndarray, float, int]]:
         """Append ``x`` (float32 (C, T), first sample at device time ``t0_s``).
 
         Returns
         -------
-        list of ``(window, t_end_s)``: window float32 (C, window_n) (a copy), ``t_end_s`` the
-        device time of its last sample.
+        list of ``(window, t_end_s, stop_n)``: window float32 (C, window_n) (a copy), ``t_end_s`` the
+        device time of its last sample, ``stop_n`` the index one past its last sample, counted
+        from the first sample pushed since the last :meth:`reset`.
         """
         t = x.shape[1]
         self.buf = np.concatenate([self.buf, x.astype(np.float32, copy=False)], axis=1)
@@ -47,7 +48,8 @@ class Windower:
         while self.next_end <= self.total:
             back = self.total - self.next_end          # samples after the window's end
             stop = n - back
-            out.append((self.buf[:, stop - self.window_n:stop].copy(), t0_s + (t - 1 - back) / self.fs_hz))
+            out.append((self.buf[:, stop - self.window_n:stop].copy(), t0_s + (t - 1 - back) / self.fs_hz,
+                        self.next_end))
             self.next_end += self.hop_n
         if n > self.window_n:
             self.buf = self.buf[:, n - self.window_n:]

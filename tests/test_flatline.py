@@ -4,7 +4,7 @@ to quality, measures and the AF head."""
 import numpy as np
 import pytest
 
-from biosig.flatline import flat_mask, mark_flat_runs, record_flat_mask, window_flat_mask, with_gaps
+from biosig.flatline import flat_mask, longest_run, mark_flat_runs, record_flat_mask, window_flat_mask, with_gaps
 
 
 def _oracle_window_mask(raw, fs_in, fs_out, k_first, n_out, min_s=1.0):
@@ -41,6 +41,21 @@ def test_window_mask_matches_a_plain_loop(fs_in, fs_out):
         got = window_flat_mask(raw, 0, fs_in, fs_out, k_first, n_out, 2)
         want = _oracle_window_mask(raw, fs_in, fs_out, k_first, n_out)
         assert (np.zeros_like(want) if got is None else got).tolist() == want.tolist(), k_first
+
+
+def test_longest_run_matches_a_plain_loop():
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        valid = rng.random(int(rng.integers(0, 40))) < rng.random()
+        best, a = (0, 0), None                  # oracle: the first of the longest runs of True
+        for i, v in enumerate(list(valid) + [False]):
+            if v and a is None:
+                a = i
+            elif not v and a is not None:
+                if i - a > best[1] - best[0]:
+                    best = (a, i)
+                a = None
+        assert longest_run(valid) == best
 
 
 def test_a_buffer_that_starts_late_gives_the_same_mask():

@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-import zmq
 
 from streams.config import ForecasterConfig, config_from_dict, load_config
 from streams.errors import StreamError
@@ -27,9 +26,12 @@ def test_windower_matches_slicing_for_random_chunks(window_n, hop_n):
         pos += n
     ends = np.arange(window_n, 201, hop_n)
     assert len(got) == len(ends)
-    for (win, t_end), e in zip(got, ends):
+    for (win, t_end, stop_n), e in zip(got, ends):
         np.testing.assert_array_equal(win, x[:, e - window_n:e])
         assert t_end == pytest.approx(100.0 + (e - 1) / 10.0)
+        assert stop_n == e
+    w.reset()                                  # indices count again from the first sample after a reset
+    assert [s for _, _, s in w.push(x[:, :window_n + hop_n], t0_s=0.0)] == [window_n, window_n + hop_n]
 
 
 def test_ecg_embeddings_equal_the_encoder_on_the_same_causal_window():
