@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from biosig.arguments import sampling_rate
+from biosig.errors import SignalError
+
 FLAT_RUN_S = 1.0
 #: modalities whose flat runs are gaps (those with a beat model; the others score finite fraction)
 FLAT_MODALITIES = ("ecg", "ppg")
@@ -44,8 +47,10 @@ def flat_mask(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> np.ndar
     """bool (C, N) of ``x`` (N,) or (C, N): True on every run of identical consecutive finite
     samples lasting ``min_s`` or longer."""
     x = np.atleast_2d(np.asarray(x))
+    if x.ndim != 2:
+        raise SignalError(f"expected a 1-D signal or (channels, samples), got shape {x.shape}")
     out = np.zeros(x.shape, dtype=bool)
-    n_min = max(2, int(round(min_s * fs_hz)))
+    n_min = max(2, int(round(min_s * sampling_rate(fs_hz))))
     if x.shape[1] < n_min:
         return out
     for row, flag in zip(x, out):

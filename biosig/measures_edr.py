@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import SignalError
 from biosig.flatline import flat_runs_to_nan, longest_run
 
@@ -27,7 +28,7 @@ def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
     from biosig.quality import detect_beats
     if modality not in ("ecg", "ppg"):
         raise SignalError(f"respiration from modulation needs ECG or PPG, got {modality!r}")
-    x = np.asarray(x, dtype=np.float64)
+    x, fs_hz = float_signal(x), sampling_rate(fs_hz)
     x = flat_runs_to_nan(x[0] if x.ndim == 2 else x, fs_hz)     # a lead off is a gap
     x = x[slice(*longest_run(np.isfinite(x)))]
     if len(x) < MIN_SECONDS * fs_hz or np.std(x) == 0:
@@ -38,6 +39,8 @@ def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
     t = beats / fs_hz
     rr = np.diff(t)
     keep = (rr > 0.25) & (rr < 2.5)
+    if keep.sum() < 2:                                  # no plausible beat intervals to follow
+        return float("nan")
     t_mid, rr = (t[1:] + t[:-1])[keep] / 2.0, rr[keep]
     amp = clean[beats]
     grid = np.arange(t[0], t[-1], 1.0 / FS_SERIES_HZ)

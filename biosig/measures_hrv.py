@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from biosig.errors import SignalError
+from biosig.arguments import float_signal, sampling_rate
 from biosig.flatline import flat_runs_to_nan, longest_run
 
 # Keys of :func:`rr_features`, in a fixed order (columns of windows.parquet, fields of score/ frames).
@@ -71,12 +71,8 @@ def beat_intervals(beats, fs_hz: float) -> np.ndarray:
 
 
 def _first_channel(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 2:
-        x = x[0]
-    if x.ndim != 1:
-        raise SignalError(f"expected a 1-D signal or (channels, samples), got shape {x.shape}")
-    return x
+    x = float_signal(x)
+    return x[0] if x.ndim == 2 else x
 
 
 def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
@@ -84,9 +80,7 @@ def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float]
     :func:`biosig.quality.detect_beats` finds in the first channel of ``x``, the beat indices and
     the cleaned signal they index (both of the longest finite run: no interval spans a gap)."""
     from biosig.quality import detect_beats
-    x = _first_channel(x)
-    if not (np.isfinite(fs_hz) and fs_hz > 0):
-        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    x, fs_hz = _first_channel(x), sampling_rate(fs_hz)
     x = _longest_finite_run(x, fs_hz)
     if x is None:
         return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
@@ -110,6 +104,7 @@ def uncertain_beats(ecg, fs_hz: float) -> bool:
     a QRS-like peak left between two beats, or a small beat too close to another): its heart rate
     may be off by a missed or a false beat."""
     from biosig.ecg_beats import doubtful_intervals
+    fs_hz = sampling_rate(fs_hz)
     x = _longest_finite_run(_first_channel(ecg), fs_hz)
     return x is not None and doubtful_intervals(x, fs_hz) > 0
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import SignalError
 from biosig.flatline import FLAT_MODALITIES, flat_runs_to_nan, longest_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
@@ -113,7 +114,7 @@ def measured_span_s(x, fs_hz: float, modality: str) -> float:
     """Seconds of signal the beat measures of window ``x`` (C, W) come from: the longest run of its
     first channel without a gap (NaN, or for ECG and PPG a flat line); the window's length when it
     has none. A head fitted on 10 s windows is given this, not the window's length, as ``window_s``."""
-    row = np.atleast_2d(np.asarray(x, dtype=np.float64))[0]
+    row, fs_hz = np.atleast_2d(float_signal(x))[0], sampling_rate(fs_hz)
     if modality in FLAT_MODALITIES:
         row = flat_runs_to_nan(row, fs_hz)
     a, b = longest_run(np.isfinite(row))
@@ -136,11 +137,10 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     with the measure names of :func:`measure_keys`; ``ok`` is False (and every measure None) when
     the window is below the threshold or its measures could not be computed.
     """
-    if not (np.isfinite(fs_hz) and fs_hz > 0):
-        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    fs_hz = sampling_rate(fs_hz)
     # a flat line is a gap (ECG, PPG): block_quality and the beat measures (their longest run without
     # one, biosig.flatline.longest_run) each see to it
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    x = np.atleast_2d(float_signal(x))
     q = block_quality(x, fs_hz, modality) if quality is None else float(quality)
     thr = MIN_QUALITY.get(modality, MIN_QUALITY["other"]) if min_quality is None else float(min_quality)
     keys = measure_keys(modality)

@@ -27,6 +27,7 @@ import logging
 import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
+from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import SignalError
 from biosig.flatline import flat_runs_to_nan, longest_run
 from biosig.record import Record
@@ -129,7 +130,7 @@ def _robust_range(x: np.ndarray, fs_hz: float) -> tuple[float, float]:
     the blocks. Over the whole record, one 10 s motion artefact of 200 x the pulse amplitude in an 82 s
     camera recording (Welltory subject 19) put every pulse under the threshold (3 pulses found
     against NeuroKit2's 98). On a stationary record both ways agree."""
-    n = max(1, int(len(x) // (RANGE_BLOCK_S * fs_hz)))
+    n = max(1, min(len(x), int(len(x) // (RANGE_BLOCK_S * fs_hz))))
     q = np.array([np.percentile(b, [2, 98]) for b in np.array_split(x, n)])
     return float(np.median(q[:, 0])), float(np.median(q[:, 1]))
 
@@ -213,10 +214,10 @@ def block_quality(x: np.ndarray, fs_hz: float, modality: str, method: str = "tem
     """Quality in [0, 1] of one window ``x`` float (C, W) or (W,): mean over channels."""
     if method not in METHODS:
         raise SignalError(f"quality method {method!r}; accepted: {', '.join(METHODS)}")
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    x, fs_hz = np.atleast_2d(float_signal(x)), sampling_rate(fs_hz)
     if x.shape[1] == 0:
         return 0.0
-    return float(np.mean([_channel_quality(row, float(fs_hz), modality, method) for row in x]))
+    return float(np.mean([_channel_quality(row, fs_hz, modality, method) for row in x]))
 
 
 def window_quality(record, window_s: float | None = None, hop_s: float | None = None,

@@ -1,0 +1,61 @@
+"""Every public signal function answers a bad rate or a bad array with a SignalError naming the value
+(a user's mistake), never a ZeroDivisionError or IndexError from inside NumPy."""
+import numpy as np
+import pytest
+
+from biosig.errors import SignalError
+from biosig.flatline import flat_mask, flat_runs_to_nan
+from biosig.measures_edr import modulation_resp_rate
+from biosig.measures_hrv import hrv_features, ibi_features, uncertain_beats
+from biosig.measures_window import measured_span_s, window_measures
+from biosig.quality import block_quality, detect_beats
+
+FUNCTIONS = {
+    "hrv_features": lambda x, fs: hrv_features(x, fs),
+    "ibi_features": lambda x, fs: ibi_features(x, fs),
+    "uncertain_beats": lambda x, fs: uncertain_beats(x, fs),
+    "modulation_resp_rate": lambda x, fs: modulation_resp_rate(x, fs, "ecg"),
+    "window_measures": lambda x, fs: window_measures(x, fs, "ppg"),
+    "measured_span_s": lambda x, fs: measured_span_s(x, fs, "ecg"),
+    "block_quality": lambda x, fs: block_quality(x, fs, "ecg"),
+    "flat_mask": lambda x, fs: flat_mask(x, fs),
+    "flat_runs_to_nan": lambda x, fs: flat_runs_to_nan(x, fs),
+}
+ECG = np.sin(2 * np.pi * 1.2 * np.arange(2500) / 250.0)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("fs_hz", [0.0, -250.0, float("nan"), float("inf"), "fast", None])
+def test_a_bad_rate_is_a_signal_error(name, fs_hz):
+    with pytest.raises(SignalError, match="fs_hz=.* must be a positive sampling rate"):
+        FUNCTIONS[name](ECG, fs_hz)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("x", [np.zeros((2, 2, 100)), np.array(["a"] * 100), np.ones(100, complex)],
+                         ids=["3-D", "text", "complex"])
+def test_a_bad_array_is_a_signal_error(name, x):
+    if name.startswith("flat") and x.dtype.kind in "Uc":
+        pytest.skip("flat-run masks compare samples for equality, which any dtype allows")
+    with pytest.raises(SignalError, match="shape|dtype"):
+        FUNCTIONS[name](x, 250.0)
+
+
+def test_integer_and_list_signals_are_read_as_numbers():
+    ints = np.round(ECG * 1000).astype(np.int16)          # a 72 /min pulse wave, as ADC counts
+    assert ibi_features(ints, 250.0)["hr_bpm"] == pytest.approx(ibi_features(ECG, 250.0)["hr_bpm"], rel=1e-3)
+    assert ibi_features(ints, 250.0)["hr_bpm"] == pytest.approx(72.0, abs=0.5)
+    assert measured_span_s(list(ECG), 250.0, "ecg") == pytest.approx(10.0)
+
+
+def test_a_record_shorter_than_one_range_block_per_sample_still_finds_pulses():
+    # 0.05 Hz: each 8 s range block is under one sample; the blocks were empty and NumPy raised
+    t = np.arange(200) / 0.05
+    beats, _ = detect_beats(np.sin(2 * np.pi * t / 60.0), 0.05, "ppg")
+    assert beats.dtype.kind == "i"
+
+
+def test_resp_rate_without_plausible_beat_intervals_is_nan_not_an_error():
+    # a 1.2 Hz wave sampled at 2 Hz: 60 s and enough "beats", but none 0.25-2.5 s apart to follow
+    x = np.sin(2 * np.pi * 1.2 * np.arange(120) / 2.0)
+    assert np.isnan(modulation_resp_rate(x, 2.0, "ecg"))
