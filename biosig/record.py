@@ -72,10 +72,18 @@ class Record:
             x = x[None, :]
         if x.ndim != 2:
             raise SignalError(f"samples must be shaped (C, T), got shape {x.shape}")
+        if x.dtype.kind not in "biufO":
+            raise SignalError(f"samples must be real numbers, got an array of dtype {x.dtype}")
         if x.dtype != np.float32:
-            x = x.astype(np.float32)
+            try:
+                x = x.astype(np.float32)
+            except (TypeError, ValueError) as exc:   # an object array holding text or None
+                raise SignalError(f"samples must be real numbers ({exc})") from None
         object.__setattr__(self, "samples", x)
-        fs = float(self.fs_hz)
+        try:
+            fs = float(self.fs_hz)
+        except (TypeError, ValueError):
+            fs = float("nan")
         if not np.isfinite(fs) or fs <= 0:
             raise SignalError(f"sampling rate must be a positive number of Hz, got {self.fs_hz!r}")
         object.__setattr__(self, "fs_hz", fs)

@@ -59,3 +59,26 @@ def test_resp_rate_without_plausible_beat_intervals_is_nan_not_an_error():
     # a 1.2 Hz wave sampled at 2 Hz: 60 s and enough "beats", but none 0.25-2.5 s apart to follow
     x = np.sin(2 * np.pi * 1.2 * np.arange(120) / 2.0)
     assert np.isnan(modulation_resp_rate(x, 2.0, "ecg"))
+
+
+@pytest.mark.parametrize("samples", [np.array([["a"] * 10]), np.ones((1, 10), complex),
+                                     np.array([[1.0, "x"]], dtype=object)], ids=["text", "complex", "object-text"])
+def test_a_record_of_values_that_are_not_real_numbers_is_refused(samples):
+    from biosig.record import Record
+    with pytest.raises(SignalError, match="real numbers"):
+        Record(samples=samples, fs_hz=100.0, channels=["II"])
+
+
+@pytest.mark.parametrize("fs_hz", ["fast", None, 0.0])
+def test_a_record_with_a_rate_that_is_not_a_number_is_refused(fs_hz):
+    from biosig.record import Record
+    with pytest.raises(SignalError, match="sampling rate must be a positive number of Hz"):
+        Record(samples=np.zeros((1, 10)), fs_hz=fs_hz, channels=["II"])
+
+
+def test_a_record_keeps_integer_bool_and_numeric_object_samples_as_float32():
+    from biosig.record import Record
+    for samples in (np.arange(10, dtype=np.int16)[None], np.ones((1, 10), bool), np.array([[1.0, None, 3]], object)):
+        r = Record(samples=samples, fs_hz=100.0, channels=["II"])
+        assert r.samples.dtype == np.float32
+        np.testing.assert_array_equal(r.samples, np.asarray(samples, dtype=np.float32))
