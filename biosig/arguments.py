@@ -24,6 +24,18 @@ def sampling_rate(fs_hz) -> float:
     return fs
 
 
+def positive_seconds(value, name: str) -> float:
+    """``value`` as a float; :class:`SignalError` naming ``name`` unless it is a finite number of
+    seconds above 0."""
+    try:
+        s = float(value)
+    except (TypeError, ValueError):
+        raise SignalError(f"{name}={value!r} must be a positive number of seconds") from None
+    if not (math.isfinite(s) and s > 0):
+        raise SignalError(f"{name}={value!r} must be a positive number of seconds")
+    return s
+
+
 def float_signal(x, max_ndim: int = 2) -> np.ndarray:
     """``x`` as a float64 array of samples ``(W,)`` or ``(C, W)``; :class:`SignalError` for values
     that are not real numbers or an array of more than ``max_ndim`` dimensions."""

@@ -68,25 +68,34 @@ def normalise_params(name: str, params: dict) -> dict:
         value = params.get(key, default)
         if value is REQUIRED:
             raise PipelineError(f"step {name!r}: parameter {key!r} is required; parameters: {', '.join(spec.params)}")
+        if value is None and default is not None:   # None only where it is the default (clip's bounds)
+            hint = "it is required" if default is REQUIRED else f"leave it out for the default, {default!r}"
+            raise PipelineError(f"step {name!r}: {key}=None is not a value ({hint})")
         out[key] = _check_range(name, key, _coerce(name, key, kind, value))
     return out
 
 
-_POSITIVE = ("order", "n_mels", "n_fft", "hop", "n_points", "q")
+_POSITIVE = ("order", "n_mels", "n_fft", "hop", "n_points", "q", "eps", "log_eps")
+#: Largest sizes: beyond them a value is a typo that would exhaust memory, not a setting
+#: (a Butterworth filter of order 32 is already far past any physiological use).
+_MAXIMUM = {"order": 32, "n_mels": 4096, "n_fft": 1 << 20, "hop": 1 << 20, "n_points": 1 << 20}
 
 
 def _check_range(step: str, key: str, value):
-    """Frequencies (``*_hz``) and sizes must be positive; ``fmin_hz`` may be 0."""
+    """Frequencies (``*_hz``), durations (``*_s``), sizes and epsilons must be positive (``fmin_hz``
+    may be 0), sizes at most :data:`_MAXIMUM`."""
     if value is None or isinstance(value, (str, list)):
         return value
     if key == "fmin_hz":
         ok = value >= 0
-    elif key.endswith("_hz") or key in _POSITIVE:
+    elif key.endswith(("_hz", "_s")) or key in _POSITIVE:
         ok = value > 0
     else:
         return value
     if not ok:
         raise PipelineError(f"step {step!r}: {key}={value!r} must be {'>= 0' if key == 'fmin_hz' else '> 0'}")
+    if key in _MAXIMUM and value > _MAXIMUM[key]:
+        raise PipelineError(f"step {step!r}: {key}={value!r} is larger than {_MAXIMUM[key]:,}")
     return value
 
 
@@ -114,7 +123,7 @@ def _coerce(step: str, key: str, kind, value):
         if kind is list:
             return [v if isinstance(v, str) else int(v) for v in value]
         return kind(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise PipelineError(f"step {step!r}: bad {key}={value!r} ({exc})") from None
 
 

@@ -21,6 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
+from biosig.arguments import positive_seconds
 from biosig.errors import SignalError
 from biosig.modality import MODALITIES, check_modality
 from biosig.record import Record
@@ -52,13 +53,15 @@ def hop_for_window_s(modality: str, window_s: float) -> float:
     another length (audio-tiny: 2 s, the audio default is 8 s every 4 s) skips no sample. The
     streaming runtime picks its own hop (streams.config.stream_windows: cost per second matters)."""
     dw, dh = default_window(modality)
-    return float(dh) if abs(float(window_s) - dw) < 1e-9 else float(window_s) / 2
+    window_s = positive_seconds(window_s, "window_s")
+    return float(dh) if abs(window_s - dw) < 1e-9 else window_s / 2
 
 
 def embedding_grid(rec: Record, window_s: float, hop_s: float) -> tuple[float, float]:
     """(window_s, hop_s) to cut ``rec`` for embedding (``embed``, ``score``, probes): as given, but
     a record shorter than one window is one window of its own length (never zero-padded: the
     model takes any length from its smallest input up)."""
+    window_s, hop_s = positive_seconds(window_s, "window_s"), positive_seconds(hop_s, "hop_s")
     if rec.n_samples < int(round(window_s * rec.fs_hz)):
         own_s = rec.n_samples / rec.fs_hz
         return own_s, own_s
@@ -98,18 +101,22 @@ class Windows:
         return self.valid_fraction >= min_valid_fraction
 
 
+#: Longest window a short record is padded to (samples): 2^27, over 37 h at 1 kHz.
+MAX_PADDED_SAMPLES = 1 << 27
+
+
 def window_bounds(n_samples: int, fs_hz: float, window_s: float, hop_s: float | None = None,
                   pad_short: bool = True) -> tuple[int, int, np.ndarray]:
     """``(W, H, starts)``: window and hop lengths in samples and the start index of each window."""
-    hop_s = window_s if hop_s is None else hop_s
-    if not (np.isfinite(window_s) and window_s > 0):
-        raise SignalError(f"window_s={window_s!r} must be a positive number of seconds")
-    if not (np.isfinite(hop_s) and hop_s > 0):
-        raise SignalError(f"hop_s={hop_s!r} must be a positive number of seconds")
+    window_s = positive_seconds(window_s, "window_s")
+    hop_s = window_s if hop_s is None else positive_seconds(hop_s, "hop_s")
     w = int(round(window_s * fs_hz))
     h = int(round(hop_s * fs_hz))
     if w < 1 or h < 1:
         raise SignalError(f"window_s={window_s} / hop_s={hop_s} s are shorter than one sample at {fs_hz:g} Hz")
+    if pad_short and w > max(n_samples, MAX_PADDED_SAMPLES):
+        raise SignalError(f"window_s={window_s:g} s is {w:,} samples at {fs_hz:g} Hz, longer than the record "
+                          f"({n_samples:,} samples) and than {MAX_PADDED_SAMPLES:,}: padding it would not fit in memory")
     if n_samples >= w:
         starts = np.arange(0, n_samples - w + 1, h, dtype=np.int64)
     elif pad_short and n_samples > 0:

@@ -82,3 +82,57 @@ def test_a_record_keeps_integer_bool_and_numeric_object_samples_as_float32():
         r = Record(samples=samples, fs_hz=100.0, channels=["II"])
         assert r.samples.dtype == np.float32
         np.testing.assert_array_equal(r.samples, np.asarray(samples, dtype=np.float32))
+
+
+@pytest.mark.parametrize("window_s, hop_s", [(None, 1.0), ("ten", 1.0), (float("nan"), None), (2.0, "x"),
+                                             (float("inf"), None)])
+def test_windows_with_a_length_that_is_not_a_number_are_refused(window_s, hop_s):
+    from biosig.record import Record
+    from biosig.windows import embedding_grid, hop_for_window_s, window_array
+    rec = Record(samples=np.zeros((1, 1000)), fs_hz=100.0, channels=["II"])
+    with pytest.raises(SignalError, match="must be a positive number of seconds"):
+        window_array(rec, window_s, hop_s)
+    with pytest.raises(SignalError, match="must be a positive number of seconds"):
+        embedding_grid(rec, window_s, 1.0 if hop_s is None else hop_s)
+    if not isinstance(window_s, float):
+        with pytest.raises(SignalError, match="window_s"):
+            hop_for_window_s("ecg", window_s)
+
+
+def test_padding_a_short_record_to_an_absurd_window_is_refused_before_allocating():
+    from biosig.record import Record
+    from biosig.windows import MAX_PADDED_SAMPLES, window_array
+    rec = Record(samples=np.zeros((2, 300)), fs_hz=250.0, channels=["II", "V5"])
+    with pytest.raises(SignalError, match="would not fit in memory"):
+        window_array(rec, 1e12)                     # 2.5e14 samples: a MemoryError before
+    w = window_array(rec, (MAX_PADDED_SAMPLES // 1024) / 250.0)   # a long but sane window still pads
+    assert w.x.shape == (1, 2, MAX_PADDED_SAMPLES // 1024) and w.valid_fraction[0] < 0.01
+
+
+@pytest.mark.parametrize("step, params, message", [
+    (("bandpass", {"low_hz": 0.5, "high_hz": 40.0, "order": float("inf")}), None, "bad order"),
+    (("bandpass", {"low_hz": 0.5, "high_hz": 40.0, "order": 10 ** 12}), None, "larger than 32"),
+    (("lowpass", {"high_hz": 40.0, "order": None}), None, "order=None is not a value"),
+    (("bandpass", {"low_hz": None, "high_hz": 40.0}), None, "required"),
+    (("logmel", {"n_fft": 1 << 30}), None, "larger than"),
+    (("logmel", {"fmax_hz": None}), None, "fmax_hz=None"),
+    (("zscore", {"eps": -1.0}), None, "must be > 0"),
+    (("polarity", {"window_s": -2.0}), None, "must be > 0"),
+    (("flow_volume", {"n_points": float("inf")}), None, "bad n_points"),
+])
+def test_pipeline_parameters_that_would_crash_or_exhaust_memory_are_refused(step, params, message):
+    from biosig.errors import PipelineError
+    from biosig.pipeline import Pipeline
+    with pytest.raises(PipelineError, match=message):
+        Pipeline.of(step)
+
+
+def test_clip_keeps_none_as_an_open_bound_and_shipped_pipelines_keep_their_hashes():
+    import json
+    import pathlib
+
+    from biosig.pipeline import Pipeline
+    assert Pipeline.of(("clip", {"low": None, "high": 3.0})).to_dict()["steps"][0]["params"] == {"low": None, "high": 3.0}
+    for f in sorted(pathlib.Path(__file__).parents[1].glob("encoders/checkpoints/*/pipeline.json")):
+        saved = json.loads(f.read_text())
+        assert Pipeline.from_json(json.dumps(saved["pipeline"])).hash == saved["hash"], f
