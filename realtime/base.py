@@ -76,11 +76,17 @@ class ForecasterConfig:
     def validate(self) -> "ForecasterConfig":
         ints = {"horizon_steps": 1, "lookback": 1, "hidden": 1, "n_coords": 1, "norm_steps": 0,
                 "max_gap_steps": 0, "max_frozen_steps": 0, "fit_steps": 1,
-                "estimates": 1, "catch_up_steps": 0}
+                "estimates": 1, "catch_up_steps": 0, "seed": 0}
         for name, low in ints.items():
             v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < low:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or v < low:
                 raise ForecastError(f"{name} must be an integer >= {low}, got {v!r}")
+        reals = ("lr", "clip", "max_loss", "init_std", "sg_lr", "ridge", "forget", "init_reg", "mix_eta",
+                 "mix_discount")
+        for name in reals:
+            v = getattr(self, name)
+            if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_)):
+                raise ForecastError(f"{name} must be a number, got {v!r}")
         for name in ("lr", "clip", "max_loss", "init_std", "sg_lr", "ridge"):
             v = getattr(self, name)
             if not np.isfinite(v) or v < 0:

@@ -89,6 +89,16 @@ def test_factory_lists_known_methods_and_options():
         make_forecaster("snap1", n_coords=3).learn_one([1.0, 2.0])
 
 
+@pytest.mark.parametrize("option, value", [("seed", None), ("seed", -1), ("seed", "x"), ("hidden", True),
+                                           ("lr", None), ("lr", [0.1]), ("forget", "x"), ("forget", None),
+                                           ("mix_discount", None), ("init_reg", True)])
+def test_an_option_of_the_wrong_type_is_a_forecast_error_naming_it(option, value):
+    # each was a TypeError / ValueError from NumPy or Numba, or (hidden=True) a Numba typing error
+    for method in KNOWN_METHODS:
+        with pytest.raises(ForecastError, match=option):
+            make_forecaster(method, **{"n_coords": 1, "lookback": 4, "hidden": 4, option: value})
+
+
 @pytest.mark.parametrize("method", ["snap1", "uoro", "dni", "rtrl"])
 def test_numba_learner_equals_numpy_twin_learner(method):
     X = _stream(80)
