@@ -6,7 +6,9 @@ one frozen dataclass, :class:`EncoderConfig`, saved as JSON in every checkpoint.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+import math
+import numbers
+from dataclasses import dataclass
 from typing import Callable
 
 from encoders.errors import EncoderError
@@ -171,6 +173,7 @@ class EncoderConfig:
     attn_kernel: str = "auto"
 
     def __post_init__(self):
+        _check_field_types(self)
         if self.modality not in CHANNEL_VOCAB:
             raise EncoderError(f"unknown encoder modality {self.modality!r}; expected one of "
                                f"{', '.join(CHANNEL_VOCAB)}")
@@ -271,6 +274,34 @@ class EncoderConfig:
         if unknown:
             raise EncoderError(f"unknown encoder config keys {unknown}; known: {sorted(known)}")
         return dataclasses.replace(self, **changes)
+
+
+#: integer fields that count something and must be at least 1 (the others may be 0)
+_AT_LEAST_ONE = ("in_channels", "patch_size", "dim", "depth", "heads", "attn_window", "decoder_dim",
+                 "decoder_heads", "span_patches", "n_mels", "n_fft", "hop_length", "proj_dim")
+#: largest integer field: beyond it a value is a typo that would exhaust memory, not a size
+_MAX_INT_FIELD = 1 << 20
+
+
+def _check_field_types(config: "EncoderConfig") -> None:
+    """Each field of the type it is declared with (``--set dim='"x"'`` or ``depth=1.5`` reached torch
+    as a TypeError, ``heads=true`` passed as 1): an :class:`EncoderError` naming the field."""
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        if kind == "int":
+            low = 1 if f.name in _AT_LEAST_ONE else 0
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not low <= v <= _MAX_INT_FIELD:
+                raise EncoderError(f"{f.name} must be an integer from {low} to {_MAX_INT_FIELD:,}, got {v!r}")
+        elif kind == "float":
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+                raise EncoderError(f"{f.name} must be a finite number, got {v!r}")
+        elif kind == "str" and not isinstance(v, str):
+            raise EncoderError(f"{f.name} must be a string, got {v!r}")
+        elif kind == "bool" and not isinstance(v, bool):
+            raise EncoderError(f"{f.name} must be true or false, got {v!r}")
+    if config.window_s <= 0 or config.mlp_ratio <= 0:
+        raise EncoderError(f"window_s and mlp_ratio must be > 0, got {config.window_s!r}, {config.mlp_ratio!r}")
 
 
 # ---------------------------------------------------------------------------------- registry

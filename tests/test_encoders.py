@@ -28,6 +28,23 @@ def test_unknown_override_is_an_error():
         encoders.create_model("ecg-tiny", widht=3)
 
 
+@pytest.mark.parametrize("key, value", [("dim", 0), ("dim", "x"), ("depth", 1.5), ("heads", True),
+                                        ("dim", 10 ** 9), ("mask_ratio", None), ("window_s", -1.0),
+                                        ("mlp_ratio", float("nan")), ("export_mode", 1), ("objective", 3)])
+def test_an_override_of_the_wrong_type_or_size_is_an_error_naming_the_field(key, value):
+    # `biosig pretrain --set dim=0` (or '"x"', 1.5, null, ...) printed a ZeroDivisionError / TypeError
+    # traceback from the model's constructor; heads=true was taken as 1
+    with pytest.raises(EncoderError, match=key):
+        encoders.create_model("ecg-tiny", **{key: value})
+
+
+def test_every_registered_config_and_shipped_checkpoint_passes_the_type_checks():
+    for name in encoders.list_models():
+        get_config(name)
+    for name in ("ecg-tiny", "ppg-tiny", "audio-tiny", "spiro-tiny"):
+        encoders.load(name)
+
+
 @pytest.mark.parametrize("modality", ["ecg", "ppg", "audio", "spiro"])
 def test_tiny_presets_have_1_to_3_million_parameters(modality):
     n = count_parameters(encoders.create_model(f"{modality}-tiny"))

@@ -142,6 +142,10 @@ def test_pretrain_skips_a_damaged_file_and_says_so(tmp_path, caplog):
     (["pretrain", "--modality", "ppg", "--steps", "1", "--out", "X"], "no training data"),
     (["pretrain", *PPG, "--batch-size", "3", "--steps", "1", "--out", "X", "--set", "depth=-1"], "depth"),
     (["pretrain", *PPG, "--steps", "1", "--out", "X", "--set", "widht=3"], "unknown encoder config keys"),
+    (["pretrain", *PPG, "--steps", "1", "--out", "X", "--set", "dim=0"], "dim must be an integer"),
+    (["pretrain", *PPG, "--steps", "1", "--out", "X", "--set", 'dim="x"'], "dim must be an integer"),
+    (["pretrain", *PPG, "--steps", "1", "--out", "X", "--set", "depth=1.5"], "depth must be an integer"),
+    (["pretrain", *PPG, "--steps", "1", "--out", "X", "--set", "mask_ratio=null"], "mask_ratio must be a finite"),
     (["pretrain", "--modality", "ecg", "--data", "/nonexistent/rec", "--steps", "1", "--out", "X"], "nonexistent"),
     (["pretrain", "--modality", "ppg", "--data", "ONLY_DAMAGED", "--steps", "1", "--out", "X"], "could be read"),
 ])
