@@ -13,27 +13,25 @@ import numpy as np
 from biosig.errors import SignalError
 
 
+def _positive(value, name: str, what: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise SignalError(f"{name}={value!r} must be a positive {what}")
+    return v
+
+
 def sampling_rate(fs_hz) -> float:
     """``fs_hz`` as a float; :class:`SignalError` unless it is a finite number above 0."""
-    try:
-        fs = float(fs_hz)
-    except (TypeError, ValueError):
-        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate") from None
-    if not (math.isfinite(fs) and fs > 0):
-        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
-    return fs
+    return _positive(fs_hz, "fs_hz", "sampling rate")
 
 
 def positive_seconds(value, name: str) -> float:
     """``value`` as a float; :class:`SignalError` naming ``name`` unless it is a finite number of
     seconds above 0."""
-    try:
-        s = float(value)
-    except (TypeError, ValueError):
-        raise SignalError(f"{name}={value!r} must be a positive number of seconds") from None
-    if not (math.isfinite(s) and s > 0):
-        raise SignalError(f"{name}={value!r} must be a positive number of seconds")
-    return s
+    return _positive(value, name, "number of seconds")
 
 
 def float_signal(x, max_ndim: int = 2) -> np.ndarray:
