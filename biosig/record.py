@@ -77,7 +77,7 @@ class Record:
         if x.dtype != np.float32:
             try:
                 x = x.astype(np.float32)
-            except (TypeError, ValueError) as exc:   # an object array holding text or None
+            except (TypeError, ValueError) as exc:   # an object array holding text
                 raise SignalError(f"samples must be real numbers ({exc})") from None
         object.__setattr__(self, "samples", x)
         try:
