@@ -23,10 +23,12 @@ motion : 3 external markers x 3 axes of breathing motion in mm (Lujan cos^2n mod
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 
 import numpy as np
 
+from biosig.arguments import positive_seconds, sampling_rate
 from biosig.errors import SignalError
 from biosig.modality import MODALITIES, check_modality
 from biosig.progress import progress_interval_s
@@ -63,17 +65,14 @@ def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None =
     check_modality(modality)
     if modality not in GENERATORS:
         raise SignalError(f"no simulator for modality {modality!r}; available: {', '.join(GENERATORS)}")
-    if not (np.isfinite(seconds) and seconds > 0):
-        raise SignalError(f"seconds={seconds!r} must be a positive duration")
-    fs = float(fs_hz) if fs_hz is not None else DEFAULT_FS_HZ[modality]
-    if not (np.isfinite(fs) and fs > 0):
-        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    seconds = positive_seconds(seconds, "seconds")
+    fs = sampling_rate(fs_hz) if fs_hz is not None else DEFAULT_FS_HZ[modality]
     if seconds * fs > MAX_SIMULATE_SAMPLES:
         raise SignalError(f"{seconds:g} s at {fs:g} Hz is {seconds * fs:.3g} samples per channel, more than "
                           f"{MAX_SIMULATE_SAMPLES:,} (about 400 MB each); use a shorter duration or a lower rate")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2 ** 32:
+        raise SignalError(f"seed={seed!r} must be an integer from 0 to 2**32 - 1")
     seed = int(seed)
-    if seed < 0:
-        raise SignalError(f"seed={seed} must be >= 0")
     fn = GENERATORS[modality]
     import inspect
 
@@ -204,11 +203,18 @@ def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         truth.update(heart_rate_bpm=truth_heart_rate_bpm(beats, n / fs_hz), target_heart_rate_bpm=hr,
                      af_cv=float(af_cv), model="af-gaussian-pulses", beats_s=beats.tolist())
     else:
-        x = nk.ppg_simulate(duration=n / fs_hz + 1.0, sampling_rate=int(round(fs_hz)), heart_rate=hr,
+        x = nk.ppg_simulate(duration=max(n / fs_hz + 1.0, PPG_MIN_SIMULATED_S), sampling_rate=int(round(fs_hz)), heart_rate=hr,
                             motion_amplitude=motion, powerline_amplitude=0.0, random_state=seed)
         x = np.asarray(x, dtype=np.float64)[:n]
     return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("PLETH",), units=("a.u.",),
                   modality="ppg", metadata={"truth": truth})
+
+
+#: NeuroKit2's breathmetrics model fails on fewer than about two breaths (5 s failed for 5 of 40
+#: seeds, 2 s for all): shorter records are the start of a 30 s simulation
+RESP_MIN_SIMULATED_S = 30.0
+#: NeuroKit2's PPG model fails on under about two beats (1 s + the 1 s margin failed for 2 of 8 seeds)
+PPG_MIN_SIMULATED_S = 5.0
 
 
 def simulate_resp(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: float | None = None,
@@ -219,8 +225,9 @@ def simulate_resp(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: float 
     rr = float(rng.uniform(10, 22)) if resp_rate_bpm is None else float(resp_rate_bpm)
     noise = float(rng.uniform(0.0, 0.03)) if noise is None else float(noise)
     n = _n(seconds, fs_hz)
-    x = nk.rsp_simulate(duration=n / fs_hz, length=n, sampling_rate=int(round(fs_hz)), respiratory_rate=rr, noise=noise,
-                        method="breathmetrics", random_state=seed)
+    n_sim = max(n, int(round(RESP_MIN_SIMULATED_S * fs_hz)))   # breathmetrics needs a few breaths
+    x = nk.rsp_simulate(duration=n_sim / fs_hz, length=n_sim, sampling_rate=int(round(fs_hz)), respiratory_rate=rr,
+                        noise=noise, method="breathmetrics", random_state=seed)
     x = np.asarray(x, dtype=np.float64)[:n]
     return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("RESP",), units=("a.u.",),
                   modality="resp", metadata={"truth": {"resp_rate_bpm": rr, "noise": noise}})
@@ -341,7 +348,7 @@ def simulate_motion(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: floa
 
 def _simulate_audio(seconds: float, seed: int, fs_hz: float, kind: str = "cough", n_events: int | None = None) -> Record:
     from biosig.synthetic_sounds import simulate_audio
-
+    _n(seconds, fs_hz)
     return simulate_audio(seconds=seconds, seed=seed, fs_hz=fs_hz, kind=kind, n_events=n_events)
 
 
