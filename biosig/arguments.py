@@ -41,5 +41,6 @@ def float_signal(x, max_ndim: int = 2) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise SignalError(f"a signal holds real numbers, got an array of dtype {arr.dtype}")
     if arr.ndim == 0 or arr.ndim > max_ndim:
-        raise SignalError(f"expected a 1-D signal or (channels, samples), got shape {arr.shape}")
+        expected = "a 1-D signal" + (" or (channels, samples)" if max_ndim > 1 else "")
+        raise SignalError(f"expected {expected}, got shape {arr.shape}")
     return arr.astype(np.float64, copy=False)

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
 from biosig.record import Record
 
@@ -66,7 +67,7 @@ def volume_from_flow(flow_l_s: np.ndarray, fs_hz: float) -> np.ndarray:
 
     Raises :class:`SignalError` on NaN gaps: a gap in flow leaves the volume after it unknown.
     """
-    f = np.asarray(flow_l_s, dtype=np.float64)
+    f, fs_hz = float_signal(flow_l_s, max_ndim=1), sampling_rate(fs_hz)
     if not np.isfinite(f).all():
         raise SignalError(f"flow-time spirogram has {int((~np.isfinite(f)).sum())} missing sample(s); "
                           "the volume after a gap is unknown, so it cannot be integrated")
@@ -96,7 +97,8 @@ def flow_volume_curve(volume_ml: np.ndarray, fs_hz: float, n_points: int = 128) 
     Returns ``(grid_ml, flow_l_s)``, float64 (n_points,) each: the grid runs from the start volume to
     the largest volume; the flow at each grid volume is the flow at the first time it is reached.
     """
-    v = monotonic_volume(volume_ml)
+    fs_hz = sampling_rate(fs_hz)
+    v = monotonic_volume(float_signal(volume_ml, max_ndim=1))
     ok = np.isfinite(v)
     if ok.sum() < 2:
         raise SignalError("flow-volume curve: fewer than 2 valid volume samples")
@@ -207,7 +209,8 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     over ``pef_window_s`` (80 ms, see the module docstring); ``smooth_s > 0`` additionally
     smooths that flow by a centred moving average before the peak search.
     """
-    v = monotonic_volume(volume_ml)
+    fs_hz = sampling_rate(fs_hz)
+    v = monotonic_volume(float_signal(volume_ml, max_ndim=1))
     ok = np.isfinite(v)
     if ok.sum() < max(3, int(fs_hz)):
         raise SignalError(f"spirogram: {int(ok.sum())} valid samples, need at least 1 s of data")
@@ -247,7 +250,7 @@ def record_volume_ml(rec: Record) -> np.ndarray:
         if unit in ("l/s", "ml/s"):
             f = rec.samples[i].astype(np.float64) / (1000.0 if unit == "ml/s" else 1.0)
             return volume_from_flow(f, rec.fs_hz)
-    raise SignalError(f"no spirogram channel: expected a volume (mL or L) or flow (L/s) channel; channels are "
+    raise SignalError("no spirogram channel: expected a volume (mL or L) or flow (L/s) channel; channels are "
                       + ", ".join(f"{c} [{u or 'no unit'}]" for c, u in zip(rec.channels, rec.units)))
 
 

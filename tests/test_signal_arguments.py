@@ -163,3 +163,14 @@ def test_a_short_resp_record_is_the_start_of_the_30_s_one():
     from biosig.synthetic import simulate
     short, full = simulate("resp", 5.0, seed=1), simulate("resp", 30.0, seed=1)
     np.testing.assert_array_equal(short.samples, full.samples[:, :short.n_samples])
+
+
+@pytest.mark.parametrize("x, fs_hz, match", [
+    (np.linspace(0, 4000, 600), None, "fs_hz"), (np.linspace(0, 4000, 600), "x", "fs_hz"),
+    (np.linspace(0, 4000, 600), float("nan"), "fs_hz"), (np.zeros((2, 2, 3)), 100.0, "1-D signal, got shape"),
+    (np.array(["a"] * 10), 100.0, "dtype")])
+def test_spirometry_functions_refuse_bad_rates_and_arrays(x, fs_hz, match):
+    from biosig.spirometry import flow_volume_curve, spirometry_indices, volume_from_flow
+    for fn in (spirometry_indices, flow_volume_curve, volume_from_flow):
+        with pytest.raises(SignalError, match=match):
+            fn(x, fs_hz)
