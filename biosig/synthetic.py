@@ -182,6 +182,13 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
                                       "model": "ecgsyn", "rhythm": rhythm, **truth}})
 
 
+#: NeuroKit2's breathmetrics model fails on fewer than about two breaths (5 s failed for 5 of 40
+#: seeds, 2 s for all): shorter records are the start of a 30 s simulation
+RESP_MIN_SIMULATED_S = 30.0
+#: NeuroKit2's PPG model fails on under about two beats (1 s + the 1 s margin failed for 2 of 8 seeds)
+PPG_MIN_SIMULATED_S = 5.0
+
+
 def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float | None = None,
                  motion_amplitude: float | None = None, rhythm: str = "sinus", af_cv: float = 0.2) -> Record:
     import neurokit2 as nk
@@ -203,18 +210,11 @@ def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         truth.update(heart_rate_bpm=truth_heart_rate_bpm(beats, n / fs_hz), target_heart_rate_bpm=hr,
                      af_cv=float(af_cv), model="af-gaussian-pulses", beats_s=beats.tolist())
     else:
-        x = nk.ppg_simulate(duration=max(n / fs_hz + 1.0, PPG_MIN_SIMULATED_S), sampling_rate=int(round(fs_hz)), heart_rate=hr,
-                            motion_amplitude=motion, powerline_amplitude=0.0, random_state=seed)
+        x = nk.ppg_simulate(duration=max(n / fs_hz + 1.0, PPG_MIN_SIMULATED_S), sampling_rate=int(round(fs_hz)),
+                            heart_rate=hr, motion_amplitude=motion, powerline_amplitude=0.0, random_state=seed)
         x = np.asarray(x, dtype=np.float64)[:n]
     return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("PLETH",), units=("a.u.",),
                   modality="ppg", metadata={"truth": truth})
-
-
-#: NeuroKit2's breathmetrics model fails on fewer than about two breaths (5 s failed for 5 of 40
-#: seeds, 2 s for all): shorter records are the start of a 30 s simulation
-RESP_MIN_SIMULATED_S = 30.0
-#: NeuroKit2's PPG model fails on under about two beats (1 s + the 1 s margin failed for 2 of 8 seeds)
-PPG_MIN_SIMULATED_S = 5.0
 
 
 def simulate_resp(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: float | None = None,
@@ -348,7 +348,8 @@ def simulate_motion(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: floa
 
 def _simulate_audio(seconds: float, seed: int, fs_hz: float, kind: str = "cough", n_events: int | None = None) -> Record:
     from biosig.synthetic_sounds import simulate_audio
-    _n(seconds, fs_hz)
+
+    _n(seconds, fs_hz)   # at least 2 samples, as every other generator asks
     return simulate_audio(seconds=seconds, seed=seed, fs_hz=fs_hz, kind=kind, n_events=n_events)
 
 
