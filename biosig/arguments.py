@@ -7,10 +7,12 @@ an IndexError from deep inside NumPy.
 from __future__ import annotations
 
 import math
+import os
+import pathlib
 
 import numpy as np
 
-from biosig.errors import SignalError
+from biosig.errors import ReadError, SignalError
 
 
 def _positive(value, name: str, what: str) -> float:
@@ -44,3 +46,30 @@ def float_signal(x, max_ndim: int = 2) -> np.ndarray:
         expected = "a 1-D signal" + (" or (channels, samples)" if max_ndim > 1 else "")
         raise SignalError(f"expected {expected}, got shape {arr.shape}")
     return arr.astype(np.float64, copy=False)
+
+
+def file_path(path) -> pathlib.Path:
+    """``path`` as a :class:`pathlib.Path`; :class:`ReadError` unless it is a ``str`` or an
+    ``os.PathLike`` naming a text path (not ``None``, a number or bytes) without a NUL byte."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise ReadError(repr(path), f"a file path is a str or os.PathLike, not {type(path).__name__}")
+    if "\0" in path:
+        raise ReadError(repr(path), "a file path cannot hold a NUL character")
+    return pathlib.Path(path)
+
+
+def channel_list(channels) -> list:
+    """``channels`` (one name or index, or an iterable of them) as a list; :class:`SignalError`
+    for ``True`` / ``False`` (not indices) and anything else that names no channel."""
+    if isinstance(channels, (str, int, np.integer)):
+        channels = [channels]
+    try:
+        out = list(channels)
+    except TypeError:
+        raise SignalError(f"channels={channels!r}: give a channel name or index, or a list of them") from None
+    for c in out:
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (str, int, np.integer)):
+            raise SignalError(f"channel {c!r}: a channel is a name (str) or an index (int)")
+    return out

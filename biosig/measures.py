@@ -19,7 +19,7 @@ import numpy as np
 
 from biosig.errors import SignalError
 from biosig.flatline import FLAT_MODALITIES, flat_runs_to_nan
-from biosig.record import Record
+from biosig.record import Record, require_record
 from biosig.spirometry import SpirometryIndices, spirometry_indices as _indices_from_volume
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def choose_channel(record: Record, modality: str) -> int:
     """Index of the channel to measure: the only channel of ``modality``, or among several ECG/PPG
     channels the one with the best mean window quality (:func:`biosig.quality.quality_summary`,
     at most 12 windows), so one bad lead does not spoil the rate."""
-    mods = record.channel_modalities
+    mods = require_record(record, "choose_channel()").channel_modalities
     idx = [i for i, m in enumerate(mods) if m == modality]
     if not idx and record.modality == modality:
         idx = list(range(record.n_channels))
@@ -85,6 +85,7 @@ def detect_events(record: Record, modality: str, channel: str | int | None = Non
     """Sample indices (int64) of beats (ecg, ppg) or breaths (resp) over the whole record."""
     import neurokit2 as nk
 
+    require_record(record, "detect_events()")
     x = _channel(record, modality, channel).astype(np.float64)
     sr = record.fs_hz
     out = []
@@ -154,7 +155,7 @@ def _pulse_detectors_agree(x: np.ndarray, fs_hz: float, rate_per_min: float) -> 
 
 def heart_rate(record: Record, channel: str | int | None = None) -> float:
     """Mean heart rate in beats per minute from an ECG (R peaks) or PPG (pulse peaks) record."""
-    mods = set(record.channel_modalities) | {record.modality}
+    mods = set(require_record(record, "heart_rate()").channel_modalities) | {record.modality}
     modality = "ecg" if "ecg" in mods else "ppg" if "ppg" in mods else None
     if modality is None:
         raise SignalError(f"heart rate needs an ECG or PPG channel; channels are {', '.join(record.channels)}")
@@ -163,7 +164,7 @@ def heart_rate(record: Record, channel: str | int | None = None) -> float:
 
 def respiratory_rate(record: Record, channel: str | int | None = None) -> float:
     """Mean respiratory rate in breaths per minute from a RESP channel."""
-    return _mean_rate_per_min(record, "resp", channel)
+    return _mean_rate_per_min(require_record(record, "respiratory_rate()"), "resp", channel)
 
 
 def spirometry_indices(record: Record | np.ndarray, fs_hz: float | None = None, smooth_s: float = 0.0) -> SpirometryIndices:

@@ -31,7 +31,7 @@ import numpy as np
 from biosig.errors import PipelineError
 from biosig.modality import check_modality
 from biosig.pipeline_steps import REQUIRED, STEPS, normalise_params
-from biosig.record import Record
+from biosig.record import Record, require_record
 from biosig.windows import DEFAULT_WINDOW_S, default_window  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class Pipeline:
     # ------------------------------------------------------------------ running
     def apply(self, record: Record) -> Record:
         """Run every step offline (zero-phase filters); records the pipeline in ``metadata``."""
-        out = record
+        out = require_record(record, "Pipeline.apply()")
         for step in self.steps:
             out = step.apply(out)
         meta = dict(out.metadata)

@@ -30,7 +30,7 @@ from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_b
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import SignalError
 from biosig.flatline import flat_runs_to_nan, longest_run
-from biosig.record import Record
+from biosig.record import Record, require_record
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,10 @@ def quality_summary(record: Record, window_s: float | None = None, max_windows: 
     """
     from biosig.windows import default_window, window_bounds
 
-    mod = record.modality
+    mod = require_record(record, "quality_summary()").modality
+    if isinstance(max_windows, (bool, np.bool_)) or not isinstance(max_windows, (int, np.integer)) \
+            or max_windows < 1:
+        raise SignalError(f"max_windows={max_windows!r} must be a whole number of windows, 1 or more")
     window_s = default_window(mod)[0] if window_s is None else window_s
     w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, window_s)
     if len(starts) > max_windows:

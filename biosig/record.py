@@ -17,6 +17,20 @@ from biosig.errors import SignalError
 from biosig.modality import channel_modality, check_modality, infer_modality
 
 
+def require_record(value, what: str) -> "Record":
+    """``value`` if it is a :class:`Record`; :class:`SignalError` otherwise (a bare array has no
+    rate or channel names: wrap it as ``Record(samples, fs_hz=...)`` or read a file)."""
+    if not isinstance(value, Record):
+        raise SignalError(f"{what} takes a biosig Record (biosig.read(path) or Record(samples, fs_hz=...)), "
+                          f"not {type(value).__name__}")
+    return value
+
+
+def _names(values) -> tuple[str, ...]:
+    """Channel names or units as a tuple of str; one str is one name, not its characters."""
+    return (values,) if isinstance(values, str) else tuple(str(v) for v in values)
+
+
 @dataclass(frozen=True, eq=False)
 class Annotations:
     """Event annotations (e.g. WFDB beat labels).
@@ -87,11 +101,11 @@ class Record:
         if not np.isfinite(fs) or fs <= 0:
             raise SignalError(f"sampling rate must be a positive number of Hz, got {self.fs_hz!r}")
         object.__setattr__(self, "fs_hz", fs)
-        channels = tuple(str(c) for c in self.channels)
+        channels = _names(self.channels)
         if len(channels) != x.shape[0]:
             raise SignalError(f"{len(channels)} channel names for {x.shape[0]} channels")
         object.__setattr__(self, "channels", channels)
-        units = tuple(str(u) for u in self.units) or ("",) * len(channels)
+        units = _names(self.units) or ("",) * len(channels)
         if len(units) != len(channels):
             raise SignalError(f"{len(units)} units for {len(channels)} channels")
         object.__setattr__(self, "units", units)
@@ -153,7 +167,14 @@ class Record:
         Annotations are shifted and cut to the slice; ``metadata["offset_s"]`` accumulates the
         offset of the slice in the original record.
         """
-        stop_s = self.duration_s if stop_s is None else stop_s
+        to_end = stop_s is None
+        stop_s = self.duration_s if to_end else stop_s
+        for name, value in (("start_s", start_s), ("stop_s", stop_s)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
+                    or np.isnan(value) or (name == "start_s" and np.isinf(value)):
+                raise SignalError(f"{name}={value!r} must be a number of seconds")
+        if np.isinf(stop_s) and stop_s > 0:
+            to_end, stop_s = True, self.duration_s
         if start_s < 0 or stop_s < start_s:
             raise SignalError(f"bad slice [{start_s}, {stop_s}) s of a {self.duration_s:.3f} s record")
         if self.times_s is not None:
@@ -161,6 +182,8 @@ class Record:
         else:
             i0 = int(round(start_s * self.fs_hz))
             i1 = min(int(round(stop_s * self.fs_hz)), self.n_samples)
+        if to_end:   # an irregular record's last times can lie past n_samples / fs_hz
+            i1 = max(i0, self.n_samples)
         ann = None
         if self.annotations is not None:
             keep = (self.annotations.sample >= i0) & (self.annotations.sample < i1)
@@ -179,9 +202,11 @@ class Record:
         return self.replace(samples=self.samples[:, i0:i1], annotations=ann, times_s=times, metadata=meta)
 
     def select(self, channels: Iterable[str | int]) -> "Record":
-        """A record with only the given channels (names or indices), in that order."""
+        """A record with only the given channels (one name or index, or a list of them), in that order."""
+        from biosig.arguments import channel_list
+
         idx = []
-        for c in channels:
+        for c in channel_list(channels):
             if isinstance(c, (int, np.integer)):
                 if not 0 <= c < self.n_channels:
                     raise SignalError(f"channel index {c} out of range 0..{self.n_channels - 1}")

@@ -24,7 +24,7 @@ import numpy as np
 from biosig.arguments import positive_seconds
 from biosig.errors import SignalError
 from biosig.modality import MODALITIES, check_modality
-from biosig.record import Record
+from biosig.record import Record, require_record
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def embedding_grid(rec: Record, window_s: float, hop_s: float) -> tuple[float, f
     """(window_s, hop_s) to cut ``rec`` for embedding (``embed``, ``score``, probes): as given, but
     a record shorter than one window is one window of its own length (never zero-padded: the
     model takes any length from its smallest input up)."""
+    require_record(rec, "embedding_grid()")
     window_s, hop_s = positive_seconds(window_s, "window_s"), positive_seconds(hop_s, "hop_s")
     if rec.n_samples < int(round(window_s * rec.fs_hz)):
         own_s = rec.n_samples / rec.fs_hz
@@ -128,7 +129,7 @@ def window_bounds(n_samples: int, fs_hz: float, window_s: float, hop_s: float | 
 
 def window_array(record: Record, window_s: float, hop_s: float | None = None, pad_short: bool = True) -> Windows:
     """All windows of ``record`` stacked into a :class:`Windows` (x float32 (N, C, W))."""
-    x = record.samples
+    x = require_record(record, "window_array()").samples
     w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, hop_s, pad_short)
     if record.n_samples < w:
         x = np.concatenate([x, np.full((x.shape[0], w - x.shape[1]), np.nan, np.float32)], axis=1)
@@ -147,6 +148,7 @@ def window_array(record: Record, window_s: float, hop_s: float | None = None, pa
 def windows(record: Record, window_s: float, hop_s: float | None = None,
             pad_short: bool = True) -> Iterator[tuple[float, float, np.ndarray]]:
     """Yield ``(t0_s, t1_s, x)`` for each window, ``x`` a float32 (C, W) view (or padded copy)."""
+    require_record(record, "windows()")
     w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, hop_s, pad_short)
     for s in starts:
         x = record.samples[:, s:s + w]

@@ -22,13 +22,14 @@ import io
 import json
 import logging
 import math
+import os
 import pathlib
 import re
 
 import numpy as np
 
 from biosig.errors import SignalError, WriteError  # noqa: F401 (WriteError: defined in errors, re-exported)
-from biosig.record import Record
+from biosig.record import Record, require_record
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ def write(record: Record, path) -> pathlib.Path:
     WriteError : unknown extension, or a record the format cannot hold (irregular times in a
         uniform-rate format, audio outside full scale).
     """
+    require_record(record, "write()")
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or "\0" in path:
+        raise WriteError(repr(path), "an output path is a str or os.PathLike without NUL characters")
     path = pathlib.Path(path)
     suffix = path.suffix.lower()
     if suffix not in WRITE_EXTENSIONS and suffix not in (".dat",):

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from biosig.arguments import file_path, sampling_rate
 from biosig.errors import BiosigError, ReadError
 from biosig.modality import check_modality
 from biosig.readers.audio import AUDIO_EXTENSIONS, read_audio, resample_audio
@@ -35,7 +36,7 @@ from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_c
 from biosig.readers.tables import TIME_COLUMN_HELP, csv_columns, first_line, is_table, read_csv, read_parquet
 from biosig.readers.edf_format import read_edf
 from biosig.readers.wfdb_format import read_wfdb
-from biosig.record import Annotations, Record
+from biosig.record import Annotations, Record, require_record
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def detect_format(path) -> str:
     ------
     ReadError : missing file, folder, or a file no reader accepts.
     """
-    path = pathlib.Path(path)
+    path = file_path(path)
     suffix = path.suffix.lower()
     if not path.exists():
         if path.with_name(path.name + ".hea").exists():
@@ -138,9 +139,10 @@ def resample(rec: Record, fs_hz: float) -> Record:
     from biosig.errors import SignalError
     from biosig.readers.gap_resample import read_ratio
 
-    if not (fs_hz and np.isfinite(fs_hz) and fs_hz > 0):
-        raise SignalError(f"fs_hz must be a positive number of Hz, got {fs_hz!r}")
-    fs_hz = float(fs_hz)
+    require_record(rec, "resample()")
+    if isinstance(fs_hz, (bool, np.bool_)):
+        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
+    fs_hz = sampling_rate(fs_hz)
     if fs_hz == rec.fs_hz:
         return rec
     if rec.times_s is not None:
@@ -190,8 +192,16 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
     ------
     ReadError : the file is missing, of unknown format, truncated or inconsistent.
     """
+    path = file_path(path)
     if modality is not None:
         check_modality(modality)
+    if not isinstance(mono, (bool, np.bool_)):
+        raise ReadError(path, f"mono={mono!r} must be True or False")
+    if channel_modalities is not None and not (
+            isinstance(channel_modalities, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in channel_modalities.items())):
+        raise ReadError(path, f"channel_modalities={channel_modalities!r} must be a dict "
+                              "{channel name: modality}, both str")
     try:
         rec = _read_format(path, mono)
     except PermissionError as exc:  # a file or folder on the way is not readable by this user
@@ -217,7 +227,7 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
                 if known:
                     rec = rec.replace(modality=max(dict.fromkeys(known), key=known.count))
         if channels is not None:
-            rec = rec.select(list(channels))
+            rec = rec.select(channels)
         if modality is not None:
             rec = rec.replace(modality=modality)
         if fs_hz is not None:

@@ -21,6 +21,8 @@ import os
 import pathlib
 from typing import Iterable
 
+from biosig.arguments import file_path
+from biosig.errors import ReadError
 from biosig.readers.audio import AUDIO_EXTENSIONS
 from biosig.readers.markers import is_marker_csv
 from biosig.readers.tables import csv_columns, is_table
@@ -154,9 +156,11 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    elif isinstance(paths, (bytes, int, float)) or paths is None or not hasattr(paths, "__iter__"):
+        raise ReadError(repr(paths), "give a path or a list of paths (str or os.PathLike)")
     found: list[pathlib.Path] = []
     for raw in paths:
-        path = pathlib.Path(raw)
+        path = file_path(raw)
         try:
             if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
                 found.append(path)  # read() reports "permission denied"

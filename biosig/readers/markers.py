@@ -11,12 +11,14 @@ record's ``fs_hz`` is the nominal rate (1 / median step).
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 import re
 from collections import defaultdict
 
 import numpy as np
 
+from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.record import Record
 
@@ -28,21 +30,21 @@ HEADER_RE = re.compile(r'^"?Frame"?;"?Timestamp"?;"?x"?;"?y"?;"?z"?\s*$', re.IGN
 def is_marker_csv(path) -> bool:
     """True when the file's first line is the marker-CSV header."""
     try:
-        with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        with open(file_path(path), "r", encoding="utf-8", errors="replace") as fh:
             return bool(HEADER_RE.match(fh.readline()))
-    except OSError:
+    except (OSError, ReadError):   # ReadError: not a path (an int would open a file descriptor)
         return False
 
 
 def session_and_marker(path) -> tuple[str, str]:
     """``("201205101519", "LAC")`` for ``201205101519-LAC-1-T-222-6.csv``."""
-    parts = pathlib.Path(path).stem.split("-")
+    parts = file_path(path).stem.split("-")
     return parts[0], (parts[1] if len(parts) > 1 else parts[0])
 
 
 def _parse(path) -> tuple[np.ndarray, np.ndarray, int]:
     """Return (times_ms float64 (T,), xyz float64 (T, 3), repaired count); footer rows removed."""
-    path = pathlib.Path(path)
+    path = file_path(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="strict").splitlines()
     except FileNotFoundError:
@@ -110,13 +112,21 @@ def read_marker_csv(path) -> Record:
                             "t0_ms": float(t_ms[0]), "repaired_timestamps": n_repaired})
 
 
+def _path_list(paths) -> list:
+    if isinstance(paths, (str, os.PathLike)):
+        return [paths]
+    if paths is None or isinstance(paths, (bytes, int, float)) or not hasattr(paths, "__iter__"):
+        raise ReadError(repr(paths), "give a list of marker CSV paths")
+    return list(paths)
+
+
 def read_marker_session(paths) -> Record:
     """The markers of one session as one record, channels ``<marker>_<axis>`` (e.g. ``LAC_x``).
 
     All files must have the same timestamps (they do in the published data); the session's
     times are those of the first file.
     """
-    paths = sorted(pathlib.Path(p) for p in paths)
+    paths = sorted(file_path(p) for p in _path_list(paths))
     if not paths:
         raise ReadError("<session>", "no marker files given")
     recs = [read_marker_csv(p) for p in paths]
@@ -138,6 +148,6 @@ def read_marker_session(paths) -> Record:
 def group_sessions(paths) -> dict[str, list[pathlib.Path]]:
     """Group marker CSV paths by session prefix, sorted."""
     groups: dict[str, list[pathlib.Path]] = defaultdict(list)
-    for p in paths:
-        groups[session_and_marker(p)[0]].append(pathlib.Path(p))
+    for p in _path_list(paths):
+        groups[session_and_marker(p)[0]].append(file_path(p))
     return {k: sorted(v) for k, v in sorted(groups.items())}
