@@ -64,7 +64,10 @@ class TorchBackend(Backend):
         import torch
         if precision not in TORCH_PRECISIONS:
             raise EncoderError(f"unknown precision {precision!r}; expected one of {', '.join(TORCH_PRECISIONS)}")
-        self.device = torch.device(device or "cpu")
+        try:
+            self.device = torch.device(device or "cpu")
+        except (RuntimeError, TypeError):
+            raise EncoderError(f"torch backend: unknown device {device!r}; expected cpu, cuda or cuda:N") from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise EncoderError("torch backend: device 'cuda' asked for but torch sees no CUDA GPU")
         if self.device.type == "cuda" and self.device.index is None:

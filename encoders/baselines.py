@@ -34,9 +34,10 @@ IBI_COLUMNS = ("mean_s", "sd_s", "median_s", "iqr_s", "min_s", "max_s", "rmssd_s
                "ratio_sd", "n_beats_per_min")
 
 
-def _first_channel(rec, modality: str):
+def _first_channel(rec, modality: str, what: str):
+    from biosig.record import require_record
     from encoders.data import select_channels
-    r = select_channels(rec, modality)
+    r = select_channels(require_record(rec, what), modality)
     return np.nan_to_num(np.asarray(r.samples[0], dtype=np.float64)), float(r.fs_hz)
 
 
@@ -44,7 +45,7 @@ def hrv_features(rec) -> np.ndarray:
     """neurokit2 time-domain and Poincare HRV features of one ECG record (NaN where undefined)."""
     import neurokit2 as nk
     import pandas as pd
-    sig, fs = _first_channel(rec, "ecg")
+    sig, fs = _first_channel(rec, "ecg", "hrv_features()")
     fs = int(round(fs))
     try:
         with warnings.catch_warnings():
@@ -77,10 +78,11 @@ def ibi_stats(beats_s: np.ndarray, duration_s: float) -> np.ndarray:
 def ibi_features(rec, modality: str | None = None) -> np.ndarray:
     """Inter-beat-interval statistics of one ECG or PPG record (biosig's beat detector)."""
     from biosig.quality import detect_beats
-    modality = modality or rec.modality
+    from biosig.record import require_record
+    modality = modality or require_record(rec, "ibi_features()").modality
     if modality not in ("ecg", "ppg"):
         raise EncoderError(f"--baseline ibi needs ECG or PPG records, not {modality}")
-    sig, fs = _first_channel(rec, modality)
+    sig, fs = _first_channel(rec, modality, "ibi_features()")
     beats, _ = detect_beats(sig, fs, modality)
     return ibi_stats(beats / fs, len(sig) / fs)
 
@@ -88,7 +90,12 @@ def ibi_features(rec, modality: str | None = None) -> np.ndarray:
 def mfcc_features(rec, n_mfcc: int = 20, fs_hz: float = 16000.0) -> np.ndarray:
     """Mean and standard deviation over frames of ``n_mfcc`` MFCCs of the mono 16 kHz signal."""
     import librosa
-    x = np.nan_to_num(np.asarray(rec.samples, dtype=np.float64)).mean(0)
+
+    from biosig.arguments import sampling_rate
+    from biosig.record import require_record
+    from encoders.arguments import whole_number
+    n_mfcc, fs_hz = whole_number(n_mfcc, "n_mfcc"), sampling_rate(fs_hz)
+    x = np.nan_to_num(np.asarray(require_record(rec, "mfcc_features()").samples, dtype=np.float64)).mean(0)
     if abs(rec.fs_hz - fs_hz) > 1e-6:
         x = librosa.resample(x, orig_sr=rec.fs_hz, target_sr=fs_hz)
     m = librosa.feature.mfcc(y=x.astype(np.float32), sr=int(fs_hz), n_mfcc=n_mfcc)
@@ -103,8 +110,9 @@ def spirometry_features(rec) -> np.ndarray:
     """The :data:`SPIRO_COLUMNS` indices of one spirogram record (NaN where the trace has no blow).
     A record without a volume or flow channel is an input error and raises (one line in the CLI)."""
     from biosig.errors import SignalError
+    from biosig.record import require_record
     from biosig.spirometry import record_volume_ml, spirometry_indices
-    volume_ml = record_volume_ml(rec)
+    volume_ml = record_volume_ml(require_record(rec, "spirometry_features()"))
     try:
         ind = spirometry_indices(volume_ml, float(rec.fs_hz)).as_dict()
     except SignalError as exc:
@@ -121,7 +129,10 @@ def random_encoder(model: str, seed: int = 0, window_s: float | None = None):
     import pathlib
 
     import encoders
+    from biosig.arguments import positive_seconds
     from encoders.checkpoint import random_weights
+    if window_s is not None:
+        window_s = positive_seconds(window_s, "window_s")
     if pathlib.Path(str(model)).suffix.lower() in (".onnx", ".plan"):
         from encoders.inference import exported_architecture
         config, pipeline, train_window_s = exported_architecture(model)
@@ -164,6 +175,8 @@ def baseline_features(kind: str, records, model: str | None = None, seed: int = 
     the handcrafted features are computed on whole records."""
     if kind not in BASELINES:
         raise EncoderError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
+    if records is None or isinstance(records, (str, bytes)) or not hasattr(records, "__iter__"):
+        raise EncoderError(f"records={records!r}: give a list of biosig Records")
     if kind == "random":
         if model is None:
             raise EncoderError("--baseline random needs --model (the architecture to draw random weights for)")

@@ -19,6 +19,7 @@ import pathlib
 import numpy as np
 import torch
 
+from encoders.arguments import seed_value
 from encoders.config import EncoderConfig, get_config, list_models
 from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel
@@ -118,6 +119,7 @@ def random_weights(config: EncoderConfig, pipeline=None, seed: int = 0, train_wi
     default) and training window, so that a random-weight baseline sees its input exactly as the
     trained model does. The one place random-weight encoders are made."""
     from encoders.embed import Encoder  # checkpoint -> embed, never the other way (encoders.weights)
+    seed = seed_value(seed)
     torch.manual_seed(seed)
     meta = {"pretrained": False, "random_seed": int(seed)}
     if train_window_s:

@@ -31,7 +31,7 @@ def channel_index(names, config) -> list[int]:
     modality's generic token (``ECG``, ``PPG``, ...)."""
     upper = {v.upper(): i for i, v in enumerate(config.channels)}
     out = []
-    for name in names:
+    for name in ([names] if isinstance(names, str) else names):   # one str is one name
         key = str(name).strip().upper()
         key = re.sub(r"^(ECG|LEAD)[ _-]?(?=(I{1,3}|AV[RLF]|V[1-6])$)", "", key)
         idx = upper.get(_ALIASES.get(key, key).upper())
@@ -42,6 +42,8 @@ def channel_index(names, config) -> list[int]:
 def select_channels(record, modality: str):
     """The channels of ``record`` an encoder of ``modality`` uses (before the pipeline)."""
     from biosig.modality import channel_modality
+    from biosig.record import require_record
+    require_record(record, "embedding")
     if modality == "audio":
         return record  # the pipeline's ``mono`` step mixes channels down
     keep = [c for c in record.channels if channel_modality(c) == modality]

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 import torch
 
+from encoders.arguments import window_batch
 from encoders.errors import EncoderError
 
 log = logging.getLogger(__name__)
@@ -96,22 +97,23 @@ class Encoder:
         Parameters
         ----------
         x : float array (B, C, T) after the out-of-graph pipeline; NaN is replaced by 0.
-        channel_idx : optional ints (C,), positions in ``config.channels``.
+        channel_idx : optional ints (C,) or (B, C) (one row per window), positions in
+            ``config.channels``.
+        batch_size : windows per forward pass, 1 or more.
 
         Returns
         -------
         float32 (B, D), deterministic for identical input.
         """
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 3:
-            raise EncoderError(f"windows must be shaped (B, C, T), got shape {x.shape}")
+        x, idx, batch_size = window_batch(x, channel_idx, batch_size, len(self.config.channels))
         from encoders.config import min_input_samples
         min_t = min_input_samples(self.config)
         if x.shape[-1] < min_t:
             raise EncoderError(f"windows of {x.shape[-1]} samples are shorter than the smallest input of this model ({min_t} samples)")
-        idx = None if channel_idx is None else torch.as_tensor(np.asarray(channel_idx), dtype=torch.long)
+        idx = None if idx is None else torch.from_numpy(idx)
         xt = torch.from_numpy(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
-        out = [self.model.embed_forward(xt[i:i + batch_size], idx) for i in range(0, len(xt), batch_size)]
+        out = [self.model.embed_forward(xt[i:i + batch_size], idx if idx is None or idx.ndim == 1 else idx[i:i + batch_size])
+               for i in range(0, len(xt), batch_size)]
         if not out:
             return np.zeros((0, self.config.dim), dtype=np.float32)
         return torch.cat(out).numpy().astype(np.float32)

@@ -22,6 +22,9 @@ def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None) -> li
     """Stratified (train, test) index pairs, shuffled with ``seed``; with ``groups`` (one id per
     record, e.g. the patient) stratified *grouped* folds: no group is in both train and test."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    from encoders.arguments import whole_number
+    n_splits = whole_number(n_splits, "n_splits", minimum=2)
     y = np.asarray(y)
     counts = np.unique(y, return_counts=True)[1]
     if len(counts) < 2:
@@ -30,6 +33,9 @@ def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None) -> li
         raise EncoderError(f"the rarest class has {counts.min()} examples, fewer than the {n_splits} folds")
     if groups is not None:
         groups = np.asarray(groups)
+        if groups.shape != y.shape:
+            raise EncoderError(f"{groups.shape[0] if groups.ndim else 0} group ids for {len(y)} labels; "
+                               "give one group id per record")
         if len(np.unique(groups)) < n_splits:
             raise EncoderError(f"{len(np.unique(groups))} groups are fewer than the {n_splits} folds")
         sgk = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -180,6 +186,8 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     """
     X = np.asarray(X)
     y = np.asarray(y)
+    if X.dtype.kind not in "biuf":
+        raise EncoderError(f"features hold real numbers, got an array of dtype {X.dtype}")
     if X.ndim != 2 or len(X) != len(y):
         raise EncoderError(f"features shaped {X.shape} do not match {len(y)} labels")
     if not np.isfinite(X).all():
