@@ -272,6 +272,8 @@ class Forecaster:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore a state from :meth:`state_dict`; the learner then continues bit-identically."""
+        if not isinstance(state, dict):
+            raise ForecastError(f"a forecaster state is the dict state_dict() returns, not {type(state).__name__}")
         if state.get("method") != self.method:
             raise ForecastError(f"state is for method {state.get('method')!r}, this forecaster is {self.method!r}")
         cfg = dict(state.get("config", {}))

@@ -26,6 +26,10 @@ AXES = ("x", "y", "z")
 
 def marker_groups(channels) -> list[list[int]]:
     """Indices of each marker's coordinates: ``<marker>_x/_y/_z`` share a group, others are alone."""
+    if isinstance(channels, str):   # one name, not its characters
+        channels = [channels]
+    if channels is None or not hasattr(channels, "__iter__"):
+        raise ForecastError(f"channels={channels!r}: give the channel names")
     groups: dict[str, list[int]] = {}
     for i, name in enumerate(channels):
         stem, _, axis = str(name).rpartition("_")
@@ -59,6 +63,13 @@ def hold_tradeoff(d_worst, risk, thresholds) -> list[dict]:
     return rows
 
 
+def _real_array(x, what: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise ForecastError(f"{what} must hold real numbers, got an array of dtype {a.dtype}")
+    return a.astype(np.float64, copy=False)
+
+
 def forecast_metrics(y_true, y_pred, groups=None, hold=None) -> dict[str, float]:
     """RMSE, nRMSE, MAE, max, jitter and the clinical errors of a forecast; arrays (T, n), same units.
 
@@ -66,11 +77,12 @@ def forecast_metrics(y_true, y_pred, groups=None, hold=None) -> dict[str, float]
     clinical fractions and counted in ``duty``.  Returns a dict of floats; ``n_steps`` is the
     number of steps scored.
     """
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
+    y_true, y_pred = _real_array(y_true, "truth"), _real_array(y_pred, "forecast")
     if y_true.shape != y_pred.shape or y_true.ndim != 2:
         raise ForecastError(f"truth {y_true.shape} and forecast {y_pred.shape} must be equal (T, n) shapes")
     groups = groups if groups is not None else [list(range(y_true.shape[1]))]
+    if hold is not None and np.shape(hold) != y_true.shape[:1]:
+        raise ForecastError(f"hold shaped {np.shape(hold)} for {y_true.shape[0]} steps; expected ({y_true.shape[0]},)")
     ok = np.isfinite(y_true).all(axis=1) & np.isfinite(y_pred).all(axis=1)
     if ok.sum() < 2:
         raise ForecastError(f"only {int(ok.sum())} scorable step(s): truth or forecast missing everywhere")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 from dataclasses import dataclass, field
 
@@ -53,14 +54,29 @@ class Session:
         return int(self.X.shape[0])
 
 
+def _rate(rate_hz) -> float:
+    try:
+        v = float(rate_hz)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if isinstance(rate_hz, bool) or not (np.isfinite(v) and v > 0):
+        raise ForecastError(f"rate_hz={rate_hz!r} must be a positive number of Hz")
+    return v
+
+
 def resample_uniform(t_s, X, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Linear interpolation of X (T, n) at times t_s (T,) onto a grid at ``rate_hz``.
 
     NaN samples are left out of the interpolation; grid points more than one period away from
     the nearest valid sample of a coordinate are NaN.  Returns (grid_t_s (K,), Y (K, n)).
     """
+    rate_hz = _rate(rate_hz)
     t_s = np.asarray(t_s, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
+    if t_s.ndim != 1 or X.ndim != 2 or X.shape[0] != t_s.shape[0] or t_s.size < 2:
+        raise ForecastError(f"times shaped {t_s.shape} and samples shaped {X.shape}: expected (T,) and (T, n), T >= 2")
+    if not (np.isfinite(t_s).all() and (np.diff(t_s) > 0).all()):
+        raise ForecastError("times must be finite and strictly increasing")
     period = 1.0 / rate_hz
     grid = t_s[0] + np.arange(int(np.floor((t_s[-1] - t_s[0]) / period + 1e-9)) + 1) * period
     Y = np.full((grid.size, X.shape[1]), np.nan)
@@ -145,6 +161,14 @@ def _check_marker_rate(name: str, times_s, rate_hz: float) -> None:
 def load_sessions(paths, rate_hz: float) -> list[Session]:
     """Marker CSVs grouped by session prefix, one session per surrogate trace (.vxp, unit-labelled
     CSV) and per generic CSV, in name order."""
+    rate_hz = _rate(rate_hz)
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if paths is None or not hasattr(paths, "__iter__") or isinstance(paths, bytes):
+        raise ForecastError(f"paths={paths!r}: give a list of file paths")
+    bad = [p for p in paths if not isinstance(p, (str, os.PathLike))]
+    if bad:
+        raise ForecastError(f"{bad[0]!r} is not a file path (a str or os.PathLike)")
     paths = [pathlib.Path(p) for p in paths]
     if not paths:
         raise ForecastError("no input files given")
