@@ -50,8 +50,11 @@ import dataclasses
 import functools
 import io
 import logging
+import os
 import pathlib
 import warnings
+
+import numpy as np
 
 import biosig
 from encoders.errors import EncoderError
@@ -219,7 +222,6 @@ def _verify(proto, model, config, batch, with_channels):
     except ImportError:
         log.warning("onnxruntime is not installed; the exported graph is not verified")
         return
-    import numpy as np
     import torch
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     window = example_length(config)
@@ -285,15 +287,21 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
     if exporter not in EXPORTER_ORDER:
         raise EncoderError(f"exporter {exporter!r} is not supported; use one of {', '.join(EXPORTER_ORDER)}")
     if batch != "dynamic":
-        try:
-            batch = int(batch)
-        except (TypeError, ValueError):
-            raise EncoderError(f"batch {batch!r} is not supported; use 'dynamic' or a positive integer") from None
+        if isinstance(batch, (bool, np.bool_)) or not isinstance(batch, (int, np.integer)):
+            raise EncoderError(f"batch {batch!r} is not supported; use 'dynamic' or a positive integer")
         if batch < 1 or batch > MAX_BATCH:
             raise EncoderError(f"batch {batch} is out of range; use 'dynamic' or 1..{MAX_BATCH}")
+        batch = int(batch)
     accepted = supported_opsets()
-    if opset is not None and int(opset) not in accepted:
-        raise EncoderError(f"opset {opset} is not supported; use {accepted.start}..{accepted.stop - 1}")
+    if opset is not None and (isinstance(opset, (bool, np.bool_)) or not isinstance(opset, (int, np.integer))
+                              or opset not in accepted):
+        raise EncoderError(f"opset {opset!r} is not supported; use {accepted.start}..{accepted.stop - 1}")
+    if isinstance(out_path, os.PathLike):
+        out_path = os.fspath(out_path)
+    if not isinstance(out_path, str) or not out_path or "\0" in out_path:
+        raise EncoderError(f"out_path={out_path!r} must be a file path (a str or os.PathLike)")
+    if pathlib.Path(out_path).is_dir():
+        raise EncoderError(f"{out_path} is a folder; give the .onnx file to write, e.g. {pathlib.Path(out_path) / 'model.onnx'}")
     model, encoder = _resolve(model_or_encoder)
     config = config_dict(model)
     length = example_length(config)

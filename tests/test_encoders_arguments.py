@@ -141,3 +141,38 @@ def test_torch_device_name():
     with pytest.raises(EncoderError, match="unknown device 'gpu0'") as info:
         open_model("ppg-tiny", backend="torch", device="gpu0")
     assert isinstance(info.value, BiosigError) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(out_path=None), "out_path=None must be a file path"),   # TypeError from pathlib before
+    (dict(out_path=3), "out_path=3 must be a file path"),
+    (dict(opset="x"), "opset 'x' is not supported"),            # ValueError from int() before
+    (dict(opset=18.7), "opset 18.7 is not supported"),           # truncated to 18 before
+    (dict(batch=1.5), "batch 1.5 is not supported"),             # exported with batch 1 before
+    (dict(batch=True), "batch True is not supported"),
+    (dict(batch="4"), "batch '4' is not supported"),
+])
+def test_export_arguments(tmp_path, kw, message):
+    from encoders.export import export_onnx
+    args = {"out_path": tmp_path / "m.onnx", **kw}
+    with pytest.raises(EncoderError, match=message):
+        export_onnx("ppg-tiny", args.pop("out_path"), verify=False, **args)
+    assert not list(tmp_path.iterdir())
+
+
+def test_export_to_a_folder(tmp_path):
+    from encoders.export import export_onnx
+    # before: both exporters were tried and the message carried their IsADirectoryError
+    with pytest.raises(EncoderError, match="is a folder; give the .onnx file to write") as info:
+        export_onnx("ppg-tiny", tmp_path, verify=False)
+    assert "Error" not in str(info.value).replace("EncoderError", "")
+
+
+def test_load_head_name():
+    from encoders.heads.head import load_head
+    for name in (None, 3, ["ecg-af"]):
+        with pytest.raises(EncoderError, match="a head is named by a str"):
+            load_head(name)
+    import pathlib
+    from encoders.heads.head import HEADS_DIR
+    assert load_head(pathlib.Path(HEADS_DIR / "ecg-af")).to_json() == load_head("ecg-af").to_json()

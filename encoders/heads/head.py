@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import pathlib
 from dataclasses import dataclass, field
 
@@ -198,6 +199,11 @@ def list_heads() -> list[str]:
 def load_head(name: str, prevalence: float | None = None) -> Head:
     """A shipped head by name, or a ``head.json`` path / its folder; read at ``prevalence``
     (:meth:`Head.at_prevalence`) when given."""
+    if not isinstance(name, str):
+        if not isinstance(name, os.PathLike):
+            raise EncoderError(f"a head is named by a str (one of {', '.join(list_heads())}) or a path, "
+                               f"not {type(name).__name__}")
+        name = os.fspath(name)
     if name in _cache:
         return _cache[name].at_prevalence(prevalence) if prevalence is not None else _cache[name]
     p = pathlib.Path(name)
