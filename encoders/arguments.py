@@ -55,3 +55,18 @@ def window_batch(x, channel_idx, batch_size, n_channel_names: int) -> tuple[np.n
         raise EncoderError(f"channel_idx {idx.min()}..{idx.max()} outside the model's {n_channel_names} "
                            f"channel names (0..{n_channel_names - 1})")
     return x.astype(np.float32, copy=False), idx.astype(np.int64, copy=False), batch_size
+
+
+def device_name(device) -> str | None:
+    """``device`` as ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (None: the backend picks)."""
+    if device is None:
+        return None
+    t = device.strip().lower() if isinstance(device, str) else ""
+    if t in ("cpu", "cuda") or (t.startswith("cuda:") and t[5:].isdigit()):
+        return t
+    raise EncoderError(f"device={device!r} is not a device; use cpu, cuda or cuda:N")
+
+
+def thread_count(threads) -> int | None:
+    """``threads`` (intra-op threads) as an int >= 1, or None for the backend's default."""
+    return None if threads is None else whole_number(threads, "threads")

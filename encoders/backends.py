@@ -33,6 +33,7 @@ import pathlib
 
 import numpy as np
 
+from encoders.arguments import device_name, thread_count
 from encoders.backend_base import Backend
 from encoders.backend_cache import (AUTO_CHOICE_FILE, _load_model, _machine_key, _model_digest,  # noqa: F401
                                     _read_choice, _safe_id, _write_choice, cache_dir, cpu_cores, export_cached)
@@ -235,6 +236,7 @@ def make_backend(kind: str, source, *, device: str | None = None, threads: int |
     """
     if kind not in KINDS:
         raise EncoderError(f"unknown backend {kind!r}; expected one of {', '.join(KINDS)}")
+    device, threads = device_name(device), thread_count(threads)
     if precision not in TORCH_PRECISIONS:
         raise EncoderError(f"unknown precision {precision!r}; expected one of {', '.join(TORCH_PRECISIONS)}")
     suffix = pathlib.Path(source).suffix.lower() if isinstance(source, (str, pathlib.Path)) else ""

@@ -138,7 +138,7 @@ def test_baseline_features_arguments():
 
 def test_torch_device_name():
     from encoders.inference import open_model
-    with pytest.raises(EncoderError, match="unknown device 'gpu0'") as info:
+    with pytest.raises(EncoderError, match="device='gpu0' is not a device") as info:
         open_model("ppg-tiny", backend="torch", device="gpu0")
     assert isinstance(info.value, BiosigError) and "\n" not in str(info.value)
 
@@ -176,3 +176,51 @@ def test_load_head_name():
     import pathlib
     from encoders.heads.head import HEADS_DIR
     assert load_head(pathlib.Path(HEADS_DIR / "ecg-af")).to_json() == load_head("ecg-af").to_json()
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(device="x"), "device='x' is not a device"),       # onnxruntime ran on the CPU silently before
+    (dict(device="cuda:x"), "device='cuda:x' is not a device"),   # ValueError from int() before
+    (dict(device=3), "device=3 is not a device"),           # AttributeError before
+    (dict(threads=0), "threads=0 must be a whole number"),  # the default thread count before
+    (dict(threads=-1), "threads=-1"),
+    (dict(threads="2"), "threads='2'"),
+])
+def test_backend_device_and_threads(kw, message):
+    from encoders.backends import make_backend
+    for kind in ("onnxruntime", "torch", "auto"):
+        with pytest.raises(EncoderError, match=message):
+            make_backend(kind, "ppg-tiny", **kw)
+
+
+SCORE_MISTAKES = [
+    (dict(inputs=None), "inputs=None: give a list of paths"),   # TypeError before
+    (dict(inputs=[3]), "inputs=\\[3\\]: give a list of paths"),
+    (dict(model=None), "model=None must be a name or path"),   # TypeError when the job ran
+    (dict(out_dir=3), "out_dir=3 must be a name or path"),
+    (dict(workers="x"), "--workers='x' must be a whole number"),   # ValueError before
+    (dict(workers=1.5), "--workers=1.5"),                       # accepted before
+    (dict(batch_size=2.5), "--batch-size=2.5"),
+    (dict(threads=0), "threads=0"),
+    (dict(device="gpu"), "device='gpu' is not a device"),
+    (dict(window_s="x"), "--window-s must be a number of seconds > 0, got 'x'"),
+    (dict(read_options={"foo": 1}), "read_options=.* must be a dict of biosig.read options"),
+    (dict(retry_errors="yes"), "retry_errors='yes' must be True or False"),
+    (dict(engine="ray", ray_address=3), "ray_address=3 must be an address"),
+]
+
+
+@pytest.mark.parametrize("kw, message", SCORE_MISTAKES, ids=[m for _, m in SCORE_MISTAKES])
+def test_score_config_mistakes(tmp_path, kw, message):
+    from encoders.scoring import ScoreConfig, ScoreError, run_score
+    args = {"inputs": (str(tmp_path),), "model": "ppg-tiny", "out_dir": str(tmp_path / "out"), **kw}
+    with pytest.raises(ScoreError, match=message):
+        run_score(ScoreConfig(**args))
+    assert not (tmp_path / "out").exists()
+
+
+def test_score_config_one_input_path(tmp_path):
+    from encoders.scoring import ScoreConfig
+    # one str is one input (before: its characters, "input path(s) not found: d, a, t, a")
+    cfg = ScoreConfig(inputs=str(tmp_path), model="ppg-tiny", out_dir=tmp_path / "out")
+    assert cfg.inputs == (str(tmp_path),) and cfg.out_dir == str(tmp_path / "out")

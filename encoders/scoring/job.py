@@ -24,6 +24,7 @@ from encoders.scoring.outputs import PartStore, read_manifest, record_key, recor
 log = logging.getLogger(__name__)
 
 ENGINES = ("local", "ray")
+READ_OPTIONS = frozenset({"modality", "channels", "fs_hz", "mono", "channel_modalities"})  # biosig.read
 EXIT_OK = 0
 EXIT_RECORDS_FAILED = 1  # the job ran, but errors.parquet has at least one record
 
@@ -69,19 +70,45 @@ class ScoreConfig:
     af_prevalence: float | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "inputs", tuple(str(p) for p in self.inputs))
+        inputs = (self.inputs,) if isinstance(self.inputs, (str, os.PathLike)) else self.inputs  # one path
+        if inputs is None or isinstance(inputs, bytes) or not hasattr(inputs, "__iter__") \
+                or not all(isinstance(p, (str, os.PathLike)) for p in inputs):
+            raise ScoreError(f"inputs={self.inputs!r}: give a list of paths (str or os.PathLike)")
+        object.__setattr__(self, "inputs", tuple(os.fspath(p) for p in inputs))
         if not self.inputs:
             raise ScoreError("no input paths given")
+        for name in ("model", "out_dir"):
+            value = getattr(self, name)
+            if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+                raise ScoreError(f"{name}={value!r} must be a name or path (str or os.PathLike)")
+            object.__setattr__(self, name, os.fspath(value))
         if self.engine not in ENGINES:
             raise ScoreError(f"unknown engine {self.engine!r}; expected one of {', '.join(ENGINES)}")
         if self.backend not in BACKENDS:
             raise ScoreError(f"unknown backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
-        if int(self.workers) < 1:
-            raise ScoreError(f"--workers must be >= 1, got {self.workers}")
-        if int(self.batch_size) < 1:
-            raise ScoreError(f"--batch-size must be >= 1, got {self.batch_size}")
+        self._check_numbers()
+        if self.ray_address is not None and not isinstance(self.ray_address, str):
+            raise ScoreError(f"ray_address={self.ray_address!r} must be an address (str)")
         if self.ray_address and self.engine != "ray":
             raise ScoreError("--ray-address needs --engine ray")
+        if not isinstance(self.retry_errors, bool):
+            raise ScoreError(f"retry_errors={self.retry_errors!r} must be True or False")
+        if self.read_options is not None and not (
+                isinstance(self.read_options, dict) and set(self.read_options) <= READ_OPTIONS):
+            raise ScoreError(f"read_options={self.read_options!r} must be a dict of biosig.read options "
+                             f"({', '.join(sorted(READ_OPTIONS))})")
+
+    def _check_numbers(self):
+        from encoders.arguments import device_name, thread_count, whole_number
+        from encoders.errors import EncoderError
+        try:
+            whole_number(self.workers, "--workers")
+            whole_number(self.batch_size, "--batch-size")
+            thread_count(self.threads)
+            device_name(self.device)
+        except EncoderError as exc:
+            raise ScoreError(str(exc)) from None
+        ModelSpec(source=self.model, window_s=self.window_s, af_prevalence=self.af_prevalence)  # their checks
 
 
 @dataclasses.dataclass

@@ -76,8 +76,13 @@ class ModelSpec:
                 raise ScoreError(f"--af-prevalence: {exc}") from None
         if self.backend not in BACKENDS:
             raise ScoreError(f"unknown backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
-        if self.window_s is not None and not 0 < float(self.window_s) < float("inf"):
-            raise ScoreError(f"--window-s must be a number of seconds > 0, got {self.window_s!r}")
+        if self.window_s is not None:
+            try:
+                ok = 0 < float(self.window_s) < float("inf")
+            except (TypeError, ValueError):
+                ok = False
+            if not ok or isinstance(self.window_s, bool):
+                raise ScoreError(f"--window-s must be a number of seconds > 0, got {self.window_s!r}")
 
 
 @dataclasses.dataclass
