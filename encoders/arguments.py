@@ -70,3 +70,54 @@ def device_name(device) -> str | None:
 def thread_count(threads) -> int | None:
     """``threads`` (intra-op threads) as an int >= 1, or None for the backend's default."""
     return None if threads is None else whole_number(threads, "threads")
+
+
+def check_train_config(cfg) -> None:
+    """Each field of :class:`encoders.pretrain.TrainConfig` of its type and range (the CLI checks
+    its flags; a script building the config directly got a ZeroDivisionError or a torch error
+    several steps in); normalises ``data`` (one path is one path) and the paths to str."""
+    import math
+    import os
+
+    def real(name, low, strict):
+        v = getattr(cfg, name)
+        ok = not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v)
+        if not ok or (v <= low if strict else v < low):
+            raise EncoderError(f"{name}={v!r} must be a number {'>' if strict else '>='} {low:g}")
+
+    def path(name, optional):
+        v = getattr(cfg, name)
+        if v is None and optional:
+            return
+        if not isinstance(v, (str, os.PathLike)) or not os.fspath(v):
+            raise EncoderError(f"{name}={v!r} must be a path (str or os.PathLike)")
+        object.__setattr__(cfg, name, os.fspath(v))
+
+    for name in ("steps", "batch_size", "ckpt_every", "synthetic_records"):
+        whole_number(getattr(cfg, name), name)
+    for name in ("warmup_steps", "synthetic_rhythm_records", "synthetic_blow_records", "synthetic_lung_records"):
+        whole_number(getattr(cfg, name), name, minimum=0)
+    if cfg.log_every is not None:
+        whole_number(cfg.log_every, "log_every")
+    seed_value(cfg.seed)
+    real("lr", 0, True)
+    real("grad_clip", 0, True)
+    real("synthetic_seconds", 0, True)
+    real("weight_decay", 0, False)
+    for name in ("window_s", "hop_s"):
+        if getattr(cfg, name) is not None:
+            real(name, 0, True)
+    for name in ("synthetic", "synthetic_rhythm_atrial", "synthetic_pulse_arrhythmia", "resume", "progress", "compile"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise EncoderError(f"{name}={getattr(cfg, name)!r} must be True or False")
+    if not isinstance(cfg.modality, str):
+        raise EncoderError(f"modality={cfg.modality!r} must be a str")
+    path("out_dir", optional=False)
+    path("init_from", optional=True)
+    path("pipeline", optional=True)
+    data = (cfg.data,) if isinstance(cfg.data, (str, os.PathLike)) else cfg.data
+    if data is None or not hasattr(data, "__iter__") or not all(isinstance(p, (str, os.PathLike)) for p in data):
+        raise EncoderError(f"data={cfg.data!r}: give a list of paths (str or os.PathLike)")
+    object.__setattr__(cfg, "data", tuple(os.fspath(p) for p in data))
+    if not isinstance(cfg.overrides, dict):
+        raise EncoderError(f"overrides={cfg.overrides!r} must be a dict of EncoderConfig fields")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from encoders.arguments import check_train_config
 from encoders.checkpoint import save_checkpoint
 from encoders.config import get_config
 from encoders.errors import EncoderError
@@ -76,6 +77,9 @@ class TrainConfig:
     overrides: dict = field(default_factory=dict)
     compile: bool = False          # torch.compile the forward pass
     pipeline: str | None = None    # a pipeline JSON file (None: the modality's default pipeline)
+
+    def __post_init__(self):
+        check_train_config(self)
 
 
 def _dist_info():

@@ -224,3 +224,37 @@ def test_score_config_one_input_path(tmp_path):
     # one str is one input (before: its characters, "input path(s) not found: d, a, t, a")
     cfg = ScoreConfig(inputs=str(tmp_path), model="ppg-tiny", out_dir=tmp_path / "out")
     assert cfg.inputs == (str(tmp_path),) and cfg.out_dir == str(tmp_path / "out")
+
+
+TRAIN_MISTAKES = [
+    (dict(batch_size=0), "batch_size=0 must be a whole number, 1 or more"),
+    (dict(steps=2.5), "steps=2.5"),
+    (dict(ckpt_every=0), "ckpt_every=0"),      # ZeroDivisionError at the first step before
+    (dict(warmup_steps=-1), "warmup_steps=-1"),
+    (dict(log_every=0.5), "log_every=0.5"),
+    (dict(seed="1"), "seed='1'"),
+    (dict(lr=0), "lr=0 must be a number > 0"),
+    (dict(lr=float("nan")), "lr=nan"),
+    (dict(grad_clip="1"), "grad_clip='1'"),
+    (dict(weight_decay=-0.1), "weight_decay=-0.1 must be a number >= 0"),
+    (dict(window_s=0), "window_s=0"),
+    (dict(synthetic="yes"), "synthetic='yes' must be True or False"),
+    (dict(out_dir=None), "out_dir=None must be a path"),
+    (dict(data=None), "data=None: give a list of paths"),
+    (dict(data=[3]), "data=\\[3\\]"),
+    (dict(overrides=["dim=64"]), "overrides=.* must be a dict"),
+]
+
+
+@pytest.mark.parametrize("kw, message", TRAIN_MISTAKES, ids=[m for _, m in TRAIN_MISTAKES])
+def test_train_config_mistakes(tmp_path, kw, message):
+    from encoders.pretrain import TrainConfig
+    with pytest.raises(EncoderError, match=message):
+        TrainConfig(**{"modality": "ppg", "out_dir": str(tmp_path / "run"), "synthetic": True, **kw})
+
+
+def test_train_config_normalises_paths(tmp_path):
+    from encoders.pretrain import TrainConfig
+    cfg = TrainConfig(modality="ppg", out_dir=tmp_path / "run", data=str(tmp_path))
+    assert cfg.out_dir == str(tmp_path / "run") and cfg.data == (str(tmp_path),)
+    assert TrainConfig(modality="ppg", out_dir="r", data=[tmp_path, "x"], seed=np.int64(2)).data == (str(tmp_path), "x")
