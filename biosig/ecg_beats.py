@@ -13,6 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from biosig.arguments import float_signal, sampling_rate
+from biosig.errors import SignalError
+
 
 def _band(x: np.ndarray, fs_hz: float, lo: float, hi: float, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth band-pass in the frequency domain (gain ``|H(f)|^2``, as filtfilt).
@@ -162,7 +165,9 @@ def ecg_detection(x: np.ndarray, fs_hz: float) -> EcgDetection:
     runtime's score thread spent 1.5 ms per 10 s ECG window, three detections, on the same cores as
     the event loop; now 0.25 ms). More than one entry because the gate detects every lead of a
     two-lead window before the measures detect the first again."""
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    x, fs_hz = np.ascontiguousarray(float_signal(x, max_ndim=1)), sampling_rate(fs_hz)
+    if x.size < 2:
+        raise SignalError(f"ECG beat detection needs at least 2 samples, got {x.size}")
     if x.size > REUSE_MAX_SAMPLES:
         return _detect(x, fs_hz)
     key = (float(fs_hz), x.shape, x.tobytes(), MIN_TYPICAL_REL, BEAT_REL, SECOND_PASS_REL, SEARCHBACK_RR,

@@ -53,7 +53,10 @@ def design_sos(kind: str, fs_hz: float, *, low_hz: float | None = None, high_hz:
         (``high_hz``) Butterworth of ``order``; or ``"notch"`` (``freq_hz``, quality ``q``).
     fs_hz : sampling rate of the signal in Hz.
     """
-    fs_hz = float(fs_hz)
+    try:
+        fs_hz = float(fs_hz)
+    except (TypeError, ValueError):
+        raise SignalError(f"sampling rate must be a positive number of Hz, got {fs_hz!r}") from None
     if not np.isfinite(fs_hz) or fs_hz <= 0:
         raise SignalError(f"sampling rate must be a positive number of Hz, got {fs_hz!r}")
     nyq = fs_hz / 2.0
@@ -148,7 +151,9 @@ def resample_ratio(fs_in_hz: float, fs_out_hz: float, max_denominator: int | Non
     >>> resample_ratio(249.89, 250.0)
     (25000, 24989)
     """
-    if not (np.isfinite(fs_in_hz) and fs_in_hz > 0 and np.isfinite(fs_out_hz) and fs_out_hz > 0):
+    numbers = all(isinstance(r, (int, float, np.integer, np.floating)) and not isinstance(r, bool)
+                  for r in (fs_in_hz, fs_out_hz))
+    if not (numbers and np.isfinite(fs_in_hz) and fs_in_hz > 0 and np.isfinite(fs_out_hz) and fs_out_hz > 0):
         raise PipelineError(f"resample: rates must be positive, got {fs_in_hz!r} -> {fs_out_hz!r} Hz")
     target = float(fs_out_hz) / float(fs_in_hz)
     cap = RESAMPLE_MAX_FACTOR if max_denominator is None else int(max_denominator)

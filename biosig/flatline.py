@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from biosig.arguments import sampling_rate
+from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import SignalError
 
 FLAT_RUN_S = 1.0
@@ -73,7 +73,7 @@ def flat_summary(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> dict
 def flat_runs_to_nan(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> np.ndarray:
     """A float64 copy of ``x`` (W,) or (C, W) with every run of identical consecutive samples that
     lasts ``min_s`` or longer set to NaN (a flat line is a gap, not signal)."""
-    out = np.array(x, dtype=np.float64, copy=True)
+    out = float_signal(x).copy()
     out[flat_mask(out, fs_hz, min_s).reshape(out.shape)] = np.nan
     return out
 

@@ -62,7 +62,7 @@ def breath_peaks(resp, fs_hz: float) -> np.ndarray:
     """Sample indices of inspiration peaks of a respiration signal (W,) or (C, W): peaks of the
     0.05-1 Hz band, at least 0.5 x the dominant breath period apart (autocorrelation), above 30 %
     of the robust range."""
-    x = np.asarray(resp, dtype=np.float64)
+    x, fs_hz = float_signal(resp), sampling_rate(fs_hz)
     x = x[0] if x.ndim == 2 else x
     finite = np.isfinite(x)
     if finite.sum() < 2 * BREATH_S[0] * fs_hz or np.nanstd(x) == 0:
@@ -96,7 +96,7 @@ def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
     with under :data:`MIN_FVC_ML` exhaled are ``no_manoeuvre``; a manoeuvre failing the
     back-extrapolation or end-of-expiration criteria is ``unacceptable_manoeuvre``."""
     from biosig.spirometry import spirometry_indices
-    x = np.asarray(volume_ml, dtype=np.float64)
+    x, fs_hz = float_signal(volume_ml), sampling_rate(fs_hz)
     x = x[0] if x.ndim == 2 else x
     try:
         idx = spirometry_indices(x, fs_hz)

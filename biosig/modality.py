@@ -39,6 +39,8 @@ def channel_modality(name: str, fs_hz: float | None = None) -> str:
     >>> channel_modality("ch1"), channel_modality("II", fs_hz=1.0)
     ('other', 'other')
     """
+    if not isinstance(name, str):
+        raise SignalError(f"a channel name is a str, got {name!r}")
     key = name.strip().upper()
     for modality, pattern in _PATTERNS:
         if re.match(pattern, key):
@@ -51,7 +53,11 @@ def channel_modality(name: str, fs_hz: float | None = None) -> str:
 def infer_modality(channels, fs_hz: float | None = None) -> str:
     """The record-level modality: the most common known channel modality (ties: first channel's);
     ``"other"`` when no channel is known."""
-    mods = [channel_modality(c, fs_hz) for c in channels]
+    if isinstance(channels, str):   # one name, not its characters
+        channels = [channels]
+    if channels is None or not hasattr(channels, "__iter__"):
+        raise SignalError(f"channels={channels!r}: give the channel names")
+    mods = [channel_modality(str(c), fs_hz) for c in channels]
     known = [m for m in mods if m != "other"]
     if not known:
         return "other"
@@ -68,6 +74,10 @@ def check_modality(modality: str) -> str:
 def parse_channel_modalities(items) -> dict[str, str]:
     """``["II=ecg", "ch2=ppg"]`` -> ``{"II": "ecg", "ch2": "ppg"}``; one-line errors."""
     out: dict[str, str] = {}
+    if isinstance(items, str):
+        items = [items]
+    if items is not None and not hasattr(items, "__iter__"):
+        raise SignalError(f"--channel {items!r}: expected NAME=MODALITY items, e.g. II=ecg")
     for item in items or ():
         name, sep, modality = str(item).rpartition("=")
         if not sep or not name.strip():

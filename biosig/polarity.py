@@ -51,7 +51,11 @@ def polarity_block(x: np.ndarray, fs_hz: float, window_s: float = 2.0) -> tuple[
     """(x with each upside-down channel of (C, T) multiplied by -1, the signs (C,)).
 
     A channel shorter than one window is left as it is (sign +1)."""
-    n_window = window_samples(window_s, fs_hz)
+    from biosig.arguments import float_signal, positive_seconds, sampling_rate
+    if float_signal(x).ndim == 1:   # the check only: the result keeps x's dtype
+        y, signs = polarity_block(np.asarray(x)[None], fs_hz, window_s)
+        return y[0], signs
+    n_window = window_samples(positive_seconds(window_s, "window_s"), sampling_rate(fs_hz))
     signs = np.array([lead_sign(signed_extremes(row, n_window)) for row in x], dtype=np.float64)
     return (x * signs[:, None].astype(x.dtype)).astype(x.dtype, copy=False), signs
 

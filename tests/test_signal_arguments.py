@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 
-from biosig.errors import SignalError
+from biosig.ecg_beats import doubtful_intervals, ecg_detection
+from biosig.errors import PipelineError, SignalError
 from biosig.flatline import flat_mask, flat_runs_to_nan
 from biosig.measures_edr import modulation_resp_rate
 from biosig.measures_hrv import hrv_features, ibi_features, uncertain_beats
-from biosig.measures_window import measured_span_s, window_measures
+from biosig.measures_window import breath_features, breath_peaks, measured_span_s, spiro_features, window_measures
+from biosig.modality import channel_modality, infer_modality, parse_channel_modalities
+from biosig.polarity import polarity_block
 from biosig.quality import block_quality, detect_beats
 
 FUNCTIONS = {
@@ -20,6 +23,12 @@ FUNCTIONS = {
     "block_quality": lambda x, fs: block_quality(x, fs, "ecg"),
     "flat_mask": lambda x, fs: flat_mask(x, fs),
     "flat_runs_to_nan": lambda x, fs: flat_runs_to_nan(x, fs),
+    "ecg_detection": lambda x, fs: ecg_detection(x, fs),
+    "doubtful_intervals": lambda x, fs: doubtful_intervals(x, fs),
+    "polarity_block": lambda x, fs: polarity_block(x, fs),
+    "breath_peaks": lambda x, fs: breath_peaks(x, fs),
+    "breath_features": lambda x, fs: breath_features(x, fs),
+    "spiro_features": lambda x, fs: spiro_features(x, fs),
 }
 ECG = np.sin(2 * np.pi * 1.2 * np.arange(2500) / 250.0)
 
@@ -174,3 +183,43 @@ def test_spirometry_functions_refuse_bad_rates_and_arrays(x, fs_hz, match):
     for fn in (spirometry_indices, flow_volume_curve, volume_from_flow):
         with pytest.raises(SignalError, match=match):
             fn(x, fs_hz)
+
+
+def test_ecg_detection_of_fewer_than_two_samples():
+    for x in (np.zeros(0), np.zeros(1)):   # ZeroDivisionError before
+        with pytest.raises(SignalError, match="at least 2 samples"):
+            ecg_detection(x, 250.0)
+    assert ecg_detection(np.zeros(2), 250.0).qrs.size == 0
+
+
+def test_polarity_block_takes_one_channel_too():
+    x = np.r_[np.ones(500), -5.0 * np.ones(500)].astype(np.float32)   # TypeError before (1-D)
+    y, signs = polarity_block(x, 250.0)
+    assert signs.tolist() == [-1.0] and y.shape == x.shape and y.dtype == np.float32 and y[-1] == 5.0
+    y2, signs2 = polarity_block(x[None], 250.0)
+    np.testing.assert_array_equal(y2[0], y)
+    with pytest.raises(SignalError, match="window_s=0 must be a positive"):
+        polarity_block(x, 250.0, window_s=0)
+
+
+def test_filter_design_and_resample_ratio_rates():
+    from biosig.filters import design_sos, resample_ratio
+    for fs in ("x", None):   # ValueError / TypeError before
+        with pytest.raises(SignalError, match="sampling rate must be a positive number of Hz"):
+            design_sos("lowpass", fs, high_hz=10.0)
+        with pytest.raises(PipelineError, match="rates must be positive"):
+            resample_ratio(fs, 100.0)
+    assert resample_ratio(250, 100.0) == (2, 5)
+
+
+def test_modality_of_channel_names():
+    assert infer_modality("MLII") == "ecg"          # one name: 'other' before (its characters)
+    assert infer_modality(["PLETH", "II", "V1"]) == "ecg"
+    for bad in (None, 3):
+        with pytest.raises(SignalError, match="give the channel names"):
+            infer_modality(bad)
+    with pytest.raises(SignalError, match="a channel name is a str"):
+        channel_modality(None)                       # AttributeError before
+    assert parse_channel_modalities("II=ecg") == {"II": "ecg"}
+    with pytest.raises(SignalError, match="expected NAME=MODALITY"):
+        parse_channel_modalities(3)
