@@ -75,6 +75,28 @@ class Protocol:
         return int(round(seconds * self.rate_hz))
 
 
+def method_list(methods) -> list[str]:
+    """``methods`` as a list of names; one str is one method (not its letters)."""
+    methods = [methods] if isinstance(methods, str) else methods
+    if methods is None or not hasattr(methods, "__iter__") or not all(isinstance(m, str) for m in methods):
+        raise ForecastError(f"methods={methods!r}: give method names (str)")
+    if not methods:
+        raise ForecastError("no forecasting method given")
+    return list(methods)
+
+
+def horizon_list(horizons) -> list[int]:
+    """``horizons`` (steps) as a list of ints >= 1; one int is one horizon."""
+    horizons = [horizons] if isinstance(horizons, (int, np.integer)) else horizons
+    if horizons is None or isinstance(horizons, str) or not hasattr(horizons, "__iter__"):
+        raise ForecastError(f"horizons={horizons!r}: give whole numbers of steps")
+    horizons = list(horizons)
+    if not horizons or any(isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, np.integer)) or h < 1
+                           for h in horizons):
+        raise ForecastError(f"horizons={horizons!r}: give whole numbers of steps, 1 or more")
+    return [int(h) for h in horizons]
+
+
 def usable_sessions(sessions, methods, horizons, protocol: Protocol) -> list:
     """The sessions the protocol can run on; the others are skipped with a logged warning.
 
@@ -266,6 +288,7 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     ``progress(done, total)`` is called as jobs finish; ``on_predictions(session, method,
     horizon, seeds, preds (S, K, n))`` receives each test run's forecasts of the test steps.
     """
+    methods, horizons = method_list(methods), horizon_list(horizons)
     if check:  # unusable sessions are skipped with a warning (the CLI checks before writing the truth)
         sessions = usable_sessions(sessions, methods, horizons, protocol)
     workers = workers or os.cpu_count() or 1

@@ -64,3 +64,22 @@ def test_load_sessions_arguments(tmp_path):
     for rate in (0, -10, "x", None):
         with pytest.raises(ForecastError, match="rate_hz=.* must be a positive number of Hz"):
             load_sessions([path], rate)
+
+
+def test_evaluate_takes_one_method_and_one_horizon():
+    from realtime.evaluation import Protocol, evaluate
+    from realtime.sessions import Session
+    t = np.arange(1200) / 10.0
+    s = Session("s", np.sin(2 * np.pi * t / 4.0)[:, None], t, ("amp",), ("mm",), [[0]])
+    proto = Protocol(seeds=1, select_seeds=1)
+    one = evaluate([s], "last", 2, proto, workers=1)   # before: "unknown method(s) l, a, s, t"
+    many = evaluate([s], ["last"], [2], proto, workers=1)
+    for key in ("methods", "horizons"):
+        assert one["protocol"][key] == many["protocol"][key] == (["last"] if key == "methods" else [2])
+    assert one["results"]["s"]["last"]["2"]["nrmse"] == many["results"]["s"]["last"]["2"]["nrmse"]
+    for horizons in (0, [1.5], "2", [True], None, []):
+        with pytest.raises(ForecastError, match="horizons=.*whole numbers of steps"):
+            evaluate([s], "last", horizons, proto, workers=1)
+    for methods in (None, [3], []):
+        with pytest.raises(ForecastError, match="method"):
+            evaluate([s], methods, 2, proto, workers=1)
