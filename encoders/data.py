@@ -303,7 +303,10 @@ def synthetic_lung_records(n_records: int, seconds: float, seed: int = 0):
 
 def file_records(paths, modality: str):
     """Records found under ``paths`` (files, WFDB record names or folders; biosig.readers)."""
+    import os
+
     from biosig.readers import discover, read
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)   # one path: not its characters
     found = discover(paths)
     if not found:
         raise EncoderError(f"no readable recordings under {', '.join(map(str, paths))}")

@@ -258,3 +258,10 @@ def test_train_config_normalises_paths(tmp_path):
     cfg = TrainConfig(modality="ppg", out_dir=tmp_path / "run", data=str(tmp_path))
     assert cfg.out_dir == str(tmp_path / "run") and cfg.data == (str(tmp_path),)
     assert TrainConfig(modality="ppg", out_dir="r", data=[tmp_path, "x"], seed=np.int64(2)).data == (str(tmp_path), "x")
+
+
+def test_file_records_names_one_folder_whole(tmp_path):
+    from encoders.data import file_records
+    # before: "no readable recordings under /, t, m, p, ..." (the path's characters)
+    with pytest.raises(EncoderError, match=f"no readable recordings under {tmp_path}$"):
+        list(file_records(str(tmp_path), "ecg"))
