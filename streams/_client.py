@@ -1,5 +1,80 @@
-"""What the publisher and subscriber SDKs share: the lifetime of a client socket and its context."""
+"""What the publisher and subscriber SDKs share: checks of the caller's arguments, opening a client
+socket, and the lifetime of a client socket and its context.
+
+A caller's mistake (a count that is no integer, a timeout of NaN, an endpoint a client cannot
+connect to) is a :class:`~streams.errors.StreamError` naming the argument and its value, never a
+TypeError or a ZMQError from deep inside pyzmq.
+"""
 from __future__ import annotations
+
+import math
+import numbers
+import os
+
+from streams.errors import StreamError
+
+MAX_INT_OPTION = 2**31 - 1   # ZeroMQ int socket options (high-water marks) are C ints
+
+
+def check_count(value, name: str) -> int:
+    """``value`` as an int in ``0..2**31-1`` (a ZeroMQ int option such as a high-water mark)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value <= MAX_INT_OPTION:
+        return int(value)
+    raise StreamError(f"{name}={value!r} must be an integer in 0..{MAX_INT_OPTION}")
+
+
+def check_seconds(value, name: str, *, lo_open: bool = False, hi: float = math.inf) -> float:
+    """``value`` as a float of seconds ``>= 0`` (``> 0`` with ``lo_open``) and ``<= hi``; ``inf``
+    is accepted only when ``hi`` is (it then means: no limit)."""
+    try:
+        v = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    except OverflowError:   # an int beyond float
+        v = math.inf
+    if not (v > 0 if lo_open else v >= 0) or not v <= hi:   # NaN fails both
+        bounds = f"{'> 0' if lo_open else '>= 0'}" + (f" and <= {hi:g}" if hi < math.inf else " (inf: no limit)")
+        raise StreamError(f"{name}={value!r} must be a number of seconds {bounds}")
+    return v
+
+
+def check_connection(endpoint, key_dir, client, insecure) -> None:
+    """Refuse what a client socket cannot connect with: a malformed endpoint, a wildcard ``*``
+    (for binding, not connecting), plain TCP to another host without ``insecure=True``, and
+    ``key_dir``/``client``/``insecure`` of the wrong type."""
+    from streams.security import check_plain_allowed, parse_endpoint
+    if not isinstance(insecure, bool):
+        raise StreamError(f"insecure={insecure!r} must be True or False")
+    if key_dir is not None and not isinstance(key_dir, (str, os.PathLike)):
+        raise StreamError(f"key_dir={key_dir!r} must be a directory path (biosig keys generate DIR)")
+    if not isinstance(client, str) or not client:
+        raise StreamError(f"client={client!r} must be the name of a client certificate, e.g. 'client'")
+    _, host, port = parse_endpoint(endpoint)
+    if "*" in (host, port):
+        raise StreamError(f"endpoint {endpoint!r}: a client connects to one HOST:PORT; '*' is for binding")
+    if not key_dir:
+        check_plain_allowed([endpoint], insecure)
+
+
+def open_socket(ctx, kind: int, endpoint: str, key_dir, client: str, options=()):
+    """A ZeroMQ socket of ``kind`` with linger 0 and ``options`` (``(option, value)`` pairs),
+    CURVE keys from ``key_dir`` when given, connected to ``endpoint``; closed again when any of
+    that fails."""
+    import zmq
+    from streams.security import secure_client
+    sock = ctx.socket(kind)
+    try:
+        sock.setsockopt(zmq.LINGER, 0)
+        for option, value in options:
+            sock.setsockopt(option, value)
+        if key_dir:
+            secure_client(sock, key_dir, client)
+        sock.connect(endpoint)
+    except zmq.ZMQError as exc:
+        sock.close(linger=0)
+        raise StreamError(f"cannot connect to endpoint {endpoint!r}: {exc.strerror}") from None
+    except BaseException:
+        sock.close(linger=0)
+        raise
+    return sock
 
 
 class ClientSocket:
@@ -11,6 +86,7 @@ class ClientSocket:
 
     def close(self, linger_s: float = 0.0):
         """Close the socket (waiting up to ``linger_s`` for queued frames to leave)."""
+        linger_s = check_seconds(linger_s, "linger_s", hi=3600.0)
         self.sock.close(linger=int(linger_s * 1000))
         if self._own_ctx:
             self.ctx.term()

@@ -148,7 +148,12 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
             pub, stream = pubs[src], _name(kind, "data")
             while stream in pub.streams:       # two outlets of one source with the same type
                 stream = _name(f"{stream}_", "data")
-            out = pub.stream(stream, full.nominal_srate(), labels, units, modality=modality)
+            try:
+                out = pub.stream(stream, full.nominal_srate(), labels, units, modality=modality)
+            except StreamError as exc:   # e.g. a rate the runtime refuses for its modality: not this one
+                skipped.append(f"{info.name()} ({exc})")
+                inlet.close_stream()
+                continue
             links.append((inlet, out, correction))
             log.info("bridging LSL %s (%s, %d ch, %g Hz) to %s", full.name(), full.type(),
                      full.channel_count(), full.nominal_srate(), out.topic)

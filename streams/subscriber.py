@@ -14,20 +14,41 @@ a gap even when no later frame of that topic ever comes. When nothing at all arr
 ``stale_s`` (the runtime sends ``hb/runtime`` every second) the socket is rebuilt and the
 reconnect counted. ``latest()`` drains the queue and keeps only the newest frame per topic, for
 consumers that must never act on a stale forecast.
+
+A caller's mistake is a :class:`~streams.errors.StreamError` naming the argument and its value;
+``topics="emb/"`` (one str) is one prefix.
 """
 from __future__ import annotations
 
 import collections
 import logging
+import math
 import time
 
 from streams import protocol
-from streams._client import ClientSocket
+from streams._client import ClientSocket, check_connection, check_count, check_seconds, open_socket
 from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
 from streams.errors import ProtocolError, StreamError
 from streams.priority import tagged_zmq_context
 
 log = logging.getLogger(__name__)
+
+MAX_STATUS_TIMEOUT_S = 3600.0   # as ``biosig status --timeout-s``
+
+
+class _Absent(StreamError):
+    """No runtime answered a status request (nothing in time, or not a status frame)."""
+
+
+def _topics(topics) -> list[str]:
+    """Topic prefixes as a list of str (one str: one prefix; none: everything)."""
+    try:
+        out = [topics] if isinstance(topics, str) else list(topics)
+    except TypeError:   # not iterable
+        out = None
+    if out is None or not all(isinstance(t, str) for t in out):
+        raise StreamError(f"topics={topics!r:.200} must be a list of str topic prefixes (or one str; [''] for all)")
+    return out or [""]
 
 
 def _topic_stats():
@@ -39,21 +60,21 @@ class Subscriber(ClientSocket):
 
     Parameters
     ----------
-    topics : topic prefixes to subscribe to (``[""]``: all).
+    topics : topic prefixes to subscribe to (``[""]``: all; one str: one prefix).
     endpoint : the runtime's output endpoint.
     key_dir, client : CURVE keys.
-    stale_s : rebuild the socket when nothing arrived for this long.
+    insecure : allow plain TCP to a host other than this one.
+    stale_s : rebuild the socket when nothing arrived for this long (``inf``: never).
+    hwm : frames queued before the PUB socket drops for this subscriber (0: no limit).
     """
 
     def __init__(self, topics=("",), endpoint: str = DEFAULT_OUTPUT, *, key_dir=None, client="client",
                  insecure: bool = False, stale_s: float = 5.0, hwm: int = 100_000, ctx=None):
-        import zmq
-        from streams.security import check_plain_allowed
-        if not key_dir:
-            check_plain_allowed([endpoint], insecure)
-        self.topics = list(topics) or [""]
-        self.endpoint, self.key_dir, self.client, self.hwm = endpoint, key_dir, client, hwm
-        self.stale_s = stale_s
+        self.topics = _topics(topics)
+        self.stale_s = check_seconds(stale_s, "stale_s", lo_open=True)
+        self.hwm = check_count(hwm, "hwm")
+        check_connection(endpoint, key_dir, client, insecure)
+        self.endpoint, self.key_dir, self.client = endpoint, key_dir, client
         self._own_ctx = ctx is None
         self.ctx = ctx or tagged_zmq_context()
         self.stats: dict[str, dict] = collections.defaultdict(_topic_stats)
@@ -63,23 +84,21 @@ class Subscriber(ClientSocket):
         self.epochs_seen = 0
         self._last_seq: dict[str, int] = {}
         self.sock = None
-        self._connect()
+        try:
+            self._connect()
+        except BaseException:
+            if self._own_ctx:
+                self.ctx.term()
+            raise
 
     def _connect(self):
         import zmq
-        from streams.security import secure_client
         if self.sock is not None:
             self.sock.close(linger=0)
-        self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.RCVHWM, self.hwm)
-        if self.key_dir:
-            secure_client(self.sock, self.key_dir, self.client)
-        for t in self.topics:
-            self.sock.setsockopt(zmq.SUBSCRIBE, t.encode())
+        options = [(zmq.RCVHWM, self.hwm)] + [(zmq.SUBSCRIBE, t.encode()) for t in self.topics]
         if not self._wanted("hb/runtime"):   # heartbeats carry the epoch and the last seqs
-            self.sock.setsockopt(zmq.SUBSCRIBE, b"hb/runtime")
-        self.sock.connect(self.endpoint)
+            options.append((zmq.SUBSCRIBE, b"hb/runtime"))
+        self.sock = open_socket(self.ctx, zmq.SUB, self.endpoint, self.key_dir, self.client, options)
         self.last_rx = time.monotonic()
 
     def _wanted(self, topic: str) -> bool:
@@ -90,9 +109,11 @@ class Subscriber(ClientSocket):
         return time.monotonic() - self.last_rx > self.stale_s
 
     def recv(self, timeout_s: float | None = None):
-        """The next valid frame, or None after ``timeout_s`` (None: wait forever)."""
+        """The next valid frame, or None after ``timeout_s`` (None or inf: wait forever)."""
         import zmq
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        if timeout_s is not None:
+            timeout_s = check_seconds(timeout_s, "timeout_s")
+        deadline = None if timeout_s is None or timeout_s == math.inf else time.monotonic() + timeout_s
         while True:
             wait = 100 if deadline is None else max(0, min(100, int((deadline - time.monotonic()) * 1000)))
             if self.sock.poll(wait, zmq.POLLIN):
@@ -165,7 +186,7 @@ class Subscriber(ClientSocket):
 
     def latest(self, timeout_s: float = 0.0) -> dict:
         """Drain everything queued (waiting up to ``timeout_s`` for the first frame); the newest
-        frame per topic."""
+        frame per topic (None or inf: wait for the first frame forever)."""
         out = {}
         frame = self.recv(timeout_s)
         while frame is not None:
@@ -176,37 +197,36 @@ class Subscriber(ClientSocket):
 
 def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="client",
                    insecure: bool = False, timeout_s: float = 2.0) -> dict:
-    """Ask a runtime for its status (REQ/REP); raises StreamError when none answers."""
+    """Ask a runtime for its status (REQ/REP); raises StreamError when none answers within
+    ``timeout_s`` (0 to 3600)."""
     import zmq
-    from streams.security import check_plain_allowed, secure_client
+    timeout_s = check_seconds(timeout_s, "timeout_s", hi=MAX_STATUS_TIMEOUT_S)
+    check_connection(endpoint, key_dir, client, insecure)
     ctx = zmq.Context()
-    sock = ctx.socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
     try:
-        if key_dir:
-            secure_client(sock, key_dir, client)
-        else:
-            check_plain_allowed([endpoint], insecure)
-        sock.connect(endpoint)
-        sock.send_multipart([b"status"])
-        if not sock.poll(int(timeout_s * 1000), zmq.POLLIN):
-            raise StreamError(f"no runtime answered on {endpoint} within {timeout_s} s "
+        sock = open_socket(ctx, zmq.REQ, endpoint, key_dir, client)
+        try:
+            sock.send_multipart([b"status"])
+            if not sock.poll(int(timeout_s * 1000), zmq.POLLIN):
+                raise _Absent(f"no runtime answered on {endpoint} within {timeout_s:g} s "
                               "(is `biosig serve` running? same --status endpoint and keys?)")
-        frame = protocol.decode(sock.recv_multipart(), check_finite=False)
-        if frame.kind != "status":
-            raise StreamError(f"{endpoint} answered a {frame.kind} frame, not status")
-        return frame.header["body"]
+            frame = protocol.decode(sock.recv_multipart(), check_finite=False)
+            if frame.kind != "status":
+                raise _Absent(f"{endpoint} answered a {frame.kind} frame, not status")
+            return frame.header["body"]
+        finally:
+            sock.close(linger=0)
     finally:
-        sock.close(linger=0)
         ctx.term()
 
 
 def runtime_state(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="client", insecure: bool = False,
                   timeout_s: float = 1.0) -> str:
     """``starting`` (loading models / compiling kernels), ``serving``, or ``absent`` when no
-    runtime answers on ``endpoint`` within ``timeout_s``."""
+    runtime answers on ``endpoint`` within ``timeout_s``. A caller's mistake (a bad endpoint,
+    timeout or key directory) raises StreamError: it is not an absent runtime."""
     try:
         body = request_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s)
-    except StreamError:
+    except (_Absent, ProtocolError):
         return "absent"
     return body.get("state", "serving")

@@ -229,6 +229,20 @@ def test_bridge_lsl_cli_refuses_what_it_cannot_bridge_in_one_line():
     del outlet
 
 
+def test_bridge_lsl_skips_a_stream_at_a_rate_the_runtime_refuses():
+    # an ECG outlet at 10 Hz: every frame would be rejected by the runtime (ECG needs >= 50 Hz);
+    # the bridge names it among the streams it cannot bridge rather than stopping or sending in vain
+    uid = f"biosigtest-{uuid.uuid4().hex[:8]}"
+    info = pylsl.StreamInfo("slow-ecg", "ECG", 1, 10.0, pylsl.cf_float32, uid)
+    outlet = pylsl.StreamOutlet(info)
+    r = subprocess.run(BIOSIG + ["bridge", "lsl", "--prop", "source_id", "--value", uid, "--resolve-s", "2",
+                                 "--seconds", "1", "--ingest", "tcp://127.0.0.1:5999"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "can be bridged: slow-ecg (" in r.stderr and "fs_hz=10.0" in r.stderr, r.stderr[-2000:]
+    assert "50..20000 Hz" in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
+    del outlet
+
+
 def test_bridge_lsl_out_cli_publishes_runtime_holds_and_forecasts():
     from streams.publisher import Publisher
     prefix = f"biosigtest-{uuid.uuid4().hex[:8]}"
