@@ -7,6 +7,7 @@ an IndexError from deep inside NumPy.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import pathlib
 
@@ -15,25 +16,38 @@ import numpy as np
 from biosig.errors import ReadError, SignalError
 
 
-def _positive(value, name: str, what: str) -> float:
+def positive_number(value, name: str, what: str, error: type[Exception] = SignalError) -> float:
+    """``value`` as a float; ``error`` naming ``name`` unless it is a finite number above 0 (a
+    bool is not a number here: ``fs_hz=True`` is a mistake, not 1 Hz)."""
     try:
-        v = float(value)
-    except (TypeError, ValueError):
+        v = math.nan if isinstance(value, (bool, np.bool_)) else float(value)
+    except (TypeError, ValueError, OverflowError):
         v = math.nan
     if not (math.isfinite(v) and v > 0):
-        raise SignalError(f"{name}={value!r} must be a positive {what}")
+        raise error(f"{name}={value!r} must be a positive {what}")
     return v
+
+
+def whole_number(value, name: str, minimum: int = 0, maximum: int | None = None,
+                 error: type[Exception] = SignalError) -> int:
+    """``value`` as an int; ``error`` naming ``name`` unless it is an integer (not a bool, not a
+    float that happens to be whole) from ``minimum`` to ``maximum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum \
+            or (maximum is not None and value > maximum):
+        bounds = f", {minimum} or more" if maximum is None else f" from {minimum} to {maximum}"
+        raise error(f"{name}={value!r} must be a whole number{bounds}")
+    return int(value)
 
 
 def sampling_rate(fs_hz) -> float:
     """``fs_hz`` as a float; :class:`SignalError` unless it is a finite number above 0."""
-    return _positive(fs_hz, "fs_hz", "sampling rate")
+    return positive_number(fs_hz, "fs_hz", "sampling rate")
 
 
 def positive_seconds(value, name: str) -> float:
     """``value`` as a float; :class:`SignalError` naming ``name`` unless it is a finite number of
     seconds above 0."""
-    return _positive(value, name, "number of seconds")
+    return positive_number(value, name, "number of seconds")
 
 
 def float_signal(x, max_ndim: int = 2) -> np.ndarray:

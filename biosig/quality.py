@@ -27,7 +27,7 @@ import logging
 import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
-from biosig.arguments import float_signal, sampling_rate
+from biosig.arguments import float_signal, sampling_rate, whole_number
 from biosig.errors import SignalError
 from biosig.flatline import flat_runs_to_nan, longest_run
 from biosig.record import Record, require_record
@@ -260,9 +260,7 @@ def quality_summary(record: Record, window_s: float | None = None, max_windows: 
     from biosig.windows import default_window, window_bounds
 
     mod = require_record(record, "quality_summary()").modality
-    if isinstance(max_windows, (bool, np.bool_)) or not isinstance(max_windows, (int, np.integer)) \
-            or max_windows < 1:
-        raise SignalError(f"max_windows={max_windows!r} must be a whole number of windows, 1 or more")
+    max_windows = whole_number(max_windows, "max_windows", minimum=1)
     window_s = default_window(mod)[0] if window_s is None else window_s
     w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, window_s)
     if len(starts) > max_windows:

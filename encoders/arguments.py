@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from biosig import arguments
 from encoders.errors import EncoderError
 
 #: largest seed accepted (torch.manual_seed takes 64-bit seeds; NumPy's generators any int >= 0)
@@ -17,17 +18,12 @@ MAX_SEED = 2 ** 63 - 1
 
 def whole_number(value, name: str, minimum: int = 1) -> int:
     """``value`` as an int; :class:`EncoderError` unless it is an integer (not a bool) >= ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise EncoderError(f"{name}={value!r} must be a whole number, {minimum} or more")
-    return int(value)
+    return arguments.whole_number(value, name, minimum, error=EncoderError)
 
 
 def seed_value(seed) -> int:
     """``seed`` as an int in 0 .. :data:`MAX_SEED`."""
-    seed = whole_number(seed, "seed", minimum=0)
-    if seed > MAX_SEED:
-        raise EncoderError(f"seed={seed} must be at most 2**63 - 1")
-    return seed
+    return arguments.whole_number(seed, "seed", 0, MAX_SEED, error=EncoderError)
 
 
 def window_batch(x, channel_idx, batch_size, n_channel_names: int) -> tuple[np.ndarray, np.ndarray | None, int]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from biosig.arguments import positive_number
 from biosig.errors import BiosigError
 from biosig.readers.csv_dialect import sniff
 from biosig.readers.markers import group_sessions, is_marker_csv, read_marker_session
@@ -55,13 +56,7 @@ class Session:
 
 
 def _rate(rate_hz) -> float:
-    try:
-        v = float(rate_hz)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if isinstance(rate_hz, bool) or not (np.isfinite(v) and v > 0):
-        raise ForecastError(f"rate_hz={rate_hz!r} must be a positive number of Hz")
-    return v
+    return positive_number(rate_hz, "rate_hz", "number of Hz", error=ForecastError)
 
 
 def resample_uniform(t_s, X, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ import math
 import numbers
 import os
 
+from biosig.arguments import whole_number
 from streams.errors import StreamError
 
 MAX_INT_OPTION = 2**31 - 1   # ZeroMQ int socket options (high-water marks) are C ints
@@ -18,9 +19,7 @@ MAX_INT_OPTION = 2**31 - 1   # ZeroMQ int socket options (high-water marks) are 
 
 def check_count(value, name: str) -> int:
     """``value`` as an int in ``0..2**31-1`` (a ZeroMQ int option such as a high-water mark)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value <= MAX_INT_OPTION:
-        return int(value)
-    raise StreamError(f"{name}={value!r} must be an integer in 0..{MAX_INT_OPTION}")
+    return whole_number(value, name, 0, MAX_INT_OPTION, error=StreamError)
 
 
 def check_seconds(value, name: str, *, lo_open: bool = False, hi: float = math.inf) -> float:

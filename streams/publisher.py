@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from biosig.arguments import whole_number
 from biosig.modality import MODALITIES, infer_modality
 from streams import protocol
 from streams._client import ClientSocket, check_connection, check_count, check_seconds, open_socket
@@ -69,9 +70,7 @@ def _names(value, what: str, *, empty_ok: bool) -> list[str]:
 
 
 def _session(value) -> int:
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value <= MAX_SESSION:
-        return int(value)
-    raise StreamError(f"session={value!r} must be an integer in 0..2**63-1 (the protocol's range)")
+    return whole_number(value, "session", 0, MAX_SESSION, error=StreamError)   # the protocol's range
 
 
 def _rate(fs_hz, modality: str, topic: str) -> float:

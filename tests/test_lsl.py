@@ -214,7 +214,7 @@ def test_runtime_outputs_as_lsl_outlets_with_device_time_mapped():
             np.testing.assert_array_equal(np.asarray(v, np.float32), by_target[near[0]])
             matched += 1
     assert matched >= 0.9 * len(samples), (matched, len(samples))
-    assert pushed[f"fcst/couchL"] >= len(samples) and pushed.get("hold/couchL", 0) >= 1
+    assert pushed["fcst/couchL"] >= len(samples) and pushed.get("hold/couchL", 0) >= 1
 
 
 def test_bridge_lsl_cli_refuses_what_it_cannot_bridge_in_one_line():

@@ -140,8 +140,6 @@ def resample(rec: Record, fs_hz: float) -> Record:
     from biosig.readers.gap_resample import read_ratio
 
     require_record(rec, "resample()")
-    if isinstance(fs_hz, (bool, np.bool_)):
-        raise SignalError(f"fs_hz={fs_hz!r} must be a positive sampling rate")
     fs_hz = sampling_rate(fs_hz)
     if fs_hz == rec.fs_hz:
         return rec
