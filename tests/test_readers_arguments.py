@@ -214,3 +214,23 @@ def test_quality_summary_max_windows(max_windows):
     with pytest.raises(SignalError, match="max_windows=.* must be a whole number, 1 or more"):
         quality_summary(rec, max_windows=max_windows)   # before: a TypeError, or 0 windows assessed
     assert quality_summary(rec, max_windows=np.int64(2))["n_assessed"] == 2
+
+
+def test_format_readers_called_directly(tmp_path):
+    from biosig.readers.audio import read_audio
+    from biosig.readers.camera_ppg import read_camera_ppg_csv
+    from biosig.readers.edf_format import read_edf
+    from biosig.readers.surrogates import read_surrogate_csv, read_vxp
+    from biosig.readers.tables import read_csv, read_parquet
+    from biosig.readers.wfdb_format import read_wfdb
+    readers = (read_audio, read_camera_ppg_csv, read_edf, read_surrogate_csv, read_vxp, read_csv, read_parquet,
+               read_wfdb)
+    for reader in readers:   # before: TypeError from pathlib (read_audio(0) would open descriptor 0)
+        for path in (None, 0):
+            with pytest.raises(ReadError, match="a file path is a str or os.PathLike"):
+                reader(path)
+    for reader in (read_audio, read_csv, read_camera_ppg_csv):   # before: FileNotFoundError
+        with pytest.raises(ReadError, match="no such file"):
+            reader(tmp_path / "absent.csv")
+        with pytest.raises(ReadError, match="is a folder, not a record"):
+            reader(tmp_path)

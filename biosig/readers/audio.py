@@ -16,6 +16,7 @@ import threading
 
 import numpy as np
 
+from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.modality import MIN_FS_HZ
 from biosig.record import Record
@@ -167,7 +168,9 @@ def read_audio(path, *, mono: bool = False) -> Record:
     -------
     Record, modality ``audio``, samples float32 (C, T) in full-scale units.
     """
-    path = pathlib.Path(path)
+    path = file_path(path)
+    if not path.is_file():
+        raise ReadError(path, "is a folder, not a record" if path.is_dir() else "no such file")
     x, fs_hz, decoder, said = _decode(path)
     if x.shape[1] == 0:
         raise ReadError(path, "the audio file holds no samples (0 frames)")

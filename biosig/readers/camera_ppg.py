@@ -18,10 +18,10 @@ Original frame times are kept in ``metadata["n_frames"]`` / ``metadata["irregula
 from __future__ import annotations
 
 import logging
-import pathlib
 
 import numpy as np
 
+from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.record import Record
 
@@ -57,7 +57,9 @@ def read_camera_ppg_csv(path) -> Record:
     import polars as pl
 
     from biosig.readers.csv_dialect import sniff
-    path = pathlib.Path(path)
+    path = file_path(path)
+    if not path.is_file():
+        raise ReadError(path, "is a folder, not a record" if path.is_dir() else "no such file")
     try:
         df = pl.read_csv(path, infer_schema_length=10_000, **sniff(path).polars_options())
     except Exception as exc:

@@ -1,10 +1,10 @@
 """EDF, EDF+ and BDF files, read through ``pyedflib``."""
 from __future__ import annotations
 
-import pathlib
 
 import numpy as np
 
+from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
@@ -19,7 +19,7 @@ def read_edf(path) -> Record:
     """
     import pyedflib
 
-    path = pathlib.Path(path)
+    path = file_path(path)
     try:
         reader = pyedflib.EdfReader(str(path))
     except OSError as exc:

@@ -22,6 +22,7 @@ import re
 
 import numpy as np
 
+from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.readers.csv_dialect import header_columns, sniff
 from biosig.readers.tables import TIME_COLUMN_RE, time_columns, time_units_per_s
@@ -60,7 +61,7 @@ def is_surrogate_csv(path) -> bool:
 
 def read_vxp(path) -> Record:
     """A Varian RPM ``.vxp`` export as a 1-D record: channel ``amplitude`` in mm, NaN where invalid."""
-    path = pathlib.Path(path)
+    path = file_path(path)
     try:
         lines = path.read_text(encoding="latin-1").splitlines()
     except OSError as exc:
@@ -132,7 +133,7 @@ def read_surrogate_csv(path) -> Record:
     """A unit-labelled surrogate CSV (module docstring) as a record in mm, NaN where invalid."""
     import polars as pl
 
-    path = pathlib.Path(path)
+    path = file_path(path)
     try:
         df = pl.read_csv(path, infer_schema_length=10000, **sniff(path).polars_options())
     except FileNotFoundError:

@@ -28,6 +28,7 @@ from datetime import datetime
 
 import numpy as np
 
+from biosig.arguments import file_path
 from biosig.errors import BiosigError, ReadError
 from biosig.readers.csv_dialect import head_lines, header_columns, sniff
 from biosig.record import Record
@@ -154,7 +155,9 @@ def read_csv(path) -> Record:
     """Read a CSV with a time column (generic table or spirometry volume-time)."""
     import polars as pl
 
-    path = pathlib.Path(path)
+    path = file_path(path)
+    if not path.is_file():
+        raise ReadError(path, "is a folder, not a record" if path.is_dir() else "no such file")
     if path.stat().st_size == 0 or not first_line(path).strip():
         raise ReadError(path, f"empty file: expected a header line with a time column ({TIME_COLUMN_HELP})")
     dialect = sniff(path)
@@ -206,7 +209,7 @@ def read_parquet(path) -> Record:
     import polars as pl
     import pyarrow.parquet as pq
 
-    path = pathlib.Path(path)
+    path = file_path(path)
     try:
         schema_meta = pq.read_schema(path).metadata or {}
         df = pl.read_parquet(path)

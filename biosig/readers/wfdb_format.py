@@ -22,6 +22,7 @@ from datetime import datetime
 
 import numpy as np
 
+from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.readers import wfdb_native
 from biosig.readers.gap_resample import upsample_keeping_gaps
@@ -295,7 +296,7 @@ def read_wfdb(path) -> Record:
     -------
     Record with samples float32 (C, T) in the header's physical units, NaN for invalid samples.
     """
-    base = record_base(path)
+    base = record_base(file_path(path))
     hea_path = base.with_name(base.name + ".hea")
     if not hea_path.exists():
         raise ReadError(path, f"WFDB header {hea_path.name} does not exist")
