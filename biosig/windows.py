@@ -111,6 +111,8 @@ def window_bounds(n_samples: int, fs_hz: float, window_s: float, hop_s: float | 
     """``(W, H, starts)``: window and hop lengths in samples and the start index of each window."""
     window_s = positive_seconds(window_s, "window_s")
     hop_s = window_s if hop_s is None else positive_seconds(hop_s, "hop_s")
+    if not isinstance(pad_short, (bool, np.bool_)):
+        raise SignalError(f"pad_short={pad_short!r} must be True or False")
     w = int(round(window_s * fs_hz))
     h = int(round(hop_s * fs_hz))
     if w < 1 or h < 1:

@@ -234,3 +234,15 @@ def test_format_readers_called_directly(tmp_path):
             reader(tmp_path / "absent.csv")
         with pytest.raises(ReadError, match="is a folder, not a record"):
             reader(tmp_path)
+
+
+def test_window_padding_flag():
+    from biosig.windows import window_array, windows
+    rec = Record(samples=np.zeros((1, 50)), fs_hz=10, channels=("x",))
+    for flag in ("no", 0, None):   # before: "no" was truthy and padded
+        with pytest.raises(SignalError, match="pad_short=.* must be True or False"):
+            window_array(rec, 10.0, pad_short=flag)
+        with pytest.raises(SignalError, match="pad_short"):
+            list(windows(rec, 10.0, pad_short=flag))
+    assert window_array(rec, 10.0, pad_short=False).x.shape[0] == 0
+    assert window_array(rec, 10.0, pad_short=np.bool_(True)).x.shape == (1, 1, 100)
