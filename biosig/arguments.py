@@ -1,8 +1,10 @@
-"""Checks of the arguments every public signal function takes: a sampling rate and a signal array.
+"""Checks of the arguments the public functions take: a sampling rate, a signal array, a file
+path, channel names or indices, and whole or positive numbers.
 
-A user's mistake (a rate of 0, a 3-D array, text where numbers belong) is a
-:class:`biosig.errors.SignalError` with the value in its message, never a ZeroDivisionError or
-an IndexError from deep inside NumPy.
+A user's mistake (a rate of 0, a 3-D array, text where numbers belong, a path that is None) is a
+:class:`biosig.errors.SignalError` (a :class:`~biosig.errors.ReadError` for paths) with the value
+in its message, never a ZeroDivisionError or an IndexError from deep inside NumPy. The packages
+above pass their own error class to :func:`whole_number` and :func:`positive_number`.
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Checks of the arguments the encoders' public functions take: a seed, a count, a batch of
-windows and the channel positions that go with it.
+windows and the channel positions that go with it, a device and a thread count, and the fields
+of :class:`encoders.pretrain.TrainConfig`.
 
 A caller's mistake is an :class:`encoders.errors.EncoderError` naming the value, never a
 ValueError from ``range()``, an IndexError from an embedding table, or a silently different
