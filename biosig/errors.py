@@ -19,6 +19,9 @@ class ReadError(BiosigError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self):   # pickled as (path, problem): a worker process's error reaches the parent whole
+        return type(self), (self.path, self.problem)
+
 
 class WriteError(BiosigError):
     """An output cannot be written: unknown format, a folder where a file is expected, a file where
@@ -28,6 +31,9 @@ class WriteError(BiosigError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):   # pickled as (path, problem): a worker process's error reaches the parent whole
+        return type(self), (self.path, self.problem)
 
 
 class SignalError(BiosigError):

@@ -21,5 +21,9 @@ class ProtocolError(StreamError):
 
     def __init__(self, reason: str, message: str, stream: str = ""):
         self.reason = reason
+        self.message = message
         self.stream = stream
         super().__init__(f"{reason}: {message}")
+
+    def __reduce__(self):   # pickled with its three parts (the default would call it with one)
+        return type(self), (self.reason, self.message, self.stream)
