@@ -63,7 +63,7 @@ Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio spiro spiro-patt
 ``--invert all|half`` sign-inverts every ECG / PPG record (or a random half) before any row sees it: the
 polarity robustness of the model next to its baselines, on the same folds.
 The features of every row are computed in ``--jobs`` worker processes (default: the CPUs this
-process may use; ``probe_parallel.py``), one torch thread each, so the numbers do not depend on N.
+process may use; ``encoders/probe_features.py``), one torch thread each, so the numbers do not depend on N.
 The real sets are read by ``probe_data.py`` (rows it cannot use are listed under the table), the synthetic
 ECG / PPG tasks come from ``probe_synthetic.py`` and the spirogram tasks from ``spiro_tasks.py``.
 Data: PhysioNet/CinC Challenge 2017 (Clifford et al. 2017, ODC-BY); covid19-cough (CC0).
@@ -178,7 +178,7 @@ def run_task(task: str, args) -> dict:
     import encoders
     from encoders.baselines import impute_median
     from encoders.probe import compare, cv_folds, format_C, format_rows
-    from probe_parallel import FeatureSpec, all_features
+    from encoders.probe_features import FeatureSpec, all_features
     t0 = time.perf_counter()
     records, y, groups, desc, left_out, kinds = load_task(task, args.audio_call_center_only, args.data, args.lung_seed)
     if args.invert != "none":
@@ -335,7 +335,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                  + " ".join(t for t in TASKS if t.startswith(INVERTIBLE)))
     if args.jobs is not None and args.jobs < 1:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
-    from probe_parallel import default_jobs
+    from encoders.probe_features import default_jobs
     args.jobs = args.jobs or default_jobs()
     return args
 

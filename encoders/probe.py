@@ -45,14 +45,9 @@ def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None) -> li
 
 
 def _metrics(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
-    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
-    pred = classes[proba.argmax(1)]
-    if len(classes) == 2:
-        auroc = roc_auc_score(y == classes[1], proba[:, 1])
-    else:
-        auroc = roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes)
-    return {"auroc": float(auroc), "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
-            "macro_f1": float(f1_score(y, pred, average="macro"))}
+    """:data:`METRICS` of out-of-fold class probabilities (NumPy; scikit-learn's values)."""
+    from encoders.probe_metrics import class_metrics
+    return class_metrics(y, proba, classes)
 
 
 # the regularisation grid of ``C="auto"`` (inverse L2 strength of the standardised features),

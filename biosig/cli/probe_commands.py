@@ -74,6 +74,10 @@ def register(subparsers) -> None:
     q.add_argument("--mix", type=_mix, default=None, metavar="LABEL=SHARE,...",
                    help="with --by-label: also score all records with the negatives re-weighted to these shares "
                         "(e.g. N=5050,O=2456,~=284, the CinC 2017 training set), the class mix of a target population")
+    q.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="worker processes for the --baseline features, one torch thread each (default: the "
+                        "cores free right now, i.e. CPUs minus the 1-minute load average; 1 computes them in "
+                        "this process); the numbers do not depend on N")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(handler=probe_command)
 
@@ -184,11 +188,14 @@ def probe_command(args) -> int:
 
 def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     """Baseline features on the records behind the embeddings, same folds, paired CIs."""
-    from biosig.cli._common import ProgressLog
-    from biosig.errors import BiosigError
-    from biosig.readers import read
-    from encoders.baselines import baseline_features, impute_median
+    import pathlib
+
+    from biosig.cli._common import ProgressLog, free_cores
+    from biosig.errors import BiosigError, ReadError
+    from encoders.baselines import impute_median
     from encoders.embeddings_file import read_provenance
+    from encoders.errors import EncoderError
+    from encoders.probe_features import FeatureSpec, RecordFile, all_features
     from encoders.probe import compare, compare_combined, cv_folds, format_C, format_rows, record_key
     prov = read_provenance(args.embeddings)   # what made the embeddings: model, window, read options
     model = args.model or prov.get("model")
@@ -204,29 +211,39 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     src = {}
     for s in emb["source"].to_list():
         src.setdefault(record_key(s), s)
-    paths = [src[keys[i]] for i in kept]
+    records = [RecordFile(src[keys[i]], read_options) for i in kept]   # read where used, one at a time
     try:
-        records = [read(p, **read_options) for p in paths]
+        modality = records[0].load().modality if records else None
     except BiosigError as exc:
         raise BiosigError(f"--baseline needs the recordings behind the embeddings: {exc}") from None
     except TypeError as exc:   # read options of a newer biosig than this one
         raise BiosigError(f"{args.embeddings}: read options {read_options} are not understood here ({exc})") from None
-    modality = records[0].modality if records else None
+    missing = [r.path for r in records   # a WFDB record may be named without its .hea
+               if not (pathlib.Path(r.path).exists() or pathlib.Path(r.path + ".hea").exists())]
+    if missing:   # said before minutes of features, not after
+        raise BiosigError(f"--baseline needs the recordings behind the embeddings: {len(missing)} of {len(records)} "
+                          f"are not there, e.g. {missing[0]} (run probe where biosig embed ran, or with the "
+                          "same relative paths)")
     ours = "embeddings"
     feats = {ours: X[kept]}
-    runs = [(kind, seed) for kind in dict.fromkeys(args.baseline)
-            for seed in (dict.fromkeys(args.random_seed) if kind == "random" else (0,))]
-    for kind, seed in runs:
-        name = f"{kind} seed {seed}" if kind == "random" else kind
-        progress = ProgressLog(f"probe --baseline {name}", len(records), bar=True)
-        try:
-            F = baseline_features(kind, records, model=model, seed=seed, modality=modality,
-                                  progress=progress.update, window_s=window_s, min_quality=args.min_quality)
-        except BiosigError as exc:
-            if kind == "random" and args.model is None:   # the model the file names is not here
-                raise BiosigError(f"{exc} (the model {args.embeddings} was made with; give --model NAME|DIR)") from None
-            raise
-        progress.close()
+    specs = {}
+    for kind in dict.fromkeys(args.baseline):
+        if kind == "random":
+            specs.update({f"random seed {seed}": FeatureSpec("random", model, seed, window_s=window_s,
+                                                              min_quality=args.min_quality)
+                          for seed in dict.fromkeys(args.random_seed)})
+        else:
+            specs[kind] = FeatureSpec(kind, model, modality=modality)
+    jobs = args.jobs or free_cores()
+    try:
+        raw = all_features(specs, records, jobs, lambda what, n: ProgressLog(f"probe --baseline {what}", n, bar=True))
+    except BiosigError as exc:
+        if isinstance(exc, ReadError):
+            raise BiosigError(f"--baseline needs the recordings behind the embeddings: {exc}") from None
+        if "random" in args.baseline and args.model is None and isinstance(exc, EncoderError):
+            raise BiosigError(f"{exc} (the model {args.embeddings} was made with; give --model NAME|DIR)") from None
+        raise
+    for name, F in raw.items():
         F, n_bad = impute_median(F)
         if n_bad:
             log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", name, n_bad)

@@ -1,0 +1,152 @@
+"""Probe feature sets computed over several worker processes (``biosig probe --jobs N``,
+``benchmarks/eval_probe.py --jobs N``).
+
+Every feature of a record depends on that record alone (the record-mean embedding of a model, of a
+seeded random-weight copy of it, or a handcrafted baseline of :mod:`encoders.baselines`), so the
+records are cut into chunks, the chunks of every feature set go to one pool, and each set is put
+back together in record order. Records may be given as :class:`biosig.record.Record` objects or as
+:class:`RecordFile` (a path and read options): those are read where they are used, in the worker,
+one at a time, so a set of thousands of recordings is never held in memory at once. Each worker
+runs torch on one thread, as ``jobs=1`` does in this process when asked to (eval_probe), so the
+numbers do not depend on the number of processes: tests/test_probe_features.py and
+tests/test_probe_data.py compare them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from encoders.errors import EncoderError
+
+#: What a :class:`FeatureSpec` can compute: a model's embeddings, its random-weight twin, or a
+#: handcrafted baseline.
+EMBEDDING_KINDS = ("model", "random")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature set. ``kind``: "model" (the encoder ``model`` as it is), "random" (its
+    architecture with weights from ``seed``) or a handcrafted baseline of encoders.baselines
+    (``hrv``, ``ibi``, ``mfcc``, ``spirometry``; ``modality`` tells ``ibi`` which detector).
+    ``window_s`` (None: the model's training window) and ``min_quality`` (windows below it are
+    left out of the record mean) apply to the two embedding kinds, as ``embed`` / ``probe`` use them."""
+    kind: str
+    model: str | None = None
+    seed: int = 0
+    modality: str | None = None
+    window_s: float | None = None
+    min_quality: float = 0.0
+
+    def __post_init__(self):
+        from encoders.baselines import BASELINES
+        kinds = EMBEDDING_KINDS + tuple(b for b in BASELINES if b != "random")
+        if self.kind not in kinds:
+            raise EncoderError(f"feature kind {self.kind!r}: expected one of {', '.join(kinds)}")
+        if self.kind in EMBEDDING_KINDS and not self.model:
+            raise EncoderError(f"feature kind {self.kind!r} needs a model (name, checkpoint dir or exported file)")
+
+
+@dataclass(frozen=True)
+class RecordFile:
+    """A recording read where it is used: ``biosig.readers.read(path, **options)``."""
+    path: str
+    options: dict = field(default_factory=dict)
+
+    def load(self):
+        from biosig.readers import read
+        return read(self.path, **self.options)
+
+
+_ENCODERS: dict = {}   # per process: spec without its data options -> Encoder
+
+
+def _encoder(spec: FeatureSpec):
+    import encoders
+    from encoders.baselines import random_encoder
+    key = (spec.kind, spec.model, spec.seed, spec.window_s)
+    if key not in _ENCODERS:
+        if spec.kind == "model":
+            enc = encoders.load(spec.model)
+            enc.window_s_override = spec.window_s
+        else:
+            enc = random_encoder(spec.model, spec.seed, spec.window_s)
+        _ENCODERS[key] = enc
+    return _ENCODERS[key]
+
+
+def _records(items):
+    """Each item as a Record, read when it is reached (a :class:`RecordFile`) or as given."""
+    for item in items:
+        yield item.load() if isinstance(item, RecordFile) else item
+
+
+def features(spec: FeatureSpec, records, progress=None) -> np.ndarray:
+    """(len(records), F) features of ``spec``; ``progress`` is called once per record."""
+    from encoders.baselines import baseline_features, embedding_features
+    if spec.kind in EMBEDDING_KINDS:
+        return embedding_features(_encoder(spec), _records(records), progress, spec.min_quality)
+    return baseline_features(spec.kind, _records(records), modality=spec.modality, progress=progress)
+
+
+def _worker_init():
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import logging
+
+    import torch
+    torch.set_num_threads(1)
+    logging.basicConfig(level=logging.WARNING)
+
+
+def _chunk_features(spec: FeatureSpec, records) -> np.ndarray:
+    return features(spec, records)
+
+
+def default_jobs() -> int:
+    """The CPUs this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def all_features(specs: dict, records, jobs: int, progress_for) -> dict:
+    """``{name: (n_records, F) array}`` for every ``{name: FeatureSpec}`` of ``specs``.
+
+    ``progress_for(what, total)`` returns an object with ``update(n=1)`` and ``close()``: one per
+    feature set in this process (``jobs`` 1), else one for all of them, advanced in this process by
+    whole chunks as they come back (one bar, one log line every few seconds). A worker's error
+    (a :class:`biosig.errors.BiosigError` such as an unreadable record) is raised here as it was
+    raised there; the pool is shut down without waiting for the chunks not yet started."""
+    from biosig.arguments import whole_number
+    jobs = whole_number(jobs, "jobs", minimum=1, error=EncoderError)
+    records = list(records)
+    if jobs <= 1 or len(records) < 2:
+        out = {}
+        for name, spec in specs.items():
+            p = progress_for(name, len(records))
+            try:
+                out[name] = features(spec, records, p.update)
+            finally:
+                p.close()
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    size = max(1, -(-len(records) // (jobs * 4)))
+    bounds = [(i, min(i + size, len(records))) for i in range(0, len(records), size)]
+    parts: dict = {name: [None] * len(bounds) for name in specs}
+    progress = progress_for(f"{len(specs)} feature sets on {jobs} processes", len(specs) * len(records))
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    try:
+        todo = {pool.submit(_chunk_features, spec, records[a:b]): (name, k, b - a)
+                for name, spec in specs.items() for k, (a, b) in enumerate(bounds)}
+        for fut in as_completed(todo):
+            name, k, n = todo[fut]
+            parts[name][k] = fut.result()
+            progress.update(n=n)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
+    return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
