@@ -219,7 +219,7 @@ def run_task(task: str, args) -> dict:
         out[f"{kind}_plus_embedding"] = added
         res = {**res, **{names[how]: r[names[how]] for how, r in added.items()}}
         if kinds is not None:
-            out[f"{kind}_by_kind"] = by_kind(task, kind, probas, ours, specs, names, y, kinds, args)
+            out[f"{kind}_by_kind"] = by_kind(task, kind, probas, ours, specs, names, y, kinds, args, groups)
     if args.C == "auto":
         print("# C per fold (nested CV): " + "; ".join(f"{k} {format_C(r['C'])}"
                                                      for k, r in res.items()))
@@ -257,7 +257,8 @@ def plus_embedding(kind: str, feats: dict, ours: str, specs: dict, y, folds, arg
 TASK_MIX = {"ecg": ("CinC 2017 mix", "the negatives of the 8528-record CinC 2017 training set")}
 
 
-def by_kind(task: str, kind: str, probas: dict, ours: str, specs: dict, names: dict, y, kinds, args) -> dict:
+def by_kind(task: str, kind: str, probas: dict, ours: str, specs: dict, names: dict, y, kinds, args,
+            groups=None) -> dict:
     """The out-of-fold predictions of the embedding, its random-weight twins, the ``kind`` features and
     both combinations (``probas``, as the tables above fitted them; ``names`` = the combinations'),
     scored on the positives against each kind of negative (CinC 2017: N, O, ~; cough: the source) and,
@@ -272,7 +273,7 @@ def by_kind(task: str, kind: str, probas: dict, ours: str, specs: dict, names: d
     pairs = [("ours", k) for k in (*randoms, label)] + [(k, label) for k in reversed(fused)]
     mix_name, mix_what = TASK_MIX.get(task, (None, None))
     table = subgroup_table(rows, y, kinds, pairs, CINC2017_MIX if mix_name else None, mix_name or "mix",
-                           n_boot=args.bootstrap, seed=args.seed)
+                           n_boot=args.bootstrap, seed=args.seed, groups=groups)
     mix = f", and all records re-weighted to {mix_what}, {mix_text(CINC2017_MIX, ' : ')}" if mix_name else ""
     print(f"# {task} by kind of negative (ours = {ours}): AUROC of the same out-of-fold predictions, the positives "
           f"against each kind (n negatives){mix}; then differences [95% paired bootstrap CI]")

@@ -171,13 +171,15 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     y : (n,) labels (any hashable dtype).
     folds : optional precomputed (train, test) pairs (default :func:`cv_folds`).
     C : inverse L2 strength, or ``"auto"``: chosen per training fold by nested CV (:func:`choose_C`).
-    groups : optional group id per record (keeps nested-CV inner folds grouped).
+    groups : optional group id per record (keeps nested-CV inner folds grouped; the bootstrap
+        resamples whole groups).
     probas_out : optional dict that receives ``{"X": (classes, out-of-fold proba)}``.
 
     Returns
     -------
     dict with, per metric in :data:`METRICS`, ``{"value", "ci_low", "ci_high"}`` (95 % percentile
-    bootstrap over records of the out-of-fold predictions), plus ``n``, ``classes``, ``folds``.
+    bootstrap over records, or over groups, of the out-of-fold predictions), plus ``n``,
+    ``classes``, ``folds``.
     """
     X = np.asarray(X)
     y = np.asarray(y)
@@ -192,7 +194,7 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     classes, proba = out_of_fold_proba(X, y, folds, C, seed, groups, chosen)
     if probas_out is not None:
         probas_out["X"] = (classes, proba)
-    point, boots = bootstrap_metrics({"X": (classes, proba)}, y, n_boot, seed)
+    point, boots = bootstrap_metrics({"X": (classes, proba)}, y, n_boot, seed, groups)
     out = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen}
     for m in METRICS:
         lo, hi = interval(boots["X"][m])
@@ -274,18 +276,22 @@ def fit_out_of_fold(feature_sets: dict, y: np.ndarray, folds, C: float | str = 1
     return probas, chosen
 
 
-def bootstrap_metrics(probas: dict, y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[dict, dict]:
+def bootstrap_metrics(probas: dict, y: np.ndarray, n_boot: int = 1000, seed: int = 0,
+                      groups=None) -> tuple[dict, dict]:
     """(point ``{name: {metric: value}}``, ``{name: {metric: [value per resample]}}``) of out-of-fold
     predictions ``{name: (classes, proba)}``: every name gets the SAME resampled records (percentile
-    bootstrap over records, ``seed``), so differences between names are paired. Resamples missing
-    a class are dropped."""
+    bootstrap over records, ``seed``), so differences between names are paired. With ``groups``
+    (one id per record, e.g. the patient) whole groups are resampled
+    (:class:`encoders.probe_metrics.Resampler`). Resamples missing a class are dropped."""
+    from encoders.probe_metrics import Resampler
     y = np.asarray(y)
     classes = next(iter(probas.values()))[0]
     point = {name: _metrics(y, p, classes) for name, (_, p) in probas.items()}
     rng = np.random.default_rng(seed)
+    resampler = Resampler(len(y), groups)
     boots = {name: {m: [] for m in METRICS} for name in probas}
     for _ in range(n_boot):
-        i = rng.integers(0, len(y), len(y))
+        i = resampler.draw(rng)
         if len(np.unique(y[i])) < len(classes):
             continue
         for name, (_, p) in probas.items():
@@ -321,7 +327,7 @@ def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: in
     if probas_out is not None:
         probas_out.update(probas)
     classes = probas[reference][0]
-    point, boots = bootstrap_metrics(probas, y, n_boot, seed)
+    point, boots = bootstrap_metrics(probas, y, n_boot, seed, groups)
     out = {}
     for name in probas:
         r = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen[name]}

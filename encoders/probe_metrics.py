@@ -1,4 +1,5 @@
-"""The probe's metrics (AUROC, balanced accuracy, macro-F1) in plain NumPy.
+"""The probe's metrics (AUROC, balanced accuracy, macro-F1) in plain NumPy, and its bootstrap
+resampler (records, or whole groups: :class:`Resampler`).
 
 The paired bootstrap of :func:`encoders.probe.bootstrap_metrics` evaluates them 1000 times per
 feature set; scikit-learn's metric functions spend ~10 ms per call validating their input, which
@@ -62,3 +63,42 @@ def class_metrics(y, proba: np.ndarray, classes) -> dict:
     labelled = present | (pred_n > 0)
     macro_f1 = float(np.mean(2.0 * tp[labelled] / (true_n + pred_n)[labelled]))
     return {"auroc": auroc, "balanced_accuracy": balanced, "macro_f1": macro_f1}
+
+
+class Resampler:
+    """Bootstrap resamples of record indices 0 .. n-1: ``n`` records drawn with replacement, or,
+    with ``groups`` (one id per record, e.g. the patient), a *cluster* bootstrap: as many groups as
+    there are drawn with replacement, each bringing all of its records as often as it is drawn.
+    Records of one patient are not independent, so resampling them one by one would make the
+    intervals too narrow. With one record per group, in record order, the draws are those without
+    groups (the same random numbers, the same indices)."""
+
+    def __init__(self, n: int, groups=None):
+        self.n = int(n)
+        self.order = None
+        if groups is None:
+            return
+        groups = np.asarray(groups)
+        if groups.shape != (self.n,):
+            raise EncoderError(f"{groups.size} group ids for {self.n} records; give one group id per record")
+        _, first, codes = np.unique(groups, return_index=True, return_inverse=True)
+        rank = np.empty(len(first), dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(len(first))   # groups in order of first appearance
+        codes = rank[codes.reshape(-1)]
+        self.order = np.argsort(codes, kind="stable")                   # records grouped, in record order
+        self.sizes = np.bincount(codes, minlength=len(first))
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+
+    @property
+    def n_units(self) -> int:
+        """What is drawn: records, or groups."""
+        return self.n if self.order is None else len(self.sizes)
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """One resample's record indices (with groups: each drawn group's records, group by group)."""
+        if self.order is None:
+            return rng.integers(0, self.n, self.n)
+        g = rng.integers(0, len(self.sizes), len(self.sizes))
+        sizes = self.sizes[g]
+        within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        return self.order[np.repeat(self.starts[g], sizes) + within]

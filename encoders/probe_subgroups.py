@@ -77,7 +77,7 @@ def mix_weights(is_positive: np.ndarray, subgroups, mix: dict) -> np.ndarray:
 
 
 def subgroup_table(probas: dict, y, subgroups, pairs, mix: dict | None = None, mix_name: str = "mix",
-                   n_boot: int = 1000, seed: int = 0) -> dict:
+                   n_boot: int = 1000, seed: int = 0, groups=None) -> dict:
     """AUROC per column for every ``{name: (classes, out-of-fold proba)}`` of a two-class probe, and
     ``a - b`` with a 95 % paired bootstrap CI for every ``(a, b)`` of ``pairs``.
 
@@ -86,9 +86,12 @@ def subgroup_table(probas: dict, y, subgroups, pairs, mix: dict | None = None, m
     with ``mix``, ``mix_name``: the whole set re-weighted by :func:`mix_weights`. Returns
     ``{column: {"n_positive", "n_negative", "auroc": {name: value}, "diff": {"a - b": {"value",
     "ci_low", "ci_high"}}}}``; no probe is refitted. The bootstrap resamples the records of each
-    column (``seed``; the same resamples for every name, so the differences are paired); in the
-    re-weighted column a resampled record keeps the weight it has in the whole set.
+    column (``seed``; the same resamples for every name, so the differences are paired), or with
+    ``groups`` (one id per record, e.g. the patient) the groups of the column's records, whole
+    (:class:`encoders.probe_metrics.Resampler`); in the re-weighted column a resampled record keeps
+    the weight it has in the whole set.
     """
+    from encoders.probe_metrics import Resampler
     pos = _binary(probas, y)
     sub = np.asarray([str(s) for s in subgroups])
     if len(sub) != len(pos):
@@ -109,8 +112,9 @@ def subgroup_table(probas: dict, y, subgroups, pairs, mix: dict | None = None, m
         scores = {name: p[idx, 1] for name, (_, p) in probas.items()}
         point = {name: binary_auroc(p_col, sc, w_col) for name, sc in scores.items()}
         boots = {name: [] for name in scores}
+        resampler = Resampler(len(idx), None if groups is None else np.asarray(groups)[idx])
         for _ in range(n_boot):
-            i = rng.integers(0, len(idx), len(idx))
+            i = resampler.draw(rng)
             if p_col[i].all() or not p_col[i].any():
                 continue
             for name, sc in scores.items():

@@ -66,7 +66,8 @@ def register(subparsers) -> None:
     q.add_argument("--random-seed", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seed(s) of the random weights, one row each (default 0; e.g. --random-seed 0 1 2)")
     q.add_argument("--group-column", default=None, metavar="COL",
-                   help="label-table column with a group id (e.g. patient): stratified grouped folds")
+                   help="label-table column with a group id (e.g. patient): stratified grouped folds, and "
+                        "confidence intervals that resample whole groups (cluster bootstrap)")
     q.add_argument("--by-label", action="store_true",
                    help="with --positive: also score the same out-of-fold predictions of every row on the positives "
                         "against each other label value on its own (CinC 2017: A vs N, A vs O, A vs ~), with paired "
@@ -172,7 +173,7 @@ def probe_command(args) -> int:
         res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C,
                     probas_out=probas)
     if args.by_label:
-        res["by label"] = _by_label(args, {"embeddings": probas["X"]}, [], y, values)
+        res["by label"] = _by_label(args, {"embeddings": probas["X"]}, [], y, values, groups)
     if args.json:
         print(json_text.dumps(res))
         return 0
@@ -266,7 +267,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     by_label = None
     if args.by_label:
         rows = list(feats) + list(combined)
-        by_label = _by_label(args, {name: probas[name] for name in rows}, pairs, y, values)
+        by_label = _by_label(args, {name: probas[name] for name in rows}, pairs, y, values, groups)
     if args.json:
         extra = {"by label": by_label} if by_label is not None else {}
         print(json_text.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}, **extra}))
@@ -287,7 +288,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     return 0
 
 
-def _by_label(args, probas: dict, pairs: list, y, values: list) -> dict:
+def _by_label(args, probas: dict, pairs: list, y, values: list, groups=None) -> dict:
     """:func:`encoders.probe_subgroups.subgroup_table` of the rows' out-of-fold predictions ``probas``
     (those of the tables above) over the label values of the negatives, re-weighted to --mix."""
     from biosig.errors import BiosigError
@@ -295,7 +296,7 @@ def _by_label(args, probas: dict, pairs: list, y, values: list) -> dict:
     from encoders.probe_subgroups import subgroup_table
     try:
         return subgroup_table(probas, y, values, pairs, args.mix, "re-weighted (--mix)", n_boot=args.bootstrap,
-                              seed=args.seed)
+                              seed=args.seed, groups=groups)
     except EncoderError as exc:
         raise BiosigError(f"--mix: {exc}") from None
 
