@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
+from conftest import load_benchmark
 from encoders.errors import EncoderError
 from encoders.probe_metrics import binary_auroc, class_metrics
 
-
-def _sklearn(y, proba, classes):
-    pred = classes[proba.argmax(1)]
-    if len(classes) == 2:
-        auroc = roc_auc_score(y == classes[1], proba[:, 1])
-    else:
-        auroc = roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes)
-    return {"auroc": auroc, "balanced_accuracy": balanced_accuracy_score(y, pred),
-            "macro_f1": f1_score(y, pred, average="macro")}
+# the scikit-learn computation the probe used before (the oracle; benchmarks/bench_probe_metrics.py times both)
+_sklearn = load_benchmark("bench_probe_metrics").sklearn_metrics
 
 
 def _case(rng, n, classes, ties: bool):
