@@ -58,12 +58,9 @@ def record_probs(head: Head, X, g, n_records: int) -> np.ndarray:
 
 
 def auroc(y, p) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties count one half)."""
-    from scipy.stats import rankdata
-    y = np.asarray(y, bool)
-    r = rankdata(p)
-    n1, n0 = y.sum(), (~y).sum()
-    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    """Area under the ROC curve (Mann-Whitney, ties count one half; :mod:`encoders.probe_metrics`)."""
+    from encoders.probe_metrics import binary_auroc
+    return binary_auroc(y, p)
 
 
 def sens_at_spec(y, p, spec: float = 0.95) -> float:
