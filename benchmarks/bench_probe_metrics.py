@@ -5,7 +5,7 @@ bootstrap resample and feature set (1000 x every row). Prints ``baseline | ours 
 call for the sizes of the shared CinC subset (200) and of the whole CinC 2017 training set (8528),
 two and four classes, and checks that both give the same values.
 
-    python benchmarks/bench_probe_metrics.py
+    python benchmarks/bench_probe_metrics.py [--min-seconds S]
 """
 from __future__ import annotations
 
@@ -34,7 +34,12 @@ def per_call_ms(fn, *args, min_s: float = 1.0) -> float:
     return 1e3 * (time.perf_counter() - t0) / n
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--min-seconds", type=float, default=1.0,
+                    help="time each implementation on each case for at least this long (default 1)")
+    args = ap.parse_args(argv)
     from encoders.probe_metrics import class_metrics
     rng = np.random.default_rng(0)
     print(f"{'case':34s} | {'baseline ms':>11s} | {'ours ms':>8s} | ratio")
@@ -46,8 +51,8 @@ def main() -> None:
             proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
             ref, ours = sklearn_metrics(y, proba, classes), class_metrics(y, proba, classes)
             assert all(abs(ref[m] - ours[m]) < 1e-12 for m in ref), (ref, ours)
-            base = per_call_ms(sklearn_metrics, y, proba, classes)
-            fast = per_call_ms(class_metrics, y, proba, classes)
+            base = per_call_ms(sklearn_metrics, y, proba, classes, min_s=args.min_seconds)
+            fast = per_call_ms(class_metrics, y, proba, classes, min_s=args.min_seconds)
             print(f"{f'{n} records, {k} classes, per call':34s} | {base:11.3f} | {fast:8.3f} | {base / fast:5.0f}x")
 
 

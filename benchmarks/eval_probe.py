@@ -62,8 +62,8 @@ class, a third of its negatives noisy, the training set 3.6 %.
 Usage: ``python benchmarks/eval_probe.py [--tasks ecg ppg audio spiro spiro-pattern] [--data DIR] [--jobs N] [--json out.json]``.
 ``--invert all|half`` sign-inverts every ECG / PPG record (or a random half) before any row sees it: the
 polarity robustness of the model next to its baselines, on the same folds.
-The features of every row are computed in ``--jobs`` worker processes (default: the CPUs this
-process may use; ``encoders/probe_features.py``), one torch thread each, so the numbers do not depend on N.
+The features of every row are computed in ``--jobs`` worker processes (default: the CPUs this process may use,
+at most 8; ``encoders/probe_features.py``), one torch thread each, so the numbers do not depend on N.
 The real sets are read by ``probe_data.py`` (rows it cannot use are listed under the table), the synthetic
 ECG / PPG tasks come from ``probe_synthetic.py`` and the spirogram tasks from ``spiro_tasks.py``.
 Data: PhysioNet/CinC Challenge 2017 (Clifford et al. 2017, ODC-BY); covid19-cough (CC0).
@@ -324,7 +324,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "picks C per training fold by an inner 5-fold CV (log-loss, grid 1e-3..10, the same for "
                          "every row)")
     ap.add_argument("--jobs", type=int, default=None, metavar="N",
-                    help="worker processes for the features (default: the CPUs this process may use); each "
+                    help="worker processes for the features (default: the CPUs this process may use, at most 8); each "
                          "runs torch on one thread, so the numbers do not depend on N")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--data", type=pathlib.Path, default=DATA, metavar="DIR",

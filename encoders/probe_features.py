@@ -103,12 +103,16 @@ def _chunk_features(spec: FeatureSpec, records) -> np.ndarray:
     return features(spec, records)
 
 
+MAX_DEFAULT_JOBS = 8   # each worker holds torch and a model (~0.3-0.5 GB) and takes seconds to start
+
+
 def default_jobs() -> int:
-    """The CPUs this process may use (at least 1)."""
+    """The CPUs this process may use, at most :data:`MAX_DEFAULT_JOBS` (at least 1)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_DEFAULT_JOBS))
 
 
 def all_features(specs: dict, records, jobs: int, progress_for) -> dict:

@@ -77,8 +77,8 @@ def register(subparsers) -> None:
                         "(e.g. N=5050,O=2456,~=284, the CinC 2017 training set), the class mix of a target population")
     q.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
                    help="worker processes for the --baseline features, one torch thread each (default: the "
-                        "cores free right now, i.e. CPUs minus the 1-minute load average; 1 computes them in "
-                        "this process); the numbers do not depend on N")
+                        "cores free right now, i.e. CPUs minus the 1-minute load average, at most 8 and one per "
+                        "25 records; 1 computes them in this process); the numbers do not depend on N")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(handler=probe_command)
 
@@ -196,7 +196,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     from encoders.baselines import impute_median
     from encoders.embeddings_file import read_provenance
     from encoders.errors import EncoderError
-    from encoders.probe_features import FeatureSpec, RecordFile, all_features
+    from encoders.probe_features import MAX_DEFAULT_JOBS, FeatureSpec, RecordFile, all_features
     from encoders.probe import compare, compare_combined, cv_folds, format_C, format_rows, record_key
     prov = read_provenance(args.embeddings)   # what made the embeddings: model, window, read options
     model = args.model or prov.get("model")
@@ -235,7 +235,9 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
                           for seed in dict.fromkeys(args.random_seed)})
         else:
             specs[kind] = FeatureSpec(kind, model, modality=modality)
-    jobs = args.jobs or free_cores()
+    # default: the free cores, at most 8 (each worker holds torch and a model: ~0.3-0.5 GB) and one per
+    # 25 records (a worker takes seconds to start; a small set is done sooner in this process)
+    jobs = args.jobs or max(1, min(free_cores(), MAX_DEFAULT_JOBS, len(records) // 25))
     try:
         raw = all_features(specs, records, jobs, lambda what, n: ProgressLog(f"probe --baseline {what}", n, bar=True))
     except BiosigError as exc:
