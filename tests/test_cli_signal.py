@@ -337,3 +337,12 @@ def test_info_reports_flat_lines_of_ecg_channels(capsys, tmp_path):
     info = json.loads(out)[0]
     assert info["flat_lines"] == {"II": {"count": 1, "total_s": 3.0}}
     assert info["quality"]["ecg"]["min_quality"] < 0.75
+
+
+def test_info_says_when_quality_was_assessed_on_a_spread_of_the_windows():
+    from biosig.cli.signal_commands import _fmt_quality
+    q = {"mean_quality": 0.83, "min_quality": 0.52, "fraction_usable": 0.875, "n_assessed": 24, "n_windows": 33}
+    assert _fmt_quality({"quality": {"ecg": q}}) == \
+        "ecg mean 0.83 (min 0.52, usable 88% of 24 windows assessed, spread over all 33)"
+    assert _fmt_quality({"quality": {"ecg": {**q, "n_assessed": 3, "n_windows": 3}}}) == \
+        "ecg mean 0.83 (min 0.52, usable 88% of 3 windows)"

@@ -160,8 +160,9 @@ def _fmt_quality(info: dict) -> str:
             text = f"{modality} mean {q['mean_quality']:.2f} (min {q.get('min_quality', float('nan')):.2f}"
             if "fraction_usable" in q:
                 text += f", usable {100 * q['fraction_usable']:.0f}%"
-            if "n_assessed" in q and "n_windows" in q:
-                text += f" of {q['n_assessed']}/{q['n_windows']} windows"
+            if "n_assessed" in q and "n_windows" in q:   # a long record: an even spread of its windows
+                text += (f" of {q['n_windows']} windows" if q["n_assessed"] == q["n_windows"] else
+                         f" of {q['n_assessed']} windows assessed, spread over all {q['n_windows']}")
             parts.append(text + ")")
         else:
             nums = ", ".join(f"{k} {v:.2f}" for k, v in q.items() if isinstance(v, float))
