@@ -122,10 +122,14 @@ def add_modality_arguments(parser) -> None:
     parser.add_argument("--channel", action="append", default=[], metavar="NAME=MODALITY",
                         help="say what one channel is, e.g. --channel ch1=ppg (repeatable); unknown "
                              "names stay 'other' otherwise")
+    parser.add_argument("--sample-rate-hz", type=positive_float, default=None, metavar="HZ",
+                        help="the sampling rate of CSV/TSV/TXT tables of bare sample values (one column per "
+                             "channel, no time column); files with their own times or rate keep them")
 
 
 def read_options(args) -> dict:
-    """``biosig.read`` keyword arguments from ``--modality`` / ``--channel`` (one-line errors)."""
+    """``biosig.read`` keyword arguments from ``--modality`` / ``--channel`` / ``--sample-rate-hz``
+    (one-line errors)."""
     from biosig.modality import check_modality, parse_channel_modalities
 
     out: dict = {}
@@ -134,6 +138,8 @@ def read_options(args) -> dict:
     given = parse_channel_modalities(getattr(args, "channel", None))
     if given:
         out["channel_modalities"] = given
+    if getattr(args, "sample_rate_hz", None) is not None:
+        out["sample_rate_hz"] = float(args.sample_rate_hz)
     return out
 
 

@@ -11,6 +11,9 @@ marker CSV             ``"Frame";"Timestamp";"x";"y";"z"`` header (:mod:`.marker
 spirometry CSV         ``t_s,volume_ml`` header (modality ``spiro``, unit ``mL``)
 table                  CSV or Parquet with one time column, ``t_s`` or another whose name
                        carries its unit (``time_s``, ``t_ms``, ``time (s)``; :mod:`.tables`)
+untimed table          ``.csv`` / ``.tsv`` / ``.txt`` of bare sample values, one column per
+                       channel, read at the rate the caller states (``sample_rate_hz``;
+                       :mod:`.untimed`)
 =====================  =====================================================================
 
 Every problem with the file raises :class:`biosig.errors.ReadError` naming the path.
@@ -34,6 +37,7 @@ from biosig.readers.markers import (group_sessions, is_marker_csv, read_marker_c
                                     read_marker_session)
 from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
 from biosig.readers.tables import TIME_COLUMN_HELP, csv_columns, first_line, is_table, read_csv, read_parquet
+from biosig.readers.untimed import TEXT_TABLE_EXTENSIONS, read_untimed_csv
 from biosig.readers.edf_format import read_edf
 from biosig.readers.wfdb_format import read_wfdb
 from biosig.record import Annotations, Record, require_record
@@ -46,6 +50,7 @@ __all__ = ["read", "discover", "detect_format", "FORMATS", "read_marker_csv", "r
 #: Format names :func:`detect_format` returns, as listed in error messages.
 FORMATS = ("wfdb", "edf", "audio", "marker-csv", "csv", "parquet", "camera-ppg-csv")
 FORMATS = FORMATS + ("vxp", "surrogate-csv")  # Varian RPM exports, unit-labelled 1-D surrogate CSV
+# "untimed-csv" (bare values at a stated rate) is not among them: detect_format cannot tell it without the rate
 _ACCEPTED = ("WFDB (.hea/.dat/.mat), EDF (.edf/.bdf), audio (.wav/.flac/.mp3/.ogg), marker CSV, "
              "CSV or Parquet with one time column (t_s, time_ms, ...)")
 
@@ -120,7 +125,8 @@ def detect_format(path) -> str:
         line = first_line(path).strip()
         raise ReadError(path, f"first line {line[:80]!r} is neither a marker CSV "
                               "(\"Frame\";\"Timestamp\";\"x\";\"y\";\"z\") nor a table with one time column "
-                              f"({TIME_COLUMN_HELP})")
+                              f"({TIME_COLUMN_HELP}); bare sample values are read at a rate you state "
+                              "(--sample-rate-hz HZ, or read(..., sample_rate_hz=HZ))")
     raise ReadError(path, f"unknown format (extension {suffix or 'none'!r}); accepted: {_ACCEPTED}")
 
 
@@ -167,7 +173,7 @@ def resample(rec: Record, fs_hz: float) -> Record:
 
 def read(path, *, modality: str | None = None, channels: Sequence[str | int] | None = None,
          fs_hz: float | None = None, mono: bool = False,
-         channel_modalities: dict[str, str] | None = None) -> Record:
+         channel_modalities: dict[str, str] | None = None, sample_rate_hz: float | None = None) -> Record:
     """Read any supported recording into a :class:`biosig.Record`.
 
     Parameters
@@ -181,6 +187,8 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
     channel_modalities : ``{channel name: modality}`` the user states (``--channel NAME=MODALITY``);
         they replace the guess from the name, and set the record's modality unless
         ``modality`` is given.
+    sample_rate_hz : the rate of a text table without a time column (``--sample-rate-hz``;
+        :mod:`.untimed`); a file with its own times or rate keeps them.
 
     Returns
     -------
@@ -200,8 +208,14 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
             and all(isinstance(k, str) and isinstance(v, str) for k, v in channel_modalities.items())):
         raise ReadError(path, f"channel_modalities={channel_modalities!r} must be a dict "
                               "{channel name: modality}, both str")
+    if sample_rate_hz is not None:
+        try:
+            sample_rate_hz = sampling_rate(sample_rate_hz)
+        except BiosigError:
+            raise ReadError(path, f"sample_rate_hz={sample_rate_hz!r} must be a sampling rate in Hz, "
+                                  "a finite number above 0") from None
     try:
-        rec = _read_format(path, mono)
+        rec = _read_format(path, mono, sample_rate_hz)
     except PermissionError as exc:  # a file or folder on the way is not readable by this user
         raise ReadError(exc.filename or path, "permission denied: cannot be read by this user") from None
     except IsADirectoryError as exc:
@@ -238,9 +252,12 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
     return rec
 
 
-def _read_format(path, mono: bool) -> Record:
-    fmt = detect_format(path)
+def _read_format(path, mono: bool, sample_rate_hz: float | None = None) -> Record:
     p = pathlib.Path(path)
+    if sample_rate_hz is not None and p.suffix.lower() in TEXT_TABLE_EXTENSIONS and p.is_file() \
+            and os.access(p, os.R_OK) and p.stat().st_size > 0 and _sniff(p) is None:
+        return read_untimed_csv(p, sample_rate_hz)   # no time column: the rate the user states
+    fmt = detect_format(path)
     if fmt == "wfdb":
         rec = read_wfdb(p)
     elif fmt == "edf":

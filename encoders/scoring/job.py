@@ -24,7 +24,8 @@ from encoders.scoring.outputs import PartStore, read_manifest, record_key, recor
 log = logging.getLogger(__name__)
 
 ENGINES = ("local", "ray")
-READ_OPTIONS = frozenset({"modality", "channels", "fs_hz", "mono", "channel_modalities"})  # biosig.read
+READ_OPTIONS = frozenset({"modality", "channels", "fs_hz", "mono", "channel_modalities",  # biosig.read
+                          "sample_rate_hz"})
 EXIT_OK = 0
 EXIT_RECORDS_FAILED = 1  # the job ran, but errors.parquet has at least one record
 
@@ -180,7 +181,7 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
         backend = recorded_job(config.out_dir).get("backend", "auto")
         backend = backend if backend in BACKENDS else "auto"
     if config.read_options and config.engine != "local":
-        raise ScoreError("--modality/--channel are supported with --engine local only")
+        raise ScoreError("--modality / --channel / --sample-rate-hz are supported with --engine local only")
     loaded = load_model(ModelSpec(config.model, backend, threads=config.threads, device=config.device,
                                   precision=config.precision, window_s=config.window_s,
                                   af_prevalence=config.af_prevalence))  # fail fast; exports to the ONNX cache once

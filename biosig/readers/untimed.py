@@ -1,0 +1,100 @@
+"""Tables of samples without a time column, read at a rate the user states.
+
+Many exports and benchmark sets store a segment as bare sample values: one column per channel,
+samples down the rows, with or without a header line (``ppg`` / ``0.12`` / ``0.15`` ...). The
+sampling rate is not in the file, so it is never guessed: ``biosig.read(path,
+sample_rate_hz=100)`` (``--sample-rate-hz 100`` on the command line) reads such a table with
+sample ``k`` at ``k / 100`` s. A table that has a time column keeps its own times and rate.
+
+* header: a first line whose fields are not all numbers names the channels (``II [mV]`` is
+  channel ``II`` in ``mV``, as for timed tables); otherwise the channels are ``ch1``, ``ch2``, ...;
+* separators and decimal commas as every table (:mod:`.csv_dialect`); empty fields, ``NaN`` and
+  ``NA`` are gaps and stay NaN;
+* a text value, a row with fewer fields than the first, or one row of many values (a segment
+  written across a line: the reader expects samples down the rows) is a :class:`ReadError` that
+  says where.
+"""
+from __future__ import annotations
+
+import csv
+import pathlib
+
+import numpy as np
+
+from biosig.errors import BiosigError, ReadError
+from biosig.readers.csv_dialect import head_lines, sniff
+
+#: Extensions of text tables this reader may be asked to read.
+TEXT_TABLE_EXTENSIONS = (".csv", ".tsv", ".txt")
+_NULLS = ("", "NA", "nan", "NaN")
+
+
+def _is_number(field: str, decimal_comma: bool) -> bool:
+    text = field.strip().strip('"').strip()
+    if text in _NULLS:
+        return True
+    try:
+        float(text.replace(",", ".") if decimal_comma else text)
+    except ValueError:
+        return False
+    return True
+
+
+def has_header(path, dialect=None) -> bool:
+    """Whether the first non-empty line names the columns (not every field is a number)."""
+    dialect = dialect or sniff(path)
+    lines = [ln for ln in head_lines(path, max_lines=2) if ln.strip()]
+    if not lines:
+        return False
+    first = next(csv.reader([lines[0]], delimiter=dialect.separator), [])
+    return not all(_is_number(f, dialect.decimal_comma) for f in first)
+
+
+def read_untimed_csv(path, sample_rate_hz: float):
+    """A :class:`biosig.Record` of the table at ``path``, sample ``k`` at ``k / sample_rate_hz`` s."""
+    import polars as pl
+
+    from biosig.arguments import file_path, sampling_rate
+    from biosig.readers.tables import TIME_COLUMN, _frame_to_record, time_columns
+
+    path = file_path(path)
+    try:
+        rate = sampling_rate(sample_rate_hz)
+    except BiosigError:
+        raise ReadError(path, f"sample_rate_hz={sample_rate_hz!r} must be a sampling rate in Hz, "
+                              "a finite number above 0") from None
+    if not path.is_file():
+        raise ReadError(path, "is a folder, not a record" if path.is_dir() else "no such file")
+    if path.stat().st_size == 0 or not any(ln.strip() for ln in head_lines(path, max_lines=2)):
+        raise ReadError(path, "empty file: expected sample values, one column per channel")
+    dialect = sniff(path)
+    header = has_header(path, dialect)
+    try:
+        df = pl.read_csv(path, has_header=header, infer_schema_length=10_000, null_values=list(_NULLS),
+                         **dialect.polars_options())
+    except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
+        raise ReadError(path, f"malformed CSV ({dialect.describe()}: "
+                              f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
+    if not header:
+        df = df.rename({c: f"ch{i + 1}" for i, c in enumerate(df.columns)})
+    if df.height <= 1 and df.width > 16:
+        raise ReadError(path, f"one row of {df.width} values: write one column per channel with the samples "
+                              "down the rows (a segment per file)")
+    if time_columns(df.columns):
+        raise ReadError(path, f"it has a time column ({', '.join(time_columns(df.columns))}): it is read with its "
+                              "own times, not at a stated rate")
+    _check_field_counts(path, df.width, dialect.separator, header)
+    times = pl.Series(TIME_COLUMN, np.arange(df.height, dtype=np.float64) / rate)
+    return _frame_to_record(path, df.insert_column(0, times),
+                            meta={"source": str(path), "format": "untimed-csv", "fs_hz": rate})
+
+
+def _check_field_counts(path: pathlib.Path, n_cols: int, separator: str, header: bool) -> None:
+    """Refuse a row with fewer fields than the first (polars would fill it with nulls: made-up gaps)."""
+    sep = separator.encode()
+    lines = path.read_bytes().split(b"\n")
+    first = 2 if header else 1
+    for lineno, line in enumerate(lines[first - 1:], start=first):
+        if line.strip() and line.count(sep) + 1 < n_cols:
+            raise ReadError(path, f"line {lineno} has {line.count(sep) + 1} field(s), the first has {n_cols} "
+                                  "(truncated or malformed file? write gaps as empty fields)")
