@@ -79,6 +79,8 @@ class Resampler:
         if groups is None:
             return
         groups = np.asarray(groups)
+        if groups.dtype == object:   # mixed ids (None, numbers, text) cannot be sorted: compare them as text
+            groups = groups.astype(str)
         if groups.shape != (self.n,):
             raise EncoderError(f"{groups.size} group ids for {self.n} records; give one group id per record")
         _, first, codes = np.unique(groups, return_index=True, return_inverse=True)

@@ -87,9 +87,11 @@ def test_groups_are_drawn_whole_as_a_plain_loop_draws_them():
         np.testing.assert_array_equal(r.draw(a), np.concatenate([members[k] for k in g]))
 
 
-def test_bad_group_ids_are_an_error():
+def test_bad_group_ids_are_an_error_and_mixed_ids_are_text():
     with pytest.raises(EncoderError, match="group ids"):
         Resampler(5, ["a", "b"])
+    mixed = Resampler(4, np.array(["p1", None, 7, "p1"], dtype=object))
+    assert mixed.n_units == 3
 
 
 def _clustered(n_groups=12, per_group=6, seed=0):
