@@ -3,6 +3,8 @@ the values against numpy's own reading of the file, the layouts, the mistakes, a
 from embed to probe (which re-reads the recordings with the same option)."""
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,26 @@ def test_embed_info_and_probe_read_the_same_tables(tmp_path, capsys):
         with pytest.raises(SystemExit) as info:
             main(["embed", str(segs), "--model", "ppg-tiny", "--sample-rate-hz", bad, "--out", str(emb)])
         assert info.value.code == 2
+
+
+def test_a_stated_rate_lets_discovery_take_bare_tables_beside_records_but_not_labels(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    from biosig.cli import main
+    from biosig.readers import discover
+    from biosig.synthetic import simulate
+    from biosig.writers import write
+    write(simulate("ppg", 12, seed=0, fs_hz=100.0), data / "timed.csv")            # a t_s table: a record
+    np.savetxt(data / "bare.csv", simulate("ppg", 12, seed=1, fs_hz=100.0).samples[0], fmt="%.5f",
+               header="pleth", comments="")
+    (data / "labels.csv").write_text("record,label\nbare,AF\ntimed,SR\n")            # not samples: stays out
+    names = lambda found: sorted(pathlib.Path(p).name for p in found)   # noqa: E731
+    assert names(discover(data)) == ["timed.csv"]
+    assert names(discover(data, bare_tables=True)) == ["bare.csv", "timed.csv"]
+    assert main(["embed", str(data), "--model", "ppg-tiny", "--random-weights", "--sample-rate-hz", "100",
+                 "--out", str(tmp_path / "emb.parquet")]) == 0
+    import polars as pl
+    assert names(set(pl.read_parquet(tmp_path / "emb.parquet")["source"].to_list())) == ["bare.csv", "timed.csv"]
+    out = tmp_path / "scored"
+    assert main(["score", str(data), "--model", "ppg-tiny", "--sample-rate-hz", "100", "--out", str(out)]) == 0
+    assert names(pl.read_parquet(out / "records.parquet")["name"].to_list()) == ["bare.csv", "timed.csv"]

@@ -223,7 +223,7 @@ def embed_command(args) -> int:
     from encoders.heads import unused_prevalence_warning
     if unused := unused_prevalence_warning(enc.config.modality, args.af_prevalence):
         log.warning(unused)
-    paths = discover(args.inputs)
+    paths = discover(args.inputs, bare_tables=args.sample_rate_hz is not None)
     if not paths:
         raise BiosigError(f"no readable recordings in {', '.join(args.inputs)}")
     it = paths

@@ -202,7 +202,7 @@ def info_command(args) -> int:
     from biosig.readers import discover, read
 
     opts = read_options(args)
-    paths = discover(args.paths)
+    paths = discover(args.paths, bare_tables=args.sample_rate_hz is not None)
     if not paths:
         raise BiosigError(f"no records found under {', '.join(args.paths)} (looked for WFDB headers, EDF, "
                           "audio, marker/spirometry CSV and CSV/Parquet with one time column: t_s, time_ms, ...)")

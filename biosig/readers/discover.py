@@ -112,11 +112,14 @@ def _list_entries(path: pathlib.Path) -> list[pathlib.Path]:
     return out
 
 
-def _expand_folder(folder: pathlib.Path) -> list[pathlib.Path]:
+def _expand_folder(folder: pathlib.Path, bare_tables: bool = False) -> list[pathlib.Path]:
     """Records under ``folder``. Folders that cannot be listed are returned as entries themselves
     (so that :func:`biosig.read` reports "permission denied" for them instead of a silent skip);
     CSV files that are not records are returned too when the folder holds no record at all (the
-    user pointed at them: :func:`biosig.read` says why each one is not a record)."""
+    user pointed at them: :func:`biosig.read` says why each one is not a record). With
+    ``bare_tables`` (a sampling rate was stated) CSV/TSV files of bare sample values are records too
+    (:func:`biosig.readers.untimed.is_bare_table`; a labels table stays out)."""
+    from biosig.readers.untimed import is_bare_table
     out: list[pathlib.Path] = []
     skipped_csv: list[pathlib.Path] = []
 
@@ -135,7 +138,7 @@ def _expand_folder(folder: pathlib.Path) -> list[pathlib.Path]:
             if _is_record_file(p, segments):
                 out.append(p)
             elif p.suffix.lower() in (".csv", ".tsv"):
-                skipped_csv.append(p)
+                (out if bare_tables and os.access(p, os.R_OK) and is_bare_table(p) else skipped_csv).append(p)
     if not out and skipped_csv:
         return skipped_csv
     for p in skipped_csv:
@@ -143,12 +146,14 @@ def _expand_folder(folder: pathlib.Path) -> list[pathlib.Path]:
     return out
 
 
-def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str]:
+def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables: bool = False) -> list[str]:
     """Record paths found in files, folders (recursively) and record lists, each once, in order.
 
     Parameters
     ----------
     paths : one path or an iterable of paths.
+    bare_tables : also take the CSV/TSV tables of bare sample values in folders (``--sample-rate-hz``
+        was given, so they can be read; :mod:`biosig.readers.untimed`).
 
     Returns
     -------
@@ -165,9 +170,9 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str
             if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
                 found.append(path)  # read() reports "permission denied"
             elif path.is_dir():
-                found.extend(_expand_folder(path))
+                found.extend(_expand_folder(path, bare_tables))
             elif path.is_file() and os.access(path, os.R_OK) and _is_list_file(path):
-                found.extend(pathlib.Path(p) for p in discover(_list_entries(path)))
+                found.extend(pathlib.Path(p) for p in discover(_list_entries(path), bare_tables))
             else:
                 found.append(_as_record_path(path))
         except PermissionError:  # a folder on the way cannot be searched: read() reports it

@@ -50,6 +50,21 @@ def has_header(path, dialect=None) -> bool:
     return not all(_is_number(f, dialect.decimal_comma) for f in first)
 
 
+def is_bare_table(path) -> bool:
+    """Whether the first data line (after a header line, if any) is all numbers: a table of sample
+    values, not a labels or metadata table (``record,label`` / ``A00020,O``)."""
+    try:
+        lines = [ln for ln in head_lines(path, max_lines=3) if ln.strip()]
+    except OSError:
+        return False
+    if not lines:
+        return False
+    dialect = sniff(path)
+    rows = list(csv.reader(lines, delimiter=dialect.separator))
+    data = rows[1:] if has_header(path, dialect) else rows
+    return bool(data) and all(_is_number(f, dialect.decimal_comma) for f in data[0])
+
+
 def read_untimed_csv(path, sample_rate_hz: float):
     """A :class:`biosig.Record` of the table at ``path``, sample ``k`` at ``k / sample_rate_hz`` s."""
     import polars as pl

@@ -141,13 +141,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def discover_records(inputs: tuple[str, ...]) -> list[str]:
-    """Record paths under ``inputs`` (each record once), via :func:`biosig.readers.discover`."""
+def discover_records(inputs: tuple[str, ...], bare_tables: bool = False) -> list[str]:
+    """Record paths under ``inputs`` (each record once), via :func:`biosig.readers.discover`
+    (``bare_tables``: tables of bare sample values too, when their rate is given)."""
     from biosig.readers import discover
     missing = [p for p in inputs if not os.path.exists(p) and not os.path.exists(f"{p}.hea")]  # WFDB record names too
     if missing:
         raise ScoreError(f"input path(s) not found: {', '.join(missing)} (no such file, folder or WFDB record)")
-    paths = [str(p) for p in discover(list(inputs))]
+    paths = [str(p) for p in discover(list(inputs), bare_tables)]
     if not paths:
         raise ScoreError(f"no records found under {', '.join(inputs)} (looked for WFDB headers, EDF, "
                          "WAV/FLAC/MP3, CSV and Parquet files, and text files listing records)")
@@ -175,7 +176,7 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
         Bad configuration, no records, unloadable model, an output folder of another job.
     """
     t0, started_at = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
-    paths = discover_records(config.inputs)
+    paths = discover_records(config.inputs, "sample_rate_hz" in (config.read_options or {}))
     backend = config.backend
     if backend == "auto":  # a resumed job keeps the backend its first run chose
         backend = recorded_job(config.out_dir).get("backend", "auto")
