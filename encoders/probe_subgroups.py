@@ -16,31 +16,12 @@ import numpy as np
 
 from encoders.errors import EncoderError
 from encoders.probe import interval
+from encoders.probe_metrics import Resampler, weighted_auroc
 
 # the negatives of the 8528-record CinC 2017 training set (AF: 738), as its REFERENCE.csv is widely
 # cited; the first release (N 5154, O 2557, ~ 46) and the revised labels differ by a few percent, and
 # noisy records are a small share in every version (0.5-3.3 % of the records)
 CINC2017_MIX = {"N": 5050, "O": 2456, "~": 284}
-
-
-def binary_auroc(is_positive, score, sample_weight=None) -> float:
-    """AUROC of ``score`` for ``is_positive`` (ties count one half), optionally weighted: the
-    weighted share of (positive, negative) pairs ranked the right way, each pair weighing the
-    product of its two weights (scikit-learn's ``roc_auc_score`` with ``sample_weight``, at a
-    fraction of its cost, for thousands of bootstrap resamples). NaN without both classes."""
-    pos = np.asarray(is_positive, dtype=bool)
-    s = np.asarray(score, dtype=np.float64)
-    w = np.ones(len(s)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    order = np.argsort(s, kind="stable")
-    s, pos, w = s[order], pos[order], w[order]
-    start = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])          # first index of each tied score
-    w_pos = np.add.reduceat(np.where(pos, w, 0.0), start)
-    w_neg = np.add.reduceat(np.where(pos, 0.0, w), start)
-    den = w_pos.sum() * w_neg.sum()
-    if not den > 0:
-        return float("nan")
-    below = np.cumsum(w_neg) - w_neg                                  # negative weight at lower scores
-    return float(np.sum(w_pos * (below + 0.5 * w_neg)) / den)
 
 
 def mix_text(mix: dict, sep: str = ", ") -> str:
@@ -91,7 +72,6 @@ def subgroup_table(probas: dict, y, subgroups, pairs, mix: dict | None = None, m
     (:class:`encoders.probe_metrics.Resampler`); in the re-weighted column a resampled record keeps
     the weight it has in the whole set.
     """
-    from encoders.probe_metrics import Resampler
     pos = _binary(probas, y)
     sub = np.asarray([str(s) for s in subgroups])
     if len(sub) != len(pos):
@@ -110,7 +90,7 @@ def subgroup_table(probas: dict, y, subgroups, pairs, mix: dict | None = None, m
         idx = np.flatnonzero(keep)
         p_col, w_col = pos[idx], (np.ones(len(idx)) if w is None else w[idx])
         scores = {name: p[idx, 1] for name, (_, p) in probas.items()}
-        point = {name: binary_auroc(p_col, sc, w_col) for name, sc in scores.items()}
+        point = {name: weighted_auroc(p_col, sc, w_col) for name, sc in scores.items()}
         boots = {name: [] for name in scores}
         resampler = Resampler(len(idx), None if groups is None else np.asarray(groups)[idx])
         for _ in range(n_boot):
@@ -118,7 +98,7 @@ def subgroup_table(probas: dict, y, subgroups, pairs, mix: dict | None = None, m
             if p_col[i].all() or not p_col[i].any():
                 continue
             for name, sc in scores.items():
-                boots[name].append(binary_auroc(p_col[i], sc[i], w_col[i]))
+                boots[name].append(weighted_auroc(p_col[i], sc[i], w_col[i]))
         diff = {}
         for a, b in pairs:
             lo, hi = interval(np.asarray(boots[a]) - np.asarray(boots[b]))

@@ -6,7 +6,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from encoders.errors import EncoderError
-from encoders.probe_subgroups import CINC2017_MIX, binary_auroc, format_subgroup_rows, mix_weights, subgroup_table
+from encoders.probe_metrics import weighted_auroc as binary_auroc
+from encoders.probe_subgroups import CINC2017_MIX, format_subgroup_rows, mix_weights, subgroup_table
 
 
 @pytest.mark.parametrize("seed", range(20))
