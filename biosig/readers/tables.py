@@ -191,16 +191,19 @@ def _flow_time_to_volume(path, rec: Record) -> Record:
                                                        spirogram="flow-time"))
 
 
-def _check_row_lengths(path: pathlib.Path, n_cols: int, separator: str = ",") -> None:
-    """Refuse rows with fewer fields than the header (polars would fill them with nulls).
+def _check_row_lengths(path: pathlib.Path, n_cols: int, separator: str = ",", header: bool = True) -> None:
+    """Refuse rows with fewer fields than the header (without one: than the first line; polars
+    would fill them with nulls).
 
     A short row is usually a truncated or hand-damaged file; an intended gap is written as an
     empty field (``0.5,,1.2``), which stays a NaN gap.
     """
     sep = separator.encode()
-    for lineno, line in enumerate(path.read_bytes().split(b"\n")[1:], start=2):
+    first = 2 if header else 1   # the first line checked (1-based); a header line is not a row
+    which = "the header" if header else "the first"
+    for lineno, line in enumerate(path.read_bytes().split(b"\n")[first - 1:], start=first):
         if line.strip() and line.count(sep) + 1 < n_cols:
-            raise ReadError(path, f"line {lineno} has {line.count(sep) + 1} field(s), the header has "
+            raise ReadError(path, f"line {lineno} has {line.count(sep) + 1} field(s), {which} has "
                                   f"{n_cols} (truncated or malformed file? write gaps as empty fields)")
 
 

@@ -17,7 +17,6 @@ sample ``k`` at ``k / 100`` s. A table that has a time column keeps its own time
 from __future__ import annotations
 
 import csv
-import pathlib
 
 import numpy as np
 
@@ -40,29 +39,33 @@ def _is_number(field: str, decimal_comma: bool) -> bool:
     return True
 
 
+def _head_rows(path, dialect, max_lines: int) -> list[list[str]]:
+    """The first non-empty lines of the table, split into fields."""
+    lines = [ln for ln in head_lines(path, max_lines=max_lines) if ln.strip()]
+    return list(csv.reader(lines, delimiter=dialect.separator))
+
+
+def _all_numbers(row: list[str], dialect) -> bool:
+    return all(_is_number(f, dialect.decimal_comma) for f in row)
+
+
 def has_header(path, dialect=None) -> bool:
     """Whether the first non-empty line names the columns (not every field is a number)."""
     dialect = dialect or sniff(path)
-    lines = [ln for ln in head_lines(path, max_lines=2) if ln.strip()]
-    if not lines:
-        return False
-    first = next(csv.reader([lines[0]], delimiter=dialect.separator), [])
-    return not all(_is_number(f, dialect.decimal_comma) for f in first)
+    rows = _head_rows(path, dialect, 2)
+    return bool(rows) and not _all_numbers(rows[0], dialect)
 
 
 def is_bare_table(path) -> bool:
     """Whether the first data line (after a header line, if any) is all numbers: a table of sample
     values, not a labels or metadata table (``record,label`` / ``A00020,O``)."""
     try:
-        lines = [ln for ln in head_lines(path, max_lines=3) if ln.strip()]
+        dialect = sniff(path)
+        rows = _head_rows(path, dialect, 3)
     except OSError:
         return False
-    if not lines:
-        return False
-    dialect = sniff(path)
-    rows = list(csv.reader(lines, delimiter=dialect.separator))
-    data = rows[1:] if has_header(path, dialect) else rows
-    return bool(data) and all(_is_number(f, dialect.decimal_comma) for f in data[0])
+    data = rows if rows and _all_numbers(rows[0], dialect) else rows[1:]
+    return bool(data) and _all_numbers(data[0], dialect)
 
 
 def read_untimed_csv(path, sample_rate_hz: float):
@@ -70,7 +73,7 @@ def read_untimed_csv(path, sample_rate_hz: float):
     import polars as pl
 
     from biosig.arguments import file_path, sampling_rate
-    from biosig.readers.tables import TIME_COLUMN, _frame_to_record, time_columns
+    from biosig.readers.tables import TIME_COLUMN, _check_row_lengths, _frame_to_record, time_columns
 
     path = file_path(path)
     try:
@@ -98,18 +101,8 @@ def read_untimed_csv(path, sample_rate_hz: float):
     if time_columns(df.columns):
         raise ReadError(path, f"it has a time column ({', '.join(time_columns(df.columns))}): it is read with its "
                               "own times, not at a stated rate")
-    _check_field_counts(path, df.width, dialect.separator, header)
+    _check_row_lengths(path, df.width, dialect.separator, header)
     times = pl.Series(TIME_COLUMN, np.arange(df.height, dtype=np.float64) / rate)
     return _frame_to_record(path, df.insert_column(0, times),
                             meta={"source": str(path), "format": "untimed-csv", "fs_hz": rate})
 
-
-def _check_field_counts(path: pathlib.Path, n_cols: int, separator: str, header: bool) -> None:
-    """Refuse a row with fewer fields than the first (polars would fill it with nulls: made-up gaps)."""
-    sep = separator.encode()
-    lines = path.read_bytes().split(b"\n")
-    first = 2 if header else 1
-    for lineno, line in enumerate(lines[first - 1:], start=first):
-        if line.strip() and line.count(sep) + 1 < n_cols:
-            raise ReadError(path, f"line {lineno} has {line.count(sep) + 1} field(s), the first has {n_cols} "
-                                  "(truncated or malformed file? write gaps as empty fields)")
