@@ -156,3 +156,9 @@ def test_cli_probe_group_column_widens_the_intervals(tmp_path, capsys):
     r, p = out["records"]["auroc"], out["patients"]["auroc"]
     assert p["ci_high"] - p["ci_low"] > 1.5 * (r["ci_high"] - r["ci_low"])
     assert "by label" in out["patients"]
+
+
+def test_the_heads_auroc_is_nan_without_both_classes_as_before():
+    from encoders.heads.train import auroc
+    assert np.isnan(auroc([1, 1, 1], [0.1, 0.2, 0.3])) and np.isnan(auroc([0, 0], [0.1, 0.2]))
+    assert auroc([0, 1, 0, 1], [0.1, 0.4, 0.4, 0.9]) == binary_auroc([0, 1, 0, 1], [0.1, 0.4, 0.4, 0.9]) == 0.875

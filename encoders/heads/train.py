@@ -58,9 +58,10 @@ def record_probs(head: Head, X, g, n_records: int) -> np.ndarray:
 
 
 def auroc(y, p) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties count one half; :mod:`encoders.probe_metrics`)."""
-    from encoders.probe_metrics import binary_auroc
-    return binary_auroc(y, p)
+    """Area under the ROC curve (Mann-Whitney, ties count one half; NaN without both classes, as
+    before it was :func:`encoders.probe_metrics.weighted_auroc`)."""
+    from encoders.probe_metrics import weighted_auroc
+    return weighted_auroc(y, p)
 
 
 def sens_at_spec(y, p, spec: float = 0.95) -> float:
