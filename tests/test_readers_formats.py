@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import wfdb
 
-from biosig.readers import detect_format, discover, read
+from biosig.readers import detect_format, discover, read, record_exists
 from conftest import shared_path
 
 
@@ -225,6 +225,9 @@ def test_discover_rules(tmp_path):
     assert discover([tmp_path / "missing.wav"]) == [str(tmp_path / "missing.wav")]
     for p in found:
         read(p)
+    # what exists: a file, a folder, a WFDB record named without its .hea; not a missing name
+    assert record_exists(tmp_path / "100") and record_exists(str(tmp_path / "100.dat")) and record_exists(sub)
+    assert not record_exists(tmp_path / "missing.wav") and not record_exists(tmp_path / "10")
 
 
 def test_discover_shared_data_counts():

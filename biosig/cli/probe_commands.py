@@ -189,10 +189,9 @@ def probe_command(args) -> int:
 
 def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     """Baseline features on the records behind the embeddings, same folds, paired CIs."""
-    import pathlib
-
     from biosig.cli._common import ProgressLog, free_cores
     from biosig.errors import BiosigError, ReadError
+    from biosig.readers import record_exists
     from encoders.baselines import impute_median
     from encoders.embeddings_file import read_provenance
     from encoders.errors import EncoderError
@@ -219,8 +218,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
         raise BiosigError(f"--baseline needs the recordings behind the embeddings: {exc}") from None
     except TypeError as exc:   # read options of a newer biosig than this one
         raise BiosigError(f"{args.embeddings}: read options {read_options} are not understood here ({exc})") from None
-    missing = [r.path for r in records   # a WFDB record may be named without its .hea
-               if not (pathlib.Path(r.path).exists() or pathlib.Path(r.path + ".hea").exists())]
+    missing = [r.path for r in records if not record_exists(r.path)]
     if missing:   # said before minutes of features, not after
         raise BiosigError(f"--baseline needs the recordings behind the embeddings: {len(missing)} of {len(records)} "
                           f"are not there, e.g. {missing[0]} (run probe where biosig embed ran, or with the "

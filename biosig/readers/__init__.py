@@ -32,7 +32,7 @@ from biosig.errors import BiosigError, ReadError
 from biosig.modality import check_modality
 from biosig.readers.audio import AUDIO_EXTENSIONS, read_audio, resample_audio
 from biosig.readers.discover import (EDF_EXTENSIONS, PARQUET_EXTENSIONS, WFDB_COMPANION_EXTENSIONS,
-                                     discover)
+                                     discover, record_exists)
 from biosig.readers.markers import (group_sessions, is_marker_csv, read_marker_csv,
                                     read_marker_session)
 from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
@@ -44,7 +44,7 @@ from biosig.record import Annotations, Record, require_record
 
 log = logging.getLogger(__name__)
 
-__all__ = ["read", "discover", "detect_format", "FORMATS", "read_marker_csv", "read_marker_session",
+__all__ = ["read", "discover", "record_exists", "detect_format", "FORMATS", "read_marker_csv", "read_marker_session",
            "group_sessions", "is_marker_csv", "resample"]
 
 #: Format names :func:`detect_format` returns, as listed in error messages.
@@ -89,7 +89,11 @@ def detect_format(path) -> str:
     ------
     ReadError : missing file, folder, or a file no reader accepts.
     """
-    path = file_path(path)
+    return _detect(file_path(path), rate_stated=False)
+
+
+def _detect(path: pathlib.Path, rate_stated: bool) -> str:
+    """:func:`detect_format`; with ``rate_stated``, a text table no other reader takes is "untimed-csv"."""
     suffix = path.suffix.lower()
     if not path.exists():
         if path.with_name(path.name + ".hea").exists():
@@ -121,6 +125,8 @@ def detect_format(path) -> str:
     sniffed = _sniff(path)
     if sniffed:
         return sniffed
+    if suffix in TEXT_TABLE_EXTENSIONS and rate_stated:
+        return "untimed-csv"   # no time column: read at the rate the caller states
     if suffix in (".csv", ".tsv", ".txt"):
         line = first_line(path).strip()
         raise ReadError(path, f"first line {line[:80]!r} is neither a marker CSV "
@@ -253,12 +259,11 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
 
 
 def _read_format(path, mono: bool, sample_rate_hz: float | None = None) -> Record:
-    p = pathlib.Path(path)
-    if sample_rate_hz is not None and p.suffix.lower() in TEXT_TABLE_EXTENSIONS and p.is_file() \
-            and os.access(p, os.R_OK) and p.stat().st_size > 0 and _sniff(p) is None:
-        return read_untimed_csv(p, sample_rate_hz)   # no time column: the rate the user states
-    fmt = detect_format(path)
-    if fmt == "wfdb":
+    p = file_path(path)
+    fmt = _detect(p, rate_stated=sample_rate_hz is not None)
+    if fmt == "untimed-csv":
+        rec = read_untimed_csv(p, sample_rate_hz)
+    elif fmt == "wfdb":
         rec = read_wfdb(p)
     elif fmt == "edf":
         rec = read_edf(p)

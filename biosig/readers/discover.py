@@ -35,6 +35,11 @@ PARQUET_EXTENSIONS = (".parquet", ".pq")
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
 
 
+def record_exists(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names an existing file or folder, or a WFDB record named without its ``.hea``."""
+    return os.path.exists(path) or os.path.exists(f"{os.fspath(path)}.hea")
+
+
 def _wfdb_record_line(hea: pathlib.Path) -> list[str]:
     """The lines of a header, without comments and blank lines ([] when unreadable)."""
     try:

@@ -144,8 +144,8 @@ def _versions() -> dict[str, str]:
 def discover_records(inputs: tuple[str, ...], bare_tables: bool = False) -> list[str]:
     """Record paths under ``inputs`` (each record once), via :func:`biosig.readers.discover`
     (``bare_tables``: tables of bare sample values too, when their rate is given)."""
-    from biosig.readers import discover
-    missing = [p for p in inputs if not os.path.exists(p) and not os.path.exists(f"{p}.hea")]  # WFDB record names too
+    from biosig.readers import discover, record_exists
+    missing = [p for p in inputs if not record_exists(p)]
     if missing:
         raise ScoreError(f"input path(s) not found: {', '.join(missing)} (no such file, folder or WFDB record)")
     paths = [str(p) for p in discover(list(inputs), bare_tables)]
