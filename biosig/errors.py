@@ -11,29 +11,25 @@ class BiosigError(Exception):
     """Base class for errors caused by input: files, arguments, configuration."""
 
 
-class ReadError(BiosigError):
+class PathError(BiosigError):
+    """A problem with one file or folder: ``str(err)`` is ``"<path>: <problem>"``."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):   # pickled as (path, problem): a worker process's error reaches the parent whole
+        return type(self), (self.path, self.problem)
+
+
+class ReadError(PathError):
     """A file could not be read as a signal (missing, unknown format, truncated, inconsistent)."""
 
-    def __init__(self, path, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
-    def __reduce__(self):   # pickled as (path, problem): a worker process's error reaches the parent whole
-        return type(self), (self.path, self.problem)
-
-
-class WriteError(BiosigError):
+class WriteError(PathError):
     """An output cannot be written: unknown format, a folder where a file is expected, a file where
     a folder is expected, a folder that cannot be created or written to."""
-
-    def __init__(self, path, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
-
-    def __reduce__(self):   # pickled as (path, problem): a worker process's error reaches the parent whole
-        return type(self), (self.path, self.problem)
 
 
 class SignalError(BiosigError):
