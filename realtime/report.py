@@ -94,7 +94,7 @@ def build_report(sessions, methods, horizons, protocol, grid, results, wall_s, w
         "causal": protocol.supervision == "causal",
         "protocol": {**asdict(protocol), "grid": grid, "horizons": list(horizons), "methods": list(methods)},
         "sessions": {s.name: {"n_steps": s.n_steps, "duration_s": s.n_steps / protocol.rate_hz,
-                              "channels": list(s.channels), "missing_steps": int((~np.isfinite(s.X).all(axis=1)).sum()),
+                              "channels": list(s.channels), "units": list(s.units), "missing_steps": int((~np.isfinite(s.X).all(axis=1)).sum()),
                               "source": list(s.source)} for s in sessions},
         "results": ordered,
         "session_averages": per_session,
@@ -116,6 +116,13 @@ def published_applies(report: dict) -> bool:
                 for s in sessions.values() for ch in [s.get("channels")]))
 
 
+def error_unit(report: dict) -> str:
+    """The unit of the error columns: the sessions' one unit ("mm" for markers and for tables that
+    state none, as before), or "u" (input units) when they differ."""
+    units = {str(x) for s in report.get("sessions", {}).values() for x in s.get("units") or ["mm"]} - {""}
+    return units.pop() if len(units) == 1 else ("mm" if not units else "u")
+
+
 def format_table(report: dict) -> str:
     """The summary table: our metrics, the clinical errors and, for 10 Hz marker data only, the
     published row beside each method."""
@@ -125,7 +132,9 @@ def format_table(report: dict) -> str:
             "as the published code; for comparison with the published table only")
     pub_ok = published_applies(report)
     w = max([8, *map(len, report["averages"])])  # snap1-ens is 9 wide
-    cols = (f"{'method':{w}s} {'nRMSE':>7s} {'RMSE mm':>8s} {'max mm':>7s} {'p95 mm':>7s} {'>2mm':>6s} {'>5mm':>6s} "
+    u = error_unit(report)
+    cols = (f"{'method':{w}s} {'nRMSE':>7s} {'RMSE ' + u:>8s} {'max ' + u:>7s} {'p95 ' + u:>7s} {'>2' + u:>6s} "
+            f"{'>5' + u:>6s} "
             f"{'duty':>5s} {'jitter':>7s} {'us/step':>8s} {'p99 us':>8s}")
     if pub_ok:
         cols += f" | {'paper nRMSE':>11s} {'RMSE':>6s} {'max':>5s} {'jitter':>6s} {'ms/step':>7s}"
@@ -142,5 +151,8 @@ def format_table(report: dict) -> str:
         lines.append(row)
     if not pub_ok:
         lines.append("(published columns left out: they are for 3-D markers at 10 Hz)")
+    if u != "mm":
+        lines.append(f"(errors in {'input units: the sessions differ' if u == 'u' else u}; >2 and >5 count "
+                     "forecasts off by more than 2 and 5 of them, the clinical mm thresholds only for mm)")
     lines += format_baseline_comparison(report.get("baseline_comparison", {}))
     return "\n".join(lines)

@@ -8,6 +8,11 @@
 * A generic CSV with a ``t_s`` column (seconds) plus coordinate columns is one session; irregular
   timestamps are resampled to the nominal rate by linear interpolation, and steps farther than
   one nominal period from any valid sample stay missing (NaN) instead of being invented.
+* Any other recording :func:`biosig.read` accepts (WFDB, EDF, Parquet, a table with another time
+  column such as ``time_ms``) is one session: every column of a table, the respiration and motion
+  channels of a WFDB or EDF record (a breathing belt, an ``RESP`` trace), or the ``channels`` named.
+  Irregular times are interpolated as above; a regular record at another rate is resampled with
+  an anti-aliasing polyphase filter (:func:`biosig.readers.resample`, NaN gaps kept).
 """
 from __future__ import annotations
 
@@ -87,8 +92,9 @@ def resample_uniform(t_s, X, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     return grid - grid[0], Y
 
 
-def read_generic_csv(path, rate_hz: float) -> Session:
-    """A CSV with ``t_s`` plus one column per coordinate, resampled to ``rate_hz`` when irregular."""
+def read_generic_csv(path, rate_hz: float, channels=None) -> Session:
+    """A CSV with ``t_s`` plus one column per coordinate (or the ``channels`` named), resampled to
+    ``rate_hz`` when irregular."""
     import polars as pl
 
     path = pathlib.Path(path)
@@ -105,6 +111,11 @@ def read_generic_csv(path, rate_hz: float) -> Session:
     coords = [c for c in df.columns if c != "t_s"]
     if not coords:
         raise ForecastError(f"{path}: only a 't_s' column; at least one coordinate column is needed")
+    if channels:
+        unknown = [c for c in channels if c not in coords]
+        if unknown:
+            raise ForecastError(f"{path}: no column {unknown[0]!r}; the coordinate columns are {', '.join(coords)}")
+        coords = list(channels)
     try:
         t = df["t_s"].cast(pl.Float64).to_numpy()
         X = np.stack([df[c].cast(pl.Float64, strict=False).to_numpy() for c in coords], axis=1)
@@ -153,10 +164,66 @@ def _check_marker_rate(name: str, times_s, rate_hz: float) -> None:
                             f"are taken as steps at --rate-hz, so give --rate-hz {fs:.3g}")
 
 
-def load_sessions(paths, rate_hz: float) -> list[Session]:
+MOTION_MODALITIES = ("resp", "motion")   # channels of a WFDB / EDF record forecast by default
+TABLE_FORMATS = ("csv", "parquet")       # every column of a table is forecast by default
+
+
+def _has_t_s_column(path: pathlib.Path) -> bool:
+    from biosig.readers.tables import csv_columns
+    return "t_s" in csv_columns(path)
+
+
+def _record_session(path: pathlib.Path, fmt: str, rate_hz: float, channels) -> Session:
+    """One session from any recording :func:`biosig.read` accepts (see the module notes)."""
+    from biosig.readers import read, resample
+
+    try:
+        rec = read(path)
+        if channels:
+            rec = rec.select(list(channels))
+        elif fmt not in TABLE_FORMATS:
+            keep = [c for c, m in zip(rec.channels, rec.channel_modalities) if m in MOTION_MODALITIES]
+            if not keep:
+                listed = ", ".join(f"{c} ({m})" for c, m in zip(rec.channels, rec.channel_modalities))
+                raise ForecastError(f"{path}: no respiration or motion channel among {listed}; name the trace(s) "
+                                    "to forecast with --channel NAME")
+            rec = rec.select(keep)
+        if rec.times_s is not None:   # irregular: linear interpolation onto the grid, as for a t_s table
+            t, X, _ = _on_rate_grid(path, rec.times_s, rec.samples.T.astype(np.float64), rate_hz)
+        else:
+            if not np.isclose(rec.fs_hz, rate_hz, rtol=1e-9, atol=0.0):
+                log.info("%s: %g Hz resampled to --rate-hz %g (polyphase, anti-aliased)", path, rec.fs_hz, rate_hz)
+                rec = resample(rec, rate_hz)
+            X = rec.samples.T.astype(np.float64)
+            t = np.arange(X.shape[0]) / rate_hz
+    except BiosigError as exc:
+        if isinstance(exc, ForecastError):
+            raise
+        raise ForecastError(f"{path}: {exc}" if str(path) not in str(exc) else str(exc)) from None
+    if X.shape[0] < 2:
+        raise ForecastError(f"{path}: {X.shape[0]} sample(s) at --rate-hz {rate_hz:g}; a session needs more")
+    name = path.name[:-len(path.suffix)] if path.suffix else path.name
+    return Session(name=name, X=X, t_s=t - t[0], channels=rec.channels, units=rec.units,
+                   groups=marker_groups(rec.channels), source=(str(path),))
+
+
+def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
     """Marker CSVs grouped by session prefix, one session per surrogate trace (.vxp, unit-labelled
-    CSV) and per generic CSV, in name order."""
+    CSV), per generic ``t_s`` CSV and per other recording :func:`biosig.read` accepts, in name order.
+
+    ``channels`` (names): the coordinates to forecast in generic tables and recordings (default:
+    every column of a table, the respiration and motion channels of a WFDB or EDF record); marker
+    sessions and surrogate traces keep theirs.
+    """
+    from biosig.arguments import channel_list
+    from biosig.readers import detect_format, record_exists
+
     rate_hz = _rate(rate_hz)
+    if channels is not None:
+        try:
+            channels = [str(c) for c in channel_list(channels)]
+        except BiosigError as exc:
+            raise ForecastError(str(exc)) from None
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     if paths is None or not hasattr(paths, "__iter__") or isinstance(paths, bytes):
@@ -167,12 +234,27 @@ def load_sessions(paths, rate_hz: float) -> list[Session]:
     paths = [pathlib.Path(p) for p in paths]
     if not paths:
         raise ForecastError("no input files given")
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [str(p) for p in paths if not record_exists(p)]   # a WFDB record may be named without .hea
     if missing:
         raise ForecastError(f"no such file: {', '.join(missing)}")
-    markers = [p for p in paths if is_marker_csv(p)]
-    surrogates = [p for p in paths if p not in markers and (is_vxp(p) or is_surrogate_csv(p))]
-    generic = [p for p in paths if p not in markers and p not in surrogates]
+    files = [p for p in paths if p.is_file()]
+    markers = [p for p in files if is_marker_csv(p)]
+    surrogates = [p for p in files if p not in markers and (is_vxp(p) or is_surrogate_csv(p))]
+    generic, records = [], []
+    for p in paths:
+        if p in markers or p in surrogates:
+            continue
+        try:
+            fmt = detect_format(p)
+        except BiosigError as exc:
+            raise ForecastError(str(exc)) from None
+        if fmt == "csv" and _has_t_s_column(p):
+            generic.append(p)
+        else:
+            records.append((p, fmt))
+    if channels and (markers or surrogates):
+        log.warning("--channel applies to generic tables and recordings; %d marker / surrogate file(s) keep "
+                    "their own coordinates", len(markers) + len(surrogates))
     sessions = []
     for name, group in group_sessions(markers).items():
         try:
@@ -185,7 +267,8 @@ def load_sessions(paths, rate_hz: float) -> list[Session]:
         sessions.append(Session(name=name, X=X, t_s=t, channels=rec.channels, units=rec.units,
                                 groups=marker_groups(rec.channels), source=tuple(str(p) for p in group)))
     sessions += [_surrogate_session(p, rate_hz) for p in surrogates]
-    sessions += [read_generic_csv(p, rate_hz) for p in generic]
+    sessions += [read_generic_csv(p, rate_hz, channels) for p in generic]
+    sessions += [_record_session(p, fmt, rate_hz, channels) for p, fmt in records]
     names = [s.name for s in sessions]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

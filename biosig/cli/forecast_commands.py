@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="forecast_command", metavar="SUBCOMMAND")
 
     e = sub.add_parser(
-        "evaluate", help="run the evaluation protocol on marker, surrogate (.vxp, CSV) or generic CSV sessions",
+        "evaluate", help="run the evaluation protocol on marker, surrogate (.vxp, CSV), generic CSV or "
+                         "recorded respiration (WFDB, EDF, ...) sessions",
         description="Choose hyperparameters per method and horizon on the 30-60 s window, test on every "
                     "forecast after 60 s while learning online on everything; writes DIR/report.json and "
                     "DIR/predictions/<session>/<method>.parquet and prints the summary table. Marker CSVs "
@@ -33,9 +34,18 @@ def register(subparsers) -> None:
                     "with 't_s' plus coordinate columns is one session (resampled to --rate-hz if irregular); so is a "
                     "1-D respiratory surrogate: a Varian RPM .vxp export or a CSV with a time column in s or ms "
                     "and amplitude columns named with their unit (amp_mm, chest (cm)) plus an optional 'valid' "
-                    "column; invalid samples become gaps. Sessions too short for the protocol are skipped with a "
-                    "warning.")
-    e.add_argument("files", nargs="+", metavar="FILE", help="marker CSVs, .vxp or surrogate CSVs, generic CSVs")
+                    "column; invalid samples become gaps. Any other recording biosig reads (WFDB, EDF, Parquet, a "
+                    "table with another time column) is one session too: its respiration and motion channels "
+                    "(or --channel), resampled to --rate-hz with an anti-aliasing filter. Sessions too short for "
+                    "the protocol are skipped with a warning.")
+    e.add_argument("files", nargs="+", metavar="FILE",
+                   help="marker CSVs (grouped into sessions by name), .vxp or surrogate CSVs, CSVs with a t_s column, "
+                        "or any recording biosig reads (WFDB, EDF, Parquet, tables with another time column): "
+                        "one session each")
+    e.add_argument("--channel", action="append", default=None, metavar="NAME",
+                   help="a coordinate to forecast in CSVs and recordings (repeat for more; default: every column of "
+                        "a table, the respiration and motion channels of a WFDB or EDF record); marker and surrogate "
+                        "files keep theirs")
     e.add_argument("--rate-hz", type=float, default=10.0, help="nominal sampling rate (default 10)")
     e.add_argument("--horizons", default="1-21", help="horizons in steps: ranges and comma lists (default 1-21)")
     e.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list (default {DEFAULT_METHODS})")
@@ -110,7 +120,7 @@ def _evaluate(args) -> int:
                         supervision=args.supervision, norm_s=args.norm_s, select_start_s=args.select_start_s,
                         test_start_s=args.test_start_s)
     out = check_output_dir(args.out)   # before the sessions are read: a bad --out fails at once
-    sessions = usable_sessions(load_sessions(args.files, args.rate_hz), methods, horizons, protocol)
+    sessions = usable_sessions(load_sessions(args.files, args.rate_hz, args.channel), methods, horizons, protocol)
     n_test = protocol.steps(protocol.test_start_s)
     for s in sessions:  # the truth of the test steps, for plots and re-scoring
         d = out / "predictions" / s.name
