@@ -173,6 +173,32 @@ def _has_t_s_column(path: pathlib.Path) -> bool:
     return "t_s" in csv_columns(path)
 
 
+class _NoTrace(ForecastError):
+    """A recording without a channel to forecast."""
+
+
+def _expand_folders(paths: list[pathlib.Path]) -> tuple[list[pathlib.Path], set[pathlib.Path]]:
+    """``paths`` with each folder replaced by the recordings in it (:func:`biosig.readers.discover`),
+    and the set of those found in folders."""
+    from biosig.readers import discover
+
+    out, found = [], set()
+    for p in paths:
+        if not p.is_dir():
+            out.append(p)
+            continue
+        try:
+            inside = [pathlib.Path(f) for f in discover([p])]
+        except BiosigError as exc:
+            raise ForecastError(str(exc)) from None
+        if not inside:
+            raise ForecastError(f"{p}: no recordings in this folder (marker or surrogate CSVs, tables with a time "
+                                "column, WFDB, EDF, Parquet)")
+        out += inside
+        found.update(inside)
+    return list(dict.fromkeys(out)), found
+
+
 def _record_session(path: pathlib.Path, fmt: str, rate_hz: float, channels) -> Session:
     """One session from any recording :func:`biosig.read` accepts (see the module notes)."""
     from biosig.readers import read, resample
@@ -185,8 +211,8 @@ def _record_session(path: pathlib.Path, fmt: str, rate_hz: float, channels) -> S
             keep = [c for c, m in zip(rec.channels, rec.channel_modalities) if m in MOTION_MODALITIES]
             if not keep:
                 listed = ", ".join(f"{c} ({m})" for c, m in zip(rec.channels, rec.channel_modalities))
-                raise ForecastError(f"{path}: no respiration or motion channel among {listed}; name the trace(s) "
-                                    "to forecast with --channel NAME")
+                raise _NoTrace(f"{path}: no respiration or motion channel among {listed}; name the trace(s) "
+                               "to forecast with --channel NAME")
             rec = rec.select(keep)
         if rec.times_s is not None:   # irregular: linear interpolation onto the grid, as for a t_s table
             t, X, _ = _on_rate_grid(path, rec.times_s, rec.samples.T.astype(np.float64), rate_hz)
@@ -237,6 +263,7 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
     missing = [str(p) for p in paths if not record_exists(p)]   # a WFDB record may be named without .hea
     if missing:
         raise ForecastError(f"no such file: {', '.join(missing)}")
+    paths, found = _expand_folders(paths)
     files = [p for p in paths if p.is_file()]
     markers = [p for p in files if is_marker_csv(p)]
     surrogates = [p for p in files if p not in markers and (is_vxp(p) or is_surrogate_csv(p))]
@@ -268,7 +295,20 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
                                 groups=marker_groups(rec.channels), source=tuple(str(p) for p in group)))
     sessions += [_surrogate_session(p, rate_hz) for p in surrogates]
     sessions += [read_generic_csv(p, rate_hz, channels) for p in generic]
-    sessions += [_record_session(p, fmt, rate_hz, channels) for p, fmt in records]
+    skipped = []
+    for p, fmt in records:
+        try:
+            sessions.append(_record_session(p, fmt, rate_hz, channels))
+        except _NoTrace as exc:
+            if p not in found:   # named by the caller: an error; found in a folder: not a motion recording
+                raise
+            skipped.append(str(exc))
+    if skipped:
+        log.warning("skipped %d recording(s) found in the folder(s) with no respiration or motion channel%s, e.g. %s",
+                    len(skipped), "" if channels else " (--channel NAME picks one)", skipped[0])
+    if not sessions:
+        raise ForecastError("no session to forecast: none of the recordings found has a respiration or motion "
+                            "channel" + ("" if channels else " (--channel NAME picks one)"))
     names = [s.name for s in sessions]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

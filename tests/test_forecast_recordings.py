@@ -15,6 +15,8 @@ from biosig.writers import write
 from realtime.errors import ForecastError
 from realtime.sessions import load_sessions, resample_uniform
 
+from conftest import shared_path
+
 FS_HZ = 125.0
 
 
@@ -107,3 +109,37 @@ def test_cli_evaluates_a_recorded_respiration_trace_in_its_unit(tmp_path, capsys
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["sessions"]["rec"]["channels"] == ["RESP"] and report["sessions"]["rec"]["units"] == ["mV"]
     assert report["averages"]["rls"]["nrmse"] < report["averages"]["last"]["nrmse"]
+
+
+def test_a_folder_stands_for_its_recordings_and_skips_those_without_a_trace(tmp_path, caplog):
+    _ecg_and_resp(tmp_path, name="belt")
+    x = _breathing(80, 100.0)
+    write(Record(np.stack([x, x]), 100.0, ("II", "V5"), ("mV", "mV")), tmp_path / "ecg_only.edf")
+    lines = ["t_s,a_x"] + [f"{i / 10:g},{i % 7}" for i in range(700)]
+    (tmp_path / "markers.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "notes.json").write_text("{}")   # not a recording: discover leaves it out
+    with caplog.at_level("WARNING", logger="realtime.sessions"):
+        sessions = load_sessions([tmp_path], 10.0)
+    assert [(s.name, s.channels) for s in sessions] == [("belt", ("RESP",)), ("markers", ("a_x",))]
+    assert "skipped 1 recording(s)" in caplog.text and "ecg_only.edf" in caplog.text
+    # the same file named explicitly is an error, not a skip
+    with pytest.raises(ForecastError, match="ecg_only.edf: no respiration or motion channel"):
+        load_sessions([tmp_path / "ecg_only.edf"], 10.0)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ForecastError, match="no recordings in this folder"):
+        load_sessions([empty], 10.0)
+    only_ecg = tmp_path / "ecg"
+    only_ecg.mkdir()
+    (tmp_path / "ecg_only.edf").rename(only_ecg / "ecg_only.edf")
+    with pytest.raises(ForecastError, match="no session to forecast.*--channel NAME picks one"):
+        load_sessions([only_ecg], 10.0)
+
+
+def test_the_shared_marker_folder_gives_the_same_sessions_as_its_files():
+    folder = shared_path("resp_motion")
+    by_folder = load_sessions([folder], 10.0)
+    by_files = load_sessions(sorted(folder.glob("*.csv")), 10.0)
+    assert [s.name for s in by_folder] == [s.name for s in by_files] and len(by_folder) == 4
+    for a, b in zip(by_folder, by_files):
+        np.testing.assert_array_equal(a.X, b.X)

@@ -4,12 +4,11 @@ Heavy imports (numba kernels, polars, matplotlib) happen inside the handlers.
 """
 from __future__ import annotations
 
-import argparse
-
-from biosig import json_text
 import logging
 import pathlib
 import sys
+
+from biosig import json_text
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +37,11 @@ def register(subparsers) -> None:
                     "table with another time column) is one session too: its respiration and motion channels "
                     "(or --channel), resampled to --rate-hz with an anti-aliasing filter. Sessions too short for "
                     "the protocol are skipped with a warning.")
-    e.add_argument("files", nargs="+", metavar="FILE",
+    e.add_argument("files", nargs="+", metavar="PATH",
                    help="marker CSVs (grouped into sessions by name), .vxp or surrogate CSVs, CSVs with a t_s column, "
                         "or any recording biosig reads (WFDB, EDF, Parquet, tables with another time column): "
-                        "one session each")
+                        "one session each; a folder stands for the recordings in it (those without a respiration "
+                        "or motion channel skipped with a warning)")
     e.add_argument("--channel", action="append", default=None, metavar="NAME",
                    help="a coordinate to forecast in CSVs and recordings (repeat for more; default: every column of "
                         "a table, the respiration and motion channels of a WFDB or EDF record); marker and surrogate "
@@ -109,9 +109,6 @@ def _evaluate(args) -> int:
     if args.seeds < 1 or args.select_seeds < 1:
         raise ForecastError(f"--seeds and --select-seeds must be >= 1, got {args.seeds} and {args.select_seeds}")
     from biosig.outputs import check_output_dir
-    folders = [f for f in args.files if pathlib.Path(f).is_dir()]
-    if folders:
-        raise ForecastError(f"{folders[0]} is a folder; give the session files in it, e.g. {folders[0]}/*.csv")
     horizons = parse_int_list(args.horizons, "--horizons")
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
     if not methods:
