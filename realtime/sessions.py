@@ -206,6 +206,9 @@ def _record_session(path: pathlib.Path, fmt: str, rate_hz: float, channels) -> S
     try:
         rec = read(path)
         if channels:
+            absent = [c for c in channels if c not in rec.channels]
+            if absent:
+                raise _NoTrace(f"{path}: no channel {absent[0]!r}; channels are {', '.join(rec.channels)}")
             rec = rec.select(list(channels))
         elif fmt not in TABLE_FORMATS:
             keep = [c for c, m in zip(rec.channels, rec.channel_modalities) if m in MOTION_MODALITIES]
@@ -304,11 +307,13 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
                 raise
             skipped.append(str(exc))
     if skipped:
-        log.warning("skipped %d recording(s) found in the folder(s) with no respiration or motion channel%s, e.g. %s",
-                    len(skipped), "" if channels else " (--channel NAME picks one)", skipped[0])
+        what = f"without the channel(s) {', '.join(channels)}" if channels else \
+            "with no respiration or motion channel (--channel NAME picks one)"
+        log.warning("skipped %d recording(s) found in the folder(s) %s, e.g. %s", len(skipped), what, skipped[0])
     if not sessions:
-        raise ForecastError("no session to forecast: none of the recordings found has a respiration or motion "
-                            "channel" + ("" if channels else " (--channel NAME picks one)"))
+        raise ForecastError("no session to forecast: none of the recordings found has " +
+                            (f"the channel(s) {', '.join(channels)}" if channels else
+                             "a respiration or motion channel (--channel NAME picks one)"))
     names = [s.name for s in sessions]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

@@ -143,3 +143,14 @@ def test_the_shared_marker_folder_gives_the_same_sessions_as_its_files():
     assert [s.name for s in by_folder] == [s.name for s in by_files] and len(by_folder) == 4
     for a, b in zip(by_folder, by_files):
         np.testing.assert_array_equal(a.X, b.X)
+
+
+def test_channel_in_a_folder_skips_the_recordings_without_it(tmp_path, caplog):
+    _ecg_and_resp(tmp_path, name="belt")
+    x = _breathing(80, 100.0)
+    write(Record(np.stack([x, x]), 100.0, ("II", "V5"), ("mV", "mV")), tmp_path / "ecg_only.edf")
+    with caplog.at_level("WARNING", logger="realtime.sessions"):
+        (s,) = load_sessions([tmp_path], 10.0, channels=["V5"])
+    assert s.name == "ecg_only" and "without the channel(s) V5" in caplog.text and "belt.hea" in caplog.text
+    with pytest.raises(ForecastError, match="none of the recordings found has the channel\\(s\\) chest"):
+        load_sessions([tmp_path], 10.0, channels=["chest"])
