@@ -19,7 +19,7 @@ import numpy as np
 
 from biosig.errors import SignalError
 from biosig.flatline import FLAT_MODALITIES, flat_runs_to_nan
-from biosig.record import Record, require_record
+from biosig.record import Record, names_text, require_record
 from biosig.spirometry import SpirometryIndices, spirometry_indices as _indices_from_volume
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def choose_channel(record: Record, modality: str) -> int:
     if not idx and record.modality == modality:
         idx = list(range(record.n_channels))
     if not idx:
-        raise SignalError(f"no {modality} channel among {', '.join(record.channels)} (record modality {record.modality})")
+        raise SignalError(f"no {modality} channel among {names_text(record.channels)} (record modality {record.modality})")
     if len(idx) == 1 or modality not in ("ecg", "ppg"):
         return idx[0]
     from biosig.quality import quality_summary
@@ -158,7 +158,7 @@ def heart_rate(record: Record, channel: str | int | None = None) -> float:
     mods = set(require_record(record, "heart_rate()").channel_modalities) | {record.modality}
     modality = "ecg" if "ecg" in mods else "ppg" if "ppg" in mods else None
     if modality is None:
-        raise SignalError(f"heart rate needs an ECG or PPG channel; channels are {', '.join(record.channels)}")
+        raise SignalError(f"heart rate needs an ECG or PPG channel; channels are {names_text(record.channels)}")
     return _mean_rate_per_min(record, modality, channel)
 
 

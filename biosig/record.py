@@ -26,6 +26,15 @@ def require_record(value, what: str) -> "Record":
     return value
 
 
+def names_text(names, most: int = 10) -> str:
+    """``names`` joined by ", " for a message; past ``most``, the first ones and the count (a table
+    read with a thousand columns must not turn one error line into a page)."""
+    names = [str(n) for n in names]
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most])}, ... ({len(names)} in all)"
+
+
 def _names(values) -> tuple[str, ...]:
     """Channel names or units as a tuple of str; one str is one name, not its characters."""
     return (values,) if isinstance(values, str) else tuple(str(v) for v in values)
@@ -214,7 +223,7 @@ class Record:
             elif c in self.channels:
                 idx.append(self.channels.index(c))
             else:
-                raise SignalError(f"no channel {c!r}; channels are {', '.join(self.channels)}")
+                raise SignalError(f"no channel {c!r}; channels are {names_text(self.channels)}")
         if not idx:
             raise SignalError("select() needs at least one channel")
         return self.replace(
@@ -232,7 +241,7 @@ class Record:
         idx = [i for i, m in enumerate(self.channel_modalities) if m == modality]
         if not idx:
             raise SignalError(
-                f"no {modality} channel among {', '.join(self.channels)} (record modality {self.modality})"
+                f"no {modality} channel among {names_text(self.channels)} (record modality {self.modality})"
             )
         return self.select(idx).replace(modality=modality)
 

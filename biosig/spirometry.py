@@ -27,7 +27,7 @@ import numpy as np
 
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
-from biosig.record import Record
+from biosig.record import Record, names_text
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def flow_volume_offline(rec: Record, p: dict) -> Record:
     """
     if rec.n_channels != 1:
         raise PipelineError(f"flow_volume expects 1 volume channel, got {rec.n_channels} "
-                            f"({', '.join(rec.channels)}); add select_channels first")
+                            f"({names_text(rec.channels)}); add select_channels first")
     v = monotonic_volume(rec.samples[0])
     flow = flow_by_differencing(v, rec.fs_hz)
     meta = dict(rec.metadata)

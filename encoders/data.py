@@ -42,7 +42,7 @@ def channel_index(names, config) -> list[int]:
 def select_channels(record, modality: str):
     """The channels of ``record`` an encoder of ``modality`` uses (before the pipeline)."""
     from biosig.modality import channel_modality
-    from biosig.record import require_record
+    from biosig.record import names_text, require_record
     require_record(record, "embedding")
     if modality == "audio":
         return record  # the pipeline's ``mono`` step mixes channels down
@@ -50,7 +50,8 @@ def select_channels(record, modality: str):
     if not keep:
         if record.modality != modality:
             raise EncoderError(f"the {modality} encoder needs {modality} channels; the record has "
-                               f"{record.modality} channels {list(record.channels)}")
+                               f"{record.modality} channels {names_text(record.channels)} (name the channel: "
+                               f"--channel NAME={modality}, or the record: --modality {modality})")
         keep = list(record.channels)
     return record.select(keep[:1] if modality in ("ppg", "spiro") else keep)
 

@@ -28,6 +28,7 @@ from biosig.errors import BiosigError
 from biosig.readers.csv_dialect import sniff
 from biosig.readers.markers import group_sessions, is_marker_csv, read_marker_session
 from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
+from biosig.record import names_text
 from realtime.errors import ForecastError
 from realtime.metrics import marker_groups
 
@@ -208,12 +209,12 @@ def _record_session(path: pathlib.Path, fmt: str, rate_hz: float, channels) -> S
         if channels:
             absent = [c for c in channels if c not in rec.channels]
             if absent:
-                raise _NoTrace(f"{path}: no channel {absent[0]!r}; channels are {', '.join(rec.channels)}")
+                raise _NoTrace(f"{path}: no channel {absent[0]!r}; channels are {names_text(rec.channels)}")
             rec = rec.select(list(channels))
         elif fmt not in TABLE_FORMATS:
             keep = [c for c, m in zip(rec.channels, rec.channel_modalities) if m in MOTION_MODALITIES]
             if not keep:
-                listed = ", ".join(f"{c} ({m})" for c, m in zip(rec.channels, rec.channel_modalities))
+                listed = names_text(f"{c} ({m})" for c, m in zip(rec.channels, rec.channel_modalities))
                 raise _NoTrace(f"{path}: no respiration or motion channel among {listed}; name the trace(s) "
                                "to forecast with --channel NAME")
             rec = rec.select(keep)

@@ -40,6 +40,13 @@ def test_semicolons_decimal_commas_tabs_and_gaps(tmp_path):
     np.testing.assert_array_equal(read(t, sample_rate_hz=1).samples, [[1.5, 3], [2, 4]])
 
 
+def test_many_channels_with_more_rows_than_columns_are_channels(tmp_path):
+    p = tmp_path / "hd.csv"   # 17 columns, 17 samples: still one column per channel
+    np.savetxt(p, np.arange(17 * 17, dtype=float).reshape(17, 17), delimiter=",")
+    rec = read(p, sample_rate_hz=10)
+    assert rec.samples.shape == (17, 17) and rec.samples[3, 2] == 2 * 17 + 3
+
+
 def test_a_timed_table_keeps_its_own_times(tmp_path):
     p = tmp_path / "timed.csv"
     p.write_text("t_s,ecg\n0,1\n0.002,2\n0.004,3\n")
@@ -51,6 +58,8 @@ def test_a_timed_table_keeps_its_own_times(tmp_path):
     ("ppg\n1\nx2\n", "line 3 holds 'x2'"),
     ("a,b\n1,2\n3\n", "line 3 has 1 field"),
     (",".join(["0.1"] * 40) + "\n", "one row of 40 values"),
+    ("\n".join([",".join(["0.1"] * 1000)] * 50) + "\n", "50 rows of 1000 values: this looks like one segment per row"),
+    ("\n".join([",".join(["0.1"] * 17)] * 16) + "\n", "16 rows of 17 values"),
 ])
 def test_mistakes_in_the_file_say_where(tmp_path, text, match):
     p = tmp_path / "bad.csv"

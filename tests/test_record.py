@@ -143,3 +143,23 @@ def test_infer_modality_majority_and_fallback():
     assert infer_modality(["II", "V", "PLETH"]) == "ecg"
     assert infer_modality(["PLETH", "RESP", "RESP"]) == "resp"
     assert infer_modality(["ABP", "CVP"]) == "other"
+
+
+def test_channel_lists_in_messages_stay_one_line():
+    from biosig.record import names_text
+    assert names_text(["II", "V5"]) == "II, V5"
+    assert names_text([f"ch{i}" for i in range(1, 11)]) == ", ".join(f"ch{i}" for i in range(1, 11))
+    assert names_text([f"ch{i}" for i in range(1, 1001)]) == \
+        "ch1, ch2, ch3, ch4, ch5, ch6, ch7, ch8, ch9, ch10, ... (1000 in all)"
+    rec = Record(np.zeros((40, 5), np.float32), 100.0, [f"ch{i}" for i in range(1, 41)])
+    with pytest.raises(SignalError, match=r"channels are ch1, .*ch10, \.\.\. \(40 in all\)$"):
+        rec.select(["ppg"])
+
+
+def test_an_encoder_without_its_channels_says_how_to_name_them():
+    from encoders.data import select_channels
+    from encoders.errors import EncoderError
+    rec = Record(np.zeros((40, 500), np.float32), 100.0, [f"ch{i}" for i in range(1, 41)])
+    with pytest.raises(EncoderError, match=r"\(40 in all\) \(name the channel: --channel NAME=ppg, or the record: "
+                                           r"--modality ppg\)"):
+        select_channels(rec, "ppg")

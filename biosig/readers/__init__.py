@@ -40,7 +40,7 @@ from biosig.readers.tables import TIME_COLUMN_HELP, csv_columns, first_line, is_
 from biosig.readers.untimed import TEXT_TABLE_EXTENSIONS, read_untimed_csv
 from biosig.readers.edf_format import read_edf
 from biosig.readers.wfdb_format import read_wfdb
-from biosig.record import Annotations, Record, require_record
+from biosig.record import Annotations, Record, names_text, require_record
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
             unknown = sorted(set(channel_modalities) - set(rec.channels))
             if unknown:
                 raise ReadError(path, f"--channel names {', '.join(unknown)} not among the channels "
-                                      f"{', '.join(rec.channels)}")
+                                      f"{names_text(rec.channels)}")
             for m in channel_modalities.values():
                 check_modality(m)
             given = dict(rec.metadata.get("channel_modalities") or {}, **channel_modalities)

@@ -10,9 +10,9 @@ sample ``k`` at ``k / 100`` s. A table that has a time column keeps its own time
   channel ``II`` in ``mV``, as for timed tables); otherwise the channels are ``ch1``, ``ch2``, ...;
 * separators and decimal commas as every table (:mod:`.csv_dialect`); empty fields, ``NaN`` and
   ``NA`` are gaps and stay NaN;
-* a text value, a row with fewer fields than the first, or one row of many values (a segment
-  written across a line: the reader expects samples down the rows) is a :class:`ReadError` that
-  says where.
+* a text value, a row with fewer fields than the first, one row of many values, or more than 16
+  columns and fewer rows than columns (segments written across the lines, one per row: the reader
+  expects samples down the rows) is a :class:`ReadError` that says where.
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from biosig.readers.csv_dialect import head_lines, sniff
 #: Extensions of text tables this reader may be asked to read.
 TEXT_TABLE_EXTENSIONS = (".csv", ".tsv", ".txt")
 _NULLS = ("", "NA", "nan", "NaN")
+#: More columns than this and fewer rows than columns: segments written one per row, not channels.
+MAX_CHANNELS_BELOW_ROWS = 16
 
 
 def _is_number(field: str, decimal_comma: bool) -> bool:
@@ -98,6 +100,10 @@ def read_untimed_csv(path, sample_rate_hz: float):
     if df.height <= 1 and df.width > 16:
         raise ReadError(path, f"one row of {df.width} values: write one column per channel with the samples "
                               "down the rows (a segment per file)")
+    if df.width > MAX_CHANNELS_BELOW_ROWS and df.width > df.height:   # 50 segments x 1000 samples, not 1000 channels
+        raise ReadError(path, f"{df.height} rows of {df.width} values: this looks like one segment per row; a record "
+                              "is one column per channel with the samples down the rows (write each segment to a "
+                              "file of its own, e.g. numpy.savetxt(f'seg{i}.csv', row))")
     if time_columns(df.columns):
         raise ReadError(path, f"it has a time column ({', '.join(time_columns(df.columns))}): it is read with its "
                               "own times, not at a stated rate")
