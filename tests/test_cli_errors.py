@@ -120,9 +120,10 @@ def test_spiro_folder_without_spirograms_says_so(capsys, tmp_path):
     assert_one_line_error(code, err, "no spirogram files found")
 
 
-def test_forecast_evaluate_folder_instead_of_files(capsys, tmp_path):
+def test_forecast_evaluate_folder_without_recordings(capsys, tmp_path):
+    (tmp_path / "notes.json").write_text("{}")
     code, _, err = run_main(capsys, "forecast", "evaluate", tmp_path, "--out", tmp_path / "fo")
-    assert_one_line_error(code, err, "is a folder; give the session files in it")
+    assert_one_line_error(code, err, "no recordings in this folder")
 
 
 def test_forecast_evaluate_out_is_a_file(capsys, tmp_path, a_file):
