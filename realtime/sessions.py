@@ -93,6 +93,10 @@ def resample_uniform(t_s, X, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     return grid - grid[0], Y
 
 
+class _NoTrace(ForecastError):
+    """A recording without a channel to forecast."""
+
+
 def read_generic_csv(path, rate_hz: float, channels=None) -> Session:
     """A CSV with ``t_s`` plus one column per coordinate (or the ``channels`` named), resampled to
     ``rate_hz`` when irregular."""
@@ -115,7 +119,7 @@ def read_generic_csv(path, rate_hz: float, channels=None) -> Session:
     if channels:
         unknown = [c for c in channels if c not in coords]
         if unknown:
-            raise ForecastError(f"{path}: no column {unknown[0]!r}; the coordinate columns are {', '.join(coords)}")
+            raise _NoTrace(f"{path}: no column {unknown[0]!r}; the coordinate columns are {names_text(coords)}")
         coords = list(channels)
     try:
         t = df["t_s"].cast(pl.Float64).to_numpy()
@@ -172,10 +176,6 @@ TABLE_FORMATS = ("csv", "parquet")       # every column of a table is forecast b
 def _has_t_s_column(path: pathlib.Path) -> bool:
     from biosig.readers.tables import csv_columns
     return "t_s" in csv_columns(path)
-
-
-class _NoTrace(ForecastError):
-    """A recording without a channel to forecast."""
 
 
 def _expand_folders(paths: list[pathlib.Path]) -> tuple[list[pathlib.Path], set[pathlib.Path]]:
@@ -298,11 +298,11 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
         sessions.append(Session(name=name, X=X, t_s=t, channels=rec.channels, units=rec.units,
                                 groups=marker_groups(rec.channels), source=tuple(str(p) for p in group)))
     sessions += [_surrogate_session(p, rate_hz) for p in surrogates]
-    sessions += [read_generic_csv(p, rate_hz, channels) for p in generic]
     skipped = []
-    for p, fmt in records:
+    for p, fmt in [(p, None) for p in generic] + records:
         try:
-            sessions.append(_record_session(p, fmt, rate_hz, channels))
+            sessions.append(read_generic_csv(p, rate_hz, channels) if fmt is None else
+                            _record_session(p, fmt, rate_hz, channels))
         except _NoTrace as exc:
             if p not in found:   # named by the caller: an error; found in a folder: not a motion recording
                 raise

@@ -154,3 +154,13 @@ def test_channel_in_a_folder_skips_the_recordings_without_it(tmp_path, caplog):
     assert s.name == "ecg_only" and "without the channel(s) V5" in caplog.text and "belt.hea" in caplog.text
     with pytest.raises(ForecastError, match="none of the recordings found has the channel\\(s\\) chest"):
         load_sessions([tmp_path], 10.0, channels=["chest"])
+
+
+def test_channel_in_a_folder_skips_t_s_tables_without_it_too(tmp_path):
+    _ecg_and_resp(tmp_path, name="belt")
+    lines = ["t_s,a_x"] + [f"{i / 10:g},{i % 7}" for i in range(700)]
+    (tmp_path / "markers.csv").write_text("\n".join(lines) + "\n")
+    (s,) = load_sessions([tmp_path], 10.0, channels=["RESP"])
+    assert s.name == "belt"
+    with pytest.raises(ForecastError, match="markers.csv: no column 'RESP'"):
+        load_sessions([tmp_path / "markers.csv"], 10.0, channels=["RESP"])
