@@ -264,7 +264,7 @@ class Record:
         uniform (more than 1 % jitter) are kept in ``times_s``.
         """
         if time_column not in df.columns:
-            raise SignalError(f"no {time_column!r} column; columns are {', '.join(df.columns)}")
+            raise SignalError(f"no {time_column!r} column; columns are {names_text(df.columns)}")
         chans = [c for c in df.columns if c != time_column]
         if not chans:
             raise SignalError(f"only a {time_column!r} column, no signal columns")

@@ -111,7 +111,7 @@ def read_generic_csv(path, rate_hz: float, channels=None) -> Session:
         raise ForecastError(f"{path}: cannot read as CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     if "t_s" not in df.columns:
         raise ForecastError(f"{path}: a generic CSV needs a 't_s' column (seconds) plus coordinate columns; "
-                            f"columns are {', '.join(df.columns)} (marker CSVs need the "
+                            f"columns are {names_text(df.columns)} (marker CSVs need the "
                             '"Frame";"Timestamp";"x";"y";"z" header)')
     coords = [c for c in df.columns if c != "t_s"]
     if not coords:

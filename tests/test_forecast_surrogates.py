@@ -100,6 +100,18 @@ def test_evaluate_runs_on_vxp_and_cm_csv(tmp_path, capsys):
     assert truth.std() == pytest.approx(10 * _breath(t[200:]).std(), rel=0.05)
 
 
+def test_a_folder_of_rpm_exports_is_a_session_each(tmp_path):
+    from biosig.readers import discover
+    from realtime.sessions import load_sessions
+    for name in ("pt1", "pt2"):
+        _write_vxp(tmp_path / f"{name}.vxp", n=300)
+    (tmp_path / "notes.txt").write_text("treatment log\n")
+    assert discover([tmp_path]) == [str(tmp_path / "pt1.vxp"), str(tmp_path / "pt2.vxp")]
+    sessions = load_sessions([tmp_path], RATE)
+    assert [(s.name, s.channels, s.units) for s in sessions] == [("pt1", ("amplitude",), ("mm",)),
+                                                                 ("pt2", ("amplitude",), ("mm",))]
+
+
 def _bad(args, capsys):
     capsys.readouterr()
     assert main(["forecast", "evaluate", *map(str, args)]) == 2

@@ -5,8 +5,9 @@ Rules
 - A WFDB record is its ``.hea`` file. The ``.dat``/``.mat`` signal files and annotation files
   (``.atr``, ``.qrs``, ...) beside a header are not records; neither are the segment headers
   (nor the layout header) of a multi-segment record, which is represented by its top header.
-- Audio (``.wav``, ``.flac``, ``.mp3``, ...), EDF, Parquet and the CSVs :func:`biosig.read`
-  accepts (marker, spirometry, any table with one time column) are records. Other files found
+- Audio (``.wav``, ``.flac``, ``.mp3``, ...), EDF, Parquet, Varian RPM ``.vxp`` exports and the
+  CSVs :func:`biosig.read` accepts (marker, surrogate, spirometry, any table with one time column)
+  are records. Other files found
   in folders (``REFERENCE.csv``, ``metadata.json``, ``LICENSE``) are skipped.
 - A text file listing records (``RECORDS`` as on PhysioNet, or ``*.txt``/``*.lst``/``*.list``
   whose lines all name existing files or records) is expanded line by line, paths relative to
@@ -25,6 +26,7 @@ from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.readers.audio import AUDIO_EXTENSIONS
 from biosig.readers.markers import is_marker_csv
+from biosig.readers.surrogates import VXP_SUFFIXES
 from biosig.readers.tables import csv_columns, is_table
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path]) -> bool:
     suffix = path.suffix.lower()
     if suffix == ".hea":
         return path not in segments
-    if suffix in AUDIO_EXTENSIONS + EDF_EXTENSIONS + PARQUET_EXTENSIONS:
+    if suffix in AUDIO_EXTENSIONS + EDF_EXTENSIONS + PARQUET_EXTENSIONS + VXP_SUFFIXES:
         return True
     if suffix in (".csv", ".tsv"):
         return _is_table_csv(path)

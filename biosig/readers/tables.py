@@ -31,7 +31,7 @@ import numpy as np
 from biosig.arguments import file_path
 from biosig.errors import BiosigError, ReadError
 from biosig.readers.csv_dialect import head_lines, header_columns, sniff
-from biosig.record import Record
+from biosig.record import Record, names_text
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def _time_column(path, columns) -> str:
     found = time_columns(columns)
     if not found:
         raise ReadError(path, f"no time column (name it with its unit: {TIME_COLUMN_HELP}); columns are "
-                              f"{', '.join(columns) or '(none)'}")
+                              f"{names_text(columns) or '(none)'}")
     if len(found) > 1:
         raise ReadError(path, f"{len(found)} time columns ({', '.join(found)}); keep one")
     return found[0]
