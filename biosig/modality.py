@@ -16,10 +16,19 @@ from biosig.errors import SignalError
 MODALITIES = ("ecg", "ppg", "resp", "audio", "spiro", "motion", "other")
 
 # Patterns on upper-cased channel names, first match wins.  Sources: MIT-BIH, PTB, MIMIC, CinC,
-# PhysioNet fetal ECG (FECG, abdominal leads).
+# PhysioNet fetal ECG (FECG, abdominal leads: "Abdomen_1" is an ECG lead, not a belt, so it stays
+# unknown), and the respiration channels of polysomnography EDFs (Sleep-EDF "Resp oro-nasal", SHHS
+# "THOR RES" / "ABDO RES" / "NEW AIR", MESA "Thor" / "Abdo" / "Flow", Apnea-ECG "Resp C" / "Resp N",
+# MIT-BIH polysomnographic "Resp (chest)", "Effort THO" / "Effort ABD", nasal pressure, thermistor).
 _PATTERNS: tuple[tuple[str, str], ...] = (
     ("ppg", r"^(PLETH|PPG|SPO2? ?WAVE|PLETHY.*)$"),
-    ("resp", r"^(RESP|RESPIRATION|IMP|THOR.*|ABDO?|ABDOMEN|AIRFLOW|FLOW|CO2)$"),
+    ("resp", r"^(RESP|RESPIRATION|IMP|THOR.*|ABDO?|ABDOMEN|AIRFLOW|FLOW|CO2|"
+             r"RESP(IRATION|IRATORY)?[ _\-]*\(?(C|A|N|CHEST|ABD|ABDO|ABDOMEN|THOR|THORAX|NASAL|ORO-?NASAL|"
+             r"EFFORT|BELT|FLOW|AIRFLOW|WAVE)\)?|"   # Resp chest, RESP (nasal), Resp C; never a rate trend
+             r"(ABDO?|ABDOMEN|CHEST|THORAX|RIBCAGE)( RES| EFFORT| BELT| MOVEMENT)?|"
+             r"EFFORT[ _\-]?(THO|THOR|THORAX|ABD|ABDO|ABDOMEN|CHEST)|"
+             r"NEW AIR|NASAL[ _]?(PRESSURE|FLOW)|PFLOW|PTAF|THERM|THERMISTOR|ORO-?NASAL[ _]?FLOW|ETCO2|"
+             r"BREATHING|BELT)$"),
     ("ecg", r"^(ECG.*|EKG.*|[FAM]ECG.*|MLI+|ML[0-9]|MCL[0-9]?|I|II|III|AVR|AVL|AVF|-?AV[RLF]|V[0-9R]?[0-9]?R?|V|"
             r"LEAD ?.*|VX|VY|VZ|D[1-3]|CM[0-9]|MV[0-9]?)$"),
     ("audio", r"^(AUDIO|MIC|MICROPHONE|SOUND|MONO|LEFT|RIGHT)$"),

@@ -134,6 +134,13 @@ def test_polars_round_trip_property(c, t, fs, seed):
     ("MLII", "ecg"), ("V5", "ecg"), ("II", "ecg"), ("aVR", "ecg"), ("vx", "ecg"), ("ECG", "ecg"),
     ("PLETH", "ppg"), ("RESP", "resp"), ("ABP", "other"), ("volume", "spiro"), ("LAC_x", "motion"),
     ("mono", "audio"), ("left", "audio"),
+    # respiration channels of polysomnography EDFs (Sleep-EDF, SHHS, MESA, Apnea-ECG, MIT-BIH PSG)
+    ("Resp oro-nasal", "resp"), ("THOR RES", "resp"), ("ABDO RES", "resp"), ("NEW AIR", "resp"),
+    ("Resp C", "resp"), ("Resp (chest)", "resp"), ("Effort THO", "resp"), ("Effort ABD", "resp"),
+    ("Nasal Pressure", "resp"), ("CHEST", "resp"), ("Respiratory belt", "resp"), ("Thermistor", "resp"),
+    # ... but not a rate trend, a fetal-ECG abdominal lead or a numbered channel
+    ("Respiration rate", "other"), ("RESP RATE", "other"), ("RespRate", "other"), ("Abdomen_1", "other"),
+    ("RESP_1", "other"), ("SpO2", "other"),
 ])
 def test_channel_modality(name, expected):
     assert channel_modality(name) == expected
