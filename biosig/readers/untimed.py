@@ -97,7 +97,7 @@ def read_untimed_csv(path, sample_rate_hz: float):
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     if not header:
         df = df.rename({c: f"ch{i + 1}" for i, c in enumerate(df.columns)})
-    if df.height <= 1 and df.width > 16:
+    if df.height <= 1 and df.width > MAX_CHANNELS_BELOW_ROWS:
         raise ReadError(path, f"one row of {df.width} values: write one column per channel with the samples "
                               "down the rows (a segment per file)")
     if df.width > MAX_CHANNELS_BELOW_ROWS and df.width > df.height:   # 50 segments x 1000 samples, not 1000 channels
