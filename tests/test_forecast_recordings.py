@@ -109,6 +109,24 @@ def test_cli_evaluates_a_recorded_respiration_trace_in_its_unit(tmp_path, capsys
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["sessions"]["rec"]["channels"] == ["RESP"] and report["sessions"]["rec"]["units"] == ["mV"]
     assert report["averages"]["rls"]["nrmse"] < report["averages"]["last"]["nrmse"]
+    # the plot of a 1-D trace: its unit from the report, an absolute (not 3-D) error
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    saved = []
+    real_savefig = plt.Figure.savefig
+
+    def keep_labels(fig, *a, **k):
+        saved.append([ax.get_ylabel() for ax in fig.axes])
+        return real_savefig(fig, *a, **k)
+
+    plt.Figure.savefig = keep_labels
+    try:
+        assert main(["forecast", "plot", str(tmp_path / "out"), "--session", "rec", "--method", "rls", "--horizon", "5",
+                     "--out", str(tmp_path / "fc.png")]) == 0
+    finally:
+        plt.Figure.savefig = real_savefig
+    assert saved == [["position - mean (mV)", "absolute error (mV)"]] and (tmp_path / "fc.png").stat().st_size > 0
 
 
 def test_a_folder_stands_for_its_recordings_and_skips_those_without_a_trace(tmp_path, caplog):

@@ -220,10 +220,17 @@ def _plot(args) -> int:
         ax0.plot(t, P[:, i] - mean, lw=1.0, ls="--", color=line.get_color(), label=f"{chans[i]} forecast")
         ax1.plot(t, np.sqrt(np.sum((P[:, g] - Y[:, g]) ** 2, axis=1)), lw=0.8, color=line.get_color(),
                  label=chans[i].rpartition("_")[0] or chans[i])
-    ax0.set_ylabel("position - mean (input units)")
+    import json
+    from realtime.report import error_unit
+    try:
+        report = json.loads((root / "report.json").read_text())
+        unit = error_unit({"sessions": {args.session: report["sessions"][args.session]}})
+    except (OSError, ValueError, KeyError, TypeError):   # a report of an older biosig: no units
+        unit = "input units"
+    ax0.set_ylabel(f"position - mean ({unit})")
     ax0.legend(fontsize=7, ncol=2)
     ax0.set_title(f"{args.session}: {args.method}, horizon {args.horizon} steps, seed {args.seed}")
-    ax1.set_ylabel("3-D error")
+    ax1.set_ylabel(f"{'3-D error' if all(len(g) == 3 for g in groups) else 'absolute error'} ({unit})")
     ax1.set_xlabel("time (s)")
     ax1.legend(fontsize=7)
     fig.tight_layout()
