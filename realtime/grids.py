@@ -68,6 +68,32 @@ def parse_int_list(text: str, what: str = "horizons") -> list[int]:
     return sorted(out)
 
 
+def horizon_steps(text: str, rate_hz: float, what: str = "--horizons-s") -> list[int]:
+    """``"0.1,0.5,1"`` seconds -> sorted unique horizons in steps at ``rate_hz``; each must be a whole
+    number of steps (within 1 % of a step), at least one."""
+    import math
+
+    out: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            seconds = float(part)
+        except ValueError:
+            raise ForecastError(f"bad {what} {text!r}: a comma list of seconds such as 0.1,0.5,1") from None
+        steps = seconds * rate_hz
+        if not math.isfinite(steps) or steps < 0.99:
+            raise ForecastError(f"bad {what} {part!r}: at least one step ({1 / rate_hz:g} s at {rate_hz:g} Hz)")
+        if abs(steps - round(steps)) > 0.01:
+            raise ForecastError(f"{what} {part} s is {steps:.3g} steps at {rate_hz:g} Hz; give whole steps "
+                                f"(multiples of {1 / rate_hz:g} s, e.g. {round(steps) / rate_hz:g})")
+        out.add(int(round(steps)))
+    if not out:
+        raise ForecastError(f"bad {what} {text!r}: a comma list of seconds such as 0.1,0.5,1")
+    return sorted(out)
+
+
 def grid_configs(grid: str, method: str, rate_hz: float) -> list[dict]:
     """The hyperparameter combinations of ``grid`` for ``method`` (lookback in steps)."""
     if grid not in GRIDS:

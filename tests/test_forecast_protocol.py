@@ -79,6 +79,13 @@ def test_parse_and_grid_and_checks():
     for bad in ("0-3", "3-1", "a", ""):
         with pytest.raises(ForecastError):
             parse_int_list(bad)
+    from realtime.grids import horizon_steps
+    assert horizon_steps("0.1, 0.5,1,0.5", 10.0) == [1, 5, 10]
+    assert horizon_steps("0.1,0.3", 30.0) == [3, 9] and horizon_steps("0.2999", 30.0) == [9]
+    for bad, match in (("0.25", "2.5 steps at 10 Hz; give whole steps .*e.g. 0.2"), ("0.05", "at least one step"),
+                       ("x", "comma list of seconds"), ("", "comma list of seconds"), ("nan", "at least one step")):
+        with pytest.raises(ForecastError, match=match):
+            horizon_steps(bad, 10.0)
     cfgs = grid_configs("paper", "snap1", 10.0)
     assert len(cfgs) == 90 and {c["lookback"] for c in cfgs} == {12, 24, 36, 48, 60}
     assert {c["hidden"] for c in grid_configs("paper", "rtrl", 10.0)} == {10, 20, 30, 40}

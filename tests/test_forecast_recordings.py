@@ -101,11 +101,12 @@ def test_cli_evaluates_a_recorded_respiration_trace_in_its_unit(tmp_path, capsys
     from biosig.cli import main
 
     path, _ = _ecg_and_resp(tmp_path, seconds=100.0)
-    rc = main(["forecast", "evaluate", str(path), "--methods", "rls,last", "--horizons", "1,5",
+    rc = main(["forecast", "evaluate", str(path), "--methods", "rls,last", "--horizons-s", "0.1,0.5",
                "--seeds", "1", "--select-seeds", "1", "--workers", "1", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert rc == 0
     assert "RMSE mV" in out and ">2mV" in out and "(errors in mV;" in out and "RMSE mm" not in out
+    assert "horizons 1,5 (2) steps at 10 Hz (0.1-0.5 s)" in out
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["sessions"]["rec"]["channels"] == ["RESP"] and report["sessions"]["rec"]["units"] == ["mV"]
     assert report["averages"]["rls"]["nrmse"] < report["averages"]["last"]["nrmse"]

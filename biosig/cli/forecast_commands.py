@@ -47,7 +47,12 @@ def register(subparsers) -> None:
                         "a table, the respiration and motion channels of a WFDB or EDF record); marker and surrogate "
                         "files keep theirs")
     e.add_argument("--rate-hz", type=float, default=10.0, help="nominal sampling rate (default 10)")
-    e.add_argument("--horizons", default="1-21", help="horizons in steps: ranges and comma lists (default 1-21)")
+    ahead = e.add_mutually_exclusive_group()
+    ahead.add_argument("--horizons", default="1-21",
+                       help="horizons in steps: ranges and comma lists (default 1-21, i.e. 0.1-2.1 s at 10 Hz)")
+    ahead.add_argument("--horizons-s", default=None, metavar="S,...",
+                       help="horizons in seconds instead, each a whole number of steps at --rate-hz "
+                            "(e.g. 0.1,0.5,1)")
     e.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list (default {DEFAULT_METHODS})")
     e.add_argument("--seeds", type=int, default=3,
                    help="seeds per RNN test run, metrics averaged (default 3; the full protocol: --grid full "
@@ -109,7 +114,12 @@ def _evaluate(args) -> int:
     if args.seeds < 1 or args.select_seeds < 1:
         raise ForecastError(f"--seeds and --select-seeds must be >= 1, got {args.seeds} and {args.select_seeds}")
     from biosig.outputs import check_output_dir
-    horizons = parse_int_list(args.horizons, "--horizons")
+    if args.horizons_s is not None:
+        from realtime.grids import horizon_steps
+        horizons = horizon_steps(args.horizons_s, args.rate_hz)
+        args.horizons = ",".join(map(str, horizons))
+    else:
+        horizons = parse_int_list(args.horizons, "--horizons")
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
     if not methods:
         raise ForecastError("--methods is empty")
@@ -167,7 +177,8 @@ def _evaluate(args) -> int:
         if bar is not None:
             bar.close()
     (out / "report.json").write_text(json_text.dumps(report, indent=1, default=float))
-    print(f"{len(sessions)} session(s), horizons {args.horizons} ({len(horizons)}) steps at {args.rate_hz:g} Hz, "
+    print(f"{len(sessions)} session(s), horizons {args.horizons} ({len(horizons)}) steps at {args.rate_hz:g} Hz "
+          f"({horizons[0] / args.rate_hz:g}-{horizons[-1] / args.rate_hz:g} s), "
           f"{args.seeds} seed(s), grid {args.grid}, {report['wall_s']:.0f} s on {report['workers']} process(es)")
     print(format_table(report))
     print(f"report: {out / 'report.json'}; forecasts: {out / 'predictions'}")
