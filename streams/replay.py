@@ -70,8 +70,9 @@ def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST,
         pub = Publisher(_source_name(path), endpoint, key_dir=key_dir, ctx=ctx)
         pubs.append(pub)
         groups: dict[str, list[int]] = {}
+        given = rec.metadata.get("channel_modalities") or {}   # the reader's or the user's word wins
         for i, name in enumerate(rec.channels):
-            m = channel_modality(name)
+            m = given.get(name) or channel_modality(name)
             groups.setdefault(rec.modality if m == "other" else m, []).append(i)
         for modality, idx in groups.items():
             empty = [i for i in idx if not np.isfinite(rec.samples[i]).any()]

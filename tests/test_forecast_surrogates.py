@@ -100,6 +100,18 @@ def test_evaluate_runs_on_vxp_and_cm_csv(tmp_path, capsys):
     assert truth.std() == pytest.approx(10 * _breath(t[200:]).std(), rel=0.05)
 
 
+def test_surrogates_are_motion_whatever_their_column_says(tmp_path):
+    """"chest" / "abdomen" name respiration belts too (biosig.modality); a surrogate trace in mm is a
+    body-surface position all the same, streamed and forecast as motion."""
+    f = tmp_path / "belts.csv"
+    t = np.arange(100) / 10
+    pl.DataFrame({"time_ms": 1000 * t, "chest_cm": _breath(t), "abdomen [mm]": 10 * _breath(t)}).write_csv(f)
+    rec = read(f)
+    assert rec.channels == ("chest", "abdomen") and rec.channel_modalities == ("motion", "motion")
+    _write_vxp(tmp_path / "pt.vxp", n=100)
+    assert read(tmp_path / "pt.vxp").channel_modalities == ("motion",)
+
+
 def test_a_folder_of_rpm_exports_is_a_session_each(tmp_path):
     from biosig.readers import discover
     from realtime.sessions import load_sessions

@@ -106,6 +106,7 @@ def read_vxp(path) -> Record:
     fs = _rate(header, t_s)
     return Record(samples=samples, fs_hz=fs, channels=("amplitude",), units=("mm",), modality="motion",
                   times_s=t_s, metadata={"source": str(path), "format": "vxp", "version": header.get("Version", ""),
+                                         "channel_modalities": {"amplitude": "motion"},
                                          "invalid_samples": int((~ok).sum()),
                                          "beam_on": beam != 0})
 
@@ -173,4 +174,7 @@ def read_surrogate_csv(path) -> Record:
     return Record(samples=X, fs_hz=1.0 / float(np.median(np.diff(t))), channels=names, units=("mm",) * len(names),
                   modality="motion", times_s=t,
                   metadata={"source": str(path), "format": "surrogate-csv",
+                            # positions of the body surface, whatever the column says ("chest", "abdomen"):
+                            # streamed and forecast as motion, never taken for a respiration waveform
+                            "channel_modalities": dict.fromkeys(names, "motion"),
                             "invalid_samples": int((~np.isfinite(X).all(axis=0)).sum())})
