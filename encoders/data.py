@@ -41,12 +41,12 @@ def channel_index(names, config) -> list[int]:
 
 def select_channels(record, modality: str):
     """The channels of ``record`` an encoder of ``modality`` uses (before the pipeline)."""
-    from biosig.modality import channel_modality
     from biosig.record import names_text, require_record
     require_record(record, "embedding")
     if modality == "audio":
         return record  # the pipeline's ``mono`` step mixes channels down
-    keep = [c for c in record.channels if channel_modality(c) == modality]
+    # the user's --channel NAME=MODALITY (metadata) first, then the guess from name and rate
+    keep = [c for c, m in zip(record.channels, record.channel_modalities) if m == modality]
     if not keep:
         if record.modality != modality:
             raise EncoderError(f"the {modality} encoder needs {modality} channels; the record has "

@@ -170,3 +170,13 @@ def test_an_encoder_without_its_channels_says_how_to_name_them():
     with pytest.raises(EncoderError, match=r"\(40 in all\) \(name the channel: --channel NAME=ppg, or the record: "
                                            r"--modality ppg\)"):
         select_channels(rec, "ppg")
+
+
+def test_an_encoder_takes_the_channel_the_user_named():
+    """--channel b=ppg on a two-column table: the ppg encoder takes b, not the first column."""
+    from encoders.data import select_channels
+    x = np.random.default_rng(0).standard_normal((2, 1000)).astype(np.float32)
+    rec = Record(x, 100.0, ("a", "b"), metadata={"channel_modalities": {"b": "ppg"}}, modality="ppg")
+    assert select_channels(rec, "ppg").channels == ("b",)
+    ecg = Record(x, 360.0, ("MLII", "V5"))       # named leads: all of them, as before
+    assert select_channels(ecg, "ecg").channels == ("MLII", "V5")
