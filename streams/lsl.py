@@ -105,6 +105,20 @@ def _channels(info, n: int):
     return labels, units
 
 
+#: LSL content types (the XDF meta-data conventions) that name a biosig modality other than their own.
+_LSL_TYPE_MODALITY = {"mocap": "motion"}
+
+
+def lsl_modality(kind: str, labels) -> str:
+    """The modality of an LSL stream: its type when that names one (``ECG``, ``Audio``; ``MoCap`` is
+    ``motion``, so a tracked marker is forecast), else the guess from its channel labels."""
+    from biosig.modality import MODALITIES, infer_modality
+    kind = (kind or "").lower()
+    if kind in MODALITIES:
+        return kind
+    return _LSL_TYPE_MODALITY.get(kind) or infer_modality(labels)
+
+
 def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: bool = False,
                   seconds: float | None = None, resolve_s: float = 2.0, prop: str | None = None,
                   value: str | None = None, stop: threading.Event | None = None) -> dict:
@@ -113,7 +127,6 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
     Returns ``{topic: frames sent}`` plus ``"skipped": [names]`` for streams that cannot be bridged.
     """
     pylsl = _pylsl()
-    from biosig.modality import MODALITIES, infer_modality
     from streams.publisher import Publisher
     stop = stop or threading.Event()
     if prop:
@@ -142,7 +155,7 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
             src = _name(full.source_id() or full.name(), "lsl")
             kind = (full.type() or "").lower()
             labels, units = _channels(full, full.channel_count())
-            modality = kind if kind in MODALITIES else infer_modality(labels)
+            modality = lsl_modality(kind, labels)
             if src not in pubs:
                 pubs[src] = Publisher(src, endpoint, key_dir=key_dir, insecure=insecure)
             pub, stream = pubs[src], _name(kind, "data")

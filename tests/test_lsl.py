@@ -279,3 +279,13 @@ def test_bridge_lsl_out_cli_publishes_runtime_holds_and_forecasts():
     assert proc.returncode == 0, err[-2000:]
     assert len(got) >= 10 and all(len(v) == 3 for v in got)
     assert '"fcst/couchC"' in err and '"hold/couchC"' in err       # the summary: samples pushed per topic
+
+
+def test_lsl_types_name_the_modality_and_mocap_is_motion():
+    """A radiotherapy tracker publishing LSL type MoCap is a motion stream (forecast, with holds),
+    whatever its labels; a known type wins; otherwise the labels decide."""
+    from streams.lsl import lsl_modality
+    assert lsl_modality("MoCap", ["chest", "abdomen"]) == "motion"
+    assert lsl_modality("ECG", ["ch1"]) == "ecg" and lsl_modality("Audio", ["mic"]) == "audio"
+    assert lsl_modality("EEG", ["II", "V5"]) == "ecg" and lsl_modality("", ["LAC_x", "LAC_y"]) == "motion"
+    assert lsl_modality("Gaze", ["x0", "q"]) == "other"
