@@ -116,10 +116,10 @@ def published_applies(report: dict) -> bool:
                 for s in sessions.values() for ch in [s.get("channels")]))
 
 
-def error_unit(report: dict) -> str:
-    """The unit of the error columns: the sessions' one unit ("mm" for markers and for tables that
-    state none, as before), or "u" (input units) when they differ."""
-    units = {str(x) for s in report.get("sessions", {}).values() for x in s.get("units") or ["mm"]} - {""}
+def error_unit(sessions: dict) -> str:
+    """The unit of the error columns for a report's ``sessions``: their one unit ("mm" for markers
+    and for tables that state none, as before), or "u" (input units) when they differ."""
+    units = {str(x) for s in sessions.values() for x in s.get("units") or ["mm"]} - {""}
     return units.pop() if len(units) == 1 else ("mm" if not units else "u")
 
 
@@ -132,7 +132,7 @@ def format_table(report: dict) -> str:
             "as the published code; for comparison with the published table only")
     pub_ok = published_applies(report)
     w = max([8, *map(len, report["averages"])])  # snap1-ens is 9 wide
-    u = error_unit(report)
+    u = error_unit(report.get("sessions", {}))
     cols = (f"{'method':{w}s} {'nRMSE':>7s} {'RMSE ' + u:>8s} {'max ' + u:>7s} {'p95 ' + u:>7s} {'>2' + u:>6s} "
             f"{'>5' + u:>6s} "
             f"{'duty':>5s} {'jitter':>7s} {'us/step':>8s} {'p99 us':>8s}")

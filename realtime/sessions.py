@@ -26,8 +26,8 @@ import numpy as np
 from biosig.arguments import positive_number
 from biosig.errors import BiosigError
 from biosig.readers.csv_dialect import sniff
-from biosig.readers.markers import group_sessions, is_marker_csv, read_marker_session
-from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
+from biosig.readers.markers import group_sessions, read_marker_session
+from biosig.readers.surrogates import read_surrogate_csv, read_vxp
 from biosig.record import names_text
 from realtime.errors import ForecastError
 from realtime.metrics import marker_groups
@@ -151,9 +151,10 @@ def _on_rate_grid(path, t, X, rate_hz: float):
     return t, X, True
 
 
-def _surrogate_session(path, rate_hz: float) -> Session:
+def _surrogate_session(path, fmt: str, rate_hz: float) -> Session:
+    """One session from a surrogate trace, ``fmt`` "vxp" or "surrogate-csv" (:func:`biosig.readers.detect_format`)."""
     try:
-        rec = read_vxp(path) if is_vxp(path) else read_surrogate_csv(path)
+        rec = read_vxp(path) if fmt == "vxp" else read_surrogate_csv(path)
     except BiosigError as exc:
         raise ForecastError(str(exc)) from None
     t, X = rec.times_s, rec.samples.T.astype(np.float64)
@@ -232,8 +233,7 @@ def _record_session(path: pathlib.Path, fmt: str, rate_hz: float, channels) -> S
         raise ForecastError(f"{path}: {exc}" if str(path) not in str(exc) else str(exc)) from None
     if X.shape[0] < 2:
         raise ForecastError(f"{path}: {X.shape[0]} sample(s) at --rate-hz {rate_hz:g}; a session needs more")
-    name = path.name[:-len(path.suffix)] if path.suffix else path.name
-    return Session(name=name, X=X, t_s=t - t[0], channels=rec.channels, units=rec.units,
+    return Session(name=path.stem, X=X, t_s=t - t[0], channels=rec.channels, units=rec.units,
                    groups=marker_groups(rec.channels), source=(str(path),))
 
 
@@ -268,18 +268,17 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
     if missing:
         raise ForecastError(f"no such file: {', '.join(missing)}")
     paths, found = _expand_folders(paths)
-    files = [p for p in paths if p.is_file()]
-    markers = [p for p in files if is_marker_csv(p)]
-    surrogates = [p for p in files if p not in markers and (is_vxp(p) or is_surrogate_csv(p))]
-    generic, records = [], []
-    for p in paths:
-        if p in markers or p in surrogates:
-            continue
+    markers, surrogates, generic, records = [], [], [], []
+    for p in paths:   # one sniff per file: the reader biosig.read would use
         try:
             fmt = detect_format(p)
         except BiosigError as exc:
             raise ForecastError(str(exc)) from None
-        if fmt == "csv" and _has_t_s_column(p):
+        if fmt == "marker-csv":
+            markers.append(p)
+        elif fmt in ("vxp", "surrogate-csv"):
+            surrogates.append((p, fmt))
+        elif fmt == "csv" and _has_t_s_column(p):
             generic.append(p)
         else:
             records.append((p, fmt))
@@ -297,7 +296,7 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
         t = np.arange(X.shape[0]) / rate_hz  # each row is one step at the nominal rate
         sessions.append(Session(name=name, X=X, t_s=t, channels=rec.channels, units=rec.units,
                                 groups=marker_groups(rec.channels), source=tuple(str(p) for p in group)))
-    sessions += [_surrogate_session(p, rate_hz) for p in surrogates]
+    sessions += [_surrogate_session(p, fmt, rate_hz) for p, fmt in surrogates]
     skipped = []
     for p, fmt in [(p, None) for p in generic] + records:
         try:

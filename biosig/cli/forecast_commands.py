@@ -235,7 +235,7 @@ def _plot(args) -> int:
     from realtime.report import error_unit
     try:
         report = json.loads((root / "report.json").read_text())
-        unit = error_unit({"sessions": {args.session: report["sessions"][args.session]}})
+        unit = error_unit({args.session: report["sessions"][args.session]})
     except (OSError, ValueError, KeyError, TypeError):   # a report of an older biosig: no units
         unit = "input units"
     ax0.set_ylabel(f"position - mean ({unit})")

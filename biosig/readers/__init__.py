@@ -37,7 +37,7 @@ from biosig.readers.markers import (group_sessions, is_marker_csv, read_marker_c
                                     read_marker_session)
 from biosig.readers.surrogates import is_surrogate_csv, is_vxp, read_surrogate_csv, read_vxp
 from biosig.readers.tables import TIME_COLUMN_HELP, csv_columns, first_line, is_table, read_csv, read_parquet
-from biosig.readers.untimed import TEXT_TABLE_EXTENSIONS, read_untimed_csv
+from biosig.readers.untimed import TEXT_TABLE_EXTENSIONS, read_untimed_csv, stated_rate
 from biosig.readers.edf_format import read_edf
 from biosig.readers.wfdb_format import read_wfdb
 from biosig.record import Annotations, Record, names_text, require_record
@@ -125,9 +125,9 @@ def _detect(path: pathlib.Path, rate_stated: bool) -> str:
     sniffed = _sniff(path)
     if sniffed:
         return sniffed
-    if suffix in TEXT_TABLE_EXTENSIONS and rate_stated:
-        return "untimed-csv"   # no time column: read at the rate the caller states
-    if suffix in (".csv", ".tsv", ".txt"):
+    if suffix in TEXT_TABLE_EXTENSIONS:
+        if rate_stated:
+            return "untimed-csv"   # no time column: read at the rate the caller states
         line = first_line(path).strip()
         raise ReadError(path, f"first line {line[:80]!r} is neither a marker CSV "
                               "(\"Frame\";\"Timestamp\";\"x\";\"y\";\"z\") nor a table with one time column "
@@ -215,11 +215,7 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
         raise ReadError(path, f"channel_modalities={channel_modalities!r} must be a dict "
                               "{channel name: modality}, both str")
     if sample_rate_hz is not None:
-        try:
-            sample_rate_hz = sampling_rate(sample_rate_hz)
-        except BiosigError:
-            raise ReadError(path, f"sample_rate_hz={sample_rate_hz!r} must be a sampling rate in Hz, "
-                                  "a finite number above 0") from None
+        sample_rate_hz = stated_rate(path, sample_rate_hz)
     try:
         rec = _read_format(path, mono, sample_rate_hz)
     except PermissionError as exc:  # a file or folder on the way is not readable by this user

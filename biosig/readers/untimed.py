@@ -70,19 +70,25 @@ def is_bare_table(path) -> bool:
     return bool(data) and _all_numbers(data[0], dialect)
 
 
+def stated_rate(path, sample_rate_hz) -> float:
+    """``sample_rate_hz`` as a rate in Hz; a :class:`ReadError` naming ``path`` otherwise."""
+    from biosig.arguments import sampling_rate
+    try:
+        return sampling_rate(sample_rate_hz)
+    except BiosigError:
+        raise ReadError(path, f"sample_rate_hz={sample_rate_hz!r} must be a sampling rate in Hz, "
+                              "a finite number above 0") from None
+
+
 def read_untimed_csv(path, sample_rate_hz: float):
     """A :class:`biosig.Record` of the table at ``path``, sample ``k`` at ``k / sample_rate_hz`` s."""
     import polars as pl
 
-    from biosig.arguments import file_path, sampling_rate
+    from biosig.arguments import file_path
     from biosig.readers.tables import TIME_COLUMN, _check_row_lengths, _frame_to_record, time_columns
 
     path = file_path(path)
-    try:
-        rate = sampling_rate(sample_rate_hz)
-    except BiosigError:
-        raise ReadError(path, f"sample_rate_hz={sample_rate_hz!r} must be a sampling rate in Hz, "
-                              "a finite number above 0") from None
+    rate = stated_rate(path, sample_rate_hz)
     if not path.is_file():
         raise ReadError(path, "is a folder, not a record" if path.is_dir() else "no such file")
     if path.stat().st_size == 0 or not any(ln.strip() for ln in head_lines(path, max_lines=2)):
