@@ -59,41 +59,50 @@ def _source_name(path) -> str:
 def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST, key_dir=None,
                    frame_s: float = 0.1, ctx=None):
     """Publishers and :class:`streams.simulate.SimSource` objects for the given recordings."""
-    from biosig.modality import channel_modality
     from biosig.readers import read
     from streams.publisher import Publisher
     if not 0 < speed <= MAX_SPEED:
         raise StreamError(f"--speed must be a finite number > 0 and <= {MAX_SPEED:g}, got {speed}")
     pubs, sources = [], []
-    for path in paths:
-        rec = read(path)
-        pub = Publisher(_source_name(path), endpoint, key_dir=key_dir, ctx=ctx)
-        pubs.append(pub)
-        groups: dict[str, list[int]] = {}
-        given = rec.metadata.get("channel_modalities") or {}   # the reader's or the user's word wins
-        for i, name in enumerate(rec.channels):
-            m = given.get(name) or channel_modality(name)
-            groups.setdefault(rec.modality if m == "other" else m, []).append(i)
-        for modality, idx in groups.items():
-            empty = [i for i in idx if not np.isfinite(rec.samples[i]).any()]
-            if empty:
-                log.warning("%s: channel(s) %s hold no valid sample and are not replayed", path,
-                            ", ".join(rec.channels[i] for i in empty))
-                idx = [i for i in idx if i not in empty]
-                if not idx:
-                    continue
-            x = rec.samples[idx].astype(np.float32)
-            # a frame with a missing sample is not sent (ReplaySource.send): a gap, never data
-            out = pub.stream(modality, rec.fs_hz, [rec.channels[i] for i in idx],
-                             [rec.units[i] for i in idx], modality=modality)
-            sources.append(ReplaySource(out, x, rec.fs_hz, max(1, int(round(frame_s * rec.fs_hz * speed))),
-                                        speed=speed))
-            log.info("replaying %s as %s (%d ch, %.1f s at %gx)", path, out.topic, len(idx), rec.duration_s, speed)
-        if not pub.streams:
-            for p in pubs:
-                p.close()
-            raise StreamError(f"{path}: no channel holds a valid sample; nothing to replay")
+    try:
+        for path in paths:
+            rec = read(path)
+            pub = Publisher(_source_name(path), endpoint, key_dir=key_dir, ctx=ctx)
+            pubs.append(pub)
+            sources += _record_sources(rec, pub, path, speed, frame_s)
+    except BaseException:   # a bad second file must not leave the first one's sockets open
+        for p in pubs:
+            p.close()
+        raise
     return pubs, sources
+
+
+def _record_sources(rec, pub, path, speed: float, frame_s: float) -> list:
+    """One :class:`ReplaySource` per modality of ``rec``, each on its own stream of ``pub``."""
+    groups: dict[str, list[int]] = {}
+    # the reader's or the user's word, else the guess from name and rate: a 1 Hz trend named 'II'
+    # is not an ECG stream (the runtime refuses ECG below 50 Hz); unknown channels go with the record
+    for i, m in enumerate(rec.channel_modalities):
+        groups.setdefault(rec.modality if m == "other" else m, []).append(i)
+    sources = []
+    for modality, idx in groups.items():
+        empty = [i for i in idx if not np.isfinite(rec.samples[i]).any()]
+        if empty:
+            log.warning("%s: channel(s) %s hold no valid sample and are not replayed", path,
+                        ", ".join(rec.channels[i] for i in empty))
+            idx = [i for i in idx if i not in empty]
+            if not idx:
+                continue
+        x = rec.samples[idx].astype(np.float32)
+        # a frame with a missing sample is not sent (ReplaySource.send): a gap, never data
+        out = pub.stream(modality, rec.fs_hz, [rec.channels[i] for i in idx],
+                         [rec.units[i] for i in idx], modality=modality)
+        sources.append(ReplaySource(out, x, rec.fs_hz, max(1, int(round(frame_s * rec.fs_hz * speed))),
+                                    speed=speed))
+        log.info("replaying %s as %s (%d ch, %.1f s at %gx)", path, out.topic, len(idx), rec.duration_s, speed)
+    if not sources:
+        raise StreamError(f"{path}: no channel holds a valid sample; nothing to replay")
+    return sources
 
 
 def replay_duration_s(sources) -> float:

@@ -410,3 +410,43 @@ def test_replay_sends_gaps_of_any_modality_as_sequence_gaps_and_drops_empty_chan
     pl.DataFrame({"t_s": t, "ecg_I": np.full(t.size, np.nan)}).write_csv(empty)
     with pytest.raises(StreamError, match="no channel holds a valid sample"):
         replay_sources([empty], speed=10.0, endpoint="tcp://127.0.0.1:9")
+
+
+def test_replay_takes_each_channel_modality_from_name_and_rate(tmp_path):
+    """A 1 Hz trend table with a column named 'II' is not an ECG stream (ECG below 50 Hz is a unit
+    mistake to the runtime, and `biosig info` lists it as 'other'): replay sends it with the record's
+    other channels instead of refusing the whole file; at 250 Hz the same table is an ECG stream
+    (unknown channels travel with the record's modality, as before)."""
+    import polars as pl
+    t = np.arange(60.0)
+    trend = tmp_path / "trend.csv"
+    pl.DataFrame({"t_s": t, "HR": 70 + np.sin(t), "II": np.cos(t)}).write_csv(trend)
+    sources, frames = _replayed(trend, 0.5)
+    assert [(s.out.modality, s.out.channels, s.out.fs_hz) for s in sources] == [("other", ["HR", "II"], 1.0)]
+    assert frames and all(fr.header["modality"] == "other" for fr in frames)
+    fs = 250.0
+    t = np.arange(int(4 * fs)) / fs
+    bed = tmp_path / "bed.csv"
+    pl.DataFrame({"t_s": t, "HR": np.full(t.size, 70.0), "II": np.sin(2 * np.pi * t)}).write_csv(bed)
+    sources, _ = _replayed(bed, 0.3)
+    assert [(s.out.modality, s.out.channels) for s in sources] == [("ecg", ["HR", "II"])]
+
+
+def test_replay_closes_the_publishers_it_opened_when_a_later_record_fails(tmp_path):
+    """`replay_sources([good, bad])` raises for the bad record and closes the good one's socket, so
+    the caller's context terminates (it hung on the open socket before)."""
+    import threading
+    import polars as pl
+    import zmq
+    from biosig.errors import BiosigError
+    from streams.replay import replay_sources
+    t = np.arange(1000) / 100.0
+    good = tmp_path / "good.csv"
+    pl.DataFrame({"t_s": t, "PLETH": np.sin(t)}).write_csv(good)
+    ctx = zmq.Context()
+    with pytest.raises(BiosigError):
+        replay_sources([good, tmp_path / "missing.csv"], speed=10.0, endpoint="tcp://127.0.0.1:9", ctx=ctx)
+    done = threading.Thread(target=ctx.term, daemon=True)
+    done.start()
+    done.join(5.0)
+    assert not done.is_alive(), "a publisher of the first record was left open"
