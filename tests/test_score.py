@@ -473,3 +473,73 @@ def test_score_cuts_the_window_the_model_was_trained_on(tmp_path, monkeypatch):
         assert json.loads((tmp_path / name / "run.json").read_text())["model"]["window_s"] == 5.0
         np.testing.assert_allclose(np.stack(win["embedding"].to_list()), np.stack(emb["embedding"].to_list()),
                                    atol=1e-4, err_msg=name)
+
+
+def test_resume_rescores_changed_records_and_tables_hold_only_the_inputs(tmp_path, model_dir, caplog):
+    """A record that changed since it was scored (here cut from 30 s to 15 s) is scored again on the
+    rerun, with a warning (it kept its 30 s row before); a record deleted from the folder is left
+    out of the tables (its rows stayed in them before); legacy parts without a stamp stay done."""
+    from biosig.synthetic import simulate_ecg
+    from biosig.writers import write
+    from encoders.scoring.outputs import record_key
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for name, seed in (("a", 0), ("b", 1), ("c", 2)):
+        write(simulate_ecg(30, fs_hz=250, seed=seed), folder / f"{name}.csv")
+    out = tmp_path / "out"
+    args = ("score", folder, "--model", model_dir, "--out", out, "--backend", "torch")
+    assert _cli(*args).returncode == 0
+    rec = pl.read_parquet(out / "records.parquet").sort("record")
+    assert rec["duration_s"].round(3).to_list() == [30.0] * 3
+    write(simulate_ecg(15, fs_hz=250, seed=0), folder / "a.csv")             # a changed
+    (folder / "c.csv").unlink()                                                # c deleted
+    with caplog.at_level("WARNING"):
+        res = _cli(*args)
+    assert res.returncode == 0, res.stderr
+    assert "1 record(s) changed since they were scored" in caplog.text and "a.csv" in caplog.text
+    assert "1 record(s) scored into" in caplog.text and "not among these inputs" in caplog.text
+    rec = pl.read_parquet(out / "records.parquet").sort("record")
+    assert [pathlib.Path(r).name for r in rec["record"]] == ["a.csv", "b.csv"]
+    assert rec["duration_s"].round(3).to_list() == [15.0, 30.0]
+    win = pl.read_parquet(out / "windows.parquet")
+    assert sorted({pathlib.Path(r).name for r in win["record"]}) == ["a.csv", "b.csv"]
+    assert win.filter(pl.col("record").str.ends_with("a.csv"))["t1_s"].max() <= 15.0
+    run = json.loads((out / "run.json").read_text())["runs"][-1]
+    assert (run["rescored_changed"], run["left_out_not_in_inputs"], run["scored"], run["skipped_done"]) == (1, 1, 1, 1)
+    # parts from before stamps existed: no .source.json -> done, not rescored
+    (out / "parts" / f"{record_key(folder / 'b.csv')}.source.json").unlink()
+    write(simulate_ecg(20, fs_hz=250, seed=1), folder / "b.csv")
+    res = _cli(*args)
+    run = json.loads((out / "run.json").read_text())["runs"][-1]
+    assert (run["rescored_changed"], run["scored"], run["skipped_done"]) == (0, 0, 2)
+
+
+def test_source_stamps_cover_a_wfdb_records_files_and_segments(tmp_path):
+    """A WFDB header's stamp holds its signal and annotation files and a multi-segment record's
+    segments, so a changed .dat (not only a changed .hea) counts as a changed record."""
+    from encoders.scoring.outputs import record_key, source_stamps
+    src = shared_path("wfdb", "multi-segment", "041s", "041s.hea").parent
+    folder = tmp_path / "wfdb"
+    shutil.copytree(src, folder)
+    (folder / "041sx.hea").write_text("041sx 1 250 10\n041sx.dat 16 200 16 0 0 0 0 ECG\n")   # not a segment
+    stamp = source_stamps([str(folder / "041s.hea")])[record_key(folder / "041s.hea")]
+    assert sorted(stamp) == sorted(p.name for p in src.iterdir())
+    one = _copy_records([shared_path("wfdb", "100.hea")], tmp_path / "one")
+    stamp = source_stamps([str(one / "100.hea")])[record_key(one / "100.hea")]
+    assert sorted(stamp) == ["100.atr", "100.dat", "100.hea"]
+    os.utime(one / "100.dat", ns=(0, 0))
+    assert source_stamps([str(one / "100.hea")])[record_key(one / "100.hea")] != stamp
+
+
+def test_a_run_where_every_record_fails_writes_tables_with_their_columns(tmp_path, model_dir):
+    """Outputs of batches concatenate: with no scored record, windows.parquet and records.parquet
+    have the columns a table with rows has (records had only record and key, windows no measures)."""
+    from encoders.scoring.outputs import RECORD_SCHEMA, SCORED_WINDOW_SCHEMA
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / "notes.edf").write_text("not a signal, just notes\n" * 20)
+    res = _cli("score", folder, "--model", model_dir, "--out", tmp_path / "out", "--backend", "torch")
+    assert res.returncode == 1, res.stderr
+    assert pl.read_parquet(tmp_path / "out" / "windows.parquet").schema == pl.Schema(SCORED_WINDOW_SCHEMA)
+    assert pl.read_parquet(tmp_path / "out" / "records.parquet").schema == pl.Schema(RECORD_SCHEMA)
+    assert pl.read_parquet(tmp_path / "out" / "errors.parquet").height == 1

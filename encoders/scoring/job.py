@@ -16,10 +16,12 @@ from importlib import metadata
 from typing import Any, Callable
 
 import biosig
+from biosig.record import names_text
 from encoders.heads import unused_prevalence_warning
 from encoders.scoring.errors import ScoreError
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
-from encoders.scoring.outputs import PartStore, read_manifest, record_key, recorded_job, write_manifest
+from encoders.scoring.outputs import (PartStore, read_manifest, record_key, recorded_job, source_stamps,
+                                      write_manifest)
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +209,12 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
         log.warning("%d duplicate record paths ignored", len(paths) - len(keys))
     if config.retry_errors:
         store.forget(store.error_keys() & set(keys))
+    stamps = source_stamps(keys.values())
+    changed = store.changed_keys(stamps)
+    if changed:
+        log.warning("%d record(s) changed since they were scored (size or modification time): scoring "
+                    "them again: %s", len(changed), names_text(sorted(keys[k] for k in changed)))
+        store.forget(changed)
     done = store.done_keys()
     todo = [p for k, p in keys.items() if k not in done]
     skipped = len(keys) - len(todo)
@@ -218,7 +226,7 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     stats = {"scored": 0, "failed": 0, "windows": 0}
 
     def handle(outcome: dict[str, Any]) -> None:
-        store.write_outcome(outcome)
+        store.write_outcome(outcome, stamps.get(outcome["key"]))
         stats["scored" if outcome["ok"] else "failed"] += 1
         stats["windows"] += int(outcome["n_windows"])
         if on_outcome is not None:
@@ -234,13 +242,19 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
         from encoders.scoring.ray_engine import run_ray
         engine_info.update(run_ray(todo, spec, workers=int(config.workers), batch_size=config.batch_size,
                                    address=config.ray_address, on_outcome=handle))
-    tables = store.assemble()
+    tables = store.assemble(keys)
+    left_out = sorted(store.done_keys() - set(keys))
+    if left_out:
+        log.warning("%d record(s) scored into %s by earlier runs are not among these inputs (moved, "
+                    "deleted or other inputs): left out of the tables, their parts kept in %s",
+                    len(left_out), config.out_dir, store.parts)
     seconds = time.perf_counter() - t0
     previous = read_manifest(config.out_dir) or {}
     this_run = {
         "started_at": started_at.isoformat(), "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "seconds": round(seconds, 3), "inputs": list(config.inputs), "records_found": len(keys),
-        "skipped_done": skipped, "scored": stats["scored"], "failed": stats["failed"],
+        "skipped_done": skipped, "rescored_changed": len(changed), "left_out_not_in_inputs": len(left_out),
+        "scored": stats["scored"], "failed": stats["failed"],
         "windows": stats["windows"], "backend_requested": config.backend, **engine_info,
     }
     manifest = {

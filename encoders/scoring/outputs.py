@@ -5,6 +5,7 @@ Layout of an output directory ``DIR``::
     DIR/parts/job.json                  fingerprint of the job (model, pipeline, windowing)
     DIR/parts/.lock                     flock held by the running job (one writer per folder)
     DIR/parts/<key>.windows.parquet     one row per window of one record
+    DIR/parts/<key>.source.json         size and modification time of the record's files when read
     DIR/parts/<key>.record.parquet      the record's row; its presence marks the record done
     DIR/parts/<key>.error.parquet       or the record's error row (also marks it done)
     DIR/windows.parquet, DIR/records.parquet, DIR/errors.parquet   assembled from the parts
@@ -15,7 +16,9 @@ Every file is written to a temporary name in the same directory and then renamed
 only complete files behind. A record counts as done when its marker (``.record`` or ``.error``)
 exists; the windows part is written *before* the marker, so a done record always has its windows.
 Rerunning the same command skips done records and assembles the final tables again, so every
-record appears exactly once.
+record appears exactly once. A record whose files changed since it was scored (another size or
+modification time) is scored again, and the tables hold the current inputs only: parts of records
+that are no longer among them stay in ``parts/`` but are left out, with a warning.
 """
 from __future__ import annotations
 
@@ -55,6 +58,11 @@ from biosig.measures_atrial import ECG_KEYS as _ECG_KEYS  # noqa: E402
 MEASURE_COLUMNS = ("measure_quality", *_ECG_KEYS, *_RESP_KEYS, *_SPIRO_KEYS, "af_prob")
 MEASURE_SCHEMA = {"measures_ok": pl.Boolean, "missing": pl.String, **{c: pl.Float64 for c in MEASURE_COLUMNS}}
 SCORED_WINDOW_SCHEMA = {**WINDOW_SCHEMA, **MEASURE_SCHEMA}   # the rows `score` writes
+# The columns every record row has (measures of the modality come before "seconds").
+RECORD_SCHEMA = {"record": pl.String, "key": pl.String, "name": pl.String, "duration_s": pl.Float64,
+                 "fs_hz": pl.Float64, "channels": pl.List(pl.String), "used_channels": pl.List(pl.String),
+                 "n_windows": pl.Int32, "mean_quality": pl.Float32, "embedding": pl.List(pl.Float32),
+                 "seconds": pl.Float64}
 ERROR_SCHEMA = {"record": pl.String, "key": pl.String, "stage": pl.String, "error_type": pl.String,
                 "message": pl.String}
 
@@ -109,6 +117,54 @@ def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path, metadata: dict[st
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def source_stamps(paths: Iterable[str]) -> dict[str, dict[str, list[int]]]:
+    """``{record_key(path): {file name: [size, mtime_ns]}}`` of each record's files: the file
+    itself, or for a WFDB header the files of its record (``<name>.*``: signals, annotations) and of
+    its segments. A file that cannot be stat'ed is left out (reading it will say why)."""
+    listings: dict[pathlib.Path, dict[str, list[str]]] = {}
+    out = {}
+    for path in paths:
+        p = pathlib.Path(path)
+        names = [p.name]
+        if p.suffix.lower() == ".hea":
+            listing = listings.get(p.parent)
+            if listing is None:
+                listing = listings[p.parent] = _names_by_stem(p.parent)
+            names = [n for stem in (p.stem, *_segment_names(p)) for n in listing.get(stem, [])] or names
+        stamp = {}
+        for name in sorted(set(names)):
+            try:
+                st = (p.parent / name).stat()
+            except OSError:
+                continue
+            stamp[name] = [int(st.st_size), int(st.st_mtime_ns)]
+        out[record_key(path)] = stamp
+    return out
+
+
+def _names_by_stem(folder: pathlib.Path) -> dict[str, list[str]]:
+    by_stem: dict[str, list[str]] = {}
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return by_stem
+    for entry in entries:
+        by_stem.setdefault(entry.name.rsplit(".", 1)[0], []).append(entry.name)
+    return by_stem
+
+
+def _segment_names(hea: pathlib.Path) -> list[str]:
+    """The segment records of a multi-segment WFDB header (record line ``name/segments ...``)."""
+    try:
+        lines = [ln.split() for ln in hea.read_text(errors="replace").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+    except OSError:
+        return []
+    if not lines or "/" not in lines[0][0]:
+        return []
+    return [ln[0] for ln in lines[1:] if ln[0] != "~"]
 
 
 class PartStore:
@@ -190,14 +246,17 @@ class PartStore:
             done.update(p.name[: -len(suffix)] for p in self.parts.glob(f"*{suffix}"))
         return done
 
-    def write_outcome(self, outcome: dict[str, Any]) -> None:
-        """Write one record's outcome: windows part first, then the done marker.
+    def write_outcome(self, outcome: dict[str, Any], stamp: dict[str, list[int]] | None = None) -> None:
+        """Write one record's outcome: windows part and ``stamp`` (:func:`source_stamps`) first,
+        then the done marker.
 
         ``outcome`` has ``key`` and either ``windows`` (DataFrame with :data:`WINDOW_SCHEMA`) and
         ``record_row`` (a one-row DataFrame), or ``error`` (a one-row DataFrame with
         :data:`ERROR_SCHEMA`).
         """
         key = outcome["key"]
+        if stamp is not None:
+            atomic_write_bytes(self.parts / f"{key}.source.json", json.dumps(stamp, sort_keys=True).encode())
         if outcome.get("error") is not None:
             (self.parts / f"{key}.windows.parquet").unlink(missing_ok=True)
             (self.parts / f"{key}.record.parquet").unlink(missing_ok=True)
@@ -208,33 +267,51 @@ class PartStore:
         (self.parts / f"{key}.error.parquet").unlink(missing_ok=True)
 
     def forget(self, keys: Iterable[str]) -> None:
-        """Remove the parts of ``keys`` (used to retry failed records)."""
+        """Remove the parts of ``keys`` (used to retry failed records and to rescore changed ones)."""
         for key in keys:
             for kind in ("windows",) + MARKERS:
                 (self.parts / f"{key}.{kind}.parquet").unlink(missing_ok=True)
+            (self.parts / f"{key}.source.json").unlink(missing_ok=True)
+
+    def changed_keys(self, stamps: dict[str, dict[str, list[int]]]) -> set[str]:
+        """Done records of ``stamps`` whose files differ from the stamp written when they were
+        scored (parts written before stamps existed count as unchanged)."""
+        changed = set()
+        for key in self.done_keys() & set(stamps):
+            try:
+                old = json.loads((self.parts / f"{key}.source.json").read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if old != stamps[key]:
+                changed.add(key)
+        return changed
 
     def error_keys(self) -> set[str]:
         return {p.name[: -len(".error.parquet")] for p in self.parts.glob("*.error.parquet")}
 
     # ------------------------------------------------------------------ final tables
-    def assemble(self) -> dict[str, int]:
+    def assemble(self, keys: Iterable[str] | None = None) -> dict[str, int]:
         """Concatenate the parts into ``windows``, ``records`` and ``errors`` Parquet files.
 
         Only parts of done records are used (a windows part without its marker belongs to a record
-        that was interrupted and will be scored again). Rows are sorted by record path, then
-        window index, so the tables do not depend on the order in which workers finished.
+        that was interrupted and will be scored again), and of those only ``keys`` (None: all).
+        Rows are sorted by record path, then window index, so the tables do not depend on the order
+        in which workers finished.
 
         Returns
         -------
         Row counts: ``{"windows": n, "records": n, "errors": n}``.
         """
+        wanted = None if keys is None else set(keys)
         done_ok = sorted(p.name[: -len(".record.parquet")] for p in self.parts.glob("*.record.parquet"))
+        done_ok = [k for k in done_ok if wanted is None or k in wanted]
         counts = {}
         windows = [self.parts / f"{k}.windows.parquet" for k in done_ok]
-        counts["windows"] = self._concat(windows, "windows.parquet", WINDOW_SCHEMA, ["record", "window"])
+        counts["windows"] = self._concat(windows, "windows.parquet", SCORED_WINDOW_SCHEMA, ["record", "window"])
         records = [self.parts / f"{k}.record.parquet" for k in done_ok]
-        counts["records"] = self._concat(records, "records.parquet", None, ["record"])
-        errors = sorted(self.parts.glob("*.error.parquet"))
+        counts["records"] = self._concat(records, "records.parquet", RECORD_SCHEMA, ["record"])
+        errors = sorted(k for k in self.error_keys() if wanted is None or k in wanted)
+        errors = [self.parts / f"{k}.error.parquet" for k in errors]
         counts["errors"] = self._concat(errors, "errors.parquet", ERROR_SCHEMA, ["record"])
         return counts
 
@@ -242,7 +319,7 @@ class PartStore:
         if files:
             df = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed").sort(sort_by)
         else:
-            df = pl.DataFrame(schema=schema or {"record": pl.String, "key": pl.String})
+            df = pl.DataFrame(schema=schema)   # no rows, the same columns as a table with rows
         atomic_write_parquet(df, self.out_dir / name)
         return df.height
 

@@ -21,7 +21,7 @@ import polars as pl
 from biosig.flatline import mark_flat_runs
 from encoders.scoring.errors import RecordFailure
 from encoders.scoring.model import LoadedModel
-from encoders.scoring.outputs import ERROR_SCHEMA, MEASURE_SCHEMA, SCORED_WINDOW_SCHEMA, record_key
+from encoders.scoring.outputs import ERROR_SCHEMA, MEASURE_SCHEMA, RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, record_key
 
 log = logging.getLogger(__name__)
 
@@ -304,9 +304,7 @@ class Scorer:
             "embedding": emb.mean(axis=0).astype(np.float32).tolist(),
             **measures, "seconds": seconds,
         }
-        schema = {"record": pl.String, "key": pl.String, "name": pl.String, "duration_s": pl.Float64,
-                  "fs_hz": pl.Float64, "channels": pl.List(pl.String), "used_channels": pl.List(pl.String),
-                  "n_windows": pl.Int32, "mean_quality": pl.Float32, "embedding": pl.List(pl.Float32),
+        schema = {**{c: t for c, t in RECORD_SCHEMA.items() if c != "seconds"},
                   **{c: pl.Float64 for c in measures}, "seconds": pl.Float64}
         record_row = pl.DataFrame([row], schema=schema)
         return {"key": key, "record": path, "ok": True, "n_windows": n, "windows": windows,
