@@ -108,9 +108,9 @@ def usable_sessions(sessions, methods, horizons, protocol: Protocol) -> list:
         try:
             check_inputs([s], methods, horizons, protocol)
         except ForecastError as exc:
-            if "unknown method" in str(exc):
+            if "unknown method" in str(exc) or len(sessions) == 1:   # one session: the error alone
                 raise
-            log.warning("skipping %s", exc)
+            log.warning("skipping: %s", exc)
             last = exc
             continue
         keep.append(s)
@@ -239,7 +239,7 @@ def _selection_job(si, method, ci, config, horizons, seeds, protocol):
 def _test_job(si, method, h, config, seeds, protocol):
     s = _SESSIONS[si]
     n_test = protocol.steps(protocol.test_start_s)
-    per_seed, preds, us_all, resets, trade = [], [], [], 0, []
+    per_seed, preds, holds, us_all, resets, trade = [], [], [], [], 0, []
     ens_hold = np.zeros(s.n_steps - n_test, bool)  # the ensemble holds where any member holds
     for seed in seeds:
         ready = np.zeros(s.n_steps, bool)
@@ -250,6 +250,7 @@ def _test_job(si, method, h, config, seeds, protocol):
         risk = causal_error_level(worst, h)
         trade.append(hold_tradeoff(np.where(ready, worst, np.nan)[n_test:], risk[n_test:], HOLD_THRESHOLDS_MM))
         preds.append(P[n_test:])
+        holds.append(~ready[n_test:])
         ens_hold |= ~ready[n_test:]
         us_all.append(us[n_test:])
         resets += r
@@ -264,7 +265,7 @@ def _test_job(si, method, h, config, seeds, protocol):
     res.update({f"{k}_std": float(np.std([m[k] for m in per_seed])) for k in ("nrmse", "rmse")})
     res.update({"us_mean": float(us_all.mean()), "us_p99": float(np.percentile(us_all, 99)),
                 "n_seeds": len(seeds), "n_steps": per_seed[0]["n_steps"], "resets": resets, **config})
-    return si, method, h, res, np.stack(preds)
+    return si, method, h, res, np.stack(preds), np.stack(holds)
 
 
 def _cost(method, config, n_steps):
@@ -286,7 +287,8 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     """Run the protocol; returns the report dict (see module docstring).
 
     ``progress(done, total)`` is called as jobs finish; ``on_predictions(session, method,
-    horizon, seeds, preds (S, K, n))`` receives each test run's forecasts of the test steps.
+    horizon, seeds, preds (S, K, n), holds (S, K) bool)`` receives each test run's forecasts of
+    the test steps and where it held (no forecast published: its value there is the fallback).
     """
     methods, horizons = method_list(methods), horizon_list(horizons)
     if check:  # unusable sessions are skipped with a warning (the CLI checks before writing the truth)
@@ -374,12 +376,12 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
             futs = [pool.submit(_test_job, *args) for _, args in sorted(test_jobs, key=lambda j: -j[0])]
             results: dict = {}
             for fut in _finished(futs, tick):
-                si, method, h, res, preds = fut.result()
+                si, method, h, res, preds, holds = fut.result()
                 res["selection_nrmse"] = chosen[(si, method, h)][1]
                 results.setdefault(sessions[si].name, {}).setdefault(method, {})[h] = res
                 if on_predictions:
                     seeds = [0] if method in DETERMINISTIC else list(range(protocol.seeds))
-                    on_predictions(sessions[si], method, h, seeds, preds)
+                    on_predictions(sessions[si], method, h, seeds, preds, holds)
                 done += 1
                 if progress:
                     progress(done, total)

@@ -10,7 +10,7 @@ its own), the error of marker k at step t is the Euclidean distance ``d[t, k]`` 
 * clinical: p95 = 95th percentile of d (all markers), frac_gt2 / frac_gt5 = fraction of steps at
   which the worst marker's 3-D error exceeds 2 / 5 input units (mm);
 * with a hold mask (steps without a forecast: beam off), ``duty`` = fraction of the steps with a
-  forecast (beam on) and frac_gt2 / frac_gt5 over the beam-on steps only
+  forecast (beam on) and every error metric over the beam-on steps only
   (:func:`hold_tradeoff` sweeps a hold threshold on a causal error estimate).
 
 Steps where the truth or the forecast is missing (NaN) are left out.
@@ -73,9 +73,11 @@ def _real_array(x, what: str) -> np.ndarray:
 def forecast_metrics(y_true, y_pred, groups=None, hold=None) -> dict[str, float]:
     """RMSE, nRMSE, MAE, max, jitter and the clinical errors of a forecast; arrays (T, n), same units.
 
-    ``hold`` (T,) bool marks steps without a forecast (beam off): they are left out of the
-    clinical fractions and counted in ``duty``.  Returns a dict of floats; ``n_steps`` is the
-    number of steps scored.
+    ``hold`` (T,) bool marks steps without a forecast (beam off: warm-up, a gap, a reset): every
+    error metric is taken over the other steps (a held step publishes no number, so it has no
+    error; the fallback value the learner keeps there is not a forecast) and ``duty`` is the
+    fraction of steps with a forecast.  Returns a dict of floats; ``n_steps`` is the number of
+    steps scored (beam on, truth and forecast finite); the error metrics are NaN when fewer than 2.
     """
     y_true, y_pred = _real_array(y_true, "truth"), _real_array(y_pred, "forecast")
     if y_true.shape != y_pred.shape or y_true.ndim != 2:
@@ -86,20 +88,25 @@ def forecast_metrics(y_true, y_pred, groups=None, hold=None) -> dict[str, float]
     ok = np.isfinite(y_true).all(axis=1) & np.isfinite(y_pred).all(axis=1)
     if ok.sum() < 2:
         raise ForecastError(f"only {int(ok.sum())} scorable step(s): truth or forecast missing everywhere")
+    on = np.ones(ok.size, bool) if hold is None else ~np.asarray(hold, bool)
+    duty = float(on[ok].mean())
+    ok &= on
+    keys = ("p95", *(f"frac_gt{c:g}" for c in CLINICAL_MM), "rmse", "nrmse", "mae", "max", "jitter")
+    if ok.sum() < 2:
+        return {**{k: float("nan") for k in keys}, "duty": duty, "n_steps": int(ok.sum())}
     err = y_pred[ok] - y_true[ok]
     d = np.stack([np.sqrt(np.sum(err[:, g] ** 2, axis=1)) for g in groups], axis=1)  # (T, K)
     yt = y_true[ok]
     denom = np.sqrt(np.sum((yt - yt.mean(axis=0)) ** 2))
-    steps = np.diff(y_pred, axis=0)
+    published = np.where(on[:, None], y_pred, np.nan)   # consecutive published forecasts only
+    steps = np.diff(published, axis=0)
     steps = steps[np.isfinite(steps).all(axis=1)]
     jit = np.stack([np.sqrt(np.sum(steps[:, g] ** 2, axis=1)) for g in groups], axis=1)
     worst = d.max(axis=1)
-    on = np.ones(worst.size, bool) if hold is None else ~np.asarray(hold, bool)[ok]
-    clinical = {f"frac_gt{c:g}": float(np.mean(worst[on] > c)) if on.any() else 0.0 for c in CLINICAL_MM}
     return {
         "p95": float(np.percentile(d, 95)),
-        **clinical,
-        "duty": float(on.mean()),
+        **{f"frac_gt{c:g}": float(np.mean(worst > c)) for c in CLINICAL_MM},
+        "duty": duty,
         "rmse": float(np.sqrt(np.mean(d ** 2))),
         "nrmse": float(np.sqrt(np.sum(d ** 2)) / denom) if denom > 0 else float("inf"),
         "mae": float(np.mean(d)),

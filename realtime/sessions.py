@@ -126,13 +126,28 @@ def read_generic_csv(path, rate_hz: float, channels=None) -> Session:
         X = np.stack([df[c].cast(pl.Float64, strict=False).to_numpy() for c in coords], axis=1)
     except Exception as exc:
         raise ForecastError(f"{path}: columns must be numbers ({str(exc).splitlines()[0]})") from None
-    if t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
-        raise ForecastError(f"{path}: 't_s' must hold at least 2 finite, strictly increasing times")
+    _check_times(path, t)
     t, X, resampled = _on_rate_grid(path, t, X, rate_hz)
     if not resampled:
         t = t - t[0]
     return Session(name=path.stem, X=X, t_s=t, channels=tuple(coords), units=("",) * len(coords),
                    groups=marker_groups(coords), source=(str(path),))
+
+
+def _check_times(path, t) -> None:
+    """Times of a ``t_s`` table: at least 2, finite, strictly increasing; the error names the first
+    bad data row (1-based, the header not counted), as the surrogate readers do."""
+    if t.size < 2:
+        raise ForecastError(f"{path}: 't_s' must hold at least 2 times, got {t.size}")
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        raise ForecastError(f"{path}: 't_s' is missing or not a number at data row {int(bad[0]) + 1}")
+    back = np.flatnonzero(np.diff(t) <= 0)
+    if back.size:
+        j = int(back[0])
+        what = "repeats" if t[j + 1] == t[j] else "goes backwards"
+        raise ForecastError(f"{path}: 't_s' {what} at data row {j + 2} ({t[j + 1]:g} s after {t[j]:g} s); "
+                            "times must be strictly increasing (sort the rows, drop the duplicate)")
 
 
 RATE_TOLERANCE = 0.2  # marker rows are taken as steps: refuse a --rate-hz 20 % off their timestamps

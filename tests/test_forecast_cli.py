@@ -45,13 +45,13 @@ def test_evaluate_writes_report_and_predictions(evaluated, capsys):
     for key in ("rmse", "nrmse", "mae", "max", "jitter", "us_mean", "us_p99", "lookback", "hidden", "lr"):
         assert key in res["snap1"]["3"]
     pred = pl.read_parquet(out / "predictions" / "synthetic" / "snap1.parquet")
-    assert pred.columns == ["horizon", "seed", "step", "t_s", "m1_x", "m1_y", "m1_z", "amp"]
+    assert pred.columns == ["horizon", "seed", "step", "t_s", "m1_x", "m1_y", "m1_z", "amp", "hold"]
     assert pred.height == 2 * 2 * (800 - 600)
     assert pred["step"].min() == 600 and pred["step"].max() == 799
     # `last` is an independent oracle: its forecast of step k is sample k - h, scored by hand
     X = df.drop("t_s").to_numpy()
     last = pl.read_parquet(out / "predictions" / "synthetic" / "last.parquet").filter(pl.col("horizon") == 3)
-    P = last.drop(["horizon", "seed", "step", "t_s"]).to_numpy()
+    P = last.drop(["horizon", "seed", "step", "t_s", "hold"]).to_numpy()
     np.testing.assert_allclose(P, X[597:797], rtol=1e-12)
     d = np.concatenate([np.linalg.norm(P[:, :3] - X[600:, :3], axis=1), np.abs(P[:, 3] - X[600:, 3])])
     denom = np.sqrt(np.sum((X[600:] - X[600:].mean(axis=0)) ** 2))
@@ -121,7 +121,8 @@ def test_real_marker_session_columns(tmp_path, capsys):
     assert main(["forecast", "evaluate", *map(str, files), "--methods", "last", "--horizons", "2", "--seeds", "1",
                  "--workers", "1", "--out", str(out)]) == 0
     pred = pl.read_parquet(out / "predictions" / "201205111055" / "last.parquet")
-    assert pred.columns[4:] == ["LAC_x", "LAC_y", "LAC_z", "LAR_x", "LAR_y", "LAR_z", "UAR_x", "UAR_y", "UAR_z"]
+    assert pred.columns[4:] == ["LAC_x", "LAC_y", "LAC_z", "LAR_x", "LAR_y", "LAR_z", "UAR_x", "UAR_y", "UAR_z", "hold"]
+    assert not pred["hold"].any()   # no gap in the test part: every step has a forecast
     assert pred["step"].min() == 600 and pred.height == 1172 - 600
     printed = capsys.readouterr().out
     assert "last" in printed and "nRMSE" in printed

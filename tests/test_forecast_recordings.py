@@ -183,3 +183,29 @@ def test_channel_in_a_folder_skips_t_s_tables_without_it_too(tmp_path):
     assert s.name == "belt"
     with pytest.raises(ForecastError, match="markers.csv: no column 'RESP'"):
         load_sessions([tmp_path / "markers.csv"], 10.0, channels=["RESP"])
+
+
+def test_bad_times_name_the_row_and_one_short_session_is_one_error(tmp_path, caplog):
+    """A t_s table with two rows swapped or a repeated time is refused with the data row (1-based,
+    as the surrogate readers count); a single unusable session is one error, not a 'skipping'
+    warning followed by the same text as an error."""
+    import logging
+
+    import polars as pl
+
+    from biosig.cli import main
+    t = np.arange(1500) / 10.0
+    swapped, dup = t.copy(), t.copy()
+    swapped[[500, 501]] = swapped[[501, 500]]
+    dup[800] = dup[799]
+    for name, times in (("swapped", swapped), ("dup", dup)):
+        pl.DataFrame({"t_s": times, "x": np.sin(t)}).write_csv(tmp_path / f"{name}.csv")
+    with pytest.raises(ForecastError, match=r"'t_s' goes backwards at data row 502 \(50 s after 50.1 s\)"):
+        load_sessions([tmp_path / "swapped.csv"], 10.0)
+    with pytest.raises(ForecastError, match=r"'t_s' repeats at data row 801"):
+        load_sessions([tmp_path / "dup.csv"], 10.0)
+    pl.DataFrame({"t_s": t[:200], "x": np.sin(t[:200])}).write_csv(tmp_path / "short.csv")
+    with caplog.at_level(logging.WARNING):
+        code = main(["forecast", "evaluate", str(tmp_path / "short.csv"), "--methods", "last", "--horizons", "1",
+                     "--out", str(tmp_path / "o")])
+    assert code == 2 and "skipping" not in caplog.text

@@ -155,7 +155,7 @@ def test_short_session_is_skipped_with_a_warning(tmp_path, capsys, caplog):
     with caplog.at_level(logging.WARNING):
         assert main(["forecast", "evaluate", str(good), str(short), "--methods", "last", "--horizons", "1",
                      "--workers", "1", "--out", str(out)]) == 0
-    assert "skipping session short" in caplog.text
+    assert "skipping: session short" in caplog.text
     assert list(json.loads((out / "report.json").read_text())["sessions"]) == ["good"]
 
 
@@ -169,6 +169,13 @@ def test_clinical_metrics_and_hold_tradeoff_by_hand():
     hold = np.array([False, False, False, True, False, False])
     mh = forecast_metrics(y, p, [[0, 1, 2]], hold=hold)
     assert mh["duty"] == pytest.approx(5 / 6) and mh["frac_gt5"] == 0.0 and mh["frac_gt2"] == pytest.approx(1 / 5)
+    # a held step has no forecast, so no error: every error metric is over the 5 beam-on steps
+    on = p[~hold, 0]
+    assert mh["max"] == 3.0 and mh["p95"] == pytest.approx(np.percentile(on, 95))
+    assert mh["rmse"] == pytest.approx(np.sqrt(np.mean(on ** 2))) and mh["mae"] == pytest.approx(on.mean())
+    assert mh["n_steps"] == 5 and mh["jitter"] == pytest.approx(np.mean([1.0, 2.0, 0.5]))   # 0-1-2 and 4-5
+    none = forecast_metrics(y, p, [[0, 1, 2]], hold=np.ones(6, bool))
+    assert none["duty"] == 0.0 and np.isnan(none["rmse"]) and none["n_steps"] == 0
     rows = hold_tradeoff(p[:, 0], np.array([0.1, 0.1, 4.0, 4.0, 0.1, np.nan]), [1.0, np.inf])
     assert rows[0] == {"threshold": 1.0, "duty": pytest.approx(4 / 6), "frac_gt2": 0.0, "frac_gt5": 0.0}
     assert rows[1]["duty"] == 1.0
@@ -207,5 +214,14 @@ def test_gaps_are_beam_off_for_every_row_and_one_x_column_is_not_a_marker(tmp_pa
     assert avg["snap1-ens"]["duty"] == pytest.approx(avg["snap1"]["duty"]) and avg["snap1"]["duty"] < avg["last"]["duty"]
     printed = capsys.readouterr().out
     assert "paper nRMSE" not in printed and "published columns left out" in printed
+    # the held forecasts are marked in the predictions and left out of the errors: `last` forecasts
+    # the breath 0.2 s ahead, so its beam-on max error is the largest 2-step change of the trace
+    pred = pl.read_parquet(out / "predictions" / "gap" / "last.parquet")
+    truth = pl.read_parquet(out / "predictions" / "gap" / "truth.parquet")
+    held = pred.filter(pl.col("hold"))
+    assert held["step"].to_list() == list(range(302, 314))   # forecast from inside the gap
+    err = np.abs(pred["x"].to_numpy() - truth["x"].to_numpy())
+    on = ~pred["hold"].to_numpy() & np.isfinite(err)
+    assert avg["last"]["max"] == pytest.approx(err[on].max()) and err[~on & np.isfinite(err)].max() > err[on].max()
     ens_row = next(line for line in printed.splitlines() if line.startswith("snap1-ens "))
     assert ens_row.split()[-1] == "-" and "nan" not in ens_row  # no timing of its own

@@ -138,13 +138,14 @@ def _evaluate(args) -> int:
 
     pending: dict = {}
 
-    def on_predictions(session, method, h, seeds, preds):
+    def on_predictions(session, method, h, seeds, preds, holds):
         parts = pending.setdefault((session.name, method), [])
         steps = np.arange(n_test, session.n_steps, dtype=np.int32)
         for k, seed in enumerate(seeds):
             cols = {"horizon": np.full(steps.size, h, np.int16), "seed": np.full(steps.size, seed, np.int16),
                     "step": steps, "t_s": session.t_s[n_test:]}
             cols.update({c: preds[k, :, i] for i, c in enumerate(session.channels)})
+            cols["hold"] = holds[k]   # no forecast published at this step: its value is the fallback
             parts.append(pl.DataFrame(cols))
         if len(parts) == len(horizons) * len(seeds):
             df = pl.concat(parts).sort(["horizon", "seed", "step"])
@@ -185,6 +186,13 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _runs(mask) -> list[tuple[int, int]]:
+    """``[start, stop)`` index ranges where ``mask`` is True."""
+    import numpy as np
+    edges = np.diff(np.concatenate([[0], np.asarray(mask, np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
 def _plot(args) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -221,7 +229,10 @@ def _plot(args) -> int:
     chans = [c for c in truth.columns if c not in ("step", "t_s")]
     t = truth["t_s"].to_numpy()
     Y = truth.select(chans).to_numpy()
-    P = pred.select(chans).to_numpy()
+    P = np.array(pred.select(chans).to_numpy(), float)
+    # a held step publishes no forecast: no line there, a shaded span instead (older outputs: none)
+    hold = pred["hold"].to_numpy() if "hold" in pred.columns else np.zeros(len(P), bool)
+    P[hold] = np.nan
     groups = marker_groups(chans)
     fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
     for k, g in enumerate(groups):
@@ -231,6 +242,10 @@ def _plot(args) -> int:
         ax0.plot(t, P[:, i] - mean, lw=1.0, ls="--", color=line.get_color(), label=f"{chans[i]} forecast")
         ax1.plot(t, np.sqrt(np.sum((P[:, g] - Y[:, g]) ** 2, axis=1)), lw=0.8, color=line.get_color(),
                  label=chans[i].rpartition("_")[0] or chans[i])
+    for k, (a, b) in enumerate(_runs(hold)):   # from the first held step to the next forecast
+        for ax in (ax0, ax1):
+            ax.axvspan(t[a], t[min(b, len(t) - 1)], color="0.85", lw=0, zorder=0,
+                       label="hold (no forecast)" if k == 0 and ax is ax0 else None)
     import json
     from realtime.report import error_unit
     try:
