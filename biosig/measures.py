@@ -170,17 +170,17 @@ def respiratory_rate(record: Record, channel: str | int | None = None) -> float:
 def spirometry_indices(record: Record | np.ndarray, fs_hz: float | None = None, smooth_s: float = 0.0) -> SpirometryIndices:
     """ATS/ERS 2019 indices (FVC, FEV1, FEV1/FVC, PEF, FEF25-75, back-extrapolated t0 and volume).
 
-    ``record``: a spirogram record whose ``volume_ml`` channel (or first channel) is exhaled volume
-    in mL (L is converted), or a 1-D volume array in mL with ``fs_hz``.
+    ``record``: a spirogram record (its ``volume_ml`` channel, else the channel
+    :func:`biosig.spirometry.record_volume_ml` takes: volume in mL / L, flow in L/s / mL/s), or a
+    1-D volume array in mL with ``fs_hz``.
     """
     if isinstance(record, Record):
-        idx = record.channels.index("volume_ml") if "volume_ml" in record.channels else 0
-        v = record.samples[idx].astype(np.float64)
-        unit = record.units[idx].strip().lower()
-        if unit in ("l", "litre", "liter"):
-            v = v * 1000.0
-        elif unit not in ("ml", ""):
-            raise SignalError(f"spirogram volume in {record.units[idx]!r}; accepted units: mL, L")
+        from biosig.spirometry import record_volume_ml, to_volume_ml
+        if "volume_ml" in record.channels:
+            i = record.channels.index("volume_ml")
+            v = to_volume_ml(record.samples[i], record.units[i] or "mL", record.fs_hz, "volume_ml")
+        else:
+            v = record_volume_ml(record)
         fs_hz = record.fs_hz
     else:
         v = np.asarray(record, dtype=np.float64)

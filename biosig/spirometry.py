@@ -237,21 +237,53 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
                              fet_s=fet, plateau_ml=plateau, eofe_ok=eofe)
 
 
+VOLUME_UNITS = {"ml": 1.0, "l": 1000.0, "litre": 1000.0, "liter": 1000.0}
+FLOW_UNITS = {"l/s": 1.0, "ml/s": 1e-3}
+# A forced expiration moves 0.3-8 L: a unitless trace spanning at most LITRE_SPAN is in L, one
+# spanning at least ML_SPAN in mL; in between the unit cannot be told and must be written.
+LITRE_SPAN, ML_SPAN = 15.0, 100.0
+_TOLD: set = set()
+
+
+def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume") -> np.ndarray:
+    """Exhaled volume in mL of one spirogram channel: a volume in mL or L, a flow in L/s or mL/s
+    (integrated by :func:`volume_from_flow`), or a volume without a unit, read as L or mL from its
+    span (with a warning; a span between :data:`LITRE_SPAN` and :data:`ML_SPAN` is an error)."""
+    v = np.asarray(x, dtype=np.float64)
+    key = (unit or "").strip().lower()
+    if key in VOLUME_UNITS:
+        return v * VOLUME_UNITS[key]
+    if key in FLOW_UNITS:
+        return volume_from_flow(v * FLOW_UNITS[key], fs_hz)
+    if key:
+        raise SignalError(f"spirogram channel {name!r} in {unit!r}; accepted units: mL, L (volume), "
+                          "L/s, mL/s (flow)")
+    finite = v[np.isfinite(v)]
+    span = float(finite.max() - finite.min()) if finite.size else 0.0
+    if span <= LITRE_SPAN or span >= ML_SPAN:
+        read_as = "L" if span <= LITRE_SPAN else "mL"
+        if (name, read_as) not in _TOLD:   # once per channel name and reading, not once per window
+            _TOLD.add((name, read_as))
+            log.warning("spirogram channel %r has no unit; its span of %.4g fits %s: read as %s (write "
+                        "'volume [L]' or 'volume [mL]' in the header to say)", name, span,
+                        "litres" if read_as == "L" else "millilitres", read_as)
+        return v * 1000.0 if read_as == "L" else v
+    raise SignalError(f"spirogram channel {name!r} has no unit and spans {span:.3g}: neither litres nor "
+                      "millilitres of a forced expiration; write the unit in the header, e.g. 'volume [L]'")
+
+
 def record_volume_ml(rec: Record) -> np.ndarray:
-    """The exhaled volume (mL, 1-D) of a spirogram record: its volume channel (mL or L), or its
-    flow channel (L/s, mL/s) integrated by :func:`volume_from_flow`."""
+    """The exhaled volume (mL, 1-D) of a spirogram record: its volume channel (named ``volume...``
+    or in mL / L), else its flow channel (L/s, mL/s), else its only channel when it has no unit
+    (:func:`to_volume_ml` reads it by its span)."""
     units = [u.strip().lower() for u in rec.units]
     names = [c.strip().lower() for c in rec.channels]
-    for i, (name, unit) in enumerate(zip(names, units)):
-        if name.startswith("volume") or unit in ("ml", "l"):
-            v = rec.samples[i].astype(np.float64)
-            return v * 1000.0 if unit == "l" else v
-    for i, (name, unit) in enumerate(zip(names, units)):
-        if unit in ("l/s", "ml/s"):
-            f = rec.samples[i].astype(np.float64) / (1000.0 if unit == "ml/s" else 1.0)
-            return volume_from_flow(f, rec.fs_hz)
-    raise SignalError("no spirogram channel: expected a volume (mL or L) or flow (L/s) channel; channels are "
-                      + ", ".join(f"{c} [{u or 'no unit'}]" for c, u in zip(rec.channels, rec.units)))
+    pick = next((i for i, (n, u) in enumerate(zip(names, units)) if n.startswith("volume") or u in VOLUME_UNITS),
+                next((i for i, u in enumerate(units) if u in FLOW_UNITS), 0 if units == [""] else None))
+    if pick is None:
+        raise SignalError("no spirogram channel: expected a volume (mL or L) or flow (L/s, mL/s) channel; "
+                          "channels are " + names_text(f"{c} [{u or 'no unit'}]" for c, u in zip(rec.channels, rec.units)))
+    return to_volume_ml(rec.samples[pick], rec.units[pick], rec.fs_hz, rec.channels[pick])
 
 
 # ---------------------------------------------------------------------------------- session

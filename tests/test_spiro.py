@@ -216,3 +216,57 @@ def test_spiro_cli_on_the_shared_uk_biobank_blow():
     assert b["t0_s"] == pytest.approx(t0, abs=1e-9)
     assert b["fev1_ml"] == pytest.approx(np.interp(t0 + 1, t, v), rel=1e-9)
     assert b["acceptable_fev1"] and b["acceptable_fvc"] and 0.7 < b["fev1_fvc"] < 0.9
+
+
+def test_unitless_volume_is_read_by_its_span_and_flow_in_ml_s_is_integrated(tmp_path, caplog):
+    """A volume column without a unit was taken as mL (a 5.8 L blow written in L gave FVC 0.006 L,
+    'acceptable'): it is read as L or mL from its span with a warning, and a span that fits
+    neither is an error asking for the unit. A flow in mL/s (which `score` refused) is integrated
+    like one in L/s: every command measures the same blow."""
+    import logging
+
+    from biosig.errors import SignalError
+    from biosig.record import Record
+    from biosig.spirometry import to_volume_ml
+    from biosig import measures
+    blow, t = Blow(), _t()
+    v = blow.volume_ml(t)
+    want = spirometry_indices(v, FS)
+    with caplog.at_level(logging.WARNING):
+        np.testing.assert_allclose(to_volume_ml(v / 1000.0, "", FS, "volume"), v)
+        np.testing.assert_allclose(to_volume_ml(v, "", FS, "volume_b"), v)
+    assert "read as L" in caplog.text and "read as mL" in caplog.text
+    with pytest.raises(SignalError, match="no unit and spans 50"):
+        to_volume_ml(v / v.max() * 50.0, "", FS, "volume")
+    with pytest.raises(SignalError, match="in 'mmHg'; accepted units"):
+        to_volume_ml(v, "mmHg", FS, "volume")
+    np.testing.assert_allclose(to_volume_ml(v / 1000.0, "L", FS), v)
+    flow_ml_s = blow.flow(t) * 1000.0
+    rec = Record(samples=flow_ml_s[None], fs_hz=FS, channels=("flow",), units=("mL/s",), modality="spiro")
+    got = measures.spirometry_indices(rec)
+    for key in ("fvc_ml", "fev1_ml", "pef_l_s", "fef25_75_l_s", "t0_s"):
+        assert getattr(got, key) == pytest.approx(getattr(want, key), rel=2e-3), key
+    for unit, scale in (("", 1e-3), ("L", 1e-3), ("mL", 1.0)):   # a one-channel record, any name
+        rec = Record(samples=(v * scale)[None], fs_hz=FS, channels=("ch1",), units=(unit,), modality="spiro")
+        assert measures.spirometry_indices(rec).fvc_ml == pytest.approx(want.fvc_ml)
+        assert record_volume_ml(rec) == pytest.approx(v)
+
+
+def test_score_measures_a_flow_in_ml_s_like_spiro_does(tmp_path):
+    """`score --model spiro-tiny --channel flow=spiro` on a flow in mL/s gives the indices `spiro`
+    gives (it failed: 'spirogram volume in mL/s; accepted units: mL, L')."""
+    import polars as pl
+
+    from biosig.cli import main
+    blow, t = Blow(), _t(12.0)
+    folder = tmp_path / "blows"
+    folder.mkdir()
+    pl.DataFrame({"t_s": t, "flow [mL/s]": blow.flow(t) * 1000.0}).write_csv(folder / "flow.csv")
+    out = tmp_path / "out"
+    assert main(["score", str(folder), "--model", "spiro-tiny", "--channel", "flow=spiro", "--out", str(out)]) == 0
+    rec = pl.read_parquet(out / "records.parquet")
+    want = spirometry_indices(blow.volume_ml(t), FS)
+    assert rec["fvc_l"][0] == pytest.approx(want.fvc_ml / 1000.0, rel=2e-3)
+    assert rec["pef_l_s"][0] == pytest.approx(want.pef_l_s, rel=2e-3)
+    win = pl.read_parquet(out / "windows.parquet")
+    assert win["fvc_l"].max() == pytest.approx(want.fvc_ml / 1000.0, rel=2e-3)

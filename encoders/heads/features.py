@@ -55,13 +55,15 @@ def record_window_measures(samples, fs_hz, channels, modality: str, pipeline, wi
                            n_channels: int | None = None, n_windows: int | None = None, units=None) -> list[dict]:
     """:func:`window_measures` of every runtime-equivalent window of a record.
 
-    Spirograms are measured on the raw volume (in mL, ``units`` converts L), as ``serve`` does for
+    Spirograms are measured on the raw volume (in mL, ``units`` converts L and flows), as ``serve`` does for
     spirogram streams without an encoder (a spirogram encoder's pipeline turns the window into a
     flow-volume curve, on which no index can be measured). ECG and PPG windows are measured with
     their recorded flat runs as gaps (``flat_gaps``), as ``serve`` measures them."""
-    if modality == "spiro":
-        pipeline, samples = None, np.asarray(samples, dtype=np.float64)[:1] * volume_scale(units)
-        n_channels = 1
+    if modality == "spiro":   # volume in mL from mL, L, L/s, mL/s or no unit (biosig.spirometry.to_volume_ml)
+        from biosig.spirometry import to_volume_ml
+        unit, name = (list(units)[0] if units else ""), (list(channels)[0] if channels else "volume")
+        pipeline, n_channels = None, 1
+        samples = to_volume_ml(np.asarray(samples, dtype=np.float64)[0], unit, fs_hz, name)[None]
     wins, fs_out = causal_windows(samples, fs_hz, channels, pipeline, window_s, hop_s, n_channels, n_windows,
                                   flat_gaps=modality in FLAT_MODALITIES)
     # window_s: how long the signal the measures come from is (a record shorter than one window is
