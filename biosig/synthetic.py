@@ -67,6 +67,10 @@ def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None =
         raise SignalError(f"no simulator for modality {modality!r}; available: {', '.join(GENERATORS)}")
     seconds = positive_seconds(seconds, "seconds")
     fs = sampling_rate(fs_hz) if fs_hz is not None else DEFAULT_FS_HZ[modality]
+    from biosig.modality import MIN_FS_HZ
+    if fs < MIN_FS_HZ.get(modality, 0.0):   # info, score and serve would not take it for this modality
+        raise SignalError(f"fs_hz={fs:g} is below {MIN_FS_HZ[modality]:g} Hz, the lowest rate biosig reads "
+                          f"as {modality}: the record would be 'other' to info, score and serve")
     if seconds * fs > MAX_SIMULATE_SAMPLES:
         raise SignalError(f"{seconds:g} s at {fs:g} Hz is {seconds * fs:.3g} samples per channel, more than "
                           f"{MAX_SIMULATE_SAMPLES:,} (about 400 MB each); use a shorter duration or a lower rate")

@@ -195,7 +195,7 @@ def _write_wfdb(record: Record, base: pathlib.Path) -> pathlib.Path:
     _check_uniform(record, base, "WFDB")
     name = _wfdb_name(base.name)
     if name != base.name:
-        raise WriteError(base, f"WFDB record names may hold only letters, digits and '_', got {base.name!r}")
+        raise WriteError(base, f"WFDB record names may hold only ASCII letters, digits and '_', got {base.name!r}")
     x = record.samples.astype(np.float64)
     finite = np.where(np.isfinite(x), np.abs(x), 0.0)
     peak = finite.max(axis=1) if x.shape[1] else np.zeros(x.shape[0])

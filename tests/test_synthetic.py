@@ -122,3 +122,12 @@ def test_motion_defaults_resemble_the_shared_couch_recordings():
     real_std = [np.nanstd(biosig.read(f).samples, axis=1).max() for f in files[:6]]
     synth_std = [simulate("motion", 120, seed=s).samples.std(axis=1).max() for s in range(6)]
     assert min(real_std) * 0.5 < np.median(synth_std) < max(real_std) * 1.5
+
+
+def test_simulate_refuses_a_rate_below_what_biosig_reads_as_the_modality():
+    """`simulate ecg --fs-hz 1` wrote a record that info, score and serve call 'other'."""
+    from biosig.errors import SignalError
+    from biosig.synthetic import simulate
+    with pytest.raises(SignalError, match="fs_hz=1 is below 50 Hz, the lowest rate biosig reads as ecg"):
+        simulate("ecg", 10, fs_hz=1.0)
+    assert simulate("resp", 10, fs_hz=5.0).modality == "resp"
