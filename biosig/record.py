@@ -40,6 +40,13 @@ def _names(values) -> tuple[str, ...]:
     return (values,) if isinstance(values, str) else tuple(str(v) for v in values)
 
 
+#: In a record with irregular times, an interval between consecutive samples longer than this many
+#: nominal periods ``1 / fs_hz`` is a hole in time (:meth:`Record.gaps`): at least one sample is
+#: missing (an interval of about 2 periods is one missing sample; 1.5 tolerates timestamp jitter up
+#: to +-25 % of a period either way).
+TIME_GAP_PERIODS = 1.5
+
+
 @dataclass(frozen=True, eq=False)
 class Annotations:
     """Event annotations (e.g. WFDB beat labels).
@@ -158,13 +165,32 @@ class Record:
         return tuple(given.get(c) or channel_modality(c, self.fs_hz) for c in self.channels)
 
     def gaps(self) -> list[tuple[float, float]]:
-        """Time spans ``(start_s, stop_s)`` where any channel is NaN, merged across channels."""
+        """Time spans ``(start_s, stop_s)`` without valid samples, merged across channels, in
+        seconds of :attr:`t_s`: runs where any channel is NaN (from the first NaN sample to the next
+        valid one) and, in a record with irregular times (``times_s``), every hole in time: an
+        interval between consecutive times ``t_a``, ``t_b`` longer than :data:`TIME_GAP_PERIODS`
+        nominal periods, reported as ``(t_a + 1 / fs_hz, t_b)``, the span of the missing samples."""
         bad = np.isnan(self.samples).any(axis=0)
-        if not bad.any():
-            return []
-        edges = np.diff(np.concatenate([[0], bad.view(np.int8), [0]]))
-        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        return [(a / self.fs_hz, b / self.fs_hz) for a, b in zip(starts, stops)]
+        spans = []
+        if bad.any():
+            edges = np.diff(np.concatenate([[0], bad.view(np.int8), [0]]))
+            starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            if self.times_s is None:
+                return [(a / self.fs_hz, b / self.fs_hz) for a, b in zip(starts, stops)]
+            t, end = self.times_s, self.times_s[-1] + 1.0 / self.fs_hz
+            spans = [(float(t[a]), float(t[b]) if b < len(t) else float(end)) for a, b in zip(starts, stops)]
+        if self.times_s is None:
+            return spans
+        t, period = self.times_s, 1.0 / self.fs_hz
+        holes = np.flatnonzero(np.diff(t) > TIME_GAP_PERIODS * period)
+        spans += [(float(t[i] + period), float(t[i + 1])) for i in holes]
+        merged: list[tuple[float, float]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        return merged
 
     # ------------------------------------------------------------------ derived records
     def replace(self, **changes) -> "Record":
@@ -260,8 +286,10 @@ class Record:
                     time_column: str = "t_s", **kwargs) -> "Record":
         """Build a record from a DataFrame with a time column in seconds plus channel columns.
 
-        ``fs_hz`` defaults to the median sample rate of the time column; times that are not
-        uniform (more than 1 % jitter) are kept in ``times_s``.
+        ``fs_hz`` defaults to the median sample rate of the time column (6 significant digits);
+        times that are not uniform (more than 1 % jitter) are kept in ``times_s``, and their default
+        ``fs_hz`` is the nominal rate of :func:`_nominal_rate_hz` (jitter and dropped rows do not
+        bias it).
         """
         if time_column not in df.columns:
             raise SignalError(f"no {time_column!r} column; columns are {names_text(df.columns)}")
@@ -275,8 +303,10 @@ class Record:
         if not np.all(np.isfinite(t)) or np.any(dt <= 0):
             raise SignalError(f"column {time_column!r} must be finite and strictly increasing")
         step = float(np.median(dt))
-        fs = float(fs_hz) if fs_hz is not None else 1.0 / step
+        fs = float(fs_hz) if fs_hz is not None else float(f"{1.0 / step:.6g}")  # 1 / 0.01 is 100 Hz, not 99.99999999999999
         irregular = np.max(np.abs(dt - 1.0 / fs)) > 0.01 / fs
+        if irregular and fs_hz is None:
+            fs = _nominal_rate_hz(t, step)
         x = np.stack([df[c].cast(float).to_numpy() for c in chans]).astype(np.float32)
         return cls(samples=x, fs_hz=fs, channels=tuple(chans), units=tuple(units), modality=modality,
                    times_s=(t - t[0]) if irregular else None, **kwargs)
@@ -284,3 +314,15 @@ class Record:
     def __repr__(self) -> str:
         return (f"Record({self.modality}, {self.n_channels} ch [{', '.join(self.channels[:6])}"
                 f"{', ...' if self.n_channels > 6 else ''}], {self.fs_hz:g} Hz, {self.duration_s:.2f} s)")
+
+
+def _nominal_rate_hz(t: np.ndarray, step: float) -> float:
+    """The nominal rate of sample times ``t`` whose median interval is ``step``: each interval
+    counts ``round(dt / step)`` periods (a dropped row counts 2), the period is the least-squares
+    slope of ``t`` against that period count, and a rate within 0.1 % of a whole number of Hz
+    is that number (a 250 Hz logger's jittered times give 250, not the median's 249.985)."""
+    k = np.concatenate([[0.0], np.cumsum(np.maximum(np.rint(np.diff(t) / step), 1.0))])
+    kc = k - k.mean()
+    fs = 1.0 / (float(np.dot(kc, t - t.mean())) / float(np.dot(kc, kc)))
+    whole = round(fs)
+    return float(whole) if whole >= 1 and abs(fs - whole) <= 1e-3 * fs else fs

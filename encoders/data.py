@@ -40,9 +40,12 @@ def channel_index(names, config) -> list[int]:
 
 
 def select_channels(record, modality: str):
-    """The channels of ``record`` an encoder of ``modality`` uses (before the pipeline)."""
+    """The channels of ``record`` an encoder of ``modality`` uses (before the pipeline), on a
+    uniform grid at its nominal rate when its sample times are irregular
+    (:func:`biosig.readers.gap_resample.to_uniform_grid`: long holes stay NaN gaps)."""
+    from biosig.readers.gap_resample import to_uniform_grid
     from biosig.record import names_text, require_record
-    require_record(record, "embedding")
+    record = to_uniform_grid(require_record(record, "embedding"))
     if modality == "audio":
         return record  # the pipeline's ``mono`` step mixes channels down
     # the user's --channel NAME=MODALITY (metadata) first, then the guess from name and rate

@@ -1,8 +1,9 @@
 """Embeddings from a loaded encoder: :class:`Encoder` (what :func:`encoders.load` returns).
 
-``Encoder.embed(record)`` applies the out-of-graph part of the checkpoint's pipeline, cuts the
-record into windows of the modality's default length and hop, maps channel names onto the
-model's channel vocabulary and returns one row per window.
+``Encoder.embed(record)`` puts a record with irregular sample times on a uniform grid at its
+nominal rate (long holes stay NaN gaps), applies the out-of-graph part of the checkpoint's
+pipeline, cuts the record into windows of the modality's default length and hop, maps channel
+names onto the model's channel vocabulary and returns one row per window.
 """
 from __future__ import annotations
 
@@ -152,7 +153,10 @@ class Encoder:
         first sample), ``quality`` (float32) and ``embedding`` (list[float32] of length D)."""
         import polars as pl
 
+        from biosig.readers.gap_resample import to_uniform_grid
+        from biosig.record import require_record
         from encoders.data import quality_windows
+        record = to_uniform_grid(require_record(record, "embedding"))   # irregular times: once, here
         rec = self.prepare(record)
         wins, t0 = self.windows(rec)
         measures = self.window_measures(record, len(wins))

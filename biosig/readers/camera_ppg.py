@@ -23,6 +23,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
+from biosig.readers.gap_resample import uniform_resample
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,6 @@ def is_camera_ppg_csv(path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return cols == COLUMNS
-
-
-def uniform_resample(t_s: np.ndarray, x: np.ndarray, fs_hz: float, max_gap_s: float = MAX_GAP_S) -> np.ndarray:
-    """Linear interpolation of rows ``x`` (C, n) sampled at increasing times ``t_s`` (n,) onto
-    ``t_s[0] + k / fs_hz``; grid points in a gap longer than ``max_gap_s`` are NaN."""
-    grid = t_s[0] + np.arange(int(np.floor((t_s[-1] - t_s[0]) * fs_hz)) + 1) / fs_hz
-    out = np.stack([np.interp(grid, t_s, row) for row in x])
-    right = np.clip(np.searchsorted(t_s, grid, side="left"), 1, len(t_s) - 1)
-    gap = (t_s[right] - t_s[right - 1]) > max_gap_s
-    out[:, gap] = np.nan
-    return out
 
 
 def read_camera_ppg_csv(path) -> Record:
@@ -80,7 +70,7 @@ def read_camera_ppg_csv(path) -> Record:
                     "little or no pulse; G or B may carry it (select it with the channel name)", path, 100 * clipped)
     raw_fs = 1.0 / float(np.median(np.diff(t)))
     fs_hz = float(max(1, round(raw_fs)))
-    y = uniform_resample(t - t[0], x, fs_hz)
+    y = uniform_resample(t - t[0], x, fs_hz, MAX_GAP_S)
     y[0] = -y[0]   # red intensity -> upright pulse wave (see the module docstring)
     return Record(samples=y.astype(np.float32), fs_hz=fs_hz, channels=("PPG", "G", "B"),
                   units=("a.u.",) * 3, modality="ppg",

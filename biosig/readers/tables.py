@@ -112,11 +112,7 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
     if tcol != TIME_COLUMN:   # another unit-named time column: in seconds, as t_s
         df = df.with_columns(pl.col(tcol).cast(pl.Float64) / time_units_per_s(tcol)).rename({tcol: TIME_COLUMN})
     df = df.rename(renamed).with_columns(pl.exclude(TIME_COLUMN).cast(pl.Float64))
-    fs_hz = meta.pop("fs_hz", None)
-    if fs_hz is None and df.height >= 2:
-        step = float(np.median(np.diff(df[TIME_COLUMN].cast(pl.Float64).to_numpy())))
-        if step > 0:
-            fs_hz = float(f"{1.0 / step:.6g}")  # 1 / 0.01 is 100 Hz, not 99.99999999999999
+    fs_hz = meta.pop("fs_hz", None)   # None: from_polars takes the times' (nominal) rate
     try:
         rec = Record.from_polars(df, fs_hz=fs_hz, modality=modality, units=units or found_units,
                                  metadata=meta)

@@ -136,8 +136,11 @@ class Scorer:
     # ------------------------------------------------------------------ stages
     @_stage("read")
     def read(self, path: str):
+        """The record at ``path``; irregular sample times go onto a uniform grid at the nominal
+        rate (:func:`biosig.readers.gap_resample.to_uniform_grid`: long holes stay NaN gaps)."""
         from biosig.readers import read
-        return read(path, **self.read_options)
+        from biosig.readers.gap_resample import to_uniform_grid
+        return to_uniform_grid(read(path, **self.read_options))
 
     @_stage("channels")
     def select(self, rec):
