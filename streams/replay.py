@@ -60,13 +60,14 @@ def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST,
                    frame_s: float = 0.1, ctx=None):
     """Publishers and :class:`streams.simulate.SimSource` objects for the given recordings."""
     from biosig.readers import read
+    from biosig.readers.gap_resample import to_uniform_grid
     from streams.publisher import Publisher
     if not 0 < speed <= MAX_SPEED:
         raise StreamError(f"--speed must be a finite number > 0 and <= {MAX_SPEED:g}, got {speed}")
     pubs, sources = [], []
     try:
         for path in paths:
-            rec = read(path)
+            rec = to_uniform_grid(read(path))   # irregular times: a hole in time stays a gap, not closed up
             pub = Publisher(_source_name(path), endpoint, key_dir=key_dir, ctx=ctx)
             pubs.append(pub)
             sources += _record_sources(rec, pub, path, speed, frame_s)

@@ -450,3 +450,19 @@ def test_replay_closes_the_publishers_it_opened_when_a_later_record_fails(tmp_pa
     done.start()
     done.join(5.0)
     assert not done.is_alive(), "a publisher of the first record was left open"
+
+
+def test_replay_keeps_a_hole_in_time_as_a_gap(tmp_path):
+    """A table whose times skip 10-12 s was replayed sample after sample at its nominal rate: the
+    hole closed up and everything after it was sent 2 s early. On the uniform grid the hole is
+    NaN, and the frames holding it are not sent (a sequence gap)."""
+    import polars as pl
+    fs = 100.0
+    t = np.arange(int(20 * fs)) / fs
+    keep = (t < 10.0) | (t >= 12.0)
+    f = tmp_path / "hole.csv"
+    pl.DataFrame({"t_s": t[keep], "PLETH": (1.5 + np.sin(2 * np.pi * 1.2 * t))[keep]}).write_csv(f)
+    sources, frames = _replayed(f, 2.0)
+    assert sources[0].samples.shape[1] == 2000               # 20 s on the grid, not 18 s
+    seqs = sorted(fr.header["seq"] for fr in frames)
+    assert seqs and 10 not in seqs and 11 not in seqs and 12 in seqs, seqs   # frames of 1 s at 10x
