@@ -119,6 +119,19 @@ def _list_entries(path: pathlib.Path) -> list[pathlib.Path]:
     return out
 
 
+def _first_field(path: pathlib.Path) -> str | None:
+    """The first field of the first two lines' second line or, without a header, the first line
+    (``A00001`` of ``A00001,N``); None when unreadable."""
+    import re
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [f.readline(), f.readline()]
+    except OSError:
+        return None
+    fields = [re.split(r"[,;\t]", ln.strip(), maxsplit=1)[0].strip().strip('"') for ln in lines if ln.strip()]
+    return fields[-1] if fields else None
+
+
 def _expand_folder(folder: pathlib.Path, bare_tables: bool = False) -> list[pathlib.Path]:
     """Records under ``folder``. Folders that cannot be listed are returned as entries themselves
     (so that :func:`biosig.read` reports "permission denied" for them instead of a silent skip);
@@ -148,9 +161,31 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False) -> list[path
                 (out if bare_tables and os.access(p, os.R_OK) and is_bare_table(p) else skipped_csv).append(p)
     if not out and skipped_csv:
         return skipped_csv
-    for p in skipped_csv:
-        log.info("%s: skipped (not a record: no 't_s' column, not a marker CSV)", p)
+    _tell_skipped(folder, skipped_csv, bare_tables, {p.stem for p in out})
     return out
+
+
+def _tell_skipped(folder: pathlib.Path, skipped: list[pathlib.Path], bare_tables: bool, stems: set) -> None:
+    """One warning for the tables of a folder that are not read (never a silent skip): tables of
+    bare sample values (readable with a stated rate) apart from the others (metadata, or times
+    biosig cannot read: naming one file alone says why). A labels table of the folder's records
+    (its first field names one of them, as PhysioNet's REFERENCE.csv) is expected: logged at INFO."""
+    from biosig.readers.untimed import is_bare_table
+    from biosig.record import names_text
+    labels = [p for p in skipped if _first_field(p) in stems]
+    for p in labels:
+        log.info("%s: a labels table of the records beside it, not a recording", p)
+    skipped = [p for p in skipped if p not in labels]
+    bare = [] if bare_tables else [p for p in skipped if os.access(p, os.R_OK) and is_bare_table(p)]
+    other = [p for p in skipped if p not in bare]
+    if bare:
+        log.warning("%s: %d table(s) of bare sample values skipped (no time column; give the sampling "
+                    "rate, --sample-rate-hz, to read them): %s", folder, len(bare),
+                    names_text(p.relative_to(folder) for p in bare))
+    if other:
+        log.warning("%s: %d CSV/TSV file(s) skipped as not recordings (labels or metadata tables, or times "
+                    "biosig cannot read; name one alone to see why): %s", folder, len(other),
+                    names_text(p.relative_to(folder) for p in other))
 
 
 def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables: bool = False) -> list[str]:
