@@ -543,3 +543,17 @@ def test_a_run_where_every_record_fails_writes_tables_with_their_columns(tmp_pat
     assert pl.read_parquet(tmp_path / "out" / "windows.parquet").schema == pl.Schema(SCORED_WINDOW_SCHEMA)
     assert pl.read_parquet(tmp_path / "out" / "records.parquet").schema == pl.Schema(RECORD_SCHEMA)
     assert pl.read_parquet(tmp_path / "out" / "errors.parquet").height == 1
+
+
+def test_a_clip_shorter_than_the_models_input_is_one_clear_error(tmp_path):
+    """A 5 ms WAV failed inside the backend ('[ONNXRuntimeError] ... Reshape' or 'cannot reshape
+    tensor of 0 elements'); it is an error row that says what embed says."""
+    import soundfile as sf
+    folder = tmp_path / "wav"
+    folder.mkdir()
+    sf.write(folder / "tiny.wav", (0.1 * np.random.default_rng(0).standard_normal(40)).astype(np.float32), 8000)
+    res = _cli("score", folder, "--model", "audio-tiny", "--out", tmp_path / "o")
+    assert res.returncode == 1 and "ONNXRuntimeError" not in res.stderr
+    err = pl.read_parquet(tmp_path / "o" / "errors.parquet")
+    assert err["stage"][0] == "windows"
+    assert "windows of 80 samples are shorter than the smallest input of this model (2048 samples" in err["message"][0]

@@ -194,6 +194,11 @@ class Scorer:
         win = window_array(rec, window_s, hop_s, pad_short=False)
         if len(win) == 0:
             raise ValueError(f"record of {rec.duration_s:.2f} s yields no {window_s:g} s window")
+        need = self.model.min_window_samples
+        if win.x.shape[-1] < need:   # as embed says it (the backend's own error is a reshape failure)
+            raise ValueError(f"record of {rec.duration_s:.3g} s: windows of {win.x.shape[-1]} samples are shorter "
+                             f"than the smallest input of this model ({need} samples, "
+                             f"{need / rec.fs_hz:.3g} s at {rec.fs_hz:g} Hz)")
         return win
 
     @_stage("quality")
