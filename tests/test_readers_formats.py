@@ -309,3 +309,14 @@ def test_a_folder_says_which_tables_it_skips(tmp_path, caplog):
     assert "--sample-rate-hz" in warnings[0]
     assert "1 CSV/TSV file(s) skipped as not recordings" in warnings[1] and "iso.csv" in warnings[1]
     assert "labels.csv" not in " ".join(warnings) and "labels.csv: a labels table" in caplog.text
+
+
+def test_a_unit_in_parentheses_is_read_when_it_is_a_unit(tmp_path):
+    """'ECG (mV)' was a channel named 'ECG (mV)' without a unit (only 'ECG [mV]' was split);
+    a known unit in parentheses is split too, and 'Resp (chest)' stays a channel name."""
+    from biosig.readers import read
+    f = tmp_path / "paren.csv"
+    f.write_text("Time (s),ECG (mV),Resp (chest),SpO2 (%)\n" + "".join(f"{k / 250:.3f},0.1,1,97\n" for k in range(50)))
+    rec = read(f)
+    assert rec.channels == ("ECG", "Resp (chest)", "SpO2") and rec.units == ("mV", "", "%")
+    assert rec.channel_modalities[:2] == ("ecg", "resp")

@@ -42,6 +42,9 @@ TIME_COLUMN_RE = re.compile(r"^\s*(t|time|timestamp)\s*(_|\(|\[)?\s*(s|ms)\s*[)\
 TIME_COLUMN_HELP = "t_s, time_s, 'time (s)', t_ms, time_ms or 'time [ms]'"
 PARQUET_META_KEY = b"biosig"
 _UNIT_RE = re.compile(r"^(.*\S)\s*\[([^\[\]]*)\]$")
+#: ``ECG (mV)``: a unit in parentheses, only for these units (``Resp (chest)`` is a channel name).
+_PAREN_UNIT_RE = re.compile(r"^(.*\S)\s*\((\s*(?:[mµu]?V|mm|cm|m|mL|ml|L|L/s|mL/s|ml/s|mmHg|cmH2O|kPa|Pa|%|"
+                            r"bpm|/min|Hz|a\.u\.|au|g|mg|m/s\^?2|deg|°C|degC)\s*)\)$")
 #: Columns whose name carries a unit suffix that names the modality (``volume_ml``).
 _SPIRO_COLUMNS = {"volume_ml": ("volume", "mL"), "flow_l_s": ("flow", "L/s")}
 
@@ -79,7 +82,8 @@ def is_spirometry_csv(path) -> bool:
 
 
 def _split_unit(name: str) -> tuple[str, str]:
-    m = _UNIT_RE.match(name)
+    """``MLII [mV]`` and ``ECG (mV)`` -> (name, unit); ``Resp (chest)`` keeps its parentheses."""
+    m = _UNIT_RE.match(name) or _PAREN_UNIT_RE.match(name)
     return (m.group(1), m.group(2).strip()) if m else (name, "")
 
 
