@@ -27,19 +27,28 @@ def status_table(status: dict) -> str:
     if status.get("state") == "starting":
         return (f"runtime starting (loading encoders, compiling forecaster kernels) for "
                 f"{status.get('uptime_s', 0.0):.0f} s; not yet accepting frames")
-    head = f"{'stream':<18}{'mod':<7}{'rate Hz':>9}{'age s':>7}{'frames':>8}{'win':>6}{'out':>6}{'fcst':>6}" \
+    w = max([18] + [len(name) + 1 for name in status["streams"]])   # a name is never cut
+    head = f"{'stream':<{w}}{'mod':<7}{'rate Hz':>9}{'age s':>7}{'frames':>8}{'win':>6}{'out':>6}{'fcst':>6}" \
            f"{'hold':>6}{'gaps':>6}{'drop':>6}{'rej':>5}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}{'max ms':>9}"
     rows = [head, "-" * len(head)]
+    skewed = []
     for name, s in status["streams"].items():
         lat = s["latency_ms"]
-        rows.append(f"{name[:17]:<18}{s['modality']:<7}{s['rate_hz']:>9.1f}{_fmt(s.get('age_s'), 1):>7}"
+        rows.append(f"{name:<{w}}{s['modality']:<7}{s['rate_hz']:>9.1f}{_fmt(s.get('age_s'), 1):>7}"
                     f"{s['frames']:>8}{s['windows']:>6}"
                     f"{s['outputs']:>6}{s['forecasts']:>6}{s['holds']:>6}{s['gaps']:>6}{s['dropped']:>6}"
                     f"{s['rejected_total']:>5}{_fmt(lat['p50']):>9}{_fmt(lat['p99']):>9}{_fmt(lat['p99.9']):>9}"
                     f"{_fmt(lat['max']):>9}")
+        ingest = s.get("latency_ingest_ms", {})
+        lows = [v for v in (ingest.get("min"), lat.get("min")) if v is not None and np.isfinite(v)]
+        if (ingest.get("ahead") or lat.get("ahead")) and lows:
+            skewed.append(f"{name}: its device clock runs ahead of the runtime's by at least {-min(lows):.0f} ms "
+                          f"({ingest.get('ahead', 0)} frame(s) received before their timestamp): latencies from "
+                          "device time include that offset; synchronise the clocks (NTP/PTP)")
     q = status["queue"]
     rows.append(f"encoder queue {q['pending_windows']}/{q['max']}, batches {q['batches']}, "
                 f"invalid frames {sum(status['invalid'].values())}, uptime {status['uptime_s']:.0f} s")
+    rows += skewed
     for src, f in status.get("forecasters", {}).items():
         if f.get("state") == "hold":
             rows.append(f"{src}: forecast on hold ({f['hold']}{': ' + f['failed'] if f.get('failed') else ''})")

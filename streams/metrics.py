@@ -19,6 +19,8 @@ class Latency:
         self._i = 0          # next slot
         self.count = 0
         self.max_ms = 0.0
+        self.min_ms = float("inf")
+        self.ahead = 0       # negative latencies: the device clock runs ahead of the runtime's
 
     @property
     def values(self) -> np.ndarray:
@@ -34,16 +36,22 @@ class Latency:
         self.count += 1
         if ms > self.max_ms:
             self.max_ms = ms
+        if ms < self.min_ms:
+            self.min_ms = ms
+        if ms < 0:
+            self.ahead += 1
 
     def summary(self) -> dict:
-        """``{"n", "p50", "p99", "p99.9", "max"}`` in ms (percentiles over the recent window,
-        ``max`` over the whole run); NaN when empty."""
+        """``{"n", "p50", "p99", "p99.9", "max", "min", "ahead"}`` in ms (percentiles over the
+        recent window, ``max`` / ``min`` over the whole run; NaN when empty); ``ahead`` counts the
+        negative latencies: a device clock ahead of the runtime's, so these numbers measure clock
+        offset as much as delay."""
         if not self._n:
             return {"n": 0, "p50": float("nan"), "p99": float("nan"), "p99.9": float("nan"),
-                    "max": float("nan")}
+                    "max": float("nan"), "min": float("nan"), "ahead": 0}
         p = np.percentile(self._buf[:self._n], PERCENTILES)   # order does not matter
         return {"n": self.count, "p50": float(p[0]), "p99": float(p[1]), "p99.9": float(p[2]),
-                "max": float(self.max_ms)}
+                "max": float(self.max_ms), "min": float(self.min_ms), "ahead": int(self.ahead)}
 
 
 @dataclass

@@ -198,3 +198,26 @@ def test_status_says_starting_while_kernels_compile_then_serve_prints_ready(tmp_
         proc.terminate()
         proc.wait(30)
     assert proc.returncode == 0, proc.stderr.read()[-2000:]
+
+
+def test_status_flags_a_device_clock_ahead_and_never_cuts_a_stream_name():
+    """A device clock 150 ms ahead made every latency negative and `status` printed p50 -149 ms
+    without a word; the latency summary counts those frames and the table says so. Stream names
+    longer than 17 characters were cut (two sessions could read alike)."""
+    from streams.metrics import Latency
+    lat = Latency()
+    for ms in (-150.0, -149.0, 2.0):
+        lat.add(ms)
+    s = lat.summary()
+    assert s["ahead"] == 2 and s["min"] == -150.0 and s["max"] == 2.0
+    empty = Latency().summary()
+    assert empty["ahead"] == 0 and np.isnan(empty["min"])
+    row = {"modality": "motion", "rate_hz": 10.0, "age_s": 0.1, "frames": 3, "windows": 0, "outputs": 0,
+           "forecasts": 3, "holds": 0, "gaps": 0, "dropped": 0, "rejected_total": 0}
+    status = {"streams": {"201205111055-LAC-1-N/marker": {**row, "latency_ms": s, "latency_ingest_ms": s},
+                          "201205111055-UAC-1-N/marker": {**row, "latency_ms": empty, "latency_ingest_ms": empty}},
+              "queue": {"pending_windows": 0, "max": 8, "batches": 0}, "invalid": {}, "uptime_s": 5.0}
+    table = status_table(status)
+    assert "201205111055-LAC-1-N/marker" in table and "201205111055-UAC-1-N/marker" in table
+    flagged = [ln for ln in table.splitlines() if "clock runs ahead" in ln]
+    assert len(flagged) == 1 and flagged[0].startswith("201205111055-LAC-1-N/marker") and "150 ms" in flagged[0]
