@@ -13,6 +13,16 @@ sequence number, so the runtime counts it as missing: nothing is lost silently. 
 holding NaN or inf (the protocol carries finite samples only; a missing sample is a gap): it is
 not sent, ``send`` returns False and counts it in ``nonfinite``.
 
+Sent means taken by a runtime's connection. Frames are queued only on a connection whose handshake
+completed (``ZMQ_IMMEDIATE``): with nobody listening at the endpoint, or a runtime that refuses the
+CURVE keys (another runtime's server key, no keys for a CURVE runtime), there is no room for
+them, so they are dropped and counted, never queued for a runtime that may come later (a
+backlog would reach it late, in a burst). Under ``block`` a send waits up to ``block_s`` for a
+connection (a publisher made just before its first send waits the few ms of the handshake);
+after one such wait in vain the next sends do not wait, until a frame gets through again, so a
+device without a runtime never falls behind its clock by more than one wait. Refusals lasting
+:data:`WARN_AFTER_S` are logged once (at most every :data:`WARN_EVERY_S` per endpoint).
+
 A caller's mistake is a :class:`~streams.errors.StreamError` naming the argument and its value.
 A single str is one name: ``channels="II"`` is one channel, and ``units="mV"`` is the unit of
 every channel. Declaring a stream again returns the same :class:`OutStream` when the declaration
@@ -40,6 +50,9 @@ log = logging.getLogger(__name__)
 
 POLICIES = ("block", "drop")
 MAX_SESSION = 2**63 - 1   # the protocol's range of ``session``
+WARN_AFTER_S = 3.0        # no frame through for this long: warn that no runtime takes them
+WARN_EVERY_S = 60.0       # at most one such warning per endpoint this often (all publishers together)
+_last_warned: dict[str, float] = {}   # endpoint -> time.monotonic() of its last warning
 
 
 def _finite(value) -> bool:
@@ -192,13 +205,19 @@ class Publisher(ClientSocket):
         check_connection(endpoint, key_dir, client, insecure)
         self._own_ctx = ctx is None
         self.ctx = ctx or tagged_zmq_context()
-        try:
-            self.sock = open_socket(self.ctx, zmq.PUSH, endpoint, key_dir, client, [(zmq.SNDHWM, hwm)])
+        try:   # IMMEDIATE: frames go only to connections whose (CURVE) handshake completed
+            self.sock = open_socket(self.ctx, zmq.PUSH, endpoint, key_dir, client,
+                                    [(zmq.SNDHWM, hwm), (zmq.IMMEDIATE, 1)])
         except BaseException:
             if self._own_ctx:
                 self.ctx.term()
             raise
+        self.endpoint = endpoint
         self.streams: dict[str, OutStream] = {}
+        self.delivered = 0           # frames (heartbeats too) taken by a runtime's connection
+        self.refused = 0             # frames no connection took (nobody there, refused keys, queue full)
+        self._refused_since = None   # time.monotonic() of the first refusal since a frame got through
+        self._gave_up = False        # a block wait failed since: the next sends do not wait
 
     def stream(self, name: str, fs_hz: float, channels, units=None, modality: str | None = None) -> OutStream:
         """Declare a stream ``<source>/<name>`` (modality inferred from channel names if absent).
@@ -223,18 +242,57 @@ class Publisher(ClientSocket):
 
     def _send(self, parts) -> bool:
         import zmq
-        if self.policy == "drop":
-            try:
-                self.sock.send_multipart(parts, zmq.NOBLOCK, copy=False)
-                return True
-            except zmq.Again:
-                return False
-        deadline = time.monotonic() + self.block_s
+        wait = self.policy == "block" and not self._gave_up
+        t_try = time.monotonic()
+        deadline = t_try + self.block_s
         while True:
             try:
                 self.sock.send_multipart(parts, zmq.NOBLOCK, copy=False)
-                return True
             except zmq.Again:
-                if time.monotonic() >= deadline:
-                    return False
-                self.sock.poll(10, zmq.POLLOUT)
+                if wait and time.monotonic() < deadline:
+                    self.sock.poll(10, zmq.POLLOUT)
+                    continue
+                self._refuse(t_try, waited=wait)
+                return False
+            self.delivered += 1
+            if self._refused_since is not None:
+                self._refused_since, self._gave_up = None, False
+            return True
+
+    def _refuse(self, t_try: float, waited: bool):
+        """Count a frame no connection took (tried from ``t_try``); warn once frames have been
+        refused for :data:`WARN_AFTER_S`."""
+        now = time.monotonic()
+        self.refused += 1
+        self._gave_up = self._gave_up or waited
+        if self._refused_since is None:
+            self._refused_since = t_try
+        if now - self._refused_since >= WARN_AFTER_S and \
+                now - _last_warned.get(self.endpoint, -math.inf) >= WARN_EVERY_S:
+            _last_warned[self.endpoint] = now
+            log.warning("%s", self._refusal_text(now - self._refused_since))
+
+    def _refusal_text(self, for_s: float | None = None) -> str:
+        """Why frames are not delivered, in one line (``for_s``: for how long)."""
+        since = "" if for_s is None else f" for {for_s:.0f} s"
+        if not self.delivered:
+            return (f"{self.source}: no runtime accepted the connection at {self.endpoint}{since}; "
+                    f"{self.refused} frame(s) dropped (is `biosig serve` running there? with --keys: "
+                    "are they the runtime's keys?)")
+        return (f"{self.source}: the runtime at {self.endpoint} takes no frames{since} (it stopped, or its "
+                f"queue is full); {self.refused} frame(s) dropped")
+
+
+def delivery_warning(pubs) -> str | None:
+    """One line on frames that reached no runtime (``None`` when every frame got through)."""
+    pubs = [p for p in pubs if p.refused]
+    if not pubs:
+        return None
+    refused = sum(p.refused for p in pubs)
+    endpoints = ", ".join(sorted({p.endpoint for p in pubs}))
+    if not any(p.delivered for p in pubs):
+        return (f"no runtime accepted the connection at {endpoints}: {refused} frame(s) dropped, none delivered "
+                "(is `biosig serve` running there? with --keys: are they the runtime's keys?)")
+    return (f"{refused} frame(s) dropped: the runtime at {endpoints} stopped or took no frames for a while "
+            "(see biosig status)")
+

@@ -16,6 +16,9 @@ protocol asks of a monitor: a frame holding one is left out and the runtime sees
 streams, and a window spanning such a flat line was scored like any other). A channel with no
 finite sample is left out of its stream.
 
+A run longer than a record loops it, with a sequence gap at each wrap (:class:`ReplaySource`):
+the record's last sample is never sent as if the first one followed it.
+
 The LSL bridge lives in :mod:`streams.lsl`.
 """
 from __future__ import annotations
@@ -36,19 +39,34 @@ MAX_SPEED = 1000.0   # times real time; beyond this frames become huge and sends
 
 
 class ReplaySource(SimSource):
-    """A :class:`SimSource` stamped in wall-clock device time (see the module docstring)."""
+    """A :class:`SimSource` stamped in wall-clock device time (see the module docstring).
+
+    A record loops without joining its end to its start: a frame never wraps (the last one of a
+    pass is shorter, ending at the record's last sample) and the next pass starts after one
+    skipped sequence number, a gap to the runtime (its windows restart, the forecast holds),
+    as for a frame left out for a missing sample. Gluing them made one step from the last sample
+    to the first (4.9 mm on a motion session) that forecasters learnt as real motion."""
+
+    def _frame_len(self) -> int:
+        return min(self.frame_n, self.samples.shape[1] - self.pos)
+
+    def next_s(self) -> float:
+        """Time at which the next frame's last sample happens (a shorter last frame: sooner)."""
+        return self.t_start + self.offset_s + (self.sent_n + self._frame_len() - 1) / (self.fs_hz * self.speed)
 
     def send(self):
-        n = self.samples.shape[1]
-        idx = (self.pos + np.arange(self.frame_n)) % n
+        take = self._frame_len()
         t_last = self.next_s()                    # wall-clock moment this frame is due
-        x = self.samples[:, idx]
+        x = self.samples[:, self.pos:self.pos + take]
         if np.isfinite(x).all():
-            self.out.send(x, t0_s=t_last - (self.frame_n - 1) / self.fs_hz)
+            self.out.send(x, t0_s=t_last - (take - 1) / self.fs_hz)
         else:  # missing samples are never sent as data: the frame is skipped, so the runtime sees
             self.out.seq += 1   # a gap (its windows restart, the forecast holds)
-        self.pos = (self.pos + self.frame_n) % n
-        self.sent_n += self.frame_n
+        self.pos += take
+        self.sent_n += take
+        if self.pos >= self.samples.shape[1]:    # end of a pass: the next starts after a gap
+            self.pos = 0
+            self.out.seq += 1
 
 
 def _source_name(path) -> str:

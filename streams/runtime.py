@@ -43,9 +43,12 @@ from streams.registry import StreamRegistry
 from streams.runtime_ingest import IngestMixin
 from streams.runtime_outputs import Lane, OutputsMixin
 from streams.scores import ScoreHost, ScoreWorker
+from streams.security import refused_handshake_events, refusal_reason
 from streams.startup import StartingResponder, warm_up_all
 
 log = logging.getLogger(__name__)
+
+AUTH_WARN_EVERY_S = 10.0   # refused CURVE handshakes are all counted; each reason logged at most this often
 
 
 def freeze_start_up_heap():
@@ -80,6 +83,7 @@ class Runtime(IngestMixin, OutputsMixin):
                                        cfg.idle_expire_s, cfg.rate_window_s)
         self.invalid = collections.Counter()      # frames no stream could be told for
         self.auth_failures = collections.Counter()  # socket -> CURVE handshakes refused
+        self._auth_warned_s: dict = {}               # (socket, reason) -> time.monotonic() last logged
         self.out_seq = collections.Counter()
         self._send_lock = threading.Lock()        # the PUB socket and recorder are shared by threads
         self.lanes: dict[str, Lane] = {}          # encoder worker lanes: windows waiting + worker
@@ -177,7 +181,7 @@ class Runtime(IngestMixin, OutputsMixin):
                                      for sk in (self.ingest, self.pub, self.rep)))
             if security is not None:   # refused CURVE handshakes are counted on every socket
                 for name, sk in (("ingest", self.ingest), ("output", self.pub), ("status", self.rep)):
-                    mon = sk.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+                    mon = sk.get_monitor_socket(refused_handshake_events())
                     mon.setsockopt(zmq.LINGER, 0)
                     monitors.append((name, sk, mon))
             wake_addr = f"inproc://biosig-wake-{id(self)}"
@@ -334,12 +338,16 @@ class Runtime(IngestMixin, OutputsMixin):
         import zmq
         while True:
             try:
-                recv_monitor_message(monitor, zmq.NOBLOCK)
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
             self.auth_failures[name] += 1
-            log.warning("a client failed CURVE authentication on the %s socket (%d so far)", name,
-                        sum(self.auth_failures.values()))
+            # a client with a wrong server key retries every 0.1 s: one line per socket and reason per 10 s
+            reason, now = refusal_reason(event), time.monotonic()
+            if now - self._auth_warned_s.get((name, reason), -AUTH_WARN_EVERY_S) >= AUTH_WARN_EVERY_S:
+                self._auth_warned_s[name, reason] = now
+                log.warning("a client was refused by CURVE on the %s socket: %s (%d refusals so far)", name,
+                            reason, sum(self.auth_failures.values()))
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict:

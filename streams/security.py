@@ -180,3 +180,26 @@ def secure_client(sock, key_dir, client: str = "client"):
     return sock
 
 
+def refused_handshake_events() -> int:
+    """The monitor events of a CURVE handshake that failed: a client key missing from the
+    allow-list (AUTH), a client with another server key or none at all (PROTOCOL), and a peer that
+    left mid-handshake (NO_DETAIL): a client without keys leaves so when it sees the CURVE greeting
+    before the runtime sees its plain one (about one time in three), and so does a port probe."""
+    import zmq
+    return (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+
+def refusal_reason(event: dict) -> str:
+    """A monitor event of :func:`refused_handshake_events` (``recv_monitor_message``) in words."""
+    import zmq
+    if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return "its client key is not in the allow-list (allowed/ of the key directory)"
+    if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+        return "it left during the handshake (a client without CURVE keys? or a port probe)"
+    value = int(event.get("value") or 0) & 0xFFFFFFFF   # a signed int32 in the monitor message
+    if value == zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
+        return "it uses another server key (keys of another runtime?)"
+    if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return "it connected without CURVE keys (give it --keys)"
+    return f"handshake protocol error 0x{value:x}"

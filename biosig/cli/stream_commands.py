@@ -117,8 +117,7 @@ def _monitor(args) -> int:
     dropped = sum(s.out.dropped for s in sources)
     print(f"biosig monitor: sent {sent} frames from {len(sources)} streams, dropped {dropped}"
           f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
-    _leave_if_signalled(stop)
-    return 0
+    return _delivery_summary("monitor", pubs, sent, stop)
 
 
 def _replay(args) -> int:
@@ -139,10 +138,20 @@ def _replay(args) -> int:
             run_sources(sources, args.seconds or replay_duration_s(sources), stop)
         finally:
             _close_all(pubs, stop)
-    print(f"biosig replay: sent {sum(s.out.sent for s in sources)} frames from {len(sources)} streams"
-          f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
+    sent = sum(s.out.sent for s in sources)
+    print(f"biosig replay: sent {sent} frames from {len(sources)} streams, dropped "
+          f"{sum(s.out.dropped for s in sources)}{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
+    return _delivery_summary("replay", pubs, sent, stop)
+
+
+def _delivery_summary(command: str, pubs, sent: int, stop) -> int:
+    """Warn about frames no runtime took; exit code 1 when none was delivered at all."""
+    from streams.publisher import delivery_warning
+    warning = delivery_warning(pubs)
+    if warning:
+        print(f"biosig {command}: warning: {warning}", file=sys.stderr)
     _leave_if_signalled(stop)
-    return 0
+    return 1 if warning and not sent else 0
 
 
 def _listen(args) -> int:
@@ -290,7 +299,10 @@ def register(sub) -> None:
 
     p = sub.add_parser("replay", help="replay recordings into the runtime",
                        description="Publish any recording the signal layer reads, one stream per "
-                                   "modality, at real time or faster.")
+                                   "modality, at real time or faster. A record shorter than --seconds "
+                                   "loops: each pass ends with a shorter frame at the record's end and "
+                                   "the next starts after one skipped sequence number (a gap to the "
+                                   "runtime, which restarts its windows and holds the forecast there).")
     p.add_argument("records", nargs="+", metavar="RECORD", help="recordings the signal layer reads (WFDB, EDF, CSV, ...)")
     p.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default 1)")
     _endpoint_args(p, ("ingest",))
