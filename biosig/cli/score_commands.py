@@ -28,7 +28,8 @@ def register(subparsers) -> None:
                     "encoder: per-window embeddings and quality, per-record pooled embedding and "
                     "clinical measures. Writes DIR/windows.parquet, records.parquet, errors.parquet "
                     "and run.json. Rerunning the same command resumes: records already done are "
-                    "skipped. Exit code 0: all records scored; 1: some records failed (see "
+                    "skipped, records whose files changed are scored again, and the tables hold the "
+                    "inputs of this run only. Exit code 0: all records scored; 1: some records failed (see "
                     "errors.parquet); 2: usage error.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="record files, folders or record lists")
     p.add_argument("--model", required=True, metavar="NAME|DIR|ONNX",
