@@ -95,7 +95,10 @@ class InferenceModel:
         import polars as pl
 
         from biosig.quality import window_quality
+        from biosig.readers.gap_resample import to_uniform_grid
+        from biosig.record import require_record
         from encoders.data import channel_index, quality_windows
+        record = to_uniform_grid(require_record(record, "embedding"))   # irregular times: once, here
         rec = self.prepare(record)
         wins, t0 = self.windows(rec)
         emb = self.embed_windows(wins, channel_index(rec.channels, self.config), batch_size)

@@ -186,13 +186,6 @@ def _evaluate(args) -> int:
     return 0
 
 
-def _runs(mask) -> list[tuple[int, int]]:
-    """``[start, stop)`` index ranges where ``mask`` is True."""
-    import numpy as np
-    edges = np.diff(np.concatenate([[0], np.asarray(mask, np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-
-
 def _plot(args) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -203,6 +196,7 @@ def _plot(args) -> int:
     from realtime.errors import ForecastError
     from realtime.metrics import marker_groups
 
+    from biosig.filters import valid_runs
     from biosig.outputs import check_output_file
     root = pathlib.Path(args.dir)
     out = check_output_file(args.out, "--out", PLOT_SUFFIXES)
@@ -242,7 +236,7 @@ def _plot(args) -> int:
         ax0.plot(t, P[:, i] - mean, lw=1.0, ls="--", color=line.get_color(), label=f"{chans[i]} forecast")
         ax1.plot(t, np.sqrt(np.sum((P[:, g] - Y[:, g]) ** 2, axis=1)), lw=0.8, color=line.get_color(),
                  label=chans[i].rpartition("_")[0] or chans[i])
-    for k, (a, b) in enumerate(_runs(hold)):   # from the first held step to the next forecast
+    for k, (a, b) in enumerate(valid_runs(hold)):   # from the first held step to the next forecast
         for ax in (ax0, ax1):
             ax.axvspan(t[a], t[min(b, len(t) - 1)], color="0.85", lw=0, zorder=0,
                        label="hold (no forecast)" if k == 0 and ax is ax0 else None)

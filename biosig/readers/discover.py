@@ -120,16 +120,11 @@ def _list_entries(path: pathlib.Path) -> list[pathlib.Path]:
 
 
 def _first_field(path: pathlib.Path) -> str | None:
-    """The first field of the first two lines' second line or, without a header, the first line
-    (``A00001`` of ``A00001,N``); None when unreadable."""
-    import re
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = [f.readline(), f.readline()]
-    except OSError:
-        return None
-    fields = [re.split(r"[,;\t]", ln.strip(), maxsplit=1)[0].strip().strip('"') for ln in lines if ln.strip()]
-    return fields[-1] if fields else None
+    """The first field of the table's second line or, with one line, of its first (``A00001`` of
+    ``A00001,N`` under a ``record,label`` header); None when unreadable or empty."""
+    from biosig.readers.untimed import head_rows
+    rows = [r for r in head_rows(path, 2) if r]
+    return rows[-1][0].strip() if rows else None
 
 
 def _expand_folder(folder: pathlib.Path, bare_tables: bool = False) -> list[pathlib.Path]:

@@ -9,7 +9,6 @@ reader uses it, and :func:`to_uniform_grid` for a record with ``times_s`` (embed
 from __future__ import annotations
 
 import logging
-import weakref
 
 import numpy as np
 
@@ -99,18 +98,6 @@ def to_uniform_grid(rec):
     """
     if rec.times_s is None:
         return rec
-    done = _ON_GRID.get(rec)
-    if done is None:
-        done = _ON_GRID[rec] = _to_uniform_grid(rec)
-    return done
-
-
-#: Each irregular record is put on its grid once: the embedding paths select channels from the
-#: same record several times (embedding, quality, window measures). Weak keys: no record is kept.
-_ON_GRID: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _to_uniform_grid(rec):
     from biosig.errors import SignalError
     from biosig.record import TIME_GAP_PERIODS, Annotations
 

@@ -47,6 +47,15 @@ def _head_rows(path, dialect, max_lines: int) -> list[list[str]]:
     return list(csv.reader(lines, delimiter=dialect.separator))
 
 
+def head_rows(path, max_lines: int = 2) -> list[list[str]]:
+    """The first non-empty lines of the table at ``path`` split into fields by its sniffed dialect
+    ([] when it cannot be read)."""
+    try:
+        return _head_rows(path, sniff(path), max_lines)
+    except OSError:
+        return []
+
+
 def _all_numbers(row: list[str], dialect) -> bool:
     return all(_is_number(f, dialect.decimal_comma) for f in row)
 
