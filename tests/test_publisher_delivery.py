@@ -149,6 +149,25 @@ def test_monitor_and_replay_without_a_runtime_warn_and_exit_1(tmp_path):
         assert "is `biosig serve` running there?" in r.stderr
 
 
+@pytest.mark.timeout(120)
+def test_monitor_stopped_by_ctrl_c_exits_1_when_nothing_was_delivered():
+    """Ctrl-C is the normal end of a stream (exit 0), but not of one that reached no runtime."""
+    import signal
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(BIOSIG + ["monitor", "--ingest", endpoint, "--simulate", "0", "--couches", "1"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "publishing 1 streams" in line, line
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=30) == 1, rest
+    finally:
+        proc.kill()
+    assert "(stopped by signal)" in rest and f"no runtime accepted the connection at {endpoint}" in rest
+
+
 def test_replay_loops_with_a_sequence_gap_never_gluing_end_to_start(tmp_path):
     n, fs_hz, speed = 40, 25.0, 10.0
     endpoint = f"tcp://127.0.0.1:{free_port()}"

@@ -82,8 +82,8 @@ def close_all(pubs, stop: threading.Event):
             p.ctx.term()
 
 
-def leave_if_signalled(stop: threading.Event):
-    """After a stop by signal, leave the process at once (exit code 0).
+def leave_if_signalled(stop: threading.Event, code: int = 0):
+    """After a stop by signal, leave the process at once with exit code ``code``.
 
     The simulators and readers import 2,000+ modules (scipy, pandas, neurokit2); the
     interpreter's orderly teardown of them takes 0.5-2 s on a loaded 2-core machine, which would
@@ -95,7 +95,7 @@ def leave_if_signalled(stop: threading.Event):
         sys.stdout.flush()
         sys.stderr.flush()
         logging.shutdown()
-        os._exit(0)
+        os._exit(code)
 
 
 def check_number(flag: str, value, lo=None, hi=None, lo_open=False, integer=False):

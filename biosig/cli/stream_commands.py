@@ -150,8 +150,9 @@ def _delivery_summary(command: str, pubs, sent: int, stop) -> int:
     warning = delivery_warning(pubs)
     if warning:
         print(f"biosig {command}: warning: {warning}", file=sys.stderr)
-    _leave_if_signalled(stop)
-    return 1 if warning and not sent else 0
+    code = 1 if warning and not sent else 0   # Ctrl-C ends a stream normally, but not one that reached nobody
+    _leave_if_signalled(stop, code)
+    return code
 
 
 def _listen(args) -> int:
