@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import pathlib
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,21 +39,13 @@ log = logging.getLogger(__name__)
 MAX_SPEED = 1000.0   # times real time; beyond this frames become huge and sends cannot keep up
 
 
+@dataclass
 class ReplaySource(SimSource):
-    """A :class:`SimSource` stamped in wall-clock device time (see the module docstring).
-
-    A record loops without joining its end to its start: a frame never wraps (the last one of a
-    pass is shorter, ending at the record's last sample) and the next pass starts after one
-    skipped sequence number, a gap to the runtime (its windows restart, the forecast holds),
-    as for a frame left out for a missing sample. Gluing them made one step from the last sample
+    """A :class:`SimSource` stamped in wall-clock device time (see the module docstring) that loops
+    with a gap (``loop_gap``): gluing a file's end to its start made one step from the last sample
     to the first (4.9 mm on a motion session) that forecasters learnt as real motion."""
 
-    def _frame_len(self) -> int:
-        return min(self.frame_n, self.samples.shape[1] - self.pos)
-
-    def next_s(self) -> float:
-        """Time at which the next frame's last sample happens (a shorter last frame: sooner)."""
-        return self.t_start + self.offset_s + (self.sent_n + self._frame_len() - 1) / (self.fs_hz * self.speed)
+    loop_gap: bool = True
 
     def send(self):
         take = self._frame_len()
@@ -62,11 +55,7 @@ class ReplaySource(SimSource):
             self.out.send(x, t0_s=t_last - (take - 1) / self.fs_hz)
         else:  # missing samples are never sent as data: the frame is skipped, so the runtime sees
             self.out.seq += 1   # a gap (its windows restart, the forecast holds)
-        self.pos += take
-        self.sent_n += take
-        if self.pos >= self.samples.shape[1]:    # end of a pass: the next starts after a gap
-            self.pos = 0
-            self.out.seq += 1
+        self._advance(take)
 
 
 def _source_name(path) -> str:

@@ -32,7 +32,12 @@ _KW = {"ecg": {"leads": 2}, "audio": {"kind": "breath"}}
 
 @dataclass
 class SimSource:
-    """One simulated stream: a looping record sent in frames of ``frame_n`` samples."""
+    """One simulated stream: a looping record sent in frames of ``frame_n`` samples.
+
+    A seamless record (cut at a beat or breath, :func:`seamless_loop`) wraps inside a frame. One
+    that is not (``loop_gap``: a couch's motion, a replayed file) never joins its end to its start:
+    the last frame of a pass is shorter and the next pass starts after one skipped sequence number,
+    a gap to the runtime (windows restart, the forecast holds) instead of a step it would learn."""
 
     out: object              # streams.publisher.OutStream
     samples: np.ndarray      # (C, N) float32
@@ -44,20 +49,35 @@ class SimSource:
     speed: float = 1.0       # replay speed: samples go out at speed * fs_hz
     offset_s: float = 0.0    # this device starts this much after t_start (unsynchronised beds)
     truth: dict | None = None  # the simulator's truth of the looped record (rates, rhythm)
+    loop_gap: bool = False   # end of a pass: a gap, not a wrap (see the class docstring)
+
+    def _frame_len(self) -> int:
+        return min(self.frame_n, self.samples.shape[1] - self.pos) if self.loop_gap else self.frame_n
 
     def next_s(self) -> float:
-        """Time at which the next frame's last sample happens."""
-        return self.t_start + self.offset_s + (self.sent_n + self.frame_n - 1) / (self.fs_hz * self.speed)
+        """Time at which the next frame's last sample happens (a shorter last frame: sooner)."""
+        return self.t_start + self.offset_s + (self.sent_n + self._frame_len() - 1) / (self.fs_hz * self.speed)
 
     def due(self, now: float) -> bool:
         return self.next_s() <= now
 
+    def _advance(self, take: int):
+        self.pos += take
+        self.sent_n += take
+        if self.pos >= self.samples.shape[1]:
+            self.pos %= self.samples.shape[1]
+            if self.loop_gap:        # end of a pass: the next starts after a skipped seq
+                self.out.seq += 1
+
     def send(self):
-        n = self.samples.shape[1]
-        idx = (self.pos + np.arange(self.frame_n)) % n
-        self.out.send(self.samples[:, idx], t0_s=self.t_start + self.offset_s + self.sent_n / (self.fs_hz * self.speed))
-        self.pos = (self.pos + self.frame_n) % n
-        self.sent_n += self.frame_n
+        take = self._frame_len()
+        t0_s = self.t_start + self.offset_s + self.sent_n / (self.fs_hz * self.speed)
+        if self.loop_gap:
+            x = self.samples[:, self.pos:self.pos + take]
+        else:
+            x = self.samples[:, (self.pos + np.arange(take)) % self.samples.shape[1]]
+        self.out.send(x, t0_s=t0_s)
+        self._advance(take)
 
 
 def _record(modality: str, seconds: float, seed: int, fs_hz: float | None = None, af: bool = False):
@@ -157,7 +177,7 @@ def make_couches(n_couches: int, *, endpoint: str = DEFAULT_INGEST, key_dir=None
         pub = Publisher(f"{prefix}{c + 1}", endpoint, key_dir=key_dir, ctx=ctx)
         out = pub.stream("markers", rec.fs_hz, rec.channels, rec.units, modality="motion")
         pubs.append(pub)
-        sources.append(SimSource(out, rec.samples, rec.fs_hz, 1))
+        sources.append(SimSource(out, rec.samples, rec.fs_hz, 1, loop_gap=True))
         truth.append(rec)
     return pubs, sources, truth
 

@@ -197,3 +197,32 @@ def test_replay_loops_with_a_sequence_gap_never_gluing_end_to_start(tmp_path):
     # device time stays monotonic and each frame's last sample is stamped at its due moment
     t_last = [h["t0_s"] + (len(x) - 1) / fs_hz for h, x in got]
     assert all(b > a for a, b in zip(t_last, t_last[1:]))
+
+
+def test_a_simulated_couch_loops_with_a_sequence_gap_never_gluing_end_to_start():
+    """monitor's couches (not cut to loop seamlessly, unlike the beds' beats) loop as replay does."""
+    from streams.simulate import make_couches
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    ctx = zmq.Context()
+    pull = _pull(ctx, endpoint)
+    pubs, sources, truth = make_couches(1, endpoint=endpoint, seconds=1.0, ctx=ctx)
+    n = 12
+    src = sources[0]
+    src.samples = np.ascontiguousarray(src.samples[:, :n])   # a short pass: 0.4 s at 30 Hz
+    run_sources(sources, seconds=1.5)
+    got = _drain(pull)
+    for p in pubs:
+        p.close()
+    pull.close()
+    ctx.term()
+    assert len(got) >= 2 * n
+    first = truth[0].samples[0, :n].astype(np.float32)   # _drain keeps channel 0; one sample a frame
+    assert len(np.unique(first)) == n
+    pos = [int(np.flatnonzero(first == x[0])[0]) for _, x in got]
+    seqs = [h["seq"] for h, _ in got]
+    for k in range(1, len(got)):
+        if pos[k] == 0:   # a new pass: after the record's last sample, one sequence number skipped
+            assert pos[k - 1] == n - 1 and seqs[k] == seqs[k - 1] + 2
+        else:
+            assert pos[k] == pos[k - 1] + 1 and seqs[k] == seqs[k - 1] + 1
+    assert pos.count(0) >= 2

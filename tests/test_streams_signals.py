@@ -30,6 +30,13 @@ def _stop_time_s(p, sig) -> float:
     return time.monotonic() - t
 
 
+def _expected_code(err: str) -> int:
+    """A stop by signal exits 0, or 1 when frames were dropped and none reached a runtime."""
+    import re
+    m = re.search(r"sent (\d+) frames .*dropped (\d+)", err)
+    return 1 if m and int(m.group(1)) == 0 and int(m.group(2)) > 0 else 0
+
+
 def test_monitor_stops_on_signal_with_no_runtime_even_when_sends_block():
     """No runtime listens: with 1 ms frames the send queue (10,000 frames) fills within seconds
     and then every send blocks for 1 s before it drops (the hang of issue 16, 80-106 s); SIGINT
@@ -47,8 +54,9 @@ def test_monitor_stops_on_signal_with_no_runtime_even_when_sends_block():
         if p.poll() is None:
             p.kill()
     assert elapsed < 3.0, (elapsed, err[-1000:])    # the issue asks 1 s; 3 s leaves room for a loaded CI box
-    assert p.returncode == 0 and "stopped by signal" in err and "Traceback" not in err, err[-1000:]
     assert int(re.search(r"dropped (\d+)", err).group(1)) > 0, err[-1000:]
+    assert p.returncode == 1 == _expected_code(err), err[-1000:]   # nothing delivered
+    assert "stopped by signal" in err and "Traceback" not in err, err[-1000:]
 
 
 def test_monitor_stops_on_sigterm_while_publishing():
@@ -64,7 +72,7 @@ def test_monitor_stops_on_sigterm_while_publishing():
         if p.poll() is None:
             p.kill()
     assert elapsed < 3.0, (elapsed, err[-1000:])
-    assert p.returncode == 0 and "stopped by signal" in err and "Traceback" not in err, err[-1000:]
+    assert p.returncode == _expected_code(err) and "stopped by signal" in err and "Traceback" not in err, err[-1000:]
 
 
 def test_monitor_stops_on_signal_during_set_up():
@@ -97,4 +105,4 @@ def test_replay_stops_on_sigterm(tmp_path):
         if p.poll() is None:
             p.kill()
     assert elapsed < 3.0, (elapsed, err[-1000:])
-    assert p.returncode == 0 and "stopped by signal" in err, err[-1000:]
+    assert p.returncode == _expected_code(err) and "stopped by signal" in err, err[-1000:]
