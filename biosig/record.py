@@ -143,7 +143,17 @@ class Record:
 
     @property
     def duration_s(self) -> float:
+        """Seconds from the first sample to one period after the last (``n_samples / fs_hz`` on a
+        uniform grid; with ``times_s``, holes in time count: a 2 s hole makes the record 2 s longer)."""
+        if self.times_s is not None and self.n_samples:
+            return float(self.times_s[-1] - self.times_s[0]) + 1.0 / self.fs_hz
         return self.n_samples / self.fs_hz
+
+    @property
+    def times_irregular(self) -> bool:
+        """True when ``times_s`` is set and departs from the ``fs_hz`` grid (more than 1 % of a
+        period between two samples); readers of timestamped formats may keep regular times."""
+        return self.times_s is not None and self.n_samples > 1 and _irregular(self.times_s, self.fs_hz)
 
     @property
     def t_s(self) -> np.ndarray:
@@ -304,7 +314,7 @@ class Record:
             raise SignalError(f"column {time_column!r} must be finite and strictly increasing")
         step = float(np.median(dt))
         fs = float(fs_hz) if fs_hz is not None else float(f"{1.0 / step:.6g}")  # 1 / 0.01 is 100 Hz, not 99.99999999999999
-        irregular = np.max(np.abs(dt - 1.0 / fs)) > 0.01 / fs
+        irregular = _irregular(t, fs)
         if irregular and fs_hz is None:
             fs = _nominal_rate_hz(t, step)
         x = np.stack([df[c].cast(float).to_numpy() for c in chans]).astype(np.float32)
@@ -314,6 +324,11 @@ class Record:
     def __repr__(self) -> str:
         return (f"Record({self.modality}, {self.n_channels} ch [{', '.join(self.channels[:6])}"
                 f"{', ...' if self.n_channels > 6 else ''}], {self.fs_hz:g} Hz, {self.duration_s:.2f} s)")
+
+
+def _irregular(t: np.ndarray, fs_hz: float) -> bool:
+    """Whether sample times ``t`` depart from a ``fs_hz`` grid by more than 1 % of a period between two samples."""
+    return bool(np.max(np.abs(np.diff(t) - 1.0 / fs_hz)) > 0.01 / fs_hz)
 
 
 def _nominal_rate_hz(t: np.ndarray, step: float) -> float:

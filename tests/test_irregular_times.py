@@ -79,6 +79,36 @@ def test_nan_gaps_of_an_irregular_record_are_on_its_time_axis_and_merge_with_hol
     assert TIME_GAP_PERIODS == 1.5
 
 
+@pytest.mark.parametrize("variant", ["clean", "jitter", "drop30", "hole"])
+def test_duration_counts_holes_in_time(files, variant, capsys):
+    """From the first sample to one period after the last: the 2 s hole is part of the recording."""
+    path, t, _ = files[variant]
+    rec = read(path)
+    assert rec.duration_s == pytest.approx(t[-1] - t[0] + 1 / FS_HZ, abs=1e-9)
+    assert rec.times_irregular == (variant != "clean")
+    assert main(["info", "--json", "--no-quality", str(path)]) == 0
+    info = json.loads(capsys.readouterr().out)[0]
+    assert info["duration_s"] == pytest.approx(SECONDS, abs=5e-4) and info["irregular"] == (variant != "clean")
+
+
+def test_regular_times_kept_by_a_timestamped_reader_are_not_called_irregular(tmp_path, capsys, caplog):
+    """The surrogate reader keeps the times of `simulate motion` (exactly 10 Hz): info says no
+    "irregular times", and the grid is the samples themselves (times dropped, nothing interpolated)."""
+    path = tmp_path / "m.csv"
+    assert main(["simulate", "motion", "--seconds", "5", "--fs-hz", "10", "--out", str(path)]) == 0
+    rec = read(path)
+    assert rec.times_s is not None and not rec.times_irregular and rec.duration_s == pytest.approx(5.0)
+    capsys.readouterr()
+    assert main(["info", "--no-quality", str(path)]) == 0
+    assert "irregular" not in capsys.readouterr().out
+    with caplog.at_level(logging.INFO, logger="biosig.readers"):
+        out = to_uniform_grid(rec)
+    assert out.times_s is None and "resampled" not in caplog.text
+    np.testing.assert_array_equal(out.samples, rec.samples)
+    shaken = rec.replace(times_s=rec.times_s + np.r_[0.0, 0.002, np.zeros(rec.n_samples - 2)])   # 2 % of a period
+    assert shaken.times_irregular
+
+
 # ---------------------------------------------------------------------------------- the grid
 @pytest.mark.parametrize("variant", ["jitter", "drop30", "hole"])
 def test_grid_values_against_numpy_interp(files, variant, caplog):

@@ -98,9 +98,9 @@ def summarize(path: str, rec, *, quality: bool = True) -> dict:
         "channels": [{"name": c, "unit": u, "modality": m, "fs_hz": float(r)}
                      for c, u, m, r in zip(rec.channels, rec.units, rec.channel_modalities, rates)],
         "fs_hz": rec.fs_hz,
-        "irregular": rec.times_s is not None,
+        "irregular": rec.times_irregular,
         "n_samples": rec.n_samples,
-        "duration_s": float(rec.t_s[-1] + 1.0 / rec.fs_hz) if rec.times_s is not None else rec.duration_s,
+        "duration_s": rec.duration_s,
         "start_time": rec.start_time.isoformat() if rec.start_time else None,
         "gaps": {"count": len(gaps), "total_s": float(sum(b - a for a, b in gaps))},
         "flat_lines": flat_lines(rec),

@@ -85,7 +85,7 @@ NOMINAL_FRACTION = 0.9
 
 def to_uniform_grid(rec):
     """``rec`` on a uniform grid at its nominal rate ``fs_hz`` when it has irregular sample times
-    (``times_s``); ``rec`` itself otherwise.
+    (``times_s``); ``rec`` itself otherwise (times on the grid already: only ``times_s`` dropped).
 
     Every channel is linearly interpolated at ``k / fs_hz`` s from the first sample
     (:func:`uniform_resample`, as the smartphone-PPG reader does); holes in time longer than
@@ -98,6 +98,8 @@ def to_uniform_grid(rec):
     """
     if rec.times_s is None:
         return rec
+    if not rec.times_irregular:   # a timestamped format's regular times (surrogate and marker CSVs)
+        return rec.replace(times_s=None)
     from biosig.errors import SignalError
     from biosig.record import TIME_GAP_PERIODS, Annotations
 
