@@ -52,6 +52,7 @@ class ScoreHost:
             raise StreamError(f"smooth_windows must be >= 1, got {smooth_windows}")
         self.smooth_windows = int(smooth_windows)
         self.prevalence = prevalence
+        self._told_unit: set[str] = set()   # spirogram streams warned about their unit (once each)
         if heads is None:
             from encoders.heads import HEADS_BY_MODALITY   # NumPy only: serve stays free of torch
             heads = {modality: (name,) for modality, name in HEADS_BY_MODALITY.items()}
@@ -124,17 +125,39 @@ class ScoreHost:
         computed (counted under the stream's ``rejected["score"]``; never raises). Called by the
         runtime's :class:`ScoreWorker` thread, off the event loop."""
         try:
-            if st.modality == "spiro":  # indices need the raw volume in mL
-                from encoders.heads.features import volume_scale
-                win = win * volume_scale(st.units)
+            withheld = None
+            if st.modality == "spiro":
+                win, withheld = self._spiro_volume_ml(st, win)
             h = self.header(st.name, st.session, st.modality, win, st.fs_out_hz, t_start, t_end, quality)
-            if st.modality == "spiro" and st.model is not None:   # a flow-volume curve, not a volume
-                h.update(ok=False, missing="preprocessed_window", measures={k: None for k in h["measures"]})
+            if withheld:
+                h.update(ok=False, missing=withheld, measures={k: None for k in h["measures"]})
         except Exception as exc:  # a measure failing on odd data must not stop the runtime
             st.stats.rejected["score"] += 1
             log.warning("no score for a window of %s: %s: %s", st.name, type(exc).__name__, exc)
             return None
         return h
+
+
+    def _spiro_volume_ml(self, st, win):
+        """(window, withheld reason): the exhaled volume in mL that spirometry indices need, from a
+        volume in mL or L or a flow in L/s or mL/s (integrated over the window), as `score` reads a
+        spirogram (:func:`biosig.spirometry.to_volume_ml`). Withheld, never guessed: an encoder's
+        window (a flow-volume curve, ``preprocessed_window``) and a stream without a unit
+        (``no_unit``: one window's span cannot tell L from mL, a plateau in mL looks like litres) or
+        with another unit (``unit``)."""
+        if st.model is not None:
+            return win, "preprocessed_window"
+        from biosig.spirometry import FLOW_UNITS, VOLUME_UNITS, to_volume_ml
+        unit = (st.units[0] if st.units else "").strip()
+        if unit.lower() not in {**VOLUME_UNITS, **FLOW_UNITS}:
+            if st.name not in self._told_unit:
+                self._told_unit.add(st.name)
+                log.warning("spirogram stream %s: %s on its first channel, so no indices are published; "
+                            "declare mL, L, L/s or mL/s in the stream's units", st.name,
+                            f"unit {unit!r}" if unit else "no unit")
+            return win, "unit" if unit else "no_unit"
+        name = f"{st.name}:{st.channels[0]}" if getattr(st, "channels", None) else st.name
+        return to_volume_ml(np.asarray(win, dtype=np.float64)[0], unit, st.fs_out_hz, name)[None], None
 
 
 class ScoreWorker:

@@ -1,5 +1,6 @@
 """score/ frames over real sockets: a simulated ward (sinus bed01, AF bed02) through the runtime,
 and the same recording scored offline (`biosig score`) and online (`serve`) agreeing."""
+import logging
 import time
 
 import numpy as np
@@ -302,6 +303,41 @@ def test_spirogram_stream_windows_publish_indices_in_litres():
     from streams.scores import summary_text   # what listen and the live view print
     assert summary_text(h).startswith(f"FVC {h['measures']['fvc_l']:.2f} L  FEV1 {h['measures']['fev1_l']:.2f} L")
     assert summary_text(sent[1][1]) == "withheld: preprocessed_window (quality 1.00)"
+
+
+def test_spirogram_streams_in_flow_units_publish_the_volume_records_indices_and_unitless_ones_none(caplog):
+    """A flow meter streams L/s or mL/s: the window's flow is integrated to the volume (was read as
+    a volume in mL: FVC 0.006 L); a stream without a unit gets no indices (one window's span cannot
+    tell L from mL), with one warning per stream, never a guessed number."""
+    from types import SimpleNamespace
+    from collections import Counter
+    from biosig.readers import read
+    from conftest import shared_path
+    from streams.scores import ScoreHost, ScoreWorker
+    rec = read(str(shared_path("spirometry", "ukb_field3066_demo_blow.csv")))
+    v_l = rec.samples[0].astype(np.float64) / 1000.0
+    flow_l_s = np.gradient(v_l, 1.0 / rec.fs_hz)              # numpy oracle: the blow as a flow
+    host = ScoreHost()
+    sent = []
+    worker = ScoreWorker(host, lambda topic, h: sent.append((topic, h)))
+    cases = [("L/s", flow_l_s), ("mL/s", flow_l_s * 1000.0), ("", v_l), ("", v_l), ("L/min", flow_l_s * 60)]
+    streams = []
+    for i, (unit, x) in enumerate(cases):
+        st = SimpleNamespace(name=f"lab/spiro{i}" if i != 3 else "lab/spiro2", session=1, modality="spiro",
+                             fs_out_hz=rec.fs_hz, units=(unit,), channels=("flow",), model=None,
+                             stats=SimpleNamespace(rejected=Counter()))
+        streams.append(st)
+        with caplog.at_level(logging.WARNING, logger="streams.scores"):
+            worker.submit(st, x[None].astype(np.float32), 0.0, 12.0, 1.0)
+            worker.stop() if i == len(cases) - 1 else None
+    h = [s[1] for s in sent]
+    assert len(h) == 5 and not any(st.stats.rejected for st in streams)
+    for k in (0, 1):
+        assert h[k]["ok"] and h[k]["measures"]["fvc_l"] == pytest.approx(5.836, rel=2e-3)
+    assert [h[k]["missing"] for k in (2, 3, 4)] == ["no_unit", "no_unit", "unit"]
+    assert all(v is None for k in (2, 3, 4) for v in h[k]["measures"].values())
+    told = [r.getMessage() for r in caplog.records if "no indices are published" in r.getMessage()]
+    assert len(told) == 2 and "no unit" in told[0] and "'L/min'" in told[1]
 
 
 def test_warm_up_loads_measures_and_heads_before_the_first_window():

@@ -45,12 +45,6 @@ def causal_windows(samples: np.ndarray, fs_hz: float, channels, pipeline, window
     return wins, fs_out
 
 
-def volume_scale(units) -> float:
-    """Factor to mL of a spirogram's first channel (1 for mL or no unit, 1000 for L)."""
-    unit = (list(units)[0] if units else "").strip().lower()
-    return 1000.0 if unit in ("l", "litre", "liter") else 1.0
-
-
 def record_window_measures(samples, fs_hz, channels, modality: str, pipeline, window_s: float, hop_s: float,
                            n_channels: int | None = None, n_windows: int | None = None, units=None) -> list[dict]:
     """:func:`window_measures` of every runtime-equivalent window of a record.
