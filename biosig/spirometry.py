@@ -238,7 +238,7 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
 
 
 VOLUME_UNITS = {"ml": 1.0, "l": 1000.0, "litre": 1000.0, "liter": 1000.0}
-FLOW_UNITS = {"l/s": 1.0, "ml/s": 1e-3}
+FLOW_UNITS = {"l/s": 1.0, "ml/s": 1e-3, "l/min": 1.0 / 60.0}
 # A forced expiration moves 0.3-8 L: a unitless trace spanning at most LITRE_SPAN is in L, one
 # spanning at least ML_SPAN in mL; in between the unit cannot be told and must be written.
 LITRE_SPAN, ML_SPAN = 15.0, 100.0
@@ -246,9 +246,11 @@ _TOLD: set = set()
 
 
 def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume") -> np.ndarray:
-    """Exhaled volume in mL of one spirogram channel: a volume in mL or L, a flow in L/s or mL/s
-    (integrated by :func:`volume_from_flow`), or a volume without a unit, read as L or mL from its
-    span (with a warning; a span between :data:`LITRE_SPAN` and :data:`ML_SPAN` is an error)."""
+    """Exhaled volume in mL of one spirogram channel: a volume in mL or L, a flow in L/s, mL/s or
+    L/min (integrated by :func:`volume_from_flow`), or a volume without a unit, read as L or mL from
+    its span (with a warning; a span between :data:`LITRE_SPAN` and :data:`ML_SPAN` is an error). A
+    channel named ``flow...`` without a unit is an error: a flow read as a volume gives indices that
+    look plausible and are wrong."""
     v = np.asarray(x, dtype=np.float64)
     key = (unit or "").strip().lower()
     if key in VOLUME_UNITS:
@@ -257,7 +259,10 @@ def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume") -> np.ndarray
         return volume_from_flow(v * FLOW_UNITS[key], fs_hz)
     if key:
         raise SignalError(f"spirogram channel {name!r} in {unit!r}; accepted units: mL, L (volume), "
-                          "L/s, mL/s (flow)")
+                          "L/s, mL/s, L/min (flow)")
+    if name.strip().lower().split(":")[-1].startswith("flow"):
+        raise SignalError(f"spirogram channel {name!r} looks like a flow but has no unit: write it in the "
+                          "header, e.g. 'flow [L/s]' or 'flow_l_s' (a flow read as a volume gives wrong indices)")
     finite = v[np.isfinite(v)]
     span = float(finite.max() - finite.min()) if finite.size else 0.0
     if span <= LITRE_SPAN or span >= ML_SPAN:
@@ -274,14 +279,14 @@ def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume") -> np.ndarray
 
 def record_volume_ml(rec: Record) -> np.ndarray:
     """The exhaled volume (mL, 1-D) of a spirogram record: its volume channel (named ``volume...``
-    or in mL / L), else its flow channel (L/s, mL/s), else its only channel when it has no unit
+    or in mL / L), else its flow channel (L/s, mL/s, L/min), else its only channel when it has no unit
     (:func:`to_volume_ml` reads it by its span)."""
     units = [u.strip().lower() for u in rec.units]
     names = [c.strip().lower() for c in rec.channels]
     pick = next((i for i, (n, u) in enumerate(zip(names, units)) if n.startswith("volume") or u in VOLUME_UNITS),
                 next((i for i, u in enumerate(units) if u in FLOW_UNITS), 0 if units == [""] else None))
     if pick is None:
-        raise SignalError("no spirogram channel: expected a volume (mL or L) or flow (L/s, mL/s) channel; "
+        raise SignalError("no spirogram channel: expected a volume (mL or L) or flow (L/s, mL/s, L/min) channel; "
                           "channels are " + names_text(f"{c} [{u or 'no unit'}]" for c, u in zip(rec.channels, rec.units)))
     return to_volume_ml(rec.samples[pick], rec.units[pick], rec.fs_hz, rec.channels[pick])
 

@@ -85,11 +85,14 @@ def test_volume_time_blow_indices_equal_closed_form(blow):
     assert got.bev_ok and got.eofe_ok
 
 
-@pytest.mark.parametrize("header", ["t_s,flow_l_s", "t_s,flow [L/s]"])
-def test_flow_time_blow_reads_and_gives_the_same_indices(tmp_path, header):
+@pytest.mark.parametrize("header,per_l_s", [("t_s,flow_l_s", 1.0), ("t_s,flow [L/s]", 1.0), ("t_s,flow_lps", 1.0),
+                                             ("t_s,flow_ml_s", 1e3), ("t_s,flow [mL/s]", 1e3),
+                                             ("t_s,flow_l_min", 60.0), ("t_s,Flow (L/s)", 1.0),
+                                             ("t_s,flow [L/min]", 60.0)])
+def test_flow_time_blow_reads_and_gives_the_same_indices(tmp_path, header, per_l_s):
     blow, t = Blow(), _t()
     path = tmp_path / "blow.csv"
-    np.savetxt(path, np.c_[t, blow.flow(t)], delimiter=",", header=header, comments="", fmt="%.9f")
+    np.savetxt(path, np.c_[t, blow.flow(t) * per_l_s], delimiter=",", header=header, comments="", fmt="%.9f")
     rec = read(path)
     assert rec.modality == "spiro" and rec.units == ("mL",) and rec.metadata["spirogram"] == "flow-time"
     from_flow = spirometry_indices(record_volume_ml(rec), rec.fs_hz)
@@ -97,6 +100,19 @@ def test_flow_time_blow_reads_and_gives_the_same_indices(tmp_path, header):
     _check(from_flow, blow.indices(t[-1]), rel=2e-3)  # trapezoids on the decay: ~1e-4 relative
     for key in ("fvc_ml", "fev1_ml", "pef_l_s", "fef25_75_l_s", "t0_s"):
         assert getattr(from_flow, key) == pytest.approx(getattr(from_volume, key), rel=2e-3), key
+
+
+@pytest.mark.parametrize("header", ["t_s,flow", "t_s,Flow_b"])
+def test_a_flow_without_a_unit_is_refused_never_read_as_a_volume(tmp_path, capsys, header):
+    """A flow column without a unit spans 0-8: read by its span it was a volume in L (FVC 11.3 L,
+    FEV1/FVC 1.000 on the shared blow, exit 0). It is an error naming the fix."""
+    blow, t = Blow(), _t()
+    path = tmp_path / "blow.csv"
+    np.savetxt(path, np.c_[t, blow.flow(t)], delimiter=",", header=header, comments="", fmt="%.9f")
+    from biosig.cli import main
+    assert main(["spiro", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "looks like a flow but has no unit" in err and "flow_l_s" in err and "Traceback" not in err
 
 
 def test_flow_time_with_a_gap_is_refused(tmp_path):
@@ -253,8 +269,8 @@ def test_unitless_volume_is_read_by_its_span_and_flow_in_ml_s_is_integrated(tmp_
 
 
 def test_score_measures_a_flow_in_ml_s_like_spiro_does(tmp_path):
-    """`score --model spiro-tiny --channel flow=spiro` on a flow in mL/s gives the indices `spiro`
-    gives (it failed: 'spirogram volume in mL/s; accepted units: mL, L')."""
+    """`score --model spiro-tiny` on a flow in mL/s gives the indices `spiro` gives (it failed:
+    'spirogram volume in mL/s; accepted units: mL, L'); the reader integrates it, as a flow in L/s."""
     import polars as pl
 
     from biosig.cli import main
@@ -263,7 +279,7 @@ def test_score_measures_a_flow_in_ml_s_like_spiro_does(tmp_path):
     folder.mkdir()
     pl.DataFrame({"t_s": t, "flow [mL/s]": blow.flow(t) * 1000.0}).write_csv(folder / "flow.csv")
     out = tmp_path / "out"
-    assert main(["score", str(folder), "--model", "spiro-tiny", "--channel", "flow=spiro", "--out", str(out)]) == 0
+    assert main(["score", str(folder), "--model", "spiro-tiny", "--out", str(out)]) == 0
     rec = pl.read_parquet(out / "records.parquet")
     want = spirometry_indices(blow.volume_ml(t), FS)
     assert rec["fvc_l"][0] == pytest.approx(want.fvc_ml / 1000.0, rel=2e-3)

@@ -13,7 +13,8 @@ Conventions shared with :mod:`biosig.writers`:
 
 The spirometry CSV (``t_s,volume_ml``, e.g. UK Biobank field 3066) is a generic table whose
 ``volume_ml`` column becomes channel ``volume`` in ``mL`` with modality ``spiro``. A flow-time
-spirogram (``t_s,flow_l_s`` or one ``flow [L/s]`` column, as most spirometers export) is
+spirogram (``t_s,flow_l_s`` or one ``flow [L/s]`` column, as most spirometers export; also
+``flow_ml_s``, ``flow_lps``, ``flow_l_min`` and ``flow [mL/s]`` / ``[L/min]``) is
 integrated to that same volume channel (:func:`biosig.spirometry.volume_from_flow`: trapezoids,
 volume 0 at the first sample) so that every consumer sees one form; ``metadata["spirogram"]``
 says ``"flow-time"``.
@@ -46,7 +47,8 @@ _UNIT_RE = re.compile(r"^(.*\S)\s*\[([^\[\]]*)\]$")
 _PAREN_UNIT_RE = re.compile(r"^(.*\S)\s*\((\s*(?:[mµu]?V|mm|cm|m|mL|ml|L|L/s|mL/s|ml/s|mmHg|cmH2O|kPa|Pa|%|"
                             r"bpm|/min|Hz|a\.u\.|au|g|mg|m/s\^?2|deg|°C|degC)\s*)\)$")
 #: Columns whose name carries a unit suffix that names the modality (``volume_ml``).
-_SPIRO_COLUMNS = {"volume_ml": ("volume", "mL"), "flow_l_s": ("flow", "L/s")}
+_SPIRO_COLUMNS = {"volume_ml": ("volume", "mL"), "volume_l": ("volume", "L"), "flow_l_s": ("flow", "L/s"),
+                  "flow_lps": ("flow", "L/s"), "flow_ml_s": ("flow", "mL/s"), "flow_l_min": ("flow", "L/min")}
 
 
 def first_line(path) -> str:
@@ -78,7 +80,7 @@ def time_units_per_s(column: str) -> float:
 def is_spirometry_csv(path) -> bool:
     cols = csv_columns(path)
     lower = [c.lower() for c in cols]
-    return len(cols) >= 2 and bool(TIME_COLUMN_RE.match(cols[0])) and ("volume_ml" in lower or "flow_l_s" in lower)
+    return len(cols) >= 2 and bool(TIME_COLUMN_RE.match(cols[0])) and bool(set(_SPIRO_COLUMNS) & set(lower))
 
 
 def _split_unit(name: str) -> tuple[str, str]:
@@ -111,7 +113,7 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
         raise ReadError(path, _not_numeric(path, df, tcol))
     if df[tcol].null_count():
         raise ReadError(path, f"column {tcol!r} has {df[tcol].null_count()} empty value(s)")
-    if {"volume_ml", "flow_l_s"} & {c.lower() for c in df.columns} and not modality:
+    if set(_SPIRO_COLUMNS) & {c.lower() for c in df.columns} and not modality:
         modality = "spiro"
     if tcol != TIME_COLUMN:   # another unit-named time column: in seconds, as t_s
         df = df.with_columns(pl.col(tcol).cast(pl.Float64) / time_units_per_s(tcol)).rename({tcol: TIME_COLUMN})
@@ -174,16 +176,17 @@ def read_csv(path) -> Record:
 
 
 def is_flow_time(rec: Record) -> bool:
-    """One channel named ``flow`` in L/s: a flow-time spirogram."""
-    return (rec.n_channels == 1 and rec.channels[0].strip().lower() in ("flow", "flow_l_s")
-            and rec.units[0].strip().lower() == "l/s" and rec.times_s is None)
+    """One channel named ``flow`` in L/s, mL/s or L/min: a flow-time spirogram."""
+    from biosig.spirometry import FLOW_UNITS
+    return (rec.n_channels == 1 and rec.channels[0].strip().lower() == "flow"
+            and rec.units[0].strip().lower() in FLOW_UNITS and rec.times_s is None)
 
 
 def _flow_time_to_volume(path, rec: Record) -> Record:
-    from biosig.spirometry import volume_from_flow
+    from biosig.spirometry import to_volume_ml
 
     try:
-        v = volume_from_flow(rec.samples[0].astype(np.float64), rec.fs_hz)
+        v = to_volume_ml(rec.samples[0].astype(np.float64), rec.units[0], rec.fs_hz, rec.channels[0])
     except BiosigError as exc:
         raise ReadError(path, str(exc)) from None
     return rec.replace(samples=v[None].astype(np.float32), channels=("volume",), units=("mL",),
