@@ -7,6 +7,8 @@ is late, and a jump opens a gap (counted, and no window spans it). A sequence th
 (to 0 or anywhere) while device time moves on (a device that restarted keeping its fixed
 session id) is a publisher restart: counted under ``restarts``, never as late. Frames whose rate, channels,
 dtype or modality disagree with the session's first frame are rejected as ``inconsistent``.
+A frame of a superseded session while the current one is live (two publishers under one stream
+name) is rejected as ``session_conflict``: see :data:`SESSION_TAKEOVER_S`.
 """
 from __future__ import annotations
 
@@ -18,6 +20,13 @@ from biosig.flatline import FLAT_MODALITIES, window_flat_mask
 from streams.metrics import StreamStats
 
 log = logging.getLogger(__name__)
+
+#: A stream belongs to its newest publisher session. A frame of a session it superseded is a second
+#: live publisher under the same name (two monitors with the same bed names): rejected as
+#: ``session_conflict`` while the current session sent within this many seconds, so the two never
+#: alternate (each switch restarted the windows: no window for as long as both ran). After that
+#: silence the older session takes the stream back as a restart (the newer one stopped).
+SESSION_TAKEOVER_S = 2.0
 
 
 def window_quality(win: np.ndarray, fs_hz: float, modality: str) -> float:
@@ -53,6 +62,8 @@ class InputStream:
         self.dtype = header["dtype"]
         self.last_seq = header["seq"] - 1
         self.last_t_s: float | None = None     # device time of the newest accepted sample
+        self.last_recv_s = 0.0                 # runtime clock at the newest accepted frame
+        self.superseded: tuple = ()            # sessions this stream's earlier publishers had (newest last)
         self.stats = stats or StreamStats(self.name)
         self.stats.modality = self.modality
         self.model = model

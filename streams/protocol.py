@@ -30,7 +30,8 @@ KINDS = ("signal", "embedding", "forecast", "hold", "heartbeat", "status", "scor
 DTYPES = ("<f4", "<f8", "<i2", "<i4")
 HOLD_REASONS = ("warm_up", "stale_input", "gap", "frozen_input", "diverged", "unavailable")
 REJECT_REASONS = ("frames", "topic", "header", "version", "schema", "rate", "shape",
-                  "payload_size", "nonfinite", "inconsistent", "duplicate", "late", "unsupported")
+                  "payload_size", "nonfinite", "inconsistent", "duplicate", "late", "unsupported",
+                  "session_conflict")
 
 MIN_FS_HZ = 0.1          # slower than one sample per 10 s is not a stream we window
 MAX_FS_HZ = 200_000.0    # above ultrasound-audio rates: a unit mistake, not a signal

@@ -102,6 +102,7 @@ class Runtime(IngestMixin, OutputsMixin):
         self.loop_gc = None                       # garbage collection at the loop's safe points
         self.score_worker = None
         self._refused_hold: collections.OrderedDict = collections.OrderedDict()
+        self._conflict_told: dict[str, float] = {}   # stream -> when its session conflict was last logged
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
         self.scores = ScoreHost(smooth_windows=self.config.score_smooth_windows,
                                 prevalence=self.config.af_prevalence)  # score/ frames

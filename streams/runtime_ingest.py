@@ -16,7 +16,7 @@ import numpy as np
 from streams import protocol
 from streams.errors import ProtocolError
 from streams.forecast import source_of
-from streams.ingest import InputStream
+from streams.ingest import SESSION_TAKEOVER_S, InputStream
 
 log = logging.getLogger("streams.runtime")
 
@@ -78,6 +78,9 @@ class IngestMixin:
                 if why:
                     self._refuse(name, h, why)
                     return
+            elif h["session"] in st.superseded and recv_s - st.last_recv_s < SESSION_TAKEOVER_S:
+                self._session_conflict(st, h["session"], recv_s)
+                return
             st = self._open_stream(h, st)
         else:
             why = st.consistent(h)
@@ -93,6 +96,7 @@ class IngestMixin:
         n = x.shape[1]
         t_last = t0 + (n - 1) / st.fs_hz
         st.last_t_s = t_last
+        st.last_recv_s = recv_s
         stats = st.stats
         stats.accept(recv_s, n)
         stats.ingest_ms.add((recv_s - t_last) * 1e3)
@@ -148,6 +152,19 @@ class IngestMixin:
         t_s = float(h["t0_s"]) + (h["shape"][1] - 1) / float(h["fs_hz"])
         self.forecast_worker.publish_hold(src, name, t_s, "unavailable", f"no stream slot ({why})")
 
+    def _session_conflict(self, st: InputStream, session: int, recv_s: float):
+        """A frame of a session ``st`` superseded while ``st``'s publisher is live: counted, and
+        logged once per stream per 10 s (two publishers under one name: a configuration error)."""
+        self._reject(st.name, "session_conflict", f"session {session} while {st.session} is live")
+        last = self._conflict_told.get(st.name)
+        if last is None or recv_s - last >= 10.0:
+            if len(self._conflict_told) > 4096:
+                self._conflict_told.clear()
+            self._conflict_told[st.name] = recv_s
+            log.warning("%s: two publishers send this stream (sessions %d and %d): the newer one's frames are "
+                        "kept, the other's rejected as session_conflict (%d so far); give each device its own "
+                        "source name", st.name, st.session, session, st.stats.rejected["session_conflict"])
+
     def _open_stream(self, h: dict, old: InputStream | None) -> InputStream:
         stats = self.stats.get(h["stream"]) or self.registry.new_stats(h["stream"])
         if old is not None:
@@ -156,6 +173,8 @@ class IngestMixin:
         window = None if h["modality"] == "motion" else self.windows.get(h["modality"], (10.0, 1.0))
         model = self.models.get(h["modality"]) if window else None
         st = InputStream(h, window, model, stats)
+        if old is not None:
+            st.superseded = (old.superseded + (old.session,))[-8:]
         self.registry.add(st)
         return st
 

@@ -1,5 +1,7 @@
 """Bad input and faults over real sockets on loopback: the runtime rejects and counts what is bad,
 keeps serving the good streams and never crashes."""
+import time
+
 import msgpack
 import numpy as np
 import pytest
@@ -187,3 +189,34 @@ def test_random_frames_never_break_the_runtime():
         assert s["streams"][GOOD]["rejected_total"] == 0 and s["streams"][GOOD]["gaps"] == 0
         push.close()
     ctx.term()
+
+
+def test_two_publishers_under_one_stream_name_do_not_stop_its_windows(caplog):
+    """Two monitors with the same bed names: each switch between their sessions restarted the
+    stream (restarts in the thousands, no window for as long as both ran, nothing in the table).
+    The newer session keeps the stream; the other's frames are rejected as session_conflict
+    (counted, one warning); once the newer one is silent for SESSION_TAKEOVER_S the other takes over."""
+    import logging
+    from streams.ingest import SESSION_TAKEOVER_S
+    with running() as rt, caplog.at_level(logging.WARNING, logger="streams"):
+        p1, p2 = Publisher("bed01", rt.bound.ingest), Publisher("bed01", rt.bound.ingest)
+        o1, o2 = p1.stream("resp", 25.0, ["RESP"]), p2.stream("resp", 25.0, ["RESP"])
+        wait_for(lambda: p1.sock.poll(0, zmq.POLLOUT) and p2.sock.poll(0, zmq.POLLOUT), what="both connected")
+        t0 = time.time() - 40.0
+        for k in range(30):   # interleaved, one second of samples each, in device time
+            o1.send(np.sin(np.arange(25) / 4.0), t0_s=t0 + k)
+            o2.send(np.cos(np.arange(25) / 4.0), t0_s=t0 + k)
+        s = wait_for(lambda: (st := stream_status(rt, GOOD)) and
+                     st["frames"] + st["rejected"].get("session_conflict", 0) == 60 and st, what="60 frames")
+        assert s["restarts"] == 1 and s["rejected"]["session_conflict"] >= 25, s
+        assert s["windows"] >= 15, s   # ~30 s of one publisher's samples in 10 s windows, 1 s hop
+        told = [r.getMessage() for r in caplog.records if "two publishers send this stream" in r.getMessage()]
+        assert len(told) == 1 and "bed01/resp" in told[0]
+        # whichever session reached the runtime second owns the stream (two sockets: no order)
+        owner, other = (p1, (p2, o2)) if rt.streams[GOOD].session == p1.session else (p2, (p1, o1))
+        owner.close()
+        time.sleep(SESSION_TAKEOVER_S + 0.3)   # the owner stopped: the other publisher takes over
+        other[1].send(np.sin(np.arange(25) / 4.0), t0_s=t0 + 31)
+        s = wait_for(lambda: (st := stream_status(rt, GOOD)) and st["restarts"] == 2 and st, what="the take-over")
+        assert s["frames"] == 60 - s["rejected"]["session_conflict"] + 1
+        other[0].close()
