@@ -114,6 +114,14 @@ def test_simulate_out_under_a_file(capsys, a_file):
     assert_one_line_error(code, err, "is a file, not a folder")
 
 
+@pytest.mark.parametrize("modality,out", [("spiro", "s.wav"), ("ecg", "e.wav"), ("resp", "r.flac")])
+def test_simulate_refuses_a_sound_file_for_a_signal_that_is_not_sound(capsys, tmp_path, modality, out):
+    """A spirogram in a WAV read back as `mono [FS]`, modality other; an ECG WAV as audio."""
+    code, _, err = run_main(capsys, "simulate", modality, "--seconds", "2", "--out", tmp_path / out)
+    assert_one_line_error(code, err, f"reads back as sound, not as {modality}")
+    assert not (tmp_path / out).exists()
+
+
 # ---------------------------------------------------------------------------------- spiro, forecast
 def test_spiro_folder_without_spirograms_says_so(capsys, tmp_path):
     code, _, err = run_main(capsys, "spiro", tmp_path)

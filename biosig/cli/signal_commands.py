@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from biosig import json_text
@@ -232,7 +233,6 @@ def info_command(args) -> int:
         if text:
             print(text, flush=True)
     except BrokenPipeError:  # `biosig info ... | head`: the reader left, nothing to report
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return (1 if len(results) > failed else 2) if failed else 0   # as embed and score
 
@@ -251,6 +251,11 @@ def simulate_command(args) -> int:
     except ImportError as exc:
         raise BiosigError(f"synthetic generators are not available in this build "
                           f"(biosig.synthetic cannot be imported: {exc})") from None
+    from biosig.readers.audio import AUDIO_EXTENSIONS
+    suffix = os.path.splitext(str(args.out))[1].lower()
+    if suffix in AUDIO_EXTENSIONS and args.modality != "audio":   # it would read back as audio / other
+        raise BiosigError(f"--out {args.out}: a {suffix} file reads back as sound, not as {args.modality}; "
+                          "write .csv, .parquet, .edf or .hea")
     kw = {}
     if args.kind is not None:
         if args.modality != "audio":
