@@ -20,6 +20,7 @@ import itertools
 import logging
 import math
 import pathlib
+import sys
 import threading
 import time
 
@@ -287,6 +288,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        """A page that reset or closed its connection is routine: one DEBUG line, not the socketserver
+        traceback on stderr; anything else is logged as a warning with its traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)):
+            log.debug("dashboard client %s left: %s", client_address, exc)
+            return
+        log.warning("dashboard request from %s failed", client_address, exc_info=True)
 
 
 class Dashboard:

@@ -120,6 +120,23 @@ def test_tap_serves_what_arrived_over_zeromq():
     ctx.term()
 
 
+def test_a_client_that_resets_its_connection_prints_no_traceback(capfd):
+    """socketserver printed 'Exception occurred during processing of request ... ConnectionResetError'
+    with a traceback for a browser that reset its connection; it is routine (DEBUG) now."""
+    import socket
+    import struct
+    from test_streams_helpers import free_port
+    with Dashboard(f"tcp://127.0.0.1:{free_port()}", port=0) as dash:
+        for _ in range(3):
+            s = socket.create_connection(dash.httpd.server_address[:2])
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close = RST
+            s.close()
+        time.sleep(0.5)
+        assert _get(dash.url)[0] == 200   # still serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err, err
+
+
 def test_live_state_keeps_each_streams_last_score_line():
     """score/ frames (real ScoreHost headers through the wire format) become the stream's score line."""
     from biosig.synthetic import simulate
