@@ -221,6 +221,12 @@ def test_discover_rules(tmp_path):
     assert discover(tmp_path / "RECORDS") == [str(tmp_path / "100.hea"), str(tmp_path / "sub/a103l.hea")]
     (tmp_path / "list.txt").write_text("# my records\nms/041s\nsub/table.csv\n")
     assert discover(tmp_path / "list.txt") == [str(tmp_path / "ms/041s.hea"), str(tmp_path / "sub/table.csv")]
+    # a list with a missing entry stays a list (it was read as a CSV and hid the two records); the
+    # missing one is kept for read() to report
+    (tmp_path / "list2.txt").write_text("100\nsub/a103l\ngone/x\n")
+    assert discover(tmp_path / "list2.txt") == [str(tmp_path / p) for p in ("100.hea", "sub/a103l.hea", "gone/x")]
+    (tmp_path / "values.txt").write_text("0.5\n100\n0.25\n")   # bare values, one naming a record
+    assert discover(tmp_path / "values.txt") == [str(tmp_path / "values.txt")]
     # an explicit missing path is kept so that read() reports it
     assert discover([tmp_path / "missing.wav"]) == [str(tmp_path / "missing.wav")]
     for p in found:

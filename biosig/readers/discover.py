@@ -10,8 +10,9 @@ Rules
   are records. Other files found
   in folders (``REFERENCE.csv``, ``metadata.json``, ``LICENSE``) are skipped.
 - A text file listing records (``RECORDS`` as on PhysioNet, or ``*.txt``/``*.lst``/``*.list``
-  whose lines all name existing files or records) is expanded line by line, paths relative to
-  the list's folder; ``#`` starts a comment.
+  at least half of whose lines name existing files or records) is expanded line by line, paths
+  relative to the list's folder; ``#`` starts a comment; a missing entry is kept for the reader
+  to report.
 - A path named explicitly is kept even when it does not exist or is not a signal, so that the
   caller's :func:`biosig.read` reports the problem for that path.
 """
@@ -102,7 +103,11 @@ def _is_list_file(path: pathlib.Path) -> bool:
     if path.suffix.lower() not in LIST_EXTENSIONS:
         return False
     entries = _list_entries(path)
-    return bool(entries) and all(e.exists() or e.with_name(e.name + ".hea").exists() for e in entries)
+    # at least half of the listed records exist: the missing ones are reported by the reader, one by
+    # one, and never turn the list into a "table" that hides the others (a column of bare sample
+    # values names no existing file)
+    found = sum(e.exists() or e.with_name(e.name + ".hea").exists() for e in entries)
+    return bool(entries) and 2 * found >= len(entries)
 
 
 def _list_entries(path: pathlib.Path) -> list[pathlib.Path]:
