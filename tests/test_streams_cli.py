@@ -23,6 +23,16 @@ def test_status_without_runtime_is_one_line_exit_2():
     assert r.stderr.count("\n") == 1 and "no runtime answered" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_listen_on_another_output_says_which_status_endpoint_it_asked():
+    """`listen --output X` asked the default status endpoint and said 'no runtime answered' there,
+    without a word that --status was not given (and with --keys, nothing about the keys)."""
+    ep = free_endpoints()
+    r = _run("listen", "--output", ep.output, "--seconds", "3.5")
+    assert r.returncode == 0, r.stderr
+    assert "no runtime answered on tcp://127.0.0.1:5557 (the default status endpoint: give the runtime's " \
+           "--status with --output)" in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["serve", "--ingest", "tcp://0.0.0.0:5999", "--seconds", "1", "--models", "none"], "not loopback"),
     (["serve", "--models", "ecg", "--seconds", "1"], "MODALITY=NAME"),

@@ -171,9 +171,16 @@ def _listen(args) -> int:
             if f is None and told and time.monotonic() > told and not sub.stats:
                 told = None
                 state = runtime_state(args.status, key_dir=args.keys, insecure=args.insecure)
+                from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
+                hint = []
+                if args.status == DEFAULT_STATUS and args.output != DEFAULT_OUTPUT:
+                    hint.append("the default status endpoint: give the runtime's --status with --output")
+                if args.keys:
+                    hint.append("with --keys: are they the runtime's keys?")
                 msg = {"starting": "runtime starting (loading models, compiling kernels); waiting",
                        "serving": "runtime serving; waiting for frames"}.get(
-                    state, f"no runtime answered on {args.status}; waiting")
+                    state, f"no runtime answered on {args.status}{' (' + '; '.join(hint) + ')' if hint else ''}; "
+                           "waiting")
                 print(f"biosig listen: {msg}", file=sys.stderr, flush=True)
             if f is None or (f.topic == "status" and not args.all):
                 continue
