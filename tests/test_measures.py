@@ -228,6 +228,38 @@ def test_pulse_detector_finds_every_pulse_of_a_real_record_with_alternans():
     assert len(p) == pytest.approx(len(r), rel=0.05)                 # measured: 687 vs 698 (was 207)
 
 
+@pytest.mark.parametrize("amps, dicrotic, period_s", [((1.0, 0.3), 0.0, 0.48), ((1.0, 0.25), 0.0, 0.48),
+                                                      ((1.0, 0.3), 0.0, 0.55), ((1.0,), 0.6, 0.9),
+                                                      ((1.0,), 0.5, 0.7)])
+def test_strong_alternans_in_a_10_s_window_keeps_every_pulse_and_a_dicrotic_wave_stays_one_beat(
+        amps, dicrotic, period_s):
+    """Small pulses at 25-30 % of the large: the autocorrelation at one pulse is under half the
+    two-pulse peak, the period came out two pulses long and every small pulse was dropped (11 of
+    21: half the rate). Peaks at half that period, regular, are the pulses; a dicrotic wave (irregular
+    short-long intervals at half the period) is never taken for one."""
+    from biosig.quality import detect_beats
+    x = _pulse_train(period_s, amps=amps, dicrotic=dicrotic, seconds=10.0)
+    beats, _ = detect_beats(x, 100.0, "ppg")
+    assert len(beats) == pytest.approx(9.8 / period_s, abs=1.5)
+    assert np.median(np.diff(beats)) / 100.0 == pytest.approx(period_s, abs=0.02)
+
+
+def test_pulse_rate_of_real_alternans_windows_is_the_ecg_rate():
+    """a103l PLETH at 175-185 s and 180-190 s: 60 /min (every other pulse) in a window that passed the
+    quality gate, against 127 /min from lead II's R peaks; now within 3 %."""
+    import biosig
+    from biosig.quality import detect_beats
+    rec = biosig.read(str(shared_path("wfdb", "a103l.hea"))[:-4])
+    fs = rec.fs_hz
+    ecg, ppg = (np.nan_to_num(rec.pick(m).samples[0].astype(np.float64)) for m in ("ecg", "ppg"))
+    for t0 in (175, 180):
+        a, b = int(t0 * fs), int((t0 + 10) * fs)
+        r, _ = detect_beats(ecg[a:b], fs, "ecg")
+        p, _ = detect_beats(ppg[a:b], fs, "ppg")
+        ecg_rate, ppg_rate = 60 * fs / np.diff(r).mean(), 60 * fs / np.diff(p).mean()
+        assert ppg_rate == pytest.approx(ecg_rate, rel=0.03), (t0, ppg_rate, ecg_rate)
+
+
 def test_a_long_large_artefact_does_not_hide_the_pulses():
     """60 s of pulses at 75 /min with a 10 s motion artefact of 100 x the pulse height: the pulse
     threshold comes from the usual range of 10 s blocks and the period from the levelled wave, so
