@@ -46,8 +46,6 @@ def select_channels(record, modality: str):
     from biosig.readers.gap_resample import to_uniform_grid
     from biosig.record import names_text, require_record
     record = to_uniform_grid(require_record(record, "embedding"))
-    if modality == "audio":
-        return record  # the pipeline's ``mono`` step mixes channels down
     # the user's --channel NAME=MODALITY (metadata) first, then the guess from name and rate
     keep = [c for c, m in zip(record.channels, record.channel_modalities) if m == modality]
     if not keep:
@@ -56,6 +54,7 @@ def select_channels(record, modality: str):
                                f"{record.modality} channels {names_text(record.channels)} (name the channel: "
                                f"--channel NAME={modality}, or the record: --modality {modality})")
         keep = list(record.channels)
+    # audio: every audio channel (the pipeline's ``mono`` step mixes them down)
     return record.select(keep[:1] if modality in ("ppg", "spiro") else keep)
 
 

@@ -68,6 +68,19 @@ def test_wrong_modality_is_an_error(ecg_ckpt):
         encoders.load(ecg_ckpt).embed(simulate("audio", 2.0, seed=0))
 
 
+def test_the_audio_encoder_refuses_an_ecg_as_the_others_refuse_other_modalities(tmp_path, capsys):
+    """audio-tiny took any record (an ECG at 300 Hz became 29 'audio' windows, exit 0): the audio
+    encoder needs audio channels like every encoder; a sound record still embeds."""
+    from biosig.synthetic import simulate
+    with pytest.raises(EncoderError, match="the audio encoder needs audio channels"):
+        encoders.load("audio-tiny").embed(simulate("ecg", 10.0, seed=0, fs_hz=300.0))
+    assert len(encoders.load("audio-tiny").embed(simulate("audio", 3.0, seed=0))) >= 1
+    ecg = tmp_path / "ecg.csv"
+    assert main(["simulate", "ecg", "--seconds", "10", "--out", str(ecg)]) == 0
+    assert main(["embed", str(ecg), "--model", "audio-tiny", "--out", str(tmp_path / "e.parquet")]) == 2
+    assert "the audio encoder needs audio channels" in capsys.readouterr().err
+
+
 def test_cli_embed_is_reproducible(ecg_ckpt, tmp_path, capsys):
     src = shared_path("cinc2017", "A00020.hea")
     inputs = [str(src.with_suffix("")), str(src.parent / "A00028")]
