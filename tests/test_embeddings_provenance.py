@@ -206,3 +206,13 @@ def test_random_weights_of_a_name_that_is_no_model():
     with pytest.raises(EncoderError, match="architectures without weights"):
         encoders.load("ecg-huge", pretrained=False)
     assert encoders.load("ecg-base", pretrained=False).config.name == "ecg-base"
+
+
+def test_embed_stores_absolute_sources_so_probe_finds_the_recordings_from_anywhere(tmp_path, monkeypatch):
+    """`embed c20 ...` stored `c20/A00020.hea`: `probe --baseline` run from another folder said the
+    recordings were missing although nothing moved."""
+    (tmp_path / "recs").mkdir()
+    assert main(["simulate", "ecg", "--seconds", "12", "--out", str(tmp_path / "recs" / "a.csv")]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["embed", "recs", "--model", "ecg-tiny", "--out", "e.parquet"]) == 0
+    assert set(pl.read_parquet(tmp_path / "e.parquet")["source"]) == {str(tmp_path / "recs" / "a.csv")}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 from biosig import json_text
@@ -234,7 +235,8 @@ def embed_command(args) -> int:
     frames, failed = [], 0
     for p in it:
         try:
-            frames.append(enc.embed(read(p, **opts), source=str(p), batch_size=args.batch_size))
+            # an absolute source: probe --baseline finds the recordings from any working directory
+            frames.append(enc.embed(read(p, **opts), source=os.path.abspath(p), batch_size=args.batch_size))
             progress.update(True)
         except BiosigError as exc:
             failed += 1
