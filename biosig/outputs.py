@@ -25,6 +25,19 @@ def _make_folder(folder: pathlib.Path, flag: str, path) -> None:
         raise WriteError(f"{flag} {path}", f"cannot create the folder {folder} ({exc.strerror or exc})") from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise WriteError(f"{flag} {path}", f"cannot write in the folder {folder} (permission denied)")
+    _try_write(folder, flag, path)
+
+
+def _try_write(folder: pathlib.Path, flag: str, path) -> None:
+    """Create and remove one empty file in ``folder``: ``os.access`` says yes to root everywhere,
+    also in /proc, /sys and read-only mounts, where the real write failed after all the work."""
+    import tempfile
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".biosig-write-check-", dir=folder)
+    except OSError as exc:
+        raise WriteError(f"{flag} {path}", f"cannot write in the folder {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def check_output_file(path, flag: str = "--out", suffixes: tuple[str, ...] = ()) -> pathlib.Path:

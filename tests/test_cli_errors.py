@@ -122,6 +122,19 @@ def test_simulate_refuses_a_sound_file_for_a_signal_that_is_not_sound(capsys, tm
     assert not (tmp_path / out).exists()
 
 
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="needs Linux /proc")
+@pytest.mark.parametrize("argv", [("embed", "REC", "--model", "ecg-tiny", "--out", "/proc/x.parquet"),
+                                  ("export", "ecg-tiny", "--out", "/proc/x.onnx")])
+def test_an_out_folder_nobody_can_write_is_refused_before_the_work(capsys, tmp_path, argv):
+    """/proc (and /sys, read-only mounts) pass os.access for root: embed failed with a traceback
+    after embedding everything, export after running both exporters (26 s)."""
+    rec = tmp_path / "r.csv"
+    assert main(["simulate", "ecg", "--seconds", "12", "--out", str(rec)]) == 0
+    capsys.readouterr()
+    code, _, err = run_main(capsys, *[str(rec) if a == "REC" else a for a in argv])
+    assert_one_line_error(code, err, "cannot write in the folder /proc")
+
+
 # ---------------------------------------------------------------------------------- spiro, forecast
 def test_spiro_folder_without_spirograms_says_so(capsys, tmp_path):
     code, _, err = run_main(capsys, "spiro", tmp_path)
