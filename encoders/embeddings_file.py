@@ -48,9 +48,18 @@ def embed_provenance(enc, model: str, *, random_weights: bool, window_s_given: f
             "random_weights": bool(random_weights),
             "window_s": float(enc.window_s), "hop_s": float(enc.hop_s),
             "window_s_given": None if window_s_given is None else float(window_s_given),
-            "read_options": dict(read_options), "backend": backend,
+            "read_options": dict(read_options), "backend": backend, "precision": model_precision(enc),
             **({} if af_prevalence is None else {"af_prevalence": float(af_prevalence)}),
             "biosig_version": __version__}
+
+
+def model_precision(enc) -> str:
+    """The numbers the embeddings came from: an exported graph's precision (fp32, fp16, int8; its
+    ONNX metadata), else the torch backend's (fp32, or bf16 / fp16 autocast). fp16 and int8 graphs
+    keep the model_id of the checkpoint they were exported from, so this is what tells them apart."""
+    be = getattr(enc, "backend", None)
+    meta = getattr(be, "metadata", None) or {}
+    return str(meta.get("precision") or getattr(be, "precision", None) or "fp32")
 
 
 def parquet_metadata(provenance: dict) -> dict[str, str]:

@@ -216,3 +216,18 @@ def test_embed_stores_absolute_sources_so_probe_finds_the_recordings_from_anywhe
     monkeypatch.chdir(tmp_path)
     assert main(["embed", "recs", "--model", "ecg-tiny", "--out", "e.parquet"]) == 0
     assert set(pl.read_parquet(tmp_path / "e.parquet")["source"]) == {str(tmp_path / "recs" / "a.csv")}
+
+
+def test_provenance_says_the_precision_of_an_int8_graph(tmp_path):
+    """fp32, fp16 and int8 graphs carry the checkpoint's model_id: only the precision field tells
+    their embeddings apart."""
+    import encoders
+    from encoders.export import export_onnx
+    rec = tmp_path / "p.csv"
+    assert main(["simulate", "ppg", "--seconds", "30", "--out", str(rec)]) == 0
+    onnx = tmp_path / "q.onnx"
+    export_onnx(encoders.load("ppg-tiny"), onnx, precision="int8")
+    for model, want in ((str(onnx), "int8"), ("ppg-tiny", "fp32")):
+        out = tmp_path / f"{want}.parquet"
+        assert main(["embed", str(rec), "--model", model, "--out", str(out)]) == 0
+        assert read_provenance(out)["precision"] == want

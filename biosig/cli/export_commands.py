@@ -37,7 +37,8 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=_batch, default="dynamic", help="'dynamic' (default) or a fixed batch size K")
     p.add_argument("--precision", choices=PRECISIONS_EXPORT, default="fp32",
                    help="fp16: float16 weights and network (GPU); int8: dynamically quantized MatMuls "
-                        "(CPU, ~1.7x faster, embeddings within ~3e-2); input/output stay float32")
+                        "(CPU, ~1.7x faster; embeddings differ from fp32 by up to ~0.4 (cosine >= 0.99) on real "
+                        "records, the linear-probe AUROC unchanged on CinC 2017); input/output stay float32")
     p.add_argument("--random-init", action="store_true",
                    help="export the named architecture with random weights (e.g. ecg-small for benchmarks)")
     p.set_defaults(handler=run_export)
