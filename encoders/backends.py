@@ -161,12 +161,28 @@ class OnnxRuntimeBackend(Backend):
         if x.shape[0] == 0:
             return np.zeros((0, self.dim or 0), np.float32)
         if self.fixed_batch and x.shape[0] != self.fixed_batch:
-            raise EncoderError(f"{self.path.name} was exported with a fixed batch of {self.fixed_batch}, "
-                               f"got {x.shape[0]} windows; export with --batch dynamic")
+            return self._run_fixed(x, channel_idx)
         feed = {self.input_name: x}
         if self.channel_input:
             feed[self.channel_input] = channel_idx
         return self.session.run(None, feed)[0]
+
+
+    def _run_fixed(self, x, channel_idx):
+        """A graph exported with a fixed batch B (``export --batch B``): the windows in runs of B,
+        the last run padded with copies of its last window, whose outputs are dropped (each
+        window's embedding depends on that window only)."""
+        b, out = self.fixed_batch, []
+        per_window = channel_idx is not None and np.ndim(channel_idx) == 2
+        for i in range(0, x.shape[0], b):
+            xs = x[i:i + b]
+            ids = channel_idx[i:i + b] if per_window else channel_idx
+            n = xs.shape[0]
+            if n < b:
+                xs = np.concatenate([xs, np.repeat(xs[-1:], b - n, axis=0)])
+                ids = np.concatenate([ids, np.repeat(ids[-1:], b - n, axis=0)]) if per_window else ids
+            out.append(self._run(xs, ids)[:n])
+        return np.concatenate(out)
 
 
 def _ort_providers(device, available, engine_cache: pathlib.Path) -> list:
