@@ -34,7 +34,9 @@ def register(subparsers) -> None:
                    help="the same, as embed/score/serve take it (give one of the two)")
     p.add_argument("--out", required=True, help="output .onnx file")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's recommended one)")
-    p.add_argument("--batch", type=_batch, default="dynamic", help="'dynamic' (default) or a fixed batch size K (embed, score and serve then run windows in batches of K, the last one padded)")
+    p.add_argument("--batch", type=_batch, default="dynamic",
+                   help="'dynamic' (default) or a fixed batch size K (embed, score and serve then run windows "
+                        "in batches of K, the last one padded)")
     p.add_argument("--precision", choices=PRECISIONS_EXPORT, default="fp32",
                    help="fp16: float16 weights and network (GPU); int8: dynamically quantized MatMuls "
                         "(CPU, ~1.7x faster; embeddings differ from fp32 by up to ~0.4 (cosine >= 0.99) on real "
