@@ -179,8 +179,8 @@ def _tell_skipped(folder: pathlib.Path, skipped: list[pathlib.Path], bare_tables
     bare = [] if bare_tables else [p for p in skipped if os.access(p, os.R_OK) and is_bare_table(p)]
     other = [p for p in skipped if p not in bare]
     if bare:
-        log.warning("%s: %d table(s) of bare sample values skipped (no time column; give the sampling "
-                    "rate, --sample-rate-hz, to read them): %s", folder, len(bare),
+        log.warning("%s: %d table(s) of bare sample values skipped (no time column; info, embed and score "
+                    "read them at a rate you give with --sample-rate-hz; or add a t_s column): %s", folder, len(bare),
                     names_text(p.relative_to(folder) for p in bare))
     if other:
         log.warning("%s: %d CSV/TSV file(s) skipped as not recordings (labels or metadata tables, or times "
