@@ -3,6 +3,7 @@ pyedflib), variable-layout multi-segment WFDB, audio (resampling vs librosa), ge
 content sniffing, modality override, and discover()'s rules."""
 import contextlib
 import io
+import logging
 import shutil
 
 import numpy as np
@@ -197,7 +198,7 @@ def test_extensionless_csv_and_marker_csv_sniffed(tmp_path):
 
 
 # ---------------------------------------------------------------- discover
-def test_discover_rules(tmp_path):
+def test_discover_rules(tmp_path, caplog):
     wfdb_dir = shared_path("wfdb")
     _copy_record(wfdb_dir, "100", tmp_path)
     sub = tmp_path / "sub"
@@ -214,8 +215,10 @@ def test_discover_rules(tmp_path):
     rel = sorted(p.replace(str(tmp_path) + "/", "") for p in found)
     assert rel == ["100.hea", "ms/041s.hea", "sub/a103l.hea", "sub/table.csv"]
     # companions and bare names map to the header; duplicates collapse
-    again = discover([tmp_path / "100.dat", tmp_path / "100", tmp_path / "100.atr", tmp_path / "100.hea"])
+    with caplog.at_level(logging.WARNING, logger="biosig.readers"):
+        again = discover([tmp_path / "100.dat", tmp_path / "100", tmp_path / "100.atr", tmp_path / "100.hea"])
     assert again == [str(tmp_path / "100.hea")]
+    assert "1 record(s) named more than once" in caplog.text   # said, not silently collapsed
     # a PhysioNet RECORDS list and a .txt list, relative to the list's folder
     (tmp_path / "RECORDS").write_text("100\nsub/a103l\n")
     assert discover(tmp_path / "RECORDS") == [str(tmp_path / "100.hea"), str(tmp_path / "sub/a103l.hea")]
