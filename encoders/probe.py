@@ -6,7 +6,6 @@ not see it) with percentile bootstrap confidence intervals over records.
 from __future__ import annotations
 
 import logging
-import pathlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +17,17 @@ log = logging.getLogger(__name__)
 METRICS = ("auroc", "balanced_accuracy", "macro_f1")
 
 
-def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None) -> list[tuple[np.ndarray, np.ndarray]]:
+def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None,
+             class_names: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified (train, test) index pairs, shuffled with ``seed``; with ``groups`` (one id per
-    record, e.g. the patient) stratified *grouped* folds: no group is in both train and test."""
+    record, e.g. the patient) stratified *grouped* folds: no group is in both train and test.
+
+    With one record per group the grouped splitter still decides the folds: they differ from the
+    plain stratified ones (the numbers differ a little; the bootstrap draws are the same). Grouped
+    folds that leave a training fold
+    without some class (e.g. one group holds every positive) are an error that says what to do;
+    ``class_names`` ({class: name}) names the classes in it (default: the class values).
+    """
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     from encoders.arguments import whole_number
@@ -36,12 +43,40 @@ def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None) -> li
         if groups.shape != y.shape:
             raise EncoderError(f"{groups.shape[0] if groups.ndim else 0} group ids for {len(y)} labels; "
                                "give one group id per record")
-        if len(np.unique(groups)) < n_splits:
-            raise EncoderError(f"{len(np.unique(groups))} groups are fewer than the {n_splits} folds")
+        if groups.dtype == object:   # mixed ids (None, numbers, text) cannot be sorted: compare them as text
+            groups = groups.astype(str)
+        n_groups = len(np.unique(groups))
+        if n_groups < n_splits:
+            raise EncoderError(f"{n_groups} groups are fewer than the {n_splits} folds")
         sgk = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        return list(sgk.split(np.zeros(len(y)), y, groups))
+        folds = list(sgk.split(np.zeros(len(y)), y, groups))
+        _check_grouped_folds(folds, y, groups, class_names or {})
+        return folds
     skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return list(skf.split(np.zeros(len(y)), y))
+
+
+def _check_grouped_folds(folds, y: np.ndarray, groups: np.ndarray, class_names: dict) -> None:
+    """An :class:`EncoderError` when grouped folds leave a test fold empty or a training fold
+    without some class (a probe cannot be fitted there), naming the class and its groups."""
+    classes = np.unique(y)
+    fewer = "fewer --folds, " if len(folds) > 2 else ""
+    more = f"give more groups (a finer group id), {fewer}another --seed, or no --group-column"
+    for train, test in folds:
+        if len(test) == 0:
+            raise EncoderError(f"the groups cannot be split into {len(folds)} folds that each hold records "
+                               f"({len(np.unique(groups))} groups); {more}")
+        lacking = [c for c in classes if not (y[train] == c).any()]
+        if lacking:
+            c = lacking[0]
+            name = class_names.get(c.item() if hasattr(c, "item") else c, str(c))
+            in_c = np.unique(groups[y == c])
+            if len(in_c) == 1:   # no number of folds helps: the fold testing that group trains without the class
+                where, fix = f"one group ({in_c[0]})", "give more groups (a finer group id), or no --group-column"
+            else:
+                where, fix = f"{len(in_c)} groups that fall in one fold", more
+            raise EncoderError(f"the groups put all {int((y == c).sum())} records of class {name} in {where}, so "
+                               f"the folds cannot be formed: a fold would train without class {name}; {fix}")
 
 
 def _metrics(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
@@ -92,8 +127,12 @@ def choose_C(X: np.ndarray, y: np.ndarray, groups=None, seed: int = 0) -> float:
         k = min(k, len(np.unique(groups)))
     if k < 2:
         return 1.0
+    try:
+        inner = cv_folds(y, k, seed, groups)
+    except EncoderError as exc:   # grouped inner folds of this training fold that cannot hold every class
+        raise EncoderError(f"C auto (nested CV) within a training fold: {exc}, or a fixed --C") from None
     search = GridSearchCV(_logistic(1.0, seed), {"logisticregression__C": list(C_GRID)},
-                          scoring="neg_log_loss", cv=cv_folds(y, k, seed, groups), refit=False)
+                          scoring="neg_log_loss", cv=inner, refit=False)
     search.fit(X, y)
     return float(search.cv_results_["param_logisticregression__C"][int(np.argmin(search.cv_results_["rank_test_score"]))])
 
@@ -110,6 +149,10 @@ def out_of_fold_proba(X: np.ndarray, y: np.ndarray, folds, C: float | str = 1.0,
     classes = np.unique(y)
     proba = np.zeros((len(y), len(classes)))
     for train, test in folds:
+        missing = [str(k) for k in classes if not (y[train] == k).any()]
+        if missing:   # precomputed folds (cv_folds checks its own): a fit needs every class
+            raise EncoderError(f"a training fold holds no record of class {', '.join(missing)}; give folds "
+                               "whose training part holds every class (fewer folds, or other groups)")
         c = choose_C(X[train], y[train], None if groups is None else np.asarray(groups)[train], seed) \
             if C == "auto" else float(C)
         if chosen is not None:
@@ -200,58 +243,6 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
         lo, hi = interval(boots["X"][m])
         out[m] = {"value": point["X"][m], "ci_low": lo, "ci_high": hi}
     return out
-
-
-def record_key(value) -> str:
-    """Join key of a source path or label id: the file name without extension."""
-    return pathlib.Path(str(value)).stem if str(value) else ""
-
-
-def record_features(emb_df, min_quality: float = 0.0):
-    """Record-level mean of window embeddings: (keys list, X (n_records, D) float64)."""
-    import polars as pl
-    df = emb_df
-    if min_quality > 0 and "quality" in df.columns:
-        df = df.filter(pl.col("quality") >= min_quality)
-    if len(df) == 0:
-        raise EncoderError("no embeddings left (empty file or all below --min-quality)")
-    sources = df["source"].to_list()
-    keys = [record_key(s) for s in sources]
-    first: dict[str, str] = {}
-    for src, k in zip(sources, keys):
-        if first.setdefault(k, src) != src:   # two recordings would be averaged into one record
-            raise EncoderError(f"sources {first[k]!r} and {src!r} share the record key {k!r} (the file name "
-                               "without extension, which labels are joined on): rename one, or embed and "
-                               "probe them separately")
-    emb = np.asarray(df["embedding"].to_list(), dtype=np.float64)
-    order = sorted(set(keys))
-    pos = {k: i for i, k in enumerate(order)}
-    idx = np.array([pos[k] for k in keys])
-    X = np.zeros((len(order), emb.shape[1]))
-    np.add.at(X, idx, emb)
-    X /= np.bincount(idx)[:, None]
-    return order, X
-
-
-def join_labels(keys, labels_df, label_column: str, key_column: str | None = None):
-    """Labels for ``keys`` from a table; returns (kept keys, y). Keys without a label are dropped."""
-    if label_column not in labels_df.columns:
-        raise EncoderError(f"no column {label_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
-    key_column = key_column or labels_df.columns[0]
-    if key_column not in labels_df.columns:
-        raise EncoderError(f"no column {key_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
-    lab: dict = {}
-    for row, (k, v) in enumerate(zip(labels_df[key_column].to_list(), labels_df[label_column].to_list())):
-        key = record_key(k)
-        if key in lab and lab[key] != v:
-            raise EncoderError(f"record {key!r} has two {label_column!r} values in the labels ({lab[key]!r}, then "
-                               f"{v!r} on data row {row + 1}); give each record one")
-        lab[key] = v
-    kept = [i for i, k in enumerate(keys) if k in lab and lab[k] is not None]
-    if not kept:
-        raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels "
-                           f"(e.g. source key {keys[0]!r})")
-    return kept, np.array([lab[keys[i]] for i in kept])
 
 
 def fit_out_of_fold(feature_sets: dict, y: np.ndarray, folds, C: float | str = 1.0, seed: int = 0,

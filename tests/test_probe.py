@@ -7,7 +7,8 @@ import pytest
 
 from biosig.cli import main
 from encoders.errors import EncoderError
-from encoders.probe import cv_folds, probe, record_features
+from encoders.probe import cv_folds, probe
+from encoders.probe_labels import record_features
 
 
 def _data(n=120, d=8, sep=2.0, seed=0):

@@ -98,10 +98,11 @@ def _mix(text: str) -> dict:
     return out
 
 
-def _report_unmatched(keys, kept, labels, args) -> None:
+def _report_unmatched(keys, kept, labels, args, all_keys=None) -> None:
     """Say which embedded records have no label and which labelled records no embedding (both
-    are left out of the probe): a misspelt key must not shrink the data set unnoticed."""
-    from encoders.probe import record_key
+    are left out of the probe): a misspelt key must not shrink the data set unnoticed. ``all_keys``:
+    the records in the file before --min-quality (those only it left out are said apart)."""
+    from encoders.probe_labels import record_key
 
     def some(names):
         return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
@@ -109,9 +110,15 @@ def _report_unmatched(keys, kept, labels, args) -> None:
     key_column = args.key_column or labels.columns[0]
     embedded = set(keys)
     unembedded = sorted({record_key(k) for k in labels[key_column].to_list()} - embedded - {""})
+    low = [k for k in unembedded if all_keys is not None and k in all_keys]
+    unembedded = [k for k in unembedded if k not in set(low)]
     if unlabelled:
         log.warning("%d of %d embedded record(s) have no %s in %s and are left out: %s", len(unlabelled),
                     len(keys), args.label_column, args.labels, some(unlabelled))
+    if low:
+        log.warning("%d labelled record(s) of %s have no window at or above the quality threshold "
+                    "--min-quality %g in %s and are left out: %s", len(low), args.labels, args.min_quality,
+                    args.embeddings, some(low))
     if unembedded:
         log.warning("%d labelled record(s) of %s are not in %s: %s", len(unembedded), args.labels,
                     args.embeddings, some(unembedded))
@@ -122,7 +129,8 @@ def probe_command(args) -> int:
 
     from biosig.errors import BiosigError
     from biosig.readers.csv_dialect import sniff
-    from encoders.probe import METRICS, format_C, join_labels, probe, record_features
+    from encoders.probe import METRICS, format_C, probe
+    from encoders.probe_labels import join_labels, label_value, record_features, record_key
     try:
         emb = pl.read_parquet(args.embeddings)
     except (OSError, pl.exceptions.PolarsError) as exc:
@@ -144,17 +152,23 @@ def probe_command(args) -> int:
         raise BiosigError(f"{args.labels}: no column {missing[0]!r}; columns: {', '.join(labels.columns)}{hint}")
     keys, X = record_features(emb, args.min_quality)
     kept, y = join_labels(keys, labels, args.label_column, args.key_column)
-    _report_unmatched(keys, kept, labels, args)
+    all_keys = None
+    if args.min_quality > 0 and "quality" in emb.columns:   # records whose every window is below it
+        all_keys = {record_key(s) for s in emb["source"].unique().to_list()}
+    _report_unmatched(keys, kept, labels, args, all_keys)
     if (args.by_label or args.mix) and args.positive is None:
         raise BiosigError("--by-label and --mix need --positive (the breakdown is the positives against each other label)")
     if args.mix and not args.by_label:
         raise BiosigError("--mix re-weights the --by-label breakdown: add --by-label")
     values = [str(v) for v in y]   # the label of each record, before --positive makes them 0 / 1 (--by-label)
     if args.positive is not None:
+        args.positive = label_value(args.positive)   # --positive 1.0 is the label 1, as 1.0 in the file is
         if args.positive not in set(y):
             raise BiosigError(f"--positive {args.positive!r} is not a label value; values: "
                               f"{', '.join(sorted(map(str, set(y))))}")
         y = (y == args.positive).astype(int)
+    if args.mix:
+        _check_mix(args, values)
     groups = None
     if args.group_column is not None:
         _, groups = join_labels([keys[i] for i in kept], labels, args.group_column, args.key_column)
@@ -168,14 +182,15 @@ def probe_command(args) -> int:
     if groups is not None:
         from encoders.probe import cv_folds
         res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C,
-                    folds=cv_folds(y, args.folds, args.seed, groups), groups=groups, probas_out=probas)
+                    folds=cv_folds(y, args.folds, args.seed, groups, _class_names(args.positive)), groups=groups,
+                    probas_out=probas)
     else:
         res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C,
                     probas_out=probas)
     if args.by_label:
         res["by label"] = _by_label(args, {"embeddings": probas["X"]}, [], y, values, groups)
     if args.json:
-        print(json_text.dumps(res))
+        print(json_text.dumps(_with_class_names(res, args.positive)))
         return 0
     kind = "stratified grouped" if groups is not None else "stratified"
     print(f"{res['n']} records, {_classes(y, args.positive)}, {res['folds']}-fold {kind} CV, "
@@ -196,7 +211,9 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     from encoders.embeddings_file import read_provenance
     from encoders.errors import EncoderError
     from encoders.probe_features import MAX_DEFAULT_JOBS, FeatureSpec, RecordFile, all_features
-    from encoders.probe import compare, compare_combined, cv_folds, format_C, format_rows, record_key
+    from encoders.probe import compare, compare_combined, cv_folds, format_C, format_rows
+    from encoders.probe_labels import record_key
+    folds = cv_folds(y, args.folds, args.seed, groups, _class_names(args.positive))   # said before any feature
     prov = read_provenance(args.embeddings)   # what made the embeddings: model, window, read options
     model = args.model or prov.get("model")
     if "random" in args.baseline and model is None:
@@ -249,7 +266,6 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
         if n_bad:
             log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", name, n_bad)
         feats[name] = F
-    folds = cv_folds(y, args.folds, args.seed, groups)
     probas = {}   # the out-of-fold predictions of every row, for --by-label
     res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups,
                   probas_out=probas)
@@ -270,7 +286,10 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
         by_label = _by_label(args, {name: probas[name] for name in rows}, pairs, y, values, groups)
     if args.json:
         extra = {"by label": by_label} if by_label is not None else {}
-        print(json_text.dumps({**res, **{f"combined: {k}": v for k, v in combined.items()}, **extra}))
+        named = {k: _with_class_names(r, args.positive) for k, r in res.items()}
+        named.update({f"combined: {k}": {name: _with_class_names(r, args.positive) for name, r in v.items()}
+                      for k, v in combined.items()})
+        print(json_text.dumps({**named, **extra}))
         return 0
     kind = "stratified grouped" if groups is not None else "stratified"
     made_by = (f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''}"
@@ -320,3 +339,40 @@ def _classes(y, positive) -> str:
         n = dict(zip(values.tolist(), counts.tolist()))
         return f"{positive} ({n.get(1, 0)}) vs rest ({n.get(0, 0)})"
     return "classes " + ", ".join(f"{v} ({c})" for v, c in zip(values.tolist(), counts.tolist()))
+
+
+def _class_names(positive) -> dict | None:
+    """{class: name} of the 0 / 1 classes of ``--positive`` (for messages), None without it."""
+    return None if positive is None else {1: str(positive), 0: f"non-{positive}"}
+
+
+def _with_class_names(row: dict, positive) -> dict:
+    """A result row with ``positive`` (the --positive label) and ``class names`` (those of its
+    ``classes``, 0 / 1 under --positive: ``["rest", "A"]``) added."""
+    if positive is None:
+        return row
+    names = {"0": "rest", "1": str(positive)}
+    return {**row, "positive": str(positive), "class names": [names.get(c, c) for c in row["classes"]]}
+
+
+def _check_mix(args, values) -> None:
+    """--mix names label values (compared as the labels are: ``1.0`` is the label 1), and gives a
+    share to every label of the negatives: one line naming what is wrong, before any probe is fitted."""
+    from biosig.errors import BiosigError
+    from encoders.probe_labels import label_value
+    args.mix = {label_value(k): v for k, v in args.mix.items()}
+    labels = sorted(set(values))
+    others = [v for v in labels if v != args.positive]
+    problems = []
+    unknown = [k for k in args.mix if k not in set(values)]
+    if unknown:
+        problems.append(f"{', '.join(map(repr, unknown))} {'is not a label' if len(unknown) == 1 else 'are not labels'}"
+                        f" of {args.labels} (labels: {', '.join(labels)})")
+    if args.positive in args.mix:
+        problems.append(f"{args.positive!r} is the --positive label, not a kind of negative")
+    missing = [v for v in others if v not in args.mix]
+    if missing:
+        problems.append(f"negatives of kind {', '.join(map(repr, missing))} have no share")
+    if problems:
+        raise BiosigError("--mix: " + "; ".join(problems) + f" (give LABEL=SHARE for each of {', '.join(others)}: "
+                          f"every label other than --positive {args.positive})")

@@ -1,0 +1,92 @@
+"""Records and labels of a linear probe: the record key of an embedding source, record-mean
+features of an embeddings table, and labels joined to them (label text compared as a number where
+it reads as one). Split from :mod:`encoders.probe` (the cross-validated fits and metrics)."""
+from __future__ import annotations
+
+import logging
+import pathlib
+
+import numpy as np
+
+from encoders.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+
+def record_key(value) -> str:
+    """Join key of a source path or label id: the file name without extension."""
+    return pathlib.Path(str(value)).stem if str(value) else ""
+
+
+def record_features(emb_df, min_quality: float = 0.0):
+    """Record-level mean of window embeddings: (keys list, X (n_records, D) float64)."""
+    import polars as pl
+    df = emb_df
+    if min_quality > 0 and "quality" in df.columns:
+        df = df.filter(pl.col("quality") >= min_quality)
+    if len(df) == 0:
+        raise EncoderError("no embeddings left (empty file or all below --min-quality)")
+    sources = df["source"].to_list()
+    keys = [record_key(s) for s in sources]
+    first: dict[str, str] = {}
+    for src, k in zip(sources, keys):
+        if first.setdefault(k, src) != src:   # two recordings would be averaged into one record
+            raise EncoderError(f"sources {first[k]!r} and {src!r} share the record key {k!r} (the file name "
+                               "without extension, which labels are joined on): rename one, or embed and "
+                               "probe them separately")
+    emb = np.asarray(df["embedding"].to_list(), dtype=np.float64)
+    order = sorted(set(keys))
+    pos = {k: i for i, k in enumerate(order)}
+    idx = np.array([pos[k] for k in keys])
+    X = np.zeros((len(order), emb.shape[1]))
+    np.add.at(X, idx, emb)
+    X /= np.bincount(idx)[:, None]
+    return order, X
+
+
+def label_value(value):
+    """A label (or group id) as the probe compares it: text that reads as a finite number in its
+    canonical form (``"1.0"``, ``" 1"``, ``"1e0"`` -> ``"1"``; ``"0.50"`` -> ``"0.5"``), so that a
+    file mixing ``1`` and ``1.0`` has one class 1; any other value unchanged."""
+    if not isinstance(value, str) or "_" in value:   # float() reads 1_0 as 10: not a spelling of a number here
+        return value
+    text = value.strip()
+    try:
+        return str(int(text))            # exact, also beyond float precision
+    except ValueError:
+        pass
+    try:
+        f = float(text)
+    except ValueError:
+        return value
+    if not np.isfinite(f):
+        return value
+    return str(int(f)) if f.is_integer() else repr(f)
+
+
+def join_labels(keys, labels_df, label_column: str, key_column: str | None = None):
+    """Labels for ``keys`` from a table; returns (kept keys, y). Keys without a label are dropped.
+    Label text is compared as :func:`label_value` reads it (``1`` and ``1.0`` are one value)."""
+    if label_column not in labels_df.columns:
+        raise EncoderError(f"no column {label_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
+    key_column = key_column or labels_df.columns[0]
+    if key_column not in labels_df.columns:
+        raise EncoderError(f"no column {key_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
+    lab: dict = {}
+    spellings: dict = {}
+    for row, (k, v) in enumerate(zip(labels_df[key_column].to_list(), labels_df[label_column].to_list())):
+        key = record_key(k)
+        text, v = v, label_value(v)
+        if v is not None and text != v:
+            spellings.setdefault(v, set()).add(text)
+        if key in lab and lab[key] != v:
+            raise EncoderError(f"record {key!r} has two {label_column!r} values in the labels ({lab[key]!r}, then "
+                               f"{v!r} on data row {row + 1}); give each record one")
+        lab[key] = v
+    for v, texts in spellings.items():
+        log.info("%r values %s are read as the number %s", label_column, ", ".join(map(repr, sorted(texts))), v)
+    kept = [i for i, k in enumerate(keys) if k in lab and lab[k] is not None]
+    if not kept:
+        raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels "
+                           f"(e.g. source key {keys[0]!r})")
+    return kept, np.array([lab[keys[i]] for i in kept])
