@@ -57,12 +57,25 @@ def load_model(directory) -> tuple[EncoderModel, dict | None, dict]:
         state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
     except (ValueError, OSError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{d}: unreadable checkpoint: {exc}") from exc
+    _check_finite(d, state)
     model = EncoderModel(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{d}: weights do not match config.json: {exc}") from exc
     return model.eval(), pipe, meta
+
+
+def _check_finite(d: pathlib.Path, state) -> None:
+    """A checkpoint whose weights hold NaN or inf (a diverged run) embeds nothing but NaN: refused
+    in one line on load, before ``embed``, ``export`` or ``score`` use it."""
+    if not isinstance(state, dict):
+        return   # load_state_dict says what is wrong
+    bad = [k for k, v in state.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"checkpoint {d} has non-finite weights (diverged training?) in {len(bad)} "
+                              f"tensor(s), e.g. {bad[0]}; retrain it with a lower --lr, or use another checkpoint")
 
 
 def _read_json_files(d: pathlib.Path) -> tuple[EncoderConfig, dict | None, dict]:

@@ -15,6 +15,24 @@ the device and reduced (and, under DDP, all-reduced) every ``log_every`` steps a
 checkpoint, and ``metrics.jsonl`` gets the mean over those steps. AdamW runs fused where the
 device supports it, and ``compile=True`` runs the forward pass under ``torch.compile``. The
 objective is computed in one place, :func:`training_loss`.
+
+Resume (``resume=True``): the folder's ``train_state.pt`` is read and checked before any data is
+loaded. A resume takes the settings the run was started with; only those in
+:data:`RESUME_MAY_CHANGE` (the step budget ``steps`` - the cosine schedule then runs to the new
+total from the resume step on -, ``ckpt_every``, ``log_every``, ``progress``, ``compile``, and
+``out_dir`` for a moved folder) may differ. Any other difference (data, seed, lr, batch, synthetic
+data, window, ...) or another model config or pipeline is one error listing each as
+``name: saved -> given``. A folder with a checkpoint but no ``train_state.pt`` cannot be resumed
+(an error; nothing in it changes); an empty or missing folder starts at step 0. A checkpoint already
+at ``steps`` or beyond is left as it is (a warning; its final metrics are returned).
+
+Divergence: a non-finite loss or gradient norm stops the run with an :class:`EncoderError` (exit
+code 2 from the CLI) naming the first such step; the weights of that run are never saved, so the
+last checkpoint written (if any) stays. ``metrics.jsonl`` is strict JSON (``null`` for non-finite).
+
+Progress: a tqdm bar on a terminal; otherwise (nohup, CI) one line on stderr every
+``BIOSIG_PROGRESS_S`` seconds (default 10) while the data is read and while it trains;
+``progress=False`` (``--no-progress``) turns both off.
 """
 from __future__ import annotations
 
@@ -31,16 +49,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from biosig import json_text
 from encoders.arguments import check_train_config
 from encoders.checkpoint import save_checkpoint
 from encoders.config import get_config
-from encoders.errors import EncoderError
+from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel, count_parameters
+from encoders.pretrain_checks import (STATE_FILE, already_done, check_masking, check_out_dir, new_folders,
+                                     nonfinite_error, remove_if_empty, resume_state, train_window_s)
 from encoders.pretrain_pipeline import default_training_pipeline, load_pipeline_file
+from encoders.pretrain_progress import ProgressLines
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "train_state.pt"
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -108,8 +129,8 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def load_data(cfg: TrainConfig, config, pipeline):
-    """The training :class:`encoders.data.WindowSet` for ``cfg``."""
+def load_data(cfg: TrainConfig, config, pipeline, progress: "ProgressLines | None" = None):
+    """The training :class:`encoders.data.WindowSet` for ``cfg`` (``progress``: lines while reading)."""
     from encoders.data import (build_windows, file_records, synthetic_blow_records, synthetic_lung_records,
                                synthetic_pulse_records, synthetic_records, synthetic_rhythm_records)
     sources = []
@@ -147,6 +168,8 @@ def load_data(cfg: TrainConfig, config, pipeline):
     if not sources:
         raise EncoderError("no training data: give --data PATH... or --synthetic")
     records = (r for src in sources for r in src)
+    if progress is not None:
+        records = progress.reading(records)
     return build_windows(records, config, pipeline, cfg.window_s, cfg.hop_s)
 
 
@@ -187,25 +210,22 @@ def _rng_state() -> dict:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
 
 
-def _check_out_dir(out: pathlib.Path, resume: bool) -> None:
-    """Before any work: ``--out`` is a folder that can be written, and a checkpoint already in it
-    is continued (``--resume``), never silently overwritten."""
-    from biosig.outputs import check_output_dir
-    if not resume and out.is_dir() and any((out / f).exists() for f in ("weights.pt", STATE_FILE)):
-        raise EncoderError(f"{out} already holds a checkpoint; add --resume to continue it, or give a new --out "
-                           "(delete the folder to start over)")
-    check_output_dir(out, "--out")
-
-
 def pretrain(cfg: TrainConfig) -> dict:
     """Run (or resume) pretraining; returns the final metrics. Writes into ``cfg.out_dir``:
     the checkpoint (config.json, pipeline.json, weights.pt, meta.json), ``train_state.pt`` and
-    ``metrics.jsonl`` (one JSON object per logged step). A process group this call creates (several
-    processes under torchrun) is destroyed when it returns or fails: left to interpreter exit, gloo's
-    threads can abort a rank ("terminate called without an active exception")."""
+    ``metrics.jsonl`` (one JSON object per logged step). Resume rules, divergence and progress: see
+    the module docstring. A failed run removes the ``--out`` folder it created when nothing was
+    written in it. A process group this call creates (several processes under torchrun) is
+    destroyed when it returns or fails: left to interpreter exit, gloo's threads can abort a rank
+    ("terminate called without an active exception")."""
     was_initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
+    created = new_folders(pathlib.Path(cfg.out_dir))
     try:
         return _pretrain(cfg)
+    except BaseException:
+        if _dist_info()[1] == 0:
+            remove_if_empty(created)
+        raise
     finally:
         if not was_initialized and torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -218,34 +238,37 @@ def _pretrain(cfg: TrainConfig) -> dict:
         raise EncoderError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
     if cfg.steps < 1:
         raise EncoderError(f"--steps must be >= 1, got {cfg.steps}")
-    _check_out_dir(out, cfg.resume)
+    check_out_dir(out, cfg.resume)
     device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
     config = get_config(f"{cfg.modality}-{cfg.preset}", **cfg.overrides)
     pipeline = load_pipeline_file(cfg.pipeline, config) if cfg.pipeline else default_training_pipeline(config)
-    data = load_data(cfg, config, pipeline)
+    check_masking(config, train_window_s(cfg, config))
+    st = resume_state(out, cfg, config, pipeline) if cfg.resume else None   # before the data: fail fast
+    if st is not None and int(st["step"]) >= cfg.steps:
+        return already_done(out, int(st["step"]), cfg)
+    init = _init_source(cfg.init_from, config) if cfg.init_from and st is None else None
+    progress = ProgressLines(cfg.progress and rank == 0 and not sys.stderr.isatty())
+    data = load_data(cfg, config, pipeline, progress)
     model = EncoderModel(config)
-    if cfg.init_from:
-        _init_from(model, cfg.init_from)
+    if init is not None:
+        _init_from(model, *init)
     model = model.to(device)
     opt = _adamw(model, cfg, device)
     start = 0
-    state_path = out / STATE_FILE
-    if cfg.resume and state_path.is_file():
-        st = torch.load(state_path, map_location="cpu", weights_only=False)
-        if st["train_config"]["modality"] != cfg.modality or st["model_config"] != config.to_dict() or \
-                st.get("pipeline_hash", pipeline.hash) != pipeline.hash:
-            raise EncoderError(f"{out}: cannot resume, the checkpoint was trained with another configuration")
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
+    if st is not None:
+        try:
+            model.load_state_dict(st["model"])
+            opt.load_state_dict(st["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{out / STATE_FILE}: does not match its model ({str(exc).splitlines()[0]}); "
+                                  "it cannot be resumed") from None
         torch.set_rng_state(st["rng"]["torch"])
         np.random.set_state(st["rng"]["numpy"])
         start = int(st["step"])
         log.info("resuming %s at step %d", out, start)
-    elif cfg.resume:
-        log.warning("--resume: no %s in %s, starting from step 0", STATE_FILE, out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         _truncate_metrics(out / METRICS_FILE, start)
@@ -272,64 +295,81 @@ def _pretrain(cfg: TrainConfig) -> dict:
     fwd = torch.compile(ddp) if cfg.compile else ddp
     metrics = {}
     acc = torch.zeros(5, device=device)   # sums of loss, mse, grad norm, nce, desc since the last report
+    finite_run = torch.ones((), dtype=torch.bool, device=device)   # every step since the report finite so far
+    n_finite = torch.zeros((), device=device)   # steps since the report before the first non-finite one
     since = 0
+    saved_step = start or None
     t_start = time.perf_counter()
+    t_loop = time.monotonic()
     model.train()
-    for step in range(start, cfg.steps):
-        idx = step_indices(cfg.seed, step, len(data), cfg.batch_size)[rank * per_rank:(rank + 1) * per_rank]
-        idx_t = torch.from_numpy(idx).to(x_all.device, non_blocking=True)
-        xb = x_all.index_select(0, idx_t).to(device, non_blocking=True)
-        ib = ids_all.index_select(0, idx_t).to(device, non_blocking=True)
-        gen.manual_seed(cfg.seed * 1_000_003 + step)
-        pair = None
-        if clocs:   # another window of the same recording for every row (drawn for the global batch)
-            gidx = step_indices(cfg.seed, step, len(data), cfg.batch_size)
-            pidx = pair_indices(groups, gidx, cfg.seed, step)[rank * per_rank:(rank + 1) * per_rank]
-            pidx_t = torch.from_numpy(pidx).to(x_all.device, non_blocking=True)
-            pair = (x_all.index_select(0, pidx_t).to(device, non_blocking=True),
-                    ids_all.index_select(0, pidx_t).to(device, non_blocking=True),
-                    groups_all.index_select(0, idx_t).to(device, non_blocking=True))
-        for g in opt.param_groups:
-            g["lr"] = cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            res = training_loss(fwd, xb, ib, gen, (rank * per_rank, cfg.batch_size), pair)
-        opt.zero_grad(set_to_none=True)
-        res["loss"].backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        nce = res["nce"].detach().float() if "nce" in res else torch.zeros((), device=device)  # contrastive term
-        desc = res["desc"].detach().float() if "desc" in res else torch.zeros((), device=device)  # descriptor term
-        acc += torch.stack([res["loss"].detach().float(), res["mse"].detach().float(), gnorm.detach().float(), nce, desc])
-        since += 1
-        checkpoint = (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps
-        if (step + 1) % log_every == 0 or checkpoint:   # the only host synchronisation
-            vals = acc / since
-            if world > 1:
-                torch.distributed.all_reduce(vals)
-                vals /= world
-            loss, mse, gn, nce_mean, desc_mean = vals.tolist()
-            metrics = {"step": step + 1, "loss": loss, "mse": mse, "grad_norm": gn,
-                       "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t_start, 3)}
-            if "nce" in res:   # the contrastive term of encoders/objectives.py
-                metrics["nce"] = nce_mean
-            if "desc" in res:   # the descriptor-regression term (encoders/descriptors.py)
-                metrics["desc"] = desc_mean
-            acc.zero_()
-            since = 0
-            if rank == 0:
-                with open(out / METRICS_FILE, "a") as fh:
-                    fh.write(json.dumps(metrics) + "\n")
+    try:
+        for step in range(start, cfg.steps):
+            idx = step_indices(cfg.seed, step, len(data), cfg.batch_size)[rank * per_rank:(rank + 1) * per_rank]
+            idx_t = torch.from_numpy(idx).to(x_all.device, non_blocking=True)
+            xb = x_all.index_select(0, idx_t).to(device, non_blocking=True)
+            ib = ids_all.index_select(0, idx_t).to(device, non_blocking=True)
+            gen.manual_seed(cfg.seed * 1_000_003 + step)
+            pair = None
+            if clocs:   # another window of the same recording for every row (drawn for the global batch)
+                gidx = step_indices(cfg.seed, step, len(data), cfg.batch_size)
+                pidx = pair_indices(groups, gidx, cfg.seed, step)[rank * per_rank:(rank + 1) * per_rank]
+                pidx_t = torch.from_numpy(pidx).to(x_all.device, non_blocking=True)
+                pair = (x_all.index_select(0, pidx_t).to(device, non_blocking=True),
+                        ids_all.index_select(0, pidx_t).to(device, non_blocking=True),
+                        groups_all.index_select(0, idx_t).to(device, non_blocking=True))
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                res = training_loss(fwd, xb, ib, gen, (rank * per_rank, cfg.batch_size), pair)
+            opt.zero_grad(set_to_none=True)
+            res["loss"].backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            nce = res["nce"].detach().float() if "nce" in res else torch.zeros((), device=device)  # contrastive term
+            desc = res["desc"].detach().float() if "desc" in res else torch.zeros((), device=device)  # descriptor term
+            loss_d = res["loss"].detach().float()
+            acc += torch.stack([loss_d, res["mse"].detach().float(), gnorm.detach().float(), nce, desc])
+            finite_run &= torch.isfinite(loss_d) & torch.isfinite(gnorm.detach())   # on the device: no sync
+            n_finite += finite_run
+            since += 1
+            checkpoint = (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps
+            if (step + 1) % log_every == 0 or checkpoint:   # the only host synchronisation
+                vals = acc / since
+                if world > 1:
+                    torch.distributed.all_reduce(vals)
+                    vals /= world
+                loss, mse, gn, nce_mean, desc_mean = vals.tolist()
+                metrics = {"step": step + 1, "loss": loss, "mse": mse, "grad_norm": gn,
+                           "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t_start, 3)}
+                if "nce" in res:   # the contrastive term of encoders/objectives.py
+                    metrics["nce"] = nce_mean
+                if "desc" in res:   # the descriptor-regression term (encoders/descriptors.py)
+                    metrics["desc"] = desc_mean
+                if rank == 0:
+                    with open(out / METRICS_FILE, "a") as fh:
+                        fh.write(json_text.dumps(metrics) + "\n")
+                if not (math.isfinite(loss) and math.isfinite(gn)):   # NaN spreads through the all-reduce
+                    if world > 1:
+                        torch.distributed.all_reduce(n_finite, op=torch.distributed.ReduceOp.MIN)
+                    raise nonfinite_error(out, step + 2 - since + int(n_finite.item()), cfg, saved_step)
+                acc.zero_()
+                n_finite.zero_()
+                since = 0
+                if bar is not None:
+                    bar.set_postfix(loss=f"{metrics['loss']:.4f}", refresh=False)
             if bar is not None:
-                bar.set_postfix(loss=f"{metrics['loss']:.4f}", refresh=False)
+                bar.update(1)
+            else:
+                progress.step(step + 1, start, cfg.steps, t_loop, metrics)
+            if checkpoint:
+                if rank == 0:
+                    _save(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params)
+                saved_step = step + 1
+                if world > 1:
+                    torch.distributed.barrier()
+    finally:
         if bar is not None:
-            bar.update(1)
-        if checkpoint:
-            if rank == 0:
-                _save(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params)
-            if world > 1:
-                torch.distributed.barrier()
-    if bar is not None:
-        bar.close()
+            bar.close()
     return metrics
 
 
@@ -347,15 +387,27 @@ _OBJECTIVE_FIELDS = {"name", "mask_ratio", "mask_mode", "span_patches", "spectra
 _HEADS = ("desc_head.", "proj_head.")
 
 
-def _init_from(model: EncoderModel, directory) -> None:
-    """Copy the weights of a checkpoint with the same architecture (the objective may differ)."""
-    from encoders.checkpoint import load_model
-    src, _, meta = load_model(directory)
+def _init_source(name_or_dir, config) -> tuple:
+    """(source model, its meta, its name) for ``--init-from``: a shipped model name (``ecg-tiny``) or a
+    checkpoint directory of the same architecture as ``config`` (the objective may differ); checked
+    before the data is read."""
+    from encoders.checkpoint import load_model, resolve
+    try:
+        src, _, meta = load_model(resolve(name_or_dir))
+    except EncoderError as exc:
+        raise type(exc)(f"--init-from: {exc}") from None
     a = {k: v for k, v in src.config.to_dict().items() if k not in _OBJECTIVE_FIELDS}
-    b = {k: v for k, v in model.config.to_dict().items() if k not in _OBJECTIVE_FIELDS}
+    b = {k: v for k, v in config.to_dict().items() if k not in _OBJECTIVE_FIELDS}
     diff = sorted(k for k in a if a[k] != b.get(k))
     if diff:
-        raise EncoderError(f"--init-from {directory}: architecture differs in {', '.join(diff)}")
+        shown = ", ".join(f"{k} ({json_text.dumps(a[k])} there, {json_text.dumps(b.get(k))} here)" for k in diff)
+        raise EncoderError(f"--init-from {name_or_dir}: architecture differs in {shown}; give --set KEY=VALUE "
+                           "(or --preset) to match it")
+    return src, meta, name_or_dir
+
+
+def _init_from(model: EncoderModel, src: EncoderModel, meta: dict, name) -> None:
+    """Copy the weights of ``src`` (from :func:`_init_source`) into ``model``."""
     own, state = model.state_dict(), src.state_dict()
     fresh = {h for h in _HEADS for k, v in state.items()              # a head with any other shape: all fresh
              if k.startswith(h) and (k not in own or own[k].shape != v.shape)}
@@ -363,10 +415,10 @@ def _init_from(model: EncoderModel, directory) -> None:
     missing, unexpected = model.load_state_dict(state, strict=False)
     bad = [k for k in (*missing, *unexpected) if not k.startswith(_HEADS)]
     if bad:
-        raise EncoderError(f"--init-from {directory}: weights differ in {', '.join(bad[:5])}")
+        raise EncoderError(f"--init-from {name}: weights differ in {', '.join(bad[:5])}")
     if missing:
         log.info("--init-from: fresh training-only head weights %s", ", ".join(missing))
-    log.info("initialised from %s (%s)", directory, meta.get("model_id"))
+    log.info("initialised from %s (%s)", name, meta.get("model_id"))
 
 
 def _truncate_metrics(path: pathlib.Path, step: int) -> None:
@@ -378,6 +430,10 @@ def _truncate_metrics(path: pathlib.Path, step: int) -> None:
 
 
 def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params):
+    """Write the checkpoint and training state of ``step`` (never weights that are not finite)."""
+    if not all(bool(torch.isfinite(v).all()) for v in model.state_dict().values() if v.is_floating_point()):
+        raise EncoderError(f"training diverged: the weights are not finite at step {step}; nothing was saved "
+                           f"at that step; start again with a lower --lr (e.g. --lr {cfg.lr / 10:g})")
     meta = {"step": step, "params": n_params, "n_windows": len(data), "n_sources": len(set(data.sources)),
             "train_config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
             "final_metrics": metrics, "torch": torch.__version__}

@@ -51,8 +51,11 @@ def register(subparsers) -> None:
         description="Masked-autoencoder pretraining of a windowed sparse-attention encoder on "
                     "recordings in any format biosig reads, or on synthetic signals. Writes a "
                     "checkpoint (config, preprocessing pipeline, weights) plus metrics.jsonl and "
-                    "train_state.pt into --out; --resume continues exactly where it stopped. Under "
-                    "torchrun every process takes batch-size / world-size windows per step.")
+                    "train_state.pt into --out; --resume continues exactly where it stopped, with the "
+                    "same settings (only --steps, --ckpt-every, --log-every, --compile and --no-progress may "
+                    "change). A loss that is not finite (diverged training) stops the run with exit code 2 "
+                    "and keeps the last checkpoint. Under torchrun every process takes batch-size / "
+                    "world-size windows per step.")
     p.add_argument("--modality", required=True, choices=ENCODER_MODALITIES,
                    help="what the encoder embeds: " + ", ".join(ENCODER_MODALITIES))
     p.add_argument("--data", nargs="+", metavar="PATH", default=(), help="recordings, record names or folders")
@@ -81,7 +84,8 @@ def register(subparsers) -> None:
                         "sounds through a stethoscope (encoders.data.synthetic_lung_records; no label used; default 0)")
     p.add_argument("--preset", choices=PRESETS, default="tiny",
                    help="model size: " + ", ".join(PRESETS) + " (default tiny)")
-    p.add_argument("--steps", type=_positive_int, default=200, help="optimizer steps (default 200)")
+    p.add_argument("--steps", type=_positive_int, default=200,
+                   help="optimizer steps in all (default 200); with --resume, a larger total continues the run")
     p.add_argument("--batch-size", type=_positive_int, default=32, help="global batch (all processes)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="peak AdamW learning rate (default 1e-3)")
     p.add_argument("--warmup-steps", type=_non_negative_int, default=10,
@@ -102,13 +106,18 @@ def register(subparsers) -> None:
                         "audio: log-mel band, spectral-shape, RMS-envelope and zero-crossing descriptors)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="checkpoint folder; one that already holds a checkpoint needs --resume")
-    p.add_argument("--resume", action="store_true", help="continue from DIR/train_state.pt")
-    p.add_argument("--init-from", default=None, metavar="DIR",
-                   help="start from the weights of this checkpoint (same architecture; new optimizer and objective)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from DIR/train_state.pt with the same settings the run was started with "
+                        "(an empty or missing DIR starts at step 0; a checkpoint without train_state.pt is refused)")
+    p.add_argument("--init-from", default=None, metavar="NAME|DIR",
+                   help="start from the weights of a shipped model (ecg-tiny, ...) or checkpoint folder (same "
+                        "architecture; new optimizer and objective)")
     p.add_argument("--pipeline", default=None, metavar="FILE.json",
                    help="preprocessing pipeline (a checkpoint's pipeline.json, or the JSON of biosig.pipeline."
                         "Pipeline) instead of the modality's default; saved in the checkpoint")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (on a terminal) and no progress lines (otherwise: one every ~10 s, "
+                        "BIOSIG_PROGRESS_S)")
     p.add_argument("--log-every", type=_positive_int, default=None, metavar="N",
                    help="write metrics (means over N steps) every N steps and at checkpoints; the only "
                         "host synchronisation of the loop (default 1 on a CPU, 25 on CUDA)")
@@ -153,6 +162,10 @@ def _overrides(items) -> dict:
 
 
 def pretrain_command(args) -> int:
+    """Train (or resume) and print the final metrics as one JSON line. Exit code 0: trained, or the
+    resumed checkpoint was already at --steps (a warning says so); 2: a user error, a refused resume
+    or a diverged run (one line; nothing written over a checkpoint; a --out folder the run created
+    is removed when nothing was written in it)."""
     from encoders.pretrain import TrainConfig, pretrain
     from biosig.errors import BiosigError
     if not (args.data or args.synthetic or args.synthetic_rhythm_records or args.synthetic_blow_records

@@ -1,0 +1,180 @@
+"""Checks of ``biosig pretrain`` before and while it trains (split from :mod:`encoders.pretrain`):
+the ``--out`` folder (a checkpoint is continued with ``--resume``, never overwritten; one without its
+training state is refused untouched), a resume's settings against the saved run's, the training
+state file, a masking task that cannot teach anything, and the divergence error. Resume rules: see
+the :mod:`encoders.pretrain` docstring."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import pathlib
+
+import torch
+
+from biosig import json_text
+from encoders.errors import CheckpointError, EncoderError
+
+log = logging.getLogger("encoders.pretrain")
+
+STATE_FILE = "train_state.pt"
+#: files that make ``--out`` a checkpoint folder (continued only with ``--resume``)
+CHECKPOINT_FILES = ("weights.pt", "config.json", "meta.json", STATE_FILE)
+#: TrainConfig fields a resume may change: the step budget, how often it reports and saves, how it
+#: shows progress, torch.compile, and the folder's path (a moved folder). ``pipeline`` (a path) and
+#: ``overrides`` are compared by what they give: the pipeline hash and the model config.
+RESUME_MAY_CHANGE = frozenset({"steps", "ckpt_every", "log_every", "progress", "compile", "resume", "out_dir"})
+_COMPARED_BY_CONTENT = frozenset({"pipeline", "overrides"})
+
+
+def check_out_dir(out: pathlib.Path, resume: bool) -> None:
+    """Before any work: ``--out`` is a folder that can be written, and a checkpoint already in it
+    is continued (``--resume``), never silently overwritten; one without its training state cannot
+    be continued and is refused untouched."""
+    from biosig.outputs import check_output_dir
+    held = out.is_dir() and any((out / f).exists() for f in CHECKPOINT_FILES)
+    if not resume and held:
+        raise EncoderError(f"{out} already holds a checkpoint; add --resume to continue it, or give a new --out "
+                           "(delete the folder to start over)")
+    if resume and held and not (out / STATE_FILE).is_file():
+        raise EncoderError(f"{out} holds a checkpoint without its training state ({STATE_FILE}): it cannot be "
+                           f"resumed; to train on from its weights give a new --out and --init-from {out}")
+    check_output_dir(out, "--out")
+
+
+def new_folders(out: pathlib.Path) -> list[pathlib.Path]:
+    """The folders a run into ``out`` creates (``out`` and missing parents), deepest first."""
+    return [p for p in (out, *out.parents) if not p.exists()]
+
+
+def remove_if_empty(folders) -> None:
+    """Remove the folders of :func:`new_folders` that a failed run left empty."""
+    for d in folders:
+        try:
+            d.rmdir()   # only an empty folder
+        except OSError:
+            return
+
+
+def read_state(path: pathlib.Path) -> dict:
+    """The training state in ``path``, or one line saying it cannot be read."""
+    import pickle
+    try:
+        st = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, EOFError, RuntimeError, ValueError, TypeError, KeyError, AttributeError, ImportError,
+            IndexError, pickle.UnpicklingError) as exc:
+        why = (str(exc).splitlines() or [type(exc).__name__])[0].split(". ")[0]   # torch's first sentence
+        raise CheckpointError(f"{path}: unreadable training state ({why}); it cannot be resumed (restore the "
+                              f"file, or give a new --out and --init-from {path.parent})") from None
+    keys = ("step", "model", "optimizer", "rng", "model_config", "train_config")
+    if not isinstance(st, dict) or any(k not in st for k in keys):
+        raise CheckpointError(f"{path}: not a biosig training state (expected the keys {', '.join(keys)}); it "
+                              f"cannot be resumed")
+    return st
+
+
+def _flag(name: str) -> str:
+    """The CLI flag of a TrainConfig field (weight_decay and grad_clip have none: the field name)."""
+    return name if name in ("weight_decay", "grad_clip") else "--" + name.replace("_", "-")
+
+
+def _field_default(f: dataclasses.Field, given):
+    """What a state saved before field ``f`` existed ran with: its default (no default: ``given``)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return given
+
+
+def resume_differences(saved: dict, cfg, model_config: dict, saved_model_config: dict,
+                       pipeline_hash: str, saved_pipeline_hash: str | None) -> list[str]:
+    """``name: saved -> given`` for each setting of ``cfg`` (outside :data:`RESUME_MAY_CHANGE`), model
+    config field and pipeline hash that differs from the saved run's."""
+    diffs = []
+    for f in dataclasses.fields(cfg):
+        if f.name in RESUME_MAY_CHANGE or f.name in _COMPARED_BY_CONTENT:
+            continue
+        given = getattr(cfg, f.name)
+        old, new = json_text.finite(saved.get(f.name, _field_default(f, given))), json_text.finite(given)
+        if old != new:
+            diffs.append(f"{_flag(f.name)}: {json_text.dumps(old)} -> {json_text.dumps(new)}")
+    for key in sorted(set(saved_model_config) | set(model_config)):
+        old, new = json_text.finite(saved_model_config.get(key)), json_text.finite(model_config.get(key))
+        if old != new:
+            diffs.append(f"{key}: {json_text.dumps(old)} -> {json_text.dumps(new)}")
+    if saved_pipeline_hash is not None and saved_pipeline_hash != pipeline_hash:
+        diffs.append(f"pipeline: {saved_pipeline_hash[:12]} -> {pipeline_hash[:12]}")
+    return diffs
+
+
+def resume_state(out: pathlib.Path, cfg, config, pipeline) -> dict | None:
+    """The checked training state of ``out`` (None: nothing to resume, the run starts at step 0)."""
+    path = out / STATE_FILE
+    if not path.is_file():
+        log.warning("--resume: no %s in %s, starting from step 0", STATE_FILE, out)
+        return None
+    st = read_state(path)
+    diffs = resume_differences(st["train_config"], cfg, config.to_dict(), st["model_config"], pipeline.hash,
+                               st.get("pipeline_hash"))
+    if diffs:
+        may = ", ".join(_flag(n) for n in sorted(RESUME_MAY_CHANGE - {"resume", "out_dir", "progress"}))
+        raise EncoderError(f"{out}: cannot resume with other settings than the run was started with ("
+                           f"{'; '.join(diffs)}); give the same ones (only {may} and --no-progress may change), "
+                           "or start a new --out")
+    return st
+
+
+def already_done(out: pathlib.Path, step: int, cfg) -> dict:
+    """A resume whose ``--steps`` the checkpoint has reached: say so, change nothing, return its metrics."""
+    log.warning("%s is already at step %d (--steps %d): nothing to train; give --steps above %d to continue it",
+                out, step, cfg.steps, step)
+    try:
+        meta = json.loads((out / "meta.json").read_text())
+    except (OSError, ValueError):
+        meta = {}
+    return meta.get("final_metrics") or {"step": step}
+
+
+def _tokens_per_window(config, window_s: float) -> tuple[int, int] | None:
+    """(time tokens, channels) of a training window of ``window_s`` for the patch tokenizers
+    (encoders/tokenizers.py); None for the beat tokenizer (its tokens depend on the signal)."""
+    if config.tokenizer != "patch":
+        return None
+    samples = int(round(window_s * config.input_fs_hz))
+    if config.modality == "audio":   # log-mel frames (1 + T // hop), patch_size frames a patch
+        return (1 + samples // config.hop_length) // config.patch_size, 1
+    return samples // config.patch_size, (3 if config.modality == "spiro" else 1)   # spiro: 3 derived channels
+
+
+def check_masking(config, window_s: float) -> None:
+    """Masked reconstruction needs >= 2 tokens per window and a mask that hides at least one: else the
+    task is trivial (loss ~0, zero gradients) and the run trains nothing, silently."""
+    if "mae" not in config.objective.split("+"):
+        return
+    shape = _tokens_per_window(config, window_s)
+    if shape is None:
+        return
+    tokens, channels = shape
+    if tokens < 2:
+        unit = "log-mel patch(es)" if config.modality == "audio" else f"patch(es) of {config.patch_size} samples"
+        raise EncoderError(f"--window-s {window_s:g} holds {tokens} {unit} at {config.input_fs_hz:g} Hz; masked "
+                           "reconstruction needs at least 2: use a longer --window-s")
+    n = tokens * channels
+    if n - max(1, int(n * (1 - config.mask_ratio))) < 1:
+        raise EncoderError(f"mask_ratio={config.mask_ratio:g} masks none of the {n} tokens of a window: masked "
+                           "reconstruction would learn nothing; use a larger --set mask_ratio=... (default 0.6)")
+
+
+def train_window_s(cfg, config) -> float:
+    """The training window of ``cfg`` (as encoders.data.build_windows picks it)."""
+    from biosig.pipeline import default_window
+    return cfg.window_s or config.window_s or default_window(config.modality)[0]
+
+
+def nonfinite_error(out, first_bad: int, cfg, saved_step: int | None) -> EncoderError:
+    kept = (f"the checkpoint of step {saved_step} in {out} is kept" if saved_step
+            else "no checkpoint was written")
+    return EncoderError(f"training diverged: the loss or gradient is not finite at step {first_bad} (--lr {cfg.lr:g}, "
+                        f"--warmup-steps {cfg.warmup_steps}); nothing of it was saved ({kept}); start again with a "
+                        f"lower --lr (e.g. --lr {cfg.lr / 10:g}) or more --warmup-steps")
