@@ -108,6 +108,9 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
 
 
 ALTERNANS_CV = 0.08   # intervals between pulses at half the period at most this irregular: pulse alternans
+#: ... and at most this far apart (a pulse of >= 120 /min). Slower, a pulse's late diastolic or
+#: dicrotic wave can fall near half the period (synthetic sinus and AF PPG at 40 /min: the rate doubled)
+ALTERNANS_MAX_HALF_S = 0.5
 
 
 def _alternans_pulses(clean: np.ndarray, fs_hz: float, period_s: float, height: float,
@@ -120,9 +123,11 @@ def _alternans_pulses(clean: np.ndarray, fs_hz: float, period_s: float, height: 
     a 127 /min pulse, the ECG's rate, in a window that passes the quality gate). Peaks at half the
     period are taken instead when they are about twice as many, at half the period apart, and as
     regular (interval CV <= :data:`ALTERNANS_CV`): a dicrotic wave gives alternating short and long
-    intervals (CV about 0.4), never a regular half-period train. Never below 0.25 s (240 /min)."""
+    intervals (CV about 0.4), never a regular half-period train; only for half periods of 0.25-0.5 s
+    (120-240 /min, :data:`ALTERNANS_MAX_HALF_S`): at slower rates a late diastolic or dicrotic wave
+    can fall near half the period and look like one (synthetic PPG at 40 /min)."""
     half_s = period_s / 2.0
-    if half_s < 0.25 or len(beats) < 3:
+    if not 0.25 <= half_s <= ALTERNANS_MAX_HALF_S or len(beats) < 3:
         return beats
     alt = _find_peaks(clean, max(1, int(0.6 * half_s * fs_hz)), height)
     if len(alt) < 6 or len(alt) < 1.8 * len(beats):
