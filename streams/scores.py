@@ -140,7 +140,7 @@ class ScoreHost:
 
     def _spiro_volume_ml(self, st, win):
         """(window, withheld reason): the exhaled volume in mL that spirometry indices need, from a
-        volume in mL or L or a flow in L/s or mL/s (integrated over the window), as `score` reads a
+        volume in mL or L or a flow in L/s, mL/s or L/min (integrated over the window), as `score` reads a
         spirogram (:func:`biosig.spirometry.to_volume_ml`). Withheld, never guessed: an encoder's
         window (a flow-volume curve, ``preprocessed_window``) and a stream without a unit
         (``no_unit``: one window's span cannot tell L from mL, a plateau in mL looks like litres) or
@@ -153,7 +153,7 @@ class ScoreHost:
             if st.name not in self._told_unit:
                 self._told_unit.add(st.name)
                 log.warning("spirogram stream %s: %s on its first channel, so no indices are published; "
-                            "declare mL, L, L/s or mL/s in the stream's units", st.name,
+                            "declare mL, L, L/s, mL/s or L/min in the stream's units", st.name,
                             f"unit {unit!r}" if unit else "no unit")
             return win, "unit" if unit else "no_unit"
         name = f"{st.name}:{st.channels[0]}" if getattr(st, "channels", None) else st.name

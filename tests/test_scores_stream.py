@@ -320,10 +320,11 @@ def test_spirogram_streams_in_flow_units_publish_the_volume_records_indices_and_
     host = ScoreHost()
     sent = []
     worker = ScoreWorker(host, lambda topic, h: sent.append((topic, h)))
-    cases = [("L/s", flow_l_s), ("mL/s", flow_l_s * 1000.0), ("", v_l), ("", v_l), ("L/min", flow_l_s * 60)]
+    cases = [("L/s", flow_l_s), ("mL/s", flow_l_s * 1000.0), ("L/min", flow_l_s * 60), ("", v_l), ("", v_l),
+             ("mmHg", v_l)]
     streams = []
     for i, (unit, x) in enumerate(cases):
-        st = SimpleNamespace(name=f"lab/spiro{i}" if i != 3 else "lab/spiro2", session=1, modality="spiro",
+        st = SimpleNamespace(name=f"lab/spiro{i}" if i != 4 else "lab/spiro3", session=1, modality="spiro",
                              fs_out_hz=rec.fs_hz, units=(unit,), channels=("flow",), model=None,
                              stats=SimpleNamespace(rejected=Counter()))
         streams.append(st)
@@ -331,13 +332,13 @@ def test_spirogram_streams_in_flow_units_publish_the_volume_records_indices_and_
             worker.submit(st, x[None].astype(np.float32), 0.0, 12.0, 1.0)
             worker.stop() if i == len(cases) - 1 else None
     h = [s[1] for s in sent]
-    assert len(h) == 5 and not any(st.stats.rejected for st in streams)
-    for k in (0, 1):
+    assert len(h) == 6 and not any(st.stats.rejected for st in streams)
+    for k in (0, 1, 2):
         assert h[k]["ok"] and h[k]["measures"]["fvc_l"] == pytest.approx(5.836, rel=2e-3)
-    assert [h[k]["missing"] for k in (2, 3, 4)] == ["no_unit", "no_unit", "unit"]
-    assert all(v is None for k in (2, 3, 4) for v in h[k]["measures"].values())
+    assert [h[k]["missing"] for k in (3, 4, 5)] == ["no_unit", "no_unit", "unit"]
+    assert all(v is None for k in (3, 4, 5) for v in h[k]["measures"].values())
     told = [r.getMessage() for r in caplog.records if "no indices are published" in r.getMessage()]
-    assert len(told) == 2 and "no unit" in told[0] and "'L/min'" in told[1]
+    assert len(told) == 2 and "no unit" in told[0] and "'mmHg'" in told[1]
 
 
 def test_warm_up_loads_measures_and_heads_before_the_first_window():
