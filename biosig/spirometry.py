@@ -260,7 +260,7 @@ def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume") -> np.ndarray
     if key:
         raise SignalError(f"spirogram channel {name!r} in {unit!r}; accepted units: mL, L (volume), "
                           "L/s, mL/s, L/min (flow)")
-    if name.strip().lower().split(":")[-1].startswith("flow"):
+    if name.strip().lower().startswith("flow"):
         raise SignalError(f"spirogram channel {name!r} looks like a flow but has no unit: write it in the "
                           "header, e.g. 'flow [L/s]' or 'flow_l_s' (a flow read as a volume gives wrong indices)")
     finite = v[np.isfinite(v)]

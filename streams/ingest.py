@@ -62,7 +62,6 @@ class InputStream:
         self.dtype = header["dtype"]
         self.last_seq = header["seq"] - 1
         self.last_t_s: float | None = None     # device time of the newest accepted sample
-        self.last_recv_s = 0.0                 # runtime clock at the newest accepted frame
         self.superseded: tuple = ()            # sessions this stream's earlier publishers had (newest last)
         self.stats = stats or StreamStats(self.name)
         self.stats.modality = self.modality

@@ -78,7 +78,7 @@ class IngestMixin:
                 if why:
                     self._refuse(name, h, why)
                     return
-            elif h["session"] in st.superseded and recv_s - st.last_recv_s < SESSION_TAKEOVER_S:
+            elif h["session"] in st.superseded and recv_s - st.stats.last_seen < SESSION_TAKEOVER_S:
                 self._session_conflict(st, h["session"], recv_s)
                 return
             st = self._open_stream(h, st)
@@ -96,7 +96,6 @@ class IngestMixin:
         n = x.shape[1]
         t_last = t0 + (n - 1) / st.fs_hz
         st.last_t_s = t_last
-        st.last_recv_s = recv_s
         stats = st.stats
         stats.accept(recv_s, n)
         stats.ingest_ms.add((recv_s - t_last) * 1e3)

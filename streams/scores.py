@@ -149,15 +149,14 @@ class ScoreHost:
             return win, "preprocessed_window"
         from biosig.spirometry import FLOW_UNITS, VOLUME_UNITS, to_volume_ml
         unit = (st.units[0] if st.units else "").strip()
-        if unit.lower() not in {**VOLUME_UNITS, **FLOW_UNITS}:
+        if unit.lower() not in VOLUME_UNITS and unit.lower() not in FLOW_UNITS:
             if st.name not in self._told_unit:
                 self._told_unit.add(st.name)
                 log.warning("spirogram stream %s: %s on its first channel, so no indices are published; "
                             "declare mL, L, L/s, mL/s or L/min in the stream's units", st.name,
                             f"unit {unit!r}" if unit else "no unit")
             return win, "unit" if unit else "no_unit"
-        name = f"{st.name}:{st.channels[0]}" if getattr(st, "channels", None) else st.name
-        return to_volume_ml(np.asarray(win, dtype=np.float64)[0], unit, st.fs_out_hz, name)[None], None
+        return to_volume_ml(np.asarray(win, dtype=np.float64)[0], unit, st.fs_out_hz, st.name)[None], None
 
 
 class ScoreWorker:

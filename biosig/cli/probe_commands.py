@@ -110,8 +110,9 @@ def _report_unmatched(keys, kept, labels, args, all_keys=None) -> None:
     key_column = args.key_column or labels.columns[0]
     embedded = set(keys)
     unembedded = sorted({record_key(k) for k in labels[key_column].to_list()} - embedded - {""})
-    low = [k for k in unembedded if all_keys is not None and k in all_keys]
-    unembedded = [k for k in unembedded if k not in set(low)]
+    in_file = set() if all_keys is None else set(unembedded) & set(all_keys)   # all windows below --min-quality
+    low = [k for k in unembedded if k in in_file]
+    unembedded = [k for k in unembedded if k not in in_file]
     if unlabelled:
         log.warning("%d of %d embedded record(s) have no %s in %s and are left out: %s", len(unlabelled),
                     len(keys), args.label_column, args.labels, some(unlabelled))
@@ -364,7 +365,7 @@ def _check_mix(args, values) -> None:
     labels = sorted(set(values))
     others = [v for v in labels if v != args.positive]
     problems = []
-    unknown = [k for k in args.mix if k not in set(values)]
+    unknown = [k for k in args.mix if k not in labels]
     if unknown:
         problems.append(f"{', '.join(map(repr, unknown))} {'is not a label' if len(unknown) == 1 else 'are not labels'}"
                         f" of {args.labels} (labels: {', '.join(labels)})")

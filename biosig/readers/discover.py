@@ -221,14 +221,14 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables
             found.append(path)
     seen: set[str] = set()
     out: list[str] = []
-    again: list[str] = []
+    again: dict[str, None] = {}   # ordered, each once
     for p in found:
         key = os.path.realpath(p)
         if key not in seen:
             seen.add(key)
             out.append(str(p))
-        elif str(p) not in again:
-            again.append(str(p))
+        else:
+            again[str(p)] = None
     if again:   # `spiro X.csv X.csv` showed one blow without a word
         from biosig.record import names_text
         log.warning("%d record(s) named more than once (or also inside a folder given); each is read once: %s",
