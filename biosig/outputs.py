@@ -40,15 +40,25 @@ def _try_write(folder: pathlib.Path, flag: str, path) -> None:
     os.unlink(probe)
 
 
-def check_output_file(path, flag: str = "--out", suffixes: tuple[str, ...] = ()) -> pathlib.Path:
+def check_output_file(path, flag: str = "--out", suffixes: tuple[str, ...] = (), *,
+                      replace: bool = True, companions: tuple[str, ...] = ()) -> pathlib.Path:
     """An output file: ends in one of ``suffixes`` (when given), is not a folder, and its folder
-    exists or can be created (it is created). Returns ``path`` as a :class:`pathlib.Path`."""
+    exists or can be created (it is created). Returns ``path`` as a :class:`pathlib.Path`.
+
+    With ``replace=False`` an existing file (or an existing companion: the same name with each of
+    ``companions`` as its extension, e.g. the ``.dat`` of a WFDB ``.hea``) is refused, naming
+    ``--force``: an embedding run or a recording is not replaced by a slip of the shell history."""
     p = pathlib.Path(path)
     if suffixes and p.suffix.lower() not in suffixes:
         raise WriteError(f"{flag} {p}", f"expected a file name ending in {' or '.join(suffixes)}")
     if p.is_dir():
         example = p / ("out" + (suffixes[0] if suffixes else ""))
         raise WriteError(f"{flag} {p}", f"is a folder; give a file name, e.g. {example}")
+    if not replace:
+        existing = [q for q in (p, *(p.with_suffix(c) for c in companions)) if q.exists() or q.is_symlink()]
+        if existing:
+            raise WriteError(f"{flag} {p}", f"{', '.join(map(str, existing))} already exists; "
+                                            "give --force to replace it, or another name")
     _make_folder(p.parent, flag, p)
     return p
 

@@ -136,6 +136,7 @@ def register(subparsers) -> None:
                    help="shipped model name (ecg-tiny, ...), checkpoint dir, or an exported .onnx / .plan "
                         "(preprocessing from its metadata; no checkpoint needed)")
     e.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file (one row per window)")
+    e.add_argument("--force", action="store_true", help="replace an existing output file (default: refuse)")
     e.add_argument("--batch-size", type=_positive_int, default=64, help="windows per model call (default 64)")
     e.add_argument("--random-weights", action="store_true",
                    help="use the architecture NAME with random (seeded) weights: a baseline")
@@ -212,7 +213,7 @@ def embed_command(args) -> int:
     if pathlib.Path(args.out).suffix != ".parquet":
         raise BiosigError(f"--out {args.out}: expected a .parquet file")
     from biosig.outputs import check_output_file
-    out = check_output_file(args.out, "--out", (".parquet",))   # before the model loads and the work starts
+    out = check_output_file(args.out, "--out", (".parquet",), replace=args.force)   # before the model loads and the work starts
     import polars as pl
 
     from biosig.readers import discover, read

@@ -5,6 +5,7 @@ torch, onnx and tensorrt are imported inside the handlers so ``biosig --help`` s
 from __future__ import annotations
 
 import logging
+import pathlib
 
 from biosig.cli._common import int_in_range, positive_int
 from biosig.errors import BiosigError
@@ -33,6 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", dest="model_option", metavar="NAME|DIR",
                    help="the same, as embed/score/serve take it (give one of the two)")
     p.add_argument("--out", required=True, help="output .onnx file")
+    p.add_argument("--force", action="store_true", help="replace an existing output file (default: refuse)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's recommended one)")
     p.add_argument("--batch", type=_batch, default="dynamic",
                    help="'dynamic' (default) or a fixed batch size K (embed, score and serve then run windows "
@@ -52,6 +54,7 @@ def register(subparsers) -> None:
                     "--calibration: an .npy of representative windows (N, C, T) float32.")
     c.add_argument("onnx", help="exported .onnx file (from biosig export)")
     c.add_argument("--out", required=True, help="output .plan engine")
+    c.add_argument("--force", action="store_true", help="replace an existing output file (default: refuse)")
     c.add_argument("--precision", choices=PRECISIONS_COMPILE, default="fp16",
                    help="engine precision: fp32, fp16 (default) or int8 (needs --calibration)")
     c.add_argument("--min-batch", type=positive_int, default=1, help="smallest batch of the profile (default 1)")
@@ -73,7 +76,7 @@ def run_export(args) -> int:
     from biosig.outputs import check_output_file
     if args.out and not str(args.out).endswith(".onnx"):
         raise BiosigError(f"--out {args.out!r} should end in .onnx")
-    check_output_file(args.out, "--out", (".onnx",))
+    check_output_file(args.out, "--out", (".onnx",), replace=args.force)
     if args.model and args.model_option and args.model != args.model_option:
         raise BiosigError(f"two models given: {args.model!r} and --model {args.model_option!r}; give one")
     if not (args.model or args.model_option):
@@ -90,6 +93,8 @@ def run_export(args) -> int:
 
 def run_compile(args) -> int:
     from encoders.compile import CompileOptions, compile_engine
+    if not args.force and pathlib.Path(args.out).exists():   # before TensorRT builds for minutes
+        raise BiosigError(f"--out {args.out}: already exists; give --force to replace it, or another name")
     opts = CompileOptions(precision=args.precision, min_batch=args.min_batch, opt_batch=args.opt_batch,
                           max_batch=args.max_batch, min_length=args.min_length, opt_length=args.opt_length,
                           max_length=args.max_length, channels=args.channels,

@@ -42,6 +42,8 @@ def register(subparsers) -> None:
     s.add_argument("modality", metavar="MODALITY", help="ecg, ppg, resp, audio, spiro or motion")
     s.add_argument("--seconds", type=_positive_float, required=True, metavar="S", help="duration in seconds")
     s.add_argument("--out", required=True, metavar="FILE", help="output file (.csv/.parquet/.wav/.flac/.edf/.hea)")
+    s.add_argument("--force", action="store_true", help="replace an existing file (default: refuse; a slip of "
+                                                        "the shell history must not overwrite a recording)")
     s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output; default 0)")
     s.add_argument("--fs-hz", type=_positive_float, default=None, metavar="F",
                    help="sampling rate in Hz (default: the modality's own)")
@@ -256,6 +258,9 @@ def simulate_command(args) -> int:
     if suffix in AUDIO_EXTENSIONS and args.modality != "audio":   # it would read back as audio / other
         raise BiosigError(f"--out {args.out}: a {suffix} file reads back as sound, not as {args.modality}; "
                           "write .csv, .parquet, .edf or .hea")
+    from biosig.outputs import check_output_file
+    wfdb = suffix in ("", ".hea", ".dat")   # writes NAME.hea and NAME.dat
+    check_output_file(args.out, "--out", replace=args.force, companions=(".hea", ".dat") if wfdb else ())
     kw = {}
     if args.kind is not None:
         if args.modality != "audio":

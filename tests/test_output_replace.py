@@ -1,0 +1,78 @@
+"""Existing output files are not replaced without --force (simulate, embed, export, compile):
+a slip of the shell history must not overwrite a recording or an hour of embedding."""
+import numpy as np
+import pytest
+
+from biosig.cli import main
+from biosig.errors import WriteError
+from biosig.outputs import check_output_file
+
+
+def run_main(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_output_file_refuses_existing_file_and_companions(tmp_path):
+    target = tmp_path / "rec.csv"
+    assert check_output_file(target, replace=False) == target   # missing: fine
+    target.write_text("t_s,ecg\n")
+    with pytest.raises(WriteError, match="already exists; give --force"):
+        check_output_file(target, replace=False)
+    assert check_output_file(target) == target                  # replace=True (the default) keeps it allowed
+    (tmp_path / "rec2.dat").write_bytes(b"\0\0")               # a WFDB signal file without its header
+    with pytest.raises(WriteError, match="rec2.dat already exists"):
+        check_output_file(tmp_path / "rec2.hea", replace=False, companions=(".hea", ".dat"))
+    link = tmp_path / "dangling.csv"
+    link.symlink_to(tmp_path / "nowhere.csv")                   # writing through it would create a file elsewhere
+    with pytest.raises(WriteError, match="already exists"):
+        check_output_file(link, replace=False)
+
+
+def test_simulate_refuses_to_replace_a_recording(capsys, tmp_path):
+    from biosig.readers import read
+    out = tmp_path / "ecg.csv"
+    assert main(["simulate", "ecg", "--seconds", "2", "--seed", "1", "--out", str(out)]) == 0
+    first = read(out).samples.copy()
+    capsys.readouterr()
+    code, stdout, err = run_main(capsys, "simulate", "ecg", "--seconds", "2", "--seed", "2", "--out", str(out))
+    assert code == 2 and "already exists; give --force" in err and err.count("\n") == 1 and not stdout
+    np.testing.assert_array_equal(read(out).samples, first)     # untouched
+    assert main(["simulate", "ecg", "--seconds", "2", "--seed", "2", "--out", str(out), "--force"]) == 0
+    assert not np.array_equal(read(out).samples, first)         # replaced on request
+
+
+def test_simulate_wfdb_checks_header_and_signal_file(capsys, tmp_path):
+    (tmp_path / "rec.dat").write_bytes(b"\1\2\3\4")             # someone's signal file, header elsewhere
+    code, _, err = run_main(capsys, "simulate", "ecg", "--seconds", "1", "--out", str(tmp_path / "rec"))
+    assert code == 2 and "rec.dat already exists" in err
+    assert (tmp_path / "rec.dat").read_bytes() == b"\1\2\3\4" and not (tmp_path / "rec.hea").exists()
+    assert main(["simulate", "ecg", "--seconds", "1", "--out", str(tmp_path / "other.hea")]) == 0
+    assert (tmp_path / "other.hea").exists() and (tmp_path / "other.dat").exists()
+
+
+def test_embed_refuses_existing_output_before_any_work(capsys, tmp_path):
+    rec = tmp_path / "ecg.csv"
+    assert main(["simulate", "ecg", "--seconds", "12", "--out", str(rec)]) == 0
+    out = tmp_path / "emb.parquet"
+    out.write_bytes(b"PAR1 an earlier run")
+    capsys.readouterr()
+    code, _, err = run_main(capsys, "embed", str(rec), "--model", "ecg-tiny", "--out", str(out))
+    assert code == 2 and "already exists; give --force" in err and err.count("\n") == 1
+    assert out.read_bytes() == b"PAR1 an earlier run"
+    code, _, err = run_main(capsys, "embed", str(rec), "--model", "ecg-tiny", "--out", str(out), "--force")
+    assert code == 0, err
+    import polars as pl
+    assert pl.read_parquet(out).height >= 1
+
+
+def test_export_and_compile_refuse_existing_output(capsys, tmp_path):
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"an earlier export")
+    code, _, err = run_main(capsys, "export", "ecg-tiny", "--out", str(out))
+    assert code == 2 and "already exists; give --force" in err and out.read_bytes() == b"an earlier export"
+    plan = tmp_path / "m.plan"
+    plan.write_bytes(b"an engine")
+    code, _, err = run_main(capsys, "compile", str(out), "--out", str(plan))
+    assert code == 2 and "already exists; give --force" in err and plan.read_bytes() == b"an engine"
