@@ -308,10 +308,13 @@ class Dashboard:
         :class:`streams.subscriber.Subscriber`.
     host, port : where the page is served (loopback only).
     tick_s : longest time between two updates of an open page.
+    after : an event set when the runtime is ready (``serve --dashboard``): the page is served at
+        once, the output is read from then on (no "no frames ... reconnecting" while models load).
     """
 
     def __init__(self, output: str = DEFAULT_OUTPUT, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 key_dir=None, client: str = "client", insecure: bool = False, tick_s: float = 0.05):
+                 key_dir=None, client: str = "client", insecure: bool = False, tick_s: float = 0.05,
+                 after: threading.Event | None = None):
         from streams.subscriber import Subscriber
         if not 0 <= port <= 65535:
             raise StreamError(f"dashboard port must be in 0..65535, got {port}")
@@ -320,6 +323,7 @@ class Dashboard:
         check_loopback_host(host)
         self.state = LiveState()
         self.tick_s = tick_s
+        self.after = after
         self.stopping = threading.Event()
         self.sub = Subscriber(list(TOPICS), output, key_dir=key_dir, client=client, insecure=insecure)
         try:
@@ -340,6 +344,10 @@ class Dashboard:
         return self
 
     def _listen(self):
+        if self.after is not None:   # serve --dashboard: the runtime's output exists once it is ready
+            while not (self.after.wait(0.1) or self.stopping.is_set()):
+                pass
+            self.sub.last_rx = time.monotonic()   # not stale for the minutes the models took to load
         while not self.stopping.is_set():
             frame = self.sub.recv(0.1)
             if frame is not None:

@@ -137,6 +137,24 @@ def test_a_client_that_resets_its_connection_prints_no_traceback(capfd):
     assert "Traceback" not in err and "ConnectionResetError" not in err, err
 
 
+def test_serve_dashboard_reads_the_output_once_the_runtime_is_ready(caplog):
+    """serve --dashboard started the view before the runtime had loaded its models: the page's
+    subscriber logged "no frames ... reconnecting" before serve's own ready line. With ``after`` the
+    page is served at once and the output is read (and can go stale) only once the event is set."""
+    import logging
+    from test_streams_helpers import free_port
+    ready = threading.Event()
+    with caplog.at_level(logging.WARNING, logger="streams.subscriber"):
+        with Dashboard(f"tcp://127.0.0.1:{free_port()}", port=0, after=ready) as dash:
+            dash.sub.stale_s = 0.2
+            time.sleep(1.0)                          # models loading: five stale periods
+            assert _get(dash.url)[0] == 200          # the page is there already
+            assert dash.sub.reconnects == 0 and "reconnecting" not in caplog.text
+            ready.set()
+            assert wait_for(lambda: dash.sub.reconnects >= 1, 5)   # from now on it reads (nothing comes)
+    assert "reconnecting" in caplog.text
+
+
 def test_live_state_keeps_each_streams_last_score_line():
     """score/ frames (real ScoreHost headers through the wire format) become the stream's score line."""
     from biosig.synthetic import simulate

@@ -50,12 +50,13 @@ def add_serve_flags(p) -> None:
                    help=f"serve the live view on http://{DEFAULT_HOST}:PORT/ (default {DEFAULT_PORT}); implies --tap")
 
 
-def start_for_serve(args, output: str):
-    """The dashboard of ``serve --dashboard`` (None without the flag); the caller stops it."""
+def start_for_serve(args, output: str, ready: threading.Event | None = None):
+    """The dashboard of ``serve --dashboard`` (None without the flag); the caller stops it. Its
+    page is served at once; it reads ``output`` once ``ready`` is set (the runtime is up)."""
     if args.dashboard is None:
         return None
     from streams.dashboard import Dashboard
-    dash = Dashboard(output, port=args.dashboard, key_dir=args.keys, insecure=args.insecure).start()
+    dash = Dashboard(output, port=args.dashboard, key_dir=args.keys, insecure=args.insecure, after=ready).start()
     print(f"biosig serve: live view on {dash.url}", file=sys.stderr, flush=True)
     return dash
 

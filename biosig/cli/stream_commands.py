@@ -62,15 +62,18 @@ def _serve(args) -> int:
             _check_writable_dir(flag, path)
     _check_models(cfg.models)
 
+    is_ready = threading.Event()
+
     def ready(rt):
         ep = rt.bound
         print(f"biosig serve: ready after {rt.ready_after_s:.1f} s (ingest {ep.ingest}, output {ep.output}, "
               f"status {ep.status})", flush=True)
+        is_ready.set()
 
     rt = Runtime(cfg, on_ready=ready)
     _stop_on_signals(rt._stop)
     from biosig.cli.dashboard_commands import start_for_serve
-    dash = start_for_serve(args, rt.config.endpoints.output)
+    dash = start_for_serve(args, rt.config.endpoints.output, is_ready)
     try:
         rt.run(args.seconds)
     finally:
