@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import pathlib
 
 from biosig.arguments import whole_number
 from streams.errors import StreamError
@@ -53,10 +54,10 @@ def check_connection(endpoint, key_dir, client, insecure) -> None:
         check_plain_allowed([endpoint], insecure)
 
 
-def open_socket(ctx, kind: int, endpoint: str, key_dir, client: str, options=()):
+def open_socket(ctx, kind: int, endpoint: str, key_dir, client: str, options=(), before_connect=None):
     """A ZeroMQ socket of ``kind`` with linger 0 and ``options`` (``(option, value)`` pairs),
     CURVE keys from ``key_dir`` when given, connected to ``endpoint``; closed again when any of
-    that fails."""
+    that fails. ``before_connect(sock)`` runs just before the connect (e.g. :func:`watch_handshake`)."""
     import zmq
     from streams.security import secure_client
     sock = ctx.socket(kind)
@@ -66,6 +67,8 @@ def open_socket(ctx, kind: int, endpoint: str, key_dir, client: str, options=())
             sock.setsockopt(option, value)
         if key_dir:
             secure_client(sock, key_dir, client)
+        if before_connect is not None:
+            before_connect(sock)
         sock.connect(endpoint)
     except zmq.ZMQError as exc:
         sock.close(linger=0)
@@ -74,6 +77,38 @@ def open_socket(ctx, kind: int, endpoint: str, key_dir, client: str, options=())
         sock.close(linger=0)
         raise
     return sock
+
+
+def watch_handshake(sock):
+    """A monitor socket on ``sock`` (before it connects) for refused CURVE handshakes; read it
+    with :func:`handshake_refusal`. The caller closes it (before the context terminates)."""
+    import zmq
+    return sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                   | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+
+def handshake_refusal(mon, endpoint: str, key_dir) -> str | None:
+    """Why the runtime at ``endpoint`` refused this client's CURVE handshake, or None (no refusal
+    seen on ``mon`` of :func:`watch_handshake`): the client's view of the runtime's
+    ``streams.security.refusal_reason``."""
+    import zmq
+    from zmq.utils.monitor import recv_monitor_message
+    event = None
+    while mon.poll(0, zmq.POLLIN):
+        event = recv_monitor_message(mon)
+    if event is None:
+        return None
+    d = pathlib.Path(key_dir) if key_dir else None
+    if d is None:   # a plain client's handshake fails only against a CURVE server
+        return f"the runtime at {endpoint} uses CURVE keys: give --keys (a folder of `biosig keys generate`)"
+    if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return (f"the runtime at {endpoint} refused this client's key: its public key "
+                f"({d / 'client.key'}) is not in the runtime's allowed/ folder")
+    value = int(event.get("value") or 0) & 0xFFFFFFFF
+    if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return f"the runtime at {endpoint} does not use CURVE keys: leave out --keys {key_dir}"
+    return (f"the CURVE handshake with {endpoint} failed: {d / 'server.key'} "
+            "is not that runtime's server key (keys of another runtime? or a runtime without --keys?)")
 
 
 class ClientSocket:

@@ -26,7 +26,8 @@ import math
 import time
 
 from streams import protocol
-from streams._client import ClientSocket, check_connection, check_count, check_seconds, open_socket
+from streams._client import (ClientSocket, check_connection, check_count, check_seconds, handshake_refusal,
+                             open_socket, watch_handshake)
 from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
 from streams.errors import ProtocolError, StreamError
 from streams.priority import tagged_zmq_context
@@ -204,10 +205,15 @@ def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clie
     check_connection(endpoint, key_dir, client, insecure)
     ctx = zmq.Context()
     try:
-        sock = open_socket(ctx, zmq.REQ, endpoint, key_dir, client)
+        watch = []
+        sock = open_socket(ctx, zmq.REQ, endpoint, key_dir, client,
+                           before_connect=lambda s: watch.append(watch_handshake(s)))
         try:
             sock.send_multipart([b"status"])
             if not sock.poll(int(timeout_s * 1000), zmq.POLLIN):
+                refused = watch and handshake_refusal(watch[0], endpoint, key_dir)
+                if refused:   # a runtime is there and said no: the keys are the user's to fix
+                    raise StreamError(refused)
                 raise _Absent(f"no runtime answered on {endpoint} within {timeout_s:g} s "
                               "(is `biosig serve` running? same --status endpoint and keys?)")
             frame = protocol.decode(sock.recv_multipart(), check_finite=False)
@@ -216,6 +222,8 @@ def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clie
             return frame.header["body"]
         finally:
             sock.close(linger=0)
+            for mon in watch:
+                mon.close(linger=0)
     finally:
         ctx.term()
 

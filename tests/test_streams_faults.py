@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams import protocol
+from streams.errors import StreamError
 from streams.publisher import Publisher
 from streams.subscriber import Subscriber, request_status
 from test_streams_helpers import config, push_socket, running, signal, stream_status, sub_socket, wait_for
@@ -119,6 +120,7 @@ def test_curve_allow_list(tmp_path):
     from streams.security import generate_keys
     keys = generate_keys(tmp_path / "keys")
     stranger = generate_keys(tmp_path / "stranger")   # a valid key pair the runtime never allowed
+    generate_keys(tmp_path / "stranger2")             # another runtime's keys altogether
     cfg = config(key_dir=str(keys))
     with running(cfg) as rt:
         ok = Publisher("bed01", rt.bound.ingest, key_dir=keys)
@@ -146,8 +148,16 @@ def test_curve_allow_list(tmp_path):
         wait_for(lambda: stream_status(rt, GOOD).get("frames") == 6, what="the allowed client's frames")
         s = rt.status()
         assert list(s["streams"]) == [GOOD]   # nothing from the stranger or the plain socket
-        with pytest.raises(Exception, match="no runtime answered"):
-            request_status(rt.bound.status, timeout_s=0.5)          # plain REQ gets no answer
+        # a client whose handshake the runtime refused is told why, not "no runtime answered"
+        with pytest.raises(StreamError, match="uses CURVE keys: give --keys"):
+            request_status(rt.bound.status, timeout_s=1.0)          # plain REQ
+        with pytest.raises(StreamError, match="stranger2/server.key is not that runtime's server key"):
+            request_status(rt.bound.status, key_dir=tmp_path / "stranger2", timeout_s=1.0)
+        with pytest.raises(StreamError, match="refused this client's key: .*stranger/client.key"):
+            request_status(rt.bound.status, key_dir=tmp_path / "stranger", timeout_s=1.0)
+        from biosig.cli import main   # listen said "0 frames" (and a hint) with keys the runtime refused
+        assert main(["listen", "--output", rt.bound.output, "--status", rt.bound.status,
+                     "--keys", str(tmp_path / "stranger"), "--seconds", "8"]) == 2
         assert request_status(rt.bound.status, key_dir=keys)["streams"][GOOD]["frames"] == 6
         for p in (ok, bad, bad2):
             p.close()
