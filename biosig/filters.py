@@ -269,6 +269,9 @@ class SosStream:
         return out
 
 
+_BLOCK_VALUES = 1 << 20   # inputs gathered per block of ResampleStream outputs (8 MiB of float64)
+
+
 class ResampleStream:
     """Causal polyphase resampling with carried state, for chunks shaped (C, n).
 
@@ -309,16 +312,18 @@ class ResampleStream:
         buf = np.concatenate([self._hist, x.astype(np.float64)], axis=1)  # input n_in-K+1 .. n_in+n-1
         n_total = self._n_in + n
         m_end = -(-n_total * self.up // self.down)  # outputs whose newest input has arrived
-        m = np.arange(self._m_next, m_end)
-        if len(m):
+        y = np.zeros((self.n_channels, max(0, m_end - self._m_next)))
+        # Outputs in blocks of about _BLOCK_VALUES gathered inputs: the gather below is (C, m, K),
+        # and a whole record in one chunk (score, embed: an hour of 8 kHz audio) took 20+ GB.
+        step = max(1, _BLOCK_VALUES // (self.n_channels * self.n_taps))
+        for a in range(self._m_next, m_end, step):
+            m = np.arange(a, min(a + step, m_end))
             n0 = (m * self.down) // self.up           # newest input index under the FIR
             p = m * self.down - n0 * self.up          # phase
             start = n0 - self._n_in  # buffer index of the oldest input under the FIR
             win = buf[:, start[:, None] + self._taps]  # (C, m, K) inputs under the FIR, oldest first
-            y = np.einsum("cmk,mk->cm", win, self._phases_rev[p])
+            y[:, a - self._m_next:a - self._m_next + len(m)] = np.einsum("cmk,mk->cm", win, self._phases_rev[p])
             # NaN * 0-tap stays NaN, so any NaN under the FIR gives NaN, as documented.
-        else:
-            y = np.zeros((self.n_channels, 0))
         self._hist = buf[:, buf.shape[1] - (self.n_taps - 1):]
         self._n_in, self._m_next = n_total, m_end
         return y.astype(x.dtype if x.dtype == np.float32 else np.float64, copy=False)
