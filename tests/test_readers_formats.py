@@ -264,14 +264,16 @@ def test_top_level_lazy_names(tmp_path):
     np.testing.assert_array_equal(back.samples, rec.samples)
 
 
-def test_resample_keeps_gaps_and_matches_scipy_elsewhere():
-    from scipy.signal import resample_poly
-
+def test_resample_keeps_gaps_and_matches_the_signal_elsewhere():
+    """The band-limited test signal itself, at the new instants, is the oracle (scipy's
+    resample_poly pads with zeros and has a 0.1 % gain ripple: biosig's ends are not pulled to 0)."""
     from biosig.readers import resample
     from biosig.record import Annotations, Record
 
-    t = np.arange(2000) / 200.0
-    clean = np.sin(2 * np.pi * 1.3 * t) + 0.3 * np.sin(2 * np.pi * 7 * t)
+    def signal(t):
+        return np.sin(2 * np.pi * 1.3 * t) + 0.3 * np.sin(2 * np.pi * 7 * t)
+
+    clean = signal(np.arange(2000) / 200.0)
     gappy = clean.copy()
     gappy[800:900] = np.nan
     rec = Record(samples=np.stack([clean, gappy]), fs_hz=200, channels=("a", "b"),
@@ -279,12 +281,15 @@ def test_resample_keeps_gaps_and_matches_scipy_elsewhere():
     for fs in (500.0, 100.0, 300.0):
         out = resample(rec, fs)
         ratio = fs / 200
-        oracle = resample_poly(clean, *{500.0: (5, 2), 100.0: (1, 2), 300.0: (3, 2)}[fs])
-        np.testing.assert_allclose(out.samples[0], oracle, atol=1e-5)
+        oracle = signal(np.arange(out.n_samples) / fs)
+        assert out.n_samples == int(np.ceil(2000 * ratio))
+        inner = slice(int(20 * ratio), -int(20 * ratio))     # 20 input samples from either end
+        np.testing.assert_allclose(out.samples[0, inner], oracle[inner], atol=1e-3)
+        assert np.abs(out.samples[0]).max() <= np.abs(clean).max() + 1e-3
         gap = np.isnan(out.samples[1])
         lo, hi = np.flatnonzero(gap)[[0, -1]]
         assert abs(lo - 800 * ratio) <= 1 and abs(hi - 900 * ratio) <= 1 and gap[lo:hi + 1].all()
-        far = np.r_[0:int(700 * ratio), int(1000 * ratio):out.n_samples]
+        far = np.r_[int(20 * ratio):int(700 * ratio), int(1000 * ratio):out.n_samples - int(20 * ratio)]
         np.testing.assert_allclose(out.samples[1, far], oracle[far], atol=1e-3)
         np.testing.assert_array_equal(out.annotations.sample, np.round(np.array([100, 1500]) * ratio))
 
