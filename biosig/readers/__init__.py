@@ -4,7 +4,8 @@
 format                 accepted as
 =====================  =====================================================================
 WFDB                   ``100``, ``100.hea``, ``100.dat``, ``a103l.mat`` (header beside it);
-                       multi-frequency and multi-segment records, annotations beside it
+                       multi-frequency and multi-segment records, annotations beside it;
+                       upper-case ``REC.HEA`` and symlinked headers (:mod:`.wfdb_paths`)
 EDF / EDF+ / BDF       ``.edf``, ``.bdf``, ``.rec`` or an EDF header (pyedflib)
 audio                  ``.wav``, ``.flac``, ``.mp3``, ``.ogg``, ``.aiff`` (soundfile; audioread)
 marker CSV             ``"Frame";"Timestamp";"x";"y";"z"`` header (:mod:`.markers`)
@@ -40,6 +41,7 @@ from biosig.readers.tables import TIME_COLUMN_HELP, csv_columns, first_line, is_
 from biosig.readers.untimed import TEXT_TABLE_EXTENSIONS, read_untimed_csv, stated_rate
 from biosig.readers.edf_format import read_edf
 from biosig.readers.wfdb_format import read_wfdb
+from biosig.readers.wfdb_paths import find_header
 from biosig.record import Annotations, Record, names_text, require_record
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ def _detect(path: pathlib.Path, rate_stated: bool) -> str:
     """:func:`detect_format`; with ``rate_stated``, a text table no other reader takes is "untimed-csv"."""
     suffix = path.suffix.lower()
     if not path.exists():
-        if path.with_name(path.name + ".hea").exists():
+        if find_header(path) is not None:   # NAME.hea, or NAME.HEA (:mod:`.wfdb_paths`)
             return "wfdb"
         raise ReadError(path, "no such file or WFDB record")
     if path.is_dir():
@@ -106,7 +108,7 @@ def _detect(path: pathlib.Path, rate_stated: bool) -> str:
     if suffix == ".hea" or path.with_name(path.name + ".hea").exists():
         return "wfdb"
     if suffix in WFDB_COMPANION_EXTENSIONS:
-        if path.with_suffix(".hea").exists():
+        if find_header(path.with_suffix("")) is not None:
             return "wfdb"
         if suffix == ".mat":
             raise ReadError(path, "a .mat file without a WFDB header (.hea) beside it; "

@@ -13,6 +13,10 @@ Rules
   at least half of whose lines name existing files or records) is expanded line by line, paths
   relative to the list's folder; ``#`` starts a comment; a missing entry is kept for the reader
   to report.
+- Links to folders are followed (each real folder searched once; a link cycle is skipped with a
+  warning). A record reached by several spellings (a symlinked header, a linked folder, named
+  twice) is read once, under the spelling that is no link (its signal files lie beside it).
+- A WFDB header may be upper-case (``REC.HEA``); :mod:`.wfdb_paths` reads it.
 - A path named explicitly is kept even when it does not exist or is not a signal, so that the
   caller's :func:`biosig.read` reports the problem for that path.
 """
@@ -29,6 +33,7 @@ from biosig.readers.audio import AUDIO_EXTENSIONS
 from biosig.readers.markers import is_marker_csv
 from biosig.readers.surrogates import VXP_SUFFIXES
 from biosig.readers.tables import csv_columns, is_table
+from biosig.readers.wfdb_paths import find_header, match_case
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +45,7 @@ LIST_EXTENSIONS = (".txt", ".lst", ".list")
 
 def record_exists(path: str | os.PathLike) -> bool:
     """Whether ``path`` names an existing file or folder, or a WFDB record named without its ``.hea``."""
-    return os.path.exists(path) or os.path.exists(f"{os.fspath(path)}.hea")
+    return os.path.exists(path) or find_header(pathlib.Path(path)) is not None
 
 
 def _wfdb_record_line(hea: pathlib.Path) -> list[str]:
@@ -55,7 +60,7 @@ def _wfdb_record_line(hea: pathlib.Path) -> list[str]:
 def segment_headers(folder: pathlib.Path) -> set[pathlib.Path]:
     """Headers in ``folder`` that are segments (or layouts) of a multi-segment record there."""
     out: set[pathlib.Path] = set()
-    for hea in folder.glob("*.hea"):
+    for hea in (p for p in folder.glob("*") if p.suffix.lower() == ".hea"):
         lines = _wfdb_record_line(hea)
         first = lines[0].split()[0] if lines else ""
         if "/" not in first:
@@ -65,7 +70,7 @@ def segment_headers(folder: pathlib.Path) -> set[pathlib.Path]:
         for seg in lines[1:1 + n_seg]:
             name = seg.split()[0]
             if name != "~":
-                out.add(folder / f"{name}.hea")
+                out.add(match_case(folder, f"{name}.hea") or folder / f"{name}.hea")
     return out
 
 
@@ -90,9 +95,8 @@ def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path]) -> bool:
 def _as_record_path(path: pathlib.Path) -> pathlib.Path:
     """``100.dat``/``100.atr``/``100`` -> ``100.hea`` when that header exists."""
     if path.suffix.lower() in WFDB_COMPANION_EXTENSIONS or not os.path.exists(path):
-        hea = path.with_suffix(".hea") if path.suffix.lower() in WFDB_COMPANION_EXTENSIONS \
-            else path.with_name(path.name + ".hea")
-        if os.path.exists(hea):
+        hea = find_header(path.with_suffix("") if path.suffix.lower() in WFDB_COMPANION_EXTENSIONS else path)
+        if hea is not None and os.path.exists(hea):   # NAME.hea, or NAME.HEA (read through links)
             return hea
     return path
 
@@ -147,9 +151,7 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False) -> list[path
         log.warning("%s: cannot be listed (%s)", err.filename, err.strerror)
         out.append(pathlib.Path(err.filename))
 
-    for root, dirs, files in os.walk(folder, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # skip .git, .cache, ...
-        root_p = pathlib.Path(root)
+    for root_p, files in _walk(folder, unreadable):
         segments = segment_headers(root_p)
         for name in sorted(files):
             p = root_p / name
@@ -163,6 +165,59 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False) -> list[path
         return skipped_csv
     _tell_skipped(folder, skipped_csv, bare_tables, {p.stem for p in out})
     return out
+
+
+def _walk(folder: pathlib.Path, onerror):
+    """(folder, file names) under ``folder``, hidden folders (``.git``) left out. Links to folders
+    are followed after the real folders, each real folder searched once: a link to a folder found
+    already is not searched again (its records are there), and links that lead back into the
+    folders above them (a cycle) are skipped with one warning."""
+    visited: set[str] = set()
+    links: list[pathlib.Path] = []
+    cycles: list[pathlib.Path] = []
+    tops = [folder]
+    while tops:
+        top = tops.pop(0)
+        real = os.path.realpath(top)
+        if top != folder and _leads_back(top, real, folder):
+            cycles.append(top)
+            continue
+        if real in visited:
+            log.debug("%s: a link to %s, searched already", top, real)
+            continue
+        for root, dirs, files in os.walk(top, onerror=onerror):
+            visited.add(os.path.realpath(root))
+            root_p = pathlib.Path(root)
+            kept = []
+            for d in sorted(dirs):
+                if d.startswith("."):  # skip .git, .cache, ...
+                    continue
+                if os.path.islink(root_p / d):
+                    links.append(root_p / d)   # os.walk does not enter it: searched below
+                elif os.path.realpath(root_p / d) not in visited:
+                    kept.append(d)
+            dirs[:] = kept
+            yield root_p, files
+        tops.extend(links)
+        links.clear()
+    if cycles:
+        from biosig.record import names_text
+        log.warning("%s: %d folder link(s) skipped: they lead back into a folder above them (a link cycle): %s",
+                    folder, len(cycles), names_text(str(c.relative_to(folder)) for c in cycles))
+
+
+def _leads_back(link: pathlib.Path, real: str, folder: pathlib.Path) -> bool:
+    """Whether the folder link ``link`` (to ``real``) holds itself: its target holds the folder it
+    lies in, or is a folder on its way down from ``folder`` (``a/l1 -> b``, ``b/l2 -> a``)."""
+    here = os.path.realpath(link.parent)
+    if here == real or here.startswith(real.rstrip(os.sep) + os.sep):
+        return True
+    up = link.parent
+    while up != folder and up != up.parent:
+        up = up.parent
+        if os.path.realpath(up) == real:
+            return True
+    return False
 
 
 def _tell_skipped(folder: pathlib.Path, skipped: list[pathlib.Path], bare_tables: bool, stems: set) -> None:
@@ -186,6 +241,11 @@ def _tell_skipped(folder: pathlib.Path, skipped: list[pathlib.Path], bare_tables
         log.warning("%s: %d CSV/TSV file(s) skipped as not recordings (labels or metadata tables, or times "
                     "biosig cannot read; name one alone to see why): %s", folder, len(other),
                     names_text(p.relative_to(folder) for p in other))
+
+
+def _link_rank(path: pathlib.Path) -> tuple[bool, bool]:
+    """Lower for the spelling to keep: the file itself not a symlink, then no link on its way."""
+    return os.path.islink(path), os.path.realpath(path) != os.path.abspath(path)
 
 
 def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables: bool = False) -> list[str]:
@@ -219,19 +279,21 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables
                 found.append(_as_record_path(path))
         except PermissionError:  # a folder on the way cannot be searched: read() reports it
             found.append(path)
-    seen: set[str] = set()
-    out: list[str] = []
+    kept: dict[str, pathlib.Path] = {}   # real path -> the spelling read, in order of appearance
     again: dict[str, None] = {}   # ordered, each once
     for p in found:
         key = os.path.realpath(p)
-        if key not in seen:
-            seen.add(key)
-            out.append(str(p))
+        if key not in kept:
+            kept[key] = p
+        elif _link_rank(p) < _link_rank(kept[key]):   # read 100.hea, not a link to it (.dat is beside it)
+            again[str(kept[key])] = None
+            kept[key] = p
         else:
             again[str(p)] = None
+    out = [str(p) for p in kept.values()]
     if again:   # `spiro X.csv X.csv` showed one blow without a word
         from biosig.record import names_text
-        log.warning("%d record(s) named more than once (or also inside a folder given); each is read once: %s",
-                    len(again), names_text(again))
+        log.warning("%d record(s) named more than once (or also inside a folder given, or a link to one); each "
+                    "is read once, not as: %s", len(again), names_text(again))
     log.debug("discover: %d record(s)", len(out))
     return out

@@ -24,7 +24,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
-from biosig.readers import wfdb_native
+from biosig.readers import wfdb_native, wfdb_paths
 from biosig.readers.gap_resample import upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
@@ -292,11 +292,26 @@ def read_wfdb(path) -> Record:
     highest rate with :func:`scipy.signal.resample_poly`; the original rates are kept in
     ``metadata["channel_fs_hz"]``.
 
+    A symlinked header whose signal files lie beside its target, and an upper-case ``REC.HEA``,
+    are read too (:mod:`.wfdb_paths`); ``metadata["source"]`` is the header as the caller named it.
+
     Returns
     -------
     Record with samples float32 (C, T) in the header's physical units, NaN for invalid samples.
     """
     base = record_base(file_path(path))
+    with wfdb_paths.readable_base(base) as at:
+        if at == base:
+            return _read_record(path, base)
+        named = wfdb_paths.find_header(base)
+        try:
+            rec = _read_record(path, at)
+        except ReadError as exc:   # name the caller's files, not the temporary links
+            raise wfdb_paths.as_named(exc, at, named) from None
+    return rec.replace(metadata=dict(rec.metadata, source=str(named)))
+
+
+def _read_record(path, base: pathlib.Path) -> Record:
     hea_path = base.with_name(base.name + ".hea")
     if not hea_path.exists():
         raise ReadError(path, f"WFDB header {hea_path.name} does not exist")
