@@ -1,6 +1,7 @@
 """EDF, EDF+ and BDF files, read through ``pyedflib``."""
 from __future__ import annotations
 
+import logging
 
 import numpy as np
 
@@ -8,6 +9,8 @@ from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
+
+log = logging.getLogger(__name__)
 
 
 def read_edf(path) -> Record:
@@ -49,11 +52,25 @@ def read_edf(path) -> Record:
     if n == 0:
         raise ReadError(path, "the EDF file holds no samples")
     samples = np.stack([x[:n] for x in out])
-    ann = None
-    if len(onsets):
-        ann = Annotations(sample=np.round(np.asarray(onsets) * fs_hz).astype(np.int64),
-                          symbol=tuple(str(t) for t in texts),
-                          aux=tuple(f"duration_s={d:g}" if d > 0 else "" for d in durations), source="edf+")
+    ann = annotations(path, onsets, durations, texts, fs_hz, n)
     meta = {"source": str(path), "format": "edf", "channel_fs_hz": rates}
     return Record(samples=samples.astype(np.float32), fs_hz=fs_hz, channels=tuple(names), units=tuple(units),
                   start_time=start, annotations=ann, metadata=meta)
+
+
+def annotations(path, onsets, durations, texts, fs_hz: float, n_samples: int) -> Annotations | None:
+    """EDF+ annotations (onset s, duration s, text) at the record's rate; those whose onset lies
+    before the record's start or at or after its end are dropped with one warning (as the WFDB
+    reader does): a sample number outside the record points at no sample."""
+    if not len(onsets):
+        return None
+    sample = np.round(np.asarray(onsets, dtype=np.float64) * fs_hz).astype(np.int64)
+    keep = np.flatnonzero((sample >= 0) & (sample < n_samples))
+    if len(keep) < len(sample):
+        log.warning("%s: %d EDF+ annotation(s) outside the record dropped (onset before 0 s or at or after "
+                    "its end, %g s)", path, len(sample) - len(keep), n_samples / fs_hz)
+    if not len(keep):
+        return None
+    return Annotations(sample=sample[keep], symbol=tuple(str(texts[i]) for i in keep),
+                       aux=tuple(f"duration_s={durations[i]:g}" if durations[i] > 0 else "" for i in keep),
+                       source="edf+")
