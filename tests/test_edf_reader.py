@@ -1,9 +1,12 @@
-"""EDF+ files written here byte by byte, checked against pyedflib: annotations outside the record."""
+"""EDF+ annotations outside the record, and EDF+D / BDF+D (discontinuous) files, which pyedflib
+refuses: written here byte by byte, checked against pyedflib reading the same data as EDF+C."""
+import datetime as dt
 import logging
 
 import numpy as np
 import pytest
 
+from biosig.errors import ReadError
 from biosig.readers import read
 
 pyedflib = pytest.importorskip("pyedflib")
@@ -69,3 +72,52 @@ def test_annotations_outside_the_record_are_dropped_with_one_warning(tmp_path, c
     assert rec.annotations.symbol == ("beat",) and list(rec.annotations.sample) == [384]
     [warning] = caplog.records
     assert "2 EDF+ annotation(s) outside the record dropped" in warning.getMessage()
+
+
+# ---------------------------------------------------------------- EDF+D
+@pytest.mark.parametrize("bdf", [False, True])
+def test_contiguous_edf_plus_d_equals_edf_plus_c(tmp_path, bdf):
+    digital = _signals(3, bdf)
+    tals = [None, "+1.5\x14beat\x14\x00", "+2.25\x150.5\x14late event\x14\x00"]
+    ext = ".bdf" if bdf else ".edf"
+    (tmp_path / f"c{ext}").write_bytes(edf_bytes(digital, [0, 1, 2], kind="EDF+C", bdf=bdf, tals=tals))
+    (tmp_path / f"d{ext}").write_bytes(edf_bytes(digital, [0, 1, 2], kind="EDF+D", bdf=bdf, tals=tals))
+    (ecg1, ecg2), (onsets, _, texts) = _pyedflib_signals(tmp_path / f"c{ext}")
+    d = read(tmp_path / f"d{ext}")
+    assert d.fs_hz == 256 and d.n_samples == 768 and d.metadata["channel_fs_hz"] == [256.0, 64.0]
+    np.testing.assert_allclose(d.samples[0], ecg1, rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(d.samples[1, ::4], ecg2, rtol=1e-6, atol=1e-4)
+    c = read(tmp_path / f"c{ext}")
+    np.testing.assert_array_equal(d.samples, c.samples)
+    assert d.annotations.symbol == c.annotations.symbol == tuple(texts)
+    np.testing.assert_array_equal(d.annotations.sample, np.round(np.asarray(onsets) * 256))
+    assert d.annotations.aux == ("", "duration_s=0.5")
+    assert d.start_time == c.start_time == dt.datetime(2021, 3, 2, 14, 15, 16)
+
+
+def test_edf_plus_d_hole_is_nan_of_the_right_length(tmp_path, caplog):
+    digital = _signals(3)
+    tals = [None, "+1.5\x14beat\x14\x00", "+5.5\x14late event\x14\x00"]
+    (tmp_path / "d.edf").write_bytes(edf_bytes(digital, [0, 1, 5], kind="EDF+D", tals=tals))
+    (tmp_path / "c.edf").write_bytes(edf_bytes(digital, [0, 1, 2], kind="EDF+C"))
+    (ecg1, ecg2), _ = _pyedflib_signals(tmp_path / "c.edf")
+    with caplog.at_level(logging.INFO, logger="biosig.readers.edf_plusd"):
+        rec = read(tmp_path / "d.edf")
+    assert "1 hole(s)" in caplog.text
+    assert rec.n_samples == 6 * 256 and rec.metadata["holes"] == 1
+    for ch in range(2):
+        hole = np.flatnonzero(np.isnan(rec.samples[ch]))
+        np.testing.assert_array_equal(hole, np.arange(2 * 256, 5 * 256))   # 2 s .. 5 s
+    np.testing.assert_allclose(rec.samples[0, :512], ecg1[:512], rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(rec.samples[0, 1280:], ecg1[512:], rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(rec.samples[1, 1280::4], ecg2[128:], rtol=1e-6, atol=1e-4)
+    assert rec.annotations.symbol == ("beat", "late event")
+    assert list(rec.annotations.sample) == [384, 1408]
+
+
+def test_edf_plus_d_with_overlapping_records_is_refused_in_one_line(tmp_path):
+    (tmp_path / "d.edf").write_bytes(edf_bytes(_signals(3), [0, 2, 2.5], kind="EDF+D"))
+    with pytest.raises(ReadError) as err:
+        read(tmp_path / "d.edf")
+    assert "data record 3 starts at 2.5 s, before the previous one ends (3 s)" in str(err.value)
+    assert str(err.value).count(str(tmp_path / "d.edf")) == 1 and "\n" not in str(err.value)

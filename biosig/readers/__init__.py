@@ -6,7 +6,8 @@ format                 accepted as
 WFDB                   ``100``, ``100.hea``, ``100.dat``, ``a103l.mat`` (header beside it);
                        multi-frequency and multi-segment records, annotations beside it;
                        upper-case ``REC.HEA`` and symlinked headers (:mod:`.wfdb_paths`)
-EDF / EDF+ / BDF       ``.edf``, ``.bdf``, ``.rec`` or an EDF header (pyedflib)
+EDF / EDF+ / BDF       ``.edf``, ``.bdf``, ``.rec`` or an EDF header (pyedflib); EDF+D / BDF+D
+                       (discontinuous) with NaN holes between data records (:mod:`.edf_plusd`)
 audio                  ``.wav``, ``.flac``, ``.mp3``, ``.ogg``, ``.aiff`` (soundfile; audioread)
 marker CSV             ``"Frame";"Timestamp";"x";"y";"z"`` header (:mod:`.markers`)
 spirometry CSV         ``t_s,volume_ml`` header (modality ``spiro``, unit ``mL``)

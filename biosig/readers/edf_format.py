@@ -1,4 +1,4 @@
-"""EDF, EDF+ and BDF files, read through ``pyedflib``."""
+"""EDF, EDF+ and BDF files, read through ``pyedflib`` (EDF+D/BDF+D through :mod:`.edf_plusd`)."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +7,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
+from biosig.readers.edf_plusd import is_discontinuous, read_discontinuous
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
@@ -19,27 +20,20 @@ def read_edf(path) -> Record:
     Signals at different rates are brought to the highest rate with
     :func:`scipy.signal.resample_poly`; the original rates are in ``metadata["channel_fs_hz"]``.
     EDF+ annotations (onset, duration, text) become :class:`Annotations` with symbol = text.
+    EDF+D / BDF+D (discontinuous) files, which pyedflib refuses, are decoded by
+    :mod:`.edf_plusd`: the time between data records that do not touch is NaN.
     """
-    import pyedflib
-
     path = file_path(path)
-    try:
-        reader = pyedflib.EdfReader(str(path))
-    except OSError as exc:
-        raise ReadError(path, f"not a readable EDF/BDF file ({exc})") from None
-    try:
-        names = [s.strip() for s in reader.getSignalLabels()]
-        rates = [float(r) for r in reader.getSampleFrequencies()]
-        units = [reader.getPhysicalDimension(i).strip() for i in range(len(names))]
-        if not names:
-            raise ReadError(path, "the EDF file declares no signals")
-        if any(not r > 0 for r in rates):
-            raise ReadError(path, f"sampling rate must be > 0 Hz, the file says {rates}")
-        chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
-        onsets, durations, texts = reader.readAnnotations()
-        start = reader.getStartdatetime()
-    finally:
-        reader.close()
+    meta = {"source": str(path), "format": "edf"}
+    if is_discontinuous(path):
+        names, rates, units, chans, onsets, durations, texts, start, holes = read_discontinuous(path)
+        meta.update(discontinuous=True, holes=holes)
+    else:
+        names, rates, units, chans, onsets, durations, texts, start = _read_pyedflib(path)
+    if not names:
+        raise ReadError(path, "the EDF file declares no signals")
+    if any(not r > 0 for r in rates):
+        raise ReadError(path, f"sampling rate must be > 0 Hz, the file says {rates}")
     fs_hz = max(rates)
     out = []
     for x, r in zip(chans, rates):
@@ -53,9 +47,30 @@ def read_edf(path) -> Record:
         raise ReadError(path, "the EDF file holds no samples")
     samples = np.stack([x[:n] for x in out])
     ann = annotations(path, onsets, durations, texts, fs_hz, n)
-    meta = {"source": str(path), "format": "edf", "channel_fs_hz": rates}
+    meta["channel_fs_hz"] = rates
     return Record(samples=samples.astype(np.float32), fs_hz=fs_hz, channels=tuple(names), units=tuple(units),
                   start_time=start, annotations=ann, metadata=meta)
+
+
+def _read_pyedflib(path):
+    import pyedflib
+
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except OSError as exc:   # pyedflib's text starts with the path: kept once
+        problem = str(exc).split(": ", 1)[-1] if str(exc).startswith(str(path)) else str(exc)
+        raise ReadError(path, f"not a readable EDF/BDF file ({problem})") from None
+    try:
+        names = [s.strip() for s in reader.getSignalLabels()]
+        rates = [float(r) for r in reader.getSampleFrequencies()]
+        units = [reader.getPhysicalDimension(i).strip() for i in range(len(names))]
+        if not names or any(not r > 0 for r in rates):
+            return names, rates, units, [], [], [], [], None
+        chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
+        onsets, durations, texts = reader.readAnnotations()
+        return names, rates, units, chans, onsets, durations, texts, reader.getStartdatetime()
+    finally:
+        reader.close()
 
 
 def annotations(path, onsets, durations, texts, fs_hz: float, n_samples: int) -> Annotations | None:

@@ -1,0 +1,169 @@
+"""EDF+D and BDF+D (discontinuous) files, which pyedflib refuses, decoded with NumPy.
+
+Layout (EDF+ specification, https://www.edfplus.info/specs/edfplus.html): a 256-byte fixed header,
+256 bytes per signal (label, transducer, unit, physical min/max, digital min/max, prefiltering,
+samples per data record, reserved; each field one block for all signals), then the data records:
+per record, each signal's samples in turn, int16 little-endian (BDF: int24). Physical value =
+(digital - dmin) * (pmax - pmin) / (dmax - dmin) + pmin. The ``EDF Annotations`` signal holds
+time-stamped annotation lists (TALs, ``+onset[\\x15duration]\\x14text\\x14...\\x00``); the first
+TAL of each data record gives the record's onset in seconds.
+
+Each record's samples are placed at its onset on the file's time grid (rounded to the nearest
+sample of the channel); the time between records that do not touch is NaN, as a WFDB
+multi-segment record's gap segments are, so window ``valid_fraction`` and quality see it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import numpy as np
+
+from biosig.errors import ReadError
+
+log = logging.getLogger(__name__)
+
+#: Fields of the per-signal header block: (name, width in bytes).
+_SIGNAL_FIELDS = (("label", 16), ("transducer", 80), ("unit", 8), ("pmin", 8), ("pmax", 8),
+                  ("dmin", 8), ("dmax", 8), ("prefilter", 80), ("spr", 8), ("reserved", 32))
+_TAL_ONSET = re.compile(r"^([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?$")
+
+
+def is_discontinuous(path) -> bool:
+    """Whether the header's reserved field says EDF+D / BDF+D."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return False
+    return len(head) == 256 and head[192:197] in (b"EDF+D", b"BDF+D")
+
+
+def _number(path, text: str, what: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ReadError(path, f"malformed EDF header: {what} {text.strip()!r} is not a number") from None
+
+
+def _header(path, raw: bytes):
+    ns = int(_number(path, raw[252:256].decode("latin-1"), "number of signals"))
+    need = 256 * (ns + 1)
+    if ns < 1:
+        raise ReadError(path, f"malformed EDF header: number of signals {ns} (at least 1 expected)")
+    if len(raw) < need:
+        raise ReadError(path, f"malformed EDF header: {ns} signals need {need} header bytes, the file has {len(raw)}")
+    fields, pos = {}, 256
+    for name, width in _SIGNAL_FIELDS:
+        fields[name] = [raw[pos + i * width:pos + (i + 1) * width].decode("latin-1").strip() for i in range(ns)]
+        pos += width * ns
+    head = raw[:256].decode("latin-1")
+    return ns, head, fields
+
+
+def _start(head: str, first_onset_s: float) -> dt.datetime | None:
+    """Start date and time of the header (dd.mm.yy hh.mm.ss; years 85-99 are 19xx), plus the
+    first record's onset (EDF+'s sub-second start)."""
+    try:
+        d, m, y = (int(v) for v in head[168:176].split("."))
+        hh, mm, ss = (int(v) for v in head[176:184].split("."))
+        start = dt.datetime(1900 + y if y >= 85 else 2000 + y, m, d, hh, mm, ss)
+    except ValueError:
+        return None
+    return start + dt.timedelta(seconds=first_onset_s)
+
+
+def _tals(path, block: bytes, record: int):
+    """(onset s, duration s, texts) of each TAL in one data record's annotation bytes."""
+    out = []
+    for tal in block.split(b"\x00"):
+        if not tal.strip(b"\x00"):
+            continue
+        parts = tal.decode("utf-8", errors="replace").split("\x14")
+        m = _TAL_ONSET.match(parts[0])
+        if m is None:
+            raise ReadError(path, f"malformed EDF+ annotation in data record {record + 1}: {parts[0][:40]!r}")
+        out.append((float(m.group(1)), float(m.group(2) or 0.0), parts[1:-1] if len(parts) > 1 else []))
+    return out
+
+
+def read_discontinuous(path):
+    """(names, rates Hz, units, channels float64 with NaN gaps, annotation onsets s, durations s,
+    texts, start datetime, number of holes) of an EDF+D/BDF+D file; time 0 is the first data
+    record's onset."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    ns, head, f = _header(path, raw)
+    bdf = raw[:1] == b"\xff"
+    width = 3 if bdf else 2
+    header_bytes = 256 * (ns + 1)
+    record_s = _number(path, head[244:252], "data record duration")
+    spr = [int(_number(path, s, "samples per data record")) for s in f["spr"]]
+    is_ann = [lab in ("EDF Annotations", "BDF Annotations") for lab in f["label"]]
+    if not any(is_ann):
+        raise ReadError(path, "an EDF+D file without an 'EDF Annotations' signal: the data records' onsets are unknown")
+    if not record_s > 0:
+        raise ReadError(path, f"an EDF+D file needs a data record duration > 0 s, the header says {record_s:g}")
+    record_bytes = sum(spr) * width
+    n_records = int(_number(path, head[236:244], "number of data records"))
+    have = (len(raw) - header_bytes) // record_bytes if record_bytes else 0
+    if n_records < 0:
+        n_records = have   # -1: the writer did not finish the header; the file's size tells
+    elif have < n_records:
+        raise ReadError(path, f"truncated EDF+D file: the header promises {n_records} data records, "
+                              f"the file holds {have}")
+    if n_records == 0:
+        raise ReadError(path, "the EDF file holds no samples")
+    body = np.frombuffer(raw, dtype=np.uint8, count=n_records * record_bytes, offset=header_bytes)
+    body = body.reshape(n_records, sum(spr) * width)
+    offsets = np.concatenate([[0], np.cumsum(spr)]) * width
+    onsets_r, tal_rows = [], []
+    for r in range(n_records):
+        first = True
+        for i in np.flatnonzero(is_ann):
+            for onset, duration, texts in _tals(path, body[r, offsets[i]:offsets[i + 1]].tobytes(), r):
+                if first:   # the time-keeping TAL: this record's onset; its first text is empty
+                    onsets_r.append(onset)
+                    texts = texts[1:]
+                    first = False
+                tal_rows += [(onset, duration, t) for t in texts if t]
+        if first:
+            raise ReadError(path, f"data record {r + 1} has no time-keeping annotation (its onset is unknown)")
+    t0 = onsets_r[0]
+    rel = np.asarray(onsets_r) - t0
+    if np.any(np.diff(rel) < record_s - 1e-9):
+        k = int(np.flatnonzero(np.diff(rel) < record_s - 1e-9)[0]) + 1
+        raise ReadError(path, f"EDF+D data record {k + 1} starts at {onsets_r[k]:g} s, before the previous one "
+                              f"ends ({onsets_r[k - 1] + record_s:g} s): records overlap or are out of order")
+    names, rates, units, chans = [], [], [], []
+    for i in np.flatnonzero(~np.asarray(is_ann)):
+        pmin, pmax = _number(path, f["pmin"][i], "physical minimum"), _number(path, f["pmax"][i], "physical maximum")
+        dmin, dmax = _number(path, f["dmin"][i], "digital minimum"), _number(path, f["dmax"][i], "digital maximum")
+        if dmax == dmin:
+            raise ReadError(path, f"signal {f['label'][i]!r}: digital minimum equals maximum ({dmin:g})")
+        seg = body[:, offsets[i]:offsets[i + 1]]
+        if bdf:
+            b = seg.reshape(n_records, spr[i], 3).astype(np.int32)
+            digital = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16)
+            digital = np.where(digital >= 1 << 23, digital - (1 << 24), digital)
+        else:
+            digital = np.ascontiguousarray(seg).view("<i2").reshape(n_records, spr[i])
+        phys = (digital.astype(np.float64) - dmin) * ((pmax - pmin) / (dmax - dmin)) + pmin
+        fs = spr[i] / record_s
+        starts = np.rint(rel * fs).astype(np.int64)
+        x = np.full(int(starts[-1]) + spr[i], np.nan)
+        for r in range(n_records):
+            x[starts[r]:starts[r] + spr[i]] = phys[r]
+        names.append(f["label"][i])
+        rates.append(fs)
+        units.append(f["unit"][i])
+        chans.append(x)
+    holes = int(np.sum(np.diff(rel) > record_s + 1e-9))
+    if holes:
+        log.info("%s: EDF+D with %d hole(s) between data records (%g s in all) left as NaN gaps", path, holes,
+                 float(rel[-1] + record_s - n_records * record_s))
+    onsets = np.asarray([o - t0 for o, _, _ in tal_rows], dtype=np.float64)
+    durations = np.asarray([d for _, d, _ in tal_rows], dtype=np.float64)
+    texts = [t for _, _, t in tal_rows]
+    return names, rates, units, chans, onsets, durations, texts, _start(head, t0), holes
