@@ -7,13 +7,18 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
 * ``stale_input``: the newest sample is older than ``max_input_age_s`` (device timestamp vs wall
   clock when the frame is handled), or stamped more than ``max_input_age_s`` in the future (a
   device clock ahead of the runtime's: its age cannot be told); the frame is learnt from but
-  never forecast from;
-* ``gap``: an input gap longer than the forecaster's tolerance (``max_gap_steps``, default the
-  lookback) restarted the input window; held until the window is whole again. The runtime's
+  never forecast from. The age is checked again when the forecast is ready (learning a long
+  frame takes time): a forecast that aged past ``max_input_age_s`` meanwhile is held too;
+* ``gap``: samples are missing since the last one (any hole: the learner's ``max_gap_steps`` is
+  0) and the input window restarted; held until the window is whole again. The runtime's
   timer also publishes a ``gap`` hold every ``stale_s`` while no sample arrives at all. A frame
-  longer than :func:`frame_budget` samples has only its newest ones learnt (the forecast path
-  runs on the event loop: one client's huge frame must not stall every other source); the
-  older ones are skipped like a hole;
+  whose device time goes back (it starts at or before the last learnt sample: a clock stepped
+  back, a frame sent again, overlapping frames) restarts the window too, as a new time base
+  (``time_back``, ``detail``). A frame longer than :func:`frame_budget`
+  samples, or samples arriving faster than ``LEARN_RATE`` x ``fs_hz`` of wall-clock time (a
+  budget of ``LEARN_BURST_S`` of samples, refilled as the wall clock runs: ``over_rate``), have only their newest
+  ones learnt; the older ones are skipped like a hole. The forecast path runs on the event loop:
+  one client's huge, overlapping or fast-forwarded frames must not stall every other source;
 * ``frozen_input``: every coordinate has repeated the same value for ``max_frozen_s`` (a tracker
   repeating its last position); the repeats are learnt as missing samples, so once the marker
   moves again the hold continues as a ``gap`` until the input window is whole;
@@ -42,6 +47,8 @@ from streams.protocol import HOLD_REASONS
 log = logging.getLogger(__name__)
 
 STATES = ("ready", "forecasting", "hold")
+LEARN_RATE = 1.25   # samples learnt per sample period of wall-clock time, at most (jitter, clock drift)
+LEARN_BURST_S = 20.0   # ... beyond a burst of this many seconds of samples (a backlog after an outage)
 
 
 def source_of(stream: str) -> str:
@@ -139,6 +146,15 @@ class SourceForecaster:
         self.last_wall_s = time.time()      # last frame, or the no-input timer's last gap hold
         self.last_frame_wall_s = self.last_wall_s   # last frame only (wall clock)
         self.resets_seen = 0
+        # learning budget (samples): refilled at LEARN_RATE x fs_hz per wall-clock second up to
+        # LEARN_BURST_S of samples (a device's backlog after an outage is learnt whole), so that a
+        # client stamping its frames faster than real time (overlapping or ahead of the clock)
+        # cannot buy more event-loop time than a real device at fs_hz
+        self.learn_cap = float(max(self.budget, LEARN_BURST_S * self.fs_hz))
+        self.learn_tokens, self.learn_wall_s = self.learn_cap, None
+        self.time_back = 0          # frames whose device time went back (overlapping the learnt ones)
+        self.over_rate = 0          # samples not learnt: they came faster than fs_hz of wall-clock time
+        self.hold_detail = ""       # why the last hold was given, where the reason alone does not say
         self.resumed = False
         self.failed = ""            # why the forecaster is unavailable ("" while it works)
         self.counts = {r: 0 for r in HOLD_REASONS}
@@ -152,6 +168,11 @@ class SourceForecaster:
         if self.last_t_s is None:
             return 0
         return max(0, int(round((t0_s - self.last_t_s) * self.fs_hz)) - 1)
+
+    def went_back(self, t0_s: float) -> bool:
+        """A frame starting at or before the last learnt sample (a sample due early, within a
+        period, is jitter: the time still went forward)."""
+        return self.last_t_s is not None and t0_s <= self.last_t_s
 
     def _hold(self, reason: str):
         self.state, self.hold_reason = "hold", reason
@@ -168,10 +189,31 @@ class SourceForecaster:
         """
         f = self.forecaster
         n = x.shape[1]
-        missing = self.missing_since(t0_s)
-        if n > self.budget:   # learn the newest samples only: the older ones are a hole
-            missing += n - self.budget
-            x = x[:, n - self.budget:]
+        self.hold_detail = ""
+        t_end = t0_s + (n - 1) / self.fs_hz
+        back = self.went_back(t0_s)
+        if back:   # device time went back: a new time base (a clock corrected) or a frame sent again
+            self.time_back += 1
+            self.hold_detail = (f"device time went back {self.last_t_s - t0_s + 1 / self.fs_hz:.3f} s (the frame "
+                                "starts at or before the last sample learnt); input window restarted")
+            f.learn_one(np.full(len(self.channels), np.nan))   # no input window spans the step
+            self.gap_open = True
+        n_new = n
+        missing = 0 if back else self.missing_since(t0_s)
+        if self.learn_wall_s is not None:
+            self.learn_tokens = min(self.learn_cap, self.learn_tokens
+                                    + max(0.0, now_s - self.learn_wall_s) * LEARN_RATE * self.fs_hz)
+        self.learn_wall_s = now_s
+        keep = min(n_new, self.budget, int(self.learn_tokens))
+        if n_new > keep:   # learn the newest samples only: the older ones are a hole
+            missing += n_new - keep
+            x = x[:, n_new - keep:]
+            if keep < min(n_new, self.budget):
+                self.over_rate += min(n_new, self.budget) - keep
+            if keep < min(n_new, self.budget) and not self.hold_detail:
+                self.hold_detail = (f"samples arrive faster than {self.fs_hz:g} Hz of wall-clock time: "
+                                    f"{n_new - keep} of {n_new} skipped")
+        self.learn_tokens -= x.shape[1]
         if missing > 0:     # feed the hole as missing samples: past the tolerance the window restarts
             for _ in range(min(missing, self.tolerance + 1)):
                 f.learn_one(np.full(len(self.channels), np.nan))
@@ -183,7 +225,7 @@ class SourceForecaster:
             if f.n_resets > self.resets_seen:   # diverged and reset during this sample
                 self.resets_seen = f.n_resets
                 self.hold_left = self.cfg.recover_steps + 1
-        self.last_t_s = t0_s + (n - 1) / self.fs_hz
+        self.last_t_s = t_end
         self.last_wall_s = self.last_frame_wall_s = now_s
         if self.hold_left > 0:
             self.hold_left = max(0, self.hold_left - n)
@@ -199,6 +241,12 @@ class SourceForecaster:
             return self._hold("stale_input")
         self.state, self.hold_reason = "forecasting", ""
         return "forecast", f.predict_one()
+
+    def aged(self, age_s: float):
+        """The forecast was made, but its newest sample is ``age_s`` old when it would go out (the
+        frame arrived young and learning it took the rest): ``stale_input``, never a number."""
+        self.hold_detail = f"input {age_s * 1e3:.0f} ms old when the forecast was ready"
+        return self._hold("stale_input")
 
     def fail(self, why: str):
         """The forecaster raised: every later frame of this source is held as ``unavailable``."""

@@ -155,6 +155,8 @@ class ForecastWorker:
         t_out = time.time()
         if kind == "forecast" and rival:    # learnt, but the source's forecasts cannot be told apart
             kind, value = "hold", "unavailable"
+        if kind == "forecast" and t_out - t_s > sf.cfg.max_input_age_s:   # aged while it was learnt
+            kind, value = sf.aged(t_out - t_s)
         if kind == "forecast":
             stats.forecasts += 1
             lat = (t_out - t_s) * 1e3
@@ -170,7 +172,8 @@ class ForecastWorker:
             self._send(f"fcst/{src}", header, np.asarray(value, dtype=np.float32))
         else:
             stats.holds += 1
-            self.publish_hold(src, stream, t_s, value, rival or (sf.failed if value == "unavailable" else ""))
+            self.publish_hold(src, stream, t_s, value,
+                              rival or (sf.failed if value == "unavailable" else sf.hold_detail))
 
     def publish_hold(self, src, stream, t_s, reason, detail=""):
         header = {"kind": "hold", "stream": stream, "t_s": t_s, "reason": reason, "t_out_s": time.time()}
@@ -232,7 +235,9 @@ class ForecastWorker:
         return {src: {"stream": sf.stream, "method": sf.cfg.method, "seen": sf.forecaster.n_seen,
                       "resets": sf.forecaster.n_resets, "ready": bool(sf.forecaster.ready),
                       "resumed": sf.resumed, "state": sf.state, "hold": sf.hold_reason,
-                      "holds": dict(sf.counts), "failed": sf.failed,
+                      "holds": dict(sf.counts), "failed": sf.failed, "detail": sf.hold_detail,
+                      # frames stamped before the last learnt sample; samples not learnt (faster than fs_hz)
+                      "time_back": sf.time_back, "over_rate": sf.over_rate,
                       # the other marker stream of this source while both send (all answers held)
                       "rival_stream": self._live_rival(src, now)}
                 for src, sf in items}

@@ -18,7 +18,7 @@ class Latency:
         self._n = 0          # values held (<= size)
         self._i = 0          # next slot
         self.count = 0
-        self.max_ms = 0.0
+        self.max_ms = float("-inf")   # all negative (a device clock ahead): max is the largest of them, not 0
         self.min_ms = float("inf")
         self.ahead = 0       # negative latencies: the device clock runs ahead of the runtime's
 

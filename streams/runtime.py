@@ -49,6 +49,7 @@ from streams.startup import StartingResponder, warm_up_all
 log = logging.getLogger(__name__)
 
 AUTH_WARN_EVERY_S = 10.0   # refused CURVE handshakes are all counted; each reason logged at most this often
+DRAIN_S = 0.02   # longest drain of the ingest socket before windows, results, status and timers run
 
 
 def freeze_start_up_heap():
@@ -285,7 +286,10 @@ class Runtime(IngestMixin, OutputsMixin):
                 break
             events = dict(poller.poll(timeout=self._poll_timeout_ms()))
             if self.ingest in events:
-                for _ in range(1000):  # drain, but let timers and results run regularly
+                drain_end = time.monotonic() + DRAIN_S
+                for _ in range(1000):  # drain, but let timers, results and status run regularly
+                    if time.monotonic() > drain_end:   # a flood of costly frames: status waited 40+ s
+                        break
                     try:
                         parts = self.ingest.recv_multipart(zmq.NOBLOCK, copy=False)
                     except zmq.Again:

@@ -212,6 +212,10 @@ def test_status_flags_a_device_clock_ahead_and_never_cuts_a_stream_name():
     assert s["ahead"] == 2 and s["min"] == -150.0 and s["max"] == 2.0
     empty = Latency().summary()
     assert empty["ahead"] == 0 and np.isnan(empty["min"])
+    ahead = Latency()                       # every latency negative: max is the largest, not 0.0
+    for ms in (-180000.0, -179990.0):
+        ahead.add(ms)
+    assert ahead.summary()["max"] == -179990.0
     row = {"modality": "motion", "rate_hz": 10.0, "age_s": 0.1, "frames": 3, "windows": 0, "outputs": 0,
            "forecasts": 3, "holds": 0, "gaps": 0, "dropped": 0, "rejected_total": 0}
     status = {"streams": {"201205111055-LAC-1-N/marker": {**row, "latency_ms": s, "latency_ingest_ms": s},

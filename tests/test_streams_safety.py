@@ -226,9 +226,11 @@ def test_a_hole_in_the_input_is_held_as_a_gap_whatever_its_length(missing):
 
 def test_device_clock_stepping_back_and_forward_holds_never_forecasts():
     """A device clock stepped back (an NTP correction, a wrong RTC) stamps fresh samples as old:
-    held as stale_input, learnt from, never forecast from; stepped forward again it opens a gap
-    that is held until the input window is whole. Sequence numbers stay in order throughout, so
-    only the timestamps tell."""
+    the step restarts the input window (a gap naming it: until 2026-12-05 the samples were learnt
+    as contiguous, and a step under max_input_age_s went on forecasting, forecasts stamped
+    backwards); then held as stale_input, learnt from, never forecast from; stepped forward again
+    it opens a gap that is held until the input window is whole. Sequence numbers stay in order
+    throughout, so only the timestamps tell."""
     from streams.forecast import SourceForecaster
 
     src = SourceForecaster("couch1/markers", ["x", "y", "z"], FS, FC)
@@ -240,7 +242,8 @@ def test_device_clock_stepping_back_and_forward_holds_never_forecasts():
     answers = [step(i) for i in range(60)]
     assert answers[-1][0] == "forecast"
     back = [step(i, skew_s=-5.0) for i in range(60, 90)]          # the device clock 5 s behind
-    assert set(back) == {("hold", "stale_input")}
+    assert back[0] == ("hold", "gap") and src.time_back == 1   # the step restarts the window ...
+    assert set(back) == {("hold", "gap"), ("hold", "stale_input")} and back[-20:] == [("hold", "stale_input")] * 20
     assert src.forecaster.n_seen >= 90                           # learnt from all the same
     forward = [step(i) for i in range(90, 120)]                  # corrected: a 5 s jump forward
     kinds = [a if a[0] == "hold" else ("forecast",) for a in forward]
