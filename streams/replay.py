@@ -7,7 +7,9 @@ Device time is wall-clock time: each frame is stamped so that its *last* sample 
 moment the frame is due to be sent (``t0_s = t_send - (n - 1) / fs_hz``, ``fs_hz`` the
 recording's rate), so the runtime's latencies are its own processing time, never negative. At
 ``speed`` 1 the frames tile device time exactly; at ``speed`` > 1 a frame holds ``speed`` times
-more signal than the wall time between frames, so consecutive frames overlap in device time.
+more signal than the wall time between frames, so consecutive frames overlap in device time
+(the runtime holds a marker stream's forecasts then: each frame starts before the last sample
+it learnt, see :mod:`streams.forecast`).
 Irregularly sampled records (marker CSVs) are sent at their mean rate.
 
 Missing samples (NaN: gaps of a record, invalid surrogate samples) are never sent as data, as the
