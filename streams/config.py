@@ -185,8 +185,10 @@ class RuntimeConfig:
     models : modality -> encoder name; ``backend`` picks ``auto``/``onnxruntime``/``torch``.
     max_batch, max_delay_s : dynamic batching across streams: a batch is run when it holds
         ``max_batch`` windows or its oldest window waited ``max_delay_s``.
-    embed_queue : windows waiting for the encoder, at most; the oldest is dropped (and counted per
-        stream as ``dropped``) when full.
+    embed_queue : windows waiting for an encoder lane, at most; a stream holds at most its share
+        (``embed_queue`` over the streams waiting, at least ``max_batch``), beyond it or when full
+        the oldest window of the stream holding most is dropped (counted per stream as
+        ``dropped``); batches take one window per stream in turn (:class:`streams.runtime_outputs.Lane`).
     out_hwm : ZeroMQ send high-water mark of the output socket, in messages per subscriber.
     max_streams : distinct input streams accepted; frames of further streams are rejected.
     state_dir : forecaster checkpoints (``None``: no checkpoints); ``checkpoint_every_s``.

@@ -333,8 +333,8 @@ class Runtime(IngestMixin, OutputsMixin):
     def _poll_timeout_ms(self) -> int:
         out = 50
         for lane in self.lanes.values():
-            if lane.pending and lane.worker.idle:
-                age = time.monotonic() - lane.pending[0][-1]
+            if len(lane) and lane.worker.idle:
+                age = time.monotonic() - lane.oldest_enqueued()
                 out = min(out, max(0, int((self.config.max_delay_s - age) * 1000) + 1))
         return out
 
@@ -378,12 +378,12 @@ class Runtime(IngestMixin, OutputsMixin):
             "slots": {"general": reg.general, "max": reg.max_streams, "per_source_max": reg.per_source,
                       "reserved_sources": sorted(reg.reserved), "expired": reg.expired,
                       "idle_expire_s": reg.idle_expire_s},
-            "queue": {"pending_windows": sum(len(ln.pending) for ln in lanes), "max": self.config.embed_queue,
+            "queue": {"pending_windows": sum(len(ln) for ln in lanes), "max": self.config.embed_queue,
                       "encoder_busy": any(ln.worker.busy for ln in lanes),
                       "score_pending": self.score_worker.pending if self.score_worker else 0,
                       "batches": sum(ln.worker.batches for ln in lanes),
                       "batch_size": self.batch_sizes.summary(),
-                      "lanes": {ln.name: {"pending_windows": len(ln.pending), "batches": ln.worker.batches,
+                      "lanes": {ln.name: {"pending_windows": len(ln), "batches": ln.worker.batches,
                                           "windows": ln.worker.windows} for ln in lanes}},
             "forecasters": self.forecast_worker.describe() if self.forecast_worker else {},
             "forecast_path_priority": self.priority,

@@ -127,13 +127,13 @@ class IngestMixin:
     def _windows(self, st, x, t0, t_last):
         """Cut windows and queue them for the encoder worker (the one place windows enter the
         embedding path; :meth:`_publish_window` is the one place their frames leave)."""
-        pending = self._lane(st).pending
+        lane = self._lane(st)
         for win, flat, t_start, t_end in st.windows(x, t0):
             st.stats.windows += 1   # quality and embedding are computed by the worker thread
-            if len(pending) >= self.config.embed_queue:
-                dropped = pending.popleft()
+            dropped = lane.add((st, win, flat, t_start, t_end, t_last, time.monotonic()),
+                               self.config.embed_queue, self.config.max_batch)
+            if dropped is not None:
                 dropped[0].stats.dropped += 1
-            pending.append((st, win, flat, t_start, t_end, t_last, time.monotonic()))
 
     def _refuse(self, name: str, h: dict, why: str):
         """No slot for a new stream: counted, and a marker stream's source is told by a hold."""

@@ -21,11 +21,69 @@ log = logging.getLogger("streams.runtime")
 
 
 class Lane:
-    """Windows waiting for one encoder worker (bounded by ``embed_queue``, oldest dropped)."""
+    """Windows waiting for one encoder worker, one queue per stream, served round-robin.
+
+    At most ``embed_queue`` windows wait in all; a stream holds at most its fair share of them
+    (``embed_queue`` over the streams waiting, at least ``max_batch``): a full lane drops the
+    oldest window of the stream holding most, so one client's huge frames (thousands of windows
+    each) neither delay nor displace the windows of the others. Items are the runtime's
+    ``(stream, window, flat, t_start_s, t_end_s, t_last_s, t_enqueued_monotonic)``.
+    """
 
     def __init__(self, name: str, worker):
         self.name, self.worker = name, worker
-        self.pending: collections.deque = collections.deque()
+        self.queues: dict = {}       # stream -> deque of items, in the order the streams first queued
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def oldest_enqueued(self) -> float:
+        """The monotonic time the oldest waiting window was queued (the lane is not empty)."""
+        return min(q[0][-1] for q in self.queues.values())
+
+    def add(self, item, max_total: int, min_share: int):
+        """Queue ``item``; returns the dropped item (whose stream counts it) or None."""
+        st = item[0]
+        q = self.queues.get(st)
+        if q is None:
+            q = self.queues[st] = collections.deque()
+        dropped = None
+        share = max(min_share, max_total // len(self.queues))
+        if len(q) >= share:                  # this stream has its share: its own oldest goes
+            dropped = q.popleft()
+        elif self.count >= max_total:        # full: the stream holding most gives its oldest
+            most = max(self.queues, key=lambda k: len(self.queues[k]))
+            dropped = self.queues[most].popleft()
+            if not self.queues[most] and most is not st:
+                del self.queues[most]
+        else:
+            self.count += 1
+        q.append(item)
+        return dropped
+
+    def take(self, max_batch: int) -> list:
+        """Up to ``max_batch`` windows of one model and shape (the oldest waiting window's), one
+        per stream in turn, each stream's oldest first; the streams served go to the back."""
+        first = min((q[0] for q in self.queues.values()), key=lambda it: it[-1])
+        items, served = [], []
+        while len(items) < max_batch:
+            took = False
+            for st, q in self.queues.items():
+                if len(items) >= max_batch:
+                    break
+                if q and q[0][0].model is first[0].model and q[0][1].shape == first[1].shape:
+                    items.append(q.popleft())
+                    served.append(st)
+                    took = True
+            if not took:
+                break
+        self.count -= len(items)
+        for st in dict.fromkeys(served):     # round-robin: served streams move to the back
+            q = self.queues.pop(st)
+            if q:
+                self.queues[st] = q
+        return items
 
 
 class OutputsMixin:
@@ -34,23 +92,15 @@ class OutputsMixin:
     # ------------------------------------------------------------------ batching and outputs
     def _maybe_submit(self, lane):
         from streams.models import Job
-        if not lane.pending or not lane.worker.idle:
+        if not len(lane) or not lane.worker.idle:
             return
-        age = time.monotonic() - lane.pending[0][-1]
-        if len(lane.pending) < self.config.max_batch and age < self.config.max_delay_s:
+        age = time.monotonic() - lane.oldest_enqueued()
+        if len(lane) < self.config.max_batch and age < self.config.max_delay_s:
             return
-        first = lane.pending[0]
-        items, keep = [], collections.deque()
-        for item in lane.pending:  # same model and window shape as the oldest, oldest first
-            if len(items) < self.config.max_batch and item[0].model is first[0].model \
-                    and item[1].shape == first[1].shape:
-                items.append(item)
-            else:
-                keep.append(item)
-        lane.pending = keep
+        items = lane.take(self.config.max_batch)
         self.batch_sizes.add(len(items))
         x = np.stack([it[1] for it in items])
-        lane.worker.submit(Job(first[0].model, x, items, time.monotonic()))
+        lane.worker.submit(Job(items[0][0].model, x, items, time.monotonic()))
 
     def _publish_embeddings(self, job, emb, err, model_ms):
         now_m = time.monotonic()

@@ -1,0 +1,90 @@
+"""An encoder lane serves its streams in turn: one client's huge frames (thousands of windows
+each) filled the shared FIFO, and another bed's windows waited 7-10 s behind them or were
+dropped in their place (integration bug bash, 2026-12-05)."""
+import numpy as np
+import pytest
+
+from streams.publisher import Publisher
+from streams.runtime_outputs import Lane
+from streams.subscriber import Subscriber
+from test_streams_helpers import config, running, wait_for
+
+MODEL = object()
+
+
+def _items(stream, n, t0=0.0, shape=(1, 4)):
+    return [(stream, np.zeros(shape, np.float32), None, 0.0, 1.0, 1.0, t0 + k * 1e-6) for k in range(n)]
+
+
+class _Stream:   # what a lane reads of the runtime's InputStream: a hashable object with .model
+    def __init__(self, name):
+        self.name, self.model = name, MODEL
+
+
+def test_a_lane_takes_one_window_per_stream_in_turn_and_keeps_each_streams_order():
+    lane = Lane("ecg", worker=None)
+    a, b, c = _Stream("a"), _Stream("b"), _Stream("c")
+    for it in _items(a, 100, 0.0):
+        assert lane.add(it, 4096, 8) is None
+    for it in _items(b, 2, 1.0) + _items(c, 1, 2.0):
+        lane.add(it, 4096, 8)
+    batch = lane.take(8)
+    assert [it[0].name for it in batch] == ["a", "b", "c", "a", "b", "a", "a", "a"]
+    assert [it[-1] for it in batch if it[0] is a] == sorted(it[-1] for it in batch if it[0] is a)
+    assert len(lane) == 103 - 8 and list(lane.queues) == [a]      # b and c emptied, a goes on
+    rest = []
+    while len(lane):
+        rest += lane.take(8)
+    assert len(rest) == 95 and all(it[0] is a for it in rest)
+
+
+def test_a_full_lane_drops_the_oldest_window_of_the_stream_holding_most():
+    lane = Lane("ecg", worker=None)
+    a, b = _Stream("a"), _Stream("b")
+    dropped = [lane.add(it, 20, 4) for it in _items(a, 30)]          # alone: its share is the lane
+    assert sum(d is not None for d in dropped) == 10 and len(lane) == 20
+    assert all(d[0] is a for d in dropped if d is not None)
+    dropped_b = [lane.add(it, 20, 4) for it in _items(b, 5, 1.0)]    # b arrives: a gives way
+    assert all(d is None or d[0] is a for d in dropped_b)
+    assert len(lane.queues[b]) == 5 and len(lane) == 20
+    more_b = [lane.add(it, 20, 4) for it in _items(b, 20, 2.0)]      # b never takes more than its share
+    assert len(lane.queues[b]) == 10 and len(lane.queues[a]) == 10
+    assert all(d[0] is b for d in more_b[-10:])
+
+
+def test_a_window_of_one_model_shape_waits_for_its_own_batch():
+    lane = Lane("ecg", worker=None)
+    a, b = _Stream("a"), _Stream("b")
+    for it in _items(a, 3, 0.0):
+        lane.add(it, 100, 4)
+    for it in _items(b, 3, 1.0, shape=(1, 8)):
+        lane.add(it, 100, 4)
+    first = lane.take(8)
+    assert {it[0].name for it in first} == {"a"} and len(first) == 3
+    assert [it[0].name for it in lane.take(8)] == ["b"] * 3 and len(lane) == 0
+
+
+@pytest.mark.timeout(180)
+def test_a_huge_frame_does_not_delay_another_beds_windows():
+    """Over real sockets with ecg-tiny: bed A sends one frame of 400 windows, bed B one window
+    just after it. B's embedding comes out among the first batches, not after A's 400."""
+    pytest.importorskip("encoders")
+    fs = 250.0
+    rng = np.random.default_rng(4)
+    cfg = config(models={"ecg": "ecg-tiny"}, backend="torch", windows={"ecg": (2.0, 2.0)},
+                 max_batch=8, max_delay_s=0.01)
+    with running(cfg) as rt:
+        sub = Subscriber(["emb/", "hb/"], rt.bound.output)
+        wait_for(lambda: sub.recv(0.1) is not None, what="the subscription (a heartbeat)")
+        pub = Publisher("ward", rt.bound.ingest)
+        pub.stream("bedA", fs, ["II"]).send(rng.normal(size=(1, int(800 * fs))).astype(np.float32))
+        pub.stream("bedB", fs, ["II"]).send(rng.normal(size=(1, int(2 * fs))).astype(np.float32))
+        order = []
+        wait_for(lambda: (f := sub.recv(0.1)) is not None and order.append(f.topic) is None and "emb/ward/bedB" in order,
+                 timeout_s=120, what="bed B's embedding")
+        a_before_b = order[:order.index("emb/ward/bedB")].count("emb/ward/bedA")
+        s = rt.status()["streams"]
+        pub.close()
+        sub.close()
+    assert s["ward/bedB"]["dropped"] == 0 and s["ward/bedA"]["windows"] == 400
+    assert a_before_b < 100, a_before_b      # FIFO: all 400 of A's first
