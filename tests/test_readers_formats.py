@@ -122,6 +122,27 @@ def test_wav_read_mono_mixdown_and_resampling_against_librosa(tmp_path):
     assert low.metadata["original_fs_hz"] == fs
 
 
+def test_a_six_channel_wav_is_six_microphones_scored_and_embedded_whole(tmp_path, capsys):
+    """A WAV with more than two channels named them ch1..chN, read as 'other': score refused it
+    ('no usable audio channel'), --modality audio did not help, --channel ch1=audio scored one of
+    six channels while run.json said all were mixed. A sound file's channels are audio."""
+    import polars as pl
+    from biosig.cli import main
+    fs = 8000
+    rng = np.random.default_rng(6)
+    x = (0.1 * rng.standard_normal((6, 3 * fs))).astype(np.float32)
+    path = tmp_path / "array.wav"
+    sf.write(path, x.T, fs, subtype="FLOAT")
+    rec = read(path)
+    assert rec.channels == tuple(f"ch{i}" for i in range(1, 7)) and rec.channel_modalities == ("audio",) * 6
+    assert read(path, channel_modalities={"ch2": "other"}).channel_modalities[1] == "other"   # the user's word wins
+    assert main(["score", str(path), "--model", "audio-tiny", "--out", str(tmp_path / "run")]) == 0
+    row = pl.read_parquet(tmp_path / "run" / "records.parquet").row(0, named=True)
+    assert len(row["used_channels"]) == 6, row
+    assert main(["embed", str(path), "--model", "audio-tiny", "--out", str(tmp_path / "e.parquet")]) == 0
+    capsys.readouterr()
+
+
 def test_flac_and_extensionless_audio_are_sniffed(tmp_path):
     x = (0.1 * np.random.default_rng(0).standard_normal(4000)).astype(np.float32)
     sf.write(tmp_path / "noise.flac", x, 8000, subtype="PCM_24")

@@ -185,6 +185,8 @@ def read_audio(path, *, mono: bool = False) -> Record:
     names = channel_names(x.shape[0])
     # a "WAV" at a few Hz (PSG exports) is not sound: its modality stays unknown unless said
     modality = "audio" if fs_hz >= MIN_FS_HZ["audio"] else ""
+    if modality and len(names) > 2:   # ch1..chN of a sound file are microphones, whatever their names say
+        meta["channel_modalities"] = dict.fromkeys(names, "audio")
     return Record(samples=x, fs_hz=fs_hz, channels=names, units=("FS",) * len(names),
                   modality=modality, metadata=meta)
 
