@@ -163,8 +163,9 @@ class ForecastWorker:
             stats.output_ms.add(lat)
             parts = {"total": lat, "runtime": (t_out - recv_s) * 1e3, "queue": (t_start - recv_s) * 1e3,
                      "model": (t_out - t_start) * 1e3}
-            if sent_s is not None:
+            if sent_s is not None:   # and the transport: sent -> received, the wait in the ingest socket included
                 parts["device"] = (sent_s - t_s) * 1e3
+                parts["transport"] = (recv_s - sent_s) * 1e3
             header = {"kind": "forecast", "stream": stream, "t_s": t_s, "target_s": t_s + sf.horizon_s,
                       "horizon_steps": sf.cfg.horizon_steps, "horizon_s": sf.horizon_s,
                       "method": sf.cfg.method, "valid": True, "channels": list(channels),

@@ -80,6 +80,8 @@ def test_forecast_latency_is_broken_down_and_the_start_up_heap_is_frozen():
             assert abs(lat["device"] - 2.0) < 1e-3
             assert lat["queue"] >= 0 and lat["model"] >= 0
             assert lat["total"] >= lat["device"] + lat["runtime"] - 1e-6   # device -> receipt is >= 0
+            # the split adds up: sent -> received (the network and the ingest socket's queue) included
+            assert abs(lat["device"] + lat["transport"] + lat["runtime"] - lat["total"]) < 1e-3 and lat["transport"] >= 0
     finally:
         ctx.destroy(linger=0)
         rt.stop()
