@@ -64,9 +64,10 @@ def label_value(value):
     return str(int(f)) if f.is_integer() else repr(f)
 
 
-def join_labels(keys, labels_df, label_column: str, key_column: str | None = None):
+def join_labels(keys, labels_df, label_column: str, key_column: str | None = None, as_number: bool = True):
     """Labels for ``keys`` from a table; returns (kept keys, y). Keys without a label are dropped.
-    Label text is compared as :func:`label_value` reads it (``1`` and ``1.0`` are one value)."""
+    Label text is compared as :func:`label_value` reads it (``1`` and ``1.0`` are one value);
+    ``as_number=False`` keeps the text as written (group ids: patients ``007`` and ``7`` are two)."""
     if label_column not in labels_df.columns:
         raise EncoderError(f"no column {label_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
     key_column = key_column or labels_df.columns[0]
@@ -76,7 +77,7 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
     spellings: dict = {}
     for row, (k, v) in enumerate(zip(labels_df[key_column].to_list(), labels_df[label_column].to_list())):
         key = record_key(k)
-        text, v = v, label_value(v)
+        text, v = v, (label_value(v) if as_number else v)
         if v is not None and text != v:
             spellings.setdefault(v, set()).add(text)
         if key in lab and lab[key] != v:

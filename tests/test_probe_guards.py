@@ -124,6 +124,19 @@ def test_labels_1_and_1_0_are_one_class(c16, capsys):
     assert capsys.readouterr().out.startswith(f"{len(rows)} records, classes 0 ({n_neg}), 1 ({n_pos}), ")
 
 
+def test_group_ids_are_compared_as_written(c16, capsys):
+    """Labels are read as numbers (1 and 1.0 one class), and group ids were too: patients 007 and
+    7 became one group (their records kept in one fold, resampled together). Ids stay text."""
+    d, rows = c16
+    group = {r: ("00" if i % 2 else "") + str(i // 2) for i, (r, _) in enumerate(rows)}   # 0, 000, 1, 001, ...
+    labels = _labels(d, rows, patient=lambda r, label: group[r])
+    assert _probe(d, labels, "--folds", "2", "--group-column", "patient") == 0
+    assert f"stratified grouped ({len(rows)} groups)" in capsys.readouterr().out
+    from encoders.probe_labels import join_labels
+    df = pl.DataFrame({"record": ["a", "b", "c"], "patient": ["007", "7", "7.0"]})
+    assert join_labels(["a", "b", "c"], df, "patient", "record", as_number=False)[1].tolist() == ["007", "7", "7.0"]
+
+
 def test_label_value_reads_numbers_and_leaves_text():
     from encoders.probe_labels import label_value
     assert [label_value(v) for v in ("1", "1.0", " 1 ", "1e0", "0.50", "-0.0", "007")] == \

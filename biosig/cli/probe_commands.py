@@ -172,7 +172,8 @@ def probe_command(args) -> int:
         _check_mix(args, values)
     groups = None
     if args.group_column is not None:
-        _, groups = join_labels([keys[i] for i in kept], labels, args.group_column, args.key_column)
+        _, groups = join_labels([keys[i] for i in kept], labels, args.group_column, args.key_column,
+                                as_number=False)   # ids as written: patients 007 and 7 are two
         if len(groups) != len(kept):
             raise BiosigError(f"--group-column {args.group_column}: empty group for some records")
     if args.combined and not set(args.baseline) - {"random"}:
@@ -193,7 +194,7 @@ def probe_command(args) -> int:
     if args.json:
         print(json_text.dumps(_with_class_names(res, args.positive)))
         return 0
-    kind = "stratified grouped" if groups is not None else "stratified"
+    kind = f"stratified grouped ({len(set(groups))} groups)" if groups is not None else "stratified"
     print(f"{res['n']} records, {_classes(y, args.positive)}, {res['folds']}-fold {kind} CV, "
           f"C per fold {format_C(res['C'])}")
     for m in METRICS:
@@ -292,7 +293,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
                       for k, v in combined.items()})
         print(json_text.dumps({**named, **extra}))
         return 0
-    kind = "stratified grouped" if groups is not None else "stratified"
+    kind = f"stratified grouped ({len(set(groups))} groups)" if groups is not None else "stratified"
     made_by = (f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''}"
                + (f", window {prov['window_s']:g} s" if prov.get("window_s") else "") + ")") if prov.get("model_id") else ""
     print(f"{len(y)} records, {_classes(y, args.positive)}, {len(folds)}-fold {kind} CV; "
