@@ -143,6 +143,20 @@ def test_a_six_channel_wav_is_six_microphones_scored_and_embedded_whole(tmp_path
     capsys.readouterr()
 
 
+def test_infinite_samples_are_read_as_gaps(tmp_path, caplog):
+    """A float WAV holding one NaN and one +inf: info said 'gaps 1' (the NaN) while score counted
+    both invalid. Infinite samples are no measurement: read as NaN, with one warning."""
+    fs = 8000
+    x = np.zeros(fs, np.float32)
+    x[100], x[5000] = np.nan, np.inf
+    path = tmp_path / "f.wav"
+    sf.write(path, x, fs, subtype="FLOAT")
+    with caplog.at_level(logging.WARNING, logger="biosig.readers"):
+        rec = read(path)
+    assert np.isnan(rec.samples[0, [100, 5000]]).all() and np.isfinite(np.delete(rec.samples[0], [100, 5000])).all()
+    assert len(rec.gaps()) == 2 and "1 infinite sample(s) read as missing" in caplog.text
+
+
 def test_flac_and_extensionless_audio_are_sniffed(tmp_path):
     x = (0.1 * np.random.default_rng(0).standard_normal(4000)).astype(np.float32)
     sf.write(tmp_path / "noise.flac", x, 8000, subtype="PCM_24")

@@ -229,6 +229,7 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
         if isinstance(exc, ReadError):  # pragma: no cover - ReadError is not an OSError
             raise
         raise ReadError(exc.filename or path, f"cannot be read ({exc.strerror or exc})") from None
+    rec = _infinite_as_missing(rec, path)
     try:
         if channel_modalities:
             unknown = sorted(set(channel_modalities) - set(rec.channels))
@@ -255,6 +256,16 @@ def read(path, *, modality: str | None = None, channels: Sequence[str | int] | N
         raise ReadError(path, str(exc)) from None
     log.debug("read %s: %r", os.fspath(path), rec)
     return rec
+
+
+def _infinite_as_missing(rec: Record, path) -> Record:
+    """±inf samples (a float WAV, a CSV saying inf) are no measurement: NaN, a gap like any other,
+    with one warning (``info`` reported no gap for them while ``score`` counted them invalid)."""
+    bad = np.isinf(rec.samples)
+    if not bad.any():
+        return rec
+    log.warning("%s: %d infinite sample(s) read as missing (a gap)", os.fspath(path), int(bad.sum()))
+    return rec.replace(samples=np.where(bad, np.float32(np.nan), rec.samples))
 
 
 def _read_format(path, mono: bool, sample_rate_hz: float | None = None) -> Record:
