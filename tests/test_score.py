@@ -94,6 +94,20 @@ def test_choose_channels_prefers_vocabulary_and_skips_unusable():
         choose_channels(chans, mods, [True] * 4, "ecg", ("I",), 4)
 
 
+def test_an_unusable_channel_says_why(tmp_path, capsys):
+    """'mono (audio, unusable)' for a one-frame WAV: the error says what is wrong with each channel."""
+    import soundfile as sf
+    from biosig.cli import main
+    from encoders.scoring.scorer import unusable_reasons
+    x = np.array([[np.nan] * 6 + [1.0] * 4, [2.0] * 10, [0, 1] * 5, [np.nan] * 10])
+    assert unusable_reasons(x) == ["60 % missing", "constant", "", "100 % missing"]
+    assert unusable_reasons(np.ones((1, 1))) == ["one sample"]
+    one = tmp_path / "one.wav"
+    sf.write(one, np.array([0.5], np.float32), 16000, subtype="FLOAT")
+    assert main(["score", str(one), "--model", "audio-tiny", "--out", str(tmp_path / "run")]) == 1   # the record failed
+    assert "mono (audio, one sample)" in capsys.readouterr().err
+
+
 def test_part_store_resume_and_atomic_leftovers(tmp_path):
     from encoders.scoring.outputs import ERROR_SCHEMA, WINDOW_SCHEMA, PartStore
 

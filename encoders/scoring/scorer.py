@@ -75,7 +75,7 @@ def canonical_lead(name: str) -> str:
 
 
 def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ...], usable: list[bool],
-                    modality: str, vocabulary: tuple[str, ...], n: int) -> list[int]:
+                    modality: str, vocabulary: tuple[str, ...], n: int, why: list[str] | None = None) -> list[int]:
     """Indices of the ``n`` channels fed to the model, in the order they are fed.
 
     Candidates are the usable channels of the model's modality. Channels whose standard name
@@ -90,8 +90,9 @@ def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ..
     """
     cand = [i for i, (m, ok) in enumerate(zip(channel_modalities, usable)) if m == modality and ok]
     if not cand:
-        present = ", ".join(f"{c} ({m}{'' if ok else ', unusable'})"
-                            for c, m, ok in zip(channels, channel_modalities, usable))
+        why = why or [""] * len(channels)
+        present = ", ".join(f"{c} ({m}{'' if ok else ', ' + (w or 'unusable')})"
+                            for c, m, ok, w in zip(channels, channel_modalities, usable, why))
         raise ValueError(f"no usable {modality} channel among: {present or 'no channels'}")
     rank = {name.upper(): k for k, name in enumerate(vocabulary)}
     cand.sort(key=lambda i: (rank.get(canonical_lead(channels[i]), len(rank)), i))
@@ -101,13 +102,20 @@ def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ..
     return cand[:n]
 
 
-def _usable(samples: np.ndarray) -> list[bool]:
-    """Per channel: enough finite samples and not constant."""
+def unusable_reasons(samples: np.ndarray) -> list[str]:
+    """Per channel, why it cannot be fed to a model ("" when it can): too many missing samples, or
+    a constant (flat) signal, which a one-sample record always is."""
     out = []
     for row in samples:
         finite = np.isfinite(row)
-        ok = finite.mean() >= MIN_VALID_FRACTION if row.size else False
-        out.append(bool(ok and np.ptp(row[finite]) > 0))
+        if not row.size or finite.mean() < MIN_VALID_FRACTION:
+            out.append(f"{100 * (1 - finite.mean()) if row.size else 100:.0f} % missing")
+        elif row.size < 2:
+            out.append("one sample")
+        elif not np.ptp(row[finite]) > 0:
+            out.append("constant")
+        else:
+            out.append("")
     return out
 
 
@@ -146,11 +154,12 @@ class Scorer:
     def select(self, rec):
         """The record's channels fed to the pipeline (their count: :attr:`n_select`)."""
         m = self.model
-        usable = _usable(rec.samples)
+        why = unusable_reasons(rec.samples)
+        usable = [not w for w in why]
         n = self.n_select
         if m.modality == "audio":   # every usable audio channel: the pipeline's mono step mixes them, as in embed
             n = max(1, sum(mod == "audio" and ok for mod, ok in zip(rec.channel_modalities, usable)))
-        idx = choose_channels(rec.channels, rec.channel_modalities, usable, m.modality, m.vocabulary, n)
+        idx = choose_channels(rec.channels, rec.channel_modalities, usable, m.modality, m.vocabulary, n, why)
         return rec.select(idx).replace(modality=m.modality)
 
     @property
