@@ -202,6 +202,10 @@ def run_sources(sources, seconds: float | None = None, stop: threading.Event | N
                 s.send()
             nxt = min(nxt, s.next_s())
         time.sleep(max(0.0, min(nxt - time.time(), 0.05)))
+    if end is not None:   # frames due before the end: a sleep that overran it skipped a record's last frame
+        for s in sources:
+            while s.due(end) and not stop.is_set():
+                s.send()
 
 
 def start_thread(sources, seconds=None, stop=None, t_start=None, name="biosig-sim") -> threading.Thread:

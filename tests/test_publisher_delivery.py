@@ -168,6 +168,28 @@ def test_monitor_stopped_by_ctrl_c_exits_1_when_nothing_was_delivered():
     assert "(stopped by signal)" in rest and f"no runtime accepted the connection at {endpoint}" in rest
 
 
+def test_replay_of_one_pass_sends_the_records_last_frame(tmp_path):
+    """run_sources stopped at t_start + seconds, but a one-pass replay's last frame is due just
+    before it (1 / (fs * speed) earlier): a sleep that overran the end skipped it, and the window
+    ending at the record's end never reached the runtime (03700181 at 10x: 599 of 600 ECG frames).
+    Here the loop wakes after the end (t_start in the past), as an overrun sleep makes it do."""
+    n, fs_hz, speed = 100, 25.0, 10.0
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    ctx = zmq.Context()
+    pull = _pull(ctx, endpoint)
+    pubs, sources = replay_sources([_csv_record(tmp_path / "r.csv", n, fs_hz)], speed=speed, endpoint=endpoint,
+                                   ctx=ctx)
+    frames = -(-n // sources[0].frame_n)
+    seconds = n / (fs_hz * speed)                            # exactly one pass
+    run_sources(sources, seconds=seconds, t_start=time.time() - seconds - 0.002)
+    got = _drain(pull)
+    for p in pubs:
+        p.close()
+    pull.close()
+    ctx.term()
+    assert len(got) == frames and got[-1][1][-1] == n - 1, [x[-1] for _, x in got]
+
+
 def test_replay_loops_with_a_sequence_gap_never_gluing_end_to_start(tmp_path):
     n, fs_hz, speed = 40, 25.0, 10.0
     endpoint = f"tcp://127.0.0.1:{free_port()}"
