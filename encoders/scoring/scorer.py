@@ -238,7 +238,7 @@ class Scorer:
         modality = self.model.modality
         if modality in ("ecg", "ppg"):
             from biosig.measures_edr import modulation_resp_rate
-            out["heart_rate_bpm"] = ms.heart_rate(rec)
+            out["heart_rate_bpm"] = None   # from the usable windows (_score)
             out["edr_resp_rate_bpm"] = modulation_resp_rate(rec.samples[0], rec.fs_hz, modality)
         elif modality == "resp":
             out["resp_rate_bpm"] = ms.respiratory_rate(rec)
@@ -304,6 +304,10 @@ class Scorer:
         if "af_prob" in measures:
             af = per_window["af_prob"].drop_nulls()
             measures["af_prob"] = float(af.mean()) if len(af) else None
+        if "heart_rate_bpm" in measures:   # from the windows that pass the quality gate, as af_prob
+            # (over the whole record a noisy lead gave 106 /min where every window was low_quality)
+            hr = per_window.filter(pl.col("measures_ok"))["hr_bpm"].drop_nulls()
+            measures["heart_rate_bpm"] = float(hr.mean()) if len(hr) else None
         used = list(sel.channels)
         windows = pl.concat([pl.DataFrame({
             "record": [path] * n, "key": [key] * n, "window": np.arange(n, dtype=np.int32),
