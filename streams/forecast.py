@@ -198,21 +198,20 @@ class SourceForecaster:
                                 "starts at or before the last sample learnt); input window restarted")
             f.learn_one(np.full(len(self.channels), np.nan))   # no input window spans the step
             self.gap_open = True
-        n_new = n
         missing = 0 if back else self.missing_since(t0_s)
         if self.learn_wall_s is not None:
             self.learn_tokens = min(self.learn_cap, self.learn_tokens
                                     + max(0.0, now_s - self.learn_wall_s) * LEARN_RATE * self.fs_hz)
         self.learn_wall_s = now_s
-        keep = min(n_new, self.budget, int(self.learn_tokens))
-        if n_new > keep:   # learn the newest samples only: the older ones are a hole
-            missing += n_new - keep
-            x = x[:, n_new - keep:]
-            if keep < min(n_new, self.budget):
-                self.over_rate += min(n_new, self.budget) - keep
-            if keep < min(n_new, self.budget) and not self.hold_detail:
-                self.hold_detail = (f"samples arrive faster than {self.fs_hz:g} Hz of wall-clock time: "
-                                    f"{n_new - keep} of {n_new} skipped")
+        keep = min(n, self.budget, int(self.learn_tokens))
+        if n > keep:   # learn the newest samples only: the older ones are a hole
+            missing += n - keep
+            x = x[:, n - keep:]
+            if keep < min(n, self.budget):   # over the wall-clock budget, not just a long frame
+                self.over_rate += min(n, self.budget) - keep
+                if not self.hold_detail:
+                    self.hold_detail = (f"samples arrive faster than {self.fs_hz:g} Hz of wall-clock time: "
+                                        f"{n - keep} of {n} skipped")
         self.learn_tokens -= x.shape[1]
         if missing > 0:     # feed the hole as missing samples: past the tolerance the window restarts
             for _ in range(min(missing, self.tolerance + 1)):
