@@ -66,7 +66,7 @@ def _source_name(path) -> str:
 
 
 def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST, key_dir=None,
-                   frame_s: float = 0.1, ctx=None):
+                   frame_s: float = 0.1, ctx=None, insecure: bool = False):
     """Publishers and :class:`streams.simulate.SimSource` objects for the given recordings."""
     from biosig.readers import read
     from biosig.readers.gap_resample import to_uniform_grid
@@ -77,7 +77,7 @@ def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST,
     try:
         for path in paths:
             rec = to_uniform_grid(read(path))   # irregular times: a hole in time stays a gap, not closed up
-            pub = Publisher(_source_name(path), endpoint, key_dir=key_dir, ctx=ctx)
+            pub = Publisher(_source_name(path), endpoint, key_dir=key_dir, insecure=insecure, ctx=ctx)
             pubs.append(pub)
             sources += _record_sources(rec, pub, path, speed, frame_s)
     except BaseException:   # a bad second file must not leave the first one's sockets open

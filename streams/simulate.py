@@ -123,7 +123,7 @@ def default_af_beds(n_beds: int) -> tuple[int, ...]:
 
 def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGEST, key_dir=None,
               loop_s: float = 30.0, frame_s: float = 0.1, variants: int = 4, seed: int = 0,
-              prefix: str = "bed", ctx=None, audio_beds: int | None = None, af_beds=None):
+              prefix: str = "bed", ctx=None, audio_beds: int | None = None, af_beds=None, insecure: bool = False):
     """Publishers and sources for ``n_beds`` beds (``bed01`` ...). ``audio_beds`` limits how many
     beds carry the 16 kHz audio stream (all by default); ``af_beds``: bed numbers (from 1) in AF,
     default :func:`default_af_beds`.
@@ -146,7 +146,7 @@ def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGES
                 records[m, v, af] = _record(m, loop_s, seed + 101 * v, af=af)
     pubs, sources = [], []
     for b in range(n_beds):
-        pub = Publisher(f"{prefix}{b + 1:02d}", endpoint, key_dir=key_dir, ctx=ctx)
+        pub = Publisher(f"{prefix}{b + 1:02d}", endpoint, key_dir=key_dir, insecure=insecure, ctx=ctx)
         pubs.append(pub)
         for m in streams:
             if m == "audio" and audio_beds is not None and b >= audio_beds:
@@ -163,7 +163,7 @@ def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGES
 
 
 def make_couches(n_couches: int, *, endpoint: str = DEFAULT_INGEST, key_dir=None, seconds: float = 120.0,
-                 fs_hz: float = 30.0, seed: int = 0, prefix: str = "couch", ctx=None):
+                 fs_hz: float = 30.0, seed: int = 0, prefix: str = "couch", ctx=None, insecure: bool = False):
     """Marker tracking of ``n_couches`` couches (3 markers x 3 axes, mm, one sample per frame).
 
     The motion records are generated for the whole run (``seconds``, not looped) so that their
@@ -174,7 +174,7 @@ def make_couches(n_couches: int, *, endpoint: str = DEFAULT_INGEST, key_dir=None
     pubs, sources, truth = [], [], []
     for c in range(n_couches):
         rec = _record("motion", max(seconds, 1.0) + 5.0, seed + 7 * c, fs_hz=fs_hz)
-        pub = Publisher(f"{prefix}{c + 1}", endpoint, key_dir=key_dir, ctx=ctx)
+        pub = Publisher(f"{prefix}{c + 1}", endpoint, key_dir=key_dir, insecure=insecure, ctx=ctx)
         out = pub.stream("markers", rec.fs_hz, rec.channels, rec.units, modality="motion")
         pubs.append(pub)
         sources.append(SimSource(out, rec.samples, rec.fs_hz, 1, loop_gap=True))

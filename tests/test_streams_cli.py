@@ -116,3 +116,19 @@ def test_serve_monitor_replay_listen_status_work_together(tmp_path):
         _, err = serve.communicate(timeout=60)
     assert serve.returncode == 0, err
     assert list((tmp_path / "rec").glob("inputs-*.parquet"))   # flushed at shutdown (SIGTERM)
+
+
+@pytest.mark.parametrize("command", ["monitor", "replay"])
+def test_insecure_reaches_the_publishers_of_monitor_and_replay(command, tmp_path):
+    """`monitor --insecure` to a non-loopback runtime was refused with a message asking for
+    --insecure: the flag never reached the publishers. 192.0.2.2 (TEST-NET) never answers: the
+    command runs, delivers nothing and says so (exit 1), and no longer refuses the endpoint."""
+    if command == "monitor":
+        args = ["monitor", "--simulate", "0", "--couches", "1"]
+    else:
+        rec = tmp_path / "m.csv"
+        rec.write_text("t_s,x_mm\n" + "".join(f"{i / 25},{i % 7}\n" for i in range(100)))
+        args = ["replay", str(rec)]
+    r = _run(*args, "--ingest", "tcp://192.0.2.2:49521", "--insecure", "--seconds", "1.5")
+    assert "not loopback" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1 and "none delivered" in r.stderr, r.stderr

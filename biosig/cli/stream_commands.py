@@ -105,10 +105,10 @@ def _monitor(args) -> int:
         pubs, sources = [], []
         try:
             wp, sources = make_ward(args.simulate, streams, endpoint=args.ingest, key_dir=args.keys,
-                                    frame_s=args.frame_s, seed=args.seed)
+                                    frame_s=args.frame_s, seed=args.seed, insecure=args.insecure)
             pubs += wp
             cp, cs, _ = make_couches(args.couches, endpoint=args.ingest, key_dir=args.keys,
-                                     seconds=args.seconds or 600.0, seed=args.seed)
+                                     seconds=args.seconds or 600.0, seed=args.seed, insecure=args.insecure)
             pubs += cp
             sources = sources + cs
             print(f"biosig monitor: publishing {len(sources)} streams to {args.ingest} "
@@ -135,7 +135,7 @@ def _replay(args) -> int:
         pubs, sources = [], []
         try:
             pubs, sources = replay_sources(args.records, speed=args.speed, endpoint=args.ingest,
-                                           key_dir=args.keys)
+                                           key_dir=args.keys, insecure=args.insecure)
             print(f"biosig replay: publishing {len(sources)} streams to {args.ingest} (Ctrl-C to stop)",
                   file=sys.stderr, flush=True)
             run_sources(sources, args.seconds or replay_duration_s(sources), stop)
