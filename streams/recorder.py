@@ -4,10 +4,18 @@ Rows are buffered in memory and written (by a writer thread, off the event loop)
 ``<dir>/outputs-<n>.parquet`` whenever ``rotate_s`` seconds passed, and at :meth:`close`. A
 runtime killed with SIGKILL loses at most the last ``rotate_s`` seconds of recording (the
 forecaster checkpoints are separate).
+
+Each file is written under a hidden temporary name in the same folder and renamed into place when
+complete, so a reader never sees a part-written file. A write that fails (disk full, folder gone or
+read-only) removes its temporary file, counts the batch and its rows as lost, and never raises:
+one warning names the folder and the reason when writes start failing, one info line says when
+they work again. :func:`read_recording` skips (with a warning) files that are not valid Parquet,
+e.g. ones cut short by a full disk before this was so.
 """
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 import time
 
@@ -36,9 +44,15 @@ class Recorder:
         self.rotate_s = rotate_s
         self.inputs: list[dict] = []
         self.outputs: list[dict] = []
+        for stale in self.dir.glob(".*.parquet.tmp"):  # left by a writer killed mid-file
+            stale.unlink(missing_ok=True)
         self.part = self._first_free_part()
         self.last_flush = time.monotonic()
-        self.rows_written = {"inputs": 0, "outputs": 0}
+        # the runtime's status row spreads this dict: rows written per kind, and what was lost to
+        # failed writes (batches = files not written, rows = their rows; write_error = the reason
+        # while writes fail, None when the last write worked). Updated by the writer thread.
+        self.rows_written = {"inputs": 0, "outputs": 0, "lost_batches": 0, "lost_rows": 0,
+                             "write_error": None}
         self.files: list[pathlib.Path] = []
         self._pool = None
         self._pending: list = []
@@ -100,34 +114,74 @@ class Recorder:
 
     def _write(self, batches):
         """Build the tables with Arrow (list columns from one flat array, no per-row Python
-        objects) and write them; runs in the writer thread."""
-        import polars as pl
-        import pyarrow as pa
+        objects) and write them; runs in the writer thread. Never raises: a failed file is removed
+        and its rows counted as lost (see the module docstring)."""
         for path, name, rows, key in batches:
-            cols = {k: [r[k] for r in rows] for k in rows[0] if k != key}
-            values = [r[key] for r in rows]
-            offsets = np.zeros(len(values) + 1, np.int32)
-            np.cumsum([len(v) for v in values], out=offsets[1:])
-            # row by row into one buffer: one np.concatenate of a rotation's rows (megabytes of
-            # audio) holds the GIL throughout; these small copies let the event loop in between
-            flat = np.empty(int(offsets[-1]), np.float32)
-            for i, v in enumerate(values):
-                flat[offsets[i]:offsets[i + 1]] = np.ravel(v)
-            table = pa.table({**{k: _column(pa, v) for k, v in cols.items()},
-                              key: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()))})
-            pl.from_arrow(table).write_parquet(path)
+            tmp = path.with_name(f".{path.name}.tmp")
+            try:
+                self._write_one(tmp, rows, key)
+                os.replace(tmp, path)
+            except Exception as e:  # disk full, folder removed or read-only, ...: keep running
+                try:
+                    tmp.unlink(missing_ok=True)
+                except OSError:
+                    pass
+                self.rows_written["lost_batches"] += 1
+                self.rows_written["lost_rows"] += len(rows)
+                if self.rows_written["write_error"] is None:
+                    log.warning("recorder: writing to %s failed (%s: %s); recording is lost until "
+                                "writes work again (status shows recorder lost_batches / lost_rows)",
+                                self.dir, type(e).__name__, e)
+                self.rows_written["write_error"] = f"{type(e).__name__}: {e}"
+                continue
+            if self.rows_written["write_error"] is not None:
+                log.info("recorder: writing to %s works again (%d batches, %d rows lost so far)",
+                         self.dir, self.rows_written["lost_batches"], self.rows_written["lost_rows"])
+                self.rows_written["write_error"] = None
             self.rows_written[name] += len(rows)
             self.files.append(path)
 
+    def _write_one(self, tmp: pathlib.Path, rows: list[dict], key: str):
+        import polars as pl
+        import pyarrow as pa
+        cols = {k: [r[k] for r in rows] for k in rows[0] if k != key}
+        values = [r[key] for r in rows]
+        offsets = np.zeros(len(values) + 1, np.int32)
+        np.cumsum([len(v) for v in values], out=offsets[1:])
+        # row by row into one buffer: one np.concatenate of a rotation's rows (megabytes of
+        # audio) holds the GIL throughout; these small copies let the event loop in between
+        flat = np.empty(int(offsets[-1]), np.float32)
+        for i, v in enumerate(values):
+            flat[offsets[i]:offsets[i + 1]] = np.ravel(v)
+        table = pa.table({**{k: _column(pa, v) for k, v in cols.items()},
+                          key: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()))})
+        pl.from_arrow(table).write_parquet(tmp)
+
+    def wait(self):
+        """Block until every batch handed to the writer so far is written (or counted as lost)."""
+        pending, self._pending = self._pending, []
+        for fut in pending:
+            try:
+                fut.result()
+            except Exception:  # _write does not raise; this only guards the shutdown path
+                log.exception("recorder: writer thread failed")
+
     def close(self):
-        """Flush and wait until every file is written."""
-        self.flush()
-        for fut in self._pending:
-            fut.result()
-        self._pending.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        """Flush and wait until every file is written; never raises for a failed write (it is
+        logged and counted, see the module docstring)."""
+        try:
+            self.flush()
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+        if self.rows_written["lost_batches"]:   # a warning only while writes still fail
+            log.log(logging.WARNING if self.rows_written["write_error"] else logging.INFO,
+                    "recorder: closed %s with %d batches (%d rows) lost to failed writes%s",
+                    self.dir, self.rows_written["lost_batches"], self.rows_written["lost_rows"],
+                    f"; still failing: {self.rows_written['write_error']}"
+                    if self.rows_written["write_error"] else "")
 
 
 _CHUNK_ROWS = 256
@@ -142,9 +196,16 @@ def _column(pa, values: list):
 
 def read_recording(directory, kind: str = "inputs"):
     """All rows of ``kind`` (``inputs`` or ``outputs``) under ``directory`` as one polars
-    DataFrame, in file order."""
+    DataFrame, in file order. A file that is not valid Parquet (cut short or left empty by a full
+    disk before writes went through a temporary name) is skipped with a warning naming it."""
     import polars as pl
-    files = sorted(pathlib.Path(directory).glob(f"{kind}-*.parquet"))
-    if not files:
+    frames = []
+    for f in sorted(pathlib.Path(directory).glob(f"{kind}-*.parquet")):
+        try:
+            frames.append(pl.read_parquet(f))
+        except Exception as e:
+            log.warning("read_recording: skipping %s, not a readable Parquet file (%s: %s)",
+                        f, type(e).__name__, str(e)[:200])
+    if not frames:
         return pl.DataFrame()
-    return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+    return pl.concat(frames, how="vertical_relaxed")

@@ -1,0 +1,160 @@
+"""Recorder on a failing disk: a failed write leaves no part-written file, logs one warning when
+writes start failing and one info line when they work again, counts the lost rows, and close()
+returns; read_recording skips files that are not valid Parquet. Real files and real write
+failures (the recording folder replaced by a regular file; a file-size limit that cuts a write
+short, as a full disk does), no mocks."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from streams.recorder import Recorder, read_recording
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _add(rec: Recorder, seqs, n_samples: int = 50):
+    rng = np.random.default_rng(0)
+    for seq in seqs:
+        header = {"stream": "bed01/ecg", "seq": seq, "session": "s", "t0_s": float(seq),
+                  "fs_hz": 250.0, "modality": "ecg", "channels": ["II"]}
+        rec.add_input(header, rng.normal(size=(1, n_samples)).astype(np.float32), recv_s=float(seq))
+        rec.add_output("embedding", {"kind": "embedding", "stream": "bed01/ecg", "seq": seq, "t_s": float(seq)},
+                       np.ones(4, np.float32), out_s=float(seq))
+
+
+def _recorder_records(caplog, level):
+    return [r for r in caplog.records if r.name == "streams.recorder" and r.levelno == level]
+
+
+def _break(folder: pathlib.Path) -> pathlib.Path:
+    """Replace the recording folder by a regular file (writes there fail even as root)."""
+    aside = folder.with_name(folder.name + "-aside")
+    folder.rename(aside)
+    folder.write_bytes(b"not a folder")
+    return aside
+
+
+def _mend(folder: pathlib.Path, aside: pathlib.Path):
+    folder.unlink()
+    aside.rename(folder)
+
+
+def test_failed_writes_are_counted_logged_once_and_close_returns(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="streams.recorder")
+    folder = tmp_path / "rec"
+    rec = Recorder(folder, rotate_s=3600)
+    _add(rec, range(0, 5))
+    rec.flush()
+    rec.wait()
+    assert rec.rows_written["inputs"] == 5 and rec.rows_written["write_error"] is None
+
+    aside = _break(folder)
+    for start in (5, 8, 11):                     # three rotations while the folder is unusable
+        _add(rec, range(start, start + 3))
+        rec.flush()
+    rec.wait()
+    warnings = _recorder_records(caplog, logging.WARNING)
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]       # not one per batch
+    assert str(folder) in warnings[0].getMessage()
+    assert "Error" in warnings[0].getMessage()                          # the reason
+    assert rec.rows_written["lost_batches"] == 6                        # 3 rotations x (inputs, outputs)
+    assert rec.rows_written["lost_rows"] == 18
+    assert rec.rows_written["write_error"]
+    assert rec.rows_written["inputs"] == 5
+    json.dumps(rec.rows_written)                                        # the status row stays JSON
+
+    _mend(folder, aside)
+    _add(rec, range(14, 16))
+    rec.flush()
+    rec.wait()
+    infos = [r for r in _recorder_records(caplog, logging.INFO) if "again" in r.getMessage()]
+    assert len(infos) == 1 and str(folder) in infos[0].getMessage()
+    assert rec.rows_written["write_error"] is None and rec.rows_written["inputs"] == 7
+
+    aside = _break(folder)                       # still failing when the runtime shuts down
+    _add(rec, range(16, 18))
+    rec.close()                                  # logs, does not raise
+    assert rec.rows_written["lost_rows"] == 18 + 4
+    _mend(folder, aside)
+
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "inputs-000001.parquet", "inputs-000005.parquet", "outputs-000001.parquet", "outputs-000005.parquet"]
+    inputs = read_recording(folder, "inputs").sort("seq")
+    assert inputs["seq"].to_list() == [0, 1, 2, 3, 4, 14, 15]
+    assert read_recording(folder, "outputs").height == 7
+
+
+_CUT_SHORT = textwrap.dedent("""
+    import json, logging, resource, signal, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[2])
+    from streams.recorder import Recorder, read_recording
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    folder = sys.argv[1]
+    rng = np.random.default_rng(1)
+    def add(rec, seqs, n):
+        for seq in seqs:
+            h = {"stream": "b/pcg", "seq": seq, "session": "s", "t0_s": 0.0, "fs_hz": 4000.0,
+                 "modality": "pcg", "channels": ["PCG"]}
+            rec.add_input(h, rng.normal(size=(1, n)).astype(np.float32), 0.0)
+    rec = Recorder(folder, rotate_s=3600)
+    add(rec, range(3), 100)
+    rec.flush(); rec.wait()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # a write past the limit then fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    add(rec, range(3, 103), 4000)                     # ~1.6 MB of noise: cut short at 64 kB
+    rec.flush(); rec.wait()
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    add(rec, range(103, 106), 100)
+    rec.close()
+    print(json.dumps(rec.rows_written))
+""")
+
+
+def test_write_cut_short_leaves_no_partial_file(tmp_path):
+    folder = tmp_path / "rec"
+    script = tmp_path / "cut_short.py"
+    script.write_text(_CUT_SHORT)
+    proc = subprocess.run([sys.executable, str(script), str(folder), str(REPO)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert counts["inputs"] == 6 and counts["lost_batches"] == 1 and counts["lost_rows"] == 100
+    assert counts["write_error"] is None
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith(("WARNING streams.recorder", "INFO streams.recorder"))]
+    assert [ln.split()[0] for ln in lines] == ["WARNING", "INFO", "INFO"], lines   # failing, again, closed
+    assert str(folder) in lines[0] and "again" in lines[1] and "100 rows" in lines[2]
+    assert sorted(p.name for p in folder.iterdir()) == ["inputs-000001.parquet", "inputs-000003.parquet"]
+    assert read_recording(folder, "inputs")["seq"].to_list() == [0, 1, 2, 103, 104, 105]
+
+
+def test_read_recording_skips_files_that_are_not_parquet(tmp_path, caplog):
+    folder = tmp_path / "rec"
+    rec = Recorder(folder, rotate_s=3600)
+    for start in (0, 3, 6):
+        _add(rec, range(start, start + 3))
+        rec.flush()
+    rec.close()
+    good = sorted(folder.glob("inputs-*.parquet"))
+    assert len(good) == 3
+    data = good[1].read_bytes()                  # as a full disk left them before the fix
+    good[1].write_bytes(data[: len(data) // 2])
+    (folder / "inputs-000009.parquet").write_bytes(b"")
+    shutil.copy(good[0], folder / "outputs-000009.parquet")  # untouched kinds still read
+    caplog.set_level(logging.WARNING, logger="streams.recorder")
+    inputs = read_recording(folder, "inputs").sort("seq")
+    assert inputs["seq"].to_list() == [0, 1, 2, 6, 7, 8]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 2
+    assert any(good[1].name in m for m in warned) and any("inputs-000009.parquet" in m for m in warned)
+    assert os.path.getsize(folder / "inputs-000009.parquet") == 0   # reading does not delete anything
