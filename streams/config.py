@@ -50,6 +50,11 @@ def _modalities() -> tuple[str, ...]:
     return MODALITIES
 
 
+MAX_STEPS = 2000             # horizon and input window in samples: a forecaster's state grows with them
+INT32_MAX = 2 ** 31 - 1      # ZeroMQ's and the kernel's int options
+MIN_WINDOW_S, MAX_WINDOW_S = 0.1, 3600.0
+
+
 def _check_windows(value: dict) -> str | None:
     for modality, wh in value.items():
         if modality not in _modalities():
@@ -58,6 +63,26 @@ def _check_windows(value: dict) -> str | None:
               and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in wh))
         if not ok or not (0 < wh[1] <= wh[0] < float("inf")):
             return f"window for {modality!r} must be (window_s, hop_s) with 0 < hop_s <= window_s, got {wh!r}"
+        if not MIN_WINDOW_S <= wh[0] <= MAX_WINDOW_S or wh[1] < MIN_WINDOW_S:
+            return (f"window for {modality!r} must be {MIN_WINDOW_S:g}-{MAX_WINDOW_S:g} s with a hop of at least "
+                    f"{MIN_WINDOW_S:g} s, got {wh!r}")
+    return None
+
+
+def _check_device(value) -> str | None:
+    """cpu, cuda or cuda:N, as ``--device`` takes it (encoders.arguments.device_name)."""
+    if value is None:
+        return None
+    t = value.strip().lower() if isinstance(value, str) else ""
+    if t in ("cpu", "cuda") or (t.startswith("cuda:") and t[5:].isdigit()):
+        return None
+    return f"{value!r} is not a device; use cpu, cuda or cuda:N"
+
+
+def _check_folder(value) -> str | None:
+    """A folder or None: an empty name turned recording / checkpoints off without a word."""
+    if value is not None and not str(value).strip():
+        return "an empty folder name; leave the setting out (or null) to turn it off"
     return None
 
 
@@ -113,12 +138,12 @@ class ForecasterConfig:
     _section: ClassVar[str] = "forecaster."
 
     method: str = field(default="mix", metadata=limits(choices=_known_methods))
-    horizon_steps: int = field(default=3, metadata=limits(min=1))
+    horizon_steps: int = field(default=3, metadata=limits(min=1, max=MAX_STEPS))
     # input window: ``lookback_s`` at the stream's rate (1.2 s is what ``mix`` was evaluated with at
     # 10 and 30 Hz, docs/forecasting.md); ``lookback`` > 0 sets it in samples instead
-    lookback: int = field(default=0, metadata=limits(min=0))
-    lookback_s: float = field(default=1.2, metadata=limits(min=0, exclusive_min=True))
-    hidden: int = field(default=16, metadata=limits(min=1))
+    lookback: int = field(default=0, metadata=limits(min=0, max=MAX_STEPS))
+    lookback_s: float = field(default=1.2, metadata=limits(min=0, max=60.0, exclusive_min=True))
+    hidden: int = field(default=16, metadata=limits(min=1, max=1024))
     lr: float = field(default=0.02, metadata=_POSITIVE)
     seed: int = field(default=0, metadata=limits(min=0))
     warmup_s: float = field(default=5.0, metadata=limits(min=0))
@@ -131,7 +156,7 @@ class ForecasterConfig:
     # samples of one frame that are learnt (at least two input windows plus the horizon): the
     # forecast path runs on the event loop, so one client's huge frame must not stall the others;
     # the older samples of a longer frame are skipped like a hole (a ``gap``)
-    max_frame_steps: int = field(default=256, metadata=limits(min=1))
+    max_frame_steps: int = field(default=256, metadata=limits(min=1, max=1 << 20))
     # a marker whose every coordinate repeats the same value for this long is frozen (a tracker
     # repeating its last position), not breathing: held (reason ``frozen_input``) and learnt as a
     # gap until it moves; 0: off. On the 12 shared marker sessions (0.1 mm steps) no 3-D position
@@ -212,17 +237,18 @@ class RuntimeConfig:
     windows: dict = field(default_factory=dict, metadata=limits(check=_check_windows))
     models: dict = field(default_factory=lambda: dict(DEFAULT_MODELS), metadata=limits(check=_check_models))
     backend: str = field(default="auto", metadata=limits(choices=("auto", "onnxruntime", "torch", "tensorrt")))
-    device: str | None = None        # backend device: cpu, cuda, cuda:N (None: the backend's default)
+    # backend device: cpu, cuda, cuda:N (None: the backend's default)
+    device: str | None = field(default=None, metadata=limits(check=_check_device))
     precision: str = field(default="fp32", metadata=limits(choices=("fp32", "bf16", "fp16")))
     max_batch: int = field(default=32, metadata=limits(min=1))
     max_delay_s: float = field(default=0.02, metadata=limits(min=0))
     embed_queue: int = field(default=4096, metadata=limits(min=1))
-    out_hwm: int = field(default=10000, metadata=limits(min=0))
+    out_hwm: int = field(default=10000, metadata=limits(min=0, max=INT32_MAX))
     max_streams: int = field(default=1024, metadata=limits(min=1))
     forecaster: ForecasterConfig = field(default_factory=ForecasterConfig)
-    state_dir: str | None = field(default=None, metadata=limits(path=True))
+    state_dir: str | None = field(default=None, metadata=limits(path=True, check=_check_folder))
     checkpoint_every_s: float = field(default=2.0, metadata=_POSITIVE)
-    record_dir: str | None = field(default=None, metadata=limits(path=True))
+    record_dir: str | None = field(default=None, metadata=limits(path=True, check=_check_folder))
     rotate_s: float = field(default=60.0, metadata=_POSITIVE)
     status_every_s: float = field(default=1.0, metadata=_POSITIVE)
     score_smooth_windows: int = field(default=5, metadata=limits(min=1))
@@ -249,7 +275,7 @@ class RuntimeConfig:
     # microseconds (/dev/cpu_dma_latency, root only; -1: leave the machine as it is). 0 makes idle
     # CPUs poll rather than halt: on a VM a halted vCPU wakes through the hypervisor, which was most
     # of the forecast tail on the idle test machine (streams.priority.CpuWakeupLatency)
-    cpu_wakeup_latency_us: int = field(default=0, metadata=limits(min=-1))
+    cpu_wakeup_latency_us: int = field(default=0, metadata=limits(min=-1, max=INT32_MAX))
     # modalities whose windows get their own encoder worker thread (so 16 kHz audio windows never
     # hold up ECG/PPG embeddings, and model-less respiration windows never wait behind a model);
     # every other modality shares one worker. One lane per bed modality measured embedding p99

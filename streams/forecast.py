@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from streams.config import ForecasterConfig
+from streams.config import MAX_STEPS, ForecasterConfig
 from streams.errors import StreamError
 from streams.protocol import HOLD_REASONS
 
@@ -81,6 +81,9 @@ def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over)
         if not cfg.max_input_age_s > 0 or not cfg.stale_s > 0 or cfg.recover_steps < 0:
             raise ForecastError(f"max_input_age_s ({cfg.max_input_age_s}) and stale_s ({cfg.stale_s}) "
                                 f"must be > 0 and recover_steps ({cfg.recover_steps}) >= 0")
+        if lookback_steps(cfg, fs_hz) > MAX_STEPS:   # the state grows with it (gigabytes, a start that never ends)
+            raise ForecastError(f"an input window of {lookback_steps(cfg, fs_hz)} samples (lookback_s "
+                                f"{cfg.lookback_s:g} at {fs_hz:g} Hz) is over {MAX_STEPS}; shorten lookback_s")
         # the warm-up samples are replayed 4 per new sample once the scaler is fitted, not all
         # at once: the forecast path runs on the runtime's event loop (streams.forecast_worker)
         opts = dict(norm_steps=max(1, int(round(cfg.warmup_s * fs_hz))), catch_up_steps=4,

@@ -59,6 +59,8 @@ class ForecastWorker:
         self._write_wake = threading.Event()
         self._writer_stop = False
         self._writer = None   # the checkpoint writer, only where there are checkpoints
+        self.ckpt_failures = 0            # checkpoint writes that failed (status: forecasters' ckpt_failures)
+        self._ckpt_failing: set = set()   # sources whose last write failed (said once)
         if self.ckpt_dir is not None:
             self._writer = threading.Thread(target=self._write_loop, name="biosig-forecast-ckpt", daemon=True)
             self._writer.start()
@@ -224,8 +226,16 @@ class ForecastWorker:
             for source, meta, arrays in todo.values():
                 try:
                     write_checkpoint(self.ckpt_dir, source, meta, arrays)
-                except OSError as exc:
-                    log.error("cannot write the %s checkpoint: %s", meta["stream"], exc)
+                except OSError as exc:   # once per source until it works again: not a line every 2 s
+                    self.ckpt_failures += 1
+                    if source not in self._ckpt_failing:
+                        self._ckpt_failing.add(source)
+                        log.error("cannot write the %s checkpoint: %s (said once; forecasting goes on; "
+                                  "retried every %g s)", meta["stream"], exc, self.checkpoint_every_s)
+                    continue
+                if source in self._ckpt_failing:
+                    self._ckpt_failing.discard(source)
+                    log.warning("the %s checkpoint is written again", meta["stream"])
             if self._writer_stop and not self._to_write:
                 return
 
@@ -239,6 +249,7 @@ class ForecastWorker:
                       "holds": dict(sf.counts), "failed": sf.failed, "detail": sf.hold_detail,
                       # frames stamped before the last learnt sample; samples not learnt (faster than fs_hz)
                       "time_back": sf.time_back, "over_rate": sf.over_rate,
+                      "checkpoint_failing": src in self._ckpt_failing,
                       # the other marker stream of this source while both send (all answers held)
                       "rival_stream": self._live_rival(src, now)}
                 for src, sf in items}

@@ -192,3 +192,42 @@ def test_a_flooding_client_does_not_starve_a_normal_couch_or_the_status_socket()
     warm = int(round(fc.warmup_s * 25)) + int(round(fc.lookback_s * 25))
     assert answers.count("forecast") >= 0.5 * (200 - warm - 40), (answers.count("forecast"), len(answers))
     assert status_s < 5.0
+
+
+def test_a_checkpoint_folder_that_cannot_be_written_is_said_once_and_again_when_it_works(tmp_path, caplog):
+    """A read-only --state logged one ERROR per source every checkpoint_every_s (1800 lines an
+    hour per couch). Once per source, counted, and one line when writes work again."""
+    import logging
+    from streams.registry import StreamRegistry
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "forecasters").write_text("a file where the folder should be")   # fails for root too
+    worker = ForecastWorker(CFG, lambda topic, header, array=None: None, state, checkpoint_every_s=0.01)
+    stats = StreamRegistry(16, 16).new_stats("couch1/markers")
+    t0 = time.time() - 5.0
+    with caplog.at_level(logging.WARNING, logger="streams.forecast_worker"):
+        for i in range(60):
+            worker.submit(stats, "couch1/markers", ("x", "y", "z"), 30.0, t0 + i / 30,
+                          _wave(i, 1, 30.0).astype(np.float32), time.time())
+            worker.tick()
+            time.sleep(0.012)
+        assert _wait(lambda: worker.ckpt_failures >= 5)
+        assert worker.describe()["couch1"]["checkpoint_failing"]
+        (state / "forecasters").unlink()                                           # fixed by the operator
+        for _ in range(20):
+            worker.tick()
+            time.sleep(0.012)
+        assert _wait(lambda: (state / "forecasters" / "couch1.npz").exists())
+        worker.stop()
+    errors = [r for r in caplog.records if "cannot write the couch1/markers checkpoint" in r.getMessage()]
+    assert len(errors) == 1 and "written again" in caplog.text
+    assert not worker.describe()["couch1"]["checkpoint_failing"]
+
+
+def _wait(pred, timeout_s=10.0):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
