@@ -70,13 +70,14 @@ def _check_windows(value: dict) -> str | None:
 
 
 def _check_device(value) -> str | None:
-    """cpu, cuda or cuda:N, as ``--device`` takes it (encoders.arguments.device_name)."""
-    if value is None:
-        return None
-    t = value.strip().lower() if isinstance(value, str) else ""
-    if t in ("cpu", "cuda") or (t.startswith("cuda:") and t[5:].isdigit()):
-        return None
-    return f"{value!r} is not a device; use cpu, cuda or cuda:N"
+    """cpu, cuda or cuda:N, as ``--device`` takes it (no torch import: encoders.arguments is plain)."""
+    from encoders.arguments import device_name
+    from encoders.errors import EncoderError
+    try:
+        device_name(value)
+    except EncoderError as exc:
+        return str(exc)
+    return None
 
 
 def _check_folder(value) -> str | None:

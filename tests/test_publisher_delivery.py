@@ -174,37 +174,33 @@ def test_replay_of_one_pass_sends_the_records_last_frame(tmp_path):
     ending at the record's end never reached the runtime (03700181 at 10x: 599 of 600 ECG frames).
     Here the loop wakes after the end (t_start in the past), as an overrun sleep makes it do."""
     n, fs_hz, speed = 100, 25.0, 10.0
+    seconds = n / (fs_hz * speed)                            # exactly one pass
+    got, frame_n = _replayed(tmp_path, n, fs_hz, speed, seconds, t_start=time.time() - seconds - 0.002)
+    assert len(got) == -(-n // frame_n) and got[-1][1][-1] == n - 1, [x[-1] for _, x in got]
+
+
+def _replayed(tmp_path, n, fs_hz, speed, seconds, t_start=None):
+    """The frames a replay of an n-sample record at ``speed`` sends in ``seconds`` (received on
+    a real PULL socket), and its frame length."""
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     ctx = zmq.Context()
     pull = _pull(ctx, endpoint)
     pubs, sources = replay_sources([_csv_record(tmp_path / "r.csv", n, fs_hz)], speed=speed, endpoint=endpoint,
                                    ctx=ctx)
-    frames = -(-n // sources[0].frame_n)
-    seconds = n / (fs_hz * speed)                            # exactly one pass
-    run_sources(sources, seconds=seconds, t_start=time.time() - seconds - 0.002)
+    run_sources(sources, seconds=seconds, t_start=t_start)
     got = _drain(pull)
     for p in pubs:
         p.close()
     pull.close()
     ctx.term()
-    assert len(got) == frames and got[-1][1][-1] == n - 1, [x[-1] for _, x in got]
+    return got, sources[0].frame_n
 
 
 def test_replay_loops_with_a_sequence_gap_never_gluing_end_to_start(tmp_path):
     n, fs_hz, speed = 40, 25.0, 10.0
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
-    ctx = zmq.Context()
-    pull = _pull(ctx, endpoint)
     # frames of 0.1 s * 25 Hz * 10 = 25 samples: a 40-sample record does not hold a whole number of them
-    pubs, sources = replay_sources([_csv_record(tmp_path / "r.csv", n, fs_hz)], speed=speed, endpoint=endpoint,
-                                   ctx=ctx)
-    assert sources[0].frame_n == 25
-    run_sources(sources, seconds=4.2 * n / (fs_hz * speed))   # a bit over four passes
-    got = _drain(pull)
-    for p in pubs:
-        p.close()
-    pull.close()
-    ctx.term()
+    got, frame_n = _replayed(tmp_path, n, fs_hz, speed, 4.2 * n / (fs_hz * speed))   # a bit over four passes
+    assert frame_n == 25
     assert len(got) >= 6
     seqs = [h["seq"] for h, _ in got]
     wraps = [i for i, (_, x) in enumerate(got) if x[-1] == n - 1]   # frames ending at the record's end
