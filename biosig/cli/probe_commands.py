@@ -194,7 +194,7 @@ def probe_command(args) -> int:
     if args.json:
         print(json_text.dumps(_with_class_names(res, args.positive)))
         return 0
-    kind = f"stratified grouped ({len(set(groups))} groups)" if groups is not None else "stratified"
+    kind = _cv_kind(groups)
     print(f"{res['n']} records, {_classes(y, args.positive)}, {res['folds']}-fold {kind} CV, "
           f"C per fold {format_C(res['C'])}")
     for m in METRICS:
@@ -202,6 +202,11 @@ def probe_command(args) -> int:
         print(f"{m:18s} {r['value']:.3f}  (95% CI {r['ci_low']:.3f}-{r['ci_high']:.3f})")
     _print_by_label(res.get("by label"), args)
     return 0
+
+
+def _cv_kind(groups) -> str:
+    """The folds' kind as the header line says it (with the number of groups when grouped)."""
+    return f"stratified grouped ({len(set(groups))} groups)" if groups is not None else "stratified"
 
 
 def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
@@ -293,7 +298,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
                       for k, v in combined.items()})
         print(json_text.dumps({**named, **extra}))
         return 0
-    kind = f"stratified grouped ({len(set(groups))} groups)" if groups is not None else "stratified"
+    kind = _cv_kind(groups)
     made_by = (f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''}"
                + (f", window {prov['window_s']:g} s" if prov.get("window_s") else "") + ")") if prov.get("model_id") else ""
     print(f"{len(y)} records, {_classes(y, args.positive)}, {len(folds)}-fold {kind} CV; "

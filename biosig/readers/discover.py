@@ -33,7 +33,7 @@ from biosig.readers.audio import AUDIO_EXTENSIONS
 from biosig.readers.markers import is_marker_csv
 from biosig.readers.surrogates import VXP_SUFFIXES
 from biosig.readers.tables import csv_columns, is_table
-from biosig.readers.wfdb_paths import find_header, match_case
+from biosig.readers.wfdb_paths import find_header, header_lines, match_case
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,11 @@ def record_exists(path: str | os.PathLike) -> bool:
     return os.path.exists(path) or find_header(pathlib.Path(path)) is not None
 
 
-def _wfdb_record_line(hea: pathlib.Path) -> list[str]:
-    """The lines of a header, without comments and blank lines ([] when unreadable)."""
-    try:
-        text = hea.read_text(encoding="latin-1")
-    except OSError:
-        return []
-    return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
-
-
 def segment_headers(folder: pathlib.Path) -> set[pathlib.Path]:
     """Headers in ``folder`` that are segments (or layouts) of a multi-segment record there."""
     out: set[pathlib.Path] = set()
     for hea in (p for p in folder.glob("*") if p.suffix.lower() == ".hea"):
-        lines = _wfdb_record_line(hea)
+        lines = header_lines(hea)
         first = lines[0].split()[0] if lines else ""
         if "/" not in first:
             continue

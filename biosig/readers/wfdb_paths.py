@@ -28,6 +28,11 @@ def _lines(text: str) -> list[str]:
     return [ln for ln in lines if ln]
 
 
+def header_lines(hea: pathlib.Path) -> list[str]:
+    """The lines of a header file, without comments and blank lines ([] when unreadable)."""
+    return _lines(_read_text(hea))
+
+
 def named_files(text: str) -> list[str]:
     """The files a header's text names: its signal files, or its segments' headers (``SEG.hea``)."""
     lines = _lines(text)
