@@ -213,9 +213,18 @@ def test_two_publishers_under_one_stream_name_do_not_stop_its_windows(caplog):
         o1, o2 = p1.stream("resp", 25.0, ["RESP"]), p2.stream("resp", 25.0, ["RESP"])
         wait_for(lambda: p1.sock.poll(0, zmq.POLLOUT) and p2.sock.poll(0, zmq.POLLOUT), what="both connected")
         t0 = time.time() - 40.0
-        for k in range(30):   # interleaved, one second of samples each, in device time
+
+        def seen():   # frames the runtime has taken in (accepted or refused), either session
+            st = stream_status(rt, GOOD) or {"frames": 0, "rejected": {}}
+            return st["frames"] + st["rejected"].get("session_conflict", 0)
+
+        for k in range(30):   # interleaved at the runtime, one second of samples each, in device time
+            # (each frame awaited: two sockets give no order, and under load one socket's frames
+            # could all arrive first, which is one take-over, not the interleaving tested here)
             o1.send(np.sin(np.arange(25) / 4.0), t0_s=t0 + k)
+            wait_for(lambda: seen() == 2 * k + 1, what=f"frame {2 * k + 1}")
             o2.send(np.cos(np.arange(25) / 4.0), t0_s=t0 + k)
+            wait_for(lambda: seen() == 2 * k + 2, what=f"frame {2 * k + 2}")
         s = wait_for(lambda: (st := stream_status(rt, GOOD)) and
                      st["frames"] + st["rejected"].get("session_conflict", 0) == 60 and st, what="60 frames")
         assert s["restarts"] == 1 and s["rejected"]["session_conflict"] >= 25, s
