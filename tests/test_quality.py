@@ -190,6 +190,7 @@ def test_search_back_corrects_the_heart_rate_of_a_real_record_with_ectopy(monkey
     usable_and_wrong = _mitdb_published_rates("208", lead="MLII", reference_lead="MLII")
     monkeypatch.setattr(ecg_beats, "DOUBT_REL", np.inf)
     monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
+    monkeypatch.setattr(ecg_beats, "DOUBT_T_REL", 0.0)
     with_search = usable_and_wrong()[1]
     monkeypatch.setattr(ecg_beats, "SEARCHBACK_RR", np.inf)
     without = usable_and_wrong()[1]
@@ -264,15 +265,19 @@ def test_doubt_checks_do_not_depend_on_units():
 
 def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_with_false_beats(monkeypatch):
     """MIT-BIH 114, lead V5 (its first), against wfdb's XQRS on its MLII lead: usable windows that
-    publish a heart rate more than 2 /min off, 2 of 85 with the check for a short interval next to a
-    small beat (T waves taken for beats), 18 of 101 without."""
+    publish a heart rate more than 2 /min off, 1 of 84 with the checks for a false beat (T waves
+    taken for beats), 18 of 101 without; the check for a short interval next to a small beat alone:
+    2 of 85, the one for a T wave alone: 5 of 88."""
     import biosig.ecg_beats as ecg_beats
     usable_and_wrong = _mitdb_published_rates("114", lead="V5", reference_lead="MLII")
 
     with_check = usable_and_wrong()
     monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
+    t_wave_only = usable_and_wrong()
+    monkeypatch.setattr(ecg_beats, "DOUBT_T_REL", 0.0)
     without = usable_and_wrong()
-    assert without[1] >= 12 and with_check[1] <= 5 and with_check[0] >= 75, (with_check, without)
+    assert without[1] >= 12 and with_check[1] <= 3 and with_check[0] >= 75, (with_check, without)
+    assert t_wave_only[1] <= 8 and t_wave_only[0] >= 75, t_wave_only
 
 
 def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_missing_its_normal_beats(monkeypatch):
@@ -286,6 +291,7 @@ def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_missing_its_normal_be
     with_check = usable_and_wrong()
     monkeypatch.setattr(ecg_beats, "DOUBT_REL", np.inf)
     monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
+    monkeypatch.setattr(ecg_beats, "DOUBT_T_REL", 0.0)
     without = usable_and_wrong()
     assert without[1] >= 60 and with_check[1] <= 35 and with_check[0] >= 30, (with_check, without)
 

@@ -19,7 +19,9 @@ WINDOW_S, HOP_S = 10.0, 5.0
 # ecg-af v4 (2026-12-02): refitted to the windows left once an unexplained QRS-like peak between
 # two beats, or a short interval next to a small beat, withholds a window
 # (biosig.ecg_beats.doubtful_intervals; missing="uncertain_beats")
-VERSIONS = {"ecg": 4, "ppg": 2}
+# ecg-af v5 (2026-12-05): refitted once a beat under 0.36 s after another with under half its QRS energy
+# and 0.6 of its slope (a T wave taken for a beat) withholds a window as well
+VERSIONS = {"ecg": 5, "ppg": 2}
 PPG_HR_BPM = (40.0, 160.0)
 WITHHELD = ("low_quality", "uncertain_beats")   # window measures withheld by the gates (not: too few beats)
 
