@@ -115,6 +115,21 @@ def test_edf_plus_d_hole_is_nan_of_the_right_length(tmp_path, caplog):
     assert list(rec.annotations.sample) == [384, 1408]
 
 
+def test_edf_plus_d_record_off_the_sample_grid_is_rounded_with_one_warning(tmp_path, caplog):
+    """A record starting at 5.001 s lies 0.256 samples off the 256 Hz grid and 0.064 off the 64 Hz
+    one (1 ms in both): it is placed at the nearest sample (5.0 s) and one warning says by how
+    much; an onset on the grid says nothing."""
+    digital = _signals(3)
+    (tmp_path / "off.edf").write_bytes(edf_bytes(digital, [0, 1, 5.001], kind="EDF+D"))
+    (tmp_path / "on.edf").write_bytes(edf_bytes(digital, [0, 1, 5], kind="EDF+D"))
+    with caplog.at_level(logging.WARNING, logger="biosig.readers.edf_plusd"):
+        on = read(tmp_path / "on.edf")
+        assert "off the sample grid" not in caplog.text
+        off = read(tmp_path / "off.edf")
+    assert caplog.text.count("off the sample grid") == 1 and "by up to 1 ms" in caplog.text, caplog.text
+    np.testing.assert_array_equal(off.samples, on.samples)
+
+
 def test_edf_plus_d_with_overlapping_records_is_refused_in_one_line(tmp_path):
     (tmp_path / "d.edf").write_bytes(edf_bytes(_signals(3), [0, 2, 2.5], kind="EDF+D"))
     with pytest.raises(ReadError) as err:

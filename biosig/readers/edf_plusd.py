@@ -9,7 +9,7 @@ time-stamped annotation lists (TALs, ``+onset[\\x15duration]\\x14text\\x14...\\x
 TAL of each data record gives the record's onset in seconds.
 
 Each record's samples are placed at its onset on the file's time grid (rounded to the nearest
-sample of the channel); the time between records that do not touch is NaN, as a WFDB
+sample of the channel, with one warning saying by how much when an onset is off the grid); the time between records that do not touch is NaN, as a WFDB
 multi-segment record's gap segments are, so window ``valid_fraction`` and quality see it.
 """
 from __future__ import annotations
@@ -137,6 +137,7 @@ def read_discontinuous(path):
         raise ReadError(path, f"EDF+D data record {k + 1} starts at {onsets_r[k]:g} s, before the previous one "
                               f"ends ({onsets_r[k - 1] + record_s:g} s): records overlap or are out of order")
     names, rates, units, chans = [], [], [], []
+    off_grid_s = 0.0   # the most a record was moved to put it on its channel's sample grid
     for i in np.flatnonzero(~np.asarray(is_ann)):
         pmin, pmax = _number(path, f["pmin"][i], "physical minimum"), _number(path, f["pmax"][i], "physical maximum")
         dmin, dmax = _number(path, f["dmin"][i], "digital minimum"), _number(path, f["dmax"][i], "digital maximum")
@@ -152,6 +153,7 @@ def read_discontinuous(path):
         phys = (digital.astype(np.float64) - dmin) * ((pmax - pmin) / (dmax - dmin)) + pmin
         fs = spr[i] / record_s
         starts = np.rint(rel * fs).astype(np.int64)
+        off_grid_s = max(off_grid_s, float(np.max(np.abs(rel * fs - starts))) / fs)
         x = np.full(int(starts[-1]) + spr[i], np.nan)
         for r in range(n_records):
             x[starts[r]:starts[r] + spr[i]] = phys[r]
@@ -159,6 +161,9 @@ def read_discontinuous(path):
         rates.append(fs)
         units.append(f["unit"][i])
         chans.append(x)
+    if off_grid_s > 1e-6:
+        log.warning("%s: EDF+D data records start off the sample grid (by up to %.3g ms): each is placed at the "
+                    "nearest sample of its channel", path, 1e3 * off_grid_s)
     holes = int(np.sum(np.diff(rel) > record_s + 1e-9))
     if holes:
         log.info("%s: EDF+D with %d hole(s) between data records (%g s in all) left as NaN gaps", path, holes,
