@@ -578,3 +578,22 @@ def test_a_clip_shorter_than_the_models_input_is_one_clear_error(tmp_path):
     err = pl.read_parquet(tmp_path / "o" / "errors.parquet")
     assert err["stage"][0] == "windows"
     assert "windows of 80 samples are shorter than the smallest input of this model (2048 samples" in err["message"][0]
+
+
+def test_score_takes_a_clean_lead_over_the_models_preferred_noisy_one(tmp_path, model_dir):
+    """MIMIC 041s has leads III, I and V; the model's vocabulary prefers I, whose every window is
+    below the quality gate (the record then had no heart rate at all). score takes a lead within
+    0.1 of the best share of usable windows, in vocabulary order: III, and the record's heart rate
+    comes from it (about 96 /min). Where every lead is as usable (PTB s0010_re, 15 leads) the
+    vocabulary still decides."""
+    from encoders.scoring import ScoreConfig, run_score
+    src = shared_path("wfdb", "multi-segment", "041s", "041s.hea")
+    inputs = (str(src), str(shared_path("wfdb", "s0010_re.hea")))
+    summary = run_score(ScoreConfig(inputs=inputs, model=str(model_dir), out_dir=str(tmp_path / "o"),
+                                    backend="torch"))
+    assert summary.exit_code == 0, summary
+    rec_tab = pl.read_parquet(tmp_path / "o" / "records.parquet")
+    by_name = {n: r for n, r in zip(rec_tab["name"], rec_tab.iter_rows(named=True))}
+    assert by_name["041s.hea"]["used_channels"] == ["III"], by_name["041s.hea"]["used_channels"]
+    assert 90 < by_name["041s.hea"]["heart_rate_bpm"] < 100, by_name["041s.hea"]["heart_rate_bpm"]
+    assert by_name["s0010_re.hea"]["used_channels"] == ["i"]

@@ -74,19 +74,29 @@ def canonical_lead(name: str) -> str:
     return LEAD_ALIASES.get(key, key)
 
 
+LEAD_SHARE_MARGIN = 0.1   # leads within this share of usable windows of the best lead count as good as it
+
+
 def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ...], usable: list[bool],
-                    modality: str, vocabulary: tuple[str, ...], n: int, why: list[str] | None = None) -> list[int]:
+                    modality: str, vocabulary: tuple[str, ...], n: int, why: list[str] | None = None,
+                    usable_share: list[float] | None = None) -> list[int]:
     """Indices of the ``n`` channels fed to the model, in the order they are fed.
 
     Candidates are the usable channels of the model's modality. Channels whose standard name
     (:func:`canonical_lead`) is in the model's vocabulary come first, in vocabulary order (so a
     12-lead record gives lead I to a one-lead model whose vocabulary starts with I, and MIT-BIH
-    gives MLII before V5), then the others in record order.
+    gives MLII before V5), then the others in record order. With ``usable_share`` (per channel, the
+    share of its windows that pass the quality gate) the leads within :data:`LEAD_SHARE_MARGIN` of
+    the best come before the others: a lead the model prefers but whose every window is noise (MIMIC
+    041s lead I) does not hide a clean one (lead III).
 
     >>> choose_channels(("V5", "MLII"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II", "V5"), 1)
     [1]
     >>> choose_channels(("ii", "i"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II"), 2)
     [1, 0]
+    >>> choose_channels(("III", "I"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II", "III"), 1,
+    ...                 usable_share=[1.0, 0.0])
+    [0]
     """
     cand = [i for i, (m, ok) in enumerate(zip(channel_modalities, usable)) if m == modality and ok]
     if not cand:
@@ -95,7 +105,9 @@ def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ..
                             for c, m, ok, w in zip(channels, channel_modalities, usable, why))
         raise ValueError(f"no usable {modality} channel among: {present or 'no channels'}")
     rank = {name.upper(): k for k, name in enumerate(vocabulary)}
-    cand.sort(key=lambda i: (rank.get(canonical_lead(channels[i]), len(rank)), i))
+    share = [0.0] * len(channels) if usable_share is None else [float(v) if v == v else 0.0 for v in usable_share]
+    best = max(share[i] for i in cand)
+    cand.sort(key=lambda i: (share[i] < best - LEAD_SHARE_MARGIN, rank.get(canonical_lead(channels[i]), len(rank)), i))
     if len(cand) < n:
         raise ValueError(f"the model needs {n} {modality} channels, the record has {len(cand)} usable: "
                          f"{', '.join(channels[i] for i in cand)}")
@@ -159,8 +171,22 @@ class Scorer:
         n = self.n_select
         if m.modality == "audio":   # every usable audio channel: the pipeline's mono step mixes them, as in embed
             n = max(1, sum(mod == "audio" and ok for mod, ok in zip(rec.channel_modalities, usable)))
-        idx = choose_channels(rec.channels, rec.channel_modalities, usable, m.modality, m.vocabulary, n, why)
+        share = self._usable_share(rec, usable) if m.modality == "ecg" else None
+        idx = choose_channels(rec.channels, rec.channel_modalities, usable, m.modality, m.vocabulary, n, why, share)
         return rec.select(idx).replace(modality=m.modality)
+
+    def _usable_share(self, rec, usable: list[bool]) -> list[float] | None:
+        """Per channel, the share of its windows at or above the ECG quality gate
+        (:func:`biosig.quality.quality_summary`, at most 24 windows spread over the record; NaN for
+        channels not assessed), when the record has more ECG leads than the model takes; else None."""
+        cand = [i for i, (mod, ok) in enumerate(zip(rec.channel_modalities, usable)) if mod == "ecg" and ok]
+        if len(cand) <= self.n_select:
+            return None
+        from biosig.quality import quality_summary
+        share = [float("nan")] * rec.n_channels
+        for i in cand:
+            share[i] = float(quality_summary(rec.select([i]).replace(modality="ecg"))["fraction_usable"])
+        return share
 
     @property
     def n_select(self) -> int:
