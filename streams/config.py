@@ -219,6 +219,8 @@ class RuntimeConfig:
     max_streams : distinct input streams accepted; frames of further streams are rejected.
     state_dir : forecaster checkpoints (``None``: no checkpoints); ``checkpoint_every_s``.
     record_dir : Parquet recordings (``None``: no recording); a new file every ``rotate_s``.
+    record_keep_s : recording files older than this (by their last write) are deleted from
+        ``record_dir`` after each rotation, earlier runs' included (``None``: every file is kept).
     status_every_s : period of ``status`` and ``hb/runtime`` frames on the output socket.
     score_smooth_windows : windows averaged for the smoothed head outputs (AF probability) of
         ``score/`` frames (:mod:`streams.scores`).
@@ -251,6 +253,7 @@ class RuntimeConfig:
     checkpoint_every_s: float = field(default=2.0, metadata=_POSITIVE)
     record_dir: str | None = field(default=None, metadata=limits(path=True, check=_check_folder))
     rotate_s: float = field(default=60.0, metadata=_POSITIVE)
+    record_keep_s: float | None = field(default=None, metadata=_POSITIVE)
     status_every_s: float = field(default=1.0, metadata=_POSITIVE)
     score_smooth_windows: int = field(default=5, metadata=limits(min=1))
     af_prevalence: float | None = field(default=None, metadata=limits(min=0, max=1, exclusive_min=True,

@@ -11,6 +11,11 @@ read-only) removes its temporary file, counts the batch and its rows as lost, an
 one warning names the folder and the reason when writes start failing, one info line says when
 they work again. :func:`read_recording` skips (with a warning) files that are not valid Parquet,
 e.g. ones cut short by a full disk before this was so.
+
+With ``keep_s`` (``serve --record-keep-h``), after each write the writer thread deletes the
+recording files of the folder (``inputs-*.parquet``, ``outputs-*.parquet``, earlier runs' included)
+last written more than ``keep_s`` ago: one info line per rotation that removed any, and the count in
+status (``removed_files``).
 """
 from __future__ import annotations
 
@@ -36,12 +41,14 @@ class Recorder:
     ----------
     directory : created if missing.
     rotate_s : seconds between files.
+    keep_s : delete recording files last written more than this long ago (None: keep them all).
     """
 
-    def __init__(self, directory, rotate_s: float = 60.0):
+    def __init__(self, directory, rotate_s: float = 60.0, keep_s: float | None = None):
         self.dir = pathlib.Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rotate_s = rotate_s
+        self.keep_s = None if keep_s is None else float(keep_s)
         self.inputs: list[dict] = []
         self.outputs: list[dict] = []
         for stale in self.dir.glob(".*.parquet.tmp"):  # left by a writer killed mid-file
@@ -52,7 +59,7 @@ class Recorder:
         # failed writes (batches = files not written, rows = their rows; write_error = the reason
         # while writes fail, None when the last write worked). Updated by the writer thread.
         self.rows_written = {"inputs": 0, "outputs": 0, "lost_batches": 0, "lost_rows": 0,
-                             "write_error": None}
+                             "write_error": None, "removed_files": 0}
         self.files: list[pathlib.Path] = []
         self._pool = None
         self._pending: list = []
@@ -140,6 +147,31 @@ class Recorder:
                 self.rows_written["write_error"] = None
             self.rows_written[name] += len(rows)
             self.files.append(path)
+        if self.keep_s is not None:
+            self.remove_old()
+
+    def remove_old(self, now: float | None = None) -> int:
+        """Delete the folder's recording files last written more than ``keep_s`` before ``now``
+        (default: the wall clock); returns how many. A file that cannot be removed is left (and
+        tried again at the next rotation)."""
+        cutoff = (time.time() if now is None else now) - self.keep_s
+        removed, size = 0, 0
+        for path in sorted(self.dir.glob("*-*.parquet")):
+            if not (path.name.startswith(("inputs-", "outputs-")) and path.stem.split("-")[-1].isdigit()):
+                continue
+            try:
+                st = path.stat()
+                if st.st_mtime >= cutoff:
+                    continue
+                path.unlink()
+            except OSError:
+                continue
+            removed, size = removed + 1, size + st.st_size
+        if removed:
+            self.rows_written["removed_files"] += removed
+            log.info("recorder: removed %d file(s) (%.1f MB) last written over %.3g h ago from %s", removed,
+                     size / 1e6, self.keep_s / 3600, self.dir)
+        return removed
 
     def _write_one(self, tmp: pathlib.Path, rows: list[dict], key: str):
         import polars as pl

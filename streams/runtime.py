@@ -207,7 +207,7 @@ class Runtime(IngestMixin, OutputsMixin):
                                                   cfg.checkpoint_every_s)
             if cfg.record_dir:
                 from streams.recorder import Recorder
-                self.recorder = Recorder(cfg.record_dir, cfg.rotate_s)
+                self.recorder = Recorder(cfg.record_dir, cfg.rotate_s, cfg.record_keep_s)
             # this thread runs the forecast path (frames in, forecasts out): real-time priority
             # where allowed, for it and for ZeroMQ's I/O threads (streams.priority)
             cpu = forecast_cpu(cfg.rt_cpu)

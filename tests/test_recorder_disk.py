@@ -158,3 +158,34 @@ def test_read_recording_skips_files_that_are_not_parquet(tmp_path, caplog):
     assert len(warned) == 2
     assert any(good[1].name in m for m in warned) and any("inputs-000009.parquet" in m for m in warned)
     assert os.path.getsize(folder / "inputs-000009.parquet") == 0   # reading does not delete anything
+
+
+def test_old_recording_files_are_removed_after_a_write(tmp_path, caplog):
+    """keep_s (serve --record-keep-h): after each write the recording files of the folder last
+    written more than keep_s ago are deleted, an earlier run's included; other files stay, one info
+    line says how many went, and status counts them (removed_files)."""
+    caplog.set_level(logging.INFO, logger="streams.recorder")
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    old = [folder / "inputs-000001.parquet", folder / "outputs-000001.parquet"]
+    recent = folder / "inputs-000002.parquet"
+    other = [folder / "notes-000001.parquet", folder / "inputs-final.parquet", folder / "readme.txt"]
+    for p in (*old, recent, *other):
+        p.write_bytes(b"x" * 1000)
+    two_hours_ago = os.path.getmtime(recent) - 7200
+    for p in (*old, *other):
+        os.utime(p, (two_hours_ago, two_hours_ago))
+    rec = Recorder(folder, rotate_s=3600, keep_s=3600)
+    _add(rec, range(5))
+    rec.flush()
+    rec.wait()
+    assert not any(p.exists() for p in old) and recent.exists() and all(p.exists() for p in other)
+    assert rec.rows_written["removed_files"] == 2 and len(list(folder.glob("*-000003.parquet"))) == 2
+    lines = [r.getMessage() for r in _recorder_records(caplog, logging.INFO)]
+    assert len(lines) == 1 and "removed 2 file(s)" in lines[0] and "over 1 h ago" in lines[0], lines
+    assert read_recording(folder, "inputs").height == 5   # the recent stand-in is not Parquet: skipped
+    rec.close()
+    keep_all = Recorder(tmp_path / "all", rotate_s=3600)
+    _add(keep_all, range(3))
+    keep_all.close()
+    assert keep_all.rows_written["removed_files"] == 0

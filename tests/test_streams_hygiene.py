@@ -107,6 +107,8 @@ def test_keys_generate_makes_an_existing_folder_private(tmp_path):
     (["replay", "RECORD", "--speed", "nan"], "--speed must be"),
     (["serve", "--record", "/proc/x", "--models", "none", "--seconds", "1"], "--record /proc/x"),
     (["serve", "--state", "/proc/x/y", "--models", "none", "--seconds", "1"], "--state /proc/x/y"),
+    (["serve", "--record-keep-h", "0", "--models", "none", "--seconds", "1"], "--record-keep-h"),
+    (["serve", "--record-keep-h", "1", "--models", "none", "--seconds", "1"], "--record-keep-h needs --record"),
     (["serve", "--models", "ecg=nosuch", "--seconds", "1"], "ecg=nosuch: no such model"),
     (["serve", "--models", "ecg=ppg-tiny", "--seconds", "1"], "embeds ppg"),
     (["serve", "--models", "eeg=ecg-tiny", "--seconds", "1"], "modality 'eeg' unknown"),

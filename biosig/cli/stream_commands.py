@@ -11,6 +11,7 @@ import sys
 import threading
 
 from biosig import json_text
+from biosig.cli._common import positive_float
 from biosig.cli._stream_checks import (check_models as _check_models, check_number as _check_number,
                                        check_writable_dir as _check_writable_dir, close_all as _close_all,
                                        interruptible as _interruptible, leave_if_signalled as _leave_if_signalled)
@@ -34,6 +35,10 @@ def _serve(args) -> int:
         changes["insecure"] = True
     if args.record:
         changes["record_dir"] = args.record
+    if args.record_keep_h is not None:
+        if not (args.record or cfg.record_dir):
+            raise StreamError("--record-keep-h needs --record DIR (or record_dir in the config): nothing is recorded")
+        changes["record_keep_s"] = 3600.0 * args.record_keep_h
     if args.state:
         changes["state_dir"] = args.state
     if args.backend:
@@ -278,6 +283,10 @@ def register(sub) -> None:
     p.add_argument("--config", metavar="FILE", help="runtime configuration (.json or .toml)")
     _endpoint_args(p)
     p.add_argument("--record", metavar="DIR", help="record inputs and outputs to Parquet files in DIR")
+    p.add_argument("--record-keep-h", type=positive_float, metavar="HOURS",
+                   help="delete recording files older than HOURS from the --record folder (earlier runs' "
+                        "included) each time a new file is written (default: keep every file; a busy ward "
+                        "records GBs per hour)")
     p.add_argument("--state", metavar="DIR", help="forecaster checkpoints (resume after a restart)")
     from biosig.cli.encoder_commands import BACKENDS, PRECISIONS, device_arg
     p.add_argument("--backend", choices=BACKENDS, help="encoder backend (default auto)")
