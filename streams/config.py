@@ -211,7 +211,8 @@ class RuntimeConfig:
     models : modality -> encoder name; ``backend`` picks ``auto``/``onnxruntime``/``torch``.
     max_batch, max_delay_s : dynamic batching across streams: a batch is run when it holds
         ``max_batch`` windows or its oldest window waited ``max_delay_s``.
-    embed_queue : windows waiting for an encoder lane, at most; a stream holds at most its share
+    embed_queue : windows waiting for an encoder lane, at most (float32 at the stream's rate: 4096
+        windows of 2 s audio at 16 kHz are 0.5 GB); a stream holds at most its share
         (``embed_queue`` over the streams waiting, at least ``max_batch``), beyond it or when full
         the oldest window of the stream holding most is dropped (counted per stream as
         ``dropped``); batches take one window per stream in turn (:class:`streams.runtime_outputs.Lane`).

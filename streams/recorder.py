@@ -1,7 +1,9 @@
 """Recorder: every accepted input frame and every output frame to rotating Parquet files.
 
 Rows are buffered in memory and written (by a writer thread, off the event loop) with polars to ``<dir>/inputs-<n>.parquet`` and
-``<dir>/outputs-<n>.parquet`` whenever ``rotate_s`` seconds passed, and at :meth:`close`. A
+``<dir>/outputs-<n>.parquet`` whenever ``rotate_s`` seconds passed or the buffered samples reach
+``max_buffer_mb`` (:data:`MAX_BUFFER_MB`; a busy ward's minute of audio would otherwise be held and
+copied at once), and at :meth:`close`. A
 runtime killed with SIGKILL loses at most the last ``rotate_s`` seconds of recording (the
 forecaster checkpoints are separate).
 
@@ -34,6 +36,9 @@ OUTPUT_COLUMNS = ("out_s", "topic", "kind", "stream", "seq", "t_s", "model_id", 
                   "reason", "latency_ms", "values")
 
 
+MAX_BUFFER_MB = 64.0   # buffered sample bytes (inputs and outputs) that start a new file before rotate_s
+
+
 class Recorder:
     """Buffered Parquet writer with time-based rotation.
 
@@ -42,13 +47,17 @@ class Recorder:
     directory : created if missing.
     rotate_s : seconds between files.
     keep_s : delete recording files last written more than this long ago (None: keep them all).
+    max_buffer_mb : buffered sample megabytes that start a new file before ``rotate_s``.
     """
 
-    def __init__(self, directory, rotate_s: float = 60.0, keep_s: float | None = None):
+    def __init__(self, directory, rotate_s: float = 60.0, keep_s: float | None = None,
+                 max_buffer_mb: float = MAX_BUFFER_MB):
         self.dir = pathlib.Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rotate_s = rotate_s
         self.keep_s = None if keep_s is None else float(keep_s)
+        self.max_buffer_bytes = int(max_buffer_mb * 1e6)
+        self._buffered_bytes = 0
         self.inputs: list[dict] = []
         self.outputs: list[dict] = []
         for stale in self.dir.glob(".*.parquet.tmp"):  # left by a writer killed mid-file
@@ -77,6 +86,7 @@ class Recorder:
 
     def add_input(self, header: dict, array: np.ndarray, recv_s: float):
         """One accepted signal frame (samples stored flattened, channel-major)."""
+        self._buffered_bytes += 4 * int(np.size(array))
         self.inputs.append({
             "recv_s": recv_s, "stream": header["stream"], "seq": header["seq"],
             "session": header["session"], "t0_s": float(header["t0_s"]),
@@ -88,6 +98,7 @@ class Recorder:
 
     def add_output(self, topic: str, header: dict, values: np.ndarray | None, out_s: float):
         lat = header.get("latency_ms", {})
+        self._buffered_bytes += 0 if values is None else 4 * int(np.size(values))
         self.outputs.append({
             "out_s": out_s, "topic": topic, "kind": header["kind"], "stream": header["stream"],
             "seq": header["seq"], "t_s": float(header.get("t_s", header.get("window_end_s", 0.0))),
@@ -99,7 +110,8 @@ class Recorder:
         })
 
     def maybe_rotate(self):
-        if time.monotonic() - self.last_flush >= self.rotate_s:
+        """Start new files when ``rotate_s`` passed or the buffer reached ``max_buffer_mb``."""
+        if time.monotonic() - self.last_flush >= self.rotate_s or self._buffered_bytes >= self.max_buffer_bytes:
             self.flush()
 
     def flush(self):
@@ -114,6 +126,7 @@ class Recorder:
             if rows:
                 batches.append((self.dir / f"{name}-{self.part:06d}.parquet", name, list(rows), key))
                 rows.clear()
+        self._buffered_bytes = 0
         if batches:
             self.part += 1
             self._pending.append(self._pool.submit(self._write, batches))

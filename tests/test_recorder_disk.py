@@ -189,3 +189,23 @@ def test_old_recording_files_are_removed_after_a_write(tmp_path, caplog):
     _add(keep_all, range(3))
     keep_all.close()
     assert keep_all.rows_written["removed_files"] == 0
+
+
+def test_a_full_buffer_starts_a_new_file_before_rotate_s(tmp_path):
+    """Rows are written when max_buffer_mb of samples are buffered, not only every rotate_s: 20 beds
+    of 16 kHz audio buffer 77 MB a minute, held and copied at once at rotation."""
+    rec = Recorder(tmp_path / "rec", rotate_s=3600, max_buffer_mb=0.1)   # 25 000 float32 samples
+    _add(rec, range(100), n_samples=200)       # 100 x (200 + 4) values: 81.6 kB, under 0.1 MB
+    rec.maybe_rotate()
+    rec.wait()
+    assert rec.rows_written["inputs"] == 0 and not list((tmp_path / "rec").glob("*.parquet"))
+    _add(rec, range(100, 130), n_samples=200)  # past 0.1 MB
+    rec.maybe_rotate()
+    rec.wait()
+    assert rec.rows_written["inputs"] == 130 and len(list((tmp_path / "rec").glob("inputs-*.parquet"))) == 1
+    _add(rec, range(130, 140), n_samples=200)  # the count starts again after a write
+    rec.maybe_rotate()
+    rec.wait()
+    assert rec.rows_written["inputs"] == 130
+    rec.close()
+    assert read_recording(tmp_path / "rec", "inputs").height == 140
