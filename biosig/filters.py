@@ -3,7 +3,8 @@
 Every filter here comes in two forms that share one design:
 
 * offline, zero-phase: :func:`sos_filtfilt` (``scipy.signal.sosfiltfilt``) and
-  :func:`resample` (``scipy.signal.resample_poly``);
+  :func:`resample` (``scipy.signal.resample_poly``'s filter at unit gain, the ends kept:
+  :func:`resample_poly_edges`);
 * streaming, causal, with carried state: :class:`SosStream` (``scipy.signal.sosfilt`` with
   ``zi``) and :class:`ResampleStream` (a polyphase FIR whose output equals
   ``scipy.signal.upfirdn(h, x, up, down)``, computed chunk by chunk).
@@ -29,7 +30,9 @@ where the inputs were float32. Frequencies are in Hz.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -182,12 +185,60 @@ def resample_fir(up: int, down: int) -> np.ndarray:
     return h * up
 
 
+def resample_poly_edges(x: np.ndarray, up: int, down: int) -> np.ndarray:
+    """:func:`scipy.signal.resample_poly` of a finite ``x`` whose ends are not pulled to zero.
+
+    resample_poly's default pads with zeros: a 97 % SpO2 channel upsampled x256 fell to 0.26 in
+    its last frame and overshot at its start. Its ``padtype='line'``/``'edge'`` would fix the ends
+    but not the gain: the polyphase branches of its Kaiser filter sum to 1 only to ~1e-3, so a
+    constant channel ripples by 0.1 % and the original samples come back 0.1 % off. Here the
+    line through the first and last samples is taken out, the remainder (0 at both ends, so zero
+    padding adds no step) is resampled with the same filter, each branch scaled to unit gain
+    (:func:`unit_gain_filter`), and the line is put back exactly at the output instants, held
+    at the end values past the last input sample: a constant stays constant and a ramp a ramp
+    (never beyond its ends), to rounding. Inner gap edges get the same treatment: the linear
+    bridge across a hole (:func:`biosig.readers.gap_resample.upsample_keeping_gaps`) plays the
+    line's part there; :func:`resample` resamples each valid run on its own instead.
+    """
+    g = math.gcd(up, down)
+    up, down = up // g, down // g
+    n = len(x)
+    n_out = -(-n * up // down)
+    t_in = np.clip(np.arange(n_out) * (down / up), 0, n - 1)   # output instants in input samples
+    slope = (x[-1] - x[0]) / (n - 1) if n > 1 else 0.0
+    line = x[0] + slope * t_in
+    if up == down:
+        return x.astype(np.float64, copy=True)
+    residual = x - (x[0] + slope * np.arange(n))
+    return signal.resample_poly(residual, up, down, window=unit_gain_filter(up, down), padtype="constant") + line
+
+
+@functools.lru_cache(maxsize=32)
+def unit_gain_filter(up: int, down: int) -> np.ndarray:
+    """resample_poly's own low-pass (Kaiser, beta 5, cut-off 1/max(up, down), 20 * max + 1 taps)
+    with each of its ``up`` polyphase branches scaled to sum to exactly ``1 / up``: every output
+    phase then has unit gain at 0 Hz, and for ``down == 1`` phase 0 returns the input samples."""
+    rate = max(up, down)
+    h = signal.firwin(20 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
+    centre = 10 * rate
+    for p in range(up):   # taps at centre + p + k*up act on the same output phase
+        idx = np.arange((centre + p) % up, len(h), up)
+        h[idx] /= h[idx].sum() * up
+    h.flags.writeable = False
+    return h
+
+
 def resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
     """Zero-phase polyphase resampling of ``x`` (C, T) from ``fs_in_hz`` to ``fs_out_hz``.
 
-    Uses ``scipy.signal.resample_poly``; output length ``ceil(T * up / down)``. NaN gaps stay NaN:
-    each valid run is resampled on its own and placed at the first output sample at or after its
-    start (a run that starts off the output grid is shifted by less than one output sample).
+    Each channel goes through :func:`resample_poly_edges` (``scipy.signal.resample_poly``'s
+    Kaiser filter, each polyphase branch at unit gain, the line through the ends taken out and
+    put back): a baseline offset stays an offset up to the record's ends. Plain
+    ``resample_poly`` pads zeros, so a 1 mV offset fell towards 0 over the last and first ~40 ms
+    (300 -> 250 Hz) and the band-pass after it rang. Output length ``ceil(T * up / down)``,
+    dtype that of ``x``. NaN gaps stay NaN: each valid run is resampled on its own (its own
+    ends) and placed at the first output sample at or after its start (a run that starts off the
+    output grid is shifted by less than one output sample).
     """
     x = _as_2d(x)
     up, down = resample_ratio(fs_in_hz, fs_out_hz)
@@ -195,12 +246,11 @@ def resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
         return x.copy()
     n_out = -(-x.shape[1] * up // down)
     finite = np.isfinite(x)
-    if finite.all():
-        return signal.resample_poly(x, up, down, axis=-1).astype(x.dtype, copy=False)[:, :n_out]
-    out = np.full((x.shape[0], n_out), np.nan, dtype=x.dtype)
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+    out = np.full((x.shape[0], n_out), np.nan, dtype=dtype)
     for c in range(x.shape[0]):
         for a, b in valid_runs(finite[c]):
-            seg = signal.resample_poly(x[c, a:b].astype(np.float64), up, down)
+            seg = resample_poly_edges(x[c, a:b].astype(np.float64), up, down)
             i0 = -(-a * up // down)  # first output sample at or after input sample a
             i1 = min(n_out, (b * up + down - 1) // down)
             seg = seg[: max(0, i1 - i0)]

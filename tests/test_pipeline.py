@@ -74,8 +74,11 @@ def test_apply_bandpass_and_resample_equal_scipy():
     rec = _rec(x, 360.0, annotations=ann)
     out = Pipeline.of(("bandpass", {"low_hz": 0.5, "high_hz": 40}), ("resample", {"fs_hz": 250})).apply(rec)
     sos = signal.butter(4, [0.5, 40], "bandpass", fs=360, output="sos")
-    ref = signal.resample_poly(signal.sosfiltfilt(sos, x.astype(np.float32).astype(np.float64), axis=-1), 25, 36, axis=-1)
-    np.testing.assert_allclose(out.samples, ref, atol=1e-5)
+    ref = signal.resample_poly(signal.sosfiltfilt(sos, x.astype(np.float32).astype(np.float64), axis=-1), 25, 36,
+                               axis=-1, padtype="line")
+    # scipy's polyphase branches have gains 1 +- 1e-3 (ours are exactly 1: filters.resample_poly_edges)
+    assert out.samples.shape == ref.shape
+    np.testing.assert_allclose(out.samples, ref, atol=2e-3 * np.abs(ref).max())
     assert out.fs_hz == 250.0 and out.annotations.sample.tolist() == [0, 250, 2499]
     assert out.metadata["pipeline"][-1] is not None
 

@@ -8,9 +8,7 @@ reader uses it, and :func:`to_uniform_grid` for a record with ``times_s`` (embed
 """
 from __future__ import annotations
 
-import functools
 import logging
-import math
 
 import numpy as np
 
@@ -35,7 +33,7 @@ def upsample_keeping_gaps(x: np.ndarray, up: int, down: int) -> np.ndarray:
 
     Gaps are bridged by linear interpolation only for the filter's sake (so that gap edges do
     not ring against zeros); every output sample whose input span touches a gap is NaN again.
-    The record's ends are treated the same way: see :func:`_resample_poly_edges`.
+    The record's ends are treated the same way: see :func:`biosig.filters.resample_poly_edges`.
     """
     bad = np.isnan(x)
     if bad.all():
@@ -45,7 +43,8 @@ def upsample_keeping_gaps(x: np.ndarray, up: int, down: int) -> np.ndarray:
         idx = np.arange(len(x))
         filled = x.copy()
         filled[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
-    y = _resample_poly_edges(filled, up, down)
+    from biosig.filters import resample_poly_edges
+    y = resample_poly_edges(filled, up, down)
     if bad.any():
         j = np.arange(len(y))
         start = np.minimum((j * down) // up, len(x) - 1)
@@ -53,52 +52,6 @@ def upsample_keeping_gaps(x: np.ndarray, up: int, down: int) -> np.ndarray:
         count = np.concatenate([[0], np.cumsum(bad)])
         y[(count[stop] - count[start]) > 0] = np.nan
     return y
-
-
-def _resample_poly_edges(x: np.ndarray, up: int, down: int) -> np.ndarray:
-    """:func:`scipy.signal.resample_poly` of a finite ``x`` whose ends are not pulled to zero.
-
-    resample_poly's default pads with zeros: a 97 % SpO2 channel upsampled x256 fell to 0.26 in
-    its last frame and overshot at its start. Its ``padtype='line'``/``'edge'`` would fix the ends
-    but not the gain: the polyphase branches of its Kaiser filter sum to 1 only to ~1e-3, so a
-    constant channel ripples by 0.1 % and the original samples come back 0.1 % off. Here the
-    line through the first and last samples is taken out, the remainder (0 at both ends, so zero
-    padding adds no step) is resampled with the same filter, each branch scaled to unit gain
-    (:func:`_unit_gain_filter`), and the line is put back exactly at the output instants, held
-    at the end values past the last input sample: a constant stays constant and a ramp a ramp
-    (never beyond its ends), to rounding. Inner gap edges get the same treatment: the linear
-    bridge across a hole (:func:`upsample_keeping_gaps`) plays the line's part there.
-    """
-    from scipy.signal import resample_poly
-
-    g = math.gcd(up, down)
-    up, down = up // g, down // g
-    n = len(x)
-    n_out = -(-n * up // down)
-    t_in = np.clip(np.arange(n_out) * (down / up), 0, n - 1)   # output instants in input samples
-    slope = (x[-1] - x[0]) / (n - 1) if n > 1 else 0.0
-    line = x[0] + slope * t_in
-    if up == down:
-        return x.astype(np.float64, copy=True)
-    residual = x - (x[0] + slope * np.arange(n))
-    return resample_poly(residual, up, down, window=_unit_gain_filter(up, down), padtype="constant") + line
-
-
-@functools.lru_cache(maxsize=32)
-def _unit_gain_filter(up: int, down: int) -> np.ndarray:
-    """resample_poly's own low-pass (Kaiser, beta 5, cut-off 1/max(up, down), 20 * max + 1 taps)
-    with each of its ``up`` polyphase branches scaled to sum to exactly ``1 / up``: every output
-    phase then has unit gain at 0 Hz, and for ``down == 1`` phase 0 returns the input samples."""
-    from scipy.signal import firwin
-
-    rate = max(up, down)
-    h = firwin(20 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
-    centre = 10 * rate
-    for p in range(up):   # taps at centre + p + k*up act on the same output phase
-        idx = np.arange((centre + p) % up, len(h), up)
-        h[idx] /= h[idx].sum() * up
-    h.flags.writeable = False
-    return h
 
 
 def uniform_resample(t_s: np.ndarray, x: np.ndarray, fs_hz: float, max_gap_s: float,
