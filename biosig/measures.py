@@ -29,8 +29,9 @@ MIN_RUN_S = 4.0  # valid runs shorter than this are skipped (too short for the d
 
 def choose_channel(record: Record, modality: str) -> int:
     """Index of the channel to measure: the only channel of ``modality``, or among several ECG/PPG
-    channels the one with the best mean window quality (:func:`biosig.quality.quality_summary`,
-    at most 12 windows), so one bad lead does not spoil the rate."""
+    channels :func:`biosig.quality.best_lead` (the leads within 0.1 of the best share of windows
+    passing the quality gate, then the highest mean window quality; at most 24 windows each, the
+    same assessment ``score`` ranks leads by), so one bad lead does not spoil the rate."""
     mods = require_record(record, "choose_channel()").channel_modalities
     idx = [i for i, m in enumerate(mods) if m == modality]
     if not idx and record.modality == modality:
@@ -39,12 +40,8 @@ def choose_channel(record: Record, modality: str) -> int:
         raise SignalError(f"no {modality} channel among {names_text(record.channels)} (record modality {record.modality})")
     if len(idx) == 1 or modality not in ("ecg", "ppg"):
         return idx[0]
-    from biosig.quality import quality_summary
-
-    scores = [quality_summary(record.select([i]).replace(modality=modality), max_windows=12)["mean_quality"]
-              for i in idx]
-    scores = [q if np.isfinite(q) else -1.0 for q in scores]
-    return idx[int(np.argmax(scores))]
+    from biosig.quality import best_lead
+    return best_lead(record, idx, modality)
 
 
 def _channel(record: Record, modality: str, channel: str | int | None) -> np.ndarray:

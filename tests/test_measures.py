@@ -189,6 +189,27 @@ def test_the_best_quality_lead_is_measured():
     assert choose_channel(simulate("resp", 30), "resp") == 0
 
 
+def test_a_lead_usable_throughout_beats_one_with_a_better_mean():
+    """Lead II: clean but 20 of 100 s are noise (mean window quality 0.84, 80 % usable); V5: noisier
+    everywhere but every window passes the gate (mean 0.78). The mean-quality rule took II and gave
+    63 /min; the share rule (the one ``score`` uses, biosig.quality.best_lead) takes V5."""
+    from biosig.measures import choose_channel
+    from biosig.quality import lead_summaries
+
+    rec = simulate("ecg", 100, seed=3, leads=2, heart_rate_bpm=70, noise_mv=0.01)
+    x = rec.samples.copy()
+    rng = np.random.default_rng(0)
+    x[0, int(20 * rec.fs_hz):int(40 * rec.fs_hz)] += rng.normal(0, 1.5, int(20 * rec.fs_hz)).astype(np.float32)
+    x[1] += rng.normal(0, 0.3, x.shape[1]).astype(np.float32)
+    rec = rec.replace(samples=x)
+    summ = lead_summaries(rec, [0, 1], "ecg")
+    assert summ[0]["mean_quality"] > summ[1]["mean_quality"]                # the old rule's pick: lead 0
+    assert summ[1]["fraction_usable"] - summ[0]["fraction_usable"] > 0.1
+    assert choose_channel(rec, "ecg") == 1
+    assert heart_rate(rec) == pytest.approx(70, abs=1.5)
+    assert abs(heart_rate(rec, channel=0) - 70) > 3                       # what the old pick published
+
+
 def _pulse_train(period_s, seconds=30.0, fs=100.0, amps=(1.0,), dicrotic=0.0, seed=0):
     t = np.arange(int(seconds * fs)) / fs
     x = np.zeros_like(t)

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from biosig.flatline import mark_flat_runs
+from biosig.quality import lead_summaries, near_best_share
 from encoders.scoring.errors import RecordFailure
 from encoders.scoring.model import LoadedModel
 from encoders.scoring.outputs import ERROR_SCHEMA, MEASURE_SCHEMA, RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, record_key
@@ -74,7 +75,6 @@ def canonical_lead(name: str) -> str:
     return LEAD_ALIASES.get(key, key)
 
 
-LEAD_SHARE_MARGIN = 0.1   # leads within this share of usable windows of the best lead count as good as it
 
 
 def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ...], usable: list[bool],
@@ -86,9 +86,11 @@ def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ..
     (:func:`canonical_lead`) is in the model's vocabulary come first, in vocabulary order (so a
     12-lead record gives lead I to a one-lead model whose vocabulary starts with I, and MIT-BIH
     gives MLII before V5), then the others in record order. With ``usable_share`` (per channel, the
-    share of its windows that pass the quality gate) the leads within :data:`LEAD_SHARE_MARGIN` of
-    the best come before the others: a lead the model prefers but whose every window is noise (MIMIC
-    041s lead I) does not hide a clean one (lead III).
+    share of its windows that pass the quality gate) the leads within
+    :data:`biosig.quality.LEAD_SHARE_MARGIN` of the best come before the others
+    (:func:`biosig.quality.near_best_share`, the rule ``biosig.measures.choose_channel`` uses too): a
+    lead the model prefers but whose every window is noise (MIMIC 041s lead I) does not hide a clean
+    one (lead III).
 
     >>> choose_channels(("V5", "MLII"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II", "V5"), 1)
     [1]
@@ -105,9 +107,9 @@ def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ..
                             for c, m, ok, w in zip(channels, channel_modalities, usable, why))
         raise ValueError(f"no usable {modality} channel among: {present or 'no channels'}")
     rank = {name.upper(): k for k, name in enumerate(vocabulary)}
-    share = [0.0] * len(channels) if usable_share is None else [float(v) if v == v else 0.0 for v in usable_share]
-    best = max(share[i] for i in cand)
-    cand.sort(key=lambda i: (share[i] < best - LEAD_SHARE_MARGIN, rank.get(canonical_lead(channels[i]), len(rank)), i))
+    share = [0.0] * len(channels) if usable_share is None else list(usable_share)
+    near = dict(zip(cand, near_best_share([share[i] for i in cand])))
+    cand.sort(key=lambda i: (not near[i], rank.get(canonical_lead(channels[i]), len(rank)), i))
     if len(cand) < n:
         raise ValueError(f"the model needs {n} {modality} channels, the record has {len(cand)} usable: "
                          f"{', '.join(channels[i] for i in cand)}")
@@ -182,10 +184,9 @@ class Scorer:
         cand = [i for i, (mod, ok) in enumerate(zip(rec.channel_modalities, usable)) if mod == "ecg" and ok]
         if len(cand) <= self.n_select:
             return None
-        from biosig.quality import quality_summary
         share = [float("nan")] * rec.n_channels
-        for i in cand:
-            share[i] = float(quality_summary(rec.select([i]).replace(modality="ecg"))["fraction_usable"])
+        for i, summary in lead_summaries(rec, cand, "ecg").items():
+            share[i] = float(summary["fraction_usable"])
         return share
 
     @property
