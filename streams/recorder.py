@@ -37,6 +37,20 @@ OUTPUT_COLUMNS = ("out_s", "topic", "kind", "stream", "seq", "t_s", "model_id", 
 
 
 MAX_BUFFER_MB = 64.0   # buffered sample bytes (inputs and outputs) that start a new file before rotate_s
+RECORDING_KINDS = ("inputs", "outputs")
+
+
+def recording_files(directory, kinds=RECORDING_KINDS) -> list[tuple[int, pathlib.Path]]:
+    """``(part, path)`` of the recording files ``<kind>-<digits>.parquet`` in ``directory``, by part
+    then name: the one file-name rule for numbering new parts, reading and removing old ones (other
+    Parquet files in the folder are not the recorder's)."""
+    out = []
+    for kind in kinds:
+        for path in pathlib.Path(directory).glob(f"{kind}-*.parquet"):
+            digits = path.stem[len(kind) + 1:]
+            if digits.isdigit():
+                out.append((int(digits), path))
+    return sorted(out)
 
 
 class Recorder:
@@ -80,9 +94,7 @@ class Recorder:
         pl.from_arrow(pa.table({"a": _column(pa, [["x"]]), "b": _column(pa, ["x"]), "c": _column(pa, [1.0])}))
 
     def _first_free_part(self) -> int:
-        existing = [int(p.stem.split("-")[-1]) for p in self.dir.glob("*-*.parquet")
-                    if p.stem.split("-")[-1].isdigit()]
-        return max(existing, default=0) + 1
+        return max((part for part, _ in recording_files(self.dir)), default=0) + 1
 
     def add_input(self, header: dict, array: np.ndarray, recv_s: float):
         """One accepted signal frame (samples stored flattened, channel-major)."""
@@ -169,9 +181,7 @@ class Recorder:
         tried again at the next rotation)."""
         cutoff = (time.time() if now is None else now) - self.keep_s
         removed, size = 0, 0
-        for path in sorted(self.dir.glob("*-*.parquet")):
-            if not (path.name.startswith(("inputs-", "outputs-")) and path.stem.split("-")[-1].isdigit()):
-                continue
+        for _, path in recording_files(self.dir):
             try:
                 st = path.stat()
                 if st.st_mtime >= cutoff:
@@ -241,11 +251,11 @@ def _column(pa, values: list):
 
 def read_recording(directory, kind: str = "inputs"):
     """All rows of ``kind`` (``inputs`` or ``outputs``) under ``directory`` as one polars
-    DataFrame, in file order. A file that is not valid Parquet (cut short or left empty by a full
+    DataFrame, in part order (:func:`recording_files`). A file that is not valid Parquet (cut short or left empty by a full
     disk before writes went through a temporary name) is skipped with a warning naming it."""
     import polars as pl
     frames = []
-    for f in sorted(pathlib.Path(directory).glob(f"{kind}-*.parquet")):
+    for _, f in recording_files(directory, (kind,)):
         try:
             frames.append(pl.read_parquet(f))
         except Exception as e:

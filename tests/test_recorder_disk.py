@@ -209,3 +209,28 @@ def test_a_full_buffer_starts_a_new_file_before_rotate_s(tmp_path):
     assert rec.rows_written["inputs"] == 130
     rec.close()
     assert read_recording(tmp_path / "rec", "inputs").height == 140
+
+
+def test_only_recording_files_are_numbered_read_and_removed(tmp_path):
+    """One file-name rule (<kind>-<digits>.parquet, by part number): a foreign ``notes-000050.parquet``
+    does not move the part numbering, ``inputs-old.parquet`` is neither read nor removed, and part
+    1000000 is read after part 999999 (a name sort put it first)."""
+    import polars as pl
+
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    first = Recorder(folder, rotate_s=3600)
+    _add(first, range(0, 3))
+    first.close()
+    row = read_recording(folder).head(1)
+    for name, seq in (("inputs-999999.parquet", 100), ("inputs-1000000.parquet", 200)):
+        row.with_columns(pl.lit(seq, dtype=row["seq"].dtype).alias("seq")).write_parquet(folder / name)
+    pl.DataFrame({"x": [1]}).write_parquet(folder / "notes-2000000.parquet")
+    pl.DataFrame({"x": [1]}).write_parquet(folder / "inputs-old.parquet")
+
+    assert read_recording(folder)["seq"].to_list() == [0, 1, 2, 100, 200]
+    again = Recorder(folder, rotate_s=3600, keep_s=3600.0)
+    assert again.part == 1000001
+    assert again.remove_old(now=1e12) == 4    # inputs/outputs-000001, inputs-999999, inputs-1000000
+    again.close()
+    assert sorted(p.name for p in folder.iterdir()) == ["inputs-old.parquet", "notes-2000000.parquet"]
