@@ -58,6 +58,27 @@ def select_channels(record, modality: str):
     return record.select(keep[:1] if modality in ("ppg", "spiro") else keep)
 
 
+def encoder_channels(record, config):
+    """:func:`select_channels`, then, where an ECG record has more leads than the model takes
+    (``config.in_channels``; ECG models are trained one lead per sample), the ones ``score``
+    feeds it (:func:`encoders.lead_choice.choose_channels`: leads within 0.1 of the best share of
+    windows passing the quality gate, then the model's vocabulary order). ``embed`` fed every lead
+    at once, an input the model never saw in training and not what ``score`` or ``serve`` feed.
+    Where fewer leads than that are usable, the vocabulary order decides among all of them."""
+    from encoders.lead_choice import choose_channels, lead_usable_shares, unusable_reasons
+    sel = select_channels(record, config.modality)
+    n = int(config.in_channels or 1)
+    if config.modality != "ecg" or sel.n_channels <= n:
+        return sel
+    mods = ("ecg",) * sel.n_channels
+    why = unusable_reasons(sel.samples)
+    usable = [not w for w in why]
+    if sum(usable) < n:
+        usable = [True] * sel.n_channels
+    share = lead_usable_shares(sel, usable, n, modalities=mods)
+    return sel.select(choose_channels(sel.channels, mods, usable, "ecg", tuple(config.channels), n, why, share))
+
+
 @dataclass(frozen=True, eq=False)
 class WindowSet:
     """Training windows.

@@ -155,8 +155,10 @@ class Encoder:
 
         from biosig.readers.gap_resample import to_uniform_grid
         from biosig.record import require_record
-        from encoders.data import quality_windows
+        from encoders.data import encoder_channels, quality_windows
         record = to_uniform_grid(require_record(record, "embedding"))   # irregular times: once, here
+        # the leads score and serve feed (ECG: in_channels of them), once; the steps below select within them
+        record = encoder_channels(record, self.config)
         rec = self.prepare(record)
         wins, t0 = self.windows(rec)
         measures = self.window_measures(record, len(wins))

@@ -36,19 +36,27 @@ def test_embed_two_lead_record_matches_manual_windows(ecg_ckpt):
     assert len(df) == (62 - 10) // 5 + 1
     np.testing.assert_allclose(df["t0_s"].to_numpy(), np.arange(len(df)) * 5.0)
     np.testing.assert_allclose((df["t1_s"] - df["t0_s"]).to_numpy(), 10.0)
-    assert set(df["channels"]) == {"MLII,V5"}
+    assert set(df["channels"]) == {"MLII"}   # a one-lead model gets one lead, as in training, score and serve
     q = df["quality"].to_numpy()
     assert ((q >= 0) & (q <= 1)).all()
-    # independent path: the pipeline's outside part, manual slicing at 250 Hz, vocabulary ids II, V5
+    # independent path: the pipeline's outside part, manual slicing at 250 Hz, vocabulary id II
     outside, _ = default_pipeline("ecg").split_in_model()
     x = outside.apply(rec).samples
-    wins = np.stack([x[:, i * 1250:i * 1250 + 2500] for i in range(len(df))])
-    ids = [enc.config.channels.index("II"), enc.config.channels.index("V5")]
-    ref = enc.embed_windows(wins, ids)
+    wins = np.stack([x[:1, i * 1250:i * 1250 + 2500] for i in range(len(df))])
+    ref = enc.embed_windows(wins, [enc.config.channels.index("II")])
     np.testing.assert_allclose(np.array(df["embedding"].to_list()), ref, atol=1e-6)
     # deterministic
     df2 = enc.embed(rec, source="100")
     assert df.equals(df2)
+    # a two-lead model gets both leads, vocabulary ids II, V5
+    torch.manual_seed(0)
+    two = encoders.create_model("ecg-tiny", in_channels=2, **TINY)
+    enc2 = encoders.Encoder(two, default_pipeline("ecg"))
+    df = enc2.embed(rec, source="100")
+    assert set(df["channels"]) == {"MLII,V5"}
+    wins = np.stack([x[:, i * 1250:i * 1250 + 2500] for i in range(len(df))])
+    ref = enc2.embed_windows(wins, [enc2.config.channels.index("II"), enc2.config.channels.index("V5")])
+    np.testing.assert_allclose(np.array(df["embedding"].to_list()), ref, atol=1e-6)
 
 
 def test_lead_subset_and_short_record(ecg_ckpt):

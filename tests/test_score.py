@@ -597,3 +597,22 @@ def test_score_takes_a_clean_lead_over_the_models_preferred_noisy_one(tmp_path, 
     assert by_name["041s.hea"]["used_channels"] == ["III"], by_name["041s.hea"]["used_channels"]
     assert 90 < by_name["041s.hea"]["heart_rate_bpm"] < 100, by_name["041s.hea"]["heart_rate_bpm"]
     assert by_name["s0010_re.hea"]["used_channels"] == ["i"]
+
+
+def test_embed_feeds_the_lead_score_feeds(tmp_path, model_dir):
+    """embed fed all three leads of 041s at once (channels "III,I,V"), an input a one-lead ECG
+    model never saw in training and not what score or serve feed; now the lead score takes (III),
+    with the same embeddings, and a record whose leads are all usable keeps the vocabulary's lead."""
+    src = shared_path("wfdb", "multi-segment", "041s", "041s.hea")
+    res = _cli("score", src, "--model", model_dir, "--backend", "torch", "--out", tmp_path / "o")
+    assert res.returncode == 0, res.stderr
+    win = pl.read_parquet(tmp_path / "o" / "windows.parquet").sort("t0_s")
+    res = _cli("embed", src, "--model", model_dir, "--out", tmp_path / "e.parquet")
+    assert res.returncode == 0, res.stderr
+    emb = pl.read_parquet(tmp_path / "e.parquet").sort("t0_s")
+    assert set(emb["channels"].to_list()) == {"III"}
+    assert emb["t0_s"].to_list() == win["t0_s"].to_list()
+    np.testing.assert_allclose(np.stack(emb["embedding"].to_list()), np.stack(win["embedding"].to_list()), atol=1e-5)
+    res = _cli("embed", shared_path("wfdb", "100.hea"), "--model", model_dir, "--out", tmp_path / "m.parquet")
+    assert res.returncode == 0, res.stderr
+    assert set(pl.read_parquet(tmp_path / "m.parquet")["channels"].to_list()) == {"MLII"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import time
 import traceback
 from typing import Any
@@ -19,7 +18,8 @@ import numpy as np
 import polars as pl
 
 from biosig.flatline import mark_flat_runs
-from biosig.quality import lead_summaries, near_best_share
+from encoders.lead_choice import (canonical_lead, choose_channels, lead_usable_shares,  # noqa: F401 (re-exported)
+                                   unusable_reasons)
 from encoders.scoring.errors import RecordFailure
 from encoders.scoring.model import LoadedModel
 from encoders.scoring.outputs import ERROR_SCHEMA, MEASURE_SCHEMA, RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, record_key
@@ -39,7 +39,6 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "audio": (),
     "spiro": ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s"),
 }
-MIN_VALID_FRACTION = 0.5  # a channel with fewer finite samples than this is not usable
 
 
 def _stage(name: str):
@@ -59,78 +58,7 @@ def _stage(name: str):
     return deco
 
 
-# Common lead names onto the standard ones of the model vocabularies (MIT-BIH, MIMIC, PTB, CinC).
-LEAD_ALIASES = {"MLI": "I", "MLII": "II", "MLIII": "III", "MCL1": "V1", "D1": "I", "D2": "II", "D3": "III",
-                "PLETH": "PPG", "PULSE": "PPG", "VOLUME_ML": "VOLUME"}
 GENERIC_TOKEN = {"ecg": "ECG", "ppg": "PPG", "audio": "AUDIO", "spiro": "volume"}
-
-
-def canonical_lead(name: str) -> str:
-    """Upper-cased standard name of a channel: ``"ECG lead II"`` -> ``"II"``, ``"MLII"`` -> ``"II"``.
-
-    >>> canonical_lead("MLII"), canonical_lead("ECG_V5"), canonical_lead("avr")
-    ('II', 'V5', 'AVR')
-    """
-    key = re.sub(r"^(ECG|EKG)?[ _-]*(LEAD)?[ _-]*(?=\S)", "", name.strip().upper()) or name.strip().upper()
-    return LEAD_ALIASES.get(key, key)
-
-
-
-
-def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ...], usable: list[bool],
-                    modality: str, vocabulary: tuple[str, ...], n: int, why: list[str] | None = None,
-                    usable_share: list[float] | None = None) -> list[int]:
-    """Indices of the ``n`` channels fed to the model, in the order they are fed.
-
-    Candidates are the usable channels of the model's modality. Channels whose standard name
-    (:func:`canonical_lead`) is in the model's vocabulary come first, in vocabulary order (so a
-    12-lead record gives lead I to a one-lead model whose vocabulary starts with I, and MIT-BIH
-    gives MLII before V5), then the others in record order. With ``usable_share`` (per channel, the
-    share of its windows that pass the quality gate) the leads within
-    :data:`biosig.quality.LEAD_SHARE_MARGIN` of the best come before the others
-    (:func:`biosig.quality.near_best_share`, the rule ``biosig.measures.choose_channel`` uses too): a
-    lead the model prefers but whose every window is noise (MIMIC 041s lead I) does not hide a clean
-    one (lead III).
-
-    >>> choose_channels(("V5", "MLII"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II", "V5"), 1)
-    [1]
-    >>> choose_channels(("ii", "i"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II"), 2)
-    [1, 0]
-    >>> choose_channels(("III", "I"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II", "III"), 1,
-    ...                 usable_share=[1.0, 0.0])
-    [0]
-    """
-    cand = [i for i, (m, ok) in enumerate(zip(channel_modalities, usable)) if m == modality and ok]
-    if not cand:
-        why = why or [""] * len(channels)
-        present = ", ".join(f"{c} ({m}{'' if ok else ', ' + (w or 'unusable')})"
-                            for c, m, ok, w in zip(channels, channel_modalities, usable, why))
-        raise ValueError(f"no usable {modality} channel among: {present or 'no channels'}")
-    rank = {name.upper(): k for k, name in enumerate(vocabulary)}
-    share = [0.0] * len(channels) if usable_share is None else list(usable_share)
-    near = dict(zip(cand, near_best_share([share[i] for i in cand])))
-    cand.sort(key=lambda i: (not near[i], rank.get(canonical_lead(channels[i]), len(rank)), i))
-    if len(cand) < n:
-        raise ValueError(f"the model needs {n} {modality} channels, the record has {len(cand)} usable: "
-                         f"{', '.join(channels[i] for i in cand)}")
-    return cand[:n]
-
-
-def unusable_reasons(samples: np.ndarray) -> list[str]:
-    """Per channel, why it cannot be fed to a model ("" when it can): too many missing samples, or
-    a constant (flat) signal, which a one-sample record always is."""
-    out = []
-    for row in samples:
-        finite = np.isfinite(row)
-        if not row.size or finite.mean() < MIN_VALID_FRACTION:
-            out.append(f"{100 * (1 - finite.mean()) if row.size else 100:.0f} % missing")
-        elif row.size < 2:
-            out.append("one sample")
-        elif not np.ptp(row[finite]) > 0:
-            out.append("constant")
-        else:
-            out.append("")
-    return out
 
 
 class Scorer:
@@ -173,21 +101,9 @@ class Scorer:
         n = self.n_select
         if m.modality == "audio":   # every usable audio channel: the pipeline's mono step mixes them, as in embed
             n = max(1, sum(mod == "audio" and ok for mod, ok in zip(rec.channel_modalities, usable)))
-        share = self._usable_share(rec, usable) if m.modality == "ecg" else None
+        share = lead_usable_shares(rec, usable, n) if m.modality == "ecg" else None
         idx = choose_channels(rec.channels, rec.channel_modalities, usable, m.modality, m.vocabulary, n, why, share)
         return rec.select(idx).replace(modality=m.modality)
-
-    def _usable_share(self, rec, usable: list[bool]) -> list[float] | None:
-        """Per channel, the share of its windows at or above the ECG quality gate
-        (:func:`biosig.quality.quality_summary`, at most 24 windows spread over the record; NaN for
-        channels not assessed), when the record has more ECG leads than the model takes; else None."""
-        cand = [i for i, (mod, ok) in enumerate(zip(rec.channel_modalities, usable)) if mod == "ecg" and ok]
-        if len(cand) <= self.n_select:
-            return None
-        share = [float("nan")] * rec.n_channels
-        for i, summary in lead_summaries(rec, cand, "ecg").items():
-            share[i] = float(summary["fraction_usable"])
-        return share
 
     @property
     def n_select(self) -> int:

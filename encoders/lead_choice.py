@@ -1,0 +1,107 @@
+"""Which of a record's channels a model is fed: one rule for ``score`` and ``embed``.
+
+``unusable_reasons`` says which channels cannot be fed at all (mostly missing, constant);
+``choose_channels`` orders the usable channels of the model's modality: leads within
+:data:`biosig.quality.LEAD_SHARE_MARGIN` of the best share of windows passing the quality gate
+first, then the model's vocabulary order (MLII as II), then record order.
+:func:`lead_usable_shares` measures those shares (only where there is a choice to make).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from biosig.quality import lead_summaries, near_best_share
+
+MIN_VALID_FRACTION = 0.5  # a channel with fewer finite samples than this is not usable
+
+
+# Common lead names onto the standard ones of the model vocabularies (MIT-BIH, MIMIC, PTB, CinC).
+LEAD_ALIASES = {"MLI": "I", "MLII": "II", "MLIII": "III", "MCL1": "V1", "D1": "I", "D2": "II", "D3": "III",
+                "PLETH": "PPG", "PULSE": "PPG", "VOLUME_ML": "VOLUME"}
+
+
+def canonical_lead(name: str) -> str:
+    """Upper-cased standard name of a channel: ``"ECG lead II"`` -> ``"II"``, ``"MLII"`` -> ``"II"``.
+
+    >>> canonical_lead("MLII"), canonical_lead("ECG_V5"), canonical_lead("avr")
+    ('II', 'V5', 'AVR')
+    """
+    key = re.sub(r"^(ECG|EKG)?[ _-]*(LEAD)?[ _-]*(?=\S)", "", name.strip().upper()) or name.strip().upper()
+    return LEAD_ALIASES.get(key, key)
+
+
+
+
+def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ...], usable: list[bool],
+                    modality: str, vocabulary: tuple[str, ...], n: int, why: list[str] | None = None,
+                    usable_share: list[float] | None = None) -> list[int]:
+    """Indices of the ``n`` channels fed to the model, in the order they are fed.
+
+    Candidates are the usable channels of the model's modality. Channels whose standard name
+    (:func:`canonical_lead`) is in the model's vocabulary come first, in vocabulary order (so a
+    12-lead record gives lead I to a one-lead model whose vocabulary starts with I, and MIT-BIH
+    gives MLII before V5), then the others in record order. With ``usable_share`` (per channel, the
+    share of its windows that pass the quality gate) the leads within
+    :data:`biosig.quality.LEAD_SHARE_MARGIN` of the best come before the others
+    (:func:`biosig.quality.near_best_share`, the rule ``biosig.measures.choose_channel`` uses too): a
+    lead the model prefers but whose every window is noise (MIMIC 041s lead I) does not hide a clean
+    one (lead III).
+
+    >>> choose_channels(("V5", "MLII"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II", "V5"), 1)
+    [1]
+    >>> choose_channels(("ii", "i"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II"), 2)
+    [1, 0]
+    >>> choose_channels(("III", "I"), ("ecg", "ecg"), [True, True], "ecg", ("I", "II", "III"), 1,
+    ...                 usable_share=[1.0, 0.0])
+    [0]
+    """
+    cand = [i for i, (m, ok) in enumerate(zip(channel_modalities, usable)) if m == modality and ok]
+    if not cand:
+        why = why or [""] * len(channels)
+        present = ", ".join(f"{c} ({m}{'' if ok else ', ' + (w or 'unusable')})"
+                            for c, m, ok, w in zip(channels, channel_modalities, usable, why))
+        raise ValueError(f"no usable {modality} channel among: {present or 'no channels'}")
+    rank = {name.upper(): k for k, name in enumerate(vocabulary)}
+    share = [0.0] * len(channels) if usable_share is None else list(usable_share)
+    near = dict(zip(cand, near_best_share([share[i] for i in cand])))
+    cand.sort(key=lambda i: (not near[i], rank.get(canonical_lead(channels[i]), len(rank)), i))
+    if len(cand) < n:
+        raise ValueError(f"the model needs {n} {modality} channels, the record has {len(cand)} usable: "
+                         f"{', '.join(channels[i] for i in cand)}")
+    return cand[:n]
+
+
+def unusable_reasons(samples: np.ndarray) -> list[str]:
+    """Per channel, why it cannot be fed to a model ("" when it can): too many missing samples, or
+    a constant (flat) signal, which a one-sample record always is."""
+    out = []
+    for row in samples:
+        finite = np.isfinite(row)
+        if not row.size or finite.mean() < MIN_VALID_FRACTION:
+            out.append(f"{100 * (1 - finite.mean()) if row.size else 100:.0f} % missing")
+        elif row.size < 2:
+            out.append("one sample")
+        elif not np.ptp(row[finite]) > 0:
+            out.append("constant")
+        else:
+            out.append("")
+    return out
+
+
+def lead_usable_shares(rec, usable: list[bool], n: int, modality: str = "ecg",
+                       modalities: tuple[str, ...] | None = None) -> list[float] | None:
+    """Per channel of ``rec``, the share of its windows at or above the quality gate
+    (:func:`biosig.quality.quality_summary`, at most 24 windows spread over the record; NaN for
+    channels not assessed), when more than ``n`` usable channels of ``modality`` compete; else None.
+    ``modalities``: each channel's (default ``rec.channel_modalities``)."""
+    mods = rec.channel_modalities if modalities is None else modalities
+    cand = [i for i, (mod, ok) in enumerate(zip(mods, usable)) if mod == modality and ok]
+    if len(cand) <= n:
+        return None
+    share = [float("nan")] * rec.n_channels
+    for i, summary in lead_summaries(rec, cand, modality).items():
+        share[i] = float(summary["fraction_usable"])
+    return share
+
