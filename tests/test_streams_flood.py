@@ -109,26 +109,34 @@ def test_a_real_time_device_is_learnt_in_full():
 def test_a_forecast_that_aged_while_it_was_learnt_is_a_stale_hold():
     """A frame arrived 197 ms after its newest sample (young enough) and learning its 190 samples
     took the rest: the forecast went out 200-250 ms after its input (max_input_age_s 200 ms) as a
-    number. The age is checked again when the forecast is ready."""
+    number. The age is checked again when the forecast is ready. The situation needs the frame to
+    reach the forecaster within 3 ms of the moment it is sent; on a loaded machine it can come later
+    and is then held on arrival instead (also a hold, never a number), so it is set up again, up to
+    10 times, until once it is held when ready."""
     cfg = ForecasterConfig(method="mix", horizon_steps=2, lookback=4, warmup_s=0.3, stale_s=0.3)
-    sent = []
-    worker = ForecastWorker(cfg, lambda topic, header, array=None: sent.append((topic, header)))
-    stats = StreamStats("couch1/markers", "motion")
     fs = 100.0
-    sf = SourceForecaster("couch1/markers", ["x", "y", "z"], fs, cfg)
-    base = time.time() - 1.5
-    sf.on_frame(_wave(0, 60, fs), base, base + 59 / fs)       # warmed up in its own time
-    assert sf.forecaster.ready
-    worker.forecasters["couch1"] = sf
-    t0 = base + 60 / fs
-    send_at = t0 + 189 / fs + cfg.max_input_age_s - 0.003       # the newest sample 197 ms old on arrival
-    while time.time() < send_at:
-        pass
-    worker.submit(stats, "couch1/markers", ["x", "y", "z"], fs, t0, _wave(60, 190, fs), time.time())
-    topic, header = sent[-1]
-    assert topic == "hold/couch1" and header["reason"] == "stale_input", header
-    assert "when the forecast was ready" in header.get("detail", ""), header
-    assert stats.forecasts == 0
+    held_when_ready = False
+    for _ in range(10):
+        sent = []
+        worker = ForecastWorker(cfg, lambda topic, header, array=None: sent.append((topic, header)))
+        stats = StreamStats("couch1/markers", "motion")
+        sf = SourceForecaster("couch1/markers", ["x", "y", "z"], fs, cfg)
+        base = time.time() - 1.5
+        sf.on_frame(_wave(0, 60, fs), base, base + 59 / fs)       # warmed up in its own time
+        assert sf.forecaster.ready
+        worker.forecasters["couch1"] = sf
+        t0 = base + 60 / fs
+        send_at = t0 + 189 / fs + cfg.max_input_age_s - 0.003       # the newest sample 197 ms old on arrival
+        while time.time() < send_at:
+            pass
+        worker.submit(stats, "couch1/markers", ["x", "y", "z"], fs, t0, _wave(60, 190, fs), time.time())
+        topic, header = sent[-1]
+        assert topic == "hold/couch1" and header["reason"] == "stale_input", header
+        assert stats.forecasts == 0
+        if "when the forecast was ready" in header.get("detail", ""):
+            held_when_ready = True
+            break
+    assert held_when_ready, "in 10 tries the frame never reached the forecaster young enough"
 
 
 FLOODER = """
