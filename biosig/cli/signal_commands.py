@@ -240,6 +240,29 @@ def info_command(args) -> int:
 
 
 # ------------------------------------------------------------------ simulate
+def _refuse_case_twins(out, companions: tuple[str, ...]) -> None:
+    """Refuse (without --force) a WFDB output whose name, or a companion's, exists spelt in another
+    case: ``--out REC`` beside an archive's ``REC.HEA``/``REC.DAT`` would write ``REC.hea``, which the
+    readers then take for that record (even for ``info REC.HEA``); a case-insensitive file system
+    (FAT, macOS, Windows) would overwrite it."""
+    import pathlib
+
+    from biosig.errors import BiosigError
+
+    p = pathlib.Path(out)
+    names = {p.name} | {p.with_suffix(c).name if p.suffix else p.name + c for c in companions}
+    try:
+        entries = sorted(os.listdir(p.parent))
+    except OSError:   # a folder still to be made, or not listable: nothing there to clash with
+        return
+    lower = {n.lower() for n in names}
+    twins = [str(p.parent / e) for e in entries if e.lower() in lower and e not in names]
+    if twins:
+        raise BiosigError(f"--out {out}: {', '.join(twins)} already exist{'s' if len(twins) == 1 else ''} (the same "
+                          "name in another case: an upper-case WFDB record); give --force to write beside it, "
+                          "or another name")
+
+
 def simulate_command(args) -> int:
     from biosig.errors import BiosigError
     from biosig.modality import MODALITIES
@@ -261,6 +284,8 @@ def simulate_command(args) -> int:
     from biosig.outputs import check_output_file
     wfdb = suffix in ("", ".hea", ".dat")   # writes NAME.hea and NAME.dat
     check_output_file(args.out, "--out", replace=args.force, companions=(".hea", ".dat") if wfdb else ())
+    if wfdb and not args.force:
+        _refuse_case_twins(args.out, (".hea", ".dat"))
     kw = {}
     if args.kind is not None:
         if args.modality != "audio":

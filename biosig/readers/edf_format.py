@@ -52,9 +52,49 @@ def read_edf(path) -> Record:
                   start_time=start, annotations=ann, metadata=meta)
 
 
+def _check_size(path) -> None:
+    """Refuse a file shorter than its header's data records, before pyedflib sees it.
+
+    pyedflib refuses such a file too, but its C code first prints ``filesize N != ...`` on the
+    process's stdout (corrupting ``biosig info --json``) and its message says only "not
+    compliant (Filesize)". A header that cannot be parsed is left to pyedflib to report.
+    """
+    import os
+
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+        if len(head) < 256:
+            raise ReadError(path, f"truncated EDF header: {len(head)} bytes, the fixed header alone has 256")
+        try:
+            ns = int(head[252:256].decode("latin-1").strip())
+            n_records = int(head[236:244].decode("latin-1").strip())
+        except ValueError:
+            return
+        if ns < 1 or n_records < 1:
+            return
+        if os.path.getsize(path) < 256 * (ns + 1):
+            raise ReadError(path, f"truncated EDF header: {ns} signals need {256 * (ns + 1)} header bytes, "
+                                  f"the file holds {os.path.getsize(path)}")
+        fh.seek(256 + 216 * ns)   # the samples-per-data-record field of every signal
+        spr_field = fh.read(8 * ns)
+    try:
+        spr = [int(spr_field[8 * i:8 * i + 8].decode("latin-1").strip()) for i in range(ns)]
+    except ValueError:
+        return
+    width = 3 if head[:1] == b"\xff" else 2   # BDF: 24-bit samples
+    header_bytes, record_bytes = 256 * (ns + 1), sum(spr) * width
+    need, have = header_bytes + n_records * record_bytes, os.path.getsize(path)
+    if record_bytes > 0 and have < need:
+        whole = max(0, (have - header_bytes) // record_bytes)
+        raise ReadError(path, f"truncated EDF file or the header lies about the length: the header promises "
+                              f"{n_records} data records ({need} bytes), the file holds {have} bytes "
+                              f"({whole} complete data record{'s' if whole != 1 else ''})")
+
+
 def _read_pyedflib(path):
     import pyedflib
 
+    _check_size(path)
     try:
         reader = pyedflib.EdfReader(str(path))
     except OSError as exc:   # pyedflib's text starts with the path: kept once

@@ -335,13 +335,22 @@ def _read_record(path, base: pathlib.Path) -> Record:
         meta["format"] = "wfdb-multi-segment"
         if header.fs is None or not header.fs > 0:
             raise ReadError(hea_path, f"sampling rate must be > 0 Hz, the header says {header.fs!r}")
-        for name in header.seg_name:
+        seg_lens = [int(n) for n in header.seg_len]
+        if header.sig_len is not None and header.sig_len != sum(seg_lens):
+            # wfdb fails on it with "True is not in list" (or reads a shifted record)
+            raise ReadError(hea_path, f"the header promises {header.sig_len} samples, its segments add up to "
+                                      f"{sum(seg_lens)} ({', '.join(f'{s} {n}' for s, n in zip(header.seg_name, seg_lens))})")
+        for name, seg_len in zip(header.seg_name, seg_lens):
             if name == "~":
                 continue
             seg_base = base.with_name(name)
             try:
-                _check_signal_files(seg_base.with_name(name + ".hea"),
-                                    _header(path, seg_base, "segment header"))
+                seg_header = _header(path, seg_base, "segment header")
+                if seg_header.sig_len is not None and seg_header.sig_len < seg_len:   # wfdb: "sampto must be ..."
+                    raise ReadError(seg_base.with_name(name + ".hea"),
+                                    f"the record's header gives it {seg_len} samples, its own header only "
+                                    f"{seg_header.sig_len}")
+                _check_signal_files(seg_base.with_name(name + ".hea"), seg_header)
             except ReadError as exc:  # reported under the record the user named, segment in the text
                 raise ReadError(hea_path, f"segment {name}: {exc.problem}") from None
         meta["segments"] = list(zip(header.seg_name, [int(n) for n in header.seg_len]))
