@@ -130,3 +130,25 @@ def test_probe_labels_with_semicolons(tmp_path, capsys):
     assert main(common + ["--labels", str(semi)]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["n"] == ref["n"] == 120 and got["auroc"] == ref["auroc"]
+
+
+def test_a_tables_clock_at_its_first_row_is_kept(tmp_path):
+    """Times count from a table's first row; what its time column said there (100 s, or 2500 ms)
+    was dropped without a trace. It is kept in metadata["first_time_s"] and `info` shows it."""
+    import json
+    import subprocess
+    import sys
+
+    from biosig.readers import read
+
+    (tmp_path / "s.csv").write_text("t_s,resp\n100.0,0.1\n100.04,0.2\n100.08,0.3\n100.12,0.2\n")
+    (tmp_path / "ms.csv").write_text("t_ms,resp\n2500,0.1\n2540,0.2\n2580,0.3\n2620,0.2\n")
+    assert read(tmp_path / "s.csv").metadata["first_time_s"] == 100.0
+    assert read(tmp_path / "ms.csv").metadata["first_time_s"] == 2.5
+    res = subprocess.run([sys.executable, "-m", "biosig.cli", "info", "--json", "--no-quality", str(tmp_path / "s.csv")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)[0]["first_time_s"] == 100.0
+    res = subprocess.run([sys.executable, "-m", "biosig.cli", "info", "--no-quality", str(tmp_path / "s.csv")],
+                         capture_output=True, text=True, timeout=60)
+    assert "reads 100 s at the first row" in res.stdout

@@ -105,6 +105,7 @@ def summarize(path: str, rec, *, quality: bool = True) -> dict:
         "n_samples": rec.n_samples,
         "duration_s": rec.duration_s,
         "start_time": rec.start_time.isoformat() if rec.start_time else None,
+        "first_time_s": rec.metadata.get("first_time_s"),
         "gaps": {"count": len(gaps), "total_s": float(sum(b - a for a, b in gaps))},
         "flat_lines": flat_lines(rec),
         "annotations": None if ann is None else {
@@ -173,6 +174,13 @@ def _fmt_quality(info: dict) -> str:
     return "; ".join(parts)
 
 
+def _fmt_first_time(first_time_s) -> str:
+    """A table's time column at its first row (times in biosig count from that row), or "-"."""
+    if not first_time_s:
+        return "-"
+    return f"- (the table's time column reads {first_time_s:g} s at the first row; times here count from it)"
+
+
 def format_table(info: dict) -> str:
     """A compact aligned block for one record."""
     ann = info["annotations"]
@@ -182,7 +190,7 @@ def format_table(info: dict) -> str:
         ("fs_hz", f"{info['fs_hz']:g}" + (" (nominal; irregular times)" if info["irregular"] else "")),
         ("samples", f"{info['n_samples']}"),
         ("duration", _fmt_duration(info["duration_s"])),
-        ("start", info["start_time"] or "-"),
+        ("start", info["start_time"] or _fmt_first_time(info.get("first_time_s"))),
         ("gaps", f"{info['gaps']['count']} ({info['gaps']['total_s']:.3f} s)"),
         *([("flatline", _fmt_flat(info["flat_lines"]))] if info.get("flat_lines") else []),
         ("annotations", "-" if ann is None else f"{ann['count']} ({ann['source']}; {ann['beats']} beats)"),

@@ -119,6 +119,8 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
         df = df.with_columns(pl.col(tcol).cast(pl.Float64) / time_units_per_s(tcol)).rename({tcol: TIME_COLUMN})
     df = df.rename(renamed).with_columns(pl.exclude(TIME_COLUMN).cast(pl.Float64))
     fs_hz = meta.pop("fs_hz", None)   # None: from_polars takes the times' (nominal) rate
+    # the record's times count from its first row; what the table's clock said there is kept
+    meta["first_time_s"] = float(df[TIME_COLUMN][0])
     try:
         rec = Record.from_polars(df, fs_hz=fs_hz, modality=modality, units=units or found_units,
                                  metadata=meta)
