@@ -122,6 +122,9 @@ def test_simulate_writes_a_readable_record(capsys, tmp_path):
     again = tmp_path / "again.csv"
     assert main(["simulate", "ecg", "--seconds", "4", "--out", str(again), "--seed", "3", "--fs-hz", "250"]) == 0
     np.testing.assert_array_equal(read(again).samples, rec.samples)  # seeded: identical
+    upper = tmp_path / "upper.csv"   # the modality in capitals, as info --modality ECG takes it
+    assert main(["simulate", "ECG", "--seconds", "4", "--out", str(upper), "--seed", "3", "--fs-hz", "250"]) == 0
+    np.testing.assert_array_equal(read(upper).samples, rec.samples)
 
 
 def test_simulate_long_ecg_says_how_far_it_is(tmp_path):

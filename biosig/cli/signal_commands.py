@@ -277,8 +277,9 @@ def simulate_command(args) -> int:
     from biosig.writers import write
 
     accepted = [m for m in MODALITIES if m != "other"]
-    if args.modality not in accepted:
+    if args.modality.lower() not in accepted:
         raise BiosigError(f"unknown modality {args.modality!r}; expected one of {', '.join(accepted)}")
+    args.modality = args.modality.lower()   # ECG as ecg, as info --modality takes it
     try:
         from biosig.synthetic import simulate
     except ImportError as exc:
