@@ -178,6 +178,10 @@ def compile_engine(onnx_path, out_path, options: CompileOptions = CompileOptions
         Missing file, TensorRT or GPU absent, bad profile, or the build failed.
     """
     onnx_path, out_path = pathlib.Path(onnx_path), pathlib.Path(out_path)
+    if onnx_path.is_dir():
+        model = onnx_path if (onnx_path / "config.json").is_file() else "MODEL"   # a checkpoint folder
+        raise EncoderError(f"{onnx_path} is a folder, not an exported .onnx file; export one with: "
+                           f"biosig export {model} --out model.onnx")
     if not onnx_path.is_file():
         raise EncoderError(f"{onnx_path} does not exist; export one with: biosig export MODEL --out model.onnx")
     trt = import_tensorrt()

@@ -307,13 +307,24 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         raise EncoderError(f"{out_path} is a folder; give the .onnx file to write, e.g. {pathlib.Path(out_path) / 'model.onnx'}")
     model, encoder = _resolve(model_or_encoder)
     config = config_dict(model)
-    length = example_length(config)
-    channels = int(config.get("in_channels") or 1)
-
-    import onnx
-    import torch
     out_path = pathlib.Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    # everything is written to a temporary file renamed over --out at the end: an export that fails
+    # or is interrupted leaves neither half a graph nor an unverified one without its metadata there
+    # (which the next run would refuse to replace, and --force would have put over a good file)
+    tmp_path = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp.onnx")
+    try:
+        return _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precision, exporter, verify)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precision, exporter, verify):
+    """The body of :func:`export_onnx`: the graph goes through ``tmp_path`` to ``out_path``."""
+    import onnx
+    import torch
+    length = example_length(config)
+    channels = int(config.get("in_channels") or 1)
     was_training = model.training
     model.eval()
     with_channels = uses_channel_input(config)
@@ -330,7 +341,7 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
     try:
         for exporter in EXPORTER_ORDER[exporter]:
             try:
-                proto = _export_once(exporter, wrapped, example, out_path, opset, batch)
+                proto = _export_once(exporter, wrapped, example, tmp_path, opset, batch)
                 dyn_batch, dyn_length = rename_input_dims(proto)
                 set_output_dims(proto, dyn_batch, batch, embed_dim)
                 rewritten = rewrite_frame_convs(proto)  # STFT-as-Conv -> framing + MatMul (faster on ORT)
@@ -369,7 +380,8 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         onnx.checker.check_model(proto, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise EncoderError(f"exported graph fails onnx.checker: {str(exc).splitlines()[0]}") from exc
-    onnx.save(proto, str(out_path))
+    onnx.save(proto, str(tmp_path))
+    os.replace(tmp_path, out_path)
     log.info("exported %s to %s (opset %d, %s exporter, batch %s, length %s, %s)", meta[META_PREFIX + "model_id"],
              out_path, graph_opset, exporter, "dynamic" if dyn_batch else batch,
              "dynamic" if dyn_length else length, precision)

@@ -425,7 +425,20 @@ def _truncate_metrics(path: pathlib.Path, step: int) -> None:
     """Drop metric lines past ``step`` (left by a run killed after its last checkpoint)."""
     if not path.is_file():
         return
-    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    keep, dropped = [], 0
+    for ln in path.read_text(errors="replace").splitlines():
+        if not ln.strip():
+            continue
+        try:   # a line cut short (a run killed mid-write, a full disk) is past the checkpoint: dropped
+            line_step = json.loads(ln)["step"]
+            ok = line_step <= step
+        except (ValueError, TypeError, KeyError, IndexError):
+            ok = False
+            dropped += 1
+        if ok:
+            keep.append(ln)
+    if dropped:
+        log.warning("%s: dropped %d line(s) that are not metrics (cut short when a run was stopped?)", path, dropped)
     path.write_text("".join(ln + "\n" for ln in keep))
 
 

@@ -47,10 +47,14 @@ def record_features(emb_df, min_quality: float = 0.0):
 def label_value(value):
     """A label (or group id) as the probe compares it: text that reads as a finite number in its
     canonical form (``"1.0"``, ``" 1"``, ``"1e0"`` -> ``"1"``; ``"0.50"`` -> ``"0.5"``), so that a
-    file mixing ``1`` and ``1.0`` has one class 1; any other value unchanged."""
-    if not isinstance(value, str) or "_" in value:   # float() reads 1_0 as 10: not a spelling of a number here
+    file mixing ``1`` and ``1.0`` has one class 1; other text without the spaces around it (``"A "``
+    and ``" A"``, as in ``A00001, A``, are the label ``A``, not classes of their own); any other value
+    unchanged."""
+    if not isinstance(value, str):
         return value
     text = value.strip()
+    if "_" in text:   # float() reads 1_0 as 10: not a spelling of a number here
+        return text or value
     try:
         return str(int(text))            # exact, also beyond float precision
     except ValueError:
@@ -58,9 +62,9 @@ def label_value(value):
     try:
         f = float(text)
     except ValueError:
-        return value
+        return text or value
     if not np.isfinite(f):
-        return value
+        return text
     return str(int(f)) if f.is_integer() else repr(f)
 
 

@@ -223,9 +223,15 @@ def test_two_marker_streams_under_one_source_are_held_naming_both_until_one_stop
         answers = _answers(sub, 80)
         first_b = next(j for j, a in enumerate(answers) if a.header["stream"] == "couch1/markers2")
         assert first_b <= 2
+        gaps = 0
         for a in answers[first_b:]:
-            assert a.kind == "hold" and a.header["reason"] == "unavailable", (a.kind, a.header)
+            assert a.kind == "hold", (a.kind, a.header)   # never a number while both are live
+            if a.header["reason"] == "gap":   # the sending loop stalled past stale_s (a loaded machine)
+                gaps += 1
+                continue
+            assert a.header["reason"] == "unavailable", a.header
             assert "couch1/markers," in a.header["detail"] and "couch1/markers2" in a.header["detail"]
+        assert gaps <= 4, f"{gaps} gap holds: the sender stalled too often to test the conflict"
         fc = rt.status()["forecasters"]["couch1"]
         assert fc["stream"] == "couch1/markers" and fc["seen"] >= seen + 40   # learnt all along, no rebuild
         back = _answers(sub, len(dev.realtime(i + 40, 80)))   # the second stream stopped

@@ -162,6 +162,16 @@ def _overrides(items) -> dict:
     return out
 
 
+def _check_paths(paths, what: str, expected: str = "recordings, record names or folders ('.' for the current "
+                                                     "folder)") -> None:
+    """An empty path (``--data "$DATA"`` with DATA unset) is refused: read as the current folder, it
+    trained on or embedded whatever recordings lay there, without a word (an empty --init-from or
+    --pipeline was ignored: a run from scratch, on the default pipeline)."""
+    from biosig.errors import BiosigError
+    if any(not str(p).strip() for p in paths):
+        raise BiosigError(f"{what}: an empty path (an unset shell variable?); give {expected}")
+
+
 def pretrain_command(args) -> int:
     """Train (or resume) and print the final metrics as one JSON line. Exit code 0: trained, or the
     resumed checkpoint was already at --steps (a warning says so); 2: a user error, a refused resume
@@ -172,6 +182,11 @@ def pretrain_command(args) -> int:
     if not (args.data or args.synthetic or args.synthetic_rhythm_records or args.synthetic_blow_records
             or args.synthetic_lung_records):
         raise BiosigError("no training data: give --data PATH... or --synthetic")
+    _check_paths(args.data, "--data")
+    for flag, value, expected in (("--init-from", args.init_from, "a shipped model name or checkpoint folder"),
+                                  ("--pipeline", args.pipeline, "a pipeline JSON file")):
+        if value is not None:   # given but empty: it would be ignored, and the run start from scratch
+            _check_paths([value], flag, expected)
     cfg = TrainConfig(modality=args.modality, out_dir=args.out, preset=args.preset, data=tuple(args.data),
                       synthetic=args.synthetic, synthetic_records=args.synthetic_records,
                       synthetic_seconds=args.synthetic_seconds,
@@ -207,6 +222,7 @@ def embed_command(args) -> int:
 
     from biosig.cli._common import ProgressLog, apply_threads, pick_threads, read_options
     from biosig.errors import BiosigError
+    _check_paths(args.inputs, "INPUT")
     threads = pick_threads(args.threads)
     apply_threads(threads)  # before torch is imported: default torch threads oversubscribe a busy host
     opts = read_options(args)
