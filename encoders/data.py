@@ -127,7 +127,7 @@ def record_windows(record, config, outside, window_s: float, hop_s: float, min_v
     return x, np.broadcast_to(ids[:k], (x.shape[0], k)).copy()
 
 
-#: Longest training window (samples at the model's input rate): every short record is padded to
+#: Longest training window (samples at the model's input rate): a short record (at least half a window) is padded to
 #: a whole window, so a mistyped --window-s would otherwise exhaust memory.
 MAX_WINDOW_SAMPLES = 1 << 22
 
@@ -143,7 +143,7 @@ def build_windows(records, config, pipeline, window_s: float | None = None, hop_
                            f"{config.input_fs_hz:g} Hz, more than {MAX_WINDOW_SAMPLES:,}; use a shorter --window-s")
     outside, _ = pipeline.split_in_model()
     xs, ids, sources = [], [], []
-    skipped = []
+    skipped, empty = [], []
     for source, rec in records:
         try:
             x, i = record_windows(rec, config, outside, window_s, hop_s)
@@ -153,14 +153,22 @@ def build_windows(records, config, pipeline, window_s: float | None = None, hop_
             skipped.append(source)
             log.info("skipping %s: %s", source, exc)
             continue
+        if not len(x):   # shorter than half a window, or mostly gaps: said below, not dropped silently
+            empty.append(source)
+            continue
         xs.append(x)
         ids.append(i)
         sources.extend([source] * len(x))
     if skipped:
         log.warning("skipped %d record(s) without %s channels", len(skipped), config.modality)
+    if empty:
+        log.warning("%d record(s) gave no training window (under half of each %g s window valid: too short or "
+                    "mostly gaps): %s", len(empty), window_s, ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else ""))
     if not sources:
+        why = [f"{len(skipped)} record(s) without {config.modality} channels"] if skipped else []
+        why += [f"{len(empty)} record(s) too short or mostly gaps"] if empty else []
         raise EncoderError(f"no usable {config.modality} windows of {window_s} s in the data"
-                           + (f" ({len(skipped)} record(s) without {config.modality} channels)" if skipped else ""))
+                           + (f" ({'; '.join(why)})" if why else ""))
     return WindowSet(np.concatenate(xs).astype(np.float32), np.concatenate(ids), tuple(sources))
 
 

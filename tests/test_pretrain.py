@@ -320,3 +320,24 @@ def test_audio_at_another_rate_and_an_audio_pipeline_file(tmp_path, capsys):
     f.write_text(default_pipeline("audio").to_json())
     assert main([*audio, "--pipeline", str(f), "--out", str(tmp_path / "c")]) == 0
     assert encoders.load(str(tmp_path / "c")).pipeline.hash == default_pipeline("audio").hash
+
+
+def test_records_too_short_for_a_window_are_named_not_dropped_silently(caplog):
+    """A 3 s record gives no 10 s training window (under half of it is valid): it was dropped
+    without a word (pretrain's n_sources counted one record of two); now a warning names it, and when
+    no record gives a window the error says why."""
+    import logging
+
+    from biosig.pipeline import default_pipeline
+    from biosig.synthetic import simulate
+    from encoders.data import build_windows
+    from encoders.errors import EncoderError
+    config = encoders.get_config("ecg-tiny")
+    caplog.set_level(logging.WARNING, logger="encoders.data")
+    ws = build_windows([("short", simulate("ecg", 3, seed=0)), ("long", simulate("ecg", 30, seed=1))], config,
+                       default_pipeline("ecg"))
+    assert set(ws.sources) == {"long"}
+    assert any("1 record(s) gave no training window" in r.getMessage() and "short" in r.getMessage()
+               for r in caplog.records)
+    with pytest.raises(EncoderError, match="1 record\\(s\\) too short or mostly gaps"):
+        build_windows([("short", simulate("ecg", 3, seed=0))], config, default_pipeline("ecg"))

@@ -99,3 +99,15 @@ def test_simulate_refuses_to_shadow_an_upper_case_wfdb_record(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["REC.DAT", "REC.HEA"]
     assert read(tmp_path / "REC.HEA").n_samples == 650000   # was: the 2-s simulation (REC.hea) read instead
     assert main(["simulate", "ecg", "--seconds", "2", "--out", str(tmp_path / "REC"), "--force"]) == 0
+
+
+@pytest.mark.parametrize("command", [["info", "--no-quality"], ["score", "--model", "ecg-tiny", "--out", "o"]])
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, command):
+    """``biosig info "$DATA"`` with DATA unset read every record of the current folder; score said
+    "not found: " with an empty name. Both say what an empty path probably is, exit 2."""
+    shutil.copy(shared_path("wfdb", "100.hea"), tmp_path)
+    shutil.copy(shared_path("wfdb", "100.dat"), tmp_path)
+    res = subprocess.run([*BIOSIG, command[0], "", *command[1:]], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=120)
+    assert res.returncode == 2 and "empty" in res.stderr and "unset shell variable" in res.stderr, res
+    assert "100" not in res.stdout

@@ -258,6 +258,9 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables
         raise ReadError(repr(paths), "give a path or a list of paths (str or os.PathLike)")
     found: list[pathlib.Path] = []
     for raw in paths:
+        if not str(os.fspath(raw)).strip():   # "$DATA" with DATA unset: not the current folder
+            raise ReadError("''", "an empty path (an unset shell variable?); give records, folders or '.' "
+                                  "for the current folder")
         path = file_path(raw)
         try:
             if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):

@@ -147,6 +147,9 @@ def discover_records(inputs: tuple[str, ...], bare_tables: bool = False) -> list
     """Record paths under ``inputs`` (each record once), via :func:`biosig.readers.discover`
     (``bare_tables``: tables of bare sample values too, when their rate is given)."""
     from biosig.readers import discover, record_exists
+    if any(not str(p).strip() for p in inputs):   # "$DATA" with DATA unset
+        raise ScoreError("an empty input path (an unset shell variable?); give records, folders or '.' for the "
+                         "current folder")
     missing = [p for p in inputs if not record_exists(p)]
     if missing:
         raise ScoreError(f"input path(s) not found: {', '.join(missing)} (no such file, folder or WFDB record)")
