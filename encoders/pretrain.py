@@ -279,6 +279,10 @@ def _pretrain(cfg: TrainConfig) -> dict:
     x_all, ids_all = _resident(torch.from_numpy(data.x), device), _resident(torch.from_numpy(data.channel_idx), device)
     n_params = count_parameters(model)
     log.info("pretraining %s (%d parameters) on %d windows, world %d", config.name, n_params, len(data), world)
+    if cfg.warmup_steps >= cfg.steps and rank == 0:
+        log.warning("--warmup-steps %d is not below --steps %d: the learning rate rises for the whole run and "
+                    "never reaches --lr %g (the warm-up ends at step %d)", cfg.warmup_steps, cfg.steps, cfg.lr,
+                    cfg.warmup_steps)
     bar = None
     if cfg.progress and rank == 0 and sys.stderr.isatty():
         from tqdm import tqdm

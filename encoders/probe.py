@@ -359,12 +359,15 @@ def compare_combined(base_name: str, base: np.ndarray, ours: np.ndarray, names: 
 def format_rows(results: dict, reference: str, metric: str = "auroc") -> list[str]:
     """``baseline | ours | diff [CI]`` table rows (``reference`` is *ours*)."""
     ours = results[reference][metric]
-    rows = [f"{'baseline':44s} | {'baseline ' + metric:22s} | {'ours ' + metric:22s} | diff (ours - baseline) [95% paired CI]"]
-    for name, r in results.items():
-        if name == reference:
-            continue
-        b, d = r[metric], r["diff"][metric]
-        rows.append(f"{name:44s} | {b['value']:.3f} [{b['ci_low']:.3f}, {b['ci_high']:.3f}] | "
-                    f"{ours['value']:.3f} [{ours['ci_low']:.3f}, {ours['ci_high']:.3f}] | "
+    names = [name for name in results if name != reference]
+    wn = max([44, *map(len, names)])                        # the columns line up under their headings
+    wv = max(20, len("baseline " + metric))                 # "0.840 [0.783, 0.894]" is 20 wide
+    ours_text = f"{ours['value']:.3f} [{ours['ci_low']:.3f}, {ours['ci_high']:.3f}]"
+    rows = [f"{'baseline':{wn}s} | {'baseline ' + metric:{wv}s} | {'ours ' + metric:{wv}s} | "
+            "diff (ours - baseline) [95% paired CI]"]
+    for name in names:
+        b, d = results[name][metric], results[name]["diff"][metric]
+        base_text = f"{b['value']:.3f} [{b['ci_low']:.3f}, {b['ci_high']:.3f}]"
+        rows.append(f"{name:{wn}s} | {base_text:{wv}s} | {ours_text:{wv}s} | "
                     f"{d['value']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]")
     return rows

@@ -341,3 +341,18 @@ def test_records_too_short_for_a_window_are_named_not_dropped_silently(caplog):
                for r in caplog.records)
     with pytest.raises(EncoderError, match="1 record\\(s\\) too short or mostly gaps"):
         build_windows([("short", simulate("ecg", 3, seed=0))], config, default_pipeline("ecg"))
+
+
+def test_a_warm_up_as_long_as_the_run_is_said(tmp_path, caplog):
+    """--steps 3 with the default 10 warm-up steps never reaches --lr: one warning says so; a run
+    longer than its warm-up says nothing about it."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="encoders.pretrain")
+    common = ["pretrain", "--modality", "ecg", "--synthetic", "--synthetic-records", "2", "--synthetic-seconds", "20",
+              "--batch-size", "4", "--no-progress", *TINY]
+    assert main([*common, "--steps", "3", "--out", str(tmp_path / "a")]) == 0
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("--warmup-steps 10 is not below --steps 3" in m for m in said), said
+    caplog.clear()
+    assert main([*common, "--steps", "3", "--warmup-steps", "1", "--out", str(tmp_path / "b")]) == 0
+    assert not any("--warmup-steps" in r.getMessage() for r in caplog.records)

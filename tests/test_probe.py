@@ -219,6 +219,10 @@ def test_compare_paired_difference():
     assert res["ours"]["auroc"]["value"] == pytest.approx(probe(X, y, folds=folds, n_boot=10)["auroc"]["value"])
     rows = format_rows(res, "ours")
     assert len(rows) == 3 and "diff" in rows[0] and rows[2].startswith("noise")
+    # the columns line up under their headings (the value columns were 2 characters narrower)
+    assert len({tuple(i for i, ch in enumerate(r) if ch == "|") for r in rows}) == 1, rows
+    long = format_rows({**res, "a name longer than the forty-four characters of the column": res["noise"]}, "ours")
+    assert len({tuple(i for i, ch in enumerate(r) if ch == "|") for r in long}) == 1, long
 
 
 def _per_block_oracle(blocks, y, folds):
@@ -297,7 +301,7 @@ def test_ibi_stats_against_a_plain_computation():
     assert np.isnan(ibi_stats(beats[:2], 2.0)).all()
 
 
-def test_probe_cli_with_baselines_and_groups(tmp_path, capsys):
+def test_probe_cli_with_baselines_and_groups(tmp_path, capsys, caplog):
     """Real files: 16 synthetic ECGs (8 at 55-70 bpm, 8 at 95-120 bpm) in 8 two-record groups;
     biosig embed with random weights, then probe --baseline ibi --baseline random --group-column."""
     from biosig.synthetic import simulate
@@ -329,6 +333,12 @@ def test_probe_cli_with_baselines_and_groups(tmp_path, capsys):
                  "--label-column", "label", "--baseline", "random", "--bootstrap", "20"]) == 0
     random_row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("random seed 0"))
     assert random_row.split("|")[3].split()[0] == "+0.000"
+    # a sound baseline on ECG recordings is computed, with a warning naming the usual one
+    assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
+                 "--label-column", "label", "--folds", "4", "--baseline", "mfcc", "--bootstrap", "20"]) == 0
+    capsys.readouterr()
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "--baseline mfcc is a baseline for audio recordings; these are ecg (the usual one: hrv, ibi)" in said, said
     # --combined: IBI + embeddings vs IBI alone, against scikit-learn on the same folds
     assert main(["probe", "--embeddings", str(emb), "--labels", str(tmp_path / "labels.csv"),
                  "--label-column", "coin", "--folds", "4", "--baseline", "ibi",

@@ -209,6 +209,11 @@ def _cv_kind(groups) -> str:
     return f"stratified grouped ({len(set(groups))} groups)" if groups is not None else "stratified"
 
 
+#: The recordings each handcrafted baseline is made for (hrv: R-R intervals; ibi: pulse or beat
+#: intervals; mfcc: sound; spirometry: ATS/ERS indices of a blow).
+BASELINE_MODALITIES = {"hrv": ("ecg",), "ibi": ("ppg", "ecg"), "mfcc": ("audio",), "spirometry": ("spiro",)}
+
+
 def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     """Baseline features on the records behind the embeddings, same folds, paired CIs."""
     from biosig.cli._common import ProgressLog, free_cores
@@ -256,6 +261,10 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
                                                               min_quality=args.min_quality)
                           for seed in dict.fromkeys(args.random_seed)})
         else:
+            if modality and modality not in BASELINE_MODALITIES[kind]:   # computable, but not what it is for
+                log.warning("--baseline %s is a baseline for %s recordings; these are %s (the usual one: %s)", kind,
+                            " / ".join(BASELINE_MODALITIES[kind]), modality,
+                            ", ".join(k for k, m in BASELINE_MODALITIES.items() if modality in m) or "random")
             specs[kind] = FeatureSpec(kind, model, modality=modality)
     # default: the free cores, at most 8 (each worker holds torch and a model: ~0.3-0.5 GB) and one per
     # 25 records (a worker takes seconds to start; a small set is done sooner in this process)
