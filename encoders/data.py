@@ -97,6 +97,16 @@ class WindowSet:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    def fingerprint(self) -> str:
+        """Hex digest of the windows and their channel ids (not the source names: the same folder
+        reached by another path is the same data); what ``pretrain --resume`` compares."""
+        import hashlib
+        h = hashlib.blake2b(digest_size=16)
+        for a in (self.x, self.channel_idx):
+            h.update(str((a.dtype.str, a.shape)).encode())
+            h.update(np.ascontiguousarray(a).data)
+        return h.hexdigest()
+
 
 def quality_windows(model, record, prepared, wins: np.ndarray) -> np.ndarray:
     """The windows ``wins`` of ``model.prepare(record)`` (``prepared``) with the recorded flat runs

@@ -56,7 +56,7 @@ from encoders.config import get_config
 from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel, count_parameters
 from encoders.pretrain_checks import (STATE_FILE, already_done, check_masking, check_out_dir, new_folders,
-                                     nonfinite_error, remove_if_empty, resume_state, train_window_s)
+                                     nonfinite_error, remove_if_empty, resume_state, same_data, train_window_s)
 from encoders.pretrain_pipeline import default_training_pipeline, load_pipeline_file
 from encoders.pretrain_progress import ProgressLines
 
@@ -252,6 +252,9 @@ def _pretrain(cfg: TrainConfig) -> dict:
     init = _init_source(cfg.init_from, config) if cfg.init_from and st is None else None
     progress = ProgressLines(cfg.progress and rank == 0 and not sys.stderr.isatty())
     data = load_data(cfg, config, pipeline, progress)
+    if st is not None:
+        same_data(out, st, data)
+    data_sha = data.fingerprint()
     model = EncoderModel(config)
     if init is not None:
         _init_from(model, *init)
@@ -367,7 +370,7 @@ def _pretrain(cfg: TrainConfig) -> dict:
                 progress.step(step + 1, start, cfg.steps, t_loop, metrics)
             if checkpoint:
                 if rank == 0:
-                    _save(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params)
+                    _save(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params, data_sha)
                 saved_step = step + 1
                 if world > 1:
                     torch.distributed.barrier()
@@ -446,7 +449,7 @@ def _truncate_metrics(path: pathlib.Path, step: int) -> None:
     path.write_text("".join(ln + "\n" for ln in keep))
 
 
-def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params):
+def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params, data_sha):
     """Write the checkpoint and training state of ``step`` (never weights that are not finite)."""
     if not all(bool(torch.isfinite(v).all()) for v in model.state_dict().values() if v.is_floating_point()):
         raise EncoderError(f"training diverged: the weights are not finite at step {step}; nothing was saved "
@@ -457,7 +460,8 @@ def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params)
     save_checkpoint(out, model, pipeline, meta)
     state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
              "rng": _rng_state(), "model_config": config.to_dict(), "pipeline_hash": pipeline.hash,
-             "train_config": dataclasses.asdict(cfg)}
+             "train_config": dataclasses.asdict(cfg), "data_sha": data_sha, "n_windows": len(data),
+             "n_sources": len(set(data.sources))}
     tmp = out / (STATE_FILE + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, out / STATE_FILE)

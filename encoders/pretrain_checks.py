@@ -88,12 +88,12 @@ def _field_default(f: dataclasses.Field, given):
 
 
 def resume_differences(saved: dict, cfg, model_config: dict, saved_model_config: dict,
-                       pipeline_hash: str, saved_pipeline_hash: str | None) -> list[str]:
-    """``name: saved -> given`` for each setting of ``cfg`` (outside :data:`RESUME_MAY_CHANGE`), model
-    config field and pipeline hash that differs from the saved run's."""
+                       pipeline_hash: str, saved_pipeline_hash: str | None, skip: tuple[str, ...] = ()) -> list[str]:
+    """``name: saved -> given`` for each setting of ``cfg`` (outside :data:`RESUME_MAY_CHANGE` and
+    ``skip``), model config field and pipeline hash that differs from the saved run's."""
     diffs = []
     for f in dataclasses.fields(cfg):
-        if f.name in RESUME_MAY_CHANGE or f.name in _COMPARED_BY_CONTENT:
+        if f.name in RESUME_MAY_CHANGE or f.name in _COMPARED_BY_CONTENT or f.name in skip:
             continue
         given = getattr(cfg, f.name)
         old, new = json_text.finite(saved.get(f.name, _field_default(f, given))), json_text.finite(given)
@@ -115,14 +115,30 @@ def resume_state(out: pathlib.Path, cfg, config, pipeline) -> dict | None:
         log.warning("--resume: no %s in %s, starting from step 0", STATE_FILE, out)
         return None
     st = read_state(path)
+    # a state that holds the data's fingerprint is compared by content once the data are read
+    # (same_data); before it (older states) --data is compared as written
     diffs = resume_differences(st["train_config"], cfg, config.to_dict(), st["model_config"], pipeline.hash,
-                               st.get("pipeline_hash"))
+                               st.get("pipeline_hash"), skip=("data",) if "data_sha" in st else ())
     if diffs:
         may = ", ".join(_flag(n) for n in sorted(RESUME_MAY_CHANGE - {"resume", "out_dir", "progress"}))
         raise EncoderError(f"{out}: cannot resume with other settings than the run was started with ("
                            f"{'; '.join(diffs)}); give the same ones (only {may} and --no-progress may change), "
                            "or start a new --out")
     return st
+
+
+def same_data(out: pathlib.Path, st: dict, data) -> None:
+    """Refuse to resume on other training windows than the run was started with: ``--data`` is
+    compared by content (the same folder by another path is the same data; a recording added to it,
+    or a relative path from another folder, is not). States saved before the fingerprint: not checked."""
+    if "data_sha" not in st or st["data_sha"] == data.fingerprint():
+        return
+    then = f"{st.get('n_windows', '?')} windows from {st.get('n_sources', '?')} sources"
+    raise EncoderError(f"{out}: cannot resume on other training data than the run was started with ({then} "
+                       f"then, {len(data)} windows from {len(set(data.sources))} sources now, or the same number "
+                       f"with other samples: a recording added, removed or changed, a relative --data from "
+                       f"another folder, or synthetic data from another biosig version); give the same data, or "
+                       f"start a new --out (--init-from {out} keeps the weights)")
 
 
 def already_done(out: pathlib.Path, step: int, cfg) -> dict:

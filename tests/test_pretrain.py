@@ -356,3 +356,28 @@ def test_a_warm_up_as_long_as_the_run_is_said(tmp_path, caplog):
     caplog.clear()
     assert main([*common, "--steps", "3", "--warmup-steps", "1", "--out", str(tmp_path / "b")]) == 0
     assert not any("--warmup-steps" in r.getMessage() for r in caplog.records)
+
+
+def test_resume_compares_the_data_by_content_not_as_written(tmp_path, monkeypatch, capsys):
+    """--data was compared as typed: the same folder by another path was refused, while a recording
+    added to it (or a relative path from another folder) resumed on other windows, so the resumed
+    run was not the run it continued. Now the windows' fingerprint, saved with the state, decides."""
+    from biosig.synthetic import simulate
+    from biosig.writers import write
+    d = tmp_path / "recs"
+    d.mkdir()
+    for i in range(2):
+        write(simulate("ecg", 30, seed=i, fs_hz=250.0), d / f"r{i}.csv")
+    out = tmp_path / "run"
+    common = ["pretrain", "--modality", "ecg", "--batch-size", "4", "--no-progress", "--warmup-steps", "1", *TINY,
+              "--out", str(out)]
+    assert main([*common, "--data", str(d), "--steps", "2"]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main([*common, "--data", "./recs/", "--steps", "3", "--resume"]) == 0   # the same folder
+    assert json.loads((out / "meta.json").read_text())["step"] == 3
+    write(simulate("ecg", 30, seed=7, fs_hz=250.0), d / "r2.csv")                    # a recording added
+    capsys.readouterr()
+    assert main([*common, "--data", str(d), "--steps", "4", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume on other training data" in err and "10 windows from 2 sources then, 15 windows from 3" in err, err
+    assert json.loads((out / "meta.json").read_text())["step"] == 3

@@ -77,8 +77,8 @@ def test_resume_with_other_settings_is_refused_listing_each(base_run, tmp_path, 
     assert main([*ECG, "--steps", "4", "--lr", "0.01", "--seed", "1", "--batch-size", "2", "--synthetic-seconds",
                  "30", "--data", str(tmp_path / "elsewhere"), "--no-progress", "--resume", "--out", str(run)]) == 2
     err = _one_line(capsys)
-    for diff in ("--lr: 0.001 -> 0.01", "--seed: 0 -> 1", "--batch-size: 4 -> 2", "--synthetic-seconds: 20.0 -> 30.0",
-                 f'--data: [] -> ["{tmp_path / "elsewhere"}"]'):
+    # (--data is compared by content once the data are read: tests/test_pretrain.py)
+    for diff in ("--lr: 0.001 -> 0.01", "--seed: 0 -> 1", "--batch-size: 4 -> 2", "--synthetic-seconds: 20.0 -> 30.0"):
         assert diff in err, err
     assert "cannot resume" in err and "--steps" in err
     assert _files(run) == before
