@@ -184,6 +184,9 @@ def compile_engine(onnx_path, out_path, options: CompileOptions = CompileOptions
                            f"biosig export {model} --out model.onnx")
     if not onnx_path.is_file():
         raise EncoderError(f"{onnx_path} does not exist; export one with: biosig export MODEL --out model.onnx")
+    if out_path.exists() and out_path.resolve() == onnx_path.resolve():   # --force would put the engine over it
+        raise EncoderError(f"--out {out_path} is the ONNX file being compiled; give the engine another name, "
+                           f"e.g. {onnx_path.with_suffix('.plan')}")
     trt = import_tensorrt()
     _check_gpu()
     names, channels, lengths, with_channels = _input_layout(onnx_path, options)

@@ -90,6 +90,17 @@ def test_compile_names_a_folder_given_as_the_onnx_file(tmp_path):
     assert len(line.splitlines()) == 1
 
 
+def test_compile_refuses_to_put_the_engine_over_its_own_onnx(tmp_path):
+    """``compile m.onnx --out m.onnx --force`` would replace the model with its engine: refused
+    before TensorRT is looked for (so also here, where it is absent), the file untouched."""
+    onnx_file = tmp_path / "m.onnx"
+    assert _biosig("export", ROOT / "encoders" / "checkpoints" / "ecg-tiny", "--out", onnx_file).returncode == 0
+    before = onnx_file.read_bytes()
+    res = _biosig("compile", onnx_file, "--out", onnx_file, "--force")
+    assert res.returncode == 2 and "is the ONNX file being compiled" in res.stderr, res.stderr
+    assert onnx_file.read_bytes() == before
+
+
 def test_probe_label_with_spaces_around_it_is_the_same_label(tmp_path, capsys):
     """``A00001, A`` (a space after the comma, as spreadsheets and hand edits write) gave the label ``" A"``:
     with --positive A those records were counted as negatives (A (7) vs rest (13) for 10 + 10), without it
