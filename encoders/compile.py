@@ -77,6 +77,9 @@ class CompileOptions:
         if self.precision == "int8" and not self.calibration:
             raise EncoderError("int8 needs calibration data: --calibration windows.npy (N, C, T) float32 "
                                "of representative windows; or use --precision fp16")
+        if self.calibration and self.precision != "int8":   # a forgotten --precision int8, most likely
+            log.warning("--calibration %s is used by --precision int8 only; this %s build ignores it",
+                        self.calibration, self.precision)
 
 
 @dataclasses.dataclass(frozen=True)

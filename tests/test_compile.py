@@ -98,3 +98,16 @@ def test_tensorrt_engine_matches_torch(tmp_path, monkeypatch, precision, tol):
     from encoders.errors import EncoderError
     with pytest.raises(EncoderError, match="optimisation profile"):
         backend.run(np.zeros((32, 1, window), np.float32))
+
+
+def test_calibration_without_int8_is_said(caplog):
+    """--calibration is read by int8 builds only; given to an fp16 build it was ignored silently."""
+    import logging
+
+    from encoders.compile import CompileOptions
+    caplog.set_level(logging.WARNING, logger="encoders.compile")
+    CompileOptions(precision="fp16", calibration="windows.npy")
+    assert any("used by --precision int8 only" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    CompileOptions(precision="int8", calibration="windows.npy")
+    assert not caplog.records
