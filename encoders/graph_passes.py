@@ -45,7 +45,7 @@ def quantize_int8(proto, out_path):
     tmp_out = out_path.with_suffix(".int8.tmp.onnx")
     try:
         onnx.save(proto, str(tmp_in))
-        with quiet("root"):
+        with quiet("root", level=logging.ERROR):   # its "consider pre-processing" advice is a WARNING
             quantize_dynamic(str(tmp_in), str(tmp_out), weight_type=QuantType.QInt8,
                              op_types_to_quantize=["MatMul"])
         return onnx.load(str(tmp_out))

@@ -146,3 +146,11 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, monke
         err = capsys.readouterr().err.strip()
         assert said in err and len(err.splitlines()) == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lying_here.csv"]   # nothing trained or embedded
+
+
+def test_int8_export_prints_no_third_party_advice(tmp_path):
+    """ONNX Runtime's quantizer logs "Please consider to run pre-processing before quantization" on
+    the root logger at WARNING: export's quiet block held it at WARNING, so it came through."""
+    res = _biosig("export", "ecg-tiny", "--precision", "int8", "--out", tmp_path / "q.onnx")
+    assert res.returncode == 0, res.stderr
+    assert "pre-processing" not in res.stderr and "WARNING" not in res.stderr, res.stderr
