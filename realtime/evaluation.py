@@ -143,6 +143,15 @@ def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
                                 "(NaN); at least half must be valid")
         if not valid[need:].any() or not valid[protocol.steps(protocol.select_start_s):need].any():
             raise ForecastError(f"session {s.name}: no valid samples in the selection or test window")
+        # the learners hold until the z-score is fitted on the first norm_steps valid samples: a
+        # session that ends before a forecast could follow has only holds (every metric NaN)
+        n_norm = max(protocol.steps(protocol.norm_s), 1)
+        fit_at = int(np.searchsorted(np.cumsum(valid), n_norm))   # step of the n_norm-th valid sample
+        if fit_at + max(horizons) > s.n_steps - 1:
+            raise ForecastError(
+                f"session {s.name}: the z-score is fitted on the first {n_norm} valid samples (--norm-s "
+                f"{protocol.norm_s:g}) and the session has {int(valid.sum())} ({dur:.1f} s): the forecasters "
+                "would hold to its end and make no forecast; use a shorter --norm-s")
         longest = int(max((len(r) for r in np.split(valid, np.flatnonzero(np.diff(valid)) + 1) if not r[0]),
                           default=0))
         if longest:
@@ -248,7 +257,7 @@ def _test_job(si, method, h, config, seeds, protocol):
         per_seed.append(forecast_metrics(s.X[n_test:], P[n_test:], s.groups, hold=~ready[n_test:]))
         worst = np.max(marker_errors(s.X, P, s.groups), axis=1)
         risk = causal_error_level(worst, h)
-        trade.append(hold_tradeoff(np.where(ready, worst, np.nan)[n_test:], risk[n_test:], HOLD_THRESHOLDS_MM))
+        trade.append(hold_tradeoff(worst[n_test:], risk[n_test:], HOLD_THRESHOLDS_MM, hold=~ready[n_test:]))
         preds.append(P[n_test:])
         holds.append(~ready[n_test:])
         ens_hold |= ~ready[n_test:]

@@ -47,17 +47,20 @@ def marker_errors(y_true, y_pred, groups) -> np.ndarray:
     return np.stack([np.sqrt(np.sum(err[:, g] ** 2, axis=1)) for g in groups], axis=1)
 
 
-def hold_tradeoff(d_worst, risk, thresholds) -> list[dict]:
+def hold_tradeoff(d_worst, risk, thresholds, hold=None) -> list[dict]:
     """Beam-on duty cycle vs error fractions when holding every step whose ``risk`` exceeds a threshold.
 
     d_worst (T,) worst-marker error per step (NaN: not scored); risk (T,) a causal estimate of the
-    error known when the forecast was made (NaN: no estimate yet, counted as beam on).
+    error known when the forecast was made (NaN: no estimate yet, counted as beam on); ``hold``
+    (T,) bool: steps where the forecaster itself holds (warm-up, a gap, a reset), beam off at every
+    threshold, so that ``duty`` is a share of the same steps as :func:`forecast_metrics`'s.
     """
     ok = np.isfinite(d_worst)
     d, r = d_worst[ok], risk[ok]
+    held = np.zeros(d.size, bool) if hold is None else np.asarray(hold, bool)[ok]
     rows = []
     for thr in thresholds:
-        on = ~(r > thr)
+        on = ~(r > thr) & ~held
         rows.append({"threshold": float(thr), "duty": float(on.mean()) if d.size else float("nan"),
                      **{f"frac_gt{c:g}": float(np.mean(d[on] > c)) if on.any() else 0.0 for c in CLINICAL_MM}})
     return rows

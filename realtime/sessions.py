@@ -2,7 +2,9 @@
 
 * Marker CSVs (:mod:`biosig.readers.markers`) that share the session prefix (text before the
   first ``-``) form one session with coordinates ``<marker>_<axis>``; as in the papers each row is
-  one step at the nominal rate (no resampling), so results are comparable to the published table.
+  one step at the nominal rate (no resampling), so results are comparable to the published table;
+  where the timestamps jump over lost frames (1.75 median steps or more, not made up by the next
+  step) the lost steps are missing (NaN), not glued together.
 * A 1-D surrogate trace (Varian RPM ``.vxp`` or a unit-labelled CSV, :mod:`biosig.readers.surrogates`)
   is one session in mm; invalid samples are NaN (gaps), it is resampled like a generic CSV.
 * A generic CSV with a ``t_s`` column (seconds) plus coordinate columns is one session; irregular
@@ -126,12 +128,31 @@ def read_generic_csv(path, rate_hz: float, channels=None) -> Session:
         X = np.stack([df[c].cast(pl.Float64, strict=False).to_numpy() for c in coords], axis=1)
     except Exception as exc:
         raise ForecastError(f"{path}: columns must be numbers ({str(exc).splitlines()[0]})") from None
+    _check_numbers(path, df, coords)
     _check_times(path, t)
     t, X, resampled = _on_rate_grid(path, t, X, rate_hz)
     if not resampled:
         t = t - t[0]
     return Session(name=path.stem, X=X, t_s=t, channels=tuple(coords), units=("",) * len(coords),
                    groups=marker_groups(coords), source=(str(path),))
+
+
+def _check_numbers(path, df, coords) -> None:
+    """A coordinate column without a single number (a text column such as a note) is an error, not a
+    session of missing steps; text values among numbers (``n/a``) are missing steps, said once."""
+    import polars as pl
+
+    for c in coords:
+        col = df[c]
+        num = col.cast(pl.Float64, strict=False)
+        text = (col.is_not_null() & num.is_null()).to_numpy()
+        first = f" (e.g. {col[int(np.argmax(text))]!r} at data row {int(np.argmax(text)) + 1})" if text.any() else ""
+        if num.is_null().all():
+            raise ForecastError(f"{path}: column {c!r} holds no numbers{first}; name the coordinate columns to "
+                                f"forecast with --channel NAME")
+        if text.any():
+            log.warning("%s: column %r: %d value(s) that are not numbers%s taken as missing", path, c,
+                        int(text.sum()), first)
 
 
 def _check_times(path, t) -> None:
@@ -183,6 +204,29 @@ def _check_marker_rate(name: str, times_s, rate_hz: float) -> None:
     if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz:
         raise ForecastError(f"session {name}: the timestamps say {fs:.3g} Hz but --rate-hz is {rate_hz:g}; marker rows "
                             f"are taken as steps at --rate-hz, so give --rate-hz {fs:.3g}")
+
+
+DROPPED_FRAMES = 1.75  # a marker timestamp step this many median steps long has lost frames (unless the
+                      # next step is under half a period: a late frame, then an early one)
+
+
+def _dropped_frames_as_gaps(name: str, times_s, X: np.ndarray) -> np.ndarray:
+    """Marker rows (one row = one step) with a missing (NaN) step for every frame lost where the
+    timestamps jump: rows on both sides of a dropout are not consecutive steps, and gluing them
+    would hide the gap from the learners (no hold) and shift every later step's time."""
+    dt = np.diff(np.asarray(times_s, dtype=np.float64))
+    period = float(np.median(dt))
+    late = np.zeros(dt.size, bool)
+    late[:-1] = dt[1:] < 0.5 * period   # jitter: the next frame makes up for it, nothing was lost
+    k = np.where((dt > DROPPED_FRAMES * period) & ~late, np.rint(dt / period), 1).astype(np.int64)
+    if (k == 1).all():
+        return X
+    at = np.concatenate([[0], np.cumsum(k)])
+    out = np.full((int(at[-1]) + 1, X.shape[1]), np.nan)
+    out[at] = X
+    log.warning("session %s: the timestamps jump over %d lost frame(s) in %d place(s) (longest %.3g s); "
+                "kept as missing steps", name, int((k - 1).sum()), int((k > 1).sum()), float(dt.max()))
+    return out
 
 
 MOTION_MODALITIES = ("resp", "motion")   # channels of a WFDB / EDF record forecast by default
@@ -307,7 +351,7 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
         except BiosigError as exc:
             raise ForecastError(str(exc)) from None
         _check_marker_rate(name, rec.times_s, rate_hz)
-        X = rec.samples.T.astype(np.float64)
+        X = _dropped_frames_as_gaps(name, rec.times_s, rec.samples.T.astype(np.float64))
         t = np.arange(X.shape[0]) / rate_hz  # each row is one step at the nominal rate
         sessions.append(Session(name=name, X=X, t_s=t, channels=rec.channels, units=rec.units,
                                 groups=marker_groups(rec.channels), source=tuple(str(p) for p in group)))
