@@ -111,3 +111,17 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, comma
                          timeout=120)
     assert res.returncode == 2 and "empty" in res.stderr and "unset shell variable" in res.stderr, res
     assert "100" not in res.stdout
+
+
+def test_a_duplicated_marker_row_is_named(tmp_path):
+    """A marker CSV with one row written twice said "timestamps not strictly increasing ... and no
+    usable frame counter"; it says which line repeats which."""
+    src = shared_path("resp_motion")
+    files = sorted(src.glob("*.csv"))
+    if not files:
+        pytest.skip(f"no marker CSVs in {src}")
+    lines = files[0].read_text().splitlines(keepends=True)
+    bad = tmp_path / files[0].name
+    bad.write_text("".join(lines[:10] + [lines[9]] + lines[10:]))
+    with pytest.raises(ReadError, match="line 11 repeats line 10 .*a duplicated row"):
+        read(bad)

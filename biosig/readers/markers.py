@@ -87,7 +87,11 @@ def _repair_timestamps(path, frame: np.ndarray, t_ms: np.ndarray) -> tuple[np.nd
     if np.all(np.diff(t_ms) > 0):
         return t_ms, 0
     if np.any(np.diff(frame) <= 0):
-        bad = int(np.flatnonzero(np.diff(t_ms) <= 0)[0]) + 3
+        i = int(np.flatnonzero(np.diff(t_ms) <= 0)[0])
+        bad = i + 3
+        if frame[i + 1] == frame[i] and t_ms[i + 1] == t_ms[i]:   # the same frame written twice
+            raise ReadError(path, f"line {bad} repeats line {bad - 1} (frame {frame[i]:g}, {t_ms[i]:g} ms): a "
+                                  "duplicated row; remove it")
         raise ReadError(path, f"timestamps not strictly increasing at line {bad} and no usable frame counter")
     b = np.median(np.diff(t_ms) / np.diff(frame))
     a = np.median(t_ms - b * frame)
