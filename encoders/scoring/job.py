@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import platform
@@ -160,6 +161,19 @@ def discover_records(inputs: tuple[str, ...], bare_tables: bool = False) -> list
     return paths
 
 
+def _outside_out_dir(paths: list[str], out_dir: str) -> list[str]:
+    """``paths`` less the files under the output folder: with ``--out`` inside an input folder
+    (``biosig score . --out score``) a rerun found its own tables and parts as records."""
+    out = os.path.realpath(out_dir)
+    keep = [p for p in paths if os.path.commonpath([os.path.realpath(p), out]) != out]
+    if paths and not keep:
+        raise ScoreError(f"no records found outside the output folder {out_dir} (the inputs hold only "
+                         "its tables); name the folder of the recordings, not --out")
+    if len(keep) < len(paths):
+        log.info("%d file(s) under the output folder %s ignored", len(paths) - len(keep), out_dir)
+    return keep
+
+
 def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | None = None,
               on_outcome: Callable[[dict[str, Any]], None] | None = None) -> ScoreSummary:
     """Run (or resume) a scoring job.
@@ -181,7 +195,8 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
         Bad configuration, no records, unloadable model, an output folder of another job.
     """
     t0, started_at = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
-    paths = discover_records(config.inputs, "sample_rate_hz" in (config.read_options or {}))
+    paths = _outside_out_dir(discover_records(config.inputs, "sample_rate_hz" in (config.read_options or {})),
+                             config.out_dir)
     backend = config.backend
     if backend == "auto":  # a resumed job keeps the backend its first run chose
         backend = recorded_job(config.out_dir).get("backend", "auto")
@@ -204,9 +219,20 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
                     on_outcome=on_outcome)
 
 
+def job_fingerprint(loaded, read_options: dict | None) -> dict[str, Any]:
+    """The model's fingerprint plus how records are read (``--modality`` / ``--channel`` /
+    ``--sample-rate-hz``): they decide which channels are scored, so a resumed run that gives other
+    ones is refused instead of keeping the earlier channel choice for the records already done
+    (absent when none is given, so folders of runs without them resume as before)."""
+    fingerprint = loaded.fingerprint()
+    if read_options:
+        fingerprint["read_options"] = json.loads(json.dumps(read_options, sort_keys=True, default=str))
+    return fingerprint
+
+
 def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_outcome) -> ScoreSummary:
     """The job proper, while ``store``'s folder lock is held."""
-    store.check_job(loaded.fingerprint())
+    store.check_job(job_fingerprint(loaded, config.read_options))
     keys = {record_key(p): p for p in paths}
     if len(keys) != len(paths):
         log.warning("%d duplicate record paths ignored", len(paths) - len(keys))

@@ -27,9 +27,26 @@ _WORKER_SCORER: Scorer | None = None
 _WORKER_ERROR: Exception | None = None
 
 
-def _init_worker(spec: ModelSpec, batch_size: int, log_level: int, read_options: dict | None = None) -> None:
+def _exit_with_driver(driver_pid: int, every_s: float = 1.0) -> None:
+    """End this worker once the driver is gone: a driver killed by SIGKILL never shuts its pool down,
+    and its workers waited on their task pipe for good, each holding a model in memory."""
+    import threading
+    import time
+
+    def watch():
+        while True:
+            time.sleep(every_s)
+            if os.getppid() != driver_pid:
+                os._exit(1)
+    threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
+
+
+def _init_worker(spec: ModelSpec, batch_size: int, log_level: int, read_options: dict | None = None,
+                 driver_pid: int | None = None) -> None:
     """Pool initializer: load the model once per worker process."""
     global _WORKER_SCORER, _WORKER_ERROR
+    if driver_pid is not None:
+        _exit_with_driver(driver_pid)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[%(process)d]: %(message)s")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(spec.threads or 1)
@@ -74,7 +91,7 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
     ctx = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                initargs=(worker_spec, batch_size, level, read_options)) as pool:
+                                initargs=(worker_spec, batch_size, level, read_options, os.getpid())) as pool:
         pending: set[cf.Future] = set()
         queue = iter(paths)
         in_flight = 2 * workers  # bounded, so outcomes do not pile up in memory

@@ -1,0 +1,120 @@
+"""biosig score where a run goes wrong: resuming with other read options, an output folder
+inside an input folder, workers of a killed driver. Shipped ecg-tiny on onnxruntime (its cached export), real files."""
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+
+from conftest import shared_path
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIOSIG = [sys.executable, "-c", "import sys; from biosig.cli import main; sys.exit(main())"]
+MODEL, BACKEND = "ecg-tiny", "onnxruntime"
+
+
+def _score(*args):
+    return subprocess.run([*BIOSIG, "score", *map(str, args), "--model", MODEL, "--backend", BACKEND,
+                           "--threads", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_resume_with_another_channel_mapping_is_refused_not_silently_kept(tmp_path):
+    """041s scored with lead III; a rerun saying `--channel III=other` skipped the record as done and
+    kept III in records.parquet. Now the folder is refused (exit 2, one line), as for --window-s."""
+    record = shared_path("wfdb", "multi-segment", "041s", "041s.hea")
+    out = tmp_path / "out"
+    first = _score(record, "--out", out)
+    assert first.returncode == 0, first.stderr
+    assert pl.read_parquet(out / "records.parquet")["used_channels"].to_list() == [["III"]]
+    again = _score(record, "--out", out, "--channel", "III=other")
+    assert again.returncode == 2, (again.returncode, again.stderr)
+    assert "Traceback" not in again.stderr and "read_options" in again.stderr, again.stderr
+    assert pl.read_parquet(out / "records.parquet")["used_channels"].to_list() == [["III"]]
+    # the same options resume; a fresh folder takes the new mapping
+    other = tmp_path / "other"
+    assert _score(record, "--out", other, "--channel", "III=other").returncode == 0
+    resumed = _score(record, "--out", other, "--channel", "III=other")
+    assert resumed.returncode == 0 and "1 already done" in resumed.stdout, resumed.stdout + resumed.stderr
+    assert pl.read_parquet(other / "records.parquet")["used_channels"].to_list() != [["III"]]
+
+
+def test_out_folder_inside_the_input_folder_is_not_scored_as_records(tmp_path):
+    """`biosig score data --out data/score`, run twice: the second run read its own tables and parts
+    (windows.parquet, parts/*.record.parquet, ...) as records, failed on them (exit 1) and put them
+    in errors.parquet, more each run."""
+    import shutil
+    hea = shared_path("cinc2017", "A00020.hea")
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in hea.parent.glob("A00020.*"):
+        shutil.copy(f, data / f.name)
+    out = data / "score"
+    for _ in range(2):
+        res = _score(data, "--out", out)
+        assert res.returncode == 0, res.stdout + res.stderr
+    assert pl.read_parquet(out / "records.parquet")["name"].to_list() == ["A00020.hea"]
+    assert pl.read_parquet(out / "errors.parquet").height == 0
+    only_out = _score(out, "--out", out)   # the output folder itself: one line, exit 2
+    assert only_out.returncode == 2 and "Traceback" not in only_out.stderr, only_out.stderr
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc").is_dir(), reason="reads /proc")
+def test_workers_end_when_the_driver_is_killed(tmp_path):
+    """`--workers 2`, driver SIGKILLed mid-run: its pool workers (and multiprocessing's resource
+    tracker) stayed alive for good, blocked on their task pipe, each holding a model."""
+    import os
+    import signal
+    import time
+    folder = shared_path("cinc2017")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*BIOSIG, "score", str(folder), "--model", MODEL, "--backend", BACKEND,
+                             "--out", str(out), "--workers", "2"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers |= _children(proc.pid)
+            if any((out / "parts").glob("*.record.parquet")):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        workers |= _children(proc.pid)
+        assert len(workers) >= 2, workers
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        left = [p for p in workers if _alive(p)]
+        assert not left, f"processes of the killed run still alive: {left}"
+    finally:
+        for p in workers:   # only the processes this test started
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+    res = _score(folder, "--out", out)   # resumes: every record once
+    assert res.returncode == 0, res.stderr
+    records = pl.read_parquet(out / "records.parquet")
+    assert records.height == records["record"].n_unique() == 200
