@@ -54,8 +54,10 @@ def select_channels(record, modality: str):
                                f"{record.modality} channels {names_text(record.channels)} (name the channel: "
                                f"--channel NAME={modality}, or the record: --modality {modality})")
         keep = list(record.channels)
-    # audio: every audio channel (the pipeline's ``mono`` step mixes them down)
-    return record.select(keep[:1] if modality in ("ppg", "spiro") else keep)
+    # audio: every audio channel (the pipeline's ``mono`` step mixes them down); the selection keeps
+    # the modality (Record.select guesses it again from the names: a channel "ch1" of a record read
+    # with --modality ecg became "other", and the next selection refused it)
+    return record.select(keep[:1] if modality in ("ppg", "spiro") else keep).replace(modality=modality)
 
 
 def encoder_channels(record, config):

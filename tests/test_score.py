@@ -562,8 +562,17 @@ def test_a_run_where_every_record_fails_writes_tables_with_their_columns(tmp_pat
     res = _cli("score", folder, "--model", model_dir, "--out", tmp_path / "out", "--backend", "torch")
     assert res.returncode == 1, res.stderr
     assert pl.read_parquet(tmp_path / "out" / "windows.parquet").schema == pl.Schema(SCORED_WINDOW_SCHEMA)
-    assert pl.read_parquet(tmp_path / "out" / "records.parquet").schema == pl.Schema(RECORD_SCHEMA)
+    records = pl.read_parquet(tmp_path / "out" / "records.parquet")
+    # the model's measures too: a script selecting heart_rate_bpm works on this run as on one that scored
+    assert dict(records.schema) == {**RECORD_SCHEMA, "heart_rate_bpm": pl.Float64, "edr_resp_rate_bpm": pl.Float64,
+                                    "af_prob": pl.Float64}
     assert pl.read_parquet(tmp_path / "out" / "errors.parquet").height == 1
+    from biosig.synthetic import simulate
+    from biosig.writers import write
+    write(simulate("ecg", 20, seed=0), tmp_path / "ok.csv")
+    res = _cli("score", tmp_path / "ok.csv", "--model", model_dir, "--out", tmp_path / "out_ok", "--backend", "torch")
+    assert res.returncode == 0, res.stderr
+    assert pl.read_parquet(tmp_path / "out_ok" / "records.parquet").columns == records.columns
 
 
 def test_a_clip_shorter_than_the_models_input_is_one_clear_error(tmp_path):

@@ -15,6 +15,10 @@ BIOSIG = [sys.executable, "-c", "import sys; from biosig.cli import main; sys.ex
 MODEL, BACKEND = "ecg-tiny", "onnxruntime"
 
 
+def _biosig(*args):
+    return subprocess.run([*BIOSIG, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
 def _score(*args):
     return subprocess.run([*BIOSIG, "score", *map(str, args), "--model", MODEL, "--backend", BACKEND,
                            "--threads", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -118,3 +122,25 @@ def test_workers_end_when_the_driver_is_killed(tmp_path):
     assert res.returncode == 0, res.stderr
     records = pl.read_parquet(out / "records.parquet")
     assert records.height == records["record"].n_unique() == 200
+
+
+def test_modality_makes_a_generically_named_channel_the_models(tmp_path):
+    """A table whose one column is "ch1": embed's own error says to give --modality ecg, and neither
+    embed (after its lead choice) nor score took it ("no usable ecg channel among: ch1 (other)");
+    both do now, and score refuses --modality of another kind than the model's, as embed does."""
+    import numpy as np
+    import polars as pl
+
+    from biosig.synthetic import simulate
+    rec = simulate("ecg", 30, seed=1, fs_hz=250.0)
+    src = tmp_path / "g.csv"
+    pl.DataFrame({"t_s": np.arange(rec.n_samples) / 250.0, "ch1": rec.samples[0]}).write_csv(src)
+    res = _biosig("score", src, "--model", "ecg-tiny", "--backend", BACKEND, "--modality", "ecg", "--out", tmp_path / "o")
+    assert res.returncode == 0, res.stderr
+    row = pl.read_parquet(tmp_path / "o" / "records.parquet").row(0, named=True)
+    assert row["used_channels"] == ["ch1"] and 65 < row["heart_rate_bpm"] < 75, row
+    res = _biosig("embed", src, "--model", "ecg-tiny", "--modality", "ecg", "--out", tmp_path / "e.parquet")
+    assert res.returncode == 0, res.stderr
+    assert set(pl.read_parquet(tmp_path / "e.parquet")["channels"]) == {"ch1"}
+    res = _biosig("score", src, "--model", "ecg-tiny", "--modality", "ppg", "--out", tmp_path / "p")
+    assert res.returncode == 2 and "--modality ppg: ecg-tiny" in res.stderr, res.stderr

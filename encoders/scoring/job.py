@@ -206,6 +206,10 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     loaded = load_model(ModelSpec(config.model, backend, threads=config.threads, device=config.device,
                                   precision=config.precision, window_s=config.window_s,
                                   af_prevalence=config.af_prevalence))  # fail fast; exports to the ONNX cache once
+    said = (config.read_options or {}).get("modality")
+    if said and said != loaded.modality:   # as embed: the user said what the recordings are, not this model's input
+        raise ScoreError(f"--modality {said}: {loaded.model_id} scores {loaded.modality} recordings; use a model for "
+                         f"{said} recordings (--model {said}-tiny where one is shipped) or drop --modality")
     if unused := unused_prevalence_warning(loaded.modality, config.af_prevalence):
         log.warning(unused)
     # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
@@ -271,7 +275,8 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
         from encoders.scoring.ray_engine import run_ray
         engine_info.update(run_ray(todo, spec, workers=int(config.workers), batch_size=config.batch_size,
                                    address=config.ray_address, on_outcome=handle))
-    tables = store.assemble(keys)
+    from encoders.scoring.scorer import MEASURES
+    tables = store.assemble(keys, MEASURES.get(loaded.modality, ()))
     left_out = sorted(store.done_keys() - set(keys))
     if left_out:
         log.warning("%d record(s) scored into %s by earlier runs are not among these inputs (moved, "

@@ -290,13 +290,14 @@ class PartStore:
         return {p.name[: -len(".error.parquet")] for p in self.parts.glob("*.error.parquet")}
 
     # ------------------------------------------------------------------ final tables
-    def assemble(self, keys: Iterable[str] | None = None) -> dict[str, int]:
+    def assemble(self, keys: Iterable[str] | None = None, measure_columns: Iterable[str] = ()) -> dict[str, int]:
         """Concatenate the parts into ``windows``, ``records`` and ``errors`` Parquet files.
 
         Only parts of done records are used (a windows part without its marker belongs to a record
         that was interrupted and will be scored again), and of those only ``keys`` (None: all).
         Rows are sorted by record path, then window index, so the tables do not depend on the order
-        in which workers finished.
+        in which workers finished. ``measure_columns``: the model's record measures (Float64), so that
+        ``records.parquet`` of a run where every record failed has the columns of one that scored.
 
         Returns
         -------
@@ -309,7 +310,10 @@ class PartStore:
         windows = [self.parts / f"{k}.windows.parquet" for k in done_ok]
         counts["windows"] = self._concat(windows, "windows.parquet", SCORED_WINDOW_SCHEMA, ["record", "window"])
         records = [self.parts / f"{k}.record.parquet" for k in done_ok]
-        counts["records"] = self._concat(records, "records.parquet", RECORD_SCHEMA, ["record"])
+        measures = {c: pl.Float64 for c in measure_columns if c not in RECORD_SCHEMA}
+        record_schema = {**{k: v for k, v in RECORD_SCHEMA.items() if k != "seconds"}, **measures,
+                         "seconds": RECORD_SCHEMA["seconds"]}   # the order of a scored record's row
+        counts["records"] = self._concat(records, "records.parquet", record_schema, ["record"])
         errors = sorted(k for k in self.error_keys() if wanted is None or k in wanted)
         errors = [self.parts / f"{k}.error.parquet" for k in errors]
         counts["errors"] = self._concat(errors, "errors.parquet", ERROR_SCHEMA, ["record"])

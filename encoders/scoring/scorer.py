@@ -98,11 +98,16 @@ class Scorer:
         m = self.model
         why = unusable_reasons(rec.samples)
         usable = [not w for w in why]
+        mods = rec.channel_modalities
+        if m.modality not in mods and rec.modality == m.modality:
+            # a record read with --modality ecg whose channels' names say nothing ("ch1"): all of them
+            # are the modality's, as embed takes them (encoders.data.select_channels)
+            mods = (m.modality,) * rec.n_channels
         n = self.n_select
         if m.modality == "audio":   # every usable audio channel: the pipeline's mono step mixes them, as in embed
-            n = max(1, sum(mod == "audio" and ok for mod, ok in zip(rec.channel_modalities, usable)))
-        share = lead_usable_shares(rec, usable, n) if m.modality == "ecg" else None
-        idx = choose_channels(rec.channels, rec.channel_modalities, usable, m.modality, m.vocabulary, n, why, share)
+            n = max(1, sum(mod == "audio" and ok for mod, ok in zip(mods, usable)))
+        share = lead_usable_shares(rec, usable, n, modalities=mods) if m.modality == "ecg" else None
+        idx = choose_channels(rec.channels, mods, usable, m.modality, m.vocabulary, n, why, share)
         return rec.select(idx).replace(modality=m.modality)
 
     @property
