@@ -301,6 +301,9 @@ def _probe_s(backend: Backend, channels: int, length: int) -> float:
 
 
 def _auto(source, suffix, device, threads) -> Backend:
+    if device and str(device).startswith("cuda") and not _has_cuda():   # asked for, not there: as the torch
+        raise EncoderError(f"--device {device}: no CUDA GPU here (torch sees none); "   # and onnxruntime backends say
+                           "leave --device out to run on what there is, or give --device cpu")
     cuda = device != "cpu" and _has_cuda()
     if suffix == ".plan":
         return TensorRTBackend(source, device=device, why="a .plan engine runs only on TensorRT")

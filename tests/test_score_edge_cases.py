@@ -144,3 +144,17 @@ def test_modality_makes_a_generically_named_channel_the_models(tmp_path):
     assert set(pl.read_parquet(tmp_path / "e.parquet")["channels"]) == {"ch1"}
     res = _biosig("score", src, "--model", "ecg-tiny", "--modality", "ppg", "--out", tmp_path / "p")
     assert res.returncode == 2 and "--modality ppg: ecg-tiny" in res.stderr, res.stderr
+
+
+def test_device_cuda_without_a_gpu_is_refused_not_run_on_the_cpu(tmp_path):
+    """``score --device cuda`` on a machine without a GPU ran on the CPU with exit 0 (the auto
+    backend fell back); the torch and onnxruntime backends already refused."""
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    from biosig.synthetic import simulate
+    from biosig.writers import write
+    write(simulate("ecg", 12, seed=0), tmp_path / "r.csv")
+    res = _biosig("score", tmp_path / "r.csv", "--model", "ecg-tiny", "--device", "cuda", "--out", tmp_path / "o")
+    assert res.returncode == 2 and "--device cuda: no CUDA GPU here" in res.stderr, res.stderr
+    assert not (tmp_path / "o" / "records.parquet").exists()
