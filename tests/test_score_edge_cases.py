@@ -158,3 +158,30 @@ def test_device_cuda_without_a_gpu_is_refused_not_run_on_the_cpu(tmp_path):
     res = _biosig("score", tmp_path / "r.csv", "--model", "ecg-tiny", "--device", "cuda", "--out", tmp_path / "o")
     assert res.returncode == 2 and "--device cuda: no CUDA GPU here" in res.stderr, res.stderr
     assert not (tmp_path / "o" / "records.parquet").exists()
+
+
+def test_ctrl_c_writes_the_tables_of_what_is_done(tmp_path):
+    """Ctrl-C during a first run left parts/ only (no records.parquet until a rerun): the records done
+    so far are in the tables at once, exit 130, and the rerun scores the rest (each record once)."""
+    import signal
+    import time
+    folder = shared_path("cinc2017")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*BIOSIG, "score", str(folder), "--model", MODEL, "--backend", BACKEND,
+                             "--threads", "1", "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None and \
+            len(list((out / "parts").glob("*.record.parquet"))) < 3:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "run the same command again" in err, err
+    done = pl.read_parquet(out / "records.parquet")
+    assert 3 <= done.height < 200 and done.height == done["record"].n_unique()
+    res = _score(folder, "--out", out)
+    assert res.returncode == 0, res.stderr
+    records = pl.read_parquet(out / "records.parquet")
+    assert records.height == records["record"].n_unique() == 200

@@ -266,16 +266,22 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
             on_outcome(outcome)
 
     engine_info: dict[str, Any] = {"engine": config.engine, "workers": int(config.workers)}
-    if config.engine == "local":
-        from encoders.scoring.local import run_local
-        run_local(todo, spec, workers=int(config.workers), batch_size=config.batch_size, loaded=loaded,
-                  read_options=config.read_options,
-                  on_outcome=handle)
-    else:
-        from encoders.scoring.ray_engine import run_ray
-        engine_info.update(run_ray(todo, spec, workers=int(config.workers), batch_size=config.batch_size,
-                                   address=config.ray_address, on_outcome=handle))
     from encoders.scoring.scorer import MEASURES
+    try:
+        if config.engine == "local":
+            from encoders.scoring.local import run_local
+            run_local(todo, spec, workers=int(config.workers), batch_size=config.batch_size, loaded=loaded,
+                      read_options=config.read_options,
+                      on_outcome=handle)
+        else:
+            from encoders.scoring.ray_engine import run_ray
+            engine_info.update(run_ray(todo, spec, workers=int(config.workers), batch_size=config.batch_size,
+                                       address=config.ray_address, on_outcome=handle))
+    except KeyboardInterrupt:   # Ctrl-C: the tables of what is done (a first run had none), then exit 130
+        counts = store.assemble(keys, MEASURES.get(loaded.modality, ()))
+        log.warning("interrupted: %s holds the %d record(s) done so far (%d failed); run the same command "
+                    "again to score the rest", config.out_dir, counts["records"], counts["errors"])
+        raise
     tables = store.assemble(keys, MEASURES.get(loaded.modality, ()))
     left_out = sorted(store.done_keys() - set(keys))
     if left_out:
