@@ -258,7 +258,7 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables
         raise ReadError(repr(paths), "give a path or a list of paths (str or os.PathLike)")
     found: list[pathlib.Path] = []
     for raw in paths:
-        if not str(os.fspath(raw)).strip():   # "$DATA" with DATA unset: not the current folder
+        if isinstance(raw, (str, os.PathLike)) and not str(os.fspath(raw)).strip():   # "$DATA", DATA unset
             raise ReadError("''", "an empty path (an unset shell variable?); give records, folders or '.' "
                                   "for the current folder")
         path = file_path(raw)
