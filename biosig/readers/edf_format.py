@@ -7,7 +7,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
-from biosig.readers.edf_plusd import is_discontinuous, read_discontinuous
+from biosig.readers.edf_plusd import edf_header, is_discontinuous, read_discontinuous
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
@@ -75,10 +75,10 @@ def _check_size(path) -> None:
         if os.path.getsize(path) < 256 * (ns + 1):
             raise ReadError(path, f"truncated EDF header: {ns} signals need {256 * (ns + 1)} header bytes, "
                                   f"the file holds {os.path.getsize(path)}")
-        fh.seek(256 + 216 * ns)   # the samples-per-data-record field of every signal
-        spr_field = fh.read(8 * ns)
+        raw = head + fh.read(256 * ns)
+    _, _, fields = edf_header(path, raw)   # the signal fields as the EDF+D reader parses them
     try:
-        spr = [int(spr_field[8 * i:8 * i + 8].decode("latin-1").strip()) for i in range(ns)]
+        spr = [int(v) for v in fields["spr"]]
     except ValueError:
         return
     width = 3 if head[:1] == b"\xff" else 2   # BDF: 24-bit samples

@@ -47,7 +47,9 @@ def _number(path, text: str, what: str) -> float:
         raise ReadError(path, f"malformed EDF header: {what} {text.strip()!r} is not a number") from None
 
 
-def _header(path, raw: bytes):
+def edf_header(path, raw: bytes):
+    """(number of signals, the 256-byte fixed header as text, {field: [value per signal]}) of the raw
+    header bytes ``raw`` (at least 256 * (signals + 1) of them); a malformed one is a ReadError."""
     ns = int(_number(path, raw[252:256].decode("latin-1"), "number of signals"))
     need = 256 * (ns + 1)
     if ns < 1:
@@ -94,7 +96,7 @@ def read_discontinuous(path):
     record's onset."""
     with open(path, "rb") as fh:
         raw = fh.read()
-    ns, head, f = _header(path, raw)
+    ns, head, f = edf_header(path, raw)
     bdf = raw[:1] == b"\xff"
     width = 3 if bdf else 2
     header_bytes = 256 * (ns + 1)
