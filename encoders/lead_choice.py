@@ -16,7 +16,6 @@ from biosig.quality import lead_summaries, near_best_share
 
 MIN_VALID_FRACTION = 0.5  # a channel with fewer finite samples than this is not usable
 
-
 # Common lead names onto the standard ones of the model vocabularies (MIT-BIH, MIMIC, PTB, CinC).
 LEAD_ALIASES = {"MLI": "I", "MLII": "II", "MLIII": "III", "MCL1": "V1", "D1": "I", "D2": "II", "D3": "III",
                 "PLETH": "PPG", "PULSE": "PPG", "VOLUME_ML": "VOLUME"}
@@ -30,8 +29,6 @@ def canonical_lead(name: str) -> str:
     """
     key = re.sub(r"^(ECG|EKG)?[ _-]*(LEAD)?[ _-]*(?=\S)", "", name.strip().upper()) or name.strip().upper()
     return LEAD_ALIASES.get(key, key)
-
-
 
 
 def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ...], usable: list[bool],

@@ -252,9 +252,9 @@ def _pretrain(cfg: TrainConfig) -> dict:
     init = _init_source(cfg.init_from, config) if cfg.init_from and st is None else None
     progress = ProgressLines(cfg.progress and rank == 0 and not sys.stderr.isatty())
     data = load_data(cfg, config, pipeline, progress)
-    if st is not None:
-        same_data(out, st, data)
     data_sha = data.fingerprint()
+    if st is not None:
+        same_data(out, st, data, data_sha)
     model = EncoderModel(config)
     if init is not None:
         _init_from(model, *init)

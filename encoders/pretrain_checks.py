@@ -127,11 +127,12 @@ def resume_state(out: pathlib.Path, cfg, config, pipeline) -> dict | None:
     return st
 
 
-def same_data(out: pathlib.Path, st: dict, data) -> None:
+def same_data(out: pathlib.Path, st: dict, data, data_sha: str) -> None:
     """Refuse to resume on other training windows than the run was started with: ``--data`` is
-    compared by content (the same folder by another path is the same data; a recording added to it,
-    or a relative path from another folder, is not). States saved before the fingerprint: not checked."""
-    if "data_sha" not in st or st["data_sha"] == data.fingerprint():
+    compared by content (``data_sha``, :meth:`encoders.data.WindowSet.fingerprint` of ``data``: the
+    same folder by another path is the same data; a recording added to it, or a relative path from
+    another folder, is not). States saved before the fingerprint: not checked."""
+    if "data_sha" not in st or st["data_sha"] == data_sha:
         return
     then = f"{st.get('n_windows', '?')} windows from {st.get('n_sources', '?')} sources"
     raise EncoderError(f"{out}: cannot resume on other training data than the run was started with ({then} "

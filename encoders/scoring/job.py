@@ -267,6 +267,7 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
 
     engine_info: dict[str, Any] = {"engine": config.engine, "workers": int(config.workers)}
     from encoders.scoring.scorer import MEASURES
+    measure_columns = MEASURES.get(loaded.modality, ())
     try:
         if config.engine == "local":
             from encoders.scoring.local import run_local
@@ -278,11 +279,11 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
             engine_info.update(run_ray(todo, spec, workers=int(config.workers), batch_size=config.batch_size,
                                        address=config.ray_address, on_outcome=handle))
     except KeyboardInterrupt:   # Ctrl-C: the tables of what is done (a first run had none), then exit 130
-        counts = store.assemble(keys, MEASURES.get(loaded.modality, ()))
+        counts = store.assemble(keys, measure_columns)
         log.warning("interrupted: %s holds the %d record(s) done so far (%d failed); run the same command "
                     "again to score the rest", config.out_dir, counts["records"], counts["errors"])
         raise
-    tables = store.assemble(keys, MEASURES.get(loaded.modality, ()))
+    tables = store.assemble(keys, measure_columns)
     left_out = sorted(store.done_keys() - set(keys))
     if left_out:
         log.warning("%d record(s) scored into %s by earlier runs are not among these inputs (moved, "
