@@ -43,6 +43,52 @@ def longest_run(valid: np.ndarray) -> tuple[int, int]:
     return int(starts[k]), int(ends[k])
 
 
+#: NaN gaps of at most this long are bridged by a straight line for quality and the beat measures
+#: (:func:`bridge_short_gaps`): shorter than a QRS complex (80-120 ms), so a bridged gap cannot hide
+#: a whole beat, and far shorter than a pulse wave. Before, a window read its longest run without a
+#: gap: a 3-sample loss every 2.8 s (a lossy radio link) left no run of 3 s and zeroed the quality
+#: of a clean ECG window.
+SHORT_GAP_S = 0.06
+
+
+def bridge_short_gaps(x: np.ndarray, fs_hz: float, max_s: float = SHORT_GAP_S) -> np.ndarray:
+    """A float64 copy of ``x`` (W,) with every NaN run of at most ``max_s`` that has finite samples on
+    both sides replaced by the straight line between them; longer gaps, and gaps at either end, stay
+    NaN. The caller still counts the bridged samples as missing (quality's finite fraction)."""
+    y = float_signal(x).astype(np.float64, copy=True)
+    if y.ndim != 1:
+        raise SignalError(f"bridge_short_gaps takes one channel (W,), got shape {y.shape}")
+    finite = np.isfinite(y)
+    if finite.all() or finite.sum() < 2:
+        return y
+    starts, ends = run_bounds(~finite)
+    n_max = int(np.floor(max_s * sampling_rate(fs_hz) + 1e-9))
+    short = (ends - starts <= n_max) & (starts > 0) & (ends < len(y))
+    if not short.any():
+        return y
+    keep = np.flatnonzero(finite)
+    line = np.interp(np.arange(len(y)), keep, y[keep])
+    for a, b in zip(starts[short], ends[short]):
+        y[a:b] = line[a:b]
+    return y
+
+
+def measured_run(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(run, bridged)``: the part of one ECG or PPG channel ``x`` (W,) that quality and the beat
+    measures read, float64, and bool of the same length, True on its bridged samples. A flat line
+    counts as a gap (:func:`flat_runs_to_nan`), gaps of at most :data:`SHORT_GAP_S` are bridged
+    (:func:`bridge_short_gaps`), and the longest run without a gap is kept (empty when ``x`` has no
+    finite sample). A beat can hide in a bridged gap: the beat measures drop the intervals across one."""
+    x = flat_runs_to_nan(x, fs_hz)
+    y = bridge_short_gaps(x, fs_hz)
+    bridged = np.isnan(x) & np.isfinite(y)
+    finite = np.isfinite(y)
+    if finite.all():
+        return y, bridged
+    part = slice(*longest_run(finite))
+    return y[part], bridged[part]
+
+
 def flat_mask(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> np.ndarray:
     """bool (C, N) of ``x`` (N,) or (C, N): True on every run of identical consecutive finite
     samples lasting ``min_s`` or longer."""

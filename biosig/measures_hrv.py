@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from biosig.arguments import float_signal, sampling_rate
-from biosig.flatline import flat_runs_to_nan, longest_run
+from biosig.errors import SignalError
+from biosig.flatline import flat_runs_to_nan, measured_run
 
 # Keys of :func:`rr_features`, in a fixed order (columns of windows.parquet, fields of score/ frames).
 RR_KEYS = ("hr_bpm", "n_beats", "rr_mean_ms", "rr_median_ms", "sdnn_ms", "rmssd_ms", "sdsd_ms",
@@ -25,6 +26,8 @@ RR_KEYS = ("hr_bpm", "n_beats", "rr_mean_ms", "rr_median_ms", "sdnn_ms", "rmssd_
            "madsd_norm", "cvsd_trim", "tpr")
 MIN_BEATS = 4               # fewer beats (3 intervals): every HRV value is nan
 RR_RANGE_S = (0.2, 2.5)     # intervals outside (300 to 24 bpm) are detector errors and are dropped
+MAX_CHANNELS = 16            # a (C, W) window with more rows than this and at most this many columns is (W, C)
+MAX_MEDIAN_RR_S = 20.0      # rr_features: a longer median interval is not in seconds (ms given)
 
 
 def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
@@ -38,8 +41,21 @@ def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
     not move (AF: ~0.1-0.3, sinus: < 0.05); ``cvsd_trim`` RMS of the successive differences without
     the two largest (one ectopic beat makes two) / median RR; ``tpr`` turning-point ratio of the RR series (about 2/3
     for a random, AF-like series, lower for smooth sinus rhythm).
+
+    :class:`~biosig.errors.SignalError` for an interval that is zero or negative, or intervals whose
+    median is over :data:`MAX_MEDIAN_RR_S` (under 3 /min: milliseconds given for seconds).
+
+    >>> round(rr_features([0.8, 0.75, 0.8, 0.85])["hr_bpm"], 1)
+    75.0
     """
-    rr = np.asarray(rr_s, dtype=np.float64).ravel() * 1000.0
+    rr = float_signal(rr_s).ravel()
+    finite = rr[np.isfinite(rr)]
+    if np.any(finite <= 0):
+        raise SignalError(f"rr_s: beat intervals must be positive seconds, got {float(finite[finite <= 0][0]):g}")
+    if len(finite) and np.median(finite) > MAX_MEDIAN_RR_S:
+        raise SignalError(f"rr_s: median interval {np.median(finite):g} s (under 3 /min); intervals are in "
+                          "seconds: divide milliseconds by 1000")
+    rr = rr * 1000.0
     out = {k: float("nan") for k in RR_KEYS}
     out["n_beats"] = float(len(rr) + 1 if n_beats is None else n_beats)
     if len(rr) < MIN_BEATS - 1 or not np.isfinite(rr).all():
@@ -62,40 +78,51 @@ def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
-def beat_intervals(beats, fs_hz: float) -> np.ndarray:
+def beat_intervals(beats, fs_hz: float, bridged: np.ndarray | None = None) -> np.ndarray:
     """Intervals (s) between successive beat sample indices, detector errors (outside
-    :data:`RR_RANGE_S`) removed."""
-    b = np.sort(np.asarray(beats, dtype=np.float64))
+    :data:`RR_RANGE_S`) removed; where ``bridged`` (bool over the samples the beats index) is given,
+    also those with a bridged sample from one beat to the next, both included (a beat may have
+    been lost in the gap, or be the bridge's: :func:`biosig.flatline.measured_run`)."""
+    b = np.sort(np.asarray(beats, dtype=np.int64 if bridged is not None else np.float64))
     rr = np.diff(b) / float(fs_hz)
-    return rr[(rr >= RR_RANGE_S[0]) & (rr <= RR_RANGE_S[1])]
+    keep = (rr >= RR_RANGE_S[0]) & (rr <= RR_RANGE_S[1])
+    if bridged is not None and bridged.any() and len(b) > 1:
+        seen = np.concatenate([[0], np.cumsum(bridged)])     # bridged samples before each index
+        keep &= seen[b[1:] + 1] == seen[b[:-1]]              # none from one beat to the next, both included
+    return rr[keep]
 
 
 def _first_channel(x) -> np.ndarray:
     x = float_signal(x)
+    if x.ndim == 2 and x.shape[1] <= MAX_CHANNELS < x.shape[0]:
+        # (samples, channels): its first "channel" would be the first few samples, and every value NaN
+        raise SignalError(f"expected (channels, samples), got shape {x.shape}: samples first? pass x.T")
     return x[0] if x.ndim == 2 else x
 
 
 def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """``(features, beats, clean)``: :func:`rr_features` of the beats that
     :func:`biosig.quality.detect_beats` finds in the first channel of ``x``, the beat indices and
-    the cleaned signal they index (both of the longest finite run: no interval spans a gap)."""
+    the cleaned signal they index (both of the longest finite run: no interval spans a gap; gaps of
+    at most 60 ms are bridged and the intervals across them dropped)."""
     from biosig.quality import detect_beats
     x, fs_hz = _first_channel(x), sampling_rate(fs_hz)
-    x = _longest_finite_run(x, fs_hz)
-    if x is None:
+    run = _longest_finite_run(x, fs_hz)
+    if run is None:
         return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
-    beats, clean = detect_beats(x, fs_hz, modality)
-    return rr_features(beat_intervals(beats, fs_hz), n_beats=len(beats)), beats, clean
+    beats, clean = detect_beats(run[0], fs_hz, modality)
+    return rr_features(beat_intervals(beats, fs_hz, run[1]), n_beats=len(beats)), beats, clean
 
 
-def _longest_finite_run(x: np.ndarray, fs_hz: float) -> np.ndarray | None:
-    """The longest finite run of ``x`` (W,) that holds no flat line of 1 s or more (a lead off,
-    :func:`biosig.flatline.flat_runs_to_nan`), or None where it has under 3 s or no variation."""
+def _longest_finite_run(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The part of ``x`` (W,) the beat measures read and its bridged samples
+    (:func:`biosig.flatline.measured_run`: a flat line of 1 s or more is a gap, gaps of at most
+    60 ms are bridged, the longest run is kept), or None where the window has under 3 s of signal
+    or no variation."""
     x = flat_runs_to_nan(x, fs_hz)
-    finite = np.isfinite(x)
-    if finite.sum() < 3 * fs_hz or np.nanstd(x) == 0:
+    if np.isfinite(x).sum() < 3 * fs_hz or np.nanstd(x) == 0:
         return None
-    return x if finite.all() else x[slice(*longest_run(finite))]
+    return measured_run(x, fs_hz)
 
 
 def uncertain_beats(ecg, fs_hz: float) -> bool:
@@ -105,8 +132,8 @@ def uncertain_beats(ecg, fs_hz: float) -> bool:
     may be off by a missed or a false beat."""
     from biosig.ecg_beats import doubtful_intervals
     fs_hz = sampling_rate(fs_hz)
-    x = _longest_finite_run(_first_channel(ecg), fs_hz)
-    return x is not None and doubtful_intervals(x, fs_hz) > 0
+    run = _longest_finite_run(_first_channel(ecg), fs_hz)
+    return run is not None and doubtful_intervals(run[0], fs_hz) > 0
 
 
 def hrv_features(ecg, fs_hz: float) -> dict[str, float]:

@@ -28,9 +28,10 @@ import numpy as np
 
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import SignalError
-from biosig.flatline import FLAT_MODALITIES, flat_runs_to_nan, longest_run
+from biosig.modality import check_modality
+from biosig.flatline import FLAT_MODALITIES, longest_run, measured_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
-from biosig.measures_hrv import RR_KEYS, ibi_features, uncertain_beats
+from biosig.measures_hrv import MAX_CHANNELS, RR_KEYS, ibi_features, uncertain_beats
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
@@ -112,11 +113,11 @@ def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
 
 def measured_span_s(x, fs_hz: float, modality: str) -> float:
     """Seconds of signal the beat measures of window ``x`` (C, W) come from: the longest run of its
-    first channel without a gap (NaN, or for ECG and PPG a flat line); the window's length when it
-    has none. A head fitted on 10 s windows is given this, not the window's length, as ``window_s``."""
+    first channel without a gap (NaN, or for ECG and PPG a flat line; for those, gaps of at most
+    60 ms are bridged: :func:`biosig.flatline.measured_run`); the window's length when it has none. A head fitted on 10 s windows is given this, not the window's length, as ``window_s``."""
     row, fs_hz = np.atleast_2d(float_signal(x))[0], sampling_rate(fs_hz)
     if modality in FLAT_MODALITIES:
-        row = flat_runs_to_nan(row, fs_hz)
+        return len(measured_run(row, fs_hz)[0]) / fs_hz
     a, b = longest_run(np.isfinite(row))
     return (b - a) / fs_hz
 
@@ -137,10 +138,16 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     with the measure names of :func:`measure_keys`; ``ok`` is False (and every measure None) when
     the window is below the threshold or its measures could not be computed.
     """
-    fs_hz = sampling_rate(fs_hz)
+    fs_hz, modality = sampling_rate(fs_hz), check_modality(modality)   # "ekg" was measured as "other": ok, quality 1
+    for name, value in (("quality", quality), ("min_quality", min_quality)):
+        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))
+                                  or np.isnan(value)):
+            raise SignalError(f"{name}={value!r} must be a number from 0 to 1")
     # a flat line is a gap (ECG, PPG): block_quality and the beat measures (their longest run without
-    # one, biosig.flatline.longest_run) each see to it
+    # one, biosig.flatline.measured_run) each see to it
     x = np.atleast_2d(float_signal(x))
+    if modality in MEASURE_KEYS and x.shape[1] <= MAX_CHANNELS < x.shape[0]:   # (W, C): quality 0, low_quality
+        raise SignalError(f"expected a window shaped (channels, samples), got {x.shape}: samples first? pass x.T")
     q = block_quality(x, fs_hz, modality) if quality is None else float(quality)
     thr = MIN_QUALITY.get(modality, MIN_QUALITY["other"]) if min_quality is None else float(min_quality)
     keys = measure_keys(modality)

@@ -10,7 +10,8 @@ calls NeuroKit2 itself (cleaning, peak detection and template matching) and is t
 
 Other modalities have no morphology model: their quality is the fraction of finite samples,
 0 for a flat window. NaN gaps: the score is computed on the finite part of the window (the
-longest valid run) and multiplied by the window's finite fraction. For ECG and PPG a flat line
+longest valid run; for ECG and PPG after gaps of at most :data:`biosig.flatline.SHORT_GAP_S` are
+bridged by a straight line) and multiplied by the window's finite fraction. For ECG and PPG a flat line
 (identical consecutive samples for :data:`biosig.flatline.FLAT_RUN_S` or longer: a lead off, a sensor clipped at
 a rail, a gap a device filled with a constant) counts as a gap (:mod:`biosig.flatline`); neither
 signal stays exactly constant for a second, and before this 3 s of zeros in a 10 s ECG window
@@ -29,7 +30,7 @@ import numpy as np
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
 from biosig.arguments import float_signal, sampling_rate, whole_number
 from biosig.errors import SignalError
-from biosig.flatline import flat_runs_to_nan, longest_run
+from biosig.flatline import flat_runs_to_nan, longest_run, measured_run
 from biosig.record import Record, require_record
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) ->
     if frac == 0.0:
         return 0.0
     if not finite.all():
-        x = x[slice(*longest_run(finite))]
+        x = measured_run(x, fs_hz)[0] if modality in USABLE else x[slice(*longest_run(finite))]
     if len(x) < 2 or np.nanstd(x) == 0:
         return 0.0
     if modality not in USABLE:
