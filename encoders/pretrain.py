@@ -306,6 +306,9 @@ def _pretrain(cfg: TrainConfig) -> dict:
     n_finite = torch.zeros((), device=device)   # steps since the report before the first non-finite one
     since = 0
     saved_step = start or None
+    # training seconds before this run: elapsed_s counts from step 0 across resumes (the steps a killed
+    # run made after its last checkpoint are run again and counted once)
+    elapsed_before_s = float(st.get("elapsed_s") or 0.0) if st is not None else 0.0
     t_start = time.perf_counter()
     t_loop = time.monotonic()
     model.train()
@@ -346,8 +349,8 @@ def _pretrain(cfg: TrainConfig) -> dict:
                     torch.distributed.all_reduce(vals)
                     vals /= world
                 loss, mse, gn, nce_mean, desc_mean = vals.tolist()
-                metrics = {"step": step + 1, "loss": loss, "mse": mse, "grad_norm": gn,
-                           "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t_start, 3)}
+                metrics = {"step": step + 1, "loss": loss, "mse": mse, "grad_norm": gn, "lr": opt.param_groups[0]["lr"],
+                           "elapsed_s": round(elapsed_before_s + time.perf_counter() - t_start, 3)}
                 if "nce" in res:   # the contrastive term of encoders/objectives.py
                     metrics["nce"] = nce_mean
                 if "desc" in res:   # the descriptor-regression term (encoders/descriptors.py)
@@ -461,7 +464,7 @@ def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params,
     state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
              "rng": _rng_state(), "model_config": config.to_dict(), "pipeline_hash": pipeline.hash,
              "train_config": dataclasses.asdict(cfg), "data_sha": data_sha, "n_windows": len(data),
-             "n_sources": len(set(data.sources))}
+             "n_sources": len(set(data.sources)), "elapsed_s": metrics.get("elapsed_s")}
     tmp = out / (STATE_FILE + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, out / STATE_FILE)

@@ -76,6 +76,10 @@ def test_resume_after_sigkill_is_exact(tmp_path):
                                             on_killed=killed_between_checkpoints)
     assert _same_weights(load_weights(straight), load_weights(killed))
     assert _losses(straight) == _losses(killed)
+    # elapsed_s counts the training time from step 0 across the resume (it used to start again at 0)
+    lines = [json.loads(ln) for ln in (killed / "metrics.jsonl").read_text().splitlines()]
+    elapsed = [ln["elapsed_s"] for ln in lines]
+    assert [ln["step"] for ln in lines] == list(range(1, 13)) and elapsed == sorted(elapsed)
 
 
 def _free_port():
