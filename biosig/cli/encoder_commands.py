@@ -47,8 +47,10 @@ def add_backend_args(p, default_backend="auto", default_help="auto") -> None:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "pretrain", help="pretrain a masked-autoencoder encoder (ecg, ppg, audio, spiro)",
-        description="Masked-autoencoder pretraining of a windowed sparse-attention encoder on "
+        "pretrain", help="pretrain an encoder (ecg, ppg, audio, spiro): masked reconstruction, "
+                                    "contrastive or both (--objective)",
+        description="Self-supervised pretraining (--objective: masked reconstruction, contrastive "
+                    "across time or both) of a windowed sparse-attention encoder on "
                     "recordings in any format biosig reads, or on synthetic signals. Writes a "
                     "checkpoint (config, preprocessing pipeline, weights) plus metrics.jsonl and "
                     "train_state.pt into --out; --resume continues exactly where it stopped, with the "
