@@ -104,14 +104,36 @@ def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float]
     """``(features, beats, clean)``: :func:`rr_features` of the beats that
     :func:`biosig.quality.detect_beats` finds in the first channel of ``x``, the beat indices and
     the cleaned signal they index (both of the longest finite run: no interval spans a gap; gaps of
-    at most 60 ms are bridged and the intervals across them dropped)."""
+    at most 60 ms are bridged and the intervals across them dropped, as are those next to a beat
+    unlike the window's average beat, :data:`NN_MIN_CORR`)."""
     from biosig.quality import detect_beats
     x, fs_hz = _first_channel(x), sampling_rate(fs_hz)
     run = _longest_finite_run(x, fs_hz)
     if run is None:
         return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
     beats, clean = detect_beats(run[0], fs_hz, modality)
-    return rr_features(beat_intervals(beats, fs_hz, run[1]), n_beats=len(beats)), beats, clean
+    return rr_features(beat_intervals(beats, fs_hz, _not_normal(run[1], clean, beats, fs_hz)),
+                       n_beats=len(beats)), beats, clean
+
+
+#: A beat correlating under this with the window's average beat (:func:`biosig.quality.beat_correlations`)
+#: is not a normal beat (an ectopic beat, an artefact taken for a beat): the intervals on both sides
+#: are dropped, as HRV's NN intervals leave out ectopic beats (Task Force 1996). Before, 2 s of motion
+#: artefact at the end of an otherwise clean 10 s window of CinC 2015 a103l (quality 0.85, usable)
+#: gave 132.9 /min for 125.7 and SDNN 71 ms for 3 (now 125.4 /min, 17 ms).
+NN_MIN_CORR = 0.5
+
+
+def _not_normal(bridged: np.ndarray, clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> np.ndarray:
+    """``bridged`` (bool over the run's samples) with the beats that are not normal beats
+    (:data:`NN_MIN_CORR`) set as well: :func:`beat_intervals` drops the intervals across them."""
+    from biosig.quality import beat_correlations
+    odd = beat_correlations(clean, beats, fs_hz) < NN_MIN_CORR     # NaN (a beat at the edge): kept
+    if not odd.any():
+        return bridged
+    out = bridged.copy()
+    out[beats[odd]] = True
+    return out
 
 
 def _longest_finite_run(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray] | None:

@@ -169,26 +169,37 @@ def _robust_range(x: np.ndarray, fs_hz: float) -> tuple[float, float]:
     return float(np.median(q[:, 0])), float(np.median(q[:, 1]))
 
 
-def template_correlation(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> np.ndarray:
-    """Correlation of each beat with the average beat, float64 (n_beats_used,).
+def beat_correlations(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Correlation of each beat with the window's average beat, float64 (n_beats,): NaN for the
+    beats whose segment leaves the signal (and all NaN with under 3 beats).
 
-    Segments span ``[-0.4, +0.6] x`` the median beat interval around each beat; beats whose segment
-    leaves the signal are skipped.
+    Segments span ``[-0.4, +0.6] x`` the median beat interval around each beat; the average is over
+    the beats with a whole segment.
     """
+    out = np.full(len(beats), np.nan)
     if len(beats) < 3:
-        return np.zeros(0)
+        return out
     rr = float(np.median(np.diff(beats)))
     a, b = int(round(0.4 * rr)), int(round(0.6 * rr))
-    keep = beats[(beats - a >= 0) & (beats + b <= len(clean))]
+    inside = (beats - a >= 0) & (beats + b <= len(clean))
+    keep = beats[inside]
     if len(keep) < 2 or a + b < 3:
-        return np.zeros(0)
+        return out
     segs = np.stack([clean[k - a:k + b] for k in keep])  # (n, L)
     template = segs.mean(axis=0)
     segs = segs - segs.mean(axis=1, keepdims=True)
     tc = template - template.mean()
     denom = np.linalg.norm(segs, axis=1) * np.linalg.norm(tc)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, segs @ tc / denom, 0.0)
+        out[inside] = np.where(denom > 0, segs @ tc / denom, 0.0)
+    return out
+
+
+def template_correlation(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Correlation of each beat with the average beat, float64 (n_beats_used,): the beats of
+    :func:`beat_correlations` whose segment lies inside the signal."""
+    cc = beat_correlations(clean, np.asarray(beats), fs_hz)
+    return cc[np.isfinite(cc)]
 
 
 def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) -> float:

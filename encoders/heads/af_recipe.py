@@ -21,7 +21,10 @@ WINDOW_S, HOP_S = 10.0, 5.0
 # (biosig.ecg_beats.doubtful_intervals; missing="uncertain_beats")
 # ecg-af v5 (2026-12-05): refitted once a beat under 0.36 s after another with under half its QRS energy
 # and 0.6 of its slope (a T wave taken for a beat) withholds a window as well
-VERSIONS = {"ecg": 5, "ppg": 2}
+# ecg-af v6, ppg-af v3 (2026-12-05): refitted to NN intervals: the intervals next to a beat unlike
+# the window's average beat (correlation < 0.5, biosig.measures_hrv.NN_MIN_CORR) and across a bridged
+# gap of at most 60 ms (biosig.flatline.SHORT_GAP_S) are left out of the RR features
+VERSIONS = {"ecg": 6, "ppg": 3}
 PPG_HR_BPM = (40.0, 160.0)
 WITHHELD = ("low_quality", "uncertain_beats")   # window measures withheld by the gates (not: too few beats)
 
