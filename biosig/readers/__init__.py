@@ -12,7 +12,9 @@ audio                  ``.wav``, ``.flac``, ``.mp3``, ``.ogg``, ``.aiff`` (sound
 marker CSV             ``"Frame";"Timestamp";"x";"y";"z"`` header (:mod:`.markers`)
 spirometry CSV         ``t_s,volume_ml`` header (modality ``spiro``, unit ``mL``)
 table                  CSV or Parquet with one time column, ``t_s`` or another whose name
-                       carries its unit (``time_s``, ``t_ms``, ``time (s)``; :mod:`.tables`)
+                       carries its unit (``time_s``, ``t_ms``, ``time (s)``; :mod:`.tables`),
+                       or ``time`` / ``timestamp`` when its values tell the unit (or the
+                       stated ``sample_rate_hz`` does; refused otherwise)
 untimed table          ``.csv`` / ``.tsv`` / ``.txt`` of bare sample values, one column per
                        channel, read at the rate the caller states (``sample_rate_hz``;
                        :mod:`.untimed`)
@@ -77,11 +79,11 @@ def _sniff(path: pathlib.Path) -> str | None:
         return "vxp"
     if is_surrogate_csv(path):
         return "surrogate-csv"
+    from biosig.readers.camera_ppg import is_camera_ppg_csv
+    if is_camera_ppg_csv(path):   # time,R,G,B: before tables, which take a bare "time" column too
+        return "camera-ppg-csv"
     if is_table(csv_columns(path)):
         return "csv"
-    from biosig.readers.camera_ppg import is_camera_ppg_csv
-    if is_camera_ppg_csv(path):
-        return "camera-ppg-csv"
     return None
 
 
@@ -287,10 +289,10 @@ def _read_format(path, mono: bool, sample_rate_hz: float | None = None) -> Recor
     elif fmt == "surrogate-csv":
         rec = read_surrogate_csv(p)
     elif fmt == "parquet":
-        rec = read_parquet(p)
+        rec = read_parquet(p, sample_rate_hz)
     elif fmt == "camera-ppg-csv":
         from biosig.readers.camera_ppg import read_camera_ppg_csv
         rec = read_camera_ppg_csv(p)
     else:
-        rec = read_csv(p)
+        rec = read_csv(p, sample_rate_hz)
     return rec

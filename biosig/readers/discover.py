@@ -17,6 +17,11 @@ Rules
   warning). A record reached by several spellings (a symlinked header, a linked folder, named
   twice) is read once, under the spelling that is no link (its signal files lie beside it).
 - A WFDB header may be upper-case (``REC.HEA``); :mod:`.wfdb_paths` reads it.
+- Output folders of ``biosig score`` (a ``run.json`` manifest saying ``"tool": "biosig score"``, or
+  the ``parts/job.json`` of a run killed before its first manifest) found inside a folder are not
+  searched: their tables are results, not recordings (``biosig score DATA --out DATA/run2`` read
+  ``DATA/run1``'s tables as records). One warning names them; a file in one named explicitly, or
+  the folder itself given as the input, is still read.
 - A path named explicitly is kept even when it does not exist or is not a signal, so that the
   caller's :func:`biosig.read` reports the problem for that path.
 """
@@ -32,7 +37,7 @@ from biosig.errors import ReadError
 from biosig.readers.audio import AUDIO_EXTENSIONS
 from biosig.readers.markers import is_marker_csv
 from biosig.readers.surrogates import VXP_SUFFIXES
-from biosig.readers.tables import csv_columns, is_table
+from biosig.readers.tables import csv_columns, is_table, times_readable
 from biosig.readers.wfdb_paths import find_header, header_lines, match_case
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,11 @@ WFDB_COMPANION_EXTENSIONS = (".dat", ".mat", ".atr", ".qrs", ".sqrs", ".ecg", ".
 EDF_EXTENSIONS = (".edf", ".bdf", ".rec")
 PARQUET_EXTENSIONS = (".parquet", ".pq")
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
+#: What ``biosig score`` writes into its output folder (``encoders.scoring.outputs``; the signal
+#: layer does not import encoders): the manifest and, from the first record on, the job fingerprint.
+SCORE_MANIFEST = "run.json"
+SCORE_JOB_FILE = ("parts", "job.json")
+SCORE_TOOL = "biosig score"
 
 
 def record_exists(path: str | os.PathLike) -> bool:
@@ -65,21 +75,43 @@ def segment_headers(folder: pathlib.Path) -> set[pathlib.Path]:
     return out
 
 
-def _is_table_csv(path: pathlib.Path) -> bool:
+def is_score_output(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` is an output folder of ``biosig score``: its ``run.json`` is a manifest of
+    that tool, or (a first run killed before writing one) its ``parts/job.json`` is a job fingerprint."""
+    import json
+
+    folder = pathlib.Path(folder)
+    for path, is_it in ((folder / SCORE_MANIFEST, lambda d: d.get("tool") == SCORE_TOOL),
+                        (folder.joinpath(*SCORE_JOB_FILE), lambda d: "model_id" in d and "pipeline_hash" in d)):
+        try:
+            if not path.is_file() or path.stat().st_size > 1 << 24:
+                continue
+            data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and is_it(data):
+            return True
+    return False
+
+
+def _is_table_csv(path: pathlib.Path, rate_stated: bool = False) -> bool:
+    """A marker, camera-PPG or time-column table whose times are read (a time column without a unit
+    whose first values do not tell it, ISO date strings, ...: not, and reported as skipped)."""
     if not os.access(path, os.R_OK):
         return True  # kept, so that biosig.read reports "permission denied" rather than a silent skip
     from biosig.readers.camera_ppg import is_camera_ppg_csv
-    return is_marker_csv(path) or is_table(csv_columns(path)) or is_camera_ppg_csv(path)
+    return is_marker_csv(path) or is_camera_ppg_csv(path) or (is_table(csv_columns(path))
+                                                              and times_readable(path, rate_stated))
 
 
-def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path]) -> bool:
+def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path], rate_stated: bool = False) -> bool:
     suffix = path.suffix.lower()
     if suffix == ".hea":
         return path not in segments
     if suffix in AUDIO_EXTENSIONS + EDF_EXTENSIONS + PARQUET_EXTENSIONS + VXP_SUFFIXES:
         return True
     if suffix in (".csv", ".tsv"):
-        return _is_table_csv(path)
+        return _is_table_csv(path, rate_stated)
     return False
 
 
@@ -127,7 +159,7 @@ def _first_field(path: pathlib.Path) -> str | None:
     return rows[-1][0].strip() if rows else None
 
 
-def _expand_folder(folder: pathlib.Path, bare_tables: bool = False) -> list[pathlib.Path]:
+def _expand_folder(folder: pathlib.Path, bare_tables: bool = False, own_out: frozenset = frozenset()) -> list[pathlib.Path]:
     """Records under ``folder``. Folders that cannot be listed are returned as entries themselves
     (so that :func:`biosig.read` reports "permission denied" for them instead of a silent skip);
     CSV files that are not records are returned too when the folder holds no record at all (the
@@ -142,13 +174,13 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False) -> list[path
         log.warning("%s: cannot be listed (%s)", err.filename, err.strerror)
         out.append(pathlib.Path(err.filename))
 
-    for root_p, files in _walk(folder, unreadable):
+    for root_p, files in _walk(folder, unreadable, own_out):
         segments = segment_headers(root_p)
         for name in sorted(files):
             p = root_p / name
             if name.startswith("."):
                 continue
-            if _is_record_file(p, segments):
+            if _is_record_file(p, segments, bare_tables):
                 out.append(p)
             elif p.suffix.lower() in (".csv", ".tsv"):
                 (out if bare_tables and os.access(p, os.R_OK) and is_bare_table(p) else skipped_csv).append(p)
@@ -158,14 +190,17 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False) -> list[path
     return out
 
 
-def _walk(folder: pathlib.Path, onerror):
+def _walk(folder: pathlib.Path, onerror, own_out: frozenset = frozenset()):
     """(folder, file names) under ``folder``, hidden folders (``.git``) left out. Links to folders
     are followed after the real folders, each real folder searched once: a link to a folder found
     already is not searched again (its records are there), and links that lead back into the
-    folders above them (a cycle) are skipped with one warning."""
+    folders above them (a cycle) are skipped with one warning. Output folders of earlier ``biosig score``
+    runs (:func:`is_score_output`) are not searched, with one warning; those in ``own_out`` (real
+    paths: the caller's own output folder) without one."""
     visited: set[str] = set()
     links: list[pathlib.Path] = []
     cycles: list[pathlib.Path] = []
+    outputs: list[pathlib.Path] = []   # folders of earlier `biosig score` runs: results, not recordings
     tops = [folder]
     while tops:
         top = tops.pop(0)
@@ -176,6 +211,11 @@ def _walk(folder: pathlib.Path, onerror):
         if real in visited:
             log.debug("%s: a link to %s, searched already", top, real)
             continue
+        if top != folder and real in own_out:
+            continue
+        if top != folder and is_score_output(top):
+            outputs.append(top)
+            continue
         for root, dirs, files in os.walk(top, onerror=onerror):
             visited.add(os.path.realpath(root))
             root_p = pathlib.Path(root)
@@ -185,12 +225,21 @@ def _walk(folder: pathlib.Path, onerror):
                     continue
                 if os.path.islink(root_p / d):
                     links.append(root_p / d)   # os.walk does not enter it: searched below
-                elif os.path.realpath(root_p / d) not in visited:
+                elif os.path.realpath(root_p / d) in visited or os.path.realpath(root_p / d) in own_out:
+                    continue
+                elif is_score_output(root_p / d):
+                    outputs.append(root_p / d)
+                else:
                     kept.append(d)
             dirs[:] = kept
             yield root_p, files
         tops.extend(links)
         links.clear()
+    if outputs:
+        from biosig.record import names_text
+        log.warning("%s: %d output folder(s) of earlier 'biosig score' runs skipped (their tables are results, "
+                    "not recordings; name a file in one to read it): %s", folder, len(outputs),
+                    names_text(str(o.relative_to(folder)) for o in outputs))
     if cycles:
         from biosig.record import names_text
         log.warning("%s: %d folder link(s) skipped: they lead back into a folder above them (a link cycle): %s",
@@ -223,7 +272,14 @@ def _tell_skipped(folder: pathlib.Path, skipped: list[pathlib.Path], bare_tables
         log.info("%s: a labels table of the records beside it, not a recording", p)
     skipped = [p for p in skipped if p not in labels]
     bare = [] if bare_tables else [p for p in skipped if os.access(p, os.R_OK) and is_bare_table(p)]
-    other = [p for p in skipped if p not in bare]
+    unitless = [p for p in bare if is_table(csv_columns(p))]   # numbers under "time": s or ms, not told
+    bare = [p for p in bare if p not in unitless]
+    other = [p for p in skipped if p not in bare and p not in unitless]
+    if unitless:
+        log.warning("%s: %d table(s) skipped whose time column names no unit and whose times do not tell seconds "
+                    "from milliseconds (name it t_s or time_ms, or give the rate with --sample-rate-hz; name one "
+                    "alone to see its steps): %s", folder, len(unitless),
+                    names_text(p.relative_to(folder) for p in unitless))
     if bare:
         log.warning("%s: %d table(s) of bare sample values skipped (no time column; info, embed and score "
                     "read them at a rate you give with --sample-rate-hz; or add a t_s column): %s", folder, len(bare),
@@ -239,7 +295,8 @@ def _link_rank(path: pathlib.Path) -> tuple[bool, bool]:
     return os.path.islink(path), os.path.realpath(path) != os.path.abspath(path)
 
 
-def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables: bool = False) -> list[str]:
+def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables: bool = False, *,
+             out_dir: str | os.PathLike | None = None) -> list[str]:
     """Record paths found in files, folders (recursively) and record lists, each once, in order.
 
     Parameters
@@ -247,6 +304,8 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables
     paths : one path or an iterable of paths.
     bare_tables : also take the CSV/TSV tables of bare sample values in folders (``--sample-rate-hz``
         was given, so they can be read; :mod:`biosig.readers.untimed`).
+    out_dir : the caller's own output folder (``score --out``): not searched inside the folders given,
+        without the warning that output folders of earlier ``biosig score`` runs get.
 
     Returns
     -------
@@ -257,6 +316,7 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables
     elif isinstance(paths, (bytes, int, float)) or paths is None or not hasattr(paths, "__iter__"):
         raise ReadError(repr(paths), "give a path or a list of paths (str or os.PathLike)")
     found: list[pathlib.Path] = []
+    own_out = frozenset() if out_dir is None else frozenset({os.path.realpath(out_dir)})
     for raw in paths:
         if isinstance(raw, (str, os.PathLike)) and not str(os.fspath(raw)).strip():   # "$DATA", DATA unset
             raise ReadError("''", "an empty path (an unset shell variable?); give records, folders or '.' "
@@ -266,9 +326,9 @@ def discover(paths: Iterable[str | os.PathLike] | str | os.PathLike, bare_tables
             if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
                 found.append(path)  # read() reports "permission denied"
             elif path.is_dir():
-                found.extend(_expand_folder(path, bare_tables))
+                found.extend(_expand_folder(path, bare_tables, own_out))
             elif path.is_file() and os.access(path, os.R_OK) and _is_list_file(path):
-                found.extend(pathlib.Path(p) for p in discover(_list_entries(path), bare_tables))
+                found.extend(pathlib.Path(p) for p in discover(_list_entries(path), bare_tables, out_dir=out_dir))
             else:
                 found.append(_as_record_path(path))
         except PermissionError:  # a folder on the way cannot be searched: read() reports it

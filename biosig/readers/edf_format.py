@@ -1,4 +1,5 @@
-"""EDF, EDF+ and BDF files, read through ``pyedflib`` (EDF+D/BDF+D through :mod:`.edf_plusd`)."""
+"""EDF, EDF+ and BDF files, read through ``pyedflib`` (EDF+D/BDF+D, and files whose header says -1
+data records, through :mod:`.edf_plusd`)."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
-from biosig.readers.edf_plusd import edf_header, is_discontinuous, read_discontinuous
+from biosig.readers.edf_plusd import edf_header, is_discontinuous, read_records, unknown_record_count
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
@@ -21,13 +22,20 @@ def read_edf(path) -> Record:
     :func:`scipy.signal.resample_poly`; the original rates are in ``metadata["channel_fs_hz"]``.
     EDF+ annotations (onset, duration, text) become :class:`Annotations` with symbol = text.
     EDF+D / BDF+D (discontinuous) files, which pyedflib refuses, are decoded by
-    :mod:`.edf_plusd`: the time between data records that do not touch is NaN.
+    :mod:`.edf_plusd`: the time between data records that do not touch is NaN. So are files whose
+    header says -1 data records (a writer that did not finish the header, as the EDF spec allows
+    while recording, which pyedflib refuses): the whole data records the file holds are read, a
+    trailing partial one is dropped with a warning, and ``metadata["records_from_file_size"]`` is True.
     """
     path = file_path(path)
     meta = {"source": str(path), "format": "edf"}
-    if is_discontinuous(path):
-        names, rates, units, chans, onsets, durations, texts, start, holes = read_discontinuous(path)
-        meta.update(discontinuous=True, holes=holes)
+    unknown = unknown_record_count(path)
+    if is_discontinuous(path) or unknown:
+        names, rates, units, chans, onsets, durations, texts, start, holes = read_records(path)
+        if is_discontinuous(path):
+            meta.update(discontinuous=True, holes=holes)
+        if unknown:
+            meta["records_from_file_size"] = True
     else:
         names, rates, units, chans, onsets, durations, texts, start = _read_pyedflib(path)
     if not names:

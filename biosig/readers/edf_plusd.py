@@ -1,4 +1,5 @@
-"""EDF+D and BDF+D (discontinuous) files, which pyedflib refuses, decoded with NumPy.
+"""EDF+D and BDF+D (discontinuous) files, and EDF/BDF files whose header says -1 data records,
+which pyedflib refuses, decoded with NumPy.
 
 Layout (EDF+ specification, https://www.edfplus.info/specs/edfplus.html): a 256-byte fixed header,
 256 bytes per signal (label, transducer, unit, physical min/max, digital min/max, prefiltering,
@@ -11,6 +12,13 @@ TAL of each data record gives the record's onset in seconds.
 Each record's samples are placed at its onset on the file's time grid (rounded to the nearest
 sample of the channel, with one warning saying by how much when an onset is off the grid); the time between records that do not touch is NaN, as a WFDB
 multi-segment record's gap segments are, so window ``valid_fraction`` and quality see it.
+
+A header whose number of data records is -1 (allowed by the EDF spec while the recording is being
+written; a writer that stopped before finishing the header leaves it so) is read here too, EDF+D or
+not: the number of records is the number of whole records the file holds, and a trailing partial
+record (the writer stopped in the middle of one) is dropped with one warning naming its bytes.
+Without an ``EDF Annotations`` signal (plain EDF) or in an EDF+C file, the records follow each other
+without holes.
 """
 from __future__ import annotations
 
@@ -38,6 +46,16 @@ def is_discontinuous(path) -> bool:
     except OSError:
         return False
     return len(head) == 256 and head[192:197] in (b"EDF+D", b"BDF+D")
+
+
+def unknown_record_count(path) -> bool:
+    """Whether the header's number of data records is -1 (unknown: the file's size tells)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return False
+    return len(head) == 256 and head[236:244].strip() == b"-1"
 
 
 def _number(path, text: str, what: str) -> float:
@@ -90,31 +108,43 @@ def _tals(path, block: bytes, record: int):
     return out
 
 
-def read_discontinuous(path):
+def read_records(path):
     """(names, rates Hz, units, channels float64 with NaN gaps, annotation onsets s, durations s,
-    texts, start datetime, number of holes) of an EDF+D/BDF+D file; time 0 is the first data
-    record's onset."""
+    texts, start datetime, number of holes) of an EDF+D/BDF+D file, or of an EDF/BDF file whose
+    header says -1 data records (plain EDF/BDF: records back to back from time 0); time 0 is the
+    first data record's onset."""
     with open(path, "rb") as fh:
         raw = fh.read()
     ns, head, f = edf_header(path, raw)
     bdf = raw[:1] == b"\xff"
     width = 3 if bdf else 2
     header_bytes = 256 * (ns + 1)
+    discontinuous = head[192:197] in ("EDF+D", "BDF+D")
+    kind = head[192:197] if head[192:197] in ("EDF+D", "BDF+D", "EDF+C", "BDF+C") else ("BDF" if bdf else "EDF")
     record_s = _number(path, head[244:252], "data record duration")
     spr = [int(_number(path, s, "samples per data record")) for s in f["spr"]]
     is_ann = [lab in ("EDF Annotations", "BDF Annotations") for lab in f["label"]]
-    if not any(is_ann):
-        raise ReadError(path, "an EDF+D file without an 'EDF Annotations' signal: the data records' onsets are unknown")
+    if discontinuous and not any(is_ann):
+        raise ReadError(path, f"an {kind} file without an 'EDF Annotations' signal: the data records' onsets are unknown")
     if not record_s > 0:
-        raise ReadError(path, f"an EDF+D file needs a data record duration > 0 s, the header says {record_s:g}")
+        raise ReadError(path, f"an {kind} file needs a data record duration > 0 s, the header says {record_s:g}")
     record_bytes = sum(spr) * width
     n_records = int(_number(path, head[236:244], "number of data records"))
-    have = (len(raw) - header_bytes) // record_bytes if record_bytes else 0
-    if n_records < 0:
-        n_records = have   # -1: the writer did not finish the header; the file's size tells
+    have = max(0, len(raw) - header_bytes) // record_bytes if record_bytes > 0 else 0
+    if n_records == -1:   # the writer did not finish the header (still recording, or stopped): the size tells
+        n_records = have
+        partial = len(raw) - header_bytes - have * record_bytes
+        log.info("%s: the header says -1 data records (the writer did not finish it): %d whole record(s) "
+                 "of %g s read", path, have, record_s)
+        if partial > 0 and record_bytes > 0:
+            log.warning("%s: the header says -1 data records and the file ends %d byte(s) into an unfinished "
+                        "data record (%d bytes each): those bytes are dropped, %d whole record(s) read",
+                        path, partial, record_bytes, have)
+    elif n_records < 0:
+        raise ReadError(path, f"malformed EDF header: {n_records} data records (-1, unknown, or a count >= 0)")
     elif have < n_records:
-        raise ReadError(path, f"truncated EDF+D file: the header promises {n_records} data records, "
-                              f"the file holds {have}")
+        raise ReadError(path, f"truncated {kind} file: the header promises {n_records} "
+                              f"data records, the file holds {have}")
     if n_records == 0:
         raise ReadError(path, "the EDF file holds no samples")
     body = np.frombuffer(raw, dtype=np.uint8, count=n_records * record_bytes, offset=header_bytes)
@@ -130,13 +160,15 @@ def read_discontinuous(path):
                     texts = texts[1:]
                     first = False
                 tal_rows += [(onset, duration, t) for t in texts if t]
-        if first:
+        if first and any(is_ann):
             raise ReadError(path, f"data record {r + 1} has no time-keeping annotation (its onset is unknown)")
+        if first:   # plain EDF: the records follow each other
+            onsets_r.append(r * record_s)
     t0 = onsets_r[0]
     rel = np.asarray(onsets_r) - t0
     if np.any(np.diff(rel) < record_s - 1e-9):
         k = int(np.flatnonzero(np.diff(rel) < record_s - 1e-9)[0]) + 1
-        raise ReadError(path, f"EDF+D data record {k + 1} starts at {onsets_r[k]:g} s, before the previous one "
+        raise ReadError(path, f"{kind} data record {k + 1} starts at {onsets_r[k]:g} s, before the previous one "
                               f"ends ({onsets_r[k - 1] + record_s:g} s): records overlap or are out of order")
     names, rates, units, chans = [], [], [], []
     off_grid_s = 0.0   # the most a record was moved to put it on its channel's sample grid
@@ -156,19 +188,22 @@ def read_discontinuous(path):
         fs = spr[i] / record_s
         starts = np.rint(rel * fs).astype(np.int64)
         off_grid_s = max(off_grid_s, float(np.max(np.abs(rel * fs - starts))) / fs)
-        x = np.full(int(starts[-1]) + spr[i], np.nan)
-        for r in range(n_records):
-            x[starts[r]:starts[r] + spr[i]] = phys[r]
+        if np.array_equal(starts, np.arange(n_records) * spr[i]):   # back to back (EDF+C, plain EDF)
+            x = phys.reshape(-1)
+        else:
+            x = np.full(int(starts[-1]) + spr[i], np.nan)
+            for r in range(n_records):
+                x[starts[r]:starts[r] + spr[i]] = phys[r]
         names.append(f["label"][i])
         rates.append(fs)
         units.append(f["unit"][i])
         chans.append(x)
     if off_grid_s > 1e-6:
-        log.warning("%s: EDF+D data records start off the sample grid (by up to %.3g ms): each is placed at the "
-                    "nearest sample of its channel", path, 1e3 * off_grid_s)
+        log.warning("%s: %s data records start off the sample grid (by up to %.3g ms): each is placed at the "
+                    "nearest sample of its channel", path, kind, 1e3 * off_grid_s)
     holes = int(np.sum(np.diff(rel) > record_s + 1e-9))
     if holes:
-        log.info("%s: EDF+D with %d hole(s) between data records (%g s in all) left as NaN gaps", path, holes,
+        log.info("%s: %s with %d hole(s) between data records (%g s in all) left as NaN gaps", path, kind, holes,
                  float(rel[-1] + record_s - n_records * record_s))
     onsets = np.asarray([o - t0 for o, _, _ in tal_rows], dtype=np.float64)
     durations = np.asarray([d for _, d, _ in tal_rows], dtype=np.float64)

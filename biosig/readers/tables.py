@@ -5,7 +5,12 @@ Conventions shared with :mod:`biosig.writers`:
 - a ``t_s`` column holds sample times in seconds; every other column is a channel. Other
   exports are read as well when their one time column names its unit (:data:`TIME_COLUMN_RE`:
   ``time_s``, ``time (s)``, ``t_ms``, ``time_ms``, ``Time [ms]``, ...; milliseconds are
-  converted to seconds). A bare ``time`` column is refused with a message: its unit is a guess;
+  converted to seconds). A time column without a unit (:data:`BARE_TIME_RE`: ``time``, ``Time``,
+  ``timestamp``, ``times``, ``t``) is read when its values say the unit beyond doubt
+  (:func:`bare_time_unit`): a stated rate (``sample_rate_hz``) that one unit gives, Unix epoch
+  milliseconds, or steps of at most 10 ms read as seconds (100 Hz or more; as milliseconds they
+  would be 100 kHz or more); otherwise it is refused with a message naming both readings and how to
+  say which (a 4 ms step: 0.25 Hz in seconds or 250 Hz in milliseconds). Never read as a channel;
 - a CSV column named ``"MLII [mV]"`` is channel ``MLII`` in unit ``mV``;
 - Parquet files written by biosig carry a ``biosig`` JSON entry in the schema metadata with
   ``fs_hz``, ``units``, ``modality`` and ``start_time``, which the reader restores;
@@ -41,6 +46,16 @@ TIME_COLUMN = "t_s"
 #: ``time_ms``, ``timestamp_ms``, ``Time [ms]``. A bare ``time`` is not one: seconds or milliseconds?
 TIME_COLUMN_RE = re.compile(r"^\s*(t|time|timestamp)\s*(_|\(|\[)?\s*(s|ms)\s*[)\]]?\s*$", re.IGNORECASE)
 TIME_COLUMN_HELP = "t_s, time_s, 'time (s)', t_ms, time_ms or 'time [ms]'"
+#: A time column whose name carries no unit: ``time``, ``Time``, ``TIMESTAMP``, ``times``, ``time stamp``
+#: and a lower-case ``t`` (an upper-case ``T`` is as often a temperature). Its unit is found from its
+#: values (:func:`bare_time_unit`) or refused.
+BARE_TIME_RE = re.compile(r"^\s*(?:(?i:time|times|timestamp|time[ _]stamp)|t)\s*$")
+#: A bare time column's steps read as seconds up to this (100 Hz or more; as milliseconds that
+#: would be 100 kHz or more, no physiological recording).
+BARE_SECONDS_MAX_STEP = 0.01
+#: First values of a bare time column read as Unix epoch milliseconds (1973 to 5138; in seconds they
+#: would be years after 5138).
+EPOCH_MS_RANGE = (1e11, 1e14)
 PARQUET_META_KEY = b"biosig"
 _UNIT_RE = re.compile(r"^(.*\S)\s*\[([^\[\]]*)\]$")
 #: ``ECG (mV)``: a unit in parentheses, only for these units (``Resp (chest)`` is a channel name).
@@ -67,9 +82,16 @@ def time_columns(columns) -> list[str]:
     return [c for c in columns if TIME_COLUMN_RE.match(c)]
 
 
+def bare_time_columns(columns) -> list[str]:
+    """The columns named as a time without a unit (:data:`BARE_TIME_RE`), in order."""
+    return [c for c in columns if BARE_TIME_RE.match(c)]
+
+
 def is_table(columns) -> bool:
-    """A generic table: exactly one time column."""
-    return len(time_columns(columns)) == 1
+    """A generic table: exactly one time column named with its unit, or, without one, exactly one
+    named without a unit (its unit is found from its values when read)."""
+    named = time_columns(columns)
+    return len(named) == 1 or (not named and len(bare_time_columns(columns)) == 1)
 
 
 def time_units_per_s(column: str) -> float:
@@ -80,7 +102,7 @@ def time_units_per_s(column: str) -> float:
 def is_spirometry_csv(path) -> bool:
     cols = csv_columns(path)
     lower = [c.lower() for c in cols]
-    return len(cols) >= 2 and bool(TIME_COLUMN_RE.match(cols[0])) and bool(set(_SPIRO_COLUMNS) & set(lower))
+    return len(cols) >= 2 and is_table(cols[:1]) and bool(set(_SPIRO_COLUMNS) & set(lower))
 
 
 def _split_unit(name: str) -> tuple[str, str]:
@@ -89,12 +111,14 @@ def _split_unit(name: str) -> tuple[str, str]:
     return (m.group(1), m.group(2).strip()) if m else (name, "")
 
 
-def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) -> Record:
+def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
+                     sample_rate_hz: float | None = None) -> Record:
     import polars as pl
 
     if df.height == 0:
         raise ReadError(path, "no data rows (empty table)")
     tcol = _time_column(path, df.columns)
+    per_s = None   # units per second of the time column
     renamed, found_units = {}, []
     for col in df.columns:
         if col == tcol:
@@ -113,20 +137,112 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None) ->
         raise ReadError(path, _not_numeric(path, df, tcol))
     if df[tcol].null_count():
         raise ReadError(path, f"column {tcol!r} has {df[tcol].null_count()} empty value(s)")
+    if not TIME_COLUMN_RE.match(tcol):   # no unit in the name: from the values, or refused
+        unit, why = bare_time_unit(path, tcol, df[tcol].cast(pl.Float64).to_numpy(), sample_rate_hz)
+        per_s = 1.0 if unit == "s" else 1000.0
+        meta.update(time_unit=unit, time_unit_from=why)
     if set(_SPIRO_COLUMNS) & {c.lower() for c in df.columns} and not modality:
         modality = "spiro"
-    if tcol != TIME_COLUMN:   # another unit-named time column: in seconds, as t_s
-        df = df.with_columns(pl.col(tcol).cast(pl.Float64) / time_units_per_s(tcol)).rename({tcol: TIME_COLUMN})
+    first_time_s = None
+    if tcol != TIME_COLUMN:   # another time column: in seconds, as t_s
+        per_s = per_s or time_units_per_s(tcol)
+        # from the first row before dividing: epoch milliseconds (1.7e12) / 1000 lose the step's last
+        # digits (250.003 Hz for 4 ms steps)
+        t0 = df[tcol].cast(pl.Float64)[0]
+        first_time_s = t0 / per_s
+        df = df.with_columns((pl.col(tcol).cast(pl.Float64) - t0) / per_s).rename({tcol: TIME_COLUMN})
     df = df.rename(renamed).with_columns(pl.exclude(TIME_COLUMN).cast(pl.Float64))
     fs_hz = meta.pop("fs_hz", None)   # None: from_polars takes the times' (nominal) rate
     # the record's times count from its first row; what the table's clock said there is kept
-    meta["first_time_s"] = float(df[TIME_COLUMN][0])
+    meta["first_time_s"] = float(df[TIME_COLUMN][0]) if first_time_s is None else float(first_time_s)
     try:
         rec = Record.from_polars(df, fs_hz=fs_hz, modality=modality, units=units or found_units,
                                  metadata=meta)
     except BiosigError as exc:
         raise ReadError(path, str(exc)) from None
     return rec
+
+
+def _time_unit(column: str, t: np.ndarray, sample_rate_hz: float | None = None) -> tuple[str, str, str]:
+    """(unit ``"s"``/``"ms"``, why, what to log) of a time column without a unit, or ("", "", the
+    problem) when its values ``t`` do not tell (:func:`bare_time_unit`)."""
+    t = np.asarray(t, dtype=np.float64)
+    if len(t) < 2:
+        return "", "", (f"column {column!r} names no time unit and {len(t)} row(s) cannot tell seconds "
+                        f"from milliseconds: name it with its unit ({TIME_COLUMN_HELP})")
+    step = np.diff(t)
+    bad = np.flatnonzero(~np.isfinite(t) | ~np.concatenate([[True], step > 0]))
+    if len(bad):
+        i = int(bad[0])
+        after = f" after {t[i - 1]:g}" if i else ""
+        return "", "", (f"column {column!r}, read as the time, must be finite and strictly increasing: "
+                        f"row {i + 1} holds {t[i]:g}{after}")
+    median, mean = float(np.median(step)), float((t[-1] - t[0]) / (len(t) - 1))
+    rate_s, rate_ms = 1.0 / median, 1000.0 / median
+    both = f"its median step {median:g} is {rate_s:.4g} Hz in seconds or {rate_ms:.4g} Hz in milliseconds"
+    if sample_rate_hz is not None:
+        fits = [unit for unit, per_s in (("s", 1.0), ("ms", 1000.0))
+                if any(abs(per_s / d / sample_rate_hz - 1) <= 0.1 for d in (median, mean))]
+        if len(fits) != 1:
+            return "", "", (f"column {column!r} names no time unit and {both}: neither is the stated "
+                             f"{sample_rate_hz:g} Hz; name it with its unit ({TIME_COLUMN_HELP})")
+        return fits[0], "sample_rate_hz", (f"time column {column!r} read in "
+                                           f"{'seconds' if fits[0] == 's' else 'milliseconds'} (the stated "
+                                           f"{sample_rate_hz:g} Hz)")
+    if EPOCH_MS_RANGE[0] <= t[0] < EPOCH_MS_RANGE[1]:
+        return "ms", "epoch", (f"time column {column!r} names no unit: read as Unix epoch milliseconds "
+                               f"({rate_ms:.4g} Hz; in seconds it would be after the year 5000); name it "
+                               "time_ms to say so")
+    if median <= BARE_SECONDS_MAX_STEP * (1 + 1e-6):
+        return "s", "steps", (f"time column {column!r} names no unit: read as seconds (median step {median:g} s, "
+                              f"{rate_s:.4g} Hz; in milliseconds it would be {rate_ms / 1000:.4g} kHz); name it "
+                              "t_s to say so")
+    return "", "", (f"column {column!r} names no time unit and {both}: name it with its unit "
+                    f"({TIME_COLUMN_HELP}), or state the rate (--sample-rate-hz HZ, or read(..., "
+                    "sample_rate_hz=HZ)) to pick the unit that gives it")
+
+
+def bare_time_unit(path, column: str, t: np.ndarray, sample_rate_hz: float | None = None) -> tuple[str, str]:
+    """(``"s"`` or ``"ms"``, why) for the time column ``column`` whose name carries no unit, from its
+    values ``t``; a :class:`ReadError` when they do not say it beyond doubt.
+
+    In order: with a stated ``sample_rate_hz``, the unit in which the times' rate (by their median
+    or mean step) is within 10 % of it (why ``"sample_rate_hz"``; neither is an error); a first value
+    in :data:`EPOCH_MS_RANGE`: Unix epoch milliseconds (``"epoch"``); a median step of at most
+    :data:`BARE_SECONDS_MAX_STEP`: seconds (``"steps"``). A guess without a stated rate is logged as
+    a warning. Times that are not finite and strictly increasing are an error.
+    """
+    unit, why, said = _time_unit(column, t, sample_rate_hz)
+    if not unit:
+        raise ReadError(path, said)
+    log.log(logging.INFO if why == "sample_rate_hz" else logging.WARNING, "%s: %s", path, said)
+    return unit, why
+
+
+def times_readable(path, rate_stated: bool = False) -> bool:
+    """Whether the table at ``path`` (one time column: :func:`is_table`) has times biosig reads: a
+    time column named with its unit, or one without a unit whose first values are numbers that tell
+    it (:func:`bare_time_unit`; with ``rate_stated``, numbers suffice: the rate will tell). Folders'
+    tables for which this is False are skipped with a warning (:mod:`.discover`)."""
+    import csv
+
+    cols = csv_columns(path)
+    if not is_table(cols):
+        return False
+    if time_columns(cols):
+        return True
+    dialect = sniff(path)
+    lines = [ln for ln in head_lines(path, max_lines=51) if ln.strip()]
+    rows = [r for r in csv.reader(lines[1:], delimiter=dialect.separator) if any(f.strip() for f in r)]
+    i = cols.index(bare_time_columns(cols)[0])
+    try:
+        t = np.array([float(r[i].strip().strip('"').replace(",", ".") if dialect.decimal_comma else
+                            r[i].strip().strip('"')) for r in rows], dtype=np.float64)
+    except (ValueError, IndexError):
+        return False
+    if rate_stated:
+        return len(t) >= 2
+    return bool(_time_unit("", t)[0])
 
 
 def _not_numeric(path, df, col: str) -> str:
@@ -145,8 +261,9 @@ def _not_numeric(path, df, col: str) -> str:
 
 
 def _time_column(path, columns) -> str:
-    """The one time column among ``columns`` (:func:`time_columns`); none or several is an error."""
-    found = time_columns(columns)
+    """The one time column among ``columns`` (:func:`time_columns`; without one, :func:`bare_time_columns`);
+    none or several is an error."""
+    found = time_columns(columns) or bare_time_columns(columns)
     if not found:
         raise ReadError(path, f"no time column (name it with its unit: {TIME_COLUMN_HELP}); columns are "
                               f"{names_text(columns) or '(none)'}")
@@ -155,8 +272,9 @@ def _time_column(path, columns) -> str:
     return found[0]
 
 
-def read_csv(path) -> Record:
-    """Read a CSV with a time column (generic table or spirometry volume-time)."""
+def read_csv(path, sample_rate_hz: float | None = None) -> Record:
+    """Read a CSV with a time column (generic table or spirometry volume-time); ``sample_rate_hz``
+    (stated by the user) picks the unit of a time column whose name has none (:func:`bare_time_unit`)."""
     import polars as pl
 
     path = file_path(path)
@@ -173,7 +291,7 @@ def read_csv(path) -> Record:
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     _check_row_lengths(path, df.width, dialect.separator)
     fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
-    rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt})
+    rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt}, sample_rate_hz=sample_rate_hz)
     return _flow_time_to_volume(path, rec) if is_flow_time(rec) else rec
 
 
@@ -212,8 +330,9 @@ def _check_row_lengths(path: pathlib.Path, n_cols: int, separator: str = ",", he
                                   f"{n_cols} (truncated or malformed file? write gaps as empty fields)")
 
 
-def read_parquet(path) -> Record:
-    """Read a Parquet table with a ``t_s`` column; restores biosig's own schema metadata."""
+def read_parquet(path, sample_rate_hz: float | None = None) -> Record:
+    """Read a Parquet table with a ``t_s`` column; restores biosig's own schema metadata.
+    ``sample_rate_hz`` as for :func:`read_csv`."""
     import polars as pl
     import pyarrow.parquet as pq
 
@@ -237,5 +356,5 @@ def read_parquet(path) -> Record:
         if info.get("start_time"):
             start = datetime.fromisoformat(info["start_time"])
         meta.update(info.get("metadata", {}))
-    rec = _frame_to_record(path, df, meta=meta, modality=modality, units=units)
+    rec = _frame_to_record(path, df, meta=meta, modality=modality, units=units, sample_rate_hz=sample_rate_hz)
     return rec.replace(start_time=start) if start else rec

@@ -94,7 +94,8 @@ def read_untimed_csv(path, sample_rate_hz: float):
     import polars as pl
 
     from biosig.arguments import file_path
-    from biosig.readers.tables import TIME_COLUMN, _check_row_lengths, _frame_to_record, time_columns
+    from biosig.readers.tables import (TIME_COLUMN, _check_row_lengths, _frame_to_record, bare_time_columns,
+                                       time_columns)
 
     path = file_path(path)
     rate = stated_rate(path, sample_rate_hz)
@@ -119,9 +120,10 @@ def read_untimed_csv(path, sample_rate_hz: float):
         raise ReadError(path, f"{df.height} rows of {df.width} values: this looks like one segment per row; a record "
                               "is one column per channel with the samples down the rows (write each segment to a "
                               "file of its own, e.g. numpy.savetxt(f'seg{i}.csv', row))")
-    if time_columns(df.columns):
-        raise ReadError(path, f"it has a time column ({', '.join(time_columns(df.columns))}): it is read with its "
-                              "own times, not at a stated rate")
+    if header and (time_columns(df.columns) or bare_time_columns(df.columns)):   # biosig.read takes it as a table
+        found = time_columns(df.columns) or bare_time_columns(df.columns)
+        raise ReadError(path, f"it has a time column ({', '.join(found)}): it is read with its own times, "
+                              "not at a stated rate (biosig.read)")
     _check_row_lengths(path, df.width, dialect.separator, header)
     times = pl.Series(TIME_COLUMN, np.arange(df.height, dtype=np.float64) / rate)
     return _frame_to_record(path, df.insert_column(0, times),

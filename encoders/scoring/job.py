@@ -144,21 +144,34 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def discover_records(inputs: tuple[str, ...], bare_tables: bool = False) -> list[str]:
+def discover_records(inputs: tuple[str, ...], bare_tables: bool = False, out_dir: str | None = None) -> list[str]:
     """Record paths under ``inputs`` (each record once), via :func:`biosig.readers.discover`
-    (``bare_tables``: tables of bare sample values too, when their rate is given)."""
+    (``bare_tables``: tables of bare sample values too, when their rate is given). Output folders of
+    earlier score runs inside an input folder are not searched (one warning names them); ``out_dir``,
+    this run's own, is not searched either, without a warning."""
     from biosig.readers import discover, record_exists
+    from biosig.readers.discover import is_score_output
     if any(not str(p).strip() for p in inputs):   # "$DATA" with DATA unset
         raise ScoreError("an empty input path (an unset shell variable?); give records, folders or '.' for the "
                          "current folder")
     missing = [p for p in inputs if not record_exists(p)]
     if missing:
         raise ScoreError(f"input path(s) not found: {', '.join(missing)} (no such file, folder or WFDB record)")
-    paths = [str(p) for p in discover(list(inputs), bare_tables)]
+    paths = [str(p) for p in discover(list(inputs), bare_tables, out_dir=out_dir)]
+    if not paths and out_dir is not None and _holds(inputs, out_dir) and is_score_output(out_dir):
+        raise ScoreError(f"no records found outside the output folder {out_dir} (the inputs hold only "
+                         "its tables); name the folder of the recordings, not --out")
     if not paths:
         raise ScoreError(f"no records found under {', '.join(inputs)} (looked for WFDB headers, EDF, "
                          "WAV/FLAC/MP3, CSV and Parquet files, and text files listing records)")
     return paths
+
+
+def _holds(inputs, out_dir: str) -> bool:
+    """Whether the folder ``out_dir`` is one of the folders ``inputs`` or lies inside one."""
+    out = os.path.realpath(out_dir)
+    return any(os.path.isdir(p) and os.path.commonpath([os.path.realpath(p), out]) == os.path.realpath(p)
+               for p in inputs)
 
 
 def _outside_out_dir(paths: list[str], out_dir: str) -> list[str]:
@@ -195,8 +208,8 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
         Bad configuration, no records, unloadable model, an output folder of another job.
     """
     t0, started_at = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
-    paths = _outside_out_dir(discover_records(config.inputs, "sample_rate_hz" in (config.read_options or {})),
-                             config.out_dir)
+    paths = _outside_out_dir(discover_records(config.inputs, "sample_rate_hz" in (config.read_options or {}),
+                                              config.out_dir), config.out_dir)
     backend = config.backend
     if backend == "auto":  # a resumed job keeps the backend its first run chose
         backend = recorded_job(config.out_dir).get("backend", "auto")
