@@ -65,18 +65,21 @@ def design_sos(kind: str, fs_hz: float, *, low_hz: float | None = None, high_hz:
     nyq = fs_hz / 2.0
 
     def _check(name, f):
-        if f is None or not np.isfinite(f) or not 0 < f < nyq:
+        if isinstance(f, (bool, np.bool_)) or not isinstance(f, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(f) or not 0 < f < nyq:
             raise PipelineError(f"{kind}: {name}={f!r} Hz must lie strictly between 0 and the Nyquist "
                                 f"frequency {nyq:g} Hz of a {fs_hz:g} Hz signal")
         return float(f)
 
     if kind == "notch":
         f0 = _check("freq_hz", freq_hz)
-        if not q > 0:
+        if isinstance(q, (bool, np.bool_)) or not isinstance(q, (int, float, np.integer, np.floating)) \
+                or not (np.isfinite(q) and q > 0):
             raise PipelineError(f"notch: q={q!r} must be > 0")
         b, a = signal.iirnotch(f0, q, fs=fs_hz)
         return signal.tf2sos(b, a)
-    if int(order) < 1:
+    if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)) or order < 1:
+        # order=2.5 was int(2.5) = 2, a different filter; order="a" a ValueError
         raise PipelineError(f"{kind}: order={order!r} must be a positive integer")
     if kind == "bandpass":
         lo, hi = _check("low_hz", low_hz), _check("high_hz", high_hz)
@@ -105,10 +108,14 @@ def valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _as_2d(x: np.ndarray) -> np.ndarray:
+    """``x`` as a float array (C, T): float32/float64 kept, integers and bools as float64 (a filtered
+    int16 ECG returned int16 was truncated to whole ADC units)."""
     x = np.asarray(x)
     if x.ndim != 2:
         raise SignalError(f"expected samples shaped (C, T), got shape {x.shape}")
-    return x
+    if x.dtype.kind not in "biuf":
+        raise SignalError(f"samples must be real numbers, got an array of dtype {x.dtype}")
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
 # ---------------------------------------------------------------------------------- offline

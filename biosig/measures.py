@@ -25,6 +25,7 @@ from biosig.spirometry import SpirometryIndices, spirometry_indices as _indices_
 log = logging.getLogger(__name__)
 
 MIN_RUN_S = 4.0  # valid runs shorter than this are skipped (too short for the detectors)
+MAX_TIME_HOLE_S = 0.06  # in a record with irregular times, a longer hole between samples is a gap (flatline.SHORT_GAP_S)
 
 
 def choose_channel(record: Record, modality: str) -> int:
@@ -54,11 +55,26 @@ def _channel(record: Record, modality: str, channel: str | int | None) -> np.nda
     return flat_runs_to_nan(x, record.fs_hz) if modality in FLAT_MODALITIES else x
 
 
-def _runs(x: np.ndarray, fs_hz: float) -> list[tuple[int, int]]:
+def _runs(x: np.ndarray, fs_hz: float, t_s: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Runs ``[a, b)`` of finite samples of at least :data:`MIN_RUN_S`; with sample times ``t_s``
+    (a record with irregular times) also cut where a hole in time is longer than
+    :data:`MAX_TIME_HOLE_S` (shorter ones, a dropped row, cannot hide a beat)."""
     finite = np.isfinite(x)
     edges = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
-    runs = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
-    return [(int(a), int(b)) for a, b in runs if (b - a) >= MIN_RUN_S * fs_hz]
+    runs = [(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+    if t_s is not None:   # a run also ends before a long hole in time, as at a NaN
+        cut = np.flatnonzero(np.diff(t_s) > MAX_TIME_HOLE_S) + 1
+        pieces = []
+        for a, b in runs:
+            bounds = [a, *cut[(cut > a) & (cut < b)].tolist(), b]
+            pieces += list(zip(bounds[:-1], bounds[1:]))
+        runs = pieces
+    return [(a, b) for a, b in runs if (b - a) >= MIN_RUN_S * fs_hz]
+
+
+def _times(record: Record) -> np.ndarray | None:
+    """The record's sample times where they are irregular, else None (``index / fs_hz``)."""
+    return record.times_s if record.times_irregular else None
 
 
 def qrs_is_negative(clean: np.ndarray, fs_hz: float, block_s: float = 2.0) -> bool:
@@ -88,7 +104,7 @@ def detect_events(record: Record, modality: str, channel: str | int | None = Non
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for a, b in _runs(x, sr):
+        for a, b in _runs(x, sr, _times(record)):
             seg = x[a:b]
             if np.std(seg) == 0:
                 continue
@@ -116,31 +132,37 @@ def _mean_rate_per_min(record: Record, modality: str, channel) -> float:
         channel = choose_channel(record, modality)
     x = _channel(record, modality, channel)
     events = detect_events(record, modality, channel)
-    rate = _rate_per_min(x, record.fs_hz, lambda a, b: np.sort(events[(events >= a) & (events < b)]))
-    if modality == "ppg" and np.isfinite(rate) and not _pulse_detectors_agree(x, record.fs_hz, rate):
+    t = _times(record)
+    rate = _rate_per_min(x, record.fs_hz, lambda a, b: np.sort(events[(events >= a) & (events < b)]), t)
+    if modality == "ppg" and np.isfinite(rate) and not _pulse_detectors_agree(x, record.fs_hz, rate, t):
         return float("nan")
     return rate
 
 
-def _rate_per_min(x: np.ndarray, fs_hz: float, events_in) -> float:
+def _rate_per_min(x: np.ndarray, fs_hz: float, events_in, t_s: np.ndarray | None = None) -> float:
     """Events per minute from the intervals within each finite run ``[a, b)`` of ``x``
-    (``events_in(a, b)``: sorted sample indices in the run); NaN with fewer than 2 intervals."""
-    intervals = [np.diff(events_in(a, b)) for a, b in _runs(x, fs_hz)]
+    (``events_in(a, b)``: sorted sample indices in the run); NaN with fewer than 2 intervals.
+    With sample times ``t_s`` (irregular times) the intervals are times, not index differences
+    over ``fs_hz``: an ECG table with 2 % of its rows dropped read 61.3 instead of 60.0 /min."""
+    if t_s is None:
+        intervals = [np.diff(events_in(a, b)) / fs_hz for a, b in _runs(x, fs_hz)]
+    else:
+        intervals = [np.diff(t_s[events_in(a, b)]) for a, b in _runs(x, fs_hz, t_s)]
     iv = np.concatenate(intervals) if intervals else np.zeros(0)
-    return float(60.0 * fs_hz / iv.mean()) if len(iv) >= 2 else float("nan")
+    return float(60.0 / iv.mean()) if len(iv) >= 2 else float("nan")
 
 
 PULSE_RATE_AGREEMENT = 0.10   # relative difference above which a PPG pulse rate is not reported
 
 
-def _pulse_detectors_agree(x: np.ndarray, fs_hz: float, rate_per_min: float) -> bool:
+def _pulse_detectors_agree(x: np.ndarray, fs_hz: float, rate_per_min: float, t_s: np.ndarray | None = None) -> bool:
     """Cross-check of a PPG pulse rate (NeuroKit2's detector) against biosig's own pulse detector
     (:func:`biosig.quality.detect_beats`, another method: systolic peaks 0.6 periods apart). Where the
     two rates differ by more than :data:`PULSE_RATE_AGREEMENT`, one of them misses or doubles pulses
     (small pulses of pulsus alternans, dicrotic waves, artefacts) and the rate is not trustworthy: a
     warning, and the caller reports NaN instead of a number."""
     from biosig.quality import detect_beats
-    ours = _rate_per_min(x, fs_hz, lambda a, b: detect_beats(x[a:b], fs_hz, "ppg")[0])
+    ours = _rate_per_min(x, fs_hz, lambda a, b: a + detect_beats(x[a:b], fs_hz, "ppg")[0], t_s)
     if not np.isfinite(ours):
         return True   # nothing to check against: NeuroKit2's rate stands
     if abs(rate_per_min - ours) > PULSE_RATE_AGREEMENT * ours:
@@ -151,9 +173,16 @@ def _pulse_detectors_agree(x: np.ndarray, fs_hz: float, rate_per_min: float) -> 
 
 
 def heart_rate(record: Record, channel: str | int | None = None) -> float:
-    """Mean heart rate in beats per minute from an ECG (R peaks) or PPG (pulse peaks) record."""
+    """Mean heart rate in beats per minute from an ECG (R peaks) or PPG (pulse peaks) record.
+
+    ``channel`` (name or index) is measured with its own modality's detector (a ``PLETH`` channel
+    with the pulse detector even where the record also has ECG leads); a channel whose name says
+    neither is measured as the record's ECG, else PPG."""
     mods = set(require_record(record, "heart_rate()").channel_modalities) | {record.modality}
     modality = "ecg" if "ecg" in mods else "ppg" if "ppg" in mods else None
+    if channel is not None:   # the channel's own detector: a PLETH of an ECG+PPG record went to the R-peak detector
+        own = record.select([channel]).channel_modalities[0]
+        modality = own if own in ("ecg", "ppg") else modality
     if modality is None:
         raise SignalError(f"heart rate needs an ECG or PPG channel; channels are {names_text(record.channels)}")
     return _mean_rate_per_min(record, modality, channel)
@@ -172,10 +201,10 @@ def spirometry_indices(record: Record | np.ndarray, fs_hz: float | None = None, 
     1-D volume array in mL with ``fs_hz``.
     """
     if isinstance(record, Record):
-        from biosig.spirometry import record_volume_ml, to_volume_ml
+        from biosig.spirometry import grid_samples, record_volume_ml, to_volume_ml
         if "volume_ml" in record.channels:
             i = record.channels.index("volume_ml")
-            v = to_volume_ml(record.samples[i], record.units[i] or "mL", record.fs_hz, "volume_ml")
+            v = to_volume_ml(grid_samples(record)[i], record.units[i] or "mL", record.fs_hz, "volume_ml")
         else:
             v = record_volume_ml(record)
         fs_hz = record.fs_hz

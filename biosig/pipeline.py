@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from biosig.arguments import positive_number, whole_number
 from biosig.errors import PipelineError
 from biosig.modality import check_modality
 from biosig.pipeline_steps import REQUIRED, STEPS, normalise_params
@@ -159,7 +160,7 @@ class Pipeline:
         return out.replace(metadata=meta)
 
     def output_fs_hz(self, input_fs_hz: float) -> float:
-        fs = float(input_fs_hz)
+        fs = positive_number(input_fs_hz, "input_fs_hz", "sampling rate", PipelineError)
         for step in self.steps:
             fs = step.output_fs_hz(fs)
         return fs
@@ -192,8 +193,8 @@ class StreamingPipeline:
 
     def __init__(self, pipeline: Pipeline, fs_hz: float, n_channels: int, channels=None):
         self.pipeline = pipeline
-        self.fs_in_hz = float(fs_hz)
-        self.n_channels_in = int(n_channels)
+        self.fs_in_hz = positive_number(fs_hz, "fs_hz", "sampling rate", PipelineError)
+        self.n_channels_in = whole_number(n_channels, "n_channels", minimum=1, error=PipelineError)
         from biosig.filters import SosStream
 
         self.ops = []
@@ -219,7 +220,10 @@ class StreamingPipeline:
             op.reset()
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
-        x = np.asarray(chunk, dtype=np.float32)
+        x = np.asarray(chunk)
+        if x.dtype.kind not in "biuf":
+            raise PipelineError(f"chunk must hold real numbers, got an array of dtype {x.dtype}")
+        x = x.astype(np.float32, copy=False)
         if x.ndim != 2 or x.shape[0] != self.n_channels_in:
             raise PipelineError(f"chunk shaped {x.shape}; this stream takes ({self.n_channels_in}, n)")
         for op in self.ops:

@@ -113,7 +113,7 @@ def _coerce(step: str, key: str, kind, value):
                 raise ValueError("must be finite")
             return v
         if kind is int:
-            if float(value) != int(value):
+            if isinstance(value, (bool, np.bool_)) or float(value) != int(value):   # order=True was order 1
                 raise ValueError("must be an integer")
             return int(value)
         if kind is bool:
@@ -121,7 +121,12 @@ def _coerce(step: str, key: str, kind, value):
                 raise ValueError("must be true or false")
             return bool(value)
         if kind is list:
-            return [v if isinstance(v, str) else int(v) for v in value]
+            # one name or index is one item: "MLII" was ["M", "L", "I", "I"], and 0.5 was channel 0
+            items = [value] if isinstance(value, (str, int, np.integer)) and not isinstance(value, bool) else list(value)
+            for v in items:
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (str, int, np.integer)):
+                    raise ValueError("each item is a channel name (str) or index (int)")
+            return [v if isinstance(v, str) else int(v) for v in items]
         return kind(value)
     except (TypeError, ValueError, OverflowError) as exc:
         raise PipelineError(f"step {step!r}: bad {key}={value!r} ({exc})") from None

@@ -97,7 +97,11 @@ class Record:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        x = np.asarray(self.samples)
+        try:
+            x = np.asarray(self.samples)
+        except (TypeError, ValueError) as exc:   # a ragged list: rows of different lengths
+            raise SignalError(f"samples must be a (C, T) array of numbers, rows of equal length "
+                              f"({str(exc).splitlines()[0]})") from None
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2:
@@ -106,12 +110,19 @@ class Record:
             raise SignalError(f"samples must be real numbers, got an array of dtype {x.dtype}")
         if x.dtype != np.float32:
             try:
-                x = x.astype(np.float32)
+                with np.errstate(over="ignore"):
+                    x32 = x.astype(np.float32)
             except (TypeError, ValueError) as exc:   # an object array holding text
                 raise SignalError(f"samples must be real numbers ({exc})") from None
+            overflow = np.isinf(x32) & ~np.isinf(np.asarray(x, dtype=np.float64))
+            if overflow.any():   # finite values beyond float32 (3.4e38) would silently become inf
+                c, t = map(int, np.argwhere(overflow)[0])
+                raise SignalError(f"sample {float(x[c, t]):g} (channel {c}, sample {t}) is beyond float32's range "
+                                  f"(+-{np.finfo(np.float32).max:.3g}); rescale it, e.g. to other units")
+            x = x32
         object.__setattr__(self, "samples", x)
         try:
-            fs = float(self.fs_hz)
+            fs = float("nan") if isinstance(self.fs_hz, (bool, np.bool_)) else float(self.fs_hz)   # True is not 1 Hz
         except (TypeError, ValueError):
             fs = float("nan")
         if not np.isfinite(fs) or fs <= 0:
@@ -130,6 +141,9 @@ class Record:
             t = np.asarray(self.times_s, dtype=np.float64)
             if t.shape != (x.shape[1],):
                 raise SignalError(f"times_s has shape {t.shape}, expected ({x.shape[1]},)")
+            if not np.isfinite(t).all() or np.any(np.diff(t) <= 0):
+                # duration_s, gaps() and slice_s() read times in order: [0, 2, 1] made a 1.1 s record
+                raise SignalError("times_s must be finite and strictly increasing")
             object.__setattr__(self, "times_s", t)
 
     # ------------------------------------------------------------------ shape and time
@@ -204,6 +218,11 @@ class Record:
 
     # ------------------------------------------------------------------ derived records
     def replace(self, **changes) -> "Record":
+        """A copy with the given fields changed (checked as a new record is)."""
+        fields = [f.name for f in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(fields))
+        if unknown:
+            raise SignalError(f"Record has no field {', '.join(unknown)}; fields: {', '.join(fields)}")
         return dataclasses.replace(self, **changes)
 
     def slice_s(self, start_s: float = 0.0, stop_s: float | None = None) -> "Record":

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from biosig.arguments import positive_seconds, sampling_rate
+from biosig.arguments import positive_seconds, sampling_rate, whole_number
 from biosig.errors import SignalError
 from biosig.modality import MODALITIES, check_modality
 from biosig.progress import progress_interval_s
@@ -91,6 +91,25 @@ def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None =
     return rec.replace(metadata=meta)
 
 
+MAX_EVENTS_PER_S = 10           # simulate("audio", n_events=...): at most this many events per second
+HEART_RATE_BPM = (20.0, 250.0)   # heart rates the ECG and PPG simulators take
+RESP_RATE_BPM = (3.0, 60.0)      # respiratory rates (the resp pipeline's 0.05-1 Hz band)
+
+
+def _value(value, name: str, lo: float = 0.0, hi: float = float("inf")) -> float:
+    """A simulator parameter as a float from ``lo`` to ``hi``; :class:`SignalError` naming it
+    otherwise (``resp_rate_bpm=0`` was a ZeroDivisionError, ``-5`` a NumPy error, ``fvc_ml=-100`` a
+    blow breathing in, ``noise_mv=-1`` NumPy's "scale < 0")."""
+    try:
+        v = float("nan") if isinstance(value, (bool, np.bool_)) else float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not (np.isfinite(v) and lo <= v <= hi):
+        span = f"from {lo:g} to {hi:g}" if np.isfinite(hi) else f"{lo:g} or more"
+        raise SignalError(f"{name}={value!r} must be a number {span}")
+    return v
+
+
 def _n(seconds: float, fs_hz: float) -> int:
     n = int(round(seconds * fs_hz))
     if n < 2:
@@ -124,15 +143,14 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
 
     rng = _rng(seed, 1)
     _check_rhythm(rhythm)
-    hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)   # sinus_heart_rate_bpm
+    hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else _value(heart_rate_bpm, "heart_rate_bpm", *HEART_RATE_BPM)   # sinus_heart_rate_bpm
     if rhythm == "af" and heart_rate_bpm is None:  # uncontrolled AF: ventricular rate 80-130 bpm
         hr = float(_rng(seed, 13).uniform(80, 130))
-    noise = float(rng.uniform(0.005, 0.05)) if noise_mv is None else float(noise_mv)
-    wander = float(rng.uniform(0.0, 0.15)) if baseline_wander_mv is None else float(baseline_wander_mv)
-    if leads not in (1, 2):
+    noise = float(rng.uniform(0.005, 0.05)) if noise_mv is None else _value(noise_mv, "noise_mv")
+    wander = float(rng.uniform(0.0, 0.15)) if baseline_wander_mv is None else _value(baseline_wander_mv, "baseline_wander_mv")
+    heart_rate_std_bpm, af_cv = _value(heart_rate_std_bpm, "heart_rate_std_bpm"), _value(af_cv, "af_cv", 0.0, 0.9)
+    if isinstance(leads, bool) or leads not in (1, 2) or not isinstance(leads, numbers.Integral):   # 2.0 was a TypeError
         raise SignalError(f"leads={leads!r}; accepted: 1 or 2")
-    if not 20 <= hr <= 250:
-        raise SignalError(f"heart_rate_bpm={hr} outside 20..250")
     n = _n(seconds, fs_hz)
     # the same random_state gives the same RR series, so both leads share their beats
     morphologies = [dict(), V5_WAVES][:leads]
@@ -186,6 +204,27 @@ def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
                                       "model": "ecgsyn", "rhythm": rhythm, **truth}})
 
 
+def _whole_rate(fs_hz: float) -> int:
+    """The whole rate in Hz NeuroKit2's simulators run at for a record at ``fs_hz``: ``fs_hz`` itself
+    when whole, else the next whole rate above (:func:`_at_rate` takes the samples to ``fs_hz``)."""
+    return int(fs_hz) if float(fs_hz).is_integer() else int(np.ceil(fs_hz))
+
+
+def _at_rate(x: np.ndarray, sr: int, fs_hz: float, n: int) -> np.ndarray:
+    """The first ``n`` samples at ``fs_hz`` of ``x`` simulated at the whole rate ``sr``: ``x`` itself
+    when the rates are equal, else a cubic spline through ``x`` at ``i / fs_hz``. NeuroKit2 takes a
+    whole ``sampling_rate``; its samples at ``round(fs_hz)`` labelled ``fs_hz`` put every rate off by
+    ``fs_hz / round(fs_hz)`` (a PPG at 62.5 Hz read 0.8 % fast, a RESP at 1.4 Hz 40 %)."""
+    if sr == fs_hz:
+        return x[:n]
+    from scipy.interpolate import CubicSpline
+
+    t = np.arange(n) / fs_hz
+    if len(x) < 2 or (len(x) - 1) / sr < t[-1]:
+        raise SignalError(f"simulated {len(x)} samples at {sr} Hz, too few for {n} at {fs_hz:g} Hz")
+    return CubicSpline(np.arange(len(x)) / sr, x)(t)
+
+
 #: NeuroKit2's breathmetrics model fails on fewer than about two breaths (5 s failed for 5 of 40
 #: seeds, 2 s for all): shorter records are the start of a 30 s simulation
 RESP_MIN_SIMULATED_S = 30.0
@@ -199,10 +238,11 @@ def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
 
     rng = _rng(seed, 2)
     _check_rhythm(rhythm)
-    hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else float(heart_rate_bpm)
+    hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else _value(heart_rate_bpm, "heart_rate_bpm", *HEART_RATE_BPM)
     if rhythm == "af" and heart_rate_bpm is None:  # the same draw as the ECG of the same seed
         hr = float(_rng(seed, 13).uniform(80, 130))
-    motion = float(rng.uniform(0.0, 0.2)) if motion_amplitude is None else float(motion_amplitude)
+    motion = float(rng.uniform(0.0, 0.2)) if motion_amplitude is None else _value(motion_amplitude, "motion_amplitude")
+    af_cv = _value(af_cv, "af_cv", 0.0, 0.9)
     n = _n(seconds, fs_hz)
     truth = {"heart_rate_bpm": hr, "motion_amplitude": motion, "rhythm": rhythm}
     if rhythm == "af":  # the ECG's beat times for the same seed: a bed's ECG and PPG agree
@@ -214,9 +254,10 @@ def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float 
         truth.update(heart_rate_bpm=truth_heart_rate_bpm(beats, n / fs_hz), target_heart_rate_bpm=hr,
                      af_cv=float(af_cv), model="af-gaussian-pulses", beats_s=beats.tolist())
     else:
-        x = nk.ppg_simulate(duration=max(n / fs_hz + 1.0, PPG_MIN_SIMULATED_S), sampling_rate=int(round(fs_hz)),
+        sr = _whole_rate(fs_hz)
+        x = nk.ppg_simulate(duration=max(n / fs_hz + 1.0, PPG_MIN_SIMULATED_S), sampling_rate=sr,
                             heart_rate=hr, motion_amplitude=motion, powerline_amplitude=0.0, random_state=seed)
-        x = np.asarray(x, dtype=np.float64)[:n]
+        x = _at_rate(np.asarray(x, dtype=np.float64), sr, fs_hz, n)
     return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("PLETH",), units=("a.u.",),
                   modality="ppg", metadata={"truth": truth})
 
@@ -226,13 +267,15 @@ def simulate_resp(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: float 
     import neurokit2 as nk
 
     rng = _rng(seed, 3)
-    rr = float(rng.uniform(10, 22)) if resp_rate_bpm is None else float(resp_rate_bpm)
-    noise = float(rng.uniform(0.0, 0.03)) if noise is None else float(noise)
+    rr = float(rng.uniform(10, 22)) if resp_rate_bpm is None else _value(resp_rate_bpm, "resp_rate_bpm", *RESP_RATE_BPM)
+    noise = float(rng.uniform(0.0, 0.03)) if noise is None else _value(noise, "noise")
     n = _n(seconds, fs_hz)
     n_sim = max(n, int(round(RESP_MIN_SIMULATED_S * fs_hz)))   # breathmetrics needs a few breaths
-    x = nk.rsp_simulate(duration=n_sim / fs_hz, length=n_sim, sampling_rate=int(round(fs_hz)), respiratory_rate=rr,
+    sr = _whole_rate(fs_hz)
+    n_sr = int(np.ceil(n_sim * sr / fs_hz))
+    x = nk.rsp_simulate(duration=n_sr / sr, length=n_sr, sampling_rate=sr, respiratory_rate=rr,
                         noise=noise, method="breathmetrics", random_state=seed)
-    x = np.asarray(x, dtype=np.float64)[:n]
+    x = _at_rate(np.asarray(x, dtype=np.float64), sr, fs_hz, n)
     return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("RESP",), units=("a.u.",),
                   modality="resp", metadata={"truth": {"resp_rate_bpm": rr, "noise": noise}})
 
@@ -293,7 +336,8 @@ def simulate_spiro(seconds: float, seed: int, fs_hz: float, pattern: str = "norm
         "restrictive": ((1500, 2600), (0.90, 0.97), (0.25, 0.40), (0.6, 1.0)),
     }[pattern]
     fvc, frac, tau_f, tau_s = (float(rng.uniform(*r)) for r in ranges)
-    fvc = float(fvc_ml) if fvc_ml is not None else fvc
+    fvc = _value(fvc_ml, "fvc_ml", 1.0, 15000.0) if fvc_ml is not None else fvc
+    noise_ml = _value(noise_ml, "noise_ml")
     n = _n(seconds, fs_hz)
     start_s = 0.5
     t = np.arange(n) / fs_hz - start_s
@@ -322,8 +366,9 @@ def simulate_motion(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: floa
     """
     rng = _rng(seed, 5)
     # defaults match the shared couch recordings: 9-16 breaths/min, dominant axis std 1.5-7 mm
-    rr = float(rng.uniform(9, 16)) if resp_rate_bpm is None else float(resp_rate_bpm)
-    amp = float(rng.uniform(8, 18)) if amplitude_mm is None else float(amplitude_mm)
+    rr = float(rng.uniform(9, 16)) if resp_rate_bpm is None else _value(resp_rate_bpm, "resp_rate_bpm", *RESP_RATE_BPM)
+    amp = float(rng.uniform(8, 18)) if amplitude_mm is None else _value(amplitude_mm, "amplitude_mm")
+    noise_mm = _value(noise_mm, "noise_mm")
     n = _n(seconds, fs_hz)
     t = np.arange(n) / fs_hz
     n_cycles = int(seconds * rr / 60) + 3
@@ -354,6 +399,8 @@ def _simulate_audio(seconds: float, seed: int, fs_hz: float, kind: str = "cough"
     from biosig.synthetic_sounds import simulate_audio
 
     _n(seconds, fs_hz)   # at least 2 samples, as every other generator asks
+    if n_events is not None:   # -1 was a NumPy error, 2.5 a TypeError, 10**9 ran for ever
+        n_events = whole_number(n_events, "n_events", 0, max(1, int(MAX_EVENTS_PER_S * seconds)))
     return simulate_audio(seconds=seconds, seed=seed, fs_hz=fs_hz, kind=kind, n_events=n_events)
 
 

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
-from biosig.arguments import positive_seconds
+from biosig.arguments import positive_seconds, sampling_rate, whole_number
 from biosig.errors import SignalError
 from biosig.modality import MODALITIES, check_modality
 from biosig.record import Record, require_record
@@ -109,6 +109,8 @@ MAX_PADDED_SAMPLES = 1 << 27
 def window_bounds(n_samples: int, fs_hz: float, window_s: float, hop_s: float | None = None,
                   pad_short: bool = True) -> tuple[int, int, np.ndarray]:
     """``(W, H, starts)``: window and hop lengths in samples and the start index of each window."""
+    fs_hz = sampling_rate(fs_hz)
+    n_samples = whole_number(n_samples, "n_samples")
     window_s = positive_seconds(window_s, "window_s")
     hop_s = window_s if hop_s is None else positive_seconds(hop_s, "hop_s")
     if not isinstance(pad_short, (bool, np.bool_)):
@@ -149,9 +151,16 @@ def window_array(record: Record, window_s: float, hop_s: float | None = None, pa
 
 def windows(record: Record, window_s: float, hop_s: float | None = None,
             pad_short: bool = True) -> Iterator[tuple[float, float, np.ndarray]]:
-    """Yield ``(t0_s, t1_s, x)`` for each window, ``x`` a float32 (C, W) view (or padded copy)."""
+    """Yield ``(t0_s, t1_s, x)`` for each window, ``x`` a float32 (C, W) view (or padded copy).
+
+    The arguments are checked when it is called, not at the first ``next()`` (``windows(rec, 0)``
+    returned a generator that raised only when a loop began)."""
     require_record(record, "windows()")
     w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, hop_s, pad_short)
+    return _iter_windows(record, w, starts)
+
+
+def _iter_windows(record: Record, w: int, starts: np.ndarray) -> Iterator[tuple[float, float, np.ndarray]]:
     for s in starts:
         x = record.samples[:, s:s + w]
         if x.shape[1] < w:

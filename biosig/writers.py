@@ -25,11 +25,12 @@ import math
 import os
 import pathlib
 import re
+import warnings
 
 import numpy as np
 
 from biosig.errors import SignalError, WriteError  # noqa: F401 (WriteError: defined in errors, re-exported)
-from biosig.record import Record, require_record
+from biosig.record import Record, names_text, require_record
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ def write(record: Record, path) -> pathlib.Path:
         raise WriteError(path, f"folder {path.parent} does not exist")
     if not path.parent.is_dir():
         raise WriteError(path, f"{path.parent} is a file, not a folder")
+    if suffix in (".csv", ".parquet"):
+        _check_column_names(record, path)
     if suffix == ".csv":
         return _write_csv(record, path)
     if suffix == ".parquet":
@@ -115,6 +118,31 @@ def _write_parquet(record: Record, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
+def _check_column_names(record: Record, path) -> None:
+    """:class:`WriteError` where two channels share a name or one is named ``t_s``: a table has one
+    column per name (a CSV kept one of the two and dropped the other; a Parquet file did not read
+    back), and ``t_s`` is the time column."""
+    seen = set()
+    for name in record.channels:
+        if name == "t_s":
+            raise WriteError(path, "a channel is named 't_s', the name of the time column; rename it "
+                                   "(Record.replace(channels=...))")
+        if name in seen:
+            raise WriteError(path, f"two channels are named {name!r}; a table needs one name per column "
+                                   "(Record.replace(channels=...))")
+        seen.add(name)
+
+
+def _check_no_inf(x: np.ndarray, path, fmt: str) -> None:
+    """:class:`WriteError` where ``x`` holds +-inf: 16-bit formats have no code for it (it was an
+    IndexError from wfdb or an OverflowError from pyedflib)."""
+    bad = np.isinf(x)
+    if bad.any():
+        c, t = map(int, np.argwhere(bad)[0])
+        raise WriteError(path, f"{fmt} cannot hold infinite samples ({int(bad.sum())}, the first in channel {c} "
+                               f"at sample {t}); set them to NaN (a gap) or clip them first")
+
+
 def _check_uniform(record: Record, path, fmt: str) -> None:
     if record.times_s is not None:
         raise WriteError(path, f"{fmt} needs uniformly sampled data; this record has irregular "
@@ -149,6 +177,11 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
     x = record.samples.astype(np.float64)
     if np.isnan(x).any():
         raise WriteError(path, "EDF cannot hold NaN gaps; fill or cut them first (or write .csv/.parquet/WFDB)")
+    _check_no_inf(x, path, "EDF")
+    labels = [name[:16] for name in record.channels]
+    if len(set(labels)) < len(labels):   # EDF labels hold 16 characters: two channels would read back alike
+        raise WriteError(path, f"EDF channel labels hold 16 characters and {names_text(record.channels)} "
+                               "are not told apart in their first 16; rename them (Record.replace(channels=...))")
     headers = []
     for name, unit, row in zip(record.channels, record.units, x):
         lo, hi = (float(row.min()), float(row.max())) if row.size else (0.0, 0.0)
@@ -159,6 +192,14 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
                         "digital_min": -32768, "digital_max": 32767})
     writer = pyedflib.EdfWriter(str(path), record.n_channels, file_type=pyedflib.FILETYPE_EDFPLUS)
     try:
+        duration_s = _edf_record_duration_s(record.n_samples, record.fs_hz)
+        if duration_s is not None:
+            with warnings.catch_warnings():   # "forcing a record duration": chosen so that fs * duration is whole
+                warnings.simplefilter("ignore")
+                writer.setDatarecordDuration(duration_s)
+        elif record.fs_hz.is_integer() and record.n_samples % int(record.fs_hz):
+            log.warning("%s: %d samples at %g Hz are no whole number of EDF data records; the last record is "
+                        "padded and reads back longer", path, record.n_samples, record.fs_hz)
         writer.setSignalHeaders(headers)
         n_ann = len(record.annotations) if record.annotations is not None else 0
         if n_ann:  # EDF+ stores annotations in per-second slots: reserve enough of them
@@ -174,6 +215,22 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
     finally:
         writer.close()
     return path
+
+
+def _edf_record_duration_s(n_samples: int, fs_hz: float) -> float | None:
+    """A data record duration (s) for an EDF of ``n_samples`` at a whole ``fs_hz`` that is not a whole
+    number of seconds long: the longest, up to 1 s, holding a whole number of samples that divides
+    ``n_samples`` and is a whole number of EDF's 10 us units; None where 1 s records fit (pyedflib's
+    default) or none does. With 1 s records pyedflib padded the last one: 1000 samples at 256 Hz read
+    back as 1024."""
+    if not float(fs_hz).is_integer() or n_samples == 0 or n_samples % int(fs_hz) == 0:
+        return None
+    fs = int(fs_hz)
+    best = None
+    for k in range(1, min(n_samples, fs) + 1):
+        if n_samples % k == 0 and (k * 100_000) % fs == 0 and k * 100_000 // fs >= 100:   # >= 1 ms
+            best = k
+    return None if best is None else best / fs
 
 
 def _edf_number(value: float, rounding) -> float:
@@ -197,6 +254,7 @@ def _write_wfdb(record: Record, base: pathlib.Path) -> pathlib.Path:
     if name != base.name:
         raise WriteError(base, f"WFDB record names may hold only ASCII letters, digits and '_', got {base.name!r}")
     x = record.samples.astype(np.float64)
+    _check_no_inf(x, base, "WFDB")
     finite = np.where(np.isfinite(x), np.abs(x), 0.0)
     peak = finite.max(axis=1) if x.shape[1] else np.zeros(x.shape[0])
     gain = np.where(peak > 0, WFDB_DIGITAL_MAX / np.where(peak > 0, peak, 1.0), 1.0)

@@ -1,0 +1,65 @@
+"""Bad inputs to the HRV and window measures give a SignalError, never a silently wrong number."""
+import numpy as np
+import pytest
+
+from biosig.errors import SignalError
+from biosig.measures_hrv import hrv_features, rr_features
+from biosig.measures_window import window_measures
+from biosig.synthetic import simulate
+
+
+def test_rr_in_milliseconds_is_refused():
+    # 800 ms given as 800 "seconds" read as 0.075 /min
+    with pytest.raises(SignalError, match="seconds"):
+        rr_features([800, 810, 790, 805, 800])
+
+
+@pytest.mark.parametrize("rr", [[-0.8, 0.8, 0.8, 0.8], [0.8, 0.0, 0.8, 0.8]])
+def test_non_positive_interval_is_refused(rr):
+    # [-0.8, 0.8, 0.8, 0.8] gave a heart rate of 150 /min
+    with pytest.raises(SignalError, match="positive"):
+        rr_features(rr)
+
+
+def test_text_intervals_are_a_signal_error():
+    with pytest.raises(SignalError):
+        rr_features(["a", "b", "c", "d"])
+
+
+def test_valid_intervals_still_measured():
+    # oracle: 60 / mean interval
+    rr = [0.8, 0.75, 0.8, 0.85]
+    assert rr_features(rr)["hr_bpm"] == pytest.approx(60.0 / np.mean(rr))
+    assert np.isnan(rr_features([0.8, np.nan, 0.8, 0.8])["hr_bpm"])
+
+
+def test_samples_first_window_is_refused():
+    rec = simulate("ecg", 10, seed=1)
+    x = rec.samples                          # (1, 2500)
+    assert np.isfinite(hrv_features(x, rec.fs_hz)["hr_bpm"])
+    with pytest.raises(SignalError, match="x.T"):   # was: every value NaN, silently
+        hrv_features(x.T, rec.fs_hz)
+    with pytest.raises(SignalError, match="x.T"):   # was: missing="low_quality"
+        window_measures(x.T, rec.fs_hz, "ecg")
+
+
+def test_window_measures_unknown_modality():
+    rec = simulate("ecg", 10, seed=1)
+    # "ekg" was measured as "other": ok=True, quality 1.0, no heart rate and no error
+    with pytest.raises(SignalError, match="ecg, ppg"):
+        window_measures(rec.samples, rec.fs_hz, "ekg")
+
+
+@pytest.mark.parametrize("kw", [{"min_quality": "a"}, {"quality": "high"}, {"min_quality": float("nan")}])
+def test_window_measures_bad_threshold(kw):
+    rec = simulate("ecg", 10, seed=1)
+    with pytest.raises(SignalError):
+        window_measures(rec.samples, rec.fs_hz, "ecg", **kw)
+
+
+def test_edr_samples_first_is_refused():
+    from biosig.measures_edr import modulation_resp_rate
+    rec = simulate("ecg", 40, seed=1)
+    assert np.isfinite(modulation_resp_rate(rec.samples, rec.fs_hz, "ecg"))
+    with pytest.raises(SignalError, match="x.T"):   # was nan, silently
+        modulation_resp_rate(rec.samples.T, rec.fs_hz, "ecg")
