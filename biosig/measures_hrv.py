@@ -42,6 +42,12 @@ def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
     the two largest (one ectopic beat makes two) / median RR; ``tpr`` turning-point ratio of the RR series (about 2/3
     for a random, AF-like series, lower for smooth sinus rhythm).
 
+    A NaN interval is a break (one left out: :func:`beat_intervals`): the interval statistics take
+    the others, the successive differences, Poincare pairs and turning points only those of
+    neighbouring intervals, never one across a break (which compared intervals a beat or more apart:
+    two non-neighbouring intervals as if successive). With fewer than 3 intervals every value is NaN;
+    with fewer than 2 successive differences (or no triple of neighbours) those that need them.
+
     :class:`~biosig.errors.SignalError` for an interval that is zero or negative, or intervals whose
     median is over :data:`MAX_MEDIAN_RR_S` (under 3 /min: milliseconds given for seconds).
 
@@ -58,38 +64,48 @@ def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
     rr = rr * 1000.0
     out = {k: float("nan") for k in RR_KEYS}
     out["n_beats"] = float(len(rr) + 1 if n_beats is None else n_beats)
-    if len(rr) < MIN_BEATS - 1 or not np.isfinite(rr).all():
+    ok = np.isfinite(rr)
+    d = np.diff(rr)                                   # NaN next to a break: not a successive difference
+    pair = np.isfinite(d)
+    turns = (rr[1:-1] - rr[:-2]) * (rr[1:-1] - rr[2:])
+    triple = np.isfinite(turns)
+    if ok.sum() < MIN_BEATS - 1:
         return out
-    d = np.diff(rr)
-    mean, med = rr.mean(), np.median(rr)
-    out.update(hr_bpm=60000.0 / mean, rr_mean_ms=mean, rr_median_ms=med, sdnn_ms=rr.std(ddof=1),
-               rmssd_ms=float(np.sqrt(np.mean(d ** 2))), sdsd_ms=d.std(ddof=1),
-               pnn50_pct=100.0 * np.sum(np.abs(d) > 50) / len(rr), pnn20_pct=100.0 * np.sum(np.abs(d) > 20) / len(rr))
+    rr_ok = rr[ok]
+    mean, med = rr_ok.mean(), np.median(rr_ok)
+    out.update(hr_bpm=60000.0 / mean, rr_mean_ms=mean, rr_median_ms=med, sdnn_ms=rr_ok.std(ddof=1))
     out["cvnn"] = out["sdnn_ms"] / mean
+    if triple.any():
+        out["tpr"] = float(np.sum(turns[triple] > 0) / triple.sum())
+    if pair.sum() < 2:   # the successive differences' statistics need two of them
+        return {k: float(v) for k, v in out.items()}
+    d, a, b = d[pair], rr[:-1][pair], rr[1:][pair]
+    out.update(rmssd_ms=float(np.sqrt(np.mean(d ** 2))), sdsd_ms=d.std(ddof=1),
+               pnn50_pct=100.0 * np.sum(np.abs(d) > 50) / len(rr_ok),
+               pnn20_pct=100.0 * np.sum(np.abs(d) > 20) / len(rr_ok))
     out["cvsd"] = out["rmssd_ms"] / mean
-    sd1 = np.std((rr[:-1] - rr[1:]) / np.sqrt(2), ddof=1)
-    sd2 = np.std((rr[:-1] + rr[1:]) / np.sqrt(2), ddof=1)
+    sd1 = np.std((a - b) / np.sqrt(2), ddof=1)
+    sd2 = np.std((a + b) / np.sqrt(2), ddof=1)
     out.update(sd1_ms=sd1, sd2_ms=sd2, sd1_sd2=sd1 / sd2 if sd2 > 0 else float("nan"),
                madsd_norm=float(np.median(np.abs(d)) / med))
     dd = np.sort(np.abs(d))[:-2] if len(d) > 4 else np.abs(d)
     out["cvsd_trim"] = float(np.sqrt(np.mean(dd ** 2)) / med)
-    turning = np.sum((rr[1:-1] - rr[:-2]) * (rr[1:-1] - rr[2:]) > 0)
-    out["tpr"] = float(turning / (len(rr) - 2))
     return {k: float(v) for k, v in out.items()}
 
 
 def beat_intervals(beats, fs_hz: float, bridged: np.ndarray | None = None) -> np.ndarray:
-    """Intervals (s) between successive beat sample indices, detector errors (outside
-    :data:`RR_RANGE_S`) removed; where ``bridged`` (bool over the samples the beats index) is given,
-    also those with a bridged sample from one beat to the next, both included (a beat may have
-    been lost in the gap, or be the bridge's: :func:`biosig.flatline.measured_run`)."""
+    """Intervals (s) between successive beat sample indices, NaN for those left out (a break for
+    :func:`rr_features`): detector errors (outside :data:`RR_RANGE_S`) and, where ``bridged`` (bool
+    over the samples the beats index) is given, those with a bridged sample from one beat to the
+    next, both included (a beat may have been lost in the gap, or be the bridge's:
+    :func:`biosig.flatline.measured_run`)."""
     b = np.sort(np.asarray(beats, dtype=np.int64 if bridged is not None else np.float64))
     rr = np.diff(b) / float(fs_hz)
     keep = (rr >= RR_RANGE_S[0]) & (rr <= RR_RANGE_S[1])
     if bridged is not None and bridged.any() and len(b) > 1:
         seen = np.concatenate([[0], np.cumsum(bridged)])     # bridged samples before each index
         keep &= seen[b[1:] + 1] == seen[b[:-1]]              # none from one beat to the next, both included
-    return rr[keep]
+    return np.where(keep, rr, np.nan)
 
 
 def _first_channel(x) -> np.ndarray:

@@ -30,7 +30,12 @@ def test_valid_intervals_still_measured():
     # oracle: 60 / mean interval
     rr = [0.8, 0.75, 0.8, 0.85]
     assert rr_features(rr)["hr_bpm"] == pytest.approx(60.0 / np.mean(rr))
-    assert np.isnan(rr_features([0.8, np.nan, 0.8, 0.8])["hr_bpm"])
+    # a NaN is a break: the intervals count, the successive differences only between neighbours
+    f = rr_features([0.8, np.nan, 0.8, 0.8, 0.9])
+    assert f["hr_bpm"] == pytest.approx(60.0 / np.mean([0.8, 0.8, 0.8, 0.9]))
+    assert f["rmssd_ms"] == pytest.approx(np.sqrt((0.0 ** 2 + 100.0 ** 2) / 2))
+    assert np.isnan(rr_features([0.8, np.nan, 0.8])["hr_bpm"])          # 2 intervals: too few
+    assert np.isnan(rr_features([0.8, np.nan, 0.8, np.nan, 0.9])["rmssd_ms"])   # no neighbours
 
 
 def test_samples_first_window_is_refused():

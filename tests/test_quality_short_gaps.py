@@ -88,7 +88,7 @@ def test_beat_intervals_drop_the_intervals_across_a_bridged_sample():
     bridged[150:153] = True                          # between beats 110 and 210
     bridged[310] = True                              # on beat 310: the intervals on both sides go
     got = beat_intervals(beats, 100.0, bridged)
-    np.testing.assert_allclose(got, [1.0])            # 10 -> 110 only
+    np.testing.assert_array_equal(got, [1.0, np.nan, np.nan, np.nan])   # 10 -> 110 only; the others are breaks
     np.testing.assert_allclose(beat_intervals(beats, 100.0), [1.0] * 4)
 
 
@@ -115,3 +115,5 @@ def test_losses_on_the_r_peaks_publish_no_heart_rate_rather_than_half_of_it():
     m = window_measures(between, fs_hz, "ecg")
     truth = 60.0 / float(np.mean(np.diff(r) / fs_hz))
     assert m["ok"] and abs(m["hr_bpm"] - truth) < 3.0
+    # every other interval is a break: no two neighbouring intervals, so no successive differences
+    assert m["rmssd_ms"] is None and m["sdnn_ms"] is not None
