@@ -55,8 +55,9 @@ from encoders.checkpoint import save_checkpoint
 from encoders.config import get_config
 from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel, count_parameters
-from encoders.pretrain_checks import (STATE_FILE, already_done, check_masking, check_out_dir, new_folders,
-                                     nonfinite_error, remove_if_empty, resume_state, same_data, train_window_s)
+from encoders.pretrain_checks import (STATE_FILE, already_done, check_batch_memory, check_masking, check_out_dir,
+                                     new_folders, nonfinite_error, remove_if_empty, resume_state, same_data,
+                                     train_window_s)
 from encoders.pretrain_pipeline import default_training_pipeline, load_pipeline_file
 from encoders.pretrain_progress import ProgressLines
 
@@ -279,6 +280,7 @@ def _pretrain(cfg: TrainConfig) -> dict:
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
     per_rank = cfg.batch_size // world
+    check_batch_memory(per_rank, config, data.x.shape[1:], device, data.x.itemsize)
     x_all, ids_all = _resident(torch.from_numpy(data.x), device), _resident(torch.from_numpy(data.channel_idx), device)
     n_params = count_parameters(model)
     log.info("pretraining %s (%d parameters) on %d windows, world %d", config.name, n_params, len(data), world)

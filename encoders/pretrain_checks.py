@@ -195,3 +195,54 @@ def nonfinite_error(out, first_bad: int, cfg, saved_step: int | None) -> Encoder
     return EncoderError(f"training diverged: the loss or gradient is not finite at step {first_bad} (--lr {cfg.lr:g}, "
                         f"--warmup-steps {cfg.warmup_steps}); nothing of it was saved ({kept}); start again with a "
                         f"lower --lr (e.g. --lr {cfg.lr / 10:g}) or more --warmup-steps")
+
+
+def _available_bytes(device: torch.device) -> int | None:
+    """Memory a training step can still take on ``device``: free GPU memory, or the kernel's
+    MemAvailable on the CPU (None where it cannot be told)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def step_bytes_per_window(config, window_shape: tuple[int, ...], itemsize: int = 4) -> int:
+    """A lower bound on the memory one window of a training batch takes: its samples, plus one
+    ``dim``-wide float per token and encoder block (each block's output is kept for the backward
+    pass; attention, the MLP and the decoder take more). Tokens: samples / patch for the patch
+    tokenizer, log-mel frames / patch for audio; the beat tokenizer counts none (its beat count is
+    not known before the beats are found)."""
+    samples = 1
+    for n in window_shape:
+        samples *= int(n)
+    length = int(window_shape[-1]) if window_shape else 0
+    tokens = 0
+    if config.tokenizer == "patch":
+        frames = length // config.hop_length if config.modality == "audio" else length
+        tokens = frames // max(1, config.patch_size)
+    return samples * itemsize + config.depth * tokens * config.dim * 4
+
+
+def check_batch_memory(batch_per_process: int, config, window_shape: tuple[int, ...], device: torch.device,
+                       itemsize: int = 4) -> None:
+    """Before the first step: refuse a ``--batch-size`` whose lower bound on memory
+    (:func:`step_bytes_per_window`) is more than the device has free. ``--batch-size 100000000`` ran
+    for over a minute before failing, and a batch that fits the inputs but not the activations can
+    be killed by the kernel without a word."""
+    per_window = step_bytes_per_window(config, window_shape, itemsize)
+    free = _available_bytes(device)
+    if free is None or per_window <= 0:
+        return
+    need = batch_per_process * per_window
+    if need > free:
+        fits = max(1, free // per_window)
+        raise EncoderError(f"--batch-size {batch_per_process} needs at least {need / 2 ** 30:.1f} GiB per step "
+                           f"({per_window / 2 ** 20:.2f} MiB a window: its samples and the activations kept for "
+                           f"the backward pass), more than the {free / 2 ** 30:.1f} GiB free on {device.type}; "
+                           f"use a --batch-size well under {fits}")

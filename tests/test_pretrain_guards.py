@@ -186,3 +186,26 @@ def test_degenerate_windows_and_masks_are_refused(tmp_path, capsys, argv, needle
     assert main([*ECG, "--steps", "2", "--no-progress", *argv, "--out", str(out)]) == 2
     assert needle in _one_line(capsys)
     assert not out.exists()
+
+
+def test_a_batch_that_cannot_fit_is_refused_before_the_first_step(tmp_path, capsys):
+    """--batch-size 100000000 ran for over a minute (drawing 1e8 indices) before an out-of-memory error;
+    now a lower bound on one step's memory is compared with what the device has free first."""
+    out = tmp_path / "o"
+    args = [a if a != "4" else "100000000" for a in ECG]           # --batch-size 100000000
+    assert main([*args, "--steps", "1", "--no-progress", "--out", str(out)]) == 2
+    err = _one_line(capsys)
+    assert "--batch-size 100000000 needs at least" in err and "GiB free on cpu" in err and "well under" in err
+    assert not out.exists()
+
+
+def test_step_memory_lower_bound_counts_samples_and_block_outputs():
+    from encoders.pretrain_checks import step_bytes_per_window
+    ecg = get_config("ecg-tiny")                                   # 2500 samples, patch 25, dim 128, depth 6
+    assert step_bytes_per_window(ecg, (1, 2500)) == 2500 * 4 + 6 * (2500 // 25) * 128 * 4
+    audio = get_config("audio-tiny")                               # log-mel frames of hop_length samples
+    n = int(audio.window_s * audio.input_fs_hz)
+    tokens = n // audio.hop_length // audio.patch_size
+    assert step_bytes_per_window(audio, (1, n)) == n * 4 + audio.depth * tokens * audio.dim * 4
+    beat = get_config("ecg-tiny", tokenizer="beat")
+    assert step_bytes_per_window(beat, (1, 2500)) == 2500 * 4      # beat count unknown: samples only
