@@ -118,6 +118,7 @@ class Forecaster:
     method = "base"
     _model_arrays: tuple[str, ...] = ()
     _uses_window = True
+    _needs_training = True   # False: a method whose forecast needs no learnt weights (last)
 
     def __init__(self, config: ForecasterConfig):
         self.config = config.validate()
@@ -141,6 +142,7 @@ class Forecaster:
         self._same = 0  # consecutive repeats of the newest valid sample (max_frozen_steps)
         self._have_forecast = False
         self._trained = False  # a training step ran on the newest sample (see train_forecast)
+        self._learnt = False   # a training step ran since the model was (re)initialised (ready needs one)
         self.n_seen = 0
         self.n_skipped = 0
         self.n_frozen = 0
@@ -239,9 +241,15 @@ class Forecaster:
         """True once ``predict_one`` returns a model forecast rather than the last sample.
 
         False while the newest sample is missing: the forecast made before a gap is stale and is
-        not handed out again as the forecast of a later step.
+        not handed out again as the forecast of a later step.  False, too, until the model has
+        made a training step since it was initialised or reset: the first target arrives
+        ``lookback + horizon_steps`` samples after the scaler fit, so with a horizon longer than
+        the warm-up the window is full long before (until 2026-12-05 the untrained weights'
+        output, the warm-up mean, was handed out as a forecast: 10 mm off on a real session at
+        horizon 6 s).
         """
-        return self._have_forecast and not self._warm and self._gap == 0
+        return (self._have_forecast and (self._learnt or not self._needs_training) and not self._warm
+                and self._gap == 0)
 
     @property
     def frozen(self) -> bool:
@@ -288,6 +296,8 @@ class Forecaster:
                 raise ForecastError(f"state array {k!r} has shape {src.shape}, expected {dst.shape}")
             dst[...] = src
         for k in self._scalars():
+            if k == "_learnt" and k not in state:   # a checkpoint from before 2026-12-05: ready after
+                state = {**state, k: False}        # the next training step (the next sample, mostly)
             setattr(self, k, type(getattr(self, k))(state[k]))
         self._warm = [np.array(w) for w in np.asarray(state["warm"]).reshape(-1, self.n_coords)]
 
@@ -296,7 +306,7 @@ class Forecaster:
 
     @staticmethod
     def _scalars():
-        return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "n_seen", "n_skipped", "n_frozen",
+        return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "_learnt", "n_seen", "n_skipped", "n_frozen",
                 "n_resets", "diverged", "last_loss")
 
     def __repr__(self) -> str:
@@ -335,6 +345,7 @@ class Forecaster:
                 self._on_divergence(f"training loss {loss:.3g}")
                 return
             self._trained = True
+            self._learnt = True
         elif self._count > 1 and self._explodes(z, self._hist[(pos - 1) % cap]):
             self._on_divergence("input jump")   # (an absurd sample, no training step to see it)
             return
@@ -361,6 +372,7 @@ class Forecaster:
                     self.method, why, self.n_resets)
         self._init_model(np.random.default_rng([self.config.seed, self.n_resets]))
         self._have_forecast = False
+        self._learnt = False
 
     # ------------------------------------------------------------------ for subclasses
     def _init_model(self, rng) -> None:

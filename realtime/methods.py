@@ -219,6 +219,7 @@ class Last(Forecaster):
     """No prediction: the forecast is the newest sample."""
 
     method = "last"
+    _needs_training = False   # its forecast is the newest sample: nothing to learn
 
     def _init_model(self, rng) -> None:
         pass

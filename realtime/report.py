@@ -111,16 +111,36 @@ def published_applies(report: dict) -> bool:
     """The published table (3-D external markers at 10 Hz) is comparable only with such data."""
     sessions = report.get("sessions", {})
     return (float(report["protocol"].get("rate_hz", 0)) == 10.0 and bool(sessions) and
+            error_unit(sessions) == "mm" and   # its RMSE and max are mm: not beside a table of unknown unit
             all(ch and len(ch) % 3 == 0 and   # whole 3-D markers: one 'x' column is a 1-D trace
                 all(str(c).rpartition("_")[2].lower() in ("x", "y", "z") for c in ch)
                 for s in sessions.values() for ch in [s.get("channels")]))
 
 
 def error_unit(sessions: dict) -> str:
-    """The unit of the error columns for a report's ``sessions``: their one unit ("mm" for markers
-    and for tables that state none, as before), or "u" (input units) when they differ."""
-    units = {str(x) for s in sessions.values() for x in s.get("units") or ["mm"]} - {""}
-    return units.pop() if len(units) == 1 else ("mm" if not units else "u")
+    """The unit of the error columns for a report's ``sessions``: their one unit ("mm" for marker
+    and surrogate data; "mm" too for a report of an older biosig, which stored no units), or "u"
+    (input units) when they differ or a session states none (a ``t_s`` table with plain column
+    names: its numbers may be mm, cm or metres, see :func:`unitless_sessions`)."""
+    units = {str(x) for s in sessions.values() for x in (s.get("units") or ["mm"])}
+    if "" in units:
+        return "u"
+    return units.pop() if len(units) == 1 else "u"
+
+
+def unitless_sessions(sessions: dict) -> list[str]:
+    """Names of the sessions whose input states no unit (a ``t_s`` table: every unit "")."""
+    return [name for name, s in sessions.items() if s.get("units") and all(str(x) == "" for x in s["units"])]
+
+
+UNIT_HINT = ("to state the unit, name the coordinate columns with it (LAC_x_mm, chest (cm)): such a table is read "
+             "in mm")
+
+
+def names_list(names, shown: int = 3) -> str:
+    """``a, b, c and 2 more``."""
+    names = list(names)
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def format_table(report: dict) -> str:
@@ -133,17 +153,24 @@ def format_table(report: dict) -> str:
     pub_ok = published_applies(report)
     w = max([8, *map(len, report["averages"])])  # snap1-ens is 9 wide
     u = error_unit(report.get("sessions", {}))
-    cols = (f"{'method':{w}s} {'nRMSE':>7s} {'RMSE ' + u:>8s} {'max ' + u:>7s} {'p95 ' + u:>7s} {'>2' + u:>6s} "
-            f"{'>5' + u:>6s} "
-            f"{'duty':>5s} {'jitter':>7s} {'us/step':>8s} {'p99 us':>8s}")
+    unitless = unitless_sessions(report.get("sessions", {}))
+    x = 1 if unitless else 0   # one more digit: an input of unknown unit may be in metres (0.000395, not 0.000)
+    cols = (f"{'method':{w}s} {'nRMSE':>7s} {'RMSE ' + u:>{8 + x}s} {'max ' + u:>{7 + x}s} {'p95 ' + u:>{7 + x}s} "
+            f"{'>2' + u:>6s} {'>5' + u:>6s} "
+            f"{'duty':>5s} {'jitter':>{7 + x}s} {'us/step':>8s} {'p99 us':>8s}")
     if pub_ok:
         cols += f" | {'paper nRMSE':>11s} {'RMSE':>6s} {'max':>5s} {'jitter':>6s} {'ms/step':>7s}"
     lines = [head, cols]
+
+    def num(v, width, decimals):   # significant digits for an input of unknown unit
+        return f"{v:{width + x}.3g}" if unitless else f"{v:{width}.{decimals}f}"
+
     for method, a in report["averages"].items():
         p99 = f"{a['us_p99']:8.1f}" if np.isfinite(a["us_p99"]) else f"{'-':>8s}"  # none for a seed ensemble
-        row = (f"{method:{w}s} {a['nrmse']:7.3f} {a['rmse']:8.3f} {a['max']:7.2f} {a.get('p95', float('nan')):7.2f} "
+        row = (f"{method:{w}s} {a['nrmse']:7.3f} {num(a['rmse'], 8, 3)} {num(a['max'], 7, 2)} "
+               f"{num(a.get('p95', float('nan')), 7, 2)} "
                f"{a.get('frac_gt2', float('nan')):6.3f} {a.get('frac_gt5', float('nan')):6.3f} "
-               f"{a.get('duty', float('nan')):5.3f} {a['jitter']:7.3f} {a['us_mean']:8.1f} {p99}")
+               f"{a.get('duty', float('nan')):5.3f} {num(a['jitter'], 7, 3)} {a['us_mean']:8.1f} {p99}")
         if pub_ok:
             p = report["published"].get(method)
             row += (f" | {p['nrmse']:11.3f} {p['rmse']:6.3f} {p['max']:5.2f} {p['jitter']:6.3f} {p['ms_per_step']:7.3f}"
@@ -151,7 +178,13 @@ def format_table(report: dict) -> str:
         lines.append(row)
     if not pub_ok:
         lines.append("(published columns left out: they are for 3-D markers at 10 Hz)")
-    if u != "mm":
+    if unitless:   # the thresholds are 2 and 5 of the input's own units: mm, or not, the file does not say
+        lines.append(f"(errors in input units: {names_list(unitless)} state(s) no unit (a table with plain column "
+                     f"names), so the errors are in whatever unit the file is in, and >2 and >5 count errors over "
+                     f"2 and 5 of it "
+                     f"(the clinical thresholds only if that unit is mm; a file in metres never exceeds them); "
+                     f"{UNIT_HINT})")
+    elif u != "mm":
         lines.append(f"(errors in {'input units: the sessions differ' if u == 'u' else u}; >2 and >5 count "
                      "forecasts off by more than 2 and 5 of them, the clinical mm thresholds only for mm)")
     lines += format_baseline_comparison(report.get("baseline_comparison", {}))

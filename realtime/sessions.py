@@ -70,8 +70,11 @@ def _rate(rate_hz) -> float:
 def resample_uniform(t_s, X, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Linear interpolation of X (T, n) at times t_s (T,) onto a grid at ``rate_hz``.
 
-    NaN samples are left out of the interpolation; grid points more than one period away from
-    the nearest valid sample of a coordinate are NaN.  Returns (grid_t_s (K,), Y (K, n)).
+    NaN samples are left out of the interpolation, never bridged: a grid point between two valid
+    samples of a coordinate that are not neighbours (a NaN sample lies between them, or they are
+    more than ``DROPPED_FRAMES`` median sample intervals apart: rows lost) is NaN unless it is within
+    half a period of one of them (that sample, its time jittered or rounded to the ms); so are grid
+    points more than one period away from the nearest valid sample.  Returns (grid_t_s (K,), Y (K, n)).
     """
     rate_hz = _rate(rate_hz)
     t_s = np.asarray(t_s, dtype=np.float64)
@@ -83,6 +86,7 @@ def resample_uniform(t_s, X, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     period = 1.0 / rate_hz
     grid = t_s[0] + np.arange(int(np.floor((t_s[-1] - t_s[0]) / period + 1e-9)) + 1) * period
     Y = np.full((grid.size, X.shape[1]), np.nan)
+    spacing = float(np.median(np.diff(t_s)))
     for c in range(X.shape[1]):
         ok = np.isfinite(X[:, c])
         if ok.sum() < 2:
@@ -92,6 +96,13 @@ def resample_uniform(t_s, X, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
         idx = np.clip(np.searchsorted(tv, grid), 1, tv.size - 1)
         near = np.minimum(np.abs(grid - tv[idx - 1]), np.abs(tv[idx] - grid))
         Y[near > period * 1.0001, c] = np.nan
+        # a hole (invalid samples, lost rows) between two valid samples is not interpolated: the
+        # grid points inside it used to take values made up from both ends (an invalid sample
+        # next to a valid one became data, learnt and scored)
+        pos = np.flatnonzero(ok)
+        hole = (np.diff(pos) > 1) | (np.diff(tv) > DROPPED_FRAMES * spacing)   # (n_valid - 1,) per interval
+        inside = hole[idx - 1] & (near >= 0.5 * period) & (grid > tv[0]) & (grid < tv[-1])
+        Y[inside, c] = np.nan
     return grid - grid[0], Y
 
 
@@ -181,8 +192,10 @@ def _on_rate_grid(path, t, X, rate_hz: float):
     if np.max(np.abs(dt - 1.0 / rate_hz)) <= 0.01 / rate_hz:
         return t, X, False
     fs = 1.0 / float(np.median(dt))
+    ms = abs(1000 * fs - rate_hz) <= RATE_TOLERANCE * rate_hz   # times in ms in a column said to be seconds
     (log.warning if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz else log.info)(
-        "%s: timestamps at %.3g Hz (median), resampled to --rate-hz %g", path, fs, rate_hz)
+        "%s: timestamps at %.3g Hz (median), resampled to --rate-hz %g%s", path, fs, rate_hz,
+        "; they look like milliseconds: 't_s' is seconds (name a column of ms 't_ms')" if ms else "")
     t, X = resample_uniform(t, X, rate_hz)
     return t, X, True
 
@@ -199,11 +212,18 @@ def _surrogate_session(path, fmt: str, rate_hz: float) -> Session:
                    groups=marker_groups(rec.channels), source=(str(path),))
 
 
+RATE_WARNING = 0.02   # ... and warn when it is more than 2 % off: every time and horizon in seconds is off as much
+
+
 def _check_marker_rate(name: str, times_s, rate_hz: float) -> None:
     fs = 1.0 / float(np.median(np.diff(times_s)))
     if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz:
         raise ForecastError(f"session {name}: the timestamps say {fs:.3g} Hz but --rate-hz is {rate_hz:g}; marker rows "
                             f"are taken as steps at --rate-hz, so give --rate-hz {fs:.3g}")
+    if abs(fs - rate_hz) > RATE_WARNING * rate_hz:
+        log.warning("session %s: the timestamps say %.4g Hz but --rate-hz is %g; marker rows are taken as steps at "
+                    "--rate-hz, so every time and horizon in seconds is %.0f %% off (give --rate-hz %.4g)",
+                    name, fs, rate_hz, 100 * abs(fs / rate_hz - 1), fs)
 
 
 DROPPED_FRAMES = 1.75  # a marker timestamp step this many median steps long has lost frames (unless the

@@ -11,7 +11,10 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
   frame takes time): a forecast that aged past ``max_input_age_s`` meanwhile is held too;
 * ``gap``: samples are missing since the last one (any hole: the learner's ``max_gap_steps`` is
   0) and the input window restarted; held until the window is whole again. The runtime's
-  timer also publishes a ``gap`` hold every ``stale_s`` while no sample arrives at all. A frame
+  timer also publishes a ``gap`` hold ("no input ...") as soon as the next frame is overdue by
+  ``max_input_age_s`` while the source is forecasting (the standing forecast's input is then older
+  than a published one may be; until 2026-12-05 the first such hold came only after ``stale_s``,
+  1 s), and every ``stale_s`` while no sample arrives at all. A frame
   whose device time goes back (it starts at or before the last learnt sample: a clock stepped
   back, a frame sent again, overlapping frames) restarts the window too, as a new time base
   (``time_back``, ``detail``). A frame longer than :func:`frame_budget`
@@ -146,6 +149,7 @@ class SourceForecaster:
         self.hold_left = 0          # diverged: samples still held
         self.gap_open = False       # a gap restarted the window and it is not whole yet
         self.last_t_s: float | None = None
+        self.frame_s = 1.0 / self.fs_hz   # duration of the last frame (the no-input timer's expected spacing)
         self.last_wall_s = time.time()      # last frame, or the no-input timer's last gap hold
         self.last_frame_wall_s = self.last_wall_s   # last frame only (wall clock)
         self.resets_seen = 0
@@ -228,6 +232,7 @@ class SourceForecaster:
                 self.resets_seen = f.n_resets
                 self.hold_left = self.cfg.recover_steps + 1
         self.last_t_s = t_end
+        self.frame_s = n / self.fs_hz   # the next frame's newest sample is due this much after t_end
         self.last_wall_s = self.last_frame_wall_s = now_s
         if self.hold_left > 0:
             self.hold_left = max(0, self.hold_left - n)

@@ -11,7 +11,8 @@ measured in ``make demo`` (2 cores, 1,651 forecasts per run), handing a frame to
 and waking it cost a p99 of 4.3-4.7 ms inside the runtime; handled on the loop, 1.4-1.7 ms.
 
 :meth:`tick` (called by the loop at least every 50 ms) owns the no-input timer (a ``gap`` hold
-every ``stale_s`` while a source is silent) and takes the checkpoint snapshots; a second thread
+once a forecasting source's next frame is overdue by ``max_input_age_s``, then every ``stale_s``
+while it is silent) and takes the checkpoint snapshots; a second thread
 writes them (a ``mix`` checkpoint is ~1 MB and took 4-5 ms to write, which would delay every
 frame arriving meanwhile). A forecaster that raises is never silent: its source gets
 ``unavailable`` holds from then on.
@@ -185,14 +186,25 @@ class ForecastWorker:
         self._send(f"hold/{src}", header)
 
     def _check_silent(self):
+        """A ``gap`` hold for a source whose last answer was a forecast as soon as its next frame
+        is overdue by ``max_input_age_s`` (device time of the last sample + the last frame's
+        duration + ``max_input_age_s``, against the wall clock, as the age check of a frame): the
+        forecast a consumer acts on until a hold comes was made from input that is now older than
+        a published forecast's may be. Until 2026-12-05 the first hold came after ``stale_s`` (1 s)
+        of silence: a consumer acted on a forecast made from input up to 1 s old. Then, as before,
+        one every ``stale_s`` while the source stays silent."""
         now = time.time()
         for src, sf in list(self.forecasters.items()):
-            if now - sf.last_wall_s > self.cfg.stale_s:
+            age = now - sf.last_t_s if sf.last_t_s is not None else 0.0
+            overdue = sf.state == "forecasting" and age > sf.frame_s + self.cfg.max_input_age_s
+            if overdue or now - sf.last_wall_s > self.cfg.stale_s:
                 sf.last_wall_s = now  # once per stale_s while silent
                 sf.state, sf.hold_reason = "hold", "gap"
                 sf.counts["gap"] += 1
-                self.publish_hold(src, sf.stream, sf.last_t_s or 0.0, "gap",
-                                  f"no input for more than {self.cfg.stale_s:g} s")
+                detail = (f"no input for {age * 1e3:.0f} ms: the last forecast's input is older than "
+                          f"max_input_age_s ({self.cfg.max_input_age_s * 1e3:.0f} ms)" if overdue else
+                          f"no input for more than {self.cfg.stale_s:g} s")
+                self.publish_hold(src, sf.stream, sf.last_t_s or 0.0, "gap", detail)
 
     def _forget(self, source):
         sf = self.forecasters.get(source)

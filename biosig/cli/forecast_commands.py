@@ -246,6 +246,7 @@ def _plot(args) -> int:
     try:
         report = json.loads((root / "report.json").read_text())
         unit = error_unit({args.session: report["sessions"][args.session]})
+        unit = "input units" if unit == "u" else unit   # a t_s table states no unit
     except (OSError, ValueError, KeyError, TypeError):   # a report of an older biosig: no units
         unit = "input units"
     ax0.set_ylabel(f"position - mean ({unit})")
