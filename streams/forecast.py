@@ -98,34 +98,79 @@ def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over)
         raise StreamError(f"forecaster cannot be built from the configuration: {exc}") from None
 
 
+#: A forecaster whose learn-and-forecast step takes longer than this per sample (3 coordinates, the
+#: fastest of the warm-up's training steps) gets a warning at start-up: a quarter of the period of a 30 Hz
+#: surrogate stream. The forecast path runs on the runtime's event loop, so a slower one delays every
+#: other stream's frames and falls behind its own (holds, never late numbers). A warning, not a
+#: refusal: a few timed steps on a loaded machine can be slow for a fast method. The shipped methods
+#: take 0.01-0.4 ms (lookback_s 1.2 to 10, 2 cores).
+STEP_BUDGET_S = 1.0 / 30.0 / 4
+#: ... and one whose state (weights, RLS matrix, RNN sensitivities) is over this at 3 coordinates, before
+#: it is driven at all (rls with lookback_s 60 at 30 Hz: 223 MiB, and 40 s of warm-up to find its
+#: step too slow; it grows with the square of the coordinates). The shipped defaults: 0.5-6 MiB.
+MAX_STATE_BYTES = 64 * 2 ** 20
+
+
+def _nbytes(state) -> int:
+    if isinstance(state, np.ndarray):
+        return int(state.nbytes)
+    if isinstance(state, dict):
+        return sum(_nbytes(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return sum(_nbytes(v) for v in state)
+    return 0
+
+
 def warm_up(cfg: ForecasterConfig) -> float:
     """Build a throwaway forecaster for ``cfg`` and drive it through every path the runtime uses
     (scaler fit, training, prediction, a gap that restarts the window, checkpoint state), so that
     every Numba kernel is compiled (or loaded from the cache) before the first real sample.
-    Returns the seconds it took; raises :class:`StreamError` when the forecaster cannot be built."""
+    Returns the seconds it took; raises :class:`StreamError` when the forecaster cannot be built or
+    its state is over :data:`MAX_STATE_BYTES`; warns when its step, timed on the second pass
+    (compiled), is over :data:`STEP_BUDGET_S`."""
     t = time.perf_counter()
     f = build_forecaster(cfg, 3, 30.0, norm_steps=2)
+    state_bytes = _nbytes(f.state_dict())
+    if state_bytes > MAX_STATE_BYTES:
+        raise StreamError(f"forecaster {cfg.method} holds {state_bytes / 2 ** 20:.0f} MiB of state for 3 coordinates "
+                          f"(input window {f.lookback} samples at 30 Hz, hidden {cfg.hidden}), over "
+                          f"{MAX_STATE_BYTES // 2 ** 20} MiB; it grows with the coordinates and every step reads "
+                          "it: shorten lookback_s or hidden, or choose another method")
     quiet = logging.getLogger("realtime")
     level = quiet.level
     quiet.setLevel(logging.ERROR)   # random warm-up data may "diverge": not news
     try:
-        _drive(f)
+        step_s = _drive(f)
     finally:
         quiet.setLevel(level)
+    if step_s > STEP_BUDGET_S:
+        log.warning("forecaster %s took at least %.1f ms to learn and forecast one sample of 3 coordinates in its warm-up "
+                    "(input window %d samples at 30 Hz), over the %.1f ms a sample should take on the runtime's "
+                    "event loop (a quarter of a 30 Hz period; more coordinates take longer): its forecasts may "
+                    "fall behind (held as stale) and delay other streams; shorten lookback_s or hidden, or choose "
+                    "another method", cfg.method, step_s * 1e3, f.lookback, STEP_BUDGET_S * 1e3)
     return time.perf_counter() - t
 
 
-def _drive(f):
+def _drive(f) -> float:
+    """Drive ``f`` twice through warm-up, training, forecasts and a gap; the seconds of the fastest
+    training step (learn and forecast one sample) on the second pass (the fastest: a loaded machine
+    slows some steps, never all)."""
     rng = np.random.default_rng(0)
     n = f.lookback + f.horizon_steps + 8
     tol = f.config.max_gap_steps or f.lookback
-    for _ in range(2):
+    times = []
+    for second in (False, True):
         for _ in range(n):
+            t = time.perf_counter()
             f.learn_one(rng.normal(size=3))
             f.predict_one()
+            if second and f._trained:
+                times.append(time.perf_counter() - t)
         for _ in range(tol + 1):
             f.learn_one(np.full(3, np.nan))
     f.load_state_dict(f.state_dict())
+    return float(np.min(times)) if times else 0.0
 
 
 class SourceForecaster:
