@@ -224,7 +224,7 @@ class RuntimeConfig:
         ``record_dir`` after each rotation, earlier runs' included (``None``: every file is kept).
     status_every_s : period of ``status`` and ``hb/runtime`` frames on the output socket.
     score_smooth_windows : windows averaged for the smoothed head outputs (AF probability) of
-        ``score/`` frames (:mod:`streams.scores`).
+        ``score/`` frames: the values among a stream's last this many windows (:mod:`streams.scores`).
     af_prevalence : the AF prevalence (a share in (0, 1)) at which ``af_prob`` is published; ``None``:
         as the head was fitted (its card says at what prevalence; :meth:`encoders.heads.Head.at_prevalence`).
     tap_signals : also publish every accepted input frame on the output socket as

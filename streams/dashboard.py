@@ -43,6 +43,10 @@ DISPLAY_HZ = 250.0       # at most this many points per second per waveform (pea
 HISTORY_S = 12.0         # seconds of history kept per series (the page shows 10)
 MAX_HOLD_PERIODS = 100   # per source
 MAX_SCORE_ROWS = 2000    # per stream: windows kept for a run's summary (`biosig demo`)
+# a stream's score line is stale (shown as no current reading, never as the last HR in green) when
+# no score frame came for this many of its usual intervals between score frames, and this long
+SCORE_STALE_HOPS = 3.0
+SCORE_STALE_MIN_S = 3.0
 
 
 def check_loopback_host(host: str) -> str:
@@ -162,8 +166,11 @@ class LiveState:
         """The window's measures and head outputs as the line `biosig listen` prints, and whether
         they were withheld (low quality, too few beats, ...)."""
         s = self._stream(h["stream"])
+        now = time.time()
+        if s.get("_score_rx_s") is not None:
+            s.setdefault("_score_gaps", collections.deque(maxlen=9)).append(now - s["_score_rx_s"])
         s.update(score=summary_text(h), score_ok=bool(h.get("ok")), score_missing=h.get("missing"),
-                 score_window_end_s=h.get("window_end_s"))
+                 score_window_end_s=h.get("window_end_s"), _score_rx_s=now)
         self.score_rows.setdefault(h["stream"], collections.deque(maxlen=MAX_SCORE_ROWS)).append(score_row(h))
 
     def _couch(self, source: str) -> dict:
@@ -215,8 +222,13 @@ class LiveState:
                 cursors[key] = s.count
                 if rows:
                     new[key] = [list(c) for c in zip(*rows)]  # columns: t, v1, v2, ...
+            now = time.time()
             streams = {n: {k: v for k, v in s.items() if not k.startswith("_")} for n, s in self.streams.items()}
-            return {"now_s": time.time(), "hb_age_s": None if self.last_hb_s is None else time.time() - self.last_hb_s,
+            for n, s in self.streams.items():
+                if s.get("_score_rx_s") is not None:
+                    age = now - s["_score_rx_s"]
+                    streams[n].update(score_age_s=age, score_stale=age > score_stale_after_s(s.get("_score_gaps")))
+            return {"now_s": now, "hb_age_s": None if self.last_hb_s is None else time.time() - self.last_hb_s,
                     "streams": streams, "couches": {k: dict(v) for k, v in self.couches.items()},
                     "hold_periods": {k: [list(p) for p in v] for k, v in self.hold_periods.items()},
                     "frames": dict(self.frames), "new": new, "version": self.version}
@@ -225,6 +237,15 @@ class LiveState:
         with self.changed:
             if self.version == version:
                 self.changed.wait(timeout_s)
+
+
+def score_stale_after_s(gaps) -> float:
+    """Seconds without a score frame after which a stream's last score line is no current reading:
+    ``SCORE_STALE_HOPS`` times the median interval between its recent score frames (its hop), at
+    least ``SCORE_STALE_MIN_S``. A monitor unplugged, a stream rejected or a runtime gone quiet left
+    the last ``HR 95 /min`` on the page, in the colour of a valid reading, for as long as it was open."""
+    hop = float(np.median(gaps)) if gaps else 0.0
+    return max(SCORE_STALE_MIN_S, SCORE_STALE_HOPS * hop)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

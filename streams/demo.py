@@ -21,6 +21,15 @@ def _fmt(v, nd=1):
     return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{nd}f}"
 
 
+def rejects_text(counts: dict, last: str = "") -> str:
+    """``rejected inconsistent 5 (fs_hz ... -> what to do); last: inconsistent: fs_hz changed ...``:
+    each reason's count and what to do about it, and the newest rejected frame's detail."""
+    from streams.metrics import reject_advice
+    parts = [f"{reason} {n}" + (f" ({reject_advice(reason)})" if reject_advice(reason) else "")
+             for reason, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return "rejected " + "; ".join(parts) + (f"; last: {last}" if last else "")
+
+
 def status_table(status: dict) -> str:
     """Plain-text table of a status body, one row per input stream: recent rate (over the last
     ``rate_window_s``), age of the newest frame, counters and latency percentiles."""
@@ -49,6 +58,12 @@ def status_table(status: dict) -> str:
     rows.append(f"encoder queue {q['pending_windows']}/{q['max']}, batches {q['batches']}, "
                 f"invalid frames {sum(status['invalid'].values())}, uptime {status['uptime_s']:.0f} s")
     rows += skewed
+    for name, s in status["streams"].items():
+        if s.get("rejected"):
+            rows.append(f"{name}: " + rejects_text(s["rejected"], s.get("last_rejected", "")))
+    if status.get("invalid"):
+        rows.append("invalid frames (no stream could be told): "
+                    + rejects_text(status["invalid"], status.get("invalid_last", "")))
     for src, f in status.get("forecasters", {}).items():
         if f.get("state") == "hold":
             rows.append(f"{src}: forecast on hold ({f['hold']}{': ' + f['failed'] if f.get('failed') else ''})")

@@ -3,7 +3,8 @@
 :class:`InputStream` is created on the first valid frame of a stream. A new publisher
 ``session`` (the publisher restarted) starts the sequence afresh and is counted as a restart;
 within a session a sequence number equal to the last accepted one is a duplicate, a smaller one
-is late, and a jump opens a gap (counted, and no window spans it). A sequence that goes back
+is late, and a jump opens a gap (counted, and no window spans it); so does a jump of device time
+of more than :data:`DEVICE_TIME_HOLE_S` with the next sequence number (windowed streams). A sequence that goes back
 (to 0 or anywhere) while device time moves on (a device that restarted keeping its fixed
 session id) is a publisher restart: counted under ``restarts``, never as late. Frames whose rate, channels,
 dtype or modality disagree with the session's first frame are rejected as ``inconsistent``.
@@ -27,6 +28,15 @@ log = logging.getLogger(__name__)
 #: alternate (each switch restarted the windows: no window for as long as both ran). After that
 #: silence the older session takes the stream back as a restart (the newer one stopped).
 SESSION_TAKEOVER_S = 2.0
+
+#: A frame whose first sample comes more than this many seconds after the previous frame's last
+#: sample (plus one sample period), with the next sequence number, is a gap too: the device paused
+#: (a lead off, a monitor that numbers the frames it sends, not the samples it takes) and said so
+#: by its timestamps. The windows restart there instead of joining samples that lie this far apart
+#: and stamping every later window on the old time base. Smaller steps are timestamp jitter or
+#: ``replay`` below real time (each frame's hole is under its 0.1 s frame) and are not gaps; a step
+#: back (``replay`` above real time overlaps its frames) never is.
+DEVICE_TIME_HOLE_S = 1.0
 
 
 def window_quality(win: np.ndarray, fs_hz: float, modality: str) -> float:
@@ -116,6 +126,16 @@ class InputStream:
             return "gap"
         self.last_seq = seq
         return "ok"
+
+    def time_hole(self, t0_s: float) -> bool:
+        """True when a frame starting at device time ``t0_s`` leaves a hole of more than
+        :data:`DEVICE_TIME_HOLE_S` after the newest accepted sample (counted as a gap here)."""
+        if self.last_t_s is None or not t0_s - self.last_t_s - 1.0 / self.fs_hz > DEVICE_TIME_HOLE_S:
+            return False
+        self.stats.gaps += 1
+        log.info("%s: device time jumped %.3f s ahead with consecutive seq: a gap, windows restart",
+                 self.name, t0_s - self.last_t_s - 1.0 / self.fs_hz)
+        return True
 
     def reset_windows(self):
         """After a gap: no window may span it, so filters and windows restart."""

@@ -54,6 +54,35 @@ class Latency:
                 "max": float(self.max_ms), "min": float(self.min_ms), "ahead": int(self.ahead)}
 
 
+#: What a client does about each reject reason (``status`` and the runtime's log say it beside the
+#: count; protocol: docs/protocol.md).
+REJECT_ADVICE = {
+    "frames": "send [topic, header, payload] (payload only for signal frames)",
+    "topic": "topic and header 'stream' must both be <source>/<stream> (1-64 of A-Z a-z 0-9 _ . -)",
+    "header": "the header must be a msgpack map",
+    "version": "set header v = 1",
+    "schema": "header keys and types as in docs/protocol.md (no unknown keys; modality and dtype from its lists)",
+    "rate": "fs_hz must lie in the modality's plausible range (docs/protocol.md): a unit mistake?",
+    "shape": "shape [C, T] with 1-256 channels, 1-1048576 samples, one channel name and unit per row",
+    "payload_size": "the payload must hold prod(shape) x itemsize bytes of dtype, little-endian",
+    "nonfinite": "do not send NaN or inf: skip the frame (its seq number makes it a gap)",
+    "inconsistent": "fs_hz, channels, modality and dtype are fixed within a session: new parameters need a "
+                    "new session id (a publisher restart)",
+    "unsupported": "the stream's preprocessing cannot take these frames (the runtime's log says why)",
+    "session_conflict": "two publishers send this stream: give each device its own source name",
+    "too_many_streams": "the runtime holds max_streams streams: raise it or free idle ones",
+    "source_quota": "this source holds max_streams_per_source streams: use fewer stream names per source",
+    "encoder": "the encoder failed on these windows (the runtime's log says why)",
+    "score": "no score for these windows (the runtime's log says why)",
+    "score_backlog": "the score thread fell behind (a backlog sent at once): windows got no score frame",
+}
+
+
+def reject_advice(reason: str) -> str:
+    """What to do about frames rejected for ``reason`` ("" when there is nothing to say)."""
+    return REJECT_ADVICE.get(reason, "")
+
+
 @dataclass
 class StreamStats:
     """Counters of one input stream. ``rejected`` maps a reject reason to a count."""
@@ -78,6 +107,7 @@ class StreamStats:
     ingest_ms: Latency = field(default_factory=Latency)   # device timestamp -> accepted
     output_ms: Latency = field(default_factory=Latency)   # device timestamp -> published
     last_rejected: float = 0.0
+    last_rejected_detail: str = ""     # "<reason>: <what was wrong>" of the newest rejected frame
     rate_window_s: float = 10.0
     recent: collections.deque = field(default_factory=collections.deque)   # (recv_s, samples)
 
@@ -108,6 +138,7 @@ class StreamStats:
             "outputs": self.outputs, "forecasts": self.forecasts, "holds": self.holds,
             "dropped": self.dropped, "rejected": dict(self.rejected),
             "rejected_total": int(sum(self.rejected.values())),
+            "last_rejected": self.last_rejected_detail,
             "age_s": (now - self.last_seen) if self.last_seen else float("nan"),
             "latency_ingest_ms": self.ingest_ms.summary(),
             "latency_ms": self.output_ms.summary(),

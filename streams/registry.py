@@ -6,7 +6,9 @@
   ``max_streams`` (their own per-source quota still applies): a couch joining after 1,100
   invented stream names still gets its forecasts and holds;
 * a stream with no accepted frame for ``idle_expire_s`` seconds is forgotten (slot and counters);
-  counters of names that were only ever rejected expire the same way.
+  counters of names that were only ever rejected expire the same way. Its publisher session and
+  last sequence number are kept (the last ``MAX_FORGOTTEN``): when it comes back within that
+  session, the frames it sent meanwhile count as a gap (``gaps``, ``missing``) of its new counters.
 """
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ from streams.forecast import source_of
 from streams.metrics import StreamStats
 
 log = logging.getLogger(__name__)
+
+
+MAX_FORGOTTEN = 4096   # expired streams whose session and last sequence number are remembered
 
 
 class StreamRegistry:
@@ -30,6 +35,9 @@ class StreamRegistry:
         self.by_source = collections.Counter()        # source -> streams holding a slot
         self.general = 0                              # slots taken outside reserved sources
         self.expired = 0
+        # name -> (session, last seq) of expired streams (bounded): a stream that comes back within
+        # its session has its frames sent meanwhile counted as missing, not forgotten with it
+        self.forgotten: collections.OrderedDict = collections.OrderedDict()
 
     def new_stats(self, name: str) -> StreamStats:
         st = StreamStats(name)
@@ -69,7 +77,12 @@ class StreamRegistry:
             if now_s - last > self.idle_expire_s:
                 gone.append(name)
                 del self.stats[name]
-                if self.streams.pop(name, None) is not None:
+                gone_st = self.streams.pop(name, None)
+                if gone_st is not None:
+                    self.forgotten[name] = (gone_st.session, gone_st.last_seq)
+                    self.forgotten.move_to_end(name)
+                    while len(self.forgotten) > MAX_FORGOTTEN:
+                        self.forgotten.popitem(last=False)
                     src = source_of(name)
                     self.by_source[src] -= 1
                     if self.by_source[src] <= 0:

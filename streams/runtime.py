@@ -83,6 +83,8 @@ class Runtime(IngestMixin, OutputsMixin):
         self.registry = StreamRegistry(cfg.max_streams, cfg.max_streams_per_source, cfg.reserved_sources,
                                        cfg.idle_expire_s, cfg.rate_window_s)
         self.invalid = collections.Counter()      # frames no stream could be told for
+        self.invalid_last = ""                    # "<reason>: <what was wrong>" of the newest of them
+        self._reject_told: dict = {}              # (stream, reason) -> time.time() last logged
         self.auth_failures = collections.Counter()  # socket -> CURVE handshakes refused
         self._auth_warned_s: dict = {}               # (socket, reason) -> time.monotonic() last logged
         self.out_seq = collections.Counter()
@@ -373,7 +375,7 @@ class Runtime(IngestMixin, OutputsMixin):
         return {
             **base, "ready_after_s": self.ready_after_s, "warm_up": self.warm,
             "streams": streams, "totals": dict(totals),
-            "invalid": dict(self.invalid), "auth_failures": sum(self.auth_failures.values()),
+            "invalid": dict(self.invalid), "invalid_last": self.invalid_last, "auth_failures": sum(self.auth_failures.values()),
             "auth_failures_by_socket": dict(self.auth_failures),
             "slots": {"general": reg.general, "max": reg.max_streams, "per_source_max": reg.per_source,
                       "reserved_sources": sorted(reg.reserved), "expired": reg.expired,

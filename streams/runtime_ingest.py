@@ -17,8 +17,12 @@ from streams import protocol
 from streams.errors import ProtocolError
 from streams.forecast import source_of
 from streams.ingest import SESSION_TAKEOVER_S, InputStream
+from streams.metrics import reject_advice
 
 log = logging.getLogger("streams.runtime")
+
+REJECT_WARN_EVERY_S = 60.0   # a stream's rejects of one reason are logged at most this often
+REJECT_WARN_MAX = 20         # ... and at most this many (stream, reason) pairs a minute
 
 
 class IngestMixin:
@@ -27,12 +31,39 @@ class IngestMixin:
     # ------------------------------------------------------------------ ingest
     def _reject(self, stream: str, reason: str, detail: str = ""):
         target = self.registry.stats_for_reject(stream)
+        now = time.time()
+        detail = detail[len(reason) + 2:] if detail.startswith(f"{reason}: ") else detail   # ProtocolError's text
+        text = f"{reason}: {detail[:300]}" if detail else reason
         if target is None:
             self.invalid[reason] += 1
+            self.invalid_last = text
         else:
             target.rejected[reason] += 1
-            target.last_rejected = time.time()
-        log.debug("rejected a frame of %s: %s %s", stream or "?", reason, detail)
+            target.last_rejected = now
+            target.last_rejected_detail = text
+        if reason != "session_conflict":   # that one has its own warning (_session_conflict)
+            self._warn_reject(stream if target is not None else "", reason, text, now)
+
+    def _warn_reject(self, stream: str, reason: str, text: str, now: float):
+        """One warning per stream and reason per minute (frames that cannot be told a stream share
+        one per reason): a rejected stream is said in the runtime's log with what was wrong, not
+        only as a count in ``status``."""
+        key = (stream, reason)
+        told = self._reject_told
+        last = told.get(key)
+        if last is not None and now - last < REJECT_WARN_EVERY_S:
+            return
+        if len(told) > 4096:
+            told.clear()
+        told[key] = now
+        recent = [t for t in told.values() if now - t < REJECT_WARN_EVERY_S]
+        if len(recent) > REJECT_WARN_MAX:   # a client inventing stream names: the log stays readable
+            if len(recent) == REJECT_WARN_MAX + 1:
+                log.warning("more rejected streams than %d a minute: not each logged; biosig status lists them",
+                            REJECT_WARN_MAX)
+            return
+        log.warning("rejected a frame of %s (%s)%s", stream or "an unknown stream", text,
+                    f"; {reject_advice(reason)}" if reject_advice(reason) else "")
 
     def _on_ingest(self, parts):
         try:
@@ -93,6 +124,8 @@ class IngestMixin:
             setattr(st.stats, "duplicates" if verdict == "duplicate" else "late",
                     getattr(st.stats, "duplicates" if verdict == "duplicate" else "late") + 1)
             return
+        if verdict == "ok" and st.windower is not None and st.time_hole(t0):
+            verdict = "gap"   # the device paused: no window joins the samples on either side
         n = x.shape[1]
         t_last = t0 + (n - 1) / st.fs_hz
         st.last_t_s = t_last
@@ -174,8 +207,22 @@ class IngestMixin:
         st = InputStream(h, window, model, stats)
         if old is not None:
             st.superseded = (old.superseded + (old.session,))[-8:]
+        else:
+            self._count_missed_while_forgotten(st, h)
         self.registry.add(st)
         return st
+
+    def _count_missed_while_forgotten(self, st: InputStream, h: dict):
+        """A stream that expired (idle for ``idle_expire_s``) and comes back within its publisher
+        session: the sequence numbers it skipped meanwhile are a gap of its new counters (they were
+        lost with the old ones: an outage of more than 5 minutes counted nothing)."""
+        prev = self.registry.forgotten.pop(st.name, None)
+        if prev is None or prev[0] != h["session"] or h["seq"] <= prev[1] + 1:
+            return
+        st.stats.gaps += 1
+        st.stats.missing += h["seq"] - prev[1] - 1
+        log.info("%s: back after it expired; %d frame(s) of session %d missing", st.name,
+                 h["seq"] - prev[1] - 1, h["session"])
 
     # ------------------------------------------------------------------ forecasts
     def _forecast(self, st: InputStream, t0: float, x: np.ndarray, recv_s: float, sent_s=None):

@@ -12,14 +12,15 @@ on the same causal windows) gives the same numbers.
 Alarm hygiene: a window below its modality's quality threshold carries ``ok: false``, every
 measure ``null`` and ``missing: "low_quality"``. Heads (``ecg-af`` on ECG streams, ``ppg-af`` on
 PPG streams) run only on ``ok`` windows; their output is also smoothed: ``smoothed`` is the mean
-of the last ``smooth_windows`` window values that exist (``null`` until one exists), so one noisy
-window does not flip the AF probability. The head state of a stream restarts with its session.
+of the values that exist among the stream's last ``smooth_windows`` windows (by device time;
+``null`` when none has one), so one noisy window does not flip the AF probability and a value
+from before a run of withheld windows or a gap is never averaged in. The head state of a stream
+restarts with its session and when its device time goes back.
 """
 from __future__ import annotations
 
 import collections
 import logging
-import queue
 import threading
 import time
 
@@ -28,6 +29,27 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DEFAULT_SMOOTH_WINDOWS = 5
+
+
+#: Windows a stream may have waiting for the score thread and still be served first come, first
+#: served among the other streams' (beyond them each of its windows waits one more turn).
+SCORE_BURST = 4
+
+#: Modalities whose measures read one lead (:func:`biosig.measures_window.window_measures` measures
+#: the first row of a (C, W) window, while a window's quality is the mean over its rows).
+ONE_LEAD_MODALITIES = ("ecg", "ppg")
+
+
+def measured_lead(win: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray, float]:
+    """``(win[i:i+1], quality of lead i)`` for the lead of a multi-lead window (C, W) with the best
+    quality (the first of equals): the lead the score measures, gated on its own quality. Before,
+    the measures read the first lead and were gated on the mean quality of all leads: a noisy first
+    lead beside a clean one passed the gate (SDNN 88 ms of a 9 ms sinus rhythm, published as ``ok``)
+    and a clean first lead beside a noisy one was withheld."""
+    from streams.ingest import window_quality
+    q = [window_quality(win[i:i + 1], fs_hz, modality) for i in range(win.shape[0])]
+    best = int(np.argmax(q))
+    return win[best:best + 1], float(q[best])
 
 
 class ScoreHost:
@@ -75,8 +97,15 @@ class ScoreHost:
         return self._heads[modality]
 
     def header(self, stream: str, session: int, modality: str, win: np.ndarray, fs_hz: float,
-               t_start: float, t_end: float, quality: float | None = None) -> dict:
-        """The ``score`` header of one window (C, W) at ``fs_hz``; updates the smoothing state."""
+               t_start: float, t_end: float, quality: float | None = None,
+               hop_s: float | None = None) -> dict:
+        """The ``score`` header of one window (C, W) at ``fs_hz``; updates the smoothing state.
+
+        ``hop_s``: the stream's window hop in seconds. With it, ``smoothed`` averages only the
+        values of the windows that ended within the last ``smooth_windows`` hops (device time), so a
+        value from before a run of withheld windows or a gap never enters the mean (it made a
+        sinus window after a minute of lead-off read ``smoothed`` 0.72 from AF a minute old);
+        None: the last ``smooth_windows`` values, however old."""
         from biosig.measures_window import measured_span_s, unit_of, window_measures
         m = window_measures(win, fs_hz, modality, quality=quality)
         measures = {k: v for k, v in m.items() if k not in ("quality", "min_quality", "ok", "missing")}
@@ -84,16 +113,12 @@ class ScoreHost:
         span_s = measured_span_s(win, fs_hz, modality)   # the signal the measures come from
         for head in self.heads_for(modality):
             p = head.predict({**measures, "window_s": span_s}) if m["ok"] else None
-            key = (stream, head.name)
-            sess, recent = self._recent.get(key, (None, None))
-            if sess != session:  # a new publisher session starts a fresh average
-                recent = collections.deque(maxlen=self.smooth_windows)
-                self._recent[key] = (session, recent)
+            recent = self._recent_values(stream, head.name, session, float(t_end), hop_s)
             if p is not None:
-                recent.append(p)
+                recent.append((float(t_end), p))
             heads[head.output] = {"head_id": head.head_id, "value": p, "prevalence": head.prevalence,
                                   "fitted_prevalence": head.fitted_prevalence,
-                                  "smoothed": float(np.mean(recent)) if recent else None,
+                                  "smoothed": float(np.mean([v for _, v in recent])) if recent else None,
                                   "n_smoothed": len(recent), "smooth_windows": self.smooth_windows}
             if p is None:
                 heads[head.output]["missing"] = m["missing"] or "missing_feature"
@@ -108,6 +133,22 @@ class ScoreHost:
         if m["missing"]:
             header["missing"] = m["missing"]
         return header
+
+    def _recent_values(self, stream: str, head: str, session: int, t_end: float, hop_s: float | None):
+        """The deque of ``(window_end_s, value)`` the smoothed output of ``head`` on ``stream`` averages,
+        pruned for a window ending at ``t_end``: a new publisher session or device time gone back
+        (a new time base) starts it afresh; values of windows that ended ``smooth_windows`` hops or
+        more before ``t_end`` are dropped (``hop_s`` None: none by age)."""
+        key = (stream, head)
+        sess, recent = self._recent.get(key, (None, None))
+        if sess != session or (recent and recent[-1][0] > t_end):
+            recent = collections.deque(maxlen=self.smooth_windows)
+            self._recent[key] = (session, recent)
+        if hop_s is not None and hop_s > 0:
+            oldest = t_end - (self.smooth_windows - 0.5) * hop_s   # the last smooth_windows windows' ends
+            while recent and recent[0][0] < oldest:
+                recent.popleft()
+        return recent
 
     def warm_up(self, modality: str, window_s: float, fs_hz: float) -> None:
         """Load the modality's heads and compute one score of a synthetic window, so that every
@@ -126,9 +167,13 @@ class ScoreHost:
         runtime's :class:`ScoreWorker` thread, off the event loop."""
         try:
             withheld = None
+            if st.modality in ONE_LEAD_MODALITIES and win.shape[0] > 1:
+                win, quality = measured_lead(win, st.fs_out_hz, st.modality)
             if st.modality == "spiro":
                 win, withheld = self._spiro_volume_ml(st, win)
-            h = self.header(st.name, st.session, st.modality, win, st.fs_out_hz, t_start, t_end, quality)
+            windower = getattr(st, "windower", None)
+            hop_s = windower.hop_n / st.fs_out_hz if windower is not None else None
+            h = self.header(st.name, st.session, st.modality, win, st.fs_out_hz, t_start, t_end, quality, hop_s)
             if withheld:
                 h.update(ok=False, missing=withheld, measures={k: None for k in h["measures"]})
         except Exception as exc:  # a measure failing on odd data must not stop the runtime
@@ -160,31 +205,80 @@ class ScoreHost:
 
 
 class ScoreWorker:
-    """A thread that computes and publishes score frames in window order.
+    """A thread that computes and publishes score frames, each stream's in window order.
 
-    ``submit`` never blocks: with ``max_pending`` windows already waiting, the window gets no score
-    frame and is counted under its stream's ``rejected["score_backlog"]`` (never silently).
-    ``send(topic, header)`` must be thread-safe (the runtime's ``_send``).
+    Windows wait in one queue per stream (publisher session) and are served in start-time fair
+    order: a window's tag is the tag of the window being scored when it came (in submission order
+    among equals), one more than its stream's previous one while that stream has
+    :data:`SCORE_BURST` windows or more waiting. Streams that send as fast as they are scored are
+    served first come, first served; one client's backlog (an hour of ECG sent at once is 3,591
+    windows, ~3 ms of beat detection each) is served one window per turn beside the others and
+    never delays another bed's scores (in one FIFO it delayed them by 4-8 s). ``submit`` never
+    blocks: at most ``max_pending`` windows wait, a stream holds at most its share of them
+    (``max_pending`` over the streams waiting); beyond it, or when full, the oldest window of the
+    stream holding most gets no score frame and is counted under its stream's
+    ``rejected["score_backlog"]`` (never silently). ``send(topic, header)`` must be thread-safe (the
+    runtime's ``_send``).
     """
 
     def __init__(self, host: ScoreHost, send, max_pending: int = 4096):
         self.host, self._send = host, send
-        self._q: queue.Queue = queue.Queue(maxsize=max(1, int(max_pending)))
+        self.max_pending = max(1, int(max_pending))
+        self._cv = threading.Condition()
+        self._queues: dict = {}      # (stream, session) -> deque of (tag, arrival, item)
+        self._count = 0
+        self._arrival = 0            # submissions so far (ties between equal tags)
+        self._vtime = 0              # tag of the window scored last
+        self._stopping = False
         self.published = 0
         self._thread = threading.Thread(target=self._run, name="biosig-scores", daemon=True)
         self._thread.start()
 
     def submit(self, st, win, t_start, t_end, quality):
-        try:
-            self._q.put_nowait((st, win, t_start, t_end, quality))
-        except queue.Full:
-            st.stats.rejected["score_backlog"] += 1
+        item = (st, win, t_start, t_end, quality)
+        with self._cv:
+            key = (st.name, st.session)
+            q = self._queues.get(key)
+            if q is None:
+                q = self._queues[key] = collections.deque()
+            dropped = None
+            if len(q) >= max(1, self.max_pending // len(self._queues)):   # this stream has its share
+                dropped = q.popleft()
+            elif self._count >= self.max_pending:                          # full: the one holding most
+                most = max(self._queues, key=lambda k: len(self._queues[k]))
+                dropped = self._queues[most].popleft()
+                if not self._queues[most] and most != key:
+                    del self._queues[most]
+            else:
+                self._count += 1
+            tag = self._vtime if not q else max(self._vtime, q[-1][0]) + (len(q) >= SCORE_BURST)
+            self._arrival += 1
+            q.append((tag, self._arrival, item))
+            self._cv.notify()
+        if dropped is not None:
+            dropped[2][0].stats.rejected["score_backlog"] += 1
+
+    def _take(self):
+        """The waiting window with the lowest (tag, arrival), or None once stopped with nothing left."""
+        with self._cv:
+            while not self._count and not self._stopping:
+                self._cv.wait()
+            if not self._count:
+                return None
+            key = min((k for k, q in self._queues.items() if q), key=lambda k: self._queues[k][0][:2])
+            q = self._queues[key]
+            tag, _, item = q.popleft()
+            self._count -= 1
+            self._vtime = max(self._vtime, tag)
+            if not q:
+                del self._queues[key]
+            return item
 
     def _run(self):
         from streams.models import background_thread_priority
         background_thread_priority()
         while True:
-            item = self._q.get()
+            item = self._take()
             if item is None:
                 return
             st = item[0]
@@ -198,11 +292,13 @@ class ScoreWorker:
 
     @property
     def pending(self) -> int:
-        return self._q.qsize()
+        return self._count
 
     def stop(self, timeout_s: float = 10.0):
         """Publish what is waiting, then end the thread."""
-        self._q.put(None)
+        with self._cv:
+            self._stopping = True
+            self._cv.notify()
         self._thread.join(timeout_s)
 
 

@@ -334,8 +334,12 @@ def register(sub) -> None:
     p.set_defaults(handler=_replay)
 
     p = sub.add_parser("listen", help="print runtime outputs",
-                       description="Subscribe to runtime outputs (embeddings, forecasts, holds, heartbeats).")
-    p.add_argument("--topics", nargs="*", metavar="PREFIX", help="topic prefixes, e.g. emb/bed01 fcst/ (default all)")
+                       description="Subscribe to runtime outputs: embeddings (emb/), scores (score/: one readable "
+                                   "line per window, heart or breathing rate, SDNN, af_prob, or why they are "
+                                   "withheld), forecasts (fcst/), holds (hold/), tapped inputs (sig/, serve --tap) "
+                                   "and heartbeats (hb/). Topics and fields: docs/protocol.md.")
+    p.add_argument("--topics", nargs="*", metavar="PREFIX",
+                   help="topic prefixes, e.g. score/bed01 emb/ fcst/ (default all)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.add_argument("--all", action="store_true", help="include the periodic status frames")
     _endpoint_args(p, ("output", "status"))

@@ -141,7 +141,10 @@
       c.vals.textContent = `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""} · window quality ` +
         `${fmt(s.quality, 2)} · embedding latency ${fmt(s.latency_ms)} ms (last 100: p50 ${fmt(s.latency_p50_ms)}, ` +
         `p99 ${fmt(s.latency_p99_ms)}) · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`;
-      if (s.score) {   // the window's measures and heads, or why they were withheld (streams/scores.py)
+      if (s.score && (s.score_stale || up.hb_age_s !== null && !alive)) {   // no current reading: never the last one as if it were
+        c.score.textContent = `NO CURRENT READING: no new window for ${fmt(s.score_age_s, 0)} s (last: ${s.score})`;
+        c.score.dataset.ok = "stale";
+      } else if (s.score) {   // the window's measures and heads, or why they were withheld (streams/scores.py)
         c.score.textContent = s.score;
         c.score.dataset.ok = s.score_ok ? "ok" : "withheld";
       }
