@@ -49,6 +49,22 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="module")
+def ecg_tiny_random_dir(tmp_path_factory) -> pathlib.Path:
+    """A checkpoint folder of ecg-tiny with seeded random weights and the default ECG pipeline
+    (scoring tests that need a real model, not the shipped weights)."""
+    import torch
+
+    import encoders
+    from biosig.pipeline import default_pipeline
+    from encoders.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("model") / "ecg-tiny-random"
+    save_checkpoint(d, encoders.create_model("ecg-tiny"), pipeline=default_pipeline("ecg"))
+    return d
+
+
+@pytest.fixture(scope="module")
 def export_cache(tmp_path_factory):
     """Point BIOSIG_CACHE_DIR at a per-session temp dir for one module; restore it afterwards.
 

@@ -24,17 +24,8 @@ BIOSIG = [sys.executable, "-c", "import sys; from biosig.cli import main; sys.ex
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    import torch
-
-    import encoders
-    from biosig.pipeline import default_pipeline
-    from encoders.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("model") / "ecg-tiny-random"
-    save_checkpoint(d, encoders.create_model("ecg-tiny"), pipeline=default_pipeline("ecg"))
-    return str(d)
+def model_dir(ecg_tiny_random_dir):
+    return str(ecg_tiny_random_dir)
 
 
 def _cinc(n):

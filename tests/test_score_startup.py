@@ -22,17 +22,8 @@ SCRIPT = ("import sys; from biosig.cli import main; code = main(sys.argv[1:]); "
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    import torch
-
-    import encoders
-    from biosig.pipeline import default_pipeline
-    from encoders.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("model") / "ecg-tiny-random"
-    save_checkpoint(d, encoders.create_model("ecg-tiny"), pipeline=default_pipeline("ecg"))
-    return d
+def model_dir(ecg_tiny_random_dir):
+    return ecg_tiny_random_dir
 
 
 def _score(record, model, out, cache, backend):

@@ -102,3 +102,34 @@ def replay_scores(rt, rec, name: str, n_frames: int, *, source: str = "replay", 
     pub.close()
     sub.close()
     return frames
+
+
+def ecg_score_headers(x: np.ndarray, channels, n_expected: int, *, window=(10.0, 5.0), timeout_s: float = 60.0,
+                      fs_hz: float = 250.0, **over) -> list[dict]:
+    """Send ``x`` (C, T) as the one ECG stream ``bed1/ecg`` (session 7) of a model-less runtime, in
+    1 s frames with contiguous device time ending now, over real sockets; the headers of its first
+    ``n_expected`` score frames (fewer when ``timeout_s`` passes first). ``window``: (window_s, hop_s)."""
+    import msgpack
+    import zmq
+
+    ctx = zmq.Context()
+    try:
+        with running(config(windows={"ecg": window}, **over)) as rt:
+            sub = sub_socket(ctx, rt.bound.output, b"score/")
+            push = push_socket(ctx, rt.bound.ingest)
+            time.sleep(0.3)   # the subscription reaches the PUB socket
+            t0 = time.time() - x.shape[1] / fs_hz
+            n = int(fs_hz)
+            for i in range(0, x.shape[1], n):
+                h = protocol.signal_header("bed1/ecg", i // n, 7, t0 + i / fs_hz, fs_hz, list(channels),
+                                           ["mV"] * len(channels), "ecg")
+                push.send_multipart(protocol.encode("bed1/ecg", h, x[:, i:i + n]))
+            frames, end = [], time.monotonic() + timeout_s
+            while len(frames) < n_expected and time.monotonic() < end:
+                if sub.poll(500):
+                    frames.append(msgpack.unpackb(sub.recv_multipart()[1]))
+            sub.close()
+            push.close()
+            return frames
+    finally:
+        ctx.destroy(linger=0)   # closes the sockets a failed assertion left open

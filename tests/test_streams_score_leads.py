@@ -1,41 +1,11 @@
 """A multi-lead ECG stream is scored on one lead, gated on that lead's quality (real sockets)."""
-import time
 
-import msgpack
 import numpy as np
 import pytest
-import zmq
 
-from streams import protocol
-from test_streams_helpers import config, push_socket, running, sub_socket
+from test_streams_helpers import ecg_score_headers
 
 FS_HZ = 250.0
-
-
-def _scores(x: np.ndarray, channels, n_expected: int):
-    """Send ``x`` (C, T) as one model-less ECG stream in 1 s frames; its score headers
-    (10 s windows every 5 s)."""
-    ctx = zmq.Context()
-    try:
-        with running(config(windows={"ecg": (10.0, 5.0)})) as rt:
-            sub = sub_socket(ctx, rt.bound.output, b"score/")
-            push = push_socket(ctx, rt.bound.ingest)
-            time.sleep(0.3)   # the subscription reaches the PUB socket
-            t0 = time.time() - x.shape[1] / FS_HZ
-            n = int(FS_HZ)
-            for i in range(0, x.shape[1], n):
-                h = protocol.signal_header("bed1/ecg", i // n, 7, t0 + i / FS_HZ, FS_HZ, channels,
-                                           ["mV"] * len(channels), "ecg")
-                push.send_multipart(protocol.encode("bed1/ecg", h, x[:, i:i + n]))
-            frames, end = [], time.monotonic() + 60
-            while len(frames) < n_expected and time.monotonic() < end:
-                if sub.poll(500):
-                    frames.append(msgpack.unpackb(sub.recv_multipart()[1]))
-            sub.close()
-            push.close()
-            return frames
-    finally:
-        ctx.destroy(linger=0)   # closes the sockets a failed assertion left open
 
 
 @pytest.mark.parametrize("noisy_first", [True, False])
@@ -55,7 +25,7 @@ def test_a_noisy_lead_beside_a_clean_one_never_spoils_the_measures(noisy_first):
     assert not window_measures(noisy[:, :w], FS_HZ, "ecg")["ok"]     # the noisy lead alone is withheld
     leads = [noisy, clean] if noisy_first else [clean, noisy]
     x = np.concatenate(leads).astype(np.float32)
-    frames = _scores(x, ["V5", "II"], 5)
+    frames = ecg_score_headers(x, ["V5", "II"], 5)
     assert len(frames) == 5, len(frames)
     for f in frames:
         assert f["ok"], f

@@ -1,40 +1,11 @@
 """`smoothed` on score/ frames never averages in a stale AF probability (real sockets)."""
-import time
 
-import msgpack
 import numpy as np
-import zmq
 
-from streams import protocol
-from test_streams_helpers import config, push_socket, running, sub_socket
+from test_streams_helpers import ecg_score_headers
 
 FS_HZ = 250.0
 SMOOTH = 5
-
-
-def _score_frames(x: np.ndarray, n_expected: int):
-    """Send ``x`` (1, T) as one ECG stream of 1 s frames with contiguous device time; the score
-    headers of its windows (10 s every 1 s)."""
-    ctx = zmq.Context()
-    try:
-        with running(config(windows={"ecg": (10.0, 1.0)}, score_smooth_windows=SMOOTH)) as rt:
-            sub = sub_socket(ctx, rt.bound.output, b"score/")
-            push = push_socket(ctx, rt.bound.ingest)
-            time.sleep(0.3)   # the subscription reaches the PUB socket
-            t0 = time.time() - x.shape[1] / FS_HZ
-            n = int(FS_HZ)
-            for i in range(0, x.shape[1], n):
-                h = protocol.signal_header("bed1/ecg", i // n, 7, t0 + i / FS_HZ, FS_HZ, ["II"], ["mV"], "ecg")
-                push.send_multipart(protocol.encode("bed1/ecg", h, x[:, i:i + n]))
-            frames, end = [], time.monotonic() + 120
-            while len(frames) < n_expected and time.monotonic() < end:
-                if sub.poll(500):
-                    frames.append(msgpack.unpackb(sub.recv_multipart()[1]))
-            sub.close()
-            push.close()
-            return frames
-    finally:
-        ctx.destroy(linger=0)   # closes the sockets a failed assertion left open
 
 
 def test_smoothed_af_ignores_values_from_before_a_run_of_withheld_windows():
@@ -48,7 +19,8 @@ def test_smoothed_af_ignores_values_from_before_a_run_of_withheld_windows():
     noise = np.random.default_rng(0).normal(size=(1, int(60 * FS_HZ)))
     x = np.concatenate([af, noise, sinus], axis=1).astype(np.float32)
     n_windows = (x.shape[1] - int(10 * FS_HZ)) // int(FS_HZ) + 1
-    frames = _score_frames(x, n_windows)
+    frames = ecg_score_headers(x, ["II"], n_windows, window=(10.0, 1.0), timeout_s=120,
+                               score_smooth_windows=SMOOTH)
     assert len(frames) == n_windows, (len(frames), n_windows)
     ends = np.array([f["window_end_s"] for f in frames])
     values = [f["heads"]["af_prob"]["value"] for f in frames]

@@ -38,23 +38,24 @@ _SIGNAL_FIELDS = (("label", 16), ("transducer", 80), ("unit", 8), ("pmin", 8), (
 _TAL_ONSET = re.compile(r"^([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?$")
 
 
-def is_discontinuous(path) -> bool:
-    """Whether the header's reserved field says EDF+D / BDF+D."""
+def _fixed_header(path) -> bytes:
+    """The 256-byte fixed header of an EDF/BDF file (shorter, or empty where it cannot be read)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(256)
+            return fh.read(256)
     except OSError:
-        return False
+        return b""
+
+
+def is_discontinuous(path) -> bool:
+    """Whether the header's reserved field says EDF+D / BDF+D."""
+    head = _fixed_header(path)
     return len(head) == 256 and head[192:197] in (b"EDF+D", b"BDF+D")
 
 
 def unknown_record_count(path) -> bool:
     """Whether the header's number of data records is -1 (unknown: the file's size tells)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(256)
-    except OSError:
-        return False
+    head = _fixed_header(path)
     return len(head) == 256 and head[236:244].strip() == b"-1"
 
 
