@@ -30,7 +30,7 @@ MAX_CHANNELS = 16            # a (C, W) window with more rows than this and at m
 MAX_MEDIAN_RR_S = 20.0      # rr_features: a longer median interval is not in seconds (ms given)
 
 
-def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
+def rr_features(rr_s, n_beats: int | None = None, nn_s=None) -> dict[str, float]:
     """HRV/IBI features of successive beat intervals ``rr_s`` (seconds, 1-D).
 
     Definitions (RR in ms, ``d`` its successive differences): ``hr_bpm`` 60000 / mean RR;
@@ -41,6 +41,12 @@ def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
     not move (AF: ~0.1-0.3, sinus: < 0.05); ``cvsd_trim`` RMS of the successive differences without
     the two largest (one ectopic beat makes two) / median RR; ``tpr`` turning-point ratio of the RR series (about 2/3
     for a random, AF-like series, lower for smooth sinus rhythm).
+
+    ``nn_s`` (same length; default ``rr_s``): the normal-to-normal intervals, NaN where an interval
+    touches a beat that is not a normal one (:data:`NN_MIN_CORR`). The heart rate and the mean and
+    median interval count every beat (a premature ventricular beat is a heartbeat: the monitor's rate
+    counts it); the variability (SDNN, RMSSD, pNN, Poincare, madsd, cvsd_trim, turning points, and
+    cvnn / cvsd over the NN mean) reads the NN intervals only, as HRV does (Task Force 1996).
 
     A NaN interval is a break (one left out: :func:`beat_intervals`): the interval statistics take
     the others, the successive differences, Poincare pairs and turning points only those of
@@ -62,18 +68,26 @@ def rr_features(rr_s, n_beats: int | None = None) -> dict[str, float]:
         raise SignalError(f"rr_s: median interval {np.median(finite):g} s (under 3 /min); intervals are in "
                           "seconds: divide milliseconds by 1000")
     rr = rr * 1000.0
+    nn = rr if nn_s is None else float_signal(nn_s).ravel() * 1000.0
+    if nn.shape != rr.shape:
+        raise SignalError(f"nn_s has {nn.size} intervals, rr_s {rr.size}")
     out = {k: float("nan") for k in RR_KEYS}
     out["n_beats"] = float(len(rr) + 1 if n_beats is None else n_beats)
+    if np.isfinite(rr).sum() < MIN_BEATS - 1:
+        return out
+    rr_ok = rr[np.isfinite(rr)]
+    out.update(hr_bpm=60000.0 / rr_ok.mean(), rr_mean_ms=rr_ok.mean(), rr_median_ms=np.median(rr_ok))
+    rr = nn                                           # the variability: normal-to-normal intervals only
     ok = np.isfinite(rr)
     d = np.diff(rr)                                   # NaN next to a break: not a successive difference
     pair = np.isfinite(d)
     turns = (rr[1:-1] - rr[:-2]) * (rr[1:-1] - rr[2:])
     triple = np.isfinite(turns)
     if ok.sum() < MIN_BEATS - 1:
-        return out
+        return {k: float(v) for k, v in out.items()}
     rr_ok = rr[ok]
     mean, med = rr_ok.mean(), np.median(rr_ok)
-    out.update(hr_bpm=60000.0 / mean, rr_mean_ms=mean, rr_median_ms=med, sdnn_ms=rr_ok.std(ddof=1))
+    out["sdnn_ms"] = rr_ok.std(ddof=1)
     out["cvnn"] = out["sdnn_ms"] / mean
     if triple.any():
         out["tpr"] = float(np.sum(turns[triple] > 0) / triple.sum())
@@ -120,23 +134,24 @@ def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float]
     """``(features, beats, clean)``: :func:`rr_features` of the beats that
     :func:`biosig.quality.detect_beats` finds in the first channel of ``x``, the beat indices and
     the cleaned signal they index (both of the longest finite run: no interval spans a gap; gaps of
-    at most 60 ms are bridged and the intervals across them dropped, as are those next to a beat
-    unlike the window's average beat, :data:`NN_MIN_CORR`)."""
+    at most 60 ms are bridged and the intervals across them dropped; the variability reads the
+    intervals between normal beats only, :data:`NN_MIN_CORR`)."""
     from biosig.quality import detect_beats
     x, fs_hz = _first_channel(x), sampling_rate(fs_hz)
     run = _longest_finite_run(x, fs_hz)
     if run is None:
         return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
     beats, clean = detect_beats(run[0], fs_hz, modality)
-    return rr_features(beat_intervals(beats, fs_hz, _not_normal(run[1], clean, beats, fs_hz)),
-                       n_beats=len(beats)), beats, clean
+    rr = beat_intervals(beats, fs_hz, run[1])
+    nn = beat_intervals(beats, fs_hz, _not_normal(run[1], clean, beats, fs_hz))
+    return rr_features(rr, n_beats=len(beats), nn_s=nn), beats, clean
 
 
 #: A beat correlating under this with the window's average beat (:func:`biosig.quality.beat_correlations`)
 #: is not a normal beat (an ectopic beat, an artefact taken for a beat): the intervals on both sides
-#: are dropped, as HRV's NN intervals leave out ectopic beats (Task Force 1996). Before, 2 s of motion
-#: artefact at the end of an otherwise clean 10 s window of CinC 2015 a103l (quality 0.85, usable)
-#: gave 132.9 /min for 125.7 and SDNN 71 ms for 3 (now 125.4 /min, 17 ms).
+#: leave the variability features, as HRV's NN intervals leave out ectopic beats (Task Force 1996);
+#: the heart rate counts every beat. Before, 2 s of motion artefact at the end of an otherwise clean
+#: 10 s window of CinC 2015 a103l (quality 0.85, usable) gave SDNN 71 ms for 3 (now 17).
 NN_MIN_CORR = 0.5
 
 

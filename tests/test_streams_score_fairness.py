@@ -28,7 +28,9 @@ def test_a_backlog_of_one_bed_does_not_queue_another_beds_scores_behind_it():
             now = time.time()
             h = protocol.signal_header("bed1/ecg", 0, 1, now - flood.shape[1] / FS_HZ, FS_HZ, ["II"], ["mV"], "ecg")
             push.send_multipart(protocol.encode("bed1/ecg", h, flood))
-            wait_for(lambda: rt.score_worker.pending >= 1000, 60, "a score backlog")
+            # a backlog of a few hundred windows (how deep it gets depends on the machine: the windows
+            # are cut on the event loop while the score thread drains them)
+            wait_for(lambda: rt.score_worker.pending >= 200, 120, "a score backlog")
             pending, published = rt.score_worker.pending, rt.score_worker.published
             h = protocol.signal_header("bed2/ecg", 0, 2, now - 10.0, FS_HZ, ["II"], ["mV"], "ecg")
             push.send_multipart(protocol.encode("bed2/ecg", h, ecg[:, :int(10 * FS_HZ)]))
