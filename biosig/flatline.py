@@ -73,20 +73,26 @@ def bridge_short_gaps(x: np.ndarray, fs_hz: float, max_s: float = SHORT_GAP_S) -
     return y
 
 
-def measured_run(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(run, bridged)``: the part of one ECG or PPG channel ``x`` (W,) that quality and the beat
-    measures read, float64, and bool of the same length, True on its bridged samples. A flat line
-    counts as a gap (:func:`flat_runs_to_nan`), gaps of at most :data:`SHORT_GAP_S` are bridged
-    (:func:`bridge_short_gaps`), and the longest run without a gap is kept (empty when ``x`` has no
-    finite sample). A beat can hide in a bridged gap: the beat measures drop the intervals across one."""
-    x = flat_runs_to_nan(x, fs_hz)
+def bridged_run(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(run, bridged)`` of one channel ``x`` (W,) whose gaps are NaN already (flat lines included):
+    gaps of at most :data:`SHORT_GAP_S` bridged (:func:`bridge_short_gaps`), the longest run without
+    a gap kept (float64; empty when ``x`` has no finite sample), and bool of the same length, True on
+    its bridged samples."""
     y = bridge_short_gaps(x, fs_hz)
-    bridged = np.isnan(x) & np.isfinite(y)
     finite = np.isfinite(y)
+    bridged = np.isnan(np.asarray(x, dtype=np.float64)) & finite
     if finite.all():
         return y, bridged
     part = slice(*longest_run(finite))
     return y[part], bridged[part]
+
+
+def measured_run(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(run, bridged)``: the part of one ECG or PPG channel ``x`` (W,) that quality and the beat
+    measures read, float64, and bool of the same length, True on its bridged samples. A flat line
+    counts as a gap (:func:`flat_runs_to_nan`), then :func:`bridged_run`. A beat can hide in a
+    bridged gap: the beat measures drop the intervals across one."""
+    return bridged_run(flat_runs_to_nan(x, fs_hz), fs_hz)
 
 
 def flat_mask(x: np.ndarray, fs_hz: float, min_s: float = FLAT_RUN_S) -> np.ndarray:

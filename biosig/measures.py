@@ -18,14 +18,14 @@ import warnings
 import numpy as np
 
 from biosig.errors import SignalError
-from biosig.flatline import FLAT_MODALITIES, flat_runs_to_nan
+from biosig.flatline import FLAT_MODALITIES, SHORT_GAP_S, flat_runs_to_nan
 from biosig.record import Record, names_text, require_record
 from biosig.spirometry import SpirometryIndices, spirometry_indices as _indices_from_volume
 
 log = logging.getLogger(__name__)
 
 MIN_RUN_S = 4.0  # valid runs shorter than this are skipped (too short for the detectors)
-MAX_TIME_HOLE_S = 0.06  # in a record with irregular times, a longer hole between samples is a gap (flatline.SHORT_GAP_S)
+MAX_TIME_HOLE_S = SHORT_GAP_S  # in a record with irregular times, a longer hole between samples is a gap
 
 
 def choose_channel(record: Record, modality: str) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import SignalError
-from biosig.flatline import flat_runs_to_nan, measured_run
+from biosig.flatline import bridged_run, flat_runs_to_nan
 
 # Keys of :func:`rr_features`, in a fixed order (columns of windows.parquet, fields of score/ frames).
 RR_KEYS = ("hr_bpm", "n_beats", "rr_mean_ms", "rr_median_ms", "sdnn_ms", "rmssd_ms", "sdsd_ms",
@@ -175,7 +175,7 @@ def _longest_finite_run(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.nda
     x = flat_runs_to_nan(x, fs_hz)
     if np.isfinite(x).sum() < 3 * fs_hz or np.nanstd(x) == 0:
         return None
-    return measured_run(x, fs_hz)
+    return bridged_run(x, fs_hz)
 
 
 def uncertain_beats(ecg, fs_hz: float) -> bool:

@@ -30,7 +30,7 @@ import numpy as np
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
 from biosig.arguments import float_signal, sampling_rate, whole_number
 from biosig.errors import SignalError
-from biosig.flatline import flat_runs_to_nan, longest_run, measured_run
+from biosig.flatline import bridged_run, flat_runs_to_nan, longest_run
 from biosig.record import Record, require_record
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) ->
     if frac == 0.0:
         return 0.0
     if not finite.all():
-        x = measured_run(x, fs_hz)[0] if modality in USABLE else x[slice(*longest_run(finite))]
+        x = bridged_run(x, fs_hz)[0] if modality in USABLE else x[slice(*longest_run(finite))]   # flat lines: NaN above
     if len(x) < 2 or np.nanstd(x) == 0:
         return 0.0
     if modality not in USABLE:

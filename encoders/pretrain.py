@@ -280,8 +280,8 @@ def _pretrain(cfg: TrainConfig) -> dict:
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
     per_rank = cfg.batch_size // world
-    check_batch_memory(per_rank, config, data.x.shape[1:], device, data.x.itemsize)
     x_all, ids_all = _resident(torch.from_numpy(data.x), device), _resident(torch.from_numpy(data.channel_idx), device)
+    check_batch_memory(per_rank, config, data.x.shape[1:], device, data.x.itemsize)   # free once the data is placed
     n_params = count_parameters(model)
     log.info("pretraining %s (%d parameters) on %d windows, world %d", config.name, n_params, len(data), world)
     if cfg.warmup_steps >= cfg.steps and rank == 0:

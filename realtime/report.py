@@ -10,6 +10,8 @@ from dataclasses import asdict
 
 import numpy as np
 
+from biosig.record import names_text
+
 METRIC_KEYS = ("rmse", "nrmse", "mae", "max", "jitter", "p95", "frac_gt2", "frac_gt5", "duty")
 
 # Pohl et al., averaged over 9 sessions and horizons 0.1-2.1 s at 10 Hz (MATLAB, i7-13700).
@@ -137,12 +139,6 @@ UNIT_HINT = ("to state the unit, name the coordinate columns with it (LAC_x_mm, 
              "in mm")
 
 
-def names_list(names, shown: int = 3) -> str:
-    """``a, b, c and 2 more``."""
-    names = list(names)
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
-
-
 def format_table(report: dict) -> str:
     """The summary table: our metrics, the clinical errors and, for 10 Hz marker data only, the
     published row beside each method."""
@@ -179,7 +175,7 @@ def format_table(report: dict) -> str:
     if not pub_ok:
         lines.append("(published columns left out: they are for 3-D markers at 10 Hz)")
     if unitless:   # the thresholds are 2 and 5 of the input's own units: mm, or not, the file does not say
-        lines.append(f"(errors in input units: {names_list(unitless)} state(s) no unit (a table with plain column "
+        lines.append(f"(errors in input units: {names_text(unitless, most=3)} state(s) no unit (a table with plain column "
                      f"names), so the errors are in whatever unit the file is in, and >2 and >5 count errors over "
                      f"2 and 5 of it "
                      f"(the clinical thresholds only if that unit is mm; a file in metres never exceeds them); "

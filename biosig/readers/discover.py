@@ -46,8 +46,9 @@ WFDB_COMPANION_EXTENSIONS = (".dat", ".mat", ".atr", ".qrs", ".sqrs", ".ecg", ".
 EDF_EXTENSIONS = (".edf", ".bdf", ".rec")
 PARQUET_EXTENSIONS = (".parquet", ".pq")
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
-#: What ``biosig score`` writes into its output folder (``encoders.scoring.outputs``; the signal
-#: layer does not import encoders): the manifest and, from the first record on, the job fingerprint.
+#: What ``biosig score`` writes into its output folder, named here (the signal layer does not import
+#: encoders; ``encoders.scoring.outputs`` and ``job`` take them from here): the manifest, from the
+#: first record on the job fingerprint, and the manifest's tool name.
 SCORE_MANIFEST = "run.json"
 SCORE_JOB_FILE = ("parts", "job.json")
 SCORE_TOOL = "biosig score"

@@ -29,10 +29,10 @@ def read_edf(path) -> Record:
     """
     path = file_path(path)
     meta = {"source": str(path), "format": "edf"}
-    unknown = unknown_record_count(path)
-    if is_discontinuous(path) or unknown:
+    unknown, discontinuous = unknown_record_count(path), is_discontinuous(path)
+    if discontinuous or unknown:
         names, rates, units, chans, onsets, durations, texts, start, holes = read_records(path)
-        if is_discontinuous(path):
+        if discontinuous:
             meta.update(discontinuous=True, holes=holes)
         if unknown:
             meta["records_from_file_size"] = True

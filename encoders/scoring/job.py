@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import Any, Callable
 
 import biosig
+from biosig.readers.discover import SCORE_TOOL
 from biosig.record import names_text
 from encoders.heads import unused_prevalence_warning
 from encoders.scoring.errors import ScoreError
@@ -312,7 +313,7 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
         "windows": stats["windows"], "backend_requested": config.backend, **engine_info,
     }
     manifest = {
-        "tool": "biosig score", "versions": _versions(), "model": loaded.describe(),
+        "tool": SCORE_TOOL, "versions": _versions(), "model": loaded.describe(),
         "out_dir": os.path.abspath(config.out_dir), "counts": tables,
         "exit_code": EXIT_RECORDS_FAILED if tables["errors"] else EXIT_OK,
         "runs": list(previous.get("runs", [])) + [this_run],

@@ -34,12 +34,12 @@ from typing import Any, Iterable
 import polars as pl
 
 from biosig import json_text
+from biosig.readers.discover import SCORE_JOB_FILE, SCORE_MANIFEST
 from encoders.scoring.errors import ScoreError
 
 log = logging.getLogger(__name__)
 
-PARTS = "parts"
-JOB_FILE = "job.json"
+PARTS, JOB_FILE = SCORE_JOB_FILE   # parts/job.json (named in the signal layer: discovery skips score folders)
 LOCK_FILE = ".lock"
 MARKERS = ("record", "error")
 
@@ -339,14 +339,14 @@ def recorded_job(out_dir: str | os.PathLike) -> dict[str, Any]:
 
 def write_manifest(out_dir: str | os.PathLike, manifest: dict[str, Any]) -> pathlib.Path:
     """Write ``run.json`` atomically and return its path."""
-    path = pathlib.Path(out_dir) / "run.json"
+    path = pathlib.Path(out_dir) / SCORE_MANIFEST
     atomic_write_bytes(path, (json_text.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
     return path
 
 
 def read_manifest(out_dir: str | os.PathLike) -> dict[str, Any] | None:
     """The previous ``run.json`` of ``out_dir``, or None."""
-    path = pathlib.Path(out_dir) / "run.json"
+    path = pathlib.Path(out_dir) / SCORE_MANIFEST
     if not path.exists():
         return None
     try:
