@@ -1,6 +1,5 @@
 """Pretraining: seeded determinism, exact resume after SIGKILL, 2-process torchrun == 1 process."""
 import json
-import socket
 import subprocess
 import sys
 
@@ -82,19 +81,15 @@ def test_resume_after_sigkill_is_exact(tmp_path):
     assert [ln["step"] for ln in lines] == list(range(1, 13)) and elapsed == sorted(elapsed)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one(tmp_path):
     args = [*PPG, "--steps", "5", "--set", 'mask_mode="span"', "--set", "spectral_loss_weight=0.2"]
     res = _run(tmp_path, "pretrain", *args, "--out", str(tmp_path / "one"))
     assert res.returncode == 0, res.stderr[-2000:]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), "-m", "biosig.cli", "pretrain", *args, "--out", str(tmp_path / "two")]
+    # --standalone: torchrun's own rendezvous store on a port it binds itself (a port picked here and
+    # closed before torchrun bound it was taken by another process now and then: EADDRINUSE)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "biosig.cli", "pretrain", *args, "--out", str(tmp_path / "two")]
     res = subprocess.run(cmd, env=pretrain_env(), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     one, two = _losses(tmp_path / "one"), _losses(tmp_path / "two")
