@@ -3,8 +3,10 @@
 ==================  ===========================================================================
 extension           written as
 ==================  ===========================================================================
-``.csv``            ``t_s`` plus one column per channel named ``"name [unit]"``; NaN -> empty
-``.parquet``        same columns (plain names) plus fs/units/modality in the schema metadata
+``.csv``            ``t_s`` plus one column per channel named ``"name [unit]"`` (``"name []"`` for
+                    a unitless name that would read as one: ``"MLII [x]"``); NaN -> empty; with a
+                    start time, a ``time`` column of ISO-8601 date-times after ``t_s``
+``.parquet``        same columns (plain names) plus fs/units/modality/start time in the schema metadata
 ``.wav``/``.flac``  soundfile, float32 WAV (any finite value) / 24-bit FLAC (full scale)
 ``.edf``            EDF+ (pyedflib), 16-bit over each channel's range; annotations as EDF+ text
 ``.hea`` / none     WFDB (wfdb.wrsamp), format 16, per-channel gain so that the largest
@@ -12,8 +14,11 @@ extension           written as
                     annotations as ``.atr``, ``metadata["comments"]`` as header comments
 ==================  ===========================================================================
 
-Everything written here reads back with :func:`biosig.read` to the same channels, units and
-rate, and to the same values up to the format's resolution (exact for CSV/Parquet/WAV float).
+Everything written here reads back with :func:`biosig.read` to the same channels, units, rate and
+start time, and to the same values up to the format's resolution (exact for CSV/Parquet/WAV float).
+EDF and WFDB headers are ASCII: a unit is written in the spelling both standards use (``µV`` as
+``uV``, ``°C`` as ``degC``; :func:`ascii_unit`) and reads back so; WFDB writes an empty unit as
+``NU`` (no unit: left empty, WFDB would mean mV), read back as ``NU`` as wfdb does.
 """
 from __future__ import annotations
 
@@ -38,6 +43,22 @@ WRITE_EXTENSIONS = (".csv", ".parquet", ".wav", ".flac", ".edf", ".hea", "")
 #: Digital full scale used for WFDB format 16 (leaves headroom below the int16 limit and the
 #: invalid-sample code -32768).
 WFDB_DIGITAL_MAX = 30000
+#: The CSV column of ISO-8601 wall-clock times written beside ``t_s`` for a record with a start time.
+CSV_CLOCK_COLUMN = "time"
+#: Units outside ASCII in the spelling of the EDF and WFDB standards (their headers are ASCII: wfdb
+#: read "µV" as "V" and "°C" as "C"; pyedflib wrote "µV" as "AuV").
+_ASCII_UNITS = {"µ": "u", "μ": "u", "°C": "degC", "°F": "degF", "°": "deg", "Ω": "Ohm", "²": "^2", "³": "^3"}
+
+
+def ascii_unit(unit: str, path, fmt: str) -> str:
+    """``unit`` for an ASCII header (``µV`` -> ``uV``, ``°C`` -> ``degC``); a :class:`WriteError`
+    for other characters outside ASCII (never written as something else)."""
+    for old, new in _ASCII_UNITS.items():
+        unit = unit.replace(old, new)
+    if not unit.isascii():
+        raise WriteError(path, f"{fmt} units are ASCII, and {unit!r} is not; give the unit in ASCII "
+                               "(Record.replace(units=...))")
+    return unit
 
 
 def write(record: Record, path) -> pathlib.Path:
@@ -66,7 +87,7 @@ def write(record: Record, path) -> pathlib.Path:
     if not path.parent.is_dir():
         raise WriteError(path, f"{path.parent} is a file, not a folder")
     if suffix in (".csv", ".parquet"):
-        _check_column_names(record, path)
+        _check_column_names(record, path, _csv_names(record) if suffix == ".csv" else record.channels)
     if suffix == ".csv":
         return _write_csv(record, path)
     if suffix == ".parquet":
@@ -87,15 +108,33 @@ def _frame(record: Record, names) -> "object":
     return pl.DataFrame(cols)
 
 
+def _csv_names(record: Record) -> list[str]:
+    """Column names of a CSV: ``"name [unit]"``; a name without a unit that would read as one
+    (``"MLII [x]"``, ``"ECG (mV)"``) gets an empty one, ``"MLII [x] []"``, so that it reads back whole."""
+    from biosig.readers.tables import split_unit
+
+    return [f"{c} [{u}]" if u or split_unit(c)[1] else c for c, u in zip(record.channels, record.units)]
+
+
 def _write_csv(record: Record, path: pathlib.Path) -> pathlib.Path:
-    names = [f"{c} [{u}]" if u else c for c, u in zip(record.channels, record.units)]
-    df = _frame(record, names)
     import polars as pl
 
+    df = _frame(record, _csv_names(record))
+    if record.start_time is not None:   # the wall clock of each row: read back as the start time
+        df = df.insert_column(1, pl.Series(CSV_CLOCK_COLUMN, _iso_times(record)))
     # NaN gaps as empty fields (read back as null -> NaN), float32 written with full precision.
-    df = df.with_columns(pl.exclude("t_s").fill_nan(None))
+    df = df.with_columns(pl.exclude("t_s", CSV_CLOCK_COLUMN).fill_nan(None))
     df.write_csv(path, float_precision=None)
     return path
+
+
+def _iso_times(record: Record) -> np.ndarray:
+    """ISO-8601 date-times (microseconds; the UTC offset of a zoned start time) of each sample."""
+    start = record.start_time
+    naive = np.datetime64(start.replace(tzinfo=None), "us")
+    stamps = np.datetime_as_string(naive + np.round(record.t_s * 1e6).astype("timedelta64[us]"), unit="us")
+    offset = start.isoformat()[len(start.replace(tzinfo=None).isoformat()):] if start.tzinfo else ""
+    return np.char.add(stamps, offset) if offset else stamps
 
 
 def _biosig_meta(record: Record) -> dict:
@@ -118,15 +157,18 @@ def _write_parquet(record: Record, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def _check_column_names(record: Record, path) -> None:
-    """:class:`WriteError` where two channels share a name or one is named ``t_s``: a table has one
+def _check_column_names(record: Record, path, columns) -> None:
+    """:class:`WriteError` where two channels share a name or one is written as a time column's name
+    (``t_s``, ``time``, ``time_ms``, ...: read back as a clock, never as a channel): a table has one
     column per name (a CSV kept one of the two and dropped the other; a Parquet file did not read
-    back), and ``t_s`` is the time column."""
+    back)."""
+    from biosig.readers.tables import bare_time_columns, time_columns
+
     seen = set()
-    for name in record.channels:
-        if name == "t_s":
-            raise WriteError(path, "a channel is named 't_s', the name of the time column; rename it "
-                                   "(Record.replace(channels=...))")
+    for name, column in zip(record.channels, columns):
+        if time_columns([column]) or bare_time_columns([column]):
+            raise WriteError(path, f"a channel is written as column {column!r}, a time column's name (read back "
+                                   "as the time, not a channel); rename it (Record.replace(channels=...))")
         if name in seen:
             raise WriteError(path, f"two channels are named {name!r}; a table needs one name per column "
                                    "(Record.replace(channels=...))")
@@ -186,7 +228,8 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
     for name, unit, row in zip(record.channels, record.units, x):
         lo, hi = (float(row.min()), float(row.max())) if row.size else (0.0, 0.0)
         pad = max((hi - lo) * 1e-3, 1e-6)
-        headers.append({"label": name[:16], "dimension": unit[:8], "sample_frequency": record.fs_hz,
+        headers.append({"label": name[:16], "dimension": ascii_unit(unit, path, "EDF")[:8],
+                        "sample_frequency": record.fs_hz,
                         "physical_min": _edf_number(lo - pad, math.floor),
                         "physical_max": _edf_number(hi + pad, math.ceil),
                         "digital_min": -32768, "digital_max": 32767})
@@ -205,7 +248,7 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
         if n_ann:  # EDF+ stores annotations in per-second slots: reserve enough of them
             writer.set_number_of_annotation_signals(int(min(64, max(1, math.ceil(3 * n_ann / max(record.duration_s, 1))))))
         if record.start_time is not None:
-            writer.setStartdatetime(record.start_time)
+            _edf_start(writer, record.start_time, path)
         writer.writeSamples([np.ascontiguousarray(row) for row in x])
         if record.annotations is not None:
             for s, sym in zip(record.annotations.sample, record.annotations.symbol):
@@ -215,6 +258,23 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
     finally:
         writer.close()
     return path
+
+
+def _edf_start(writer, start, path) -> None:
+    """Set the EDF+ start date-time to the microsecond. pyedflib (0.1.42) writes the part below a
+    second in 100 ns units times 100, not 10: 0.25 s was refused (no error: lost) and 0.05 s written
+    as 0.5 s. Its whole seconds are set through pyedflib, the fraction here."""
+    writer.setStartdatetime(start.replace(microsecond=0))
+    if not start.microsecond:
+        return
+    try:   # edflib's own setter, 100 ns units (pyedflib's private module: it may move)
+        from pyedflib._extensions._pyedflib import set_starttime_subsecond
+    except ImportError:
+        log.warning("%s: this pyedflib cannot set the start time's fraction of a second; written as %s", path,
+                    start.replace(microsecond=0))
+        return
+    if set_starttime_subsecond(writer.handle, start.microsecond * 10) != 0:
+        raise WriteError(path, f"pyedflib refused the start time's fraction of a second ({start.microsecond} us)")
 
 
 def _edf_record_duration_s(n_samples: int, fs_hz: float) -> float | None:
@@ -260,12 +320,11 @@ def _write_wfdb(record: Record, base: pathlib.Path) -> pathlib.Path:
     gain = np.where(peak > 0, WFDB_DIGITAL_MAX / np.where(peak > 0, peak, 1.0), 1.0)
     # Header gains are written with limited digits: round them so that write and read agree.
     gain = np.array([float(f"{g:.6g}") for g in gain])
-    units = [u or "NU" for u in record.units]
+    units = [ascii_unit(u, base, "WFDB") or "NU" for u in record.units]
     comments = [str(c) for c in record.metadata.get("comments", [])]
     kwargs = {}
     if record.start_time is not None:
-        kwargs = {"base_time": record.start_time.time().replace(microsecond=0),
-                  "base_date": record.start_time.date()}
+        kwargs = {"base_time": record.start_time.time(), "base_date": record.start_time.date()}
     d = np.where(np.isnan(x), -32768, np.round(x * gain[:, None])).astype(np.int64)
     if np.any(np.abs(d[d != -32768]) > 32767):
         raise SignalError("samples out of the 16-bit range after scaling")

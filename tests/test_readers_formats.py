@@ -347,16 +347,18 @@ def test_a_folder_says_which_tables_it_skips(tmp_path, caplog):
     from biosig.readers import discover
     (tmp_path / "a.csv").write_text("t_s,ECG\n" + "".join(f"{k / 250:.3f},{k % 7}\n" for k in range(500)))
     (tmp_path / "bare.csv").write_text("ECG\n" + "".join(f"{k % 7}\n" for k in range(500)))
+    # times of day without a date: no clock biosig reads (ISO-8601 date-times are read: iso.csv)
+    (tmp_path / "clock.csv").write_text("timestamp,ECG\n00:00:00.000,0.1\n00:00:00.004,0.2\n")
     (tmp_path / "iso.csv").write_text("timestamp,ECG\n2024-01-01T00:00:00.000,0.1\n2024-01-01T00:00:00.004,0.2\n")
     (tmp_path / "labels.csv").write_text("record,label\na,N\n")
     with caplog.at_level(logging.INFO, logger="biosig.readers.discover"):
         found = discover([tmp_path])
-    assert [pathlib.Path(p).name for p in found] == ["a.csv"]
+    assert [pathlib.Path(p).name for p in found] == ["a.csv", "iso.csv"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2, warnings
     assert "1 table(s) of bare sample values skipped" in warnings[0] and "bare.csv" in warnings[0]
     assert "--sample-rate-hz" in warnings[0]
-    assert "1 CSV/TSV file(s) skipped as not recordings" in warnings[1] and "iso.csv" in warnings[1]
+    assert "1 CSV/TSV/Parquet file(s) skipped as not recordings" in warnings[1] and "clock.csv" in warnings[1]
     assert "labels.csv" not in " ".join(warnings) and "labels.csv: a labels table" in caplog.text
 
 

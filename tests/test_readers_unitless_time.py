@@ -126,14 +126,16 @@ def test_folders_take_the_tables_whose_times_tell(tmp_path, caplog):
     t, x = _signal()
     _csv(tmp_path / "s.csv", "time", t, x)
     _csv(tmp_path / "ms.csv", "time", np.round(t * 1000).astype(int), x)
+    # ISO-8601 date-times are read (test_readers_table_times); times of day without a date are not
     (tmp_path / "iso.csv").write_text("time,ecg\n2024-01-01T00:00:00.000,0.1\n2024-01-01T00:00:00.004,0.2\n")
+    (tmp_path / "clock.csv").write_text("time,ecg\n00:00:00.000,0.1\n00:00:00.004,0.2\n")
     with caplog.at_level(logging.WARNING, logger="biosig.readers.discover"):
         found = [pathlib.Path(p).name for p in discover(tmp_path)]
-    assert found == ["s.csv"]
+    assert found == ["iso.csv", "s.csv"]
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "1 table(s) skipped whose time column names no unit" in said and "ms.csv" in said
-    assert "iso.csv" in said   # among the files skipped as not recordings
-    assert [pathlib.Path(p).name for p in discover(tmp_path, bare_tables=True)] == ["ms.csv", "s.csv"]
+    assert "clock.csv" in said   # among the files skipped as not recordings
+    assert [pathlib.Path(p).name for p in discover(tmp_path, bare_tables=True)] == ["iso.csv", "ms.csv", "s.csv"]
 
 
 def test_biosig_info(tmp_path):

@@ -14,7 +14,8 @@ spirometry CSV         ``t_s,volume_ml`` header (modality ``spiro``, unit ``mL``
 table                  CSV or Parquet with one time column, ``t_s`` or another whose name
                        carries its unit (``time_s``, ``t_ms``, ``time (s)``; :mod:`.tables`),
                        or ``time`` / ``timestamp`` when its values tell the unit (or the
-                       stated ``sample_rate_hz`` does; refused otherwise)
+                       stated ``sample_rate_hz`` does; refused otherwise) or are ISO-8601
+                       date-times (:mod:`.table_times`)
 untimed table          ``.csv`` / ``.tsv`` / ``.txt`` of bare sample values, one column per
                        channel, read at the rate the caller states (``sample_rate_hz``;
                        :mod:`.untimed`)

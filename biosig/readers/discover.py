@@ -5,9 +5,10 @@ Rules
 - A WFDB record is its ``.hea`` file. The ``.dat``/``.mat`` signal files and annotation files
   (``.atr``, ``.qrs``, ...) beside a header are not records; neither are the segment headers
   (nor the layout header) of a multi-segment record, which is represented by its top header.
-- Audio (``.wav``, ``.flac``, ``.mp3``, ...), EDF, Parquet, Varian RPM ``.vxp`` exports and the
+- Audio (``.wav``, ``.flac``, ``.mp3``, ...), EDF, Varian RPM ``.vxp`` exports and the
   CSVs :func:`biosig.read` accepts (marker, surrogate, spirometry, any table with one time column)
-  are records. Other files found
+  are records; Parquet tables by the CSV rule (one time column whose times are read:
+  :func:`biosig.readers.tables.times_readable`), the others skipped with the same warning. Other files found
   in folders (``REFERENCE.csv``, ``metadata.json``, ``LICENSE``) are skipped.
 - A text file listing records (``RECORDS`` as on PhysioNet, or ``*.txt``/``*.lst``/``*.list``
   at least half of whose lines name existing files or records) is expanded line by line, paths
@@ -37,14 +38,13 @@ from biosig.errors import ReadError
 from biosig.readers.audio import AUDIO_EXTENSIONS
 from biosig.readers.markers import is_marker_csv
 from biosig.readers.surrogates import VXP_SUFFIXES
-from biosig.readers.tables import csv_columns, is_table, times_readable
+from biosig.readers.tables import PARQUET_EXTENSIONS, is_table, table_columns, times_readable
 from biosig.readers.wfdb_paths import find_header, header_lines, match_case
 
 log = logging.getLogger(__name__)
 
 WFDB_COMPANION_EXTENSIONS = (".dat", ".mat", ".atr", ".qrs", ".sqrs", ".ecg", ".ann", ".xyz")
 EDF_EXTENSIONS = (".edf", ".bdf", ".rec")
-PARQUET_EXTENSIONS = (".parquet", ".pq")
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
 #: What ``biosig score`` writes into its output folder, named here (the signal layer does not import
 #: encoders; ``encoders.scoring.outputs`` and ``job`` take them from here): the manifest, from the
@@ -101,7 +101,7 @@ def _is_table_csv(path: pathlib.Path, rate_stated: bool = False) -> bool:
     if not os.access(path, os.R_OK):
         return True  # kept, so that biosig.read reports "permission denied" rather than a silent skip
     from biosig.readers.camera_ppg import is_camera_ppg_csv
-    return is_marker_csv(path) or is_camera_ppg_csv(path) or (is_table(csv_columns(path))
+    return is_marker_csv(path) or is_camera_ppg_csv(path) or (is_table(table_columns(path))
                                                               and times_readable(path, rate_stated))
 
 
@@ -109,8 +109,11 @@ def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path], rate_stated
     suffix = path.suffix.lower()
     if suffix == ".hea":
         return path not in segments
-    if suffix in AUDIO_EXTENSIONS + EDF_EXTENSIONS + PARQUET_EXTENSIONS + VXP_SUFFIXES:
+    if suffix in AUDIO_EXTENSIONS + EDF_EXTENSIONS + VXP_SUFFIXES:
         return True
+    if suffix in PARQUET_EXTENSIONS:   # the CSV rule: one time column whose times are read
+        return not os.access(path, os.R_OK) or not table_columns(path) or (
+            is_table(table_columns(path)) and times_readable(path, rate_stated))
     if suffix in (".csv", ".tsv"):
         return _is_table_csv(path, rate_stated)
     return False
@@ -185,6 +188,8 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False, own_out: fro
                 out.append(p)
             elif p.suffix.lower() in (".csv", ".tsv"):
                 (out if bare_tables and os.access(p, os.R_OK) and is_bare_table(p) else skipped_csv).append(p)
+            elif p.suffix.lower() in PARQUET_EXTENSIONS:
+                skipped_csv.append(p)
     if not out and skipped_csv:
         return skipped_csv
     _tell_skipped(folder, skipped_csv, bare_tables, {p.stem for p in out})
@@ -272,8 +277,10 @@ def _tell_skipped(folder: pathlib.Path, skipped: list[pathlib.Path], bare_tables
     for p in labels:
         log.info("%s: a labels table of the records beside it, not a recording", p)
     skipped = [p for p in skipped if p not in labels]
-    bare = [] if bare_tables else [p for p in skipped if os.access(p, os.R_OK) and is_bare_table(p)]
-    unitless = [p for p in bare if is_table(csv_columns(p))]   # numbers under "time": s or ms, not told
+    parquet = [p for p in skipped if p.suffix.lower() in PARQUET_EXTENSIONS]
+    bare = [] if bare_tables else [p for p in skipped if p not in parquet and os.access(p, os.R_OK) and is_bare_table(p)]
+    # numbers under "time": s or ms, not told (a Parquet file with one time column is skipped for that alone)
+    unitless = [p for p in bare if is_table(table_columns(p))] + [p for p in parquet if is_table(table_columns(p))]
     bare = [p for p in bare if p not in unitless]
     other = [p for p in skipped if p not in bare and p not in unitless]
     if unitless:
@@ -286,7 +293,7 @@ def _tell_skipped(folder: pathlib.Path, skipped: list[pathlib.Path], bare_tables
                     "read them at a rate you give with --sample-rate-hz; or add a t_s column): %s", folder, len(bare),
                     names_text(p.relative_to(folder) for p in bare))
     if other:
-        log.warning("%s: %d CSV/TSV file(s) skipped as not recordings (labels or metadata tables, or times "
+        log.warning("%s: %d CSV/TSV/Parquet file(s) skipped as not recordings (labels or metadata tables, or times "
                     "biosig cannot read; name one alone to see why): %s", folder, len(other),
                     names_text(p.relative_to(folder) for p in other))
 

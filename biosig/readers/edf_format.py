@@ -116,9 +116,20 @@ def _read_pyedflib(path):
             return names, rates, units, [], [], [], [], None
         chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
         onsets, durations, texts = reader.readAnnotations()
-        return names, rates, units, chans, onsets, durations, texts, reader.getStartdatetime()
+        return names, rates, units, chans, onsets, durations, texts, _start_datetime(reader)
     finally:
         reader.close()
+
+
+def _start_datetime(reader):
+    """The EDF(+) start date-time to the microsecond. pyedflib's ``getStartdatetime`` (0.1.42) turns
+    the fraction of a second (EDF+'s first onset, in 100 ns units) into microseconds dividing by 100,
+    not 10: a start at 10:00:00.25 read as 10:00:00.025."""
+    from datetime import datetime, timedelta
+
+    whole = datetime(reader.startdate_year, reader.startdate_month, reader.startdate_day,
+                     reader.starttime_hour, reader.starttime_minute, reader.starttime_second)
+    return whole + timedelta(microseconds=round(int(reader.starttime_subsecond) / 10))
 
 
 def annotations(path, onsets, durations, texts, fs_hz: float, n_samples: int) -> Annotations | None:

@@ -11,6 +11,10 @@ Conventions shared with :mod:`biosig.writers`:
   milliseconds, or steps of at most 10 ms read as seconds (100 Hz or more; as milliseconds they
   would be 100 kHz or more); otherwise it is refused with a message naming both readings and how to
   say which (a 4 ms step: 0.25 Hz in seconds or 250 Hz in milliseconds). Never read as a channel;
+- a time column of ISO-8601 date-times (or a Parquet timestamp column) is read as seconds from its
+  first row, which is the record's ``start_time``; a bare ``time`` beside a named one (``t_s``) is a
+  second clock, dropped when it agrees and refused when not; a stated rate that the named time
+  column's steps do not give is a warning (:mod:`.table_times`);
 - a CSV column named ``"MLII [mV]"`` is channel ``MLII`` in unit ``mV``;
 - Parquet files written by biosig carry a ``biosig`` JSON entry in the schema metadata with
   ``fs_hz``, ``units``, ``modality`` and ``start_time``, which the reader restores;
@@ -37,6 +41,8 @@ import numpy as np
 from biosig.arguments import file_path
 from biosig.errors import BiosigError, ReadError
 from biosig.readers.csv_dialect import head_lines, header_columns, sniff
+from biosig.readers.table_times import (PARQUET_EXTENSIONS, check_stated_rate, datetime_seconds,  # noqa: F401
+                                         head_values, looks_like_datetimes, second_time_column, table_columns)
 from biosig.record import Record, names_text
 
 log = logging.getLogger(__name__)
@@ -105,7 +111,7 @@ def is_spirometry_csv(path) -> bool:
     return len(cols) >= 2 and is_table(cols[:1]) and bool(set(_SPIRO_COLUMNS) & set(lower))
 
 
-def _split_unit(name: str) -> tuple[str, str]:
+def split_unit(name: str) -> tuple[str, str]:
     """``MLII [mV]`` and ``ECG (mV)`` -> (name, unit); ``Resp (chest)`` keeps its parentheses."""
     m = _UNIT_RE.match(name) or _PAREN_UNIT_RE.match(name)
     return (m.group(1), m.group(2).strip()) if m else (name, "")
@@ -118,10 +124,12 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
     if df.height == 0:
         raise ReadError(path, "no data rows (empty table)")
     tcol = _time_column(path, df.columns)
+    # a bare "time" beside a time column named with its unit is a second clock, never a channel
+    extra = [c for c in bare_time_columns(df.columns) if c != tcol]
     per_s = None   # units per second of the time column
     renamed, found_units = {}, []
     for col in df.columns:
-        if col == tcol:
+        if col == tcol or col in extra:
             continue
         dtype = df.schema[col]
         if dtype == pl.String:   # a column of only NaN / inf is inferred as text: numbers all the same
@@ -130,34 +138,49 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
                 df, dtype = df.with_columns(number.alias(col)), pl.Float64
         if not (dtype.is_numeric() or dtype == pl.Null):
             raise ReadError(path, _not_numeric(path, df, col))
-        name, unit = _SPIRO_COLUMNS.get(col.lower(), _split_unit(col))
+        # units stated apart (biosig's own Parquet): the column name is the channel name, brackets and all
+        name, unit = (col, "") if units else _SPIRO_COLUMNS.get(col.lower(), split_unit(col))
         renamed[col] = name
         found_units.append(unit)
-    if not df.schema[tcol].is_numeric():
-        raise ReadError(path, _not_numeric(path, df, tcol))
-    if df[tcol].null_count():
-        raise ReadError(path, f"column {tcol!r} has {df[tcol].null_count()} empty value(s)")
-    if not TIME_COLUMN_RE.match(tcol):   # no unit in the name: from the values, or refused
-        unit, why = bare_time_unit(path, tcol, df[tcol].cast(pl.Float64).to_numpy(), sample_rate_hz)
-        per_s = 1.0 if unit == "s" else 1000.0
-        meta.update(time_unit=unit, time_unit_from=why)
     if set(_SPIRO_COLUMNS) & {c.lower() for c in df.columns} and not modality:
         modality = "spiro"
-    first_time_s = None
-    if tcol != TIME_COLUMN:   # another time column: in seconds, as t_s
-        per_s = per_s or time_units_per_s(tcol)
-        # from the first row before dividing: epoch milliseconds (1.7e12) / 1000 lose the step's last
-        # digits (250.003 Hz for 4 ms steps)
-        t0 = df[tcol].cast(pl.Float64)[0]
-        first_time_s = t0 / per_s
-        df = df.with_columns((pl.col(tcol).cast(pl.Float64) - t0) / per_s).rename({tcol: TIME_COLUMN})
+    first_time_s, start, rate_told_unit = None, None, False
+    dated = datetime_seconds(path, tcol, df[tcol])   # ISO-8601 date-times: seconds from the first
+    if dated is not None:
+        seconds, start = dated
+        first_time_s = 0.0
+        meta.update(time_unit="datetime")
+        df = df.with_columns(pl.Series(tcol, seconds)).rename({tcol: TIME_COLUMN} if tcol != TIME_COLUMN else {})
+    else:
+        if not df.schema[tcol].is_numeric():
+            raise ReadError(path, _not_numeric(path, df, tcol))
+        if df[tcol].null_count():
+            raise ReadError(path, f"column {tcol!r} has {df[tcol].null_count()} empty value(s)")
+        if not TIME_COLUMN_RE.match(tcol):   # no unit in the name: from the values, or refused
+            unit, why = bare_time_unit(path, tcol, df[tcol].cast(pl.Float64).to_numpy(), sample_rate_hz)
+            per_s = 1.0 if unit == "s" else 1000.0
+            meta.update(time_unit=unit, time_unit_from=why)
+            rate_told_unit = why == "sample_rate_hz"
+        if tcol != TIME_COLUMN:   # another time column: in seconds, as t_s
+            per_s = per_s or time_units_per_s(tcol)
+            # from the first row before dividing: epoch milliseconds (1.7e12) / 1000 lose the step's last
+            # digits (250.003 Hz for 4 ms steps)
+            t0 = df[tcol].cast(pl.Float64)[0]
+            first_time_s = t0 / per_s
+            df = df.with_columns((pl.col(tcol).cast(pl.Float64) - t0) / per_s).rename({tcol: TIME_COLUMN})
+    t_s = df[TIME_COLUMN].cast(pl.Float64).to_numpy()
+    if not rate_told_unit:   # the times are the file's own: a stated rate is checked against them
+        check_stated_rate(path, tcol, t_s, sample_rate_hz)
+    for col in extra:
+        start = second_time_column(path, df, col, tcol, t_s) or start
+    df = df.drop(extra)
     df = df.rename(renamed).with_columns(pl.exclude(TIME_COLUMN).cast(pl.Float64))
     fs_hz = meta.pop("fs_hz", None)   # None: from_polars takes the times' (nominal) rate
     # the record's times count from its first row; what the table's clock said there is kept
     meta["first_time_s"] = float(df[TIME_COLUMN][0]) if first_time_s is None else float(first_time_s)
     try:
         rec = Record.from_polars(df, fs_hz=fs_hz, modality=modality, units=units or found_units,
-                                 metadata=meta)
+                                 metadata=meta, start_time=start)
     except BiosigError as exc:
         raise ReadError(path, str(exc)) from None
     return rec
@@ -220,25 +243,24 @@ def bare_time_unit(path, column: str, t: np.ndarray, sample_rate_hz: float | Non
 
 
 def times_readable(path, rate_stated: bool = False) -> bool:
-    """Whether the table at ``path`` (one time column: :func:`is_table`) has times biosig reads: a
-    time column named with its unit, or one without a unit whose first values are numbers that tell
-    it (:func:`bare_time_unit`; with ``rate_stated``, numbers suffice: the rate will tell). Folders'
-    tables for which this is False are skipped with a warning (:mod:`.discover`)."""
-    import csv
-
-    cols = csv_columns(path)
+    """Whether the table at ``path`` (CSV or Parquet with one time column: :func:`is_table`) has times
+    biosig reads: a time column named with its unit, ISO-8601 date-times (:mod:`.table_times`), or
+    numbers under a name without a unit whose first values tell it (:func:`bare_time_unit`; with
+    ``rate_stated``, numbers suffice: the rate will tell). Folders' tables for which this is False
+    are skipped with a warning (:mod:`.discover`), CSV and Parquet alike."""
+    cols = table_columns(path)
     if not is_table(cols):
         return False
     if time_columns(cols):
         return True
-    dialect = sniff(path)
-    lines = [ln for ln in head_lines(path, max_lines=51) if ln.strip()]
-    rows = [r for r in csv.reader(lines[1:], delimiter=dialect.separator) if any(f.strip() for f in r)]
-    i = cols.index(bare_time_columns(cols)[0])
+    values = head_values(path, bare_time_columns(cols)[0])
+    if values and all(isinstance(v, datetime) for v in values):   # a Parquet timestamp column
+        return True
+    if values and all(isinstance(v, str) for v in values) and looks_like_datetimes(values):
+        return True
     try:
-        t = np.array([float(r[i].strip().strip('"').replace(",", ".") if dialect.decimal_comma else
-                            r[i].strip().strip('"')) for r in rows], dtype=np.float64)
-    except (ValueError, IndexError):
+        t = np.array([float(v) for v in values], dtype=np.float64)
+    except (ValueError, TypeError):
         return False
     if rate_stated:
         return len(t) >= 2

@@ -54,15 +54,20 @@ MAX_HEADER_FS_HZ = 1_000_000.0
 
 
 def _read_header_text(path, hea: pathlib.Path) -> str:
-    """The header's text; permission and I/O problems become one-line ReadErrors."""
+    """The header's text (UTF-8, or Latin-1 where it is not); permission and I/O problems become
+    one-line ReadErrors."""
     try:
-        return hea.read_text(encoding="latin-1")
+        raw = hea.read_bytes()
     except PermissionError:
         raise ReadError(hea, "permission denied: the header cannot be read by this user") from None
     except IsADirectoryError:
         raise ReadError(hea, "is a folder, not a WFDB header") from None
     except OSError as exc:
         raise ReadError(hea, f"cannot read the header ({exc.strerror or exc})") from None
+    try:   # UTF-8 as wfdb writes it ("µV" written by biosig before ASCII units read as "ÂµV"), else Latin-1
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def validate_header_text(hea, text: str) -> None:
