@@ -80,6 +80,28 @@ def check_modality(modality: str) -> str:
     return modality
 
 
+#: Other spellings of a modality that :func:`normalise_modality` accepts (lower case).
+MODALITY_ALIASES = {"ekg": "ecg", "pleth": "ppg", "respiration": "resp", "sound": "audio", "spirometry": "spiro"}
+
+
+def normalise_modality(modality) -> str:
+    """``modality`` as one of :data:`MODALITIES`: case and surrounding spaces ignored, the aliases of
+    :data:`MODALITY_ALIASES` mapped (``"EKG"`` -> ``"ecg"``); :class:`SignalError` listing the accepted
+    names otherwise (an unknown name must not be scored as some default: ``"ekg"`` got quality 1.0).
+
+    >>> normalise_modality(" EKG "), normalise_modality("Pleth")
+    ('ecg', 'ppg')
+    """
+    if not isinstance(modality, str):
+        raise SignalError(f"a modality is a str, got {modality!r}; expected one of {', '.join(MODALITIES)}")
+    key = modality.strip().lower()
+    key = MODALITY_ALIASES.get(key, key)
+    if key not in MODALITIES:
+        raise SignalError(f"unknown modality {modality!r}; expected one of {', '.join(MODALITIES)} "
+                          f"(or {', '.join(f'{a}={m}' for a, m in MODALITY_ALIASES.items())})")
+    return key
+
+
 def parse_channel_modalities(items) -> dict[str, str]:
     """``["II=ecg", "ch2=ppg"]`` -> ``{"II": "ecg", "ch2": "ppg"}``; one-line errors."""
     out: dict[str, str] = {}

@@ -141,6 +141,9 @@ def _sos(name: str, p: dict, fs_hz: float) -> np.ndarray:
 
 def _filter_spec(name: str, params: dict, doc: str) -> StepSpec:
     def offline(rec: Record, p: dict) -> Record:
+        if rec.times_irregular:   # by index, the samples either side of a hole in time were filtered as neighbours
+            raise PipelineError(f"{name}: the record has irregular sample times (times_s); put it on a uniform grid "
+                                "first (biosig.windows.uniform_record: holes in time become gaps)")
         return rec.replace(samples=_filters().sos_filtfilt(_sos(name, p, rec.fs_hz), rec.samples))
 
     def stream(p, fs_hz, n_channels, channels):

@@ -31,6 +31,7 @@ from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_b
 from biosig.arguments import float_signal, sampling_rate, whole_number
 from biosig.errors import SignalError
 from biosig.flatline import bridged_run, flat_runs_to_nan, longest_run
+from biosig.modality import normalise_modality
 from biosig.record import Record, require_record
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 USABLE = {"ecg": 0.66, "ppg": 0.86}
 METHODS = ("templatematch", "neurokit")
 SUMMARY_MAX_WINDOWS = 24
+#: A window (C, W) with more rows than this and than its columns is (W, C) (as biosig.measures_hrv.MAX_CHANNELS)
+MAX_WINDOW_CHANNELS = 16
 _MIN_HR_BPM, _MAX_HR_BPM = 24.0, 300.0
 
 
@@ -89,9 +92,13 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
     30-240 /min, so a dicrotic wave is not a second beat; of the wave levelled by :func:`_level`, so
     that a large artefact does not set it), above 30 % of the robust 2-98 % range
     (:func:`_robust_range`: per 10 s block, the median over blocks); with pulse alternans, every
-    pulse (:func:`_alternans_pulses`).
+    pulse (:func:`_alternans_pulses`). Any other modality is refused (:class:`SignalError`; "ekg" is
+    ECG): the pulse detector ran for every name but "ecg".
     """
     x = np.asarray(x, dtype=np.float64)
+    modality = modality if modality in ("ecg", "ppg") else normalise_modality(modality)
+    if modality not in ("ecg", "ppg"):
+        raise SignalError(f"beats are detected in ECG or PPG, not {modality!r}")
     if modality == "ecg":
         d = ecg_detection(x, fs_hz)
         r = max(1, int(0.06 * fs_hz))
@@ -255,14 +262,45 @@ def _neurokit_quality(x: np.ndarray, fs_hz: float, modality: str) -> tuple[float
 
 
 # ---------------------------------------------------------------------------------- public
-def block_quality(x: np.ndarray, fs_hz: float, modality: str, method: str = "templatematch") -> float:
-    """Quality in [0, 1] of one window ``x`` float (C, W) or (W,): mean over channels."""
+def _channel_modalities(modality, n_channels: int) -> tuple[str, ...]:
+    """``modality`` (one name, or one per channel) as ``n_channels`` checked names."""
+    one = isinstance(modality, str) or not hasattr(modality, "__iter__")
+    mods = [modality] * n_channels if one else list(modality)
+    if len(mods) != n_channels:
+        raise SignalError(f"{len(mods)} modalities for a window of {n_channels} channel(s): give one, or one per channel")
+    return tuple(normalise_modality(m) for m in mods)
+
+
+def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "templatematch") -> float:
+    """Quality in [0, 1] of one window ``x`` float (C, W) or (W,): the mean over its channels.
+
+    Channels first: more rows than columns and than :data:`MAX_WINDOW_CHANNELS` is refused as a
+    (W, C) window (its W "channels" of C samples each scored 0). ``modality``: one name, or one per
+    channel (``("ecg", "ecg", "ppg")``), checked by :func:`biosig.modality.normalise_modality`
+    (``"ekg"`` is ECG; an unknown name is refused: it got the "other" score, 1.0 for any signal)."""
     if method not in METHODS:
         raise SignalError(f"quality method {method!r}; accepted: {', '.join(METHODS)}")
-    x, fs_hz = np.atleast_2d(float_signal(x)), sampling_rate(fs_hz)
+    x, fs_hz = float_signal(x), sampling_rate(fs_hz)
+    if x.ndim == 2 and x.shape[0] > max(x.shape[1], MAX_WINDOW_CHANNELS):
+        raise SignalError(f"a window is (channels, samples), got shape {x.shape}: samples first? pass x.T")
+    x = np.atleast_2d(x)
+    mods = _channel_modalities(modality, x.shape[0])
     if x.shape[1] == 0:
         return 0.0
-    return float(np.mean([_channel_quality(row, fs_hz, modality, method) for row in x]))
+    return float(np.mean([_channel_quality(row, fs_hz, m, method) for row, m in zip(x, mods)]))
+
+
+def quality_modalities(record: Record, modality: str | None = None) -> tuple[str, ...]:
+    """The modality each channel of ``record`` is scored as: ``modality`` when given; a one-channel
+    record's own; else each channel's (:attr:`Record.channel_modalities`), the record's where that is
+    ``"other"``. As :func:`biosig.measures.heart_rate`: the PLETH of an ECG+PPG record (CinC 2015
+    a103l) gets the pulse detector (with the R-peak detector its windows scored 0.79, not 0.92)."""
+    rec = require_record(record, "quality_modalities()")
+    if modality is not None:
+        return (normalise_modality(modality),) * rec.n_channels
+    if rec.n_channels == 1:
+        return (rec.modality,)
+    return tuple(rec.modality if m == "other" else m for m in rec.channel_modalities)
 
 
 def window_quality(record, window_s: float | None = None, hop_s: float | None = None,
@@ -276,35 +314,39 @@ def window_quality(record, window_s: float | None = None, hop_s: float | None = 
         as an array (C, W), in which case the second argument is its ``fs_hz``, ``modality`` is
         required, and a float is returned (the form the streaming runtime uses).
     window_s, hop_s : window and hop in seconds; default :func:`biosig.windows.default_window`.
-    modality : defaults to ``record.modality``.
+    modality : every channel's modality; by default each channel's own (:func:`quality_modalities`).
     """
     if not isinstance(record, Record):
         fs_hz = window_s
         mod = modality if modality is not None else hop_s
         if fs_hz is None or mod is None:
             raise SignalError("window_quality(array, fs_hz, modality) needs fs_hz and modality for a bare array")
-        return block_quality(record, float(fs_hz), str(mod), method)
-    from biosig.windows import default_window, window_array
+        return block_quality(record, float(fs_hz), mod, method)
+    from biosig.windows import default_window, window_array   # window_array: irregular times on their grid
 
-    mod = modality or record.modality
+    mods = quality_modalities(record, modality)
     if window_s is None:
-        window_s, default_hop = default_window(mod)
+        window_s, default_hop = default_window(record.modality if modality is None else mods[0])
         hop_s = default_hop if hop_s is None else hop_s
     win = window_array(record, window_s, hop_s)
-    return np.array([block_quality(w, record.fs_hz, mod, method) for w in win.x], dtype=np.float64)
+    return np.array([block_quality(w, record.fs_hz, mods, method) for w in win.x], dtype=np.float64)
 
 
 def quality_summary(record: Record, window_s: float | None = None, max_windows: int = SUMMARY_MAX_WINDOWS,
-                    method: str = "templatematch") -> dict:
+                    method: str = "templatematch", modality: str | None = None) -> dict:
     """Summary of window quality: at most ``max_windows`` windows, evenly spread, are assessed.
 
     Returns ``{"mean_quality", "min_quality", "fraction_usable", "usable_threshold",
     "n_windows", "n_assessed", "window_s", "method"}``; ``fraction_usable`` is the share of
-    assessed windows at or above :data:`USABLE` for the modality (finite fraction 1 elsewhere).
+    assessed windows at or above :data:`USABLE` for the modality (``modality``, else the
+    record's; finite fraction 1 elsewhere). Channels are scored as :func:`quality_modalities`
+    says; irregular sample times are put on a uniform grid first (as :func:`window_quality`).
     """
-    from biosig.windows import default_window, window_bounds
+    from biosig.windows import default_window, uniform_record, window_bounds
 
-    mod = require_record(record, "quality_summary()").modality
+    mods = quality_modalities(require_record(record, "quality_summary()"), modality)
+    mod = record.modality if modality is None else mods[0]
+    record = uniform_record(record)
     max_windows = whole_number(max_windows, "max_windows", minimum=1)
     window_s = default_window(mod)[0] if window_s is None else window_s
     w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, window_s)
@@ -313,7 +355,7 @@ def quality_summary(record: Record, window_s: float | None = None, max_windows: 
     q = []
     for s in starts:
         x = record.samples[:, s:s + w]
-        q.append(block_quality(x, record.fs_hz, mod, method) * min(1.0, x.shape[1] / w))
+        q.append(block_quality(x, record.fs_hz, mods, method) * min(1.0, x.shape[1] / w))
     q = np.asarray(q)
     thr = USABLE.get(mod, 1.0)
     return {"mean_quality": float(q.mean()) if len(q) else float("nan"),
@@ -334,6 +376,7 @@ def lead_summaries(record: Record, channels, modality: str, max_windows: int = S
     """:func:`quality_summary` of each of ``channels`` (indices into ``record``) on its own, read as
     ``modality``: ``{index: summary}``."""
     rec = require_record(record, "lead_summaries()")
+    modality = normalise_modality(modality)
     return {int(i): quality_summary(rec.select([int(i)]).replace(modality=modality), max_windows=max_windows)
             for i in channels}
 

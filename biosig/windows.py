@@ -11,7 +11,9 @@ times ``[t0_s, t1_s) = [i * H / fs_hz, (i * H + W) / fs_hz)`` from the record's 
 * NaN gaps are kept; each window's ``valid_fraction`` (finite samples / all samples) flags them, and
   :attr:`Windows.usable` keeps those at or above a threshold.
 
-Records with irregular sample times (``times_s``) are cut by sample index at the nominal rate.
+Records with irregular sample times (``times_s``) are put on a uniform grid at their nominal rate
+first (:func:`uniform_record`): cut by sample index, a window joined the samples either side of a
+hole in time and every later window's times were early by the hole.
 """
 from __future__ import annotations
 
@@ -131,9 +133,22 @@ def window_bounds(n_samples: int, fs_hz: float, window_s: float, hop_s: float | 
     return w, h, starts
 
 
+def uniform_record(record: Record) -> Record:
+    """``record`` itself, or on a uniform grid at its nominal rate when it has sample times
+    (:func:`biosig.readers.gap_resample.to_uniform_grid`: holes in time longer than 2.5 periods
+    become NaN gaps, one INFO line; :class:`SignalError` for times too irregular for a grid)."""
+    if record.times_s is None:
+        return record
+    from biosig.readers.gap_resample import to_uniform_grid
+
+    return to_uniform_grid(record)
+
+
 def window_array(record: Record, window_s: float, hop_s: float | None = None, pad_short: bool = True) -> Windows:
-    """All windows of ``record`` stacked into a :class:`Windows` (x float32 (N, C, W))."""
-    x = require_record(record, "window_array()").samples
+    """All windows of ``record`` stacked into a :class:`Windows` (x float32 (N, C, W)); a record with
+    sample times is cut on its uniform grid (:func:`uniform_record`)."""
+    record = uniform_record(require_record(record, "window_array()"))
+    x = record.samples
     w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, hop_s, pad_short)
     if record.n_samples < w:
         x = np.concatenate([x, np.full((x.shape[0], w - x.shape[1]), np.nan, np.float32)], axis=1)
@@ -155,7 +170,7 @@ def windows(record: Record, window_s: float, hop_s: float | None = None,
 
     The arguments are checked when it is called, not at the first ``next()`` (``windows(rec, 0)``
     returned a generator that raised only when a loop began)."""
-    require_record(record, "windows()")
+    record = uniform_record(require_record(record, "windows()"))
     w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, hop_s, pad_short)
     return _iter_windows(record, w, starts)
 
