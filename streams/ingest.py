@@ -18,6 +18,7 @@ import logging
 import numpy as np
 
 from biosig.flatline import FLAT_MODALITIES, window_flat_mask
+from streams.device_rate import DeviceRate
 from streams.metrics import StreamStats
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ SESSION_TAKEOVER_S = 2.0
 #: ``replay`` below real time (each frame's hole is under its 0.1 s frame) and are not gaps; a step
 #: back (``replay`` above real time overlaps its frames) never is.
 DEVICE_TIME_HOLE_S = 1.0
+
+#: Modalities whose encoder is fed the leads `score` and `embed` choose (streams.models.fed_leads),
+#: not the stream's first ones.
+LEAD_CHOICE_MODALITIES = ("ecg", "ppg")
 
 
 def window_quality(win: np.ndarray, fs_hz: float, modality: str) -> float:
@@ -79,16 +84,25 @@ class InputStream:
         self.pipe = None
         self.windower = None
         self.fs_out_hz = self.fs_hz
-        self.use_channels = len(self.channels)
+        self.use_channels = len(self.channels)   # leads fed to the encoder
+        # windows keep every lead and the encoder worker picks the ones fed (streams.models.fed_leads):
+        # ECG and PPG streams with more leads than the encoder takes, the leads still named
+        self.chooses_leads = False
         if window is not None:
             if model is not None:
                 self.pipe = model.outside.stream(self.fs_hz, len(self.channels), self.channels)
                 self.fs_out_hz = self.pipe.fs_out_hz
                 self.use_channels = min(model.in_channels, self.pipe.n_channels_out)
+                self.chooses_leads = (self.modality in LEAD_CHOICE_MODALITIES and self.use_channels < len(self.channels)
+                                      and self.pipe.n_channels_out == len(self.channels))
             n_out = self.pipe.n_channels_out if self.pipe is not None else len(self.channels)
             w, h = window
             self.windower = Windower(n_out, max(1, int(round(w * self.fs_out_hz))),
                                      max(1, int(round(h * self.fs_out_hz))), self.fs_out_hz)
+        # samples per second of device time against fs_hz (windowed streams: their measures read
+        # the rate); rate_mismatch says what is wrong ("" when nothing), read by the score thread
+        self.rate = DeviceRate(self.fs_hz) if self.windower is not None else None
+        self.rate_mismatch = ""
         self.anchor_t_s: float | None = None   # device time of processed sample 0
         self.out_count = 0
         # ECG / PPG: the recorded samples behind the buffered windows, to see flat runs in them
@@ -137,6 +151,21 @@ class InputStream:
                  self.name, t0_s - self.last_t_s - 1.0 / self.fs_hz)
         return True
 
+    def measure_rate(self, t0_s: float, n: int, verdict: str) -> bool:
+        """Count an accepted frame (``verdict`` of :meth:`sequence`, ``gap`` also for a device-time
+        hole) in the device-rate check (:mod:`streams.device_rate`); True while the rate its
+        device time says disagrees with ``fs_hz``. Updates ``rate_mismatch`` and the stats."""
+        if self.rate is None:
+            return False
+        if verdict == "ok":
+            self.rate.add(t0_s, n)
+        else:
+            self.rate.restart(t0_s, n)
+        self.rate_mismatch = self.rate.text()
+        self.stats.device_rate_hz = self.rate.measured_hz
+        self.stats.rate_mismatch = self.rate_mismatch
+        return self.rate.mismatch
+
     def reset_windows(self):
         """After a gap: no window may span it, so filters and windows restart."""
         if self.windower is not None:
@@ -153,7 +182,8 @@ class InputStream:
 
         Returns
         -------
-        list of ``(window (C_use, W) float32, flat, t_start_s, t_end_s)``: ``flat`` bool (C, W) where
+        list of ``(window (C_use, W) float32, flat, t_start_s, t_end_s)`` (every lead, C_out, where
+        the encoder worker chooses the leads fed: ``chooses_leads``): ``flat`` bool (C, W) where
         the window's samples come from a flat run of recorded samples (gaps for quality and
         measures, :func:`biosig.flatline.window_flat_mask`; ECG and PPG only) or None; device times
         of the first and last sample of the window (filter delay not subtracted).
@@ -178,7 +208,7 @@ class InputStream:
             if self.keeps_raw:
                 flat = window_flat_mask(self.raw, self.raw_first, self.fs_hz, self.fs_out_hz, stop_n - n, n,
                                         self.windower.n_channels)
-            out.append((w[:self.use_channels], flat, t_end - dur, t_end))
+            out.append((w if self.chooses_leads else w[:self.use_channels], flat, t_end - dur, t_end))
         if self.keeps_raw:   # keep what the next window's span needs
             k_next = self.windower.next_end - n
             first_needed = int(np.floor(k_next * self.fs_hz / self.fs_out_hz)) - 1

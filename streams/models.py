@@ -37,6 +37,7 @@ class HostedModel:
     pretrained: bool
     channel_index: object = None  # names -> positions in the model's lead vocabulary
     window_s: float = 0.0         # the window it was trained on (streams.config.stream_windows)
+    vocabulary: tuple = ()        # its lead names in order (encoders.lead_choice.choose_channels)
 
     def run(self, x: np.ndarray, channels=None) -> np.ndarray:
         """Embed ``x`` (B, C, T); ``channels`` (B lists of C names) place each lead correctly."""
@@ -84,7 +85,8 @@ class ModelHost:
                      time.perf_counter() - t)
             return HostedModel(name, im.model_id, modality, float(im.config.input_fs_hz),
                                int(im.config.in_channels or 1), im.outside, im.backend, True,
-                               lambda names, c=im.config: channel_index(names, c), im.window_s)
+                               lambda names, c=im.config: channel_index(names, c), im.window_s,
+                               tuple(im.config.channels))
         try:
             enc, pretrained = encoders.load(name), True
         except EncoderError:
@@ -101,7 +103,7 @@ class ModelHost:
         log.info("loaded %s for %s streams on %s in %.1f s", model_id, modality, be.name,
                  time.perf_counter() - t)
         return HostedModel(name, model_id, modality, float(cfg.input_fs_hz), int(cfg.in_channels or 1),
-                           outside, be, pretrained, enc.channel_index, enc.window_s)
+                           outside, be, pretrained, enc.channel_index, enc.window_s, tuple(cfg.channels))
 
     def get(self, modality: str) -> HostedModel | None:
         return self.models.get(modality)
@@ -135,6 +137,34 @@ def background_thread_priority(nice: int = BACKGROUND_NICE):
         pass
 
 
+def fed_leads(win: np.ndarray, st) -> list[int]:
+    """Rows of the window ``win`` (C, W: the stream's preprocessed leads, flat runs as NaN) that
+    input stream ``st``'s encoder is fed, in the order fed: every row unless ``st.chooses_leads``.
+
+    A multi-lead ECG or PPG stream whose encoder takes fewer leads is fed the ones ``embed`` and
+    ``score`` feed it from a record (:func:`encoders.lead_choice.choose_channels`, the one rule):
+    usable leads (not mostly missing, not constant) of which, for ECG, those passing the quality
+    gate (:data:`biosig.quality.USABLE`) come first, then the model's lead order (MLII as II), then
+    the stream's. Offline the gate's share is counted over the record's windows; live over this
+    window (what the runtime knows when it embeds it). Before, the stream's first lead was fed:
+    leads ["V5", "II"] embedded V5 live and II offline."""
+    if not getattr(st, "chooses_leads", False):
+        return list(range(win.shape[0]))
+    from biosig.quality import USABLE
+    from encoders.lead_choice import choose_channels, unusable_reasons
+    from streams.ingest import window_quality
+    c, n = win.shape[0], st.use_channels
+    why = unusable_reasons(win)
+    usable = [not w for w in why]
+    if sum(usable) < n:   # as encoders.data.encoder_channels: the model's order among all of them
+        usable = [True] * c
+    share = None
+    if st.modality == "ecg" and sum(usable) > n:   # as `score` and `embed`: the gate's share for ECG
+        share = [float(window_quality(win[i:i + 1], st.fs_out_hz, "ecg") >= USABLE["ecg"])
+                 if usable[i] else float("nan") for i in range(c)]
+    return choose_channels(st.channels, (st.modality,) * c, usable, st.modality, st.model.vocabulary, n, why, share)
+
+
 @dataclass
 class Job:
     """Windows of one model (``None``: quality only) to embed.
@@ -143,7 +173,8 @@ class Job:
     t_last_s, t_enqueued)``: ``stream`` the :class:`streams.ingest.InputStream` (for its rate and
     modality), ``flat`` where recorded samples were a flat line (or None). The worker fills
     ``measured`` (B windows: each with its flat runs as NaN, what quality and the score measures
-    see) and ``quality`` (B,).
+    see), ``fed`` (B lists: the rows of each window the encoder was fed, :func:`fed_leads`) and
+    ``quality`` (B,: of the rows fed).
     """
 
     model: HostedModel | None
@@ -151,6 +182,7 @@ class Job:
     items: list
     t_submit: float
     measured: list | None = None
+    fed: list | None = None
     quality: list | None = None
 
 
@@ -187,15 +219,18 @@ class EncoderWorker:
             if job is None:
                 return
             from streams.ingest import window_quality
-            t0 = time.perf_counter()
             emb, err, ms = None, None, 0.0
             try:
-                if job.model is not None:
-                    emb = job.model.run(job.x, [it[0].channels[:it[0].use_channels] for it in job.items])
-                ms = (time.perf_counter() - t0) * 1e3    # model time only
                 job.measured = [with_gaps(w, it[2]) for w, it in zip(job.x, job.items)]
-                job.quality = [window_quality(m, it[0].fs_out_hz, it[0].modality)
-                               for m, it in zip(job.measured, job.items)]
+                job.fed = [fed_leads(m, it[0]) for m, it in zip(job.measured, job.items)]
+                t0 = time.perf_counter()
+                if job.model is not None:
+                    x = job.x if all(len(f) == job.x.shape[1] for f in job.fed) else \
+                        np.stack([w[f] for w, f in zip(job.x, job.fed)])
+                    emb = job.model.run(x, [[it[0].channels[i] for i in f] for f, it in zip(job.fed, job.items)])
+                ms = (time.perf_counter() - t0) * 1e3    # model time only
+                job.quality = [window_quality(m[f], it[0].fs_out_hz, it[0].modality)
+                               for m, f, it in zip(job.measured, job.fed, job.items)]
             except Exception as exc:  # reported per window, the runtime keeps going
                 emb, err = None, f"{type(exc).__name__}: {exc}"
                 log.error("encoder %s failed on a batch of %d: %s",

@@ -3,13 +3,15 @@
 :func:`replay_sources` turns any file the signal layer reads into simulated sources: one stream
 per modality present in the record (``<stem>/<modality>``), sent at ``speed`` times real time.
 
-Device time is wall-clock time: each frame is stamped so that its *last* sample carries the
-moment the frame is due to be sent (``t0_s = t_send - (n - 1) / fs_hz``, ``fs_hz`` the
-recording's rate), so the runtime's latencies are its own processing time, never negative. At
-``speed`` 1 the frames tile device time exactly; at ``speed`` > 1 a frame holds ``speed`` times
-more signal than the wall time between frames, so consecutive frames overlap in device time
-(the runtime holds a marker stream's forecasts then: each frame starts before the last sample
-it learnt, see :mod:`streams.forecast`).
+Device time is the recording's own clock started at the wall clock: sample ``k`` is stamped
+``t_start + k / fs_hz`` (``fs_hz`` the recording's rate), so the frames tile device time exactly at
+any ``speed``. At ``speed`` 1 each frame's last sample carries the moment it is sent, so the
+runtime's latencies are its own processing time. At ``speed`` > 1 frames go out ``speed`` times
+faster than device time runs: their stamps run ahead of the wall clock (latencies read negative;
+a marker stream's forecasts are held as ``stale_input``, stamped in the future), and the samples
+per second of device time stay the recording's rate. (Stamped at the wall clock instead, frames
+overlapped in device time and said ``speed * fs_hz`` samples per second: what a monitor
+misdeclaring its rate says, whose measures the runtime withholds, :mod:`streams.device_rate`.)
 Irregularly sampled records (marker CSVs) are sent at their mean rate.
 
 Missing samples (NaN: gaps of a record, invalid surrogate samples) are never sent as data, as the
@@ -43,7 +45,7 @@ MAX_SPEED = 1000.0   # times real time; beyond this frames become huge and sends
 
 @dataclass
 class ReplaySource(SimSource):
-    """A :class:`SimSource` stamped in wall-clock device time (see the module docstring) that loops
+    """A :class:`SimSource` stamped on the recording's clock (see the module docstring) that loops
     with a gap (``loop_gap``): gluing a file's end to its start made one step from the last sample
     to the first (4.9 mm on a motion session) that forecasters learnt as real motion."""
 
@@ -51,10 +53,9 @@ class ReplaySource(SimSource):
 
     def send(self):
         take = self._frame_len()
-        t_last = self.next_s()                    # wall-clock moment this frame is due
         x = self.samples[:, self.pos:self.pos + take]
         if np.isfinite(x).all():
-            self.out.send(x, t0_s=t_last - (take - 1) / self.fs_hz)
+            self.out.send(x, t0_s=self.device_t0_s())
         else:  # missing samples are never sent as data: the frame is skipped, so the runtime sees
             self.out.seq += 1   # a gap (its windows restart, the forecast holds)
         self._advance(take)

@@ -65,6 +65,18 @@ class IngestMixin:
         log.warning("rejected a frame of %s (%s)%s", stream or "an unknown stream", text,
                     f"; {reject_advice(reason)}" if reject_advice(reason) else "")
 
+    def _warn_rate(self, st: InputStream, now: float):
+        """A stream whose device time disagrees with its declared rate: one warning a minute, with
+        the measured rate (its score frames are withheld as ``rate_mismatch`` meanwhile)."""
+        key = (st.name, "rate_mismatch")
+        last = self._reject_told.get(key)
+        if last is not None and now - last < REJECT_WARN_EVERY_S:
+            return
+        if len(self._reject_told) > 4096:
+            self._reject_told.clear()
+        self._reject_told[key] = now
+        log.warning("%s: %s", st.name, st.rate_mismatch)
+
     def _on_ingest(self, parts):
         try:
             self._ingest(parts)
@@ -127,6 +139,8 @@ class IngestMixin:
         if verdict == "ok" and st.windower is not None and st.time_hole(t0):
             verdict = "gap"   # the device paused: no window joins the samples on either side
         n = x.shape[1]
+        if st.measure_rate(t0, n, verdict):
+            self._warn_rate(st, recv_s)
         t_last = t0 + (n - 1) / st.fs_hz
         st.last_t_s = t_last
         stats = st.stats

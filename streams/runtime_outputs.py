@@ -28,11 +28,17 @@ class Lane:
     oldest window of the stream holding most, so one client's huge frames (thousands of windows
     each) neither delay nor displace the windows of the others. Items are the runtime's
     ``(stream, window, flat, t_start_s, t_end_s, t_last_s, t_enqueued_monotonic)``.
+
+    A stream's queue is keyed by its name, not by its :class:`streams.ingest.InputStream`: after a
+    publisher restart the old session's waiting windows go out before the new session's, in one
+    order. Keyed by the session's object, the two were served in turn as two streams, and
+    ``emb/<stream>`` stepped back and forth in device time (26 steps back after a restart with a
+    backlog of 30 windows).
     """
 
     def __init__(self, name: str, worker):
         self.name, self.worker = name, worker
-        self.queues: dict = {}       # stream -> deque of items, in the order the streams first queued
+        self.queues: dict = {}       # stream name -> deque of items, in the order the streams first queued
         self.count = 0
 
     def __len__(self) -> int:
@@ -44,10 +50,10 @@ class Lane:
 
     def add(self, item, max_total: int, min_share: int):
         """Queue ``item``; returns the dropped item (whose stream counts it) or None."""
-        st = item[0]
-        q = self.queues.get(st)
+        key = item[0].name
+        q = self.queues.get(key)
         if q is None:
-            q = self.queues[st] = collections.deque()
+            q = self.queues[key] = collections.deque()
         dropped = None
         share = max(min_share, max_total // len(self.queues))
         if len(q) >= share:                  # this stream has its share: its own oldest goes
@@ -55,7 +61,7 @@ class Lane:
         elif self.count >= max_total:        # full: the stream holding most gives its oldest
             most = max(self.queues, key=lambda k: len(self.queues[k]))
             dropped = self.queues[most].popleft()
-            if not self.queues[most] and most is not st:
+            if not self.queues[most] and most != key:
                 del self.queues[most]
         else:
             self.count += 1
@@ -69,20 +75,20 @@ class Lane:
         items, served = [], []
         while len(items) < max_batch:
             took = False
-            for st, q in self.queues.items():
+            for key, q in self.queues.items():
                 if len(items) >= max_batch:
                     break
                 if q and q[0][0].model is first[0].model and q[0][1].shape == first[1].shape:
                     items.append(q.popleft())
-                    served.append(st)
+                    served.append(key)
                     took = True
             if not took:
                 break
         self.count -= len(items)
-        for st in dict.fromkeys(served):     # round-robin: served streams move to the back
-            q = self.queues.pop(st)
+        for key in dict.fromkeys(served):    # round-robin: served streams move to the back
+            q = self.queues.pop(key)
             if q:
-                self.queues[st] = q
+                self.queues[key] = q
         return items
 
 
@@ -113,11 +119,13 @@ class OutputsMixin:
                 lat.update(model=model_ms, wait=(now_m - job.t_submit) * 1e3 - model_ms)
             self._publish_window(st, job.measured[i], t_start, t_end, t_last, job.quality[i],
                                  None if emb is None else emb[i],
-                                 lat, "" if job.model is None else job.model.model_id)
+                                 lat, "" if job.model is None else job.model.model_id, job.fed[i])
 
-    def _publish_window(self, st, win, t_start, t_end, t_last, q, emb, lat, model_id=""):
+    def _publish_window(self, st, win, t_start, t_end, t_last, q, emb, lat, model_id="", fed=None):
         """Publish one window's embedding frame and hand it to the score thread (the single place;
-        hooks on windows go here)."""
+        hooks on windows go here). ``fed``: the rows of ``win`` the encoder was fed (the frame's
+        ``channels`` and ``quality`` are theirs; the score thread gets every row, to measure the
+        best lead); None: every row."""
         t_out = time.time()
         total = (t_out - t_last) * 1e3
         st.stats.outputs += 1
@@ -125,7 +133,8 @@ class OutputsMixin:
         header = {"kind": "embedding", "stream": st.name, "model_id": model_id,
                   "window_start_s": t_start, "window_end_s": t_end, "quality": float(q),
                   "latency_ms": {**lat, "total": total}, "t_out_s": t_out,
-                  "modality": st.modality, "channels": list(st.channels[:win.shape[0]])}
+                  "modality": st.modality,
+                  "channels": [st.channels[i] for i in fed] if st.chooses_leads else list(st.channels[:win.shape[0]])}
         vec = np.zeros(0, np.float32) if emb is None else np.asarray(emb, np.float32)
         self._send(f"emb/{st.name}", header, vec)
         self.score_worker.submit(st, win, t_start, t_end, q)

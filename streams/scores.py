@@ -98,16 +98,22 @@ class ScoreHost:
 
     def header(self, stream: str, session: int, modality: str, win: np.ndarray, fs_hz: float,
                t_start: float, t_end: float, quality: float | None = None,
-               hop_s: float | None = None) -> dict:
+               hop_s: float | None = None, withheld: str | None = None) -> dict:
         """The ``score`` header of one window (C, W) at ``fs_hz``; updates the smoothing state.
 
         ``hop_s``: the stream's window hop in seconds. With it, ``smoothed`` averages only the
         values of the windows that ended within the last ``smooth_windows`` hops (device time), so a
         value from before a run of withheld windows or a gap never enters the mean (it made a
         sinus window after a minute of lead-off read ``smoothed`` 0.72 from AF a minute old);
-        None: the last ``smooth_windows`` values, however old."""
+        None: the last ``smooth_windows`` values, however old.
+
+        ``withheld``: a reason the stream's measures cannot be trusted whatever the window holds
+        (``rate_mismatch``): ``ok`` false, that ``missing``, every measure and head value null."""
         from biosig.measures_window import measured_span_s, unit_of, window_measures
         m = window_measures(win, fs_hz, modality, quality=quality)
+        if withheld:
+            m = {**{k: None for k in m}, "quality": m["quality"], "min_quality": m["min_quality"],
+                 "ok": False, "missing": withheld}
         measures = {k: v for k, v in m.items() if k not in ("quality", "min_quality", "ok", "missing")}
         heads = {}
         span_s = measured_span_s(win, fs_hz, modality)   # the signal the measures come from
@@ -173,7 +179,10 @@ class ScoreHost:
                 win, withheld = self._spiro_volume_ml(st, win)
             windower = getattr(st, "windower", None)
             hop_s = windower.hop_n / st.fs_out_hz if windower is not None else None
-            h = self.header(st.name, st.session, st.modality, win, st.fs_out_hz, t_start, t_end, quality, hop_s)
+            # device time says the declared rate is wrong: every measure would be scaled by it
+            wrong_rate = "rate_mismatch" if getattr(st, "rate_mismatch", "") else None
+            h = self.header(st.name, st.session, st.modality, win, st.fs_out_hz, t_start, t_end, quality, hop_s,
+                            wrong_rate)
             if withheld:
                 h.update(ok=False, missing=withheld, measures={k: None for k in h["measures"]})
         except Exception as exc:  # a measure failing on odd data must not stop the runtime
@@ -207,7 +216,8 @@ class ScoreHost:
 class ScoreWorker:
     """A thread that computes and publishes score frames, each stream's in window order.
 
-    Windows wait in one queue per stream (publisher session) and are served in start-time fair
+    Windows wait in one queue per stream name (a publisher restart's old and new sessions share it,
+    so the old session's windows are scored first, never in turn with the new one's) and are served in start-time fair
     order: a window's tag is the tag of the window being scored when it came (in submission order
     among equals), one more than its stream's previous one while that stream has
     :data:`SCORE_BURST` windows or more waiting. Streams that send as fast as they are scored are
@@ -225,7 +235,7 @@ class ScoreWorker:
         self.host, self._send = host, send
         self.max_pending = max(1, int(max_pending))
         self._cv = threading.Condition()
-        self._queues: dict = {}      # (stream, session) -> deque of (tag, arrival, item)
+        self._queues: dict = {}      # stream name -> deque of (tag, arrival, item)
         self._count = 0
         self._arrival = 0            # submissions so far (ties between equal tags)
         self._vtime = 0              # tag of the window scored last
@@ -237,7 +247,7 @@ class ScoreWorker:
     def submit(self, st, win, t_start, t_end, quality):
         item = (st, win, t_start, t_end, quality)
         with self._cv:
-            key = (st.name, st.session)
+            key = st.name
             q = self._queues.get(key)
             if q is None:
                 q = self._queues[key] = collections.deque()

@@ -14,6 +14,7 @@ respiratory rate, rhythm) for checks against the runtime's ``score/`` frames.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -46,7 +47,8 @@ class SimSource:
     pos: int = 0
     sent_n: int = 0          # samples sent so far
     t_start: float = 0.0     # device time of sample 0
-    speed: float = 1.0       # replay speed: samples go out at speed * fs_hz
+    speed: float = 1.0       # replay speed: samples go out at speed * fs_hz of wall time (device time
+                             # still runs at fs_hz: sample k is stamped t_start + offset_s + k / fs_hz)
     offset_s: float = 0.0    # this device starts this much after t_start (unsynchronised beds)
     truth: dict | None = None  # the simulator's truth of the looped record (rates, rhythm)
     loop_gap: bool = False   # end of a pass: a gap, not a wrap (see the class docstring)
@@ -57,6 +59,13 @@ class SimSource:
     def next_s(self) -> float:
         """Time at which the next frame's last sample happens (a shorter last frame: sooner)."""
         return self.t_start + self.offset_s + (self.sent_n + self._frame_len() - 1) / (self.fs_hz * self.speed)
+
+    def device_t0_s(self) -> float:
+        """Device time of the next frame's first sample: the samples' own clock, ``fs_hz`` samples a
+        second at any ``speed`` (stamped at the wall-clock pace, a run at speed 4 said 4 * fs_hz samples
+        per second of device time: a device misdeclaring its rate, whose measures the runtime
+        withholds, :mod:`streams.device_rate`)."""
+        return self.t_start + self.offset_s + self.sent_n / self.fs_hz
 
     def due(self, now: float) -> bool:
         return self.next_s() <= now
@@ -71,7 +80,7 @@ class SimSource:
 
     def send(self):
         take = self._frame_len()
-        t0_s = self.t_start + self.offset_s + self.sent_n / (self.fs_hz * self.speed)
+        t0_s = self.device_t0_s()
         if self.loop_gap:
             x = self.samples[:, self.pos:self.pos + take]
         else:
@@ -82,12 +91,55 @@ class SimSource:
 
 def _record(modality: str, seconds: float, seed: int, fs_hz: float | None = None, af: bool = False):
     """One bed's record. ECG and PPG of the same ``seed`` are one patient: in AF they share the
-    ventricular rate (simulate's own draw), in sinus rhythm the PPG takes the ECG's heart rate."""
-    from biosig.synthetic import simulate, sinus_heart_rate_bpm
+    beats (simulate's own draw), in sinus rhythm the PPG has a pulse per beat of the ECG
+    (:func:`sinus_pulse`)."""
+    from biosig.synthetic import simulate
+    if modality in AF_STREAMS and not af and fs_hz is None:
+        ecg = _sinus_ecg(float(seconds), int(seed))
+        return seamless_loop(ecg if modality == "ecg" else sinus_pulse(ecg, seed))
     kw = dict(_KW.get(modality, {}), **({"rhythm": "af"} if af and modality in AF_STREAMS else {}))
-    if modality == "ppg" and not af:
-        kw["heart_rate_bpm"] = sinus_heart_rate_bpm(seed)
     return seamless_loop(simulate(modality, seconds, seed, fs_hz=fs_hz, **kw))
+
+
+@functools.lru_cache(maxsize=8)
+def _sinus_ecg(seconds: float, seed: int):
+    """A sinus bed's ECG (ECGSYN, ~75 ms per simulated second), made once for its ECG stream and its pulse."""
+    from biosig.synthetic import simulate
+    return simulate("ecg", seconds, seed, **_KW["ecg"])
+
+
+#: A sinus pulse: systolic wave 0.18 s after the R peak (SD 0.07 s), a diastolic wave of this
+#: relative height 0.40 s after it (SD 0.09 s). The AF beds' 0.4 (biosig.synthetic_af) made the
+#: PPG measure count the diastolic wave as a beat at a window's start in 16 of 52 windows of a
+#: sinus bed (91.6 /min for 89); at 0.25 in none (88.7-89.4).
+DIASTOLIC_REL = 0.25
+
+
+def sinus_pulse(ecg, seed: int, fs_hz: float | None = None):
+    """The PPG of the patient whose sinus-rhythm ECG is ``ecg``: one pulse per R peak (see
+    :data:`DIASTOLIC_REL`), a slow respiratory baseline and a little noise; ``truth["beats_s"]``
+    the R peaks. Before, a sinus bed's PPG was NeuroKit2's
+    (``simulate("ppg", heart_rate_bpm=...)``), whose beat periods swing +-10 % with a 20 s period
+    whatever the ECG does: bed01's first windows read 88.6 /min (NeuroKit2 on the same samples:
+    88.6) beside its ECG's 94.8, for a truth of 95.0, and 101.4 ten seconds later."""
+    from biosig.quality import detect_beats
+    from biosig.record import Record
+    from biosig.synthetic import DEFAULT_FS_HZ
+    fs = float(fs_hz or DEFAULT_FS_HZ["ppg"])
+    peaks, _ = detect_beats(ecg.samples[0], ecg.fs_hz, "ecg")
+    beats = np.asarray(peaks, dtype=np.float64) / ecg.fs_hz
+    n = int(round(ecg.n_samples / ecg.fs_hz * fs))
+    rng = np.random.default_rng([seed, 2])
+    t = np.arange(n) / fs
+    x = rng.uniform(0.0, 0.02) * np.sin(2 * np.pi * 0.25 * t) + rng.normal(0.0, 0.01, n)
+    for b in beats:
+        near = (t > b - 0.3) & (t < b + 1.0)
+        tt = t[near]
+        x[near] += np.exp(-0.5 * ((tt - b - 0.18) / 0.07) ** 2) + DIASTOLIC_REL * np.exp(-0.5 * ((tt - b - 0.40) / 0.09) ** 2)
+    truth = {"heart_rate_bpm": float(ecg.metadata["truth"]["heart_rate_bpm"]), "rhythm": "sinus",
+             "model": "ecg-beats-gaussian-pulses", "beats_s": beats.tolist()}
+    return Record(samples=x[None].astype(np.float32), fs_hz=fs, channels=("PLETH",), units=("a.u.",),
+                  modality="ppg", metadata={"truth": truth, "synthetic": True, "seed": int(seed)})
 
 
 AF_STREAMS = ("ecg", "ppg")
@@ -96,7 +148,8 @@ AF_STREAMS = ("ecg", "ppg")
 def seamless_loop(rec):
     """The record cut from its first to its last beat (ECG, PPG) or breath (resp), so that looping
     it repeats real intervals only (the interval across the seam is the one before the last event).
-    An AF record's truth heart rate is recomputed from its generator beats inside the loop."""
+    A record with its generator beats in its truth (AF, a sinus bed's pulse) has its truth heart
+    rate recomputed from the beats inside the loop."""
     from biosig.quality import detect_beats
     if rec.modality in ("ecg", "ppg"):
         events, _ = detect_beats(rec.samples[0], rec.fs_hz, rec.modality)

@@ -31,7 +31,7 @@ def test_a_lane_takes_one_window_per_stream_in_turn_and_keeps_each_streams_order
     batch = lane.take(8)
     assert [it[0].name for it in batch] == ["a", "b", "c", "a", "b", "a", "a", "a"]
     assert [it[-1] for it in batch if it[0] is a] == sorted(it[-1] for it in batch if it[0] is a)
-    assert len(lane) == 103 - 8 and list(lane.queues) == [a]      # b and c emptied, a goes on
+    assert len(lane) == 103 - 8 and list(lane.queues) == ["a"]      # b and c emptied, a goes on
     rest = []
     while len(lane):
         rest += lane.take(8)
@@ -46,9 +46,9 @@ def test_a_full_lane_drops_the_oldest_window_of_the_stream_holding_most():
     assert all(d[0] is a for d in dropped if d is not None)
     dropped_b = [lane.add(it, 20, 4) for it in _items(b, 5, 1.0)]    # b arrives: a gives way
     assert all(d is None or d[0] is a for d in dropped_b)
-    assert len(lane.queues[b]) == 5 and len(lane) == 20
+    assert len(lane.queues["b"]) == 5 and len(lane) == 20
     more_b = [lane.add(it, 20, 4) for it in _items(b, 20, 2.0)]      # b never takes more than its share
-    assert len(lane.queues[b]) == 10 and len(lane.queues[a]) == 10
+    assert len(lane.queues["b"]) == 10 and len(lane.queues["a"]) == 10
     assert all(d[0] is b for d in more_b[-10:])
 
 
