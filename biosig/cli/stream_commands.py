@@ -323,9 +323,10 @@ def register(sub) -> None:
                                    "loops: each pass ends with a shorter frame at the record's end and "
                                    "the next starts after one skipped sequence number (a gap to the "
                                    "runtime, which restarts its windows and holds the forecast there). "
-                                   "Above --speed 1 a frame holds more signal than the time between "
-                                   "frames, so frames overlap in device time: marker streams are held "
-                                   "(gap: device time went back), never forecast faster than real time; "
+                                   "Frames are stamped with the recording's own clock (fs_hz samples a "
+                                   "second of device time at any --speed); above --speed 1 the stamps "
+                                   "run ahead of the wall clock, so marker streams are held "
+                                   "(stale_input), never forecast faster than real time; "
                                    "`biosig forecast evaluate` scores forecasters offline.")
     p.add_argument("records", nargs="+", metavar="RECORD", help="recordings the signal layer reads (WFDB, EDF, CSV, ...)")
     p.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default 1)")
