@@ -24,7 +24,9 @@ WINDOW_S, HOP_S = 10.0, 5.0
 # ecg-af v6, ppg-af v3 (2026-12-05): refitted to NN intervals: the intervals next to a beat unlike
 # the window's average beat (correlation < 0.5, biosig.measures_hrv.NN_MIN_CORR) and across a bridged
 # gap of at most 60 ms (biosig.flatline.SHORT_GAP_S) are left out of the RR features
-VERSIONS = {"ecg": 6, "ppg": 3}
+# ppg-af v4 (2026-12-05): refitted once a PPG window's first peak is no longer taken for a beat when it
+# is the diastolic wave of a pulse before the window (biosig.quality._without_leading_diastolic_wave)
+VERSIONS = {"ecg": 6, "ppg": 4}
 PPG_HR_BPM = (40.0, 160.0)
 WITHHELD = ("low_quality", "uncertain_beats")   # window measures withheld by the gates (not: too few beats)
 
