@@ -183,10 +183,11 @@ class Encoder:
         from biosig.measures_window import measure_keys
         from encoders.data import select_channels
         from encoders.heads.features import record_window_measures
-        from biosig.pipeline import default_window
         sel = select_channels(record, self.config.modality)
         outside, _ = self.pipeline.split_in_model()
-        window_s, hop_s = default_window(self.config.modality)
+        # the embedding's own grid (training window or --window-s), as InferenceModel measures them:
+        # the modality's default grid put the measures of other windows on these rows
+        window_s, hop_s = self.window_s, self.hop_s
         rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, self.config.modality, outside,
                                       window_s, hop_s, int(self.config.in_channels or 1), n_windows,
                                       sel.units)[:n_windows]

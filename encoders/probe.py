@@ -37,7 +37,10 @@ def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None,
     if len(counts) < 2:
         raise EncoderError("the labels have a single class; a probe needs at least two")
     if counts.min() < n_splits:
-        raise EncoderError(f"the rarest class has {counts.min()} examples, fewer than the {n_splits} folds")
+        rare = np.unique(y)[int(np.argmin(counts))]
+        name = (class_names or {}).get(rare.item() if hasattr(rare, "item") else rare, str(rare))
+        raise EncoderError(f"the rarest class ({name}) has {counts.min()} examples, fewer than the {n_splits} folds"
+                           + (f"; give --folds {counts.min()} or fewer" if counts.min() >= 2 else ""))
     if groups is not None:
         groups = np.asarray(groups)
         if groups.shape != y.shape:

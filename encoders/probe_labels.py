@@ -68,9 +68,22 @@ def label_value(value):
     return str(int(f)) if f.is_integer() else repr(f)
 
 
+#: Cell text that means "no value" (pandas' default ``na_values``: what pandas, R and NumPy write for
+#: a missing label, e.g. ``NaN`` from ``to_csv`` of a float column, ``NA`` from R's ``write.csv``).
+MISSING_TEXT = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                          "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+
+
+def is_missing(value) -> bool:
+    """True for a cell without a value: null, or text of :data:`MISSING_TEXT` (spaces around it ignored)."""
+    return value is None or (isinstance(value, str) and value.strip() in MISSING_TEXT)
+
+
 def join_labels(keys, labels_df, label_column: str, key_column: str | None = None, as_number: bool = True):
-    """Labels for ``keys`` from a table; returns (kept keys, y). Keys without a label are dropped.
-    Label text is compared as :func:`label_value` reads it (``1`` and ``1.0`` are one value);
+    """Labels for ``keys`` from a table; returns (kept keys, y). Keys without a label are dropped,
+    and so are keys whose label is missing-value text (:data:`MISSING_TEXT`: ``NaN``, ``NA``, ...;
+    logged with its count), never a class of its own (with ``--positive`` it was counted as a
+    negative). Label text is compared as :func:`label_value` reads it (``1`` and ``1.0`` are one value);
     ``as_number=False`` keeps the text as written (group ids: patients ``007`` and ``7`` are two)."""
     if label_column not in labels_df.columns:
         raise EncoderError(f"no column {label_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
@@ -79,8 +92,12 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
         raise EncoderError(f"no column {key_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
     lab: dict = {}
     spellings: dict = {}
+    missing_text: dict = {}
     for row, (k, v) in enumerate(zip(labels_df[key_column].to_list(), labels_df[label_column].to_list())):
         key = record_key(k)
+        if v is not None and is_missing(v):
+            missing_text[v.strip()] = missing_text.get(v.strip(), 0) + 1
+            v = None
         text, v = v, (label_value(v) if as_number else v)
         if v is not None and text != v:
             spellings.setdefault(v, set()).add(text)
@@ -88,9 +105,15 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
             raise EncoderError(f"record {key!r} has two {label_column!r} values in the labels ({lab[key]!r}, then "
                                f"{v!r} on data row {row + 1}); give each record one")
         lab[key] = v
+    if missing_text:
+        log.warning("%r values %s are read as missing", label_column,
+                    ", ".join(f"{t!r} ({n} row{'s' if n > 1 else ''})" for t, n in missing_text.items()))
     for v, texts in spellings.items():
         log.info("%r values %s are read as the number %s", label_column, ", ".join(map(repr, sorted(texts))), v)
     kept = [i for i, k in enumerate(keys) if k in lab and lab[k] is not None]
+    if not kept and any(k in lab for k in keys):
+        raise EncoderError(f"every record that matches a {key_column!r} value has a missing {label_column!r} "
+                           f"(empty or {', '.join(sorted(missing_text)) or 'null'})")
     if not kept:
         raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels "
                            f"(e.g. source key {keys[0]!r})")

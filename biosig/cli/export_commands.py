@@ -27,7 +27,8 @@ def register(subparsers) -> None:
         "export", help="export an encoder to ONNX (in-model preprocessing inside the graph)",
         description="Export an encoder to ONNX. The graph input x is float32 (batch, channels, "
                     "samples) of raw windows at the model's input rate after the out-of-graph "
-                    "pipeline; ECG graphs also take channel_idx int64 (channels,). The output "
+                    "pipeline; ECG graphs also take channel_idx int64 (batch, channels): each "
+                    "window's channels as positions in the model's channel vocabulary. The output "
                     "embedding is float32 (batch, dim). The pipeline JSON and hash, the model "
                     "config, the model id and the biosig version are stored as ONNX metadata.")
     p.add_argument("model", nargs="?", help="shipped model name (e.g. ecg-tiny) or checkpoint directory")

@@ -175,20 +175,17 @@ def probe_command(args) -> int:
         _, groups = join_labels([keys[i] for i in kept], labels, args.group_column, args.key_column,
                                 as_number=False)   # ids as written: patients 007 and 7 are two
         if len(groups) != len(kept):
-            raise BiosigError(f"--group-column {args.group_column}: empty group for some records")
+            raise BiosigError(f"--group-column {args.group_column}: {len(kept) - len(groups)} labelled record(s) have "
+                              "no group id (empty, or missing-value text such as NaN or NA); give each one")
     if args.combined and not set(args.baseline) - {"random"}:
         raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi, mfcc or spirometry) to add the embeddings to")
     if args.baseline:
         return _probe_with_baselines(args, emb, keys, kept, X, y, groups, values)
     probas = {}
-    if groups is not None:
-        from encoders.probe import cv_folds
-        res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C,
-                    folds=cv_folds(y, args.folds, args.seed, groups, _class_names(args.positive)), groups=groups,
-                    probas_out=probas)
-    else:
-        res = probe(X[kept], y, n_splits=args.folds, seed=args.seed, n_boot=args.bootstrap, C=args.C,
-                    probas_out=probas)
+    from encoders.probe import cv_folds   # the folds of _probe_with_baselines, said with the class names
+    res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C,
+                folds=cv_folds(y, args.folds, args.seed, groups, _class_names(args.positive)), groups=groups,
+                probas_out=probas)
     if args.by_label:
         res["by label"] = _by_label(args, {"embeddings": probas["X"]}, [], y, values, groups)
     if args.json:
@@ -197,6 +194,7 @@ def probe_command(args) -> int:
     kind = _cv_kind(groups)
     print(f"{res['n']} records, {_classes(y, args.positive)}, {res['folds']}-fold {kind} CV, "
           f"C per fold {format_C(res['C'])}")
+    _print_rest(values, args.positive)
     for m in METRICS:
         r = res[m]
         print(f"{m:18s} {r['value']:.3f}  (95% CI {r['ci_low']:.3f}-{r['ci_high']:.3f})")
@@ -312,6 +310,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
                + (f", window {prov['window_s']:g} s" if prov.get("window_s") else "") + ")") if prov.get("model_id") else ""
     print(f"{len(y)} records, {_classes(y, args.positive)}, {len(folds)}-fold {kind} CV; "
           f"ours = {args.embeddings}{made_by}")
+    _print_rest(values, args.positive)
     for row in format_rows(res, ours):
         print(row)
     for both, r in combined.items():
@@ -355,6 +354,16 @@ def _classes(y, positive) -> str:
         n = dict(zip(values.tolist(), counts.tolist()))
         return f"{positive} ({n.get(1, 0)}) vs rest ({n.get(0, 0)})"
     return "classes " + ", ".join(f"{v} ({c})" for v, c in zip(values.tolist(), counts.tolist()))
+
+
+def _print_rest(values, positive) -> None:
+    """Under --positive, the label values counted as the negatives (``rest: N 50, O 50, ~ 50``): a
+    misspelt positive (``AF`` among ``A``) or a stray value is a negative, and is seen here."""
+    if positive is None:
+        return
+    from collections import Counter
+    rest = Counter(v for v in values if v != str(positive))
+    print("rest: " + ", ".join(f"{v} {n}" for v, n in sorted(rest.items())))
 
 
 def _class_names(positive) -> dict | None:
