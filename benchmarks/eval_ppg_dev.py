@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(1)
     import encoders
-    from encoders.baselines import baseline_features, embedding_mean, impute_median, random_encoder
+    from encoders.baselines import baseline_features, embedding_mean, undefined_rows, random_encoder
     from encoders.descriptors import DESCRIPTOR_SETS
     from encoders.probe import compare, cv_folds
     t0 = time.perf_counter()
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     for s in args.random_seeds:
         encs[f"random weights seed {s}"] = random_encoder(str(args.checkpoints[0]), seed=s)
     feats = {name: np.stack([embedding_mean(e, r) for r in records]) for name, e in encs.items()}
-    feats["ibi features"] = impute_median(baseline_features("ibi", records, modality="ppg"))[0]
+    feats["ibi features"] = undefined_rows(baseline_features("ibi", records, modality="ppg"))[0]
     r2 = {name: window_r2(e, records, dset) for name, e in encs.items()}
     if args.arrhythmia:
         print(f"# SYNTHETIC 9-class PPG arrhythmia dev task (biosig/synthetic_pulse.py, seed {DEV_SEED}): {len(y)} "

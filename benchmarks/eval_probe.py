@@ -176,7 +176,7 @@ TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-
 
 def run_task(task: str, args) -> dict:
     import encoders
-    from encoders.baselines import impute_median
+    from encoders.baselines import undefined_rows
     from encoders.probe import compare, cv_folds, format_C, format_rows
     from encoders.probe_features import FeatureSpec, all_features
     t0 = time.perf_counter()
@@ -200,7 +200,7 @@ def run_task(task: str, args) -> dict:
         if specs[name].kind in ("model", "random"):
             feats[name] = X
         else:
-            X, n_bad = impute_median(X)
+            X, n_bad = undefined_rows(X)
             feats[name + (f" ({n_bad} imputed)" if n_bad else "")] = X
     folds = cv_folds(y, args.folds, args.seed, groups)
     probas = {}   # every row's out-of-fold predictions (the by-kind table reads them, refitting nothing)

@@ -191,15 +191,10 @@ def baseline_features(kind: str, records, model: str | None = None, seed: int = 
     return np.stack(rows)
 
 
-def impute_median(X: np.ndarray) -> tuple[np.ndarray, int]:
-    """NaN -> column median (0 for an all-NaN column); returns (X, rows that had a NaN)."""
+def undefined_rows(X: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(X, rows with an undefined feature)``: X float64 with every non-finite value as NaN, which
+    the probe imputes with the training fold's median (:func:`encoders.probe._logistic`), never with a
+    median that includes the test records."""
     X = np.asarray(X, dtype=np.float64)
     bad = ~np.isfinite(X)
-    n_rows = int(bad.any(1).sum())
-    if bad.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            med = np.nanmedian(np.where(bad, np.nan, X), axis=0)
-        med = np.nan_to_num(med)
-        X = np.where(bad, med[None, :], X)
-    return X, n_rows
+    return np.where(bad, np.nan, X), int(bad.any(1).sum())

@@ -108,11 +108,16 @@ def parse_C(text: str) -> float | str:
 
 
 def _logistic(C: float, seed: int):
+    """Median imputation, standardisation and L2 logistic regression, each fitted on the training
+    fold only: a handcrafted feature undefined for a record (NaN: too few beats for RMSSD) takes the
+    training records' median (the median over every record, test folds included, was imputed before
+    the folds were cut until 2026-12-05); a feature undefined everywhere is 0."""
+    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000, class_weight="balanced",
-                                                              random_state=seed))
+    return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                         LogisticRegression(C=C, max_iter=5000, class_weight="balanced", random_state=seed))
 
 
 def choose_C(X: np.ndarray, y: np.ndarray, groups=None, seed: int = 0) -> float:
@@ -260,8 +265,10 @@ def fit_out_of_fold(feature_sets: dict, y: np.ndarray, folds, C: float | str = 1
         for B in blocks:
             if B.ndim != 2 or len(B) != len(y):
                 raise EncoderError(f"{name}: features shaped {B.shape} do not match {len(y)} labels")
-            if not np.isfinite(B).all():
-                raise EncoderError(f"{name}: features contain NaN or infinite values")
+            if np.isinf(B).any():   # NaN: undefined (a handcrafted feature), imputed per training fold
+                raise EncoderError(f"{name}: features contain infinite values")
+            if B.size and np.isnan(B).all():
+                raise EncoderError(f"{name}: every feature is NaN (undefined for every record)")
         chosen[name] = []
         if isinstance(X, LateFusion):
             probas[name] = late_fusion_proba(blocks, y, folds, C, seed, groups, chosen[name])

@@ -275,8 +275,29 @@ def test_late_fusion_errors():
         LateFusion((X,))
     with pytest.raises(EncoderError, match="do not match"):
         compare({"f": LateFusion((X, X[:50]))}, y, cv_folds(y, 5, 0), reference="f", n_boot=10)
-    with pytest.raises(EncoderError, match="NaN"):
+    with pytest.raises(EncoderError, match="every feature is NaN"):
         compare({"f": LateFusion((X, np.full_like(X, np.nan)))}, y, cv_folds(y, 5, 0), reference="f", n_boot=10)
+    with pytest.raises(EncoderError, match="infinite"):
+        compare({"f": np.where(X > 2, np.inf, X)}, y, cv_folds(y, 5, 0), reference="f", n_boot=10)
+
+
+def test_undefined_features_take_the_training_folds_median():
+    """A handcrafted feature undefined for some records (NaN) is imputed inside each fold with the
+    training records' median (NumPy oracle), never with one that includes the test records."""
+    from encoders.probe import _logistic, fit_out_of_fold
+    X, y = _data()
+    X = X.copy()
+    X[::7, 1] = np.nan
+    folds = cv_folds(y, 5, 0)
+    probas, _ = fit_out_of_fold({"f": X}, y, folds)
+    classes, proba = probas["f"]
+    for train, test in folds:
+        med = np.nanmedian(X[train], axis=0)
+        filled = np.where(np.isnan(X), med[None, :], X)
+        ref = _logistic(1.0, 0).fit(filled[train], y[train]).predict_proba(filled[test])
+        np.testing.assert_allclose(proba[test], ref, atol=1e-9)
+        everyone = np.where(np.isnan(X), np.nanmedian(X, axis=0)[None, :], X)   # the old, leaking fill
+        assert not np.allclose(med, np.nanmedian(X, axis=0)) or np.allclose(filled, everyone)
 
 
 def test_grouped_folds_keep_groups_apart():

@@ -217,7 +217,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     from biosig.cli._common import ProgressLog, free_cores
     from biosig.errors import BiosigError, ReadError
     from biosig.readers import record_exists
-    from encoders.baselines import impute_median
+    from encoders.baselines import undefined_rows
     from encoders.embeddings_file import read_provenance
     from encoders.errors import EncoderError
     from encoders.probe_features import MAX_DEFAULT_JOBS, FeatureSpec, RecordFile, all_features
@@ -276,9 +276,9 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
             raise BiosigError(f"{exc} (the model {args.embeddings} was made with; give --model NAME|DIR)") from None
         raise
     for name, F in raw.items():
-        F, n_bad = impute_median(F)
+        F, n_bad = undefined_rows(F)
         if n_bad:
-            log.warning("--baseline %s: %d record(s) had undefined features (median-imputed)", name, n_bad)
+            log.warning("--baseline %s: %d record(s) had undefined features (imputed with the training folds' median)", name, n_bad)
         feats[name] = F
     probas = {}   # the out-of-fold predictions of every row, for --by-label
     res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups,
