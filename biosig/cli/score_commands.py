@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "score", help="score an archive of recordings into Parquet (embeddings, quality, measures)",
         description="Score every record under PATH... (files, folders searched recursively, or text "
-                    "files listing records; WFDB incl. multi-segment, EDF, WAV/FLAC/MP3, CSV) with an "
+                    "files listing records; WFDB incl. multi-segment, EDF, WAV/FLAC/MP3, CSV, Parquet) with an "
                     "encoder: per-window embeddings and quality, per-record pooled embedding and "
                     "clinical measures. Writes DIR/windows.parquet, records.parquet, errors.parquet "
                     "and run.json. Rerunning the same command resumes: records already done are "
@@ -48,7 +48,7 @@ def register(subparsers) -> None:
                    help="torch backend: fp32 (default) or bf16/fp16 autocast (CUDA; tolerances in docs/gpu.md)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="join this Ray cluster (e.g. auto, ray://head:10001); default: a local instance")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="windows per backend call")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="windows per backend call (default 64)")
     p.add_argument("--window-s", type=positive_float, default=None, metavar="S",
                    help="window length in s (default: the window the model was trained on; the hop is "
                         "the modality's default for its default window, else half a window); part of the "

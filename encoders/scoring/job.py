@@ -217,6 +217,9 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
         backend = backend if backend in BACKENDS else "auto"
     if config.read_options and config.engine != "local":
         raise ScoreError("--modality / --channel / --sample-rate-hz are supported with --engine local only")
+    if config.engine == "ray":   # before the model loads and the folder takes this job's fingerprint
+        from encoders.scoring.ray_engine import import_ray
+        import_ray()
     loaded = load_model(ModelSpec(config.model, backend, threads=config.threads, device=config.device,
                                   precision=config.precision, window_s=config.window_s,
                                   af_prevalence=config.af_prevalence))  # fail fast; exports to the ONNX cache once
@@ -273,6 +276,9 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     stats = {"scored": 0, "failed": 0, "windows": 0}
 
     def handle(outcome: dict[str, Any]) -> None:
+        if outcome["key"] not in keys:   # its parts would never reach the tables: stop, never lose it quietly
+            raise ScoreError(f"an engine returned {outcome['record']} (key {outcome['key']}), which is none of "
+                             "this run's records; the records finished so far are kept")
         store.write_outcome(outcome, stamps.get(outcome["key"]))
         stats["scored" if outcome["ok"] else "failed"] += 1
         stats["windows"] += int(outcome["n_windows"])

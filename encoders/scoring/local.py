@@ -17,6 +17,7 @@ import os
 from typing import Any, Callable, Iterable
 
 from biosig.errors import BiosigError
+from biosig.record import names_text
 from encoders.scoring.errors import ScoreError
 from encoders.scoring.model import LoadedModel, ModelSpec, load_model
 from encoders.scoring.scorer import Scorer
@@ -93,20 +94,29 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                 initargs=(worker_spec, batch_size, level, read_options, os.getpid())) as pool:
         pending: set[cf.Future] = set()
+        path_of: dict[cf.Future, str] = {}
         queue = iter(paths)
         in_flight = 2 * workers  # bounded, so outcomes do not pile up in memory
         try:
             for path in queue:
-                pending.add(pool.submit(_score_in_worker, path))
+                fut = pool.submit(_score_in_worker, path)
+                pending.add(fut)
+                path_of[fut] = path
                 if len(pending) >= in_flight:
                     done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                     for fut in done:
                         on_outcome(fut.result())
+                        del path_of[fut]
             for fut in cf.as_completed(pending):
                 on_outcome(fut.result())
+                del path_of[fut]
         except cf.process.BrokenProcessPool as exc:
-            raise ScoreError(f"a worker process died ({exc}); the records finished so far are kept: "
-                             "rerun the same command to resume") from exc
+            # name the records in flight: a record that kills its worker (out of memory) kills it
+            # again on every rerun, and the user has to find it to leave it out
+            suspects = sorted(path_of.values())   # submitted, no outcome handed over
+            raise ScoreError(f"a worker process died while scoring one of {names_text(suspects)} (killed: out "
+                             "of memory?); the records finished so far are kept: rerun the same command to "
+                             "resume, leaving out that record if it happens again") from exc
         except BaseException:
             for fut in pending:
                 fut.cancel()

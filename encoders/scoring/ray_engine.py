@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import pickle
 from typing import Any, Callable, Iterable
 
 import numpy as np
+import polars as pl
 
 from encoders.scoring.errors import ScoreError
 from encoders.scoring.model import ModelSpec, load_model
@@ -41,7 +43,20 @@ class RecordScorer:
                 "outcome": np.array([pickle.dumps(o, protocol=5) for o in outcomes], dtype=object)}
 
 
-def _import_ray():
+def as_given(outcome: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+    """``outcome`` of a record an actor read by its absolute path, with the path spelled as the
+    caller gave it in ``record`` (as the local engine writes it); its key is the same either way."""
+    path = given.get(outcome["record"])
+    if path is None or path == outcome["record"]:
+        return outcome
+    out = dict(outcome, record=path)
+    for name in ("windows", "record_row", "error"):
+        if out.get(name) is not None:
+            out[name] = out[name].with_columns(pl.lit(path, dtype=pl.String).alias("record"))
+    return out
+
+
+def import_ray():
     try:
         import ray
         import ray.data  # noqa: F401 - the Data library is a separate extra
@@ -106,8 +121,12 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
     -------
     ``{"ray_version", "address", "started_local"}`` for the manifest.
     """
-    paths = [str(p) for p in paths]
-    ray = _import_ray()
+    # actors get absolute paths: an actor of a cluster started elsewhere (`ray start --head` in
+    # another folder, --ray-address auto) runs in that folder, where "data/x.hea" is no file or
+    # another one, and its outcome was keyed by another absolute path (record_key), so the driver
+    # never assembled it: exit 0 with "0 records, 0 errors" for 3 records that failed
+    given = {os.path.abspath(str(p)): str(p) for p in paths}
+    ray = import_ray()
     started = False
     if not ray.is_initialized():
         try:
@@ -129,16 +148,16 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
     info = {"ray_version": ray.__version__, "address": address, "started_local": started}
     _quiet(ray)
     try:
-        if paths:
+        if given:
             actor_spec = dataclasses.replace(spec, threads=1)
-            ds = ray.data.from_items([{"path": p} for p in paths],
-                                     override_num_blocks=min(len(paths), MAX_BLOCKS))
+            ds = ray.data.from_items([{"path": p} for p in given],
+                                     override_num_blocks=min(len(given), MAX_BLOCKS))
             pool = ray.data.ActorPoolStrategy(size=max(1, workers))
             out = ds.map_batches(RecordScorer, fn_constructor_args=(actor_spec, batch_size), batch_size=1,
                                  batch_format="numpy", compute=pool, num_cpus=1)
             for batch in out.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=0):
                 for blob in batch["outcome"]:
-                    on_outcome(pickle.loads(blob))
+                    on_outcome(as_given(pickle.loads(blob), given))
     finally:
         if started:
             ray.shutdown()
