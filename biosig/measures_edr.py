@@ -5,7 +5,8 @@ arrhythmia), the R-wave / pulse amplitude (chest impedance, venous return) and t
 :func:`modulation_resp_rate` detects beats (:func:`biosig.quality.detect_beats`), forms the
 interval and amplitude series, resamples both at 4 Hz, and returns 60 x the frequency of the
 largest peak of their summed, normalised spectra within 0.1-0.7 Hz (6-42 breaths/min, and below
-half the heart rate). Charlton et al. 2016 (Physiol Meas 37:610) review such estimators: expect
+half the heart rate); ``nan`` when the largest value is no peak (at the edge of the band searched,
+slow drift rising out of it). Charlton et al. 2016 (Physiol Meas 37:610) review such estimators: expect
 a few breaths/min of error, more with irregular rhythms (AF) or ectopy, so it is reported as
 ``edr_resp_rate_bpm``, never in place of a measured respiration channel.
 """
@@ -21,6 +22,7 @@ from biosig.measures_hrv import MAX_CHANNELS
 FS_SERIES_HZ = 4.0
 BAND_HZ = (0.1, 0.7)
 MIN_SECONDS = 30.0
+EDGE_MARGIN_HZ = 0.02   # the spectrum is searched this far beyond BAND_HZ, to tell a peak from an edge
 
 
 def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
@@ -51,7 +53,10 @@ def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
     lo, hi = BAND_HZ[0], min(BAND_HZ[1], 0.5 * hr_hz)
     n_fft = max(len(grid), int(FS_SERIES_HZ * 240))   # zero padding: 1/240 Hz bins
     f = np.fft.rfftfreq(n_fft, 1.0 / FS_SERIES_HZ)
-    band = (f >= lo) & (f <= hi)
+    # the peak must be a peak: searched a little beyond the band on both sides, a maximum at that
+    # edge (spectra rising towards slow drift) or outside the band is no breathing rate. Before, the
+    # band's lower edge came back as the rate: 6.0 /min exactly for 22 of 165 CinC 2017 records
+    band = (f >= lo - EDGE_MARGIN_HZ) & (f <= hi + EDGE_MARGIN_HZ)
     total = np.zeros(band.sum())
     for tt, series in ((t_mid, rr), (t, amp)):
         s = np.interp(grid, tt, series)
@@ -62,8 +67,11 @@ def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
     if not total.any():
         return float("nan")
     k = int(np.argmax(total))
-    if 0 < k < len(total) - 1:  # parabolic refinement of the peak
-        a, b, c = total[k - 1], total[k], total[k + 1]
-        den = a - 2 * b + c
-        k = k + (0.5 * (a - c) / den if den != 0 else 0.0)
-    return float(60.0 * (f[band][0] + k * (f[1] - f[0])))
+    if not 0 < k < len(total) - 1:   # the maximum at the searched span's edge: no peak
+        return float("nan")
+    a, b, c = total[k - 1], total[k], total[k + 1]   # parabolic refinement of the peak
+    den = a - 2 * b + c
+    f_peak = f[band][0] + (k + (0.5 * (a - c) / den if den != 0 else 0.0)) * (f[1] - f[0])
+    if not lo <= f_peak <= hi:
+        return float("nan")
+    return float(60.0 * f_peak)
