@@ -115,16 +115,19 @@ def add_threads_argument(parser) -> None:
                              "minus the 1-minute load average, divided among the workers; at least 1)")
 
 
-def add_modality_arguments(parser) -> None:
+def add_modality_arguments(parser, note: str = "") -> None:
+    """``--modality``, ``--channel``, ``--sample-rate-hz``; ``note`` ends each help (a limit of the command)."""
     parser.add_argument("--modality", default=None, metavar="MODALITY",
                         help="the recordings' modality (ecg, ppg, resp, audio, spiro, motion, other) "
-                             "instead of the guess from channel names and rate")
+                             "instead of the guess from channel names and rate" + note)
     parser.add_argument("--channel", action="append", default=[], metavar="NAME=MODALITY",
                         help="say what one channel is, e.g. --channel ch1=ppg (repeatable); unknown "
-                             "names stay 'other' otherwise")
+                             "names stay 'other' otherwise" + note)
     parser.add_argument("--sample-rate-hz", type=positive_float, default=None, metavar="HZ",
                         help="the sampling rate of CSV/TSV/TXT tables of bare sample values (one column per "
-                             "channel, no time column); files with their own times or rate keep them")
+                             "channel, no time column), or the unit of a time column without one (s or ms); "
+                             "files with their own times or rate keep them (a named time column that "
+                             "disagrees is a warning)" + note)
 
 
 def read_options(args) -> dict:

@@ -56,7 +56,7 @@ def register(subparsers) -> None:
     add_af_prevalence_argument(p)
     p.add_argument("--retry-errors", action="store_true", help="score again records that failed before")
     add_threads_argument(p)
-    add_modality_arguments(p)
+    add_modality_arguments(p, " (--engine local only)")
     p.set_defaults(handler=run_score_command)
 
 
