@@ -7,7 +7,10 @@ Per session, method and horizon h (steps at ``rate_hz``):
    target lies in [``select_start_s``, ``test_start_s``) by the nRMSE averaged over
    ``select_seeds`` seeds, running the learner on the data before ``test_start_s`` only
    (linreg: fitted on the first ``select_start_s``); by successive halving: every grid point is
-   run with the first seed, the best quarter per horizon (at least 2) with the other seeds;
+   run with the first seed, the best quarter per horizon (at least 2) with the other seeds.
+   As in the test metrics, a step where the learner holds has no error, and a configuration
+   whose duty in the window is more than ``DUTY_SLACK`` below the best one's is not chosen
+   (:func:`selection_scores`: no configuration wins by holding);
 3. with those, the learner runs over the whole session for ``seeds`` seeds (linreg fitted on the
    data before ``test_start_s``) and every forecast whose target is at or after
    ``test_start_s`` is scored; metrics are averaged over seeds (no ensembling).
@@ -231,18 +234,44 @@ def _init_worker(sessions) -> None:
 
 
 def _selection_job(si, method, ci, config, horizons, seeds, protocol):
+    """Selection nRMSE and duty (H, S) of one configuration: the test metrics' rule, so the
+    steps where it holds (warm-up, after a gap or a reset) have no error (their fallback value
+    is not a forecast) and ``duty`` says what share of the window had a forecast."""
     s = _SESSIONS[si]
     n_sel0, n_test = protocol.steps(protocol.select_start_s), protocol.steps(protocol.test_start_s)
     X = s.X[:n_test]
     out = np.full((len(horizons), len(seeds)), np.inf)
+    duty = np.zeros((len(horizons), len(seeds)))
     for hi, h in enumerate(horizons):
         for k, seed in enumerate(seeds):
-            P, _, _ = run_forecaster(X, method, h, config, seed, n_test, protocol, fit_steps=n_sel0)
+            ready = np.zeros(n_test, bool)
+            P, _, _ = run_forecaster(X, method, h, config, seed, n_test, protocol, fit_steps=n_sel0, ready_out=ready)
             try:
-                out[hi, k] = forecast_metrics(X[n_sel0:], P[n_sel0:], s.groups)["nrmse"]
+                m = forecast_metrics(X[n_sel0:], P[n_sel0:], s.groups, hold=~ready[n_sel0:])
             except ForecastError:
-                pass
-    return si, method, ci, horizons, out
+                continue
+            duty[hi, k] = m["duty"]
+            if np.isfinite(m["nrmse"]):   # NaN: fewer than 2 forecasts, nothing to choose it on
+                out[hi, k] = m["nrmse"]
+    return si, method, ci, horizons, out, duty
+
+
+#: Selection: a configuration whose duty (share of the selection window with a forecast) is more
+#: than this below the best configuration's is not chosen, whatever its error on the few steps it
+#: forecast: it must not win by holding (a beam held off is a cost, not an accurate forecast).
+DUTY_SLACK = 0.05
+
+
+def selection_scores(nrmse, duty) -> np.ndarray:
+    """The score each configuration is chosen by (lowest wins): its selection nRMSE over the steps
+    it forecast (the test metrics' rule), or inf where that is not finite or where its duty is more
+    than :data:`DUTY_SLACK` below the highest duty among the configurations."""
+    nrmse, duty = np.asarray(nrmse, float), np.asarray(duty, float)
+    score = np.where(np.isfinite(nrmse), nrmse, np.inf)
+    ok = np.isfinite(score)
+    if not ok.any():
+        return score
+    return np.where(duty >= duty[ok].max() - DUTY_SLACK, score, np.inf)
 
 
 def _test_job(si, method, h, config, seeds, protocol):
@@ -297,7 +326,8 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
 
     ``progress(done, total)`` is called as jobs finish; ``on_predictions(session, method,
     horizon, seeds, preds (S, K, n), holds (S, K) bool)`` receives each test run's forecasts of
-    the test steps and where it held (no forecast published: its value there is the fallback).
+    the test steps and where it held (no forecast published: its value there is the fallback, not a
+    forecast; ``biosig forecast evaluate`` writes it as null).
     """
     methods, horizons = method_list(methods), horizon_list(horizons)
     if check:  # unusable sessions are skipped with a warning (the CLI checks before writing the truth)
@@ -323,6 +353,7 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     total = len(sel_jobs) + n_rung2 + len(sessions) * len(methods) * len(horizons)
     done = 0
     scores: dict = {}  # (si, method) -> ci -> h -> list of selection nRMSEs (one per seed)
+    duties: dict = {}  # the same keys -> list of selection duties (share of the window forecast)
 
     def tick():
         if progress:
@@ -331,10 +362,12 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     def collect(futs):
         nonlocal done
         for fut in _finished(futs, tick):
-            si, method, ci, hs, out = fut.result()
+            si, method, ci, hs, out, duty = fut.result()
             per_h = scores.setdefault((si, method), {}).setdefault(ci, {})
+            per_hd = duties.setdefault((si, method), {}).setdefault(ci, {})
             for hi, h in enumerate(hs):
                 per_h.setdefault(h, []).extend(out[hi].tolist())
+                per_hd.setdefault(h, []).extend(duty[hi].tolist())
             done += 1
             if progress:
                 progress(done, total)
@@ -354,13 +387,15 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                 keep = max(2, -(-len(configs) // HALVING))
                 by_ci: dict = {}
                 for h in horizons:
-                    rung1 = [scores[(si, method)][ci][h][0] for ci in range(len(configs))]
+                    rung1 = selection_scores([scores[(si, method)][ci][h][0] for ci in range(len(configs))],
+                                             [duties[(si, method)][ci][h][0] for ci in range(len(configs))])
                     for ci in np.argsort(rung1, kind="stable")[:keep]:
                         by_ci.setdefault(int(ci), []).append(h)
                 for ci in range(len(configs)):
                     for h in horizons:
                         if ci not in by_ci or h not in by_ci[ci]:
                             scores[(si, method)][ci][h] = [np.inf]  # pruned after rung 1
+                            duties[(si, method)][ci][h] = [0.0]
                 for ci, hs in by_ci.items():
                     jobs2.append((_cost(method, configs[ci], len(hs) * len(seeds2) * protocol.steps(protocol.test_start_s)),
                                   (si, method, ci, configs[ci], hs, seeds2, protocol)))
@@ -374,19 +409,21 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                     seeds = [0] if method in DETERMINISTIC else list(range(protocol.seeds))
                     for hi, h in enumerate(horizons):
                         if len(configs) == 1:
-                            best, sel = 0, float("nan")
+                            best, sel, sel_duty = 0, float("nan"), float("nan")
                         else:
                             means = [float(np.mean(scores[(si, method)][ci][h])) for ci in range(len(configs))]
-                            best = int(np.argmin(means))
-                            sel = means[best]
-                        chosen[(si, method, h)] = (configs[best], sel)
+                            duty = [float(np.mean(duties[(si, method)][ci][h])) for ci in range(len(configs))]
+                            score = selection_scores(means, duty)
+                            best = int(np.argmin(score))   # every score inf: the first configuration
+                            sel, sel_duty = means[best], duty[best]
+                        chosen[(si, method, h)] = (configs[best], sel, sel_duty)
                         test_jobs.append((_cost(method, configs[best], s.n_steps * len(seeds)),
                                           (si, method, h, configs[best], seeds, protocol)))
             futs = [pool.submit(_test_job, *args) for _, args in sorted(test_jobs, key=lambda j: -j[0])]
             results: dict = {}
             for fut in _finished(futs, tick):
                 si, method, h, res, preds, holds = fut.result()
-                res["selection_nrmse"] = chosen[(si, method, h)][1]
+                res["selection_nrmse"], res["selection_duty"] = chosen[(si, method, h)][1:]
                 results.setdefault(sessions[si].name, {}).setdefault(method, {})[h] = res
                 if on_predictions:
                     seeds = [0] if method in DETERMINISTIC else list(range(protocol.seeds))

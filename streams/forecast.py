@@ -25,7 +25,11 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
 * ``frozen_input``: every coordinate has repeated the same value for ``max_frozen_s`` (a tracker
   repeating its last position); the repeats are learnt as missing samples, so once the marker
   moves again the hold continues as a ``gap`` until the input window is whole;
-* ``diverged``: the forecaster reset itself after a diverging step; held ``recover_steps`` samples;
+* ``diverged``: the forecaster reset itself after a diverging step (the hold's ``detail`` says
+  why); held ``recover_steps`` samples. Also each sample whose forecast is far outside the range
+  of motion seen so far (:data:`realtime.base.FORECAST_REACH`; ``detail`` "forecast withheld: ..."):
+  the learner learns on and a forecast back in range is published (one that stays out for a
+  whole window resets it);
 * ``unavailable``: the forecaster failed at run time or the source has no slot (set by the
   :mod:`streams.forecast_worker` and the runtime; never silence).
 
@@ -276,6 +280,7 @@ class SourceForecaster:
             if f.n_resets > self.resets_seen:   # diverged and reset during this sample
                 self.resets_seen = f.n_resets
                 self.hold_left = self.cfg.recover_steps + 1
+                self.hold_detail = f"learner reset: {f.divergence}"   # e.g. a forecast far outside the range seen
         self.last_t_s = t_end
         self.frame_s = n / self.fs_hz   # the next frame's newest sample is due this much after t_end
         self.last_wall_s = self.last_frame_wall_s = now_s
@@ -287,10 +292,14 @@ class SourceForecaster:
         if f.frozen:   # a repeated position is no input: held, and a gap once it moves again
             self.gap_open = True
             return self._hold("frozen_input")
-        if not f.ready:
+        if not f.ready and not f.out_of_range:
             return self._hold("gap" if self.gap_open else ("diverged" if self.resets_seen else "warm_up"))
         if abs(now_s - self.last_t_s) > self.cfg.max_input_age_s:   # too old, or from the future
             return self._hold("stale_input")
+        if f.out_of_range:   # a runaway forecast: withheld, the learner learns on
+            self.gap_open = False   # the window is whole: this hold is not a gap's
+            self.hold_detail = f"forecast withheld: {f.divergence}"
+            return self._hold("diverged")
         self.state, self.hold_reason = "forecasting", ""
         return "forecast", f.predict_one()
 

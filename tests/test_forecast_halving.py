@@ -3,7 +3,6 @@ import numpy as np
 
 from realtime import evaluation as ev
 from realtime.evaluation import Protocol, evaluate, run_forecaster
-from realtime.metrics import forecast_metrics
 from realtime.sessions import Session
 
 
@@ -25,8 +24,15 @@ def test_selection_keeps_the_best_of_rung_one_and_averages_the_seeds(monkeypatch
     n_sel0, n_test = pr.steps(10), pr.steps(20)
 
     def score(c, h, seed):
-        P, _, _ = run_forecaster(s.X[:n_test], "snap1", h, c, seed, n_test, pr, fit_steps=n_sel0)
-        return forecast_metrics(s.X[n_sel0:n_test], P[n_sel0:], s.groups)["nrmse"]
+        """The test metrics' rule: the held steps have no error. The scaler is fitted on the first
+        100 samples, so the forecasts of the first h - 1 targets of the window are made before it
+        (holds: their value is the newest sample, which the old selection scored as a forecast)."""
+        ready = np.zeros(n_test, bool)
+        P, _, _ = run_forecaster(s.X[:n_test], "snap1", h, c, seed, n_test, pr, fit_steps=n_sel0, ready_out=ready)
+        assert np.flatnonzero(~ready[n_sel0:]).tolist() == list(range(h - 1))
+        Y, F = s.X[n_sel0 + h - 1:n_test], P[n_sel0 + h - 1:]
+        d = np.linalg.norm(F - Y, axis=1)   # one 2-D marker: NumPy's nRMSE
+        return np.sqrt(np.sum(d ** 2)) / np.sqrt(np.sum((Y - Y.mean(axis=0)) ** 2))
 
     for h in horizons:
         rung1 = [score(c, h, 0) for c in configs]
@@ -36,3 +42,6 @@ def test_selection_keeps_the_best_of_rung_one_and_averages_the_seeds(monkeypatch
         res = rep["results"]["syn"]["snap1"][str(h)]
         assert res["lr"] == configs[best]["lr"]
         assert abs(res["selection_nrmse"] - means[best]) < 1e-12
+    for h in horizons:
+        res = rep["results"]["syn"]["snap1"][str(h)]
+        assert res["selection_duty"] == (n_test - n_sel0 - (h - 1)) / (n_test - n_sel0)

@@ -220,8 +220,17 @@ def test_gaps_are_beam_off_for_every_row_and_one_x_column_is_not_a_marker(tmp_pa
     truth = pl.read_parquet(out / "predictions" / "gap" / "truth.parquet")
     held = pred.filter(pl.col("hold"))
     assert held["step"].to_list() == list(range(302, 314))   # forecast from inside the gap
+    # a held step publishes no number: its position is null (it was the learner's fallback value,
+    # the last sample before the gap, which a consumer reading the column took for a forecast)
+    assert held["x"].null_count() == held.height and pred.filter(~pl.col("hold"))["x"].null_count() == 0
+    for f in ("snap1.parquet", "last.parquet"):
+        p = pl.read_parquet(out / "predictions" / "gap" / f)
+        assert p.filter(pl.col("hold"))["x"].null_count() == p["hold"].sum() > 0
     err = np.abs(pred["x"].to_numpy() - truth["x"].to_numpy())
     on = ~pred["hold"].to_numpy() & np.isfinite(err)
-    assert avg["last"]["max"] == pytest.approx(err[on].max()) and err[~on & np.isfinite(err)].max() > err[on].max()
+    assert avg["last"]["max"] == pytest.approx(err[on].max()) and not np.isfinite(err[~on]).any()
+    png = tmp_path / "gap.png"   # the plot reads the nulls (no line there, the hold shaded)
+    assert main(["forecast", "plot", str(out), "--session", "gap", "--method", "last", "--horizon", "2",
+                 "--out", str(png)]) == 0 and png.read_bytes()[:4] == b"\x89PNG"
     ens_row = next(line for line in printed.splitlines() if line.startswith("snap1-ens "))
     assert ens_row.split()[-1] == "-" and "nan" not in ens_row  # no timing of its own

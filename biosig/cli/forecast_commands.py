@@ -28,7 +28,8 @@ def register(subparsers) -> None:
                          "recorded respiration (WFDB, EDF, ...) sessions",
         description="Choose hyperparameters per method and horizon on the 30-60 s window, test on every "
                     "forecast after 60 s while learning online on everything; writes DIR/report.json and "
-                    "DIR/predictions/<session>/<method>.parquet and prints the summary table. Marker CSVs "
+                    "DIR/predictions/<session>/<method>.parquet (a held step: hold true, positions null) "
+                    "and prints the summary table. Marker CSVs "
                     "sharing the prefix before the first '-' form one session (one row = one step; frames lost "
                     "where the timestamps jump are missing steps); a CSV "
                     "with 't_s' plus coordinate columns is one session (resampled to --rate-hz if irregular); so is a "
@@ -145,8 +146,11 @@ def _evaluate(args) -> int:
         for k, seed in enumerate(seeds):
             cols = {"horizon": np.full(steps.size, h, np.int16), "seed": np.full(steps.size, seed, np.int16),
                     "step": steps, "t_s": session.t_s[n_test:]}
-            cols.update({c: preds[k, :, i] for i, c in enumerate(session.channels)})
-            cols["hold"] = holds[k]   # no forecast published at this step: its value is the fallback
+            held = np.asarray(holds[k], bool)   # no forecast published at this step: no number either
+            # (the learner's fallback value there is not a forecast): null, never a position
+            cols.update({c: pl.Series(c, preds[k, :, i], pl.Float64).scatter(np.flatnonzero(held), None)
+                         for i, c in enumerate(session.channels)})
+            cols["hold"] = held
             parts.append(pl.DataFrame(cols))
         if len(parts) == len(horizons) * len(seeds):
             df = pl.concat(parts).sort(["horizon", "seed", "step"])
@@ -224,8 +228,9 @@ def _plot(args) -> int:
     chans = [c for c in truth.columns if c not in ("step", "t_s")]
     t = truth["t_s"].to_numpy()
     Y = truth.select(chans).to_numpy()
-    P = np.array(pred.select(chans).to_numpy(), float)
-    # a held step publishes no forecast: no line there, a shaded span instead (older outputs: none)
+    P = np.array(pred.select(chans).to_numpy(), float)   # null (a held step) -> NaN
+    # a held step publishes no forecast: no line there, a shaded span instead (its position is
+    # null; outputs of biosig before 2026-12-06 kept the fallback value there, older ones no hold)
     hold = pred["hold"].to_numpy() if "hold" in pred.columns else np.zeros(len(P), bool)
     P[hold] = np.nan
     groups = marker_groups(chans)
