@@ -58,7 +58,7 @@ SCHEMAS: dict[str, dict[str, tuple]] = {
     "embedding": {"model_id": (str, True), "window_start_s": (_num, True),
                   "window_end_s": (_num, True), "quality": (_num, True), "dtype": (str, True),
                   "shape": (list, True), "latency_ms": (dict, True), "t_out_s": (_num, True),
-                  "modality": (str, False), "channels": (list, False)},
+                  "modality": (str, False), "channels": (list, False), "rate_mismatch": (str, False)},
     "forecast": {"t_s": (_num, True), "target_s": (_num, True), "horizon_steps": (int, True),
                  "horizon_s": (_num, True), "method": (str, True), "valid": (bool, True),
                  "channels": (list, True), "dtype": (str, True), "shape": (list, True),

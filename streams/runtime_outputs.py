@@ -134,7 +134,10 @@ class OutputsMixin:
                   "window_start_s": t_start, "window_end_s": t_end, "quality": float(q),
                   "latency_ms": {**lat, "total": total}, "t_out_s": t_out,
                   "modality": st.modality,
-                  "channels": [st.channels[i] for i in fed] if st.chooses_leads else list(st.channels[:win.shape[0]])}
+                  "channels": [st.channels[i] for i in fed] if st.chooses_leads else list(st.channels[:win.shape[0]]),
+                  # the stream's device time says another rate than it declares: this embedding is of a
+                  # window cut and filtered at the wrong rate (streams.device_rate; "" when nothing is wrong)
+                  "rate_mismatch": getattr(st, "rate_mismatch", "")}
         vec = np.zeros(0, np.float32) if emb is None else np.asarray(emb, np.float32)
         self._send(f"emb/{st.name}", header, vec)
         self.score_worker.submit(st, win, t_start, t_end, q)

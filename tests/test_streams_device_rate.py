@@ -60,11 +60,12 @@ FS_TRUE = 500.0
 
 def _send_and_score(fs_declared: float, x: np.ndarray, n_expected: int):
     """``x`` sampled at FS_TRUE, sent as bed1/ecg declaring ``fs_declared``, stamped with the device's
-    true clock (1 s frames, all at once): its score headers and status."""
+    true clock (1 s frames, all at once): its score headers, status and the last embedding header."""
     ctx = zmq.Context()
     try:
         with running(config(windows={"ecg": (10.0, 5.0)})) as rt:
             sub = sub_socket(ctx, rt.bound.output, b"score/")
+            emb = sub_socket(ctx, rt.bound.output, b"emb/")
             push = push_socket(ctx, rt.bound.ingest)
             time.sleep(0.3)   # the subscription reaches the PUB socket
             t0 = time.time() - x.shape[1] / FS_TRUE
@@ -78,9 +79,13 @@ def _send_and_score(fs_declared: float, x: np.ndarray, n_expected: int):
                 if sub.poll(500):
                     frames.append(msgpack.unpackb(sub.recv_multipart()[1]))
             status = stream_status(rt, "bed1/ecg")
+            last_emb = None
+            while emb.poll(200):
+                last_emb = msgpack.unpackb(emb.recv_multipart()[1])
+            emb.close()
             sub.close()
             push.close()
-            return frames, status
+            return frames, status, last_emb
     finally:
         ctx.destroy(linger=0)
 
@@ -94,7 +99,7 @@ def test_a_monitor_sending_twice_its_declared_rate_publishes_no_measure_as_ok():
     x = simulate("ecg", 60, seed=2, rhythm="sinus", fs_hz=FS_TRUE).samples[:1].astype(np.float32)
     truth = window_measures(x[:, :int(10 * FS_TRUE)], FS_TRUE, "ecg")["hr_bpm"]
 
-    frames, status = _send_and_score(250.0, x, 23)    # 120 s of declared signal: 23 windows of 10 s every 5 s
+    frames, status, last_emb = _send_and_score(250.0, x, 23)    # 120 s of declared signal: 23 windows of 10 s every 5 s
     assert status["device_rate_hz"] == pytest.approx(FS_TRUE, rel=0.01), status
     assert "declared 250 Hz" in status["rate_mismatch"] and "500.0 samples per second" in status["rate_mismatch"]
     assert len(frames) == 23
@@ -106,9 +111,14 @@ def test_a_monitor_sending_twice_its_declared_rate_publishes_no_measure_as_ok():
         assert not f["ok"] and all(v is None for v in f["measures"].values())
         assert f["heads"]["af_prob"]["value"] is None and f["heads"]["af_prob"]["missing"] == "rate_mismatch"
     assert frames[-1] in withheld
+    assert "declared 250 Hz" in last_emb["rate_mismatch"]          # the embedding says so too
+    from streams import protocol as wire
+    header = {k: v for k, v in last_emb.items() if k not in ("v", "dtype", "shape")}
+    wire.decode(wire.encode("emb/bed1/ecg", header, np.zeros(3, np.float32)))   # and passes the schema
 
-    frames, status = _send_and_score(FS_TRUE, x, 11)
+    frames, status, last_emb = _send_and_score(FS_TRUE, x, 11)
     assert status["device_rate_hz"] == pytest.approx(FS_TRUE, rel=0.01) and status["rate_mismatch"] == ""
+    assert last_emb["rate_mismatch"] == ""
     assert all(f["ok"] for f in frames) and len(frames) == 11
     assert all(abs(f["measures"]["hr_bpm"] - truth) < 3.0 for f in frames), ([f["measures"]["hr_bpm"] for f in frames], truth)
 
