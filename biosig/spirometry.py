@@ -9,7 +9,11 @@ the blow). The back-extrapolated volume (BEV) is the volume exhaled before time 
 acceptable only if BEV <= 5 % of FVC or 100 mL, whichever is greater. FEV1 is the volume exhaled
 one second after time zero; FEF25-75 is the mean flow between 25 % and 75 % of FVC. End of
 forced expiration (EOFE) is reached when the volume rose by at most 25 mL in the last second of
-the trace (plateau) or the forced expiratory time (FET, from t0) reached 15 s.
+expiration (plateau) or the forced expiratory time (FET, from t0 to the end of expiration) reached
+15 s. Expiration ends where the volume stops rising (:func:`end_of_expiration`), not at the end of
+the trace: a flat or falling tail after it (breath hold, inspiration, leak) is no plateau. Volume
+zero is the lowest volume before peak flow (maximal inspiration), so an inspiration recorded
+before the blow is part of FVC.
 
 PEF (ATS/ERS 2019 with ISO 26782, and the ATS "Vol-80" PEF of the standard test waveforms):
 flow is derived from the volume-time curve as the volume change over an 80 ms window centred on
@@ -35,6 +39,10 @@ FLOW_VOLUME_PARAMS = {"n_points": (int, 128)}
 EOFE_PLATEAU_ML = 25.0  # ATS/ERS 2019 end of forced expiration: < 0.025 L gained in the last 1 s
 EOFE_FET_S = 15.0       # ... or a forced expiratory time of at least 15 s
 PEF_WINDOW_S = 0.080    # flow for PEF: volume change over 80 ms (ATS/ERS 2019, ISO 26782)
+EOFE_SMOOTH_S = 1.0     # end of expiration: where the mean volume over the next 1 s comes within
+EOFE_END_TOL_ML = 0.5   # ... 0.5 mL of the highest level surely reached: the largest such mean less
+EOFE_NOISE_SDS = 3.0    # ... 3 SDs of its white noise (see end_of_expiration)
+EOFE_AVERAGE_S = 0.2    # ... found on the trace averaged over 0.2 s (its white noise out)
 
 
 def flow_over_window(t_s: np.ndarray, volume_ml: np.ndarray, window_s: float = PEF_WINDOW_S) -> np.ndarray:
@@ -201,22 +209,62 @@ def back_extrapolate(t_s: np.ndarray, volume_ml: np.ndarray, flow_l_s: np.ndarra
     return t0, float(t_s[i]), pef
 
 
+def _noise_sd_ml(v: np.ndarray) -> float:
+    """White-noise SD of a volume trace from its median absolute second difference (robust to the
+    few fast-changing samples of the blow)."""
+    d2 = np.diff(v, 2)
+    return 1.4826 * float(np.median(np.abs(d2))) / np.sqrt(6.0) if d2.size else 0.0
+
+
+def _moving_average(v: np.ndarray, n: int) -> np.ndarray:
+    """Centred mean of ``n`` samples; edges padded with the end values."""
+    n = max(1, min(len(v), n))
+    return np.convolve(np.pad(v, (n // 2, n - 1 - n // 2), mode="edge"), np.ones(n) / n, mode="valid")
+
+
+def end_of_expiration(volume_ml: np.ndarray, fs_hz: float) -> int:
+    """Index of the end of expiration in a volume trace (1-D, finite, mL). With ``m`` the running
+    maximum of the trace's :data:`EOFE_AVERAGE_S` moving average, it is the first sample where the
+    mean of ``m`` over the next :data:`EOFE_SMOOTH_S` (fewer samples at the end of the trace) comes
+    within :data:`EOFE_END_TOL_ML` of the highest level surely reached: the largest such mean less
+    :data:`EOFE_NOISE_SDS` SDs of its white noise. After it the volume stays flat or falls: an early
+    stop followed by a breath hold, an inspiration or a leak ends expiration there, however long
+    the trace goes on; a trace cut while the volume still rises ends at its last samples."""
+    v = np.asarray(volume_ml, dtype=np.float64)
+    n_avg = max(1, int(round(EOFE_AVERAGE_S * fs_hz)))
+    m = np.maximum.accumulate(_moving_average(v, n_avg))
+    csum = np.concatenate([[0.0], np.cumsum(m)])
+    stop = np.minimum(np.arange(len(m)) + max(1, int(round(EOFE_SMOOTH_S * fs_hz))), len(m))
+    count = stop - np.arange(len(m))
+    ahead = (csum[stop] - csum[:-1]) / count
+    # the running maximum climbs with the noise of the average: as much as a few of its SDs
+    level = float(np.max(ahead - EOFE_NOISE_SDS * _noise_sd_ml(v) / np.sqrt(np.minimum(count, n_avg))))
+    return int(np.argmax(ahead >= level - EOFE_END_TOL_ML))
+
+
 def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.0,
                        pef_window_s: float = PEF_WINDOW_S) -> SpirometryIndices:
     """FVC, FEV1, FEV1/FVC, PEF, FEF25-75, time zero and BEV of a volume-time trace (1-D, mL).
 
-    The trace is made monotonic and shifted so it starts at volume 0; flow is the volume change
-    over ``pef_window_s`` (80 ms, see the module docstring); ``smooth_s > 0`` additionally
-    smooths that flow by a centred moving average before the peak search.
+    The trace starts at its lowest volume before peak flow (maximal inspiration), is made
+    monotonic and shifted to volume 0 there; flow is the volume change over ``pef_window_s`` (80
+    ms, see the module docstring); ``smooth_s > 0`` additionally smooths that flow by a centred
+    moving average before the peak search. FET and the plateau are read at
+    :func:`end_of_expiration`.
     """
     fs_hz = sampling_rate(fs_hz)
-    v = monotonic_volume(float_signal(volume_ml, max_ndim=1))
-    ok = np.isfinite(v)
+    raw = float_signal(volume_ml, max_ndim=1).astype(np.float64)
+    ok = np.isfinite(raw)
     if ok.sum() < max(3, int(fs_hz)):
         raise SignalError(f"spirogram: {int(ok.sum())} valid samples, need at least 1 s of data")
-    t = np.flatnonzero(ok) / float(fs_hz)
-    v = v[ok] - v[ok][0]
-    flow = flow_over_window(t, v, pef_window_s) if pef_window_s > 0 else np.gradient(v, t) / 1000.0
+    t, raw = np.flatnonzero(ok) / float(fs_hz), raw[ok]
+    flow_of = (lambda tt, vv: flow_over_window(tt, vv, pef_window_s)) if pef_window_s > 0 else \
+        (lambda tt, vv: np.gradient(vv, tt) / 1000.0)
+    start = int(np.argmin(raw[: int(np.argmax(flow_of(t, monotonic_volume(raw)))) + 1]))
+    if raw[0] - raw[start] > 4.0 * _noise_sd_ml(raw):   # an inspiration before the blow, not noise
+        t, raw = t[start:], raw[start:]
+    v = monotonic_volume(raw) - raw[0]
+    flow = flow_of(t, v)
     if smooth_s > 0:
         k = max(1, int(round(smooth_s * fs_hz)))
         flow = np.convolve(flow, np.ones(k) / k, mode="same")
@@ -229,8 +277,9 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     t25, t75 = np.interp([0.25 * fvc, 0.75 * fvc], v + np.arange(len(v)) * 1e-9, t)
     fef = (0.5 * fvc / 1000.0) / (t75 - t25) if t75 > t25 else float("nan")
     limit = max(0.05 * fvc, 100.0)
-    fet = float(t[-1] - t0)
-    plateau = float(v[-1] - np.interp(t[-1] - 1.0, t, v)) if t[-1] - t[0] >= 1.0 else float("nan")
+    t_end = float(t[end_of_expiration(raw, fs_hz)])
+    fet = t_end - t0
+    plateau = float(np.interp(t_end, t, v) - np.interp(t_end - 1.0, t, v)) if t_end - t[0] >= 1.0 else float("nan")
     eofe = bool((np.isfinite(plateau) and plateau <= EOFE_PLATEAU_ML) or fet >= EOFE_FET_S)
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
                              t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,
@@ -347,13 +396,15 @@ def session_summary(blows: list[SpirometryIndices]) -> dict:
     """Best values and repeatability of one session's blows (ATS/ERS 2019).
 
     FVC and FEV1 are the largest acceptable values (they may come from different blows);
-    FEV1/FVC is their ratio; PEF is the largest over acceptable-FEV1 blows. Blows without an
-    acceptable value still count as *usable* for grade U.
+    FEV1/FVC is their ratio; PEF is the largest over acceptable-FEV1 blows. A blow is *usable*
+    (grade U rather than F when none is acceptable) only with its BEV within the limit (Graham et
+    al. 2019, table 7): a session of hesitant starts is graded F, not U.
     """
     fev1_ok = [b.fev1_ml for b in blows if acceptable_fev1(b)]
     fvc_ok = [b.fvc_ml for b in blows if acceptable_fvc(b)]
-    grade_fev1, diff_fev1 = repeatability_grade(fev1_ok, len(blows))
-    grade_fvc, diff_fvc = repeatability_grade(fvc_ok, len(blows))
+    n_usable = sum(bool(b.bev_ok) for b in blows)
+    grade_fev1, diff_fev1 = repeatability_grade(fev1_ok, n_usable)
+    grade_fvc, diff_fvc = repeatability_grade(fvc_ok, n_usable)
     best_fev1 = max(fev1_ok) if fev1_ok else float("nan")
     best_fvc = max(fvc_ok) if fvc_ok else float("nan")
     pefs = [b.pef_l_s for b in blows if acceptable_fev1(b)]

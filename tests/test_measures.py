@@ -146,7 +146,12 @@ def test_end_of_forced_expiration_criteria():
     fs = 100.0
     t = np.arange(int(12 * fs)) / fs
     full = spirometry_indices(spiro_volume_ml(t - 0.5, 4000, 0.9, 0.5, 1.2), fs_hz=fs)
-    assert full.eofe_ok and full.plateau_ml <= 25 and full.fet_s == pytest.approx(11.99 - full.t0_s)
+    assert full.eofe_ok and full.plateau_ml <= 25
+    # FET runs from t0 to the end of expiration (where the volume stops rising), not the trace's end
+    t_end = full.t0_s + full.fet_s
+    after = spiro_volume_ml(np.array([11.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0] - \
+        spiro_volume_ml(np.array([t_end - 0.5]), 4000, 0.9, 0.5, 1.2)[0]
+    assert 3.0 < full.fet_s < 11.99 - full.t0_s and 0.0 <= after <= 2.0, (full.fet_s, after)
     cut = spirometry_indices(spiro_volume_ml(t[:200] - 0.5, 4000, 0.9, 0.5, 1.2), fs_hz=fs)  # stopped at 1.99 s
     by_hand = spiro_volume_ml(np.array([1.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0] - spiro_volume_ml(np.array([0.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0]
     assert not cut.eofe_ok and cut.plateau_ml == pytest.approx(by_hand, rel=1e-6)
