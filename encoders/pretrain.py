@@ -30,8 +30,14 @@ Divergence: a non-finite loss or gradient norm stops the run with an :class:`Enc
 code 2 from the CLI) naming the first such step; the weights of that run are never saved, so the
 last checkpoint written (if any) stays. ``metrics.jsonl`` is strict JSON (``null`` for non-finite).
 
-Progress: a tqdm bar on a terminal; otherwise (nohup, CI) one line on stderr every
-``BIOSIG_PROGRESS_S`` seconds (default 10) while the data is read and while it trains;
+Provenance (:mod:`encoders.pretrain_provenance`): ``data_manifest.json`` lists every recording file
+trained on with its SHA-256; meta.json adds its summary, the software versions, the resumes (a
+``--steps`` change stretches the schedule: said, and recorded) and the records of the project's
+evaluation sets found in the data by content (said in a warning: never pretrain on records you
+evaluate on).
+
+Progress: a tqdm bar on a terminal (the data read has its own); otherwise (nohup, CI) one line on
+stderr every ``BIOSIG_PROGRESS_S`` seconds (default 10) while the data is read and while it trains;
 ``progress=False`` (``--no-progress``) turns both off.
 """
 from __future__ import annotations
@@ -55,10 +61,11 @@ from encoders.checkpoint import save_checkpoint
 from encoders.config import get_config
 from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel, count_parameters
-from encoders.pretrain_checks import (STATE_FILE, already_done, check_batch_memory, check_masking, check_out_dir,
-                                     new_folders, nonfinite_error, remove_if_empty, resume_state, same_data,
-                                     train_window_s)
+from encoders.pretrain_checks import (RESUME_MAY_CHANGE, STATE_FILE, already_done, check_batch_memory, check_masking,
+                                     check_out_dir, new_folders, nonfinite_error, remove_if_empty, resume_state,
+                                     same_data, train_window_s)
 from encoders.pretrain_pipeline import default_training_pipeline, load_pipeline_file
+from encoders.pretrain_provenance import data_manifest, overlap_warning, provenance, resume_entry, write_manifest
 from encoders.pretrain_progress import ProgressLines
 
 log = logging.getLogger(__name__)
@@ -251,11 +258,20 @@ def _pretrain(cfg: TrainConfig) -> dict:
     if st is not None and int(st["step"]) >= cfg.steps:
         return already_done(out, int(st["step"]), cfg)
     init = _init_source(cfg.init_from, config) if cfg.init_from and st is None else None
-    progress = ProgressLines(cfg.progress and rank == 0 and not sys.stderr.isatty())
+    progress = ProgressLines(cfg.progress and rank == 0, bar=sys.stderr.isatty())
     data = load_data(cfg, config, pipeline, progress)
     data_sha = data.fingerprint()
     if st is not None:
         same_data(out, st, data, data_sha)
+    prov = manifest = None
+    if rank == 0:   # what the run trains on and with (meta.json, data_manifest.json); evaluation records said
+        resumes = []
+        if st is not None:   # this resume, after those before it (a --steps change is said)
+            resumes = [*st.get("resumes", []), resume_entry(st, cfg, int(st["step"]), RESUME_MAY_CHANGE, lr_factor)]
+        manifest = data_manifest(data.sources)
+        prov = provenance(manifest, data_sha, resumes)
+        if prov["evaluation_overlap"]:
+            log.warning(overlap_warning(prov["evaluation_overlap"]))
     model = EncoderModel(config)
     if init is not None:
         _init_from(model, *init)
@@ -375,7 +391,9 @@ def _pretrain(cfg: TrainConfig) -> dict:
                 progress.step(step + 1, start, cfg.steps, t_loop, metrics)
             if checkpoint:
                 if rank == 0:
-                    _save(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params, data_sha)
+                    _save(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params, data_sha, prov,
+                          manifest)
+                    manifest = None   # written with the first checkpoint of this process
                 saved_step = step + 1
                 if world > 1:
                     torch.distributed.barrier()
@@ -454,19 +472,22 @@ def _truncate_metrics(path: pathlib.Path, step: int) -> None:
     path.write_text("".join(ln + "\n" for ln in keep))
 
 
-def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params, data_sha):
-    """Write the checkpoint and training state of ``step`` (never weights that are not finite)."""
+def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params, data_sha, prov, manifest=None):
+    """Write the checkpoint and training state of ``step`` (never weights that are not finite), with the
+    provenance ``prov`` in meta.json and ``manifest`` (when given) as data_manifest.json."""
     if not all(bool(torch.isfinite(v).all()) for v in model.state_dict().values() if v.is_floating_point()):
         raise EncoderError(f"training diverged: the weights are not finite at step {step}; nothing was saved "
                            f"at that step; start again with a lower --lr (e.g. --lr {cfg.lr / 10:g})")
     meta = {"step": step, "params": n_params, "n_windows": len(data), "n_sources": len(set(data.sources)),
             "train_config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
-            "final_metrics": metrics, "torch": torch.__version__}
+            "final_metrics": metrics, "torch": torch.__version__, **prov}
+    if manifest is not None:
+        write_manifest(out, manifest)
     save_checkpoint(out, model, pipeline, meta)
     state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
              "rng": _rng_state(), "model_config": config.to_dict(), "pipeline_hash": pipeline.hash,
              "train_config": dataclasses.asdict(cfg), "data_sha": data_sha, "n_windows": len(data),
-             "n_sources": len(set(data.sources)), "elapsed_s": metrics.get("elapsed_s")}
+             "n_sources": len(set(data.sources)), "elapsed_s": metrics.get("elapsed_s"), "resumes": prov["resumes"]}
     tmp = out / (STATE_FILE + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, out / STATE_FILE)

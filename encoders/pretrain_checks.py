@@ -117,14 +117,25 @@ def resume_state(out: pathlib.Path, cfg, config, pipeline) -> dict | None:
     st = read_state(path)
     # a state that holds the data's fingerprint is compared by content once the data are read
     # (same_data); before it (older states) --data is compared as written
+    skip = ("data",) if "data_sha" in st else ()
+    if _windows(st["train_config"], config) == _windows(dataclasses.asdict(cfg), config):
+        skip += ("window_s", "hop_s")   # the default given by its value (--window-s 10 for ecg) is the same window
     diffs = resume_differences(st["train_config"], cfg, config.to_dict(), st["model_config"], pipeline.hash,
-                               st.get("pipeline_hash"), skip=("data",) if "data_sha" in st else ())
+                               st.get("pipeline_hash"), skip=skip)
     if diffs:
         may = ", ".join(_flag(n) for n in sorted(RESUME_MAY_CHANGE - {"resume", "out_dir", "progress"}))
         raise EncoderError(f"{out}: cannot resume with other settings than the run was started with ("
                            f"{'; '.join(diffs)}); give the same ones (only {may} and --no-progress may change), "
                            "or start a new --out")
     return st
+
+
+def _windows(train_config: dict, config) -> tuple[float, float]:
+    """(window, hop) in s that a run of ``train_config`` cuts (as encoders.data.build_windows does)."""
+    from biosig.pipeline import default_window
+    from biosig.windows import hop_for_window_s
+    window_s = float(train_config.get("window_s") or config.window_s or default_window(config.modality)[0])
+    return window_s, float(train_config.get("hop_s") or hop_for_window_s(config.modality, window_s))
 
 
 def same_data(out: pathlib.Path, st: dict, data, data_sha: str) -> None:

@@ -1,4 +1,5 @@
-"""Progress lines of ``biosig pretrain`` where no tqdm bar is shown (split from :mod:`encoders.pretrain`)."""
+"""Progress lines of ``biosig pretrain`` where no tqdm bar is shown, and the bar of the data read on a
+terminal (split from :mod:`encoders.pretrain`)."""
 from __future__ import annotations
 
 import math
@@ -11,10 +12,13 @@ from biosig.progress import progress_interval_s
 class ProgressLines:
     """One line on stderr every ``BIOSIG_PROGRESS_S`` seconds (default 10) while the data is read
     and while the run trains, where no tqdm bar is shown (stderr not a terminal), like the
-    ProgressLog lines of ``embed`` and ``score``. Reads only host clocks: no device synchronisation."""
+    ProgressLog lines of ``embed`` and ``score``. Reads only host clocks: no device synchronisation.
+    ``bar``: stderr is a terminal; the data read is then shown by a tqdm bar (the training steps have
+    their own), not lines: reading a corpus took seconds to minutes with nothing on the screen."""
 
-    def __init__(self, enabled: bool):
-        self.enabled, self.every_s = enabled, progress_interval_s()
+    def __init__(self, enabled: bool, bar: bool = False):
+        self.enabled, self.every_s = enabled and not bar, progress_interval_s()
+        self.bar = enabled and bar
         self.t0 = self.last = time.monotonic()
 
     def _due(self) -> bool:
@@ -28,7 +32,14 @@ class ProgressLines:
         print(f"pretrain: {text}, elapsed {time.monotonic() - self.t0:.0f} s", file=sys.stderr, flush=True)
 
     def reading(self, records):
-        """``records`` unchanged, with a line every interval saying how many were read."""
+        """``records`` unchanged, with a line every interval saying how many were read (a bar on a terminal)."""
+        if self.bar:
+            from tqdm import tqdm
+            with tqdm(desc="pretrain: reading data", unit=" records", leave=False) as bar:
+                for rec in records:
+                    bar.update(1)
+                    yield rec
+            return
         n = 0
         for n, rec in enumerate(records, 1):
             if self._due():

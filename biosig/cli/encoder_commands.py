@@ -60,7 +60,11 @@ def register(subparsers) -> None:
                     "world-size windows per step.")
     p.add_argument("--modality", required=True, choices=ENCODER_MODALITIES,
                    help="what the encoder embeds: " + ", ".join(ENCODER_MODALITIES))
-    p.add_argument("--data", nargs="+", metavar="PATH", default=(), help="recordings, record names or folders")
+    p.add_argument("--data", nargs="+", metavar="PATH", default=(),
+                   help="recordings, record names or folders (searched recursively; any format biosig reads). A file "
+                        "that cannot be read is skipped with a warning; records of the project's evaluation sets "
+                        "(CinC 2017, cough; found by content) are warned about and listed in meta.json. Every file "
+                        "trained on is listed with its SHA-256 in DIR/data_manifest.json")
     p.add_argument("--synthetic", action="store_true", help="train on biosig.synthetic signals")
     p.add_argument("--synthetic-records", type=_positive_int, default=32, metavar="N",
                    help="number of synthetic records (default 32)")
@@ -86,17 +90,26 @@ def register(subparsers) -> None:
                         "sounds through a stethoscope (encoders.data.synthetic_lung_records; no label used; default 0)")
     p.add_argument("--preset", choices=PRESETS, default="tiny",
                    help="model size: " + ", ".join(PRESETS) + " (default tiny)")
-    p.add_argument("--steps", type=_positive_int, default=200,
-                   help="optimizer steps in all (default 200); with --resume, a larger total continues the run")
-    p.add_argument("--batch-size", type=_positive_int, default=32, help="global batch (all processes)")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="peak AdamW learning rate (default 1e-3)")
-    p.add_argument("--warmup-steps", type=_non_negative_int, default=10,
+    p.add_argument("--steps", type=_positive_int, default=200, metavar="N",
+                   help="optimizer steps in all (default 200); with --resume, a larger total continues the run "
+                        "(the learning-rate schedule then runs to the new total from the resume step on: a warning "
+                        "says so and meta.json records it)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
+                   help="global batch of windows per step, all processes together (default 32)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, metavar="LR",
+                   help="peak AdamW learning rate (default 1e-3); then cosine decay to 10 %% of it at --steps")
+    p.add_argument("--warmup-steps", type=_non_negative_int, default=10, metavar="N",
                    help="linear learning-rate warm-up steps (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, data order and masks (default 0)")
-    p.add_argument("--ckpt-every", type=_positive_int, default=50, metavar="N", help="checkpoint every N steps")
+    p.add_argument("--ckpt-every", type=_positive_int, default=50, metavar="N",
+                   help="checkpoint every N steps and at the last one (default 50)")
     p.add_argument("--window-s", type=_positive_float, default=None, metavar="S",
-                   help="training window length (default: the modality's default window)")
-    p.add_argument("--hop-s", type=_positive_float, default=None, metavar="S", help="hop between training windows")
+                   help="training window length in s (default: the model config's: ecg and ppg 10, audio 2, "
+                        "spiro 15); a record shorter than the window but at least half of it is padded, a shorter "
+                        "one is left out with a warning; saved in the checkpoint")
+    p.add_argument("--hop-s", type=_positive_float, default=None, metavar="S",
+                   help="hop between training windows in s (default: the modality's default hop for its default "
+                        "window, else half a window)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model config field (JSON value), e.g. --set depth=2 --set mask_mode='\"span\"'")
     p.add_argument("--objective", choices=("mae", "contrastive", "mae+contrastive", "clocs", "mae+clocs",
