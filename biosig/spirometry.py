@@ -41,7 +41,7 @@ EOFE_FET_S = 15.0       # ... or a forced expiratory time of at least 15 s
 PEF_WINDOW_S = 0.080    # flow for PEF: volume change over 80 ms (ATS/ERS 2019, ISO 26782)
 EOFE_SMOOTH_S = 1.0     # end of expiration: where the mean volume over the next 1 s comes within
 EOFE_END_TOL_ML = 0.5   # ... 0.5 mL of the highest level surely reached: the largest such mean less
-EOFE_NOISE_SDS = 3.0    # ... 3 SDs of its white noise (see end_of_expiration)
+EOFE_NOISE_SDS = 2.0    # ... 2 SDs of its white noise (see end_of_expiration)
 EOFE_AVERAGE_S = 0.2    # ... found on the trace averaged over 0.2 s (its white noise out)
 
 
@@ -279,7 +279,10 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     limit = max(0.05 * fvc, 100.0)
     t_end = float(t[end_of_expiration(raw, fs_hz)])
     fet = t_end - t0
-    plateau = float(np.interp(t_end, t, v) - np.interp(t_end - 1.0, t, v)) if t_end - t[0] >= 1.0 else float("nan")
+    # on the trace averaged over EOFE_AVERAGE_S and made monotonic: the running maximum of the raw
+    # samples climbs with their white noise (several SDs in a second near the plateau's start)
+    level = np.maximum.accumulate(_moving_average(raw, max(1, int(round(EOFE_AVERAGE_S * fs_hz)))))
+    plateau = float(np.interp(t_end, t, level) - np.interp(t_end - 1.0, t, level)) if t_end - t[0] >= 1.0 else float("nan")
     eofe = bool((np.isfinite(plateau) and plateau <= EOFE_PLATEAU_ML) or fet >= EOFE_FET_S)
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
                              t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,

@@ -154,7 +154,8 @@ def test_end_of_forced_expiration_criteria():
     assert 3.0 < full.fet_s < 11.99 - full.t0_s and 0.0 <= after <= 2.0, (full.fet_s, after)
     cut = spirometry_indices(spiro_volume_ml(t[:200] - 0.5, 4000, 0.9, 0.5, 1.2), fs_hz=fs)  # stopped at 1.99 s
     by_hand = spiro_volume_ml(np.array([1.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0] - spiro_volume_ml(np.array([0.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0]
-    assert not cut.eofe_ok and cut.plateau_ml == pytest.approx(by_hand, rel=1e-6)
+    # the plateau is read on the trace averaged over 0.2 s (EOFE_AVERAGE_S): within 2 % of the raw curve's
+    assert not cut.eofe_ok and cut.plateau_ml == pytest.approx(by_hand, rel=0.02)
 
 
 def test_ecg_and_ppg_heart_rates_agree_where_quality_says_both_are_usable():

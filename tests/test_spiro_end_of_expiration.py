@@ -119,3 +119,22 @@ def test_an_inspiration_before_the_blow_is_part_of_fvc(tmp_path, form):
     assert got.fev1_ml == pytest.approx((FVC + depth) * (1 - math.exp(-(got.t0_s + 1 - start) / TAU)),
                                         rel=max(rel, 2e-4))
     assert abs(got.t0_s - start) <= 0.02 and got.eofe_ok
+
+
+def test_noisy_clean_blows_pass_and_early_stops_fail_over_the_generator_grid():
+    """Synthetic blows, 3 patterns x 25 / 100 Hz x 2 / 5 / 10 mL white volume noise x 6 seeds:
+    clean blows meet the end-of-expiration criteria at least 90 % of the time (93 % here), early stops at most
+    10 % (0 here). With the end found 3 noise SDs early and the plateau read on the raw running maximum
+    (which climbs with the noise), 82 % (clean restrictive blows at 5-10 mL: 10-80 %)."""
+    from biosig.spirometry import spirometry_indices
+    from biosig.synthetic import simulate_spiro
+    rates = {None: [], "early-stop": []}
+    for pattern in ("normal", "obstructive", "restrictive"):
+        for fs in (25.0, 100.0):
+            for noise in (2.0, 5.0, 10.0):
+                for artefact in rates:
+                    for seed in range(6):
+                        r = simulate_spiro(15, seed, fs, pattern=pattern, noise_ml=noise, artefact=artefact)
+                        rates[artefact].append(spirometry_indices(r.samples[0].astype(np.float64), fs).eofe_ok)
+    clean, stops = np.mean(rates[None]), np.mean(rates["early-stop"])
+    assert clean >= 0.90 and stops <= 0.10, (clean, stops)
