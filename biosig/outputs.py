@@ -71,3 +71,13 @@ def check_output_dir(path, flag: str = "--out") -> pathlib.Path:
         raise WriteError(f"{flag} {p}", "is a file, not a folder; give a folder name")
     _make_folder(p, flag, p)
     return p
+
+
+def file_sha256(path) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB blocks."""
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

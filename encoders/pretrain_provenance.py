@@ -22,6 +22,8 @@ import os
 import pathlib
 import platform
 
+from biosig.outputs import file_sha256
+
 log = logging.getLogger("encoders.pretrain")
 
 MANIFEST_FILE = "data_manifest.json"
@@ -50,14 +52,6 @@ def record_files(source: str) -> list[pathlib.Path]:
     return files
 
 
-def sha256_file(path: pathlib.Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def data_manifest(sources) -> dict:
     """The manifest of the training windows' ``sources`` (one name per window, in data order):
     ``records`` (record as given, its windows, ``files``: path -> SHA-256), the windows of synthetic
@@ -68,7 +62,7 @@ def data_manifest(sources) -> dict:
             synthetic += n
             continue
         records.append({"record": str(source), "n_windows": n,
-                        "files": {str(f): sha256_file(f) for f in record_files(source)}})
+                        "files": {str(f): file_sha256(f) for f in record_files(source)}})
     digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
     return {"records": records, "synthetic_windows": synthetic, "cwd": os.getcwd(), "sha256": digest}
 

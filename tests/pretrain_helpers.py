@@ -6,9 +6,19 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from conftest import ROOT
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: no oversubscription of the shared 2-core machine (autouse where imported)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def pretrain_env():

@@ -13,20 +13,12 @@ from encoders.checkpoint import CHECKPOINT_ROOT, save_checkpoint
 from encoders.config import get_config
 from encoders.errors import CheckpointError
 from encoders.model import EncoderModel
+from pretrain_helpers import one_thread  # noqa: F401 (autouse: one intra-op thread)
 
 TINY = ["--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "decoder_dim=32",
         "--set", "decoder_heads=2", "--set", "decoder_depth=1"]
 ECG = ["pretrain", "--modality", "ecg", "--synthetic", "--synthetic-records", "2", "--synthetic-seconds", "20",
        "--batch-size", "4", *TINY]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: no oversubscription of the shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

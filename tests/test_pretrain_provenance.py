@@ -18,20 +18,12 @@ from biosig.cli import main
 from encoders.pretrain import lr_factor
 
 from conftest import shared_path
-from pretrain_helpers import pretrain_env
+from pretrain_helpers import one_thread, pretrain_env  # noqa: F401 (one_thread: autouse)
 
 TINY = ["--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "decoder_dim=32",
         "--set", "decoder_heads=2", "--set", "decoder_depth=1"]
 RUN = ["--steps", "1", "--batch-size", "4", "--no-progress", *TINY]
 SYN = ["--synthetic", "--synthetic-records", "2", "--synthetic-seconds", "20"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _sha(path) -> str:

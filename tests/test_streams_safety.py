@@ -34,12 +34,15 @@ def _send_realtime(out, first_i, n, t_first):
         out.send(_marker(first_i + k), t0_s=t)
 
 
-def _collect(sub, n, what):
-    frames = []
+def _collect(sub, n, what, timeout_s: float = 120.0):
+    """The first ``n`` per-frame answers (forecasts and holds, not the no-input timer's holds) of
+    couch1/markers; fails after ``timeout_s`` (heartbeats keep arriving: no wait may be unbounded)."""
+    frames, deadline = [], time.monotonic() + timeout_s
     while len(frames) < n:
+        assert time.monotonic() < deadline, f"{what}: {len(frames)} of {n} answers in {timeout_s:g} s"
         f = wait_for(lambda: sub.recv(0.2), what=what)
         if f.kind in ("forecast", "hold") and f.header["stream"] == "couch1/markers" and \
-                "detail" not in f.header:   # per-frame answers (not the no-input timer)
+                not str(f.header.get("detail", "")).startswith("no input"):   # the timer's holds say "no input"
             frames.append(f)
     return frames
 

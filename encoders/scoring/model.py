@@ -16,6 +16,7 @@ import logging
 import pathlib
 from typing import Any
 
+from biosig.outputs import file_sha256
 from biosig.windows import hop_for_window_s
 from encoders.config import min_input_samples, short_window_problem
 from encoders.scoring.errors import ScoreError
@@ -140,14 +141,6 @@ class LoadedModel:
                 "backend_why": getattr(self.backend, "why", "")}
 
 
-def _file_sha256(path: pathlib.Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_model(spec: ModelSpec) -> LoadedModel:
     """Load ``spec.source`` and its backend.
 
@@ -203,7 +196,7 @@ def _load_onnx(path: pathlib.Path, spec: ModelSpec) -> LoadedModel:
     # the window the model was trained on (absent in older exports: the config's)
     window_s = float((meta.get("input") or {}).get("train_window_s") or cfg["window_s"])
     return LoadedModel(
-        source=str(path), model_id=str(meta["model_id"]), model_sha256=_file_sha256(path),
+        source=str(path), model_id=str(meta["model_id"]), model_sha256=file_sha256(path),
         modality=modality, in_channels=int(cfg.get("in_channels", 1)),
         vocabulary=tuple(cfg.get("channels", ())), input_fs_hz=float(cfg["input_fs_hz"]),
         window_s=window_s, hop_s=hop_for_window_s(modality, window_s),
