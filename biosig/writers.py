@@ -239,8 +239,10 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
         if duration_s is not None:
             with warnings.catch_warnings():   # "forcing a record duration": chosen so that fs * duration is whole
                 warnings.simplefilter("ignore")
-                writer.setDatarecordDuration(duration_s)
-        elif record.fs_hz.is_integer() and record.n_samples % int(record.fs_hz):
+                # pyedflib stores int(duration * 100000) units of 10 us: 0.292 s became 29199 (0.29199 s, the
+                # record read back at 250.0086 Hz); a hair above the whole number of units it is
+                writer.setDatarecordDuration((round(duration_s * 100_000) + 1e-6) / 100_000)
+        elif not _whole_records(record.n_samples, record.fs_hz):
             log.warning("%s: %d samples at %g Hz are no whole number of EDF data records; the last record is "
                         "padded and reads back longer", path, record.n_samples, record.fs_hz)
         writer.setSignalHeaders(headers)
@@ -275,6 +277,17 @@ def _edf_start(writer, start, path) -> None:
         return
     if set_starttime_subsecond(writer.handle, start.microsecond * 10) != 0:
         raise WriteError(path, f"pyedflib refused the start time's fraction of a second ({start.microsecond} us)")
+
+
+def _whole_records(n_samples: int, fs_hz: float) -> bool:
+    """Whether ``n_samples`` fill whole EDF data records of pyedflib's default duration: 1 s at a
+    whole rate, else the shortest duration of whole 10 us units holding a whole number of samples
+    (33.3 Hz: 10 s of 333; 166 samples were padded to 333 without a word)."""
+    if float(fs_hz).is_integer():
+        return n_samples % int(fs_hz) == 0
+    from fractions import Fraction
+    per_unit = Fraction(str(fs_hz)) / 100_000          # samples per 10 us
+    return n_samples % per_unit.limit_denominator(10**9).numerator == 0 if per_unit else False
 
 
 def _edf_record_duration_s(n_samples: int, fs_hz: float) -> float | None:

@@ -304,5 +304,29 @@ def simulate_command(args) -> int:
     synthetic_log.setLevel(min(synthetic_log.getEffectiveLevel(), logging.INFO))
     rec = simulate(args.modality, args.seconds, seed=args.seed, fs_hz=args.fs_hz, **kw)
     out = write(rec, args.out)
+    if suffix == ".edf":
+        _check_edf_read_back(rec, out)
     print(f"wrote {out}: {rec!r}")
     return 0
+
+
+def _check_edf_read_back(rec, out) -> None:
+    """Read the EDF just written back and refuse (removing it) one that does not hold ``rec``'s
+    samples at its rate: EDF stores whole data records of a duration written to 10 us, so some
+    lengths and rates come back padded (4.98 s at 33.3 Hz read back as 10 s) or at another rate
+    (7.3 s at 128 Hz as 8 s: no record length of whole 10 us units holds a whole number of samples
+    that divides 934)."""
+    import math
+
+    from biosig.errors import BiosigError
+    from biosig.readers import read
+
+    back = read(out)
+    same = (back.n_samples == rec.n_samples and back.n_channels == rec.n_channels
+            and math.isclose(back.fs_hz, rec.fs_hz, rel_tol=1e-9))
+    if same:
+        return
+    os.remove(out)
+    raise BiosigError(f"--out {out}: EDF cannot hold {rec.n_samples} samples at {rec.fs_hz:g} Hz exactly (it reads "
+                      f"back as {back.n_samples} samples at {back.fs_hz:.6g} Hz), so it was not kept; give another "
+                      "--seconds (a whole number at a whole rate), or write .csv, .parquet or .hea")
