@@ -9,13 +9,13 @@ frames.
 """
 from __future__ import annotations
 
-import collections
 import logging
 import time
 
 import numpy as np
 
 from streams import protocol
+from streams.fair_share import admit
 
 log = logging.getLogger("streams.runtime")
 
@@ -50,21 +50,7 @@ class Lane:
 
     def add(self, item, max_total: int, min_share: int):
         """Queue ``item``; returns the dropped item (whose stream counts it) or None."""
-        key = item[0].name
-        q = self.queues.get(key)
-        if q is None:
-            q = self.queues[key] = collections.deque()
-        dropped = None
-        share = max(min_share, max_total // len(self.queues))
-        if len(q) >= share:                  # this stream has its share: its own oldest goes
-            dropped = q.popleft()
-        elif self.count >= max_total:        # full: the stream holding most gives its oldest
-            most = max(self.queues, key=lambda k: len(self.queues[k]))
-            dropped = self.queues[most].popleft()
-            if not self.queues[most] and most != key:
-                del self.queues[most]
-        else:
-            self.count += 1
+        q, dropped, self.count = admit(self.queues, item[0].name, self.count, max_total, min_share)
         q.append(item)
         return dropped
 

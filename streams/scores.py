@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+from streams.fair_share import admit
+
 log = logging.getLogger(__name__)
 
 DEFAULT_SMOOTH_WINDOWS = 5
@@ -247,20 +249,7 @@ class ScoreWorker:
     def submit(self, st, win, t_start, t_end, quality):
         item = (st, win, t_start, t_end, quality)
         with self._cv:
-            key = st.name
-            q = self._queues.get(key)
-            if q is None:
-                q = self._queues[key] = collections.deque()
-            dropped = None
-            if len(q) >= max(1, self.max_pending // len(self._queues)):   # this stream has its share
-                dropped = q.popleft()
-            elif self._count >= self.max_pending:                          # full: the one holding most
-                most = max(self._queues, key=lambda k: len(self._queues[k]))
-                dropped = self._queues[most].popleft()
-                if not self._queues[most] and most != key:
-                    del self._queues[most]
-            else:
-                self._count += 1
+            q, dropped, self._count = admit(self._queues, st.name, self._count, self.max_pending, 1)
             tag = self._vtime if not q else max(self._vtime, q[-1][0]) + (len(q) >= SCORE_BURST)
             self._arrival += 1
             q.append((tag, self._arrival, item))
