@@ -230,7 +230,12 @@ def end_of_expiration(volume_ml: np.ndarray, fs_hz: float) -> int:
     :data:`EOFE_NOISE_SDS` SDs of its white noise. After it the volume stays flat or falls: an early
     stop followed by a breath hold, an inspiration or a leak ends expiration there, however long
     the trace goes on; a trace cut while the volume still rises ends at its last samples."""
-    v = np.asarray(volume_ml, dtype=np.float64)
+    return _expiration_end(np.asarray(volume_ml, dtype=np.float64), fs_hz)[1]
+
+
+def _expiration_end(v: np.ndarray, fs_hz: float) -> tuple[np.ndarray, int]:
+    """``(m, end)``: the running maximum of ``v``'s :data:`EOFE_AVERAGE_S` moving average (the
+    plateau is read on it) and :func:`end_of_expiration`'s index."""
     n_avg = max(1, int(round(EOFE_AVERAGE_S * fs_hz)))
     m = np.maximum.accumulate(_moving_average(v, n_avg))
     csum = np.concatenate([[0.0], np.cumsum(m)])
@@ -239,7 +244,7 @@ def end_of_expiration(volume_ml: np.ndarray, fs_hz: float) -> int:
     ahead = (csum[stop] - csum[:-1]) / count
     # the running maximum climbs with the noise of the average: as much as a few of its SDs
     level = float(np.max(ahead - EOFE_NOISE_SDS * _noise_sd_ml(v) / np.sqrt(np.minimum(count, n_avg))))
-    return int(np.argmax(ahead >= level - EOFE_END_TOL_ML))
+    return m, int(np.argmax(ahead >= level - EOFE_END_TOL_ML))
 
 
 def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.0,
@@ -277,11 +282,11 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     t25, t75 = np.interp([0.25 * fvc, 0.75 * fvc], v + np.arange(len(v)) * 1e-9, t)
     fef = (0.5 * fvc / 1000.0) / (t75 - t25) if t75 > t25 else float("nan")
     limit = max(0.05 * fvc, 100.0)
-    t_end = float(t[end_of_expiration(raw, fs_hz)])
+    # the plateau is read on the trace averaged over EOFE_AVERAGE_S and made monotonic: the running
+    # maximum of the raw samples climbs with their white noise (several SDs in a second near its start)
+    level, end = _expiration_end(raw, fs_hz)
+    t_end = float(t[end])
     fet = t_end - t0
-    # on the trace averaged over EOFE_AVERAGE_S and made monotonic: the running maximum of the raw
-    # samples climbs with their white noise (several SDs in a second near the plateau's start)
-    level = np.maximum.accumulate(_moving_average(raw, max(1, int(round(EOFE_AVERAGE_S * fs_hz)))))
     plateau = float(np.interp(t_end, t, level) - np.interp(t_end - 1.0, t, level)) if t_end - t[0] >= 1.0 else float("nan")
     eofe = bool((np.isfinite(plateau) and plateau <= EOFE_PLATEAU_ML) or fet >= EOFE_FET_S)
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
