@@ -18,6 +18,11 @@ import numpy as np
 from biosig.errors import ReadError, SignalError
 
 
+#: Windows are (channels, samples): one with more rows than this (and than its columns, for quality;
+#: at most this many columns, for the beat measures) is taken for (samples, channels) and refused.
+MAX_CHANNELS = 16
+
+
 def positive_number(value, name: str, what: str, error: type[Exception] = SignalError) -> float:
     """``value`` as a float; ``error`` naming ``name`` unless it is a finite number above 0 (a
     bool is not a number here: ``fs_hz=True`` is a mistake, not 1 Hz)."""

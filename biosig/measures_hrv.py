@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from biosig.arguments import float_signal, sampling_rate
+from biosig.arguments import MAX_CHANNELS, float_signal, sampling_rate  # noqa: F401 (MAX_CHANNELS: its users import it here)
 from biosig.errors import SignalError
 from biosig.flatline import bridged_run, flat_runs_to_nan
 
@@ -26,7 +26,6 @@ RR_KEYS = ("hr_bpm", "n_beats", "rr_mean_ms", "rr_median_ms", "sdnn_ms", "rmssd_
            "madsd_norm", "cvsd_trim", "tpr")
 MIN_BEATS = 4               # fewer beats (3 intervals): every HRV value is nan
 RR_RANGE_S = (0.2, 2.5)     # intervals outside (300 to 24 bpm) are detector errors and are dropped
-MAX_CHANNELS = 16            # a (C, W) window with more rows than this and at most this many columns is (W, C)
 MAX_MEDIAN_RR_S = 20.0      # rr_features: a longer median interval is not in seconds (ms given)
 
 

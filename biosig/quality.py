@@ -28,7 +28,7 @@ import logging
 import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
-from biosig.arguments import float_signal, sampling_rate, whole_number
+from biosig.arguments import MAX_CHANNELS, float_signal, sampling_rate, whole_number
 from biosig.errors import SignalError
 from biosig.flatline import bridged_run, flat_runs_to_nan, longest_run
 from biosig.modality import normalise_modality
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 USABLE = {"ecg": 0.66, "ppg": 0.86}
 METHODS = ("templatematch", "neurokit")
 SUMMARY_MAX_WINDOWS = 24
-#: A window (C, W) with more rows than this and than its columns is (W, C) (as biosig.measures_hrv.MAX_CHANNELS)
-MAX_WINDOW_CHANNELS = 16
 _MIN_HR_BPM, _MAX_HR_BPM = 24.0, 300.0
 
 
@@ -299,14 +297,14 @@ def _channel_modalities(modality, n_channels: int) -> tuple[str, ...]:
 def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "templatematch") -> float:
     """Quality in [0, 1] of one window ``x`` float (C, W) or (W,): the mean over its channels.
 
-    Channels first: more rows than columns and than :data:`MAX_WINDOW_CHANNELS` is refused as a
+    Channels first: more rows than columns and than :data:`biosig.arguments.MAX_CHANNELS` is refused as a
     (W, C) window (its W "channels" of C samples each scored 0). ``modality``: one name, or one per
     channel (``("ecg", "ecg", "ppg")``), checked by :func:`biosig.modality.normalise_modality`
     (``"ekg"`` is ECG; an unknown name is refused: it got the "other" score, 1.0 for any signal)."""
     if method not in METHODS:
         raise SignalError(f"quality method {method!r}; accepted: {', '.join(METHODS)}")
     x, fs_hz = float_signal(x), sampling_rate(fs_hz)
-    if x.ndim == 2 and x.shape[0] > max(x.shape[1], MAX_WINDOW_CHANNELS):
+    if x.ndim == 2 and x.shape[0] > max(x.shape[1], MAX_CHANNELS):
         raise SignalError(f"a window is (channels, samples), got shape {x.shape}: samples first? pass x.T")
     x = np.atleast_2d(x)
     mods = _channel_modalities(modality, x.shape[0])
