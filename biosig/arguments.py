@@ -18,9 +18,16 @@ import numpy as np
 from biosig.errors import ReadError, SignalError
 
 
-#: Windows are (channels, samples): one with more rows than this (and than its columns, for quality;
-#: at most this many columns, for the beat measures) is taken for (samples, channels) and refused.
+#: Windows are (channels, samples): one with more rows than this and than its columns is taken for
+#: (samples, channels) and refused (:func:`samples_first`).
 MAX_CHANNELS = 16
+
+
+def samples_first(x: np.ndarray) -> bool:
+    """Whether a 2-D window looks (samples, channels): more rows than columns and than
+    :data:`MAX_CHANNELS`. The one rule of the quality score and every beat measure: a (2500, 20)
+    window was refused by one and read as 2500 "channels" of 20 samples by the other."""
+    return x.ndim == 2 and x.shape[0] > max(x.shape[1], MAX_CHANNELS)
 
 
 def positive_number(value, name: str, what: str, error: type[Exception] = SignalError) -> float:

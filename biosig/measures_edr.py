@@ -17,7 +17,7 @@ import numpy as np
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import SignalError
 from biosig.flatline import flat_runs_to_nan, longest_run
-from biosig.measures_hrv import MAX_CHANNELS
+from biosig.arguments import samples_first
 
 FS_SERIES_HZ = 4.0
 BAND_HZ = (0.1, 0.7)
@@ -32,7 +32,7 @@ def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
     if modality not in ("ecg", "ppg"):
         raise SignalError(f"respiration from modulation needs ECG or PPG, got {modality!r}")
     x, fs_hz = float_signal(x), sampling_rate(fs_hz)
-    if x.ndim == 2 and x.shape[1] <= MAX_CHANNELS < x.shape[0]:   # (W, C): its "first channel" was 1-2 samples, nan
+    if samples_first(x):   # (W, C): its "first channel" was 1-2 samples, nan
         raise SignalError(f"expected (channels, samples), got shape {x.shape}: samples first? pass x.T")
     x = flat_runs_to_nan(x[0] if x.ndim == 2 else x, fs_hz)     # a lead off is a gap
     x = x[slice(*longest_run(np.isfinite(x)))]

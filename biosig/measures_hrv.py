@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from biosig.arguments import MAX_CHANNELS, float_signal, sampling_rate  # noqa: F401 (MAX_CHANNELS: its users import it here)
+from biosig.arguments import float_signal, samples_first, sampling_rate
 from biosig.errors import SignalError
 from biosig.flatline import bridged_run, flat_runs_to_nan
 
@@ -123,7 +123,7 @@ def beat_intervals(beats, fs_hz: float, bridged: np.ndarray | None = None) -> np
 
 def _first_channel(x) -> np.ndarray:
     x = float_signal(x)
-    if x.ndim == 2 and x.shape[1] <= MAX_CHANNELS < x.shape[0]:
+    if samples_first(x):
         # (samples, channels): its first "channel" would be the first few samples, and every value NaN
         raise SignalError(f"expected (channels, samples), got shape {x.shape}: samples first? pass x.T")
     return x[0] if x.ndim == 2 else x

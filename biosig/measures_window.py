@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from biosig.arguments import float_signal, sampling_rate
+from biosig.arguments import float_signal, samples_first, sampling_rate
 from biosig.errors import SignalError
 from biosig.modality import check_modality
 from biosig.flatline import FLAT_MODALITIES, longest_run, measured_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
-from biosig.measures_hrv import MAX_CHANNELS, RR_KEYS, ibi_features, uncertain_beats
+from biosig.measures_hrv import RR_KEYS, ibi_features, uncertain_beats
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
@@ -146,7 +146,7 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     # a flat line is a gap (ECG, PPG): block_quality and the beat measures (their longest run without
     # one, biosig.flatline.measured_run) each see to it
     x = np.atleast_2d(float_signal(x))
-    if modality in MEASURE_KEYS and x.shape[1] <= MAX_CHANNELS < x.shape[0]:   # (W, C): quality 0, low_quality
+    if modality in MEASURE_KEYS and samples_first(x):   # (W, C): quality 0, low_quality
         raise SignalError(f"expected a window shaped (channels, samples), got {x.shape}: samples first? pass x.T")
     q = block_quality(x, fs_hz, modality) if quality is None else float(quality)
     thr = MIN_QUALITY.get(modality, MIN_QUALITY["other"]) if min_quality is None else float(min_quality)

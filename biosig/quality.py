@@ -28,7 +28,7 @@ import logging
 import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
-from biosig.arguments import MAX_CHANNELS, float_signal, sampling_rate, whole_number
+from biosig.arguments import float_signal, samples_first, sampling_rate, whole_number
 from biosig.errors import SignalError
 from biosig.flatline import bridged_run, flat_runs_to_nan, longest_run
 from biosig.modality import normalise_modality
@@ -304,7 +304,7 @@ def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "template
     if method not in METHODS:
         raise SignalError(f"quality method {method!r}; accepted: {', '.join(METHODS)}")
     x, fs_hz = float_signal(x), sampling_rate(fs_hz)
-    if x.ndim == 2 and x.shape[0] > max(x.shape[1], MAX_CHANNELS):
+    if samples_first(x):
         raise SignalError(f"a window is (channels, samples), got shape {x.shape}: samples first? pass x.T")
     x = np.atleast_2d(x)
     mods = _channel_modalities(modality, x.shape[0])

@@ -68,3 +68,23 @@ def test_edr_samples_first_is_refused():
     assert np.isfinite(modulation_resp_rate(rec.samples, rec.fs_hz, "ecg"))
     with pytest.raises(SignalError, match="x.T"):   # was nan, silently
         modulation_resp_rate(rec.samples.T, rec.fs_hz, "ecg")
+
+
+def test_quality_and_every_beat_measure_refuse_the_same_shapes():
+    """One rule (biosig.arguments.samples_first) for the quality score and the beat measures. A
+    (2500, 20) window was refused by block_quality but read by the measures as 2500 channels of 20
+    samples (quality 0 and missing: low_quality, silently; NaN features)."""
+    from biosig.measures_edr import modulation_resp_rate
+    from biosig.quality import block_quality
+    rec = simulate("ecg", 10, seed=1)
+    x = np.repeat(rec.samples, 20, axis=0)          # (20, 2500): twenty copies of the lead
+    for shape_x, refused in ((x, False), (x.T, True), (x[:12, :10], False), (np.zeros((40, 20)), True)):
+        calls = (lambda: block_quality(shape_x, rec.fs_hz, "ecg"), lambda: hrv_features(shape_x, rec.fs_hz),
+                 lambda: window_measures(shape_x, rec.fs_hz, "ecg"),
+                 lambda: modulation_resp_rate(shape_x, rec.fs_hz, "ecg"))
+        for call in calls:
+            if refused:
+                with pytest.raises(SignalError, match="x.T"):
+                    call()
+            else:
+                call()
