@@ -238,7 +238,8 @@ def _scene(rng, seconds, fs):
 
 def simulate_audio(seconds: float, seed: int, fs_hz: float = 16000.0, kind: str = "cough",
                    n_events: int | None = None) -> Record:
-    """Breath or cough audio lasting ``seconds`` at ``fs_hz`` (see the module docstring)."""
+    """Breath or cough audio lasting ``seconds`` at ``fs_hz`` (see the module docstring), in full scale
+    (unit ``FS``, peak 0.9), the unit the audio reader gives and every writer round-trips."""
     if kind not in AUDIO_KINDS:
         raise SignalError(f"kind={kind!r}; accepted: {', '.join(AUDIO_KINDS)}")
     if fs_hz < 4000:
@@ -280,5 +281,5 @@ def simulate_audio(seconds: float, seed: int, fs_hz: float = 16000.0, kind: str 
             s += dur
     peak = np.max(np.abs(x))
     x = 0.9 * x / peak if peak > 0 else x
-    return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("mono",), units=("",),
+    return Record(samples=x[None].astype(np.float32), fs_hz=fs_hz, channels=("mono",), units=("FS",),
                   modality="audio", metadata={"truth": {"kind": kind, "events": events, **truth}})

@@ -5,9 +5,12 @@ extension           written as
 ==================  ===========================================================================
 ``.csv``            ``t_s`` plus one column per channel named ``"name [unit]"`` (``"name []"`` for
                     a unitless name that would read as one: ``"MLII [x]"``); NaN -> empty; with a
-                    start time, a ``time`` column of ISO-8601 date-times after ``t_s``
-``.parquet``        same columns (plain names) plus fs/units/modality/start time in the schema metadata
-``.wav``/``.flac``  soundfile, float32 WAV (any finite value) / 24-bit FLAC (full scale)
+                    start time, a ``time`` column of ISO-8601 date-times after ``t_s``; annotations
+                    in a sidecar ``NAME.annotations.csv`` (:mod:`biosig.readers.annotation_files`)
+``.parquet``        same columns (plain names) plus fs/units/modality/start time and annotations in
+                    the schema metadata
+``.wav``/``.flac``  soundfile, float32 WAV (any finite value) / 24-bit FLAC (full scale); they hold
+                    no annotations and no unit (read back as ``FS``): each is said in a warning
 ``.edf``            EDF+ (pyedflib), 16-bit over each channel's range; annotations as EDF+ text
 ``.hea`` / none     WFDB (wfdb.wrsamp), format 16, per-channel gain so that the largest
                     magnitude uses ~30000 of the 16-bit range; NaN -> WFDB invalid sample;
@@ -119,12 +122,16 @@ def _csv_names(record: Record) -> list[str]:
 def _write_csv(record: Record, path: pathlib.Path) -> pathlib.Path:
     import polars as pl
 
+    from biosig.readers.annotation_files import check_sidecar, write_sidecar
+
+    check_sidecar(path)   # before the table: a name taken by another file refuses the whole write
     df = _frame(record, _csv_names(record))
     if record.start_time is not None:   # the wall clock of each row: read back as the start time
         df = df.insert_column(1, pl.Series(CSV_CLOCK_COLUMN, _iso_times(record)))
     # NaN gaps as empty fields (read back as null -> NaN), float32 written with full precision.
     df = df.with_columns(pl.exclude("t_s", CSV_CLOCK_COLUMN).fill_nan(None))
     df.write_csv(path, float_precision=None)
+    write_sidecar(path, record.annotations, record.t_s)
     return path
 
 
@@ -141,8 +148,11 @@ def _biosig_meta(record: Record) -> dict:
     def plain(v):
         return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
 
+    from biosig.readers.annotation_files import annotations_json
+
     return {"fs_hz": record.fs_hz, "units": list(record.units), "modality": record.modality,
             "start_time": record.start_time.isoformat() if record.start_time else None,
+            "annotations": annotations_json(record.annotations),
             "metadata": {k: plain(v) for k, v in record.metadata.items()
                          if k in ("comments", "record_name", "session", "marker")}}
 
@@ -206,6 +216,13 @@ def _write_audio(record: Record, path: pathlib.Path) -> pathlib.Path:
         raise WriteError(path, "audio samples must be finite")
     if record.fs_hz != int(record.fs_hz):
         raise WriteError(path, f"audio needs an integer sampling rate, got {record.fs_hz:g} Hz")
+    if record.annotations is not None and len(record.annotations):
+        log.warning("%s: %d annotation(s) not written (%s files hold none; write .csv, .parquet, .edf or WFDB "
+                    "to keep them)", path, len(record.annotations), path.suffix.lower())
+    other = sorted({u for u in record.units if u not in ("", "FS")})
+    if other:
+        log.warning("%s: unit %s not written (%s files hold full-scale samples; read back in FS)", path,
+                    ", ".join(other), path.suffix.lower())
     subtype = "FLOAT" if path.suffix.lower() == ".wav" else "PCM_24"
     sf.write(str(path), x.T, int(record.fs_hz), subtype=subtype)
     return path

@@ -345,11 +345,18 @@ def synthetic_lung_records(n_records: int, seconds: float, seed: int = 0):
         yield f"synthetic:audio-lung:{s}", simulate("audio", seconds, seed=s, kind="auscultation")
 
 
-def file_records(paths, modality: str):
-    """Records found under ``paths`` (files, WFDB record names or folders; biosig.readers)."""
+def file_records(paths, modality: str, channel: str | None = None):
+    """Records found under ``paths`` (files, WFDB record names or folders; biosig.readers).
+
+    ``channel`` (``pretrain --channel``): train on that channel of each record, by name, as a
+    ``modality`` channel (a camera PPG's ``G`` where its red channel clips); a record without it is
+    an :class:`EncoderError` listing its channels (never another channel in its place)."""
     import os
 
     from biosig.readers import discover, read
+    from biosig.record import names_text
+    if channel is not None and (not isinstance(channel, str) or not channel.strip()):
+        raise EncoderError(f"channel={channel!r} must be a channel name (a non-empty str)")
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)   # one path: not its characters
     found = discover(paths)
     if not found:
@@ -363,6 +370,13 @@ def file_records(paths, modality: str):
             unreadable.append(f"{path}: {getattr(exc, 'problem', exc)}")
             log.warning("skipping unreadable %s", unreadable[-1])
             continue
+        if channel is not None:
+            if channel not in rec.channels:
+                made = f" (PPG is {rec.metadata['ppg_from']})" if rec.metadata.get("ppg_from") else ""
+                raise EncoderError(f"{path}: no channel {channel!r} (--channel); its channels are "
+                                   f"{names_text(rec.channels)}{made}")
+            given = dict(rec.metadata.get("channel_modalities") or {}, **{channel: modality})
+            rec = rec.select([channel]).replace(modality=modality, metadata=dict(rec.metadata, channel_modalities=given))
         yield str(path), rec
     if unreadable and len(unreadable) == len(found):
         raise EncoderError(f"none of the {len(found)} recording(s) under {', '.join(map(str, paths))} could be "

@@ -106,6 +106,7 @@ class TrainConfig:
     overrides: dict = field(default_factory=dict)
     compile: bool = False          # torch.compile the forward pass
     pipeline: str | None = None    # a pipeline JSON file (None: the modality's default pipeline)
+    channel: str | None = None     # the one channel of each --data record to train on, by name (None: the reader's pick)
 
     def __post_init__(self):
         check_train_config(self)
@@ -142,8 +143,10 @@ def load_data(cfg: TrainConfig, config, pipeline, progress: "ProgressLines | Non
     from encoders.data import (build_windows, file_records, synthetic_blow_records, synthetic_lung_records,
                                synthetic_pulse_records, synthetic_records, synthetic_rhythm_records)
     sources = []
+    if cfg.channel is not None and not cfg.data:
+        raise EncoderError(f"--channel {cfg.channel} picks a channel of the --data recordings; give --data PATH...")
     if cfg.data:
-        sources.append(file_records(cfg.data, cfg.modality))
+        sources.append(file_records(cfg.data, cfg.modality, cfg.channel))
     if cfg.synthetic:
         sources.append(synthetic_records(cfg.modality, cfg.synthetic_records, cfg.synthetic_seconds, cfg.seed))
     if cfg.synthetic_rhythm_records:
@@ -269,6 +272,8 @@ def _pretrain(cfg: TrainConfig) -> dict:
         if st is not None:   # this resume, after those before it (a --steps change is said)
             resumes = [*st.get("resumes", []), resume_entry(st, cfg, int(st["step"]), RESUME_MAY_CHANGE, lr_factor)]
         manifest = data_manifest(data.sources)
+        if cfg.channel is not None:   # the channel of each record trained on (meta.json: train_config)
+            manifest["channel"] = cfg.channel
         prov = provenance(manifest, data_sha, resumes)
         if prov["evaluation_overlap"]:
             log.warning(overlap_warning(prov["evaluation_overlap"]))

@@ -65,6 +65,10 @@ def register(subparsers) -> None:
                         "that cannot be read is skipped with a warning; records of the project's evaluation sets "
                         "(CinC 2017, cough; found by content) are warned about and listed in meta.json. Every file "
                         "trained on is listed with its SHA-256 in DIR/data_manifest.json")
+    p.add_argument("--channel", default=None, metavar="NAME",
+                   help="train on this channel of each --data recording, by name (e.g. G of a camera PPG whose "
+                        "red channel clips); a recording without it is refused with its channels listed; default: "
+                        "the first channel of --modality. Recorded in meta.json and data_manifest.json")
     p.add_argument("--synthetic", action="store_true", help="train on biosig.synthetic signals")
     p.add_argument("--synthetic-records", type=_positive_int, default=32, metavar="N",
                    help="number of synthetic records (default 32)")
@@ -198,6 +202,10 @@ def pretrain_command(args) -> int:
             or args.synthetic_lung_records):
         raise BiosigError("no training data: give --data PATH... or --synthetic")
     _check_paths(args.data, "--data")
+    if args.channel is not None and not args.channel.strip():
+        raise BiosigError("--channel: an empty name (an unset shell variable?); give a channel name, e.g. G")
+    if args.channel is not None and not args.data:
+        raise BiosigError(f"--channel {args.channel} picks a channel of the --data recordings; give --data PATH...")
     for flag, value, expected in (("--init-from", args.init_from, "a shipped model name or checkpoint folder"),
                                   ("--pipeline", args.pipeline, "a pipeline JSON file")):
         if value is not None:   # given but empty: it would be ignored, and the run start from scratch
@@ -214,7 +222,7 @@ def pretrain_command(args) -> int:
                       window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
                       progress=not args.no_progress,
                       overrides={**_overrides(args.set), **({"objective": args.objective} if args.objective else {})},
-                      log_every=args.log_every, compile=args.compile, pipeline=args.pipeline)
+                      log_every=args.log_every, compile=args.compile, pipeline=args.pipeline, channel=args.channel)
     try:
         metrics = pretrain(cfg)
     except (MemoryError, RuntimeError) as exc:   # torch.OutOfMemoryError is a RuntimeError

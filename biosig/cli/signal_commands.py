@@ -102,6 +102,7 @@ def summarize(path: str, rec, *, quality: bool = True) -> dict:
                      for c, u, m, r in zip(rec.channels, rec.units, rec.channel_modalities, rates)],
         "fs_hz": rec.fs_hz,
         "irregular": rec.times_irregular,
+        "uniform_grid": uniform_grid(rec),
         "n_samples": rec.n_samples,
         "duration_s": rec.duration_s,
         "start_time": rec.start_time.isoformat() if rec.start_time else None,
@@ -118,6 +119,25 @@ def summarize(path: str, rec, *, quality: bool = True) -> dict:
     else:
         info["quality"], info["quality_note"] = None, "skipped (--no-quality)"
     return info
+
+
+def uniform_grid(rec) -> dict | None:
+    """What the reader put on a uniform grid (a camera-PPG CSV's irregular frame times,
+    :mod:`biosig.readers.camera_ppg`): the file's frame count, median frame rate and intervals (ms:
+    median, 5th and 95th percentile, longest) and the grid's rate; None for a record read as it was."""
+    meta = rec.metadata
+    if "grid_fs_hz" not in meta or "irregular_fs_hz" not in meta:
+        return None
+    return {"n_frames": meta.get("n_frames"), "median_fs_hz": meta["irregular_fs_hz"],
+            "frame_interval_ms": meta.get("frame_interval_ms"), "grid_fs_hz": meta["grid_fs_hz"]}
+
+
+def _fmt_grid(grid: dict) -> str:
+    iv = grid.get("frame_interval_ms") or {}
+    spread = (f"; 90 % of the intervals {iv['p5']:g}-{iv['p95']:g} ms, the longest {iv['max']:g} ms"
+              if {"p5", "p95", "max"} <= set(iv) else "")
+    return (f"{grid['n_frames']} frames at irregular times (median {grid['median_fs_hz']:g} Hz{spread}) "
+            f"interpolated onto a uniform {grid['grid_fs_hz']:g} Hz grid")
 
 
 def flat_lines(rec) -> dict:
@@ -187,7 +207,9 @@ def format_table(info: dict) -> str:
     rows = [
         ("format", info["format"]),
         ("modality", info["modality"]),
-        ("fs_hz", f"{info['fs_hz']:g}" + (" (nominal; irregular times)" if info["irregular"] else "")),
+        ("fs_hz", f"{info['fs_hz']:g}" + (" (nominal; irregular times)" if info["irregular"] else "")
+         + (" (a grid made by the reader, not the file's rate: see resampled)" if info.get("uniform_grid") else "")),
+        *([("resampled", _fmt_grid(info["uniform_grid"]))] if info.get("uniform_grid") else []),
         ("samples", f"{info['n_samples']}"),
         ("duration", _fmt_duration(info["duration_s"])),
         ("start", info["start_time"] or _fmt_first_time(info.get("first_time_s"))),

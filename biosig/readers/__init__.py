@@ -131,6 +131,10 @@ def _detect(path: pathlib.Path, rate_stated: bool) -> str:
     sniffed = _sniff(path)
     if sniffed:
         return sniffed
+    from biosig.readers.annotation_files import is_sidecar, sidecar_table
+    table = sidecar_table(path)
+    if table is not None and is_sidecar(path):
+        raise ReadError(path, f"the annotations of {table.name}, read with it: read {table}")
     if suffix in TEXT_TABLE_EXTENSIONS:
         if rate_stated:
             return "untimed-csv"   # no time column: read at the rate the caller states

@@ -13,7 +13,10 @@ recordings NeuroKit2 found 37-82 % of biosig's pulses in the raw intensity and 9
 ``G`` and ``B`` stay as recorded. A red channel clipped at 0 or 255 in most frames (a finger that
 lets too much flash through) holds no pulse: the reader says so in a warning and in
 ``metadata["red_clipped_fraction"]`` rather than choosing another channel behind the user's back.
-Original frame times are kept in ``metadata["n_frames"]`` / ``metadata["irregular_fs_hz"]``.
+What the file's frame times were is kept: ``metadata["n_frames"]``, ``metadata["irregular_fs_hz"]``
+(the median frame rate), ``metadata["frame_interval_ms"]`` (median, 5th and 95th percentile and
+longest interval between frames) and ``metadata["grid_fs_hz"]``, the rate of the grid they were
+put on (``biosig info`` says so: the grid's rate is no rate the file had).
 """
 from __future__ import annotations
 
@@ -68,12 +71,17 @@ def read_camera_ppg_csv(path) -> Record:
     if clipped > CLIPPED_WARN:
         log.warning("%s: the red channel is clipped (0 or 255) in %.0f %% of the frames, so channel PPG holds "
                     "little or no pulse; G or B may carry it (select it with the channel name)", path, 100 * clipped)
-    raw_fs = 1.0 / float(np.median(np.diff(t)))
+    dt_ms = np.diff(t) * 1000.0
+    raw_fs = 1000.0 / float(np.median(dt_ms))
     fs_hz = float(max(1, round(raw_fs)))
+    p5, p95 = np.percentile(dt_ms, [5, 95])
+    intervals = {"median": round(float(np.median(dt_ms)), 3), "p5": round(float(p5), 3), "p95": round(float(p95), 3),
+                 "max": round(float(dt_ms.max()), 3)}
     y = uniform_resample(t - t[0], x, fs_hz, MAX_GAP_S)
     y[0] = -y[0]   # red intensity -> upright pulse wave (see the module docstring)
     return Record(samples=y.astype(np.float32), fs_hz=fs_hz, channels=("PPG", "G", "B"),
                   units=("a.u.",) * 3, modality="ppg",
                   metadata={"source": str(path), "format": "camera-ppg-csv", "n_frames": int(len(t)),
-                            "irregular_fs_hz": round(raw_fs, 3), "ppg_from": "-R (red intensity, sign-inverted)",
+                            "irregular_fs_hz": round(raw_fs, 3), "frame_interval_ms": intervals,
+                            "grid_fs_hz": fs_hz, "ppg_from": "-R (red intensity, sign-inverted)",
                             "red_clipped_fraction": round(clipped, 4)})

@@ -5,6 +5,8 @@ Rules
 - A WFDB record is its ``.hea`` file. The ``.dat``/``.mat`` signal files and annotation files
   (``.atr``, ``.qrs``, ...) beside a header are not records; neither are the segment headers
   (nor the layout header) of a multi-segment record, which is represented by its top header.
+- The annotations ``NAME.annotations.csv`` beside a table ``NAME.csv`` (:mod:`.annotation_files`)
+  are read with it, not as a record.
 - Audio (``.wav``, ``.flac``, ``.mp3``, ...), EDF, Varian RPM ``.vxp`` exports and the
   CSVs :func:`biosig.read` accepts (marker, surrogate, spirometry, any table with one time column)
   are records; Parquet tables by the CSV rule (one time column whose times are read:
@@ -105,6 +107,13 @@ def _is_table_csv(path: pathlib.Path, rate_stated: bool = False) -> bool:
                                                               and times_readable(path, rate_stated))
 
 
+def _is_annotations_of_table(path: pathlib.Path) -> bool:
+    """``NAME.annotations.csv`` beside the table ``NAME.csv``: its annotations
+    (:mod:`.annotation_files`), read with it, not a record."""
+    from biosig.readers.annotation_files import is_sidecar, sidecar_table
+    return sidecar_table(path) is not None and is_sidecar(path)
+
+
 def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path], rate_stated: bool = False) -> bool:
     suffix = path.suffix.lower()
     if suffix == ".hea":
@@ -182,7 +191,7 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False, own_out: fro
         segments = segment_headers(root_p)
         for name in sorted(files):
             p = root_p / name
-            if name.startswith("."):
+            if name.startswith(".") or _is_annotations_of_table(p):
                 continue
             if _is_record_file(p, segments, bare_tables):
                 out.append(p)

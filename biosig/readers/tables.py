@@ -17,7 +17,9 @@ Conventions shared with :mod:`biosig.writers`:
   column's steps do not give is a warning (:mod:`.table_times`);
 - a CSV column named ``"MLII [mV]"`` is channel ``MLII`` in unit ``mV``;
 - Parquet files written by biosig carry a ``biosig`` JSON entry in the schema metadata with
-  ``fs_hz``, ``units``, ``modality`` and ``start_time``, which the reader restores;
+  ``fs_hz``, ``units``, ``modality``, ``start_time`` and ``annotations``, which the reader restores;
+  a CSV's annotations are read from the sidecar ``NAME.annotations.csv`` beside it
+  (:mod:`.annotation_files`);
 - empty fields (and ``NaN``) are gaps and stay NaN.
 
 The spirometry CSV (``t_s,volume_ml``, e.g. UK Biobank field 3066) is a generic table whose
@@ -314,7 +316,10 @@ def read_csv(path, sample_rate_hz: float | None = None) -> Record:
     _check_row_lengths(path, df.width, dialect.separator)
     fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
     rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt}, sample_rate_hz=sample_rate_hz)
-    return _flow_time_to_volume(path, rec) if is_flow_time(rec) else rec
+    rec = _flow_time_to_volume(path, rec) if is_flow_time(rec) else rec
+    from biosig.readers.annotation_files import read_sidecar
+    ann = read_sidecar(path, rec.n_samples)   # NAME.annotations.csv, as biosig.writers writes them
+    return rec if ann is None else rec.replace(annotations=ann)
 
 
 def is_flow_time(rec: Record) -> bool:
@@ -365,7 +370,7 @@ def read_parquet(path, sample_rate_hz: float | None = None) -> Record:
     except Exception as exc:
         raise ReadError(path, f"not a readable Parquet file ({(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     meta: dict = {"source": str(path), "format": "parquet"}
-    modality, units, start = "", None, None
+    modality, units, start, ann = "", None, None, None
     if PARQUET_META_KEY in schema_meta:
         try:
             info = json.loads(schema_meta[PARQUET_META_KEY])
@@ -378,5 +383,9 @@ def read_parquet(path, sample_rate_hz: float | None = None) -> Record:
         if info.get("start_time"):
             start = datetime.fromisoformat(info["start_time"])
         meta.update(info.get("metadata", {}))
+        ann = info.get("annotations")
     rec = _frame_to_record(path, df, meta=meta, modality=modality, units=units, sample_rate_hz=sample_rate_hz)
+    if ann is not None:
+        from biosig.readers.annotation_files import annotations_from_json
+        rec = rec.replace(annotations=annotations_from_json(path, ann, rec.n_samples))
     return rec.replace(start_time=start) if start else rec
