@@ -137,3 +137,44 @@ def xorshift_signs(state, out):
         r = x * np.uint64(2685821657736338717)
         out[i] = 1.0 if (r >> np.uint64(63)) == np.uint64(1) else -1.0
     state[0] = x
+
+
+@njit(**JIT)
+def widen_range(z, lo, hi, low, high, reach_factor):
+    """Widen the range ``lo``/``hi`` (n,) of the samples seen by the sample ``z`` (n,); when it grew,
+    set the band a forecast may reach, ``low``/``high`` (n,): the range widened on each side by
+    ``reach_factor`` times its largest per-coordinate extent (at least 1), NaN while any coordinate
+    has no sample yet. True when the range grew. One call instead of the ~10 NumPy calls of the
+    twin: the check runs on every forecaster step (``realtime.base``)."""
+    grew = False
+    for i in range(z.shape[0]):
+        if z[i] < lo[i]:
+            lo[i] = z[i]
+            grew = True
+        if z[i] > hi[i]:
+            hi[i] = z[i]
+            grew = True
+    if grew:
+        extent = -np.inf
+        finite = True
+        for i in range(z.shape[0]):
+            d = hi[i] - lo[i]
+            if not np.isfinite(d):
+                finite = False
+            elif d > extent:
+                extent = d
+        reach = reach_factor * max(extent, 1.0)
+        for i in range(z.shape[0]):
+            low[i] = lo[i] - reach if finite else np.nan
+            high[i] = hi[i] + reach if finite else np.nan
+    return grew
+
+
+@njit(**JIT)
+def outside_range(y, low, high):
+    """True when any coordinate of ``y`` (n,) is below ``low`` or above ``high`` (n,) (NaN bounds:
+    never)."""
+    for i in range(y.shape[0]):
+        if y[i] < low[i] or y[i] > high[i]:
+            return True
+    return False

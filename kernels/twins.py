@@ -318,3 +318,21 @@ def mix_predict(u, slot, sel, sel_s, x, x_s, reach, reach_f, ring, ring_ok, cum,
     meta_ring[slot] = sub
     if reach_f:
         np.clip(y, last - reach_f * reach, last + reach_f * reach, out=y)
+
+
+def widen_range(z, lo, hi, low, high, reach_factor):
+    grew = bool(np.count_nonzero(z < lo) or np.count_nonzero(z > hi))
+    if grew:
+        np.minimum(lo, z, out=lo)
+        np.maximum(hi, z, out=hi)
+        if not np.isfinite(hi - lo).all():
+            low[:] = high[:] = np.nan
+        else:
+            reach = reach_factor * max(float(np.max(hi - lo)), 1.0)
+            np.subtract(lo, reach, out=low)
+            np.add(hi, reach, out=high)
+    return grew
+
+
+def outside_range(y, low, high):
+    return bool(np.count_nonzero(y < low) or np.count_nonzero(y > high))

@@ -396,11 +396,9 @@ class Forecaster:
         elif self._count > 1 and self._explodes(z, self._hist[(pos - 1) % cap]):
             self._on_divergence("input jump")   # (an absurd sample, no training step to see it)
             return
-        # (count_nonzero: a third of the time of .any() on 9 values; the check runs every step)
-        if np.count_nonzero(z < self._lo) or np.count_nonzero(z > self._hi):   # a sample the checks accepted
-            np.minimum(self._lo, z, out=self._lo)
-            np.maximum(self._hi, z, out=self._hi)
-            self._set_bounds()
+        # a sample the checks accepted widens the range seen (one kernel call: the check runs every
+        # step; its NumPy twin took 3-4 us a step, benchmarks/bench_forecast_reach.py)
+        self._kern.widen_range(z, self._lo, self._hi, self._low, self._high, FORECAST_REACH)
         if self._count >= L:
             self._kern.fill_window(self._hist, pos, 0, L, self._u_pr)
             self._predict(self._u_pr)
@@ -411,7 +409,7 @@ class Forecaster:
                 self._on_divergence("exploding forecast")
                 return
             self._have_forecast = True
-            if np.count_nonzero(self._y < self._low) or np.count_nonzero(self._y > self._high):
+            if self._kern.outside_range(self._y, self._low, self._high):
                 self._outside += 1
                 beyond = max(float(np.max(self._lo - self._y)), float(np.max(self._y - self._hi)))
                 self.divergence = f"forecast {beyond:.3g} z-units outside the range seen"

@@ -146,6 +146,17 @@ def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
                                 "(NaN); at least half must be valid")
         if not valid[need:].any() or not valid[protocol.steps(protocol.select_start_s):need].any():
             raise ForecastError(f"session {s.name}: no valid samples in the selection or test window")
+        test = s.X[need:][valid[need:]]
+        if not (np.ptp(test, axis=0) > 0).any():   # nRMSE divides by the truth's spread: 0/0 (inf)
+            raise ForecastError(f"session {s.name}: every coordinate is constant after {protocol.test_start_s:g} s "
+                                "(a flat channel or a tracker repeating its last position): no motion to forecast, "
+                                "its errors would be scored as perfect")
+        # a horizon past the end first: the z-score check below would blame --norm-s for it
+        h_max = s.n_steps - need - 1
+        if max(horizons) > h_max:
+            raise ForecastError(
+                f"horizon {max(horizons)} steps ({max(horizons) / protocol.rate_hz:g} s) is longer than the test "
+                f"data of session {s.name} ({h_max} steps after {protocol.test_start_s:g} s); use --horizons up to {h_max}")
         # the learners hold until the z-score is fitted on the first norm_steps valid samples: a
         # session that ends before a forecast could follow has only holds (every metric NaN)
         n_norm = max(protocol.steps(protocol.norm_s), 1)
@@ -160,11 +171,6 @@ def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
         if longest:
             log.warning("session %s: %d missing step(s), longest gap %d steps (%.1f s); skipped by the learners",
                         s.name, int((~valid).sum()), longest, longest / protocol.rate_hz)
-        h_max = s.n_steps - need - 1
-        if max(horizons) > h_max:
-            raise ForecastError(
-                f"horizon {max(horizons)} steps ({max(horizons) / protocol.rate_hz:g} s) is longer than the test "
-                f"data of session {s.name} ({h_max} steps after {protocol.test_start_s:g} s); use --horizons up to {h_max}")
 
 
 # ---------------------------------------------------------------------------- one learner run

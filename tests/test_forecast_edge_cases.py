@@ -1,5 +1,6 @@
 """Edge cases of `biosig forecast evaluate` found in a bug bash: dropped marker frames, text
 columns in tables, and the hold trade-off's duty cycle against the forecaster's own holds."""
+import json
 import logging
 
 import numpy as np
@@ -156,3 +157,44 @@ def test_a_late_frame_then_an_early_one_is_jitter_not_a_lost_frame():
     np.testing.assert_array_equal(jitter, X)
     lost = _dropped_frames_as_gaps("s", np.array([0.0, 0.1, 0.2, 0.4, 0.5, 0.6]), X)
     assert lost.shape == (7, 1) and np.isnan(lost[3, 0]) and lost[4, 0] == 3.0 and lost[-1, 0] == 5.0
+
+
+def _breathing_csv(path, n_s=150.0, constant=False):
+    t = np.arange(0, n_s, 0.1)
+    X = np.ones((t.size, 3)) * 5.0 if constant else np.c_[10 * np.sin(2 * np.pi * t / 4), 3 * np.cos(2 * np.pi * t / 4),
+                                                          np.sin(2 * np.pi * t / 5)]
+    with open(path, "w") as fh:
+        fh.write("t_s,m1_x,m1_y,m1_z\n")
+        for ti, xi in zip(t, X):
+            fh.write(f"{ti:.1f},{xi[0]:.4f},{xi[1]:.4f},{xi[2]:.4f}\n")
+
+
+def test_a_horizon_past_the_end_names_the_horizon_not_norm_s(tmp_path, capsys):
+    """A horizon longer than the session's test data is refused for what it is: until 2026-12-05
+    the z-score check came first and told the user to shorten --norm-s (300 of 1500 samples)."""
+    _breathing_csv(tmp_path / "s.csv")
+    rc = main(["forecast", "evaluate", str(tmp_path / "s.csv"), "--methods", "last", "--horizons", "2000",
+               "--seeds", "1", "--select-seeds", "1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    # 1500 steps, the test from step 600: horizons up to 1500 - 600 - 1
+    assert "horizon 2000 steps (200 s)" in err and "--horizons up to 899" in err and "--norm-s" not in err
+
+
+def test_a_constant_session_is_refused_not_scored_perfect(tmp_path, capsys):
+    """A trace that never moves (a flat channel, a frozen tracker) has no motion to forecast: every
+    method's error is 0 and its nRMSE 0/0. Until 2026-12-05 it was scored (nRMSE inf, RMSE 0.000,
+    duty 1.000, with NumPy warnings on stderr); alone it is refused in one line, beside a breathing
+    session it is skipped with a warning."""
+    _breathing_csv(tmp_path / "flat.csv", constant=True)
+    rc = main(["forecast", "evaluate", str(tmp_path / "flat.csv"), "--methods", "last", "--horizons", "1",
+               "--seeds", "1", "--select-seeds", "1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "every coordinate is constant" in err, err
+    _breathing_csv(tmp_path / "moving.csv")
+    rc = main(["forecast", "evaluate", str(tmp_path / "flat.csv"), str(tmp_path / "moving.csv"), "--methods", "last",
+               "--horizons", "1", "--seeds", "1", "--select-seeds", "1", "--workers", "1", "--out", str(tmp_path / "o2")])
+    cap = capsys.readouterr()
+    assert rc == 0 and "RuntimeWarning" not in cap.err
+    report = json.loads((tmp_path / "o2" / "report.json").read_text())
+    assert list(report["sessions"]) == ["moving"]
