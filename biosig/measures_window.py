@@ -95,8 +95,9 @@ def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
     """ATS/ERS indices (:func:`biosig.spirometry.spirometry_indices`) of a spirogram window whose
     first channel is exhaled volume in mL, and the reason they are withheld (or None): windows
     with under :data:`MIN_FVC_ML` exhaled are ``no_manoeuvre``; a manoeuvre failing the
-    back-extrapolation or end-of-expiration criteria is ``unacceptable_manoeuvre``."""
-    from biosig.spirometry import spirometry_indices
+    back-extrapolation, first-second pause or end-of-expiration criteria is
+    ``unacceptable_manoeuvre``."""
+    from biosig.spirometry import acceptable_fvc, spirometry_indices
     x, fs_hz = float_signal(volume_ml), sampling_rate(fs_hz)
     x = x[0] if x.ndim == 2 else x
     try:
@@ -105,7 +106,7 @@ def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
         return {}, "no_manoeuvre"
     if not idx.fvc_ml >= MIN_FVC_ML:
         return {}, "no_manoeuvre"
-    if not (idx.bev_ok and idx.eofe_ok):
+    if not acceptable_fvc(idx):   # BEV, no pause in the first second, end of forced expiration
         return {}, "unacceptable_manoeuvre"
     d = idx.as_dict()
     return {k: float(d[k]) for k in SPIRO_KEYS}, None

@@ -32,6 +32,10 @@ import numpy as np
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
 from biosig.record import Record, names_text
+from biosig.spirometry_end import (EOFE_AVERAGE_S, EOFE_END_TOL_ML, EOFE_NOISE_SDS, EOFE_SMOOTH_S,  # noqa: F401
+                                   PAUSE_WINDOW_S, _expiration_end, _moving_average, _noise_sd_ml,
+                                   end_of_expiration,
+                                   first_second_pause_s, plateau_level_ml)
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +43,6 @@ FLOW_VOLUME_PARAMS = {"n_points": (int, 128)}
 EOFE_PLATEAU_ML = 25.0  # ATS/ERS 2019 end of forced expiration: < 0.025 L gained in the last 1 s
 EOFE_FET_S = 15.0       # ... or a forced expiratory time of at least 15 s
 PEF_WINDOW_S = 0.080    # flow for PEF: volume change over 80 ms (ATS/ERS 2019, ISO 26782)
-EOFE_SMOOTH_S = 1.0     # end of expiration: where the mean volume over the next 1 s comes within
-EOFE_END_TOL_ML = 0.5   # ... 0.5 mL of the highest level surely reached: the largest such mean less
-EOFE_NOISE_SDS = 2.0    # ... 2 SDs of its white noise (see end_of_expiration)
-EOFE_AVERAGE_S = 0.2    # ... found on the trace averaged over 0.2 s (its white noise out)
 
 
 def flow_over_window(t_s: np.ndarray, volume_ml: np.ndarray, window_s: float = PEF_WINDOW_S) -> np.ndarray:
@@ -185,6 +185,8 @@ class SpirometryIndices:
     fet_s: float = float("nan")        # forced expiratory time: t0 to the end of the trace
     plateau_ml: float = float("nan")   # volume gained in the last 1 s
     eofe_ok: bool = False             # end of forced expiration: plateau <= 25 mL or FET >= 15 s
+    pause_s: float = 0.0              # longest flow pause between PEF and t0 + 1 s (0: none)
+    pause_ok: bool = True             # no pause in the first second (spirometry_end.first_second_pause_s)
 
     @property
     def fvc_l(self) -> float:
@@ -209,44 +211,6 @@ def back_extrapolate(t_s: np.ndarray, volume_ml: np.ndarray, flow_l_s: np.ndarra
     return t0, float(t_s[i]), pef
 
 
-def _noise_sd_ml(v: np.ndarray) -> float:
-    """White-noise SD of a volume trace from its median absolute second difference (robust to the
-    few fast-changing samples of the blow)."""
-    d2 = np.diff(v, 2)
-    return 1.4826 * float(np.median(np.abs(d2))) / np.sqrt(6.0) if d2.size else 0.0
-
-
-def _moving_average(v: np.ndarray, n: int) -> np.ndarray:
-    """Centred mean of ``n`` samples; edges padded with the end values."""
-    n = max(1, min(len(v), n))
-    return np.convolve(np.pad(v, (n // 2, n - 1 - n // 2), mode="edge"), np.ones(n) / n, mode="valid")
-
-
-def end_of_expiration(volume_ml: np.ndarray, fs_hz: float) -> int:
-    """Index of the end of expiration in a volume trace (1-D, finite, mL). With ``m`` the running
-    maximum of the trace's :data:`EOFE_AVERAGE_S` moving average, it is the first sample where the
-    mean of ``m`` over the next :data:`EOFE_SMOOTH_S` (fewer samples at the end of the trace) comes
-    within :data:`EOFE_END_TOL_ML` of the highest level surely reached: the largest such mean less
-    :data:`EOFE_NOISE_SDS` SDs of its white noise. After it the volume stays flat or falls: an early
-    stop followed by a breath hold, an inspiration or a leak ends expiration there, however long
-    the trace goes on; a trace cut while the volume still rises ends at its last samples."""
-    return _expiration_end(np.asarray(volume_ml, dtype=np.float64), fs_hz)[1]
-
-
-def _expiration_end(v: np.ndarray, fs_hz: float) -> tuple[np.ndarray, int]:
-    """``(m, end)``: the running maximum of ``v``'s :data:`EOFE_AVERAGE_S` moving average (the
-    plateau is read on it) and :func:`end_of_expiration`'s index."""
-    n_avg = max(1, int(round(EOFE_AVERAGE_S * fs_hz)))
-    m = np.maximum.accumulate(_moving_average(v, n_avg))
-    csum = np.concatenate([[0.0], np.cumsum(m)])
-    stop = np.minimum(np.arange(len(m)) + max(1, int(round(EOFE_SMOOTH_S * fs_hz))), len(m))
-    count = stop - np.arange(len(m))
-    ahead = (csum[stop] - csum[:-1]) / count
-    # the running maximum climbs with the noise of the average: as much as a few of its SDs
-    level = float(np.max(ahead - EOFE_NOISE_SDS * _noise_sd_ml(v) / np.sqrt(np.minimum(count, n_avg))))
-    return m, int(np.argmax(ahead >= level - EOFE_END_TOL_ML))
-
-
 def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.0,
                        pef_window_s: float = PEF_WINDOW_S) -> SpirometryIndices:
     """FVC, FEV1, FEV1/FVC, PEF, FEF25-75, time zero and BEV of a volume-time trace (1-D, mL).
@@ -255,7 +219,12 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     monotonic and shifted to volume 0 there; flow is the volume change over ``pef_window_s`` (80
     ms, see the module docstring); ``smooth_s > 0`` additionally smooths that flow by a centred
     moving average before the peak search. FET and the plateau are read at
-    :func:`end_of_expiration`.
+    :func:`end_of_expiration`, FVC is the level the volume ends at
+    (:func:`~biosig.spirometry_end.plateau_level_ml`: not the largest noisy sample), and a flow
+    pause between peak flow and t0 + 1 s fails ``pause_ok``.
+
+    Raises :class:`SignalError` for a blow of at most :data:`LITRE_SPAN` mL well above its noise:
+    a volume in litres passed as mL (a forced expiration, infants' included, moves over 15 mL).
     """
     fs_hz = sampling_rate(fs_hz)
     raw = float_signal(volume_ml, max_ndim=1).astype(np.float64)
@@ -266,16 +235,23 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     flow_of = (lambda tt, vv: flow_over_window(tt, vv, pef_window_s)) if pef_window_s > 0 else \
         (lambda tt, vv: np.gradient(vv, tt) / 1000.0)
     start = int(np.argmin(raw[: int(np.argmax(flow_of(t, monotonic_volume(raw)))) + 1]))
-    if raw[0] - raw[start] > 4.0 * _noise_sd_ml(raw):   # an inspiration before the blow, not noise
+    # an inspiration before the blow, not noise: read on the EOFE_AVERAGE_S average (on the samples, the
+    # lowest of 50 noisy ones was 4 SDs under the first in 1 blow of 20: FVC +0.4 mL at 2 mL of noise)
+    avg = _moving_average(raw[: start + 1], max(1, int(round(EOFE_AVERAGE_S * fs_hz))))
+    if avg[0] - avg.min() > 4.0 * _noise_sd_ml(raw):
         t, raw = t[start:], raw[start:]
     v = monotonic_volume(raw) - raw[0]
     flow = flow_of(t, v)
     if smooth_s > 0:
         k = max(1, int(round(smooth_s * fs_hz)))
         flow = np.convolve(flow, np.ones(k) / k, mode="same")
-    fvc = float(v[-1])
+    level, end = _expiration_end(raw, fs_hz)
+    fvc = plateau_level_ml(raw, fs_hz, end) - float(raw[0])
     if not fvc > 0:
         raise SignalError("spirogram: no exhaled volume (FVC <= 0)")
+    if fvc <= LITRE_SPAN and fvc > LITRE_BLOW_SNR * _noise_sd_ml(raw):
+        raise SignalError(f"spirogram: FVC {fvc:.4g} mL, a blow far above its noise: the volume looks like litres; "
+                          "pass volume_ml = litres * 1000 (a forced expiration moves over 15 mL, an infant's too)")
     t0, t_pef, pef = back_extrapolate(t, v, flow)
     bev = float(np.interp(t0, t, v))
     fev1 = float(np.interp(t0 + 1.0, t, v))
@@ -284,14 +260,14 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     limit = max(0.05 * fvc, 100.0)
     # the plateau is read on the trace averaged over EOFE_AVERAGE_S and made monotonic: the running
     # maximum of the raw samples climbs with their white noise (several SDs in a second near its start)
-    level, end = _expiration_end(raw, fs_hz)
     t_end = float(t[end])
     fet = t_end - t0
     plateau = float(np.interp(t_end, t, level) - np.interp(t_end - 1.0, t, level)) if t_end - t[0] >= 1.0 else float("nan")
     eofe = bool((np.isfinite(plateau) and plateau <= EOFE_PLATEAU_ML) or fet >= EOFE_FET_S)
+    pause = first_second_pause_s(t, flow_over_window(t, v, PAUSE_WINDOW_S), t0, t_pef, pef)
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
                              t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,
-                             fet_s=fet, plateau_ml=plateau, eofe_ok=eofe)
+                             fet_s=fet, plateau_ml=plateau, eofe_ok=eofe, pause_s=pause, pause_ok=pause == 0.0)
 
 
 VOLUME_UNITS = {"ml": 1.0, "l": 1000.0, "litre": 1000.0, "liter": 1000.0}
@@ -299,6 +275,7 @@ FLOW_UNITS = {"l/s": 1.0, "ml/s": 1e-3, "l/min": 1.0 / 60.0}
 # A forced expiration moves 0.3-8 L: a unitless trace spanning at most LITRE_SPAN is in L, one
 # spanning at least ML_SPAN in mL; in between the unit cannot be told and must be written.
 LITRE_SPAN, ML_SPAN = 15.0, 100.0
+LITRE_BLOW_SNR = 20.0   # spirometry_indices: a "blow" of <= LITRE_SPAN mL this many noise SDs high is litres
 _TOLD: set = set()
 
 
@@ -375,14 +352,14 @@ GRADE_LIMITS_ML = (("A", 150.0, 3), ("B", 150.0, 2), ("C", 200.0, 2), ("D", 250.
 
 
 def acceptable_fev1(ind: SpirometryIndices) -> bool:
-    """FEV1 acceptable: start of test criterion (BEV within its limit). Cough and glottic closure
-    in the first second cannot be seen in a volume trace and are not checked."""
-    return bool(ind.bev_ok)
+    """FEV1 acceptable: start of test criterion (BEV within its limit) and no flow pause (hesitation,
+    glottic closure) between peak flow and t0 + 1 s. A cough without a pause is not checked."""
+    return bool(ind.bev_ok and ind.pause_ok)
 
 
 def acceptable_fvc(ind: SpirometryIndices) -> bool:
-    """FVC acceptable: start of test and end of forced expiration (plateau or FET >= 15 s)."""
-    return bool(ind.bev_ok and ind.eofe_ok)
+    """FVC acceptable: FEV1's criteria and end of forced expiration (plateau or FET >= 15 s)."""
+    return bool(acceptable_fev1(ind) and ind.eofe_ok)
 
 
 def repeatability_grade(values_ml: list[float], n_usable: int) -> tuple[str, float]:

@@ -37,7 +37,7 @@ def test_dropped_rows_during_the_blow(tmp_path):
     fvc, fev1, pef = _hand(t, v)
     # read as index / fs_hz the blow ran fast: FEV1 4925 mL and PEF 15.7 L/s instead of 4677 mL and 10.0 L/s
     for ind in (spirometry_indices(rec), indices_of_volume(record_volume_ml(rec), rec.fs_hz)):   # measures; CLI path
-        assert ind.fvc_ml == pytest.approx(fvc)
+        assert ind.fvc_ml == pytest.approx(fvc, abs=1.0)   # the level it ends at, within the 1 mL steps
         assert ind.fev1_ml == pytest.approx(fev1, abs=1.0)
         assert ind.pef_l_s == pytest.approx(pef, abs=0.05)
 
