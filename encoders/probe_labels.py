@@ -18,6 +18,37 @@ def record_key(value) -> str:
     return pathlib.Path(str(value)).stem if str(value) else ""
 
 
+def _loose(key: str) -> str:
+    """``key`` without what a spreadsheet or another tool changes in ids: spaces around it, letter
+    case, leading zeros (``"00123"`` -> ``"123"``, ``" A00001 "`` -> ``"a1"`` per digit run)."""
+    import re
+    return re.sub(r"(?<!\d)0+(?=\d)", "", key.strip().casefold())
+
+
+def id_hint(label_keys, record_keys) -> str:
+    """A hint for labelled ids that match no record (``label_keys``, after :func:`record_key`) when
+    they would match one of ``record_keys`` once spaces, letter case and leading zeros are ignored
+    (a spreadsheet turned ``00123`` into ``123``); "" when none would. Never used to match: the
+    user fixes the ids."""
+    by_loose: dict[str, list[str]] = {}
+    for k in record_keys:
+        by_loose.setdefault(_loose(k), []).append(k)
+    pairs = [(k, by_loose[_loose(k)][0]) for k in label_keys if _loose(k) in by_loose]
+    if not pairs:
+        return ""
+    kinds = []
+    for what, same in (("leading zeros", lambda a, b: a.lstrip("0") == b.lstrip("0")),
+                       ("letter case", lambda a, b: a.casefold() == b.casefold()),
+                       ("spaces", lambda a, b: a.strip() == b.strip())):
+        if any(a != b and same(a, b) for a, b in pairs):
+            kinds.append(what)
+    a, b = pairs[0]
+    why = ": a spreadsheet drops leading zeros" if "leading zeros" in kinds else ""
+    return (f"; {len(pairs)} of them would match an embedded record if {' and '.join(kinds or ['leading zeros'])} "
+            f"were ignored (e.g. label id {a!r}, record {b!r}{why}); fix the ids in the labels file, they are "
+            "not matched that way")
+
+
 def record_features(emb_df, min_quality: float = 0.0):
     """Record-level mean of window embeddings: (keys list, X (n_records, D) float64)."""
     import polars as pl
@@ -90,6 +121,8 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
     key_column = key_column or labels_df.columns[0]
     if key_column not in labels_df.columns:
         raise EncoderError(f"no column {key_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
+    if labels_df.height == 0:
+        raise EncoderError(f"the labels hold no data rows (only the header line: {', '.join(labels_df.columns)})")
     lab: dict = {}
     spellings: dict = {}
     missing_text: dict = {}
@@ -116,5 +149,5 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
                            f"(empty or {', '.join(sorted(missing_text)) or 'null'})")
     if not kept:
         raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels "
-                           f"(e.g. source key {keys[0]!r})")
+                           f"(e.g. source key {keys[0]!r}){id_hint([k for k in lab if k], keys)}")
     return kept, np.array([lab[keys[i]] for i in kept])

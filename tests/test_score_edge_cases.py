@@ -181,6 +181,7 @@ def test_ctrl_c_writes_the_tables_of_what_is_done(tmp_path):
     assert "interrupted" in err and "run the same command again" in err, err
     done = pl.read_parquet(out / "records.parquet")
     assert 3 <= done.height < 200 and done.height == done["record"].n_unique()
+    assert not list((out / "parts").glob("*.inflight.json"))   # Ctrl-C is no death of the run: nothing counted
     res = _score(folder, "--out", out)
     assert res.returncode == 0, res.stderr
     records = pl.read_parquet(out / "records.parquet")

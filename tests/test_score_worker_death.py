@@ -1,15 +1,25 @@
-"""biosig score --workers N when a worker process is killed (the kernel's OOM killer, kill -9).
+"""biosig score when the process scoring a record dies (the kernel's OOM killer, kill -9).
 
-The run stops with exit code 2 and one line, as before, and now names the records that were in
-flight: a record that kills its worker kills it again on every rerun, and "a worker process died
-(A process in the process pool was terminated abruptly ...)" left the user to guess which one.
+Before, the run stopped with exit code 2 naming the records in flight, and every rerun stopped at the
+same record again: 10 000 records overnight could not get past one. Now the records in flight are
+scored again one at a time; a record whose worker dies while it is alone is recorded as failed
+(stage ``worker``) and the run goes on (exit code 1). With ``--workers 1`` (scored in the run's own
+process) a record the last two runs died on is recorded as failed by the next run.
+
+The "out of memory" record is a real copy of a CinC 2017 record named ``bomb``: a ``sitecustomize``
+on PYTHONPATH makes the process that reads it SIGKILL itself (the pool workers are spawned, so they
+load it too); everything else runs as a user runs it.
 """
+import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
 import time
+
+import polars as pl
 
 from conftest import shared_path
 
@@ -32,7 +42,7 @@ def _pool_workers(driver_pid: int) -> list[int]:
     return out
 
 
-def test_a_killed_worker_names_the_records_in_flight(tmp_path):
+def test_a_killed_worker_names_the_records_in_flight_and_they_are_scored(tmp_path):
     mitdb = shared_path("pretrain", "ecg", "mitdb")
     records = sorted(str(p) for p in mitdb.glob("*.hea"))[:6]   # 30 min each: seconds of work apiece
     out = tmp_path / "out"
@@ -51,11 +61,98 @@ def test_a_killed_worker_names_the_records_in_flight(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 2, stderr
+    assert proc.returncode == 0, stderr    # the records in flight were scored again, alone, and went through
     line = [ln for ln in stderr.splitlines() if "worker process died" in ln]
     assert len(line) == 1, stderr
     named = [r for r in records if r in line[0]]
     assert named, line[0]
-    done = {p.name.split(".hea-")[0] for p in (out / "parts").glob("*.record.parquet")}
-    assert not {pathlib.Path(r).stem for r in named} & done   # only records without an outcome are named
-    assert "rerun the same command" in line[0]
+    done = pl.read_parquet(out / "records.parquet")["record"].to_list()
+    assert sorted(done) == records and pl.read_parquet(out / "errors.parquet").height == 0
+
+
+KILLER = """
+import os, signal
+if os.environ.get("BIOSIG_TEST_KILL_ON"):
+    import biosig.readers as readers
+    _read = readers.read
+    def read(path, *args, **kwargs):
+        if os.path.basename(str(path)).startswith(os.environ["BIOSIG_TEST_KILL_ON"]):
+            os.kill(os.getpid(), signal.SIGKILL)   # as the OOM killer does
+        return _read(path, *args, **kwargs)
+    readers.read = read
+"""
+
+
+def _archive(tmp_path, with_bomb=True) -> pathlib.Path:
+    cinc = shared_path("cinc2017")
+    data = tmp_path / ("data" if with_bomb else "clean")
+    data.mkdir()
+    heas = sorted(cinc.glob("*.hea"))[:6]
+    for hea in heas[:5]:
+        for f in cinc.glob(hea.stem + ".*"):
+            shutil.copy(f, data / f.name)
+    if with_bomb:
+        shutil.copy(cinc / f"{heas[5].stem}.mat", data / "bomb.mat")
+        (data / "bomb.hea").write_text((cinc / heas[5].name).read_text().replace(heas[5].stem, "bomb"))
+    return data
+
+
+def _score(tmp_path, data, out, *extra):
+    inject = tmp_path / "inject"
+    inject.mkdir(exist_ok=True)
+    (inject / "sitecustomize.py").write_text(KILLER)
+    env = {**os.environ, "BIOSIG_TEST_KILL_ON": "bomb",
+           "PYTHONPATH": os.pathsep.join([str(inject), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return subprocess.run([*BIOSIG, "score", str(data), "--model", "ecg-tiny", "--backend", "onnxruntime",
+                           "--threads", "1", "--out", str(out), *extra], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _same_tables_as_a_run_without_the_bomb(tmp_path, out):
+    clean_out = tmp_path / "clean-out"
+    clean = _score(tmp_path, _archive(tmp_path, with_bomb=False), clean_out)
+    assert clean.returncode == 0, clean.stderr
+    for table in ("windows", "records"):
+        got = pl.read_parquet(out / f"{table}.parquet").drop("record", "key", "seconds", strict=False)
+        want = pl.read_parquet(clean_out / f"{table}.parquet").drop("record", "key", "seconds", strict=False)
+        assert got.equals(want), table
+
+
+def _parts(out):
+    return {p.name: p.read_bytes() for p in (out / "parts").glob("*.parquet")}
+
+
+def test_a_record_that_kills_its_worker_is_failed_and_the_run_goes_on(tmp_path):
+    data, out = _archive(tmp_path), tmp_path / "out"
+    res = _score(tmp_path, data, out, "--workers", "2")
+    assert res.returncode == 1, res.stderr           # old code: 2, and the same on every rerun
+    assert "Traceback" not in res.stderr and "killed the process scoring them" in res.stderr, res.stderr
+    errors = pl.read_parquet(out / "errors.parquet")
+    assert errors["record"].to_list() == [str(data / "bomb.hea")]
+    assert errors["stage"].to_list() == ["worker"] and "out of memory" in errors["message"][0]
+    assert pl.read_parquet(out / "records.parquet").height == 5
+    assert json.loads((out / "run.json").read_text())["runs"][-1]["worker_died"] == 1
+    parts = _parts(out)
+    again = _score(tmp_path, data, out, "--workers", "2")   # a resume: nothing scored again, nothing rewritten
+    assert again.returncode == 1 and "6 already done" in again.stdout, again.stdout + again.stderr
+    assert _parts(out) == parts
+    _same_tables_as_a_run_without_the_bomb(tmp_path, out)
+
+
+def test_a_record_that_kills_the_run_itself_is_failed_by_the_third_run(tmp_path):
+    """--workers 1 scores in the run's own process: the OOM killer takes the whole run with it."""
+    data, out = _archive(tmp_path), tmp_path / "out"
+    first = _score(tmp_path, data, out)
+    assert first.returncode == -signal.SIGKILL
+    second = _score(tmp_path, data, out)
+    assert second.returncode == -signal.SIGKILL
+    assert "an earlier run died while scoring" in second.stderr and "bomb.hea" in second.stderr, second.stderr
+    third = _score(tmp_path, data, out)                  # old code: killed again, and on every run after
+    assert third.returncode == 1, third.stderr
+    errors = pl.read_parquet(out / "errors.parquet")
+    assert errors["record"].to_list() == [str(data / "bomb.hea")] and errors["stage"].to_list() == ["worker"]
+    assert pl.read_parquet(out / "records.parquet").height == 5
+    assert not list((out / "parts").glob("*.inflight.json"))
+    _same_tables_as_a_run_without_the_bomb(tmp_path, out)
+    retried = _score(tmp_path, data, out, "--retry-errors")   # the way back: it is tried again
+    assert retried.returncode == -signal.SIGKILL

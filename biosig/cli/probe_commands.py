@@ -102,7 +102,7 @@ def _report_unmatched(keys, kept, labels, args, all_keys=None) -> None:
     """Say which embedded records have no label and which labelled records no embedding (both
     are left out of the probe): a misspelt key must not shrink the data set unnoticed. ``all_keys``:
     the records in the file before --min-quality (those only it left out are said apart)."""
-    from encoders.probe_labels import record_key
+    from encoders.probe_labels import id_hint, record_key
 
     def some(names):
         return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
@@ -121,8 +121,8 @@ def _report_unmatched(keys, kept, labels, args, all_keys=None) -> None:
                     "--min-quality %g in %s and are left out: %s", len(low), args.labels, args.min_quality,
                     args.embeddings, some(low))
     if unembedded:
-        log.warning("%d labelled record(s) of %s are not in %s: %s", len(unembedded), args.labels,
-                    args.embeddings, some(unembedded))
+        log.warning("%d labelled record(s) of %s are not in %s: %s%s", len(unembedded), args.labels,
+                    args.embeddings, some(unembedded), id_hint(unembedded, unlabelled))
 
 
 def probe_command(args) -> int:
@@ -222,7 +222,7 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     from encoders.errors import EncoderError
     from encoders.probe_features import MAX_DEFAULT_JOBS, FeatureSpec, RecordFile, all_features
     from encoders.probe import compare, compare_combined, cv_folds, format_C, format_rows
-    from encoders.probe_labels import record_key
+    from encoders.probe_labels import id_hint, record_key
     folds = cv_folds(y, args.folds, args.seed, groups, _class_names(args.positive))   # said before any feature
     prov = read_provenance(args.embeddings)   # what made the embeddings: model, window, read options
     model = args.model or prov.get("model")

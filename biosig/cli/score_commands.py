@@ -116,6 +116,9 @@ def run_score_command(args) -> int:
     print(f"{summary.out_dir}: {t['records']} records, {t['windows']} windows, {t['errors']} errors "
           f"({summary.scored} scored and {summary.failed} failed in this run, {summary.skipped_done} "
           f"already done; {summary.seconds:.1f} s)")
+    if summary.worker_died:
+        print(f"{summary.worker_died} record(s) killed the process scoring them (out of memory?): recorded as "
+              "failed (stage worker) and the run went on; --retry-errors scores them again", file=sys.stderr)
     if t["errors"]:
         print(f"some records failed: see {summary.out_dir}/errors.parquet", file=sys.stderr)
         for line in _commonest_errors(summary.out_dir):

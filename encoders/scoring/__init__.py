@@ -17,7 +17,8 @@ Output tables (see :mod:`encoders.scoring.outputs` for the crash-safe layout):
                      embedding (list[float32], D), then the window measures of ``serve``'s
                      ``score/`` frames (:data:`encoders.scoring.outputs.MEASURE_SCHEMA`):
                      measures_ok, missing, measure_quality, HRV / breath measures, af_prob.
-``records.parquet``  one row per record: record, key, name, duration_s, fs_hz, channels,
+``records.parquet``  one row per record: record, key, name, start_time (ISO 8601 as the file gives
+                     it, null where unknown), duration_s, fs_hz, channels,
                      used_channels, n_windows, mean_quality, embedding (mean of its windows),
                      the modality's measures (:data:`encoders.scoring.scorer.MEASURES`; ECG/PPG:
                      af_prob = mean of the windows' af_prob, null when no window passed the

@@ -129,6 +129,7 @@ class ScoreSummary:
     tables: dict[str, int]
     seconds: float
     manifest: dict[str, Any]
+    worker_died: int = 0   # records failed in this run because the process scoring them died
 
     @property
     def exit_code(self) -> int:
@@ -268,12 +269,13 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     done = store.done_keys()
     todo = [p for k, p in keys.items() if k not in done]
     skipped = len(keys) - len(todo)
+    killers = _process_killers(store, keys, todo)
     log.info("%d records found, %d already done, %d to score with %s", len(keys), skipped, len(todo),
              loaded.model_id)
     if on_start is not None:
         on_start(len(todo), skipped)
 
-    stats = {"scored": 0, "failed": 0, "windows": 0}
+    stats = {"scored": 0, "failed": 0, "windows": 0, "worker_died": 0}
 
     def handle(outcome: dict[str, Any]) -> None:
         if outcome["key"] not in keys:   # its parts would never reach the tables: stop, never lose it quietly
@@ -282,6 +284,7 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
         store.write_outcome(outcome, stamps.get(outcome["key"]))
         stats["scored" if outcome["ok"] else "failed"] += 1
         stats["windows"] += int(outcome["n_windows"])
+        stats["worker_died"] += int(bool(outcome.get("worker_died")))
         if on_outcome is not None:
             on_outcome(outcome)
 
@@ -289,19 +292,29 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     from encoders.scoring.scorer import MEASURES
     measure_columns = MEASURES.get(loaded.modality, ())
     try:
+        if killers:
+            from encoders.scoring.local import worker_died_outcome
+            for path in killers:   # the process died scoring it, run after run: failed, the job goes on
+                handle(worker_died_outcome(path, f"the process scoring it died the last {IN_FLIGHT_DEATHS} times it "
+                                                 "was scored (killed: out of memory?); --retry-errors scores it again"))
+            todo = [p for p in todo if p not in set(killers)]
         if config.engine == "local":
             from encoders.scoring.local import run_local
             run_local(todo, spec, workers=int(config.workers), batch_size=config.batch_size, loaded=loaded,
-                      read_options=config.read_options,
-                      on_outcome=handle)
+                      read_options=config.read_options, on_outcome=handle,
+                      on_begin=lambda path: store.begin(record_key(path)))
         else:
             from encoders.scoring.ray_engine import run_ray
             engine_info.update(run_ray(todo, spec, workers=int(config.workers), batch_size=config.batch_size,
                                        address=config.ray_address, on_outcome=handle))
     except KeyboardInterrupt:   # Ctrl-C: the tables of what is done (a first run had none), then exit 130
+        store.abandon()   # the record in flight did not kill the process
         counts = store.assemble(keys, measure_columns)
         log.warning("interrupted: %s holds the %d record(s) done so far (%d failed); run the same command "
                     "again to score the rest", config.out_dir, counts["records"], counts["errors"])
+        raise
+    except BaseException:
+        store.abandon()   # an error, not a death: the record in flight did not kill the process
         raise
     tables = store.assemble(keys, measure_columns)
     left_out = sorted(store.done_keys() - set(keys))
@@ -315,7 +328,7 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
         "started_at": started_at.isoformat(), "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "seconds": round(seconds, 3), "inputs": list(config.inputs), "records_found": len(keys),
         "skipped_done": skipped, "rescored_changed": len(changed), "left_out_not_in_inputs": len(left_out),
-        "scored": stats["scored"], "failed": stats["failed"],
+        "scored": stats["scored"], "failed": stats["failed"], "worker_died": stats["worker_died"],
         "windows": stats["windows"], "backend_requested": config.backend, **engine_info,
     }
     manifest = {
@@ -327,4 +340,19 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     write_manifest(config.out_dir, manifest)
     return ScoreSummary(out_dir=config.out_dir, records_found=len(keys), skipped_done=skipped,
                         scored=stats["scored"], failed=stats["failed"], windows=stats["windows"],
-                        tables=tables, seconds=seconds, manifest=manifest)
+                        tables=tables, seconds=seconds, manifest=manifest, worker_died=stats["worker_died"])
+
+
+IN_FLIGHT_DEATHS = 2   # runs that died while scoring a record in their own process: then it is failed
+
+
+def _process_killers(store, keys: dict[str, str], todo: list[str]) -> list[str]:
+    """Records of ``todo`` that the last :data:`IN_FLIGHT_DEATHS` runs died scoring in their own
+    process (``--workers 1``: the kernel's OOM killer takes the whole run); warns about those that one
+    run died scoring. Without this every rerun died at the same record."""
+    starts = {p: store.starts(record_key(p)) for p in todo}
+    once = sorted(p for p, n in starts.items() if 0 < n < IN_FLIGHT_DEATHS)
+    if once:
+        log.warning("an earlier run died while scoring %s (killed: out of memory?); scoring it again: if this "
+                    "run dies too, the next one records it as failed and goes on", names_text(once))
+    return sorted(p for p, n in starts.items() if n >= IN_FLIGHT_DEATHS)

@@ -6,6 +6,12 @@ method (fork is unsafe once torch or ONNX Runtime have started threads) runs one
 loaded once by the pool initializer; each worker's backend uses one intra-op thread so that N
 workers use N cores instead of fighting over them. Workers return each record's outcome to the
 driver, which alone writes files, so a killed worker can never leave a half-written part.
+
+A worker that dies (the kernel's OOM killer, kill -9) breaks the pool: the records then in flight
+are scored again one at a time in a fresh pool of one, so a record that kills its worker alone is
+found, recorded as failed (stage ``worker``) and the run goes on with the others; the records that
+were only beside it are scored as usual. Three such records in a row stop the job (the workers die
+whatever they score: the model does not fit, say).
 """
 from __future__ import annotations
 
@@ -66,7 +72,8 @@ def _score_in_worker(path: str) -> dict[str, Any]:
 
 def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_size: int = 64,
               loaded: LoadedModel | None = None, read_options: dict | None = None,
-              on_outcome: Callable[[dict[str, Any]], None]) -> None:
+              on_outcome: Callable[[dict[str, Any]], None],
+              on_begin: Callable[[str], None] | None = None) -> None:
     """Score ``paths`` and hand each outcome to ``on_outcome`` as soon as it is ready.
 
     Parameters
@@ -78,6 +85,8 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
     loaded : the model already loaded by the driver (used when ``workers == 1``).
     on_outcome : called in this process, in completion order, with each record's outcome.
     read_options : ``biosig.read`` keyword arguments (``--modality`` / ``--channel``).
+    on_begin : called with each record's path before it is scored in this process (``workers``
+        1): a record that kills this process is found by the next run (:meth:`PartStore.begin`).
     """
     paths = list(paths)
     if not paths:
@@ -86,39 +95,103 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
         scorer = Scorer(loaded if loaded is not None else load_model(spec), batch_size=batch_size,
                         read_options=read_options)
         for path in paths:
+            if on_begin is not None:
+                on_begin(path)
             on_outcome(scorer.score(path))
         return
     worker_spec = dataclasses.replace(spec, threads=1)
+    initargs = (worker_spec, batch_size, logging.getLogger().getEffectiveLevel(), read_options, os.getpid())
+    remaining, suspects, died_alone = paths, [], []
+    while remaining or suspects:
+        if suspects:   # one at a time in a pool of one: a death now names its record
+            handed = []
+            lost, suspects = _pool_pass(suspects, 1, 1, initargs, lambda o: (handed.append(1), on_outcome(o)))
+            if not lost:
+                continue
+            died_alone = [*(died_alone if not handed else []), lost[0]]
+            on_outcome(worker_died_outcome(lost[0]))
+            if len(died_alone) >= DEATHS_IN_A_ROW:   # the workers die, whatever they score
+                raise ScoreError(f"worker processes died on {len(died_alone)} records in a row, each scored alone "
+                                 f"({names_text(died_alone)}; recorded as failed: --retry-errors scores them "
+                                 "again): out of memory loading the model? the records finished so far are kept")
+            continue
+        died_alone = []
+        lost, remaining = _pool_pass(remaining, workers, 2 * workers, initargs, on_outcome)
+        if lost:
+            log.warning("a worker process died while scoring one of %s (killed: out of memory?); scoring "
+                        "them again one at a time: a record that kills its worker alone is recorded as failed "
+                        "and the run goes on", names_text(lost))
+            suspects = lost
+
+
+DEATHS_IN_A_ROW = 3   # records whose worker died while each was scored alone, in a row: stop the job
+WORKER_DIED = "its worker process died while scoring it alone (killed: out of memory?); --retry-errors scores it again"
+
+
+def worker_died_outcome(path: str, message: str = WORKER_DIED) -> dict[str, Any]:
+    """The failed outcome of a record whose worker process died while it was the only record in
+    flight (stage ``worker``), as :meth:`Scorer.score` gives for a record that raised."""
+    import polars as pl
+
+    from encoders.scoring.outputs import ERROR_SCHEMA, record_key
+    key = record_key(path)
+    error = pl.DataFrame([{"record": path, "key": key, "stage": "worker", "error_type": "WorkerDied",
+                           "message": message}], schema=ERROR_SCHEMA)
+    return {"key": key, "record": path, "ok": False, "n_windows": 0, "error": error, "seconds": 0.0,
+            "worker_died": True}
+
+
+def _pool_pass(paths: list[str], workers: int, in_flight: int, initargs: tuple,
+               on_outcome: Callable[[dict[str, Any]], None]) -> tuple[list[str], list[str]]:
+    """Score ``paths`` in one spawn pool with at most ``in_flight`` records submitted at a time
+    (bounded, so outcomes do not pile up in memory).
+
+    Returns
+    -------
+    ``([], [])`` when every record's outcome was handed over; after a worker process died, the
+    records in flight then (submitted, no outcome: one of them killed it, or something outside
+    did) and those not yet submitted.
+    """
     ctx = multiprocessing.get_context("spawn")
-    level = logging.getLogger().getEffectiveLevel()
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                initargs=(worker_spec, batch_size, level, read_options, os.getpid())) as pool:
+                                initargs=initargs) as pool:
         pending: set[cf.Future] = set()
         path_of: dict[cf.Future, str] = {}
-        queue = iter(paths)
-        in_flight = 2 * workers  # bounded, so outcomes do not pile up in memory
+        queue = list(paths)
+        submitted = 0
         try:
-            for path in queue:
-                fut = pool.submit(_score_in_worker, path)
-                pending.add(fut)
-                path_of[fut] = path
-                if len(pending) >= in_flight:
-                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        on_outcome(fut.result())
-                        del path_of[fut]
-            for fut in cf.as_completed(pending):
-                on_outcome(fut.result())
-                del path_of[fut]
-        except cf.process.BrokenProcessPool as exc:
-            # name the records in flight: a record that kills its worker (out of memory) kills it
-            # again on every rerun, and the user has to find it to leave it out
-            suspects = sorted(path_of.values())   # submitted, no outcome handed over
-            raise ScoreError(f"a worker process died while scoring one of {names_text(suspects)} (killed: out "
-                             "of memory?); the records finished so far are kept: rerun the same command to "
-                             "resume, leaving out that record if it happens again") from exc
+            while submitted < len(queue) or pending:
+                while submitted < len(queue) and len(pending) < in_flight:
+                    fut = pool.submit(_score_in_worker, queue[submitted])
+                    pending.add(fut)
+                    path_of[fut] = queue[submitted]
+                    submitted += 1
+                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                broken = _hand_over(done, path_of, on_outcome)
+                if broken:
+                    cf.wait(pending)   # the broken pool fails them all at once
+                    _hand_over(pending, path_of, on_outcome)
+                    return sorted(path_of.values()), queue[submitted:]
         except BaseException:
             for fut in pending:
                 fut.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+    return [], []
+
+
+def _hand_over(done: Iterable[cf.Future], path_of: dict[cf.Future, str],
+               on_outcome: Callable[[dict[str, Any]], None]) -> bool:
+    """Hand the outcomes of ``done`` to ``on_outcome`` (and drop them from ``path_of``); whether
+    one of them failed because its worker process died (the others' outcomes are kept)."""
+    broken = False
+    for fut in done:
+        exc = fut.exception()
+        if isinstance(exc, cf.process.BrokenProcessPool):
+            broken = True
+            continue
+        if exc is not None:
+            raise exc
+        on_outcome(fut.result())
+        del path_of[fut]
+    return broken

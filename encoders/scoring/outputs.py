@@ -8,6 +8,8 @@ Layout of an output directory ``DIR``::
     DIR/parts/<key>.source.json         size and modification time of the record's files when read
     DIR/parts/<key>.record.parquet      the record's row; its presence marks the record done
     DIR/parts/<key>.error.parquet       or the record's error row (also marks it done)
+    DIR/parts/<key>.inflight.json       scored in the driver's own process, no outcome yet: how many
+                                        runs started it (left by a run that died scoring it)
     DIR/windows.parquet, DIR/records.parquet, DIR/errors.parquet   assembled from the parts
     DIR/run.json                        the manifest
 
@@ -59,12 +61,27 @@ MEASURE_COLUMNS = ("measure_quality", *_ECG_KEYS, *_RESP_KEYS, *_SPIRO_KEYS, "af
 MEASURE_SCHEMA = {"measures_ok": pl.Boolean, "missing": pl.String, **{c: pl.Float64 for c in MEASURE_COLUMNS}}
 SCORED_WINDOW_SCHEMA = {**WINDOW_SCHEMA, **MEASURE_SCHEMA}   # the rows `score` writes
 # The columns every record row has (measures of the modality come before "seconds").
-RECORD_SCHEMA = {"record": pl.String, "key": pl.String, "name": pl.String, "duration_s": pl.Float64,
+# start_time: ISO 8601 wall-clock time of the first sample as the file gives it (WFDB base date and
+# time, EDF start date and time, a table's date-time column), null where the file gives none; without
+# an offset where the file has none (WFDB and EDF: local time of an unstated zone), else in UTC.
+RECORD_SCHEMA = {"record": pl.String, "key": pl.String, "name": pl.String, "start_time": pl.String,
+                 "duration_s": pl.Float64,
                  "fs_hz": pl.Float64, "channels": pl.List(pl.String), "used_channels": pl.List(pl.String),
                  "n_windows": pl.Int32, "mean_quality": pl.Float32, "embedding": pl.List(pl.Float32),
                  "seconds": pl.Float64}
 ERROR_SCHEMA = {"record": pl.String, "key": pl.String, "stage": pl.String, "error_type": pl.String,
                 "message": pl.String}
+
+
+def iso_start_time(start) -> str | None:
+    """A record's ``start_time`` (datetime or None) as :data:`RECORD_SCHEMA` stores it: ISO 8601,
+    naive as the file gives it, or in UTC when the time carries an offset."""
+    if start is None:
+        return None
+    import datetime as dt
+    if start.tzinfo is not None and start.utcoffset() is not None:
+        start = start.astimezone(dt.timezone.utc)
+    return start.isoformat()
 
 
 def record_key(path: str | os.PathLike) -> str:
@@ -183,6 +200,7 @@ class PartStore:
         except OSError as exc:
             raise ScoreError(f"cannot create output directory {self.out_dir}: {exc.strerror}") from exc
         self._lock_fd = self._lock()
+        self._begun: dict[str, int] = {}   # in-flight markers written by this run: key -> earlier starts
         self._remove_temporaries()
 
     def _lock(self) -> int:
@@ -261,17 +279,47 @@ class PartStore:
             (self.parts / f"{key}.windows.parquet").unlink(missing_ok=True)
             (self.parts / f"{key}.record.parquet").unlink(missing_ok=True)
             atomic_write_parquet(outcome["error"], self.parts / f"{key}.error.parquet")
-            return
-        atomic_write_parquet(outcome["windows"], self.parts / f"{key}.windows.parquet")
-        atomic_write_parquet(outcome["record_row"], self.parts / f"{key}.record.parquet")
-        (self.parts / f"{key}.error.parquet").unlink(missing_ok=True)
+        else:
+            atomic_write_parquet(outcome["windows"], self.parts / f"{key}.windows.parquet")
+            atomic_write_parquet(outcome["record_row"], self.parts / f"{key}.record.parquet")
+            (self.parts / f"{key}.error.parquet").unlink(missing_ok=True)
+        (self.parts / f"{key}.inflight.json").unlink(missing_ok=True)
+        self._begun.pop(key, None)
 
     def forget(self, keys: Iterable[str]) -> None:
         """Remove the parts of ``keys`` (used to retry failed records and to rescore changed ones)."""
         for key in keys:
             for kind in ("windows",) + MARKERS:
                 (self.parts / f"{key}.{kind}.parquet").unlink(missing_ok=True)
-            (self.parts / f"{key}.source.json").unlink(missing_ok=True)
+            for kind in ("source", "inflight"):
+                (self.parts / f"{key}.{kind}.json").unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ records that kill the process
+    def starts(self, key: str) -> int:
+        """How many runs started scoring ``key`` in their own process and died before its outcome
+        was written (an in-flight marker left behind; 0 when none)."""
+        try:
+            return int(json.loads((self.parts / f"{key}.inflight.json").read_text())["starts"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def begin(self, key: str) -> None:
+        """Mark ``key`` in flight in this process (:meth:`write_outcome` clears it): a run killed
+        while scoring it (out of memory) leaves the marker, counted by the next run's :meth:`starts`."""
+        before = self.starts(key)
+        self._begun[key] = before
+        (self.parts / f"{key}.inflight.json").write_text(json.dumps({"starts": before + 1}))
+
+    def abandon(self) -> None:
+        """Undo the in-flight markers of records this run began and did not finish (Ctrl-C: the
+        process did not die)."""
+        for key, before in self._begun.items():
+            path = self.parts / f"{key}.inflight.json"
+            if before:
+                path.write_text(json.dumps({"starts": before}))
+            else:
+                path.unlink(missing_ok=True)
+        self._begun.clear()
 
     def changed_keys(self, stamps: dict[str, dict[str, list[int]]]) -> set[str]:
         """Done records of ``stamps`` whose files differ from the stamp written when they were
@@ -320,8 +368,9 @@ class PartStore:
         return counts
 
     def _concat(self, files: list[pathlib.Path], name: str, schema, sort_by: list[str]) -> int:
-        if files:
-            df = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed").sort(sort_by)
+        if files:   # diagonal: parts of an earlier version lack later columns (start_time): null there
+            df = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed").sort(sort_by)
+            df = df.select([c for c in schema if c in df.columns] + [c for c in df.columns if c not in schema])
         else:
             df = pl.DataFrame(schema=schema)   # no rows, the same columns as a table with rows
         atomic_write_parquet(df, self.out_dir / name)

@@ -22,11 +22,13 @@ from encoders.lead_choice import (canonical_lead, choose_channels, lead_usable_s
                                    unusable_reasons)
 from encoders.scoring.errors import RecordFailure
 from encoders.scoring.model import LoadedModel
-from encoders.scoring.outputs import ERROR_SCHEMA, MEASURE_SCHEMA, RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, record_key
+from encoders.scoring.outputs import (ERROR_SCHEMA, MEASURE_SCHEMA, RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, iso_start_time,
+                                      record_key)
 
 log = logging.getLogger(__name__)
 
-STAGES = ("read", "channels", "preprocess", "windows", "quality", "embed", "measures")
+STAGES = ("read", "channels", "preprocess", "windows", "quality", "embed", "measures",
+          "worker")   # worker: the process scoring the record alone died (encoders.scoring.local)
 # heads run on the window measures of each modality (encoders/heads); af_prob per window and,
 # per record, its mean over the windows that passed the quality threshold
 from encoders.heads import HEADS_BY_MODALITY as HEADS  # noqa: E402
@@ -266,7 +268,7 @@ class Scorer:
         finite_q = quality[np.isfinite(quality)]
         seconds = time.perf_counter() - t_start
         row = {
-            "record": path, "key": key, "name": os.path.basename(path),
+            "record": path, "key": key, "name": os.path.basename(path), "start_time": iso_start_time(raw.start_time),
             "duration_s": float(raw.duration_s), "fs_hz": float(raw.fs_hz),
             "channels": list(raw.channels), "used_channels": used, "n_windows": n,
             "mean_quality": float(finite_q.mean()) if finite_q.size else None,
