@@ -15,6 +15,32 @@ after 20 s, 6 % after 100 s, and jitter of a fraction of a second never is. A ga
 a device-time hole, a restart) starts the measurement afresh (the samples lost in it are unknown;
 the last verdict stands until the new run gives one); a duplicate or late frame is not measured.
 The measurement spans at most :data:`RATE_SPAN_S` of device time, so one clock step ages out.
+
+Before the first verdict (``rate_pending``): from :data:`PROVISIONAL_SPAN_S` of device time on, a
+run whose samples already disagree with the declared rate by the same test is *suspect*, and the
+runtime withholds its measures as ``rate_pending`` until the verdict at :data:`MIN_SPAN_S`. A 2x
+error is plain after 1.05 s (1 s of slack), so the first 10 s window of a monitor declaring 250 Hz
+and sending 500 (it is complete at 5 s of device time) is never published as ok (before: its first
+eleven windows were, at half the heart rate). An honest monitor is never suspect, so its first
+measure comes as soon as its first window, as before (withholding every window until a verdict
+would cost it the first window or more, and a client sending a recording at once with the SDK's
+default stamps, which never gives a verdict, every measure).
+
+A run is one rate or it is not measured as one: when its whole span disagrees with the declared
+rate but its recent half (at least ``span / 2`` of device time) disagrees with the rate of the whole
+span, the older part is let go and the measurement goes on from the recent half. A backlog sent at
+once with the SDK's default stamps (60 s of samples within milliseconds of device time) and then
+live frames condemned the live part for 120 s; now the live part is measured alone.
+
+A device whose declared rate is more than its real one, sending frames of more than ~2 s, leaves a
+device-time hole after every frame (each frame's samples span half the time to the next): every
+frame restarted the measurement and it was never flagged. Frames that each follow a device-time
+hole with consecutive sequence numbers are measured as one run of their own, from the frame before
+the first hole, while each frame's step of device time agrees with the run's rate (a misdeclared rate
+stretches every frame alike; pauses of different lengths do not, and restart it): it gives a verdict from :data:`MIN_HOLE_FRAMES` such frames on (a device that paused,
+lead off, resumes without holes and never gives one) and makes the stream suspect from the first (a
+pause's suspicion ends when the run after it spans :data:`PROVISIONAL_SPAN_S`). Only the windows of
+the first frame of such a device can be published: no device time says anything before a second.
 """
 from __future__ import annotations
 
@@ -32,6 +58,69 @@ POINT_EVERY_S = 1.0
 #: cannot tell a few percent, and a backlog sent at once with the SDK's default stamps (each frame
 #: "ends now") spans a few milliseconds of device time, which says nothing of the device's rate.
 MIN_SPAN_S = 10.0
+#: The shortest span of device time over which a disagreement makes a stream without a verdict
+#: suspect (its measures withheld as ``rate_pending``): twice the slack, still far above the
+#: milliseconds a backlog with default stamps spans.
+PROVISIONAL_SPAN_S = 2.0
+#: Frames each after a device-time hole (consecutive sequence numbers) that are measured as a run.
+MIN_HOLE_FRAMES = 3
+
+
+def disagrees(k: int, span_s: float, fs_hz: float) -> bool:
+    """True when ``k`` samples at ``fs_hz`` and the ``span_s`` of device time they took differ by
+    more than the tolerance and the slack."""
+    return abs(k / fs_hz - span_s) > RATE_TOLERANCE * span_s + TIME_SLACK_S
+
+
+class _Run:
+    """Reference points ``(t0_s of a frame, samples before it)`` of one run of frames."""
+
+    def __init__(self, t0_s: float, n: int):
+        self.points: collections.deque = collections.deque([(float(t0_s), 0)])
+        self.t_last = float(t0_s)   # first sample of the newest frame
+        self.count = 0              # samples of the run, up to the newest frame's first
+        self.last_n = int(n)        # samples of the newest frame
+        self.frames = 1
+
+    def extend(self, t0_s: float, n: int):
+        t0_s = float(t0_s)
+        self.count += self.last_n
+        self.last_n, self.t_last = int(n), t0_s
+        self.frames += 1
+        if t0_s - self.points[-1][0] >= POINT_EVERY_S:
+            self.points.append((t0_s, self.count))
+        while len(self.points) > 2 and t0_s - self.points[1][0] >= RATE_SPAN_S:
+            self.points.popleft()
+
+    def span(self) -> tuple[float, int]:
+        """(device time, samples) from the oldest reference point to the newest frame's first sample."""
+        t_ref, k_ref = self.points[0]
+        return self.t_last - t_ref, self.count - k_ref
+
+    def steps_agree(self) -> bool:
+        """True when every step between reference points took the device time its samples take at
+        the rate of the whole span (within the tolerance and the slack): a misdeclared rate stretches
+        every frame alike, pauses of a device do not."""
+        span_s, k = self.span()
+        pts = list(self.points)
+        return all(abs((k1 - k0) * span_s - k * (t1 - t0)) <= k * (RATE_TOLERANCE * (t1 - t0) + TIME_SLACK_S)
+                   for (t0, k0), (t1, k1) in zip(pts, pts[1:]))
+
+    def one_rate(self) -> bool:
+        """False when the recent half of the span disagrees with the rate of the whole span (the
+        older part is then let go: a backlog with default stamps, a clock step); True otherwise."""
+        span_s, k = self.span()
+        recent = [p for p in self.points if self.t_last - p[0] >= span_s / 2]
+        if len(recent) < 2:   # the recent half starts at the oldest point: nothing to compare
+            return True
+        t_p, k_p = recent[-1]
+        s2, k2 = self.t_last - t_p, self.count - k_p
+        # k2 samples at the whole span's rate k / span_s take k2 * span_s / k of device time
+        if abs(k2 * span_s - k * s2) <= k * (RATE_TOLERANCE * s2 + TIME_SLACK_S):
+            return True
+        while self.points[0][0] < t_p:
+            self.points.popleft()
+        return False
 
 
 class DeviceRate:
@@ -39,39 +128,63 @@ class DeviceRate:
 
     def __init__(self, fs_hz: float):
         self.fs_hz = float(fs_hz)
-        self.points: collections.deque = collections.deque()   # (t0_s of a frame, samples before it)
-        self.count = 0            # samples of the current run, up to the newest frame's first
-        self.last_n = 0           # samples of the newest frame
+        self.run: _Run | None = None     # frames since the last gap
+        self.holes: _Run | None = None   # frames each after a device-time hole (see the module's doc)
         self.measured_hz: float | None = None
         self.span_s = 0.0
         self.mismatch = False
+        self.suspect = False             # the run so far disagrees, short of a verdict (rate_pending)
+
+    @property
+    def pending(self) -> bool:
+        """True while the stream's measures wait for a verdict its run so far already doubts."""
+        return self.suspect and not self.mismatch
 
     def restart(self, t0_s: float, n: int):
         """A gap before this frame: measure afresh from its first sample. The verdict stands until
         a new span says otherwise (a gap does not clear a misdeclared rate)."""
-        self.points.clear()
-        self.points.append((float(t0_s), 0))
-        self.count, self.last_n = 0, int(n)
+        self.run, self.holes = _Run(t0_s, n), None
+
+    def hole(self, t0_s: float, n: int) -> bool:
+        """A frame after a device-time hole, with the next sequence number: the run restarts from it,
+        and it extends the run of such frames (from the frame before the first hole); the verdict."""
+        if self.holes is None:
+            self.holes = _Run(self.run.t_last, self.run.last_n) if self.run is not None else _Run(t0_s, n)
+        if self.run is not None:
+            t_prev, n_prev = self.holes.t_last, self.holes.last_n
+            self.holes.extend(t0_s, n)
+            if not self.holes.steps_agree():   # pauses, not a rate: measured from the latest hole on
+                self.holes = _Run(t_prev, n_prev)
+                self.holes.extend(t0_s, n)
+        self.run = _Run(t0_s, n)
+        self._judge(self.holes, verdict=self.holes.frames > MIN_HOLE_FRAMES)
+        return self.mismatch
 
     def add(self, t0_s: float, n: int) -> bool:
         """The next frame of the run (first sample at device time ``t0_s``, ``n`` samples); returns
         the verdict: True while the measured rate disagrees with the declared one."""
-        if not self.points:
+        if self.run is None:
             self.restart(t0_s, n)
             return self.mismatch
-        t0_s = float(t0_s)
-        self.count += self.last_n
-        self.last_n = int(n)
-        if t0_s - self.points[-1][0] >= POINT_EVERY_S:
-            self.points.append((t0_s, self.count))
-        while len(self.points) > 2 and t0_s - self.points[1][0] >= RATE_SPAN_S:
-            self.points.popleft()
-        t_ref, k_ref = self.points[0]
-        span_s, k = t0_s - t_ref, self.count - k_ref
-        if span_s >= MIN_SPAN_S:
-            self.span_s, self.measured_hz = span_s, k / span_s
-            self.mismatch = abs(k / self.fs_hz - span_s) > RATE_TOLERANCE * span_s + TIME_SLACK_S
+        self.holes = None   # a frame without a hole: the device paused, if anything
+        self.run.extend(t0_s, n)
+        self._judge(self.run)
         return self.mismatch
+
+    def _judge(self, run: _Run, verdict: bool = True):
+        """Update the verdict (``verdict`` False: at most the suspicion) from ``run``."""
+        span_s, k = run.span()
+        if span_s < PROVISIONAL_SPAN_S:
+            return
+        wrong = disagrees(k, span_s, self.fs_hz)
+        if wrong and not run.one_rate():
+            span_s, k = run.span()
+            wrong = disagrees(k, span_s, self.fs_hz)
+        if span_s >= MIN_SPAN_S and verdict:
+            self.span_s, self.measured_hz = span_s, k / span_s
+            self.mismatch, self.suspect = wrong, False
+        else:
+            self.suspect = wrong
 
     def text(self) -> str:
         """What is wrong, for ``status`` and the log ("" when nothing is)."""

@@ -103,6 +103,7 @@ class InputStream:
         # the rate); rate_mismatch says what is wrong ("" when nothing), read by the score thread
         self.rate = DeviceRate(self.fs_hz) if self.windower is not None else None
         self.rate_mismatch = ""
+        self.rate_pending = False              # no verdict yet, and the run so far doubts the rate
         self.anchor_t_s: float | None = None   # device time of processed sample 0
         self.out_count = 0
         # ECG / PPG: the recorded samples behind the buffered windows, to see flat runs in them
@@ -152,16 +153,20 @@ class InputStream:
         return True
 
     def measure_rate(self, t0_s: float, n: int, verdict: str) -> bool:
-        """Count an accepted frame (``verdict`` of :meth:`sequence`, ``gap`` also for a device-time
-        hole) in the device-rate check (:mod:`streams.device_rate`); True while the rate its
-        device time says disagrees with ``fs_hz``. Updates ``rate_mismatch`` and the stats."""
+        """Count an accepted frame (``verdict`` of :meth:`sequence`, or ``hole`` for a device-time
+        hole with the next sequence number) in the device-rate check (:mod:`streams.device_rate`);
+        True while the rate its device time says disagrees with ``fs_hz``. Updates
+        ``rate_mismatch``, ``rate_pending`` and the stats."""
         if self.rate is None:
             return False
         if verdict == "ok":
             self.rate.add(t0_s, n)
+        elif verdict == "hole":
+            self.rate.hole(t0_s, n)
         else:
             self.rate.restart(t0_s, n)
         self.rate_mismatch = self.rate.text()
+        self.rate_pending = self.rate.pending
         self.stats.device_rate_hz = self.rate.measured_hz
         self.stats.rate_mismatch = self.rate_mismatch
         return self.rate.mismatch

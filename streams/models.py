@@ -137,7 +137,20 @@ def background_thread_priority(nice: int = BACKGROUND_NICE):
         pass
 
 
-def fed_leads(win: np.ndarray, st) -> list[int]:
+def row_qualities(win: np.ndarray, st) -> list[float] | None:
+    """The quality of each row of the window ``win`` (C, W, flat runs as NaN) of input stream ``st``
+    when its score measures one lead chosen by quality (ECG and PPG with more than one row,
+    :func:`streams.scores.measured_lead`), else None. Computed once per window by the encoder worker
+    and handed on: the fed rows' quality is their mean (as :func:`biosig.quality.block_quality`),
+    :func:`fed_leads` and the score thread read them (each recomputed them: 4 rows' quality per
+    2-lead window where 2 are needed, 5 with a model choosing one lead)."""
+    from streams.ingest import LEAD_CHOICE_MODALITIES, window_quality   # scores.ONE_LEAD_MODALITIES, the same
+    if st.modality not in LEAD_CHOICE_MODALITIES or win.shape[0] < 2:
+        return None
+    return [window_quality(win[i:i + 1], st.fs_out_hz, st.modality) for i in range(win.shape[0])]
+
+
+def fed_leads(win: np.ndarray, st, rows: list[float] | None = None) -> list[int]:
     """Rows of the window ``win`` (C, W: the stream's preprocessed leads, flat runs as NaN) that
     input stream ``st``'s encoder is fed, in the order fed: every row unless ``st.chooses_leads``.
 
@@ -147,7 +160,8 @@ def fed_leads(win: np.ndarray, st) -> list[int]:
     gate (:data:`biosig.quality.USABLE`) come first, then the model's lead order (MLII as II), then
     the stream's. Offline the gate's share is counted over the record's windows; live over this
     window (what the runtime knows when it embeds it). Before, the stream's first lead was fed:
-    leads ["V5", "II"] embedded V5 live and II offline."""
+    leads ["V5", "II"] embedded V5 live and II offline. ``rows``: :func:`row_qualities` of ``win``
+    (None: computed here where needed)."""
     if not getattr(st, "chooses_leads", False):
         return list(range(win.shape[0]))
     from biosig.quality import USABLE
@@ -160,7 +174,8 @@ def fed_leads(win: np.ndarray, st) -> list[int]:
         usable = [True] * c
     share = None
     if st.modality == "ecg" and sum(usable) > n:   # as `score` and `embed`: the gate's share for ECG
-        share = [float(window_quality(win[i:i + 1], st.fs_out_hz, "ecg") >= USABLE["ecg"])
+        share = [float((rows[i] if rows is not None else window_quality(win[i:i + 1], st.fs_out_hz, "ecg"))
+                       >= USABLE["ecg"])
                  if usable[i] else float("nan") for i in range(c)]
     return choose_channels(st.channels, (st.modality,) * c, usable, st.modality, st.model.vocabulary, n, why, share)
 
@@ -173,8 +188,8 @@ class Job:
     t_last_s, t_enqueued)``: ``stream`` the :class:`streams.ingest.InputStream` (for its rate and
     modality), ``flat`` where recorded samples were a flat line (or None). The worker fills
     ``measured`` (B windows: each with its flat runs as NaN, what quality and the score measures
-    see), ``fed`` (B lists: the rows of each window the encoder was fed, :func:`fed_leads`) and
-    ``quality`` (B,: of the rows fed).
+    see), ``rows`` (B: :func:`row_qualities` of each, or None), ``fed`` (B lists: the rows of each
+    window the encoder was fed, :func:`fed_leads`) and ``quality`` (B,: of the rows fed).
     """
 
     model: HostedModel | None
@@ -182,6 +197,7 @@ class Job:
     items: list
     t_submit: float
     measured: list | None = None
+    rows: list | None = None
     fed: list | None = None
     quality: list | None = None
 
@@ -222,15 +238,17 @@ class EncoderWorker:
             emb, err, ms = None, None, 0.0
             try:
                 job.measured = [with_gaps(w, it[2]) for w, it in zip(job.x, job.items)]
-                job.fed = [fed_leads(m, it[0]) for m, it in zip(job.measured, job.items)]
+                job.rows = [row_qualities(m, it[0]) for m, it in zip(job.measured, job.items)]
+                job.fed = [fed_leads(m, it[0], r) for m, it, r in zip(job.measured, job.items, job.rows)]
                 t0 = time.perf_counter()
                 if job.model is not None:
                     x = job.x if all(len(f) == job.x.shape[1] for f in job.fed) else \
                         np.stack([w[f] for w, f in zip(job.x, job.fed)])
                     emb = job.model.run(x, [[it[0].channels[i] for i in f] for f, it in zip(job.fed, job.items)])
                 ms = (time.perf_counter() - t0) * 1e3    # model time only
-                job.quality = [window_quality(m[f], it[0].fs_out_hz, it[0].modality)
-                               for m, f, it in zip(job.measured, job.fed, job.items)]
+                job.quality = [float(np.mean([r[i] for i in f])) if r is not None else
+                               window_quality(m[f], it[0].fs_out_hz, it[0].modality)
+                               for m, f, it, r in zip(job.measured, job.fed, job.items, job.rows)]
             except Exception as exc:  # reported per window, the runtime keeps going
                 emb, err = None, f"{type(exc).__name__}: {exc}"
                 log.error("encoder %s failed on a batch of %d: %s",

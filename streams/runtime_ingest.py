@@ -136,10 +136,11 @@ class IngestMixin:
             setattr(st.stats, "duplicates" if verdict == "duplicate" else "late",
                     getattr(st.stats, "duplicates" if verdict == "duplicate" else "late") + 1)
             return
-        if verdict == "ok" and st.windower is not None and st.time_hole(t0):
+        hole = verdict == "ok" and st.windower is not None and st.time_hole(t0)
+        if hole:
             verdict = "gap"   # the device paused: no window joins the samples on either side
         n = x.shape[1]
-        if st.measure_rate(t0, n, verdict):
+        if st.measure_rate(t0, n, "hole" if hole else verdict):
             self._warn_rate(st, recv_s)
         t_last = t0 + (n - 1) / st.fs_hz
         st.last_t_s = t_last

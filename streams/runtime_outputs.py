@@ -105,13 +105,15 @@ class OutputsMixin:
                 lat.update(model=model_ms, wait=(now_m - job.t_submit) * 1e3 - model_ms)
             self._publish_window(st, job.measured[i], t_start, t_end, t_last, job.quality[i],
                                  None if emb is None else emb[i],
-                                 lat, "" if job.model is None else job.model.model_id, job.fed[i])
+                                 lat, "" if job.model is None else job.model.model_id, job.fed[i],
+                                 None if job.rows is None else job.rows[i])
 
-    def _publish_window(self, st, win, t_start, t_end, t_last, q, emb, lat, model_id="", fed=None):
+    def _publish_window(self, st, win, t_start, t_end, t_last, q, emb, lat, model_id="", fed=None, rows=None):
         """Publish one window's embedding frame and hand it to the score thread (the single place;
         hooks on windows go here). ``fed``: the rows of ``win`` the encoder was fed (the frame's
         ``channels`` and ``quality`` are theirs; the score thread gets every row, to measure the
-        best lead); None: every row."""
+        best lead); None: every row. ``rows``: the quality of each row (streams.models.row_qualities)
+        or None."""
         t_out = time.time()
         total = (t_out - t_last) * 1e3
         st.stats.outputs += 1
@@ -126,7 +128,7 @@ class OutputsMixin:
                   "rate_mismatch": getattr(st, "rate_mismatch", "")}
         vec = np.zeros(0, np.float32) if emb is None else np.asarray(emb, np.float32)
         self._send(f"emb/{st.name}", header, vec)
-        self.score_worker.submit(st, win, t_start, t_end, q)
+        self.score_worker.submit(st, win, t_start, t_end, q, rows)
 
     def _tap(self, h: dict, x: np.ndarray):
         """An accepted input frame again on the output socket as ``sig/<stream>`` (for the dashboard)."""

@@ -42,14 +42,16 @@ SCORE_BURST = 4
 ONE_LEAD_MODALITIES = ("ecg", "ppg")
 
 
-def measured_lead(win: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray, float]:
+def measured_lead(win: np.ndarray, fs_hz: float, modality: str,
+                  rows: list[float] | None = None) -> tuple[np.ndarray, float]:
     """``(win[i:i+1], quality of lead i)`` for the lead of a multi-lead window (C, W) with the best
     quality (the first of equals): the lead the score measures, gated on its own quality. Before,
     the measures read the first lead and were gated on the mean quality of all leads: a noisy first
     lead beside a clean one passed the gate (SDNN 88 ms of a 9 ms sinus rhythm, published as ``ok``)
-    and a clean first lead beside a noisy one was withheld."""
+    and a clean first lead beside a noisy one was withheld. ``rows``: each lead's quality when the
+    encoder worker computed it already (streams.models.row_qualities), None: computed here."""
     from streams.ingest import window_quality
-    q = [window_quality(win[i:i + 1], fs_hz, modality) for i in range(win.shape[0])]
+    q = rows if rows is not None else [window_quality(win[i:i + 1], fs_hz, modality) for i in range(win.shape[0])]
     best = int(np.argmax(q))
     return win[best:best + 1], float(q[best])
 
@@ -110,7 +112,7 @@ class ScoreHost:
         None: the last ``smooth_windows`` values, however old.
 
         ``withheld``: a reason the stream's measures cannot be trusted whatever the window holds
-        (``rate_mismatch``): ``ok`` false, that ``missing``, every measure and head value null."""
+        (``rate_mismatch``, ``rate_pending``): ``ok`` false, that ``missing``, every measure and head value null."""
         from biosig.measures_window import measured_span_s, unit_of, window_measures
         m = window_measures(win, fs_hz, modality, quality=quality)
         if withheld:
@@ -169,20 +171,23 @@ class ScoreHost:
         self.header("warm-up", -1, modality, win, fs_hz, 0.0, window_s)
         self._recent = {k: v for k, v in self._recent.items() if k[0] != "warm-up"}
 
-    def compute(self, st, win, t_start, t_end, quality) -> dict | None:
+    def compute(self, st, win, t_start, t_end, quality, rows=None) -> dict | None:
         """The score header of one window of input stream ``st``, or None when it cannot be
         computed (counted under the stream's ``rejected["score"]``; never raises). Called by the
-        runtime's :class:`ScoreWorker` thread, off the event loop."""
+        runtime's :class:`ScoreWorker` thread, off the event loop. ``rows``: the quality of each row
+        of ``win`` (:func:`streams.models.row_qualities`) or None."""
         try:
             withheld = None
             if st.modality in ONE_LEAD_MODALITIES and win.shape[0] > 1:
-                win, quality = measured_lead(win, st.fs_out_hz, st.modality)
+                win, quality = measured_lead(win, st.fs_out_hz, st.modality, rows)
             if st.modality == "spiro":
                 win, withheld = self._spiro_volume_ml(st, win)
             windower = getattr(st, "windower", None)
             hop_s = windower.hop_n / st.fs_out_hz if windower is not None else None
-            # device time says the declared rate is wrong: every measure would be scaled by it
-            wrong_rate = "rate_mismatch" if getattr(st, "rate_mismatch", "") else None
+            # device time says the declared rate is wrong: every measure would be scaled by it; or,
+            # short of a verdict, its run so far already doubts it (streams.device_rate)
+            wrong_rate = ("rate_mismatch" if getattr(st, "rate_mismatch", "") else
+                          "rate_pending" if getattr(st, "rate_pending", False) else None)
             h = self.header(st.name, st.session, st.modality, win, st.fs_out_hz, t_start, t_end, quality, hop_s,
                             wrong_rate)
             if withheld:
@@ -246,8 +251,8 @@ class ScoreWorker:
         self._thread = threading.Thread(target=self._run, name="biosig-scores", daemon=True)
         self._thread.start()
 
-    def submit(self, st, win, t_start, t_end, quality):
-        item = (st, win, t_start, t_end, quality)
+    def submit(self, st, win, t_start, t_end, quality, rows=None):
+        item = (st, win, t_start, t_end, quality, rows)
         with self._cv:
             q, dropped, self._count = admit(self._queues, st.name, self._count, self.max_pending, 1)
             tag = self._vtime if not q else max(self._vtime, q[-1][0]) + (len(q) >= SCORE_BURST)

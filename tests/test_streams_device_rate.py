@@ -7,14 +7,11 @@ rate (the runtime cut, filtered and measured its samples at 250 Hz), published a
 (device time runs at the recording's rate) are not a mismatch."""
 import time
 
-import msgpack
 import numpy as np
 import pytest
-import zmq
 
-from streams import protocol
 from streams.device_rate import DeviceRate
-from test_streams_helpers import config, push_socket, running, stream_status, sub_socket, wait_for
+from test_streams_helpers import config, ecg_frames, ecg_session, running, stream_status, wait_for
 
 
 def _run(rate: DeviceRate, fs_true: float, seconds: float, rng, jitter_s=0.0, max_frame=50, gap_at_s=None):
@@ -61,33 +58,8 @@ FS_TRUE = 500.0
 def _send_and_score(fs_declared: float, x: np.ndarray, n_expected: int):
     """``x`` sampled at FS_TRUE, sent as bed1/ecg declaring ``fs_declared``, stamped with the device's
     true clock (1 s frames, all at once): its score headers, status and the last embedding header."""
-    ctx = zmq.Context()
-    try:
-        with running(config(windows={"ecg": (10.0, 5.0)})) as rt:
-            sub = sub_socket(ctx, rt.bound.output, b"score/")
-            emb = sub_socket(ctx, rt.bound.output, b"emb/")
-            push = push_socket(ctx, rt.bound.ingest)
-            time.sleep(0.3)   # the subscription reaches the PUB socket
-            t0 = time.time() - x.shape[1] / FS_TRUE
-            n = int(FS_TRUE)
-            for i in range(0, x.shape[1], n):
-                h = protocol.signal_header("bed1/ecg", i // n, 7, t0 + i / FS_TRUE, fs_declared, ["II"], ["mV"], "ecg")
-                push.send_multipart(protocol.encode("bed1/ecg", h, x[:, i:i + n]))
-            wait_for(lambda: stream_status(rt, "bed1/ecg").get("samples") == x.shape[1], what="every sample")
-            frames, end = [], time.monotonic() + 60
-            while len(frames) < n_expected and time.monotonic() < end:
-                if sub.poll(500):
-                    frames.append(msgpack.unpackb(sub.recv_multipart()[1]))
-            status = stream_status(rt, "bed1/ecg")
-            last_emb = None
-            while emb.poll(200):
-                last_emb = msgpack.unpackb(emb.recv_multipart()[1])
-            emb.close()
-            sub.close()
-            push.close()
-            return frames, status, last_emb
-    finally:
-        ctx.destroy(linger=0)
+    return ecg_session([ecg_frames(x, FS_TRUE, time.time() - x.shape[1] / FS_TRUE)], n_expected,
+                       declared_hz=fs_declared)
 
 
 def test_a_monitor_sending_twice_its_declared_rate_publishes_no_measure_as_ok():
@@ -143,3 +115,90 @@ def test_replay_faster_than_real_time_keeps_the_recordings_rate_in_device_time(t
             p.close()
     assert status["gaps"] == 0 and status["rate_mismatch"] == ""
     assert status["device_rate_hz"] == pytest.approx(250.0, rel=0.01)
+
+
+def test_a_monitor_sending_twice_its_declared_rate_has_no_window_ok_before_the_verdict():
+    """The windows cut before the verdict (10 s of device time) were published as ok at half the heart
+    rate (HR 48 of 95). The run already doubts the rate after 2 s of device time: they are withheld as
+    ``rate_pending``. An honest monitor's first window is published as ok as before."""
+    from biosig.synthetic import simulate
+    x = simulate("ecg", 30, seed=2, rhythm="sinus", fs_hz=FS_TRUE).samples[:1].astype(np.float32)
+    frames = ecg_frames(x, FS_TRUE, 1000.0, frame_n=int(FS_TRUE))
+    before = [f for f in frames if f[0] - 1000.0 < 9.5]   # device time 0-10 s: no verdict yet
+    scores, status, _ = ecg_session([before, frames[len(before):]], 26, declared_hz=250.0, window=(10.0, 2.0))
+    assert len(scores) == 26 and "declared 250 Hz" in status["rate_mismatch"]
+    assert [s.get("missing") for s in scores[:6]] == ["rate_pending"] * 6, [(s["ok"], s.get("missing")) for s in scores]
+    assert not any(s["ok"] for s in scores) and scores[-1]["missing"] == "rate_mismatch"
+    assert all(v is None for s in scores for v in s["measures"].values())
+
+    scores, status, _ = ecg_session([before, frames[len(before):]], 11, declared_hz=FS_TRUE, window=(10.0, 2.0))
+    assert status["rate_mismatch"] == "" and len(scores) == 11
+    assert all(s["ok"] for s in scores) and scores[0]["window_end_s"] == pytest.approx(1010.0, abs=0.01)
+
+
+def test_a_backlog_with_default_stamps_then_live_frames_is_not_a_mismatch():
+    """60 s sent at once with the SDK's default stamps (each frame "ends now", milliseconds apart), then
+    live 1 s frames: the live part was flagged (declared 250 Hz but ~1700 samples per second) from its
+    10th second until the backlog aged out of the 120 s span, and its measures withheld."""
+    from biosig.synthetic import simulate
+    fs = 250.0
+    x = simulate("ecg", 100, seed=5, rhythm="sinus", fs_hz=fs).samples[:1].astype(np.float32)
+    n_back = int(60 * fs)
+    backlog = [(1000.0 + k * 1e-4 - (n - 1) / fs, x[:, i:i + n])   # as Publisher.send stamps a frame sent at 1000 + k * 1e-4
+               for k, (i, n) in enumerate((i, 250) for i in range(0, n_back, 250))]
+    live = ecg_frames(x[:, n_back:], fs, 1000.01)
+    scores, status, last_emb = ecg_session([backlog, live], 19, declared_hz=fs)
+    assert status["rate_mismatch"] == "" and last_emb["rate_mismatch"] == "", status["rate_mismatch"]
+    assert status["device_rate_hz"] == pytest.approx(fs, rel=0.01) and status["gaps"] == 0
+    assert len(scores) == 19 and all(s["ok"] for s in scores), [s.get("missing") for s in scores]
+
+
+def test_a_device_declaring_twice_its_rate_in_long_frames_is_flagged():
+    """Declared 500 Hz, 250 samples per second of device time, in 8 s frames: each frame's samples span
+    4 s at the declared rate, so every frame leaves a 4 s device-time hole (a gap, windows restart) and
+    the rate was never measured: every window ok at twice the heart rate (HR 190 of 95). Frames that
+    each follow a hole are measured as one run: flagged, and no window after the first frame is ok."""
+    from biosig.synthetic import simulate
+    x = simulate("ecg", 60, seed=2, rhythm="sinus", fs_hz=250.0).samples[:1].astype(np.float32)
+    frames = ecg_frames(x, 250.0, 1000.0, frame_n=2000)
+    scores, status, _ = ecg_session([frames], 7, declared_hz=500.0, window=(4.0, 4.0))
+    assert status["gaps"] == 7 and len(scores) == 7
+    assert "declared 500 Hz but 250.0 samples per second" in status["rate_mismatch"], status
+    assert not any(s["ok"] for s in scores[1:]), [(s["ok"], s.get("missing")) for s in scores]
+    assert {s.get("missing") for s in scores[1:]} <= {"rate_pending", "rate_mismatch"}
+
+
+def test_an_honest_device_that_pauses_is_never_flagged_and_doubted_only_just_after_a_pause():
+    """Pauses (device-time holes of 1.5-30 s) before one frame, three frames in a row, and every 7th
+    frame, frames of 0.1-1.6 s: never a mismatch; the suspicion a pause raises ends once the run
+    after it spans 2 s (the windows restart at a gap: few are cut meanwhile)."""
+    from streams.device_rate import PROVISIONAL_SPAN_S
+    rng = np.random.default_rng(1)
+    rate = DeviceRate(250.0)
+    t, t_pause, doubted = 1000.0, None, []
+    for k in range(300):
+        n = int(rng.integers(25, 400))
+        if k in (40, 41, 42) or (k > 100 and k % 7 == 0):   # a pause before this frame
+            t += float(rng.uniform(1.5, 30.0))
+            t_pause = t
+            assert not rate.hole(t, n)
+        else:
+            assert not rate.add(t, n)
+            if rate.pending:
+                doubted.append(t - t_pause)
+        t += n / 250.0
+    assert rate.measured_hz == pytest.approx(250.0, rel=0.01)
+    assert doubted and max(doubted) < PROVISIONAL_SPAN_S, doubted
+
+
+@pytest.mark.parametrize("fs_true", [250.0, 242.5, 257.5])
+def test_an_honest_device_with_jitter_and_batching_is_never_suspect(fs_true):
+    rng = np.random.default_rng(int(fs_true))
+    rate = DeviceRate(250.0)
+    k, pending = 0, []
+    while k < 60 * fs_true:
+        n = int(rng.integers(1, 401))
+        rate.add(1000.0 + k / fs_true + rng.uniform(-0.1, 0.1), n)
+        pending.append(rate.pending)
+        k += n
+    assert not any(pending) and not rate.mismatch

@@ -104,11 +104,21 @@ def replay_scores(rt, rec, name: str, n_frames: int, *, source: str = "replay", 
     return frames
 
 
-def ecg_score_headers(x: np.ndarray, channels, n_expected: int, *, window=(10.0, 5.0), timeout_s: float = 60.0,
-                      fs_hz: float = 250.0, **over) -> list[dict]:
-    """Send ``x`` (C, T) as the one ECG stream ``bed1/ecg`` (session 7) of a model-less runtime, in
-    1 s frames with contiguous device time ending now, over real sockets; the headers of its first
-    ``n_expected`` score frames (fewer when ``timeout_s`` passes first). ``window``: (window_s, hop_s)."""
+def ecg_frames(x: np.ndarray, fs_hz: float, t0_s: float, frame_n: int | None = None) -> list[tuple]:
+    """``x`` (C, T) sampled at ``fs_hz`` as ``(t0_s, samples)`` frames of ``frame_n`` samples (default
+    1 s) stamped with contiguous device time from ``t0_s``."""
+    n = int(frame_n or fs_hz)
+    return [(t0_s + i / fs_hz, x[:, i:i + n]) for i in range(0, x.shape[1], n)]
+
+
+def ecg_session(batches, n_expected: int, *, declared_hz: float = 250.0, channels=("II",), window=(10.0, 5.0),
+                timeout_s: float = 60.0, **over) -> tuple[list[dict], dict, dict | None]:
+    """Send ``batches`` (lists of ``(t0_s, samples (C, n))`` frames, :func:`ecg_frames`) as the one ECG
+    stream ``bed1/ecg`` (session 7, consecutive sequence numbers) declaring ``declared_hz`` to a
+    model-less runtime over real sockets. After each batch but the last, every sample is taken and
+    every window cut so far is scored before the next is sent. Returns the headers of the first
+    ``n_expected`` score frames (fewer when ``timeout_s`` passes first), the stream's ``status`` once
+    every sample is in, and the header of the last embedding frame (None when none came)."""
     import msgpack
     import zmq
 
@@ -116,20 +126,44 @@ def ecg_score_headers(x: np.ndarray, channels, n_expected: int, *, window=(10.0,
     try:
         with running(config(windows={"ecg": window}, **over)) as rt:
             sub = sub_socket(ctx, rt.bound.output, b"score/")
+            emb = sub_socket(ctx, rt.bound.output, b"emb/")
             push = push_socket(ctx, rt.bound.ingest)
-            time.sleep(0.3)   # the subscription reaches the PUB socket
-            t0 = time.time() - x.shape[1] / fs_hz
-            n = int(fs_hz)
-            for i in range(0, x.shape[1], n):
-                h = protocol.signal_header("bed1/ecg", i // n, 7, t0 + i / fs_hz, fs_hz, list(channels),
-                                           ["mV"] * len(channels), "ecg")
-                push.send_multipart(protocol.encode("bed1/ecg", h, x[:, i:i + n]))
-            frames, end = [], time.monotonic() + timeout_s
-            while len(frames) < n_expected and time.monotonic() < end:
-                if sub.poll(500):
-                    frames.append(msgpack.unpackb(sub.recv_multipart()[1]))
-            sub.close()
-            push.close()
-            return frames
+            time.sleep(0.3)   # the subscriptions reach the PUB socket
+            frames, seq, sent = [], 0, 0
+            units = ["mV"] * len(channels)
+
+            def receive(until, end):
+                while not until() and time.monotonic() < end:
+                    if sub.poll(200):
+                        frames.append(msgpack.unpackb(sub.recv_multipart()[1]))
+
+            for b, batch in enumerate(batches):
+                for t0, x in batch:
+                    h = protocol.signal_header("bed1/ecg", seq, 7, t0, declared_hz, list(channels), units, "ecg")
+                    push.send_multipart(protocol.encode("bed1/ecg", h, np.asarray(x, np.float32)))
+                    seq, sent = seq + 1, sent + x.shape[1]
+                wait_for(lambda: stream_status(rt, "bed1/ecg").get("samples") == sent, what="every sample")
+                if b < len(batches) - 1:
+                    receive(lambda: len(frames) >= stream_status(rt, "bed1/ecg")["windows"],
+                            time.monotonic() + timeout_s)
+            receive(lambda: len(frames) >= n_expected, time.monotonic() + timeout_s)
+            status = stream_status(rt, "bed1/ecg")
+            last_emb = None
+            while emb.poll(200):
+                last_emb = msgpack.unpackb(emb.recv_multipart()[1])
+            for s in (emb, sub, push):
+                s.close()
+            return frames[:n_expected], status, last_emb
     finally:
         ctx.destroy(linger=0)   # closes the sockets a failed assertion left open
+
+
+def ecg_score_headers(x: np.ndarray, channels, n_expected: int, *, window=(10.0, 5.0), timeout_s: float = 60.0,
+                      fs_hz: float = 250.0, **over) -> list[dict]:
+    """Send ``x`` (C, T) as the one ECG stream ``bed1/ecg`` (session 7) of a model-less runtime, in
+    1 s frames with contiguous device time ending now, over real sockets (:func:`ecg_session`); the
+    headers of its first ``n_expected`` score frames (fewer when ``timeout_s`` passes first).
+    ``window``: (window_s, hop_s)."""
+    batch = ecg_frames(x, fs_hz, time.time() - x.shape[1] / fs_hz)
+    return ecg_session([batch], n_expected, declared_hz=fs_hz, channels=channels, window=window,
+                       timeout_s=timeout_s, **over)[0]
