@@ -92,14 +92,54 @@ def run_export(args) -> int:
     return 0
 
 
+def _compile_environment_problem() -> str | None:
+    """The one line saying what this machine lacks for ``biosig compile`` (TensorRT, a CUDA GPU), or None."""
+    import importlib.util
+    from encoders.compile import GPU_INSTALL_HINT
+    lacks = []
+    if importlib.util.find_spec("tensorrt") is None:
+        lacks.append(f"TensorRT is not installed; install it with: {GPU_INSTALL_HINT}")
+    try:
+        import torch
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    if not cuda:
+        lacks.append("no CUDA GPU is visible (torch sees none)")
+    if not lacks:
+        return None
+    return ("biosig compile needs a CUDA GPU and TensorRT (an engine is built on the GPU it runs on): "
+            + "; and ".join(lacks) + ". Without them, embed runs the .onnx itself (--backend onnxruntime)")
+
+
+def _check_compile_inputs(args) -> None:
+    """User mistakes found before TensorRT is looked for, so a CPU machine reports them too."""
+    from encoders.onnx_metadata import read_metadata
+    if pathlib.Path(args.out).suffix.lower() != ".plan":   # embed, score and serve find engines by .plan
+        raise BiosigError(f"--out {args.out}: expected a .plan engine file name, e.g. "
+                          f"{pathlib.Path(args.onnx).with_suffix('.plan').name}")
+    if not pathlib.Path(args.onnx).is_file():
+        return                                              # compile_engine names it (missing, a folder)
+    read_metadata(args.onnx)   # not an ONNX file: one line (a graph of another tool may be compiled)
+    if args.calibration and not pathlib.Path(args.calibration).is_file():
+        raise BiosigError(f"--calibration {args.calibration} does not exist (an .npy of windows (N, C, T) float32)")
+    lengths = [v for v in (args.min_length, args.opt_length, args.max_length) if v is not None]
+    if lengths != sorted(lengths):
+        raise BiosigError(f"the length profile must satisfy --min-length <= --opt-length <= --max-length, "
+                          f"got {args.min_length}/{args.opt_length}/{args.max_length}")
+
+
 def run_compile(args) -> int:
     from encoders.compile import CompileOptions, compile_engine
     if not args.force and pathlib.Path(args.out).exists():   # before TensorRT builds for minutes
         raise BiosigError(f"--out {args.out}: already exists; give --force to replace it, or another name")
+    _check_compile_inputs(args)
     opts = CompileOptions(precision=args.precision, min_batch=args.min_batch, opt_batch=args.opt_batch,
                           max_batch=args.max_batch, min_length=args.min_length, opt_length=args.opt_length,
                           max_length=args.max_length, channels=args.channels,
                           calibration=args.calibration, workspace_mb=args.workspace_mb)
+    if pathlib.Path(args.onnx).is_file() and (problem := _compile_environment_problem()):
+        raise BiosigError(problem)
     info = compile_engine(args.onnx, args.out, opts)
     print(f"wrote {info.path}: TensorRT {info.tensorrt_version}, {args.precision}, "
           f"profile {info.profile}, {info.size_bytes / 1e6:.1f} MB")
