@@ -97,7 +97,8 @@ def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
     with under :data:`MIN_FVC_ML` exhaled are ``no_manoeuvre``; a manoeuvre failing the
     back-extrapolation, first-second pause or end-of-expiration criteria is
     ``unacceptable_manoeuvre``."""
-    from biosig.spirometry import acceptable_fvc, spirometry_indices
+    from biosig.spirometry import spirometry_indices
+    from biosig.spirometry_session import acceptable_fvc
     x, fs_hz = float_signal(volume_ml), sampling_rate(fs_hz)
     x = x[0] if x.ndim == 2 else x
     try:

@@ -45,9 +45,12 @@ EOFE_FET_S = 15.0       # ... or a forced expiratory time of at least 15 s
 PEF_WINDOW_S = 0.080    # flow for PEF: volume change over 80 ms (ATS/ERS 2019, ISO 26782)
 
 
-def flow_over_window(t_s: np.ndarray, volume_ml: np.ndarray, window_s: float = PEF_WINDOW_S) -> np.ndarray:
+def flow_over_window(t_s: np.ndarray, volume_ml: np.ndarray, window_s: float = PEF_WINDOW_S,
+                     hold_ends: bool = False) -> np.ndarray:
     """Flow in L/s: ``(V(t + w/2) - V(t - w/2)) / w`` with ``V`` linearly interpolated between
-    samples (1-D, finite ``volume_ml``); the window is cut at the ends of the trace."""
+    samples (1-D, finite ``volume_ml``); the window is cut at the ends of the trace, or with
+    ``hold_ends`` the volume is held at its end values outside the trace and the window stays ``w``
+    wide (a blow that starts at the first sample: the cut window read its first 40 ms as PEF)."""
     t = np.asarray(t_s, dtype=np.float64)
     v = np.asarray(volume_ml, dtype=np.float64)
     half = window_s / 2.0
@@ -59,11 +62,10 @@ def flow_over_window(t_s: np.ndarray, volume_ml: np.ndarray, window_s: float = P
             # interpolation round-off, so equal volume steps compare equal)
             idx = np.arange(len(t))
             lo_i, hi_i = np.clip(idx - k, 0, len(t) - 1), np.clip(idx + k, 0, len(t) - 1)
-            width = (hi_i - lo_i) * dt
+            width = np.full(len(t), 2 * k * dt) if hold_ends else (hi_i - lo_i) * dt
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.where(width > 0, (v[hi_i] - v[lo_i]) / np.where(width > 0, width, 1.0), 0.0) / 1000.0
-    lo = np.clip(t - half, t[0], t[-1])
-    hi = np.clip(t + half, t[0], t[-1])
+    lo, hi = (t - half, t + half) if hold_ends else (np.clip(t - half, t[0], t[-1]), np.clip(t + half, t[0], t[-1]))
     width = hi - lo
     dv = np.interp(hi, t, v) - np.interp(lo, t, v)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -232,8 +234,9 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     if ok.sum() < max(3, int(fs_hz)):
         raise SignalError(f"spirogram: {int(ok.sum())} valid samples, need at least 1 s of data")
     t, raw = np.flatnonzero(ok) / float(fs_hz), raw[ok]
-    flow_of = (lambda tt, vv: flow_over_window(tt, vv, pef_window_s)) if pef_window_s > 0 else \
+    flow_of = (lambda tt, vv: flow_over_window(tt, vv, pef_window_s, hold_ends=True)) if pef_window_s > 0 else \
         (lambda tt, vv: np.gradient(vv, tt) / 1000.0)
+    _check_sign(t, raw, fs_hz)
     start = int(np.argmin(raw[: int(np.argmax(flow_of(t, monotonic_volume(raw)))) + 1]))
     # an inspiration before the blow, not noise: read on the EOFE_AVERAGE_S average (on the samples, the
     # lowest of 50 noisy ones was 4 SDs under the first in 1 blow of 20: FVC +0.4 mL at 2 mL of noise)
@@ -253,6 +256,7 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
         raise SignalError(f"spirogram: FVC {fvc:.4g} mL, a blow far above its noise: the volume looks like litres; "
                           "pass volume_ml = litres * 1000 (a forced expiration moves over 15 mL, an infant's too)")
     t0, t_pef, pef = back_extrapolate(t, v, flow)
+    _check_first_second_recorded(t, t0, fs_hz)
     bev = float(np.interp(t0, t, v))
     fev1 = float(np.interp(t0 + 1.0, t, v))
     t25, t75 = np.interp([0.25 * fvc, 0.75 * fvc], v + np.arange(len(v)) * 1e-9, t)
@@ -268,6 +272,62 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
                              t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,
                              fet_s=fet, plateau_ml=plateau, eofe_ok=eofe, pause_s=pause, pause_ok=pause == 0.0)
+
+
+FLIPPED_FLOW_RATIO = 2.0   # _check_sign: the fall is this many times faster than any rise
+
+
+def _check_sign(t: np.ndarray, raw: np.ndarray, fs_hz: float) -> None:
+    """:class:`SignalError` for a volume trace whose forced expiration goes down (exhaled volume
+    negative, or a flow with expiration negative): its largest fall exceeds its largest rise, well
+    above the noise, at a peak flow :data:`FLIPPED_FLOW_RATIO` times that of any rise. Read as it
+    is, an inspiration before the blow became the "blow" (FVC 1.0 L, FEV1/FVC 1.0, acceptable)."""
+    avg = _moving_average(raw, max(1, int(round(EOFE_AVERAGE_S * fs_hz))))
+    rise = float(np.max(avg - np.minimum.accumulate(avg)))
+    fall = float(np.max(np.maximum.accumulate(avg) - avg))
+    if fall <= max(rise, LITRE_SPAN, LITRE_BLOW_SNR * _noise_sd_ml(raw)):
+        return
+    flow = flow_over_window(t, raw)
+    up, down = max(float(np.max(flow)), 0.0), max(float(-np.min(flow)), 0.0)
+    if down > FLIPPED_FLOW_RATIO * up and _fall_is_expiration_shaped(t, avg):
+        raise SignalError(f"spirogram: the volume falls by {fall:.0f} mL at up to {down:.2f} L/s and rises by at most "
+                          f"{rise:.0f} mL at {up:.2f} L/s: the expiration looks recorded downward (exhaled volume "
+                          "must rise); negate the volume (or flow) column")
+
+
+FLIPPED_PEAK_FRACTION = 0.25   # a forced expiration peaks this early in its first 90 % of volume
+
+
+def _fall_is_expiration_shaped(t: np.ndarray, avg: np.ndarray) -> bool:
+    """Whether the largest fall of the averaged trace ``avg`` has a forced expiration's shape: its
+    peak flow within the first :data:`FLIPPED_PEAK_FRACTION` of the time it takes to 90 % of its
+    volume (an exponential emptying peaks at ~0.1 s of ~1.4 s). A forced inspiration peaks about
+    midway: an obstructive blow (slow) followed by a fast full inspiration falls more, and faster,
+    than it rises, and is no flipped trace."""
+    drop = np.maximum.accumulate(avg) - avg
+    j = int(np.argmax(drop))
+    i = int(np.argmax(avg[: j + 1]))
+    seg = avg[i: j + 1]
+    if len(seg) < 4:
+        return True
+    fallen = seg[0] - seg
+    a = int(np.argmax(fallen >= 0.02 * fallen[-1]))            # where the fall starts
+    b = int(np.argmax(fallen >= 0.9 * fallen[-1]))             # 90 % of its volume
+    p = a + int(np.argmin(np.diff(seg[a: b + 1]))) if b > a else a   # fastest fall
+    return b > a and (t[i + p] - t[i + a]) <= FLIPPED_PEAK_FRACTION * (t[i + b] - t[i + a])
+
+
+def _check_first_second_recorded(t: np.ndarray, t0_s: float, fs_hz: float) -> None:
+    """:class:`SignalError` where samples are missing for over half the PEF window (40 ms) between
+    t0 - 80 ms and t0 + 1 s: bridged, a gap over the peak gave PEF 3.9 instead of 6.2 L/s and FEV1 4 %
+    low, acceptable. A single dropped row is bridged; gaps before or after that second are too."""
+    missing = np.diff(t) - 1.0 / fs_hz
+    within = (t[1:] >= t0_s - PEF_WINDOW_S) & (t[:-1] <= t0_s + 1.0)
+    bad = np.flatnonzero(within & (missing > PEF_WINDOW_S / 2.0 + 1e-9))
+    if bad.size:
+        i = int(bad[0])
+        raise SignalError(f"spirogram: {missing[i]:.3f} s of samples missing after {t[i]:.3f} s, in the first second "
+                          f"of the blow (time zero {t0_s:.3f} s): PEF, time zero and FEV1 cannot be measured")
 
 
 VOLUME_UNITS = {"ml": 1.0, "l": 1000.0, "litre": 1000.0, "liter": 1000.0}
@@ -346,56 +406,15 @@ def record_volume_ml(rec: Record) -> np.ndarray:
     return to_volume_ml(grid_samples(rec)[pick], rec.units[pick], rec.fs_hz, rec.channels[pick])
 
 
-# ---------------------------------------------------------------------------------- session
-#: ATS/ERS 2019 grading (Graham et al. 2019, table 10, age > 6): repeatability limits in mL.
-GRADE_LIMITS_ML = (("A", 150.0, 3), ("B", 150.0, 2), ("C", 200.0, 2), ("D", 250.0, 2))
-
-
-def acceptable_fev1(ind: SpirometryIndices) -> bool:
-    """FEV1 acceptable: start of test criterion (BEV within its limit) and no flow pause (hesitation,
-    glottic closure) between peak flow and t0 + 1 s. A cough without a pause is not checked."""
-    return bool(ind.bev_ok and ind.pause_ok)
-
-
-def acceptable_fvc(ind: SpirometryIndices) -> bool:
-    """FVC acceptable: FEV1's criteria and end of forced expiration (plateau or FET >= 15 s)."""
-    return bool(acceptable_fev1(ind) and ind.eofe_ok)
-
-
-def repeatability_grade(values_ml: list[float], n_usable: int) -> tuple[str, float]:
-    """ATS/ERS 2019 grade (A-F, U) of the acceptable values of one index, and the difference
-    between the largest two (NaN with fewer than two)."""
-    vals = sorted(values_ml, reverse=True)
-    diff = vals[0] - vals[1] if len(vals) >= 2 else float("nan")
-    if not vals:
-        return ("U" if n_usable else "F"), diff
-    if len(vals) == 1:
-        return "E", diff
-    for grade, limit, need in GRADE_LIMITS_ML:
-        if len(vals) >= need and diff <= limit:
-            return grade, diff
-    return "E", diff
-
-
-def session_summary(blows: list[SpirometryIndices]) -> dict:
-    """Best values and repeatability of one session's blows (ATS/ERS 2019).
-
-    FVC and FEV1 are the largest acceptable values (they may come from different blows);
-    FEV1/FVC is their ratio; PEF is the largest over acceptable-FEV1 blows. A blow is *usable*
-    (grade U rather than F when none is acceptable) only with its BEV within the limit (Graham et
-    al. 2019, table 7): a session of hesitant starts is graded F, not U.
-    """
-    fev1_ok = [b.fev1_ml for b in blows if acceptable_fev1(b)]
-    fvc_ok = [b.fvc_ml for b in blows if acceptable_fvc(b)]
-    n_usable = sum(bool(b.bev_ok) for b in blows)
-    grade_fev1, diff_fev1 = repeatability_grade(fev1_ok, n_usable)
-    grade_fvc, diff_fvc = repeatability_grade(fvc_ok, n_usable)
-    best_fev1 = max(fev1_ok) if fev1_ok else float("nan")
-    best_fvc = max(fvc_ok) if fvc_ok else float("nan")
-    pefs = [b.pef_l_s for b in blows if acceptable_fev1(b)]
-    return {"n_blows": len(blows), "n_acceptable_fev1": len(fev1_ok), "n_acceptable_fvc": len(fvc_ok),
-            "fvc_ml": best_fvc, "fev1_ml": best_fev1,
-            "fev1_fvc": best_fev1 / best_fvc if fev1_ok and fvc_ok else float("nan"),
-            "pef_l_s": max(pefs) if pefs else float("nan"),
-            "fev1_repeat_ml": diff_fev1, "fvc_repeat_ml": diff_fvc,
-            "grade_fev1": grade_fev1, "grade_fvc": grade_fvc}
+def record_volumes_ml(rec: Record) -> list[tuple[str, np.ndarray]]:
+    """``[(channel, volume_ml), ...]``: every volume channel of a spirogram record (several columns,
+    several blows), else every flow channel, else :func:`record_volume_ml`'s pick; each as
+    :func:`record_volume_ml` reads it. Only the first was read: the other blows were dropped unsaid."""
+    units = [u.strip().lower() for u in rec.units]
+    names = [c.strip().lower() for c in rec.channels]
+    picks = ([i for i, (n, u) in enumerate(zip(names, units)) if n.startswith("volume") or u in VOLUME_UNITS]
+             or [i for i, u in enumerate(units) if u in FLOW_UNITS])
+    if len(picks) < 2:
+        return [(rec.channels[picks[0]] if picks else rec.channels[0], record_volume_ml(rec))]
+    grid = grid_samples(rec)
+    return [(rec.channels[i], to_volume_ml(grid[i], rec.units[i], rec.fs_hz, rec.channels[i])) for i in picks]

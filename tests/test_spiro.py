@@ -13,7 +13,8 @@ import pytest
 
 from biosig.readers import read
 from biosig.spirometry import (EOFE_END_TOL_ML, PEF_WINDOW_S, SpirometryIndices, flow_over_window, record_volume_ml,
-                               repeatability_grade, session_summary, spirometry_indices)
+                               spirometry_indices)
+from biosig.spirometry_session import repeatability_grade, session_summary
 from conftest import shared_path
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

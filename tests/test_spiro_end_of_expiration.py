@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from biosig.readers import read
-from biosig.spirometry import (EOFE_END_TOL_ML, PEF_WINDOW_S, acceptable_fvc, record_volume_ml,
-                               spirometry_indices)
+from biosig.spirometry import EOFE_END_TOL_ML, PEF_WINDOW_S, record_volume_ml, spirometry_indices
+from biosig.spirometry_session import acceptable_fvc
 from biosig.synthetic import simulate
 
 FVC, TAU = 5000.0, 0.5

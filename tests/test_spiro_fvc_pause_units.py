@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from biosig.errors import SignalError
-from biosig.spirometry import acceptable_fev1, acceptable_fvc, spirometry_indices
+from biosig.spirometry import spirometry_indices
+from biosig.spirometry_session import acceptable_fev1, acceptable_fvc
 from biosig.synthetic import simulate_spiro
 
 FS = 100.0

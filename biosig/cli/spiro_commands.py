@@ -14,7 +14,23 @@ import sys
 _COLUMNS = (("fvc_l", "FVC L", "{:.3f}"), ("fev1_l", "FEV1 L", "{:.3f}"), ("fev1_fvc", "FEV1/FVC", "{:.3f}"),
             ("pef_l_s", "PEF L/s", "{:.2f}"), ("fef25_75_l_s", "FEF25-75 L/s", "{:.2f}"),
             ("fet_s", "FET s", "{:.2f}"), ("bev_ml", "BEV mL", "{:.0f}"), ("t0_s", "t0 s", "{:.3f}"),
-            ("eofe_ok", "EOFE", "{}"), ("acceptable_fev1", "FEV1 ok", "{}"), ("acceptable_fvc", "FVC ok", "{}"))
+            ("acceptable_fev1", "FEV1 ok", "{}"), ("acceptable_fvc", "FVC ok", "{}"))
+
+
+def not_acceptable_because(ind) -> list[str]:
+    """Why a blow (:class:`~biosig.spirometry.SpirometryIndices`) fails ATS/ERS 2019 acceptability,
+    one clinician-readable phrase per failed criterion (empty when acceptable): a hesitant start
+    (BEV over its limit) and a flow pause in the first second fail FEV1 and FVC, no end of forced
+    expiration fails FVC only."""
+    out = []
+    if not ind.bev_ok:
+        out.append(f"BEV {ind.bev_ml:.0f} mL > {ind.bev_limit_ml:.0f} mL (hesitant start)")
+    if not ind.pause_ok:
+        out.append(f"flow pause {ind.pause_s:.2f} s in the first second")
+    if not ind.eofe_ok:
+        gained = "" if math.isnan(ind.plateau_ml) else f"+{ind.plateau_ml:.0f} mL in the last 1 s, "
+        out.append(f"no end of expiration ({gained}FET {ind.fet_s:.1f} s < 15 s)")
+    return out
 
 
 def register(subparsers) -> None:
@@ -28,23 +44,43 @@ def register(subparsers) -> None:
                     "session: the session's best FVC/FEV1 and the repeatability grade (A-F, U) "
                     "follow. Unreadable files are reported on stderr and the rest is still computed "
                     "(exit code 1; 2 when none could be read).")
-    p.add_argument("paths", nargs="+", metavar="FILE", help="spirogram files (one blow each)")
+    p.add_argument("paths", nargs="+", metavar="FILE", help="spirogram files: a blow each, or several blows in a row or in volume columns")
     p.add_argument("--json", action="store_true", help="print JSON ({'blows': [...], 'session': {...}})")
     p.add_argument("--plot", metavar="PNG", default=None,
                    help="write a flow-volume and volume-time plot of all blows to this PNG file")
     p.set_defaults(handler=spiro_command)
 
 
-def _blow(path: str) -> tuple[dict, object, float]:
+def _blows(path: str) -> list[tuple[dict | None, object, float, str]]:
+    """``[(row, volume_ml, fs_hz, error), ...]``: each blow of a file - each volume (or flow) column,
+    and each of the blows recorded one after the other in it (:func:`~biosig.spirometry_end.split_blows`).
+    A blow that cannot be measured has ``row`` None and its error; a file that cannot be read raises."""
+    from biosig.errors import BiosigError
     from biosig.readers import read
-    from biosig.spirometry import acceptable_fev1, acceptable_fvc, record_volume_ml, spirometry_indices
+    from biosig.spirometry import record_volumes_ml, spirometry_indices
+    from biosig.spirometry_session import acceptable_fev1, acceptable_fvc
+    from biosig.spirometry_end import split_blows
 
     rec = read(path)
-    v = record_volume_ml(rec)
-    ind = spirometry_indices(v, rec.fs_hz)
-    row = {"path": path, "spirogram": rec.metadata.get("spirogram", "volume-time"), **ind.as_dict(),
-           "acceptable_fev1": acceptable_fev1(ind), "acceptable_fvc": acceptable_fvc(ind)}
-    return row, v, rec.fs_hz
+    channels = record_volumes_ml(rec)
+    out = []
+    for channel, v in channels:
+        segments = split_blows(v, rec.fs_hz)
+        for k, (a, b) in enumerate(segments):
+            label = path + (f" [{channel}]" if len(channels) > 1 else "") + (f" #{k + 1}" if len(segments) > 1 else "")
+            try:
+                ind = spirometry_indices(v[a:b], rec.fs_hz)
+            except BiosigError as exc:
+                out.append((None, v[a:b], rec.fs_hz, f"{label}: {exc}"))
+                continue
+            row = {"path": path, "blow": label, "channel": channel, "start_s": a / rec.fs_hz,
+                   "spirogram": rec.metadata.get("spirogram", "volume-time"), **ind.as_dict(),
+                   "acceptable_fev1": acceptable_fev1(ind), "acceptable_fvc": acceptable_fvc(ind),
+                   "not_acceptable_because": not_acceptable_because(ind)}
+            row["t0_s"] += a / rec.fs_hz       # times from the file's first sample
+            row["t_pef_s"] += a / rec.fs_hz
+            out.append((row, v[a:b], rec.fs_hz, ""))
+    return out
 
 
 def _clean(value):
@@ -57,12 +93,12 @@ def _clean(value):
 
 
 def _table(blows: list[dict], session: dict | None) -> str:
-    head = ["file"] + [h for _, h, _ in _COLUMNS]
-    rows = [[b["path"]] + [fmt.format(b[k]) if not (isinstance(b[k], float) and math.isnan(b[k])) else "-"
-                           for k, _, fmt in _COLUMNS] for b in blows]
+    head = ["file"] + [h for _, h, _ in _COLUMNS] + ["not acceptable because"]
+    rows = [[b["blow"]] + [fmt.format(b[k]) if not (isinstance(b[k], float) and math.isnan(b[k])) else "-"
+                           for k, _, fmt in _COLUMNS] + ["; ".join(b["not_acceptable_because"])] for b in blows]
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-    lines = ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
-             for r in [head] + rows]
+    lines = ["  ".join(v.ljust(w) if i in (0, len(head) - 1) else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+             .rstrip() for r in [head] + rows]
     if session:
         def num(key, scale=1.0, fmt="{:.3f}"):
             x = session[key]
@@ -94,7 +130,7 @@ def plot_blows(curves: list[tuple[str, object, float]], out: str) -> str:
         t = np.flatnonzero(ok) / fs
         vol = vm[ok] - vm[ok][0]
         flow = flow_over_window(t, vol)
-        label = name.rsplit("/", 1)[-1]
+        label = name.rsplit("/", 1)[-1]   # a blow's label: file, [column], #k
         ax_fv.plot(vol / 1000.0, flow, label=label)
         ax_vt.plot(t, vol / 1000.0, label=label)
     ax_fv.set(xlabel="volume [L]", ylabel="flow [L/s]", title="flow-volume (flow over 80 ms)")
@@ -111,7 +147,8 @@ def plot_blows(curves: list[tuple[str, object, float]], out: str) -> str:
 def spiro_command(args) -> int:
     from biosig.errors import BiosigError
     from biosig.readers import discover
-    from biosig.spirometry import SpirometryIndices, session_summary
+    from biosig.spirometry import SpirometryIndices
+    from biosig.spirometry_session import session_summary
 
     if args.plot and not args.plot.lower().endswith(".png"):
         raise BiosigError(f"--plot {args.plot!r}: the plot is written as PNG; give a file name ending in .png")
@@ -125,14 +162,16 @@ def spiro_command(args) -> int:
     blows, curves, failed = [], [], 0
     for path in paths:
         try:
-            row, v, fs = _blow(path)
+            found = _blows(path)
         except BiosigError as exc:
-            failed += 1
-            print(f"biosig spiro: error: {exc}" if str(path) in str(exc) else f"biosig spiro: error: {path}: {exc}",
-                  file=sys.stderr)
-            continue
-        blows.append(row)
-        curves.append((path, v, fs))
+            found = [(None, None, 0.0, str(exc) if str(path) in str(exc) else f"{path}: {exc}")]
+        for row, v, fs, error in found:
+            if row is None:
+                failed += 1
+                print(f"biosig spiro: error: {error}", file=sys.stderr)
+                continue
+            blows.append(row)
+            curves.append((row["blow"], v, fs))
     if not blows:
         return 2
     fields = SpirometryIndices.__dataclass_fields__
