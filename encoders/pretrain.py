@@ -33,8 +33,9 @@ last checkpoint written (if any) stays. ``metrics.jsonl`` is strict JSON (``null
 Provenance (:mod:`encoders.pretrain_provenance`): ``data_manifest.json`` lists every recording file
 trained on with its SHA-256; meta.json adds its summary, the software versions, the resumes (a
 ``--steps`` change stretches the schedule: said, and recorded) and the records of the project's
-evaluation sets found in the data by content (said in a warning: never pretrain on records you
-evaluate on).
+evaluation sets found in the data by content (the file's bytes, or its decoded samples for a converted
+copy: :mod:`encoders.pretrain_evaluation_sets`) and the synthetic records on the held-out seeds of
+eval_probe's synthetic tasks (said in a warning: never pretrain on records you evaluate on).
 
 Progress: a tqdm bar on a terminal (the data read has its own); otherwise (nohup, CI) one line on
 stderr every ``BIOSIG_PROGRESS_S`` seconds (default 10) while the data is read and while it trains;
@@ -64,6 +65,7 @@ from encoders.model import EncoderModel, count_parameters
 from encoders.pretrain_checks import (RESUME_MAY_CHANGE, STATE_FILE, already_done, check_batch_memory, check_masking,
                                      check_out_dir, new_folders, nonfinite_error, remove_if_empty, resume_state,
                                      same_data, train_window_s)
+from encoders.pretrain_evaluation_sets import evaluation_content, merge_overlap, synthetic_overlap
 from encoders.pretrain_pipeline import default_training_pipeline, load_pipeline_file
 from encoders.pretrain_provenance import data_manifest, overlap_warning, provenance, resume_entry, write_manifest
 from encoders.pretrain_progress import ProgressLines
@@ -138,15 +140,17 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def load_data(cfg: TrainConfig, config, pipeline, progress: "ProgressLines | None" = None):
-    """The training :class:`encoders.data.WindowSet` for ``cfg`` (``progress``: lines while reading)."""
+def load_data(cfg: TrainConfig, config, pipeline, progress: "ProgressLines | None" = None, watch=None):
+    """The training :class:`encoders.data.WindowSet` for ``cfg`` (``progress``: lines while reading;
+    ``watch``: an :class:`encoders.pretrain_evaluation_sets.EvaluationContent` that sees the --data records)."""
     from encoders.data import (build_windows, file_records, synthetic_blow_records, synthetic_lung_records,
                                synthetic_pulse_records, synthetic_records, synthetic_rhythm_records)
     sources = []
     if cfg.channel is not None and not cfg.data:
         raise EncoderError(f"--channel {cfg.channel} picks a channel of the --data recordings; give --data PATH...")
     if cfg.data:
-        sources.append(file_records(cfg.data, cfg.modality, cfg.channel))
+        found = file_records(cfg.data, cfg.modality, cfg.channel)
+        sources.append(watch.watch(found) if watch is not None else found)
     if cfg.synthetic:
         sources.append(synthetic_records(cfg.modality, cfg.synthetic_records, cfg.synthetic_seconds, cfg.seed))
     if cfg.synthetic_rhythm_records:
@@ -231,18 +235,31 @@ def pretrain(cfg: TrainConfig) -> dict:
     ("terminate called without an active exception")."""
     was_initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
     created = new_folders(pathlib.Path(cfg.out_dir))
+    where: dict = {}   # the step trained and the step saved, for a Ctrl-C
     try:
-        return _pretrain(cfg)
-    except BaseException:
+        return _pretrain(cfg, where)
+    except BaseException as exc:
         if _dist_info()[1] == 0:
             remove_if_empty(created)
+            if isinstance(exc, KeyboardInterrupt) and "step" in where:
+                _say_interrupted(cfg, where)
         raise
     finally:
         if not was_initialized and torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 
 
-def _pretrain(cfg: TrainConfig) -> dict:
+def _say_interrupted(cfg: TrainConfig, where: dict) -> None:
+    """A run stopped by Ctrl-C: what it kept, and how to continue it."""
+    if where.get("saved"):
+        log.warning("interrupted at step %d of %d: the checkpoint of step %d in %s is kept; continue it exactly "
+                    "with the same command and --resume", where["step"], cfg.steps, where["saved"], cfg.out_dir)
+    else:
+        log.warning("interrupted at step %d of %d, before the first checkpoint (--ckpt-every %d): nothing was saved",
+                    where["step"], cfg.steps, cfg.ckpt_every)
+
+
+def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
     world, rank, local = _dist_info()
     out = pathlib.Path(cfg.out_dir)
     if cfg.batch_size % world:
@@ -254,6 +271,9 @@ def _pretrain(cfg: TrainConfig) -> dict:
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
+    if "modality" in cfg.overrides and cfg.overrides["modality"] != cfg.modality:   # the model for other data
+        raise EncoderError(f"--set modality={json_text.dumps(cfg.overrides['modality'])} contradicts --modality "
+                           f"{cfg.modality}: give the modality with --modality only")
     config = get_config(f"{cfg.modality}-{cfg.preset}", **cfg.overrides)
     pipeline = load_pipeline_file(cfg.pipeline, config) if cfg.pipeline else default_training_pipeline(config)
     check_masking(config, train_window_s(cfg, config))
@@ -262,7 +282,8 @@ def _pretrain(cfg: TrainConfig) -> dict:
         return already_done(out, int(st["step"]), cfg)
     init = _init_source(cfg.init_from, config) if cfg.init_from and st is None else None
     progress = ProgressLines(cfg.progress and rank == 0, bar=sys.stderr.isatty())
-    data = load_data(cfg, config, pipeline, progress)
+    content = evaluation_content() if rank == 0 and cfg.data else None   # converted evaluation records
+    data = load_data(cfg, config, pipeline, progress, watch=content)
     data_sha = data.fingerprint()
     if st is not None:
         same_data(out, st, data, data_sha)
@@ -275,6 +296,11 @@ def _pretrain(cfg: TrainConfig) -> dict:
         if cfg.channel is not None:   # the channel of each record trained on (meta.json: train_config)
             manifest["channel"] = cfg.channel
         prov = provenance(manifest, data_sha, resumes)
+        kept = set(data.sources)   # evaluation records by samples (of those trained on) and synthetic seeds
+        by_samples = {k: [r for r in v if r in kept] for k, v in (content.found if content else {}).items()}
+        by_samples = {k: v for k, v in by_samples.items() if v}
+        prov["evaluation_overlap"] = merge_overlap(prov["evaluation_overlap"], by_samples,
+                                                   synthetic_overlap(data.sources))
         if prov["evaluation_overlap"]:
             log.warning(overlap_warning(prov["evaluation_overlap"]))
     model = EncoderModel(config)
@@ -329,6 +355,8 @@ def _pretrain(cfg: TrainConfig) -> dict:
     n_finite = torch.zeros((), device=device)   # steps since the report before the first non-finite one
     since = 0
     saved_step = start or None
+    where = {} if where is None else where
+    where.update(step=start, saved=saved_step)
     # training seconds before this run: elapsed_s counts from step 0 across resumes (the steps a killed
     # run made after its last checkpoint are run again and counted once)
     elapsed_before_s = float(st.get("elapsed_s") or 0.0) if st is not None else 0.0
@@ -337,6 +365,7 @@ def _pretrain(cfg: TrainConfig) -> dict:
     model.train()
     try:
         for step in range(start, cfg.steps):
+            where["step"] = step
             idx = step_indices(cfg.seed, step, len(data), cfg.batch_size)[rank * per_rank:(rank + 1) * per_rank]
             idx_t = torch.from_numpy(idx).to(x_all.device, non_blocking=True)
             xb = x_all.index_select(0, idx_t).to(device, non_blocking=True)
@@ -400,6 +429,7 @@ def _pretrain(cfg: TrainConfig) -> dict:
                           manifest)
                     manifest = None   # written with the first checkpoint of this process
                 saved_step = step + 1
+                where["saved"] = saved_step
                 if world > 1:
                     torch.distributed.barrier()
     finally:

@@ -10,8 +10,35 @@ is found too; a converted or re-encoded copy is not. Regenerate after an evaluat
 
 (and ``cough/raw/*.mp3`` for the cough set); tests/test_pretrain_provenance.py checks this table
 against ``../shared/data``.
+
+Converted copies (issue: a CinC ``.mat`` written again as EDF, CSV or WFDB by :mod:`biosig.writers`, a
+cough re-encoded as WAV or FLAC) have other bytes: they are found by their decoded samples
+(:class:`EvaluationContent`): a fingerprint of each evaluation record (z-scored block means and
+standard deviations of its samples at its own rate, tolerant to format quantisation, gain and offset)
+is computed once from ``../shared/data`` and cached under ``$BIOSIG_CACHE_DIR``; a training record is
+compared only where its rate matches an evaluation record's and its length is that record's or up to
+one second longer (a padded last EDF data record). A copy resampled to another rate, cut or mixed with
+other signal is not found.
+
+The synthetic tasks of benchmarks/eval_probe.py drawn from a pretraining generator hold out seeds
+(:data:`SYNTHETIC_SEEDS`): ``audio-lung-syn`` (``biosig.synthetic`` auscultation, seeds 600000 up:
+``--synthetic-lung-records`` with ``--seed`` near 550000) and ``spiro-dev`` (``simulate_spiro``, seeds
+900000-900079: ``--synthetic-blow-records`` with ``--seed`` near 860000, or ``--synthetic`` spiro with
+``--seed`` near 900000). The other synthetic tasks have generators of their own (no pretraining
+records are drawn from them). tests/test_pretrain_evaluation_content.py checks these against the
+benchmark's generators.
 """
 from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pathlib
+import zipfile
+
+import numpy as np
+
+log = logging.getLogger("encoders.pretrain")
 
 #: set name -> (what it is and who evaluates on it, the signal files it holds)
 EVALUATION_SETS: dict[str, tuple[str, str]] = {
@@ -75,7 +102,173 @@ EVALUATION_SETS: dict[str, tuple[str, str]] = {
     ded2fa9bc8e70721 e14e2e5e2c247f31 e518f6a23608116f e687a6242442df3a e9b210b5ee25bdb4 ea1fdf2968892e56
     ed43e1530d3f4672 ed72ddba42af4e46 f2211d31eaf9da4b f81b0daa2a81c534 fa4b6e92e471870c fb4b82a8a18626cc
 """),
+    "audio-lung-syn": ("the held-out seeds of the audio-lung-syn task (benchmarks/eval_probe.py: synthetic "
+                       "auscultation, seeds 600000-600221)", ""),
+    "spiro-dev": ("the held-out seeds of the spiro-dev task (benchmarks/eval_probe.py: simulate_spiro blows, "
+                  "seeds 900000-900079)", ""),
+}
+
+#: synthetic evaluation task -> (the pretraining generators it draws from, as named in the sources
+#: ``synthetic:<generator>:<seed>`` of encoders.data, the seeds it draws): eval_probe's defaults
+SYNTHETIC_SEEDS: dict[str, tuple[tuple[str, ...], range]] = {
+    "audio-lung-syn": (("audio-lung",), range(600_000, 600_222)),   # synthetic_lung_sounds(seed=600_000)
+    "spiro-dev": (("spiro-blow", "spiro"), range(900_000, 900_080)),   # pretraining_generator_quality()
 }
 
 #: first 16 hex digits of a file's SHA-256 -> the evaluation set holding it
 SET_OF_DIGEST: dict[str, str] = {d: name for name, (_, text) in EVALUATION_SETS.items() for d in text.split()}
+
+
+def synthetic_overlap(sources) -> dict[str, list[str]]:
+    """Synthetic evaluation task -> the training ``sources`` (names ``synthetic:<generator>:<seed>``,
+    first appearance order) drawn from its generator on one of its held-out seeds."""
+    found: dict[str, list[str]] = {}
+    for source in dict.fromkeys(map(str, sources)):
+        parts = source.split(":")
+        if len(parts) != 3 or parts[0] != "synthetic" or not parts[2].isdigit():
+            continue
+        for task, (generators, seeds) in SYNTHETIC_SEEDS.items():
+            if parts[1] in generators and int(parts[2]) in seeds:
+                found.setdefault(task, []).append(source)
+    return found
+
+
+def merge_overlap(*found: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The overlaps ``found`` (set -> records) in one dict, each record once per set."""
+    out: dict[str, list[str]] = {}
+    for f in found:
+        for name, records in f.items():
+            out[name] = list(dict.fromkeys([*out.get(name, []), *records]))
+    return out
+
+
+# --- by decoded samples (converted copies) ---------------------------------------------------------
+
+BLOCKS = 64            # fingerprint: mean and standard deviation of the z-scored samples in 64 blocks
+MATCH_TOLERANCE = 0.02  # largest difference of any fingerprint value (z units) between copies
+PAD_S = 1.0            # a copy may be up to this much longer (EDF pads its last data record)
+_VERSION = 1
+#: set -> its signal files under the evaluation data folder
+SET_FILES = {"cinc2017": "cinc2017/*.hea", "cough": "cough/raw/*.mp3"}
+
+
+def evaluation_data_folder() -> pathlib.Path:
+    """Where the evaluation sets are: ``../shared/data`` from the project root (as benchmarks/eval_probe.py)."""
+    return pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def fingerprint(x) -> np.ndarray | None:
+    """``2 * BLOCKS`` values: mean and standard deviation of each of ``BLOCKS`` equal blocks of ``x``
+    z-scored (so units, gain, offset and sample format do not matter); None for a signal too short
+    or constant."""
+    x = np.nan_to_num(np.asarray(x, dtype=np.float64))
+    sd = float(x.std()) if len(x) else 0.0
+    if len(x) < 4 * BLOCKS or not sd > 0:
+        return None
+    z = (x - x.mean()) / sd
+    edges = np.linspace(0, len(z), BLOCKS + 1).astype(np.int64)[:-1]
+    counts = np.diff(np.append(edges, len(z)))
+    mean = np.add.reduceat(z, edges) / counts
+    var = np.maximum(np.add.reduceat(z * z, edges) / counts - mean ** 2, 0.0)
+    return np.concatenate([mean, np.sqrt(var)])
+
+
+def _signals(samples: np.ndarray):
+    """Each channel of ``samples`` (C, N), and their mean where there are several (a mono mix-down)."""
+    rows = [np.asarray(r) for r in samples]
+    return rows + ([np.mean(samples, axis=0)] if len(rows) > 1 else [])
+
+
+class EvaluationContent:
+    """Fingerprints of the evaluation records (:func:`fingerprint` of each channel and of their mix),
+    and :meth:`watch`, which finds them among training records by content."""
+
+    def __init__(self, sets, names, fs_hz, n_samples, prints):
+        self.sets, self.names = list(sets), list(names)
+        self.fs_hz, self.n = np.asarray(fs_hz, dtype=np.float64), np.asarray(n_samples, dtype=np.int64)
+        self.prints = np.asarray(prints, dtype=np.float64).reshape(len(self.sets), 2 * BLOCKS)
+        self.found: dict[str, list[str]] = {}
+
+    def match(self, record) -> list[str]:
+        """The evaluation sets (and records) ``record`` holds: ``[(set, evaluation record), ...]``."""
+        fs = float(record.fs_hz)
+        near = np.flatnonzero((np.abs(self.fs_hz - fs) <= 1e-6 * fs) & (self.n <= record.n_samples)
+                              & (record.n_samples <= self.n + int(np.ceil(PAD_S * fs))))
+        if not len(near):
+            return []
+        hits = []
+        for x in _signals(np.asarray(record.samples)):
+            for n in np.unique(self.n[near]):
+                fp = fingerprint(x[:n])
+                if fp is None:
+                    continue
+                for i in near[self.n[near] == n]:
+                    if np.max(np.abs(self.prints[i] - fp)) <= MATCH_TOLERANCE:
+                        hits.append((str(self.sets[i]), str(self.names[i])))
+        return list(dict.fromkeys(hits))
+
+    def watch(self, records):
+        """``records`` (``(source, Record)``) unchanged; each one holding an evaluation record is noted
+        in :attr:`found` (set -> sources)."""
+        for source, rec in records:
+            for name, ref in self.match(rec):
+                log.info("%s holds the samples of %s of the evaluation set %s", source, ref, name)
+                self.found.setdefault(name, []).append(str(source))
+            yield source, rec
+
+
+def _files(folder: pathlib.Path) -> list[tuple[str, pathlib.Path]]:
+    return [(name, p) for name, pattern in SET_FILES.items() for p in sorted(folder.glob(pattern))]
+
+
+def _cache_key(files) -> str:
+    h = hashlib.sha256(f"v{_VERSION} {BLOCKS}".encode())
+    for name, p in files:
+        st = p.stat()
+        h.update(f"{name} {p} {st.st_size} {st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def evaluation_content(folder: pathlib.Path | None = None, cache: pathlib.Path | None = None):
+    """The :class:`EvaluationContent` of the evaluation sets in ``folder`` (default
+    :func:`evaluation_data_folder`), read from ``cache`` (default ``$BIOSIG_CACHE_DIR/
+    evaluation-fingerprints.npz``) while the sets' files are unchanged, else computed (about 1.5 s) and
+    cached; None (said at INFO) where the sets are not there."""
+    from encoders.backend_cache import cache_dir
+    folder = pathlib.Path(folder) if folder is not None else evaluation_data_folder()
+    files = _files(folder)
+    if not files:
+        log.info("evaluation sets not found under %s: converted copies of them are not looked for", folder)
+        return None
+    cache = pathlib.Path(cache) if cache is not None else cache_dir() / "evaluation-fingerprints.npz"
+    key = _cache_key(files)
+    try:
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                return EvaluationContent(z["sets"], z["names"], z["fs_hz"], z["n"], z["prints"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):   # none yet, or damaged: computed again
+        pass
+    from biosig.errors import BiosigError
+    from biosig.readers import read
+    rows = []
+    for name, p in files:
+        try:
+            rec = read(p)
+        except BiosigError as exc:
+            log.info("evaluation record %s not read (%s)", p, exc)
+            continue
+        for x in _signals(np.asarray(rec.samples)):
+            fp = fingerprint(x)
+            if fp is not None:
+                rows.append((name, p.stem, float(rec.fs_hz), len(x), fp))
+    sets, names, fs, n, prints = (list(c) for c in zip(*rows)) if rows else ([], [], [], [], [])
+    content = EvaluationContent(sets, names, fs, n, prints)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, key=np.asarray(key), sets=np.asarray(sets, dtype=str), names=np.asarray(names, dtype=str),
+                 fs_hz=content.fs_hz, n=content.n, prints=content.prints)
+        os.replace(tmp, cache)
+    except OSError as exc:
+        log.info("evaluation fingerprints not cached in %s (%s)", cache, exc)
+    return content

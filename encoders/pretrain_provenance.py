@@ -80,10 +80,12 @@ def evaluation_overlap(manifest: dict) -> dict[str, list[str]]:
 
 def overlap_warning(found: dict[str, list[str]]) -> str:
     """One line naming each evaluation set in the training data, its count and a first record."""
-    from encoders.pretrain_evaluation_sets import EVALUATION_SETS
+    from encoders.pretrain_evaluation_sets import EVALUATION_SETS, SYNTHETIC_SEEDS
     parts = [f"{len(recs)} record(s) of {EVALUATION_SETS[name][0]}, e.g. {recs[0]}" for name, recs in found.items()]
-    return (f"the training data hold {'; '.join(parts)}: never pretrain on records you evaluate on (leave them "
-            "out of --data); meta.json lists them under evaluation_overlap")
+    fix = [*(["leave them out of --data"] if set(found) - set(SYNTHETIC_SEEDS) else []),
+           *(["pretrain the synthetic records on another --seed"] if set(found) & set(SYNTHETIC_SEEDS) else [])]
+    return (f"the training data hold {'; '.join(parts)}: never pretrain on records you evaluate on "
+            f"({'; '.join(fix)}); meta.json lists them under evaluation_overlap")
 
 
 def versions() -> dict:

@@ -63,7 +63,8 @@ def register(subparsers) -> None:
     p.add_argument("--data", nargs="+", metavar="PATH", default=(),
                    help="recordings, record names or folders (searched recursively; any format biosig reads). A file "
                         "that cannot be read is skipped with a warning; records of the project's evaluation sets "
-                        "(CinC 2017, cough; found by content) are warned about and listed in meta.json. Every file "
+                        "(CinC 2017, cough; found by content: the file's bytes, or its samples for a copy converted "
+                        "to another format) are warned about and listed in meta.json. Every file "
                         "trained on is listed with its SHA-256 in DIR/data_manifest.json")
     p.add_argument("--channel", default=None, metavar="NAME",
                    help="train on this channel of each --data recording, by name (e.g. G of a camera PPG whose "
@@ -104,7 +105,10 @@ def register(subparsers) -> None:
                    help="peak AdamW learning rate (default 1e-3); then cosine decay to 10 %% of it at --steps")
     p.add_argument("--warmup-steps", type=_non_negative_int, default=10, metavar="N",
                    help="linear learning-rate warm-up steps (default 10)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights, data order and masks (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights, data order and masks, and of the synthetic records (default 0); synthetic "
+                        "records on the held-out seeds of benchmarks/eval_probe.py's synthetic tasks are warned about "
+                        "and listed in meta.json")
     p.add_argument("--ckpt-every", type=_positive_int, default=50, metavar="N",
                    help="checkpoint every N steps and at the last one (default 50)")
     p.add_argument("--window-s", type=_positive_float, default=None, metavar="S",
