@@ -178,27 +178,44 @@ class Encoder:
     def window_measures(self, record, n_windows: int):
         """Per-window measures (``measures_ok``, ``missing``, the modality's measures, ``af_prob``
         for ECG/PPG): the numbers ``serve`` publishes on ``score/`` and ``score`` writes, computed
-        on the causally preprocessed windows (:mod:`encoders.heads.features`)."""
-        import polars as pl
-        from biosig.measures_window import measure_keys
-        from encoders.data import select_channels
-        from encoders.heads.features import record_window_measures
-        sel = select_channels(record, self.config.modality)
+        on the causally preprocessed windows (:mod:`encoders.heads.features`), on the embedding's
+        own grid (training window or --window-s; the modality's default grid put the measures of
+        other windows on these rows)."""
         outside, _ = self.pipeline.split_in_model()
-        # the embedding's own grid (training window or --window-s), as InferenceModel measures them:
-        # the modality's default grid put the measures of other windows on these rows
-        window_s, hop_s = self.window_s, self.hop_s
-        rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, self.config.modality, outside,
-                                      window_s, hop_s, int(self.config.in_channels or 1), n_windows,
-                                      sel.units)[:n_windows]
-        keys = measure_keys(self.config.modality)
-        cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
-                "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),
-                **{k: pl.Series([r.get(k) for r in rows], dtype=pl.Float64) for k in keys}}
-        head = _head_for(self.config.modality, self.af_prevalence)
-        if head is not None:
-            cols["af_prob"] = pl.Series([head.predict(r) if r["ok"] else None for r in rows], dtype=pl.Float64)
-        return pl.DataFrame(cols)
+        return window_measure_columns(record, self.config, outside, self.window_s, self.hop_s, n_windows,
+                                      self.af_prevalence)
+
+
+_SAID_SHORT: set = set()   # (head, window_s) whose af_prob-all-null warning was given
+
+
+def window_measure_columns(record, config, outside, window_s: float, hop_s: float, n_windows: int,
+                           af_prevalence: float | None = None):
+    """The measure columns of ``n_windows`` embedding rows of ``record`` (windows of ``window_s`` every
+    ``hop_s``) for a model of ``config`` whose out-of-graph pipeline is ``outside``: ``measures_ok``,
+    ``missing``, the modality's measures and, for ECG/PPG, ``af_prob`` (the shipped head at
+    ``af_prevalence``). Windows shorter than the head was fitted on give no ``af_prob``: said once in a
+    warning, not left to be found in a column of nulls. Shared by :class:`Encoder` and
+    :class:`encoders.inference.InferenceModel`."""
+    import polars as pl
+    from biosig.measures_window import measure_keys
+    from encoders.data import select_channels
+    from encoders.heads.features import record_window_measures
+    sel = select_channels(record, config.modality)
+    rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, config.modality, outside,
+                                  window_s, hop_s, int(config.in_channels or 1), n_windows, sel.units)[:n_windows]
+    cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
+            "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),
+            **{k: pl.Series([r.get(k) for r in rows], dtype=pl.Float64) for k in measure_keys(config.modality)}}
+    head = _head_for(config.modality, af_prevalence)
+    if head is not None:
+        if head.too_short(window_s) and (head.name, window_s) not in _SAID_SHORT:
+            _SAID_SHORT.add((head.name, window_s))
+            log.warning("af_prob is null in every window: the %s head was fitted on windows of at least %g s "
+                        "and these are %g s (--window-s); give --window-s %g or more for it", head.name,
+                        head.min_window_s, window_s, head.min_window_s)
+        cols["af_prob"] = pl.Series([head.predict(r) if r["ok"] else None for r in rows], dtype=pl.Float64)
+    return pl.DataFrame(cols)
 
 
 def _head_for(modality: str, prevalence: float | None = None):

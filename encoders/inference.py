@@ -120,24 +120,9 @@ class InferenceModel:
     def window_measures(self, record, n_windows: int):
         """The measure columns of :meth:`encoders.embed.Encoder.window_measures`, from this model's
         out-of-graph pipeline (so an exported file gets them too)."""
-        import polars as pl
-
-        from biosig.measures_window import measure_keys
-        from encoders.data import select_channels
-        from encoders.embed import _head_for
-        from encoders.heads.features import record_window_measures
-        c = self.config
-        sel = select_channels(record, c.modality)
-        window_s, hop_s = self.window_s, self.hop_s
-        rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, c.modality, self.outside,
-                                      window_s, hop_s, int(c.in_channels or 1), n_windows, sel.units)[:n_windows]
-        cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
-                "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),
-                **{k: pl.Series([r.get(k) for r in rows], dtype=pl.Float64) for k in measure_keys(c.modality)}}
-        head = _head_for(c.modality, self.af_prevalence)
-        if head is not None:
-            cols["af_prob"] = pl.Series([head.predict(r) if r["ok"] else None for r in rows], dtype=pl.Float64)
-        return pl.DataFrame(cols)
+        from encoders.embed import window_measure_columns
+        return window_measure_columns(record, self.config, self.outside, self.window_s, self.hop_s, n_windows,
+                                      self.af_prevalence)
 
 
 def open_model(source, backend: str = "auto", *, device: str | None = None, precision: str = "fp32",

@@ -45,3 +45,22 @@ def test_python_api_measures_the_embedding_windows(a00028, window_s):
     ref = inf.embed(a00028)
     for col in ("n_beats", "hr_bpm", "rmssd_ms", "af_prob"):
         np.testing.assert_allclose(df[col].to_numpy(), ref[col].to_numpy(), rtol=1e-9, err_msg=col)
+
+
+def test_windows_shorter_than_the_af_head_was_fitted_on_say_why_af_prob_is_null(a00028, caplog):
+    """`embed --window-s 5` with ecg-tiny: af_prob was null in all rows and nothing said why."""
+    from encoders import embed as embed_module
+    embed_module._SAID_SHORT.clear()
+    inf = open_model("ecg-tiny", "torch")
+    inf.window_s_override = 5.0
+    with caplog.at_level("WARNING", logger="encoders.embed"):
+        df = inf.embed(a00028)
+        inf.embed(a00028)                              # said once
+    assert df["af_prob"].is_null().all() and df["measures_ok"].any()
+    said = [r.getMessage() for r in caplog.records if "af_prob is null" in r.getMessage()]
+    assert len(said) == 1 and "--window-s" in said[0]
+    caplog.clear()
+    inf.window_s_override = None                        # the training window: af_prob, no warning
+    with caplog.at_level("WARNING", logger="encoders.embed"):
+        df = inf.embed(a00028)
+    assert df["af_prob"].is_not_null().any() and "af_prob is null" not in caplog.text

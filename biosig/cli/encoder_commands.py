@@ -42,7 +42,7 @@ def add_backend_args(p, default_backend="auto", default_help="auto") -> None:
                    help="where the backend runs (default: a CUDA GPU when one is visible, else cpu)")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="torch backend: fp32 (default), or bf16/fp16 autocast (for CUDA GPUs; tolerances in "
-                        "docs/gpu.md). Exported graphs keep their export precision (fp32 or int8)")
+                        "docs/gpu.md). Exported graphs keep their export precision (fp32, fp16 or int8)")
 
 
 def register(subparsers) -> None:
@@ -150,8 +150,10 @@ def register(subparsers) -> None:
     e = subparsers.add_parser(
         "embed", help="embed recordings with an encoder, one parquet row per window",
         description="Apply the model's stored preprocessing pipeline, cut each recording into the "
-                    "modality's default windows and write source, channels, t0_s, t1_s, quality and "
-                    "embedding (list of float32) per window. Identical input gives identical output. "
+                    "windows the model was trained on (or --window-s) and write source, channels, t0_s, t1_s, "
+                    "quality and embedding (list of float32) per window, then the window measures serve "
+                    "publishes (measures_ok, missing, the modality's measures, e.g. hr_bpm; af_prob for ECG and "
+                    "PPG). Identical input gives identical output. "
                     "A bad input is reported on stderr and the others are still written (exit code 1; "
                     "2 when none could be embedded). Threads: --threads, default the free cores.")
     e.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, record names or folders")
