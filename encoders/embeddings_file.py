@@ -48,7 +48,9 @@ def embed_provenance(enc, model: str, *, random_weights: bool, window_s_given: f
             "random_weights": bool(random_weights),
             "window_s": float(enc.window_s), "hop_s": float(enc.hop_s),
             "window_s_given": None if window_s_given is None else float(window_s_given),
-            "read_options": dict(read_options), "backend": backend, "precision": model_precision(enc),
+            "read_options": dict(read_options), "backend": backend,
+            "backend_used": str(getattr(getattr(enc, "backend", None), "name", None) or backend),
+            "precision": model_precision(enc),
             **({} if af_prevalence is None else {"af_prevalence": float(af_prevalence)}),
             "biosig_version": __version__}
 

@@ -36,7 +36,7 @@ def test_embed_records_what_made_the_file_and_probe_baselines_follow_it(tmp_path
     prov = read_provenance(emb)
     assert prov["model"] == "ecg-tiny" and prov["model_id"].startswith("ecg-tiny") and prov["random_weights"] is True
     assert prov["window_s"] == prov["window_s_given"] == 5.0 and prov["hop_s"] > 0
-    assert prov["read_options"] == {"channel_modalities": {"ch1": "ecg"}} and prov["backend"] == "torch"
+    assert prov["read_options"] == {"channel_modalities": {"ch1": "ecg"}} and prov["backend"] == prov["backend_used"] == "torch"
     import encoders
     assert prov["pipeline_hash"] == encoders.load("ecg-tiny").pipeline.hash
     capsys.readouterr()

@@ -319,6 +319,7 @@ def embed_command(args) -> int:
                             read_options=opts, backend=backend, af_prevalence=args.af_prevalence)
     # an interrupted write leaves the previous file, never half of one; its metadata says what made it
     atomic_write_parquet(df, out, metadata=parquet_metadata(prov))
-    print(f"{len(df)} windows from {len(frames)} recording{'' if len(frames) == 1 else 's'} -> {out} ({enc.model_id})"
+    print(f"{len(df)} window{'' if len(df) == 1 else 's'} from {len(frames)} recording{'' if len(frames) == 1 else 's'} "
+          f"-> {out} ({enc.model_id}, {prov['backend_used']})"
           + (f"; {failed} recording(s) failed (see above)" if failed else ""))
     return 1 if failed else 0
