@@ -57,6 +57,19 @@ log = logging.getLogger(__name__)
 #: for a truth of 5); an LMS with lr 5 published forecasts of 125 z-units.
 FORECAST_REACH = 1.0
 
+#: Seconds of one position repeated in every coordinate that make a frozen input (a tracker
+#: repeating its last position, not a body at rest): the runtime's ``max_frozen_s`` and the offline
+#: evaluation's (:class:`realtime.evaluation.Protocol`), converted by :func:`frozen_steps`.
+MAX_FROZEN_S = 2.0
+
+
+def frozen_steps(max_frozen_s: float, fs_hz: float) -> int:
+    """``max_frozen_steps`` for a forecaster at ``fs_hz``: identical consecutive samples that make a
+    frozen input, ``max_frozen_s`` at ``fs_hz``, at least 2 (``max_frozen_s`` 0: the check is off).
+    The one rule of the runtime (:func:`streams.forecast.frozen_steps`) and of the offline
+    evaluation, so that evaluate holds (and does not score) the steps ``serve`` holds."""
+    return 0 if not max_frozen_s > 0 else max(2, int(round(max_frozen_s * fs_hz)))
+
 
 @dataclass(frozen=True)
 class ForecasterConfig:

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import itertools
+import logging
+from collections import Counter
 
 from realtime.errors import ForecastError
+
+log = logging.getLogger(__name__)
 
 # Grids: per method, lists of lookback (s), hidden units and learning rates (full product), and
 # optionally a dict of further options (UORO: averaged estimates, 4 in the default grid, 16 in full); an option
@@ -49,8 +53,9 @@ GRIDS = {
 
 
 def parse_int_list(text: str, what: str = "horizons") -> list[int]:
-    """``"1-21"``, ``"1,5,10"`` or ``"1-5,10"`` -> sorted unique positive ints."""
-    out: set[int] = set()
+    """``"1-21"``, ``"1,5,10"`` or ``"1-5,10"`` -> sorted unique positive ints; a value listed twice
+    (``1,1,2``, ``1-5,3``) is kept once, with a warning naming it."""
+    out: list[int] = []
     for part in str(text).split(","):
         part = part.strip()
         try:
@@ -58,14 +63,35 @@ def parse_int_list(text: str, what: str = "horizons") -> list[int]:
                 a, b = (int(x) for x in part.split("-", 1))
                 if b < a:
                     raise ValueError
-                out.update(range(a, b + 1))
+                out += range(a, b + 1)
             elif part:
-                out.add(int(part))
+                out.append(int(part))
         except ValueError:
             raise ForecastError(f"bad {what} {text!r}: use ranges and comma lists such as 1-21 or 1,5,10") from None
     if not out or min(out) < 1:
         raise ForecastError(f"bad {what} {text!r}: positive integers needed, e.g. 1-21 or 1,5,10")
-    return sorted(out)
+    return _unique(out, what, text)
+
+
+def _unique(values: list[int], what: str, text: str, unit: str = "") -> list[int]:
+    """Sorted unique ``values``; a warning names those listed more than once (each is run once)."""
+    twice = sorted(v for v, n in Counter(values).items() if n > 1)
+    if twice:
+        log.warning("%s %s lists %s more than once; each is evaluated once", what, text,
+                    ", ".join(f"{v}{unit}" for v in twice))
+    return sorted(set(values))
+
+
+def format_int_list(values) -> str:
+    """Sorted ints as ranges and a comma list: [1, 2, 3, 5] -> ``"1-3,5"`` (what parse_int_list reads)."""
+    values, parts, i = sorted(set(values)), [], 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
+            j += 1
+        parts.append(str(values[i]) if j == i else f"{values[i]}{',' if j == i + 1 else '-'}{values[j]}")
+        i = j + 1
+    return ",".join(parts)
 
 
 def horizon_steps(text: str, rate_hz: float, what: str = "--horizons-s") -> list[int]:
@@ -73,7 +99,7 @@ def horizon_steps(text: str, rate_hz: float, what: str = "--horizons-s") -> list
     number of steps (within 1 % of a step), at least one."""
     import math
 
-    out: set[int] = set()
+    out: list[int] = []
     for part in str(text).split(","):
         part = part.strip()
         if not part:
@@ -88,10 +114,10 @@ def horizon_steps(text: str, rate_hz: float, what: str = "--horizons-s") -> list
         if abs(steps - round(steps)) > 0.01:
             raise ForecastError(f"{what} {part} s is {steps:.3g} steps at {rate_hz:g} Hz; give whole steps "
                                 f"(multiples of {1 / rate_hz:g} s, e.g. {round(steps) / rate_hz:g})")
-        out.add(int(round(steps)))
+        out.append(int(round(steps)))
     if not out:
         raise ForecastError(f"bad {what} {text!r}: a comma list of seconds such as 0.1,0.5,1")
-    return sorted(out)
+    return _unique(out, what, text, unit=" step(s)")
 
 
 def grid_configs(grid: str, method: str, rate_hz: float) -> list[dict]:

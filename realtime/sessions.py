@@ -200,11 +200,37 @@ def _on_rate_grid(path, t, X, rate_hz: float):
     return t, X, True
 
 
-def _surrogate_session(path, fmt: str, rate_hz: float) -> Session:
-    """One session from a surrogate trace, ``fmt`` "vxp" or "surrogate-csv" (:func:`biosig.readers.detect_format`)."""
+def _select(rec, channels, what: str, aliases: dict | None = None):
+    """``rec`` with only the ``channels`` named (``--channel``), each a channel of ``rec`` or a key
+    of ``aliases`` (a surrogate CSV's column name, ``x_mm``, for its channel ``x``); a name that is
+    neither is :class:`_NoTrace` (an error for a file named, a skip for one found in a folder)."""
+    if not channels:
+        return rec
+    aliases = aliases or {}
+    absent = [c for c in channels if c not in rec.channels and c not in aliases]
+    if absent:
+        listed = f"the columns are {names_text(aliases)}" if aliases else f"channels are {names_text(rec.channels)}"
+        raise _NoTrace(f"{what}: no channel {absent[0]!r}; {listed}")
+    return rec.select([c if c in rec.channels else aliases[c] for c in channels])
+
+
+def _surrogate_columns(path) -> dict:
+    """Column name -> channel of a surrogate CSV (``x_mm`` -> ``x``: the reader drops the unit)."""
+    from biosig.readers.surrogates import _AMP_RE   # the reader's own rule, not a copy
+    from biosig.readers.tables import csv_columns
+
+    return {c: m.group(1).strip() for c in csv_columns(path) for m in [_AMP_RE.match(c)] if m}
+
+
+def _surrogate_session(path, fmt: str, rate_hz: float, channels=None) -> Session:
+    """One session from a surrogate trace, ``fmt`` "vxp" or "surrogate-csv" (:func:`biosig.readers.detect_format`),
+    its ``channels`` only when named (a column name such as ``x_mm`` or the channel ``x``)."""
     try:
         rec = read_vxp(path) if fmt == "vxp" else read_surrogate_csv(path)
+        rec = _select(rec, channels, str(path), _surrogate_columns(path) if fmt == "surrogate-csv" else None)
     except BiosigError as exc:
+        if isinstance(exc, ForecastError):
+            raise
         raise ForecastError(str(exc)) from None
     t, X = rec.times_s, rec.samples.T.astype(np.float64)
     t, X, _ = _on_rate_grid(path, t, X, rate_hz)
@@ -320,9 +346,11 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
     """Marker CSVs grouped by session prefix, one session per surrogate trace (.vxp, unit-labelled
     CSV), per generic ``t_s`` CSV and per other recording :func:`biosig.read` accepts, in name order.
 
-    ``channels`` (names): the coordinates to forecast in generic tables and recordings (default:
-    every column of a table, the respiration and motion channels of a WFDB or EDF record); marker
-    sessions and surrogate traces keep theirs.
+    ``channels`` (names): the coordinates to forecast (default: every column of a table, the
+    respiration and motion channels of a WFDB or EDF record, every coordinate of a marker session
+    or surrogate trace); a surrogate CSV's may be named by column (``x_mm``) or channel (``x``). A
+    file named in ``paths`` without one of them is an error; one found in a folder is skipped with
+    a warning.
     """
     from biosig.arguments import channel_list
     from biosig.readers import detect_format, record_exists
@@ -361,13 +389,15 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
             generic.append(p)
         else:
             records.append((p, fmt))
-    if channels and (markers or surrogates):
-        log.warning("--channel applies to generic tables and recordings; %d marker / surrogate file(s) keep "
-                    "their own coordinates", len(markers) + len(surrogates))
-    sessions = []
+    sessions, skipped = [], []
     for name, group in group_sessions(markers).items():
         try:
-            rec = read_marker_session(group)
+            rec = _select(read_marker_session(group), channels, f"session {name}")
+        except _NoTrace as exc:
+            if not all(p in found for p in group):   # named by the caller: an error
+                raise
+            skipped.append(str(exc))
+            continue
         except BiosigError as exc:
             raise ForecastError(str(exc)) from None
         _check_marker_rate(name, rec.times_s, rate_hz)
@@ -375,11 +405,10 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
         t = np.arange(X.shape[0]) / rate_hz  # each row is one step at the nominal rate
         sessions.append(Session(name=name, X=X, t_s=t, channels=rec.channels, units=rec.units,
                                 groups=marker_groups(rec.channels), source=tuple(str(p) for p in group)))
-    sessions += [_surrogate_session(p, fmt, rate_hz) for p, fmt in surrogates]
-    skipped = []
-    for p, fmt in [(p, None) for p in generic] + records:
+    for p, fmt in [(p, None) for p in generic] + surrogates + records:
         try:
             sessions.append(read_generic_csv(p, rate_hz, channels) if fmt is None else
+                            _surrogate_session(p, fmt, rate_hz, channels) if fmt in ("vxp", "surrogate-csv") else
                             _record_session(p, fmt, rate_hz, channels))
         except _NoTrace as exc:
             if p not in found:   # named by the caller: an error; found in a folder: not a motion recording

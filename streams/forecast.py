@@ -83,7 +83,8 @@ def frame_budget(cfg: ForecasterConfig, lookback: int) -> int:
 def frozen_steps(cfg: ForecasterConfig, fs_hz: float) -> int:
     """Identical consecutive samples that make a frozen input: ``max_frozen_s`` at ``fs_hz``, at
     least 2 (0: the check is off)."""
-    return 0 if not cfg.max_frozen_s > 0 else max(2, int(round(cfg.max_frozen_s * fs_hz)))
+    from realtime.base import frozen_steps as rule   # one rule with the offline evaluation's
+    return rule(cfg.max_frozen_s, fs_hz)
 
 
 def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over):

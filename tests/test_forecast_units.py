@@ -65,7 +65,7 @@ def test_known_units_keep_their_report():
     assert error_unit({"a": {"units": ["mm"]}, "b": {"units": ["mV"]}}) == "u"
     assert error_unit({"a": {"units": ["mm"]}, "b": {"units": [""]}}) == "u"
     avg = {"rmse": 1.23456, "nrmse": 0.5, "mae": 1.0, "max": 4.5678, "jitter": 0.25, "p95": 2.345,
-           "frac_gt2": 0.25, "frac_gt5": 0.01, "duty": 1.0, "us_mean": 10.0, "us_p99": 20.0}
+           "frac_gt2": 0.25, "frac_gt5": 0.01, "duty": 1.0, "us_median": 10.0, "us_mean": 12.0, "us_p99": 20.0}
     rep = {"protocol": {"rate_hz": 10.0, "supervision": "causal"}, "averages": {"lms": avg},
            "sessions": {"s": {"channels": ["a_x", "a_y", "a_z"], "units": ["mm"] * 3}},
            "published": {"lms": {"nrmse": 0.314, "rmse": 1.42, "max": 8.58, "jitter": 1.45, "ms_per_step": 0.014}}}

@@ -38,16 +38,22 @@ def register(subparsers) -> None:
                     "column; invalid samples become gaps. Any other recording biosig reads (WFDB, EDF, Parquet, a "
                     "table with another time column) is one session too: its respiration and motion channels "
                     "(or --channel), resampled to --rate-hz with an anti-aliasing filter. Sessions too short for "
-                    "the protocol are skipped with a warning.")
+                    "the protocol are skipped with a warning. Steps the runtime would hold (warm-up, gaps, "
+                    "divergence, one position repeated for --max-frozen-s) are held here too and not scored "
+                    "(duty: the share forecast). Columns 'med us' and 'p99 us': the median and 99th percentile "
+                    "of the CPU microseconds of one learn + forecast step on the test steps (the wall clock's, "
+                    "which also count waits for a core on a loaded machine: us_wall_median, us_wall_p99 in "
+                    "report.json).")
     e.add_argument("files", nargs="+", metavar="PATH",
                    help="marker CSVs (grouped into sessions by name), .vxp or surrogate CSVs, CSVs with a t_s column, "
                         "or any recording biosig reads (WFDB, EDF, Parquet, tables with another time column): "
                         "one session each; a folder stands for the recordings in it (those without a respiration "
                         "or motion channel skipped with a warning)")
     e.add_argument("--channel", action="append", default=None, metavar="NAME",
-                   help="a coordinate to forecast in CSVs and recordings (repeat for more; default: every column of "
-                        "a table, the respiration and motion channels of a WFDB or EDF record); marker and surrogate "
-                        "files keep theirs")
+                   help="a coordinate to forecast (repeat for more; default: every column of a table, the "
+                        "respiration and motion channels of a WFDB or EDF record, every coordinate of a marker session "
+                        "or surrogate trace): a column name (x_mm), a surrogate's channel name (x) or a marker "
+                        "coordinate (LAC_x); a file named on the command line without it is an error")
     e.add_argument("--rate-hz", type=float, default=10.0, help="nominal sampling rate (default 10)")
     ahead = e.add_mutually_exclusive_group()
     ahead.add_argument("--horizons", default="1-21",
@@ -77,6 +83,10 @@ def register(subparsers) -> None:
                    help="start of the hyperparameter-selection window in seconds (default 30)")
     e.add_argument("--test-start-s", type=float, default=60.0,
                    help="end of the selection window and start of the test, seconds (default 60)")
+    e.add_argument("--max-frozen-s", type=float, default=None, metavar="S",
+                   help="one position repeated in every coordinate for this long is a frozen input (a tracker "
+                        "repeating itself): held and not scored, as `serve` holds it (default: the runtime's "
+                        "max_frozen_s, 2; 0: off)")
     e.add_argument("--workers", type=int, default=None, help="processes, >= 1 (default: all cores)")
     e.add_argument("--out", required=True, metavar="DIR", help="output folder")
     e.set_defaults(handler=_evaluate)
@@ -98,17 +108,19 @@ def _evaluate(args) -> int:
     import numpy as np
     import polars as pl
 
+    from realtime.base import MAX_FROZEN_S
     from realtime.errors import ForecastError
     from realtime.evaluation import Protocol, evaluate, format_table, parse_int_list, usable_sessions
+    from realtime.grids import format_int_list
     from realtime.sessions import load_sessions
 
     if args.rate_hz <= 0 or not np.isfinite(args.rate_hz):
         raise ForecastError(f"--rate-hz must be a positive number, got {args.rate_hz}")
     if args.workers is not None and args.workers < 1:
         raise ForecastError(f"--workers must be >= 1 (leave it out to use all cores), got {args.workers}")
-    for name in ("norm_s", "select_start_s", "test_start_s"):
+    for name in ("norm_s", "select_start_s", "test_start_s", "max_frozen_s"):
         v = getattr(args, name)
-        if not np.isfinite(v) or v < 0:
+        if v is not None and (not np.isfinite(v) or v < 0):
             raise ForecastError(f"--{name.replace('_', '-')} must be a number >= 0, got {v}")
     if not (args.norm_s > 0 and args.select_start_s < args.test_start_s):
         raise ForecastError(f"need --norm-s > 0 and --select-start-s < --test-start-s, got {args.norm_s:g}, "
@@ -127,7 +139,8 @@ def _evaluate(args) -> int:
         raise ForecastError("--methods is empty")
     protocol = Protocol(rate_hz=args.rate_hz, seeds=args.seeds, select_seeds=args.select_seeds, scaling=args.scaling,
                         supervision=args.supervision, norm_s=args.norm_s, select_start_s=args.select_start_s,
-                        test_start_s=args.test_start_s)
+                        test_start_s=args.test_start_s,
+                        max_frozen_s=MAX_FROZEN_S if args.max_frozen_s is None else args.max_frozen_s)
     out = check_output_dir(args.out)   # before the sessions are read: a bad --out fails at once
     sessions = usable_sessions(load_sessions(args.files, args.rate_hz, args.channel), methods, horizons, protocol)
     n_test = protocol.steps(protocol.test_start_s)
@@ -183,7 +196,8 @@ def _evaluate(args) -> int:
         if bar is not None:
             bar.close()
     (out / "report.json").write_text(json_text.dumps(report, indent=1, default=float))
-    print(f"{len(sessions)} session(s), horizons {args.horizons} ({len(horizons)}) steps at {args.rate_hz:g} Hz "
+    print(f"{len(sessions)} session(s), horizons {format_int_list(horizons)} ({len(horizons)}) steps at "
+          f"{args.rate_hz:g} Hz "
           f"({horizons[0] / args.rate_hz:g}-{horizons[-1] / args.rate_hz:g} s), "
           f"{args.seeds} seed(s), grid {args.grid}, {report['wall_s']:.0f} s on {report['workers']} process(es)")
     print(format_table(report))
