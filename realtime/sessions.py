@@ -216,10 +216,10 @@ def _select(rec, channels, what: str, aliases: dict | None = None):
 
 def _surrogate_columns(path) -> dict:
     """Column name -> channel of a surrogate CSV (``x_mm`` -> ``x``: the reader drops the unit)."""
-    from biosig.readers.surrogates import _AMP_RE   # the reader's own rule, not a copy
+    from biosig.readers.surrogates import AMPLITUDE_COLUMN_RE   # the reader's own rule, not a copy
     from biosig.readers.tables import csv_columns
 
-    return {c: m.group(1).strip() for c in csv_columns(path) for m in [_AMP_RE.match(c)] if m}
+    return {c: m.group(1).strip() for c in csv_columns(path) for m in [AMPLITUDE_COLUMN_RE.match(c)] if m}
 
 
 def _surrogate_session(path, fmt: str, rate_hz: float, channels=None) -> Session:

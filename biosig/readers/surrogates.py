@@ -29,7 +29,8 @@ from biosig.readers.tables import TIME_COLUMN_RE, time_columns, time_units_per_s
 from biosig.record import Record
 
 VXP_SUFFIXES = (".vxp",)
-_AMP_RE = re.compile(r"^\s*(.+?)\s*(?:_|\(|\[)\s*(mm|cm)\s*[)\]]?\s*$", re.IGNORECASE)
+#: A surrogate amplitude column: a name and a length unit (``x_mm``, ``AP (cm)``, ``z [mm]``); group 1 the channel.
+AMPLITUDE_COLUMN_RE = re.compile(r"^\s*(.+?)\s*(?:_|\(|\[)\s*(mm|cm)\s*[)\]]?\s*$", re.IGNORECASE)
 _VALID_NAMES = ("valid", "validity", "valid_flag", "validflag")
 _TO_MM = {"mm": 1.0, "cm": 10.0}
 
@@ -56,7 +57,7 @@ def _csv_header(path) -> list[str]:
 def is_surrogate_csv(path) -> bool:
     """True when the CSV header has a time column in s or ms and an amplitude column in mm or cm."""
     cols = _csv_header(path)
-    return bool(time_columns(cols)) and any(_AMP_RE.match(c) and not TIME_COLUMN_RE.match(c) for c in cols)
+    return bool(time_columns(cols)) and any(AMPLITUDE_COLUMN_RE.match(c) and not TIME_COLUMN_RE.match(c) for c in cols)
 
 
 def read_vxp(path) -> Record:
@@ -145,7 +146,7 @@ def read_surrogate_csv(path) -> Record:
     if len(tcols) != 1:
         raise ReadError(path, f"need exactly one time column (t_s, t_ms, time (s), ...), found {tcols or 'none'}")
     tcol = tcols[0]
-    amps = [(c, _AMP_RE.match(c)) for c in df.columns if c != tcol and c.strip().lower() not in _VALID_NAMES]
+    amps = [(c, AMPLITUDE_COLUMN_RE.match(c)) for c in df.columns if c != tcol and c.strip().lower() not in _VALID_NAMES]
     bad = [c for c, m in amps if m is None]
     if bad:
         raise ReadError(path, f"column(s) {', '.join(bad)} carry no unit: name amplitude columns like amp_mm or "
