@@ -93,3 +93,14 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def realtime_log_level():
+    """realtime.evaluation._init_worker raises the 'realtime' logger to ERROR (meant for pool
+    workers); a test that calls it in this process puts it back."""
+    import logging
+    lg = logging.getLogger("realtime")
+    old = lg.level
+    yield
+    lg.setLevel(old)

@@ -25,15 +25,6 @@ def _session(frozen=True) -> Session:
     return Session(name="frozen", X=X, t_s=t, channels=("m_x", "m_y", "m_z"), units=("mm",) * 3, groups=[[0, 1, 2]])
 
 
-@pytest.fixture
-def realtime_log_level():
-    """_init_worker raises the 'realtime' logger to ERROR (meant for workers): put it back."""
-    import logging
-    lg = logging.getLogger("realtime")
-    old = lg.level
-    yield
-    lg.setLevel(old)
-
 
 def _runtime_holds(X) -> np.ndarray:
     """What `serve` decides at each sample (True: hold), one sample per frame, input never stale."""

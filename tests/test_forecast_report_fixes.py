@@ -18,14 +18,6 @@ from realtime.report import format_table
 from realtime.sessions import load_sessions
 
 
-@pytest.fixture
-def realtime_log_level():
-    """_init_worker raises the 'realtime' logger to ERROR (meant for workers): put it back."""
-    lg = logging.getLogger("realtime")
-    old = lg.level
-    yield
-    lg.setLevel(old)
-
 
 def _units_csv(path, n=900):
     """A surrogate CSV: time in s and two amplitude columns named with their unit (read in mm)."""
