@@ -155,6 +155,8 @@ def out_of_fold_proba(X: np.ndarray, y: np.ndarray, folds, C: float | str = 1.0,
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     classes = np.unique(y)
+    from encoders.probe_metrics import check_folds
+    check_folds(folds, len(y), groups, every_record=False)   # precomputed folds: no record (group) on both sides
     proba = np.zeros((len(y), len(classes)))
     for train, test in folds:
         missing = [str(k) for k in classes if not (y[train] == k).any()]
@@ -220,10 +222,11 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     ----------
     X : float (n, D) features (e.g. record-level mean embeddings).
     y : (n,) labels (any hashable dtype).
-    folds : optional precomputed (train, test) pairs (default :func:`cv_folds`).
+    folds : optional precomputed (train, test) pairs (default :func:`cv_folds`, grouped by ``groups``:
+        the default folds once ignored ``groups``, putting one patient's records on both sides).
     C : inverse L2 strength, or ``"auto"``: chosen per training fold by nested CV (:func:`choose_C`).
-    groups : optional group id per record (keeps nested-CV inner folds grouped; the bootstrap
-        resamples whole groups).
+    groups : optional group id per record (grouped outer and nested-CV inner folds; precomputed
+        ``folds`` must keep them apart; the bootstrap resamples whole groups).
     probas_out : optional dict that receives ``{"X": (classes, out-of-fold proba)}``.
 
     Returns
@@ -240,7 +243,9 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
         raise EncoderError(f"features shaped {X.shape} do not match {len(y)} labels")
     if not np.isfinite(X).all():
         raise EncoderError("features contain NaN or infinite values")
-    folds = folds if folds is not None else cv_folds(y, n_splits, seed)
+    folds = folds if folds is not None else cv_folds(y, n_splits, seed, groups)
+    from encoders.probe_metrics import check_folds
+    check_folds(folds, len(y), groups)   # the metrics are of every record's out-of-fold prediction
     chosen = []
     classes, proba = out_of_fold_proba(X, y, folds, C, seed, groups, chosen)
     if probas_out is not None:
@@ -259,6 +264,8 @@ def fit_out_of_fold(feature_sets: dict, y: np.ndarray, folds, C: float | str = 1
     ``{name: C per fold}``). A feature set is an (n, D) array or a :class:`LateFusion` of such arrays;
     ``C`` and ``groups`` as in :func:`compare`."""
     y = np.asarray(y)
+    from encoders.probe_metrics import check_folds
+    check_folds(folds, len(y), groups)   # the metrics are of every record's out-of-fold prediction
     probas, chosen = {}, {}
     for name, X in feature_sets.items():
         blocks = [np.asarray(B, dtype=np.float64) for B in (X.blocks if isinstance(X, LateFusion) else (X,))]

@@ -115,7 +115,8 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
     and so are keys whose label is missing-value text (:data:`MISSING_TEXT`: ``NaN``, ``NA``, ...;
     logged with its count), never a class of its own (with ``--positive`` it was counted as a
     negative). Label text is compared as :func:`label_value` reads it (``1`` and ``1.0`` are one value);
-    ``as_number=False`` keeps the text as written (group ids: patients ``007`` and ``7`` are two)."""
+    ``as_number=False`` keeps the text as written but for the spaces around it (group ids: patients
+    ``007`` and ``7`` are two; ``p7`` with a space before it is ``p7``: a patient is never in two folds)."""
     if label_column not in labels_df.columns:
         raise EncoderError(f"no column {label_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
     key_column = key_column or labels_df.columns[0]
@@ -131,8 +132,8 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
         if v is not None and is_missing(v):
             missing_text[v.strip()] = missing_text.get(v.strip(), 0) + 1
             v = None
-        text, v = v, (label_value(v) if as_number else v)
-        if v is not None and text != v:
+        text, v = v, (label_value(v) if as_number else v.strip() if isinstance(v, str) else v)
+        if as_number and v is not None and text != v:
             spellings.setdefault(v, set()).add(text)
         if key in lab and lab[key] != v:
             raise EncoderError(f"record {key!r} has two {label_column!r} values in the labels ({lab[key]!r}, then "

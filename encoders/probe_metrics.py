@@ -14,6 +14,8 @@ on random inputs with ties, two and more classes, text labels) in a few tens of 
 * balanced accuracy is the mean recall over the classes present in ``y``;
 * macro-F1 is the mean of 2 TP / (2 TP + FP + FN) over the classes present in ``y`` or predicted
   (scikit-learn's label set for ``average="macro"``).
+
+:func:`check_folds` says whether (train, test) pairs are fit for out-of-fold metrics at all.
 """
 from __future__ import annotations
 
@@ -121,3 +123,23 @@ class Resampler:
         sizes = self.sizes[g]
         within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         return self.order[np.repeat(self.starts[g], sizes) + within]
+
+
+def check_folds(folds, n: int, groups=None, every_record: bool = True) -> None:
+    """An :class:`EncoderError` unless ``folds`` (e.g. precomputed by a caller) never train on a
+    tested record, nor (``groups``) on a tested group, and (``every_record``) test each of the ``n``
+    records exactly once: one on both sides is leakage, a record never tested was scored as zeros."""
+    tested = np.zeros(n, dtype=np.int64)
+    g = None if groups is None else np.asarray(groups)
+    g = g.astype(str) if g is not None and g.dtype == object else g
+    for k, (train, test) in enumerate(folds, 1):
+        np.add.at(tested, np.asarray(test, dtype=np.int64), 1)
+        both = np.intersect1d(train, test) if g is None else np.intersect1d(g[train], g[test])
+        if both.size:
+            what = "record" if g is None else "group"
+            raise EncoderError(f"fold {k} trains on {both.size} {what}(s) it tests (e.g. {what} {both[0]}): give "
+                               f"folds whose training and test parts share no {what}"
+                               + ("" if g is None else " (cv_folds with the groups)"))
+    if every_record and (tested != 1).any():
+        raise EncoderError(f"the folds test {int((tested == 0).sum())} record(s) never and {int((tested > 1).sum())} "
+                           f"more than once; each of the {n} records must be in exactly one test part")

@@ -229,11 +229,12 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     if "random" in args.baseline and model is None:
         raise BiosigError(f"--baseline random needs --model NAME|DIR (the architecture): {args.embeddings} does "
                           "not say which model made it (written before biosig embed recorded that)")
-    window_s = prov.get("window_s_given")
+    window_s = _embeddings_window_s(prov, emb) if "random" in args.baseline else None
     if "random" in args.baseline and args.model and prov.get("model") and \
             args.model not in (prov["model"], prov.get("model_id")):
-        log.warning("--model %s: the embeddings were made by %s (%s); the random-weight row is %s's architecture",
-                    args.model, prov["model"], prov.get("model_id", "?"), args.model)
+        log.warning("--model %s: the embeddings were made by %s (%s); the random-weight row is %s's architecture "
+                    "on their %s s windows", args.model, prov["model"], prov.get("model_id", "?"), args.model,
+                    f"{window_s:g}" if window_s else "?")
     read_options = prov.get("read_options") or {}
     src = {}
     for s in emb["source"].to_list():
@@ -320,6 +321,23 @@ def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     print("C per fold: " + "; ".join(f"{name} {format_C(r['C'])}" for name, r in res.items()))
     _print_by_label(by_label, args)
     return 0
+
+
+def _embeddings_window_s(prov: dict, emb) -> float | None:
+    """The window the embeddings were made on, for the random-weight rows: embed's --window-s, else
+    the grid it recorded (the training window of ITS model, which another --model need not share),
+    else, in a file without provenance, the length of its windows (t1_s - t0_s), not the --model's
+    training window: a row on other windows than the embeddings' compares more than the weights."""
+    given = prov.get("window_s_given") or prov.get("window_s")
+    if given:
+        return float(given)
+    if not {"t0_s", "t1_s"} <= set(emb.columns) or len(emb) == 0:
+        return None
+    lengths = (emb["t1_s"] - emb["t0_s"]).round(6)
+    window_s = float(lengths.mode().max())
+    log.info("%g s windows in the embeddings (a file without biosig embed's provenance): the random-weight rows "
+             "use them", window_s)
+    return window_s if window_s > 0 else None
 
 
 def _by_label(args, probas: dict, pairs: list, y, values: list, groups=None) -> dict:
