@@ -192,7 +192,7 @@ def resample_fir(up: int, down: int) -> np.ndarray:
     return h * up
 
 
-def resample_poly_edges(x: np.ndarray, up: int, down: int) -> np.ndarray:
+def resample_poly_edges(x: np.ndarray, up: int, down: int, lead: int = 0) -> np.ndarray:
     """:func:`scipy.signal.resample_poly` of a finite ``x`` whose ends are not pulled to zero.
 
     resample_poly's default pads with zeros: a 97 % SpO2 channel upsampled x256 fell to 0.26 in
@@ -206,17 +206,21 @@ def resample_poly_edges(x: np.ndarray, up: int, down: int) -> np.ndarray:
     (never beyond its ends), to rounding. Inner gap edges get the same treatment: the linear
     bridge across a hole (:func:`biosig.readers.gap_resample.upsample_keeping_gaps`) plays the
     line's part there; :func:`resample` resamples each valid run on its own instead.
+
+    ``lead`` puts the output grid's first instant ``lead`` input samples before ``x[0]`` (zeros of
+    the residual fill them): :func:`resample` passes it for a run that starts off the output grid,
+    so that its outputs fall on the record's output instants rather than shifted to the run's start.
     """
     g = math.gcd(up, down)
     up, down = up // g, down // g
-    n = len(x)
-    n_out = -(-n * up // down)
-    t_in = np.clip(np.arange(n_out) * (down / up), 0, n - 1)   # output instants in input samples
+    n, lead = len(x), int(lead)
+    n_out = -(-(n + lead) * up // down)
+    t_in = np.clip(np.arange(n_out) * (down / up) - lead, 0, n - 1)   # output instants in input samples
     slope = (x[-1] - x[0]) / (n - 1) if n > 1 else 0.0
     line = x[0] + slope * t_in
-    if up == down:
+    if up == down and not lead:
         return x.astype(np.float64, copy=True)
-    residual = x - (x[0] + slope * np.arange(n))
+    residual = np.concatenate([np.zeros(lead), x - (x[0] + slope * np.arange(n))])
     return signal.resample_poly(residual, up, down, window=unit_gain_filter(up, down), padtype="constant") + line
 
 
@@ -244,8 +248,9 @@ def resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
     ``resample_poly`` pads zeros, so a 1 mV offset fell towards 0 over the last and first ~40 ms
     (300 -> 250 Hz) and the band-pass after it rang. Output length ``ceil(T * up / down)``,
     dtype that of ``x``. NaN gaps stay NaN: each valid run is resampled on its own (its own
-    ends) and placed at the first output sample at or after its start (a run that starts off the
-    output grid is shifted by less than one output sample).
+    ends), its outputs at the record's output instants ``i / fs_out_hz`` from the first one at or
+    after its start (a run starting off the output grid was shifted to it: up to one output period
+    late, 5 ms at 1000 -> 100 Hz, after every gap).
     """
     x = _as_2d(x)
     up, down = resample_ratio(fs_in_hz, fs_out_hz)
@@ -257,10 +262,11 @@ def resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
     out = np.full((x.shape[0], n_out), np.nan, dtype=dtype)
     for c in range(x.shape[0]):
         for a, b in valid_runs(finite[c]):
-            seg = resample_poly_edges(x[c, a:b].astype(np.float64), up, down)
+            a0 = (a // down) * down   # the last input sample at or before a on an output instant
+            seg = resample_poly_edges(x[c, a:b].astype(np.float64), up, down, lead=a - a0)
             i0 = -(-a * up // down)  # first output sample at or after input sample a
             i1 = min(n_out, (b * up + down - 1) // down)
-            seg = seg[: max(0, i1 - i0)]
+            seg = seg[i0 - a0 * up // down:][: max(0, i1 - i0)]
             out[c, i0:i0 + len(seg)] = seg
     return out
 

@@ -165,12 +165,23 @@ def _resample_offline(rec: Record, p: dict) -> Record:
         raise PipelineError("resample: the record has irregular sample times (times_s); "
                             "it needs uniformly sampled data")
     up, down = _filters().resample_ratio(rec.fs_hz, p["fs_hz"])
+    samples = _filters().resample(rec.samples, rec.fs_hz, p["fs_hz"])
     ann = rec.annotations
     if ann is not None:
-        ann = type(ann)(sample=np.round(ann.sample * up / down).astype(np.int64), symbol=ann.symbol,
-                        aux=ann.aux, source=ann.source)
-    return rec.replace(samples=_filters().resample(rec.samples, rec.fs_hz, p["fs_hz"]),
-                       fs_hz=rec.fs_hz * up / down, annotations=ann)
+        ann = type(ann)(sample=resampled_annotation_samples(ann.sample, up, down, rec.n_samples, samples.shape[1]),
+                        symbol=ann.symbol, aux=ann.aux, source=ann.source)
+    return rec.replace(samples=samples, fs_hz=rec.fs_hz * up / down, annotations=ann)
+
+
+def resampled_annotation_samples(sample: np.ndarray, up: int, down: int, n_in: int, n_out: int) -> np.ndarray:
+    """Annotation sample indices at ``up / down`` times the rate: the nearest output sample, and for an
+    annotation inside the record (``0 <= sample < n_in``) one inside the output (a beat on the last
+    samples rounded to ``n_out``, one past the end: 3999 of 4000 at 1000 Hz became 1000 of 1000 at 250 Hz)."""
+    sample = np.asarray(sample, dtype=np.int64)
+    out = np.round(sample * up / down).astype(np.int64)
+    inside = (sample >= 0) & (sample < n_in)
+    out[inside] = np.clip(out[inside], 0, max(n_out - 1, 0))
+    return out
 
 
 register(StepSpec(

@@ -46,6 +46,11 @@ def _names(values) -> tuple[str, ...]:
 #: to +-25 % of a period either way).
 TIME_GAP_PERIODS = 1.5
 
+#: Metadata lists with one entry per channel, in channel order (the readers' native rates of
+#: multi-frequency WFDB and EDF channels, WFDB storage formats): :meth:`Record.select` keeps the
+#: entries of the channels it keeps (RESP alone of MCL1, ABP, RESP was listed at MCL1's 500 Hz).
+PER_CHANNEL_METADATA = ("channel_fs_hz", "storage_formats")
+
 
 @dataclass(frozen=True, eq=False)
 class Annotations:
@@ -281,11 +286,16 @@ class Record:
                 raise SignalError(f"no channel {c!r}; channels are {names_text(self.channels)}")
         if not idx:
             raise SignalError("select() needs at least one channel")
+        meta = dict(self.metadata)
+        for key in PER_CHANNEL_METADATA:   # lists in channel order: a channel kept keeps its own entry
+            if isinstance(meta.get(key), (list, tuple)) and len(meta[key]) == self.n_channels:
+                meta[key] = [meta[key][i] for i in idx]
         return self.replace(
             samples=self.samples[idx],
             channels=tuple(self.channels[i] for i in idx),
             units=tuple(self.units[i] for i in idx),
             modality="",
+            metadata=meta,
         )
 
     def pick(self, modality: str) -> "Record":

@@ -271,7 +271,7 @@ def simulate_resp(seconds: float, seed: int, fs_hz: float, resp_rate_bpm: float 
     noise = float(rng.uniform(0.0, 0.03)) if noise is None else _value(noise, "noise")
     n = _n(seconds, fs_hz)
     n_sim = max(n, int(round(RESP_MIN_SIMULATED_S * fs_hz)))   # breathmetrics needs a few breaths
-    sr = _whole_rate(fs_hz)
+    sr = max(_whole_rate(fs_hz), 2)   # breathmetrics smooths over sr / 2 samples: at 1 Hz, half a sample (a TypeError)
     n_sr = int(np.ceil(n_sim * sr / fs_hz))
     x = nk.rsp_simulate(duration=n_sr / sr, length=n_sr, sampling_rate=sr, respiratory_rate=rr,
                         noise=noise, method="breathmetrics", random_state=seed)

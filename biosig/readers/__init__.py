@@ -180,6 +180,8 @@ def resample(rec: Record, fs_hz: float) -> Record:
     if rec.annotations is not None:
         a = rec.annotations
         s = np.round(a.sample * (fs_hz / rec.fs_hz)).astype(np.int64)
+        inside = (a.sample >= 0) & (a.sample < rec.n_samples)   # a beat on the last samples stays, on the last one
+        s[inside] = np.clip(s[inside], 0, out.n_samples - 1)
         keep = np.flatnonzero(s < out.n_samples)
         out = out.replace(annotations=Annotations(
             sample=s[keep], symbol=tuple(a.symbol[i] for i in keep),

@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 WFDB_COMPANION_EXTENSIONS = (".dat", ".mat", ".atr", ".qrs", ".sqrs", ".ecg", ".ann", ".xyz")
 EDF_EXTENSIONS = (".edf", ".bdf", ".rec")
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
+#: Sound in containers biosig does not decode (libsndfile reads none of them): a folder of COUGHVID
+#: ``.webm`` coughs or phone ``.m4a`` recordings was skipped without a word, as a README is.
+UNREAD_MEDIA_EXTENSIONS = (".webm", ".m4a", ".mp4", ".aac", ".amr", ".3gp", ".wma")
 #: What ``biosig score`` writes into its output folder, named here (the signal layer does not import
 #: encoders; ``encoders.scoring.outputs`` and ``job`` take them from here): the manifest, from the
 #: first record on the job fingerprint, and the manifest's tool name.
@@ -182,6 +185,7 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False, own_out: fro
     from biosig.readers.untimed import is_bare_table
     out: list[pathlib.Path] = []
     skipped_csv: list[pathlib.Path] = []
+    media: list[pathlib.Path] = []
 
     def unreadable(err: OSError) -> None:
         log.warning("%s: cannot be listed (%s)", err.filename, err.strerror)
@@ -199,6 +203,14 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False, own_out: fro
                 (out if bare_tables and os.access(p, os.R_OK) and is_bare_table(p) else skipped_csv).append(p)
             elif p.suffix.lower() in PARQUET_EXTENSIONS:
                 skipped_csv.append(p)
+            elif p.suffix.lower() in UNREAD_MEDIA_EXTENSIONS:
+                media.append(p)
+    if media:
+        from biosig.record import names_text
+        kinds = ", ".join(sorted({p.suffix.lower() for p in media}))
+        log.warning("%s: %d sound file(s) skipped: biosig reads %s, not %s (convert them, e.g. "
+                    "ffmpeg -i NAME%s NAME.wav): %s", folder, len(media), "/".join(AUDIO_EXTENSIONS), kinds,
+                    media[0].suffix, names_text(p.relative_to(folder) for p in media))
     if not out and skipped_csv:
         return skipped_csv
     _tell_skipped(folder, skipped_csv, bare_tables, {p.stem for p in out})

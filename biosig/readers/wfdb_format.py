@@ -186,6 +186,30 @@ def _start_time(header) -> datetime | None:
     return datetime.combine(header.base_date, header.base_time)
 
 
+def _fixed_layout_with_null_segments(base: pathlib.Path, header):
+    """A fixed-layout multi-segment record with null segments (``~ 250``: no signal for 250 frames)
+    as wfdb's ``m2s`` would give it, the null segments NaN: wfdb reads null segments of
+    variable-layout records only. Every other segment is read by wfdb on its own."""
+    import types
+
+    import wfdb
+
+    segs = {name: wfdb.rdrecord(str(base.with_name(name)), sampto=int(n), smooth_frames=False,
+                                return_res=64, physical=True)
+            for name, n in zip(header.seg_name, header.seg_len) if name != "~"}
+    if not segs:
+        raise ValueError("every segment is null ('~'): the record holds no samples")
+    first = next(iter(segs.values()))
+    spf = [int(s or 1) for s in first.samps_per_frame]
+    chans = [[] for _ in spf]
+    for name, n in zip(header.seg_name, header.seg_len):
+        seg = segs.get(name)
+        for i, s in enumerate(spf):
+            chans[i].append(np.full(int(n) * s, np.nan) if seg is None else np.asarray(seg.e_p_signal[i], np.float64))
+    return types.SimpleNamespace(sig_name=first.sig_name, units=first.units, samps_per_frame=spf, fs=header.fs,
+                                 e_p_signal=[np.concatenate(c) for c in chans], p_signal=None)
+
+
 def _read_signals(path, base: pathlib.Path, header):
     """Return (samples (C, T) float64 with NaN gaps, fs_hz, names, units, per-channel rates)."""
     import wfdb
@@ -195,7 +219,10 @@ def _read_signals(path, base: pathlib.Path, header):
     try:
         try:
             # Single-segment records are read as integers first so the header checksums can be verified.
-            rec = wfdb.rdrecord(str(base), smooth_frames=False, m2s=True, return_res=64, physical=not single)
+            if not single and header.layout == "fixed" and "~" in header.seg_name:
+                rec = _fixed_layout_with_null_segments(base, header)   # wfdb: "'NoneType' ... 'e_p_signal'"
+            else:
+                rec = wfdb.rdrecord(str(base), smooth_frames=False, m2s=True, return_res=64, physical=not single)
             if single:
                 mismatch = _checksum_mismatches(rec)
                 rec.e_p_signal = rec.dac(expanded=True, return_res=64)
