@@ -55,10 +55,13 @@ def check_output_file(path, flag: str = "--out", suffixes: tuple[str, ...] = (),
         example = p / ("out" + (suffixes[0] if suffixes else ""))
         raise WriteError(f"{flag} {p}", f"is a folder; give a file name, e.g. {example}")
     if not replace:
-        existing = [q for q in (p, *(p.with_suffix(c) for c in companions)) if q.exists() or q.is_symlink()]
+        existing = [q for q in dict.fromkeys((p, *(p.with_suffix(c) for c in companions)))
+                    if q.exists() or q.is_symlink()]   # (x.dat given, .dat a companion: named once)
         if existing:
-            raise WriteError(f"{flag} {p}", f"{', '.join(map(str, existing))} already exists; "
-                                            "give --force to replace it, or another name")
+            raise WriteError(f"{flag} {p}", f"{' and '.join(map(str, existing))} "
+                                            f"{'already exists' if len(existing) == 1 else 'already exist'}; "
+                                            f"give --force to replace {'it' if len(existing) == 1 else 'them'}, "
+                                            "or another name")
     _make_folder(p.parent, flag, p)
     return p
 

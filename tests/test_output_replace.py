@@ -50,6 +50,11 @@ def test_simulate_wfdb_checks_header_and_signal_file(capsys, tmp_path):
     assert (tmp_path / "rec.dat").read_bytes() == b"\1\2\3\4" and not (tmp_path / "rec.hea").exists()
     assert main(["simulate", "ecg", "--seconds", "1", "--out", str(tmp_path / "other.hea")]) == 0
     assert (tmp_path / "other.hea").exists() and (tmp_path / "other.dat").exists()
+    capsys.readouterr()
+    code, _, err = run_main(capsys, "simulate", "ecg", "--seconds", "1", "--out", str(tmp_path / "other.dat"))
+    # each existing file named once (x.dat was listed twice: as given and as the header's companion)
+    said = err.split("other.dat: ", 1)[1]   # after "--out .../other.dat: "
+    assert code == 2 and said.count("other.dat") == 1 and "other.hea already exist; give --force to replace them" in said
 
 
 def test_embed_refuses_existing_output_before_any_work(capsys, tmp_path):
