@@ -62,6 +62,8 @@ from encoders.checkpoint import save_checkpoint
 from encoders.config import get_config
 from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel, count_parameters
+from encoders.pretrain_data import load_data  # noqa: F401 (re-exported: encoders.pretrain.load_data)
+from encoders.pretrain_init import copy_init_weights, init_source
 from encoders.pretrain_checks import (RESUME_MAY_CHANGE, STATE_FILE, already_done, check_batch_memory, check_masking,
                                      check_out_dir, new_folders, nonfinite_error, remove_if_empty, resume_state,
                                      same_data, train_window_s)
@@ -138,54 +140,6 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def load_data(cfg: TrainConfig, config, pipeline, progress: "ProgressLines | None" = None, watch=None):
-    """The training :class:`encoders.data.WindowSet` for ``cfg`` (``progress``: lines while reading;
-    ``watch``: an :class:`encoders.pretrain_evaluation_sets.EvaluationContent` that sees the --data records)."""
-    from encoders.data import (build_windows, file_records, synthetic_blow_records, synthetic_lung_records,
-                               synthetic_pulse_records, synthetic_records, synthetic_rhythm_records)
-    sources = []
-    if cfg.channel is not None and not cfg.data:
-        raise EncoderError(f"--channel {cfg.channel} picks a channel of the --data recordings; give --data PATH...")
-    if cfg.data:
-        found = file_records(cfg.data, cfg.modality, cfg.channel)
-        sources.append(watch.watch(found) if watch is not None else found)
-    if cfg.synthetic:
-        sources.append(synthetic_records(cfg.modality, cfg.synthetic_records, cfg.synthetic_seconds, cfg.seed))
-    if cfg.synthetic_rhythm_records:
-        if cfg.modality not in ("ecg", "ppg") or cfg.synthetic_rhythm_records < 0:
-            raise EncoderError(f"--synthetic-rhythm-records {cfg.synthetic_rhythm_records}: needs --modality ecg "
-                               "or ppg and a count >= 0")
-        if cfg.modality == "ppg":
-            if cfg.synthetic_rhythm_atrial:
-                raise EncoderError("--synthetic-rhythm-atrial needs --modality ecg (atrial activity is an ECG feature)")
-            sources.append(synthetic_pulse_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
-                                                   arrhythmia=cfg.synthetic_pulse_arrhythmia))
-        else:
-            if cfg.synthetic_pulse_arrhythmia:
-                raise EncoderError("--synthetic-pulse-arrhythmia needs --modality ppg (it adds pulse-wave records)")
-            sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
-                                                    atrial=cfg.synthetic_rhythm_atrial))
-    elif cfg.synthetic_pulse_arrhythmia:
-        raise EncoderError("--synthetic-pulse-arrhythmia changes the --synthetic-rhythm-records of --modality ppg: "
-                           "give --synthetic-rhythm-records N too")
-    if cfg.synthetic_blow_records:
-        if cfg.modality != "spiro" or cfg.synthetic_blow_records < 0:
-            raise EncoderError(f"--synthetic-blow-records {cfg.synthetic_blow_records}: needs --modality spiro "
-                               "and a count >= 0")
-        sources.append(synthetic_blow_records(cfg.synthetic_blow_records, cfg.synthetic_seconds, cfg.seed))
-    if cfg.synthetic_lung_records:
-        if cfg.modality != "audio" or cfg.synthetic_lung_records < 0:
-            raise EncoderError(f"--synthetic-lung-records {cfg.synthetic_lung_records}: needs --modality audio "
-                               "and a count >= 0")
-        sources.append(synthetic_lung_records(cfg.synthetic_lung_records, cfg.synthetic_seconds, cfg.seed))
-    if not sources:
-        raise EncoderError("no training data: give --data PATH... or --synthetic")
-    records = (r for src in sources for r in src)
-    if progress is not None:
-        records = progress.reading(records)
-    return build_windows(records, config, pipeline, cfg.window_s, cfg.hop_s)
 
 
 def training_loss(model, xb, ib, generator, batch_slice, pair=None) -> dict:
@@ -280,7 +234,7 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
     st = resume_state(out, cfg, config, pipeline) if cfg.resume else None   # before the data: fail fast
     if st is not None and int(st["step"]) >= cfg.steps:
         return already_done(out, int(st["step"]), cfg)
-    init = _init_source(cfg.init_from, config) if cfg.init_from and st is None else None
+    init = init_source(cfg.init_from, config) if cfg.init_from and st is None else None
     progress = ProgressLines(cfg.progress and rank == 0, bar=sys.stderr.isatty())
     content = evaluation_content() if rank == 0 and cfg.data else None   # converted evaluation records
     data = load_data(cfg, config, pipeline, progress, watch=content)
@@ -305,7 +259,7 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
             log.warning(overlap_warning(prov["evaluation_overlap"]))
     model = EncoderModel(config)
     if init is not None:
-        _init_from(model, *init)
+        copy_init_weights(model, *init)
     model = model.to(device)
     opt = _adamw(model, cfg, device)
     start = 0
@@ -436,54 +390,6 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
         if bar is not None:
             bar.close()
     return metrics
-
-
-# config fields that may differ between a checkpoint and a model initialised from it
-_OBJECTIVE_FIELDS = {"name", "mask_ratio", "mask_mode", "span_patches", "spectral_loss_weight", "cross_modal",
-                     "rhythm_loss_weight", "descriptor_set", "descriptor_weight", "descriptor_noise", "descriptor_flip",
-                     "window_s", "export_mode",
-                     # the pulse and ECG detectors have no weights: a checkpoint fine-tuned on another detector's tokens
-                     "pulse_detector", "ecg_detector",
-                     # the objective and its training-only heads (a mae+clocs checkpoint may start a
-                     # mae+descriptors run: the encoder is copied, the projection head dropped)
-                     "objective", "contrastive_weight", "temperature", "proj_dim", "crop_fraction"}
-# training-only heads: taken over only where their shapes match (another descriptor set starts a fresh
-# descriptor head and fresh target statistics)
-_HEADS = ("desc_head.", "proj_head.")
-
-
-def _init_source(name_or_dir, config) -> tuple:
-    """(source model, its meta, its name) for ``--init-from``: a shipped model name (``ecg-tiny``) or a
-    checkpoint directory of the same architecture as ``config`` (the objective may differ); checked
-    before the data is read."""
-    from encoders.checkpoint import load_model, resolve
-    try:
-        src, _, meta = load_model(resolve(name_or_dir))
-    except EncoderError as exc:
-        raise type(exc)(f"--init-from: {exc}") from None
-    a = {k: v for k, v in src.config.to_dict().items() if k not in _OBJECTIVE_FIELDS}
-    b = {k: v for k, v in config.to_dict().items() if k not in _OBJECTIVE_FIELDS}
-    diff = sorted(k for k in a if a[k] != b.get(k))
-    if diff:
-        shown = ", ".join(f"{k} ({json_text.dumps(a[k])} there, {json_text.dumps(b.get(k))} here)" for k in diff)
-        raise EncoderError(f"--init-from {name_or_dir}: architecture differs in {shown}; give --set KEY=VALUE "
-                           "(or --preset) to match it")
-    return src, meta, name_or_dir
-
-
-def _init_from(model: EncoderModel, src: EncoderModel, meta: dict, name) -> None:
-    """Copy the weights of ``src`` (from :func:`_init_source`) into ``model``."""
-    own, state = model.state_dict(), src.state_dict()
-    fresh = {h for h in _HEADS for k, v in state.items()              # a head with any other shape: all fresh
-             if k.startswith(h) and (k not in own or own[k].shape != v.shape)}
-    state = {k: v for k, v in state.items() if not k.startswith(tuple(fresh))}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    bad = [k for k in (*missing, *unexpected) if not k.startswith(_HEADS)]
-    if bad:
-        raise EncoderError(f"--init-from {name}: weights differ in {', '.join(bad[:5])}")
-    if missing:
-        log.info("--init-from: fresh training-only head weights %s", ", ".join(missing))
-    log.info("initialised from %s (%s)", name, meta.get("model_id"))
 
 
 def _truncate_metrics(path: pathlib.Path, step: int) -> None:

@@ -1,0 +1,55 @@
+"""The training windows of a pretraining run (:class:`encoders.pretrain.TrainConfig`): its
+``--data`` recordings and the synthetic records it asks for, cut and preprocessed as the model
+was configured (:func:`encoders.data.build_windows`)."""
+from __future__ import annotations
+
+from encoders.errors import EncoderError
+
+
+def load_data(cfg, config, pipeline, progress=None, watch=None):
+    """The training :class:`encoders.data.WindowSet` for ``cfg`` (a :class:`encoders.pretrain.TrainConfig`;
+    ``progress``: a :class:`encoders.pretrain_progress.ProgressLines`, lines while reading;
+    ``watch``: an :class:`encoders.pretrain_evaluation_sets.EvaluationContent` that sees the --data records)."""
+    from encoders.data import (build_windows, file_records, synthetic_blow_records, synthetic_lung_records,
+                               synthetic_pulse_records, synthetic_records, synthetic_rhythm_records)
+    sources = []
+    if cfg.channel is not None and not cfg.data:
+        raise EncoderError(f"--channel {cfg.channel} picks a channel of the --data recordings; give --data PATH...")
+    if cfg.data:
+        found = file_records(cfg.data, cfg.modality, cfg.channel)
+        sources.append(watch.watch(found) if watch is not None else found)
+    if cfg.synthetic:
+        sources.append(synthetic_records(cfg.modality, cfg.synthetic_records, cfg.synthetic_seconds, cfg.seed))
+    if cfg.synthetic_rhythm_records:
+        if cfg.modality not in ("ecg", "ppg") or cfg.synthetic_rhythm_records < 0:
+            raise EncoderError(f"--synthetic-rhythm-records {cfg.synthetic_rhythm_records}: needs --modality ecg "
+                               "or ppg and a count >= 0")
+        if cfg.modality == "ppg":
+            if cfg.synthetic_rhythm_atrial:
+                raise EncoderError("--synthetic-rhythm-atrial needs --modality ecg (atrial activity is an ECG feature)")
+            sources.append(synthetic_pulse_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
+                                                   arrhythmia=cfg.synthetic_pulse_arrhythmia))
+        else:
+            if cfg.synthetic_pulse_arrhythmia:
+                raise EncoderError("--synthetic-pulse-arrhythmia needs --modality ppg (it adds pulse-wave records)")
+            sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
+                                                    atrial=cfg.synthetic_rhythm_atrial))
+    elif cfg.synthetic_pulse_arrhythmia:
+        raise EncoderError("--synthetic-pulse-arrhythmia changes the --synthetic-rhythm-records of --modality ppg: "
+                           "give --synthetic-rhythm-records N too")
+    if cfg.synthetic_blow_records:
+        if cfg.modality != "spiro" or cfg.synthetic_blow_records < 0:
+            raise EncoderError(f"--synthetic-blow-records {cfg.synthetic_blow_records}: needs --modality spiro "
+                               "and a count >= 0")
+        sources.append(synthetic_blow_records(cfg.synthetic_blow_records, cfg.synthetic_seconds, cfg.seed))
+    if cfg.synthetic_lung_records:
+        if cfg.modality != "audio" or cfg.synthetic_lung_records < 0:
+            raise EncoderError(f"--synthetic-lung-records {cfg.synthetic_lung_records}: needs --modality audio "
+                               "and a count >= 0")
+        sources.append(synthetic_lung_records(cfg.synthetic_lung_records, cfg.synthetic_seconds, cfg.seed))
+    if not sources:
+        raise EncoderError("no training data: give --data PATH... or --synthetic")
+    records = (r for src in sources for r in src)
+    if progress is not None:
+        records = progress.reading(records)
+    return build_windows(records, config, pipeline, cfg.window_s, cfg.hop_s)
