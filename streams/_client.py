@@ -15,6 +15,11 @@ import pathlib
 from biosig.arguments import whole_number
 from streams.errors import StreamError
 
+try:
+    import resource as _resource
+except ImportError:   # Windows
+    _resource = None
+
 MAX_INT_OPTION = 2**31 - 1   # ZeroMQ int socket options (high-water marks) are C ints
 
 
@@ -60,7 +65,12 @@ def open_socket(ctx, kind: int, endpoint: str, key_dir, client: str, options=(),
     that fails. ``before_connect(sock)`` runs just before the connect (e.g. :func:`watch_handshake`)."""
     import zmq
     from streams.security import secure_client
-    sock = ctx.socket(kind)
+    try:
+        sock = ctx.socket(kind)
+    except zmq.ZMQError as exc:   # EMFILE: the open-file limit, or the context's socket limit
+        raise StreamError(f"cannot open a socket for {endpoint}: {exc.strerror} (open-file limit "
+                          f"{_open_file_limit()} (ulimit -n), at most {ctx.get(zmq.MAX_SOCKETS)} sockets per "
+                          "ZeroMQ context): fewer publishers or a higher limit") from None
     try:
         sock.setsockopt(zmq.LINGER, 0)
         for option, value in options:
@@ -77,6 +87,15 @@ def open_socket(ctx, kind: int, endpoint: str, key_dir, client: str, options=(),
         sock.close(linger=0)
         raise
     return sock
+
+
+def _open_file_limit() -> str:
+    """The process's open-file limit (``ulimit -n``); ``resource`` imported before it is needed: with
+    every file descriptor taken, the import itself fails."""
+    try:
+        return str(_resource.getrlimit(_resource.RLIMIT_NOFILE)[0])
+    except (AttributeError, OSError, ValueError):   # no resource module (Windows)
+        return "unknown"
 
 
 def watch_handshake(sock):

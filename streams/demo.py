@@ -32,7 +32,9 @@ def rejects_text(counts: dict, last: str = "") -> str:
 
 def status_table(status: dict) -> str:
     """Plain-text table of a status body, one row per input stream: recent rate (over the last
-    ``rate_window_s``), age of the newest frame, counters and latency percentiles."""
+    ``rate_window_s``), age of the newest frame, counters and latency percentiles; below it a line
+    per stream whose declared rate is wrong (``rate_mismatch``) or doubted (``rate_pending``)."""
+    from streams.device_rate import MIN_SPAN_S
     if status.get("state") == "starting":
         return (f"runtime starting (loading encoders, compiling forecaster kernels) for "
                 f"{status.get('uptime_s', 0.0):.0f} s; not yet accepting frames")
@@ -58,6 +60,12 @@ def status_table(status: dict) -> str:
     rows.append(f"encoder queue {q['pending_windows']}/{q['max']}, batches {q['batches']}, "
                 f"invalid frames {sum(status['invalid'].values())}, uptime {status['uptime_s']:.0f} s")
     rows += skewed
+    for name, s in status["streams"].items():
+        if s.get("rate_mismatch"):
+            rows.append(f"{name}: rate_mismatch: {s['rate_mismatch']}")
+        elif s.get("rate_pending"):
+            rows.append(f"{name}: rate_pending: its first seconds of device time disagree with the declared "
+                        f"rate: measures withheld until the verdict at {MIN_SPAN_S:g} s of device time")
     for name, s in status["streams"].items():
         if s.get("rejected"):
             rows.append(f"{name}: " + rejects_text(s["rejected"], s.get("last_rejected", "")))

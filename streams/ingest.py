@@ -169,6 +169,7 @@ class InputStream:
         self.rate_pending = self.rate.pending
         self.stats.device_rate_hz = self.rate.measured_hz
         self.stats.rate_mismatch = self.rate_mismatch
+        self.stats.rate_pending = self.rate_pending
         return self.rate.mismatch
 
     def reset_windows(self):

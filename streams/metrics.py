@@ -110,6 +110,7 @@ class StreamStats:
     last_rejected_detail: str = ""     # "<reason>: <what was wrong>" of the newest rejected frame
     device_rate_hz: float | None = None   # samples per second of device time (streams.device_rate)
     rate_mismatch: str = ""            # what is wrong with the declared rate ("" when nothing)
+    rate_pending: bool = False         # no verdict yet, and the run so far doubts the rate (streams.device_rate)
     rate_window_s: float = 10.0
     recent: collections.deque = field(default_factory=collections.deque)   # (recv_s, samples)
 
@@ -142,6 +143,7 @@ class StreamStats:
             "rejected_total": int(sum(self.rejected.values())),
             "last_rejected": self.last_rejected_detail,
             "device_rate_hz": self.device_rate_hz, "rate_mismatch": self.rate_mismatch,
+            "rate_pending": self.rate_pending,
             "age_s": (now - self.last_seen) if self.last_seen else float("nan"),
             "latency_ingest_ms": self.ingest_ms.summary(),
             "latency_ms": self.output_ms.summary(),

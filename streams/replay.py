@@ -1,7 +1,8 @@
 """Replay recordings into a runtime.
 
 :func:`replay_sources` turns any file the signal layer reads into simulated sources: one stream
-per modality present in the record (``<stem>/<modality>``), sent at ``speed`` times real time.
+per modality present in the record (``<stem>/<modality>``; ``<stem>_2`` for a second record of the
+same stem), sent at ``speed`` times real time.
 
 Device time is the recording's own clock started at the wall clock: sample ``k`` is stamped
 ``t_start + k / fs_hz`` (``fs_hz`` the recording's rate), so the frames tile device time exactly at
@@ -66,6 +67,19 @@ def _source_name(path) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", stem)[:64]
 
 
+def _unique_name(name: str, taken: set, path) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... when an earlier record of the same replay took it: two
+    records of one name (``day1/p7.edf day2/p7.edf``) were two publishers of one stream, whose frames
+    the runtime rejected by the half (``session_conflict``)."""
+    if name not in taken:
+        return name
+    k = 2
+    while f"{name[:60]}_{k}" in taken:
+        k += 1
+    log.warning("%s: source %s is an earlier record's; replayed as %s_%d", path, name, name[:60], k)
+    return f"{name[:60]}_{k}"
+
+
 def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST, key_dir=None,
                    frame_s: float = 0.1, ctx=None, insecure: bool = False):
     """Publishers and :class:`streams.simulate.SimSource` objects for the given recordings."""
@@ -78,7 +92,8 @@ def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST,
     try:
         for path in paths:
             rec = to_uniform_grid(read(path))   # irregular times: a hole in time stays a gap, not closed up
-            pub = Publisher(_source_name(path), endpoint, key_dir=key_dir, insecure=insecure, ctx=ctx)
+            pub = Publisher(_unique_name(_source_name(path), {p.source for p in pubs}, path), endpoint,
+                            key_dir=key_dir, insecure=insecure, ctx=ctx)
             pubs.append(pub)
             sources += _record_sources(rec, pub, path, speed, frame_s)
     except BaseException:   # a bad second file must not leave the first one's sockets open

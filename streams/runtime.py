@@ -9,7 +9,8 @@ Sockets (defaults in :mod:`streams.config`, all on loopback):
 * ``status`` REP (bound first): any request gets one ``status`` frame back; while the runtime
   loads (encoders, forecaster kernels) it answers ``{"state": "starting"}``.
 
-Start-up order: status socket -> forecaster configuration checked (a forecaster that cannot be
+Start-up order: endpoints checked (a port in use refuses the start at once, not after the warm-up)
+-> status socket -> forecaster configuration checked (a forecaster that cannot be
 built refuses the start) -> every forecaster kernel compiled and every encoder run once ->
 ingest and output sockets bound -> ready. Nothing compiles or loads on the hot path.
 
@@ -44,7 +45,7 @@ from streams.runtime_ingest import IngestMixin
 from streams.runtime_outputs import Lane, OutputsMixin
 from streams.scores import ScoreHost, ScoreWorker
 from streams.security import refused_handshake_events, refusal_reason
-from streams.startup import StartingResponder, warm_up_all
+from streams.startup import StartingResponder, check_bindable, warm_up_all
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class Runtime(IngestMixin, OutputsMixin):
         from streams.security import ServerSecurity, check_plain_allowed
         cfg = self.config
         build_forecaster(cfg.forecaster, 3, 30.0)   # refuse to start on a forecaster that cannot be built
+        check_bindable(zip(("ingest", "output", "status"), cfg.endpoints.all()))   # not after the warm-up
         # hand the GIL over every 0.5 ms (Python's default is 5 ms), so the forecast thread never
         # waits long behind the event loop's or the collector's Python code
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
@@ -374,6 +376,7 @@ class Runtime(IngestMixin, OutputsMixin):
         reg = self.registry
         return {
             **base, "ready_after_s": self.ready_after_s, "warm_up": self.warm,
+            "endpoints": dict(zip(("ingest", "output", "status"), self.bound.all())) if self.bound else {},
             "streams": streams, "totals": dict(totals),
             "invalid": dict(self.invalid), "invalid_last": self.invalid_last, "auth_failures": sum(self.auth_failures.values()),
             "auth_failures_by_socket": dict(self.auth_failures),

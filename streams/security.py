@@ -94,8 +94,9 @@ def generate_keys(directory, n_clients: int = 1) -> pathlib.Path:
     """Create server and client certificates and the allow-list in ``directory``.
 
     With ``n_clients > 1`` the extra clients are named ``client2``, ``client3``, ... . Existing
-    certificates are never overwritten. Every secret key file is written 0600 and ``directory`` is
-    made 0700 (owner only); public keys stay 0644.
+    certificates are never overwritten: no file this would write (public, secret or allowed key) may
+    exist. Every secret key file is written 0600 and ``directory`` is made 0700 (owner only); public
+    keys stay 0644.
     """
     import zmq.auth
     if isinstance(n_clients, bool) or not isinstance(n_clients, int) or n_clients < 1:
@@ -108,9 +109,11 @@ def generate_keys(directory, n_clients: int = 1) -> pathlib.Path:
     except OSError as exc:
         raise StreamError(f"cannot create key directory {d}: {exc.strerror or exc}") from None
     names = ["server"] + ["client" if i == 0 else f"client{i + 1}" for i in range(n_clients)]
-    for name in names:
-        if (d / f"{name}.key_secret").exists():
-            raise StreamError(f"{d / (name + '.key_secret')} exists; refusing to overwrite keys")
+    for name in names:   # every file written: a server's public key kept by a client, an allowed key
+        written = (d / f"{name}.key_secret", d / f"{name}.key") + (() if name == "server" else (allowed / f"{name}.key",))
+        for path in written:
+            if path.exists() or path.is_symlink():
+                raise StreamError(f"{path} exists; refusing to overwrite keys")
     d.chmod(0o700)                           # the folder holds secrets: owner only
     old_umask = os.umask(0o077)              # no moment where a secret is readable by others
     try:

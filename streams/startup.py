@@ -74,3 +74,38 @@ def warm_up_all(cfg, models, scores=None) -> dict:
         out[f"{modality}_s"] = time.perf_counter() - t
     log.info("warm-up done: %s", ", ".join(f"{k} {v:.2f} s" for k, v in out.items()))
     return out
+
+
+def check_bindable(endpoints) -> None:
+    """Refuse, before the warm-up (tens of seconds with encoders), what ZeroMQ's bind would refuse
+    after it: two sockets on one endpoint, and a TCP port another process listens on (probed with a
+    plain socket, closed at once). ``endpoints``: ``(name, endpoint)`` pairs. Wildcard ports, IPC,
+    in-process endpoints and hosts that do not resolve here are left to the bind itself."""
+    import errno
+    import socket
+    from streams.errors import StreamError
+    from streams.security import parse_endpoint
+    seen: dict[str, str] = {}
+    for name, ep in endpoints:
+        scheme, host, port = parse_endpoint(ep)
+        if port == "*":
+            continue
+        if ep in seen:
+            raise StreamError(f"endpoints {seen[ep]} and {name} are both {ep}: each socket needs its own")
+        seen[ep] = name
+        if scheme != "tcp":
+            continue
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET   # ZeroMQ binds IPv4 unless given IPv6
+        try:
+            sockaddr = socket.getaddrinfo(None if host == "*" else host, int(port), family, socket.SOCK_STREAM,
+                                          flags=socket.AI_PASSIVE)[0][4]
+        except (socket.gaierror, UnicodeError):   # an interface name, or no such host: the bind says
+            continue
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as ZeroMQ: TIME_WAIT is no obstacle
+            try:
+                probe.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise StreamError(f"cannot bind {name} endpoint {ep}: address already in use (another "
+                                      "runtime running? choose other endpoints)") from None

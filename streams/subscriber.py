@@ -233,8 +233,15 @@ def runtime_state(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clien
     """``starting`` (loading models / compiling kernels), ``serving``, or ``absent`` when no
     runtime answers on ``endpoint`` within ``timeout_s``. A caller's mistake (a bad endpoint,
     timeout or key directory) raises StreamError: it is not an absent runtime."""
+    body = runtime_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s)
+    return "absent" if body is None else body.get("state", "serving")
+
+
+def runtime_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="client", insecure: bool = False,
+                   timeout_s: float = 1.0) -> dict | None:
+    """The status body of the runtime answering on ``endpoint``, None when none answers within
+    ``timeout_s`` (a caller's mistake raises StreamError, as :func:`runtime_state`)."""
     try:
-        body = request_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s)
+        return request_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s)
     except (_Absent, ProtocolError):
-        return "absent"
-    return body.get("state", "serving")
+        return None

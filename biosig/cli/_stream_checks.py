@@ -13,11 +13,14 @@ import threading
 from streams.config import DEFAULT_INGEST, DEFAULT_OUTPUT, DEFAULT_STATUS
 
 
-def endpoint_args(p, which=("ingest", "output", "status")):
+def endpoint_args(p, which=("ingest", "output", "status"), config_file: bool = False):
+    """``--ingest/--output/--status``, ``--keys`` and ``--insecure``. With ``config_file`` (serve) an
+    endpoint not given is None: the config file's, else the default (see ``serve``)."""
     defaults = {"ingest": DEFAULT_INGEST, "output": DEFAULT_OUTPUT, "status": DEFAULT_STATUS}
     for w in which:
-        p.add_argument(f"--{w}", default=defaults[w], metavar="ENDPOINT",
-                       help=f"runtime {w} endpoint (default {defaults[w]})")
+        p.add_argument(f"--{w}", default=None if config_file else defaults[w], metavar="ENDPOINT",
+                       help=f"runtime {w} endpoint (default {defaults[w]}"
+                            f"{', or the one of the --config file' if config_file else ''})")
     p.add_argument("--keys", metavar="DIR", help="CURVE key directory from `biosig keys generate`")
     p.add_argument("--insecure", action="store_true", help="allow plain TCP on non-loopback endpoints")
 
@@ -68,11 +71,13 @@ def interruptible(stop: threading.Event):
             signal.signal(sig, lambda signum, frame: stop.set())
 
 
-def close_all(pubs, stop: threading.Event):
+def close_all(pubs, stop: threading.Event, ctx=None):
     """Close publishers: wait up to 1 s for queued frames after a normal end, 0.2 s after a signal.
 
     All sockets are closed before any context is terminated, so the waits run in parallel (one
-    linger in all, not one per publisher, when no runtime takes the frames).
+    linger in all, not one per publisher, when no runtime takes the frames). ``ctx``: the context
+    the publishers share, destroyed last (with the sockets of publishers a failed set-up made but
+    never returned: terminating it would wait for them for ever).
     """
     linger_ms = 200 if stop.is_set() else 1000
     for p in pubs:
@@ -80,6 +85,8 @@ def close_all(pubs, stop: threading.Event):
     for p in pubs:
         if p._own_ctx:
             p.ctx.term()
+    if ctx is not None:
+        ctx.destroy(linger=linger_ms)
 
 
 def leave_if_signalled(stop: threading.Event, code: int = 0):

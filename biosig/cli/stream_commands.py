@@ -27,8 +27,11 @@ def _serve(args) -> int:
     from streams.runtime import Runtime
     _check_seconds(args)
     cfg = load_config(args.config) if args.config else RuntimeConfig()
-    changes = {"endpoints": Endpoints(args.ingest, args.output, args.status)} \
-        if (args.ingest, args.output, args.status) != (DEFAULT_INGEST, DEFAULT_OUTPUT, DEFAULT_STATUS) or not args.config else {}
+    # an endpoint flag replaces that endpoint only: the config file's others stay (they were reset
+    # to the defaults, e.g. --ingest alone moved output and status to 5556/5557)
+    given = (args.ingest, args.output, args.status)
+    changes = {"endpoints": Endpoints(*(c if g is None else g for g, c in zip(given, cfg.endpoints.all())))} \
+        if any(g is not None for g in given) else {}
     if args.keys:
         changes["key_dir"] = args.keys
     if args.insecure:
@@ -94,6 +97,7 @@ def _monitor(args) -> int:
     stop = threading.Event()
     with _interruptible(stop):
         from streams.errors import StreamError
+        from streams.priority import tagged_zmq_context
         from streams.simulate import make_couches, make_ward, run_sources
         from streams.security import parse_endpoint
         _check_seconds(args)
@@ -107,20 +111,24 @@ def _monitor(args) -> int:
         streams = [s for s in args.streams.split(",") if s]
         if args.simulate and not streams:
             raise StreamError("--streams is empty: give some of ecg,ppg,resp,audio (or --simulate 0 for couches only)")
+        twice = sorted({s for s in streams if streams.count(s) > 1})
+        if twice:   # two sources on one stream sent every sample twice: a bed at twice its declared rate
+            raise StreamError(f"--streams names {', '.join(twice)} more than once")
         pubs, sources = [], []
+        ctx = tagged_zmq_context()   # one for all beds: a context each (threads, file descriptors) ran out
         try:
             wp, sources = make_ward(args.simulate, streams, endpoint=args.ingest, key_dir=args.keys,
-                                    frame_s=args.frame_s, seed=args.seed, insecure=args.insecure)
+                                    frame_s=args.frame_s, seed=args.seed, insecure=args.insecure, ctx=ctx)
             pubs += wp
             cp, cs, _ = make_couches(args.couches, endpoint=args.ingest, key_dir=args.keys,
-                                     seconds=args.seconds or 600.0, seed=args.seed, insecure=args.insecure)
+                                     seconds=args.seconds or 600.0, seed=args.seed, insecure=args.insecure, ctx=ctx)
             pubs += cp
             sources = sources + cs
             print(f"biosig monitor: publishing {len(sources)} streams to {args.ingest} "
                   f"(Ctrl-C to stop)", file=sys.stderr, flush=True)
             run_sources(sources, args.seconds, stop)
         finally:
-            _close_all(pubs, stop)
+            _close_all(pubs, stop, ctx)
     sent = sum(s.out.sent for s in sources)
     dropped = sum(s.out.dropped for s in sources)
     print(f"biosig monitor: sent {sent} frames from {len(sources)} streams, dropped {dropped}"
@@ -131,6 +139,7 @@ def _monitor(args) -> int:
 def _replay(args) -> int:
     stop = threading.Event()
     with _interruptible(stop):
+        from streams.priority import tagged_zmq_context
         from streams.replay import MAX_SPEED, replay_duration_s, replay_sources
         from streams.simulate import run_sources
         from streams.security import parse_endpoint
@@ -138,14 +147,15 @@ def _replay(args) -> int:
         parse_endpoint(args.ingest)
         _check_number("--speed", args.speed, lo=0, hi=MAX_SPEED, lo_open=True)
         pubs, sources = [], []
+        ctx = tagged_zmq_context()   # one for all records (see monitor)
         try:
             pubs, sources = replay_sources(args.records, speed=args.speed, endpoint=args.ingest,
-                                           key_dir=args.keys, insecure=args.insecure)
+                                           key_dir=args.keys, insecure=args.insecure, ctx=ctx)
             print(f"biosig replay: publishing {len(sources)} streams to {args.ingest} (Ctrl-C to stop)",
                   file=sys.stderr, flush=True)
             run_sources(sources, args.seconds or replay_duration_s(sources), stop)
         finally:
-            _close_all(pubs, stop)
+            _close_all(pubs, stop, ctx)
     sent = sum(s.out.sent for s in sources)
     print(f"biosig replay: sent {sent} frames from {len(sources)} streams, dropped "
           f"{sum(s.out.dropped for s in sources)}{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
@@ -171,14 +181,20 @@ def _listen(args) -> int:
     _stop_on_signals(stop)
     end = None if args.seconds is None else time.monotonic() + args.seconds
     from streams.scores import summary_text
-    from streams.subscriber import runtime_state
+    from streams.subscriber import runtime_status
     told = time.monotonic() + 2.0   # nothing for 2 s: say whether a runtime is starting or absent
     with Subscriber(args.topics or [""], args.output, key_dir=args.keys, insecure=args.insecure) as sub:
         while not stop.is_set() and (end is None or time.monotonic() < end):
             f = sub.recv(0.2)
             if f is None and told and time.monotonic() > told and not sub.stats:
                 told = None
-                state = runtime_state(args.status, key_dir=args.keys, insecure=args.insecure)
+                body = runtime_status(args.status, key_dir=args.keys, insecure=args.insecure)
+                state = "absent" if body is None else body.get("state", "serving")
+                output = (body or {}).get("endpoints", {}).get("output")
+                if state == "serving" and sub.epoch is None and output and output != args.output:
+                    # not even its heartbeat (every status_every_s, 1 s) came: listening in the wrong place
+                    state = f"runtime serving on {args.status} publishes on {output}, not {args.output}: " \
+                            f"nothing from it here, not even its heartbeat (give --output {output}); waiting"
                 from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
                 hint = []
                 if args.status == DEFAULT_STATUS and args.output != DEFAULT_OUTPUT:
@@ -186,9 +202,9 @@ def _listen(args) -> int:
                 if args.keys:
                     hint.append("with --keys: are they the runtime's keys?")
                 msg = {"starting": "runtime starting (loading models, compiling kernels); waiting",
-                       "serving": "runtime serving; waiting for frames"}.get(
-                    state, f"no runtime answered on {args.status}{' (' + '; '.join(hint) + ')' if hint else ''}; "
-                           "waiting")
+                       "serving": "runtime serving; waiting for frames",
+                       "absent": f"no runtime answered on {args.status}"
+                                 f"{' (' + '; '.join(hint) + ')' if hint else ''}; waiting"}.get(state, state)
                 print(f"biosig listen: {msg}", file=sys.stderr, flush=True)
             if f is None or (f.topic == "status" and not args.all):
                 continue
@@ -281,7 +297,7 @@ def register(sub) -> None:
                        description="Ingest signal frames, window and embed them, forecast marker "
                                    "streams, publish outputs (see docs/protocol.md).")
     p.add_argument("--config", metavar="FILE", help="runtime configuration (.json or .toml)")
-    _endpoint_args(p)
+    _endpoint_args(p, config_file=True)
     p.add_argument("--record", metavar="DIR", help="record inputs and outputs to Parquet files in DIR")
     p.add_argument("--record-keep-h", type=positive_float, metavar="HOURS",
                    help="delete recording files older than HOURS from the --record folder (earlier runs' "
@@ -319,7 +335,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("replay", help="replay recordings into the runtime",
                        description="Publish any recording the signal layer reads, one stream per "
-                                   "modality, at real time or faster. A record shorter than --seconds "
+                                   "modality (<file stem>/<modality>; <stem>_2/... for a second record "
+                                   "of the same stem), at real time or faster. A record shorter than --seconds "
                                    "loops: each pass ends with a shorter frame at the record's end and "
                                    "the next starts after one skipped sequence number (a gap to the "
                                    "runtime, which restarts its windows and holds the forecast there). "
