@@ -36,7 +36,7 @@ def register(subparsers) -> None:
                    help="shipped model name (ecg-tiny), checkpoint directory or exported .onnx file")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (reused to resume)")
     p.add_argument("--engine", choices=ENGINES, default="local",
-                   help="local: process pool on this machine (default); ray: Ray Data actor pool")
+                   help="local: process pool on this machine (default); ray: a pool of Ray actors (one CPU each; --ray-address)")
     p.add_argument("--workers", type=positive_int, default=1,
                    help="worker processes / Ray actors, each loads the model once (default 1)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto: the fastest measured at start; a resumed job keeps "

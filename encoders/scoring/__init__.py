@@ -28,7 +28,7 @@ Output tables (see :mod:`encoders.scoring.outputs` for the crash-safe layout):
 ``run.json``         manifest: model id and hashes, pipeline, backend, versions, counts, runs.
 
 Engines: ``local`` (:mod:`encoders.scoring.local`, a spawn process pool, one model per worker) and
-``ray`` (:mod:`encoders.scoring.ray_engine`, Ray Data ``map_batches`` over an actor pool).
+``ray`` (:mod:`encoders.scoring.ray_engine`, a pool of Ray actors, one CPU each).
 """
 from encoders.scoring.errors import RecordFailure, ScoreError
 from encoders.scoring.job import ENGINES, EXIT_OK, EXIT_RECORDS_FAILED, ScoreConfig, ScoreSummary, run_score

@@ -43,7 +43,7 @@ class ScoreConfig:
     inputs : files, folders (searched recursively) or text files listing records.
     model : model name (``"ecg-tiny"``), checkpoint directory or ``.onnx`` file.
     out_dir : output folder (created; reused to resume).
-    engine : ``"local"`` (process pool) or ``"ray"`` (Ray Data actor pool).
+    engine : ``"local"`` (process pool) or ``"ray"`` (a pool of Ray actors).
     workers : processes or actors; each loads the model once.
     backend : inference backend kind, one of :data:`encoders.scoring.model.BACKENDS`.
     ray_address : Ray cluster to join (``--engine ray`` only); None starts a local instance.
@@ -94,6 +94,9 @@ class ScoreConfig:
         self._check_numbers()
         if self.ray_address is not None and not isinstance(self.ray_address, str):
             raise ScoreError(f"ray_address={self.ray_address!r} must be an address (str)")
+        if self.ray_address is not None and not self.ray_address.strip():   # an unset shell variable
+            raise ScoreError("--ray-address is empty (an unset shell variable?): give HOST:PORT or auto, or leave "
+                             "it out for a local instance")
         if self.ray_address and self.engine != "ray":
             raise ScoreError("--ray-address needs --engine ray")
         if not isinstance(self.retry_errors, bool):
@@ -219,8 +222,8 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
     if config.read_options and config.engine != "local":
         raise ScoreError("--modality / --channel / --sample-rate-hz are supported with --engine local only")
     if config.engine == "ray":   # before the model loads and the folder takes this job's fingerprint
-        from encoders.scoring.ray_engine import import_ray
-        import_ray()
+        from encoders.scoring.ray_engine import check_ray
+        check_ray(config.ray_address)   # installed, and a HOST:PORT address answers
     loaded = load_model(ModelSpec(config.model, backend, threads=config.threads, device=config.device,
                                   precision=config.precision, window_s=config.window_s,
                                   af_prevalence=config.af_prevalence))  # fail fast; exports to the ONNX cache once

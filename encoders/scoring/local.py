@@ -101,22 +101,38 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
         return
     worker_spec = dataclasses.replace(spec, threads=1)
     initargs = (worker_spec, batch_size, logging.getLogger().getEffectiveLevel(), read_options, os.getpid())
+    score_rescuing(paths, workers, lambda todo, n, in_flight, hand: _pool_pass(todo, n, in_flight, initargs, hand),
+                   on_outcome)
+
+
+PoolPass = Callable[[list[str], int, int, Callable[[dict[str, Any]], None]], tuple[list[str], list[str]]]
+
+
+def score_rescuing(paths: list[str], workers: int, pool_pass: PoolPass,
+                   on_outcome: Callable[[dict[str, Any]], None]) -> None:
+    """Score ``paths`` with ``pool_pass(paths, workers, in_flight, on_outcome) -> (lost, rest)`` (one
+    pool of worker processes, as :func:`_pool_pass`; the Ray engine passes its actor pool), the
+    records lost with a dead worker scored again one at a time in a pool of one: a record whose
+    worker dies while it is alone is handed over as :func:`worker_died_outcome`, and
+    :data:`DEATHS_IN_A_ROW` of those in a row stop the job."""
     remaining, suspects, died_alone = paths, [], []
+
+    def hand(outcome):   # a record scored: the deaths before it were not "in a row"
+        died_alone.clear()
+        on_outcome(outcome)
     while remaining or suspects:
         if suspects:   # one at a time in a pool of one: a death now names its record
-            handed = []
-            lost, suspects = _pool_pass(suspects, 1, 1, initargs, lambda o: (handed.append(1), on_outcome(o)))
+            lost, suspects = pool_pass(suspects, 1, 1, hand)
             if not lost:
                 continue
-            died_alone = [*(died_alone if not handed else []), lost[0]]
+            died_alone.append(lost[0])
             on_outcome(worker_died_outcome(lost[0]))
             if len(died_alone) >= DEATHS_IN_A_ROW:   # the workers die, whatever they score
                 raise ScoreError(f"worker processes died on {len(died_alone)} records in a row, each scored alone "
                                  f"({names_text(died_alone)}; recorded as failed: --retry-errors scores them "
                                  "again): out of memory loading the model? the records finished so far are kept")
             continue
-        died_alone = []
-        lost, remaining = _pool_pass(remaining, workers, 2 * workers, initargs, on_outcome)
+        lost, remaining = pool_pass(remaining, workers, 2 * workers, hand)
         if lost:
             log.warning("a worker process died while scoring one of %s (killed: out of memory?); scoring "
                         "them again one at a time: a record that kills its worker alone is recorded as failed "

@@ -1,12 +1,17 @@
-"""The Ray engine: the same per-record scoring mapped with Ray Data over an actor pool.
+"""The Ray engine: the same per-record scoring on a pool of Ray actors.
 
-``ray.data.from_items(paths).map_batches(RecordScorer, compute=ActorPoolStrategy(size=N))`` starts
-N actors, each of which loads the model once (in its constructor) and scores the records of the
-batches it receives;
-outcomes stream back to the driver, which writes the part files exactly as the local engine does.
-Because records are read by the actors, the record paths must be visible to every node (a shared
-file system) when ``--ray-address`` points at a cluster; the output folder only needs to exist on
-the driver.
+``workers`` actors (one CPU each, on any node of the cluster) each load the model once (in their
+constructor) and score the records they are handed, at most two at a time per actor; outcomes come
+back to the driver, which writes the part files exactly as the local engine does. Because records
+are read by the actors, the record paths must be visible to every node (a shared file system) when
+``--ray-address`` points at a cluster; the output folder only needs to exist on the driver.
+
+An actor that dies (the kernel's OOM killer, kill -9) loses the records handed to it: as with the
+local engine (:func:`encoders.scoring.local.score_rescuing`) they are scored again one at a time by
+a fresh actor of their own, a record whose actor dies while it is alone is recorded as failed (stage
+``worker``) and the run goes on, and three such records in a row stop the job. Actors are never
+restarted by Ray and no task is retried by it: Ray Data's actor pool did both without end, so one
+such record kept the job running (and restarting actors) for good, and Ctrl-C did not stop it.
 
 Ray is imported only when this engine runs (``pip install 'biosig[distributed]'``).
 """
@@ -18,29 +23,33 @@ import os
 import pickle
 from typing import Any, Callable, Iterable
 
-import numpy as np
 import polars as pl
 
+from biosig.errors import BiosigError
 from encoders.scoring.errors import ScoreError
+from encoders.scoring.local import score_rescuing
 from encoders.scoring.model import ModelSpec, load_model
 from encoders.scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)
 
-MAX_BLOCKS = 4096  # one record per block up to this many, so actors share the work evenly
+WAIT_S = 1.0   # the driver waits for outcomes this long at a time (Ctrl-C is seen between waits)
 
 
 class RecordScorer:
-    """Ray Data callable class: one instance per actor, model loaded once in ``__init__``."""
+    """One Ray actor: the model loaded once in ``__init__``; :meth:`score` scores one record."""
 
     def __init__(self, spec: ModelSpec, batch_size: int):
-        self.scorer = Scorer(load_model(spec), batch_size=batch_size)
+        self.error: BiosigError | None = None
+        try:
+            self.scorer = Scorer(load_model(spec), batch_size=batch_size)
+        except BiosigError as exc:   # handed to the driver by the first record, as one clear line
+            self.scorer, self.error = None, exc
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        outcomes = [self.scorer.score(str(p)) for p in batch["path"]]
-        # Outcomes hold polars frames; they travel to the driver as opaque bytes.
-        return {"key": np.array([o["key"] for o in outcomes], dtype=object),
-                "outcome": np.array([pickle.dumps(o, protocol=5) for o in outcomes], dtype=object)}
+    def score(self, path: str) -> bytes:
+        """The outcome of ``path`` (or the error the model load raised), pickled: outcomes hold
+        polars frames."""
+        return pickle.dumps(self.error if self.error is not None else self.scorer.score(path), protocol=5)
 
 
 def as_given(outcome: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
@@ -57,13 +66,21 @@ def as_given(outcome: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
 
 
 def import_ray():
+    """Ray core (actors and tasks): Ray Data, the ``ray[data]`` extra, is not needed."""
     try:
         import ray
-        import ray.data  # noqa: F401 - the Data library is a separate extra
     except ImportError as exc:
-        raise ScoreError(f"--engine ray needs Ray Data ({exc.name} is missing): "
+        raise ScoreError(f"--engine ray needs Ray ({exc.name} is missing): "
                          "pip install 'biosig[distributed]'") from None
     return ray
+
+
+def check_ray(address: str | None) -> None:
+    """What a job checks before its model loads and its output folder takes the job's fingerprint:
+    Ray is installed and ``address`` (``HOST:PORT``) answers (:func:`check_reachable`)."""
+    import_ray()
+    if address:
+        check_reachable(address)
 
 
 REACH_TIMEOUT_S = 5.0   # how long a --ray-address HOST:PORT may take to accept a TCP connection
@@ -89,17 +106,6 @@ def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
         raise ScoreError(f"cannot join Ray at {address}: nothing answers on {host}:{port} ({why} within "
                          f"{timeout_s:g} s); start the cluster there (`ray start --head`) or leave out "
                          "--ray-address for a local instance") from None
-
-
-def _quiet(ray) -> None:
-    """Ray Data prints progress bars and execution plans; a library must not (the CLI has its own)."""
-    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.enable_operator_progress_bars = False
-    ctx.print_on_execution_start = False
-    ctx.enable_auto_log_stats = False
 
 
 def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_size: int = 64,
@@ -146,19 +152,79 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
                            "--ray-address for a local instance")
             raise ScoreError(f"cannot start or join Ray at {address or 'a new local instance'}: {problem}") from exc
     info = {"ray_version": ray.__version__, "address": address, "started_local": started}
-    _quiet(ray)
     try:
         if given:
             actor_spec = dataclasses.replace(spec, threads=1)
-            ds = ray.data.from_items([{"path": p} for p in given],
-                                     override_num_blocks=min(len(given), MAX_BLOCKS))
-            pool = ray.data.ActorPoolStrategy(size=max(1, workers))
-            out = ds.map_batches(RecordScorer, fn_constructor_args=(actor_spec, batch_size), batch_size=1,
-                                 batch_format="numpy", compute=pool, num_cpus=1)
-            for batch in out.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=0):
-                for blob in batch["outcome"]:
-                    on_outcome(as_given(pickle.loads(blob), given))
+            # max_restarts=0 and no task retries: a dead actor's records come back to us as lost
+            actor_class = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(RecordScorer)
+
+            def pool_pass(todo, n, in_flight, hand):
+                return _actor_pass(ray, lambda: actor_class.remote(actor_spec, batch_size), todo, n, in_flight,
+                                   lambda outcome: hand(as_given(outcome, given)))
+            score_rescuing(list(given.values()), _actors(ray, workers), pool_pass, on_outcome)
     finally:
         if started:
             ray.shutdown()
     return info
+
+
+def _last_line(exc: BaseException) -> str:
+    """The last line of Ray's message of an error raised in an actor: the error itself."""
+    return next((ln.strip() for ln in reversed(str(exc).splitlines()) if ln.strip()), type(exc).__name__)
+
+
+def _actors(ray, workers: int) -> int:
+    """``workers``, or the CPUs of the cluster where it has fewer: an actor that finds no CPU waits
+    for one, and the records handed to it waited with it, for good."""
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    if 0 < cpus < workers:
+        log.warning("--workers %d: the Ray cluster has %d CPU(s); scoring with %d actor(s)", workers, cpus, cpus)
+        return cpus
+    return max(1, workers)
+
+
+def _actor_pass(ray, new_actor: Callable[[], Any], paths: list[str], workers: int, in_flight: int,
+                hand: Callable[[dict[str, Any]], None]) -> tuple[list[str], list[str]]:
+    """Score ``paths`` (as given) on ``workers`` fresh actors with at most ``in_flight`` records
+    handed out at a time, as :func:`encoders.scoring.local._pool_pass` does with processes.
+
+    Returns
+    -------
+    ``([], [])`` when every record's outcome was handed over; after an actor died, the records it
+    held then (one of them killed it, or something outside did) and those not yet handed out.
+    Nothing more is handed out once an actor died; the other actors' records are finished.
+    """
+    died = (ray.exceptions.ActorDiedError, ray.exceptions.ActorUnavailableError,
+            ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError)
+    actors = [new_actor() for _ in range(max(1, min(workers, len(paths))))]
+    per_actor = max(1, -(-in_flight // len(actors)))
+    load = [0] * len(actors)
+    pending: dict[Any, tuple[int, str]] = {}   # ObjectRef -> (actor, record as given)
+    queue, submitted, lost = list(paths), 0, []
+    try:
+        while True:
+            for i, actor in enumerate(actors):
+                while not lost and load[i] < per_actor and submitted < len(queue):
+                    pending[actor.score.remote(os.path.abspath(queue[submitted]))] = (i, queue[submitted])
+                    load[i] += 1
+                    submitted += 1
+            if not pending:
+                break
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_S)
+            for ref in ready:
+                i, path = pending.pop(ref)
+                load[i] -= 1
+                try:
+                    got = pickle.loads(ray.get(ref))
+                except died as exc:
+                    if getattr(exc, "actor_init_failed", False):   # an error raised, not a death
+                        raise ScoreError(f"a Ray actor could not start: {_last_line(exc)}") from None
+                    lost.append(path)
+                    continue
+                if isinstance(got, BaseException):   # the actor could not load the model
+                    raise got
+                hand(got)
+    finally:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+    return sorted(lost), queue[submitted:]
