@@ -73,9 +73,10 @@ class _Swap:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=20000)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--methods", default="last,lms,rls,mix")
+    ap.add_argument("--steps", type=int, default=20000, help="forecaster steps timed per run (default 20000)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per row; the median is printed (default 5)")
+    ap.add_argument("--methods", default="last,lms,rls,mix",
+                    help="comma list of forecasters whose learn_one is timed (default last,lms,rls,mix)")
     args = ap.parse_args(argv)
     Z = _trace(args.steps)
     Y = Z + 0.1 * np.random.default_rng(1).normal(size=Z.shape)
