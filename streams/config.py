@@ -131,9 +131,11 @@ class ForecasterConfig:
     ``method`` is a name of :data:`realtime.KNOWN_METHODS`; ``horizon_steps`` samples ahead at the
     stream's rate; the input window is ``lookback_s`` seconds (or ``lookback`` samples when > 0). Inputs are positions minus the first sample, divided by the per-coordinate
     standard deviation over the first ``warmup_s`` seconds (the forecaster publishes ``hold`` with
-    reason ``warmup`` until then). After a gap or a divergence it holds for ``recover_steps``
-    samples; when no sample arrived for ``stale_s`` it holds with reason ``stale``; a position
-    repeated unchanged for ``max_frozen_s`` is held with reason ``frozen_input``.
+    reason ``warm_up`` until then). After a gap, a divergence or a withheld forecast it holds for
+    ``recover_steps`` samples (``gap`` / ``diverged``); when no sample arrived for ``stale_s`` it
+    holds with reason ``gap`` (detail "no input ..."), an input too old when the forecast is ready
+    with ``stale_input``; a position repeated unchanged for ``max_frozen_s`` is held with reason
+    ``frozen_input`` (streams/protocol.py ``HOLD_REASONS``).
     """
 
     _section: ClassVar[str] = "forecaster."

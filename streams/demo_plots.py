@@ -6,7 +6,7 @@ import pathlib
 import numpy as np
 
 LATENCY_BUDGET_MS = 100.0
-HOLD_COLORS = {"warmup": "#bbbbbb", "gap": "#d62728", "stale": "#ff9896", "stale_input": "#ff9896",
+HOLD_COLORS = {"warm_up": "#bbbbbb", "gap": "#d62728", "stale_input": "#ff9896",
                "frozen_input": "#e377c2", "diverged": "#9467bd", "unavailable": "#8c564b"}   # other reasons: orange
 
 

@@ -64,7 +64,7 @@ def test_archive_gives_one_row_per_record(archive, local_run):
 @pytest.fixture(scope="module")
 def ray_instance():
     ray = pytest.importorskip("ray")
-    pytest.importorskip("ray.data")
+    pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
