@@ -20,6 +20,7 @@ import itertools
 import logging
 import math
 import pathlib
+import socket
 import sys
 import threading
 import time
@@ -61,6 +62,23 @@ def check_loopback_host(host: str) -> str:
     return host
 
 
+def host_header_is_loopback(value: str) -> bool:
+    """Whether an HTTP ``Host`` header names this machine by a loopback address or ``localhost``
+    (with or without a port). A name that merely begins with ``127.`` (``127.attacker.example``,
+    which DNS rebinding points at 127.0.0.1) is not one: it passed before."""
+    host = value.strip()
+    if host.startswith("["):                   # [::1] or [::1]:8555
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:                 # name:port or v4:port
+        host = host.split(":", 1)[0]
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def decimate(t0_s: float, fs_hz: float, x: np.ndarray, display_hz: float = DISPLAY_HZ):
     """Times and values of one channel at most ``display_hz`` points/s; each kept point is the
     sample of largest magnitude in its bucket (so QRS peaks and audio bursts stay visible)."""
@@ -87,7 +105,13 @@ class Series:
         self.columns = columns
 
     def add(self, t: np.ndarray, v: np.ndarray):
-        """``t`` (N,), ``v`` (N, columns)."""
+        """``t`` (N,), ``v`` (N, columns). Rows at or after ``t[0]`` are dropped first: a device
+        time that went back (a publisher restarted with a new time base, a replay from its start)
+        begins the series afresh. The old rows stayed ahead of the new ones: the page drew the new
+        trace behind the old and kept both (its pruning measured from the newest row)."""
+        if len(t) and self.rows and self.rows[-1][0] >= t[0]:
+            while self.rows and self.rows[-1][0] >= t[0]:
+                self.rows.pop()
         for i in range(len(t)):
             self.rows.append((float(t[i]), *(float(a) for a in v[i])))
         self.count += len(t)
@@ -257,8 +281,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _host_ok(self) -> bool:
         """Refuse other Host names (DNS rebinding: a web page may not read the live view)."""
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-        return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+        return host_header_is_loopback(self.headers.get("Host") or "")
 
     def do_GET(self):  # noqa: N802 (http.server API)
         dash: Dashboard = self.server.dashboard
@@ -320,6 +343,11 @@ class _Server(http.server.ThreadingHTTPServer):
         log.warning("dashboard request from %s failed", client_address, exc_info=True)
 
 
+class _Server6(_Server):
+    """The page on ``::1`` (check_loopback_host lets it through; the IPv4 server could not bind it)."""
+    address_family = socket.AF_INET6
+
+
 class Dashboard:
     """Subscriber thread + HTTP server. ``port=0`` picks a free port (see :attr:`url`).
 
@@ -348,7 +376,7 @@ class Dashboard:
         self.stopping = threading.Event()
         self.sub = Subscriber(list(TOPICS), output, key_dir=key_dir, client=client, insecure=insecure)
         try:
-            self.httpd = _Server((host, port), _Handler)
+            self.httpd = (_Server6 if ":" in host else _Server)((host, port), _Handler)
         except OSError as exc:
             self.sub.close()
             raise StreamError(f"cannot serve the dashboard on {host}:{port}: {exc.strerror or exc}") from None

@@ -19,6 +19,8 @@
     if (parent) parent.appendChild(e);
     return e;
   }
+  // the units a stream declares ("mV"; "mm, m" when its channels differ; "no unit" when it gives none)
+  const unitText = us => [...new Set((us || []).filter(x => x))].join(", ") || "no unit";
   const fmt = (v, nd = 1) => (v === null || v === undefined || !isFinite(v)) ? "-" : Number(v).toFixed(nd);
 
   // ---------------------------------------------------------------- data
@@ -26,6 +28,12 @@
     let d = D.data[key];
     if (!d) d = D.data[key] = cols.map(() => []);
     if (d.length !== cols.length) d = D.data[key] = cols.map(() => []);
+    // device time went back (a publisher restarted, a replay from its start): the rows at or after
+    // the first new time go, as on the server (Series.add); uPlot needs times in order
+    const t0 = cols[0].length ? cols[0][0] : null;
+    let keep = d[0].length;
+    while (t0 !== null && keep > 0 && d[0][keep - 1] >= t0) keep--;
+    if (keep < d[0].length) for (const col of d) col.length = keep;
     for (let c = 0; c < cols.length; c++) for (const v of cols[c]) d[c].push(v);
     const t = d[0], newest = t[t.length - 1];
     let cut = 0;
@@ -90,17 +98,18 @@
     el("span", { class: "title", text: name }, head);
     const vals = el("div", { class: "vals" }, p);
     const sel = el("select", { title: "coordinate" }, vals);
+    const unit = el("span", { class: "unit", text: " unit: ?" }, vals);
     const info = el("span", {}, vals);
     const box = el("div", {}, p);
     const hooks = { drawClear: [u => shadeHolds(u, source)] };
     const u = new uPlot({
       width: width(p), height: 170, legend: { show: true, live: false }, cursor: { show: false },
-      scales: { x: { time: false } }, axes: [timeAxis(), { size: 50, label: "mm" }],
+      scales: { x: { time: false } }, axes: [timeAxis(), { size: 50 }],
       series: [{}, { label: "marker", stroke: COLORS.trace, width: 1.5, spanGaps: true, points: { show: false } },
                { label: "forecast (drawn at t + h)", stroke: COLORS.forecast, width: 1.5, spanGaps: true, points: { show: false } }],
       hooks,
     }, [[], [], []], box);
-    const c = D.charts[key] = { u, panel: p, badge, sel, info, channels: [] };
+    const c = D.charts[key] = { u, panel: p, badge, sel, info, unit, channels: [] };
     sel.addEventListener("change", () => draw());
     return c;
   }
@@ -138,7 +147,8 @@
       signalPanel(name, s);
       if (D.data["sig/" + name]) taps++;
       const c = D.charts["sig/" + name];
-      c.vals.textContent = `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""} · window quality ` +
+      const lead = (s.channels || []).length ? ` · trace: ${s.channels[0]} (${unitText(s.units && s.units.slice(0, 1))})` : "";
+      c.vals.textContent = `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""}${lead} · window quality ` +
         `${fmt(s.quality, 2)} · embedding latency ${fmt(s.latency_ms)} ms (last 100: p50 ${fmt(s.latency_p50_ms)}, ` +
         `p99 ${fmt(s.latency_p99_ms)}) · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`;
       if (s.score && (s.score_stale || up.hb_age_s !== null && !alive)) {   // no current reading: never the last one as if it were
@@ -150,7 +160,11 @@
       }
     }
     for (const [name, s] of Object.entries(up.streams)) {
-      if (s.modality === "motion") { couchPanel(name, s.source); if (D.data["sig/" + name]) taps++; }
+      if (s.modality === "motion") {   // the marker unit as the stream declares it (was "mm" whatever it said)
+        const cp = couchPanel(name, s.source);
+        cp.unit.textContent = ` unit: ${unitText(s.units)}`;
+        if (D.data["sig/" + name]) taps++;
+      }
     }
     for (const [source, c] of Object.entries(up.couches)) {
       const cp = couchPanel(c.stream || source, source);
