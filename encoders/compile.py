@@ -163,6 +163,21 @@ def _calibrator(trt, path: str, batch: int, cache: pathlib.Path, with_channels: 
     return Calibrator()
 
 
+def check_paths(onnx_path, out_path) -> None:
+    """:class:`EncoderError` for an ``onnx_path`` that is a folder or missing, or an ``out_path`` that
+    is that very file (``--force`` would put the engine over the model it is built from)."""
+    onnx_path, out_path = pathlib.Path(onnx_path), pathlib.Path(out_path)
+    if onnx_path.is_dir():
+        model = onnx_path if (onnx_path / "config.json").is_file() else "MODEL"   # a checkpoint folder
+        raise EncoderError(f"{onnx_path} is a folder, not an exported .onnx file; export one with: "
+                           f"biosig export {model} --out model.onnx")
+    if not onnx_path.is_file():
+        raise EncoderError(f"{onnx_path} does not exist; export one with: biosig export MODEL --out model.onnx")
+    if out_path.exists() and out_path.resolve() == onnx_path.resolve():
+        raise EncoderError(f"--out {out_path} is the ONNX file being compiled; give the engine another name, "
+                           f"e.g. {onnx_path.with_suffix('.plan')}")
+
+
 def compile_engine(onnx_path, out_path, options: CompileOptions = CompileOptions()) -> EngineInfo:
     """Build a TensorRT engine for an exported graph.
 
@@ -181,15 +196,7 @@ def compile_engine(onnx_path, out_path, options: CompileOptions = CompileOptions
         Missing file, TensorRT or GPU absent, bad profile, or the build failed.
     """
     onnx_path, out_path = pathlib.Path(onnx_path), pathlib.Path(out_path)
-    if onnx_path.is_dir():
-        model = onnx_path if (onnx_path / "config.json").is_file() else "MODEL"   # a checkpoint folder
-        raise EncoderError(f"{onnx_path} is a folder, not an exported .onnx file; export one with: "
-                           f"biosig export {model} --out model.onnx")
-    if not onnx_path.is_file():
-        raise EncoderError(f"{onnx_path} does not exist; export one with: biosig export MODEL --out model.onnx")
-    if out_path.exists() and out_path.resolve() == onnx_path.resolve():   # --force would put the engine over it
-        raise EncoderError(f"--out {out_path} is the ONNX file being compiled; give the engine another name, "
-                           f"e.g. {onnx_path.with_suffix('.plan')}")
+    check_paths(onnx_path, out_path)
     trt = import_tensorrt()
     _check_gpu()
     names, channels, lengths, with_channels = _input_layout(onnx_path, options)

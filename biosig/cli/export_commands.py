@@ -114,12 +114,12 @@ def _compile_environment_problem() -> str | None:
 
 def _check_compile_inputs(args) -> None:
     """User mistakes found before TensorRT is looked for, so a CPU machine reports them too."""
+    from encoders.compile import check_paths
     from encoders.onnx_metadata import read_metadata
+    check_paths(args.onnx, args.out)   # a folder, a missing file, --out over the model itself: said first
     if pathlib.Path(args.out).suffix.lower() != ".plan":   # embed, score and serve find engines by .plan
         raise BiosigError(f"--out {args.out}: expected a .plan engine file name, e.g. "
                           f"{pathlib.Path(args.onnx).with_suffix('.plan').name}")
-    if not pathlib.Path(args.onnx).is_file():
-        return                                              # compile_engine names it (missing, a folder)
     read_metadata(args.onnx)   # not an ONNX file: one line (a graph of another tool may be compiled)
     if args.calibration and not pathlib.Path(args.calibration).is_file():
         raise BiosigError(f"--calibration {args.calibration} does not exist (an .npy of windows (N, C, T) float32)")
