@@ -396,24 +396,27 @@ def record_volume_ml(rec: Record) -> np.ndarray:
     """The exhaled volume (mL, 1-D) of a spirogram record: its volume channel (named ``volume...``
     or in mL / L), else its flow channel (L/s, mL/s, L/min), else its only channel when it has no unit
     (:func:`to_volume_ml` reads it by its span), on the uniform grid of :func:`grid_samples`."""
-    units = [u.strip().lower() for u in rec.units]
-    names = [c.strip().lower() for c in rec.channels]
-    pick = next((i for i, (n, u) in enumerate(zip(names, units)) if n.startswith("volume") or u in VOLUME_UNITS),
-                next((i for i, u in enumerate(units) if u in FLOW_UNITS), 0 if units == [""] else None))
-    if pick is None:
+    picks = spirogram_channels(rec)
+    if not picks:
         raise SignalError("no spirogram channel: expected a volume (mL or L) or flow (L/s, mL/s, L/min) channel; "
                           "channels are " + names_text(f"{c} [{u or 'no unit'}]" for c, u in zip(rec.channels, rec.units)))
-    return to_volume_ml(grid_samples(rec)[pick], rec.units[pick], rec.fs_hz, rec.channels[pick])
+    return to_volume_ml(grid_samples(rec)[picks[0]], rec.units[picks[0]], rec.fs_hz, rec.channels[picks[0]])
+
+
+def spirogram_channels(rec: Record) -> list[int]:
+    """Indices of a spirogram record's volume channels (named ``volume...`` or in mL / L), else of its
+    flow channels (L/s, mL/s, L/min), else ``[0]`` for a single channel without a unit; ``[]`` for none."""
+    units = [u.strip().lower() for u in rec.units]
+    names = [c.strip().lower() for c in rec.channels]
+    return ([i for i, (n, u) in enumerate(zip(names, units)) if n.startswith("volume") or u in VOLUME_UNITS]
+            or [i for i, u in enumerate(units) if u in FLOW_UNITS] or ([0] if units == [""] else []))
 
 
 def record_volumes_ml(rec: Record) -> list[tuple[str, np.ndarray]]:
     """``[(channel, volume_ml), ...]``: every volume channel of a spirogram record (several columns,
     several blows), else every flow channel, else :func:`record_volume_ml`'s pick; each as
     :func:`record_volume_ml` reads it. Only the first was read: the other blows were dropped unsaid."""
-    units = [u.strip().lower() for u in rec.units]
-    names = [c.strip().lower() for c in rec.channels]
-    picks = ([i for i, (n, u) in enumerate(zip(names, units)) if n.startswith("volume") or u in VOLUME_UNITS]
-             or [i for i, u in enumerate(units) if u in FLOW_UNITS])
+    picks = spirogram_channels(rec)
     if len(picks) < 2:
         return [(rec.channels[picks[0]] if picks else rec.channels[0], record_volume_ml(rec))]
     grid = grid_samples(rec)

@@ -109,9 +109,8 @@ class Series:
         time that went back (a publisher restarted with a new time base, a replay from its start)
         begins the series afresh. The old rows stayed ahead of the new ones: the page drew the new
         trace behind the old and kept both (its pruning measured from the newest row)."""
-        if len(t) and self.rows and self.rows[-1][0] >= t[0]:
-            while self.rows and self.rows[-1][0] >= t[0]:
-                self.rows.pop()
+        while len(t) and self.rows and self.rows[-1][0] >= t[0]:
+            self.rows.pop()
         for i in range(len(t)):
             self.rows.append((float(t[i]), *(float(a) for a in v[i])))
         self.count += len(t)

@@ -233,7 +233,11 @@ def runtime_state(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clien
     """``starting`` (loading models / compiling kernels), ``serving``, or ``absent`` when no
     runtime answers on ``endpoint`` within ``timeout_s``. A caller's mistake (a bad endpoint,
     timeout or key directory) raises StreamError: it is not an absent runtime."""
-    body = runtime_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s)
+    return state_of(runtime_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s))
+
+
+def state_of(body: dict | None) -> str:
+    """:func:`runtime_state`'s answer from a :func:`runtime_status` body (None: ``absent``)."""
     return "absent" if body is None else body.get("state", "serving")
 
 

@@ -181,7 +181,7 @@ def _listen(args) -> int:
     _stop_on_signals(stop)
     end = None if args.seconds is None else time.monotonic() + args.seconds
     from streams.scores import summary_text
-    from streams.subscriber import runtime_status
+    from streams.subscriber import runtime_status, state_of
     told = time.monotonic() + 2.0   # nothing for 2 s: say whether a runtime is starting or absent
     with Subscriber(args.topics or [""], args.output, key_dir=args.keys, insecure=args.insecure) as sub:
         while not stop.is_set() and (end is None or time.monotonic() < end):
@@ -189,7 +189,7 @@ def _listen(args) -> int:
             if f is None and told and time.monotonic() > told and not sub.stats:
                 told = None
                 body = runtime_status(args.status, key_dir=args.keys, insecure=args.insecure)
-                state = "absent" if body is None else body.get("state", "serving")
+                state = state_of(body)
                 output = (body or {}).get("endpoints", {}).get("output")
                 if state == "serving" and sub.epoch is None and output and output != args.output:
                     # not even its heartbeat (every status_every_s, 1 s) came: listening in the wrong place
