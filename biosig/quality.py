@@ -28,6 +28,7 @@ import logging
 import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
+from biosig.pulse_beats import _dominant_period_s, pulse_peaks  # noqa: F401 (_dominant_period_s: re-exported)
 from biosig.arguments import float_signal, samples_first, sampling_rate, whole_number
 from biosig.errors import SignalError
 from biosig.flatline import bridged_run, flat_runs_to_nan, longest_run
@@ -43,41 +44,6 @@ _MIN_HR_BPM, _MAX_HR_BPM = 24.0, 300.0
 
 
 # ---------------------------------------------------------------------------------- beats
-PERIOD_PEAK_REL = 0.5      # a shorter-lag autocorrelation peak at least this high relative to the largest ...
-PERIOD_HARMONIC_REL = 0.8  # ... whose double lag is at least this high is the period
-
-
-def _dominant_period_s(x: np.ndarray, fs_hz: float, min_s: float = 0.25, max_s: float = 2.0) -> float:
-    """The period of ``x`` in ``[min_s, max_s]`` seconds from its autocorrelation ``ac`` (``min_s`` if
-    the range is empty): the SHORTEST-lag local maximum L of ``ac`` with ``ac(L)`` at least
-    :data:`PERIOD_PEAK_REL` times the largest value in the range and ``ac`` around 2 L (+-3 %) at least
-    :data:`PERIOD_HARMONIC_REL` times it (a true period repeats; a dicrotic or other within-beat
-    bump does not) and a lag shorter than the largest value's. Where none qualifies, the lag of the
-    largest value.
-
-    A periodic signal's autocorrelation is about as high at 2, 3, 4 periods as at one, and with pulse
-    alternans (large and small pulses in turn) higher at 2 periods: taking the largest alone returned a
-    multiple of the period on a real pulse wave (CinC 2015 a103l, 1.9 s for a 0.48 s pulse), and the
-    pulse detector's refractory of 0.6 periods then dropped three beats in four."""
-    n = len(x)
-    spec = np.fft.rfft(x - x.mean(), n=2 * n)
-    ac = np.fft.irfft(np.abs(spec) ** 2)[:n]
-    a, b = int(min_s * fs_hz), min(n - 1, int(max_s * fs_hz))
-    if b <= a:
-        return min_s
-    seg = ac[a:b + 1]
-    top = int(np.argmax(seg))
-    best = float(seg[top])
-    if best > 0 and a > 0 and b + 1 < n:
-        peak = (seg >= ac[a - 1:b]) & (seg >= ac[a + 1:b + 2]) & (seg >= PERIOD_PEAK_REL * best)
-        for lag in a + np.flatnonzero(peak[:top]):
-            tol = max(1, int(round(0.03 * 2 * lag)))
-            lo, hi = 2 * lag - tol, min(n - 1, 2 * lag + tol)
-            if lo < n and ac[lo:hi + 1].max() >= PERIOD_HARMONIC_REL * best:
-                return int(lag) / fs_hz
-    return (a + top) / fs_hz
-
-
 def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray, np.ndarray]:
     """``(beats, cleaned)``: beat sample indices (R peaks or pulse peaks) and the cleaned signal.
 
@@ -85,13 +51,14 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
     moving average) peaks at least 250 ms apart above 30 % of a typical beat's and 15 % of the
     median of those (:func:`biosig.ecg_beats._beat_threshold`), plus a search back in long intervals
     (:func:`biosig.ecg_beats._search_back`), refined to the
-    largest absolute deflection within 60 ms. PPG: band-pass 0.5-8 Hz, systolic peaks at least
-    0.6 x the dominant pulse period apart (:func:`_dominant_period_s` between 0.25 and 2 s, i.e.
-    30-240 /min, so a dicrotic wave is not a second beat; of the wave levelled by :func:`_level`, so
-    that a large artefact does not set it), above 30 % of the robust 2-98 % range
-    (:func:`_robust_range`: per 10 s block, the median over blocks); with pulse alternans, every
-    pulse (:func:`_alternans_pulses`). Any other modality is refused (:class:`SignalError`; "ekg" is
-    ECG): the pulse detector ran for every name but "ecg".
+    largest absolute deflection within 60 ms. PPG (:func:`biosig.pulse_beats.pulse_peaks`): band-pass
+    0.5-8 Hz, systolic peaks at least 0.6 x the dominant pulse period apart (``_dominant_period_s``
+    between 0.25 and 2 s, i.e. 30-240 /min, so a dicrotic wave is not a second beat; of the wave
+    levelled by ``_level``, so that a large artefact does not set it), above 30 % of the robust 2-98 %
+    range (``_robust_range``: per 10 s block, the median over blocks); with pulse alternans, every
+    pulse (``_alternans_pulses``); a leading diastolic wave dropped (:func:`_without_leading_diastolic_wave`).
+    Any other modality is refused (:class:`SignalError`; "ekg" is ECG): the pulse detector ran for
+    every name but "ecg".
     """
     x = np.asarray(x, dtype=np.float64)
     modality = modality if modality in ("ecg", "ppg") else normalise_modality(modality)
@@ -103,14 +70,7 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
         beats = np.array([max(0, c - r) + int(np.argmax(np.abs(d.clean[max(0, c - r):c + r]))) for c in d.qrs],
                          np.int64)
         return np.unique(beats), d.clean
-    clean = _band(x, fs_hz, 0.5, 8.0)
-    trough, peak = _robust_range(clean, fs_hz)
-    if not peak > trough:
-        return np.zeros(0, np.int64), clean
-    period_s = _dominant_period_s(_level(clean, fs_hz), fs_hz)
-    height = trough + 0.3 * (peak - trough)
-    beats = _find_peaks(clean, max(1, int(0.6 * period_s * fs_hz)), height)
-    beats = _alternans_pulses(clean, fs_hz, period_s, height, beats)
+    beats, clean = pulse_peaks(x, fs_hz)
     return _without_leading_diastolic_wave(clean, beats).astype(np.int64), clean
 
 
@@ -136,67 +96,6 @@ def _without_leading_diastolic_wave(clean: np.ndarray, beats: np.ndarray) -> np.
                                                       or clean[:beats[0]].max(initial=-np.inf) > clean[beats[0]]):
         return beats[1:]
     return beats
-
-
-ALTERNANS_CV = 0.08   # intervals between pulses at half the period at most this irregular: pulse alternans
-#: ... and at most this far apart (a pulse of >= 120 /min). Slower, a pulse's late diastolic or
-#: dicrotic wave can fall near half the period (synthetic sinus and AF PPG at 40 /min: the rate doubled)
-ALTERNANS_MAX_HALF_S = 0.5
-
-
-def _alternans_pulses(clean: np.ndarray, fs_hz: float, period_s: float, height: float,
-                      beats: np.ndarray) -> np.ndarray:
-    """The pulses of pulsus alternans when the dominant period is two pulses long, else ``beats``.
-
-    With strong alternans (large and small pulses in turn) the autocorrelation at one pulse can
-    stay under :data:`PERIOD_PEAK_REL` of the two-pulse peak (0.42 on CinC 2015 a103l at 180 s), so
-    the period is two pulses and the refractory of 0.6 periods drops every small pulse (60 /min for
-    a 127 /min pulse, the ECG's rate, in a window that passes the quality gate). Peaks at half the
-    period are taken instead when they are about twice as many, at half the period apart, and as
-    regular (interval CV <= :data:`ALTERNANS_CV`): a dicrotic wave gives alternating short and long
-    intervals (CV about 0.4), never a regular half-period train; only for half periods of 0.25-0.5 s
-    (120-240 /min, :data:`ALTERNANS_MAX_HALF_S`): at slower rates a late diastolic or dicrotic wave
-    can fall near half the period and look like one (synthetic PPG at 40 /min)."""
-    half_s = period_s / 2.0
-    if not 0.25 <= half_s <= ALTERNANS_MAX_HALF_S or len(beats) < 3:
-        return beats
-    alt = _find_peaks(clean, max(1, int(0.6 * half_s * fs_hz)), height)
-    if len(alt) < 6 or len(alt) < 1.8 * len(beats):
-        return beats
-    iv = np.diff(alt) / fs_hz
-    if iv.std() > ALTERNANS_CV * iv.mean() or abs(float(np.median(iv)) - half_s) > 0.15 * half_s:
-        return beats
-    return alt
-
-
-RANGE_BLOCK_S = 10.0
-LEVEL_S = 5.0
-
-
-def _level(x: np.ndarray, fs_hz: float) -> np.ndarray:
-    """``x`` over its RMS in a centred :data:`LEVEL_S` window: every stretch of the record at the same
-    level, so that the pulse period is that of the pulses and not of a large artefact's stretch
-    (a record's autocorrelation is dominated by its loudest part)."""
-    w = max(1, int(LEVEL_S * fs_hz))
-    if len(x) <= w:
-        return x
-    c = np.concatenate([[0.0], np.cumsum(x * x)])
-    lo = np.clip(np.arange(len(x)) - w // 2, 0, len(x))
-    hi = np.clip(np.arange(len(x)) - w // 2 + w, 0, len(x))
-    rms = np.sqrt(np.maximum(c[hi] - c[lo], 0.0) / (hi - lo))   # the mean over the part inside the record
-    return x / np.maximum(rms, 1e-12 + 1e-6 * float(rms.max()))
-
-
-def _robust_range(x: np.ndarray, fs_hz: float) -> tuple[float, float]:
-    """The 2 % and 98 % quantiles of ``x``, each the median over consecutive blocks of
-    :data:`RANGE_BLOCK_S` (all of ``x`` where it is shorter than two blocks): the pulse wave's usual range,
-    which an artefact tens of times the pulse height cannot set, however long, unless it fills half
-    the blocks. Over the whole record, one 10 s motion artefact of 200 x the pulse amplitude in an 82 s
-    camera recording (Welltory subject 19) put every pulse under the threshold (3 pulses found
-    against NeuroKit2's 98). On a stationary record both ways agree."""
-    n = max(1, min(len(x), int(len(x) // (RANGE_BLOCK_S * fs_hz))))
-    q = np.array([np.percentile(b, [2, 98]) for b in np.array_split(x, n)])
-    return float(np.median(q[:, 0])), float(np.median(q[:, 1]))
 
 
 def beat_correlations(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> np.ndarray:

@@ -21,7 +21,9 @@ Everything written here reads back with :func:`biosig.read` to the same channels
 start time, and to the same values up to the format's resolution (exact for CSV/Parquet/WAV float).
 EDF and WFDB headers are ASCII: a unit is written in the spelling both standards use (``µV`` as
 ``uV``, ``°C`` as ``degC``; :func:`ascii_unit`) and reads back so; WFDB writes an empty unit as
-``NU`` (no unit: left empty, WFDB would mean mV), read back as ``NU`` as wfdb does.
+``NU`` (no unit: left empty, WFDB would mean mV), read back as ``NU`` as wfdb does, and a unit with
+characters wfdb-python does not read in a unit with ``_`` for them (``a.u.`` as ``a_u``: :func:`wfdb_unit`,
+said in a warning), read back so by biosig and wfdb alike.
 """
 from __future__ import annotations
 
@@ -51,6 +53,23 @@ CSV_CLOCK_COLUMN = "time"
 #: Units outside ASCII in the spelling of the EDF and WFDB standards (their headers are ASCII: wfdb
 #: read "µV" as "V" and "°C" as "C"; pyedflib wrote "µV" as "AuV").
 _ASCII_UNITS = {"µ": "u", "μ": "u", "°C": "degC", "°F": "degF", "°": "deg", "Ω": "Ohm", "²": "^2", "³": "^3"}
+
+
+#: What wfdb-python reads in a WFDB header's unit field (its pattern ``[\w^\-?%/]``). The WFDB standard
+#: allows any string without whitespace, but wfdb-python ends the unit at any other character and
+#: reads the rest of the line as the signal's name: "a.u." came back as unit "a", signal name
+#: ".u. 16 0 -4102 60712 0 PLETH" and no resolution. :func:`wfdb_unit` writes such units with ``_``.
+_WFDB_UNIT_OTHER = r"[^A-Za-z0-9_^\-?%/]+"
+
+
+def wfdb_unit(unit: str, path) -> str:
+    """``unit`` as a WFDB header holds it for both wfdb-python and PhysioNet's tools: ASCII
+    (:func:`ascii_unit`), each run of characters wfdb-python does not read in a unit (``.``, ``*``,
+    brackets, spaces) as one ``_`` and none at either end (``a.u.`` -> ``a_u``, ``V(rms)`` -> ``V_rms``);
+    ``NU`` for no unit (left empty, WFDB would mean mV)."""
+    text = ascii_unit(unit, path, "WFDB")
+    core = re.sub(f"^{_WFDB_UNIT_OTHER}|{_WFDB_UNIT_OTHER}$", "", text)
+    return re.sub(_WFDB_UNIT_OTHER, "_", core) or "NU"
 
 
 def ascii_unit(unit: str, path, fmt: str) -> str:
@@ -350,7 +369,11 @@ def _write_wfdb(record: Record, base: pathlib.Path) -> pathlib.Path:
     gain = np.where(peak > 0, WFDB_DIGITAL_MAX / np.where(peak > 0, peak, 1.0), 1.0)
     # Header gains are written with limited digits: round them so that write and read agree.
     gain = np.array([float(f"{g:.6g}") for g in gain])
-    units = [ascii_unit(u, base, "WFDB") or "NU" for u in record.units]
+    units = [wfdb_unit(u, base) for u in record.units]
+    respelled = [(u, w) for u, w in zip(record.units, units) if u and w != ascii_unit(u, base, "WFDB")]
+    if respelled:
+        log.warning("%s: WFDB unit(s) written as %s (wfdb reads letters, digits and _^-?%%/ only in a unit)",
+                    base, ", ".join(f"{u!r} -> {w!r}" for u, w in respelled))
     comments = [str(c) for c in record.metadata.get("comments", [])]
     kwargs = {}
     if record.start_time is not None:

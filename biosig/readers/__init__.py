@@ -61,10 +61,23 @@ _ACCEPTED = ("WFDB (.hea/.dat/.mat), EDF (.edf/.bdf), audio (.wav/.flac/.mp3/.og
              "CSV or Parquet with one time column (t_s, time_ms, ...)")
 
 
+def _utf16_text(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes) is UTF-16 text after a byte-order mark."""
+    if head[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        return False
+    try:
+        text = head[2:len(head) - len(head) % 2].decode("utf-16-le" if head[0] == 0xFF else "utf-16-be")
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and all(c.isprintable() or c.isspace() for c in text)
+
+
 def _sniff(path: pathlib.Path) -> str | None:
     """Format from the first bytes of a file, or None."""
     with open(path, "rb") as fh:
         head = fh.read(256)
+    if _utf16_text(head):   # its BOM FF FE looked like an MPEG frame sync: decoded as an MP3
+        raise ReadError(path, "UTF-16 text (a spreadsheet's 'Unicode text' export?): save it as UTF-8 (CSV UTF-8)")
     if head[:4] in (b"RIFF", b"fLaC", b"OggS", b"FORM") or head[:3] == b"ID3" or \
             (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
         return "audio"

@@ -37,14 +37,13 @@ def channel_names(n: int) -> tuple[str, ...]:
     return tuple(f"ch{i + 1}" for i in range(n))
 
 
-def wav_truncation(path) -> str | None:
-    """A problem string when a RIFF/WAVE file's data chunk is shorter than its header says.
-
-    libsndfile reads the frames that are present without complaint; a truncated recording
-    must not pass for a complete one. Streaming writers that leave the size unknown (0 or
-    0xFFFFFFFF) are accepted.
-    """
+def _wav_data_chunk(path) -> tuple[int, int, int, bool, int] | None:
+    """``(offset, declared, available, chunks_follow, frame_bytes)`` of a RIFF/WAVE file's data chunk:
+    where its bytes start, the length its header declares, the bytes from there to the end of the
+    file, whether what follows the declared length is RIFF chunks (or nothing), and the fmt chunk's
+    bytes per frame (0 where there is none before the data). None for other files."""
     size = os.path.getsize(path)
+    frame_bytes = 0
     with open(path, "rb") as fh:
         head = fh.read(12)
         if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
@@ -53,14 +52,71 @@ def wav_truncation(path) -> str | None:
         while pos + 8 <= size:
             fh.seek(pos)
             chunk_id, chunk_len = fh.read(4), int.from_bytes(fh.read(4), "little")
+            if chunk_id == b"fmt " and chunk_len >= 14:
+                frame_bytes = int.from_bytes(fh.read(14)[12:14], "little")   # block align
             if chunk_id == b"data":
-                available = size - pos - 8
-                if chunk_len not in (0, 0xFFFFFFFF) and chunk_len > available:
-                    return (f"truncated WAV: the data chunk declares {chunk_len} bytes, "
-                            f"the file holds {available}")
-                return None
+                end = pos + 8 + chunk_len + (chunk_len & 1)
+                while end + 8 <= size:   # LIST, id3 ... chunks after the data: 4 printable bytes, a length inside the file
+                    fh.seek(end)
+                    cid, n = fh.read(4), int.from_bytes(fh.read(4), "little")
+                    if not all(32 <= c < 127 for c in cid) or end + 8 + n > size:
+                        break
+                    end += 8 + n + (n & 1)
+                return pos + 8, chunk_len, size - pos - 8, end + 8 > size, frame_bytes
             pos += 8 + chunk_len + (chunk_len & 1)
     return None
+
+
+def wav_truncation(path) -> str | None:
+    """A problem string when a RIFF/WAVE file's data chunk is shorter than its header says.
+
+    libsndfile reads the frames that are present without complaint; a truncated recording
+    must not pass for a complete one. Streaming writers that leave the size unknown (0 or
+    0xFFFFFFFF) are accepted (:func:`_wav_unread_data`).
+    """
+    chunk = _wav_data_chunk(path)
+    if chunk is None:
+        return None
+    _, declared, available, _, _ = chunk
+    if declared not in (0, 0xFFFFFFFF) and declared > available:
+        return f"truncated WAV: the data chunk declares {declared} bytes, the file holds {available}"
+    return None
+
+
+def _wav_unread_data(path, x: np.ndarray, fs: float) -> np.ndarray:
+    """``x`` as libsndfile read it, or every whole frame of the data chunk where the header undercounts
+    it. A data chunk size of 0 is a writer that never finished the header (a recorder killed
+    mid-recording): libsndfile read 0 frames and the file was said to hold no samples; the frames
+    the file holds are read, with a warning. A size smaller than the bytes that follow it (not RIFF
+    chunks) is a header not updated as the recording grew: libsndfile read the declared part only,
+    which is kept, and the bytes not read are said in a warning."""
+    import io
+
+    import soundfile as sf
+
+    chunk = _wav_data_chunk(path)
+    if chunk is None or not chunk[4]:
+        return x
+    offset, declared, available, chunks_follow, frame_bytes = chunk
+    if declared == 0 and available >= frame_bytes and x.shape[1] == 0:
+        info = sf.info(str(path))
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            raw = fh.read(available - available % frame_bytes)
+        try:
+            y, _ = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True, format="RAW", subtype=info.subtype,
+                           channels=info.channels, samplerate=int(fs), endian="LITTLE")
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):   # a compressed WAV (ADPCM, GSM ...)
+            return x
+        log.warning("%s: the WAV header's data size is 0 (a writer that did not finish it): read the %d "
+                    "frames the file holds (%.3f s)", path, len(y), len(y) / fs)
+        return y.T
+    if 0 < declared < available and not chunks_follow:
+        extra = available - declared - (declared & 1)
+        log.warning("%s: %d bytes after the WAV data chunk (%d bytes, %d frames read) are not a RIFF chunk: "
+                    "not read (about %d more frames; a header not updated as the recording grew?)", path,
+                    extra, declared, x.shape[1], extra // frame_bytes)
+    return x
 
 
 @contextlib.contextmanager
@@ -133,7 +189,7 @@ def _decode_quiet(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
         raise ReadError(path, problem)
     try:
         x, fs = sf.read(str(path), dtype="float32", always_2d=True)
-        return x.T, float(fs), "soundfile"
+        return _wav_unread_data(path, x.T, float(fs)), float(fs), "soundfile"
     except sf.LibsndfileError as exc:
         first_error = str(exc)
     except RuntimeError as exc:  # older soundfile versions

@@ -8,7 +8,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
-from biosig.readers.edf_plusd import edf_header, is_discontinuous, read_records, unknown_record_count
+from biosig.readers.edf_plusd import edf_header, is_discontinuous, read_records, scaling, unknown_record_count
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
@@ -85,6 +85,9 @@ def _check_size(path) -> None:
                                   f"the file holds {os.path.getsize(path)}")
         raw = head + fh.read(256 * ns)
     _, _, fields = edf_header(path, raw)   # the signal fields as the EDF+D reader parses them
+    for i, label in enumerate(fields["label"]):   # pyedflib: "not ... compliant (Physical Maximum)", no signal named
+        if label.strip() not in ("EDF Annotations", "BDF Annotations"):
+            scaling(path, fields, i)
     try:
         spr = [int(v) for v in fields["spr"]]
     except ValueError:

@@ -66,6 +66,20 @@ def _number(path, text: str, what: str) -> float:
         raise ReadError(path, f"malformed EDF header: {what} {text.strip()!r} is not a number") from None
 
 
+def scaling(path, f: dict, i: int) -> tuple[float, float, float, float]:
+    """``(pmin, pmax, dmin, dmax)`` of signal ``i`` of the header fields ``f``; a ReadError where they
+    cannot scale its samples: equal digital limits (a division by zero) or equal physical ones (every
+    sample read as the minimum: a constant where the file holds a signal; pyedflib refuses it)."""
+    pmin, pmax = _number(path, f["pmin"][i], "physical minimum"), _number(path, f["pmax"][i], "physical maximum")
+    dmin, dmax = _number(path, f["dmin"][i], "digital minimum"), _number(path, f["dmax"][i], "digital maximum")
+    if dmax == dmin:
+        raise ReadError(path, f"signal {f['label'][i].strip()!r}: digital minimum equals maximum ({dmin:g})")
+    if pmax == pmin:
+        raise ReadError(path, f"signal {f['label'][i].strip()!r}: physical minimum equals maximum ({pmin:g}): "
+                              "its samples cannot be scaled to physical units")
+    return pmin, pmax, dmin, dmax
+
+
 def edf_header(path, raw: bytes):
     """(number of signals, the 256-byte fixed header as text, {field: [value per signal]}) of the raw
     header bytes ``raw`` (at least 256 * (signals + 1) of them); a malformed one is a ReadError."""
@@ -174,10 +188,7 @@ def read_records(path):
     names, rates, units, chans = [], [], [], []
     off_grid_s = 0.0   # the most a record was moved to put it on its channel's sample grid
     for i in np.flatnonzero(~np.asarray(is_ann)):
-        pmin, pmax = _number(path, f["pmin"][i], "physical minimum"), _number(path, f["pmax"][i], "physical maximum")
-        dmin, dmax = _number(path, f["dmin"][i], "digital minimum"), _number(path, f["dmax"][i], "digital maximum")
-        if dmax == dmin:
-            raise ReadError(path, f"signal {f['label'][i]!r}: digital minimum equals maximum ({dmin:g})")
+        pmin, pmax, dmin, dmax = scaling(path, f, i)
         seg = body[:, offsets[i]:offsets[i + 1]]
         if bdf:
             b = seg.reshape(n_records, spr[i], 3).astype(np.int32)

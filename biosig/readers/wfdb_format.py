@@ -7,17 +7,16 @@ segment become NaN gaps). Header comments go to ``metadata["comments"]``; annota
 beside the record (``.atr``, ``.qrs``, ``.sqrs``, ...) become :class:`biosig.record.Annotations`
 with sample indices at the returned record's rate.
 
-Before any samples are decoded, the signal files are checked against the header, so that a
-truncated ``.dat`` or a header that promises more samples than the files hold is reported as
-such instead of surfacing as a NumPy broadcasting error or, worse, a silently short signal.
+Before any samples are decoded, the header and the signal files are checked against each other
+(:mod:`biosig.readers.wfdb_header`), so that a truncated ``.dat`` or a header that promises more
+samples than the files hold is reported as such instead of surfacing as a NumPy broadcasting error
+or, worse, a silently short signal.
 """
 from __future__ import annotations
 
 import logging
 import math
-import os
 import pathlib
-import re
 from datetime import datetime
 
 import numpy as np
@@ -26,16 +25,13 @@ from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.readers import wfdb_native, wfdb_paths
 from biosig.readers.gap_resample import upsample_keeping_gaps
+from biosig.readers.wfdb_header import _check_signal_files, _header, _plain, _read_header_text, validate_header_text
 from biosig.record import Annotations, Record
 
 log = logging.getLogger(__name__)
 
 #: Annotation file extensions looked for beside a record, in order of preference.
 ANNOTATION_EXTENSIONS = ("atr", "qrs", "sqrs", "ecg", "ann")
-
-#: Bytes per sample of each WFDB storage format (FLAC formats 5xx are compressed: not checked).
-_BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0, "160": 2.0,
-                     "212": 1.5, "310": 4.0 / 3.0, "311": 4.0 / 3.0}
 
 
 def record_base(path) -> pathlib.Path:
@@ -46,136 +42,6 @@ def record_base(path) -> pathlib.Path:
                                               and path.with_suffix(".hea").exists()):
         return path.with_suffix("")
     return path
-
-
-#: Highest sampling (frame) rate accepted from a header, Hz. Physiological recordings stored as
-#: WFDB (ECG, PPG, respiration, sounds) stay far below it; a larger value is a corrupt header.
-MAX_HEADER_FS_HZ = 1_000_000.0
-
-
-def _read_header_text(path, hea: pathlib.Path) -> str:
-    """The header's text (UTF-8, or Latin-1 where it is not); permission and I/O problems become
-    one-line ReadErrors."""
-    try:
-        raw = hea.read_bytes()
-    except PermissionError:
-        raise ReadError(hea, "permission denied: the header cannot be read by this user") from None
-    except IsADirectoryError:
-        raise ReadError(hea, "is a folder, not a WFDB header") from None
-    except OSError as exc:
-        raise ReadError(hea, f"cannot read the header ({exc.strerror or exc})") from None
-    try:   # UTF-8 as wfdb writes it ("µV" written by biosig before ASCII units read as "ÂµV"), else Latin-1
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def validate_header_text(hea, text: str) -> None:
-    """Check the record line and the signal lines of a WFDB header ourselves.
-
-    wfdb's parser falls back to defaults on fields it cannot parse (``fs -1`` or ``nan`` become
-    250 Hz, ``1e9`` becomes 1 Hz), which would give silently wrong durations and rates. The
-    record line is ``name[/n_seg] [n_sig [fs[/counter_fs][(base_counter)] [sig_len ...]]]``;
-    a missing fs is WFDB's documented default (250 Hz) and stays accepted.
-    """
-    lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln]
-    if not lines:
-        raise ReadError(hea, "malformed WFDB header: no record line (empty or comments only)")
-    fields = lines[0].split()
-    name = fields[0]
-    multi = "/" in name
-    if len(fields) >= 2:
-        if not fields[1].isdigit():
-            raise ReadError(hea, f"malformed WFDB header: number of signals {fields[1]!r} is not a "
-                                 "non-negative integer")
-        n_sig = int(fields[1])
-    else:
-        n_sig = 0
-    if len(fields) >= 3:
-        fs_text = re.split(r"[/(]", fields[2], maxsplit=1)[0]
-        try:
-            fs = float(fs_text)
-        except ValueError:
-            fs = float("nan")
-        if not (math.isfinite(fs) and 0 < fs <= MAX_HEADER_FS_HZ):
-            raise ReadError(hea, f"implausible sampling rate {fs_text!r} in the header (expected a number "
-                                 f"of Hz above 0 and at most {MAX_HEADER_FS_HZ:g})")
-    if len(fields) >= 4:
-        if not fields[3].isdigit():
-            raise ReadError(hea, f"malformed WFDB header: signal length {fields[3]!r} is not a "
-                                 "non-negative integer")
-    if multi:
-        n_txt = name.split("/", 1)[1]
-        if not n_txt.isdigit():
-            raise ReadError(hea, f"malformed WFDB header: number of segments {n_txt!r} is not an integer")
-        if len(lines) - 1 < int(n_txt):
-            raise ReadError(hea, f"the header declares {n_txt} segments but lists {len(lines) - 1}")
-    elif len(lines) - 1 < n_sig:
-        raise ReadError(hea, f"the header declares {n_sig} signals but has {len(lines) - 1} signal "
-                             "line(s) (truncated header?)")
-
-
-def _header(path, base: pathlib.Path, what: str = "WFDB header"):
-    import wfdb
-
-    hea = base.with_name(base.name + ".hea")
-    if not hea.exists():
-        raise ReadError(path, f"{what} {hea.name} does not exist")
-    validate_header_text(hea, _read_header_text(path, hea))
-    try:
-        return wfdb.rdheader(str(base))
-    except PermissionError:
-        raise ReadError(hea, "permission denied: the header cannot be read by this user") from None
-    except Exception as exc:  # wfdb raises ValueError/IndexError/... on malformed headers
-        raise ReadError(hea, f"malformed WFDB header (wfdb cannot parse it: {_plain(exc)})") from None
-
-
-def _plain(exc: BaseException) -> str:
-    """A library exception's message without its Python class name (users get ours only)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
-    return text[:200]
-
-
-def _check_signal_files(hea_path: pathlib.Path, header) -> None:
-    """Raise ReadError when a signal file is missing or shorter than the header says."""
-    if header.fs is None or not header.fs > 0:
-        raise ReadError(hea_path, f"sampling rate must be > 0 Hz, the header says {header.fs!r}")
-    if header.n_sig == 0:
-        return
-    if header.sig_len == 0 and any(name != "~" for name in header.file_name):
-        raise ReadError(hea_path, "the record holds no samples (the header's signal length is 0)")
-    files: dict[str, list[int]] = {}
-    for i, name in enumerate(header.file_name):
-        files.setdefault(name, []).append(i)
-    for name, idx in files.items():
-        if name == "~":  # layout header of a multi-segment record: no samples of its own
-            continue
-        sig_path = hea_path.parent / name
-        if not sig_path.exists():
-            raise ReadError(hea_path, f"signal file {name} named in the header does not exist")
-        if not os.access(sig_path, os.R_OK):
-            raise ReadError(sig_path, "permission denied: the signal file cannot be read by this user")
-        if os.path.getsize(sig_path) <= max(header.byte_offset[i] or 0 for i in idx):
-            raise ReadError(hea_path, f"the record holds no samples (signal file {name} is empty)")
-        fmts = {header.fmt[i] for i in idx}
-        if header.sig_len is None or not fmts <= set(_BYTES_PER_SAMPLE):
-            continue  # length taken from the file by wfdb itself, or a compressed format
-        offset = max(header.byte_offset[i] or 0 for i in idx)
-        spf = [header.samps_per_frame[i] or 1 for i in idx]
-        per_frame = sum(s * _BYTES_PER_SAMPLE[header.fmt[i]] for s, i in zip(spf, idx))
-        skew = max((header.skew[i] or 0) for i in idx)
-        need = offset + math.floor(header.sig_len * per_frame)
-        have = os.path.getsize(sig_path)
-        if have < need:
-            frames = max(0, int((have - offset) // per_frame))
-            raise ReadError(
-                hea_path,
-                f"signal file {name} is truncated or the header lies about the length: the header "
-                f"promises {header.sig_len} samples per channel ({need} bytes in format "
-                f"{'/'.join(sorted(fmts))}), the file holds {have} bytes (about {frames} samples)")
-        if skew:
-            log.debug("%s: skew up to %d samples in %s", hea_path, skew, name)
 
 
 def _start_time(header) -> datetime | None:
