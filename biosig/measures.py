@@ -198,7 +198,9 @@ def spirometry_indices(record: Record | np.ndarray, fs_hz: float | None = None, 
 
     ``record``: a spirogram record (its ``volume_ml`` channel, else the channel
     :func:`biosig.spirometry.record_volume_ml` takes: volume in mL / L, flow in L/s / mL/s), or a
-    1-D volume array in mL with ``fs_hz``.
+    1-D volume array in mL with ``fs_hz``. One blow: a trace of several blows in a row (or of tidal
+    breaths) raises :class:`SignalError` naming :func:`biosig.spirometry_end.split_blows`, which
+    cuts it into blows as ``biosig spiro`` does.
     """
     if isinstance(record, Record):
         from biosig.spirometry import grid_samples, record_volume_ml, to_volume_ml
@@ -212,6 +214,12 @@ def spirometry_indices(record: Record | np.ndarray, fs_hz: float | None = None, 
         v = np.asarray(record, dtype=np.float64)
         if fs_hz is None:
             raise SignalError("spirometry_indices(array) needs fs_hz")
+    from biosig.spirometry_end import split_blows
+    blows = split_blows(v, float(fs_hz))
+    if len(blows) > 1:
+        raise SignalError(f"spirometry_indices: the trace holds {len(blows)} blows (or breaths) in a row, not one; "
+                          "cut it with biosig.spirometry_end.split_blows(volume_ml, fs_hz) and measure each "
+                          "(as `biosig spiro` does)")
     return _indices_from_volume(v, float(fs_hz), smooth_s=smooth_s)
 
 

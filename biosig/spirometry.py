@@ -33,15 +33,16 @@ from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
 from biosig.record import Record, names_text
 from biosig.spirometry_end import (EOFE_AVERAGE_S, EOFE_END_TOL_ML, EOFE_NOISE_SDS, EOFE_SMOOTH_S,  # noqa: F401
-                                   PAUSE_WINDOW_S, _expiration_end, _moving_average, _noise_sd_ml,
-                                   end_of_expiration,
-                                   first_second_pause_s, plateau_level_ml)
+                                   PAUSE_WINDOW_S, _expiration_end, _moving_average, _noise_sd_ml, end_of_expiration,
+                                   _fall_is_expiration_shaped, first_second_pause_s, plateau_gain_ml,
+                                   plateau_level_ml)
 
 log = logging.getLogger(__name__)
 
 FLOW_VOLUME_PARAMS = {"n_points": (int, 128)}
 EOFE_PLATEAU_ML = 25.0  # ATS/ERS 2019 end of forced expiration: < 0.025 L gained in the last 1 s
 EOFE_FET_S = 15.0       # ... or a forced expiratory time of at least 15 s
+FORCED_TPEF_S = 0.3     # a forced expiration peaks within 0.3 s of time zero (a good start: < 0.12 s; a tidal breath: ~0.8 s)
 PEF_WINDOW_S = 0.080    # flow for PEF: volume change over 80 ms (ATS/ERS 2019, ISO 26782)
 
 
@@ -184,11 +185,12 @@ class SpirometryIndices:
     bev_limit_ml: float       # max(5 % FVC, 100 mL)
     bev_ok: bool              # bev_ml <= bev_limit_ml
     t_pef_s: float
-    fet_s: float = float("nan")        # forced expiratory time: t0 to the end of the trace
-    plateau_ml: float = float("nan")   # volume gained in the last 1 s
+    fet_s: float = float("nan")        # forced expiratory time: t0 to the end of expiration
+    plateau_ml: float = float("nan")   # volume gained in the last 1 s of expiration (spirometry_end.plateau_gain_ml)
     eofe_ok: bool = False             # end of forced expiration: plateau <= 25 mL or FET >= 15 s
     pause_s: float = 0.0              # longest flow pause between PEF and t0 + 1 s (0: none)
     pause_ok: bool = True             # no pause in the first second (spirometry_end.first_second_pause_s)
+    forced_ok: bool = True            # a forced expiration: peak flow within FORCED_TPEF_S of t0 (not a tidal breath)
 
     @property
     def fvc_l(self) -> float:
@@ -222,8 +224,9 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     ms, see the module docstring); ``smooth_s > 0`` additionally smooths that flow by a centred
     moving average before the peak search. FET and the plateau are read at
     :func:`end_of_expiration`, FVC is the level the volume ends at
-    (:func:`~biosig.spirometry_end.plateau_level_ml`: not the largest noisy sample), and a flow
-    pause between peak flow and t0 + 1 s fails ``pause_ok``.
+    (:func:`~biosig.spirometry_end.plateau_level_ml`: not the largest noisy sample), a flow
+    pause between peak flow and t0 + 1 s fails ``pause_ok``, and peak flow more than
+    :data:`FORCED_TPEF_S` after t0 fails ``forced_ok`` (a tidal breath, not a forced expiration).
 
     Raises :class:`SignalError` for a blow of at most :data:`LITRE_SPAN` mL well above its noise:
     a volume in litres passed as mL (a forced expiration, infants' included, moves over 15 mL).
@@ -234,25 +237,27 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     if ok.sum() < max(3, int(fs_hz)):
         raise SignalError(f"spirogram: {int(ok.sum())} valid samples, need at least 1 s of data")
     t, raw = np.flatnonzero(ok) / float(fs_hz), raw[ok]
+    noise = _noise_sd_ml(raw)     # the white noise of the trace, once (robust to the blow's samples)
     flow_of = (lambda tt, vv: flow_over_window(tt, vv, pef_window_s, hold_ends=True)) if pef_window_s > 0 else \
         (lambda tt, vv: np.gradient(vv, tt) / 1000.0)
-    _check_sign(t, raw, fs_hz)
+    n_avg = max(1, int(round(EOFE_AVERAGE_S * fs_hz)))
+    _check_sign(t, raw, _moving_average(raw, n_avg), noise)
     start = int(np.argmin(raw[: int(np.argmax(flow_of(t, monotonic_volume(raw)))) + 1]))
     # an inspiration before the blow, not noise: read on the EOFE_AVERAGE_S average (on the samples, the
     # lowest of 50 noisy ones was 4 SDs under the first in 1 blow of 20: FVC +0.4 mL at 2 mL of noise)
-    avg = _moving_average(raw[: start + 1], max(1, int(round(EOFE_AVERAGE_S * fs_hz))))
-    if avg[0] - avg.min() > 4.0 * _noise_sd_ml(raw):
+    avg = _moving_average(raw[: start + 1], n_avg)
+    if avg[0] - avg.min() > 4.0 * noise:
         t, raw = t[start:], raw[start:]
     v = monotonic_volume(raw) - raw[0]
     flow = flow_of(t, v)
     if smooth_s > 0:
         k = max(1, int(round(smooth_s * fs_hz)))
         flow = np.convolve(flow, np.ones(k) / k, mode="same")
-    level, end = _expiration_end(raw, fs_hz)
-    fvc = plateau_level_ml(raw, fs_hz, end) - float(raw[0])
+    end, fall = _expiration_end(raw, fs_hz, noise)
+    fvc = plateau_level_ml(raw, fs_hz, end, noise) - float(raw[0])
     if not fvc > 0:
         raise SignalError("spirogram: no exhaled volume (FVC <= 0)")
-    if fvc <= LITRE_SPAN and fvc > LITRE_BLOW_SNR * _noise_sd_ml(raw):
+    if fvc <= LITRE_SPAN and fvc > LITRE_BLOW_SNR * noise:
         raise SignalError(f"spirogram: FVC {fvc:.4g} mL, a blow far above its noise: the volume looks like litres; "
                           "pass volume_ml = litres * 1000 (a forced expiration moves over 15 mL, an infant's too)")
     t0, t_pef, pef = back_extrapolate(t, v, flow)
@@ -262,30 +267,28 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     t25, t75 = np.interp([0.25 * fvc, 0.75 * fvc], v + np.arange(len(v)) * 1e-9, t)
     fef = (0.5 * fvc / 1000.0) / (t75 - t25) if t75 > t25 else float("nan")
     limit = max(0.05 * fvc, 100.0)
-    # the plateau is read on the trace averaged over EOFE_AVERAGE_S and made monotonic: the running
-    # maximum of the raw samples climbs with their white noise (several SDs in a second near its start)
-    t_end = float(t[end])
-    fet = t_end - t0
-    plateau = float(np.interp(t_end, t, level) - np.interp(t_end - 1.0, t, level)) if t_end - t[0] >= 1.0 else float("nan")
+    fet = float(t[end]) - t0
+    plateau = plateau_gain_ml(raw, fs_hz, end, fall)   # least-squares slope over 1 s: no running-maximum bias
     eofe = bool((np.isfinite(plateau) and plateau <= EOFE_PLATEAU_ML) or fet >= EOFE_FET_S)
     pause = first_second_pause_s(t, flow_over_window(t, v, PAUSE_WINDOW_S), t0, t_pef, pef)
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
                              t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,
-                             fet_s=fet, plateau_ml=plateau, eofe_ok=eofe, pause_s=pause, pause_ok=pause == 0.0)
+                             fet_s=fet, plateau_ml=plateau, eofe_ok=eofe, pause_s=pause, pause_ok=pause == 0.0,
+                             forced_ok=bool(t_pef - t0 <= FORCED_TPEF_S))
 
 
 FLIPPED_FLOW_RATIO = 2.0   # _check_sign: the fall is this many times faster than any rise
 
 
-def _check_sign(t: np.ndarray, raw: np.ndarray, fs_hz: float) -> None:
+def _check_sign(t: np.ndarray, raw: np.ndarray, avg: np.ndarray, noise_sd_ml: float) -> None:
     """:class:`SignalError` for a volume trace whose forced expiration goes down (exhaled volume
     negative, or a flow with expiration negative): its largest fall exceeds its largest rise, well
     above the noise, at a peak flow :data:`FLIPPED_FLOW_RATIO` times that of any rise. Read as it
-    is, an inspiration before the blow became the "blow" (FVC 1.0 L, FEV1/FVC 1.0, acceptable)."""
-    avg = _moving_average(raw, max(1, int(round(EOFE_AVERAGE_S * fs_hz))))
+    is, an inspiration before the blow became the "blow" (FVC 1.0 L, FEV1/FVC 1.0, acceptable).
+    ``avg``: ``raw`` averaged over :data:`EOFE_AVERAGE_S`; ``noise_sd_ml``: its white-noise SD."""
     rise = float(np.max(avg - np.minimum.accumulate(avg)))
     fall = float(np.max(np.maximum.accumulate(avg) - avg))
-    if fall <= max(rise, LITRE_SPAN, LITRE_BLOW_SNR * _noise_sd_ml(raw)):
+    if fall <= max(rise, LITRE_SPAN, LITRE_BLOW_SNR * noise_sd_ml):
         return
     flow = flow_over_window(t, raw)
     up, down = max(float(np.max(flow)), 0.0), max(float(-np.min(flow)), 0.0)
@@ -293,28 +296,6 @@ def _check_sign(t: np.ndarray, raw: np.ndarray, fs_hz: float) -> None:
         raise SignalError(f"spirogram: the volume falls by {fall:.0f} mL at up to {down:.2f} L/s and rises by at most "
                           f"{rise:.0f} mL at {up:.2f} L/s: the expiration looks recorded downward (exhaled volume "
                           "must rise); negate the volume (or flow) column")
-
-
-FLIPPED_PEAK_FRACTION = 0.25   # a forced expiration peaks this early in its first 90 % of volume
-
-
-def _fall_is_expiration_shaped(t: np.ndarray, avg: np.ndarray) -> bool:
-    """Whether the largest fall of the averaged trace ``avg`` has a forced expiration's shape: its
-    peak flow within the first :data:`FLIPPED_PEAK_FRACTION` of the time it takes to 90 % of its
-    volume (an exponential emptying peaks at ~0.1 s of ~1.4 s). A forced inspiration peaks about
-    midway: an obstructive blow (slow) followed by a fast full inspiration falls more, and faster,
-    than it rises, and is no flipped trace."""
-    drop = np.maximum.accumulate(avg) - avg
-    j = int(np.argmax(drop))
-    i = int(np.argmax(avg[: j + 1]))
-    seg = avg[i: j + 1]
-    if len(seg) < 4:
-        return True
-    fallen = seg[0] - seg
-    a = int(np.argmax(fallen >= 0.02 * fallen[-1]))            # where the fall starts
-    b = int(np.argmax(fallen >= 0.9 * fallen[-1]))             # 90 % of its volume
-    p = a + int(np.argmin(np.diff(seg[a: b + 1]))) if b > a else a   # fastest fall
-    return b > a and (t[i + p] - t[i + a]) <= FLIPPED_PEAK_FRACTION * (t[i + b] - t[i + a])
 
 
 def _check_first_second_recorded(t: np.ndarray, t0_s: float, fs_hz: float) -> None:

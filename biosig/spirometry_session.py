@@ -10,9 +10,10 @@ GRADE_LIMITS_ML = (("A", 150.0, 3), ("B", 150.0, 2), ("C", 200.0, 2), ("D", 250.
 
 
 def acceptable_fev1(ind: SpirometryIndices) -> bool:
-    """FEV1 acceptable: start of test criterion (BEV within its limit) and no flow pause (hesitation,
-    glottic closure) between peak flow and t0 + 1 s. A cough without a pause is not checked."""
-    return bool(ind.bev_ok and ind.pause_ok)
+    """FEV1 acceptable: a forced expiration (``forced_ok``: peak flow within 0.3 s of t0, not a tidal
+    breath), start of test criterion (BEV within its limit) and no flow pause (hesitation, glottic
+    closure) between peak flow and t0 + 1 s. A cough without a pause is not checked."""
+    return bool(ind.forced_ok and ind.bev_ok and ind.pause_ok)
 
 
 def acceptable_fvc(ind: SpirometryIndices) -> bool:
@@ -46,7 +47,7 @@ def session_summary(blows: list[SpirometryIndices]) -> dict:
     """
     fev1_ok = [b.fev1_ml for b in blows if acceptable_fev1(b)]
     fvc_ok = [b.fvc_ml for b in blows if acceptable_fvc(b)]
-    n_usable = sum(bool(b.bev_ok and b.pause_ok) for b in blows)
+    n_usable = sum(bool(b.forced_ok and b.bev_ok and b.pause_ok) for b in blows)
     grade_fev1, diff_fev1 = repeatability_grade(fev1_ok, n_usable)
     grade_fvc, diff_fvc = repeatability_grade(fvc_ok, n_usable)
     best_fev1 = max(fev1_ok) if fev1_ok else float("nan")

@@ -22,7 +22,12 @@ def not_acceptable_because(ind) -> list[str]:
     one clinician-readable phrase per failed criterion (empty when acceptable): a hesitant start
     (BEV over its limit) and a flow pause in the first second fail FEV1 and FVC, no end of forced
     expiration fails FVC only."""
+    from biosig.spirometry import FORCED_TPEF_S
+
     out = []
+    if not ind.forced_ok:
+        out.append(f"not a forced expiration (peak flow {ind.t_pef_s - ind.t0_s:.2f} s after time zero > "
+                   f"{FORCED_TPEF_S:.2f} s: a tidal breath?)")
     if not ind.bev_ok:
         out.append(f"BEV {ind.bev_ml:.0f} mL > {ind.bev_limit_ml:.0f} mL (hesitant start)")
     if not ind.pause_ok:
