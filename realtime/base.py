@@ -42,11 +42,12 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from realtime.config import MAX_FROZEN_S, ForecasterConfig, frozen_steps  # noqa: F401  (re-exported)
 from realtime.errors import ForecastError
+from realtime.state import StateMixin
 
 log = logging.getLogger(__name__)
 
@@ -57,86 +58,8 @@ log = logging.getLogger(__name__)
 #: for a truth of 5); an LMS with lr 5 published forecasts of 125 z-units.
 FORECAST_REACH = 1.0
 
-#: Seconds of one position repeated in every coordinate that make a frozen input (a tracker
-#: repeating its last position, not a body at rest): the runtime's ``max_frozen_s`` and the offline
-#: evaluation's (:class:`realtime.evaluation.Protocol`), converted by :func:`frozen_steps`.
-MAX_FROZEN_S = 2.0
 
-
-def frozen_steps(max_frozen_s: float, fs_hz: float) -> int:
-    """``max_frozen_steps`` for a forecaster at ``fs_hz``: identical consecutive samples that make a
-    frozen input, ``max_frozen_s`` at ``fs_hz``, at least 2 (``max_frozen_s`` 0: the check is off).
-    The one rule of the runtime (:func:`streams.forecast.frozen_steps`) and of the offline
-    evaluation, so that evaluate holds (and does not score) the steps ``serve`` holds."""
-    return 0 if not max_frozen_s > 0 else max(2, int(round(max_frozen_s * fs_hz)))
-
-
-@dataclass(frozen=True)
-class ForecasterConfig:
-    """Hyperparameters; see :func:`realtime.make_forecaster` for their meaning."""
-
-    horizon_steps: int = 1
-    lookback: int = 12
-    hidden: int = 30
-    lr: float = 0.01
-    seed: int = 0
-    n_coords: int = 9
-    clip: float = 2.0
-    norm_steps: int = 300
-    max_gap_steps: int = 0  # a gap longer than this restarts the input window (0: any gap)
-    max_frozen_steps: int = 0  # this many identical consecutive samples are a frozen input (0: off)
-    max_loss: float = 1e4
-    init_std: float = 0.02
-    sg_lr: float = 0.0  # DNI synthetic-gradient rate; 0: the lr
-    estimates: int = 1  # UORO: independent rank-one estimates averaged per step (variance / k)
-    fit_steps: int = 600  # linreg: samples collected before the least-squares fit
-    ridge: float = 0.01  # linreg: ridge relative to the mean diagonal of the normal matrix
-    scaling: str = "coord"  # z-score per coordinate, or "global": one std for all coordinates
-    forget: float = 0.998  # rls: forgetting factor lambda in (0, 1]
-    init_reg: float = 0.1  # rls: initial regularisation delta, P(0) = I / delta
-    mix_eta: float = 0.2  # mix: learning rate of the exponential weights (per mean squared z-error)
-    mix_discount: float = 0.99  # mix: discount of past losses (tracks a changing best expert)
-    backend: str = "numba"
-    # warm-up samples replayed per new sample once the scaler is fitted (0: all at once). The
-    # runtime spreads the replay (a mix step is ~0.1 ms: 150 samples at once held its event
-    # loop for 17 ms); the learnt state is the same, it is ready a few samples later.
-    catch_up_steps: int = 0
-
-    def validate(self) -> "ForecasterConfig":
-        ints = {"horizon_steps": 1, "lookback": 1, "hidden": 1, "n_coords": 1, "norm_steps": 0,
-                "max_gap_steps": 0, "max_frozen_steps": 0, "fit_steps": 1,
-                "estimates": 1, "catch_up_steps": 0, "seed": 0}
-        for name, low in ints.items():
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or v < low:
-                raise ForecastError(f"{name} must be an integer >= {low}, got {v!r}")
-        reals = ("lr", "clip", "max_loss", "init_std", "sg_lr", "ridge", "forget", "init_reg", "mix_eta",
-                 "mix_discount")
-        for name in reals:
-            v = getattr(self, name)
-            if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_)):
-                raise ForecastError(f"{name} must be a number, got {v!r}")
-        for name in ("lr", "clip", "max_loss", "init_std", "sg_lr", "ridge"):
-            v = getattr(self, name)
-            if not np.isfinite(v) or v < 0:
-                raise ForecastError(f"{name} must be a finite number >= 0, got {v!r}")
-        if not (0.0 < self.forget <= 1.0):
-            raise ForecastError(f"forget must be in (0, 1], got {self.forget!r}")
-        if not (0.0 < self.mix_discount <= 1.0) or not (np.isfinite(self.mix_eta) and self.mix_eta > 0):
-            raise ForecastError(f"mix_eta must be > 0 and mix_discount in (0, 1], got {self.mix_eta!r}, "
-                                f"{self.mix_discount!r}")
-        if not (np.isfinite(self.init_reg) and self.init_reg > 0):
-            raise ForecastError(f"init_reg must be a finite number > 0, got {self.init_reg!r}")
-        if self.max_frozen_steps == 1:
-            raise ForecastError("max_frozen_steps must be 0 (off) or >= 2: one sample cannot repeat itself")
-        if self.scaling not in ("coord", "global"):
-            raise ForecastError(f"scaling {self.scaling!r} unknown; use 'coord' or 'global'")
-        if self.backend not in ("numba", "numpy"):
-            raise ForecastError(f"backend {self.backend!r} unknown; use 'numba' or 'numpy'")
-        return self
-
-
-class Forecaster:
+class Forecaster(StateMixin):
     """Base class: normalisation, ring buffer of past samples, NaN and divergence handling.
 
     Subclasses set ``method`` and implement ``_init_model(rng)``, ``_train(u, target)`` (one
@@ -180,6 +103,8 @@ class Forecaster:
         self.n_skipped = 0
         self.n_frozen = 0
         self.n_resets = 0
+        self.n_jumps = 0       # samples that jumped out of the range of motion seen (window restarted)
+        self.jumped = False    # the newest sample was one of them
         self.diverged = False
         self.divergence = ""   # why the last reset or withheld forecast happened (not part of the state)
         self._outside = 0      # consecutive forecasts outside the range seen (FORECAST_REACH)
@@ -207,6 +132,7 @@ class Forecaster:
         if x.shape[0] != self.n_coords:
             raise ForecastError(f"sample has {x.shape[0]} coordinate(s), this forecaster expects {self.n_coords}")
         self.diverged = False
+        self.jumped = False
         self._trained = False
         if not math.isfinite(x.sum()):  # any NaN or inf coordinate
             self.n_skipped += 1
@@ -317,58 +243,6 @@ class Forecaster:
         """A deep copy including the learned state."""
         return copy.deepcopy(self)
 
-    # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict:
-        """Plain data (NumPy arrays, numbers, strings, a dict of the config) to save and restore."""
-        arrays = {k: getattr(self, k).copy() for k in self._all_arrays()}
-        scalars = {k: getattr(self, k) for k in self._scalars()}
-        warm = np.asarray(self._warm, dtype=np.float64).reshape(-1, self.n_coords)
-        return {"method": self.method, "config": asdict(self.config), "warm": warm, **arrays, **scalars}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore a state from :meth:`state_dict`; the learner then continues bit-identically."""
-        if not isinstance(state, dict):
-            raise ForecastError(f"a forecaster state is the dict state_dict() returns, not {type(state).__name__}")
-        if state.get("method") != self.method:
-            raise ForecastError(f"state is for method {state.get('method')!r}, this forecaster is {self.method!r}")
-        cfg = dict(state.get("config", {}))
-        if cfg != asdict(self.config):
-            diff = sorted(k for k in cfg.keys() | asdict(self.config).keys()
-                          if cfg.get(k) != asdict(self.config).get(k))
-            raise ForecastError(f"state was saved with a different configuration ({', '.join(diff)})")
-        for k in self._all_arrays():
-            if k in ("_lo", "_hi") and k not in state:   # a checkpoint from before 2026-12-06: the
-                state = {**state, **self._range_of_ring(state)}   # range of the samples in its ring
-            src = np.asarray(state[k])
-            dst = getattr(self, k)
-            if src.shape != dst.shape:
-                raise ForecastError(f"state array {k!r} has shape {src.shape}, expected {dst.shape}")
-            dst[...] = src
-        for k in self._scalars():
-            if k == "_learnt" and k not in state:   # a checkpoint from before 2026-12-05: ready after
-                state = {**state, k: False}        # the next training step (the next sample, mostly)
-            if k == "_outside" and k not in state:   # before 2026-12-06: no range check yet
-                state = {**state, k: 0}
-            setattr(self, k, type(getattr(self, k))(state[k]))
-        self._warm = [np.array(w) for w in np.asarray(state["warm"]).reshape(-1, self.n_coords)]
-        self._set_bounds()
-
-    def _all_arrays(self):
-        return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi") + self._model_arrays
-
-    def _range_of_ring(self, state: dict) -> dict:
-        """``_lo``/``_hi`` from the normalised samples in a saved ring buffer (older checkpoints)."""
-        hist = np.asarray(state["_hist"], dtype=np.float64).reshape(self._cap, self.n_coords)
-        rows = hist[:min(int(state.get("_count", 0)), self._cap)]
-        if not rows.size:
-            return {"_lo": np.full(self.n_coords, np.inf), "_hi": np.full(self.n_coords, -np.inf)}
-        return {"_lo": rows.min(axis=0), "_hi": rows.max(axis=0)}
-
-    @staticmethod
-    def _scalars():
-        return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "_learnt", "n_seen", "n_skipped", "n_frozen",
-                "n_resets", "diverged", "last_loss", "_outside")
-
     def __repr__(self) -> str:
         c = self.config
         return (f"{type(self).__name__}(method={self.method!r}, horizon_steps={c.horizon_steps}, "
@@ -394,6 +268,9 @@ class Forecaster:
 
     def _step(self, z: np.ndarray) -> None:
         cap, L, h = self._cap, self.lookback, self.horizon_steps
+        if self._learnt and self._count and self._kern.outside_range(z, self._low, self._high) \
+                and not self._explodes(z, self._hist[(self._count - 1) % cap]):   # (absurd: a divergence)
+            self._on_jump(z)   # not motion continuing the window: a new window starts at this sample
         pos = self._count % cap
         self._hist[pos] = z
         self._count += 1
@@ -430,6 +307,34 @@ class Forecaster:
                     self._on_divergence(f"{self.divergence}, {self._outside} samples in a row")
             else:
                 self._outside = 0
+
+    def _on_jump(self, z: np.ndarray) -> None:
+        """The sample ``z`` lies further outside the range of motion seen than a forecast may go
+        (:data:`FORECAST_REACH`): from the previous sample, inside that range, it moved more than
+        the whole range in one step (a marker swapped to another coordinate frame, a tracker that
+        locked onto something else, the patient moved). A window joining both sides extrapolates
+        the step, and learners fitted to the old level forecast it (after a 50 mm step on a shared
+        session: mix published forecasts 51 mm off, LMS 139 mm, SnAp-1 46 mm for seconds).  So the
+        step is taken as a change of origin: the coordinates that jumped are re-centred (``z``, the
+        normalised sample, is changed in place to continue from the previous one; forecasts come
+        out at the new level), the input window restarts as after a gap (weights kept) and the
+        forecaster holds until the window is whole and the model has learnt a target after the
+        jump (``jumped`` for this sample, ``n_jumps``, ``divergence`` says how far).  Checked only
+        once the model has learnt (the range of motion is known by then): the second warm-up
+        sample of two shared sessions is 1.2-1.3 z-units from the first.  An absurd jump (half its
+        squared size over ``max_loss``) is left to the divergence check: the model is reset."""
+        prev = self._hist[(self._count - 1) % self._cap]
+        beyond = max(float(np.max(self._lo - z)), float(np.max(z - self._hi)))
+        out = (z < self._low) | (z > self._high)
+        self._center[out] += (z[out] - prev[out]) * self._scale[out]
+        z[out] = prev[out]
+        self.n_jumps += 1
+        self.jumped = True
+        self.divergence = f"input jumped {beyond:.3g} z-units outside the range seen"
+        log.warning("%s: %s; new origin for %d coordinate(s), input window restarted", self.method,
+                    self.divergence, int(out.sum()))
+        self._restart_window()
+        self._learnt = False   # held until the weights have learnt a target after the jump
 
     def _explodes(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Half the squared distance of ``a`` from ``b`` (z-units) above ``max_loss``."""

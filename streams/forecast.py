@@ -10,7 +10,10 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
   never forecast from. The age is checked again when the forecast is ready (learning a long
   frame takes time): a forecast that aged past ``max_input_age_s`` meanwhile is held too;
 * ``gap``: samples are missing since the last one (any hole: the learner's ``max_gap_steps`` is
-  0) and the input window restarted; held until the window is whole again. The runtime's
+  0) and the input window restarted; held until the window is whole again. So is a sample that
+  jumped out of the range of motion seen in one step (a marker swapped to another coordinate
+  frame: :meth:`realtime.base.Forecaster._on_jump`, ``detail`` "input jumped ..."), held until
+  the learner has a whole window and a target after it. The runtime's
   timer also publishes a ``gap`` hold ("no input ...") as soon as the next frame is overdue by
   ``max_input_age_s`` while the source is forecasting (the standing forecast's input is then older
   than a published one may be; until 2026-12-05 the first such hold came only after ``stale_s``,
@@ -83,7 +86,7 @@ def frame_budget(cfg: ForecasterConfig, lookback: int) -> int:
 def frozen_steps(cfg: ForecasterConfig, fs_hz: float) -> int:
     """Identical consecutive samples that make a frozen input: ``max_frozen_s`` at ``fs_hz``, at
     least 2 (0: the check is off)."""
-    from realtime.base import frozen_steps as rule   # one rule with the offline evaluation's
+    from realtime.config import frozen_steps as rule   # one rule with the offline evaluation's
     return rule(cfg.max_frozen_s, fs_hz)
 
 
@@ -286,6 +289,10 @@ class SourceForecaster:
         held = event = False   # the newest sample is held: recovering / its own divergence
         for i in range(x.shape[1]):
             f.learn_one(x[:, i])
+            if f.jumped:   # out of the range of motion in one step: a new origin, the window restarts
+                self.gap_open = True
+                self.hold_detail = (f"{f.divergence} (another coordinate frame?): new origin for the "
+                                    "coordinates that jumped, input window restarted")
             held = self.hold_left > 0   # one of the recover_steps samples after a divergence
             if held:
                 self.hold_left -= 1

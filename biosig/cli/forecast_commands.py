@@ -108,7 +108,7 @@ def _evaluate(args) -> int:
     import numpy as np
     import polars as pl
 
-    from realtime.base import MAX_FROZEN_S
+    from realtime.config import MAX_FROZEN_S
     from realtime.errors import ForecastError
     from realtime.evaluation import Protocol, evaluate, format_table, parse_int_list, usable_sessions
     from realtime.grids import format_int_list
