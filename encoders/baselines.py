@@ -121,6 +121,28 @@ def spirometry_features(rec) -> np.ndarray:
     return np.array([float(ind[c]) for c in SPIRO_COLUMNS])
 
 
+#: What a baseline needs of a record, as :func:`misfit` checks it: a channel (or the record) of one
+#: of these modalities (``ibi``: the record itself; ``random``: the ``--model``'s modality).
+NEEDS = {"hrv": ("ecg",), "ibi": ("ecg", "ppg"), "spirometry": ("spiro",)}
+
+
+def misfit(kind: str, rec, model_modality: str | None = None) -> str | None:
+    """What ``rec`` lacks for the ``kind`` baseline (``"no ecg channel"``), None when it can be
+    computed: hrv needs an ECG channel, ibi an ECG or PPG record, spirometry a spirogram channel,
+    random (``model_modality``: that of its architecture) a channel of the model's modality, as
+    :func:`encoders.data.select_channels` finds it. mfcc reads any signal. Checked on a record before
+    the features of every record are computed (``biosig probe --baseline``)."""
+    from biosig.record import require_record
+    rec = require_record(rec, "misfit()")
+    needs = (model_modality,) if kind == "random" else NEEDS.get(kind, ())
+    if not needs:
+        return None
+    if rec.modality in needs or (kind != "ibi" and any(m in needs for m in rec.channel_modalities)):
+        return None
+    what = " or ".join(needs)
+    return f"not an {what} recording" if kind == "ibi" else f"no {what} channel"
+
+
 def random_encoder(model: str, seed: int = 0, window_s: float | None = None):
     """The architecture of ``model`` (name, checkpoint dir, or an exported ``.onnx`` / ``.plan``
     whose graph carries biosig's metadata) with random weights from ``seed``, its pipeline and

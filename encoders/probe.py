@@ -11,10 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoders.errors import EncoderError
+from encoders.probe_metrics import METRICS, bootstrap_metrics, interval   # noqa: F401 (their home was here)
 
 log = logging.getLogger(__name__)
-
-METRICS = ("auroc", "balanced_accuracy", "macro_f1")
 
 
 def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None,
@@ -33,9 +32,11 @@ def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None,
     from encoders.arguments import whole_number
     n_splits = whole_number(n_splits, "n_splits", minimum=2)
     y = np.asarray(y)
-    counts = np.unique(y, return_counts=True)[1]
+    values, counts = np.unique(y, return_counts=True)
     if len(counts) < 2:
-        raise EncoderError("the labels have a single class; a probe needs at least two")
+        v = values[0].item() if len(values) and hasattr(values[0], "item") else values[0] if len(values) else "none"
+        only = (class_names or {}).get(v, str(v))
+        raise EncoderError(f"the labels have a single class ({only}, all {len(y)} records); a probe needs at least two")
     if counts.min() < n_splits:
         rare = np.unique(y)[int(np.argmin(counts))]
         name = (class_names or {}).get(rare.item() if hasattr(rare, "item") else rare, str(rare))
@@ -49,8 +50,11 @@ def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None,
         if groups.dtype == object:   # mixed ids (None, numbers, text) cannot be sorted: compare them as text
             groups = groups.astype(str)
         n_groups = len(np.unique(groups))
-        if n_groups < n_splits:
-            raise EncoderError(f"{n_groups} groups are fewer than the {n_splits} folds")
+        if n_groups < n_splits:   # grouped folds: each group tested in one fold, so a fold per group at most
+            fix = (f"give --folds {n_groups} or fewer, a finer group id, or no --group-column" if n_groups >= 2 else
+                   "a grouped CV needs two groups at least: give a finer group id, or no --group-column")
+            raise EncoderError(f"{n_groups} group{'s are' if n_groups != 1 else ' is'} fewer than the {n_splits} "
+                               f"folds; {fix}")
         sgk = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         folds = list(sgk.split(np.zeros(len(y)), y, groups))
         _check_grouped_folds(folds, y, groups, class_names or {})
@@ -80,12 +84,6 @@ def _check_grouped_folds(folds, y: np.ndarray, groups: np.ndarray, class_names: 
                 where, fix = f"{len(in_c)} groups that fall in one fold", more
             raise EncoderError(f"the groups put all {int((y == c).sum())} records of class {name} in {where}, so "
                                f"the folds cannot be formed: a fold would train without class {name}; {fix}")
-
-
-def _metrics(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
-    """:data:`METRICS` of out-of-fold class probabilities (NumPy; scikit-learn's values)."""
-    from encoders.probe_metrics import class_metrics
-    return class_metrics(y, proba, classes)
 
 
 # the regularisation grid of ``C="auto"`` (inverse L2 strength of the standardised features),
@@ -152,11 +150,19 @@ def out_of_fold_proba(X: np.ndarray, y: np.ndarray, folds, C: float | str = 1.0,
     ``C="auto"`` picks the strength per outer training fold with :func:`choose_C` (nested CV;
     ``groups`` keeps the inner folds grouped); the chosen values are appended to ``chosen``.
     """
+    from encoders.probe_metrics import check_folds
+    check_folds(folds, len(y), groups, every_record=False)   # precomputed folds: no record (group) on both sides
+    return _fold_proba(X, y, folds, C, seed, groups, chosen)
+
+
+def _fold_proba(X, y, folds, C, seed, groups, chosen):
+    """:func:`out_of_fold_proba` on folds already checked: :func:`probe` and :func:`fit_out_of_fold`
+    run the stricter :func:`encoders.probe_metrics.check_folds` (every record tested once) on the same
+    folds, records and groups first, so the check here could never fail (it was run again for every
+    feature set and block)."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     classes = np.unique(y)
-    from encoders.probe_metrics import check_folds
-    check_folds(folds, len(y), groups, every_record=False)   # precomputed folds: no record (group) on both sides
     proba = np.zeros((len(y), len(classes)))
     for train, test in folds:
         missing = [str(k) for k in classes if not (y[train] == k).any()]
@@ -195,10 +201,17 @@ def late_fusion_proba(blocks, y: np.ndarray, folds, C: float | str = 1.0, seed: 
 
     ``chosen`` gets one list per block: the strength of each fold.
     """
+    from encoders.probe_metrics import check_folds
+    check_folds(folds, len(np.asarray(y)), groups, every_record=False)   # once for every block
+    return _late_fusion_proba(blocks, y, folds, C, seed, groups, chosen)
+
+
+def _late_fusion_proba(blocks, y, folds, C, seed, groups, chosen):
+    """:func:`late_fusion_proba` on folds already checked (as :func:`_fold_proba`)."""
     classes, log_p = None, 0.0
     for X in blocks:
         per_fold = []
-        classes, p = out_of_fold_proba(X, y, folds, C, seed, groups, per_fold)
+        classes, p = _fold_proba(X, y, folds, C, seed, groups, per_fold)
         if chosen is not None:
             chosen.append(per_fold)
         log_p = log_p + np.log(np.clip(p, 1e-300, 1.0))
@@ -215,7 +228,8 @@ def format_C(values) -> str:
 
 
 def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot: int = 1000,
-          C: float | str = 1.0, folds=None, groups=None, probas_out: dict | None = None) -> dict:
+          C: float | str = 1.0, folds=None, groups=None, probas_out: dict | None = None,
+          class_names: dict | None = None) -> dict:
     """Cross-validated linear probe.
 
     Parameters
@@ -228,12 +242,14 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
     groups : optional group id per record (grouped outer and nested-CV inner folds; precomputed
         ``folds`` must keep them apart; the bootstrap resamples whole groups).
     probas_out : optional dict that receives ``{"X": (classes, out-of-fold proba)}``.
+    class_names : optional {class: name} for messages (:func:`cv_folds`, :func:`bootstrap_metrics`).
 
     Returns
     -------
     dict with, per metric in :data:`METRICS`, ``{"value", "ci_low", "ci_high"}`` (95 % percentile
     bootstrap over records, or over groups, of the out-of-fold predictions), plus ``n``,
-    ``classes``, ``folds``.
+    ``classes``, ``folds``, ``C`` and ``bootstrap`` (``{"resamples", "left out"}``: resamples
+    without some class are left out of the intervals, :func:`bootstrap_metrics`).
     """
     X = np.asarray(X)
     y = np.asarray(y)
@@ -243,15 +259,16 @@ def probe(X: np.ndarray, y: np.ndarray, n_splits: int = 5, seed: int = 0, n_boot
         raise EncoderError(f"features shaped {X.shape} do not match {len(y)} labels")
     if not np.isfinite(X).all():
         raise EncoderError("features contain NaN or infinite values")
-    folds = folds if folds is not None else cv_folds(y, n_splits, seed, groups)
+    folds = folds if folds is not None else cv_folds(y, n_splits, seed, groups, class_names)
     from encoders.probe_metrics import check_folds
     check_folds(folds, len(y), groups)   # the metrics are of every record's out-of-fold prediction
     chosen = []
-    classes, proba = out_of_fold_proba(X, y, folds, C, seed, groups, chosen)
+    classes, proba = _fold_proba(X, y, folds, C, seed, groups, chosen)   # folds checked just above
     if probas_out is not None:
         probas_out["X"] = (classes, proba)
-    point, boots = bootstrap_metrics({"X": (classes, proba)}, y, n_boot, seed, groups)
-    out = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen}
+    point, boots, left_out = bootstrap_metrics({"X": (classes, proba)}, y, n_boot, seed, groups, class_names)
+    out = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen,
+           "bootstrap": {"resamples": int(n_boot), "left out": left_out}}
     for m in METRICS:
         lo, hi = interval(boots["X"][m])
         out[m] = {"value": point["X"][m], "ci_low": lo, "ci_high": hi}
@@ -278,45 +295,15 @@ def fit_out_of_fold(feature_sets: dict, y: np.ndarray, folds, C: float | str = 1
                 raise EncoderError(f"{name}: every feature is NaN (undefined for every record)")
         chosen[name] = []
         if isinstance(X, LateFusion):
-            probas[name] = late_fusion_proba(blocks, y, folds, C, seed, groups, chosen[name])
-        else:
-            probas[name] = out_of_fold_proba(blocks[0], y, folds, C, seed, groups, chosen[name])
+            probas[name] = _late_fusion_proba(blocks, y, folds, C, seed, groups, chosen[name])
+        else:   # folds checked above, once for every feature set
+            probas[name] = _fold_proba(blocks[0], y, folds, C, seed, groups, chosen[name])
     return probas, chosen
 
 
-def bootstrap_metrics(probas: dict, y: np.ndarray, n_boot: int = 1000, seed: int = 0,
-                      groups=None) -> tuple[dict, dict]:
-    """(point ``{name: {metric: value}}``, ``{name: {metric: [value per resample]}}``) of out-of-fold
-    predictions ``{name: (classes, proba)}``: every name gets the SAME resampled records (percentile
-    bootstrap over records, ``seed``), so differences between names are paired. With ``groups``
-    (one id per record, e.g. the patient) whole groups are resampled
-    (:class:`encoders.probe_metrics.Resampler`). Resamples missing a class are dropped."""
-    from encoders.probe_metrics import Resampler
-    y = np.asarray(y)
-    classes = next(iter(probas.values()))[0]
-    point = {name: _metrics(y, p, classes) for name, (_, p) in probas.items()}
-    rng = np.random.default_rng(seed)
-    resampler = Resampler(len(y), groups)
-    boots = {name: {m: [] for m in METRICS} for name in probas}
-    for _ in range(n_boot):
-        i = resampler.draw(rng)
-        if len(np.unique(y[i])) < len(classes):
-            continue
-        for name, (_, p) in probas.items():
-            for m, v in _metrics(y[i], p[i], classes).items():
-                boots[name][m].append(v)
-    return point, boots
-
-
-def interval(values) -> tuple[float, float]:
-    """The 95 % percentile interval of bootstrap values (NaN, NaN when there are none)."""
-    b = np.asarray(values, dtype=np.float64)
-    lo, hi = np.percentile(b, [2.5, 97.5]) if len(b) else (np.nan, np.nan)
-    return float(lo), float(hi)
-
-
 def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: int = 1000, seed: int = 0,
-            C: float | str = 1.0, groups=None, probas_out: dict | None = None) -> dict:
+            C: float | str = 1.0, groups=None, probas_out: dict | None = None,
+            class_names: dict | None = None) -> dict:
     """Probe every feature set on the same ``folds`` and compare each with ``reference``.
 
     A feature set is an (n, D) array, or a :class:`LateFusion` of such arrays (one probe per block).
@@ -328,17 +315,19 @@ def compare(feature_sets: dict, y: np.ndarray, folds, reference: str, n_boot: in
     feature set gets its own nested-CV strength per fold, from the same grid); ``C`` lists the
     strengths used per fold (for a :class:`LateFusion`, one such list per block). ``probas_out``, if
     given, receives the out-of-fold predictions ``{name: (classes, proba)}`` (e.g. for
-    :func:`encoders.probe_subgroups.subgroup_table`, which then refits nothing).
+    :func:`encoders.probe_subgroups.subgroup_table`, which then refits nothing). Every entry has
+    ``bootstrap`` as in :func:`probe` (the same resamples, so the same count); ``class_names`` as there.
     """
     y = np.asarray(y)
     probas, chosen = fit_out_of_fold(feature_sets, y, folds, C, seed, groups)
     if probas_out is not None:
         probas_out.update(probas)
     classes = probas[reference][0]
-    point, boots = bootstrap_metrics(probas, y, n_boot, seed, groups)
+    point, boots, left_out = bootstrap_metrics(probas, y, n_boot, seed, groups, class_names)
     out = {}
     for name in probas:
-        r = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen[name]}
+        r = {"n": int(len(y)), "classes": [str(c) for c in classes], "folds": len(folds), "C": chosen[name],
+             "bootstrap": {"resamples": int(n_boot), "left out": left_out}}
         for m in METRICS:
             lo, hi = interval(boots[name][m])
             r[m] = {"value": point[name][m], "ci_low": lo, "ci_high": hi}

@@ -1,7 +1,9 @@
-"""The probe's metrics (AUROC, balanced accuracy, macro-F1) in plain NumPy, and its bootstrap
-resampler (records, or whole groups: :class:`Resampler`).
+"""The probe's metrics (AUROC, balanced accuracy, macro-F1) in plain NumPy, its bootstrap
+resampler (records, or whole groups: :class:`Resampler`) and the paired bootstrap itself
+(:func:`bootstrap_metrics`, :func:`interval`; moved here from :mod:`encoders.probe`, which still
+exports them).
 
-The paired bootstrap of :func:`encoders.probe.bootstrap_metrics` evaluates them 1000 times per
+The paired bootstrap of :func:`bootstrap_metrics` evaluates them 1000 times per
 feature set; scikit-learn's metric functions spend ~10 ms per call validating their input, which
 made a ``biosig probe`` with four baselines and ``--combined`` on 200 records take 145 s of its
 160 s in input checks. These give scikit-learn's values (tests/test_probe_metrics.py compares them
@@ -22,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from encoders.errors import EncoderError
+
+METRICS = ("auroc", "balanced_accuracy", "macro_f1")
 
 
 def weighted_auroc(is_positive, score, sample_weight=None) -> float:
@@ -143,3 +147,50 @@ def check_folds(folds, n: int, groups=None, every_record: bool = True) -> None:
     if every_record and (tested != 1).any():
         raise EncoderError(f"the folds test {int((tested == 0).sum())} record(s) never and {int((tested > 1).sum())} "
                            f"more than once; each of the {n} records must be in exactly one test part")
+
+
+def bootstrap_metrics(probas: dict, y: np.ndarray, n_boot: int = 1000, seed: int = 0,
+                      groups=None, class_names: dict | None = None) -> tuple[dict, dict, int]:
+    """(point ``{name: {metric: value}}``, ``{name: {metric: [value per resample]}}``, resamples left
+    out) of out-of-fold predictions ``{name: (classes, proba)}``: every name gets the SAME resampled
+    records (percentile bootstrap over records, ``seed``), so differences between names are paired.
+    With ``groups`` (one id per record, e.g. the patient) whole groups are resampled
+    (:class:`Resampler`).
+
+    A resample without some class has no AUROC: it is left out of every name's values and counted
+    (the third value; the intervals rest on the others). When more than half of the resamples are
+    left out the intervals would describe the few that hold every class, not the data set: an
+    :class:`EncoderError` naming the class most often missing (``class_names``: {class: name})."""
+    y = np.asarray(y)
+    classes = next(iter(probas.values()))[0]
+    point = {name: class_metrics(y, p, classes) for name, (_, p) in probas.items()}
+    rng = np.random.default_rng(seed)
+    resampler = Resampler(len(y), groups)
+    boots = {name: {m: [] for m in METRICS} for name in probas}
+    missed = np.zeros(len(classes), dtype=np.int64)   # resamples without each class
+    for _ in range(n_boot):
+        i = resampler.draw(rng)
+        lacking = ~np.isin(classes, y[i])
+        if lacking.any():
+            missed += lacking
+            continue
+        for name, (_, p) in probas.items():
+            for m, v in class_metrics(y[i], p[i], classes).items():
+                boots[name][m].append(v)
+    left_out = n_boot - len(next(iter(boots.values()))[METRICS[0]])
+    if left_out > n_boot / 2:
+        c = classes[int(np.argmax(missed))]
+        name = (class_names or {}).get(c.item() if hasattr(c, "item") else c, str(c))
+        unit = "records" if groups is None else f"records in {len(np.unique(np.asarray(groups)[y == c].astype(str)))} groups"
+        raise EncoderError(f"{left_out} of {n_boot} bootstrap resamples hold no record of some class (class {name}, "
+                           f"{int((y == c).sum())} {unit}, is missing from {int(missed.max())}): confidence intervals "
+                           "from the few left would not describe the data set; give more records of the rare classes"
+                           + ("" if groups is None else " (or more groups)"))
+    return point, boots, left_out
+
+
+def interval(values) -> tuple[float, float]:
+    """The 95 % percentile interval of bootstrap values (NaN, NaN when there are none)."""
+    b = np.asarray(values, dtype=np.float64)
+    lo, hi = np.percentile(b, [2.5, 97.5]) if len(b) else (np.nan, np.nan)
+    return float(lo), float(hi)

@@ -130,6 +130,8 @@ def probe_command(args) -> int:
 
     from biosig.errors import BiosigError
     from biosig.readers.csv_dialect import sniff
+    from biosig.cli.probe_report import (by_label, class_names, classes_text, cv_kind, print_bootstrap,
+                                         print_by_label, print_rest, with_class_names)
     from encoders.probe import METRICS, format_C, probe
     from encoders.probe_labels import join_labels, label_value, record_features, record_key
     try:
@@ -180,222 +182,26 @@ def probe_command(args) -> int:
     if args.combined and not set(args.baseline) - {"random"}:
         raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi, mfcc or spirometry) to add the embeddings to")
     if args.baseline:
-        return _probe_with_baselines(args, emb, keys, kept, X, y, groups, values)
+        from biosig.cli.probe_baselines import probe_with_baselines
+        return probe_with_baselines(args, emb, keys, kept, X, y, groups, values)
     probas = {}
-    from encoders.probe import cv_folds   # the folds of _probe_with_baselines, said with the class names
-    res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C,
-                folds=cv_folds(y, args.folds, args.seed, groups, _class_names(args.positive)), groups=groups,
-                probas_out=probas)
+    res = probe(X[kept], y, seed=args.seed, n_boot=args.bootstrap, C=args.C, n_splits=args.folds, groups=groups,
+                probas_out=probas, class_names=class_names(args.positive))   # the folds of probe_with_baselines
     if args.by_label:
-        res["by label"] = _by_label(args, {"embeddings": probas["X"]}, [], y, values, groups)
+        res["by label"] = by_label(args, {"embeddings": probas["X"]}, [], y, values, groups)
     if args.json:
-        print(json_text.dumps(_with_class_names(res, args.positive)))
+        print(json_text.dumps(with_class_names(res, args.positive)))
         return 0
-    kind = _cv_kind(groups)
-    print(f"{res['n']} records, {_classes(y, args.positive)}, {res['folds']}-fold {kind} CV, "
+    kind = cv_kind(groups)
+    print(f"{res['n']} records, {classes_text(y, args.positive)}, {res['folds']}-fold {kind} CV, "
           f"C per fold {format_C(res['C'])}")
-    _print_rest(values, args.positive)
+    print_rest(values, args.positive)
     for m in METRICS:
         r = res[m]
         print(f"{m:18s} {r['value']:.3f}  (95% CI {r['ci_low']:.3f}-{r['ci_high']:.3f})")
-    _print_by_label(res.get("by label"), args)
+    print_bootstrap(res)
+    print_by_label(res.get("by label"), args)
     return 0
-
-
-def _cv_kind(groups) -> str:
-    """The folds' kind as the header line says it (with the number of groups when grouped)."""
-    return f"stratified grouped ({len(set(groups))} groups)" if groups is not None else "stratified"
-
-
-#: The recordings each handcrafted baseline is made for (hrv: R-R intervals; ibi: pulse or beat
-#: intervals; mfcc: sound; spirometry: ATS/ERS indices of a blow).
-BASELINE_MODALITIES = {"hrv": ("ecg",), "ibi": ("ppg", "ecg"), "mfcc": ("audio",), "spirometry": ("spiro",)}
-
-
-def _probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
-    """Baseline features on the records behind the embeddings, same folds, paired CIs."""
-    from biosig.cli._common import ProgressLog, free_cores
-    from biosig.errors import BiosigError, ReadError
-    from biosig.readers import record_exists
-    from encoders.baselines import undefined_rows
-    from encoders.embeddings_file import read_provenance
-    from encoders.errors import EncoderError
-    from encoders.probe_features import MAX_DEFAULT_JOBS, FeatureSpec, RecordFile, all_features
-    from encoders.probe import compare, compare_combined, cv_folds, format_C, format_rows
-    from encoders.probe_labels import id_hint, record_key
-    folds = cv_folds(y, args.folds, args.seed, groups, _class_names(args.positive))   # said before any feature
-    prov = read_provenance(args.embeddings)   # what made the embeddings: model, window, read options
-    model = args.model or prov.get("model")
-    if "random" in args.baseline and model is None:
-        raise BiosigError(f"--baseline random needs --model NAME|DIR (the architecture): {args.embeddings} does "
-                          "not say which model made it (written before biosig embed recorded that)")
-    window_s = _embeddings_window_s(prov, emb) if "random" in args.baseline else None
-    if "random" in args.baseline and args.model and prov.get("model") and \
-            args.model not in (prov["model"], prov.get("model_id")):
-        log.warning("--model %s: the embeddings were made by %s (%s); the random-weight row is %s's architecture "
-                    "on their %s s windows", args.model, prov["model"], prov.get("model_id", "?"), args.model,
-                    f"{window_s:g}" if window_s else "?")
-    read_options = prov.get("read_options") or {}
-    src = {}
-    for s in emb["source"].to_list():
-        src.setdefault(record_key(s), s)
-    records = [RecordFile(src[keys[i]], read_options) for i in kept]   # read where used, one at a time
-    try:
-        modality = records[0].load().modality if records else None
-    except BiosigError as exc:
-        raise BiosigError(f"--baseline needs the recordings behind the embeddings: {exc}") from None
-    except TypeError as exc:   # read options of a newer biosig than this one
-        raise BiosigError(f"{args.embeddings}: read options {read_options} are not understood here ({exc})") from None
-    missing = [r.path for r in records if not record_exists(r.path)]
-    if missing:   # said before minutes of features, not after
-        raise BiosigError(f"--baseline needs the recordings behind the embeddings: {len(missing)} of {len(records)} "
-                          f"are not there, e.g. {missing[0]} (run probe where biosig embed ran, or with the "
-                          "same relative paths)")
-    ours = "embeddings"
-    feats = {ours: X[kept]}
-    specs = {}
-    for kind in dict.fromkeys(args.baseline):
-        if kind == "random":
-            specs.update({f"random seed {seed}": FeatureSpec("random", model, seed, window_s=window_s,
-                                                              min_quality=args.min_quality)
-                          for seed in dict.fromkeys(args.random_seed)})
-        else:
-            if modality and modality not in BASELINE_MODALITIES[kind]:   # computable, but not what it is for
-                log.warning("--baseline %s is a baseline for %s recordings; these are %s (the usual one: %s)", kind,
-                            " / ".join(BASELINE_MODALITIES[kind]), modality,
-                            ", ".join(k for k, m in BASELINE_MODALITIES.items() if modality in m) or "random")
-            specs[kind] = FeatureSpec(kind, model, modality=modality)
-    # default: the free cores, at most 8 (each worker holds torch and a model: ~0.3-0.5 GB) and one per
-    # 25 records (a worker takes seconds to start; a small set is done sooner in this process)
-    jobs = args.jobs or max(1, min(free_cores(), MAX_DEFAULT_JOBS, len(records) // 25))
-    try:
-        raw = all_features(specs, records, jobs, lambda what, n: ProgressLog(f"probe --baseline {what}", n, bar=True))
-    except BiosigError as exc:
-        if isinstance(exc, ReadError):
-            raise BiosigError(f"--baseline needs the recordings behind the embeddings: {exc}") from None
-        if "random" in args.baseline and args.model is None and isinstance(exc, EncoderError):
-            raise BiosigError(f"{exc} (the model {args.embeddings} was made with; give --model NAME|DIR)") from None
-        raise
-    for name, F in raw.items():
-        F, n_bad = undefined_rows(F)
-        if n_bad:
-            log.warning("--baseline %s: %d record(s) had undefined features (imputed with the training folds' median)", name, n_bad)
-        feats[name] = F
-    probas = {}   # the out-of-fold predictions of every row, for --by-label
-    res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups,
-                  probas_out=probas)
-    combined = {}
-    pairs = [(ours, name) for name in feats if name != ours]   # --by-label: ours - each row, each fusion - its kind
-    if args.combined:   # handcrafted + embeddings (reference) vs the handcrafted features alone
-        for kind in dict.fromkeys(k for k in args.baseline if k != "random"):
-            names = {"concatenated": f"{kind} + embeddings", "late fusion": f"{kind} + embeddings (late fusion)"}
-            controls = {f"{kind} + {name} (late fusion)": feats[name]   # the random-weight rows, fused the same way
-                        for name in feats if name.startswith("random seed ")}
-            added = compare_combined(kind, feats[kind], feats[ours], names, y, folds, controls, n_boot=args.bootstrap,
-                                     seed=args.seed, C=args.C, groups=groups, probas_out=probas)
-            combined.update({names[how]: r for how, r in added.items()})
-            pairs += [(names["late fusion"], kind), (names["concatenated"], kind)]
-    by_label = None
-    if args.by_label:
-        rows = list(feats) + list(combined)
-        by_label = _by_label(args, {name: probas[name] for name in rows}, pairs, y, values, groups)
-    if args.json:
-        extra = {"by label": by_label} if by_label is not None else {}
-        named = {k: _with_class_names(r, args.positive) for k, r in res.items()}
-        named.update({f"combined: {k}": {name: _with_class_names(r, args.positive) for name, r in v.items()}
-                      for k, v in combined.items()})
-        print(json_text.dumps({**named, **extra}))
-        return 0
-    kind = _cv_kind(groups)
-    made_by = (f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''}"
-               + (f", window {prov['window_s']:g} s" if prov.get("window_s") else "") + ")") if prov.get("model_id") else ""
-    print(f"{len(y)} records, {_classes(y, args.positive)}, {len(folds)}-fold {kind} CV; "
-          f"ours = {args.embeddings}{made_by}")
-    _print_rest(values, args.positive)
-    for row in format_rows(res, ours):
-        print(row)
-    for both, r in combined.items():
-        print(f"# {both} vs {both.split(' + ')[0]} alone (ours = {both})")
-        for row in format_rows(r, both):
-            print(row)
-    print("C per fold: " + "; ".join(f"{name} {format_C(r['C'])}" for name, r in res.items()))
-    _print_by_label(by_label, args)
-    return 0
-
-
-def _embeddings_window_s(prov: dict, emb) -> float | None:
-    """The window the embeddings were made on, for the random-weight rows: embed's --window-s, else
-    the grid it recorded (the training window of ITS model, which another --model need not share),
-    else, in a file without provenance, the length of its windows (t1_s - t0_s), not the --model's
-    training window: a row on other windows than the embeddings' compares more than the weights."""
-    given = prov.get("window_s_given") or prov.get("window_s")
-    if given:
-        return float(given)
-    if not {"t0_s", "t1_s"} <= set(emb.columns) or len(emb) == 0:
-        return None
-    lengths = (emb["t1_s"] - emb["t0_s"]).round(6)
-    window_s = float(lengths.mode().max())
-    log.info("%g s windows in the embeddings (a file without biosig embed's provenance): the random-weight rows "
-             "use them", window_s)
-    return window_s if window_s > 0 else None
-
-
-def _by_label(args, probas: dict, pairs: list, y, values: list, groups=None) -> dict:
-    """:func:`encoders.probe_subgroups.subgroup_table` of the rows' out-of-fold predictions ``probas``
-    (those of the tables above) over the label values of the negatives, re-weighted to --mix."""
-    from biosig.errors import BiosigError
-    from encoders.errors import EncoderError
-    from encoders.probe_subgroups import subgroup_table
-    try:
-        return subgroup_table(probas, y, values, pairs, args.mix, "re-weighted (--mix)", n_boot=args.bootstrap,
-                              seed=args.seed, groups=groups)
-    except EncoderError as exc:
-        raise BiosigError(f"--mix: {exc}") from None
-
-
-def _print_by_label(table, args) -> None:
-    if table is None or args.json:
-        return
-    from encoders.probe_subgroups import format_subgroup_rows, mix_text
-    mix = ", and all records with the negatives re-weighted to " + mix_text(args.mix) if args.mix else ""
-    print(f"# by label: the same out-of-fold predictions, {args.positive} against each other label (n){mix}; "
-          "then differences [95% paired bootstrap CI]")
-    for row in format_subgroup_rows(table):
-        print(row)
-
-
-def _classes(y, positive) -> str:
-    """The classes with their record counts: ``A (50) vs rest (150)`` for ``--positive A``."""
-    import numpy as np
-    values, counts = np.unique(np.asarray(y), return_counts=True)
-    if positive is not None:
-        n = dict(zip(values.tolist(), counts.tolist()))
-        return f"{positive} ({n.get(1, 0)}) vs rest ({n.get(0, 0)})"
-    return "classes " + ", ".join(f"{v} ({c})" for v, c in zip(values.tolist(), counts.tolist()))
-
-
-def _print_rest(values, positive) -> None:
-    """Under --positive, the label values counted as the negatives (``rest: N 50, O 50, ~ 50``): a
-    misspelt positive (``AF`` among ``A``) or a stray value is a negative, and is seen here."""
-    if positive is None:
-        return
-    from collections import Counter
-    rest = Counter(v for v in values if v != str(positive))
-    print("rest: " + ", ".join(f"{v} {n}" for v, n in sorted(rest.items())))
-
-
-def _class_names(positive) -> dict | None:
-    """{class: name} of the 0 / 1 classes of ``--positive`` (for messages), None without it."""
-    return None if positive is None else {1: str(positive), 0: f"non-{positive}"}
-
-
-def _with_class_names(row: dict, positive) -> dict:
-    """A result row with ``positive`` (the --positive label) and ``class names`` (those of its
-    ``classes``, 0 / 1 under --positive: ``["rest", "A"]``) added."""
-    if positive is None:
-        return row
-    names = {"0": "rest", "1": str(positive)}
-    return {**row, "positive": str(positive), "class names": [names.get(c, c) for c in row["classes"]]}
 
 
 def _check_mix(args, values) -> None:
