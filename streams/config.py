@@ -29,6 +29,8 @@ from streams.errors import StreamError
 DEFAULT_INGEST = "tcp://127.0.0.1:5555"
 DEFAULT_OUTPUT = "tcp://127.0.0.1:5556"
 DEFAULT_STATUS = "tcp://127.0.0.1:5557"
+#: ``biosig dashboard``: a stream or couch silent this long leaves the live view (streams.dashboard_state)
+DASHBOARD_FORGET_S = 300.0
 
 
 def _check_endpoint(value: str) -> str | None:
@@ -43,6 +45,11 @@ def _check_endpoint(value: str) -> str | None:
 def _known_methods() -> tuple[str, ...]:
     from realtime import KNOWN_METHODS
     return KNOWN_METHODS
+
+
+def _max_frozen_s() -> float:
+    from realtime.base import MAX_FROZEN_S   # here, not at the top: streams.config imports no numpy
+    return MAX_FROZEN_S
 
 
 def _modalities() -> tuple[str, ...]:
@@ -165,7 +172,8 @@ class ForecasterConfig:
     # gap until it moves; 0: off. On the 12 shared marker sessions (0.1 mm steps) no 3-D position
     # repeats for even 0.7 s (no hold); each moving axis as a 1-D trace (1.9 h): 29 of 68,549
     # samples (0.04 %) more held, one axis at an end-exhale plateau repeating for up to 2.4 s
-    max_frozen_s: float = field(default=2.0, metadata=limits(min=0))
+    # (the default is realtime's MAX_FROZEN_S, the offline evaluation's too: one rule, one number)
+    max_frozen_s: float = field(default_factory=_max_frozen_s, metadata=limits(min=0))
 
     def __post_init__(self):
         validate(self)
@@ -324,6 +332,15 @@ def config_from_dict(data: dict) -> RuntimeConfig:
     return _build(RuntimeConfig, data, "config")
 
 
+def _no_duplicate_keys(pairs) -> dict:
+    seen = set()
+    for k, _ in pairs:
+        if k in seen:
+            raise ValueError(f"key {k!r} is given twice in one object (the first would be ignored)")
+        seen.add(k)
+    return dict(pairs)
+
+
 def load_config(path) -> RuntimeConfig:
     """Read a JSON (``.json``) or TOML (``.toml``) runtime configuration."""
     p = pathlib.Path(path)
@@ -341,8 +358,8 @@ def load_config(path) -> RuntimeConfig:
         if p.suffix == ".toml":
             import tomllib
             data = tomllib.loads(text)
-        else:
-            data = json.loads(text)
+        else:   # a key given twice: JSON keeps the last without a word (TOML refuses it)
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except (ValueError, TypeError, RecursionError) as exc:
         msg = " ".join(str(exc).split())
         raise StreamError(f"config file {p} is not valid {p.suffix[1:].upper()}: {msg}") from None

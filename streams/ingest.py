@@ -4,7 +4,7 @@
 ``session`` (the publisher restarted) starts the sequence afresh and is counted as a restart;
 within a session a sequence number equal to the last accepted one is a duplicate, a smaller one
 is late, and a jump opens a gap (counted, and no window spans it); so does a jump of device time
-of more than :data:`DEVICE_TIME_HOLE_S` with the next sequence number (windowed streams). A sequence that goes back
+of more than :data:`DEVICE_TIME_HOLE_S`, ahead or (from the previous frame's start) back, with the next sequence number (windowed streams). A sequence that goes back
 (to 0 or anywhere) while device time moves on (a device that restarted keeping its fixed
 session id) is a publisher restart: counted under ``restarts``, never as late. Frames whose rate, channels,
 dtype or modality disagree with the session's first frame are rejected as ``inconsistent``.
@@ -34,9 +34,11 @@ SESSION_TAKEOVER_S = 2.0
 #: sample (plus one sample period), with the next sequence number, is a gap too: the device paused
 #: (a lead off, a monitor that numbers the frames it sends, not the samples it takes) and said so
 #: by its timestamps. The windows restart there instead of joining samples that lie this far apart
-#: and stamping every later window on the old time base. Smaller steps are timestamp jitter or
-#: ``replay`` below real time (each frame's hole is under its 0.1 s frame) and are not gaps; a step
-#: back (``replay`` above real time overlaps its frames) never is.
+#: and stamping every later window on the old time base. So does a frame starting more than this
+#: before the previous frame's first sample (a device clock set back). Smaller steps either way are
+#: timestamp jitter or ``replay`` below real time (each frame's hole is under its 0.1 s frame), and a
+#: frame that overlaps the previous one's end is a device faster than it declares
+#: (:mod:`streams.device_rate`): not gaps.
 DEVICE_TIME_HOLE_S = 1.0
 
 #: Modalities whose encoder is fed the leads `score` and `embed` choose (streams.models.fed_leads),
@@ -77,6 +79,7 @@ class InputStream:
         self.dtype = header["dtype"]
         self.last_seq = header["seq"] - 1
         self.last_t_s: float | None = None     # device time of the newest accepted sample
+        self.last_t0_s: float | None = None    # ... and of the first sample of its frame
         self.superseded: tuple = ()            # sessions this stream's earlier publishers had (newest last)
         self.stats = stats or StreamStats(self.name)
         self.stats.modality = self.modality
@@ -144,12 +147,24 @@ class InputStream:
 
     def time_hole(self, t0_s: float) -> bool:
         """True when a frame starting at device time ``t0_s`` leaves a hole of more than
-        :data:`DEVICE_TIME_HOLE_S` after the newest accepted sample (counted as a gap here)."""
-        if self.last_t_s is None or not t0_s - self.last_t_s - 1.0 / self.fs_hz > DEVICE_TIME_HOLE_S:
+        :data:`DEVICE_TIME_HOLE_S` after the newest accepted sample, or starts that much before the
+        previous frame's first sample (a device clock set back: the windows joined its samples to
+        the old ones and went on stamping them an hour ahead of the device's own time); counted as a
+        gap here. A frame that starts before the previous frame's end but after its start is a
+        device sending faster than it declares (:mod:`streams.device_rate`), not a clock set back."""
+        if self.last_t_s is None:
+            return False
+        step = t0_s - self.last_t_s - 1.0 / self.fs_hz
+        back = None if self.last_t0_s is None else self.last_t0_s - t0_s
+        if step > DEVICE_TIME_HOLE_S:
+            log.info("%s: device time jumped %.3f s ahead with consecutive seq: a gap, windows restart",
+                     self.name, step)
+        elif back is not None and back > DEVICE_TIME_HOLE_S:
+            log.info("%s: device time went %.3f s back with consecutive seq: a gap, windows restart",
+                     self.name, back)
+        else:
             return False
         self.stats.gaps += 1
-        log.info("%s: device time jumped %.3f s ahead with consecutive seq: a gap, windows restart",
-                 self.name, t0_s - self.last_t_s - 1.0 / self.fs_hz)
         return True
 
     def measure_rate(self, t0_s: float, n: int, verdict: str) -> bool:

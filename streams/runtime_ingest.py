@@ -143,7 +143,7 @@ class IngestMixin:
         if st.measure_rate(t0, n, "hole" if hole else verdict):
             self._warn_rate(st, recv_s)
         t_last = t0 + (n - 1) / st.fs_hz
-        st.last_t_s = t_last
+        st.last_t_s, st.last_t0_s = t_last, t0
         stats = st.stats
         stats.accept(recv_s, n)
         stats.ingest_ms.add((recv_s - t_last) * 1e3)

@@ -174,6 +174,25 @@ def default_af_beds(n_beds: int) -> tuple[int, ...]:
     return tuple(range(2, n_beds + 1, 2))
 
 
+def bed_offset_s(b: int) -> float:
+    """Seconds after the run's start at which bed ``b`` (from 0) starts: monitors are not
+    synchronised, so window boundaries of different beds do not all fall on the same instant."""
+    return (0.37 * b) % 1.0
+
+
+def frame_samples(frame_s: float, fs_hz: float) -> int:
+    """Samples in a frame of ``frame_s`` seconds at ``fs_hz`` (at least one)."""
+    return max(1, int(round(frame_s * fs_hz)))
+
+
+def silent_bed_streams(n_beds: int, streams, frame_s: float, seconds: float) -> list[str]:
+    """The streams of a ward (``bed01/ecg`` ...) whose first frame is not out within ``seconds``:
+    a frame goes when its last sample happens, ``bed_offset_s`` plus one frame after the start."""
+    from biosig.synthetic import DEFAULT_FS_HZ
+    return [f"bed{b + 1:02d}/{m}" for b in range(n_beds) for m in streams
+            if bed_offset_s(b) + (frame_samples(frame_s, DEFAULT_FS_HZ[m]) - 1) / DEFAULT_FS_HZ[m] > seconds]
+
+
 def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGEST, key_dir=None,
               loop_s: float = 30.0, frame_s: float = 0.1, variants: int = 4, seed: int = 0,
               prefix: str = "bed", ctx=None, audio_beds: int | None = None, af_beds=None, insecure: bool = False):
@@ -206,12 +225,10 @@ def make_ward(n_beds: int, streams=BED_STREAMS, *, endpoint: str = DEFAULT_INGES
                 continue
             rec = records[m, b % min(variants, n_beds), (b + 1) in af_beds]
             out = pub.stream(m, rec.fs_hz, rec.channels, rec.units, modality=m)
-            frame_n = max(1, int(round(frame_s * rec.fs_hz)))
+            frame_n = frame_samples(frame_s, rec.fs_hz)
             offset = int(round((b * 7.3) % loop_s * rec.fs_hz)) % rec.n_samples
-            # monitors are not synchronised: bed b starts (0.37 b mod 1) s late, so window
-            # boundaries of different beds do not all fall on the same instant
             sources.append(SimSource(out, rec.samples, rec.fs_hz, frame_n, pos=offset,
-                                     offset_s=(0.37 * b) % 1.0, truth=dict(rec.metadata.get("truth", {}))))
+                                     offset_s=bed_offset_s(b), truth=dict(rec.metadata.get("truth", {}))))
     return pubs, sources
 
 

@@ -79,13 +79,17 @@ def warm_up_all(cfg, models, scores=None) -> dict:
 def check_bindable(endpoints) -> None:
     """Refuse, before the warm-up (tens of seconds with encoders), what ZeroMQ's bind would refuse
     after it: two sockets on one endpoint, and a TCP port another process listens on (probed with a
-    plain socket, closed at once). ``endpoints``: ``(name, endpoint)`` pairs. Wildcard ports, IPC,
-    in-process endpoints and hosts that do not resolve here are left to the bind itself."""
+    plain socket, closed at once). ``endpoints``: ``(name, endpoint)`` pairs. Two TCP endpoints are
+    one when they name the same port of the same address, however spelt (``localhost`` and
+    ``127.0.0.1``), or the same port and one is ``*`` (all addresses, the other's included): the
+    second bind failed after the warm-up, blaming "another runtime". Wildcard ports, in-process
+    endpoints and hosts that do not resolve here are left to the bind itself."""
     import errno
     import socket
     from streams.errors import StreamError
     from streams.security import parse_endpoint
     seen: dict[str, str] = {}
+    addrs: list[tuple[str, str, int, tuple]] = []   # (name, endpoint, family, sockaddr) of earlier TCP endpoints
     for name, ep in endpoints:
         scheme, host, port = parse_endpoint(ep)
         if port == "*":
@@ -101,6 +105,13 @@ def check_bindable(endpoints) -> None:
                                           flags=socket.AI_PASSIVE)[0][4]
         except (socket.gaierror, UnicodeError):   # an interface name, or no such host: the bind says
             continue
+        for other, other_ep, other_family, other_addr in addrs:
+            if other_family == family and other_addr[1] == sockaddr[1] and (
+                    other_addr[0] == sockaddr[0] or _any_address(other_addr[0]) or _any_address(sockaddr[0])):
+                raise StreamError(f"endpoints {other} ({other_ep}) and {name} ({ep}) are both port {port} of "
+                                  f"{_any_address(sockaddr[0]) and other_addr[0] or sockaddr[0]}: "
+                                  "each socket needs its own")
+        addrs.append((name, ep, family, sockaddr))
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as ZeroMQ: TIME_WAIT is no obstacle
             try:
@@ -109,3 +120,8 @@ def check_bindable(endpoints) -> None:
                 if exc.errno == errno.EADDRINUSE:
                     raise StreamError(f"cannot bind {name} endpoint {ep}: address already in use (another "
                                       "runtime running? choose other endpoints)") from None
+
+
+def _any_address(addr: str) -> bool:
+    """``0.0.0.0`` or ``::``: what ``tcp://*:P`` binds (every address of the machine)."""
+    return addr in ("0.0.0.0", "::")

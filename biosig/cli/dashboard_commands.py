@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from streams.config import DEFAULT_OUTPUT
+from streams.config import DASHBOARD_FORGET_S as FORGET_S, DEFAULT_OUTPUT
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8555
 
 
@@ -32,7 +32,7 @@ def _dashboard(args) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     with Dashboard(args.output, host=args.host, port=args.port, key_dir=args.keys,
-                   insecure=args.insecure) as dash:
+                   insecure=args.insecure, forget_s=args.forget_s) as dash:
         print(f"biosig dashboard: {dash.url} (live view of {args.output}; waveforms need "
               "`biosig serve --tap` or `--dashboard`); Ctrl-C stops", file=sys.stderr, flush=True)
         end = None if args.seconds is None else time.monotonic() + args.seconds
@@ -70,5 +70,9 @@ def register(sub) -> None:
                                    "topics (waveforms need `biosig serve --tap` or `serve --dashboard`).")
     _endpoint_args(p, ("output",))
     _serve_page_args(p)
+    from biosig.cli._common import positive_float
+    p.add_argument("--forget-s", type=positive_float, default=FORGET_S, metavar="S",
+                   help=f"drop a stream or couch from the page once nothing came from it for S seconds "
+                        f"(default {FORGET_S:g}; until then it shows how old its last values are)")
     _seconds(p, what="until interrupted")
     p.set_defaults(handler=_dashboard)

@@ -12,15 +12,16 @@ import threading
 
 from biosig import json_text
 from biosig.cli._common import positive_float
+from biosig.cli._device_commands import _bridge, _bridge_out, _monitor, _replay
 from biosig.cli._stream_checks import (check_models as _check_models, check_number as _check_number,
-                                       check_writable_dir as _check_writable_dir, close_all as _close_all,
-                                       interruptible as _interruptible, leave_if_signalled as _leave_if_signalled)
+                                       check_writable_dir as _check_writable_dir)
 from biosig.cli._stream_checks import (DEFAULT_INGEST, DEFAULT_OUTPUT, DEFAULT_STATUS,  # noqa: F401 (re-exported)
                                        check_seconds as _check_seconds, endpoint_args as _endpoint_args,
                                        seconds_arg as _seconds, stop_on_signals as _stop_on_signals)
 
 
 # ---------------------------------------------------------------------------------- handlers
+# monitor, replay and the LSL bridges: biosig.cli._device_commands
 def _serve(args) -> int:
     from streams.config import Endpoints, RuntimeConfig, load_config
     from streams.errors import StreamError
@@ -91,86 +92,6 @@ def _serve(args) -> int:
         raise rt.error
     print(json_text.dumps(rt.status()["totals"]), file=sys.stderr)
     return 0
-
-
-def _monitor(args) -> int:
-    stop = threading.Event()
-    with _interruptible(stop):
-        from streams.errors import StreamError
-        from streams.priority import tagged_zmq_context
-        from streams.simulate import make_couches, make_ward, run_sources
-        from streams.security import parse_endpoint
-        _check_seconds(args)
-        parse_endpoint(args.ingest)
-        _check_number("--simulate", args.simulate, lo=0, integer=True)
-        _check_number("--couches", args.couches, lo=0, integer=True)
-        _check_number("--frame-s", args.frame_s, lo=0, hi=10, lo_open=True)
-        _check_number("--seed", args.seed, lo=0, integer=True)
-        if args.simulate == 0 and args.couches == 0:
-            raise StreamError("nothing to simulate: --simulate 0 and --couches 0")
-        streams = [s for s in args.streams.split(",") if s]
-        if args.simulate and not streams:
-            raise StreamError("--streams is empty: give some of ecg,ppg,resp,audio (or --simulate 0 for couches only)")
-        twice = sorted({s for s in streams if streams.count(s) > 1})
-        if twice:   # two sources on one stream sent every sample twice: a bed at twice its declared rate
-            raise StreamError(f"--streams names {', '.join(twice)} more than once")
-        pubs, sources = [], []
-        ctx = tagged_zmq_context()   # one for all beds: a context each (threads, file descriptors) ran out
-        try:
-            wp, sources = make_ward(args.simulate, streams, endpoint=args.ingest, key_dir=args.keys,
-                                    frame_s=args.frame_s, seed=args.seed, insecure=args.insecure, ctx=ctx)
-            pubs += wp
-            cp, cs, _ = make_couches(args.couches, endpoint=args.ingest, key_dir=args.keys,
-                                     seconds=args.seconds or 600.0, seed=args.seed, insecure=args.insecure, ctx=ctx)
-            pubs += cp
-            sources = sources + cs
-            print(f"biosig monitor: publishing {len(sources)} streams to {args.ingest} "
-                  f"(Ctrl-C to stop)", file=sys.stderr, flush=True)
-            run_sources(sources, args.seconds, stop)
-        finally:
-            _close_all(pubs, stop, ctx)
-    sent = sum(s.out.sent for s in sources)
-    dropped = sum(s.out.dropped for s in sources)
-    print(f"biosig monitor: sent {sent} frames from {len(sources)} streams, dropped {dropped}"
-          f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
-    return _delivery_summary("monitor", pubs, sent, stop)
-
-
-def _replay(args) -> int:
-    stop = threading.Event()
-    with _interruptible(stop):
-        from streams.priority import tagged_zmq_context
-        from streams.replay import MAX_SPEED, replay_duration_s, replay_sources
-        from streams.simulate import run_sources
-        from streams.security import parse_endpoint
-        _check_seconds(args)
-        parse_endpoint(args.ingest)
-        _check_number("--speed", args.speed, lo=0, hi=MAX_SPEED, lo_open=True)
-        pubs, sources = [], []
-        ctx = tagged_zmq_context()   # one for all records (see monitor)
-        try:
-            pubs, sources = replay_sources(args.records, speed=args.speed, endpoint=args.ingest,
-                                           key_dir=args.keys, insecure=args.insecure, ctx=ctx)
-            print(f"biosig replay: publishing {len(sources)} streams to {args.ingest} (Ctrl-C to stop)",
-                  file=sys.stderr, flush=True)
-            run_sources(sources, args.seconds or replay_duration_s(sources), stop)
-        finally:
-            _close_all(pubs, stop, ctx)
-    sent = sum(s.out.sent for s in sources)
-    print(f"biosig replay: sent {sent} frames from {len(sources)} streams, dropped "
-          f"{sum(s.out.dropped for s in sources)}{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
-    return _delivery_summary("replay", pubs, sent, stop)
-
-
-def _delivery_summary(command: str, pubs, sent: int, stop) -> int:
-    """Warn about frames no runtime took; exit code 1 when none was delivered at all."""
-    from streams.publisher import delivery_warning
-    warning = delivery_warning(pubs)
-    if warning:
-        print(f"biosig {command}: warning: {warning}", file=sys.stderr)
-    code = 1 if warning and not sent else 0   # Ctrl-C ends a stream normally, but not one that reached nobody
-    _leave_if_signalled(stop, code)
-    return code
 
 
 def _listen(args) -> int:
@@ -249,32 +170,6 @@ def _keys(args) -> int:
     d = generate_keys(args.dir, args.clients)
     print(f"wrote server and {args.clients} client certificate(s) to {d}; allow-list: {d / 'allowed'}")
     print(f"runtime: biosig serve --keys {d}   clients: --keys {d}")
-    return 0
-
-
-def _bridge(args) -> int:
-    from streams.lsl import bridge_lsl_in
-    _check_seconds(args)
-    _check_number("--resolve-s", args.resolve_s, lo=0, hi=600, lo_open=True)
-    if (args.prop is None) != (args.value is None):
-        from streams.errors import StreamError
-        raise StreamError("--prop and --value go together (e.g. --prop type --value ECG)")
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    sent = bridge_lsl_in(endpoint=args.ingest, key_dir=args.keys, insecure=args.insecure, seconds=args.seconds,
-                         resolve_s=args.resolve_s, prop=args.prop, value=args.value, stop=stop)
-    print(f"biosig bridge lsl: {json_text.dumps(sent)}", file=sys.stderr)
-    return 0
-
-
-def _bridge_out(args) -> int:
-    from streams.lsl import bridge_lsl_out
-    _check_seconds(args)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    pushed = bridge_lsl_out(endpoint=args.output, topics=args.topics, key_dir=args.keys, insecure=args.insecure,
-                            seconds=args.seconds, prefix=args.prefix, stop=stop)
-    print(f"biosig bridge lsl-out: {json_text.dumps(pushed)}", file=sys.stderr)
     return 0
 
 

@@ -22,6 +22,8 @@
   // the units a stream declares ("mV"; "mm, m" when its channels differ; "no unit" when it gives none)
   const unitText = us => [...new Set((us || []).filter(x => x))].join(", ") || "no unit";
   const fmt = (v, nd = 1) => (v === null || v === undefined || !isFinite(v)) ? "-" : Number(v).toFixed(nd);
+  // how old a value is (wall time since its frame came), shown beside every value
+  const ago = a => (a === null || a === undefined || !isFinite(a)) ? "" : ` (${fmt(a, 0)} s ago)`;
 
   // ---------------------------------------------------------------- data
   function append(key, cols) {
@@ -68,6 +70,7 @@
     el("div", { class: "title", text: name }, p);
     const vals = el("div", { class: "vals" }, p);
     const score = el("div", { class: "score", id: "score-" + name, "data-ok": "none", text: "no score yet" }, p);
+    const scoreAge = el("div", { class: "muted age", id: "score-age-" + name }, p);
     const box = el("div", {}, p);
     const qbox = el("div", {}, p);
     el("div", { class: "muted", text: "per window: quality (green, 0-1, left axis) and embedding latency (purple, ms, right axis)" }, p);
@@ -85,7 +88,7 @@
       series: [{}, { label: "quality", scale: "q", stroke: COLORS.quality, width: 1.5, points: { size: 4 } },
                { label: "latency ms", scale: "ms", stroke: COLORS.latency, width: 1.5, points: { size: 4 } }],
     }, [[], [], []], qbox);
-    D.charts[key] = { u, q, panel: p, vals, score };
+    D.charts[key] = { u, q, panel: p, vals, score, scoreAge };
     return p;
   }
 
@@ -96,6 +99,7 @@
     const head = el("div", {}, p);
     const badge = el("span", { class: "badge", id: "hold-" + source, "data-state": "none", text: "no forecast yet" }, head);
     el("span", { class: "title", text: name }, head);
+    const age = el("span", { class: "muted age", id: "age-" + source }, head);
     const vals = el("div", { class: "vals" }, p);
     const sel = el("select", { title: "coordinate" }, vals);
     const unit = el("span", { class: "unit", text: " unit: ?" }, vals);
@@ -109,7 +113,7 @@
                { label: "forecast (drawn at t + h)", stroke: COLORS.forecast, width: 1.5, spanGaps: true, points: { show: false } }],
       hooks,
     }, [[], [], []], box);
-    const c = D.charts[key] = { u, panel: p, badge, sel, info, unit, channels: [] };
+    const c = D.charts[key] = { u, panel: p, badge, sel, info, unit, age, channels: [] };
     sel.addEventListener("change", () => draw());
     return c;
   }
@@ -148,9 +152,10 @@
       if (D.data["sig/" + name]) taps++;
       const c = D.charts["sig/" + name];
       const lead = (s.channels || []).length ? ` · trace: ${s.channels[0]} (${unitText(s.units && s.units.slice(0, 1))})` : "";
-      c.vals.textContent = `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""}${lead} · window quality ` +
+      c.vals.textContent = `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""}${lead}` +
+        `${s.signal_age_s !== null && s.signal_age_s !== undefined ? " · last samples" + ago(s.signal_age_s) : ""} · window quality ` +
         `${fmt(s.quality, 2)} · embedding latency ${fmt(s.latency_ms)} ms (last 100: p50 ${fmt(s.latency_p50_ms)}, ` +
-        `p99 ${fmt(s.latency_p99_ms)}) · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`;
+        `p99 ${fmt(s.latency_p99_ms)})${ago(s.window_age_s)} · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`;
       if (s.score && (s.score_stale || up.hb_age_s !== null && !alive)) {   // no current reading: never the last one as if it were
         c.score.textContent = `NO CURRENT READING: no new window for ${fmt(s.score_age_s, 0)} s (last: ${s.score})`;
         c.score.dataset.ok = "stale";
@@ -158,6 +163,7 @@
         c.score.textContent = s.score;
         c.score.dataset.ok = s.score_ok ? "ok" : "withheld";
       }
+      c.scoreAge.textContent = s.score ? `score line from a window that came${ago(s.score_age_s)}` : "";
     }
     for (const [name, s] of Object.entries(up.streams)) {
       if (s.modality === "motion") {   // the marker unit as the stream declares it (was "mm" whatever it said)
@@ -197,11 +203,35 @@
         cp.info.textContent = ` ${c.method} · h = ${fmt(c.horizon_s, 3)} s (${c.horizon_steps} samples) · ` +
           `forecast latency ${fmt(c.latency_ms, 1)} ms`;
       }
+      cp.badge.title = `last ${c.state === "hold" ? "hold" : "forecast"} frame${ago(c.age_s)}`;
+      cp.age.textContent = ago(c.age_s);
     }
+    forget(up);
     const any = Object.keys(up.streams).length > 0;
     document.getElementById("tapnote").hidden = !any || taps > 0;
     document.getElementById("rate").textContent = `${D.updates} updates`;
     draw();
+  }
+
+  // streams and couches the server forgot (nothing from them for forget_s) leave the page
+  function forget(up) {
+    for (const [key, c] of Object.entries(D.charts)) {
+      const gone = key.startsWith("sig/") ? !up.streams[key.slice(4)]
+        : !up.couches[key.slice(6)] && !up.streams[c.panel.querySelector(".title").textContent];
+      if (!gone) continue;
+      c.u.destroy();
+      if (c.q) c.q.destroy();
+      const card = c.panel.parentNode;
+      c.panel.remove();
+      delete D.charts[key];
+      if (key.startsWith("sig/")) { delete D.data[key]; delete D.data["q/" + key.slice(4)]; }
+      else {
+        const source = key.slice(6);
+        delete D.data["fcst/" + source]; delete D.data["sig/" + c.panel.querySelector(".title").textContent];
+        delete D.couchState[source]; delete D.holdShown[source];
+      }
+      if (card && !card.querySelector(".panel")) card.remove();
+    }
   }
 
   function draw() {
