@@ -32,6 +32,7 @@ import numpy as np
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
 from biosig.record import Record, names_text
+from biosig.spirometry_checks import _check_first_second_recorded
 from biosig.spirometry_end import (EOFE_AVERAGE_S, EOFE_END_TOL_ML, EOFE_NOISE_SDS, EOFE_SMOOTH_S,  # noqa: F401
                                    PAUSE_WINDOW_S, _expiration_end, _moving_average, _noise_sd_ml, end_of_expiration,
                                    _fall_is_expiration_shaped, first_second_pause_s, plateau_gain_ml,
@@ -261,7 +262,7 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
         raise SignalError(f"spirogram: FVC {fvc:.4g} mL, a blow far above its noise: the volume looks like litres; "
                           "pass volume_ml = litres * 1000 (a forced expiration moves over 15 mL, an infant's too)")
     t0, t_pef, pef = back_extrapolate(t, v, flow)
-    _check_first_second_recorded(t, t0, fs_hz)
+    _check_first_second_recorded(t, t0, fs_hz, PEF_WINDOW_S)   # the 80 ms window, whatever pef_window_s
     bev = float(np.interp(t0, t, v))
     fev1 = float(np.interp(t0 + 1.0, t, v))
     t25, t75 = np.interp([0.25 * fvc, 0.75 * fvc], v + np.arange(len(v)) * 1e-9, t)
@@ -296,19 +297,6 @@ def _check_sign(t: np.ndarray, raw: np.ndarray, avg: np.ndarray, noise_sd_ml: fl
         raise SignalError(f"spirogram: the volume falls by {fall:.0f} mL at up to {down:.2f} L/s and rises by at most "
                           f"{rise:.0f} mL at {up:.2f} L/s: the expiration looks recorded downward (exhaled volume "
                           "must rise); negate the volume (or flow) column")
-
-
-def _check_first_second_recorded(t: np.ndarray, t0_s: float, fs_hz: float) -> None:
-    """:class:`SignalError` where samples are missing for over half the PEF window (40 ms) between
-    t0 - 80 ms and t0 + 1 s: bridged, a gap over the peak gave PEF 3.9 instead of 6.2 L/s and FEV1 4 %
-    low, acceptable. A single dropped row is bridged; gaps before or after that second are too."""
-    missing = np.diff(t) - 1.0 / fs_hz
-    within = (t[1:] >= t0_s - PEF_WINDOW_S) & (t[:-1] <= t0_s + 1.0)
-    bad = np.flatnonzero(within & (missing > PEF_WINDOW_S / 2.0 + 1e-9))
-    if bad.size:
-        i = int(bad[0])
-        raise SignalError(f"spirogram: {missing[i]:.3f} s of samples missing after {t[i]:.3f} s, in the first second "
-                          f"of the blow (time zero {t0_s:.3f} s): PEF, time zero and FEV1 cannot be measured")
 
 
 VOLUME_UNITS = {"ml": 1.0, "l": 1000.0, "litre": 1000.0, "liter": 1000.0}

@@ -66,11 +66,14 @@ def subgroup_table(probas: dict, y, subgroups, pairs, mix: dict | None = None, m
     and the negatives of that kind only; kinds in order of first appearance, or of ``mix``), and,
     with ``mix``, ``mix_name``: the whole set re-weighted by :func:`mix_weights`. Returns
     ``{column: {"n_positive", "n_negative", "auroc": {name: value}, "diff": {"a - b": {"value",
-    "ci_low", "ci_high"}}}}``; no probe is refitted. The bootstrap resamples the records of each
-    column (``seed``; the same resamples for every name, so the differences are paired), or with
-    ``groups`` (one id per record, e.g. the patient) the groups of the column's records, whole
-    (:class:`encoders.probe_metrics.Resampler`); in the re-weighted column a resampled record keeps
-    the weight it has in the whole set.
+    "ci_low", "ci_high"}}, "bootstrap": {"resamples", "left out"}}}``; no probe is refitted. The
+    bootstrap resamples the records of each column (``seed``; the same resamples for every name, so
+    the differences are paired), or with ``groups`` (one id per record, e.g. the patient) the groups
+    of the column's records, whole (:class:`encoders.probe_metrics.Resampler`); in the re-weighted
+    column a resampled record keeps the weight it has in the whole set. A resample without a
+    positive or without a negative has no AUROC: it is left out and counted (``"left out"``); a
+    column with more than half of its resamples left out is an :class:`EncoderError`, as in
+    :func:`encoders.probe_metrics.bootstrap_metrics`.
     """
     pos = _binary(probas, y)
     sub = np.asarray([str(s) for s in subgroups])
@@ -93,19 +96,35 @@ def subgroup_table(probas: dict, y, subgroups, pairs, mix: dict | None = None, m
         point = {name: weighted_auroc(p_col, sc, w_col) for name, sc in scores.items()}
         boots = {name: [] for name in scores}
         resampler = Resampler(len(idx), None if groups is None else np.asarray(groups)[idx])
+        missed = np.zeros(2, dtype=np.int64)   # resamples without a negative, without a positive
         for _ in range(n_boot):
             i = resampler.draw(rng)
-            if p_col[i].all() or not p_col[i].any():
+            lacking = np.array([p_col[i].all(), not p_col[i].any()])
+            if lacking.any():
+                missed += lacking
                 continue
             for name, sc in scores.items():
                 boots[name].append(weighted_auroc(p_col[i], sc[i], w_col[i]))
+        left_out = int(n_boot - len(next(iter(boots.values()))))
+        if left_out > n_boot / 2:
+            _refuse(col, left_out, n_boot, missed, p_col, groups is not None)
         diff = {}
         for a, b in pairs:
             lo, hi = interval(np.asarray(boots[a]) - np.asarray(boots[b]))
             diff[f"{a} - {b}"] = {"value": point[a] - point[b], "ci_low": lo, "ci_high": hi}
         out[col] = {"n_positive": int(p_col.sum()), "n_negative": int((~p_col).sum()), "auroc": point,
-                    "diff": diff}
+                    "diff": diff, "bootstrap": {"resamples": int(n_boot), "left out": left_out}}
     return out
+
+
+def _refuse(col: str, left_out: int, n_boot: int, missed: np.ndarray, p_col: np.ndarray, grouped: bool):
+    """The error of a column whose resamples mostly lack a class (as :func:`encoders.probe_metrics.
+    bootstrap_metrics` refuses the whole set's): its intervals would describe the few left."""
+    what = ("negatives", int((~p_col).sum())) if missed[0] >= missed[1] else ("positives", int(p_col.sum()))
+    raise EncoderError(f"{left_out} of {n_boot} bootstrap resamples of column '{col}' hold no record of some class "
+                       f"(its {what[1]} {what[0]} are missing from {int(missed.max())}): confidence intervals from "
+                       "the few left would not describe the data set; give more records of the rare classes"
+                       + (" (or more groups)" if grouped else ""))
 
 
 def format_subgroup_rows(table: dict, width: int = 36) -> list[str]:
@@ -122,4 +141,10 @@ def format_subgroup_rows(table: dict, width: int = 36) -> list[str]:
             d = table[c]["diff"][pair]
             cells.append(f"{d['value']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]")
         rows.append(f"{pair:{width}s} | " + " | ".join(f"{x:23s}" for x in cells))
+    for c in cols:   # as the probe's own line says it (biosig.cli.probe_report.print_bootstrap)
+        boot = table[c].get("bootstrap") or {}
+        if boot.get("left out"):
+            n, out = boot["resamples"], boot["left out"]
+            rows.append(f"bootstrap ({c}): {out} of {n} resamples held no record of some class and are left out; "
+                        f"the 95% CIs rest on the other {n - out}")
     return rows

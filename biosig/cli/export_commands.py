@@ -33,7 +33,7 @@ def register(subparsers) -> None:
                     "config, the model id and the biosig version are stored as ONNX metadata.")
     p.add_argument("model", nargs="?", help="shipped model name (e.g. ecg-tiny) or checkpoint directory")
     p.add_argument("--model", dest="model_option", metavar="NAME|DIR",
-                   help="the same, as embed/score/serve take it (give one of the two)")
+                   help="the same, as embed/score/serve take it (give one of the two; there is no default model)")
     p.add_argument("--out", required=True, help="output .onnx file")
     p.add_argument("--force", action="store_true", help="replace an existing output file (default: refuse)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's recommended one)")
@@ -43,9 +43,11 @@ def register(subparsers) -> None:
     p.add_argument("--precision", choices=PRECISIONS_EXPORT, default="fp32",
                    help="fp16: float16 weights and network (GPU); int8: dynamically quantized MatMuls "
                         "(CPU, ~1.7x faster; embeddings differ from fp32 by up to ~0.4 (cosine >= 0.99) on real "
-                        "records, the linear-probe AUROC unchanged on CinC 2017); input/output stay float32")
+                        "records, the linear-probe AUROC unchanged on CinC 2017); input/output stay float32 "
+                        "(default fp32)")
     p.add_argument("--random-init", action="store_true",
-                   help="export the named architecture with random weights (e.g. ecg-small for benchmarks)")
+                   help="export the named architecture with random weights (e.g. ecg-small for benchmarks; "
+                        "default: its trained weights)")
     p.set_defaults(handler=run_export)
 
     c = subparsers.add_parser(
@@ -66,8 +68,9 @@ def register(subparsers) -> None:
     c.add_argument("--opt-length", type=positive_int, default=None, help="samples (default: the model window)")
     c.add_argument("--max-length", type=positive_int, default=None, help="samples (default: the model window)")
     c.add_argument("--channels", type=positive_int, default=None, help="channels of the engine input (default: the model's)")
-    c.add_argument("--calibration", default=None, help="int8 only: .npy of windows (N, C, T) float32")
-    c.add_argument("--workspace-mb", type=positive_int, default=2048, help="builder workspace limit in MiB")
+    c.add_argument("--calibration", default=None,
+                   help="int8 only: .npy of windows (N, C, T) float32 (default: none; --precision int8 needs one)")
+    c.add_argument("--workspace-mb", type=positive_int, default=2048, help="builder workspace limit in MiB (default 2048)")
     c.set_defaults(handler=run_compile)
 
 

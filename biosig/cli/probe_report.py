@@ -19,7 +19,7 @@ def by_label(args, probas: dict, pairs: list, y, values: list, groups=None) -> d
         return subgroup_table(probas, y, values, pairs, args.mix, "re-weighted (--mix)", n_boot=args.bootstrap,
                               seed=args.seed, groups=groups)
     except EncoderError as exc:
-        raise BiosigError(f"--mix: {exc}") from None
+        raise BiosigError(f"{'--mix' if args.mix else '--by-label'}: {exc}") from None
 
 
 def print_by_label(table, args) -> None:

@@ -1,0 +1,12 @@
+"""House style: 150-400 lines a module; biosig/spirometry.py was 404 before the first second's gap
+check moved to biosig/spirometry_checks.py (no behaviour change: the spiro tests cover it)."""
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_spirometry_modules_stay_within_400_lines():
+    modules = sorted((ROOT / "biosig").glob("spirometry*.py"))
+    assert any(m.name == "spirometry.py" for m in modules)
+    long = {m.name: n for m in modules if (n := len(m.read_text().splitlines())) > 400}
+    assert not long, f"modules over 400 lines: {long}"
