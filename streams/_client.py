@@ -64,7 +64,7 @@ def open_socket(ctx, kind: int, endpoint: str, key_dir, client: str, options=(),
     CURVE keys from ``key_dir`` when given, connected to ``endpoint``; closed again when any of
     that fails. ``before_connect(sock)`` runs just before the connect (e.g. :func:`watch_handshake`)."""
     import zmq
-    from streams.security import secure_client
+    from streams.security import ipv6_options, secure_client
     try:
         sock = ctx.socket(kind)
     except zmq.ZMQError as exc:   # EMFILE: the open-file limit, or the context's socket limit
@@ -73,7 +73,7 @@ def open_socket(ctx, kind: int, endpoint: str, key_dir, client: str, options=(),
                           "ZeroMQ context): fewer publishers or a higher limit") from None
     try:
         sock.setsockopt(zmq.LINGER, 0)
-        for option, value in options:
+        for option, value in (*options, *ipv6_options(endpoint)):   # IPv4-only else: never delivers to [::1]
             sock.setsockopt(option, value)
         if key_dir:
             secure_client(sock, key_dir, client)

@@ -44,8 +44,9 @@ from streams.registry import StreamRegistry
 from streams.runtime_ingest import IngestMixin
 from streams.runtime_outputs import Lane, OutputsMixin
 from streams.scores import ScoreHost, ScoreWorker
-from streams.security import refused_handshake_events, refusal_reason
+from streams.security import ipv6_options, refused_handshake_events, refusal_reason
 from streams.startup import StartingResponder, check_bindable, warm_up_all
+from streams.status_overload import OVERLOAD_WINDOW_S, OverloadWatch
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,11 @@ class Runtime(IngestMixin, OutputsMixin):
     ----------
     config : :class:`streams.config.RuntimeConfig`.
     on_ready : called (with the runtime) once, when every socket is bound and everything warm.
+    overload_window_s : the span of the overload signal (:mod:`streams.status_overload`).
     """
 
-    def __init__(self, config: RuntimeConfig | None = None, on_ready=None):
+    def __init__(self, config: RuntimeConfig | None = None, on_ready=None,
+                 overload_window_s: float = OVERLOAD_WINDOW_S):
         self.config = config or RuntimeConfig()
         cfg = self.config
         self._stop = threading.Event()
@@ -108,6 +111,7 @@ class Runtime(IngestMixin, OutputsMixin):
         self._refused_hold: collections.OrderedDict = collections.OrderedDict()
         self._conflict_told: dict[str, float] = {}   # stream -> when its session conflict was last logged
         self.bound = None        # Endpoints actually bound (resolves ``tcp://127.0.0.1:*``)
+        self.overload = OverloadWatch(overload_window_s)   # status["overload"]
         self.scores = ScoreHost(smooth_windows=self.config.score_smooth_windows,
                                 prevalence=self.config.af_prevalence)  # score/ frames
 
@@ -232,6 +236,8 @@ class Runtime(IngestMixin, OutputsMixin):
         socks.append(sock)
         if security is not None:
             security.secure(sock)
+        for option, value in ipv6_options(endpoint):   # IPv4-only otherwise: "No such device"
+            sock.setsockopt(option, value)
         try:
             sock.bind(endpoint)
         except zmq.ZMQError as exc:
@@ -310,6 +316,8 @@ class Runtime(IngestMixin, OutputsMixin):
                 for job, emb, err, ms in lane.worker.poll_results():
                     self._publish_embeddings(job, emb, err, ms)
                 self._maybe_submit(lane)
+            self.overload.observe(time.monotonic(), {ln.name: len(ln) for ln in self.lanes.values()},
+                                  self._dropped_total)
             if self.rep in events:
                 self.rep.recv_multipart()
                 self.rep.send_multipart(protocol.encode("status", self._status_header()))
@@ -359,6 +367,10 @@ class Runtime(IngestMixin, OutputsMixin):
                             reason, sum(self.auth_failures.values()))
 
     # ------------------------------------------------------------------ status
+    def _dropped_total(self) -> int:
+        """Windows dropped for a full encoder queue, over the streams the registry holds."""
+        return sum(s.dropped for s in list(self.stats.values()))
+
     def status(self) -> dict:
         now = time.time()
         base = {"state": self.state, "epoch": self.epoch, "uptime_s": now - self.started_s}
@@ -390,6 +402,7 @@ class Runtime(IngestMixin, OutputsMixin):
                       "batch_size": self.batch_sizes.summary(),
                       "lanes": {ln.name: {"pending_windows": len(ln), "batches": ln.worker.batches,
                                           "windows": ln.worker.windows} for ln in lanes}},
+            "overload": self.overload.state(),
             "forecasters": self.forecast_worker.describe() if self.forecast_worker else {},
             "forecast_path_priority": self.priority,
             "cpu_wakeup_latency": self.wakeup.state if self.wakeup is not None else "not requested yet",

@@ -80,6 +80,26 @@ def is_loopback(endpoint: str) -> bool:
     return (mapped or addr).is_loopback
 
 
+def is_ipv6(endpoint: str) -> bool:
+    """True for a ``tcp://`` endpoint whose host is an IPv6 address (``tcp://[::1]:P``,
+    ``tcp://[::]:P``; for ``source;dest`` the destination). ZeroMQ sockets are IPv4-only until
+    their ``IPV6`` option is set: a bind to such an endpoint fails with "No such device" and a
+    connect never delivers a frame (see :func:`ipv6_options`)."""
+    try:
+        scheme, host, _ = parse_endpoint(endpoint)
+    except StreamError:
+        return False
+    return scheme == "tcp" and ":" in host
+
+
+def ipv6_options(endpoint: str) -> list:
+    """The ``(option, value)`` pairs a socket needs before it binds or connects to ``endpoint``:
+    ``[(zmq.IPV6, 1)]`` for an IPv6 endpoint (:func:`is_ipv6`), else none (an IPv4 or ``*`` bind
+    stays IPv4-only, as before)."""
+    import zmq
+    return [(zmq.IPV6, 1)] if is_ipv6(endpoint) else []
+
+
 def check_plain_allowed(endpoints, insecure: bool):
     """Refuse malformed endpoints, and plain TCP on a non-loopback one unless ``insecure``."""
     for e in endpoints:

@@ -32,6 +32,7 @@ from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
 from streams.errors import ProtocolError, StreamError
 from streams.priority import tagged_zmq_context
 
+
 log = logging.getLogger(__name__)
 
 MAX_STATUS_TIMEOUT_S = 3600.0   # as ``biosig status --timeout-s``
@@ -96,7 +97,8 @@ class Subscriber(ClientSocket):
         import zmq
         if self.sock is not None:
             self.sock.close(linger=0)
-        options = [(zmq.RCVHWM, self.hwm)] + [(zmq.SUBSCRIBE, t.encode()) for t in self.topics]
+        options = [(zmq.RCVHWM, self.hwm)] + \
+            [(zmq.SUBSCRIBE, t.encode()) for t in self.topics]
         if not self._wanted("hb/runtime"):   # heartbeats carry the epoch and the last seqs
             options.append((zmq.SUBSCRIBE, b"hb/runtime"))
         self.sock = open_socket(self.ctx, zmq.SUB, self.endpoint, self.key_dir, self.client, options)

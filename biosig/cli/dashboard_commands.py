@@ -32,7 +32,7 @@ def _dashboard(args) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     with Dashboard(args.output, host=args.host, port=args.port, key_dir=args.keys,
-                   insecure=args.insecure, forget_s=args.forget_s) as dash:
+                   insecure=args.insecure, forget_s=FORGET_S if args.forget_s is None else args.forget_s) as dash:
         print(f"biosig dashboard: {dash.url} (live view of {args.output}; waveforms need "
               "`biosig serve --tap` or `--dashboard`); Ctrl-C stops", file=sys.stderr, flush=True)
         end = None if args.seconds is None else time.monotonic() + args.seconds
@@ -41,22 +41,35 @@ def _dashboard(args) -> int:
     return 0
 
 
+def _forget_arg(p, where: str = "") -> None:
+    """``--forget-s``, the same for ``biosig dashboard`` and ``serve --dashboard`` (None: not given)."""
+    from biosig.cli._common import positive_float
+    p.add_argument("--forget-s", type=positive_float, default=None, metavar="S",
+                   help=f"drop a stream or couch from the page{where} once nothing came from it for S seconds "
+                        f"(default {FORGET_S:g}; until then it shows how old its last values are)")
+
+
 def add_serve_flags(p) -> None:
-    """``serve --dashboard [PORT]`` and ``serve --tap``."""
+    """``serve --dashboard [PORT] [--forget-s S]`` and ``serve --tap``."""
     p.add_argument("--tap", action="store_true",
                    help="also publish accepted input frames on the output socket as sig/<source>/<stream> "
                         "(the waveforms of `biosig dashboard`)")
     p.add_argument("--dashboard", nargs="?", type=_port, const=DEFAULT_PORT, default=None, metavar="PORT",
                    help=f"serve the live view on http://{DEFAULT_HOST}:PORT/ (default {DEFAULT_PORT}); implies --tap")
+    _forget_arg(p, " (with --dashboard)")
 
 
 def start_for_serve(args, output: str, ready: threading.Event | None = None):
     """The dashboard of ``serve --dashboard`` (None without the flag); the caller stops it. Its
     page is served at once; it reads ``output`` once ``ready`` is set (the runtime is up)."""
     if args.dashboard is None:
+        if args.forget_s is not None:
+            from streams.errors import StreamError
+            raise StreamError("--forget-s needs --dashboard: it is how long the live view keeps a silent stream")
         return None
     from streams.dashboard import Dashboard
-    dash = Dashboard(output, port=args.dashboard, key_dir=args.keys, insecure=args.insecure, after=ready).start()
+    dash = Dashboard(output, port=args.dashboard, key_dir=args.keys, insecure=args.insecure, after=ready,
+                     forget_s=FORGET_S if args.forget_s is None else args.forget_s).start()
     print(f"biosig serve: live view on {dash.url}", file=sys.stderr, flush=True)
     return dash
 
@@ -70,9 +83,6 @@ def register(sub) -> None:
                                    "topics (waveforms need `biosig serve --tap` or `serve --dashboard`).")
     _endpoint_args(p, ("output",))
     _serve_page_args(p)
-    from biosig.cli._common import positive_float
-    p.add_argument("--forget-s", type=positive_float, default=FORGET_S, metavar="S",
-                   help=f"drop a stream or couch from the page once nothing came from it for S seconds "
-                        f"(default {FORGET_S:g}; until then it shows how old its last values are)")
+    _forget_arg(p)
     _seconds(p, what="until interrupted")
     p.set_defaults(handler=_dashboard)

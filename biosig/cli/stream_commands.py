@@ -158,6 +158,10 @@ def _status(args) -> int:
     if args.json:
         print(json_text.dumps(body, indent=1, default=float))
     else:
+        from streams.status_overload import overload_text
+        overloaded = overload_text(body)
+        if overloaded:   # first: the one line an operator must not miss
+            print(overloaded)
         print(status_table(body))
         if body.get("auth_failures"):
             print(f"clients refused by CURVE authentication: {body['auth_failures']}")

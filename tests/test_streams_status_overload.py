@@ -1,0 +1,124 @@
+"""The overload signal of the status body (``status["overload"]``) and the OVERLOADED line of
+``biosig status``: a runtime pushed past its encoder (a real ecg-tiny on long windows, real sockets on
+loopback) says it in words; one that keeps up does not. 40 simulated beds on 2 cores (embedding p99
+3-5 s, encoder queue 299 -> 609 and growing) answered `biosig status` with nothing saying overloaded."""
+import contextlib
+import threading
+import time
+
+import numpy as np
+import pytest
+import zmq
+
+from biosig.cli import main
+from streams.runtime import Runtime
+from streams.status_overload import OverloadWatch, overload_text
+from test_streams_helpers import config, push_socket, signal, wait_for
+
+WATCH_S = 2.0   # the overload span of these runtimes (the default is 10 s)
+
+
+class Ward(threading.Thread):
+    """``n`` ECG streams pushed in real time: first ``history_s`` of signal at once (a full window),
+    then a 0.1 s frame per stream every 0.1 s until stopped."""
+
+    def __init__(self, endpoint, n, history_s, fs_hz=500.0):
+        super().__init__(daemon=True)
+        self.endpoint, self.n, self.history_s, self.fs_hz = endpoint, n, history_s, fs_hz
+        self.halt = threading.Event()
+
+    def run(self):
+        ctx = zmq.Context()
+        try:
+            push = push_socket(ctx, self.endpoint)
+            rng = np.random.default_rng(0)
+            t0 = time.time()
+            first = rng.normal(size=(1, int(self.history_s * self.fs_hz))).astype(np.float32)
+            for b in range(self.n):
+                push.send_multipart(signal(f"bed{b:02d}/ecg", 0, first, fs_hz=self.fs_hz, modality="ecg",
+                                           t0_s=t0 - self.history_s))
+            x = rng.normal(size=(1, int(0.1 * self.fs_hz))).astype(np.float32)
+            k = 0
+            while not self.halt.is_set():
+                for b in range(self.n):
+                    push.send_multipart(signal(f"bed{b:02d}/ecg", k + 1, x, fs_hz=self.fs_hz, modality="ecg",
+                                               t0_s=t0 + 0.1 * k))
+                k += 1
+                self.halt.wait(max(0.0, t0 + 0.1 * k - time.time()))
+            push.close()
+        finally:
+            ctx.destroy(linger=0)
+
+
+def _status_cli(rt, capsys) -> str:
+    capsys.readouterr()
+    assert main(["status", "--status", rt.bound.status]) == 0
+    return capsys.readouterr().out
+
+
+@contextlib.contextmanager
+def _ward_runtime(window_s, hop_s, n):
+    """A runtime (ecg-tiny, one window per batch) fed by a :class:`Ward` of ``n`` streams."""
+    pytest.importorskip("encoders")
+    cfg = config(models={"ecg": "ecg-tiny"}, backend="torch", windows={"ecg": (window_s, hop_s)},
+                 max_batch=1, max_delay_s=0.0)
+    rt = Runtime(cfg, overload_window_s=WATCH_S).start()
+    ward = Ward(rt.bound.ingest, n, window_s)
+    ward.start()
+    try:
+        yield rt
+    finally:
+        ward.halt.set()
+        ward.join(10)
+        rt.stop()
+        assert rt.error is None, rt.error
+
+
+def test_a_runtime_behind_its_encoder_says_overloaded(capsys):
+    """6 streams of 300 s ECG windows every 0.1 s (60 windows a second, one per batch): ecg-tiny
+    embeds ~10 a second on the 2-core test machine, so the queue grows and never empties."""
+    with _ward_runtime(300.0, 0.1, 6) as rt:
+        o = wait_for(lambda: (s := rt.status()["overload"])["overloaded"] and s, timeout_s=60,
+                     what="the overload signal")
+        lane = next(v for v in o["lanes"].values() if v["overloaded"])
+        assert lane["growth_windows"] > 0 and lane["least_pending_windows"] > 0
+        assert o["watched_s"] >= WATCH_S and "never empty" in o["reason"]
+        out = _status_cli(rt, capsys)
+        assert out.startswith("OVERLOADED: the encoders do not keep up"), out
+        print("overloaded:", o["reason"])
+
+
+def test_a_runtime_that_keeps_up_never_says_overloaded(capsys):
+    """2 streams of 2 s windows every 1 s: the queue empties after every window."""
+    with _ward_runtime(2.0, 1.0, 2) as rt:
+        verdicts, give_up = 0, time.monotonic() + 60   # a bound on a hung runtime, not a timing
+        while verdicts < 20:                           # 20 verdicts 0.1 s apart, every one "keeping up"
+            o = rt.status()["overload"]
+            assert o["overloaded"] is not True, o
+            verdicts += o["overloaded"] is False
+            assert time.monotonic() < give_up, f"no verdict within 60 s: {o}"
+            time.sleep(0.1)
+        assert rt.status()["totals"]["outputs"] > 0          # the encoder did run
+        assert "OVERLOADED" not in _status_cli(rt, capsys)
+
+
+def _feed(watch, series, dt=0.25, dropped=None):
+    """Feed ``series`` (windows waiting at each loop pass, one lane), ``dt`` seconds apart."""
+    drops = dropped or [0] * len(series)
+    for i, (n, d) in enumerate(zip(series, drops)):
+        watch.observe(i * dt, {"main": n}, lambda d=d: d)
+    return watch.state()
+
+
+def test_the_definition_on_known_queue_histories():
+    """Growing and never empty: overloaded. Catching up (never empty, shrinking), or growing at the
+    samples while it empties in between (bursts the encoder clears): not. A drop: overloaded. Too
+    short a history: not judged (None)."""
+    grow = list(range(5, 30))                      # 25 passes 0.25 s apart: 6 s
+    assert _feed(OverloadWatch(2.0), grow)["overloaded"] is True
+    assert _feed(OverloadWatch(2.0), grow[::-1])["overloaded"] is False
+    bursty = [v for k in range(13) for v in (k, 0)]   # empties between samples that grow
+    assert _feed(OverloadWatch(2.0, sample_s=0.5), bursty)["overloaded"] is False
+    assert _feed(OverloadWatch(2.0), [0] * 25, dropped=[0] * 20 + [3] * 5)["overloaded"] is True
+    assert _feed(OverloadWatch(10.0), grow)["overloaded"] is None
+    assert overload_text({"overload": _feed(OverloadWatch(2.0), [0] * 25)}) is None
