@@ -41,6 +41,9 @@ stretches every frame alike; pauses of different lengths do not, and restart it)
 lead off, resumes without holes and never gives one) and makes the stream suspect from the first (a
 pause's suspicion ends when the run after it spans :data:`PROVISIONAL_SPAN_S`). Only the windows of
 the first frame of such a device can be published: no device time says anything before a second.
+A hole back (a clock set back) restarts the measurement, and a run of holes never starts from a
+frame after one: a recorder that stamped one sample ~0 s and went on (shared marker session
+201205101534, three times) read "1 sample in 13 s" across the glitch and held an honest stream.
 """
 from __future__ import annotations
 
@@ -62,6 +65,11 @@ MIN_SPAN_S = 10.0
 #: suspect (its measures withheld as ``rate_pending``): twice the slack, still far above the
 #: milliseconds a backlog with default stamps spans.
 PROVISIONAL_SPAN_S = 2.0
+#: The same for marker streams, whose forecasts name an instant (``target_s``): a device several
+#: times faster than it declares is told from a quarter second on (the disagreement must still
+#: exceed :data:`TIME_SLACK_S`: 5x from 0.25 s, 3x from 0.5 s, 2x from 1.05 s), before the
+#: forecaster's warm-up ends at the rate it declares (5x: 39 forecasts before 2 s otherwise).
+MARKER_PROVISIONAL_SPAN_S = 0.25
 #: Frames each after a device-time hole (consecutive sequence numbers) that are measured as a run.
 MIN_HOLE_FRAMES = 3
 
@@ -81,6 +89,7 @@ class _Run:
         self.count = 0              # samples of the run, up to the newest frame's first
         self.last_n = int(n)        # samples of the newest frame
         self.frames = 1
+        self.after_back = False     # the run starts at a frame whose device time went back (a hole back)
 
     def extend(self, t0_s: float, n: int):
         t0_s = float(t0_s)
@@ -126,14 +135,20 @@ class _Run:
 class DeviceRate:
     """Samples per second of device time of one stream session, against its declared ``fs_hz``."""
 
-    def __init__(self, fs_hz: float):
+    def __init__(self, fs_hz: float, holes_to_doubt: int = 1, provisional_span_s: float = PROVISIONAL_SPAN_S):
         self.fs_hz = float(fs_hz)
+        self.provisional_span_s = float(provisional_span_s)   # the shortest span that makes a stream suspect
+        # device-time holes before a run of them can make the stream suspect: 1 for windowed streams
+        # (their windows restart at a hole anyway); 2 for marker streams, whose forecasts a single
+        # hole (as much a clock stepped ahead, then back) would hold for 2 s after the clock is right
+        self.holes_to_doubt = int(holes_to_doubt)
         self.run: _Run | None = None     # frames since the last gap
         self.holes: _Run | None = None   # frames each after a device-time hole (see the module's doc)
         self.measured_hz: float | None = None
         self.span_s = 0.0
         self.mismatch = False
         self.suspect = False             # the run so far disagrees, short of a verdict (rate_pending)
+        self.suspect_span_s, self.suspect_k = 0.0, 0   # the doubting run: device time, samples
 
     @property
     def pending(self) -> bool:
@@ -148,8 +163,14 @@ class DeviceRate:
     def hole(self, t0_s: float, n: int) -> bool:
         """A frame after a device-time hole, with the next sequence number: the run restarts from it,
         and it extends the run of such frames (from the frame before the first hole); the verdict."""
-        if self.holes is None:
-            self.holes = _Run(self.run.t_last, self.run.last_n) if self.run is not None else _Run(t0_s, n)
+        if self.run is not None and t0_s < self.run.t_last:   # a clock set back: a new time base, no rate
+            self.restart(t0_s, n)
+            self.run.after_back = True
+            return self.mismatch
+        if self.holes is None:   # (never from a frame stamped after a clock set back: the glitch of a
+            # recorder that stamps one sample ~0 s and goes on, 201205101534, was "1 sample in 13 s")
+            self.holes = (_Run(self.run.t_last, self.run.last_n) if self.run is not None and not self.run.after_back
+                          else _Run(t0_s, n))
         if self.run is not None:
             t_prev, n_prev = self.holes.t_last, self.holes.last_n
             self.holes.extend(t0_s, n)
@@ -157,7 +178,9 @@ class DeviceRate:
                 self.holes = _Run(t_prev, n_prev)
                 self.holes.extend(t0_s, n)
         self.run = _Run(t0_s, n)
-        self._judge(self.holes, verdict=self.holes.frames > MIN_HOLE_FRAMES)
+        if self.holes.frames > self.holes_to_doubt:   # (marker streams: two holes alike; one alone is
+            # as much a clock stepped ahead)
+            self._judge(self.holes, verdict=self.holes.frames > MIN_HOLE_FRAMES)
         return self.mismatch
 
     def add(self, t0_s: float, n: int) -> bool:
@@ -174,7 +197,7 @@ class DeviceRate:
     def _judge(self, run: _Run, verdict: bool = True):
         """Update the verdict (``verdict`` False: at most the suspicion) from ``run``."""
         span_s, k = run.span()
-        if span_s < PROVISIONAL_SPAN_S:
+        if span_s < self.provisional_span_s:
             return
         wrong = disagrees(k, span_s, self.fs_hz)
         if wrong and not run.one_rate():
@@ -185,10 +208,28 @@ class DeviceRate:
             self.mismatch, self.suspect = wrong, False
         else:
             self.suspect = wrong
+            if wrong:
+                self.suspect_span_s, self.suspect_k = span_s, k
 
-    def text(self) -> str:
-        """What is wrong, for ``status`` and the log ("" when nothing is)."""
+    def text(self, withheld: str = "measures") -> str:
+        """What is wrong, for ``status`` and the log ("" when nothing is); ``withheld``: what the
+        runtime withholds meanwhile (a marker stream's forecasts, a windowed stream's measures)."""
         if not self.mismatch:
             return ""
         return (f"declared {self.fs_hz:g} Hz but {self.measured_hz:.1f} samples per second of device time over "
-                f"{self.span_s:.0f} s: measures withheld (fix the device's declared rate or its timestamps)")
+                f"{self.span_s:.0f} s: {withheld} withheld (fix the device's declared rate or its timestamps)")
+
+    def forecast_hold(self) -> tuple[str, str] | None:
+        """``(hold reason, detail)`` while a marker stream's forecasts cannot be trusted: its samples
+        are not ``fs_hz`` apart, so a forecast ``horizon_steps`` ahead is not ``horizon_s`` ahead
+        (``target_s`` names the wrong instant). ``rate_mismatch`` after a verdict, ``rate_pending``
+        while the run so far doubts the rate; None when neither."""
+        if self.mismatch:
+            return "rate_mismatch", (f"declared {self.fs_hz:g} Hz but {self.measured_hz:.1f} samples per second of "
+                                     f"device time over {self.span_s:.0f} s: target_s would name the wrong instant; "
+                                     "fix the device's declared rate or its timestamps")
+        if self.pending:
+            return "rate_pending", (f"{self.suspect_k} samples in {self.suspect_span_s:.1f} s of device time, not "
+                                    f"{self.suspect_span_s * self.fs_hz:.0f} at the declared {self.fs_hz:g} Hz: held "
+                                    f"until the verdict at {MIN_SPAN_S:g} s of device time")
+        return None

@@ -40,7 +40,13 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
   withhold none on the four shared sessions (duty unchanged, 96.9 %); rls at horizon 11 / 21
   withholds 5 / 13 samples there and loses 0.4 / 0.8 points of duty;
 * ``unavailable``: the forecaster failed at run time or the source has no slot (set by the
-  :mod:`streams.forecast_worker` and the runtime; never silence).
+  :mod:`streams.forecast_worker` and the runtime; never silence);
+* ``rate_pending`` / ``rate_mismatch``: the stream's device time doubts (no verdict yet) or refutes
+  its declared rate (:mod:`streams.device_rate`; the worker sets ``rate_hold`` for each frame): its samples are not
+  ``1 / fs_hz`` apart, so ``horizon_steps`` ahead is not ``horizon_s`` ahead and ``target_s`` would
+  name the wrong instant (a marker declaring 10 Hz and sending 30 had 406 of 420 frames forecast
+  0.3 s ahead that were 0.1 s ahead). The frame is learnt; every answer but ``unavailable`` is
+  this hold, whatever the learner's own state.
 
 The learners (:mod:`realtime`) stay pure: the clock reading ``now_s`` is passed in here.
 State is checkpointed to ``<state_dir>/forecasters/<source>.npz`` (atomic replace) so that a
@@ -224,6 +230,9 @@ class SourceForecaster:
         self.hold_detail = ""       # why the last hold was given, where the reason alone does not say
         self.resumed = False
         self.failed = ""            # why the forecaster is unavailable ("" while it works)
+        # (hold reason, detail) while the stream's declared rate is doubted or refuted (module
+        # docstring), set by streams.forecast_worker before each frame; None while it is not
+        self.rate_hold: tuple[str, str] | None = None
         self.counts = {r: 0 for r in HOLD_REASONS}
 
     @property
@@ -242,13 +251,15 @@ class SourceForecaster:
         return self.last_t_s is not None and t0_s <= self.last_t_s
 
     def _hold(self, reason: str):
+        if self.rate_hold is not None and reason != "unavailable":   # the rate is why no forecast can come
+            reason, self.hold_detail = self.rate_hold
         self.state, self.hold_reason = "hold", reason
         self.counts[reason] += 1
         return "hold", reason
 
     def on_frame(self, x: np.ndarray, t0_s: float, now_s: float):
         """Learn a frame (C, T) whose first sample was taken at device time ``t0_s``; decide for
-        its newest sample, with the wall clock at ``now_s``.
+        its newest sample, with the wall clock at ``now_s`` (held while ``rate_hold`` is set).
 
         Returns
         -------
@@ -325,6 +336,8 @@ class SourceForecaster:
             return self._hold("gap" if self.gap_open else ("diverged" if self.resets_seen else "warm_up"))
         if abs(now_s - self.last_t_s) > self.cfg.max_input_age_s:   # too old, or from the future
             return self._hold("stale_input")
+        if self.rate_hold is not None:
+            return self._hold(self.rate_hold[0])
         self.state, self.hold_reason = "forecasting", ""
         return "forecast", f.predict_one()
 

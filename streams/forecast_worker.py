@@ -67,11 +67,13 @@ class ForecastWorker:
             self._writer.start()
 
     def submit(self, stats, stream: str, channels, fs_hz: float, t0_s: float, x: np.ndarray, recv_s: float,
-               sent_s: float | None = None):
+               sent_s: float | None = None, rate_hold: tuple[str, str] | None = None):
         """One accepted marker frame, handled now; ``recv_s``: when the runtime received it,
-        ``sent_s``: when the device sent it (its header's ``sent_s``, if any), both wall-clock s."""
+        ``sent_s``: when the device sent it (its header's ``sent_s``, if any), both wall-clock s;
+        ``rate_hold``: ``(reason, detail)`` while the stream's device time doubts or refutes its
+        declared rate (:meth:`streams.device_rate.DeviceRate.forecast_hold`): learnt, answered by a hold."""
         try:
-            self._handle(stats, stream, tuple(channels), float(fs_hz), float(t0_s), x, recv_s, sent_s)
+            self._handle(stats, stream, tuple(channels), float(fs_hz), float(t0_s), x, recv_s, sent_s, rate_hold)
         except Exception as exc:  # never let one bad frame stop every forecast, never silence
             log.exception("forecast: unexpected error (continuing)")
             stats.holds += 1
@@ -128,7 +130,7 @@ class ForecastWorker:
                 self.forecasters[src] = sf
         return src, sf
 
-    def _handle(self, stats, stream, channels, fs_hz, t0_s, x, recv_s, sent_s=None):
+    def _handle(self, stats, stream, channels, fs_hz, t0_s, x, recv_s, sent_s=None, rate_hold=None):
         t_start = time.time()
         self.handled += 1
         n = x.shape[1]
@@ -150,6 +152,7 @@ class ForecastWorker:
             kind, value = sf.fail(sf.failed)
         else:
             try:
+                sf.rate_hold = rate_hold   # the stream's device time doubts its declared rate: held
                 kind, value = sf.on_frame(x.astype(np.float64), t0_s, time.time())
             except Exception as exc:
                 log.error("the %s forecaster failed (%s: %s); holding the source as unavailable",

@@ -18,7 +18,7 @@ import logging
 import numpy as np
 
 from biosig.flatline import FLAT_MODALITIES, window_flat_mask
-from streams.device_rate import DeviceRate
+from streams.device_rate import MARKER_PROVISIONAL_SPAN_S, PROVISIONAL_SPAN_S, DeviceRate
 from streams.metrics import StreamStats
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,15 @@ class InputStream:
             self.windower = Windower(n_out, max(1, int(round(w * self.fs_out_hz))),
                                      max(1, int(round(h * self.fs_out_hz))), self.fs_out_hz)
         # samples per second of device time against fs_hz (windowed streams: their measures read
-        # the rate); rate_mismatch says what is wrong ("" when nothing), read by the score thread
-        self.rate = DeviceRate(self.fs_hz) if self.windower is not None else None
+        # the rate; marker streams: a forecast's horizon in seconds does); rate_mismatch says what is
+        # wrong ("" when nothing), read by the score thread
+        motion = self.modality == "motion"
+        self.rate = (DeviceRate(self.fs_hz, holes_to_doubt=2 if motion else 1,
+                                provisional_span_s=MARKER_PROVISIONAL_SPAN_S if motion else PROVISIONAL_SPAN_S)
+                     if self.windower is not None or motion else None)
         self.rate_mismatch = ""
         self.rate_pending = False              # no verdict yet, and the run so far doubts the rate
+        self.rate_hold: tuple[str, str] | None = None   # marker streams: (hold reason, detail) meanwhile
         self.anchor_t_s: float | None = None   # device time of processed sample 0
         self.out_count = 0
         # ECG / PPG: the recorded samples behind the buffered windows, to see flat runs in them
@@ -171,7 +176,7 @@ class InputStream:
         """Count an accepted frame (``verdict`` of :meth:`sequence`, or ``hole`` for a device-time
         hole with the next sequence number) in the device-rate check (:mod:`streams.device_rate`);
         True while the rate its device time says disagrees with ``fs_hz``. Updates
-        ``rate_mismatch``, ``rate_pending`` and the stats."""
+        ``rate_mismatch``, ``rate_pending``, ``rate_hold`` (marker streams) and the stats."""
         if self.rate is None:
             return False
         if verdict == "ok":
@@ -180,8 +185,10 @@ class InputStream:
             self.rate.hole(t0_s, n)
         else:
             self.rate.restart(t0_s, n)
-        self.rate_mismatch = self.rate.text()
+        motion = self.modality == "motion"
+        self.rate_mismatch = self.rate.text("forecasts" if motion else "measures")
         self.rate_pending = self.rate.pending
+        self.rate_hold = self.rate.forecast_hold() if motion else None
         self.stats.device_rate_hz = self.rate.measured_hz
         self.stats.rate_mismatch = self.rate_mismatch
         self.stats.rate_pending = self.rate_pending

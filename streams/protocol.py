@@ -28,7 +28,8 @@ from streams.errors import ProtocolError
 VERSION = 1
 KINDS = ("signal", "embedding", "forecast", "hold", "heartbeat", "status", "score")
 DTYPES = ("<f4", "<f8", "<i2", "<i4")
-HOLD_REASONS = ("warm_up", "stale_input", "gap", "frozen_input", "diverged", "unavailable")
+HOLD_REASONS = ("warm_up", "stale_input", "gap", "frozen_input", "diverged", "unavailable",
+                "rate_pending", "rate_mismatch")   # the last two as score frames' ``missing`` (streams.device_rate)
 REJECT_REASONS = ("frames", "topic", "header", "version", "schema", "rate", "shape",
                   "payload_size", "nonfinite", "inconsistent", "duplicate", "late", "unsupported",
                   "session_conflict")

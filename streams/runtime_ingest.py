@@ -67,7 +67,8 @@ class IngestMixin:
 
     def _warn_rate(self, st: InputStream, now: float):
         """A stream whose device time disagrees with its declared rate: one warning a minute, with
-        the measured rate (its score frames are withheld as ``rate_mismatch`` meanwhile)."""
+        the measured rate (its score frames are withheld as ``rate_mismatch`` meanwhile, a marker
+        stream's forecasts are held with that reason)."""
         key = (st.name, "rate_mismatch")
         last = self._reject_told.get(key)
         if last is not None and now - last < REJECT_WARN_EVERY_S:
@@ -136,7 +137,7 @@ class IngestMixin:
             setattr(st.stats, "duplicates" if verdict == "duplicate" else "late",
                     getattr(st.stats, "duplicates" if verdict == "duplicate" else "late") + 1)
             return
-        hole = verdict == "ok" and st.windower is not None and st.time_hole(t0)
+        hole = verdict == "ok" and st.rate is not None and st.time_hole(t0)   # windowed and marker streams
         if hole:
             verdict = "gap"   # the device paused: no window joins the samples on either side
         n = x.shape[1]
@@ -241,4 +242,5 @@ class IngestMixin:
 
     # ------------------------------------------------------------------ forecasts
     def _forecast(self, st: InputStream, t0: float, x: np.ndarray, recv_s: float, sent_s=None):
-        self.forecast_worker.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s, sent_s)
+        self.forecast_worker.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s, sent_s,
+                                    rate_hold=st.rate_hold)
