@@ -116,6 +116,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         cursors: dict = {}
         version = -1
         try:
+            self.wfile.write(b"retry: 1000\n\n")   # a page whose server restarted asks again after 1 s (not 3)
             while not dash.stopping.is_set():
                 upd = dash.state.update(cursors)
                 version = upd["version"]

@@ -31,6 +31,13 @@ SCORE_STALE_MIN_S = 3.0
 # long enough to show a bed unplugged for a moment as such (NO CURRENT READING, its age), short
 # enough that a ward's discharged beds and restarted publishers do not pile up for days
 FORGET_S = DASHBOARD_FORGET_S
+# the page gets values to float32's 7 significant digits (what a device sends): float64 reprs of
+# float32 samples took 19 characters where 9 do (times stay exact: a page may compare them)
+VALUE_DIGITS = 7
+# a page's cursors keep, under this key, what it holds of each stream: an update sends a stream's
+# fields that changed only (its name and ages every time); every field every time was ~700 bytes
+# a stream 20 times a second, most of the JSON at 50 beds
+SENT = "_streams_sent"
 _SERIALS = itertools.count(1)
 
 
@@ -145,6 +152,8 @@ class LiveState:
 
     def _on_signal(self, h, x):
         s = self._stream(h["stream"])
+        if s.get("_signal_rx_s") is not None:
+            s.setdefault("_signal_gaps", collections.deque(maxlen=9)).append(s["_rx_s"] - s["_signal_rx_s"])
         s["_signal_rx_s"] = s["_rx_s"]
         s.update(modality=h.get("modality"), channels=list(h.get("channels", [])), fs_hz=h.get("fs_hz"),
                  units=list(h.get("units", [])), last_sample_s=h["t0_s"] + (x.shape[1] - 1) / h["fs_hz"])
@@ -224,14 +233,15 @@ class LiveState:
 
     # ---------------------------------------------------------------- page updates
     def update(self, cursors: dict) -> dict:
-        """JSON-able update with the rows new since ``cursors`` (updated in place). Every value
+        """JSON-able update with the rows new since ``cursors`` (updated in place) and, per stream,
+        the fields changed since (:func:`changed_fields`: a page merges them). Every value
         carries its age in seconds of wall time: ``age_s`` (any frame of the stream or couch),
         ``signal_age_s``, ``window_age_s`` (quality, latency) and ``score_age_s`` (None until the
         first such frame)."""
         with self.lock:
             now = self.clock()
             self._forget(now)
-            for key in [k for k in cursors if k not in self.series]:
+            for key in [k for k in cursors if k not in self.series and k != SENT]:
                 del cursors[key]
             new = {}
             for key, s in self.series.items():
@@ -239,8 +249,8 @@ class LiveState:
                 rows = s.since(count if serial == s.serial else 0)
                 cursors[key] = (s.serial, s.count)
                 if rows:
-                    new[key] = [list(c) for c in zip(*rows)]  # columns: t, v1, v2, ...
-            age = (lambda d, k: None if d.get(k) is None else now - d[k])
+                    new[key] = columns(rows)  # columns: t, v1, v2, ...
+            age = (lambda d, k: None if d.get(k) is None else round(now - d[k], 3))
             streams = {}
             for n, s in self.streams.items():
                 streams[n] = {k: v for k, v in s.items() if not k.startswith("_")}
@@ -248,6 +258,10 @@ class LiveState:
                                   window_age_s=age(s, "_window_rx_s"), score_age_s=age(s, "_score_rx_s"))
                 if s.get("_score_rx_s") is not None:
                     streams[n]["score_stale"] = streams[n]["score_age_s"] > score_stale_after_s(s.get("_score_gaps"))
+                if s.get("_signal_rx_s") is not None:   # the page dims a trace that stopped, says NO SIGNAL
+                    streams[n]["signal_stale"] = streams[n]["signal_age_s"] > score_stale_after_s(s.get("_signal_gaps"))
+            sent, cursors[SENT] = cursors.get(SENT, {}), streams
+            streams = {n: changed_fields(sent.get(n), d) for n, d in streams.items()}
             couches = {k: {**{f: x for f, x in v.items() if not f.startswith("_")}, "age_s": age(v, "_rx_s")}
                        for k, v in self.couches.items()}
             return {"now_s": now, "hb_age_s": None if self.last_hb_s is None else now - self.last_hb_s,
@@ -259,6 +273,23 @@ class LiveState:
         with self.changed:
             if self.version == version:
                 self.changed.wait(timeout_s)
+
+
+def columns(rows: list) -> list:
+    """Rows (t, v1, ...) as JSON-ready columns: times as they are, values to ``VALUE_DIGITS``
+    significant digits (``repr`` of a float32 widened to float64 gave 17)."""
+    cols = [list(c) for c in zip(*rows)]
+    for c in cols[1:]:
+        c[:] = [v if v == 0 or not math.isfinite(v) else float(f"{v:.{VALUE_DIGITS}g}") for v in c]
+    return cols
+
+
+def changed_fields(held: dict | None, full: dict) -> dict:
+    """The fields of ``full`` that differ from what the page ``held`` (all of them for a page that
+    holds nothing of the stream: a new page, a new stream, ``state.json``); the page merges them."""
+    if held is None:
+        return full
+    return {k: v for k, v in full.items() if k not in held or held[k] != v}
 
 
 def score_stale_after_s(gaps) -> float:

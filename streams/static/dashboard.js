@@ -1,5 +1,9 @@
 // biosig live view: reads server-sent events from /events (streams/dashboard.py) and draws them
 // with uPlot. State for tests and debugging is on window.biosigDash.
+// Cost: an update changes text at once (a hold, a stale reading: never delayed), but a chart is
+// redrawn only on the next animation frame, only if its data changed, and only while on screen
+// (a hidden tab or a chart scrolled away is drawn once it shows). The page drew every chart at
+// every update (20 a second), on screen or not: ~1000 redraws a second at 50 streams.
 "use strict";
 (function () {
   const WINDOW_S = 10, KEEP_S = 12;
@@ -7,8 +11,23 @@
   const HOLD_FILL = "rgba(214, 39, 40, 0.18)";
   const D = window.biosigDash = {
     updates: 0, firstUpdateMs: null, data: {}, charts: {}, holdShown: {}, couchState: {},
-    holdPeriods: {}, lastUpdate: null,
+    holdPeriods: {}, couchOf: {}, streams: {}, lastUpdate: null, draws: 0, live: false, lastMessageMs: null, connects: 0,
   };
+  const LOST_AFTER_MS = 2000;   // the server pushes >= 10 updates a second: 2 s without one is a lost link
+  const dirty = new Set(), offscreen = new Set();   // chart keys to redraw / not on screen now
+  let drawQueued = false;
+  const seen = "IntersectionObserver" in window ? new IntersectionObserver(entries => {
+    for (const e of entries) {
+      const key = e.target.dataset.chart;
+      if (e.isIntersecting) { offscreen.delete(key); if (dirty.has(key)) schedule(); } else offscreen.add(key);
+    }
+  }, { rootMargin: "200px" }) : null;
+  function schedule() { if (!drawQueued) { drawQueued = true; requestAnimationFrame(drawDirty); } }
+  function markDirty(key) { if (D.charts[key]) { dirty.add(key); schedule(); } }
+  function watch(node, key) { node.dataset.chart = key; if (seen) seen.observe(node); }
+  // change a node only when its text or attribute differs (each change costs a style/layout pass)
+  const setText = (n, t) => { if (n.textContent !== t) n.textContent = t; };
+  const setData = (n, k, v) => { if (n.dataset[k] !== v) n.dataset[k] = v; };
   const $sources = document.getElementById("sources");
 
   function el(tag, attrs, parent) {
@@ -89,6 +108,8 @@
                { label: "latency ms", scale: "ms", stroke: COLORS.latency, width: 1.5, points: { size: 4 } }],
     }, [[], [], []], qbox);
     D.charts[key] = { u, q, panel: p, vals, score, scoreAge };
+    watch(p, key);
+    markDirty(key);
     return p;
   }
 
@@ -113,8 +134,11 @@
                { label: "forecast (drawn at t + h)", stroke: COLORS.forecast, width: 1.5, spanGaps: true, points: { show: false } }],
       hooks,
     }, [[], [], []], box);
-    const c = D.charts[key] = { u, panel: p, badge, sel, info, unit, age, channels: [] };
-    sel.addEventListener("change", () => draw());
+    const c = D.charts[key] = { u, panel: p, badge, sel, info, unit, age, channels: [], holds: "" };
+    D.couchOf[name] = key;
+    sel.addEventListener("change", () => markDirty(key));
+    watch(p, key);
+    markDirty(key);
     return c;
   }
 
@@ -137,14 +161,21 @@
   function apply(up) {
     D.updates++;
     if (D.firstUpdateMs === null) D.firstUpdateMs = Date.now();
+    D.lastMessageMs = Date.now();
+    D.live = true;
+    // a stream's fields come when they changed (streams/dashboard_state.py, changed_fields): merged
+    const streams = {};
+    for (const [name, s] of Object.entries(up.streams)) streams[name] = D.streams[name] = Object.assign(D.streams[name] || {}, s);
+    for (const name of Object.keys(D.streams)) if (!streams[name]) delete D.streams[name];
+    up.streams = streams;
     D.lastUpdate = up;
     for (const [key, cols] of Object.entries(up.new)) append(key, cols);
     D.holdPeriods = up.hold_periods;
     const rt = document.getElementById("runtime");
     const alive = up.hb_age_s !== null && up.hb_age_s < 3;
-    rt.dataset.state = alive ? "alive" : (up.hb_age_s === null ? "unknown" : "lost");
-    rt.textContent = alive ? "runtime alive" : (up.hb_age_s === null ? "waiting for the runtime" :
-      `no heartbeat for ${fmt(up.hb_age_s, 0)} s`);
+    setData(rt, "state", alive ? "alive" : (up.hb_age_s === null ? "unknown" : "lost"));
+    setText(rt, alive ? "runtime alive" : (up.hb_age_s === null ? "waiting for the runtime" :
+      `no heartbeat for ${fmt(up.hb_age_s, 0)} s`));
     let taps = 0;
     for (const [name, s] of Object.entries(up.streams)) {
       if (s.modality === "motion") continue;   // shown with its couch
@@ -152,23 +183,29 @@
       if (D.data["sig/" + name]) taps++;
       const c = D.charts["sig/" + name];
       const lead = (s.channels || []).length ? ` · trace: ${s.channels[0]} (${unitText(s.units && s.units.slice(0, 1))})` : "";
-      c.vals.textContent = `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""}${lead}` +
+      // no samples for a while (a lead off, a bed unplugged): said first, and the frozen trace is dimmed
+      const noSignal = s.signal_stale || up.hb_age_s !== null && !alive;
+      setData(c.panel, "stale", noSignal ? "yes" : "no");
+      setText(c.vals, `${noSignal ? `NO SIGNAL for ${fmt(s.signal_age_s, 0)} s · ` : ""}` +
+        `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""}${lead}` +
         `${s.signal_age_s !== null && s.signal_age_s !== undefined ? " · last samples" + ago(s.signal_age_s) : ""} · window quality ` +
         `${fmt(s.quality, 2)} · embedding latency ${fmt(s.latency_ms)} ms (last 100: p50 ${fmt(s.latency_p50_ms)}, ` +
-        `p99 ${fmt(s.latency_p99_ms)})${ago(s.window_age_s)} · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`;
+        `p99 ${fmt(s.latency_p99_ms)})${ago(s.window_age_s)} · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`);
       if (s.score && (s.score_stale || up.hb_age_s !== null && !alive)) {   // no current reading: never the last one as if it were
-        c.score.textContent = `NO CURRENT READING: no new window for ${fmt(s.score_age_s, 0)} s (last: ${s.score})`;
-        c.score.dataset.ok = "stale";
+        setText(c.score, `NO CURRENT READING: no new window for ${fmt(s.score_age_s, 0)} s (last: ${s.score})`);
+        setData(c.score, "ok", "stale");
       } else if (s.score) {   // the window's measures and heads, or why they were withheld (streams/scores.py)
-        c.score.textContent = s.score;
-        c.score.dataset.ok = s.score_ok ? "ok" : "withheld";
+        setText(c.score, s.score);
+        setData(c.score, "ok", s.score_ok ? "ok" : "withheld");
+      } else if (c.score.dataset.ok === "stale") {   // the server came back without this stream's score yet
+        setText(c.score, "NO CURRENT READING: no new window since the page reconnected");
       }
-      c.scoreAge.textContent = s.score ? `score line from a window that came${ago(s.score_age_s)}` : "";
+      setText(c.scoreAge, s.score ? `score line from a window that came${ago(s.score_age_s)}` : "");
     }
     for (const [name, s] of Object.entries(up.streams)) {
       if (s.modality === "motion") {   // the marker unit as the stream declares it (was "mm" whatever it said)
         const cp = couchPanel(name, s.source);
-        cp.unit.textContent = ` unit: ${unitText(s.units)}`;
+        setText(cp.unit, ` unit: ${unitText(s.units)}`);
         if (D.data["sig/" + name]) taps++;
       }
     }
@@ -177,20 +214,23 @@
       const prev = D.couchState[source];
       const badge = cp.badge;
       if (c.state === "hold") {
-        badge.dataset.state = "hold";
-        badge.dataset.reason = c.reason;
-        badge.textContent = "HOLD: " + c.reason;
+        setData(badge, "state", "hold");
+        setData(badge, "reason", c.reason);
+        setText(badge, "HOLD: " + c.reason);
         if (!prev || prev.state !== "hold" || prev.reason !== c.reason) {
           D.holdShown[source] = { reason: c.reason, t_out_s: c.hold_t_out_s, shown_ms: Date.now() };
         }
       } else if (c.state === "forecast") {
-        badge.dataset.state = "forecast";
+        setData(badge, "state", "forecast");
         delete badge.dataset.reason;
-        badge.textContent = "FORECAST";
+        setText(badge, "FORECAST");
+      } else {
+        setData(badge, "state", "none");
+        setText(badge, "no forecast yet");
       }
       if (!alive) {   // never leave a green FORECAST up when the runtime has gone quiet
-        badge.dataset.state = "none";
-        badge.textContent = "NO RUNTIME: do not act";
+        setData(badge, "state", "none");
+        setText(badge, "NO RUNTIME: do not act");
       }
       D.couchState[source] = { state: c.state, reason: c.reason };
       const chans = c.channels || [];
@@ -198,19 +238,28 @@
         cp.channels = chans;
         cp.sel.replaceChildren(...chans.map((n, i) => el("option", { value: i, text: n })));
         cp.sel.value = String(Math.min(2, chans.length - 1));   // m1_z: the main breathing axis
+        markDirty("couch/" + source);
       }
       if (c.method) {
-        cp.info.textContent = ` ${c.method} · h = ${fmt(c.horizon_s, 3)} s (${c.horizon_steps} samples) · ` +
-          `forecast latency ${fmt(c.latency_ms, 1)} ms`;
+        setText(cp.info, ` ${c.method} · h = ${fmt(c.horizon_s, 3)} s (${c.horizon_steps} samples) · ` +
+          `forecast latency ${fmt(c.latency_ms, 1)} ms`);
       }
       cp.badge.title = `last ${c.state === "hold" ? "hold" : "forecast"} frame${ago(c.age_s)}`;
-      cp.age.textContent = ago(c.age_s);
+      setText(cp.age, ago(c.age_s));
+      const holds = JSON.stringify(up.hold_periods[source] || []);   // the shading changed: redraw
+      if (holds !== cp.holds) { cp.holds = holds; markDirty("couch/" + source); }
     }
     forget(up);
+    // the charts whose data changed (a couch draws its marker stream and its forecast)
+    for (const key of Object.keys(up.new)) {
+      const [kind, name] = [key.slice(0, key.indexOf("/")), key.slice(key.indexOf("/") + 1)];
+      if (kind === "fcst") markDirty("couch/" + name);
+      else if (D.charts["sig/" + name]) markDirty("sig/" + name);
+      else if (D.couchOf[name]) markDirty(D.couchOf[name]);
+    }
     const any = Object.keys(up.streams).length > 0;
     document.getElementById("tapnote").hidden = !any || taps > 0;
-    document.getElementById("rate").textContent = `${D.updates} updates`;
-    draw();
+    setText(document.getElementById("rate"), `${D.updates} updates`);
   }
 
   // streams and couches the server forgot (nothing from them for forget_s) leave the page
@@ -221,53 +270,107 @@
       if (!gone) continue;
       c.u.destroy();
       if (c.q) c.q.destroy();
+      if (seen) seen.unobserve(c.panel);
+      dirty.delete(key); offscreen.delete(key);
       const card = c.panel.parentNode;
       c.panel.remove();
       delete D.charts[key];
       if (key.startsWith("sig/")) { delete D.data[key]; delete D.data["q/" + key.slice(4)]; }
       else {
-        const source = key.slice(6);
-        delete D.data["fcst/" + source]; delete D.data["sig/" + c.panel.querySelector(".title").textContent];
-        delete D.couchState[source]; delete D.holdShown[source];
+        const source = key.slice(6), name = c.panel.querySelector(".title").textContent;
+        delete D.data["fcst/" + source]; delete D.data["sig/" + name];
+        delete D.couchState[source]; delete D.holdShown[source]; delete D.couchOf[name];
       }
       if (card && !card.querySelector(".panel")) card.remove();
     }
   }
 
-  function draw() {
-    for (const [key, c] of Object.entries(D.charts)) {
-      if (key.startsWith("sig/")) {
-        const d = D.data[key];
-        if (d && d[0].length) {
-          const tmax = d[0][d[0].length - 1];
-          c.u.batch(() => { c.u.setData([d[0], d[1]], false); c.u.setScale("x", { min: tmax - WINDOW_S, max: tmax }); });
-          const q = D.data["q/" + key.slice(4)];
-          if (q) c.q.batch(() => { c.q.setData(q, false); c.q.setScale("x", { min: tmax - WINDOW_S, max: tmax }); });
-        }
-      } else if (key.startsWith("couch/")) {
-        const source = key.slice(6), k = Number(c.sel.value || 0);
-        const name = c.panel.querySelector(".title").textContent;
-        const m = D.data["sig/" + name], f = D.data["fcst/" + source];
-        const parts = [];
-        parts.push(m && m[1 + k] ? [m[0], m[1 + k]] : [[], []]);
-        parts.push(f && f[1 + k] ? [f[0], f[1 + k]] : [[], []]);
-        const joined = uPlot.join(parts);
-        if (joined[0].length) {
-          const tmax = joined[0][joined[0].length - 1];
-          c.u.batch(() => { c.u.setData(joined, false); c.u.setScale("x", { min: tmax - WINDOW_S, max: tmax }); });
-        }
+  // on the next animation frame (none while the tab is hidden): the dirty charts on screen
+  function drawDirty() {
+    drawQueued = false;
+    for (const key of dirty) {
+      const c = D.charts[key];
+      if (!c) { dirty.delete(key); continue; }
+      if (offscreen.has(key)) continue;   // drawn when it scrolls into view
+      dirty.delete(key);
+      drawChart(key, c);
+    }
+  }
+
+  function drawChart(key, c) {
+    D.draws++;
+    if (key.startsWith("sig/")) {
+      const d = D.data[key];
+      if (d && d[0].length) {
+        const tmax = d[0][d[0].length - 1];
+        c.u.batch(() => { c.u.setData([d[0], d[1]], false); c.u.setScale("x", { min: tmax - WINDOW_S, max: tmax }); });
+        const q = D.data["q/" + key.slice(4)];
+        if (q) c.q.batch(() => { c.q.setData(q, false); c.q.setScale("x", { min: tmax - WINDOW_S, max: tmax }); });
+      }
+    } else if (key.startsWith("couch/")) {
+      const source = key.slice(6), k = Number(c.sel.value || 0);
+      const name = c.panel.querySelector(".title").textContent;
+      const m = D.data["sig/" + name], f = D.data["fcst/" + source];
+      const parts = [];
+      parts.push(m && m[1 + k] ? [m[0], m[1 + k]] : [[], []]);
+      parts.push(f && f[1 + k] ? [f[0], f[1 + k]] : [[], []]);
+      const joined = uPlot.join(parts);
+      if (joined[0].length) {
+        const tmax = joined[0][joined[0].length - 1];
+        c.u.batch(() => { c.u.setData(joined, false); c.u.setScale("x", { min: tmax - WINDOW_S, max: tmax }); });
       }
     }
   }
 
+  // The link to the dashboard server is lost (it stopped, restarted, or hangs): nothing on the page
+  // is current, so no reading, trace or FORECAST may look it. It said "retrying" in the header
+  // only: the last HR stayed in green and the badge said FORECAST until the page was reloaded.
+  function lost(why) {
+    D.live = false;
+    const rt = document.getElementById("runtime");
+    setData(rt, "state", "lost");
+    setText(rt, `dashboard server unreachable (${why}); reconnecting`);
+    for (const [key, c] of Object.entries(D.charts)) {
+      if (key.startsWith("sig/")) {
+        setData(c.panel, "stale", "yes");
+        if (c.score.dataset.ok !== "none" && c.score.dataset.ok !== "stale") {
+          setText(c.score, `NO CURRENT READING: dashboard server unreachable (last: ${c.score.textContent})`);
+          setData(c.score, "ok", "stale");
+        }
+      } else {
+        setData(c.badge, "state", "none");
+        delete c.badge.dataset.reason;
+        setText(c.badge, "NO DASHBOARD SERVER: do not act");
+      }
+    }
+  }
+
+  let es = null, retryMs = 500;
   function connect() {
-    const es = new EventSource("/events");
+    D.connects++;
+    es = new EventSource("/events");
+    es.onopen = () => { retryMs = 500; };
     es.onmessage = ev => { try { apply(JSON.parse(ev.data)); } catch (e) { console.error(e); D.lastError = String(e); } };
     es.onerror = () => {
-      const rt = document.getElementById("runtime");
-      rt.dataset.state = "lost"; rt.textContent = "dashboard server unreachable; retrying";
+      lost("connection failed");
+      if (es.readyState === EventSource.CLOSED) reconnect();   // the browser gave up: we do not
     };
   }
+  function reconnect() {
+    if (es) es.close();
+    es = null;
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(2 * retryMs, 5000);
+  }
+  // an open connection on which nothing comes (the server hangs) is lost too, and is reopened
+  setInterval(() => {
+    if (D.lastMessageMs === null || Date.now() - D.lastMessageMs <= LOST_AFTER_MS) return;
+    if (D.live) lost(`no update for ${fmt((Date.now() - D.lastMessageMs) / 1e3, 0)} s`);
+    if (es && es.readyState === EventSource.OPEN && Date.now() - D.lastMessageMs > 2.5 * LOST_AFTER_MS) {
+      D.lastMessageMs = Date.now();   // the next try gets its own LOST_AFTER_MS
+      reconnect();
+    }
+  }, 250);
   window.addEventListener("resize", () => {
     for (const c of Object.values(D.charts)) {
       const w = width(c.panel);
