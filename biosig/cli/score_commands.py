@@ -2,8 +2,8 @@
 
 Exit codes: 0 when every record was scored, 1 when the run finished but at least one record is in
 ``errors.parquet`` (bad records never stop the run), 2 for a usage error (bad arguments, no
-records found, a model that cannot be loaded, an output folder holding another job's results),
-130 when interrupted (rerun the same command to resume).
+records found, a model that cannot be loaded, an output folder holding another job's results, an
+output file that cannot be written: a full disk), 130 when interrupted (rerun the same command to resume).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def register(subparsers) -> None:
                     "and run.json. Rerunning the same command resumes: records already done are "
                     "skipped, records whose files changed are scored again, and the tables hold the "
                     "inputs of this run only. Exit code 0: all records scored; 1: some records failed (see "
-                    "errors.parquet); 2: usage error.")
+                    "errors.parquet); 2: usage error, or an output file could not be written (full disk).")
     p.add_argument("paths", nargs="+", metavar="PATH", help="record files, folders or record lists")
     p.add_argument("--model", required=True, metavar="NAME|DIR|ONNX",
                    help="shipped model name (ecg-tiny), checkpoint directory or exported .onnx file")

@@ -14,8 +14,9 @@ Public API::
 Output tables (see :mod:`encoders.scoring.outputs` for the crash-safe layout):
 
 ``windows.parquet``  one row per window: record, key, window, t0_s, t1_s, channels, quality,
+                     valid_fraction (share of the window's samples that are not gaps),
                      embedding (list[float32], D), then the window measures of ``serve``'s
-                     ``score/`` frames (:data:`encoders.scoring.outputs.MEASURE_SCHEMA`):
+                     ``score/`` frames (:data:`encoders.scoring.schema.MEASURE_SCHEMA`):
                      measures_ok, missing, measure_quality, HRV / breath measures, af_prob.
 ``records.parquet``  one row per record: record, key, name, start_time (ISO 8601 as the file gives
                      it, null where unknown), duration_s, fs_hz, channels,
@@ -25,7 +26,9 @@ Output tables (see :mod:`encoders.scoring.outputs` for the crash-safe layout):
                      quality threshold), seconds.
 ``errors.parquet``   one row per failed record: record, key, stage (one of
                      :data:`encoders.scoring.scorer.STAGES`), error_type, message.
-``run.json``         manifest: model id and hashes, pipeline, backend, versions, counts, runs.
+``run.json``         manifest: model id and hashes, pipeline, backend, versions, counts, and every
+                     run (an interrupted one too): inputs, options as given, what it scored.
+Column types: :mod:`encoders.scoring.schema`.
 
 Engines: ``local`` (:mod:`encoders.scoring.local`, a spawn process pool, one model per worker) and
 ``ray`` (:mod:`encoders.scoring.ray_engine`, a pool of Ray actors, one CPU each).

@@ -2,12 +2,17 @@
 reports them as one line with exit code 2."""
 from __future__ import annotations
 
-from biosig.errors import BiosigError
+from biosig.errors import BiosigError, WriteError
 
 
 class ScoreError(BiosigError):
     """A scoring job cannot start or continue: bad arguments, no records, an output folder that
     holds another job's results, an engine that is not installed."""
+
+
+class OutputWriteError(ScoreError, WriteError):
+    """A file of the output folder could not be written (a full disk, a folder made read-only):
+    ``str(err)`` is ``"<path>: not written: <why>"``; ``path`` and ``problem`` as :class:`WriteError`."""
 
 
 class RecordFailure(Exception):

@@ -20,7 +20,7 @@ import biosig
 from biosig.readers.discover import SCORE_TOOL
 from biosig.record import names_text
 from encoders.heads import unused_prevalence_warning
-from encoders.scoring.errors import ScoreError
+from encoders.scoring.errors import OutputWriteError, ScoreError
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
 from encoders.scoring.outputs import (PartStore, read_manifest, record_key, recorded_job, source_stamps,
                                       write_manifest)
@@ -292,6 +292,14 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
             on_outcome(outcome)
 
     engine_info: dict[str, Any] = {"engine": config.engine, "workers": int(config.workers)}
+
+    def facts() -> dict[str, Any]:   # this run's entry in run.json
+        return {"started_at": started_at.isoformat(), "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "seconds": round(time.perf_counter() - t0, 3), "inputs": list(config.inputs),
+                "records_found": len(keys), "skipped_done": skipped, "rescored_changed": len(changed),
+                "scored": stats["scored"], "failed": stats["failed"], "worker_died": stats["worker_died"],
+                "windows": stats["windows"], "backend_requested": config.backend, **engine_info,
+                "options": run_options(config)}
     from encoders.scoring.scorer import MEASURES
     measure_columns = MEASURES.get(loaded.modality, ())
     try:
@@ -313,9 +321,16 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     except KeyboardInterrupt:   # Ctrl-C: the tables of what is done (a first run had none), then exit 130
         store.abandon()   # the record in flight did not kill the process
         counts = store.assemble(keys, measure_columns)
+        # the manifest too: tables without one would not say which model made them, and the run history
+        # would lose this run
+        _write_manifest(config, loaded, counts, {**facts(), "interrupted": True}, exit_code=130)
         log.warning("interrupted: %s holds the %d record(s) done so far (%d failed); run the same command "
                     "again to score the rest", config.out_dir, counts["records"], counts["errors"])
         raise
+    except OutputWriteError as exc:   # a full disk: one line, not a traceback; nothing done is lost
+        store.abandon()
+        raise ScoreError(f"{exc}; the {len(store.done_keys() & set(keys))} record(s) finished so far are kept: "
+                         "free space and run the same command again to score the rest") from None
     except BaseException:
         store.abandon()   # an error, not a death: the record in flight did not kill the process
         raise
@@ -326,24 +341,33 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
                     "deleted or other inputs): left out of the tables, their parts kept in %s",
                     len(left_out), config.out_dir, store.parts)
     seconds = time.perf_counter() - t0
-    previous = read_manifest(config.out_dir) or {}
-    this_run = {
-        "started_at": started_at.isoformat(), "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "seconds": round(seconds, 3), "inputs": list(config.inputs), "records_found": len(keys),
-        "skipped_done": skipped, "rescored_changed": len(changed), "left_out_not_in_inputs": len(left_out),
-        "scored": stats["scored"], "failed": stats["failed"], "worker_died": stats["worker_died"],
-        "windows": stats["windows"], "backend_requested": config.backend, **engine_info,
-    }
-    manifest = {
-        "tool": SCORE_TOOL, "versions": _versions(), "model": loaded.describe(),
-        "out_dir": os.path.abspath(config.out_dir), "counts": tables,
-        "exit_code": EXIT_RECORDS_FAILED if tables["errors"] else EXIT_OK,
-        "runs": list(previous.get("runs", [])) + [this_run],
-    }
-    write_manifest(config.out_dir, manifest)
+    manifest = _write_manifest(config, loaded, tables, {**facts(), "left_out_not_in_inputs": len(left_out)},
+                               exit_code=EXIT_RECORDS_FAILED if tables["errors"] else EXIT_OK)
     return ScoreSummary(out_dir=config.out_dir, records_found=len(keys), skipped_done=skipped,
                         scored=stats["scored"], failed=stats["failed"], windows=stats["windows"],
                         tables=tables, seconds=seconds, manifest=manifest, worker_died=stats["worker_died"])
+
+
+def run_options(config: ScoreConfig) -> dict[str, Any]:
+    """The options of a run as given (run.json's ``runs[].options``): with the model's entry they say
+    how the tables were made (``read_options``: ``--modality`` / ``--channel`` / ``--sample-rate-hz``)."""
+    return {"window_s": config.window_s, "af_prevalence": config.af_prevalence, "batch_size": config.batch_size,
+            "device": config.device, "precision": config.precision, "threads": config.threads,
+            "retry_errors": config.retry_errors, "ray_address": config.ray_address,
+            "read_options": json.loads(json.dumps(config.read_options, sort_keys=True, default=str))}
+
+
+def _write_manifest(config: ScoreConfig, loaded, counts: dict[str, int], this_run: dict[str, Any], *,
+                    exit_code: int) -> dict[str, Any]:
+    """Write run.json: the model, versions, the tables' row counts and every run so far (this one last)."""
+    previous = read_manifest(config.out_dir) or {}
+    manifest = {
+        "tool": SCORE_TOOL, "versions": _versions(), "model": loaded.describe(),
+        "out_dir": os.path.abspath(config.out_dir), "counts": counts, "exit_code": exit_code,
+        "runs": list(previous.get("runs", [])) + [this_run],
+    }
+    write_manifest(config.out_dir, manifest)
+    return manifest
 
 
 IN_FLIGHT_DEATHS = 2   # runs that died while scoring a record in their own process: then it is failed

@@ -149,7 +149,7 @@ def worker_died_outcome(path: str, message: str = WORKER_DIED) -> dict[str, Any]
     flight (stage ``worker``), as :meth:`Scorer.score` gives for a record that raised."""
     import polars as pl
 
-    from encoders.scoring.outputs import ERROR_SCHEMA, record_key
+    from encoders.scoring.schema import ERROR_SCHEMA, record_key
     key = record_key(path)
     error = pl.DataFrame([{"record": path, "key": key, "stage": "worker", "error_type": "WorkerDied",
                            "message": message}], schema=ERROR_SCHEMA)

@@ -35,7 +35,7 @@ def measures_fingerprint(modality: str, af_prevalence: float | None = None) -> s
     measures (a column added), another head version or another ``--af-prevalence`` is refused, not
     mixed into one table."""
     from encoders.heads import HEADS_BY_MODALITY, load_head
-    from encoders.scoring.outputs import MEASURE_COLUMNS
+    from encoders.scoring.schema import MEASURE_COLUMNS
     cols = hashlib.sha1(",".join(MEASURE_COLUMNS).encode()).hexdigest()[:12]
     head = load_head(HEADS_BY_MODALITY[modality], af_prevalence).head_id if modality in HEADS_BY_MODALITY else "none"
     return f"columns {cols}; head {head}"

@@ -24,164 +24,27 @@ that are no longer among them stay in ``parts/`` but are left out, with a warnin
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import pathlib
-import re
-import tempfile
 from typing import Any, Iterable
 
 import polars as pl
 
 from biosig import json_text
 from biosig.readers.discover import SCORE_JOB_FILE, SCORE_MANIFEST
-from encoders.scoring.errors import ScoreError
+from encoders.scoring.errors import OutputWriteError, ScoreError
+from encoders.scoring.files import atomic_write_bytes, atomic_write_parquet, source_stamps  # noqa: F401 (re-exported)
+from encoders.scoring.schema import (ERROR_SCHEMA, MEASURE_COLUMNS, MEASURE_SCHEMA,  # noqa: F401 (re-exported)
+                                     RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, WINDOW_SCHEMA, iso_start_time,
+                                     record_key)
 
 log = logging.getLogger(__name__)
 
 PARTS, JOB_FILE = SCORE_JOB_FILE   # parts/job.json (named in the signal layer: discovery skips score folders)
 LOCK_FILE = ".lock"
 MARKERS = ("record", "error")
-
-# Fixed schemas, so part files written by different workers and runs concatenate cleanly.
-WINDOW_SCHEMA = {
-    "record": pl.String, "key": pl.String, "window": pl.Int32, "t0_s": pl.Float64,
-    "t1_s": pl.Float64, "channels": pl.List(pl.String), "quality": pl.Float32,
-    "valid_fraction": pl.Float32, "embedding": pl.List(pl.Float32),
-}
-# Per-window measures (biosig.measures_window, the same numbers as the score/ frames of serve):
-# quality of the causally preprocessed window, whether it passed the threshold, the reason when
-# not, every modality's measures (null where they do not apply or the window failed) and heads.
-from biosig.measures_window import RESP_KEYS as _RESP_KEYS, SPIRO_KEYS as _SPIRO_KEYS  # noqa: E402
-from biosig.measures_atrial import ECG_KEYS as _ECG_KEYS  # noqa: E402
-
-MEASURE_COLUMNS = ("measure_quality", *_ECG_KEYS, *_RESP_KEYS, *_SPIRO_KEYS, "af_prob")
-MEASURE_SCHEMA = {"measures_ok": pl.Boolean, "missing": pl.String, **{c: pl.Float64 for c in MEASURE_COLUMNS}}
-SCORED_WINDOW_SCHEMA = {**WINDOW_SCHEMA, **MEASURE_SCHEMA}   # the rows `score` writes
-# The columns every record row has (measures of the modality come before "seconds").
-# start_time: ISO 8601 wall-clock time of the first sample as the file gives it (WFDB base date and
-# time, EDF start date and time, a table's date-time column), null where the file gives none; without
-# an offset where the file has none (WFDB and EDF: local time of an unstated zone), else in UTC.
-RECORD_SCHEMA = {"record": pl.String, "key": pl.String, "name": pl.String, "start_time": pl.String,
-                 "duration_s": pl.Float64,
-                 "fs_hz": pl.Float64, "channels": pl.List(pl.String), "used_channels": pl.List(pl.String),
-                 "n_windows": pl.Int32, "mean_quality": pl.Float32, "embedding": pl.List(pl.Float32),
-                 "seconds": pl.Float64}
-ERROR_SCHEMA = {"record": pl.String, "key": pl.String, "stage": pl.String, "error_type": pl.String,
-                "message": pl.String}
-
-
-def iso_start_time(start) -> str | None:
-    """A record's ``start_time`` (datetime or None) as :data:`RECORD_SCHEMA` stores it: ISO 8601,
-    naive as the file gives it, or in UTC when the time carries an offset."""
-    if start is None:
-        return None
-    import datetime as dt
-    if start.tzinfo is not None and start.utcoffset() is not None:
-        start = start.astimezone(dt.timezone.utc)
-    return start.isoformat()
-
-
-def record_key(path: str | os.PathLike) -> str:
-    """A stable file-name-safe key for a record path: ``<stem>-<12 hex of sha1(abs path)>``.
-
-    >>> record_key("/data/100.hea") == record_key("/data/../data/100.hea")
-    True
-    """
-    full = os.path.abspath(os.fspath(path))
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", pathlib.Path(full).name)[:40] or "record"
-    return f"{stem}-{hashlib.sha1(full.encode()).hexdigest()[:12]}"
-
-
-def _honour_umask(fd_or_path) -> None:
-    """mkstemp creates files 0600; published outputs get the mode a plain open() would give."""
-    mask = os.umask(0)
-    os.umask(mask)
-    if isinstance(fd_or_path, int):
-        os.fchmod(fd_or_path, 0o666 & ~mask)
-    else:
-        os.chmod(fd_or_path, 0o666 & ~mask)
-
-
-def atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        _honour_umask(fd)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path, metadata: dict[str, str] | None = None) -> None:
-    """``df.write_parquet`` through a temporary file and an atomic rename; ``metadata`` goes into
-    the file's key-value metadata (key -> string value; ``pl.read_parquet_metadata`` reads it)."""
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.write_parquet(tmp, metadata=metadata)
-        _honour_umask(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def source_stamps(paths: Iterable[str]) -> dict[str, dict[str, list[int]]]:
-    """``{record_key(path): {file name: [size, mtime_ns]}}`` of each record's files: the file
-    itself, or for a WFDB header the files of its record (``<name>.*``: signals, annotations) and of
-    its segments. A file that cannot be stat'ed is left out (reading it will say why)."""
-    listings: dict[pathlib.Path, dict[str, list[str]]] = {}
-    out = {}
-    for path in paths:
-        p = pathlib.Path(path)
-        names = [p.name]
-        if p.suffix.lower() == ".hea":
-            listing = listings.get(p.parent)
-            if listing is None:
-                listing = listings[p.parent] = _names_by_stem(p.parent)
-            names = [n for stem in (p.stem, *_segment_names(p)) for n in listing.get(stem, [])] or names
-        stamp = {}
-        for name in sorted(set(names)):
-            try:
-                st = (p.parent / name).stat()
-            except OSError:
-                continue
-            stamp[name] = [int(st.st_size), int(st.st_mtime_ns)]
-        out[record_key(path)] = stamp
-    return out
-
-
-def _names_by_stem(folder: pathlib.Path) -> dict[str, list[str]]:
-    by_stem: dict[str, list[str]] = {}
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return by_stem
-    for entry in entries:
-        by_stem.setdefault(entry.name.rsplit(".", 1)[0], []).append(entry.name)
-    return by_stem
-
-
-def _segment_names(hea: pathlib.Path) -> list[str]:
-    """The segment records of a multi-segment WFDB header (record line ``name/segments ...``)."""
-    try:
-        lines = [ln.split() for ln in hea.read_text(errors="replace").splitlines()
-                 if ln.strip() and not ln.lstrip().startswith("#")]
-    except OSError:
-        return []
-    if not lines or "/" not in lines[0][0]:
-        return []
-    return [ln[0] for ln in lines[1:] if ln[0] != "~"]
 
 
 class PartStore:
@@ -308,17 +171,20 @@ class PartStore:
         while scoring it (out of memory) leaves the marker, counted by the next run's :meth:`starts`."""
         before = self.starts(key)
         self._begun[key] = before
-        (self.parts / f"{key}.inflight.json").write_text(json.dumps({"starts": before + 1}))
+        atomic_write_bytes(self.parts / f"{key}.inflight.json", json.dumps({"starts": before + 1}).encode())
 
     def abandon(self) -> None:
         """Undo the in-flight markers of records this run began and did not finish (Ctrl-C: the
         process did not die)."""
         for key, before in self._begun.items():
             path = self.parts / f"{key}.inflight.json"
-            if before:
-                path.write_text(json.dumps({"starts": before}))
-            else:
-                path.unlink(missing_ok=True)
+            try:
+                if before:
+                    atomic_write_bytes(path, json.dumps({"starts": before}).encode())
+                else:
+                    path.unlink(missing_ok=True)
+            except (OSError, OutputWriteError) as exc:   # a full disk: the error that stops the run says so
+                log.warning("%s: in-flight marker not undone (%s)", path, exc)
         self._begun.clear()
 
     def changed_keys(self, stamps: dict[str, dict[str, list[int]]]) -> set[str]:

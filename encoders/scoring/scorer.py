@@ -22,8 +22,8 @@ from encoders.lead_choice import (canonical_lead, choose_channels, lead_usable_s
                                    unusable_reasons)
 from encoders.scoring.errors import RecordFailure
 from encoders.scoring.model import LoadedModel
-from encoders.scoring.outputs import (ERROR_SCHEMA, MEASURE_SCHEMA, RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, iso_start_time,
-                                      record_key)
+from encoders.scoring.schema import (ERROR_SCHEMA, MEASURE_SCHEMA, RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, iso_start_time,
+                                     record_key)
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ class Scorer:
         """Per-window measures on the windows the runtime would see (the model's out-of-graph
         pipeline run causally, same grid): :func:`biosig.measures_window.window_measures`."""
         from encoders.heads.features import record_window_measures
-        from encoders.scoring.outputs import MEASURE_COLUMNS
+        from encoders.scoring.schema import MEASURE_COLUMNS
         m = self.model
         rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, m.modality, m.outside,
                                       m.window_s, m.hop_s, m.in_channels, n_windows, sel.units)[:n_windows]

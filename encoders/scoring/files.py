@@ -1,0 +1,151 @@
+"""Files of a scoring run: written whole or not at all, and the stamps of the records they hold.
+
+Every output file is written to a temporary name in its folder and then renamed with
+:func:`os.replace`, which is atomic on POSIX, so a run killed at any moment (even by SIGKILL) leaves
+only complete files behind; a write that fails (a full disk) raises
+:class:`encoders.scoring.errors.OutputWriteError` and leaves the file as it was. The stamps (size
+and modification time of a record's files) tell a rerun which records changed since they were scored.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+from typing import Iterable
+
+import polars as pl
+
+from encoders.scoring.errors import OutputWriteError
+from encoders.scoring.schema import record_key
+
+
+def _honour_umask(fd_or_path) -> None:
+    """mkstemp creates files 0600; published outputs get the mode a plain open() would give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    if isinstance(fd_or_path, int):
+        os.fchmod(fd_or_path, 0o666 & ~mask)
+    else:
+        os.chmod(fd_or_path, 0o666 & ~mask)
+
+
+def atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    Raises
+    ------
+    OutputWriteError
+        The file could not be written (a full disk, a folder made read-only); ``path`` is as before.
+    """
+    path = pathlib.Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _honour_umask(fd)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if tmp is not None:
+            pathlib.Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputWriteError(path, f"not written: {_why_unwritten(path, exc)}") from exc
+        raise
+
+
+def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path, metadata: dict[str, str] | None = None) -> None:
+    """``df.write_parquet`` through a temporary file and an atomic rename; ``metadata`` goes into
+    the file's key-value metadata (key -> string value; ``pl.read_parquet_metadata`` reads it).
+
+    Raises
+    ------
+    OutputWriteError
+        As :func:`atomic_write_bytes` (polars reports a full disk as a ``ComputeError``).
+    """
+    path = pathlib.Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        df.write_parquet(tmp, metadata=metadata)
+        _honour_umask(tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if tmp is not None:
+            pathlib.Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, (OSError, pl.exceptions.ComputeError)):
+            raise OutputWriteError(path, f"not written: {_why_unwritten(path, exc)}") from exc
+        raise
+
+
+def _why_unwritten(path: pathlib.Path, exc: BaseException) -> str:
+    """Why a write failed, in words: the OS error (polars gives ``os error 28`` inside its own
+    message, or only ``Invalid thrift: transport error`` when the disk filled up mid-file)."""
+    import errno
+    import re
+    import shutil
+    number = getattr(exc, "errno", None)
+    if number is None and (found := re.search(r"os error (\d+)", str(exc))):
+        number = int(found.group(1))
+    if number is None:
+        try:
+            if shutil.disk_usage(path.parent).free < FULL_DISK_BYTES:
+                number = errno.ENOSPC
+        except OSError:
+            pass
+    if number is not None:
+        return os.strerror(number)
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+FULL_DISK_BYTES = 1 << 20   # a write that failed with less free space than this failed for want of it
+
+
+def source_stamps(paths: Iterable[str]) -> dict[str, dict[str, list[int]]]:
+    """``{record_key(path): {file name: [size, mtime_ns]}}`` of each record's files: the file
+    itself, or for a WFDB header the files of its record (``<name>.*``: signals, annotations) and of
+    its segments. A file that cannot be stat'ed is left out (reading it will say why)."""
+    listings: dict[pathlib.Path, dict[str, list[str]]] = {}
+    out = {}
+    for path in paths:
+        p = pathlib.Path(path)
+        names = [p.name]
+        if p.suffix.lower() == ".hea":
+            listing = listings.get(p.parent)
+            if listing is None:
+                listing = listings[p.parent] = _names_by_stem(p.parent)
+            names = [n for stem in (p.stem, *_segment_names(p)) for n in listing.get(stem, [])] or names
+        stamp = {}
+        for name in sorted(set(names)):
+            try:
+                st = (p.parent / name).stat()
+            except OSError:
+                continue
+            stamp[name] = [int(st.st_size), int(st.st_mtime_ns)]
+        out[record_key(path)] = stamp
+    return out
+
+
+def _names_by_stem(folder: pathlib.Path) -> dict[str, list[str]]:
+    by_stem: dict[str, list[str]] = {}
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return by_stem
+    for entry in entries:
+        by_stem.setdefault(entry.name.rsplit(".", 1)[0], []).append(entry.name)
+    return by_stem
+
+
+def _segment_names(hea: pathlib.Path) -> list[str]:
+    """The segment records of a multi-segment WFDB header (record line ``name/segments ...``)."""
+    try:
+        lines = [ln.split() for ln in hea.read_text(errors="replace").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+    except OSError:
+        return []
+    if not lines or "/" not in lines[0][0]:
+        return []
+    return [ln[0] for ln in lines[1:] if ln[0] != "~"]
