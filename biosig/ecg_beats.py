@@ -147,6 +147,7 @@ class EcgDetection(NamedTuple):
     energy: np.ndarray      # QRS energy of the signal
     threshold: float        # the energy a candidate needed to be a beat (0: no beat could be found)
     clean: np.ndarray       # band-passed 0.5-40 Hz
+    spikes: np.ndarray = np.zeros(0, np.int64)   # pacing spikes removed first (:func:`without_pacing_spikes`)
 
 
 _recent = threading.local()   # this thread's last detections: [(key, EcgDetection)], newest last
@@ -182,14 +183,76 @@ def ecg_detection(x: np.ndarray, fs_hz: float) -> EcgDetection:
             recent.append(recent.pop(i))
             return d
     d = _detect(x, fs_hz)
-    for a in (d.qrs, d.candidates, d.energy, d.clean):
+    for a in (d.qrs, d.candidates, d.energy, d.clean, d.spikes):
         a.flags.writeable = False
     recent.append((key, d))
     del recent[:-REUSE_ENTRIES]
     return d
 
 
+PACE_SPIKE_S = 0.004     # a pacing spike (0.5-2 ms pulse) is narrower than this: a running median this wide removes it
+PACE_OVER_NOISE = 8.0    # it stands out from the median-filtered ECG by this many robust SDs of the residual ...
+PACE_OVER_LOCAL = 1.0    # ... and by more than the median-filtered ECG's own range within PACE_LOCAL_S of it
+PACE_LOCAL_S = 0.05
+PACE_SYNC_S = 0.3        # a spike followed by a beat within this is the beat's own (synchronous pacing)
+PACE_MIN_REL = 0.2       # ... and by at least this share of the median-filtered ECG's range (its QRS complexes)
+_MEDIAN_CHUNK = 1 << 16
+
+
+def _running_median(x: np.ndarray, half: int) -> np.ndarray:
+    """Median of ``x`` over ``[k - half, k + half]`` (edges repeated), in chunks of bounded memory."""
+    y = np.pad(x, half, mode="edge")
+    win = np.lib.stride_tricks.sliding_window_view(y, 2 * half + 1)
+    return np.concatenate([np.median(win[i:i + _MEDIAN_CHUNK], axis=1) for i in range(0, len(x), _MEDIAN_CHUNK)])
+
+
+def without_pacing_spikes(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(x without spikes, spikes)``: ``x`` (float64, 1-D) with pacemaker spikes replaced by its
+    running median over :data:`PACE_SPIKE_S` on each side (``x`` itself where there are none), and
+    the spikes' sample indices.
+
+    A pacing spike is a pulse of 0.5-2 ms and up to several mV: its 5-15 Hz energy matches a QRS
+    complex, so asynchronous pacing spikes (failure to capture, or a fixed-rate pacemaker above a
+    slow intrinsic rhythm) were counted as beats: 5 mV spikes at 72 /min over a 30 /min rhythm gave
+    a published heart rate of 85-92 /min at 125-500 Hz (the classic monitor pitfall; monitors reject
+    pace pulses before counting). A sample is a spike where its difference from the running median
+    (which removes anything narrower than the median's half width) exceeds :data:`PACE_OVER_NOISE`
+    robust SDs of that difference, :data:`PACE_MIN_REL` of the median-filtered signal's range (no
+    smoothing of small noise blips) and the median-filtered signal's own range within
+    :data:`PACE_LOCAL_S` (an R wave's top loses less to the median than the range of its QRS
+    complex). The sample on each side goes too. Under 200 Hz the median spans 3 samples: an R wave's
+    top is 2 samples wide there (a 5-sample median took half of it off ECGSYN's R waves at 180 /min),
+    as wide as a spike split across two samples, which therefore stays; :func:`doubtful_intervals`
+    withholds such a window. Measured (tests/test_ecg_beats_pacing.py): no sample of a clean ECG
+    changed at 30-230 /min, 125-1000 Hz (Gaussian and ECGSYN beats), nor of MIT-BIH 100, 102, 107,
+    217 (paced, spikes filtered by the recorder); the 30 /min rhythm under spikes reads 30 /min at
+    250-1000 Hz (at 125 Hz 45 /min, withheld)."""
+    # two samples each side (a 2 ms spike can straddle two), but one under 200 Hz: there an R wave's
+    # top is 2 samples wide, and a 5-sample median cut ECGSYN's R waves at 180 /min by half
+    half = 1 if fs_hz < 200 else max(2, int(np.ceil(PACE_SPIKE_S * fs_hz)))
+    if len(x) < 4 * half + 1:
+        return x, np.zeros(0, np.int64)
+    med = _running_median(x, half)
+    resid = np.abs(x - med)
+    noise = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    floor = max(PACE_OVER_NOISE * noise, PACE_MIN_REL * float(np.ptp(med)))
+    cand = np.flatnonzero(resid > floor)
+    if not len(cand):
+        return x, cand
+    d = max(1, int(round(PACE_LOCAL_S * fs_hz)))
+    idx = np.clip(cand[:, None] + np.arange(-d, d + 1)[None, :], 0, len(x) - 1)
+    local = med[idx].max(axis=1) - med[idx].min(axis=1)
+    spike = cand[resid[cand] > PACE_OVER_LOCAL * local]
+    if not len(spike):
+        return x, spike
+    wide = np.unique(np.clip(np.concatenate([spike - 1, spike, spike + 1]), 0, len(x) - 1))
+    out = x.copy()
+    out[wide] = med[wide]
+    return out, spike
+
+
 def _detect(x: np.ndarray, fs_hz: float) -> EcgDetection:
+    x, spikes = without_pacing_spikes(x, fs_hz)
     clean = _band(x, fs_hz, 0.5, 40.0)
     qrs = np.gradient(_band(x, fs_hz, 5.0, 15.0)) ** 2
     w = max(1, int(0.12 * fs_hz))
@@ -197,9 +260,9 @@ def _detect(x: np.ndarray, fs_hz: float) -> EcgDetection:
     cand = _find_peaks(energy, max(1, int(0.25 * fs_hz)), 0.0)
     threshold = _beat_threshold(energy[cand], len(x) / fs_hz)
     if not threshold > 0:
-        return EcgDetection(np.zeros(0, np.int64), cand, energy, 0.0, clean)
+        return EcgDetection(np.zeros(0, np.int64), cand, energy, 0.0, clean, spikes)
     beats = _search_back(cand[energy[cand] >= threshold], cand, energy, threshold, fs_hz)
-    return EcgDetection(beats, cand, energy, threshold, clean)
+    return EcgDetection(beats, cand, energy, threshold, clean, spikes)
 
 
 def doubtful_intervals(x: np.ndarray, fs_hz: float) -> int:
@@ -214,6 +277,9 @@ def doubtful_intervals(x: np.ndarray, fs_hz: float) -> int:
       :data:`DOUBT_SHORT_REL` of the median interval, and one of its two beats has under
       :data:`DOUBT_SMALL_REL` of the median beat's QRS energy (a T wave or a spike taken for a beat;
       a premature beat as early as that is rare); or
+    * under 200 Hz, it holds a pacing spike that no beat follows within :data:`PACE_SYNC_S`
+      (:func:`without_pacing_spikes` removes spikes within one sample there; one split over two
+      samples may be left and counted: a 30 /min rhythm under 72 /min spikes read 45 /min at 125 Hz); or
     * its second beat may be a T wave: it is shorter than :data:`SEARCHBACK_MARGIN_S`, and that beat
       has under :data:`DOUBT_T_REL` of the first's QRS energy and under :data:`DOUBT_T_SLOPE_REL` of
       its steepest 0.5-40 Hz slope (neither within 0.12 s of the window's edges). Where every beat's
@@ -254,6 +320,11 @@ def doubtful_intervals(x: np.ndarray, fs_hz: float) -> int:
     whole = (beats >= edge) & (beats < len(d.energy) - edge)
     doubt |= ((rr < margin) & whole[1:] & whole[:-1] & (e[1:] < DOUBT_T_REL * e[:-1])
               & (slope[1:] < DOUBT_T_SLOPE_REL * slope[:-1]))
+    if fs_hz < 200 and len(d.spikes):   # pacing spikes no beat follows: others may be left, split over 2 samples
+        k = np.searchsorted(beats, d.spikes)
+        inside = (k > 0) & (k < len(beats))
+        k, sp = k[inside], d.spikes[inside]
+        doubt[k[beats[k] - sp > PACE_SYNC_S * fs_hz] - 1] = True
     return int(doubt.sum())
 
 

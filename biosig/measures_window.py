@@ -20,7 +20,10 @@ otherwise every measure is ``None`` and ``missing`` names the reason (``low_qual
 of good quality in which too few beats/breaths were found reports ``missing="too_few_beats"`` or
 ``"too_few_breaths"``. An ECG window with an interval in doubt (a QRS-like peak left between two
 beats, or a small beat too close to another: :func:`biosig.measures_hrv.uncertain_beats`) reports
-``missing="uncertain_beats"``: its heart rate may be off by a missed or a false beat.
+``missing="uncertain_beats"``: its heart rate may be off by a missed or a false beat. So does a PPG
+window whose pulses alternate large and small or short and long (:func:`biosig.pulse_beats.pulses_alternate`):
+pulsus alternans or a dicrotic wave near half the period, which a single pulse wave cannot tell
+apart (the rate would be right or double).
 """
 from __future__ import annotations
 
@@ -31,7 +34,8 @@ from biosig.errors import SignalError
 from biosig.modality import check_modality
 from biosig.flatline import FLAT_MODALITIES, longest_run, measured_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
-from biosig.measures_hrv import RR_KEYS, ibi_features, uncertain_beats
+from biosig.measures_hrv import RR_KEYS, beats_and_features, uncertain_beats
+from biosig.pulse_beats import pulses_alternate
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
@@ -51,7 +55,10 @@ def unit_of(key: str) -> str:
 
 MISSING_REASONS = ("low_quality", "too_few_beats", "uncertain_beats", "too_few_breaths", "no_manoeuvre",
                    "unacceptable_manoeuvre")
-BREATH_S = (1.0, 15.0)    # 4 to 60 breaths/min
+#: 4 to 100 breaths/min. The shortest was 1 s (60 /min): a neonate breathing at 60 /min has half its
+#: intervals under 1 s, and its period sat on the edge of the search; windows published 8.9-55.9 /min
+BREATH_S = (0.6, 15.0)
+BREATH_BAND_HZ = (0.05, 2.0)   # breath peaks are found in this band (1 Hz, as before, cut a 60 /min breathing to 1/4)
 
 
 def measure_keys(modality: str) -> tuple[str, ...]:
@@ -61,20 +68,42 @@ def measure_keys(modality: str) -> tuple[str, ...]:
 
 def breath_peaks(resp, fs_hz: float) -> np.ndarray:
     """Sample indices of inspiration peaks of a respiration signal (W,) or (C, W): peaks of the
-    0.05-1 Hz band, at least 0.5 x the dominant breath period apart (autocorrelation), above 30 %
-    of the robust range."""
+    0.05-2 Hz band (:data:`BREATH_BAND_HZ`), at least 0.5 x the dominant breath period apart
+    (autocorrelation, :data:`BREATH_S`), above 30 % of the robust range, each rising and falling
+    by at least :data:`BREATH_PROMINENCE_REL` of the median breath (:func:`_prominent`)."""
     x, fs_hz = float_signal(resp), sampling_rate(fs_hz)
     x = x[0] if x.ndim == 2 else x
     finite = np.isfinite(x)
     if finite.sum() < 2 * BREATH_S[0] * fs_hz or np.nanstd(x) == 0:
         return np.zeros(0, np.int64)
     x = np.where(finite, x, np.nanmean(x))
-    clean = _band(x, fs_hz, 0.05, 1.0)
+    clean = _band(x, fs_hz, *BREATH_BAND_HZ)
     lo, hi = np.percentile(clean, [2, 98])
     if not hi > lo:
         return np.zeros(0, np.int64)
     period = _dominant_period_s(clean, fs_hz, BREATH_S[0], min(BREATH_S[1], 0.8 * len(x) / fs_hz))
-    return _find_peaks(clean, max(1, int(0.5 * period * fs_hz)), lo + 0.3 * (hi - lo)).astype(np.int64)
+    peaks = _find_peaks(clean, max(1, int(0.5 * period * fs_hz)), lo + 0.3 * (hi - lo)).astype(np.int64)
+    return _prominent(clean, peaks)
+
+
+BREATH_PROMINENCE_REL = 0.3   # a breath peak rises and falls by at least this share of the median breath's
+
+
+def _prominent(clean: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """``peaks`` without those whose prominence (the smaller of the rise from the lowest point since
+    the previous peak and the fall to the lowest point before the next) is under
+    :data:`BREATH_PROMINENCE_REL` of the median, the least prominent first: a shoulder in an
+    expiratory pause is no breath. At 6 /min one made a 30 s window read 8.5 /min."""
+    peaks = np.asarray(peaks, dtype=np.int64)
+    while len(peaks) >= 3:
+        bounds = np.concatenate([[0], peaks, [len(clean)]])
+        low = np.array([clean[a:b + 1].min() for a, b in zip(bounds[:-1], bounds[1:])])
+        prom = clean[peaks] - np.maximum(low[:-1], low[1:])
+        k = int(np.argmin(prom))
+        if prom[k] >= BREATH_PROMINENCE_REL * float(np.median(prom)):
+            break
+        peaks = np.delete(peaks, k)
+    return peaks
 
 
 def breath_features(resp, fs_hz: float) -> dict[str, float]:
@@ -160,7 +189,7 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     if modality == "ecg":
         vals, reason = ecg_features(x, fs_hz), "too_few_beats"
     elif modality == "ppg":
-        vals, reason = ibi_features(x, fs_hz), "too_few_beats"
+        (vals, pulses, clean), reason = beats_and_features(x, fs_hz, "ppg"), "too_few_beats"
     elif modality == "resp":
         vals, reason = breath_features(x, fs_hz), "too_few_breaths"
     elif modality == "spiro":
@@ -176,7 +205,7 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     if not np.isfinite(vals[main]):
         out["missing"] = reason
         return out
-    if modality == "ecg" and uncertain_beats(x, fs_hz):
+    if (modality == "ecg" and uncertain_beats(x, fs_hz)) or (modality == "ppg" and pulses_alternate(clean, pulses)):
         out["missing"] = "uncertain_beats"
         return out
     out.update({k: (float(v) if np.isfinite(v) else None) for k, v in vals.items()}, ok=True)

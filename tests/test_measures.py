@@ -153,16 +153,18 @@ def test_end_of_forced_expiration_criteria():
         spiro_volume_ml(np.array([t_end - 0.5]), 4000, 0.9, 0.5, 1.2)[0]
     assert 3.0 < full.fet_s < 11.99 - full.t0_s and 0.0 <= after <= 2.0, (full.fet_s, after)
     cut = spirometry_indices(spiro_volume_ml(t[:200] - 0.5, 4000, 0.9, 0.5, 1.2), fs_hz=fs)  # stopped at 1.99 s
-    by_hand = spiro_volume_ml(np.array([1.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0] - spiro_volume_ml(np.array([0.99 - 0.5]), 4000, 0.9, 0.5, 1.2)[0]
-    # the plateau is read on the trace averaged over 0.2 s (EOFE_AVERAGE_S): within 2 % of the raw curve's
+    # the plateau is the least-squares slope of the last 1 s (spirometry_end.plateau_gain_ml) times 1 s:
+    # np.polyfit on the 101 samples from 0.99 to 1.99 s is the oracle
+    by_hand = np.polyfit(t[99:200], spiro_volume_ml(t[99:200] - 0.5, 4000, 0.9, 0.5, 1.2), 1)[0]
     assert not cut.eofe_ok and cut.plateau_ml == pytest.approx(by_hand, rel=0.02)
 
 
 def test_ecg_and_ppg_heart_rates_agree_where_quality_says_both_are_usable():
     """a103l (CinC 2015) records ECG and PLETH together: on 30 s windows both signals rate alike
     whenever the quality index calls them usable and a PPG rate is reported; every window where the
-    rates would disagree is flagged by the quality index or has no PPG rate (NaN: the two pulse
-    detectors disagree - at 240 s, pulsus alternans: NeuroKit2 misses the small pulses)."""
+    rates would disagree is flagged by the quality index or has no rate (NaN: the two beat
+    detectors disagree - at 240 s, pulsus alternans: NeuroKit2 misses the small pulses; at 270 s an
+    ECG artefact, where the ECG read 108 /min against the pulse's 116 before the ECG was cross-checked)."""
     import biosig
     from biosig.quality import USABLE, window_quality
 
@@ -179,7 +181,7 @@ def test_ecg_and_ppg_heart_rates_agree_where_quality_says_both_are_usable():
             (agree if usable else flagged).append(diff)
     assert len(agree) >= 5 and max(agree) < 2.5  # measured: 6 windows, at most 2.1 bpm apart
     assert 240 in not_reported and len(not_reported) <= 4
-    assert len(flagged) >= 1  # the ECG artefact window at 270 s
+    assert 270 in not_reported or len(flagged) >= 1  # the ECG artefact window at 270 s: no rate, or flagged
 
 
 def test_the_best_quality_lead_is_measured():
@@ -213,7 +215,7 @@ def test_a_lead_usable_throughout_beats_one_with_a_better_mean():
     assert summ[1]["fraction_usable"] - summ[0]["fraction_usable"] > 0.1
     assert choose_channel(rec, "ecg") == 1
     assert heart_rate(rec) == pytest.approx(70, abs=1.5)
-    assert abs(heart_rate(rec, channel=0) - 70) > 3                       # what the old pick published
+    assert not abs(heart_rate(rec, channel=0) - 70) <= 3   # the old pick: off by more (now NaN: detectors disagree)
 
 
 def _pulse_train(period_s, seconds=30.0, fs=100.0, amps=(1.0,), dicrotic=0.0, seed=0):
