@@ -50,20 +50,19 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
 
 The learners (:mod:`realtime`) stay pure: the clock reading ``now_s`` is passed in here.
 State is checkpointed to ``<state_dir>/forecasters/<source>.npz`` (atomic replace) so that a
-runtime killed and restarted continues with the learned weights and scaler.
+runtime killed and restarted continues with the learned weights and scaler
+(:mod:`streams.forecast_checkpoint`; :func:`write_checkpoint` is re-exported here).
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
-import pathlib
 import time
 
 import numpy as np
 
 from streams.config import MAX_STEPS, ForecasterConfig
 from streams.errors import StreamError
+from streams.forecast_checkpoint import CheckpointMixin, write_checkpoint  # noqa: F401 (re-exported)
 from streams.protocol import HOLD_REASONS
 
 log = logging.getLogger(__name__)
@@ -193,7 +192,7 @@ def _drive(f) -> float:
     return float(np.min(times)) if times else 0.0
 
 
-class SourceForecaster:
+class SourceForecaster(CheckpointMixin):
     """The forecaster of one marker stream and its hold state.
 
     Parameters
@@ -234,6 +233,10 @@ class SourceForecaster:
         # docstring), set by streams.forecast_worker before each frame; None while it is not
         self.rate_hold: tuple[str, str] | None = None
         self.counts = {r: 0 for r in HOLD_REASONS}
+
+    @property
+    def source(self) -> str:
+        return source_of(self.stream)
 
     @property
     def horizon_s(self) -> float:
@@ -351,57 +354,3 @@ class SourceForecaster:
         """The forecaster raised: every later frame of this source is held as ``unavailable``."""
         self.failed = why
         return self._hold("unavailable")
-
-    # ------------------------------------------------------------------ checkpoints
-    def snapshot(self) -> tuple[str, dict, dict]:
-        """``(source, meta, arrays)``: the state to checkpoint, copied (``state_dict`` copies), so
-        that another thread can write it (:func:`write_checkpoint`) while this one learns on."""
-        state = self.forecaster.state_dict()
-        arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
-        scalars = {k: (v.item() if isinstance(v, np.generic) else v)
-                   for k, v in state.items() if not isinstance(v, np.ndarray)}
-        meta = {"stream": self.stream, "channels": self.channels, "fs_hz": self.fs_hz,
-                "last_t_s": self.last_t_s, "resets_seen": self.resets_seen, "state": scalars}
-        return source_of(self.stream), meta, arrays
-
-    def save(self, directory):
-        """Write the state atomically to ``directory/<source>.npz``."""
-        write_checkpoint(directory, *self.snapshot())
-
-    def try_restore(self, directory) -> bool:
-        """Load ``directory/<source>.npz`` when it matches this stream; True when restored."""
-        path = pathlib.Path(directory) / f"{source_of(self.stream)}.npz"
-        if not path.exists():
-            return False
-        try:
-            with np.load(path) as z:
-                meta = json.loads(bytes(z["__meta__"]).decode())
-                arrays = {k: z[k] for k in z.files if k != "__meta__"}
-            if meta["stream"] != self.stream or meta["channels"] != self.channels or \
-                    abs(meta["fs_hz"] - self.fs_hz) > 1e-9:
-                log.warning("checkpoint %s is for %s %s at %s Hz; starting %s afresh", path,
-                            meta["stream"], meta["channels"], meta["fs_hz"], self.stream)
-                return False
-            self.forecaster.load_state_dict({**meta["state"], **arrays})
-        except Exception as exc:  # a corrupt or foreign file must not stop the runtime
-            log.warning("cannot restore forecaster checkpoint %s (%s); starting afresh", path, exc)
-            return False
-        self.last_t_s, self.resets_seen = meta["last_t_s"], meta["resets_seen"]
-        self.resumed = True
-        log.info("resumed the %s forecaster from %s (%d samples seen)", self.stream, path,
-                 self.forecaster.n_seen)
-        return True
-
-
-def write_checkpoint(directory, source: str, meta: dict, arrays: dict) -> None:
-    """Write one :meth:`SourceForecaster.snapshot` atomically to ``directory/<source>.npz``
-    (a temporary file, then ``os.replace``; no fsync, which stalls: the rename is atomic against
-    SIGKILL). Raises OSError."""
-    d = pathlib.Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / f"{source}.npz"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-        fh.flush()
-    os.replace(tmp, path)

@@ -21,9 +21,9 @@ forecasts are made and published by :class:`streams.forecast_worker.ForecastWork
 loop at the frame's receipt, never queued behind windows or encoders (which run in threads of
 their own); the loop runs at real-time priority where the OS allows it (:mod:`streams.priority`).
 
-The class is made of three modules: this one (start-up, the event loop, shutdown, status),
-:mod:`streams.runtime_ingest` (frames in, streams, windows) and :mod:`streams.runtime_outputs`
-(batches, encoder results, every frame out).
+The class is made of four modules: this one (start-up, the event loop, shutdown),
+:mod:`streams.runtime_ingest` (frames in, streams, windows), :mod:`streams.runtime_outputs`
+(batches, encoder results, every frame out) and :mod:`streams.runtime_status` (the status body).
 """
 from __future__ import annotations
 
@@ -43,12 +43,17 @@ from streams.metrics import Latency
 from streams.registry import StreamRegistry
 from streams.runtime_ingest import IngestMixin
 from streams.runtime_outputs import Lane, OutputsMixin
+from streams.runtime_status import StatusMixin
 from streams.scores import ScoreHost, ScoreWorker
 from streams.security import ipv6_options, refused_handshake_events, refusal_reason
 from streams.startup import StartingResponder, check_bindable, warm_up_all
 from streams.status_overload import OVERLOAD_WINDOW_S, OverloadWatch
 
 log = logging.getLogger(__name__)
+
+#: The largest status request accepted (``b"status"`` is 6 bytes): a client sending megabytes
+#: on the status socket had them copied on the event loop.
+STATUS_REQUEST_MAX_BYTES = 64 * 1024
 
 AUTH_WARN_EVERY_S = 10.0   # refused CURVE handshakes are all counted; each reason logged at most this often
 DRAIN_S = 0.02   # longest drain of the ingest socket before windows, results, status and timers run
@@ -64,7 +69,7 @@ def freeze_start_up_heap():
     gc.freeze()
 
 
-class Runtime(IngestMixin, OutputsMixin):
+class Runtime(IngestMixin, OutputsMixin, StatusMixin):
     """Run with :meth:`run` (blocking) or :meth:`start` (a thread); stop with :meth:`stop`.
 
     Parameters
@@ -173,7 +178,9 @@ class Runtime(IngestMixin, OutputsMixin):
                 security = ServerSecurity(ctx, cfg.key_dir)
             else:
                 check_plain_allowed(cfg.endpoints.all(), cfg.insecure)
-            self.rep = self._bind(ctx, zmq.REP, cfg.endpoints.status, security, socks)
+            # a status request is one short word: a larger one is dropped at its header, never read
+            self.rep = self._bind(ctx, zmq.REP, cfg.endpoints.status, security, socks,
+                                  ((zmq.MAXMSGSIZE, STATUS_REQUEST_MAX_BYTES),))
             starting = StartingResponder(self.rep, self._status_header)
             try:
                 self.models = ModelHost(cfg.models, cfg.backend, cfg.device, cfg.precision)
@@ -182,11 +189,9 @@ class Runtime(IngestMixin, OutputsMixin):
                 self.windows = stream_windows(cfg.windows, self.models)
             finally:
                 starting.stop()
-            self.ingest = self._bind(ctx, zmq.PULL, cfg.endpoints.ingest, security, socks)
-            self.ingest.setsockopt(zmq.RCVHWM, 100_000)
-            self.ingest.setsockopt(zmq.MAXMSGSIZE, 256 * 1024 * 1024)
-            self.pub = self._bind(ctx, zmq.PUB, cfg.endpoints.output, security, socks)
-            self.pub.setsockopt(zmq.SNDHWM, cfg.out_hwm)
+            self.ingest = self._bind(ctx, zmq.PULL, cfg.endpoints.ingest, security, socks,
+                                     ((zmq.RCVHWM, 100_000), (zmq.MAXMSGSIZE, 256 * 1024 * 1024)))
+            self.pub = self._bind(ctx, zmq.PUB, cfg.endpoints.output, security, socks, ((zmq.SNDHWM, cfg.out_hwm),))
             self.bound = Endpoints(*(sk.getsockopt_string(zmq.LAST_ENDPOINT)
                                      for sk in (self.ingest, self.pub, self.rep)))
             if security is not None:   # refused CURVE handshakes are counted on every socket
@@ -229,10 +234,14 @@ class Runtime(IngestMixin, OutputsMixin):
         finally:
             self._shutdown(socks, monitors, security, ctx)
 
-    def _bind(self, ctx, kind, endpoint, security, socks):
+    def _bind(self, ctx, kind, endpoint, security, socks, options=()):
+        """A bound socket with ``options`` set before the bind: ZeroMQ copies them into the TCP
+        listener at bind time, so one set afterwards never reaches an accepted connection."""
         import zmq
         sock = ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
+        for option, value in options:
+            sock.setsockopt(option, value)
         socks.append(sock)
         if security is not None:
             security.secure(sock)
@@ -365,53 +374,3 @@ class Runtime(IngestMixin, OutputsMixin):
                 self._auth_warned_s[name, reason] = now
                 log.warning("a client was refused by CURVE on the %s socket: %s (%d refusals so far)", name,
                             reason, sum(self.auth_failures.values()))
-
-    # ------------------------------------------------------------------ status
-    def _dropped_total(self) -> int:
-        """Windows dropped for a full encoder queue, over the streams the registry holds."""
-        return sum(s.dropped for s in list(self.stats.values()))
-
-    def status(self) -> dict:
-        now = time.time()
-        base = {"state": self.state, "epoch": self.epoch, "uptime_s": now - self.started_s}
-        if self.state == "starting":
-            return {**base, "streams": {}, "totals": {}, "invalid": {}, "auth_failures": 0, "forecasters": {},
-                    "models": {}, "queue": {"pending_windows": 0, "max": self.config.embed_queue, "batches": 0}}
-        streams = {name: s.snapshot(now) for name, s in sorted(list(self.stats.items()))}
-        totals = collections.Counter()
-        for s in streams.values():
-            for key in ("frames", "samples", "gaps", "missing", "duplicates", "late", "windows",
-                        "outputs", "forecasts", "holds", "dropped", "rejected_total", "restarts"):
-                totals[key] += s[key]
-        totals["invalid"] = sum(self.invalid.values())
-        lanes = list(self.lanes.values())
-        reg = self.registry
-        return {
-            **base, "ready_after_s": self.ready_after_s, "warm_up": self.warm,
-            "endpoints": dict(zip(("ingest", "output", "status"), self.bound.all())) if self.bound else {},
-            "streams": streams, "totals": dict(totals),
-            "invalid": dict(self.invalid), "invalid_last": self.invalid_last, "auth_failures": sum(self.auth_failures.values()),
-            "auth_failures_by_socket": dict(self.auth_failures),
-            "slots": {"general": reg.general, "max": reg.max_streams, "per_source_max": reg.per_source,
-                      "reserved_sources": sorted(reg.reserved), "expired": reg.expired,
-                      "idle_expire_s": reg.idle_expire_s},
-            "queue": {"pending_windows": sum(len(ln) for ln in lanes), "max": self.config.embed_queue,
-                      "encoder_busy": any(ln.worker.busy for ln in lanes),
-                      "score_pending": self.score_worker.pending if self.score_worker else 0,
-                      "batches": sum(ln.worker.batches for ln in lanes),
-                      "batch_size": self.batch_sizes.summary(),
-                      "lanes": {ln.name: {"pending_windows": len(ln), "batches": ln.worker.batches,
-                                          "windows": ln.worker.windows} for ln in lanes}},
-            "overload": self.overload.state(),
-            "forecasters": self.forecast_worker.describe() if self.forecast_worker else {},
-            "forecast_path_priority": self.priority,
-            "cpu_wakeup_latency": self.wakeup.state if self.wakeup is not None else "not requested yet",
-            "models": self.models.describe() if self.models else {},
-            "windows": {m: list(w) for m, w in sorted(self.windows.items())},
-            "recorder": ({"dir": str(self.recorder.dir), **self.recorder.rows_written}
-                         if self.recorder is not None else None),
-        }
-
-    def _status_header(self) -> dict:
-        return {"kind": "status", "stream": "runtime", "seq": 0, "t_s": time.time(), "epoch": self.epoch,
-                "body": self.status()}
