@@ -68,6 +68,23 @@ def _derivs(t: float, s: np.ndarray, rrn: np.ndarray, fs_hz: float, waves: tuple
     return np.array([a0 * x - w0 * y, a0 * y + w0 * x, dz])
 
 
+def hold_rr_per_beat(rr: np.ndarray, fs_hz: int) -> tuple[np.ndarray, int]:
+    """``(rrn, ip)``: ``rr`` (s, one value per sample at ``fs_hz``) held constant over each beat, and
+    the sample index after the last beat started. NeuroKit2's loop, except that a beat always moves
+    on by a sample: ``signal_resample`` (``scipy.ndimage.zoom``) can leave the last value 0, and a
+    beat starting on that sample then started there for ever (ECGSYN at 100 Hz, 120 /min, seed 1,
+    10 s never returned)."""
+    dt = 1 / fs_hz
+    rrn = np.zeros(len(rr))
+    t_beat, i, ip = 0.0, 0, 0
+    while i < len(rr):
+        t_beat += rr[i]
+        ip = int(np.round(t_beat / dt))
+        rrn[i:ip] = rr[i]
+        i = max(ip, i + 1)   # ip <= i only on an RR of 0 s: the old loop never ended there
+    return rrn, ip
+
+
 def ecgsyn(duration_s: float, length: int, fs_hz: int, heart_rate_bpm: float, heart_rate_std_bpm: float,
            seed: int, ai=AI, bi=BI) -> np.ndarray:
     """One ECG lead of ``length`` samples at ``fs_hz`` (an integer rate), scaled to [-0.4, 1.2] mV:
@@ -87,14 +104,8 @@ def ecgsyn(duration_s: float, length: int, fs_hz: int, heart_rate_bpm: float, he
     n = 2 ** (np.ceil(np.log2(n_beats * (60 / heart_rate_bpm))))
     rr = nk.signal_resample(rr_process(heart_rate_bpm, heart_rate_std_bpm, n, rng), sampling_rate=1,
                             desired_sampling_rate=fs_hz)
+    rrn, ip = hold_rr_per_beat(rr, fs_hz)
     dt = 1 / fs_hz
-    rrn = np.zeros(len(rr))      # RR held constant over each beat
-    t_beat, i, ip = 0.0, 0, 0
-    while i < len(rr):
-        t_beat += rr[i]
-        ip = int(np.round(t_beat / dt))
-        rrn[i:ip] = rr[i]
-        i = ip
     t_eval = np.linspace(0, (ip - 1) * dt, ip)
     waves = tuple(zip(ti.tolist(), ai.tolist(), bi.tolist()))
     sol = solve_ivp(lambda t, s: _derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) * dt],

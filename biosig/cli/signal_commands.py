@@ -51,7 +51,38 @@ def register(subparsers) -> None:
                    help="audio only: cough (default), breath, scene (coughs through a random room and recording "
                         "channel) or auscultation (lung sounds through a stethoscope: breath sounds, wheezes, "
                         "crackles, heart sounds)")
+    s.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a generator parameter, repeatable (default: drawn from the seed), e.g. "
+                        "heart_rate_bpm=40, rhythm=af, leads=2, noise_mv=0.02 (ecg); heart_rate_bpm, rhythm, "
+                        "motion_amplitude (ppg); resp_rate_bpm=12, noise (resp); pattern=obstructive, "
+                        "artefact=cough, fvc_ml (spiro); resp_rate_bpm, amplitude_mm (motion); n_events (audio). "
+                        "An unknown NAME is refused with the list the modality takes")
     s.set_defaults(handler=simulate_command)
+
+
+def _simulate_params(items: list[str]) -> dict:
+    """``--param NAME=VALUE`` as keyword arguments of :func:`biosig.synthetic.simulate`: a VALUE that
+    reads as an integer is one (``leads=2``), else as a number a float (``heart_rate_bpm=40.5``),
+    ``none`` is None, anything else text (``rhythm=af``)."""
+    from biosig.errors import BiosigError
+
+    kw = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name.isidentifier() or not text:
+            raise BiosigError(f"--param {item!r}: expected NAME=VALUE, e.g. heart_rate_bpm=40")
+        if name in kw:
+            raise BiosigError(f"--param {name} given twice")
+        for parse in (int, float):
+            try:
+                kw[name] = parse(text)
+                break
+            except ValueError:
+                continue
+        else:
+            kw[name] = None if text.lower() == "none" else text
+    return kw
 
 
 def _positive_float(text: str) -> float:
@@ -317,10 +348,12 @@ def simulate_command(args) -> int:
     check_output_file(args.out, "--out", replace=args.force, companions=(".hea", ".dat") if wfdb else ())
     if wfdb and not args.force:
         _refuse_case_twins(args.out, (".hea", ".dat"))
-    kw = {}
+    kw = _simulate_params(args.param)
     if args.kind is not None:
         if args.modality != "audio":
             raise BiosigError(f"--kind {args.kind} is for audio, not {args.modality}")
+        if "kind" in kw:
+            raise BiosigError("--kind and --param kind=...: give one")
         kw["kind"] = args.kind
     synthetic_log = logging.getLogger("biosig.synthetic")   # a long ECG logs its progress at INFO
     synthetic_log.setLevel(min(synthetic_log.getEffectiveLevel(), logging.INFO))
