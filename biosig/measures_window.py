@@ -205,7 +205,7 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     if not np.isfinite(vals[main]):
         out["missing"] = reason
         return out
-    if (modality == "ecg" and uncertain_beats(x, fs_hz)) or (modality == "ppg" and pulses_alternate(clean, pulses)):
+    if (modality == "ecg" and uncertain_beats(x, fs_hz)) or (modality == "ppg" and pulses_alternate(clean, pulses, fs_hz)):
         out["missing"] = "uncertain_beats"
         return out
     out.update({k: (float(v) if np.isfinite(v) else None) for k, v in vals.items()}, ok=True)

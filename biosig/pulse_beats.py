@@ -100,7 +100,7 @@ def _alternans_pulses(clean: np.ndarray, fs_hz: float, period_s: float, height: 
 
 
 RANGE_BLOCK_S = 10.0
-LEVEL_S = 5.0
+LEVEL_S = 2.0
 
 
 def _level(x: np.ndarray, fs_hz: float) -> np.ndarray:
@@ -136,16 +136,29 @@ ALTERNATING_MIN = 6       # ... over at least this many pulses: the pulse rate i
 ALTERNATING_INTERVAL_REL = 0.1   # the same for intervals, by this share of the median interval
 
 
-def _alternate(v: np.ndarray, rel: float) -> bool:
+#: A train of SHORT_ALTERNATING_MIN + 1 to ALTERNATING_MIN pulses (a short window, or a slow pulse:
+#: 5-6 s at 30 /min) alternates when its heights go up and down at EVERY turn by at least
+#: SHORT_ALTERNATING_REL of the median. Such trains were never checked: a 30 /min pulse whose diastolic
+#: wave falls near half the period (NeuroKit2's PPG) published 60 /min, quality 0.86-0.89, in 35-51 of
+#: 174-210 windows of 5-6 s at 25-250 Hz.
+#: Only where the median interval is at most SHORT_ALTERNATING_MAX_S (with ``fs_hz``): half of a pulse of
+#: at least 24 /min (the quality gate's lowest rate). A slower train is no doubled one; a 10 s window
+#: at 40-50 /min (sinus or AF) has 6-7 pulses and was withheld in 2-4 % of windows without this bound.
+SHORT_ALTERNATING_MIN = 4
+SHORT_ALTERNATING_REL = 0.25
+SHORT_ALTERNATING_MAX_S = 1.25
+
+
+def _alternate(v: np.ndarray, rel: float, share: float = ALTERNATING_SHARE) -> bool:
     """Whether ``v`` goes up and down in turn, by at least ``rel`` of its median each time, at
-    :data:`ALTERNATING_SHARE` of its turns."""
+    ``share`` (:data:`ALTERNATING_SHARE`) of its turns."""
     d = np.diff(v)
     big = np.abs(d) >= rel * float(np.median(v))
     turns = (np.sign(d[1:]) != np.sign(d[:-1])) & big[1:] & big[:-1]
-    return bool(len(turns)) and bool(turns.mean() >= ALTERNATING_SHARE)
+    return bool(len(turns)) and bool(turns.mean() >= share)
 
 
-def pulses_alternate(clean: np.ndarray, beats: np.ndarray) -> bool:
+def pulses_alternate(clean: np.ndarray, beats: np.ndarray, fs_hz: float | None = None) -> bool:
     """Whether the pulses ``beats`` of the band-passed wave ``clean`` alternate large and small, or
     short and long: each height (peak over the trough before it), or each interval, differs from both
     neighbours by at least :data:`ALTERNATING_REL` (:data:`ALTERNATING_INTERVAL_REL`) of the median, up then down, at
@@ -160,7 +173,10 @@ def pulses_alternate(clean: np.ndarray, beats: np.ndarray) -> bool:
     withhold such a window (``missing="uncertain_beats"``); random pulse heights or intervals (atrial
     fibrillation) turn up and down at 2 of 3 pulses, not 4 of 5."""
     beats = np.asarray(beats, dtype=np.int64)
-    if len(beats) < ALTERNATING_MIN + 1:
+    if len(beats) < SHORT_ALTERNATING_MIN + 1:
         return False
     h = np.array([clean[b] - clean[a:b + 1].min() for a, b in zip(beats[:-1], beats[1:])])
+    if len(beats) < ALTERNATING_MIN + 1:   # a short train: every turn, by a larger step
+        doubled_ok = fs_hz is not None and np.median(np.diff(beats)) / fs_hz <= SHORT_ALTERNATING_MAX_S
+        return doubled_ok and _alternate(h, SHORT_ALTERNATING_REL, share=1.0)
     return _alternate(h, ALTERNATING_REL) or _alternate(np.diff(beats).astype(np.float64), ALTERNATING_INTERVAL_REL)
