@@ -11,7 +11,8 @@ extension           written as
                     the schema metadata
 ``.wav``/``.flac``  soundfile, float32 WAV (any finite value) / 24-bit FLAC (full scale); they hold
                     no annotations and no unit (read back as ``FS``): each is said in a warning
-``.edf``            EDF+ (pyedflib), 16-bit over each channel's range; annotations as EDF+ text
+``.edf``            EDF+ (pyedflib), 16-bit over each channel's range; annotations as EDF+ text; no
+                    start time as EDF+'s unknown (``Startdate X``, 01.01.85 00.00.00)
 ``.hea`` / none     WFDB (wfdb.wrsamp), format 16, per-channel gain so that the largest
                     magnitude uses ~30000 of the 16-bit range; NaN -> WFDB invalid sample;
                     annotations as ``.atr``, ``metadata["comments"]`` as header comments
@@ -28,6 +29,7 @@ said in a warning), read back so by biosig and wfdb alike.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import json
 import logging
@@ -50,6 +52,11 @@ WRITE_EXTENSIONS = (".csv", ".parquet", ".wav", ".flac", ".edf", ".hea", "")
 WFDB_DIGITAL_MAX = 30000
 #: The CSV column of ISO-8601 wall-clock times written beside ``t_s`` for a record with a start time.
 CSV_CLOCK_COLUMN = "time"
+#: The header start date-time of an EDF+ file whose start is unknown (its recording field says
+#: ``Startdate X``): the conventional 01.01.85 00.00.00, the first date EDF's two-digit years hold.
+EDF_UNKNOWN_START = datetime.datetime(1985, 1, 1)
+#: How pyedflib writes that date in the recording field (English month names, as EDF+ has them).
+_EDF_UNKNOWN_STARTDATE = b"Startdate 01-JAN-1985"
 #: Units outside ASCII in the spelling of the EDF and WFDB standards (their headers are ASCII: wfdb
 #: read "µV" as "V" and "°C" as "C"; pyedflib wrote "µV" as "AuV").
 _ASCII_UNITS = {"µ": "u", "μ": "u", "°C": "degC", "°F": "degF", "°": "deg", "Ω": "Ohm", "²": "^2", "³": "^3"}
@@ -285,8 +292,8 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
         n_ann = len(record.annotations) if record.annotations is not None else 0
         if n_ann:  # EDF+ stores annotations in per-second slots: reserve enough of them
             writer.set_number_of_annotation_signals(int(min(64, max(1, math.ceil(3 * n_ann / max(record.duration_s, 1))))))
-        if record.start_time is not None:
-            _edf_start(writer, record.start_time, path)
+        # no start time: EDF+'s "unknown" (pyedflib would stamp the time of writing, a made-up start)
+        _edf_start(writer, record.start_time if record.start_time is not None else EDF_UNKNOWN_START, path)
         writer.writeSamples([np.ascontiguousarray(row) for row in x])
         if record.annotations is not None:
             for s, sym in zip(record.annotations.sample, record.annotations.symbol):
@@ -295,7 +302,24 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
         raise WriteError(path, f"pyedflib refused the record ({exc})") from None
     finally:
         writer.close()
+    if record.start_time is None:
+        _edf_mark_start_unknown(path)
     return path
+
+
+def _edf_mark_start_unknown(path: pathlib.Path) -> None:
+    """Write the EDF+ local recording identification's startdate as ``X`` (unknown; EDF+ spec 2.1.3.2),
+    where pyedflib wrote the conventional :data:`EDF_UNKNOWN_START` (``Startdate 01-JAN-1985``); read
+    back as no start time (:func:`biosig.readers.edf_plusd.start_unknown`)."""
+    written = _EDF_UNKNOWN_STARTDATE
+    with open(path, "r+b") as fh:
+        fh.seek(88)
+        field = fh.read(80)
+        if not field.startswith(written):
+            raise WriteError(path, f"unexpected EDF+ recording field {field.decode('latin-1').rstrip()!r}; "
+                                   "cannot mark the start time unknown")
+        fh.seek(88)
+        fh.write((b"Startdate X" + field[len(written):]).ljust(80)[:80])
 
 
 def _edf_start(writer, start, path) -> None:

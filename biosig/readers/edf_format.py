@@ -8,7 +8,8 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
-from biosig.readers.edf_plusd import edf_header, is_discontinuous, read_records, scaling, unknown_record_count
+from biosig.readers.edf_plusd import (edf_header, header_start_unknown, is_discontinuous, read_records, scaling,
+                                      unknown_record_count)
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
@@ -119,7 +120,8 @@ def _read_pyedflib(path):
             return names, rates, units, [], [], [], [], None
         chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
         onsets, durations, texts = reader.readAnnotations()
-        return names, rates, units, chans, onsets, durations, texts, _start_datetime(reader)
+        start = None if header_start_unknown(path) else _start_datetime(reader)   # EDF+ "Startdate X"
+        return names, rates, units, chans, onsets, durations, texts, start
     finally:
         reader.close()
 

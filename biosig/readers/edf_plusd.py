@@ -97,9 +97,25 @@ def edf_header(path, raw: bytes):
     return ns, head, fields
 
 
+def start_unknown(head) -> bool:
+    """Whether an EDF+/BDF+ fixed header (bytes or text) says its start date is unknown: its local
+    recording identification starts with ``Startdate X`` (EDF+ spec 2.1.3.2: unknown subfields are
+    ``X``); the header's own startdate/starttime then carry no time (by convention 01.01.85 00.00.00)."""
+    field = head[88:168].decode("latin-1") if isinstance(head, bytes) else head[88:168]
+    return field.split()[:2] == ["Startdate", "X"]
+
+
+def header_start_unknown(path) -> bool:
+    """:func:`start_unknown` of the file at ``path``."""
+    head = _fixed_header(path)
+    return len(head) == 256 and start_unknown(head)
+
+
 def _start(head: str, first_onset_s: float) -> dt.datetime | None:
     """Start date and time of the header (dd.mm.yy hh.mm.ss; years 85-99 are 19xx), plus the
-    first record's onset (EDF+'s sub-second start)."""
+    first record's onset (EDF+'s sub-second start); None where EDF+ says ``Startdate X`` (unknown)."""
+    if start_unknown(head):
+        return None
     try:
         d, m, y = (int(v) for v in head[168:176].split("."))
         hh, mm, ss = (int(v) for v in head[176:184].split("."))

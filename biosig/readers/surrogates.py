@@ -25,7 +25,7 @@ import numpy as np
 from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.readers.csv_dialect import header_columns, sniff
-from biosig.readers.tables import TIME_COLUMN_RE, time_columns, time_units_per_s
+from biosig.readers.tables import TIME_COLUMN_RE, exact_rate_hz, time_columns, time_units_per_s
 from biosig.record import Record
 
 VXP_SUFFIXES = (".vxp",)
@@ -172,8 +172,9 @@ def read_surrogate_csv(path) -> Record:
     t, keep = _clean_times(path, t)
     X = X[:, keep]
     names = tuple(m.group(1).strip() for _, m in amps)
-    return Record(samples=X, fs_hz=1.0 / float(np.median(np.diff(t))), channels=names, units=("mm",) * len(names),
-                  modality="motion", times_s=t,
+    fs_exact = exact_rate_hz(t)   # a regular grid (a file biosig wrote: 10 Hz read 9.999999999999858): its rate
+    return Record(samples=X, fs_hz=fs_exact or 1.0 / float(np.median(np.diff(t))), channels=names,
+                  units=("mm",) * len(names), modality="motion", times_s=t,
                   metadata={"source": str(path), "format": "surrogate-csv",
                             # positions of the body surface, whatever the column says ("chest", "abdomen"):
                             # streamed and forecast as motion, never taken for a respiration waveform

@@ -177,7 +177,7 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
         start = second_time_column(path, df, col, tcol, t_s) or start
     df = df.drop(extra)
     df = df.rename(renamed).with_columns(pl.exclude(TIME_COLUMN).cast(pl.Float64))
-    fs_hz = meta.pop("fs_hz", None)   # None: from_polars takes the times' (nominal) rate
+    fs_hz = meta.pop("fs_hz", None) or exact_rate_hz(t_s)   # None: from_polars takes the times' (nominal) rate
     # the record's times count from its first row; what the table's clock said there is kept
     meta["first_time_s"] = float(df[TIME_COLUMN][0]) if first_time_s is None else float(first_time_s)
     try:
@@ -294,6 +294,28 @@ def _time_column(path, columns) -> str:
     if len(found) > 1:
         raise ReadError(path, f"{len(found)} time columns ({', '.join(found)}); keep one")
     return found[0]
+
+
+def exact_rate_hz(t_s: np.ndarray) -> float | None:
+    """The rate whose grid ``arange(n) / fs_hz`` (as :attr:`Record.t_s` is) gives times ``t_s`` from the
+    first bit for bit, the simplest such (fewest significant digits), or None where no rate near
+    ``(n - 1) / span`` does. A CSV written by biosig holds those times: 1000/3 Hz read back as 333.333
+    (the median step to 6 digits), now 333.3333333333333, the written rate."""
+    n = len(t_s)
+    rel = t_s - t_s[0]
+    if n < 2 or not rel[-1] > 0:
+        return None
+    estimate = (n - 1) / rel[-1]
+    near, up, down = [estimate], estimate, estimate   # its last bits are off by rounding: neighbours too
+    for _ in range(8):
+        up, down = np.nextafter(up, np.inf), np.nextafter(down, 0.0)
+        near += [up, down]
+    few = np.unique([1, n // 3, n // 2, n - 1])   # a few times first: a long file is divided once or twice
+    for fs_hz in [float(f"{estimate:.{d}g}") for d in range(1, 17)] + [float(v) for v in near]:
+        if fs_hz > 0 and np.array_equal(few / fs_hz, rel[few]) \
+                and np.array_equal(np.arange(n, dtype=np.float64) / fs_hz, rel):
+            return fs_hz
+    return None
 
 
 def read_csv(path, sample_rate_hz: float | None = None) -> Record:

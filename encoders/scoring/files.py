@@ -15,7 +15,7 @@ from typing import Iterable
 
 import polars as pl
 
-from encoders.scoring.errors import OutputWriteError
+from encoders.scoring.errors import OutputWriteError, ScoreError
 from encoders.scoring.schema import record_key
 
 
@@ -53,6 +53,27 @@ def atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise OutputWriteError(path, f"not written: {_why_unwritten(path, exc)}") from exc
         raise
+
+
+def check_output_folder(out_dir) -> None:
+    """A :class:`ScoreError` (one line) where ``out_dir`` cannot be created or written, found before the
+    model loads (seconds) rather than after. Nothing is created: the nearest folder that exists (``out_dir``
+    or one above it) must be a folder this process can create a file in, which a probe file made and
+    removed at once shows (``os.access`` says yes to root on a read-only file system)."""
+    out = pathlib.Path(os.path.abspath(out_dir))
+    here = out
+    while not os.path.lexists(here) and here != here.parent:
+        here = here.parent
+    if here.exists() and not here.is_dir():
+        what = "is a file" if here == out else f"cannot be created: {here} is a file, not a folder"
+        raise ScoreError(f"output folder {out} {what}; give a folder for --out")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".biosig-score-probe.", suffix=".tmp", dir=here)
+    except OSError as exc:
+        where = "" if here == out else f" (in {here}, where it would be created)"
+        raise ScoreError(f"output folder {out} is not writable{where}: {exc.strerror}; give another --out") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path, metadata: dict[str, str] | None = None) -> None:

@@ -21,6 +21,7 @@ from biosig.readers.discover import SCORE_TOOL
 from biosig.record import names_text
 from encoders.heads import unused_prevalence_warning
 from encoders.scoring.errors import OutputWriteError, ScoreError
+from encoders.scoring.files import check_output_folder
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
 from encoders.scoring.outputs import (PartStore, read_manifest, record_key, recorded_job, source_stamps,
                                       write_manifest)
@@ -213,6 +214,7 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
         Bad configuration, no records, unloadable model, an output folder of another job.
     """
     t0, started_at = time.perf_counter(), dt.datetime.now(dt.timezone.utc)
+    check_output_folder(config.out_dir)   # before the records are searched and the model loads (seconds)
     paths = _outside_out_dir(discover_records(config.inputs, "sample_rate_hz" in (config.read_options or {}),
                                               config.out_dir), config.out_dir)
     backend = config.backend

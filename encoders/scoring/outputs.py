@@ -116,7 +116,17 @@ class PartStore:
                 raise ScoreError(f"{self.out_dir} holds results of a different job ({detail}); "
                                  f"use another --out or delete {self.out_dir}")
             return
+        earlier = self._orphan_parts()
+        if earlier:   # taking this job's fingerprint would mix them into its tables as its own
+            raise ScoreError(f"{self.out_dir} holds {earlier} part file(s) of an earlier run but no {PARTS}/{JOB_FILE} "
+                             "(which says which model and settings made them), so they cannot be resumed; use "
+                             f"another --out or delete {self.out_dir}")
         atomic_write_bytes(path, json.dumps(fingerprint, indent=2, sort_keys=True).encode())
+
+    def _orphan_parts(self) -> int:
+        """How many part files of records (``<key>.*``, not the lock or temporaries) ``parts/`` holds."""
+        patterns = ("*.record.parquet", "*.error.parquet", "*.windows.parquet", "*.source.json", "*.inflight.json")
+        return sum(1 for pattern in patterns for f in self.parts.glob(pattern) if not f.name.startswith("."))
 
     # ------------------------------------------------------------------ per record
     def done_keys(self) -> set[str]:
