@@ -141,12 +141,13 @@ def test_browser_shows_the_units_a_stream_declares_and_names_as_text(tmp_path):
                 "bed01/ecg", 0, 1, t0, FS_HZ, [evil], ["mV"], "ecg"), ecg))
             push.send_multipart(protocol.encode("couch1/markers", protocol.signal_header(
                 "couch1/markers", 0, 1, t0, 100.0, ["m1_x", "m1_y", "m1_z"], ["m"] * 3, "motion"), mk))
-            vals = wait_for(lambda: "trace:" in (v := driver.find_element("css selector", "[id='panel-bed01/ecg'] .vals").text) and v,
-                            timeout_s=20, what="the ECG panel's trace line")
+            # find_elements: the panel appears with the page's first update after the frame (none yet: [])
+            vals = wait_for(lambda: "trace:" in (v := "".join(e.text for e in driver.find_elements(
+                "css selector", "[id='panel-bed01/ecg'] .vals"))) and v, timeout_s=20, what="the ECG panel's trace line")
             assert f"trace: {evil} (mV)" in vals, vals
             assert driver.execute_script("return window.pwned === undefined && document.querySelectorAll('main img').length === 0")
-            unit = wait_for(lambda: (u := driver.find_element("css selector", "#couch-couch1 .unit").text) != "unit: ?" and u,
-                            timeout_s=20, what="the couch's unit")
+            unit = wait_for(lambda: (u := "".join(e.text for e in driver.find_elements("css selector", "#couch-couch1 .unit")))
+                            not in ("", "unit: ?") and u, timeout_s=20, what="the couch's unit")
             assert unit == "unit: m", unit
             push.close()
     finally:

@@ -57,5 +57,5 @@ def test_the_page_shows_a_stale_score_as_no_current_reading():
     from streams.dashboard import STATIC
     js = (STATIC / "dashboard.js").read_text()
     css = (STATIC / "dashboard.css").read_text()
-    assert "s.score_stale" in js and "NO CURRENT READING" in js and 'dataset.ok = "stale"' in js
+    assert "s.score_stale" in js and "NO CURRENT READING" in js and 'setData(c.score, "ok", "stale")' in js
     assert '.score[data-ok="stale"]' in css
