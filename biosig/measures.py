@@ -10,7 +10,7 @@ All functions take a :class:`~biosig.record.Record` and measure one channel: ``c
 given, else the only channel of the wanted modality or, among several ECG/PPG channels, the one
 with the best signal quality (:func:`choose_channel`). They return ``nan`` when too few events are found,
 and a PPG rate is ``nan`` where biosig's own pulse detector finds a rate more than 10 % off
-(:func:`_detectors_agree`). An ECG record's rate is NeuroKit2's alone: at 220 /min it reads 110 (its
+(:func:`_pulse_detectors_agree`). An ECG record's rate is NeuroKit2's alone: at 220 /min it reads 110 (its
 0.3 s refractory period) and a 30 /min rhythm at 125 Hz 33-39; the window measures
 (:mod:`biosig.measures_window`, what ``score`` and ``serve`` publish) are right there.
 """
@@ -140,7 +140,7 @@ def _mean_rate_per_min(record: Record, modality: str, channel) -> float:
     rate = _rate_per_min(x, record.fs_hz, lambda a, b: np.sort(events[(events >= a) & (events < b)]), t)
     # PPG only: for ECG the cross-check NaN'd 61 of the 200 CinC 2017 records (biosig's detector over a
     # whole noisy single-lead record is no arbiter); NeuroKit2's record rate stands for ECG (note 57)
-    if modality == "ppg" and np.isfinite(rate) and not _detectors_agree(x, record.fs_hz, rate, t, modality):
+    if modality == "ppg" and np.isfinite(rate) and not _pulse_detectors_agree(x, record.fs_hz, rate, t):
         return float("nan")
     return rate
 
@@ -158,27 +158,23 @@ def _rate_per_min(x: np.ndarray, fs_hz: float, events_in, t_s: np.ndarray | None
     return float(60.0 / iv.mean()) if len(iv) >= 2 else float("nan")
 
 
-PULSE_RATE_AGREEMENT = 0.10   # relative difference above which an ECG or PPG rate is not reported
+PULSE_RATE_AGREEMENT = 0.10   # relative difference above which a PPG pulse rate is not reported
 
 
-def _detectors_agree(x: np.ndarray, fs_hz: float, rate_per_min: float, t_s: np.ndarray | None = None,
-                     modality: str = "ppg") -> bool:
-    """Cross-check of an ECG or PPG rate (NeuroKit2's detector) against biosig's own detector
-    (:func:`biosig.quality.detect_beats`, another method: for PPG systolic peaks 0.6 periods apart,
-    for ECG QRS energy with a search back and pacing spikes removed). Where the two rates differ by
-    more than :data:`PULSE_RATE_AGREEMENT`, one of them misses or doubles beats (small pulses of
-    pulsus alternans, dicrotic waves, artefacts; R peaks closer than NeuroKit2's 0.3 s refractory,
-    T waves of a slow rhythm, pacing spikes) and the rate is not trustworthy: a warning, and the
-    caller reports NaN instead of a number. NeuroKit2 alone read a 220 /min ECG as 110 /min, a
-    30 /min one as 33-39 /min and a 30 /min rhythm under pacing spikes at 72 /min as 78 /min."""
+def _pulse_detectors_agree(x: np.ndarray, fs_hz: float, rate_per_min: float, t_s: np.ndarray | None = None) -> bool:
+    """Cross-check of a PPG pulse rate (NeuroKit2's detector) against biosig's own pulse detector
+    (:func:`biosig.quality.detect_beats`, another method: systolic peaks 0.6 periods apart). Where the
+    two rates differ by more than :data:`PULSE_RATE_AGREEMENT`, one of them misses or doubles pulses
+    (small pulses of pulsus alternans, dicrotic waves, artefacts) and the rate is not trustworthy: a
+    warning, and the caller reports NaN instead of a number. Not applied to ECG records (see
+    :func:`_mean_rate_per_min`)."""
     from biosig.quality import detect_beats
-    ours = _rate_per_min(x, fs_hz, lambda a, b: a + detect_beats(x[a:b], fs_hz, modality)[0], t_s)
+    ours = _rate_per_min(x, fs_hz, lambda a, b: a + detect_beats(x[a:b], fs_hz, "ppg")[0], t_s)
     if not np.isfinite(ours):
         return True   # nothing to check against: NeuroKit2's rate stands
     if abs(rate_per_min - ours) > PULSE_RATE_AGREEMENT * ours:
-        what = "heart rate" if modality == "ecg" else "pulse rate"
-        log.warning("%s %s not reported: the two beat detectors disagree (%.0f vs %.0f /min)",
-                    modality.upper(), what, rate_per_min, ours)
+        log.warning("PPG pulse rate not reported: the two pulse detectors disagree (%.0f vs %.0f /min)",
+                    rate_per_min, ours)
         return False
     return True
 
