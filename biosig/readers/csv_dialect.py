@@ -12,9 +12,13 @@ Rules, in this order:
   lines into the same number of fields, the most if several do (a tie goes to the earlier one); where
   none is that steady, the one that splits the header into the most fields; a header with none of
   them is one column, separated by ``,``;
-* **decimal comma**: only with ``;`` or tab (a comma cannot be both the separator and the decimal
-  mark): when a field of the first data lines is a number written with a comma (``-0,125``,
-  ``1,5e-3``). A table whose numbers are all integers reads the same either way.
+* **decimal comma**: with ``;`` or tab, when a field of the first data lines is a number written
+  with a comma (``-0,125``, ``1,5e-3``). With ``,`` only in quoted fields (``"0,004","0,125"``, as
+  spreadsheets set to a European locale export "CSV, comma-separated"), when a quoted field of the
+  first data lines is such a number and cannot be an integer with a thousands comma (``"1,125"``
+  could be 1125: it alone says nothing); a decimal point among the decimal commas further down is
+  refused by the reader with its line (:mod:`.csv_numbers`). A table whose numbers are all integers
+  reads the same either way.
 
 Marker CSVs (``"Frame";"Timestamp";...``, :mod:`biosig.readers.markers`) have a parser of their
 own and are recognised before this is asked.
@@ -29,6 +33,10 @@ SEPARATORS = (",", ";", "\t")
 HEAD_BYTES = 65536
 DATA_LINES = 50
 _COMMA_NUMBER = re.compile(r"^\s*\"?[-+]?\d*,\d+([eE][-+]?\d+)?\"?\s*$")
+#: A quoted field of a comma-separated line holding a number with a decimal comma (``"-0,125"``).
+_QUOTED_COMMA_NUMBER = re.compile(r'(?:^|,)\s*"\s*([-+]?\d*,\d+(?:[eE][-+]?\d+)?)\s*"\s*(?=,|$)')
+#: An integer with thousands commas (``1,125``, ``-12,500,000``): a decimal comma or not?
+THOUSANDS_COMMA_INTEGER = re.compile(r"^[-+]?[1-9]\d{0,2}(,\d{3})+$")
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,10 @@ def sniff(path) -> CsvDialect:
     if not lines:
         return CsvDialect()
     sep = _separator(lines)
-    if sep == ",":
-        return CsvDialect()
+    if sep == ",":   # a decimal comma only in quoted fields, and only where it cannot be a thousands comma
+        return CsvDialect(",", any(not THOUSANDS_COMMA_INTEGER.match(number)
+                                   for line in lines[1:DATA_LINES + 1]
+                                   for number in _QUOTED_COMMA_NUMBER.findall(line)))
     decimal_comma = any(_COMMA_NUMBER.match(field)
                         for row in csv.reader(lines[1:DATA_LINES + 1], delimiter=sep) for field in row)
     return CsvDialect(sep, decimal_comma)

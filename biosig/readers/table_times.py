@@ -4,6 +4,8 @@ column beside the one read, and a stated rate checked against the table's own ti
 - A time column of ISO-8601 date-times (``2024-03-01T10:00:00.004``, a space for the ``T``, a UTC
   offset or ``Z``; or a Parquet timestamp column) is read as seconds from its first row; that first
   date-time is the record's ``start_time``.
+- A time column of times of day without a date (``10:00:00.004``: :func:`looks_like_times_of_day`) is
+  not read (no date, and midnight in between is a guess): refused in one line that says so.
 - A table with a time column named with its unit (``t_s``) and another named without one (``time``)
   has two clocks: the second is never a channel. Where it agrees with the first (date-times, or
   numbers in seconds or milliseconds, up to an offset, within half a sample step) it is dropped: a
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import re
 from datetime import datetime
 
 import numpy as np
@@ -33,6 +36,17 @@ PARQUET_EXTENSIONS = (".parquet", ".pq")
 #: A stated rate within this fraction of the times' rate (by median or mean step) agrees with them
 #: (the same tolerance picks the unit of a time column without one: :func:`.tables.bare_time_unit`).
 RATE_TOLERANCE = 0.1
+
+
+#: A time of day: ``HH:MM:SS`` with an optional fraction of a second.
+_TIME_OF_DAY_RE = r"^(\d{1,2}):([0-5]\d):([0-5]\d)(?:[.,](\d{1,6}))?$"
+
+
+def looks_like_times_of_day(values) -> bool:
+    """Whether every one of ``values`` (text, the first rows of a column) is a time of day
+    ``HH:MM:SS[.ffffff]`` without a date."""
+    values = [str(v).strip().strip('"') for v in values if str(v).strip()]
+    return bool(values) and all(re.match(_TIME_OF_DAY_RE, v) for v in values)
 
 
 def _parse_iso(text: str) -> datetime | None:

@@ -20,7 +20,11 @@ Conventions shared with :mod:`biosig.writers`:
   ``fs_hz``, ``units``, ``modality``, ``start_time`` and ``annotations``, which the reader restores;
   a CSV's annotations are read from the sidecar ``NAME.annotations.csv`` beside it
   (:mod:`.annotation_files`);
-- empty fields (and ``NaN``) are gaps and stay NaN.
+- empty fields (and ``NaN``, ``NA``, ``N/A``, ``#N/A``, ``-``) are gaps and stay NaN; numbers in quoted
+  fields with a decimal comma or a thousands separator are read when they say their value beyond doubt
+  (:mod:`.csv_numbers`), else refused with their line;
+- blank lines at the end of a CSV are not rows; a delimiter at the end of every line (an empty last
+  column, unnamed) is not a channel.
 
 The spirometry CSV (``t_s,volume_ml``, e.g. UK Biobank field 3066) is a generic table whose
 ``volume_ml`` column becomes channel ``volume`` in ``mL`` with modality ``spiro``. A flow-time
@@ -43,27 +47,18 @@ import numpy as np
 from biosig.arguments import file_path
 from biosig.errors import BiosigError, ReadError
 from biosig.readers.csv_dialect import head_lines, header_columns, sniff
+from biosig.readers.csv_numbers import NULL_VALUES, parse_numbers
+from biosig.readers.table_time_units import (BARE_SECONDS_MAX_STEP, BARE_TIME_RE, EPOCH_MS_RANGE,  # noqa: F401
+                                              TIME_COLUMN, TIME_COLUMN_HELP, TIME_COLUMN_RE, _time_column,
+                                              _time_unit, bare_time_columns, bare_time_unit, exact_rate_hz,
+                                              is_table, time_columns, time_units_per_s)
 from biosig.readers.table_times import (PARQUET_EXTENSIONS, check_stated_rate, datetime_seconds,  # noqa: F401
-                                         head_values, looks_like_datetimes, second_time_column, table_columns)
-from biosig.record import Record, names_text
+                                         head_values, looks_like_datetimes, looks_like_times_of_day,
+                                         second_time_column, table_columns)
+from biosig.record import Record
 
 log = logging.getLogger(__name__)
 
-TIME_COLUMN = "t_s"
-#: A time column whose name carries its unit (s or ms): ``t_s``, ``time_s``, ``time (s)``, ``t_ms``,
-#: ``time_ms``, ``timestamp_ms``, ``Time [ms]``. A bare ``time`` is not one: seconds or milliseconds?
-TIME_COLUMN_RE = re.compile(r"^\s*(t|time|timestamp)\s*(_|\(|\[)?\s*(s|ms)\s*[)\]]?\s*$", re.IGNORECASE)
-TIME_COLUMN_HELP = "t_s, time_s, 'time (s)', t_ms, time_ms or 'time [ms]'"
-#: A time column whose name carries no unit: ``time``, ``Time``, ``TIMESTAMP``, ``times``, ``time stamp``
-#: and a lower-case ``t`` (an upper-case ``T`` is as often a temperature). Its unit is found from its
-#: values (:func:`bare_time_unit`) or refused.
-BARE_TIME_RE = re.compile(r"^\s*(?:(?i:time|times|timestamp|time[ _]stamp)|t)\s*$")
-#: A bare time column's steps read as seconds up to this (100 Hz or more; as milliseconds that
-#: would be 100 kHz or more, no physiological recording).
-BARE_SECONDS_MAX_STEP = 0.01
-#: First values of a bare time column read as Unix epoch milliseconds (1973 to 5138; in seconds they
-#: would be years after 5138).
-EPOCH_MS_RANGE = (1e11, 1e14)
 PARQUET_META_KEY = b"biosig"
 _UNIT_RE = re.compile(r"^(.*\S)\s*\[([^\[\]]*)\]$")
 #: ``ECG (mV)``: a unit in parentheses, only for these units (``Resp (chest)`` is a channel name).
@@ -85,28 +80,6 @@ def csv_columns(path) -> list[str]:
     return header_columns(path)
 
 
-def time_columns(columns) -> list[str]:
-    """The columns that name a time in s or ms (:data:`TIME_COLUMN_RE`), in order."""
-    return [c for c in columns if TIME_COLUMN_RE.match(c)]
-
-
-def bare_time_columns(columns) -> list[str]:
-    """The columns named as a time without a unit (:data:`BARE_TIME_RE`), in order."""
-    return [c for c in columns if BARE_TIME_RE.match(c)]
-
-
-def is_table(columns) -> bool:
-    """A generic table: exactly one time column named with its unit, or, without one, exactly one
-    named without a unit (its unit is found from its values when read)."""
-    named = time_columns(columns)
-    return len(named) == 1 or (not named and len(bare_time_columns(columns)) == 1)
-
-
-def time_units_per_s(column: str) -> float:
-    """Units per second of a time column (1 for s, 1000 for ms): divide by it for seconds."""
-    return 1.0 if TIME_COLUMN_RE.match(column).group(3).lower() == "s" else 1000.0
-
-
 def is_spirometry_csv(path) -> bool:
     cols = csv_columns(path)
     lower = [c.lower() for c in cols]
@@ -120,12 +93,15 @@ def split_unit(name: str) -> tuple[str, str]:
 
 
 def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
-                     sample_rate_hz: float | None = None) -> Record:
+                     sample_rate_hz: float | None = None, decimal_comma: bool = False, csv: bool = False) -> Record:
     import polars as pl
 
     if df.height == 0:
         raise ReadError(path, "no data rows (empty table)")
     tcol = _time_column(path, df.columns)
+    if df.schema[tcol] == pl.String:   # numbers polars left as text (a quoted decimal comma): read here
+        number, bad, _ = parse_numbers(df[tcol], decimal_comma, csv)
+        df = df if bad else df.with_columns(number)
     # a bare "time" beside a time column named with its unit is a second clock, never a channel
     extra = [c for c in bare_time_columns(df.columns) if c != tcol]
     per_s = None   # units per second of the time column
@@ -134,12 +110,12 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
         if col == tcol or col in extra:
             continue
         dtype = df.schema[col]
-        if dtype == pl.String:   # a column of only NaN / inf is inferred as text: numbers all the same
-            number = df[col].str.strip_chars().cast(pl.Float64, strict=False)
-            if not (df[col].is_not_null() & number.is_null()).any():
-                df, dtype = df.with_columns(number.alias(col)), pl.Float64
+        if dtype == pl.String:   # only NaN / inf, quoted decimal commas, thousands separators, "-" gaps
+            number, bad, _ = parse_numbers(df[col], decimal_comma, csv)
+            if not bad:
+                df, dtype = df.with_columns(number), pl.Float64
         if not (dtype.is_numeric() or dtype == pl.Null):
-            raise ReadError(path, _not_numeric(path, df, col))
+            raise ReadError(path, _not_numeric(path, df, col, decimal_comma, csv))
         # units stated apart (biosig's own Parquet): the column name is the channel name, brackets and all
         name, unit = (col, "") if units else _SPIRO_COLUMNS.get(col.lower(), split_unit(col))
         renamed[col] = name
@@ -155,9 +131,12 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
         df = df.with_columns(pl.Series(tcol, seconds)).rename({tcol: TIME_COLUMN} if tcol != TIME_COLUMN else {})
     else:
         if not df.schema[tcol].is_numeric():
-            raise ReadError(path, _not_numeric(path, df, tcol))
+            raise ReadError(path, _not_numeric(path, df, tcol, decimal_comma, csv))
         if df[tcol].null_count():
-            raise ReadError(path, f"column {tcol!r} has {df[tcol].null_count()} empty value(s)")
+            first = int(df[tcol].is_null().arg_true()[0])
+            where = f"line {first + 2}" if pathlib.Path(str(path)).suffix.lower() == ".csv" else f"row {first + 1}"
+            raise ReadError(path, f"column {tcol!r} has {df[tcol].null_count()} empty value(s), the first on "
+                                  f"{where} (a time is needed on every row)")
         if not TIME_COLUMN_RE.match(tcol):   # no unit in the name: from the values, or refused
             unit, why = bare_time_unit(path, tcol, df[tcol].cast(pl.Float64).to_numpy(), sample_rate_hz)
             per_s = 1.0 if unit == "s" else 1000.0
@@ -188,62 +167,6 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
     return rec
 
 
-def _time_unit(column: str, t: np.ndarray, sample_rate_hz: float | None = None) -> tuple[str, str, str]:
-    """(unit ``"s"``/``"ms"``, why, what to log) of a time column without a unit, or ("", "", the
-    problem) when its values ``t`` do not tell (:func:`bare_time_unit`)."""
-    t = np.asarray(t, dtype=np.float64)
-    if len(t) < 2:
-        return "", "", (f"column {column!r} names no time unit and {len(t)} row(s) cannot tell seconds "
-                        f"from milliseconds: name it with its unit ({TIME_COLUMN_HELP})")
-    step = np.diff(t)
-    bad = np.flatnonzero(~np.isfinite(t) | ~np.concatenate([[True], step > 0]))
-    if len(bad):
-        i = int(bad[0])
-        after = f" after {t[i - 1]:g}" if i else ""
-        return "", "", (f"column {column!r}, read as the time, must be finite and strictly increasing: "
-                        f"row {i + 1} holds {t[i]:g}{after}")
-    median, mean = float(np.median(step)), float((t[-1] - t[0]) / (len(t) - 1))
-    rate_s, rate_ms = 1.0 / median, 1000.0 / median
-    both = f"its median step {median:g} is {rate_s:.4g} Hz in seconds or {rate_ms:.4g} Hz in milliseconds"
-    if sample_rate_hz is not None:
-        fits = [unit for unit, per_s in (("s", 1.0), ("ms", 1000.0))
-                if any(abs(per_s / d / sample_rate_hz - 1) <= 0.1 for d in (median, mean))]
-        if len(fits) != 1:
-            return "", "", (f"column {column!r} names no time unit and {both}: neither is the stated "
-                             f"{sample_rate_hz:g} Hz; name it with its unit ({TIME_COLUMN_HELP})")
-        return fits[0], "sample_rate_hz", (f"time column {column!r} read in "
-                                           f"{'seconds' if fits[0] == 's' else 'milliseconds'} (the stated "
-                                           f"{sample_rate_hz:g} Hz)")
-    if EPOCH_MS_RANGE[0] <= t[0] < EPOCH_MS_RANGE[1]:
-        return "ms", "epoch", (f"time column {column!r} names no unit: read as Unix epoch milliseconds "
-                               f"({rate_ms:.4g} Hz; in seconds it would be after the year 5000); name it "
-                               "time_ms to say so")
-    if median <= BARE_SECONDS_MAX_STEP * (1 + 1e-6):
-        return "s", "steps", (f"time column {column!r} names no unit: read as seconds (median step {median:g} s, "
-                              f"{rate_s:.4g} Hz; in milliseconds it would be {rate_ms / 1000:.4g} kHz); name it "
-                              "t_s to say so")
-    return "", "", (f"column {column!r} names no time unit and {both}: name it with its unit "
-                    f"({TIME_COLUMN_HELP}), or state the rate (--sample-rate-hz HZ, or read(..., "
-                    "sample_rate_hz=HZ)) to pick the unit that gives it")
-
-
-def bare_time_unit(path, column: str, t: np.ndarray, sample_rate_hz: float | None = None) -> tuple[str, str]:
-    """(``"s"`` or ``"ms"``, why) for the time column ``column`` whose name carries no unit, from its
-    values ``t``; a :class:`ReadError` when they do not say it beyond doubt.
-
-    In order: with a stated ``sample_rate_hz``, the unit in which the times' rate (by their median
-    or mean step) is within 10 % of it (why ``"sample_rate_hz"``; neither is an error); a first value
-    in :data:`EPOCH_MS_RANGE`: Unix epoch milliseconds (``"epoch"``); a median step of at most
-    :data:`BARE_SECONDS_MAX_STEP`: seconds (``"steps"``). A guess without a stated rate is logged as
-    a warning. Times that are not finite and strictly increasing are an error.
-    """
-    unit, why, said = _time_unit(column, t, sample_rate_hz)
-    if not unit:
-        raise ReadError(path, said)
-    log.log(logging.INFO if why == "sample_rate_hz" else logging.WARNING, "%s: %s", path, said)
-    return unit, why
-
-
 def times_readable(path, rate_stated: bool = False) -> bool:
     """Whether the table at ``path`` (CSV or Parquet with one time column: :func:`is_table`) has times
     biosig reads: a time column named with its unit, ISO-8601 date-times (:mod:`.table_times`), or
@@ -269,53 +192,24 @@ def times_readable(path, rate_stated: bool = False) -> bool:
     return bool(_time_unit("", t)[0])
 
 
-def _not_numeric(path, df, col: str) -> str:
+def _not_numeric(path, df, col: str, decimal_comma: bool = False, csv: bool = False) -> str:
     """Why column ``col`` is not numeric, with the first value that is not a number and where it
     is (the line of a CSV, counting the header as line 1; the row of a Parquet table)."""
     import polars as pl
     text = df[col].cast(pl.String)
-    number = text.str.strip_chars().cast(pl.Float64, strict=False)
-    bad = (text.is_not_null() & number.is_null()).arg_true()
-    if len(bad) == 0:
+    _, bad, why = parse_numbers(text, decimal_comma, csv)
+    if not bad:
         return f"column {col!r} is not numeric (type {df.schema[col]})"
-    i = int(bad[0])
+    i = bad[0]
     where = f"line {i + 2}" if pathlib.Path(str(path)).suffix.lower() == ".csv" else f"row {i + 1}"
     more = f" ({len(bad) - 1} more value(s) like it)" if len(bad) > 1 else ""
-    return f"column {col!r} is not numeric: {where} holds {text[i]!r}{more}"
-
-
-def _time_column(path, columns) -> str:
-    """The one time column among ``columns`` (:func:`time_columns`; without one, :func:`bare_time_columns`);
-    none or several is an error."""
-    found = time_columns(columns) or bare_time_columns(columns)
-    if not found:
-        raise ReadError(path, f"no time column (name it with its unit: {TIME_COLUMN_HELP}); columns are "
-                              f"{names_text(columns) or '(none)'}")
-    if len(found) > 1:
-        raise ReadError(path, f"{len(found)} time columns ({', '.join(found)}); keep one")
-    return found[0]
-
-
-def exact_rate_hz(t_s: np.ndarray) -> float | None:
-    """The rate whose grid ``arange(n) / fs_hz`` (as :attr:`Record.t_s` is) gives times ``t_s`` from the
-    first bit for bit, the simplest such (fewest significant digits), or None where no rate near
-    ``(n - 1) / span`` does. A CSV written by biosig holds those times: 1000/3 Hz read back as 333.333
-    (the median step to 6 digits), now 333.3333333333333, the written rate."""
-    n = len(t_s)
-    rel = t_s - t_s[0]
-    if n < 2 or not rel[-1] > 0:
-        return None
-    estimate = (n - 1) / rel[-1]
-    near, up, down = [estimate], estimate, estimate   # its last bits are off by rounding: neighbours too
-    for _ in range(8):
-        up, down = np.nextafter(up, np.inf), np.nextafter(down, 0.0)
-        near += [up, down]
-    few = np.unique([1, n // 3, n // 2, n - 1])   # a few times first: a long file is divided once or twice
-    for fs_hz in [float(f"{estimate:.{d}g}") for d in range(1, 17)] + [float(v) for v in near]:
-        if fs_hz > 0 and np.array_equal(few / fs_hz, rel[few]) \
-                and np.array_equal(np.arange(n, dtype=np.float64) / fs_hz, rel):
-            return fs_hz
-    return None
+    if looks_like_times_of_day(text.drop_nulls().head(1).to_list()):
+        return (f"column {col!r} holds times of day without a date ({where}: {text[i]!r}); write the time as "
+                f"numbers with their unit ({TIME_COLUMN_HELP}) or as ISO-8601 date-times "
+                "(2024-03-01T10:00:00.004)")
+    if csv and bad == [0] and len(text) > 1 and not why:   # only line 2 holds text
+        why = f"a row of units under the header? name each column with its unit ('{col} [mV]') and remove the row"
+    return f"column {col!r} is not numeric: {where} holds {text[i]!r}{more}" + (f" ({why})" if why else "")
 
 
 def read_csv(path, sample_rate_hz: float | None = None) -> Record:
@@ -329,19 +223,55 @@ def read_csv(path, sample_rate_hz: float | None = None) -> Record:
     if path.stat().st_size == 0 or not first_line(path).strip():
         raise ReadError(path, f"empty file: expected a header line with a time column ({TIME_COLUMN_HELP})")
     dialect = sniff(path)
+    options = dict(infer_schema_length=10_000, null_values=list(NULL_VALUES), **dialect.polars_options())
     try:
-        df = pl.read_csv(path, infer_schema_length=10_000, null_values=["", "NA", "nan", "NaN"],
-                         **dialect.polars_options())
+        try:
+            df = pl.read_csv(path, **options)
+        except Exception:   # a delimiter ending every data line but not the header: an empty last field
+            if not _trailing_delimiter(path, dialect.separator):
+                raise
+            df = pl.read_csv(path, truncate_ragged_lines=True, **options)
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
         raise ReadError(path, f"malformed CSV ({dialect.describe()}: "
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
+    df = _without_blank_ends(df)
     _check_row_lengths(path, df.width, dialect.separator)
     fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
-    rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt}, sample_rate_hz=sample_rate_hz)
+    rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt}, sample_rate_hz=sample_rate_hz,
+                           decimal_comma=dialect.decimal_comma, csv=True)
     rec = _flow_time_to_volume(path, rec) if is_flow_time(rec) else rec
     from biosig.readers.annotation_files import read_sidecar
     ann = read_sidecar(path, rec.n_samples)   # NAME.annotations.csv, as biosig.writers writes them
     return rec if ann is None else rec.replace(annotations=ann)
+
+
+def _blank(column):
+    """Whether each value of ``column`` is empty (null, or text of blanks only)."""
+    import polars as pl
+    return column.is_null() | (column.cast(pl.String).str.strip_chars() == "")
+
+
+def _without_blank_ends(df):
+    """``df`` without the rows of blank lines at the end of the file (polars reads them as rows of
+    nulls) and without an unnamed last column that is empty throughout (a delimiter ending every line,
+    the header's too)."""
+    import polars as pl
+    if df.width > 1 and not df.columns[-1].strip() and bool(_blank(df[df.columns[-1]]).all()):
+        df = df.drop(df.columns[-1])
+    if not df.width or not len(df):
+        return df
+    filled = (~pl.DataFrame([_blank(df[c]) for c in df.columns]).select(pl.all_horizontal(pl.all())).to_series())
+    last = filled.arg_true()
+    return df.head(int(last[-1]) + 1 if len(last) else 0)
+
+
+def _trailing_delimiter(path: pathlib.Path, separator: str) -> bool:
+    """Whether every data line of the CSV at ``path`` has one field more than its header, and that
+    field empty (a delimiter at the end of each data line): nothing is lost by leaving it out."""
+    import csv
+    lines = [ln for ln in path.read_text(encoding="utf-8-sig", errors="replace").splitlines() if ln.strip()]
+    rows = list(csv.reader(lines, delimiter=separator))
+    return len(rows) > 1 and all(len(r) == len(rows[0]) + 1 and not r[-1].strip() for r in rows[1:])
 
 
 def is_flow_time(rec: Record) -> bool:
