@@ -25,34 +25,74 @@ class StateMixin:
         return {"method": self.method, "config": asdict(self.config), "warm": warm, **arrays, **scalars}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a state from :meth:`state_dict`; the learner then continues bit-identically."""
+        """Restore a state from :meth:`state_dict`; the learner then continues bit-identically.
+
+        All or nothing: every field is checked and converted before any is assigned, so a state
+        refused (ForecastError: a field missing, of the wrong shape or type) leaves this forecaster
+        as it was (until 2026-12-05 the fields before the bad one were already loaded: a checkpoint
+        without ``warm`` left the saved weights beside this forecaster's own counters)."""
         if not isinstance(state, dict):
             raise ForecastError(f"a forecaster state is the dict state_dict() returns, not {type(state).__name__}")
         if state.get("method") != self.method:
             raise ForecastError(f"state is for method {state.get('method')!r}, this forecaster is {self.method!r}")
-        cfg = dict(state.get("config", {}))
+        cfg = state.get("config", {})
+        cfg = dict(cfg) if isinstance(cfg, dict) else {}
         if cfg != asdict(self.config):
             diff = sorted(k for k in cfg.keys() | asdict(self.config).keys()
                           if cfg.get(k) != asdict(self.config).get(k))
             raise ForecastError(f"state was saved with a different configuration ({', '.join(diff)})")
+        state = {**self._legacy_defaults(state), **state}
+        missing = [k for k in (*self._all_arrays(), *self._scalars(), "warm") if k not in state]
+        if missing:
+            raise ForecastError(f"state lacks field(s) {', '.join(missing)}: not a complete state_dict()")
+        arrays = {}
         for k in self._all_arrays():
-            if k in ("_lo", "_hi") and k not in state:   # a checkpoint from before 2026-12-06: the
-                state = {**state, **self._range_of_ring(state)}   # range of the samples in its ring
-            src = np.asarray(state[k])
             dst = getattr(self, k)
+            try:
+                src = np.asarray(state[k]).astype(dst.dtype, casting="same_kind")
+            except (TypeError, ValueError):
+                raise ForecastError(f"state array {k!r} is not numeric data of type {dst.dtype}") from None
             if src.shape != dst.shape:
                 raise ForecastError(f"state array {k!r} has shape {src.shape}, expected {dst.shape}")
-            dst[...] = src
+            arrays[k] = src
+        scalars = {}
         for k in self._scalars():
-            if k == "_learnt" and k not in state:   # a checkpoint from before 2026-12-05: ready after
-                state = {**state, k: False}        # the next training step (the next sample, mostly)
-            if k == "_outside" and k not in state:   # before 2026-12-06: no range check yet
-                state = {**state, k: 0}
-            if k == "n_jumps" and k not in state:   # before the input-jump check: none counted
-                state = {**state, k: 0}
-            setattr(self, k, type(getattr(self, k))(state[k]))
-        self._warm = [np.array(w) for w in np.asarray(state["warm"]).reshape(-1, self.n_coords)]
+            kind = type(getattr(self, k))
+            v = state[k]
+            if isinstance(v, np.ndarray) and v.size == 1:
+                v = v.item()
+            if not isinstance(v, (bool, int, float, np.number, np.bool_)) or (kind is not float and isinstance(v, float)
+                                                                     and not float(v).is_integer()):
+                raise ForecastError(f"state field {k!r} is {v!r:.40}, expected a {kind.__name__}")
+            scalars[k] = kind(v)
+        try:
+            warm = np.asarray(state["warm"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ForecastError("state field 'warm' is not an array of samples") from None
+        if warm.size % self.n_coords:
+            raise ForecastError(f"state field 'warm' has {warm.size} values, not whole samples of "
+                                f"{self.n_coords} coordinate(s)")
+        # every field checked: assign (nothing above changed this forecaster)
+        for k, src in arrays.items():
+            getattr(self, k)[...] = src
+        for k, v in scalars.items():
+            setattr(self, k, v)
+        self._warm = [np.array(w) for w in warm.reshape(-1, self.n_coords)]
         self._set_bounds()
+
+    def _legacy_defaults(self, state: dict) -> dict:
+        """Safe values for the fields checkpoints written before they existed lack."""
+        out = {}
+        if "_lo" not in state or "_hi" not in state:   # a checkpoint from before 2026-12-06: the range of
+            if "_hist" in state:                         # the samples in its ring
+                try:
+                    out.update(self._range_of_ring(state))
+                except (TypeError, ValueError):
+                    pass   # a bad ring buffer: refused with the field below
+        out["_learnt"] = False   # before 2026-12-05: ready after the next training step (the next sample, mostly)
+        out["_outside"] = 0      # before 2026-12-06: no range check yet
+        out["n_jumps"] = 0       # before the input-jump check: none counted
+        return out
 
     def _all_arrays(self):
         return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi") + self._model_arrays

@@ -44,6 +44,19 @@ the first frame of such a device can be published: no device time says anything 
 A hole back (a clock set back) restarts the measurement, and a run of holes never starts from a
 frame after one: a recorder that stamped one sample ~0 s and went on (shared marker session
 201205101534, three times) read "1 sample in 13 s" across the glitch and held an honest stream.
+
+A long frame is evidence on its own (``stretched``): with the next sequence number, the device time
+from a frame of two or more samples to the next one is the time its samples took, and a frame that
+took at least :data:`STRETCH_RATIO` times what they take at the declared rate, and more than
+:data:`STRETCH_SLACK_S` beyond it (timestamp jitter), makes the stream doubted at once (``pending``:
+a marker stream's forecasts are held, ``rate_pending``), until a frame takes its declared time again
+(the next one, after a clock stepped ahead once). A device declaring 10 Hz and sending 5 in frames of
+2 s (SDK stamps: each step ~1 s past the frame's end, on either side of the hole threshold) had 5
+of its first 6 frames forecast, 0.3 s "ahead" for 0.6 s; frames of 2.5 s at a third of 30 Hz had
+2. Now only the first frame can be, and only under the SDK's default stamps (stamped on the
+device's true clock, its newest sample is older than a forecast may stand on: ``stale_input``):
+nothing in device time tells a first frame's rate. Single-sample frames carry no span of their own
+(a recorder's lost samples, with the next sequence number, are not a rate).
 """
 from __future__ import annotations
 
@@ -72,6 +85,11 @@ PROVISIONAL_SPAN_S = 2.0
 MARKER_PROVISIONAL_SPAN_S = 0.25
 #: Frames each after a device-time hole (consecutive sequence numbers) that are measured as a run.
 MIN_HOLE_FRAMES = 3
+#: A frame (two or more samples) whose step of device time to the next frame (the next sequence
+#: number) is this many times what its samples take at the declared rate ...
+STRETCH_RATIO = 1.5
+#: ... and more than this beyond it (seconds: timestamp jitter) makes the stream doubted at once.
+STRETCH_SLACK_S = 0.5
 
 
 def disagrees(k: int, span_s: float, fs_hz: float) -> bool:
@@ -149,16 +167,31 @@ class DeviceRate:
         self.mismatch = False
         self.suspect = False             # the run so far disagrees, short of a verdict (rate_pending)
         self.suspect_span_s, self.suspect_k = 0.0, 0   # the doubting run: device time, samples
+        self.stretched = False           # the newest frame step: the previous frame took far longer than declared
+        self.stretch_s, self.stretch_k = 0.0, 0        # that frame: device time, samples
 
     @property
     def pending(self) -> bool:
         """True while the stream's measures wait for a verdict its run so far already doubts."""
-        return self.suspect and not self.mismatch
+        return (self.suspect or self.stretched) and not self.mismatch
+
+    def _stretch(self, t0_s: float, n: int):
+        """``stretched`` from the step to this frame (first sample at ``t0_s``) from the previous one
+        of the run (the next sequence number; see the module's doc)."""
+        prev = self.run
+        self.stretched = False
+        if prev is None or prev.last_n < 2:   # a single sample spans no time of its own
+            return
+        took, k = float(t0_s) - prev.t_last, prev.last_n
+        declared = k / self.fs_hz
+        if took >= STRETCH_RATIO * declared and took - declared > STRETCH_SLACK_S:
+            self.stretched, self.stretch_s, self.stretch_k = True, took, k
 
     def restart(self, t0_s: float, n: int):
         """A gap before this frame: measure afresh from its first sample. The verdict stands until
         a new span says otherwise (a gap does not clear a misdeclared rate)."""
         self.run, self.holes = _Run(t0_s, n), None
+        self.stretched = False   # the frames lost in the gap are unknown: no step to judge
 
     def hole(self, t0_s: float, n: int) -> bool:
         """A frame after a device-time hole, with the next sequence number: the run restarts from it,
@@ -167,6 +200,7 @@ class DeviceRate:
             self.restart(t0_s, n)
             self.run.after_back = True
             return self.mismatch
+        self._stretch(t0_s, n)
         if self.holes is None:   # (never from a frame stamped after a clock set back: the glitch of a
             # recorder that stamps one sample ~0 s and goes on, 201205101534, was "1 sample in 13 s")
             self.holes = (_Run(self.run.t_last, self.run.last_n) if self.run is not None and not self.run.after_back
@@ -190,6 +224,7 @@ class DeviceRate:
             self.restart(t0_s, n)
             return self.mismatch
         self.holes = None   # a frame without a hole: the device paused, if anything
+        self._stretch(t0_s, n)
         self.run.extend(t0_s, n)
         self._judge(self.run)
         return self.mismatch
@@ -228,6 +263,10 @@ class DeviceRate:
             return "rate_mismatch", (f"declared {self.fs_hz:g} Hz but {self.measured_hz:.1f} samples per second of "
                                      f"device time over {self.span_s:.0f} s: target_s would name the wrong instant; "
                                      "fix the device's declared rate or its timestamps")
+        if self.pending and not self.suspect:   # the previous frame alone says so
+            return "rate_pending", (f"the last frame's {self.stretch_k} samples took {self.stretch_s:.2f} s of device "
+                                    f"time, not {self.stretch_k / self.fs_hz:.2f} at the declared {self.fs_hz:g} Hz: "
+                                    f"held until a frame takes its declared time or the verdict at {MIN_SPAN_S:g} s")
         if self.pending:
             return "rate_pending", (f"{self.suspect_k} samples in {self.suspect_span_s:.1f} s of device time, not "
                                     f"{self.suspect_span_s * self.fs_hz:.0f} at the declared {self.fs_hz:g} Hz: held "

@@ -9,6 +9,7 @@ Now their frames are answered by holds, ``rate_pending`` from 2 s of device time
 already disagrees), ``rate_mismatch`` after the verdict at 10 s; an honest device (the four shared
 marker sessions with their recorded timestamps) is never held so."""
 import collections
+import re
 import threading
 import time
 
@@ -107,12 +108,16 @@ def test_a_misdeclared_marker_stream_is_held_not_forecast_through_the_runtime():
         assert st["device_rate_hz"] == pytest.approx(ft, rel=0.02) and "forecasts withheld" in st["rate_mismatch"]
         fcs = status["forecasters"][src]
         assert fcs["hold"] == "rate_mismatch" and fcs["holds"]["rate_pending"] > 0
-    # slower than declared, frames of 2 s sent with the SDK's default stamps: a device-time hole
-    # after each; from the second hole on never forecast (before: each was, 0.1 s "ahead")
+    # slower than declared, frames of 2.5 s sent with the SDK's default stamps: a device-time hole
+    # after each; from the second frame on never forecast (the first frame's 25 samples took 2.5 s,
+    # not 0.83; before, the first two frames were forecast, 0.1 s "ahead")
     slow = got["slow"]
     assert len(slow) >= 4, [f.header for f in slow]
-    assert all(f.kind == "hold" and f.header["reason"] in RATE_REASONS for f in slow[2:]), \
+    assert all(f.kind == "hold" and f.header["reason"] in RATE_REASONS for f in slow[1:]), \
         [(f.kind, f.header.get("reason")) for f in slow]
+    took = re.search(r"the last frame's 25 samples took ([0-9.]+) s of device time, not 0.83 at the declared 30 Hz",
+                     slow[1].header["detail"])
+    assert took and float(took.group(1)) == pytest.approx(2.5, abs=0.1), slow[1].header["detail"]
     assert "50 samples in 5.0 s of device time, not 150 at the declared 30 Hz" in slow[2].header["detail"]
     assert status["streams"]["slow/markers"]["rate_pending"] is True   # the verdict needs 10 s between frames
 
