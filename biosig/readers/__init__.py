@@ -56,6 +56,7 @@ __all__ = ["read", "discover", "record_exists", "detect_format", "FORMATS", "rea
 #: Format names :func:`detect_format` returns, as listed in error messages.
 FORMATS = ("wfdb", "edf", "audio", "marker-csv", "csv", "parquet", "camera-ppg-csv")
 FORMATS = FORMATS + ("vxp", "surrogate-csv")  # Varian RPM exports, unit-labelled 1-D surrogate CSV
+FORMATS = FORMATS + ("labchart-txt",)   # ADInstruments LabChart text export (:mod:`.labchart`)
 # "untimed-csv" (bare values at a stated rate) is not among them: detect_format cannot tell it without the rate
 _ACCEPTED = ("WFDB (.hea/.dat/.mat), EDF (.edf/.bdf), audio (.wav/.flac/.mp3/.ogg), marker CSV, "
              "CSV or Parquet with one time column (t_s, time_ms, ...)")
@@ -96,6 +97,9 @@ def _sniff(path: pathlib.Path) -> str | None:
     from biosig.readers.camera_ppg import is_camera_ppg_csv
     if is_camera_ppg_csv(path):   # time,R,G,B: before tables, which take a bare "time" column too
         return "camera-ppg-csv"
+    from biosig.readers.labchart import is_labchart_text
+    if is_labchart_text(path):   # Interval= / ChannelTitle= block, then rows: its rate is in the file
+        return "labchart-txt"
     if is_table(csv_columns(path)):
         return "csv"
     return None
@@ -313,6 +317,9 @@ def _read_format(path, mono: bool, sample_rate_hz: float | None = None) -> Recor
     elif fmt == "camera-ppg-csv":
         from biosig.readers.camera_ppg import read_camera_ppg_csv
         rec = read_camera_ppg_csv(p)
+    elif fmt == "labchart-txt":
+        from biosig.readers.labchart import read_labchart_text
+        rec = read_labchart_text(p, sample_rate_hz)
     else:
         rec = read_csv(p, sample_rate_hz)
     return rec

@@ -20,6 +20,11 @@ Rules, in this order:
   refused by the reader with its line (:mod:`.csv_numbers`). A table whose numbers are all integers
   reads the same either way.
 
+**Excel's separator line**: a first line ``sep=;`` (``sep=,``, ``sep=<TAB>``; quoted, or padded with
+the separator to the table's width, ``"sep=;";;``), which Excel writes when asked to and reads to
+know the separator, states the separator; it is not a row of the table (:func:`head_lines` leaves it
+out and :meth:`CsvDialect.polars_options` skips it).
+
 Marker CSVs (``"Frame";"Timestamp";...``, :mod:`biosig.readers.markers`) have a parser of their
 own and are recognised before this is asked.
 """
@@ -37,6 +42,8 @@ _COMMA_NUMBER = re.compile(r"^\s*\"?[-+]?\d*,\d+([eE][-+]?\d+)?\"?\s*$")
 _QUOTED_COMMA_NUMBER = re.compile(r'(?:^|,)\s*"\s*([-+]?\d*,\d+(?:[eE][-+]?\d+)?)\s*"\s*(?=,|$)')
 #: An integer with thousands commas (``1,125``, ``-12,500,000``): a decimal comma or not?
 THOUSANDS_COMMA_INTEGER = re.compile(r"^[-+]?[1-9]\d{0,2}(,\d{3})+$")
+#: Excel's first line naming the separator: ``sep=;``, ``"sep=;"``, ``"sep=;";;`` (padded to the width).
+SEP_LINE = re.compile(r'^(")?sep=([,;\t|])(?(1)")\2*$')
 
 
 @dataclass(frozen=True)
@@ -45,22 +52,31 @@ class CsvDialect:
 
     separator: str = ","
     decimal_comma: bool = False
+    #: Lines before the header: 1 for Excel's ``sep=;`` line.
+    skip_rows: int = 0
 
     def polars_options(self) -> dict:
         """Keyword arguments for ``polars.read_csv``."""
-        return {"separator": self.separator, "decimal_comma": self.decimal_comma}
+        return {"separator": self.separator, "decimal_comma": self.decimal_comma, "skip_rows": self.skip_rows}
 
     def describe(self) -> str:
         sep = {",": "comma", ";": "semicolon", "\t": "tab"}.get(self.separator, repr(self.separator))
         return f"{sep}-separated" + (", decimal comma" if self.decimal_comma else "")
 
 
+def stated_separator(line: str) -> str | None:
+    """The separator Excel's first line ``sep=;`` states (:data:`SEP_LINE`), None for another line."""
+    m = SEP_LINE.match(line.lstrip("\ufeff").rstrip("\r\n"))
+    return m.group(2) if m else None
+
+
 def head_lines(path, max_lines: int = DATA_LINES + 1, n_bytes: int = HEAD_BYTES) -> list[str]:
     """The first ``max_lines`` complete lines of a text file, read in 4 KiB blocks up to ``n_bytes``
-    ([] when empty or binary; a first line longer than ``n_bytes`` is returned cut)."""
+    ([] when empty or binary; a first line longer than ``n_bytes`` is returned cut). Excel's separator
+    line (``sep=;``) is not among them: the table starts after it."""
     head = b""
     with open(path, "rb") as fh:
-        while len(head) < n_bytes and head.count(b"\n") < max_lines:
+        while len(head) < n_bytes and head.count(b"\n") < max_lines + 1:   # + 1: a sep= line left out
             block = fh.read(min(4096, n_bytes - len(head)))
             if not block:
                 break
@@ -70,6 +86,8 @@ def head_lines(path, max_lines: int = DATA_LINES + 1, n_bytes: int = HEAD_BYTES)
         return []
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")   # BOM from spreadsheet exports
     lines = text.splitlines()
+    if lines and stated_separator(lines[0]):
+        lines = lines[1:]
     if not at_end and not text.endswith(("\n", "\r")) and len(lines) > 1:
         lines = lines[:-1]                                              # the last one may be cut
     return lines[:max_lines]
@@ -89,19 +107,26 @@ def _separator(lines: list[str]) -> str:
     return best if counts[best][0] > 1 else ","
 
 
+def _first_line(path) -> str:
+    with open(path, "rb") as fh:
+        return fh.readline(256).decode("utf-8", errors="replace")
+
+
 def sniff(path) -> CsvDialect:
     """The dialect of the table at ``path`` (the default, comma and decimal point, when it is empty)."""
+    stated = stated_separator(_first_line(path))
+    skip = int(stated is not None)
     lines = [ln for ln in head_lines(path) if ln.strip()]
     if not lines:
-        return CsvDialect()
-    sep = _separator(lines)
+        return CsvDialect(stated or ",", False, skip)
+    sep = stated or _separator(lines)
     if sep == ",":   # a decimal comma only in quoted fields, and only where it cannot be a thousands comma
         return CsvDialect(",", any(not THOUSANDS_COMMA_INTEGER.match(number)
                                    for line in lines[1:DATA_LINES + 1]
-                                   for number in _QUOTED_COMMA_NUMBER.findall(line)))
+                                   for number in _QUOTED_COMMA_NUMBER.findall(line)), skip)
     decimal_comma = any(_COMMA_NUMBER.match(field)
                         for row in csv.reader(lines[1:DATA_LINES + 1], delimiter=sep) for field in row)
-    return CsvDialect(sep, decimal_comma)
+    return CsvDialect(sep, decimal_comma, skip)
 
 
 def header_columns(path) -> list[str]:
@@ -109,4 +134,5 @@ def header_columns(path) -> list[str]:
     lines = [ln for ln in head_lines(path) if ln.strip()]
     if not lines:
         return []
-    return [c.strip().strip('"').strip() for c in next(csv.reader([lines[0]], delimiter=_separator(lines)), [])]
+    sep = stated_separator(_first_line(path)) or _separator(lines)
+    return [c.strip().strip('"').strip() for c in next(csv.reader([lines[0]], delimiter=sep), [])]

@@ -128,6 +128,9 @@ def _is_record_file(path: pathlib.Path, segments: set[pathlib.Path], rate_stated
             is_table(table_columns(path)) and times_readable(path, rate_stated))
     if suffix in (".csv", ".tsv"):
         return _is_table_csv(path, rate_stated)
+    if suffix == ".txt":   # a LabChart text export (its rate in its Interval= line), not a list of records
+        from biosig.readers.labchart import is_labchart_text
+        return is_labchart_text(path)
     return False
 
 

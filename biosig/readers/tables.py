@@ -293,7 +293,8 @@ def _flow_time_to_volume(path, rec: Record) -> Record:
                                                        spirogram="flow-time"))
 
 
-def _check_row_lengths(path: pathlib.Path, n_cols: int, separator: str = ",", header: bool = True) -> None:
+def _check_row_lengths(path: pathlib.Path, n_cols: int, separator: str = ",", header: bool = True,
+                       skip_rows: int = 0) -> None:
     """Refuse rows with fewer fields than the header (without one: than the first line; polars
     would fill them with nulls).
 
@@ -301,7 +302,7 @@ def _check_row_lengths(path: pathlib.Path, n_cols: int, separator: str = ",", he
     empty field (``0.5,,1.2``), which stays a NaN gap.
     """
     sep = separator.encode()
-    first = 2 if header else 1   # the first line checked (1-based); a header line is not a row
+    first = (2 if header else 1) + skip_rows   # the first line checked (1-based); a header line is not a row
     which = "the header" if header else "the first"
     for lineno, line in enumerate(path.read_bytes().split(b"\n")[first - 1:], start=first):
         if line.strip() and line.count(sep) + 1 < n_cols:
