@@ -67,12 +67,12 @@ def test_rr_features_take_the_rate_from_every_interval_and_the_variability_from_
 
 def test_artefact_at_the_end_of_a_clean_window_leaves_its_variability():
     """CinC 2015 a103l lead II, 255-265 s: 2 s of motion artefact after 8 s of clean beats at about
-    126 /min. The window passes the quality gate (0.85); its artefact "beats" gave SDNN 71 ms for the
+    126 /min. The window passes the quality gate (0.89); its artefact "beats" gave SDNN 71 ms for the
     3 of the clean window before it."""
     path = shared_path("wfdb", "a103l.hea")
     rec = biosig.read(str(path)[:-4])
     fs_hz, x = rec.fs_hz, rec.samples[0].astype(np.float64)
     clean = window_measures(x[int(245 * fs_hz):int(255 * fs_hz)], fs_hz, "ecg")
     m = window_measures(x[int(255 * fs_hz):int(265 * fs_hz)], fs_hz, "ecg")
-    assert m["ok"] and m["quality"] == pytest.approx(0.853, abs=0.01)
+    assert m["ok"] and m["quality"] == pytest.approx(0.892, abs=0.01)   # 0.853 before the ECG wander rule
     assert clean["sdnn_ms"] < 10 and m["sdnn_ms"] < 30
