@@ -72,6 +72,54 @@ def modulation_resp_rate(x, fs_hz: float, modality: str) -> float:
     a, b, c = total[k - 1], total[k], total[k + 1]   # parabolic refinement of the peak
     den = a - 2 * b + c
     f_peak = f[band][0] + (k + (0.5 * (a - c) / den if den != 0 else 0.0)) * (f[1] - f[0])
-    if not lo <= f_peak <= hi:
+    if not lo <= f_peak <= hi or _faster_breathing_in_baseline(x, fs_hz, f_peak, hi, (len(t) - 1) / (t[-1] - t[0])):
         return float("nan")
     return float(60.0 * f_peak)
+
+
+#: The continuous wave's spectrum is searched from the band's upper edge up to this share of the heart rate
+#: (the pulse's own fundamental stays out of it) for breathing faster than the beats can show
+BASELINE_MAX_HR_REL = 0.85
+#: A rhythm there counts when its power is this many times that at the estimate and that at its mirror
+#: image about the heart rate (2 HR - f): breathing at f under HR / 2 puts sidebands on the pulse's
+#: fundamental at HR - f and HR + f, about alike (1-3 x); a baseline moving at the rate has no mirror
+BASELINE_PEAK_REL = 8.0
+BASELINE_HALF_WIDTH_HZ = 0.02   # power is summed over this much either side of a frequency
+
+
+def _faster_breathing_in_baseline(x: np.ndarray, fs_hz: float, f_est_hz: float, hi_hz: float,
+                                  hr_hz: float) -> bool:
+    """Whether the wave ``x`` itself (sampled continuously, not once a beat) has a rhythm ``g``
+    between ``hi_hz`` (the highest rate the beat series can show) and :data:`BASELINE_MAX_HR_REL` x
+    ``hr_hz`` (the mean beat rate) with :data:`BASELINE_PEAK_REL` times the power at the estimate
+    ``f_est_hz`` and at ``2 hr_hz - g``.
+
+    Breathing above half the heart rate (a neonate: 60 /min at 120 /min), or above the band searched,
+    folds into the beat series below it (at the heart rate less the breathing rate, or less twice
+    it): 9.6-40 /min came back for 40-60 /min. The baseline of the wave moves at the breathing rate
+    itself and shows it there; the slower breathing the estimate stands for would put about as much
+    power at HR + f as at HR - f (its sidebands on the pulse)."""
+    top = BASELINE_MAX_HR_REL * hr_hz
+    if top <= hi_hz:
+        return False
+    n_fft = max(len(x), int(fs_hz * 240))
+    f = np.fft.rfftfreq(n_fft, 1.0 / fs_hz)
+    keep = f <= 2 * hr_hz - hi_hz + 2 * BASELINE_HALF_WIDTH_HZ
+    s = np.asarray(x, dtype=np.float64)
+    s = s - np.polyval(np.polyfit(np.arange(len(s)), s, 1), np.arange(len(s)))
+    p = (np.abs(np.fft.rfft(s * np.hanning(len(s)), n=n_fft)) ** 2)[keep]
+    f = f[keep]
+    half = max(1, int(round(BASELINE_HALF_WIDTH_HZ / (f[1] - f[0]))))
+    c = np.concatenate([[0.0], np.cumsum(p)])
+    idx = np.arange(len(p))
+    smooth = c[np.minimum(idx + half + 1, len(p))] - c[np.maximum(idx - half, 0)]   # power within +-half bins
+
+    def at(g):
+        return smooth[np.clip(np.round(np.asarray(g) / (f[1] - f[0])).astype(int), 0, len(p) - 1)]
+
+    g = f[(f > hi_hz + BASELINE_HALF_WIDTH_HZ) & (f <= top)]
+    if not len(g):
+        return False
+    own = at(g)
+    strong = (own > BASELINE_PEAK_REL * float(at(f_est_hz))) & (own > BASELINE_PEAK_REL * at(2 * hr_hz - g))
+    return bool(strong.any())

@@ -23,7 +23,9 @@ beats, or a small beat too close to another: :func:`biosig.measures_hrv.uncertai
 ``missing="uncertain_beats"``: its heart rate may be off by a missed or a false beat. So does a PPG
 window whose pulses alternate large and small or short and long (:func:`biosig.pulse_beats.pulses_alternate`):
 pulsus alternans or a dicrotic wave near half the period, which a single pulse wave cannot tell
-apart (the rate would be right or double).
+apart (the rate would be right or double); and one whose motion burst moves the rate
+(:func:`biosig.pulse_beats.burst_in_doubt`: the rate of all pulses and that of the pulses outside
+the burst disagree, or those alternate).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from biosig.modality import check_modality
 from biosig.flatline import FLAT_MODALITIES, longest_run, measured_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
 from biosig.measures_hrv import RR_KEYS, beats_and_features, uncertain_beats
-from biosig.pulse_beats import pulses_alternate
+from biosig.pulse_beats import burst_in_doubt, pulses_alternate
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
@@ -205,7 +207,8 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     if not np.isfinite(vals[main]):
         out["missing"] = reason
         return out
-    if (modality == "ecg" and uncertain_beats(x, fs_hz)) or (modality == "ppg" and pulses_alternate(clean, pulses, fs_hz)):
+    if (modality == "ecg" and uncertain_beats(x, fs_hz)) or (modality == "ppg" and (
+            pulses_alternate(clean, pulses, fs_hz) or burst_in_doubt(clean, pulses, fs_hz))):
         out["missing"] = "uncertain_beats"
         return out
     out.update({k: (float(v) if np.isfinite(v) else None) for k, v in vals.items()}, ok=True)

@@ -5,6 +5,7 @@ by hand."""
 import numpy as np
 import pytest
 
+import biosig.pulse_beats as pulse_beats
 import biosig.quality as quality
 from biosig.measures_hrv import beat_intervals, rr_features
 from biosig.quality import detect_beats
@@ -28,7 +29,8 @@ def test_a_window_starting_after_a_systolic_peak_does_not_count_its_diastolic_wa
     beats, _ = detect_beats(x, fs, "ppg")
     assert len(beats) == len(systolic) and np.abs(beats / fs - systolic).max() < 0.02
     assert abs(rr_features(beat_intervals(beats, fs))["hr_bpm"] - truth) < 0.5
-    monkeypatch.setattr(quality, "EDGE_SMALL_REL", 0.0)     # the premise: without the rule, one beat too many
+    monkeypatch.setattr(quality, "EDGE_SMALL_REL", 0.0)     # the premise: without the rule (and the pulse
+    monkeypatch.setattr(pulse_beats, "EDGE_PEAK_REL", 0.0)  # detector's own edge rule), one beat too many
     before, _ = detect_beats(x, fs, "ppg")
     assert len(before) == len(systolic) + 1 and abs(before[0] / fs - 0.17) < 0.03
 
@@ -54,5 +56,6 @@ def test_synthetic_af_ppg_windows_do_not_start_with_a_diastolic_wave(monkeypatch
         return n, windows
     with_rule, windows = not_pulses()
     monkeypatch.setattr(quality, "EDGE_SMALL_REL", 0.0)
+    monkeypatch.setattr(pulse_beats, "EDGE_PEAK_REL", 0.0)
     without, _ = not_pulses()
     assert windows == 200 and with_rule <= 5 and without >= 20, (with_rule, without)
