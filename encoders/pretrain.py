@@ -14,7 +14,8 @@ nothing reads a value back to the host during a step: loss, MSE and gradient nor
 the device and reduced (and, under DDP, all-reduced) every ``log_every`` steps and at every
 checkpoint, and ``metrics.jsonl`` gets the mean over those steps. AdamW runs fused where the
 device supports it, and ``compile=True`` runs the forward pass under ``torch.compile``. The
-objective is computed in one place, :func:`training_loss`.
+objective is computed in one place, :func:`training_loss`. The step mechanics (data order, learning
+rate, optimizer, checkpoint writing) live in :mod:`encoders.pretrain_steps`.
 
 Resume (``resume=True``): the folder's ``train_state.pt`` is read and checked before any data is
 loaded. A resume takes the settings the run was started with; only those in
@@ -43,8 +44,6 @@ stderr every ``BIOSIG_PROGRESS_S`` seconds (default 10) while the data is read a
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import math
 import os
@@ -58,7 +57,6 @@ import torch
 
 from biosig import json_text
 from encoders.arguments import check_train_config
-from encoders.checkpoint import save_checkpoint
 from encoders.config import get_config
 from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel, count_parameters
@@ -69,12 +67,12 @@ from encoders.pretrain_checks import (RESUME_MAY_CHANGE, STATE_FILE, already_don
                                      same_data, train_window_s)
 from encoders.pretrain_evaluation_sets import evaluation_content, merge_overlap, synthetic_overlap
 from encoders.pretrain_pipeline import default_training_pipeline, load_pipeline_file
-from encoders.pretrain_provenance import data_manifest, overlap_warning, provenance, resume_entry, write_manifest
+from encoders.pretrain_provenance import data_manifest, overlap_warning, provenance, resume_entry
 from encoders.pretrain_progress import ProgressLines
+from encoders.pretrain_steps import (METRICS_FILE, adamw, lr_factor, resident, save_step, step_indices,  # noqa: F401
+                                     training_loss, truncate_metrics)   # lr_factor, step_indices: re-exported
 
 log = logging.getLogger(__name__)
-
-METRICS_FILE = "metrics.jsonl"
 
 
 @dataclass(frozen=True)
@@ -121,62 +119,6 @@ def _dist_info():
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     return world, rank, local
-
-
-def step_indices(seed: int, step: int, n: int, batch: int) -> np.ndarray:
-    """Global batch of sample indices for ``step``: consecutive slices of per-epoch permutations."""
-    start = step * batch
-    out = []
-    while len(out) < batch:
-        epoch, offset = divmod(start + len(out), n)
-        perm = np.random.default_rng([seed, epoch]).permutation(n)
-        out.extend(perm[offset: offset + batch - len(out)].tolist())
-    return np.asarray(out, dtype=np.int64)
-
-
-def lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up then cosine decay to 10 %."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def training_loss(model, xb, ib, generator, batch_slice, pair=None) -> dict:
-    """The pretraining objective of one step: a dict with the scalar ``loss`` that is
-    backpropagated and ``mse`` (both reported). The one place the loop computes a loss.
-    ``pair``: (x2, ids2, groups) for the ``clocs`` objectives (encoders/objectives.py)."""
-    if pair is None:
-        return model(xb, ib, generator=generator, batch_slice=batch_slice)
-    return model(xb, ib, generator=generator, batch_slice=batch_slice, pair=pair)
-
-
-def _adamw(model, cfg: TrainConfig, device) -> torch.optim.Optimizer:
-    """AdamW, fused (one kernel for all parameters) where the device supports it."""
-    kwargs = dict(lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
-    if device.type == "cuda":
-        try:
-            return torch.optim.AdamW(model.parameters(), fused=True, **kwargs)
-        except (RuntimeError, TypeError, ValueError) as exc:
-            log.info("fused AdamW unavailable (%s); using the foreach implementation", exc)
-    return torch.optim.AdamW(model.parameters(), **kwargs)
-
-
-def _resident(t: torch.Tensor, device) -> torch.Tensor:
-    """``t`` on the training device when it fits in a quarter of the free memory, else pinned host
-    memory (steps then copy their batch asynchronously)."""
-    if device.type != "cuda":
-        return t
-    free, _ = torch.cuda.mem_get_info(device)
-    if t.numel() * t.element_size() <= free // 4:
-        return t.to(device)
-    log.warning("training windows (%.1f GB) exceed a quarter of the free GPU memory; kept in host memory",
-                t.numel() * t.element_size() / 1e9)
-    return t.pin_memory()
-
-
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
 
 
 def pretrain(cfg: TrainConfig) -> dict:
@@ -261,7 +203,7 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
     if init is not None:
         copy_init_weights(model, *init)
     model = model.to(device)
-    opt = _adamw(model, cfg, device)
+    opt = adamw(model, cfg, device)
     start = 0
     if st is not None:
         try:
@@ -276,12 +218,12 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
         log.info("resuming %s at step %d", out, start)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        _truncate_metrics(out / METRICS_FILE, start)
+        truncate_metrics(out / METRICS_FILE, start)
     ddp = model
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
     per_rank = cfg.batch_size // world
-    x_all, ids_all = _resident(torch.from_numpy(data.x), device), _resident(torch.from_numpy(data.channel_idx), device)
+    x_all, ids_all = resident(torch.from_numpy(data.x), device), resident(torch.from_numpy(data.channel_idx), device)
     check_batch_memory(per_rank, config, data.x.shape[1:], device, data.x.itemsize)   # free once the data is placed
     n_params = count_parameters(model)
     log.info("pretraining %s (%d parameters) on %d windows, world %d", config.name, n_params, len(data), world)
@@ -379,7 +321,7 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
                 progress.step(step + 1, start, cfg.steps, t_loop, metrics)
             if checkpoint:
                 if rank == 0:
-                    _save(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params, data_sha, prov,
+                    save_step(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params, data_sha, prov,
                           manifest)
                     manifest = None   # written with the first checkpoint of this process
                 saved_step = step + 1
@@ -390,46 +332,3 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
         if bar is not None:
             bar.close()
     return metrics
-
-
-def _truncate_metrics(path: pathlib.Path, step: int) -> None:
-    """Drop metric lines past ``step`` (left by a run killed after its last checkpoint)."""
-    if not path.is_file():
-        return
-    keep, dropped = [], 0
-    for ln in path.read_text(errors="replace").splitlines():
-        if not ln.strip():
-            continue
-        try:   # a line cut short (a run killed mid-write, a full disk) is past the checkpoint: dropped
-            line_step = json.loads(ln)["step"]
-            ok = line_step <= step
-        except (ValueError, TypeError, KeyError, IndexError):
-            ok = False
-            dropped += 1
-        if ok:
-            keep.append(ln)
-    if dropped:
-        log.warning("%s: dropped %d line(s) that are not metrics (cut short when a run was stopped?)", path, dropped)
-    path.write_text("".join(ln + "\n" for ln in keep))
-
-
-def _save(out, model, pipeline, opt, step, cfg, config, data, metrics, n_params, data_sha, prov, manifest=None):
-    """Write the checkpoint and training state of ``step`` (never weights that are not finite), with the
-    provenance ``prov`` in meta.json and ``manifest`` (when given) as data_manifest.json."""
-    if not all(bool(torch.isfinite(v).all()) for v in model.state_dict().values() if v.is_floating_point()):
-        raise EncoderError(f"training diverged: the weights are not finite at step {step}; nothing was saved "
-                           f"at that step; start again with a lower --lr (e.g. --lr {cfg.lr / 10:g})")
-    meta = {"step": step, "params": n_params, "n_windows": len(data), "n_sources": len(set(data.sources)),
-            "train_config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
-            "final_metrics": metrics, "torch": torch.__version__, **prov}
-    if manifest is not None:
-        write_manifest(out, manifest)
-    save_checkpoint(out, model, pipeline, meta)
-    state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "rng": _rng_state(), "model_config": config.to_dict(), "pipeline_hash": pipeline.hash,
-             "train_config": dataclasses.asdict(cfg), "data_sha": data_sha, "n_windows": len(data),
-             "n_sources": len(set(data.sources)), "elapsed_s": metrics.get("elapsed_s"), "resumes": prov["resumes"]}
-    tmp = out / (STATE_FILE + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, out / STATE_FILE)
-    log.info("checkpoint at step %d in %s", step, out)

@@ -5,6 +5,7 @@ before stay whole and the same command resumes, each record once.
 A full disk is made with RLIMIT_FSIZE on the scoring process (writes past the limit fail with
 EFBIG), which polars reports, as it does ENOSPC, as a ComputeError ("os error 27" in its message, or only
 "Invalid thrift: transport error" when the footer is what failed)."""
+import json
 import pathlib
 import resource
 import shutil
@@ -62,7 +63,13 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes(tmp_path, model_dir):
     for part in parts:   # every part is whole: nothing half-written left behind
         pl.read_parquet(part)
     assert not list((out / "parts").glob(".*.tmp")) and not list((out / "parts").glob("*.inflight.json"))
-    assert pl.read_parquet(out / "records.parquet").height == 2   # the first run's tables, untouched
+    # the first run's tables are gone, not left to be read as this run's (they held 2 of 5 records), and
+    # run.json says no table is current and why this run stopped (its parts stay: the rerun assembles them)
+    assert not [name for name in ("windows.parquet", "records.parquet", "errors.parquet") if (out / name).exists()]
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["tables_current"] is False and manifest["counts"] is None and manifest["exit_code"] == 2
+    assert [len(manifest["runs"]), manifest["runs"][0]["scored"]] == [2, 2]
+    assert ".parquet: not written: " in manifest["runs"][-1]["stopped"]
 
     again = _score(data, out, model_dir)   # space freed: the same command scores the rest
     assert again.returncode == 0, again.stderr
@@ -70,3 +77,6 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes(tmp_path, model_dir):
     assert records.height == records["record"].n_unique() == 5
     windows = pl.read_parquet(out / "windows.parquet")
     assert windows.height == records["n_windows"].sum() == windows.select("record", "window").n_unique()
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["tables_current"] is True and manifest["counts"]["records"] == 5
+    assert [run.get("stopped") is None for run in manifest["runs"]] == [True, False, True]

@@ -27,7 +27,12 @@ Output tables (see :mod:`encoders.scoring.outputs` for the crash-safe layout):
 ``errors.parquet``   one row per failed record: record, key, stage (one of
                      :data:`encoders.scoring.scorer.STAGES`), error_type, message.
 ``run.json``         manifest: model id and hashes, pipeline, backend, versions, counts, and every
-                     run (an interrupted one too): inputs, options as given, what it scored.
+                     run (an interrupted one too): inputs, the folder it ran in (``cwd``), options as
+                     given, what it scored. ``tables_current`` false (``counts`` null): a run is
+                     running or stopped before it assembled its tables, and the tables of the run
+                     before it are removed (:mod:`encoders.scoring.manifest`); rerun to assemble them.
+``record`` columns:  each record's path as the last run named it (relative paths: relative to its
+                     ``cwd``); a record reached another way (a linked folder) is the same record.
 Column types: :mod:`encoders.scoring.schema`.
 
 Engines: ``local`` (:mod:`encoders.scoring.local`, a spawn process pool, one model per worker) and

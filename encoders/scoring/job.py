@@ -11,20 +11,16 @@ import datetime as dt
 import json
 import logging
 import os
-import platform
 import time
-from importlib import metadata
 from typing import Any, Callable
 
-import biosig
-from biosig.readers.discover import SCORE_TOOL
 from biosig.record import names_text
 from encoders.heads import unused_prevalence_warning
 from encoders.scoring.errors import OutputWriteError, ScoreError
 from encoders.scoring.files import check_output_folder
+from encoders.scoring.manifest import retire_tables, run_options, say_stopped, write_run_manifest
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
-from encoders.scoring.outputs import (PartStore, read_manifest, record_key, recorded_job, source_stamps,
-                                      write_manifest)
+from encoders.scoring.outputs import PartStore, record_key, recorded_job, source_stamps
 
 log = logging.getLogger(__name__)
 
@@ -140,16 +136,6 @@ class ScoreSummary:
         return EXIT_RECORDS_FAILED if self.tables.get("errors", 0) else EXIT_OK
 
 
-def _versions() -> dict[str, str]:
-    out = {"biosig": biosig.__version__, "python": platform.python_version()}
-    for dist in ("numpy", "polars", "pyarrow", "scipy", "neurokit2", "onnxruntime", "torch", "ray"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
 def discover_records(inputs: tuple[str, ...], bare_tables: bool = False, out_dir: str | None = None) -> list[str]:
     """Record paths under ``inputs`` (each record once), via :func:`biosig.readers.discover`
     (``bare_tables``: tables of bare sample values too, when their rate is given). Output folders of
@@ -260,6 +246,10 @@ def job_fingerprint(loaded, read_options: dict | None) -> dict[str, Any]:
 def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_outcome) -> ScoreSummary:
     """The job proper, while ``store``'s folder lock is held."""
     store.check_job(job_fingerprint(loaded, config.read_options))
+    begun = {"started_at": started_at.isoformat(), "inputs": list(config.inputs), "cwd": os.getcwd(),
+             "backend_requested": config.backend, "engine": config.engine, "workers": int(config.workers),
+             "options": run_options(config)}
+    earlier = retire_tables(config, loaded, store, begun)   # before any part changes
     keys = {record_key(p): p for p in paths}
     if len(keys) != len(paths):
         log.warning("%d duplicate record paths ignored", len(paths) - len(keys))
@@ -298,6 +288,7 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     def facts() -> dict[str, Any]:   # this run's entry in run.json
         return {"started_at": started_at.isoformat(), "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
                 "seconds": round(time.perf_counter() - t0, 3), "inputs": list(config.inputs),
+                "cwd": os.getcwd(),   # relative inputs and record paths are relative to it
                 "records_found": len(keys), "skipped_done": skipped, "rescored_changed": len(changed),
                 "scored": stats["scored"], "failed": stats["failed"], "worker_died": stats["worker_died"],
                 "windows": stats["windows"], "backend_requested": config.backend, **engine_info,
@@ -325,12 +316,13 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
         counts = store.assemble(keys, measure_columns)
         # the manifest too: tables without one would not say which model made them, and the run history
         # would lose this run
-        _write_manifest(config, loaded, counts, {**facts(), "interrupted": True}, exit_code=130)
+        write_run_manifest(config, loaded, counts, {**facts(), "interrupted": True}, exit_code=130, earlier=earlier)
         log.warning("interrupted: %s holds the %d record(s) done so far (%d failed); run the same command "
                     "again to score the rest", config.out_dir, counts["records"], counts["errors"])
         raise
     except OutputWriteError as exc:   # a full disk: one line, not a traceback; nothing done is lost
         store.abandon()
+        say_stopped(config, loaded, {**facts(), "stopped": str(exc)}, earlier)
         raise ScoreError(f"{exc}; the {len(store.done_keys() & set(keys))} record(s) finished so far are kept: "
                          "free space and run the same command again to score the rest") from None
     except BaseException:
@@ -343,33 +335,11 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
                     "deleted or other inputs): left out of the tables, their parts kept in %s",
                     len(left_out), config.out_dir, store.parts)
     seconds = time.perf_counter() - t0
-    manifest = _write_manifest(config, loaded, tables, {**facts(), "left_out_not_in_inputs": len(left_out)},
-                               exit_code=EXIT_RECORDS_FAILED if tables["errors"] else EXIT_OK)
+    manifest = write_run_manifest(config, loaded, tables, {**facts(), "left_out_not_in_inputs": len(left_out)},
+                               exit_code=EXIT_RECORDS_FAILED if tables["errors"] else EXIT_OK, earlier=earlier)
     return ScoreSummary(out_dir=config.out_dir, records_found=len(keys), skipped_done=skipped,
                         scored=stats["scored"], failed=stats["failed"], windows=stats["windows"],
                         tables=tables, seconds=seconds, manifest=manifest, worker_died=stats["worker_died"])
-
-
-def run_options(config: ScoreConfig) -> dict[str, Any]:
-    """The options of a run as given (run.json's ``runs[].options``): with the model's entry they say
-    how the tables were made (``read_options``: ``--modality`` / ``--channel`` / ``--sample-rate-hz``)."""
-    return {"window_s": config.window_s, "af_prevalence": config.af_prevalence, "batch_size": config.batch_size,
-            "device": config.device, "precision": config.precision, "threads": config.threads,
-            "retry_errors": config.retry_errors, "ray_address": config.ray_address,
-            "read_options": json.loads(json.dumps(config.read_options, sort_keys=True, default=str))}
-
-
-def _write_manifest(config: ScoreConfig, loaded, counts: dict[str, int], this_run: dict[str, Any], *,
-                    exit_code: int) -> dict[str, Any]:
-    """Write run.json: the model, versions, the tables' row counts and every run so far (this one last)."""
-    previous = read_manifest(config.out_dir) or {}
-    manifest = {
-        "tool": SCORE_TOOL, "versions": _versions(), "model": loaded.describe(),
-        "out_dir": os.path.abspath(config.out_dir), "counts": counts, "exit_code": exit_code,
-        "runs": list(previous.get("runs", [])) + [this_run],
-    }
-    write_manifest(config.out_dir, manifest)
-    return manifest
 
 
 IN_FLIGHT_DEATHS = 2   # runs that died while scoring a record in their own process: then it is failed

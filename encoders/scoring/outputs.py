@@ -10,7 +10,8 @@ Layout of an output directory ``DIR``::
     DIR/parts/<key>.error.parquet       or the record's error row (also marks it done)
     DIR/parts/<key>.inflight.json       scored in the driver's own process, no outcome yet: how many
                                         runs started it (left by a run that died scoring it)
-    DIR/windows.parquet, DIR/records.parquet, DIR/errors.parquet   assembled from the parts
+    DIR/windows.parquet, DIR/records.parquet, DIR/errors.parquet   assembled from the parts (removed
+                                        when a run starts: :mod:`encoders.scoring.manifest`)
     DIR/run.json                        the manifest
 
 Every file is written to a temporary name in the same directory and then renamed with
@@ -28,7 +29,7 @@ import json
 import logging
 import os
 import pathlib
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import polars as pl
 
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 PARTS, JOB_FILE = SCORE_JOB_FILE   # parts/job.json (named in the signal layer: discovery skips score folders)
 LOCK_FILE = ".lock"
+TABLE_FILES = ("windows.parquet", "records.parquet", "errors.parquet")   # assembled from the parts
 MARKERS = ("record", "error")
 
 
@@ -218,7 +220,10 @@ class PartStore:
         """Concatenate the parts into ``windows``, ``records`` and ``errors`` Parquet files.
 
         Only parts of done records are used (a windows part without its marker belongs to a record
-        that was interrupted and will be scored again), and of those only ``keys`` (None: all).
+        that was interrupted and will be scored again), and of those only ``keys`` (None: all). With
+        ``keys`` a mapping key -> record path, every row's ``record`` is that path: each record spelled
+        as this run names it, not as the run that scored it did (relative to another working folder,
+        or through a link).
         Rows are sorted by record path, then window index, so the tables do not depend on the order
         in which workers finished. ``measure_columns``: the model's record measures (Float64), so that
         ``records.parquet`` of a run where every record failed has the columns of one that scored.
@@ -228,24 +233,32 @@ class PartStore:
         Row counts: ``{"windows": n, "records": n, "errors": n}``.
         """
         wanted = None if keys is None else set(keys)
+        spelled = keys if isinstance(keys, Mapping) else None
         done_ok = sorted(p.name[: -len(".record.parquet")] for p in self.parts.glob("*.record.parquet"))
         done_ok = [k for k in done_ok if wanted is None or k in wanted]
         counts = {}
-        windows = [self.parts / f"{k}.windows.parquet" for k in done_ok]
-        counts["windows"] = self._concat(windows, "windows.parquet", SCORED_WINDOW_SCHEMA, ["record", "window"])
-        records = [self.parts / f"{k}.record.parquet" for k in done_ok]
+        windows = [(k, self.parts / f"{k}.windows.parquet") for k in done_ok]
+        counts["windows"] = self._concat(windows, "windows.parquet", SCORED_WINDOW_SCHEMA, ["record", "window"],
+                                         spelled)
+        records = [(k, self.parts / f"{k}.record.parquet") for k in done_ok]
         measures = {c: pl.Float64 for c in measure_columns if c not in RECORD_SCHEMA}
         record_schema = {**{k: v for k, v in RECORD_SCHEMA.items() if k != "seconds"}, **measures,
                          "seconds": RECORD_SCHEMA["seconds"]}   # the order of a scored record's row
-        counts["records"] = self._concat(records, "records.parquet", record_schema, ["record"])
+        counts["records"] = self._concat(records, "records.parquet", record_schema, ["record"], spelled)
         errors = sorted(k for k in self.error_keys() if wanted is None or k in wanted)
-        errors = [self.parts / f"{k}.error.parquet" for k in errors]
-        counts["errors"] = self._concat(errors, "errors.parquet", ERROR_SCHEMA, ["record"])
+        errors = [(k, self.parts / f"{k}.error.parquet") for k in errors]
+        counts["errors"] = self._concat(errors, "errors.parquet", ERROR_SCHEMA, ["record"], spelled)
         return counts
 
-    def _concat(self, files: list[pathlib.Path], name: str, schema, sort_by: list[str]) -> int:
+    def _concat(self, files: list[tuple[str, pathlib.Path]], name: str, schema, sort_by: list[str],
+                spelled: Mapping[str, str] | None = None) -> int:
+        """Write the table ``name`` of the parts ``files`` (key, path); ``spelled``: key -> record path."""
         if files:   # diagonal: parts of an earlier version lack later columns (start_time): null there
-            df = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed").sort(sort_by)
+            frames = [pl.read_parquet(f) for _, f in files]
+            if spelled is not None:
+                frames = [df.with_columns(pl.lit(spelled[k], dtype=pl.String).alias("record"))
+                          for (k, _), df in zip(files, frames)]
+            df = pl.concat(frames, how="diagonal_relaxed").sort(sort_by)
             df = df.select([c for c in schema if c in df.columns] + [c for c in df.columns if c not in schema])
         else:
             df = pl.DataFrame(schema=schema)   # no rows, the same columns as a table with rows

@@ -53,11 +53,14 @@ def iso_start_time(start) -> str | None:
 
 
 def record_key(path: str | os.PathLike) -> str:
-    """A stable file-name-safe key for a record path: ``<stem>-<12 hex of sha1(abs path)>``.
+    """A stable file-name-safe key for a record path: ``<stem>-<12 hex of sha1(real path)>``.
+
+    The real path (symlinks resolved, as :func:`biosig.readers.discover` tells one record from two), so
+    a record named another way (a linked folder, another working folder) is the same record to a resume.
 
     >>> record_key("/data/100.hea") == record_key("/data/../data/100.hea")
     True
     """
-    full = os.path.abspath(os.fspath(path))
+    full = os.path.realpath(os.fspath(path))
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", pathlib.Path(full).name)[:40] or "record"
     return f"{stem}-{hashlib.sha1(full.encode()).hexdigest()[:12]}"
