@@ -27,6 +27,10 @@ Stream handling done here for every method:
   and no training step checks it, a jump from the previous sample that large, resets the model
   to a fresh seeded initialisation; ``diverged`` is True after a step that reset, ``n_resets``
   counts them, ``divergence`` says why and a warning is logged.
+* an input jump (:meth:`Forecaster._on_jump`): a sample out of the range of motion seen in one
+  step (further than a forecast may go, below, or out of its own coordinate's range by a step that
+  coordinate never made, :mod:`realtime.jumps`) is a new origin for the coordinates that jumped;
+  the window restarts and the forecaster holds until it is whole again (``jumped``, ``n_jumps``).
 * a forecast outside the range of motion seen so far: in any coordinate further below its minimum
   or above its maximum (normalised samples learnt) than :data:`FORECAST_REACH` times the largest
   per-coordinate range (at least one z-unit) is withheld (``ready`` False, ``out_of_range``
@@ -47,6 +51,7 @@ import numpy as np
 
 from realtime.config import MAX_FROZEN_S, ForecasterConfig, frozen_steps  # noqa: F401  (re-exported)
 from realtime.errors import ForecastError
+from realtime.jumps import JumpMixin, coordinate_bounds
 from realtime.state import StateMixin
 
 log = logging.getLogger(__name__)
@@ -59,7 +64,7 @@ log = logging.getLogger(__name__)
 FORECAST_REACH = 1.0
 
 
-class Forecaster(StateMixin):
+class Forecaster(StateMixin, JumpMixin):
     """Base class: normalisation, ring buffer of past samples, NaN and divergence handling.
 
     Subclasses set ``method`` and implement ``_init_model(rng)``, ``_train(u, target)`` (one
@@ -89,6 +94,14 @@ class Forecaster(StateMixin):
         self._hi = np.full(c.n_coords, -np.inf)
         self._low = np.full(c.n_coords, np.nan)    # where a forecast may go (from _lo, _hi)
         self._high = np.full(c.n_coords, np.nan)
+        self._jlow = np.full(c.n_coords, np.nan)   # a sample outside this band may be a jump (realtime.jumps)
+        self._jhigh = np.full(c.n_coords, np.nan)
+        self._dlo = np.full(c.n_coords, np.inf)   # smallest and largest one-step change learnt, per coordinate
+        self._dhi = np.full(c.n_coords, -np.inf)
+        self._n_changes = 0   # one-step changes in _dlo/_dhi (the rule judges from norm_steps of them on)
+        self._judge_from = max(c.norm_steps, 1)
+        self._dstep = np.zeros(c.n_coords)   # work buffers: a one-step change, widen_range's unused bounds
+        self._dlow, self._dhigh = np.zeros(c.n_coords), np.zeros(c.n_coords)
         self._center = np.zeros(c.n_coords)
         self._scale = np.ones(c.n_coords)
         self._fitted = False
@@ -268,9 +281,10 @@ class Forecaster(StateMixin):
 
     def _step(self, z: np.ndarray) -> None:
         cap, L, h = self._cap, self.lookback, self.horizon_steps
-        if self._learnt and self._count and self._kern.outside_range(z, self._low, self._high) \
-                and not self._explodes(z, self._hist[(self._count - 1) % cap]):   # (absurd: a divergence)
-            self._on_jump(z)   # not motion continuing the window: a new window starts at this sample
+        if self._learnt and self._count:
+            out = self._jumps(z)
+            if out is not None:
+                self._on_jump(z, out)   # not motion continuing the window: a new window starts at this sample
         pos = self._count % cap
         self._hist[pos] = z
         self._count += 1
@@ -288,7 +302,12 @@ class Forecaster(StateMixin):
             return
         # a sample the checks accepted widens the range seen (one kernel call: the check runs every
         # step; its NumPy twin took 3-4 us a step, benchmarks/bench_forecast_reach.py)
-        self._kern.widen_range(z, self._lo, self._hi, self._low, self._high, FORECAST_REACH)
+        if self._kern.widen_range(z, self._lo, self._hi, self._low, self._high, FORECAST_REACH):
+            coordinate_bounds(self._lo, self._hi, self._jlow, self._jhigh)
+        if self._count > 1:   # the one-step change of each coordinate (realtime.jumps)
+            np.subtract(z, self._hist[(pos - 1) % cap], out=self._dstep)
+            self._kern.widen_range(self._dstep, self._dlo, self._dhi, self._dlow, self._dhigh, 1.0)
+            self._n_changes += 1
         if self._count >= L:
             self._kern.fill_window(self._hist, pos, 0, L, self._u_pr)
             self._predict(self._u_pr)
@@ -308,34 +327,6 @@ class Forecaster(StateMixin):
             else:
                 self._outside = 0
 
-    def _on_jump(self, z: np.ndarray) -> None:
-        """The sample ``z`` lies further outside the range of motion seen than a forecast may go
-        (:data:`FORECAST_REACH`): from the previous sample, inside that range, it moved more than
-        the whole range in one step (a marker swapped to another coordinate frame, a tracker that
-        locked onto something else, the patient moved). A window joining both sides extrapolates
-        the step, and learners fitted to the old level forecast it (after a 50 mm step on a shared
-        session: mix published forecasts 51 mm off, LMS 139 mm, SnAp-1 46 mm for seconds).  So the
-        step is taken as a change of origin: the coordinates that jumped are re-centred (``z``, the
-        normalised sample, is changed in place to continue from the previous one; forecasts come
-        out at the new level), the input window restarts as after a gap (weights kept) and the
-        forecaster holds until the window is whole and the model has learnt a target after the
-        jump (``jumped`` for this sample, ``n_jumps``, ``divergence`` says how far).  Checked only
-        once the model has learnt (the range of motion is known by then): the second warm-up
-        sample of two shared sessions is 1.2-1.3 z-units from the first.  An absurd jump (half its
-        squared size over ``max_loss``) is left to the divergence check: the model is reset."""
-        prev = self._hist[(self._count - 1) % self._cap]
-        beyond = max(float(np.max(self._lo - z)), float(np.max(z - self._hi)))
-        out = (z < self._low) | (z > self._high)
-        self._center[out] += (z[out] - prev[out]) * self._scale[out]
-        z[out] = prev[out]
-        self.n_jumps += 1
-        self.jumped = True
-        self.divergence = f"input jumped {beyond:.3g} z-units outside the range seen"
-        log.warning("%s: %s; new origin for %d coordinate(s), input window restarted", self.method,
-                    self.divergence, int(out.sum()))
-        self._restart_window()
-        self._learnt = False   # held until the weights have learnt a target after the jump
-
     def _explodes(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Half the squared distance of ``a`` from ``b`` (z-units) above ``max_loss``."""
         d = a - b
@@ -344,6 +335,7 @@ class Forecaster(StateMixin):
     def _set_bounds(self) -> None:
         """The band a forecast may reach: the range seen, widened on each side by
         :data:`FORECAST_REACH` times its largest per-coordinate extent (at least 1 z-unit)."""
+        coordinate_bounds(self._lo, self._hi, self._jlow, self._jhigh)
         if not np.isfinite(self._hi - self._lo).all():   # no sample learnt yet
             self._low[:] = self._high[:] = np.nan
             return

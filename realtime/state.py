@@ -11,6 +11,7 @@ from dataclasses import asdict
 import numpy as np
 
 from realtime.errors import ForecastError
+from realtime.jumps import steps_of_ring
 
 
 class StateMixin:
@@ -89,13 +90,20 @@ class StateMixin:
                     out.update(self._range_of_ring(state))
                 except (TypeError, ValueError):
                     pass   # a bad ring buffer: refused with the field below
+        if ("_dlo" not in state or "_dhi" not in state) and "_hist" in state:   # before the per-coordinate
+            try:                                                                 # jump check: the ring's changes
+                hist = np.asarray(state["_hist"], dtype=np.float64).reshape(self._cap, self.n_coords)
+                out["_dlo"], out["_dhi"] = steps_of_ring(hist, int(state.get("_count", 0)))
+            except (TypeError, ValueError):
+                pass   # a bad ring buffer: refused with the field below
+        out["_n_changes"] = int(state.get("n_seen", 0))   # (about: the valid samples seen)
         out["_learnt"] = False   # before 2026-12-05: ready after the next training step (the next sample, mostly)
         out["_outside"] = 0      # before 2026-12-06: no range check yet
         out["n_jumps"] = 0       # before the input-jump check: none counted
         return out
 
     def _all_arrays(self):
-        return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi") + self._model_arrays
+        return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi", "_dlo", "_dhi") + self._model_arrays
 
     def _range_of_ring(self, state: dict) -> dict:
         """``_lo``/``_hi`` from the normalised samples in a saved ring buffer (older checkpoints)."""
@@ -108,4 +116,4 @@ class StateMixin:
     @staticmethod
     def _scalars():
         return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "_learnt", "n_seen", "n_skipped", "n_frozen",
-                "n_resets", "diverged", "last_loss", "_outside", "n_jumps")
+                "n_resets", "diverged", "last_loss", "_outside", "n_jumps", "_n_changes")

@@ -1,0 +1,132 @@
+"""The per-coordinate input-jump rule of :class:`realtime.base.Forecaster` (its ``_step``).
+
+The forecaster's first jump rule lets a sample go as far outside the range of motion seen as a
+forecast may (:data:`realtime.base.FORECAST_REACH` times the *largest* coordinate's range): on
+session 201205181211 that is 30.5 mm (coordinate 2) where coordinate 0 moves over 5.2 mm, so a
+10 mm step of coordinate 0 passed and was extrapolated (mix published forecasts 10-13 mm off, RLS
+21-35 mm, for a worst error of 4-6 mm on the unmoved session).  This rule judges each coordinate
+by its own motion: a sample is a jump in coordinate ``i`` when, in one step, it
+
+* moved more than :data:`JUMP_STEP_RATIO` times the largest one-step change of coordinate ``i``
+  seen so far (the samples learnt, no change across a gap or a jump), and
+* landed further outside coordinate ``i``'s range seen than :data:`JUMP_RANGE` times that range
+  (at least one z-unit, as :data:`~realtime.base.FORECAST_REACH`).
+
+The largest change, not a median: positions are quantised (0.1 mm), and a median of one-step
+changes is 0 or one quantum on a slow coordinate, so a robust z of it explodes; the largest is at
+least one quantum as soon as the coordinate has moved at all (the floor at the resolution a median
+needs), and every change since the first sample counts.  On the four shared marker sessions (every
+coordinate, every sample once a forecaster has learnt) no sample outside its coordinate's range
+stepped more than 2.25 times the largest change before it (201205101519, coordinate 7, 0.9 of its
+range outside it; the others 2.0 or less), so neither condition alone makes a jump there; real
+one-step changes reach 6.5 mm (201205101519, coordinate 2), so a step of a few mm is motion, not a
+jump.  A 10 mm step (at any sample from 40 s on) of a coordinate moving over 5.2 mm or less on those
+sessions is at least 9.8 times its largest change and 1.1 times its range outside it.  The rule
+judges from ``norm_steps`` learnt one-step changes on (a whole warm-up of motion): checked from the
+second sample, as the whole-range rule is where a model learns at once (``last``), it made a jump
+on 201205181211 within its first 30 s.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+log = logging.getLogger("realtime.base")   # the forecaster's warnings, under its name as before
+
+#: A jump moves a coordinate more than this many times its largest one-step change seen.
+JUMP_STEP_RATIO = 3.0
+#: ... and lands further outside the coordinate's range seen than this times that range (>= 1 z).
+JUMP_RANGE = 0.5
+
+
+def coordinate_bounds(lo: np.ndarray, hi: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+    """Set ``low``/``high`` (n,) to the band outside which a sample may be a jump: each coordinate's
+    range ``lo``..``hi`` widened on each side by :data:`JUMP_RANGE` times its own extent (at least
+    one z-unit); NaN (never outside) where a coordinate has no sample yet."""
+    with np.errstate(invalid="ignore"):
+        reach = JUMP_RANGE * np.maximum(hi - lo, 1.0)
+        np.subtract(lo, reach, out=low)
+        np.add(hi, reach, out=high)
+    bad = ~np.isfinite(hi - lo)
+    low[bad] = high[bad] = np.nan
+
+
+def coordinate_jumps(z, prev, low, high, dlo, dhi) -> np.ndarray:
+    """The coordinates (bool mask, n) in which sample ``z`` is a jump from ``prev``: outside their
+    band ``low``..``high`` (:func:`coordinate_bounds`) by a step of more than :data:`JUMP_STEP_RATIO`
+    times their largest one-step change seen (``dlo``/``dhi``: the smallest and largest change;
+    a coordinate with no change seen yet is never judged)."""
+    largest = np.maximum(dhi, -dlo)
+    with np.errstate(invalid="ignore"):
+        outside = (z < low) | (z > high)
+        return outside & np.isfinite(largest) & (np.abs(z - prev) > JUMP_STEP_RATIO * largest)
+
+
+def steps_of_ring(hist: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest and largest one-step change (n,) of the samples in a ring buffer ``hist``
+    (cap, n) holding the newest ``min(count, cap)`` of ``count`` samples (older checkpoints)."""
+    cap, n = hist.shape
+    k = min(count, cap)
+    if k < 2:
+        return np.full(n, np.inf), np.full(n, -np.inf)
+    rows = hist[[(count - k + j) % cap for j in range(k)]]
+    d = np.diff(rows, axis=0)
+    return d.min(axis=0), d.max(axis=0)
+
+
+class JumpMixin:
+    """The input-jump handling of :class:`realtime.base.Forecaster` (its attributes: ``_hist``,
+    ``_count``, ``_cap``, ``_low``/``_high``, ``_jlow``/``_jhigh``, ``_lo``/``_hi``, ``_dlo``/``_dhi``,
+    ``_n_changes``, ``_judge_from``, ``_center``, ``_scale``, ``_kern``; ``_explodes``, ``_restart_window``)."""
+
+    def _jumps(self, z: np.ndarray) -> np.ndarray | None:
+        """The coordinates (bool mask) in which ``z`` jumped from the previous sample, or None.
+
+        A jump lies further outside the range of motion seen than a forecast may go
+        (:data:`realtime.base.FORECAST_REACH`, whole-range rule), or outside its own coordinate's
+        range by a step that coordinate never made (the rule above: a 10 mm step of a coordinate moving over
+        5 mm passed the whole-range rule where another coordinate moves over 30 mm).  An absurd
+        jump (half its squared size over ``max_loss``) is left to the divergence check."""
+        whole = self._kern.outside_range(z, self._low, self._high)
+        own = self._n_changes >= self._judge_from   # the motion of a whole warm-up (norm_steps) seen
+        if not whole and not (own and self._kern.outside_range(z, self._jlow, self._jhigh)):
+            return None   # (the usual case: one kernel call each)
+        prev = self._hist[(self._count - 1) % self._cap]
+        if self._explodes(z, prev):
+            return None
+        out = coordinate_jumps(z, prev, self._jlow, self._jhigh, self._dlo, self._dhi) if own \
+            else np.zeros(self.n_coords, dtype=bool)
+        if whole:
+            out |= (z < self._low) | (z > self._high)
+        return out if out.any() else None
+
+    def _on_jump(self, z: np.ndarray, out: np.ndarray) -> None:
+        """The sample ``z`` jumped in the coordinates ``out`` (:meth:`_jumps`): from the previous
+        sample it moved in one step further than the motion seen explains (a marker swapped to
+        another coordinate frame, a tracker that locked onto something else, the patient moved).
+        A window joining both sides extrapolates the step, and learners fitted to the old level
+        forecast it (after a 50 mm step on a shared session: mix published forecasts 51 mm off,
+        LMS 139 mm, SnAp-1 46 mm for seconds; after 10 mm on a coordinate moving over 5 mm, before
+        the per-coordinate rule: mix 13 mm, RLS 35 mm).  So the step is taken as a change of origin:
+        the coordinates that jumped are re-centred (``z``, the normalised sample, is changed in
+        place to continue from the previous one; forecasts come out at the new level), the input
+        window restarts as after a gap (weights kept) and the forecaster holds until the window is
+        whole and the model has learnt a target after the jump (``jumped`` for this sample,
+        ``n_jumps``, ``divergence`` says how far).  Checked only once the model has learnt (the
+        range of motion is known by then): the second warm-up sample of two shared sessions is
+        1.2-1.3 z-units from the first."""
+        prev = self._hist[(self._count - 1) % self._cap]
+        beyond = max(float(np.max((self._lo - z)[out])), float(np.max((z - self._hi)[out])))
+        i = int(np.argmax(np.where(out, np.abs(z - prev), -1.0)))
+        step, largest = abs(float(z[i] - prev[i])), max(float(self._dhi[i]), -float(self._dlo[i]))
+        self._center[out] += (z[out] - prev[out]) * self._scale[out]
+        z[out] = prev[out]
+        self.n_jumps += 1
+        self.jumped = True
+        self.divergence = (f"input jumped {beyond:.3g} z-units outside the range seen (coordinate {i}: a step of "
+                           f"{step:.3g}, its largest before {largest:.3g})")
+        log.warning("%s: %s; new origin for %d coordinate(s), input window restarted", self.method,
+                    self.divergence, int(out.sum()))
+        self._restart_window()
+        self._learnt = False   # held until the weights have learnt a target after the jump
