@@ -325,8 +325,7 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
                 for job, emb, err, ms in lane.worker.poll_results():
                     self._publish_embeddings(job, emb, err, ms)
                 self._maybe_submit(lane)
-            self.overload.observe(time.monotonic(), {ln.name: len(ln) for ln in self.lanes.values()},
-                                  self._dropped_total)
+            self.overload.observe(time.monotonic(), self._queue_lengths(), self._drops)
             if self.rep in events:
                 self.rep.recv_multipart()
                 self.rep.send_multipart(protocol.encode("status", self._status_header()))

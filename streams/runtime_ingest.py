@@ -171,7 +171,10 @@ class IngestMixin:
                 log.warning("frame of %r not processed: %s: %s", st.name, type(exc).__name__, exc)
 
     def _lane(self, st):
-        return self.lanes.get(st.modality) or self.lanes["main"]
+        # not ``get(...) or main``: an empty Lane is falsy (it has a length), and every modality's
+        # windows went to the main lane (own_worker_modalities ignored since lanes had a length)
+        lane = self.lanes.get(st.modality)
+        return lane if lane is not None else self.lanes["main"]
 
     def _windows(self, st, x, t0, t_last):
         """Cut windows and queue them for the encoder worker (the one place windows enter the

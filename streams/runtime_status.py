@@ -11,12 +11,27 @@ import collections
 import time
 
 
+def _lane_queue(lane: str) -> str:
+    return "encoder" if lane == "main" else f"encoder/{lane}"
+
+
 class StatusMixin:
     """Status side of :class:`streams.runtime.Runtime` (reads the state the other halves keep)."""
 
-    def _dropped_total(self) -> int:
-        """Windows dropped for a full encoder queue, over the streams the registry holds."""
-        return sum(s.dropped for s in list(self.stats.values()))
+    def _queue_lengths(self) -> dict:
+        """Items waiting in every queue that can grow, by the name the overload signal gives it
+        (:mod:`streams.status_overload`): ``encoder`` (the main lane), ``encoder/<modality>``, ``scores``."""
+        out = {_lane_queue(ln.name): len(ln) for ln in self.lanes.values()}
+        if self.score_worker is not None:
+            out["scores"] = self.score_worker.pending
+        return out
+
+    def _drops(self) -> dict:
+        """Windows dropped so far for a full queue, by the same names (a score queue's: score frames)."""
+        out = {_lane_queue(ln.name): ln.dropped for ln in self.lanes.values()}
+        if self.score_worker is not None:
+            out["scores"] = self.score_worker.dropped
+        return out
 
     def status(self) -> dict:
         now = time.time()

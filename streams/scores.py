@@ -248,6 +248,7 @@ class ScoreWorker:
         self._vtime = 0              # tag of the window scored last
         self._stopping = False
         self.published = 0
+        self.dropped = 0             # windows that got no score frame for a full queue (all streams, ever)
         self._thread = threading.Thread(target=self._run, name="biosig-scores", daemon=True)
         self._thread.start()
 
@@ -260,6 +261,7 @@ class ScoreWorker:
             q.append((tag, self._arrival, item))
             self._cv.notify()
         if dropped is not None:
+            self.dropped += 1
             dropped[2][0].stats.rejected["score_backlog"] += 1
 
     def _take(self):

@@ -26,16 +26,33 @@ def test_a_lane_takes_one_window_per_stream_in_turn_and_keeps_each_streams_order
     a, b, c = _Stream("a"), _Stream("b"), _Stream("c")
     for it in _items(a, 100, 0.0):
         assert lane.add(it, 4096, 8) is None
-    for it in _items(b, 2, 1.0) + _items(c, 1, 2.0):
+    for it in _items(b, 3, 1.0) + _items(c, 3, 2.0):
         lane.add(it, 4096, 8)
     batch = lane.take(8)
-    assert [it[0].name for it in batch] == ["a", "b", "c", "a", "b", "a", "a", "a"]
+    assert [it[0].name for it in batch] == ["a", "b", "c", "a", "b", "c", "a", "b"]
     assert [it[-1] for it in batch if it[0] is a] == sorted(it[-1] for it in batch if it[0] is a)
-    assert len(lane) == 103 - 8 and list(lane.queues) == ["a"]      # b and c emptied, a goes on
+    assert [it[0].name for it in lane.take(8)] == ["a", "c"]       # c's last window: not padded with a's
+    assert len(lane) == 106 - 10 and list(lane.queues) == ["a"]      # b and c emptied, a goes on
     rest = []
     while len(lane):
         rest += lane.take(8)
-    assert len(rest) == 95 and all(it[0] is a for it in rest)
+    assert len(rest) == 96 and all(it[0] is a for it in rest)
+
+
+def test_a_stream_keeping_up_is_not_batched_with_another_streams_backlog():
+    """A bed with one window waiting beside a client with 100: the batch is one window of each (the
+    bed's window costs the model time of 2 windows, not of max_batch), the backlog fills the next.
+    Before, the batch was padded with 7 of the client's windows."""
+    lane = Lane("ecg", worker=None)
+    flood, bed = _Stream("flood"), _Stream("bed")
+    for it in _items(flood, 100, 0.0):
+        lane.add(it, 4096, 8)
+    lane.add(_items(bed, 1, 1.0)[0], 4096, 8)
+    assert [it[0].name for it in lane.take(8)] == ["flood", "bed"]
+    assert [it[0].name for it in lane.take(8)] == ["flood"] * 8      # nobody else waits: full batches
+    lane.add(_items(bed, 1, 2.0)[0], 4096, 8)
+    assert [it[0].name for it in lane.take(8)] == ["flood", "bed"]
+    assert len(lane) == 100 - 10
 
 
 def test_a_full_lane_drops_the_oldest_window_of_the_stream_holding_most():
@@ -88,3 +105,23 @@ def test_a_huge_frame_does_not_delay_another_beds_windows():
         sub.close()
     assert s["ward/bedB"]["dropped"] == 0 and s["ward/bedA"]["windows"] == 400
     assert a_before_b < 100, a_before_b      # FIFO: all 400 of A's first
+
+
+def test_each_own_worker_modality_is_embedded_in_its_own_lane():
+    """Over real sockets: an ECG and a RESP stream (own_worker_modalities) are windowed into the
+    ``ecg`` and ``resp`` lanes, an "other" stream (no lane of its own) into ``main``. Before, an empty
+    lane was falsy (it has a length) and every window went to ``main``: a modality's own worker
+    never ran, so one client's audio or ECG flood delayed every other modality's windows."""
+    fs = 50.0
+    rng = np.random.default_rng(5)
+    cfg = config(windows={"ecg": (2.0, 1.0), "resp": (2.0, 1.0), "other": (2.0, 1.0)})
+    with running(cfg) as rt:
+        pub = Publisher("bed", rt.bound.ingest)
+        for name, modality in (("ecg", "ecg"), ("resp", "resp"), ("other", "other")):
+            pub.stream(name, fs, ["c0"], modality=modality).send(rng.normal(size=(1, int(5 * fs))).astype(np.float32))
+        s = wait_for(lambda: (s := rt.status())["totals"].get("outputs", 0) >= 12 and s, what="12 windows out")
+        pub.close()
+    lanes = s["queue"]["lanes"]
+    per_stream = {k.split("/")[-1]: v["windows"] for k, v in s["streams"].items()}
+    assert per_stream == {"ecg": 4, "resp": 4, "other": 4}, per_stream
+    assert (lanes["ecg"]["windows"], lanes["resp"]["windows"], lanes["main"]["windows"]) == (4, 4, 4), lanes

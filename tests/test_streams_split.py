@@ -26,7 +26,7 @@ def test_every_public_name_is_still_importable_where_it_was(module, names):
 def test_the_runtime_and_the_forecaster_keep_their_methods():
     from streams.forecast import SourceForecaster
     from streams.runtime import Runtime
-    assert all(callable(getattr(Runtime, n)) for n in ("status", "_status_header", "_dropped_total"))
+    assert all(callable(getattr(Runtime, n)) for n in ("status", "_status_header", "_queue_lengths", "_drops"))
     assert all(callable(getattr(SourceForecaster, n)) for n in ("snapshot", "save", "try_restore"))
 
 

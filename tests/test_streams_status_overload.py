@@ -1,7 +1,9 @@
 """The overload signal of the status body (``status["overload"]``) and the OVERLOADED line of
 ``biosig status``: a runtime pushed past its encoder (a real ecg-tiny on long windows, real sockets on
-loopback) says it in words; one that keeps up does not. 40 simulated beds on 2 cores (embedding p99
-3-5 s, encoder queue 299 -> 609 and growing) answered `biosig status` with nothing saying overloaded."""
+loopback) or past its score thread (real measures of 500 windows a second) says it in words and names
+the queue; one that keeps up does not. 40 simulated beds on 2 cores (embedding p99 3-5 s, encoder
+queue 299 -> 609 and growing) answered `biosig status` with nothing saying overloaded; so did 50 beds
+whose score queue grew 0 -> 1,554 windows in 12 s (the signal watched the encoder lanes only)."""
 import contextlib
 import threading
 import time
@@ -57,11 +59,15 @@ def _status_cli(rt, capsys) -> str:
 
 
 @contextlib.contextmanager
-def _ward_runtime(window_s, hop_s, n):
-    """A runtime (ecg-tiny, one window per batch) fed by a :class:`Ward` of ``n`` streams."""
-    pytest.importorskip("encoders")
-    cfg = config(models={"ecg": "ecg-tiny"}, backend="torch", windows={"ecg": (window_s, hop_s)},
-                 max_batch=1, max_delay_s=0.0)
+def _ward_runtime(window_s, hop_s, n, model="ecg-tiny"):
+    """A runtime (``model`` on ECG, one window per batch; None: no encoder) fed by a :class:`Ward`
+    of ``n`` streams."""
+    if model:
+        pytest.importorskip("encoders")
+        cfg = config(models={"ecg": model}, backend="torch", windows={"ecg": (window_s, hop_s)},
+                     max_batch=1, max_delay_s=0.0)
+    else:
+        cfg = config(models={}, windows={"ecg": (window_s, hop_s)})
     rt = Runtime(cfg, overload_window_s=WATCH_S).start()
     ward = Ward(rt.bound.ingest, n, window_s)
     ward.start()
@@ -80,11 +86,11 @@ def test_a_runtime_behind_its_encoder_says_overloaded(capsys):
     with _ward_runtime(300.0, 0.1, 6) as rt:
         o = wait_for(lambda: (s := rt.status()["overload"])["overloaded"] and s, timeout_s=60,
                      what="the overload signal")
-        lane = next(v for v in o["lanes"].values() if v["overloaded"])
-        assert lane["growth_windows"] > 0 and lane["least_pending_windows"] > 0
-        assert o["watched_s"] >= WATCH_S and "never empty" in o["reason"]
+        lane = o["queues"]["encoder/ecg"]   # ECG has an encoder lane of its own (own_worker_modalities)
+        assert lane["overloaded"] and lane["growth"] > 0 and lane["least_pending"] > 0
+        assert "encoder/ecg" in o["behind"] and o["watched_s"] >= WATCH_S and "never empty" in o["reason"]
         out = _status_cli(rt, capsys)
-        assert out.startswith("OVERLOADED: the encoders do not keep up"), out
+        assert out.startswith("OVERLOADED: encoder/ecg") and "the encoders do not keep up" in out.splitlines()[0], out
         print("overloaded:", o["reason"])
 
 
@@ -99,6 +105,38 @@ def test_a_runtime_that_keeps_up_never_says_overloaded(capsys):
             assert time.monotonic() < give_up, f"no verdict within 60 s: {o}"
             time.sleep(0.1)
         assert rt.status()["totals"]["outputs"] > 0          # the encoder did run
+        assert {"encoder", "encoder/ecg", "scores"} <= set(o["queues"]) and o["behind"] == []
+        assert "OVERLOADED" not in _status_cli(rt, capsys)
+
+
+def test_a_runtime_whose_score_thread_falls_behind_says_overloaded_scores(capsys):
+    """50 streams of 10 s ECG windows every 0.1 s, no encoder: 500 windows a second reach the score
+    thread (beat detection and measures, ~2-3 ms a window on one thread), which cannot keep up while
+    the encoder lane (quality only) does. Before, the score queue grew and the status said nothing."""
+    with _ward_runtime(10.0, 0.1, 50, model=None) as rt:
+        o = wait_for(lambda: (s := rt.status()["overload"])["overloaded"] and "scores" in s["behind"] and s,
+                     timeout_s=90, what="the overload signal naming the score queue")
+        q = o["queues"]["scores"]
+        assert q["overloaded"] or o["dropped"]["scores"] > 0, o
+        assert "scores:" in o["reason"]
+        out = _status_cli(rt, capsys)
+        assert out.startswith("OVERLOADED: scores") or out.startswith("OVERLOADED: encoder/ecg, scores"), out
+        assert "score thread" in out.splitlines()[0]
+        print("overloaded:", o["reason"])
+
+
+def test_a_runtime_without_encoder_that_keeps_up_never_says_overloaded(capsys):
+    """3 streams of 2 s ECG windows every 1 s, no encoder: the score queue empties after every window."""
+    with _ward_runtime(2.0, 1.0, 3, model=None) as rt:
+        verdicts, give_up = 0, time.monotonic() + 60   # a bound on a hung runtime, not a timing
+        while verdicts < 20:
+            o = rt.status()["overload"]
+            assert o["overloaded"] is not True, o
+            verdicts += o["overloaded"] is False
+            assert time.monotonic() < give_up, f"no verdict within 60 s: {o}"
+            time.sleep(0.1)
+        assert "scores" in o["queues"] and not o["queues"]["scores"]["overloaded"]
+        assert wait_for(lambda: rt.score_worker.published > 0, what="a score frame")
         assert "OVERLOADED" not in _status_cli(rt, capsys)
 
 
@@ -106,7 +144,7 @@ def _feed(watch, series, dt=0.25, dropped=None):
     """Feed ``series`` (windows waiting at each loop pass, one lane), ``dt`` seconds apart."""
     drops = dropped or [0] * len(series)
     for i, (n, d) in enumerate(zip(series, drops)):
-        watch.observe(i * dt, {"main": n}, lambda d=d: d)
+        watch.observe(i * dt, {"encoder": n}, lambda d=d: {"encoder": d})
     return watch.state()
 
 
@@ -122,3 +160,20 @@ def test_the_definition_on_known_queue_histories():
     assert _feed(OverloadWatch(2.0), [0] * 25, dropped=[0] * 20 + [3] * 5)["overloaded"] is True
     assert _feed(OverloadWatch(10.0), grow)["overloaded"] is None
     assert overload_text({"overload": _feed(OverloadWatch(2.0), [0] * 25)}) is None
+
+
+def test_the_verdict_names_the_queue_at_fault():
+    """Two queues watched at once: only the one growing and never empty is named; a drop names its
+    queue; the OVERLOADED line starts with the names."""
+    watch = OverloadWatch(2.0)
+    for i in range(25):   # the encoder empties every pass, the score queue grows and never empties
+        watch.observe(i * 0.25, {"encoder": 0, "scores": 5 + 10 * i}, lambda: {"encoder": 0, "scores": 0})
+    o = watch.state()
+    assert o["overloaded"] is True and o["behind"] == ["scores"]
+    assert o["queues"]["encoder"]["overloaded"] is False and o["queues"]["scores"]["growth"] > 0
+    assert overload_text({"overload": o}).startswith("OVERLOADED: scores: the score thread")
+    watch = OverloadWatch(2.0)
+    for i in range(25):   # both keep up, but score frames were dropped for a full queue
+        watch.observe(i * 0.25, {"encoder": 0, "scores": 0}, lambda i=i: {"encoder": 0, "scores": 3 * (i > 20)})
+    o = watch.state()
+    assert o["overloaded"] is True and o["behind"] == ["scores"] and o["dropped"] == {"encoder": 0, "scores": 3}
