@@ -11,7 +11,9 @@ Rules
   CSVs :func:`biosig.read` accepts (marker, surrogate, spirometry, any table with one time column)
   are records; Parquet tables by the CSV rule (one time column whose times are read:
   :func:`biosig.readers.tables.times_readable`), the others skipped with the same warning. Other files found
-  in folders (``REFERENCE.csv``, ``metadata.json``, ``LICENSE``) are skipped.
+  in folders (``REFERENCE.csv``, ``metadata.json``, ``LICENSE``) are skipped, and counted: one line names
+  the files not read (a ``.docx``, a ``.jpg``, a free ``.txt``; not the signal and annotation files of a
+  WFDB record, nor a list of records), at WARNING when the folder holds no record, else at INFO.
 - A text file listing records (``RECORDS`` as on PhysioNet, or ``*.txt``/``*.lst``/``*.list``
   at least half of whose lines name existing files or records) is expanded line by line, paths
   relative to the list's folder; ``#`` starts a comment; a missing entry is kept for the reader
@@ -156,6 +158,14 @@ def _is_list_file(path: pathlib.Path) -> bool:
     return bool(entries) and 2 * found >= len(entries)
 
 
+def _is_small_list(path: pathlib.Path) -> bool:
+    """A readable list of records (``RECORDS``) small enough to look into (a 1 GB log is not read for that)."""
+    try:
+        return os.access(path, os.R_OK) and path.stat().st_size < 1 << 24 and _is_list_file(path)
+    except OSError:
+        return False
+
+
 def _list_entries(path: pathlib.Path) -> list[pathlib.Path]:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -189,6 +199,7 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False, own_out: fro
     out: list[pathlib.Path] = []
     skipped_csv: list[pathlib.Path] = []
     media: list[pathlib.Path] = []
+    unread: list[pathlib.Path] = []   # no format biosig reads (.docx, .jpg, a free .txt): counted, never silent
 
     def unreadable(err: OSError) -> None:
         log.warning("%s: cannot be listed (%s)", err.filename, err.strerror)
@@ -196,6 +207,7 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False, own_out: fro
 
     for root_p, files in _walk(folder, unreadable, own_out):
         segments = segment_headers(root_p)
+        wfdb_stems = {pathlib.Path(n).stem for n in files if n.lower().endswith(".hea")}   # NAME.dat, NAME.atr: read
         for name in sorted(files):
             p = root_p / name
             if name.startswith(".") or _is_annotations_of_table(p):
@@ -208,12 +220,19 @@ def _expand_folder(folder: pathlib.Path, bare_tables: bool = False, own_out: fro
                 skipped_csv.append(p)
             elif p.suffix.lower() in UNREAD_MEDIA_EXTENSIONS:
                 media.append(p)
+            elif p.stem not in wfdb_stems and not _is_small_list(p):
+                unread.append(p)
     if media:
         from biosig.record import names_text
         kinds = ", ".join(sorted({p.suffix.lower() for p in media}))
         log.warning("%s: %d sound file(s) skipped: biosig reads %s, not %s (convert them, e.g. "
                     "ffmpeg -i NAME%s NAME.wav): %s", folder, len(media), "/".join(AUDIO_EXTENSIONS), kinds,
                     media[0].suffix, names_text(p.relative_to(folder) for p in media))
+    if unread:
+        from biosig.record import names_text
+        log.log(logging.INFO if out else logging.WARNING, "%s: %d file(s) not read: %s (not recordings in a format "
+                "biosig reads: WFDB, EDF, audio, CSV/Parquet tables; name one alone to see why)", folder, len(unread),
+                names_text((p.relative_to(folder) for p in unread), most=5))
     if not out and skipped_csv:
         return skipped_csv
     _tell_skipped(folder, skipped_csv, bare_tables, {p.stem for p in out})

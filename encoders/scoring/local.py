@@ -12,6 +12,11 @@ are scored again one at a time in a fresh pool of one, so a record that kills it
 found, recorded as failed (stage ``worker``) and the run goes on with the others; the records that
 were only beside it are scored as usual. Three such records in a row stop the job (the workers die
 whatever they score: the model does not fit, say).
+
+Ctrl-C reaches the driver alone: workers start with SIGINT blocked (:func:`_sigint_held`, as
+``multiprocessing``'s resource tracker does) and ignore it, so that one sent to the process group while
+they import torch no longer prints their ``KeyboardInterrupt`` tracebacks; the driver stops them
+(:func:`_stop_workers`) and their records in flight, never written, are scored by the next run.
 """
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import signal
+import threading
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable
 
 from biosig.errors import BiosigError
@@ -52,6 +60,9 @@ def _init_worker(spec: ModelSpec, batch_size: int, log_level: int, read_options:
                  driver_pid: int | None = None) -> None:
     """Pool initializer: load the model once per worker process."""
     global _WORKER_SCORER, _WORKER_ERROR
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the driver stops us; a pending Ctrl-C is dropped
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if driver_pid is not None:
         _exit_with_driver(driver_pid)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[%(process)d]: %(message)s")
@@ -178,7 +189,8 @@ def _pool_pass(paths: list[str], workers: int, in_flight: int, initargs: tuple,
         try:
             while submitted < len(queue) or pending:
                 while submitted < len(queue) and len(pending) < in_flight:
-                    fut = pool.submit(_score_in_worker, queue[submitted])
+                    with _sigint_held():   # submit starts a worker process when none is idle
+                        fut = pool.submit(_score_in_worker, queue[submitted])
                     pending.add(fut)
                     path_of[fut] = queue[submitted]
                     submitted += 1
@@ -189,11 +201,48 @@ def _pool_pass(paths: list[str], workers: int, in_flight: int, initargs: tuple,
                     _hand_over(pending, path_of, on_outcome)
                     return sorted(path_of.values()), queue[submitted:]
         except BaseException:
-            for fut in pending:
-                fut.cancel()
+            # No fut.cancel() here: the pool cancels them itself (cancel_futures), and one cancelled here
+            # made the pool's own thread fail with InvalidStateError once _stop_workers broke the pool
+            processes = list((getattr(pool, "_processes", None) or {}).values())   # shutdown forgets them
             pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(processes)
             raise
     return [], []
+
+
+@contextmanager
+def _sigint_held():
+    """SIGINT blocked in this thread while worker processes start: they inherit the mask (a handler is
+    not inherited through exec, a mask is), so a Ctrl-C to the process group while they import torch
+    never reaches them (:func:`_init_worker` then ignores it). In the main thread a Ctrl-C meanwhile
+    is held and raised once ``submit`` is done, never halfway through starting a worker (one started
+    but not yet known to the pool, or not yet sent its task)."""
+    held: list[int] = []
+    swap = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if swap:
+        signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+    try:
+        yield
+    finally:
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)   # one pending for this thread is handled now
+        if swap:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    if held:
+        raise KeyboardInterrupt
+
+
+def _stop_workers(processes: list) -> None:
+    """Stop a pool's worker processes now (the driver stops: Ctrl-C, an error): they ignore SIGINT,
+    and leaving the pool would wait for each record in flight (or a model still loading), whose
+    outcome nobody takes any more; such records have no part written, so the next run scores them."""
+    for process in processes:
+        try:
+            process.terminate()
+        except (OSError, ValueError, AttributeError):   # gone already, or closed
+            pass
 
 
 def _hand_over(done: Iterable[cf.Future], path_of: dict[cf.Future, str],
