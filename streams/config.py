@@ -274,6 +274,14 @@ class RuntimeConfig:
     # ``idle_expire_s`` is forgotten; one source holds at most ``max_streams_per_source`` streams;
     # sources in ``reserved_sources`` always get a slot (outside ``max_streams``)
     idle_expire_s: float = field(default=300.0, metadata=_POSITIVE)
+    # a stream sends at most ``ingest_speed_max`` seconds of samples per wall-clock second, beyond a
+    # backlog of ``ingest_backlog_s`` seconds of samples (an outage's backlog, a recording sent at
+    # once, ``replay --speed`` up to 20); further frames are rejected as ``over_rate``
+    # (streams.ingest_budget): one client sending at 500 x real time took the event loop from every
+    # other bed. 20 x and an hour keep a monitor misdeclaring its rate (measured, rate_mismatch) and
+    # whole recordings sent at once working
+    ingest_speed_max: float = field(default=20.0, metadata=limits(min=1))
+    ingest_backlog_s: float = field(default=3600.0, metadata=_POSITIVE)
     max_streams_per_source: int = field(default=64, metadata=limits(min=1))
     reserved_sources: tuple = ()
     # compile every forecaster kernel and run every encoder once before the sockets open

@@ -70,6 +70,8 @@ REJECT_ADVICE = {
                     "new session id (a publisher restart)",
     "unsupported": "the stream's preprocessing cannot take these frames (the runtime's log says why)",
     "session_conflict": "two publishers send this stream: give each device its own source name",
+    "over_rate": "the stream sends its samples faster than real time (beyond ingest_speed_max and a backlog of "
+                 "ingest_backlog_s): send at the device's pace, or raise them for a fast replay",
     "too_many_streams": "the runtime holds max_streams streams: raise it or free idle ones",
     "source_quota": "this source holds max_streams_per_source streams: use fewer stream names per source",
     "encoder": "the encoder failed on these windows (the runtime's log says why)",

@@ -32,7 +32,7 @@ HOLD_REASONS = ("warm_up", "stale_input", "gap", "frozen_input", "diverged", "un
                 "rate_pending", "rate_mismatch")   # the last two as score frames' ``missing`` (streams.device_rate)
 REJECT_REASONS = ("frames", "topic", "header", "version", "schema", "rate", "shape",
                   "payload_size", "nonfinite", "inconsistent", "duplicate", "late", "unsupported",
-                  "session_conflict")
+                  "session_conflict", "over_rate")
 
 MIN_FS_HZ = 0.1          # slower than one sample per 10 s is not a stream we window
 MAX_FS_HZ = 200_000.0    # above ultrasound-audio rates: a unit mistake, not a signal

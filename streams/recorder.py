@@ -21,6 +21,7 @@ status (``removed_files``).
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import pathlib
@@ -38,6 +39,7 @@ OUTPUT_COLUMNS = ("out_s", "topic", "kind", "stream", "seq", "t_s", "model_id", 
 
 MAX_BUFFER_MB = 64.0   # buffered sample bytes (inputs and outputs) that start a new file before rotate_s
 RECORDING_KINDS = ("inputs", "outputs")
+FILES_KEPT = 64        # paths of the last files written kept in ``Recorder.files``
 
 
 def recording_files(directory, kinds=RECORDING_KINDS) -> list[tuple[int, pathlib.Path]]:
@@ -83,9 +85,11 @@ class Recorder:
         # while writes fail, None when the last write worked). Updated by the writer thread.
         self.rows_written = {"inputs": 0, "outputs": 0, "lost_batches": 0, "lost_rows": 0,
                              "write_error": None, "removed_files": 0}
-        self.files: list[pathlib.Path] = []
+        # the last files written (bounded: a runtime rotating every minute for weeks would
+        # otherwise hold one path per rotation)
+        self.files: collections.deque[pathlib.Path] = collections.deque(maxlen=FILES_KEPT)
         self._pool = None
-        self._pending: list = []
+        self._pending: list = []    # writes not yet finished (finished ones are dropped at each flush)
         # imported and exercised at start-up: the first import (~0.2 s) and the first conversion of
         # Python values (~15 ms, lazy set-up inside pyarrow) hold the GIL, and on the writer
         # thread they stalled the event loop and the forecast thread by as much
@@ -141,6 +145,7 @@ class Recorder:
         self._buffered_bytes = 0
         if batches:
             self.part += 1
+            self._pending = [fut for fut in self._pending if not _finished(fut)]
             self._pending.append(self._pool.submit(self._write, batches))
         self.last_flush = time.monotonic()
 
@@ -216,10 +221,7 @@ class Recorder:
         """Block until every batch handed to the writer so far is written (or counted as lost)."""
         pending, self._pending = self._pending, []
         for fut in pending:
-            try:
-                fut.result()
-            except Exception:  # _write does not raise; this only guards the shutdown path
-                log.exception("recorder: writer thread failed")
+            _finished(fut, block=True)
 
     def close(self):
         """Flush and wait until every file is written; never raises for a failed write (it is
@@ -237,6 +239,18 @@ class Recorder:
                     self.dir, self.rows_written["lost_batches"], self.rows_written["lost_rows"],
                     f"; still failing: {self.rows_written['write_error']}"
                     if self.rows_written["write_error"] else "")
+
+
+def _finished(fut, block: bool = False) -> bool:
+    """Whether the writer's ``fut`` is done (with ``block``: after waiting for it); a write that
+    raised is logged here, once, when it is dropped from the pending list."""
+    if not block and not fut.done():
+        return False
+    try:
+        fut.result()
+    except Exception:  # _write does not raise; this only guards against a bug there
+        log.exception("recorder: writer thread failed")
+    return True
 
 
 _CHUNK_ROWS = 256

@@ -17,6 +17,7 @@ from streams import protocol
 from streams.errors import ProtocolError
 from streams.forecast import source_of
 from streams.ingest import SESSION_TAKEOVER_S, InputStream
+from streams.ingest_budget import IngestBudget
 from streams.metrics import reject_advice
 
 log = logging.getLogger("streams.runtime")
@@ -131,6 +132,10 @@ class IngestMixin:
             if why:
                 self._reject(name, "inconsistent", why)
                 return
+        n = x.shape[1]
+        if not st.budget.admit(n / st.fs_hz, recv_s):   # its seq number becomes a gap of the frames after it
+            self._reject(name, "over_rate", st.budget.detail(n / st.fs_hz))
+            return
         t0 = float(h["t0_s"])
         verdict = st.sequence(h["seq"], t0)
         if verdict in ("duplicate", "late"):
@@ -140,7 +145,6 @@ class IngestMixin:
         hole = verdict == "ok" and st.rate is not None and st.time_hole(t0)   # windowed and marker streams
         if hole:
             verdict = "gap"   # the device paused: no window joins the samples on either side
-        n = x.shape[1]
         if st.measure_rate(t0, n, "hole" if hole else verdict):
             self._warn_rate(st, recv_s)
         t_last = t0 + (n - 1) / st.fs_hz
@@ -224,6 +228,9 @@ class IngestMixin:
         window = None if h["modality"] == "motion" else self.windows.get(h["modality"], (10.0, 1.0))
         model = self.models.get(h["modality"]) if window else None
         st = InputStream(h, window, model, stats)
+        # the budget is the stream's, not the session's: a new session id per frame buys nothing
+        st.budget = old.budget if old is not None else IngestBudget(
+            self.config.ingest_speed_max, self.config.ingest_backlog_s, time.time())
         if old is not None:
             st.superseded = (old.superseded + (old.session,))[-8:]
         else:

@@ -1,0 +1,49 @@
+"""Per-stream ingest budget: device seconds accepted per wall-clock second.
+
+Every accepted frame costs the event loop the same work whatever the wall clock says (decode,
+sequence, rate measurement, recording, windows, embeddings, scores). A client sending a stream at
+500 times real time (5,000 frames of 0.1 s a second) took the loop from every other bed: a bed at
+real time beside it had its embeddings 0.9-3.6 s late. So each stream may send at most
+``speed`` seconds of samples (a frame's ``T / fs_hz``, whatever its stamps say) per second of wall
+clock, beyond an allowance of ``backlog_s`` seconds of samples (a device replaying its backlog after
+an outage, a client sending a recording at once). Defaults (streams.config): 20 x real time (``replay
+--speed`` up to 20, a monitor misdeclaring its rate, whose frames the runtime must see to say so)
+and an hour of samples. The allowance
+refills as the wall clock runs. A frame beyond the budget is rejected as ``over_rate`` (counted per
+stream, the last reason in ``status``); its sequence number is then a gap of the frames after it,
+so no window spans the frames left out. A single frame longer than the whole allowance passes when
+the allowance is full (and empties it): one frame is one event-loop turn, whatever it holds.
+
+The same rule, with its own numbers, bounds the forecast path's learning (streams.forecast,
+``LEARN_RATE``/``LEARN_BURST_S``).
+"""
+from __future__ import annotations
+
+
+class IngestBudget:
+    """Token bucket of device seconds for one stream (carried across its publisher sessions)."""
+
+    __slots__ = ("speed", "backlog_s", "tokens_s", "last_wall_s")
+
+    def __init__(self, speed: float, backlog_s: float, now_s: float):
+        self.speed = float(speed)
+        self.backlog_s = float(backlog_s)
+        self.tokens_s = self.backlog_s          # a new stream may start with its backlog
+        self.last_wall_s = float(now_s)
+
+    def admit(self, frame_s: float, now_s: float) -> bool:
+        """Whether a frame of ``frame_s`` seconds of samples, received at wall time ``now_s``, is
+        within the budget (and charge it if so)."""
+        dt = now_s - self.last_wall_s
+        if dt > 0:   # a wall clock set back refills nothing
+            self.tokens_s = min(self.backlog_s, self.tokens_s + dt * self.speed)
+        self.last_wall_s = now_s
+        if frame_s <= self.tokens_s or self.tokens_s >= self.backlog_s:
+            self.tokens_s = max(0.0, self.tokens_s - frame_s)
+            return True
+        return False
+
+    def detail(self, frame_s: float) -> str:
+        return (f"{frame_s:.3g} s of samples with {self.tokens_s:.3g} s of budget left: the stream sends faster "
+                f"than {self.speed:g} x real time beyond a backlog of {self.backlog_s:g} s (ingest_speed_max, "
+                "ingest_backlog_s)")
