@@ -72,3 +72,11 @@ def test_a_short_row_after_a_sep_line_is_still_refused_with_its_line(tmp_path):
     path.write_bytes(b"\xef\xbb\xbfsep=;\r\n1,5;2;3\r\n4;5\r\n")
     with pytest.raises(ReadError, match="line 3 has 2 field"):
         read(path, sample_rate_hz=10)
+
+
+def test_a_value_refused_after_a_sep_line_is_named_by_its_own_line(tmp_path):
+    """The line numbers of refusals count Excel's sep= line (they were one too low)."""
+    path = tmp_path / "excel.csv"
+    path.write_text("sep=;\nt_s;ecg_mV\n0;0,1\n0,004;abc\n0,008;0,3\n")
+    with pytest.raises(ReadError, match=r"line 4 holds 'abc'"):
+        read(path)

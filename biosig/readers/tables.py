@@ -93,7 +93,8 @@ def split_unit(name: str) -> tuple[str, str]:
 
 
 def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
-                     sample_rate_hz: float | None = None, decimal_comma: bool = False, csv: bool = False) -> Record:
+                     sample_rate_hz: float | None = None, decimal_comma: bool = False, csv: bool = False,
+                     first_line: int = 2) -> Record:
     import polars as pl
 
     if df.height == 0:
@@ -115,7 +116,7 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
             if not bad:
                 df, dtype = df.with_columns(number), pl.Float64
         if not (dtype.is_numeric() or dtype == pl.Null):
-            raise ReadError(path, _not_numeric(path, df, col, decimal_comma, csv))
+            raise ReadError(path, _not_numeric(path, df, col, decimal_comma, csv, first_line))
         # units stated apart (biosig's own Parquet): the column name is the channel name, brackets and all
         name, unit = (col, "") if units else _SPIRO_COLUMNS.get(col.lower(), split_unit(col))
         renamed[col] = name
@@ -131,10 +132,10 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
         df = df.with_columns(pl.Series(tcol, seconds)).rename({tcol: TIME_COLUMN} if tcol != TIME_COLUMN else {})
     else:
         if not df.schema[tcol].is_numeric():
-            raise ReadError(path, _not_numeric(path, df, tcol, decimal_comma, csv))
+            raise ReadError(path, _not_numeric(path, df, tcol, decimal_comma, csv, first_line))
         if df[tcol].null_count():
             first = int(df[tcol].is_null().arg_true()[0])
-            where = f"line {first + 2}" if pathlib.Path(str(path)).suffix.lower() == ".csv" else f"row {first + 1}"
+            where = f"line {first + first_line}" if pathlib.Path(str(path)).suffix.lower() == ".csv" else f"row {first + 1}"
             raise ReadError(path, f"column {tcol!r} has {df[tcol].null_count()} empty value(s), the first on "
                                   f"{where} (a time is needed on every row)")
         if not TIME_COLUMN_RE.match(tcol):   # no unit in the name: from the values, or refused
@@ -192,16 +193,17 @@ def times_readable(path, rate_stated: bool = False) -> bool:
     return bool(_time_unit("", t)[0])
 
 
-def _not_numeric(path, df, col: str, decimal_comma: bool = False, csv: bool = False) -> str:
+def _not_numeric(path, df, col: str, decimal_comma: bool = False, csv: bool = False, first_line: int = 2) -> str:
     """Why column ``col`` is not numeric, with the first value that is not a number and where it
-    is (the line of a CSV, counting the header as line 1; the row of a Parquet table)."""
+    is (the line of a CSV, ``first_line`` that of its first data row: 2, or 3 after Excel's ``sep=`` line;
+    the row of a Parquet table)."""
     import polars as pl
     text = df[col].cast(pl.String)
     _, bad, why = parse_numbers(text, decimal_comma, csv)
     if not bad:
         return f"column {col!r} is not numeric (type {df.schema[col]})"
     i = bad[0]
-    where = f"line {i + 2}" if pathlib.Path(str(path)).suffix.lower() == ".csv" else f"row {i + 1}"
+    where = f"line {i + first_line}" if pathlib.Path(str(path)).suffix.lower() == ".csv" else f"row {i + 1}"
     more = f" ({len(bad) - 1} more value(s) like it)" if len(bad) > 1 else ""
     if looks_like_times_of_day(text.drop_nulls().head(1).to_list()):
         return (f"column {col!r} holds times of day without a date ({where}: {text[i]!r}); write the time as "
@@ -235,10 +237,10 @@ def read_csv(path, sample_rate_hz: float | None = None) -> Record:
         raise ReadError(path, f"malformed CSV ({dialect.describe()}: "
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     df = _without_blank_ends(df)
-    _check_row_lengths(path, df.width, dialect.separator)
+    _check_row_lengths(path, df.width, dialect.separator, skip_rows=dialect.skip_rows)
     fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
     rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt}, sample_rate_hz=sample_rate_hz,
-                           decimal_comma=dialect.decimal_comma, csv=True)
+                           decimal_comma=dialect.decimal_comma, csv=True, first_line=2 + dialect.skip_rows)
     rec = _flow_time_to_volume(path, rec) if is_flow_time(rec) else rec
     from biosig.readers.annotation_files import read_sidecar
     ann = read_sidecar(path, rec.n_samples)   # NAME.annotations.csv, as biosig.writers writes them
