@@ -12,9 +12,11 @@ The published layout (LabChart help, "Data headers for reading text"; phys2bids'
     432.000 0.5810  0.7649
     432.001 0.5809  0.7621
 
-* the rate is ``1 / Interval`` (units ``hr``, ``min``, ``s``, ``ms``, ``µs``);
+* the rate is ``1 / Interval`` (units ``hr``, ``min``, ``s``, ``ms``, ``µs``), the simplest rate whose
+  interval the written digits round ("0.002777778 s" is 360 Hz, not 359.9999712);
 * channel names from ``ChannelTitle`` (quotes removed); units from ``UnitName`` (``*``: none), else
-  from the unit after each ``Range`` value;
+  from the unit after each ``Range`` value (none where a Range has no unit: "1.1000 ");
+* UTF-8, or LabChart's Windows code page (cp1252: "µV") when the file is not UTF-8;
 * a first field more than the channels is the time (seconds from the block's start): it must step
   by the Interval, and its first value is kept as ``metadata["first_time_s"]``;
 * an empty field or ``NaN`` is a gap; a decimal comma is read as a point; a last field starting with
@@ -53,16 +55,27 @@ def _number(text: str) -> float:
     return np.nan if text in ("", "NaN", "nan") else float(text)
 
 
-def _interval_s(path, value: str) -> float:
+def _interval_s(path, value: str) -> tuple[float, float]:
+    """(interval in s, rate in Hz) of the ``Interval=`` value: the rate is the simplest one whose interval,
+    written with the value's significant digits, is the value (``0.002777778 s`` is 360 Hz, not
+    359.9999712), at least 2 digits fewer than the value has (``0.003 s`` stays 333.333... Hz)."""
     parts = value.replace(",", ".").split()
     try:
-        interval = float(parts[0]) * _TIME_UNITS_S[parts[1] if len(parts) > 1 else "s"]
+        scale = _TIME_UNITS_S[parts[1] if len(parts) > 1 else "s"]
+        written = float(parts[0])
+        interval = written * scale
     except (ValueError, IndexError, KeyError):
         interval = 0.0
     if not np.isfinite(interval) or interval <= 0:
         raise ReadError(path, f"{FORMAT}: 'Interval={value}' is not a sampling interval "
                               f"(a number and one of {', '.join(_TIME_UNITS_S)})")
-    return interval
+    fs_hz = float(np.round(1.0 / interval, 9))
+    digits = len(re.sub(r"[eE].*$", "", parts[0]).replace(".", "").lstrip("+-0"))
+    for d in range(1, digits - 1):
+        candidate = float(f"{1.0 / interval:.{d}g}")
+        if float(f"{1.0 / candidate / scale:.{digits}g}") == written:
+            return interval, candidate
+    return interval, fs_hz
 
 
 def read_labchart_text(path, sample_rate_hz: float | None = None):
@@ -70,31 +83,14 @@ def read_labchart_text(path, sample_rate_hz: float | None = None):
     checked against its ``Interval`` (a warning when they differ; the file's Interval is read)."""
     from biosig.record import Annotations, Record
 
-    header: dict[str, list[str]] = {}
-    rows: list[list[str]] = []
-    comments: list[tuple[int, str]] = []
-    first_row_line = 0
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            key = _KEY.match(line)
-            if key and rows:
-                raise ReadError(path, f"{FORMAT} with several blocks (a second '{key.group(1)}=' header on line "
-                                      f"{lineno}): export each block to a file of its own")
-            if key:
-                header[key.group(1)] = [f.strip().strip('"') for f in line.split("\t")[1:]]
-                continue
-            fields = line.split("\t")
-            if fields[-1].lstrip().startswith("#"):
-                comments.append((len(rows), fields.pop().strip()))
-            rows.append(fields)
-            first_row_line = first_row_line or lineno
+    try:
+        header, rows, comments, first_row_line = _parse(path, "utf-8-sig")
+    except UnicodeDecodeError:   # LabChart on Windows writes its ANSI code page: "µV" is byte B5
+        header, rows, comments, first_row_line = _parse(path, "cp1252")
     if "Interval" not in header or "ChannelTitle" not in header:
         missing = " and ".join(k for k in ("Interval", "ChannelTitle") if k not in header)
         raise ReadError(path, f"{FORMAT} without its {missing}= line")
-    interval = _interval_s(path, " ".join(header["Interval"]))
+    interval, fs_hz = _interval_s(path, " ".join(header["Interval"]))
     names = tuple(n or f"ch{i + 1}" for i, n in enumerate(header["ChannelTitle"]))
     if not rows:
         raise ReadError(path, f"{FORMAT} without data rows")
@@ -124,11 +120,11 @@ def read_labchart_text(path, sample_rate_hz: float | None = None):
                                   f"throughout (a gap or a new block?)")
         meta["first_time_s"] = float(t[0])
         values = values[:, 1:]
-    fs_hz = float(np.round(1.0 / interval, 9))
     if sample_rate_hz is not None and abs(sample_rate_hz / fs_hz - 1) > 1e-6:
         log.warning("%s: the stated %g Hz (--sample-rate-hz) is not the %g Hz of its Interval= line; the "
                     "Interval is read, the stated rate is not used", path, sample_rate_hz, fs_hz)
-    units = header.get("UnitName") or [r.split()[-1] if r.split() else "" for r in header.get("Range", [])]
+    # the unit after each Range value ("2.000 mV"); a Range without one ("1.1000 ") gives none
+    units = header.get("UnitName") or [r.split()[-1] if len(r.split()) > 1 else "" for r in header.get("Range", [])]
     units = tuple((units[i] if i < len(units) and units[i] != "*" else "") for i in range(len(names)))
     ann = None
     if comments:
@@ -136,6 +132,33 @@ def read_labchart_text(path, sample_rate_hz: float | None = None):
                           symbol=tuple(text for _, text in comments), source="labchart")
     return Record(samples=values.T.astype(np.float32), fs_hz=fs_hz, channels=names, units=units,
                   annotations=ann, metadata=meta)
+
+
+def _parse(path, encoding: str):
+    """(header, rows, comments, line of the first row) of the export at ``path`` read as ``encoding``
+    (UTF-8 strictly: a byte that is not raises UnicodeDecodeError; cp1252's 5 unused bytes read as U+FFFD)."""
+    header: dict[str, list[str]] = {}
+    rows: list[list[str]] = []
+    comments: list[tuple[int, str]] = []
+    first_row_line = 0
+    with open(path, encoding=encoding, errors="strict" if encoding.startswith("utf") else "replace") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            key = _KEY.match(line)
+            if key and rows:
+                raise ReadError(path, f"{FORMAT} with several blocks (a second '{key.group(1)}=' header on line "
+                                      f"{lineno}): export each block to a file of its own")
+            if key:
+                header[key.group(1)] = [f.strip().strip('"') for f in line.split("\t")[1:]]
+                continue
+            fields = line.split("\t")
+            if fields[-1].lstrip().startswith("#"):
+                comments.append((len(rows), fields.pop().strip()))
+            rows.append(fields)
+            first_row_line = first_row_line or lineno
+    return header, rows, comments, first_row_line
 
 
 def _is_number(field: str) -> bool:

@@ -189,6 +189,8 @@ def _read_with_time_column(path, df, unit: str, rate: float, header: bool):
         raise ReadError(path, f"its only column rises by {step:g} {unit} a row, the sample interval of the "
                               f"stated {rate:g} Hz: a time column without channels")
     df = df.rename({first: f"t_{unit}"}).rename({c: f"ch{i}" for i, c in enumerate(df.columns) if i})
+    # the column steps by the stated rate's interval: the rate is the stated one (its rounded times,
+    # 0.002778 s at 360 Hz, read 359.971 Hz by their median step)
     return _frame_to_record(path, df, meta={"source": str(path), "format": "untimed-csv",
-                                            "time_column": f"column 1 ({unit})"},
+                                            "time_column": f"column 1 ({unit})", "fs_hz": rate},
                             sample_rate_hz=rate)
