@@ -346,6 +346,11 @@ class Record:
         irregular = _irregular(t, fs)
         if irregular and fs_hz is None:
             fs = _nominal_rate_hz(t, step)
+        elif fs_hz is None and len(t) > 2:
+            # times printed to a few decimals: the median step is a rounded one (360 Hz to 6 decimals,
+            # 0.002778 s, read 359.971 Hz and 40 s as 40.003 s); the slope over every row is not
+            if abs(_slope_rate_hz(t, step) - fs) > RATE_DIGITS_REL * fs:
+                fs = _nominal_rate_hz(t, step)
         x = np.stack([df[c].cast(float).to_numpy() for c in chans]).astype(np.float32)
         return cls(samples=x, fs_hz=fs, channels=tuple(chans), units=tuple(units), modality=modality,
                    times_s=(t - t[0]) if irregular else None, **kwargs)
@@ -355,9 +360,21 @@ class Record:
                 f"{', ...' if self.n_channels > 6 else ''}], {self.fs_hz:g} Hz, {self.duration_s:.2f} s)")
 
 
+#: A regular time column's rate is its median step's to 6 significant digits (rounding: at most 5e-6 off)
+#: unless the least-squares slope over all rows says another rate by more than this.
+RATE_DIGITS_REL = 1e-5
+
+
 def _irregular(t: np.ndarray, fs_hz: float) -> bool:
     """Whether sample times ``t`` depart from a ``fs_hz`` grid by more than 1 % of a period between two samples."""
     return bool(np.max(np.abs(np.diff(t) - 1.0 / fs_hz)) > 0.01 / fs_hz)
+
+
+def _slope_rate_hz(t: np.ndarray, step: float) -> float:
+    """1 / the least-squares period of times ``t``, each interval counting ``round(dt / step)`` periods."""
+    k = np.concatenate([[0.0], np.cumsum(np.maximum(np.rint(np.diff(t) / step), 1.0))])
+    kc = k - k.mean()
+    return 1.0 / (float(np.dot(kc, t - t.mean())) / float(np.dot(kc, kc)))
 
 
 def _nominal_rate_hz(t: np.ndarray, step: float) -> float:
@@ -365,8 +382,6 @@ def _nominal_rate_hz(t: np.ndarray, step: float) -> float:
     counts ``round(dt / step)`` periods (a dropped row counts 2), the period is the least-squares
     slope of ``t`` against that period count, and a rate within 0.1 % of a whole number of Hz
     is that number (a 250 Hz logger's jittered times give 250, not the median's 249.985)."""
-    k = np.concatenate([[0.0], np.cumsum(np.maximum(np.rint(np.diff(t) / step), 1.0))])
-    kc = k - k.mean()
-    fs = 1.0 / (float(np.dot(kc, t - t.mean())) / float(np.dot(kc, kc)))
+    fs = _slope_rate_hz(t, step)
     whole = round(fs)
     return float(whole) if whole >= 1 and abs(fs - whole) <= 1e-3 * fs else fs
