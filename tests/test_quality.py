@@ -4,6 +4,7 @@ import pytest
 import wfdb
 import wfdb.processing
 
+import biosig.measures_hrv as measures_hrv
 from biosig.errors import SignalError
 from biosig.quality import USABLE, block_quality, detect_beats, quality_summary, window_quality
 from biosig.record import Record
@@ -190,6 +191,7 @@ def test_search_back_corrects_the_heart_rate_of_a_real_record_with_ectopy(monkey
     usable_and_wrong = _mitdb_published_rates("208", lead="MLII", reference_lead="MLII")
     monkeypatch.setattr(ecg_beats, "DOUBT_REL", np.inf)
     monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
+    monkeypatch.setattr(measures_hrv, "INSERTED_MAX_CORR", -2.0)   # and the inserted-artefact check
     monkeypatch.setattr(ecg_beats, "DOUBT_T_REL", 0.0)
     with_search = usable_and_wrong()[1]
     monkeypatch.setattr(ecg_beats, "SEARCHBACK_RR", np.inf)
@@ -245,6 +247,7 @@ def test_a_small_false_beat_after_a_qrs_withholds_the_window(rate_bpm, monkeypat
     assert len(detect_beats(spiked(0.6)[0], fs, "ecg")[0]) == len(truth) + 1
     assert m["quality"] >= 0.9 and not m["ok"] and m["missing"] == "uncertain_beats", m
     monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)   # the premise: without the check, a wrong rate
+    monkeypatch.setattr(measures_hrv, "INSERTED_MAX_CORR", -2.0)   # and the inserted-artefact check
     m = window_measures(spiked(0.6), fs, "ecg")
     assert m["ok"] and m["hr_bpm"] - rate_bpm >= 5, m
 
@@ -273,6 +276,7 @@ def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_with_false_beats(monk
 
     with_check = usable_and_wrong()
     monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
+    monkeypatch.setattr(measures_hrv, "INSERTED_MAX_CORR", -2.0)   # and the inserted-artefact check
     t_wave_only = usable_and_wrong()
     monkeypatch.setattr(ecg_beats, "DOUBT_T_REL", 0.0)
     without = usable_and_wrong()
@@ -291,6 +295,7 @@ def test_doubt_check_withholds_wrong_heart_rates_of_a_lead_missing_its_normal_be
     with_check = usable_and_wrong()
     monkeypatch.setattr(ecg_beats, "DOUBT_REL", np.inf)
     monkeypatch.setattr(ecg_beats, "DOUBT_SHORT_REL", 0.0)
+    monkeypatch.setattr(measures_hrv, "INSERTED_MAX_CORR", -2.0)   # and the inserted-artefact check
     monkeypatch.setattr(ecg_beats, "DOUBT_T_REL", 0.0)
     without = usable_and_wrong()
     assert without[1] >= 60 and with_check[1] <= 35 and with_check[0] >= 30, (with_check, without)
