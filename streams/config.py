@@ -279,7 +279,8 @@ class RuntimeConfig:
     # once, ``replay --speed`` up to 20); further frames are rejected as ``over_rate``
     # (streams.ingest_budget): one client sending at 500 x real time took the event loop from every
     # other bed. 20 x and an hour keep a monitor misdeclaring its rate (measured, rate_mismatch) and
-    # whole recordings sent at once working
+    # whole recordings sent at once working. A source's streams share one such backlog, refilled at
+    # ``ingest_speed_max`` x the streams it holds (a flood over many stream names takes one backlog)
     ingest_speed_max: float = field(default=20.0, metadata=limits(min=1))
     ingest_backlog_s: float = field(default=3600.0, metadata=_POSITIVE)
     max_streams_per_source: int = field(default=64, metadata=limits(min=1))

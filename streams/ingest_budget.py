@@ -14,6 +14,12 @@ stream, the last reason in ``status``); its sequence number is then a gap of the
 so no window spans the frames left out. A single frame longer than the whole allowance passes when
 the allowance is full (and empties it): one frame is one event-loop turn, whatever it holds.
 
+The source has a budget too (its streams' sum): one source may hold ``max_streams_per_source``
+(64) streams, and with a budget per stream only, a client spreading its frames over N stream names
+had N backlogs (8 names: 240 s of samples taken at once under a backlog of 30 s). A source's streams
+share one backlog of ``backlog_s``, refilled at ``speed`` x the streams it holds: a bed sending ECG,
+PPG and RESP at real time, or replaying them at 20 x, stays within it; a frame must pass both.
+
 The same rule, with its own numbers, bounds the forecast path's learning (streams.forecast,
 ``LEARN_RATE``/``LEARN_BURST_S``).
 """
@@ -34,16 +40,28 @@ class IngestBudget:
     def admit(self, frame_s: float, now_s: float) -> bool:
         """Whether a frame of ``frame_s`` seconds of samples, received at wall time ``now_s``, is
         within the budget (and charge it if so)."""
+        if self.would_admit(frame_s, now_s):
+            self.charge(frame_s)
+            return True
+        return False
+
+    def would_admit(self, frame_s: float, now_s: float) -> bool:
+        """:meth:`admit` without the charge (the refill up to ``now_s`` is done)."""
         dt = now_s - self.last_wall_s
         if dt > 0:   # a wall clock set back refills nothing
             self.tokens_s = min(self.backlog_s, self.tokens_s + dt * self.speed)
         self.last_wall_s = now_s
-        if frame_s <= self.tokens_s or self.tokens_s >= self.backlog_s:
-            self.tokens_s = max(0.0, self.tokens_s - frame_s)
-            return True
-        return False
+        return frame_s <= self.tokens_s or self.tokens_s >= self.backlog_s
+
+    def charge(self, frame_s: float) -> None:
+        self.tokens_s = max(0.0, self.tokens_s - frame_s)
 
     def detail(self, frame_s: float) -> str:
         return (f"{frame_s:.3g} s of samples with {self.tokens_s:.3g} s of budget left: the stream sends faster "
                 f"than {self.speed:g} x real time beyond a backlog of {self.backlog_s:g} s (ingest_speed_max, "
                 "ingest_backlog_s)")
+
+    def source_detail(self, source: str, n_streams: int, frame_s: float) -> str:
+        return (f"{frame_s:.3g} s of samples with {self.tokens_s:.3g} s of the source {source}'s budget left: its "
+                f"{n_streams} stream(s) send faster than {self.speed:g} x real time together beyond a shared "
+                f"backlog of {self.backlog_s:g} s (ingest_speed_max per stream, ingest_backlog_s)")

@@ -133,9 +133,18 @@ class IngestMixin:
                 self._reject(name, "inconsistent", why)
                 return
         n = x.shape[1]
-        if not st.budget.admit(n / st.fs_hz, recv_s):   # its seq number becomes a gap of the frames after it
-            self._reject(name, "over_rate", st.budget.detail(n / st.fs_hz))
+        frame_s = n / st.fs_hz
+        if not st.budget.would_admit(frame_s, recv_s):   # its seq number becomes a gap of the frames after it
+            self._reject(name, "over_rate", st.budget.detail(frame_s))
             return
+        src = source_of(name)
+        src_budget, n_src = self._source_budget(src, recv_s), max(1, self.registry.by_source[src])
+        src_budget.speed = self.config.ingest_speed_max * n_src   # the sum of its streams' rates
+        if not src_budget.would_admit(frame_s, recv_s):
+            self._reject(name, "over_rate", src_budget.source_detail(src, n_src, frame_s))
+            return
+        st.budget.charge(frame_s)
+        src_budget.charge(frame_s)
         t0 = float(h["t0_s"])
         verdict = st.sequence(h["seq"], t0)
         if verdict in ("duplicate", "late"):
@@ -173,6 +182,19 @@ class IngestMixin:
             except Exception as exc:  # a frame the stream's pipeline cannot take: never fatal
                 self._reject(st.name, "unsupported", str(exc))
                 log.warning("frame of %r not processed: %s: %s", st.name, type(exc).__name__, exc)
+
+    def _source_budget(self, src: str, now_s: float) -> IngestBudget:
+        """The budget the streams of ``src`` share (streams.ingest_budget): one backlog, refilled at
+        ``ingest_speed_max`` x the streams it holds. Kept while the runtime lives, bounded: those of
+        sources that hold no stream any more are dropped when they outnumber the others by 1024."""
+        budgets = self.__dict__.setdefault("_source_budgets", {})   # source -> IngestBudget
+        b = budgets.get(src)
+        if b is None:
+            if len(budgets) >= len(self.registry.by_source) + 1024:
+                for gone in [s for s in budgets if s not in self.registry.by_source]:
+                    del budgets[gone]
+            b = budgets[src] = IngestBudget(self.config.ingest_speed_max, self.config.ingest_backlog_s, now_s)
+        return b
 
     def _lane(self, st):
         # not ``get(...) or main``: an empty Lane is falsy (it has a length), and every modality's

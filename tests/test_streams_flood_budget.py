@@ -34,16 +34,16 @@ def _send(pub, name, n_frames, frame_s, t_start):
 def test_a_flooder_is_cut_to_its_budget_and_a_beds_backlog_gets_through():
     cfg = config(windows={"ecg": (2.0, 1.0)}, ingest_speed_max=1.25, ingest_backlog_s=20.0)
     with running(cfg) as rt:
-        pub = Publisher("ward", rt.bound.ingest)
-        t_start = time.time() - 15.0
+        pub, flooder = Publisher("ward", rt.bound.ingest), Publisher("lab", rt.bound.ingest)   # two sources:
+        t_start = time.time() - 15.0                                     # each has its own budget too
         wall0 = time.time()
         _send(pub, "bed", 15, 1.0, t_start)                    # 15 s outage's backlog: within 20 s
-        _send(pub, "flood", 400, 1.0, t_start)                 # 400 s of samples at once
-        seen = lambda name: (s := stream_status(rt, f"ward/{name}")) and s["frames"] + s["rejected_total"]
-        wait_for(lambda: seen("bed") == 15 and seen("flood") == 400, timeout_s=60, what="every frame counted")
+        _send(flooder, "flood", 400, 1.0, t_start)             # 400 s of samples at once
+        seen = lambda name: (s := stream_status(rt, name)) and s["frames"] + s["rejected_total"]
+        wait_for(lambda: seen("ward/bed") == 15 and seen("lab/flood") == 400, timeout_s=60, what="every frame counted")
         elapsed_s = time.time() - wall0
-        bed, flood = stream_status(rt, "ward/bed"), stream_status(rt, "ward/flood")
-        pub.close()
+        bed, flood = stream_status(rt, "ward/bed"), stream_status(rt, "lab/flood")
+        pub.close(), flooder.close()
     assert bed["frames"] == 15 and bed["rejected_total"] == 0
     assert bed["windows"] == 14                                # 2 s windows every 1 s over 15 s: nothing cut
     assert flood["rejected"] == {"over_rate": 400 - flood["frames"]}

@@ -72,6 +72,21 @@ def _command_parser(parser: argparse.ArgumentParser, args) -> argparse.ArgumentP
     return parser
 
 
+class _InterruptTold(logging.Handler):
+    """Remembers the Ctrl-C a command said it was interrupted by: a warning that mentions the
+    interrupt, logged while that KeyboardInterrupt is handled (``biosig score``'s "interrupted: ...
+    run the same command again"). The CLI's own "interrupted" line would repeat it."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.told = None
+
+    def emit(self, record):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, KeyboardInterrupt) and "interrupt" in record.getMessage().lower():
+            self.told = exc
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -82,18 +97,23 @@ def main(argv=None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USER_ERROR
+    told = _InterruptTold()
+    logging.getLogger().addHandler(told)
     try:
         return int(args.handler(args) or 0)
     except BiosigError as exc:
         print(f"biosig {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"biosig {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:   # one line: the command's own when it said what to do
+        if told.told is not exc:
+            print(f"biosig {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `biosig listen | head`: the reader left; not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    finally:
+        logging.getLogger().removeHandler(told)
 
 
 if __name__ == "__main__":  # pragma: no cover
