@@ -154,8 +154,8 @@ def test_serve_publishes_af_prob_read_at_the_configured_prevalence():
 
 
 def test_score_frames_say_the_prevalence_their_af_prob_is_calibrated_to():
-    """As fitted, each head output says its head's fit prevalence (ecg-af: the 144 covered records,
-    34.0 % AF) twice, and the listen line says it is the fitted one; read at another, ``prevalence``
+    """As fitted, each head output says its head's fit prevalence (ecg-af: the 145 covered records,
+    33.8 % AF) twice, and the listen line says it is the fitted one; read at another, ``prevalence``
     is that one and ``fitted_prevalence`` is unchanged. A head whose file does not record its fit
     prevalence (an older or hand-made head) publishes null and its line says nothing about it."""
     import dataclasses
@@ -165,7 +165,7 @@ def test_score_frames_say_the_prevalence_their_af_prob_is_calibrated_to():
     ecg = simulate("ecg", 12, seed=4, rhythm="sinus")
     win, fs = ecg.samples[:1, :int(10 * ecg.fs_hz)], ecg.fs_hz
     p0 = load_head("ecg-af").training_prevalence
-    assert p0 == pytest.approx(49 / 144)
+    assert p0 == pytest.approx(49 / 145)
     for q, want in ((None, p0), (0.05, 0.05)):
         h = ScoreHost(prevalence=q).header("b/ecg", 1, "ecg", win, fs, 0, 10)
         af = h["heads"]["af_prob"]
