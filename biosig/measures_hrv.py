@@ -169,10 +169,11 @@ def _not_normal(bridged: np.ndarray, clean: np.ndarray, beats: np.ndarray, fs_hz
     beats are compared as the quality gate compares them (:func:`biosig.quality.ecg_beat_correlations`:
     baseline wander does not make a normal beat look ectopic: :data:`WANDER_CORR_GAIN`)."""
     from biosig.quality import DETREND_DEGREE, beat_correlations
-    odd = beat_correlations(clean, beats, fs_hz) < NN_MIN_CORR     # NaN (a beat at the edge): kept
+    plain = beat_correlations(clean, beats, fs_hz)
+    odd = plain < NN_MIN_CORR     # NaN (a beat at the edge): kept
     if modality == "ecg" and odd.any():
         detrended = beat_correlations(clean, beats, fs_hz, DETREND_DEGREE)
-        if np.nanmean(detrended) > np.nanmean(beat_correlations(clean, beats, fs_hz)) + WANDER_CORR_GAIN:
+        if np.nanmean(detrended) > np.nanmean(plain) + WANDER_CORR_GAIN:
             odd = detrended < NN_MIN_CORR   # baseline wander: the beats compared without it
     if modality == "ecg":
         odd = odd | _premature(beats, fs_hz)

@@ -20,12 +20,13 @@ from test_streams_helpers import config, running, wait_for
 STEP_MM = 50.0
 
 
-def _run(method, X, h, lookback):
-    """Published forecasts (t, forecast of X[t + h]) and the steps held."""
-    f = make_forecaster(method, horizon_steps=h, lookback=lookback, n_coords=X.shape[1], norm_steps=300,
-                        max_frozen_steps=frozen_steps(2.0, 10.0))
+def _run(method, X, h, lookback, f=None, start=0):
+    """Published forecasts (t -> forecast of X[t + h]) from step ``start``, the steps held, the
+    forecaster (``f``, else a new one)."""
+    f = f or make_forecaster(method, horizon_steps=h, lookback=lookback, n_coords=X.shape[1], norm_steps=300,
+                             max_frozen_steps=frozen_steps(2.0, 10.0))
     out, held = {}, []
-    for t in range(len(X) - h):
+    for t in range(start, len(X) - h):
         f.learn_one(X[t])
         if f.ready:
             out[t] = f.predict_one()

@@ -10,25 +10,12 @@ from realtime import make_forecaster
 from realtime.config import frozen_steps
 from realtime.sessions import load_sessions
 from conftest import shared_path
+from test_forecast_frame_jump import _run
 
 
 def _session(name):
     files = sorted(shared_path("resp_motion").glob(f"{name}-*.csv"))
     return load_sessions(files, 10.0)[0].X
-
-
-def _run(method, X, h, lookback, f=None, start=0):
-    """Published forecasts (t -> forecast of X[t + h]), the steps held, the forecaster."""
-    f = f or make_forecaster(method, horizon_steps=h, lookback=lookback, n_coords=X.shape[1], norm_steps=300,
-                             max_frozen_steps=frozen_steps(2.0, 10.0))
-    out, held = {}, []
-    for t in range(start, len(X) - h):
-        f.learn_one(X[t])
-        if f.ready:
-            out[t] = f.predict_one()
-        else:
-            held.append(t)
-    return out, held, f
 
 
 def _worst_after(got, Y, k0, h, span=300):

@@ -21,26 +21,11 @@ import time
 import polars as pl
 
 from conftest import shared_path
+from test_score_worker_death import _pool_workers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIOSIG = [sys.executable, "-c", "import sys; from biosig.cli import main; sys.exit(main())"]
 N_RECORDS = 8
-
-
-def _pool_workers(driver_pid: int) -> list[int]:
-    """PIDs of the spawn-pool workers of ``driver_pid`` (from /proc)."""
-    out = []
-    for entry in pathlib.Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == driver_pid and b"spawn_main" in cmdline:
-            out.append(int(entry.name))
-    return out
 
 
 def _alive(pid: int) -> bool:
