@@ -51,7 +51,7 @@ import numpy as np
 
 from realtime.config import MAX_FROZEN_S, ForecasterConfig, frozen_steps  # noqa: F401  (re-exported)
 from realtime.errors import ForecastError
-from realtime.jumps import JumpMixin, coordinate_bounds
+from realtime.jumps import JumpMixin, coordinate_bounds, step_bounds
 from realtime.state import StateMixin
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,8 @@ class Forecaster(StateMixin, JumpMixin):
         self._jhigh = np.full(c.n_coords, np.nan)
         self._dlo = np.full(c.n_coords, np.inf)   # smallest and largest one-step change learnt, per coordinate
         self._dhi = np.full(c.n_coords, -np.inf)
+        self._slow = np.full(c.n_coords, -np.inf)   # a one-step change beyond these is a jump (realtime.jumps)
+        self._shigh = np.full(c.n_coords, np.inf)
         self._n_changes = 0   # one-step changes in _dlo/_dhi (the rule judges from norm_steps of them on)
         self._judge_from = max(c.norm_steps, 1)
         self._dstep = np.zeros(c.n_coords)   # work buffers: a one-step change, widen_range's unused bounds
@@ -306,7 +308,8 @@ class Forecaster(StateMixin, JumpMixin):
             coordinate_bounds(self._lo, self._hi, self._jlow, self._jhigh)
         if self._count > 1:   # the one-step change of each coordinate (realtime.jumps)
             np.subtract(z, self._hist[(pos - 1) % cap], out=self._dstep)
-            self._kern.widen_range(self._dstep, self._dlo, self._dhi, self._dlow, self._dhigh, 1.0)
+            if self._kern.widen_range(self._dstep, self._dlo, self._dhi, self._dlow, self._dhigh, 1.0):
+                step_bounds(self._dlo, self._dhi, self._slow, self._shigh)
             self._n_changes += 1
         if self._count >= L:
             self._kern.fill_window(self._hist, pos, 0, L, self._u_pr)
@@ -336,6 +339,7 @@ class Forecaster(StateMixin, JumpMixin):
         """The band a forecast may reach: the range seen, widened on each side by
         :data:`FORECAST_REACH` times its largest per-coordinate extent (at least 1 z-unit)."""
         coordinate_bounds(self._lo, self._hi, self._jlow, self._jhigh)
+        step_bounds(self._dlo, self._dhi, self._slow, self._shigh)
         if not np.isfinite(self._hi - self._lo).all():   # no sample learnt yet
             self._low[:] = self._high[:] = np.nan
             return

@@ -25,6 +25,11 @@ sessions is at least 9.8 times its largest change and 1.1 times its range outsid
 judges from ``norm_steps`` learnt one-step changes on (a whole warm-up of motion): checked from the
 second sample, as the whole-range rule is where a model learns at once (``last``), it made a jump
 on 201205181211 within its first 30 s.
+
+Inside that band a step of more than :data:`JUMP_INSIDE_RATIO` times the coordinate's largest change
+is a jump too: a 5 mm step of coordinate 0 on 201205181211 (largest change 0.7 mm) at sample 2800
+landed inside it and was learnt across (RLS 8.3 mm off for 5.5 unmoved); no real one-step change from
+the judging start on exceeds 2.57 times its coordinate's largest before it (201205101519, coordinate 8).
 """
 from __future__ import annotations
 
@@ -38,6 +43,8 @@ log = logging.getLogger("realtime.base")   # the forecaster's warnings, under it
 JUMP_STEP_RATIO = 3.0
 #: ... and lands further outside the coordinate's range seen than this times that range (>= 1 z).
 JUMP_RANGE = 0.5
+#: Inside that band, a jump moves a coordinate more than this many times its largest one-step change.
+JUMP_INSIDE_RATIO = 4.0
 
 
 def coordinate_bounds(lo: np.ndarray, hi: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
@@ -52,15 +59,26 @@ def coordinate_bounds(lo: np.ndarray, hi: np.ndarray, low: np.ndarray, high: np.
     low[bad] = high[bad] = np.nan
 
 
+def step_bounds(dlo: np.ndarray, dhi: np.ndarray, slow: np.ndarray, shigh: np.ndarray) -> None:
+    """Set ``slow``/``shigh`` (n,) to the one-step changes beyond which a sample inside its band is
+    a jump: -/+ :data:`JUMP_INSIDE_RATIO` times each coordinate's largest change seen (``dlo``/``dhi``);
+    -/+inf (never) where a coordinate has no change seen yet."""
+    np.multiply(np.maximum(dhi, -dlo), JUMP_INSIDE_RATIO, out=shigh)
+    np.negative(shigh, out=slow)
+
+
 def coordinate_jumps(z, prev, low, high, dlo, dhi) -> np.ndarray:
     """The coordinates (bool mask, n) in which sample ``z`` is a jump from ``prev``: outside their
     band ``low``..``high`` (:func:`coordinate_bounds`) by a step of more than :data:`JUMP_STEP_RATIO`
-    times their largest one-step change seen (``dlo``/``dhi``: the smallest and largest change;
-    a coordinate with no change seen yet is never judged)."""
+    times their largest one-step change seen, or anywhere by a step of more than
+    :data:`JUMP_INSIDE_RATIO` times it (``dlo``/``dhi``: the smallest and largest change; a
+    coordinate with no change seen yet is never judged)."""
     largest = np.maximum(dhi, -dlo)
     with np.errstate(invalid="ignore"):
         outside = (z < low) | (z > high)
-        return outside & np.isfinite(largest) & (np.abs(z - prev) > JUMP_STEP_RATIO * largest)
+        step = np.abs(z - prev)
+        return np.isfinite(largest) & ((outside & (step > JUMP_STEP_RATIO * largest))
+                                       | (step > JUMP_INSIDE_RATIO * largest))
 
 
 def steps_of_ring(hist: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,9 +108,12 @@ class JumpMixin:
         jump (half its squared size over ``max_loss``) is left to the divergence check."""
         whole = self._kern.outside_range(z, self._low, self._high)
         own = self._n_changes >= self._judge_from   # the motion of a whole warm-up (norm_steps) seen
-        if not whole and not (own and self._kern.outside_range(z, self._jlow, self._jhigh)):
-            return None   # (the usual case: one kernel call each)
         prev = self._hist[(self._count - 1) % self._cap]
+        if own:   # (_dstep: a work buffer, _step writes it again after this check)
+            np.subtract(z, prev, out=self._dstep)
+        if not whole and not (own and (self._kern.outside_range(self._dstep, self._slow, self._shigh)
+                                       or self._kern.outside_range(z, self._jlow, self._jhigh))):
+            return None   # (the usual case: one subtraction and up to three kernel calls)
         if self._explodes(z, prev):
             return None
         out = coordinate_jumps(z, prev, self._jlow, self._jhigh, self._dlo, self._dhi) if own \
@@ -124,7 +145,9 @@ class JumpMixin:
         z[out] = prev[out]
         self.n_jumps += 1
         self.jumped = True
-        self.divergence = (f"input jumped {beyond:.3g} z-units outside the range seen (coordinate {i}: a step of "
+        where = (f"{beyond:.3g} z-units outside the range seen" if beyond > 0
+                 else f"{-beyond:.3g} z-units inside the range seen")
+        self.divergence = (f"input jumped {where} (coordinate {i}: a step of "
                            f"{step:.3g}, its largest before {largest:.3g})")
         log.warning("%s: %s; new origin for %d coordinate(s), input window restarted", self.method,
                     self.divergence, int(out.sum()))
