@@ -101,10 +101,32 @@ def qrs_is_negative(clean: np.ndarray, fs_hz: float, block_s: float = 2.0) -> bo
 
 def detect_events(record: Record, modality: str, channel: str | int | None = None) -> np.ndarray:
     """Sample indices (int64) of beats (ecg, ppg) or breaths (resp) over the whole record."""
+    require_record(record, "detect_events()")
+    return _detect_events(record, modality, _channel(record, modality, channel), _PulseRuns())
+
+
+class _PulseRuns:
+    """biosig's pulses (:func:`biosig.quality.detect_beats`) of each run ``[a, b)`` of a PPG channel,
+    detected on first use and kept: the record rate's two uses of them (the period of NeuroKit2's beat
+    window, :func:`_pulse_peaks_nk`, and the cross-check, :func:`_checked_pulse_rate`) ran the
+    detector twice over every sample."""
+
+    def __init__(self):
+        self._beats: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, x: np.ndarray, fs_hz: float, a: int, b: int) -> np.ndarray:
+        if (a, b) not in self._beats:
+            from biosig.quality import detect_beats
+            self._beats[(a, b)] = detect_beats(x[a:b], fs_hz, "ppg")[0]
+        return self._beats[(a, b)]
+
+
+def _detect_events(record: Record, modality: str, x: np.ndarray, pulses: _PulseRuns) -> np.ndarray:
+    """:func:`detect_events` on the channel's samples ``x`` (:func:`_channel`); ``pulses``: biosig's
+    pulses per run, shared with :func:`_checked_pulse_rate`."""
     import neurokit2 as nk
 
-    require_record(record, "detect_events()")
-    x = _channel(record, modality, channel).astype(np.float64)
+    x = x.astype(np.float64)
     sr = record.fs_hz
     out = []
     with warnings.catch_warnings():
@@ -120,7 +142,7 @@ def detect_events(record: Record, modality: str, channel: str | int | None = Non
                         clean = -clean
                     peaks = nk.ecg_peaks(clean, sampling_rate=sr)[1]["ECG_R_Peaks"]
                 elif modality == "ppg":
-                    peaks = _pulse_peaks_nk(seg, sr)
+                    peaks = _pulse_peaks_nk(seg, sr, pulses(x, sr, a, b))
                 elif modality == "resp":
                     peaks = nk.rsp_peaks(nk.rsp_clean(seg, sampling_rate=sr), sampling_rate=sr)[1]["RSP_Peaks"]
                 else:
@@ -132,7 +154,7 @@ def detect_events(record: Record, modality: str, channel: str | int | None = Non
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def _pulse_peaks_nk(seg: np.ndarray, fs_hz: float) -> np.ndarray:
+def _pulse_peaks_nk(seg: np.ndarray, fs_hz: float, ours: np.ndarray | None = None) -> np.ndarray:
     """Systolic peaks of a PPG run: NeuroKit2's ``ppg_clean`` + ``ppg_findpeaks`` (Elgendi 2013) with
     its beat window (0.667 s, about one beat at 90 /min) and minimum delay (0.3 s) scaled to the run's
     pulse period, the median interval of biosig's pulses (:func:`biosig.quality.detect_beats`, which
@@ -140,10 +162,12 @@ def _pulse_peaks_nk(seg: np.ndarray, fs_hz: float) -> np.ndarray:
     periods. With the fixed window, longer than the pulse period above 90 /min, NeuroKit2's pulses
     (simulated, 60 s, 125 Hz) read 143-145 /min at 150, 148-154 at 170-180 and 90-91 at 200, and
     43-45 at 40 (dicrotic waves); scaled, all within 0.5 % at 40-200 /min. The peaks are still
-    NeuroKit2's: :func:`_checked_pulse_rate` compares their rate with biosig's."""
+    NeuroKit2's: :func:`_checked_pulse_rate` compares their rate with biosig's. ``ours``: biosig's
+    pulses of ``seg`` where the caller has them (detected here otherwise)."""
     import neurokit2 as nk
-    from biosig.quality import detect_beats
-    ours = detect_beats(seg, fs_hz, "ppg")[0]
+    if ours is None:
+        from biosig.quality import detect_beats
+        ours = detect_beats(seg, fs_hz, "ppg")[0]
     period_s = float(np.median(np.diff(ours))) / fs_hz if len(ours) >= 3 else 0.667
     return nk.ppg_findpeaks(nk.ppg_clean(seg, sampling_rate=fs_hz), sampling_rate=fs_hz, beatwindow=period_s,
                             mindelay=min(0.3, 0.6 * period_s))["PPG_Peaks"]
@@ -153,13 +177,14 @@ def _mean_rate_per_min(record: Record, modality: str, channel) -> float:
     if channel is None:
         channel = choose_channel(record, modality)
     x = _channel(record, modality, channel)
-    events = detect_events(record, modality, channel)
+    pulses = _PulseRuns()   # biosig's pulses per run: detected once, for NeuroKit2's beat window and the check
+    events = _detect_events(record, modality, x, pulses)
     t = _times(record)
     rate = _rate_per_min(x, record.fs_hz, lambda a, b: np.sort(events[(events >= a) & (events < b)]), t)
     # PPG only: for ECG the cross-check NaN'd 61 of the 200 CinC 2017 records (biosig's detector over a
     # whole noisy single-lead record is no arbiter); NeuroKit2's record rate stands for ECG (note 57)
     if modality == "ppg" and np.isfinite(rate):
-        return _checked_pulse_rate(x, record.fs_hz, rate, t)
+        return _checked_pulse_rate(x, record.fs_hz, rate, t, pulses)
     return rate
 
 
@@ -179,7 +204,8 @@ def _rate_per_min(x: np.ndarray, fs_hz: float, events_in, t_s: np.ndarray | None
 PULSE_RATE_AGREEMENT = 0.10   # relative difference above which a PPG pulse rate is not reported
 
 
-def _checked_pulse_rate(x: np.ndarray, fs_hz: float, rate_per_min: float, t_s: np.ndarray | None = None) -> float:
+def _checked_pulse_rate(x: np.ndarray, fs_hz: float, rate_per_min: float, t_s: np.ndarray | None = None,
+                        pulses: _PulseRuns | None = None) -> float:
     """A PPG record's pulse rate from two detectors: NeuroKit2's (``rate_per_min``) and biosig's own
     (:func:`biosig.quality.detect_beats`, another method: systolic peaks 0.6 periods apart, every pulse
     of pulsus alternans; what the window measures publish). Where the two rates differ by more than
@@ -188,9 +214,11 @@ def _checked_pulse_rate(x: np.ndarray, fs_hz: float, rate_per_min: float, t_s: n
     they agree, biosig's: in pulsus alternans NeuroKit2 still misses some small pulses within the
     tolerance (CinC 2015 a103l, 180-210 s: 115.1 /min against biosig's 125.6 and the ECG's 127.3; over
     the whole record 119.4, 124.7 and 124.5; MIMIC 041s 95.45, 95.53, 95.54). Where biosig's detector
-    finds no rate, NeuroKit2's stands. Not applied to ECG records (see :func:`_mean_rate_per_min`)."""
-    from biosig.quality import detect_beats
-    ours = _rate_per_min(x, fs_hz, lambda a, b: a + detect_beats(x[a:b], fs_hz, "ppg")[0], t_s)
+    finds no rate, NeuroKit2's stands. Not applied to ECG records (see :func:`_mean_rate_per_min`).
+    ``pulses``: biosig's pulses per run, those NeuroKit2's beat window was scaled with (detected here
+    where not given)."""
+    pulses = _PulseRuns() if pulses is None else pulses
+    ours = _rate_per_min(x, fs_hz, lambda a, b: a + pulses(x, fs_hz, a, b), t_s)
     if not np.isfinite(ours):
         return rate_per_min   # nothing to check against: NeuroKit2's rate stands
     if abs(rate_per_min - ours) > PULSE_RATE_AGREEMENT * ours:
