@@ -1,8 +1,10 @@
 """EDF+ and WFDB writers of :mod:`biosig.writers`: 16-bit samples under ASCII headers.
 
-EDF+ (pyedflib): each channel over its finite range, annotations as EDF+ text, no start time as
-EDF+'s unknown (``Startdate X``). WFDB (wfdb.wrsamp): format 16 with a per-channel gain, NaN as the
-invalid sample, annotations as ``.atr``. Units are written in ASCII (:func:`ascii_unit`) and, for WFDB,
+EDF+ (pyedflib): each channel over its finite range, annotations as EDF+ text (the label, then its aux
+text after a tab; an aux ``duration_s=2`` as the EDF+ duration; texts over pyedflib's 40 bytes cut, with a
+warning), no start time as EDF+'s unknown (``Startdate X``). WFDB (wfdb.wrsamp): format 16 with a
+per-channel gain, NaN as the invalid sample, annotations as ``.atr`` (a label that is no WFDB code,
+``Asystole``, as a comment annotation ``"`` with the label, then its aux, as its aux text). Units are written in ASCII (:func:`ascii_unit`) and, for WFDB,
 in the characters wfdb-python reads (:func:`wfdb_unit`). Split out of :mod:`biosig.writers`, which
 re-exports every name; log records keep that module's logger name.
 """
@@ -32,6 +34,14 @@ WFDB_DIGITAL_MAX = 30000
 EDF_UNKNOWN_START = datetime.datetime(1985, 1, 1)
 #: How pyedflib writes that date in the recording field (English month names, as EDF+ has them).
 _EDF_UNKNOWN_STARTDATE = b"Startdate 01-JAN-1985"
+#: The longest EDF+ annotation text pyedflib writes (edflib's EDFLIB_WRITE_MAX_ANNOTATION_LEN), in bytes.
+EDF_ANNOTATION_MAX_BYTES = 40
+#: An aux text that is an EDF+ annotation's duration (:func:`biosig.readers.edf_format.annotations`).
+_EDF_DURATION_AUX = re.compile(r"^(.*?)\s*\bduration_s=([0-9.]+(?:[eE][-+]?\d+)?)$", re.DOTALL)
+#: The WFDB comment annotation (NOTE), whose aux text is free: labels that are no WFDB code go there.
+WFDB_COMMENT = '"'
+#: The longest aux text of a WFDB annotation: its length is one byte (a longer one garbled the ``.atr``).
+WFDB_AUX_MAX_CHARS = 255
 #: Units outside ASCII in the spelling of the EDF and WFDB standards (their headers are ASCII: wfdb
 #: read "µV" as "V" and "°C" as "C"; pyedflib wrote "µV" as "AuV").
 _ASCII_UNITS = {"µ": "u", "μ": "u", "°C": "degC", "°F": "degF", "°": "deg", "Ω": "Ohm", "²": "^2", "³": "^3"}
@@ -123,8 +133,8 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
         _edf_start(writer, record.start_time if record.start_time is not None else EDF_UNKNOWN_START, path)
         writer.writeSamples([np.ascontiguousarray(row) for row in x])
         if record.annotations is not None:
-            for s, sym in zip(record.annotations.sample, record.annotations.symbol):
-                writer.writeAnnotation(float(s) / record.fs_hz, -1, str(sym))
+            for s, duration_s, text in _edf_annotations(record.annotations, path):
+                writer.writeAnnotation(float(s) / record.fs_hz, duration_s, text)
     except (ValueError, TypeError, OSError) as exc:
         raise WriteError(path, f"pyedflib refused the record ({exc})") from None
     finally:
@@ -132,6 +142,57 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
     if record.start_time is None:
         _edf_mark_start_unknown(path)
     return path
+
+
+def _edf_annotations(ann, path) -> list[tuple[int, float, str]]:
+    """(sample, duration s or -1, text) of each annotation as EDF+ holds it: the label, then its aux text
+    after a tab (``+<TAB>(AFIB``, read back apart: :func:`biosig.readers.edf_format.annotations`); an aux
+    ending in ``duration_s=2`` (an EDF+ duration as biosig reads it) as the duration. A text longer than :data:`EDF_ANNOTATION_MAX_BYTES` is cut there by pyedflib: said in a warning."""
+    aux = ann.aux or ("",) * len(ann)
+    out, cut = [], []
+    for s, sym, extra in zip(ann.sample, ann.symbol, aux):
+        duration = _EDF_DURATION_AUX.match(extra or "")
+        extra = duration.group(1) if duration else extra
+        text = f"{sym}\t{extra}" if extra else str(sym)
+        if len(text.encode("utf-8")) > EDF_ANNOTATION_MAX_BYTES:
+            cut.append(text)
+        out.append((int(s), float(duration.group(2)) if duration else -1.0, text))
+    if cut:
+        log.warning("%s: %d EDF+ annotation text(s) longer than %d bytes, cut there (pyedflib writes no more; "
+                    ".csv and .parquet keep them whole): %s", path, len(cut), EDF_ANNOTATION_MAX_BYTES,
+                    names_text(repr(t) for t in cut[:3]))
+    return out
+
+
+def _wfdb_annotations(ann, base) -> tuple[list[str], list[str]]:
+    """(symbols, aux texts) of the annotations as a WFDB ``.atr`` holds them: a label that is no WFDB
+    annotation code (``Asystole``, ``cough``) as the comment annotation :data:`WFDB_COMMENT` with the
+    label as its aux text (then its own aux after a space), said in a warning; wfdb.wrann refused
+    labels over 3 characters and the whole ``.atr`` was lost. An aux text over :data:`WFDB_AUX_MAX_CHARS`
+    is cut there, said in a warning (its length byte overflowed: the annotations after it were garbage)."""
+    from wfdb.io.annotation import ann_label_table
+
+    codes = set(ann_label_table["symbol"])
+    aux = ann.aux or ("",) * len(ann)
+    symbols, notes, moved = [], [], {}
+    for sym, extra in zip(ann.symbol, aux):
+        if sym in codes:
+            symbols.append(sym)
+            notes.append(extra or "")
+        else:
+            symbols.append(WFDB_COMMENT)
+            notes.append(f"{sym} {extra}" if extra else str(sym))
+            moved[sym] = None
+    cut = [n for n in notes if len(n) > WFDB_AUX_MAX_CHARS]
+    if cut:
+        log.warning("%s: %d WFDB annotation aux text(s) longer than %d characters, cut there (the format holds no "
+                    "more; .csv and .parquet keep them whole): %s", base, len(cut), WFDB_AUX_MAX_CHARS,
+                    names_text(repr(n[:60] + "...") for n in cut[:3]))
+        notes = [n[:WFDB_AUX_MAX_CHARS] for n in notes]
+    if moved:
+        log.warning("%s: %d annotation label(s) that are no WFDB annotation code written as comment annotations "
+                    "('%s', the label in its aux text): %s", base, len(moved), WFDB_COMMENT, names_text(moved))
+    return symbols, notes
 
 
 def _edf_mark_start_unknown(path: pathlib.Path) -> None:
@@ -243,10 +304,11 @@ def _write_wfdb(record: Record, base: pathlib.Path) -> pathlib.Path:
         raise WriteError(base, f"wfdb refused the record ({exc})") from None
     if record.annotations is not None and len(record.annotations):
         a = record.annotations
+        symbols, notes = _wfdb_annotations(a, base)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                wfdb.wrann(name, "atr", sample=np.asarray(a.sample, dtype=np.int64), symbol=list(a.symbol),
-                           aux_note=list(a.aux) if a.aux else None, fs=fs, write_dir=str(base.parent))
+                wfdb.wrann(name, "atr", sample=np.asarray(a.sample, dtype=np.int64), symbol=symbols,
+                           aux_note=notes if any(notes) else None, fs=fs, write_dir=str(base.parent))
         except (ValueError, TypeError) as exc:  # labels that are not WFDB annotation codes
             log.warning("%s: annotations not written as .atr (%s)", base, exc)
     return base.with_name(name + ".hea")

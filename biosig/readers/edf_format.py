@@ -21,7 +21,9 @@ def read_edf(path) -> Record:
 
     Signals at different rates are brought to the highest rate with
     :func:`scipy.signal.resample_poly`; the original rates are in ``metadata["channel_fs_hz"]``.
-    EDF+ annotations (onset, duration, text) become :class:`Annotations` with symbol = text.
+    EDF+ annotations (onset, duration, text) become :class:`Annotations` with symbol = text (a text
+    ``label<TAB>aux``, as biosig writes an annotation's aux, is split there; a duration is the aux
+    ``duration_s=X``).
     EDF+D / BDF+D (discontinuous) files, which pyedflib refuses, are decoded by
     :mod:`.edf_plusd`: the time between data records that do not touch is NaN. So are files whose
     header says -1 data records (a writer that did not finish the header, as the EDF spec allows
@@ -150,6 +152,9 @@ def annotations(path, onsets, durations, texts, fs_hz: float, n_samples: int) ->
                     "its end, %g s)", path, len(sample) - len(keep), n_samples / fs_hz)
     if not len(keep):
         return None
-    return Annotations(sample=sample[keep], symbol=tuple(str(texts[i]) for i in keep),
-                       aux=tuple(f"duration_s={durations[i]:g}" if durations[i] > 0 else "" for i in keep),
+    # "+<TAB>(AFIB": a label and its aux text, as biosig writes them (:mod:`biosig.writers_edf_wfdb`)
+    label_aux = [(str(texts[i]).split("\t", 1) + [""])[:2] for i in keep]
+    aux = [" ".join(filter(None, (extra, f"duration_s={durations[i]:g}" if durations[i] > 0 else "")))
+           for (_, extra), i in zip(label_aux, keep)]
+    return Annotations(sample=sample[keep], symbol=tuple(label for label, _ in label_aux), aux=tuple(aux),
                        source="edf+")

@@ -19,6 +19,10 @@ The published layout (LabChart help, "Data headers for reading text"; phys2bids'
 * UTF-8, or LabChart's Windows code page (cp1252: "µV") when the file is not UTF-8;
 * a first field more than the channels is the time (seconds from the block's start): it must step
   by the Interval, and its first value is kept as ``metadata["first_time_s"]``;
+* ``ExcelDateTime=`` (an Excel serial date: days since 1899-12-30, the fraction the time of day; the
+  text after it is the same in the exporting machine's locale and is not read) is the block's start:
+  the record's ``start_time`` is it plus the first row's time (a naive local time, as LabChart wrote
+  it); one that is not such a date is a warning and the record has no start time;
 * an empty field or ``NaN`` is a gap; a decimal comma is read as a point; a last field starting with
   ``#`` is a comment, kept as an annotation on its row;
 * several blocks (a second header further down), times of day or a value that is not a number are
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -39,6 +44,8 @@ log = logging.getLogger(__name__)
 _KEY = re.compile(r"^\s*([A-Za-z]+)=(?:\t|$)")
 _TIME_UNITS_S = {"hr": 3600.0, "min": 60.0, "s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6}
 FORMAT = "LabChart text export"
+#: Day 0 of Excel's serial dates (1900 date system, as LabChart writes them).
+EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
 def is_labchart_text(path) -> bool:
@@ -76,6 +83,20 @@ def _interval_s(path, value: str) -> tuple[float, float]:
         if float(f"{1.0 / candidate / scale:.{digits}g}") == written:
             return interval, candidate
     return interval, fs_hz
+
+
+def excel_datetime(path, fields: list[str]) -> datetime | None:
+    """The date-time of the ``ExcelDateTime=`` fields (serial days since :data:`EXCEL_EPOCH`, then the same
+    as text); None with a warning when the serial is not a date between the years 1900 and 9999."""
+    try:
+        start = EXCEL_EPOCH + timedelta(days=float(fields[0].replace(",", ".")))
+    except (ValueError, IndexError, OverflowError):   # not a number, none, NaN, or past the year 9999
+        start = None
+    if start is not None and start.year >= 1900:   # 0 or below: no date was written
+        return start
+    log.warning("%s: 'ExcelDateTime=%s' is not an Excel serial date (days since 1899-12-30): the record "
+                "has no start time", path, "\t".join(fields))
+    return None
 
 
 def read_labchart_text(path, sample_rate_hz: float | None = None):
@@ -120,6 +141,9 @@ def read_labchart_text(path, sample_rate_hz: float | None = None):
                                   f"throughout (a gap or a new block?)")
         meta["first_time_s"] = float(t[0])
         values = values[:, 1:]
+    start = excel_datetime(path, header["ExcelDateTime"]) if "ExcelDateTime" in header else None
+    if start is not None:   # the block's start; the first row is first_time_s after it
+        start += timedelta(seconds=meta["first_time_s"])
     if sample_rate_hz is not None and abs(sample_rate_hz / fs_hz - 1) > 1e-6:
         log.warning("%s: the stated %g Hz (--sample-rate-hz) is not the %g Hz of its Interval= line; the "
                     "Interval is read, the stated rate is not used", path, sample_rate_hz, fs_hz)
@@ -131,7 +155,7 @@ def read_labchart_text(path, sample_rate_hz: float | None = None):
         ann = Annotations(sample=np.array([i for i, _ in comments], dtype=np.int64),
                           symbol=tuple(text for _, text in comments), source="labchart")
     return Record(samples=values.T.astype(np.float32), fs_hz=fs_hz, channels=names, units=units,
-                  annotations=ann, metadata=meta)
+                  annotations=ann, metadata=meta, start_time=start)
 
 
 def _parse(path, encoding: str):

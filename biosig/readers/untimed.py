@@ -28,7 +28,7 @@ import csv
 import numpy as np
 
 from biosig.errors import BiosigError, ReadError
-from biosig.readers.csv_dialect import head_lines, sniff
+from biosig.readers.csv_dialect import check_unambiguous, head_lines, sniff
 
 #: Extensions of text tables this reader may be asked to read.
 TEXT_TABLE_EXTENSIONS = (".csv", ".tsv", ".txt")
@@ -145,6 +145,7 @@ def read_untimed_csv(path, sample_rate_hz: float):
     if is_labchart_text(path):
         return read_labchart_text(path, sample_rate_hz=rate)
     dialect = sniff(path)
+    check_unambiguous(path, dialect)
     header = has_header(path, dialect)
     try:
         df = pl.read_csv(path, has_header=header, infer_schema_length=10_000, null_values=list(_NULLS),
