@@ -53,14 +53,21 @@ a marker stream's forecasts are held, ``rate_pending``), until a frame takes its
 (the next one, after a clock stepped ahead once). A device declaring 10 Hz and sending 5 in frames of
 2 s (SDK stamps: each step ~1 s past the frame's end, on either side of the hole threshold) had 5
 of its first 6 frames forecast, 0.3 s "ahead" for 0.6 s; frames of 2.5 s at a third of 30 Hz had
-2. Now only the first frame can be, and only under the SDK's default stamps (stamped on the
-device's true clock, its newest sample is older than a forecast may stand on: ``stale_input``):
-nothing in device time tells a first frame's rate. Single-sample frames carry no span of their own
-(a recorder's lost samples, with the next sequence number, are not a rate).
+2. Nothing in device time tells a first frame's rate, so a marker stream's first frame of a
+session (``confirm_first``; two or more samples) is doubted too (``first_frame``: held as
+``rate_pending``, a hold, never a number) until a second frame with the next sequence number judges
+it by its step: the cost is one frame per (re)connect (before, that first frame was forecast under
+the SDK's default stamps, e.g. 10 Hz declared, 5 Hz sent in frames of 2 s). Single-sample frames
+carry no span of their own (a recorder's lost samples, with the next sequence number, are not a
+rate), so a single-sample first frame is not held: no second frame could judge it either.
+
+Every reason short of a verdict is one :class:`Doubt` record (kind, span, samples), read by
+:attr:`DeviceRate.doubt`: the hold's detail is made from it alone.
 """
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass
 
 #: Relative disagreement between the declared and the measured rate allowed ("a few percent").
 RATE_TOLERANCE = 0.05
@@ -90,6 +97,17 @@ MIN_HOLE_FRAMES = 3
 STRETCH_RATIO = 1.5
 #: ... and more than this beyond it (seconds: timestamp jitter) makes the stream doubted at once.
 STRETCH_SLACK_S = 0.5
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """Why a stream's rate is doubted short of a verdict (``pending``): ``kind`` ``suspect`` (its run
+    so far disagrees), ``stretched`` (its previous frame took far longer than declared) or
+    ``first_frame`` (a marker stream's first frame of a session: nothing in device time has judged
+    it yet); ``k`` samples over ``span_s`` seconds of device time (``first_frame``: at the declared rate)."""
+    kind: str
+    span_s: float
+    k: int
 
 
 def disagrees(k: int, span_s: float, fs_hz: float) -> bool:
@@ -153,8 +171,12 @@ class _Run:
 class DeviceRate:
     """Samples per second of device time of one stream session, against its declared ``fs_hz``."""
 
-    def __init__(self, fs_hz: float, holes_to_doubt: int = 1, provisional_span_s: float = PROVISIONAL_SPAN_S):
+    def __init__(self, fs_hz: float, holes_to_doubt: int = 1, provisional_span_s: float = PROVISIONAL_SPAN_S,
+                 confirm_first: bool = False):
         self.fs_hz = float(fs_hz)
+        # marker streams: the session's first frame (two or more samples) is doubted until a second
+        # frame, with the next sequence number, lets its step of device time judge it (module doc)
+        self.confirm_first = bool(confirm_first)
         self.provisional_span_s = float(provisional_span_s)   # the shortest span that makes a stream suspect
         # device-time holes before a run of them can make the stream suspect: 1 for windowed streams
         # (their windows restart at a hole anyway); 2 for marker streams, whose forecasts a single
@@ -165,33 +187,41 @@ class DeviceRate:
         self.measured_hz: float | None = None
         self.span_s = 0.0
         self.mismatch = False
-        self.suspect = False             # the run so far disagrees, short of a verdict (rate_pending)
-        self.suspect_span_s, self.suspect_k = 0.0, 0   # the doubting run: device time, samples
-        self.stretched = False           # the newest frame step: the previous frame took far longer than declared
-        self.stretch_s, self.stretch_k = 0.0, 0        # that frame: device time, samples
+        # what doubts the rate short of a verdict, each a Doubt or None: the run so far (kept until
+        # the next judgement), the newest frame step (each frame), a marker session's first frame
+        self._suspect: Doubt | None = None
+        self._stretched: Doubt | None = None
+        self._first: Doubt | None = None
+
+    @property
+    def doubt(self) -> Doubt | None:
+        """The reason the rate is doubted short of a verdict (the run's before a frame's), or None."""
+        return None if self.mismatch else (self._suspect or self._stretched or self._first)
 
     @property
     def pending(self) -> bool:
         """True while the stream's measures wait for a verdict its run so far already doubts."""
-        return (self.suspect or self.stretched) and not self.mismatch
+        return self.doubt is not None
 
     def _stretch(self, t0_s: float, n: int):
         """``stretched`` from the step to this frame (first sample at ``t0_s``) from the previous one
         of the run (the next sequence number; see the module's doc)."""
         prev = self.run
-        self.stretched = False
+        self._stretched = self._first = None   # a second frame: the first is judged by its step here
         if prev is None or prev.last_n < 2:   # a single sample spans no time of its own
             return
         took, k = float(t0_s) - prev.t_last, prev.last_n
         declared = k / self.fs_hz
         if took >= STRETCH_RATIO * declared and took - declared > STRETCH_SLACK_S:
-            self.stretched, self.stretch_s, self.stretch_k = True, took, k
+            self._stretched = Doubt("stretched", took, k)
 
     def restart(self, t0_s: float, n: int):
         """A gap before this frame: measure afresh from its first sample. The verdict stands until
         a new span says otherwise (a gap does not clear a misdeclared rate)."""
+        if self.run is None and self.confirm_first and n >= 2:   # the session's first frame
+            self._first = Doubt("first_frame", n / self.fs_hz, int(n))
         self.run, self.holes = _Run(t0_s, n), None
-        self.stretched = False   # the frames lost in the gap are unknown: no step to judge
+        self._stretched = None   # the frames lost in the gap are unknown: no step to judge
 
     def hole(self, t0_s: float, n: int) -> bool:
         """A frame after a device-time hole, with the next sequence number: the run restarts from it,
@@ -240,11 +270,9 @@ class DeviceRate:
             wrong = disagrees(k, span_s, self.fs_hz)
         if span_s >= MIN_SPAN_S and verdict:
             self.span_s, self.measured_hz = span_s, k / span_s
-            self.mismatch, self.suspect = wrong, False
+            self.mismatch, self._suspect = wrong, None
         else:
-            self.suspect = wrong
-            if wrong:
-                self.suspect_span_s, self.suspect_k = span_s, k
+            self._suspect = Doubt("suspect", span_s, k) if wrong else None
 
     def text(self, withheld: str = "measures") -> str:
         """What is wrong, for ``status`` and the log ("" when nothing is); ``withheld``: what the
@@ -263,12 +291,17 @@ class DeviceRate:
             return "rate_mismatch", (f"declared {self.fs_hz:g} Hz but {self.measured_hz:.1f} samples per second of "
                                      f"device time over {self.span_s:.0f} s: target_s would name the wrong instant; "
                                      "fix the device's declared rate or its timestamps")
-        if self.pending and not self.suspect:   # the previous frame alone says so
-            return "rate_pending", (f"the last frame's {self.stretch_k} samples took {self.stretch_s:.2f} s of device "
-                                    f"time, not {self.stretch_k / self.fs_hz:.2f} at the declared {self.fs_hz:g} Hz: "
-                                    f"held until a frame takes its declared time or the verdict at {MIN_SPAN_S:g} s")
-        if self.pending:
-            return "rate_pending", (f"{self.suspect_k} samples in {self.suspect_span_s:.1f} s of device time, not "
-                                    f"{self.suspect_span_s * self.fs_hz:.0f} at the declared {self.fs_hz:g} Hz: held "
-                                    f"until the verdict at {MIN_SPAN_S:g} s of device time")
-        return None
+        d = self.doubt
+        if d is None:
+            return None
+        if d.kind == "suspect":
+            return "rate_pending", (f"{d.k} samples in {d.span_s:.1f} s of device time, not {d.span_s * self.fs_hz:.0f} "
+                                    f"at the declared {self.fs_hz:g} Hz: held until the verdict at {MIN_SPAN_S:g} s "
+                                    "of device time")
+        if d.kind == "stretched":   # the previous frame alone says so
+            return "rate_pending", (f"the last frame's {d.k} samples took {d.span_s:.2f} s of device time, not "
+                                    f"{d.k / self.fs_hz:.2f} at the declared {self.fs_hz:g} Hz: held until a frame "
+                                    f"takes its declared time or the verdict at {MIN_SPAN_S:g} s")
+        return "rate_pending", (f"the first frame of the session ({d.k} samples, {d.span_s:.2f} s at the declared "
+                                f"{self.fs_hz:g} Hz): no device time tells its rate before a second frame; held "
+                                "until one confirms it")

@@ -69,6 +69,24 @@ class StreamRegistry:
             s = self.stats[name] = self.new_stats(name)
         return s
 
+    def release(self, name: str):
+        """Forget stream ``name`` and free its slot (its session and last sequence number remembered,
+        so that a late frame of that session is told apart from a new one)."""
+        self.stats.pop(name, None)
+        gone_st = self.streams.pop(name, None)
+        if gone_st is None:
+            return
+        self.forgotten[name] = (gone_st.session, gone_st.last_seq)
+        self.forgotten.move_to_end(name)
+        while len(self.forgotten) > MAX_FORGOTTEN:
+            self.forgotten.popitem(last=False)
+        src = source_of(name)
+        self.by_source[src] -= 1
+        if self.by_source[src] <= 0:
+            del self.by_source[src]
+        if src not in self.reserved:
+            self.general -= 1
+
     def expire(self, now_s: float) -> list[str]:
         """Forget streams idle for longer than ``idle_expire_s``; the names forgotten."""
         gone = []
@@ -76,19 +94,7 @@ class StreamRegistry:
             last = max(s.last_seen, s.last_rejected, s.first_seen)
             if now_s - last > self.idle_expire_s:
                 gone.append(name)
-                del self.stats[name]
-                gone_st = self.streams.pop(name, None)
-                if gone_st is not None:
-                    self.forgotten[name] = (gone_st.session, gone_st.last_seq)
-                    self.forgotten.move_to_end(name)
-                    while len(self.forgotten) > MAX_FORGOTTEN:
-                        self.forgotten.popitem(last=False)
-                    src = source_of(name)
-                    self.by_source[src] -= 1
-                    if self.by_source[src] <= 0:
-                        del self.by_source[src]
-                    if src not in self.reserved:
-                        self.general -= 1
+                self.release(name)
         if gone:
             self.expired += len(gone)
             log.info("expired %d idle stream(s) (no frame for %g s): %s", len(gone), self.idle_expire_s,

@@ -91,6 +91,10 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
         self.epoch = secrets.randbits(62)     # runtime session id: a new one on every start
         self.registry = StreamRegistry(cfg.max_streams, cfg.max_streams_per_source, cfg.reserved_sources,
                                        cfg.idle_expire_s, cfg.rate_window_s)
+        self._source_budgets: dict = {}           # source -> IngestBudget its streams share (runtime_ingest)
+        self.slot_evictions = collections.Counter()   # reason -> streams evicted for a new one (runtime_ingest)
+        self._slot_victims: list = []             # eviction candidates of the last scan, best first ...
+        self._slot_scan_s = self._evict_told_s = -1e9   # ... its time.monotonic(), and an eviction's last log
         self.invalid = collections.Counter()      # frames no stream could be told for
         self.invalid_last = ""                    # "<reason>: <what was wrong>" of the newest of them
         self._reject_told: dict = {}              # (stream, reason) -> time.time() last logged

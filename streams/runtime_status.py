@@ -56,7 +56,7 @@ class StatusMixin:
             "auth_failures_by_socket": dict(self.auth_failures),
             "slots": {"general": reg.general, "max": reg.max_streams, "per_source_max": reg.per_source,
                       "reserved_sources": sorted(reg.reserved), "expired": reg.expired,
-                      "idle_expire_s": reg.idle_expire_s},
+                      "idle_expire_s": reg.idle_expire_s, "evicted": dict(self.slot_evictions)},
             "queue": {"pending_windows": sum(len(ln) for ln in lanes), "max": self.config.embed_queue,
                       "encoder_busy": any(ln.worker.busy for ln in lanes),
                       "score_pending": self.score_worker.pending if self.score_worker else 0,
