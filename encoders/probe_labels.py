@@ -14,8 +14,21 @@ log = logging.getLogger(__name__)
 
 
 def record_key(value) -> str:
-    """Join key of a source path or label id: the file name without extension."""
-    return pathlib.Path(str(value)).stem if str(value) else ""
+    """Join key of a source path or label id: the file name without extension (a Windows path's
+    too: ``C:\\data\\A00001.mat`` -> ``A00001``); ``""`` for no value (an empty cell, a blank line)."""
+    if value is None or not str(value):
+        return ""
+    return pathlib.PurePosixPath(str(value).replace("\\", "/")).stem
+
+
+def label_key(value, record_keys=()) -> str:
+    """Join key of a label id: the id's file name as written when it is the key of a record of
+    ``record_keys`` (the id ``rec.1`` of the recording ``rec.1.csv``: its stem ``rec`` would join
+    ``rec.1`` and ``rec.2`` into one record), else :func:`record_key` (``A00001.hea`` -> ``A00001``)."""
+    if value is None or not str(value):
+        return ""
+    name = str(value).replace("\\", "/").rsplit("/", 1)[-1]
+    return name if name in record_keys else record_key(name)
 
 
 def _loose(key: str) -> str:
@@ -58,6 +71,12 @@ def record_features(emb_df, min_quality: float = 0.0):
     if len(df) == 0:
         raise EncoderError("no embeddings left (empty file or all below --min-quality)")
     sources = df["source"].to_list()
+    if None in sources or "" in sources:
+        n = sum(1 for s in sources if s is None or s == "")
+        raise EncoderError(f"{n} of {len(sources)} window(s) have no source (the recording they belong to, which "
+                           "labels are joined on): not a file of biosig embed; embed the recordings again")
+    vectors = df["embedding"].to_list()
+    _check_vectors(vectors, df.schema["embedding"])
     keys = [record_key(s) for s in sources]
     first: dict[str, str] = {}
     for src, k in zip(sources, keys):
@@ -65,7 +84,7 @@ def record_features(emb_df, min_quality: float = 0.0):
             raise EncoderError(f"sources {first[k]!r} and {src!r} share the record key {k!r} (the file name "
                                "without extension, which labels are joined on): rename one, or embed and "
                                "probe them separately")
-    emb = np.asarray(df["embedding"].to_list(), dtype=np.float64)
+    emb = np.asarray(vectors, dtype=np.float64)
     order = sorted(set(keys))
     pos = {k: i for i, k in enumerate(order)}
     idx = np.array([pos[k] for k in keys])
@@ -73,6 +92,36 @@ def record_features(emb_df, min_quality: float = 0.0):
     np.add.at(X, idx, emb)
     X /= np.bincount(idx)[:, None]
     return order, X
+
+
+def check_finite(keys, X, kept) -> None:
+    """An :class:`EncoderError` naming the probed records (``kept``) whose record-mean embedding holds
+    a missing (null reads as NaN), NaN or infinite value."""
+    bad = [keys[i] for i in kept if not np.isfinite(X[i]).all()]
+    if bad:
+        raise EncoderError(f"{len(bad)} of {len(kept)} labelled record(s) have a missing, NaN or infinite value in "
+                           f"their embeddings: {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; embed them again")
+
+
+def _check_vectors(vectors: list, dtype) -> None:
+    """An :class:`EncoderError` unless every window's embedding is a vector of numbers of one length
+    (text, a missing vector or vectors of two lengths: another file than biosig embed's, or files
+    of two models joined)."""
+    import polars as pl
+    inner = getattr(dtype, "inner", None)
+    if not isinstance(dtype, (pl.List, pl.Array)) or inner is None or not inner.is_numeric():
+        raise EncoderError(f"column 'embedding' holds {dtype}, not vectors of numbers: not a file of biosig embed")
+    n_missing = sum(1 for v in vectors if v is None)
+    if n_missing:
+        raise EncoderError(f"{n_missing} of {len(vectors)} window(s) have no embedding (a missing value): "
+                           "embed the recordings again")
+    lengths = {}
+    for v in vectors:
+        lengths[len(v)] = lengths.get(len(v), 0) + 1
+    if len(lengths) > 1:
+        said = ", ".join(f"{n} of length {d}" for d, n in sorted(lengths.items(), key=lambda kv: -kv[1]))
+        raise EncoderError(f"the windows' embeddings have {len(lengths)} lengths ({said}): embeddings of two "
+                           "models in one file? probe each model's embeddings on their own")
 
 
 def label_value(value):
@@ -127,8 +176,13 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
     lab: dict = {}
     spellings: dict = {}
     missing_text: dict = {}
+    no_id = 0
+    known = set(keys)
     for row, (k, v) in enumerate(zip(labels_df[key_column].to_list(), labels_df[label_column].to_list())):
-        key = record_key(k)
+        key = label_key(k, known)
+        if key == "":   # a blank line, or a row without its record id: matches no record
+            no_id += v is not None and not is_missing(v)
+            continue
         if v is not None and is_missing(v):
             missing_text[v.strip()] = missing_text.get(v.strip(), 0) + 1
             v = None
@@ -144,11 +198,32 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
                     ", ".join(f"{t!r} ({n} row{'s' if n > 1 else ''})" for t, n in missing_text.items()))
     for v, texts in spellings.items():
         log.info("%r values %s are read as the number %s", label_column, ", ".join(map(repr, sorted(texts))), v)
+    if no_id:
+        log.warning("%d row(s) of the labels have a %r but no %r (record id) and are left out", no_id,
+                    label_column, key_column)
     kept = [i for i, k in enumerate(keys) if k in lab and lab[k] is not None]
+    if as_number:
+        _warn_case_only(label_column, [lab[keys[i]] for i in kept])
     if not kept and any(k in lab for k in keys):
         raise EncoderError(f"every record that matches a {key_column!r} value has a missing {label_column!r} "
                            f"(empty or {', '.join(sorted(missing_text)) or 'null'})")
     if not kept:
-        raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels "
-                           f"(e.g. source key {keys[0]!r}){id_hint([k for k in lab if k], keys)}")
+        raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels (e.g. source key "
+                           f"{keys[0]!r}, label key {next(iter(lab), '')!r}){id_hint([k for k in lab if k], keys)}")
     return kept, np.array([lab[keys[i]] for i in kept])
+
+
+def _warn_case_only(label_column: str, values) -> None:
+    """Warn when label values differ only in letter case or spaces inside (``AF`` and ``af``, ``A F``):
+    they are classes of their own (never merged: the user says which is meant), and with --positive
+    the other spelling is counted as a negative."""
+    from collections import Counter
+    counts = Counter(v for v in values if isinstance(v, str))
+    alike: dict = {}
+    for v in counts:
+        alike.setdefault("".join(v.casefold().split()), []).append(v)
+    sets = [sorted(group) for group in alike.values() if len(group) > 1]
+    if sets:
+        log.warning("%r values that differ only in letter case or spaces are classes of their own: %s; if they are "
+                    "one class, write it one way in the labels file", label_column,
+                    ", ".join(" / ".join(f"{v!r} ({counts[v]})" for v in group) for group in sorted(sets)))

@@ -102,14 +102,14 @@ def _report_unmatched(keys, kept, labels, args, all_keys=None) -> None:
     """Say which embedded records have no label and which labelled records no embedding (both
     are left out of the probe): a misspelt key must not shrink the data set unnoticed. ``all_keys``:
     the records in the file before --min-quality (those only it left out are said apart)."""
-    from encoders.probe_labels import id_hint, record_key
+    from encoders.probe_labels import id_hint, label_key
 
     def some(names):
         return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     unlabelled = [keys[i] for i in sorted(set(range(len(keys))) - set(kept))]
     key_column = args.key_column or labels.columns[0]
     embedded = set(keys)
-    unembedded = sorted({record_key(k) for k in labels[key_column].to_list()} - embedded - {""})
+    unembedded = sorted({label_key(k, embedded) for k in labels[key_column].to_list()} - embedded - {""})
     in_file = set() if all_keys is None else set(unembedded) & set(all_keys)   # all windows below --min-quality
     low = [k for k in unembedded if k in in_file]
     unembedded = [k for k in unembedded if k not in in_file]
@@ -129,11 +129,10 @@ def probe_command(args) -> int:
     import polars as pl
 
     from biosig.errors import BiosigError
-    from biosig.readers.csv_dialect import sniff
     from biosig.cli.probe_report import (by_label, class_names, classes_text, cv_kind, print_bootstrap,
                                          print_by_label, print_rest, with_class_names)
     from encoders.probe import METRICS, format_C, probe
-    from encoders.probe_labels import join_labels, label_value, record_features, record_key
+    from encoders.probe_labels import check_finite, join_labels, label_value, record_features, record_key
     try:
         emb = pl.read_parquet(args.embeddings)
     except (OSError, pl.exceptions.PolarsError) as exc:
@@ -141,20 +140,16 @@ def probe_command(args) -> int:
     missing = {"source", "embedding"} - set(emb.columns)
     if missing:
         raise BiosigError(f"{args.embeddings}: missing columns {sorted(missing)} (write it with biosig embed)")
-    try:
-        labels = pl.read_csv(args.labels, infer_schema_length=0, has_header=not args.no_header,
-                             separator=sniff(args.labels).separator)   # comma, semicolon or tab
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise BiosigError(f"{args.labels}: cannot read labels: {exc}") from None
-    if args.no_header:
-        labels = labels.rename({c: str(i + 1) for i, c in enumerate(labels.columns)})
+    labels = _read_labels(args)
     missing = [c for c in (args.label_column, args.key_column, args.group_column) if c and c not in labels.columns]
     if missing:
-        hint = ("" if args.no_header else "; if the file has no header line (as PhysioNet's REFERENCE.csv), add "
+        hint = ("" if args.no_header or args.label_column in labels.columns else
+                "; if the file has no header line (as PhysioNet's REFERENCE.csv), add "
                 "--no-header and name the columns by number (--label-column 2)")
         raise BiosigError(f"{args.labels}: no column {missing[0]!r}; columns: {', '.join(labels.columns)}{hint}")
     keys, X = record_features(emb, args.min_quality)
     kept, y = join_labels(keys, labels, args.label_column, args.key_column)
+    check_finite(keys, X, kept)
     all_keys = None
     if args.min_quality > 0 and "quality" in emb.columns:   # records whose every window is below it
         all_keys = {record_key(s) for s in emb["source"].unique().to_list()}
@@ -167,8 +162,10 @@ def probe_command(args) -> int:
     if args.positive is not None:
         args.positive = label_value(args.positive)   # --positive 1.0 is the label 1, as 1.0 in the file is
         if args.positive not in set(y):
+            alike = [str(v) for v in sorted(map(str, set(y))) if str(v).casefold() == str(args.positive).casefold()]
+            hint = f" (labels are compared with their letter case: --positive {alike[0]}?)" if alike else ""
             raise BiosigError(f"--positive {args.positive!r} is not a label value; values: "
-                              f"{', '.join(sorted(map(str, set(y))))}")
+                              f"{', '.join(sorted(map(str, set(y))))}{hint}")
         y = (y == args.positive).astype(int)
     if args.mix:
         _check_mix(args, values)
@@ -202,6 +199,42 @@ def probe_command(args) -> int:
     print_bootstrap(res)
     print_by_label(res.get("by label"), args)
     return 0
+
+
+def _read_labels(args):
+    """The labels table (comma, semicolon or tab separated; columns named 1, 2, ... under --no-header;
+    header names without spaces around them), or one line saying why it cannot be read: a row with
+    more fields than the header names its line."""
+    import csv
+
+    import polars as pl
+
+    from biosig.errors import BiosigError
+    from biosig.readers.csv_dialect import sniff
+    try:
+        dialect = sniff(args.labels)   # Excel's "sep=;" line skipped; a head that is not UTF-8 read as cp1252
+        separator = dialect.separator
+        options = {k: v for k, v in dialect.polars_options().items() if k != "decimal_comma"}   # labels are text
+        labels = pl.read_csv(args.labels, infer_schema_length=0, has_header=not args.no_header, **options)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "more fields" in why:
+            with open(args.labels, newline="", encoding=dialect.encoding, errors="replace") as f:
+                rows = csv.reader(f, delimiter=separator)
+                for _ in range(dialect.skip_rows):
+                    next(rows, None)
+                width = len(next(rows, []))
+                line = next((n for n, row in enumerate(rows, 2 + dialect.skip_rows) if len(row) > width), None)
+            where = f"line {line}" if line else "a row"
+            why = (f"{where} has more fields than the {width} of the first row; give every row the same "
+                   f"columns (a {separator!r} inside a value needs quotes)")
+        raise BiosigError(f"{args.labels}: cannot read labels: {why}") from None
+    if args.no_header:
+        return labels.rename({c: str(i + 1) for i, c in enumerate(labels.columns)})
+    stripped = [c.strip() for c in labels.columns]   # "record , label": the columns record and label
+    if stripped != labels.columns and len(set(stripped)) == len(stripped):
+        labels = labels.rename(dict(zip(labels.columns, stripped)))
+    return labels
 
 
 def _check_mix(args, values) -> None:
