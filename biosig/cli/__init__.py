@@ -87,6 +87,18 @@ class _InterruptTold(logging.Handler):
             self.told = exc
 
 
+def _told_of(exc: BaseException, told: BaseException | None) -> bool:
+    """Whether the command told of the interrupt ``exc`` is, or of one ``exc`` was raised while
+    handling: a second Ctrl-C while the command wound down after saying so (``exc.__context__``)."""
+    seen = set()
+    while exc is not None and told is not None and id(exc) not in seen:
+        if exc is told:
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -105,7 +117,7 @@ def main(argv=None) -> int:
         print(f"biosig {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:   # one line: the command's own when it said what to do
-        if told.told is not exc:
+        if not _told_of(exc, told.told):
             print(f"biosig {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `biosig listen | head`: the reader left; not an error of ours

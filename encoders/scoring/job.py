@@ -18,6 +18,7 @@ from biosig.record import names_text
 from encoders.heads import unused_prevalence_warning
 from encoders.scoring.errors import OutputWriteError, ScoreError
 from encoders.scoring.files import check_output_folder
+from encoders.scoring.interrupts import interrupts_deferred
 from encoders.scoring.manifest import retire_tables, run_options, say_stopped, write_run_manifest
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
 from encoders.scoring.outputs import PartStore, record_key, recorded_job, source_stamps
@@ -249,37 +250,27 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     begun = {"started_at": started_at.isoformat(), "inputs": list(config.inputs), "cwd": os.getcwd(),
              "backend_requested": config.backend, "engine": config.engine, "workers": int(config.workers),
              "options": run_options(config)}
-    earlier = retire_tables(config, loaded, store, begun)   # before any part changes
     keys = {record_key(p): p for p in paths}
     if len(keys) != len(paths):
         log.warning("%d duplicate record paths ignored", len(paths) - len(keys))
-    if config.retry_errors:
-        store.forget(store.error_keys() & set(keys))
-    stamps = source_stamps(keys.values())
-    changed = store.changed_keys(stamps)
-    if changed:
-        log.warning("%d record(s) changed since they were scored (size or modification time): scoring "
-                    "them again: %s", len(changed), names_text(sorted(keys[k] for k in changed)))
-        store.forget(changed)
-    done = store.done_keys()
-    todo = [p for k, p in keys.items() if k not in done]
-    skipped = len(keys) - len(todo)
-    killers = _process_killers(store, keys, todo)
-    log.info("%d records found, %d already done, %d to score with %s", len(keys), skipped, len(todo),
-             loaded.model_id)
-    if on_start is not None:
-        on_start(len(todo), skipped)
-
+    # A Ctrl-C from here on lands in the except KeyboardInterrupt below, which writes the tables of the
+    # parts and run.json (it landed after the try block, or before it once the earlier tables were retired,
+    # and left no tables and a run.json saying "running"); the steps that must not be cut in two hold it.
+    earlier: list[dict[str, Any]] | None = None   # set once the earlier tables are retired
+    stamps: dict[str, dict[str, list[int]]] = {}
+    changed: set[str] = set()
+    skipped = 0
     stats = {"scored": 0, "failed": 0, "windows": 0, "worker_died": 0}
 
     def handle(outcome: dict[str, Any]) -> None:
         if outcome["key"] not in keys:   # its parts would never reach the tables: stop, never lose it quietly
             raise ScoreError(f"an engine returned {outcome['record']} (key {outcome['key']}), which is none of "
                              "this run's records; the records finished so far are kept")
-        store.write_outcome(outcome, stamps.get(outcome["key"]))
-        stats["scored" if outcome["ok"] else "failed"] += 1
-        stats["windows"] += int(outcome["n_windows"])
-        stats["worker_died"] += int(bool(outcome.get("worker_died")))
+        with interrupts_deferred():   # the record's parts and this run's count of them, both or neither
+            store.write_outcome(outcome, stamps.get(outcome["key"]))
+            stats["scored" if outcome["ok"] else "failed"] += 1
+            stats["windows"] += int(outcome["n_windows"])
+            stats["worker_died"] += int(bool(outcome.get("worker_died")))
         if on_outcome is not None:
             on_outcome(outcome)
 
@@ -296,6 +287,25 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     from encoders.scoring.scorer import MEASURES
     measure_columns = MEASURES.get(loaded.modality, ())
     try:
+        with interrupts_deferred():   # run.json says "running" and the earlier tables go, both or neither
+            earlier = retire_tables(config, loaded, store, begun)   # before any part changes
+            store.adopt_legacy_keys(keys)   # parts of runs that keyed records by their path as given (links)
+        if config.retry_errors:
+            store.forget(store.error_keys() & set(keys))
+        stamps = source_stamps(keys.values())
+        changed = store.changed_keys(stamps)
+        if changed:
+            log.warning("%d record(s) changed since they were scored (size or modification time): scoring "
+                        "them again: %s", len(changed), names_text(sorted(keys[k] for k in changed)))
+            store.forget(changed)
+        done = store.done_keys()
+        todo = [p for k, p in keys.items() if k not in done]
+        skipped = len(keys) - len(todo)
+        killers = _process_killers(store, keys, todo)
+        log.info("%d records found, %d already done, %d to score with %s", len(keys), skipped, len(todo),
+                 loaded.model_id)
+        if on_start is not None:
+            on_start(len(todo), skipped)
         if killers:
             from encoders.scoring.local import worker_died_outcome
             for path in killers:   # the process died scoring it, run after run: failed, the job goes on
@@ -311,32 +321,39 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
             from encoders.scoring.ray_engine import run_ray
             engine_info.update(run_ray(todo, spec, workers=int(config.workers), batch_size=config.batch_size,
                                        address=config.ray_address, on_outcome=handle))
+        tables = store.assemble(keys, measure_columns)   # in the try: a Ctrl-C now still gets its tables
+        left_out = sorted(store.done_keys() - set(keys))
+        if left_out:
+            log.warning("%d record(s) scored into %s by earlier runs are not among these inputs (moved, "
+                        "deleted or other inputs): left out of the tables, their parts kept in %s",
+                        len(left_out), config.out_dir, store.parts)
+        seconds = time.perf_counter() - t0
+        manifest = write_run_manifest(config, loaded, tables, {**facts(), "left_out_not_in_inputs": len(left_out)},
+                                      exit_code=EXIT_RECORDS_FAILED if tables["errors"] else EXIT_OK, earlier=earlier)
     except KeyboardInterrupt:   # Ctrl-C: the tables of what is done (a first run had none), then exit 130
-        store.abandon()   # the record in flight did not kill the process
-        counts = store.assemble(keys, measure_columns)
-        # the manifest too: tables without one would not say which model made them, and the run history
-        # would lose this run
-        write_run_manifest(config, loaded, counts, {**facts(), "interrupted": True}, exit_code=130, earlier=earlier)
+        if earlier is None:   # before this run changed anything in the folder
+            raise
+        with interrupts_deferred(reraise=False):   # a second Ctrl-C cut these writes short: held and dropped
+            store.abandon()   # the record in flight did not kill the process
+            counts = store.assemble(keys, measure_columns)
+            # the manifest too: tables without one would not say which model made them, and the run history
+            # would lose this run
+            write_run_manifest(config, loaded, counts, {**facts(), "interrupted": True}, exit_code=130,
+                               earlier=earlier)
         log.warning("interrupted: %s holds the %d record(s) done so far (%d failed); run the same command "
                     "again to score the rest", config.out_dir, counts["records"], counts["errors"])
         raise
     except OutputWriteError as exc:   # a full disk: one line, not a traceback; nothing done is lost
-        store.abandon()
-        say_stopped(config, loaded, {**facts(), "stopped": str(exc)}, earlier)
+        if earlier is None:   # run.json could not say this run began: nothing changed
+            raise
+        with interrupts_deferred(reraise=False):
+            store.abandon()
+            say_stopped(config, loaded, {**facts(), "stopped": str(exc)}, earlier)
         raise ScoreError(f"{exc}; the {len(store.done_keys() & set(keys))} record(s) finished so far are kept: "
                          "free space and run the same command again to score the rest") from None
     except BaseException:
         store.abandon()   # an error, not a death: the record in flight did not kill the process
         raise
-    tables = store.assemble(keys, measure_columns)
-    left_out = sorted(store.done_keys() - set(keys))
-    if left_out:
-        log.warning("%d record(s) scored into %s by earlier runs are not among these inputs (moved, "
-                    "deleted or other inputs): left out of the tables, their parts kept in %s",
-                    len(left_out), config.out_dir, store.parts)
-    seconds = time.perf_counter() - t0
-    manifest = write_run_manifest(config, loaded, tables, {**facts(), "left_out_not_in_inputs": len(left_out)},
-                               exit_code=EXIT_RECORDS_FAILED if tables["errors"] else EXIT_OK, earlier=earlier)
     return ScoreSummary(out_dir=config.out_dir, records_found=len(keys), skipped_done=skipped,
                         scored=stats["scored"], failed=stats["failed"], windows=stats["windows"],
                         tables=tables, seconds=seconds, manifest=manifest, worker_died=stats["worker_died"])

@@ -39,7 +39,7 @@ from encoders.scoring.errors import OutputWriteError, ScoreError
 from encoders.scoring.files import atomic_write_bytes, atomic_write_parquet, source_stamps  # noqa: F401 (re-exported)
 from encoders.scoring.schema import (ERROR_SCHEMA, MEASURE_COLUMNS, MEASURE_SCHEMA,  # noqa: F401 (re-exported)
                                      RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, WINDOW_SCHEMA, iso_start_time,
-                                     record_key)
+                                     legacy_record_key, record_key)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ PARTS, JOB_FILE = SCORE_JOB_FILE   # parts/job.json (named in the signal layer: 
 LOCK_FILE = ".lock"
 TABLE_FILES = ("windows.parquet", "records.parquet", "errors.parquet")   # assembled from the parts
 MARKERS = ("record", "error")
+PART_KINDS = ("windows.parquet", "source.json", "inflight.json", "record.parquet", "error.parquet")   # markers last
 
 
 class PartStore:
@@ -169,6 +170,31 @@ class PartStore:
             for kind in ("source", "inflight"):
                 (self.parts / f"{key}.{kind}.json").unlink(missing_ok=True)
 
+    def adopt_legacy_keys(self, keys: Mapping[str, str]) -> int:
+        """Give the parts of records that runs before realpath keys scored (keyed by the path as given,
+        :func:`legacy_record_key`: through a link, another key) the key of ``keys`` (key -> path), so a
+        resume through the same link skips them; without it they were scored again and their old parts
+        left out with a warning, run after run. Old parts of a record scored again since then are the
+        same record twice: removed. Returns how many records were adopted."""
+        done = self.done_keys()
+        adopted, twice = 0, 0
+        for key, path in keys.items():
+            old = legacy_record_key(path)
+            if old == key or old not in done:
+                continue
+            if key in done:
+                self.forget([old])
+                twice += 1
+                continue
+            for kind in PART_KINDS:   # the done marker last: a rename cut short leaves the record to score again
+                if (self.parts / f"{old}.{kind}").exists():
+                    os.replace(self.parts / f"{old}.{kind}", self.parts / f"{key}.{kind}")
+            adopted += 1
+        if adopted or twice:
+            log.info("%d record(s) scored under the keys of earlier versions (paths through links) taken as done; "
+                     "%d old duplicate(s) removed", adopted, twice)
+        return adopted
+
     # ------------------------------------------------------------------ records that kill the process
     def starts(self, key: str) -> int:
         """How many runs started scoring ``key`` in their own process and died before its outcome
@@ -258,6 +284,8 @@ class PartStore:
             if spelled is not None:
                 frames = [df.with_columns(pl.lit(spelled[k], dtype=pl.String).alias("record"))
                           for (k, _), df in zip(files, frames)]
+            frames = [df.with_columns(pl.lit(k, dtype=pl.String).alias("key")) if "key" in df.columns else df
+                      for (k, _), df in zip(files, frames)]   # parts adopted from a legacy key hold that key
             df = pl.concat(frames, how="diagonal_relaxed").sort(sort_by)
             df = df.select([c for c in schema if c in df.columns] + [c for c in df.columns if c not in schema])
         else:

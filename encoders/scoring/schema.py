@@ -61,6 +61,15 @@ def record_key(path: str | os.PathLike) -> str:
     >>> record_key("/data/100.hea") == record_key("/data/../data/100.hea")
     True
     """
-    full = os.path.realpath(os.fspath(path))
+    return _key_of(os.path.realpath(os.fspath(path)))
+
+
+def legacy_record_key(path: str | os.PathLike) -> str:
+    """The key runs before realpath keys gave ``path``: of its absolute path as given, links kept
+    (:meth:`encoders.scoring.outputs.PartStore.adopt_legacy_keys` renames such parts)."""
+    return _key_of(os.path.abspath(os.fspath(path)))
+
+
+def _key_of(full: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", pathlib.Path(full).name)[:40] or "record"
     return f"{stem}-{hashlib.sha1(full.encode()).hexdigest()[:12]}"
