@@ -150,9 +150,10 @@ class EcgDetection(NamedTuple):
     spikes: np.ndarray = np.zeros(0, np.int64)   # pacing spikes removed first (:func:`without_pacing_spikes`)
 
 
-_recent = threading.local()   # this thread's last detections: [(key, EcgDetection)], newest last
+_recent = threading.local()   # this thread's last results: [(key, EcgDetection or quality.EcgBeats)], newest last
 REUSE_MAX_SAMPLES = 1 << 16  # 65 s at 1 kHz: a window, not a whole record
-REUSE_ENTRIES = 4            # a window's leads: the gate detects every lead, the measures the first
+REUSE_ENTRIES = 8            # a window's leads, up to 4 (a detection and its R peaks each): the gate reads
+#                              every lead, the measures the first
 
 
 def ecg_detection(x: np.ndarray, fs_hz: float) -> EcgDetection:
@@ -167,27 +168,48 @@ def ecg_detection(x: np.ndarray, fs_hz: float) -> EcgDetection:
     (compared byte for byte) and rule constants, so a window is detected once per lead (the
     runtime's score thread spent 1.5 ms per 10 s ECG window, three detections, on the same cores as
     the event loop; now 0.25 ms). More than one entry because the gate detects every lead of a
-    two-lead window before the measures detect the first again."""
+    two-lead window before the measures detect the first again. The R peaks refined from a detection
+    and their correlations are kept alike (:func:`biosig.quality.ecg_window_beats`, :func:`reused`)."""
+    x, fs_hz = ecg_samples(x, fs_hz)
+    return reused("detection", x, fs_hz, (), lambda: _detect(x, fs_hz), _read_only_detection)
+
+
+def ecg_samples(x, fs_hz: float) -> tuple[np.ndarray, float]:
+    """``(x, fs_hz)`` checked for ECG beat detection: ``x`` float64, 1-D, contiguous, 2 samples or more."""
     x, fs_hz = np.ascontiguousarray(float_signal(x, max_ndim=1)), sampling_rate(fs_hz)
     if x.size < 2:
         raise SignalError(f"ECG beat detection needs at least 2 samples, got {x.size}")
+    return x, fs_hz
+
+
+def _read_only_detection(d: EcgDetection) -> None:
+    for a in (d.qrs, d.candidates, d.energy, d.clean, d.spikes):
+        a.flags.writeable = False
+
+
+def reused(kind: str, x: np.ndarray, fs_hz: float, rule: tuple, compute, freeze=None):
+    """``compute()``, or this thread's earlier result of ``kind`` for equal samples ``x`` (1-D float64,
+    compared byte for byte), rate and rule: the detection rule's constants of this module and
+    ``rule`` (the caller's own; a benchmark or a test may change them). One list of
+    :data:`REUSE_ENTRIES` entries holds every kind, newest last; ``freeze`` (called once on a new
+    result) makes its arrays read-only. Windows over :data:`REUSE_MAX_SAMPLES` are not kept."""
     if x.size > REUSE_MAX_SAMPLES:
-        return _detect(x, fs_hz)
-    key = (float(fs_hz), x.shape, x.tobytes(), MIN_TYPICAL_REL, BEAT_REL, SECOND_PASS_REL, SEARCHBACK_RR,
-           SEARCHBACK_REL, SEARCHBACK_MARGIN_S)   # and the rule (a benchmark or a test may change it)
+        return compute()
+    key = (kind, float(fs_hz), x.shape, x.tobytes(), MIN_TYPICAL_REL, BEAT_REL, SECOND_PASS_REL, SEARCHBACK_RR,
+           SEARCHBACK_REL, SEARCHBACK_MARGIN_S, *rule)
     recent = getattr(_recent, "entries", None)
     if recent is None:
         recent = _recent.entries = []
-    for i, (k, d) in enumerate(recent):
+    for i, (k, value) in enumerate(recent):
         if k == key:
             recent.append(recent.pop(i))
-            return d
-    d = _detect(x, fs_hz)
-    for a in (d.qrs, d.candidates, d.energy, d.clean, d.spikes):
-        a.flags.writeable = False
-    recent.append((key, d))
+            return value
+    value = compute()
+    if freeze is not None:
+        freeze(value)
+    recent.append((key, value))
     del recent[:-REUSE_ENTRIES]
-    return d
+    return value
 
 
 PACE_SPIKE_S = 0.004     # a pacing spike (0.5-2 ms pulse) is narrower than this: a running median this wide removes it
@@ -265,7 +287,7 @@ def _detect(x: np.ndarray, fs_hz: float) -> EcgDetection:
     return EcgDetection(beats, cand, energy, threshold, clean, spikes)
 
 
-def doubtful_intervals(x: np.ndarray, fs_hz: float) -> int:
+def doubtful_intervals(x: np.ndarray, fs_hz: float, detection: EcgDetection | None = None) -> int:
     """How many intervals between the ECG beats that :func:`biosig.quality.detect_beats` finds in
     ``x`` (W,) are in doubt: the runtime withholds the measures of an ECG window with any
     (``window_measures``: ``missing="uncertain_beats"``). An interval is in doubt where
@@ -300,8 +322,10 @@ def doubtful_intervals(x: np.ndarray, fs_hz: float) -> int:
     5971 (second lead): 218 wrong windows withheld for 74 right ones (0.6 % of the usable windows).
     The missing-beat rule alone withholds 143 wrong and 71 right windows (at 30 % of the threshold
     172 and 137; at 50 %, 93 and 41), the false-beat rule 75 more wrong ones and 3 right. No clean
-    synthetic window at 30-200 /min is withheld, nor any around a sinus pause."""
-    d = ecg_detection(x, fs_hz)
+    synthetic window at 30-200 /min is withheld, nor any around a sinus pause.
+
+    ``detection``: :func:`ecg_detection` of ``x`` where the caller has it."""
+    d = ecg_detection(x, fs_hz) if detection is None else detection
     beats, cand = d.qrs, d.candidates
     if len(beats) < 2:
         return 0

@@ -35,7 +35,7 @@ MAX_TIME_HOLE_S = SHORT_GAP_S  # in a record with irregular times, a longer hole
 
 def choose_channel(record: Record, modality: str) -> int:
     """Index of the channel to measure: the only channel of ``modality``, or among several ECG/PPG
-    channels :func:`biosig.quality.best_lead` (the leads within 0.1 of the best share of windows
+    channels :func:`biosig.lead_quality.best_lead` (the leads within 0.1 of the best share of windows
     passing the quality gate, then the highest mean window quality; at most 24 windows each, the
     same assessment ``score`` ranks leads by), so one bad lead does not spoil the rate."""
     mods = require_record(record, "choose_channel()").channel_modalities
@@ -46,7 +46,7 @@ def choose_channel(record: Record, modality: str) -> int:
         raise SignalError(f"no {modality} channel among {names_text(record.channels)} (record modality {record.modality})")
     if len(idx) == 1 or modality not in ("ecg", "ppg"):
         return idx[0]
-    from biosig.quality import best_lead
+    from biosig.lead_quality import best_lead
     return best_lead(record, idx, modality)
 
 

@@ -139,14 +139,18 @@ def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float]
     at most 60 ms are bridged and the intervals across them dropped; the variability reads the
     intervals between normal beats only, :data:`NN_MIN_CORR`, premature beats' excepted, :data:`PREMATURE_RR_REL`;
     its successive differences need :data:`MIN_NN_DIFFS`)."""
-    from biosig.quality import detect_beats
+    from biosig.quality import detect_beats, ecg_window_beats
     x, fs_hz = _first_channel(x), sampling_rate(fs_hz)
     run = _longest_finite_run(x, fs_hz)
     if run is None:
         return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
-    beats, clean = detect_beats(run[0], fs_hz, modality)
+    if modality == "ecg":   # the quality gate's beats and correlations of these samples (kept: ecg_window_beats)
+        found = ecg_window_beats(run[0], fs_hz)
+        beats, clean, correlations = found.beats, found.clean, found.correlations
+    else:
+        (beats, clean), correlations = detect_beats(run[0], fs_hz, modality), None
     rr = beat_intervals(beats, fs_hz, run[1])
-    nn = beat_intervals(beats, fs_hz, _not_normal(run[1], clean, beats, fs_hz, modality))
+    nn = beat_intervals(beats, fs_hz, _not_normal(run[1], clean, beats, fs_hz, modality, correlations))
     return rr_features(rr, n_beats=len(beats), nn_s=nn, min_diffs=MIN_NN_DIFFS), beats, clean
 
 
@@ -163,16 +167,21 @@ WANDER_CORR_GAIN = 0.1
 
 
 def _not_normal(bridged: np.ndarray, clean: np.ndarray, beats: np.ndarray, fs_hz: float,
-                modality: str = "ppg") -> np.ndarray:
+                modality: str = "ppg", correlations=None) -> np.ndarray:
     """``bridged`` (bool over the run's samples) with the beats that are not normal beats
     (:data:`NN_MIN_CORR`) set as well: :func:`beat_intervals` drops the intervals across them. ECG
     beats are compared as the quality gate compares them (:func:`biosig.quality.ecg_beat_correlations`:
-    baseline wander does not make a normal beat look ectopic: :data:`WANDER_CORR_GAIN`)."""
+    baseline wander does not make a normal beat look ectopic: :data:`WANDER_CORR_GAIN`).
+    ``correlations``: detrend degree -> :func:`biosig.quality.beat_correlations` of ``beats`` where
+    they are known already (:meth:`biosig.quality.EcgBeats.correlations`), None: computed here."""
     from biosig.quality import DETREND_DEGREE, beat_correlations
-    plain = beat_correlations(clean, beats, fs_hz)
+    if correlations is None:
+        def correlations(degree: int = 0) -> np.ndarray:
+            return beat_correlations(clean, beats, fs_hz, degree)
+    plain = correlations()
     odd = plain < NN_MIN_CORR     # NaN (a beat at the edge): kept
     if modality == "ecg" and odd.any():
-        detrended = beat_correlations(clean, beats, fs_hz, DETREND_DEGREE)
+        detrended = correlations(DETREND_DEGREE)
         if np.nanmean(detrended) > np.nanmean(plain) + WANDER_CORR_GAIN:
             odd = detrended < NN_MIN_CORR   # baseline wander: the beats compared without it
     if modality == "ecg":
@@ -239,9 +248,13 @@ def uncertain_beats(ecg, fs_hz: float) -> bool:
     a QRS-like peak left between two beats, or a small beat too close to another): its heart rate
     may be off by a missed or a false beat."""
     from biosig.ecg_beats import doubtful_intervals
+    from biosig.quality import ecg_window_beats
     fs_hz = sampling_rate(fs_hz)
     run = _longest_finite_run(_first_channel(ecg), fs_hz)
-    return run is not None and (doubtful_intervals(run[0], fs_hz) > 0 or _inserted_artefact(run[0], fs_hz))
+    if run is None:
+        return False
+    found = ecg_window_beats(run[0], fs_hz)   # the gate's and the measures' beats of these samples, kept
+    return doubtful_intervals(run[0], fs_hz, found.detection) > 0 or _inserted_artefact(run[0], fs_hz, found)
 
 
 #: A beat that correlates under this with the window's average beat (:func:`biosig.quality.ecg_beat_correlations`)
@@ -255,16 +268,18 @@ INSERTED_MAX_CORR = 0.75
 INSERTED_SUM_REL = (0.8, 1.2)
 
 
-def _inserted_artefact(x: np.ndarray, fs_hz: float) -> bool:
-    """Whether a beat of the ECG run ``x`` is an artefact inserted into an interval (:data:`INSERTED_MAX_CORR`)."""
-    from biosig.quality import detect_beats, ecg_beat_correlations
-    beats, clean = detect_beats(x, fs_hz, "ecg")
+def _inserted_artefact(x: np.ndarray, fs_hz: float, found=None) -> bool:
+    """Whether a beat of the ECG run ``x`` is an artefact inserted into an interval (:data:`INSERTED_MAX_CORR`).
+    ``found``: the beats of ``x`` (:func:`biosig.quality.ecg_window_beats`) where known."""
+    from biosig.quality import ecg_window_beats
+    found = ecg_window_beats(x, fs_hz) if found is None else found
+    beats = found.beats
     if len(beats) < MIN_BEATS:
         return False
     rr = np.diff(beats).astype(np.float64)
     med = float(np.median(rr))
     a, b = rr[:-1], rr[1:]                       # the intervals before and after beats 1 .. n-2
-    low = ecg_beat_correlations(clean, beats, fs_hz)[1:-1] < INSERTED_MAX_CORR   # NaN (at the edge): kept
+    low = found.gate_correlations()[1:-1] < INSERTED_MAX_CORR   # NaN (at the edge): kept
     split = ((a < PREMATURE_RR_REL * med) & (b < PREMATURE_RR_REL * med)
              & (a + b >= INSERTED_SUM_REL[0] * med) & (a + b <= INSERTED_SUM_REL[1] * med))
     return bool(np.any(low & split))

@@ -24,10 +24,12 @@ Usable thresholds (:data:`USABLE`) follow Orphanidou et al.: 0.66 for ECG, 0.86 
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
+from biosig.ecg_beats import EcgDetection, ecg_samples, reused
 from biosig.pulse_beats import _dominant_period_s, pulse_peaks  # noqa: F401 (_dominant_period_s: re-exported)
 from biosig.arguments import float_signal, samples_first, sampling_rate, whole_number
 from biosig.errors import SignalError
@@ -58,22 +60,70 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
     range (``_robust_range``: per 10 s block, the median over blocks); with pulse alternans, every
     pulse (``_alternans_pulses``); a leading diastolic wave dropped (:func:`_without_leading_diastolic_wave`).
     Any other modality is refused (:class:`SignalError`; "ekg" is ECG): the pulse detector ran for
-    every name but "ecg".
+    every name but "ecg". ECG: :func:`ecg_window_beats` (kept per thread; the beats returned are a copy).
     """
     x = np.asarray(x, dtype=np.float64)
     modality = modality if modality in ("ecg", "ppg") else normalise_modality(modality)
     if modality not in ("ecg", "ppg"):
         raise SignalError(f"beats are detected in ECG or PPG, not {modality!r}")
     if modality == "ecg":
-        d = ecg_detection(x, fs_hz)
-        beats = _r_peaks(d.clean, d.qrs, fs_hz)
-        steady = _r_peaks(_band(x, fs_hz, WANDER_FREE_HZ, 40.0), d.qrs, fs_hz)
-        if not np.array_equal(beats, steady) and (_mean(beat_correlations(d.clean, steady, fs_hz, DETREND_DEGREE))
-                                                  > _mean(beat_correlations(d.clean, beats, fs_hz, DETREND_DEGREE))):
-            beats = steady
-        return beats, d.clean
+        found = ecg_window_beats(x, fs_hz)
+        return found.beats.copy(), found.clean
     beats, clean = pulse_peaks(x, fs_hz)
     return _without_leading_diastolic_wave(clean, beats).astype(np.int64), clean
+
+
+class EcgBeats(NamedTuple):
+    """The R peaks of one ECG signal (:func:`ecg_window_beats`) and what was found on the way."""
+    beats: np.ndarray            # R peak sample indices, int64, read-only
+    clean: np.ndarray            # the 0.5-40 Hz signal they index, read-only
+    detection: EcgDetection      # the QRS detection they were refined from
+    fs_hz: float
+    known: dict                  # detrend degree -> :func:`beat_correlations` of ``beats``, filled on first use
+
+    def correlations(self, detrend_degree: int = 0) -> np.ndarray:
+        """:func:`beat_correlations` of the beats (read-only), computed once."""
+        cc = self.known.get(detrend_degree)
+        if cc is None:
+            cc = self.known[detrend_degree] = beat_correlations(self.clean, self.beats, self.fs_hz, detrend_degree)
+            cc.flags.writeable = False
+        return cc
+
+    def gate_correlations(self) -> np.ndarray:
+        """:func:`ecg_beat_correlations` of the beats, from :meth:`correlations`."""
+        plain, detrended = self.correlations(), self.correlations(DETREND_DEGREE)
+        return detrended if _mean(detrended) > _mean(plain) else plain
+
+
+def ecg_window_beats(x: np.ndarray, fs_hz: float) -> EcgBeats:
+    """The R peaks :func:`detect_beats` finds in the ECG ``x`` (W,), the signal they index, their
+    detection and correlations (:class:`EcgBeats`).
+
+    The quality gate, the measures and the doubt check of a window read the same R peaks and their
+    correlations: like the QRS detection (:func:`biosig.ecg_beats.ecg_detection`), this thread's
+    recent results are kept (:func:`biosig.ecg_beats.reused`) and returned for equal samples, rate
+    and rules, so that each window's beats are refined once and correlated once (each of the three
+    refined them again, and the beats' correlations were computed 4-6 times per window)."""
+    x, fs_hz = ecg_samples(x, fs_hz)
+    return reused("r_peaks", x, fs_hz, (WANDER_FREE_HZ, DETREND_DEGREE), lambda: _ecg_window_beats(x, fs_hz),
+                  _read_only_beats)
+
+
+def _read_only_beats(found: EcgBeats) -> None:
+    found.beats.flags.writeable = False
+
+
+def _ecg_window_beats(x: np.ndarray, fs_hz: float) -> EcgBeats:
+    d = ecg_detection(x, fs_hz)
+    beats = _r_peaks(d.clean, d.qrs, fs_hz)
+    steady = _r_peaks(_band(x, fs_hz, WANDER_FREE_HZ, 40.0), d.qrs, fs_hz)
+    known = {}
+    if not np.array_equal(beats, steady):
+        cc_steady = beat_correlations(d.clean, steady, fs_hz, DETREND_DEGREE)
+        cc_beats = beat_correlations(d.clean, beats, fs_hz, DETREND_DEGREE)
+        beats, known[DETREND_DEGREE] = (steady, cc_steady) if _mean(cc_steady) > _mean(cc_beats) else (beats, cc_beats)
+        known[DETREND_DEGREE].flags.writeable = False
+    return EcgBeats(beats, d.clean, d, float(fs_hz), known)
 
 
 #: ECG R peaks are also looked for in the 1-40 Hz band (``WANDER_FREE_HZ``), where breathing or
@@ -189,8 +239,13 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) ->
     if method == "neurokit":
         score, beats = _neurokit_quality(x, fs_hz, modality)
     else:
-        beats, clean = detect_beats(x, fs_hz, modality)
-        cc = template_correlation(clean, beats, fs_hz, modality)
+        if modality == "ecg":   # the beats' correlations as they were found (template_correlation: again)
+            found = ecg_window_beats(x, fs_hz)
+            beats, cc = found.beats, found.gate_correlations()
+            cc = cc[np.isfinite(cc)]
+        else:
+            beats, clean = detect_beats(x, fs_hz, modality)
+            cc = template_correlation(clean, beats, fs_hz, modality)
         score = float(np.mean(cc)) if len(cc) else 0.0
     if len(beats) < 3:
         return 0.0
@@ -326,41 +381,3 @@ def quality_summary(record: Record, window_s: float | None = None, max_windows: 
             "usable_threshold": thr, "n_windows": int(len(window_bounds(record.n_samples, record.fs_hz,
                                                                           window_s, window_s)[2])),
             "n_assessed": int(len(q)), "window_s": float(window_s), "method": method}
-
-
-#: Leads whose share of windows passing the quality gate is within this of the best lead's count as
-#: good as it; a choice among them is made on something else (the model's lead order in ``score``,
-#: the mean quality in :func:`biosig.measures.choose_channel`).
-LEAD_SHARE_MARGIN = 0.1
-
-
-def lead_summaries(record: Record, channels, modality: str, max_windows: int = SUMMARY_MAX_WINDOWS) -> dict[int, dict]:
-    """:func:`quality_summary` of each of ``channels`` (indices into ``record``) on its own, read as
-    ``modality``: ``{index: summary}``."""
-    rec = require_record(record, "lead_summaries()")
-    modality = normalise_modality(modality)
-    return {int(i): quality_summary(rec.select([int(i)]).replace(modality=modality), max_windows=max_windows)
-            for i in channels}
-
-
-def near_best_share(shares, margin: float = LEAD_SHARE_MARGIN) -> list[bool]:
-    """Per lead, whether its share of usable windows is within ``margin`` of the best (NaN counts 0).
-
-    >>> near_best_share([0.95, 1.0, 0.5, float("nan")])
-    [True, True, False, False]
-    """
-    s = [float(v) if v == v else 0.0 for v in shares]
-    best = max(s, default=0.0)
-    return [v >= best - margin for v in s]
-
-
-def best_lead(record: Record, channels, modality: str, max_windows: int = SUMMARY_MAX_WINDOWS) -> int:
-    """The one of ``channels`` to measure: among the leads within :data:`LEAD_SHARE_MARGIN` of the best
-    share of windows passing the gate (:func:`near_best_share`), the one with the highest mean window
-    quality (the first on ties). The share comes first so that a lead with a few perfect windows and
-    many noisy ones does not win over one that is usable throughout."""
-    channels = [int(i) for i in channels]
-    summ = lead_summaries(record, channels, modality, max_windows)
-    near = near_best_share([summ[i]["fraction_usable"] for i in channels])
-    mean = [summ[i]["mean_quality"] if np.isfinite(summ[i]["mean_quality"]) else -1.0 for i in channels]
-    return channels[min(range(len(channels)), key=lambda k: (not near[k], -mean[k], k))]

@@ -32,6 +32,22 @@ def _gauss(t: np.ndarray, centre: np.ndarray, width: float) -> np.ndarray:
     return np.exp(-0.5 * ((t[None, :] - centre[:, None]) / width) ** 2)
 
 
+#: The interval before a beat that has no other beat to take a median interval from (60 /min).
+LONE_BEAT_RR_S = 1.0
+
+
+def _beats_and_intervals(beats_s) -> tuple[np.ndarray, np.ndarray]:
+    """``(beats, rr)``: the finite beat times of ``beats_s`` in order (a beat left out, NaN, is a
+    pause) and the interval before each (the first's: the median interval; a lone beat's
+    :data:`LONE_BEAT_RR_S`). A NaN left in made NaN of every interval, T wave and pulse it reached: a
+    lone beat, 2.5 s of NaN signal; a NaN beat, the 64 beats of its block gone and the next block NaN."""
+    b = np.asarray(beats_s, dtype=np.float64).ravel()
+    b = np.sort(b[np.isfinite(b)])
+    if len(b) < 2:
+        return b, np.full(len(b), LONE_BEAT_RR_S)
+    return b, np.diff(b, prepend=b[0] - np.median(np.diff(b)))
+
+
 def ecg_from_beats(beats_s: np.ndarray, n: int, fs_hz: float, leads: int, rng: np.random.Generator,
                    fwave_mv: float = 0.04, p_wave_mv: float = 0.0, pr_s: float = 0.16,
                    p_width_s: float = 0.025) -> np.ndarray:
@@ -40,10 +56,11 @@ def ecg_from_beats(beats_s: np.ndarray, n: int, fs_hz: float, leads: int, rng: n
     ``p_wave_mv`` > 0 adds a P wave (a Gaussian of that amplitude and width ``p_width_s``) ``pr_s``
     before every beat - a rhythm with organised atrial activity (sinus, sinus arrhythmia, premature
     atrial beats). The default 0 gives the AF model of this module (no P waves) bit-identically:
-    the P waves use no random numbers."""
+    the P waves use no random numbers. A beat left out of ``beats_s`` (or NaN there) is a pause:
+    baseline and f-waves, the other beats where they were (:func:`_beats_and_intervals`)."""
     t = np.arange(n) / fs_hz
     out = np.zeros((leads, n))
-    rr = np.diff(beats_s, prepend=beats_s[0] - np.median(np.diff(beats_s)))
+    beats_s, rr = _beats_and_intervals(beats_s)
     for k0 in range(0, len(beats_s), 64):           # bounded memory: 64 beats at a time
         b, r = beats_s[k0:k0 + 64], rr[k0:k0 + 64]
         near = (t > b.min() - 1.0) & (t < b.max() + 1.5)
@@ -65,9 +82,10 @@ def ecg_from_beats(beats_s: np.ndarray, n: int, fs_hz: float, leads: int, rng: n
 
 
 def ppg_from_beats(beats_s: np.ndarray, n: int, fs_hz: float) -> np.ndarray:
-    """(n,) float64 pulse wave (a.u.) with one pulse per beat; amplitude follows the preceding RR."""
+    """(n,) float64 pulse wave (a.u.) with one pulse per beat; amplitude follows the preceding RR.
+    A beat left out of ``beats_s`` (or NaN there) is a pause: no pulse, baseline."""
     t = np.arange(n) / fs_hz
-    rr = np.diff(beats_s, prepend=beats_s[0] - np.median(np.diff(beats_s)))
+    beats_s, rr = _beats_and_intervals(beats_s)
     amp = np.clip(0.4 + 0.6 * rr / np.median(rr), 0.3, 1.6)
     out = np.zeros(n)
     for k0 in range(0, len(beats_s), 64):

@@ -2,7 +2,7 @@
 
 ``unusable_reasons`` says which channels cannot be fed at all (mostly missing, constant);
 ``choose_channels`` orders the usable channels of the model's modality: leads within
-:data:`biosig.quality.LEAD_SHARE_MARGIN` of the best share of windows passing the quality gate
+:data:`biosig.lead_quality.LEAD_SHARE_MARGIN` of the best share of windows passing the quality gate
 first, then the model's vocabulary order (MLII as II), then record order.
 :func:`lead_usable_shares` measures those shares (only where there is a choice to make).
 """
@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from biosig.quality import lead_summaries, near_best_share
+from biosig.lead_quality import lead_summaries, near_best_share
 
 MIN_VALID_FRACTION = 0.5  # a channel with fewer finite samples than this is not usable
 
@@ -41,8 +41,8 @@ def choose_channels(channels: tuple[str, ...], channel_modalities: tuple[str, ..
     12-lead record gives lead I to a one-lead model whose vocabulary starts with I, and MIT-BIH
     gives MLII before V5), then the others in record order. With ``usable_share`` (per channel, the
     share of its windows that pass the quality gate) the leads within
-    :data:`biosig.quality.LEAD_SHARE_MARGIN` of the best come before the others
-    (:func:`biosig.quality.near_best_share`, the rule ``biosig.measures.choose_channel`` uses too): a
+    :data:`biosig.lead_quality.LEAD_SHARE_MARGIN` of the best come before the others
+    (:func:`biosig.lead_quality.near_best_share`, the rule ``biosig.measures.choose_channel`` uses too): a
     lead the model prefers but whose every window is noise (MIMIC 041s lead I) does not hide a clean
     one (lead III).
 

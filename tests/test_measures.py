@@ -200,9 +200,9 @@ def test_the_best_quality_lead_is_measured():
 def test_a_lead_usable_throughout_beats_one_with_a_better_mean():
     """Lead II: clean but 20 of 100 s are noise (mean window quality 0.84, 80 % usable); V5: noisier
     everywhere but every window passes the gate (mean 0.78). The mean-quality rule took II and gave
-    63 /min; the share rule (the one ``score`` uses, biosig.quality.best_lead) takes V5."""
+    63 /min; the share rule (the one ``score`` uses, biosig.lead_quality.best_lead) takes V5."""
     from biosig.measures import choose_channel
-    from biosig.quality import lead_summaries
+    from biosig.lead_quality import lead_summaries
 
     rec = simulate("ecg", 100, seed=3, leads=2, heart_rate_bpm=70, noise_mv=0.01)
     x = rec.samples.copy()

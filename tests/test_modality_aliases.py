@@ -8,7 +8,8 @@ import pytest
 
 from biosig.errors import SignalError
 from biosig.modality import MODALITIES, MODALITY_ALIASES, normalise_modality
-from biosig.quality import best_lead, block_quality, lead_summaries, quality_summary, window_quality
+from biosig.lead_quality import best_lead, lead_summaries
+from biosig.quality import block_quality, quality_summary, window_quality
 from biosig.synthetic import simulate
 
 FS_HZ = 250.0
