@@ -38,6 +38,7 @@ published table and is labelled non-causal wherever it is reported.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -69,6 +70,17 @@ def _finished(futs, tick):
         if not done:
             tick()
         yield from done
+
+
+@contextlib.contextmanager
+def _cancel_on_error(pool):
+    """An error in the parent (``on_predictions`` could not write, Ctrl-C) ends the run: the jobs not
+    started are cancelled, not run to the end before the error is shown."""
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)   # waits for the running jobs only
+        raise
 
 
 def _init_worker(sessions) -> None:
@@ -227,7 +239,7 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     import multiprocessing as mp
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(sessions,)) as pool:
+                                 initializer=_init_worker, initargs=(sessions,)) as pool, _cancel_on_error(pool):
             collect([pool.submit(_selection_job, *args) for _, args in sorted(sel_jobs, key=lambda j: -j[0])])
             jobs2 = []
             for si, method, seeds2 in rung2:

@@ -146,10 +146,10 @@ def _evaluate(args) -> int:
     n_test = protocol.steps(protocol.test_start_s)
     for s in sessions:  # the truth of the test steps, for plots and re-scoring
         d = out / "predictions" / s.name
-        d.mkdir(parents=True, exist_ok=True)
         cols = {"step": np.arange(n_test, s.n_steps, dtype=np.int32), "t_s": s.t_s[n_test:]}
         cols.update({c: s.X[n_test:, i] for i, c in enumerate(s.channels)})
-        pl.DataFrame(cols).write_parquet(d / "truth.parquet")
+        _write(d / "truth.parquet", lambda d=d, cols=cols: (d.mkdir(parents=True, exist_ok=True),
+                                                             pl.DataFrame(cols).write_parquet(d / "truth.parquet")))
 
     pending: dict = {}
 
@@ -167,7 +167,8 @@ def _evaluate(args) -> int:
             parts.append(pl.DataFrame(cols))
         if len(parts) == len(horizons) * len(seeds):
             df = pl.concat(parts).sort(["horizon", "seed", "step"])
-            df.write_parquet(out / "predictions" / session.name / f"{method}.parquet")
+            target = out / "predictions" / session.name / f"{method}.parquet"
+            _write(target, lambda: df.write_parquet(target))
             del pending[(session.name, method)]
 
     bar = None
@@ -195,7 +196,8 @@ def _evaluate(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    (out / "report.json").write_text(json_text.dumps(report, indent=1, default=float))
+    text = json_text.dumps(report, indent=1, default=float)
+    _write(out / "report.json", lambda: (out / "report.json").write_text(text))
     print(f"{len(sessions)} session(s), horizons {format_int_list(horizons)} ({len(horizons)}) steps at "
           f"{args.rate_hz:g} Hz "
           f"({horizons[0] / args.rate_hz:g}-{horizons[-1] / args.rate_hz:g} s), "
@@ -203,6 +205,17 @@ def _evaluate(args) -> int:
     print(format_table(report))
     print(f"report: {out / 'report.json'}; forecasts: {out / 'predictions'}")
     return 0
+
+
+def _write(path: pathlib.Path, write) -> None:
+    """Run ``write()``, which writes ``path``: an OS error (no permission, a full disk) is one line
+    naming the file (:class:`~biosig.errors.WriteError`), not a traceback."""
+    from biosig.errors import WriteError
+    try:
+        write()
+    except OSError as exc:
+        reason = exc.strerror or str(exc).splitlines()[0].replace(f": {path}", "")   # polars: "... : <path>"
+        raise WriteError(str(path), f"cannot write ({reason})") from None
 
 
 def _plot(args) -> int:

@@ -17,6 +17,7 @@ invalid).  Amplitudes are converted to mm; rows marked invalid become NaN.
 """
 from __future__ import annotations
 
+import logging
 import pathlib
 import re
 
@@ -33,6 +34,8 @@ VXP_SUFFIXES = (".vxp",)
 AMPLITUDE_COLUMN_RE = re.compile(r"^\s*(.+?)\s*(?:_|\(|\[)\s*(mm|cm)\s*[)\]]?\s*$", re.IGNORECASE)
 _VALID_NAMES = ("valid", "validity", "valid_flag", "validflag")
 _TO_MM = {"mm": 1.0, "cm": 10.0}
+
+log = logging.getLogger(__name__)
 
 
 def is_vxp(path) -> bool:
@@ -99,7 +102,7 @@ def read_vxp(path) -> Record:
             raise ReadError(path, f"line {lineno}: not a number in {ln.strip()!r:.60}") from None
     if len(amp) < 2:
         raise ReadError(path, f"{len(amp)} sample(s): a trace needs at least 2")
-    t_s, keep = _clean_times(path, np.asarray(t_ms) / 1000.0)
+    t_s, keep = _clean_times(path, np.asarray(t_ms) / 1000.0, np.column_stack([amp, valid]))
     amp_mm = np.asarray(amp)[keep] / scale * 10.0
     ok = np.asarray(valid)[keep] >= 0
     beam = np.asarray(beam)[keep]
@@ -120,15 +123,47 @@ def _rate(header, t_s) -> float:
     return fs if np.isfinite(fs) and fs > 0 else 1.0 / float(np.median(np.diff(t_s)))
 
 
-def _clean_times(path, t_s):
-    """(times from the first sample, rows kept): repeated timestamps dropped, the rest must increase."""
+def _clean_times(path, t_s, values=None):
+    """(times from the first sample, rows kept): a row repeating the previous row's timestamp is
+    dropped (the first kept) and counted in one warning, saying how many of them had other values
+    (``values``: one row per sample); the rest must increase."""
     if not np.all(np.isfinite(t_s)):
         raise ReadError(path, "timestamps must be finite numbers")
     keep = np.concatenate([[True], np.diff(t_s) != 0])
+    kept = np.flatnonzero(keep)
     t = t_s[keep]
-    if np.any(np.diff(t) <= 0):
-        raise ReadError(path, f"timestamps go backwards at row {int(np.flatnonzero(np.diff(t) <= 0)[0]) + 2}")
+    back = np.flatnonzero(np.diff(t) <= 0)
+    if back.size:
+        raise ReadError(path, f"timestamps go backwards at data row {int(kept[back[0] + 1]) + 1}")
+    dropped = np.flatnonzero(~keep)
+    if dropped.size:
+        differ = 0
+        if values is not None:
+            v = np.asarray(values, np.float64)
+            first = kept[np.searchsorted(kept, dropped) - 1]   # the row each dropped one repeats
+            same = (v[dropped] == v[first]) | (np.isnan(v[dropped]) & np.isnan(v[first]))
+            differ = int((~same.reshape(dropped.size, -1).all(axis=1)).sum())
+        log.warning("%s: %d row(s) repeating the previous timestamp dropped (first at data row %d, %g s)%s",
+                    path, dropped.size, int(dropped[0]) + 1, float(t_s[dropped[0]] - t_s[0]),
+                    f"; {differ} of them with other values than the row kept" if differ else "")
     return t - t[0], keep
+
+
+def _check_numbers(path, df, columns) -> None:
+    """An amplitude column without a single number (text, or empty) is an error, not a trace of
+    missing samples; text values among numbers (``n/a``) are missing samples, counted in one warning."""
+    import polars as pl
+
+    for c in columns:
+        col = df[c]
+        num = col.cast(pl.Float64, strict=False)
+        text = (col.is_not_null() & num.is_null()).to_numpy()
+        first = f" (e.g. {col[int(np.argmax(text))]!r} at data row {int(np.argmax(text)) + 1})" if text.any() else ""
+        if num.fill_nan(None).is_null().all():   # text, empty or NaN throughout
+            raise ReadError(path, f"column {c!r} holds no numbers{first}")
+        if text.any():
+            log.warning("%s: column %r: %d value(s) that are not numbers%s taken as missing", path, c,
+                        int(text.sum()), first)
 
 
 def read_surrogate_csv(path) -> Record:
@@ -169,7 +204,8 @@ def read_surrogate_csv(path) -> Record:
         X[:, ~ok] = np.nan
     if t.size < 2:
         raise ReadError(path, f"{t.size} sample(s): a trace needs at least 2")
-    t, keep = _clean_times(path, t)
+    _check_numbers(path, df, [c for c, _ in amps])
+    t, keep = _clean_times(path, t, X.T)
     X = X[:, keep]
     names = tuple(m.group(1).strip() for _, m in amps)
     fs_exact = exact_rate_hz(t)   # a regular grid (a file biosig wrote: 10 Hz read 9.999999999999858): its rate
