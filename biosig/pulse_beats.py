@@ -1,7 +1,8 @@
 """The pulse (PPG) beat detector behind :func:`biosig.quality.detect_beats`: systolic peaks at least
 0.6 x the dominant pulse period apart (:func:`_dominant_period_s`, of the wave levelled by
 :func:`_level`), above 30 % of the robust range (:func:`_robust_range`), every pulse with pulse
-alternans (:func:`_alternans_pulses`). The ECG detector is :mod:`biosig.ecg_beats`. NumPy only.
+alternans (:func:`_alternans_pulses`), every pulse of an irregular train (:func:`_irregular_pulses`).
+The ECG detector is :mod:`biosig.ecg_beats`. NumPy only.
 """
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ def pulse_peaks(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
     period_s = _dominant_period_s(_level(clean, fs_hz), fs_hz)
     height = trough + 0.3 * (peak - trough)
     beats = _find_peaks(clean, max(1, int(0.6 * period_s * fs_hz)), height)
-    return _without_small_edge_peaks(clean, _alternans_pulses(clean, fs_hz, period_s, height, beats)), clean
+    alt = _alternans_pulses(clean, fs_hz, period_s, height, beats)
+    if alt is beats:   # no pulse alternans: in an irregular train, the pulses the spacing hid
+        alt = _irregular_pulses(clean, fs_hz, height, beats)
+    return _without_small_edge_peaks(clean, alt), clean
 
 
 #: The first or last peak of a signal is dropped when its height (the fall to the lowest point before
@@ -118,6 +122,72 @@ def _alternans_pulses(clean: np.ndarray, fs_hz: float, period_s: float, height: 
     if iv.std() > ALTERNANS_CV * iv.mean() or abs(float(np.median(iv)) - half_s) > 0.15 * half_s:
         return beats
     return alt
+
+
+#: A train whose intervals vary by more than IRREGULAR_CV (std over mean: atrial fibrillation, CV 0.15-0.3)
+#: has no one period: its pulses are searched again, every peak above the height at least
+#: IRREGULAR_MIN_S apart (240 /min), keeping those that rise and fall by at least IRREGULAR_PROMINENCE_REL
+#: of the median pulse (the least prominent dropped first). Sinus trains (CV <= 0.1) are left as found.
+IRREGULAR_CV = 0.15
+IRREGULAR_MIN_S = 0.3
+IRREGULAR_ADDED_REL = 0.55
+IRREGULAR_PROMINENCE_REL = 0.33
+
+
+def _irregular_pulses(clean: np.ndarray, fs_hz: float, height: float, beats: np.ndarray) -> np.ndarray:
+    """The pulses of an irregular train ``beats`` (interval CV over :data:`IRREGULAR_CV`), else ``beats``.
+
+    In atrial fibrillation the autocorrelation's period is no pulse interval, and the spacing of 0.6
+    periods both drops pulses after short intervals (a period of 1.2 s for a median interval of 1.0 s)
+    and, with a period read short, lets a diastolic wave through: simulated AF PPG at 60-150 /min
+    published a rate over 10 % off in 38 of 570 10 s windows. Peaks at least :data:`IRREGULAR_MIN_S`
+    apart are taken instead, without those under :data:`IRREGULAR_PROMINENCE_REL` of the median
+    prominence (missed pulses rise at least 0.43 of the median pulse, diastolic waves at most 0.23).
+    Not in a window with a motion burst (its peaks are no pulses; :func:`burst_in_doubt` judges
+    ``beats`` there), and a result that alternates (:func:`pulses_alternate`) is refused: a dicrotic
+    or diastolic wave taken for every other pulse."""
+    if len(beats) < 4:
+        return beats
+    iv = np.diff(beats).astype(np.float64)
+    if (not np.median(np.abs(np.diff(iv))) > IRREGULAR_CV * np.median(iv) or not iv.std() > IRREGULAR_CV * iv.mean()
+            or _has_burst(clean, fs_hz)):
+        return beats
+    peaks = _prominent_peaks(clean, _find_peaks(clean, max(1, int(IRREGULAR_MIN_S * fs_hz)), height))
+    found = np.isin(peaks, beats)
+    if found.sum() >= 2:   # a peak the first pass did not find: a pulse only if nearly as prominent as those it did
+        prom = _prominence(clean, peaks)
+        peaks = peaks[found | (prom >= IRREGULAR_ADDED_REL * float(np.median(prom[found])))]
+    if len(peaks) < 2 or pulses_alternate(clean, peaks, fs_hz):
+        return beats
+    return peaks
+
+
+def _prominence(clean: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Each peak's rise from the lowest point since the previous peak or its fall to the lowest point
+    before the next, the smaller (the record's ends bound the first and last)."""
+    bounds = np.concatenate([[0], peaks, [len(clean) - 1]])
+    low = np.array([clean[a:b + 1].min() for a, b in zip(bounds[:-1], bounds[1:])])
+    return clean[peaks] - np.maximum(low[:-1], low[1:])
+
+
+def _has_burst(clean: np.ndarray, fs_hz: float) -> bool:
+    """Whether the band-passed wave has a motion burst (:data:`BURST_RMS_REL`, as :func:`burst_in_doubt`)."""
+    rms = _local_rms(clean, fs_hz)
+    return bool(np.any(rms > BURST_RMS_REL * float(np.percentile(rms, 25))))
+
+
+def _prominent_peaks(clean: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """``peaks`` without those whose prominence (the smaller of the rise from the lowest point since
+    the previous peak and the fall to the lowest point before the next) is under
+    :data:`IRREGULAR_PROMINENCE_REL` of the median, the least prominent first."""
+    peaks = np.asarray(peaks, dtype=np.int64)
+    while len(peaks) >= 3:
+        prom = _prominence(clean, peaks)
+        k = int(np.argmin(prom))
+        if prom[k] >= IRREGULAR_PROMINENCE_REL * float(np.median(prom)):
+            break
+        peaks = np.delete(peaks, k)
+    return peaks
 
 
 RANGE_BLOCK_S = 10.0

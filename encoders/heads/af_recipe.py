@@ -26,7 +26,9 @@ WINDOW_S, HOP_S = 10.0, 5.0
 # gap of at most 60 ms (biosig.flatline.SHORT_GAP_S) are left out of the RR features
 # ppg-af v4 (2026-12-05): refitted once a PPG window's first peak is no longer taken for a beat when it
 # is the diastolic wave of a pulse before the window (biosig.quality._without_leading_diastolic_wave)
-VERSIONS = {"ecg": 6, "ppg": 4}
+# ppg-af v5 (2026-12-06): refitted once an irregular pulse train is searched again for the pulses the
+# period's spacing hid (biosig.pulse_beats._irregular_pulses; AF windows withheld 7 % -> 3 %)
+VERSIONS = {"ecg": 6, "ppg": 5}
 PPG_HR_BPM = (40.0, 160.0)
 WITHHELD = ("low_quality", "uncertain_beats")   # window measures withheld by the gates (not: too few beats)
 
