@@ -223,6 +223,14 @@ def _available_bytes(device: torch.device) -> int | None:
     return None
 
 
+def window_shape_samples(window_shape: tuple[int, ...]) -> int:
+    """The samples of one window of shape ``window_shape``."""
+    samples = 1
+    for n in window_shape:
+        samples *= int(n)
+    return samples
+
+
 def step_bytes_per_window(config, window_shape: tuple[int, ...], itemsize: int = 4) -> int:
     """A lower bound on the memory one window of a training batch takes: its samples, plus one
     ``dim``-wide float per token and encoder block (each block's output is kept for the backward
@@ -240,17 +248,50 @@ def step_bytes_per_window(config, window_shape: tuple[int, ...], itemsize: int =
     return samples * itemsize + config.depth * tokens * config.dim * 4
 
 
+def block_bytes_per_window(config, window_shape: tuple[int, ...], act_bytes: int = 4) -> int:
+    """A lower bound on the activations one window of a training batch keeps for the backward pass in
+    the transformer blocks (patch tokenizers; 0 for the beat tokenizer): per block and token the two
+    LayerNorm inputs, q, k, v, the attention output and its projection ((7 + 2 * mlp_ratio) * dim: the
+    MLP hidden layer before and after its activation) and the attention weights (heads * (n_global + 3 *
+    attn_window)); the encoder sees the visible tokens of masked reconstruction, the decoder all.
+    ``act_bytes``: 4 (float32), 2 under CUDA's bfloat16 autocast. ecg-tiny on a CPU: 2.8 MiB, measured
+    5.9 MiB (peak memory of one step at batch 16 and 64); :func:`step_bytes_per_window` counted 0.3."""
+    shape = _tokens_per_window(config, int(window_shape[-1]) / config.input_fs_hz) if window_shape else None
+    if shape is None:
+        return 0
+    n = shape[0] * shape[1]
+    mae = "mae" in config.objective.split("+")
+    seen = max(1, int(n * (1 - config.mask_ratio))) if mae else n
+
+    def per_token(dim, heads):
+        return (7 + 2 * config.mlp_ratio) * dim + heads * (config.n_global + 3 * config.attn_window)
+
+    floats = config.depth * seen * per_token(config.dim, config.heads)
+    if mae:
+        floats += config.decoder_depth * n * per_token(config.decoder_dim, config.decoder_heads)
+    return int(floats * act_bytes)
+
+
 def check_batch_memory(batch_per_process: int, config, window_shape: tuple[int, ...], device: torch.device,
                        itemsize: int = 4) -> None:
     """Before the first step: refuse a ``--batch-size`` whose lower bound on memory
-    (:func:`step_bytes_per_window`) is more than the device has free. ``--batch-size 100000000`` ran
-    for over a minute before failing, and a batch that fits the inputs but not the activations can
-    be killed by the kernel without a word."""
-    per_window = step_bytes_per_window(config, window_shape, itemsize)
+    (:func:`step_bytes_per_window`, :func:`block_bytes_per_window`) is more than the device has free,
+    and warn when twice it is (a step took about twice the bound on a CPU). ``--batch-size 100000000``
+    ran for over a minute before failing, and ``--batch-size 5000`` of ecg-tiny (29 GiB a step) was
+    killed by the kernel after five minutes without a word on a machine with 22 GiB free."""
+    act_bytes = 2 if device.type == "cuda" else 4   # bfloat16 autocast on CUDA
+    per_window = max(step_bytes_per_window(config, window_shape, itemsize),
+                     int(window_shape_samples(window_shape)) * itemsize
+                     + block_bytes_per_window(config, window_shape, act_bytes))
     free = _available_bytes(device)
     if free is None or per_window <= 0:
         return
     need = batch_per_process * per_window
+    if free >= need and 2 * need > free:
+        log.warning("--batch-size %d may not fit: one step needs at least %.1f GiB, likely about twice that, and "
+                    "%.1f GiB are free on %s; a run out of memory can be killed without a word (exit code 137): "
+                    "a --batch-size under %d is safer", batch_per_process, need / 2 ** 30, free / 2 ** 30,
+                    device.type, max(1, free // (2 * per_window)))
     if need > free:
         fits = max(1, free // per_window)
         raise EncoderError(f"--batch-size {batch_per_process} needs at least {need / 2 ** 30:.1f} GiB per step "

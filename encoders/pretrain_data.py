@@ -6,6 +6,16 @@ from __future__ import annotations
 from encoders.errors import EncoderError
 
 
+def _check_data_exist(paths) -> None:
+    """A --data path that names nothing (a typo, a folder not mounted) is refused: it was skipped with
+    a warning like a damaged file inside a folder, and the run trained on the others (exit code 0)."""
+    import os
+    missing = [p for p in paths if not any(os.path.lexists(c) for c in (p, f"{p}.hea", f"{p}.HEA"))]
+    if missing:
+        raise EncoderError(f"--data {', '.join(map(str, missing))}: no such file, folder or WFDB record; give "
+                           "recordings, record names or folders that exist")
+
+
 def load_data(cfg, config, pipeline, progress=None, watch=None):
     """The training :class:`encoders.data.WindowSet` for ``cfg`` (a :class:`encoders.pretrain.TrainConfig`;
     ``progress``: a :class:`encoders.pretrain_progress.ProgressLines`, lines while reading;
@@ -16,6 +26,7 @@ def load_data(cfg, config, pipeline, progress=None, watch=None):
     if cfg.channel is not None and not cfg.data:
         raise EncoderError(f"--channel {cfg.channel} picks a channel of the --data recordings; give --data PATH...")
     if cfg.data:
+        _check_data_exist(cfg.data)
         found = file_records(cfg.data, cfg.modality, cfg.channel)
         sources.append(watch.watch(found) if watch is not None else found)
     if cfg.synthetic:

@@ -208,6 +208,7 @@ def pretrain_command(args) -> int:
             or args.synthetic_lung_records):
         raise BiosigError("no training data: give --data PATH... or --synthetic")
     _check_paths(args.data, "--data")
+    _check_paths([args.out], "--out", "a folder for the checkpoint")
     if args.channel is not None and not args.channel.strip():
         raise BiosigError("--channel: an empty name (an unset shell variable?); give a channel name, e.g. G")
     if args.channel is not None and not args.data:

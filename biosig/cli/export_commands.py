@@ -115,6 +115,17 @@ def _compile_environment_problem() -> str | None:
             + "; and ".join(lacks) + ". Without them, embed runs the .onnx itself (--backend onnxruntime)")
 
 
+def _check_has_graph(path) -> None:
+    """An empty file (an export that never ran, a failed copy) parses as an ONNX model without a graph:
+    on a CPU machine it was reported as lacking a GPU, on a GPU it went to TensorRT's parser."""
+    import onnx
+    graph = onnx.load(str(path), load_external_data=False).graph
+    if not graph.node or not graph.output:
+        size = pathlib.Path(path).stat().st_size
+        raise BiosigError(f"{path}: an ONNX file without a graph ({size} bytes: empty or cut short?); export the "
+                          "model again with: biosig export MODEL --out model.onnx")
+
+
 def _check_compile_inputs(args) -> None:
     """User mistakes found before TensorRT is looked for, so a CPU machine reports them too."""
     from encoders.compile import check_paths
@@ -124,6 +135,7 @@ def _check_compile_inputs(args) -> None:
         raise BiosigError(f"--out {args.out}: expected a .plan engine file name, e.g. "
                           f"{pathlib.Path(args.onnx).with_suffix('.plan').name}")
     read_metadata(args.onnx)   # not an ONNX file: one line (a graph of another tool may be compiled)
+    _check_has_graph(args.onnx)
     if args.calibration and not pathlib.Path(args.calibration).is_file():
         raise BiosigError(f"--calibration {args.calibration} does not exist (an .npy of windows (N, C, T) float32)")
     lengths = [v for v in (args.min_length, args.opt_length, args.max_length) if v is not None]
