@@ -6,7 +6,10 @@ File names are ``<session>-<marker>-1-<breathing tag>-<seconds>-6.csv``: files t
 session prefix (text before the first ``-``) are the markers of one session.
 
 Timestamps are irregular (about 100 ms +- jitter); they are kept as ``Record.times_s`` and the
-record's ``fs_hz`` is the nominal rate (1 / median step).
+record's ``fs_hz`` is the nominal rate (1 / median step).  ``Frame`` is the camera's frame counter
+(about 60 Hz, so it steps by 6 or 7 between rows in the published files; a hand-made file may count
+rows 0..N): it only serves to repair corrupt timestamps.  A row written twice (the previous row's
+timestamp again, or its frame number and x, y, z again) is dropped and counted in one warning.
 """
 from __future__ import annotations
 
@@ -42,8 +45,9 @@ def session_and_marker(path) -> tuple[str, str]:
     return parts[0], (parts[1] if len(parts) > 1 else parts[0])
 
 
-def _parse(path) -> tuple[np.ndarray, np.ndarray, int]:
-    """Return (times_ms float64 (T,), xyz float64 (T, 3), repaired count); footer rows removed."""
+def _parse(path) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Return (times_ms float64 (T,), xyz float64 (T, 3), repaired count, dropped repeated rows);
+    footer rows removed."""
     path = file_path(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="strict").splitlines()
@@ -53,10 +57,11 @@ def _parse(path) -> tuple[np.ndarray, np.ndarray, int]:
         raise ReadError(path, f"cannot read as text ({exc})") from None
     if not lines or not HEADER_RE.match(lines[0]):
         raise ReadError(path, 'not a marker CSV: expected header "Frame";"Timestamp";"x";"y";"z"')
-    rows = []
+    rows, line_nos = [], []
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
+        line_nos.append(lineno)
         fields = line.strip().split(";")
         if len(fields) != 5:
             raise ReadError(path, f"line {lineno}: expected 5 fields, got {len(fields)}")
@@ -69,30 +74,49 @@ def _parse(path) -> tuple[np.ndarray, np.ndarray, int]:
     n = len(data)
     while n > 1 and not data[n - 1].any():
         n -= 1
-    data = data[:n]
+    keep = _repeated_rows(path, data[:n], np.asarray(line_nos[:n]))
+    data, line_nos = data[:n][keep], np.asarray(line_nos[:n])[keep]
+    n = len(data)
     if n < 2:
         raise ReadError(path, f"{n} sample(s): a marker trajectory needs at least 2")
-    t, n_repaired = _repair_timestamps(path, data[:, 0], data[:, 1])
-    return t, data[:, 2:5], n_repaired
+    t, n_repaired = _repair_timestamps(path, data[:, 0], data[:, 1], line_nos)
+    return t, data[:, 2:5], n_repaired, int((~keep).sum())
 
 
-def _repair_timestamps(path, frame: np.ndarray, t_ms: np.ndarray) -> tuple[np.ndarray, int]:
+def _repeated_rows(path, data: np.ndarray, line_nos: np.ndarray) -> np.ndarray:
+    """Rows kept (bool (T,)): a row with the previous row's timestamp, or with its frame number and
+    x, y, z, is the same row written twice; it is dropped (the first kept) and counted in one
+    warning that says how many of them had other x, y, z than the row kept."""
+    same_t = np.diff(data[:, 1]) == 0
+    same_frame = (np.diff(data[:, 0]) == 0) & np.all(np.diff(data[:, 2:5], axis=0) == 0, axis=1)
+    keep = np.concatenate([[True], ~(same_t | same_frame)])[:len(data)]
+    dropped = np.flatnonzero(~keep)
+    if dropped.size:
+        kept = np.flatnonzero(keep)
+        first = kept[np.searchsorted(kept, dropped) - 1]   # the row each dropped one repeats
+        differ = int((~np.all(data[dropped, 2:5] == data[first, 2:5], axis=1)).sum())
+        i = int(dropped[0])
+        log.warning("%s: %d repeated row(s) dropped (the previous row's timestamp, or its frame and x, y, z, "
+                    "again; first at line %d: frame %g, %g ms)%s", path, dropped.size, int(line_nos[i]),
+                    data[i, 0], data[i, 1], f"; {differ} of them with other x, y, z than the row kept" if differ else "")
+    return keep
+
+
+def _repair_timestamps(path, frame: np.ndarray, t_ms: np.ndarray, line_nos: np.ndarray) -> tuple[np.ndarray, int]:
     """Replace corrupt timestamps by the time implied by the camera frame counter.
 
     Some published files hold a few mangled timestamps (``25,6`` where ``12800`` belongs) while
-    the frame counter stays consistent.  The clock is fitted as ``t = a + b * frame`` by least
-    squares on the rows (robustly, median of residuals) and rows more than 50 ms off the fit are
-    given the fitted time.  Their count is logged and kept in the record metadata.
+    the frame counter stays consistent.  The clock is fitted as ``t = a + b * frame``, ``b`` the
+    median ms per frame and ``a`` the median of ``t - b * frame``, and rows more than 50 ms off the
+    fit are given the fitted time.  Their count is logged and
+    kept in the record metadata.
     """
     if np.all(np.diff(t_ms) > 0):
         return t_ms, 0
     if np.any(np.diff(frame) <= 0):
         i = int(np.flatnonzero(np.diff(t_ms) <= 0)[0])
-        bad = i + 3
-        if frame[i + 1] == frame[i] and t_ms[i + 1] == t_ms[i]:   # the same frame written twice
-            raise ReadError(path, f"line {bad} repeats line {bad - 1} (frame {frame[i]:g}, {t_ms[i]:g} ms): a "
-                                  "duplicated row; remove it")
-        raise ReadError(path, f"timestamps not strictly increasing at line {bad} and no usable frame counter")
+        raise ReadError(path, f"timestamps not strictly increasing at line {int(line_nos[i + 1])} and no usable "
+                              "frame counter")
     b = np.median(np.diff(t_ms) / np.diff(frame))
     a = np.median(t_ms - b * frame)
     fitted = a + b * frame
@@ -106,14 +130,15 @@ def _repair_timestamps(path, frame: np.ndarray, t_ms: np.ndarray) -> tuple[np.nd
 
 def read_marker_csv(path) -> Record:
     """One marker: channels ``x, y, z`` in mm, irregular times kept in ``times_s``."""
-    t_ms, xyz, n_repaired = _parse(path)
+    t_ms, xyz, n_repaired, n_dropped = _parse(path)
     session, marker = session_and_marker(path)
     t_s = (t_ms - t_ms[0]) / 1000.0
     fs = 1.0 / float(np.median(np.diff(t_s)))
     return Record(samples=xyz.T, fs_hz=fs, channels=("x", "y", "z"), units=("mm",) * 3,
                   modality="motion", times_s=t_s,
                   metadata={"source": str(path), "session": session, "marker": marker,
-                            "t0_ms": float(t_ms[0]), "repaired_timestamps": n_repaired})
+                            "t0_ms": float(t_ms[0]), "repaired_timestamps": n_repaired,
+                            "dropped_repeated_rows": n_dropped})
 
 
 def _path_list(paths) -> list:
