@@ -159,13 +159,16 @@ def is_missing(value) -> bool:
     return value is None or (isinstance(value, str) and value.strip() in MISSING_TEXT)
 
 
-def join_labels(keys, labels_df, label_column: str, key_column: str | None = None, as_number: bool = True):
+def join_labels(keys, labels_df, label_column: str, key_column: str | None = None, as_number: bool = True,
+                say_no_id: bool = True):
     """Labels for ``keys`` from a table; returns (kept keys, y). Keys without a label are dropped,
     and so are keys whose label is missing-value text (:data:`MISSING_TEXT`: ``NaN``, ``NA``, ...;
     logged with its count), never a class of its own (with ``--positive`` it was counted as a
     negative). Label text is compared as :func:`label_value` reads it (``1`` and ``1.0`` are one value);
     ``as_number=False`` keeps the text as written but for the spaces around it (group ids: patients
-    ``007`` and ``7`` are two; ``p7`` with a space before it is ``p7``: a patient is never in two folds)."""
+    ``007`` and ``7`` are two; ``p7`` with a space before it is ``p7``: a patient is never in two folds).
+    ``say_no_id=False``: rows without a record id are not warned about (a second join of the same rows,
+    the group ids': the label join said them once)."""
     if label_column not in labels_df.columns:
         raise EncoderError(f"no column {label_column!r} in the labels; columns: {', '.join(labels_df.columns)}")
     key_column = key_column or labels_df.columns[0]
@@ -198,7 +201,7 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
                     ", ".join(f"{t!r} ({n} row{'s' if n > 1 else ''})" for t, n in missing_text.items()))
     for v, texts in spellings.items():
         log.info("%r values %s are read as the number %s", label_column, ", ".join(map(repr, sorted(texts))), v)
-    if no_id:
+    if no_id and say_no_id:
         log.warning("%d row(s) of the labels have a %r but no %r (record id) and are left out", no_id,
                     label_column, key_column)
     kept = [i for i, k in enumerate(keys) if k in lab and lab[k] is not None]

@@ -149,6 +149,7 @@ def probe_command(args) -> int:
         raise BiosigError(f"{args.labels}: no column {missing[0]!r}; columns: {', '.join(labels.columns)}{hint}")
     keys, X = record_features(emb, args.min_quality)
     kept, y = join_labels(keys, labels, args.label_column, args.key_column)
+    _refuse_id_labels(args, labels, y)
     check_finite(keys, X, kept)
     all_keys = None
     if args.min_quality > 0 and "quality" in emb.columns:   # records whose every window is below it
@@ -172,7 +173,7 @@ def probe_command(args) -> int:
     groups = None
     if args.group_column is not None:
         _, groups = join_labels([keys[i] for i in kept], labels, args.group_column, args.key_column,
-                                as_number=False)   # ids as written: patients 007 and 7 are two
+                                as_number=False, say_no_id=False)   # ids as written: patients 007 and 7 are two
         if len(groups) != len(kept):
             raise BiosigError(f"--group-column {args.group_column}: {len(kept) - len(groups)} labelled record(s) have "
                               "no group id (empty, or missing-value text such as NaN or NA); give each one")
@@ -199,6 +200,19 @@ def probe_command(args) -> int:
     print_bootstrap(res)
     print_by_label(res.get("by label"), args)
     return 0
+
+
+def _refuse_id_labels(args, labels, y) -> None:
+    """One line when every labelled record has a label value of its own (as many classes as records):
+    --label-column names the record ids (or a measurement), not classes; the probe said only that
+    "the rarest class (A00020) has 1 examples"."""
+    from biosig.errors import BiosigError
+    values = [str(v) for v in y]
+    if len(values) >= 3 and len(set(values)) == len(values):
+        raise BiosigError(f"--label-column {args.label_column}: each of the {len(values)} labelled records has a "
+                          f"value of its own ({', '.join(map(repr, values[:3]))}, ...): a column of record ids "
+                          f"(or of measurements), not of classes? name the column of classes (columns: "
+                          f"{', '.join(labels.columns)})")
 
 
 def _read_labels(args):

@@ -100,6 +100,7 @@ def run_score_command(args) -> int:
     apply_threads(threads)  # before torch/onnxruntime are imported
     opts = read_options(args)
     from encoders.scoring import ScoreConfig, run_score
+    from encoders.scoring.interrupts import interrupts_deferred
 
     log.info("score: %d intra-op thread(s) per worker", threads)
     config = ScoreConfig(inputs=tuple(args.paths), model=args.model, out_dir=args.out, engine=args.engine,
@@ -110,8 +111,23 @@ def run_score_command(args) -> int:
     progress = _Progress()
     try:
         summary = run_score(config, on_start=progress.start, on_outcome=progress.update)
-    finally:
+    except BaseException:
         progress.close()
+        raise
+    # The run is over and run.json says how it ended: a Ctrl-C from here on changes nothing, so the exit
+    # code stays the run's (it was 130 with a run.json saying 0). Held while the summary is said; one
+    # that lands before the hold begins cuts the summary short, never the exit code.
+    try:
+        with interrupts_deferred(reraise=False):
+            exit_code = summary.exit_code
+            progress.close()
+            _say_summary(summary)
+    except KeyboardInterrupt:
+        exit_code = summary.exit_code
+    return exit_code
+
+
+def _say_summary(summary) -> None:
     t = summary.tables
     print(f"{summary.out_dir}: {t['records']} records, {t['windows']} windows, {t['errors']} errors "
           f"({summary.scored} scored and {summary.failed} failed in this run, {summary.skipped_done} "
@@ -123,7 +139,6 @@ def run_score_command(args) -> int:
         print(f"some records failed: see {summary.out_dir}/errors.parquet", file=sys.stderr)
         for line in _commonest_errors(summary.out_dir):
             print(f"  {line}", file=sys.stderr)
-    return summary.exit_code
 
 
 def _commonest_errors(out_dir, most: int = 3) -> list[str]:

@@ -330,6 +330,9 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
         seconds = time.perf_counter() - t0
         manifest = write_run_manifest(config, loaded, tables, {**facts(), "left_out_not_in_inputs": len(left_out)},
                                       exit_code=EXIT_RECORDS_FAILED if tables["errors"] else EXIT_OK, earlier=earlier)
+        summary = ScoreSummary(out_dir=config.out_dir, records_found=len(keys), skipped_done=skipped,
+                               scored=stats["scored"], failed=stats["failed"], windows=stats["windows"],
+                               tables=tables, seconds=seconds, manifest=manifest, worker_died=stats["worker_died"])
     except KeyboardInterrupt:   # Ctrl-C: the tables of what is done (a first run had none), then exit 130
         if earlier is None:   # before this run changed anything in the folder
             raise
@@ -354,9 +357,7 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
     except BaseException:
         store.abandon()   # an error, not a death: the record in flight did not kill the process
         raise
-    return ScoreSummary(out_dir=config.out_dir, records_found=len(keys), skipped_done=skipped,
-                        scored=stats["scored"], failed=stats["failed"], windows=stats["windows"],
-                        tables=tables, seconds=seconds, manifest=manifest, worker_died=stats["worker_died"])
+    return summary   # built in the try: a Ctrl-C before it is an interrupted run in run.json too
 
 
 IN_FLIGHT_DEATHS = 2   # runs that died while scoring a record in their own process: then it is failed
