@@ -12,6 +12,7 @@ import pytest
 
 from biosig.cli import main
 from biosig.readers import read
+from biosig.writers import CSV_CLOCK_COLUMN
 from conftest import shared_path
 
 LABCHART_HEADER = ["Interval=\t{interval}", "ExcelDateTime=\t4.3749464322749809e+04\t10/11/19 11:08:37.485584",
@@ -121,9 +122,12 @@ def test_a_labchart_export_converts_to_every_format_with_its_rate_and_values(tmp
         df = pd.read_parquet(tmp_path / f"rat{ext}") if ext == ".parquet" else pd.read_csv(tmp_path / f"rat{ext}")
         t = df.iloc[:, 0].to_numpy()
         assert (len(t) - 1) / (t[-1] - t[0]) == pytest.approx(360.0, rel=1e-9)
-        np.testing.assert_allclose(df.iloc[:, 1:].to_numpy(), truth, atol=1e-6)
+        # the export's ExcelDateTime= is the record's start (641a07b): a CSV holds each row's clock too
+        values = df.drop(columns=[CSV_CLOCK_COLUMN], errors="ignore").iloc[:, 1:]
+        np.testing.assert_allclose(values.to_numpy(), truth, atol=1e-6)
         back = read(tmp_path / f"rat{ext}")
         assert back.fs_hz == pytest.approx(360.0, rel=1e-9) and back.units == ("mV", "mV")
+        assert rec.start_time is not None and back.start_time == rec.start_time
 
 
 def test_a_headerless_time_column_at_the_stated_rate_reads_that_rate(tmp_path, capsys):
