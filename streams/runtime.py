@@ -37,7 +37,7 @@ import time
 from streams import protocol
 from streams.config import RuntimeConfig, stream_windows
 from streams.errors import StreamError
-from streams.forecast import build_forecaster, source_of
+from streams.forecast import build_forecaster
 from streams.loop_gc import LoopGC
 from streams.metrics import Latency
 from streams.registry import StreamRegistry
@@ -344,9 +344,7 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
             if now >= next_expire:
                 next_expire = now + min(1.0, self.config.idle_expire_s / 4)
                 for name in self.registry.expire(time.time()):
-                    sf = self.forecasters.get(source_of(name))
-                    if sf is not None and sf.stream == name:
-                        self.forecast_worker.forget(source_of(name))
+                    self._forget_forecaster(name)
             if self.forecast_worker is not None:
                 self.forecast_worker.tick()
             if self.recorder is not None:

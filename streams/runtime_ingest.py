@@ -315,14 +315,18 @@ class IngestMixin:
             self._scan_slots(now_s)
         return why
 
+    def _forget_forecaster(self, name: str):
+        """Forget the forecaster of stream ``name`` (a stream that lost its slot: expired or evicted),
+        if its source's forecaster is that stream's."""
+        sf = self.forecasters.get(source_of(name))
+        if sf is not None and sf.stream == name:
+            self.forecast_worker.forget(source_of(name))
+
     def _evict(self, name: str, st: InputStream, reason: str, newcomer: str):
         """Free ``name``'s slot for ``newcomer`` as :meth:`StreamRegistry.expire` would (its session and
         last sequence number remembered, its forecaster forgotten); counted by reason and logged."""
         self.registry.release(name)
-        src = source_of(name)
-        sf = self.forecasters.get(src)
-        if sf is not None and sf.stream == name:
-            self.forecast_worker.forget(src)
+        self._forget_forecaster(name)
         self.slot_evictions[reason] += 1
         mono = time.monotonic()
         if mono - self._evict_told_s >= EVICT_WARN_EVERY_S:
