@@ -39,6 +39,7 @@ import pathlib
 import numpy as np
 
 from biosig.errors import SignalError, WriteError  # noqa: F401 (WriteError: defined in errors, re-exported)
+from biosig.interrupts import polars_io
 from biosig.record import Record, require_record
 from biosig.writers_edf_wfdb import (EDF_UNKNOWN_START, WFDB_DIGITAL_MAX, _check_no_inf,  # noqa: F401 (re-exported)
                                      _check_uniform, _edf_number, _edf_record_duration_s, _whole_records,
@@ -117,7 +118,7 @@ def _write_csv(record: Record, path: pathlib.Path) -> pathlib.Path:
         df = df.insert_column(1, pl.Series(CSV_CLOCK_COLUMN, _iso_times(record)))
     # NaN gaps as empty fields (read back as null -> NaN), float32 written with full precision.
     df = df.with_columns(pl.exclude("t_s", CSV_CLOCK_COLUMN).fill_nan(None))
-    df.write_csv(path, float_precision=None)
+    polars_io(df.write_csv, path, float_precision=None)
     write_sidecar(path, record.annotations, record.t_s)
     return path
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biosig.errors import BiosigError
+from biosig.interrupts import polars_io
 from biosig.readers.csv_dialect import sniff
 from biosig.readers.markers import group_sessions, read_marker_session
 from biosig.readers.surrogates import read_surrogate_csv, read_vxp
@@ -76,7 +77,7 @@ def read_generic_csv(path, rate_hz: float, channels=None) -> Session:
 
     path = pathlib.Path(path)
     try:
-        df = pl.read_csv(path, infer_schema_length=10000, **sniff(path).polars_options())
+        df = polars_io(pl.read_csv, path, infer_schema_length=10000, **sniff(path).polars_options())
     except FileNotFoundError:
         raise ForecastError(f"{path}: no such file") from None
     except Exception as exc:  # polars raises many types for malformed text

@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from biosig.interrupts import polars_io
+
 log = logging.getLogger(__name__)
 
 INPUT_COLUMNS = ("recv_s", "stream", "seq", "session", "t0_s", "fs_hz", "modality",
@@ -215,7 +217,7 @@ class Recorder:
             flat[offsets[i]:offsets[i + 1]] = np.ravel(v)
         table = pa.table({**{k: _column(pa, v) for k, v in cols.items()},
                           key: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()))})
-        pl.from_arrow(table).write_parquet(tmp)
+        polars_io(pl.from_arrow(table).write_parquet, tmp)
 
     def wait(self):
         """Block until every batch handed to the writer so far is written (or counted as lost)."""
@@ -271,7 +273,7 @@ def read_recording(directory, kind: str = "inputs"):
     frames = []
     for _, f in recording_files(directory, (kind,)):
         try:
-            frames.append(pl.read_parquet(f))
+            frames.append(polars_io(pl.read_parquet, f))
         except Exception as e:
             log.warning("read_recording: skipping %s, not a readable Parquet file (%s: %s)",
                         f, type(e).__name__, str(e)[:200])

@@ -112,6 +112,17 @@ def main(argv=None) -> int:
     told = _InterruptTold()
     logging.getLogger().addHandler(told)
     try:
+        code = _run(args, told)
+    finally:
+        logging.getLogger().removeHandler(told)
+    from biosig.interrupts import forget_handled_interrupts
+    forget_handled_interrupts()   # every interrupt was handled above: the exit code is ``code``, not SIGINT
+    return code
+
+
+def _run(args, told: _InterruptTold) -> int:
+    """The command's exit code; a user's mistake, a Ctrl-C and a closed pipe as such, not tracebacks."""
+    try:
         return int(args.handler(args) or 0)
     except BiosigError as exc:
         print(f"biosig {args.command}: error: {exc}", file=sys.stderr)
@@ -124,9 +135,14 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    finally:
-        logging.getLogger().removeHandler(told)
-
+    except BaseException as exc:
+        from biosig.interrupts import is_interrupt
+        if not is_interrupt(exc):
+            raise
+        # a Ctrl-C a library's Rust code turned into a panic (every Polars call we make holds it: a
+        # fallback): the interrupt it was, not a traceback and exit 1
+        print(f"biosig {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

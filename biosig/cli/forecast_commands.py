@@ -9,6 +9,7 @@ import pathlib
 import sys
 
 from biosig import json_text
+from biosig.interrupts import polars_io
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,8 @@ def _evaluate(args) -> int:
         cols = {"step": np.arange(n_test, s.n_steps, dtype=np.int32), "t_s": s.t_s[n_test:]}
         cols.update({c: s.X[n_test:, i] for i, c in enumerate(s.channels)})
         _write(d / "truth.parquet", lambda d=d, cols=cols: (d.mkdir(parents=True, exist_ok=True),
-                                                             pl.DataFrame(cols).write_parquet(d / "truth.parquet")))
+                                                             polars_io(pl.DataFrame(cols).write_parquet,
+                                                                       d / "truth.parquet")))
 
     pending: dict = {}
 
@@ -168,7 +170,7 @@ def _evaluate(args) -> int:
         if len(parts) == len(horizons) * len(seeds):
             df = pl.concat(parts).sort(["horizon", "seed", "step"])
             target = out / "predictions" / session.name / f"{method}.parquet"
-            _write(target, lambda: df.write_parquet(target))
+            _write(target, lambda: polars_io(df.write_parquet, target))
             del pending[(session.name, method)]
 
     bar = None
@@ -241,7 +243,7 @@ def _plot(args) -> int:
     methods = sorted(p.stem for p in (pdir / args.session).glob("*.parquet") if p.stem != "truth")
     if args.method not in methods:
         raise ForecastError(f"no method {args.method!r} for session {args.session}; methods: {', '.join(methods)}")
-    pred = pl.read_parquet(pdir / args.session / f"{args.method}.parquet")
+    pred = polars_io(pl.read_parquet, pdir / args.session / f"{args.method}.parquet")
     horizons = sorted(set(pred["horizon"].to_list()))
     if args.horizon not in horizons:
         raise ForecastError(f"no horizon {args.horizon} for {args.method}; horizons: "
@@ -251,7 +253,7 @@ def _plot(args) -> int:
     if args.seed not in seeds:
         raise ForecastError(f"no seed {args.seed}; seeds: {', '.join(map(str, seeds))}")
     pred = pred.filter(pl.col("seed") == args.seed).sort("step")
-    truth = pl.read_parquet(pdir / args.session / "truth.parquet").sort("step")
+    truth = polars_io(pl.read_parquet, pdir / args.session / "truth.parquet").sort("step")
     chans = [c for c in truth.columns if c not in ("step", "t_s")]
     t = truth["t_s"].to_numpy()
     Y = truth.select(chans).to_numpy()

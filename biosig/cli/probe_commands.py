@@ -9,6 +9,7 @@ import logging
 
 from biosig import json_text
 from biosig.cli._common import fold_count as _folds, positive_int as _positive_int, quality_0_1 as _quality
+from biosig.interrupts import polars_io
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def probe_command(args) -> int:
     from encoders.probe import METRICS, format_C, probe
     from encoders.probe_labels import check_finite, join_labels, label_value, record_features, record_key
     try:
-        emb = pl.read_parquet(args.embeddings)
+        emb = polars_io(pl.read_parquet, args.embeddings)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise BiosigError(f"{args.embeddings}: cannot read embeddings: {exc}") from None
     missing = {"source", "embedding"} - set(emb.columns)
@@ -229,7 +230,7 @@ def _read_labels(args):
         dialect = sniff(args.labels)   # Excel's "sep=;" line skipped; a head that is not UTF-8 read as cp1252
         separator = dialect.separator
         options = {k: v for k, v in dialect.polars_options().items() if k != "decimal_comma"}   # labels are text
-        labels = pl.read_csv(args.labels, infer_schema_length=0, has_header=not args.no_header, **options)
+        labels = polars_io(pl.read_csv, args.labels, infer_schema_length=0, has_header=not args.no_header, **options)
     except (OSError, pl.exceptions.PolarsError) as exc:
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "more fields" in why:

@@ -13,6 +13,7 @@ import time
 
 from biosig.cli._common import (ProgressLog, add_af_prevalence_argument, add_modality_arguments, add_threads_argument,
                                 positive_float, positive_int)
+from biosig.interrupts import polars_io
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def run_score_command(args) -> int:
     apply_threads(threads)  # before torch/onnxruntime are imported
     opts = read_options(args)
     from encoders.scoring import ScoreConfig, run_score
-    from encoders.scoring.interrupts import interrupts_deferred
+    from biosig.interrupts import interrupts_deferred
 
     log.info("score: %d intra-op thread(s) per worker", threads)
     config = ScoreConfig(inputs=tuple(args.paths), model=args.model, out_dir=args.out, engine=args.engine,
@@ -149,7 +150,7 @@ def _commonest_errors(out_dir, most: int = 3) -> list[str]:
 
     import polars as pl
     try:
-        messages = pl.read_parquet(pathlib.Path(out_dir) / "errors.parquet", columns=["message"])["message"]
+        messages = polars_io(pl.read_parquet, pathlib.Path(out_dir) / "errors.parquet", columns=["message"])["message"]
     except Exception:   # noqa: BLE001 - a summary only; the table itself was written
         return []
     counts = collections.Counter(str(m).splitlines()[0][:120] if m else "(no message)" for m in messages)

@@ -26,6 +26,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
+from biosig.interrupts import polars_io
 from biosig.readers.gap_resample import uniform_resample
 from biosig.record import Record
 
@@ -54,7 +55,7 @@ def read_camera_ppg_csv(path) -> Record:
     if not path.is_file():
         raise ReadError(path, "is a folder, not a record" if path.is_dir() else "no such file")
     try:
-        df = pl.read_csv(path, infer_schema_length=10_000, **sniff(path).polars_options())
+        df = polars_io(pl.read_csv, path, infer_schema_length=10_000, **sniff(path).polars_options())
     except Exception as exc:
         raise ReadError(path, f"malformed CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     df = df.rename({c: c.strip().lower() for c in df.columns})

@@ -25,6 +25,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
+from biosig.interrupts import polars_io
 from biosig.readers.csv_dialect import header_columns, sniff
 from biosig.readers.tables import TIME_COLUMN_RE, exact_rate_hz, time_columns, time_units_per_s
 from biosig.record import Record
@@ -172,7 +173,7 @@ def read_surrogate_csv(path) -> Record:
 
     path = file_path(path)
     try:
-        df = pl.read_csv(path, infer_schema_length=10000, **sniff(path).polars_options())
+        df = polars_io(pl.read_csv, path, infer_schema_length=10000, **sniff(path).polars_options())
     except FileNotFoundError:
         raise ReadError(path, "no such file") from None
     except Exception as exc:  # polars raises many types for malformed text

@@ -46,6 +46,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import BiosigError, ReadError
+from biosig.interrupts import polars_io
 from biosig.readers.csv_dialect import head_lines, header_columns, sniff
 from biosig.readers.csv_numbers import NULL_VALUES, parse_numbers
 from biosig.readers.table_time_units import (BARE_SECONDS_MAX_STEP, BARE_TIME_RE, EPOCH_MS_RANGE,  # noqa: F401
@@ -228,11 +229,11 @@ def read_csv(path, sample_rate_hz: float | None = None) -> Record:
     options = dict(infer_schema_length=10_000, null_values=list(NULL_VALUES), **dialect.polars_options())
     try:
         try:
-            df = pl.read_csv(path, **options)
+            df = polars_io(pl.read_csv, path, **options)
         except Exception:   # a delimiter ending every data line but not the header: an empty last field
             if not _trailing_delimiter(path, dialect.separator):
                 raise
-            df = pl.read_csv(path, truncate_ragged_lines=True, **options)
+            df = polars_io(pl.read_csv, path, truncate_ragged_lines=True, **options)
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
         raise ReadError(path, f"malformed CSV ({dialect.describe()}: "
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
@@ -321,7 +322,7 @@ def read_parquet(path, sample_rate_hz: float | None = None) -> Record:
     path = file_path(path)
     try:
         schema_meta = pq.read_schema(path).metadata or {}
-        df = pl.read_parquet(path)
+        df = polars_io(pl.read_parquet, path)
     except Exception as exc:
         raise ReadError(path, f"not a readable Parquet file ({(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     meta: dict = {"source": str(path), "format": "parquet"}

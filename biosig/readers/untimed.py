@@ -28,6 +28,7 @@ import csv
 import numpy as np
 
 from biosig.errors import BiosigError, ReadError
+from biosig.interrupts import polars_io
 from biosig.readers.csv_dialect import check_unambiguous, head_lines, sniff
 
 #: Extensions of text tables this reader may be asked to read.
@@ -148,7 +149,7 @@ def read_untimed_csv(path, sample_rate_hz: float):
     check_unambiguous(path, dialect)
     header = has_header(path, dialect)
     try:
-        df = pl.read_csv(path, has_header=header, infer_schema_length=10_000, null_values=list(_NULLS),
+        df = polars_io(pl.read_csv, path, has_header=header, infer_schema_length=10_000, null_values=list(_NULLS),
                          **dialect.polars_options())
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
         raise ReadError(path, f"malformed CSV ({dialect.describe()}: "

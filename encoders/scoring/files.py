@@ -15,6 +15,7 @@ from typing import Iterable
 
 import polars as pl
 
+from biosig.interrupts import polars_io
 from encoders.scoring.errors import OutputWriteError, ScoreError
 from encoders.scoring.schema import record_key
 
@@ -90,7 +91,7 @@ def atomic_write_parquet(df: pl.DataFrame, path: pathlib.Path, metadata: dict[st
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
-        df.write_parquet(tmp, metadata=metadata)
+        polars_io(df.write_parquet, tmp, metadata=metadata)
         _honour_umask(tmp)
         os.replace(tmp, path)
     except BaseException as exc:

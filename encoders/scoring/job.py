@@ -18,7 +18,7 @@ from biosig.record import names_text
 from encoders.heads import unused_prevalence_warning
 from encoders.scoring.errors import OutputWriteError, ScoreError
 from encoders.scoring.files import check_output_folder
-from encoders.scoring.interrupts import interrupts_deferred
+from biosig.interrupts import interrupts_deferred
 from encoders.scoring.manifest import retire_tables, run_options, say_stopped, write_run_manifest
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
 from encoders.scoring.outputs import PartStore, record_key, recorded_job, source_stamps

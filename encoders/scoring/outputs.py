@@ -34,6 +34,7 @@ from typing import Any, Iterable, Mapping
 import polars as pl
 
 from biosig import json_text
+from biosig.interrupts import interrupts_deferred
 from biosig.readers.discover import SCORE_JOB_FILE, SCORE_MANIFEST
 from encoders.scoring.errors import OutputWriteError, ScoreError
 from encoders.scoring.files import atomic_write_bytes, atomic_write_parquet, source_stamps  # noqa: F401 (re-exported)
@@ -279,18 +280,19 @@ class PartStore:
     def _concat(self, files: list[tuple[str, pathlib.Path]], name: str, schema, sort_by: list[str],
                 spelled: Mapping[str, str] | None = None) -> int:
         """Write the table ``name`` of the parts ``files`` (key, path); ``spelled``: key -> record path."""
-        if files:   # diagonal: parts of an earlier version lack later columns (start_time): null there
-            frames = [pl.read_parquet(f) for _, f in files]
-            if spelled is not None:
-                frames = [df.with_columns(pl.lit(spelled[k], dtype=pl.String).alias("record"))
-                          for (k, _), df in zip(files, frames)]
-            frames = [df.with_columns(pl.lit(k, dtype=pl.String).alias("key")) if "key" in df.columns else df
-                      for (k, _), df in zip(files, frames)]   # parts adopted from a legacy key hold that key
-            df = pl.concat(frames, how="diagonal_relaxed").sort(sort_by)
-            df = df.select([c for c in schema if c in df.columns] + [c for c in df.columns if c not in schema])
-        else:
-            df = pl.DataFrame(schema=schema)   # no rows, the same columns as a table with rows
-        atomic_write_parquet(df, self.out_dir / name)
+        with interrupts_deferred():   # Polars reads, sorts and writes: a Ctrl-C after the table (biosig.interrupts)
+            if files:   # diagonal: parts of an earlier version lack later columns (start_time): null there
+                frames = [pl.read_parquet(f) for _, f in files]
+                if spelled is not None:
+                    frames = [df.with_columns(pl.lit(spelled[k], dtype=pl.String).alias("record"))
+                              for (k, _), df in zip(files, frames)]
+                frames = [df.with_columns(pl.lit(k, dtype=pl.String).alias("key")) if "key" in df.columns else df
+                          for (k, _), df in zip(files, frames)]   # parts adopted from a legacy key hold that key
+                df = pl.concat(frames, how="diagonal_relaxed").sort(sort_by)
+                df = df.select([c for c in schema if c in df.columns] + [c for c in df.columns if c not in schema])
+            else:
+                df = pl.DataFrame(schema=schema)   # no rows, the same columns as a table with rows
+            atomic_write_parquet(df, self.out_dir / name)
         return df.height
 
 
