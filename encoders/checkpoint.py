@@ -53,10 +53,7 @@ def load_model(directory) -> tuple[EncoderModel, dict | None, dict]:
     if missing:
         raise CheckpointError(f"{d}: not a checkpoint directory (missing {', '.join(missing)})")
     config, pipe, meta = _read_json_files(d)
-    try:
-        state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
-    except (ValueError, OSError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"{d}: unreadable checkpoint: {exc}") from exc
+    state = _read_weights(d / "weights.pt")
     _check_finite(d, state)
     model = EncoderModel(config)
     try:
@@ -64,6 +61,25 @@ def load_model(directory) -> tuple[EncoderModel, dict | None, dict]:
     except RuntimeError as exc:
         raise CheckpointError(f"{d}: weights do not match config.json: {exc}") from exc
     return model.eval(), pipe, meta
+
+
+def _read_weights(path: pathlib.Path):
+    """The state dict in ``path``, or one line naming the file: a weights.pt cut short (a copy or a
+    save that stopped) or damaged raised torch's paragraph (zip errors), ``[Errno 22] Invalid argument``
+    (cut in half), or a traceback (EOFError for an empty file, KeyError for other bytes)."""
+    import pickle
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, EOFError, RuntimeError, ValueError, TypeError, KeyError, AttributeError, ImportError,
+            IndexError, pickle.UnpicklingError) as exc:
+        if isinstance(exc, PermissionError):
+            raise CheckpointError(f"{path}: cannot be read (permission denied)") from None
+        size = path.stat().st_size if path.is_file() else 0
+        why = (str(exc).splitlines() or [""])[0].split(". ")[0]   # torch's first sentence
+        if not isinstance(exc, (OSError, RuntimeError)):   # the unpickler's KeyError: 101, a bare EOFError
+            why = f"{type(exc).__name__}: {why}" if why else type(exc).__name__
+        raise CheckpointError(f"{path}: truncated or corrupt weights file ({size} bytes; {why}); copy the "
+                              "checkpoint folder again, or train it again") from None
 
 
 def _check_finite(d: pathlib.Path, state) -> None:
@@ -87,6 +103,26 @@ def _read_json_files(d: pathlib.Path) -> tuple[EncoderConfig, dict | None, dict]
     except (ValueError, OSError, TypeError) as exc:
         raise CheckpointError(f"{d}: unreadable checkpoint: {exc}") from exc
     return config, pipe, meta
+
+
+def training_steps(meta: dict) -> dict | None:
+    """``{"step": k, "steps": n}`` of a trained checkpoint's meta.json (the step saved, and the ``--steps``
+    of the run that saved it); None where it does not say (random weights, an older checkpoint)."""
+    step, steps = meta.get("step"), (meta.get("train_config") or {}).get("steps")
+    if not isinstance(step, int) or not isinstance(steps, int) or isinstance(step, bool) or isinstance(steps, bool):
+        return None
+    return {"step": step, "steps": steps}
+
+
+def unfinished_run(meta: dict) -> str | None:
+    """One line for a checkpoint whose run stopped before its ``--steps`` (Ctrl-C, killed, diverged: the
+    checkpoint of step k is kept and resumable), or None."""
+    done = training_steps(meta)
+    if done is None or done["step"] >= done["steps"]:
+        return None
+    return (f"{meta.get('model_id', 'the checkpoint')} is from a run that stopped at step {done['step']} of "
+            f"{done['steps']} (its training is not finished); continue it with the same biosig pretrain command, "
+            "--out its folder and --resume, then export again")
 
 
 def shipped_models() -> list[str]:

@@ -54,6 +54,7 @@ import contextlib
 import dataclasses
 import functools
 import io
+import json
 import logging
 import os
 import pathlib
@@ -62,6 +63,7 @@ import warnings
 import numpy as np
 
 import biosig
+from encoders.checkpoint import training_steps, unfinished_run
 from encoders.errors import EncoderError
 from encoders.graph_names import name_output, rename_input_dims, set_output_dims
 from encoders.graph_passes import convert_fp16, quantize_int8, quiet, rewrite_frame_convs
@@ -309,6 +311,9 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         raise EncoderError(f"{out_path} is a folder; give the .onnx file to write, e.g. {pathlib.Path(out_path) / 'model.onnx'}")
     model, encoder = _resolve(model_or_encoder)
     config = config_dict(model)
+    if unfinished := unfinished_run(   # a run stopped early: said first (metadata: biosig.training)
+            getattr(encoder, "meta", None) or {}):
+        log.warning(unfinished)
     out_path = pathlib.Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # everything is written to a temporary file renamed over --out at the end: an export that fails
@@ -378,6 +383,9 @@ def _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precisi
     graph_opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     meta = build_metadata(model, encoder, config, precision, graph_opset, exporter,
                      "dynamic" if dyn_batch else batch, "dynamic" if dyn_length else length)
+    if (trained := training_steps(   # {"step": k, "steps": n}: k < n is a run stopped early
+            getattr(encoder, "meta", None) or {})) is not None:
+        meta[META_PREFIX + "training"] = json.dumps(trained)
     keep = [p for p in proto.metadata_props if not p.key.startswith(META_PREFIX)]
     del proto.metadata_props[:]
     proto.metadata_props.extend(keep)

@@ -62,9 +62,9 @@ from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel, count_parameters
 from encoders.pretrain_data import load_data  # noqa: F401 (re-exported: encoders.pretrain.load_data)
 from encoders.pretrain_init import copy_init_weights, init_source
-from encoders.pretrain_checks import (RESUME_MAY_CHANGE, STATE_FILE, already_done, check_batch_memory, check_masking,
-                                     check_out_dir, new_folders, nonfinite_error, remove_if_empty, resume_state,
-                                     same_data, train_window_s)
+from encoders.pretrain_checks import (RESUME_MAY_CHANGE, STATE_FILE, already_done, check_batch_memory,
+                                     check_batch_windows, check_masking, check_out_dir, new_folders, nonfinite_error,
+                                     remove_if_empty, resume_state, same_data, train_window_s)
 from encoders.pretrain_evaluation_sets import evaluation_content, merge_overlap, synthetic_overlap
 from encoders.pretrain_pipeline import default_training_pipeline, load_pipeline_file
 from encoders.pretrain_provenance import data_manifest, overlap_warning, provenance, resume_entry
@@ -227,6 +227,8 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
     check_batch_memory(per_rank, config, data.x.shape[1:], device, data.x.itemsize)   # free once the data is placed
     n_params = count_parameters(model)
     log.info("pretraining %s (%d parameters) on %d windows, world %d", config.name, n_params, len(data), world)
+    if rank == 0:
+        check_batch_windows(cfg.batch_size, len(data))
     if cfg.warmup_steps >= cfg.steps and rank == 0:
         log.warning("--warmup-steps %d is not below --steps %d: the learning rate rises for the whole run and "
                     "never reaches --lr %g (the warm-up ends at step %d)", cfg.warmup_steps, cfg.steps, cfg.lr,

@@ -194,6 +194,15 @@ def check_masking(config, window_s: float) -> None:
                            "reconstruction would learn nothing; use a larger --set mask_ratio=... (default 0.6)")
 
 
+def check_batch_windows(batch_size: int, n_windows: int) -> None:
+    """A ``--batch-size`` above the number of training windows repeats windows inside every step
+    (:func:`encoders.pretrain_steps.step_indices` spans several epochs a step): trained on, said once."""
+    if n_windows > 0 and batch_size > n_windows:
+        log.warning("--batch-size %d is more than the %d training windows: each step sees every window about %.1f "
+                    "times (with other masks); give more --data or a --batch-size of at most %d",
+                    batch_size, n_windows, batch_size / n_windows, n_windows)
+
+
 def train_window_s(cfg, config) -> float:
     """The training window of ``cfg`` (as encoders.data.build_windows picks it)."""
     from biosig.pipeline import default_window

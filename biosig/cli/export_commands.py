@@ -30,7 +30,9 @@ def register(subparsers) -> None:
                     "pipeline; ECG graphs also take channel_idx int64 (batch, channels): each "
                     "window's channels as positions in the model's channel vocabulary. The output "
                     "embedding is float32 (batch, dim). The pipeline JSON and hash, the model "
-                    "config, the model id and the biosig version are stored as ONNX metadata.")
+                    "config, the model id, the biosig version and, for a trained checkpoint, the "
+                    "step it reached of its --steps are stored as ONNX metadata (a run stopped early is "
+                    "exported with a warning).")
     p.add_argument("model", nargs="?", help="shipped model name (e.g. ecg-tiny) or checkpoint directory")
     p.add_argument("--model", dest="model_option", metavar="NAME|DIR",
                    help="the same, as embed/score/serve take it (give one of the two; there is no default model)")
