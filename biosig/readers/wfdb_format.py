@@ -5,7 +5,8 @@ Everything wfdb reads is accepted: single-segment records in any storage format 
 and multi-segment records (fixed or variable layout; empty segments and channels missing from a
 segment become NaN gaps). Header comments go to ``metadata["comments"]``; annotation files found
 beside the record (``.atr``, ``.qrs``, ``.sqrs``, ...) become :class:`biosig.record.Annotations`
-with sample indices at the returned record's rate.
+with sample indices at the returned record's rate; a comment annotation (``"``) is read as its text
+(the label ``Asystole``, not ``"``), as biosig writes labels that are no WFDB code.
 
 Before any samples are decoded, the header and the signal files are checked against each other
 (:mod:`biosig.readers.wfdb_header`), so that a truncated ``.dat`` or a header that promises more
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import pathlib
+import string
 from datetime import datetime
 
 import numpy as np
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 
 #: Annotation file extensions looked for beside a record, in order of preference.
 ANNOTATION_EXTENSIONS = ("atr", "qrs", "sqrs", "ecg", "ann")
+#: The WFDB comment annotation (NOTE, code 22): its aux text is the annotation (read as the label).
+WFDB_COMMENT = '"'
+_TRAILING = string.whitespace + "\x00"
 
 
 def record_base(path) -> pathlib.Path:
@@ -178,9 +183,19 @@ def _annotations(base: pathlib.Path, fs_hz: float, frame_hz: float, n_samples: i
             log.warning("%s.%s: %d annotation(s) outside the record dropped", base, ext, int((~keep).sum()))
         idx = np.flatnonzero(keep)
         aux = [(a or "").rstrip("\x00") for a in (ann.aux_note or [""] * len(sample))]
-        return Annotations(sample=sample[idx], symbol=tuple(ann.symbol[i] for i in idx),
-                           aux=tuple(aux[i] for i in idx), source=ext)
+        labels = [_label(sym, text) for sym, text in zip(ann.symbol, aux)]
+        return Annotations(sample=sample[idx], symbol=tuple(labels[i][0] for i in idx),
+                           aux=tuple(labels[i][1] for i in idx), source=ext)
     return None
+
+
+def _label(symbol: str, aux: str) -> tuple[str, str]:
+    """(label, aux text) of one WFDB annotation. A comment annotation (:data:`WFDB_COMMENT`, NOTE) is
+    its text: the label is its aux text, without trailing NULs or whitespace, and its aux is empty
+    (``Asystole`` as biosig writes it, :mod:`biosig.writers_edf_wfdb`); one without text stays ``"``.
+    Every other annotation keeps its symbol and its aux text as on disk (``+`` with ``(AFIB``)."""
+    text = aux.rstrip(_TRAILING) if symbol == WFDB_COMMENT else ""
+    return (text, "") if text else (symbol, aux)
 
 
 def read_wfdb(path) -> Record:
