@@ -23,6 +23,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
+from biosig.readers.repeated_rows import dropped_with_other_values, repeats_previous
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -85,16 +86,14 @@ def _parse(path) -> tuple[np.ndarray, np.ndarray, int, int]:
 
 def _repeated_rows(path, data: np.ndarray, line_nos: np.ndarray) -> np.ndarray:
     """Rows kept (bool (T,)): a row with the previous row's timestamp, or with its frame number and
-    x, y, z, is the same row written twice; it is dropped (the first kept) and counted in one
-    warning that says how many of them had other x, y, z than the row kept."""
-    same_t = np.diff(data[:, 1]) == 0
-    same_frame = (np.diff(data[:, 0]) == 0) & np.all(np.diff(data[:, 2:5], axis=0) == 0, axis=1)
-    keep = np.concatenate([[True], ~(same_t | same_frame)])[:len(data)]
+    x, y, z (NaN the same as NaN: the same gap, ``repeated_rows``), is the same row written twice;
+    it is dropped (the first kept) and counted in one warning that says how many of them had other
+    x, y, z than the row kept."""
+    same_t = np.concatenate([[False], np.diff(data[:, 1]) == 0])[:len(data)]
+    keep = ~(same_t | repeats_previous(data[:, [0, 2, 3, 4]]))   # frame, x, y, z: NaN the same gap
     dropped = np.flatnonzero(~keep)
     if dropped.size:
-        kept = np.flatnonzero(keep)
-        first = kept[np.searchsorted(kept, dropped) - 1]   # the row each dropped one repeats
-        differ = int((~np.all(data[dropped, 2:5] == data[first, 2:5], axis=1)).sum())
+        differ = dropped_with_other_values(data[:, 2:5], keep)
         i = int(dropped[0])
         log.warning("%s: %d repeated row(s) dropped (the previous row's timestamp, or its frame and x, y, z, "
                     "again; first at line %d: frame %g, %g ms)%s", path, dropped.size, int(line_nos[i]),

@@ -27,6 +27,7 @@ from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.interrupts import polars_io
 from biosig.readers.csv_dialect import header_columns, sniff
+from biosig.readers.repeated_rows import dropped_with_other_values
 from biosig.readers.tables import TIME_COLUMN_RE, exact_rate_hz, time_columns, time_units_per_s
 from biosig.record import Record
 
@@ -127,7 +128,7 @@ def _rate(header, t_s) -> float:
 def _clean_times(path, t_s, values=None):
     """(times from the first sample, rows kept): a row repeating the previous row's timestamp is
     dropped (the first kept) and counted in one warning, saying how many of them had other values
-    (``values``: one row per sample); the rest must increase."""
+    (``values``: one row per sample; NaN the same as NaN, ``repeated_rows``); the rest must increase."""
     if not np.all(np.isfinite(t_s)):
         raise ReadError(path, "timestamps must be finite numbers")
     keep = np.concatenate([[True], np.diff(t_s) != 0])
@@ -138,12 +139,7 @@ def _clean_times(path, t_s, values=None):
         raise ReadError(path, f"timestamps go backwards at data row {int(kept[back[0] + 1]) + 1}")
     dropped = np.flatnonzero(~keep)
     if dropped.size:
-        differ = 0
-        if values is not None:
-            v = np.asarray(values, np.float64)
-            first = kept[np.searchsorted(kept, dropped) - 1]   # the row each dropped one repeats
-            same = (v[dropped] == v[first]) | (np.isnan(v[dropped]) & np.isnan(v[first]))
-            differ = int((~same.reshape(dropped.size, -1).all(axis=1)).sum())
+        differ = 0 if values is None else dropped_with_other_values(values, keep)
         log.warning("%s: %d row(s) repeating the previous timestamp dropped (first at data row %d, %g s)%s",
                     path, dropped.size, int(dropped[0]) + 1, float(t_s[dropped[0]] - t_s[0]),
                     f"; {differ} of them with other values than the row kept" if differ else "")
