@@ -71,6 +71,11 @@ def _parse(path) -> tuple[np.ndarray, np.ndarray, int, int]:
         except ValueError:
             raise ReadError(path, f"line {lineno}: not a number in {line.strip()!r}") from None
     data = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+    clockless = np.flatnonzero(~np.isfinite(data[:, :2]).all(axis=1))   # x, y, z may be gaps; the clock may not
+    if clockless.size:   # "nan" parses as a number: it ended in "sampling rate ... got nan"
+        i = int(clockless[0])
+        raise ReadError(path, f"line {line_nos[i]}: the frame and the timestamp must be finite numbers, got "
+                              f"{lines[line_nos[i] - 1].strip()!r}")
     # Footer: trailing all-zero rows after the first row (the first row legitimately has t = 0).
     n = len(data)
     while n > 1 and not data[n - 1].any():
