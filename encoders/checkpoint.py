@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
+import re
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ from encoders.arguments import seed_value
 from encoders.config import EncoderConfig, get_config, list_models
 from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel
-from encoders.weights import pipeline_from_dict, pipeline_to_dict, weights_hash  # noqa: F401 (re-exported)
+from encoders.weights import pipeline_from_dict, pipeline_to_dict, state_hash, weights_hash  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def load_model(directory) -> tuple[EncoderModel, dict | None, dict]:
         raise CheckpointError(f"{d}: not a checkpoint directory (missing {', '.join(missing)})")
     config, pipe, meta = _read_json_files(d)
     state = _read_weights(d / "weights.pt")
+    _check_hash(d, state, meta)
     _check_finite(d, state)
     model = EncoderModel(config)
     try:
@@ -80,6 +82,22 @@ def _read_weights(path: pathlib.Path):
             why = f"{type(exc).__name__}: {why}" if why else type(exc).__name__
         raise CheckpointError(f"{path}: truncated or corrupt weights file ({size} bytes; {why}); copy the "
                               "checkpoint folder again, or train it again") from None
+
+
+def _check_hash(d: pathlib.Path, state, meta: dict) -> None:
+    """Weights whose hash is not the one meta.json's model id ends with (``ecg-tiny-c440d2a286``: the
+    first 10 hex of :func:`weights_hash` at save) are refused in one line: torch does not check the
+    archive's CRC, so bytes zeroed inside weights.pt, or a weights.pt copied from another checkpoint of
+    the same model, loaded and exported under the checkpoint's id. No recorded hash: no check."""
+    recorded = re.fullmatch(r".+-([0-9a-f]{10})", str(meta.get("model_id") or ""))
+    if recorded is None or not isinstance(state, dict) or \
+            not all(isinstance(v, torch.Tensor) for v in state.values()):
+        return   # an older checkpoint, or not a state dict (load_state_dict says what is wrong)
+    found = state_hash(state)[:10]
+    if found != recorded.group(1):
+        raise CheckpointError(f"{d}: weights.pt holds weights {found}, not the weights {recorded.group(1)} the "
+                              f"checkpoint {meta['model_id']} was saved with (weights.pt damaged, or replaced by "
+                              "another checkpoint's); copy the checkpoint folder again, or train it again")
 
 
 def _check_finite(d: pathlib.Path, state) -> None:

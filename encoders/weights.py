@@ -13,8 +13,13 @@ from encoders.errors import CheckpointError
 
 def weights_hash(model: torch.nn.Module) -> str:
     """SHA-256 over the state dict (names, dtypes, shapes, bytes), hex."""
+    return state_hash(model.state_dict())
+
+
+def state_hash(state) -> str:
+    """:func:`weights_hash` of a state dict as saved in weights.pt (name -> tensor)."""
     h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
+    for name, t in sorted(state.items()):
         t = t.detach().cpu().contiguous()
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
         h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())

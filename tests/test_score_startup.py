@@ -95,6 +95,8 @@ def test_changed_weights_do_not_use_the_stale_export(tmp_path, model_dir):
     import shutil
 
     import torch
+
+    from encoders.weights import state_hash
     record = sorted(shared_path("cinc2017").glob("*.hea"))[0]
     cache, model = tmp_path / "cache", tmp_path / "model"
     shutil.copytree(model_dir, model)
@@ -103,6 +105,9 @@ def test_changed_weights_do_not_use_the_stale_export(tmp_path, model_dir):
     name = sorted(state)[0]
     state[name] = state[name] + 0.5
     torch.save(state, model / "weights.pt")
+    meta = json.loads((model / "meta.json").read_text())   # saved again: the id follows the weights
+    meta["model_id"] = f"{meta['model_id'].rsplit('-', 1)[0]}-{state_hash(state)[:10]}"
+    (model / "meta.json").write_text(json.dumps(meta))
     assert _score(record, model, tmp_path / "b", cache, "onnxruntime")  # index misses: torch path
     ea = np.stack(pl.read_parquet(tmp_path / "a" / "windows.parquet")["embedding"].to_list())
     eb = np.stack(pl.read_parquet(tmp_path / "b" / "windows.parquet")["embedding"].to_list())
