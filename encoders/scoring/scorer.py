@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from biosig.flatline import mark_flat_runs
+from biosig.interrupts import interrupts_deferred, polars_io
 from encoders.lead_choice import (canonical_lead, choose_channels, lead_usable_shares,  # noqa: F401 (re-exported)
                                    unusable_reasons)
 from encoders.scoring.errors import RecordFailure
@@ -217,7 +218,7 @@ class Scorer:
             for c in MEASURE_COLUMNS:
                 if c not in ("measure_quality", "af_prob"):
                     cols[c].append(r.get(c))
-        return pl.DataFrame(cols, schema=MEASURE_SCHEMA)
+        return polars_io(pl.DataFrame, cols, schema=MEASURE_SCHEMA)   # a Ctrl-C after it (biosig.interrupts)
 
     # ------------------------------------------------------------------ one record
     def score(self, path: str) -> dict[str, Any]:
@@ -234,9 +235,9 @@ class Scorer:
         except RecordFailure as fail:
             message = str(fail.cause) or type(fail.cause).__name__
             log.info("%s failed at %s: %s", path, fail.stage, message)
-            error = pl.DataFrame([{"record": path, "key": key, "stage": fail.stage,
-                                   "error_type": type(fail.cause).__name__, "message": message}],
-                                 schema=ERROR_SCHEMA)
+            error = polars_io(pl.DataFrame, [{"record": path, "key": key, "stage": fail.stage,
+                                              "error_type": type(fail.cause).__name__, "message": message}],
+                              schema=ERROR_SCHEMA)
             return {"key": key, "record": path, "ok": False, "n_windows": 0, "error": error,
                     "seconds": time.perf_counter() - t_start}
 
@@ -251,32 +252,35 @@ class Scorer:
         quality = self.quality(gapped, n) * win.valid_fraction.astype(np.float32)
         measures = self.measures(sel)
         per_window = self.window_measures(sel, n)
-        if "af_prob" in measures:
-            af = per_window["af_prob"].drop_nulls()
-            measures["af_prob"] = float(af.mean()) if len(af) else None
-        if "heart_rate_bpm" in measures:   # from the windows that pass the quality gate, as af_prob
-            # (over the whole record a noisy lead gave 106 /min where every window was low_quality)
-            hr = per_window.filter(pl.col("measures_ok"))["hr_bpm"].drop_nulls()
-            measures["heart_rate_bpm"] = float(hr.mean()) if len(hr) else None
-        used = list(sel.channels)
-        windows = pl.concat([pl.DataFrame({
-            "record": [path] * n, "key": [key] * n, "window": np.arange(n, dtype=np.int32),
-            "t0_s": win.t0_s, "t1_s": win.t1_s, "channels": [used] * n, "quality": quality,
-            "valid_fraction": win.valid_fraction.astype(np.float32),
-            "embedding": pl.Series("embedding", emb).cast(pl.List(pl.Float32)),
-        }), per_window], how="horizontal").select(list(SCORED_WINDOW_SCHEMA)).cast(SCORED_WINDOW_SCHEMA)
-        finite_q = quality[np.isfinite(quality)]
-        seconds = time.perf_counter() - t_start
-        row = {
-            "record": path, "key": key, "name": os.path.basename(path), "start_time": iso_start_time(raw.start_time),
-            "duration_s": float(raw.duration_s), "fs_hz": float(raw.fs_hz),
-            "channels": list(raw.channels), "used_channels": used, "n_windows": n,
-            "mean_quality": float(finite_q.mean()) if finite_q.size else None,
-            "embedding": emb.mean(axis=0).astype(np.float32).tolist(),
-            **measures, "seconds": seconds,
-        }
-        schema = {**{c: t for c, t in RECORD_SCHEMA.items() if c != "seconds"},
-                  **{c: pl.Float64 for c in measures}, "seconds": pl.Float64}
-        record_row = pl.DataFrame([row], schema=schema)
+        # Polars frames from here on, quick: a Ctrl-C after them, one KeyboardInterrupt (biosig.interrupts)
+        with interrupts_deferred():
+            if "af_prob" in measures:
+                af = per_window["af_prob"].drop_nulls()
+                measures["af_prob"] = float(af.mean()) if len(af) else None
+            if "heart_rate_bpm" in measures:   # from the windows that pass the quality gate, as af_prob
+                # (over the whole record a noisy lead gave 106 /min where every window was low_quality)
+                hr = per_window.filter(pl.col("measures_ok"))["hr_bpm"].drop_nulls()
+                measures["heart_rate_bpm"] = float(hr.mean()) if len(hr) else None
+            used = list(sel.channels)
+            windows = pl.concat([pl.DataFrame({
+                "record": [path] * n, "key": [key] * n, "window": np.arange(n, dtype=np.int32),
+                "t0_s": win.t0_s, "t1_s": win.t1_s, "channels": [used] * n, "quality": quality,
+                "valid_fraction": win.valid_fraction.astype(np.float32),
+                "embedding": pl.Series("embedding", emb).cast(pl.List(pl.Float32)),
+            }), per_window], how="horizontal").select(list(SCORED_WINDOW_SCHEMA)).cast(SCORED_WINDOW_SCHEMA)
+            finite_q = quality[np.isfinite(quality)]
+            seconds = time.perf_counter() - t_start
+            row = {
+                "record": path, "key": key, "name": os.path.basename(path),
+                "start_time": iso_start_time(raw.start_time),
+                "duration_s": float(raw.duration_s), "fs_hz": float(raw.fs_hz),
+                "channels": list(raw.channels), "used_channels": used, "n_windows": n,
+                "mean_quality": float(finite_q.mean()) if finite_q.size else None,
+                "embedding": emb.mean(axis=0).astype(np.float32).tolist(),
+                **measures, "seconds": seconds,
+            }
+            schema = {**{c: t for c, t in RECORD_SCHEMA.items() if c != "seconds"},
+                      **{c: pl.Float64 for c in measures}, "seconds": pl.Float64}
+            record_row = pl.DataFrame([row], schema=schema)
         return {"key": key, "record": path, "ok": True, "n_windows": n, "windows": windows,
                 "record_row": record_row, "seconds": seconds}
