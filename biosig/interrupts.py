@@ -44,8 +44,12 @@ def interrupts_deferred(*, reraise: bool = True) -> Iterator[None]:
     signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     try:
         yield
-    finally:
+    except BaseException:   # the block failed: a Ctrl-C that came meanwhile still stops the caller
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        if held and reraise:
+            raise KeyboardInterrupt   # the block's error is its __context__
+        raise
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if held and reraise:
         raise KeyboardInterrupt
 

@@ -109,3 +109,23 @@ def test_ctrl_c_while_reading_a_csv_record_is_one_interrupt(tmp_path):
         outcomes.append((proc.returncode, out.strip(), "Traceback" in err or "panicked" in err))
     # was mostly (-2, "", True): the second KeyboardInterrupt's traceback from inside the handler
     assert outcomes == [(0, "one interrupt", False)] * 10, outcomes
+
+
+HELD_THEN_FAILED = """
+import os, signal
+from biosig.interrupts import interrupts_deferred
+try:
+    with interrupts_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))   # the handler runs: held
+        raise ValueError("the read failed")
+except BaseException as exc:
+    print(type(exc).__name__, type(exc.__context__).__name__)
+"""
+
+
+def test_a_ctrl_c_held_while_the_call_fails_is_not_lost():
+    """A Ctrl-C during a Polars call that then fails (a malformed file: ReadError, the job goes on) was
+    dropped with the hold: the failure propagated and the interrupt never came."""
+    run = _run(HELD_THEN_FAILED)
+    assert run.stdout.split() == ["KeyboardInterrupt", "ValueError"], run.stdout + run.stderr   # was ValueError
