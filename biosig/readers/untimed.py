@@ -150,7 +150,7 @@ def read_untimed_csv(path, sample_rate_hz: float):
     header = has_header(path, dialect)
     try:
         df = polars_io(pl.read_csv, path, has_header=header, infer_schema_length=10_000, null_values=list(_NULLS),
-                         **dialect.polars_options())
+                       **dialect.polars_options())
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
         raise ReadError(path, f"malformed CSV ({dialect.describe()}: "
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
