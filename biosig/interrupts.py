@@ -44,14 +44,10 @@ def interrupts_deferred(*, reraise: bool = True) -> Iterator[None]:
     signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     try:
         yield
-    except BaseException:   # the block failed: a Ctrl-C that came meanwhile still stops the caller
+    finally:   # where the block failed, a Ctrl-C that came meanwhile still stops the caller (its __context__)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if held and reraise:
-            raise KeyboardInterrupt   # the block's error is its __context__
-        raise
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    if held and reraise:
-        raise KeyboardInterrupt
+            raise KeyboardInterrupt
 
 
 def polars_io(call: Callable[..., T], *args, **kwargs) -> T:

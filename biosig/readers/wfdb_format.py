@@ -28,14 +28,13 @@ from biosig.errors import ReadError
 from biosig.readers import wfdb_native, wfdb_paths
 from biosig.readers.gap_resample import upsample_keeping_gaps
 from biosig.readers.wfdb_header import _check_signal_files, _header, _plain, _read_header_text, validate_header_text
+from biosig.writers_edf_wfdb import WFDB_COMMENT   # the code biosig writes labels as; read back as the label
 from biosig.record import Annotations, Record
 
 log = logging.getLogger(__name__)
 
 #: Annotation file extensions looked for beside a record, in order of preference.
 ANNOTATION_EXTENSIONS = ("atr", "qrs", "sqrs", "ecg", "ann")
-#: The WFDB comment annotation (NOTE, code 22): its aux text is the annotation (read as the label).
-WFDB_COMMENT = '"'
 _TRAILING = string.whitespace + "\x00"
 
 
