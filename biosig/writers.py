@@ -12,13 +12,14 @@ extension           written as
 ``.wav``/``.flac``  soundfile, float32 WAV (any finite value) / 24-bit FLAC (full scale); they hold
                     no annotations and no unit (read back as ``FS``): each is said in a warning
 ``.edf``            EDF+ (pyedflib), 16-bit over each channel's range; annotations as EDF+ text (the
-                    label, then its aux after a tab; ``duration_s=X`` as the duration); no
-                    start time as EDF+'s unknown (``Startdate X``, 01.01.85 00.00.00)
+                    label, then its aux after a tab; ``duration_s=X`` as the duration; up to 512
+                    bytes whole, longer refused); no start time as EDF+'s unknown
+                    (``Startdate X``, 01.01.85 00.00.00)
 ``.hea`` / none     WFDB (wfdb.wrsamp), format 16, per-channel gain so that the largest
                     magnitude uses ~30000 of the 16-bit range; NaN -> WFDB invalid sample;
                     annotations as ``.atr`` (a label that is no WFDB code as a comment
-                    annotation ``"``, the label in its aux), ``metadata["comments"]`` as header
-                    comments
+                    annotation ``"``, the label in its aux, then its own aux after ``\x1f``; aux
+                    texts beyond Latin-1 as UTF-8), ``metadata["comments"]`` as header comments
 ==================  ===========================================================================
 
 Everything written here reads back with :func:`biosig.read` to the same channels, units, rate and

@@ -1,12 +1,14 @@
 """EDF+ and WFDB writers of :mod:`biosig.writers`: 16-bit samples under ASCII headers.
 
 EDF+ (pyedflib): each channel over its finite range, annotations as EDF+ text (the label, then its aux
-text after a tab; an aux ``duration_s=2`` as the EDF+ duration; texts over pyedflib's 40 bytes cut, with a
-warning), no start time as EDF+'s unknown (``Startdate X``). WFDB (wfdb.wrsamp): format 16 with a
-per-channel gain, NaN as the invalid sample, annotations as ``.atr`` (a label that is no WFDB code,
-``Asystole``, as a comment annotation ``"`` with the label, then its aux, as its aux text). Units are written in ASCII (:func:`ascii_unit`) and, for WFDB,
-in the characters wfdb-python reads (:func:`wfdb_unit`). Split out of :mod:`biosig.writers`, which
-re-exports every name; log records keep that module's logger name.
+text after a tab; an aux ``duration_s=2`` as the EDF+ duration; texts over pyedflib's 40 bytes written
+whole by :mod:`biosig.writers_edf_tal`, up to the 512 pyedflib reads), no start time as EDF+'s unknown
+(``Startdate X``). WFDB (wfdb.wrsamp): format 16 with a per-channel gain, NaN as the invalid sample,
+annotations as ``.atr`` (a label that is no WFDB code, ``Asystole``, as a comment annotation ``"`` with
+the label, then its aux after ``\\x1f``, as its aux text; aux texts beyond Latin-1 as UTF-8 bytes).
+Units are written in ASCII (:func:`ascii_unit`) and, for WFDB, in the characters wfdb-python reads
+(:func:`wfdb_unit`). Split out of :mod:`biosig.writers`, which re-exports every name; log records keep
+that module's logger name.
 """
 from __future__ import annotations
 
@@ -34,12 +36,17 @@ WFDB_DIGITAL_MAX = 30000
 EDF_UNKNOWN_START = datetime.datetime(1985, 1, 1)
 #: How pyedflib writes that date in the recording field (English month names, as EDF+ has them).
 _EDF_UNKNOWN_STARTDATE = b"Startdate 01-JAN-1985"
-#: The longest EDF+ annotation text pyedflib writes (edflib's EDFLIB_WRITE_MAX_ANNOTATION_LEN), in bytes.
+#: The longest EDF+ annotation text pyedflib writes (edflib's EDFLIB_WRITE_MAX_ANNOTATION_LEN), in bytes;
+#: a longer one is written by :mod:`biosig.writers_edf_tal` (it was cut there, with a warning).
 EDF_ANNOTATION_MAX_BYTES = 40
 #: An aux text that is an EDF+ annotation's duration (:func:`biosig.readers.edf_format.annotations`).
 _EDF_DURATION_AUX = re.compile(r"^(.*?)\s*\bduration_s=([0-9.]+(?:[eE][-+]?\d+)?)$", re.DOTALL)
 #: The WFDB comment annotation (NOTE), whose aux text is free: labels that are no WFDB code go there.
 WFDB_COMMENT = '"'
+#: Between the label and its own aux text in a comment annotation's aux (``cough\x1fdry``): the ASCII unit
+#: separator, a character no label holds; wfdb.wrann refuses tabs and newlines in an aux text (the whole
+#: ``.atr`` was lost), and a space ran them together (``cough dry`` read back as one label).
+WFDB_LABEL_AUX = "\x1f"
 #: The longest aux text of a WFDB annotation: its length is one byte (a longer one garbled the ``.atr``).
 WFDB_AUX_MAX_CHARS = 255
 #: Units outside ASCII in the spelling of the EDF and WFDB standards (their headers are ASCII: wfdb
@@ -113,6 +120,9 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
                         "physical_min": _edf_number(lo - pad, math.floor),
                         "physical_max": _edf_number(hi + pad, math.ceil),
                         "digital_min": -32768, "digital_max": 32767})
+    ann = _edf_annotations(record.annotations, path) if record.annotations is not None else []
+    # a text over pyedflib's 40 bytes: every annotation written after it (:mod:`biosig.writers_edf_tal`)
+    long_texts = any(len(text.encode("utf-8")) > EDF_ANNOTATION_MAX_BYTES for _, _, text in ann)
     writer = pyedflib.EdfWriter(str(path), record.n_channels, file_type=pyedflib.FILETYPE_EDFPLUS)
     try:
         duration_s = _edf_record_duration_s(record.n_samples, record.fs_hz)
@@ -126,19 +136,22 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
             log.warning("%s: %d samples at %g Hz are no whole number of EDF data records; the last record is "
                         "padded and reads back longer", path, record.n_samples, record.fs_hz)
         writer.setSignalHeaders(headers)
-        n_ann = len(record.annotations) if record.annotations is not None else 0
+        n_ann = 0 if long_texts else len(ann)
         if n_ann:  # EDF+ stores annotations in per-second slots: reserve enough of them
             writer.set_number_of_annotation_signals(int(min(64, max(1, math.ceil(3 * n_ann / max(record.duration_s, 1))))))
         # no start time: EDF+'s "unknown" (pyedflib would stamp the time of writing, a made-up start)
         _edf_start(writer, record.start_time if record.start_time is not None else EDF_UNKNOWN_START, path)
         writer.writeSamples([np.ascontiguousarray(row) for row in x])
-        if record.annotations is not None:
-            for s, duration_s, text in _edf_annotations(record.annotations, path):
-                writer.writeAnnotation(float(s) / record.fs_hz, duration_s, text)
+        for s, duration_s, text in ann if not long_texts else ():
+            writer.writeAnnotation(float(s) / record.fs_hz, duration_s, text)
     except (ValueError, TypeError, OSError) as exc:
         raise WriteError(path, f"pyedflib refused the record ({exc})") from None
     finally:
         writer.close()
+    if long_texts:
+        from biosig.writers_edf_tal import rewrite_annotations
+
+        rewrite_annotations(path, [(float(s) / record.fs_hz, d, text) for s, d, text in ann])
     if record.start_time is None:
         _edf_mark_start_unknown(path)
     return path
@@ -147,29 +160,37 @@ def _write_edf(record: Record, path: pathlib.Path) -> pathlib.Path:
 def _edf_annotations(ann, path) -> list[tuple[int, float, str]]:
     """(sample, duration s or -1, text) of each annotation as EDF+ holds it: the label, then its aux text
     after a tab (``+<TAB>(AFIB``, read back apart: :func:`biosig.readers.edf_format.annotations`); an aux
-    ending in ``duration_s=2`` (an EDF+ duration as biosig reads it) as the duration. A text longer than :data:`EDF_ANNOTATION_MAX_BYTES` is cut there by pyedflib: said in a warning."""
+    ending in ``duration_s=2`` (an EDF+ duration as biosig reads it) as the duration. A text of
+    EDF+'s separators (NUL, 0x14, 0x15) is refused naming it (it would end its TAL early); one over
+    :data:`biosig.writers_edf_tal.EDF_READ_MAX_ANNOTATION_BYTES` too (pyedflib reads it back cut)."""
+    from biosig.writers_edf_tal import EDF_READ_MAX_ANNOTATION_BYTES
+
     aux = ann.aux or ("",) * len(ann)
-    out, cut = [], []
+    out = []
     for s, sym, extra in zip(ann.sample, ann.symbol, aux):
         duration = _EDF_DURATION_AUX.match(extra or "")
         extra = duration.group(1) if duration else extra
         text = f"{sym}\t{extra}" if extra else str(sym)
-        if len(text.encode("utf-8")) > EDF_ANNOTATION_MAX_BYTES:
-            cut.append(text)
+        if re.search("[\x00\x14\x15]", text):
+            raise WriteError(path, f"EDF+ annotation text {text!r} (sample {int(s)}) holds a NUL, 0x14 or 0x15 "
+                                   "character, EDF+'s separators; replace them (.csv and .parquet keep any text)")
+        if len(text.encode("utf-8")) > EDF_READ_MAX_ANNOTATION_BYTES:
+            raise WriteError(path, f"EDF+ annotation text {text[:60]!r}... (sample {int(s)}) is "
+                                   f"{len(text.encode('utf-8'))} bytes; EDF readers (pyedflib) give back "
+                                   f"{EDF_READ_MAX_ANNOTATION_BYTES}; shorten it, or write .csv or .parquet")
         out.append((int(s), float(duration.group(2)) if duration else -1.0, text))
-    if cut:
-        log.warning("%s: %d EDF+ annotation text(s) longer than %d bytes, cut there (pyedflib writes no more; "
-                    ".csv and .parquet keep them whole): %s", path, len(cut), EDF_ANNOTATION_MAX_BYTES,
-                    names_text(repr(t) for t in cut[:3]))
     return out
 
 
 def _wfdb_annotations(ann, base) -> tuple[list[str], list[str]]:
     """(symbols, aux texts) of the annotations as a WFDB ``.atr`` holds them: a label that is no WFDB
     annotation code (``Asystole``, ``cough``) as the comment annotation :data:`WFDB_COMMENT` with the
-    label as its aux text (then its own aux after a space), said in a warning; wfdb.wrann refused
-    labels over 3 characters and the whole ``.atr`` was lost. An aux text over :data:`WFDB_AUX_MAX_CHARS`
-    is cut there, said in a warning (its length byte overflowed: the annotations after it were garbage)."""
+    label as its aux text (then its own aux after :data:`WFDB_LABEL_AUX`, read back apart:
+    :func:`biosig.readers.wfdb_format._label`), said in a warning; wfdb.wrann refused labels over 3
+    characters and the whole ``.atr`` was lost. Each aux text is in the characters wfdb.wrann writes
+    as bytes (:func:`_wfdb_aux_bytes`: Latin-1, else UTF-8). An aux text over :data:`WFDB_AUX_MAX_CHARS`
+    bytes is cut there, said in a warning (its length byte overflowed: the annotations after it were garbage).
+    A text with a tab or line break is refused naming it (wfdb.wrann refused the ``.atr``: all were lost)."""
     from wfdb.io.annotation import ann_label_table
 
     codes = set(ann_label_table["symbol"])
@@ -181,18 +202,56 @@ def _wfdb_annotations(ann, base) -> tuple[list[str], list[str]]:
             notes.append(extra or "")
         else:
             symbols.append(WFDB_COMMENT)
-            notes.append(f"{sym} {extra}" if extra else str(sym))
+            notes.append(f"{sym}{WFDB_LABEL_AUX}{extra}" if extra else str(sym))
             moved[sym] = None
-    cut = [n for n in notes if len(n) > WFDB_AUX_MAX_CHARS]
+    for s, n in zip(ann.sample, notes):   # wfdb.wrann refuses them: every annotation was dropped, with a warning
+        if re.search("[\t\n\r\f\v]", n):
+            raise WriteError(base, f"WFDB annotation text {n!r} (sample {int(s)}) holds a tab or line break, which "
+                                   "wfdb does not write; replace them (.csv and .parquet keep any text)")
+    on_disk = [_wfdb_aux_bytes(n) for n in notes]
+    cut = [n for n, b in zip(notes, on_disk) if len(b) > WFDB_AUX_MAX_CHARS]
     if cut:
-        log.warning("%s: %d WFDB annotation aux text(s) longer than %d characters, cut there (the format holds no "
+        log.warning("%s: %d WFDB annotation aux text(s) longer than %d bytes, cut there (the format holds no "
                     "more; .csv and .parquet keep them whole): %s", base, len(cut), WFDB_AUX_MAX_CHARS,
                     names_text(repr(n[:60] + "...") for n in cut[:3]))
-        notes = [n[:WFDB_AUX_MAX_CHARS] for n in notes]
+        # a UTF-8 text is cut before the character the limit splits (it would read back as Latin-1)
+        on_disk = [b if len(b) <= WFDB_AUX_MAX_CHARS else b[:WFDB_AUX_MAX_CHARS] if _latin1_reads_back(n)
+                   else b[:WFDB_AUX_MAX_CHARS].decode("utf-8", "ignore").encode("utf-8")
+                   for n, b in zip(notes, on_disk)]
+    utf8 = [n for n in notes if n and not _latin1_reads_back(n)]
+    if utf8:
+        log.warning("%s: %d WFDB annotation aux text(s) beyond Latin-1 written as UTF-8 bytes (biosig reads them "
+                    "back; wfdb-python and PhysioNet's tools show the bytes one character each): %s", base,
+                    len(utf8), names_text(repr(n) for n in utf8[:3]))
     if moved:
         log.warning("%s: %d annotation label(s) that are no WFDB annotation code written as comment annotations "
                     "('%s', the label in its aux text): %s", base, len(moved), WFDB_COMMENT, names_text(moved))
-    return symbols, notes
+    # wfdb.wrann writes each character's code as one byte (mod 256: "→" was written as 0x92, read back
+    # "\x92" by wfdb and biosig alike); the bytes are given to it as the characters of those codes
+    return symbols, [b.decode("latin-1") for b in on_disk]
+
+
+def _latin1_reads_back(text: str) -> bool:
+    """Whether ``text`` written as Latin-1 bytes reads back as itself: Latin-1, and its bytes are not
+    UTF-8 of other characters (the reader takes valid UTF-8 as UTF-8: ``"Ã©"`` would read as ``"é"``)."""
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _wfdb_aux_bytes(text: str) -> bytes:
+    """The bytes of a WFDB aux text: Latin-1 as wfdb-python writes and reads them (``µ``, ``é``:
+    byte-identical to wfdb.wrann), UTF-8 where Latin-1 would not read back (``→``, ``ритм``, emoji,
+    a Latin-1 text that is UTF-8 of another); read back by :func:`biosig.readers.wfdb_native.aux_text`."""
+    return text.encode("latin-1") if _latin1_reads_back(text) else text.encode("utf-8")
 
 
 def _edf_mark_start_unknown(path: pathlib.Path) -> None:
@@ -286,6 +345,8 @@ def _write_wfdb(record: Record, base: pathlib.Path) -> pathlib.Path:
     if respelled:
         log.warning("%s: WFDB unit(s) written as %s (wfdb reads letters, digits and _^-?%%/ only in a unit)",
                     base, ", ".join(f"{u!r} -> {w!r}" for u, w in respelled))
+    if record.annotations is not None and len(record.annotations):   # refused before any file is written
+        symbols, notes = _wfdb_annotations(record.annotations, base)
     comments = [str(c) for c in record.metadata.get("comments", [])]
     kwargs = {}
     if record.start_time is not None:
@@ -304,7 +365,6 @@ def _write_wfdb(record: Record, base: pathlib.Path) -> pathlib.Path:
         raise WriteError(base, f"wfdb refused the record ({exc})") from None
     if record.annotations is not None and len(record.annotations):
         a = record.annotations
-        symbols, notes = _wfdb_annotations(a, base)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 wfdb.wrann(name, "atr", sample=np.asarray(a.sample, dtype=np.int64), symbol=symbols,

@@ -3,7 +3,8 @@
 WFDB: a label over 3 characters (``Asystole``, a LabChart comment) made wfdb.wrann refuse, and every
 annotation of the record was dropped with a warning; an aux text over 255 characters garbled the
 ``.atr`` (its length byte overflowed). EDF: the aux text (``(AFIB`` of a rhythm change) was dropped
-without a word, and a text over pyedflib's 40 bytes was cut without one. wfdb.rdann and pyedflib
+without a word, and a text over pyedflib's 40 bytes was cut without one (now written whole:
+tests/test_annotation_text_edf_wfdb.py). wfdb.rdann and pyedflib
 are the oracles."""
 import logging
 
@@ -31,11 +32,11 @@ def test_wfdb_keeps_labels_that_are_no_wfdb_code_as_comment_annotations(tmp_path
     ann = wfdb.rdann(str(tmp_path / "r"), "atr")
     np.testing.assert_array_equal(ann.sample, rec.annotations.sample)
     assert ann.symbol == ["N", '"', "+", '"']
-    assert ann.aux_note == ["", "Asystole", "(AFIB", "cough dry"]
+    assert ann.aux_note == ["", "Asystole", "(AFIB", "cough\x1fdry"]
     assert "comment annotations" in caplog.text and "Asystole, cough" in caplog.text
     back = read(tmp_path / "r.hea").annotations
     # a comment annotation reads back as its text (it read back as '"': the label lost, note 59)
-    assert back.symbol == ("N", "Asystole", "+", "cough dry") and back.aux == ("", "", "(AFIB", "")
+    assert back.symbol == ("N", "Asystole", "+", "cough") and back.aux == ("", "", "(AFIB", "dry")
 
 
 def test_wfdb_cuts_an_aux_text_over_255_characters_with_a_warning(tmp_path, caplog):
@@ -61,15 +62,15 @@ def test_edf_writes_the_aux_text_after_the_label(tmp_path, caplog):
     assert back.symbol == rec.annotations.symbol and back.aux == rec.annotations.aux
 
 
-def test_edf_says_which_texts_pyedflib_cuts(tmp_path, caplog):
+def test_edf_writes_texts_over_pyedflibs_40_bytes_whole(tmp_path, caplog):
     long = "Sleep stage W, arousal after a long apnoea"
     assert len(long.encode()) > 40
     with caplog.at_level(logging.WARNING, logger="biosig.writers"):
         write(_record([long], [""]), tmp_path / "r.edf")
     with pyedflib.EdfReader(str(tmp_path / "r.edf")) as f:
         texts = list(f.readAnnotations()[2])
-    assert texts == [long[:40]]   # what the format, as pyedflib writes it, holds
-    assert "cut there" in caplog.text and repr(long) in caplog.text
+    assert texts == [long]   # written whole as the file's TALs (it was cut to 40 bytes with a warning)
+    assert "cut" not in caplog.text
 
 
 @pytest.mark.parametrize("ext", [".csv", ".parquet"])

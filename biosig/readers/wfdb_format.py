@@ -6,7 +6,8 @@ and multi-segment records (fixed or variable layout; empty segments and channels
 segment become NaN gaps). Header comments go to ``metadata["comments"]``; annotation files found
 beside the record (``.atr``, ``.qrs``, ``.sqrs``, ...) become :class:`biosig.record.Annotations`
 with sample indices at the returned record's rate; a comment annotation (``"``) is read as its text
-(the label ``Asystole``, not ``"``), as biosig writes labels that are no WFDB code.
+(the label ``Asystole``, not ``"``; ``cough\\x1fdry`` as ``cough`` with aux ``dry``), as biosig writes labels
+that are no WFDB code; aux bytes that are UTF-8 beyond ASCII as UTF-8 (:func:`wfdb_native.aux_text`).
 
 Before any samples are decoded, the header and the signal files are checked against each other
 (:mod:`biosig.readers.wfdb_header`), so that a truncated ``.dat`` or a header that promises more
@@ -28,7 +29,7 @@ from biosig.errors import ReadError
 from biosig.readers import wfdb_native, wfdb_paths
 from biosig.readers.gap_resample import upsample_keeping_gaps
 from biosig.readers.wfdb_header import _check_signal_files, _header, _plain, _read_header_text, validate_header_text
-from biosig.writers_edf_wfdb import WFDB_COMMENT   # the code biosig writes labels as; read back as the label
+from biosig.writers_edf_wfdb import WFDB_COMMENT, WFDB_LABEL_AUX   # how biosig writes labels; read back as the label
 from biosig.record import Annotations, Record
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,8 @@ def _annotations(base: pathlib.Path, fs_hz: float, frame_hz: float, n_samples: i
             except Exception as exc:
                 raise ReadError(ann_path, f"unreadable annotation file ({_plain(exc)})") from None
             sample = np.asarray(ann.sample, dtype=np.int64)
+            # wfdb.rdann gives each byte as one character: its UTF-8 aux texts decoded as the native path does
+            ann.aux_note = [_aux_text(a) if a else a for a in ann.aux_note] if ann.aux_note else ann.aux_note
         ann_fs = float(ann.fs) if ann.fs else frame_hz
         if ann_fs != fs_hz:
             sample = np.round(sample * (fs_hz / ann_fs)).astype(np.int64)
@@ -188,12 +191,25 @@ def _annotations(base: pathlib.Path, fs_hz: float, frame_hz: float, n_samples: i
     return None
 
 
+def _aux_text(text: str) -> str:
+    """An aux text as wfdb.rdann gives it (one character a byte) read by :func:`wfdb_native.aux_text`."""
+    try:
+        return wfdb_native.aux_text(text.encode("latin-1"))
+    except UnicodeEncodeError:   # not one character a byte: kept as wfdb gave it
+        return text
+
+
 def _label(symbol: str, aux: str) -> tuple[str, str]:
     """(label, aux text) of one WFDB annotation. A comment annotation (:data:`WFDB_COMMENT`, NOTE) is
-    its text: the label is its aux text, without trailing NULs or whitespace, and its aux is empty
-    (``Asystole`` as biosig writes it, :mod:`biosig.writers_edf_wfdb`); one without text stays ``"``.
-    Every other annotation keeps its symbol and its aux text as on disk (``+`` with ``(AFIB``)."""
+    its text: the label is its aux text, without trailing NULs or whitespace, up to :data:`WFDB_LABEL_AUX`,
+    and its aux the rest (``Asystole``; ``cough\\x1fdry`` is ``cough`` with aux ``dry``, as biosig writes a
+    label that is no WFDB code and its aux, :mod:`biosig.writers_edf_wfdb`; written with a space between
+    them they read back as one label, ``cough dry``); one without text stays ``"``. Every other annotation
+    keeps its symbol and its aux text as on disk (``+`` with ``(AFIB``)."""
     text = aux.rstrip(_TRAILING) if symbol == WFDB_COMMENT else ""
+    label, _, own = text.partition(WFDB_LABEL_AUX)
+    if label.strip():
+        return label, own
     return (text, "") if text else (symbol, aux)
 
 

@@ -181,7 +181,7 @@ def read_annotations(path: pathlib.Path):
         elif code == 63:  # AUX for the previous annotation
             nbytes = val
             start = 2 * i
-            text = bytes(data[start:start + nbytes]).decode("latin-1").rstrip("\x00")
+            text = aux_text(bytes(data[start:start + nbytes])).rstrip("\x00")
             i += (nbytes + 1) // 2
             if not samples or text.startswith("## "):
                 return None
@@ -194,6 +194,18 @@ def read_annotations(path: pathlib.Path):
             symbols.append(ANN_SYMBOLS[code])
             aux.append("")
     return np.asarray(samples, dtype=np.int64), tuple(symbols), tuple(aux)
+
+
+def aux_text(raw: bytes) -> str:
+    """An annotation's aux bytes as text: UTF-8 where they are valid UTF-8 beyond ASCII (biosig writes
+    texts beyond Latin-1 so: ``ритм``, ``→``), else Latin-1, one character a byte, as wfdb.rdann reads
+    them (``µ``, ``é``; PhysioNet's files are ASCII)."""
+    if not raw.isascii():
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("latin-1")
 
 
 def covered(hea_path: pathlib.Path, text: str):
