@@ -31,6 +31,9 @@ Stream handling done here for every method:
   step (further than a forecast may go, below, or out of its own coordinate's range by a step that
   coordinate never made, :mod:`realtime.jumps`) is a new origin for the coordinates that jumped;
   the window restarts and the forecaster holds until it is whole again (``jumped``, ``n_jumps``).
+  A step short of a jump but of more than :data:`realtime.jumps.HOLD_RATIO` times a coordinate's
+  largest change is held (not learnt, ``ready`` False: ``held``, ``n_held``) until the next sample
+  confirms it (learnt then) or comes back (a glitch: dropped, the window restarts, ``n_dropped``).
 * a forecast outside the range of motion seen so far: in any coordinate further below its minimum
   or above its maximum (normalised samples learnt) than :data:`FORECAST_REACH` times the largest
   per-coordinate range (at least one z-unit) is withheld (``ready`` False, ``out_of_range``
@@ -120,6 +123,11 @@ class Forecaster(StateMixin, JumpMixin):
         self.n_resets = 0
         self.n_jumps = 0       # samples that jumped out of the range of motion seen (window restarted)
         self.jumped = False    # the newest sample was one of them
+        self._held = np.full(c.n_coords, np.nan)   # a sample held until the next confirms it (realtime.jumps)
+        self._suspect = False  # work flag of _jumps: the sample stepped far enough to be held
+        self.n_held = 0        # samples held for confirmation
+        self.n_dropped = 0     # held samples not learnt (came back, or a gap or the end came first)
+        self.held = False      # the newest sample is held for confirmation
         self.diverged = False
         self.divergence = ""   # why the last reset or withheld forecast happened (not part of the state)
         self._outside = 0      # consecutive forecasts outside the range seen (FORECAST_REACH)
@@ -148,6 +156,7 @@ class Forecaster(StateMixin, JumpMixin):
             raise ForecastError(f"sample has {x.shape[0]} coordinate(s), this forecaster expects {self.n_coords}")
         self.diverged = False
         self.jumped = False
+        self.held = False
         self._trained = False
         if not math.isfinite(x.sum()):  # any NaN or inf coordinate
             self.n_skipped += 1
@@ -277,16 +286,20 @@ class Forecaster(StateMixin, JumpMixin):
 
     def _restart_window(self) -> None:
         log.info("%s: gap of %d samples, restarting the input window", self.method, self._gap)
+        if np.isfinite(self._held[0]):   # a held sample no later one confirmed: not learnt
+            self._held[:] = np.nan
+            self.n_dropped += 1
         self._count = 0
         self._have_forecast = False
         self._restart_state()
 
     def _step(self, z: np.ndarray) -> None:
+        if self._learnt and self._count and self._judge(z):
+            return   # held until the next sample confirms it (realtime.jumps)
+        self._learn(z)
+
+    def _learn(self, z: np.ndarray) -> None:
         cap, L, h = self._cap, self.lookback, self.horizon_steps
-        if self._learnt and self._count:
-            out = self._jumps(z)
-            if out is not None:
-                self._on_jump(z, out)   # not motion continuing the window: a new window starts at this sample
         pos = self._count % cap
         self._hist[pos] = z
         self._count += 1

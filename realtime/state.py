@@ -100,10 +100,13 @@ class StateMixin:
         out["_learnt"] = False   # before 2026-12-05: ready after the next training step (the next sample, mostly)
         out["_outside"] = 0      # before 2026-12-06: no range check yet
         out["n_jumps"] = 0       # before the input-jump check: none counted
+        out["_held"] = np.full(self.n_coords, np.nan)   # before hold-and-confirm: no sample held
+        out["n_held"] = out["n_dropped"] = 0
         return out
 
     def _all_arrays(self):
-        return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi", "_dlo", "_dhi") + self._model_arrays
+        return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi", "_dlo", "_dhi",
+                "_held") + self._model_arrays
 
     def _range_of_ring(self, state: dict) -> dict:
         """``_lo``/``_hi`` from the normalised samples in a saved ring buffer (older checkpoints)."""
@@ -116,4 +119,5 @@ class StateMixin:
     @staticmethod
     def _scalars():
         return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "_learnt", "n_seen", "n_skipped", "n_frozen",
-                "n_resets", "diverged", "last_loss", "_outside", "n_jumps", "_n_changes")
+                "n_resets", "diverged", "last_loss", "_outside", "n_jumps", "_n_changes",
+                "n_held", "n_dropped")

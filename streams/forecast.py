@@ -13,7 +13,10 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
   0) and the input window restarted; held until the window is whole again. So is a sample that
   jumped out of the range of motion seen in one step (a marker swapped to another coordinate
   frame: :meth:`realtime.base.Forecaster._on_jump`, ``detail`` "input jumped ..."), held until
-  the learner has a whole window and a target after it. The runtime's
+  the learner has a whole window and a target after it; and a sample that stepped more than
+  :data:`realtime.jumps.HOLD_RATIO` times a coordinate's largest change, held until the next sample
+  confirms it (``detail`` "input step held ...") or, a glitch that came back, dropped with the window
+  restarted (``detail`` "input glitch dropped ..."). The runtime's
   timer also publishes a ``gap`` hold ("no input ...") as soon as the next frame is overdue by
   ``max_input_age_s`` while the source is forecasting (the standing forecast's input is then older
   than a published one may be; until 2026-12-05 the first such hold came only after ``stale_s``,
@@ -302,11 +305,15 @@ class SourceForecaster(CheckpointMixin):
             self.gap_open = True
         held = event = False   # the newest sample is held: recovering / its own divergence
         for i in range(x.shape[1]):
+            dropped = f.n_dropped
             f.learn_one(x[:, i])
             if f.jumped:   # out of the range of motion in one step: a new origin, the window restarts
                 self.gap_open = True
                 self.hold_detail = (f"{f.divergence} (another coordinate frame?): new origin for the "
                                     "coordinates that jumped, input window restarted")
+            elif f.held or f.n_dropped > dropped:   # a step held for confirmation, or a glitch dropped
+                self.gap_open = True                # (realtime.jumps.HOLD_RATIO): a gap until whole again
+                self.hold_detail = f.divergence if f.held else f"{f.divergence}; input window restarted"
             held = self.hold_left > 0   # one of the recover_steps samples after a divergence
             if held:
                 self.hold_left -= 1
