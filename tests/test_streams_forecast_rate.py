@@ -65,13 +65,18 @@ def _send_slow_batches(ep, src, fs_declared, fs_true, n, seconds, log):
         pub.close()
 
 
-def _answers(sub, threads):
+def _answers(sub, threads, quiet_s: float = 0.0):
+    """The forecast and hold frames per source while the senders run, then (``quiet_s`` > 0) until none
+    came for ``quiet_s`` (a loaded machine's runtime answers the last frames after the senders are done: the
+    shared sessions' test missed 5-15 % of them with two other test runs on the 2 cores)."""
     got = collections.defaultdict(list)
-    while any(t.is_alive() for t in threads):
+    last = time.monotonic()
+    while any(t.is_alive() for t in threads) or time.monotonic() - last < quiet_s:
         f = sub.recv(0.2)
         if f is not None and f.kind in ("forecast", "hold") and \
                 not str(f.header.get("detail", "")).startswith("no input"):   # the no-input timer's
             got[f.header["stream"].split("/")[0]].append(f)
+            last = time.monotonic()
     return got
 
 
@@ -156,7 +161,7 @@ def test_the_shared_marker_sessions_with_their_recorded_timestamps_are_never_hel
         threads = [threading.Thread(target=send, args=(f"s{name}", p)) for name, p in sessions.items()]
         for t in threads:
             t.start()
-        got = _answers(sub, threads)
+        got = _answers(sub, threads, quiet_s=2.0)
         status = rt.status()
     for src, n in sent.items():
         answers = got[src]
