@@ -81,6 +81,9 @@ class InputStream:
         self.last_t_s: float | None = None     # device time of the newest accepted sample
         self.last_t0_s: float | None = None    # ... and of the first sample of its frame
         self.superseded: tuple = ()            # sessions this stream's earlier publishers had (newest last)
+        # spending its ingest allowance faster than it refills (streams.ingest_budget): its windows
+        # are cut after the real-time streams' (set by the runtime on each accepted frame)
+        self.catching_up = False
         self.stats = stats or StreamStats(self.name)
         self.stats.modality = self.modality
         self.model = model

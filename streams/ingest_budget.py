@@ -22,8 +22,24 @@ PPG and RESP at real time, or replaying them at 20 x, stays within it; a frame m
 
 The same rule, with its own numbers, bounds the forecast path's learning (streams.forecast,
 ``LEARN_RATE``/``LEARN_BURST_S``).
+
+Within the allowance a stream may still send faster than its budget refills (a client at 500 x
+spends the hour's allowance in 7 s, and a real-time bed beside it had its embeddings 0.55-0.62 s
+late, p50 of its windows in the flood's first 5 s, ``benchmarks/bench_flood.py`` on 2 shared
+cores). Such a stream is *catching up* (:meth:`IngestBudget.spending`: more than
+:data:`CATCHUP_SLACK_S` of its allowance, or of its source's, spent): its frames are still taken
+whole, but its windows are cut after those of the streams at their real-time rate in each drain
+of the ingest socket (streams.runtime_ingest; the flag is ``InputStream.catching_up``). A bed
+sending at real time, ``replay --speed`` up to 20 (refilled as fast as it is spent) and an outage's
+backlog under a minute never are. Most of that bed's delay is the encoder's, not the loop's: its
+window waited in the lane behind the flood's batches (0.18-0.47 s, p50) and took 0.09-0.34 s in
+the model on the loaded cores.
 """
 from __future__ import annotations
+
+#: A stream (or source) that has spent more than this many seconds of samples of its allowance
+#: (at most half the allowance) is catching up: sending faster than its budget refills.
+CATCHUP_SLACK_S = 60.0
 
 
 class IngestBudget:
@@ -52,6 +68,11 @@ class IngestBudget:
             self.tokens_s = min(self.backlog_s, self.tokens_s + dt * self.speed)
         self.last_wall_s = now_s
         return frame_s <= self.tokens_s or self.tokens_s >= self.backlog_s
+
+    def spending(self) -> bool:
+        """Whether more than :data:`CATCHUP_SLACK_S` (at most half the backlog) of the allowance is
+        spent, as of the last :meth:`would_admit` (catching up: faster than the refill)."""
+        return self.tokens_s < self.backlog_s - min(CATCHUP_SLACK_S, self.backlog_s / 2)
 
     def charge(self, frame_s: float) -> None:
         self.tokens_s = max(0.0, self.tokens_s - frame_s)

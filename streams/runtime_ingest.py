@@ -156,6 +156,7 @@ class IngestMixin:
             return
         st.budget.charge(frame_s)
         src_budget.charge(frame_s)
+        st.catching_up = st.budget.spending() or src_budget.spending()
         t0 = float(h["t0_s"])
         verdict = st.sequence(h["seq"], t0)
         if verdict in ("duplicate", "late"):
@@ -184,7 +185,10 @@ class IngestMixin:
             self._deferred.append((st, x, t0, t_last, verdict in ("gap", "restart")))
 
     def _run_deferred(self):
+        """Cut the windows of this drain's frames: the streams at their real-time rate first, then
+        those catching up (streams.ingest_budget), each stream's frames in order (a stable sort)."""
         work, self._deferred = self._deferred, []
+        work.sort(key=lambda w: w[0].catching_up)
         for st, x, t0, t_last, reset in work:
             try:
                 if reset:

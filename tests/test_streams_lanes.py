@@ -17,8 +17,8 @@ def _items(stream, n, t0=0.0, shape=(1, 4)):
 
 
 class _Stream:   # what a lane reads of the runtime's InputStream: a hashable object with .model
-    def __init__(self, name):
-        self.name, self.model = name, MODEL
+    def __init__(self, name, catching_up=False):
+        self.name, self.model, self.catching_up = name, MODEL, catching_up
 
 
 def test_a_lane_takes_one_window_per_stream_in_turn_and_keeps_each_streams_order():
@@ -53,6 +53,25 @@ def test_a_stream_keeping_up_is_not_batched_with_another_streams_backlog():
     lane.add(_items(bed, 1, 2.0)[0], 4096, 8)
     assert [it[0].name for it in lane.take(8)] == ["flood", "bed"]
     assert len(lane) == 100 - 10
+
+
+def test_a_stream_catching_up_waits_for_the_real_time_streams_and_gets_short_batches():
+    """A client catching up (spending its ingest allowance faster than it refills) beside a bed: while
+    a bed's window waits, the batch is the bed's alone; the flood alone gets batches of
+    CATCHUP_MAX_BATCH, so a bed's window that comes meanwhile waits for a short batch. Before, the
+    bed's window shared a batch with the flood's (and waited behind its full batches)."""
+    from streams.runtime_outputs import CATCHUP_MAX_BATCH
+    lane = Lane("ecg", worker=None)
+    flood, bed, other = _Stream("flood", catching_up=True), _Stream("bed"), _Stream("other")
+    for it in _items(flood, 100, 0.0):
+        lane.add(it, 4096, 8)
+    lane.add(_items(bed, 1, 1.0)[0], 4096, 8)
+    lane.add(_items(other, 2, 2.0)[0], 4096, 8)
+    assert [it[0].name for it in lane.take(8)] == ["bed", "other"]    # the real-time streams first
+    assert [it[0].name for it in lane.take(8)] == ["flood"] * CATCHUP_MAX_BATCH and CATCHUP_MAX_BATCH < 8
+    flood.catching_up = False                                         # caught up: full batches again
+    assert [it[0].name for it in lane.take(8)] == ["flood"] * 8
+    assert len(lane) == 100 - CATCHUP_MAX_BATCH - 8
 
 
 def test_a_full_lane_drops_the_oldest_window_of_the_stream_holding_most():
