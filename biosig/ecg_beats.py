@@ -287,6 +287,24 @@ def _detect(x: np.ndarray, fs_hz: float) -> EcgDetection:
     return EcgDetection(beats, cand, energy, threshold, clean, spikes)
 
 
+def asynchronous_spikes(d: EcgDetection, fs_hz: float) -> np.ndarray:
+    """The pacing spikes of a detection ``d`` (:func:`without_pacing_spikes`) that no beat follows
+    within :data:`PACE_SYNC_S` (asynchronous pacing: a pacemaker that does not capture, or a
+    fixed-rate one above the heart's own rhythm); a spike too near the end of the samples for its
+    beat to be seen is not counted. NeuroKit2's R-peak detector, which removes no spike, counts
+    them as beats (:func:`biosig.measures.heart_rate` withholds a record rate it cannot check)."""
+    sp = np.asarray(d.spikes, dtype=np.int64)
+    if not len(sp):
+        return sp
+    sync = int(round(PACE_SYNC_S * fs_hz))
+    k = np.searchsorted(d.qrs, sp)
+    followed = k < len(d.qrs)
+    late = np.ones(len(sp), bool)
+    late[followed] = d.qrs[k[followed]] - sp[followed] > sync
+    late[~followed] = sp[~followed] < len(d.energy) - sync
+    return sp[late]
+
+
 def doubtful_intervals(x: np.ndarray, fs_hz: float, detection: EcgDetection | None = None) -> int:
     """How many intervals between the ECG beats that :func:`biosig.quality.detect_beats` finds in
     ``x`` (W,) are in doubt: the runtime withholds the measures of an ECG window with any

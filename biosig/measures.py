@@ -15,7 +15,8 @@ and a PPG rate is ``nan`` where biosig's own pulse detector finds a rate more th
 NeuroKit2's where it agrees within 10 % with biosig's in the 10 s windows whose measures are
 published (:mod:`biosig.measures_window`, what ``score`` and ``serve`` publish), else the windows'
 where enough of them are published (:func:`_checked_ecg_rate`: NeuroKit2 alone read 220 /min as
-110, 30 /min at 125 Hz as 37-39, pacemaker spikes as beats).
+110, 30 /min at 125 Hz as 37-39, pacemaker spikes as beats); a record with asynchronous pacing
+spikes gets the windows' rate where enough are published, else NaN with a warning.
 """
 from __future__ import annotations
 
@@ -237,24 +238,30 @@ ECG_MIN_WINDOW_SHARE = 0.5   # ... and this share of the record's whole windows
 
 
 def _ecg_window_beats(x: np.ndarray, fs_hz: float, events: np.ndarray, t_s: np.ndarray | None
-                      ) -> tuple[list[np.ndarray], list[np.ndarray], int]:
-    """``(ours, nk, n_windows)``: biosig's R peaks (sample indices of ``x``) and NeuroKit2's (``events``
-    in the same samples) in each whole :data:`ECG_WINDOW_S` window of each finite run of ``x`` whose
-    measures :func:`biosig.measures_window.window_measures` publishes (quality gate passed, no
-    interval in doubt: what ``score`` and ``serve`` publish), and how many whole windows there are."""
+                      ) -> tuple[list[np.ndarray], list[np.ndarray], int, int]:
+    """``(ours, nk, n_windows, n_spikes)``: biosig's R peaks (sample indices of ``x``) and NeuroKit2's
+    (``events`` in the same samples) in each whole :data:`ECG_WINDOW_S` window of each finite run of
+    ``x`` whose measures :func:`biosig.measures_window.window_measures` publishes (quality gate
+    passed, no interval in doubt: what ``score`` and ``serve`` publish), how many whole windows there
+    are, and how many pacing spikes that no beat follows biosig's detector found in them
+    (:func:`biosig.ecg_beats.asynchronous_spikes`, published windows or not)."""
+    from biosig.ecg_beats import asynchronous_spikes
     from biosig.measures_window import window_measures
     from biosig.quality import ecg_window_beats
 
     w = int(round(ECG_WINDOW_S * fs_hz))
-    ours, nk, n = [], [], 0
+    ours, nk, n, spikes = [], [], 0, 0
     for a, b in _runs(x, fs_hz, t_s):
         for s in range(a, b - w + 1, w):
             n += 1
             seg = x[s:s + w]
-            if window_measures(seg, fs_hz, "ecg")["ok"]:
-                ours.append(s + ecg_window_beats(seg, fs_hz).beats)   # the measures' beats, kept per thread
+            published = window_measures(seg, fs_hz, "ecg")["ok"]
+            found = ecg_window_beats(seg, fs_hz)   # the measures' beats, kept per thread
+            spikes += len(asynchronous_spikes(found.detection, fs_hz))
+            if published:
+                ours.append(s + found.beats)
                 nk.append(np.sort(events[(events >= s) & (events < s + w)]))
-    return ours, nk, n
+    return ours, nk, n, spikes
 
 
 def _pooled_rate_per_min(beats: list[np.ndarray], fs_hz: float, t_s: np.ndarray | None) -> float:
@@ -279,15 +286,36 @@ def _checked_ecg_rate(x: np.ndarray, fs_hz: float, rate_per_min: float, events: 
     52.7). Where they are not confident, NeuroKit2's rate stands, with a warning (with NaN, 4 CinC
     2017 records that other detectors measure lost their rate); so it does with no published window
     (biosig's detector over a whole noisy single-lead record is no arbiter: checked so, 61 of the
-    200 CinC 2017 records were NaN)."""
-    ours, nk, n_windows = _ecg_window_beats(x, fs_hz, events, t_s)
+    200 CinC 2017 records were NaN).
+
+    Where the windows hold pacing spikes that no beat follows (:func:`biosig.ecg_beats.asynchronous_spikes`),
+    more than :data:`ECG_RATE_AGREEMENT` of NeuroKit2's R peaks in number (enough to move its rate by
+    more than the check allows), NeuroKit2's rate is no candidate: it has no spike filter and counts
+    them. The rate is the windows' where they are confident, else NaN with a warning: at 125 Hz a
+    spike split over two samples stays in biosig's detection too, its windows are withheld
+    (``uncertain_beats``), and a 30 or 70 /min rhythm under 72 /min spikes was returned as
+    NeuroKit2's 78.4 and 90.5 /min (0 and 2 of 6 windows published). No window of MIT-BIH 100,
+    03700181, a103l or the CinC 2017 records holds one; of the 47 MIT-BIH records of
+    ``pretrain/ecg/mitdb`` 203 and 219 hold one each (noise, against 2769 and 2154 beats: a rule on
+    any spike made 203's rate NaN and moved 219's 71.6 to 72.1), so no real record's rate changes."""
+    ours, nk, n_windows, n_spikes = _ecg_window_beats(x, fs_hz, events, t_s)
     windows_rate = _pooled_rate_per_min(ours, fs_hz, t_s)
+    confident = len(ours) >= ECG_MIN_WINDOWS and len(ours) >= ECG_MIN_WINDOW_SHARE * n_windows
+    if n_spikes > ECG_RATE_AGREEMENT * len(events):   # NeuroKit2 counts them as beats: its rate is no candidate
+        if confident and np.isfinite(windows_rate):
+            log.info("ECG heart rate from the window measures: %.1f /min in %d of %d windows (%d asynchronous "
+                     "pacing spikes)", windows_rate, len(ours), n_windows, n_spikes)
+            return windows_rate
+        log.warning("ECG heart rate not reported: %d asynchronous pacing spikes, which NeuroKit2's R peaks count "
+                    "as beats (%d), and %d of %d windows' measures published (too few to measure it)",
+                    n_spikes, len(events), len(ours), n_windows)
+        return float("nan")
     if not np.isfinite(windows_rate):
         return rate_per_min
     nk_rate = _pooled_rate_per_min(nk, fs_hz, t_s)   # NeuroKit2's rate in the same windows: like with like
     if abs(nk_rate - windows_rate) <= ECG_RATE_AGREEMENT * windows_rate:
         return rate_per_min
-    if len(ours) >= ECG_MIN_WINDOWS and len(ours) >= ECG_MIN_WINDOW_SHARE * n_windows:
+    if confident:
         log.info("ECG heart rate from the window measures: %.1f /min in %d of %d windows, where NeuroKit2's R peaks "
                  "read %.1f (%.1f over the record)", windows_rate, len(ours), n_windows, nk_rate, rate_per_min)
         return windows_rate
