@@ -90,10 +90,15 @@ def probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
         if "random" in args.baseline and args.model is None and isinstance(exc, EncoderError):
             raise BiosigError(f"{exc} (the model {args.embeddings} was made with; give --model NAME|DIR)") from None
         raise
+    import numpy as np
+
+    from biosig.record import names_text
     for name, F in raw.items():
         F, n_bad = undefined_rows(F)
-        if n_bad:
-            log.warning("--baseline %s: %d record(s) had undefined features (imputed with the training folds' median)", name, n_bad)
+        if n_bad:   # named (the count alone left a user to find them by hand): a record too short for HRV, say
+            bad = [keys[kept[i]] for i in np.flatnonzero(np.isnan(F).any(axis=1))]
+            log.warning("--baseline %s: %d record(s) had undefined features (imputed with the training folds' "
+                        "median): %s", name, n_bad, names_text(bad, most=5))
         feats[name] = F
     probas = {}   # the out-of-fold predictions of every row, for --by-label
     res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups,

@@ -12,6 +12,7 @@ import sys
 
 from biosig import json_text
 from biosig.cli._common import add_modality_arguments
+from biosig.cli.info_leads import best_lead_quality, format_gaps, format_leads, missing_by_channel
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,9 @@ def quality_of(rec) -> tuple[dict | None, str]:
     for modality in present:
         try:
             part = rec.pick(modality)
+            summary = quality_summary(part) if part.n_channels == 1 else best_lead_quality(part, modality)
             out[modality] = {k: (v.item() if hasattr(v, "item") else v)  # numpy scalars -> JSON
-                             for k, v in dict(quality_summary(part)).items()}
+                             for k, v in dict(summary).items()}
         except Exception as exc:  # a quality failure must not hide the rest of the summary
             log.warning("%s: %s quality failed: %s", rec.metadata.get("source", "?"), modality, exc)
             out[modality] = {"error": (str(exc).strip().splitlines() or ["no details"])[0]}
@@ -138,7 +140,8 @@ def summarize(path: str, rec, *, quality: bool = True) -> dict:
         "duration_s": rec.duration_s,
         "start_time": rec.start_time.isoformat() if rec.start_time else None,
         "first_time_s": rec.metadata.get("first_time_s"),
-        "gaps": {"count": len(gaps), "total_s": float(sum(b - a for a, b in gaps))},
+        "gaps": {"count": len(gaps), "total_s": float(sum(b - a for a, b in gaps)),
+                 "by_channel_s": missing_by_channel(rec)},
         "flat_lines": flat_lines(rec),
         "annotations": None if ann is None else {
             "count": len(ann), "source": ann.source,
@@ -218,7 +221,7 @@ def _fmt_quality(info: dict) -> str:
             if "n_assessed" in q and "n_windows" in q:   # a long record: an even spread of its windows
                 text += (f" of {q['n_windows']} windows" if q["n_assessed"] == q["n_windows"] else
                          f" of {q['n_assessed']} windows assessed, spread over all {q['n_windows']}")
-            parts.append(text + ")")
+            parts.append(text + format_leads(q) + ")")
         else:
             nums = ", ".join(f"{k} {v:.2f}" for k, v in q.items() if isinstance(v, float))
             parts.append(f"{modality}: {nums or q}")
@@ -244,7 +247,7 @@ def format_table(info: dict) -> str:
         ("samples", f"{info['n_samples']}"),
         ("duration", _fmt_duration(info["duration_s"])),
         ("start", info["start_time"] or _fmt_first_time(info.get("first_time_s"))),
-        ("gaps", f"{info['gaps']['count']} ({info['gaps']['total_s']:.3f} s)"),
+        ("gaps", format_gaps(info["gaps"])),
         *([("flatline", _fmt_flat(info["flat_lines"]))] if info.get("flat_lines") else []),
         ("annotations", "-" if ann is None else f"{ann['count']} ({ann['source']}; {ann['beats']} beats)"),
         ("quality", _fmt_quality(info)),
