@@ -70,6 +70,22 @@ _SPIRO_COLUMNS = {"volume_ml": ("volume", "mL"), "volume_l": ("volume", "L"), "f
                   "flow_lps": ("flow", "L/s"), "flow_ml_s": ("flow", "mL/s"), "flow_l_min": ("flow", "L/min")}
 
 
+_SPIRO_NUMBERED_RE = re.compile(r"^(" + "|".join(_SPIRO_COLUMNS) + r")_(\d+)$", re.IGNORECASE)
+
+
+def _spiro_column(col: str) -> tuple[str, str] | None:
+    """(channel, unit) of a spirometry column (``volume_ml`` -> volume in mL; a second blow's
+    ``volume_ml_2`` -> volume_2 in mL: it read as a channel ``volume_ml_2`` without a unit), else None."""
+    known = _SPIRO_COLUMNS.get(col.lower())
+    if known is not None:
+        return known
+    m = _SPIRO_NUMBERED_RE.match(col)
+    if m is None:
+        return None
+    name, unit = _SPIRO_COLUMNS[m.group(1).lower()]
+    return f"{name}_{m.group(2)}", unit
+
+
 def first_line(path) -> str:
     """The first line of a text file ('' when empty or binary)."""
     lines = head_lines(path, max_lines=1)
@@ -119,7 +135,7 @@ def _frame_to_record(path, df, *, meta: dict, modality: str = "", units=None,
         if not (dtype.is_numeric() or dtype == pl.Null):
             raise ReadError(path, _not_numeric(path, df, col, decimal_comma, csv, first_line))
         # units stated apart (biosig's own Parquet): the column name is the channel name, brackets and all
-        name, unit = (col, "") if units else _SPIRO_COLUMNS.get(col.lower(), split_unit(col))
+        name, unit = (col, "") if units else _spiro_column(col) or split_unit(col)
         renamed[col] = name
         found_units.append(unit)
     if set(_SPIRO_COLUMNS) & {c.lower() for c in df.columns} and not modality:
