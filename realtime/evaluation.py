@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -78,14 +79,47 @@ def _cancel_on_error(pool):
     started are cancelled, not run to the end before the error is shown."""
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):   # Ctrl-C: the run is over, its running jobs too.
+            # A worker still starting (it ignores the Ctrl-C, _sigint_held) read its pipe after the
+            # shutdown had released the pool's locks and printed FileNotFoundError's traceback;
+            # SIGTERM ends it without a word. (ProcessPoolExecutor.terminate_workers is Python 3.14.)
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
         pool.shutdown(wait=True, cancel_futures=True)   # waits for the running jobs only
         raise
+
+
+@contextlib.contextmanager
+def _sigint_held():
+    """Ctrl-C held while the pool's worker processes are started (at a submit), in two ways: SIGINT
+    blocked in this thread, a mask the workers inherit, so the Ctrl-C at the terminal, which reaches
+    the whole process group, cannot stop one inside its interpreter's start-up ('Fatal Python error
+    ... init_import_site' and a traceback under the one 'interrupted' line, 3 runs in 4 with the
+    Ctrl-C as the first forecasts were written); and Python's handler held (``interrupts_deferred``:
+    another thread may take the signal), so the parent's KeyboardInterrupt comes after the worker is
+    registered in the pool, where ``_cancel_on_error`` ends it, not half-way through handing it its
+    start (it read a cut pipe: EOFError's or FileNotFoundError's traceback). CPython's resource
+    tracker is started with SIGINT blocked the same way."""
+    from biosig.interrupts import interrupts_deferred
+    with interrupts_deferred():
+        if not hasattr(signal, "pthread_sigmask"):   # Windows: no signal masks
+            yield
+            return
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _init_worker(sessions) -> None:
     global _SESSIONS
     _SESSIONS = sessions
+    if hasattr(signal, "pthread_sigmask"):   # started with SIGINT blocked (_sigint_held): a Ctrl-C that
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # came meanwhile is discarded (POSIX: SIG_IGN drops
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # a pending signal), later ones
+        signal.signal(signal.SIGINT, signal.default_int_handler)      # stop the job as before
     logging.getLogger("realtime").setLevel(logging.ERROR)
 
 
@@ -240,7 +274,9 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                  initializer=_init_worker, initargs=(sessions,)) as pool, _cancel_on_error(pool):
-            collect([pool.submit(_selection_job, *args) for _, args in sorted(sel_jobs, key=lambda j: -j[0])])
+            with _sigint_held():   # the workers start at the first submit
+                first = [pool.submit(_selection_job, *args) for _, args in sorted(sel_jobs, key=lambda j: -j[0])]
+            collect(first)
             jobs2 = []
             for si, method, seeds2 in rung2:
                 configs = grid_configs(grid, method, protocol.rate_hz)
@@ -260,7 +296,9 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                     jobs2.append((_cost(method, configs[ci], len(hs) * len(seeds2) * protocol.steps(protocol.test_start_s)),
                                   (si, method, ci, configs[ci], hs, seeds2, protocol)))
             total += len(jobs2) - n_rung2
-            collect([pool.submit(_selection_job, *args) for _, args in sorted(jobs2, key=lambda j: -j[0])])
+            with _sigint_held():   # (the workers start at the first submit, whichever it is)
+                second = [pool.submit(_selection_job, *args) for _, args in sorted(jobs2, key=lambda j: -j[0])]
+            collect(second)
             test_jobs = []
             chosen = {}
             for si, s in enumerate(sessions):
@@ -279,7 +317,8 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                         chosen[(si, method, h)] = (configs[best], sel, sel_duty)
                         test_jobs.append((_cost(method, configs[best], s.n_steps * len(seeds)),
                                           (si, method, h, configs[best], seeds, protocol)))
-            futs = [pool.submit(_test_job, *args) for _, args in sorted(test_jobs, key=lambda j: -j[0])]
+            with _sigint_held():
+                futs = [pool.submit(_test_job, *args) for _, args in sorted(test_jobs, key=lambda j: -j[0])]
             results: dict = {}
             for fut in _finished(futs, tick):
                 si, method, h, res, preds, holds = fut.result()

@@ -128,8 +128,15 @@ def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
                 f"{protocol.select_start_s:g}-{protocol.test_start_s:g} s, test after {protocol.test_start_s:g} s)")
         valid = np.isfinite(s.X).all(axis=1)
         if valid.mean() < 0.5:
+            # a step is missing when any coordinate is: name the coordinates that are, so that a
+            # dead one (a column of NaN) is not read as a session without data
+            share = np.isnan(s.X).mean(axis=0)
+            worst = [f"{c} {100 * v:.0f} %" for c, v in sorted(zip(s.channels, share), key=lambda cv: -cv[1])
+                     if v >= 0.5]
             raise ForecastError(f"session {s.name}: {100 * (1 - valid.mean()):.0f} % of the steps are missing "
-                                "(NaN); at least half must be valid")
+                                "(NaN in any coordinate); at least half must be valid"
+                                + (f"; missing: {', '.join(worst[:4])}{' ...' if len(worst) > 4 else ''} "
+                                   "(leave a coordinate out by naming the others with --channel)" if worst else ""))
         if not valid[need:].any() or not valid[protocol.steps(protocol.select_start_s):need].any():
             raise ForecastError(f"session {s.name}: no valid samples in the selection or test window")
         test = s.X[need:][valid[need:]]

@@ -102,6 +102,9 @@ RATE_WARNING = 0.02   # ... and warn when it is more than 2 % off: every time an
 def _check_marker_rate(name: str, times_s, rate_hz: float) -> None:
     fs = 1.0 / float(np.median(np.diff(times_s)))
     if abs(fs - rate_hz) > RATE_TOLERANCE * rate_hz:
+        if abs(fs / 1000 - rate_hz) <= RATE_TOLERANCE * rate_hz:   # a 10 Hz file with times in s read as ms
+            raise ForecastError(f"session {name}: the timestamps step by {1000 / fs:.3g} (median): they look like "
+                                f"seconds, and a marker CSV's 'Timestamp' is milliseconds; write them in ms (x 1000)")
         raise ForecastError(f"session {name}: the timestamps say {fs:.3g} Hz but --rate-hz is {rate_hz:g}; marker rows "
                             f"are taken as steps at --rate-hz, so give --rate-hz {fs:.3g}")
     if abs(fs - rate_hz) > RATE_WARNING * rate_hz:

@@ -144,6 +144,11 @@ def _evaluate(args) -> int:
                         max_frozen_s=MAX_FROZEN_S if args.max_frozen_s is None else args.max_frozen_s)
     out = check_output_dir(args.out)   # before the sessions are read: a bad --out fails at once
     sessions = usable_sessions(load_sessions(args.files, args.rate_hz, args.channel), methods, horizons, protocol)
+    # A report describes the predictions written beside it: an earlier run's report into this
+    # folder goes before this run writes any (not before: a refused command leaves the folder as it
+    # was), so a run stopped half-way (Ctrl-C) leaves none and `forecast plot` refuses the folder,
+    # instead of plotting this run's forecasts under the earlier run's report.
+    _write(out / "report.json", lambda: (out / "report.json").unlink(missing_ok=True))
     n_test = protocol.steps(protocol.test_start_s)
     for s in sessions:  # the truth of the test steps, for plots and re-scoring
         d = out / "predictions" / s.name
@@ -220,6 +225,20 @@ def _write(path: pathlib.Path, write) -> None:
         raise WriteError(str(path), f"cannot write ({reason})") from None
 
 
+def _read_report(root: pathlib.Path) -> dict:
+    """``root/report.json`` as a dict; one that cannot be read or parsed is one line naming it."""
+    import json
+
+    from realtime.errors import ForecastError
+    try:
+        report = json.loads((root / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ForecastError(f"{root / 'report.json'}: cannot read ({str(exc).splitlines()[0]})") from None
+    if not isinstance(report, dict):
+        raise ForecastError(f"{root / 'report.json'}: not an evaluate report")
+    return report
+
+
 def _plot(args) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -228,6 +247,7 @@ def _plot(args) -> int:
     import polars as pl
 
     from realtime.errors import ForecastError
+    from realtime.grids import format_int_list
     from realtime.metrics import marker_groups
 
     from biosig.filters import valid_runs
@@ -235,16 +255,28 @@ def _plot(args) -> int:
     root = pathlib.Path(args.dir)
     out = check_output_file(args.out, "--out", PLOT_SUFFIXES)
     if not (root / "report.json").is_file():
-        raise ForecastError(f"{root}: no report.json; give the --out folder of `biosig forecast evaluate`")
+        raise ForecastError(f"{root}: no report.json (not an evaluate folder, or its run was stopped before "
+                            "the end); give the --out folder of a finished `biosig forecast evaluate`")
+    report = _read_report(root)
     pdir = root / "predictions"
-    sessions = sorted(p.name for p in pdir.iterdir() if p.is_dir()) if pdir.is_dir() else []
+    # what the report lists, not what lies in the folder: files of an earlier or stopped run into
+    # the same --out (other methods, horizons, sessions) are not this report's forecasts
+    results = report.get("results", {}) if isinstance(report.get("results"), dict) else {}
+    sessions = sorted(results)
     if args.session not in sessions:
-        raise ForecastError(f"no session {args.session!r} in {root}; sessions: {', '.join(sessions) or 'none'}")
-    methods = sorted(p.stem for p in (pdir / args.session).glob("*.parquet") if p.stem != "truth")
+        raise ForecastError(f"no session {args.session!r} in {root / 'report.json'}; sessions: "
+                            f"{', '.join(sessions) or 'none'}")
+    methods = sorted(m for m in results[args.session] if (pdir / args.session / f"{m}.parquet").is_file())
     if args.method not in methods:
-        raise ForecastError(f"no method {args.method!r} for session {args.session}; methods: {', '.join(methods)}")
+        raise ForecastError(f"no method {args.method!r} for session {args.session} in {root / 'report.json'}; "
+                            f"methods: {', '.join(methods) or 'none'}")
     pred = polars_io(pl.read_parquet, pdir / args.session / f"{args.method}.parquet")
-    horizons = sorted(set(pred["horizon"].to_list()))
+    horizons = sorted(int(h) for h in results[args.session][args.method])
+    if set(horizons) != set(pred["horizon"].to_list()):
+        raise ForecastError(f"{pdir / args.session / (args.method + '.parquet')} holds horizons "
+                            f"{format_int_list(sorted(set(pred['horizon'].to_list())))}, report.json "
+                            f"{format_int_list(horizons)}: the file is not from the run the report describes; "
+                            "run `biosig forecast evaluate` again")
     if args.horizon not in horizons:
         raise ForecastError(f"no horizon {args.horizon} for {args.method}; horizons: "
                             f"{', '.join(map(str, horizons))}")
@@ -275,10 +307,8 @@ def _plot(args) -> int:
         for ax in (ax0, ax1):
             ax.axvspan(t[a], t[min(b, len(t) - 1)], color="0.85", lw=0, zorder=0,
                        label="hold (no forecast)" if k == 0 and ax is ax0 else None)
-    import json
     from realtime.report import error_unit
     try:
-        report = json.loads((root / "report.json").read_text())
         unit = error_unit({args.session: report["sessions"][args.session]})
         unit = "input units" if unit == "u" else unit   # a t_s table states no unit
     except (OSError, ValueError, KeyError, TypeError):   # a report of an older biosig: no units

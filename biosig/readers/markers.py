@@ -34,7 +34,7 @@ HEADER_RE = re.compile(r'^"?Frame"?;"?Timestamp"?;"?x"?;"?y"?;"?z"?\s*$', re.IGN
 def is_marker_csv(path) -> bool:
     """True when the file's first line is the marker-CSV header."""
     try:
-        with open(file_path(path), "r", encoding="utf-8", errors="replace") as fh:
+        with open(file_path(path), "r", encoding="utf-8-sig", errors="replace") as fh:   # -sig: a BOM
             return bool(HEADER_RE.match(fh.readline()))
     except (OSError, ReadError):   # ReadError: not a path (an int would open a file descriptor)
         return False
@@ -51,7 +51,10 @@ def _parse(path) -> tuple[np.ndarray, np.ndarray, int, int]:
     footer rows removed."""
     path = file_path(path)
     try:
-        lines = path.read_text(encoding="utf-8", errors="strict").splitlines()
+        # utf-8-sig: an export saved by a Windows editor starts with a byte-order mark; read as
+        # utf-8 the header did not match and the file went to the generic table reader, which
+        # refused it over the corrupt timestamps the frame counter repairs here
+        lines = path.read_text(encoding="utf-8-sig", errors="strict").splitlines()
     except FileNotFoundError:
         raise ReadError(path, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -66,8 +69,9 @@ def _parse(path) -> tuple[np.ndarray, np.ndarray, int, int]:
         fields = line.strip().split(";")
         if len(fields) != 5:
             raise ReadError(path, f"line {lineno}: expected 5 fields, got {len(fields)}")
-        try:
-            rows.append([float(f.replace(",", ".")) for f in fields])
+        try:   # an empty x, y or z (the tracker lost the marker) is a gap, as NaN is
+            rows.append([float(f.replace(",", ".")) if (k < 2 or f.strip()) else np.nan
+                         for k, f in enumerate(fields)])
         except ValueError:
             raise ReadError(path, f"line {lineno}: not a number in {line.strip()!r}") from None
     data = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
@@ -83,8 +87,10 @@ def _parse(path) -> tuple[np.ndarray, np.ndarray, int, int]:
     keep = _repeated_rows(path, data[:n], np.asarray(line_nos[:n]))
     data, line_nos = data[:n][keep], np.asarray(line_nos[:n])[keep]
     n = len(data)
-    if n < 2:
-        raise ReadError(path, f"{n} sample(s): a marker trajectory needs at least 2")
+    if n < 2:   # a lone 0;0;0;0;0 is the footer (kept above as a possible first row at t = 0)
+        only_footer = n == 1 and not data.any()
+        raise ReadError(path, "no samples, only the 0;0;0;0;0 footer row: a marker trajectory needs at least 2"
+                        if only_footer else f"{n} sample(s): a marker trajectory needs at least 2")
     t, n_repaired = _repair_timestamps(path, data[:, 0], data[:, 1], line_nos)
     return t, data[:, 2:5], n_repaired, int((~keep).sum())
 
