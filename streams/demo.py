@@ -21,6 +21,23 @@ def _fmt(v, nd=1):
     return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{nd}f}"
 
 
+#: A stream whose every frame reached the runtime at least this long after its device time is said
+#: under the status table: a device clock behind the runtime's (2 h behind read as 7220902.1 ms, run
+#: into the column before it), one stamping seconds since boot rather than Unix seconds, or a backlog.
+CLOCK_BEHIND_MS = 60_000.0
+
+
+def _lat(v) -> str:
+    """A latency column's cell, at most 8 characters (the columns are 9 wide): milliseconds, or
+    ``7.2e+06`` beyond 999999.9 (a device clock 2 h behind ran into the column before it)."""
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "-"
+    if abs(v) < 1e6:
+        return f"{v:.1f}"
+    text = f"{v:.1e}"
+    return text if len(text) <= 8 else f"{v:.0e}"
+
+
 def rejects_text(counts: dict, last: str = "") -> str:
     """``rejected inconsistent 5 (fs_hz ... -> what to do); last: inconsistent: fs_hz changed ...``:
     each reason's count and what to do about it, and the newest rejected frame's detail."""
@@ -48,10 +65,15 @@ def status_table(status: dict) -> str:
         rows.append(f"{name:<{w}}{s['modality']:<7}{s['rate_hz']:>9.1f}{_fmt(s.get('age_s'), 1):>7}"
                     f"{s['frames']:>8}{s['windows']:>6}"
                     f"{s['outputs']:>6}{s['forecasts']:>6}{s['holds']:>6}{s['gaps']:>6}{s['dropped']:>6}"
-                    f"{s['rejected_total']:>5}{_fmt(lat['p50']):>9}{_fmt(lat['p99']):>9}{_fmt(lat['p99.9']):>9}"
-                    f"{_fmt(lat['max']):>9}")
+                    f"{s['rejected_total']:>5}{_lat(lat['p50']):>9}{_lat(lat['p99']):>9}{_lat(lat['p99.9']):>9}"
+                    f"{_lat(lat['max']):>9}")
         ingest = s.get("latency_ingest_ms", {})
         lows = [v for v in (ingest.get("min"), lat.get("min")) if v is not None and np.isfinite(v)]
+        behind = ingest.get("min")
+        if ingest.get("n") and behind is not None and np.isfinite(behind) and behind >= CLOCK_BEHIND_MS:
+            skewed.append(f"{name}: every frame reached the runtime at least {behind / 1e3:.0f} s after its device "
+                          "time: its device clock runs behind the runtime's (synchronise the clocks (NTP/PTP); "
+                          "t0_s is Unix seconds), or it sends a backlog; latencies include that offset")
         if (ingest.get("ahead") or lat.get("ahead")) and lows:
             skewed.append(f"{name}: its device clock runs ahead of the runtime's by at least {-min(lows):.0f} ms "
                           f"({ingest.get('ahead', 0)} frame(s) received before their timestamp): latencies from "

@@ -318,7 +318,8 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
                     except zmq.Again:
                         break
                     self._on_ingest(parts)
-                self._run_deferred()   # windows after the drain: marker frames never wait behind them
+            if self._deferred:   # windows after the drain (marker frames never wait behind them), or
+                self._run_deferred()   # what a large frame left of them last turn
             if wake in events:
                 while True:
                     try:
@@ -353,6 +354,8 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
             self.loop_gc.maybe_collect()   # after this iteration's frames are answered
 
     def _poll_timeout_ms(self) -> int:
+        if self._deferred:   # a large frame's windows are still being cut (IngestMixin._run_deferred)
+            return 0
         out = 50
         for lane in self.lanes.values():
             if len(lane) and lane.worker.idle:

@@ -33,6 +33,9 @@ SLOT_SHARE_FLOOR = 8         # a source holding at most this many streams never 
 SLOT_SCAN_EVERY_S = 0.1      # the candidates are listed at most this often (one pass over the slots) ...
 SLOT_SCAN_MAX_AGE_S = 0.5    # ... and listed afresh when older than this
 EVICT_WARN_EVERY_S = 10.0    # evictions are logged at most this often (all counted: status slots.evicted)
+# A large frame's windows are cut this many values (channels x samples) at a time, yielding to the event
+# loop once a turn spent WINDOW_SLICE_S on them (_run_deferred; ECG at 50 Hz via ecg-tiny: 2.5 us a sample)
+WINDOW_SLICE_VALUES, WINDOW_SLICE_S = 1 << 13, 0.02
 
 
 class IngestMixin:
@@ -186,17 +189,35 @@ class IngestMixin:
 
     def _run_deferred(self):
         """Cut the windows of this drain's frames: the streams at their real-time rate first, then
-        those catching up (streams.ingest_budget), each stream's frames in order (a stable sort)."""
+        those catching up (streams.ingest_budget), each stream's frames in order (a stable sort).
+
+        A frame of more than WINDOW_SLICE_VALUES values is cut a slice at a time; once WINDOW_SLICE_S
+        is spent the rest waits, in order, for the next turn of the loop (one legal frame of 2^20 ECG
+        samples at 50 Hz held the loop 2.6 s for its 20962 windows: no forecast, no ``status``).
+        Each stream's samples are cut in order, so the windows are the ones the whole frame gives."""
         work, self._deferred = self._deferred, []
         work.sort(key=lambda w: w[0].catching_up)
-        for st, x, t0, t_last, reset in work:
-            try:
-                if reset:
-                    st.reset_windows()
-                self._windows(st, x, t0, t_last)
-            except Exception as exc:  # a frame the stream's pipeline cannot take: never fatal
-                self._reject(st.name, "unsupported", str(exc))
-                log.warning("frame of %r not processed: %s: %s", st.name, type(exc).__name__, exc)
+        end = time.monotonic() + WINDOW_SLICE_S
+        first = True
+        for i, (st, x, t0, t_last, reset) in enumerate(work):
+            step = max(1, WINDOW_SLICE_VALUES // max(1, x.shape[0]))
+            done = 0
+            while done < x.shape[1]:
+                if not first and x.shape[1] > step and time.monotonic() > end:   # the rest next turn
+                    rest = (st, x[:, done:], t0 + done / st.fs_hz, t_last, reset and not done)
+                    self._deferred = [rest] + work[i + 1:] + self._deferred
+                    return
+                first = False
+                piece = x if x.shape[1] <= step else x[:, done:done + step]
+                try:
+                    if reset and not done:
+                        st.reset_windows()
+                    self._windows(st, piece, t0 + done / st.fs_hz, t_last)
+                except Exception as exc:  # a frame the stream's pipeline cannot take: never fatal
+                    self._reject(st.name, "unsupported", str(exc))
+                    log.warning("frame of %r not processed: %s: %s", st.name, type(exc).__name__, exc)
+                    break
+                done += piece.shape[1]
 
     def _source_budget(self, src: str, now_s: float) -> IngestBudget:
         """The budget the streams of ``src`` share (streams.ingest_budget): one backlog, refilled at
