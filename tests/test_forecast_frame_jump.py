@@ -3,8 +3,6 @@ never a number: the step is taken as a new origin, the input window restarts and
 until it is whole and the model has learnt a target after the step (realtime.base.Forecaster._on_jump).
 Until then a window joining both sides was extrapolated: mix published forecasts 51 mm off after the
 step on session 201205181211, LMS 139 mm."""
-import time
-
 import numpy as np
 import pytest
 
@@ -12,10 +10,8 @@ from realtime import make_forecaster
 from realtime.config import frozen_steps
 from realtime.sessions import load_sessions
 from streams.config import ForecasterConfig
-from streams.publisher import Publisher
-from streams.subscriber import Subscriber
 from conftest import shared_path
-from test_streams_helpers import config, running, wait_for
+from test_streams_helpers import marker_forecast_frames
 
 STEP_MM = 50.0
 
@@ -62,22 +58,7 @@ def test_the_runtime_holds_a_frame_change_over_zeromq():
     x[0, k0:] += STEP_MM
     fc = ForecasterConfig(method="lms", horizon_steps=2, lookback=4, warmup_s=3.0, recover_steps=5, stale_s=5.0,
                           max_input_age_s=30.0)   # generous: this test is about values, not timing
-    with running(config(forecaster=fc)) as rt:
-        sub = Subscriber(["fcst/", "hold/"], rt.bound.output)
-        wait_for(lambda: sub.recv(0.2) or True, what="subscription")
-        time.sleep(0.3)
-        pub = Publisher("couch1", rt.bound.ingest)
-        out = pub.stream("markers", fs, ["m1_x", "m1_y", "m1_z"], modality="motion")
-        t0 = time.time()
-        for i in range(n):
-            out.send(x[:, i:i + 1].astype(np.float32), t0_s=t0 + i / fs)
-        frames = {}
-        while len(frames) < n:
-            f = wait_for(lambda: sub.recv(0.2), what="forecast frames")
-            if f.kind in ("forecast", "hold"):
-                frames[int(round((f.header["t_s"] - t0) * fs))] = f
-        pub.close()
-        sub.close()
+    frames = marker_forecast_frames(x, fs, fc)
     jump = frames[k0]
     assert jump.kind == "hold" and jump.header["reason"] == "gap" and "input jumped" in jump.header["detail"]
     assert all(frames[i].kind == "hold" for i in range(k0, k0 + 4 + 2 - 1))   # window and first target

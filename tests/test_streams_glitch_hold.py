@@ -4,35 +4,10 @@ is held as a ``gap`` ("input step held ..."), the next sample, back where the ma
 ("input glitch dropped ...") and the window restarts; forecasts resume once it is whole. Before, the
 runtime published a forecast extrapolated from the glitch; with the forecaster's hold alone, the hold
 went out labelled ``warm_up`` with no detail."""
-import time
-
 import numpy as np
 
 from streams.config import ForecasterConfig
-from streams.publisher import Publisher
-from streams.subscriber import Subscriber
-from test_streams_helpers import config, running, wait_for
-
-
-def _frames(x, fs, fc):
-    n = x.shape[1]
-    with running(config(forecaster=fc)) as rt:
-        sub = Subscriber(["fcst/", "hold/"], rt.bound.output)
-        wait_for(lambda: sub.recv(0.2) or True, what="subscription")
-        time.sleep(0.3)
-        pub = Publisher("couch1", rt.bound.ingest)
-        out = pub.stream("markers", fs, ["m1_x", "m1_y", "m1_z"], modality="motion")
-        t0 = time.time()
-        for i in range(n):
-            out.send(x[:, i:i + 1].astype(np.float32), t0_s=t0 + i / fs)
-        frames = {}
-        while len(frames) < n:
-            f = wait_for(lambda: sub.recv(0.2), what="forecast frames")
-            if f.kind in ("forecast", "hold"):
-                frames[int(round((f.header["t_s"] - t0) * fs))] = f
-        pub.close()
-        sub.close()
-    return frames
+from test_streams_helpers import marker_forecast_frames
 
 
 def test_the_runtime_holds_a_glitch_and_drops_it():
@@ -43,7 +18,7 @@ def test_the_runtime_holds_a_glitch_and_drops_it():
     x[0, k0] -= 2.5 * largest   # towards the middle: inside the range seen, short of a jump (4 times)
     fc = ForecasterConfig(method="lms", horizon_steps=2, lookback=4, warmup_s=3.0, recover_steps=5, stale_s=5.0,
                           max_input_age_s=30.0)   # generous: this test is about values, not timing
-    frames = _frames(x, fs, fc)
+    frames = marker_forecast_frames(x, fs, fc)
     assert all(frames[k].kind == "forecast" for k in range(k0 - 10, k0))   # forecasting before it
     glitch, back = frames[k0], frames[k0 + 1]
     assert glitch.kind == "hold" and glitch.header["reason"] == "gap", glitch.header

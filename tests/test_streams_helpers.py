@@ -167,3 +167,28 @@ def ecg_score_headers(x: np.ndarray, channels, n_expected: int, *, window=(10.0,
     batch = ecg_frames(x, fs_hz, time.time() - x.shape[1] / fs_hz)
     return ecg_session([batch], n_expected, declared_hz=fs_hz, channels=channels, window=window,
                        timeout_s=timeout_s, **over)[0]
+
+
+def marker_forecast_frames(x: np.ndarray, fs: float, fc: ForecasterConfig, *, source: str = "couch1") -> dict:
+    """Send the marker samples ``x`` (3, n) one a frame, stamped from now at ``fs``, to a runtime
+    forecasting with ``fc``; its ``fcst/`` or ``hold/`` frame for each sample, by sample index."""
+    from streams.publisher import Publisher
+    from streams.subscriber import Subscriber
+    n = x.shape[1]
+    with running(config(forecaster=fc)) as rt:
+        sub = Subscriber(["fcst/", "hold/"], rt.bound.output)
+        wait_for(lambda: sub.recv(0.2) or True, what="subscription")
+        time.sleep(0.3)
+        pub = Publisher(source, rt.bound.ingest)
+        out = pub.stream("markers", fs, ["m1_x", "m1_y", "m1_z"], modality="motion")
+        t0 = time.time()
+        for i in range(n):
+            out.send(x[:, i:i + 1].astype(np.float32), t0_s=t0 + i / fs)
+        frames = {}
+        while len(frames) < n:
+            f = wait_for(lambda: sub.recv(0.2), what="forecast frames")
+            if f.kind in ("forecast", "hold"):
+                frames[int(round((f.header["t_s"] - t0) * fs))] = f
+        pub.close()
+        sub.close()
+    return frames
