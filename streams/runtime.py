@@ -44,7 +44,7 @@ from streams.registry import StreamRegistry
 from streams.runtime_ingest import IngestMixin
 from streams.runtime_outputs import Lane, OutputsMixin
 from streams.runtime_status import StatusMixin
-from streams.scores import ScoreHost, ScoreWorker
+from streams.scores import STOP_DRAIN_S, ScoreHost, ScoreWorker
 from streams.security import ipv6_options, refused_handshake_events, refusal_reason
 from streams.startup import StartingResponder, check_bindable, warm_up_all
 from streams.status_overload import OVERLOAD_WINDOW_S, OverloadWatch
@@ -269,7 +269,7 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
             for job, emb, err, ms in lane.worker.poll_results():
                 self._publish_embeddings(job, emb, err, ms)
         if self.score_worker is not None:
-            self.score_worker.stop()
+            self.score_worker.stop(drain_s=STOP_DRAIN_S)   # within a second of SIGINT, the rest counted
         if self.recorder is not None:
             self.recorder.close()
         for _, sk, mon in monitors:
