@@ -184,19 +184,21 @@ class JumpMixin:
         self.held = True
         self._have_forecast = False
         prev = self._hist[(self._count - 1) % self._cap]
-        i = int(np.argmax(np.where(held_coordinates(z, prev, self._dlo, self._dhi), np.abs(z - prev), -1.0)))
-        self.divergence = (f"input step held until the next sample confirms it (coordinate {i}: a step of "
-                           f"{abs(float(z[i] - prev[i])):.3g}, its largest before "
-                           f"{max(float(self._dhi[i]), -float(self._dlo[i])):.3g})")
+        step = self._largest_step(z, prev, held_coordinates(z, prev, self._dlo, self._dhi))
+        self.divergence = f"input step held until the next sample confirms it ({step})"
         return True
+
+    def _largest_step(self, z: np.ndarray, prev: np.ndarray, m: np.ndarray) -> str:
+        """"coordinate i: a step of X, its largest before Y": the largest step from ``prev`` to ``z``
+        among the coordinates ``m``, against that coordinate's largest change seen."""
+        i = int(np.argmax(np.where(m, np.abs(z - prev), -1.0)))
+        return (f"coordinate {i}: a step of {abs(float(z[i] - prev[i])):.3g}, its largest before "
+                f"{max(float(self._dhi[i]), -float(self._dlo[i])):.3g}")
 
     def _drop(self, w: np.ndarray, prev: np.ndarray, m: np.ndarray) -> None:
         """The held sample ``w`` came back to ``prev`` (coordinates ``m``): a glitch, not learnt."""
-        i = int(np.argmax(np.where(m, np.abs(w - prev), -1.0)))
-        largest = max(float(self._dhi[i]), -float(self._dlo[i]))
         self.n_dropped += 1
-        self.divergence = (f"input glitch dropped (coordinate {i}: a step of {abs(float(w[i] - prev[i])):.3g}, "
-                           f"its largest before {largest:.3g}, came back)")
+        self.divergence = f"input glitch dropped ({self._largest_step(w, prev, m)}, came back)"
         log.warning("%s: %s; input window restarted", self.method, self.divergence)
         self._restart_window()
 
