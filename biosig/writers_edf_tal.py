@@ -24,12 +24,6 @@ from biosig.errors import WriteError
 EDF_READ_MAX_ANNOTATION_BYTES = 512
 
 
-def _signal_fields(raw: bytes, ns: int) -> tuple[list[str], int]:
-    """(labels, offset of the samples-per-record block) of an EDF header with ``ns`` signals."""
-    labels = [raw[256 + 16 * i:256 + 16 * (i + 1)].decode("latin-1").strip() for i in range(ns)]
-    return labels, 256 + ns * (16 + 80 + 8 * 5 + 80)
-
-
 def _number(value: float) -> str:
     """A TAL number: up to 7 decimals (100 ns, EDF+'s resolution), no trailing zeros."""
     text = f"{value:.7f}".rstrip("0").rstrip(".")
@@ -50,11 +44,13 @@ def rewrite_annotations(path: pathlib.Path, annotations: list[tuple[float, float
     data record keeps its time-keeping TAL (the record's onset; the first holds the start's fraction of a
     second), then the annotations follow in onset order, as many in each record as fit, the signal
     as wide as that needs (the header's samples per record of the signal set so)."""
+    from biosig.readers.edf_plusd import edf_header   # (the reader's header parser; readers import writers)
+
     raw = path.read_bytes()
-    ns = int(raw[252:256].decode("latin-1").strip())
-    n_records = int(raw[236:244].decode("latin-1").strip())
-    labels, spr_at = _signal_fields(raw, ns)
-    spr = [int(raw[spr_at + 8 * i:spr_at + 8 * (i + 1)].decode("latin-1").strip()) for i in range(ns)]
+    ns, head, fields = edf_header(path, raw)
+    n_records = int(head[236:244].strip())
+    labels, spr = fields["label"], [int(v) for v in fields["spr"]]
+    spr_at = 256 + ns * (16 + 80 + 8 * 5 + 80)   # the samples-per-record block (EDF 1.0 header layout)
     if "EDF Annotations" not in labels or n_records < 1:
         raise WriteError(path, "pyedflib wrote no EDF Annotations signal; the annotations cannot be added")
     a = labels.index("EDF Annotations")
