@@ -215,6 +215,12 @@ class StreamingPipeline:
         # frequency-dependent delay that is not counted here
         self.delay_s = float(sum(getattr(op, "delay_s", 0.0) for op in self.ops))
 
+    @property
+    def chunk_invariant(self) -> bool:
+        """Whether the output is the same however the input is chunked: every filter and resampler
+        carries its state across chunks; a z-score, min-max or detrend step normalises each chunk."""
+        return all(getattr(op, "chunk_invariant", True) for op in self.ops)
+
     def reset(self) -> None:
         for op in self.ops:
             op.reset()

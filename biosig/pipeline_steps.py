@@ -193,10 +193,13 @@ register(StepSpec(
 
 # ---------------------------------------------------------------------------------- window-level
 class _Blockwise:
-    """A stream op that applies a stateless block function to each chunk."""
+    """A stream op that applies a stateless block function to each chunk. ``chunk_invariant``: the
+    function works sample by sample (clip, a channel choice, mono), so how a stream's samples are
+    chunked does not change its output; a z-score, min-max or detrend normalises each chunk."""
 
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray]):
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], chunk_invariant: bool = False):
         self.fn = fn
+        self.chunk_invariant = chunk_invariant
 
     def reset(self) -> None:
         pass
@@ -243,9 +246,10 @@ def minmax_block(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     return ((x - lo) / (hi - lo + eps)).astype(x.dtype, copy=False)
 
 
-def _block_spec(name, params, fn, in_model, doc):
+def _block_spec(name, params, fn, in_model, doc, chunk_invariant=False):
     register(StepSpec(name, params, lambda rec, p: rec.replace(samples=fn(rec.samples, p)),
-                      lambda p, fs, c, names: _Blockwise(lambda x: fn(x, p)), in_model=in_model, doc=doc))
+                      lambda p, fs, c, names: _Blockwise(lambda x: fn(x, p), chunk_invariant),
+                      in_model=in_model, doc=doc))
 
 
 _block_spec("detrend", {"type": (("linear", "constant"), "linear")},
@@ -264,7 +268,8 @@ def _clip(x, p):
     return np.clip(x, lo, hi)
 
 
-_block_spec("clip", {"low": (float, None), "high": (float, None)}, _clip, False, "clip to [low, high]")
+_block_spec("clip", {"low": (float, None), "high": (float, None)}, _clip, False, "clip to [low, high]",
+            chunk_invariant=True)
 
 
 # ---------------------------------------------------------------------------------- channels
@@ -292,7 +297,7 @@ def _select_offline(rec: Record, p: dict) -> Record:
 
 register(StepSpec(
     "select_channels", {"channels": (list, REQUIRED)}, _select_offline,
-    lambda p, fs, c, names: _Blockwise(lambda x, i=_resolve_channels(p["channels"], names, c): x[i]),
+    lambda p, fs, c, names: _Blockwise(lambda x, i=_resolve_channels(p["channels"], names, c): x[i], True),
     doc="keep the given channels (names or indices), in that order"))
 
 
@@ -301,7 +306,7 @@ def _mono(rec: Record, p: dict) -> Record:
     return rec.replace(samples=x, channels=("mono",), units=(rec.units[0],), modality=rec.modality)
 
 
-register(StepSpec("mono", {}, _mono, lambda p, fs, c, names: _Blockwise(lambda x: x.mean(axis=0, keepdims=True)),
+register(StepSpec("mono", {}, _mono, lambda p, fs, c, names: _Blockwise(lambda x: x.mean(axis=0, keepdims=True), True),
                   doc="average all channels into one"))
 
 

@@ -63,6 +63,10 @@ def polarity_block(x: np.ndarray, fs_hz: float, window_s: float = 2.0) -> tuple[
 class PolarityStream:
     """Causal ``polarity``: the decision over the last ``history_s`` s of complete windows."""
 
+    # the sign decided at the end of a chunk multiplies the whole chunk: a longer chunk changes
+    # where a flip takes effect (StreamingPipeline.chunk_invariant)
+    chunk_invariant = False
+
     def __init__(self, params: dict, fs_hz: float, n_channels: int):
         self.n_window = window_samples(params["window_s"], fs_hz)
         self.n_keep = max(int(params["history_s"] // params["window_s"]), 1)
