@@ -1,6 +1,7 @@
 """Shared fixtures. Real recordings live in ../shared/data (never copied into the project)."""
 import os
 import pathlib
+import re
 import sys
 
 import pytest
@@ -32,8 +33,26 @@ def shared_data() -> pathlib.Path:
     return shared_path()
 
 
+# Tests that run the runtime on real sockets, a browser or LSL judge holds and latencies against
+# wall-clock deadlines: they are marked `serial`, and `make test` runs them alone after the others
+# have run in two processes (`-n 2`): side by side with a CPU-bound test they see a loaded machine.
+# A module can also say so itself (`pytestmark = pytest.mark.serial`).
+TIMING_SENSITIVE = re.compile(r"import zmq|from zmq|test_streams_helpers|streams\.runtime|selenium|pylsl"
+                              r"|Dashboard\(|[\"']serve[\"']")
+
+
+def _timing_sensitive(path, seen={}) -> bool:
+    if path not in seen:
+        seen[path] = bool(TIMING_SENSITIVE.search(pathlib.Path(path).read_text(encoding="utf-8")))
+    return seen[path]
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip tests marked `gpu` when no CUDA device is visible."""
+    """Mark the timing-sensitive modules' tests `serial`; skip tests marked `gpu` when no CUDA
+    device is visible."""
+    for item in items:
+        if "serial" not in item.keywords and _timing_sensitive(str(item.path)):
+            item.add_marker(pytest.mark.serial)
     if not any("gpu" in item.keywords for item in items):
         return
     try:

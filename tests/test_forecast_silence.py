@@ -10,9 +10,12 @@ timing is a sleep, which can only last longer than asked.)
 import time
 
 import numpy as np
+import pytest
 
 from streams.config import ForecasterConfig
 from streams.forecast_worker import ForecastWorker
+
+pytestmark = pytest.mark.serial   # sleeps judged against the no-input timer (tests/conftest.py)
 
 FS = 10.0
 
