@@ -124,7 +124,15 @@ def beat_intervals(beats, fs_hz: float, bridged: np.ndarray | None = None) -> np
     return np.where(keep, rr, np.nan)
 
 
-def _first_channel(x) -> np.ndarray:
+def first_channel(x) -> np.ndarray:
+    """The first channel of a window ``x`` (W,) or (C, W) as float64: the signal every window
+    measure reads. :class:`SignalError` for (samples, channels) (:func:`biosig.arguments.samples_first`:
+    its first "channel" would be the first sample or few, every value NaN) and for a
+    :class:`biosig.record.Record` (it has a rate of its own: the numbers would need both)."""
+    from biosig.record import Record
+    if isinstance(x, Record):   # read as an object array: "got an array of dtype object"
+        raise SignalError(f"a window measure takes samples and fs_hz, not a Record: pass rec.samples, rec.fs_hz "
+                          f"(here {x.fs_hz:g} Hz), or measure the record with biosig.measures.heart_rate(rec)")
     x = float_signal(x)
     if samples_first(x):
         # (samples, channels): its first "channel" would be the first few samples, and every value NaN
@@ -140,7 +148,7 @@ def beats_and_features(x, fs_hz: float, modality: str) -> tuple[dict[str, float]
     intervals between normal beats only, :data:`NN_MIN_CORR`, premature beats' excepted, :data:`PREMATURE_RR_REL`;
     its successive differences need :data:`MIN_NN_DIFFS`)."""
     from biosig.quality import detect_beats, ecg_window_beats
-    x, fs_hz = _first_channel(x), sampling_rate(fs_hz)
+    x, fs_hz = first_channel(x), sampling_rate(fs_hz)
     run = _longest_finite_run(x, fs_hz)
     if run is None:
         return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
@@ -250,7 +258,7 @@ def uncertain_beats(ecg, fs_hz: float) -> bool:
     from biosig.ecg_beats import doubtful_intervals
     from biosig.quality import ecg_window_beats
     fs_hz = sampling_rate(fs_hz)
-    run = _longest_finite_run(_first_channel(ecg), fs_hz)
+    run = _longest_finite_run(first_channel(ecg), fs_hz)
     if run is None:
         return False
     found = ecg_window_beats(run[0], fs_hz)   # the gate's and the measures' beats of these samples, kept

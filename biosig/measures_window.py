@@ -36,7 +36,7 @@ from biosig.errors import SignalError
 from biosig.modality import check_modality
 from biosig.flatline import FLAT_MODALITIES, longest_run, measured_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
-from biosig.measures_hrv import RR_KEYS, beats_and_features, uncertain_beats
+from biosig.measures_hrv import RR_KEYS, beats_and_features, first_channel, uncertain_beats
 from biosig.pulse_beats import burst_in_doubt, pulses_alternate
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
@@ -73,8 +73,7 @@ def breath_peaks(resp, fs_hz: float) -> np.ndarray:
     0.05-2 Hz band (:data:`BREATH_BAND_HZ`), at least 0.5 x the dominant breath period apart
     (autocorrelation, :data:`BREATH_S`), above 30 % of the robust range, each rising and falling
     by at least :data:`BREATH_PROMINENCE_REL` of the median breath (:func:`_prominent`)."""
-    x, fs_hz = float_signal(resp), sampling_rate(fs_hz)
-    x = x[0] if x.ndim == 2 else x
+    x, fs_hz = first_channel(resp), sampling_rate(fs_hz)   # (W, 1) read as 1 sample: no breaths, no error
     finite = np.isfinite(x)
     if finite.sum() < 2 * BREATH_S[0] * fs_hz or np.nanstd(x) == 0:
         return np.zeros(0, np.int64)
@@ -130,8 +129,7 @@ def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
     ``unacceptable_manoeuvre``."""
     from biosig.spirometry import spirometry_indices
     from biosig.spirometry_session import acceptable_fvc
-    x, fs_hz = float_signal(volume_ml), sampling_rate(fs_hz)
-    x = x[0] if x.ndim == 2 else x
+    x, fs_hz = first_channel(volume_ml), sampling_rate(fs_hz)   # (W, 1) read as 1 sample: "no_manoeuvre"
     try:
         idx = spirometry_indices(x, fs_hz)
     except SignalError:

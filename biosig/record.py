@@ -19,10 +19,10 @@ from biosig.modality import channel_modality, check_modality, infer_modality
 
 def require_record(value, what: str) -> "Record":
     """``value`` if it is a :class:`Record`; :class:`SignalError` otherwise (a bare array has no
-    rate or channel names: wrap it as ``Record(samples, fs_hz=...)`` or read a file)."""
+    rate or channel names: wrap it as ``Record(samples, fs_hz=..., channels=[...])`` or read a file)."""
     if not isinstance(value, Record):
-        raise SignalError(f"{what} takes a biosig Record (biosig.read(path) or Record(samples, fs_hz=...)), "
-                          f"not {type(value).__name__}")
+        raise SignalError(f"{what} takes a biosig Record (biosig.read(path) or Record(samples, fs_hz=..., "
+                          f"channels=[...])), not {type(value).__name__}")
     return value
 
 
@@ -79,9 +79,9 @@ class Record:
 
     Attributes
     ----------
-    samples : float32 array (C, T), physical units, NaN where no valid sample exists.
+    samples : float32 array (C, T), physical units, NaN where no valid sample exists (a (T,) array is one channel).
     fs_hz : sampling rate in Hz, > 0.
-    channels : C channel names.
+    channels : C channel names, required (one ``str`` for one channel; they give each channel's modality).
     units : C unit strings (``"mV"``, ``"mm"``, ...), ``""`` when unknown.
     modality : record-level modality, one of :data:`biosig.modality.MODALITIES`.
     start_time : wall-clock time of the first sample, when the file gives one.
@@ -93,7 +93,7 @@ class Record:
 
     samples: np.ndarray
     fs_hz: float
-    channels: tuple[str, ...]
+    channels: tuple[str, ...] = None   # required: None only so that leaving it out is a SignalError, not a TypeError
     units: tuple[str, ...] = ()
     modality: str = ""
     start_time: datetime | None = None
@@ -133,15 +133,25 @@ class Record:
         if not np.isfinite(fs) or fs <= 0:
             raise SignalError(f"sampling rate must be a positive number of Hz, got {self.fs_hz!r}")
         object.__setattr__(self, "fs_hz", fs)
+        if self.channels is None:   # Record(x, fs_hz=250) was "TypeError: missing ... 'channels'"
+            raise SignalError(f"Record needs channels: one name per row of samples (here {x.shape[0]}), e.g. "
+                              f"Record(x, fs_hz={fs:g}, channels=['II']); the names give each channel's modality")
         channels = _names(self.channels)
         if len(channels) != x.shape[0]:
-            raise SignalError(f"{len(channels)} channel names for {x.shape[0]} channels")
+            # a (T, C) array from a table or pandas: "1 channel names for 2500 channels"
+            turned = "; samples first? pass samples.T (rows are channels)" if x.shape[1] == len(channels) else ""
+            raise SignalError(f"{len(channels)} channel names for {x.shape[0]} channels (samples shaped "
+                              f"{x.shape}, (channels, samples)){turned}")
         object.__setattr__(self, "channels", channels)
         units = _names(self.units) or ("",) * len(channels)
         if len(units) != len(channels):
             raise SignalError(f"{len(units)} units for {len(channels)} channels")
         object.__setattr__(self, "units", units)
         object.__setattr__(self, "modality", check_modality(self.modality or infer_modality(channels, fs)))
+        if self.start_time is not None and not isinstance(self.start_time, datetime):
+            # a str was kept, and biosig.write failed on it with "str.replace() takes no keyword arguments"
+            raise SignalError(f"start_time must be a datetime (e.g. datetime.fromisoformat('2024-03-01T10:00:00')) "
+                              f"or None, got {type(self.start_time).__name__} {self.start_time!r}")
         if self.times_s is not None:
             t = np.asarray(self.times_s, dtype=np.float64)
             if t.shape != (x.shape[1],):

@@ -14,6 +14,7 @@ import torch
 
 from encoders.arguments import window_batch
 from encoders.errors import EncoderError
+from encoders.window_checks import check_window_shape
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +108,7 @@ class Encoder:
         float32 (B, D), deterministic for identical input.
         """
         x, idx, batch_size = window_batch(x, channel_idx, batch_size, len(self.config.channels))
-        from encoders.config import min_input_samples
-        min_t = min_input_samples(self.config)
-        if x.shape[-1] < min_t:
-            raise EncoderError(f"windows of {x.shape[-1]} samples are shorter than the smallest input of this model ({min_t} samples)")
+        check_window_shape(x, idx, self.config)
         idx = None if idx is None else torch.from_numpy(idx)
         xt = torch.from_numpy(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
         out = [self.model.embed_forward(xt[i:i + batch_size], idx if idx is None or idx.ndim == 1 else idx[i:i + batch_size])

@@ -23,6 +23,7 @@ import numpy as np
 from encoders.arguments import window_batch
 from encoders.config import EncoderConfig
 from encoders.errors import EncoderError
+from encoders.window_checks import check_window_shape
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +81,8 @@ class InferenceModel:
     def embed_windows(self, x: np.ndarray, channel_idx, batch_size: int = 64) -> np.ndarray:
         """float32 (B, D) for windows (B, C, T) at the model rate; NaN and inf become 0."""
         c = self.config
-        from encoders.config import min_input_samples
         x, idx, batch_size = window_batch(x, channel_idx, batch_size, len(c.channels))
-        min_t = min_input_samples(c)
-        if x.shape[-1] < min_t:
-            raise EncoderError(f"windows of {x.shape[-1]} samples are shorter than the smallest input of this model ({min_t} samples)")
+        check_window_shape(x, idx, c)
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         out = [self.backend.run(x[i:i + batch_size], idx if idx is None or idx.ndim == 1 else idx[i:i + batch_size])
                for i in range(0, len(x), batch_size)]
