@@ -76,7 +76,12 @@ def infer_modality(channels, fs_hz: float | None = None) -> str:
 def check_modality(modality: str) -> str:
     """Validate a modality name; the error lists the accepted ones."""
     if modality not in MODALITIES:
-        raise SignalError(f"unknown modality {modality!r}; expected one of {', '.join(MODALITIES)}")
+        if hasattr(modality, "modality") and hasattr(modality, "samples"):   # a Record, printed whole
+            raise SignalError(f"expected a modality name, got a Record: pass rec.modality "
+                              f"({modality.modality!r}); one of {', '.join(MODALITIES)}")
+        hint = f" (names are lower case: {modality.lower()!r})" if isinstance(modality, str) \
+            and modality.lower() in MODALITIES else ""
+        raise SignalError(f"unknown modality {modality!r}{hint}; expected one of {', '.join(MODALITIES)}")
     return modality
 
 

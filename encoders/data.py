@@ -52,7 +52,8 @@ def select_channels(record, modality: str):
         if record.modality != modality:
             raise EncoderError(f"the {modality} encoder needs {modality} channels; the record has "
                                f"{record.modality} channels {names_text(record.channels)} (name the channel: "
-                               f"--channel NAME={modality}, or the record: --modality {modality})")
+                               f"--channel NAME={modality}, or the record: --modality {modality}; in Python "
+                               f"Record(..., modality={modality!r}))")
         keep = list(record.channels)
     # audio: every audio channel (the pipeline's ``mono`` step mixes them down); the selection keeps
     # the modality (Record.select guesses it again from the names: a channel "ch1" of a record read

@@ -10,7 +10,7 @@ from biosig.errors import SignalError
 from biosig.measures import hrv_features, ibi_features
 from biosig.measures_window import breath_features, spiro_features
 from encoders.errors import EncoderError
-from tests.conftest import load_encoder
+from conftest import load_encoder
 
 
 RESP_RATE_BPM = 15.0
@@ -76,3 +76,15 @@ def test_embed_windows_with_more_channels_than_names():
     from encoders.inference import open_model
     with pytest.raises(EncoderError, match=r"2 channels and ppg-tiny has 1 channel name"):
         open_model("ppg-tiny", backend="torch").embed_windows(x, None)
+
+
+def test_a_modality_given_as_a_record_or_in_capitals_names_the_fix():
+    """default_pipeline(rec) printed the whole Record as the 'unknown modality'; "ECG" gave no hint
+    that names are lower case; embedding an untagged channel gave only the CLI's fix."""
+    rec = biosig.Record(np.zeros(500), fs_hz=250, channels=["II"])
+    with pytest.raises(SignalError, match=r"got a Record: pass rec.modality \('ecg'\)"):
+        biosig.default_pipeline(rec)
+    with pytest.raises(SignalError, match=r"names are lower case: 'ecg'"):
+        biosig.default_pipeline("ECG")
+    with pytest.raises(EncoderError, match=r"in Python Record\(\.\.\., modality='ecg'\)"):
+        load_encoder("ecg-tiny").embed(biosig.Record(np.zeros((1, 5000)), fs_hz=250, channels=["ch0"]))
