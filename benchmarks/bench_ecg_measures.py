@@ -96,8 +96,8 @@ def _old_not_normal(bridged, clean, beats, fs_hz: float) -> np.ndarray:
 
 def old_beats_and_features(x, fs_hz: float):
     """``measures_hrv.beats_and_features(x, fs_hz, "ecg")`` as it was."""
-    from biosig.measures_hrv import MIN_NN_DIFFS, _first_channel, _longest_finite_run, beat_intervals, rr_features
-    x = _first_channel(x)
+    from biosig.measures_hrv import MIN_NN_DIFFS, first_channel, _longest_finite_run, beat_intervals, rr_features
+    x = first_channel(x)
     run = _longest_finite_run(x, fs_hz)
     if run is None:
         return rr_features(np.zeros(0), n_beats=0), np.zeros(0, np.int64), np.zeros(0)
@@ -125,8 +125,8 @@ def _old_inserted_artefact(x, fs_hz: float) -> bool:
 def old_uncertain_beats(x, fs_hz: float) -> bool:
     """``measures_hrv.uncertain_beats`` as it was."""
     from biosig.ecg_beats import doubtful_intervals
-    from biosig.measures_hrv import _first_channel, _longest_finite_run
-    run = _longest_finite_run(_first_channel(x), fs_hz)
+    from biosig.measures_hrv import first_channel, _longest_finite_run
+    run = _longest_finite_run(first_channel(x), fs_hz)
     return run is not None and (doubtful_intervals(run[0], fs_hz) > 0 or _old_inserted_artefact(run[0], fs_hz))
 
 
