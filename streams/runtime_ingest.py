@@ -38,13 +38,6 @@ EVICT_WARN_EVERY_S = 10.0    # evictions are logged at most this often (all coun
 WINDOW_SLICE_VALUES, WINDOW_SLICE_S = 1 << 13, 0.02
 
 
-def _chunk_free(st) -> bool:
-    """Whether ``st``'s windows are the same however its samples are chunked: no block-wise step
-    (z-score, min-max: normalise each chunk) before its windows. A model's outside pipeline has
-    none (``Pipeline.split_in_model`` leaves them to the model); a custom chain might."""
-    return st.pipe is None or st.pipe.chunk_invariant
-
-
 def _coalesce(work: list) -> list:
     """Join the consecutive frames of one catching-up stream in a drain (sorted: real-time streams
     first) into one chunk, none after a gap or restart: its pipeline filters them in one call, not
@@ -55,10 +48,12 @@ def _coalesce(work: list) -> list:
     25-sample frame (cProfile, 8 s of flood); the windows themselves (copy, flat mask, lane) 0.6 s.
     After: 0.9 s for twice the frames (the loop now keeps up with more of the flood), the bed's p50
     over the flood's first 5 s 0.11-0.13 -> 0.07-0.08 s (3 runs each, alternated). A real-time
-    stream's frames are cut one at a time, as they come."""
+    stream's frames are cut one at a time, as they come; so are those of a chain whose output depends
+    on chunking (``StreamingPipeline.chunk_invariant``: a z-score or polarity step before the windows;
+    a model's outside pipeline has none, ``Pipeline.split_in_model`` leaves them to the model)."""
     out = []
     for st, x, t0, t_last, reset in work:
-        if out and st.catching_up and not reset and out[-1][0] is st and _chunk_free(st):
+        if out and st.catching_up and not reset and out[-1][0] is st and (st.pipe is None or st.pipe.chunk_invariant):
             prev = out[-1]
             out[-1] = (st, prev[1] + [x], prev[2], t_last, prev[4])
         else:

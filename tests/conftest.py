@@ -1,4 +1,5 @@
 """Shared fixtures. Real recordings live in ../shared/data (never copied into the project)."""
+import functools
 import os
 import pathlib
 import re
@@ -41,10 +42,9 @@ TIMING_SENSITIVE = re.compile(r"import zmq|from zmq|test_streams_helpers|streams
                               r"|Dashboard\(|[\"']serve[\"']")
 
 
-def _timing_sensitive(path, seen={}) -> bool:
-    if path not in seen:
-        seen[path] = bool(TIMING_SENSITIVE.search(pathlib.Path(path).read_text(encoding="utf-8")))
-    return seen[path]
+@functools.lru_cache(maxsize=None)
+def _timing_sensitive(path: str) -> bool:
+    return bool(TIMING_SENSITIVE.search(pathlib.Path(path).read_text(encoding="utf-8")))
 
 
 def pytest_collection_modifyitems(config, items):
