@@ -37,8 +37,10 @@ def test_plot_refuses_a_method_of_an_earlier_run_into_the_same_folder(tmp_path, 
     out = tmp_path / "out"
     assert _evaluate(csv, out, "last,lms") == 0
     assert _evaluate(csv, out, "last", horizons="1,2") == 0   # the second run: last only, other horizons
-    assert (out / "predictions" / "sess" / "lms.parquet").is_file()   # the first run's, still there
-    capsys.readouterr()
+    # the first run's lms forecasts are not this run's: removed, and said (they were left beside the
+    # second report, where a user reading the folder took them for its)
+    assert not (out / "predictions" / "sess" / "lms.parquet").exists()
+    assert "removed 1 forecast file(s) of an earlier run" in capsys.readouterr().err
     assert main(["forecast", "plot", str(out), "--session", "sess", "--method", "lms", "--horizon", "3",
                  "--out", str(tmp_path / "lms.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -48,6 +50,23 @@ def test_plot_refuses_a_method_of_an_earlier_run_into_the_same_folder(tmp_path, 
     assert main(["forecast", "plot", str(out), "--session", "sess", "--method", "last", "--horizon", "2",
                  "--out", str(tmp_path / "last.png")]) == 0
     assert (tmp_path / "last.png").stat().st_size > 0
+
+
+def test_a_rerun_removes_only_its_own_kind_of_file(tmp_path, capsys):
+    """Another session's forecasts are retired with their truth; a file the command did not write stays."""
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    _write_csv(a)
+    _write_csv(b)
+    out = tmp_path / "out"
+    assert main(["forecast", "evaluate", str(a), str(b), "--methods", "last", "--horizons", "1",
+                 "--workers", "1", "--out", str(out)]) == 0
+    mine = out / "predictions" / "b" / "notes.parquet"
+    pl.DataFrame({"x": [1]}).write_parquet(mine)
+    capsys.readouterr()
+    assert _evaluate(a, out, "last", horizons="1") == 0
+    assert "removed 2 forecast file(s)" in capsys.readouterr().err
+    assert not (out / "predictions" / "b" / "truth.parquet").exists()
+    assert mine.is_file() and (out / "predictions" / "a" / "last.parquet").is_file()
 
 
 def test_a_refused_rerun_leaves_the_earlier_report(tmp_path, capsys):

@@ -18,6 +18,34 @@ DEFAULT_METHODS = "mix,rls,lms,linreg,rtrl,uoro,snap1,dni,last"
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")  # formats of `forecast plot --out`
 
 
+def _retire_earlier_forecasts(out: pathlib.Path, sessions: list[str], methods: list[str]) -> None:
+    """Remove the forecasts an earlier run wrote into ``out`` that this run will not overwrite.
+
+    A second run into one --out with other methods or sessions left the first run's
+    ``predictions/<session>/<method>.parquet`` beside the new report: `forecast plot` ignores them,
+    but a user reading the folder took them for this run's. Only files this command writes are
+    removed (``truth.parquet`` and one per known method), and the count is said on stderr; anything
+    else in the folder stays.
+    """
+    from realtime import KNOWN_METHODS
+    pdir = out / "predictions"
+    if not pdir.is_dir():
+        return
+    ours = {"truth", *KNOWN_METHODS}
+    keep = {(s, m) for s in sessions for m in ("truth", *methods)}
+    stale = [f for f in sorted(pdir.glob("*/*.parquet"))
+             if f.stem in ours and (f.parent.name, f.stem) not in keep]
+    for f in stale:
+        _write(f, lambda f=f: f.unlink(missing_ok=True))
+    for d in {f.parent for f in stale}:
+        if not any(d.iterdir()):
+            d.rmdir()
+    if stale:
+        print(f"forecast evaluate: removed {len(stale)} forecast file(s) of an earlier run from {pdir} "
+              f"(not this run's methods or sessions: {', '.join(sorted({f.parent.name + '/' + f.stem for f in stale})[:6])}"
+              f"{', ...' if len(stale) > 6 else ''})", file=sys.stderr)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "forecast", help="online respiratory-motion forecasters: evaluate, plot",
@@ -149,6 +177,7 @@ def _evaluate(args) -> int:
     # was), so a run stopped half-way (Ctrl-C) leaves none and `forecast plot` refuses the folder,
     # instead of plotting this run's forecasts under the earlier run's report.
     _write(out / "report.json", lambda: (out / "report.json").unlink(missing_ok=True))
+    _retire_earlier_forecasts(out, [s.name for s in sessions], methods)
     n_test = protocol.steps(protocol.test_start_s)
     for s in sessions:  # the truth of the test steps, for plots and re-scoring
         d = out / "predictions" / s.name
