@@ -41,6 +41,12 @@ SESSION_TAKEOVER_S = 2.0
 #: (:mod:`streams.device_rate`): not gaps.
 DEVICE_TIME_HOLE_S = 1.0
 
+#: Widths of a device frame counter that wraps (2^8, 2^16, 2^32): a ``seq`` that goes back to near 0
+#: from within :data:`SEQ_WRAP_SKIP` frames below one of them, device time moving on, is the counter
+#: wrapping (the next frame, or a gap of the frames between), not a publisher restart.
+SEQ_WRAP_MODULI = (1 << 8, 1 << 16, 1 << 32)
+SEQ_WRAP_SKIP = 16
+
 #: Modalities whose encoder is fed the leads `score` and `embed` choose (streams.models.fed_leads),
 #: not the stream's first ones.
 LEAD_CHOICE_MODALITIES = ("ecg", "ppg")
@@ -135,6 +141,11 @@ class InputStream:
     def sequence(self, seq: int, t0_s: float | None = None) -> str:
         """Classify ``seq`` (first sample at device time ``t0_s``): ``ok``, ``gap`` (counted
         here), ``restart`` (counted here), ``duplicate`` or ``late``."""
+        wrap = self._wrapped(seq, t0_s)
+        if wrap:
+            log.info("%s: sequence wrapped at 2^%d (%d -> %d): the next frame, not a restart",
+                     self.name, wrap.bit_length() - 1, self.last_seq, seq)
+            self.last_seq -= wrap   # as if the counter went on past the wrap: the next frame, or a gap
         if seq <= self.last_seq and t0_s is not None and self.last_t_s is not None and t0_s > self.last_t_s:
             self.stats.restarts += 1
             log.info("%s: publisher sequence restarted at %d (was %d) within session %d",
@@ -152,6 +163,22 @@ class InputStream:
             return "gap"
         self.last_seq = seq
         return "ok"
+
+    def _wrapped(self, seq: int, t0_s: float | None) -> int:
+        """The modulus (2^8, 2^16 or 2^32) at which a counter that narrow wrapped from the last
+        accepted ``seq`` to this one, else 0. The protocol asks for ``seq`` < 2^63, but a device whose
+        frame counter is 8, 16 or 32 bits wide and is passed through goes back to 0 every 2^16
+        frames (22 min of 10-sample ECG frames at 500 Hz): each wrap was counted a publisher restart,
+        and a windowed stream's filters and windows restarted (a window's length without an
+        embedding or a score at every wrap). A wrap is only the step from within
+        :data:`SEQ_WRAP_SKIP` frames below the modulus to within that many above 0, with device time
+        moving on; anything else going back is judged as before (a restart or late)."""
+        if t0_s is None or self.last_t_s is None or not t0_s > self.last_t_s or seq >= self.last_seq:
+            return 0
+        for modulus in SEQ_WRAP_MODULI:
+            if modulus - SEQ_WRAP_SKIP <= self.last_seq < modulus and seq < SEQ_WRAP_SKIP:
+                return modulus
+        return 0
 
     def time_hole(self, t0_s: float) -> bool:
         """True when a frame starting at device time ``t0_s`` leaves a hole of more than
