@@ -31,9 +31,10 @@ Stream handling done here for every method:
   step (further than a forecast may go, below, or out of its own coordinate's range by a step that
   coordinate never made, :mod:`realtime.jumps`) is a new origin for the coordinates that jumped;
   the window restarts and the forecaster holds until it is whole again (``jumped``, ``n_jumps``).
-  A step short of a jump but of more than :data:`realtime.jumps.HOLD_RATIO` times a coordinate's
-  largest change is held (not learnt, ``ready`` False: ``held``, ``n_held``) until the next sample
-  confirms it (learnt then) or comes back (a glitch: dropped, the window restarts, ``n_dropped``).
+  A step short of a jump but of :data:`realtime.jumps.HOLD_RATIO` times a coordinate's
+  largest change or more is held (not learnt, ``ready`` False: ``held``, ``n_held``) until the next sample
+  confirms it (learnt then) or comes back (a glitch: dropped, its place filled from its neighbours,
+  ``n_dropped``; no forecast for the sample that came back).
 * a forecast outside the range of motion seen so far: in any coordinate further below its minimum
   or above its maximum (normalised samples learnt) than :data:`FORECAST_REACH` times the largest
   per-coordinate range (at least one z-unit) is withheld (``ready`` False, ``out_of_range``
@@ -295,7 +296,7 @@ class Forecaster(StateMixin, JumpMixin):
 
     def _step(self, z: np.ndarray) -> None:
         if self._learnt and self._count and self._judge(z):
-            return   # held until the next sample confirms it (realtime.jumps)
+            return   # held until the next sample confirms it, or learnt behind a dropped glitch (realtime.jumps)
         self._learn(z)
 
     def _learn(self, z: np.ndarray) -> None:

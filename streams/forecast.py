@@ -13,10 +13,10 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
   0) and the input window restarted; held until the window is whole again. So is a sample that
   jumped out of the range of motion seen in one step (a marker swapped to another coordinate
   frame: :meth:`realtime.base.Forecaster._on_jump`, ``detail`` "input jumped ..."), held until
-  the learner has a whole window and a target after it; and a sample that stepped more than
-  :data:`realtime.jumps.HOLD_RATIO` times a coordinate's largest change, held until the next sample
-  confirms it (``detail`` "input step held ...") or, a glitch that came back, dropped with the window
-  restarted (``detail`` "input glitch dropped ..."). The runtime's
+  the learner has a whole window and a target after it; and a sample that stepped
+  :data:`realtime.jumps.HOLD_RATIO` times a coordinate's largest change or more, held until the next
+  sample confirms it (``detail`` "input step held ...") or, a glitch that came back, dropped, its place
+  filled from its neighbours (``detail`` "input glitch dropped ...", for the sample that came back). The runtime's
   timer also publishes a ``gap`` hold ("no input ...") as soon as the next frame is overdue by
   ``max_input_age_s`` while the source is forecasting (the standing forecast's input is then older
   than a published one may be; until 2026-12-05 the first such hold came only after ``stale_s``,
@@ -73,6 +73,9 @@ log = logging.getLogger(__name__)
 STATES = ("ready", "forecasting", "hold")
 LEARN_RATE = 1.25   # samples learnt per sample period of wall-clock time, at most (jitter, clock drift)
 LEARN_BURST_S = 20.0   # ... beyond a burst of this many seconds of samples (a backlog after an outage)
+#: A frame stamped further off the wall clock is not in Unix seconds (since boot, ms, 1e300): held naming the
+#: clock, not learnt (until 2026-12-06 held forever without a word, at 1e300 as "device time went back").
+CLOCK_OFF_S = 365 * 86400.0
 
 
 def source_of(stream: str) -> str:
@@ -229,6 +232,7 @@ class SourceForecaster(CheckpointMixin):
         self.learn_tokens, self.learn_wall_s = self.learn_cap, None
         self.time_back = 0          # frames whose device time went back (overlapping the learnt ones)
         self.over_rate = 0          # samples not learnt: they came faster than fs_hz of wall-clock time
+        self.clock_off = 0          # frames not learnt: stamped CLOCK_OFF_S or more off the wall clock
         self.hold_detail = ""       # why the last hold was given, where the reason alone does not say
         self.resumed = False
         self.failed = ""            # why the forecaster is unavailable ("" while it works)
@@ -256,8 +260,8 @@ class SourceForecaster(CheckpointMixin):
         period, is jitter: the time still went forward)."""
         return self.last_t_s is not None and t0_s <= self.last_t_s
 
-    def _hold(self, reason: str):
-        if self.rate_hold is not None and reason != "unavailable":   # the rate is why no forecast can come
+    def _hold(self, reason: str, rate: bool = True):
+        if rate and self.rate_hold is not None and reason != "unavailable":   # the rate is why no forecast can come
             reason, self.hold_detail = self.rate_hold
         self.state, self.hold_reason = "hold", reason
         self.counts[reason] += 1
@@ -275,6 +279,8 @@ class SourceForecaster(CheckpointMixin):
         n = x.shape[1]
         self.hold_detail = ""
         t_end = t0_s + (n - 1) / self.fs_hz
+        if not abs(t_end - now_s) <= CLOCK_OFF_S:   # not Unix seconds: its stamps tell nothing
+            return self._clock_off(t_end, now_s)
         back = self.went_back(t0_s)
         if back:   # device time went back: a new time base (a clock corrected) or a frame sent again
             self.time_back += 1
@@ -313,7 +319,7 @@ class SourceForecaster(CheckpointMixin):
                                     "coordinates that jumped, input window restarted")
             elif f.held or f.n_dropped > dropped:   # a step held for confirmation, or a glitch dropped
                 self.gap_open = True                # (realtime.jumps.HOLD_RATIO): a gap until whole again
-                self.hold_detail = f.divergence if f.held else f"{f.divergence}; input window restarted"
+                self.hold_detail = f.divergence   # (dropped: held for the sample that came back, as a gap)
             held = self.hold_left > 0   # one of the recover_steps samples after a divergence
             if held:
                 self.hold_left -= 1
@@ -350,6 +356,17 @@ class SourceForecaster(CheckpointMixin):
             return self._hold(self.rate_hold[0])
         self.state, self.hold_reason = "forecasting", ""
         return "forecast", f.predict_one()
+
+    def _clock_off(self, t_end: float, now_s: float):
+        """``stale_input`` naming the clock (before any rate hold: same stamps), not learnt; warned once."""
+        off, self.last_wall_s = t_end - now_s, now_s   # (a frame came: no "no input" hold)
+        self.hold_detail = (f"device time {t_end:.6g} s is {abs(off):.3g} s {'ahead of' if off > 0 else 'behind'} "
+                            f"the runtime's clock: t0_s must be Unix seconds ({'ms' if off > 0 else 'since boot'}?)"
+                            "; not learnt")
+        self.clock_off, self.last_frame_wall_s = self.clock_off + 1, now_s
+        if self.clock_off == 1:
+            log.warning("%s: %s", self.stream, self.hold_detail)
+        return self._hold("stale_input", rate=False)
 
     def aged(self, age_s: float):
         """The forecast was made, but its newest sample is ``age_s`` old when it would go out (the

@@ -263,7 +263,7 @@ class ForecastWorker:
                       "resumed": sf.resumed, "state": sf.state, "hold": sf.hold_reason,
                       "holds": dict(sf.counts), "failed": sf.failed, "detail": sf.hold_detail,
                       # frames stamped before the last learnt sample; samples not learnt (faster than fs_hz)
-                      "time_back": sf.time_back, "over_rate": sf.over_rate,
+                      "time_back": sf.time_back, "over_rate": sf.over_rate, "clock_off": sf.clock_off,
                       "checkpoint_failing": src in self._ckpt_failing,
                       # the other marker stream of this source while both send (all answers held)
                       "rival_stream": self._live_rival(src, now)}

@@ -1,6 +1,7 @@
 """A one-sample step short of a jump but of more than HOLD_RATIO times its coordinate's largest
 one-step change is held until the next sample decides it (realtime.jumps, ``_judge``): a glitch that
-comes back is dropped (the window restarts as after a one-sample gap), a step that stays is learnt
+comes back is dropped (its place filled halfway between its neighbours; until 2026-12-06 the window
+restarted as after a one-sample gap), a step that stays is learnt
 before the next sample, and the forecasts go on as without the hold.  Before, an in-band step of up to
 JUMP_INSIDE_RATIO (4) times the largest change was learnt at once: a one-sample glitch of 3 times the
 largest change of coordinate 5 on session 201205181211 (1.6 mm) at sample 2800 made RLS publish
@@ -41,7 +42,7 @@ def test_a_glitch_inside_the_band_is_held_and_dropped_not_learnt(method, c):
     Y = _glitched(X, k0, c, 3.0)
     base, _, f0 = _run(method, X, h, L)
     got, held, f = _run(method, Y, h, L)
-    assert k0 in held and k0 + 1 in held   # the glitch is no forecast; its return restarts the window
+    assert k0 in held and k0 + 1 in held   # the glitch is no forecast, nor is its return
     assert f.n_dropped == f0.n_dropped + 1 and f.n_jumps == 0, f.divergence
     assert "input glitch dropped" in f.divergence
     # against the real positions, as close as the unglitched forecasts; before (learnt): RLS 18.9 mm

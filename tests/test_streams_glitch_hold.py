@@ -1,7 +1,8 @@
 """Over ZeroMQ, a one-sample marker glitch short of a jump (2.5 times the coordinate's largest one-step
 change, inside its range: over realtime.jumps.HOLD_RATIO) is a hold, never a number: the glitch's sample
 is held as a ``gap`` ("input step held ..."), the next sample, back where the marker was, drops it
-("input glitch dropped ...") and the window restarts; forecasts resume once it is whole. Before, the
+("input glitch dropped ...", held for the sample that came back; the glitch's place is filled from its
+neighbours and the window goes on: since 2026-12-06 it restarted); forecasts resume with the next sample. Before, the
 runtime published a forecast extrapolated from the glitch; with the forecaster's hold alone, the hold
 went out labelled ``warm_up`` with no detail."""
 import numpy as np
