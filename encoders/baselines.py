@@ -17,6 +17,7 @@ The engineer building ``biosig.measures`` (issue 12) may later replace hrv/ibi w
 """
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 
@@ -87,18 +88,62 @@ def ibi_features(rec, modality: str | None = None) -> np.ndarray:
     return ibi_stats(beats / fs, len(sig) / fs)
 
 
-def mfcc_features(rec, n_mfcc: int = 20, fs_hz: float = 16000.0) -> np.ndarray:
-    """Mean and standard deviation over frames of ``n_mfcc`` MFCCs of the mono 16 kHz signal."""
+#: Top of a band every rate of a set holds, as a share of the lowest rate: a 4 kHz recorder's
+#: anti-alias filter (and the resampler's) rolls off over the last ~10 % below its 2 kHz Nyquist.
+MFCC_BAND_SHARE = 0.45
+
+
+def mfcc_common_fmax_hz(rates_hz, fs_hz: float = 16000.0) -> float:
+    """The MFCC filter bank's top (Hz) for a set recorded at ``rates_hz``: ``fs_hz / 2`` where every
+    rate is at least ``fs_hz`` (nothing is upsampled), else :data:`MFCC_BAND_SHARE` x the lowest rate.
+
+    Measured on 8 synthetic auscultation records of 6 s at 44.1 kHz and the same sounds through a
+    4 kHz recorder (``resample_poly``): with the filter bank up to 8 kHz, 28 of the 40 features of the
+    two copies differed by over half the spread of the 16 (median one spread): the 4 kHz copy's
+    empty bands above 2 kHz, at librosa's -80 dB floor, enter every coefficient, so the features tell
+    the rate apart. Up to 1800 Hz (0.45 x 4000) none does (median 0.00, largest 0.20 of the spread)."""
+    from biosig.arguments import sampling_rate
+    fs_hz = sampling_rate(fs_hz)
+    rates = [sampling_rate(r) for r in rates_hz]
+    if not rates:
+        raise EncoderError("mfcc_common_fmax_hz(): give the rates of at least one recording")
+    low = min(rates)
+    return fs_hz / 2 if low >= fs_hz else min(fs_hz / 2, MFCC_BAND_SHARE * low)
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_empty_band(rate_hz: float, fmax_hz: float) -> None:
+    """Once per rate and band in a process (a probe's worker reads hundreds of records at one rate)."""
+    log.warning("mfcc: a recording at %g Hz holds nothing above %g Hz and the MFCC filter bank reaches %g Hz: its "
+                "empty top bands enter every coefficient, so a set recorded at several rates is told apart by its "
+                "rates; to compare them like with like give fmax_hz at most %g x the set's lowest rate (%g Hz for "
+                "this one; encoders.baselines.mfcc_common_fmax_hz)",
+                rate_hz, rate_hz / 2, fmax_hz, MFCC_BAND_SHARE, MFCC_BAND_SHARE * rate_hz)
+
+
+def mfcc_features(rec, n_mfcc: int = 20, fs_hz: float = 16000.0, fmax_hz: float | None = None) -> np.ndarray:
+    """Mean and standard deviation over frames of ``n_mfcc`` MFCCs of the mono signal resampled to
+    ``fs_hz``, librosa's 128 mel bands from 0 to ``fmax_hz`` (None: ``fs_hz / 2``, 8 kHz).
+
+    A record below ``fs_hz`` holds nothing above its own Nyquist after resampling; where the filter
+    bank reaches beyond :data:`MFCC_BAND_SHARE` x its rate the MFCCs carry the rate
+    (:func:`mfcc_common_fmax_hz`, which gives the band for a set), and an audio record says so once
+    per rate."""
     import librosa
 
     from biosig.arguments import sampling_rate
     from biosig.record import require_record
     from encoders.arguments import whole_number
     n_mfcc, fs_hz = whole_number(n_mfcc, "n_mfcc"), sampling_rate(fs_hz)
+    top = fs_hz / 2 if fmax_hz is None else float(fmax_hz)
+    if not 0 < top <= fs_hz / 2:
+        raise EncoderError(f"mfcc_features(): fmax_hz={fmax_hz!r}; give 0 < fmax_hz <= fs_hz / 2 ({fs_hz / 2:g} Hz)")
     x = np.nan_to_num(np.asarray(require_record(rec, "mfcc_features()").samples, dtype=np.float64)).mean(0)
     if abs(rec.fs_hz - fs_hz) > 1e-6:
         x = librosa.resample(x, orig_sr=rec.fs_hz, target_sr=fs_hz)
-    m = librosa.feature.mfcc(y=x.astype(np.float32), sr=int(fs_hz), n_mfcc=n_mfcc)
+    if rec.modality == "audio" and rec.fs_hz < fs_hz and top > MFCC_BAND_SHARE * rec.fs_hz + 1e-6:
+        _warn_empty_band(float(rec.fs_hz), top)
+    m = librosa.feature.mfcc(y=x.astype(np.float32), sr=int(fs_hz), n_mfcc=n_mfcc, fmax=top)
     return np.concatenate([m.mean(1), m.std(1)])
 
 
@@ -168,12 +213,36 @@ def random_encoder(model: str, seed: int = 0, window_s: float | None = None):
 def embedding_mean(enc, rec, min_quality: float = 0.0) -> np.ndarray:
     """Record-level mean of the window embeddings of ``enc`` whose quality is at least
     ``min_quality`` (as ``probe --min-quality`` keeps them); NaN when no window is left."""
-    df = enc.embed(rec)
+    emb, quality = window_embeddings(enc, rec, with_quality=min_quality > 0)
     if min_quality > 0:
-        df = df.filter(df["quality"] >= min_quality)
-    if len(df) == 0:
+        emb = emb[quality >= min_quality]
+    if len(emb) == 0:
         return np.full(enc.config.dim, np.nan)
-    return np.asarray(df["embedding"].to_list(), dtype=np.float64).mean(0)
+    return emb.astype(np.float64).mean(0)
+
+
+def window_embeddings(enc, rec, batch_size: int = 64, with_quality: bool = False):
+    """``(embeddings (W, D) float32, quality (W,) float32 or None)``: the ``embedding`` and
+    ``quality`` columns of ``enc.embed(rec)`` (an :class:`encoders.embed.Encoder` or an
+    :class:`encoders.inference.InferenceModel`), the same numbers, without the per-window measures
+    and AF head that ``embed`` adds for ``score`` and ``serve`` and a probe row never reads. Those
+    were 35 % of a random-weight row's time on 10 s PPG segments (cProfile, 200 records: 5.4 of
+    15.3 s in window_measure_columns); benchmarks/bench_probe_scale.py times the probe's work."""
+    from biosig.readers.gap_resample import to_uniform_grid
+    from biosig.record import require_record
+    from encoders.data import channel_index, encoder_channels, quality_windows
+    record = to_uniform_grid(require_record(rec, "embedding"))   # the steps of enc.embed, in its order
+    record = encoder_channels(record, enc.config)
+    prepared = enc.prepare(record)
+    wins, _ = enc.windows(prepared)
+    emb = enc.embed_windows(wins, channel_index(prepared.channels, enc.config), batch_size)
+    if not with_quality:
+        return emb, None
+    qwins = quality_windows(enc, record, prepared, wins)
+    if hasattr(enc, "quality"):   # the torch Encoder (its fallback where biosig.quality is absent)
+        return emb, enc.quality(qwins, prepared.fs_hz)
+    from biosig.quality import window_quality
+    return emb, np.array([float(window_quality(w, prepared.fs_hz, enc.config.modality)) for w in qwins], np.float32)
 
 
 def embedding_features(enc, records, progress=None, min_quality: float = 0.0) -> np.ndarray:
