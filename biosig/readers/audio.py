@@ -212,6 +212,46 @@ def _decode_quiet(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
     return np.atleast_2d(y).astype(np.float32), float(fs), "audioread"
 
 
+#: A channel mix this far below its channels (RMS ratio, -20 dB) has lost the sound: two equal
+#: uncorrelated channels mix at -3 dB, copies of one sound at 0 dB; only opposite polarity cancels.
+CANCEL_RMS_RATIO = 0.1
+
+
+def _warn_cancelling_channels(path, x: np.ndarray) -> None:
+    """Warn when the mean of the channels, which every audio step here takes (the ``mono`` and
+    ``logmel`` steps, ``mono=True``), is far quieter than the channels: a stereo file with one
+    channel in opposite polarity (a miswired microphone) mixed to near silence and was embedded,
+    without a word, as silence (quality 1.0, taken on the channels)."""
+    finite = np.where(np.isfinite(x), x, 0.0).astype(np.float64)
+    ch = float(np.sqrt(np.mean(finite ** 2)))
+    mix = float(np.sqrt(np.mean(finite.mean(axis=0) ** 2)))
+    if ch > 0 and mix < CANCEL_RMS_RATIO * ch:
+        db = 20 * np.log10(max(mix, 1e-300) / ch)
+        log.warning("%s: its %d channels cancel when mixed to one (the mean of the channels, which the audio "
+                    "pipeline takes, is %.0f dB below them): one channel in opposite polarity? write one channel "
+                    "to a file of its own", path, x.shape[0], max(db, -300.0))
+
+
+#: Share of samples held at full scale (two equal neighbours at |x| >= :data:`RAIL_FS`) above which a
+#: file is said to be clipped: sound crosses full scale, it does not stay there.
+CLIPPED_SHARE = 0.001
+RAIL_FS = 0.99
+
+
+def _warn_level(path, x: np.ndarray) -> None:
+    """Warn of a file of zeros only or a clipped one; both were embedded without a word (a
+    stethoscope recording at 8 x its level, 5.1 % of its samples held at full scale, had window quality
+    1.0: its crackles and wheezes above the clipping are gone)."""
+    if not np.any(x):
+        log.warning("%s: holds zeros only (%d samples of silence)", path, x.shape[1])
+        return
+    held = (np.abs(x[:, 1:]) >= RAIL_FS) & (x[:, 1:] == x[:, :-1])
+    share = float(held.mean()) if held.size else 0.0
+    if share > CLIPPED_SHARE:
+        log.warning("%s: %.1f %% of its samples are held at full scale (clipped: recorded above the "
+                    "converter's range; what crossed it is lost)", path, 100 * share)
+
+
 def read_audio(path, *, mono: bool = False) -> Record:
     """Read an audio file.
 
@@ -236,6 +276,9 @@ def read_audio(path, *, mono: bool = False) -> Record:
             "original_channels": int(x.shape[0])}
     if said:
         meta["decoder_messages"] = said
+    _warn_level(path, x)
+    if x.shape[0] > 1:
+        _warn_cancelling_channels(path, x)
     if mono and x.shape[0] > 1:
         x = x.mean(axis=0, keepdims=True)
     names = channel_names(x.shape[0])
