@@ -34,6 +34,12 @@ TEST_FROM = 600   # 60 s at 10 Hz, as evaluate's test steps
 def run(method, Y, h, hold_ratio, L=12):
     """Published forecasts P (row t: forecast of step t + h, NaN where held) and the forecaster."""
     jumps.HOLD_RATIO = hold_ratio
+    return published(method, Y, h, L)
+
+
+def published(method, Y, h, L=12):
+    """Run ``method`` over ``Y`` as the runtime does (learn, then predict while ready): the forecasts
+    it publishes, P (row t: forecast of step t + h, NaN where held), and the forecaster."""
     f = make_forecaster(method, horizon_steps=h, lookback=L, n_coords=Y.shape[1], norm_steps=300,
                         max_frozen_steps=frozen_steps(2.0, 10.0))
     P = np.full(Y.shape, np.nan)

@@ -27,10 +27,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import _common  # noqa: E402,F401  (puts the repo root on sys.path)
 import numpy as np  # noqa: E402
 
-from bench_forecast_confirm import DATA, TEST_FROM, glitched  # noqa: E402
+from bench_forecast_confirm import DATA, TEST_FROM, glitched, published  # noqa: E402
 from realtime import jumps  # noqa: E402
-from realtime.config import frozen_steps  # noqa: E402
-from realtime import make_forecaster  # noqa: E402
 from realtime.sessions import load_sessions  # noqa: E402
 
 FILL = jumps.JumpMixin._drop
@@ -47,14 +45,7 @@ def _restart(self, w, prev, m, z):
 def run(method, Y, h, drop, L=12):
     """Published forecasts P (row t: forecast of step t + h, NaN where held) and the forecaster."""
     jumps.JumpMixin._drop = drop
-    f = make_forecaster(method, horizon_steps=h, lookback=L, n_coords=Y.shape[1], norm_steps=300,
-                        max_frozen_steps=frozen_steps(2.0, 10.0))
-    P = np.full(Y.shape, np.nan)
-    for t in range(len(Y) - h):
-        f.learn_one(Y[t])
-        if f.ready:
-            P[t] = f.predict_one()
-    return P, f
+    return published(method, Y, h, L)
 
 
 def errors(P, X, h, steps, mask=None):
