@@ -9,7 +9,8 @@ NumPy/SciPy so that ``biosig info`` does not pay NeuroKit2's ~2 s import; ``meth
 calls NeuroKit2 itself (cleaning, peak detection and template matching) and is the test oracle.
 
 Other modalities have no morphology model: their quality is the fraction of finite samples,
-0 for a flat window. NaN gaps: the score is computed on the finite part of the window (the
+0 for a flat window; for audio lowered by clipping, and 0 where the channels cancel when mixed
+(:mod:`biosig.quality_audio`). NaN gaps: the score is computed on the finite part of the window (the
 longest valid run; for ECG and PPG after gaps of at most :data:`biosig.flatline.SHORT_GAP_S` are
 bridged by a straight line) and multiplied by the window's finite fraction. For ECG and PPG a flat line
 (identical consecutive samples for :data:`biosig.flatline.FLAT_RUN_S` or longer: a lead off, a sensor clipped at
@@ -35,6 +36,7 @@ from biosig.arguments import float_signal, samples_first, sampling_rate, whole_n
 from biosig.errors import SignalError
 from biosig.flatline import bridged_run, flat_runs_to_nan, longest_run
 from biosig.modality import normalise_modality
+from biosig.quality_audio import clipped_share, clipping_factor, mix_factor
 from biosig.record import Record, require_record
 
 log = logging.getLogger(__name__)
@@ -232,6 +234,8 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) ->
         x = bridged_run(x, fs_hz)[0] if modality in USABLE else x[slice(*longest_run(finite))]   # flat lines: NaN above
     if len(x) < 2 or np.nanstd(x) == 0:
         return 0.0
+    if modality == "audio":   # clipping lowers it (biosig.quality_audio)
+        return frac * clipping_factor(clipped_share(x))
     if modality not in USABLE:
         return frac
     if len(x) < 3 * fs_hz:
@@ -294,7 +298,9 @@ def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "template
     Channels first: more rows than columns and than :data:`biosig.arguments.MAX_CHANNELS` is refused as a
     (W, C) window (its W "channels" of C samples each scored 0). ``modality``: one name, or one per
     channel (``("ecg", "ecg", "ppg")``), checked by :func:`biosig.modality.normalise_modality`
-    (``"ekg"`` is ECG; an unknown name is refused: it got the "other" score, 1.0 for any signal)."""
+    (``"ekg"`` is ECG; an unknown name is refused: it got the "other" score, 1.0 for any signal).
+    An audio window of several channels whose mix is 20 dB or more below them scores 0
+    (:func:`biosig.quality_audio.mix_factor`)."""
     if method not in METHODS:
         raise SignalError(f"quality method {method!r}; accepted: {', '.join(METHODS)}")
     x, fs_hz = float_signal(x), sampling_rate(fs_hz)
@@ -304,7 +310,10 @@ def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "template
     mods = _channel_modalities(modality, x.shape[0])
     if x.shape[1] == 0:
         return 0.0
-    return float(np.mean([_channel_quality(row, fs_hz, m, method) for row, m in zip(x, mods)]))
+    q = float(np.mean([_channel_quality(row, fs_hz, m, method) for row, m in zip(x, mods)]))
+    if x.shape[0] > 1 and all(m == "audio" for m in mods):
+        q *= mix_factor(x)    # channels that cancel when mixed: the mix is what is embedded
+    return q
 
 
 def quality_modalities(record: Record, modality: str | None = None) -> tuple[str, ...]:

@@ -113,11 +113,14 @@ class WindowSet:
 
 def quality_windows(model, record, prepared, wins: np.ndarray) -> np.ndarray:
     """The windows ``wins`` of ``model.prepare(record)`` (``prepared``) with the recorded flat runs
-    of ``record`` as NaN gaps (:func:`biosig.flatline.mark_flat_runs`): what quality is computed on
+    of ``record`` as NaN gaps (:func:`biosig.flatline.mark_flat_runs`), and for audio the spans whose
+    channels cancel when mixed (:func:`biosig.quality_audio.mark_cancelled_spans`): what quality is computed on
     (the embedding sees ``wins`` unchanged)."""
     from biosig.flatline import mark_flat_runs
+    from biosig.quality_audio import mark_cancelled_spans
     modality = model.config.modality
-    gapped = mark_flat_runs(prepared, select_channels(record, modality), modality)
+    raw = select_channels(record, modality)
+    gapped = mark_cancelled_spans(mark_flat_runs(prepared, raw, modality), raw, modality)
     return wins if gapped is prepared else model.windows(gapped)[0]
 
 

@@ -1,0 +1,145 @@
+"""Audio window quality: clipping and channels that cancel when mixed (:func:`biosig.quality.block_quality`).
+
+Audio has no morphology model: a window scores its finite fraction (0 when flat). Two faults leave a
+window neither missing nor flat and were scored 1.0 (the lung-sound rehearsal, issue 14):
+
+* Clipping: a stethoscope recording at 8 x its level, 5.1 % of its samples held at full scale: the
+  crackles and wheezes above the clipping are gone. :func:`clipped_share` counts the samples held at
+  the rail two ways, and the larger count is the share: equal neighbours at the window's own peak
+  (:data:`RAIL_REL`: any scale, so float files and files normalised after recording too, at the
+  recorded rate), and samples at or above :data:`RAIL_FS` of full scale where the window is in
+  full-scale units (a peak of at most :data:`FS_UNITS_MAX`): resampling (``embed``, ``score`` and
+  ``serve`` score 16 kHz windows) turns a flat top into ripple around the rail and overshoot above
+  it (a clipped 4 kHz recording's peak was 1.6 at 16 kHz), so equal neighbours are no longer there.
+  Quality loses :data:`CLIP_WEIGHT` x the share beyond :data:`CLIP_FREE_SHARE` (:func:`clipping_factor`):
+  a cough's peak grazing the rail costs nothing, 1 % clipped is 0.9 (the publish threshold of
+  :data:`biosig.measures_window.MIN_QUALITY` for audio), 5 % is 0.5.
+* Cancelling channels: every audio pipeline here embeds the mean of the channels (the ``mono`` and
+  ``logmel`` steps); a stereo file with one channel in opposite polarity mixed to near silence.
+  Where a window still has its channels (``window_quality`` of a read stereo record), a mix
+  :data:`biosig.readers.audio.CANCEL_RMS_RATIO` (-20 dB) or more below them scores 0
+  (:func:`mix_factor`). ``embed`` and ``score`` score the window after ``mono``: the recorded
+  blocks that cancel are marked missing first (:func:`mark_cancelled_spans`); ``serve`` keeps no
+  recorded audio, so there only the reader's side (a file) or nothing (a stream) says it.
+
+What the windows after ``mono`` and resampling cannot show: a clipped file normalised after
+recording (its rail no longer full scale, its flat tops ripple) scored 1.0 at 16 kHz and 0-0.03 at
+its own rate (synthetic lung sounds at 8 x, scaled to half). Seeing it there needs the recorded
+samples of each window's span, as :func:`biosig.flatline.window_flat_mask` reads flat lines.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from biosig.readers.audio import CANCEL_RMS_RATIO
+
+#: A sample equal to the one before it at 0.99 x the window's peak or above is held at the rail.
+RAIL_REL = 0.99
+#: A run of held samples counts where the step into or out of it is more than this many quanta.
+RAIL_STEP_QUANTA = 4.0
+#: In full-scale units a sample at 0.98 or above is at the rail (after 4 or 10 kHz -> 16 kHz
+#: resampling, the share at or above 0.98 was within 1.5 x the recorded held share, synthetic lung
+#: sounds clipped at 4 and 8 x their level).
+RAIL_FS = 0.98
+#: A window whose peak is at most this is taken to be in full-scale units (a clipped file's overshoot
+#: after resampling included); above it (int16 counts as floats, volts x 1000) only held samples count.
+FS_UNITS_MAX = 2.0
+#: Clipped shares up to this cost nothing (the reader's own "clipped" line starts above it).
+CLIP_FREE_SHARE = 0.001
+#: Quality lost per unit of clipped share beyond :data:`CLIP_FREE_SHARE`.
+CLIP_WEIGHT = 10.0
+
+
+def clipped_share(x: np.ndarray) -> float:
+    """Share of the finite samples of one audio channel ``x`` (W,) held at the rail (module docstring).
+    Cheap for the usual window: the samples near its peak are few, and a peak under :data:`RAIL_FS`
+    skips the full-scale count."""
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(x)
+    peak = float(a.max()) if len(a) else 0.0
+    if not np.isfinite(peak):
+        x = x[np.isfinite(x)]
+        a = np.abs(x)
+        peak = float(a.max()) if len(a) else 0.0
+    if len(x) < 2 or peak == 0.0:
+        return 0.0
+    top = np.flatnonzero(a[1:] >= RAIL_REL * peak) + 1
+    top = top[x[top] == x[top - 1]]
+    held = int(np.count_nonzero(_steep_runs(x, top))) if len(top) else 0
+    at_fs = int(np.count_nonzero(a >= RAIL_FS)) if RAIL_FS <= peak <= FS_UNITS_MAX else 0
+    return max(held, at_fs) / len(x)
+
+
+def _steep_runs(x: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Which ``held`` samples (each equal to the one before it, at the peak) lie in a run entered or
+    left by a step of more than :data:`RAIL_STEP_QUANTA` quanta of ``x`` (its smallest non-zero
+    step): a rail cuts a waveform that was still moving; a smooth peak of a quantised recording is
+    reached a quantum at a time. Without this a 50 Hz hum at 500 counts of a 16-bit file at 16 kHz
+    (-36 dBFS, nothing clipped) scored 0.64: each of its 100 crests is a few equal samples."""
+    d = np.abs(np.diff(x))
+    pos = d[d > 0]
+    if not len(pos):
+        return np.zeros(len(held), bool)
+    steep = RAIL_STEP_QUANTA * float(pos.min())
+    new = np.ones(len(held), bool)   # the first held sample of each run (which began one before it)
+    new[1:] = held[1:] != held[:-1] + 1
+    run_id = np.cumsum(new) - 1
+    starts, ends = held[new], held[np.r_[new[1:], True]]
+    entry = np.where(starts >= 2, d[np.maximum(starts - 2, 0)], 0.0)           # step into the run's first sample
+    leave = np.where(ends + 1 < len(x), d[np.minimum(ends, len(d) - 1)], 0.0)  # step out after its last
+    return ((entry > steep) | (leave > steep))[run_id]
+
+
+def clipping_factor(share: float) -> float:
+    """What a clipped ``share`` leaves of a window's quality, in [0, 1]."""
+    return float(np.clip(1.0 - CLIP_WEIGHT * (share - CLIP_FREE_SHARE), 0.0, 1.0))
+
+
+def mix_ratio(x: np.ndarray) -> float:
+    """RMS of the mean of the channels of ``x`` (C, W) over the RMS of the channels, on the samples
+    where every channel is finite; 1.0 where there is nothing to compare (one channel, silence)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        return 1.0
+    flat = x.ravel()
+    ch2 = float(flat @ flat)
+    if not np.isfinite(ch2):
+        x = x[:, np.isfinite(x).all(axis=0)]
+        flat = x.ravel()
+        ch2 = float(flat @ flat)
+    if ch2 == 0.0:
+        return 1.0
+    mix = x.mean(axis=0)
+    return float(np.sqrt(float(mix @ mix) * x.shape[0] / ch2))
+
+
+def mix_factor(x: np.ndarray) -> float:
+    """0.0 when the channels of ``x`` (C, W) cancel when mixed (:data:`CANCEL_RMS_RATIO`), else 1.0."""
+    return 0.0 if mix_ratio(x) < CANCEL_RMS_RATIO else 1.0
+
+
+#: Blocks (s of the recording) in which :func:`mark_cancelled_spans` compares the mix to the channels.
+CANCEL_BLOCK_S = 0.25
+
+
+def mark_cancelled_spans(clean, raw, modality: str):
+    """``clean`` (a preprocessed audio :class:`biosig.record.Record`, mixed to one channel) with NaN
+    where it comes from a :data:`CANCEL_BLOCK_S` block of ``raw`` (the recorded Record) whose channels
+    cancel when mixed (:func:`mix_factor`); ``clean`` itself otherwise. ``embed`` and ``score``
+    compute quality after the ``mono`` step, where a stereo file with one channel in opposite
+    polarity is near silence at quality 1.0; this gives its windows quality 0 (the finite share),
+    as :func:`biosig.flatline.mark_flat_runs` does for flat runs. (``serve`` does not keep a
+    stream's recorded audio: there the reader's warning has no counterpart.)"""
+    if modality != "audio" or raw.n_channels < 2 or clean.n_samples == 0:
+        return clean
+    x = np.asarray(raw.samples, dtype=np.float64)
+    block = max(1, int(round(CANCEL_BLOCK_S * raw.fs_hz)))
+    n_blocks = -(-x.shape[1] // block)
+    bad = np.array([mix_factor(x[:, b * block:(b + 1) * block]) == 0.0 for b in range(n_blocks)])
+    if not bad.any():
+        return clean
+    src = np.minimum((np.arange(clean.n_samples) * (raw.fs_hz / clean.fs_hz)).astype(np.int64) // block,
+                     n_blocks - 1)
+    out = np.array(clean.samples, dtype=np.float32, copy=True)
+    out[:, bad[src]] = np.nan
+    return clean.replace(samples=out)
