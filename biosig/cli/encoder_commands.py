@@ -155,13 +155,17 @@ def register(subparsers) -> None:
                     "publishes (measures_ok, missing, the modality's measures, e.g. hr_bpm; af_prob for ECG and "
                     "PPG). Identical input gives identical output. "
                     "A bad input is reported on stderr and the others are still written (exit code 1; "
-                    "2 when none could be embedded). Threads: --threads, default the free cores.")
+                    "2 when none could be embedded). Rerunning the same command after a Ctrl-C (exit code 130) or a "
+                    "crash resumes: the recordings embedded so far are kept in OUT.parquet.parts/ until --out is "
+                    "written. Threads: --threads, default the free cores.")
     e.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, record names or folders")
     e.add_argument("--model", required=True, metavar="NAME|DIR|FILE",
                    help="shipped model name (ecg-tiny, ...), checkpoint dir, or an exported .onnx / .plan "
                         "(preprocessing from its metadata; no checkpoint needed)")
     e.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file (one row per window)")
-    e.add_argument("--force", action="store_true", help="replace an existing output file (default: refuse)")
+    e.add_argument("--force", action="store_true",
+                   help="replace an existing output file (default: refuse), and start over where OUT.parquet.parts/ "
+                        "holds an interrupted run with other options")
     e.add_argument("--batch-size", type=_positive_int, default=64, help="windows per model call (default 64)")
     e.add_argument("--random-weights", action="store_true",
                    help="use the architecture NAME with random (seeded) weights: a baseline")
@@ -247,10 +251,11 @@ def pretrain_command(args) -> int:
 def embed_command(args) -> int:
     """Embed each input; like ``score``, a bad input is reported on stderr (one line) and the
     good ones are still written. Exit code 0: all embedded; 1: some inputs failed; 2: usage
-    error or nothing could be embedded."""
+    error or nothing could be embedded; 130: interrupted (the same command resumes:
+    :mod:`encoders.embed_resume`)."""
     import pathlib
 
-    from biosig.cli._common import ProgressLog, apply_threads, pick_threads, read_options
+    from biosig.cli._common import apply_threads, pick_threads, read_options
     from biosig.errors import BiosigError
     _check_paths(args.inputs, "INPUT")
     threads = pick_threads(args.threads)
@@ -260,12 +265,14 @@ def embed_command(args) -> int:
         raise BiosigError(f"--out {args.out}: expected a .parquet file")
     from biosig.outputs import check_output_file
     out = check_output_file(args.out, "--out", (".parquet",), replace=args.force)   # before the model loads and the work starts
-    import polars as pl
-
-    from biosig.readers import discover, read
+    from biosig.readers import discover
+    from encoders.embed_resume import parts_dir, recorded_job
     from encoders.inference import open_model
     backend = args.backend or ("auto" if pathlib.Path(args.model).suffix.lower() in (".onnx", ".plan") else "torch")
-    enc = open_model(args.model, backend, device=args.device, precision=args.precision,
+    opened = backend
+    if backend == "auto" and recorded_job(out).get("backend_used") in BACKENDS[1:]:
+        opened = recorded_job(out)["backend_used"]   # a resumed run keeps the backend its first run measured fastest
+    enc = open_model(args.model, opened, device=args.device, precision=args.precision,
                      random_weights=args.random_weights, threads=threads)
     apply_threads(threads)
     said = opts.get("modality")
@@ -284,43 +291,93 @@ def embed_command(args) -> int:
     from encoders.heads import unused_prevalence_warning
     if unused := unused_prevalence_warning(enc.config.modality, args.af_prevalence):
         log.warning(unused)
-    paths = discover(args.inputs, bare_tables=args.sample_rate_hz is not None)
+    paths = discover(args.inputs, bare_tables=args.sample_rate_hz is not None, out_dir=parts_dir(out))
     if not paths:
         raise BiosigError(f"no readable recordings in {', '.join(args.inputs)}")
-    it = paths
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-        it = tqdm(paths, desc=f"embed {enc.model_id}", unit="rec")
-    progress = ProgressLog("embed", len(paths))
-    frames, failed = [], 0
-    for p in it:
-        try:
-            # an absolute source: probe --baseline finds the recordings from any working directory
-            frames.append(enc.embed(read(p, **opts), source=os.path.abspath(p), batch_size=args.batch_size))
-            progress.update(True)
-        except BiosigError as exc:
-            failed += 1
-            progress.update(False)
-            text = str(exc)
-            print(f"biosig embed: error: {text if str(p) in text else f'{p}: {text}'}", file=sys.stderr)
-        except (ValueError, ArithmeticError, IndexError, KeyError) as exc:  # a bug of ours on odd input
-            failed += 1
-            progress.update(False)
-            log.debug("embed %s failed", p, exc_info=True)
-            print(f"biosig embed: error: {p}: cannot be embedded ({str(exc).splitlines()[0] if str(exc) else 'internal error'})",
-                  file=sys.stderr)
-    if not frames:
-        print(f"biosig embed: error: none of the {len(paths)} recording(s) could be embedded; nothing written",
-              file=sys.stderr)
-        return 2
-    df = pl.concat(frames)
-    from encoders.scoring.outputs import atomic_write_parquet
-    from encoders.embeddings_file import embed_provenance, parquet_metadata
+    from encoders.embeddings_file import embed_provenance
     prov = embed_provenance(enc, args.model, random_weights=args.random_weights, window_s_given=args.window_s,
                             read_options=opts, backend=backend, af_prevalence=args.af_prevalence)
-    # an interrupted write leaves the previous file, never half of one; its metadata says what made it
-    atomic_write_parquet(df, out, metadata=parquet_metadata(prov))
-    print(f"{len(df)} window{'' if len(df) == 1 else 's'} from {len(frames)} recording{'' if len(frames) == 1 else 's'} "
+    from encoders.embed_resume import EmbedParts, job_fingerprint
+    with EmbedParts(out, job_fingerprint(prov, batch_size=args.batch_size, device=args.device), force=args.force) as parts:
+        return _embed_into(parts, enc, paths, out, prov, opts, args.batch_size)
+
+
+def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
+    """The embedding loop of ``embed_command``: the recordings ``parts`` does not hold yet, kept there as
+    they come (a Ctrl-C or a crash loses none of them), then ``out`` assembled from the parts."""
+    from biosig.cli._common import ProgressLog
+    from biosig.errors import BiosigError
+    from biosig.readers import read
+    from encoders.scoring.files import atomic_write_parquet, source_stamps
+    from encoders.scoring.schema import record_key
+    from encoders.embeddings_file import parquet_metadata
+    sources = [os.path.abspath(p) for p in paths]   # absolute: probe --baseline finds them from any folder
+    stamp_of = source_stamps(paths)
+    todo, changed = parts.todo(sources, [stamp_of[record_key(p)] for p in paths])
+    if len(todo) < len(paths):
+        log.warning("resuming: %d of %d recording(s) already embedded in %s%s; embedding the other %d",
+                    len(paths) - len(todo), len(paths), parts.dir,
+                    f" ({changed} changed since: embedded again)" if changed else "", len(todo))
+    it = todo
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        it = tqdm(todo, desc=f"embed {enc.model_id}", unit="rec")
+    progress = ProgressLog("embed", len(todo))
+    failed = 0
+    try:
+        for i in it:
+            p = paths[i]
+            try:
+                rows = enc.embed(read(p, **opts), source=sources[i], batch_size=batch_size)
+            except BiosigError as exc:
+                failed += 1
+                progress.update(False)
+                text = str(exc)
+                print(f"biosig embed: error: {text if str(p) in text else f'{p}: {text}'}", file=sys.stderr)
+                continue
+            except (ValueError, ArithmeticError, IndexError, KeyError) as exc:  # a bug of ours on odd input
+                failed += 1
+                progress.update(False)
+                log.debug("embed %s failed", p, exc_info=True)
+                print(f"biosig embed: error: {p}: cannot be embedded "
+                      f"({str(exc).splitlines()[0] if str(exc) else 'internal error'})", file=sys.stderr)
+                continue
+            parts.add(sources[i], stamp_of[record_key(p)], rows)
+            progress.update(True)
+        parts.flush()
+    except BaseException as exc:   # Ctrl-C, a crash: what is embedded goes into a part first
+        from biosig.interrupts import interrupts_deferred, is_interrupt
+        with interrupts_deferred(reraise=False):
+            try:
+                parts.flush()
+            except BiosigError as flush_error:   # a full disk: the parts written before stay
+                log.warning("%s", flush_error)
+                parts.pending = []
+        kept = len(set(parts.latest) & set(sources))
+        if not parts.latest:   # nothing to resume: no parts folder left behind
+            parts.remove()
+        if is_interrupt(exc) and kept:
+            log.warning("interrupted: %d of %d recording(s) embedded so far are kept in %s; run the same command "
+                        "again to embed the rest", kept, len(paths), parts.dir)
+        elif isinstance(exc, BiosigError) and kept:   # a part not written (full disk): one line, exit 2
+            raise BiosigError(f"{exc}; the {kept} recording(s) embedded so far are kept in {parts.dir}: free space "
+                              "and run the same command again to embed the rest") from None
+        raise
+    df = parts.assemble(sources)
+    if df is None:
+        print(f"biosig embed: error: none of the {len(paths)} recording(s) could be embedded; nothing written",
+              file=sys.stderr)
+        if not parts.latest:
+            parts.remove()
+        return 2
+    # its metadata says what made it; a Ctrl-C from here on changes nothing (held, then dropped): the file
+    # is written whole and the parts removed, or (a full disk) the previous file and the parts stay
+    from biosig.interrupts import interrupts_deferred
+    with interrupts_deferred(reraise=False):
+        atomic_write_parquet(df, out, metadata=parquet_metadata(prov))
+        parts.remove()
+    n_rec = df["source"].n_unique()
+    print(f"{len(df)} window{'' if len(df) == 1 else 's'} from {n_rec} recording{'' if n_rec == 1 else 's'} "
           f"-> {out} ({enc.model_id}, {prov['backend_used']})"
           + (f"; {failed} recording(s) failed (see above)" if failed else ""))
     return 1 if failed else 0
