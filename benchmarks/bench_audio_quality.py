@@ -47,7 +47,7 @@ def _per_window_ms(windows, fs_hz: float, checks: bool) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--windows", type=int, default=20)
+    ap.add_argument("--windows", type=int, default=20, help="windows timed per row (default 20)")
     a = ap.parse_args(argv)
     print(f"{'window':<22} | {'baseline':>12} | {'ours':>12} | ratio")
     for name, seconds, fs_hz, channels in (("2 s mono 16 kHz", 2.0, 16000, 1), ("8 s stereo 44.1 kHz", 8.0, 44100, 2)):

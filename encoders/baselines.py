@@ -257,13 +257,14 @@ def embedding_features(enc, records, progress=None, min_quality: float = 0.0) ->
 
 def baseline_features(kind: str, records, model: str | None = None, seed: int = 0,
                       modality: str | None = None, progress=None, window_s: float | None = None,
-                      min_quality: float = 0.0) -> np.ndarray:
+                      min_quality: float = 0.0, mfcc_fmax_hz: float | None = None) -> np.ndarray:
     """(n_records, F) features of ``kind`` (one of :data:`BASELINES`) for ``records``.
 
     ``progress``: optional callable, called once after each record (long sets are not silent).
     ``window_s`` and ``min_quality`` apply to ``random`` only: the embedding window (None: the
     model's) and the windows kept, so that the random-weight row sees what the embeddings saw;
-    the handcrafted features are computed on whole records."""
+    the handcrafted features are computed on whole records. ``mfcc_fmax_hz``: the MFCC filter
+    bank's top (None: 8 kHz; :func:`mfcc_common_fmax_hz` gives a set's)."""
     if kind not in BASELINES:
         raise EncoderError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
     if records is None or isinstance(records, (str, bytes)) or not hasattr(records, "__iter__"):
@@ -272,7 +273,8 @@ def baseline_features(kind: str, records, model: str | None = None, seed: int = 
         if model is None:
             raise EncoderError("--baseline random needs --model (the architecture to draw random weights for)")
         return embedding_features(random_encoder(model, seed, window_s), records, progress, min_quality)
-    fn = {"hrv": hrv_features, "mfcc": mfcc_features, "spirometry": spirometry_features,
+    fn = {"hrv": hrv_features, "mfcc": lambda r: mfcc_features(r, fmax_hz=mfcc_fmax_hz),
+          "spirometry": spirometry_features,
           "ibi": lambda r: ibi_features(r, modality)}[kind]
     rows = []
     for r in records:

@@ -7,13 +7,19 @@ records are cut into chunks, a worker computes every feature set of its chunk (e
 once for all of them), and each set is put back together in record order. Records may be given as
 :class:`biosig.record.Record` objects or as :class:`RecordFile` (a path and read options): those are
 read where they are used, in the worker, one at a time, so a set of thousands of recordings is
-never held in memory at once. Each worker runs torch on one thread, as ``jobs=1`` does in this
-process when asked to (eval_probe), so the numbers do not depend on the number of processes:
-tests/test_probe_features.py and tests/test_probe_data.py compare them.
+never held in memory at once. Each worker runs torch on one thread, and so does ``jobs=1`` in this
+process (torch's own setting put back after), so the numbers do not depend on the number of
+processes: tests/test_probe_features.py and tests/test_probe_data.py compare them bit for bit.
+One thread, not ``embed``'s free cores: ``jobs`` is 1 where the cores are busy (``biosig probe``
+picks it from the free ones, which then number 1) or the set is small, and torch's default thread
+count on a busy box ran a random-weight row at 3 records/s instead of 35-38 (3 random rows of
+ppg-tiny on 10 s PPG, load 3.3 on 2 cores: 0.8-1.5 records/s on torch's 2 threads, 19 on one; with
+a core free, 2 threads gained nothing: 20.5-20.7 vs 20.7-21.1).
 """
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,13 +37,15 @@ class FeatureSpec:
     architecture with weights from ``seed``) or a handcrafted baseline of encoders.baselines
     (``hrv``, ``ibi``, ``mfcc``, ``spirometry``; ``modality`` tells ``ibi`` which detector).
     ``window_s`` (None: the model's training window) and ``min_quality`` (windows below it are
-    left out of the record mean) apply to the two embedding kinds, as ``embed`` / ``probe`` use them."""
+    left out of the record mean) apply to the two embedding kinds, as ``embed`` / ``probe`` use them;
+    ``fmax_hz`` to ``mfcc``: the filter bank's top (None: 8 kHz, :func:`encoders.baselines.mfcc_features`)."""
     kind: str
     model: str | None = None
     seed: int = 0
     modality: str | None = None
     window_s: float | None = None
     min_quality: float = 0.0
+    fmax_hz: float | None = None
 
     def __post_init__(self):
         from encoders.baselines import BASELINES
@@ -87,7 +95,8 @@ def features(spec: FeatureSpec, records, progress=None) -> np.ndarray:
     from encoders.baselines import baseline_features, embedding_features
     if spec.kind in EMBEDDING_KINDS:
         return embedding_features(_encoder(spec), _records(records), progress, spec.min_quality)
-    return baseline_features(spec.kind, _records(records), modality=spec.modality, progress=progress)
+    return baseline_features(spec.kind, _records(records), modality=spec.modality, progress=progress,
+                             mfcc_fmax_hz=spec.fmax_hz)
 
 
 def _worker_init():
@@ -99,15 +108,34 @@ def _worker_init():
     logging.basicConfig(level=logging.WARNING)
 
 
-def _chunk_features(specs: dict, records) -> dict:
+def _chunk_features(specs: dict, records, progress=None) -> dict:
     """``{name: (len(records), F)}`` for every spec, each record read once for all of them: a chunk
     per spec read every file once per spec (the CSV parse was a fifth of a random-weight row's time on
-    10 s PPG segments, and ``--random-seed 0 1 2`` with ``--baseline ibi`` read each file four times)."""
+    10 s PPG segments, and ``--random-seed 0 1 2`` with ``--baseline ibi`` read each file four times).
+    ``progress``: an object with ``update(n=...)``, advanced by ``len(specs)`` after each record."""
     rows: dict = {name: [] for name in specs}
     for rec in _records(records):
         for name, spec in specs.items():
             rows[name].append(features(spec, [rec])[0])
+        if progress is not None:
+            progress.update(n=len(specs))
     return {name: np.stack(r) for name, r in rows.items()}
+
+
+@contextmanager
+def _one_torch_thread(specs: dict):
+    """torch on one thread while an embedding kind of ``specs`` is computed in this process, as in
+    a worker (:func:`_worker_init`); torch's setting as it was afterwards."""
+    if not any(spec.kind in EMBEDDING_KINDS for spec in specs.values()):
+        yield
+        return
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 MAX_DEFAULT_JOBS = 8   # each worker holds torch and a model (~0.3-0.5 GB) and takes seconds to start
@@ -125,23 +153,23 @@ def default_jobs() -> int:
 def all_features(specs: dict, records, jobs: int, progress_for) -> dict:
     """``{name: (n_records, F) array}`` for every ``{name: FeatureSpec}`` of ``specs``.
 
-    ``progress_for(what, total)`` returns an object with ``update(n=1)`` and ``close()``: one per
-    feature set in this process (``jobs`` 1), else one for all of them, advanced in this process by
-    whole chunks as they come back (one bar, one log line every few seconds). A worker's error
+    ``progress_for(what, total)`` returns an object with ``update(n=1)`` and ``close()``: one for
+    all feature sets (``what`` names the set when there is one), advanced by every set of a record
+    in this process (``jobs`` 1: each record read once for all sets, on one torch thread), else by
+    whole chunks as they come back from the workers (one bar, one log line every few seconds). A worker's error
     (a :class:`biosig.errors.BiosigError` such as an unreadable record) is raised here as it was
     raised there; the pool is shut down without waiting for the chunks not yet started."""
     from biosig.arguments import whole_number
     jobs = whole_number(jobs, "jobs", minimum=1, error=EncoderError)
     records = list(records)
     if jobs <= 1 or len(records) < 2:
-        out = {}
-        for name, spec in specs.items():
-            p = progress_for(name, len(records))
-            try:
-                out[name] = features(spec, records, p.update)
-            finally:
-                p.close()
-        return out
+        what = next(iter(specs)) if len(specs) == 1 else f"{len(specs)} feature sets in this process"
+        progress = progress_for(what, len(specs) * len(records))
+        try:
+            with _one_torch_thread(specs):
+                return _chunk_features(specs, records, progress)
+        finally:
+            progress.close()
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 

@@ -98,7 +98,7 @@ def test_eval_probe_runs_on_a_messy_copy_and_says_what_it_left_out(messy_cinc, t
         assert "# left out 4 of 15 labelled rows:" in r.stdout
         runs[jobs] = json.loads(out.read_text())["ecg"]
         if jobs == 1:
-            assert "eval_probe: ecg: hrv features: 11/11 records" in r.stderr
+            assert "eval_probe: ecg: 3 feature sets in this process: 33/33 records" in r.stderr
         else:
             assert "eval_probe: ecg: 3 feature sets on 2 processes: 33/33 records" in r.stderr
     res = runs[1]

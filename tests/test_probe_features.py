@@ -3,6 +3,8 @@ process; records given as files are read in the worker; a worker's error reaches
 Real spawned processes, real files, the real tiny ECG architecture."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -16,9 +18,12 @@ from encoders.probe_features import FeatureSpec, RecordFile, all_features, featu
 class _Count:
     def __init__(self, log, what, total):
         self.log, self.what, self.total, self.done = log, what, total, 0
+        self.threads = set()   # torch's thread count while the features are computed
 
     def update(self, ok=True, n=1):
+        import torch
         self.done += n
+        self.threads.add(torch.get_num_threads())
 
     def close(self):
         self.log.append((self.what, self.total, self.done))
@@ -37,23 +42,39 @@ SPECS = {"ibi": FeatureSpec("ibi", modality="ecg"),
          "random seed 3": FeatureSpec("random", "ecg-tiny", seed=3, window_s=5.0)}
 
 
+READS: list = []
+
+
+@dataclass(frozen=True)
+class _CountedFile(RecordFile):
+    def load(self):
+        READS.append(self.path)
+        return super().load()
+
+
 def test_two_processes_give_the_numbers_of_one(tmp_path):
+    """In this process (jobs 1) too: each file read once for both sets, torch on one thread as in a
+    worker and its own setting put back (a probe run beside other jobs ran 10 x slower on torch's default)."""
     import torch
-    files = [RecordFile(p) for p in _files(tmp_path)]
-    log1, log2 = [], []
+    files = [_CountedFile(p) for p in _files(tmp_path)]
+    log1, log2, counts = [], [], []
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # the workers' setting, so that the embeddings are bit-for-bit comparable
+    torch.set_num_threads(2)
+    READS.clear()
     try:
-        one = all_features(SPECS, files, 1, lambda what, n: _Count(log1, what, n))
+        one = all_features(SPECS, files, 1, lambda what, n: counts.append(_Count(log1, what, n)) or counts[-1])
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
+    assert counts[0].threads == {1}
+    assert sorted(READS) == sorted(f.path for f in files)                # each file read once for both sets
     two = all_features(SPECS, files, 2, lambda what, n: _Count(log2, what, n))
     assert set(one) == set(two) == set(SPECS)
     for name in SPECS:
         assert one[name].shape == two[name].shape and one[name].shape[0] == len(files)
         np.testing.assert_array_equal(one[name], two[name])
     assert one["ibi"][:, 11] == pytest.approx([60 + 8 * i for i in range(len(files))], rel=0.1)   # beats / min
-    assert log1 == [("ibi", 6, 6), ("random seed 3", 6, 6)]              # one progress per set in this process
+    assert log1 == [("2 feature sets in this process", 12, 12)]          # one progress, every record of every set
     assert log2 == [("2 feature sets on 2 processes", 12, 12)]          # one for the pool, every record counted
 
 

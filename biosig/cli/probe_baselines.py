@@ -68,6 +68,7 @@ def probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     ours = "embeddings"
     feats = {ours: X[kept]}
     specs = {}
+    rows = {}   # each handcrafted kind's row: "mfcc 0-1800 Hz" with --mfcc-fmax-hz
     for kind in dict.fromkeys(args.baseline):
         if kind == "random":
             specs.update({f"random seed {seed}": FeatureSpec("random", model, seed, window_s=window_s,
@@ -78,7 +79,9 @@ def probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
                 log.warning("--baseline %s is a baseline for %s recordings; these are %s (the usual one: %s)", kind,
                             " / ".join(BASELINE_MODALITIES[kind]), modality,
                             ", ".join(k for k, m in BASELINE_MODALITIES.items() if modality in m) or "random")
-            specs[kind] = FeatureSpec(kind, model, modality=modality)
+            fmax_hz = _mfcc_fmax_hz(args, records) if kind == "mfcc" else None
+            rows[kind] = kind if fmax_hz is None else f"{kind} 0-{fmax_hz:g} Hz"
+            specs[rows[kind]] = FeatureSpec(kind, model, modality=modality, fmax_hz=fmax_hz)
     # default: the free cores, at most 8 (each worker holds torch and a model: ~0.3-0.5 GB) and one per
     # 25 records (a worker takes seconds to start; a small set is done sooner in this process)
     jobs = args.jobs or max(1, min(free_cores(), MAX_DEFAULT_JOBS, len(records) // 25))
@@ -106,7 +109,7 @@ def probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     combined = {}
     pairs = [(ours, name) for name in feats if name != ours]   # --by-label: ours - each row, each fusion - its kind
     if args.combined:   # handcrafted + embeddings (reference) vs the handcrafted features alone
-        for kind in dict.fromkeys(k for k in args.baseline if k != "random"):
+        for kind in dict.fromkeys(rows[k] for k in args.baseline if k != "random"):
             names = {"concatenated": f"{kind} + embeddings", "late fusion": f"{kind} + embeddings (late fusion)"}
             controls = {f"{kind} + {name} (late fusion)": feats[name]   # the random-weight rows, fused the same way
                         for name in feats if name.startswith("random seed ")}
@@ -142,6 +145,31 @@ def probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     print_bootstrap(res[ours])   # the same resamples for every row
     print_by_label(table, args)
     return 0
+
+
+def _mfcc_fmax_hz(args, records) -> float | None:
+    """``--mfcc-fmax-hz``: as given, None (8 kHz), or for ``common`` the band every recording's rate
+    holds (:func:`encoders.baselines.mfcc_common_fmax_hz`), the rates read from the files' headers."""
+    if args.mfcc_fmax_hz != "common":
+        return args.mfcc_fmax_hz
+    from encoders.baselines import mfcc_common_fmax_hz
+    rates = [_rate_hz(r) for r in records]
+    fmax_hz = mfcc_common_fmax_hz(rates)
+    log.info("--mfcc-fmax-hz common: 0-%g Hz (rates %g-%g Hz over %d recordings)", fmax_hz, min(rates), max(rates),
+             len(rates))
+    return fmax_hz
+
+
+def _rate_hz(record) -> float:
+    """A :class:`encoders.probe_features.RecordFile`'s rate: its sound file's header where soundfile
+    reads one and no read option could change it, else the recording read whole."""
+    if not record.options:
+        try:
+            import soundfile
+            return float(soundfile.info(record.path).samplerate)
+        except (RuntimeError, OSError, ValueError):   # not a sound file soundfile reads: WFDB, CSV, EDF, ...
+            pass
+    return float(record.load().fs_hz)
 
 
 def _embeddings_window_s(prov: dict, emb) -> float | None:

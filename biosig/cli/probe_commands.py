@@ -23,6 +23,20 @@ def _probe_C(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _fmax_hz(text: str):
+    """``--mfcc-fmax-hz``: ``common`` or a frequency in Hz, above 0 and at most 8000."""
+    import argparse
+    if text == "common":
+        return text
+    try:
+        hz = float(text)
+    except ValueError:
+        hz = float("nan")
+    if not 0 < hz <= 8000:   # the MFCCs are of the sound resampled to 16 kHz
+        raise argparse.ArgumentTypeError(f"{text!r}: give a frequency in Hz, 0 < HZ <= 8000 (e.g. 1800), or common")
+    return hz
+
+
 def register(subparsers) -> None:
     q = subparsers.add_parser(
         "probe", help="cross-validated logistic-regression probe on embeddings",
@@ -55,6 +69,10 @@ def register(subparsers) -> None:
                         "inter-beat-interval statistics, MFCC mean/std, ATS/ERS spirometry indices, or --model with "
                         "random weights; prints "
                         "baseline | ours | diff with a paired bootstrap CI")
+    q.add_argument("--mfcc-fmax-hz", type=_fmax_hz, default=None, metavar="HZ|common",
+                   help="with --baseline mfcc: the top of its mel filter bank in Hz, or common: the band every "
+                        "recording's rate holds (0.45 x the lowest rate, at most 8000; the row says which); default "
+                        "8000 Hz, which tells recordings made at several rates apart by their rates")
     q.add_argument("--combined", action="store_true",
                    help="with --baseline hrv|ibi|mfcc|spirometry: also probe the handcrafted features + the embeddings against "
                         "the handcrafted features alone (does the embedding add to HRV?), same folds, paired CI; two "
@@ -79,7 +97,8 @@ def register(subparsers) -> None:
     q.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
                    help="worker processes for the --baseline features, one torch thread each (default: the "
                         "cores free right now, i.e. CPUs minus the 1-minute load average, at most 8 and one per "
-                        "25 records; 1 computes them in this process); the numbers do not depend on N")
+                        "25 records; 1 computes them in this process, on one torch thread too); the numbers do "
+                        "not depend on N")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(handler=probe_command)
 
@@ -178,6 +197,8 @@ def probe_command(args) -> int:
         if len(groups) != len(kept):
             raise BiosigError(f"--group-column {args.group_column}: {len(kept) - len(groups)} labelled record(s) have "
                               "no group id (empty, or missing-value text such as NaN or NA); give each one")
+    if args.mfcc_fmax_hz is not None and "mfcc" not in args.baseline:
+        raise BiosigError("--mfcc-fmax-hz applies to --baseline mfcc; add it or drop --mfcc-fmax-hz")
     if args.combined and not set(args.baseline) - {"random"}:
         raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi, mfcc or spirometry) to add the embeddings to")
     if args.baseline:
