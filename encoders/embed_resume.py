@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import pathlib
 import shutil
 import time
 
 from biosig.interrupts import interrupts_deferred
 from encoders.errors import EncoderError
+from encoders.scoring.files import FolderLock
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def job_fingerprint(provenance: dict, *, batch_size: int, device) -> dict:
                                  sort_keys=True, default=str))
 
 
-class EmbedParts:
+class EmbedParts(FolderLock):
     """The parts folder of one ``--out``: locked, checked against ``job`` and read, on creation.
 
     ``force``: parts of another job are removed (start over) instead of refused; parts of this same job
@@ -80,7 +80,8 @@ class EmbedParts:
             self.dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise EncoderError(f"--out {out}: cannot create {self.dir} ({exc.strerror or exc})") from None
-        self._lock_fd = self._lock()
+        self._take_lock(self.dir / LOCK_FILE, EncoderError(
+            f"another biosig embed run is writing {self.out}; wait for it to finish or use another --out"))
         for tmp in self.dir.glob(".*.tmp"):   # a killed run's temporaries: never read
             tmp.unlink(missing_ok=True)
         try:
@@ -95,31 +96,6 @@ class EmbedParts:
         self._next = max((n for n, _ in self._parts()), default=-1) + 1
         self.pending: list = []   # (source, stamp, rows) embedded since the last part
         self.last_flush = time.monotonic()
-
-    def _lock(self) -> int:
-        import fcntl
-        fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise EncoderError(f"another biosig embed run is writing {self.out}; wait for it to finish or use "
-                               "another --out") from None
-        return fd
-
-    def close(self) -> None:
-        if getattr(self, "_lock_fd", None) is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self) -> "EmbedParts":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _parts(self) -> list[tuple[int, pathlib.Path]]:
         found = []

@@ -171,3 +171,36 @@ def _segment_names(hea: pathlib.Path) -> list[str]:
     if not lines or "/" not in lines[0][0]:
         return []
     return [ln[0] for ln in lines[1:] if ln[0] != "~"]
+
+
+class FolderLock:
+    """An exclusive ``flock`` on a file in an output folder for one run (released by :meth:`close`
+    or when the process dies, even by SIGKILL), so two runs never write into one folder at once:
+    ``score``'s parts and ``embed``'s (encoders.embed_resume) take theirs through it."""
+    _lock_fd: int | None = None
+
+    def _take_lock(self, path: pathlib.Path, busy: Exception) -> None:
+        """Lock ``path`` (created if need be), or raise ``busy`` while another run holds it."""
+        import fcntl
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise busy from None
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Release the folder lock."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

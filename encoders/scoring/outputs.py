@@ -37,7 +37,7 @@ from biosig import json_text
 from biosig.interrupts import interrupts_deferred
 from biosig.readers.discover import SCORE_JOB_FILE, SCORE_MANIFEST
 from encoders.scoring.errors import OutputWriteError, ScoreError
-from encoders.scoring.files import atomic_write_bytes, atomic_write_parquet, source_stamps  # noqa: F401 (re-exported)
+from encoders.scoring.files import FolderLock, atomic_write_bytes, atomic_write_parquet, source_stamps  # noqa: F401 (re-exported)
 from encoders.scoring.schema import (ERROR_SCHEMA, MEASURE_COLUMNS, MEASURE_SCHEMA,  # noqa: F401 (re-exported)
                                      RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, WINDOW_SCHEMA, iso_start_time,
                                      legacy_record_key, record_key)
@@ -51,7 +51,7 @@ MARKERS = ("record", "error")
 PART_KINDS = ("windows.parquet", "source.json", "inflight.json", "record.parquet", "error.parquet")   # markers last
 
 
-class PartStore:
+class PartStore(FolderLock):
     """The per-record part files of one output directory.
 
     Parameters
@@ -66,37 +66,10 @@ class PartStore:
             self.parts.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ScoreError(f"cannot create output directory {self.out_dir}: {exc.strerror}") from exc
-        self._lock_fd = self._lock()
+        self._take_lock(self.parts / LOCK_FILE, ScoreError(
+            f"another biosig score run is writing into {self.out_dir}; wait for it to finish or use another --out"))
         self._begun: dict[str, int] = {}   # in-flight markers written by this run: key -> earlier starts
         self._remove_temporaries()
-
-    def _lock(self) -> int:
-        """An exclusive lock on the folder for this run (released by :meth:`close` or when the
-        process dies, even by SIGKILL), so two runs never write into one folder at once."""
-        import fcntl
-        fd = os.open(self.parts / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ScoreError(f"another biosig score run is writing into {self.out_dir}; wait for it "
-                             "to finish or use another --out") from None
-        return fd
-
-    def close(self) -> None:
-        """Release the folder lock."""
-        if getattr(self, "_lock_fd", None) is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self) -> "PartStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _remove_temporaries(self) -> None:
         """Delete temporaries left by a killed run (they are never read)."""
