@@ -70,6 +70,33 @@ def test_a_killed_worker_names_the_records_in_flight_and_they_are_scored(tmp_pat
     assert sorted(done) == records and pl.read_parquet(out / "errors.parquet").height == 0
 
 
+def test_workers_killed_between_outcomes_are_a_broken_pool_not_a_crash(tmp_path):
+    """Every pool worker killed after the first outcome, and the pool given time to know: the next
+    ``submit`` met a broken pool and raised BrokenProcessPool out of the run (on Python 3.11 a submit
+    racing the pool's cleanup raised "ValueError: bad value(s) in fds_to_keep": a red fresh-clone CI
+    run of the test above, 2026-12-06). Now that is a dead worker like any other: the records in
+    flight are scored again and every record has its outcome (real spawn pool, real records)."""
+    from biosig.synthetic import simulate
+    from biosig.writers import write
+    from encoders.scoring.local import run_local
+    from encoders.scoring.model import ModelSpec
+    paths = []
+    for i in range(6):   # more than the 4 in flight: records are still to submit after the kill
+        write(simulate("ecg", 5, seed=i, fs_hz=250.0), tmp_path / f"r{i}.edf")
+        paths.append(str(tmp_path / f"r{i}.edf"))
+    got, killed = [], []
+
+    def on_outcome(outcome):
+        got.append(outcome["record"])
+        if not killed:
+            killed.extend(_pool_workers(os.getpid()))
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)   # as the OOM killer does
+            time.sleep(1.0)                     # the pool's own thread marks it broken meanwhile
+    run_local(paths, ModelSpec(source="ecg-tiny", backend="torch"), workers=2, on_outcome=on_outcome)
+    assert killed and sorted(got) == paths, (killed, got)
+
+
 KILLER = """
 import os, signal
 if os.environ.get("BIOSIG_TEST_KILL_ON"):

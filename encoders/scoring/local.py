@@ -189,8 +189,15 @@ def _pool_pass(paths: list[str], workers: int, in_flight: int, initargs: tuple,
         try:
             while submitted < len(queue) or pending:
                 while submitted < len(queue) and len(pending) < in_flight:
-                    with _sigint_held():   # submit starts a worker process when none is idle
-                        fut = pool.submit(_score_in_worker, queue[submitted])
+                    try:
+                        with _sigint_held():   # submit starts a worker process when none is idle
+                            fut = pool.submit(_score_in_worker, queue[submitted])
+                    except (cf.BrokenExecutor, RuntimeError, ValueError, OSError):
+                        if not _broke(pool):
+                            raise
+                        cf.wait(pending)   # a worker died since the last outcome: the pool is broken
+                        _hand_over(pending, path_of, on_outcome)
+                        return sorted(path_of.values()), queue[submitted:]
                     pending.add(fut)
                     path_of[fut] = queue[submitted]
                     submitted += 1
@@ -243,6 +250,22 @@ def _stop_workers(processes: list) -> None:
             process.terminate()
         except (OSError, ValueError, AttributeError):   # gone already, or closed
             pass
+
+
+def _broke(pool, wait_s: float = 5.0) -> bool:
+    """Whether ``pool`` is broken (a worker process died), given its manager thread up to ``wait_s``
+    to notice. ``submit`` to a pool whose worker was just killed raised what its state then gave:
+    BrokenProcessPool once the pool knew, and on Python 3.11 "ValueError: bad value(s) in
+    fds_to_keep" while it was closing the dead worker's pipes as ``submit`` started the replacement
+    (CPython gh-109047; a fresh-clone CI run of test_score_worker_death, 2026-12-06): a traceback, and the
+    run lost. Either is a dead worker, whose records in flight are scored again."""
+    import time
+    end = time.monotonic() + wait_s
+    while not getattr(pool, "_broken", False):
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _hand_over(done: Iterable[cf.Future], path_of: dict[cf.Future, str],
