@@ -228,21 +228,9 @@ def window_embeddings(enc, rec, batch_size: int = 64, with_quality: bool = False
     and AF head that ``embed`` adds for ``score`` and ``serve`` and a probe row never reads. Those
     were 35 % of a random-weight row's time on 10 s PPG segments (cProfile, 200 records: 5.4 of
     15.3 s in window_measure_columns); benchmarks/bench_probe_scale.py times the probe's work."""
-    from biosig.readers.gap_resample import to_uniform_grid
-    from biosig.record import require_record
-    from encoders.data import channel_index, encoder_channels, quality_windows
-    record = to_uniform_grid(require_record(rec, "embedding"))   # the steps of enc.embed, in its order
-    record = encoder_channels(record, enc.config)
-    prepared = enc.prepare(record)
-    wins, _ = enc.windows(prepared)
-    emb = enc.embed_windows(wins, channel_index(prepared.channels, enc.config), batch_size)
-    if not with_quality:
-        return emb, None
-    qwins = quality_windows(enc, record, prepared, wins)
-    if hasattr(enc, "quality"):   # the torch Encoder (its fallback where biosig.quality is absent)
-        return emb, enc.quality(qwins, prepared.fs_hz)
-    from biosig.quality import window_quality
-    return emb, np.array([float(window_quality(w, prepared.fs_hz, enc.config.modality)) for w in qwins], np.float32)
+    from encoders.record_embed import embed_record, record_quality
+    embedded = embed_record(enc, rec, batch_size)
+    return embedded.embeddings, (record_quality(enc, embedded) if with_quality else None)
 
 
 def embedding_features(enc, records, progress=None, min_quality: float = 0.0) -> np.ndarray:

@@ -21,14 +21,6 @@ log = logging.getLogger(__name__)
 EMBED_COLUMNS = ("source", "channels", "t0_s", "t1_s", "quality", "embedding")
 
 
-def _fallback_quality(win: np.ndarray) -> float:
-    """Fraction of finite samples, times 0 for a flat window."""
-    finite = np.isfinite(win)
-    if not finite.any():
-        return 0.0
-    return float(finite.mean()) * float(np.nanstd(win) > 0)
-
-
 class Encoder:
     """A trained (or random) encoder with its preprocessing pipeline.
 
@@ -137,41 +129,19 @@ class Encoder:
         return w.x, w.t0_s
 
     def quality(self, windows: np.ndarray, fs_hz: float) -> np.ndarray:
-        """Quality in [0, 1] per window (biosig.quality.window_quality where available)."""
-        try:
-            from biosig.quality import window_quality
-        except ImportError:  # signal layer without a quality module: finite-and-not-flat fraction
-            return np.array([_fallback_quality(w) for w in windows], dtype=np.float32)
-        return np.array([float(window_quality(w, fs_hz, self.config.modality)) for w in windows],
-                        dtype=np.float32)
+        """Quality in [0, 1] per window (:func:`biosig.quality.window_quality`)."""
+        from encoders.record_embed import windows_quality
+        return windows_quality(windows, fs_hz, self.config.modality)
 
     def embed(self, record, source: str | None = None, batch_size: int = 64):
         """One row per window of ``record``: polars DataFrame with columns ``source`` (str),
         ``channels`` (str, comma-joined), ``t0_s``, ``t1_s`` (float64, seconds from the record's
-        first sample), ``quality`` (float32) and ``embedding`` (list[float32] of length D)."""
-        import polars as pl
-
-        from biosig.readers.gap_resample import to_uniform_grid
-        from biosig.record import require_record
-        from encoders.data import encoder_channels, quality_windows
-        record = to_uniform_grid(require_record(record, "embedding"))   # irregular times: once, here
-        # the leads score and serve feed (ECG: in_channels of them), once; the steps below select within them
-        record = encoder_channels(record, self.config)
-        rec = self.prepare(record)
-        wins, t0 = self.windows(rec)
-        measures = self.window_measures(record, len(wins))
-        emb = self.embed_windows(wins, self.channel_index(rec.channels), batch_size)
-        quality = self.quality(quality_windows(self, record, rec, wins), rec.fs_hz)
-        src = source if source is not None else str(record.metadata.get("source", record.metadata.get("path", "")))
-        dur = wins.shape[-1] / rec.fs_hz
-        return pl.DataFrame({
-            "source": [src] * len(wins),
-            "channels": [",".join(rec.channels)] * len(wins),
-            "t0_s": t0.astype(np.float64),
-            "t1_s": (t0 + dur).astype(np.float64),
-            "quality": quality,
-            "embedding": pl.Series("embedding", emb.tolist(), dtype=pl.List(pl.Float32)),
-        }).hstack(measures)
+        first sample), ``quality`` (float32) and ``embedding`` (list[float32] of length D), then the
+        per-window measures (:meth:`window_measures`)."""
+        from encoders.record_embed import embed_record, embedding_frame, record_quality
+        embedded = embed_record(self, record, batch_size)
+        measures = self.window_measures(embedded.record, len(embedded.windows))
+        return embedding_frame(embedded, record_quality(self, embedded), source, measures)
 
     def window_measures(self, record, n_windows: int):
         """Per-window measures (``measures_ok``, ``missing``, the modality's measures, ``af_prob``

@@ -90,30 +90,10 @@ class InferenceModel:
 
     def embed(self, record, source: str | None = None, batch_size: int = 64):
         """One row per window: the columns of :meth:`encoders.embed.Encoder.embed`."""
-        import polars as pl
-
-        from biosig.quality import window_quality
-        from biosig.readers.gap_resample import to_uniform_grid
-        from biosig.record import require_record
-        from encoders.data import channel_index, encoder_channels, quality_windows
-        record = to_uniform_grid(require_record(record, "embedding"))   # irregular times: once, here
-        # the leads score and serve feed (ECG: in_channels of them), once; the steps below select within them
-        record = encoder_channels(record, self.config)
-        rec = self.prepare(record)
-        wins, t0 = self.windows(rec)
-        emb = self.embed_windows(wins, channel_index(rec.channels, self.config), batch_size)
-        src = source if source is not None else str(record.metadata.get("source", record.metadata.get("path", "")))
-        quality = np.array([float(window_quality(w, rec.fs_hz, self.config.modality))
-                            for w in quality_windows(self, record, rec, wins)], np.float32)
-        measures = self.window_measures(record, len(wins))
-        return pl.DataFrame({
-            "source": [src] * len(wins),
-            "channels": [",".join(rec.channels)] * len(wins),
-            "t0_s": t0.astype(np.float64),
-            "t1_s": (t0 + wins.shape[-1] / rec.fs_hz).astype(np.float64),
-            "quality": quality,
-            "embedding": pl.Series("embedding", emb.tolist(), dtype=pl.List(pl.Float32)),
-        }).hstack(measures)
+        from encoders.record_embed import embed_record, embedding_frame, record_quality
+        embedded = embed_record(self, record, batch_size)
+        measures = self.window_measures(embedded.record, len(embedded.windows))
+        return embedding_frame(embedded, record_quality(self, embedded), source, measures)
 
     def window_measures(self, record, n_windows: int):
         """The measure columns of :meth:`encoders.embed.Encoder.window_measures`, from this model's

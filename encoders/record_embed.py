@@ -1,0 +1,78 @@
+"""One record through a model up to its window embeddings and quality: the steps that
+:meth:`encoders.embed.Encoder.embed`, :meth:`encoders.inference.InferenceModel.embed` and the probe's
+:func:`encoders.baselines.window_embeddings` share, written once so that the three give the same
+numbers by construction (they were three copies of one sequence, kept equal only by a test).
+
+``model`` is either of the two model classes: both have ``config``, ``prepare``, ``windows`` and
+``embed_windows``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from encoders.data import channel_index, encoder_channels, quality_windows
+
+
+@dataclass(frozen=True)
+class EmbeddedRecord:
+    """A record's windows and their embeddings.
+
+    ``record``: on a uniform time grid, reduced to the channels the encoder reads (what the
+    per-window measures and the quality's flat runs are computed from); ``prepared``: ``record``
+    after the model's out-of-graph pipeline; ``windows`` float32 (W, C, T) of ``prepared`` starting
+    at ``t0_s`` (W,) seconds; ``embeddings`` float32 (W, D)."""
+    record: object
+    prepared: object
+    windows: np.ndarray
+    t0_s: np.ndarray
+    embeddings: np.ndarray
+
+    @property
+    def window_s(self) -> float:
+        return self.windows.shape[-1] / self.prepared.fs_hz
+
+
+def embed_record(model, record, batch_size: int = 64) -> EmbeddedRecord:
+    """Embed every window of ``record`` (a biosig Record; irregular times are put on a uniform grid
+    once, here)."""
+    from biosig.readers.gap_resample import to_uniform_grid
+    from biosig.record import require_record
+    record = to_uniform_grid(require_record(record, "embedding"))
+    # the leads score and serve feed (ECG: in_channels of them), once; the steps below select within them
+    record = encoder_channels(record, model.config)
+    prepared = model.prepare(record)
+    wins, t0 = model.windows(prepared)
+    emb = model.embed_windows(wins, channel_index(prepared.channels, model.config), batch_size)
+    return EmbeddedRecord(record, prepared, wins, t0, emb)
+
+
+def windows_quality(windows: np.ndarray, fs_hz: float, modality: str) -> np.ndarray:
+    """float32 (W,) :func:`biosig.quality.window_quality` of each window in [0, 1]."""
+    from biosig.quality import window_quality
+    return np.array([float(window_quality(w, fs_hz, modality)) for w in windows], np.float32)
+
+
+def record_quality(model, embedded: EmbeddedRecord) -> np.ndarray:
+    """float32 (W,): the quality column of ``embed``, on the windows with the recorded flat runs (and
+    for audio the spans whose channels cancel) as gaps (:func:`encoders.data.quality_windows`)."""
+    qwins = quality_windows(model, embedded.record, embedded.prepared, embedded.windows)
+    return windows_quality(qwins, embedded.prepared.fs_hz, model.config.modality)
+
+
+def embedding_frame(embedded: EmbeddedRecord, quality: np.ndarray, source: str | None, measures):
+    """``embed``'s rows (:data:`encoders.embed.EMBED_COLUMNS`, then the ``measures`` DataFrame's
+    columns): ``source`` None names the record's ``source`` or ``path`` metadata."""
+    import polars as pl
+    rec, t0 = embedded.record, embedded.t0_s
+    n = len(embedded.windows)
+    src = source if source is not None else str(rec.metadata.get("source", rec.metadata.get("path", "")))
+    return pl.DataFrame({
+        "source": [src] * n,
+        "channels": [",".join(embedded.prepared.channels)] * n,
+        "t0_s": t0.astype(np.float64),
+        "t1_s": (t0 + embedded.window_s).astype(np.float64),
+        "quality": quality,
+        "embedding": pl.Series("embedding", embedded.embeddings.tolist(), dtype=pl.List(pl.Float32)),
+    }).hstack(measures)
