@@ -22,11 +22,12 @@ setup: $(STAMP)
 
 # The CPU-bound tests in TEST_WORKERS processes, then the timing-sensitive ones (marked `serial`:
 # the runtime on real sockets, a browser, LSL; tests/conftest.py) alone, so that their deadlines
-# are judged on an unloaded machine. Both parts always run; either failing fails the target.
+# are judged on an unloaded machine. Both parts always run; either failing fails the target. Each part
+# lists its 25 slowest tests (CI has a 30-minute limit: the list says where the time goes).
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	@$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"; a=$$?; \
-	$(BIN)/python -m pytest -q -m serial; b=$$?; \
+	@$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 -m "not serial"; a=$$?; \
+	$(BIN)/python -m pytest -q --durations=25 -m serial; b=$$?; \
 	echo "make test: tests in $(TEST_WORKERS) processes exit $$a, timing-sensitive tests alone exit $$b"; \
 	test $$a -eq 0 && test $$b -eq 0
 
