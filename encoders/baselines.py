@@ -23,6 +23,10 @@ import warnings
 
 import numpy as np
 
+# the top of a band every rate of a set holds, as a share of the lowest rate (a 4 kHz recorder's anti-alias
+# filter and the resampler's roll off over the last ~10 % below its 2 kHz Nyquist): one rule for the MFCC
+# row's --mfcc-fmax-hz and the model rows' --audio-fmax-hz
+from biosig.audio_band import AUDIO_BAND_SHARE as MFCC_BAND_SHARE
 from encoders.errors import EncoderError
 
 log = logging.getLogger(__name__)
@@ -88,11 +92,6 @@ def ibi_features(rec, modality: str | None = None) -> np.ndarray:
     return ibi_stats(beats / fs, len(sig) / fs)
 
 
-#: Top of a band every rate of a set holds, as a share of the lowest rate: a 4 kHz recorder's
-#: anti-alias filter (and the resampler's) rolls off over the last ~10 % below its 2 kHz Nyquist.
-MFCC_BAND_SHARE = 0.45
-
-
 def mfcc_common_fmax_hz(rates_hz, fs_hz: float = 16000.0) -> float:
     """The MFCC filter bank's top (Hz) for a set recorded at ``rates_hz``: ``fs_hz / 2`` where every
     rate is at least ``fs_hz`` (nothing is upsampled), else :data:`MFCC_BAND_SHARE` x the lowest rate.
@@ -107,8 +106,8 @@ def mfcc_common_fmax_hz(rates_hz, fs_hz: float = 16000.0) -> float:
     rates = [sampling_rate(r) for r in rates_hz]
     if not rates:
         raise EncoderError("mfcc_common_fmax_hz(): give the rates of at least one recording")
-    low = min(rates)
-    return fs_hz / 2 if low >= fs_hz else min(fs_hz / 2, MFCC_BAND_SHARE * low)
+    from biosig.audio_band import common_fmax_hz   # the model rows' --audio-fmax-hz common: the same rule
+    return common_fmax_hz(rates, fs_hz)
 
 
 @functools.lru_cache(maxsize=None)

@@ -38,7 +38,10 @@ class FeatureSpec:
     (``hrv``, ``ibi``, ``mfcc``, ``spirometry``; ``modality`` tells ``ibi`` which detector).
     ``window_s`` (None: the model's training window) and ``min_quality`` (windows below it are
     left out of the record mean) apply to the two embedding kinds, as ``embed`` / ``probe`` use them;
-    ``fmax_hz`` to ``mfcc``: the filter bank's top (None: 8 kHz, :func:`encoders.baselines.mfcc_features`)."""
+    ``fmax_hz`` to ``mfcc``: the filter bank's top (None: 8 kHz, :func:`encoders.baselines.mfcc_features`),
+    and to the embedding kinds of an audio model: each record low-passed to 0-``fmax_hz`` at the
+    model's rate before it (:func:`biosig.audio_band.band_limit`, as ``embed --audio-fmax-hz``; None:
+    the whole band)."""
     kind: str
     model: str | None = None
     seed: int = 0
@@ -90,11 +93,29 @@ def _records(items):
         yield item.load() if isinstance(item, RecordFile) else item
 
 
-def features(spec: FeatureSpec, records, progress=None) -> np.ndarray:
+def _banded(spec: FeatureSpec, enc, records, cache: dict | None = None):
+    """``records`` (Records) low-passed to ``spec.fmax_hz`` at ``enc``'s rate; ``cache`` (one record's:
+    ``{(fmax_hz, fs_hz): Record}``) keeps the band of a record for the other specs of its chunk."""
+    from biosig.audio_band import band_limit, check_audio_model
+    check_audio_model(spec.fmax_hz, enc.config.modality, enc.model_id, "the audio band")
+    fs_hz = float(enc.config.input_fs_hz)
+    for rec in records:
+        if cache is None:
+            yield band_limit(rec, spec.fmax_hz, fs_hz)
+            continue
+        key = (float(spec.fmax_hz), fs_hz)
+        if key not in cache:
+            cache[key] = band_limit(rec, spec.fmax_hz, fs_hz)
+        yield cache[key]
+
+
+def features(spec: FeatureSpec, records, progress=None, _band_cache: dict | None = None) -> np.ndarray:
     """(len(records), F) features of ``spec``; ``progress`` is called once per record."""
     from encoders.baselines import baseline_features, embedding_features
     if spec.kind in EMBEDDING_KINDS:
-        return embedding_features(_encoder(spec), _records(records), progress, spec.min_quality)
+        enc = _encoder(spec)
+        recs = _records(records) if spec.fmax_hz is None else _banded(spec, enc, _records(records), _band_cache)
+        return embedding_features(enc, recs, progress, spec.min_quality)
     return baseline_features(spec.kind, _records(records), modality=spec.modality, progress=progress,
                              mfcc_fmax_hz=spec.fmax_hz)
 
@@ -115,8 +136,9 @@ def _chunk_features(specs: dict, records, progress=None) -> dict:
     ``progress``: an object with ``update(n=...)``, advanced by ``len(specs)`` after each record."""
     rows: dict = {name: [] for name in specs}
     for rec in _records(records):
+        band_cache: dict = {}   # the record's band, computed once for every random seed on it
         for name, spec in specs.items():
-            rows[name].append(features(spec, [rec])[0])
+            rows[name].append(features(spec, [rec], _band_cache=band_cache)[0])
         if progress is not None:
             progress.update(n=len(specs))
     return {name: np.stack(r) for name, r in rows.items()}

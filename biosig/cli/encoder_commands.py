@@ -175,7 +175,31 @@ def register(subparsers) -> None:
     e.add_argument("--window-s", type=_positive_float, default=None, metavar="S",
                    help="embedding window in s (default: the window the model was trained on)")
     add_af_prevalence_argument(e)
+    add_audio_band_argument(e)
     e.set_defaults(handler=embed_command)
+
+
+def audio_band_arg(text: str):
+    """``--audio-fmax-hz``: ``common`` or a frequency in Hz above 0 (argparse type; the model's Nyquist
+    is checked once the model is open)."""
+    if text == "common":
+        return text
+    try:
+        hz = float(text)
+    except ValueError:
+        hz = float("nan")
+    if not 0 < hz < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a frequency in Hz above 0 (e.g. 1800), or common")
+    return hz
+
+
+def add_audio_band_argument(p, rows: str = "") -> None:
+    """``--audio-fmax-hz HZ|common`` (embed, score, probe): :mod:`biosig.audio_band`."""
+    p.add_argument("--audio-fmax-hz", type=audio_band_arg, default=None, metavar="HZ|common",
+                   help="audio models: low-pass every recording to 0-HZ at the model's rate before the model" + rows
+                        + ", so a set recorded at several rates is compared on one band; common: the band every "
+                        "file's rate holds (0.45 x the lowest rate, from the files' headers: 1800 Hz for a set with "
+                        "4 kHz files). Recorded with the output; default: the whole band")
 
 def _overrides(items) -> dict:
     from biosig.errors import BiosigError
@@ -288,6 +312,8 @@ def embed_command(args) -> int:
             raise BiosigError(problem)
     enc.window_s_override = args.window_s
     enc.af_prevalence = args.af_prevalence
+    from biosig.audio_band import check_audio_model
+    check_audio_model(args.audio_fmax_hz, enc.config.modality, enc.model_id)
     from encoders.heads import unused_prevalence_warning
     if unused := unused_prevalence_warning(enc.config.modality, args.af_prevalence):
         log.warning(unused)
@@ -297,6 +323,11 @@ def embed_command(args) -> int:
     from encoders.embeddings_file import embed_provenance
     prov = embed_provenance(enc, args.model, random_weights=args.random_weights, window_s_given=args.window_s,
                             read_options=opts, backend=backend, af_prevalence=args.af_prevalence)
+    from biosig.audio_band import band_text, set_fmax_hz
+    band = set_fmax_hz(args.audio_fmax_hz, paths, opts, float(enc.config.input_fs_hz))
+    if band is not None:   # in the file's metadata and the resume's job (absent without it: older parts resume)
+        prov["audio_fmax_hz"] = band
+        log.info("embed: every recording low-passed to %s at %g Hz", band_text(band), enc.config.input_fs_hz)
     from encoders.embed_resume import EmbedParts, job_fingerprint
     with EmbedParts(out, job_fingerprint(prov, batch_size=args.batch_size, device=args.device), force=args.force) as parts:
         return _embed_into(parts, enc, paths, out, prov, opts, args.batch_size)
@@ -305,6 +336,7 @@ def embed_command(args) -> int:
 def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
     """The embedding loop of ``embed_command``: the recordings ``parts`` does not hold yet, kept there as
     they come (a Ctrl-C or a crash loses none of them), then ``out`` assembled from the parts."""
+    from biosig.audio_band import band_limit, band_text
     from biosig.cli._common import ProgressLog
     from biosig.errors import BiosigError
     from biosig.readers import read
@@ -328,7 +360,8 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
         for i in it:
             p = paths[i]
             try:
-                rows = enc.embed(read(p, **opts), source=sources[i], batch_size=batch_size)
+                rec = band_limit(read(p, **opts), prov.get("audio_fmax_hz"), float(enc.config.input_fs_hz))
+                rows = enc.embed(rec, source=sources[i], batch_size=batch_size)
             except BiosigError as exc:
                 failed += 1
                 progress.update(False)
@@ -378,6 +411,7 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
         parts.remove()
     n_rec = df["source"].n_unique()
     print(f"{len(df)} window{'' if len(df) == 1 else 's'} from {n_rec} recording{'' if n_rec == 1 else 's'} "
-          f"-> {out} ({enc.model_id}, {prov['backend_used']})"
+          f"-> {out} ({enc.model_id}, {prov['backend_used']}"
+          + (f", {band_text(prov['audio_fmax_hz'])}" if "audio_fmax_hz" in prov else "") + ")"
           + (f"; {failed} recording(s) failed (see above)" if failed else ""))
     return 1 if failed else 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from biosig import json_text
+from biosig.audio_band import band_text
 from biosig.cli.probe_report import (by_label, class_names, classes_text, cv_kind, print_bootstrap, print_by_label,
                                      print_rest, with_class_names)
 
@@ -65,21 +66,24 @@ def probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
         log.warning("--model %s: the embeddings were made by %s (%s); the random-weight row is %s's architecture "
                     "on their %s s windows", args.model, prov["model"], prov.get("model_id", "?"), args.model,
                     f"{window_s:g}" if window_s else "?")
+    band = _audio_band_hz(args, prov, records, model, window_s, read_options)
     ours = "embeddings"
     feats = {ours: X[kept]}
     specs = {}
     rows = {}   # each handcrafted kind's row: "mfcc 0-1800 Hz" with --mfcc-fmax-hz
     for kind in dict.fromkeys(args.baseline):
         if kind == "random":
-            specs.update({f"random seed {seed}": FeatureSpec("random", model, seed, window_s=window_s,
-                                                              min_quality=args.min_quality)
+            named = "" if band is None else f" {band_text(band)}"   # "random seed 0 0-1800 Hz"
+            specs.update({f"random seed {seed}{named}": FeatureSpec("random", model, seed, window_s=window_s,
+                                                                     min_quality=args.min_quality, fmax_hz=band)
                           for seed in dict.fromkeys(args.random_seed)})
         else:
             if modality and modality not in BASELINE_MODALITIES[kind]:   # computable, but not what it is for
                 log.warning("--baseline %s is a baseline for %s recordings; these are %s (the usual one: %s)", kind,
                             " / ".join(BASELINE_MODALITIES[kind]), modality,
                             ", ".join(k for k, m in BASELINE_MODALITIES.items() if modality in m) or "random")
-            fmax_hz = _mfcc_fmax_hz(args, records) if kind == "mfcc" else None
+            fmax_hz = (_mfcc_fmax_hz(args, records) if args.mfcc_fmax_hz is not None else band) if kind == "mfcc" \
+                else None
             rows[kind] = kind if fmax_hz is None else f"{kind} 0-{fmax_hz:g} Hz"
             specs[rows[kind]] = FeatureSpec(kind, model, modality=modality, fmax_hz=fmax_hz)
     # default: the free cores, at most 8 (each worker holds torch and a model: ~0.3-0.5 GB) and one per
@@ -131,7 +135,9 @@ def probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
         return 0
     kind = cv_kind(groups)
     made_by = (f" ({prov['model_id']}{', random weights' if prov.get('random_weights') else ''}"
-               + (f", window {prov['window_s']:g} s" if prov.get("window_s") else "") + ")") if prov.get("model_id") else ""
+               + (f", window {prov['window_s']:g} s" if prov.get("window_s") else "")
+               + (f", {band_text(prov['audio_fmax_hz'])}" if prov.get("audio_fmax_hz") else "") + ")") \
+        if prov.get("model_id") else ""
     print(f"{len(y)} records, {classes_text(y, args.positive)}, {len(folds)}-fold {kind} CV; "
           f"ours = {args.embeddings}{made_by}")
     print_rest(values, args.positive)
@@ -161,15 +167,35 @@ def _mfcc_fmax_hz(args, records) -> float | None:
 
 
 def _rate_hz(record) -> float:
-    """A :class:`encoders.probe_features.RecordFile`'s rate: its sound file's header where soundfile
-    reads one and no read option could change it, else the recording read whole."""
-    if not record.options:
-        try:
-            import soundfile
-            return float(soundfile.info(record.path).samplerate)
-        except (RuntimeError, OSError, ValueError):   # not a sound file soundfile reads: WFDB, CSV, EDF, ...
-            pass
-    return float(record.load().fs_hz)
+    """A :class:`encoders.probe_features.RecordFile`'s rate (:func:`biosig.audio_band.header_rate_hz`)."""
+    from biosig.audio_band import header_rate_hz
+    return header_rate_hz(record.path, record.options)
+
+
+def _audio_band_hz(args, prov: dict, records, model, window_s, read_options: dict) -> float | None:
+    """The band of the random-weight rows (and of the mfcc row without --mfcc-fmax-hz): ``--audio-fmax-hz``
+    (``common``: from the recordings' headers, :func:`biosig.audio_band.set_fmax_hz`), else the band embed
+    recorded for the embeddings; a band other than the embeddings' is said (the rows then differ by more
+    than the weights)."""
+    from biosig.audio_band import band_text, check_audio_model, set_fmax_hz
+    made_on = prov.get("audio_fmax_hz")
+    fs_hz = 16000.0   # the mfcc row's rate (encoders.baselines.mfcc_features)
+    if "random" in args.baseline and (args.audio_fmax_hz is not None or made_on is not None):
+        from encoders.probe_features import FeatureSpec, _encoder
+        arch = _encoder(FeatureSpec("random", model, min(args.random_seed), window_s=window_s))   # kept for its row
+        check_audio_model(args.audio_fmax_hz or made_on, arch.config.modality, model)
+        fs_hz = float(arch.config.input_fs_hz)
+    if args.audio_fmax_hz is None:
+        if made_on is not None and {"random", "mfcc"} & set(args.baseline):
+            log.info("the embeddings were made on %s (embed --audio-fmax-hz): the baseline rows too",
+                     band_text(made_on))
+        return None if made_on is None else float(made_on)
+    band = set_fmax_hz(args.audio_fmax_hz, [r.path for r in records], read_options, fs_hz)
+    if "random" in args.baseline and (made_on is None or abs(float(made_on) - band) > 1e-6):
+        log.warning("--audio-fmax-hz: the random-weight rows on %s, the embeddings on %s: the rows differ by more "
+                    "than the weights; embed with --audio-fmax-hz %g to compare them like with like", band_text(band),
+                    "the whole band" if made_on is None else band_text(made_on), band)
+    return band
 
 
 def _embeddings_window_s(prov: dict, emb) -> float | None:

@@ -26,15 +26,18 @@ def _probe_C(text: str):
 def _fmax_hz(text: str):
     """``--mfcc-fmax-hz``: ``common`` or a frequency in Hz, above 0 and at most 8000."""
     import argparse
-    if text == "common":
-        return text
-    try:
-        hz = float(text)
-    except ValueError:
-        hz = float("nan")
-    if not 0 < hz <= 8000:   # the MFCCs are of the sound resampled to 16 kHz
+
+    from biosig.cli.encoder_commands import audio_band_arg
+    hz = audio_band_arg(text)
+    if hz != "common" and hz > 8000:   # the MFCCs are of the sound resampled to 16 kHz
         raise argparse.ArgumentTypeError(f"{text!r}: give a frequency in Hz, 0 < HZ <= 8000 (e.g. 1800), or common")
     return hz
+
+
+def _audio_band(text: str):
+    """``--audio-fmax-hz``: as embed's (:func:`biosig.cli.encoder_commands.audio_band_arg`)."""
+    from biosig.cli.encoder_commands import audio_band_arg
+    return audio_band_arg(text)
 
 
 def register(subparsers) -> None:
@@ -73,6 +76,12 @@ def register(subparsers) -> None:
                    help="with --baseline mfcc: the top of its mel filter bank in Hz, or common: the band every "
                         "recording's rate holds (0.45 x the lowest rate, at most 8000; the row says which); default "
                         "8000 Hz, which tells recordings made at several rates apart by their rates")
+    q.add_argument("--audio-fmax-hz", type=_audio_band, default=None, metavar="HZ|common",
+                   help="with --baseline random (audio models) and mfcc: every recording low-passed to 0-HZ at the "
+                        "model's rate before the random-weight rows, or common: the band every recording's rate holds "
+                        "(0.45 x the lowest rate); the mfcc row takes the same band unless --mfcc-fmax-hz gives one; "
+                        "the rows say which. Default: the band embed --audio-fmax-hz made the embeddings on (recorded "
+                        "in the file), else the whole band")
     q.add_argument("--combined", action="store_true",
                    help="with --baseline hrv|ibi|mfcc|spirometry: also probe the handcrafted features + the embeddings against "
                         "the handcrafted features alone (does the embedding add to HRV?), same folds, paired CI; two "
@@ -199,6 +208,9 @@ def probe_command(args) -> int:
                               "no group id (empty, or missing-value text such as NaN or NA); give each one")
     if args.mfcc_fmax_hz is not None and "mfcc" not in args.baseline:
         raise BiosigError("--mfcc-fmax-hz applies to --baseline mfcc; add it or drop --mfcc-fmax-hz")
+    if args.audio_fmax_hz is not None and not {"random", "mfcc"} & set(args.baseline):
+        raise BiosigError("--audio-fmax-hz applies to --baseline random and mfcc (the embeddings' band is embed's "
+                          "--audio-fmax-hz); add one or drop --audio-fmax-hz")
     if args.combined and not set(args.baseline) - {"random"}:
         raise BiosigError("--combined needs a handcrafted --baseline (hrv, ibi, mfcc or spirometry) to add the embeddings to")
     if args.baseline:

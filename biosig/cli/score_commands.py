@@ -55,6 +55,8 @@ def register(subparsers) -> None:
                         "the modality's default for its default window, else half a window); part of the "
                         "job, so a resumed run must give the same value")
     add_af_prevalence_argument(p)
+    from biosig.cli.encoder_commands import add_audio_band_argument
+    add_audio_band_argument(p, " (part of the job, so a resumed run must give the same band; in run.json)")
     p.add_argument("--retry-errors", action="store_true", help="score again records that failed before")
     add_threads_argument(p)
     add_modality_arguments(p, " (--engine local only)")
@@ -108,7 +110,8 @@ def run_score_command(args) -> int:
                          workers=args.workers, backend=args.backend, ray_address=args.ray_address,
                          batch_size=args.batch_size, retry_errors=args.retry_errors, threads=threads,
                          read_options=opts, device=args.device, precision=args.precision,
-                         window_s=args.window_s, af_prevalence=args.af_prevalence)
+                         window_s=args.window_s, af_prevalence=args.af_prevalence,
+                         audio_fmax_hz=args.audio_fmax_hz)
     progress = _Progress()
     try:
         summary = run_score(config, on_start=progress.start, on_outcome=progress.update)

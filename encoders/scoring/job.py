@@ -54,6 +54,9 @@ class ScoreConfig:
     precision : torch backend autocast precision, ``fp32``, ``bf16`` or ``fp16``.
     window_s : window length in seconds (None: the one the model was trained on).
     af_prevalence : the AF prevalence ``af_prob`` is read at (None: as its head was fitted).
+    audio_fmax_hz : audio models: the band every record is low-passed to before the model, in Hz,
+        or ``"common"``: the band every record's rate holds (:mod:`biosig.audio_band`); None: the
+        whole band. The band in Hz is part of the job (a resumed run must give the same).
     """
 
     inputs: tuple[str, ...]
@@ -71,6 +74,7 @@ class ScoreConfig:
     precision: str = "fp32"
     window_s: float | None = None
     af_prevalence: float | None = None
+    audio_fmax_hz: float | str | None = None
 
     def __post_init__(self):
         inputs = (self.inputs,) if isinstance(self.inputs, (str, os.PathLike)) else self.inputs  # one path
@@ -114,7 +118,8 @@ class ScoreConfig:
             device_name(self.device)
         except EncoderError as exc:
             raise ScoreError(str(exc)) from None
-        ModelSpec(source=self.model, window_s=self.window_s, af_prevalence=self.af_prevalence)  # their checks
+        ModelSpec(source=self.model, window_s=self.window_s, af_prevalence=self.af_prevalence,
+                  audio_fmax_hz=None if self.audio_fmax_hz == "common" else self.audio_fmax_hz)  # their checks
 
 
 @dataclasses.dataclass
@@ -222,12 +227,19 @@ def run_score(config: ScoreConfig, *, on_start: Callable[[int, int], None] | Non
                          f"{said} recordings (--model {said}-tiny where one is shipped) or drop --modality")
     if unused := unused_prevalence_warning(loaded.modality, config.af_prevalence):
         log.warning(unused)
+    band = None
+    if config.audio_fmax_hz is not None:   # common: from the records' rates, before the folder takes the job
+        from biosig.audio_band import check_audio_model, set_fmax_hz
+        check_audio_model(config.audio_fmax_hz, loaded.modality, loaded.model_id)
+        band = set_fmax_hz(config.audio_fmax_hz, paths, config.read_options, loaded.input_fs_hz)
+        loaded = dataclasses.replace(loaded, audio_fmax_hz=band)
     # Workers use the backend the driver ended up with: "auto" decides by timing a probe batch, and
     # workers deciding on their own could mix backends (and their last-bit differences) in one table.
     kind = getattr(loaded.backend, "name", config.backend)
     spec = ModelSpec(config.model, kind if kind in BACKENDS else backend,
                      expect_sha256=loaded.model_sha256, threads=config.threads, device=config.device,
-                     precision=config.precision, window_s=config.window_s, af_prevalence=config.af_prevalence)
+                     precision=config.precision, window_s=config.window_s, af_prevalence=config.af_prevalence,
+                     audio_fmax_hz=band)
     with PartStore(config.out_dir) as store:
         return _run(config, spec, loaded, store, paths, t0=t0, started_at=started_at, on_start=on_start,
                     on_outcome=on_outcome)

@@ -41,6 +41,7 @@ def run_options(config) -> dict[str, Any]:
     return {"window_s": config.window_s, "af_prevalence": config.af_prevalence, "batch_size": config.batch_size,
             "device": config.device, "precision": config.precision, "threads": config.threads,
             "retry_errors": config.retry_errors, "ray_address": config.ray_address,
+            "audio_fmax_hz": config.audio_fmax_hz,
             "read_options": json.loads(json.dumps(config.read_options, sort_keys=True, default=str))}
 
 

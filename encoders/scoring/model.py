@@ -56,6 +56,9 @@ class ModelSpec:
     window_s : window length in seconds instead of the one the model was trained on (None: that
         one, issue 14); the hop follows :func:`biosig.windows.hop_for_window_s`.
     af_prevalence : the prevalence ``af_prob`` is read at (None: as its head was fitted).
+    audio_fmax_hz : audio models: every record low-passed to 0-``audio_fmax_hz`` Hz at the model's
+        rate before it (:func:`biosig.audio_band.band_limit`; None: the whole band). A number here:
+        ``common`` is resolved by :func:`encoders.scoring.run_score` from the records' rates.
     """
 
     source: str
@@ -66,6 +69,7 @@ class ModelSpec:
     precision: str = "fp32"
     window_s: float | None = None
     af_prevalence: float | None = None
+    audio_fmax_hz: float | None = None
 
     def __post_init__(self):
         if self.af_prevalence is not None:
@@ -84,6 +88,13 @@ class ModelSpec:
                 ok = False
             if not ok or isinstance(self.window_s, bool):
                 raise ScoreError(f"--window-s must be a number of seconds > 0, got {self.window_s!r}")
+        if self.audio_fmax_hz is not None:
+            try:
+                ok = 0 < float(self.audio_fmax_hz) < float("inf") and not isinstance(self.audio_fmax_hz, bool)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ScoreError(f"--audio-fmax-hz must be a frequency in Hz > 0, got {self.audio_fmax_hz!r}")
 
 
 @dataclasses.dataclass
@@ -103,6 +114,7 @@ class LoadedModel:
     pipeline_hash : hash of the model's full pipeline (out-of-graph + in-model).
     backend : object with ``run(x: float32 (B, C, T)) -> float32 (B, D)``, ``name`` and ``why``.
     af_prevalence : the prevalence the AF head's probability is read at (None: as fitted).
+    audio_fmax_hz : the band every record is low-passed to before the model (None: the whole band).
     """
 
     source: str
@@ -119,6 +131,7 @@ class LoadedModel:
     backend: Any
     min_window_samples: int = 1   # the shortest input (encoders.config.min_input_samples)
     af_prevalence: float | None = None
+    audio_fmax_hz: float | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         """What must not change between the runs that fill one output folder (the backend too:
@@ -130,7 +143,9 @@ class LoadedModel:
                 "in_channels": self.in_channels, "input_fs_hz": self.input_fs_hz,
                 "window_s": self.window_s, "hop_s": self.hop_s, "cutting": CUTTING_RULES,
                 "pipeline_outside_hash": self.outside.hash, "pipeline_hash": self.pipeline_hash,
-                "measures": measures_fingerprint(self.modality, self.af_prevalence)}
+                "measures": measures_fingerprint(self.modality, self.af_prevalence),
+                # absent without a band: the folders of earlier runs resume as before
+                **({} if self.audio_fmax_hz is None else {"audio_fmax_hz": float(self.audio_fmax_hz)})}
 
     def describe(self) -> dict[str, Any]:
         """The manifest's ``model`` entry."""
@@ -161,6 +176,11 @@ def load_model(spec: ModelSpec) -> LoadedModel:
                                      hop_s=hop_for_window_s(loaded.modality, float(spec.window_s)))
     if spec.af_prevalence is not None:
         loaded = dataclasses.replace(loaded, af_prevalence=float(spec.af_prevalence))
+    if spec.audio_fmax_hz is not None:
+        from biosig.audio_band import check_audio_model, set_fmax_hz
+        check_audio_model(spec.audio_fmax_hz, loaded.modality, loaded.model_id)
+        loaded = dataclasses.replace(loaded, audio_fmax_hz=set_fmax_hz(float(spec.audio_fmax_hz), (), None,
+                                                                       loaded.input_fs_hz))
     if spec.expect_sha256 and loaded.model_sha256 != spec.expect_sha256:
         raise ScoreError(f"the model at {spec.source} changed during the run (weights sha256 "
                          f"{loaded.model_sha256[:12]}, the run started with {spec.expect_sha256[:12]}); "

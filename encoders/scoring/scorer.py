@@ -129,6 +129,13 @@ class Scorer:
                         dtype=np.int64)
 
     @_stage("preprocess")
+    def band(self, rec):
+        """``rec`` low-passed to the job's audio band at the model's rate (:func:`biosig.audio_band.band_limit`;
+        ``rec`` itself without one): what the model, the quality and the measures are computed on, as in embed."""
+        from biosig.audio_band import band_limit
+        return band_limit(rec, self.model.audio_fmax_hz, self.model.input_fs_hz)
+
+    @_stage("preprocess")
     def preprocess(self, rec):
         out = self.model.outside.apply(rec)
         if abs(out.fs_hz - self.model.input_fs_hz) > 1e-6 * self.model.input_fs_hz:
@@ -243,7 +250,7 @@ class Scorer:
 
     def _score(self, path: str, key: str, t_start: float) -> dict[str, Any]:
         raw = self.read(path)
-        sel = self.select(raw)
+        sel = self.band(self.select(raw))
         clean = self.preprocess(sel)
         win = self.windows(clean)
         emb = self.embed(win.x, self.channel_idx(clean.channels))
