@@ -76,8 +76,7 @@ def design_sos(kind: str, fs_hz: float, *, low_hz: float | None = None, high_hz:
         if isinstance(q, (bool, np.bool_)) or not isinstance(q, (int, float, np.integer, np.floating)) \
                 or not (np.isfinite(q) and q > 0):
             raise PipelineError(f"notch: q={q!r} must be > 0")
-        b, a = signal.iirnotch(f0, q, fs=fs_hz)
-        return signal.tf2sos(b, a)
+        return _designed(kind, fs_hz, f0, float(q)).copy()
     if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)) or order < 1:
         # order=2.5 was int(2.5) = 2, a different filter; order="a" a ValueError
         raise PipelineError(f"{kind}: order={order!r} must be a positive integer")
@@ -85,12 +84,36 @@ def design_sos(kind: str, fs_hz: float, *, low_hz: float | None = None, high_hz:
         lo, hi = _check("low_hz", low_hz), _check("high_hz", high_hz)
         if lo >= hi:
             raise PipelineError(f"bandpass: low_hz={lo:g} must be below high_hz={hi:g}")
-        return signal.butter(int(order), [lo, hi], btype="bandpass", fs=fs_hz, output="sos")
+        return _designed(kind, fs_hz, (lo, hi), int(order)).copy()
     if kind == "highpass":
-        return signal.butter(int(order), _check("low_hz", low_hz), btype="highpass", fs=fs_hz, output="sos")
+        return _designed(kind, fs_hz, _check("low_hz", low_hz), int(order)).copy()
     if kind == "lowpass":
-        return signal.butter(int(order), _check("high_hz", high_hz), btype="lowpass", fs=fs_hz, output="sos")
+        return _designed(kind, fs_hz, _check("high_hz", high_hz), int(order)).copy()
     raise PipelineError(f"unknown filter kind {kind!r}; expected one of {', '.join(FILTER_KINDS)}")
+
+
+@functools.lru_cache(maxsize=64)
+def _designed(kind: str, fs_hz: float, freq_hz, order_or_q) -> np.ndarray:
+    """The sections :func:`design_sos` hands out (a copy each time), designed once per checked
+    arguments: ``embed`` and ``score`` designed the same filters about 4 times a record (the
+    pipeline's offline and streaming forms), 5-8 % of a CinC 2017 record's embedding (cProfile,
+    ecg-tiny). Read-only, so that no caller can change what a later one gets."""
+    if kind == "notch":
+        sos = signal.tf2sos(*signal.iirnotch(freq_hz, order_or_q, fs=fs_hz))
+    else:
+        sos = signal.butter(order_or_q, list(freq_hz) if kind == "bandpass" else freq_hz, btype=kind,
+                            fs=fs_hz, output="sos")
+    sos.flags.writeable = False
+    return sos
+
+
+@functools.lru_cache(maxsize=64)
+def _steady_zi(sos_bytes: bytes, shape: tuple) -> np.ndarray:
+    """``scipy.signal.sosfilt_zi`` of the sections whose float64 bytes are ``sos_bytes``, read-only:
+    a record's streams are built anew for every record (``embed``, ``score``; 15 small solves each)."""
+    zi = signal.sosfilt_zi(np.frombuffer(sos_bytes, dtype=np.float64).reshape(shape))
+    zi.flags.writeable = False
+    return zi
 
 
 def min_run_samples(sos: np.ndarray) -> int:
@@ -290,7 +313,7 @@ class SosStream:
         self.sos = np.asarray(sos, dtype=np.float64)
         self.n_channels = int(n_channels)
         self.init = init
-        self._zi_unit = signal.sosfilt_zi(self.sos)  # (n_sections, 2)
+        self._zi_unit = _steady_zi(self.sos.tobytes(), self.sos.shape)  # (n_sections, 2), read-only
         self.reset()
 
     def reset(self) -> None:

@@ -24,6 +24,7 @@ Usable thresholds (:data:`USABLE`) follow Orphanidou et al.: 0.66 for ECG, 0.86 
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import NamedTuple
 
@@ -62,7 +63,8 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
     range (``_robust_range``: per 10 s block, the median over blocks); with pulse alternans, every
     pulse (``_alternans_pulses``); a leading diastolic wave dropped (:func:`_without_leading_diastolic_wave`).
     Any other modality is refused (:class:`SignalError`; "ekg" is ECG): the pulse detector ran for
-    every name but "ecg". ECG: :func:`ecg_window_beats` (kept per thread; the beats returned are a copy).
+    every name but "ecg". ECG: :func:`ecg_window_beats` (kept per thread; the beats returned are a copy);
+    PPG: kept per thread alike (:func:`biosig.ecg_beats.reused`; the beats a copy, ``clean`` read-only).
     """
     x = np.asarray(x, dtype=np.float64)
     modality = modality if modality in ("ecg", "ppg") else normalise_modality(modality)
@@ -71,8 +73,33 @@ def detect_beats(x: np.ndarray, fs_hz: float, modality: str) -> tuple[np.ndarray
     if modality == "ecg":
         found = ecg_window_beats(x, fs_hz)
         return found.beats.copy(), found.clean
+    if x.ndim != 1:
+        beats, clean = pulse_peaks(x, fs_hz)
+        return _without_leading_diastolic_wave(clean, beats).astype(np.int64), clean
+    x = np.ascontiguousarray(x)
+    beats, clean = reused("pulse_peaks", x, float(fs_hz), _pulse_rule(), lambda: _pulse_beats(x, fs_hz),
+                          _read_only_pulse)
+    return beats.copy(), clean
+
+
+def _pulse_beats(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
     beats, clean = pulse_peaks(x, fs_hz)
     return _without_leading_diastolic_wave(clean, beats).astype(np.int64), clean
+
+
+def _pulse_rule() -> tuple:
+    """The PPG detector's rule constants (:mod:`biosig.pulse_beats`' and the leading-wave rule's), part
+    of the key under which :func:`detect_beats` keeps a PPG window's beats: the quality gate and the
+    measures of a window detect the same samples (``embed`` ran the detector twice a measured window,
+    a tenth of a PPG record's embedding), and a test or benchmark may change a constant."""
+    from biosig import pulse_beats
+    return (EDGE_SHORT_REL, EDGE_SMALL_REL, *(v for k, v in sorted(vars(pulse_beats).items())
+                                              if k.isupper() and isinstance(v, (int, float))))
+
+
+def _read_only_pulse(found: tuple[np.ndarray, np.ndarray]) -> None:
+    for a in found:
+        a.flags.writeable = False
 
 
 class EcgBeats(NamedTuple):
@@ -143,8 +170,15 @@ DETREND_DEGREE = 2
 def _r_peaks(signal: np.ndarray, qrs: np.ndarray, fs_hz: float) -> np.ndarray:
     """The largest absolute deflection of ``signal`` within 60 ms of each QRS energy peak, unique, int64."""
     r = max(1, int(0.06 * fs_hz))
-    return np.unique(np.array([max(0, c - r) + int(np.argmax(np.abs(signal[max(0, c - r):c + r]))) for c in qrs],
-                              np.int64))
+    qrs = np.asarray(qrs, dtype=np.int64)
+    if len(qrs) and (qrs.min() < 0 or qrs.max() >= len(signal)):   # not a detection's: as the loop did
+        return np.unique(np.array([max(0, c - r) + int(np.argmax(np.abs(signal[max(0, c - r):c + r])))
+                                   for c in qrs], np.int64))
+    # signal[c - r:c + r] of every peak at once: the ends padded with -1, which no |deflection| is under
+    # (the first largest one is the loop's, edges included; the loop was ~4 % of an ECG embedding)
+    padded = np.concatenate([np.full(r, -1.0), np.abs(signal), np.full(r, -1.0)])
+    near = np.lib.stride_tricks.sliding_window_view(padded, 2 * r)[qrs]
+    return np.unique(qrs - r + near.argmax(axis=1))
 
 
 def _mean(cc: np.ndarray) -> float:
@@ -192,9 +226,9 @@ def beat_correlations(clean: np.ndarray, beats: np.ndarray, fs_hz: float, detren
     keep = beats[inside]
     if len(keep) < 2 or a + b < 3:
         return out
-    segs = np.stack([clean[k - a:k + b] for k in keep])  # (n, L)
+    segs = clean[keep[:, None] + np.arange(-a, b)]  # (n, L): clean[k - a:k + b] of each beat
     if detrend_degree > 0:
-        basis = np.linalg.qr(np.polynomial.legendre.legvander(np.linspace(-1.0, 1.0, a + b), detrend_degree))[0]
+        basis = _detrend_basis(a + b, detrend_degree)
         segs = segs - (segs @ basis) @ basis.T
     template = segs.mean(axis=0)
     segs = segs - segs.mean(axis=1, keepdims=True)
@@ -203,6 +237,16 @@ def beat_correlations(clean: np.ndarray, beats: np.ndarray, fs_hz: float, detren
     with np.errstate(invalid="ignore", divide="ignore"):
         out[inside] = np.where(denom > 0, segs @ tc / denom, 0.0)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _detrend_basis(n: int, degree: int) -> np.ndarray:
+    """Orthonormal basis (n, degree + 1) of the polynomials of ``degree`` over ``n`` samples that
+    :func:`beat_correlations` removes, read-only: once per segment length (the QR took a fifth of
+    the correlations' time)."""
+    basis = np.linalg.qr(np.polynomial.legendre.legvander(np.linspace(-1.0, 1.0, n), degree))[0]
+    basis.flags.writeable = False
+    return basis
 
 
 def ecg_beat_correlations(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> np.ndarray:
