@@ -10,7 +10,7 @@ and a PPG window measured by ``embed`` ran the pulse detector twice on the same 
 gate's and the measures'; ~10 % of a PPG record). Now: :func:`biosig.filters._designed` (lru_cache,
 read-only, each caller a copy) and :func:`biosig.filters._steady_zi`, :func:`biosig.ecg_beats._band_gain`
 and the spectrum shared by both bands of ``_detect``, the 3- and 5-sample running median by minima and
-maxima (:func:`biosig.ecg_beats._median_5`), :func:`biosig.quality._detrend_basis`, the minima between
+maxima (:func:`biosig.ecg_pacing._median_5`), :func:`biosig.quality._detrend_basis`, the minima between
 pulses by ``np.minimum.reduceat`` (:func:`biosig.pulse_beats._minima_between`; a loop was a third of the
 pulse detector's time), the R peaks' refinement and the beats' segments by indexing, not a loop each
 (:func:`biosig.quality._r_peaks`, :func:`biosig.quality.beat_correlations`), and the PPG beats
@@ -49,7 +49,7 @@ def records(modality: str, n: int) -> list:
 
 
 def _running_median_np(x, half: int):
-    """``biosig.ecg_beats._running_median`` as it was: ``np.median`` of the sliding views."""
+    """``biosig.ecg_pacing._running_median`` as it was: ``np.median`` of the sliding views."""
     import numpy as np
     y = np.pad(x, half, mode="edge")
     return np.median(np.lib.stride_tricks.sliding_window_view(y, 2 * half + 1), axis=1)
@@ -72,20 +72,20 @@ def _r_peaks_loop(signal, qrs, fs_hz: float):
 @contextlib.contextmanager
 def uncached():
     """The code path before: each cached function's undecorated body, np.median, no PPG reuse."""
-    from biosig import ecg_beats, filters, pulse_beats, quality
+    from biosig import ecg_beats, ecg_pacing, filters, pulse_beats, quality
     saved = (filters._designed, filters._steady_zi, ecg_beats._band_gain, quality._detrend_basis,
-             quality._pulse_rule, ecg_beats._running_median, pulse_beats._minima_between, quality._r_peaks)
+             quality._pulse_rule, ecg_pacing._running_median, pulse_beats._minima_between, quality._r_peaks)
     filters._designed, filters._steady_zi, ecg_beats._band_gain, quality._detrend_basis = (
         f.__wrapped__ for f in saved[:4])
     quality._pulse_rule = lambda: (object(),)   # a key no later call equals
-    ecg_beats._running_median = _running_median_np
+    ecg_pacing._running_median = _running_median_np
     pulse_beats._minima_between = _minima_between_loop
     quality._r_peaks = _r_peaks_loop
     try:
         yield
     finally:
         (filters._designed, filters._steady_zi, ecg_beats._band_gain, quality._detrend_basis,
-         quality._pulse_rule, ecg_beats._running_median, pulse_beats._minima_between, quality._r_peaks) = saved
+         quality._pulse_rule, ecg_pacing._running_median, pulse_beats._minima_between, quality._r_peaks) = saved
 
 
 def embed_all(enc, recs) -> tuple[float, list]:

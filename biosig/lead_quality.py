@@ -1,12 +1,13 @@
 """Which lead of a multi-lead record to measure: each lead's share of windows passing the quality
-gate (:func:`biosig.quality.quality_summary`), the leads near the best share, and the best of them
+gate (:func:`biosig.quality_summary.quality_summary`), the leads near the best share, and the best of them
 (used by :func:`biosig.measures.choose_channel` and ``encoders.lead_choice``)."""
 from __future__ import annotations
 
 import numpy as np
 
 from biosig.modality import normalise_modality
-from biosig.quality import SUMMARY_MAX_WINDOWS, quality_summary
+from biosig.quality import SUMMARY_MAX_WINDOWS
+from biosig.quality_summary import quality_summary
 from biosig.record import Record, require_record
 
 

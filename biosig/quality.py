@@ -25,7 +25,6 @@ Usable thresholds (:data:`USABLE`) follow Orphanidou et al.: 0.66 for ECG, 0.86 
 from __future__ import annotations
 
 import functools
-import logging
 from typing import NamedTuple
 
 import numpy as np
@@ -33,14 +32,13 @@ import numpy as np
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
 from biosig.ecg_beats import EcgDetection, ecg_samples, reused
 from biosig.pulse_beats import _dominant_period_s, pulse_peaks  # noqa: F401 (_dominant_period_s: re-exported)
-from biosig.arguments import float_signal, samples_first, sampling_rate, whole_number
+from biosig.arguments import float_signal, samples_first, sampling_rate
 from biosig.errors import SignalError
 from biosig.flatline import bridged_run, flat_runs_to_nan, longest_run
 from biosig.modality import normalise_modality
 from biosig.quality_audio import clipped_share, clipping_factor, mix_factor
 from biosig.record import Record, require_record
 
-log = logging.getLogger(__name__)
 
 USABLE = {"ecg": 0.66, "ppg": 0.86}
 METHODS = ("templatematch", "neurokit")
@@ -285,7 +283,8 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) ->
     if len(x) < 3 * fs_hz:
         return 0.0  # under 3 s: too short to see 3 beats at 60 bpm
     if method == "neurokit":
-        score, beats = _neurokit_quality(x, fs_hz, modality)
+        from biosig.quality_neurokit import neurokit_quality
+        score, beats = neurokit_quality(x, fs_hz, modality)
     else:
         if modality == "ecg":   # the beats' correlations as they were found (template_correlation: again)
             found = ecg_window_beats(x, fs_hz)
@@ -301,29 +300,6 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) ->
     if not _MIN_HR_BPM <= hr <= _MAX_HR_BPM:
         return 0.0
     return float(np.clip(score, 0.0, 1.0)) * frac
-
-
-def _neurokit_quality(x: np.ndarray, fs_hz: float, modality: str) -> tuple[float, np.ndarray]:
-    import warnings
-
-    import neurokit2 as nk
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sr = int(round(fs_hz))
-        try:
-            if modality == "ecg":
-                clean = nk.ecg_clean(x, sampling_rate=sr)
-                beats = np.asarray(nk.ecg_peaks(clean, sampling_rate=sr)[1]["ECG_R_Peaks"])
-                q = nk.ecg_quality(clean, rpeaks=beats, sampling_rate=sr, method="templatematch")
-            else:
-                clean = nk.ppg_clean(x, sampling_rate=sr)
-                beats = np.asarray(nk.ppg_findpeaks(clean, sampling_rate=sr)["PPG_Peaks"])
-                q = nk.ppg_quality(clean, peaks=beats, sampling_rate=sr, method="templatematch")
-        except Exception as exc:  # NeuroKit2 raises on windows with too few beats
-            log.debug("neurokit quality failed: %s", exc)
-            return 0.0, np.zeros(0, np.int64)
-    return float(np.nanmean(q)) if np.isfinite(q).any() else 0.0, beats
 
 
 # ---------------------------------------------------------------------------------- public
@@ -400,37 +376,3 @@ def window_quality(record, window_s: float | None = None, hop_s: float | None = 
         hop_s = default_hop if hop_s is None else hop_s
     win = window_array(record, window_s, hop_s)
     return np.array([block_quality(w, record.fs_hz, mods, method) for w in win.x], dtype=np.float64)
-
-
-def quality_summary(record: Record, window_s: float | None = None, max_windows: int = SUMMARY_MAX_WINDOWS,
-                    method: str = "templatematch", modality: str | None = None) -> dict:
-    """Summary of window quality: at most ``max_windows`` windows, evenly spread, are assessed.
-
-    Returns ``{"mean_quality", "min_quality", "fraction_usable", "usable_threshold",
-    "n_windows", "n_assessed", "window_s", "method"}``; ``fraction_usable`` is the share of
-    assessed windows at or above :data:`USABLE` for the modality (``modality``, else the
-    record's; finite fraction 1 elsewhere). Channels are scored as :func:`quality_modalities`
-    says; irregular sample times are put on a uniform grid first (as :func:`window_quality`).
-    """
-    from biosig.windows import default_window, uniform_record, window_bounds
-
-    mods = quality_modalities(require_record(record, "quality_summary()"), modality)
-    mod = record.modality if modality is None else mods[0]
-    record = uniform_record(record)
-    max_windows = whole_number(max_windows, "max_windows", minimum=1)
-    window_s = default_window(mod)[0] if window_s is None else window_s
-    w, _, starts = window_bounds(record.n_samples, record.fs_hz, window_s, window_s)
-    if len(starts) > max_windows:
-        starts = starts[np.unique(np.linspace(0, len(starts) - 1, max_windows).round().astype(int))]
-    q = []
-    for s in starts:
-        x = record.samples[:, s:s + w]
-        q.append(block_quality(x, record.fs_hz, mods, method) * min(1.0, x.shape[1] / w))
-    q = np.asarray(q)
-    thr = USABLE.get(mod, 1.0)
-    return {"mean_quality": float(q.mean()) if len(q) else float("nan"),
-            "min_quality": float(q.min()) if len(q) else float("nan"),
-            "fraction_usable": float(np.mean(q >= thr)) if len(q) else 0.0,
-            "usable_threshold": thr, "n_windows": int(len(window_bounds(record.n_samples, record.fs_hz,
-                                                                          window_s, window_s)[2])),
-            "n_assessed": int(len(q)), "window_s": float(window_s), "method": method}

@@ -90,7 +90,7 @@ def unusable_reasons(samples: np.ndarray) -> list[str]:
 def lead_usable_shares(rec, usable: list[bool], n: int, modality: str = "ecg",
                        modalities: tuple[str, ...] | None = None) -> list[float] | None:
     """Per channel of ``rec``, the share of its windows at or above the quality gate
-    (:func:`biosig.quality.quality_summary`, at most 24 windows spread over the record; NaN for
+    (:func:`biosig.quality_summary.quality_summary`, at most 24 windows spread over the record; NaN for
     channels not assessed), when more than ``n`` usable channels of ``modality`` compete; else None.
     ``modalities``: each channel's (default ``rec.channel_modalities``)."""
     mods = rec.channel_modalities if modalities is None else modalities

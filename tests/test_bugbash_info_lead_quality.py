@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from biosig.cli import main
-from biosig.quality import quality_summary
+from biosig.quality_summary import quality_summary
 from biosig.readers import read
 from biosig.record import Record
 from biosig.writers import write

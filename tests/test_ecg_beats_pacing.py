@@ -8,7 +8,7 @@ sample sees them, with a small recovery tail.
 import numpy as np
 import pytest
 
-from biosig.ecg_beats import without_pacing_spikes
+from biosig.ecg_pacing import without_pacing_spikes
 from biosig.measures_window import window_measures
 from biosig.record import Record
 from biosig.synthetic_af import ecg_from_beats

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from biosig import ecg_beats, pulse_beats, quality
+from biosig import ecg_beats, ecg_pacing, pulse_beats, quality
 from biosig.filters import SosStream, design_sos
 
 
@@ -44,11 +44,11 @@ def test_running_median_by_minima_and_maxima_is_np_median(half):
         for x in (rng.standard_normal(n), rng.integers(-2, 3, n).astype(np.float64)):   # and ties
             y = np.pad(x, half, mode="edge")
             want = np.median(np.lib.stride_tricks.sliding_window_view(y, 2 * half + 1), axis=1)
-            np.testing.assert_array_equal(ecg_beats._running_median(x, half), want)
+            np.testing.assert_array_equal(ecg_pacing._running_median(x, half), want)
     x = rng.standard_normal(20)
     x[7] = np.nan   # NaN: np.median's NaN around it
     y = np.pad(x, half, mode="edge")
-    np.testing.assert_array_equal(ecg_beats._running_median(x, half),
+    np.testing.assert_array_equal(ecg_pacing._running_median(x, half),
                                   np.median(np.lib.stride_tricks.sliding_window_view(y, 2 * half + 1), axis=1))
 
 

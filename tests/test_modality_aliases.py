@@ -9,7 +9,8 @@ import pytest
 from biosig.errors import SignalError
 from biosig.modality import MODALITIES, MODALITY_ALIASES, normalise_modality
 from biosig.lead_quality import best_lead, lead_summaries
-from biosig.quality import block_quality, quality_summary, window_quality
+from biosig.quality import block_quality, window_quality
+from biosig.quality_summary import quality_summary
 from biosig.synthetic import simulate
 
 FS_HZ = 250.0

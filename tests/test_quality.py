@@ -6,7 +6,8 @@ import wfdb.processing
 
 import biosig.measures_hrv as measures_hrv
 from biosig.errors import SignalError
-from biosig.quality import USABLE, block_quality, detect_beats, quality_summary, window_quality
+from biosig.quality import USABLE, block_quality, detect_beats, window_quality
+from biosig.quality_summary import quality_summary
 from biosig.record import Record
 from biosig.synthetic import simulate
 from biosig.windows import window_array

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from biosig.errors import SignalError
-from biosig.quality import block_quality, quality_modalities, quality_summary, window_quality
+from biosig.quality import block_quality, quality_modalities, window_quality
+from biosig.quality_summary import quality_summary
 from biosig.readers import read
 from biosig.record import Record
 from biosig.synthetic import simulate

@@ -175,7 +175,7 @@ def test_slice_to_the_end_keeps_an_irregular_tail():
 def test_functions_of_a_record_refuse_a_bare_array(tmp_path):
     from biosig.measures import choose_channel, detect_events, heart_rate, respiratory_rate
     from biosig.pipeline import default_pipeline
-    from biosig.quality import quality_summary
+    from biosig.quality_summary import quality_summary
     from biosig.windows import embedding_grid, window_array, windows
     from biosig.writers import write
 
@@ -208,7 +208,7 @@ def test_write_refuses_a_path_that_is_not_one(path):
 
 @pytest.mark.parametrize("max_windows", [0, -1, 2.5, "3", True, None], ids=repr)
 def test_quality_summary_max_windows(max_windows):
-    from biosig.quality import quality_summary
+    from biosig.quality_summary import quality_summary
 
     rec = Record(samples=np.random.default_rng(0).normal(size=(1, 3000)), fs_hz=100, channels=("II",))
     with pytest.raises(SignalError, match="max_windows=.* must be a whole number, 1 or more"):

@@ -9,7 +9,8 @@ span from the written times.
 import numpy as np
 import pytest
 
-from biosig.quality import quality_summary, window_quality
+from biosig.quality import window_quality
+from biosig.quality_summary import quality_summary
 from biosig.record import Record
 from biosig.synthetic import simulate_ecg
 from biosig.windows import window_array, windows

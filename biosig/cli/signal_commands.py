@@ -106,7 +106,7 @@ def quality_of(rec) -> tuple[dict | None, str]:
     if not present:
         return None, f"not assessed for {rec.modality}"
     try:
-        from biosig.quality import quality_summary
+        from biosig.quality_summary import quality_summary
     except ImportError as exc:
         return None, f"unavailable (biosig.quality cannot be imported: {exc})"
     out = {}
