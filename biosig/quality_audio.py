@@ -19,8 +19,13 @@ window neither missing nor flat and were scored 1.0 (the lung-sound rehearsal, i
   Where a window still has its channels (``window_quality`` of a read stereo record), a mix
   :data:`biosig.readers.audio.CANCEL_RMS_RATIO` (-20 dB) or more below them scores 0
   (:func:`mix_factor`). ``embed`` and ``score`` score the window after ``mono``: the recorded
-  blocks that cancel are marked missing first (:func:`mark_cancelled_spans`); ``serve`` keeps no
-  recorded audio, so there only the reader's side (a file) or nothing (a stream) says it.
+  :data:`CANCEL_BLOCK_S` blocks that cancel are marked missing first (:func:`mark_cancelled_spans`).
+  ``serve`` does the same for a stream of two or more channels mixed by its model's pipeline: it
+  keeps the recorded samples of the block not yet complete, judges each block once as it completes
+  and marks a window's samples from cancelled blocks as gaps, the ``flat`` mask ECG and PPG windows
+  carry (:meth:`streams.ingest.InputStream.windows`); the block the window ends in is judged on the
+  samples recorded so far, all a causal runtime knows at the window's end. An anti-phase stereo
+  stream was published at quality 1.0; now 0, as ``embed`` and ``score`` give the same samples.
 
 What the windows after ``mono`` and resampling cannot show: a clipped file normalised after
 recording (its rail no longer full scale, its flat tops ripple) scored 1.0 at 16 kHz and 0-0.03 at
@@ -122,24 +127,41 @@ def mix_factor(x: np.ndarray) -> float:
 CANCEL_BLOCK_S = 0.25
 
 
+def cancel_block_n(fs_hz: float) -> int:
+    """Recorded samples in one :data:`CANCEL_BLOCK_S` block at ``fs_hz``."""
+    return max(1, int(round(CANCEL_BLOCK_S * fs_hz)))
+
+
+def cancelled_blocks(x: np.ndarray, block_n: int) -> np.ndarray:
+    """bool per block of ``block_n`` samples of ``x`` (C, N), the first at sample 0 and the last
+    possibly shorter: True where the channels cancel when mixed (:func:`mix_factor`)."""
+    n_blocks = -(-x.shape[1] // block_n)
+    return np.array([mix_factor(x[:, b * block_n:(b + 1) * block_n]) == 0.0 for b in range(n_blocks)], dtype=bool)
+
+
+def source_blocks(k: np.ndarray, fs_in_hz: float, fs_out_hz: float, block_n: int) -> np.ndarray:
+    """The block (of ``block_n`` recorded samples at ``fs_in_hz``) that output samples ``k`` (int, of
+    a pipeline run at ``fs_out_hz``, counted from the same start) come from: recorded sample
+    ``floor(k * fs_in / fs_out)``."""
+    return (np.asarray(k) * (fs_in_hz / fs_out_hz)).astype(np.int64) // block_n
+
+
 def mark_cancelled_spans(clean, raw, modality: str):
     """``clean`` (a preprocessed audio :class:`biosig.record.Record`, mixed to one channel) with NaN
     where it comes from a :data:`CANCEL_BLOCK_S` block of ``raw`` (the recorded Record) whose channels
     cancel when mixed (:func:`mix_factor`); ``clean`` itself otherwise. ``embed`` and ``score``
     compute quality after the ``mono`` step, where a stereo file with one channel in opposite
     polarity is near silence at quality 1.0; this gives its windows quality 0 (the finite share),
-    as :func:`biosig.flatline.mark_flat_runs` does for flat runs. (``serve`` does not keep a
-    stream's recorded audio: there the reader's warning has no counterpart.)"""
+    as :func:`biosig.flatline.mark_flat_runs` does for flat runs. ``serve`` marks the same blocks in
+    its windows (:meth:`streams.ingest.InputStream.windows`, with these functions)."""
     if modality != "audio" or raw.n_channels < 2 or clean.n_samples == 0:
         return clean
     x = np.asarray(raw.samples, dtype=np.float64)
-    block = max(1, int(round(CANCEL_BLOCK_S * raw.fs_hz)))
-    n_blocks = -(-x.shape[1] // block)
-    bad = np.array([mix_factor(x[:, b * block:(b + 1) * block]) == 0.0 for b in range(n_blocks)])
+    block = cancel_block_n(raw.fs_hz)
+    bad = cancelled_blocks(x, block)
     if not bad.any():
         return clean
-    src = np.minimum((np.arange(clean.n_samples) * (raw.fs_hz / clean.fs_hz)).astype(np.int64) // block,
-                     n_blocks - 1)
+    src = np.minimum(source_blocks(np.arange(clean.n_samples), raw.fs_hz, clean.fs_hz, block), len(bad) - 1)
     out = np.array(clean.samples, dtype=np.float32, copy=True)
     out[:, bad[src]] = np.nan
     return clean.replace(samples=out)

@@ -124,9 +124,21 @@ class InputStream:
         self.anchor_t_s: float | None = None   # device time of processed sample 0
         self.out_count = 0
         # ECG / PPG: the recorded samples behind the buffered windows, to see flat runs in them
-        self.keeps_raw = self.windower is not None and self.modality in FLAT_MODALITIES
+        self.flat_check = self.windower is not None and self.modality in FLAT_MODALITIES
+        # audio of 2+ channels that its model's pipeline mixes: blocks whose channels cancel
+        # (biosig.quality_audio); mono audio (the usual stream) keeps nothing and pays nothing
+        self.cancel_check = self.pipe is not None and self.modality == "audio" and len(self.channels) >= 2
+        self.keeps_raw = self.flat_check or self.cancel_check
         self.raw = np.empty((len(self.channels), 0), dtype=np.float32)
         self.raw_first = 0                     # recorded sample (since processed sample 0) of raw[:, 0]
+        self.cancel_block_n = 0
+        self.cancelled = np.zeros(0, dtype=bool)   # verdicts of the complete blocks from block cancel_first
+        self.cancel_first = 0
+        if self.cancel_check:
+            from biosig.quality_audio import cancel_block_n, cancelled_blocks, source_blocks
+            self.cancel_block_n = cancel_block_n(self.fs_hz)
+            self._cancelled_blocks, self._source_blocks = cancelled_blocks, source_blocks
+            self._bad = self.cancelled       # the verdicts the windows of the last chunk read
 
     def consistent(self, h: dict) -> str:
         """Empty string when ``h`` matches the session, else what differs."""
@@ -234,6 +246,8 @@ class InputStream:
         self.out_count = 0
         self.raw = self.raw[:, :0]
         self.raw_first = 0
+        self.cancelled = self.cancelled[:0]
+        self.cancel_first = 0
 
     def windows(self, x: np.ndarray, t0_s: float) -> list[tuple[np.ndarray, np.ndarray | None, float, float]]:
         """Preprocess a chunk (C, T) and return complete windows.
@@ -242,9 +256,11 @@ class InputStream:
         -------
         list of ``(window (C_use, W) float32, flat, t_start_s, t_end_s)`` (every lead, C_out, where
         the encoder worker chooses the leads fed: ``chooses_leads``): ``flat`` bool (C, W) where
-        the window's samples come from a flat run of recorded samples (gaps for quality and
-        measures, :func:`biosig.flatline.window_flat_mask`; ECG and PPG only) or None; device times
-        of the first and last sample of the window (filter delay not subtracted).
+        the window's samples are gaps for quality and measures, or None: ECG and PPG where they come
+        from a flat run of recorded samples (:func:`biosig.flatline.window_flat_mask`), audio of two
+        or more channels mixed by the pipeline where they come from a recorded block whose channels
+        cancel (:meth:`_chunk_gaps`); device times of the first and last sample of the window
+        (filter delay not subtracted).
         """
         if self.windower is None:
             return []
@@ -262,20 +278,70 @@ class InputStream:
         dur = (n - 1) / self.fs_out_hz
         out = []
         cut = self.windower.push(y, t_first)   # stop_n counts from anchor_t_s, as out_count
-        # a chunk of many windows (a large frame, a catching-up stream's drain): their spans lie in
-        # raw, so where raw holds no flat run no window's span does: one pass instead of one a window
-        # (a 2^20-sample ECG frame at 50 Hz, its 20962 windows cut in 1.11-1.13 -> 0.78-0.79 s, 1 core)
-        any_flat = self.keeps_raw and (len(cut) < 2 or bool(flat_mask(self.raw, self.fs_hz).any()))
+        any_gap = self.keeps_raw and self._chunk_gaps(cut)
         for w, t_end, stop_n in cut:
             flat = None
-            if any_flat:
-                flat = window_flat_mask(self.raw, self.raw_first, self.fs_hz, self.fs_out_hz, stop_n - n, n,
-                                        self.windower.n_channels)
+            if any_gap:
+                flat = self._window_gaps(stop_n - n, n)
             out.append((w if self.chooses_leads else w[:self.use_channels], flat, t_end - dur, t_end))
         if self.keeps_raw:   # keep what the next window's span needs
             k_next = self.windower.next_end - n
-            first_needed = int(np.floor(k_next * self.fs_hz / self.fs_out_hz)) - 1
+            if self.cancel_check:   # the verdicts of its blocks, and the samples of the block not complete
+                self._drop_verdicts(k_next)
+                first_needed = (self.cancel_first + self.cancelled.size) * self.cancel_block_n
+            else:
+                first_needed = int(np.floor(k_next * self.fs_hz / self.fs_out_hz)) - 1
             drop = min(self.raw.shape[1], max(0, first_needed - self.raw_first))
             if drop:
                 self.raw, self.raw_first = self.raw[:, drop:], self.raw_first + drop
         return out
+
+    def _chunk_gaps(self, cut: list) -> bool:
+        """Whether a window of ``cut`` (:meth:`Windower.push`) may have gaps (False: none has), after
+        the recorded samples of this chunk were added to ``raw``. Once per chunk, not per window.
+
+        ECG / PPG: a chunk of many windows (a large frame, a catching-up stream's drain) has their
+        spans in raw, so where raw holds no flat run no window's span does: one pass instead of one
+        a window (a 2^20-sample ECG frame at 50 Hz, its 20962 windows cut in 1.11-1.13 -> 0.78-0.79
+        s, 1 core).
+
+        Stereo audio: each :data:`biosig.quality_audio.CANCEL_BLOCK_S` block of recorded samples is
+        judged once, as the chunk completes it (:func:`biosig.quality_audio.cancelled_blocks`, what
+        ``embed`` and ``score`` mark offline, :func:`biosig.quality_audio.mark_cancelled_spans`);
+        the block not yet complete, where the newest windows end, once per chunk that cuts a window,
+        on the samples recorded so far (all a causal runtime knows at the window's end; offline
+        judges that block whole). ``_bad`` keeps the verdicts the windows of ``cut`` read."""
+        if not self.cancel_check:
+            return len(cut) < 2 or bool(flat_mask(self.raw, self.fs_hz).any())
+        b = self.cancel_block_n
+        done = (self.raw_first + self.raw.shape[1]) // b         # blocks complete so far
+        judged = self.cancel_first + self.cancelled.size
+        if done > judged:   # raw starts at or before block `judged` (kept by the drop in windows)
+            new = self._cancelled_blocks(self.raw[:, judged * b - self.raw_first:done * b - self.raw_first], b)
+            self.cancelled = np.concatenate([self.cancelled, new]) if self.cancelled.size else new
+        if not cut:
+            return False
+        rest = self.raw[:, done * b - self.raw_first:]
+        self._bad = self.cancelled
+        if rest.shape[1]:
+            self._bad = np.concatenate([self.cancelled, self._cancelled_blocks(rest, b)])
+        return bool(self._bad.any())
+
+    def _window_gaps(self, k_first: int, n: int) -> np.ndarray | None:
+        """The gap mask (C_out, ``n``) of the window of output samples ``k_first ..`` or None (after
+        :meth:`_chunk_gaps` said this chunk's windows may have some): flat runs
+        (:func:`biosig.flatline.window_flat_mask`), or the samples from cancelled blocks."""
+        if not self.cancel_check:
+            return window_flat_mask(self.raw, self.raw_first, self.fs_hz, self.fs_out_hz, k_first, n,
+                                    self.windower.n_channels)
+        src = self._source_blocks(np.arange(k_first, k_first + n), self.fs_hz, self.fs_out_hz, self.cancel_block_n)
+        row = self._bad[np.clip(src - self.cancel_first, 0, self._bad.size - 1)]
+        return np.repeat(row[None], self.windower.n_channels, axis=0) if row.any() else None
+
+    def _drop_verdicts(self, k_next: int):
+        """Forget the block verdicts before the block output sample ``k_next`` (the next window's
+        first) comes from (:func:`biosig.quality_audio.source_blocks` in plain Python: once a chunk)."""
+        first = int(k_next * (self.fs_hz / self.fs_out_hz)) // self.cancel_block_n
+        drop = min(self.cancelled.size, max(0, first - self.cancel_first))
+        if drop:
+            self.cancelled, self.cancel_first = self.cancelled[drop:], self.cancel_first + drop

@@ -186,9 +186,11 @@ class Job:
 
     ``items[i]`` is the runtime's pending window ``(stream, window, flat, t_start_s, t_end_s,
     t_last_s, t_enqueued)``: ``stream`` the :class:`streams.ingest.InputStream` (for its rate and
-    modality), ``flat`` where recorded samples were a flat line (or None). The worker fills
-    ``measured`` (B windows: each with its flat runs as NaN, what quality and the score measures
-    see), ``rows`` (B: :func:`row_qualities` of each, or None), ``fed`` (B lists: the rows of each
+    modality), ``flat`` where the window's samples are gaps (or None): recorded samples that were a
+    flat line (ECG, PPG), or a recorded block whose channels cancel when mixed (stereo audio,
+    :meth:`streams.ingest.InputStream.windows`). The worker fills ``measured`` (B windows: each with
+    its gaps as NaN, what quality and the score measures see; the encoder is fed ``x`` unchanged),
+    ``rows`` (B: :func:`row_qualities` of each, or None), ``fed`` (B lists: the rows of each
     window the encoder was fed, :func:`fed_leads`) and ``quality`` (B,: of the rows fed).
     """
 
