@@ -46,7 +46,11 @@ def test_a_killed_worker_names_the_records_in_flight_and_they_are_scored(tmp_pat
     mitdb = shared_path("pretrain", "ecg", "mitdb")
     records = sorted(str(p) for p in mitdb.glob("*.hea"))[:6]   # 30 min each: seconds of work apiece
     out = tmp_path / "out"
-    proc = subprocess.Popen([*BIOSIG, "score", *records, "--model", "ecg-tiny", "--out", str(out),
+    # the score process dumps every thread's stack on SIGUSR1: a run past the deadline says where it is
+    # (once, in a fresh-clone CI run under load, it was still running after 300 s, and nothing said where)
+    dumping = [sys.executable, "-c", "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, "
+               "all_threads=True); from biosig.cli import main; sys.exit(main())"]
+    proc = subprocess.Popen([*dumping, "-v", "score", *records, "--model", "ecg-tiny", "--out", str(out),
                              "--workers", "2", "--backend", "onnxruntime"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -57,7 +61,15 @@ def test_a_killed_worker_names_the_records_in_flight_and_they_are_scored(tmp_pat
             time.sleep(0.05)
         assert workers, "no pool worker appeared"
         os.kill(workers[0], signal.SIGKILL)   # as the OOM killer does
-        _, stderr = proc.communicate(timeout=300)
+        try:
+            _, stderr = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(2.0)
+            proc.kill()
+            _, stderr = proc.communicate()
+            raise AssertionError("score still running 300 s after its worker was killed; its log and stacks:\n"
+                                 + stderr[-20000:]) from None
     finally:
         if proc.poll() is None:
             proc.kill()
