@@ -201,6 +201,7 @@ def add_audio_band_argument(p, rows: str = "") -> None:
                         "file's rate holds (0.45 x the lowest rate, from the files' headers: 1800 Hz for a set with "
                         "4 kHz files). Recorded with the output; default: the whole band")
 
+
 def _overrides(items) -> dict:
     from biosig.errors import BiosigError
     out = {}

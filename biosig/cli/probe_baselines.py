@@ -82,8 +82,9 @@ def probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
                 log.warning("--baseline %s is a baseline for %s recordings; these are %s (the usual one: %s)", kind,
                             " / ".join(BASELINE_MODALITIES[kind]), modality,
                             ", ".join(k for k, m in BASELINE_MODALITIES.items() if modality in m) or "random")
-            fmax_hz = (_mfcc_fmax_hz(args, records) if args.mfcc_fmax_hz is not None else band) if kind == "mfcc" \
-                else None
+            fmax_hz = None
+            if kind == "mfcc":   # its own --mfcc-fmax-hz, else the band of the other rows
+                fmax_hz = band if args.mfcc_fmax_hz is None else _mfcc_fmax_hz(args, records, read_options)
             rows[kind] = kind if fmax_hz is None else f"{kind} 0-{fmax_hz:g} Hz"
             specs[rows[kind]] = FeatureSpec(kind, model, modality=modality, fmax_hz=fmax_hz)
     # default: the free cores, at most 8 (each worker holds torch and a model: ~0.3-0.5 GB) and one per
@@ -153,23 +154,12 @@ def probe_with_baselines(args, emb, keys, kept, X, y, groups, values) -> int:
     return 0
 
 
-def _mfcc_fmax_hz(args, records) -> float | None:
+def _mfcc_fmax_hz(args, records, read_options: dict) -> float | None:
     """``--mfcc-fmax-hz``: as given, None (8 kHz), or for ``common`` the band every recording's rate
-    holds (:func:`encoders.baselines.mfcc_common_fmax_hz`), the rates read from the files' headers."""
-    if args.mfcc_fmax_hz != "common":
-        return args.mfcc_fmax_hz
-    from encoders.baselines import mfcc_common_fmax_hz
-    rates = [_rate_hz(r) for r in records]
-    fmax_hz = mfcc_common_fmax_hz(rates)
-    log.info("--mfcc-fmax-hz common: 0-%g Hz (rates %g-%g Hz over %d recordings)", fmax_hz, min(rates), max(rates),
-             len(rates))
-    return fmax_hz
-
-
-def _rate_hz(record) -> float:
-    """A :class:`encoders.probe_features.RecordFile`'s rate (:func:`biosig.audio_band.header_rate_hz`)."""
-    from biosig.audio_band import header_rate_hz
-    return header_rate_hz(record.path, record.options)
+    holds, the rates read from the files' headers (:func:`biosig.audio_band.set_fmax_hz`, the rule of
+    :func:`encoders.baselines.mfcc_common_fmax_hz`; the MFCCs are of the sound at 16 kHz)."""
+    from biosig.audio_band import set_fmax_hz
+    return set_fmax_hz(args.mfcc_fmax_hz, [r.path for r in records], read_options, 16000.0, flag="--mfcc-fmax-hz")
 
 
 def _audio_band_hz(args, prov: dict, records, model, window_s, read_options: dict) -> float | None:
