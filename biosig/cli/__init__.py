@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 
 import biosig
 from biosig.errors import BiosigError
@@ -112,12 +115,34 @@ def main(argv=None) -> int:
     told = _InterruptTold()
     logging.getLogger().addHandler(told)
     try:
-        code = _run(args, told)
+        with _signal_handlers_kept():
+            code = _run(args, told)
     finally:
         logging.getLogger().removeHandler(told)
     from biosig.interrupts import forget_handled_interrupts
     forget_handled_interrupts()   # every interrupt was handled above: the exit code is ``code``, not SIGINT
     return code
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept():
+    """The SIGINT and SIGTERM handlers as they were before the command, put back when it returns.
+
+    The streaming commands set their own (stop on the first signal, and only set ``stop`` during
+    their clean-up); called in-process (``main([...])`` from a program or a test), those were left
+    behind and made a later Ctrl-C in the same process set a forgotten event instead of raising
+    ``KeyboardInterrupt``. Signal handlers can only be set from the main thread: elsewhere nothing
+    is touched."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:   # None: set outside Python; nothing we could put back
+                signal.signal(sig, handler)
 
 
 def _run(args, told: _InterruptTold) -> int:
