@@ -44,6 +44,7 @@ stderr every ``BIOSIG_PROGRESS_S`` seconds (default 10) while the data is read a
 """
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -142,7 +143,19 @@ def pretrain(cfg: TrainConfig) -> dict:
         raise
     finally:
         if not was_initialized and torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+            leave_process_group()
+
+
+def leave_process_group() -> None:
+    """Destroy the default process group, after the objects that still hold it.
+
+    DistributedDataParallel sits in a reference cycle: it outlives ``_pretrain`` until a garbage
+    collection, and its reducer keeps the gloo group alive past ``destroy_process_group``; the group
+    was then torn down whenever the collector ran, or at interpreter exit, where gloo's threads can
+    abort the rank ("terminate called without an active exception": a fresh-clone CI run's torchrun
+    test, rank 1 SIGABRT). Collected first, the group goes with the destroy call."""
+    gc.collect()
+    torch.distributed.destroy_process_group()
 
 
 def _say_interrupted(cfg: TrainConfig, where: dict) -> None:

@@ -100,6 +100,34 @@ def test_torchrun_two_processes_match_one(tmp_path):
         torch.testing.assert_close(b[k], a[k], atol=1e-4, rtol=1e-3)  # Adam amplifies float noise on ~0 grads
 
 
+_LEAVE = """
+import gc, sys, tempfile, weakref
+import torch, torch.distributed as dist
+from encoders.pretrain import leave_process_group
+dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)
+def train():   # as _pretrain: a DDP model that dies with the function, but for its reference cycle
+    ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 3))
+    ddp(torch.randn(2, 3)).sum().backward()
+    return weakref.ref(ddp)
+gc.disable()   # the collector's timing is not the test's
+ddp = train()
+assert ddp() is not None, "no cycle left to collect: the test proves nothing"
+leave_process_group()
+assert ddp() is None, "DDP (and its reducer's hold on the group) outlived destroy_process_group"
+assert not dist.is_initialized()
+print("left")
+"""
+
+
+def test_leaving_the_process_group_takes_the_ddp_model_with_it():
+    """DDP sits in a reference cycle; left for the collector, its reducer held the gloo group past
+    destroy_process_group and tore it down later (a torchrun rank aborted at exit in CI:
+    "terminate called without an active exception"). leave_process_group collects it first."""
+    res = subprocess.run([sys.executable, "-c", _LEAVE], env=pretrain_env(), capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "left", res.stderr[-2000:]
+
+
 def test_pretrain_on_real_files(tmp_path):
     rec = shared_path("cinc2017", "A00020.hea")
     out = tmp_path / "ecg"
