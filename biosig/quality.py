@@ -265,7 +265,7 @@ def template_correlation(clean: np.ndarray, beats: np.ndarray, fs_hz: float, mod
     return cc[np.isfinite(cc)]
 
 
-def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) -> float:
+def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str, clipped_recorded: float = 0.0) -> float:
     if modality in USABLE:
         x = flat_runs_to_nan(x, fs_hz)
     finite = np.isfinite(x)
@@ -277,7 +277,7 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str) ->
     if len(x) < 2 or np.nanstd(x) == 0:
         return 0.0
     if modality == "audio":   # clipping lowers it (biosig.quality_audio)
-        return frac * clipping_factor(clipped_share(x))
+        return frac * clipping_factor(max(clipped_share(x), clipped_recorded))
     if modality not in USABLE:
         return frac
     if len(x) < 3 * fs_hz:
@@ -312,7 +312,8 @@ def _channel_modalities(modality, n_channels: int) -> tuple[str, ...]:
     return tuple(normalise_modality(m) for m in mods)
 
 
-def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "templatematch") -> float:
+def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "templatematch",
+                  clipped_recorded: float = 0.0) -> float:
     """Quality in [0, 1] of one window ``x`` float (C, W) or (W,): the mean over its channels.
 
     Channels first: more rows than columns and than :data:`biosig.arguments.MAX_CHANNELS` is refused as a
@@ -320,7 +321,9 @@ def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "template
     channel (``("ecg", "ecg", "ppg")``), checked by :func:`biosig.modality.normalise_modality`
     (``"ekg"`` is ECG; an unknown name is refused: it got the "other" score, 1.0 for any signal).
     An audio window of several channels whose mix is 20 dB or more below them scores 0
-    (:func:`biosig.quality_audio.mix_factor`)."""
+    (:func:`biosig.quality_audio.mix_factor`). ``clipped_recorded``: the clipped share of the recorded
+    samples an audio window comes from (:func:`biosig.quality_audio.recorded_clipped_shares`); the
+    larger of it and the window's own share lowers the quality."""
     if method not in METHODS:
         raise SignalError(f"quality method {method!r}; accepted: {', '.join(METHODS)}")
     x, fs_hz = float_signal(x), sampling_rate(fs_hz)
@@ -330,7 +333,7 @@ def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "template
     mods = _channel_modalities(modality, x.shape[0])
     if x.shape[1] == 0:
         return 0.0
-    q = float(np.mean([_channel_quality(row, fs_hz, m, method) for row, m in zip(x, mods)]))
+    q = float(np.mean([_channel_quality(row, fs_hz, m, method, clipped_recorded) for row, m in zip(x, mods)]))
     if x.shape[0] > 1 and all(m == "audio" for m in mods):
         q *= mix_factor(x)    # channels that cancel when mixed: the mix is what is embedded
     return q
@@ -350,7 +353,7 @@ def quality_modalities(record: Record, modality: str | None = None) -> tuple[str
 
 
 def window_quality(record, window_s: float | None = None, hop_s: float | None = None,
-                   modality: str | None = None, method: str = "templatematch"):
+                   modality: str | None = None, method: str = "templatematch", clipped_recorded=None):
     """Quality in [0, 1] of each window of a record.
 
     Parameters
@@ -361,13 +364,16 @@ def window_quality(record, window_s: float | None = None, hop_s: float | None = 
         required, and a float is returned (the form the streaming runtime uses).
     window_s, hop_s : window and hop in seconds; default :func:`biosig.windows.default_window`.
     modality : every channel's modality; by default each channel's own (:func:`quality_modalities`).
+    clipped_recorded : audio: the clipped share of the recorded samples behind each window (a float
+        for a bare window, (N,) for a record's; :func:`biosig.quality_audio.recorded_clipped_shares`),
+        for what the windows no longer show (resampled, band-limited, normalised after clipping).
     """
     if not isinstance(record, Record):
         fs_hz = window_s
         mod = modality if modality is not None else hop_s
         if fs_hz is None or mod is None:
             raise SignalError("window_quality(array, fs_hz, modality) needs fs_hz and modality for a bare array")
-        return block_quality(record, float(fs_hz), mod, method)
+        return block_quality(record, float(fs_hz), mod, method, float(clipped_recorded or 0.0))
     from biosig.windows import default_window, window_array   # window_array: irregular times on their grid
 
     mods = quality_modalities(record, modality)
@@ -375,4 +381,9 @@ def window_quality(record, window_s: float | None = None, hop_s: float | None = 
         window_s, default_hop = default_window(record.modality if modality is None else mods[0])
         hop_s = default_hop if hop_s is None else hop_s
     win = window_array(record, window_s, hop_s)
-    return np.array([block_quality(w, record.fs_hz, mods, method) for w in win.x], dtype=np.float64)
+    clipped = np.zeros(len(win.x))
+    if clipped_recorded is not None:
+        given = np.asarray(clipped_recorded, dtype=np.float64)[:len(clipped)]
+        clipped[:len(given)] = given
+    return np.array([block_quality(w, record.fs_hz, mods, method, c) for w, c in zip(win.x, clipped)],
+                    dtype=np.float64)

@@ -29,8 +29,12 @@ window neither missing nor flat and were scored 1.0 (the lung-sound rehearsal, i
 
 What the windows after ``mono`` and resampling cannot show: a clipped file normalised after
 recording (its rail no longer full scale, its flat tops ripple) scored 1.0 at 16 kHz and 0-0.03 at
-its own rate (synthetic lung sounds at 8 x, scaled to half). Seeing it there needs the recorded
-samples of each window's span, as :func:`biosig.flatline.window_flat_mask` reads flat lines.
+its own rate (synthetic lung sounds at 8 x, scaled to half); and ``--audio-fmax-hz`` low-passes the
+windows, which smears a flat top further (a 44.1 kHz file with 7.5 % of its samples clipped: 0.30
+over the whole band, 0.44 at 0-1800 Hz). ``embed``, ``score`` and ``probe`` therefore also count the
+clipped share on the recorded samples of each window's span (:func:`recorded_clipped_shares`, the
+same rule at the file's own rate, each channel before the mix) and the larger share counts. ``serve``
+scores the window alone (a device stream is neither normalised after recording nor band-limited).
 """
 from __future__ import annotations
 
@@ -70,7 +74,10 @@ def clipped_share(x: np.ndarray) -> float:
         return 0.0
     top = np.flatnonzero(a[1:] >= RAIL_REL * peak) + 1
     top = top[x[top] == x[top - 1]]
-    held = int(np.count_nonzero(_steep_runs(x, top))) if len(top) else 0
+    held = 0
+    if len(top):   # each run's samples equal to the one before, and that one: the run's first
+        top = top[_steep_runs(x, top)]
+        held = len(top) + int(np.count_nonzero(np.diff(top, prepend=-2) != 1))
     at_fs = int(np.count_nonzero(a >= RAIL_FS)) if RAIL_FS <= peak <= FS_UNITS_MAX else 0
     return max(held, at_fs) / len(x)
 
@@ -93,6 +100,24 @@ def _steep_runs(x: np.ndarray, held: np.ndarray) -> np.ndarray:
     entry = np.where(starts >= 2, d[np.maximum(starts - 2, 0)], 0.0)           # step into the run's first sample
     leave = np.where(ends + 1 < len(x), d[np.minimum(ends, len(d) - 1)], 0.0)  # step out after its last
     return ((entry > steep) | (leave > steep))[run_id]
+
+
+def recorded_clipped_shares(recorded, t0_s, window_s: float) -> np.ndarray:
+    """float64 (W,): the clipped share (:func:`clipped_share`, the largest over the channels) of the
+    recorded samples of each window from ``t0_s`` (W,) to ``t0_s + window_s`` (seconds from the
+    first sample) of ``recorded``, the audio :class:`biosig.record.Record` at its own rate before
+    any resampling, band limit or mix (module docstring)."""
+    t0 = np.asarray(t0_s, dtype=np.float64).reshape(-1)
+    out = np.zeros(len(t0))
+    x = np.asarray(recorded.samples, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[None]
+    n, fs_hz = x.shape[1], float(recorded.fs_hz)
+    for i, t in enumerate(t0):
+        a, b = max(0, int(np.floor(t * fs_hz))), min(n, int(np.ceil((t + window_s) * fs_hz)))
+        if b - a >= 2:
+            out[i] = max(clipped_share(row[a:b]) for row in x)
+    return out
 
 
 def clipping_factor(share: float) -> float:

@@ -209,10 +209,11 @@ def random_encoder(model: str, seed: int = 0, window_s: float | None = None):
     return out
 
 
-def embedding_mean(enc, rec, min_quality: float = 0.0) -> np.ndarray:
+def embedding_mean(enc, rec, min_quality: float = 0.0, recorded=None) -> np.ndarray:
     """Record-level mean of the window embeddings of ``enc`` whose quality is at least
-    ``min_quality`` (as ``probe --min-quality`` keeps them); NaN when no window is left."""
-    emb, quality = window_embeddings(enc, rec, with_quality=min_quality > 0)
+    ``min_quality`` (as ``probe --min-quality`` keeps them); NaN when no window is left.
+    ``recorded``: the Record ``rec`` was made from (an audio band), for the quality."""
+    emb, quality = window_embeddings(enc, rec, with_quality=min_quality > 0, recorded=recorded)
     if min_quality > 0:
         emb = emb[quality >= min_quality]
     if len(emb) == 0:
@@ -220,7 +221,7 @@ def embedding_mean(enc, rec, min_quality: float = 0.0) -> np.ndarray:
     return emb.astype(np.float64).mean(0)
 
 
-def window_embeddings(enc, rec, batch_size: int = 64, with_quality: bool = False):
+def window_embeddings(enc, rec, batch_size: int = 64, with_quality: bool = False, recorded=None):
     """``(embeddings (W, D) float32, quality (W,) float32 or None)``: the ``embedding`` and
     ``quality`` columns of ``enc.embed(rec)`` (an :class:`encoders.embed.Encoder` or an
     :class:`encoders.inference.InferenceModel`), the same numbers, without the per-window measures
@@ -228,15 +229,18 @@ def window_embeddings(enc, rec, batch_size: int = 64, with_quality: bool = False
     were 35 % of a random-weight row's time on 10 s PPG segments (cProfile, 200 records: 5.4 of
     15.3 s in window_measure_columns); benchmarks/bench_probe_scale.py times the probe's work."""
     from encoders.record_embed import embed_record, record_quality
-    embedded = embed_record(enc, rec, batch_size)
+    embedded = embed_record(enc, rec, batch_size, recorded)
     return embedded.embeddings, (record_quality(enc, embedded) if with_quality else None)
 
 
 def embedding_features(enc, records, progress=None, min_quality: float = 0.0) -> np.ndarray:
-    """(n_records, D) record-mean embeddings of ``enc``; ``progress`` is called after each record."""
+    """(n_records, D) record-mean embeddings of ``enc``; ``progress`` is called after each record.
+    Each of ``records`` is a Record, or a pair ``(Record given to the model, Record as recorded)``
+    (an audio band: :func:`encoders.probe_features.features`)."""
     rows = []
     for r in records:
-        rows.append(embedding_mean(enc, r, min_quality))
+        rec, recorded = r if isinstance(r, tuple) else (r, None)
+        rows.append(embedding_mean(enc, rec, min_quality, recorded))
         if progress is not None:
             progress()
     return np.stack(rows)

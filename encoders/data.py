@@ -116,12 +116,18 @@ def quality_windows(model, record, prepared, wins: np.ndarray) -> np.ndarray:
     of ``record`` as NaN gaps (:func:`biosig.flatline.mark_flat_runs`), and for audio the spans whose
     channels cancel when mixed (:func:`biosig.quality_audio.mark_cancelled_spans`): what quality is computed on
     (the embedding sees ``wins`` unchanged)."""
+    gapped = quality_record(prepared, record, model.config.modality)
+    return wins if gapped is prepared else model.windows(gapped)[0]
+
+
+def quality_record(prepared, record, modality: str):
+    """``prepared`` (``record`` after a model's pipeline) with the recorded flat runs of ``record``
+    as NaN gaps, and for audio the spans whose channels cancel when mixed; ``prepared`` itself where
+    there are none. What ``embed`` (:func:`quality_windows`) and ``score`` compute quality on."""
     from biosig.flatline import mark_flat_runs
     from biosig.quality_audio import mark_cancelled_spans
-    modality = model.config.modality
     raw = select_channels(record, modality)
-    gapped = mark_cancelled_spans(mark_flat_runs(prepared, raw, modality), raw, modality)
-    return wins if gapped is prepared else model.windows(gapped)[0]
+    return mark_cancelled_spans(mark_flat_runs(prepared, raw, modality), raw, modality)
 
 
 def record_windows(record, config, outside, window_s: float, hop_s: float, min_valid: float = 0.5):

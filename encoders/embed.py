@@ -133,13 +133,15 @@ class Encoder:
         from encoders.record_embed import windows_quality
         return windows_quality(windows, fs_hz, self.config.modality)
 
-    def embed(self, record, source: str | None = None, batch_size: int = 64):
+    def embed(self, record, source: str | None = None, batch_size: int = 64, recorded=None):
         """One row per window of ``record``: polars DataFrame with columns ``source`` (str),
         ``channels`` (str, comma-joined), ``t0_s``, ``t1_s`` (float64, seconds from the record's
         first sample), ``quality`` (float32) and ``embedding`` (list[float32] of length D), then the
-        per-window measures (:meth:`window_measures`)."""
+        per-window measures (:meth:`window_measures`). ``recorded``: the Record ``record`` was made
+        from outside the model (``embed --audio-fmax-hz``: the file before its band), for the
+        quality of what was recorded (:func:`encoders.record_embed.record_quality`)."""
         from encoders.record_embed import embed_record, embedding_frame, record_quality
-        embedded = embed_record(self, record, batch_size)
+        embedded = embed_record(self, record, batch_size, recorded)
         measures = self.window_measures(embedded.record, len(embedded.windows))
         return embedding_frame(embedded, record_quality(self, embedded), source, measures)
 

@@ -88,10 +88,10 @@ class InferenceModel:
                for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, c.dim), np.float32)
 
-    def embed(self, record, source: str | None = None, batch_size: int = 64):
-        """One row per window: the columns of :meth:`encoders.embed.Encoder.embed`."""
+    def embed(self, record, source: str | None = None, batch_size: int = 64, recorded=None):
+        """One row per window: the columns of :meth:`encoders.embed.Encoder.embed` (``recorded`` as there)."""
         from encoders.record_embed import embed_record, embedding_frame, record_quality
-        embedded = embed_record(self, record, batch_size)
+        embedded = embed_record(self, record, batch_size, recorded)
         measures = self.window_measures(embedded.record, len(embedded.windows))
         return embedding_frame(embedded, record_quality(self, embedded), source, measures)
 

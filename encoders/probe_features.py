@@ -94,19 +94,20 @@ def _records(items):
 
 
 def _banded(spec: FeatureSpec, enc, records, cache: dict | None = None):
-    """``records`` (Records) low-passed to ``spec.fmax_hz`` at ``enc``'s rate; ``cache`` (one record's:
-    ``{(fmax_hz, fs_hz): Record}``) keeps the band of a record for the other specs of its chunk."""
+    """``(band, rec)`` for each of ``records`` (Records): ``rec`` low-passed to ``spec.fmax_hz`` at
+    ``enc``'s rate, and ``rec`` as recorded (its quality: the clipping the band smears); ``cache`` (one
+    record's: ``{(fmax_hz, fs_hz): Record}``) keeps the band of a record for the other specs of its chunk."""
     from biosig.audio_band import band_limit, check_audio_model
     check_audio_model(spec.fmax_hz, enc.config.modality, enc.model_id, "the audio band")
     fs_hz = float(enc.config.input_fs_hz)
     for rec in records:
         if cache is None:
-            yield band_limit(rec, spec.fmax_hz, fs_hz)
+            yield band_limit(rec, spec.fmax_hz, fs_hz), rec
             continue
         key = (float(spec.fmax_hz), fs_hz)
         if key not in cache:
             cache[key] = band_limit(rec, spec.fmax_hz, fs_hz)
-        yield cache[key]
+        yield cache[key], rec
 
 
 def features(spec: FeatureSpec, records, progress=None, _band_cache: dict | None = None) -> np.ndarray:

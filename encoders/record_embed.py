@@ -22,43 +22,56 @@ class EmbeddedRecord:
     ``record``: on a uniform time grid, reduced to the channels the encoder reads (what the
     per-window measures and the quality's flat runs are computed from); ``prepared``: ``record``
     after the model's out-of-graph pipeline; ``windows`` float32 (W, C, T) of ``prepared`` starting
-    at ``t0_s`` (W,) seconds; ``embeddings`` float32 (W, D)."""
+    at ``t0_s`` (W,) seconds; ``embeddings`` float32 (W, D); ``recorded``: the same channels as
+    recorded, where ``record`` was made from them outside (an audio band, ``--audio-fmax-hz``), else
+    ``record`` (audio clipping is counted on it: :func:`biosig.quality_audio.recorded_clipped_shares`)."""
     record: object
     prepared: object
     windows: np.ndarray
     t0_s: np.ndarray
     embeddings: np.ndarray
+    recorded: object = None
 
     @property
     def window_s(self) -> float:
         return self.windows.shape[-1] / self.prepared.fs_hz
 
 
-def embed_record(model, record, batch_size: int = 64) -> EmbeddedRecord:
+def embed_record(model, record, batch_size: int = 64, recorded=None) -> EmbeddedRecord:
     """Embed every window of ``record`` (a biosig Record; irregular times are put on a uniform grid
-    once, here)."""
+    once, here). ``recorded``: the Record ``record`` was made from (an audio band), for quality."""
     from biosig.readers.gap_resample import to_uniform_grid
     from biosig.record import require_record
-    record = to_uniform_grid(require_record(record, "embedding"))
-    # the leads score and serve feed (ECG: in_channels of them), once; the steps below select within them
-    record = encoder_channels(record, model.config)
+
+    def channels(rec):   # the leads score and serve feed (ECG: in_channels of them); later steps select within
+        return encoder_channels(to_uniform_grid(require_record(rec, "embedding")), model.config)
+    record = channels(record)
     prepared = model.prepare(record)
     wins, t0 = model.windows(prepared)
     emb = model.embed_windows(wins, channel_index(prepared.channels, model.config), batch_size)
-    return EmbeddedRecord(record, prepared, wins, t0, emb)
+    return EmbeddedRecord(record, prepared, wins, t0, emb, record if recorded is None else channels(recorded))
 
 
-def windows_quality(windows: np.ndarray, fs_hz: float, modality: str) -> np.ndarray:
-    """float32 (W,) :func:`biosig.quality.window_quality` of each window in [0, 1]."""
+def windows_quality(windows: np.ndarray, fs_hz: float, modality: str, clipped_recorded=None) -> np.ndarray:
+    """float32 (W,) :func:`biosig.quality.window_quality` of each window in [0, 1] (``clipped_recorded``
+    (W,): audio, the clipped share of each window's recorded samples)."""
     from biosig.quality import window_quality
-    return np.array([float(window_quality(w, fs_hz, modality)) for w in windows], np.float32)
+    clipped = np.zeros(len(windows)) if clipped_recorded is None else clipped_recorded
+    return np.array([float(window_quality(w, fs_hz, modality, clipped_recorded=c)) for w, c in zip(windows, clipped)],
+                    np.float32)
 
 
 def record_quality(model, embedded: EmbeddedRecord) -> np.ndarray:
     """float32 (W,): the quality column of ``embed``, on the windows with the recorded flat runs (and
-    for audio the spans whose channels cancel) as gaps (:func:`encoders.data.quality_windows`)."""
+    for audio the spans whose channels cancel) as gaps (:func:`encoders.data.quality_windows`); audio
+    windows also lose quality for the clipping of their recorded samples (``embedded.recorded``)."""
     qwins = quality_windows(model, embedded.record, embedded.prepared, embedded.windows)
-    return windows_quality(qwins, embedded.prepared.fs_hz, model.config.modality)
+    clipped = None
+    if model.config.modality == "audio":
+        from biosig.quality_audio import recorded_clipped_shares
+        clipped = recorded_clipped_shares(embedded.recorded if embedded.recorded is not None else embedded.record,
+                                          embedded.t0_s, embedded.window_s)
+    return windows_quality(qwins, embedded.prepared.fs_hz, model.config.modality, clipped)
 
 
 def embedding_frame(embedded: EmbeddedRecord, quality: np.ndarray, source: str | None, measures):

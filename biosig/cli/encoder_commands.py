@@ -361,8 +361,9 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
         for i in it:
             p = paths[i]
             try:
-                rec = band_limit(read(p, **opts), prov.get("audio_fmax_hz"), float(enc.config.input_fs_hz))
-                rows = enc.embed(rec, source=sources[i], batch_size=batch_size)
+                recorded = read(p, **opts)
+                rec = band_limit(recorded, prov.get("audio_fmax_hz"), float(enc.config.input_fs_hz))
+                rows = enc.embed(rec, source=sources[i], batch_size=batch_size, recorded=recorded)
             except BiosigError as exc:
                 failed += 1
                 progress.update(False)

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from biosig.flatline import mark_flat_runs
 from biosig.interrupts import interrupts_deferred, polars_io
 from encoders.lead_choice import (canonical_lead, choose_channels, lead_usable_shares,  # noqa: F401 (re-exported)
                                    unusable_reasons)
+from encoders.data import quality_record
 from encoders.scoring.errors import RecordFailure
 from encoders.scoring.model import LoadedModel
 from encoders.scoring.schema import (ERROR_SCHEMA, MEASURE_SCHEMA, RECORD_SCHEMA, SCORED_WINDOW_SCHEMA, iso_start_time,
@@ -169,10 +169,17 @@ class Scorer:
         return win
 
     @_stage("quality")
-    def quality(self, rec, n_windows: int) -> np.ndarray:
+    def quality(self, rec, n_windows: int, recorded=None, win=None) -> np.ndarray:
+        """Quality of each of the ``n_windows`` windows of ``rec``; audio windows ``win`` also lose it
+        for the clipping of their samples in ``recorded`` (the selected channels before the band)."""
         from biosig.quality import window_quality
         window_s, hop_s = self.grid(rec)
-        q = np.asarray(window_quality(rec, window_s=window_s, hop_s=hop_s), dtype=np.float32)
+        clipped = None
+        if self.model.modality == "audio" and recorded is not None and win is not None:
+            from biosig.quality_audio import recorded_clipped_shares
+            clipped = recorded_clipped_shares(recorded, win.t0_s, window_s)
+        q = np.asarray(window_quality(rec, window_s=window_s, hop_s=hop_s, clipped_recorded=clipped),
+                       dtype=np.float32)
         if len(q) != n_windows:  # the signal windows decide; a shorter quality grid leaves NaN
             q = np.concatenate([q, np.full(max(0, n_windows - len(q)), np.nan, np.float32)])[:n_windows]
         return q
@@ -250,13 +257,15 @@ class Scorer:
 
     def _score(self, path: str, key: str, t_start: float) -> dict[str, Any]:
         raw = self.read(path)
-        sel = self.band(self.select(raw))
+        picked = self.select(raw)
+        sel = self.band(picked)
         clean = self.preprocess(sel)
         win = self.windows(clean)
         emb = self.embed(win.x, self.channel_idx(clean.channels))
         n = len(win)
-        gapped = mark_flat_runs(clean, sel, self.model.modality)    # a lead off is a gap for quality
-        quality = self.quality(gapped, n) * win.valid_fraction.astype(np.float32)
+        # a lead off is a gap for quality, and audio channels that cancel when mixed (embed's quality_windows)
+        gapped = quality_record(clean, sel, self.model.modality)
+        quality = self.quality(gapped, n, picked, win) * win.valid_fraction.astype(np.float32)
         measures = self.measures(sel)
         per_window = self.window_measures(sel, n)
         # Polars frames from here on, quick: a Ctrl-C after them, one KeyboardInterrupt (biosig.interrupts)
