@@ -184,7 +184,7 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
                 check_plain_allowed(cfg.endpoints.all(), cfg.insecure)
             # a status request is one short word: a larger one is dropped at its header, never read
             self.rep = self._bind(ctx, zmq.REP, cfg.endpoints.status, security, socks,
-                                  ((zmq.MAXMSGSIZE, STATUS_REQUEST_MAX_BYTES),))
+                                  ((zmq.MAXMSGSIZE, STATUS_REQUEST_MAX_BYTES),), monitors, "status")
             starting = StartingResponder(self.rep, self._status_header)
             try:
                 self.models = ModelHost(cfg.models, cfg.backend, cfg.device, cfg.precision)
@@ -194,15 +194,11 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
             finally:
                 starting.stop()
             self.ingest = self._bind(ctx, zmq.PULL, cfg.endpoints.ingest, security, socks,
-                                     ((zmq.RCVHWM, 100_000), (zmq.MAXMSGSIZE, 256 * 1024 * 1024)))
-            self.pub = self._bind(ctx, zmq.PUB, cfg.endpoints.output, security, socks, ((zmq.SNDHWM, cfg.out_hwm),))
+                                     ((zmq.RCVHWM, 100_000), (zmq.MAXMSGSIZE, 256 * 1024 * 1024)), monitors, "ingest")
+            self.pub = self._bind(ctx, zmq.PUB, cfg.endpoints.output, security, socks, ((zmq.SNDHWM, cfg.out_hwm),),
+                                  monitors, "output")
             self.bound = Endpoints(*(sk.getsockopt_string(zmq.LAST_ENDPOINT)
                                      for sk in (self.ingest, self.pub, self.rep)))
-            if security is not None:   # refused CURVE handshakes are counted on every socket
-                for name, sk in (("ingest", self.ingest), ("output", self.pub), ("status", self.rep)):
-                    mon = sk.get_monitor_socket(refused_handshake_events())
-                    mon.setsockopt(zmq.LINGER, 0)
-                    monitors.append((name, sk, mon))
             wake_addr = f"inproc://biosig-wake-{id(self)}"
             wake = ctx.socket(zmq.PULL)
             wake.bind(wake_addr)
@@ -238,9 +234,13 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
         finally:
             self._shutdown(socks, monitors, security, ctx)
 
-    def _bind(self, ctx, kind, endpoint, security, socks, options=()):
+    def _bind(self, ctx, kind, endpoint, security, socks, options=(), monitors=None, name=""):
         """A bound socket with ``options`` set before the bind: ZeroMQ copies them into the TCP
-        listener at bind time, so one set afterwards never reaches an accepted connection."""
+        listener at bind time, so one set afterwards never reaches an accepted connection. With
+        ``security``, a monitor of its refused CURVE handshakes is added to ``monitors`` as
+        ``(name, socket, monitor)``, also before the bind: one attached later is never told of
+        the handshakes refused before it (the status socket answers during the warm-up, seconds
+        before the loop reads the monitors; the events wait in the monitor until then)."""
         import zmq
         sock = ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
@@ -249,6 +249,10 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
         socks.append(sock)
         if security is not None:
             security.secure(sock)
+            if monitors is not None:   # refused CURVE handshakes are counted on every socket
+                mon = sock.get_monitor_socket(refused_handshake_events())
+                mon.setsockopt(zmq.LINGER, 0)
+                monitors.append((name, sock, mon))
         for option, value in ipv6_options(endpoint):   # IPv4-only otherwise: "No such device"
             sock.setsockopt(option, value)
         try:
