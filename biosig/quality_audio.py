@@ -109,7 +109,7 @@ def recorded_clipped_shares(recorded, t0_s, window_s: float) -> np.ndarray:
     any resampling, band limit or mix (module docstring)."""
     t0 = np.asarray(t0_s, dtype=np.float64).reshape(-1)
     out = np.zeros(len(t0))
-    x = np.asarray(recorded.samples, dtype=np.float64)
+    x = np.asarray(recorded.samples)   # each span is made float64 by clipped_share: not the whole record
     if x.ndim == 1:
         x = x[None]
     n, fs_hz = x.shape[1], float(recorded.fs_hz)
