@@ -58,6 +58,7 @@ from realtime.protocol import (DETERMINISTIC, PAPER_CLIP, PAPER_SG_LR, SUPERVISI
 from realtime.report import METRIC_KEYS, PUBLISHED, build_report, format_table, published_applies  # noqa: F401
 
 
+log = logging.getLogger(__name__)
 _SESSIONS: list = []
 TICK_S = 2.0
 HALVING = 4  # selection: the best 1/HALVING grid points of rung 1 get the remaining seeds  # progress is also reported this often while no job finishes
@@ -336,4 +337,21 @@ def evaluate(sessions, methods, horizons, protocol: Protocol, grid: str = "defau
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    _warn_undefined_nrmse(results)
     return build_report(sessions, methods, horizons, protocol, grid, results, time.perf_counter() - t_start, workers)
+
+
+def _warn_undefined_nrmse(results: dict) -> None:
+    """One warning per session naming its runs without an nRMSE (NaN): the truth did not move on the
+    steps they forecast (a tracker frozen from the start of the test: the runtime holds it after
+    ``max_frozen_s``, and the first steps, all one position, are all that is scored), or fewer than 2
+    were forecast. Every average that includes such a run is NaN too; before 2026-12-06 the nRMSE of a
+    frozen truth came out 5e11 (rounding in the spread) and swamped the averages without a word."""
+    for name, per_method in results.items():
+        runs = [f"{m} h{h}" for m, per_h in sorted(per_method.items()) for h, r in sorted(per_h.items())
+                if not np.isfinite(r["nrmse"])]
+        if runs:
+            log.warning("session %s: no nRMSE for %d run(s) (%s%s): the truth did not move on the steps they "
+                        "forecast (a frozen tracker, the rest held) or fewer than 2 were forecast; the averages "
+                        "over sessions that include them are NaN", name, len(runs), ", ".join(runs[:6]),
+                        ", ..." if len(runs) > 6 else "")

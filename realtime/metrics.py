@@ -80,7 +80,8 @@ def forecast_metrics(y_true, y_pred, groups=None, hold=None) -> dict[str, float]
     error metric is taken over the other steps (a held step publishes no number, so it has no
     error; the fallback value the learner keeps there is not a forecast) and ``duty`` is the
     fraction of steps with a forecast.  Returns a dict of floats; ``n_steps`` is the number of
-    steps scored (beam on, truth and forecast finite); the error metrics are NaN when fewer than 2.
+    steps scored (beam on, truth and forecast finite); the error metrics are NaN when fewer than 2,
+    and the nRMSE also where the truth does not move on the steps scored (its spread is 0).
     """
     y_true, y_pred = _real_array(y_true, "truth"), _real_array(y_pred, "forecast")
     if y_true.shape != y_pred.shape or y_true.ndim != 2:
@@ -99,7 +100,11 @@ def forecast_metrics(y_true, y_pred, groups=None, hold=None) -> dict[str, float]
         return {**{k: float("nan") for k in keys}, "duty": duty, "n_steps": int(ok.sum())}
     err = y_pred[ok] - y_true[ok]
     d = np.stack([np.sqrt(np.sum(err[:, g] ** 2, axis=1)) for g in groups], axis=1)  # (T, K)
-    yt = y_true[ok]
+    # the truth's spread, centred on its first scored sample before the mean: a truth that does not
+    # move on the scored steps (a tracker frozen, its later steps held) has a spread of exactly 0,
+    # where the mean of one number repeated is off by rounding (-461.9 x 20: 1.7e-13) and the nRMSE
+    # came out 5e11; it is undefined there (NaN), not huge
+    yt = y_true[ok] - y_true[ok][0]
     denom = np.sqrt(np.sum((yt - yt.mean(axis=0)) ** 2))
     published = np.where(on[:, None], y_pred, np.nan)   # consecutive published forecasts only
     steps = np.diff(published, axis=0)
@@ -111,7 +116,7 @@ def forecast_metrics(y_true, y_pred, groups=None, hold=None) -> dict[str, float]
         **{f"frac_gt{c:g}": float(np.mean(worst > c)) for c in CLINICAL_MM},
         "duty": duty,
         "rmse": float(np.sqrt(np.mean(d ** 2))),
-        "nrmse": float(np.sqrt(np.sum(d ** 2)) / denom) if denom > 0 else float("inf"),
+        "nrmse": float(np.sqrt(np.sum(d ** 2)) / denom) if denom > 0 else float("nan"),
         "mae": float(np.mean(d)),
         "max": float(np.max(d)),
         "jitter": float(np.mean(jit)) if jit.size else float("nan"),

@@ -143,6 +143,8 @@ def _evaluate(args) -> int:
     from realtime.grids import format_int_list
     from realtime.sessions import load_sessions
 
+    from biosig.record import names_text
+
     if args.rate_hz <= 0 or not np.isfinite(args.rate_hz):
         raise ForecastError(f"--rate-hz must be a positive number, got {args.rate_hz}")
     if args.workers is not None and args.workers < 1:
@@ -171,7 +173,9 @@ def _evaluate(args) -> int:
                         test_start_s=args.test_start_s,
                         max_frozen_s=MAX_FROZEN_S if args.max_frozen_s is None else args.max_frozen_s)
     out = check_output_dir(args.out)   # before the sessions are read: a bad --out fails at once
-    sessions = usable_sessions(load_sessions(args.files, args.rate_hz, args.channel), methods, horizons, protocol)
+    loaded = load_sessions(args.files, args.rate_hz, args.channel)
+    sessions = usable_sessions(loaded, methods, horizons, protocol)
+    skipped = _skip_reasons([s for s in loaded if s not in sessions], methods, horizons, protocol)
     # A report describes the predictions written beside it: an earlier run's report into this
     # folder goes before this run writes any (not before: a refused command leaves the folder as it
     # was), so a run stopped half-way (Ctrl-C) leaves none and `forecast plot` refuses the folder,
@@ -232,15 +236,34 @@ def _evaluate(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    report["skipped"] = skipped
     text = json_text.dumps(report, indent=1, default=float)
     _write(out / "report.json", lambda: (out / "report.json").write_text(text))
-    print(f"{len(sessions)} session(s), horizons {format_int_list(horizons)} ({len(horizons)}) steps at "
+    gone = f" ({len(skipped)} skipped: {names_text(skipped, most=3)})" if skipped else ""
+    print(f"{len(sessions)} session(s){gone}, horizons {format_int_list(horizons)} ({len(horizons)}) steps at "
           f"{args.rate_hz:g} Hz "
           f"({horizons[0] / args.rate_hz:g}-{horizons[-1] / args.rate_hz:g} s), "
           f"{args.seeds} seed(s), grid {args.grid}, {report['wall_s']:.0f} s on {report['workers']} process(es)")
     print(format_table(report))
     print(f"report: {out / 'report.json'}; forecasts: {out / 'predictions'}")
     return 0
+
+
+def _skip_reasons(skipped, methods, horizons, protocol) -> dict[str, str]:
+    """Session name -> why the protocol cannot run on it, for the sessions ``usable_sessions`` left out
+    (its warning said so on stderr only: report.json listed the sessions kept and the summary line
+    their number, so a run given 2 recordings read as a run on 1). Written as ``skipped`` in
+    report.json and named in the summary line."""
+    from realtime.errors import ForecastError
+    from realtime.evaluation import check_inputs
+
+    out = {}
+    for s in skipped:
+        try:
+            check_inputs([s], methods, horizons, protocol)
+        except ForecastError as exc:
+            out[s.name] = str(exc)
+    return out
 
 
 def _write(path: pathlib.Path, write) -> None:
