@@ -8,8 +8,8 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
-from biosig.readers.edf_plusd import (edf_header, header_start_unknown, is_discontinuous, read_records, scaling,
-                                      unknown_record_count)
+from biosig.readers.edf_plusd import (edf_header, header_start_unknown, is_discontinuous, not_strict_header,
+                                      read_records, scaling, unknown_record_count)
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
@@ -29,11 +29,19 @@ def read_edf(path) -> Record:
     header says -1 data records (a writer that did not finish the header, as the EDF spec allows
     while recording, which pyedflib refuses): the whole data records the file holds are read, a
     trailing partial one is dropped with a warning, and ``metadata["records_from_file_size"]`` is True.
+    So are files whose header pyedflib refuses although the data records are sound
+    (:func:`edf_plusd.not_strict_header`): a unit ``µV`` or ``°C``, a patient name or a label
+    with a letter outside ASCII (Latin-1 or UTF-8, as Windows acquisition software writes them), a
+    start date or time with ``/`` or ``:`` between its numbers; pyedflib said only "not EDF(+) or
+    BDF(+) compliant" and nothing was read.
     """
     path = file_path(path)
     meta = {"source": str(path), "format": "edf"}
     unknown, discontinuous = unknown_record_count(path), is_discontinuous(path)
-    if discontinuous or unknown:
+    lenient = not (discontinuous or unknown) and not_strict_header(path)
+    if lenient:
+        log.info("%s: %s, which pyedflib refuses: decoded by biosig's own EDF reader", path, lenient)
+    if discontinuous or unknown or lenient:
         names, rates, units, chans, onsets, durations, texts, start, holes = read_records(path)
         if discontinuous:
             meta.update(discontinuous=True, holes=holes)

@@ -66,6 +66,58 @@ def _number(path, text: str, what: str) -> float:
         raise ReadError(path, f"malformed EDF header: {what} {text.strip()!r} is not a number") from None
 
 
+def _text(field: bytes) -> str:
+    """A header field's text: UTF-8 where its bytes are (``\xc2\xb5V``, µV), else Latin-1 (``\xb5V``):
+    the two ways writers put letters outside ASCII into the ASCII header."""
+    try:
+        return field.decode("utf-8")
+    except UnicodeDecodeError:
+        return field.decode("latin-1")
+
+
+#: The fixed header's fields after the version: (name, first byte, end byte).
+_FIXED_FIELDS = (("patient identification", 8, 88), ("recording identification", 88, 168),
+                 ("start date", 168, 176), ("start time", 176, 184), ("header size", 184, 192),
+                 ("reserved field", 192, 236), ("number of data records", 236, 244),
+                 ("data record duration", 244, 252), ("number of signals", 252, 256))
+_DATE_OTHER_SEPARATOR = re.compile(rb"^\d\d[:/\-]\d\d[:/\-]\d\d$")
+
+
+def not_strict_header(path) -> str:
+    """What in an EDF/BDF header pyedflib refuses although biosig can read the file ('' where
+    nothing): a byte outside printable ASCII in a text field (the EDF spec asks for ASCII; acquisition
+    software writes ``µV``, ``°C`` and patient names in Latin-1 or UTF-8), or a start date or time
+    with ``/``, ``:`` or ``-`` between its numbers instead of ``.``. A header too short or without a
+    number of signals is left to pyedflib to report."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(256)
+            ns = int(raw[252:256].decode("latin-1").strip()) if len(raw) == 256 else 0
+            raw += fh.read(256 * ns) if ns > 0 else b""
+    except (OSError, ValueError):
+        return ""
+    if ns < 1 or len(raw) < 256 * (ns + 1):
+        return ""
+    bad = next((k for k in range(8, len(raw)) if not 0x20 <= raw[k] <= 0x7E), None)
+    if bad is not None:
+        if bad < 256:
+            where, lo, hi = next(f for f in _FIXED_FIELDS if f[1] <= bad < f[2])
+        else:
+            pos = 256
+            for name, width in _SIGNAL_FIELDS:
+                if bad < pos + width * ns:
+                    i = (bad - pos) // width
+                    lo, hi = pos + i * width, pos + (i + 1) * width
+                    where = f"signal {i + 1}'s {name}"
+                    break
+                pos += width * ns
+        return f"the header's {where} {_text(raw[lo:hi]).strip()[:40]!r} is not printable ASCII"
+    for name, lo in (("start date", 168), ("start time", 176)):
+        if _DATE_OTHER_SEPARATOR.match(raw[lo:lo + 8]):
+            return f"the header's {name} {raw[lo:lo + 8].decode('ascii')!r} is not written with '.'"
+    return ""
+
+
 def scaling(path, f: dict, i: int) -> tuple[float, float, float, float]:
     """``(pmin, pmax, dmin, dmax)`` of signal ``i`` of the header fields ``f``; a ReadError where they
     cannot scale its samples: equal digital limits (a division by zero) or equal physical ones (every
@@ -91,7 +143,9 @@ def edf_header(path, raw: bytes):
         raise ReadError(path, f"malformed EDF header: {ns} signals need {need} header bytes, the file has {len(raw)}")
     fields, pos = {}, 256
     for name, width in _SIGNAL_FIELDS:
-        fields[name] = [raw[pos + i * width:pos + (i + 1) * width].decode("latin-1").strip() for i in range(ns)]
+        # NUL padding (some writers pad with it, not with blanks) is padding too
+        fields[name] = [_text(raw[pos + i * width:pos + (i + 1) * width]).replace("\x00", " ").strip()
+                        for i in range(ns)]
         pos += width * ns
     head = raw[:256].decode("latin-1")
     return ns, head, fields
@@ -117,8 +171,8 @@ def _start(head: str, first_onset_s: float) -> dt.datetime | None:
     if start_unknown(head):
         return None
     try:
-        d, m, y = (int(v) for v in head[168:176].split("."))
-        hh, mm, ss = (int(v) for v in head[176:184].split("."))
+        d, m, y = (int(v) for v in re.split(r"[.:/-]", head[168:176]))   # '.' in the spec; '/' and ':' seen
+        hh, mm, ss = (int(v) for v in re.split(r"[.:/-]", head[176:184]))
         start = dt.datetime(1900 + y if y >= 85 else 2000 + y, m, d, hh, mm, ss)
     except ValueError:
         return None

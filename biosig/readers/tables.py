@@ -56,6 +56,7 @@ from biosig.readers.table_time_units import (BARE_SECONDS_MAX_STEP, BARE_TIME_RE
 from biosig.readers.table_times import (PARQUET_EXTENSIONS, check_stated_rate, datetime_seconds,  # noqa: F401
                                          head_values, looks_like_datetimes, looks_like_times_of_day,
                                          second_time_column, table_columns)
+from biosig.readers.unnamed_columns import tidy_header
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,7 @@ def read_csv(path, sample_rate_hz: float | None = None) -> Record:
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     df = _without_blank_ends(df)
     _check_row_lengths(path, df.width, dialect.separator, skip_rows=dialect.skip_rows)
+    df = tidy_header(path, df)   # " ecg" -> "ecg"; pandas' unnamed row index left out (:mod:`.unnamed_columns`)
     fmt = "spirometry-csv" if is_spirometry_csv(path) else "csv"
     rec = _frame_to_record(path, df, meta={"source": str(path), "format": fmt}, sample_rate_hz=sample_rate_hz,
                            decimal_comma=dialect.decimal_comma, csv=True, first_line=2 + dialect.skip_rows)

@@ -15,6 +15,9 @@ sample ``k`` at ``k / 100`` s. A table that has a time column keeps its own time
   column, never a channel: without a header it is read as the table's times (``t_s`` or ``t_ms``;
   the channels are ``ch1``, ... after it); under a header that does not name it a time, it is
   refused, naming the column;
+* blanks around a header name (``ecg, ppg``), an unnamed row index (pandas' ``to_csv``, R's
+  ``write.csv``) and an unnamed column empty throughout (a delimiter ending every line) are no
+  channels (:mod:`.unnamed_columns`), as in timed tables;
 * Excel's separator line (``sep=;``) is skipped (:mod:`.csv_dialect`); a LabChart text export
   (``Interval=``, ``ChannelTitle=`` ...) is read by :mod:`.labchart`;
 * a text value, a row with fewer fields than the first, one row of many values, or more than 16
@@ -30,6 +33,7 @@ import numpy as np
 from biosig.errors import BiosigError, ReadError
 from biosig.interrupts import polars_io
 from biosig.readers.csv_dialect import check_unambiguous, head_lines, sniff
+from biosig.readers.unnamed_columns import tidy_header
 
 #: Extensions of text tables this reader may be asked to read.
 TEXT_TABLE_EXTENSIONS = (".csv", ".tsv", ".txt")
@@ -154,6 +158,7 @@ def read_untimed_csv(path, sample_rate_hz: float):
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
         raise ReadError(path, f"malformed CSV ({dialect.describe()}: "
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
+    df = tidy_header(path, df, header)   # " ppg" -> "ppg"; a row index, an empty last column left out
     if not header:   # channels ch1, ch2, ...; a time column before them is renamed when found
         df = df.rename({c: f"ch{i + 1}" for i, c in enumerate(df.columns)})
     if df.height <= 1 and df.width > MAX_CHANNELS_BELOW_ROWS:
