@@ -108,3 +108,19 @@ def test_a_held_run_counts_every_sample_at_the_rail():
     at_rail = float(np.mean(np.abs(y) >= np.abs(y).max()))
     assert at_rail > 0.5
     assert clipped_share(y) == pytest.approx(at_rail, abs=1e-12)
+
+
+def test_the_reader_says_a_file_clipped_then_scaled(files, caplog):
+    """A file clipped and then normalised to half scale was read without a word (the reader counted
+    samples held at full scale only); a clean file is still not said."""
+    import logging
+
+    from biosig.readers.audio import read_audio
+    with caplog.at_level(logging.WARNING, logger="biosig.readers.audio"):
+        read_audio(files["clean44100"])
+        assert not caplog.records
+        read_audio(files["clipnorm4000"])
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "held at the peaks of its sound, 0.5 (clipped, then scaled" in said[0], said
+    x = np.asarray(read(files["clipnorm4000"]).samples[0], np.float64)
+    assert f"{100 * clipped_share(x):.1f} %" in said[0], said   # oracle: the whole file, one block
