@@ -131,3 +131,19 @@ def test_a_duplicated_marker_row_is_named(tmp_path, caplog):
     np.testing.assert_array_equal(got.samples, want.samples)
     assert any("1 repeated row(s) dropped" in r.getMessage() and "line 11" in r.getMessage()
                for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+def test_rows_out_of_order_are_named_where_the_frame_counter_goes_back(tmp_path):
+    """Two rows of a real marker CSV swapped (lines 102-103): the refusal named line 12, the first of
+    the file's ordinary corrupt timestamps (which the frame counter repairs), not the swap; it now
+    names both, the frame counter's line first to look at."""
+    src = shared_path("resp_motion")
+    files = sorted(src.glob("*.csv"))
+    if not files:
+        pytest.skip(f"no marker CSVs in {src}")
+    lines = files[0].read_text().splitlines(keepends=True)
+    lines[101], lines[102] = lines[102], lines[101]   # lines 102 and 103 of the file (1-based)
+    bad = tmp_path / files[0].name
+    bad.write_text("".join(lines))
+    with pytest.raises(ReadError, match=r"frame counter cannot repair them: it goes back at line 103 \(frame"):
+        read(bad)

@@ -123,10 +123,12 @@ def _repair_timestamps(path, frame: np.ndarray, t_ms: np.ndarray, line_nos: np.n
     """
     if np.all(np.diff(t_ms) > 0):
         return t_ms, 0
-    if np.any(np.diff(frame) <= 0):
+    if np.any(np.diff(frame) <= 0):   # both lines: the frame counter's fault is what to look at
         i = int(np.flatnonzero(np.diff(t_ms) <= 0)[0])
-        raise ReadError(path, f"timestamps not strictly increasing at line {int(line_nos[i + 1])} and no usable "
-                              "frame counter")
+        j = int(np.flatnonzero(np.diff(frame) <= 0)[0])
+        raise ReadError(path, f"timestamps not strictly increasing (first at line {int(line_nos[i + 1])}) and the "
+                              f"frame counter cannot repair them: it goes back at line {int(line_nos[j + 1])} "
+                              f"(frame {frame[j + 1]:g} after {frame[j]:g}; rows out of order?)")
     b = np.median(np.diff(t_ms) / np.diff(frame))
     a = np.median(t_ms - b * frame)
     fitted = a + b * frame
