@@ -17,7 +17,7 @@ window neither missing nor flat and were scored 1.0 (the lung-sound rehearsal, i
 * Cancelling channels: every audio pipeline here embeds the mean of the channels (the ``mono`` and
   ``logmel`` steps); a stereo file with one channel in opposite polarity mixed to near silence.
   Where a window still has its channels (``window_quality`` of a read stereo record), a mix
-  :data:`biosig.readers.audio.CANCEL_RMS_RATIO` (-20 dB) or more below them scores 0
+  :data:`CANCEL_RMS_RATIO` (-20 dB) or more below them scores 0
   (:func:`mix_factor`). ``embed`` and ``score`` score the window after ``mono``: the recorded
   :data:`CANCEL_BLOCK_S` blocks that cancel are marked missing first (:func:`mark_cancelled_spans`).
   ``serve`` does the same for a stream of two or more channels mixed by its model's pipeline: it
@@ -40,7 +40,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from biosig.readers.audio import CANCEL_RMS_RATIO
+#: A channel mix this far below its channels (RMS ratio, -20 dB) has lost the sound: two equal
+#: uncorrelated channels mix at -3 dB, copies of one sound at 0 dB; only opposite polarity cancels
+#: (the audio reader's warning uses it too: ``biosig.readers.audio``).
+CANCEL_RMS_RATIO = 0.1
 
 #: A sample equal to the one before it at 0.99 x the window's peak or above is held at the rail.
 RAIL_REL = 0.99

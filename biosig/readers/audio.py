@@ -19,6 +19,7 @@ import numpy as np
 from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.modality import MIN_FS_HZ
+from biosig.quality_audio import CANCEL_RMS_RATIO, clipped_share   # noqa: F401 (CANCEL_RMS_RATIO re-exported)
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -212,9 +213,6 @@ def _decode_quiet(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
     return np.atleast_2d(y).astype(np.float32), float(fs), "audioread"
 
 
-#: A channel mix this far below its channels (RMS ratio, -20 dB) has lost the sound: two equal
-#: uncorrelated channels mix at -3 dB, copies of one sound at 0 dB; only opposite polarity cancels.
-CANCEL_RMS_RATIO = 0.1
 
 
 def _warn_cancelling_channels(path, x: np.ndarray) -> None:
@@ -260,7 +258,6 @@ def _warn_level(path, x: np.ndarray) -> None:
     peak = float(np.max(np.abs(x)))
     if peak >= RAIL_FS:
         return
-    from biosig.quality_audio import clipped_share
     n = x.shape[1]
     at_peak = max(sum(clipped_share(row[i:i + HELD_BLOCK_N]) * len(row[i:i + HELD_BLOCK_N])   # blocks: no
                       for i in range(0, n, HELD_BLOCK_N)) / max(n, 1) for row in x)          # float64 copy of it all
