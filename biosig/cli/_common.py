@@ -146,6 +146,64 @@ def read_options(args) -> dict:
     return out
 
 
+def error_kind(record: str, line: str) -> str:
+    """An error line without its record's path in front: what the records failing alike share."""
+    return line[len(record) + 2:] if line.startswith(f"{record}: ") else line
+
+
+def commonest_errors(rows, most: int = 3, names_shown: int = 2) -> list[str]:
+    """The commonest of ``rows`` (record, message) as ``N x message (records)`` lines, commonest
+    first (first seen first on ties), then ``... K other message(s)``: a run over a mixed archive
+    says why without a line per record. Messages are counted without the record's own path in
+    front (:func:`error_kind`): two truncated EDF files were two lines of one count each, pushing a
+    third kind of error out, and a message without a path named no record at all."""
+    import collections
+    groups: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
+    for record, message in rows:
+        first = str(message).splitlines()[0] if message else "(no message)"
+        record = str(record)
+        groups[error_kind(record, first)[:120]].append((record, first))
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))   # stable: first seen first on ties
+    lines = []
+    for kind, members in ranked[:most]:
+        record, first = members[0]
+        if len(members) == 1 and first.startswith(f"{record}: "):
+            lines.append(f"1 x {first[:120]}")   # the message as it stands, its record in front
+            continue
+        names = ", ".join(r for r, _ in members[:names_shown]) + (
+            f" and {len(members) - names_shown} more" if len(members) > names_shown else "")
+        lines.append(f"{len(members)} x {kind} ({names})")
+    if len(ranked) > most:
+        lines.append(f"... {len(ranked) - most} other message(s)")
+    return lines
+
+
+def say_failure(command: str, record: str, line: str, failures: dict) -> None:
+    """Print a record that failed as it comes, once per kind of failure (``line`` without its
+    record's path in front, :func:`error_kind`); ``failures`` (kind -> [(record, line)]) keeps them
+    all for :func:`sum_up_failures`. A folder of recordings another model takes printed a line each
+    (``embed`` of the 120 cough files with ecg-tiny: 120 lines, the same but for the file name)."""
+    import logging
+    import sys
+    kind = error_kind(record, line)
+    if kind not in failures:
+        print(f"biosig {command}: error: {line}", file=sys.stderr)
+    else:   # every one with -v
+        logging.getLogger("biosig.cli").info("%s: error: %s", command, line)
+    failures.setdefault(kind, []).append((record, line))
+
+
+def sum_up_failures(command: str, failures: dict) -> None:
+    """Where :func:`say_failure` said a failure once for several records: the commonest kinds with
+    their counts and records, as ``score`` sums up its errors.parquet (:func:`commonest_errors`)."""
+    import sys
+    rows = [row for group in failures.values() for row in group]
+    if len(rows) > len(failures):   # up to 10 names a kind (-v: each failure as it came)
+        print(f"biosig {command}: {len(rows)} recording(s) failed:", file=sys.stderr)
+        for line in commonest_errors(rows, most=len(failures), names_shown=10):
+            print(f"  {line}", file=sys.stderr)
+
+
 class ProgressLog:
     """One log line on stderr every ``every_s`` seconds when stderr is not a terminal (a tqdm bar
     is used on a terminal: the caller's own, or this object's with ``bar=True``), so long runs under

@@ -12,8 +12,8 @@ import sys
 
 from biosig import json_text
 from biosig.cli._common import (add_af_prevalence_argument, add_modality_arguments, add_threads_argument,
-                                non_negative_int as _non_negative_int,
-                                positive_float as _positive_float, positive_int as _positive_int)
+                                non_negative_int as _non_negative_int, positive_float as _positive_float,
+                                positive_int as _positive_int, say_failure, sum_up_failures)
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +155,11 @@ def register(subparsers) -> None:
                     "publishes (measures_ok, missing, the modality's measures, e.g. hr_bpm; af_prob for ECG and "
                     "PPG). Identical input gives identical output. "
                     "A bad input is reported on stderr and the others are still written (exit code 1; "
-                    "2 when none could be embedded). Rerunning the same command after a Ctrl-C (exit code 130) or a "
-                    "crash resumes: the recordings embedded so far are kept in OUT.parquet.parts/ until --out is "
-                    "written. Threads: --threads, default the free cores.")
+                    "2 when none could be embedded); a failure shared by several inputs is said once, then "
+                    "counted at the end with the inputs it names, as score sums up its errors. "
+                    "Rerunning the same command after a Ctrl-C (exit code 130) or a crash resumes: the "
+                    "recordings embedded so far are kept in OUT.parquet.parts/ until --out is written. "
+                    "Threads: --threads, default the free cores.")
     e.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, record names or folders")
     e.add_argument("--model", required=True, metavar="NAME|DIR|FILE",
                    help="shipped model name (ecg-tiny, ...), checkpoint dir, or an exported .onnx / .plan "
@@ -357,6 +359,7 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
         it = tqdm(todo, desc=f"embed {enc.model_id}", unit="rec")
     progress = ProgressLog("embed", len(todo))
     failed = 0
+    failures: dict[str, list] = {}   # kind of failure -> [(record, line)]: said once each, counted at the end
     try:
         for i in it:
             p = paths[i]
@@ -368,19 +371,20 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
                 failed += 1
                 progress.update(False)
                 text = str(exc)
-                print(f"biosig embed: error: {text if str(p) in text else f'{p}: {text}'}", file=sys.stderr)
+                say_failure("embed", str(p), text if str(p) in text else f"{p}: {text}", failures)
                 continue
             except (ValueError, ArithmeticError, IndexError, KeyError) as exc:  # a bug of ours on odd input
                 failed += 1
                 progress.update(False)
                 log.debug("embed %s failed", p, exc_info=True)
-                print(f"biosig embed: error: {p}: cannot be embedded "
-                      f"({str(exc).splitlines()[0] if str(exc) else 'internal error'})", file=sys.stderr)
+                say_failure("embed", str(p), f"{p}: cannot be embedded "
+                            f"({str(exc).splitlines()[0] if str(exc) else 'internal error'})", failures)
                 continue
             parts.add(sources[i], stamp_of[record_key(p)], rows)
             progress.update(True)
         parts.flush()
     except BaseException as exc:   # Ctrl-C, a crash: what is embedded goes into a part first
+        sum_up_failures("embed", failures)
         from biosig.interrupts import interrupts_deferred, is_interrupt
         with interrupts_deferred(reraise=False):
             try:
@@ -398,6 +402,7 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
             raise BiosigError(f"{exc}; the {kept} recording(s) embedded so far are kept in {parts.dir}: free space "
                               "and run the same command again to embed the rest") from None
         raise
+    sum_up_failures("embed", failures)
     df = parts.assemble(sources)
     if df is None:
         print(f"biosig embed: error: none of the {len(paths)} recording(s) could be embedded; nothing written",

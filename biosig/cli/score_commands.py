@@ -146,36 +146,16 @@ def _say_summary(summary) -> None:
 
 
 def _commonest_errors(out_dir, most: int = 3) -> list[str]:
-    """The commonest error messages of ``errors.parquet`` with their counts (a few lines, so a
-    run over a mixed archive says why without opening the table), each with the records it names.
-
-    Messages are counted without the record's own path in front: two truncated EDF files were two
-    lines of one count each (pushing a third kind of error out of the summary), and a message
-    without a path ("no usable ecg channel among: mono (audio)") named no record at all."""
-    import collections
+    """The commonest error messages of ``errors.parquet`` with their counts and the records they
+    name (:func:`biosig.cli._common.commonest_errors`; ``embed`` says its failures the same way)."""
     import pathlib
 
     import polars as pl
+
+    from biosig.cli._common import commonest_errors
     try:
         rows = polars_io(pl.read_parquet, pathlib.Path(out_dir) / "errors.parquet",
                          columns=["record", "message"]).rows()
     except Exception:   # noqa: BLE001 - a summary only; the table itself was written
         return []
-    groups: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
-    for record, message in rows:
-        first = str(message).splitlines()[0] if message else "(no message)"
-        record = str(record)
-        kind = first[len(record) + 2:] if first.startswith(f"{record}: ") else first
-        groups[kind[:120]].append((record, first))
-    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))   # stable: first seen first on ties
-    lines = []
-    for kind, members in ranked[:most]:
-        record, first = members[0]
-        if len(members) == 1 and first.startswith(f"{record}: "):
-            lines.append(f"1 x {first[:120]}")   # the message as it stands, its record in front
-            continue
-        names = ", ".join(r for r, _ in members[:2]) + (f" and {len(members) - 2} more" if len(members) > 2 else "")
-        lines.append(f"{len(members)} x {kind} ({names})")
-    if len(ranked) > most:
-        lines.append(f"... {len(ranked) - most} other message(s)")
-    return lines
+    return commonest_errors(rows, most)
