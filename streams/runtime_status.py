@@ -7,12 +7,16 @@ While the runtime starts it is the short ``{"state": "starting", ...}`` body.
 """
 from __future__ import annotations
 
-import collections
 import time
 
 
 def _lane_queue(lane: str) -> str:
     return "encoder" if lane == "main" else f"encoder/{lane}"
+
+
+#: The per-stream counters ``status`` sums in ``totals`` (with ``invalid``, the frames refused before a stream).
+TOTAL_KEYS = ("frames", "samples", "gaps", "missing", "duplicates", "late", "windows", "outputs", "forecasts",
+              "holds", "dropped", "rejected_total", "restarts")
 
 
 class StatusMixin:
@@ -40,10 +44,11 @@ class StatusMixin:
             return {**base, "streams": {}, "totals": {}, "invalid": {}, "auth_failures": 0, "forecasters": {},
                     "models": {}, "queue": {"pending_windows": 0, "max": self.config.embed_queue, "batches": 0}}
         streams = {name: s.snapshot(now) for name, s in sorted(list(self.stats.items()))}
-        totals = collections.Counter()
+        # every counter from 0, also before the first stream: a runtime that received nothing said
+        # {"invalid": 0}, and a client reading totals["frames"] met a KeyError
+        totals = dict.fromkeys(TOTAL_KEYS, 0)
         for s in streams.values():
-            for key in ("frames", "samples", "gaps", "missing", "duplicates", "late", "windows",
-                        "outputs", "forecasts", "holds", "dropped", "rejected_total", "restarts"):
+            for key in TOTAL_KEYS:
                 totals[key] += s[key]
         totals["invalid"] = sum(self.invalid.values())
         lanes = list(self.lanes.values())
