@@ -62,3 +62,17 @@ def test_a_row_without_id_is_warned_about_once_with_group_column(tmp_path, capsy
     assert "2-fold stratified grouped (6 groups) CV" in capsys.readouterr().out   # the group ids were read
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert said == ["1 row(s) of the labels have a 'label' but no 'record' (record id) and are left out"], said
+
+
+def test_a_mistyped_embeddings_path_is_said_plainly(tmp_path, capsys):
+    """``--embeddings emb.parqet`` ended in Polars' words ("No such file or directory (os error 2):
+    emb.parqet"); a folder in Polars' advice on glob patterns. One plain line each, exit 2."""
+    (tmp_path / "labels.csv").write_text("record,label\nA00000,N\n")
+    (tmp_path / "not.parquet").write_text("record,label\n")
+    cases = {"emb.parqet": "emb.parqet: no such file", str(tmp_path): "a folder; give the embeddings' Parquet file",
+             str(tmp_path / "not.parquet"): "cannot read embeddings: not a Parquet file ("}
+    for given, said in cases.items():
+        code = main(["probe", "--embeddings", given, "--labels", str(tmp_path / "labels.csv"),
+                     "--label-column", "label"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and said in err, err

@@ -162,10 +162,16 @@ def probe_command(args) -> int:
                                          print_by_label, print_rest, with_class_names)
     from encoders.probe import METRICS, format_C, probe
     from encoders.probe_labels import check_finite, join_labels, label_value, record_features, record_key
+    import os
+    if not os.path.exists(args.embeddings):   # polars' own words ended the line: "(os error 2): emb.parqet"
+        raise BiosigError(f"{args.embeddings}: no such file (the Parquet file `biosig embed --out` wrote)")
+    if os.path.isdir(args.embeddings):
+        raise BiosigError(f"{args.embeddings}: a folder; give the embeddings' Parquet file (`biosig embed --out`)")
     try:
         emb = polars_io(pl.read_parquet, args.embeddings)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise BiosigError(f"{args.embeddings}: cannot read embeddings: {exc}") from None
+        first = (str(exc).strip().splitlines() or ["no details"])[0]
+        raise BiosigError(f"{args.embeddings}: cannot read embeddings: not a Parquet file ({first})") from None
     missing = {"source", "embedding"} - set(emb.columns)
     if missing:
         raise BiosigError(f"{args.embeddings}: missing columns {sorted(missing)} (write it with biosig embed)")
