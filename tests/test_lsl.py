@@ -289,3 +289,13 @@ def test_lsl_types_name_the_modality_and_mocap_is_motion():
     assert lsl_modality("ECG", ["ch1"]) == "ecg" and lsl_modality("Audio", ["mic"]) == "audio"
     assert lsl_modality("EEG", ["II", "V5"]) == "ecg" and lsl_modality("", ["LAC_x", "LAC_y"]) == "motion"
     assert lsl_modality("Gaze", ["x0", "q"]) == "other"
+
+
+def test_bridge_lsl_out_that_pushed_nothing_says_so(capsys):
+    """It printed "biosig bridge lsl-out: {}" when no frame came (no runtime at --output)."""
+    from biosig.cli import main
+    from test_streams_helpers import free_port
+    output = f"tcp://127.0.0.1:{free_port()}"
+    assert main(["bridge", "lsl-out", "--seconds", "0.5", "--output", output, "--insecure"]) == 0
+    err = capsys.readouterr().err
+    assert f"nothing pushed: no frame of emb/, fcst/, hold/ came from {output}" in err and "{}" not in err, err

@@ -129,5 +129,9 @@ def _bridge_out(args) -> int:
     _stop_on_signals(stop)
     pushed = bridge_lsl_out(endpoint=args.output, topics=args.topics, key_dir=args.keys, insecure=args.insecure,
                             seconds=args.seconds, prefix=args.prefix, stop=stop)
-    print(f"biosig bridge lsl-out: {json_text.dumps(pushed)}", file=sys.stderr)
+    if pushed:
+        print(f"biosig bridge lsl-out: {json_text.dumps(pushed)}", file=sys.stderr)
+    else:   # it printed "{}"
+        print(f"biosig bridge lsl-out: nothing pushed: no frame of {', '.join(args.topics or ['any topic'])} came "
+              f"from {args.output}", file=sys.stderr)
     return 0
