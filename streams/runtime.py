@@ -235,12 +235,8 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
             self._shutdown(socks, monitors, security, ctx)
 
     def _bind(self, ctx, kind, endpoint, security, socks, options=(), monitors=None, name=""):
-        """A bound socket with ``options`` set before the bind: ZeroMQ copies them into the TCP
-        listener at bind time, so one set afterwards never reaches an accepted connection. With
-        ``security``, a monitor of its refused CURVE handshakes is added to ``monitors`` as
-        ``(name, socket, monitor)``, also before the bind: one attached later is never told of
-        the handshakes refused before it (the status socket answers during the warm-up, seconds
-        before the loop reads the monitors; the events wait in the monitor until then)."""
+        """A socket bound with ``options`` set first (ZeroMQ copies them into the listener); with ``security``
+        its refused-handshake monitor joins ``monitors`` first too (one attached later missed the warm-up's)."""
         import zmq
         sock = ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
@@ -249,7 +245,7 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
         socks.append(sock)
         if security is not None:
             security.secure(sock)
-            if monitors is not None:   # refused CURVE handshakes are counted on every socket
+            if monitors is not None:
                 mon = sock.get_monitor_socket(refused_handshake_events())
                 mon.setsockopt(zmq.LINGER, 0)
                 monitors.append((name, sock, mon))
