@@ -123,3 +123,35 @@ def realtime_log_level():
     old = lg.level
     yield
     lg.setLevel(old)
+
+
+_SIGINT_LEFT: list[str] = []   # the tests after which SIGINT was found changed (see below)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_as_at_a_terminal(request):
+    """Every test starts with SIGINT as a terminal gives it: Python's own handler, not blocked.
+
+    Subprocesses inherit an ignored SIGINT and a blocked one (a signal mask survives exec): in one
+    xdist worker of a no-shared `make test` run (63c4bdc), after some earlier test in that process
+    had left SIGINT ignored or blocked, every Ctrl-C test's child (score, pretrain, export, forecast
+    ran as subprocesses and sent SIGINT) ran to its end and exited 0 instead of 130: 13 failures and
+    5 errors, none in the other worker (the same as test_embed_resume's three at 400852e). Which test
+    leaves it is not found yet: the change is put right here and the test before is named in a
+    warning, so the next run says."""
+    import signal
+    import threading
+    import warnings
+    if threading.current_thread() is threading.main_thread():
+        changed = []
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            changed.append(f"handler {signal.getsignal(signal.SIGINT)!r}")
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if hasattr(signal, "pthread_sigmask") and signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []):
+            changed.append("blocked")
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if changed:
+            warnings.warn(f"SIGINT found {' and '.join(changed)} before {request.node.nodeid} (left so by a test "
+                          f"before it in this process: {_SIGINT_LEFT[-1] if _SIGINT_LEFT else 'the first'}); put back")
+    yield
+    _SIGINT_LEFT.append(request.node.nodeid)
