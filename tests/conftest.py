@@ -125,7 +125,7 @@ def realtime_log_level():
     lg.setLevel(old)
 
 
-_SIGINT_LEFT: list[str] = []   # the tests after which SIGINT was found changed (see below)
+_SIGINT_LEFT = ["the first"]   # the test that ran last in this process (named where SIGINT is found changed)
 
 
 @pytest.fixture(autouse=True)
@@ -152,6 +152,6 @@ def _sigint_as_at_a_terminal(request):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         if changed:
             warnings.warn(f"SIGINT found {' and '.join(changed)} before {request.node.nodeid} (left so by a test "
-                          f"before it in this process: {_SIGINT_LEFT[-1] if _SIGINT_LEFT else 'the first'}); put back")
+                          f"before it in this process: {_SIGINT_LEFT[0]}); put back")
     yield
-    _SIGINT_LEFT.append(request.node.nodeid)
+    _SIGINT_LEFT[0] = request.node.nodeid
