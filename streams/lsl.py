@@ -119,6 +119,25 @@ def lsl_modality(kind: str, labels) -> str:
     return _LSL_TYPE_MODALITY.get(kind) or infer_modality(labels)
 
 
+# The fields of an LSL stream's info (liblsl's stream_info XML): resolve_byprop matches one of them, or an
+# element under desc/ (e.g. desc/manufacturer); any other name matches no stream, ever.
+LSL_PROPERTIES = ("name", "type", "channel_count", "channel_format", "source_id", "nominal_srate", "version",
+                  "created_at", "uid", "session_id", "hostname", "v4address", "v4data_port", "v4service_port",
+                  "v6address", "v6data_port", "v6service_port")
+
+
+def check_lsl_property(prop: str) -> None:
+    """Refuse a ``--prop`` no LSL stream can have (``typ`` for ``type``): without this the bridge looked for
+    ``--resolve-s`` seconds and said only that no stream was found."""
+    if prop in LSL_PROPERTIES or (prop.startswith("desc/") and len(prop) > len("desc/")):
+        return
+    import difflib
+    near = difflib.get_close_matches(prop, LSL_PROPERTIES, n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    raise StreamError(f"--prop {prop!r} is no LSL stream property: {hint}LSL streams have "
+                      f"{', '.join(LSL_PROPERTIES[:5])}, ... or desc/<element> of their description")
+
+
 def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: bool = False,
                   seconds: float | None = None, resolve_s: float = 2.0, prop: str | None = None,
                   value: str | None = None, stop: threading.Event | None = None) -> dict:
@@ -126,6 +145,8 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
 
     Returns ``{topic: frames sent}`` plus ``"skipped": [names]`` for streams that cannot be bridged.
     """
+    if prop:
+        check_lsl_property(prop)
     pylsl = _pylsl()
     from streams.publisher import Publisher
     stop = stop or threading.Event()
