@@ -8,6 +8,7 @@ a client sends can stop the loop: every bad frame is rejected and counted per st
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 
@@ -42,8 +43,9 @@ def _coalesce(work: list) -> list:
     """Join the consecutive frames of one catching-up stream in a drain (sorted: real-time streams
     first) into one chunk, none after a gap or restart: its pipeline filters them in one call, not
     one per frame. The windows are the ones the frames give one at a time (the filters carry their
-    state across chunks; ``tests/test_flood_coalesce.py``), their ``t_last`` the chunk's newest
-    sample. Measured (``benchmarks/bench_flood.py``, 500 x, 0.1 s frames of 250 Hz ECG, ecg-tiny):
+    state across chunks; ``tests/test_flood_coalesce.py``), each with the ``t_last`` of the frame that
+    completed it (a tuple of the frames' newest samples goes with the chunk; its newest of all made a
+    window's ``latency_ms.total`` short by up to the chunk's span). Measured (``benchmarks/bench_flood.py``, 500 x, 0.1 s frames of 250 Hz ECG, ecg-tiny):
     the event loop spent 3.0 of its 4.8 s of window cutting in scipy's ``sosfilt`` called on each
     25-sample frame (cProfile, 8 s of flood); the windows themselves (copy, flat mask, lane) 0.6 s.
     After: 0.9 s for twice the frames (the loop now keeps up with more of the flood), the bed's p50
@@ -55,11 +57,21 @@ def _coalesce(work: list) -> list:
     for st, x, t0, t_last, reset in work:
         if out and st.catching_up and not reset and out[-1][0] is st and (st.pipe is None or st.pipe.chunk_invariant):
             prev = out[-1]
-            out[-1] = (st, prev[1] + [x], prev[2], t_last, prev[4])
+            out[-1] = (st, prev[1] + [x], prev[2], prev[3] + (t_last,), prev[4])
         else:
-            out.append((st, [x], t0, t_last, reset))
-    return [(st, xs[0] if len(xs) == 1 else np.concatenate(xs, axis=1), t0, t_last, reset)
-            for st, xs, t0, t_last, reset in out]
+            out.append((st, [x], t0, (t_last,), reset))
+    return [(st, xs[0] if len(xs) == 1 else np.concatenate(xs, axis=1), t0, t_lasts[0] if len(xs) == 1 else t_lasts,
+             reset) for st, xs, t0, t_lasts, reset in out]
+
+
+def frame_newest_s(t_last, t_end_s: float, fs_hz: float) -> float:
+    """The newest sample of the frame that completed a window ending at ``t_end_s``: ``t_last`` itself
+    for one frame, else the first of a coalesced chunk's frames (a tuple, in order) that reaches the
+    window's last sample (within half an input sample: the window's times are at the model's rate)."""
+    if not isinstance(t_last, tuple):
+        return t_last
+    i = bisect.bisect_left(t_last, t_end_s - 0.5 / fs_hz)
+    return t_last[min(i, len(t_last) - 1)]
 
 
 class IngestMixin:
@@ -269,7 +281,8 @@ class IngestMixin:
         lane = self._lane(st)
         for win, flat, t_start, t_end in st.windows(x, t0):
             st.stats.windows += 1   # quality and embedding are computed by the worker thread
-            dropped = lane.add((st, win, flat, t_start, t_end, t_last, time.monotonic()),
+            dropped = lane.add((st, win, flat, t_start, t_end, frame_newest_s(t_last, t_end, st.fs_hz),
+                                time.monotonic()),
                                self.config.embed_queue, self.config.max_batch)
             if dropped is not None:
                 dropped[0].stats.dropped += 1

@@ -57,6 +57,11 @@ def test_a_catching_up_streams_frames_give_the_windows_of_the_frames_one_at_a_ti
         assert np.array_equal(it[1], win) and np.array_equal(it[2], flat)
         assert (it[3], it[4]) == (t_start, t_end)
     assert calls == [30 * FRAME, 30 * FRAME]                    # one call each side of the gap (was 60)
+    # each window's latency counts from the frame that completed it, as one frame at a time: the chunk's
+    # newest sample (2.996 s for the window ending at 1.996 s) made its latency_ms.total 1 s short
+    frame_newest = [(k * FRAME + FRAME - 1) / FS for k in range(60)]
+    completed_by = [next(t for t in frame_newest if t >= it[4] - 1e-9) for it in items]
+    assert [it[5] for it in items] == completed_by == [1.996, 2.996, 4.996, 5.996]
 
 
 def test_a_real_time_streams_frames_are_cut_one_at_a_time():
