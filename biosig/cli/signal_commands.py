@@ -12,7 +12,8 @@ import sys
 
 from biosig import json_text
 from biosig.cli._common import add_modality_arguments
-from biosig.cli.info_leads import best_lead_quality, format_gaps, format_leads, missing_by_channel
+from biosig.cli.info_leads import (best_lead_quality, format_gaps, format_leads, missing_by_channel,
+                                   modality_channels)
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def quality_of(rec) -> tuple[dict | None, str]:
     out = {}
     for modality in present:
         try:
-            part = rec.pick(modality)
+            part = modality_channels(rec, modality)
             summary = quality_summary(part) if part.n_channels == 1 else best_lead_quality(part, modality)
             out[modality] = {k: (v.item() if hasattr(v, "item") else v)  # numpy scalars -> JSON
                              for k, v in dict(summary).items()}

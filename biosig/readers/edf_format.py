@@ -8,8 +8,8 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
-from biosig.readers.edf_plusd import (edf_header, header_start_unknown, is_discontinuous, not_strict_header,
-                                      read_records, scaling, unknown_record_count)
+from biosig.readers.edf_plusd import (edf_header, is_discontinuous, not_strict_header, read_header_bytes,
+                                      read_records, scaling, start_unknown, unknown_record_count)
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
@@ -37,8 +37,9 @@ def read_edf(path) -> Record:
     """
     path = file_path(path)
     meta = {"source": str(path), "format": "edf"}
-    unknown, discontinuous = unknown_record_count(path), is_discontinuous(path)
-    lenient = not (discontinuous or unknown) and not_strict_header(path)
+    head = read_header_bytes(path)   # once: fixed header and signal headers, for every check below
+    unknown, discontinuous = unknown_record_count(head), is_discontinuous(head)
+    lenient = not (discontinuous or unknown) and not_strict_header(head)
     if lenient:
         log.info("%s: %s, which pyedflib refuses: decoded by biosig's own EDF reader", path, lenient)
     if discontinuous or unknown or lenient:
@@ -48,7 +49,7 @@ def read_edf(path) -> Record:
         if unknown:
             meta["records_from_file_size"] = True
     else:
-        names, rates, units, chans, onsets, durations, texts, start = _read_pyedflib(path)
+        names, rates, units, chans, onsets, durations, texts, start = _read_pyedflib(path, head)
     if not names:
         raise ReadError(path, "the EDF file declares no signals")
     if any(not r > 0 for r in rates):
@@ -71,8 +72,9 @@ def read_edf(path) -> Record:
                   start_time=start, annotations=ann, metadata=meta)
 
 
-def _check_size(path) -> None:
-    """Refuse a file shorter than its header's data records, before pyedflib sees it.
+def _check_size(path, raw: bytes) -> None:
+    """Refuse a file shorter than its header's data records, before pyedflib sees it (``raw``: its
+    header bytes, :func:`edf_plusd.read_header_bytes`).
 
     pyedflib refuses such a file too, but its C code first prints ``filesize N != ...`` on the
     process's stdout (corrupting ``biosig info --json``) and its message says only "not
@@ -80,21 +82,20 @@ def _check_size(path) -> None:
     """
     import os
 
-    with open(path, "rb") as fh:
-        head = fh.read(256)
-        if len(head) < 256:
-            raise ReadError(path, f"truncated EDF header: {len(head)} bytes, the fixed header alone has 256")
-        try:
-            ns = int(head[252:256].decode("latin-1").strip())
-            n_records = int(head[236:244].decode("latin-1").strip())
-        except ValueError:
-            return
-        if ns < 1 or n_records < 1:
-            return
-        if os.path.getsize(path) < 256 * (ns + 1):
-            raise ReadError(path, f"truncated EDF header: {ns} signals need {256 * (ns + 1)} header bytes, "
-                                  f"the file holds {os.path.getsize(path)}")
-        raw = head + fh.read(256 * ns)
+    head = raw[:256]
+    if len(head) < 256:
+        raise ReadError(path, f"truncated EDF header: {len(head)} bytes, the fixed header alone has 256")
+    try:
+        ns = int(head[252:256].decode("latin-1").strip())
+        n_records = int(head[236:244].decode("latin-1").strip())
+    except ValueError:
+        return
+    if ns < 1 or n_records < 1:
+        return
+    if os.path.getsize(path) < 256 * (ns + 1):
+        raise ReadError(path, f"truncated EDF header: {ns} signals need {256 * (ns + 1)} header bytes, "
+                              f"the file holds {os.path.getsize(path)}")
+    raw = raw[:256 * (ns + 1)]
     _, _, fields = edf_header(path, raw)   # the signal fields as the EDF+D reader parses them
     for i, label in enumerate(fields["label"]):   # pyedflib: "not ... compliant (Physical Maximum)", no signal named
         if label.strip() not in ("EDF Annotations", "BDF Annotations"):
@@ -113,10 +114,10 @@ def _check_size(path) -> None:
                               f"({whole} complete data record{'s' if whole != 1 else ''})")
 
 
-def _read_pyedflib(path):
+def _read_pyedflib(path, head: bytes):
     import pyedflib
 
-    _check_size(path)
+    _check_size(path, head)
     try:
         reader = pyedflib.EdfReader(str(path))
     except OSError as exc:   # pyedflib's text starts with the path: kept once
@@ -130,7 +131,7 @@ def _read_pyedflib(path):
             return names, rates, units, [], [], [], [], None
         chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
         onsets, durations, texts = reader.readAnnotations()
-        start = None if header_start_unknown(path) else _start_datetime(reader)   # EDF+ "Startdate X"
+        start = None if start_unknown(head[:256]) else _start_datetime(reader)   # EDF+ "Startdate X"
         return names, rates, units, chans, onsets, durations, texts, start
     finally:
         reader.close()
