@@ -2,8 +2,9 @@
 
 Bug bash (2026-12-06): a record with a clean lead II and a disconnected (all-NaN) V5 read
 "gaps 1 (30.000 s)" and "ecg mean 0.50 (min 0.50, usable 0% of 3 windows)", as if nothing usable had
-been recorded, while ``score`` used II at quality 1.00. Kept light at import (``biosig --version``):
-NumPy and the quality code are imported inside the functions.
+been recorded, while ``score`` used II at quality 1.00. On a camera-PPG CSV it also names a colour
+channel usable in clearly more windows than PPG (bug bash 66, :func:`colour_hint`). Kept light at
+import (``biosig --version``): NumPy and the quality code are imported inside the functions.
 """
 from __future__ import annotations
 
@@ -65,3 +66,56 @@ def format_gaps(gaps: dict) -> str:
         more = f" and {len(by_channel) - 5} more" if len(by_channel) > 5 else ""
         text += "; missing by channel: " + ", ".join(shown) + more
     return text + ")"
+
+
+#: A camera-PPG CSV's colour channels as the reader names them (:mod:`biosig.readers.camera_ppg`:
+#: ``PPG`` is ``-R``; ``G`` and ``B`` stay as recorded, listed other).
+CAMERA_COLOURS = ("G", "B")
+#: A colour is named when its share of usable windows beats the ppg lead's by this much AND by
+#: :data:`HINT_MIN_RATIO` x. A Welltory recording has 6-11 windows, so 0.25 is 2-3 windows, well
+#: above the 0.1 within which leads count as equal (``LEAD_SHARE_MARGIN``); the ratio keeps quiet
+#: where the ppg lead already holds half or more of the colour's windows (subject 21: PPG 57 %,
+#: G 100 %). Named on the 21 Welltory recordings: subjects 14 (PPG 12 %, G 100 %), 18 (25 %, 100 %)
+#: and 20 (red clipped: 0 %, 83 %); not 08, 09, 19, 21, where G is 12-43 points better.
+HINT_MIN_GAIN = 0.25
+HINT_MIN_RATIO = 2.0
+
+
+def colour_hint(rec, quality: dict | None) -> dict | None:
+    """On a camera-PPG CSV whose ppg lead is usable in clearly fewer windows than ``G`` or ``B``
+    (:data:`HINT_MIN_GAIN`, :data:`HINT_MIN_RATIO`), the better colour, both shares and the options
+    that feed it instead: ``--channel PPG=other --channel G=ppg`` for ``info``, ``score`` and
+    ``embed`` (``--channel G=ppg`` alone leaves PPG to ``score`` and ``embed``: they take the
+    model's lead PPG first among ppg channels; checked on Welltory subject 14), ``--channel G``
+    for ``pretrain``. None otherwise. The colours are assessed only where the lead's share leaves
+    room for the margin (at most 0.5), a few tens of ms per recording."""
+    q = (quality or {}).get("ppg") or {}
+    leads = [c for c, m in zip(rec.channels, rec.channel_modalities) if m == "ppg"]
+    base = q.get("fraction_usable")
+    if rec.metadata.get("format") != "camera-ppg-csv" or not leads or base is None or not base == base:
+        return None
+    base = float(base)
+    colours = [i for i, (c, m) in enumerate(zip(rec.channels, rec.channel_modalities))
+               if c in CAMERA_COLOURS and m == "other"]
+    if not colours or not 1.0 >= max(base + HINT_MIN_GAIN, HINT_MIN_RATIO * base) - 1e-9:
+        return None
+    from biosig.lead_quality import lead_summaries
+
+    summ = lead_summaries(rec, colours, "ppg")
+    share = {i: float(s["fraction_usable"]) if s["fraction_usable"] == s["fraction_usable"] else 0.0
+             for i, s in summ.items()}
+    mean = {i: float(s["mean_quality"]) if s["mean_quality"] == s["mean_quality"] else -1.0 for i, s in summ.items()}
+    best = max(colours, key=lambda i: (share[i], mean[i], -i))
+    if not share[best] + 1e-9 >= max(base + HINT_MIN_GAIN, HINT_MIN_RATIO * base):
+        return None
+    name, lead = rec.channels[best], q.get("lead", leads[0])
+    option = " ".join(f"--channel {c}=other" for c in leads) + f" --channel {name}=ppg"
+    return {"channel": name, "fraction_usable": share[best], "lead": lead, "lead_fraction_usable": base,
+            "option": option, "commands": ["info", "score", "embed"], "pretrain_option": f"--channel {name}"}
+
+
+def format_colour_hint(hint: dict) -> str:
+    """"G usable 100%, PPG 12%: ..." (the table's hint row)."""
+    return (f"{hint['channel']} usable {100 * hint['fraction_usable']:.0f}%, {hint['lead']} "
+            f"{100 * hint['lead_fraction_usable']:.0f}%: to take {hint['channel']} as the pulse give "
+            f"{hint['option']} ({', '.join(hint['commands'])}), {hint['pretrain_option']} (pretrain)")

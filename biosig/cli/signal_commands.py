@@ -12,8 +12,8 @@ import sys
 
 from biosig import json_text
 from biosig.cli._common import add_modality_arguments
-from biosig.cli.info_leads import (best_lead_quality, format_gaps, format_leads, missing_by_channel,
-                                   modality_channels)
+from biosig.cli.info_leads import (best_lead_quality, colour_hint, format_colour_hint, format_gaps, format_leads,
+                                   missing_by_channel, modality_channels)
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,9 @@ def summarize(path: str, rec, *, quality: bool = True) -> dict:
     }
     if quality:
         info["quality"], info["quality_note"] = quality_of(rec)
+        info["colour_hint"] = colour_hint(rec, info["quality"])   # a camera PPG's G or B, where better
     else:
-        info["quality"], info["quality_note"] = None, "skipped (--no-quality)"
+        info["quality"], info["quality_note"], info["colour_hint"] = None, "skipped (--no-quality)", None
     return info
 
 
@@ -252,6 +253,7 @@ def format_table(info: dict) -> str:
         *([("flatline", _fmt_flat(info["flat_lines"]))] if info.get("flat_lines") else []),
         ("annotations", "-" if ann is None else f"{ann['count']} ({ann['source']}; {ann['beats']} beats)"),
         ("quality", _fmt_quality(info)),
+        *([("hint", format_colour_hint(info["colour_hint"]))] if info.get("colour_hint") else []),
     ] + [("warning", w) for w in info.get("warnings", [])]
     width = max(len(k) for k, _ in rows + [("channels", "")])
     lines = [info["path"]] + [f"  {k:<{width}}  {v}" for k, v in rows]
