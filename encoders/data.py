@@ -39,10 +39,11 @@ def channel_index(names, config) -> list[int]:
     return out
 
 
-def select_channels(record, modality: str):
+def select_channels(record, modality: str, every_lead: bool = False):
     """The channels of ``record`` an encoder of ``modality`` uses (before the pipeline), on a
     uniform grid at its nominal rate when its sample times are irregular
-    (:func:`biosig.readers.gap_resample.to_uniform_grid`: long holes stay NaN gaps)."""
+    (:func:`biosig.readers.gap_resample.to_uniform_grid`: long holes stay NaN gaps). PPG and
+    spirometry: the first such channel, unless ``every_lead`` (:func:`encoder_channels` chooses)."""
     from biosig.readers.gap_resample import to_uniform_grid
     from biosig.record import names_text, require_record
     record = to_uniform_grid(require_record(record, "embedding"))
@@ -58,28 +59,30 @@ def select_channels(record, modality: str):
     # audio: every audio channel (the pipeline's ``mono`` step mixes them down); the selection keeps
     # the modality (Record.select guesses it again from the names: a channel "ch1" of a record read
     # with --modality ecg became "other", and the next selection refused it)
-    return record.select(keep[:1] if modality in ("ppg", "spiro") else keep).replace(modality=modality)
+    return record.select(keep[:1] if modality in ("ppg", "spiro") and not every_lead else keep).replace(modality=modality)
 
 
 def encoder_channels(record, config):
-    """:func:`select_channels`, then, where an ECG record has more leads than the model takes
-    (``config.in_channels``; ECG models are trained one lead per sample), the ones ``score``
+    """:func:`select_channels`, then, where an ECG or PPG record has more leads than the model takes
+    (``config.in_channels``; ECG models are trained one lead per sample; a PPG's channels named ppg,
+    e.g. a camera CSV read with ``--channel G=ppg``, of which the first was taken), the ones ``score``
     feeds it (:func:`encoders.lead_choice.choose_channels`: leads within 0.1 of the best share of
     windows passing the quality gate, then the model's vocabulary order). ``embed`` fed every lead
     at once, an input the model never saw in training and not what ``score`` or ``serve`` feed.
     Where fewer leads than that are usable, the vocabulary order decides among all of them."""
     from encoders.lead_choice import choose_channels, lead_usable_shares, unusable_reasons
-    sel = select_channels(record, config.modality)
+    modality = config.modality
+    sel = select_channels(record, modality, every_lead=modality == "ppg")
     n = int(config.in_channels or 1)
-    if config.modality != "ecg" or sel.n_channels <= n:
+    if modality not in ("ecg", "ppg") or sel.n_channels <= n:
         return sel
-    mods = ("ecg",) * sel.n_channels
+    mods = (modality,) * sel.n_channels
     why = unusable_reasons(sel.samples)
     usable = [not w for w in why]
     if sum(usable) < n:
         usable = [True] * sel.n_channels
-    share = lead_usable_shares(sel, usable, n, modalities=mods)
-    return sel.select(choose_channels(sel.channels, mods, usable, "ecg", tuple(config.channels), n, why, share))
+    share = lead_usable_shares(sel, usable, n, modality, modalities=mods)
+    return sel.select(choose_channels(sel.channels, mods, usable, modality, tuple(config.channels), n, why, share))
 
 
 @dataclass(frozen=True, eq=False)

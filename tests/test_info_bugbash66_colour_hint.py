@@ -3,9 +3,8 @@
 Bug bash 66: on the shared Welltory recordings of subjects 14, 18 and 20, G passes the quality gate
 in far more windows than the ``PPG`` lead (the red intensity, sign-inverted) the summary is of
 (subject 14: 100 % against 12 %), and nothing told the user. ``info`` now prints a ``hint`` row
-(``colour_hint`` in ``--json``) naming the colour, both shares and the options that feed it:
-``--channel PPG=other --channel G=ppg`` (``--channel G=ppg`` alone leaves ``score`` and ``embed``
-on PPG, the ppg model's lead, checked on subject 14). Only a camera-PPG CSV's G and B are weighed:
+(``colour_hint`` in ``--json``) naming the colour, both shares and the option that feeds it:
+``--channel G=ppg`` (``score`` and ``embed`` then weigh G too: tests/test_ppg_lead_choice.py). Only a camera-PPG CSV's G and B are weighed:
 an ordinary table's channel named G is no colour of the finger.
 """
 from __future__ import annotations
@@ -19,7 +18,7 @@ from biosig.measures import choose_channel
 from biosig.readers import read
 from conftest import shared_path
 
-OPTION = "--channel PPG=other --channel G=ppg"
+OPTION = "--channel G=ppg"
 
 
 def _info(capsys, path, *extra) -> dict:

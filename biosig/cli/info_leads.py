@@ -84,10 +84,9 @@ HINT_MIN_RATIO = 2.0
 def colour_hint(rec, quality: dict | None) -> dict | None:
     """On a camera-PPG CSV whose ppg lead is usable in clearly fewer windows than ``G`` or ``B``
     (:data:`HINT_MIN_GAIN`, :data:`HINT_MIN_RATIO`), the better colour, both shares and the options
-    that feed it instead: ``--channel PPG=other --channel G=ppg`` for ``info``, ``score`` and
-    ``embed`` (``--channel G=ppg`` alone leaves PPG to ``score`` and ``embed``: they take the
-    model's lead PPG first among ppg channels; checked on Welltory subject 14), ``--channel G``
-    for ``pretrain``. None otherwise. The colours are assessed only where the lead's share leaves
+    that feed it: ``--channel G=ppg`` for ``info``, ``score`` and ``embed`` (each then takes, per
+    recording, the ppg lead usable in most windows, as among ECG leads: G on Welltory subject 14,
+    tests/test_ppg_lead_choice.py), ``--channel G`` for ``pretrain``. None otherwise. The colours are assessed only where the lead's share leaves
     room for the margin (at most 0.5), a few tens of ms per recording."""
     q = (quality or {}).get("ppg") or {}
     leads = [c for c, m in zip(rec.channels, rec.channel_modalities) if m == "ppg"]
@@ -109,7 +108,7 @@ def colour_hint(rec, quality: dict | None) -> dict | None:
     if not share[best] + 1e-9 >= max(base + HINT_MIN_GAIN, HINT_MIN_RATIO * base):
         return None
     name, lead = rec.channels[best], q.get("lead", leads[0])
-    option = " ".join(f"--channel {c}=other" for c in leads) + f" --channel {name}=ppg"
+    option = f"--channel {name}=ppg"
     return {"channel": name, "fraction_usable": share[best], "lead": lead, "lead_fraction_usable": base,
             "option": option, "commands": ["info", "score", "embed"], "pretrain_option": f"--channel {name}"}
 
@@ -117,5 +116,5 @@ def colour_hint(rec, quality: dict | None) -> dict | None:
 def format_colour_hint(hint: dict) -> str:
     """"G usable 100%, PPG 12%: ..." (the table's hint row)."""
     return (f"{hint['channel']} usable {100 * hint['fraction_usable']:.0f}%, {hint['lead']} "
-            f"{100 * hint['lead_fraction_usable']:.0f}%: to take {hint['channel']} as the pulse give "
-            f"{hint['option']} ({', '.join(hint['commands'])}), {hint['pretrain_option']} (pretrain)")
+            f"{100 * hint['lead_fraction_usable']:.0f}%: {hint['option']} lets {', '.join(hint['commands'])} take "
+            f"the better of them per recording; {hint['pretrain_option']} for pretrain")

@@ -109,7 +109,7 @@ class Scorer:
         n = self.n_select
         if m.modality == "audio":   # every usable audio channel: the pipeline's mono step mixes them, as in embed
             n = max(1, sum(mod == "audio" and ok for mod, ok in zip(mods, usable)))
-        share = lead_usable_shares(rec, usable, n, modalities=mods) if m.modality == "ecg" else None
+        share = lead_usable_shares(rec, usable, n, m.modality, modalities=mods) if m.modality in ("ecg", "ppg") else None
         idx = choose_channels(rec.channels, mods, usable, m.modality, m.vocabulary, n, why, share)
         return rec.select(idx).replace(modality=m.modality)
 
