@@ -71,7 +71,8 @@ def read_camera_ppg_csv(path) -> Record:
     clipped = float(np.mean((x[0] >= 255.0) | (x[0] <= 0.0)))
     if clipped > CLIPPED_WARN:
         log.warning("%s: the red channel is clipped (0 or 255) in %.0f %% of the frames, so channel PPG holds "
-                    "little or no pulse; G or B may carry it (select it with the channel name)", path, 100 * clipped)
+                    "little or no pulse; G or B may carry it (--channel G=ppg weighs G as a pulse lead; biosig info says "
+                    "which colour is usable where)", path, 100 * clipped)
     dt_ms = np.diff(t) * 1000.0
     raw_fs = 1000.0 / float(np.median(dt_ms))
     fs_hz = float(max(1, round(raw_fs)))
