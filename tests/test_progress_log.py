@@ -81,3 +81,14 @@ def test_update_counts_a_chunk_at_once(capsys, clock):
     log.update(ok=False, n=100)  # the next chunk, all failed, 10 s later: 10 records/s
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "200/1000 records (100 failed)" in last and last.endswith("ETA 80 s"), last
+
+
+def test_a_job_of_one_record_prints_no_progress_line(capsys, clock):
+    log = _log(every_s=10.0, total=1)
+    clock[0] += 12.0            # one slow record: its outcome (or its error) is the next line anyway
+    log.update(ok=False)
+    assert capsys.readouterr().err == ""
+    two = _log(every_s=10.0, total=2)
+    clock[0] += 12.0
+    two.update()
+    assert capsys.readouterr().err.startswith("job: 1/2 records")
