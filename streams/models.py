@@ -156,8 +156,8 @@ def fed_leads(win: np.ndarray, st, rows: list[float] | None = None) -> list[int]
 
     A multi-lead ECG or PPG stream whose encoder takes fewer leads is fed the ones ``embed`` and
     ``score`` feed it from a record (:func:`encoders.lead_choice.choose_channels`, the one rule):
-    usable leads (not mostly missing, not constant) of which, for ECG, those passing the quality
-    gate (:data:`biosig.quality.USABLE`) come first, then the model's lead order (MLII as II), then
+    usable leads (not mostly missing, not constant) of which those passing the quality gate
+    (:data:`biosig.quality.USABLE`; ECG, and PPG since session 66 as offline) come first, then the model's lead order (MLII as II), then
     the stream's. Offline the gate's share is counted over the record's windows; live over this
     window (what the runtime knows when it embeds it). Before, the stream's first lead was fed:
     leads ["V5", "II"] embedded V5 live and II offline. ``rows``: :func:`row_qualities` of ``win``
@@ -173,9 +173,9 @@ def fed_leads(win: np.ndarray, st, rows: list[float] | None = None) -> list[int]
     if sum(usable) < n:   # as encoders.data.encoder_channels: the model's order among all of them
         usable = [True] * c
     share = None
-    if st.modality == "ecg" and sum(usable) > n:   # as `score` and `embed`: the gate's share for ECG
-        share = [float((rows[i] if rows is not None else window_quality(win[i:i + 1], st.fs_out_hz, "ecg"))
-                       >= USABLE["ecg"])
+    if st.modality in USABLE and sum(usable) > n:   # as `score` and `embed`: the gate's share (ECG, PPG)
+        share = [float((rows[i] if rows is not None else window_quality(win[i:i + 1], st.fs_out_hz, st.modality))
+                       >= USABLE[st.modality])
                  if usable[i] else float("nan") for i in range(c)]
     return choose_channels(st.channels, (st.modality,) * c, usable, st.modality, st.model.vocabulary, n, why, share)
 
