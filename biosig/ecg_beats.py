@@ -61,6 +61,25 @@ def _band_gain(n: int, fs_hz: float, lo: float, hi: float, order: int) -> np.nda
     return gain
 
 
+def median_1d(a: np.ndarray) -> float:
+    """``float(np.median(a))`` of a 1-D int or float64 ``a``, the same number (NaN where ``a`` holds one) in
+    a sixth of the time: 9 medians of ~40 values per 10 s ECG window (detection, gate, doubt check),
+    ~40 us each in ``np.median``'s checks and dispatch (``benchmarks/bench_heart_rate.py``)."""
+    a = np.asarray(a)
+    n = a.size
+    if a.ndim != 1 or n == 0 or not (a.dtype == np.float64 or a.dtype.kind in "iu"):
+        return float(np.median(a))
+    h = n // 2
+    inexact = a.dtype.kind == "f"
+    kth = ([h - 1, h] if n % 2 == 0 else [h]) + ([n - 1] if inexact and n - 1 > h else [])
+    part = np.partition(a, kth)
+    if inexact and np.isnan(part[-1]):   # partition puts NaN last
+        return float("nan")
+    if n % 2:
+        return float(part[h])
+    return float((np.float64(part[h - 1]) + np.float64(part[h])) / 2.0)
+
+
 def _find_peaks(x: np.ndarray, distance: int, min_height: float) -> np.ndarray:
     """Local maxima of ``x`` above ``min_height``, at least ``distance`` samples apart (higher
     peaks win), sorted by position: ``scipy.signal.find_peaks(x, height, distance)`` in NumPy."""
@@ -110,9 +129,9 @@ def _typical_qrs_energy(heights: np.ndarray, duration_s: float) -> float:
     """
     if not len(heights):
         return 0.0
-    half = float(np.median(heights[len(heights) // 2:]))
+    half = median_1d(heights[len(heights) // 2:])
     n_min = max(1, int(duration_s // SLOWEST_RR_S))
-    return max(half, MIN_TYPICAL_REL * float(np.median(heights[-n_min:])))
+    return max(half, MIN_TYPICAL_REL * median_1d(heights[-n_min:]))
 
 
 def _beat_threshold(heights: np.ndarray, duration_s: float) -> float:
@@ -136,7 +155,7 @@ def _beat_threshold(heights: np.ndarray, duration_s: float) -> float:
         return 0.0
     first = BEAT_REL * typical
     passed = heights[heights >= first]
-    return max(first, SECOND_PASS_REL * float(np.median(passed))) if len(passed) else first
+    return max(first, SECOND_PASS_REL * median_1d(passed)) if len(passed) else first
 
 
 def _search_back(beats: np.ndarray, cand: np.ndarray, energy: np.ndarray, threshold: float,
@@ -159,7 +178,7 @@ def _search_back(beats: np.ndarray, cand: np.ndarray, energy: np.ndarray, thresh
     gaps = np.diff(beats)
     margin = SEARCHBACK_MARGIN_S * fs_hz
     found = []
-    for i in np.flatnonzero(gaps > SEARCHBACK_RR * float(np.median(gaps))):   # cand is sorted
+    for i in np.flatnonzero(gaps > SEARCHBACK_RR * median_1d(gaps)):   # cand is sorted
         lo = np.searchsorted(cand, beats[i] + margin, side="right")      # first candidate after a + margin
         hi = np.searchsorted(cand, beats[i + 1] - margin, side="left")   # ... and before b - margin
         if hi > lo:
@@ -176,6 +195,7 @@ class EcgDetection(NamedTuple):
     threshold: float        # the energy a candidate needed to be a beat (0: no beat could be found)
     clean: np.ndarray       # band-passed 0.5-40 Hz
     spikes: np.ndarray = np.zeros(0, np.int64)   # pacing spikes removed first (:func:`without_pacing_spikes`)
+    spectrum: np.ndarray = np.zeros(0, np.complex128)   # rfft of the samples detected (:func:`band_of_detected`)
 
 
 _recent = threading.local()   # this thread's last results: [(key, EcgDetection or quality.EcgBeats)], newest last
@@ -211,7 +231,7 @@ def ecg_samples(x, fs_hz: float) -> tuple[np.ndarray, float]:
 
 
 def _read_only_detection(d: EcgDetection) -> None:
-    for a in (d.qrs, d.candidates, d.energy, d.clean, d.spikes):
+    for a in (d.qrs, d.candidates, d.energy, d.clean, d.spikes, d.spectrum):
         a.flags.writeable = False
 
 
@@ -253,9 +273,20 @@ def _detect(x: np.ndarray, fs_hz: float) -> EcgDetection:
     cand = _find_peaks(energy, max(1, int(0.25 * fs_hz)), 0.0)
     threshold = _beat_threshold(energy[cand], len(x) / fs_hz)
     if not threshold > 0:
-        return EcgDetection(np.zeros(0, np.int64), cand, energy, 0.0, clean, spikes)
+        return EcgDetection(np.zeros(0, np.int64), cand, energy, 0.0, clean, spikes, spectrum[3])
     beats = _search_back(cand[energy[cand] >= threshold], cand, energy, threshold, fs_hz)
-    return EcgDetection(beats, cand, energy, threshold, clean, spikes)
+    return EcgDetection(beats, cand, energy, threshold, clean, spikes, spectrum[3])
+
+
+def band_of_detected(x: np.ndarray, fs_hz: float, d: EcgDetection, lo: float, hi: float) -> np.ndarray:
+    """:func:`_band` of ``x``, the samples of detection ``d``: from ``d``'s spectrum where no pacing spike was
+    removed (the same samples, the same numbers), else from ``x``'s own. The gate's 1-40 Hz R peaks
+    (:func:`biosig.quality.ecg_window_beats`) took a second rfft of every window."""
+    pad = min(len(x) - 1, int(fs_hz))   # as _spectrum mirrors
+    n_y = len(x) + 2 * pad if pad > 0 else len(x)
+    if not len(d.spikes) and len(d.spectrum) == n_y // 2 + 1 and len(d.energy) == len(x):
+        return _band_of((pad, len(x), n_y, d.spectrum), fs_hz, lo, hi)
+    return _band(x, fs_hz, lo, hi)
 
 
 def asynchronous_spikes(d: EcgDetection, fs_hz: float) -> np.ndarray:
@@ -326,8 +357,8 @@ def doubtful_intervals(x: np.ndarray, fs_hz: float, detection: EcgDetection | No
     doubt = np.zeros(len(beats) - 1, bool)
     doubt[i[missing] - 1] = True
     rr, e = np.diff(beats), d.energy[beats]
-    small = e < DOUBT_SMALL_REL * float(np.median(e))
-    doubt |= (rr < margin) & (rr < DOUBT_SHORT_REL * float(np.median(rr))) & (small[1:] | small[:-1])
+    small = e < DOUBT_SMALL_REL * median_1d(e)
+    doubt |= (rr < margin) & (rr < DOUBT_SHORT_REL * median_1d(rr)) & (small[1:] | small[:-1])
     slope = _steepest_slopes(d.clean, beats, fs_hz)
     edge = 0.12 * fs_hz   # a QRS cut by the window's edge has less energy and slope than it has
     whole = (beats >= edge) & (beats < len(d.energy) - edge)
@@ -367,5 +398,5 @@ def false_r_peaks(peaks: np.ndarray, beats: np.ndarray, clean: np.ndarray, fs_hz
     alone = peaks[~near]
     if not len(alone):
         return alone
-    ref = float(np.median(_steepest_slopes(clean, beats, fs_hz)))
+    ref = median_1d(_steepest_slopes(clean, beats, fs_hz))
     return alone[_steepest_slopes(clean, alone, fs_hz) < DOUBT_T_SLOPE_REL * ref]

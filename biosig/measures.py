@@ -248,13 +248,14 @@ def _ecg_window_beats(x: np.ndarray, fs_hz: float, events: np.ndarray, t_s: np.n
     """``(ours, nk, n_windows, n_spikes)``: biosig's R peaks (sample indices of ``x``) and NeuroKit2's
     (``events`` in the same samples) in each whole :data:`ECG_WINDOW_S` window of each finite run of
     ``x`` whose measures :func:`biosig.measures_window.window_measures` publishes (quality gate
-    passed, no interval in doubt: what ``score`` and ``serve`` publish), how many whole windows there
-    are, and how many pacing spikes that no beat follows biosig's detector found in them
+    passed, no interval in doubt: what ``score`` and ``serve`` publish; :func:`biosig.measures_window.ecg_published`
+    without the measures, MIT-BIH 100 0.76 -> 0.56 s: ``benchmarks/bench_heart_rate.py``), how many whole windows
+    there are, and how many pacing spikes that no beat follows biosig's detector found in them
     (:func:`biosig.ecg_beats.asynchronous_spikes`, published windows or not). ``not_beats``, where
     given, gets NeuroKit2's R peaks in each published window that are no beat
     (:func:`biosig.ecg_beats.false_r_peaks`)."""
     from biosig.ecg_beats import asynchronous_spikes, false_r_peaks
-    from biosig.measures_window import window_measures
+    from biosig.measures_window import ecg_published
     from biosig.quality import ecg_window_beats
 
     w = int(round(ECG_WINDOW_S * fs_hz))
@@ -263,7 +264,7 @@ def _ecg_window_beats(x: np.ndarray, fs_hz: float, events: np.ndarray, t_s: np.n
         for s in range(a, b - w + 1, w):
             n += 1
             seg = x[s:s + w]
-            published = window_measures(seg, fs_hz, "ecg")["ok"]
+            published = ecg_published(seg, fs_hz)   # window_measures(seg, fs_hz, "ecg")["ok"], not the measures
             found = ecg_window_beats(seg, fs_hz)   # the measures' beats, kept per thread
             spikes += len(asynchronous_spikes(found.detection, fs_hz))
             if published:

@@ -36,7 +36,8 @@ from biosig.errors import SignalError
 from biosig.modality import check_modality
 from biosig.flatline import FLAT_MODALITIES, longest_run, measured_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
-from biosig.measures_hrv import RR_KEYS, beats_and_features, first_channel, uncertain_beats
+from biosig.measures_hrv import (MIN_BEATS, RR_KEYS, _inserted_artefact, _longest_finite_run, beat_intervals,
+                                 beats_and_features, first_channel, uncertain_beats)
 from biosig.pulse_beats import burst_in_doubt, pulses_alternate
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
@@ -211,3 +212,31 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
         return out
     out.update({k: (float(v) if np.isfinite(v) else None) for k, v in vals.items()}, ok=True)
     return out
+
+
+def ecg_published(x, fs_hz: float) -> bool:
+    """Whether :func:`window_measures` publishes the measures of the ECG window ``x`` (C, W) or (W,)
+    (its ``ok``) without computing them: the quality gate passed (:data:`MIN_QUALITY`), at least
+    :data:`biosig.measures_hrv.MIN_BEATS` - 1 intervals counted (``hr_bpm`` finite) and none in doubt
+    (:func:`biosig.measures_hrv.uncertain_beats`). The ECG record rate's check asks it of every 10 s
+    window (:func:`biosig.measures.heart_rate`): the HRV set and the P waves that ``window_measures``
+    computes as well (and the longest finite run it finds twice) made MIT-BIH 100's 180 windows take
+    0.63 s, now 0.45 (median of 5, one process; the record rate: ``benchmarks/bench_heart_rate.py``).
+    The same answer for each of the 869 windows of the 4 shared WFDB records and the 200 CinC 2017
+    records, and the 1080 of MIT-BIH 102, 107, 203, 208, 219 and 232
+    (``tests/test_measures_speed66_published.py`` checks a few)."""
+    fs_hz = sampling_rate(fs_hz)
+    x = np.atleast_2d(float_signal(x))
+    if samples_first(x):
+        raise SignalError(f"expected a window shaped (channels, samples), got {x.shape}: samples first? pass x.T")
+    if not block_quality(x, fs_hz, "ecg") >= MIN_QUALITY["ecg"]:
+        return False
+    run = _longest_finite_run(first_channel(x), fs_hz)   # what the measures and the doubt check read
+    if run is None:
+        return False
+    from biosig.ecg_beats import doubtful_intervals
+    from biosig.quality import ecg_window_beats
+    found = ecg_window_beats(run[0], fs_hz)   # the gate's beats of these samples, kept
+    if np.isfinite(beat_intervals(found.beats, fs_hz, run[1])).sum() < MIN_BEATS - 1:   # hr_bpm NaN
+        return False
+    return not (doubtful_intervals(run[0], fs_hz, found.detection) > 0 or _inserted_artefact(run[0], fs_hz, found))

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks, ecg_detection  # noqa: F401 (_band, _find_peaks: re-exported)
-from biosig.ecg_beats import EcgDetection, ecg_samples, reused
+from biosig.ecg_beats import EcgDetection, band_of_detected, ecg_samples, median_1d, reused
 from biosig.pulse_beats import _dominant_period_s, pulse_peaks  # noqa: F401 (_dominant_period_s: re-exported)
 from biosig.arguments import float_signal, samples_first, sampling_rate
 from biosig.errors import SignalError
@@ -143,7 +143,7 @@ def _read_only_beats(found: EcgBeats) -> None:
 def _ecg_window_beats(x: np.ndarray, fs_hz: float) -> EcgBeats:
     d = ecg_detection(x, fs_hz)
     beats = _r_peaks(d.clean, d.qrs, fs_hz)
-    steady = _r_peaks(_band(x, fs_hz, WANDER_FREE_HZ, 40.0), d.qrs, fs_hz)
+    steady = _r_peaks(band_of_detected(x, fs_hz, d, WANDER_FREE_HZ, 40.0), d.qrs, fs_hz)   # _band of x
     known = {}
     if not np.array_equal(beats, steady):
         cc_steady = beat_correlations(d.clean, steady, fs_hz, DETREND_DEGREE)
@@ -218,7 +218,7 @@ def beat_correlations(clean: np.ndarray, beats: np.ndarray, fs_hz: float, detren
     out = np.full(len(beats), np.nan)
     if len(beats) < 3:
         return out
-    rr = float(np.median(np.diff(beats)))
+    rr = median_1d(np.diff(beats))
     a, b = int(round(0.4 * rr)), int(round(0.6 * rr))
     inside = (beats - a >= 0) & (beats + b <= len(clean))
     keep = beats[inside]
@@ -296,7 +296,7 @@ def _channel_quality(x: np.ndarray, fs_hz: float, modality: str, method: str, cl
         score = float(np.mean(cc)) if len(cc) else 0.0
     if len(beats) < 3:
         return 0.0
-    hr = 60.0 * fs_hz / float(np.median(np.diff(beats)))
+    hr = 60.0 * fs_hz / median_1d(np.diff(beats))
     if not _MIN_HR_BPM <= hr <= _MAX_HR_BPM:
         return 0.0
     return float(np.clip(score, 0.0, 1.0)) * frac
