@@ -9,6 +9,7 @@ import time
 import pytest
 import torch
 
+from biosig.cli import main
 from conftest import ROOT
 
 
@@ -29,15 +30,26 @@ def load_weights(d):
     return torch.load(d / "weights.pt", weights_only=True)
 
 
+def in_process(argv):
+    """``biosig.cli.main(argv)`` with one intra-op thread, as a subprocess of ``pretrain_env()`` runs."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return main(argv)
+    finally:
+        torch.set_num_threads(n)
+
+
 def straight_and_resumed(args, tmp_path, on_killed=None):
     """``(straight, killed)`` run folders of ``biosig pretrain *args``: one run straight through,
     one killed (SIGKILL) once ``train_state.pt`` exists and then resumed with ``--resume``;
     ``on_killed(killed)`` (optional) looks at the killed run's folder before the resume."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     cmd = [sys.executable, "-m", "biosig.cli", "pretrain", *args]
-    res = subprocess.run([*cmd, "--out", str(straight)], env=pretrain_env(), capture_output=True, text=True,
-                         timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
+    # the straight run and the resume run in this process (one intra-op thread, as the killed run's
+    # OMP_NUM_THREADS=1): the same code and the same weights, bit for bit, without two more interpreters
+    # importing torch (3-6 s each on the loaded CI machine); only the run that is killed is a subprocess
+    assert in_process(["pretrain", *args, "--out", str(straight)]) == 0
     proc = subprocess.Popen([*cmd, "--out", str(killed)], env=pretrain_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -48,7 +60,5 @@ def straight_and_resumed(args, tmp_path, on_killed=None):
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     if on_killed is not None:
         on_killed(killed)
-    res = subprocess.run([*cmd, "--out", str(killed), "--resume"], env=pretrain_env(), capture_output=True,
-                         text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
+    assert in_process(["pretrain", *args, "--out", str(killed), "--resume"]) == 0
     return straight, killed
