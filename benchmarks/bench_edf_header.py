@@ -105,8 +105,10 @@ def _ms(fn, path, number: int, repeat: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--number", type=int, default=200)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--number", type=int, default=200, metavar="N",
+                    help="header checks per timing (default 200)")
+    ap.add_argument("--repeat", type=int, default=5, metavar="N",
+                    help="timings per case; the median is printed (default 5)")
     args = ap.parse_args()
     from biosig.readers.edf_format import read_edf
     with tempfile.TemporaryDirectory() as tmp:
