@@ -70,11 +70,11 @@ def encoder_channels(record, config):
     windows passing the quality gate, then the model's vocabulary order). ``embed`` fed every lead
     at once, an input the model never saw in training and not what ``score`` or ``serve`` feed.
     Where fewer leads than that are usable, the vocabulary order decides among all of them."""
-    from encoders.lead_choice import choose_channels, lead_usable_shares, unusable_reasons
+    from encoders.lead_choice import QUALITY_RANKED_MODALITIES, choose_channels, lead_usable_shares, unusable_reasons
     modality = config.modality
     sel = select_channels(record, modality, every_lead=modality == "ppg")
     n = int(config.in_channels or 1)
-    if modality not in ("ecg", "ppg") or sel.n_channels <= n:
+    if modality not in QUALITY_RANKED_MODALITIES or sel.n_channels <= n:
         return sel
     mods = (modality,) * sel.n_channels
     why = unusable_reasons(sel.samples)

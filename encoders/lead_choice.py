@@ -15,6 +15,8 @@ import numpy as np
 from biosig.lead_quality import lead_summaries, near_best_share
 
 MIN_VALID_FRACTION = 0.5  # a channel with fewer finite samples than this is not usable
+# modalities whose leads are ranked by their share of windows passing the quality gate (score, embed, serve)
+QUALITY_RANKED_MODALITIES = ("ecg", "ppg")
 
 # Common lead names onto the standard ones of the model vocabularies (MIT-BIH, MIMIC, PTB, CinC).
 LEAD_ALIASES = {"MLI": "I", "MLII": "II", "MLIII": "III", "MCL1": "V1", "D1": "I", "D2": "II", "D3": "III",
