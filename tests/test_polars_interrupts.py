@@ -87,14 +87,17 @@ def test_the_panic_of_an_unheld_polars_call_is_known_as_an_interrupt(tmp_path):
     assert raw.stdout.split() == ["PanicException", "True"], raw.stdout + raw.stderr
 
 
+DELAYS_S = (0.05, 0.09, 0.13, 0.17, 0.21, 0.27, 0.31, 0.37, 0.43, 0.51)
+
+
 def test_ctrl_c_while_reading_a_csv_record_is_one_interrupt(tmp_path):
     """Ten Ctrl-C at different moments of a loop of reads (most land inside Polars' CSV reader):
     each is one KeyboardInterrupt. Before the hold most processes died of the second one."""
     t = np.arange(400_000) / 250.0
     path = tmp_path / "r.csv"
     pl.DataFrame({"t_s": t, "ecg": np.sin(2 * np.pi * t)}).write_csv(path)
-    outcomes = []
-    for delay_s in (0.05, 0.09, 0.13, 0.17, 0.21, 0.27, 0.31, 0.37, 0.43, 0.51):
+    outcomes, errors = [], []
+    for delay_s in DELAYS_S:
         proc = subprocess.Popen([sys.executable, "-c", LOOP, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
@@ -107,8 +110,43 @@ def test_ctrl_c_while_reading_a_csv_record_is_one_interrupt(tmp_path):
                 proc.kill()
                 proc.communicate()
         outcomes.append((proc.returncode, out.strip(), "Traceback" in err or "panicked" in err))
+        errors.append(err[-2000:])
     # was mostly (-2, "", True): the second KeyboardInterrupt's traceback from inside the handler
-    assert outcomes == [(0, "one interrupt", False)] * 10, outcomes
+    odd = [f"{delay}: {got}\n{err}" for delay, got, err in zip(DELAYS_S, outcomes, errors)
+           if got != (0, "one interrupt", False)]
+    assert not odd, "\n".join(odd)
+
+
+AFTER_THE_READ = """
+import os, signal, sys
+import biosig.readers.tables as tables
+from biosig.readers import read
+steps = []
+blank_ends, tidy = tables._without_blank_ends, tables.tidy_header
+def _without_blank_ends(df):   # the first step on the frame after pl.read_csv returned
+    os.kill(os.getpid(), signal.SIGINT)
+    steps.append("blank ends")
+    return blank_ends(df)
+def tidy_header(path, df):
+    steps.append("header")
+    return tidy(path, df)
+tables._without_blank_ends, tables.tidy_header = _without_blank_ends, tidy_header
+try:
+    read(sys.argv[1])
+    print("finished")
+except KeyboardInterrupt:
+    print("interrupt after", "+".join(steps))
+"""
+
+
+def test_a_ctrl_c_while_the_frame_is_worked_on_after_the_read_comes_once_the_read_is_done(tmp_path):
+    """The Polars steps on a frame after ``pl.read_csv`` (blank ends, header, numbers, times) are
+    held too: any of them may call back into Python from Rust. Fresh CI at 453ad88: one Ctrl-C of
+    ten in the loop above ended with exit 1 and a traceback while only the read call was held."""
+    path = tmp_path / "r.csv"
+    pl.DataFrame({"t_s": np.arange(500) / 250.0, "ecg": np.zeros(500)}).write_csv(path)
+    run = _run(AFTER_THE_READ, str(path))
+    assert run.stdout.split() == ["interrupt", "after", "blank", "ends+header"], run.stdout + run.stderr
 
 
 HELD_THEN_FAILED = """

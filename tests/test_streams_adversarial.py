@@ -5,6 +5,7 @@ Each marker frame is answered on ``fcst/<source>`` or ``hold/<source>``; these t
 broken or hostile device could send (absurd or float32-overflowing positions, clocks that jump,
 run backwards or ahead of the wall clock, malformed frames, one huge frame, a flood) and check
 every answer."""
+import re
 import subprocess
 import sys
 import textwrap
@@ -156,7 +157,11 @@ def test_device_time_running_backwards_or_stopping_is_held_as_stale(live):
     rt, sub, dev = live
     i = _warm(sub, dev)
     back = _answers(sub, len(dev.realtime(i, 20, -1.0)))             # device clock 1 s behind
-    assert back[0].header["reason"] == "gap" and back[0].header["detail"].startswith("device time went back 1.0")
+    assert back[0].header["reason"] == "gap", back[0].header
+    # about 1 s: the frames are stamped from the wall clock, so a sender that starts late makes it less
+    # (fresh CI at 453ad88, under load: 0.999 s)
+    went_back = re.match(r"device time went back (\d+\.\d+) s", back[0].header["detail"])
+    assert went_back and 0.9 <= float(went_back.group(1)) <= 1.05, back[0].header["detail"]
     assert all(a.kind == "hold" and a.header["reason"] in ("gap", "stale_input") for a in back)
     assert all(a.header["reason"] == "stale_input" for a in back[-10:])
     frozen_t = time.time()

@@ -26,7 +26,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
-from biosig.interrupts import polars_io
+from biosig.interrupts import polars_io, polars_reader
 from biosig.readers.gap_resample import uniform_resample
 from biosig.record import Record
 
@@ -47,6 +47,7 @@ def is_camera_ppg_csv(path) -> bool:
     return cols == COLUMNS
 
 
+@polars_reader
 def read_camera_ppg_csv(path) -> Record:
     import polars as pl
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
-from biosig.interrupts import polars_io
+from biosig.interrupts import polars_io, polars_reader
 from biosig.readers.csv_dialect import header_columns, sniff
 from biosig.readers.repeated_rows import dropped_with_other_values
 from biosig.readers.tables import TIME_COLUMN_RE, exact_rate_hz, time_columns, time_units_per_s
@@ -163,6 +163,7 @@ def _check_numbers(path, df, columns) -> None:
                         int(text.sum()), first)
 
 
+@polars_reader
 def read_surrogate_csv(path) -> Record:
     """A unit-labelled surrogate CSV (module docstring) as a record in mm, NaN where invalid."""
     import polars as pl

@@ -46,7 +46,7 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import BiosigError, ReadError
-from biosig.interrupts import polars_io
+from biosig.interrupts import polars_io, polars_reader
 from biosig.readers.csv_dialect import head_lines, header_columns, sniff
 from biosig.readers.csv_numbers import NULL_VALUES, parse_numbers
 from biosig.readers.table_time_units import (BARE_SECONDS_MAX_STEP, BARE_TIME_RE, EPOCH_MS_RANGE,  # noqa: F401
@@ -232,6 +232,7 @@ def _not_numeric(path, df, col: str, decimal_comma: bool = False, csv: bool = Fa
     return f"column {col!r} is not numeric: {where} holds {text[i]!r}{more}" + (f" ({why})" if why else "")
 
 
+@polars_reader
 def read_csv(path, sample_rate_hz: float | None = None) -> Record:
     """Read a CSV with a time column (generic table or spirometry volume-time); ``sample_rate_hz``
     (stated by the user) picks the unit of a time column whose name has none (:func:`bare_time_unit`)."""
@@ -331,6 +332,7 @@ def _check_row_lengths(path: pathlib.Path, n_cols: int, separator: str = ",", he
                                   f"{n_cols} (truncated or malformed file? write gaps as empty fields)")
 
 
+@polars_reader
 def read_parquet(path, sample_rate_hz: float | None = None) -> Record:
     """Read a Parquet table with a ``t_s`` column; restores biosig's own schema metadata.
     ``sample_rate_hz`` as for :func:`read_csv`."""

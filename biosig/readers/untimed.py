@@ -31,7 +31,7 @@ import csv
 import numpy as np
 
 from biosig.errors import BiosigError, ReadError
-from biosig.interrupts import polars_io
+from biosig.interrupts import polars_io, polars_reader
 from biosig.readers.csv_dialect import check_unambiguous, head_lines, sniff
 from biosig.readers.unnamed_columns import tidy_header
 
@@ -132,6 +132,7 @@ def _first_column_time_unit(df, rate_hz: float) -> str | None:
     return time_column_unit(col.cast(float).to_numpy(), rate_hz)
 
 
+@polars_reader
 def read_untimed_csv(path, sample_rate_hz: float):
     """A :class:`biosig.Record` of the table at ``path``, sample ``k`` at ``k / sample_rate_hz`` s."""
     import polars as pl
