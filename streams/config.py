@@ -286,7 +286,7 @@ class RuntimeConfig:
     max_streams_per_source: int = field(default=64, metadata=limits(min=1))
     reserved_sources: tuple = ()
     # a stream with no accepted frame for this long (and for ten of its own frames) is silent: its
-    # slot goes first to a new stream when none is free (streams.runtime_ingest, docs/protocol.md)
+    # slot goes first to a new stream when none is free (streams.runtime_slots, docs/protocol.md)
     slot_silent_s: float = field(default=5.0, metadata=_POSITIVE)
     # compile every forecaster kernel and run every encoder once before the sockets open
     warm_up: bool = True

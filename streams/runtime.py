@@ -21,8 +21,9 @@ forecasts are made and published by :class:`streams.forecast_worker.ForecastWork
 loop at the frame's receipt, never queued behind windows or encoders (which run in threads of
 their own); the loop runs at real-time priority where the OS allows it (:mod:`streams.priority`).
 
-The class is made of four modules: this one (start-up, the event loop, shutdown),
-:mod:`streams.runtime_ingest` (frames in, streams, windows), :mod:`streams.runtime_outputs`
+The class is made of five modules: this one (start-up, the event loop, shutdown),
+:mod:`streams.runtime_ingest` (frames in, streams, windows), :mod:`streams.runtime_slots` (stream
+slots given up for a new stream), :mod:`streams.runtime_outputs`
 (batches, encoder results, every frame out) and :mod:`streams.runtime_status` (the status body).
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ from streams.metrics import Latency
 from streams.registry import StreamRegistry
 from streams.runtime_ingest import IngestMixin
 from streams.runtime_outputs import Lane, OutputsMixin
+from streams.runtime_slots import SlotsMixin
 from streams.runtime_status import StatusMixin
 from streams.scores import STOP_DRAIN_S, ScoreHost, ScoreWorker
 from streams.security import ipv6_options, refused_handshake_events, refusal_reason
@@ -69,7 +71,7 @@ def freeze_start_up_heap():
     gc.freeze()
 
 
-class Runtime(IngestMixin, OutputsMixin, StatusMixin):
+class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin):
     """Run with :meth:`run` (blocking) or :meth:`start` (a thread); stop with :meth:`stop`.
 
     Parameters
@@ -92,7 +94,7 @@ class Runtime(IngestMixin, OutputsMixin, StatusMixin):
         self.registry = StreamRegistry(cfg.max_streams, cfg.max_streams_per_source, cfg.reserved_sources,
                                        cfg.idle_expire_s, cfg.rate_window_s)
         self._source_budgets: dict = {}           # source -> IngestBudget its streams share (runtime_ingest)
-        self.slot_evictions = collections.Counter()   # reason -> streams evicted for a new one (runtime_ingest)
+        self.slot_evictions = collections.Counter()   # reason -> streams evicted for a new one (runtime_slots)
         self._slot_victims: list = []             # eviction candidates of the last scan, best first ...
         self._slot_scan_s = self._evict_told_s = -1e9   # ... its time.monotonic(), and an eviction's last log
         self.invalid = collections.Counter()      # frames no stream could be told for

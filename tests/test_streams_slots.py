@@ -1,4 +1,4 @@
-"""No client can starve another of stream slots (streams.runtime_ingest ``_make_room``), and a marker
+"""No client can starve another of stream slots (streams.runtime_slots ``_make_room``), and a marker
 stream's first frame of a session waits for a second (streams.device_rate ``first_frame``).
 
 Before: a client inventing stream names (1024 names over 16 sources, one frame each) held every
