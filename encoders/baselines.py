@@ -13,6 +13,9 @@ probe imputes NaN with the column median, which uses no labels):
   PEF, forced expiratory time, end plateau and the end-of-test check) - 12 features.
 * ``random`` - the mean window embedding of the same architecture with random weights (seeded).
 
+hrv and ibi are computed on the lead ``embed`` feeds a one-lead model (:func:`embedded_lead`), so a
+baseline row and a model row of a multi-lead set read the same lead.
+
 The engineer building ``biosig.measures`` (issue 12) may later replace hrv/ibi with those functions.
 """
 from __future__ import annotations
@@ -39,10 +42,20 @@ IBI_COLUMNS = ("mean_s", "sd_s", "median_s", "iqr_s", "min_s", "max_s", "rmssd_s
                "ratio_sd", "n_beats_per_min")
 
 
-def _first_channel(rec, modality: str, what: str):
+def embedded_lead(rec, modality: str, what: str = "embedded_lead()"):
+    """The one channel of ``rec`` that ``embed`` feeds a one-lead model of ``modality`` (``ecg-tiny``,
+    ``ppg-tiny``; :func:`encoders.data.encoder_channels`: the leads with the best share of windows passing
+    the quality gate, then the model's lead order), as a Record. The hrv and ibi rows compare with the
+    model rows on that lead: they took the record's first ECG or PPG channel, a noisy lead I where the
+    model was fed a clean lead II (and a clipped camera PPG where it was fed G)."""
     from biosig.record import require_record
-    from encoders.data import select_channels
-    r = select_channels(require_record(rec, what), modality)
+    from encoders.config import get_config
+    from encoders.data import encoder_channels
+    return encoder_channels(require_record(rec, what), get_config(f"{modality}-tiny"))
+
+
+def _embedded_lead_samples(rec, modality: str, what: str):
+    r = embedded_lead(rec, modality, what)
     return np.nan_to_num(np.asarray(r.samples[0], dtype=np.float64)), float(r.fs_hz)
 
 
@@ -50,7 +63,7 @@ def hrv_features(rec) -> np.ndarray:
     """neurokit2 time-domain and Poincare HRV features of one ECG record (NaN where undefined)."""
     import neurokit2 as nk
     import pandas as pd
-    sig, fs = _first_channel(rec, "ecg", "hrv_features()")
+    sig, fs = _embedded_lead_samples(rec, "ecg", "hrv_features()")
     fs = int(round(fs))
     try:
         with warnings.catch_warnings():
@@ -87,7 +100,7 @@ def ibi_features(rec, modality: str | None = None) -> np.ndarray:
     modality = modality or require_record(rec, "ibi_features()").modality
     if modality not in ("ecg", "ppg"):
         raise EncoderError(f"--baseline ibi needs ECG or PPG records, not {modality}")
-    sig, fs = _first_channel(rec, modality, "ibi_features()")
+    sig, fs = _embedded_lead_samples(rec, modality, "ibi_features()")
     beats, _ = detect_beats(sig, fs, modality)
     return ibi_stats(beats / fs, len(sig) / fs)
 

@@ -66,11 +66,12 @@ def encoder_channels(record, config):
     """:func:`select_channels`, then, where an ECG or PPG record has more leads than the model takes
     (``config.in_channels``; ECG models are trained one lead per sample; a PPG's channels named ppg,
     e.g. a camera CSV read with ``--channel G=ppg``, of which the first was taken), the ones ``score``
-    feeds it (:func:`encoders.lead_choice.choose_channels`: leads within 0.1 of the best share of
-    windows passing the quality gate, then the model's vocabulary order). ``embed`` fed every lead
-    at once, an input the model never saw in training and not what ``score`` or ``serve`` feed.
-    Where fewer leads than that are usable, the vocabulary order decides among all of them."""
-    from encoders.lead_choice import QUALITY_RANKED_MODALITIES, choose_channels, lead_usable_shares, unusable_reasons
+    feeds it (:func:`encoders.lead_choice.ranked_leads`, the call score makes: leads within 0.1 of the
+    best share of windows passing the quality gate, then the model's vocabulary order). ``embed`` fed
+    every lead at once, an input the model never saw in training and not what ``score`` or ``serve``
+    feed. Where fewer leads than that are usable, the vocabulary order decides among all of them. The
+    probe's hrv and ibi baselines take the lead this gives a one-lead model (:mod:`encoders.baselines`)."""
+    from encoders.lead_choice import QUALITY_RANKED_MODALITIES, ranked_leads, unusable_reasons
     modality = config.modality
     sel = select_channels(record, modality, every_lead=modality == "ppg")
     n = int(config.in_channels or 1)
@@ -81,8 +82,7 @@ def encoder_channels(record, config):
     usable = [not w for w in why]
     if sum(usable) < n:
         usable = [True] * sel.n_channels
-    share = lead_usable_shares(sel, usable, n, modality, modalities=mods)
-    return sel.select(choose_channels(sel.channels, mods, usable, modality, tuple(config.channels), n, why, share))
+    return sel.select(ranked_leads(sel, usable, why, modality, tuple(config.channels), n, mods))
 
 
 @dataclass(frozen=True, eq=False)

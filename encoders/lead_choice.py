@@ -4,7 +4,9 @@
 ``choose_channels`` orders the usable channels of the model's modality: leads within
 :data:`biosig.lead_quality.LEAD_SHARE_MARGIN` of the best share of windows passing the quality gate
 first, then the model's vocabulary order (MLII as II), then record order.
-:func:`lead_usable_shares` measures those shares (only where there is a choice to make).
+:func:`lead_usable_shares` measures those shares (only where there is a choice to make);
+:func:`ranked_leads` applies both, the one call ``Scorer.select`` and ``encoder_channels`` (embed, and
+through it the probe's hrv and ibi baselines) make.
 """
 from __future__ import annotations
 
@@ -104,3 +106,17 @@ def lead_usable_shares(rec, usable: list[bool], n: int, modality: str = "ecg",
         share[i] = float(summary["fraction_usable"])
     return share
 
+
+def ranked_leads(rec, usable: list[bool], why: list[str] | None, modality: str, vocabulary: tuple[str, ...], n: int,
+                 modalities: tuple[str, ...] | None = None) -> list[int]:
+    """Indices of the ``n`` channels of ``rec`` fed to a model of ``modality`` (:func:`choose_channels`),
+    ranked first by :func:`lead_usable_shares` where ``modality`` is one of
+    :data:`QUALITY_RANKED_MODALITIES`. ``modalities``: each channel's (default ``rec.channel_modalities``).
+    What ``score`` (:meth:`encoders.scoring.scorer.Scorer.select`) and ``embed``
+    (:func:`encoders.data.encoder_channels`) each wrote out; they differ only around it (score: every channel
+    of the record, an unusable one refused; embed: the modality's channels, all of them usable where too few
+    are, and none reordered where there are no more than the model takes)."""
+    mods = rec.channel_modalities if modalities is None else tuple(modalities)
+    share = (lead_usable_shares(rec, usable, n, modality, modalities=mods)
+             if modality in QUALITY_RANKED_MODALITIES else None)
+    return choose_channels(rec.channels, mods, usable, modality, vocabulary, n, why, share)

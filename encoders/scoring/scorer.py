@@ -18,8 +18,8 @@ import numpy as np
 import polars as pl
 
 from biosig.interrupts import interrupts_deferred, polars_io
-from encoders.lead_choice import (QUALITY_RANKED_MODALITIES, canonical_lead,  # noqa: F401 (re-exported)
-                                   choose_channels, lead_usable_shares, unusable_reasons)
+from encoders.lead_choice import (canonical_lead, choose_channels,  # noqa: F401 (re-exported)
+                                   ranked_leads, unusable_reasons)
 from encoders.data import quality_record
 from encoders.scoring.errors import RecordFailure
 from encoders.scoring.model import LoadedModel
@@ -109,9 +109,7 @@ class Scorer:
         n = self.n_select
         if m.modality == "audio":   # every usable audio channel: the pipeline's mono step mixes them, as in embed
             n = max(1, sum(mod == "audio" and ok for mod, ok in zip(mods, usable)))
-        share = (lead_usable_shares(rec, usable, n, m.modality, modalities=mods)
-                 if m.modality in QUALITY_RANKED_MODALITIES else None)
-        idx = choose_channels(rec.channels, mods, usable, m.modality, m.vocabulary, n, why, share)
+        idx = ranked_leads(rec, usable, why, m.modality, m.vocabulary, n, mods)   # embed's rule (encoder_channels)
         return rec.select(idx).replace(modality=m.modality)
 
     @property
