@@ -37,7 +37,7 @@ from biosig.modality import check_modality
 from biosig.flatline import FLAT_MODALITIES, longest_run, measured_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
 from biosig.measures_hrv import (MIN_BEATS, RR_KEYS, _inserted_artefact, _longest_finite_run, beat_intervals,
-                                 beats_and_features, first_channel, uncertain_beats)
+                                 beats_and_features, first_channel)
 from biosig.pulse_beats import burst_in_doubt, pulses_alternate
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
@@ -187,8 +187,11 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     if not q >= thr:
         out["missing"] = "low_quality"
         return out
-    if modality == "ecg":
-        vals, reason = ecg_features(x, fs_hz), "too_few_beats"
+    if modality == "ecg":   # the rule ecg_published applies, in one place (ecg_withheld)
+        out["missing"] = ecg_withheld(x, fs_hz)
+        if out["missing"]:
+            return out
+        vals, reason = ecg_features(x, fs_hz), "too_few_beats"   # hr_bpm finite: ecg_withheld counted its intervals
     elif modality == "ppg":
         (vals, pulses, clean), reason = beats_and_features(x, fs_hz, "ppg"), "too_few_beats"
     elif modality == "resp":
@@ -206,8 +209,7 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     if not np.isfinite(vals[main]):
         out["missing"] = reason
         return out
-    if (modality == "ecg" and uncertain_beats(x, fs_hz)) or (modality == "ppg" and (
-            pulses_alternate(clean, pulses, fs_hz) or burst_in_doubt(clean, pulses, fs_hz))):
+    if modality == "ppg" and (pulses_alternate(clean, pulses, fs_hz) or burst_in_doubt(clean, pulses, fs_hz)):
         out["missing"] = "uncertain_beats"
         return out
     out.update({k: (float(v) if np.isfinite(v) else None) for k, v in vals.items()}, ok=True)
@@ -216,27 +218,37 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
 
 def ecg_published(x, fs_hz: float) -> bool:
     """Whether :func:`window_measures` publishes the measures of the ECG window ``x`` (C, W) or (W,)
-    (its ``ok``) without computing them: the quality gate passed (:data:`MIN_QUALITY`), at least
-    :data:`biosig.measures_hrv.MIN_BEATS` - 1 intervals counted (``hr_bpm`` finite) and none in doubt
-    (:func:`biosig.measures_hrv.uncertain_beats`). The ECG record rate's check asks it of every 10 s
-    window (:func:`biosig.measures.heart_rate`): the HRV set and the P waves that ``window_measures``
-    computes as well (and the longest finite run it finds twice) made MIT-BIH 100's 180 windows take
-    0.63 s, now 0.45 (median of 5, one process; the record rate: ``benchmarks/bench_heart_rate.py``).
-    The same answer for each of the 869 windows of the 4 shared WFDB records and the 200 CinC 2017
-    records, and the 1080 of MIT-BIH 102, 107, 203, 208, 219 and 232
-    (``tests/test_measures_speed66_published.py`` checks a few)."""
+    (its ``ok``) without computing them: the quality gate passed (:data:`MIN_QUALITY`) and
+    :func:`ecg_withheld` finds no reason to withhold them. The ECG record rate's check asks it of
+    every 10 s window (:func:`biosig.measures.heart_rate`): the HRV set and the P waves that
+    ``window_measures`` computes as well made MIT-BIH 100's 180 windows take 0.63 s, now 0.45
+    (median of 5, one process; the record rate: ``benchmarks/bench_heart_rate.py``)."""
     fs_hz = sampling_rate(fs_hz)
     x = np.atleast_2d(float_signal(x))
     if samples_first(x):
         raise SignalError(f"expected a window shaped (channels, samples), got {x.shape}: samples first? pass x.T")
-    if not block_quality(x, fs_hz, "ecg") >= MIN_QUALITY["ecg"]:
-        return False
+    return bool(block_quality(x, fs_hz, "ecg") >= MIN_QUALITY["ecg"]) and ecg_withheld(x, fs_hz) is None
+
+
+def ecg_withheld(x, fs_hz: float) -> str | None:
+    """Why the measures of an ECG window ``x`` (C, W) past the quality gate are withheld, or None:
+    ``"too_few_beats"`` where the first channel's longest finite run has under
+    :data:`biosig.measures_hrv.MIN_BEATS` - 1 intervals counted (``hr_bpm`` NaN), else
+    ``"uncertain_beats"`` where one is in doubt (:func:`biosig.ecg_beats.doubtful_intervals`, an
+    inserted artefact: :func:`biosig.measures_hrv.uncertain_beats`). The one copy of the rule:
+    :func:`window_measures` and :func:`ecg_published` both ask it (they kept a copy each, checked
+    against each other on 1949 windows). Every field of ``window_measures`` the same as with the two
+    copies, at the default gate and at ``min_quality=0``: the 10 s windows (5 s step) of the 200 CinC
+    2017 records (1010), the 4 shared WFDB records (987) and MIT-BIH 101-113 (8640, both leads)
+    (``tests/test_measures67_one_rule.py``: one window per clause)."""
     run = _longest_finite_run(first_channel(x), fs_hz)   # what the measures and the doubt check read
     if run is None:
-        return False
+        return "too_few_beats"
     from biosig.ecg_beats import doubtful_intervals
     from biosig.quality import ecg_window_beats
     found = ecg_window_beats(run[0], fs_hz)   # the gate's beats of these samples, kept
     if np.isfinite(beat_intervals(found.beats, fs_hz, run[1])).sum() < MIN_BEATS - 1:   # hr_bpm NaN
-        return False
-    return not (doubtful_intervals(run[0], fs_hz, found.detection) > 0 or _inserted_artefact(run[0], fs_hz, found))
+        return "too_few_beats"
+    if doubtful_intervals(run[0], fs_hz, found.detection) > 0 or _inserted_artefact(run[0], fs_hz, found):
+        return "uncertain_beats"
+    return None

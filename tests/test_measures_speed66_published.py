@@ -5,20 +5,18 @@ are published: it asked :func:`biosig.measures_window.window_measures` for each 
 the P waves included) and kept only ``ok``. :func:`biosig.measures_window.ecg_published` answers
 that without the measures; :func:`biosig.ecg_beats.median_1d` and
 :func:`biosig.ecg_beats.band_of_detected` replace ``np.median`` and a second rfft on the way. The
-oracles: ``window_measures`` itself, ``np.median`` and ``_band`` (the same numbers, bit for bit).
+oracles: ``window_measures`` itself, ``np.median`` and ``_band`` (the same numbers, bit for bit). Both
+views now ask one copy of the rule (:func:`biosig.measures_window.ecg_withheld`;
+tests/test_measures67_one_rule.py checks it clause by clause).
 Every rate of the shared WFDB, MIT-BIH and CinC 2017 records was the same float before and after
 (``benchmarks/bench_heart_rate.py``)."""
-import pathlib
-
 import numpy as np
 import pytest
 
 from biosig.ecg_beats import _band, band_of_detected, ecg_detection, median_1d
 from biosig.measures import _ecg_window_beats
-from biosig.measures_window import ecg_published, window_measures
+from biosig.measures_window import window_measures
 from biosig.synthetic import simulate
-
-CINC = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cinc2017"
 
 
 def test_median_1d_is_numpys_median():
@@ -43,30 +41,6 @@ def test_band_of_detected_is_band(fs_hz):
     for y in (x, spiked, x[:40]):
         d = ecg_detection(y, fs_hz)
         assert np.array_equal(band_of_detected(y, fs_hz, d, 1.0, 40.0), _band(y, fs_hz, 1.0, 40.0))
-
-
-def _windows():
-    """10 s windows: published, low quality (noise), a bridged 40 ms gap, and CinC 2017 windows withheld
-    for low quality and for an interval in doubt (where the shared data are)."""
-    rng = np.random.default_rng(1)
-    clean = simulate("ecg", 10, seed=5, fs_hz=250.0).samples[0].astype(np.float64)
-    gap = clean.copy()
-    gap[1000:1010] = np.nan
-    out = [(clean, 250.0), (rng.normal(size=2500), 250.0), (gap, 250.0)]
-    for name in ("A01159", "A01748"):   # uncertain_beats + ok; low_quality + uncertain_beats
-        if (CINC / f"{name}.hea").exists():
-            from biosig.readers import read
-            rec = read(CINC / f"{name}.hea")
-            x, w = rec.samples[0].astype(np.float64), int(10 * rec.fs_hz)
-            out += [(x[s:s + w], rec.fs_hz) for s in range(0, len(x) - w + 1, w)]
-    return out
-
-
-def test_ecg_published_is_window_measures_ok():
-    windows = _windows()
-    got = [ecg_published(x, fs) for x, fs in windows]
-    assert got == [window_measures(x, fs, "ecg")["ok"] for x, fs in windows]
-    assert True in got and False in got
 
 
 def test_record_check_takes_the_windows_window_measures_publishes():
