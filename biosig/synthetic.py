@@ -12,7 +12,9 @@ ecg : ECGSYN (McSharry et al. 2003) as NeuroKit2 implements it, integrated at ti
     and which ones depends on the machine), 1 or 2 leads (``II``, ``V5``-like morphology on the
     same beats), mV, plus white noise and baseline wander. ECGSYN's cost grows faster than the
     duration, so signals over :data:`ECGSYN_SEGMENT_S` are stitched from segments cut at R peaks
-    (the interval across a seam is a real RR interval of the earlier segment).
+    (the interval across a seam is a real RR interval of the earlier segment). A process keeps its
+    last ECGSYN traces (:data:`biosig.synthetic_ecgsyn.CACHED_TRACES`): the same record asked for
+    again (tests, pretraining) costs a copy.
 ppg : NeuroKit2 ``ppg_simulate``.
 resp : NeuroKit2 ``rsp_simulate`` (breathmetrics model).
 audio : breath or cough sounds at 16 kHz (see :mod:`biosig.synthetic_sounds`).

@@ -9,7 +9,7 @@ import numpy as np
 from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.readers.edf_plusd import (edf_header, is_discontinuous, not_strict_header, read_header_bytes,
-                                      read_records, scaling, start_unknown, unknown_record_count)
+                                      read_records, scaling, signal_count, start_unknown, unknown_record_count)
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
 from biosig.record import Annotations, Record
 
@@ -85,12 +85,12 @@ def _check_size(path, raw: bytes) -> None:
     head = raw[:256]
     if len(head) < 256:
         raise ReadError(path, f"truncated EDF header: {len(head)} bytes, the fixed header alone has 256")
+    ns = signal_count(head)
     try:
-        ns = int(head[252:256].decode("latin-1").strip())
         n_records = int(head[236:244].decode("latin-1").strip())
     except ValueError:
         return
-    if ns < 1 or n_records < 1:
+    if ns is None or ns < 1 or n_records < 1:
         return
     if os.path.getsize(path) < 256 * (ns + 1):
         raise ReadError(path, f"truncated EDF header: {ns} signals need {256 * (ns + 1)} header bytes, "

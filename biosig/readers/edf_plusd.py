@@ -46,11 +46,22 @@ def read_header_bytes(path) -> bytes:
     25.9 kB each for 100 signals). An OSError is the caller's."""
     with open(path, "rb") as fh:
         raw = fh.read(256)
-        try:
-            ns = int(raw[252:256].decode("latin-1").strip()) if len(raw) == 256 else 0
-        except ValueError:
-            ns = 0
+        ns = signal_count(raw) or 0
         return raw + fh.read(256 * ns) if ns > 0 else raw
+
+
+def signal_count(raw: bytes) -> int | None:
+    """The number of signals of header bytes ``raw`` (bytes 252-256, an integer in ASCII), or None
+    where ``raw`` is shorter than the fixed header or the field is no integer (damaged or cut). Said
+    once for :func:`read_header_bytes`, :func:`not_strict_header` and ``edf_format._check_size``, which each parsed it; a count
+    below 1 is returned as it is, for the caller to refuse. :func:`edf_header` keeps its own parse,
+    which names the damaged field in its ReadError."""
+    if len(raw) < 256:
+        return None
+    try:
+        return int(raw[252:256].decode("latin-1").strip())
+    except ValueError:
+        return None
 
 
 def _header(source) -> bytes:
@@ -109,11 +120,8 @@ def not_strict_header(source) -> str:
     with ``/``, ``:`` or ``-`` between its numbers instead of ``.``. A header too short or without a
     number of signals is left to pyedflib to report."""
     raw = _header(source)
-    try:
-        ns = int(raw[252:256].decode("latin-1").strip()) if len(raw) >= 256 else 0
-    except ValueError:
-        return ""
-    if ns < 1 or len(raw) < 256 * (ns + 1):
+    ns = signal_count(raw)
+    if ns is None or ns < 1 or len(raw) < 256 * (ns + 1):
         return ""
     raw = raw[:256 * (ns + 1)]
     # the first byte outside printable ASCII after the version, found by NumPy: a Python loop over a

@@ -1,0 +1,94 @@
+"""ECGSYN (biosig.synthetic_ecgsyn) before and after session 67, every trace the same float.
+
+Rows ``baseline | ours | ratio``:
+
+- one 40 s lead at 250 Hz integrated afresh: the old right-hand side (a loop over the five waves,
+  2 pi / RR divided at each call, written out below) with NeuroKit2's ``signal_resample``, against
+  :func:`~biosig.synthetic_ecgsyn.ecgsyn_derivs` and ``resample_rr`` (median of ``--repeat``);
+- the same lead asked for again in the process: made afresh against the kept trace's copy;
+- ``biosig simulate ecg --seconds 10`` in a new process: with NeuroKit2 imported (as ``ecgsyn``
+  imported it for ``signal_resample``) against without.
+
+    .venv/bin/python benchmarks/bench_ecgsyn.py
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import _common
+from biosig.synthetic_ecgsyn import RESP_HZ
+
+SIMULATE = ("import sys; {pre}from biosig.cli import main; "
+            "sys.exit(main(['simulate', 'ecg', '--seconds', '10', '--out', sys.argv[1], '--force']))")
+
+
+def _old_derivs(t, s, rrn, fs_hz, waves):
+    x, y, z = s
+    theta = math.atan2(y, x)
+    a0 = 1.0 - math.sqrt(x * x + y * y)
+    w0 = 2 * math.pi / rrn[min(int(math.floor(t * fs_hz)), len(rrn) - 1)]
+    dz = -(z - 0.005 * math.sin(2 * math.pi * RESP_HZ * t))
+    for ti, ai, bi in waves:
+        d = (theta - ti) - round((theta - ti) / 2 / math.pi) * 2 * math.pi
+        dz -= ai * d * math.exp(-0.5 * (d / bi) ** 2)
+    return np.array([a0 * x - w0 * y, a0 * y + w0 * x, dz])
+
+
+def _old_ecgsyn(seconds: float, fs_hz: int, hr: float, seed: int) -> np.ndarray:
+    import neurokit2 as nk
+    from scipy.integrate import solve_ivp
+
+    from biosig.synthetic_ecgsyn import AI, ATOL, BI, RTOL, TI_DEG, hold_rr_per_beat, rr_process
+    rng = np.random.RandomState(seed)
+    duration_s = seconds + 2.0
+    n_beats = int(np.round(duration_s * (hr / 60)))
+    hrfact = np.sqrt(hr / 60)
+    bi = hrfact * np.asarray(BI)
+    ti = np.array([np.sqrt(hrfact), hrfact, 1, hrfact, np.sqrt(hrfact)]) * (np.asarray(TI_DEG) * np.pi / 180)
+    n = 2 ** (np.ceil(np.log2(n_beats * (60 / hr))))
+    rr = nk.signal_resample(rr_process(hr, 1.0, n, rng), sampling_rate=1, desired_sampling_rate=fs_hz)
+    rrn, ip = hold_rr_per_beat(rr, fs_hz)
+    waves = tuple(zip(ti.tolist(), list(AI), bi.tolist()))
+    sol = solve_ivp(lambda t, s: _old_derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) / fs_hz],
+                    np.array([1.0, 0.0, 0.04]), t_eval=np.linspace(0, (ip - 1) / fs_hz, ip), rtol=RTOL, atol=ATOL)
+    z = sol.y[2]
+    return ((z - z.min()) * 1.6 / (z.max() - z.min()) - 0.4)[:int(seconds * fs_hz)]
+
+
+def _process_s(pre: str, out: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", SIMULATE.format(pre=pre), out], check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per row, median taken (default 3)")
+    args = ap.parse_args(argv)
+    from biosig.synthetic_ecgsyn import AI, BI, _ecgsyn, ecgsyn, forget_kept_traces
+
+    fresh = (42.0, 40 * 250, 250, 70.0, 1.0, 1, AI, BI)
+    assert _old_ecgsyn(40.0, 250, 70.0, 1).tobytes() == _ecgsyn(*fresh).tobytes()   # the same floats
+    print(f"{'case':<32} | {'baseline':>11} | {'ours':>11} | ratio")
+    _common.row("ecgsyn 40 s at 250 Hz, afresh", _common.timed(lambda: _old_ecgsyn(40.0, 250, 70.0, 1), args.repeat),
+                _common.timed(lambda: _ecgsyn(*fresh), args.repeat), width=32)
+    forget_kept_traces()
+    ecgsyn(*fresh)
+    _common.row("the same 40 s asked again", _common.timed(lambda: _ecgsyn(*fresh), args.repeat),
+                _common.timed(lambda: ecgsyn(*fresh), args.repeat), width=32)
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        base = _common.timed(lambda: _process_s("import neurokit2; ", f"{tmp}/a.csv"), args.repeat)
+        ours = _common.timed(lambda: _process_s("", f"{tmp}/b.csv"), args.repeat)
+    _common.row("biosig simulate ecg 10 s process", base, ours, width=32)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""biosig.synthetic_ecgsyn made faster, every trace the same float as before:
+
+- ecgsyn_derivs (the angular speeds divided once, the five waves written out) gives every
+  derivative the same float as the loop it replaced, kept here as the oracle with the integration
+  around it as it was (which also resampled the RR series with NeuroKit2 itself);
+- resample_rr is NeuroKit2's signal_resample without importing NeuroKit2;
+- a repeated call is a copy of the kept trace, the same bytes as one made afresh."""
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from biosig.synthetic import V5_WAVES
+from biosig.synthetic_ecgsyn import (AI, ATOL, BI, RESP_HZ, RTOL, TI_DEG, _ecgsyn, _kept_trace, ecgsyn, ecgsyn_derivs,
+                                     hold_rr_per_beat, resample_rr, rr_process)
+
+
+def _old_derivs(t, s, rrn, fs_hz, waves):
+    x, y, z = s
+    theta = math.atan2(y, x)
+    a0 = 1.0 - math.sqrt(x * x + y * y)
+    w0 = 2 * math.pi / rrn[min(int(math.floor(t * fs_hz)), len(rrn) - 1)]
+    dz = -(z - 0.005 * math.sin(2 * math.pi * RESP_HZ * t))
+    for ti, ai, bi in waves:
+        d = (theta - ti) - round((theta - ti) / 2 / math.pi) * 2 * math.pi
+        dz -= ai * d * math.exp(-0.5 * (d / bi) ** 2)
+    return np.array([a0 * x - w0 * y, a0 * y + w0 * x, dz])
+
+
+def _old_ecgsyn(duration_s, length, fs_hz, heart_rate_bpm, heart_rate_std_bpm, seed, ai=AI, bi=BI):
+    """ecgsyn as it was before session 67, line for line."""
+    import neurokit2 as nk
+
+    rng = np.random.RandomState(seed)
+    n_beats = int(np.round(duration_s * (heart_rate_bpm / 60)))
+    hrfact = np.sqrt(heart_rate_bpm / 60)
+    hrfact2 = np.sqrt(hrfact)
+    bi = hrfact * np.asarray(bi, dtype=np.float64)
+    ti = np.array([hrfact2, hrfact, 1, hrfact, hrfact2]) * (np.asarray(TI_DEG) * np.pi / 180)
+    ai = np.asarray(ai, dtype=np.float64)
+    n = 2 ** (np.ceil(np.log2(n_beats * (60 / heart_rate_bpm))))
+    rr = nk.signal_resample(rr_process(heart_rate_bpm, heart_rate_std_bpm, n, rng), sampling_rate=1,
+                            desired_sampling_rate=fs_hz)
+    rrn, ip = hold_rr_per_beat(rr, fs_hz)
+    dt = 1 / fs_hz
+    waves = tuple(zip(ti.tolist(), ai.tolist(), bi.tolist()))
+    sol = solve_ivp(lambda t, s: _old_derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) * dt],
+                    np.array([1.0, 0.0, 0.04]), t_eval=np.linspace(0, (ip - 1) * dt, ip), rtol=RTOL, atol=ATOL)
+    z = sol.y[2]
+    z = (z - z.min()) * 1.6 / (z.max() - z.min()) - 0.4
+    return z[:length]
+
+
+def test_every_derivative_the_same_float():
+    rng = np.random.default_rng(67)
+    rrn = rng.uniform(0.3, 2.0, 5000)
+    waves = tuple(zip((np.asarray(TI_DEG) * np.pi / 180 * 1.3).tolist(), AI, (np.asarray(BI) * 1.2).tolist()))
+    fast = ecgsyn_derivs(rrn, 250.0, waves)
+    # every angle round the cycle (the wrap of each wave's distance at +-pi), off the cycle, past the last RR
+    for theta in np.concatenate([np.linspace(-math.pi, math.pi, 721), rng.uniform(-4, 4, 200)]):
+        r, z, t = rng.uniform(0.8, 1.2), rng.normal(0, 0.05), rng.uniform(0, 25)
+        s = np.array([r * math.cos(theta), r * math.sin(theta), z])
+        assert fast(t, s).tobytes() == _old_derivs(t, s, rrn, 250.0, waves).tobytes()
+
+
+@pytest.mark.parametrize("seconds, fs_hz, hr, seed, kw", [(3, 250, 70.0, 1, {}), (4, 100, 35.0, 0, V5_WAVES)])
+def test_traces_the_same_float(seconds, fs_hz, hr, seed, kw):
+    kw = {"ai": AI, "bi": BI, **kw}
+    new = _ecgsyn(seconds + 2.0, seconds * fs_hz, fs_hz, hr, 1.0, seed, kw["ai"], kw["bi"])   # made afresh
+    assert new.tobytes() == _old_ecgsyn(seconds + 2.0, seconds * fs_hz, fs_hz, hr, 1.0, seed, **kw).tobytes()
+
+
+def test_rr_resampled_as_neurokit_does():
+    import neurokit2 as nk
+
+    rng = np.random.default_rng(3)
+    for n in (16, 64, 128):
+        rr = 0.8 + 0.05 * rng.standard_normal(n)
+        for fs_hz in (63, 100, 128, 250, 360, 1000):
+            ref = nk.signal_resample(rr, sampling_rate=1, desired_sampling_rate=fs_hz)
+            assert resample_rr(rr, fs_hz).tobytes() == np.asarray(ref).tobytes()
+
+
+def test_a_repeated_trace_is_a_copy_of_the_same_bytes():
+    args = (3.0, 200, 100, 83.0, 1.0, 6701)
+    first = ecgsyn(*args)
+    hits = _kept_trace.cache_info().hits
+    first[:] = 0.0   # the caller's copy: the kept trace is not changed by it
+    again = ecgsyn(*args)
+    assert _kept_trace.cache_info().hits == hits + 1
+    assert again.flags.writeable and again.tobytes() == _ecgsyn(*args, AI, BI).tobytes()
+    assert ecgsyn(3.0, 200, 100, 83, 1.0, 6701).tobytes() == again.tobytes()   # 83 is 83.0: the same trace
+    assert ecgsyn(*args, ai=list(AI), bi=np.asarray(BI)).tobytes() == again.tobytes()
+    assert not _kept_trace(*args, tuple(AI), tuple(BI)).flags.writeable
