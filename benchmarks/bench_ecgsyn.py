@@ -28,7 +28,9 @@ SIMULATE = ("import sys; {pre}from biosig.cli import main; "
             "sys.exit(main(['simulate', 'ecg', '--seconds', '10', '--out', sys.argv[1], '--force']))")
 
 
-def _old_derivs(t, s, rrn, fs_hz, waves):
+def old_derivs(t, s, rrn, fs_hz, waves):
+    """ECGSYN's right-hand side as it was before ``ecgsyn_derivs`` (the baseline here, and the oracle of
+    tests/test_synthetic67_ecgsyn_same_floats.py)."""
     x, y, z = s
     theta = math.atan2(y, x)
     a0 = 1.0 - math.sqrt(x * x + y * y)
@@ -55,7 +57,7 @@ def _old_ecgsyn(seconds: float, fs_hz: int, hr: float, seed: int) -> np.ndarray:
     rr = nk.signal_resample(rr_process(hr, 1.0, n, rng), sampling_rate=1, desired_sampling_rate=fs_hz)
     rrn, ip = hold_rr_per_beat(rr, fs_hz)
     waves = tuple(zip(ti.tolist(), list(AI), bi.tolist()))
-    sol = solve_ivp(lambda t, s: _old_derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) / fs_hz],
+    sol = solve_ivp(lambda t, s: old_derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) / fs_hz],
                     np.array([1.0, 0.0, 0.04]), t_eval=np.linspace(0, (ip - 1) / fs_hz, ip), rtol=RTOL, atol=ATOL)
     z = sol.y[2]
     return ((z - z.min()) * 1.6 / (z.max() - z.min()) - 0.4)[:int(seconds * fs_hz)]

@@ -6,26 +6,21 @@
 - resample_rr is NeuroKit2's signal_resample without importing NeuroKit2;
 - a repeated call is a copy of the kept trace, the same bytes as one made afresh."""
 import math
+import sys
 
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
+from conftest import ROOT, load_benchmark
+
 from biosig.synthetic import V5_WAVES
-from biosig.synthetic_ecgsyn import (AI, ATOL, BI, RESP_HZ, RTOL, TI_DEG, _ecgsyn, _kept_trace, ecgsyn, ecgsyn_derivs,
+from biosig.synthetic_ecgsyn import (AI, ATOL, BI, RTOL, TI_DEG, _ecgsyn, _kept_trace, ecgsyn, ecgsyn_derivs,
                                      hold_rr_per_beat, resample_rr, rr_process)
 
 
-def _old_derivs(t, s, rrn, fs_hz, waves):
-    x, y, z = s
-    theta = math.atan2(y, x)
-    a0 = 1.0 - math.sqrt(x * x + y * y)
-    w0 = 2 * math.pi / rrn[min(int(math.floor(t * fs_hz)), len(rrn) - 1)]
-    dz = -(z - 0.005 * math.sin(2 * math.pi * RESP_HZ * t))
-    for ti, ai, bi in waves:
-        d = (theta - ti) - round((theta - ti) / 2 / math.pi) * 2 * math.pi
-        dz -= ai * d * math.exp(-0.5 * (d / bi) ** 2)
-    return np.array([a0 * x - w0 * y, a0 * y + w0 * x, dz])
+sys.path.insert(0, str(ROOT / "benchmarks"))   # the script imports benchmarks/_common.py
+old_derivs = load_benchmark("bench_ecgsyn").old_derivs   # the right-hand side as it was, line for line
 
 
 def _old_ecgsyn(duration_s, length, fs_hz, heart_rate_bpm, heart_rate_std_bpm, seed, ai=AI, bi=BI):
@@ -45,7 +40,7 @@ def _old_ecgsyn(duration_s, length, fs_hz, heart_rate_bpm, heart_rate_std_bpm, s
     rrn, ip = hold_rr_per_beat(rr, fs_hz)
     dt = 1 / fs_hz
     waves = tuple(zip(ti.tolist(), ai.tolist(), bi.tolist()))
-    sol = solve_ivp(lambda t, s: _old_derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) * dt],
+    sol = solve_ivp(lambda t, s: old_derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) * dt],
                     np.array([1.0, 0.0, 0.04]), t_eval=np.linspace(0, (ip - 1) * dt, ip), rtol=RTOL, atol=ATOL)
     z = sol.y[2]
     z = (z - z.min()) * 1.6 / (z.max() - z.min()) - 0.4
@@ -61,7 +56,7 @@ def test_every_derivative_the_same_float():
     for theta in np.concatenate([np.linspace(-math.pi, math.pi, 721), rng.uniform(-4, 4, 200)]):
         r, z, t = rng.uniform(0.8, 1.2), rng.normal(0, 0.05), rng.uniform(0, 25)
         s = np.array([r * math.cos(theta), r * math.sin(theta), z])
-        assert fast(t, s).tobytes() == _old_derivs(t, s, rrn, 250.0, waves).tobytes()
+        assert fast(t, s).tobytes() == old_derivs(t, s, rrn, 250.0, waves).tobytes()
 
 
 @pytest.mark.parametrize("seconds, fs_hz, hr, seed, kw", [(3, 250, 70.0, 1, {}), (4, 100, 35.0, 0, V5_WAVES)])
