@@ -9,10 +9,10 @@ Sockets (defaults in :mod:`streams.config`, all on loopback):
 * ``status`` REP (bound first): any request gets one ``status`` frame back; while the runtime
   loads (encoders, forecaster kernels) it answers ``{"state": "starting"}``.
 
-Start-up order: endpoints checked (a port in use refuses the start at once, not after the warm-up)
--> status socket -> forecaster configuration checked (a forecaster that cannot be
-built refuses the start) -> every forecaster kernel compiled and every encoder run once ->
-ingest and output sockets bound -> ready. Nothing compiles or loads on the hot path.
+Start-up order: endpoints checked (a port in use refuses the start at once, not after the warm-up) ->
+status socket -> forecaster configuration checked (one that cannot be built refuses the start) ->
+every forecaster kernel compiled and every encoder run once -> ingest and output sockets bound ->
+ready. Nothing compiles or loads on the hot path.
 
 Nothing a client sends can stop the loop: every bad frame is rejected and counted per stream
 (``_invalid`` when the stream cannot be told). Slow-consumer policy: windows waiting for the
@@ -21,10 +21,8 @@ forecasts are made and published by :class:`streams.forecast_worker.ForecastWork
 loop at the frame's receipt, never queued behind windows or encoders (which run in threads of
 their own); the loop runs at real-time priority where the OS allows it (:mod:`streams.priority`).
 
-The class is made of five modules: this one (start-up, the event loop, shutdown),
-:mod:`streams.runtime_ingest` (frames in, streams, windows), :mod:`streams.runtime_slots` (stream
-slots given up for a new stream), :mod:`streams.runtime_outputs`
-(batches, encoder results, every frame out) and :mod:`streams.runtime_status` (the status body).
+Five modules: this one (start-up, event loop, shutdown), :mod:`.runtime_ingest` (frames in, windows),
+:mod:`.runtime_slots` (stream slots), :mod:`.runtime_outputs` (batches, frames out), :mod:`.runtime_status`.
 """
 from __future__ import annotations
 
