@@ -255,14 +255,22 @@ def uncertain_beats(ecg, fs_hz: float) -> bool:
     :func:`beats_and_features` uses) have an interval in doubt (:func:`biosig.ecg_beats.doubtful_intervals`:
     a QRS-like peak left between two beats, or a small beat too close to another): its heart rate
     may be off by a missed or a false beat."""
-    from biosig.ecg_beats import doubtful_intervals
     from biosig.quality import ecg_window_beats
     fs_hz = sampling_rate(fs_hz)
     run = _longest_finite_run(first_channel(ecg), fs_hz)
     if run is None:
         return False
-    found = ecg_window_beats(run[0], fs_hz)   # the gate's and the measures' beats of these samples, kept
-    return doubtful_intervals(run[0], fs_hz, found.detection) > 0 or _inserted_artefact(run[0], fs_hz, found)
+    return beats_in_doubt(run[0], fs_hz, ecg_window_beats(run[0], fs_hz))
+
+
+def beats_in_doubt(x: np.ndarray, fs_hz: float, found) -> bool:
+    """Whether the beats ``found`` (:func:`biosig.quality.ecg_window_beats`) of the ECG run ``x`` have an
+    interval in doubt: a QRS-like peak left between two beats or a small beat too close to another
+    (:func:`biosig.ecg_beats.doubtful_intervals`), or an artefact taken for a beat
+    (:func:`_inserted_artefact`). The one copy of the clause :func:`uncertain_beats` and
+    :func:`biosig.measures_window.ecg_withheld` apply."""
+    from biosig.ecg_beats import doubtful_intervals
+    return doubtful_intervals(x, fs_hz, found.detection) > 0 or _inserted_artefact(x, fs_hz, found)
 
 
 #: A beat that correlates under this with the window's average beat (:func:`biosig.quality.ecg_beat_correlations`)

@@ -36,8 +36,8 @@ from biosig.errors import SignalError
 from biosig.modality import check_modality
 from biosig.flatline import FLAT_MODALITIES, longest_run, measured_run
 from biosig.measures_atrial import ECG_KEYS, ecg_features
-from biosig.measures_hrv import (MIN_BEATS, RR_KEYS, _inserted_artefact, _longest_finite_run, beat_intervals,
-                                 beats_and_features, first_channel)
+from biosig.measures_hrv import (MIN_BEATS, RR_KEYS, _longest_finite_run, beat_intervals, beats_and_features,
+                                 beats_in_doubt, first_channel)
 from biosig.pulse_beats import burst_in_doubt, pulses_alternate
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 
@@ -234,9 +234,9 @@ def ecg_withheld(x, fs_hz: float) -> str | None:
     """Why the measures of an ECG window ``x`` (C, W) past the quality gate are withheld, or None:
     ``"too_few_beats"`` where the first channel's longest finite run has under
     :data:`biosig.measures_hrv.MIN_BEATS` - 1 intervals counted (``hr_bpm`` NaN), else
-    ``"uncertain_beats"`` where one is in doubt (:func:`biosig.ecg_beats.doubtful_intervals`, an
-    inserted artefact: :func:`biosig.measures_hrv.uncertain_beats`). The one copy of the rule:
-    :func:`window_measures` and :func:`ecg_published` both ask it (they kept a copy each, checked
+    ``"uncertain_beats"`` where one is in doubt (:func:`biosig.measures_hrv.beats_in_doubt`: a peak
+    left between beats, an inserted artefact). The one copy of the rule: :func:`window_measures`
+    and :func:`ecg_published` both ask it (they kept a copy each, checked
     against each other on 1949 windows). Every field of ``window_measures`` the same as with the two
     copies, at the default gate and at ``min_quality=0``: the 10 s windows (5 s step) of the 200 CinC
     2017 records (1010), the 4 shared WFDB records (987) and MIT-BIH 101-113 (8640, both leads)
@@ -244,11 +244,8 @@ def ecg_withheld(x, fs_hz: float) -> str | None:
     run = _longest_finite_run(first_channel(x), fs_hz)   # what the measures and the doubt check read
     if run is None:
         return "too_few_beats"
-    from biosig.ecg_beats import doubtful_intervals
     from biosig.quality import ecg_window_beats
     found = ecg_window_beats(run[0], fs_hz)   # the gate's beats of these samples, kept
     if np.isfinite(beat_intervals(found.beats, fs_hz, run[1])).sum() < MIN_BEATS - 1:   # hr_bpm NaN
         return "too_few_beats"
-    if doubtful_intervals(run[0], fs_hz, found.detection) > 0 or _inserted_artefact(run[0], fs_hz, found):
-        return "uncertain_beats"
-    return None
+    return "uncertain_beats" if beats_in_doubt(run[0], fs_hz, found) else None
