@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 import _common
-from biosig.synthetic_ecgsyn import RESP_HZ
+from biosig.synthetic_ecgsyn import AI, ATOL, BI, RESP_HZ, RTOL, TI_DEG, hold_rr_per_beat, rr_process
 
 SIMULATE = ("import sys; {pre}from biosig.cli import main; "
             "sys.exit(main(['simulate', 'ecg', '--seconds', '10', '--out', sys.argv[1], '--force']))")
@@ -42,25 +42,30 @@ def old_derivs(t, s, rrn, fs_hz, waves):
     return np.array([a0 * x - w0 * y, a0 * y + w0 * x, dz])
 
 
-def _old_ecgsyn(seconds: float, fs_hz: int, hr: float, seed: int) -> np.ndarray:
+def old_ecgsyn(duration_s, length, fs_hz, heart_rate_bpm, heart_rate_std_bpm, seed, ai=AI, bi=BI):
+    """ecgsyn as it was before session 67, line for line (the baseline here, and the oracle of
+    tests/test_synthetic67_ecgsyn_same_floats.py)."""
     import neurokit2 as nk
     from scipy.integrate import solve_ivp
 
-    from biosig.synthetic_ecgsyn import AI, ATOL, BI, RTOL, TI_DEG, hold_rr_per_beat, rr_process
     rng = np.random.RandomState(seed)
-    duration_s = seconds + 2.0
-    n_beats = int(np.round(duration_s * (hr / 60)))
-    hrfact = np.sqrt(hr / 60)
-    bi = hrfact * np.asarray(BI)
-    ti = np.array([np.sqrt(hrfact), hrfact, 1, hrfact, np.sqrt(hrfact)]) * (np.asarray(TI_DEG) * np.pi / 180)
-    n = 2 ** (np.ceil(np.log2(n_beats * (60 / hr))))
-    rr = nk.signal_resample(rr_process(hr, 1.0, n, rng), sampling_rate=1, desired_sampling_rate=fs_hz)
+    n_beats = int(np.round(duration_s * (heart_rate_bpm / 60)))
+    hrfact = np.sqrt(heart_rate_bpm / 60)
+    hrfact2 = np.sqrt(hrfact)
+    bi = hrfact * np.asarray(bi, dtype=np.float64)
+    ti = np.array([hrfact2, hrfact, 1, hrfact, hrfact2]) * (np.asarray(TI_DEG) * np.pi / 180)
+    ai = np.asarray(ai, dtype=np.float64)
+    n = 2 ** (np.ceil(np.log2(n_beats * (60 / heart_rate_bpm))))
+    rr = nk.signal_resample(rr_process(heart_rate_bpm, heart_rate_std_bpm, n, rng), sampling_rate=1,
+                            desired_sampling_rate=fs_hz)
     rrn, ip = hold_rr_per_beat(rr, fs_hz)
-    waves = tuple(zip(ti.tolist(), list(AI), bi.tolist()))
-    sol = solve_ivp(lambda t, s: old_derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) / fs_hz],
-                    np.array([1.0, 0.0, 0.04]), t_eval=np.linspace(0, (ip - 1) / fs_hz, ip), rtol=RTOL, atol=ATOL)
+    dt = 1 / fs_hz
+    waves = tuple(zip(ti.tolist(), ai.tolist(), bi.tolist()))
+    sol = solve_ivp(lambda t, s: old_derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) * dt],
+                    np.array([1.0, 0.0, 0.04]), t_eval=np.linspace(0, (ip - 1) * dt, ip), rtol=RTOL, atol=ATOL)
     z = sol.y[2]
-    return ((z - z.min()) * 1.6 / (z.max() - z.min()) - 0.4)[:int(seconds * fs_hz)]
+    z = (z - z.min()) * 1.6 / (z.max() - z.min()) - 0.4
+    return z[:length]
 
 
 def _process_s(pre: str, out: str) -> float:
@@ -73,12 +78,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per row, median taken (default 3)")
     args = ap.parse_args(argv)
-    from biosig.synthetic_ecgsyn import AI, BI, _ecgsyn, ecgsyn, forget_kept_traces
+    from biosig.synthetic_ecgsyn import _ecgsyn, ecgsyn, forget_kept_traces
 
     fresh = (42.0, 40 * 250, 250, 70.0, 1.0, 1, AI, BI)
-    assert _old_ecgsyn(40.0, 250, 70.0, 1).tobytes() == _ecgsyn(*fresh).tobytes()   # the same floats
+    assert old_ecgsyn(*fresh).tobytes() == _ecgsyn(*fresh).tobytes()   # the same floats
     print(f"{'case':<32} | {'baseline':>11} | {'ours':>11} | ratio")
-    _common.row("ecgsyn 40 s at 250 Hz, afresh", _common.timed(lambda: _old_ecgsyn(40.0, 250, 70.0, 1), args.repeat),
+    _common.row("ecgsyn 40 s at 250 Hz, afresh", _common.timed(lambda: old_ecgsyn(*fresh), args.repeat),
                 _common.timed(lambda: _ecgsyn(*fresh), args.repeat), width=32)
     forget_kept_traces()
     ecgsyn(*fresh)

@@ -10,41 +10,16 @@ import sys
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
 from conftest import ROOT, load_benchmark
 
 from biosig.synthetic import V5_WAVES
-from biosig.synthetic_ecgsyn import (AI, ATOL, BI, RTOL, TI_DEG, _ecgsyn, _kept_trace, ecgsyn, ecgsyn_derivs,
-                                     hold_rr_per_beat, resample_rr, rr_process)
+from biosig.synthetic_ecgsyn import AI, BI, TI_DEG, _ecgsyn, _kept_trace, ecgsyn, ecgsyn_derivs, resample_rr
 
 
 sys.path.insert(0, str(ROOT / "benchmarks"))   # the script imports benchmarks/_common.py
-old_derivs = load_benchmark("bench_ecgsyn").old_derivs   # the right-hand side as it was, line for line
-
-
-def _old_ecgsyn(duration_s, length, fs_hz, heart_rate_bpm, heart_rate_std_bpm, seed, ai=AI, bi=BI):
-    """ecgsyn as it was before session 67, line for line."""
-    import neurokit2 as nk
-
-    rng = np.random.RandomState(seed)
-    n_beats = int(np.round(duration_s * (heart_rate_bpm / 60)))
-    hrfact = np.sqrt(heart_rate_bpm / 60)
-    hrfact2 = np.sqrt(hrfact)
-    bi = hrfact * np.asarray(bi, dtype=np.float64)
-    ti = np.array([hrfact2, hrfact, 1, hrfact, hrfact2]) * (np.asarray(TI_DEG) * np.pi / 180)
-    ai = np.asarray(ai, dtype=np.float64)
-    n = 2 ** (np.ceil(np.log2(n_beats * (60 / heart_rate_bpm))))
-    rr = nk.signal_resample(rr_process(heart_rate_bpm, heart_rate_std_bpm, n, rng), sampling_rate=1,
-                            desired_sampling_rate=fs_hz)
-    rrn, ip = hold_rr_per_beat(rr, fs_hz)
-    dt = 1 / fs_hz
-    waves = tuple(zip(ti.tolist(), ai.tolist(), bi.tolist()))
-    sol = solve_ivp(lambda t, s: old_derivs(t, s, rrn, float(fs_hz), waves), [0, (ip - 1) * dt],
-                    np.array([1.0, 0.0, 0.04]), t_eval=np.linspace(0, (ip - 1) * dt, ip), rtol=RTOL, atol=ATOL)
-    z = sol.y[2]
-    z = (z - z.min()) * 1.6 / (z.max() - z.min()) - 0.4
-    return z[:length]
+bench = load_benchmark("bench_ecgsyn")
+old_derivs, old_ecgsyn = bench.old_derivs, bench.old_ecgsyn   # ECGSYN as it was, line for line
 
 
 def test_every_derivative_the_same_float():
@@ -63,7 +38,7 @@ def test_every_derivative_the_same_float():
 def test_traces_the_same_float(seconds, fs_hz, hr, seed, kw):
     kw = {"ai": AI, "bi": BI, **kw}
     new = _ecgsyn(seconds + 2.0, seconds * fs_hz, fs_hz, hr, 1.0, seed, kw["ai"], kw["bi"])   # made afresh
-    assert new.tobytes() == _old_ecgsyn(seconds + 2.0, seconds * fs_hz, fs_hz, hr, 1.0, seed, **kw).tobytes()
+    assert new.tobytes() == old_ecgsyn(seconds + 2.0, seconds * fs_hz, fs_hz, hr, 1.0, seed, **kw).tobytes()
 
 
 def test_rr_resampled_as_neurokit_does():

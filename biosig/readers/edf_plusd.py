@@ -53,8 +53,8 @@ def read_header_bytes(path) -> bytes:
 def signal_count(raw: bytes) -> int | None:
     """The number of signals of header bytes ``raw`` (bytes 252-256, an integer in ASCII), or None
     where ``raw`` is shorter than the fixed header or the field is no integer (damaged or cut). Said
-    once for :func:`read_header_bytes`, :func:`not_strict_header` and ``edf_format._check_size``, which each parsed it; a count
-    below 1 is returned as it is, for the caller to refuse. :func:`edf_header` keeps its own parse,
+    once for :func:`read_header_bytes`, :func:`not_strict_header` and ``edf_format._check_size``, which
+    each parsed it; a count below 1 is returned as it is, for the caller to refuse. :func:`edf_header` keeps its own parse,
     which names the damaged field in its ReadError."""
     if len(raw) < 256:
         return None
