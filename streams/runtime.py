@@ -21,8 +21,9 @@ forecasts are made and published by :class:`streams.forecast_worker.ForecastWork
 loop at the frame's receipt, never queued behind windows or encoders (which run in threads of
 their own); the loop runs at real-time priority where the OS allows it (:mod:`streams.priority`).
 
-Five modules: this one (start-up, event loop, shutdown), :mod:`.runtime_ingest` (frames in, windows),
-:mod:`.runtime_slots` (stream slots), :mod:`.runtime_outputs` (batches, frames out), :mod:`.runtime_status`.
+Six modules: this one (start-up, event loop), :mod:`.runtime_sockets` (bind, CURVE monitors, shutdown),
+:mod:`.runtime_ingest` (frames in, windows), :mod:`.runtime_slots` (stream slots), :mod:`.runtime_outputs`
+(batches, frames out), :mod:`.runtime_status`.
 """
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ from streams.registry import StreamRegistry
 from streams.runtime_ingest import IngestMixin
 from streams.runtime_outputs import Lane, OutputsMixin
 from streams.runtime_slots import SlotsMixin
+from streams.runtime_sockets import AUTH_WARN_EVERY_S, SocketsMixin  # noqa: F401  (AUTH_WARN_EVERY_S: importable here)
 from streams.runtime_status import StatusMixin
-from streams.scores import STOP_DRAIN_S, ScoreHost, ScoreWorker
-from streams.security import ipv6_options, refused_handshake_events, refusal_reason
+from streams.scores import ScoreHost, ScoreWorker
 from streams.startup import StartingResponder, check_bindable, warm_up_all
 from streams.status_overload import OVERLOAD_WINDOW_S, OverloadWatch
 
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 #: on the status socket had them copied on the event loop.
 STATUS_REQUEST_MAX_BYTES = 64 * 1024
 
-AUTH_WARN_EVERY_S = 10.0   # refused CURVE handshakes are all counted; each reason logged at most this often
 DRAIN_S = 0.02   # longest drain of the ingest socket before windows, results, status and timers run
 
 
@@ -69,7 +69,7 @@ def freeze_start_up_heap():
     gc.freeze()
 
 
-class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin):
+class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin, SocketsMixin):
     """Run with :meth:`run` (blocking) or :meth:`start` (a thread); stop with :meth:`stop`.
 
     Parameters
@@ -234,57 +234,6 @@ class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin):
         finally:
             self._shutdown(socks, monitors, security, ctx)
 
-    def _bind(self, ctx, kind, endpoint, security, socks, options=(), monitors=None, name=""):
-        """A socket bound with ``options`` set first (ZeroMQ copies them into the listener); with ``security``
-        its refused-handshake monitor joins ``monitors`` first too (one attached later missed the warm-up's)."""
-        import zmq
-        sock = ctx.socket(kind)
-        sock.setsockopt(zmq.LINGER, 0)
-        for option, value in options:
-            sock.setsockopt(option, value)
-        socks.append(sock)
-        if security is not None:
-            security.secure(sock)
-            if monitors is not None:
-                mon = sock.get_monitor_socket(refused_handshake_events())
-                mon.setsockopt(zmq.LINGER, 0)
-                monitors.append((name, sock, mon))
-        for option, value in ipv6_options(endpoint):   # IPv4-only otherwise: "No such device"
-            sock.setsockopt(option, value)
-        try:
-            sock.bind(endpoint)
-        except zmq.ZMQError as exc:
-            raise StreamError(f"cannot bind {endpoint}: {exc} (another runtime running? choose "
-                              "other endpoints)") from None
-        return sock
-
-    def _shutdown(self, socks, monitors, security, ctx):
-        self.state = "stopping"
-        if self.wakeup is not None:
-            self.wakeup.close()
-        if self.forecast_worker is not None:
-            self.forecast_worker.stop()
-        for lane in self.lanes.values():
-            lane.worker.stop()
-            for job, emb, err, ms in lane.worker.poll_results():
-                self._publish_embeddings(job, emb, err, ms)
-        if self.score_worker is not None:
-            self.score_worker.stop(drain_s=STOP_DRAIN_S)   # within a second of SIGINT, the rest counted
-        if self.recorder is not None:
-            self.recorder.close()
-        for _, sk, mon in monitors:
-            try:
-                sk.disable_monitor()
-            except Exception:  # the monitor may never have started
-                pass
-            mon.close(linger=0)
-        for s in socks:
-            s.close(linger=0)
-        if security is not None:
-            security.stop()
-        ctx.term()
-        log.info("runtime stopped")
-
     # ------------------------------------------------------------------ event loop
     def _loop(self, zmq, wake, monitors, seconds):
         poller = zmq.Poller()
@@ -363,18 +312,3 @@ class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin):
                 out = min(out, max(0, int((self.config.max_delay_s - age) * 1000) + 1))
         return out
 
-    def _on_monitor(self, name, monitor):
-        from zmq.utils.monitor import recv_monitor_message
-        import zmq
-        while True:
-            try:
-                event = recv_monitor_message(monitor, zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            self.auth_failures[name] += 1
-            # a client with a wrong server key retries every 0.1 s: one line per socket and reason per 10 s
-            reason, now = refusal_reason(event), time.monotonic()
-            if now - self._auth_warned_s.get((name, reason), -AUTH_WARN_EVERY_S) >= AUTH_WARN_EVERY_S:
-                self._auth_warned_s[name, reason] = now
-                log.warning("a client was refused by CURVE on the %s socket: %s (%d refusals so far)", name,
-                            reason, sum(self.auth_failures.values()))
