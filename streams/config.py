@@ -237,6 +237,8 @@ class RuntimeConfig:
         ``score/`` frames: the values among a stream's last this many windows (:mod:`streams.scores`).
     af_prevalence : the AF prevalence (a share in (0, 1)) at which ``af_prob`` is published; ``None``:
         as the head was fitted (its card says at what prevalence; :meth:`encoders.heads.Head.at_prevalence`).
+    audio_fmax_hz : audio streams' model input low-passed to 0-``audio_fmax_hz`` Hz, the band of ``embed``,
+        ``score`` and ``probe --audio-fmax-hz`` (:mod:`streams.audio_band_live`); ``None``: the whole band.
     tap_signals : also publish every accepted input frame on the output socket as
         ``sig/<source>/<stream>`` (for ``biosig dashboard``; off by default: it doubles the traffic).
     """
@@ -269,6 +271,7 @@ class RuntimeConfig:
     score_smooth_windows: int = field(default=5, metadata=limits(min=1))
     af_prevalence: float | None = field(default=None, metadata=limits(min=0, max=1, exclusive_min=True,
                                                                        exclusive_max=True))
+    audio_fmax_hz: float | None = field(default=None, metadata=_POSITIVE)
     tap_signals: bool = False
     # bounded, expiring state (see streams.registry): a stream with no accepted frame for
     # ``idle_expire_s`` is forgotten; one source holds at most ``max_streams_per_source`` streams;

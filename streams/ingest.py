@@ -72,9 +72,13 @@ class InputStream:
     window : ``(window_s, hop_s)`` or None (motion streams are not windowed).
     model : :class:`streams.models.HostedModel` or None.
     stats : carried over from an earlier session of the same stream.
+    audio_fmax_hz : ``serve --audio-fmax-hz``: an audio stream's model input low-passed to this band
+        (:mod:`streams.audio_band_live`: window times unchanged, windows 10 ms later at 1800 Hz); None: whole band.
     """
 
-    def __init__(self, header: dict, window, model=None, stats: StreamStats | None = None):
+    def __init__(self, header: dict, window, model=None, stats: StreamStats | None = None,
+                 audio_fmax_hz: float | None = None):
+        from streams.audio_band_live import live_band
         from streams.windows import Windower
         self.name = header["stream"]
         self.session = header["session"]
@@ -93,7 +97,7 @@ class InputStream:
         self.stats = stats or StreamStats(self.name)
         self.stats.modality = self.modality
         self.model = model
-        self.pipe = None
+        self.pipe = self.band = None
         self.windower = None
         self.fs_out_hz = self.fs_hz
         self.use_channels = len(self.channels)   # leads fed to the encoder
@@ -104,6 +108,8 @@ class InputStream:
             if model is not None:
                 self.pipe = model.outside.stream(self.fs_hz, len(self.channels), self.channels)
                 self.fs_out_hz = self.pipe.fs_out_hz
+                self.band = live_band(audio_fmax_hz, self.modality, self.name, self.fs_hz, self.fs_out_hz,
+                                      self.pipe.n_channels_out)
                 self.use_channels = min(model.in_channels, self.pipe.n_channels_out)
                 self.chooses_leads = (self.modality in LEAD_CHOICE_MODALITIES and self.use_channels < len(self.channels)
                                       and self.pipe.n_channels_out == len(self.channels))
@@ -242,6 +248,8 @@ class InputStream:
             self.windower.reset()
         if self.pipe is not None:
             self.pipe.reset()
+        if self.band is not None:
+            self.band.reset()
         self.anchor_t_s = None
         self.out_count = 0
         self.raw = self.raw[:, :0]
@@ -265,6 +273,7 @@ class InputStream:
         if self.windower is None:
             return []
         y = self.pipe.process(x) if self.pipe is not None else x.astype(np.float32, copy=False)
+        y = self.band.process(y) if self.band is not None else y   # the samples' own times: no shift
         if self.keeps_raw:
             self.raw = np.concatenate([self.raw, x.astype(np.float32, copy=False)], axis=1)
         if self.anchor_t_s is None:

@@ -316,7 +316,7 @@ class IngestMixin:
             log.info("%s: new publisher session %d (was %d)", h["stream"], h["session"], old.session)
         window = None if h["modality"] == "motion" else self.windows.get(h["modality"], (10.0, 1.0))
         model = self.models.get(h["modality"]) if window else None
-        st = InputStream(h, window, model, stats)
+        st = InputStream(h, window, model, stats, self.config.audio_fmax_hz)
         if st.modality == "motion" and st.rate is not None:   # its first frame waits for a second (device_rate)
             st.rate.confirm_first = True
         # the budget is the stream's, not the session's: a new session id per frame buys nothing

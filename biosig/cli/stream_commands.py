@@ -63,6 +63,8 @@ def _serve(args) -> int:
         changes["models"] = models
     if args.af_prevalence is not None:
         changes["af_prevalence"] = args.af_prevalence
+    if args.audio_fmax_hz is not None:
+        changes["audio_fmax_hz"] = args.audio_fmax_hz
     if args.tap or args.dashboard is not None:
         changes["tap_signals"] = True
     cfg = cfg.replace(**changes)
@@ -70,6 +72,7 @@ def _serve(args) -> int:
         if path is not None:
             _check_writable_dir(flag, path)
     _check_models(cfg.models)
+    _check_audio_band(cfg.audio_fmax_hz, cfg.models)
 
     is_ready = threading.Event()
 
@@ -92,6 +95,49 @@ def _serve(args) -> int:
         raise rt.error
     print(json_text.dumps(rt.status()["totals"]), file=sys.stderr)
     return 0
+
+
+def live_band_arg(text: str) -> float:
+    """``serve --audio-fmax-hz``: a frequency in Hz above 0 (argparse type). Not ``common``: that is
+    the band every file of a set holds, read from the files' headers, and a live stream has no set."""
+    import argparse
+    if text == "common":
+        raise argparse.ArgumentTypeError("common is the band every file of a set holds, read from the files' headers, "
+                                         "and serve has no set of files; give the band in Hz (e.g. 1800: the "
+                                         "band embed/score/probe --audio-fmax-hz common chose)")
+    try:
+        hz = float(text)
+    except ValueError:
+        hz = float("nan")
+    if not 0 < hz < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a frequency in Hz above 0 (e.g. 1800)")
+    return hz
+
+
+def _check_audio_band(fmax_hz, models: dict) -> None:
+    """Refuse a band before anything starts where no audio model is served, or where the audio model's
+    rate cannot hold it (the message of ``embed``'s check, :func:`biosig.audio_band.set_fmax_hz`)."""
+    if fmax_hz is None:
+        return
+    from streams.errors import StreamError
+    name = models.get("audio")
+    if name is None:
+        raise StreamError("--audio-fmax-hz band-limits what the audio model is given, and no audio model is served "
+                          "(models has no audio=NAME); drop --audio-fmax-hz or serve one (--models audio=audio-tiny)")
+    import json
+    import pathlib
+
+    from biosig.audio_band import set_fmax_hz
+    from encoders.config import EncoderConfig, get_config, list_models
+    from encoders.errors import EncoderError
+    folder = pathlib.Path(str(name)).expanduser()
+    try:   # a checkpoint folder's config, else the registered architecture's (no weights, no torch)
+        config = (EncoderConfig.from_dict(json.loads((folder / "config.json").read_text()))
+                  if (folder / "config.json").is_file() else get_config(name) if name in list_models() else None)
+    except (ValueError, TypeError, KeyError, OSError, EncoderError):
+        config = None   # an unreadable checkpoint: the runtime says so when it loads it
+    if config is not None:
+        set_fmax_hz(float(fmax_hz), (), None, float(config.input_fs_hz))
 
 
 def _listen(args) -> int:
@@ -214,6 +260,11 @@ def register(sub) -> None:
                         "'none' for no encoders")
     from biosig.cli._common import add_af_prevalence_argument
     add_af_prevalence_argument(p)
+    p.add_argument("--audio-fmax-hz", type=live_band_arg, default=None, metavar="HZ",
+                   help="audio streams: low-pass what the audio model is given to 0-HZ at its rate, the band "
+                        "embed/score/probe --audio-fmax-hz gave the recordings, so live embeddings are the ones a "
+                        "probe was fitted on; window times stay the samples' own, the windows come later by half the "
+                        "filter (10 ms at 1800 Hz) (default: the whole band)")
     _seconds(p, what="until interrupted")
     from biosig.cli.dashboard_commands import add_serve_flags
     add_serve_flags(p)
