@@ -24,9 +24,9 @@ class Ward(threading.Thread):
     """``n`` ECG streams pushed in real time: first ``history_s`` of signal at once (a full window),
     then a 0.1 s frame per stream every 0.1 s until stopped."""
 
-    def __init__(self, endpoint, n, history_s, fs_hz=500.0):
+    def __init__(self, endpoint, n, history_s, fs_hz=500.0, ecg: np.ndarray | None = None):
         super().__init__(daemon=True)
-        self.endpoint, self.n, self.history_s, self.fs_hz = endpoint, n, history_s, fs_hz
+        self.endpoint, self.n, self.history_s, self.fs_hz, self.ecg = endpoint, n, history_s, fs_hz, ecg
         self.halt = threading.Event()
 
     def run(self):
@@ -35,14 +35,16 @@ class Ward(threading.Thread):
             push = push_socket(ctx, self.endpoint)
             rng = np.random.default_rng(0)
             t0 = time.time()
-            first = rng.normal(size=(1, int(self.history_s * self.fs_hz))).astype(np.float32)
+            n_first, n_frame = int(self.history_s * self.fs_hz), int(0.1 * self.fs_hz)
+            trace = None if self.ecg is not None else rng.normal(size=(1, n_first + n_frame)).astype(np.float32)
             for b in range(self.n):
+                first = trace[:, :n_first] if self.ecg is None else self._ecg_at(b, 0, n_first)
                 push.send_multipart(signal(f"bed{b:02d}/ecg", 0, first, fs_hz=self.fs_hz, modality="ecg",
                                            t0_s=t0 - self.history_s))
-            x = rng.normal(size=(1, int(0.1 * self.fs_hz))).astype(np.float32)
             k = 0
             while not self.halt.is_set():
                 for b in range(self.n):
+                    x = (trace[:, n_first:] if self.ecg is None else self._ecg_at(b, n_first + k * n_frame, n_frame))
                     push.send_multipart(signal(f"bed{b:02d}/ecg", k + 1, x, fs_hz=self.fs_hz, modality="ecg",
                                                t0_s=t0 + 0.1 * k))
                 k += 1
@@ -50,6 +52,13 @@ class Ward(threading.Thread):
             push.close()
         finally:
             ctx.destroy(linger=0)
+
+    def _ecg_at(self, bed: int, start: int, n: int) -> np.ndarray:
+        """``n`` samples of the ECG trace from ``start``, bed ``bed`` 0.777 s further on (repeated):
+        every bed's windows differ, so no bed's beats are another's (what the score thread keeps
+        of a window it has seen serves no other)."""
+        offset = int(0.777 * self.fs_hz) * bed
+        return np.take(self.ecg, np.arange(offset + start, offset + start + n), axis=1, mode="wrap")
 
 
 def _status_cli(rt, capsys) -> str:
@@ -59,9 +68,9 @@ def _status_cli(rt, capsys) -> str:
 
 
 @contextlib.contextmanager
-def _ward_runtime(window_s, hop_s, n, model="ecg-tiny"):
+def _ward_runtime(window_s, hop_s, n, model="ecg-tiny", ecg=None):
     """A runtime (``model`` on ECG, one window per batch; None: no encoder) fed by a :class:`Ward`
-    of ``n`` streams."""
+    of ``n`` streams (of white noise; ``ecg``: that (1, T) trace at 500 Hz, repeated)."""
     if model:
         pytest.importorskip("encoders")
         cfg = config(models={"ecg": model}, backend="torch", windows={"ecg": (window_s, hop_s)},
@@ -69,7 +78,7 @@ def _ward_runtime(window_s, hop_s, n, model="ecg-tiny"):
     else:
         cfg = config(models={}, windows={"ecg": (window_s, hop_s)})
     rt = Runtime(cfg, overload_window_s=WATCH_S).start()
-    ward = Ward(rt.bound.ingest, n, window_s)
+    ward = Ward(rt.bound.ingest, n, window_s, ecg=ecg)
     ward.start()
     try:
         yield rt
@@ -111,9 +120,15 @@ def test_a_runtime_that_keeps_up_never_says_overloaded(capsys):
 
 def test_a_runtime_whose_score_thread_falls_behind_says_overloaded_scores(capsys):
     """50 streams of 10 s ECG windows every 0.1 s, no encoder: 500 windows a second reach the score
-    thread (beat detection and measures, ~2-3 ms a window on one thread), which cannot keep up while
-    the encoder lane (quality only) does. Before, the score queue grew and the status said nothing."""
-    with _ward_runtime(10.0, 0.1, 50, model=None) as rt:
+    thread (beat detection and measures, ~3.5 ms a window on one thread: ~280 a second here), which
+    cannot keep up while the encoder lane (quality only) does. Before, the score queue grew and the
+    status said nothing. Every bed sends its own stretch of a simulated ECG: with one frame of white
+    noise for all of them (as before session 68) the score thread found each window's beats among
+    those it had just found for another bed and kept up with 500 a second, and the signal came
+    late or not at all (85 s of a 90 s bound, then a time-out, on a loaded machine)."""
+    from biosig.synthetic import simulate
+    ecg = simulate("ecg", 60, seed=5, rhythm="sinus", fs_hz=500.0).samples[:1].astype(np.float32)
+    with _ward_runtime(10.0, 0.1, 50, model=None, ecg=ecg) as rt:
         o = wait_for(lambda: (s := rt.status()["overload"])["overloaded"] and "scores" in s["behind"] and s,
                      timeout_s=90, what="the overload signal naming the score queue")
         q = o["queues"]["scores"]
