@@ -61,8 +61,29 @@ def load_model(directory) -> tuple[EncoderModel, dict | None, dict]:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise CheckpointError(f"{d}: weights do not match config.json: {exc}") from exc
+        raise CheckpointError(f"{d}: weights.pt does not match config.json ({_mismatch(model, state) or exc}); the "
+                              "two come from different models: copy the checkpoint folder again, or train it again"
+                              ) from None
     return model.eval(), pipe, meta
+
+
+def _mismatch(model: EncoderModel, state) -> str:
+    """What differs between ``model``'s tensors and ``state``'s, in one line (torch's message is a
+    paragraph listing every key: a config.json of depth 2 beside 6-block weights printed 60 names)."""
+    if not isinstance(state, dict):
+        return f"weights.pt holds a {type(state).__name__}, not a state dict"
+    want = model.state_dict()
+    parts = []
+    for what, keys in (("missing", [k for k in want if k not in state]),
+                       ("unexpected", [k for k in state if k not in want])):
+        if keys:
+            parts.append(f"{len(keys)} {what} tensor(s), e.g. {keys[0]}")
+    shaped = [k for k in want
+              if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(want[k].shape)]
+    if shaped:
+        k = shaped[0]
+        parts.append(f"{len(shaped)} of another shape, e.g. {k} {list(state[k].shape)} for {list(want[k].shape)}")
+    return "; ".join(parts)
 
 
 def _read_weights(path: pathlib.Path):
@@ -114,13 +135,27 @@ def _check_finite(d: pathlib.Path, state) -> None:
 
 def _read_json_files(d: pathlib.Path) -> tuple[EncoderConfig, dict | None, dict]:
     """(config, pipeline dict or None, meta) from the JSON files of checkpoint directory ``d``."""
+    found = {}
+    for name, kind in (("config.json", dict), ("pipeline.json", (dict, type(None))), ("meta.json", dict)):
+        if name != "config.json" and not (d / name).is_file():
+            found[name] = None if name == "pipeline.json" else {}
+            continue
+        try:   # which file is broken, said (it was "unreadable checkpoint: Expecting value: line 1 column 2")
+            found[name] = json.loads((d / name).read_text())
+        except (ValueError, OSError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CheckpointError(f"{d / name}: unreadable ({why}); copy the checkpoint folder again, or train it "
+                                  "again") from None
+        if not isinstance(found[name], kind):
+            raise CheckpointError(f"{d / name}: holds a JSON {type(found[name]).__name__}, not the object a checkpoint "
+                                  "writes; copy the checkpoint folder again, or train it again")
     try:
-        config = EncoderConfig.from_dict(json.loads((d / "config.json").read_text()))
-        pipe = json.loads((d / "pipeline.json").read_text()) if (d / "pipeline.json").is_file() else None
-        meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").is_file() else {}
-    except (ValueError, OSError, TypeError) as exc:
-        raise CheckpointError(f"{d}: unreadable checkpoint: {exc}") from exc
-    return config, pipe, meta
+        config = EncoderConfig.from_dict(found["config.json"])
+    except CheckpointError:
+        raise
+    except EncoderError as exc:   # a field out of range or unknown: which file says it
+        raise CheckpointError(f"{d / 'config.json'}: {exc}") from None
+    return config, found["pipeline.json"], found["meta.json"]
 
 
 def training_steps(meta: dict) -> dict | None:
@@ -158,6 +193,9 @@ def resolve(name_or_dir) -> pathlib.Path:
     shipped = CHECKPOINT_ROOT / str(name_or_dir)
     if shipped.is_dir():
         return shipped
+    if p.is_file():   # a weights.pt, an .onnx or a text file given for the folder
+        raise EncoderError(f"{str(name_or_dir)!r} is a file, not a checkpoint: give the checkpoint's folder (it holds "
+                           f"config.json and weights.pt) or a shipped model ({', '.join(shipped_models()) or 'none'})")
     raise EncoderError(f"no checkpoint {str(name_or_dir)!r}: neither a directory nor a shipped model; "
                        f"shipped models: {', '.join(shipped_models()) or 'none'} "
                        f"(architectures without weights: {', '.join(list_models())})")

@@ -177,8 +177,7 @@ class EncoderConfig:
         if self.modality not in CHANNEL_VOCAB:
             raise EncoderError(f"unknown encoder modality {self.modality!r}; expected one of "
                                f"{', '.join(CHANNEL_VOCAB)}")
-        object.__setattr__(self, "channels", tuple(self.channels))
-        object.__setattr__(self, "cross_modal", tuple(self.cross_modal))
+        _check_channel_names(self)
         if self.mask_mode not in MASK_MODES:
             raise EncoderError(f"unknown mask_mode {self.mask_mode!r}; expected one of {', '.join(MASK_MODES)}")
         if not 0.0 <= self.mask_ratio < 1.0:
@@ -229,8 +228,12 @@ class EncoderConfig:
             raise EncoderError(f"unknown pool {self.pool!r}; expected one of {', '.join(POOLS)}")
         if self.pool == "mean+std" and self.dim % 2:
             raise EncoderError(f"pool mean+std needs an even dim, got {self.dim}")
-        if self.rhythm_loss_weight < 0:
-            raise EncoderError(f"rhythm_loss_weight must be >= 0, got {self.rhythm_loss_weight}")
+        negative = [f"{k}={getattr(self, k)}" for k in _NON_NEGATIVE if getattr(self, k) < 0]
+        if negative:   # a negative weight maximises its loss term; a negative beat segment broke the model's shapes
+            raise EncoderError(f"{', '.join(negative)}: must be >= 0")
+        if self.beat_refractory_s <= 0 or self.beat_before_s + self.beat_after_s <= 0:
+            raise EncoderError(f"beat_refractory_s ({self.beat_refractory_s:g}) and beat_before_s + beat_after_s "
+                               f"({self.beat_before_s + self.beat_after_s:g}) must be > 0 s")
         if not 0.1 <= self.crop_fraction <= 1.0 or self.temperature <= 0:
             raise EncoderError("crop_fraction must be in [0.1, 1] and temperature > 0")
         if self.attn_kernel not in ATTN_KERNELS:
@@ -281,6 +284,27 @@ _AT_LEAST_ONE = ("in_channels", "patch_size", "dim", "depth", "heads", "attn_win
                  "decoder_heads", "span_patches", "n_mels", "n_fft", "hop_length", "proj_dim")
 #: largest integer field: beyond it a value is a typo that would exhaust memory, not a size
 _MAX_INT_FIELD = 1 << 20
+#: float fields that are weights or lengths: never below 0
+_NON_NEGATIVE = ("rhythm_loss_weight", "spectral_loss_weight", "contrastive_weight", "beat_before_s", "beat_after_s")
+#: the vocabulary name a recording's unknown channel maps to (encoders.data): it must be in ``channels``
+GENERIC_CHANNEL = {"ecg": "ECG", "ppg": "PPG", "audio": "AUDIO", "spiro": "volume"}
+
+
+def _check_channel_names(config: "EncoderConfig") -> None:
+    """``channels`` and ``cross_modal`` as tuples of distinct names, ``channels`` holding the modality's
+    generic name (``--set channels='"ECG"'`` became the vocabulary E, C, G, and ``channels='["V1"]'`` a
+    KeyError on the first recording; ``[1, 2]`` an AttributeError)."""
+    for field in ("channels", "cross_modal"):
+        v = getattr(config, field)
+        if isinstance(v, str) or not isinstance(v, (list, tuple)) or not all(isinstance(c, str) and c for c in v):
+            raise EncoderError(f"{field} must be a list of channel names, e.g. [\"ECG\"], got {v!r}")
+        if len({c.upper() for c in v}) != len(v):
+            raise EncoderError(f"{field} names a channel twice: {list(v)}")
+        object.__setattr__(config, field, tuple(v))
+    generic = GENERIC_CHANNEL.get(config.modality)
+    if generic and generic.upper() not in {c.upper() for c in config.channels}:
+        raise EncoderError(f"channels {list(config.channels)} must include {generic!r}: a recording's "
+                           f"{config.modality} channel that matches no other name is embedded as {generic!r}")
 
 
 def _check_field_types(config: "EncoderConfig") -> None:
@@ -323,10 +347,13 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_config(name: str, **overrides) -> EncoderConfig:
+def get_config(name: str, /, **overrides) -> EncoderConfig:
     """The configuration registered as ``name`` with ``overrides`` applied."""
     if name not in _REGISTRY:
         raise EncoderError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    if "name" in overrides:   # a TypeError (get_config got multiple values for 'name') before
+        raise EncoderError(f"the model name {name!r} cannot be overridden (--set name): it is the modality and "
+                           "preset (--modality, --preset)")
     return _REGISTRY[name]().replace(**overrides) if overrides else _REGISTRY[name]()
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from encoders.config import GENERIC_CHANNEL
 from encoders.errors import EncoderError, PipelineRateError
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 _ALIASES = {"MLI": "I", "MLII": "II", "MLIII": "III", "MCL1": "V1", "D1": "I", "D2": "II", "D3": "III",
             "PLETH": "PPG", "PULSE": "PPG", "VOLUME_ML": "volume", "VOLUME": "volume", "FLOW": "flow",
             "FLOW_L_S": "flow"}
-_GENERIC = {"ecg": "ECG", "ppg": "PPG", "audio": "AUDIO", "spiro": "volume"}
+_GENERIC = GENERIC_CHANNEL   # a channel matching no name is embedded as its modality's (encoders.config)
 # Channels per training sample: ECG/PPG leads are separate samples (each with its lead embedding);
 # a spirogram sample is the pipeline's (volume, flow) pair.
 SAMPLE_CHANNELS = {"ecg": 1, "ppg": 1, "audio": 1, "spiro": 2}

@@ -63,9 +63,10 @@ from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel, count_parameters
 from encoders.pretrain_data import load_data  # noqa: F401 (re-exported: encoders.pretrain.load_data)
 from encoders.pretrain_init import copy_init_weights, init_source
-from encoders.pretrain_checks import (RESUME_MAY_CHANGE, STATE_FILE, already_done, check_batch_memory,
-                                     check_batch_windows, check_masking, check_out_dir, new_folders, nonfinite_error,
-                                     remove_if_empty, resume_state, same_data, train_window_s)
+from encoders.pretrain_checks import (RESUME_MAY_CHANGE, STATE_FILE, already_done, check_attention_kernel,
+                                     check_batch_memory, check_batch_windows, check_masking, check_out_dir,
+                                     new_folders, nonfinite_error, remove_if_empty, resume_state, same_data,
+                                     train_window_s)
 from encoders.pretrain_evaluation_sets import evaluation_content, merge_overlap, synthetic_overlap
 from encoders.pretrain_pipeline import default_training_pipeline, load_pipeline_file
 from encoders.pretrain_provenance import data_manifest, overlap_warning, provenance, resume_entry
@@ -186,6 +187,7 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
     config = get_config(f"{cfg.modality}-{cfg.preset}", **cfg.overrides)
     pipeline = load_pipeline_file(cfg.pipeline, config) if cfg.pipeline else default_training_pipeline(config)
     check_masking(config, train_window_s(cfg, config))
+    check_attention_kernel(config, device)
     st = resume_state(out, cfg, config, pipeline) if cfg.resume else None   # before the data: fail fast
     if st is not None and int(st["step"]) >= cfg.steps:
         return already_done(out, int(st["step"]), cfg)

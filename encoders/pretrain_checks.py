@@ -194,6 +194,19 @@ def check_masking(config, window_s: float) -> None:
                            "reconstruction would learn nothing; use a larger --set mask_ratio=... (default 0.6)")
 
 
+def check_attention_kernel(config, device: torch.device) -> None:
+    """Training needs a backward pass: FlexAttention has none off CUDA, so ``--set attn_kernel='"flex"'`` (or
+    $BIOSIG_ATTN_KERNEL=flex) on a CPU failed on the first step with a ValueError traceback."""
+    import os
+
+    from encoders.attention import ENV_KERNEL
+    kernel = config.attn_kernel if config.attn_kernel != "auto" else os.environ.get(ENV_KERNEL) or "auto"
+    if kernel == "flex" and device.type != "cuda":
+        where = "attn_kernel" if config.attn_kernel == "flex" else f"${ENV_KERNEL}"
+        raise EncoderError(f"{where} flex cannot train on {device.type} (FlexAttention has no backward there); "
+                           "use blocked, sdpa or auto there, or train on a CUDA GPU")
+
+
 def check_batch_windows(batch_size: int, n_windows: int) -> None:
     """A ``--batch-size`` above the number of training windows repeats windows inside every step
     (:func:`encoders.pretrain_steps.step_indices` spans several epochs a step): trained on, said once."""

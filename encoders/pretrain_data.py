@@ -45,6 +45,9 @@ def load_data(cfg, config, pipeline, progress=None, watch=None):
                 raise EncoderError("--synthetic-pulse-arrhythmia needs --modality ppg (it adds pulse-wave records)")
             sources.append(synthetic_rhythm_records(cfg.synthetic_rhythm_records, cfg.synthetic_seconds, cfg.seed,
                                                     atrial=cfg.synthetic_rhythm_atrial))
+    elif cfg.synthetic_rhythm_atrial:   # it was ignored without a word
+        raise EncoderError("--synthetic-rhythm-atrial changes the --synthetic-rhythm-records of --modality ecg: "
+                           "give --synthetic-rhythm-records N too")
     elif cfg.synthetic_pulse_arrhythmia:
         raise EncoderError("--synthetic-pulse-arrhythmia changes the --synthetic-rhythm-records of --modality ppg: "
                            "give --synthetic-rhythm-records N too")

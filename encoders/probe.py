@@ -41,7 +41,9 @@ def cv_folds(y: np.ndarray, n_splits: int = 5, seed: int = 0, groups=None,
         rare = np.unique(y)[int(np.argmin(counts))]
         name = (class_names or {}).get(rare.item() if hasattr(rare, "item") else rare, str(rare))
         raise EncoderError(f"the rarest class ({name}) has {counts.min()} examples, fewer than the {n_splits} folds"
-                           + (f"; give --folds {counts.min()} or fewer" if counts.min() >= 2 else ""))
+                           + (f"; give --folds {counts.min()} or fewer" if counts.min() >= 2 else
+                              "; a class needs 2 records at least (one to train on, one to test on): give more "
+                              "labelled records of it, or --positive VALUE to probe one class against the rest"))
     if groups is not None:
         groups = np.asarray(groups)
         if groups.shape != y.shape:

@@ -71,9 +71,9 @@ def register(subparsers) -> None:
                         "red channel clips); a recording without it is refused with its channels listed; default: "
                         "the first channel of --modality. Recorded in meta.json and data_manifest.json")
     p.add_argument("--synthetic", action="store_true", help="train on biosig.synthetic signals")
-    p.add_argument("--synthetic-records", type=_positive_int, default=32, metavar="N",
+    p.add_argument("--synthetic-records", type=_positive_int, default=None, metavar="N",
                    help="number of synthetic records (default 32)")
-    p.add_argument("--synthetic-seconds", type=_positive_float, default=60.0, metavar="S",
+    p.add_argument("--synthetic-seconds", type=_positive_float, default=None, metavar="S",
                    help="length of each synthetic record in s (default 60)")
     p.add_argument("--synthetic-rhythm-records", type=_non_negative_int, default=0, metavar="N",
                    help="ECG: also N synthetic records with one beat model and rhythms from regular to "
@@ -235,9 +235,19 @@ def pretrain_command(args) -> int:
     is removed when nothing was written in it)."""
     from encoders.pretrain import TrainConfig, pretrain
     from biosig.errors import BiosigError
-    if not (args.data or args.synthetic or args.synthetic_rhythm_records or args.synthetic_blow_records
-            or args.synthetic_lung_records):
+    any_synthetic = (args.synthetic or args.synthetic_rhythm_records or args.synthetic_blow_records
+                     or args.synthetic_lung_records)
+    if not (args.data or any_synthetic):
         raise BiosigError("no training data: give --data PATH... or --synthetic")
+    for flag, value, asked in (("--synthetic-records", args.synthetic_records, args.synthetic),   # else ignored
+                               ("--synthetic-seconds", args.synthetic_seconds, any_synthetic)):
+        if value is not None and not asked:
+            raise BiosigError(f"{flag} {value:g} sizes synthetic records, but none are asked for: add --synthetic, or "
+                              f"leave {flag} out")
+    overrides = _overrides(args.set)
+    if args.objective and overrides.get("objective", args.objective) != args.objective:   # --objective won silently
+        raise BiosigError(f"--set objective={json.dumps(overrides['objective'])} contradicts --objective "
+                          f"{args.objective}: give the objective once")
     _check_paths(args.data, "--data")
     _check_paths([args.out], "--out", "a folder for the checkpoint")
     if args.channel is not None and not args.channel.strip():
@@ -249,8 +259,8 @@ def pretrain_command(args) -> int:
         if value is not None:   # given but empty: it would be ignored, and the run start from scratch
             _check_paths([value], flag, expected)
     cfg = TrainConfig(modality=args.modality, out_dir=args.out, preset=args.preset, data=tuple(args.data),
-                      synthetic=args.synthetic, synthetic_records=args.synthetic_records,
-                      synthetic_seconds=args.synthetic_seconds,
+                      synthetic=args.synthetic, synthetic_records=args.synthetic_records or 32,
+                      synthetic_seconds=args.synthetic_seconds or 60.0,
                       synthetic_rhythm_records=args.synthetic_rhythm_records,
                       synthetic_rhythm_atrial=args.synthetic_rhythm_atrial,
                       synthetic_pulse_arrhythmia=args.synthetic_pulse_arrhythmia,
@@ -259,7 +269,7 @@ def pretrain_command(args) -> int:
                       lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed, ckpt_every=args.ckpt_every,
                       window_s=args.window_s, hop_s=args.hop_s, resume=args.resume, init_from=args.init_from,
                       progress=not args.no_progress,
-                      overrides={**_overrides(args.set), **({"objective": args.objective} if args.objective else {})},
+                      overrides={**overrides, **({"objective": args.objective} if args.objective else {})},
                       log_every=args.log_every, compile=args.compile, pipeline=args.pipeline, channel=args.channel)
     try:
         metrics = pretrain(cfg)

@@ -80,6 +80,8 @@ def run_export(args) -> int:
     import encoders
     from encoders.export import export_onnx
     from biosig.outputs import check_output_file
+    if not str(args.out).strip():   # it read as "--out .: expected a file name ending in .onnx"
+        raise BiosigError("--out: an empty path (an unset shell variable?); give a file name ending in .onnx")
     if args.out and not str(args.out).endswith(".onnx"):
         raise BiosigError(f"--out {args.out!r} should end in .onnx")
     check_output_file(args.out, "--out", (".onnx",), replace=args.force)

@@ -221,7 +221,8 @@ def _check_fits(args, first, path: str, model, prov: dict, window_s) -> None:
             if why:
                 own = (f", or leave --model out (the embeddings were made by {prov['model']})"
                        if args.model and prov.get("model") and prov["model"] != args.model else "")
-                raise BiosigError(f"--baseline random: --model {model} is a {arch} architecture and these are "
+                article = "an" if arch[0] in "aeiou" else "a"   # "an audio architecture"
+                raise BiosigError(f"--baseline random: --model {model} is {article} {arch} architecture and these are "
                                   f"{modality} recordings ({path}: {why}); give an architecture for {modality} "
                                   f"recordings (e.g. --model {modality}-tiny){own}")
         elif misfit(kind, first):

@@ -8,7 +8,8 @@ import argparse
 import logging
 
 from biosig import json_text
-from biosig.cli._common import fold_count as _folds, positive_int as _positive_int, quality_0_1 as _quality
+from biosig.cli._common import fold_count as _folds, int_in_range, positive_int as _positive_int
+from biosig.cli._common import quality_0_1 as _quality
 from biosig.interrupts import polars_io
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,18 @@ def _fmax_hz(text: str):
     if hz != "common" and hz > 8000:   # the MFCCs are of the sound resampled to 16 kHz
         raise argparse.ArgumentTypeError(f"{text!r}: give a frequency in Hz, 0 < HZ <= 8000 (e.g. 1800), or common")
     return hz
+
+
+def _fold_seed(text: str) -> int:
+    """``--seed``: scikit-learn's folds and NumPy's legacy seeding take 0 .. 2**32 - 1 (-1 was a ValueError
+    traceback)."""
+    return int_in_range(text, 0, 2 ** 32 - 1, expected="a seed from 0 to 2**32 - 1")
+
+
+def _weights_seed(text: str) -> int:
+    """``--random-seed``: a seed of the random weights, 0 .. 2**63 - 1 (encoders.arguments.MAX_SEED), said at once
+    rather than after the baseline features were computed."""
+    return int_in_range(text, 0, 2 ** 63 - 1, expected="a seed from 0 to 2**63 - 1")
 
 
 def _audio_band(text: str):
@@ -58,7 +71,8 @@ def register(subparsers) -> None:
     q.add_argument("--positive", default=None, metavar="VALUE",
                    help="one-vs-rest: this label value is the positive class, all others negative")
     q.add_argument("--folds", type=_folds, default=5, help="cross-validation folds, >= 2 (default 5)")
-    q.add_argument("--seed", type=int, default=0, help="seed of the folds and the bootstrap (default 0)")
+    q.add_argument("--seed", type=_fold_seed, default=0,
+                   help="seed of the folds and the bootstrap, 0 .. 2**32 - 1 (default 0)")
     q.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="N",
                    help="bootstrap resamples of the confidence intervals (default 1000)")
     q.add_argument("--C", type=_probe_C, default=1.0, metavar="C|auto",
@@ -91,7 +105,7 @@ def register(subparsers) -> None:
     q.add_argument("--model", default=None, metavar="NAME|DIR",
                    help="architecture for --baseline random (default: the model that made the embeddings, as "
                         "biosig embed records it in the file, on the same window grid)")
-    q.add_argument("--random-seed", type=int, nargs="+", default=[0], metavar="SEED",
+    q.add_argument("--random-seed", type=_weights_seed, nargs="+", default=[0], metavar="SEED",
                    help="seed(s) of the random weights, one row each (default 0; e.g. --random-seed 0 1 2)")
     q.add_argument("--group-column", default=None, metavar="COL",
                    help="label-table column with a group id (e.g. patient): stratified grouped folds, and "
@@ -270,6 +284,10 @@ def _read_labels(args):
         separator = dialect.separator
         options = {k: v for k, v in dialect.polars_options().items() if k != "decimal_comma"}   # labels are text
         labels = polars_io(pl.read_csv, args.labels, infer_schema_length=0, has_header=not args.no_header, **options)
+    except UnicodeDecodeError as exc:   # a binary file (a .parquet or .mat given for the CSV) was a traceback
+        raise BiosigError(f"{args.labels}: cannot read labels: not a text table (byte {exc.object[exc.start]:#04x} at "
+                          f"offset {exc.start} is neither UTF-8 nor cp1252 text); give the labels as a CSV file"
+                          ) from None
     except (OSError, pl.exceptions.PolarsError) as exc:
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "more fields" in why:
