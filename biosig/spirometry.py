@@ -374,11 +374,14 @@ def record_volume_ml(rec: Record) -> np.ndarray:
 
 def spirogram_channels(rec: Record) -> list[int]:
     """Indices of a spirogram record's volume channels (named ``volume...`` or in mL / L), else of its
-    flow channels (L/s, mL/s, L/min), else ``[0]`` for a single channel without a unit; ``[]`` for none."""
+    flow channels (L/s, mL/s, L/min), else ``[0]`` for a single channel without a unit whose name says no other
+    modality (an ECG's ``II`` or a ``RESP`` column was read as a volume: six "blows" refused, or one acceptable
+    blow of 0.6 L); ``[]`` for none."""
     units = [u.strip().lower() for u in rec.units]
     names = [c.strip().lower() for c in rec.channels]
+    unnamed = units == [""] and (rec.channel_modalities[0] in ("spiro", "other") or names[0].startswith("flow"))
     return ([i for i, (n, u) in enumerate(zip(names, units)) if n.startswith("volume") or u in VOLUME_UNITS]
-            or [i for i, u in enumerate(units) if u in FLOW_UNITS] or ([0] if units == [""] else []))
+            or [i for i, u in enumerate(units) if u in FLOW_UNITS] or ([0] if unnamed else []))
 
 
 def record_volumes_ml(rec: Record) -> list[tuple[str, np.ndarray]]:

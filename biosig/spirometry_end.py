@@ -184,6 +184,11 @@ BLOW_SWING_FRACTION = 0.25   # split_blows: a blow rises, and an inspiration fal
 BLOW_FLOW_FRACTION = 0.25    # ... a rise is a blow when its peak flow is 25 % of the trace's highest
 
 
+#: :func:`split_blows`: a trace whose largest fall exceeds its largest rise this many times is one blow recorded
+#: downward (a spirogram of several blows rises and falls by about the same volume)
+DOWNWARD_FALL_RATIO = 10.0
+
+
 def split_blows(volume_ml: np.ndarray, fs_hz: float) -> list[tuple[int, int]]:
     """``[(start, stop), ...]``: the forced expirations of a trace (1-D, mL, NaN allowed) recorded
     one after the other, each from the lowest volume before it (maximal inspiration) to the lowest
@@ -198,8 +203,11 @@ def split_blows(volume_ml: np.ndarray, fs_hz: float) -> list[tuple[int, int]]:
         return [(0, len(v))]
     n_avg = max(1, int(round(EOFE_AVERAGE_S * fs_hz)))
     a = _moving_average(v[ok], n_avg)
-    swing = BLOW_SWING_FRACTION * float(np.max(a - np.minimum.accumulate(a)))
-    if not swing > 0:
+    rise = float(np.max(a - np.minimum.accumulate(a)))
+    swing = BLOW_SWING_FRACTION * rise
+    # a blow recorded downward (falls 5.8 L, rises only by its noise) is one blow, refused once as downward by
+    # spirometry_indices: cut at its noise's wiggles, it was that refusal and two "fewer than 1 s" ones
+    if not swing > 0 or float(np.max(np.maximum.accumulate(a) - a)) > DOWNWARD_FALL_RATIO * rise:
         return [(0, len(v))]
     pivots, lo, hi, rising = [], 0, 0, None       # zigzag: alternate extremes, each move >= swing
     for i in range(1, len(a)):

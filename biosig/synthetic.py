@@ -38,7 +38,7 @@ from biosig.errors import SignalError
 from biosig.modality import MODALITIES, check_modality
 from biosig.progress import progress_interval_s
 from biosig.record import Record
-from biosig.synthetic_checks import HEART_RATE_BPM, RESP_RATE_BPM, _n, _rng, _value  # noqa: F401
+from biosig.synthetic_checks import HEART_RATE_BPM, RESP_RATE_BPM, SPIRO_MIN_SECONDS, _n, _rng, _value  # noqa: F401
 from biosig.synthetic_mechanics import (SPIRO_ARTEFACTS, SPIRO_PATTERNS, simulate_motion,  # noqa: F401 (re-exported)
                                         simulate_spiro, spiro_volume_ml)
 
@@ -65,7 +65,7 @@ def simulate(modality: str, seconds: float, seed: int = 0, fs_hz: float | None =
     seed : integer seed; identical arguments give identical output.
     fs_hz : sampling rate; defaults per modality in :data:`DEFAULT_FS_HZ`.
     **kw : modality-specific parameters, e.g. ``heart_rate_bpm``, ``noise_mv``, ``leads`` (ecg);
-        ``heart_rate_bpm`` (ppg); ``rhythm="sinus"|"af"`` and ``af_cv`` (ecg, ppg: atrial
+        ``heart_rate_bpm`` (ppg); ``rhythm="sinus"|"af"`` and ``af_cv`` (af only; ecg, ppg: atrial
         fibrillation, see :mod:`biosig.synthetic_af`); ``resp_rate_bpm`` (resp, motion); ``kind="cough"|"breath"|"scene"|"auscultation"``
         (audio); ``pattern="normal"|"obstructive"|"restrictive"`` and ``artefact=None|"cough"|"effort"|"early-stop"|"slow-start"`` (spiro). Unknown keys raise.
     """
@@ -110,25 +110,35 @@ def sinus_heart_rate_bpm(seed: int) -> float:
 RHYTHMS = ("sinus", "af")
 
 
-def _check_rhythm(rhythm: str):
+def _check_rhythm(rhythm: str, af_cv=None, heart_rate_std_bpm=None):
+    """Refuse an unknown ``rhythm`` and a parameter of the other rhythm: ``af_cv`` (the spread of AF's beat
+    intervals, default 0.2) in sinus rhythm, or ``heart_rate_std_bpm`` (ECGSYN's sinus variability, default
+    1 bpm) in AF, was ignored without a word."""
     if rhythm not in RHYTHMS:
         raise SignalError(f"rhythm={rhythm!r}; accepted: {', '.join(RHYTHMS)}")
+    if af_cv is not None and rhythm != "af":
+        raise SignalError(f"af_cv={af_cv!r} applies to rhythm=af only (sinus beats do not use it); add rhythm=af "
+                          "or leave af_cv out")
+    if heart_rate_std_bpm is not None and rhythm == "af":
+        raise SignalError(f"heart_rate_std_bpm={heart_rate_std_bpm!r} applies to sinus rhythm only (AF's beat "
+                          "intervals spread by af_cv); give af_cv=... instead")
 
 
 # ---------------------------------------------------------------------------------- ECG, PPG, resp
 def simulate_ecg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float | None = None,
-                 heart_rate_std_bpm: float = 1.0, noise_mv: float | None = None, leads: int = 1,
-                 baseline_wander_mv: float | None = None, rhythm: str = "sinus", af_cv: float = 0.2) -> Record:
+                 heart_rate_std_bpm: float | None = None, noise_mv: float | None = None, leads: int = 1,
+                 baseline_wander_mv: float | None = None, rhythm: str = "sinus", af_cv: float | None = None) -> Record:
     from biosig.synthetic_ecgsyn import ecgsyn as ecgsyn_lead
 
     rng = _rng(seed, 1)
-    _check_rhythm(rhythm)
+    _check_rhythm(rhythm, af_cv, heart_rate_std_bpm)
     hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else _value(heart_rate_bpm, "heart_rate_bpm", *HEART_RATE_BPM)   # sinus_heart_rate_bpm
     if rhythm == "af" and heart_rate_bpm is None:  # uncontrolled AF: ventricular rate 80-130 bpm
         hr = float(_rng(seed, 13).uniform(80, 130))
     noise = float(rng.uniform(0.005, 0.05)) if noise_mv is None else _value(noise_mv, "noise_mv")
     wander = float(rng.uniform(0.0, 0.15)) if baseline_wander_mv is None else _value(baseline_wander_mv, "baseline_wander_mv")
-    heart_rate_std_bpm, af_cv = _value(heart_rate_std_bpm, "heart_rate_std_bpm"), _value(af_cv, "af_cv", 0.0, 0.9)
+    heart_rate_std_bpm = 1.0 if heart_rate_std_bpm is None else _value(heart_rate_std_bpm, "heart_rate_std_bpm")
+    af_cv = 0.2 if af_cv is None else _value(af_cv, "af_cv", 0.0, 0.9)
     if isinstance(leads, bool) or leads not in (1, 2) or not isinstance(leads, numbers.Integral):   # 2.0 was a TypeError
         raise SignalError(f"leads={leads!r}; accepted: 1 or 2")
     n = _n(seconds, fs_hz)
@@ -219,16 +229,16 @@ PPG_MIN_SIMULATED_S = 5.0
 
 
 def simulate_ppg(seconds: float, seed: int, fs_hz: float, heart_rate_bpm: float | None = None,
-                 motion_amplitude: float | None = None, rhythm: str = "sinus", af_cv: float = 0.2) -> Record:
+                 motion_amplitude: float | None = None, rhythm: str = "sinus", af_cv: float | None = None) -> Record:
     import neurokit2 as nk
 
     rng = _rng(seed, 2)
-    _check_rhythm(rhythm)
+    _check_rhythm(rhythm, af_cv)
     hr = float(rng.uniform(55, 100)) if heart_rate_bpm is None else _value(heart_rate_bpm, "heart_rate_bpm", *HEART_RATE_BPM)
     if rhythm == "af" and heart_rate_bpm is None:  # the same draw as the ECG of the same seed
         hr = float(_rng(seed, 13).uniform(80, 130))
     motion = float(rng.uniform(0.0, 0.2)) if motion_amplitude is None else _value(motion_amplitude, "motion_amplitude")
-    af_cv = _value(af_cv, "af_cv", 0.0, 0.9)
+    af_cv = 0.2 if af_cv is None else _value(af_cv, "af_cv", 0.0, 0.9)
     n = _n(seconds, fs_hz)
     truth = {"heart_rate_bpm": hr, "motion_amplitude": motion, "rhythm": rhythm}
     if rhythm == "af":  # the ECG's beat times for the same seed: a bed's ECG and PPG agree

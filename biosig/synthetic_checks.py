@@ -8,6 +8,9 @@ from biosig.errors import SignalError
 
 HEART_RATE_BPM = (20.0, 250.0)   # heart rates the ECG and PPG simulators take
 RESP_RATE_BPM = (3.0, 60.0)      # respiratory rates (the resp pipeline's 0.05-1 Hz band)
+#: Shortest spirogram ``biosig simulate`` writes: the blow starts 0.5 s in and ``biosig spiro`` measures its
+#: first second (FEV1); 0.1 s wrote 10 samples of noise and no blow, without a word
+SPIRO_MIN_SECONDS = 1.5
 
 
 def _value(value, name: str, lo: float = 0.0, hi: float = float("inf")) -> float:

@@ -123,6 +123,9 @@ def generate_keys(directory, n_clients: int = 1) -> pathlib.Path:
         raise StreamError(f"number of client certificates must be an integer >= 1, got {n_clients!r}")
     d = pathlib.Path(directory)
     allowed = d / "allowed"
+    for path in (d, allowed):   # was "cannot create key directory keys.txt: File exists"
+        if path.exists() and not path.is_dir():
+            raise StreamError(f"{path} is a file, not a folder; give a new folder for the keys")
     try:
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
         allowed.mkdir(exist_ok=True)
@@ -133,7 +136,8 @@ def generate_keys(directory, n_clients: int = 1) -> pathlib.Path:
         written = (d / f"{name}.key_secret", d / f"{name}.key") + (() if name == "server" else (allowed / f"{name}.key",))
         for path in written:
             if path.exists() or path.is_symlink():
-                raise StreamError(f"{path} exists; refusing to overwrite keys")
+                raise StreamError(f"{path} exists; refusing to overwrite keys (a client holding them would "
+                                  "be locked out); give a new folder")
     d.chmod(0o700)                           # the folder holds secrets: owner only
     old_umask = os.umask(0o077)              # no moment where a secret is readable by others
     try:

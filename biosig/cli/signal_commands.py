@@ -340,10 +340,16 @@ def simulate_command(args) -> int:
         raise BiosigError(f"unknown modality {args.modality!r}; expected one of {', '.join(accepted)}")
     args.modality = args.modality.lower()   # ECG as ecg, as info --modality takes it
     try:
-        from biosig.synthetic import simulate
+        from biosig.synthetic import SPIRO_MIN_SECONDS as spiro_min_s, simulate
     except ImportError as exc:
         raise BiosigError(f"synthetic generators are not available in this build "
                           f"(biosig.synthetic cannot be imported: {exc})") from None
+    if not args.out.strip() or args.out.endswith(("/", os.sep)):   # "" was the folder "."; "sims/" wrote sims.hea
+        raise BiosigError(f"--out {args.out!r}: {'a folder' if args.out.strip() else 'empty'}; give a file name, "
+                          f"e.g. --out {args.out.strip()}rec.csv")
+    if args.modality == "spiro" and args.seconds < spiro_min_s:   # a shorter blow held no first second
+        raise BiosigError(f"--seconds {args.seconds:g}: a simulated blow starts 0.5 s in and spiro measures its first "
+                          f"second; give --seconds {spiro_min_s:g} or more (a whole blow: 10)")
     from biosig.readers.audio import AUDIO_EXTENSIONS
     suffix = os.path.splitext(str(args.out))[1].lower()
     if suffix in AUDIO_EXTENSIONS and args.modality != "audio":   # it would read back as audio / other

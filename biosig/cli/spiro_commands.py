@@ -52,7 +52,8 @@ def register(subparsers) -> None:
     p.add_argument("paths", nargs="+", metavar="FILE", help="spirogram files: a blow each, or several blows in a row or in volume columns")
     p.add_argument("--json", action="store_true", help="print JSON ({'blows': [...], 'session': {...}})")
     p.add_argument("--plot", metavar="PNG", default=None,
-                   help="write a flow-volume and volume-time plot of all blows to this PNG file")
+                   help="write a flow-volume and volume-time plot of all blows to this PNG file (an existing "
+                        "one is replaced: a plot is remade from the blows)")
     p.set_defaults(handler=spiro_command)
 
 
