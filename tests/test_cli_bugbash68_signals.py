@@ -11,16 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from biosig.cli import main
-
-def run(capsys, *argv):
-    """``biosig ARGV`` in this process: (exit code, stdout, stderr), argparse exits included."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from test_cli_errors import run_main as run
 
 
 def one_line_error(code, err) -> str:

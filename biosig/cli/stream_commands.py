@@ -98,20 +98,19 @@ def _serve(args) -> int:
 
 
 def live_band_arg(text: str) -> float:
-    """``serve --audio-fmax-hz``: a frequency in Hz above 0 (argparse type). Not ``common``: that is
-    the band every file of a set holds, read from the files' headers, and a live stream has no set."""
+    """``serve --audio-fmax-hz``: a frequency in Hz above 0 (argparse type), as ``embed``'s but for ``common``:
+    that is the band every file of a set holds, read from the files' headers, and a live stream has no set."""
     import argparse
+
+    from biosig.cli.encoder_commands import audio_band_arg
     if text == "common":
         raise argparse.ArgumentTypeError("common is the band every file of a set holds, read from the files' headers, "
                                          "and serve has no set of files; give the band in Hz (e.g. 1800: the "
                                          "band embed/score/probe --audio-fmax-hz common chose)")
     try:
-        hz = float(text)
-    except ValueError:
-        hz = float("nan")
-    if not 0 < hz < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: give a frequency in Hz above 0 (e.g. 1800)")
-    return hz
+        return audio_band_arg(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a frequency in Hz above 0 (e.g. 1800)") from None
 
 
 def _check_audio_band(fmax_hz, models: dict) -> None:
