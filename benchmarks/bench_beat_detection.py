@@ -20,8 +20,8 @@ to the neighbouring expected pulses. Per detector, the share of cells with exact
 (higher is better), none (a missed pulse) and two or more (a doubled one: dicrotic wave, artefact).
 
 "biosig, per window" runs ``detect_beats`` on each 10 s window alone, as the tokenizer must: on a103l
-it finds one pulse per beat in 0.88 of beats against 0.97 on the whole record, below the tokenizer's
-``upstroke`` (0.93). The tokenizer's remaining gap to biosig is the whole record's context (its
+it finds one pulse per beat in 0.90 of beats against 0.97 on the whole record, below the tokenizer's
+``upstroke`` (0.93; 2026-12-07, 0.88 when first written). The tokenizer's remaining gap to biosig is the whole record's context (its
 amplitude range and pulse period), not a detector that a window could run.
 
 Rows ``baseline | ours | ratio`` at the end, baseline = NeuroKit2.
