@@ -285,6 +285,22 @@ def pretrain_command(args) -> int:
     return 0
 
 
+def usable_threads(requested: int | None) -> int | None:
+    """``--threads`` when this process may use that many CPUs, else a one-line error: 100000 threads made OpenBLAS
+    fail to start its pool and ``score`` hang (``embed`` too); more threads than CPUs only time-share them."""
+    import os
+
+    from biosig.errors import BiosigError
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    if requested is not None and requested > n:
+        raise BiosigError(f"--threads {requested}: this process may use {n} CPU(s); give at most {n}, "
+                          "or leave --threads out for the free cores")
+    return requested
+
+
 def embed_command(args) -> int:
     """Embed each input; like ``score``, a bad input is reported on stderr (one line) and the
     good ones are still written. Exit code 0: all embedded; 1: some inputs failed; 2: usage
@@ -295,7 +311,9 @@ def embed_command(args) -> int:
     from biosig.cli._common import apply_threads, pick_threads, read_options
     from biosig.errors import BiosigError
     _check_paths(args.inputs, "INPUT")
-    threads = pick_threads(args.threads)
+    _check_paths([args.model], "--model", "a shipped model name (ecg-tiny, ...), checkpoint folder or exported file")
+    _check_paths([args.out], "--out", "a .parquet file name, e.g. --out embeddings.parquet")
+    threads = pick_threads(usable_threads(args.threads))
     apply_threads(threads)  # before torch is imported: default torch threads oversubscribe a busy host
     opts = read_options(args)
     if pathlib.Path(args.out).suffix != ".parquet":

@@ -98,8 +98,12 @@ class _Progress:
 
 def run_score_command(args) -> int:
     from biosig.cli._common import apply_threads, pick_threads, read_options
+    from biosig.cli.encoder_commands import _check_paths, usable_threads
 
-    threads = pick_threads(args.threads, args.workers)
+    _check_paths([args.model], "--model", "a shipped model name (ecg-tiny), checkpoint folder or exported .onnx")
+    _check_paths([args.out], "--out", "an output folder, e.g. --out scores")
+    # this machine's CPUs bound --threads here; a Ray actor may run on a larger node
+    threads = pick_threads(usable_threads(args.threads) if args.engine == "local" else args.threads, args.workers)
     apply_threads(threads)  # before torch/onnxruntime are imported
     opts = read_options(args)
     from encoders.scoring import ScoreConfig, run_score

@@ -322,4 +322,11 @@ def _read_format(path, mono: bool, sample_rate_hz: float | None = None) -> Recor
         rec = read_labchart_text(p, sample_rate_hz)
     else:
         rec = read_csv(p, sample_rate_hz)
+    if sample_rate_hz is not None and fmt in _OWN_RATE and abs(sample_rate_hz / rec.fs_hz - 1) > 1e-6:
+        log.warning("%s: --sample-rate-hz %g is not used: this %s file holds its own rate, %g Hz (the option is for "
+                    "tables without times)", os.fspath(p), sample_rate_hz, fmt, rec.fs_hz)
     return rec
+
+
+#: Formats whose file states its rate: a stated ``sample_rate_hz`` that disagrees was ignored silently before.
+_OWN_RATE = frozenset({"wfdb", "edf", "audio", "marker-csv", "vxp", "surrogate-csv", "camera-ppg-csv"})

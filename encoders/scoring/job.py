@@ -175,8 +175,16 @@ def _holds(inputs, out_dir: str) -> bool:
 def _outside_out_dir(paths: list[str], out_dir: str) -> list[str]:
     """``paths`` less the files under the output folder: with ``--out`` inside an input folder
     (``biosig score . --out score``) a rerun found its own tables and parts as records."""
+    from encoders.scoring.outputs import is_own_output
     out = os.path.realpath(out_dir)
     keep = [p for p in paths if os.path.commonpath([os.path.realpath(p), out]) != out]
+    # Recordings there (not its tables, parts, run.json): `--out` named the recordings' folder or one above them,
+    # and were dropped without a word (`score a.edf sub/b.edf --out sub` scored a.edf only).
+    theirs = [p for p in paths if p not in keep and not is_own_output(os.path.relpath(os.path.realpath(p), out))]
+    if theirs:
+        raise ScoreError(f"--out {out_dir} holds recordings to score ({', '.join(theirs[:3])}"
+                         f"{', ...' if len(theirs) > 3 else ''}); give an output folder outside the recordings, "
+                         f"e.g. --out {os.path.normpath(out_dir)}_scores")
     if paths and not keep:
         raise ScoreError(f"no records found outside the output folder {out_dir} (the inputs hold only "
                          "its tables); name the folder of the recordings, not --out")

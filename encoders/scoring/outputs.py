@@ -51,6 +51,14 @@ MARKERS = ("record", "error")
 PART_KINDS = ("windows.parquet", "source.json", "inflight.json", "record.parquet", "error.parquet")   # markers last
 
 
+def is_own_output(relative: str) -> bool:
+    """Whether ``relative`` (a path inside an output folder) is a file score writes there: its tables, run.json,
+    parts/ or a half-written ``.NAME.tmp``; anything else there is the user's (a recording named as an input)."""
+    name = os.path.basename(relative)
+    return (relative.split(os.sep)[0] == "parts" or relative in (*TABLE_FILES, SCORE_MANIFEST)
+            or (name.startswith(".") and name.endswith(".tmp")))
+
+
 class PartStore(FolderLock):
     """The per-record part files of one output directory.
 
