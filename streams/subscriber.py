@@ -53,6 +53,16 @@ def _topics(topics) -> list[str]:
     return out or [""]
 
 
+# the first part of every topic the runtime publishes on its output (docs/protocol.md)
+OUTPUT_TOPIC_KINDS = ("emb/", "score/", "fcst/", "hold/", "sig/", "hb/", "status")
+
+
+def unknown_topic_prefixes(topics) -> list[str]:
+    """The prefixes of ``topics`` no output topic can start with (a typo such as ``scroe/``): a
+    subscription to them would wait for ever in silence."""
+    return [t for t in _topics(topics) if not any(k.startswith(t) or t.startswith(k) for k in OUTPUT_TOPIC_KINDS)]
+
+
 def _topic_stats():
     return {"frames": 0, "gaps": 0, "missing": 0, "duplicates": 0, "late": 0, "restarts": 0}
 

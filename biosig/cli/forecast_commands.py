@@ -318,11 +318,19 @@ def _plot(args) -> int:
     if args.session not in sessions:
         raise ForecastError(f"no session {args.session!r} in {root / 'report.json'}; sessions: "
                             f"{', '.join(sessions) or 'none'}")
-    methods = sorted(m for m in results[args.session] if (pdir / args.session / f"{m}.parquet").is_file())
+    methods = sorted(results[args.session])
     if args.method not in methods:
         raise ForecastError(f"no method {args.method!r} for session {args.session} in {root / 'report.json'}; "
                             f"methods: {', '.join(methods) or 'none'}")
-    pred = polars_io(pl.read_parquet, pdir / args.session / f"{args.method}.parquet")
+
+    def read(name):   # a forecasts file deleted or damaged after the run: one line naming it
+        try:
+            return polars_io(pl.read_parquet, pdir / args.session / name)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            why = str(exc).splitlines()[0] if (pdir / args.session / name).is_file() else "missing"
+            raise ForecastError(f"{pdir / args.session / name}: cannot read ({why}): this run's forecasts are "
+                                "incomplete; run `biosig forecast evaluate` again") from None
+    pred = read(f"{args.method}.parquet")
     horizons = sorted(int(h) for h in results[args.session][args.method])
     if set(horizons) != set(pred["horizon"].to_list()):
         raise ForecastError(f"{pdir / args.session / (args.method + '.parquet')} holds horizons "
@@ -337,7 +345,7 @@ def _plot(args) -> int:
     if args.seed not in seeds:
         raise ForecastError(f"no seed {args.seed}; seeds: {', '.join(map(str, seeds))}")
     pred = pred.filter(pl.col("seed") == args.seed).sort("step")
-    truth = polars_io(pl.read_parquet, pdir / args.session / "truth.parquet").sort("step")
+    truth = read("truth.parquet").sort("step")
     chans = [c for c in truth.columns if c not in ("step", "t_s")]
     t = truth["t_s"].to_numpy()
     Y = truth.select(chans).to_numpy()

@@ -141,8 +141,12 @@ def _check_audio_band(fmax_hz, models: dict) -> None:
 
 def _listen(args) -> int:
     import time
-    from streams.subscriber import Subscriber
+    from streams.errors import StreamError
+    from streams.subscriber import OUTPUT_TOPIC_KINDS, Subscriber, unknown_topic_prefixes
     _check_seconds(args)
+    if unknown := unknown_topic_prefixes(args.topics or [""]):
+        raise StreamError(f"--topics {' '.join(unknown)}: no runtime output topic starts like that; topics start with "
+                          f"{', '.join(OUTPUT_TOPIC_KINDS)} (e.g. score/bed01)")
     stop = threading.Event()
     _stop_on_signals(stop)
     end = None if args.seconds is None else time.monotonic() + args.seconds
@@ -161,6 +165,13 @@ def _listen(args) -> int:
                     # not even its heartbeat (every status_every_s, 1 s) came: listening in the wrong place
                     state = f"runtime serving on {args.status} publishes on {output}, not {args.output}: " \
                             f"nothing from it here, not even its heartbeat (give --output {output}); waiting"
+                names = sorted((body or {}).get("streams") or {}) if state == "serving" else []
+                known = [f"{k}{n}" for n in names for k in ("emb/", "score/", "sig/")] + ["hb/runtime", "status"] \
+                    + [f"{k}{c}" for c in sorted((body or {}).get("forecasters") or {}) for k in ("fcst/", "hold/")]
+                if names and (miss := [t for t in args.topics or [] if not any(k.startswith(t) for k in known)]):
+                    # a stream name typo (score/bed1): said once, still waiting (the stream may come later)
+                    state = f"runtime serving; none of its topics starts with {', '.join(miss)} (its streams: " \
+                            f"{', '.join(names[:12])}{' ...' if len(names) > 12 else ''}); waiting"
                 from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
                 hint = []
                 if args.status == DEFAULT_STATUS and args.output != DEFAULT_OUTPUT:
