@@ -16,15 +16,7 @@ import os
 
 import pytest
 
-from test_cli_errors import ecg_record, run_main as run  # noqa: F401  (a fixture)
-
-
-def one_line_error(code, err) -> str:
-    assert code == 2, err
-    assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
+from test_cli_errors import ecg_record, one_line_error, run_main as run  # noqa: F401  (a fixture)
 
 
 def _cpus() -> int:

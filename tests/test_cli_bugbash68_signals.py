@@ -11,15 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_cli_errors import run_main as run
-
-
-def one_line_error(code, err) -> str:
-    assert code == 2, err
-    assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
+from test_cli_errors import one_line_error, run_main as run
 
 
 # ---------------------------------------------------------------------------------- simulate

@@ -22,12 +22,17 @@ def run_main(capsys, *argv):
     return code, out, err
 
 
-def assert_one_line_error(code, err, needle):
+def one_line_error(code, err) -> str:
+    """The one line of a usage error (exit 2, no traceback)."""
     assert code == 2, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert needle in lines[0], err
+    return lines[0]
+
+
+def assert_one_line_error(code, err, needle):
+    assert needle in one_line_error(code, err), err
 
 
 @pytest.fixture
