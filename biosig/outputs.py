@@ -1,4 +1,4 @@
-"""Checks on output paths, done before any work starts (stdlib only: the CLI imports it early).
+"""Checks on output paths, done before any work starts (stdlib and biosig.interrupts only: the CLI imports it early).
 
 A wrong ``--out`` (a folder where a file is expected, a file where a folder is expected, a folder
 that cannot be created) is reported as one :class:`biosig.errors.WriteError` line instead of a
@@ -30,14 +30,19 @@ def _make_folder(folder: pathlib.Path, flag: str, path) -> None:
 
 def _try_write(folder: pathlib.Path, flag: str, path) -> None:
     """Create and remove one empty file in ``folder``: ``os.access`` says yes to root everywhere,
-    also in /proc, /sys and read-only mounts, where the real write failed after all the work."""
+    also in /proc, /sys and read-only mounts, where the real write failed after all the work. Ctrl-C is
+    held until the file is gone (one between its creation and removal left a ``.biosig-write-check-*``
+    file beside the output: test_interrupted_export_keeps_the_file_it_would_replace, no-shared run 68)."""
     import tempfile
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".biosig-write-check-", dir=folder)
-    except OSError as exc:
-        raise WriteError(f"{flag} {path}", f"cannot write in the folder {folder} ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
+
+    from biosig.interrupts import interrupts_deferred
+    with interrupts_deferred():
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".biosig-write-check-", dir=folder)
+        except OSError as exc:
+            raise WriteError(f"{flag} {path}", f"cannot write in the folder {folder} ({exc.strerror or exc})") from None
+        os.close(fd)
+        os.unlink(probe)
 
 
 def check_output_file(path, flag: str = "--out", suffixes: tuple[str, ...] = (), *,

@@ -81,3 +81,26 @@ def test_export_and_compile_refuse_existing_output(capsys, tmp_path):
     plan.write_bytes(b"an engine")
     code, _, err = run_main(capsys, "compile", str(out), "--out", str(plan))
     assert code == 2 and "already exists; give --force" in err and plan.read_bytes() == b"an engine"
+
+
+def test_a_ctrl_c_during_the_write_check_leaves_no_check_file(tmp_path, monkeypatch):
+    """The folder's write check creates and removes one empty file; a Ctrl-C between the two left
+    ``.biosig-write-check-*`` beside the output (an interrupted ``export --force``, no-shared run 68).
+    Now the Ctrl-C comes once the file is gone. The SIGINT is real, sent right after the file exists."""
+    import os
+    import signal
+    import tempfile
+
+    made = []
+
+    def mkstemp_then_ctrl_c(*args, **kwargs):
+        fd_probe = real_mkstemp(*args, **kwargs)
+        made.append(fd_probe[1])
+        os.kill(os.getpid(), signal.SIGINT)
+        return fd_probe
+
+    real_mkstemp = tempfile.mkstemp
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        check_output_file(tmp_path / "out" / "model.onnx")
+    assert made and list((tmp_path / "out").iterdir()) == []
