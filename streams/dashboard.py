@@ -37,7 +37,6 @@ STATIC_FILES = {"index.html": "text/html; charset=utf-8", "dashboard.js": "text/
                 "dashboard.css": "text/css; charset=utf-8", "uPlot.iife.min.js": "text/javascript; charset=utf-8",
                 "uPlot.min.css": "text/css; charset=utf-8", "uPlot.LICENSE": "text/plain; charset=utf-8"}
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8555
-TOPICS = ("sig/", "emb/", "score/", "fcst/", "hold/", "hb/")
 
 
 def check_loopback_host(host: str) -> str:
@@ -164,7 +163,7 @@ class Dashboard:
     def __init__(self, output: str = DEFAULT_OUTPUT, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  key_dir=None, client: str = "client", insecure: bool = False, tick_s: float = 0.05,
                  after: threading.Event | None = None, forget_s: float = FORGET_S):
-        from streams.subscriber import Subscriber
+        from streams.subscriber import OUTPUT_TOPIC_KINDS, Subscriber
         if not 0 <= port <= 65535:
             raise StreamError(f"dashboard port must be in 0..65535, got {port}")
         if not 0 < tick_s <= 0.1:
@@ -174,7 +173,8 @@ class Dashboard:
         self.tick_s = tick_s
         self.after = after
         self.stopping = threading.Event()
-        self.sub = Subscriber(list(TOPICS), output, key_dir=key_dir, client=client, insecure=insecure)
+        topics = [k for k in OUTPUT_TOPIC_KINDS if k != "status"]   # every output topic but the status body
+        self.sub = Subscriber(topics, output, key_dir=key_dir, client=client, insecure=insecure)
         try:
             self.httpd = (_Server6 if ":" in host else _Server)((host, port), _Handler)
         except OSError as exc:
