@@ -81,6 +81,9 @@ def status_table(status: dict) -> str:
     q = status["queue"]
     rows.append(f"encoder queue {q['pending_windows']}/{q['max']}, batches {q['batches']}, "
                 f"invalid frames {sum(status['invalid'].values())}, uptime {status['uptime_s']:.0f} s")
+    band = status.get("audio_fmax_hz")
+    if band and any(s.get("modality") == "audio" for s in status["streams"].values()):
+        rows.append(f"audio streams: model input low-passed to 0-{band:g} Hz (--audio-fmax-hz)")
     rows += skewed
     for name, s in status["streams"].items():
         if s.get("rate_mismatch"):

@@ -75,6 +75,7 @@ class StatusMixin:
             "cpu_wakeup_latency": self.wakeup.state if self.wakeup is not None else "not requested yet",
             "models": self.models.describe() if self.models else {},
             "windows": {m: list(w) for m, w in sorted(self.windows.items())},
+            "audio_fmax_hz": self.config.audio_fmax_hz,   # serve --audio-fmax-hz: audio model input band
             "recorder": ({"dir": str(self.recorder.dir), **self.recorder.rows_written}
                          if self.recorder is not None else None),
         }

@@ -176,6 +176,11 @@ def test_serve_embeds_an_audio_stream_on_the_band_of_the_config():
                 got.append(np.array(f.array))
             return bool(got)
         wait_for(one, timeout_s=20.0, what="one embedding")
+        from streams.demo import status_table
+        from streams.subscriber import request_status
+        body = request_status(rt.bound.status, timeout_s=5.0)   # the band the stream is served on is said
+        assert body["audio_fmax_hz"] == FMAX
+        assert f"model input low-passed to 0-{FMAX:g} Hz" in status_table(body)
         pub.close()
         sub.close()
         model = rt.models.get("audio")
