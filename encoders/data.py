@@ -72,18 +72,16 @@ def encoder_channels(record, config):
     every lead at once, an input the model never saw in training and not what ``score`` or ``serve``
     feed. Where fewer leads than that are usable, the vocabulary order decides among all of them. The
     probe's hrv and ibi baselines take the lead this gives a one-lead model (:mod:`encoders.baselines`)."""
-    from encoders.lead_choice import QUALITY_RANKED_MODALITIES, ranked_leads, unusable_reasons
+    from biosig.lead_quality import lead_summaries
+    from encoders.lead_choice import QUALITY_RANKED_MODALITIES, fed_lead_order, unusable_reasons
     modality = config.modality
     sel = select_channels(record, modality, every_lead=modality == "ppg")
     n = int(config.in_channels or 1)
     if modality not in QUALITY_RANKED_MODALITIES or sel.n_channels <= n:
         return sel
-    mods = (modality,) * sel.n_channels
-    why = unusable_reasons(sel.samples)
-    usable = [not w for w in why]
-    if sum(usable) < n:
-        usable = [True] * sel.n_channels
-    return sel.select(ranked_leads(sel, usable, why, modality, tuple(config.channels), n, mods))
+    return sel.select(fed_lead_order(sel.channels, modality, tuple(config.channels), n, unusable_reasons(sel.samples),
+                                     lambda cand: {i: s["fraction_usable"]
+                                                   for i, s in lead_summaries(sel, cand, modality).items()}))
 
 
 @dataclass(frozen=True, eq=False)

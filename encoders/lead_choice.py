@@ -11,6 +11,7 @@ through it the probe's hrv and ibi baselines) make.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import numpy as np
 
@@ -91,20 +92,28 @@ def unusable_reasons(samples: np.ndarray) -> list[str]:
     return out
 
 
+def gate_shares(usable: list[bool], modalities: tuple[str, ...], modality: str, n: int,
+                shares_of: Callable[[list[int]], dict[int, float]]) -> list[float] | None:
+    """Per channel, the share of its windows at or above the quality gate, ``shares_of(candidates)`` (NaN for
+    channels not assessed), when ``modality`` is one of :data:`QUALITY_RANKED_MODALITIES` and more than ``n``
+    usable channels of it compete; else None (nothing to choose: no quality is computed)."""
+    cand = [i for i, (mod, ok) in enumerate(zip(modalities, usable)) if mod == modality and ok]
+    if modality not in QUALITY_RANKED_MODALITIES or len(cand) <= n:
+        return None
+    share = [float("nan")] * len(usable)
+    for i, value in shares_of(cand).items():
+        share[i] = float(value)
+    return share
+
+
 def lead_usable_shares(rec, usable: list[bool], n: int, modality: str = "ecg",
                        modalities: tuple[str, ...] | None = None) -> list[float] | None:
-    """Per channel of ``rec``, the share of its windows at or above the quality gate
-    (:func:`biosig.quality_summary.quality_summary`, at most 24 windows spread over the record; NaN for
-    channels not assessed), when more than ``n`` usable channels of ``modality`` compete; else None.
+    """:func:`gate_shares` of ``rec``'s channels over the record: per channel the share of its windows passing
+    the gate (:func:`biosig.quality_summary.quality_summary`, at most 24 windows spread over the record).
     ``modalities``: each channel's (default ``rec.channel_modalities``)."""
-    mods = rec.channel_modalities if modalities is None else modalities
-    cand = [i for i, (mod, ok) in enumerate(zip(mods, usable)) if mod == modality and ok]
-    if len(cand) <= n:
-        return None
-    share = [float("nan")] * rec.n_channels
-    for i, summary in lead_summaries(rec, cand, modality).items():
-        share[i] = float(summary["fraction_usable"])
-    return share
+    mods = rec.channel_modalities if modalities is None else tuple(modalities)
+    return gate_shares(usable, mods, modality, n, lambda cand: {
+        i: summary["fraction_usable"] for i, summary in lead_summaries(rec, cand, modality).items()})
 
 
 def ranked_leads(rec, usable: list[bool], why: list[str] | None, modality: str, vocabulary: tuple[str, ...], n: int,
@@ -113,10 +122,24 @@ def ranked_leads(rec, usable: list[bool], why: list[str] | None, modality: str, 
     ranked first by :func:`lead_usable_shares` where ``modality`` is one of
     :data:`QUALITY_RANKED_MODALITIES`. ``modalities``: each channel's (default ``rec.channel_modalities``).
     What ``score`` (:meth:`encoders.scoring.scorer.Scorer.select`) and ``embed``
-    (:func:`encoders.data.encoder_channels`) each wrote out; they differ only around it (score: every channel
-    of the record, an unusable one refused; embed: the modality's channels, all of them usable where too few
-    are, and none reordered where there are no more than the model takes)."""
+    (:func:`encoders.data.encoder_channels`, through :func:`fed_lead_order`) each wrote out; they differ only
+    around it (score: every channel of the record, an unusable one refused; embed: the modality's channels, all
+    of them usable where too few are, and none reordered where there are no more than the model takes)."""
     mods = rec.channel_modalities if modalities is None else tuple(modalities)
-    share = (lead_usable_shares(rec, usable, n, modality, modalities=mods)
-             if modality in QUALITY_RANKED_MODALITIES else None)
+    share = lead_usable_shares(rec, usable, n, modality, modalities=mods)
     return choose_channels(rec.channels, mods, usable, modality, vocabulary, n, why, share)
+
+
+def fed_lead_order(channels: tuple[str, ...], modality: str, vocabulary: tuple[str, ...], n: int, why: list[str],
+                   shares_of: Callable[[list[int]], dict[int, float]]) -> list[int]:
+    """The ``n`` leads of a block of ``modality`` channels (``why``: :func:`unusable_reasons` of each) fed to a
+    model: the usable ones (every one where fewer than ``n`` are usable), ranked by :func:`gate_shares` with
+    ``shares_of``, then the model's order. Offline (``embed``: :func:`encoders.data.encoder_channels`) the shares
+    are counted over the record's windows, live (``serve``: :func:`streams.models.fed_leads`) over the window
+    embedded (what the runtime knows when it embeds it): one rule, two ways of counting."""
+    usable = [not w for w in why]
+    if sum(usable) < n:
+        usable = [True] * len(channels)
+    mods = (modality,) * len(channels)
+    share = gate_shares(usable, mods, modality, n, shares_of)
+    return choose_channels(tuple(channels), mods, usable, modality, vocabulary, n, why, share)

@@ -18,6 +18,7 @@ import logging
 import numpy as np
 
 from biosig.flatline import FLAT_MODALITIES, flat_mask, window_flat_mask
+from encoders.lead_choice import QUALITY_RANKED_MODALITIES
 from streams.device_rate import MARKER_PROVISIONAL_SPAN_S, PROVISIONAL_SPAN_S, DeviceRate
 from streams.metrics import StreamStats
 
@@ -48,8 +49,8 @@ SEQ_WRAP_MODULI = (1 << 8, 1 << 16, 1 << 32)
 SEQ_WRAP_SKIP = 16
 
 #: Modalities whose encoder is fed the leads `score` and `embed` choose (streams.models.fed_leads),
-#: not the stream's first ones.
-LEAD_CHOICE_MODALITIES = ("ecg", "ppg")
+#: not the stream's first ones: those the lead rule ranks by quality.
+LEAD_CHOICE_MODALITIES = QUALITY_RANKED_MODALITIES
 
 
 def window_quality(win: np.ndarray, fs_hz: float, modality: str) -> float:

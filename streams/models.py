@@ -154,30 +154,24 @@ def fed_leads(win: np.ndarray, st, rows: list[float] | None = None) -> list[int]
     """Rows of the window ``win`` (C, W: the stream's preprocessed leads, flat runs as NaN) that
     input stream ``st``'s encoder is fed, in the order fed: every row unless ``st.chooses_leads``.
 
-    A multi-lead ECG or PPG stream whose encoder takes fewer leads is fed the ones ``embed`` and
-    ``score`` feed it from a record (:func:`encoders.lead_choice.choose_channels`, the one rule):
-    usable leads (not mostly missing, not constant) of which those passing the quality gate
-    (:data:`biosig.quality.USABLE`; ECG, and PPG since session 66 as offline) come first, then the model's lead order (MLII as II), then
-    the stream's. Offline the gate's share is counted over the record's windows; live over this
-    window (what the runtime knows when it embeds it). Before, the stream's first lead was fed:
-    leads ["V5", "II"] embedded V5 live and II offline. ``rows``: :func:`row_qualities` of ``win``
-    (None: computed here where needed)."""
+    A multi-lead ECG or PPG stream whose encoder takes fewer leads is fed the ones ``embed`` feeds it from a
+    record (:func:`encoders.lead_choice.fed_lead_order`, the one rule, also behind ``score``'s): usable leads
+    (not mostly missing, not constant), of those the ones passing the quality gate (:data:`biosig.quality.USABLE`)
+    first, then the model's lead order (MLII as II), then the stream's. Offline the gate's share is counted over
+    the record's windows; live over this window (what the runtime knows when it embeds it). Before, the stream's
+    first lead was fed: leads ["V5", "II"] embedded V5 live and II offline. ``rows``: :func:`row_qualities` of
+    ``win`` (None: computed here where needed)."""
     if not getattr(st, "chooses_leads", False):
         return list(range(win.shape[0]))
     from biosig.quality import USABLE
-    from encoders.lead_choice import choose_channels, unusable_reasons
+    from encoders.lead_choice import fed_lead_order, unusable_reasons
     from streams.ingest import window_quality
-    c, n = win.shape[0], st.use_channels
-    why = unusable_reasons(win)
-    usable = [not w for w in why]
-    if sum(usable) < n:   # as encoders.data.encoder_channels: the model's order among all of them
-        usable = [True] * c
-    share = None
-    if st.modality in USABLE and sum(usable) > n:   # as `score` and `embed`: the gate's share (ECG, PPG)
-        share = [float((rows[i] if rows is not None else window_quality(win[i:i + 1], st.fs_out_hz, st.modality))
-                       >= USABLE[st.modality])
-                 if usable[i] else float("nan") for i in range(c)]
-    return choose_channels(st.channels, (st.modality,) * c, usable, st.modality, st.model.vocabulary, n, why, share)
+
+    def passes(cand: list[int]) -> dict[int, float]:   # this window's verdict per candidate lead, 1 or 0
+        return {i: float((rows[i] if rows is not None else window_quality(win[i:i + 1], st.fs_out_hz, st.modality))
+                         >= USABLE[st.modality]) for i in cand}
+    return fed_lead_order(st.channels, st.modality, st.model.vocabulary, st.use_channels, unusable_reasons(win),
+                          passes)
 
 
 @dataclass
