@@ -26,7 +26,8 @@ from biosig.errors import BiosigError
 COMMAND_MODULES = (
     "biosig.cli.signal_commands",   # info, simulate
     "biosig.cli.forecast_commands",  # forecast evaluate | plot
-    "biosig.cli.encoder_commands",   # pretrain, embed
+    "biosig.cli.pretrain_commands",  # pretrain
+    "biosig.cli.embed_commands",     # embed
     "biosig.cli.probe_commands",     # probe
     "biosig.cli.export_commands",    # export, compile
     "biosig.cli.stream_commands",    # serve, monitor, replay, listen, status, keys, bridge, demo

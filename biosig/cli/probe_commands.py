@@ -28,7 +28,7 @@ def _fmax_hz(text: str):
     """``--mfcc-fmax-hz``: ``common`` or a frequency in Hz, above 0 and at most 8000."""
     import argparse
 
-    from biosig.cli.encoder_commands import audio_band_arg
+    from biosig.cli.encoder_options import audio_band_arg
     hz = audio_band_arg(text)
     if hz != "common" and hz > 8000:   # the MFCCs are of the sound resampled to 16 kHz
         raise argparse.ArgumentTypeError(f"{text!r}: give a frequency in Hz, 0 < HZ <= 8000 (e.g. 1800), or common")
@@ -48,8 +48,8 @@ def _weights_seed(text: str) -> int:
 
 
 def _audio_band(text: str):
-    """``--audio-fmax-hz``: as embed's (:func:`biosig.cli.encoder_commands.audio_band_arg`)."""
-    from biosig.cli.encoder_commands import audio_band_arg
+    """``--audio-fmax-hz``: as embed's (:func:`biosig.cli.encoder_options.audio_band_arg`)."""
+    from biosig.cli.encoder_options import audio_band_arg
     return audio_band_arg(text)
 
 

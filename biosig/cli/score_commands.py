@@ -42,7 +42,7 @@ def register(subparsers) -> None:
                    help="worker processes / Ray actors, each loads the model once (default 1)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto: the fastest measured at start; a resumed job keeps "
                         "the backend of its first run, recorded in run.json)")
-    from biosig.cli.encoder_commands import PRECISIONS, device_arg
+    from biosig.cli.encoder_options import PRECISIONS, device_arg
     p.add_argument("--device", type=device_arg, default=None, metavar="cpu|cuda[:N]",
                    help="where the backend runs (default: a CUDA GPU when one is visible, else cpu)")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
@@ -55,7 +55,7 @@ def register(subparsers) -> None:
                         "the modality's default for its default window, else half a window); part of the "
                         "job, so a resumed run must give the same value")
     add_af_prevalence_argument(p)
-    from biosig.cli.encoder_commands import add_audio_band_argument
+    from biosig.cli.encoder_options import add_audio_band_argument
     add_audio_band_argument(p, " (part of the job, so a resumed run must give the same band; in run.json)")
     p.add_argument("--retry-errors", action="store_true", help="score again records that failed before")
     add_threads_argument(p)
@@ -98,10 +98,10 @@ class _Progress:
 
 def run_score_command(args) -> int:
     from biosig.cli._common import apply_threads, pick_threads, read_options
-    from biosig.cli.encoder_commands import _check_paths, usable_threads
+    from biosig.cli.encoder_options import check_paths, usable_threads
 
-    _check_paths([args.model], "--model", "a shipped model name (ecg-tiny), checkpoint folder or exported .onnx")
-    _check_paths([args.out], "--out", "an output folder, e.g. --out scores")
+    check_paths([args.model], "--model", "a shipped model name (ecg-tiny), checkpoint folder or exported .onnx")
+    check_paths([args.out], "--out", "an output folder, e.g. --out scores")
     # this machine's CPUs bound --threads here; a Ray actor may run on a larger node
     threads = pick_threads(usable_threads(args.threads) if args.engine == "local" else args.threads, args.workers)
     apply_threads(threads)  # before torch/onnxruntime are imported

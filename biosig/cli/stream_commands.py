@@ -102,7 +102,7 @@ def live_band_arg(text: str) -> float:
     that is the band every file of a set holds, read from the files' headers, and a live stream has no set."""
     import argparse
 
-    from biosig.cli.encoder_commands import audio_band_arg
+    from biosig.cli.encoder_options import audio_band_arg
     if text == "common":
         raise argparse.ArgumentTypeError("common is the band every file of a set holds, read from the files' headers, "
                                          "and serve has no set of files; give the band in Hz (e.g. 1800: the "
@@ -259,7 +259,7 @@ def register(sub) -> None:
                         "included) each time a new file is written (default: keep every file; a busy ward "
                         "records GBs per hour)")
     p.add_argument("--state", metavar="DIR", help="forecaster checkpoints (resume after a restart)")
-    from biosig.cli.encoder_commands import BACKENDS, PRECISIONS, device_arg
+    from biosig.cli.encoder_options import BACKENDS, PRECISIONS, device_arg
     p.add_argument("--backend", choices=BACKENDS, help="encoder backend (default auto)")
     p.add_argument("--device", type=device_arg, metavar="cpu|cuda[:N]",
                    help="where the encoders run (default: a CUDA GPU when one is visible, else cpu)")
