@@ -66,6 +66,8 @@ def _check_windows(value: dict) -> str | None:
     for modality, wh in value.items():
         if modality not in _modalities():
             return f"modality {modality!r} unknown; expected one of {', '.join(_modalities())}"
+        if modality == "motion":   # was accepted and ignored: marker streams go to the forecaster whole
+            return "motion streams are not windowed (forecaster.lookback_s sets their input); drop windows.motion"
         ok = (isinstance(wh, (tuple, list)) and len(wh) == 2
               and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in wh))
         if not ok or not (0 < wh[1] <= wh[0] < float("inf")):
@@ -257,8 +259,10 @@ class RuntimeConfig:
     device: str | None = field(default=None, metadata=limits(check=_check_device))
     precision: str = field(default="fp32", metadata=limits(choices=("fp32", "bf16", "fp16")))
     max_batch: int = field(default=32, metadata=limits(min=1))
-    max_delay_s: float = field(default=0.02, metadata=limits(min=0))
-    embed_queue: int = field(default=4096, metadata=limits(min=1))
+    # bounds on absurd values (accepted before): a 1e9 s batch delay held every embedding back for ever, a
+    # queue of 1e12 windows is no bound on memory (4096 windows of 2 s audio are 0.5 GB)
+    max_delay_s: float = field(default=0.02, metadata=limits(min=0, max=5.0))
+    embed_queue: int = field(default=4096, metadata=limits(min=1, max=1 << 20))
     out_hwm: int = field(default=10000, metadata=limits(min=0, max=INT32_MAX))
     max_streams: int = field(default=1024, metadata=limits(min=1))
     forecaster: ForecasterConfig = field(default_factory=ForecasterConfig)
@@ -267,7 +271,8 @@ class RuntimeConfig:
     record_dir: str | None = field(default=None, metadata=limits(path=True, check=_check_folder))
     rotate_s: float = field(default=60.0, metadata=_POSITIVE)
     record_keep_s: float | None = field(default=None, metadata=_POSITIVE)
-    status_every_s: float = field(default=1.0, metadata=_POSITIVE)
+    # heartbeats: a subscriber hearing nothing for 5 s (Subscriber stale_s) reconnects, warning each time
+    status_every_s: float = field(default=1.0, metadata=limits(min=0, max=4.0, exclusive_min=True))
     score_smooth_windows: int = field(default=5, metadata=limits(min=1))
     af_prevalence: float | None = field(default=None, metadata=limits(min=0, max=1, exclusive_min=True,
                                                                        exclusive_max=True))
@@ -325,8 +330,12 @@ def _build(cls, data, where: str):
         raise StreamError(f"config {where} must be a table/object of keys, got {type(data).__name__} {data!r:.60}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
-    if unknown:
-        raise StreamError(f"unknown {where} key(s) {sorted(map(str, unknown))}; accepted: {', '.join(sorted(names))}")
+    if unknown:   # a typo ("window") is named with the key it was meant to be
+        import difflib
+        near = {k: difflib.get_close_matches(str(k), names, n=1) for k in sorted(map(str, unknown))}
+        hint = "; ".join(f"did you mean {v[0]!r} for {k!r}?" for k, v in near.items() if v)
+        raise StreamError(f"unknown {where} key(s) {sorted(map(str, unknown))}; {hint + ' ' if hint else ''}"
+                          f"accepted: {', '.join(sorted(names))}")
     return cls(**data)
 
 

@@ -236,6 +236,18 @@ def _couch_truth(couches, seconds):
     return [_record("motion", max(seconds + 5, 1.0) + 5.0, 0 + 7 * c, fs_hz=30.0) for c in range(couches)]
 
 
+def check_ward(beds: int, couches: int) -> None:
+    """Refuse a ward with more streams than the runtime accepts (``RuntimeConfig.max_streams``): 1000 beds ran,
+    every bed past the 256th rejected, with nothing said before the summary."""
+    from streams.errors import StreamError
+    from streams.simulate import BED_STREAMS
+    n_streams, limit = beds * len(BED_STREAMS) + couches, RuntimeConfig().max_streams
+    if n_streams > limit:
+        raise StreamError(f"--beds {beds} --couches {couches}: {n_streams} streams ({len(BED_STREAMS)} a bed, one a "
+                          f"couch), more than the runtime accepts ({limit}, max_streams); give at most "
+                          f"{max(0, limit - couches) // len(BED_STREAMS)} beds")
+
+
 def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: int = 1,
              backend: str = "auto", endpoints: Endpoints | None = None, stream=sys.stdout) -> dict:
     """Run the demo and return its summary (also written to ``out_dir/summary.json``)."""
@@ -243,6 +255,7 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
     from streams.errors import StreamError
     from streams.subscriber import request_status
     import shutil
+    check_ward(beds, couches)
     out = pathlib.Path(out_dir)
     for sub in ("recordings", "state"):  # each demo starts afresh
         shutil.rmtree(out / sub, ignore_errors=True)

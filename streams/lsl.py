@@ -147,6 +147,14 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
     """
     if prop:
         check_lsl_property(prop)
+    from streams._client import check_connection
+    check_connection(endpoint, key_dir, "client", insecure)   # not after --resolve-s of looking for outlets
+    if key_dir:
+        import zmq
+
+        from streams.security import secure_client
+        with zmq.Context() as ctx, ctx.socket(zmq.PUSH) as probe:   # the keys read, nothing connected
+            secure_client(probe, key_dir)
     pylsl = _pylsl()
     from streams.publisher import Publisher
     stop = stop or threading.Event()
@@ -264,6 +272,10 @@ def bridge_lsl_out(*, endpoint: str = DEFAULT_OUTPUT, topics=OUT_TOPICS, key_dir
 
     Returns ``{topic: samples pushed}``.
     """
+    from streams.subscriber import _topics
+    if wrong := [t for t in _topics(topics) if not any(k.startswith(t) or t.startswith(k) for k in OUT_TOPICS)]:
+        raise StreamError(f"--topics {' '.join(wrong)}: only outputs whose topic starts with {', '.join(OUT_TOPICS)} "
+                          "become LSL outlets (others were subscribed to and dropped)")
     pylsl = _pylsl()
     from streams.subscriber import Subscriber
     stop = stop or threading.Event()

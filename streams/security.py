@@ -16,12 +16,15 @@ import logging
 import os
 import pathlib
 import shutil
+import sys
 
 from streams.errors import StreamError
 
 log = logging.getLogger(__name__)
 
 LOCAL_SCHEMES = ("inproc", "ipc")
+#: longest ipc:// path a Unix socket takes (sockaddr_un.sun_path less its NUL: 108 on Linux, 104 on macOS)
+IPC_PATH_MAX = 107 if sys.platform.startswith("linux") else 103
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, str, str]:
@@ -29,8 +32,8 @@ def parse_endpoint(endpoint: str) -> tuple[str, str, str]:
 
     ``tcp://HOST:PORT`` (HOST a name, an IPv4 address, ``[IPv6]`` or ``*``; PORT a number or
     ``*``, a ZeroMQ ``source;dest`` pair keeps the destination), ``ipc://PATH`` and
-    ``inproc://NAME`` (host is the path/name, port ``""``). Raises :class:`StreamError` for
-    anything else.
+    ``inproc://NAME`` (host is the path/name, port ``""``; an ipc path of at most ``IPC_PATH_MAX``
+    bytes). Raises :class:`StreamError` for anything else.
     """
     if not isinstance(endpoint, str) or "://" not in endpoint:
         raise StreamError(f"endpoint {endpoint!r} is not SCHEME://ADDRESS (tcp, ipc or inproc)")
@@ -38,6 +41,9 @@ def parse_endpoint(endpoint: str) -> tuple[str, str, str]:
     if scheme in LOCAL_SCHEMES:
         if not rest:
             raise StreamError(f"endpoint {endpoint!r} has no {scheme} address")
+        if scheme == "ipc" and len(os.fsencode(rest)) > IPC_PATH_MAX:   # failed at the bind, after the warm-up
+            raise StreamError(f"endpoint {endpoint[:40]!r}...: an ipc path is at most {IPC_PATH_MAX} bytes (the "
+                              f"operating system's limit), this one is {len(os.fsencode(rest))}; give a shorter path")
         return scheme, rest, ""
     if scheme != "tcp":
         raise StreamError(f"endpoint {endpoint!r}: scheme {scheme!r} unknown; expected tcp, ipc or inproc")
@@ -155,6 +161,9 @@ def generate_keys(directory, n_clients: int = 1) -> pathlib.Path:
 
 def _load(path: pathlib.Path):
     import zmq.auth
+    if not path.parent.is_dir():   # was "key file DIR/server.key_secret is missing" for a typo or a file
+        what = "is a file, not" if path.parent.exists() else "does not exist: give"
+        raise StreamError(f"--keys {path.parent} {what} a key folder of `biosig keys generate DIR`")
     if not path.exists():
         raise StreamError(f"key file {path} is missing; create keys with: biosig keys generate DIR")
     try:
@@ -179,6 +188,8 @@ class ServerSecurity:
         allowed = d / "allowed"
         if not allowed.is_dir() or not any(allowed.glob("*.key")):
             raise StreamError(f"{allowed} holds no client keys: nobody could connect")
+        for key in sorted(allowed.glob("*.key")):   # one damaged file: zmq logged it and allowed nobody
+            _load(key)
         self.auth = ThreadAuthenticator(ctx)
         self.auth.start()
         self.auth.configure_curve(domain="biosig", location=str(allowed))

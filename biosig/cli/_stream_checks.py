@@ -149,3 +149,84 @@ def check_models(models: dict):
         if get_config(name).modality != modality:
             raise StreamError(f"models: {modality}={name}: {name} embeds {get_config(name).modality}, "
                               f"not {modality}")
+
+
+def check_endpoint_flags(flags: dict) -> None:
+    """``serve --ingest/--output/--status`` given: a malformed one named by its flag (it was blamed on
+    "config key endpoints.ingest" with no config file given)."""
+    from streams.errors import StreamError
+    from streams.security import parse_endpoint
+    for flag, endpoint in flags.items():
+        if endpoint is not None:
+            try:
+                parse_endpoint(endpoint)
+            except StreamError as exc:
+                raise StreamError(f"{flag}: {exc}") from None
+
+
+def check_bind_hosts(cfg, flags) -> None:
+    """Refuse, before the warm-up, a bind of ``cfg.endpoints`` this machine cannot make: an ipc path in a
+    folder that does not exist, a TCP host that is no address or network interface of this machine. Each
+    failed after the warm-up with ZeroMQ's text ("No such device") and "another runtime running?".
+    ``flags``: the --ingest/--output/--status given (None: the config's), named in the message. Plain TCP
+    off loopback without keys is refused first (the runtime's own check, which says what to do)."""
+    import errno
+    import pathlib
+    import socket
+    from streams.errors import StreamError
+    from streams.security import check_plain_allowed, parse_endpoint
+    if not cfg.key_dir:
+        check_plain_allowed(cfg.endpoints.all(), cfg.insecure)
+    names = ("ingest", "output", "status")
+    for label, ep in ((f"--{n}" if g else f"endpoints.{n}", e) for n, g, e in zip(names, flags, cfg.endpoints.all())):
+        scheme, host, _ = parse_endpoint(ep)
+        if scheme == "ipc" and not (folder := pathlib.Path(host).parent).is_dir():
+            raise StreamError(f"{label} {ep}: folder {folder} does not exist; create it or give another ipc path")
+        if scheme != "tcp" or host == "*" or host in {n for _, n in socket.if_nameindex()}:
+            continue
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            addr = socket.getaddrinfo(host, None, family, socket.SOCK_STREAM)[0][4][0]
+        except (socket.gaierror, UnicodeError):
+            raise StreamError(f"{label} {ep}: {host} is neither an address nor a network interface of this machine "
+                              "(give one of its addresses, e.g. 127.0.0.1, or * for all)") from None
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((addr, 0))
+            except OSError as exc:
+                if exc.errno == errno.EADDRNOTAVAIL:
+                    raise StreamError(f"{label} {ep}: {host} is not an address of this machine; a runtime binds "
+                                      "to one of its own (or * for all)") from None
+
+
+def overridden(file_cfg, changes: dict) -> list[str]:
+    """The config file's settings that ``changes`` (from flags) replace by another value: said, not silent."""
+    import dataclasses
+    from streams.config import RuntimeConfig
+    default, out = RuntimeConfig(), []
+    for key, new in changes.items():
+        pairs = [(f"{key}.{f.name}", getattr(getattr(file_cfg, key), f.name), getattr(getattr(default, key), f.name),
+                  getattr(new, f.name)) for f in dataclasses.fields(new)] if key == "endpoints" else \
+            [(key, getattr(file_cfg, key), getattr(default, key), new)]
+        out += [f"{name} {old!r} by {value!r}" for name, old, dflt, value in pairs if old != dflt and old != value]
+    return out
+
+
+def models_flag(text: str) -> dict:
+    """``serve --models``: MODALITY=NAME pairs, or ``none`` alone. A modality named twice (the first was
+    dropped) and ``none`` beside pairs (the pairs were served) are refused, not decided in silence."""
+    from streams.errors import StreamError
+    items = [i for i in text.split(",") if i]
+    if "none" in items and len(set(items)) > 1:
+        raise StreamError(f"--models {text}: 'none' (no encoders) goes alone; drop it or the MODALITY=NAME pairs")
+    models = {}
+    for item in items:
+        if item == "none":
+            continue
+        if "=" not in item:
+            raise StreamError(f"--models takes MODALITY=NAME pairs or 'none', got {item!r}")
+        k, v = item.split("=", 1)
+        if k in models:
+            raise StreamError(f"--models names {k} twice ({k}={models[k]}, {item}); give one model per modality")
+        models[k] = v
+    return models

@@ -13,8 +13,10 @@ import threading
 from biosig import json_text
 from biosig.cli._common import positive_float
 from biosig.cli._device_commands import _bridge, _bridge_out, _monitor, _replay
-from biosig.cli._stream_checks import (check_models as _check_models, check_number as _check_number,
-                                       check_writable_dir as _check_writable_dir)
+from biosig.cli._stream_checks import (check_bind_hosts as _check_bind_hosts, check_endpoint_flags as
+                                       _check_endpoint_flags, check_models as _check_models, check_number as
+                                       _check_number, check_writable_dir as _check_writable_dir,
+                                       models_flag as _models_flag, overridden as _overridden)
 from biosig.cli._stream_checks import (DEFAULT_INGEST, DEFAULT_OUTPUT, DEFAULT_STATUS,  # noqa: F401 (re-exported)
                                        check_seconds as _check_seconds, endpoint_args as _endpoint_args,
                                        seconds_arg as _seconds, stop_on_signals as _stop_on_signals)
@@ -27,10 +29,11 @@ def _serve(args) -> int:
     from streams.errors import StreamError
     from streams.runtime import Runtime
     _check_seconds(args)
+    given = (args.ingest, args.output, args.status)
+    _check_endpoint_flags(dict(zip(("--ingest", "--output", "--status"), given)))
     cfg = load_config(args.config) if args.config else RuntimeConfig()
     # an endpoint flag replaces that endpoint only: the config file's others stay (they were reset
     # to the defaults, e.g. --ingest alone moved output and status to 5556/5557)
-    given = (args.ingest, args.output, args.status)
     changes = {"endpoints": Endpoints(*(c if g is None else g for g, c in zip(given, cfg.endpoints.all())))} \
         if any(g is not None for g in given) else {}
     if args.keys:
@@ -52,22 +55,17 @@ def _serve(args) -> int:
     if args.precision:
         changes["precision"] = args.precision
     if args.models is not None:
-        models = {}
-        for item in filter(None, args.models.split(",")):
-            if item == "none":
-                continue
-            if "=" not in item:
-                raise StreamError(f"--models takes MODALITY=NAME pairs or 'none', got {item!r}")
-            k, v = item.split("=", 1)
-            models[k] = v
-        changes["models"] = models
+        changes["models"] = _models_flag(args.models)
     if args.af_prevalence is not None:
         changes["af_prevalence"] = args.af_prevalence
     if args.audio_fmax_hz is not None:
         changes["audio_fmax_hz"] = args.audio_fmax_hz
     if args.tap or args.dashboard is not None:
         changes["tap_signals"] = True
+    if args.config and (replaced := _overridden(cfg, changes)):   # flags win, and say so
+        print(f"biosig serve: warning: flags replace the config file's {'; '.join(replaced)}", file=sys.stderr)
     cfg = cfg.replace(**changes)
+    _check_bind_hosts(cfg, given)
     for flag, path in (("--record", cfg.record_dir), ("--state", cfg.state_dir)):
         if path is not None:
             _check_writable_dir(flag, path)
@@ -239,6 +237,8 @@ def _demo(args) -> int:
     _check_seconds(args)
     _check_number("--beds", args.beds, lo=0, integer=True)
     _check_number("--couches", args.couches, lo=0, integer=True)
+    from streams.demo import check_ward
+    check_ward(args.beds, args.couches)   # before the output folder is made
     from biosig.outputs import check_output_dir
     check_output_dir(args.out, "--out")
     run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend,
@@ -251,7 +251,8 @@ def register(sub) -> None:
     p = sub.add_parser("serve", help="run the streaming runtime",
                        description="Ingest signal frames, window and embed them, forecast marker "
                                    "streams, publish outputs (see docs/protocol.md).")
-    p.add_argument("--config", metavar="FILE", help="runtime configuration (.json or .toml)")
+    p.add_argument("--config", metavar="FILE", help="runtime configuration (.json or .toml; keys: docs/cli.md); "
+                                                    "a flag given replaces the file's value, with a warning naming it")
     _endpoint_args(p, config_file=True)
     p.add_argument("--record", metavar="DIR", help="record inputs and outputs to Parquet files in DIR")
     p.add_argument("--record-keep-h", type=positive_float, metavar="HOURS",
