@@ -108,7 +108,11 @@ def _input_layout(onnx_path: pathlib.Path, opts: CompileOptions):
         raise EncoderError(f"{onnx_path} carries no model config; give --min/--opt/--max-length")
     lengths = (opts.min_length or window, opts.opt_length or window, opts.max_length or window)
     if not lengths[0] <= lengths[1] <= lengths[2]:
-        raise EncoderError(f"length profile must satisfy min <= opt <= max, got {lengths}")
+        unset = [f"--{k}-length" for k, v in zip(("min", "opt", "max"), (opts.min_length, opts.opt_length,
+                                                                         opts.max_length)) if v is None]
+        why = f" ({' and '.join(unset)}: the model window, {window} samples)" if unset else ""
+        raise EncoderError(f"the length profile must satisfy --min-length <= --opt-length <= --max-length, got "
+                           f"{'/'.join(map(str, lengths))}{why}")
     if dims[2].dim_value and lengths != (dims[2].dim_value,) * 3:
         raise EncoderError(f"{onnx_path} has a fixed length of {dims[2].dim_value} samples; "
                            f"the profile asks for {lengths}")
@@ -126,16 +130,67 @@ def _check_gpu():
                            "and run on the GPU they target)")
 
 
-def _calibrator(trt, path: str, batch: int, cache: pathlib.Path, with_channels: bool):
-    """IInt8EntropyCalibrator2 over the windows of an .npy file (N, C, T) float32."""
+def load_calibration(path, batch: int, window: tuple[int, int] | None = None):
+    """The windows (N, C, T) float32 of the .npy file ``path``, or an :class:`EncoderError` saying what it is
+    instead: not an .npy (a CSV, an .npz), not 3-D numbers, fewer than ``batch`` (--opt-batch) windows, a
+    NaN, or, with ``window`` (channels, samples of the calibration profile: --opt-length), windows of another
+    shape (TensorRT reads each batch as windows of the profile's shape: smaller ones read past the buffer)."""
     import numpy as np
-    import torch
     try:
-        data = np.load(path).astype(np.float32)
-    except (OSError, ValueError) as exc:
-        raise EncoderError(f"--calibration {path}: cannot read an .npy array ({exc})") from None
-    if data.ndim != 3 or len(data) < batch:
-        raise EncoderError(f"--calibration {path}: need (N, C, T) with N >= {batch}, got {data.shape}")
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        why = "not an .npy file: text, or pickled objects?" if "pickled" in why else why   # a CSV read as a pickle
+        raise EncoderError(f"--calibration {path}: cannot read an .npy array ({why}); save the windows with "
+                           "numpy.save('windows.npy', x), x of shape (N, C, T) float32") from None
+    if not isinstance(data, np.ndarray):   # an .npz archive of arrays
+        data.close()
+        raise EncoderError(f"--calibration {path}: an .npz archive, not one .npy array; save the windows with "
+                           "numpy.save('windows.npy', x), x of shape (N, C, T) float32")
+    if data.ndim != 3 or len(data) < batch or not np.issubdtype(data.dtype, np.number):
+        raise EncoderError(f"--calibration {path}: need windows (N, C, T) of numbers with N >= {batch} "
+                           f"(--opt-batch), got {data.dtype} {data.shape}")
+    if window is not None and tuple(data.shape[1:]) != tuple(window):
+        raise EncoderError(f"--calibration {path}: windows of {data.shape[1]} channel(s) x {data.shape[2]} samples, "
+                           f"and the engine is calibrated on {window[0]} x {window[1]} (--channels, --opt-length); "
+                           "give windows of that shape, or those options")
+    data = data.astype(np.float32)
+    if not np.isfinite(data).all():
+        raise EncoderError(f"--calibration {path}: {int((~np.isfinite(data)).sum())} NaN or infinite value(s); "
+                           "give windows of finite numbers")
+    return data
+
+
+def check_inputs(onnx_path, options: CompileOptions) -> None:
+    """User mistakes of a build, said on any machine before TensorRT and the GPU are looked for: an int8
+    --calibration that is not an .npy of windows (N, C, T) with N >= --opt-batch, and, for a graph biosig
+    export wrote (its model config in the metadata), a length profile it cannot take (inverted, below the
+    model's smallest input, other than a fixed-length graph's) or more --channels than a model without
+    ``channel_idx`` has channel names."""
+    from encoders.config import min_input_samples
+    from encoders.onnx_metadata import read_metadata
+    if options.calibration and options.precision == "int8":
+        load_calibration(options.calibration, options.opt_batch)
+    meta = read_metadata(onnx_path)
+    config = meta.get("model_config") or {}
+    if not config:   # a graph of another tool: its profile is TensorRT's to judge, on the GPU
+        return
+    _, channels, lengths, with_channels = _input_layout(pathlib.Path(onnx_path), options)
+    model = meta.get("model_id") or onnx_path
+    if lengths[0] < (need := min_input_samples(config)):
+        raise EncoderError(f"--min-length {lengths[0]} is shorter than the smallest input of {model} ({need} "
+                           f"samples); give --min-length {need} or more")
+    names = config.get("channels") or []
+    if names and not with_channels and config.get("modality") not in ("audio", "spiro") and channels > len(names):
+        raise EncoderError(f"--channels {channels}: {model} has {len(names)} channel name(s) ({', '.join(names)}) "
+                           f"and its graph takes no channel_idx; give --channels {len(names)}"
+                           f"{' or fewer' if len(names) > 1 else ''}")
+
+
+def _calibrator(trt, path: str, batch: int, cache: pathlib.Path, with_channels: bool, window: tuple[int, int]):
+    """IInt8EntropyCalibrator2 over the windows of an .npy file (N, C, T) float32 of the shape ``window``."""
+    import torch
+    data = load_calibration(path, batch, window)
 
     class Calibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self):
@@ -221,7 +276,7 @@ def compile_engine(onnx_path, out_path, options: CompileOptions = CompileOptions
     if options.precision == "int8":
         config.set_flag(trt.BuilderFlag.INT8)
         config.int8_calibrator = _calibrator(trt, options.calibration, options.opt_batch,
-                                             out_path.with_suffix(".calib"), with_channels)
+                                             out_path.with_suffix(".calib"), with_channels, (channels, lengths[1]))
         config.set_calibration_profile(profile)
     log.info("building TensorRT %s engine for %s, profile %s", options.precision, onnx_path, shapes)
     blob = builder.build_serialized_network(network, config)

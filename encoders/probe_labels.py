@@ -68,6 +68,11 @@ def record_features(emb_df, min_quality: float = 0.0):
     df = emb_df
     if min_quality > 0 and "quality" in df.columns:
         df = df.filter(pl.col("quality") >= min_quality)
+    if len(df) == 0 and len(emb_df):   # the file holds windows: the threshold left none
+        best = emb_df["quality"].max()
+        best = "none: the column is empty" if best is None else f"{best:.3g}"
+        raise EncoderError(f"no window has a quality of --min-quality {min_quality:g} or more (the highest of the "
+                           f"{len(emb_df)} is {best}); give a lower --min-quality, or leave it out")
     if len(df) == 0:
         raise EncoderError("no embeddings left (empty file or all below --min-quality)")
     sources = df["source"].to_list()
@@ -77,6 +82,7 @@ def record_features(emb_df, min_quality: float = 0.0):
                            "labels are joined on): not a file of biosig embed; embed the recordings again")
     vectors = df["embedding"].to_list()
     _check_vectors(vectors, df.schema["embedding"])
+    _check_unique_windows(df)
     keys = [record_key(s) for s in sources]
     first: dict[str, str] = {}
     for src, k in zip(sources, keys):
@@ -92,6 +98,23 @@ def record_features(emb_df, min_quality: float = 0.0):
     np.add.at(X, idx, emb)
     X /= np.bincount(idx)[:, None]
     return order, X
+
+
+def _check_unique_windows(df) -> None:
+    """An :class:`EncoderError` when one window (source, channels, t0_s, t1_s) has two rows: two files of
+    ``biosig embed`` joined into one (two models' embeddings of the same records, or one run twice) were
+    averaged into one record, silently, with two models' vectors of one length mixed."""
+    cols = [c for c in ("source", "channels", "t0_s", "t1_s") if c in df.columns]
+    if not {"t0_s", "t1_s"} <= set(cols):   # a file without window times: nothing to compare
+        return
+    twice = df.filter(df.select(cols).is_duplicated())
+    if len(twice):
+        first = twice.row(0, named=True)
+        n_rec = twice["source"].n_unique()
+        raise EncoderError(f"{len(twice)} rows of the embeddings are windows that appear more than once ({n_rec} "
+                           f"record(s), e.g. {record_key(first['source'])} {first['t0_s']:g}-{first['t1_s']:g} s): "
+                           "two files of biosig embed joined into one (two models, or one run twice)? their "
+                           "embeddings would be averaged into one record; probe each file on its own")
 
 
 def check_finite(keys, X, kept) -> None:
@@ -211,7 +234,9 @@ def join_labels(keys, labels_df, label_column: str, key_column: str | None = Non
         raise EncoderError(f"every record that matches a {key_column!r} value has a missing {label_column!r} "
                            f"(empty or {', '.join(sorted(missing_text)) or 'null'})")
     if not kept:
-        raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels (e.g. source key "
+        n_ids = sum(1 for k in lab if k)
+        raise EncoderError(f"no embedding source matches a {key_column!r} value in the labels: none of the {n_ids} "
+                           f"labelled id(s) is one of the {len(keys)} embedded record(s) (e.g. source key "
                            f"{keys[0]!r}, label key {next(iter(lab), '')!r}){id_hint([k for k in lab if k], keys)}")
     return kept, np.array([lab[keys[i]] for i in kept])
 

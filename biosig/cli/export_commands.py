@@ -77,18 +77,19 @@ def register(subparsers) -> None:
 
 
 def run_export(args) -> int:
-    import encoders
-    from encoders.export import export_onnx
     from biosig.outputs import check_output_file
     if not str(args.out).strip():   # it read as "--out .: expected a file name ending in .onnx"
         raise BiosigError("--out: an empty path (an unset shell variable?); give a file name ending in .onnx")
-    if args.out and not str(args.out).endswith(".onnx"):
-        raise BiosigError(f"--out {args.out!r} should end in .onnx")
+    if args.out and not str(args.out).endswith(".onnx"):   # lower case: embed reads X.ONNX's metadata at X.onnx
+        raise BiosigError(f"--out {args.out!r} should end in .onnx (e.g. {pathlib.Path(args.out).stem or 'model'}"
+                          ".onnx)")
     check_output_file(args.out, "--out", (".onnx",), replace=args.force)
     if args.model and args.model_option and args.model != args.model_option:
         raise BiosigError(f"two models given: {args.model!r} and --model {args.model_option!r}; give one")
     if not (args.model or args.model_option):
         raise BiosigError("no model: give a shipped name or checkpoint directory (biosig export ecg-tiny --out ecg.onnx)")
+    import encoders   # torch: imported once the arguments are known to be right (a mistake is said at once)
+    from encoders.export import export_onnx
     source = encoders.load(args.model or args.model_option, pretrained=not args.random_init)
     result = export_onnx(source, args.out, opset=args.opset, batch=args.batch, precision=args.precision)
     meta = result.metadata
@@ -149,7 +150,7 @@ def _check_compile_inputs(args) -> None:
 
 
 def run_compile(args) -> int:
-    from encoders.compile import CompileOptions, compile_engine
+    from encoders.compile import CompileOptions, check_inputs, compile_engine
     if not args.force and pathlib.Path(args.out).exists():   # before TensorRT builds for minutes
         raise BiosigError(f"--out {args.out}: already exists; give --force to replace it, or another name")
     _check_compile_inputs(args)
@@ -157,6 +158,7 @@ def run_compile(args) -> int:
                           max_batch=args.max_batch, min_length=args.min_length, opt_length=args.opt_length,
                           max_length=args.max_length, channels=args.channels,
                           calibration=args.calibration, workspace_mb=args.workspace_mb)
+    check_inputs(args.onnx, opts)   # a profile or calibration the graph cannot take: said on a CPU machine too
     if pathlib.Path(args.onnx).is_file() and (problem := _compile_environment_problem()):
         raise BiosigError(problem)
     info = compile_engine(args.onnx, args.out, opts)

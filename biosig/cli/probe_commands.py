@@ -279,6 +279,7 @@ def _read_labels(args):
 
     from biosig.errors import BiosigError
     from biosig.readers.csv_dialect import sniff
+    _refuse_utf16(args.labels)
     try:
         dialect = sniff(args.labels)   # Excel's "sep=;" line skipped; a head that is not UTF-8 read as cp1252
         separator = dialect.separator
@@ -307,6 +308,20 @@ def _read_labels(args):
     if stripped != labels.columns and len(set(stripped)) == len(stripped):
         labels = labels.rename(dict(zip(labels.columns, stripped)))
     return labels
+
+
+def _refuse_utf16(path) -> None:
+    """One line for a UTF-16 labels file (Excel's "Unicode Text", PowerShell's ``>``): it was read as
+    cp1252, so the error named columns such as "\xff\xfer e c o r d" and no label column was found."""
+    from biosig.errors import BiosigError
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:   # said by the reader below, as for any labels file
+        return
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise BiosigError(f"{path}: cannot read labels: UTF-16 text (Excel's \"Unicode Text\" or PowerShell's >); "
+                          "save it as CSV UTF-8 (comma delimited), or convert it: iconv -f UTF-16 -t UTF-8")
 
 
 def _check_mix(args, values) -> None:
