@@ -40,6 +40,21 @@ def channel_index(names, config) -> list[int]:
     return out
 
 
+def channels_hint(channel_modalities, modality: str) -> str:
+    """What to give instead where a record holds no channel of ``modality`` (the model's), for ``embed``'s
+    error (:func:`select_channels`) and ``score``'s (:meth:`encoders.scoring.scorer.Scorer.select`),
+    written once so that the two cannot drift (score said only "no usable ecg channel among: PLETH (ppg)"):
+    a model shipped for what the channels are (a PPG-only file given to ecg-tiny: ppg-tiny), else, or
+    also, how to say which channel is of ``modality``."""
+    import pathlib
+    shipped = pathlib.Path(__file__).resolve().parent / "checkpoints"   # encoders.checkpoint imports torch
+    kinds = [m for m in dict.fromkeys(channel_modalities) if m != modality and (shipped / f"{m}-tiny").is_dir()]
+    name = f"name the {modality} channel: --channel NAME={modality} or --modality {modality}"
+    if not kinds:
+        return name
+    return f"use --model {kinds[0]}-tiny ({kinds[0]}), or {name}"   # fits score's 120-character summary line
+
+
 def select_channels(record, modality: str, every_lead: bool = False):
     """The channels of ``record`` an encoder of ``modality`` uses (before the pipeline), on a
     uniform grid at its nominal rate when its sample times are irregular
@@ -52,10 +67,10 @@ def select_channels(record, modality: str, every_lead: bool = False):
     keep = [c for c, m in zip(record.channels, record.channel_modalities) if m == modality]
     if not keep:
         if record.modality != modality:
-            raise EncoderError(f"the {modality} encoder needs {modality} channels; the record has "
-                               f"{record.modality} channels {names_text(record.channels)} (name the channel: "
-                               f"--channel NAME={modality}, or the record: --modality {modality}; in Python "
-                               f"Record(..., modality={modality!r}))")
+            raise EncoderError(f"the {modality} encoder needs {modality} channels: "
+                               f"{channels_hint(record.channel_modalities, modality)}; the record has "
+                               f"{record.modality} channels {names_text(record.channels)}; in Python "
+                               f"Record(..., modality={modality!r})")
         keep = list(record.channels)
     # audio: every audio channel (the pipeline's ``mono`` step mixes them down); the selection keeps
     # the modality (Record.select guesses it again from the names: a channel "ch1" of a record read

@@ -48,8 +48,32 @@ def embed_record(model, record, batch_size: int = 64, recorded=None) -> Embedded
     record = channels(record)
     prepared = model.prepare(record)
     wins, t0 = model.windows(prepared)
+    _check_record_length(model, prepared, wins, record.metadata)
     emb = model.embed_windows(wins, channel_index(prepared.channels, model.config), batch_size)
     return EmbeddedRecord(record, prepared, wins, t0, emb, record if recorded is None else channels(recorded))
+
+
+_SAID_SHORT: set = set()   # model windows (s) whose short-record warning was given in this process
+
+
+def _check_record_length(model, prepared, wins, metadata) -> None:
+    """:class:`encoders.errors.EncoderError` for a record below the model's smallest input, and a warning (once
+    per model window in a process; later ones at -v) for one shorter than the model's window: as ``score`` says
+    both (:func:`encoders.window_checks.short_record_problem`, :func:`encoders.window_checks.short_record_note`)."""
+    import logging
+
+    from encoders.config import min_input_samples
+    from encoders.errors import EncoderError
+    from encoders.window_checks import short_record_note, short_record_problem
+    if len(wins) and (problem := short_record_problem(wins.shape[-1], prepared.fs_hz, min_input_samples(model.config))):
+        raise EncoderError(problem)
+    window_s = float(model.window_s)
+    if len(wins) == 1 and wins.shape[-1] < round(window_s * prepared.fs_hz):
+        say = logging.WARNING if window_s not in _SAID_SHORT else logging.INFO
+        _SAID_SHORT.add(window_s)
+        name = metadata.get("source", metadata.get("path", "a record"))
+        note = short_record_note(wins.shape[-1] / prepared.fs_hz, window_s, model.config.modality)
+        logging.getLogger(__name__).log(say, "%s: %s%s", name, note, " (said once; -v: each)" if say > logging.INFO else "")
 
 
 def windows_quality(windows: np.ndarray, fs_hz: float, modality: str, clipped_recorded=None) -> np.ndarray:

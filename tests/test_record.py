@@ -167,8 +167,9 @@ def test_an_encoder_without_its_channels_says_how_to_name_them():
     from encoders.data import select_channels
     from encoders.errors import EncoderError
     rec = Record(np.zeros((40, 500), np.float32), 100.0, [f"ch{i}" for i in range(1, 41)])
-    with pytest.raises(EncoderError, match=r"\(40 in all\) \(name the channel: --channel NAME=ppg, or the record: "
-                                           r"--modality ppg; in Python Record\(\.\.\., modality='ppg'\)\)"):
+    with pytest.raises(EncoderError, match=r"name the ppg channel: --channel NAME=ppg or --modality ppg; the record "
+                                           r"has other channels ch1, .*\(40 in all\); in Python "
+                                           r"Record\(\.\.\., modality='ppg'\)"):
         select_channels(rec, "ppg")
 
 

@@ -52,8 +52,10 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64, help="windows per backend call (default 64)")
     p.add_argument("--window-s", type=positive_float, default=None, metavar="S",
                    help="window length in s (default: the window the model was trained on; the hop is "
-                        "the modality's default for its default window, else half a window); part of the "
-                        "job, so a resumed run must give the same value")
+                        "the modality's default for its default window, else half a window; a record shorter "
+                        "than it is one window of its own length, said after the summary, and one shorter than "
+                        "the model's smallest input an error row); part of the job, so a resumed run must give "
+                        "the same value")
     add_af_prevalence_argument(p)
     from biosig.cli.encoder_options import add_audio_band_argument
     add_audio_band_argument(p, " (part of the job, so a resumed run must give the same band; in run.json)")
@@ -71,6 +73,7 @@ class _Progress:
         self.bar = None
         self.windows = 0
         self.failed = 0
+        self.short: list[tuple[str, str]] = []   # (record, note): shorter than the model's window, one window each
         self.t0 = time.perf_counter()
 
     def start(self, total: int, skipped: int) -> None:
@@ -85,6 +88,8 @@ class _Progress:
     def update(self, outcome: dict) -> None:
         self.windows += int(outcome["n_windows"])
         self.failed += 0 if outcome["ok"] else 1
+        if outcome.get("short_window"):
+            self.short.append((str(outcome["record"]), str(outcome["short_window"])))
         if self.bar is not None:
             rate = self.windows / max(time.perf_counter() - self.t0, 1e-9)
             self.bar.set_postfix(windows_s=f"{rate:.1f}", failed=self.failed, refresh=False)
@@ -130,6 +135,7 @@ def run_score_command(args) -> int:
             exit_code = summary.exit_code
             progress.close()
             _say_summary(summary)
+            _say_short(progress.short)
     except KeyboardInterrupt:
         exit_code = summary.exit_code
     return exit_code
@@ -147,6 +153,15 @@ def _say_summary(summary) -> None:
         print(f"some records failed: see {summary.out_dir}/errors.parquet", file=sys.stderr)
         for line in _commonest_errors(summary.out_dir):
             print(f"  {line}", file=sys.stderr)
+
+
+def _say_short(short: list[tuple[str, str]]) -> None:
+    """The records of this run shorter than the model's window, each one window of its own length, as embed warns
+    (:func:`encoders.window_checks.short_record_note`), not left to be found in t1_s - t0_s: the first, and a count."""
+    if short:
+        record, note = short[0]
+        more = f" (and {len(short) - 1} more record(s) shorter than the window)" if len(short) > 1 else ""
+        print(f"{record}: {note}{more}", file=sys.stderr)
 
 
 def _commonest_errors(out_dir, most: int = 3) -> list[str]:

@@ -106,6 +106,11 @@ class Scorer:
             # a record read with --modality ecg whose channels' names say nothing ("ch1"): all of them
             # are the modality's, as embed takes them (encoders.data.select_channels)
             mods = (m.modality,) * rec.n_channels
+        if m.modality not in mods:   # what to give instead, in embed's words (one function: no drift)
+            from biosig.record import names_text
+            from encoders.data import channels_hint
+            raise ValueError(f"no usable {m.modality} channel: {channels_hint(mods, m.modality)}; the record has "
+                             + names_text([f"{c} ({mod})" for c, mod in zip(rec.channels, mods)]))
         n = self.n_select
         if m.modality == "audio":   # every usable audio channel: the pipeline's mono step mixes them, as in embed
             n = max(1, sum(mod == "audio" and ok for mod, ok in zip(mods, usable)))
@@ -160,11 +165,9 @@ class Scorer:
         win = window_array(rec, window_s, hop_s, pad_short=False)
         if len(win) == 0:
             raise ValueError(f"record of {rec.duration_s:.2f} s yields no {window_s:g} s window")
-        need = self.model.min_window_samples
-        if win.x.shape[-1] < need:   # as embed says it (the backend's own error is a reshape failure)
-            raise ValueError(f"record of {rec.duration_s:.3g} s: windows of {win.x.shape[-1]} samples are shorter "
-                             f"than the smallest input of this model ({need} samples, "
-                             f"{need / rec.fs_hz:.3g} s at {rec.fs_hz:g} Hz)")
+        from encoders.window_checks import short_record_problem
+        if problem := short_record_problem(win.x.shape[-1], rec.fs_hz, self.model.min_window_samples):
+            raise ValueError(problem)   # as embed says it (the backend's own error is a reshape failure)
         return win
 
     @_stage("quality")
@@ -297,5 +300,8 @@ class Scorer:
             schema = {**{c: t for c, t in RECORD_SCHEMA.items() if c != "seconds"},
                       **{c: pl.Float64 for c in measures}, "seconds": pl.Float64}
             record_row = pl.DataFrame([row], schema=schema)
+        from encoders.window_checks import short_record_note
+        short = n == 1 and win.x.shape[-1] < round(self.model.window_s * clean.fs_hz)   # said after the summary
         return {"key": key, "record": path, "ok": True, "n_windows": n, "windows": windows,
-                "record_row": record_row, "seconds": seconds}
+                "record_row": record_row, "seconds": seconds, "short_window": short_record_note(
+                    win.x.shape[-1] / clean.fs_hz, self.model.window_s, self.model.modality) if short else None}
