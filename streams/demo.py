@@ -388,10 +388,10 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
     for name, f in fc.items():
         lines.append(f"  {name}: {f['forecasts']} forecasts, RMSE vs simulated truth {_fmt(f['rmse_mm'], 2)} mm "
                      f"(holding the last position: {_fmt(f['persistence_rmse_mm'], 2)} mm)")
-    if summary["scores"]:
+    if scored := score_lines(summary["scores"]):   # a header over no line when only audio had been scored
         lines.append("  scores (score/ frames as the live view received them; median over the windows published with "
                      "measures):")
-        lines += ["  " + ln for ln in score_lines(summary["scores"])]
+        lines += ["  " + ln for ln in scored]
     lines.append(f"  wrote {out}/: recordings/ ({len(summary['recordings'])} Parquet files), latency_hist.png, "
                  "forecast_vs_truth.png, forecast_latency.csv (per-forecast parts), summary.json")
     print("\n".join(lines), file=stream, flush=True)
