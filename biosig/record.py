@@ -322,9 +322,13 @@ class Record:
 
     # ------------------------------------------------------------------ polars
     def to_polars(self):
-        """A polars DataFrame with a ``t_s`` column and one float32 column per channel."""
+        """A polars DataFrame with a ``t_s`` column and one float32 column per channel; two channels of one name
+        (or one named ``t_s``: the times) are a :class:`SignalError`, as the writers say (one was dropped)."""
         import polars as pl
 
+        if clash := next((n for k, n in enumerate(self.channels) if n in ("t_s", *self.channels[:k])), None):
+            raise SignalError(f"{'a channel is' if clash == 't_s' else 'two channels are'} named {clash!r}; a table "
+                              "needs one name per column (Record.replace(channels=...))")
         cols = {"t_s": self.t_s}
         for name, row in zip(self.channels, self.samples):
             cols[name] = row

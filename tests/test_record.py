@@ -181,3 +181,14 @@ def test_an_encoder_takes_the_channel_the_user_named():
     assert select_channels(rec, "ppg").channels == ("b",)
     ecg = Record(x, 360.0, ("MLII", "V5"))       # named leads: all of them, as before
     assert select_channels(ecg, "ecg").channels == ("MLII", "V5")
+
+
+def test_to_polars_refuses_channel_names_a_table_cannot_hold():
+    """Two channels named ECG became one column (the second; the first dropped without a word), and a channel
+    named t_s replaced the times."""
+    x = np.arange(1000, dtype=np.float32).reshape(2, 500)
+    for names, said in ((["ECG", "ECG"], "two channels are named 'ECG'"), (["t_s", "II"], "a channel is named 't_s'")):
+        with pytest.raises(SignalError, match=said):
+            Record(x, 250.0, names).to_polars()
+    df = Record(x, 250.0, ["I", "II"]).to_polars()
+    assert df.columns == ["t_s", "I", "II"] and df["II"][0] == 500.0

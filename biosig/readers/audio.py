@@ -19,6 +19,7 @@ import numpy as np
 from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.modality import MIN_FS_HZ
+from biosig.readers.audio_damage import nonfinite_as_gaps, read_cut_short
 from biosig.quality_audio import CANCEL_RMS_RATIO, clipped_share   # noqa: F401 (CANCEL_RMS_RATIO re-exported)
 from biosig.record import Record
 
@@ -196,7 +197,10 @@ def _decode_quiet(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
     except RuntimeError as exc:  # older soundfile versions
         first_error = str(exc)
     if path.suffix.lower() not in (".mp3", ".ogg", ".oga"):
-        raise ReadError(path, f"not a readable audio file ({first_error})")
+        partial = read_cut_short(path, first_error)   # a FLAC file cut short: its frames up to the damage
+        if partial is None:
+            raise ReadError(path, f"not a readable audio file ({first_error})")
+        return (*partial, "soundfile")
     try:
         import warnings
 
@@ -294,7 +298,8 @@ def read_audio(path, *, mono: bool = False) -> Record:
             "original_channels": int(x.shape[0])}
     if said:
         meta["decoder_messages"] = said
-    _warn_level(path, x)
+    x = nonfinite_as_gaps(path, x)
+    _warn_level(path, np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))   # a gap: no silence, no clipped peak
     if x.shape[0] > 1:
         _warn_cancelling_channels(path, x)
     if mono and x.shape[0] > 1:

@@ -8,6 +8,8 @@ import numpy as np
 
 from biosig.arguments import file_path
 from biosig.errors import ReadError
+from biosig.readers.duplicate_names import warn_duplicate_names
+from biosig.readers.edf_checks import check_header_size, check_record_layout, warn_bytes_after_records
 from biosig.readers.edf_plusd import (edf_header, is_discontinuous, not_strict_header, read_header_bytes,
                                       read_records, scaling, signal_count, start_unknown, unknown_record_count)
 from biosig.readers.gap_resample import read_ratio, upsample_keeping_gaps
@@ -51,7 +53,8 @@ def read_edf(path) -> Record:
     else:
         names, rates, units, chans, onsets, durations, texts, start = _read_pyedflib(path, head)
     if not names:
-        raise ReadError(path, "the EDF file declares no signals")
+        raise ReadError(path, "the EDF file declares no signals (annotations only: nothing to read as signals)")
+    warn_duplicate_names(path, names)
     if any(not r > 0 for r in rates):
         raise ReadError(path, f"sampling rate must be > 0 Hz, the file says {rates}")
     fs_hz = max(rates)
@@ -90,20 +93,24 @@ def _check_size(path, raw: bytes) -> None:
         n_records = int(head[236:244].decode("latin-1").strip())
     except ValueError:
         return
-    if ns is None or ns < 1 or n_records < 1:
+    if ns is None or ns < 1 or n_records < 0:
         return
     if os.path.getsize(path) < 256 * (ns + 1):
         raise ReadError(path, f"truncated EDF header: {ns} signals need {256 * (ns + 1)} header bytes, "
                               f"the file holds {os.path.getsize(path)}")
+    check_header_size(path, head, ns)   # pyedflib: "(Bytes Header)"; or a damaged field read as a number
+    if n_records == 0:   # pyedflib: "not ... compliant (Number of Datarecords)"
+        raise ReadError(path, "the EDF file holds no samples: the header says 0 data records")
     raw = raw[:256 * (ns + 1)]
     _, _, fields = edf_header(path, raw)   # the signal fields as the EDF+D reader parses them
-    for i, label in enumerate(fields["label"]):   # pyedflib: "not ... compliant (Physical Maximum)", no signal named
-        if label.strip() not in ("EDF Annotations", "BDF Annotations"):
-            scaling(path, fields, i)
+    signal = [label.strip() not in ("EDF Annotations", "BDF Annotations") for label in fields["label"]]
+    for i in np.flatnonzero(signal):   # pyedflib: "not ... compliant (Physical Maximum)", no signal named
+        scaling(path, fields, i)
     try:
         spr = [int(v) for v in fields["spr"]]
     except ValueError:
         return
+    check_record_layout(path, head, fields["label"], spr, signal)
     width = 3 if head[:1] == b"\xff" else 2   # BDF: 24-bit samples
     header_bytes, record_bytes = 256 * (ns + 1), sum(spr) * width
     need, have = header_bytes + n_records * record_bytes, os.path.getsize(path)
@@ -112,6 +119,7 @@ def _check_size(path, raw: bytes) -> None:
         raise ReadError(path, f"truncated EDF file or the header lies about the length: the header promises "
                               f"{n_records} data records ({need} bytes), the file holds {have} bytes "
                               f"({whole} complete data record{'s' if whole != 1 else ''})")
+    warn_bytes_after_records(path, have - need, record_bytes, n_records)
 
 
 def _read_pyedflib(path, head: bytes):

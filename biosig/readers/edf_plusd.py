@@ -29,6 +29,7 @@ import re
 import numpy as np
 
 from biosig.errors import ReadError
+from biosig.readers.edf_checks import warn_bytes_after_records
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,10 @@ def scaling(path, f: dict, i: int) -> tuple[float, float, float, float]:
     dmin, dmax = _number(path, f["dmin"][i], "digital minimum"), _number(path, f["dmax"][i], "digital maximum")
     if dmax == dmin:
         raise ReadError(path, f"signal {f['label'][i].strip()!r}: digital minimum equals maximum ({dmin:g})")
+    if dmin > dmax:   # pyedflib reads it so too: a signal upside down where the two were swapped
+        log.warning("%s: signal %r: digital minimum %g is above its maximum %g (the EDF spec asks for min < max): "
+                    "scaled as the header says, which turns the signal upside down if the two were swapped",
+                    path, f["label"][i].strip(), dmin, dmax)
     if pmax == pmin:
         raise ReadError(path, f"signal {f['label'][i].strip()!r}: physical minimum equals maximum ({pmin:g}): "
                               "its samples cannot be scaled to physical units")
@@ -260,6 +265,8 @@ def read_records(path):
     elif have < n_records:
         raise ReadError(path, f"truncated {kind} file: the header promises {n_records} "
                               f"data records, the file holds {have}")
+    else:
+        warn_bytes_after_records(path, len(raw) - header_bytes - n_records * record_bytes, record_bytes, n_records)
     if n_records == 0:
         raise ReadError(path, "the EDF file holds no samples")
     body = np.frombuffer(raw, dtype=np.uint8, count=n_records * record_bytes, offset=header_bytes)

@@ -27,6 +27,7 @@ import numpy as np
 from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.readers import wfdb_native, wfdb_paths
+from biosig.readers.duplicate_names import warn_duplicate_names
 from biosig.readers.gap_resample import upsample_keeping_gaps
 from biosig.readers.wfdb_header import _check_signal_files, _header, _plain, _read_header_text, validate_header_text
 from biosig.writers_edf_wfdb import WFDB_COMMENT, WFDB_LABEL_AUX   # how biosig writes labels; read back as the label
@@ -314,6 +315,7 @@ def _finish(path, base, hea_path, header, meta, samples, fs_hz, names, units, ra
     meta["checksum_mismatch"] = mismatch
     if samples.shape[1] == 0:
         raise ReadError(hea_path, "the record holds no samples")
+    warn_duplicate_names(hea_path, names)
     if header.sig_len and samples.shape[1] < header.sig_len * (fs_hz / header.fs) - 1:
         raise ReadError(hea_path, f"header promises {header.sig_len} samples, decoded {samples.shape[1]}")
     meta["comments"] = list(header.comments or [])

@@ -60,8 +60,9 @@ def validate_header_text(hea, text: str) -> None:
     multi = "/" in name
     if len(fields) >= 2:
         if not fields[1].isdigit():
+            spaced = len(fields) > 2 and fields[2].isdigit()   # "my rec 1 250": a record name with a space
             raise ReadError(hea, f"malformed WFDB header: number of signals {fields[1]!r} is not a "
-                                 "non-negative integer")
+                                 "non-negative integer" + (" (a record name cannot hold spaces)" if spaced else ""))
         n_sig = int(fields[1])
     else:
         n_sig = 0
@@ -87,6 +88,39 @@ def validate_header_text(hea, text: str) -> None:
     elif len(lines) - 1 < n_sig:
         raise ReadError(hea, f"the header declares {n_sig} signals but has {len(lines) - 1} signal "
                              "line(s) (truncated header?)")
+    elif len(lines) - 1 > n_sig:   # wfdb: "'>' not supported between ... 'NoneType'"; or a count that lies
+        raise ReadError(hea, f"the header declares {n_sig} signal(s) but has {len(lines) - 1} signal lines "
+                             "(a wrong count would interleave the samples wrongly; lines after the signals "
+                             "must be comments, starting with '#')")
+    else:
+        for i, line in enumerate(lines[1:], start=1):
+            _check_signal_line(hea, i, line.split())
+
+
+#: Storage formats wfdb reads (wfdb.io._signal.DAT_FMTS); format 0 (a null signal) is not among them.
+WFDB_FORMATS = ("8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516", "524")
+
+
+def _check_signal_line(hea, i: int, fields: list[str]) -> None:
+    """Refuse a signal line whose storage format wfdb cannot decode (it said only ``KeyError: '99'``)
+    or whose ADC gain is no finite number (``nan``, ``inf``: wfdb read it as the default gain 200 and
+    the word as the unit, a wrong signal without a word). Fields: ``file format[xN][:skew][+offset]
+    gain[(baseline)][/units] ...``."""
+    name = " ".join(fields[8:]) or f"{i}"
+    if len(fields) >= 2 and fields[0] != "~":   # "~": a layout header's signal, no samples (format 0)
+        fmt = re.match(r"\d*", fields[1]).group()
+        if fmt not in WFDB_FORMATS:
+            raise ReadError(hea, f"signal {name}: storage format {fields[1]!r} is not one wfdb reads "
+                                 f"({', '.join(WFDB_FORMATS)})")
+    if len(fields) >= 3:
+        gain_text = re.split(r"[(/]", fields[2], maxsplit=1)[0]
+        try:
+            gain = float(gain_text) if gain_text else 0.0
+        except ValueError:
+            gain = float("nan")
+        if not math.isfinite(gain):
+            raise ReadError(hea, f"signal {name}: ADC gain {gain_text!r} is not a finite number "
+                                 "(digital units per physical unit)")
 
 
 def _header(path, base: pathlib.Path, what: str = "WFDB header"):
@@ -132,11 +166,14 @@ def _check_signal_files(hea_path: pathlib.Path, header) -> None:
         if os.path.getsize(sig_path) <= max(header.byte_offset[i] or 0 for i in idx):
             raise ReadError(hea_path, f"the record holds no samples (signal file {name} is empty)")
         fmts = {header.fmt[i] for i in idx}
-        if header.sig_len is None or not fmts <= set(_BYTES_PER_SAMPLE):
-            continue  # length taken from the file by wfdb itself, or a compressed format
+        if not fmts <= set(_BYTES_PER_SAMPLE):
+            continue  # a compressed format
         offset = max(header.byte_offset[i] or 0 for i in idx)
         spf = [header.samps_per_frame[i] or 1 for i in idx]
         per_frame = sum(s * _BYTES_PER_SAMPLE[header.fmt[i]] for s, i in zip(spf, idx))
+        if header.sig_len is None:   # length taken from the file: a partial last frame is dropped
+            _warn_partial_frame(hea_path, name, os.path.getsize(sig_path) - offset, per_frame)
+            continue
         skew = max((header.skew[i] or 0) for i in idx)
         need = offset + math.floor(header.sig_len * per_frame)
         have = os.path.getsize(sig_path)
@@ -149,3 +186,15 @@ def _check_signal_files(hea_path: pathlib.Path, header) -> None:
                 f"{'/'.join(sorted(fmts))}), the file holds {have} bytes (about {frames} samples)")
         if skew:
             log.debug("%s: skew up to %d samples in %s", hea_path, skew, name)
+
+
+def _warn_partial_frame(hea_path: pathlib.Path, name: str, data_bytes: int, per_frame: float) -> None:
+    """Warn when a signal file whose header gives no length ends inside a frame: wfdb (and
+    :mod:`.wfdb_native`) read the whole frames and drop the bytes after them without a word, the
+    mark of a file cut short (a header with a length is checked against it instead)."""
+    frames = int(data_bytes // per_frame)
+    left = data_bytes - math.ceil(frames * per_frame - 1e-9)
+    if left > 0:
+        log.warning("%s: signal file %s ends %d byte(s) into a frame after %d whole frame(s): those bytes are "
+                    "not read (a file cut short? the header gives no length to check it against)",
+                    hea_path, name, left, frames)
