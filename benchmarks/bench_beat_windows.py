@@ -27,11 +27,13 @@ an interval in doubt, :func:`biosig.ecg_beats.doubtful_intervals`: ``--doubt inf
 for a QRS-like peak left between two beats, ``--doubt-short 0`` the one for a short interval next to
 a small beat; both off: the rule before them); ``--doubt-t`` and ``--doubt-t-slope`` set
 :data:`biosig.ecg_beats.DOUBT_T_REL` and :data:`biosig.ecg_beats.DOUBT_T_SLOPE_REL` (the check for a
-T wave taken for a beat; ``--doubt-t 0`` turns it off).
+T wave taken for a beat; ``--doubt-t 0`` turns it off); ``--hidden-qrs`` sets
+:data:`biosig.ecg_doubt.HIDDEN_QRS_REL` (the check for a small QRS left in the middle of a long interval,
+:func:`biosig.ecg_doubt.hidden_qrs_intervals`; ``--hidden-qrs inf`` turns it off, as ``--doubt inf`` does).
 
     .venv/bin/python benchmarks/bench_beat_windows.py [--floor F] [--second-pass R] [--no-search-back]
                                                       [--doubt R] [--doubt-short R]
-                                                      [--doubt-t R] [--doubt-t-slope R]
+                                                      [--doubt-t R] [--doubt-t-slope R] [--hidden-qrs R]
                                                       [--records N] [--seeds N]
 """
 from __future__ import annotations
@@ -137,10 +139,12 @@ def published_hr_off(x: np.ndarray, fs_hz: float, ref: np.ndarray) -> tuple[bool
     return True, not abs(m["hr_bpm"] - truth) <= 2
 
 
-def _run(args: tuple[float, float, float, float, float, float, float, list]) -> dict:
+def _run(args: tuple[float, float, float, float, float, float, float, float, list]) -> dict:
     import biosig.ecg_beats as eb
+    import biosig.ecg_doubt as ed
     import biosig.quality as q
-    eb.MIN_TYPICAL_REL, eb.SECOND_PASS_REL, eb.SEARCHBACK_RR, eb.DOUBT_REL, eb.DOUBT_SHORT_REL, eb.DOUBT_T_REL, eb.DOUBT_T_SLOPE_REL, windows = args
+    (eb.MIN_TYPICAL_REL, eb.SECOND_PASS_REL, eb.SEARCHBACK_RR, eb.DOUBT_REL, eb.DOUBT_SHORT_REL, eb.DOUBT_T_REL,
+     eb.DOUBT_T_SLOPE_REL, ed.HIDDEN_QRS_REL, windows) = args
     out: dict = {}
     for group, x, fs, ref in windows:
         for det, beats in (("NeuroKit2", nk_beats(x, fs)), ("biosig", q.detect_beats(x, fs, "ecg")[0])):
@@ -167,11 +171,15 @@ def main(argv: list[str] | None = None) -> int:
                          "the check off)")
     ap.add_argument("--doubt-t-slope", type=float, default=None,
                     help="DOUBT_T_SLOPE_REL: the slope share of that check (default: biosig's)")
+    ap.add_argument("--hidden-qrs", type=float, default=None,
+                    help="HIDDEN_QRS_REL: withhold a window with a QRS-like peak this share of the threshold in the "
+                         "middle of a long interval (default: biosig's; inf turns the check off)")
     ap.add_argument("--records", type=int, default=47, help="MIT-BIH records to use (default all 47)")
     ap.add_argument("--seeds", type=int, default=10, help="synthetic records per heart rate (default 10)")
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     a = ap.parse_args(argv)
     import biosig.ecg_beats as eb
+    import biosig.ecg_doubt as ed
     floor = eb.MIN_TYPICAL_REL if a.floor is None else a.floor
     second = eb.SECOND_PASS_REL if a.second_pass is None else a.second_pass
     mitdb = sorted((DATA / "pretrain" / "ecg" / "mitdb").glob("*.hea"))[: a.records]
@@ -186,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         short = eb.DOUBT_SHORT_REL if a.doubt_short is None else a.doubt_short
         t_wave = eb.DOUBT_T_REL if a.doubt_t is None else a.doubt_t
         t_slope = eb.DOUBT_T_SLOPE_REL if a.doubt_t_slope is None else a.doubt_t_slope
-        chunks = [(floor, second, search_back_rr, doubt, short, t_wave, t_slope, windows[i::a.workers * 4])
+        hidden = ed.HIDDEN_QRS_REL if a.hidden_qrs is None else a.hidden_qrs
+        chunks = [(floor, second, search_back_rr, doubt, short, t_wave, t_slope, hidden, windows[i::a.workers * 4])
                   for i in range(a.workers * 4)]
         parts = pool.map(_run, chunks)
     total: dict = {}
@@ -194,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in p.items():
             total[k] = total.get(k, 0) + v
     print(f"biosig rule: typical-beat floor {floor:g}, second pass {second:g}, search back "
-          f"{'off' if a.no_search_back else 'on'}, doubt checks {doubt:g} / {short:g} / {t_wave:g}, {t_slope:g}; "
-          f"windows of {WINDOW_S:g} s")
+          f"{'off' if a.no_search_back else 'on'}, doubt checks {doubt:g} / {short:g} / {t_wave:g}, {t_slope:g} / "
+          f"{hidden:g}; windows of {WINDOW_S:g} s")
     print(f"{'group':<34} | windows | {'detector':<9} | Se     | +P     | HR off > 2/min | usable | published HR off")
     groups = sorted({g for g, _ in total}, key=lambda g: (not g.startswith("MIT"), g))
     for g in groups:
