@@ -99,35 +99,70 @@ def _open_file_limit() -> str:
 
 
 def watch_handshake(sock):
-    """A monitor socket on ``sock`` (before it connects) for refused CURVE handshakes; read it
-    with :func:`handshake_refusal`. The caller closes it (before the context terminates)."""
+    """A monitor socket on ``sock`` (before it connects) for its connections and their handshakes;
+    read it with :func:`handshake_events`. The caller closes it (before the context terminates)."""
     import zmq
-    return sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    return sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+                                   | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                                    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 
-def handshake_refusal(mon, endpoint: str, key_dir) -> str | None:
-    """Why the runtime at ``endpoint`` refused this client's CURVE handshake, or None (no refusal
-    seen on ``mon`` of :func:`watch_handshake`): the client's view of the runtime's
-    ``streams.security.refusal_reason``."""
+def handshake_events(mon) -> list[dict]:
+    """What :func:`watch_handshake`'s ``mon`` saw so far (pyzmq monitor messages, oldest first)."""
     import zmq
     from zmq.utils.monitor import recv_monitor_message
-    event = None
+    events = []
     while mon.poll(0, zmq.POLLIN):
-        event = recv_monitor_message(mon)
-    if event is None:
+        events.append(recv_monitor_message(mon))
+    return events
+
+
+def handshake_refusal(events, endpoint: str, key_dir) -> str | None:
+    """Why the CURVE handshake with ``endpoint`` failed, or None (no failure among ``events`` of
+    :func:`handshake_events`): the client's view of the runtime's ``streams.security.refusal_reason``.
+    A handshake that failed without detail is a wrong server key *or* a socket that is no status
+    endpoint (the runtime's output or ingest: CURVE fails the same way there); both are said, the
+    endpoint first (it was said to be the keys, and the endpoint was the mistake)."""
+    import zmq
+    from streams.config import DEFAULT_STATUS
+    failed = {e["event"] for e in events}
+    mismatch = any(e["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and (int(e.get("value") or 0) & 0xFFFFFFFF)
+                   == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH for e in events)   # the clearest one said first
+    if not failed & {zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL}:
         return None
     d = pathlib.Path(key_dir) if key_dir else None
     if d is None:   # a plain client's handshake fails only against a CURVE server
         return f"the runtime at {endpoint} uses CURVE keys: give --keys (a folder of `biosig keys generate`)"
-    if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+    if mismatch:
+        return f"the runtime at {endpoint} does not use CURVE keys: leave out --keys {key_dir}"
+    if zmq.EVENT_HANDSHAKE_FAILED_AUTH in failed:
         return (f"the runtime at {endpoint} refused this client's key: its public key "
                 f"({d / 'client.key'}) is not in the runtime's allowed/ folder")
-    value = int(event.get("value") or 0) & 0xFFFFFFFF
-    if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
-        return f"the runtime at {endpoint} does not use CURVE keys: leave out --keys {key_dir}"
-    return (f"the CURVE handshake with {endpoint} failed: {d / 'server.key'} "
-            "is not that runtime's server key (keys of another runtime? or a runtime without --keys?)")
+    return (f"no status reply from {endpoint}: is it the runtime's status endpoint (`biosig serve` prints it; "
+            f"default {_port_of(DEFAULT_STATUS)}), not its output or ingest? or else {d / 'server.key'} is not "
+            "that runtime's server key (keys of another runtime? or a runtime without --keys?)")
+
+
+def no_reply_reason(events, endpoint: str, timeout_s: float) -> str:
+    """Why a status request to ``endpoint`` had no answer, when no handshake failed: nothing took
+    the connection, something took it and closed it (a runtime's output or ingest socket: plain
+    ZeroMQ drops a REQ there without a word), or a runtime took it and did not answer in time."""
+    import zmq
+    from streams.config import DEFAULT_STATUS
+    kinds = {e["event"] for e in events}
+    if zmq.EVENT_DISCONNECTED in kinds and zmq.EVENT_HANDSHAKE_SUCCEEDED not in kinds:
+        return (f"no status reply from {endpoint}: something there took the connection and closed it; is it "
+                f"the runtime's status endpoint (`biosig serve` prints it; default {_port_of(DEFAULT_STATUS)}), "
+                "not its output or ingest?")
+    return (f"no runtime answered on {endpoint} within {timeout_s:g} s "
+            + ("(a runtime took the request: busy? a longer --timeout-s)" if zmq.EVENT_HANDSHAKE_SUCCEEDED in kinds
+               else "(is `biosig serve` running? same --status endpoint and keys?)"))
+
+
+def _port_of(endpoint: str) -> str:
+    """``:5557`` of ``tcp://127.0.0.1:5557`` (the whole endpoint when it has no port)."""
+    return ":" + endpoint.rsplit(":", 1)[1] if endpoint.startswith("tcp://") else endpoint
 
 
 class ClientSocket:

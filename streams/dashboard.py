@@ -20,7 +20,6 @@ import pathlib
 import socket
 import sys
 import threading
-import time
 
 from biosig import json_text
 from streams.config import DEFAULT_OUTPUT
@@ -169,7 +168,7 @@ class Dashboard:
         if not 0 < tick_s <= 0.1:
             raise StreamError(f"dashboard tick_s must be in (0, 0.1] (>= 10 updates a second), got {tick_s}")
         check_loopback_host(host)
-        self.state = LiveState(forget_s)
+        self.state = LiveState(forget_s, endpoint=output)
         self.tick_s = tick_s
         self.after = after
         self.stopping = threading.Event()
@@ -196,7 +195,7 @@ class Dashboard:
         if self.after is not None:   # serve --dashboard: the runtime's output exists once it is ready
             while not (self.after.wait(0.1) or self.stopping.is_set()):
                 pass
-            self.sub.last_rx = time.monotonic()   # not stale for the minutes the models took to load
+            self.sub.reset_silence()   # not stale for the minutes the models took to load
         while not self.stopping.is_set():
             frame = self.sub.recv(0.1)
             if frame is not None:

@@ -88,13 +88,15 @@ class Series:
 
 class LiveState:
     """What the page shows, built from output frames only (thread-safe). ``forget_s``: a stream or
-    couch not heard from for this long is dropped (:data:`FORGET_S`); ``clock``: wall time."""
+    couch not heard from for this long is dropped (:data:`FORGET_S`); ``clock``: wall time;
+    ``endpoint``: the output endpoint read, named on the page while nothing comes from it."""
 
-    def __init__(self, forget_s: float = FORGET_S, clock=time.time):
+    def __init__(self, forget_s: float = FORGET_S, clock=time.time, *, endpoint: str | None = None):
         if not (isinstance(forget_s, (int, float)) and 0 < forget_s < math.inf):
             from streams.errors import StreamError
             raise StreamError(f"dashboard forget_s must be a number of seconds > 0, got {forget_s!r}")
-        self.forget_s, self.clock = float(forget_s), clock
+        self.forget_s, self.clock, self.endpoint = float(forget_s), clock, endpoint
+        self.started_s = clock()                  # the page says how long it has waited for a first heartbeat
         self._forgot_s = -math.inf                # when forgotten streams were last looked for
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
@@ -265,6 +267,7 @@ class LiveState:
             couches = {k: {**{f: x for f, x in v.items() if not f.startswith("_")}, "age_s": age(v, "_rx_s")}
                        for k, v in self.couches.items()}
             return {"now_s": now, "hb_age_s": None if self.last_hb_s is None else now - self.last_hb_s,
+                    "endpoint": self.endpoint, "waited_s": round(now - self.started_s, 3),
                     "forget_s": self.forget_s, "streams": streams, "couches": couches,
                     "hold_periods": {k: [list(p) for p in v] for k, v in self.hold_periods.items()},
                     "frames": dict(self.frames), "new": new, "version": self.version}

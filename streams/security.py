@@ -106,14 +106,25 @@ def ipv6_options(endpoint: str) -> list:
     return [(zmq.IPV6, 1)] if is_ipv6(endpoint) else []
 
 
+_INSECURE_NOOP_SAID: set = set()   # endpoints already warned about (a process opens many clients)
+
+
 def check_plain_allowed(endpoints, insecure: bool):
-    """Refuse malformed endpoints, and plain TCP on a non-loopback one unless ``insecure``."""
+    """Refuse malformed endpoints, and plain TCP on a non-loopback one unless ``insecure``. An
+    ``insecure`` that changes nothing (every endpoint on this machine) is said once a process, never
+    refused: scripts pass ``--insecure`` always, and a reader of one must not think it did anything."""
+    endpoints = list(endpoints)
     for e in endpoints:
         parse_endpoint(e)
     outside = [e for e in endpoints if not is_loopback(e)]
     if outside and not insecure:
         raise StreamError(f"endpoint(s) {', '.join(outside)} are not loopback: give a key directory "
                           "(biosig keys generate DIR; --keys DIR) or ask for plain TCP with --insecure")
+    if insecure and not outside and (new := [e for e in endpoints if e not in _INSECURE_NOOP_SAID]):
+        _INSECURE_NOOP_SAID.update(new)
+        log.warning("--insecure changes nothing here: %s %s on this machine, where plain TCP is allowed anyway "
+                    "(it matters only for an endpoint on another host)", ", ".join(new),
+                    "is" if len(new) == 1 else "are all")
 
 
 def generate_keys(directory, n_clients: int = 1) -> pathlib.Path:

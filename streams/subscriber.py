@@ -26,8 +26,8 @@ import math
 import time
 
 from streams import protocol
-from streams._client import (ClientSocket, check_connection, check_count, check_seconds, handshake_refusal,
-                             open_socket, watch_handshake)
+from streams._client import (ClientSocket, check_connection, check_count, check_seconds, handshake_events,
+                             handshake_refusal, no_reply_reason, open_socket, watch_handshake)
 from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
 from streams.errors import ProtocolError, StreamError
 from streams.priority import tagged_zmq_context
@@ -36,6 +36,28 @@ from streams.priority import tagged_zmq_context
 log = logging.getLogger(__name__)
 
 MAX_STATUS_TIMEOUT_S = 3600.0   # as ``biosig status --timeout-s``
+# a silence is logged after ``stale_s``, then once it lasted this many ``stale_s``, then every so many
+# (the default 5 s: at 5 s, 30 s, then every 5 min)
+SILENCE_SECOND, SILENCE_REPEAT = 6, 60
+
+
+def duration_text(seconds: float) -> str:
+    """``7 s``, ``2 min 5 s``, ``3 h 20 min``: how long a silence lasted, for a person."""
+    s = int(round(seconds)) if seconds >= 1 else None
+    if s is None:
+        return f"{seconds:.1f} s"
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min" + (f" {s % 60} s" if s % 60 else "")
+    return f"{s // 3600} h" + (f" {s % 3600 // 60} min" if s % 3600 // 60 else "")
+
+
+def next_silence_report_s(said_at_s: float, stale_s: float) -> float:
+    """Seconds of silence at which the next line is due, after one said at ``said_at_s``."""
+    if said_at_s < SILENCE_SECOND * stale_s:
+        return SILENCE_SECOND * stale_s
+    return (said_at_s // (SILENCE_REPEAT * stale_s) + 1) * SILENCE_REPEAT * stale_s
 
 
 class _Absent(StreamError):
@@ -96,6 +118,8 @@ class Subscriber(ClientSocket):
         self.epochs_seen = 0
         self._last_seq: dict[str, int] = {}
         self.sock = None
+        self._heard = False   # any frame at all yet
+        self.reset_silence()
         try:
             self._connect()
         except BaseException:
@@ -113,6 +137,25 @@ class Subscriber(ClientSocket):
             options.append((zmq.SUBSCRIBE, b"hb/runtime"))
         self.sock = open_socket(self.ctx, zmq.SUB, self.endpoint, self.key_dir, self.client, options)
         self.last_rx = time.monotonic()
+
+    def reset_silence(self) -> None:
+        """Count the silence from now (a caller that had not read for a while on purpose)."""
+        self.last_rx = self._quiet_since = time.monotonic()
+        self._silence_said_s = None   # seconds of silence at the last line said about it
+
+    def _say_silence(self):
+        """Log the silence at ``stale_s``, 6 and then every 60 ``stale_s`` (the socket is rebuilt every ``stale_s``)."""
+        quiet_s = time.monotonic() - self._quiet_since
+        said = self._silence_said_s
+        due = self.stale_s if said is None else next_silence_report_s(said, self.stale_s)
+        if quiet_s < due:
+            return
+        self._silence_said_s = quiet_s
+        hint = "the runtime stopped?" if self._heard else \
+            "not even a heartbeat yet: is the runtime running, and is this its output endpoint?"
+        log.warning("no frames from %s for %s (%s); reconnecting every %s (said again at %s)", self.endpoint,
+                    duration_text(quiet_s), hint, duration_text(self.stale_s),
+                    duration_text(next_silence_report_s(quiet_s, self.stale_s)))
 
     def _wanted(self, topic: str) -> bool:
         return any(topic.startswith(t) for t in self.topics)
@@ -136,13 +179,17 @@ class Subscriber(ClientSocket):
                 continue
             if self.stale:
                 self.reconnects += 1
-                log.warning("no frames from %s for %.1f s; reconnecting", self.endpoint, self.stale_s)
+                self._say_silence()
                 self._connect()
             if deadline is not None and time.monotonic() >= deadline:
                 return None
 
     def _accept(self, parts):
         self.last_rx = time.monotonic()
+        if self._silence_said_s is not None:   # the silence was said: so is its end
+            log.warning("frames from %s %s after %s of silence", self.endpoint,
+                        "again" if self._heard else "at last", duration_text(self.last_rx - self._quiet_since))
+        self._quiet_since, self._silence_said_s, self._heard = self.last_rx, None, True
         try:
             frame = protocol.decode(parts, check_finite=False)
         except ProtocolError as exc:
@@ -156,7 +203,8 @@ class Subscriber(ClientSocket):
                     if t in self.stats:
                         self.stats[t]["restarts"] += 1
                     self._last_seq[t] = -1
-                log.info("runtime restarted (epoch %d -> %d); sequence state reset", self.epoch, epoch)
+                log.warning("the runtime at %s restarted (epoch %d -> %d): every topic's sequence starts afresh",
+                            self.endpoint, self.epoch, epoch)
             self.epoch = epoch
             self.epochs_seen += 1
         if frame.kind == "heartbeat" and isinstance(h.get("last_seq"), dict):
@@ -223,11 +271,11 @@ def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clie
         try:
             sock.send_multipart([b"status"])
             if not sock.poll(int(timeout_s * 1000), zmq.POLLIN):
-                refused = watch and handshake_refusal(watch[0], endpoint, key_dir)
-                if refused:   # a runtime is there and said no: the keys are the user's to fix
+                events = handshake_events(watch[0]) if watch else []
+                refused = handshake_refusal(events, endpoint, key_dir)
+                if refused:   # something is there and said no: the keys (or the endpoint) are the user's to fix
                     raise StreamError(refused)
-                raise _Absent(f"no runtime answered on {endpoint} within {timeout_s:g} s "
-                              "(is `biosig serve` running? same --status endpoint and keys?)")
+                raise _Absent(no_reply_reason(events, endpoint, timeout_s))
             frame = protocol.decode(sock.recv_multipart(), check_finite=False)
             if frame.kind != "status":
                 raise _Absent(f"{endpoint} answered a {frame.kind} frame, not status")

@@ -174,8 +174,10 @@
     const rt = document.getElementById("runtime");
     const alive = up.hb_age_s !== null && up.hb_age_s < 3;
     setData(rt, "state", alive ? "alive" : (up.hb_age_s === null ? "unknown" : "lost"));
-    setText(rt, alive ? "runtime alive" : (up.hb_age_s === null ? "waiting for the runtime" :
-      `no heartbeat for ${fmt(up.hb_age_s, 0)} s`));
+    const from = up.endpoint ? ` from ${up.endpoint}` : "";   // the output endpoint read: a wrong one shows
+    setText(rt, alive ? "runtime alive" : (up.hb_age_s === null ?
+      `waiting for the runtime: nothing${from} for ${fmt(up.waited_s, 0)} s (is it running, with this output?)` :
+      `no heartbeat${from} for ${fmt(up.hb_age_s, 0)} s`));
     let taps = 0;
     for (const [name, s] of Object.entries(up.streams)) {
       if (s.modality === "motion") continue;   // shown with its couch
