@@ -76,7 +76,9 @@ def test_every_option_of_every_subcommand_has_help():
     (["pretrain", "--modality", "ecg", "--synthetic", "--lr", "inf", "--out", "OUT"], "--lr: expected a finite number > 0"),
     (["pretrain", "--modality", "ecg", "--synthetic", "--warmup-steps", "-1", "--out", "OUT"], "--warmup-steps: expected an integer >= 0, got -1"),
     (["probe", "--embeddings", "e.parquet", "--labels", "l.csv", "--label-column", "y", "--folds", "1"],
-     "at least 2 folds"),
+     "--folds: expected an integer >= 2 (cross-validation needs at least 2 folds), got 1"),
+    (["probe", "--embeddings", "e.parquet", "--labels", "l.csv", "--label-column", "y", "--folds", "0"],
+     "--folds: expected an integer >= 2 (cross-validation needs at least 2 folds), got 0"),
     (["probe", "--embeddings", "e.parquet", "--labels", "l.csv", "--label-column", "y", "--min-quality", "nan"],
      "not a quality between 0 and 1"),
 ])

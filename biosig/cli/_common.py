@@ -38,11 +38,9 @@ def positive_float(text: str) -> float:
 
 
 def fold_count(text: str) -> int:
-    """argparse ``type=``: a number of cross-validation folds, >= 2."""
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"{text}: cross-validation needs at least 2 folds")
-    return value
+    """argparse ``type=``: a number of cross-validation folds, >= 2 (0 and 1 said alike: ``--folds 0`` was "a
+    positive integer", 1 the fold rule)."""
+    return int_in_range(text, 2, expected="an integer >= 2 (cross-validation needs at least 2 folds)")
 
 
 def quality_0_1(text: str) -> float:
