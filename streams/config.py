@@ -34,6 +34,7 @@ DASHBOARD_FORGET_S = 300.0
 
 
 def _check_endpoint(value: str) -> str | None:
+    """tcp://HOST:PORT, ipc://PATH or inproc://NAME (:func:`streams.security.parse_endpoint`)."""
     from streams.security import parse_endpoint
     try:
         parse_endpoint(value)
@@ -63,6 +64,7 @@ MIN_WINDOW_S, MAX_WINDOW_S = 0.1, 3600.0
 
 
 def _check_windows(value: dict) -> str | None:
+    """{modality: [window_s, hop_s]}, 0 < hop_s <= window_s, no motion (not windowed)."""
     for modality, wh in value.items():
         if modality not in _modalities():
             return f"modality {modality!r} unknown; expected one of {', '.join(_modalities())}"
@@ -90,13 +92,14 @@ def _check_device(value) -> str | None:
 
 
 def _check_folder(value) -> str | None:
-    """A folder or None: an empty name turned recording / checkpoints off without a word."""
+    """a folder, or null for none: an empty name turned recording / checkpoints off without a word."""
     if value is not None and not str(value).strip():
         return "an empty folder name; leave the setting out (or null) to turn it off"
     return None
 
 
 def _check_models(value: dict) -> str | None:
+    """{modality: a shipped name, checkpoint folder or .onnx file}, the model's own modality."""
     for modality, name in value.items():
         if modality not in _modalities():
             return f"modality {modality!r} unknown; expected one of {', '.join(_modalities())}"
@@ -106,6 +109,7 @@ def _check_models(value: dict) -> str | None:
 
 
 def _check_modality_names(value: tuple) -> str | None:
+    """modality names (ecg, ppg, resp, audio, ...)."""
     for modality in value:
         if modality not in _modalities():
             return f"modality {modality!r} unknown; expected one of {', '.join(_modalities())}"
