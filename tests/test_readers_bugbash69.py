@@ -16,8 +16,8 @@ import wfdb
 
 import biosig
 from biosig.errors import ReadError
+from conftest import shared_path
 
-SRC_100 = "/work/shared/data/wfdb/100.dat"
 SIGNALS_212 = "r.dat 212 200 11 1024 995 0 0 MLII\nr.dat 212 200 11 1024 1011 0 0 V5\n"
 
 
@@ -29,7 +29,8 @@ def _record(tmp_path, header: str, dat: bytes):
 
 @pytest.fixture
 def dat212():
-    with open(SRC_100, "rb") as fh:
+    """200 frames of MIT-BIH 100 (../shared/data: the test skips, saying so, where it is absent)."""
+    with open(shared_path("wfdb", "100.dat"), "rb") as fh:
         return fh.read(600)   # 200 frames of MIT-BIH 100's two signals in format 212
 
 
