@@ -144,19 +144,29 @@ def handshake_refusal(events, endpoint: str, key_dir) -> str | None:
             "that runtime's server key (keys of another runtime? or a runtime without --keys?)")
 
 
-def no_reply_reason(events, endpoint: str, timeout_s: float) -> str:
-    """Why a status request to ``endpoint`` had no answer, when no handshake failed: nothing took
-    the connection, something took it and closed it (a runtime's output or ingest socket: plain
-    ZeroMQ drops a REQ there without a word), or a runtime took it and did not answer in time."""
+def no_reply_kind(events) -> str:
+    """What took a status request that had no answer, when no handshake failed: ``nobody`` (nothing
+    took the connection), ``closed`` (something took it and closed it: a runtime's output or ingest
+    socket, where plain ZeroMQ drops a REQ without a word) or ``busy`` (a runtime took it and did
+    not answer in time)."""
     import zmq
-    from streams.config import DEFAULT_STATUS
     kinds = {e["event"] for e in events}
     if zmq.EVENT_DISCONNECTED in kinds and zmq.EVENT_HANDSHAKE_SUCCEEDED not in kinds:
+        return "closed"
+    return "busy" if zmq.EVENT_HANDSHAKE_SUCCEEDED in kinds else "nobody"
+
+
+def no_reply_reason(events, endpoint: str, timeout_s: float) -> str:
+    """Why a status request to ``endpoint`` had no answer, when no handshake failed (the three cases
+    of :func:`no_reply_kind`)."""
+    from streams.config import DEFAULT_STATUS
+    kind = no_reply_kind(events)
+    if kind == "closed":
         return (f"no status reply from {endpoint}: something there took the connection and closed it; is it "
                 f"the runtime's status endpoint (`biosig serve` prints it; default {_port_of(DEFAULT_STATUS)}), "
                 "not its output or ingest?")
     return (f"no runtime answered on {endpoint} within {timeout_s:g} s "
-            + ("(a runtime took the request: busy? a longer --timeout-s)" if zmq.EVENT_HANDSHAKE_SUCCEEDED in kinds
+            + ("(a runtime took the request: busy? a longer --timeout-s)" if kind == "busy"
                else "(is `biosig serve` running? same --status endpoint and keys?)"))
 
 

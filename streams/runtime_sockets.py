@@ -88,4 +88,18 @@ class SocketsMixin:
             if now - self._auth_warned_s.get((name, reason), -AUTH_WARN_EVERY_S) >= AUTH_WARN_EVERY_S:
                 self._auth_warned_s[name, reason] = now
                 log.warning("a client was refused by CURVE on the %s socket: %s (%d refusals so far)", name,
-                            reason, sum(self.auth_failures.values()))
+                            _in_the_log(event, reason), sum(self.auth_failures.values()))
+
+
+def _in_the_log(event: dict, reason: str) -> str:
+    """``reason`` (:func:`streams.security.refusal_reason` of ``event``) as the log says it: a server key this
+    runtime's is not was said to be the client's wrong keys, and from here it cannot be told from a client of
+    another runtime, right keys there, aimed at this runtime's port (a status request to the wrong port). A
+    client of this runtime at the wrong one of its sockets is never seen here (libzmq 4.3: no monitor event)."""
+    import zmq
+    if (event["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            and int(event.get("value") or 0) & 0xFFFFFFFF == zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC):
+        return ("it uses another server key: it was given keys that are not this runtime's, or it is a client of "
+                "another runtime (its keys right there) sent to this port, e.g. a status request to the wrong port; "
+                "either way its endpoint and --keys must name the same runtime")
+    return reason

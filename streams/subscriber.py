@@ -12,7 +12,9 @@ after a restart is dropped as late. The SDK always listens to ``hb/runtime`` (re
 subscribed to): its ``last_seq`` per topic reveals frames lost at the end of a topic, counted as
 a gap even when no later frame of that topic ever comes. When nothing at all arrived for
 ``stale_s`` (the runtime sends ``hb/runtime`` every second) the socket is rebuilt and the
-reconnect counted. ``latest()`` drains the queue and keeps only the newest frame per topic, for
+reconnect counted. Gaps found at a topic's first sight after a restart (what the new runtime sent
+before the subscriber reconnected) are counted as any gap and again in ``restart_gaps``, so that
+``summary_text()`` can tell them from frames lost while a runtime ran. ``latest()`` drains the queue and keeps only the newest frame per topic, for
 consumers that must never act on a stale forecast.
 
 A caller's mistake is a :class:`~streams.errors.StreamError` naming the argument and its value;
@@ -27,7 +29,7 @@ import time
 
 from streams import protocol
 from streams._client import (ClientSocket, check_connection, check_count, check_seconds, handshake_events,
-                             handshake_refusal, no_reply_reason, open_socket, watch_handshake)
+                             handshake_refusal, no_reply_kind, no_reply_reason, open_socket, watch_handshake)
 from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
 from streams.errors import ProtocolError, StreamError
 from streams.priority import tagged_zmq_context
@@ -61,7 +63,12 @@ def next_silence_report_s(said_at_s: float, stale_s: float) -> float:
 
 
 class _Absent(StreamError):
-    """No runtime answered a status request (nothing in time, or not a status frame)."""
+    """No runtime answered a status request (nothing in time, or not a status frame); ``nobody``: nothing
+    at all took the connection (else the message says what did)."""
+
+    def __init__(self, message: str, nobody: bool = False):
+        super().__init__(message)
+        self.nobody = nobody
 
 
 def _topics(topics) -> list[str]:
@@ -83,6 +90,11 @@ def unknown_topic_prefixes(topics) -> list[str]:
     """The prefixes of ``topics`` no output topic can start with (a typo such as ``scroe/``): a
     subscription to them would wait for ever in silence."""
     return [t for t in _topics(topics) if not any(k.startswith(t) or t.startswith(k) for k in OUTPUT_TOPIC_KINDS)]
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 topic``, ``2 topics``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _topic_stats():
@@ -117,6 +129,11 @@ class Subscriber(ClientSocket):
         self.epoch: int | None = None
         self.epochs_seen = 0
         self._last_seq: dict[str, int] = {}
+        # gaps (of ``stats``) found at a topic's first sight after a runtime restart: what the new runtime sent
+        # before this subscriber reconnected; the wall-clock times the restarts were seen
+        self.restart_gaps = collections.Counter()
+        self.restarts_seen_at: list[float] = []
+        self._after_restart: set[str] = set()   # topics not seen since the last restart
         self.sock = None
         self._heard = False   # any frame at all yet
         self.reset_silence()
@@ -203,6 +220,8 @@ class Subscriber(ClientSocket):
                     if t in self.stats:
                         self.stats[t]["restarts"] += 1
                     self._last_seq[t] = -1
+                self._after_restart = set(self._last_seq)
+                self.restarts_seen_at.append(time.time())
                 log.warning("the runtime at %s restarted (epoch %d -> %d): every topic's sequence starts afresh",
                             self.endpoint, self.epoch, epoch)
             self.epoch = epoch
@@ -213,6 +232,8 @@ class Subscriber(ClientSocket):
             return None
         s = self.stats[frame.topic]
         seq, last = h["seq"], self._last_seq.get(frame.topic)
+        after_restart = frame.topic in self._after_restart
+        self._after_restart.discard(frame.topic)
         if last is not None:
             if seq == last:
                 s["duplicates"] += 1
@@ -226,6 +247,7 @@ class Subscriber(ClientSocket):
             elif seq > last + 1:
                 s["gaps"] += 1
                 s["missing"] += seq - last - 1
+                self.restart_gaps[frame.topic] += after_restart
         self._last_seq[frame.topic] = seq
         s["frames"] += 1
         return frame
@@ -244,6 +266,26 @@ class Subscriber(ClientSocket):
                 s["gaps"] += 1
                 s["missing"] += last - mine
                 self._last_seq[topic] = last
+                self.restart_gaps[topic] += topic in self._after_restart
+            self._after_restart.discard(topic)
+
+    def summary_text(self) -> str:
+        """One line of what came (``listen`` ends with it): frames, topics, and the topics with gaps, duplicates
+        or late frames with their ``stats`` as JSON. Gaps found only across a runtime restart (frames the new
+        runtime sent before this subscriber reconnected, mostly heartbeats) are said to be so, and counted per
+        topic as ``across_restart``: they read like frames lost by a running runtime."""
+        from biosig import json_text
+        frames = sum(s["frames"] for s in self.stats.values())
+        bad = {t: dict(s, **({"across_restart": self.restart_gaps[t]} if self.restart_gaps[t] else {}))
+               for t, s in self.stats.items() if s["gaps"] or s["duplicates"] or s["late"]}
+        only = [t for t, s in bad.items() if s.get("across_restart") == s["gaps"] and not s["duplicates"] + s["late"]]
+        text = f"{frames} frames on {_n(len(self.stats), 'topic')}, gaps on {_n(len(bad), 'topic')}"
+        if only:
+            at = ", ".join(time.strftime("%H:%M:%S", time.localtime(t)) for t in self.restarts_seen_at)
+            which = "all" if len(only) == len(bad) else f"{len(only)} of them only"
+            text += (f" ({which} across the runtime restart{'s' * (len(self.restarts_seen_at) > 1)} at {at}: what "
+                     "the new runtime sent before this listener reconnected, not frames lost while it ran)")
+        return text + (f" {json_text.dumps(bad)}" if bad else "")
 
     def latest(self, timeout_s: float = 0.0) -> dict:
         """Drain everything queued (waiting up to ``timeout_s`` for the first frame); the newest
@@ -275,7 +317,7 @@ def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clie
                 refused = handshake_refusal(events, endpoint, key_dir)
                 if refused:   # something is there and said no: the keys (or the endpoint) are the user's to fix
                     raise StreamError(refused)
-                raise _Absent(no_reply_reason(events, endpoint, timeout_s))
+                raise _Absent(no_reply_reason(events, endpoint, timeout_s), no_reply_kind(events) == "nobody")
             frame = protocol.decode(sock.recv_multipart(), check_finite=False)
             if frame.kind != "status":
                 raise _Absent(f"{endpoint} answered a {frame.kind} frame, not status")
@@ -305,7 +347,18 @@ def runtime_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clie
                    timeout_s: float = 1.0) -> dict | None:
     """The status body of the runtime answering on ``endpoint``, None when none answers within
     ``timeout_s`` (a caller's mistake raises StreamError, as :func:`runtime_state`)."""
+    return status_or_reason(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s)[0]
+
+
+def status_or_reason(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="client", insecure: bool = False,
+                     timeout_s: float = 1.0) -> tuple[dict | None, str | None]:
+    """:func:`runtime_status`'s body, and when there is none, why: ``None`` when nothing at all took the
+    connection (no runtime there: the caller knows best what to suggest), else what did, in words (something
+    that took it and closed it, e.g. the runtime's output or ingest endpoint; a runtime that did not answer
+    in time; an answer that is no status frame). ``listen`` said "no runtime answered" for all of them."""
     try:
-        return request_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s)
-    except (_Absent, ProtocolError):
-        return None
+        return request_status(endpoint, key_dir=key_dir, client=client, insecure=insecure, timeout_s=timeout_s), None
+    except _Absent as exc:
+        return None, None if exc.nobody else str(exc)
+    except ProtocolError as exc:
+        return None, f"{endpoint} answered a frame that is no status frame ({exc})"

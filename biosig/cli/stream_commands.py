@@ -149,15 +149,15 @@ def _listen(args) -> int:
     _stop_on_signals(stop)
     end = None if args.seconds is None else time.monotonic() + args.seconds
     from streams.scores import summary_text
-    from streams.subscriber import runtime_status, state_of
+    from streams.subscriber import state_of, status_or_reason
     told = time.monotonic() + 2.0   # nothing for 2 s: say whether a runtime is starting or absent
     with Subscriber(args.topics or [""], args.output, key_dir=args.keys, insecure=args.insecure) as sub:
         while not stop.is_set() and (end is None or time.monotonic() < end):
             f = sub.recv(0.2)
             if f is None and told and time.monotonic() > told and not sub.stats:
                 told = None
-                body = runtime_status(args.status, key_dir=args.keys, insecure=args.insecure)
-                state = state_of(body)
+                body, why = status_or_reason(args.status, key_dir=args.keys, insecure=args.insecure)
+                state = f"{why}; waiting" if why else state_of(body)   # why: what took the request, if not a runtime
                 output = (body or {}).get("endpoints", {}).get("output")
                 if state == "serving" and sub.epoch is None and output and output != args.output:
                     # not even its heartbeat (every status_every_s, 1 s) came: listening in the wrong place
@@ -198,9 +198,7 @@ def _listen(args) -> int:
                 shape = "" if f.array is None else "x".join(map(str, f.array.shape))
                 print(f"{f.topic:<28} {h['kind']:<10} seq {h['seq']:<7} {shape:<6} {extra:<28} "
                       f"{'' if lat is None else f'{lat:.1f} ms'}", flush=True)
-        gaps = {t: s for t, s in sub.stats.items() if s["gaps"] or s["duplicates"] or s["late"]}
-        print(f"biosig listen: {sum(s['frames'] for s in sub.stats.values())} frames on {len(sub.stats)} topics, "
-              f"gaps on {len(gaps)} topics {json_text.dumps(gaps) if gaps else ''}", file=sys.stderr)
+        print(f"biosig listen: {sub.summary_text()}", file=sys.stderr)
     return 0
 
 
