@@ -94,7 +94,8 @@ def register(subparsers) -> None:
     e.add_argument("--seeds", type=int, default=3,
                    help="seeds per RNN test run, metrics averaged (default 3; the full protocol: --grid full "
                         "--seeds 10); the other methods are deterministic (one run)")
-    e.add_argument("--select-seeds", type=int, default=3, help="seeds for hyperparameter selection (default 3)")
+    e.add_argument("--select-seeds", type=int, default=None,
+                   help="seeds for hyperparameter selection, at most --seeds (default 3, or --seeds if fewer)")
     e.add_argument("--grid", default="default", choices=("default", "full", "paper"),
                    help="hyperparameter grid: default (one configuration per RNN, about 3 min on the 4 shared "
                         "sessions), full (the RNNs selected from 12-16 configurations each, about 30 min), "
@@ -143,21 +144,10 @@ def _evaluate(args) -> int:
     from realtime.grids import format_int_list
     from realtime.sessions import load_sessions
 
+    from biosig.cli.forecast_checks import check_evaluate_options, warn_options
     from biosig.record import names_text
 
-    if args.rate_hz <= 0 or not np.isfinite(args.rate_hz):
-        raise ForecastError(f"--rate-hz must be a positive number, got {args.rate_hz}")
-    if args.workers is not None and args.workers < 1:
-        raise ForecastError(f"--workers must be >= 1 (leave it out to use all cores), got {args.workers}")
-    for name in ("norm_s", "select_start_s", "test_start_s", "max_frozen_s"):
-        v = getattr(args, name)
-        if v is not None and (not np.isfinite(v) or v < 0):
-            raise ForecastError(f"--{name.replace('_', '-')} must be a number >= 0, got {v}")
-    if not (args.norm_s > 0 and args.select_start_s < args.test_start_s):
-        raise ForecastError(f"need --norm-s > 0 and --select-start-s < --test-start-s, got {args.norm_s:g}, "
-                            f"{args.select_start_s:g}, {args.test_start_s:g}")
-    if args.seeds < 1 or args.select_seeds < 1:
-        raise ForecastError(f"--seeds and --select-seeds must be >= 1, got {args.seeds} and {args.select_seeds}")
+    notes = check_evaluate_options(args)   # said once the sessions are read (a refused input: one line)
     from biosig.outputs import check_output_dir
     if args.horizons_s is not None:
         from realtime.grids import horizon_steps
@@ -175,6 +165,7 @@ def _evaluate(args) -> int:
     out = check_output_dir(args.out)   # before the sessions are read: a bad --out fails at once
     loaded = load_sessions(args.files, args.rate_hz, args.channel)
     sessions = usable_sessions(loaded, methods, horizons, protocol)
+    warn_options(notes, sessions, args.scaling)
     skipped = _skip_reasons([s for s in loaded if s not in sessions], methods, horizons, protocol)
     # A report describes the predictions written beside it: an earlier run's report into this
     # folder goes before this run writes any (not before: a refused command leaves the folder as it
@@ -306,6 +297,9 @@ def _plot(args) -> int:
     from biosig.outputs import check_output_file
     root = pathlib.Path(args.dir)
     out = check_output_file(args.out, "--out", PLOT_SUFFIXES)
+    if not root.is_dir():
+        raise ForecastError(f"{root}: {'not a folder' if root.exists() else 'no such folder'}; give the --out "
+                            "folder of a finished `biosig forecast evaluate`")
     if not (root / "report.json").is_file():
         raise ForecastError(f"{root}: no report.json (not an evaluate folder, or its run was stopped before "
                             "the end); give the --out folder of a finished `biosig forecast evaluate`")

@@ -170,6 +170,16 @@ def read_marker_session(paths) -> Record:
     paths = sorted(file_path(p) for p in _path_list(paths))
     if not paths:
         raise ReadError("<session>", "no marker files given")
+    # one marker named twice (one file spelled two ways, or a copy in another folder) gave its
+    # channels twice: its errors counted twice in every metric, without a word
+    by_marker: dict = {}
+    for p in paths:
+        by_marker.setdefault(session_and_marker(p), []).append(p)
+    twice = next((v for v in by_marker.values() if len(v) > 1), None)
+    if twice:
+        session, marker = session_and_marker(twice[0])
+        raise ReadError(twice[1], f"marker {marker} of session {session} is given twice (also {twice[0]}); "
+                                  "give each marker file once")
     recs = [read_marker_csv(p) for p in paths]
     sessions = {r.metadata["session"] for r in recs}
     if len(sessions) != 1:
@@ -177,7 +187,10 @@ def read_marker_session(paths) -> Record:
     ref = recs[0]
     for p, r in zip(paths[1:], recs[1:]):
         if r.n_samples != ref.n_samples or not np.allclose(r.times_s, ref.times_s):
-            raise ReadError(p, f"timestamps differ from {paths[0].name}; cannot form one session")
+            raise ReadError(p, f"{r.n_samples} rows at {r.fs_hz:.3g} Hz, {paths[0].name} {ref.n_samples} at "
+                               f"{ref.fs_hz:.3g} Hz: the markers of one session (files named "
+                               f"{ref.metadata['session']}-<marker>-...) must share their timestamps; give files "
+                               "of one recording, or rename one to make it a session of its own")
     markers = [r.metadata["marker"] for r in recs]
     channels = tuple(f"{m}_{a}" for m in markers for a in "xyz")
     return Record(samples=np.concatenate([r.samples for r in recs]), fs_hz=ref.fs_hz, channels=channels,

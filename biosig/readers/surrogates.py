@@ -94,6 +94,10 @@ def read_vxp(path) -> Record:
             continue
         f = ln.strip().split(",")
         if len(f) < 4:
+            if lineno == len(lines):   # the last line: an export or copy that stopped mid-row
+                raise ReadError(path, f"line {lineno}, the last, is cut short ({ln.strip()!r:.40}): the file ends "
+                                      "mid-row (an interrupted export or copy?); export it again, or delete that "
+                                      "line to use the samples before it")
             raise ReadError(path, f"line {lineno}: expected amplitude,phase,timestamp,validflag,..., got {ln.strip()!r:.60}")
         try:
             amp.append(float(f[0]))
@@ -110,11 +114,25 @@ def read_vxp(path) -> Record:
     beam = np.asarray(beam)[keep]
     samples = np.where(ok, amp_mm, np.nan)[None, :]
     fs = _rate(header, t_s)
+    _check_study_time(path, header, t_s)
     return Record(samples=samples, fs_hz=fs, channels=("amplitude",), units=("mm",), modality="motion",
                   times_s=t_s, metadata={"source": str(path), "format": "vxp", "version": header.get("Version", ""),
                                          "channel_modalities": {"amplitude": "motion"},
                                          "invalid_samples": int((~ok).sum()),
                                          "beam_on": beam != 0})
+
+
+def _check_study_time(path, header, t_s) -> None:
+    """Warn when the data end more than a second before the header's ``Total_study_time``: a file
+    cut short at a line end reads as a shorter recording (a session skipped as too short, or a
+    test window shorter than the export) without a word."""
+    try:
+        total_s = float(header.get("Total_study_time", "nan"))
+    except ValueError:
+        return
+    if np.isfinite(total_s) and len(t_s) and t_s[-1] < total_s - 1.0:
+        log.warning("%s: the data end at %.1f s but the header's Total_study_time is %.1f s: the file looks cut "
+                    "short (an interrupted export or copy?)", path, float(t_s[-1]), total_s)
 
 
 def _rate(header, t_s) -> float:
