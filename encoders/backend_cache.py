@@ -26,11 +26,9 @@ def cache_dir() -> pathlib.Path:
 
 
 def cpu_cores() -> int:
-    """Cores this process may run on (affinity-aware)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    """Cores this process may run on (affinity-aware): :func:`biosig.cpus.usable_cpus`."""
+    from biosig.cpus import usable_cpus
+    return usable_cpus()
 
 
 #: The modules whose code builds an exported graph (every ``encoders`` module an ``EncoderModel``'s

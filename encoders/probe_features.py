@@ -166,11 +166,8 @@ MAX_DEFAULT_JOBS = 8   # each worker holds torch and a model (~0.3-0.5 GB) and t
 
 def default_jobs() -> int:
     """The CPUs this process may use, at most :data:`MAX_DEFAULT_JOBS` (at least 1)."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    return max(1, min(n, MAX_DEFAULT_JOBS))
+    from biosig.cpus import usable_cpus
+    return max(1, min(usable_cpus(), MAX_DEFAULT_JOBS))
 
 
 def all_features(specs: dict, records, jobs: int, progress_for) -> dict:

@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 
 from biosig.cli import main
-from biosig.cli.forecast_checks import usable_cpus
+from biosig.cpus import usable_cpus
 from test_cli_errors import one_line_error, run_main
 from test_forecast_surrogates import _write_vxp
 

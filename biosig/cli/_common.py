@@ -76,10 +76,8 @@ def free_cores() -> int:
     torch/ONNX Runtime should use there: oversubscribed threads made ``embed`` 7x slower."""
     import os
 
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
+    from biosig.cpus import usable_cpus
+    n = usable_cpus()
     try:
         busy = os.getloadavg()[0]
     except (AttributeError, OSError):

@@ -6,7 +6,6 @@ Imports only argparse at top level so ``biosig --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import os
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")   # mirrors encoders.backends.KINDS
 PRECISIONS = ("fp32", "bf16", "fp16")                     # mirrors encoders.backends.TORCH_PRECISIONS
@@ -68,11 +67,9 @@ def check_paths(paths, what: str, expected: str = "recordings, record names or f
 def usable_threads(requested: int | None) -> int | None:
     """``--threads`` when this process may use that many CPUs, else a one-line error: 100000 threads made OpenBLAS
     fail to start its pool and ``score`` hang (``embed`` too); more threads than CPUs only time-share them."""
+    from biosig.cpus import usable_cpus
     from biosig.errors import BiosigError
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
+    n = usable_cpus()
     if requested is not None and requested > n:
         raise BiosigError(f"--threads {requested}: this process may use {n} CPU(s); give at most {n}, "
                           "or leave --threads out for the free cores")

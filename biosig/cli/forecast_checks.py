@@ -7,19 +7,12 @@ said on stderr (a warning), never dropped silently. Heavy packages are imported 
 from __future__ import annotations
 
 import logging
-import os
+
+from biosig.cpus import usable_cpus
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SELECT_SEEDS = 3
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def check_evaluate_options(args) -> list[str]:
