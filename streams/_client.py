@@ -124,7 +124,6 @@ def handshake_refusal(events, endpoint: str, key_dir) -> str | None:
     endpoint (the runtime's output or ingest: CURVE fails the same way there); both are said, the
     endpoint first (it was said to be the keys, and the endpoint was the mistake)."""
     import zmq
-    from streams.config import DEFAULT_STATUS
     failed = {e["event"] for e in events}
     mismatch = any(e["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and (int(e.get("value") or 0) & 0xFFFFFFFF)
                    == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH for e in events)   # the clearest one said first
@@ -139,8 +138,7 @@ def handshake_refusal(events, endpoint: str, key_dir) -> str | None:
     if zmq.EVENT_HANDSHAKE_FAILED_AUTH in failed:
         return (f"the runtime at {endpoint} refused this client's key: its public key "
                 f"({d / 'client.key'}) is not in the runtime's allowed/ folder")
-    return (f"no status reply from {endpoint}: is it the runtime's status endpoint (`biosig serve` prints it; "
-            f"default {_port_of(DEFAULT_STATUS)}), not its output or ingest? or else {d / 'server.key'} is not "
+    return (f"no status reply from {endpoint}: {_is_status_endpoint()} or else {d / 'server.key'} is not "
             "that runtime's server key (keys of another runtime? or a runtime without --keys?)")
 
 
@@ -159,20 +157,21 @@ def no_reply_kind(events) -> str:
 def no_reply_reason(events, endpoint: str, timeout_s: float) -> str:
     """Why a status request to ``endpoint`` had no answer, when no handshake failed (the three cases
     of :func:`no_reply_kind`)."""
-    from streams.config import DEFAULT_STATUS
     kind = no_reply_kind(events)
     if kind == "closed":
-        return (f"no status reply from {endpoint}: something there took the connection and closed it; is it "
-                f"the runtime's status endpoint (`biosig serve` prints it; default {_port_of(DEFAULT_STATUS)}), "
-                "not its output or ingest?")
+        return (f"no status reply from {endpoint}: something there took the connection and closed it; "
+                f"{_is_status_endpoint()}")
     return (f"no runtime answered on {endpoint} within {timeout_s:g} s "
             + ("(a runtime took the request: busy? a longer --timeout-s)" if kind == "busy"
                else "(is `biosig serve` running? same --status endpoint and keys?)"))
 
 
-def _port_of(endpoint: str) -> str:
-    """``:5557`` of ``tcp://127.0.0.1:5557`` (the whole endpoint when it has no port)."""
-    return ":" + endpoint.rsplit(":", 1)[1] if endpoint.startswith("tcp://") else endpoint
+def _is_status_endpoint() -> str:
+    """The question both no-reply messages ask: the endpoint was more often the mistake than the keys."""
+    from streams.config import DEFAULT_STATUS
+    from streams.security import parse_endpoint
+    port = parse_endpoint(DEFAULT_STATUS)[2]
+    return f"is it the runtime's status endpoint (`biosig serve` prints it; default :{port}), not its output or ingest?"
 
 
 class ClientSocket:

@@ -272,8 +272,8 @@ def bridge_lsl_out(*, endpoint: str = DEFAULT_OUTPUT, topics=OUT_TOPICS, key_dir
 
     Returns ``{topic: samples pushed}``.
     """
-    from streams.subscriber import _topics
-    if wrong := [t for t in _topics(topics) if not any(k.startswith(t) or t.startswith(k) for k in OUT_TOPICS)]:
+    from streams.subscriber import unknown_topic_prefixes
+    if wrong := unknown_topic_prefixes(topics, OUT_TOPICS):
         raise StreamError(f"--topics {' '.join(wrong)}: only outputs whose topic starts with {', '.join(OUT_TOPICS)} "
                           "become LSL outlets (others were subscribed to and dropped)")
     pylsl = _pylsl()

@@ -86,10 +86,10 @@ def _topics(topics) -> list[str]:
 OUTPUT_TOPIC_KINDS = ("emb/", "score/", "fcst/", "hold/", "sig/", "hb/", "status")
 
 
-def unknown_topic_prefixes(topics) -> list[str]:
-    """The prefixes of ``topics`` no output topic can start with (a typo such as ``scroe/``): a
-    subscription to them would wait for ever in silence."""
-    return [t for t in _topics(topics) if not any(k.startswith(t) or t.startswith(k) for k in OUTPUT_TOPIC_KINDS)]
+def unknown_topic_prefixes(topics, kinds=OUTPUT_TOPIC_KINDS) -> list[str]:
+    """The prefixes of ``topics`` no topic of ``kinds`` can start with (a typo such as ``scroe/``): a
+    subscription to them would wait for ever in silence (``bridge lsl-out``: or be dropped, ``kinds`` its own)."""
+    return [t for t in _topics(topics) if not any(k.startswith(t) or t.startswith(k) for k in kinds)]
 
 
 def _n(count: int, noun: str) -> str:
