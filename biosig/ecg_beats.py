@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from biosig.arguments import float_signal, sampling_rate
-from biosig.ecg_doubt import _steepest_slopes, hidden_qrs_intervals
+from biosig.ecg_doubt import hidden_qrs_intervals, steepest_slopes
 from biosig.ecg_pacing import without_pacing_spikes
 from biosig.errors import SignalError
 
@@ -367,13 +367,14 @@ def doubtful_intervals(x: np.ndarray, fs_hz: float, detection: EcgDetection | No
     rr, e = np.diff(beats), d.energy[beats]
     small = e < DOUBT_SMALL_REL * median_1d(e)
     doubt |= (rr < margin) & (rr < DOUBT_SHORT_REL * median_1d(rr)) & (small[1:] | small[:-1])
-    slope = _steepest_slopes(d.clean, beats, fs_hz)
+    slope = steepest_slopes(d.clean, beats, fs_hz)
     edge = 0.12 * fs_hz   # a QRS cut by the window's edge has less energy and slope than it has
     whole = (beats >= edge) & (beats < len(d.energy) - edge)
     doubt |= ((rr < margin) & whole[1:] & whole[:-1] & (e[1:] < DOUBT_T_REL * e[:-1])
               & (slope[1:] < DOUBT_T_SLOPE_REL * slope[:-1]))
     if DOUBT_REL < np.inf:   # a second arm of the missing-beat rule, off with it (``--doubt inf``: the rules before)
-        doubt |= hidden_qrs_intervals(beats, cand, d.energy, d.threshold, d.clean, fs_hz, SEARCHBACK_MARGIN_S)
+        doubt |= hidden_qrs_intervals(beats, cand, d.energy, d.threshold, d.clean, fs_hz, SEARCHBACK_MARGIN_S,
+                                      slope)
     if fs_hz < 200 and len(d.spikes):   # pacing spikes no beat follows: others may be left, split over 2 samples
         k = np.searchsorted(beats, d.spikes)
         inside = (k > 0) & (k < len(beats))
@@ -400,5 +401,5 @@ def false_r_peaks(peaks: np.ndarray, beats: np.ndarray, clean: np.ndarray, fs_hz
     alone = peaks[~near]
     if not len(alone):
         return alone
-    ref = median_1d(_steepest_slopes(clean, beats, fs_hz))
-    return alone[_steepest_slopes(clean, alone, fs_hz) < DOUBT_T_SLOPE_REL * ref]
+    ref = median_1d(steepest_slopes(clean, beats, fs_hz))
+    return alone[steepest_slopes(clean, alone, fs_hz) < DOUBT_T_SLOPE_REL * ref]

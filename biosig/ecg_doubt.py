@@ -21,7 +21,7 @@ HIDDEN_RUN_DELAY_S = 0.05  # ... all at the same delay after their beat (within 
 SHAPE_HALF_S = 0.1        # the peak-to-peak of the 0.5-40 Hz ECG within this of a peak is its size
 
 
-def _steepest_slopes(clean: np.ndarray, peaks: np.ndarray, fs_hz: float, half_s: float = 0.05) -> np.ndarray:
+def steepest_slopes(clean: np.ndarray, peaks: np.ndarray, fs_hz: float, half_s: float = 0.05) -> np.ndarray:
     """The largest ``|d clean / dt|`` (per sample) within ``half_s`` of each of ``peaks``: a QRS
     complex is steeper than the T wave after it, even where their 5-15 Hz energies are close."""
     steep = np.abs(np.gradient(clean))
@@ -29,16 +29,19 @@ def _steepest_slopes(clean: np.ndarray, peaks: np.ndarray, fs_hz: float, half_s:
     return np.array([steep[max(0, k - h):k + h + 1].max() for k in peaks]) if len(peaks) else np.zeros(0)
 
 
-def _sharpness(clean: np.ndarray, peaks: np.ndarray, fs_hz: float) -> np.ndarray:
-    """The steepest 0.5-40 Hz slope near each of ``peaks`` (:func:`_steepest_slopes`) over the peak-to-peak
-    within :data:`SHAPE_HALF_S`: a QRS complex, however small, is steep for its size, a T or P wave is not."""
+def _sharpness(clean: np.ndarray, peaks: np.ndarray, fs_hz: float, slopes: np.ndarray | None = None) -> np.ndarray:
+    """The steepest 0.5-40 Hz slope near each of ``peaks`` (:func:`steepest_slopes`) over the peak-to-peak
+    within :data:`SHAPE_HALF_S`: a QRS complex, however small, is steep for its size, a T or P wave is not.
+    ``slopes``: :func:`steepest_slopes` of ``peaks`` where the caller has them."""
     h = max(1, int(SHAPE_HALF_S * fs_hz))
     size = np.array([np.ptp(clean[max(0, k - h):k + h + 1]) for k in peaks])
-    return _steepest_slopes(clean, peaks, fs_hz) / np.maximum(size, 1e-12)
+    slopes = steepest_slopes(clean, peaks, fs_hz) if slopes is None else slopes
+    return slopes / np.maximum(size, 1e-12)
 
 
 def hidden_qrs_intervals(beats: np.ndarray, cand: np.ndarray, energy: np.ndarray, threshold: float,
-                         clean: np.ndarray, fs_hz: float, margin_s: float) -> np.ndarray:
+                         clean: np.ndarray, fs_hz: float, margin_s: float,
+                         beat_slopes: np.ndarray | None = None) -> np.ndarray:
     """Which intervals between ``beats`` (bool, one per interval) may hide a beat with a small QRS, from a
     detection's (:func:`biosig.ecg_beats.ecg_detection`) sorted candidate peaks ``cand`` of the QRS ``energy``,
     its beat ``threshold`` and the 0.5-40 Hz ``clean`` ECG: they hold a candidate of at least
@@ -65,7 +68,8 @@ def hidden_qrs_intervals(beats: np.ndarray, cand: np.ndarray, energy: np.ndarray
     instead of the 25th percentile, 57. On the 200 CinC 2017 records (10 s windows every 5 s) 3 of 708
     usable windows are withheld (1 AF), no record loses its last. MIT-BIH 208 V1 (against XQRS on MLII,
     ``tests/test_quality.py``): 21 windows withheld, all 21 off by more than 2 /min (25 of 43 usable off
-    before, 4 of 22 now)."""
+    before, 4 of 22 now). ``beat_slopes``: :func:`steepest_slopes` of ``beats`` where the caller has them
+    (:func:`biosig.ecg_beats.doubtful_intervals` does)."""
     out = np.zeros(max(0, len(beats) - 1), bool)
     if len(beats) < 3 or not threshold > 0:
         return out
@@ -80,7 +84,7 @@ def hidden_qrs_intervals(beats: np.ndarray, cand: np.ndarray, energy: np.ndarray
     if not keep.any():
         return out
     c, i = c[keep], i[keep]
-    ref = float(np.median(_sharpness(clean, beats, fs_hz)))
+    ref = float(np.median(_sharpness(clean, beats, fs_hz, beat_slopes)))
     qrs_like = _sharpness(clean, c, fs_hz) >= HIDDEN_SHARP_REL * ref
     c, i = c[qrs_like], i[qrs_like] - 1          # the interval each lies in
     if not len(c):
