@@ -172,6 +172,7 @@ def _check_signal_files(hea_path: pathlib.Path, header) -> None:
         spf = [header.samps_per_frame[i] or 1 for i in idx]
         per_frame = sum(s * _BYTES_PER_SAMPLE[header.fmt[i]] for s, i in zip(spf, idx))
         if header.sig_len is None:   # length taken from the file: a partial last frame is dropped
+            _refuse_cut_310_group(hea_path, header, name, fmts, os.path.getsize(sig_path) - offset, per_frame)
             _warn_partial_frame(hea_path, name, os.path.getsize(sig_path) - offset, per_frame)
             continue
         skew = max((header.skew[i] or 0) for i in idx)
@@ -186,6 +187,20 @@ def _check_signal_files(hea_path: pathlib.Path, header) -> None:
                 f"{'/'.join(sorted(fmts))}), the file holds {have} bytes (about {frames} samples)")
         if skew:
             log.debug("%s: skew up to %d samples in %s", hea_path, skew, name)
+
+
+def _refuse_cut_310_group(hea_path: pathlib.Path, header, name: str, fmts: set, data_bytes: int,
+                          per_frame: float) -> None:
+    """Refuse a format-310 file without a header length that ends 3 bytes into a 4-byte group: wfdb's
+    decoder fails on it with a NumPy broadcasting message (every other partial group reads, checked for
+    310 and 311 at 1-5 signals); the message gives the record line a length wfdb reads (its whole frames)."""
+    if fmts == {"310"} and data_bytes % 4 == 3:
+        # wfdb decodes the group's first sample, not its second: the length it reads is one sample past the groups
+        frames = int((3 * (data_bytes // 4) + 1) // round(per_frame * 3 / 4))
+        raise ReadError(hea_path, f"signal file {name} (format 310) ends 3 bytes into a 4-byte group (a file cut "
+                                  f"short?) and the header gives no signal length: wfdb cannot decode it; to read "
+                                  f"its {frames} whole frames, give the record line a length: "
+                                  f"'{header.record_name} {header.n_sig} {header.fs:g} {frames}'")
 
 
 def _warn_partial_frame(hea_path: pathlib.Path, name: str, data_bytes: int, per_frame: float) -> None:
