@@ -38,6 +38,26 @@ from streams.forecast import SourceForecaster, source_of, write_checkpoint
 log = logging.getLogger(__name__)
 
 
+def hold_why(sf: SourceForecaster, reason: str, now_s: float) -> str:
+    """The ``detail`` of a hold whose reason alone does not say why (the forecaster left none):
+    how old or how far ahead the newest sample is (until 2026-12-07 a frame stamped 120 s ahead of
+    the runtime's clock was held as ``stale_input`` with no word of the clock), what a ``gap`` waits
+    for, how long a frozen input repeated."""
+    cfg, age = sf.cfg, now_s - (sf.last_t_s if sf.last_t_s is not None else now_s)
+    limit = f"max_input_age_s ({cfg.max_input_age_s * 1e3:.0f} ms)"
+    if reason == "stale_input":
+        return (f"newest sample stamped {-age:.3g} s ahead of the runtime's clock, over {limit}: its age "
+                "cannot be told (device clock ahead?)" if age < 0 else f"newest sample {age:.3g} s old, over {limit}")
+    if reason == "gap":
+        return (f"input window restarted (samples missing, a step, a device time gone back): held until "
+                f"it is whole again ({sf.forecaster.lookback} samples)")
+    if reason == "frozen_input":
+        return f"every coordinate repeated one value for max_frozen_s ({cfg.max_frozen_s:g} s) or more"
+    if reason == "warm_up":
+        return f"no forecast yet: scaler over warmup_s ({cfg.warmup_s:g} s), then the first input window"
+    return ""
+
+
 class ForecastWorker:
     """Parameters
     ----------
@@ -179,8 +199,8 @@ class ForecastWorker:
             self._send(f"fcst/{src}", header, np.asarray(value, dtype=np.float32))
         else:
             stats.holds += 1
-            self.publish_hold(src, stream, t_s, value,
-                              rival or (sf.failed if value == "unavailable" else sf.hold_detail))
+            self.publish_hold(src, stream, t_s, value, rival or (
+                sf.failed if value == "unavailable" else sf.hold_detail or hold_why(sf, value, t_out)))
 
     def publish_hold(self, src, stream, t_s, reason, detail=""):
         header = {"kind": "hold", "stream": stream, "t_s": t_s, "reason": reason, "t_out_s": time.time()}

@@ -1,0 +1,73 @@
+"""Bug bash 70 of the live forecast path (real :class:`streams.forecast_worker.ForecastWorker`): every hold
+says why. A marker stream whose device clock jumped minutes ahead was held as ``stale_input`` with no
+``detail`` (nothing told the clock), and so were a stale backlog, the samples of a window that refills
+after a hole and a frozen tracker."""
+import time
+
+import numpy as np
+
+from streams.config import ForecasterConfig
+from streams.forecast_worker import ForecastWorker
+
+FS = 30.0
+
+
+class _Stats:
+    holds = 0
+    forecasts = 0
+
+    class output_ms:   # noqa: N801 - the runtime's latency histogram, add() only
+        @staticmethod
+        def add(_):
+            pass
+
+
+def _worker():
+    cfg = ForecasterConfig(method="lms", horizon_steps=2, lookback=4, warmup_s=0.2, recover_steps=3,
+                           stale_s=30.0, max_frozen_s=0.3)
+    sent = []
+    return ForecastWorker(cfg, lambda topic, header, array=None: sent.append((topic, header))), sent
+
+
+def _x(t):
+    return np.array([[10 * np.sin(1.5 * t)], [5 * np.cos(1.5 * t)], [2 * np.sin(t)]], np.float32)
+
+
+def _send(worker, t, x=None):
+    worker.submit(_Stats(), "couch1/markers", ["m_x", "m_y", "m_z"], FS, t, _x(t) if x is None else x, time.time())
+
+
+def test_every_hold_says_why_clock_ahead_backlog_gap_and_frozen():
+    worker, sent = _worker()
+    t0 = time.time() - 2.0
+    for i in range(10):   # a backlog 2 s old: stale, learnt from
+        _send(worker, t0 + i / FS)
+    t0 = time.time()
+    for i in range(30):   # then live samples, each when its device time comes: forecasts
+        time.sleep(max(0.0, t0 + i / FS - time.time()))
+        _send(worker, t0 + i / FS)
+    assert sent[-1][0] == "fcst/couch1"
+    stale = [h for _, h in sent if h.get("reason") == "stale_input"]
+    assert stale and all("s old, over max_input_age_s (200 ms)" in h["detail"] for h in stale), stale[0]
+    warm = [h for _, h in sent if h.get("reason") == "warm_up"]
+    assert warm and all("warmup_s (0.2 s)" in h["detail"] for h in warm)
+    del sent[:]
+    now = time.time()
+    for k in range(8):   # the device clock jumped two minutes ahead: held, and the hold says so
+        _send(worker, now + 120.0 + k / FS)
+    reasons = [h.get("reason") for _, h in sent]
+    assert reasons[0] == "gap" and reasons[-1] == "stale_input" and set(reasons) == {"gap", "stale_input"}
+    for _, h in sent:
+        assert h.get("detail"), h
+    for _, h in sent[reasons.index("stale_input"):]:
+        assert "ahead of the runtime's clock, over max_input_age_s" in h["detail"], h
+        assert 119.0 < float(h["detail"].split("stamped ")[1].split(" s")[0]) < 121.0
+    del sent[:]
+    t = time.time() + 0.05   # a frozen tracker (one value repeated, device time back on the wall clock)
+    for k in range(12):
+        _send(worker, t + k / FS, _x(t))
+    frozen = [h for _, h in sent if h.get("reason") == "frozen_input"]
+    assert frozen and all("max_frozen_s (0.3 s)" in h["detail"] for h in frozen)
+    gaps = [h for _, h in sent if h.get("reason") == "gap"]
+    assert gaps and all(h.get("detail") for h in gaps)   # went back, then the window refilling
+    assert all(h.get("detail") for _, h in sent if h.get("kind") == "hold")
