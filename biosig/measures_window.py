@@ -26,6 +26,8 @@ pulsus alternans or a dicrotic wave near half the period, which a single pulse w
 apart (the rate would be right or double); and one whose motion burst moves the rate
 (:func:`biosig.pulse_beats.burst_in_doubt`: the rate of all pulses and that of the pulses outside
 the burst disagree, or those alternate).
+A RESP window whose breaths are in doubt (a breath left out between two found, an apnea or a lead off:
+:func:`biosig.resp_doubt.breaths_in_doubt`) reports ``missing="uncertain_breaths"``: its rate may be 1/2 or 1/3.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ from biosig.measures_hrv import (MIN_BEATS, RR_KEYS, _longest_finite_run, beat_i
                                  beats_in_doubt, first_channel)
 from biosig.pulse_beats import burst_in_doubt, pulses_alternate
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
+from biosig.resp_doubt import breaths_in_doubt
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
 SPIRO_KEYS = ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s")
@@ -56,8 +59,8 @@ def unit_of(key: str) -> str:
     return "count" if key.startswith("n_") else "1"
 
 
-MISSING_REASONS = ("low_quality", "too_few_beats", "uncertain_beats", "too_few_breaths", "no_manoeuvre",
-                   "unacceptable_manoeuvre")
+MISSING_REASONS = ("low_quality", "too_few_beats", "uncertain_beats", "too_few_breaths", "uncertain_breaths",
+                   "no_manoeuvre", "unacceptable_manoeuvre")
 #: 4 to 100 breaths/min. The shortest was 1 s (60 /min): a neonate breathing at 60 /min has half its
 #: intervals under 1 s, and its period sat on the edge of the search; windows published 8.9-55.9 /min
 BREATH_S = (0.6, 15.0)
@@ -78,7 +81,7 @@ def breath_peaks(resp, fs_hz: float) -> np.ndarray:
     finite = np.isfinite(x)
     if finite.sum() < 2 * BREATH_S[0] * fs_hz or np.nanstd(x) == 0:
         return np.zeros(0, np.int64)
-    x = np.where(finite, x, np.nanmean(x))
+    x = _filled(x)
     clean = _band(x, fs_hz, *BREATH_BAND_HZ)
     lo, hi = np.percentile(clean, [2, 98])
     if not hi > lo:
@@ -108,9 +111,22 @@ def _prominent(clean: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     return peaks
 
 
+def _filled(x: np.ndarray) -> np.ndarray:
+    """``x`` with its NaN samples set to the mean of the others (what the breath band is taken of)."""
+    finite = np.isfinite(x)
+    return x if finite.all() else np.where(finite, x, np.nanmean(x))
+
+
 def breath_features(resp, fs_hz: float) -> dict[str, float]:
     """Respiratory rate of a respiration window: 60 / mean interval of :func:`breath_peaks`
-    (needs 2 breaths), with the breath count and interval statistics."""
+    (needs 2 breaths), with the breath count and interval statistics. The rate of the breaths found:
+    :func:`window_measures` withholds it (``uncertain_breaths``) where :func:`biosig.resp_doubt.breaths_in_doubt`
+    finds a breath left out between two, or a pause (apnea) over :data:`biosig.resp_doubt.GAP_REL` intervals."""
+    return _breath_features(resp, fs_hz)[0]
+
+
+def _breath_features(resp, fs_hz: float) -> tuple[dict[str, float], np.ndarray]:
+    """:func:`breath_features` and the peaks they come from."""
     out = {k: float("nan") for k in RESP_KEYS}
     peaks = breath_peaks(resp, fs_hz)
     iv = np.diff(peaks) / fs_hz
@@ -119,17 +135,17 @@ def breath_features(resp, fs_hz: float) -> dict[str, float]:
     if len(iv) >= 1:
         out.update(resp_rate_bpm=60.0 / iv.mean(), breath_interval_mean_s=iv.mean(),
                    breath_interval_sd_s=iv.std(ddof=1) if len(iv) > 1 else 0.0)
-    return {k: float(v) for k, v in out.items()}
+    return {k: float(v) for k, v in out.items()}, peaks
 
 
 def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
     """ATS/ERS indices (:func:`biosig.spirometry.spirometry_indices`) of a spirogram window whose
     first channel is exhaled volume in mL, and the reason they are withheld (or None): windows
     with under :data:`MIN_FVC_ML` exhaled are ``no_manoeuvre``; a manoeuvre failing the
-    back-extrapolation, first-second pause or end-of-expiration criteria is
-    ``unacceptable_manoeuvre``."""
+    back-extrapolation, first-second pause or cough, or end-of-expiration criteria is
+    ``unacceptable_manoeuvre`` (a cough fails FEV1 only, but the window's indices are published together)."""
     from biosig.spirometry import spirometry_indices
-    from biosig.spirometry_session import acceptable_fvc
+    from biosig.spirometry_session import acceptable_fev1, acceptable_fvc
     x, fs_hz = first_channel(volume_ml), sampling_rate(fs_hz)   # (W, 1) read as 1 sample: "no_manoeuvre"
     try:
         idx = spirometry_indices(x, fs_hz)
@@ -137,7 +153,7 @@ def spiro_features(volume_ml, fs_hz: float) -> tuple[dict, str | None]:
         return {}, "no_manoeuvre"
     if not idx.fvc_ml >= MIN_FVC_ML:
         return {}, "no_manoeuvre"
-    if not acceptable_fvc(idx):   # BEV, no pause in the first second, end of forced expiration
+    if not (acceptable_fvc(idx) and acceptable_fev1(idx)):   # BEV, no pause or cough in the first second, EOFE
         return {}, "unacceptable_manoeuvre"
     d = idx.as_dict()
     return {k: float(d[k]) for k in SPIRO_KEYS}, None
@@ -195,7 +211,11 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     elif modality == "ppg":
         (vals, pulses, clean), reason = beats_and_features(x, fs_hz, "ppg"), "too_few_beats"
     elif modality == "resp":
-        vals, reason = breath_features(x, fs_hz), "too_few_breaths"
+        (vals, peaks), reason = _breath_features(x, fs_hz), "too_few_breaths"
+        if np.isfinite(vals["resp_rate_bpm"]) and breaths_in_doubt(_filled(first_channel(x)), fs_hz, peaks,
+                                                                   BREATH_BAND_HZ):
+            out["missing"] = "uncertain_breaths"   # a breath left out, a pause or apnea: the rate may be 1/2, 1/3
+            return out
     elif modality == "spiro":
         vals, reason = spiro_features(x, fs_hz)
         if reason:
