@@ -32,6 +32,7 @@ import numpy as np
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
 from biosig.record import Record, names_text
+from biosig.spirometry_acceptability import check_plausible, cough_dip_l_s
 from biosig.spirometry_checks import _check_first_second_recorded
 from biosig.spirometry_end import (EOFE_AVERAGE_S, EOFE_END_TOL_ML, EOFE_NOISE_SDS, EOFE_SMOOTH_S,  # noqa: F401
                                    PAUSE_WINDOW_S, _expiration_end, _moving_average, _noise_sd_ml, end_of_expiration,
@@ -192,6 +193,8 @@ class SpirometryIndices:
     pause_s: float = 0.0              # longest flow pause between PEF and t0 + 1 s (0: none)
     pause_ok: bool = True             # no pause in the first second (spirometry_end.first_second_pause_s)
     forced_ok: bool = True            # a forced expiration: peak flow within FORCED_TPEF_S of t0 (not a tidal breath)
+    cough_dip_l_s: float = 0.0        # depth of a cough's flow notch in the first second (0: none; spirometry_acceptability)
+    cough_ok: bool = True             # no cough in the first second (ATS/ERS 2019: FEV1 only)
 
     @property
     def fvc_l(self) -> float:
@@ -262,6 +265,7 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
         raise SignalError(f"spirogram: FVC {fvc:.4g} mL, a blow far above its noise: the volume looks like litres; "
                           "pass volume_ml = litres * 1000 (a forced expiration moves over 15 mL, an infant's too)")
     t0, t_pef, pef = back_extrapolate(t, v, flow)
+    check_plausible(fvc, pef)     # a volume 1000x too large or a flow read as a volume: no lung exhales it
     _check_first_second_recorded(t, t0, fs_hz, PEF_WINDOW_S)   # the 80 ms window, whatever pef_window_s
     bev = float(np.interp(t0, t, v))
     fev1 = float(np.interp(t0 + 1.0, t, v))
@@ -272,10 +276,11 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     plateau = plateau_gain_ml(raw, fs_hz, end, fall)   # least-squares slope over 1 s: no running-maximum bias
     eofe = bool((np.isfinite(plateau) and plateau <= EOFE_PLATEAU_ML) or fet >= EOFE_FET_S)
     pause = first_second_pause_s(t, flow_over_window(t, v, PAUSE_WINDOW_S), t0, t_pef, pef)
+    dip = cough_dip_l_s(t, v, t0, pef, noise) if pause == 0.0 else 0.0   # a pause is said once, as a pause
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
                              t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,
                              fet_s=fet, plateau_ml=plateau, eofe_ok=eofe, pause_s=pause, pause_ok=pause == 0.0,
-                             forced_ok=bool(t_pef - t0 <= FORCED_TPEF_S))
+                             forced_ok=bool(t_pef - t0 <= FORCED_TPEF_S), cough_dip_l_s=dip, cough_ok=dip == 0.0)
 
 
 FLIPPED_FLOW_RATIO = 2.0   # _check_sign: the fall is this many times faster than any rise

@@ -11,14 +11,16 @@ GRADE_LIMITS_ML = (("A", 150.0, 3), ("B", 150.0, 2), ("C", 200.0, 2), ("D", 250.
 
 def acceptable_fev1(ind: SpirometryIndices) -> bool:
     """FEV1 acceptable: a forced expiration (``forced_ok``: peak flow within 0.3 s of t0, not a tidal
-    breath), start of test criterion (BEV within its limit) and no flow pause (hesitation, glottic
-    closure) between peak flow and t0 + 1 s. A cough without a pause is not checked."""
-    return bool(ind.forced_ok and ind.bev_ok and ind.pause_ok)
+    breath), start of test criterion (BEV within its limit), no flow pause (hesitation, glottic
+    closure) between peak flow and t0 + 1 s and no cough in the first second (``cough_ok``,
+    :func:`biosig.spirometry_acceptability.cough_dip_l_s`)."""
+    return bool(ind.forced_ok and ind.bev_ok and ind.pause_ok and ind.cough_ok)
 
 
 def acceptable_fvc(ind: SpirometryIndices) -> bool:
-    """FVC acceptable: FEV1's criteria and end of forced expiration (plateau or FET >= 15 s)."""
-    return bool(acceptable_fev1(ind) and ind.eofe_ok)
+    """FVC acceptable: FEV1's criteria but the cough (Graham et al. 2019, table 7: a cough in the first second
+    fails FEV1, not FVC) and end of forced expiration (plateau or FET >= 15 s)."""
+    return bool(ind.forced_ok and ind.bev_ok and ind.pause_ok and ind.eofe_ok)
 
 
 def repeatability_grade(values_ml: list[float], n_usable: int) -> tuple[str, float]:

@@ -20,8 +20,8 @@ _COLUMNS = (("fvc_l", "FVC L", "{:.3f}"), ("fev1_l", "FEV1 L", "{:.3f}"), ("fev1
 def not_acceptable_because(ind) -> list[str]:
     """Why a blow (:class:`~biosig.spirometry.SpirometryIndices`) fails ATS/ERS 2019 acceptability,
     one clinician-readable phrase per failed criterion (empty when acceptable): a hesitant start
-    (BEV over its limit) and a flow pause in the first second fail FEV1 and FVC, no end of forced
-    expiration fails FVC only."""
+    (BEV over its limit) and a flow pause in the first second fail FEV1 and FVC, a cough in the first
+    second fails FEV1 only, no end of forced expiration fails FVC only."""
     from biosig.spirometry import FORCED_TPEF_S
 
     out = []
@@ -32,6 +32,8 @@ def not_acceptable_because(ind) -> list[str]:
         out.append(f"BEV {ind.bev_ml:.0f} mL > {ind.bev_limit_ml:.0f} mL (hesitant start)")
     if not ind.pause_ok:
         out.append(f"flow pause {ind.pause_s:.2f} s in the first second")
+    if not ind.cough_ok:
+        out.append(f"cough in the first second (flow dips {ind.cough_dip_l_s:.2f} L/s and rises again): FEV1 only")
     if not ind.eofe_ok:
         gained = "" if math.isnan(ind.plateau_ml) else f"+{ind.plateau_ml:.0f} mL in the last 1 s, "
         out.append(f"no end of expiration ({gained}FET {ind.fet_s:.1f} s < 15 s)")
