@@ -350,6 +350,11 @@ def measure_text(label: str, value, unit: str) -> str:
     return f"{label} {value:.{0 if unit in ('/min', 'ms') else 2}f} {unit}"
 
 
+#: What a clinician reads after the reason of a window withheld for doubt about its beats or breaths
+_DOUBT_TEXT = {"uncertain_beats": "a beat may be missing or false",
+               "uncertain_breaths": "a breath may be left out, or a pause or apnea in the window"}
+
+
 def summary_text(header: dict) -> str:
     """One line a clinician can read for a score header: the main measures and head outputs, or
     why they are withheld (``withheld: low_quality (quality 0.18 < 0.86)``)."""
@@ -359,8 +364,8 @@ def summary_text(header: dict) -> str:
         why = header.get("missing") or "not computed"
         if why == "low_quality" and q is not None and thr is not None:
             return f"withheld: low_quality ({qtxt} < {thr:.2f})"
-        if why == "uncertain_beats":
-            return "withheld: uncertain_beats (a beat may be missing or false" + (f"; {qtxt})" if qtxt else ")")
+        if why in _DOUBT_TEXT:
+            return f"withheld: {why} ({_DOUBT_TEXT[why]}" + (f"; {qtxt})" if qtxt else ")")
         return f"withheld: {why}" + (f" ({qtxt})" if qtxt else "")
     measures = header.get("measures") or {}
     parts = []

@@ -151,6 +151,11 @@ def test_listen_summary_of_real_score_headers():
     resp = simulate("resp", 30, seed=1)
     r = host.header("b/resp", 1, "resp", resp.samples[:1, :int(30 * resp.fs_hz)], resp.fs_hz, 0, 30)
     assert r["ok"] and f"RR {r['measures']['resp_rate_bpm']:.0f} /min" in summary_text(r)
+    x = simulate("resp", 60, seed=1).samples[0].astype(np.float64)
+    x[int(20 * resp.fs_hz):int(38 * resp.fs_hz)] = np.median(x)   # an 18 s apnea in a 60 s window
+    apnea = host.header("b/resp", 1, "resp", x[None], resp.fs_hz, 0, 60)
+    assert summary_text(apnea) == f"withheld: uncertain_breaths (a breath may be left out, or a pause or apnea in " \
+                                  f"the window; quality {apnea['quality']:.2f})", apnea
 
 
 def _cinc_record(label: str):
