@@ -7,6 +7,7 @@ output file that cannot be written: a full disk), 130 when interrupted (rerun th
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -102,6 +103,41 @@ class _Progress:
 
 
 def run_score_command(args) -> int:
+    with _ctrl_c_never_swallowed():
+        return _score_command(args)
+
+
+@contextlib.contextmanager
+def _ctrl_c_never_swallowed():
+    """A Ctrl-C whose ``KeyboardInterrupt`` CPython swallows is raised again in the main thread. Python runs the
+    SIGINT handler at whatever line the main thread is on, and where that is a weakref callback, a ``__del__`` or a
+    gc callback (importlib's module-lock callback while the engines import: seen once in 50 Ctrl-C sent in a run's
+    first half second) the exception is only printed ("Exception ignored in ...") and the run went on to the end
+    with exit 0, as if no Ctrl-C came. ``_thread.interrupt_main`` (from a thread) delivers it again through the
+    handler then in force (held by :func:`biosig.interrupts.interrupts_deferred` where a step must not be cut in
+    two)."""
+    import _thread
+    import signal
+
+    before = sys.unraisablehook
+
+    def again() -> None:
+        time.sleep(0.01)
+        _thread.interrupt_main(signal.SIGINT)
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):   # raised in this hook, it was dropped again: a
+            _thread.start_new_thread(again, ())   # thread (not waited for) sends it once the hook has returned
+            return
+        before(unraisable)
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = before
+
+
+def _score_command(args) -> int:
     from biosig.cli._common import apply_threads, pick_threads, read_options
     from biosig.cli.encoder_options import check_paths, usable_threads
 

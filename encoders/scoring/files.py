@@ -138,7 +138,11 @@ def source_stamps(paths: Iterable[str]) -> dict[str, dict[str, list[int]]]:
             listing = listings.get(p.parent)
             if listing is None:
                 listing = listings[p.parent] = _names_by_stem(p.parent)
-            names = [n for stem in (p.stem, *_segment_names(p)) for n in listing.get(stem, [])] or names
+            segments = _segment_names(p)
+            names = [n for stem in (p.stem, *segments) for n in listing.get(stem, [])] or names
+            # signal files the headers name, whatever their stem (``rec.hea`` reading ``sig_rec.dat``): a
+            # change to one of them was not seen, and a rerun kept the rows of the old samples
+            names += [n for hea in (p, *(p.parent / f"{s}.hea" for s in segments)) for n in _signal_files(hea)]
         stamp = {}
         for name in sorted(set(names)):
             try:
@@ -161,13 +165,27 @@ def _names_by_stem(folder: pathlib.Path) -> dict[str, list[str]]:
     return by_stem
 
 
-def _segment_names(hea: pathlib.Path) -> list[str]:
-    """The segment records of a multi-segment WFDB header (record line ``name/segments ...``)."""
+def _signal_files(hea: pathlib.Path) -> list[str]:
+    """The signal files a single-segment WFDB header names (first field of each signal line), those in its
+    folder only (a name with a folder in it is left out)."""
+    lines = _header_lines(hea)
+    if not lines or "/" in lines[0][0] or len(lines[0]) < 2 or not lines[0][1].isdigit():
+        return []
+    names = {ln[0] for ln in lines[1:1 + int(lines[0][1])] if ln}
+    return sorted(n for n in names if n != "~" and os.path.basename(n) == n)
+
+
+def _header_lines(hea: pathlib.Path) -> list[list[str]]:
     try:
-        lines = [ln.split() for ln in hea.read_text(errors="replace").splitlines()
-                 if ln.strip() and not ln.lstrip().startswith("#")]
+        return [ln.split() for ln in hea.read_text(errors="replace").splitlines()
+                if ln.strip() and not ln.lstrip().startswith("#")]
     except OSError:
         return []
+
+
+def _segment_names(hea: pathlib.Path) -> list[str]:
+    """The segment records of a multi-segment WFDB header (record line ``name/segments ...``)."""
+    lines = _header_lines(hea)
     if not lines or "/" not in lines[0][0]:
         return []
     return [ln[0] for ln in lines[1:] if ln[0] != "~"]

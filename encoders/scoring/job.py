@@ -22,6 +22,7 @@ from biosig.interrupts import interrupts_deferred
 from encoders.scoring.manifest import retire_tables, run_options, say_stopped, write_run_manifest
 from encoders.scoring.model import BACKENDS, ModelSpec, load_model
 from encoders.scoring.outputs import PartStore, record_key, recorded_job, source_stamps
+from encoders.scoring.part_check import rescore_damaged
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +313,7 @@ def _run(config, spec, loaded, store, paths, *, t0, started_at, on_start, on_out
             store.adopt_legacy_keys(keys)   # parts of runs that keyed records by their path as given (links)
         if config.retry_errors:
             store.forget(store.error_keys() & set(keys))
+        rescore_damaged(store, keys)   # a part cut short stopped every resume at assembly
         stamps = source_stamps(keys.values())
         changed = store.changed_keys(stamps)
         if changed:

@@ -156,6 +156,19 @@ class LoadedModel:
                 "backend_why": getattr(self.backend, "why", "")}
 
 
+def _import_onnxruntime_whole() -> None:
+    """Import onnxruntime (where installed) with Ctrl-C held until the import is done. pybind11 turns a
+    ``KeyboardInterrupt`` raised while its extension module initialises into ``ImportError: initialization
+    failed``: the cached export was then "unusable", torch scored instead, and the run that was sent Ctrl-C went on
+    to the end with exit 0 (2 of 50 Ctrl-C in the first half second of a run with --workers 2)."""
+    from biosig.interrupts import interrupts_deferred
+    try:
+        with interrupts_deferred():
+            import onnxruntime  # noqa: F401
+    except ImportError:   # not installed: the backends say so where it is needed
+        pass
+
+
 def load_model(spec: ModelSpec) -> LoadedModel:
     """Load ``spec.source`` and its backend.
 
@@ -164,6 +177,7 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     ScoreError or EncoderError
         Unknown name, unreadable checkpoint or ONNX file, backend not installed.
     """
+    _import_onnxruntime_whole()
     path = pathlib.Path(spec.source).expanduser()
     loaded = _load_onnx(path, spec) if path.suffix.lower() == ".onnx" else _load_checkpoint(spec)
     if spec.window_s is not None:

@@ -94,7 +94,14 @@ class PartStore(FolderLock):
         """
         path = self.parts / JOB_FILE
         if path.exists():
-            old = json.loads(path.read_text())
+            try:
+                old = json.loads(path.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:   # cut short: was a traceback
+                raise ScoreError(f"{path} is unreadable ({exc}); it says which model and settings made the parts "
+                                 f"there, so they cannot be resumed: use another --out or delete "
+                                 f"{self.out_dir}") from None
+            if not isinstance(old, dict):
+                raise ScoreError(f"{path} is not a job fingerprint; use another --out or delete {self.out_dir}")
             diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
             if diff:
                 detail = "; ".join(f"{k}: {old.get(k)!r} there, {fingerprint.get(k)!r} now" for k in diff)
@@ -209,13 +216,15 @@ class PartStore(FolderLock):
 
     def changed_keys(self, stamps: dict[str, dict[str, list[int]]]) -> set[str]:
         """Done records of ``stamps`` whose files differ from the stamp written when they were
-        scored (parts written before stamps existed count as unchanged)."""
+        scored (parts written before stamps existed count as unchanged; an unreadable stamp as changed)."""
         changed = set()
         for key in self.done_keys() & set(stamps):
             try:
                 old = json.loads((self.parts / f"{key}.source.json").read_text())
-            except (OSError, json.JSONDecodeError):
+            except OSError:   # none: parts of a version before stamps
                 continue
+            except (UnicodeDecodeError, json.JSONDecodeError):   # cut short: unknown, so scored again, never kept stale
+                old = None
             if old != stamps[key]:
                 changed.add(key)
         return changed
