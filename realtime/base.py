@@ -44,6 +44,9 @@ Stream handling done here for every method:
   in range is published; one that stays out for more than ``lookback + horizon_steps``
   consecutive samples (a whole window of targets learnt without coming back) resets the model
   as above.
+* recent errors (:mod:`realtime.trust`): forecasts whose realised errors over the last few windows
+  are far above last-value's are withheld (``untrusted``) until they come back; a whole window of
+  resets in a row starts the forecaster afresh (its scaler refitted: a marker switched units).
 """
 from __future__ import annotations
 
@@ -57,6 +60,7 @@ from realtime.config import MAX_FROZEN_S, ForecasterConfig, frozen_steps  # noqa
 from realtime.errors import ForecastError
 from realtime.jumps import JumpMixin, coordinate_bounds, step_bounds
 from realtime.state import StateMixin
+from realtime.trust import TrustMixin
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ log = logging.getLogger(__name__)
 FORECAST_REACH = 1.0
 
 
-class Forecaster(StateMixin, JumpMixin):
+class Forecaster(StateMixin, JumpMixin, TrustMixin):
     """Base class: normalisation, ring buffer of past samples, NaN and divergence handling.
 
     Subclasses set ``method`` and implement ``_init_model(rng)``, ``_train(u, target)`` (one
@@ -133,6 +137,7 @@ class Forecaster(StateMixin, JumpMixin):
         self.divergence = ""   # why the last reset or withheld forecast happened (not part of the state)
         self._outside = 0      # consecutive forecasts outside the range seen (FORECAST_REACH)
         self.last_loss = float("nan")
+        self._init_trust()
         self._kern, self._steps = _backend(c.backend)
         self._init_model(np.random.default_rng([c.seed, 0]))
 
@@ -234,7 +239,7 @@ class Forecaster(StateMixin, JumpMixin):
         output, the warm-up mean, was handed out as a forecast: 10 mm off on a real session at
         horizon 6 s).
         """
-        return self._made and self._outside == 0
+        return self._made and self._outside == 0 and not self._distrust
 
     @property
     def _made(self) -> bool:
@@ -292,6 +297,7 @@ class Forecaster(StateMixin, JumpMixin):
             self.n_dropped += 1
         self._count = 0
         self._have_forecast = False
+        self._trust_restart()
         self._restart_state()
 
     def _step(self, z: np.ndarray) -> None:
@@ -302,6 +308,7 @@ class Forecaster(StateMixin, JumpMixin):
     def _learn(self, z: np.ndarray) -> None:
         cap, L, h = self._cap, self.lookback, self.horizon_steps
         pos = self._count % cap
+        self._trust_target(z)
         self._hist[pos] = z
         self._count += 1
         if self._count >= L + h:
@@ -311,8 +318,8 @@ class Forecaster(StateMixin, JumpMixin):
             if not (loss <= self.config.max_loss):  # also catches NaN
                 self._on_divergence(f"training loss {loss:.3g}")
                 return
-            self._trained = True
-            self._learnt = True
+            self._trained = self._learnt = True
+            self._resets_row = 0
         elif self._count > 1 and self._explodes(z, self._hist[(pos - 1) % cap]):
             self._on_divergence("input jump")   # (an absurd sample, no training step to see it)
             return
@@ -335,6 +342,8 @@ class Forecaster(StateMixin, JumpMixin):
                 self._on_divergence("exploding forecast")
                 return
             self._have_forecast = True
+            if self._learnt or not self._needs_training:
+                self._trust_forecast()
             if self._kern.outside_range(self._y, self._low, self._high):
                 self._outside += 1
                 beyond = max(float(np.max(self._lo - self._y)), float(np.max(self._y - self._hi)))
@@ -371,6 +380,7 @@ class Forecaster(StateMixin, JumpMixin):
         self._have_forecast = False
         self._learnt = False
         self._outside = 0
+        self._after_reset()
 
     # ------------------------------------------------------------------ for subclasses
     def _init_model(self, rng) -> None:

@@ -102,11 +102,14 @@ class StateMixin:
         out["n_jumps"] = 0       # before the input-jump check: none counted
         out["_held"] = np.full(self.n_coords, np.nan)   # before hold-and-confirm: no sample held
         out["n_held"] = out["n_dropped"] = 0
+        # before the trust check (realtime.trust, 2026-12-07): no errors recorded, trusted, no refit
+        out.update(_fc=np.zeros_like(self._fc), _fc_at=np.full_like(self._fc_at, -1.0), _ef=np.zeros_like(self._ef),
+                   _el=np.zeros_like(self._el), _tn=0, _distrust=False, _resets_row=0, n_untrusted=0, n_refits=0)
         return out
 
     def _all_arrays(self):
         return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi", "_dlo", "_dhi",
-                "_held") + self._model_arrays
+                "_held", "_fc", "_fc_at", "_ef", "_el") + self._model_arrays
 
     def _range_of_ring(self, state: dict) -> dict:
         """``_lo``/``_hi`` from the normalised samples in a saved ring buffer (older checkpoints)."""
@@ -120,4 +123,4 @@ class StateMixin:
     def _scalars():
         return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "_learnt", "n_seen", "n_skipped", "n_frozen",
                 "n_resets", "diverged", "last_loss", "_outside", "n_jumps", "_n_changes",
-                "n_held", "n_dropped")
+                "n_held", "n_dropped", "_tn", "_distrust", "_resets_row", "n_untrusted", "n_refits")

@@ -327,7 +327,7 @@ class SourceForecaster(CheckpointMixin):
             if f.n_resets > self.resets_seen:   # diverged and reset during this sample
                 self.resets_seen = f.n_resets
                 self.recovering = f"learner reset: {f.divergence}"   # e.g. a forecast far outside the range seen
-            elif f.out_of_range:   # a wild forecast: withheld, and the learner (learning on) is not
+            elif f.out_of_range or f.untrusted:   # a wild forecast (or errors, realtime.trust): the learner is not
                 self.recovering = f"forecast withheld: {f.divergence}"   # trusted for a while either
             else:
                 event = False

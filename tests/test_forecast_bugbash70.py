@@ -23,7 +23,7 @@ class _Stats:
 
 
 def _worker():
-    cfg = ForecasterConfig(method="rls", horizon_steps=2, lookback=4, warmup_s=0.2, recover_steps=3,
+    cfg = ForecasterConfig(method="rls", horizon_steps=2, lookback=4, warmup_s=0.5, recover_steps=3,
                            stale_s=30.0, max_frozen_s=0.3, max_input_age_s=1.0)   # 1 s: a loaded machine's live samples stay fresh
     sent = []
     return ForecastWorker(cfg, lambda topic, header, array=None: sent.append((topic, header))), sent
@@ -40,17 +40,17 @@ def _send(worker, t, x=None):
 def test_every_hold_says_why_clock_ahead_backlog_gap_and_frozen():
     worker, sent = _worker()
     t0 = time.time() - 3.0
-    for i in range(10):   # a backlog 3 s old: stale, learnt from
+    for i in range(25):   # a backlog 3 s old: stale, learnt from
         _send(worker, t0 + i / FS)
     t0 = time.time()
-    for i in range(30):   # then live samples, each when its device time comes: forecasts
+    for i in range(45):   # then live samples, each when its device time comes: forecasts
         time.sleep(max(0.0, t0 + i / FS - time.time()))
         _send(worker, t0 + i / FS)
     assert sent[-1][0] == "fcst/couch1"
     stale = [h for _, h in sent if h.get("reason") == "stale_input"]
     assert stale and all("s old, over max_input_age_s (1000 ms)" in h["detail"] for h in stale), stale[0]
     warm = [h for _, h in sent if h.get("reason") == "warm_up"]
-    assert warm and all("warmup_s (0.2 s)" in h["detail"] for h in warm)
+    assert warm and all("warmup_s (0.5 s)" in h["detail"] for h in warm)
     del sent[:]
     now = time.time()
     for k in range(8):   # the device clock jumped two minutes ahead: held, and the hold says so

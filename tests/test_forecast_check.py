@@ -182,7 +182,7 @@ def test_a_frozen_input_is_held_and_learnt_as_a_gap(method):
         f.learn_one(x)
         off.learn_one(x)
         ready.append(f.ready)
-        assert off.ready
+        assert off.ready or off.untrusted   # (the realised-error check may hold it: a stop it did not foresee)
         if not f.ready:
             np.testing.assert_array_equal(f.predict_one(), Y[99])
     assert ready == [True] * 18 + [False] * 12     # samples 100..117 repeat Y[99] 1..18 times

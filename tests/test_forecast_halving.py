@@ -29,7 +29,9 @@ def test_selection_keeps_the_best_of_rung_one_and_averages_the_seeds(monkeypatch
         (holds: their value is the newest sample, which the old selection scored as a forecast)."""
         ready = np.zeros(n_test, bool)
         P, _, _ = run_forecaster(s.X[:n_test], "snap1", h, c, seed, n_test, pr, fit_steps=n_sel0, ready_out=ready)
-        assert np.flatnonzero(~ready[n_sel0:]).tolist() == list(range(h - 1))
+        held = np.flatnonzero(~ready[n_sel0:]).tolist()
+        assert held[:h - 1] == list(range(h - 1))   # (later holds: the realised-error check, realtime.trust, of a
+        #                                              learner worse than last-value at a large lr)
         Y, F = s.X[n_sel0 + h - 1:n_test], P[n_sel0 + h - 1:]
         d = np.linalg.norm(F - Y, axis=1)   # one 2-D marker: NumPy's nRMSE
         return np.sqrt(np.sum(d ** 2)) / np.sqrt(np.sum((Y - Y.mean(axis=0)) ** 2))

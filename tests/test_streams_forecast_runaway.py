@@ -38,7 +38,9 @@ def test_runaway_forecasts_are_diverged_holds_with_a_reason():
     # window resets it (each then held recover_steps samples, "recovering (...) after" the first)
     details = [d for kind, d in answers if kind == "diverged" and d]
     assert all(d.startswith(("forecast withheld: forecast ", "learner reset: forecast ", "recovering (")) and
-               d.endswith(("outside the range seen", "samples in a row")) for d in details)
+               d.endswith(("outside the range seen", "samples in a row")) or
+               d.startswith(("forecast withheld: recent forecast errors", "recovering (")) and "last-value's" in d
+               for d in details)   # since 2026-12-07 also the realised-error check (realtime.trust)
     assert any(d.startswith("forecast withheld") for d in details)
     assert any(d.startswith("learner reset") for d in details) and sf.forecaster.n_resets > 0
     assert sf.counts["diverged"] > 0 and any(kind == "forecast" for kind, _ in answers)
@@ -64,7 +66,7 @@ def test_no_forecast_within_recover_steps_of_a_withheld_or_reset_one(frame):
         for t in range(t0, t0 + frame):
             resets = twin.n_resets
             twin.learn_one(s.X[t])
-            if twin.n_resets > resets or twin.out_of_range:
+            if twin.n_resets > resets or twin.out_of_range or twin.untrusted:
                 events.append(t)
         t_end = (t0 + frame - 1) / FS
         kind, value = sf.on_frame(s.X[t0:t0 + frame].T, t0 / FS, t_end)
@@ -75,6 +77,8 @@ def test_no_forecast_within_recover_steps_of_a_withheld_or_reset_one(frame):
         elif since <= cfg.recover_steps:
             assert value == "diverged", (newest, value)
             details.append(sf.hold_detail)
-    assert len(events) > 50 and len(published) > 5   # the case arises, and forecasts go on
+    # the case arises, and forecasts go on (fewer since the realised-error check, realtime.trust, holds this
+    # lr-2 runaway where its errors are 3x last-value's: 11.6 mm mean error against 2.3 mm)
+    assert len(events) > 50 and len(published) >= 1
     assert min(published) > cfg.recover_steps   # never within recover_steps samples of one
     assert any(d.startswith("recovering (") and "after forecast withheld: forecast " in d for d in details)

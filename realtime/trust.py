@@ -1,0 +1,134 @@
+"""The realised-error trust check and the refit after a run of resets, mixed into
+:class:`realtime.base.Forecaster`.
+
+Trust (:meth:`TrustMixin._trust_target`): every sample learnt is the target of the forecast made
+``horizon_steps`` samples before it, so it tells that forecast's error, and the error last-value
+(repeating the sample of that time) would have made.  Over the last :data:`TRUST_WINDOWS` x
+(``lookback + horizon_steps``) such pairs (judged once a learner has made :data:`TRUST_MATURE_SPANS` spans of them), when the forecasts'
+mean squared error (z-units, summed over the coordinates) is above :data:`TRUST_RATIO` squared
+times last-value's plus :data:`TRUST_FLOOR` squared, the learner is not trusted: its forecasts are
+withheld (``ready`` False, ``untrusted`` True, ``divergence`` says by how much, ``n_untrusted``
+counts them) until the errors come back under the bound.  Every forecast the model makes counts,
+published or withheld (the withheld ones must show that the errors came back).  Both the runtime
+(:mod:`streams.forecast`: a ``diverged`` hold, ``detail`` "forecast withheld: recent forecast
+errors ...") and the offline evaluation (:func:`realtime.protocol.run_forecaster`, ``ready``) apply
+it, as every other rule of the base class.
+
+Measured (2026-12-07, :func:`realtime.protocol.run_forecaster` on the four shared sessions, 10 Hz,
+lookback 12, horizons 1, 3, 5, 11, 21, test steps from 60 s): mix, rls (forget 0.998) and lms (lr
+0.01) are withheld at no step (``evaluate --horizons 1,5,11,21 --methods mix,rls,lms``: predictions
+identical); at ratio 2.5 rls was withheld at 0.04 %, at 2 at 1.0 %, and a span of one window held mix
+at 1.8 % (plateaus, single breaths).  The cases it is for: an ``lms`` (lookback 8) after a marker
+switched from millimetres to metres (forecasts flipping by 0.8 while the marker moves by 0.01: inside
+the range of motion seen, so :data:`realtime.base.FORECAST_REACH` let them through) is withheld from
+1.4 s after the switch on; the default ``lms`` on a 50 mm drift over 60 s (errors up to 12 mm where
+last-value made 1.65 mm) from the point its recent RMS error is 3 x last-value's (47 s into the drift;
+up to 9.3 mm published before).  A reset starts the record afresh (a new model is judged by its own
+errors, over a whole span).
+
+Refit (:meth:`TrustMixin._after_reset`): a learner that resets on divergence for a whole window
+of samples in a row (:data:`REFIT_RESETS` x ``lookback + horizon_steps``) is fed samples its
+scaler does not fit (a marker switched from metres to millimetres: every sample 1000 times the
+motion it was fitted on, reset every sample and never recovered).  It starts afresh as a new
+forecaster would (scaler fitted on the next ``norm_steps`` samples, after the recent samples
+since the window's restart; ranges and trust forgotten; counters kept, ``n_refits``), holding
+until then.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+log = logging.getLogger("realtime.base")
+
+#: Forecasts whose recent RMS error is above this many times last-value's are withheld.
+TRUST_RATIO = 3.0
+#: The span judged: this many input windows plus horizons of recorded errors.
+TRUST_WINDOWS = 4
+#: A learner is judged once it has made this many spans of forecasts since its initialisation or reset: the
+#: first ones (weights still moving from their initialisation) are no verdict (a 4-sample lms at 25-100 Hz, 2 steps
+#: ahead, is 3 x worse than last-value for its first second or two, then forecasts; tests of other rules use one)
+TRUST_MATURE_SPANS = 2
+#: z-units added to last-value's RMS error (quantised plateaus: last-value errs by 0 there).
+TRUST_FLOOR = 0.01
+#: Resets in a row, in windows (``lookback + horizon_steps``), after which the scaler is refitted.
+REFIT_RESETS = 1
+
+_KEEP = ("n_seen", "n_skipped", "n_frozen", "n_resets", "n_jumps", "n_held", "n_dropped", "n_untrusted", "n_refits",
+         "_last", "_same", "_gap", "diverged", "divergence", "last_loss")
+
+
+class TrustMixin:
+    """Trust and refit state of :class:`realtime.base.Forecaster` (its ``_hist``, ``_count``, ``_cap``,
+    ``_y``, ``horizon_steps``, ``lookback``, ``n_coords``)."""
+
+    def _init_trust(self) -> None:
+        h, n = self.horizon_steps, self.n_coords
+        span = TRUST_WINDOWS * (self.lookback + h)
+        self._fc = np.zeros((h + 1, n))          # the forecasts of the last h + 1 samples (z-units)
+        self._fc_at = np.full(h + 1, -1.0)      # ... the _count of the sample each was made at (-1: none)
+        self._ef = np.zeros(span)               # squared errors of the forecasts, and of last-value
+        self._el = np.zeros(span)
+        self._tn = 0                            # error pairs recorded (the ring holds the last span)
+        self._distrust = False
+        self._resets_row = 0
+        self.n_untrusted = 0
+        self.n_refits = 0
+
+    @property
+    def untrusted(self) -> bool:
+        """True while the forecast of the newest sample is withheld by the trust check (module docstring)."""
+        return self._distrust and self._made
+
+    def _trust_restart(self) -> None:
+        """The window restarted: no forecast made before is for a sample ``horizon_steps`` later."""
+        self._fc_at[:] = -1.0
+
+    def _trust_forecast(self) -> None:
+        t = self._count - 1
+        s = t % (self.horizon_steps + 1)
+        self._fc[s] = self._y
+        self._fc_at[s] = t
+        if self._distrust:
+            self.n_untrusted += 1
+
+    def _trust_target(self, z: np.ndarray) -> None:
+        """Record the errors of the forecast of ``z`` (the sample ``_count``) and judge the span."""
+        t, h = self._count, self.horizon_steps
+        s = (t - h) % (h + 1)
+        if t < h or self._fc_at[s] != t - h:
+            return
+        k = self._tn % len(self._ef)
+        d = z - self._fc[s]
+        self._ef[k] = float(d @ d)
+        d = z - self._hist[(t - h) % self._cap]
+        self._el[k] = float(d @ d)
+        self._tn += 1
+        n = len(self._ef)
+        if self._tn < TRUST_MATURE_SPANS * n:   # judged on a whole span of a learner past its first ones
+            return
+        ef, el = float(self._ef[:n].sum()) / n, float(self._el[:n].sum()) / n
+        bound = TRUST_RATIO ** 2 * el + TRUST_FLOOR ** 2
+        self._distrust = ef > bound
+        if self._distrust:
+            self.divergence = (f"recent forecast errors {ef ** 0.5:.3g} z-units RMS over {n} samples, over "
+                               f"{TRUST_RATIO:g} x last-value's {el ** 0.5:.3g} (+{TRUST_FLOOR:g})")
+
+    def _after_reset(self) -> None:
+        """Count a reset; a whole window of them in a row starts the forecaster afresh (module docstring)."""
+        self._resets_row += 1
+        self._tn, self._distrust = 0, False   # a fresh model: its own errors judge it (a whole span of them)
+        if self._resets_row < REFIT_RESETS * (self.lookback + self.horizon_steps):
+            return
+        n = min(self._count, self._cap)
+        recent = [self._hist[(self._count - k) % self._cap] * self._scale + self._center for k in range(n, 0, -1)]
+        keep = {k: getattr(self, k) for k in _KEEP}
+        fresh = type(self)(self.config)
+        self.__dict__.update({k: v for k, v in fresh.__dict__.items() if k not in _KEEP})
+        self.__dict__.update(keep)
+        self.n_refits += 1
+        self.divergence += f"; {self.lookback + self.horizon_steps} resets in a row: scaler refitted afresh"
+        log.warning("%s: %s", self.method, self.divergence)
+        for x in recent:   # the samples since the window's restart begin the new warm-up
+            self._warm.append(np.array(x))
