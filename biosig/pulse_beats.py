@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from biosig.ecg_beats import _band, _find_peaks
+from biosig.pulse_doubt import periodic_motion
 
 
 def pulse_peaks(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -313,12 +314,17 @@ def burst_in_doubt(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> bool:
     (60 /min read 66 and 67), missed ones (200 read 175) or the pulse's reflected wave counted
     (100 read 207; the period of the levelled wave was 0.28 s). A window without a burst is not
     looked at, so atrial fibrillation's irregular intervals stay published unless a burst sits in
-    them."""
+    them.
+
+    A periodic motion taken for the pulse (:func:`biosig.pulse_doubt.periodic_motion`: a wave as symmetric
+    as a sinusoid outside the bursts: walking or flicker) is in doubt as well."""
     beats = np.asarray(beats, dtype=np.int64)
-    if len(beats) < BURST_MIN_QUIET + 1:
-        return False
     rms = _local_rms(clean, fs_hz)
     loud = rms > BURST_RMS_REL * float(np.percentile(rms, 25))
+    if periodic_motion(clean, beats, fs_hz, ~loud):
+        return True
+    if len(beats) < BURST_MIN_QUIET + 1:
+        return False
     if not loud.any():
         return False
     n_loud = np.concatenate([[0], np.cumsum(loud)])
