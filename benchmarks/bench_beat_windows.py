@@ -29,11 +29,17 @@ a small beat; both off: the rule before them); ``--doubt-t`` and ``--doubt-t-slo
 :data:`biosig.ecg_beats.DOUBT_T_REL` and :data:`biosig.ecg_beats.DOUBT_T_SLOPE_REL` (the check for a
 T wave taken for a beat; ``--doubt-t 0`` turns it off); ``--hidden-qrs`` sets
 :data:`biosig.ecg_doubt.HIDDEN_QRS_REL` (the check for a small QRS left in the middle of a long interval,
-:func:`biosig.ecg_doubt.hidden_qrs_intervals`; ``--hidden-qrs inf`` turns it off, as ``--doubt inf`` does).
+:func:`biosig.ecg_doubt.hidden_qrs_intervals`; ``--hidden-qrs inf`` turns it off, as ``--doubt inf`` does);
+``--t-run`` sets :data:`biosig.ecg_doubt.T_RUN_SHARE` (the check for a T wave counted after most beats,
+:func:`biosig.ecg_doubt.counted_t_waves`; ``--t-run inf`` turns it off); ``--p-only`` sets
+:data:`biosig.ecg_doubt.P_ONLY_SHARP_PER_S` (the check for P waves with no QRS, :func:`biosig.ecg_doubt.p_waves_only`;
+``--p-only inf`` turns it off); ``--fibrillation`` sets :data:`biosig.ecg_doubt.FIBRILLATION_BETWEEN_REL` (the
+check for ventricular fibrillation, :func:`biosig.ecg_doubt.fibrillation_like`; ``--fibrillation inf`` turns it off).
 
     .venv/bin/python benchmarks/bench_beat_windows.py [--floor F] [--second-pass R] [--no-search-back]
                                                       [--doubt R] [--doubt-short R]
                                                       [--doubt-t R] [--doubt-t-slope R] [--hidden-qrs R]
+                                                      [--t-run R] [--p-only S] [--fibrillation R]
                                                       [--records N] [--seeds N]
 """
 from __future__ import annotations
@@ -139,12 +145,13 @@ def published_hr_off(x: np.ndarray, fs_hz: float, ref: np.ndarray) -> tuple[bool
     return True, not abs(m["hr_bpm"] - truth) <= 2
 
 
-def _run(args: tuple[float, float, float, float, float, float, float, float, list]) -> dict:
+def _run(args: tuple[float, float, float, float, float, float, float, float, float, float, float, list]) -> dict:
     import biosig.ecg_beats as eb
     import biosig.ecg_doubt as ed
     import biosig.quality as q
     (eb.MIN_TYPICAL_REL, eb.SECOND_PASS_REL, eb.SEARCHBACK_RR, eb.DOUBT_REL, eb.DOUBT_SHORT_REL, eb.DOUBT_T_REL,
-     eb.DOUBT_T_SLOPE_REL, ed.HIDDEN_QRS_REL, windows) = args
+     eb.DOUBT_T_SLOPE_REL, ed.HIDDEN_QRS_REL, ed.T_RUN_SHARE, ed.P_ONLY_SHARP_PER_S,
+     ed.FIBRILLATION_BETWEEN_REL, windows) = args
     out: dict = {}
     for group, x, fs, ref in windows:
         for det, beats in (("NeuroKit2", nk_beats(x, fs)), ("biosig", q.detect_beats(x, fs, "ecg")[0])):
@@ -174,6 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden-qrs", type=float, default=None,
                     help="HIDDEN_QRS_REL: withhold a window with a QRS-like peak this share of the threshold in the "
                          "middle of a long interval (default: biosig's; inf turns the check off)")
+    ap.add_argument("--t-run", type=float, default=None,
+                    help="T_RUN_SHARE: withhold a window where at least this share of the intervals end on a T wave "
+                         "(a beat under 0.36 s after another, with less QRS energy and DOUBT_T_SLOPE_REL of its "
+                         "slope) (default: biosig's; inf turns the check off)")
+    ap.add_argument("--p-only", type=float, default=None,
+                    help="P_ONLY_SHARP_PER_S: withhold a window whose beats are as smooth as P waves (slope over "
+                         "peak-to-peak under this, per s) with no T wave after them (default: biosig's; inf turns "
+                         "the check off)")
+    ap.add_argument("--fibrillation", type=float, default=None,
+                    help="FIBRILLATION_BETWEEN_REL: withhold a window with irregular beats and this share of their "
+                         "QRS energy between them (default: biosig's; inf turns the check off)")
     ap.add_argument("--records", type=int, default=47, help="MIT-BIH records to use (default all 47)")
     ap.add_argument("--seeds", type=int, default=10, help="synthetic records per heart rate (default 10)")
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
@@ -195,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         t_wave = eb.DOUBT_T_REL if a.doubt_t is None else a.doubt_t
         t_slope = eb.DOUBT_T_SLOPE_REL if a.doubt_t_slope is None else a.doubt_t_slope
         hidden = ed.HIDDEN_QRS_REL if a.hidden_qrs is None else a.hidden_qrs
-        chunks = [(floor, second, search_back_rr, doubt, short, t_wave, t_slope, hidden, windows[i::a.workers * 4])
+        t_run = ed.T_RUN_SHARE if a.t_run is None else a.t_run
+        p_only = ed.P_ONLY_SHARP_PER_S if a.p_only is None else a.p_only
+        fib = ed.FIBRILLATION_BETWEEN_REL if a.fibrillation is None else a.fibrillation
+        chunks = [(floor, second, search_back_rr, doubt, short, t_wave, t_slope, hidden, t_run, p_only, fib,
+                   windows[i::a.workers * 4])
                   for i in range(a.workers * 4)]
         parts = pool.map(_run, chunks)
     total: dict = {}
@@ -204,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             total[k] = total.get(k, 0) + v
     print(f"biosig rule: typical-beat floor {floor:g}, second pass {second:g}, search back "
           f"{'off' if a.no_search_back else 'on'}, doubt checks {doubt:g} / {short:g} / {t_wave:g}, {t_slope:g} / "
-          f"{hidden:g}; windows of {WINDOW_S:g} s")
+          f"{hidden:g} / {t_run:g} / {p_only:g} / {fib:g}; windows of {WINDOW_S:g} s")
     print(f"{'group':<34} | windows | {'detector':<9} | Se     | +P     | HR off > 2/min | usable | published HR off")
     groups = sorted({g for g, _ in total}, key=lambda g: (not g.startswith("MIT"), g))
     for g in groups:

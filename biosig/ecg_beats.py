@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from biosig.arguments import float_signal, sampling_rate
-from biosig.ecg_doubt import hidden_qrs_intervals, steepest_slopes
+from biosig.ecg_doubt import counted_t_waves, fibrillation_like, hidden_qrs_intervals, p_waves_only, steepest_slopes
 from biosig.ecg_pacing import without_pacing_spikes
 from biosig.errors import SignalError
 
@@ -337,7 +337,10 @@ def doubtful_intervals(x: np.ndarray, fs_hz: float, detection: EcgDetection | No
       Against ``--hidden-qrs inf``: 16 wrong and 4 right windows withheld (first leads, 49 of 6740 usable off),
       26 and 17 (second leads, 101 of 5892); of 67 synthetic windows with every 2nd/3rd/5th QRS at 10-20 %
       published over 10 % off, 59 (``biosig.ecg_doubt``); no synthetic window of the benchmark. Off with
-      :data:`DOUBT_REL` ``inf``.
+      :data:`DOUBT_REL` ``inf``; or
+    * every interval, where the beats may be P waves with no QRS (:func:`biosig.ecg_doubt.p_waves_only`) or waves of
+      ventricular fibrillation (:func:`biosig.ecg_doubt.fibrillation_like`), or a T wave is counted after most beats
+      (:func:`biosig.ecg_doubt.counted_t_waves`): no rate to publish, or twice the rate (their numbers there).
 
     Template matching cannot see either: it compares the beats that were found with each other,
     and one false or missed beat barely moves their mean correlation but moves a 10 s window's heart
@@ -372,9 +375,15 @@ def doubtful_intervals(x: np.ndarray, fs_hz: float, detection: EcgDetection | No
     whole = (beats >= edge) & (beats < len(d.energy) - edge)
     doubt |= ((rr < margin) & whole[1:] & whole[:-1] & (e[1:] < DOUBT_T_REL * e[:-1])
               & (slope[1:] < DOUBT_T_SLOPE_REL * slope[:-1]))
+    if DOUBT_T_REL > 0:   # an arm of the T-wave rule, off with it (``--doubt-t 0``): every beat's T counted
+        doubt |= counted_t_waves(rr, e, slope, whole, margin, DOUBT_T_SLOPE_REL)
     if DOUBT_REL < np.inf:   # a second arm of the missing-beat rule, off with it (``--doubt inf``: the rules before)
         doubt |= hidden_qrs_intervals(beats, cand, d.energy, d.threshold, d.clean, fs_hz, SEARCHBACK_MARGIN_S,
                                       slope)
+    if p_waves_only(beats, d.clean, fs_hz, lambda: band_of_detected(x, fs_hz, d, 0.5, 8.0), slope):
+        doubt[:] = True   # P waves and no QRS (ventricular standstill): no heart rate
+    if fibrillation_like(beats, d.energy, fs_hz):
+        doubt[:] = True   # waves with no isoelectric line between them, irregular (VF): no heart rate
     if fs_hz < 200 and len(d.spikes):   # pacing spikes no beat follows: others may be left, split over 2 samples
         k = np.searchsorted(beats, d.spikes)
         inside = (k > 0) & (k < len(beats))
