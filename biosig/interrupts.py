@@ -7,6 +7,8 @@ with that, but some steps are not:
   and the run's count of them, the run.json that retires the earlier tables and their removal, and
   the tables and run.json written at the end or after an interrupt (a second Ctrl-C there left no
   tables and a run.json that said the run was still going);
+- importing an extension module (:func:`import_whole`): pybind11 turns a ``KeyboardInterrupt`` raised while
+  its module initialises into ``ImportError: initialization failed``, read as "not installed";
 - every Polars read or write (:func:`polars_io`). A Ctrl-C inside one either raised in a Python
   callback that Polars' Rust code unwraps, a Rust panic (``PanicException``, not a
   ``KeyboardInterrupt``: ``biosig score`` ended with exit 1 and a page of Rust backtrace, fresh
@@ -94,3 +96,13 @@ def forget_handled_interrupts() -> None:
         ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
     except (ValueError, AttributeError, OSError):
         pass
+
+
+def import_whole(name: str):
+    """``importlib.import_module(name)`` with Ctrl-C held until the import is done (module doc): a Ctrl-C during
+    ``import onnxruntime`` came back as ``ImportError``, so ``biosig score`` took its cached export for unusable,
+    scored with torch and ended 0 (2 of 50 Ctrl-C in a run's first half second), and a backend said "pip install
+    onnxruntime". ImportError (not installed) is the caller's."""
+    import importlib
+    with interrupts_deferred():
+        return importlib.import_module(name)

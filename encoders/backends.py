@@ -118,8 +118,9 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
     def __init__(self, onnx_path, *, device=None, threads=None, engine_cache=None, why="asked for onnxruntime"):
+        from biosig.interrupts import import_whole
         try:
-            import onnxruntime as ort
+            ort = import_whole("onnxruntime")   # a Ctrl-C during it is no "not installed"
         except ImportError:
             raise EncoderError("onnxruntime backend needs onnxruntime: pip install onnxruntime "
                                f"(or {GPU_INSTALL_HINT} for CUDA/TensorRT)") from None

@@ -157,14 +157,12 @@ class LoadedModel:
 
 
 def _import_onnxruntime_whole() -> None:
-    """Import onnxruntime (where installed) with Ctrl-C held until the import is done. pybind11 turns a
-    ``KeyboardInterrupt`` raised while its extension module initialises into ``ImportError: initialization
-    failed``: the cached export was then "unusable", torch scored instead, and the run that was sent Ctrl-C went on
-    to the end with exit 0 (2 of 50 Ctrl-C in the first half second of a run with --workers 2)."""
-    from biosig.interrupts import interrupts_deferred
+    """Import onnxruntime (where installed) with Ctrl-C held until the import is done
+    (:func:`biosig.interrupts.import_whole`): the cached export was taken for unusable, torch scored instead, and
+    the run that was sent Ctrl-C went on to the end with exit 0 (2 of 50 Ctrl-C in a run's first half second)."""
+    from biosig.interrupts import import_whole
     try:
-        with interrupts_deferred():
-            import onnxruntime  # noqa: F401
+        import_whole("onnxruntime")
     except ImportError:   # not installed: the backends say so where it is needed
         pass
 
