@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-SCRIPT = """
+FINDER = """
 import signal, sys
 fired = []
 class CtrlCInOnnxruntimeInit:   # a Ctrl-C as it lands in the extension module's init, as pybind11 reports it
@@ -19,6 +19,8 @@ class CtrlCInOnnxruntimeInit:   # a Ctrl-C as it lands in the extension module's
                 raise ImportError("initialization failed") from exc
         return None
 sys.meta_path.insert(0, CtrlCInOnnxruntimeInit())
+"""
+SCRIPT = FINDER + """
 from encoders.backends import OnnxRuntimeBackend
 from encoders.errors import EncoderError
 try:

@@ -20,6 +20,7 @@ from conftest import shared_path
 from encoders.scoring import ScoreConfig, run_score
 from encoders.scoring.errors import ScoreError
 from encoders.scoring.outputs import PartStore, record_key, source_stamps
+from test_interrupts_import70 import FINDER   # a Ctrl-C in onnxruntime's init, as pybind11 reports it
 
 
 def _beats(path, stem, bpm, seconds=12.0, fs_hz=250):
@@ -138,21 +139,11 @@ def test_a_ctrl_c_cpython_swallows_still_stops_the_run(tmp_path):
 
 
 PYBIND_INIT = """
-import signal, sys
+import sys
 from biosig.cli import main
-fired = []
-class CtrlCInOnnxruntimeInit:   # a Ctrl-C as it lands in the extension module's init, which pybind11 turns into
-    def find_spec(self, name, path=None, target=None):   # ImportError("initialization failed") from it
-        if name == "onnxruntime.capi.onnxruntime_pybind11_state" and not fired:
-            fired.append(1)
-            try:
-                signal.raise_signal(signal.SIGINT)
-            except KeyboardInterrupt as exc:
-                raise ImportError("initialization failed") from exc
-        return None
 for name in [m for m in sys.modules if m.split(".")[0] == "onnxruntime"]:
     del sys.modules[name]
-sys.meta_path.insert(0, CtrlCInOnnxruntimeInit())
+""" + FINDER + """
 sys.exit(main(["score", sys.argv[1], "--model", "ecg-tiny", "--out", sys.argv[2], "--threads", "1"]))
 """
 
