@@ -12,6 +12,7 @@ import numpy as np
 
 from realtime.errors import ForecastError
 from realtime.jumps import steps_of_ring
+from realtime.trust import TRUST_MATURE_SPANS
 
 
 class StateMixin:
@@ -104,7 +105,8 @@ class StateMixin:
         out["n_held"] = out["n_dropped"] = 0
         # before the trust check (realtime.trust, 2026-12-07): no errors recorded, trusted, no refit
         out.update(_fc=np.zeros_like(self._fc), _fc_at=np.full_like(self._fc_at, -1.0), _ef=np.zeros_like(self._ef),
-                   _el=np.zeros_like(self._el), _tn=0, _distrust=False, _resets_row=0, n_untrusted=0, n_refits=0)
+                   _el=np.zeros_like(self._el), _tn=0, _tn_need=TRUST_MATURE_SPANS * len(self._ef), _distrust=False,
+                   _resets_row=0, n_untrusted=0, n_refits=0)
         return out
 
     def _all_arrays(self):
@@ -123,4 +125,4 @@ class StateMixin:
     def _scalars():
         return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "_learnt", "n_seen", "n_skipped", "n_frozen",
                 "n_resets", "diverged", "last_loss", "_outside", "n_jumps", "_n_changes",
-                "n_held", "n_dropped", "_tn", "_distrust", "_resets_row", "n_untrusted", "n_refits")
+                "n_held", "n_dropped", "_tn", "_tn_need", "_distrust", "_resets_row", "n_untrusted", "n_refits")

@@ -71,6 +71,7 @@ class TrustMixin:
         self._ef = np.zeros(span)               # squared errors of the forecasts, and of last-value
         self._el = np.zeros(span)
         self._tn = 0                            # error pairs recorded (the ring holds the last span)
+        self._tn_need = TRUST_MATURE_SPANS * span   # ... before a verdict (one span after a window restart)
         self._distrust = False
         self._resets_row = 0
         self.n_untrusted = 0
@@ -82,8 +83,13 @@ class TrustMixin:
         return self._distrust and self._made
 
     def _trust_restart(self) -> None:
-        """The window restarted: no forecast made before is for a sample ``horizon_steps`` later."""
+        """The window restarted: no forecast made before is for a sample ``horizon_steps`` later, and the errors
+        recorded before are forgotten: the samples that ended the window (a tracker freezing, a step) made them,
+        not the weights (a learner that had not foreseen a freeze stayed held after it, while last-value's errors
+        were 0). Judged again after one span (its weights are no fresh learner's)."""
         self._fc_at[:] = -1.0
+        self._tn, self._distrust = 0, False
+        self._tn_need = min(self._tn_need, len(self._ef))
 
     def _trust_forecast(self) -> None:
         t = self._count - 1
@@ -106,7 +112,7 @@ class TrustMixin:
         self._el[k] = float(d @ d)
         self._tn += 1
         n = len(self._ef)
-        if self._tn < TRUST_MATURE_SPANS * n:   # judged on a whole span of a learner past its first ones
+        if self._tn < self._tn_need:   # judged on a whole span of a learner past its first ones
             return
         ef, el = float(self._ef[:n].sum()) / n, float(self._el[:n].sum()) / n
         bound = TRUST_RATIO ** 2 * el + TRUST_FLOOR ** 2
@@ -119,6 +125,7 @@ class TrustMixin:
         """Count a reset; a whole window of them in a row starts the forecaster afresh (module docstring)."""
         self._resets_row += 1
         self._tn, self._distrust = 0, False   # a fresh model: its own errors judge it (a whole span of them)
+        self._tn_need = TRUST_MATURE_SPANS * len(self._ef)
         if self._resets_row < REFIT_RESETS * (self.lookback + self.horizon_steps):
             return
         n = min(self._count, self._cap)

@@ -22,7 +22,8 @@ from streams.subscriber import Subscriber
 from test_streams_helpers import config, push_socket, running, stream_status, wait_for
 
 FS = 100.0
-FC = ForecasterConfig(method="lms", horizon_steps=2, lookback=4, warmup_s=0.3, recover_steps=5, stale_s=0.3)
+# rls: a 4-sample lms 2 steps ahead at 100 Hz is 3x worse than last-value (held by realtime.trust); not the point here
+FC = ForecasterConfig(method="rls", horizon_steps=2, lookback=4, warmup_s=0.3, recover_steps=5, stale_s=0.3)
 CH = ["m1_x", "m1_y", "m1_z"]
 
 
@@ -194,7 +195,10 @@ def test_a_frozen_tracker_is_held_never_forecast_until_the_marker_moves_again():
         frozen = _answers(sub, 100)
         kinds = [(a.kind, a.header.get("reason")) for a in frozen]
         first = kinds.index(("hold", "frozen_input"))
-        assert 25 <= first <= 32 and all(k == ("hold", "frozen_input") for k in kinds[first:])
+        held = next(j for j, k in enumerate(kinds) if k[0] == "hold")   # a stop the learner did not foresee may be
+        assert 20 <= held <= 32 and first <= 32 + FC.recover_steps     # held first as untrusted (realtime.trust)
+        assert all(k in (("hold", "frozen_input"), ("hold", "diverged")) for k in kinds[held:])
+        assert all(k == ("hold", "frozen_input") for k in kinds[first:])
         moving = _answers(sub, len(dev.realtime(i + 1, 30)))
         reasons = [a.header.get("reason") if a.kind == "hold" else "forecast" for a in moving]
         n_gap = reasons.index("forecast")
