@@ -280,6 +280,8 @@ class ForecastWorker:
         now = time.time()
         return {src: {"stream": sf.stream, "method": sf.cfg.method, "seen": sf.forecaster.n_seen,
                       "resets": sf.forecaster.n_resets, "ready": bool(sf.forecaster.ready),
+                      # forecasts withheld by the realised-error check; scaler refits after a run of resets
+                      "untrusted": sf.forecaster.n_untrusted, "refits": sf.forecaster.n_refits,
                       "resumed": sf.resumed, "state": sf.state, "hold": sf.hold_reason,
                       "holds": dict(sf.counts), "failed": sf.failed, "detail": sf.hold_detail,
                       # frames stamped before the last learnt sample; samples not learnt (faster than fs_hz)

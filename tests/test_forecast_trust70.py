@@ -95,3 +95,18 @@ def test_state_round_trip_keeps_trust():
         x = sig(40 + i / FS)
         f.learn_one(x), g.learn_one(x)
         assert f.ready == g.ready and np.array_equal(f.predict_one(), g.predict_one())
+
+
+def test_the_status_counts_untrusted_forecasts_and_refits():
+    """`biosig status`'s forecaster entry (ForecastWorker.describe) says how many forecasts the realised-error
+    check withheld and how many refits a run of resets made: a `diverged` hold alone does not tell them apart.
+    (The sources are driven sample by sample as above: a worker learns a backlog at most at real time.)"""
+    from streams.forecast_worker import ForecastWorker
+    cfg = ForecasterConfig(method="lms", horizon_steps=3, lookback=8, warmup_s=0.5)
+    worker = ForecastWorker(cfg, lambda topic, header, array=None: None)
+    to_m, _ = drive(cfg, lambda t: truth(t) * (0.001 if t >= 20 else 1.0), 30)
+    to_mm, _ = drive(cfg, lambda t: truth(t) * (1.0 if t >= 20 else 0.001), 30)
+    worker.forecasters.update(m=to_m, mm=to_mm)
+    status = worker.describe()
+    assert status["m"]["untrusted"] == to_m.forecaster.n_untrusted > 0 and status["m"]["refits"] == 0, status["m"]
+    assert status["mm"]["refits"] == to_mm.forecaster.n_refits >= 1, status["mm"]
