@@ -131,8 +131,10 @@ def handshake_refusal(events, endpoint: str, key_dir) -> str | None:
                      zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL}:
         return None
     d = pathlib.Path(key_dir) if key_dir else None
-    if d is None:   # a plain client's handshake fails only against a CURVE server
+    if d is None and mismatch:   # a plain client against a CURVE server
         return f"the runtime at {endpoint} uses CURVE keys: give --keys (a folder of `biosig keys generate`)"
+    if d is None:   # another protocol failure of a plain client: a socket of another type (the runtime's output,
+        return None   # 1 run in 3 here; the others saw it closed): said as such by no_reply_reason
     if mismatch:
         return f"the runtime at {endpoint} does not use CURVE keys: leave out --keys {key_dir}"
     if zmq.EVENT_HANDSHAKE_FAILED_AUTH in failed:
