@@ -42,7 +42,7 @@ from biosig.measures_hrv import (MIN_BEATS, RR_KEYS, _longest_finite_run, beat_i
                                  beats_in_doubt, first_channel)
 from biosig.pulse_beats import burst_in_doubt, pulses_alternate
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
-from biosig.resp_doubt import breaths_in_doubt
+from biosig.resp_doubt import BREATH_S, breaths_in_doubt
 
 RESP_KEYS = ("resp_rate_bpm", "n_breaths", "breath_interval_mean_s", "breath_interval_sd_s")
 SPIRO_KEYS = ("fvc_l", "fev1_l", "fev1_fvc", "pef_l_s", "fef25_75_l_s")
@@ -61,9 +61,6 @@ def unit_of(key: str) -> str:
 
 MISSING_REASONS = ("low_quality", "too_few_beats", "uncertain_beats", "too_few_breaths", "uncertain_breaths",
                    "no_manoeuvre", "unacceptable_manoeuvre")
-#: 4 to 100 breaths/min. The shortest was 1 s (60 /min): a neonate breathing at 60 /min has half its
-#: intervals under 1 s, and its period sat on the edge of the search; windows published 8.9-55.9 /min
-BREATH_S = (0.6, 15.0)
 BREATH_BAND_HZ = (0.05, 2.0)   # breath peaks are found in this band (1 Hz, as before, cut a 60 /min breathing to 1/4)
 
 

@@ -38,8 +38,10 @@ FAST_AC = 0.5
 FAST_STD_REL = 0.2
 FAST_PROM_CV = 0.5
 FAST_MIN_S = 1.5
-#: The breath period search of :data:`biosig.measures_window.BREATH_S` (not imported: it imports this module)
-PERIOD_S = (0.6, 15.0)
+#: The breath periods searched, s (:mod:`biosig.measures_window` imports it: it imports this module): 4 to 100
+#: breaths/min. The shortest was 1 s (60 /min): a neonate breathing at 60 /min has half its intervals under 1 s,
+#: and its period sat on the edge of the search; windows published 8.9-55.9 /min
+BREATH_S = (0.6, 15.0)
 
 
 def breaths_in_doubt(x: np.ndarray, fs_hz: float, peaks: np.ndarray, band_hz: tuple[float, float]) -> bool:
@@ -85,7 +87,7 @@ def faster_rhythm(x: np.ndarray, fs_hz: float, interval_s: float, band_hz: tuple
     03700181: 20 of 20 30 s windows published (raw and runtime)."""
     from biosig.quality import _band, _dominant_period_s, _find_peaks
     hp = _band(x, fs_hz, max(band_hz[0], FAST_HP_REL / interval_s), band_hz[1])
-    period_s = _dominant_period_s(hp, fs_hz, PERIOD_S[0], min(PERIOD_S[1], 0.8 * len(x) / fs_hz))
+    period_s = _dominant_period_s(hp, fs_hz, BREATH_S[0], min(BREATH_S[1], 0.8 * len(x) / fs_hz))
     if period_s < FAST_MIN_S or interval_s < FAST_RATE_REL * period_s:
         return False
     spec = np.fft.rfft(hp - hp.mean(), n=2 * len(hp))
