@@ -45,6 +45,8 @@ check for ventricular fibrillation, :func:`biosig.ecg_doubt.fibrillation_like`; 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import sys
 from multiprocessing import Pool
 
@@ -145,61 +147,99 @@ def published_hr_off(x: np.ndarray, fs_hz: float, ref: np.ndarray) -> tuple[bool
     return True, not abs(m["hr_bpm"] - truth) <= 2
 
 
-def _run(args: tuple[float, float, float, float, float, float, float, float, float, float, float, list]) -> dict:
-    import biosig.ecg_beats as eb
-    import biosig.ecg_doubt as ed
-    import biosig.quality as q
-    (eb.MIN_TYPICAL_REL, eb.SECOND_PASS_REL, eb.SEARCHBACK_RR, eb.DOUBT_REL, eb.DOUBT_SHORT_REL, eb.DOUBT_T_REL,
-     eb.DOUBT_T_SLOPE_REL, ed.HIDDEN_QRS_REL, ed.T_RUN_SHARE, ed.P_ONLY_SHARP_PER_S,
-     ed.FIBRILLATION_BETWEEN_REL, windows) = args
-    out: dict = {}
-    for group, x, fs, ref in windows:
-        for det, beats in (("NeuroKit2", nk_beats(x, fs)), ("biosig", q.detect_beats(x, fs, "ecg")[0])):
-            acc = out.setdefault((group, det), np.zeros(5))
-            acc += (*score(beats, ref, fs, len(x)), 1)
-        out.setdefault((group, "published"), np.zeros(2))[:] += published_hr_off(x, fs, ref)
+# One row per constant of biosig's beat rule a flag sets for the run, in --help order: (flag, module, constant,
+# help). A flag takes a number (default None: biosig's own value), or, if it is a key of SWITCHES, sets the value
+# there when given. The values are set in the worker processes by :func:`overridden`.
+OVERRIDES = (
+    ("--floor", "biosig.ecg_beats", "MIN_TYPICAL_REL", "MIN_TYPICAL_REL (default: biosig's)"),
+    ("--second-pass", "biosig.ecg_beats", "SECOND_PASS_REL", "SECOND_PASS_REL (default: biosig's)"),
+    ("--no-search-back", "biosig.ecg_beats", "SEARCHBACK_RR", "turn the search back for missed beats off"),
+    ("--doubt", "biosig.ecg_beats", "DOUBT_REL",
+     "DOUBT_REL: withhold a window with a peak this share of the threshold between two beats "
+     "(default: biosig's; inf turns the check off)"),
+    ("--doubt-short", "biosig.ecg_beats", "DOUBT_SHORT_REL",
+     "DOUBT_SHORT_REL: withhold a window with an interval under this share of the median next to "
+     "a small beat (default: biosig's; 0 turns the check off)"),
+    ("--doubt-t", "biosig.ecg_beats", "DOUBT_T_REL",
+     "DOUBT_T_REL: withhold a window with a beat under 0.36 s after another and under this share "
+     "of its QRS energy (and DOUBT_T_SLOPE_REL of its slope): a T wave (default: biosig's; 0 turns "
+     "the check off)"),
+    ("--doubt-t-slope", "biosig.ecg_beats", "DOUBT_T_SLOPE_REL",
+     "DOUBT_T_SLOPE_REL: the slope share of that check (default: biosig's)"),
+    ("--hidden-qrs", "biosig.ecg_doubt", "HIDDEN_QRS_REL",
+     "HIDDEN_QRS_REL: withhold a window with a QRS-like peak this share of the threshold in the "
+     "middle of a long interval (default: biosig's; inf turns the check off)"),
+    ("--t-run", "biosig.ecg_doubt", "T_RUN_SHARE",
+     "T_RUN_SHARE: withhold a window where at least this share of the intervals end on a T wave "
+     "(a beat under 0.36 s after another, with less QRS energy and DOUBT_T_SLOPE_REL of its "
+     "slope) (default: biosig's; inf turns the check off)"),
+    ("--p-only", "biosig.ecg_doubt", "P_ONLY_SHARP_PER_S",
+     "P_ONLY_SHARP_PER_S: withhold a window whose beats are as smooth as P waves (slope over "
+     "peak-to-peak under this, per s) with no T wave after them (default: biosig's; inf turns "
+     "the check off)"),
+    ("--fibrillation", "biosig.ecg_doubt", "FIBRILLATION_BETWEEN_REL",
+     "FIBRILLATION_BETWEEN_REL: withhold a window with irregular beats and this share of their "
+     "QRS energy between them (default: biosig's; inf turns the check off)"),
+)
+SWITCHES = {"--no-search-back": float("inf")}
+
+
+@contextlib.contextmanager
+def overridden(values: dict[tuple[str, str], float]):
+    """Set the module constants ``{(module, constant): value}`` for the block and put the old values back after."""
+    mods = {m: importlib.import_module(m) for m, _ in values}
+    old = {(m, c): getattr(mods[m], c) for m, c in values}
+    try:
+        for (m, c), v in values.items():
+            setattr(mods[m], c, v)
+        yield
+    finally:
+        for (m, c), v in old.items():
+            setattr(mods[m], c, v)
+
+
+def rule_values(a: argparse.Namespace) -> dict[tuple[str, str], float]:
+    """``{(module, constant): value}`` of every :data:`OVERRIDES` row: the flag's value (a switch's
+    :data:`SWITCHES` value) where it is given, else biosig's own."""
+    out = {}
+    for flag, module, const, _ in OVERRIDES:
+        given = getattr(a, flag.lstrip("-").replace("-", "_"))
+        if flag in SWITCHES:
+            given = SWITCHES[flag] if given else None
+        out[(module, const)] = getattr(importlib.import_module(module), const) if given is None else given
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _run(args: tuple[dict[tuple[str, str], float], list]) -> dict:
+    import biosig.quality as q
+    values, windows = args
+    out: dict = {}
+    with overridden(values):
+        for group, x, fs, ref in windows:
+            for det, beats in (("NeuroKit2", nk_beats(x, fs)), ("biosig", q.detect_beats(x, fs, "ecg")[0])):
+                acc = out.setdefault((group, det), np.zeros(5))
+                acc += (*score(beats, ref, fs, len(x)), 1)
+            out.setdefault((group, "published"), np.zeros(2))[:] += published_hr_off(x, fs, ref)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--floor", type=float, default=None, help="MIN_TYPICAL_REL (default: biosig's)")
-    ap.add_argument("--second-pass", type=float, default=None, help="SECOND_PASS_REL (default: biosig's)")
-    ap.add_argument("--no-search-back", action="store_true", help="turn the search back for missed beats off")
-    ap.add_argument("--doubt", type=float, default=None,
-                    help="DOUBT_REL: withhold a window with a peak this share of the threshold between two beats "
-                         "(default: biosig's; inf turns the check off)")
-    ap.add_argument("--doubt-short", type=float, default=None,
-                    help="DOUBT_SHORT_REL: withhold a window with an interval under this share of the median next to "
-                         "a small beat (default: biosig's; 0 turns the check off)")
-    ap.add_argument("--doubt-t", type=float, default=None,
-                    help="DOUBT_T_REL: withhold a window with a beat under 0.36 s after another and under this share "
-                         "of its QRS energy (and DOUBT_T_SLOPE_REL of its slope): a T wave (default: biosig's; 0 turns "
-                         "the check off)")
-    ap.add_argument("--doubt-t-slope", type=float, default=None,
-                    help="DOUBT_T_SLOPE_REL: the slope share of that check (default: biosig's)")
-    ap.add_argument("--hidden-qrs", type=float, default=None,
-                    help="HIDDEN_QRS_REL: withhold a window with a QRS-like peak this share of the threshold in the "
-                         "middle of a long interval (default: biosig's; inf turns the check off)")
-    ap.add_argument("--t-run", type=float, default=None,
-                    help="T_RUN_SHARE: withhold a window where at least this share of the intervals end on a T wave "
-                         "(a beat under 0.36 s after another, with less QRS energy and DOUBT_T_SLOPE_REL of its "
-                         "slope) (default: biosig's; inf turns the check off)")
-    ap.add_argument("--p-only", type=float, default=None,
-                    help="P_ONLY_SHARP_PER_S: withhold a window whose beats are as smooth as P waves (slope over "
-                         "peak-to-peak under this, per s) with no T wave after them (default: biosig's; inf turns "
-                         "the check off)")
-    ap.add_argument("--fibrillation", type=float, default=None,
-                    help="FIBRILLATION_BETWEEN_REL: withhold a window with irregular beats and this share of their "
-                         "QRS energy between them (default: biosig's; inf turns the check off)")
+    for flag, _, _, help_text in OVERRIDES:
+        if flag in SWITCHES:
+            ap.add_argument(flag, action="store_true", help=help_text)
+        else:
+            ap.add_argument(flag, type=float, default=None, help=help_text)
     ap.add_argument("--records", type=int, default=47, help="MIT-BIH records to use (default all 47)")
     ap.add_argument("--seeds", type=int, default=10, help="synthetic records per heart rate (default 10)")
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
-    a = ap.parse_args(argv)
-    import biosig.ecg_beats as eb
-    import biosig.ecg_doubt as ed
-    floor = eb.MIN_TYPICAL_REL if a.floor is None else a.floor
-    second = eb.SECOND_PASS_REL if a.second_pass is None else a.second_pass
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    values = rule_values(a)
+    rule = {const: x for (_, const), x in values.items()}
     mitdb = sorted((DATA / "pretrain" / "ecg" / "mitdb").glob("*.hea"))[: a.records]
     with Pool(a.workers) as pool:
         windows = sum(pool.map(synthetic_windows, [(r, s) for r in RATES for s in range(a.seeds)]), [])
@@ -207,26 +247,17 @@ def main(argv: list[str] | None = None) -> int:
             windows += sum(pool.map(mitdb_windows, [str(p.with_suffix("")) for p in mitdb]), [])
         else:
             print(f"MIT-BIH corpus absent ({DATA / 'pretrain/ecg/mitdb'}): synthetic windows only")
-        search_back_rr = float("inf") if a.no_search_back else eb.SEARCHBACK_RR
-        doubt = eb.DOUBT_REL if a.doubt is None else a.doubt
-        short = eb.DOUBT_SHORT_REL if a.doubt_short is None else a.doubt_short
-        t_wave = eb.DOUBT_T_REL if a.doubt_t is None else a.doubt_t
-        t_slope = eb.DOUBT_T_SLOPE_REL if a.doubt_t_slope is None else a.doubt_t_slope
-        hidden = ed.HIDDEN_QRS_REL if a.hidden_qrs is None else a.hidden_qrs
-        t_run = ed.T_RUN_SHARE if a.t_run is None else a.t_run
-        p_only = ed.P_ONLY_SHARP_PER_S if a.p_only is None else a.p_only
-        fib = ed.FIBRILLATION_BETWEEN_REL if a.fibrillation is None else a.fibrillation
-        chunks = [(floor, second, search_back_rr, doubt, short, t_wave, t_slope, hidden, t_run, p_only, fib,
-                   windows[i::a.workers * 4])
-                  for i in range(a.workers * 4)]
+        chunks = [(values, windows[i::a.workers * 4]) for i in range(a.workers * 4)]
         parts = pool.map(_run, chunks)
     total: dict = {}
     for p in parts:
         for k, v in p.items():
             total[k] = total.get(k, 0) + v
-    print(f"biosig rule: typical-beat floor {floor:g}, second pass {second:g}, search back "
-          f"{'off' if a.no_search_back else 'on'}, doubt checks {doubt:g} / {short:g} / {t_wave:g}, {t_slope:g} / "
-          f"{hidden:g} / {t_run:g} / {p_only:g} / {fib:g}; windows of {WINDOW_S:g} s")
+    print(f"biosig rule: typical-beat floor {rule['MIN_TYPICAL_REL']:g}, second pass {rule['SECOND_PASS_REL']:g}, "
+          f"search back {'off' if a.no_search_back else 'on'}, doubt checks {rule['DOUBT_REL']:g} / "
+          f"{rule['DOUBT_SHORT_REL']:g} / {rule['DOUBT_T_REL']:g}, {rule['DOUBT_T_SLOPE_REL']:g} / "
+          f"{rule['HIDDEN_QRS_REL']:g} / {rule['T_RUN_SHARE']:g} / {rule['P_ONLY_SHARP_PER_S']:g} / "
+          f"{rule['FIBRILLATION_BETWEEN_REL']:g}; windows of {WINDOW_S:g} s")
     print(f"{'group':<34} | windows | {'detector':<9} | Se     | +P     | HR off > 2/min | usable | published HR off")
     groups = sorted({g for g, _ in total}, key=lambda g: (not g.startswith("MIT"), g))
     for g in groups:

@@ -34,6 +34,7 @@ import dataclasses
 import logging
 import pathlib
 
+from encoders.data import MAX_WINDOW_SAMPLES
 from encoders.errors import EncoderError
 from encoders.graph_passes import convert_fp16, quantize_int8, rewrite_frame_convs  # noqa: F401
 
@@ -51,6 +52,16 @@ def import_tensorrt():
     return tensorrt
 
 PRECISIONS = ("fp32", "fp16", "int8")
+
+#: Longest window (samples at the model's input rate) of an engine's length profile. The encoders have no
+#: positional capacity to take it from (sinusoidal positions and windowed attention: any whole number of patches),
+#: so it is the longest training window, :data:`encoders.data.MAX_WINDOW_SAMPLES` (2^22: 4.7 h of ECG at 250 Hz,
+#: 4.4 min of audio at 16 kHz). A longer --max-length is a typo that went to TensorRT's build, which failed deep
+#: inside it or sized its buffers for gigabytes per window.
+MAX_PROFILE_SAMPLES = MAX_WINDOW_SAMPLES
+#: Largest batch of an engine's profile: that of ``biosig export --batch`` (:data:`encoders.export.MAX_BATCH`,
+#: not imported here: encoders.export imports torch).
+MAX_PROFILE_BATCH = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +85,16 @@ class CompileOptions:
         if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
             raise EncoderError(f"batch profile must satisfy 1 <= min <= opt <= max, got "
                                f"{self.min_batch}/{self.opt_batch}/{self.max_batch}")
+        if self.max_batch > MAX_PROFILE_BATCH:
+            raise EncoderError(f"--max-batch {self.max_batch:,} is more than an engine takes ({MAX_PROFILE_BATCH:,}, "
+                               f"as biosig export --batch); give --max-batch {MAX_PROFILE_BATCH} or less")
+        for which, length in (("min", self.min_length), ("opt", self.opt_length), ("max", self.max_length)):
+            if length is not None and length < 1:
+                raise EncoderError(f"--{which}-length {length}: a length profile counts samples, 1 or more")
+            if length is not None and length > MAX_PROFILE_SAMPLES:   # said before TensorRT is imported
+                raise EncoderError(f"--{which}-length {length:,} samples is more than an engine profile takes "
+                                   f"({MAX_PROFILE_SAMPLES:,}, the longest training window); give --{which}-length "
+                                   f"{MAX_PROFILE_SAMPLES} or less")
         if self.precision == "int8" and not self.calibration:
             raise EncoderError("int8 needs calibration data: --calibration windows.npy (N, C, T) float32 "
                                "of representative windows; or use --precision fp16")

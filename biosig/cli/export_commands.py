@@ -65,10 +65,12 @@ def register(subparsers) -> None:
     c.add_argument("--min-batch", type=positive_int, default=1, help="smallest batch of the profile (default 1)")
     c.add_argument("--opt-batch", type=positive_int, default=8,
                    help="batch the engine is tuned for (default 8)")
-    c.add_argument("--max-batch", type=positive_int, default=32, help="largest batch of the profile (default 32)")
+    c.add_argument("--max-batch", type=positive_int, default=32,
+                   help="largest batch of the profile, at most 4096 (default 32)")
     c.add_argument("--min-length", type=positive_int, default=None, help="samples (default: the model window)")
     c.add_argument("--opt-length", type=positive_int, default=None, help="samples (default: the model window)")
-    c.add_argument("--max-length", type=positive_int, default=None, help="samples (default: the model window)")
+    c.add_argument("--max-length", type=positive_int, default=None,
+                   help="samples, at most 4194304 (2^22, the longest training window; default: the model window)")
     c.add_argument("--channels", type=positive_int, default=None, help="channels of the engine input (default: the model's)")
     c.add_argument("--calibration", default=None,
                    help="int8 only: .npy of windows (N, C, T) float32 (default: none; --precision int8 needs one)")
