@@ -2,14 +2,19 @@
 
 State is checkpointed to ``<state_dir>/forecasters/<source>.npz`` (atomic replace) so that a
 runtime killed and restarted continues with the learned weights and scaler. A checkpoint is
-restored only into a forecaster of the same stream, channels and rate; anything else (another
-stream's file, a corrupt or foreign one, another configuration) is logged and the forecaster
-starts afresh: it never stops the runtime. Messages are logged as ``streams.forecast``.
+restored only into a forecaster of the same stream, channels (names and order) and rate; anything
+else (another stream's file, a corrupt or foreign one, another configuration, a marker layout or rate
+that changed) is refused with one warning saying why and what to do, kept beside as
+``<source>.npz.refused`` (the next checkpoint replaces ``<source>.npz``), named in ``status``
+(``forecasters.<source>.checkpoint_refused``), and the forecaster starts afresh (warm-up): it never
+stops the runtime and never forecasts from another layout's weights. Messages are logged as
+``streams.forecast``.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import pathlib
 
@@ -37,8 +42,14 @@ class CheckpointMixin:
         """Write the state atomically to ``directory/<source>.npz``."""
         write_checkpoint(directory, *self.snapshot())
 
+    #: why the checkpoint found at start was not restored ("" when none was refused); in ``status``
+    restore_refused = ""
+
     def try_restore(self, directory) -> bool:
-        """Load ``directory/<source>.npz`` when it matches this stream; True when restored."""
+        """Load ``directory/<source>.npz`` when it matches this stream; True when restored. Everything in
+        it is checked before anything is loaded (until 2026-12-07 a checkpoint without ``resets_seen`` or
+        ``last_t_s``, as a hand-made or older one, raised after its weights were loaded: the source was
+        held ``unavailable`` for good, with an error line for each of its frames)."""
         path = pathlib.Path(directory) / f"{self.source}.npz"
         if not path.exists():
             return False
@@ -46,20 +57,66 @@ class CheckpointMixin:
             with np.load(path) as z:
                 meta = json.loads(bytes(z["__meta__"]).decode())
                 arrays = {k: z[k] for k in z.files if k != "__meta__"}
-            if meta["stream"] != self.stream or meta["channels"] != self.channels or \
-                    abs(meta["fs_hz"] - self.fs_hz) > 1e-9:
-                log.warning("checkpoint %s is for %s %s at %s Hz; starting %s afresh", path,
-                            meta["stream"], meta["channels"], meta["fs_hz"], self.stream)
-                return False
+            if not isinstance(meta, dict):
+                raise ValueError(f"its metadata is a {type(meta).__name__}, not a dict")
+            layout = _layout(meta)
+            if layout[:2] != (self.stream, list(self.channels)) or not abs(layout[2] - self.fs_hz) <= 1e-9:
+                return self._refuse(path, f"it is for {layout[0]} {layout[1]} at {layout[2]:g} Hz, this stream is "
+                                          f"{self.stream} {list(self.channels)} at {self.fs_hz:g} Hz (another marker "
+                                          "layout or rate: its weights belong to other coordinates)",
+                                    "nothing to do if the layout changed on purpose; "
+                                    "else fix the device's channels or rate")
+            last_t_s, resets_seen = _counters(meta)
             self.forecaster.load_state_dict({**meta["state"], **arrays})
         except Exception as exc:  # a corrupt or foreign file must not stop the runtime
-            log.warning("cannot restore forecaster checkpoint %s (%s); starting afresh", path, exc)
-            return False
-        self.last_t_s, self.resets_seen = meta["last_t_s"], meta["resets_seen"]
+            from realtime.errors import ForecastError   # (loaded with the forecaster: realtime imports lazily here)
+            learner = isinstance(exc, ForecastError)   # another method, configuration or version of the learner
+            return self._refuse(path, f"{type(exc).__name__}: {exc}"[:300],
+                                "to resume it, restart with the forecaster configuration that wrote it" if learner
+                                else "nothing to do if it was cut short or is not a checkpoint: a new one is written")
+        self.last_t_s, self.resets_seen = last_t_s, resets_seen
         self.resumed = True
         log.info("resumed the %s forecaster from %s (%d samples seen)", self.stream, path,
                  self.forecaster.n_seen)
         return True
+
+    def _refuse(self, path, why: str, todo: str) -> bool:
+        """One warning (why, what to do), the file kept as ``.refused``, ``restore_refused`` for status."""
+        kept = path.with_name(path.name + ".refused")
+        try:
+            os.replace(path, kept)
+            where = f"kept as {kept.name}"
+        except OSError as exc:
+            where = f"cannot be kept aside ({exc}): the next checkpoint replaces it"
+        self.restore_refused = f"{path.name} not restored: {why}; {where}"
+        log.warning("cannot restore forecaster checkpoint %s: %s; %s starts afresh (warm-up); the file is %s; %s",
+                    path, why, self.stream, where, todo)
+        return False
+
+
+def _layout(meta: dict) -> tuple:
+    """``(stream, channels, fs_hz)`` of a checkpoint's metadata; ValueError when they are not of their kinds."""
+    stream, channels, fs_hz = meta.get("stream"), meta.get("channels"), meta.get("fs_hz")
+    if not isinstance(stream, str) or not isinstance(channels, list) or \
+            not all(isinstance(c, str) for c in channels) or isinstance(fs_hz, bool) or \
+            not isinstance(fs_hz, (int, float)) or not math.isfinite(fs_hz) or fs_hz <= 0:
+        raise ValueError(f"its stream, channels or rate is not a name, a list of names and a rate in Hz "
+                         f"({stream!r:.40}, {channels!r:.80}, {fs_hz!r:.20})")
+    return stream, channels, float(fs_hz)
+
+
+def _counters(meta: dict) -> tuple:
+    """``(last_t_s, resets_seen)`` of a checkpoint's metadata, checked (``last_t_s`` a finite time or None,
+    ``resets_seen`` a count); ValueError otherwise. The learner's state is checked by ``load_state_dict``."""
+    last_t_s, resets_seen = meta.get("last_t_s", "(missing)"), meta.get("resets_seen", "(missing)")
+    if last_t_s is not None and (isinstance(last_t_s, bool) or not isinstance(last_t_s, (int, float))
+                                 or not math.isfinite(last_t_s)):
+        raise ValueError(f"its last_t_s is {last_t_s!r:.40}, not a time in s")
+    if isinstance(resets_seen, bool) or not isinstance(resets_seen, int) or resets_seen < 0:
+        raise ValueError(f"its resets_seen is {resets_seen!r:.40}, not a count")
+    if not isinstance(meta.get("state"), dict):
+        raise ValueError("it has no learner state (meta 'state')")
+    return (None if last_t_s is None else float(last_t_s)), resets_seen
 
 
 def write_checkpoint(directory, source: str, meta: dict, arrays: dict) -> None:

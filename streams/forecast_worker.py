@@ -287,6 +287,8 @@ class ForecastWorker:
                       # frames stamped before the last learnt sample; samples not learnt (faster than fs_hz)
                       "time_back": sf.time_back, "over_rate": sf.over_rate, "clock_off": sf.clock_off,
                       "checkpoint_failing": src in self._ckpt_failing,
+                      # why the checkpoint found at start was not restored (another layout, rate, configuration)
+                      "checkpoint_refused": sf.restore_refused,
                       # the other marker stream of this source while both send (all answers held)
                       "rival_stream": self._live_rival(src, now)}
                 for src, sf in items}
