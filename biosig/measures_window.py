@@ -27,7 +27,8 @@ apart (the rate would be right or double); and one whose motion burst moves the 
 (:func:`biosig.pulse_beats.burst_in_doubt`: the rate of all pulses and that of the pulses outside
 the burst disagree, or those alternate).
 A RESP window whose breaths are in doubt (a breath left out between two found, an apnea or a lead off:
-:func:`biosig.resp_doubt.breaths_in_doubt`) reports ``missing="uncertain_breaths"``: its rate may be 1/2 or 1/3.
+:func:`biosig.resp_doubt.breaths_in_doubt`) reports ``missing="uncertain_breaths"``: its rate may be 1/2 or 1/3;
+so does one with an apnea, no breath for 10 s (:mod:`biosig.resp_apnea`): it has no rate of its own.
 """
 from __future__ import annotations
 
@@ -118,7 +119,8 @@ def breath_features(resp, fs_hz: float) -> dict[str, float]:
     """Respiratory rate of a respiration window: 60 / mean interval of :func:`breath_peaks`
     (needs 2 breaths), with the breath count and interval statistics. The rate of the breaths found:
     :func:`window_measures` withholds it (``uncertain_breaths``) where :func:`biosig.resp_doubt.breaths_in_doubt`
-    finds a breath left out between two, or a pause (apnea) over :data:`biosig.resp_doubt.GAP_REL` intervals."""
+    finds a breath left out between two, a pause over :data:`biosig.resp_doubt.GAP_REL` intervals or an apnea
+    (no breath for 10 s, :func:`biosig.resp_apnea.apnea_in`)."""
     return _breath_features(resp, fs_hz)[0]
 
 
