@@ -42,6 +42,7 @@ from biosig.measures_atrial import ECG_KEYS, ecg_features
 from biosig.measures_hrv import (MIN_BEATS, RR_KEYS, _longest_finite_run, beat_intervals, beats_and_features,
                                  beats_in_doubt, first_channel)
 from biosig.pulse_beats import burst_in_doubt, pulses_alternate
+from biosig.pulse_shape import second_rhythm
 from biosig.quality import USABLE, _band, _dominant_period_s, _find_peaks, block_quality
 from biosig.resp_doubt import BREATH_S, breaths_in_doubt
 
@@ -228,7 +229,8 @@ def window_measures(x, fs_hz: float, modality: str, quality: float | None = None
     if not np.isfinite(vals[main]):
         out["missing"] = reason
         return out
-    if modality == "ppg" and (pulses_alternate(clean, pulses, fs_hz) or burst_in_doubt(clean, pulses, fs_hz)):
+    if modality == "ppg" and (pulses_alternate(clean, pulses, fs_hz) or burst_in_doubt(clean, pulses, fs_hz)
+                              or second_rhythm(clean, pulses, fs_hz)):   # a larger motion followed, the pulse under it
         out["missing"] = "uncertain_beats"
         return out
     out.update({k: (float(v) if np.isfinite(v) else None) for k, v in vals.items()}, ok=True)
