@@ -33,7 +33,7 @@ from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
 from biosig.record import Record, names_text
 from biosig.spirometry_acceptability import check_plausible, cough_dip_l_s
-from biosig.spirometry_checks import _check_first_second_recorded
+from biosig.spirometry_checks import _check_first_second_recorded, _check_sampling
 from biosig.spirometry_end import (EOFE_AVERAGE_S, EOFE_END_TOL_ML, EOFE_NOISE_SDS, EOFE_SMOOTH_S,  # noqa: F401
                                    PAUSE_WINDOW_S, _expiration_end, _moving_average, _noise_sd_ml, end_of_expiration,
                                    _fall_is_expiration_shaped, first_second_pause_s, plateau_gain_ml,
@@ -238,8 +238,7 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     fs_hz = sampling_rate(fs_hz)
     raw = float_signal(volume_ml, max_ndim=1).astype(np.float64)
     ok = np.isfinite(raw)
-    if ok.sum() < max(3, int(fs_hz)):
-        raise SignalError(f"spirogram: {int(ok.sum())} valid samples, need at least 1 s of data")
+    _check_sampling(int(ok.sum()), float(fs_hz))
     t, raw = np.flatnonzero(ok) / float(fs_hz), raw[ok]
     noise = _noise_sd_ml(raw)     # the white noise of the trace, once (robust to the blow's samples)
     flow_of = (lambda tt, vv: flow_over_window(tt, vv, pef_window_s, hold_ends=True)) if pef_window_s > 0 else \

@@ -1,10 +1,26 @@
-"""Refusals of spirograms whose first second cannot be measured (split from :mod:`biosig.spirometry`,
+"""Refusals of spirograms whose sampling or first second cannot be measured (split from :mod:`biosig.spirometry`,
 which calls them from :func:`~biosig.spirometry.spirometry_indices`). Times in s, as there."""
 from __future__ import annotations
 
 import numpy as np
 
 from biosig.errors import SignalError
+
+MIN_FS_HZ = 10.0   # the lowest spirogram rate a stream may declare (docs/protocol.md); spirometers sample at >= 100 Hz
+
+
+def _check_sampling(n_valid: int, fs_hz: float) -> None:
+    """:class:`SignalError` for a spirogram sampled below :data:`MIN_FS_HZ` or holding under 1 s of samples, with
+    the rate and the seconds it was read as: a time column in ms named ``t_s`` (0.1 Hz) was measured as a 3-hour
+    "tidal breath" with exit code 0, and seconds named ``time_ms`` (100 kHz: 12 ms) said only "1228 valid
+    samples, need at least 1 s"."""
+    hint = "; is the time column in the unit its name says (t_s: seconds, time_ms: milliseconds)?"
+    if fs_hz < MIN_FS_HZ:
+        raise SignalError(f"spirogram: sampled at {fs_hz:.3g} Hz, below the {MIN_FS_HZ:g} Hz a spirogram needs "
+                          f"(PEF is read over 80 ms; spirometers sample at 100 Hz or more){hint}")
+    if n_valid < max(3, int(fs_hz)):
+        raise SignalError(f"spirogram: {n_valid} valid samples at {fs_hz:.6g} Hz ({n_valid / fs_hz:.3g} s), need at "
+                          f"least 1 s of data" + (hint if n_valid >= 3 and n_valid / fs_hz < 0.1 else ""))
 
 
 def _check_first_second_recorded(t: np.ndarray, t0_s: float, fs_hz: float, pef_window_s: float) -> None:

@@ -242,7 +242,7 @@ def window_embeddings(enc, rec, batch_size: int = 64, with_quality: bool = False
     were 35 % of a random-weight row's time on 10 s PPG segments (cProfile, 200 records: 5.4 of
     15.3 s in window_measure_columns); benchmarks/bench_probe_scale.py times the probe's work."""
     from encoders.record_embed import embed_record, record_quality
-    embedded = embed_record(enc, rec, batch_size, recorded)
+    embedded = embed_record(enc, rec, batch_size, recorded, require_signal=False)
     return embedded.embeddings, (record_quality(enc, embedded) if with_quality else None)
 
 

@@ -76,12 +76,22 @@ class EmbedParts(FolderLock):
     def __init__(self, out, job: dict, *, force: bool = False):
         self.out = pathlib.Path(out)
         self.dir = parts_dir(out)
+        made = not self.dir.exists()
         try:
             self.dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise EncoderError(f"--out {out}: cannot create {self.dir} ({exc.strerror or exc})") from None
         self._take_lock(self.dir / LOCK_FILE, EncoderError(
             f"another biosig embed run is writing {self.out}; wait for it to finish or use another --out"))
+        if not force and (self.out.exists() or self.out.is_symlink()):
+            # checked again under the lock: a run started while another one with the same --out loaded its model
+            # found no file, then (the other done) replaced the file it wrote without --force (another window's
+            # rows in place of the first run's)
+            self.close()
+            if made:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            raise EncoderError(f"--out {self.out}: {self.out} was written by another biosig embed run meanwhile; "
+                               "give --force to replace it, or another name")
         for tmp in self.dir.glob(".*.tmp"):   # a killed run's temporaries: never read
             tmp.unlink(missing_ok=True)
         try:

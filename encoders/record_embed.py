@@ -37,20 +37,44 @@ class EmbeddedRecord:
         return self.windows.shape[-1] / self.prepared.fs_hz
 
 
-def embed_record(model, record, batch_size: int = 64, recorded=None) -> EmbeddedRecord:
+def embed_record(model, record, batch_size: int = 64, recorded=None, require_signal: bool = True) -> EmbeddedRecord:
     """Embed every window of ``record`` (a biosig Record; irregular times are put on a uniform grid
-    once, here). ``recorded``: the Record ``record`` was made from (an audio band), for quality."""
+    once, here). ``recorded``: the Record ``record`` was made from (an audio band), for quality.
+    ``require_signal``: refuse a record without signal (:func:`_check_something_recorded`); a probe's
+    features (:func:`encoders.baselines.window_embeddings`) keep such a record as windows of quality 0, so one
+    flat recording in a labelled set does not end the whole probe."""
     from biosig.readers.gap_resample import to_uniform_grid
     from biosig.record import require_record
 
     def channels(rec):   # the leads score and serve feed (ECG: in_channels of them); later steps select within
         return encoder_channels(to_uniform_grid(require_record(rec, "embedding")), model.config)
     record = channels(record)
+    if require_signal:
+        _check_something_recorded(record)
     prepared = model.prepare(record)
     wins, t0 = model.windows(prepared)
     _check_record_length(model, prepared, wins, record.metadata)
     emb = model.embed_windows(wins, channel_index(prepared.channels, model.config), batch_size)
     return EmbeddedRecord(record, prepared, wins, t0, emb, record if recorded is None else channels(recorded))
+
+
+def _check_something_recorded(record) -> None:
+    """:class:`encoders.errors.EncoderError` where the channels fed to the model hold no signal at all: every
+    sample missing, or one value throughout (a lead off, a zero-filled export). Such a record gave a full set of
+    rows of quality 0 and exit code 0 (a 100 s all-NaN ECG: 19 windows of zero input), where ``score`` refuses it
+    (:func:`encoders.lead_choice.unusable_reasons`); partial gaps stay windows of low quality."""
+    from biosig.record import names_text
+    from encoders.errors import EncoderError
+    x = np.asarray(record.samples, dtype=np.float64)
+    finite = np.isfinite(x)
+    if not finite.any():
+        raise EncoderError(f"no signal to embed: every sample of {names_text(record.channels)} is missing "
+                           f"({record.n_samples} sample(s), all NaN or empty)")
+    rows = [row[ok] for row, ok in zip(x, finite) if ok.sum() > 1]   # one sample: too short, said after this
+    if rows and all(not np.ptp(row) > 0 for row in rows):
+        raise EncoderError(f"no signal to embed: {names_text(record.channels)} "
+                           f"{'is' if record.n_channels == 1 else 'are'} constant (a flat line: lead off or "
+                           "zero-filled?)")
 
 
 _SAID_SHORT: set = set()   # model windows (s) whose short-record warning was given in this process

@@ -32,6 +32,8 @@ def register(subparsers) -> None:
                     "counted at the end with the inputs it names, as score sums up its errors. "
                     "Rerunning the same command after a Ctrl-C (exit code 130) or a crash resumes: the "
                     "recordings embedded so far are kept in OUT.parquet.parts/ until --out is written. "
+                    "A recording without signal (every sample missing, or constant) is refused, as score refuses it. "
+                    "Progress: a line on stderr every 10 s (BIOSIG_PROGRESS_S), also while one long recording runs. "
                     "Threads: --threads, default the free cores.")
     e.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, record names or folders")
     e.add_argument("--model", required=True, metavar="NAME|DIR|FILE",
@@ -141,13 +143,16 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
         from tqdm import tqdm
         it = tqdm(todo, desc=f"embed {enc.model_id}", unit="rec")
     progress = ProgressLog("embed", len(todo))
+    beat = _Heartbeat(len(todo), it if it is not todo else None)
     failed = 0
     failures: dict[str, list] = {}   # kind of failure -> [(record, line)]: said once each, counted at the end
     try:
-        for i in it:
+        for k, i in enumerate(it):
             p = paths[i]
+            beat.start(str(p), k + 1)
             try:
                 recorded = read(p, **opts)
+                beat.duration_s = recorded.duration_s
                 rec = band_limit(recorded, prov.get("audio_fmax_hz"), float(enc.config.input_fs_hz))
                 rows = enc.embed(rec, source=sources[i], batch_size=batch_size, recorded=recorded)
             except BiosigError as exc:
@@ -165,8 +170,10 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
                 continue
             parts.add(sources[i], stamp_of[record_key(p)], rows)
             progress.update(True)
+        beat.stop()
         parts.flush()
     except BaseException as exc:   # Ctrl-C, a crash: what is embedded goes into a part first
+        beat.stop()
         sum_up_failures("embed", failures)
         from biosig.interrupts import interrupts_deferred, is_interrupt
         with interrupts_deferred(reraise=False):
@@ -205,3 +212,51 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
           + (f", {band_text(prov['audio_fmax_hz'])}" if "audio_fmax_hz" in prov else "") + ")"
           + (f"; {failed} recording(s) failed (see above)" if failed else ""))
     return 1 if failed else 0
+
+
+class _Heartbeat:
+    """Progress within one long recording: the per-recording lines (:class:`~biosig.cli._common.ProgressLog`, a tqdm
+    bar on a terminal) move only when a recording is done, and a 10 h Holter took 53 s on two cores with nothing
+    said. While one recording runs longer than the progress interval (``BIOSIG_PROGRESS_S``, 10 s), a line on
+    stderr every interval says which one, how long it is and for how long it has run (on a terminal: the bar's
+    postfix). A daemon thread: it never holds up the exit or a Ctrl-C."""
+
+    def __init__(self, total: int, bar=None):
+        import threading
+
+        from biosig.progress import progress_interval_s
+        self.total, self.bar, self.every_s = total, bar, max(progress_interval_s(), 0.05)
+        self.name, self.k, self.started, self.duration_s = "", 0, 0.0, None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = None
+        if total > 0:
+            self._thread = threading.Thread(target=self._run, name="embed-heartbeat", daemon=True)
+            self._thread.start()
+
+    def start(self, name: str, k: int) -> None:
+        """Recording ``k`` of :attr:`total`, ``name``, begins now."""
+        import time
+        with self._lock:
+            self.name, self.k, self.started, self.duration_s = name, k, time.monotonic(), None
+            if self.bar is not None and getattr(self.bar, "postfix", None):
+                self.bar.set_postfix_str("", refresh=False)   # the last recording's, said no more
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        import time
+        while not self._stop.wait(self.every_s):
+            with self._lock:
+                name, k, started, duration_s = self.name, self.k, self.started, self.duration_s
+            running = time.monotonic() - started
+            if not name or running < self.every_s:
+                continue
+            length = "" if not duration_s else f", {duration_s / 3600:.1f} h" if duration_s >= 3600 else \
+                f", {duration_s:.0f} s"
+            if self.bar is not None:
+                self.bar.set_postfix_str(f"{name}{length}: {running:.0f} s", refresh=True)
+            else:
+                print(f"embed: recording {k}/{self.total} ({name}{length}) still running, {running:.0f} s so far",
+                      file=sys.stderr, flush=True)

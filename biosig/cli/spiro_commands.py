@@ -56,10 +56,15 @@ def register(subparsers) -> None:
     p.add_argument("--plot", metavar="PNG", default=None,
                    help="write a flow-volume and volume-time plot of all blows to this PNG file (an existing "
                         "one is replaced: a plot is remade from the blows)")
+    from biosig.cli._common import positive_float
+    p.add_argument("--sample-rate-hz", type=positive_float, default=None, metavar="HZ",
+                   help="the sampling rate of CSV/TSV/TXT spirograms of bare volume (or flow) values, no time column "
+                        "(UK Biobank's field 3066 blows: 100), or the unit of a time column without one; files with "
+                        "their own times keep them")
     p.set_defaults(handler=spiro_command)
 
 
-def _blows(path: str) -> list[tuple[dict | None, object, float, str]]:
+def _blows(path: str, read_options: dict | None = None) -> list[tuple[dict | None, object, float, str]]:
     """``[(row, volume_ml, fs_hz, error), ...]``: each blow of a file - each volume (or flow) column,
     and each of the blows recorded one after the other in it (:func:`~biosig.spirometry_end.split_blows`).
     A blow that cannot be measured has ``row`` None and its error; a file that cannot be read raises."""
@@ -69,7 +74,7 @@ def _blows(path: str) -> list[tuple[dict | None, object, float, str]]:
     from biosig.spirometry_session import acceptable_fev1, acceptable_fvc
     from biosig.spirometry_end import split_blows
 
-    rec = read(path)
+    rec = read(path, **(read_options or {}))
     channels = record_volumes_ml(rec)
     out = []
     for channel, v in channels:
@@ -163,14 +168,15 @@ def spiro_command(args) -> int:
     if args.plot:
         from biosig.outputs import check_output_file
         check_output_file(args.plot, "--plot", (".png",))
-    paths = discover(args.paths)
+    opts = {} if args.sample_rate_hz is None else {"sample_rate_hz": float(args.sample_rate_hz)}
+    paths = discover(args.paths, bare_tables=bool(opts))
     if not paths:
         raise BiosigError(f"no spirogram files found under {', '.join(args.paths)} (volume-time 't_s,volume_ml' "
                           "or flow-time 't_s,flow_l_s' CSV, or any record with a volume or flow channel)")
     blows, curves, failed = [], [], 0
     for path in paths:
         try:
-            found = _blows(path)
+            found = _blows(path, opts)
         except BiosigError as exc:
             found = [(None, None, 0.0, str(exc) if str(path) in str(exc) else f"{path}: {exc}")]
         for row, v, fs, error in found:
