@@ -89,3 +89,22 @@ def test_two_wander_crests_publish_no_wander_rate():
         m = window_measures(x, fs_hz, "resp")
         assert not m["ok"] and m["missing"] == "uncertain_breaths", m
         _right_or_withheld(m, pk, 30.0)
+
+
+def test_a_15_s_apnea_at_6_per_min_on_the_runtime_path_publishes_little():
+    """At 6 /min the 0.5 x rate high-pass sat on the band's 0.05 Hz and kept the pause's hump (a breath to the
+    spans): before 13 of these 20 windows published 4.0-4.9 /min (truth: 2.4 /min or no interval), now 2
+    (the band from APNEA_HP_MIN_HZ sees the pause)."""
+    published = []
+    for seed in range(4):
+        x, _, a0 = _with_pause(seed, 25.0, 6.0, 15.0, seconds=100.0, k=6)
+        y = default_pipeline("resp").stream(25.0, 1).process(x[None])[0]
+        for off_s in (2.0, 4.0, 6.0, 8.0, 10.0):
+            a = int((a0 - off_s) * 25)
+            m = window_measures(y[a:a + 750], 25.0, "resp")
+            if m["ok"]:
+                published.append((seed, off_s, m["resp_rate_bpm"]))
+            else:
+                assert m["missing"] in ("uncertain_breaths", "too_few_breaths"), m
+    assert len(published) <= 2, published
+
