@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from biosig.cli import build_parser, main
+from biosig.cli import build_parser
 from conftest import ROOT
+from test_export_compile_refusals import _compile  # one helper: the one-line error of biosig compile
 from encoders.compile import MAX_PROFILE_BATCH, MAX_PROFILE_SAMPLES, CompileOptions
 from encoders.errors import EncoderError
 
@@ -50,12 +51,6 @@ def graph(tmp_path_factory) -> pathlib.Path:
     return path
 
 
-def _compile(argv, capsys):
-    capsys.readouterr()
-    code = main(["compile", *argv])
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    return code, err
 
 
 @pytest.mark.parametrize("options, needle", [
