@@ -6,6 +6,8 @@ PPG window (``missing="uncertain_beats"``).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: The residual's autocorrelation (:func:`second_rhythm`) at a lag of RESIDUAL_MIN_S to RESIDUAL_MAX_S
@@ -39,11 +41,38 @@ def beat_residual(clean: np.ndarray, beats: np.ndarray) -> np.ndarray | None:
     if L < 2 or len(whole) < RESIDUAL_MIN_PULSES:
         return None
     shape = np.median(clean[whole[:, None] + np.arange(L)], axis=0)
+    if len(beats) and (np.diff(beats) > 0).all() and beats[0] >= 0:
+        # each sample from the latest pulse at or before it, within L of it: what the loop below leaves there
+        # (a later pulse's stretch overwrote the overlap), the same subtraction, the samples in order
+        i = np.arange(int(beats[0]), len(clean))
+        off = i - beats[np.searchsorted(beats, i, side="right") - 1]
+        i, off = i[off < L], off[off < L]
+        r = clean[i] - shape[off]
+        return r if np.isfinite(r).all() else r[np.isfinite(r)]
     r = np.full(len(clean), np.nan)
     for b in beats:   # a later pulse's stretch overwrites the overlap, as the next pulse starts there
         e = min(len(clean), b + L)
         r[b:e] = clean[b:e] - shape[:e - b]
     return r[np.isfinite(r)]
+
+
+@functools.lru_cache(maxsize=256)
+def fast_fft_len(n: int) -> int:
+    """The smallest ``2^a 3^b 5^c`` at least ``n``: an FFT of that length is 5-10 times faster than one of a
+    length with a large prime factor (NumPy's pocketfft falls back to Bluestein's algorithm there). The
+    autocorrelation of :func:`second_rhythm_score` was taken at ``2 n``, any ``n``: 0.44 ms a 10 s window at
+    125-500 Hz, 0.06 ms at this length; its values differ by at most ~1e-15 of ``ac(0)`` (rounding)."""
+    best, p5 = 1 << max(0, (n - 1).bit_length()), 1
+    while p5 < n * 2:
+        p35 = p5
+        while p35 < n * 2:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def second_rhythm_score(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> float:
@@ -55,7 +84,8 @@ def second_rhythm_score(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> f
         return 0.0
     r = r - r.mean()
     n = len(r)
-    ac = np.fft.irfft(np.abs(np.fft.rfft(r, 2 * n)) ** 2)[:n]
+    m = fast_fft_len(2 * n - 1)   # any length >= 2 n - 1 gives the linear autocorrelation
+    ac = np.fft.irfft(np.abs(np.fft.rfft(r, m)) ** 2, m)[:n]
     if not ac[0] > 0:
         return 0.0
     ac = ac / ac[0] * n / (n - np.arange(n))
@@ -69,7 +99,10 @@ def second_rhythm_score(clean: np.ndarray, beats: np.ndarray, fs_hz: float) -> f
         return 0.0
     lo = (2 * idx * (1 - RESIDUAL_REPEAT_TOL)).astype(np.int64)
     hi = np.minimum(n, (2 * idx * (1 + RESIDUAL_REPEAT_TOL)).astype(np.int64) + 1)
-    repeat = np.array([ac[a:b].max() for a, b in zip(lo, hi)])
+    # ac[lo:hi].max() of each lag at once: the even outputs of reduceat over (lo, hi) pairs (lo < hi <= n; the
+    # appended entry makes hi = n a valid index and is never in an even output's span). The same numbers.
+    pairs = np.column_stack([lo, hi]).ravel()
+    repeat = np.maximum.reduceat(np.append(ac, 0.0), pairs)[::2]
     return float(np.max(np.minimum(ac[idx], repeat)))
 
 
