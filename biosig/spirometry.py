@@ -32,7 +32,7 @@ import numpy as np
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
 from biosig.record import Record, names_text
-from biosig.spirometry_acceptability import check_plausible, cough_dip_l_s
+from biosig.spirometry_acceptability import check_plausible, cough_dip_l_s, zero_drift_ml_s
 from biosig.spirometry_checks import _check_first_second_recorded, _check_sampling
 from biosig.spirometry_end import (EOFE_AVERAGE_S, EOFE_END_TOL_ML, EOFE_NOISE_SDS, EOFE_SMOOTH_S,  # noqa: F401
                                    PAUSE_WINDOW_S, _expiration_end, _moving_average, _noise_sd_ml, end_of_expiration,
@@ -54,15 +54,13 @@ def flow_over_window(t_s: np.ndarray, volume_ml: np.ndarray, window_s: float = P
     samples (1-D, finite ``volume_ml``); the window is cut at the ends of the trace, or with
     ``hold_ends`` the volume is held at its end values outside the trace and the window stays ``w``
     wide (a blow that starts at the first sample: the cut window read its first 40 ms as PEF)."""
-    t = np.asarray(t_s, dtype=np.float64)
-    v = np.asarray(volume_ml, dtype=np.float64)
+    t, v = np.asarray(t_s, dtype=np.float64), np.asarray(volume_ml, dtype=np.float64)
     half = window_s / 2.0
     if len(t) > 1:
         dt = (t[-1] - t[0]) / (len(t) - 1)
         k = int(round(half / dt))
         if k >= 1 and abs(half - k * dt) < 1e-9 * dt * k and np.allclose(np.diff(t), dt, rtol=1e-9, atol=0):
-            # uniform samples and a window of whole samples: exact index differences (no
-            # interpolation round-off, so equal volume steps compare equal)
+            # uniform samples, a window of whole samples: exact index differences (equal volume steps compare equal)
             idx = np.arange(len(t))
             lo_i, hi_i = np.clip(idx - k, 0, len(t) - 1), np.clip(idx + k, 0, len(t) - 1)
             width = np.full(len(t), 2 * k * dt) if hold_ends else (hi_i - lo_i) * dt
@@ -93,8 +91,7 @@ def monotonic_volume(volume_ml: np.ndarray) -> np.ndarray:
     """Running maximum of a volume trace (1-D), NaN kept where the input is NaN."""
     v = np.asarray(volume_ml, dtype=np.float64)
     out = np.fmax.accumulate(np.where(np.isfinite(v), v, -np.inf))
-    out[~np.isfinite(v)] = np.nan
-    out[np.isneginf(out)] = np.nan
+    out[~np.isfinite(v) | np.isneginf(out)] = np.nan
     return out
 
 
@@ -195,6 +192,8 @@ class SpirometryIndices:
     forced_ok: bool = True            # a forced expiration: peak flow within FORCED_TPEF_S of t0 (not a tidal breath)
     cough_dip_l_s: float = 0.0        # depth of a cough's flow notch in the first second (0: none; spirometry_acceptability)
     cough_ok: bool = True             # no cough in the first second (ATS/ERS 2019: FEV1 only)
+    drift_ml_s: float = 0.0           # a flow-sensor zero drift seen before and after the blow (0: none; FVC fails)
+    drift_ok: bool = True             # no such drift (spirometry_acceptability.zero_drift_ml_s)
 
     @property
     def fvc_l(self) -> float:
@@ -276,10 +275,12 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     eofe = bool((np.isfinite(plateau) and plateau <= EOFE_PLATEAU_ML) or fet >= EOFE_FET_S)
     pause = first_second_pause_s(t, flow_over_window(t, v, PAUSE_WINDOW_S), t0, t_pef, pef)
     dip = cough_dip_l_s(t, v, t0, pef, noise) if pause == 0.0 else 0.0   # a pause is said once, as a pause
+    drift = zero_drift_ml_s(t, raw, t0, plateau)   # the volume rises at a constant rate before and after the blow
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
                              t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,
                              fet_s=fet, plateau_ml=plateau, eofe_ok=eofe, pause_s=pause, pause_ok=pause == 0.0,
-                             forced_ok=bool(t_pef - t0 <= FORCED_TPEF_S), cough_dip_l_s=dip, cough_ok=dip == 0.0)
+                             forced_ok=bool(t_pef - t0 <= FORCED_TPEF_S), cough_dip_l_s=dip, cough_ok=dip == 0.0,
+                             drift_ml_s=drift, drift_ok=drift == 0.0)
 
 
 FLIPPED_FLOW_RATIO = 2.0   # _check_sign: the fall is this many times faster than any rise

@@ -1,6 +1,7 @@
 """ATS/ERS 2019 acceptability checks of one blow beyond start, pauses and end of expiration (called from
 :func:`biosig.spirometry.spirometry_indices`): a cough in the first second, and spirograms whose numbers no human
-lung makes (a volume in mL read as litres, a flow read as a volume). Volumes in mL, times in s, flows in L/s.
+lung makes (a volume in mL read as litres, a flow read as a volume), and a drifting flow-sensor zero seen before and
+after the blow (:func:`zero_drift_ml_s`: FVC fails). Volumes in mL, times in s, flows in L/s.
 
 Cough (Graham et al., Am J Respir Crit Care Med 2019, table 7: "no cough in the first second of expiration" is
 required for an acceptable and a usable FEV1, not for FVC): after peak flow the flow of a forced expiration falls
@@ -32,12 +33,22 @@ FVC_MAX_ML = 15000.0
 
 
 def check_plausible(fvc_ml: float, pef_l_s: float) -> None:
-    """:class:`SignalError` for a blow over :data:`FVC_MAX_ML` or :data:`PEF_MAX_L_S`: no lung exhales it."""
+    """:class:`SignalError` for a blow over :data:`FVC_MAX_ML` or :data:`PEF_MAX_L_S`: no lung exhales it. The
+    message says which mistake the numbers point to: divided by 1000 a human blow (FVC 0.1-15 L, PEF 0.5-20 L/s) is
+    a volume 1000x too large, i.e. values in mL labelled (or converted) as litres; otherwise both that and a flow
+    read as a volume (FEV1 = FVC, a PEF no lung makes) are named."""
     if fvc_ml > FVC_MAX_ML or pef_l_s > PEF_MAX_L_S:
-        raise SignalError(f"spirogram: FVC {fvc_ml / 1000.0:.4g} L and PEF {pef_l_s:.4g} L/s, over what a human lung "
-                          f"exhales (FVC <= {FVC_MAX_ML / 1000.0:g} L, PEF <= {PEF_MAX_L_S:g} L/s): the volume looks "
-                          "1000x too large (litres written as mL?) or a flow was read as a volume; check the unit "
-                          "and the column (a flow needs a flow unit, e.g. 'flow [L/s]')")
+        head = (f"spirogram: FVC {fvc_ml / 1000.0:.4g} L and PEF {pef_l_s:.4g} L/s, over what a human lung exhales "
+                f"(FVC <= {FVC_MAX_ML / 1000.0:g} L, PEF <= {PEF_MAX_L_S:g} L/s)")
+        thousandth = 100.0 <= fvc_ml / 1000.0 <= FVC_MAX_ML and 0.5 <= pef_l_s / 1000.0 <= PEF_MAX_L_S
+        if thousandth:
+            raise SignalError(f"{head}: divided by 1000 it is a human blow (FVC {fvc_ml / 1e6:.3g} L, PEF "
+                              f"{pef_l_s / 1000.0:.3g} L/s): the volume is 1000x too large, values in mL labelled as "
+                              "litres (a 'volume [L]' header over mL) or converted to mL twice (mL * 1000); check "
+                              "the unit in the header")
+        raise SignalError(f"{head}: the volume looks 1000x too large (values in mL labelled as litres, or converted "
+                          "to mL twice) or a flow was read as a volume; check the unit and the column (a flow needs "
+                          "a flow unit, e.g. 'flow [L/s]')")
 
 
 def cough_dip_l_s(t_s: np.ndarray, volume_ml: np.ndarray, t0_s: float, pef_l_s: float, noise_sd_ml: float) -> float:
@@ -54,3 +65,36 @@ def cough_dip_l_s(t_s: np.ndarray, volume_ml: np.ndarray, t0_s: float, pef_l_s: 
     depth = float(np.max(np.minimum(np.maximum.accumulate(f) - f, np.maximum.accumulate(f[::-1])[::-1] - f)))
     flow_sd = np.sqrt(2.0) * noise_sd_ml / COUGH_WINDOW_S / 1000.0
     return depth if depth >= max(COUGH_NOTCH_FRACTION * pef_l_s, COUGH_NOISE_SDS * flow_sd) else 0.0
+
+
+#: A flow-sensor zero offset (a constant flow integrated: the volume rises linearly before the blow and after its
+#: plateau, FVC + the offset times the trace's length: +1000 mL at 50 mL/s over 20 s) is read before the blow: the
+#: least-squares slope of the samples from the trace's start to DRIFT_PRE_GAP_S before time zero, at least
+#: DRIFT_PRE_MIN_S of them (a trace starting at the blow, like UK Biobank's 0.04 s before it, gives no verdict). The
+#: tail alone cannot tell it: a real blow's tail (UK Biobank field 3066) runs at a constant 21-28 mL/s for 4 s, very
+#: slow COPD tails (tau 10-15 s) keep 80 % of their flow over 3 s; docs/preprocessing.md, tests/test_spiro71.py.
+DRIFT_PRE_MIN_S = 0.3
+DRIFT_PRE_GAP_S = 0.15
+DRIFT_MIN_ML_S = 10.0      # slower drift gives FVC under +150 mL on a 15 s trace
+DRIFT_SES = 4.0            # ... and the slope this many standard errors above 0
+DRIFT_TAIL_FRACTION = 0.5  # ... and the volume still rising at its end at half that rate
+
+
+def zero_drift_ml_s(t_s: np.ndarray, volume_ml: np.ndarray, t0_s: float, tail_ml_s: float) -> float:
+    """Rate (mL/s) of a flow-sensor zero drift, 0.0 for none seen: the volume rises at a constant rate before the
+    blow (least-squares slope of the samples up to :data:`DRIFT_PRE_GAP_S` before time zero ``t0_s``, over at least
+    :data:`DRIFT_PRE_MIN_S`, at least :data:`DRIFT_MIN_ML_S` and :data:`DRIFT_SES` standard errors) and still rises at
+    its end (``tail_ml_s``: the volume gained in the last 1 s of expiration,
+    :func:`~biosig.spirometry_end.plateau_gain_ml`, at least :data:`DRIFT_TAIL_FRACTION` of that rate). FVC then holds
+    the offset integrated over the whole trace; a clean blow (flat before, any tail) or one that starts at time zero
+    has none."""
+    t, v = np.asarray(t_s, dtype=np.float64), np.asarray(volume_ml, dtype=np.float64)
+    pre = t <= t0_s - DRIFT_PRE_GAP_S
+    if pre.sum() < 3 or t[pre][-1] - t[0] < DRIFT_PRE_MIN_S or not np.isfinite(tail_ml_s):
+        return 0.0
+    tc = t[pre] - t[pre].mean()
+    slope = float(tc @ v[pre] / (tc @ tc))
+    resid = v[pre] - v[pre].mean() - slope * tc
+    se = float(np.sqrt(resid @ resid / max(1, pre.sum() - 2) / (tc @ tc)))
+    ok = slope >= max(DRIFT_MIN_ML_S, DRIFT_SES * se) and tail_ml_s >= DRIFT_TAIL_FRACTION * slope
+    return slope if ok else 0.0

@@ -21,7 +21,8 @@ def not_acceptable_because(ind) -> list[str]:
     """Why a blow (:class:`~biosig.spirometry.SpirometryIndices`) fails ATS/ERS 2019 acceptability,
     one clinician-readable phrase per failed criterion (empty when acceptable): a hesitant start
     (BEV over its limit) and a flow pause in the first second fail FEV1 and FVC, a cough in the first
-    second fails FEV1 only, no end of forced expiration fails FVC only."""
+    second fails FEV1 only, no end of forced expiration and a flow-sensor zero drift
+    (:func:`~biosig.spirometry_acceptability.zero_drift_ml_s`) fail FVC only."""
     from biosig.spirometry import FORCED_TPEF_S
 
     out = []
@@ -37,6 +38,9 @@ def not_acceptable_because(ind) -> list[str]:
     if not ind.eofe_ok:
         gained = "" if math.isnan(ind.plateau_ml) else f"+{ind.plateau_ml:.0f} mL in the last 1 s, "
         out.append(f"no end of expiration ({gained}FET {ind.fet_s:.1f} s < 15 s)")
+    if not ind.drift_ok:
+        out.append(f"volume rising at a constant {ind.drift_ml_s:.0f} mL/s before the blow and still at its end: "
+                   f"flow-sensor zero drift? (FVC about +{ind.drift_ml_s * (ind.t0_s + ind.fet_s):.0f} mL): FVC only")
     return out
 
 
@@ -49,10 +53,12 @@ def register(subparsers) -> None:
                     "80 ms), FEF25-75, FET, back-extrapolated volume (BEV) and time zero, end of "
                     "forced expiration and acceptability. Several files are the blows of one "
                     "session: the session's best FVC/FEV1 and the repeatability grade (A-F, U) "
-                    "follow. Unreadable files are reported on stderr and the rest is still computed "
-                    "(exit code 1; 2 when none could be read).")
+                    "follow. Unreadable files are reported on stderr (and in --json's 'errors') and the "
+                    "rest is still computed (exit code 1; 2 when none could be read).")
     p.add_argument("paths", nargs="+", metavar="FILE", help="spirogram files: a blow each, or several blows in a row or in volume columns")
-    p.add_argument("--json", action="store_true", help="print JSON ({'blows': [...], 'session': {...}})")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON ({'blows': [...], 'session': {...}, 'errors': [...]}: 'errors' holds each file or "
+                        "blow that could not be measured: path, blow, error_type, message)")
     p.add_argument("--plot", metavar="PNG", default=None,
                    help="write a flow-volume and volume-time plot of all blows to this PNG file (an existing "
                         "one is replaced: a plot is remade from the blows)")
@@ -64,10 +70,10 @@ def register(subparsers) -> None:
     p.set_defaults(handler=spiro_command)
 
 
-def _blows(path: str, read_options: dict | None = None) -> list[tuple[dict | None, object, float, str]]:
+def _blows(path: str, read_options: dict | None = None) -> list[tuple[dict, object, float, str]]:
     """``[(row, volume_ml, fs_hz, error), ...]``: each blow of a file - each volume (or flow) column,
     and each of the blows recorded one after the other in it (:func:`~biosig.spirometry_end.split_blows`).
-    A blow that cannot be measured has ``row`` None and its error; a file that cannot be read raises."""
+    A blow that cannot be measured has its :func:`_failure` row and its error; a file that cannot be read raises."""
     from biosig.errors import BiosigError
     from biosig.readers import read
     from biosig.spirometry import record_volumes_ml, spirometry_indices
@@ -84,7 +90,7 @@ def _blows(path: str, read_options: dict | None = None) -> list[tuple[dict | Non
             try:
                 ind = spirometry_indices(v[a:b], rec.fs_hz)
             except BiosigError as exc:
-                out.append((None, v[a:b], rec.fs_hz, f"{label}: {exc}"))
+                out.append((_failure(path, label, exc), v[a:b], rec.fs_hz, f"{label}: {exc}"))
                 continue
             row = {"path": path, "blow": label, "channel": channel, "start_s": a / rec.fs_hz,
                    "spirogram": rec.metadata.get("spirogram", "volume-time"), **ind.as_dict(),
@@ -94,6 +100,14 @@ def _blows(path: str, read_options: dict | None = None) -> list[tuple[dict | Non
             row["t_pef_s"] += a / rec.fs_hz
             out.append((row, v[a:b], rec.fs_hz, ""))
     return out
+
+
+def _failure(path: str, label: str, exc: Exception) -> dict:
+    """The ``errors`` entry of ``--json`` for a file or blow that could not be measured: as ``score``'s
+    errors.parquet (record, error_type, message), so that a program reading the JSON tells a failed file from one
+    never given (the blows' rows hold measured blows only)."""
+    return {"path": path, "blow": label, "error_type": type(exc).__name__,
+            "message": str(getattr(exc, "problem", None) or exc)}
 
 
 def _clean(value):
@@ -173,29 +187,30 @@ def spiro_command(args) -> int:
     if not paths:
         raise BiosigError(f"no spirogram files found under {', '.join(args.paths)} (volume-time 't_s,volume_ml' "
                           "or flow-time 't_s,flow_l_s' CSV, or any record with a volume or flow channel)")
-    blows, curves, failed = [], [], 0
+    blows, curves, failures = [], [], []
     for path in paths:
         try:
             found = _blows(path, opts)
         except BiosigError as exc:
-            found = [(None, None, 0.0, str(exc) if str(path) in str(exc) else f"{path}: {exc}")]
+            found = [(_failure(path, path, exc), None, 0.0, str(exc) if str(path) in str(exc) else f"{path}: {exc}")]
         for row, v, fs, error in found:
-            if row is None:
-                failed += 1
+            if error:
+                failures.append(row)
                 print(f"biosig spiro: error: {error}", file=sys.stderr)
                 continue
             blows.append(row)
             curves.append((row["blow"], v, fs))
-    if not blows:
-        return 2
     fields = SpirometryIndices.__dataclass_fields__
     session = session_summary([SpirometryIndices(**{k: b[k] for k in fields}) for b in blows]) \
         if len(blows) > 1 else None
-    if args.json:
+    if args.json:   # failed files too (an empty "blows" where none could be read), in the order given
         doc = {"blows": [{k: _clean(v) for k, v in b.items()} for b in blows],
-               "session": None if session is None else {k: _clean(v) for k, v in session.items()}}
+               "session": None if session is None else {k: _clean(v) for k, v in session.items()},
+               "errors": failures}
         print(json_text.dumps(doc, indent=2))
-    else:
+    if not blows:
+        return 2
+    if not args.json:
         print(_table(blows, session))
     if args.plot:
         try:
@@ -203,4 +218,4 @@ def spiro_command(args) -> int:
         except OSError as exc:
             raise BiosigError(f"--plot {args.plot}: cannot write the file ({exc.strerror or exc})") from None
         print(f"wrote {args.plot}", file=sys.stderr)
-    return 1 if failed else 0   # as embed and score (none read: 2, above)
+    return 1 if failures else 0   # as embed and score (none read: 2, above)
