@@ -51,6 +51,7 @@ class ReplaySource(SimSource):
     to the first (4.9 mm on a motion session) that forecasters learnt as real motion."""
 
     loop_gap: bool = True
+    skipped: int = 0   # frames left out for a missing sample (said in replay's summary, not only as gaps)
 
     def send(self):
         take = self._frame_len()
@@ -59,6 +60,7 @@ class ReplaySource(SimSource):
             self.out.send(x, t0_s=self.device_t0_s())
         else:  # missing samples are never sent as data: the frame is skipped, so the runtime sees
             self.out.seq += 1   # a gap (its windows restart, the forecast holds)
+            self.skipped += 1
         self._advance(take)
 
 

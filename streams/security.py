@@ -133,16 +133,27 @@ def generate_keys(directory, n_clients: int = 1) -> pathlib.Path:
     With ``n_clients > 1`` the extra clients are named ``client2``, ``client3``, ... . Existing
     certificates are never overwritten: no file this would write (public, secret or allowed key) may
     exist. Every secret key file is written 0600 and ``directory`` is made 0700 (owner only); public
-    keys stay 0644.
+    keys stay 0644. An existing ``directory`` must hold nothing but keys (its mode is changed).
     """
     import zmq.auth
     if isinstance(n_clients, bool) or not isinstance(n_clients, int) or n_clients < 1:
         raise StreamError(f"number of client certificates must be an integer >= 1, got {n_clients!r}")
+    if not str(directory).strip():   # "" was the current folder: keys written there and it made 0700
+        raise StreamError("key folder '' is empty: give a new folder for the keys, e.g. biosig keys generate keys")
     d = pathlib.Path(directory)
     allowed = d / "allowed"
     for path in (d, allowed):   # was "cannot create key directory keys.txt: File exists"
         if path.exists() and not path.is_dir():
             raise StreamError(f"{path} is a file, not a folder; give a new folder for the keys")
+    try:
+        others = sorted(e.name for e in d.iterdir() if e.name != "allowed"
+                        and not e.name.endswith((".key", ".key_secret"))) if d.is_dir() else []
+    except OSError:   # not listable: the mkdir or the writes below say why
+        others = []
+    if others:   # a home or project folder was made 0700 in silence (others and the group locked out)
+        listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise StreamError(f"{d} holds other files ({listed}); keys go in a folder of their own, made owner-only "
+                          "(0700): give a new or empty folder")
     try:
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
         allowed.mkdir(exist_ok=True)

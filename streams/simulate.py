@@ -253,8 +253,9 @@ def make_couches(n_couches: int, *, endpoint: str = DEFAULT_INGEST, key_dir=None
 
 
 def run_sources(sources, seconds: float | None = None, stop: threading.Event | None = None,
-                t_start: float | None = None):
-    """Send every source in real time until ``seconds`` passed or ``stop`` is set."""
+                t_start: float | None = None, progress=None):
+    """Send every source in real time until ``seconds`` passed or ``stop`` is set; ``progress(now)``, when given,
+    is called after each round of sends (``replay``'s progress line)."""
     import gc
     gc.freeze()   # full collections skip the records and imports made so far (no stalls of the clock)
     stop = stop or threading.Event()
@@ -271,6 +272,8 @@ def run_sources(sources, seconds: float | None = None, stop: threading.Event | N
             while s.due(now) and not stop.is_set():   # a blocked send must not delay a stop
                 s.send()
             nxt = min(nxt, s.next_s())
+        if progress is not None:
+            progress(now)
         time.sleep(max(0.0, min(nxt - time.time(), 0.05)))
     if end is not None:   # frames due before the end: a sleep that overran it skipped a record's last frame
         for s in sources:

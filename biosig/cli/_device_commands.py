@@ -73,6 +73,7 @@ def _monitor(args) -> int:
 def _replay(args) -> int:
     stop = threading.Event()
     with _interruptible(stop):
+        from biosig.cli.replay_checks import ReplayProgress, check_first_frames, gap_text, record_paths
         from streams.priority import tagged_zmq_context
         from streams.replay import MAX_SPEED, replay_duration_s, replay_sources
         from streams.simulate import run_sources
@@ -80,19 +81,23 @@ def _replay(args) -> int:
         _check_seconds(args)
         parse_endpoint(args.ingest)
         _check_number("--speed", args.speed, lo=0, hi=MAX_SPEED, lo_open=True)
+        records = record_paths(args.records)
         pubs, sources = [], []
         ctx = tagged_zmq_context()   # one for all records (see monitor)
         try:
-            pubs, sources = replay_sources(args.records, speed=args.speed, endpoint=args.ingest,
+            pubs, sources = replay_sources(records, speed=args.speed, endpoint=args.ingest,
                                            key_dir=args.keys, insecure=args.insecure, ctx=ctx)
+            check_first_frames(sources, args.seconds)
             print(f"biosig replay: publishing {len(sources)} streams to {args.ingest} (Ctrl-C to stop)",
                   file=sys.stderr, flush=True)
-            run_sources(sources, args.seconds or replay_duration_s(sources), stop)
+            total_s = args.seconds or replay_duration_s(sources)
+            run_sources(sources, total_s, stop, progress=ReplayProgress(sources, total_s))
         finally:
             _close_all(pubs, stop, ctx)
     sent = sum(s.out.sent for s in sources)
-    print(f"biosig replay: sent {sent} frames from {len(sources)} streams, dropped "
-          f"{sum(s.out.dropped for s in sources)}{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
+    dropped = sum(s.out.dropped for s in sources)
+    print(f"biosig replay: sent {sent} frames from {len(sources)} streams, dropped {dropped}{gap_text(sources)}"
+          f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
     return _delivery_summary("replay", pubs, sent, stop)
 
 

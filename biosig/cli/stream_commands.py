@@ -293,18 +293,18 @@ def register(sub) -> None:
     p.set_defaults(handler=_monitor)
 
     p = sub.add_parser("replay", help="replay recordings into the runtime",
-                       description="Publish any recording the signal layer reads, one stream per "
-                                   "modality (<file stem>/<modality>; <stem>_2/... for a second record "
-                                   "of the same stem), at real time or faster. A record shorter than --seconds "
-                                   "loops: each pass ends with a shorter frame at the record's end and "
-                                   "the next starts after one skipped sequence number (a gap to the "
-                                   "runtime, which restarts its windows and holds the forecast there). "
-                                   "Frames are stamped with the recording's own clock (fs_hz samples a "
-                                   "second of device time at any --speed); above --speed 1 the stamps "
-                                   "run ahead of the wall clock, so marker streams are held "
-                                   "(stale_input), never forecast faster than real time; "
-                                   "`biosig forecast evaluate` scores forecasters offline.")
-    p.add_argument("records", nargs="+", metavar="RECORD", help="recordings the signal layer reads (WFDB, EDF, CSV, ...)")
+                       description="Publish any recording the signal layer reads, one stream per modality (<file "
+                                   "stem>/<modality>; <stem>_2/... for a second record of the same stem), at real "
+                                   "time or faster. A record shorter than --seconds loops: each pass ends with a "
+                                   "shorter frame at the record's end and the next starts after one skipped sequence "
+                                   "number (a gap to the runtime, which restarts its windows and holds the forecast "
+                                   "there). Frames are stamped with the recording's own clock (fs_hz samples a second "
+                                   "of device time at any --speed); above --speed 1 the stamps run ahead of the wall "
+                                   "clock, so marker streams are held (stale_input), never forecast faster than real "
+                                   "time; `biosig forecast evaluate` scores forecasters offline. A progress line "
+                                   "every 10 s (BIOSIG_PROGRESS_S) says how far the replay got.")
+    p.add_argument("records", nargs="+", metavar="RECORD",
+                   help="recordings the signal layer reads (WFDB, EDF, CSV, ...) or folders of them (recursive)")
     p.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default 1)")
     _endpoint_args(p, ("ingest",))
     _seconds(p, what="one pass through the longest record")
