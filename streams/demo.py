@@ -29,11 +29,13 @@ CLOCK_BEHIND_MS = 60_000.0
 
 def _lat(v) -> str:
     """A latency column's cell, at most 8 characters (the columns are 9 wide): milliseconds, or
-    ``7.2e+06`` beyond 999999.9 (a device clock 2 h behind ran into the column before it)."""
+    ``7.2e+06`` beyond 999999.9 (a device clock 2 h behind ran into the column before it) or -99999.9
+    (a clock ahead: -996812.6 ran into it too)."""
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "-"
-    if abs(v) < 1e6:
-        return f"{v:.1f}"
+    text = f"{v:.1f}"
+    if len(text) <= 8:
+        return text
     text = f"{v:.1e}"
     return text if len(text) <= 8 else f"{v:.0e}"
 

@@ -53,3 +53,11 @@ def test_a_device_clock_two_hours_behind_is_said_and_keeps_the_table_readable():
     assert len(said) == 1 and "runs behind" in said[0] and "NTP" in said[0], table
     assert int(said[0].split("at least ")[1].split(" s")[0]) >= BEHIND_S
     assert not any(line.startswith("bb/now:") for line in table.splitlines())
+
+
+def test_every_latency_cell_fits_its_column_for_a_clock_ahead_too():
+    """A device clock ahead gives large negative latencies: -996812.6 (9 characters) ran into the column before."""
+    from streams.demo import _lat
+    for v in (-996812.6, -7220902.1, -123456789.0, -99999.9, 7220902.1, 999999.9, 1e300, -1e300, 0.04):
+        cell = _lat(v)
+        assert len(cell) <= 8 and abs(float(cell) - v) <= 0.06 * abs(v) + 0.05, (v, cell)
