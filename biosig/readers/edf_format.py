@@ -58,21 +58,47 @@ def read_edf(path) -> Record:
     if any(not r > 0 for r in rates):
         raise ReadError(path, f"sampling rate must be > 0 Hz, the file says {rates}")
     fs_hz = max(rates)
-    out = []
-    for x, r in zip(chans, rates):
-        if r == fs_hz:
-            out.append(x)
-            continue
-        up, down = read_ratio(fs_hz, r)
-        out.append(upsample_keeping_gaps(x, up, down))
-    n = min(len(x) for x in out)
+    if isinstance(chans, np.ndarray):   # every signal at one rate and length: filled in place (_read_pyedflib)
+        samples = chans
+    else:
+        samples = _stack32(chans, rates, fs_hz)
+    n = samples.shape[1]
     if n == 0:
         raise ReadError(path, "the EDF file holds no samples")
-    samples = np.stack([x[:n] for x in out])
     ann = annotations(path, onsets, durations, texts, fs_hz, n)
     meta["channel_fs_hz"] = rates
-    return Record(samples=samples.astype(np.float32), fs_hz=fs_hz, channels=tuple(names), units=tuple(units),
-                  start_time=start, annotations=ann, metadata=meta)
+    return Record(samples=samples.astype(np.float32, copy=False), fs_hz=fs_hz, channels=tuple(names),
+                  units=tuple(units), start_time=start, annotations=ann, metadata=meta)
+
+
+def _stack32(chans: list, rates: list[float], fs_hz: float) -> np.ndarray:
+    """The channels (float64, at ``rates``) as one float32 (C, T) array at ``fs_hz``, cut to the shortest.
+
+    Each channel is rounded once from float64, as ``np.stack(...).astype(np.float32)`` would, but is
+    dropped from ``chans`` once copied: no float64 (C, T) stack beside the channels.
+    """
+    for i, r in enumerate(rates):
+        if r != fs_hz:
+            up, down = read_ratio(fs_hz, r)
+            chans[i] = upsample_keeping_gaps(chans[i], up, down)
+    n = min(len(x) for x in chans)
+    samples = np.empty((len(chans), n), dtype=np.float32)
+    for i in range(len(chans)):
+        samples[i], chans[i] = chans[i][:n], None
+    return samples
+
+
+def _read_signals32(reader, n_signals: int) -> np.ndarray:
+    """Every signal of ``reader`` (one rate, one length) as float32 (C, T), read in blocks: pyedflib's
+    float64 values, each rounded once to float32, without a float64 copy of the whole file."""
+    length = int(reader.getNSamples()[0])
+    out = np.empty((n_signals, length), dtype=np.float32)
+    step = 1 << 18   # 2 MB of float64 at a time
+    for i in range(n_signals):
+        for start in range(0, length, step):
+            m = min(step, length - start)
+            out[i, start:start + m] = reader.readSignal(i, start, m)
+    return out
 
 
 def _check_size(path, raw: bytes) -> None:
@@ -137,7 +163,10 @@ def _read_pyedflib(path, head: bytes):
         units = [reader.getPhysicalDimension(i).strip() for i in range(len(names))]
         if not names or any(not r > 0 for r in rates):
             return names, rates, units, [], [], [], [], None
-        chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
+        if len(set(rates)) == 1 and len(set(int(k) for k in reader.getNSamples())) == 1:
+            chans = _read_signals32(reader, len(names))   # the common case: straight into the record's array
+        else:
+            chans = [np.asarray(reader.readSignal(i), dtype=np.float64) for i in range(len(names))]
         onsets, durations, texts = reader.readAnnotations()
         start = None if start_unknown(head[:256]) else _start_datetime(reader)   # EDF+ "Startdate X"
         return names, rates, units, chans, onsets, durations, texts, start

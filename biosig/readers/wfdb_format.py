@@ -123,13 +123,17 @@ def _read_signals(path, base: pathlib.Path, header):
         p = np.asarray(rec.p_signal, dtype=np.float64)
         chans = [p[:, i] for i in range(p.shape[1])]
     frame_hz = float(rec.fs)
+    rec = p = None   # wfdb's digital and physical arrays: freed as each channel is copied below
     top = max(spf) if spf else 1
     rates = [frame_hz * s for s in spf]
     out = []
     for x, s in zip(chans, spf):
         out.append(x if s == top else upsample_keeping_gaps(x, top // math.gcd(top, s), s // math.gcd(top, s)))
     n = min(len(x) for x in out) if out else 0
-    samples = np.stack([x[:n] for x in out]) if out else np.zeros((0, 0))
+    del chans
+    samples = np.empty((len(out), n), dtype=np.float32)   # rounded once from float64, as astype(float32) would
+    for i in range(len(out)):
+        samples[i], out[i] = out[i][:n], None   # each channel freed once copied: no float64 (C, T) stack
     if mismatch:
         bad = [names[i] for i in mismatch]
         log.warning("%s: checksum mismatch in %s: the signal file may be corrupt", path, ", ".join(bad))
@@ -296,7 +300,7 @@ def _read_record(path, base: pathlib.Path) -> Record:
 def _read_native(path, hea_path: pathlib.Path, header):
     """:func:`_read_signals` for the records :mod:`.wfdb_native` covers."""
     try:
-        digital, bad = wfdb_native.read_digital(hea_path.parent, header)
+        samples, bad = wfdb_native.read_physical(hea_path.parent, header)   # float32, decoded chunk by chunk
     except PermissionError as exc:
         raise ReadError(exc.filename or path, "permission denied: a file of the record cannot be read "
                                               "by this user") from None
@@ -306,7 +310,6 @@ def _read_native(path, hea_path: pathlib.Path, header):
     if bad:
         log.warning("%s: checksum mismatch in %s: the signal file may be corrupt", path,
                     ", ".join(names[i] for i in bad))
-    samples = wfdb_native.to_physical(digital, header)
     return samples, float(header.fs), names, list(header.units), [float(header.fs)] * header.n_sig, \
         [names[i] for i in bad]
 
@@ -332,5 +335,5 @@ def _finish(path, base, hea_path, header, meta, samples, fs_hz, names, units, ra
     if len(set(rates)) > 1:
         log.info("%s: channels at %s Hz resampled to %g Hz", path, rates, fs_hz)
     ann = _annotations(base, fs_hz, float(header.fs), samples.shape[1])
-    return Record(samples=samples.astype(np.float32), fs_hz=fs_hz, channels=tuple(names),
+    return Record(samples=samples.astype(np.float32, copy=False), fs_hz=fs_hz, channels=tuple(names),
                   units=tuple(units), start_time=_start_time(header), annotations=ann, metadata=meta)

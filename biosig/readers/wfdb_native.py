@@ -123,36 +123,61 @@ def _decode_file(raw: bytes, fmt: str, n: int) -> np.ndarray:
     return x[: frames * n].reshape(frames, n)
 
 
-def read_digital(folder: pathlib.Path, header) -> tuple[np.ndarray, list[int]]:
-    """Digital samples (n_sig, sig_len) int64 and the per-signal checksum mismatches."""
-    out = [None] * header.n_sig
+#: Bits per sample of each storage format :func:`_decode_file` decodes.
+_BITS = {"80": 8, "16": 16, "61": 16, "160": 16, "212": 12, "24": 24, "32": 32}
+#: Frames decoded at a time by :func:`read_physical`: even, so that a 212 chunk ends between byte groups.
+CHUNK_FRAMES = 1 << 16
+
+
+def _frames_held(size: int, fmt: str, n: int) -> int:
+    """Whole frames of ``n`` signals that :func:`_decode_file` finds in ``size`` bytes of ``fmt``."""
+    if fmt == "212":
+        samples = size // 3 * 2 + (size % 3 == 2)
+    else:
+        samples = size // (_BITS[fmt] // 8)
+    return samples // n
+
+
+def read_physical(folder: pathlib.Path, header) -> tuple[np.ndarray, list[int]]:
+    """Physical samples (n_sig, sig_len) float32, NaN for invalid-sample codes, and the per-signal
+    checksum mismatches.
+
+    Each value is ``(d - baseline) / gain`` computed in float64 and rounded once to float32, as
+    wfdb's physical signal cast to float32 would be; but the files are decoded :data:`CHUNK_FRAMES`
+    frames at a time straight into the float32 result, so that a 24 h Holter (43 M samples) needs the
+    result (173 MB) and a few MB, not the whole file as bytes, int64 digital samples, a float64 copy
+    and its temporaries (about 1 GB).
+    """
     groups: dict[str, list[int]] = {}
     for i, name in enumerate(header.file_name):
         groups.setdefault(name, []).append(i)
+    fmts = {}
     for name, idx in groups.items():
-        fmts = {header.fmt[i] for i in idx}
-        if len(fmts) != 1:
+        kinds = {header.fmt[i] for i in idx}
+        if len(kinds) != 1:
             raise NotImplementedError("mixed formats in one file")
+        fmts[name] = kinds.pop()
+    held = [_frames_held(max(0, os.path.getsize(folder / name) - header.byte_offset[idx[0]]), fmts[name], len(idx))
+            for name, idx in groups.items()]
+    n = min(held)
+    if header.sig_len:
+        n = min(n, header.sig_len)   # a file shorter than the header says: reported by the caller
+    out = np.empty((header.n_sig, n), dtype=np.float32)
+    sums = [0] * header.n_sig
+    for name, idx in groups.items():
+        fmt, k = fmts[name], len(idx)
         with open(folder / name, "rb") as fh:
             fh.seek(header.byte_offset[idx[0]])
-            raw = fh.read()
-        d = _decode_file(raw, fmts.pop(), len(idx))
-        for j, i in enumerate(idx):
-            out[i] = d[:, j]
-    n = header.sig_len if header.sig_len else min(len(x) for x in out)
-    digital = np.stack([x[:n] for x in out])
-    mismatch = [i for i, want in enumerate(header.checksum)
-                if want and int(digital[i].sum()) % 65536 != int(want) % 65536]
-    return digital, mismatch
-
-
-def to_physical(digital: np.ndarray, header) -> np.ndarray:
-    """(d - baseline) / gain as float64 (C, T); invalid-sample codes become NaN."""
-    out = np.empty(digital.shape, dtype=np.float64)
-    for i in range(digital.shape[0]):
-        x = (digital[i] - header.baseline[i]) / header.adc_gain[i]
-        out[i] = np.where(digital[i] == NATIVE_FORMATS[header.fmt[i]], np.nan, x)
-    return out
+            for start in range(0, n, CHUNK_FRAMES):
+                frames = min(CHUNK_FRAMES, n - start)
+                d = _decode_file(fh.read((frames * k * _BITS[fmt] + 7) // 8), fmt, k)
+                for j, i in enumerate(idx):
+                    col = d[:frames, j]
+                    sums[i] += int(col.sum())
+                    x = (col - header.baseline[i]) / header.adc_gain[i]
+                    out[i, start:start + frames] = np.where(col == NATIVE_FORMATS[fmt], np.nan, x)
+    mismatch = [i for i, want in enumerate(header.checksum) if want and sums[i] % 65536 != int(want) % 65536]
+    return out, mismatch
 
 
 def read_annotations(path: pathlib.Path):

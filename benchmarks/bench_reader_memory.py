@@ -1,0 +1,153 @@
+"""Peak memory and time of ``biosig.readers.read`` on a long recording (a Holter day), old code against new.
+
+A long record is written in each format (WFDB format 16, WFDB format 212, EDF via pyedflib: ``--hours``
+long, ``--channels`` channels at ``--fs-hz``; a CSV with a ``t_s`` column ``--csv-hours`` long), then read
+once per side, each read in a fresh subprocess: ``baseline`` is the committed code (``git archive HEAD``
+of ``biosig/`` into a temporary folder), ``ours`` the working tree. Rows give the peak resident set size
+(``VmHWM``) of that subprocess in MiB, the part of it the read adds above the imports (``+read``), and
+the seconds of the read. A SHA-256 of the record (samples bytes, dtype, shape, times, channels, units,
+rate, start, annotations, metadata) is compared between both sides: the outputs must be identical.
+
+    .venv/bin/python benchmarks/bench_reader_memory.py --hours 24
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from _common import ROOT   # also puts the repo root on sys.path
+
+_CHILD = r"""
+import hashlib, json, sys, time
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import biosig.readers, pyedflib   # imports before the read: the +read column is the read alone
+from biosig.readers import read
+def hwm_mb():   # VmHWM: this process's peak RSS (ru_maxrss would carry a forking parent's peak over)
+    return next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmHWM")) / 1024
+before = hwm_mb()
+t0 = time.perf_counter()
+rec = read(sys.argv[2])
+seconds = time.perf_counter() - t0
+peak = hwm_mb()
+h = hashlib.sha256()
+h.update(repr((rec.samples.dtype.str, rec.samples.shape, rec.samples.flags.c_contiguous, rec.fs_hz, rec.channels,
+               rec.units, rec.modality, rec.start_time, sorted((k, repr(v)) for k, v in rec.metadata.items()
+                                                               if k != "source"))).encode())
+h.update(np.ascontiguousarray(rec.samples).tobytes())
+if rec.times_s is not None:
+    h.update(rec.times_s.tobytes())
+if rec.annotations is not None:
+    h.update(rec.annotations.sample.tobytes() + repr((rec.annotations.symbol, rec.annotations.aux)).encode())
+print(json.dumps({"peak_mb": peak, "read_mb": peak - before, "seconds": seconds, "sha": h.hexdigest()}))
+"""
+
+
+def _signals(n: int, channels: int, lo: int, hi: int, rng) -> np.ndarray:
+    """(n, channels) int digital samples: a sine and noise, with a few runs of the invalid code ``lo``."""
+    t = np.arange(n, dtype=np.float64)
+    out = np.empty((n, channels), dtype=np.int32)
+    for c in range(channels):
+        x = 0.45 * (hi - lo) * np.sin(2 * np.pi * t / (200.0 + 37 * c)) + rng.normal(0, 20, n)
+        out[:, c] = np.clip(np.round(x), lo + 1, hi)
+        for start in rng.integers(0, n - 500, 5):
+            out[start:start + 500, c] = lo   # invalid samples: NaN gaps
+    return out
+
+
+def make_files(folder: pathlib.Path, hours: float, csv_hours: float, channels: int, fs_hz: float) -> dict:
+    """Write the long test files into ``folder`` (kept when they exist already) and return {label: path}."""
+    import pyedflib
+    import wfdb
+
+    rng = np.random.default_rng(7)
+    n = int(hours * 3600 * fs_hz)
+    names = [f"ch{c + 1}" for c in range(channels)]
+    files = {}
+    for fmt, lo, hi in (("16", -32768, 32767), ("212", -2048, 2047)):
+        name = f"long{fmt}"
+        if not (folder / f"{name}.hea").exists():
+            d = _signals(n, channels, lo, hi, rng)
+            wfdb.wrsamp(name, fs=fs_hz, units=["mV"] * channels, sig_name=names, d_signal=d, fmt=[fmt] * channels,
+                        adc_gain=[200.0 + 13 * c for c in range(channels)], baseline=[7 * c for c in range(channels)],
+                        write_dir=str(folder))
+        files[f"wfdb {fmt}"] = folder / name
+    edf = folder / "long.edf"
+    if not edf.exists():
+        d = _signals(n - n % int(fs_hz), channels, -32768, 32767, rng)
+        w = pyedflib.EdfWriter(str(edf), channels, file_type=pyedflib.FILETYPE_EDFPLUS)
+        w.setSignalHeaders([{"label": nm, "dimension": "uV", "sample_frequency": fs_hz, "physical_max": 3276.7,
+                             "physical_min": -3276.8, "digital_max": 32767, "digital_min": -32768}
+                            for nm in names])
+        w.writeSamples([np.ascontiguousarray(d[:, c]) for c in range(channels)], digital=True)
+        w.close()
+    files["edf"] = edf
+    csv = folder / "long.csv"
+    if not csv.exists():
+        m = int(csv_hours * 3600 * fs_hz)
+        x = np.random.default_rng(3).normal(0, 1, (m, channels)).round(4)
+        table = np.column_stack([np.arange(m) / fs_hz, x])
+        np.savetxt(csv, table, delimiter=",", fmt=["%.4f"] + ["%.4f"] * channels,
+                   header=",".join(["t_s"] + names), comments="")
+    files[f"csv {csv_hours:g} h"] = csv
+    return files
+
+
+def baseline_tree(dest: pathlib.Path) -> pathlib.Path:
+    """``biosig/`` as committed (HEAD), unpacked under ``dest``: the old code."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "biosig"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def measure(code_root: pathlib.Path, path: pathlib.Path) -> dict:
+    """One read of ``path`` with the biosig under ``code_root``, in a fresh process."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(code_root))
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(code_root), str(path)], check=True,
+                         capture_output=True, text=True, env=env, cwd=str(code_root))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=24.0, help="length of the WFDB and EDF records, hours")
+    parser.add_argument("--csv-hours", type=float, default=1.0, help="length of the CSV table, hours")
+    parser.add_argument("--channels", type=int, default=2, help="channels of every file")
+    parser.add_argument("--fs-hz", type=float, default=250.0, help="sampling rate of every file, Hz")
+    parser.add_argument("--workdir", type=pathlib.Path, default=None,
+                        help="folder for the test files, kept and reused when given (default: a temporary one)")
+    parser.add_argument("--repeat", type=int, default=1, help="reads per side and file; the median time and "
+                                                               "the largest peak are shown")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench_reader_memory_") as tmp:
+        folder = args.workdir or pathlib.Path(tmp) / "files"
+        folder.mkdir(parents=True, exist_ok=True)
+        files = make_files(folder, args.hours, args.csv_hours, args.channels, args.fs_hz)
+        old = baseline_tree(pathlib.Path(tmp))
+        print(f"{args.hours:g} h, {args.channels} channels at {args.fs_hz:g} Hz (CSV {args.csv_hours:g} h); "
+              f"peak RSS of a fresh process; +read = above the imports")
+        print(f"{'case':<12} | {'base MiB':>11} | {'ours MiB':>9} | ratio | {'+read base':>10} | {'+read ours':>10}"
+              f" | {'base s':>7} | {'ours s':>7} | ratio | identical")
+        for label, path in files.items():
+            runs = {side: [measure(root, path) for _ in range(args.repeat)] for side, root in
+                    (("base", old), ("ours", ROOT))}
+            b, o = (max(r, key=lambda m: m["peak_mb"]) for r in runs.values())
+            bs, os_ = (float(np.median([m["seconds"] for m in r])) for r in runs.values())
+            same = {m["sha"] for m in runs["base"]} == {m["sha"] for m in runs["ours"]}
+            print(f"{label:<12} | {b['peak_mb']:11.0f} | {o['peak_mb']:9.0f} | {o['peak_mb'] / b['peak_mb']:5.2f} | "
+                  f"{b['read_mb']:10.0f} | {o['read_mb']:10.0f} | {bs:7.2f} | {os_:7.2f} | {os_ / bs:5.2f} | "
+                  f"{'yes' if same else 'NO'}")
+    print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
