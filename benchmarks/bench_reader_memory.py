@@ -2,8 +2,8 @@
 
 A long record is written in each format (WFDB format 16, WFDB format 212, EDF via pyedflib: ``--hours``
 long, ``--channels`` channels at ``--fs-hz``; a CSV with a ``t_s`` column ``--csv-hours`` long), then read
-once per side, each read in a fresh subprocess: ``baseline`` is the committed code (``git archive HEAD``
-of ``biosig/`` into a temporary folder), ``ours`` the working tree. Rows give the peak resident set size
+once per side, each read in a fresh subprocess: ``baseline`` is the code before the change (``git archive`` of
+``biosig/`` at ``--baseline-ref``, default 04f835a, into a temporary folder), ``ours`` the working tree. Rows give the peak resident set size
 (``VmHWM``) of that subprocess in MiB, the part of it the read adds above the imports (``+read``), and
 the seconds of the read. A SHA-256 of the record (samples bytes, dtype, shape, times, channels, units,
 rate, start, annotations, metadata) is compared between both sides: the outputs must be identical.
@@ -100,9 +100,12 @@ def make_files(folder: pathlib.Path, hours: float, csv_hours: float, channels: i
     return files
 
 
-def baseline_tree(dest: pathlib.Path) -> pathlib.Path:
-    """``biosig/`` as committed (HEAD), unpacked under ``dest``: the old code."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "biosig"], check=True,
+BASELINE_REF = "04f835a"   # the commit before the block-wise readers
+
+
+def baseline_tree(dest: pathlib.Path, ref: str = BASELINE_REF) -> pathlib.Path:
+    """``biosig/`` at git ``ref``, unpacked under ``dest``: the old code."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "biosig"], check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest
@@ -118,6 +121,8 @@ def measure(code_root: pathlib.Path, path: pathlib.Path) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline-ref", default=BASELINE_REF,
+                        help=f"git commit whose biosig/ is the baseline (default {BASELINE_REF}, before the change)")
     parser.add_argument("--hours", type=float, default=24.0, help="length of the WFDB and EDF records, hours")
     parser.add_argument("--csv-hours", type=float, default=1.0, help="length of the CSV table, hours")
     parser.add_argument("--channels", type=int, default=2, help="channels of every file")
@@ -131,7 +136,7 @@ def main(argv=None) -> int:
         folder = args.workdir or pathlib.Path(tmp) / "files"
         folder.mkdir(parents=True, exist_ok=True)
         files = make_files(folder, args.hours, args.csv_hours, args.channels, args.fs_hz)
-        old = baseline_tree(pathlib.Path(tmp))
+        old = baseline_tree(pathlib.Path(tmp), args.baseline_ref)
         print(f"{args.hours:g} h, {args.channels} channels at {args.fs_hz:g} Hz (CSV {args.csv_hours:g} h); "
               f"peak RSS of a fresh process; +read = above the imports")
         print(f"{'case':<12} | {'base MiB':>11} | {'ours MiB':>9} | ratio | {'+read base':>10} | {'+read ours':>10}"
