@@ -128,6 +128,7 @@ class Forecaster(StateMixin, JumpMixin, TrustMixin):
         self.n_resets = 0
         self.n_jumps = 0       # samples that jumped out of the range of motion seen (window restarted)
         self.jumped = False    # the newest sample was one of them
+        self._units_k = 0.0    # the unit factor of the last jump, 0: none (realtime.scale_switch)
         self._held = np.full(c.n_coords, np.nan)   # a sample held until the next confirms it (realtime.jumps)
         self._suspect = False  # work flag of _jumps: the sample stepped far enough to be held
         self.n_held = 0        # samples held for confirmation
@@ -301,7 +302,9 @@ class Forecaster(StateMixin, JumpMixin, TrustMixin):
         self._restart_state()
 
     def _step(self, z: np.ndarray) -> None:
-        if self._learnt and self._count and self._judge(z):
+        if self._learnt and not self._count:   # the first after a restart: switched units? (realtime.scale_switch)
+            self._switch_units(z, None)
+        elif self._learnt and self._judge(z):
             return   # held until the next sample confirms it, or learnt behind a dropped glitch (realtime.jumps)
         self._learn(z)
 

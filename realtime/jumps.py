@@ -51,6 +51,8 @@ import logging
 
 import numpy as np
 
+from realtime.scale_switch import ScaleSwitchMixin
+
 log = logging.getLogger("realtime.base")   # the forecaster's warnings, under its name as before
 
 #: A jump moves a coordinate more than this many times its largest one-step change seen.
@@ -131,7 +133,7 @@ def steps_of_ring(hist: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]
     return d.min(axis=0), d.max(axis=0)
 
 
-class JumpMixin:
+class JumpMixin(ScaleSwitchMixin):
     """The input-jump handling of :class:`realtime.base.Forecaster` (its attributes: ``_hist``,
     ``_count``, ``_cap``, ``_low``/``_high``, ``_jlow``/``_jhigh``, ``_lo``/``_hi``, ``_dlo``/``_dhi``,
     ``_n_changes``, ``_judge_from``, ``_center``, ``_scale``, ``_kern``, ``_held``, ``_suspect``; ``_explodes``,
@@ -156,6 +158,8 @@ class JumpMixin:
         if not whole and not (own and (self._kern.outside_range(self._dstep, self._slow, self._shigh)
                                        or self._kern.outside_range(z, self._jlow, self._jhigh))):
             return None   # (the usual case: one subtraction and up to three kernel calls)
+        if self._switch_units(z, prev):   # a marker switched to larger units (realtime.scale_switch): rescaled
+            return None
         if self._explodes(z, prev):
             return None
         out = coordinate_jumps(z, prev, self._jlow, self._jhigh, self._dlo, self._dhi) if own \
@@ -201,6 +205,14 @@ class JumpMixin:
         step = self._largest_step(z, prev, held_coordinates(z, prev, self._dlo, self._dhi))
         self.divergence = f"input step held until the next sample confirms it ({step})"
         return True
+
+    @property
+    def jump_detail(self) -> str:
+        """Why the newest sample (``jumped``) restarted the window: a new origin, or units rescaled."""
+        if self._units_k:
+            return f"{self.divergence}; input window restarted"
+        return (f"{self.divergence} (another coordinate frame?): new origin for the coordinates that jumped, "
+                "input window restarted")
 
     def _largest_step(self, z: np.ndarray, prev: np.ndarray, m: np.ndarray) -> str:
         """"coordinate i: a step of X, its largest before Y": the largest step from ``prev`` to ``z``
@@ -254,6 +266,7 @@ class JumpMixin:
         step, largest = abs(float(z[i] - prev[i])), max(float(self._dhi[i]), -float(self._dlo[i]))
         self._center[out] += (z[out] - prev[out]) * self._scale[out]
         z[out] = prev[out]
+        self._units_k = 0.0
         self.n_jumps += 1
         self.jumped = True
         where = (f"{beyond:.3g} z-units outside the range seen" if beyond > 0

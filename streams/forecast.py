@@ -13,7 +13,8 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
   0) and the input window restarted; held until the window is whole again. So is a sample that
   jumped out of the range of motion seen in one step (a marker swapped to another coordinate
   frame: :meth:`realtime.base.Forecaster._on_jump`, ``detail`` "input jumped ..."), held until
-  the learner has a whole window and a target after it; and a sample that stepped
+  the learner has a whole window and a target after it (a marker switched to larger units, mm -> m: the scaler
+  rescaled, :mod:`realtime.scale_switch`, ``detail`` "input units switched ..."); and a sample that stepped
   :data:`realtime.jumps.HOLD_RATIO` times a coordinate's largest change or more, held until the next
   sample confirms it (``detail`` "input step held ...") or, a glitch that came back, dropped, its place
   filled from its neighbours (``detail`` "input glitch dropped ...", for the sample that came back). The runtime's
@@ -315,8 +316,7 @@ class SourceForecaster(CheckpointMixin):
             f.learn_one(x[:, i])
             if f.jumped:   # out of the range of motion in one step: a new origin, the window restarts
                 self.gap_open = True
-                self.hold_detail = (f"{f.divergence} (another coordinate frame?): new origin for the "
-                                    "coordinates that jumped, input window restarted")
+                self.hold_detail = f.jump_detail   # (a new origin, or units rescaled: realtime.scale_switch)
             elif f.held or f.n_dropped > dropped:   # a step held for confirmation, or a glitch dropped
                 self.gap_open = True                # (realtime.jumps.HOLD_RATIO): a gap until whole again
                 self.hold_detail = f.divergence   # (dropped: held for the sample that came back, as a gap)

@@ -49,13 +49,30 @@ def hold_why(sf: SourceForecaster, reason: str, now_s: float) -> str:
         return (f"newest sample stamped {-age:.3g} s ahead of the runtime's clock, over {limit}: its age "
                 "cannot be told (device clock ahead?)" if age < 0 else f"newest sample {age:.3g} s old, over {limit}")
     if reason == "gap":
-        return (f"input window restarted (samples missing, a step, a device time gone back): held until "
-                f"it is whole again ({sf.forecaster.lookback} samples)")
+        return gap_why(sf.forecaster)
     if reason == "frozen_input":
         return f"every coordinate repeated one value for max_frozen_s ({cfg.max_frozen_s:g} s) or more"
     if reason == "warm_up":
         return f"no forecast yet: scaler over warmup_s ({cfg.warmup_s:g} s), then the first input window"
     return ""
+
+
+def gap_why(f) -> str:
+    """A ``gap`` hold's detail, as true for this learner now: held until the window is whole again, and the
+    first ``horizon_steps`` forecasts after it too where its record of such forecasts is worse than last-value's
+    (:meth:`realtime.trust.TrustMixin.post_restart_hold`: ``ready`` False there). Until 2026-12-07 the detail said
+    "until it is whole again" while those were held as well."""
+    held, window, rms, rms_last = f.post_restart_hold()
+    L, h = f.lookback, f.horizon_steps
+    if held and window >= L:
+        return (f"input window restarted, whole again, but the first forecasts after a restart have been worse than "
+                f"holding the last position (RMS {rms:.2g} vs {rms_last:.2g} z-units): "
+                + (f"held for {held - 1} more sample{'' if held == 2 else 's'}" if held > 1 else "the last one held"))
+    if held:
+        return (f"input window restarted: held until it is whole again ({L} samples), then {h} more (the first "
+                "forecasts after a restart: worse than holding the last position)")   # (200 characters published)
+    return ("input window restarted (samples missing, a step, a device time gone back): held until it is whole "
+            f"again ({L} samples)")
 
 
 class ForecastWorker:

@@ -17,7 +17,7 @@ import numpy as np
 
 from streams import protocol
 from streams.errors import ProtocolError
-from streams.forecast import source_of
+from streams.forecast import SourceForecaster, source_of
 from streams.ingest import SESSION_TAKEOVER_S, InputStream
 from streams.ingest_budget import IngestBudget
 from streams.metrics import reject_advice
@@ -158,6 +158,7 @@ class IngestMixin:
             self._reject(name, "nonfinite", "samples beyond the float32 range")
             return
         st = self.streams.get(name)
+        was = st.units if st is not None else None   # a marker stream's declared units before (_units_changed)
         if st is None or st.session != h["session"]:
             if st is None:
                 why = self.registry.admit(name)
@@ -171,10 +172,13 @@ class IngestMixin:
                 return
             st = self._open_stream(h, st)
         else:
-            why = st.consistent(h)
+            why = st.consistent(h) or (tuple(h["units"]) != st.units and   # (as a change of channels)
+                                       f"units changed from {list(st.units)} to {h['units']} within session {st.session}")
             if why:
                 self._reject(name, "inconsistent", why)
                 return
+        if was is not None and st.units != was and st.modality == "motion":
+            self._units_changed(st, was)
         n = x.shape[1]
         frame_s = n / st.fs_hz
         if not st.budget.would_admit(frame_s, recv_s):   # its seq number becomes a gap of the frames after it
@@ -342,6 +346,21 @@ class IngestMixin:
                  h["seq"] - prev[1] - 1, h["session"])
 
     # ------------------------------------------------------------------ forecasts
+    def _units_changed(self, st: InputStream, was: tuple):
+        """A new session of a marker stream declares other units (mm -> m): another layout, as other channels
+        are. Its source's forecaster starts afresh (the learnt scaler and weights are the old units'), said in
+        the log and in ``status`` (the forecaster's ``checkpoint_refused``)."""
+        w, src = self.forecast_worker, source_of(st.name)
+        sf = w.forecasters.get(src)
+        log.warning("%s: declared units changed from %s to %s: its forecaster starts afresh", st.name,
+                    list(was), list(st.units))
+        if sf is not None and sf.stream == st.name:
+            fresh = SourceForecaster(st.name, st.channels, st.fs_hz, w.cfg)
+            fresh.restore_refused = (f"learnt state not carried over: declared units changed from {list(was)} "
+                                     f"to {list(st.units)}")
+            with w.lock:
+                w.forecasters[src] = fresh
+
     def _forecast(self, st: InputStream, t0: float, x: np.ndarray, recv_s: float, sent_s=None):
         self.forecast_worker.submit(st.stats, st.name, st.channels, st.fs_hz, t0, x, recv_s, sent_s,
                                     rate_hold=st.rate_hold)

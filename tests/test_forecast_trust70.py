@@ -48,13 +48,14 @@ def test_clean_breathing_keeps_forecasting():
 
 def test_units_to_metres_lms_flipping_forecasts_are_held():
     """mm -> m at 20 s: the old code published forecasts 0.4-4 off a marker moving by 0.01 (inside the
-    range of motion seen) for the rest of the session; now held as diverged, naming the errors."""
+    range of motion seen) for the rest of the session; held as diverged by the trust check (2026-12-07), since
+    71 caught at the switch itself (realtime.scale_switch: the scaler rescaled, a gap hold naming the units)."""
     cfg = ForecasterConfig(method="lms", horizon_steps=3, lookback=8, warmup_s=0.5)
     sig = lambda t: truth(t) * (0.001 if t >= 20 else 1.0)   # noqa: E731
     sf, out = drive(cfg, sig, 35)
     late = errors(out, sig, 3, 23)
     assert late.size == 0 or late.max() < 0.05, late.max()
-    assert any(k == "diverged" and "recent forecast errors" in d for t, k, _, d in out if t >= 20)
+    assert any(k == "gap" and "input units switched" in d for t, k, _, d in out if t >= 20)
 
 
 def test_drift_lms_large_errors_held():
@@ -104,9 +105,10 @@ def test_the_status_counts_untrusted_forecasts_and_refits():
     from streams.forecast_worker import ForecastWorker
     cfg = ForecasterConfig(method="lms", horizon_steps=3, lookback=8, warmup_s=0.5)
     worker = ForecastWorker(cfg, lambda topic, header, array=None: None)
-    to_m, _ = drive(cfg, lambda t: truth(t) * (0.001 if t >= 20 else 1.0), 30)
+    drift = lambda t: truth(t) + np.array([50.0 * min(max(t - 10, 0), 60) / 60, 0, 0])   # noqa: E731
+    drifted, _ = drive(ForecasterConfig(method="lms"), drift, 62)   # held by the trust check from about 57 s
     to_mm, _ = drive(cfg, lambda t: truth(t) * (1.0 if t >= 20 else 0.001), 30)
-    worker.forecasters.update(m=to_m, mm=to_mm)
+    worker.forecasters.update(m=drifted, mm=to_mm)
     status = worker.describe()
-    assert status["m"]["untrusted"] == to_m.forecaster.n_untrusted > 0 and status["m"]["refits"] == 0, status["m"]
+    assert status["m"]["untrusted"] == drifted.forecaster.n_untrusted > 0 and status["m"]["refits"] == 0, status["m"]
     assert status["mm"]["refits"] == to_mm.forecaster.n_refits >= 1, status["mm"]

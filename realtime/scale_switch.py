@@ -1,0 +1,94 @@
+"""A marker that switches to larger units mid-stream (millimetres to metres), mixed into
+:class:`realtime.base.Forecaster` (through :class:`realtime.jumps.JumpMixin`).
+
+Every coordinate's numbers shrink by the same factor ``k`` (1e-3 for mm -> m) in one sample.  The learner works in
+z-units of a scaler fitted to the old units, so before this check the new motion (30 mm of breathing: 0.03 m) was
+0.001 z-units, a flat line at a new level; the jump rule re-centred only the coordinates that jumped (a marker near
+the origin does not), the weights and the range of motion were the old units', and the forecasts came out in the old
+units' scale (3 coordinates at 0/100/200 mm moving 10-30 mm at 10 Hz, lookback 5, h 3: lms published 34 forecasts
+after the switch, every one off by 21 to 2,900 times the motion; mix 45-91 by 3 to 467 times) until the trust check
+(:mod:`realtime.trust`) had a span of errors to withhold them.
+
+A sample that jumped (:meth:`realtime.jumps.JumpMixin._jumps`) is checked for a factor of
+:data:`UNIT_FACTORS`: the sample divided by ``k`` continues the one before in every coordinate (within
+:data:`UNIT_STEP_RATIO` times the coordinate's largest one-step change, in the old units) while the sample itself does
+not in some coordinate.  So is the first sample after a gap (the window restarted, no step to judge: the sample
+divided by ``k`` lies in every coordinate's jump band, :func:`realtime.jumps.coordinate_bounds`, while the sample
+itself lies out of it in some).  Then the scaler is re-expressed in the new units (centre and scale times ``k``: the
+z-units, and with them the weights, the ranges and the trust record, mean what they meant), the input window restarts
+and the forecaster holds as after a jump (``jumped``, ``n_jumps``; ``divergence`` names the factor) until the window
+is whole and a target in the new units is learnt; the forecasts after it are those of the stream had it always been
+in the new units.  Only factors below 1: a jump of a coordinate near the origin to ``1 / k`` times its position is a
+real move of some centimetres for ``k`` 0.1, while a sample ``k`` times the old ones' level within ``k`` times one step
+of motion is no body's move; a switch to smaller units (m -> mm) is the refit after a run of resets
+(:mod:`realtime.trust`).  Undetected: a switch while every coordinate is within its range of motion of zero (no
+coordinate jumps); the trust check withholds those forecasts once a span of errors shows them.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+log = logging.getLogger("realtime.base")   # the forecaster's warnings, under its name as before
+
+#: The unit factors checked (new number = k x old number): mm/um -> cm, m, ...; mm or cm -> inches.
+UNIT_FACTORS = (1e-3, 1e-1, 1e-2, 1e-4, 1e-5, 1e-6, 1 / 25.4, 1 / 2.54)
+_NAMES = {1e-3: "millimetres to metres?", 1e-1: "millimetres to centimetres?", 1e-2: "centimetres to metres?",
+          1e-6: "micrometres to metres?", 1 / 25.4: "millimetres to inches?", 1 / 2.54: "centimetres to inches?"}
+#: The sample divided by k continues the one before within this many times each coordinate's largest one-step change.
+UNIT_STEP_RATIO = 3.0   # (realtime.jumps.JUMP_STEP_RATIO: a step beyond it out of the range is a jump)
+
+
+def factor_from_step(x: np.ndarray, prev: np.ndarray, largest: np.ndarray) -> float | None:
+    """The factor ``k`` of :data:`UNIT_FACTORS` for which ``x / k`` is within :data:`UNIT_STEP_RATIO` x ``largest`` of
+    ``prev`` in every coordinate, where ``x`` itself is not in some (input units, arrays (n,)); None if there is none."""
+    tol = UNIT_STEP_RATIO * largest
+    if not np.isfinite(tol).all() or not (np.abs(x - prev) > tol).any():
+        return None
+    for k in UNIT_FACTORS:
+        if (np.abs(x / k - prev) <= tol).all():
+            return k
+    return None
+
+
+def factor_from_band(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> float | None:
+    """The factor ``k`` of :data:`UNIT_FACTORS` for which ``x / k`` lies in ``low``..``high`` in every coordinate, where
+    ``x`` itself lies out of it in some (input units); None if there is none or a band is unknown (NaN)."""
+    if not (np.isfinite(low).all() and np.isfinite(high).all()) or not ((x < low) | (x > high)).any():
+        return None
+    for k in UNIT_FACTORS:
+        y = x / k
+        if ((y >= low) & (y <= high)).all():
+            return k
+    return None
+
+
+class ScaleSwitchMixin:
+    """The units-switch check (module docstring); uses the forecaster's ``_center``, ``_scale``, ``_hist``, ``_count``,
+    ``_cap``, ``_dlo``/``_dhi``, ``_jlow``/``_jhigh``, ``_restart_window``."""
+
+    def _switch_units(self, z: np.ndarray, prev: np.ndarray | None) -> bool:
+        """True when the normalised sample ``z`` is the one before (``prev``, normalised; None: the first after a
+        window restart, judged against the range) in units :data:`UNIT_FACTORS` times larger: the scaler is rescaled,
+        ``z`` re-normalised in place, the window restarted and the forecaster held as after a jump."""
+        x = z * self._scale + self._center
+        if prev is None:
+            k = factor_from_band(x, self._jlow * self._scale + self._center, self._jhigh * self._scale + self._center)
+        else:
+            k = factor_from_step(x, prev * self._scale + self._center, np.maximum(self._dhi, -self._dlo) * self._scale)
+        if k is None:
+            return False
+        self._center *= k
+        self._scale *= k
+        z[:] = (x - self._center) / self._scale
+        self._units_k = k
+        self.n_jumps += 1
+        self.jumped = True
+        self.divergence = (f"input units switched: every coordinate is {k:.4g} x its value before "
+                           f"({_NAMES.get(k, 'other units?')}); scaler rescaled to the new units")
+        log.warning("%s: %s, input window restarted", self.method, self.divergence)
+        if self._count:
+            self._restart_window()
+        self._learnt = False   # held until the weights have learnt a target in the new units
+        return True
