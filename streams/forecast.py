@@ -307,14 +307,14 @@ class SourceForecaster(CheckpointMixin):
         if missing > 0:     # feed the hole as missing samples: past the tolerance the window restarts
             for _ in range(min(missing, self.tolerance + 1)):
                 f.learn_one(np.full(len(self.channels), np.nan))
-            # any hole that leaves the window incomplete is held as a gap (a short one used to be
-            # labelled warm_up); cleared below as soon as the forecaster is ready again
-            self.gap_open = True
+            self.gap_open = True   # a hole held as a gap (a short one was warm_up); cleared once ready again
         held = event = False   # the newest sample is held: recovering / its own divergence
         for i in range(x.shape[1]):
             dropped = f.n_dropped
             f.learn_one(x[:, i])
-            if f.jumped:   # out of the range of motion in one step: a new origin, the window restarts
+            if not np.isfinite(x[:, i]).all():   # a missing sample inside a frame is a hole too (it was warm_up)
+                self.gap_open = True
+            elif f.jumped:   # out of the range of motion in one step: a new origin, the window restarts
                 self.gap_open = True
                 self.hold_detail = f.jump_detail   # (a new origin, or units rescaled: realtime.scale_switch)
             elif f.held or f.n_dropped > dropped:   # a step held for confirmation, or a glitch dropped

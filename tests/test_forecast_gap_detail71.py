@@ -101,3 +101,23 @@ def test_the_worker_publishes_it(truth):
     assert all(WORSE in d for d in details) and "whole again, but" in details[L - 1], details
     assert details[-1].endswith("the last one held") and stats.forecasts == 1 and stats.holds == L - 1 + H
 
+
+
+def test_a_missing_sample_inside_a_frame_is_held_as_a_gap_not_warm_up():
+    """A NaN in a frame's samples (a marker lost for one sample) restarts the learner's window as a hole between
+    frames does; it was held as ``warm_up`` (and said "warming up") long after warm-up."""
+    sf = SourceForecaster(STREAM, ["x", "y", "z"], FS, ForecasterConfig(method="rls", lookback=L, horizon_steps=H,
+                                                                         warmup_s=1.0, max_input_age_s=1e3))
+    t0 = 1.7e9
+    sig = lambda i: np.array([10 * np.sin(i / 6.0), 5 * np.cos(i / 6.0), 0.01 * i])   # noqa: E731
+    for k in range(80):   # 5-sample frames, 40 s
+        x = np.stack([sig(5 * k + j) for j in range(5)], 1)
+        if k == 70:
+            x[1, 4] = np.nan   # the newest sample of this frame lost in one coordinate
+        t = t0 + (5 * k + 4) / FS
+        kind, val = sf.on_frame(x, t, t)
+        if k == 69:
+            assert kind == "forecast", (kind, val)
+        if k == 70:
+            assert (kind, val) == ("hold", "gap"), (kind, val, sf.hold_detail)
+            assert "input window restarted" in hold_why(sf, val, t)
