@@ -311,8 +311,16 @@ def request_status(endpoint: str = DEFAULT_STATUS, *, key_dir=None, client="clie
         sock = open_socket(ctx, zmq.REQ, endpoint, key_dir, client,
                            before_connect=lambda s: watch.append(watch_handshake(s)))
         try:
-            sock.send_multipart([b"status"])
-            if not sock.poll(int(timeout_s * 1000), zmq.POLLIN):
+            wait_ms = int(timeout_s * 1000)
+            sock.setsockopt(zmq.SNDTIMEO, wait_ms)   # a REQ whose only pipe a refused handshake closed (a REQ at a PUB
+            t0 = time.monotonic()                     # endpoint) blocked in send forever: 1 run in ~10 under load
+            try:
+                sock.send_multipart([b"status"])
+                sent = True
+            except zmq.Again:
+                sent = False
+            wait_ms = max(0, wait_ms - int((time.monotonic() - t0) * 1000))
+            if not sent or not sock.poll(wait_ms, zmq.POLLIN):
                 events = handshake_events(watch[0]) if watch else []
                 refused = handshake_refusal(events, endpoint, key_dir)
                 if refused:   # something is there and said no: the keys (or the endpoint) are the user's to fix
