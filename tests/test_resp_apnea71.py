@@ -12,7 +12,7 @@ import pytest
 from biosig.measures_window import BREATH_BAND_HZ, breath_peaks, window_measures
 from biosig.pipeline import default_pipeline
 from biosig.resp_apnea import APNEA_S, apnea_in, apnea_s
-from test_resp_safety70 import _breaths, _regular, _right_or_withheld
+from test_resp_safety70 import _breaths, _clean_window, _regular, _right_or_withheld
 
 
 def _with_pause(seed, fs_hz, rate_bpm=10.0, pause_s=12.0, seconds=75.0, k=5):
@@ -57,12 +57,8 @@ def test_the_pause_is_measured(rate, pause_s):
 @pytest.mark.parametrize("fs_hz", [25.0, 250.0])
 @pytest.mark.parametrize("rate", [6.0, 12.0, 20.0, 45.0, 60.0])
 def test_clean_breathing_has_no_apnea_and_stays_published(fs_hz, rate):
-    rng = np.random.default_rng(int(rate) + 71)
-    iv, am = _regular(rng, rate, n=200)
-    x, pk = _breaths(fs_hz, 30.0, iv, am)
-    x += 0.01 * rng.standard_normal(len(x))
-    peaks = breath_peaks(x, fs_hz)
-    assert apnea_s(x, fs_hz, float(np.median(np.diff(peaks))) / fs_hz, BREATH_BAND_HZ) < APNEA_S / 2
+    x, pk, interval_s = _clean_window(fs_hz, rate, int(rate) + 71)
+    assert apnea_s(x, fs_hz, interval_s, BREATH_BAND_HZ) < APNEA_S / 2
     m = window_measures(x, fs_hz, "resp")
     assert m["ok"], m
     _right_or_withheld(m, pk, 30.0)

@@ -29,6 +29,17 @@ def _regular(rng, rate_bpm, n=60, cv=0.05):
     return 60.0 / rate_bpm * (1 + cv * rng.standard_normal(n)), 1 + 0.1 * rng.standard_normal(n)
 
 
+def _clean_window(fs_hz, rate_bpm, seed, seconds=30.0):
+    """``(x, true peaks, breath interval found in s)``: regular breathing with 0.01 noise, the guard window of the
+    doubt rules' tests (each asks its own rule of it, then that it stays published)."""
+    from biosig.measures_window import breath_peaks
+    rng = np.random.default_rng(seed)
+    iv, am = _regular(rng, rate_bpm, n=200)
+    x, pk = _breaths(fs_hz, seconds, iv, am)
+    x += 0.01 * rng.standard_normal(len(x))
+    return x, pk, float(np.median(np.diff(breath_peaks(x, fs_hz)))) / fs_hz
+
+
 def _right_or_withheld(m, peaks_s, seconds):
     if not m["ok"]:
         return

@@ -10,7 +10,7 @@ import pytest
 
 from biosig.measures_window import breath_peaks, window_measures
 from biosig.resp_doubt import faster_rhythm
-from test_resp_safety70 import _breaths, _regular, _right_or_withheld
+from test_resp_safety70 import _breaths, _clean_window, _regular, _right_or_withheld
 
 
 def _wandered(seed, fs_hz, rate_bpm=16.0, amp=2.5, wander_hz=0.08, seconds=30.0):
@@ -48,12 +48,8 @@ def test_wandered_windows_are_right_or_withheld(seed):
 @pytest.mark.parametrize("rate", [6.0, 8.0, 12.0, 20.0, 30.0, 45.0, 60.0])
 def test_clean_breathing_has_no_faster_rhythm_and_stays_published(fs_hz, rate):
     """The 2nd harmonic of an asymmetric breath is at 2 x its rate (under FAST_RATE_REL): no doubt."""
-    rng = np.random.default_rng(int(rate) + 7)
-    iv, am = _regular(rng, rate, n=200)
-    x, pk = _breaths(fs_hz, 30.0, iv, am)
-    x += 0.01 * rng.standard_normal(len(x))
-    peaks = breath_peaks(x, fs_hz)
-    assert not faster_rhythm(x, fs_hz, float(np.median(np.diff(peaks))) / fs_hz, (0.05, 2.0))
+    x, pk, interval_s = _clean_window(fs_hz, rate, int(rate) + 7)
+    assert not faster_rhythm(x, fs_hz, interval_s, (0.05, 2.0))
     m = window_measures(x, fs_hz, "resp")
     assert m["ok"], m
     _right_or_withheld(m, pk, 30.0)
