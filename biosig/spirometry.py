@@ -32,7 +32,7 @@ import numpy as np
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
 from biosig.record import Record, names_text
-from biosig.spirometry_acceptability import check_plausible, cough_dip_l_s, zero_drift_ml_s
+from biosig.spirometry_acceptability import check_per_minute_flow, check_plausible, cough_dip_l_s, zero_drift_ml_s
 from biosig.spirometry_checks import _check_first_second_recorded, _check_sampling
 from biosig.spirometry_end import (EOFE_AVERAGE_S, EOFE_END_TOL_ML, EOFE_NOISE_SDS, EOFE_SMOOTH_S,  # noqa: F401
                                    PAUSE_WINDOW_S, _expiration_end, _moving_average, _noise_sd_ml, end_of_expiration,
@@ -192,7 +192,7 @@ class SpirometryIndices:
     forced_ok: bool = True            # a forced expiration: peak flow within FORCED_TPEF_S of t0 (not a tidal breath)
     cough_dip_l_s: float = 0.0        # depth of a cough's flow notch in the first second (0: none; spirometry_acceptability)
     cough_ok: bool = True             # no cough in the first second (ATS/ERS 2019: FEV1 only)
-    drift_ml_s: float = 0.0           # a flow-sensor zero drift seen before and after the blow (0: none; FVC fails)
+    drift_ml_s: float = 0.0           # zero drift (+: before and after the blow, -: a steady fall at its end; 0: none)
     drift_ok: bool = True             # no such drift (spirometry_acceptability.zero_drift_ml_s)
 
     @property
@@ -323,8 +323,8 @@ def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume") -> np.ndarray
     key = (unit or "").strip().lower()
     if key in VOLUME_UNITS:
         return v * VOLUME_UNITS[key]
-    if key in FLOW_UNITS:
-        return volume_from_flow(v * FLOW_UNITS[key], fs_hz)
+    if key in FLOW_UNITS:   # a flow in L/s labelled L/min is refused (check_per_minute_flow)
+        return check_per_minute_flow(volume_from_flow(v * FLOW_UNITS[key], fs_hz), v * FLOW_UNITS[key], key)
     if key:
         raise SignalError(f"spirogram channel {name!r} in {unit!r}; accepted units: mL, L (volume), "
                           "L/s, mL/s, L/min (flow)")

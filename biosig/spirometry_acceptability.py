@@ -1,7 +1,8 @@
 """ATS/ERS 2019 acceptability checks of one blow beyond start, pauses and end of expiration (called from
 :func:`biosig.spirometry.spirometry_indices`): a cough in the first second, and spirograms whose numbers no human
-lung makes (a volume in mL read as litres, a flow read as a volume), and a drifting flow-sensor zero seen before and
-after the blow (:func:`zero_drift_ml_s`: FVC fails). Volumes in mL, times in s, flows in L/s.
+lung makes (a volume in mL read as litres, a flow read as a volume) or no spirometry subject makes (a flow in L/s
+labelled L/min), and a drifting flow-sensor zero (:func:`zero_drift_ml_s`: FVC fails) seen before and after the blow
+or, negative, as a steady fall at its end. Volumes in mL, times in s, flows in L/s.
 
 Cough (Graham et al., Am J Respir Crit Care Med 2019, table 7: "no cough in the first second of expiration" is
 required for an acceptable and a usable FEV1, not for FVC): after peak flow the flow of a forced expiration falls
@@ -30,6 +31,12 @@ COUGH_WINDOW_S = 0.080   # the flow the notch is read on: volume change over 80 
 #: read as a volume (a flow in mL/s: PEF 139 L/s, FEV1 = FVC, an acceptable FEV1).
 PEF_MAX_L_S = 20.0
 FVC_MAX_ML = 15000.0
+#: The least: ATS/ERS 2019 spirometry is done from ~3 years (preschool: Beydon et al., AJRCCM 2007); a 3-year-old
+#: (~95 cm) exhales FVC ~0.5 L (GLI-2012 lower limit ~0.4 L) at a PEF of ~1.5-2 L/s. Under both limits (less than
+#: half / a third of that) and a human blow times 60, the trace is a flow in L/s labelled L/min (FVC 0.07 L, PEF
+#: 0.17 L/s was reported as a blow).
+PEF_MIN_L_S = 0.5
+FVC_MIN_ML = 200.0
 
 
 def check_plausible(fvc_ml: float, pef_l_s: float) -> None:
@@ -49,6 +56,26 @@ def check_plausible(fvc_ml: float, pef_l_s: float) -> None:
         raise SignalError(f"{head}: the volume looks 1000x too large (values in mL labelled as litres, or converted "
                           "to mL twice) or a flow was read as a volume; check the unit and the column (a flow needs "
                           "a flow unit, e.g. 'flow [L/s]')")
+
+
+def check_per_minute_flow(volume_ml: np.ndarray, flow_l_s: np.ndarray, unit: str) -> np.ndarray:
+    """``volume_ml`` (integrated from ``flow_l_s``, a channel in ``unit`` converted to L/s), or :class:`SignalError`
+    for a channel in L/min under :data:`FVC_MIN_ML` (its largest rise) and :data:`PEF_MIN_L_S` (its largest flow) that
+    is a human blow times 60 (within those limits and :data:`FVC_MAX_ML`, :data:`PEF_MAX_L_S`): values in L/s labelled
+    L/min. Only a channel labelled L/min: a small volume in mL (the same numbers) may be what it says."""
+    if unit.strip().lower() != "l/min":
+        return volume_ml
+    fvc_ml = float(np.max(volume_ml - np.minimum.accumulate(volume_ml))) if len(volume_ml) else 0.0
+    pef_l_s = float(np.max(flow_l_s)) if len(flow_l_s) else 0.0
+    fvc60, pef60 = fvc_ml * 60.0, pef_l_s * 60.0
+    if (fvc_ml < FVC_MIN_ML and pef_l_s < PEF_MIN_L_S and FVC_MIN_ML <= fvc60 <= FVC_MAX_ML
+            and PEF_MIN_L_S <= pef60 <= PEF_MAX_L_S):
+        raise SignalError(f"spirogram in L/min: FVC {fvc_ml / 1000.0:.3g} L and PEF {pef_l_s:.3g} L/s, under what "
+                          f"any spirometry subject exhales (FVC >= {FVC_MIN_ML / 1000.0:g} L and PEF >= "
+                          f"{PEF_MIN_L_S:g} L/s; a 3-year-old's: ~0.5 L, 1.5-2 L/s): times 60 it is a human blow (FVC "
+                          f"{fvc60 / 1000.0:.3g} L, PEF {pef60:.3g} L/s): a flow in L/s labelled as L/min ('flow "
+                          "[L/min]' over L/s values)? check the unit in the header")
+    return volume_ml
 
 
 def cough_dip_l_s(t_s: np.ndarray, volume_ml: np.ndarray, t0_s: float, pef_l_s: float, noise_sd_ml: float) -> float:
@@ -80,21 +107,57 @@ DRIFT_SES = 4.0            # ... and the slope this many standard errors above 0
 DRIFT_TAIL_FRACTION = 0.5  # ... and the volume still rising at its end at half that rate
 
 
+def _line_ml_s(t: np.ndarray, v: np.ndarray) -> tuple[float, float]:
+    """``(slope, standard error)`` of the least-squares line through ``(t, v)`` (mL/s)."""
+    tc = t - t.mean()
+    slope = float(tc @ v / (tc @ tc))
+    resid = v - v.mean() - slope * tc
+    return slope, float(np.sqrt(resid @ resid / max(1, len(t) - 2) / (tc @ tc)))
+
+
+#: A negative offset makes the volume fall at a constant rate after its top (FVC too small: the offset over the time
+#: to the top, -230 to -840 mL on COPD blows at -20 to -80 mL/s, accepted). Read at the trace's end: the volume falls
+#: for at least DRIFT_FALL_MIN_S after its highest 0.2 s mean, and over the trace's last DRIFT_FALL_MIN_S at
+#: DRIFT_MIN_ML_S to DRIFT_FALL_MAX_ML_S (DRIFT_SES standard errors) at a steady rate (its halves' slopes within
+#: DRIFT_FALL_STEADY of it, plus their noise). A real exhalation's volume does not fall steadily at its end: an
+#: inspiration falls at 0.5-5 L/s and speeds up; UK Biobank's blow falls 5 mL in the 0.4 s after its top.
+DRIFT_FALL_MIN_S = 1.0
+DRIFT_FALL_MAX_ML_S = 300.0
+DRIFT_FALL_STEADY = 0.5
+
+
+def falling_tail_ml_s(t_s: np.ndarray, volume_ml: np.ndarray) -> float:
+    """Rate (mL/s, negative) at which the volume falls steadily at the end of the trace (:data:`DRIFT_FALL_MIN_S`),
+    a negative flow-sensor zero offset; 0.0 for none."""
+    t, v = np.asarray(t_s, dtype=np.float64), np.asarray(volume_ml, dtype=np.float64)
+    if len(t) < 8:
+        return 0.0
+    n = max(1, int(round(0.2 / float(np.median(np.diff(t))))))
+    avg = np.convolve(v, np.ones(n) / n, mode="valid")               # avg[i]: mean of v[i:i + n]
+    fall_s = t[-1] - t[int(np.argmax(avg)) + n // 2]
+    last = t >= t[-1] - max(DRIFT_FALL_MIN_S, fall_s / 2.0)     # the fall's second half: the blow's flow has died out
+    if fall_s < DRIFT_FALL_MIN_S or last.sum() < 6:
+        return 0.0
+    slope, se = _line_ml_s(t[last], v[last])
+    (s1, se1), (s2, se2) = (_line_ml_s(t[m], v[m]) for m in np.array_split(np.flatnonzero(last), 2))
+    steady = abs(s1 - s2) <= DRIFT_FALL_STEADY * abs(slope) + DRIFT_SES * float(np.hypot(se1, se2))
+    ok = -DRIFT_FALL_MAX_ML_S <= slope <= -max(DRIFT_MIN_ML_S, DRIFT_SES * se) and steady
+    return slope if ok else 0.0
+
+
 def zero_drift_ml_s(t_s: np.ndarray, volume_ml: np.ndarray, t0_s: float, tail_ml_s: float) -> float:
-    """Rate (mL/s) of a flow-sensor zero drift, 0.0 for none seen: the volume rises at a constant rate before the
-    blow (least-squares slope of the samples up to :data:`DRIFT_PRE_GAP_S` before time zero ``t0_s``, over at least
-    :data:`DRIFT_PRE_MIN_S`, at least :data:`DRIFT_MIN_ML_S` and :data:`DRIFT_SES` standard errors) and still rises at
-    its end (``tail_ml_s``: the volume gained in the last 1 s of expiration,
-    :func:`~biosig.spirometry_end.plateau_gain_ml`, at least :data:`DRIFT_TAIL_FRACTION` of that rate). FVC then holds
-    the offset integrated over the whole trace; a clean blow (flat before, any tail) or one that starts at time zero
-    has none."""
+    """Rate (mL/s) of a flow-sensor zero drift, 0.0 for none seen. Positive: the volume rises at a constant rate
+    before the blow (least-squares slope of the samples up to :data:`DRIFT_PRE_GAP_S` before time zero ``t0_s``, over
+    at least :data:`DRIFT_PRE_MIN_S`, at least :data:`DRIFT_MIN_ML_S` and :data:`DRIFT_SES` standard errors) and
+    still rises at its end (``tail_ml_s``: the volume gained in the last 1 s of expiration,
+    :func:`~biosig.spirometry_end.plateau_gain_ml`, at least :data:`DRIFT_TAIL_FRACTION` of that rate); FVC then
+    holds the offset integrated over the whole trace. Negative: the volume falls steadily at the trace's end
+    (:func:`falling_tail_ml_s`, no pre-blow stretch needed); FVC then misses it up to the volume's top. A clean blow
+    (flat before, any rising or flat tail) has none; one that starts at time zero has no positive verdict."""
     t, v = np.asarray(t_s, dtype=np.float64), np.asarray(volume_ml, dtype=np.float64)
     pre = t <= t0_s - DRIFT_PRE_GAP_S
     if pre.sum() < 3 or t[pre][-1] - t[0] < DRIFT_PRE_MIN_S or not np.isfinite(tail_ml_s):
-        return 0.0
-    tc = t[pre] - t[pre].mean()
-    slope = float(tc @ v[pre] / (tc @ tc))
-    resid = v[pre] - v[pre].mean() - slope * tc
-    se = float(np.sqrt(resid @ resid / max(1, pre.sum() - 2) / (tc @ tc)))
+        return falling_tail_ml_s(t, v)
+    slope, se = _line_ml_s(t[pre], v[pre])
     ok = slope >= max(DRIFT_MIN_ML_S, DRIFT_SES * se) and tail_ml_s >= DRIFT_TAIL_FRACTION * slope
-    return slope if ok else 0.0
+    return slope if ok else falling_tail_ml_s(t, v)

@@ -56,7 +56,12 @@ def _spiro_time_warp(t_s: np.ndarray, artefact: str, rng) -> tuple[np.ndarray, f
 
 
 def simulate_spiro(seconds: float, seed: int, fs_hz: float, pattern: str = "normal",
-                   fvc_ml: float | None = None, noise_ml: float = 2.0, artefact: str | None = None) -> Record:
+                   fvc_ml: float | None = None, noise_ml: float = 2.0, artefact: str | None = None,
+                   flow_offset_ml_s: float = 0.0) -> Record:
+    """A forced expiration (volume in mL) ``start_s`` = 0.5 s into the trace, from :func:`spiro_volume_ml` with the
+    ranges of ``pattern``, white noise of ``noise_ml`` and an optional ``artefact`` (:func:`_spiro_time_warp`).
+    ``flow_offset_ml_s``: a flow-sensor zero offset (mL/s, either sign) integrated from the first sample, the volume
+    then rises (or falls) at that rate before the blow and after its plateau; the truth's ``fvc_ml`` is the lung's."""
     if pattern not in SPIRO_PATTERNS:
         raise SignalError(f"pattern={pattern!r}; accepted: {', '.join(SPIRO_PATTERNS)}")
     if artefact is not None and artefact not in SPIRO_ARTEFACTS:
@@ -79,11 +84,13 @@ def simulate_spiro(seconds: float, seed: int, fs_hz: float, pattern: str = "norm
     else:   # the artefact's own random stream: the clean blow of a seed is unchanged
         tau, rise_s = _spiro_time_warp(t, artefact, _rng(seed, 41))
         v = spiro_volume_ml(tau, fvc, frac, tau_f, tau_s, rise_s=rise_s)
-    v = v + rng.normal(0.0, noise_ml, size=n)
+    offset = _value(flow_offset_ml_s, "flow_offset_ml_s", -1000.0, 1000.0)
+    v = v + rng.normal(0.0, noise_ml, size=n) + offset * (t - t[0])   # noise drawn first: same samples at 0
     reached = float(spiro_volume_ml(np.array([t[-1]]), fvc, frac, tau_f, tau_s)[0])
     fev1 = float(spiro_volume_ml(np.array([1.0]), fvc, frac, tau_f, tau_s)[0])
     truth = {"pattern": pattern, "fvc_ml": reached, "fev1_ml_from_onset": fev1, "fast_fraction": frac,
-             "tau_fast_s": tau_f, "tau_slow_s": tau_s, "blow_start_s": start_s, "artefact": artefact}
+             "tau_fast_s": tau_f, "tau_slow_s": tau_s, "blow_start_s": start_s, "artefact": artefact,
+             "flow_offset_ml_s": offset}
     return Record(samples=v[None].astype(np.float32), fs_hz=fs_hz, channels=("volume_ml",), units=("mL",),
                   modality="spiro", metadata={"truth": truth})
 
