@@ -40,6 +40,8 @@ import logging
 
 import numpy as np
 
+from realtime.scale_switch import COLLAPSE_RATIO
+
 log = logging.getLogger("realtime.base")
 
 #: Forecasts whose recent RMS error is above this many times last-value's are withheld.
@@ -89,11 +91,13 @@ class TrustMixin:
         self.n_untrusted = 0
         self.n_refits = 0
         self._pg = np.zeros(3)   # post-restart forecasts: discounted squared errors, last-value's, count
+        self._collapse = False   # the newest sample's motion collapsed (realtime.scale_switch): withheld
 
     @property
     def untrusted(self) -> bool:
-        """True while the forecast of the newest sample is withheld by the trust check (module docstring)."""
-        return self._distrust and self._made
+        """True while the forecast of the newest sample is withheld by the trust check (module docstring), or for
+        input motion collapsed near zero (:meth:`realtime.scale_switch.ScaleSwitchMixin._motion_collapsed`)."""
+        return (self._distrust or self._collapse) and self._made
 
     def _trust_restart(self) -> None:
         """The window restarted: no forecast made before is for a sample ``horizon_steps`` later, and the errors
@@ -109,11 +113,20 @@ class TrustMixin:
         s = t % (self.horizon_steps + 1)
         self._fc[s] = self._y
         self._fc_at[s] = t
-        if self._distrust:
+        if self._distrust or self._collapse:
             self.n_untrusted += 1
 
     def _trust_target(self, z: np.ndarray) -> None:
-        """Record the errors of the forecast of ``z`` (the sample ``_count``) and judge the span."""
+        """Record the errors of the forecast of ``z`` (the sample ``_count``) and judge the span; and whether its
+        motion collapsed near zero (units switched there: :mod:`realtime.scale_switch`), withheld as untrusted."""
+        self._collapse = self._motion_collapsed(z)
+        self._judge_span(z)
+        if self._collapse:
+            self.divergence = (f"input motion collapsed: every coordinate within {COLLAPSE_RATIO:.0%} of zero, its "
+                               f"steps under {COLLAPSE_RATIO:.0%} of its largest (units switched, mm -> m?): declare "
+                               "the new units in a new session")
+
+    def _judge_span(self, z: np.ndarray) -> None:
         t, h = self._count, self.horizon_steps
         s = (t - h) % (h + 1)
         if t < h or self._fc_at[s] != t - h:
@@ -147,8 +160,8 @@ class TrustMixin:
         half last-value's. So lms is held there from its second or third restart on, mix and rls are not. Until the
         record has :data:`POST_GAP_EVIDENCE` forecasts they are published (as before; a held default broke the rule
         "ready once the window is whole" for every method). Not checkpointed: a restarted runtime learns it again."""
-        L, h = self.lookback, self.horizon_steps
-        return L <= self._count < L + h and self._post_restart_worse()
+        L, h = self.lookback, self.horizon_steps   # (and every forecast while the input motion collapsed: ready False)
+        return self._collapse or (L <= self._count < L + h and self._post_restart_worse())
 
     def _post_restart_worse(self) -> bool:
         """This learner's record of its first forecasts after window restarts is worse than last-value's

@@ -9,6 +9,18 @@ that changed) is refused with one warning saying why and what to do, kept beside
 (``forecasters.<source>.checkpoint_refused``), and the forecaster starts afresh (warm-up): it never
 stops the runtime and never forecasts from another layout's weights. Messages are logged as
 ``streams.forecast``.
+
+Units: a checkpoint names the units its stream declared (``units`` in its metadata, one per channel; since
+2026-12-07). One whose units differ from the ones the stream declares now (a marker in millimetres restarted in
+metres) is refused as another layout is, not rescaled: the learner's scaler is fitted to the numbers it saw, and a
+rescale by the declared units' factor trusts the declaration to describe the numbers, exactly when the two have just
+disagreed (a device that relabelled its units, or sends mm declared as m, would be rescaled 1000 x wrong), and needs
+a factor for every unit name a device may send ("mm", "millimetre", "in", ...). A fresh learner fits its scaler to the
+numbers that arrive, whatever their label; the price is one warm-up. Before, such a checkpoint was resumed with a
+scaler 1000 x off: a marker near the origin (no coordinate out of its range of motion, so
+:mod:`realtime.scale_switch` does not see the switch) published lms forecasts off by up to 59 x the motion until the
+trust check held them (tests/test_forecast_units72.py). A checkpoint without units (written before) is restored
+unchecked, said in a log line.
 """
 from __future__ import annotations
 
@@ -35,6 +47,7 @@ class CheckpointMixin:
         scalars = {k: (v.item() if isinstance(v, np.generic) else v)
                    for k, v in state.items() if not isinstance(v, np.ndarray)}
         meta = {"stream": self.stream, "channels": self.channels, "fs_hz": self.fs_hz,
+                "units": None if self.units is None else list(self.units),
                 "last_t_s": self.last_t_s, "resets_seen": self.resets_seen, "state": scalars}
         return self.source, meta, arrays
 
@@ -44,12 +57,15 @@ class CheckpointMixin:
 
     #: why the checkpoint found at start was not restored ("" when none was refused); in ``status``
     restore_refused = ""
+    #: the units the stream declares, one per channel (set by :mod:`streams.forecast_worker`); None: not known
+    units: tuple | None = None
 
-    def try_restore(self, directory) -> bool:
-        """Load ``directory/<source>.npz`` when it matches this stream; True when restored. Everything in
-        it is checked before anything is loaded (until 2026-12-07 a checkpoint without ``resets_seen`` or
-        ``last_t_s``, as a hand-made or older one, raised after its weights were loaded: the source was
-        held ``unavailable`` for good, with an error line for each of its frames)."""
+    def try_restore(self, directory, units=None) -> bool:
+        """Load ``directory/<source>.npz`` when it matches this stream (``units``: the ones it declares now, None:
+        not known, not checked); True when restored. Everything in it is checked before anything is loaded (until
+        2026-12-07 a checkpoint without ``resets_seen`` or ``last_t_s``, as a hand-made or older one, raised after
+        its weights were loaded: the source was held ``unavailable`` for good, with an error line for each of its
+        frames)."""
         path = pathlib.Path(directory) / f"{self.source}.npz"
         if not path.exists():
             return False
@@ -66,6 +82,13 @@ class CheckpointMixin:
                                           "layout or rate: its weights belong to other coordinates)",
                                     "nothing to do if the layout changed on purpose; "
                                     "else fix the device's channels or rate")
+            saved = _units(meta, len(self.channels))
+            if saved is not None and units is not None and saved != list(units):
+                return self._refuse(path, f"it was learnt in units {saved}, this stream declares {list(units)} "
+                                          "(its scaler and weights are the other units': its forecasts would be "
+                                          "off by their factor)", "nothing to do if the units changed on purpose "
+                                    "(a fresh learner warms up in the new ones); else fix the units the device "
+                                    "declares")
             last_t_s, resets_seen = _counters(meta)
             self.forecaster.load_state_dict({**meta["state"], **arrays})
         except Exception as exc:  # a corrupt or foreign file must not stop the runtime
@@ -75,6 +98,11 @@ class CheckpointMixin:
                                 "to resume it, restart with the forecaster configuration that wrote it" if learner
                                 else "nothing to do if it was cut short or is not a checkpoint: a new one is written")
         self.last_t_s, self.resets_seen = last_t_s, resets_seen
+        self.units = tuple(units) if units is not None else None if saved is None else tuple(saved)
+        if saved is None:
+            log.warning("forecaster checkpoint %s does not say its units (written before 2026-12-07, or its stream's "
+                        "were not known): restored unchecked as %s; a fresh learner is safer if the units changed",
+                        path, "the stream's units not known either" if units is None else list(units))
         self.resumed = True
         log.info("resumed the %s forecaster from %s (%d samples seen)", self.stream, path,
                  self.forecaster.n_seen)
@@ -103,6 +131,16 @@ def _layout(meta: dict) -> tuple:
         raise ValueError(f"its stream, channels or rate is not a name, a list of names and a rate in Hz "
                          f"({stream!r:.40}, {channels!r:.80}, {fs_hz!r:.20})")
     return stream, channels, float(fs_hz)
+
+
+def _units(meta: dict, n_channels: int) -> list | None:
+    """The units a checkpoint's learner was fed (one name per channel), None where it does not say; ValueError when
+    they are not a list of ``n_channels`` names."""
+    units = meta.get("units")
+    if units is not None and (not isinstance(units, list) or len(units) != n_channels
+                              or not all(isinstance(u, str) for u in units)):
+        raise ValueError(f"its units are not {n_channels} unit names ({units!r:.80})")
+    return units
 
 
 def _counters(meta: dict) -> tuple:

@@ -75,16 +75,30 @@ def gap_why(f) -> str:
             f"again ({L} samples)")
 
 
+def declared_units(runtime):
+    """``units_of`` reading the declared units of ``runtime``'s input streams (its ``streams``; None where it has
+    none): the runtime passes it to its :class:`ForecastWorker`."""
+    def units_of(stream):
+        st = getattr(runtime, "streams", {}).get(stream)
+        units = getattr(st, "units", None)
+        return None if units is None else tuple(units)
+    return units_of
+
+
 class ForecastWorker:
     """Parameters
     ----------
     cfg : forecaster configuration (already checked to build).
     send : ``send(topic, header, array=None)`` (the runtime's thread-safe send).
     state_dir : checkpoints go to ``state_dir/forecasters`` (None: none); ``checkpoint_every_s``.
+    units_of : ``units_of(stream)``: the units a marker stream declares (a tuple, one per channel; None: not known),
+        written into its checkpoints and checked on a restore (:mod:`streams.forecast_checkpoint`); the runtime's
+        is :func:`declared_units`. None: not known (checkpoints then say none and are restored unchecked).
     """
 
-    def __init__(self, cfg: ForecasterConfig, send, state_dir=None, checkpoint_every_s: float = 2.0):
+    def __init__(self, cfg: ForecasterConfig, send, state_dir=None, checkpoint_every_s: float = 2.0, units_of=None):
         self.cfg, self._send = cfg, send
+        self._units_of = units_of or (lambda stream: None)
         self.ckpt_dir = pathlib.Path(state_dir) / "forecasters" if state_dir else None
         self.checkpoint_every_s = checkpoint_every_s
         self.forecasters: dict[str, SourceForecaster] = {}
@@ -161,10 +175,13 @@ class ForecastWorker:
         sf = self.forecasters.get(src)
         if sf is None or sf.stream != stream or tuple(sf.channels) != channels or sf.fs_hz != fs_hz:
             sf = SourceForecaster(stream, channels, fs_hz, self.cfg)
+            sf.units = self._units_of(stream)
             if self.ckpt_dir is not None:
-                sf.try_restore(self.ckpt_dir)
+                sf.try_restore(self.ckpt_dir, sf.units)   # (refused when learnt in other units)
             with self.lock:
                 self.forecasters[src] = sf
+        elif sf.units is None:   # (a fresh one for a new session in other units: streams.runtime_ingest)
+            sf.units = self._units_of(stream)
         return src, sf
 
     def _handle(self, stats, stream, channels, fs_hz, t0_s, x, recv_s, sent_s=None, rate_hold=None):

@@ -163,7 +163,7 @@ class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin, SocketsMixin):
         """Serve until :meth:`stop` (or for ``seconds``); closes everything on exit."""
         import zmq
         from streams.config import Endpoints
-        from streams.forecast_worker import ForecastWorker
+        from streams.forecast_worker import ForecastWorker, declared_units
         from streams.models import EncoderWorker, ModelHost
         from streams.priority import (CpuWakeupLatency, forecast_cpu, realtime_thread, realtime_zmq_io_threads,
                                       tagged_zmq_context)
@@ -217,7 +217,7 @@ class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin, SocketsMixin):
                 self.lanes[name] = Lane(name, EncoderWorker(notify))
             self.score_worker = ScoreWorker(self.scores, self._send, cfg.embed_queue)
             self.forecast_worker = ForecastWorker(cfg.forecaster, self._send, cfg.state_dir,
-                                                  cfg.checkpoint_every_s)
+                                                  cfg.checkpoint_every_s, units_of=declared_units(self))
             if cfg.record_dir:
                 from streams.recorder import Recorder
                 self.recorder = Recorder(cfg.record_dir, cfg.rotate_s, cfg.record_keep_s)
