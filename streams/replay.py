@@ -53,8 +53,14 @@ class ReplaySource(SimSource):
     loop_gap: bool = True
     skipped: int = 0   # frames left out for a missing sample (said in replay's summary, not only as gaps)
 
+    @property
+    def next_frame_n(self) -> int:
+        """Samples of the next frame: ``frame_n``, fewer for the last frame of a pass (before a run: the first
+        frame's, which ``replay --seconds`` must leave time for: ``biosig.cli.replay_checks.check_first_frames``)."""
+        return self._frame_len()
+
     def send(self):
-        take = self._frame_len()
+        take = self.next_frame_n
         x = self.samples[:, self.pos:self.pos + take]
         if np.isfinite(x).all():
             self.out.send(x, t0_s=self.device_t0_s())

@@ -9,15 +9,16 @@ import sys
 import threading
 
 from biosig import json_text
-from biosig.cli._stream_checks import (check_number as _check_number, check_seconds as _check_seconds,
-                                       close_all as _close_all, interruptible as _interruptible,
+from biosig.cli._stream_checks import (check_client_endpoint as _check_client_endpoint, check_number as _check_number,
+                                       check_seconds as _check_seconds, close_all as _close_all,
+                                       interruptible as _interruptible,
                                        leave_if_signalled as _leave_if_signalled,
                                        stop_on_signals as _stop_on_signals)
 
 
 def _monitor(args) -> int:
     stop = threading.Event()
-    pubs, sources, silent = [], [], []   # a signal during the set-up leaves them empty
+    pubs, sources, silent, check = [], [], [], None   # a signal during the set-up leaves them empty
     with _interruptible(stop):
         from streams.errors import StreamError
         from streams.priority import tagged_zmq_context
@@ -25,6 +26,7 @@ def _monitor(args) -> int:
         from streams.security import parse_endpoint
         _check_seconds(args)
         parse_endpoint(args.ingest)
+        _check_client_endpoint("--status", args.status, args.keys, args.insecure)
         _check_number("--simulate", args.simulate, lo=0, integer=True)
         _check_number("--couches", args.couches, lo=0, integer=True)
         _check_number("--frame-s", args.frame_s, lo=0, hi=10, lo_open=True)
@@ -54,6 +56,7 @@ def _monitor(args) -> int:
                                      seconds=args.seconds or 600.0, seed=args.seed, insecure=args.insecure, ctx=ctx)
             pubs += cp
             sources = sources + cs
+            check = _delivery_check(args, sources)
             print(f"biosig monitor: publishing {len(sources)} streams to {args.ingest} "
                   f"(Ctrl-C to stop)", file=sys.stderr, flush=True)
             run_sources(sources, args.seconds, stop)
@@ -67,11 +70,11 @@ def _monitor(args) -> int:
               f"{args.seconds:g}", file=sys.stderr)
     print(f"biosig monitor: sent {sent} frames from {len(sources)} streams, dropped {dropped}"
           f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
-    return _delivery_summary("monitor", pubs, sent, stop)
+    return _delivery_summary("monitor", pubs, sent, stop, check)
 
 
 def _replay(args) -> int:
-    stop = threading.Event()
+    stop, pubs, sources, check = threading.Event(), [], [], None   # a signal during the set-up leaves them empty
     with _interruptible(stop):
         from biosig.cli.replay_checks import ReplayProgress, check_first_frames, gap_text, record_paths
         from streams.priority import tagged_zmq_context
@@ -80,14 +83,15 @@ def _replay(args) -> int:
         from streams.security import parse_endpoint
         _check_seconds(args)
         parse_endpoint(args.ingest)
+        _check_client_endpoint("--status", args.status, args.keys, args.insecure)
         _check_number("--speed", args.speed, lo=0, hi=MAX_SPEED, lo_open=True)
         records = record_paths(args.records)
-        pubs, sources = [], []
         ctx = tagged_zmq_context()   # one for all records (see monitor)
         try:
             pubs, sources = replay_sources(records, speed=args.speed, endpoint=args.ingest,
                                            key_dir=args.keys, insecure=args.insecure, ctx=ctx)
             check_first_frames(sources, args.seconds)
+            check = _delivery_check(args, sources)
             print(f"biosig replay: publishing {len(sources)} streams to {args.ingest} (Ctrl-C to stop)",
                   file=sys.stderr, flush=True)
             total_s = args.seconds or replay_duration_s(sources)
@@ -98,16 +102,29 @@ def _replay(args) -> int:
     dropped = sum(s.out.dropped for s in sources)
     print(f"biosig replay: sent {sent} frames from {len(sources)} streams, dropped {dropped}{gap_text(sources)}"
           f"{' (stopped by signal)' if stop.is_set() else ''}", file=sys.stderr)
-    return _delivery_summary("replay", pubs, sent, stop)
+    return _delivery_summary("replay", pubs, sent, stop, check)
 
 
-def _delivery_summary(command: str, pubs, sent: int, stop) -> int:
-    """Warn about frames no runtime took; exit code 1 when none was delivered at all."""
+def _delivery_check(args, sources):
+    """A :class:`biosig.cli.replay_checks.DeliveryCheck` of ``sources`` on the runtime at ``--status``."""
+    from biosig.cli.replay_checks import DeliveryCheck
+    return DeliveryCheck(sources, args.ingest, args.status, key_dir=args.keys, insecure=args.insecure)
+
+
+def _delivery_summary(command: str, pubs, sent: int, stop, check=None) -> int:
+    """Warn about frames no runtime took, and (``check``) about frames the runtime took and rejected, or that it
+    could not confirm them; exit code 1 when none was delivered, or the runtime rejected every one of them."""
     from streams.publisher import delivery_warning
     warning = delivery_warning(pubs)
     if warning:
         print(f"biosig {command}: warning: {warning}", file=sys.stderr)
     code = 1 if warning and not sent else 0   # Ctrl-C ends a stream normally, but not one that reached nobody
+    if check is not None and sent and not code:
+        lines, all_rejected = check.finish(stop.is_set())
+        for line in lines:
+            print(f"biosig {command}: {'' if line.startswith('delivery unconfirmed') else 'warning: '}{line}",
+                  file=sys.stderr)
+        code = 1 if all_rejected else code
     _leave_if_signalled(stop, code)
     return code
 

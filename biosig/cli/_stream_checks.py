@@ -164,6 +164,18 @@ def check_endpoint_flags(flags: dict) -> None:
                 raise StreamError(f"{flag}: {exc}") from None
 
 
+def check_client_endpoint(flag: str, endpoint: str, key_dir, insecure: bool) -> None:
+    """An endpoint a client connects to (``listen --status``, ``replay --status``), refused before anything starts
+    and named by its flag: a malformed one was only met when it was first used (``listen`` after 2 s of silence,
+    never while frames came; ``replay`` at its end)."""
+    from streams._client import check_connection
+    from streams.errors import StreamError
+    try:
+        check_connection(endpoint, key_dir, "client", insecure)
+    except StreamError as exc:
+        raise StreamError(f"{flag}: {exc}") from None
+
+
 def check_bind_hosts(cfg, flags) -> None:
     """Refuse, before the warm-up, a bind of ``cfg.endpoints`` this machine cannot make: an ipc path in a
     folder that does not exist, a TCP host that is no address or network interface of this machine. Each
@@ -230,3 +242,44 @@ def models_flag(text: str) -> dict:
             raise StreamError(f"--models names {k} twice ({k}={models[k]}, {item}); give one model per modality")
         models[k] = v
     return models
+
+
+def listen_waiting_text(args, sub) -> str:
+    """What ``listen`` says after 2 s without a frame: whether a runtime answers on ``--status`` and is starting or
+    serving, on which output endpoint it publishes (``--output`` elsewhere: not even its heartbeat came), a topic
+    prefix none of its streams has (a typo: ``score/bed1``), or what took the request if not a runtime."""
+    from streams.subscriber import state_of, status_or_reason
+    body, why = status_or_reason(args.status, key_dir=args.keys, insecure=args.insecure)
+    state = f"{why}; waiting" if why else state_of(body)   # why: what took the request, if not a runtime
+    output = (body or {}).get("endpoints", {}).get("output")
+    if state == "serving" and sub.epoch is None and output and output != args.output:
+        # not even its heartbeat (every status_every_s, 1 s) came: listening in the wrong place
+        state = f"runtime serving on {args.status} publishes on {output}, not {args.output}: " \
+                f"nothing from it here, not even its heartbeat (give --output {output}); waiting"
+    names = sorted((body or {}).get("streams") or {}) if state == "serving" else []
+    known = [f"{k}{n}" for n in names for k in ("emb/", "score/", "sig/")] + ["hb/runtime", "status"] \
+        + [f"{k}{c}" for c in sorted((body or {}).get("forecasters") or {}) for k in ("fcst/", "hold/")]
+    if names and (miss := [t for t in args.topics or [] if not any(k.startswith(t) for k in known)]):
+        # a stream name typo (score/bed1): said once, still waiting (the stream may come later)
+        state = f"runtime serving; none of its topics starts with {', '.join(miss)} (its streams: " \
+                f"{', '.join(names[:12])}{' ...' if len(names) > 12 else ''}); waiting"
+    from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
+    hint = []
+    if args.status == DEFAULT_STATUS and args.output != DEFAULT_OUTPUT:
+        hint.append("the default status endpoint: give the runtime's --status with --output")
+    if args.keys:
+        hint.append("with --keys: are they the runtime's keys?")
+    msg = {"starting": "runtime starting (loading models, compiling kernels); waiting",
+           "serving": "runtime serving; waiting for frames",
+           "absent": f"no runtime answered on {args.status}"
+                     f"{' (' + '; '.join(hint) + ')' if hint else ''}; waiting"}.get(state, state)
+    return msg
+
+
+def status_text(body) -> str:
+    """``listen --all``'s words for a status frame (its line said nothing): state, streams, frames and rejects."""
+    if not isinstance(body, dict):
+        return ""
+    totals, n = body.get("totals") or {}, len(body.get("streams") or {})
+    return (f"{body.get('state', 'serving')} {n} stream{'' if n == 1 else 's'}"
+            + (f" {totals.get('frames', 0)} frames {totals.get('rejected_total', 0)} rejected" if totals else ""))

@@ -5,7 +5,9 @@
 that Python function. :func:`check_first_frames` refuses a ``--seconds`` that ends before any stream's first
 frame: such a run sent nothing and exited 0 (``monitor`` refuses the same). Each raises
 :class:`streams.errors.StreamError` with one line (exit code 2). :class:`ReplayProgress` says how far a long
-replay got (a pass through a Holter record ran for hours without a word).
+replay got (a pass through a Holter record ran for hours without a word). :class:`DeliveryCheck` asks the runtime's
+status endpoint what it did with the frames (``replay`` and ``monitor`` publish one way: two replays of one record
+under one source name had half their frames rejected as ``session_conflict`` while each said "dropped 0").
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def check_first_frames(sources, seconds) -> None:
     from streams.errors import StreamError
     if seconds is None or not sources:
         return
-    first_s = min((s._frame_len() - 1) / (s.fs_hz * s.speed) for s in sources)
+    first_s = min((s.next_frame_n - 1) / (s.fs_hz * s.speed) for s in sources)
     if first_s > seconds:
         raise StreamError(f"--seconds {seconds:g} ends before the first frame of any stream ({first_s:.3g} s of "
                           "replay at this --speed): nothing would be sent; give a longer --seconds")
@@ -86,3 +88,108 @@ class ReplayProgress:
         sent, dropped = (sum(getattr(s.out, k) for s in self.sources) for k in ("sent", "dropped"))
         print(f"biosig replay: {_clock(now - self.t0)} of {_clock(self.total_s)} replayed ({sent} frames sent, "
               f"{dropped} dropped)", file=sys.stderr, flush=True)
+
+
+def _same_endpoint(bound: str, given: str) -> bool:
+    """Whether a client's ``given`` endpoint reaches the runtime's ``bound`` one: the same string, or TCP on the same
+    port with either host a wildcard or both loopback (``tcp://*:5555`` is bound as ``tcp://0.0.0.0:5555``)."""
+    from streams.errors import StreamError
+    from streams.security import parse_endpoint
+    if bound == given:
+        return True
+    try:
+        (s1, h1, p1), (s2, h2, p2) = parse_endpoint(bound), parse_endpoint(given)
+    except StreamError:
+        return False
+    loop, anyhost = {"127.0.0.1", "localhost", "::1", "[::1]"}, {"*", "0.0.0.0", "::", "[::]"}
+    return s1 == s2 == "tcp" and p1 == p2 and (h1 == h2 or h1 in anyhost or h2 in anyhost or {h1, h2} <= loop)
+
+
+class DeliveryCheck:
+    """What the runtime did with the frames of ``sources`` (``replay``, ``monitor``), asked of its status endpoint
+    when the run starts (in a thread: no delay) and again when it ends: frames it rejected while the run went on,
+    by stream and reason (``session_conflict``: a second publisher of the same stream name, ``over_rate`` ...), or
+    that delivery is unconfirmed (no runtime answered there, or one that takes frames on another ingest endpoint).
+    A PUSH socket is one-way: "dropped 0" only says that a connection took the frames, not that the runtime kept them.
+    """
+
+    def __init__(self, sources, ingest: str, status: str, key_dir=None, insecure: bool = False):
+        import threading
+        self.sources, self.ingest, self.status = sources, ingest, status
+        self.key_dir, self.insecure = key_dir, insecure
+        self.before, self.why = None, None
+        self._thread = threading.Thread(target=self._first, name="biosig-delivery-check", daemon=True)
+        self._thread.start()
+
+    def _ask(self, timeout_s: float):
+        from streams.errors import StreamError
+        from streams.subscriber import status_or_reason
+        try:
+            body, why = status_or_reason(self.status, key_dir=self.key_dir, insecure=self.insecure,
+                                         timeout_s=timeout_s)
+        except StreamError as exc:   # refused keys, a socket of another kind: said, never a traceback
+            return None, str(exc)
+        if body is not None and body.get("state", "serving") != "serving":
+            return None, f"the runtime at {self.status} was still starting"
+        return body, why or (None if body is not None else f"no runtime answered on {self.status}")
+
+    def _first(self):
+        self.before, self.why = self._ask(0.5)
+
+    def finish(self, stopped: bool = False) -> tuple[list[str], bool]:
+        """(lines to print, True when the runtime took none of this run's frames). After a signal it waits 0.3 s at
+        most for each answer (a stop stays within a second), and asks again only a runtime that answered at first."""
+        wait_s = 0.3 if stopped else 1.0
+        self._thread.join(wait_s)
+        unconfirmed = "delivery unconfirmed (frames go one way to --ingest; give the runtime's --status to have it " \
+                      "confirm what it kept): "
+        if self._thread.is_alive() or self.before is None:
+            return [unconfirmed + (self.why or f"no runtime answered on {self.status}")], False
+        after, why = self._ask(wait_s)
+        if after is None:
+            return [unconfirmed + (why or f"no runtime answered on {self.status}")], False
+        bound = (after.get("endpoints") or {}).get("ingest")
+        if bound and not _same_endpoint(bound, self.ingest):
+            return [unconfirmed + f"the runtime answering on {self.status} takes frames on {bound}, not "
+                                  f"{self.ingest}"], False
+        # a runtime restarted since the first answer: every count is this run's (or later)
+        base = (self.before.get("streams") or {}) if self.before.get("epoch") == after.get("epoch") else {}
+        return self._rejections(base, after.get("streams") or {})
+
+    def _rejections(self, base: dict, now: dict) -> tuple[list[str], bool]:
+        from streams.metrics import reject_advice
+        sent: dict = {}
+        session: dict = {}
+        for s in self.sources:
+            sent[s.out.topic] = sent.get(s.out.topic, 0) + s.out.sent
+            session[s.out.topic] = s.out.pub.session
+        lines, lost = [], []
+        for topic in sent:
+            st = now.get(topic)
+            if st is None:
+                if sent[topic]:
+                    lines.append(f"{topic}: the runtime holds no such stream: all {sent[topic]} frame(s) refused "
+                                 "before one made it (`biosig status` says why, under invalid)")
+                    lost.append(True)
+                continue
+            was = (base.get(topic) or {}).get("rejected") or {}
+            delta = {r: n - was.get(r, 0) for r, n in (st.get("rejected") or {}).items() if n > was.get(r, 0)}
+            if not delta:
+                lost.append(False)
+                continue
+            last = str(st.get("last_rejected") or "")
+            mine = f"session {session[topic]} " in last
+            parts = []
+            for reason, n in sorted(delta.items()):
+                advice = reject_advice(reason) or "see biosig status"
+                if reason == "session_conflict":   # the runtime keeps the newest publisher's frames
+                    advice = ("this run's frames: another publisher sends this stream under the same name (the same "
+                              "record replayed twice? a second monitor?) and the newest one keeps it" if mine else
+                              "another publisher's frames under this stream name; this run's were kept") + \
+                             ": give each its own source name"
+                parts.append(f"{reason} {n} ({advice})")
+            lines.append(f"{topic}: the runtime rejected {sum(delta.values())} frame(s) of this stream while this ran "
+                         f"(this run sent {sent[topic]}): " + "; ".join(parts))
+            ours = sum(delta.values()) - (0 if mine else delta.get("session_conflict", 0))
+            lost.append(sent[topic] > 0 and ours >= sent[topic])
+        return lines, bool(lost) and all(lost)

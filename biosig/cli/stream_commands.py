@@ -13,7 +13,9 @@ import threading
 from biosig import json_text
 from biosig.cli._common import positive_float
 from biosig.cli._device_commands import _bridge, _bridge_out, _monitor, _replay
-from biosig.cli._stream_checks import (check_bind_hosts as _check_bind_hosts, check_endpoint_flags as
+from biosig.cli._stream_checks import (check_bind_hosts as _check_bind_hosts, check_client_endpoint as
+                                       _check_client_endpoint, listen_waiting_text as _listen_waiting_text,
+                                       status_text as _status_text, check_endpoint_flags as
                                        _check_endpoint_flags, check_models as _check_models, check_number as
                                        _check_number, check_writable_dir as _check_writable_dir,
                                        models_flag as _models_flag, overridden as _overridden)
@@ -149,49 +151,25 @@ def _listen(args) -> int:
     _stop_on_signals(stop)
     end = None if args.seconds is None else time.monotonic() + args.seconds
     from streams.scores import summary_text
-    from streams.subscriber import state_of, status_or_reason
+    _check_client_endpoint("--status", args.status, args.keys, args.insecure)   # met after 2 s of silence, else never
     told = time.monotonic() + 2.0   # nothing for 2 s: say whether a runtime is starting or absent
     with Subscriber(args.topics or [""], args.output, key_dir=args.keys, insecure=args.insecure) as sub:
         while not stop.is_set() and (end is None or time.monotonic() < end):
             f = sub.recv(0.2)
             if f is None and told and time.monotonic() > told and not sub.stats:
                 told = None
-                body, why = status_or_reason(args.status, key_dir=args.keys, insecure=args.insecure)
-                state = f"{why}; waiting" if why else state_of(body)   # why: what took the request, if not a runtime
-                output = (body or {}).get("endpoints", {}).get("output")
-                if state == "serving" and sub.epoch is None and output and output != args.output:
-                    # not even its heartbeat (every status_every_s, 1 s) came: listening in the wrong place
-                    state = f"runtime serving on {args.status} publishes on {output}, not {args.output}: " \
-                            f"nothing from it here, not even its heartbeat (give --output {output}); waiting"
-                names = sorted((body or {}).get("streams") or {}) if state == "serving" else []
-                known = [f"{k}{n}" for n in names for k in ("emb/", "score/", "sig/")] + ["hb/runtime", "status"] \
-                    + [f"{k}{c}" for c in sorted((body or {}).get("forecasters") or {}) for k in ("fcst/", "hold/")]
-                if names and (miss := [t for t in args.topics or [] if not any(k.startswith(t) for k in known)]):
-                    # a stream name typo (score/bed1): said once, still waiting (the stream may come later)
-                    state = f"runtime serving; none of its topics starts with {', '.join(miss)} (its streams: " \
-                            f"{', '.join(names[:12])}{' ...' if len(names) > 12 else ''}); waiting"
-                from streams.config import DEFAULT_OUTPUT, DEFAULT_STATUS
-                hint = []
-                if args.status == DEFAULT_STATUS and args.output != DEFAULT_OUTPUT:
-                    hint.append("the default status endpoint: give the runtime's --status with --output")
-                if args.keys:
-                    hint.append("with --keys: are they the runtime's keys?")
-                msg = {"starting": "runtime starting (loading models, compiling kernels); waiting",
-                       "serving": "runtime serving; waiting for frames",
-                       "absent": f"no runtime answered on {args.status}"
-                                 f"{' (' + '; '.join(hint) + ')' if hint else ''}; waiting"}.get(state, state)
-                print(f"biosig listen: {msg}", file=sys.stderr, flush=True)
+                print(f"biosig listen: {_listen_waiting_text(args, sub)}", file=sys.stderr, flush=True)
             if f is None or (f.topic == "status" and not args.all):
                 continue
             h = f.header
-            if args.json:
-                row = {k: v for k, v in h.items() if k != "body"}
+            if args.json:   # a status frame's body is all it says (--all --json printed none)
+                row = {k: v for k, v in h.items() if k != "body" or f.topic == "status"}
                 row["topic"] = f.topic
                 if f.array is not None and f.array.size <= 16:
                     row["values"] = f.array.tolist()
                 print(json_text.dumps(row), flush=True)
             else:
-                extra = h.get("reason") or h.get("model_id") or h.get("method") or ""
+                extra = h.get("reason") or h.get("model_id") or h.get("method") or _status_text(h.get("body")) or ""
                 if h["kind"] == "score":
                     extra = summary_text(h)
                 lat = h.get("latency_ms", {}).get("total")
@@ -281,14 +259,15 @@ def register(sub) -> None:
 
     p = sub.add_parser("monitor", help="simulated bedside monitors and couches",
                        description="Publish N simulated beds (ECG, PPG, respiration, respiratory "
-                                   "audio) and marker motion of simulated treatment couches.")
+                                   "audio) and marker motion of simulated treatment couches; at the end the runtime's "
+                                   "--status is asked what it rejected of them (as replay).")
     p.add_argument("--simulate", type=int, default=2, metavar="N",
                    help="number of beds (default 2); even-numbered beds (bed02, ...) are in atrial fibrillation")
     p.add_argument("--streams", default="ecg,ppg,resp,audio", help="streams per bed (default ecg,ppg,resp,audio)")
     p.add_argument("--couches", type=int, default=1, help="treatment couches with marker tracking (default 1)")
     p.add_argument("--frame-s", type=float, default=0.1, help="seconds of signal per frame (default 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated signals (default 0)")
-    _endpoint_args(p, ("ingest",))
+    _endpoint_args(p, ("ingest", "status"))   # status: asked what the runtime kept (DeliveryCheck)
     _seconds(p, what="until interrupted")
     p.set_defaults(handler=_monitor)
 
@@ -302,11 +281,14 @@ def register(sub) -> None:
                                    "of device time at any --speed); above --speed 1 the stamps run ahead of the wall "
                                    "clock, so marker streams are held (stale_input), never forecast faster than real "
                                    "time; `biosig forecast evaluate` scores forecasters offline. A progress line "
-                                   "every 10 s (BIOSIG_PROGRESS_S) says how far the replay got.")
+                                   "every 10 s (BIOSIG_PROGRESS_S) says how far the replay got. Frames go one way: at "
+                                   "the end the runtime's --status is asked what it rejected of these streams (e.g. "
+                                   "session_conflict: the same record replayed twice at once), or delivery is said to "
+                                   "be unconfirmed.")
     p.add_argument("records", nargs="+", metavar="RECORD",
                    help="recordings the signal layer reads (WFDB, EDF, CSV, ...) or folders of them (recursive)")
     p.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default 1)")
-    _endpoint_args(p, ("ingest",))
+    _endpoint_args(p, ("ingest", "status"))
     _seconds(p, what="one pass through the longest record")
     p.set_defaults(handler=_replay)
 
