@@ -59,18 +59,23 @@ def hold_why(sf: SourceForecaster, reason: str, now_s: float) -> str:
 
 def gap_why(f) -> str:
     """A ``gap`` hold's detail, as true for this learner now: held until the window is whole again, and the
-    first ``horizon_steps`` forecasts after it too where its record of such forecasts is worse than last-value's
-    (:meth:`realtime.trust.TrustMixin.post_restart_hold`: ``ready`` False there). Until 2026-12-07 the detail said
-    "until it is whole again" while those were held as well."""
+    first ``horizon_steps`` forecasts after it too where its record of such forecasts is worse than last-value's, and
+    the next ``horizon_steps`` as well where their own record is (:meth:`realtime.trust.TrustMixin.post_restart_hold`,
+    ``restart_horizons_held``: ``ready`` False there). Until 2026-12-07 the detail said "until it is whole again"
+    while those were held as well."""
     held, window, rms, rms_last = f.post_restart_hold()
     L, h = f.lookback, f.horizon_steps
+    both = f.restart_horizons_held > 1   # the next h forecasts held too, on their own record
+    which = f"the first {2 * h} forecasts" if both else "the first forecasts"
     if held and window >= L:
-        return (f"input window restarted, whole again, but the first forecasts after a restart have been worse than "
-                f"holding the last position (RMS {rms:.2g} vs {rms_last:.2g} z-units): "
+        which, part = ((f"forecasts {h + 1}-{2 * h}", "") if window >= L + h else
+                       (which, f"the first {h}: " if both else ""))   # the RMS named: of the record that holds it
+        return (f"input window restarted, whole again, but {which} after a restart have been worse than "
+                f"holding the last position ({part}RMS {rms:.2g} vs {rms_last:.2g} z-units): "
                 + (f"held for {held - 1} more sample{'' if held == 2 else 's'}" if held > 1 else "the last one held"))
     if held:
-        return (f"input window restarted: held until it is whole again ({L} samples), then {h} more (the first "
-                "forecasts after a restart: worse than holding the last position)")   # (200 characters published)
+        return (f"input window restarted: held until it is whole again ({L} samples), then {held} more ({which} "
+                "after a restart: worse than holding the last position)")   # (200 characters published)
     return ("input window restarted (samples missing, a step, a device time gone back): held until it is whole "
             f"again ({L} samples)")
 

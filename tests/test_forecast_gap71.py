@@ -79,7 +79,7 @@ def test_lms_first_forecasts_after_a_gap_are_held_they_were_worse_than_last_valu
         first = held.index(True)
         assert 2 <= first <= 4 and all(held[first:]), held
         assert not ready[post_gap(ends[first:], 0, H)].any()
-        assert ready[post_gap(ends, H, H + 1)].all()   # from the first post-gap target learnt on, as before
+        assert ready[post_gap(ends, 2 * H, 2 * H + 1)].all()   # after the second horizon (its own record) on
         e, lv = _rms(model, truth, post_gap(ends, 0, H))
         errs.append(e), lvs.append(lv)
     assert np.mean(errs) > 1.5 * np.mean(lvs), (errs, lvs)   # why: stale weights, worse than the last sample
