@@ -1,7 +1,8 @@
 """Peak memory and time of ``biosig.readers.read`` on a long recording (a Holter day), old code against new.
 
-A long record is written in each format (WFDB format 16, WFDB format 212, EDF via pyedflib: ``--hours``
-long, ``--channels`` channels at ``--fs-hz``; a CSV with a ``t_s`` column ``--csv-hours`` long), then read
+A long record is written in each format (WFDB format 16, WFDB format 212, EDF via pyedflib, EDF+D with a 60 s
+hole every hour (:func:`write_edf_plusd`): ``--hours`` long, ``--channels`` channels at ``--fs-hz``; a CSV with a
+``t_s`` column and ``--csv-channels`` channels, ``--csv-hours`` long), then read
 once per side, each read in a fresh subprocess: ``baseline`` is the code before the change (``git archive`` of
 ``biosig/`` at ``--baseline-ref``, default 04f835a, into a temporary folder), ``ours`` the working tree. Rows give the peak resident set size
 (``VmHWM``) of that subprocess in MiB, the part of it the read adds above the imports (``+read``), and
@@ -62,7 +63,8 @@ def _signals(n: int, channels: int, lo: int, hi: int, rng) -> np.ndarray:
     return out
 
 
-def make_files(folder: pathlib.Path, hours: float, csv_hours: float, channels: int, fs_hz: float) -> dict:
+def make_files(folder: pathlib.Path, hours: float, csv_hours: float, channels: int, fs_hz: float,
+               csv_channels: int = 3) -> dict:
     """Write the long test files into ``folder`` (kept when they exist already) and return {label: path}."""
     import pyedflib
     import wfdb
@@ -89,15 +91,39 @@ def make_files(folder: pathlib.Path, hours: float, csv_hours: float, channels: i
         w.writeSamples([np.ascontiguousarray(d[:, c]) for c in range(channels)], digital=True)
         w.close()
     files["edf"] = edf
-    csv = folder / "long.csv"
+    plusd = folder / "long_plusd.edf"
+    if not plusd.exists():
+        d = _signals(n - n % int(fs_hz), channels, -32768, 32767, rng)
+        write_edf_plusd(plusd, d, int(fs_hz), names)
+    files["edf+d"] = plusd
+    csv = folder / f"long_{csv_channels}ch.csv"
     if not csv.exists():
         m = int(csv_hours * 3600 * fs_hz)
-        x = np.random.default_rng(3).normal(0, 1, (m, channels)).round(4)
+        x = np.random.default_rng(3).normal(0, 1, (m, csv_channels)).round(4)
         table = np.column_stack([np.arange(m) / fs_hz, x])
-        np.savetxt(csv, table, delimiter=",", fmt=["%.4f"] + ["%.4f"] * channels,
-                   header=",".join(["t_s"] + names), comments="")
+        np.savetxt(csv, table, delimiter=",", fmt="%.4f",
+                   header=",".join(["t_s"] + [f"ch{c + 1}" for c in range(csv_channels)]), comments="")
     files[f"csv {csv_hours:g} h"] = csv
     return files
+
+
+def write_edf_plusd(path: pathlib.Path, d: np.ndarray, spr: int, names: list[str], hole_every: int = 3600) -> None:
+    """An EDF+D file of the int16 samples ``d`` (n, channels): 1 s data records of ``spr`` samples per
+    signal, a 60 s hole after every ``hole_every`` records (pyedflib writes no EDF+D)."""
+    n_rec, ns = len(d) // spr, d.shape[1] + 1
+    ann_bytes = 60
+    fields = [names + ["EDF Annotations"], [""] * ns, ["uV"] * (ns - 1) + [""], ["-3276.8"] * (ns - 1) + ["-1"],
+              ["3276.7"] * (ns - 1) + ["1"], ["-32768"] * ns, ["32767"] * ns, [""] * ns,
+              [str(spr)] * (ns - 1) + [str(ann_bytes // 2)], [""] * ns]
+    head = ("0".ljust(8) + "X X X X".ljust(80) + "Startdate 01-JAN-2024 X X X".ljust(80) + "01.01.2400.00.00"
+            + str(256 * (ns + 1)).ljust(8) + "EDF+D".ljust(44) + str(n_rec).ljust(8) + "1".ljust(8) + str(ns).ljust(4))
+    head += "".join(v.ljust(w)[:w] for col, w in zip(fields, (16, 80, 8, 8, 8, 8, 8, 80, 8, 32)) for v in col)
+    with open(path, "wb") as fh:
+        fh.write(head.encode("ascii"))
+        data = d[:n_rec * spr].astype("<i2").reshape(n_rec, spr, d.shape[1]).transpose(0, 2, 1)
+        for r in range(n_rec):
+            tal = f"+{r + 60 * (r // hole_every)}\x14\x14\x00".encode()
+            fh.write(data[r].tobytes() + tal + b"\x00" * (ann_bytes - len(tal)))
 
 
 BASELINE_REF = "04f835a"   # the commit before the block-wise readers
@@ -125,7 +151,8 @@ def main(argv=None) -> int:
                         help=f"git commit whose biosig/ is the baseline (default {BASELINE_REF}, before the change)")
     parser.add_argument("--hours", type=float, default=24.0, help="length of the WFDB and EDF records, hours")
     parser.add_argument("--csv-hours", type=float, default=1.0, help="length of the CSV table, hours")
-    parser.add_argument("--channels", type=int, default=2, help="channels of every file")
+    parser.add_argument("--channels", type=int, default=2, help="channels of the WFDB and EDF files")
+    parser.add_argument("--csv-channels", type=int, default=3, help="channels of the CSV table (beside t_s)")
     parser.add_argument("--fs-hz", type=float, default=250.0, help="sampling rate of every file, Hz")
     parser.add_argument("--workdir", type=pathlib.Path, default=None,
                         help="folder for the test files, kept and reused when given (default: a temporary one)")
@@ -135,9 +162,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_reader_memory_") as tmp:
         folder = args.workdir or pathlib.Path(tmp) / "files"
         folder.mkdir(parents=True, exist_ok=True)
-        files = make_files(folder, args.hours, args.csv_hours, args.channels, args.fs_hz)
+        files = make_files(folder, args.hours, args.csv_hours, args.channels, args.fs_hz, args.csv_channels)
         old = baseline_tree(pathlib.Path(tmp), args.baseline_ref)
-        print(f"{args.hours:g} h, {args.channels} channels at {args.fs_hz:g} Hz (CSV {args.csv_hours:g} h); "
+        print(f"{args.hours:g} h, {args.channels} channels at {args.fs_hz:g} Hz (CSV {args.csv_hours:g} h, "
+              f"{args.csv_channels} channels); "
               f"peak RSS of a fresh process; +read = above the imports")
         print(f"{'case':<12} | {'base MiB':>11} | {'ours MiB':>9} | ratio | {'+read base':>10} | {'+read ours':>10}"
               f" | {'base s':>7} | {'ours s':>7} | ratio | identical")

@@ -46,6 +46,8 @@ import csv
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from biosig.errors import ReadError
 
 SEPARATORS = (",", ";", "\t")
@@ -216,3 +218,40 @@ def header_columns(path) -> list[str]:
         return []
     sep = stated_separator(_first_line(path)) or _separator(lines)
     return [c.strip().strip('"').strip() for c in next(csv.reader([lines[0]], delimiter=sep), [])]
+
+
+_LINE_BLOCK_BYTES = 1 << 18
+_BLANK_BYTES = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)   # what bytes.strip() strips
+
+
+def short_lines(path, sep: int, n_cols: int, first: int):
+    """(line number, fields) of each line from line ``first`` on (lines split at ``\\n``, numbered from 1)
+    that is not blank and has fewer than ``n_cols`` fields separated by byte ``sep``. Read in 256 KiB blocks
+    and counted with NumPy: the file's lines as Python bytes took 95 MiB for a 1 h 250 Hz table."""
+    lineno, carry = 1, b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_LINE_BLOCK_BYTES)
+            text = carry + block
+            if not text:
+                return
+            cut = len(text) if not block else text.rfind(b"\n") + 1   # complete lines; all at the end
+            if cut == 0:
+                carry = text
+                continue
+            a = np.frombuffer(text, dtype=np.uint8, count=cut)
+            ends = np.flatnonzero(a == 10)
+            if not block and (not len(ends) or ends[-1] != cut - 1):
+                ends = np.append(ends, cut)   # the last line, without its \n
+            starts = np.concatenate([[0], ends[:-1] + 1])
+            seps, filled = np.zeros(cut + 1, dtype=np.int32), np.zeros(cut + 1, dtype=np.int32)
+            np.cumsum(a == sep, out=seps[1:])   # separators before each byte
+            np.cumsum(~np.isin(a, _BLANK_BYTES), out=filled[1:])   # bytes that are not blank before each
+            fields = seps[ends] - seps[starts] + 1
+            bad = (filled[ends] > filled[starts]) & (fields < n_cols) & (lineno + np.arange(len(ends)) >= first)
+            for i in np.flatnonzero(bad):
+                yield lineno + int(i), int(fields[i])
+            lineno += len(ends)
+            carry = text[cut:]
+            if not block:
+                return

@@ -228,14 +228,45 @@ def _tals(path, block: bytes, record: int):
     return out
 
 
-def read_records(path):
-    """(names, rates Hz, units, channels float64 with NaN gaps, annotation onsets s, durations s,
-    texts, start datetime, number of holes) of an EDF+D/BDF+D file, or of an EDF/BDF file whose
-    header says -1 data records (plain EDF/BDF: records back to back from time 0); time 0 is the
-    first data record's onset."""
+_BLOCK_BYTES = 1 << 20   # data records are read about 1 MiB at a time
+
+
+def _record_blocks(path, header_bytes: int, record_bytes: int, n_records: int):
+    """(first record, (records, record_bytes) uint8 array) for the data records of the file, about
+    :data:`_BLOCK_BYTES` at a time (one record at least): the whole file was held as one bytes object."""
+    per = max(1, _BLOCK_BYTES // max(record_bytes, 1))
     with open(path, "rb") as fh:
-        raw = fh.read()
+        fh.seek(header_bytes)
+        for r0 in range(0, n_records, per):
+            k = min(per, n_records - r0)
+            yield r0, np.frombuffer(fh.read(k * record_bytes), dtype=np.uint8).reshape(k, record_bytes)
+
+
+def _digital(block: np.ndarray, lo: int, hi: int, spr: int, bdf: bool) -> np.ndarray:
+    """One signal's digital samples (records, spr) of a block of data records (its bytes ``lo:hi`` of each)."""
+    seg = block[:, lo:hi]
+    if bdf:
+        b = seg.reshape(len(block), spr, 3).astype(np.int32)
+        digital = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16)
+        return np.where(digital >= 1 << 23, digital - (1 << 24), digital)
+    return np.ascontiguousarray(seg).view("<i2").reshape(len(block), spr)
+
+
+def read_records(path):
+    """(names, rates Hz, units, channels with NaN gaps, annotation onsets s, durations s, texts, start
+    datetime, number of holes) of an EDF+D/BDF+D file, or of an EDF/BDF file whose header says -1 data
+    records (plain EDF/BDF: records back to back from time 0); time 0 is the first data record's onset.
+
+    The channels are one float32 (C, T) array where every signal has one rate (each value computed in
+    float64 and rounded once, as the float64 channels were before
+    :func:`biosig.readers.edf_format.read_edf` stacked them), else a list of float64 arrays, one per
+    signal. The data records are read in blocks (:func:`_record_blocks`): a 24 h record was held
+    whole as bytes and as float64 channels.
+    """
+    raw = read_header_bytes(path)
     ns, head, f = edf_header(path, raw)
+    with open(path, "rb") as fh:
+        file_bytes = fh.seek(0, 2)
     bdf = raw[:1] == b"\xff"
     width = 3 if bdf else 2
     header_bytes = 256 * (ns + 1)
@@ -250,10 +281,10 @@ def read_records(path):
         raise ReadError(path, f"an {kind} file needs a data record duration > 0 s, the header says {record_s:g}")
     record_bytes = sum(spr) * width
     n_records = int(_number(path, head[236:244], "number of data records"))
-    have = max(0, len(raw) - header_bytes) // record_bytes if record_bytes > 0 else 0
+    have = max(0, file_bytes - header_bytes) // record_bytes if record_bytes > 0 else 0
     if n_records == -1:   # the writer did not finish the header (still recording, or stopped): the size tells
         n_records = have
-        partial = len(raw) - header_bytes - have * record_bytes
+        partial = file_bytes - header_bytes - have * record_bytes
         log.info("%s: the header says -1 data records (the writer did not finish it): %d whole record(s) "
                  "of %g s read", path, have, record_s)
         if partial > 0 and record_bytes > 0:
@@ -266,57 +297,54 @@ def read_records(path):
         raise ReadError(path, f"truncated {kind} file: the header promises {n_records} "
                               f"data records, the file holds {have}")
     else:
-        warn_bytes_after_records(path, len(raw) - header_bytes - n_records * record_bytes, record_bytes, n_records)
+        warn_bytes_after_records(path, file_bytes - header_bytes - n_records * record_bytes, record_bytes, n_records)
     if n_records == 0:
         raise ReadError(path, "the EDF file holds no samples")
-    body = np.frombuffer(raw, dtype=np.uint8, count=n_records * record_bytes, offset=header_bytes)
-    body = body.reshape(n_records, sum(spr) * width)
     offsets = np.concatenate([[0], np.cumsum(spr)]) * width
     onsets_r, tal_rows = [], []
-    for r in range(n_records):
-        first = True
-        for i in np.flatnonzero(is_ann):
-            for onset, duration, texts in _tals(path, body[r, offsets[i]:offsets[i + 1]].tobytes(), r):
-                if first:   # the time-keeping TAL: this record's onset; its first text is empty
-                    onsets_r.append(onset)
-                    texts = texts[1:]
-                    first = False
-                tal_rows += [(onset, duration, t) for t in texts if t]
-        if first and any(is_ann):
-            raise ReadError(path, f"data record {r + 1} has no time-keeping annotation (its onset is unknown)")
-        if first:   # plain EDF: the records follow each other
-            onsets_r.append(r * record_s)
+    blocks = _record_blocks(path, header_bytes, record_bytes, n_records) if any(is_ann) else ()
+    for r0, block in blocks:
+        for r in range(r0, r0 + len(block)):
+            _record_tals(path, block[r - r0], r, offsets, is_ann, onsets_r, tal_rows)
+    if not any(is_ann):   # plain EDF: the records follow each other
+        onsets_r = [r * record_s for r in range(n_records)]
     t0 = onsets_r[0]
     rel = np.asarray(onsets_r) - t0
     if np.any(np.diff(rel) < record_s - 1e-9):
         k = int(np.flatnonzero(np.diff(rel) < record_s - 1e-9)[0]) + 1
         raise ReadError(path, f"{kind} data record {k + 1} starts at {onsets_r[k]:g} s, before the previous one "
                               f"ends ({onsets_r[k - 1] + record_s:g} s): records overlap or are out of order")
-    names, rates, units, chans = [], [], [], []
-    off_grid_s = 0.0   # the most a record was moved to put it on its channel's sample grid
-    for i in np.flatnonzero(~np.asarray(is_ann)):
-        pmin, pmax, dmin, dmax = scaling(path, f, i)
-        seg = body[:, offsets[i]:offsets[i + 1]]
-        if bdf:
-            b = seg.reshape(n_records, spr[i], 3).astype(np.int32)
-            digital = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16)
-            digital = np.where(digital >= 1 << 23, digital - (1 << 24), digital)
-        else:
-            digital = np.ascontiguousarray(seg).view("<i2").reshape(n_records, spr[i])
-        phys = (digital.astype(np.float64) - dmin) * ((pmax - pmin) / (dmax - dmin)) + pmin
-        fs = spr[i] / record_s
-        starts = np.rint(rel * fs).astype(np.int64)
-        off_grid_s = max(off_grid_s, float(np.max(np.abs(rel * fs - starts))) / fs)
-        if np.array_equal(starts, np.arange(n_records) * spr[i]):   # back to back (EDF+C, plain EDF)
-            x = phys.reshape(-1)
-        else:
-            x = np.full(int(starts[-1]) + spr[i], np.nan)
-            for r in range(n_records):
-                x[starts[r]:starts[r] + spr[i]] = phys[r]
-        names.append(f["label"][i])
-        rates.append(fs)
-        units.append(f["unit"][i])
-        chans.append(x)
+    signals = [int(i) for i in np.flatnonzero(~np.asarray(is_ann))]
+    names, units = [f["label"][i] for i in signals], [f["unit"][i] for i in signals]
+    rates = [spr[i] / record_s for i in signals]
+    scales = [scaling(path, f, i) for i in signals]
+    starts = [np.rint(rel * fs).astype(np.int64) for fs in rates]
+    # the most a record was moved to put it on its channel's sample grid
+    off_grid_s = max((float(np.max(np.abs(rel * fs - st))) / fs for fs, st in zip(rates, starts)), default=0.0)
+    lengths = [int(st[-1]) + spr[i] for st, i in zip(starts, signals)]
+    one_rate = len(set(rates)) == 1 and len(set(lengths)) == 1
+    if one_rate:
+        stack = np.full((len(signals), lengths[0] if signals else 0), np.nan, dtype=np.float32)
+        chans = list(stack)
+    else:
+        chans = [np.full(n, np.nan) for n in lengths]
+    for r0, block in _record_blocks(path, header_bytes, record_bytes, n_records) if signals else ():
+        for c, i in enumerate(signals):
+            pmin, pmax, dmin, dmax = scales[c]
+            digital = _digital(block, offsets[i], offsets[i + 1], spr[i], bdf)
+            phys = digital.astype(np.float64)   # (d - dmin) * scale + pmin, in place: one float64 block
+            phys -= dmin
+            phys *= (pmax - pmin) / (dmax - dmin)
+            phys += pmin
+            st, x = starts[c], chans[c]
+            if np.array_equal(st[r0:r0 + len(block)], np.arange(r0, r0 + len(block)) * spr[i]):   # back to back
+                x[r0 * spr[i]:(r0 + len(block)) * spr[i]] = phys.reshape(-1)
+            else:
+                for r in range(r0, r0 + len(block)):
+                    x[st[r]:st[r] + spr[i]] = phys[r - r0]
+            del digital, phys   # not held beside the next signal's
+    if one_rate:
+        chans = stack
     if off_grid_s > 1e-6:
         log.warning("%s: %s data records start off the sample grid (by up to %.3g ms): each is placed at the "
                     "nearest sample of its channel", path, kind, 1e3 * off_grid_s)
@@ -328,3 +356,18 @@ def read_records(path):
     durations = np.asarray([d for _, d, _ in tal_rows], dtype=np.float64)
     texts = [t for _, _, t in tal_rows]
     return names, rates, units, chans, onsets, durations, texts, _start(head, t0), holes
+
+
+def _record_tals(path, record: np.ndarray, r: int, offsets, is_ann, onsets_r: list, tal_rows: list) -> None:
+    """Append data record ``r``'s onset (its time-keeping TAL) to ``onsets_r`` and its annotations
+    (onset, duration, text) to ``tal_rows``; a record without a time-keeping TAL is a ReadError."""
+    first = True
+    for i in np.flatnonzero(is_ann):
+        for onset, duration, texts in _tals(path, record[offsets[i]:offsets[i + 1]].tobytes(), r):
+            if first:   # the time-keeping TAL: this record's onset; its first text is empty
+                onsets_r.append(onset)
+                texts = texts[1:]
+                first = False
+            tal_rows += [(onset, duration, t) for t in texts if t]
+    if first:
+        raise ReadError(path, f"data record {r + 1} has no time-keeping annotation (its onset is unknown)")
