@@ -65,3 +65,14 @@ def test_an_edf_plus_d_file_is_read_in_blocks_into_float32(tmp_path):
         np.testing.assert_array_equal(got[:256 * 600], want[:256 * 600])
         assert np.isnan(got[256 * 600:256 * 630]).all()
         np.testing.assert_array_equal(got[256 * 630:], want[256 * 600:])
+
+
+@pytest.mark.parametrize("kind", ["EDF+D", "EDF+C"])
+def test_a_signal_with_no_samples_per_record_is_refused_by_name(tmp_path, kind):
+    """A damaged header saying 0 samples per data record for one signal: before, EDF+D raised ZeroDivisionError
+    (a rate of 0 Hz); now the plain EDF reader's message, naming the signal."""
+    digital = [np.arange(256 * 4) % 100, np.zeros(0, dtype=np.int64)]
+    path = tmp_path / "z.edf"
+    path.write_bytes(edf_bytes(digital, np.arange(4, dtype=float), kind=kind))
+    with pytest.raises(ReadError, match=r"signal 'ECG 2': 0 samples per data record"):
+        read(path)

@@ -29,7 +29,7 @@ import re
 import numpy as np
 
 from biosig.errors import ReadError
-from biosig.readers.edf_checks import warn_bytes_after_records
+from biosig.readers.edf_checks import check_record_layout, warn_bytes_after_records
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +275,7 @@ def read_records(path):
     record_s = _number(path, head[244:252], "data record duration")
     spr = [int(_number(path, s, "samples per data record")) for s in f["spr"]]
     is_ann = [lab in ("EDF Annotations", "BDF Annotations") for lab in f["label"]]
+    check_record_layout(path, raw[:256], f["label"], spr, [not a for a in is_ann])   # 0 samples: a rate of 0 Hz
     if discontinuous and not any(is_ann):
         raise ReadError(path, f"an {kind} file without an 'EDF Annotations' signal: the data records' onsets are unknown")
     if not record_s > 0:
