@@ -194,7 +194,10 @@ class LiveState:
 
     def _couch(self, source: str) -> dict:
         c = self.couches.setdefault(source, {"state": "none", "reason": None})
-        c["_rx_s"] = self.clock()
+        now = self.clock()
+        if c.get("_rx_s") is not None:
+            c.setdefault("_gaps", collections.deque(maxlen=9)).append(now - c["_rx_s"])
+        c["_rx_s"] = now
         return c
 
     def _on_forecast(self, source, h, y):
@@ -203,10 +206,10 @@ class LiveState:
             self.version += 1
             self._close_hold(source, h["t_s"])
             self.changed.notify_all()
-        c.update(state="forecast", reason=None, stream=h["stream"], method=h.get("method"),
+        c.update(state="forecast", reason=None, detail=None, stream=h["stream"], method=h.get("method"),
                  horizon_s=h.get("horizon_s"), horizon_steps=h.get("horizon_steps"),
                  channels=list(h.get("channels", [])), t_s=h["t_s"], t_out_s=h.get("t_out_s"),
-                 latency_ms=h.get("latency_ms", {}).get("total"))
+                 latency_ms=h.get("latency_ms", {}).get("total"), _forecast_rx_s=c["_rx_s"])
         self._series(f"fcst/{source}", y.shape[0]).add(np.array([h["target_s"]]), y[None, :])
 
     def _on_hold(self, source, h):
@@ -220,7 +223,7 @@ class LiveState:
             del periods[:-MAX_HOLD_PERIODS]
             c.update(hold_since_s=h["t_s"], hold_t_out_s=h.get("t_out_s"))
             self.changed.notify_all()
-        c.update(state="hold", reason=reason, stream=h["stream"], t_s=h["t_s"])
+        c.update(state="hold", reason=reason, detail=h.get("detail"), stream=h["stream"], t_s=h["t_s"])
 
     def _close_hold(self, source, t_s):
         periods = self.hold_periods.get(source)
@@ -239,7 +242,8 @@ class LiveState:
         the fields changed since (:func:`changed_fields`: a page merges them). Every value
         carries its age in seconds of wall time: ``age_s`` (any frame of the stream or couch),
         ``signal_age_s``, ``window_age_s`` (quality, latency) and ``score_age_s`` (None until the
-        first such frame)."""
+        first such frame); a couch its ``age_s``, ``forecast_age_s`` and ``stale`` (no frame for 3 of
+        its intervals, at least 3 s), a held one its ``detail``."""
         with self.lock:
             now = self.clock()
             self._forget(now)
@@ -258,14 +262,23 @@ class LiveState:
                 streams[n] = {k: v for k, v in s.items() if not k.startswith("_")}
                 streams[n].update(age_s=age(s, "_rx_s"), signal_age_s=age(s, "_signal_rx_s"),
                                   window_age_s=age(s, "_window_rx_s"), score_age_s=age(s, "_score_rx_s"))
-                if s.get("_score_rx_s") is not None:
-                    streams[n]["score_stale"] = streams[n]["score_age_s"] > score_stale_after_s(s.get("_score_gaps"))
                 if s.get("_signal_rx_s") is not None:   # the page dims a trace that stopped, says NO SIGNAL
                     streams[n]["signal_stale"] = streams[n]["signal_age_s"] > score_stale_after_s(s.get("_signal_gaps"))
+                if s.get("_score_rx_s") is not None:
+                    # a tapped stream whose samples stopped has no current reading either: with a hop of
+                    # 5 s its last HR stayed in the colour of a valid one for 15 s beside NO SIGNAL
+                    streams[n]["score_stale"] = bool(streams[n]["score_age_s"] > score_stale_after_s(
+                        s.get("_score_gaps")) or streams[n].get("signal_stale"))
             sent, cursors[SENT] = cursors.get(SENT, {}), streams
             streams = {n: changed_fields(sent.get(n), d) for n, d in streams.items()}
-            couches = {k: {**{f: x for f, x in v.items() if not f.startswith("_")}, "age_s": age(v, "_rx_s")}
-                       for k, v in self.couches.items()}
+            couches = {}
+            for k, v in self.couches.items():
+                # no frame of a couch for 3 of its usual intervals (>= 3 s): its FORECAST or HOLD is no
+                # current state (the runtime answers every marker frame, and holds a silent source every
+                # stale_s); the badge stayed a green FORECAST as long as the runtime's heartbeat came
+                couches[k] = {**{f: x for f, x in v.items() if not f.startswith("_")}, "age_s": age(v, "_rx_s"),
+                              "forecast_age_s": age(v, "_forecast_rx_s")}
+                couches[k]["stale"] = couches[k]["age_s"] > score_stale_after_s(v.get("_gaps"))
             return {"now_s": now, "hb_age_s": None if self.last_hb_s is None else now - self.last_hb_s,
                     "endpoint": self.endpoint, "waited_s": round(now - self.started_s, 3),
                     "forget_s": self.forget_s, "streams": streams, "couches": couches,

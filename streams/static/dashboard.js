@@ -40,6 +40,11 @@
   }
   // the units a stream declares ("mV"; "mm, m" when its channels differ; "no unit" when it gives none)
   const unitText = us => [...new Set((us || []).filter(x => x))].join(", ") || "no unit";
+  // a chart's y ticks carry its stream's unit; redrawn when it changes ("no unit": plain numbers)
+  function setUnit(c, text, key) {
+    const u = text === "no unit" ? "" : text;
+    if (c.yUnit.unit !== u) { c.yUnit.unit = u; markDirty(key); }
+  }
   const fmt = (v, nd = 1) => (v === null || v === undefined || !isFinite(v)) ? "-" : Number(v).toFixed(nd);
   // how old a value is (wall time since its frame came), shown beside every value
   const ago = a => (a === null || a === undefined || !isFinite(a)) ? "" : ` (${fmt(a, 0)} s ago)`;
@@ -78,9 +83,21 @@
 
   function width(node) { return Math.max(300, node.clientWidth - 4); }
 
+  // chart times: device times (Unix seconds) on this browser's clock, HH:MM:SS. They were the UTC
+  // minutes and seconds ("08:42"), which read as a time of day and were not the viewer's clock
+  const clock = t => new Date(t * 1000).toLocaleTimeString([], { hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit" });
   function timeAxis() {
-    return { scale: "x", space: 60, values: (u, ts) => ts.map(t => new Date(t * 1000).toISOString().substr(14, 5)) };
+    return { scale: "x", space: 80, values: (u, ts) => ts.map(clock) };
   }
+  // a y axis whose ticks carry the unit the stream declares (holder.unit: "" for none)
+  const numTick = x => Math.abs(x) >= 1000 || (x !== 0 && Math.abs(x) < 0.01) ? x.toExponential(1) : String(+x.toPrecision(4));
+  function valueAxis(holder) {
+    return { size: 70, values: (u, v) => v.map(x => numTick(x) + (holder.unit ? " " + holder.unit : "")) };
+  }
+  const offsetText = () => {   // "UTC+01:00": the viewer's clock, said once in the footer
+    const m = -new Date().getTimezoneOffset(), a = Math.abs(m);
+    return `UTC${m < 0 ? "-" : "+"}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+  };
 
   function signalPanel(name, info) {
     const key = "sig/" + name;
@@ -93,21 +110,22 @@
     const box = el("div", {}, p);
     const qbox = el("div", {}, p);
     el("div", { class: "muted", text: "per window: quality (green, 0-1, left axis) and embedding latency (purple, ms, right axis)" }, p);
+    const yUnit = { unit: "" };
     const u = new uPlot({
       width: width(p), height: 110, legend: { show: false }, cursor: { show: false },
       scales: { x: { time: false } },
-      axes: [timeAxis(), { size: 50 }],
+      axes: [timeAxis(), valueAxis(yUnit)],
       series: [{}, { label: "signal", stroke: COLORS.trace, width: 1, spanGaps: false, points: { show: false } }],
     }, [[], []], box);
     const q = new uPlot({
       width: width(p), height: 70, legend: { show: false }, cursor: { show: false },
       scales: { x: { time: false }, q: { range: [0, 1] }, ms: { range: (u, lo, hi) => [0, Math.max(100, hi || 0)] } },
       axes: [{ show: false }, { scale: "q", size: 50, space: 15, values: (u, v) => v.map(x => x.toFixed(1)) },
-             { scale: "ms", side: 1, size: 50, space: 15, grid: { show: false }, values: (u, v) => v.map(x => x + " ms") }],
+             { scale: "ms", side: 1, size: 60, space: 15, grid: { show: false }, values: (u, v) => v.map(x => x + " ms") }],
       series: [{}, { label: "quality", scale: "q", stroke: COLORS.quality, width: 1.5, points: { size: 4 } },
                { label: "latency ms", scale: "ms", stroke: COLORS.latency, width: 1.5, points: { size: 4 } }],
     }, [[], [], []], qbox);
-    D.charts[key] = { u, q, panel: p, vals, score, scoreAge };
+    D.charts[key] = { u, q, panel: p, vals, score, scoreAge, yUnit };
     watch(p, key);
     markDirty(key);
     return p;
@@ -121,20 +139,22 @@
     const badge = el("span", { class: "badge", id: "hold-" + source, "data-state": "none", text: "no forecast yet" }, head);
     el("span", { class: "title", text: name }, head);
     const age = el("span", { class: "muted age", id: "age-" + source }, head);
+    const detail = el("div", { class: "detail", id: "detail-" + source }, p);   // why held, or why not current
     const vals = el("div", { class: "vals" }, p);
     const sel = el("select", { title: "coordinate" }, vals);
     const unit = el("span", { class: "unit", text: " unit: ?" }, vals);
     const info = el("span", {}, vals);
     const box = el("div", {}, p);
     const hooks = { drawClear: [u => shadeHolds(u, source)] };
+    const yUnit = { unit: "" };
     const u = new uPlot({
       width: width(p), height: 170, legend: { show: true, live: false }, cursor: { show: false },
-      scales: { x: { time: false } }, axes: [timeAxis(), { size: 50 }],
+      scales: { x: { time: false } }, axes: [timeAxis(), valueAxis(yUnit)],
       series: [{}, { label: "marker", stroke: COLORS.trace, width: 1.5, spanGaps: true, points: { show: false } },
                { label: "forecast (drawn at t + h)", stroke: COLORS.forecast, width: 1.5, spanGaps: true, points: { show: false } }],
       hooks,
     }, [[], [], []], box);
-    const c = D.charts[key] = { u, panel: p, badge, sel, info, unit, age, channels: [], holds: "" };
+    const c = D.charts[key] = { u, panel: p, badge, sel, info, unit, age, detail, yUnit, channels: [], holds: "" };
     D.couchOf[name] = key;
     sel.addEventListener("change", () => markDirty(key));
     watch(p, key);
@@ -184,6 +204,7 @@
       signalPanel(name, s);
       if (D.data["sig/" + name]) taps++;
       const c = D.charts["sig/" + name];
+      setUnit(c, unitText(s.units && s.units.slice(0, 1)), "sig/" + name);
       const lead = (s.channels || []).length ? ` · trace: ${s.channels[0]} (${unitText(s.units && s.units.slice(0, 1))})` : "";
       // no samples for a while (a lead off, a bed unplugged): said first, and the frozen trace is dimmed
       const noSignal = s.signal_stale || up.hb_age_s !== null && !alive;
@@ -191,10 +212,11 @@
       setText(c.vals, `${noSignal ? `NO SIGNAL for ${fmt(s.signal_age_s, 0)} s · ` : ""}` +
         `${s.modality || "?"}${s.fs_hz ? " " + fmt(s.fs_hz, 0) + " Hz" : ""}${lead}` +
         `${s.signal_age_s !== null && s.signal_age_s !== undefined ? " · last samples" + ago(s.signal_age_s) : ""} · window quality ` +
-        `${fmt(s.quality, 2)} · embedding latency ${fmt(s.latency_ms)} ms (last 100: p50 ${fmt(s.latency_p50_ms)}, ` +
-        `p99 ${fmt(s.latency_p99_ms)})${ago(s.window_age_s)} · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`);
+        `${fmt(s.quality, 2)} (0-1) · embedding latency ${fmt(s.latency_ms)} ms (last 100: p50 ${fmt(s.latency_p50_ms)} ms, ` +
+        `p99 ${fmt(s.latency_p99_ms)} ms)${ago(s.window_age_s)} · ${s.windows} windows${s.model_id ? " · " + s.model_id : ""}`);
       if (s.score && (s.score_stale || up.hb_age_s !== null && !alive)) {   // no current reading: never the last one as if it were
-        setText(c.score, `NO CURRENT READING: no new window for ${fmt(s.score_age_s, 0)} s (last: ${s.score})`);
+        const why = s.signal_stale ? `no samples for ${fmt(s.signal_age_s, 0)} s` : `no new window for ${fmt(s.score_age_s, 0)} s`;
+        setText(c.score, `NO CURRENT READING: ${why} (last: ${s.score})`);
         setData(c.score, "ok", "stale");
       } else if (s.score) {   // the window's measures and heads, or why they were withheld (streams/scores.py)
         setText(c.score, s.score);
@@ -208,6 +230,7 @@
       if (s.modality === "motion") {   // the marker unit as the stream declares it (was "mm" whatever it said)
         const cp = couchPanel(name, s.source);
         setText(cp.unit, ` unit: ${unitText(s.units)}`);
+        setUnit(cp, unitText(s.units), D.couchOf[name]);
         if (D.data["sig/" + name]) taps++;
       }
     }
@@ -230,10 +253,22 @@
         setData(badge, "state", "none");
         setText(badge, "no forecast yet");
       }
+      let why = "";   // why the badge shows no current state, or why the source is held
       if (!alive) {   // never leave a green FORECAST up when the runtime has gone quiet
         setData(badge, "state", "none");
         setText(badge, "NO RUNTIME: do not act");
+        why = "no heartbeat from the runtime: the last forecast or hold is not current";
+      } else if (c.stale) {   // the runtime is up but this couch sent nothing for a while
+        setData(badge, "state", "none");
+        delete badge.dataset.reason;
+        setText(badge, `NO CURRENT FORECAST for ${fmt(c.age_s, 0)} s: do not act`);
+        why = `no forecast or hold frame for ${fmt(c.age_s, 0)} s (last: ${c.state === "hold" ? "HOLD " + c.reason : c.state})`;
+      } else if (c.state === "hold") {
+        why = c.detail ? `held: ${c.detail}` : `held: ${c.reason}`;
       }
+      setText(cp.detail, why);
+      const live = alive && !c.stale && c.state === "forecast";
+      setData(cp.panel, "stale", live ? "no" : "yes");   // a held or stale forecast trace is dimmed
       D.couchState[source] = { state: c.state, reason: c.reason };
       const chans = c.channels || [];
       if (chans.length && cp.channels.join() !== chans.join()) {
@@ -242,9 +277,10 @@
         cp.sel.value = String(Math.min(2, chans.length - 1));   // m1_z: the main breathing axis
         markDirty("couch/" + source);
       }
-      if (c.method) {
-        setText(cp.info, ` ${c.method} · h = ${fmt(c.horizon_s, 3)} s (${c.horizon_steps} samples) · ` +
-          `forecast latency ${fmt(c.latency_ms, 1)} ms`);
+      if (c.method) {   // while held: no forecast number, only when the last one came
+        setText(cp.info, ` · ${c.method} · h = ${fmt(c.horizon_s, 3)} s (${c.horizon_steps} samples) · ` + (live ?
+          `forecast latency ${fmt(c.latency_ms, 1)} ms` : (c.forecast_age_s === null || c.forecast_age_s === undefined ? "no forecast yet" :
+          `no current forecast (last one came${ago(c.forecast_age_s)})`)));
       }
       cp.badge.title = `last ${c.state === "hold" ? "hold" : "forecast"} frame${ago(c.age_s)}`;
       setText(cp.age, ago(c.age_s));
@@ -343,6 +379,8 @@
         setData(c.badge, "state", "none");
         delete c.badge.dataset.reason;
         setText(c.badge, "NO DASHBOARD SERVER: do not act");
+        setData(c.panel, "stale", "yes");
+        setText(c.detail, "the dashboard server is unreachable: nothing here is current");
       }
     }
   }
@@ -380,5 +418,7 @@
       if (c.q) c.q.setSize({ width: w, height: c.q.height });
     }
   });
+  const tz = document.getElementById("tz");
+  if (tz) tz.textContent = `this browser's clock (${offsetText()})`;
   connect();
 })();
