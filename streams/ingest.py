@@ -14,6 +14,7 @@ name) is rejected as ``session_conflict``: see :data:`SESSION_TAKEOVER_S`.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from biosig.flatline import FLAT_MODALITIES, flat_mask, window_flat_mask
 from encoders.lead_choice import QUALITY_RANKED_MODALITIES
 from streams.device_rate import MARKER_PROVISIONAL_SPAN_S, PROVISIONAL_SPAN_S, DeviceRate
 from streams.metrics import StreamStats
+from streams.windows import SampleTail, Windower
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +82,16 @@ class InputStream:
     def __init__(self, header: dict, window, model=None, stats: StreamStats | None = None,
                  audio_fmax_hz: float | None = None):
         from streams.audio_band_live import live_band
-        from streams.windows import Windower
+        from streams.forecast import source_of
         self.name = header["stream"]
+        self.source = source_of(self.name)   # its source's ingest budget (runtime_ingest), looked up per frame
         self.session = header["session"]
         self.fs_hz = float(header["fs_hz"])
         self.channels = tuple(header["channels"])
         self.units = tuple(header["units"])
         self.modality = header["modality"]
         self.dtype = header["dtype"]
+        self._layout_lists = None              # (channels, units) as lists, for same_layout
         self.last_seq = header["seq"] - 1
         self.last_t_s: float | None = None     # device time of the newest accepted sample
         self.last_t0_s: float | None = None    # ... and of the first sample of its frame
@@ -136,7 +140,9 @@ class InputStream:
         # (biosig.quality_audio); mono audio (the usual stream) keeps nothing and pays nothing
         self.cancel_check = self.pipe is not None and self.modality == "audio" and len(self.channels) >= 2
         self.keeps_raw = self.flat_check or self.cancel_check
-        self.raw = np.empty((len(self.channels), 0), dtype=np.float32)
+        # (appended in place: streams.windows.SampleTail; about a window's span of recorded samples)
+        self._raw = SampleTail(len(self.channels), max(256, int(self.windower.window_n * self.fs_hz / self.fs_out_hz))
+                               if self.keeps_raw else 256)
         self.raw_first = 0                     # recorded sample (since processed sample 0) of raw[:, 0]
         self.cancel_block_n = 0
         self.cancelled = np.zeros(0, dtype=bool)   # verdicts of the complete blocks from block cancel_first
@@ -146,6 +152,21 @@ class InputStream:
             self.cancel_block_n = cancel_block_n(self.fs_hz)
             self._cancelled_blocks, self._source_blocks = cancelled_blocks, source_blocks
             self._bad = self.cancelled       # the verdicts the windows of the last chunk read
+
+    def same_layout(self, h: dict) -> bool:
+        """Whether ``h`` declares exactly the session's rate, channels, units, modality and dtype: the
+        per-frame check of a stream's frames, without the allocations of :meth:`consistent` (which says
+        what differs, and is asked whenever this says False)."""
+        lists = self._layout_lists
+        if lists is None or lists[0] is not self.channels or lists[1] is not self.units:
+            lists = self._layout_lists = (self.channels, self.units, list(self.channels), list(self.units))
+        return (h["fs_hz"] == self.fs_hz and h["modality"] == self.modality and h["dtype"] == self.dtype
+                and h["channels"] == lists[2] and h["units"] == lists[3])
+
+    @property
+    def raw(self) -> np.ndarray:
+        """The recorded samples (C, n) behind the buffered windows, from recorded sample ``raw_first``."""
+        return self._raw.view
 
     def consistent(self, h: dict) -> str:
         """Empty string when ``h`` matches the session, else what differs."""
@@ -160,6 +181,9 @@ class InputStream:
     def sequence(self, seq: int, t0_s: float | None = None) -> str:
         """Classify ``seq`` (first sample at device time ``t0_s``): ``ok``, ``gap`` (counted
         here), ``restart`` (counted here), ``duplicate`` or ``late``."""
+        if seq == self.last_seq + 1:   # the usual frame: no wrap, restart, duplicate, late or gap can be
+            self.last_seq = seq
+            return "ok"
         wrap = self._wrapped(seq, t0_s)
         if wrap:
             log.info("%s: sequence wrapped at 2^%d (%d -> %d): the next frame, not a restart",
@@ -253,7 +277,7 @@ class InputStream:
             self.band.reset()
         self.anchor_t_s = None
         self.out_count = 0
-        self.raw = self.raw[:, :0]
+        self._raw.clear()
         self.raw_first = 0
         self.cancelled = self.cancelled[:0]
         self.cancel_first = 0
@@ -276,7 +300,7 @@ class InputStream:
         y = self.pipe.process(x) if self.pipe is not None else x.astype(np.float32, copy=False)
         y = self.band.process(y) if self.band is not None else y   # the samples' own times: no shift
         if self.keeps_raw:
-            self.raw = np.concatenate([self.raw, x.astype(np.float32, copy=False)], axis=1)
+            self._raw.append(x.astype(np.float32, copy=False))
         if self.anchor_t_s is None:
             self.anchor_t_s = t0_s
         k_first = self.out_count
@@ -300,10 +324,11 @@ class InputStream:
                 self._drop_verdicts(k_next)
                 first_needed = (self.cancel_first + self.cancelled.size) * self.cancel_block_n
             else:
-                first_needed = int(np.floor(k_next * self.fs_hz / self.fs_out_hz)) - 1
+                first_needed = math.floor(k_next * self.fs_hz / self.fs_out_hz) - 1
             drop = min(self.raw.shape[1], max(0, first_needed - self.raw_first))
             if drop:
-                self.raw, self.raw_first = self.raw[:, drop:], self.raw_first + drop
+                self._raw.drop(drop)
+                self.raw_first += drop
         return out
 
     def _chunk_gaps(self, cut: list) -> bool:

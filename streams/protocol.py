@@ -125,33 +125,80 @@ def encode(topic: str, header: dict, array: np.ndarray | None = None) -> list:
     return parts
 
 
+_DTYPE_OF = {name: np.dtype(name) for name in DTYPES}
+SMALL_FRAME_VALUES = 64   # payloads of at most this many values are checked for finiteness in plain Python
+_TOPICS_OK: dict = {}     # topic -> TOPIC_RE matched (a memo of the topics seen, at most 4096)
+
+
+def _topic_ok(topic: str) -> bool:
+    """``TOPIC_RE.match(topic)``, remembered for topics short enough to be valid (the regex once per
+    stream, not once per frame)."""
+    if len(topic) > 130:   # longer than <64>/<64> and the newline "$" lets through: never valid, never kept
+        return False
+    ok = _TOPICS_OK.get(topic)
+    if ok is None:
+        ok = TOPIC_RE.match(topic) is not None
+        if len(_TOPICS_OK) >= 4096:
+            _TOPICS_OK.clear()
+        _TOPICS_OK[topic] = ok
+    return ok
+
+
 def _bytes(part) -> bytes | memoryview:
     return part.buffer if hasattr(part, "buffer") else part
 
 
 _MERGED = {kind: {**_COMMON, **schema} for kind, schema in SCHEMAS.items()}   # built once, not per frame
+# kind -> ((key, types, required, exact types accepted at once), ...): msgpack gives plain int, float,
+# str, list, dict and bool, so ``type(value) in exact`` decides most values without the isinstance rules
+# (bool is no int here); any other type takes those rules, as before
+_EXACT = {int: (int,), _num: (int, float), bool: (bool,)}
+_FIELDS = {kind: tuple((key, types, required, frozenset(_EXACT.get(types, (types,))))
+                       for key, (types, required) in schema.items()) for kind, schema in _MERGED.items()}
 
 
 def _check_types(header: dict, kind: str, stream: str):
-    schema = _MERGED[kind]
-    for key, (types, required) in schema.items():
+    seen = 0   # schema keys present: fewer than the header's keys means unknown ones
+    for key, types, required, exact in _FIELDS[kind]:
         if key not in header:
             if required:
                 _reject("schema", f"{kind} header lacks {key!r}", stream)
             continue
+        seen += 1
         value = header[key]
-        ok = isinstance(value, types) and not (isinstance(value, bool) and types in (int, _num))
-        if types is bool:
-            ok = isinstance(value, bool)
-        if not ok:
-            _reject("schema", f"{kind} header field {key!r} = {value!r:.60} has the wrong type", stream)
-        if isinstance(value, float) and not math.isfinite(value):
+        t = type(value)
+        if t not in exact:
+            ok = isinstance(value, types) and not (isinstance(value, bool) and types in (int, _num))
+            if types is bool:
+                ok = isinstance(value, bool)
+            if not ok:
+                _reject("schema", f"{kind} header field {key!r} = {value!r:.60} has the wrong type", stream)
+            if isinstance(value, float) and not math.isfinite(value):
+                _reject("schema", f"{kind} header field {key!r} is not finite", stream)
+        elif t is float and not math.isfinite(value):
             _reject("schema", f"{kind} header field {key!r} is not finite", stream)
-    unknown = header.keys() - schema.keys()
-    if unknown:
+    if seen != len(header):
+        unknown = header.keys() - _MERGED[kind].keys()
         _reject("schema", f"{kind} header has unknown fields {sorted(unknown)}", stream)
     if header["seq"] < 0 or header["seq"] >= 1 << 63:
         _reject("schema", f"seq {header['seq']} outside [0, 2**63)", stream)
+
+
+def _ints(shape) -> bool:
+    """Every dimension a plain int (no bool), as a loop: ``all()`` over a generator cost more than the check."""
+    for s in shape:
+        if not isinstance(s, int) or isinstance(s, bool):
+            return False
+    return True
+
+
+def _names_ok(names, c: int) -> bool:
+    if len(names) != c:
+        return False
+    for n in names:
+        if not isinstance(n, str) or len(n) > 64:
+            return False
+    return True
 
 
 def _check_signal(h: dict, stream: str):
@@ -164,14 +211,14 @@ def _check_signal(h: dict, stream: str):
     if not lo <= fs <= hi:
         _reject("rate", f"fs_hz {fs} outside [{lo}, {hi}] for {h['modality']}", stream)
     shape = h["shape"]
-    if len(shape) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape):
+    if len(shape) != 2 or not _ints(shape):
         _reject("shape", f"signal shape must be [channels, samples], got {shape!r:.60}", stream)
     c, t = shape
     if not 1 <= c <= MAX_CHANNELS or not 1 <= t <= MAX_FRAME_SAMPLES:
         _reject("shape", f"shape {shape} outside [1..{MAX_CHANNELS}, 1..{MAX_FRAME_SAMPLES}]", stream)
     for key in ("channels", "units"):
         names = h[key]
-        if len(names) != c or not all(isinstance(n, str) and len(n) <= 64 for n in names):
+        if not _names_ok(names, c):
             _reject("shape", f"{key} must list {c} strings, got {names!r:.80}", stream)
     if h["session"] < 0 or h["session"] >= 1 << 63:
         _reject("schema", f"session {h['session']} outside [0, 2**63)", stream)
@@ -191,7 +238,7 @@ def decode(parts: list, *, check_finite: bool = True) -> Frame:
         topic = bytes(_bytes(parts[0])).decode("utf-8")
     except UnicodeDecodeError:
         _reject("topic", "topic is not UTF-8")
-    stream = topic if TOPIC_RE.match(topic) else ""
+    stream = topic if _topic_ok(topic) else ""
     raw = _bytes(parts[1])
     if len(raw) > MAX_HEADER_BYTES:
         _reject("header", f"header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}", stream)
@@ -208,7 +255,7 @@ def decode(parts: list, *, check_finite: bool = True) -> Frame:
         _reject("schema", f"kind {kind!r} not one of {', '.join(KINDS)}", stream)
     _check_types(header, kind, stream)
     if kind == "signal":
-        if topic.startswith("sig/") and TOPIC_RE.match(topic[4:]):  # the runtime's tap (output side)
+        if topic.startswith("sig/") and _topic_ok(topic[4:]):  # the runtime's tap (output side)
             stream = topic[4:]
         if not stream:
             _reject("topic", f"topic {topic!r:.80} is not <source>/<stream>")
@@ -222,10 +269,9 @@ def decode(parts: list, *, check_finite: bool = True) -> Frame:
         if header["dtype"] not in DTYPES:
             _reject("schema", f"dtype {header['dtype']!r} not one of {', '.join(DTYPES)}", stream)
         shape = header["shape"]
-        if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_FRAME_SAMPLES
-                   for s in shape) or len(shape) > 3:
+        if len(shape) > 3 or not _ints(shape) or not all(0 <= s <= MAX_FRAME_SAMPLES for s in shape):
             _reject("shape", f"bad shape {shape!r:.60}", stream)
-        dtype = np.dtype(header["dtype"])
+        dtype = _DTYPE_OF[header["dtype"]]
         payload = _bytes(parts[2])
         n = dtype.itemsize
         for dim in shape:   # (np.prod here was 20 % of decoding a small frame)
@@ -233,10 +279,13 @@ def decode(parts: list, *, check_finite: bool = True) -> Frame:
         if len(payload) != n:
             _reject("payload_size", f"payload has {len(payload)} bytes, shape {shape} x "
                                     f"{dtype.itemsize} needs {n}", stream)
-        array = np.frombuffer(payload, dtype=dtype).reshape(shape)
+        flat = np.frombuffer(payload, dtype=dtype)
+        array = flat.reshape(shape)
         # a finite float64 sum means every sample is finite (NaN and inf propagate; float32
-        # samples cannot overflow it); only an infinite sum needs the element-wise check
-        if check_finite and dtype.kind == "f" and not math.isfinite(array.sum(dtype=np.float64)) \
+        # samples cannot overflow it); only an infinite sum needs the element-wise check. A small
+        # frame is summed as Python floats (a numpy reduction on 25 values cost more than the sum)
+        if check_finite and dtype.kind == "f" and not math.isfinite(
+                sum(flat.tolist()) if flat.size <= SMALL_FRAME_VALUES else flat.sum(dtype=np.float64)) \
                 and not np.isfinite(array).all():
             _reject("nonfinite", "payload holds NaN or inf samples", stream)
     elif len(parts) != 2:

@@ -143,15 +143,17 @@ class IngestMixin:
             self._reject(exc.stream, exc.reason, str(exc))
             return
         h, x = frame.header, frame.array
-        if frame.kind == "heartbeat":
+        kind = h["kind"]
+        if kind == "heartbeat":
             return
-        if frame.kind != "signal" or frame.topic.startswith("sig/"):
-            self._reject(h["stream"] if frame.kind == "signal" else frame.topic, "schema",
-                         f"{frame.kind} frames on {frame.topic[:80]!r} are outputs, not inputs")
+        if kind != "signal" or frame.topic.startswith("sig/"):
+            self._reject(h["stream"] if kind == "signal" else frame.topic, "schema",
+                         f"{kind} frames on {frame.topic[:80]!r} are outputs, not inputs")
             return
         name = h["stream"]
-        with np.errstate(over="ignore"):
-            x = x.astype(np.float32, copy=False)   # the runtime works in float32
+        if x.dtype != np.float32:   # the runtime works in float32 (an errstate cost more than a small frame's cast)
+            with np.errstate(over="ignore"):
+                x = x.astype(np.float32)
         if h["dtype"] == "<f8" and not np.isfinite(x.sum(dtype=np.float64)):
             # finite as float64 but beyond float32 (|x| > 3.4e38): inf here, never a sample (an
             # inf the forecaster skipped as missing used to be answered with the last forecast)
@@ -171,7 +173,7 @@ class IngestMixin:
                 self._session_conflict(st, h["session"], recv_s)
                 return
             st = self._open_stream(h, st)
-        else:
+        elif not st.same_layout(h):
             why = st.consistent(h) or (tuple(h["units"]) != st.units and   # (as a change of channels)
                                        f"units changed from {list(st.units)} to {h['units']} within session {st.session}")
             if why:
@@ -184,7 +186,7 @@ class IngestMixin:
         if not st.budget.would_admit(frame_s, recv_s):   # its seq number becomes a gap of the frames after it
             self._reject(name, "over_rate", st.budget.detail(frame_s))
             return
-        src = source_of(name)
+        src = st.source
         src_budget, n_src = self._source_budget(src, recv_s), max(1, self.registry.by_source[src])
         src_budget.speed = self.config.ingest_speed_max * n_src   # the sum of its streams' rates
         if not src_budget.would_admit(frame_s, recv_s):

@@ -9,6 +9,52 @@ from __future__ import annotations
 import numpy as np
 
 
+class SampleTail:
+    """The newest samples of a stream, (C, n) float32: appended at the end, dropped from the front.
+
+    They live in a store with ``room`` spare columns, so a small chunk is written in place: an
+    ``np.concatenate`` of the held samples and each frame copied a window's worth per frame (a
+    12-lead ECG window of 10 s at 500 Hz: 240 kB a frame, however small the frame). The held samples
+    move to the front (or to a new store) once the room is used up: once in ``room / T`` frames.
+    """
+
+    __slots__ = ("n_channels", "room", "_store", "_start", "_stop")
+
+    def __init__(self, n_channels: int, room: int = 256):
+        self.n_channels, self.room = n_channels, max(1, int(room))
+        self._store = np.empty((n_channels, 0), dtype=np.float32)
+        self._start = self._stop = 0
+
+    @property
+    def view(self) -> np.ndarray:
+        """The held samples (C, n), a view of the store: valid until the next :meth:`append`."""
+        return self._store[:, self._start:self._stop]
+
+    def append(self, x: np.ndarray) -> None:
+        """Add ``x`` (C, T) after the held samples (cast to float32 as ``astype`` does)."""
+        if x.ndim != 2 or x.shape[0] != self.n_channels:
+            np.concatenate([self.view, x], axis=1)   # raises numpy's own error, as the concatenation did
+        t = x.shape[1]
+        if self._stop + t > self._store.shape[1]:
+            held, cap = self._stop - self._start, self._store.shape[1]
+            need = held + t
+            if need + self.room // 2 > cap or cap > 2 * (need + self.room):   # too small, or left large by a long chunk
+                store = np.empty((self.n_channels, need + self.room), dtype=np.float32)
+            else:
+                store = self._store      # numpy copies overlapping ranges as if through a buffer
+            store[:, :held] = self._store[:, self._start:self._stop]
+            self._store, self._start, self._stop = store, 0, held
+        self._store[:, self._stop:self._stop + t] = x
+        self._stop += t
+
+    def drop(self, k: int) -> None:
+        """Forget the oldest ``k`` samples (at most all held)."""
+        self._start = min(self._stop, self._start + k)
+
+    def clear(self) -> None:
+        self._start = self._stop = 0
+
+
 class Windower:
     """Sliding windows of ``window_n`` samples every ``hop_n`` samples.
 
@@ -23,11 +69,17 @@ class Windower:
         if not 0 < hop_n <= window_n:
             raise ValueError(f"need 0 < hop_n <= window_n, got hop_n={hop_n}, window_n={window_n}")
         self.n_channels, self.window_n, self.hop_n, self.fs_hz = n_channels, window_n, hop_n, fs_hz
+        self._tail = SampleTail(n_channels, max(window_n, 256))
         self.reset()
+
+    @property
+    def buf(self) -> np.ndarray:
+        """The buffered samples (C, at most ``window_n`` after a push)."""
+        return self._tail.view
 
     def reset(self):
         """Forget buffered samples; the next window ends ``window_n`` samples from now."""
-        self.buf = np.empty((self.n_channels, 0), dtype=np.float32)
+        self._tail.clear()
         self.total = 0
         self.next_end = self.window_n
 
@@ -41,16 +93,17 @@ class Windower:
         from the first sample pushed since the last :meth:`reset`.
         """
         t = x.shape[1]
-        self.buf = np.concatenate([self.buf, x.astype(np.float32, copy=False)], axis=1)
+        self._tail.append(x.astype(np.float32, copy=False))
         self.total += t
         out = []
-        n = self.buf.shape[1]
+        buf = self._tail.view
+        n = buf.shape[1]
         while self.next_end <= self.total:
             back = self.total - self.next_end          # samples after the window's end
             stop = n - back
-            out.append((self.buf[:, stop - self.window_n:stop].copy(), t0_s + (t - 1 - back) / self.fs_hz,
+            out.append((buf[:, stop - self.window_n:stop].copy(), t0_s + (t - 1 - back) / self.fs_hz,
                         self.next_end))
             self.next_end += self.hop_n
         if n > self.window_n:
-            self.buf = self.buf[:, n - self.window_n:]
+            self._tail.drop(n - self.window_n)
         return out
