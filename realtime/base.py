@@ -5,7 +5,8 @@
 in the input's units.  Learning is delayed-supervised: when sample ``t`` arrives, the input
 window that ended at ``t - horizon_steps`` gets its target and one training step is made.
 
-Stream handling done here for every method:
+Stream handling done for every method (here the sample checks; the per-sample learning step, window
+restarts and resets in :mod:`realtime.learning`):
 
 * normalisation (Pohl et al.): positions minus the first sample, then a z-score fitted on the
   first ``norm_steps`` valid samples; until then samples are buffered and, once the scaler is
@@ -36,7 +37,7 @@ Stream handling done here for every method:
   confirms it (learnt then) or comes back (a glitch: dropped, its place filled from its neighbours,
   ``n_dropped``; no forecast for the sample that came back).
 * a forecast outside the range of motion seen so far: in any coordinate further below its minimum
-  or above its maximum (normalised samples learnt) than :data:`FORECAST_REACH` times the largest
+  or above its maximum (normalised samples learnt) than :data:`~realtime.learning.FORECAST_REACH` times the largest
   per-coordinate range (at least one z-unit) is withheld (``ready`` False, ``out_of_range``
   True, ``divergence`` says how far): breathing stays within a few z-units, a forecast of 50 or
   500 is a runaway learner, never a number to publish (the loss and explosion bounds above let
@@ -51,28 +52,19 @@ Stream handling done here for every method:
 from __future__ import annotations
 
 import copy
-import logging
 import math
 
 import numpy as np
 
 from realtime.config import MAX_FROZEN_S, ForecasterConfig, frozen_steps  # noqa: F401  (re-exported)
 from realtime.errors import ForecastError
-from realtime.jumps import JumpMixin, coordinate_bounds, step_bounds
+from realtime.jumps import JumpMixin
+from realtime.learning import FORECAST_REACH, LearningMixin  # noqa: F401  (FORECAST_REACH re-exported)
 from realtime.state import StateMixin
 from realtime.trust import TrustMixin
 
-log = logging.getLogger(__name__)
 
-#: A forecast further outside the range of the samples learnt so far than this many times the
-#: largest per-coordinate range (z-units, at least 1) is withheld (see the module docstring).
-#: On the four shared marker sessions (h 1-21) the causal forecasts of every method at their usual
-#: settings stay within 0.7 of it, except RLS's right after its warm-up (2.0: a forecast of 21 z
-#: for a truth of 5); an LMS with lr 5 published forecasts of 125 z-units.
-FORECAST_REACH = 1.0
-
-
-class Forecaster(StateMixin, JumpMixin, TrustMixin):
+class Forecaster(LearningMixin, StateMixin, JumpMixin, TrustMixin):
     """Base class: normalisation, ring buffer of past samples, NaN and divergence handling.
 
     Subclasses set ``method`` and implement ``_init_model(rng)``, ``_train(u, target)`` (one
@@ -196,12 +188,6 @@ class Forecaster(StateMixin, JumpMixin, TrustMixin):
             return
         self._step((x - self._center) / self._scale)
 
-    def _catch_up(self, n: int) -> None:
-        """Learn the oldest ``n`` samples that wait since the scaler was fitted."""
-        todo, self._warm = self._warm[:n], self._warm[n:]
-        for w in todo:
-            self._step((w - self._center) / self._scale)
-
     def predict_one(self) -> np.ndarray:
         """Forecast (n_coords,) float64 ``horizon_steps`` ahead of the newest sample, input units.
 
@@ -251,7 +237,7 @@ class Forecaster(StateMixin, JumpMixin, TrustMixin):
     @property
     def out_of_range(self) -> bool:
         """True while the forecast of the newest sample, which would be published otherwise, is
-        withheld for leaving the range of motion seen so far (:data:`FORECAST_REACH`;
+        withheld for leaving the range of motion seen so far (:data:`realtime.learning.FORECAST_REACH`;
         ``divergence`` says how far)."""
         return self._outside > 0 and self._made
 
@@ -279,113 +265,8 @@ class Forecaster(StateMixin, JumpMixin, TrustMixin):
         return (f"{type(self).__name__}(method={self.method!r}, horizon_steps={c.horizon_steps}, "
                 f"lookback={c.lookback}, hidden={c.hidden}, lr={c.lr}, seed={c.seed})")
 
-    # ------------------------------------------------------------------ internals
-    def _fit_scaler(self, warm: np.ndarray) -> None:
-        x0 = warm[0]
-        rel = warm - x0
-        std = rel.std(axis=0) if len(warm) > 1 else np.ones(self.n_coords)
-        if self.config.scaling == "global":
-            std = np.full(self.n_coords, np.sqrt(np.mean(std ** 2)))
-        std = np.where(std > 1e-12, std, 1.0)
-        self._center = x0 + rel.mean(axis=0) if len(warm) > 1 else x0.copy()
-        self._scale = std
-        self._fitted = True
-
-    def _restart_window(self) -> None:
-        log.info("%s: gap of %d samples, restarting the input window", self.method, self._gap)
-        if np.isfinite(self._held[0]):   # a held sample no later one confirmed: not learnt
-            self._held[:] = np.nan
-            self.n_dropped += 1
-        self._count = 0
-        self._have_forecast = False
-        self._trust_restart()
-        self._restart_state()
-
-    def _step(self, z: np.ndarray) -> None:
-        if self._learnt and not self._count:   # the first after a restart: switched units? (realtime.scale_switch)
-            self._switch_units(z, None)
-        elif self._learnt and self._judge(z):
-            return   # held until the next sample confirms it, or learnt behind a dropped glitch (realtime.jumps)
-        self._learn(z)
-
-    def _learn(self, z: np.ndarray) -> None:
-        cap, L, h = self._cap, self.lookback, self.horizon_steps
-        pos = self._count % cap
-        self._trust_target(z)
-        self._hist[pos] = z
-        self._count += 1
-        if self._count >= L + h:
-            self._kern.fill_window(self._hist, (pos - h) % cap, 0, L, self._u_tr)
-            loss = self._train(self._u_tr, z)
-            self.last_loss = loss
-            if not (loss <= self.config.max_loss):  # also catches NaN
-                self._on_divergence(f"training loss {loss:.3g}")
-                return
-            self._trained = self._learnt = True
-            self._resets_row = 0
-        elif self._count > 1 and self._explodes(z, self._hist[(pos - 1) % cap]):
-            self._on_divergence("input jump")   # (an absurd sample, no training step to see it)
-            return
-        # a sample the checks accepted widens the range seen (one kernel call: the check runs every
-        # step; its NumPy twin took 3-4 us a step, benchmarks/bench_forecast_reach.py)
-        if self._kern.widen_range(z, self._lo, self._hi, self._low, self._high, FORECAST_REACH):
-            coordinate_bounds(self._lo, self._hi, self._jlow, self._jhigh)
-        if self._count > 1:   # the one-step change of each coordinate (realtime.jumps)
-            np.subtract(z, self._hist[(pos - 1) % cap], out=self._dstep)
-            if self._kern.widen_range(self._dstep, self._dlo, self._dhi, self._dlow, self._dhigh, 1.0):
-                step_bounds(self._dlo, self._dhi, self._slow, self._shigh)
-            self._n_changes += 1
-        if self._count >= L:
-            self._kern.fill_window(self._hist, pos, 0, L, self._u_pr)
-            self._predict(self._u_pr)
-            if not math.isfinite(self._y.sum()):
-                self._on_divergence("non-finite forecast")
-                return
-            if self._explodes(self._y, z):
-                self._on_divergence("exploding forecast")
-                return
-            self._have_forecast = True
-            if self._learnt or not self._needs_training:
-                self._trust_forecast()
-            if self._kern.outside_range(self._y, self._low, self._high):
-                self._outside += 1
-                beyond = max(float(np.max(self._lo - self._y)), float(np.max(self._y - self._hi)))
-                self.divergence = f"forecast {beyond:.3g} z-units outside the range seen"
-                if self._outside > L + h:   # a whole window of targets learnt and still out: runaway
-                    self._on_divergence(f"{self.divergence}, {self._outside} samples in a row")
-            else:
-                self._outside = 0
-
-    def _explodes(self, a: np.ndarray, b: np.ndarray) -> bool:
-        """Half the squared distance of ``a`` from ``b`` (z-units) above ``max_loss``."""
-        d = a - b
-        return not (0.5 * float(d @ d) <= self.config.max_loss)
-
-    def _set_bounds(self) -> None:
-        """The band a forecast may reach: the range seen, widened on each side by
-        :data:`FORECAST_REACH` times its largest per-coordinate extent (at least 1 z-unit)."""
-        coordinate_bounds(self._lo, self._hi, self._jlow, self._jhigh)
-        step_bounds(self._dlo, self._dhi, self._slow, self._shigh)
-        if not np.isfinite(self._hi - self._lo).all():   # no sample learnt yet
-            self._low[:] = self._high[:] = np.nan
-            return
-        reach = FORECAST_REACH * max(float(np.max(self._hi - self._lo)), 1.0)
-        np.subtract(self._lo, reach, out=self._low)
-        np.add(self._hi, reach, out=self._high)
-
-    def _on_divergence(self, why: str) -> None:
-        self.n_resets += 1
-        self.diverged = True
-        self.divergence = why
-        log.warning("%s forecaster diverged (%s); reset #%d to a fresh initialisation",
-                    self.method, why, self.n_resets)
-        self._init_model(np.random.default_rng([self.config.seed, self.n_resets]))
-        self._have_forecast = False
-        self._learnt = False
-        self._outside = 0
-        self._after_reset()
-
     # ------------------------------------------------------------------ for subclasses
+    # (the per-sample learning step that calls these: realtime.learning.LearningMixin)
     def _init_model(self, rng) -> None:
         raise NotImplementedError
 
