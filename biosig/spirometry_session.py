@@ -20,8 +20,8 @@ def acceptable_fev1(ind: SpirometryIndices) -> bool:
 def acceptable_fvc(ind: SpirometryIndices) -> bool:
     """FVC acceptable: FEV1's criteria but the cough (Graham et al. 2019, table 7: a cough in the first second
     fails FEV1, not FVC), end of forced expiration (plateau or FET >= 15 s) and no flow-sensor zero drift
-    (``drift_ok``: the volume rising at a constant rate before the blow and after it, FVC too large;
-    :func:`biosig.spirometry_acceptability.zero_drift_ml_s`)."""
+    (``drift_ok``: the volume rising at a constant rate before the blow and after it, FVC too large, or falling
+    steadily at the trace's end, FVC too small; :func:`biosig.spirometry_acceptability.zero_drift_ml_s`)."""
     return bool(ind.forced_ok and ind.bev_ok and ind.pause_ok and ind.eofe_ok and ind.drift_ok)
 
 

@@ -109,7 +109,8 @@ class DeliveryCheck:
     """What the runtime did with the frames of ``sources`` (``replay``, ``monitor``), asked of its status endpoint
     when the run starts (in a thread: no delay) and again when it ends: frames it rejected while the run went on,
     by stream and reason (``session_conflict``: a second publisher of the same stream name, ``over_rate`` ...), or
-    that delivery is unconfirmed (no runtime answered there, or one that takes frames on another ingest endpoint).
+    that delivery is unconfirmed (no runtime answered there, one that takes frames on another ingest endpoint, or
+    one that no longer holds a stream of the run: forgotten idle, evicted or restarted since the first answer).
     A PUSH socket is one-way: "dropped 0" only says that a connection took the frames, not that the runtime kept them.
     """
 
@@ -153,10 +154,14 @@ class DeliveryCheck:
             return [unconfirmed + f"the runtime answering on {self.status} takes frames on {bound}, not "
                                   f"{self.ingest}"], False
         # a runtime restarted since the first answer: every count is this run's (or later)
-        base = (self.before.get("streams") or {}) if self.before.get("epoch") == after.get("epoch") else {}
-        return self._rejections(base, after.get("streams") or {})
+        same = self.before.get("epoch") == after.get("epoch")
+        base = (self.before.get("streams") or {}) if same else {}
+        forgot = not same or _forgotten(after) > _forgotten(self.before)
+        return self._rejections(base, after.get("streams") or {}, forgot, after)
 
-    def _rejections(self, base: dict, now: dict) -> tuple[list[str], bool]:
+    def _rejections(self, base: dict, now: dict, forgot: bool = False, after=None) -> tuple[list[str], bool]:
+        """``forgot``: the runtime forgot streams since the first answer (idle for ``idle_expire_s``, evicted for
+        a new one, or restarted): a stream of this run it does not hold may be one of those, its frames taken."""
         from streams.metrics import reject_advice
         sent: dict = {}
         session: dict = {}
@@ -167,7 +172,14 @@ class DeliveryCheck:
         for topic in sent:
             st = now.get(topic)
             if st is None:
-                if sent[topic]:
+                if sent[topic] and forgot:   # taken, then forgotten: was "refused before one made it", exit 1
+                    idle = ((after or {}).get("slots") or {}).get("idle_expire_s")
+                    idle = f"{idle:g} s" if isinstance(idle, (int, float)) else "idle_expire_s"
+                    lines.append(f"{topic}: the runtime no longer holds this stream (it forgets one idle for {idle}, "
+                                 f"evicted for another or after a restart): what it did with its {sent[topic]} "
+                                 "frame(s) is unconfirmed")
+                    lost.append(False)
+                elif sent[topic]:
                     lines.append(f"{topic}: the runtime holds no such stream: all {sent[topic]} frame(s) refused "
                                  "before one made it (`biosig status` says why, under invalid)")
                     lost.append(True)
@@ -193,3 +205,10 @@ class DeliveryCheck:
             ours = sum(delta.values()) - (0 if mine else delta.get("session_conflict", 0))
             lost.append(sent[topic] > 0 and ours >= sent[topic])
         return lines, bool(lost) and all(lost)
+
+
+def _forgotten(body: dict) -> int:
+    """Streams a runtime's status says it forgot so far: expired (idle) and evicted (for a new one)."""
+    slots = body.get("slots") or {}
+    evicted = slots.get("evicted") or {}
+    return int(slots.get("expired") or 0) + sum(int(n) for n in evicted.values())
