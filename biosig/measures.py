@@ -382,6 +382,8 @@ def spirometry_indices(record: Record | np.ndarray, fs_hz: float | None = None, 
             v = to_volume_ml(grid_samples(record)[i], record.units[i] or "mL", record.fs_hz, "volume_ml")
         else:
             v = record_volume_ml(record)
+        from biosig.spirometry_acceptability import check_flow_time_volumes   # (a flow-time CSV: L/s as L/min)
+        check_flow_time_volumes([v], record.fs_hz, record.metadata.get("flow_unit"))
         fs_hz = record.fs_hz
     else:
         v = np.asarray(record, dtype=np.float64)

@@ -313,18 +313,18 @@ LITRE_BLOW_SNR = 20.0   # spirometry_indices: a "blow" of <= LITRE_SPAN mL this 
 _TOLD: set = set()
 
 
-def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume") -> np.ndarray:
-    """Exhaled volume in mL of one spirogram channel: a volume in mL or L, a flow in L/s, mL/s or
-    L/min (integrated by :func:`volume_from_flow`), or a volume without a unit, read as L or mL from
-    its span (with a warning; a span between :data:`LITRE_SPAN` and :data:`ML_SPAN` is an error). A
-    channel named ``flow...`` without a unit is an error: a flow read as a volume gives indices that
-    look plausible and are wrong."""
+def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume", check: bool = True) -> np.ndarray:
+    """Exhaled volume in mL of one spirogram channel: a volume in mL or L, a flow in L/s, mL/s or L/min (integrated
+    by :func:`volume_from_flow`), or a volume without a unit, read as L or mL from its span (with a warning; a span
+    between :data:`LITRE_SPAN` and :data:`ML_SPAN` is an error). A channel named ``flow...`` without a unit is an
+    error: a flow read as a volume gives indices that look plausible and are wrong. ``check`` False: no
+    :func:`check_per_minute_flow` (a reader converting a flow-time file: a refusal is the indices' to make)."""
     v = np.asarray(x, dtype=np.float64)
     key = (unit or "").strip().lower()
     if key in VOLUME_UNITS:
         return v * VOLUME_UNITS[key]
-    if key in FLOW_UNITS:   # a flow in L/s labelled L/min is refused (check_per_minute_flow)
-        return check_per_minute_flow(volume_from_flow(v * FLOW_UNITS[key], fs_hz), v * FLOW_UNITS[key], key)
+    if key in FLOW_UNITS:   # a flow in L/s labelled L/min is refused (check_per_minute_flow), not by a reader
+        return check_per_minute_flow(volume_from_flow(v * FLOW_UNITS[key], fs_hz), v * FLOW_UNITS[key], key, check)
     if key:
         raise SignalError(f"spirogram channel {name!r} in {unit!r}; accepted units: mL, L (volume), "
                           "L/s, mL/s, L/min (flow)")

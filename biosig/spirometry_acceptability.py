@@ -58,12 +58,13 @@ def check_plausible(fvc_ml: float, pef_l_s: float) -> None:
                           "a flow unit, e.g. 'flow [L/s]')")
 
 
-def check_per_minute_flow(volume_ml: np.ndarray, flow_l_s: np.ndarray, unit: str) -> np.ndarray:
+def check_per_minute_flow(volume_ml: np.ndarray, flow_l_s: np.ndarray, unit: str, check: bool = True) -> np.ndarray:
     """``volume_ml`` (integrated from ``flow_l_s``, a channel in ``unit`` converted to L/s), or :class:`SignalError`
     for a channel in L/min under :data:`FVC_MIN_ML` (its largest rise) and :data:`PEF_MIN_L_S` (its largest flow) that
     is a human blow times 60 (within those limits and :data:`FVC_MAX_ML`, :data:`PEF_MAX_L_S`): values in L/s labelled
-    L/min. Only a channel labelled L/min: a small volume in mL (the same numbers) may be what it says."""
-    if unit.strip().lower() != "l/min":
+    L/min. Only a channel labelled L/min: a small volume in mL (the same numbers) may be what it says. ``check``
+    False: none (a reader: ``biosig info`` reads a flow of resting breathing in L/min; the indices refuse it)."""
+    if not check or unit.strip().lower() != "l/min":
         return volume_ml
     fvc_ml = float(np.max(volume_ml - np.minimum.accumulate(volume_ml))) if len(volume_ml) else 0.0
     pef_l_s = float(np.max(flow_l_s)) if len(flow_l_s) else 0.0
@@ -76,6 +77,14 @@ def check_per_minute_flow(volume_ml: np.ndarray, flow_l_s: np.ndarray, unit: str
                           f"{fvc60 / 1000.0:.3g} L, PEF {pef60:.3g} L/s): a flow in L/s labelled as L/min ('flow "
                           "[L/min]' over L/s values)? check the unit in the header")
     return volume_ml
+
+
+def check_flow_time_volumes(volumes_ml, fs_hz: float, unit) -> None:
+    """:func:`check_per_minute_flow` of volumes a reader integrated from a flow channel in ``unit`` (the record's
+    ``metadata["flow_unit"]``: a flow-time CSV is converted at read, unrefused): the flow again from their steps."""
+    for v in volumes_ml:
+        v = np.asarray(v, dtype=np.float64)
+        check_per_minute_flow(v, np.diff(v) * (fs_hz / 1000.0), str(unit or ""))
 
 
 def cough_dip_l_s(t_s: np.ndarray, volume_ml: np.ndarray, t0_s: float, pef_l_s: float, noise_sd_ml: float) -> float:

@@ -11,6 +11,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from biosig.errors import SignalError
 from biosig.cli import main
 from biosig.cli.spiro_commands import not_acceptable_because
 from biosig.spirometry import spirometry_indices
@@ -108,3 +109,19 @@ def test_small_subjects_still_pass(tmp_path, capsys):
             out = capsys.readouterr().out
             assert code == 0 and "labelled as L/min" not in out, header
             assert json.loads(out)["blows"][0]["fvc_l"] == pytest.approx(truth / 1000.0, abs=0.01)
+
+
+def test_a_small_flow_in_l_min_is_read_by_info_and_refused_by_spiro(tmp_path, capsys):
+    """A flow-time CSV in L/min with small values (resting breathing of a few L/min looks the same) is a valid file:
+    `biosig info` reads it (the L/min check ran in the reader and refused it); the indices refuse it as a blow."""
+    from biosig.measures import spirometry_indices
+    from biosig.readers import read
+    t = np.arange(1200) / FS
+    flow = np.gradient(spiro_volume_ml(t - 0.5, 4500.0, 0.9, 0.5, 1.2), t) / 1000.0     # L/s, labelled L/min
+    path = _flow_csv(tmp_path / "small.csv", flow, "flow [L/min]")
+    rec = read(path)
+    assert rec.metadata["flow_unit"].lower() == "l/min" and np.isfinite(rec.samples).all()
+    assert main(["info", path]) == 0
+    capsys.readouterr()
+    with pytest.raises(SignalError, match="labelled as L/min"):
+        spirometry_indices(rec)

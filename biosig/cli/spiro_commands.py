@@ -81,10 +81,12 @@ def _blows(path: str, read_options: dict | None = None) -> list[tuple[dict, obje
     from biosig.readers import read
     from biosig.spirometry import record_volumes_ml, spirometry_indices
     from biosig.spirometry_session import acceptable_fev1, acceptable_fvc
+    from biosig.spirometry_acceptability import check_flow_time_volumes
     from biosig.spirometry_end import split_blows
 
     rec = read(path, **(read_options or {}))
     channels = record_volumes_ml(rec)
+    check_flow_time_volumes([v for _, v in channels], rec.fs_hz, rec.metadata.get("flow_unit"))   # L/s as L/min
     out = []
     for channel, v in channels:
         segments = split_blows(v, rec.fs_hz)

@@ -332,12 +332,12 @@ def _flow_time_to_volume(path, rec: Record) -> Record:
     from biosig.spirometry import to_volume_ml
 
     try:
-        v = to_volume_ml(rec.samples[0].astype(np.float64), rec.units[0], rec.fs_hz, rec.channels[0])
+        v = to_volume_ml(rec.samples[0].astype(np.float64), rec.units[0], rec.fs_hz, rec.channels[0], check=False)
     except BiosigError as exc:
         raise ReadError(path, str(exc)) from None
     return rec.replace(samples=v[None].astype(np.float32), channels=("volume",), units=("mL",),
                        modality="spiro", metadata=dict(rec.metadata, format="spirometry-csv",
-                                                       spirogram="flow-time"))
+                                                       spirogram="flow-time", flow_unit=rec.units[0]))
 
 
 def _check_row_lengths(path: pathlib.Path, n_cols: int, separator: str = ",", header: bool = True,
