@@ -68,7 +68,7 @@ def gap_why(f) -> str:
     both = f.restart_horizons_held > 1   # the next h forecasts held too, on their own record
     which = f"the first {2 * h} forecasts" if both else "the first forecasts"
     if held and window >= L:
-        which, part = ((f"forecasts {h + 1}-{2 * h}", "") if window >= L + h else
+        which, part = ((f"forecasts {h + 1}-{2 * h}" if h > 1 else "the second forecasts", "") if window >= L + h else
                        (which, f"the first {h}: " if both else ""))   # the RMS named: of the record that holds it
         return (f"input window restarted, whole again, but {which} after a restart have been worse than "
                 f"holding the last position ({part}RMS {rms:.2g} vs {rms_last:.2g} z-units): "
