@@ -27,17 +27,25 @@ Not rescaled: a switch while every coordinate is within its range of motion of z
 at -5..5 mm).  One sample cannot tell it from a real pass near the origin, and a rescale on a breath held at the
 origin (motion under 1 % of the usual, as after a switch) would put the next breath 1000 x out.  Its forecasts are
 withheld instead (:meth:`ScaleSwitchMixin._motion_collapsed`, ``untrusted``, ``divergence`` "input motion
-collapsed ..."): from the second sample after the switch on, while every coordinate lies within
-:data:`COLLAPSE_RATIO` of its largest distance from zero and stepped under :data:`COLLAPSE_RATIO` of its largest
-one-step change.  Measured (2026-12-07, the four shared sessions at 10 Hz, 9 coordinates, default configuration,
-every coordinate shifted to its median, switched to metres at 8 points each, 60 s after): before, 17 of the 32
-switches were not caught, and the trust check withheld their forecasts only after 60-62 of them, off by up to
-6.5 m (lms), 7.1 m (rls), 4.7 m (mix); forecasts off by over 50 mm in all: lms 723, rls 1033, mix 863.  Now 15
-(rls, mix, lms alike: the switch sample's own, made before any sample in metres, of the switches no step shows).
-Shifted to its minimum (0..30 mm) the jump rule above catches 31 of 32; the last one's 23-61 forecasts off: now 0.
-Without a switch it never fires there (forecasts and holds bit for bit as before; the whole session, each marker,
-each coordinate alone, shifted to median, minimum or not: 468 runs of lms, rls, mix); no sample had every
-coordinate within 1 % of zero with one of them moving (closest 8.6 % for the 9 together). ~1 us a sample.
+collapsed ..."): from the fourth sample after the switch on, once every coordinate has lain within
+:data:`COLLAPSE_RATIO` of its largest distance from zero and stepped under :data:`COLLAPSE_STEP_RATIO` of its largest
+one-step change for :data:`COLLAPSE_MIN_SAMPLES` samples in a row (and more than the longest such run seen before),
+then while the steps stay under :data:`COLLAPSE_RATIO` of the largest (a real session's steps after the switch reach
+0.3 % of the largest before it).  After mm -> m every step is <= 0.1 % of the largest; a real marker's noise is well
+over 0.2 % of it (a switch to units 100 x larger, cm -> m, steps 1 %: left to the trust check).  Until 2026-12-07 one
+sample stepping under 1 % was held, and a marker whose zero is its end-exhale position (RPM-like surrogates) was held
+at end-exhale, the phase gated treatment uses, with this message: synthetic breathing at 10/25/100 Hz, 1 or 3
+coordinates, 0-0.1 mm of noise, 90 s, 386 holds in 90 runs of lms, rls, mix (up to 21 a run); every coordinate and
+marker of the four shared sessions shifted to its 2nd percentile, +-0.05 mm of dither, 159 in 156 runs.  Now none
+(the longest run of such samples seen: 2 samples, at 25 Hz).  Measured (2026-12-07, the four shared sessions at 10
+Hz, 9 coordinates, default configuration, every coordinate shifted to its median, switched to metres at 8 points
+each, from 200 to the end less 60 s, 60 s after): 15 of the 32 switches no step shows; forecasts off by over 50 mm
+with the trust check alone lms 587, rls 696, mix 660; with one collapsed sample 9 each; now 39 each (the switch
+sample's own, made before any sample in metres, and the next two).  Shifted to its minimum (0..30 mm) the jump rule
+above catches 31 of 32; the last one's 23-61 forecasts off: now 0.  Without a switch it never fires on the shared
+sessions (forecasts and holds bit for bit as before; the whole session, each marker, each coordinate alone,
+unshifted, shifted to median or minimum: 468 runs of lms, rls, mix).  ~1 us a sample.  The runs are not checkpointed
+(a restarted runtime starts them again).
 """
 from __future__ import annotations
 
@@ -51,9 +59,14 @@ log = logging.getLogger("realtime.base")   # the forecaster's warnings, under it
 UNIT_FACTORS = (1e-3, 1e-1, 1e-2, 1e-4, 1e-5, 1e-6, 1 / 25.4, 1 / 2.54)
 _NAMES = {1e-3: "millimetres to metres?", 1e-1: "millimetres to centimetres?", 1e-2: "centimetres to metres?",
           1e-6: "micrometres to metres?", 1 / 25.4: "millimetres to inches?", 1 / 2.54: "centimetres to inches?"}
-#: Motion collapsed (a switch to units >= 100 x larger near the origin): every coordinate within this fraction of its
-#: largest distance from zero seen, after a step under this fraction of its largest one-step change.
+#: Motion collapsed (a switch to units >= 500 x larger near the origin): every coordinate within this fraction of its
+#: largest distance from zero seen (and, once held, stepping under this fraction of its largest one-step change) ...
 COLLAPSE_RATIO = 0.01
+#: ... and stepped under this fraction of its largest one-step change (after mm -> m every step is <= 0.1 % of the
+#: largest before; 0.005 mm of noise steps ~5 % of the largest of breathing at 100 Hz) ...
+COLLAPSE_STEP_RATIO = 0.002
+#: ... for at least this many samples in a row, and more than the longest such run seen before.
+COLLAPSE_MIN_SAMPLES = 3
 #: The sample divided by k continues the one before within this many times each coordinate's largest one-step change.
 UNIT_STEP_RATIO = 3.0   # (realtime.jumps.JUMP_STEP_RATIO: a step beyond it out of the range is a jump)
 
@@ -86,6 +99,9 @@ class ScaleSwitchMixin:
     """The units-switch check (module docstring); uses the forecaster's ``_center``, ``_scale``, ``_hist``, ``_count``,
     ``_cap``, ``_dlo``/``_dhi``, ``_jlow``/``_jhigh``, ``_restart_window``."""
 
+    _collapse_run = 0       # samples in a row whose motion collapsed (_motion_collapsed), the newest included
+    _collapse_longest = 0   # the longest such run that ended: a switch is a longer one (not checkpointed)
+
     def _switch_units(self, z: np.ndarray, prev: np.ndarray | None) -> bool:
         """True when the normalised sample ``z`` is the one before (``prev``, normalised; None: the first after a
         window restart, judged against the range) in units :data:`UNIT_FACTORS` times larger: the scaler is rescaled,
@@ -112,23 +128,36 @@ class ScaleSwitchMixin:
         return True
 
     def _motion_collapsed(self, z: np.ndarray) -> bool:
-        """True when the normalised sample ``z`` (before it is learnt) lies within :data:`COLLAPSE_RATIO` of the
-        largest distance from zero seen and stepped from the one before by under :data:`COLLAPSE_RATIO` of the
-        largest one-step change seen, in every coordinate (module docstring): the first such sample only where some
-        coordinate moved (a marker that repeats its position is no switch: ``frozen``), the next ones (repeats too:
-        a switched stream's quantised plateau) while the collapse lasts; after a window restart (no sample before),
-        while the collapse lasts and ``z`` is near zero. False before a range is known."""
-        r = COLLAPSE_RATIO
+        """True when the normalised sample ``z`` (before it is learnt) ends a run of at least
+        :data:`COLLAPSE_MIN_SAMPLES` samples, and more than the longest run seen that was not held, that each lie
+        within :data:`COLLAPSE_RATIO` of the largest distance from zero seen and stepped from the one before by under
+        :data:`COLLAPSE_STEP_RATIO` of the largest one-step change seen, in every coordinate; once held, while they
+        stay within :data:`COLLAPSE_RATIO` of both (module docstring). A run starts only where some coordinate moved
+        (a marker that repeats its position is no switch: ``frozen``); its next samples may repeat (a switched
+        stream's quantised plateau); after a window restart (no sample before) a run goes on while ``z`` is near
+        zero. False before a range is known."""
+        run, held = self._collapse_run, self._collapse
+        r = COLLAPSE_RATIO if held else COLLAPSE_STEP_RATIO
         if self._count:
             prev = self._hist[(self._count - 1) % self._cap]
             if abs(z[0] - prev[0]) > r * max(self._dhi[0], -self._dlo[0]):
-                return False   # (the usual case, first coordinate only: ~1 us a sample, 3.6 with the arrays)
+                return self._end_run()   # (the usual case, first coordinate only: ~1 us a sample)
             d = z - prev
             if not (np.abs(d) <= r * np.maximum(self._dhi, -self._dlo)).all():   # (NaN: before a range is known)
+                return self._end_run()
+            if not run and not d.any():
                 return False
-        elif not self._collapse:
+        elif not run:
             return False
         lo, hi = self._lo * self._scale + self._center, self._hi * self._scale + self._center
-        if not (np.abs(z * self._scale + self._center) <= r * np.maximum(-lo, hi)).all():
-            return False
-        return self._collapse or bool(d.any())
+        if not (np.abs(z * self._scale + self._center) <= COLLAPSE_RATIO * np.maximum(-lo, hi)).all():
+            return self._end_run()
+        self._collapse_run = run + 1
+        return held or run + 1 >= max(COLLAPSE_MIN_SAMPLES, self._collapse_longest + 1)
+
+    def _end_run(self) -> bool:
+        """The run of collapsed samples ended (or none was going on); one that was not held may be the longest."""
+        if self._collapse_run and not self._collapse:
+            self._collapse_longest = max(self._collapse_longest, self._collapse_run)
+        self._collapse_run = 0
+        return False

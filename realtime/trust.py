@@ -40,7 +40,7 @@ import logging
 
 import numpy as np
 
-from realtime.scale_switch import COLLAPSE_RATIO
+from realtime.scale_switch import COLLAPSE_MIN_SAMPLES, COLLAPSE_RATIO, COLLAPSE_STEP_RATIO
 
 log = logging.getLogger("realtime.base")
 
@@ -128,8 +128,8 @@ class TrustMixin:
         self._judge_span(z)
         if self._collapse:
             self.divergence = (f"input motion collapsed: every coordinate within {COLLAPSE_RATIO:.0%} of zero, its "
-                               f"steps under {COLLAPSE_RATIO:.0%} of its largest (units switched, mm -> m?): declare "
-                               "the new units in a new session")
+                               f"steps under {COLLAPSE_STEP_RATIO:.1%} of its largest for {COLLAPSE_MIN_SAMPLES}+ "
+                               "samples in a row (units switched, mm -> m?): declare the new units in a new session")
 
     def _judge_span(self, z: np.ndarray) -> None:
         t, h = self._count, self.horizon_steps
