@@ -177,10 +177,18 @@ TASKS = {"ecg": ("ecg-tiny", ("hrv",)), "ecg-syn": ("ecg-tiny", ("hrv",)), "ecg-
 def run_task(task: str, args) -> dict:
     import encoders
     from encoders.baselines import undefined_rows
+    from encoders.errors import EncoderError
     from encoders.probe import compare, cv_folds, format_C, format_rows
     from encoders.probe_features import FeatureSpec, all_features
+    from probe_data import ProbeDataError, fold_count
     t0 = time.perf_counter()
     records, y, groups, desc, left_out, kinds = load_task(task, args.audio_call_center_only, args.data, args.lung_seed)
+    n_folds, fewer = fold_count(y, args.folds, groups)   # before the features: no error after the long part
+    try:
+        folds = cv_folds(y, n_folds, args.seed, groups)
+    except EncoderError as exc:   # grouped folds that cannot hold every class
+        raise ProbeDataError(str(exc)) from None
+    desc = desc.replace("5-fold", f"{n_folds}-fold")
     if args.invert != "none":
         records, desc = invert_records(records, args.invert, args.seed), f"{desc}; {INVERT_TEXT[args.invert]}"
     model, handcrafted = TASKS[task]
@@ -202,7 +210,6 @@ def run_task(task: str, args) -> dict:
         else:
             X, n_bad = undefined_rows(X)
             feats[name + (f" ({n_bad} imputed)" if n_bad else "")] = X
-    folds = cv_folds(y, args.folds, args.seed, groups)
     probas = {}   # every row's out-of-fold predictions (the by-kind table reads them, refitting nothing)
     res = compare(feats, y, folds, reference=ours, n_boot=args.bootstrap, seed=args.seed, C=args.C, groups=groups,
                   probas_out=probas)
@@ -211,15 +218,21 @@ def run_task(task: str, args) -> dict:
           f"(window {enc.window_s:g} s)")
     if left_out:
         print(f"# {left_out}")
+    if fewer:
+        print(f"# {fewer}")
     for row in format_rows(res, ours):
         print(row)
-    out = {"task": desc, "model": ours, "results": res, "left_out": left_out}
+    out = {"task": desc, "model": ours, "results": res, "left_out": left_out, "folds": n_folds, "folds_note": fewer}
     for kind in handcrafted:   # does the embedding add to the handcrafted features? two ways
         added, names = plus_embedding(kind, feats, ours, specs, y, folds, args, groups, probas)
         out[f"{kind}_plus_embedding"] = added
         res = {**res, **{names[how]: r[names[how]] for how, r in added.items()}}
         if kinds is not None:
-            out[f"{kind}_by_kind"] = by_kind(task, kind, probas, ours, specs, names, y, kinds, args, groups)
+            try:
+                out[f"{kind}_by_kind"] = by_kind(task, kind, probas, ours, specs, names, y, kinds, args, groups)
+            except EncoderError as exc:   # a kind too small to bootstrap: the tables above stand, said
+                print(f"# {task} by kind of negative: left out ({exc})")
+                out[f"{kind}_by_kind"] = {"left out": str(exc)}
     if args.C == "auto":
         print("# C per fold (nested CV): " + "; ".join(f"{k} {format_C(r['C'])}"
                                                      for k, r in res.items()))
@@ -277,6 +290,9 @@ def by_kind(task: str, kind: str, probas: dict, ours: str, specs: dict, names: d
     mix = f", and all records re-weighted to {mix_what}, {mix_text(CINC2017_MIX, ' : ')}" if mix_name else ""
     print(f"# {task} by kind of negative (ours = {ours}): AUROC of the same out-of-fold predictions, the positives "
           f"against each kind (n negatives){mix}; then differences [95% paired bootstrap CI]")
+    absent = [k for k in (CINC2017_MIX if mix_name else ()) if k not in set(map(str, kinds))]
+    if absent:   # the re-weighting can only weigh the kinds the set holds
+        print(f"# the {mix_name} column re-weights the kinds present only: no {', '.join(absent)} record in this set")
     for row in format_subgroup_rows(table):
         print(row)
     return table
@@ -334,6 +350,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.invert != "none" and any(not t.startswith(INVERTIBLE) for t in args.tasks):
         ap.error("--invert applies to the ECG and PPG tasks only; drop it or use --tasks "
                  + " ".join(t for t in TASKS if t.startswith(INVERTIBLE)))
+    if args.json and not pathlib.Path(args.json).absolute().parent.is_dir():   # said now, not after the work
+        ap.error(f"--json {args.json}: no folder {pathlib.Path(args.json).absolute().parent}")
     if args.jobs is not None and args.jobs < 1:
         ap.error(f"--jobs must be >= 1, got {args.jobs}")
     from encoders.probe_features import default_jobs
@@ -350,16 +368,26 @@ def main(argv=None) -> int:
     print(f"# linear probe (standardised L2 logistic regression, {reg}), record-mean embeddings, AUROC; "
           f"{args.folds}-fold CV seed {args.seed}; 95% bootstrap CIs ({args.bootstrap}), diff CIs paired")
     t = time.perf_counter()
-    from probe_data import ProbeDataError
-    try:
-        results = {task: run_task(task, args) for task in args.tasks}
+    from probe_data import ProbeDataError, check_sets
+    try:   # every set the tasks read is there, before the first task's work
+        check_sets(args.tasks, args.data)   # the real tasks' (ecg, audio) sets
     except ProbeDataError as exc:
         print(f"eval_probe: error: {exc}", file=sys.stderr)
         return 2
-    print(f"# total {time.perf_counter() - t:.0f} s")
+    from encoders.errors import EncoderError
+    results, failed = {}, {}
+    for task in args.tasks:   # a task that cannot run is said and the others still run and are written
+        try:
+            results[task] = run_task(task, args)
+        except (ProbeDataError, EncoderError) as exc:
+            failed[task] = str(exc)
+            print(f"eval_probe: error: {task}: {exc}; task skipped", file=sys.stderr)
+    print(f"# total {time.perf_counter() - t:.0f} s"
+          + (f"; {len(failed)} task(s) skipped: {', '.join(failed)} (see the errors above)" if failed else ""))
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
-    return 0
+        pathlib.Path(args.json).write_text(json.dumps({**results, **({"skipped_tasks": failed} if failed else {})},
+                                                      indent=1))
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":

@@ -89,6 +89,24 @@ def read_reference(path: pathlib.Path) -> tuple[list[tuple[str, str]], list[tupl
     return rows, bad
 
 
+SET_FILES = {"ecg": ("CinC 2017", "cinc2017", "REFERENCE.csv"), "audio": ("cough", "cough", "metadata.json")}
+
+
+def check_sets(tasks, data_dir: pathlib.Path) -> None:
+    """:class:`ProbeDataError` naming every set of ``tasks`` (``ecg``, ``audio``) absent from ``data_dir``,
+    said before any task runs: a held-out folder without cough/ failed only after the CinC task's work,
+    and that task's results were not written."""
+    absent = [t for t in tasks if t in SET_FILES
+              and not (pathlib.Path(data_dir) / SET_FILES[t][1] / SET_FILES[t][2]).is_file()]
+    if absent:
+        what = "; ".join(f"no {SET_FILES[t][0]} set at {pathlib.Path(data_dir) / SET_FILES[t][1]} ({SET_FILES[t][2]} "
+                         "not found)" for t in absent)
+        rest = " ".join(t for t in tasks if t not in absent)
+        raise ProbeDataError(f"{what}; pass --data DIR, the folder that holds "
+                             f"{' and '.join(SET_FILES[t][1] + '/' for t in absent)}, or leave out "
+                             f"{' '.join(absent)} (--tasks {rest or '...'})")
+
+
 def load_cinc2017(data_dir: pathlib.Path, progress_factory=None) -> LabelledSet:
     """AF (label A) vs the rest, records sorted by name."""
     d = pathlib.Path(data_dir) / "cinc2017"
@@ -157,3 +175,19 @@ def _finish(records, labels, names, skipped, groups, d, subgroups=None) -> Label
         raise ProbeDataError(f"{d}: every usable record has label {int(y[0])}; a probe needs both classes")
     return LabelledSet(records=records, y=y, names=list(names), groups=groups, skipped=list(skipped),
                        subgroups=subgroups)
+
+
+def fold_count(y, requested: int, groups=None) -> tuple[int, str]:
+    """The folds a task can have: ``requested``, or fewer where the rarest class (or, with ``groups``,
+    the number of groups) is smaller, with a note that says so (a held-out set with 3 AF records still
+    gets its table, on 3 folds, and says it). Fewer than 2 is :class:`ProbeDataError`."""
+    values, counts = np.unique(np.asarray(y), return_counts=True)
+    rare, n_rare = values[int(np.argmin(counts))], int(counts.min())
+    n_groups = len(np.unique(np.asarray(groups).astype(str))) if groups is not None else n_rare
+    n = min(requested, n_rare, n_groups)
+    name = {0: "the negatives", 1: "the positives"}.get(int(rare)) if values.max() <= 1 else f"class {rare}"
+    why = (f"the rarest class ({name}) has {n_rare} record(s)" if n_rare <= n_groups else
+           f"the records form {n_groups} group(s)")
+    if n < 2:
+        raise ProbeDataError(f"{why}: a cross-validated probe needs 2 at least (one to train on, one to test on)")
+    return n, (f"folds lowered from {requested} to {n}: {why}" if n < requested else "")

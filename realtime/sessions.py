@@ -231,7 +231,7 @@ def _record_session(path: pathlib.Path, fmt: str, rate_hz: float, channels) -> S
                    groups=marker_groups(rec.channels), source=(str(path),))
 
 
-def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
+def load_sessions(paths, rate_hz: float, channels=None, skipped: dict | None = None) -> list[Session]:
     """Marker CSVs grouped by session prefix, one session per surrogate trace (.vxp, unit-labelled
     CSV), per generic ``t_s`` CSV and per other recording :func:`biosig.read` accepts, in name order.
 
@@ -240,6 +240,12 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
     or surrogate trace); a surrogate CSV's may be named by column (``x_mm``) or channel (``x``). A
     file named in ``paths`` without one of them is an error; one found in a folder is skipped with
     a warning.
+
+    ``skipped`` (a dict, as the CLI passes): a recording or marker session that cannot be read (an
+    unknown or damaged file, markers of one session that disagree, a rate other than ``rate_hz``) is
+    left out with a warning and recorded there as {name: reason}, so that one bad record of a large
+    held-out set does not stop the run; it is an error only when no session is left. Without it
+    (None) the first such problem is an error, as before.
     """
     from biosig.arguments import channel_list
     from biosig.readers import detect_format, record_exists
@@ -264,12 +270,21 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
     if missing:
         raise ForecastError(f"no such file: {', '.join(missing)}")
     paths, found = _expand_folders(paths)
+    unread: dict = {}
+
+    def unreadable(name: str, exc: BiosigError) -> None:   # skip and say (``skipped`` given) or stop
+        if skipped is None:
+            raise ForecastError(str(exc)) from None
+        unread[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning("skipping %s", unread[name] if name in unread[name] else f"{name}: {unread[name]}")
+
     markers, surrogates, generic, records = [], [], [], []
     for p in paths:   # one sniff per file: the reader biosig.read would use
         try:
             fmt = detect_format(p)
         except BiosigError as exc:
-            raise ForecastError(str(exc)) from None
+            unreadable(str(p), exc)
+            continue
         if fmt == "marker-csv":
             markers.append(p)
         elif fmt in ("vxp", "surrogate-csv"):
@@ -278,18 +293,24 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
             generic.append(p)
         else:
             records.append((p, fmt))
-    sessions, skipped = [], []
+    sessions, no_trace = [], []
     for name, group in group_sessions(markers).items():
+        lost = [f for f in unread if pathlib.Path(f).name.startswith(f"{name}-")]
+        if lost:   # a marker file of this session is unreadable: the session without it is another session
+            unread[f"session {name}"] = f"its file {lost[0]} cannot be read"
+            log.warning("skipping session %s: its file %s cannot be read", name, lost[0])
+            continue
         try:
             rec = _select(read_marker_session(group), channels, f"session {name}")
+            _check_marker_rate(name, rec.times_s, rate_hz)
         except _NoTrace as exc:
             if not all(p in found for p in group):   # named by the caller: an error
                 raise
-            skipped.append(str(exc))
+            no_trace.append(str(exc))
             continue
         except BiosigError as exc:
-            raise ForecastError(str(exc)) from None
-        _check_marker_rate(name, rec.times_s, rate_hz)
+            unreadable(f"session {name}", exc)
+            continue
         X = _dropped_frames_as_gaps(name, rec.times_s, rec.samples.T.astype(np.float64))
         t = np.arange(X.shape[0]) / rate_hz  # each row is one step at the nominal rate
         sessions.append(Session(name=name, X=X, t_s=t, channels=rec.channels, units=rec.units,
@@ -302,11 +323,18 @@ def load_sessions(paths, rate_hz: float, channels=None) -> list[Session]:
         except _NoTrace as exc:
             if p not in found:   # named by the caller: an error; found in a folder: not a motion recording
                 raise
-            skipped.append(str(exc))
-    if skipped:
+            no_trace.append(str(exc))
+        except BiosigError as exc:
+            unreadable(str(p), exc)
+    if no_trace:
         what = f"without the channel(s) {', '.join(channels)}" if channels else \
             "with no respiration or motion channel (--channel NAME picks one)"
-        log.warning("skipped %d recording(s) found in the folder(s) %s, e.g. %s", len(skipped), what, skipped[0])
+        log.warning("skipped %d recording(s) found in the folder(s) %s, e.g. %s", len(no_trace), what, no_trace[0])
+    if skipped is not None:
+        skipped.update(unread)
+    if not sessions and unread:
+        first = next(iter(unread.items()))
+        raise ForecastError(f"no session could be read ({len(unread)} skipped); {first[0]}: {first[1]}")
     if not sessions:
         raise ForecastError("no session to forecast: none of the recordings found has " +
                             (f"the channel(s) {', '.join(channels)}" if channels else

@@ -67,7 +67,7 @@ def register(subparsers) -> None:
                     "column; invalid samples become gaps. Any other recording biosig reads (WFDB, EDF, Parquet, a "
                     "table with another time column) is one session too: its respiration and motion channels "
                     "(or --channel), resampled to --rate-hz with an anti-aliasing filter. Sessions too short for "
-                    "the protocol are skipped with a warning. Steps the runtime would hold (warm-up, gaps, "
+                    "the protocol or unreadable are skipped with a warning. Steps the runtime holds (warm-up, gaps, "
                     "divergence, one position repeated for --max-frozen-s) are held here too and not scored "
                     "(duty: the share forecast). Columns 'med us' and 'p99 us': the median and 99th percentile "
                     "of the CPU microseconds of one learn + forecast step on the test steps (the wall clock's, "
@@ -163,10 +163,10 @@ def _evaluate(args) -> int:
                         test_start_s=args.test_start_s,
                         max_frozen_s=MAX_FROZEN_S if args.max_frozen_s is None else args.max_frozen_s)
     out = check_output_dir(args.out)   # before the sessions are read: a bad --out fails at once
-    loaded = load_sessions(args.files, args.rate_hz, args.channel)
+    loaded = load_sessions(args.files, args.rate_hz, args.channel, skipped=(unread := {}))   # unreadable: said
     sessions = usable_sessions(loaded, methods, horizons, protocol)
     warn_options(notes, sessions, args.scaling)
-    skipped = _skip_reasons([s for s in loaded if s not in sessions], methods, horizons, protocol)
+    skipped = {**unread, **_skip_reasons([s for s in loaded if s not in sessions], methods, horizons, protocol)}
     # A report describes the predictions written beside it: an earlier run's report into this
     # folder goes before this run writes any (not before: a refused command leaves the folder as it
     # was), so a run stopped half-way (Ctrl-C) leaves none and `forecast plot` refuses the folder,
