@@ -152,6 +152,18 @@ def test_listen_all_json_status_frames_carry_their_body(capsys, rt):
     assert code2 == 0 and re.search(rf"status +status .* serving {n} streams? \d+ frames \d+ rejected", out2), out2
 
 
+def test_listen_topics_status_prints_status_frames_without_all(capsys, rt):
+    """`--topics status` alone printed nothing while its summary counted the status frames."""
+    b = rt.bound
+    code, out, err = run_main(capsys, "listen", "--output", b.output, "--status", b.status, "--topics", "status",
+                              "--json", "--seconds", 0.9)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and rows and all(r["topic"] == "status" for r in rows), (out, err)
+    code, out, err = run_main(capsys, "listen", "--output", b.output, "--status", b.status, "--topics", "score/",
+                              "--json", "--seconds", 0.5)
+    assert code == 0 and not any('"status"' in line for line in out.splitlines())
+
+
 def test_first_frame_check_uses_the_public_frame_length(tmp_path, pull):
     from biosig.cli.replay_checks import check_first_frames
     from streams.errors import StreamError

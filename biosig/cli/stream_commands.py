@@ -153,13 +153,15 @@ def _listen(args) -> int:
     from streams.scores import summary_text
     _check_client_endpoint("--status", args.status, args.keys, args.insecure)   # met after 2 s of silence, else never
     told = time.monotonic() + 2.0   # nothing for 2 s: say whether a runtime is starting or absent
+    # status frames: with --all, or asked for by name (--topics status printed nothing, "3 frames on 1 topic")
+    show_status = args.all or any(t[:2] == "st" and "status".startswith(t) for t in args.topics or [])
     with Subscriber(args.topics or [""], args.output, key_dir=args.keys, insecure=args.insecure) as sub:
         while not stop.is_set() and (end is None or time.monotonic() < end):
             f = sub.recv(0.2)
             if f is None and told and time.monotonic() > told and not sub.stats:
                 told = None
                 print(f"biosig listen: {_listen_waiting_text(args, sub)}", file=sys.stderr, flush=True)
-            if f is None or (f.topic == "status" and not args.all):
+            if f is None or (f.topic == "status" and not show_status):
                 continue
             h = f.header
             if args.json:   # a status frame's body is all it says (--all --json printed none)
