@@ -365,7 +365,9 @@ class Record:
             # 0.002778 s, read 359.971 Hz and 40 s as 40.003 s); the slope over every row is not
             if abs(_slope_rate_hz(t, step) - fs) > RATE_DIGITS_REL * fs:
                 fs = _nominal_rate_hz(t, step)
-        x = np.stack([df[c].cast(float).to_numpy() for c in chans]).astype(np.float32)
+        x = np.empty((len(chans), df.height), dtype=np.float32)   # (no float64 stack of all channels first)
+        for i, c in enumerate(chans):
+            x[i] = df[c].cast(float).to_numpy()
         return cls(samples=x, fs_hz=fs, channels=tuple(chans), units=tuple(units), modality=modality,
                    times_s=(t - t[0]) if irregular else None, **kwargs)
 
