@@ -17,13 +17,12 @@ import time
 
 import numpy as np
 import pytest
-import zmq
 
 # the readers' first use imports pandas and scipy (2-3 s here): at collection, not in the first test of this file
 import pandas  # noqa: F401,E402
 import scipy.signal  # noqa: F401,E402
 from streams.publisher import Publisher
-from test_cli_bugbash71_streams import _csv
+from test_cli_bugbash71_streams import _csv, ingest  # noqa: F401  (a fixture)
 from test_cli_errors import one_line_error, run_main
 from test_streams_helpers import config, free_port, running
 
@@ -101,15 +100,9 @@ def test_replay_without_rejections_says_nothing_more(capsys, tmp_path, rt):
 
 
 @pytest.fixture
-def pull():
-    ctx = zmq.Context()
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
-    sock = ctx.socket(zmq.PULL)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.bind(endpoint)
-    yield endpoint
-    sock.close()
-    ctx.term()
+def pull(ingest):
+    """The endpoint of a bare PULL socket (test_cli_bugbash71_streams.ingest): frames go somewhere, no runtime."""
+    return ingest[0]
 
 
 def test_replay_says_delivery_is_unconfirmed_when_no_status_answers(capsys, tmp_path, pull):

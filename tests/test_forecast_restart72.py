@@ -3,7 +3,6 @@
 POST_GAP_RATIO (SnAp-1 at h 3: 1.9-2.0 x on the shared sessions), published where it is not (mix); the runtime's
 ``gap`` detail says which are held and why. Real forecasters, shared marker sessions (10 Hz), NaN gaps of 5 samples
 every 15 s; the oracle is a NumPy twin of the records, built from the model forecasts and the truth."""
-import logging
 
 import numpy as np
 import pytest
@@ -12,15 +11,10 @@ from conftest import shared_path
 from realtime import make_forecaster
 from realtime.sessions import load_sessions
 from realtime.trust import POST_GAP_DISCOUNT, POST_GAP_EVIDENCE, POST_GAP_RATIO, TRUST_FLOOR
+from test_forecast_gap_detail71 import _quiet  # noqa: F401  (autouse: the learners' warnings off)
 
 FS, L, H, G = 10.0, 12, 3, 5
 
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    logging.getLogger("realtime").setLevel(logging.ERROR)
-    yield
-    logging.getLogger("realtime").setLevel(logging.NOTSET)
 
 
 @pytest.fixture(scope="module")
