@@ -226,7 +226,8 @@ class Forecaster(LearningMixin, StateMixin, JumpMixin, TrustMixin):
         output, the warm-up mean, was handed out as a forecast: 10 mm off on a real session at
         horizon 6 s).
         """
-        return self._made and self._outside == 0 and not self._distrust and not self._post_gap_hold()
+        return (self._made and self._outside == 0 and not self._distrust and not self._bl_hold
+                and not self._post_gap_hold())
 
     @property
     def _made(self) -> bool:

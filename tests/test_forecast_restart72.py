@@ -16,6 +16,16 @@ from test_forecast_gap_detail71 import _quiet  # noqa: F401  (autouse: the learn
 FS, L, H, G = 10.0, 12, 3, 5
 
 
+@pytest.fixture(autouse=True)
+def _no_baseline_check(monkeypatch):
+    """The baseline check (worse than last-value over 600 samples) holds SnAp-1 at h 3 on session 201205101519
+    from its 600th forecast on (tests/test_forecast_baseline72.py): off here, where the post-restart records are
+    under test."""
+    import realtime.trust
+    monkeypatch.setattr(realtime.trust, "BASELINE_RATIO", float("inf"))
+    monkeypatch.setattr(realtime.trust, "BASELINE_RELEASE", float("inf"))
+
+
 
 @pytest.fixture(scope="module")
 def real():
