@@ -1,12 +1,13 @@
 """Lab Streaming Layer bridges, both ways (needs the optional ``pylsl``, whose wheel ships liblsl).
 
-* :func:`bridge_lsl_in` (``biosig bridge lsl``): every LSL outlet found (or those whose property
-  ``prop`` equals ``value``) is published into the runtime as ``<source_id or name>/<type>``.
-* :func:`bridge_lsl_out` (``biosig bridge lsl-out``): runtime outputs become LSL outlets, one per
-  topic, created when the topic's first frame arrives: ``emb/<source>/<stream>`` (type
-  ``Embedding``, one channel per dimension), ``fcst/<source>`` (type ``Forecast``, the marker
-  channels) and ``hold/<source>`` (type ``Markers``, one string channel: the hold reason). Source
-  ids are ``<prefix>:<topic>``. Empty embeddings (modalities without a model) are not bridged.
+* :func:`bridge_lsl_in` (``biosig bridge lsl``): every LSL outlet found (or every one whose property
+  ``prop`` equals ``value``) is published into the runtime as ``<source_id or name>/<type>``. A stream that
+  cannot be bridged (string or irregular-rate streams: the wire protocol carries regularly sampled numbers;
+  no channels or more than the protocol's; a rate the runtime refuses for its modality) is said on a line
+  of its own and listed under ``"skipped"``. An outlet that goes away is bridged again when it comes back
+  if it has a ``source_id`` (liblsl recovers it); without one it is lost for good, said, listed under ``"lost"``.
+* :func:`bridge_lsl_out` (``biosig bridge lsl-out``, :mod:`streams.lsl_out`): runtime outputs become LSL
+  outlets, one per topic.
 
 Clock mapping. LSL time is ``pylsl.local_clock()`` (seconds on a monotonic clock with an
 arbitrary origin); biosig device time is Unix seconds. :class:`LslClock` measures
@@ -15,90 +16,42 @@ arbitrary origin); biosig device time is Unix seconds. :class:`LslClock` measure
 
 * into the runtime: ``device_s = lsl_stamp + time_correction + offset_s``, where
   ``time_correction`` is the inlet's estimate of the outlet host's clock minus ours (0 on the
-  same host); a frame of T samples is stamped so that its *last* sample carries the device time
-  of the last LSL stamp (``t0_s = device(stamps[-1]) - (T - 1) / fs``);
+  same host; read again every :data:`CORRECTION_EVERY_S`); a frame of T samples is stamped so that its
+  *last* sample carries the device time of the last LSL stamp (``t0_s = device(stamps[-1]) - (T - 1) / fs``);
 * out of the runtime: ``lsl_stamp = device_s - offset_s``, with ``device_s`` the window end
   (``window_end_s``) for embeddings, the forecast's target time (``target_s`` = input time +
   horizon) for forecasts, and the input time (``t_s``, else ``t_out_s``) for holds. An LSL
   consumer on another host applies its own ``time_correction`` as usual.
-
-Irregular-rate LSL streams and string streams are not bridged into the runtime (the wire protocol
-carries regularly sampled numbers); they are listed in the log and in the result.
 """
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
 
 import numpy as np
 
-from streams.config import DEFAULT_INGEST, DEFAULT_OUTPUT
+from streams.config import DEFAULT_INGEST
 from streams.errors import StreamError
+from streams.lsl_clock import LslClock, _pylsl  # noqa: F401  (LslClock: part of this module's API)
+from streams.lsl_out import OUT_TOPICS, bridge_lsl_out  # noqa: F401  (the other way, re-exported)
 
 log = logging.getLogger(__name__)
-
-OUT_TOPICS = ("emb/", "fcst/", "hold/")
-_KIND_TYPE = {"embedding": "Embedding", "forecast": "Forecast", "hold": "Markers"}
-
-
-_configured = False
-
-
-def _pylsl():
-    """pylsl, with liblsl's own log cut to errors (it prints INFO lines on stderr otherwise)
-    unless the user points ``LSLAPICFG`` at a configuration file of their own."""
-    global _configured
-    try:
-        import pylsl
-    except ImportError:
-        raise StreamError("the LSL bridge needs pylsl, an optional extra: pip install 'biosig[lsl]'") from None
-    except Exception as exc:  # the wheel is there but liblsl cannot be loaded
-        raise StreamError(f"pylsl is installed but liblsl cannot be loaded: {exc}") from None
-    if not _configured:
-        _configured = True
-        if not os.environ.get("LSLAPICFG"):
-            try:
-                pylsl.set_config_content("[log]\nlevel = -2\n")
-            except Exception:  # older liblsl without it: its INFO lines stay, nothing else changes
-                pass
-    return pylsl
 
 
 def _name(text: str, default: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", text or "")[:64] or default
 
 
-class LslClock:
-    """Maps LSL time to biosig device time (Unix seconds) and back (see the module docstring)."""
-
-    def __init__(self, tries: int = 7):
-        pylsl = _pylsl()
-        best = None
-        for _ in range(tries):
-            a = time.time()
-            lsl = pylsl.local_clock()
-            b = time.time()
-            if best is None or b - a < best[0]:
-                best = (b - a, (a + b) / 2 - lsl)
-        self.offset_s = best[1]
-
-    def to_device(self, lsl_s: float, correction_s: float = 0.0) -> float:
-        return lsl_s + correction_s + self.offset_s
-
-    def to_lsl(self, device_s: float) -> float:
-        return device_s - self.offset_s
-
-
 def _channels(info, n: int):
-    """Channel labels and units from the stream's ``desc/channels`` (``chN`` / ``""`` if absent)."""
+    """Channel labels and units from the stream's ``desc/channels`` (``chN`` / ``""`` if absent; cut to the
+    protocol's 64 characters: a longer label made the whole stream unbridgeable)."""
     labels, units = [], []
     ch = info.desc().child("channels").child("channel")
     while not ch.empty() and len(labels) < n:
-        labels.append(ch.child_value("label") or f"ch{len(labels) + 1}")
-        units.append(ch.child_value("unit") or "")
+        labels.append((ch.child_value("label") or f"ch{len(labels) + 1}")[:64])
+        units.append((ch.child_value("unit") or "")[:64])
         ch = ch.next_sibling()
     if len(labels) != n:
         labels, units = [f"ch{i + 1}" for i in range(n)], [""] * n
@@ -138,12 +91,169 @@ def check_lsl_property(prop: str) -> None:
                       f"{', '.join(LSL_PROPERTIES[:5])}, ... or desc/<element> of their description")
 
 
+#: after the first stream matching ``--prop`` is found, look this much longer for the others
+SETTLE_S = 0.5
+#: an open stream from which nothing came for this long is said to be silent (once; its return is said too)
+SILENT_S = 5.0
+#: how often the inlets' clock corrections are read again (liblsl keeps estimating them in the background)
+CORRECTION_EVERY_S = 5.0
+OPEN_S = 2.0   # the longest wait to open one stream, and for the clock corrections of all of them
+
+
+def _resolver(pylsl, prop, value):
+    """A background resolver of every stream, or of those whose ``prop`` is ``value``. liblsl quotes the value
+    with ``'`` in its XPath query: a value holding one (``--value "it's"``) ended in a traceback."""
+    if not prop:
+        return pylsl.ContinuousResolver()
+    quote = "'" if "'" not in value else '"'
+    if quote in value:
+        raise StreamError(f"--value {value!r} holds both ' and \": LSL cannot look for such a value")
+    try:
+        return pylsl.ContinuousResolver(pred=f"{prop}={quote}{value}{quote}")
+    except RuntimeError as exc:   # liblsl refused the query
+        raise StreamError(f"LSL cannot look for --prop {prop} --value {value!r}: {exc}") from None
+
+
+def _resolve(pylsl, prop, value, resolve_s: float, stop: threading.Event) -> list:
+    """The LSL streams found within ``resolve_s`` (those whose ``prop`` is ``value``), each once.
+
+    ``resolve_byprop(minimum=1)`` returned as soon as one stream matched: of two ECG devices one, at random, and
+    the other was neither bridged nor named. A background resolver is read until ``resolve_s`` (without
+    ``prop``), or :data:`SETTLE_S` after the first match; ``stop`` (Ctrl-C) ends the search at once."""
+    resolver = _resolver(pylsl, prop, value)
+    found: dict[str, object] = {}
+    deadline = time.monotonic() + resolve_s
+    try:
+        while not stop.is_set():
+            for info in resolver.results():
+                found.setdefault(info.uid(), info)
+            if prop and found:
+                deadline = min(deadline, time.monotonic() + SETTLE_S)
+                prop = None   # settle once
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+    finally:
+        del resolver
+    return list(found.values())
+
+
+def _why_not(pylsl, info) -> str | None:
+    """Why a stream cannot be bridged before any inlet is opened (None: it can be tried)."""
+    from streams.protocol import MAX_CHANNELS
+    if info.channel_format() == pylsl.cf_string:
+        return "string stream"
+    if info.nominal_srate() <= 0:
+        return "irregular rate"
+    n = info.channel_count()
+    if n < 1:
+        return "no channels"
+    if n > MAX_CHANNELS:
+        return f"{n} channels, more than the {MAX_CHANNELS} a runtime stream holds"
+    return None
+
+
+class _Link:
+    """An open LSL inlet and the runtime stream it feeds."""
+
+    def __init__(self, name: str, inlet, out, correction_s: float):
+        self.name, self.inlet, self.out, self.correction_s = name, inlet, out, correction_s
+        self.max_samples = int(min(1 << 20, max(1024, out.fs_hz)))   # a second's worth: never behind for good
+        self.heard_at = time.monotonic()
+        self.quiet_said = False
+
+    def pull(self, clock) -> int:
+        """Send what the inlet holds as one frame; the number of samples. A stream that cannot be
+        recovered (no source_id) raises ``LostError``."""
+        x, stamps = self.inlet.pull_chunk(timeout=0.0, max_samples=self.max_samples, as_numpy=True)
+        n, now = len(stamps), time.monotonic()
+        if not n:
+            if not self.quiet_said and now - self.heard_at >= SILENT_S:
+                self.quiet_said = True
+                log.warning("LSL stream %s: no samples for %.0f s (its outlet paused or is gone; bridged again "
+                            "when it comes back)", self.name, now - self.heard_at)
+            return 0
+        if self.quiet_said:
+            log.warning("LSL stream %s: samples again after %.0f s", self.name, now - self.heard_at)
+        self.heard_at, self.quiet_said = now, False
+        t_last = clock.to_device(float(stamps[-1]), self.correction_s)
+        self.out.send(np.ascontiguousarray(np.asarray(x).T, np.float32), t0_s=t_last - (n - 1) / self.out.fs_hz)
+        return n
+
+    def correct(self):
+        """The inlet's latest clock correction (liblsl re-estimates it: clocks of two hosts drift apart)."""
+        try:
+            self.correction_s = self.inlet.time_correction(timeout=0.0)
+        except RuntimeError:   # pylsl's TimeoutError/LostError: keep the last one
+            pass
+
+
+def _label(info, found) -> str:
+    """The stream's name, with its source_id (else host) when another stream found has the same name."""
+    name = info.name()
+    if sum(f.name() == name for f in found) > 1:
+        return f"{name} [{info.source_id() or info.hostname()}]"
+    return name
+
+
+def _open(pylsl, found, stop, skipped) -> list:
+    """Inlets opened at once (samples pushed from now on are kept; the first pull opened them, and what came
+    before it was lost), with their full info: ``(label, inlet, info)``. A stream that cannot be bridged, or
+    is gone before it opens, goes to ``skipped``."""
+    opened = []
+    for info in found:
+        label = _label(info, found)
+        why = _why_not(pylsl, info)
+        if why is None and not stop.is_set():
+            try:
+                inlet = pylsl.StreamInlet(info, max_buflen=60)
+                inlet.open_stream(timeout=OPEN_S)
+                opened.append((label, inlet, inlet.info(timeout=OPEN_S)))
+                continue
+            except RuntimeError as exc:   # pylsl's TimeoutError, LostError, ...: this stream only
+                why = f"gone before it opened: {exc}"
+        if why:
+            skipped.append(f"{label} ({why})")
+    return opened
+
+
+def _corrections(opened) -> list[float]:
+    """Each inlet's clock correction (the outlet host's LSL clock minus ours; 0 on one host), asked of all
+    inlets at once so that they are estimated in parallel (0.6 s each, one after the other, before)."""
+    for _, inlet, _ in opened:
+        try:
+            inlet.time_correction(timeout=0.0)   # starts its estimate
+        except RuntimeError:
+            pass
+    deadline, out = time.monotonic() + OPEN_S, []
+    for label, inlet, _ in opened:
+        try:
+            out.append(inlet.time_correction(timeout=max(0.05, deadline - time.monotonic())))
+        except RuntimeError:   # no estimate: its stamps are taken as ours, and so said
+            out.append(0.0)
+            log.warning("no clock correction from LSL stream %s: its stamps are taken as this host's", label)
+    return out
+
+
+def _stream_name(pub, kind: str) -> str:
+    """``kind`` as a stream name of ``pub`` not taken yet (two outlets of one source with the same type)."""
+    base = _name(kind, "data")
+    name, k = base, 1
+    while name in pub.streams:
+        k += 1
+        name = f"{base[:60]}_{k}"
+    return name
+
+
 def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: bool = False,
                   seconds: float | None = None, resolve_s: float = 2.0, prop: str | None = None,
                   value: str | None = None, stop: threading.Event | None = None) -> dict:
-    """Publish LSL outlets into the runtime until ``seconds`` passed or ``stop`` is set.
+    """Publish LSL outlets into the runtime until ``seconds`` passed, ``stop`` is set or every stream is lost.
 
-    Returns ``{topic: frames sent}`` plus ``"skipped": [names]`` for streams that cannot be bridged.
+    Returns ``{topic: frames sent}``, plus ``"skipped": [names]`` (streams that cannot be bridged, each also
+    logged on its own line), ``"lost": [names]`` (outlets gone for good), ``"dropped": {topic: frames}``
+    (frames no runtime took) and ``"undelivered"`` (a line saying why) when there are any. ``{}`` when
+    ``stop`` was set before any stream was bridged.
     """
     if prop:
         check_lsl_property(prop)
@@ -156,149 +266,77 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
         with zmq.Context() as ctx, ctx.socket(zmq.PUSH) as probe:   # the keys read, nothing connected
             secure_client(probe, key_dir)
     pylsl = _pylsl()
-    from streams.publisher import Publisher
+    from streams.publisher import Publisher, delivery_warning
     stop = stop or threading.Event()
-    if prop:
-        found = pylsl.resolve_byprop(prop, value, minimum=1, timeout=resolve_s)
-    else:
-        found = pylsl.resolve_streams(resolve_s)
+    found = _resolve(pylsl, prop, value, resolve_s, stop)
+    if stop.is_set():
+        return {}
     if not found:
         which = f" with {prop} = {value!r}" if prop else ""
-        raise StreamError(f"no LSL streams{which} found within {resolve_s} s")
+        raise StreamError(f"no LSL streams{which} found within {resolve_s:g} s")
+    skipped: list[str] = []
+    opened = _open(pylsl, found, stop, skipped)
     clock = LslClock()
     pubs: dict[str, object] = {}
-    links, skipped = [], []
+    links: list[_Link] = []
+    lost: list[str] = []
     try:
-        for info in found:
-            if info.nominal_srate() <= 0 or info.channel_format() == pylsl.cf_string:
-                why = "string stream" if info.channel_format() == pylsl.cf_string else "irregular rate"
-                skipped.append(f"{info.name()} ({why})")
-                continue
-            inlet = pylsl.StreamInlet(info, max_buflen=60)
-            full = inlet.info(timeout=resolve_s + 1.0)
-            try:
-                correction = inlet.time_correction(timeout=resolve_s + 1.0)
-            except Exception:  # pylsl.TimeoutError: keep going on our clock, say so
-                correction = 0.0
-                log.warning("no time correction from LSL stream %s: its stamps are used as ours", info.name())
+        for (label, inlet, full), correction in zip(opened, _corrections(opened)):
             src = _name(full.source_id() or full.name(), "lsl")
-            kind = (full.type() or "").lower()
             labels, units = _channels(full, full.channel_count())
-            modality = lsl_modality(kind, labels)
+            kind = (full.type() or "").lower()
             if src not in pubs:
                 pubs[src] = Publisher(src, endpoint, key_dir=key_dir, insecure=insecure)
-            pub, stream = pubs[src], _name(kind, "data")
-            while stream in pub.streams:       # two outlets of one source with the same type
-                stream = _name(f"{stream}_", "data")
             try:
-                out = pub.stream(stream, full.nominal_srate(), labels, units, modality=modality)
+                out = pubs[src].stream(_stream_name(pubs[src], kind), full.nominal_srate(), labels, units,
+                                       modality=lsl_modality(kind, labels))
             except StreamError as exc:   # e.g. a rate the runtime refuses for its modality: not this one
-                skipped.append(f"{info.name()} ({exc})")
+                skipped.append(f"{label} ({exc})")
                 inlet.close_stream()
                 continue
-            links.append((inlet, out, correction))
-            log.info("bridging LSL %s (%s, %d ch, %g Hz) to %s", full.name(), full.type(),
-                     full.channel_count(), full.nominal_srate(), out.topic)
+            links.append(_Link(label, inlet, out, correction))
+            log.info("bridging LSL %s (%s, %d ch, %g Hz) to %s", label, full.type(), full.channel_count(),
+                     full.nominal_srate(), out.topic)
+        if stop.is_set():
+            return {}
         if not links:
             raise StreamError(f"none of the LSL streams found can be bridged: {', '.join(skipped)}")
-        if skipped:
-            log.warning("LSL streams not bridged: %s", ", ".join(skipped))
-        end = None if seconds is None else time.monotonic() + seconds
-        while not stop.is_set() and (end is None or time.monotonic() < end):
-            for inlet, out, correction in links:
-                chunk, stamps = inlet.pull_chunk(timeout=0.0)
-                if stamps:
-                    x = np.asarray(chunk, np.float32).T
-                    t_last = clock.to_device(stamps[-1], correction)
-                    out.send(x, t0_s=t_last - (x.shape[1] - 1) / out.fs_hz)
-            time.sleep(0.01)
+        for line in skipped:   # a line each (one line listing them all was missed among the others)
+            log.warning("LSL stream not bridged: %s", line)
+        _pump(clock, links, lost, seconds, stop)
     finally:
         for pub in pubs.values():
             pub.close(linger_s=0.5)
-    result = {out.topic: out.sent for _, out, _ in links}
-    if skipped:
-        result["skipped"] = skipped
+    result: dict = {link.out.topic: link.out.sent for link in links}
+    dropped = {link.out.topic: link.out.dropped for link in links if link.out.dropped}
+    for key, value in (("skipped", skipped), ("lost", lost), ("dropped", dropped),
+                       ("undelivered", delivery_warning(pubs.values()))):
+        if value:
+            result[key] = value
     return result
 
 
-class _Outlets:
-    """One LSL outlet per runtime output topic, made from the topic's first frame."""
-
-    def __init__(self, pylsl, prefix: str):
-        self.pylsl, self.prefix = pylsl, prefix
-        self.outlets: dict[str, tuple[object, int]] = {}
-        self.pushed: dict[str, int] = {}
-
-    def get(self, frame):
-        pylsl, h, topic = self.pylsl, frame.header, frame.topic
-        if topic in self.outlets:
-            return self.outlets[topic]
-        kind = h["kind"]
-        if kind == "hold":
-            n, fmt = 1, pylsl.cf_string
-        else:
-            n, fmt = int(frame.array.size), pylsl.cf_float32
-        info = pylsl.StreamInfo(topic, _KIND_TYPE[kind], n, pylsl.IRREGULAR_RATE, fmt, f"{self.prefix}:{topic}")
-        desc = info.desc()
-        desc.append_child_value("biosig_stream", str(h.get("stream", "")))
-        for key in ("model_id", "method", "horizon_steps", "horizon_s"):
-            if key in h:
-                desc.append_child_value(key, str(h[key]))
-        chans = desc.append_child("channels")
-        names = h.get("channels") if kind == "forecast" else None
-        for i in range(n):
-            c = chans.append_child("channel")
-            c.append_child_value("label", str(names[i]) if names and i < len(names) else
-                                 ("reason" if kind == "hold" else f"d{i}"))
-        self.outlets[topic] = (pylsl.StreamOutlet(info), n)
-        self.pushed[topic] = 0
-        log.info("LSL outlet %s (%s, %d ch)", topic, _KIND_TYPE[kind], n)
-        return self.outlets[topic]
-
-
-def _device_time(h: dict) -> float:
-    kind = h["kind"]
-    if kind == "embedding":
-        return float(h["window_end_s"])
-    if kind == "forecast":
-        return float(h["target_s"])
-    return float(h.get("t_s") or h["t_out_s"])
-
-
-def bridge_lsl_out(*, endpoint: str = DEFAULT_OUTPUT, topics=OUT_TOPICS, key_dir=None, insecure: bool = False,
-                   seconds: float | None = None, prefix: str = "biosig",
-                   stop: threading.Event | None = None) -> dict:
-    """Republish runtime outputs as LSL outlets until ``seconds`` passed or ``stop`` is set.
-
-    Returns ``{topic: samples pushed}``.
-    """
-    from streams.subscriber import unknown_topic_prefixes
-    if wrong := unknown_topic_prefixes(topics, OUT_TOPICS):
-        raise StreamError(f"--topics {' '.join(wrong)}: only outputs whose topic starts with {', '.join(OUT_TOPICS)} "
-                          "become LSL outlets (others were subscribed to and dropped)")
-    pylsl = _pylsl()
-    from streams.subscriber import Subscriber
-    stop = stop or threading.Event()
-    clock = LslClock()
-    outlets = _Outlets(pylsl, prefix)
+def _pump(clock, links, lost, seconds, stop):
+    """Move samples from the inlets to the runtime; ``lost`` gets the streams gone for good."""
+    from pylsl.util import LostError
+    live = list(links)
     end = None if seconds is None else time.monotonic() + seconds
-    with Subscriber(list(topics), endpoint, key_dir=key_dir, insecure=insecure) as sub:
-        while not stop.is_set() and (end is None or time.monotonic() < end):
-            frame = sub.recv(0.1)
-            if frame is None or frame.header.get("kind") not in _KIND_TYPE:
-                continue
-            h = frame.header
-            if h["kind"] != "hold" and (frame.array is None or frame.array.size == 0):
-                continue
-            outlet, n = outlets.get(frame)
-            stamp = clock.to_lsl(_device_time(h))
-            if h["kind"] == "hold":
-                outlet.push_sample([str(h.get("reason", ""))], stamp)
-            elif frame.array.size != n:
-                log.warning("%s: %d values, its LSL outlet has %d channels; frame not bridged",
-                            frame.topic, frame.array.size, n)
-                continue
-            else:
-                outlet.push_sample(np.asarray(frame.array, np.float32).ravel().tolist(), stamp)
-            outlets.pushed[frame.topic] += 1
-    return dict(outlets.pushed)
+    next_correction = time.monotonic() + CORRECTION_EVERY_S
+    while live and not stop.is_set() and (end is None or time.monotonic() < end):
+        busy = False
+        for link in list(live):
+            try:
+                busy |= link.pull(clock) == link.max_samples
+            except LostError:
+                live.remove(link)
+                lost.append(link.name)
+                log.warning("LSL stream %s is gone and cannot come back (its outlet has no source_id): "
+                            "%d frame(s) bridged from it", link.name, link.out.sent)
+        if time.monotonic() >= next_correction:
+            next_correction += CORRECTION_EVERY_S
+            for link in live:
+                link.correct()
+        if not busy:
+            time.sleep(0.01)
+    if not live:
+        log.warning("every LSL stream bridged is gone: the bridge stops")

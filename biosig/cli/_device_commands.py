@@ -140,8 +140,20 @@ def _bridge(args) -> int:
     _stop_on_signals(stop)
     sent = bridge_lsl_in(endpoint=args.ingest, key_dir=args.keys, insecure=args.insecure, seconds=args.seconds,
                          resolve_s=args.resolve_s, prop=args.prop, value=args.value, stop=stop)
-    print(f"biosig bridge lsl: {json_text.dumps(sent)}", file=sys.stderr)
-    return 0
+    if not sent:   # a signal before any stream was bridged
+        print("biosig bridge lsl: stopped by signal before any LSL stream was bridged", file=sys.stderr)
+        return 0
+    undelivered = sent.pop("undelivered", None)
+    print(f"biosig bridge lsl: {json_text.dumps(sent)}{' (stopped by signal)' if stop.is_set() else ''}",
+          file=sys.stderr)
+    frames = sum(v for v in sent.values() if isinstance(v, int))
+    silent = [t for t, v in sent.items() if v == 0 and t not in sent.get("dropped", {})]
+    if silent:   # an outlet that pushed nothing while the bridge ran: {"src/ecg": 0} alone read as a success
+        print(f"biosig bridge lsl: warning: no samples came from the LSL outlet(s) of {', '.join(silent)}",
+              file=sys.stderr)
+    if undelivered:
+        print(f"biosig bridge lsl: warning: {undelivered}", file=sys.stderr)
+    return 1 if undelivered and not frames else 0   # samples came and no runtime took any of them
 
 
 def _bridge_out(args) -> int:
@@ -153,6 +165,11 @@ def _bridge_out(args) -> int:
                             seconds=args.seconds, prefix=args.prefix, stop=stop)
     if pushed:
         print(f"biosig bridge lsl-out: {json_text.dumps(pushed)}", file=sys.stderr)
+        for key, what in (("not_pushed", "frame(s) not pushed: their size is not their outlet's"),
+                          ("missed", "frame(s) of the runtime never reached the bridge (sequence gaps)")):
+            if pushed.get(key):
+                print(f"biosig bridge lsl-out: warning: {sum(pushed[key].values())} {what}: "
+                      f"{', '.join(pushed[key])}", file=sys.stderr)
     else:   # it printed "{}"
         print(f"biosig bridge lsl-out: nothing pushed: no frame of {', '.join(args.topics or ['any topic'])} came "
               f"from {args.output}", file=sys.stderr)
