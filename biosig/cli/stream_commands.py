@@ -337,7 +337,7 @@ def register(sub) -> None:
                                                   "source_id, ...) equals --value")
     b.add_argument("--value", metavar="V", help="the value for --prop")
     b.add_argument("--resolve-s", type=float, default=2.0, metavar="S",
-                   help="seconds to look for LSL streams (default 2)")
+                   help="seconds to look for LSL streams (default 2; with --prop: until 0.5 s after the first match)")
     _endpoint_args(b, ("ingest",))
     _seconds(b, what="until interrupted")
     b.set_defaults(handler=_bridge)
