@@ -24,17 +24,9 @@ from streams.lsl import _pylsl, bridge_lsl_in, bridge_lsl_out  # noqa: E402
 _pylsl()   # liblsl's INFO lines off, as the bridge has them
 
 
-def _discovery_works() -> bool:
-    """LSL finds outlets by UDP multicast; some sandboxes have no route for it even on loopback (pylsl alone)."""
-    uid = f"bb72probe-{uuid.uuid4().hex[:8]}"
-    probe = pylsl.StreamOutlet(pylsl.StreamInfo("probe", "Probe", 1, 10.0, pylsl.cf_float32, uid))
-    try:
-        return bool(pylsl.resolve_byprop("source_id", uid, minimum=1, timeout=2.0))
-    finally:
-        del probe
+from test_lsl import _lsl_discovery_works  # noqa: E402  (pylsl alone: where discovery fails, test_lsl skips)
 
-
-if not _discovery_works():  # pragma: no cover
+if not _lsl_discovery_works():  # pragma: no cover
     pytest.skip("LSL stream discovery (UDP multicast on loopback) does not work on this machine",
                 allow_module_level=True)
 
