@@ -24,7 +24,7 @@ from streams.lsl import _pylsl, bridge_lsl_in, bridge_lsl_out  # noqa: E402
 _pylsl()   # liblsl's INFO lines off, as the bridge has them
 
 
-from test_lsl import _lsl_discovery_works  # noqa: E402  (pylsl alone: where discovery fails, test_lsl skips)
+from test_lsl import _lsl_discovery_works, _offset_s  # noqa: E402  (pylsl alone: where discovery fails, test_lsl skips)
 
 if not _lsl_discovery_works():  # pragma: no cover
     pytest.skip("LSL stream discovery (UDP multicast on loopback) does not work on this machine",
@@ -69,18 +69,6 @@ def _bridge_in_thread(**kw):
 def _push(outlet, x, t0_lsl, fs):
     for k in range(x.shape[1]):
         outlet.push_sample(x[:, k].tolist(), t0_lsl + k / fs)
-
-
-def _offset_s():
-    """The test's own twin of LslClock: time.time() - local_clock() from the tightest of 7 readings."""
-    best = None
-    for _ in range(7):
-        a = time.time()
-        lsl = pylsl.local_clock()
-        b = time.time()
-        if best is None or b - a < best[0]:
-            best = (b - a, (a + b) / 2 - lsl)
-    return best[1]
 
 
 def test_every_outlet_matching_prop_is_bridged_and_each_skipped_one_said(rt, caplog):
