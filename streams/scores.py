@@ -16,7 +16,8 @@ PPG streams) run only on ``ok`` windows; their output is also smoothed: ``smooth
 of the values that exist among the stream's last ``smooth_windows`` windows (by device time;
 ``null`` when none has one), so one noisy window does not flip the AF probability and a value
 from before a run of withheld windows or a gap is never averaged in. The head state of a stream
-restarts with its session and when its device time goes back.
+restarts with its session and when its device time goes back. A PPG window whose pulse rate is about
+twice its bed's recent ECG rate is withheld as ``rate_disagrees_with_ecg`` (:mod:`streams.bed_rates`).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import time
 
 import numpy as np
 
+from streams.bed_rates import BedRates
 from streams.score_worker import SCORE_BURST, STOP_DRAIN_S, ScoreWorker  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class ScoreHost:
         self._heads: dict[str, list] = {}
         self._recent: dict[tuple, tuple] = {}   # (stream, head) -> (session, recent values)
         self.errors: dict[str, str] = {}
+        self.bed_rates = BedRates()   # per bed, the ECG rates a PPG rate twice as high is withheld against
 
     def heads_for(self, modality: str) -> list:
         if modality not in self._heads:
@@ -97,7 +100,7 @@ class ScoreHost:
 
     def header(self, stream: str, session: int, modality: str, win: np.ndarray, fs_hz: float,
                t_start: float, t_end: float, quality: float | None = None,
-               hop_s: float | None = None, withheld: str | None = None) -> dict:
+               hop_s: float | None = None, withheld: str | None = None, doubt=None) -> dict:
         """The ``score`` header of one window (C, W) at ``fs_hz``; updates the smoothing state.
 
         ``hop_s``: the stream's window hop in seconds. With it, ``smoothed`` averages only the
@@ -107,9 +110,13 @@ class ScoreHost:
         None: the last ``smooth_windows`` values, however old.
 
         ``withheld``: a reason the stream's measures cannot be trusted whatever the window holds
-        (``rate_mismatch``, ``rate_pending``): ``ok`` false, that ``missing``, every measure and head value null."""
+        (``rate_mismatch``, ``rate_pending``): ``ok`` false, that ``missing``, every measure and head value null.
+        ``doubt``: None, or a function of an ``ok`` window's measures giving such a reason or None
+        (:meth:`streams.bed_rates.BedRates.ppg_reason`: a PPG rate twice the bed's ECG rate)."""
         from biosig.measures_window import measured_span_s, unit_of, window_measures
         m = window_measures(win, fs_hz, modality, quality=quality)
+        if not withheld and doubt is not None and m["ok"]:
+            withheld = doubt(m)
         if withheld:
             m = {**{k: None for k in m}, "quality": m["quality"], "min_quality": m["min_quality"],
                  "ok": False, "missing": withheld}
@@ -183,8 +190,12 @@ class ScoreHost:
             # short of a verdict, its run so far already doubts it (streams.device_rate)
             wrong_rate = ("rate_mismatch" if getattr(st, "rate_mismatch", "") else
                           "rate_pending" if getattr(st, "rate_pending", False) else None)
+            doubt = ((lambda m: self.bed_rates.ppg_reason(st.name, t_end, m.get("hr_bpm")))
+                     if st.modality == "ppg" else None)   # a PPG rate twice its bed's ECG rate
             h = self.header(st.name, st.session, st.modality, win, st.fs_out_hz, t_start, t_end, quality, hop_s,
-                            wrong_rate)
+                            wrong_rate, doubt)
+            if st.modality == "ecg":
+                self.bed_rates.note_ecg(st.name, st.session, t_end, h["measures"].get("hr_bpm") if h["ok"] else None)
             if withheld:
                 h.update(ok=False, missing=withheld, measures={k: None for k in h["measures"]})
         except Exception as exc:  # a measure failing on odd data must not stop the runtime
@@ -232,7 +243,8 @@ def measure_text(label: str, value, unit: str) -> str:
 
 #: What a clinician reads after the reason of a window withheld for doubt about its beats or breaths
 _DOUBT_TEXT = {"uncertain_beats": "a beat may be missing or false",
-               "uncertain_breaths": "a breath may be left out, or a pause or apnea in the window"}
+               "uncertain_breaths": "a breath may be left out, or a pause or apnea in the window",
+               "rate_disagrees_with_ecg": "the pulse rate is about twice the bed's ECG rate: a reflected wave counted"}
 
 
 def summary_text(header: dict) -> str:
