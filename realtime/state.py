@@ -107,11 +107,14 @@ class StateMixin:
         out.update(_fc=np.zeros_like(self._fc), _fc_at=np.full_like(self._fc_at, -1.0), _ef=np.zeros_like(self._ef),
                    _el=np.zeros_like(self._el), _tn=0, _tn_need=TRUST_MATURE_SPANS * len(self._ef), _distrust=False,
                    _resets_row=0, n_untrusted=0, n_refits=0)
+        # before the post-restart and baseline records were checkpointed (2026-12-07): none, learnt again
+        out.update(_pg=np.zeros_like(self._pg), _pg2=np.zeros_like(self._pg2), _bl=np.zeros_like(self._bl),
+                   _pg_after=False, _pg_hold=0, _bl_hold=False)
         return out
 
     def _all_arrays(self):
         return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi", "_dlo", "_dhi",
-                "_held", "_fc", "_fc_at", "_ef", "_el") + self._model_arrays
+                "_held", "_fc", "_fc_at", "_ef", "_el", "_pg", "_pg2", "_bl") + self._model_arrays
 
     def _range_of_ring(self, state: dict) -> dict:
         """``_lo``/``_hi`` from the normalised samples in a saved ring buffer (older checkpoints)."""
@@ -125,4 +128,5 @@ class StateMixin:
     def _scalars():
         return ("_fitted", "_count", "_gap", "_same", "_have_forecast", "_learnt", "n_seen", "n_skipped", "n_frozen",
                 "n_resets", "diverged", "last_loss", "_outside", "n_jumps", "_n_changes",
-                "n_held", "n_dropped", "_tn", "_tn_need", "_distrust", "_resets_row", "n_untrusted", "n_refits")
+                "n_held", "n_dropped", "_tn", "_tn_need", "_distrust", "_resets_row", "n_untrusted", "n_refits",
+                "_pg_after", "_pg_hold", "_bl_hold")

@@ -69,9 +69,11 @@ POST_GAP_RATIO = 1.25
 POST_GAP_EVIDENCE = 5
 POST_GAP_DISCOUNT = 0.98
 #: The baseline check (:meth:`TrustMixin._judge_baseline`): a learner whose realised squared errors (input units, summed
-#: over the coordinates), discounted over about this many samples (60 s at the protocol's 10 Hz), are over
-#: :data:`BASELINE_RATIO` squared x last-value's is withheld until they are not; judged once it has made that many
-#: forecasts since its initialisation or reset (kept over window restarts; not checkpointed: learnt again).
+#: over the coordinates), discounted over about this many samples (60 s at the protocol's 10 Hz; a learner told its
+#: stream's rate, :meth:`TrustMixin.set_stream_terms`, over :data:`BASELINE_WINDOW_S` of it: until 2026-12-07 20 s of
+#: a 30 Hz stream), are over :data:`BASELINE_RATIO` squared x last-value's is withheld until they are not; judged once
+#: it has made that many forecasts since its initialisation or reset (kept over window restarts, and checkpointed
+#: since 2026-12-07: a restarted runtime held a learner worse than last-value again only after another 60 s).
 #: Measured (2026-12-07, four shared sessions, 10 Hz, lookback 12, h 1, 3, 11, test steps from 60 s): the ratio of mix
 #: reached 0.90, rls (forget 0.998) 1.29 (session 201205101519, h 3 and 11, where rls is worse than last-value overall,
 #: 1.69 vs 1.59 mm: at ratio 1 held at 76 % and 63 % of the steps), lms (lr 0.01) 2.33, SnAp-1 4.28, RTRL 4.50; over
@@ -82,11 +84,12 @@ POST_GAP_DISCOUNT = 0.98
 #: at the same ratio (:data:`BASELINE_RELEASE`): a hysteresis (release under 1.35 or 1.45) kept lms h 3 held on
 #: into a stretch where it beat last-value (0.79-0.88 vs 1.14-1.25 mm over its 100-200 held steps).
 BASELINE_WINDOW = 600
+BASELINE_WINDOW_S = 60.0
 BASELINE_RATIO = 1.5
 BASELINE_RELEASE = 1.5
 
 _KEEP = ("n_seen", "n_skipped", "n_frozen", "n_resets", "n_jumps", "n_held", "n_dropped", "n_untrusted", "n_refits",
-         "_last", "_same", "_gap", "diverged", "divergence", "last_loss")
+         "_last", "_same", "_gap", "diverged", "divergence", "last_loss", "_bl_window", "_bl_fs_hz", "_bl_unit")
 
 
 class TrustMixin:
@@ -113,6 +116,19 @@ class TrustMixin:
         self._collapse = False   # the newest sample's motion collapsed (realtime.scale_switch): withheld
         self._bl = np.zeros(4)   # baseline check: discounted squared errors (input units), last-value's, weight; count
         self._bl_hold = False    # ... withheld: worse than holding the last position (BASELINE_RATIO)
+        self._bl_window = BASELINE_WINDOW   # ... over this many samples (set_stream_terms: BASELINE_WINDOW_S of them)
+        self._bl_fs_hz = 0.0     # ... the stream's rate (0: not told; the detail counts samples)
+        self._bl_unit = ""       # ... the stream's units ("": not told, or not one for every coordinate)
+
+    def set_stream_terms(self, fs_hz: float | None = None, unit: str | None = None) -> None:
+        """Tell the learner its stream's rate (``fs_hz``: the baseline check then spans :data:`BASELINE_WINDOW_S` of
+        it) and units (``unit``: one for every coordinate, named in its hold detail); None leaves either as it is.
+        Set before the first sample: the window in samples is not changed under a running record."""
+        if fs_hz is not None and fs_hz > 0:
+            self._bl_fs_hz = float(fs_hz)
+            self._bl_window = max(1, int(round(BASELINE_WINDOW_S * self._bl_fs_hz)))
+        if unit is not None:
+            self._bl_unit = str(unit)
 
     @property
     def untrusted(self) -> bool:
@@ -188,10 +204,10 @@ class TrustMixin:
         here, lms's (2-4 x last-value's, a gap every 15 s) held its steady forecasts, which beat last-value."""
         d = (z - self._fc[s]) * self._scale
         dl = (z - self._hist[(t - self.horizon_steps) % self._cap]) * self._scale
-        bl, a = self._bl, 1.0 - 1.0 / BASELINE_WINDOW
+        bl, a = self._bl, 1.0 - 1.0 / self._bl_window
         bl[:3] *= a
         bl += (float(d @ d), float(dl @ dl), 1.0, 1.0)
-        if bl[3] >= BASELINE_WINDOW:
+        if bl[3] >= self._bl_window:
             r = BASELINE_RELEASE if self._bl_hold else BASELINE_RATIO
             self._bl_hold = bool(bl[0] > r * r * bl[1])
             if self._bl_hold:
@@ -199,12 +215,14 @@ class TrustMixin:
 
     def _bl_detail(self) -> str:
         ef, el, w, _ = self._bl
-        return (f"worse than holding the last position over the last {BASELINE_WINDOW} samples: RMS "
-                f"{(ef / w) ** 0.5:.3g} vs {(el / w) ** 0.5:.3g} (input units; held while over {BASELINE_RELEASE:g} x)")
+        span = (f"{self._bl_window / self._bl_fs_hz:.3g} s" if self._bl_fs_hz else f"{self._bl_window} samples")
+        return (f"worse than holding the last position over the last {span}: RMS {(ef / w) ** 0.5:.3g} vs "
+                f"{(el / w) ** 0.5:.3g} ({self._bl_unit or 'input units'}; held while over {BASELINE_RELEASE:g} x)")
 
     def baseline_hold(self) -> tuple[bool, float, float]:
         """``(held, rms, rms_last_value)``: the baseline check's verdict and the discounted RMS errors (input units; NaN
-        before any) of the learner's forecasts and of last-value's over about :data:`BASELINE_WINDOW` samples."""
+        before any) of the learner's forecasts and of last-value's over about its window (:data:`BASELINE_WINDOW` samples,
+        or :data:`BASELINE_WINDOW_S` of a stream whose rate it was told)."""
         ef, el, w, _ = self._bl
         rms = ((ef / w) ** 0.5, (el / w) ** 0.5) if w else (float("nan"), float("nan"))
         return self._bl_hold, rms[0], rms[1]

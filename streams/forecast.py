@@ -40,21 +40,19 @@ One :class:`SourceForecaster` per source is a small state machine (``docs/protoc
   such sample meanwhile starts the count again). A learner that was tens of z-units out one
   sample ago is not trusted with the next in-range number: until 2026-12-05 a withheld forecast
   started no such hold (LMS at lr 2, session 201205111055: 273 of its 387 withheld forecasts were
-  followed by a published one at the very next sample). The default settings (mix, horizon 3)
-  withhold none on the four shared sessions (duty unchanged, 96.9 %); rls at horizon 11 / 21
-  withholds 5 / 13 samples there and loses 0.4 / 0.8 points of duty;
+  followed by a published one at the very next sample). The default settings (mix, horizon 3) withhold none on the
+  four shared sessions (duty unchanged, 96.9 %); rls at horizon 11 / 21 withholds 5 / 13 samples (0.4 / 0.8 points);
 * ``unavailable``: the forecaster failed at run time or the source has no slot (set by the
   :mod:`streams.forecast_worker` and the runtime; never silence);
 * ``rate_pending`` / ``rate_mismatch``: the stream's device time doubts (no verdict yet) or refutes
   its declared rate (:mod:`streams.device_rate`; the worker sets ``rate_hold`` for each frame): its samples are not
   ``1 / fs_hz`` apart, so ``horizon_steps`` ahead is not ``horizon_s`` ahead and ``target_s`` would
-  name the wrong instant (a marker declaring 10 Hz and sending 30 had 406 of 420 frames forecast
-  0.3 s ahead that were 0.1 s ahead). The frame is learnt; every answer but ``unavailable`` is
-  this hold, whatever the learner's own state.
+  name the wrong instant (a marker declaring 10 Hz and sending 30 had 406 of 420 frames forecast 0.3 s ahead that
+  were 0.1 s ahead). The frame is learnt; every answer but ``unavailable`` is this hold, whatever the learner's state.
 
 The learners (:mod:`realtime`) stay pure: the clock reading ``now_s`` is passed in here.
 State is checkpointed to ``<state_dir>/forecasters/<source>.npz`` (atomic replace) so that a
-runtime killed and restarted continues with the learned weights and scaler
+runtime killed and restarted continues with the learned weights, scaler and trust records
 (:mod:`streams.forecast_checkpoint`; :func:`write_checkpoint` is re-exported here).
 """
 from __future__ import annotations
@@ -118,8 +116,10 @@ def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over)
         opts = dict(norm_steps=max(1, int(round(cfg.warmup_s * fs_hz))), catch_up_steps=4,
                     max_frozen_steps=frozen_steps(cfg, fs_hz))
         opts.update(over)
-        return make_forecaster(cfg.method, horizon_steps=cfg.horizon_steps, lookback=lookback_steps(cfg, fs_hz),
-                               hidden=cfg.hidden, lr=cfg.lr, seed=cfg.seed, n_coords=n_coords, **opts)
+        f = make_forecaster(cfg.method, horizon_steps=cfg.horizon_steps, lookback=lookback_steps(cfg, fs_hz),
+                            hidden=cfg.hidden, lr=cfg.lr, seed=cfg.seed, n_coords=n_coords, **opts)
+        f.set_stream_terms(fs_hz=fs_hz)   # (its baseline check over a minute of this stream, not of 10 Hz)
+        return f
     except (ForecastError, TypeError, ValueError) as exc:
         raise StreamError(f"forecaster cannot be built from the configuration: {exc}") from None
 

@@ -57,8 +57,20 @@ class CheckpointMixin:
 
     #: why the checkpoint found at start was not restored ("" when none was refused); in ``status``
     restore_refused = ""
-    #: the units the stream declares, one per channel (set by :mod:`streams.forecast_worker`); None: not known
-    units: tuple | None = None
+    _units: tuple | None = None
+
+    @property
+    def units(self) -> tuple | None:
+        """The units the stream declares, one per channel (set by :mod:`streams.forecast_worker`); None: not known.
+        Set, they are told to the learner where all channels share one (its baseline check's hold detail names
+        them: ``RMS 2.8 vs 1.6 (mm; ...``, :meth:`realtime.trust.TrustMixin.set_stream_terms`)."""
+        return self._units
+
+    @units.setter
+    def units(self, units) -> None:
+        self._units = None if units is None else tuple(units)
+        one = set(self._units or ())
+        self.forecaster.set_stream_terms(unit=one.pop() if len(one) == 1 else "")
 
     def try_restore(self, directory, units=None) -> bool:
         """Load ``directory/<source>.npz`` when it matches this stream (``units``: the ones it declares now, None:

@@ -32,7 +32,6 @@ import time
 
 import numpy as np
 
-from realtime.trust import BASELINE_WINDOW
 from streams.config import ForecasterConfig
 from streams.forecast import SourceForecaster, source_of, write_checkpoint
 
@@ -56,17 +55,6 @@ def hold_why(sf: SourceForecaster, reason: str, now_s: float) -> str:
     if reason == "warm_up":
         return f"no forecast yet: scaler over warmup_s ({cfg.warmup_s:g} s), then the first input window"
     return ""
-
-
-def in_stream_terms(detail: str, sf: SourceForecaster) -> str:
-    """``detail`` with the baseline check's window in seconds of this stream and its RMS in the declared units
-    (:data:`realtime.trust.BASELINE_WINDOW`: the forecaster counts samples and knows no units)."""
-    window = f"over the last {BASELINE_WINDOW} samples"
-    if window not in detail:
-        return detail
-    units = set(sf.units or ())
-    detail = detail.replace(window, f"over the last {BASELINE_WINDOW / sf.fs_hz:.3g} s")
-    return detail.replace("(input units;", f"({units.pop()};") if len(units) == 1 else detail
 
 
 def gap_why(f) -> str:
@@ -250,7 +238,7 @@ class ForecastWorker:
             self._send(f"fcst/{src}", header, np.asarray(value, dtype=np.float32))
         else:
             stats.holds += 1
-            detail = in_stream_terms(sf.hold_detail, sf) or hold_why(sf, value, t_out)
+            detail = sf.hold_detail or hold_why(sf, value, t_out)
             self.publish_hold(src, stream, t_s, value, rival or (sf.failed if value == "unavailable" else detail))
 
     def publish_hold(self, src, stream, t_s, reason, detail=""):

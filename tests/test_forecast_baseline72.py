@@ -40,15 +40,15 @@ def _run(f, X, h):
     return ready, made, untrusted, detail
 
 
-def _twin(X, made, h):
+def _twin(X, made, h, window=BASELINE_WINDOW):
     """hold[k] for the forecast of X[k]: discounted squared errors of the forecasts of X[h..k-h] vs last-value's."""
-    a, ef, el, w, cnt, held = 1.0 - 1.0 / BASELINE_WINDOW, 0.0, 0.0, 0.0, 0, False
+    a, ef, el, w, cnt, held = 1.0 - 1.0 / window, 0.0, 0.0, 0.0, 0, False
     hold = np.zeros(len(X), bool)
     for t in range(h, len(X) - h):
         if np.isfinite(made[t]).all():
             ef, el, w = a * ef + ((made[t] - X[t]) ** 2).sum(), a * el + ((X[t - h] - X[t]) ** 2).sum(), a * w + 1
             cnt += 1
-            if cnt >= BASELINE_WINDOW:
+            if cnt >= window:
                 r = BASELINE_RELEASE if held else BASELINE_RATIO
                 held = ef > r * r * el
         hold[t + h] = held
@@ -71,14 +71,40 @@ def test_learner_worse_than_last_value_is_held_like_the_twin():
     assert hold[late].mean() > 0.9
     assert np.array_equal(~ready[late], hold[late]) and np.array_equal(untrusted[late], hold[late])
     assert "worse than holding the last position" in detail and f"last {BASELINE_WINDOW} samples" in detail
-    # the runtime's hold detail: the window in seconds of the stream, the RMS in its declared units
+    # the runtime's learner: the window in seconds of its stream (60 s: 1200 samples at 20 Hz), its declared units
     from streams.config import ForecasterConfig
     from streams.forecast import SourceForecaster
-    from streams.forecast_worker import in_stream_terms
     sf = SourceForecaster("m/pos", ["c0", "c1"], 20.0, ForecasterConfig(method="mix"))
     sf.units = ("mm", "mm")
-    said = in_stream_terms(f"forecast withheld: {detail}", sf)
-    assert f"over the last {BASELINE_WINDOW / 20:g} s: RMS" in said and "(mm;" in said, said
+    assert sf.forecaster._bl_window == 1200 and sf.forecaster._bl_unit == "mm"
+    sf.units = ("mm", "cm")   # no one unit: the detail says input units
+    assert sf.forecaster._bl_unit == ""
+
+
+def test_window_in_seconds_of_the_stream_and_its_units_in_the_detail():
+    X, h = _series(n=3000), 1
+    f = _forecaster(_Overshoot, h)
+    f.set_stream_terms(fs_hz=20.0, unit="mm")
+    ready, made, untrusted, detail = _run(f, X, h)
+    hold = _twin(X, made, h, window=1200)
+    assert not untrusted[:4 + 1200].any() and hold[-500:].all()
+    assert np.array_equal(untrusted[h:], hold[h:])
+    assert "over the last 60 s: RMS" in detail and "(mm; held while over" in detail, detail
+
+
+def test_baseline_and_post_restart_records_survive_a_checkpoint():
+    X, h = _series(), 1
+    f = _forecaster(_Overshoot, h)
+    _run(f, X[:900], h)
+    assert f.baseline_hold()[0]
+    g = _forecaster(_Overshoot, h)
+    g.load_state_dict(f.state_dict())
+    assert g.baseline_hold() == f.baseline_hold() and np.array_equal(g._pg, f._pg)
+    assert g.untrusted and not g.ready
+    legacy = {k: v for k, v in f.state_dict().items() if k not in ("_bl", "_bl_hold", "_pg", "_pg2")}
+    g2 = _forecaster(_Overshoot, h)
+    g2.load_state_dict(legacy)   # a checkpoint from before: no record, learnt again
+    assert not g2.baseline_hold()[0] and g2.ready
 
 
 def test_mix_beating_last_value_is_not_held_and_published_unchanged():
