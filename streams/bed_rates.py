@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from streams.protocol import bed_of
+
 #: The PPG / ECG rate ratio read as a PPG counting each pulse twice (a reflected wave as a beat).
 RATIO_LO, RATIO_HI = 1.8, 2.2
 #: How far apart (device time, s) the ECG window's end and the PPG window's end may be.
@@ -38,12 +40,6 @@ class EcgRate:
     session: int
 
 
-def source_of(stream: str) -> str | None:
-    """``bed01`` of ``bed01/ppg``; None for a name without a source (no bed to compare within)."""
-    source, sep, rest = stream.partition("/")
-    return source if sep and source and rest else None
-
-
 class BedRates:
     """Per source, the newest ECG heart rates; judges the PPG rates of the same source against them."""
 
@@ -57,7 +53,7 @@ class BedRates:
         ``ok``, None when withheld (then no PPG is judged against this stream until it has a rate
         again). A window ending before the stored one of the same session (device time went back)
         replaces it like any newer one."""
-        source = source_of(stream)
+        source = bed_of(stream)
         if source is None:
             return
         ok = isinstance(hr_bpm, (int, float)) and math.isfinite(hr_bpm) and hr_bpm > 0
@@ -65,7 +61,7 @@ class BedRates:
 
     def ecg_rates(self, stream: str, t_end_s: float) -> list[EcgRate]:
         """The ECG rates of ``stream``'s source whose window ended within ``max_age_s`` of ``t_end_s``."""
-        source = source_of(stream)
+        source = bed_of(stream)
         bed = self._ecg.get(source, {}) if source is not None else {}
         return [r for r in bed.values() if r.hr_bpm is not None and abs(t_end_s - r.t_end_s) <= self.max_age_s]
 

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from streams.config import DASHBOARD_FORGET_S
+from streams.protocol import source_of
 from streams.scores import score_row, summary_text
 
 DISPLAY_HZ = 250.0       # at most this many points per second per waveform (peak-preserving)
@@ -131,7 +132,7 @@ class LiveState:
                 self._on_hold(frame.topic[len("hold/"):], h)
 
     def _stream(self, name: str) -> dict:
-        s = self.streams.setdefault(name, {"source": name.split("/", 1)[0], "modality": None,
+        s = self.streams.setdefault(name, {"source": source_of(name), "modality": None,
                                            "channels": [], "fs_hz": None, "windows": 0})
         s["_rx_s"] = self.clock()
         return s

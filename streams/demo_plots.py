@@ -5,6 +5,8 @@ import pathlib
 
 import numpy as np
 
+from streams.protocol import source_of
+
 LATENCY_BUDGET_MS = 100.0
 HOLD_COLORS = {"warm_up": "#bbbbbb", "gap": "#d62728", "stale_input": "#ff9896",
                "frozen_input": "#e377c2", "diverged": "#9467bd", "unavailable": "#8c564b"}   # other reasons: orange
@@ -64,7 +66,7 @@ def forecast_plot(path, series: dict, meta: dict, holds: dict, t_start: float, c
     n = max(len(series), 1)
     fig, axes = plt.subplots(n, 1, figsize=(10, 3.8 * n), squeeze=False)
     for ax, (name, (t, p, y, last)) in zip(axes[:, 0], series.items()):
-        source = name.split("/", 1)[0]
+        source = source_of(name)
         m = meta.get(source, {})
         if len(t):
             ax.plot(t, y[:, coord], lw=1.3, color="C0", label="simulated truth (m1_z)")

@@ -65,7 +65,7 @@ import numpy as np
 from streams.config import MAX_STEPS, ForecasterConfig
 from streams.errors import StreamError
 from streams.forecast_checkpoint import CheckpointMixin, write_checkpoint  # noqa: F401 (re-exported)
-from streams.protocol import HOLD_REASONS
+from streams.protocol import HOLD_REASONS, source_of  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,6 @@ LEARN_BURST_S = 20.0   # ... beyond a burst of this many seconds of samples (a b
 #: A frame stamped further off the wall clock is not in Unix seconds (since boot, ms, 1e300): held naming the
 #: clock, not learnt (until 2026-12-06 held forever without a word, at 1e300 as "device time went back").
 CLOCK_OFF_S = 365 * 86400.0
-
-
-def source_of(stream: str) -> str:
-    return stream.split("/", 1)[0]
 
 
 def lookback_steps(cfg: ForecasterConfig, fs_hz: float) -> int:

@@ -82,7 +82,7 @@ class InputStream:
     def __init__(self, header: dict, window, model=None, stats: StreamStats | None = None,
                  audio_fmax_hz: float | None = None):
         from streams.audio_band_live import live_band
-        from streams.forecast import source_of
+        from streams.protocol import source_of
         self.name = header["stream"]
         self.source = source_of(self.name)   # its source's ingest budget (runtime_ingest), looked up per frame
         self.session = header["session"]

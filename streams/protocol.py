@@ -309,3 +309,16 @@ def check_name(name: str, what: str = "source") -> str:
     if not NAME_RE.match(name or ""):
         raise ProtocolError("topic", f"{what} name {name!r} must be 1-64 of letters, digits, '_', '.', '-'")
     return name
+
+
+def source_of(stream: str) -> str:
+    """The source of a ``<source>/<stream>`` topic name (``bed01`` of ``bed01/ppg``; a name without ``/`` is its own
+    source): the unit of slot quotas, forecasters and checkpoints."""
+    return stream.split("/", 1)[0]
+
+
+def bed_of(stream: str) -> str | None:
+    """The source of ``stream`` where the name has one (``bed01`` of ``bed01/ppg``), None for a name without a source
+    part and a stream part (``ppg``, ``/ppg``, ``bed01/``): no bed whose other streams it could be compared with."""
+    source, sep, rest = stream.partition("/")
+    return source if sep and source and rest else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 import logging
 
-from streams.forecast import source_of
+from streams.protocol import source_of
 from streams.metrics import StreamStats
 
 log = logging.getLogger(__name__)

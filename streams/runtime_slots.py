@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from streams.forecast import source_of
+from streams.protocol import source_of
 from streams.ingest import InputStream
 
 log = logging.getLogger("streams.runtime")

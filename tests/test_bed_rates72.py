@@ -6,16 +6,18 @@ import time
 import numpy as np
 import pytest
 
-from streams.bed_rates import MAX_AGE_S, REASON, BedRates, source_of
+from streams.bed_rates import MAX_AGE_S, REASON, BedRates
+from streams.protocol import bed_of, source_of
 from test_streams_helpers import config, running, sub_socket, wait_for
 
 # --- the module alone -------------------------------------------------------------------------------------------
 
 
-def test_source_of():
-    assert source_of("bed01/ppg") == "bed01"
-    assert source_of("bed01/ppg/2") == "bed01"
-    assert source_of("ppg") is None and source_of("/ppg") is None and source_of("bed01/") is None
+def test_bed_of_and_source_of():
+    assert bed_of("bed01/ppg") == "bed01" == source_of("bed01/ppg")
+    assert bed_of("bed01/ppg/2") == "bed01" == source_of("bed01/ppg/2")
+    assert bed_of("ppg") is None and bed_of("/ppg") is None and bed_of("bed01/") is None
+    assert source_of("ppg") == "ppg"   # (its own source: quotas, forecasters)
 
 
 @pytest.mark.parametrize("ratio, withheld", [(2.0, True), (1.8, True), (2.2, True), (1.79, False), (2.21, False),
