@@ -5,7 +5,8 @@
   cannot be bridged (string or irregular-rate streams: the wire protocol carries regularly sampled numbers;
   no channels or more than the protocol's; a rate the runtime refuses for its modality) is said on a line
   of its own and listed under ``"skipped"``. An outlet that goes away is bridged again when it comes back
-  if it has a ``source_id`` (liblsl recovers it); without one it is lost for good, said, listed under ``"lost"``.
+  if it has a ``source_id`` (liblsl recovers it, in about a second: said, counted under ``"reconnected"``, its
+  clock correction measured again); without one it is lost for good, said, listed under ``"lost"``.
 * :func:`bridge_lsl_out` (``biosig bridge lsl-out``, :mod:`streams.lsl_out`): runtime outputs become LSL
   outlets, one per topic.
 
@@ -161,12 +162,19 @@ class _Link:
         self.max_samples = int(min(1 << 20, max(1024, out.fs_hz)))   # a second's worth: never behind for good
         self.heard_at = time.monotonic()
         self.quiet_said = False
+        self.reconnects = 0
+        self.correction_until = None   # re-connected: its samples wait (until then) for the new outlet's correction
 
     def pull(self, clock) -> int:
         """Send what the inlet holds as one frame; the number of samples. A stream that cannot be
         recovered (no source_id) raises ``LostError``."""
+        now = time.monotonic()
+        if self.inlet.was_clock_reset():   # liblsl re-connected the inlet: a new outlet of the same source_id
+            self._came_back(now)
+        if self.correction_until is not None and not self._new_correction(now):
+            return 0
         x, stamps = self.inlet.pull_chunk(timeout=0.0, max_samples=self.max_samples, as_numpy=True)
-        n, now = len(stamps), time.monotonic()
+        n = len(stamps)
         if not n:
             if not self.quiet_said and now - self.heard_at >= SILENT_S:
                 self.quiet_said = True
@@ -180,6 +188,27 @@ class _Link:
         self.out.send(np.ascontiguousarray(np.asarray(x).T, np.float32), t0_s=t_last - (n - 1) / self.out.fs_hz)
         return n
 
+    def _came_back(self, now: float):
+        """Said (nothing was, unless the outlet was away for :data:`SILENT_S`); the new outlet may run on another
+        host, whose clock correction liblsl measures again: the samples wait for it (in the inlet's buffer)."""
+        self.reconnects += 1
+        self.correction_until = now + OPEN_S
+        log.warning("LSL stream %s: re-connected to a new outlet of the same source_id (%.1f s after its last "
+                    "samples)", self.name, now - self.heard_at)
+
+    def _new_correction(self, now: float) -> bool:
+        """Whether the samples can go: the new outlet's clock correction is known, or :data:`OPEN_S` passed
+        (the last one kept, and said)."""
+        try:
+            self.correction_s = self.inlet.time_correction(timeout=0.0)
+        except RuntimeError:   # not measured yet
+            if now < self.correction_until:
+                return False
+            log.warning("no clock correction from the new outlet of LSL stream %s within %g s: the last one is "
+                        "kept", self.name, OPEN_S)
+        self.correction_until = None
+        return True
+
     def correct(self):
         """The inlet's latest clock correction (liblsl re-estimates it: clocks of two hosts drift apart)."""
         try:
@@ -189,11 +218,19 @@ class _Link:
 
 
 def _label(info, found) -> str:
-    """The stream's name, with its source_id (else host) when another stream found has the same name."""
+    """The stream's name, with what tells it from other streams found of the same name: its source_id, else its
+    host, else its host and the start of its uid (two outlets of one name without source_id on one host read alike,
+    ``EEG [lab-pc]`` twice)."""
     name = info.name()
-    if sum(f.name() == name for f in found) > 1:
-        return f"{name} [{info.source_id() or info.hostname()}]"
-    return name
+    same = [f for f in found if f.name() == name]
+    if len(same) < 2:
+        return name
+    sid, host = info.source_id(), info.hostname()
+    if sid and sum(f.source_id() == sid for f in same) == 1:
+        return f"{name} [{sid}]"
+    if sum(f.hostname() == host for f in same) == 1:
+        return f"{name} [{host}]"
+    return f"{name} [{host} {sid + ' ' if sid else ''}uid {info.uid()[:8]}]"
 
 
 def _open(pylsl, found, stop, skipped) -> list:
@@ -251,7 +288,8 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
     """Publish LSL outlets into the runtime until ``seconds`` passed, ``stop`` is set or every stream is lost.
 
     Returns ``{topic: frames sent}``, plus ``"skipped": [names]`` (streams that cannot be bridged, each also
-    logged on its own line), ``"lost": [names]`` (outlets gone for good), ``"dropped": {topic: frames}``
+    logged on its own line), ``"lost": [names]`` (outlets gone for good), ``"reconnected": {topic: times}``
+    (a new outlet of the same source_id took over, each time said), ``"dropped": {topic: frames}``
     (frames no runtime took) and ``"undelivered"`` (a line saying why) when there are any. ``{}`` when
     ``stop`` was set before any stream was bridged.
     """
@@ -309,7 +347,8 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
             pub.close(linger_s=0.5)
     result: dict = {link.out.topic: link.out.sent for link in links}
     dropped = {link.out.topic: link.out.dropped for link in links if link.out.dropped}
-    for key, value in (("skipped", skipped), ("lost", lost), ("dropped", dropped),
+    reconnected = {link.out.topic: link.reconnects for link in links if link.reconnects}
+    for key, value in (("skipped", skipped), ("lost", lost), ("dropped", dropped), ("reconnected", reconnected),
                        ("undelivered", delivery_warning(pubs.values()))):
         if value:
             result[key] = value

@@ -7,7 +7,10 @@ frame: such a run sent nothing and exited 0 (``monitor`` refuses the same). Each
 :class:`streams.errors.StreamError` with one line (exit code 2). :class:`ReplayProgress` says how far a long
 replay got (a pass through a Holter record ran for hours without a word). :class:`DeliveryCheck` asks the runtime's
 status endpoint what it did with the frames (``replay`` and ``monitor`` publish one way: two replays of one record
-under one source name had half their frames rejected as ``session_conflict`` while each said "dropped 0").
+under one source name had half their frames rejected as ``session_conflict`` while each said "dropped 0"); it
+confirms only frames sent where the runtime listens (:func:`endpoint_mismatch`: host names resolved, a wildcard bind
+taking any address of the runtime's host; ``tcp://localhost:P`` against a runtime bound to ``tcp://0.0.0.0:P`` read
+"unconfirmed" when endpoints were compared as strings).
 """
 from __future__ import annotations
 
@@ -90,19 +93,142 @@ class ReplayProgress:
               f"{dropped} dropped)", file=sys.stderr, flush=True)
 
 
-def _same_endpoint(bound: str, given: str) -> bool:
-    """Whether a client's ``given`` endpoint reaches the runtime's ``bound`` one: the same string, or TCP on the same
-    port with either host a wildcard or both loopback (``tcp://*:5555`` is bound as ``tcp://0.0.0.0:5555``)."""
+#: how long the first status request (when the run starts) waits for an answer
+FIRST_S = 0.5
+#: the longest wait for a host name of --ingest or --status to resolve (getaddrinfo has no timeout of its own)
+RESOLVE_S = 1.0
+_WILDCARDS = {"*", "0.0.0.0", "::"}
+
+
+def _literal(host: str):
+    """``host`` as an IP address (an IPv4-mapped IPv6 one as IPv4), or None for a name."""
+    import ipaddress
+    try:
+        addr = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    return getattr(addr, "ipv4_mapped", None) or addr
+
+
+def _is_local(addr) -> bool:
+    """Whether ``addr`` is an address of this machine: loopback, or one a socket can bind (a real test, not a list)."""
+    import socket
+    if addr.is_loopback:
+        return True
+    with socket.socket(socket.AF_INET6 if addr.version == 6 else socket.AF_INET) as probe:
+        try:
+            probe.bind((str(addr), 0))
+        except OSError:
+            return False
+    return True
+
+
+class _Resolver:
+    """The addresses a ZeroMQ client connects to for a host: an IP literal as it is; ``localhost`` and any other name
+    through ``socket.getaddrinfo``, IPv4 only (a client socket is IPv4-only unless its endpoint is an IPv6 literal,
+    :func:`streams.security.ipv6_options`), in a daemon thread each, started early (:meth:`start`) and waited for
+    :data:`RESOLVE_S` at most: a name server that does not answer must not hold up the end of a run."""
+
+    def __init__(self):
+        import threading
+        self._lock, self._found = threading.Lock(), {}
+
+    def start(self, host: str):
+        import threading
+        with self._lock:
+            if host in self._found or _literal(host) is not None or host in _WILDCARDS:
+                return self._found.get(host)
+            box: list = []
+            th = threading.Thread(target=self._lookup, args=(host, box), name="biosig-resolve", daemon=True)
+            self._found[host] = (th, box)
+        th.start()
+        return th, box
+
+    @staticmethod
+    def _lookup(host: str, box: list):
+        import socket
+        try:
+            found = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
+            box.append(({_literal(a[4][0]) for a in found}, None))
+        except (OSError, UnicodeError) as exc:
+            box.append((None, f"{host} does not resolve ({getattr(exc, 'strerror', None) or exc})"))
+
+    def addresses(self, host: str, timeout_s: float = RESOLVE_S):
+        """``(set of addresses, None)`` or ``(None, why not)``: a name that does not resolve, or not in time."""
+        addr = _literal(host)
+        if addr is not None:
+            return {addr}, None
+        th, box = self.start(host)
+        th.join(timeout_s)
+        if box:
+            return box[0] if box[0][0] else (None, box[0][1] or f"{host} resolves to no IPv4 address")
+        return None, f"{host} did not resolve within {timeout_s:g} s"
+
+
+def _host(endpoint: str) -> str | None:
+    """The host of a ``tcp://`` endpoint, else None (an ipc or inproc one, or one that does not parse)."""
+    from streams.errors import StreamError
+    from streams.security import parse_endpoint
+    try:
+        scheme, host, _ = parse_endpoint(endpoint)
+    except StreamError:
+        return None
+    return host if scheme == "tcp" else None
+
+
+def _names(addrs) -> str:
+    return ", ".join(sorted(map(str, addrs)))
+
+
+def endpoint_mismatch(bound: str, given: str, status: str, resolver=None, timeout_s: float = RESOLVE_S):
+    """None when frames a client sends to ``given`` reach the ingest socket a runtime bound at ``bound`` (its status
+    says so; ``status``: where the client asked it), else why not, in words.
+
+    Host names are resolved as the client's socket does (:class:`_Resolver`). A wildcard bind (``tcp://*:P`` is
+    bound as ``tcp://0.0.0.0:P``, IPv4 only; ``tcp://[::]:P`` takes both) takes any address of the runtime's host:
+    this machine's when every address of the ``status`` host is local (loopback, or one a socket binds here), else
+    those of the ``status`` host. A loopback bind on another host is reached from no other. Anything in doubt (a
+    name that does not resolve in time) is a mismatch: never a false "confirmed"."""
     from streams.errors import StreamError
     from streams.security import parse_endpoint
     if bound == given:
-        return True
+        return None
     try:
-        (s1, h1, p1), (s2, h2, p2) = parse_endpoint(bound), parse_endpoint(given)
-    except StreamError:
-        return False
-    loop, anyhost = {"127.0.0.1", "localhost", "::1", "[::1]"}, {"*", "0.0.0.0", "::", "[::]"}
-    return s1 == s2 == "tcp" and p1 == p2 and (h1 == h2 or h1 in anyhost or h2 in anyhost or {h1, h2} <= loop)
+        (sb, hb, pb), (sg, hg, pg), (_, hs, _) = parse_endpoint(bound), parse_endpoint(given), parse_endpoint(status)
+    except StreamError as exc:
+        return str(exc)
+    if sb != sg or sb != "tcp":
+        return "another address" if sb == sg else f"{sg}, not {sb}"
+    if pb != pg:
+        return f"another port ({pg}, not {pb})"
+    resolver = resolver or _Resolver()
+    mine, why = resolver.addresses(hg, timeout_s)
+    if mine is None:
+        return why
+    where = hg if _literal(hg) is not None else f"{hg} ({_names(mine)})"
+    theirs = _literal(hb)
+    if hb in _WILDCARDS or (theirs is not None and theirs.is_unspecified):
+        if theirs is not None and theirs.version == 4:
+            mine = {a for a in mine if a.version == 4}
+            if not mine:
+                return f"{where} is IPv6, and the runtime listens on IPv4 only ({hb})"
+        runtime, why = resolver.addresses(hs, timeout_s)
+        if runtime is None:
+            return f"where the runtime is cannot be told: {why}"
+        if all(_is_local(a) for a in runtime):   # the runtime answering --status runs here
+            return None if any(_is_local(a) for a in mine) else f"{where} is no address of this machine, where " \
+                                                                 f"the runtime answering on {status} runs"
+        host = hs if _literal(hs) is not None else f"{hs} ({_names(runtime)})"
+        return None if mine & runtime else f"{where} is not the runtime's host {host}"
+    if theirs is None:
+        return f"its address {hb} is no IP address"
+    if theirs not in mine:
+        return f"{where} is not {theirs}"
+    if theirs.is_loopback:
+        runtime, why = resolver.addresses(hs, timeout_s)
+        if runtime is None or not all(_is_local(a) for a in runtime):
+            return f"it listens on loopback on its host, and the runtime answering on {status} is not on this one"
+    return None
 
 
 class DeliveryCheck:
@@ -116,9 +242,15 @@ class DeliveryCheck:
 
     def __init__(self, sources, ingest: str, status: str, key_dir=None, insecure: bool = False):
         import threading
+        import time
         self.sources, self.ingest, self.status = sources, ingest, status
         self.key_dir, self.insecure = key_dir, insecure
-        self.before, self.why = None, None
+        self.before, self.why, self.t0 = None, None, time.monotonic()
+        self._resolver = _Resolver()
+        for endpoint in (ingest, status):   # names resolved while the run goes on, not at its end
+            host = _host(endpoint)
+            if host:
+                self._resolver.start(host)
         self._thread = threading.Thread(target=self._first, name="biosig-delivery-check", daemon=True)
         self._thread.start()
 
@@ -135,24 +267,30 @@ class DeliveryCheck:
         return body, why or (None if body is not None else f"no runtime answered on {self.status}")
 
     def _first(self):
-        self.before, self.why = self._ask(0.5)
+        self.before, self.why = self._ask(FIRST_S)
 
     def finish(self, stopped: bool = False) -> tuple[list[str], bool]:
         """(lines to print, True when the runtime took none of this run's frames). After a signal it waits 0.3 s at
-        most for each answer (a stop stays within a second), and asks again only a runtime that answered at first."""
+        most for each answer (a stop stays within a second), and asks again only a runtime that answered at first. A
+        first answer still awaited (a stop within :data:`FIRST_S`) is said as such: not as no runtime there."""
+        import time
         wait_s = 0.3 if stopped else 1.0
         self._thread.join(wait_s)
         unconfirmed = "delivery unconfirmed (frames go one way to --ingest; give the runtime's --status to have it " \
                       "confirm what it kept): "
-        if self._thread.is_alive() or self.before is None:
+        if self._thread.is_alive():
+            return [unconfirmed + f"the runtime at {self.status} had not answered yet when the run ended "
+                                  f"({time.monotonic() - self.t0:.1f} s after it started; it has {FIRST_S:g} s)"], False
+        if self.before is None:
             return [unconfirmed + (self.why or f"no runtime answered on {self.status}")], False
         after, why = self._ask(wait_s)
         if after is None:
             return [unconfirmed + (why or f"no runtime answered on {self.status}")], False
         bound = (after.get("endpoints") or {}).get("ingest")
-        if bound and not _same_endpoint(bound, self.ingest):
+        why = bound and endpoint_mismatch(bound, self.ingest, self.status, self._resolver, wait_s)
+        if why:
             return [unconfirmed + f"the runtime answering on {self.status} takes frames on {bound}, not "
-                                  f"{self.ingest}"], False
+                                  f"{self.ingest}: {why}"], False
         # a runtime restarted since the first answer: every count is this run's (or later)
         same = self.before.get("epoch") == after.get("epoch")
         base = (self.before.get("streams") or {}) if same else {}
