@@ -20,11 +20,11 @@ flow is derived from the volume-time curve as the volume change over an 80 ms wi
 each sample (:data:`PEF_WINDOW_S`), not as the sample-to-sample slope, which reads high on noisy
 or coarsely sampled volume. The same flow gives the slope of the back-extrapolation line. A
 flow-time spirogram is integrated to volume first (trapezoids, volume 0 at its first sample), so
-that its 80 ms flow is the mean flow over the window and both forms give the same indices.
+that its 80 ms flow is the mean flow over the window and both forms give the same indices. Units and their
+conversion (:func:`to_volume_ml`, :data:`VOLUME_UNITS`, :data:`FLOW_UNITS`) live in :mod:`biosig.spirometry_units`.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,14 +32,14 @@ import numpy as np
 from biosig.arguments import float_signal, sampling_rate
 from biosig.errors import PipelineError, SignalError
 from biosig.record import Record, names_text
-from biosig.spirometry_acceptability import check_per_minute_flow, check_plausible, cough_dip_l_s, zero_drift_ml_s
+from biosig.spirometry_acceptability import cough_dip_l_s, zero_drift_ml_s
 from biosig.spirometry_checks import _check_first_second_recorded, _check_sampling
 from biosig.spirometry_end import (EOFE_AVERAGE_S, EOFE_END_TOL_ML, EOFE_NOISE_SDS, EOFE_SMOOTH_S,  # noqa: F401
                                    PAUSE_WINDOW_S, _expiration_end, _moving_average, _noise_sd_ml, end_of_expiration,
                                    _fall_is_expiration_shaped, first_second_pause_s, plateau_gain_ml,
                                    plateau_level_ml)
-
-log = logging.getLogger(__name__)
+from biosig.spirometry_units import (FLOW_UNITS, LITRE_BLOW_SNR, LITRE_SPAN, ML_SPAN, VOLUME_UNITS,  # noqa: F401
+                                     check_plausible, to_volume_ml, volume_from_flow)
 
 FLOW_VOLUME_PARAMS = {"n_points": (int, 128)}
 EOFE_PLATEAU_ML = 25.0  # ATS/ERS 2019 end of forced expiration: < 0.025 L gained in the last 1 s
@@ -71,19 +71,6 @@ def flow_over_window(t_s: np.ndarray, volume_ml: np.ndarray, window_s: float = P
     dv = np.interp(hi, t, v) - np.interp(lo, t, v)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(width > 0, dv / np.where(width > 0, width, 1.0), 0.0) / 1000.0
-
-
-def volume_from_flow(flow_l_s: np.ndarray, fs_hz: float) -> np.ndarray:
-    """Exhaled volume in mL from flow in L/s (trapezoids; 0 at the first sample).
-
-    Raises :class:`SignalError` on NaN gaps: a gap in flow leaves the volume after it unknown.
-    """
-    f, fs_hz = float_signal(flow_l_s, max_ndim=1), sampling_rate(fs_hz)
-    if not np.isfinite(f).all():
-        raise SignalError(f"flow-time spirogram has {int((~np.isfinite(f)).sum())} missing sample(s); "
-                          "the volume after a gap is unknown, so it cannot be integrated")
-    steps = (f[1:] + f[:-1]) / 2.0 / float(fs_hz) * 1000.0
-    return np.concatenate([[0.0], np.cumsum(steps)])
 
 
 # ---------------------------------------------------------------------------------- preprocessing
@@ -275,7 +262,8 @@ def spirometry_indices(volume_ml: np.ndarray, fs_hz: float, smooth_s: float = 0.
     eofe = bool((np.isfinite(plateau) and plateau <= EOFE_PLATEAU_ML) or fet >= EOFE_FET_S)
     pause = first_second_pause_s(t, flow_over_window(t, v, PAUSE_WINDOW_S), t0, t_pef, pef)
     dip = cough_dip_l_s(t, v, t0, pef, noise) if pause == 0.0 else 0.0   # a pause is said once, as a pause
-    drift = zero_drift_ml_s(t, raw, t0, plateau)   # the volume rises at a constant rate before and after the blow
+    drift = zero_drift_ml_s(t, raw, t0, plateau, t_pef, noise)   # a constant rate before and after the blow,
+    # or a steady fall at its end (a zero offset: spirometry_acceptability)
     return SpirometryIndices(fvc_ml=fvc, fev1_ml=fev1, fev1_fvc=fev1 / fvc, pef_l_s=pef, fef25_75_l_s=float(fef),
                              t0_s=t0, bev_ml=bev, bev_limit_ml=limit, bev_ok=bool(bev <= limit), t_pef_s=t_pef,
                              fet_s=fet, plateau_ml=plateau, eofe_ok=eofe, pause_s=pause, pause_ok=pause == 0.0,
@@ -302,47 +290,6 @@ def _check_sign(t: np.ndarray, raw: np.ndarray, avg: np.ndarray, noise_sd_ml: fl
         raise SignalError(f"spirogram: the volume falls by {fall:.0f} mL at up to {down:.2f} L/s and rises by at most "
                           f"{rise:.0f} mL at {up:.2f} L/s: the expiration looks recorded downward (exhaled volume "
                           "must rise); negate the volume (or flow) column")
-
-
-VOLUME_UNITS = {"ml": 1.0, "l": 1000.0, "litre": 1000.0, "liter": 1000.0}
-FLOW_UNITS = {"l/s": 1.0, "ml/s": 1e-3, "l/min": 1.0 / 60.0}
-# A forced expiration moves 0.3-8 L: a unitless trace spanning at most LITRE_SPAN is in L, one
-# spanning at least ML_SPAN in mL; in between the unit cannot be told and must be written.
-LITRE_SPAN, ML_SPAN = 15.0, 100.0
-LITRE_BLOW_SNR = 20.0   # spirometry_indices: a "blow" of <= LITRE_SPAN mL this many noise SDs high is litres
-_TOLD: set = set()
-
-
-def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume", check: bool = True) -> np.ndarray:
-    """Exhaled volume in mL of one spirogram channel: a volume in mL or L, a flow in L/s, mL/s or L/min (integrated
-    by :func:`volume_from_flow`), or a volume without a unit, read as L or mL from its span (with a warning; a span
-    between :data:`LITRE_SPAN` and :data:`ML_SPAN` is an error). A channel named ``flow...`` without a unit is an
-    error: a flow read as a volume gives indices that look plausible and are wrong. ``check`` False: no
-    :func:`check_per_minute_flow` (a reader converting a flow-time file: a refusal is the indices' to make)."""
-    v = np.asarray(x, dtype=np.float64)
-    key = (unit or "").strip().lower()
-    if key in VOLUME_UNITS:
-        return v * VOLUME_UNITS[key]
-    if key in FLOW_UNITS:   # a flow in L/s labelled L/min is refused (check_per_minute_flow), not by a reader
-        return check_per_minute_flow(volume_from_flow(v * FLOW_UNITS[key], fs_hz), v * FLOW_UNITS[key], key, check)
-    if key:
-        raise SignalError(f"spirogram channel {name!r} in {unit!r}; accepted units: mL, L (volume), "
-                          "L/s, mL/s, L/min (flow)")
-    if name.strip().lower().startswith("flow"):
-        raise SignalError(f"spirogram channel {name!r} looks like a flow but has no unit: write it in the "
-                          "header, e.g. 'flow [L/s]' or 'flow_l_s' (a flow read as a volume gives wrong indices)")
-    finite = v[np.isfinite(v)]
-    span = float(finite.max() - finite.min()) if finite.size else 0.0
-    if span <= LITRE_SPAN or span >= ML_SPAN:
-        read_as = "L" if span <= LITRE_SPAN else "mL"
-        if (name, read_as) not in _TOLD:   # once per channel name and reading, not once per window
-            _TOLD.add((name, read_as))
-            log.warning("spirogram channel %r has no unit; its span of %.4g fits %s: read as %s (write "
-                        "'volume [L]' or 'volume [mL]' in the header to say)", name, span,
-                        "litres" if read_as == "L" else "millilitres", read_as)
-        return v * 1000.0 if read_as == "L" else v
-    raise SignalError(f"spirogram channel {name!r} has no unit and spans {span:.3g}: neither litres nor "
-                      "millilitres of a forced expiration; write the unit in the header, e.g. 'volume [L]'")
 
 
 def grid_samples(rec: Record) -> np.ndarray:

@@ -329,10 +329,10 @@ def is_flow_time(rec: Record) -> bool:
 
 
 def _flow_time_to_volume(path, rec: Record) -> Record:
-    from biosig.spirometry import to_volume_ml
+    from biosig.spirometry_units import convert_volume_ml   # unchecked: the L/min check is the indices' to make
 
     try:
-        v = to_volume_ml(rec.samples[0].astype(np.float64), rec.units[0], rec.fs_hz, rec.channels[0], check=False)
+        v = convert_volume_ml(rec.samples[0].astype(np.float64), rec.units[0], rec.fs_hz, rec.channels[0])
     except BiosigError as exc:
         raise ReadError(path, str(exc)) from None
     return rec.replace(samples=v[None].astype(np.float32), channels=("volume",), units=("mL",),
