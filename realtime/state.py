@@ -108,13 +108,22 @@ class StateMixin:
                    _el=np.zeros_like(self._el), _tn=0, _tn_need=TRUST_MATURE_SPANS * len(self._ef), _distrust=False,
                    _resets_row=0, n_untrusted=0, n_refits=0)
         # before the post-restart and baseline records were checkpointed (2026-12-07): none, learnt again
-        out.update(_pg=np.zeros_like(self._pg), _pg2=np.zeros_like(self._pg2), _bl=np.zeros_like(self._bl),
+        out.update(_pg_rec=np.zeros_like(self._pg_rec), _bl=np.zeros_like(self._bl),
                    _pg_after=False, _pg_hold=0, _bl_hold=False)
+        # before the post-restart records became one per block (_pg_rec, 2026-12-07): _pg and _pg2, shape (3,) each,
+        # the records of blocks 0 and 1 (the later blocks': none, learnt again)
+        for row, k in enumerate(("_pg", "_pg2")):
+            try:
+                old = np.asarray(state.get(k, ()), dtype=np.float64)
+            except (TypeError, ValueError):
+                continue   # not a record: that block's learnt again
+            if old.shape == (3,) and row < len(out["_pg_rec"]):
+                out["_pg_rec"][row] = old
         return out
 
     def _all_arrays(self):
         return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi", "_dlo", "_dhi",
-                "_held", "_fc", "_fc_at", "_ef", "_el", "_pg", "_pg2", "_bl") + self._model_arrays
+                "_held", "_fc", "_fc_at", "_ef", "_el", "_pg_rec", "_bl") + self._model_arrays
 
     def _range_of_ring(self, state: dict) -> dict:
         """``_lo``/``_hi`` from the normalised samples in a saved ring buffer (older checkpoints)."""

@@ -68,12 +68,24 @@ POST_GAP_RATIO = 1.25
 #: restarts at horizon 3); their record forgets with :data:`POST_GAP_DISCOUNT` per forecast recorded (about the last 50).
 POST_GAP_EVIDENCE = 5
 POST_GAP_DISCOUNT = 0.98
+#: Blocks of ``horizon_steps`` forecasts after a window restart with a record each (block k: forecasts k*h..(k+1)*h-1
+#: once the window is whole again), held in sequence (:meth:`TrustMixin._post_gap_hold`: block k where its record is
+#: worse and every block before it is held). 2, not more: measured (2026-12-07, four shared sessions, 10 Hz, lookback
+#: 12, lr 0.02, hidden 16, all rules on, steps from 60 s) a third block gained nothing. Gaps of 1, 5, 20 samples every
+#: 15 s: SnAp-1 h 3 held 69 of 252 there, at 2.69 mm RMS vs last-value's 2.98 (published RMS 3.009 -> 3.011 mm), RTRL
+#: 75 (3.24 vs 2.91; 3.1144 -> 3.1135), rls h 11 77 that beat last-value (3.70 vs 6.33), the RNNs h 11 77 (6.976 ->
+#: 6.982, 7.007 -> 7.014), lms h 3 72 (3.92 vs 2.17; 2.708 -> 2.700), h 11 231 (8.58 -> 8.56), mix none; held
+#: out (3 samples every 23 s, 10 every 11 s): the RNNs h 3 21 of 168 (3.260 -> 3.260, 3.124 -> 3.121), lms h 3 15
+#: that beat last-value (2.20 vs 2.94), h 11 88 (8.61 -> 8.58); a fourth block likewise (at most 0.1 % either way).
+POST_GAP_BLOCKS = 2
 #: The baseline check (:meth:`TrustMixin._judge_baseline`): a learner whose realised squared errors (input units, summed
-#: over the coordinates), discounted over about this many samples (60 s at the protocol's 10 Hz; a learner told its
-#: stream's rate, :meth:`TrustMixin.set_stream_terms`, over :data:`BASELINE_WINDOW_S` of it: until 2026-12-07 20 s of
-#: a 30 Hz stream), are over :data:`BASELINE_RATIO` squared x last-value's is withheld until they are not; judged once
-#: it has made that many forecasts since its initialisation or reset (kept over window restarts, and checkpointed
-#: since 2026-12-07: a restarted runtime held a learner worse than last-value again only after another 60 s).
+#: over the coordinates), discounted over about this many samples (60 s at the protocol's 10 Hz), are over
+#: :data:`BASELINE_RATIO` squared x last-value's is withheld until they are not; judged once it has made that many
+#: forecasts since its initialisation or reset (kept over window restarts, and checkpointed since 2026-12-07: a
+#: restarted runtime held a learner worse than last-value again only after another 600 samples). Samples, not
+#: seconds: on the four sessions resampled to 30 Hz (polyphase, lookback 36, h 3 and 9) a 60 s window (1800) held
+#: lms at 1093 / 2871 fewer steps, where its RMS was 0.85 vs last-value's 0.48 mm / 2.25 vs 1.77 (held at 1800 only:
+#: 14 steps), and held mix and rls at none, as 600 did.
 #: Measured (2026-12-07, four shared sessions, 10 Hz, lookback 12, h 1, 3, 11, test steps from 60 s): the ratio of mix
 #: reached 0.90, rls (forget 0.998) 1.29 (session 201205101519, h 3 and 11, where rls is worse than last-value overall,
 #: 1.69 vs 1.59 mm: at ratio 1 held at 76 % and 63 % of the steps), lms (lr 0.01) 2.33, SnAp-1 4.28, RTRL 4.50; over
@@ -84,7 +96,6 @@ POST_GAP_DISCOUNT = 0.98
 #: at the same ratio (:data:`BASELINE_RELEASE`): a hysteresis (release under 1.35 or 1.45) kept lms h 3 held on
 #: into a stretch where it beat last-value (0.79-0.88 vs 1.14-1.25 mm over its 100-200 held steps).
 BASELINE_WINDOW = 600
-BASELINE_WINDOW_S = 60.0
 BASELINE_RATIO = 1.5
 BASELINE_RELEASE = 1.5
 
@@ -109,24 +120,25 @@ class TrustMixin:
         self._resets_row = 0
         self.n_untrusted = 0
         self.n_refits = 0
-        self._pg = np.zeros(3)   # post-restart forecasts: discounted squared errors, last-value's, count
-        self._pg2 = np.zeros(3)  # ... the same of the second horizon's (forecasts h..2h-1 after a restart)
-        self._pg_after = False   # the window restarted on learnt weights (its forecasts h..2h-1 recorded)
-        self._pg_hold = 0        # horizons of forecasts held after the newest restart (0, 1, 2; decided then)
+        # post-restart forecasts, a row per block of h (block k: k*h..(k+1)*h-1 after the window is whole again):
+        # discounted squared errors, last-value's, count (checkpoints before: _pg, _pg2, blocks 0 and 1)
+        self._pg_rec = np.zeros((POST_GAP_BLOCKS, 3))
+        self._pg_after = False   # the window restarted on learnt weights (its blocks 1.. recorded)
+        self._pg_hold = 0        # blocks of forecasts held after the newest restart (0..POST_GAP_BLOCKS; decided then)
         self._collapse = False   # the newest sample's motion collapsed (realtime.scale_switch): withheld
         self._bl = np.zeros(4)   # baseline check: discounted squared errors (input units), last-value's, weight; count
         self._bl_hold = False    # ... withheld: worse than holding the last position (BASELINE_RATIO)
-        self._bl_window = BASELINE_WINDOW   # ... over this many samples (set_stream_terms: BASELINE_WINDOW_S of them)
+        self._bl_window = BASELINE_WINDOW   # ... over this many samples
         self._bl_fs_hz = 0.0     # ... the stream's rate (0: not told; the detail counts samples)
         self._bl_unit = ""       # ... the stream's units ("": not told, or not one for every coordinate)
 
     def set_stream_terms(self, fs_hz: float | None = None, unit: str | None = None) -> None:
-        """Tell the learner its stream's rate (``fs_hz``: the baseline check then spans :data:`BASELINE_WINDOW_S` of
-        it) and units (``unit``: one for every coordinate, named in its hold detail); None leaves either as it is.
-        Set before the first sample: the window in samples is not changed under a running record."""
+        """Tell the learner its stream's rate (``fs_hz``) and units (``unit``: one for every coordinate) for its hold
+        details: the baseline check's window in seconds of the stream, its RMS errors in the stream's units (until
+        2026-12-07 the runtime rewrote the learner's "600 samples ... (input units" by string replacement). None
+        leaves either as it is."""
         if fs_hz is not None and fs_hz > 0:
             self._bl_fs_hz = float(fs_hz)
-            self._bl_window = max(1, int(round(BASELINE_WINDOW_S * self._bl_fs_hz)))
         if unit is not None:
             self._bl_unit = str(unit)
 
@@ -145,7 +157,19 @@ class TrustMixin:
         self._tn, self._distrust = 0, False
         self._tn_need = min(self._tn_need, len(self._ef))
         self._pg_after = self._learnt
-        self._pg_hold = 0 if not self._post_restart_worse(self._pg) else 1 + int(self._post_restart_worse(self._pg2))
+        self._pg_hold = 0   # block k held where its record is worse and every block before it is held
+        while self._pg_hold < len(self._pg_rec) and self._post_restart_worse(self._pg_rec[self._pg_hold]):
+            self._pg_hold += 1
+
+    @property
+    def _pg(self) -> np.ndarray:
+        """The record of the first block (forecasts 0..h-1 after a restart; a view of ``_pg_rec``)."""
+        return self._pg_rec[0]
+
+    @property
+    def _pg2(self) -> np.ndarray:
+        """The record of the second block (forecasts h..2h-1 after a restart; a view of ``_pg_rec``)."""
+        return self._pg_rec[1]
 
     def _trust_forecast(self) -> None:
         t = self._count - 1
@@ -177,10 +201,11 @@ class TrustMixin:
         self._el[k] = float(d @ d)
         self._tn += 1
         j = t - h - self.lookback + 1   # made j samples after the window was whole again
-        if j >= 2 * h:   # (the first 2h after a restart: judged by their own records, _post_gap_hold)
+        if j >= 2 * h:   # (the first 2h after a restart: by their own records only; blocks 2.. by both, as before)
             self._judge_baseline(z, s, t)
-        if 0 <= j < h or (h <= j < 2 * h and self._pg_after):   # (the first window's h..2h-1: no restart's)
-            pg = self._pg if j < h else self._pg2
+        b = j // h if j >= 0 else len(self._pg_rec)
+        if b < len(self._pg_rec) and (b == 0 or self._pg_after):   # (the first window's blocks 1..: no restart's)
+            pg = self._pg_rec[b]
             pg *= POST_GAP_DISCOUNT
             pg += (self._ef[k], self._el[k], 1.0)
         n = len(self._ef)
@@ -221,8 +246,7 @@ class TrustMixin:
 
     def baseline_hold(self) -> tuple[bool, float, float]:
         """``(held, rms, rms_last_value)``: the baseline check's verdict and the discounted RMS errors (input units; NaN
-        before any) of the learner's forecasts and of last-value's over about its window (:data:`BASELINE_WINDOW` samples,
-        or :data:`BASELINE_WINDOW_S` of a stream whose rate it was told)."""
+        before any) of the learner's forecasts and of last-value's over about :data:`BASELINE_WINDOW` samples."""
         ef, el, w, _ = self._bl
         rms = ((ef / w) ** 0.5, (el / w) ** 0.5) if w else (float("nan"), float("nan"))
         return self._bl_hold, rms[0], rms[1]
@@ -236,15 +260,16 @@ class TrustMixin:
         h 3: 3.4 mm, last-value 1.46; lookback 36: 6.5 mm, 1.7); mix and rls at 0.4-1.2 x their steady error, about
         half last-value's. So lms is held there from its second or third restart on, mix and rls are not. Until the
         record has :data:`POST_GAP_EVIDENCE` forecasts they are published (as before; a held default broke the rule
-        "ready once the window is whole" for every method). Not checkpointed: a restarted runtime learns it again.
+        "ready once the window is whole" for every method). Checkpointed (since 2026-12-07, ``_pg_rec``).
 
         The next ``horizon_steps`` (forecasts h..2h-1, made after 1..h training steps on the new stretch) are held too
         where a second record, of those, is worse than last-value's by the same ratio, and only where the first ones
         are held (a hold after published forecasts is no gap's: the runtime holds a gap until the first forecast).
         Measured (2026-12-07, as above, lr 0.02, hidden 16): SnAp-1 and RTRL at h 3 made them at 1.9-2.0 x
         last-value's (gaps of 1 and 5 samples; 1.24 at 20), lms at 1.14-1.26 x, mix and rls at 0.3-0.6 x, every
-        method at h 11 at 0.4-1.0 x. Both are decided at the restart (this restart's first forecasts enter the first
-        record while the second horizon is held: not to be judged on them)."""
+        method at h 11 at 0.4-1.0 x. Generalised to :data:`POST_GAP_BLOCKS` blocks of ``horizon_steps`` (block k held
+        where its record is worse and blocks 0..k-1 are held; 2: a third gained nothing). All decided at the restart
+        (this restart's first forecasts enter the records while later blocks are held: not to be judged on them)."""
         L, h = self.lookback, self.horizon_steps   # (and every forecast while the input motion collapsed: ready False)
         return self._collapse or L <= self._count < L + h * self._pg_hold
 
@@ -258,8 +283,8 @@ class TrustMixin:
 
     @property
     def restart_horizons_held(self) -> int:
-        """Horizons of forecasts :meth:`_post_gap_hold` withholds after the newest window restart: 0, 1 (the first
-        ``horizon_steps`` forecasts once the window is whole again) or 2 (those and the next ``horizon_steps``)."""
+        """Blocks of ``horizon_steps`` forecasts :meth:`_post_gap_hold` withholds after the newest window restart: 0,
+        1 (the first ``horizon_steps`` once the window is whole again), ... :data:`POST_GAP_BLOCKS` (blocks 0..k-1)."""
         return self._pg_hold
 
     def post_restart_hold(self) -> tuple[int, int, float, float]:
@@ -267,10 +292,11 @@ class TrustMixin:
         :meth:`_post_gap_hold` withholds from the newest sample on, this one included (0: none; while the input window
         refills, the ``horizon_steps`` x :attr:`restart_horizons_held` it will withhold once whole: decided at the
         restart), ``window`` samples in the input window since its restart, and the RMS errors (z-units; NaN before
-        any) of the record that decided the newest sample's hold, the forecasts' and last-value's: the first
-        forecasts' until the window has been whole for ``horizon_steps`` samples, then the second horizon's."""
+        any) of the record that decided the newest sample's hold, the forecasts' and last-value's: that of the block
+        of the newest sample's forecast (``(window - lookback) // horizon_steps``; the first block's while the window
+        refills, the last held block's after the hold)."""
         L, h, c = self.lookback, self.horizon_steps, self._count
-        ef, el, n = self._pg2 if c >= L + h else self._pg
+        ef, el, n = self._pg_rec[min(max(c - L, 0) // h, len(self._pg_rec) - 1)]
         rms, rms_last = ((ef / n) ** 0.5, (el / n) ** 0.5) if n else (float("nan"), float("nan"))
         end = L + h * self._pg_hold
         held = 0 if c >= end else (end - L if c < L else end - c)

@@ -114,7 +114,7 @@ def build_forecaster(cfg: ForecasterConfig, n_coords: int, fs_hz: float, **over)
         opts.update(over)
         f = make_forecaster(cfg.method, horizon_steps=cfg.horizon_steps, lookback=lookback_steps(cfg, fs_hz),
                             hidden=cfg.hidden, lr=cfg.lr, seed=cfg.seed, n_coords=n_coords, **opts)
-        f.set_stream_terms(fs_hz=fs_hz)   # (its baseline check over a minute of this stream, not of 10 Hz)
+        f.set_stream_terms(fs_hz=fs_hz)   # (its hold details in seconds of this stream)
         return f
     except (ForecastError, TypeError, ValueError) as exc:
         raise StreamError(f"forecaster cannot be built from the configuration: {exc}") from None

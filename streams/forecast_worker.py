@@ -58,19 +58,21 @@ def hold_why(sf: SourceForecaster, reason: str, now_s: float) -> str:
 
 
 def gap_why(f) -> str:
-    """A ``gap`` hold's detail, as true for this learner now: held until the window is whole again, and the
-    first ``horizon_steps`` forecasts after it too where its record of such forecasts is worse than last-value's, and
-    the next ``horizon_steps`` as well where their own record is (:meth:`realtime.trust.TrustMixin.post_restart_hold`,
-    ``restart_horizons_held``: ``ready`` False there). Until 2026-12-07 the detail said "until it is whole again"
-    while those were held as well."""
+    """A ``gap`` hold's detail, as true for this learner now: held until the window is whole again, and the blocks of
+    ``horizon_steps`` forecasts after it held in sequence on their own records, worse than last-value's
+    (:meth:`realtime.trust.TrustMixin.post_restart_hold`, ``restart_horizons_held``: ``ready`` False there): named
+    from the newest sample's block to the last held ("forecasts 4-9 after a restart"), with the RMS of the newest
+    sample's block's record. Until 2026-12-07 the detail said "until it is whole again" while those were held as well."""
     held, window, rms, rms_last = f.post_restart_hold()
-    L, h = f.lookback, f.horizon_steps
-    both = f.restart_horizons_held > 1   # the next h forecasts held too, on their own record
-    which = f"the first {2 * h} forecasts" if both else "the first forecasts"
+    L, h, n = f.lookback, f.horizon_steps, f.restart_horizons_held
+    which = f"the first {n * h} forecasts" if n > 1 else "the first forecasts"
     if held and window >= L:
-        which, part = ((f"forecasts {h + 1}-{2 * h}" if h > 1 else "the second forecasts", "") if window >= L + h else
-                       (which, f"the first {h}: " if both else ""))   # the RMS named: of the record that holds it
-        return (f"input window restarted, whole again, but {which} after a restart have been worse than "
+        b = (window - L) // h   # the newest sample's block: the record whose RMS is named
+        span = lambda lo, hi: f"forecasts {lo}-{hi}" if hi > lo else f"forecast {lo}"   # noqa: E731 (1-based)
+        part = "" if b == n - 1 else (f"the first {h}: " if b == 0 else f"{span(b * h + 1, (b + 1) * h)}: ")
+        which = span(b * h + 1, n * h) if b else which
+        have = "has" if which.startswith("forecast ") else "have"
+        return (f"input window restarted, whole again, but {which} after a restart {have} been worse than "
                 f"holding the last position ({part}RMS {rms:.2g} vs {rms_last:.2g} z-units): "
                 + (f"held for {held - 1} more sample{'' if held == 2 else 's'}" if held > 1 else "the last one held"))
     if held:
