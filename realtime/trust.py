@@ -258,7 +258,8 @@ class TrustMixin:
         (:data:`POST_GAP_RATIO`). Measured (2026-12-07, four shared sessions at 10 Hz, gaps of 1, 5, 20 samples every
         15 s): the default lms (lr 0.02) made them at 2-3 x its steady RMS error and 2-4 x last-value's (lookback 12,
         h 3: 3.4 mm, last-value 1.46; lookback 36: 6.5 mm, 1.7); mix and rls at 0.4-1.2 x their steady error, about
-        half last-value's. So lms is held there from its second or third restart on, mix and rls are not. Until the
+        half last-value's. So lms is held there from its second or third restart on, mix and rls mostly not (held on
+        one session at h 3 and 11, in part wrongly: docs/forecasting.md, no safe change found). Until the
         record has :data:`POST_GAP_EVIDENCE` forecasts they are published (as before; a held default broke the rule
         "ready once the window is whole" for every method). Checkpointed (since 2026-12-07, ``_pg_rec``).
 
