@@ -72,10 +72,10 @@ def _r_peaks_loop(signal, qrs, fs_hz: float):
 @contextlib.contextmanager
 def uncached():
     """The code path before: each cached function's undecorated body, np.median, no PPG reuse."""
-    from biosig import ecg_beats, ecg_pacing, filters, pulse_beats, quality
-    saved = (filters._designed, filters._steady_zi, ecg_beats._band_gain, quality._detrend_basis,
+    from biosig import ecg_pacing, filters, numpy_signal, pulse_beats, quality
+    saved = (filters._designed, filters._steady_zi, numpy_signal._band_gain, quality._detrend_basis,
              quality._pulse_rule, ecg_pacing._running_median, pulse_beats._minima_between, quality._r_peaks)
-    filters._designed, filters._steady_zi, ecg_beats._band_gain, quality._detrend_basis = (
+    filters._designed, filters._steady_zi, numpy_signal._band_gain, quality._detrend_basis = (
         f.__wrapped__ for f in saved[:4])
     quality._pulse_rule = lambda: (object(),)   # a key no later call equals
     ecg_pacing._running_median = _running_median_np
@@ -84,7 +84,7 @@ def uncached():
     try:
         yield
     finally:
-        (filters._designed, filters._steady_zi, ecg_beats._band_gain, quality._detrend_basis,
+        (filters._designed, filters._steady_zi, numpy_signal._band_gain, quality._detrend_basis,
          quality._pulse_rule, ecg_pacing._running_median, pulse_beats._minima_between, quality._r_peaks) = saved
 
 
