@@ -117,11 +117,19 @@ TAIL_FIT_MAX_RMS_SDS = 2.0
 
 def tail_offset_ml_s(t_s: np.ndarray, volume_ml: np.ndarray, t_pef_s: float, noise_sd_ml: float) -> float:
     """Rate (mL/s, negative) of a flow-sensor zero offset read from the shape of the blow's tail (see
-    :data:`TAIL_FIT_MIN_ML_S`): the constant rate of the fit level + exponential + rate; 0.0 for none."""
+    :data:`TAIL_FIT_MIN_ML_S`): the constant rate of the fit level + exponential + rate; 0.0 for none. Missing
+    (non-finite) samples are left out, as the indices do; a ``t_pef_s`` or ``noise_sd_ml`` that is not a finite number,
+    or times that do not increase, give none (until 2026-12-07 a NaN volume raised ValueError, a NaN noise SD skipped
+    the residual gate, which keeps tails of another shape out)."""
     t, v = np.asarray(t_s, dtype=np.float64), np.asarray(volume_ml, dtype=np.float64)
-    if len(t) < 8:
+    ok = np.isfinite(t) & np.isfinite(v)
+    t, v = t[ok], v[ok]
+    if len(t) < 8 or not (np.isfinite(t_pef_s) and np.isfinite(noise_sd_ml) and noise_sd_ml >= 0.0):
         return 0.0
-    n = max(1, int(round(0.2 / float(np.median(np.diff(t))))))
+    dt_s = float(np.median(np.diff(t)))
+    if not dt_s > 0.0:
+        return 0.0
+    n = min(len(v), max(1, int(round(0.2 / dt_s))))   # (np.convolve "same": as long as the longer input)
     rise = np.convolve(v, np.ones(n) / n, mode="same") - v[0]
     start = max(t_pef_s + TAIL_FIT_FROM_PEF_S, float(t[int(np.argmax(rise >= TAIL_FIT_FROM_FRACTION * rise.max()))]))
     m = t >= start

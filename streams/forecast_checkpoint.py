@@ -110,6 +110,10 @@ class CheckpointMixin:
                                 "to resume it, restart with the forecaster configuration that wrote it" if learner
                                 else "nothing to do if it was cut short or is not a checkpoint: a new one is written")
         self.last_t_s, self.resets_seen = last_t_s, resets_seen
+        # saved while its input window refilled after a restart, or its post-restart forecasts were held (checkpointed
+        # since 2026-12-07): a gap still, not a warm-up (before, held as warm_up: "no forecast yet: scaler ...")
+        held, window, _, _ = self.forecaster.post_restart_hold()
+        self.gap_open = bool(held) or (window < self.forecaster.lookback and bool(self.forecaster._learnt))
         self.units = tuple(units) if units is not None else None if saved is None else tuple(saved)
         if saved is None:
             log.warning("forecaster checkpoint %s does not say its units (written before 2026-12-07, or its stream's "

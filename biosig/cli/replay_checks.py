@@ -97,12 +97,14 @@ class ReplayProgress:
 FIRST_S = 0.5
 #: the longest wait for a host name of --ingest or --status to resolve (getaddrinfo has no timeout of its own)
 RESOLVE_S = 1.0
-_WILDCARDS = {"*", "0.0.0.0", "::"}
 
 
 def _literal(host: str):
-    """``host`` as an IP address (an IPv4-mapped IPv6 one as IPv4), or None for a name."""
+    """``host`` as an IP address (an IPv4-mapped IPv6 one as IPv4; ``*``, ZeroMQ's IPv4 wildcard, as ``0.0.0.0``), or
+    None for a name."""
     import ipaddress
+    if host == "*":   # (until 2026-12-07 a name: resolving it raised TypeError, a "*" bind took IPv6 clients)
+        return ipaddress.IPv4Address("0.0.0.0")
     try:
         addr = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
@@ -136,7 +138,7 @@ class _Resolver:
     def start(self, host: str):
         import threading
         with self._lock:
-            if host in self._found or _literal(host) is not None or host in _WILDCARDS:
+            if host in self._found or _literal(host) is not None:
                 return self._found.get(host)
             box: list = []
             th = threading.Thread(target=self._lookup, args=(host, box), name="biosig-resolve", daemon=True)
@@ -180,6 +182,20 @@ def _names(addrs) -> str:
     return ", ".join(sorted(map(str, addrs)))
 
 
+def _runtime_here(status: str, resolver, timeout_s: float):
+    """``(True, addresses)`` where the runtime answering on ``status`` runs on this machine (an ipc or inproc endpoint
+    is always this machine's: ``addresses`` empty; a tcp one where every address of its host is local), ``(False,
+    addresses)`` where it runs elsewhere, ``(None, why)`` where that cannot be told."""
+    from streams.security import parse_endpoint
+    scheme, host, _ = parse_endpoint(status)
+    if scheme != "tcp":   # (until 2026-12-07 resolved as a host name: "does not resolve", or "not on this one")
+        return True, set()
+    runtime, why = resolver.addresses(host, timeout_s)
+    if runtime is None:
+        return None, why
+    return all(_is_local(a) for a in runtime), runtime
+
+
 def endpoint_mismatch(bound: str, given: str, status: str, resolver=None, timeout_s: float = RESOLVE_S):
     """None when frames a client sends to ``given`` reach the ingest socket a runtime bound at ``bound`` (its status
     says so; ``status``: where the client asked it), else why not, in words.
@@ -187,47 +203,55 @@ def endpoint_mismatch(bound: str, given: str, status: str, resolver=None, timeou
     Host names are resolved as the client's socket does (:class:`_Resolver`). A wildcard bind (``tcp://*:P`` is
     bound as ``tcp://0.0.0.0:P``, IPv4 only; ``tcp://[::]:P`` takes both) takes any address of the runtime's host:
     this machine's when every address of the ``status`` host is local (loopback, or one a socket binds here), else
-    those of the ``status`` host. A loopback bind on another host is reached from no other. Anything in doubt (a
-    name that does not resolve in time) is a mismatch: never a false "confirmed"."""
+    those of the ``status`` host. A loopback bind, an ipc or an inproc one on another host is reached from no other,
+    even under the same string (until 2026-12-07 ``bound == given`` confirmed ``tcp://127.0.0.1:P`` or ``ipc://PATH``
+    of a runtime on another host). Anything in doubt (a name that does not resolve in time) is a mismatch: never a
+    false "confirmed"."""
     from streams.errors import StreamError
     from streams.security import parse_endpoint
-    if bound == given:
-        return None
     try:
-        (sb, hb, pb), (sg, hg, pg), (_, hs, _) = parse_endpoint(bound), parse_endpoint(given), parse_endpoint(status)
+        (sb, hb, pb), (sg, hg, pg), _ = parse_endpoint(bound), parse_endpoint(given), parse_endpoint(status)
     except StreamError as exc:
         return str(exc)
-    if sb != sg or sb != "tcp":
-        return "another address" if sb == sg else f"{sg}, not {sb}"
+    resolver = resolver or _Resolver()
+    if sb != sg:
+        return f"{sg}, not {sb}"
+    if sb != "tcp":   # an ipc path or inproc name: this machine's (inproc: this process's) only
+        if hb != hg:
+            return "another address"
+        here, why = _runtime_here(status, resolver, timeout_s)
+        return None if here else (f"where the runtime is cannot be told: {why}" if here is None else
+                                  f"{sb} reaches this machine only, and the runtime answering on {status} is not on "
+                                  "this one")
     if pb != pg:
         return f"another port ({pg}, not {pb})"
-    resolver = resolver or _Resolver()
+    theirs = _literal(hb)
+    if bound == given and theirs is None and hb.lower() != "localhost":   # one host name, not this machine's own
+        return None
     mine, why = resolver.addresses(hg, timeout_s)
     if mine is None:
         return why
     where = hg if _literal(hg) is not None else f"{hg} ({_names(mine)})"
-    theirs = _literal(hb)
-    if hb in _WILDCARDS or (theirs is not None and theirs.is_unspecified):
-        if theirs is not None and theirs.version == 4:
+    if theirs is not None and theirs.is_unspecified:
+        if theirs.version == 4:
             mine = {a for a in mine if a.version == 4}
             if not mine:
                 return f"{where} is IPv6, and the runtime listens on IPv4 only ({hb})"
-        runtime, why = resolver.addresses(hs, timeout_s)
-        if runtime is None:
-            return f"where the runtime is cannot be told: {why}"
-        if all(_is_local(a) for a in runtime):   # the runtime answering --status runs here
+        here, runtime = _runtime_here(status, resolver, timeout_s)
+        if here is None:
+            return f"where the runtime is cannot be told: {runtime}"
+        if here:   # the runtime answering --status runs here
             return None if any(_is_local(a) for a in mine) else f"{where} is no address of this machine, where " \
                                                                  f"the runtime answering on {status} runs"
+        hs = parse_endpoint(status)[1]
         host = hs if _literal(hs) is not None else f"{hs} ({_names(runtime)})"
         return None if mine & runtime else f"{where} is not the runtime's host {host}"
     if theirs is None:
         return f"its address {hb} is no IP address"
     if theirs not in mine:
         return f"{where} is not {theirs}"
-    if theirs.is_loopback:
-        runtime, why = resolver.addresses(hs, timeout_s)
-        if runtime is None or not all(_is_local(a) for a in runtime):
-            return f"it listens on loopback on its host, and the runtime answering on {status} is not on this one"
+    if theirs.is_loopback and not _runtime_here(status, resolver, timeout_s)[0]:
+        return f"it listens on loopback on its host, and the runtime answering on {status} is not on this one"
     return None
 
 
