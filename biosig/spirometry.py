@@ -39,7 +39,7 @@ from biosig.spirometry_end import (EOFE_AVERAGE_S, EOFE_END_TOL_ML, EOFE_NOISE_S
                                    _fall_is_expiration_shaped, first_second_pause_s, plateau_gain_ml,
                                    plateau_level_ml)
 from biosig.spirometry_units import (FLOW_UNITS, LITRE_BLOW_SNR, LITRE_SPAN, ML_SPAN, VOLUME_UNITS,  # noqa: F401
-                                     check_plausible, to_volume_ml, volume_from_flow)
+                                     check_per_minute_flow, check_plausible, to_volume_ml, volume_from_flow)
 
 FLOW_VOLUME_PARAMS = {"n_points": (int, 128)}
 EOFE_PLATEAU_ML = 25.0  # ATS/ERS 2019 end of forced expiration: < 0.025 L gained in the last 1 s

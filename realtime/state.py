@@ -43,7 +43,7 @@ class StateMixin:
             diff = sorted(k for k in cfg.keys() | asdict(self.config).keys()
                           if cfg.get(k) != asdict(self.config).get(k))
             raise ForecastError(f"state was saved with a different configuration ({', '.join(diff)})")
-        state = {**self._legacy_defaults(state), **state}
+        state = self._fit_blocks({**self._legacy_defaults(state), **state})
         missing = [k for k in (*self._all_arrays(), *self._scalars(), "warm") if k not in state]
         if missing:
             raise ForecastError(f"state lacks field(s) {', '.join(missing)}: not a complete state_dict()")
@@ -120,6 +120,23 @@ class StateMixin:
             if old.shape == (3,) and row < len(out["_pg_rec"]):
                 out["_pg_rec"][row] = old
         return out
+
+    def _fit_blocks(self, state: dict) -> dict:
+        """``_pg_rec`` written with another number of post-restart blocks (:data:`realtime.trust.POST_GAP_BLOCKS`)
+        fitted to this learner's: the blocks both have kept, a new one's record empty (learnt again), a dropped one's
+        forgotten; refused as any bad field where it is no (blocks, 3) array."""
+        try:
+            rec = np.asarray(state.get("_pg_rec"), dtype=np.float64)
+        except (TypeError, ValueError):
+            return state
+        n = len(self._pg_rec)
+        if rec.ndim != 2 or rec.shape[1:] != self._pg_rec.shape[1:] or len(rec) == n:
+            return state
+        fitted = np.zeros_like(self._pg_rec)
+        fitted[:min(n, len(rec))] = rec[:n]
+        hold = state.get("_pg_hold", 0)
+        return {**state, "_pg_rec": fitted,
+                "_pg_hold": min(int(hold), n) if isinstance(hold, (int, np.integer)) else hold}
 
     def _all_arrays(self):
         return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi", "_dlo", "_dhi",

@@ -100,7 +100,7 @@ BASELINE_RATIO = 1.5
 BASELINE_RELEASE = 1.5
 
 _KEEP = ("n_seen", "n_skipped", "n_frozen", "n_resets", "n_jumps", "n_held", "n_dropped", "n_untrusted", "n_refits",
-         "_last", "_same", "_gap", "diverged", "divergence", "last_loss", "_bl_window", "_bl_fs_hz", "_bl_unit")
+         "_last", "_same", "_gap", "diverged", "divergence", "last_loss", "_bl_fs_hz", "_bl_unit")
 
 
 class TrustMixin:
@@ -128,7 +128,6 @@ class TrustMixin:
         self._collapse = False   # the newest sample's motion collapsed (realtime.scale_switch): withheld
         self._bl = np.zeros(4)   # baseline check: discounted squared errors (input units), last-value's, weight; count
         self._bl_hold = False    # ... withheld: worse than holding the last position (BASELINE_RATIO)
-        self._bl_window = BASELINE_WINDOW   # ... over this many samples
         self._bl_fs_hz = 0.0     # ... the stream's rate (0: not told; the detail counts samples)
         self._bl_unit = ""       # ... the stream's units ("": not told, or not one for every coordinate)
 
@@ -229,10 +228,10 @@ class TrustMixin:
         here, lms's (2-4 x last-value's, a gap every 15 s) held its steady forecasts, which beat last-value."""
         d = (z - self._fc[s]) * self._scale
         dl = (z - self._hist[(t - self.horizon_steps) % self._cap]) * self._scale
-        bl, a = self._bl, 1.0 - 1.0 / self._bl_window
+        bl, a = self._bl, 1.0 - 1.0 / BASELINE_WINDOW
         bl[:3] *= a
         bl += (float(d @ d), float(dl @ dl), 1.0, 1.0)
-        if bl[3] >= self._bl_window:
+        if bl[3] >= BASELINE_WINDOW:
             r = BASELINE_RELEASE if self._bl_hold else BASELINE_RATIO
             self._bl_hold = bool(bl[0] > r * r * bl[1])
             if self._bl_hold:
@@ -240,7 +239,7 @@ class TrustMixin:
 
     def _bl_detail(self) -> str:
         ef, el, w, _ = self._bl
-        span = (f"{self._bl_window / self._bl_fs_hz:.3g} s" if self._bl_fs_hz else f"{self._bl_window} samples")
+        span = f"{BASELINE_WINDOW / self._bl_fs_hz:.3g} s" if self._bl_fs_hz else f"{BASELINE_WINDOW} samples"
         return (f"worse than holding the last position over the last {span}: RMS {(ef / w) ** 0.5:.3g} vs "
                 f"{(el / w) ** 0.5:.3g} ({self._bl_unit or 'input units'}; held while over {BASELINE_RELEASE:g} x)")
 

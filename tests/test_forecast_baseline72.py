@@ -115,3 +115,27 @@ def test_mix_beating_last_value_is_not_held_and_published_unchanged():
     held, rms, rms_last = f.baseline_hold()
     assert not held and rms < rms_last
     assert not _twin(X, made, h).any()
+
+
+def test_a_checkpoint_with_another_number_of_post_restart_blocks_loads_its_common_blocks():
+    """(2026-12-07 review) ``_pg_rec`` of another POST_GAP_BLOCKS: the blocks both have kept, not the whole state
+    refused over its shape."""
+    X, h = _series(), 1
+    f = _forecaster("lms", h)
+    _run(f, X[:300], h)
+    f._pg_rec[:] = np.arange(f._pg_rec.size, dtype=float).reshape(f._pg_rec.shape) + 1.0
+    n = len(f._pg_rec)
+    for rows in (n + 2, 1):
+        state = f.state_dict()
+        state["_pg_rec"] = np.vstack([f._pg_rec, np.full((2, 3), 9.0)]) if rows > n else f._pg_rec[:1].copy()
+        state["_pg_hold"] = rows
+        g = _forecaster("lms", h)
+        g.load_state_dict(state)
+        k = min(rows, n)
+        assert np.array_equal(g._pg_rec[:k], f._pg_rec[:k]) and not g._pg_rec[k:].any() and g._pg_hold == k
+    bad = f.state_dict()
+    bad["_pg_rec"] = np.zeros((n, 4))
+    import pytest
+    from realtime.errors import ForecastError
+    with pytest.raises(ForecastError, match="_pg_rec"):
+        _forecaster("lms", h).load_state_dict(bad)
