@@ -55,13 +55,36 @@ def interruptible(stop: threading.Event):
     The first signal sets ``stop`` and raises :class:`_Interrupted` in the main thread, which
     leaves whatever it was doing (a send waiting for a runtime that is not there, generating the
     simulated records) and ends the ``with`` block; later signals only set ``stop``, so clean-up
-    after the block is not interrupted.
+    after the block is not interrupted. Where Python ran the handler inside a weakref or gc callback
+    (importlib's module-lock callback while a record's readers import), CPython drops the exception
+    with an "Exception ignored ... Traceback" on stderr: it is raised again from a thread
+    (``_thread.interrupt_main``) once the callback has returned, with nothing printed (until
+    2026-12-07 the traceback was printed and the block ran on until it next looked at ``stop``).
     """
+    import _thread
+    raised = [False]
+
     def handler(signum, frame):
-        if not stop.is_set():
-            stop.set()
+        stop.set()
+        if not raised[0]:
+            raised[0] = True
             raise _Interrupted(signum)
+
+    def again(signum):
+        import time
+        time.sleep(0.01)
+        _thread.interrupt_main(signum)
+
+    before = sys.unraisablehook
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, _Interrupted):   # dropped in a callback: deliver it again
+            raised[0] = False
+            threading.Thread(target=again, args=(unraisable.exc_value.args[0],), daemon=True).start()
+            return
+        before(unraisable)
     old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sys.unraisablehook = hook
     try:
         yield
     except _Interrupted:
@@ -69,6 +92,7 @@ def interruptible(stop: threading.Event):
     finally:
         for sig in old:
             signal.signal(sig, lambda signum, frame: stop.set())
+        sys.unraisablehook = before
 
 
 def close_all(pubs, stop: threading.Event, ctx=None):
