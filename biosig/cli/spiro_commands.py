@@ -39,8 +39,8 @@ def not_acceptable_because(ind) -> list[str]:
         gained = "" if math.isnan(ind.plateau_ml) else f"+{ind.plateau_ml:.0f} mL in the last 1 s, "
         out.append(f"no end of expiration ({gained}FET {ind.fet_s:.1f} s < 15 s)")
     if not ind.drift_ok and ind.drift_ml_s < 0:   # a negative offset: a steady fall at the end, FVC too small
-        out.append(f"volume falling at a steady {-ind.drift_ml_s:.0f} mL/s at the end of the trace: flow-sensor zero "
-                   "drift? (FVC too small): FVC only")
+        out.append(f"the end of the trace reads a constant flow of {ind.drift_ml_s:.0f} mL/s (the volume falling, or "
+                   "its rise cut short): flow-sensor zero drift? (FVC too small): FVC only")   # (either rule's reading)
     elif not ind.drift_ok:
         out.append(f"volume rising at a constant {ind.drift_ml_s:.0f} mL/s before the blow and still at its end: "
                    f"flow-sensor zero drift? (FVC about +{ind.drift_ml_s * (ind.t0_s + ind.fet_s):.0f} mL): FVC only")
