@@ -180,3 +180,16 @@ def test_a_stop_right_after_the_start_still_confirms_a_runtime_that_answers(rt):
     finally:
         pub.close()
     assert lines == [] and not lost, lines
+
+
+def test_a_status_host_that_does_not_resolve_is_said():
+    """(docs walk, 2026-12-07) "no runtime answered on tcp://name:P" alone hid that the name does not resolve."""
+    check = DeliveryCheck([], f"tcp://127.0.0.1:{free_port()}", f"tcp://no-such-host.invalid:{free_port()}",
+                          insecure=True)   # (a name is no loopback: plain TCP asked for)
+    time.sleep(0.6)   # the first ask has its answer (none)
+    lines, _ = check.finish()
+    assert len(lines) == 1 and "no runtime answered" in lines[0] and "no-such-host.invalid does not resolve" in lines[0]
+    check = DeliveryCheck([], f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}")
+    time.sleep(0.6)
+    lines, _ = check.finish()
+    assert lines[0].endswith("no runtime answered on " + check.status)   # an address: nothing to resolve

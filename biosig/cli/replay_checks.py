@@ -288,7 +288,13 @@ class DeliveryCheck:
             return None, str(exc)
         if body is not None and body.get("state", "serving") != "serving":
             return None, f"the runtime at {self.status} was still starting"
-        return body, why or (None if body is not None else f"no runtime answered on {self.status}")
+        return body, why or (None if body is not None else self._no_answer())
+
+    def _no_answer(self) -> str:
+        """"no runtime answered on ...", and why where the status endpoint's host name does not resolve."""
+        host = _host(self.status)
+        unresolved = host and self._resolver.addresses(host, 0.2)[1]   # (started with the run: resolved by now)
+        return f"no runtime answered on {self.status}" + (f": {unresolved}" if unresolved else "")
 
     def _first(self):
         self.before, self.why = self._ask(FIRST_S)
@@ -306,10 +312,10 @@ class DeliveryCheck:
             return [unconfirmed + f"the runtime at {self.status} had not answered yet when the run ended "
                                   f"({time.monotonic() - self.t0:.1f} s after it started; it has {FIRST_S:g} s)"], False
         if self.before is None:
-            return [unconfirmed + (self.why or f"no runtime answered on {self.status}")], False
+            return [unconfirmed + (self.why or self._no_answer())], False
         after, why = self._ask(wait_s)
         if after is None:
-            return [unconfirmed + (why or f"no runtime answered on {self.status}")], False
+            return [unconfirmed + (why or self._no_answer())], False
         bound = (after.get("endpoints") or {}).get("ingest")
         why = bound and endpoint_mismatch(bound, self.ingest, self.status, self._resolver, wait_s)
         if why:
