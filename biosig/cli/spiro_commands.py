@@ -51,10 +51,12 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "spiro", help="spirometry indices (FVC, FEV1, PEF, ...) with ATS/ERS 2019 acceptability",
         description="Compute the ATS/ERS 2019 forced-expiration indices of each spirogram "
-                    "(volume-time 't_s,volume_ml' or flow-time 't_s,flow_l_s' / 'flow [L/s]' CSV, or "
-                    "any record with a volume or flow channel): FVC, FEV1, FEV1/FVC, PEF (flow over "
+                    "(volume-time 't_s,volume_ml' or flow-time 't_s,flow_l_s' / 'flow [L/s]' / 'flow [L/min]' "
+                    "CSV, or any record with a volume or flow channel): FVC, FEV1, FEV1/FVC, PEF (flow over "
                     "80 ms), FEF25-75, FET, back-extrapolated volume (BEV) and time zero, end of "
-                    "forced expiration and acceptability. Several files are the blows of one "
+                    "forced expiration and acceptability (a hesitant start, a cough or pause in the first "
+                    "second, no end of expiration, a flow-sensor zero drift; a flow labelled L/min whose "
+                    "blow is a human one x 60 is refused as L/s mislabelled). Several files are the blows of one "
                     "session: the session's best FVC/FEV1 and the repeatability grade (A-F, U) "
                     "follow. Unreadable files are reported on stderr (and in --json's 'errors') and the "
                     "rest is still computed (exit code 1; 2 when none could be read).")
