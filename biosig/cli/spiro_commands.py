@@ -56,8 +56,8 @@ def register(subparsers) -> None:
                     "80 ms), FEF25-75, FET, back-extrapolated volume (BEV) and time zero, end of "
                     "forced expiration and acceptability (a hesitant start, a cough or pause in the first "
                     "second, no end of expiration, a flow-sensor zero drift; a flow labelled L/min whose "
-                    "blow is a human one x 60 is refused as L/s mislabelled). Several files are the blows of one "
-                    "session: the session's best FVC/FEV1 and the repeatability grade (A-F, U) "
+                    "blow is too small for a human one is refused: L/s labelled L/min?). Several files are "
+                    "the blows of one session: the session's best FVC/FEV1 and the repeatability grade (A-F, U) "
                     "follow. Unreadable files are reported on stderr (and in --json's 'errors') and the "
                     "rest is still computed (exit code 1; 2 when none could be read).")
     p.add_argument("paths", nargs="+", metavar="FILE", help="spirogram files: a blow each, or several blows in a row or in volume columns")
