@@ -20,6 +20,8 @@ import numpy as np
 
 from biosig.flatline import FLAT_MODALITIES, flat_mask, window_flat_mask
 from encoders.lead_choice import QUALITY_RANKED_MODALITIES
+# (at module load, not in InputStream: a new stream's first frame is handled on the event loop)
+from streams.audio_band_live import live_band
 from streams.device_rate import MARKER_PROVISIONAL_SPAN_S, PROVISIONAL_SPAN_S, DeviceRate
 from streams.metrics import StreamStats
 from streams.windows import SampleTail, Windower
@@ -81,7 +83,6 @@ class InputStream:
 
     def __init__(self, header: dict, window, model=None, stats: StreamStats | None = None,
                  audio_fmax_hz: float | None = None):
-        from streams.audio_band_live import live_band
         from streams.protocol import source_of
         self.name = header["stream"]
         self.source = source_of(self.name)   # its source's ingest budget (runtime_ingest), looked up per frame
