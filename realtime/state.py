@@ -67,6 +67,9 @@ class StateMixin:
                                                                      and not float(v).is_integer()):
                 raise ForecastError(f"state field {k!r} is {v!r:.40}, expected a {kind.__name__}")
             scalars[k] = kind(v)
+        if not 0 <= scalars["_pg_hold"] <= len(self._pg_rec):   # (10**30: no forecast published after a restart)
+            raise ForecastError(f"state field '_pg_hold' is {str(scalars['_pg_hold'])[:40]}, expected "
+                                f"0..{len(self._pg_rec)} (blocks of forecasts held after a restart)")
         try:
             warm = np.asarray(state["warm"], dtype=np.float64)
         except (TypeError, ValueError):
@@ -134,9 +137,11 @@ class StateMixin:
             return state
         fitted = np.zeros_like(self._pg_rec)
         fitted[:min(n, len(rec))] = rec[:n]
-        hold = state.get("_pg_hold", 0)
-        return {**state, "_pg_rec": fitted,
-                "_pg_hold": min(int(hold), n) if isinstance(hold, (int, np.integer)) else hold}
+        hold = state.get("_pg_hold", 0)   # a count as load_state_dict takes one (5.0, array(5) too); else refused there
+        hold = hold.item() if isinstance(hold, np.ndarray) and hold.size == 1 else hold
+        whole = isinstance(hold, (int, float, np.number)) and not isinstance(hold, (bool, np.bool_)) \
+            and float(hold).is_integer() and hold >= 0
+        return {**state, "_pg_rec": fitted, "_pg_hold": min(int(hold), n) if whole else hold}
 
     def _all_arrays(self):
         return ("_hist", "_u_tr", "_u_pr", "_y", "_last", "_center", "_scale", "_lo", "_hi", "_dlo", "_dhi",

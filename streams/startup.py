@@ -64,7 +64,7 @@ def warm_up_all(cfg, models, scores=None) -> dict:
                 x = rng.normal(size=(2, c, n)).astype(np.float32)
                 hm.run(x[:1])
                 hm.run(x)
-                _warm_largest_batch(hm, cfg.max_batch, x)
+                _warm_largest_batch(hm, min(cfg.max_batch, cfg.embed_queue), x)   # (a lane holds embed_queue)
             window_quality(rng.normal(size=(1, n)).astype(np.float32), fs, modality)
             if scores is not None:   # measures and heads of score/ frames (streams/scores.py)
                 scores.warm_up(modality, window_s, fs)
@@ -77,19 +77,26 @@ def warm_up_all(cfg, models, scores=None) -> dict:
     return out
 
 
+#: The largest batch :func:`_warm_largest_batch` runs: max_batch 4096 cost 11-12 s and 3.1-3.7 GB more peak memory
+#: (ONNX Runtime's arena) per model at start (ecg-tiny, audio-tiny, 2 cores), for batches that come after a long
+#: backlog only, whose own first run is 20-30 % slower (64: +20 ms of ~100, 256: +150 ms of ~470) at most.
+WARM_BATCH_MAX = 64
+
+
 def _warm_largest_batch(hm, max_batch: int, x: np.ndarray) -> None:
-    """Run ``hm`` once on a batch of ``max_batch`` windows (the largest a lane forms): ONNX Runtime grows its
-    memory arena for each larger batch the first time it sees one, and the first real batch after a backlog
-    (a ward reconnecting) paid for it: ecg-tiny, batch 10, 21-25 ms the first time vs 11-16 ms later (2 cores);
-    this run costs 40-70 ms of start-up per shipped model. A failure here only warns: batches of 1 and 2
-    ran, and an engine built for smaller batches (``biosig compile --max-batch``) serves every batch its
-    profile holds, as before."""
+    """Run ``hm`` once on a batch of ``max_batch`` windows (the largest a lane forms: ``min(max_batch,
+    embed_queue)``), at most :data:`WARM_BATCH_MAX`: ONNX Runtime grows its memory arena for each larger batch
+    the first time it sees one, and the first real batch after a backlog (a ward reconnecting) paid for it:
+    ecg-tiny, batch 10, 21-25 ms the first time vs 11-16 ms later (2 cores); this run costs 60-80 ms of start-up
+    per shipped model (max_batch 32). A failure here only warns: batches of 1 and 2 ran, and an engine built for
+    smaller batches (``biosig compile --max-batch``) serves every batch its profile holds, as before."""
+    max_batch = min(max_batch, WARM_BATCH_MAX)
     if max_batch <= x.shape[0]:
         return
     try:
         hm.run(np.resize(x, (max_batch, *x.shape[1:])))
     except Exception as exc:
-        log.warning("%s: a batch of %d windows (max_batch) failed in the warm-up (%s); batches as large "
+        log.warning("%s: a batch of %d windows failed in the warm-up (%s); batches as large "
                     "may fail when they come", hm.name, max_batch, exc)
 
 

@@ -188,7 +188,9 @@ def test_a_status_host_that_does_not_resolve_is_said():
                           insecure=True)   # (a name is no loopback: plain TCP asked for)
     time.sleep(0.6)   # the first ask has its answer (none)
     lines, _ = check.finish()
-    assert len(lines) == 1 and "no runtime answered" in lines[0] and "no-such-host.invalid does not resolve" in lines[0]
+    assert len(lines) == 1 and "no runtime answered" in lines[0], lines
+    assert ("no-such-host.invalid does not resolve" in lines[0]   # (or, where the name server is slow to say so:)
+            or "no-such-host.invalid did not resolve within" in lines[0]), lines
     check = DeliveryCheck([], f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}")
     time.sleep(0.6)
     lines, _ = check.finish()

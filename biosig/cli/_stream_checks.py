@@ -57,23 +57,33 @@ def interruptible(stop: threading.Event):
     simulated records) and ends the ``with`` block; later signals only set ``stop``, so clean-up
     after the block is not interrupted. Where Python ran the handler inside a weakref or gc callback
     (importlib's module-lock callback while a record's readers import), CPython drops the exception
-    with an "Exception ignored ... Traceback" on stderr: it is raised again from a thread
-    (``_thread.interrupt_main``) once the callback has returned, with nothing printed (until
-    2026-12-07 the traceback was printed and the block ran on until it next looked at ``stop``).
+    with an "Exception ignored ... Traceback" on stderr: the signal is sent again to the main thread
+    (``signal.pthread_kill``) from a thread once the callback has returned, with nothing printed (until
+    2026-12-07 the traceback was printed and the block ran on until it next looked at ``stop``). A real
+    signal, not ``_thread.interrupt_main``, which only flags the handler: a main thread blocked in a call
+    (a send, a sleep) ran on until that call returned (3 s of a 3 s sleep). Sent only while the block
+    runs and no signal has been raised since: after it, a late one raised in the next ``interruptible``
+    block (or only set ``stop`` again). Nested, the enclosing block's handler is in force again after the
+    inner block (it was left on the inner ``stop``: a Ctrl-C then stopped neither).
     """
     import _thread
-    raised = [False]
+    import time
+    raised, inside, main = [False], [True], threading.get_ident()
 
     def handler(signum, frame):
         stop.set()
         if not raised[0]:
             raised[0] = True
             raise _Interrupted(signum)
+    handler.interruptible = True
 
     def again(signum):
-        import time
-        time.sleep(0.01)
-        _thread.interrupt_main(signum)
+        time.sleep(0.01)   # (the callback has returned)
+        if inside[0] and not raised[0]:
+            if hasattr(signal, "pthread_kill"):
+                signal.pthread_kill(main, signum)   # (a handler is installed: never the default action)
+            else:
+                _thread.interrupt_main(signum)
 
     before = sys.unraisablehook
 
@@ -90,9 +100,19 @@ def interruptible(stop: threading.Event):
     except _Interrupted:
         pass
     finally:
-        for sig in old:
-            signal.signal(sig, lambda signum, frame: stop.set())
+        inside[0] = False
+        for sig, prev in old.items():   # nested: the enclosing block's handler runs too (it was left on stop.set)
+            signal.signal(sig, _after_block(stop, prev if getattr(prev, "interruptible", False) else None))
         sys.unraisablehook = before
+
+
+def _after_block(stop: threading.Event, enclosing):
+    """The handler after an :func:`interruptible` block: sets ``stop``; in an enclosing block, its handler runs too."""
+    def handler(signum, frame):
+        stop.set()
+        if enclosing is not None:
+            enclosing(signum, frame)
+    return handler
 
 
 def close_all(pubs, stop: threading.Event, ctx=None):
