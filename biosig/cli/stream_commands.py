@@ -219,8 +219,9 @@ def _demo(args) -> int:
     check_ward(args.beds, args.couches)   # before the output folder is made
     from biosig.outputs import check_output_dir
     check_output_dir(args.out, "--out")
+    from biosig.cli._stream_checks import free_endpoints
     run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend,
-             endpoints=Endpoints(args.ingest, args.output, args.status))
+             endpoints=Endpoints(**free_endpoints(args, "demo")))
     return 0
 
 
@@ -359,6 +360,6 @@ def register(sub) -> None:
     p.add_argument("--out", default="demo-out", metavar="DIR", help="output folder (default demo-out)")
     p.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch"),
                    help="encoder backend (default auto)")
-    _endpoint_args(p)
+    _endpoint_args(p, free_if_taken=True)
     _seconds(p, default=60.0, what="60")
     p.set_defaults(handler=_demo)
