@@ -13,11 +13,8 @@ import pytest
 from streams.config import Endpoints
 from test_streams_helpers import config, free_port, running, stream_status, wait_for
 
-pylsl = pytest.importorskip("pylsl", reason="pylsl is not installed (pip install 'biosig[lsl]')")
-try:
-    pylsl.local_clock()
-except Exception as exc:  # pragma: no cover - the wheel ships liblsl; say why if it cannot load
-    pytest.skip(f"liblsl cannot be loaded on this machine: {exc}", allow_module_level=True)
+# (test_lsl skips the module where pylsl, liblsl or LSL discovery on loopback cannot work)
+from test_lsl import _offset_s, pylsl  # noqa: E402
 from streams.lsl import _label, _pylsl, bridge_lsl_in  # noqa: E402
 
 _pylsl()   # liblsl's INFO lines off, as the bridge has them
@@ -30,18 +27,6 @@ def _outlet(sid: str, source_id: str = "", name: str = ""):
 
 def _found(outlet_sid: str, timeout_s: float = 1.0) -> bool:
     return bool(pylsl.resolve_byprop("source_id", outlet_sid, minimum=1, timeout=timeout_s))
-
-
-def _offset_s() -> float:
-    """time.time() - local_clock(), read by the test itself (the bridge's LslClock is what is tested)."""
-    best = None
-    for _ in range(7):
-        a = time.time()
-        lsl = pylsl.local_clock()
-        b = time.time()
-        if best is None or b - a < best[0]:
-            best = (b - a, (a + b) / 2 - lsl)
-    return best[1]
 
 
 def test_an_outlet_back_under_the_same_source_id_is_bridged_again_and_said(tmp_path, caplog):
