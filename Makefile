@@ -35,7 +35,7 @@ demo: $(STAMP)
 	$(BIN)/biosig demo
 
 bench: $(STAMP)
-	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	for b in benchmarks/bench_*.py; do $(BIN)/python "$$b" || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache
@@ -44,4 +44,4 @@ clean:
 # tests + the issue-15 table (attention, inference, pretraining), < 5 min. GPU_PY=python3 by default.
 GPU_PY ?= $(PY)
 gpu-check:
-	PYTHONPATH=$(CURDIR) $(GPU_PY) benchmarks/gpu_check.py
+	PYTHONPATH="$(CURDIR)" $(GPU_PY) benchmarks/gpu_check.py

@@ -253,17 +253,15 @@ def check_ward(beds: int, couches: int) -> None:
 def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: int = 1,
              backend: str = "auto", endpoints: Endpoints | None = None, stream=sys.stdout) -> dict:
     """Run the demo and return its summary (also written to ``out_dir/summary.json``)."""
-    from streams.demo_procs import DemoProcesses
+    from streams.demo_procs import DemoProcesses, claim_endpoints, fresh_subfolders, redraws
     from streams.errors import StreamError
     from streams.subscriber import request_status
-    import shutil
     check_ward(beds, couches)
     out = pathlib.Path(out_dir)
-    for sub in ("recordings", "state"):  # each demo starts afresh
-        shutil.rmtree(out / sub, ignore_errors=True)
+    fresh_subfolders(out)   # each demo starts afresh
     out.mkdir(parents=True, exist_ok=True)
-    ep = endpoints or Endpoints()
-    tty = stream.isatty()
+    ep, claim = claim_endpoints(endpoints or Endpoints())   # two demos started together: the second moves
+    tty = redraws(stream)   # a terminal that redraws (not TERM=dumb)
     print(f"biosig demo: runtime on {ep.ingest} / {ep.output}, {beds} beds, {couches} couch(es), "
           f"{seconds:g} s; loading encoders (the first run exports ONNX graphs, cached afterwards) ...",
           file=stream, flush=True)
@@ -312,6 +310,8 @@ def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: 
         status = request_status(ep.status)
     finally:
         procs.stop()
+        if claim is not None:   # the default endpoints are free again
+            claim.close()
         if col is not None:
             col.stop.set()
             col_thread.join(5)

@@ -10,8 +10,10 @@ start their clocks together once the runtime serves.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import signal
+import sys
 import time
 
 from streams.errors import StreamError
@@ -76,6 +78,65 @@ def devices_process(name, beds, couches, endpoint, seconds, events, go, log_leve
     finally:
         for p in pubs:
             p.close(linger_s=2.0)
+
+
+def redraws(stream) -> bool:
+    """Whether the live table redraws itself in place (ANSI home + clear): on a terminal that says it can (``TERM``
+    set and not ``dumb``: Emacs' shell, an IDE's console and ``TERM=dumb`` printed the escapes as ``^[[H^[[J``);
+    elsewhere the table is printed, plain, every 15 s."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):   # no stream, or a closed one
+        return False
+    return tty and os.environ.get("TERM", "") not in ("", "dumb")
+
+
+def fresh_subfolders(out, names=("recordings", "state")) -> None:
+    """Each demo starts afresh: ``recordings/`` and ``state/`` of an earlier run in ``out`` are removed, also a file
+    or a link of that name (the runtime's mkdir failed on it with FileExistsError once the encoders had loaded)."""
+    import shutil
+    for name in names:
+        path = out / name
+        try:
+            if path.is_symlink() or path.exists() and not path.is_dir():
+                path.unlink()
+        except OSError as exc:
+            raise StreamError(f"--out {out}: cannot remove {path} of an earlier run ({exc.strerror or exc})") from None
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def claim_endpoints(ep):
+    """``(endpoints, claim)``. Two ``biosig demo`` started together both found the default ports free and the
+    second's runtime failed to bind them ('address already in use'). A demo on the default endpoints claims them
+    (an abstract Unix socket named after them: exclusive, per network namespace as the ports are, and gone with the
+    process); one that finds them claimed takes three free loopback ports instead, said on stderr. Other endpoints
+    (given, or already moved off a taken port) are kept. Close ``claim`` (None: nothing claimed) once the runtime
+    has stopped."""
+    import errno
+    import socket
+
+    from streams.config import Endpoints
+    if ep != Endpoints():
+        return ep, None
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        claim.bind("\0biosig-demo " + " ".join(ep.all()))
+        return ep, claim
+    except OSError as exc:
+        claim.close()
+        if exc.errno != errno.EADDRINUSE:   # no abstract namespace (not Linux): unclaimed, as before
+            return ep, None
+    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
+    try:
+        for probe in probes:   # bound together: three distinct ports
+            probe.bind(("127.0.0.1", 0))
+        moved = Endpoints(*(f"tcp://127.0.0.1:{probe.getsockname()[1]}" for probe in probes))
+    finally:
+        for probe in probes:
+            probe.close()
+    print(f"biosig demo: another biosig demo is starting on the default endpoints: this one's are "
+          f"{' / '.join(moved.all())}", file=sys.stderr, flush=True)
+    return moved, None
 
 
 class DemoProcesses:

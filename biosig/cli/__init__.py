@@ -103,7 +103,36 @@ def _told_of(exc: BaseException, told: BaseException | None) -> bool:
     return False
 
 
+def _usable_std_streams() -> None:
+    """stdout and stderr that any text can be printed to: a closed one (``2>&-``, a service without
+    them: ``sys.stderr`` is None and ``.isatty()`` raised AttributeError) is opened on /dev/null, and
+    one whose encoding is not UTF-8 (``PYTHONIOENCODING=ascii``, a Latin-1 locale, ``LC_ALL=C`` with
+    ``PYTHONUTF8=0``) writes what it cannot encode as ``\\xb5`` instead of raising UnicodeEncodeError
+    (``biosig info`` of a CSV whose unit is µV printed nothing and a traceback)."""
+    import codecs
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if stream is None:
+            try:
+                os.fstat(fd)
+            except OSError:   # closed: whatever writes to the fd (a child process too) writes nowhere
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                if devnull != fd:
+                    os.dup2(devnull, fd)
+                    os.close(devnull)
+            setattr(sys, name, open(fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False))
+            continue
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            utf = codecs.lookup(encoding).name.startswith("utf")
+        except LookupError:
+            utf = False
+        if not utf and getattr(stream, "errors", "strict") != "backslashreplace" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv=None) -> int:
+    _usable_std_streams()
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:   # the command's own error line, pointing at its --help (argparse: the top level's)
