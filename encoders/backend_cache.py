@@ -20,9 +20,34 @@ def _load_model(source):
 
 
 def cache_dir() -> pathlib.Path:
-    """Where exported graphs and TensorRT engines are cached (``$BIOSIG_CACHE_DIR`` or ~/.cache/biosig)."""
-    base = os.environ.get("BIOSIG_CACHE_DIR") or pathlib.Path.home() / ".cache" / "biosig"
-    return pathlib.Path(base)
+    """Where exported graphs and TensorRT engines are cached (``$BIOSIG_CACHE_DIR`` or ~/.cache/biosig; a user with
+    no home, HOME unset and no passwd entry as in ``docker run --user N``, ``biosig-cache-<uid>`` in the temporary
+    directory: ``Path.home()`` raised RuntimeError there)."""
+    base = os.environ.get("BIOSIG_CACHE_DIR")
+    if base:
+        return pathlib.Path(base)
+    try:
+        return pathlib.Path.home() / ".cache" / "biosig"
+    except (RuntimeError, KeyError):
+        import tempfile
+        return pathlib.Path(tempfile.gettempdir()) / f"biosig-cache-{os.getuid()}"
+
+
+_PROCESS_FOLDER: list = []   # the per-process temporary cache (read-only home), removed at exit
+
+
+def _process_folder() -> pathlib.Path:
+    """One temporary folder for this process's exports where the cache is not writable, removed when the process
+    exits (each run left 5-9 MB folders ``biosig-onnx-*`` behind; ONNX Runtime holds a graph in memory once its
+    session is made)."""
+    if not _PROCESS_FOLDER:
+        import atexit
+        import shutil
+        import tempfile
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="biosig-onnx-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _PROCESS_FOLDER.append(folder)
+    return _PROCESS_FOLDER[0]
 
 
 def cpu_cores() -> int:
@@ -35,8 +60,8 @@ def cpu_cores() -> int:
 #: layers come from, and the export): a cached graph is reused only while they are unchanged.
 #: beat_tokens.py was missing, so a change to the beat detector in the graph kept serving the
 #: graph exported before it (tests/test_backends.py checks the list against a model's layers).
-GRAPH_CODE = ("attention.py", "model.py", "tokenizers.py", "beat_tokens.py", "export.py", "graph_passes.py",
-              "graph_names.py", "onnx_metadata.py", "config.py")
+GRAPH_CODE = ("attention.py", "model.py", "tokenizers.py", "beat_tokens.py", "export.py", "export_probes.py",
+              "graph_passes.py", "graph_names.py", "onnx_metadata.py", "config.py")
 
 
 def _model_digest(model) -> str:
@@ -65,9 +90,8 @@ def export_cached(source) -> pathlib.Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # read-only home: a per-process temporary cache still works
-        import tempfile
         log.warning("cache %s is not writable (%s); exporting into a temporary directory", folder, exc)
-        folder = pathlib.Path(tempfile.mkdtemp(prefix="biosig-onnx-"))
+        folder = _process_folder()
     path = folder / f"{_safe_id(model, encoder)}-{_model_digest(model)}.onnx"
     if not path.is_file():
         tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
