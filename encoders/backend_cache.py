@@ -42,12 +42,19 @@ def _process_folder() -> pathlib.Path:
     session is made)."""
     if not _PROCESS_FOLDER:
         import atexit
-        import shutil
         import tempfile
         folder = pathlib.Path(tempfile.mkdtemp(prefix="biosig-onnx-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        atexit.register(_remove_own, folder, os.getpid())
         _PROCESS_FOLDER.append(folder)
     return _PROCESS_FOLDER[0]
+
+
+def _remove_own(folder: pathlib.Path, owner_pid: int) -> None:
+    """Removes ``folder`` at exit, in the process that made it only: a child forked by ``os.fork`` inherits the
+    atexit handlers, and one that exited normally removed its parent's folder while the parent still used it."""
+    if os.getpid() == owner_pid:
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def cpu_cores() -> int:

@@ -93,25 +93,31 @@ def redraws(stream) -> bool:
 
 def fresh_subfolders(out, names=("recordings", "state")) -> None:
     """Each demo starts afresh: ``recordings/`` and ``state/`` of an earlier run in ``out`` are removed, also a file
-    or a link of that name (the runtime's mkdir failed on it with FileExistsError once the encoders had loaded)."""
+    or a link of that name (the runtime's mkdir failed on it with FileExistsError once the encoders had loaded). One
+    that cannot be removed is a user error here (it was left silently: the old recordings counted as the new run's,
+    or the runtime failed to write there once the encoders had loaded)."""
     import shutil
     for name in names:
         path = out / name
         try:
             if path.is_symlink() or path.exists() and not path.is_dir():
                 path.unlink()
+            elif path.exists():
+                shutil.rmtree(path)
         except OSError as exc:
-            raise StreamError(f"--out {out}: cannot remove {path} of an earlier run ({exc.strerror or exc})") from None
-        shutil.rmtree(path, ignore_errors=True)
+            where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+            raise StreamError(f"--out {out}: cannot remove {path} of an earlier run{where}: "
+                              f"{exc.strerror or exc}") from None
 
 
-def claim_endpoints(ep):
+def claim_endpoints(ep, movable: bool = True):
     """``(endpoints, claim)``. Two ``biosig demo`` started together both found the default ports free and the
     second's runtime failed to bind them ('address already in use'). A demo on the default endpoints claims them
     (an abstract Unix socket named after them: exclusive, per network namespace as the ports are, and gone with the
     process); one that finds them claimed takes three free loopback ports instead, said on stderr. Other endpoints
-    (given, or already moved off a taken port) are kept. Close ``claim`` (None: nothing claimed) once the runtime
-    has stopped."""
+    (already moved off a taken port), and with ``movable`` False those the user gave even where they equal the
+    defaults (``--ingest tcp://127.0.0.1:5555`` was moved to a random port), are kept. Close ``claim`` (None:
+    nothing claimed) once the runtime has stopped."""
     import errno
     import socket
 
@@ -124,7 +130,7 @@ def claim_endpoints(ep):
         return ep, claim
     except OSError as exc:
         claim.close()
-        if exc.errno != errno.EADDRINUSE:   # no abstract namespace (not Linux): unclaimed, as before
+        if exc.errno != errno.EADDRINUSE or not movable:   # no abstract namespace (not Linux), or given: kept
             return ep, None
     probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
     try:

@@ -112,9 +112,15 @@ def _usable_std_streams() -> None:
     import codecs
     for name, fd in (("stdout", 1), ("stderr", 2)):
         stream = getattr(sys, name)
-        if stream is None:
+        try:
+            closed = stream is not None and bool(getattr(stream, "closed", False))
+        except ValueError:   # a detached TextIOWrapper: as closed
+            closed = True
+        if stream is None or closed:   # closed (sys.stdout.close() closes fd 1 too): reconfigure raised ValueError
             try:
                 os.fstat(fd)
+                if closed:   # a caller's own closed stream, the fd open: theirs, left as it is
+                    continue
             except OSError:   # closed: whatever writes to the fd (a child process too) writes nowhere
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 if devnull != fd:
@@ -122,13 +128,16 @@ def _usable_std_streams() -> None:
                     os.close(devnull)
             setattr(sys, name, open(fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False))
             continue
-        encoding = getattr(stream, "encoding", None) or "utf-8"
         try:
+            encoding = getattr(stream, "encoding", None) or "utf-8"
             utf = codecs.lookup(encoding).name.startswith("utf")
-        except LookupError:
+        except (LookupError, TypeError, ValueError):
             utf = False
         if not utf and getattr(stream, "errors", "strict") != "backslashreplace" and hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):   # a caller's stream that cannot be changed: left as it is
+                pass
 
 
 def main(argv=None) -> int:

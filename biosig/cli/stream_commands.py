@@ -220,8 +220,9 @@ def _demo(args) -> int:
     from biosig.outputs import check_output_dir
     check_output_dir(args.out, "--out")
     from biosig.cli._stream_checks import free_endpoints
+    given = any(getattr(args, w) is not None for w in ("ingest", "output", "status"))   # kept, even the defaults
     run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend,
-             endpoints=Endpoints(**free_endpoints(args, "demo")))
+             endpoints=Endpoints(**free_endpoints(args, "demo")), keep_endpoints=given)
     return 0
 
 
