@@ -167,8 +167,9 @@ def test_the_makefile_quotes_a_checkout_path_with_a_space(tmp_path):
     (checkout / "pyproject.toml").touch()
     os.utime(checkout / "pyproject.toml", (0, 0))
     (checkout / ".venv" / ".installed").touch()
-    run = lambda target: subprocess.run(["make", "-n", target], cwd=checkout, capture_output=True, text=True,
-                                        timeout=30).stdout
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}   # (under make test)
+    run = lambda target: subprocess.run(["make", "--no-print-directory", "-n", target], cwd=checkout, env=env,
+                                        capture_output=True, text=True, timeout=30).stdout
     words = shlex.split(run("gpu-check"))
     assert words[0] == f"PYTHONPATH={checkout}" and words[-1] == "benchmarks/gpu_check.py", words
     for target in ("demo", "test", "bench"):   # relative to the checkout: a space in its path is no matter
