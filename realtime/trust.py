@@ -160,16 +160,6 @@ class TrustMixin:
         while self._pg_hold < len(self._pg_rec) and self._post_restart_worse(self._pg_rec[self._pg_hold]):
             self._pg_hold += 1
 
-    @property
-    def _pg(self) -> np.ndarray:
-        """The record of the first block (forecasts 0..h-1 after a restart; a view of ``_pg_rec``)."""
-        return self._pg_rec[0]
-
-    @property
-    def _pg2(self) -> np.ndarray:
-        """The record of the second block (forecasts h..2h-1 after a restart; a view of ``_pg_rec``)."""
-        return self._pg_rec[1]
-
     def _trust_forecast(self) -> None:
         t = self._count - 1
         s = t % (self.horizon_steps + 1)

@@ -99,7 +99,7 @@ def test_baseline_and_post_restart_records_survive_a_checkpoint():
     assert f.baseline_hold()[0]
     g = _forecaster(_Overshoot, h)
     g.load_state_dict(f.state_dict())
-    assert g.baseline_hold() == f.baseline_hold() and np.array_equal(g._pg, f._pg)
+    assert g.baseline_hold() == f.baseline_hold() and np.array_equal(g._pg_rec, f._pg_rec)
     assert g.untrusted and not g.ready
     legacy = {k: v for k, v in f.state_dict().items() if k not in ("_bl", "_bl_hold", "_pg", "_pg2")}
     g2 = _forecaster(_Overshoot, h)

@@ -48,7 +48,7 @@ def drive(truth, method, until, t0_s):
         t = t0_s + i / FS
         kind, val = sf.on_frame(truth[i][:, None], t, t)
         out[i] = ("forecast", "") if kind == "forecast" else (val, sf.hold_detail or hold_why(sf, val, t))
-        RECORD[i] = sf.forecaster._pg.copy()
+        RECORD[i] = sf.forecaster._pg_rec[0].copy()
     return sf, out
 
 

@@ -122,7 +122,7 @@ def test_runtime_holds_them_as_a_gap_and_says_so(real):
             continue
         kind, val = sf.on_frame(truth[i][:, None], t0 + i / FS, t0 + i / FS)
         out[i] = ("forecast", "") if kind == "forecast" else (val, sf.hold_detail or hold_why(sf, val, t0 + i / FS))
-        rec2[i] = getattr(sf.forecaster, "_pg2", np.zeros(3)).copy()   # (the old code: none)
+        rec2[i] = sf.forecaster._pg_rec[1].copy()   # the second block's record
     both = [e for e in ends if out[e + L - 1 + H][0] == "gap"]
     assert both, [out[e + L - 1 + H] for e in ends]   # the old code: a forecast there
     for e in both:
