@@ -165,16 +165,19 @@ def check_ward(beds: int, couches: int) -> None:
 
 
 def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: int = 1,
-             backend: str = "auto", endpoints: Endpoints | None = None, stream=sys.stdout,
-             keep_endpoints: bool = False) -> dict:
-    """Run the demo and return its summary (also written to ``out_dir/summary.json``); on the default endpoints of
-    another demo it moves to free ports (``claim_endpoints``) unless ``keep_endpoints`` (the user gave them)."""
-    from streams.demo_procs import claim_endpoints, fresh_subfolders
+             backend: str = "auto", endpoints: Endpoints | dict | None = None, stream=sys.stdout) -> dict:
+    """Run the demo and return its summary (also written to ``out_dir/summary.json``). ``endpoints``: those the
+    user gave, kept (an :class:`Endpoints`: all three; a dict: those named, None values not given); the others are
+    chosen by :func:`streams.demo_procs.demo_endpoints` (the defaults, or free ports where another process or demo
+    holds them)."""
+    from streams.demo_procs import demo_endpoints, fresh_subfolders
     check_ward(beds, couches)
     out = pathlib.Path(out_dir)
     fresh_subfolders(out)   # each demo starts afresh
     out.mkdir(parents=True, exist_ok=True)
-    ep, claim = claim_endpoints(endpoints or Endpoints(), movable=not keep_endpoints)   # two demos: the second moves
+    if isinstance(endpoints, Endpoints):
+        endpoints = dict(zip(("ingest", "output", "status"), endpoints.all()))
+    ep, claim = demo_endpoints(endpoints)   # two demos: the second moves
     try:
         return _run_claimed(seconds, out, beds, couches, backend, ep, stream)
     finally:   # the runtime has stopped, or never started (a failure before it kept the defaults claimed)

@@ -110,39 +110,88 @@ def fresh_subfolders(out, names=("recordings", "state")) -> None:
                               f"{exc.strerror or exc}") from None
 
 
-def claim_endpoints(ep, movable: bool = True):
-    """``(endpoints, claim)``. Two ``biosig demo`` started together both found the default ports free and the
-    second's runtime failed to bind them ('address already in use'). A demo on the default endpoints claims them
-    (an abstract Unix socket named after them: exclusive, per network namespace as the ports are, and gone with the
-    process); one that finds them claimed takes three free loopback ports instead, said on stderr. Other endpoints
-    (already moved off a taken port), and with ``movable`` False those the user gave even where they equal the
-    defaults (``--ingest tcp://127.0.0.1:5555`` was moved to a random port), are kept. Close ``claim`` (None:
-    nothing claimed) once the runtime has stopped."""
+def demo_endpoints(given: dict | None = None, defaults=None, command: str = "demo"):
+    """``(endpoints, claim)`` of a demo, chosen in one place. ``given``: the endpoints the user named (``{"ingest":
+    ...}``; None or absent: not given), kept as given, even where they equal the defaults (their bind says what is
+    wrong). The others are the defaults (``streams.config.Endpoints``), except:
+
+    - another demo claims the default set (two ``biosig demo`` started together both found the ports free and the
+      second's runtime failed: 'address already in use'): when nothing was given, three free loopback ports;
+    - another process holds a default's port (until 2026-12-07 ``make demo`` failed on a machine where anything
+      listened on 5555): a free loopback port for that one.
+
+    Each move is said on stderr. A demo whose endpoints are the default set claims it (an abstract Unix socket named
+    after them: exclusive, per network namespace as the ports are, gone with the process) before any port is probed,
+    also where one of them then moves off a taken port: a second demo then moves all three (it moved only that one
+    and bound the first's other two). Close ``claim`` (None: nothing claimed) once the runtime has stopped."""
+    from streams.config import Endpoints
+    defaults = defaults or Endpoints()
+    names = ("ingest", "output", "status")
+    given = {n: e for n, e in (given or {}).items() if e is not None}
+    wanted = {**dict(zip(names, defaults.all())), **given}
+    claim = None
+    if tuple(wanted[n] for n in names) == defaults.all():
+        claim, claimed_elsewhere = _claim(defaults)
+        if claimed_elsewhere and not given:
+            moved = Endpoints(*(f"tcp://127.0.0.1:{port}" for port in _free_loopback_ports(3)))
+            print(f"biosig {command}: another biosig demo is starting on the default endpoints: this one's are "
+                  f"{' / '.join(moved.all())}", file=sys.stderr, flush=True)
+            return moved, None
+    out: dict[str, str] = {}
+    for name in names:
+        out[name] = wanted[name]
+        if name in given or not out[name].startswith("tcp://127.0.0.1:"):
+            continue
+        port = int(out[name].rsplit(":", 1)[1])
+        others = {int(e.rsplit(":", 1)[1]) for e in out.values() if e.startswith("tcp://127.0.0.1:")} - {port}
+        if port in others or not _port_free(port):
+            out[name] = f"tcp://127.0.0.1:{_free_loopback_ports(1, avoid=others)[0]}"
+            print(f"biosig {command}: {wanted[name]} is taken by another process: the {name} endpoint is "
+                  f"{out[name]} (--{name} to choose one)", file=sys.stderr, flush=True)
+    return Endpoints(**out), claim
+
+
+def _claim(defaults):
+    """``(claim socket or None, whether another process holds the claim)``."""
     import errno
     import socket
-
-    from streams.config import Endpoints
-    if ep != Endpoints():
-        return ep, None
     claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        claim.bind("\0biosig-demo " + " ".join(ep.all()))
-        return ep, claim
+        claim.bind("\0biosig-demo " + " ".join(defaults.all()))
+        return claim, False
     except OSError as exc:
         claim.close()
-        if exc.errno != errno.EADDRINUSE or not movable:   # no abstract namespace (not Linux), or given: kept
-            return ep, None
-    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
+        return None, exc.errno == errno.EADDRINUSE   # else no abstract namespace (not Linux): nothing claimed
+
+
+def _port_free(port: int) -> bool:
+    """Whether a runtime could bind ``127.0.0.1:port`` now (SO_REUSEADDR as ZeroMQ: TIME_WAIT is no obstacle)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_loopback_ports(n: int, avoid=()) -> list[int]:
+    """``n`` distinct free ports of 127.0.0.1 (bound together, so distinct), none in ``avoid``."""
+    import socket
+    probes: list = []
     try:
-        for probe in probes:   # bound together: three distinct ports
+        ports: list[int] = []
+        while len(ports) < n:
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probes.append(probe)
             probe.bind(("127.0.0.1", 0))
-        moved = Endpoints(*(f"tcp://127.0.0.1:{probe.getsockname()[1]}" for probe in probes))
+            if probe.getsockname()[1] not in avoid:
+                ports.append(probe.getsockname()[1])
+        return ports
     finally:
         for probe in probes:
             probe.close()
-    print(f"biosig demo: another biosig demo is starting on the default endpoints: this one's are "
-          f"{' / '.join(moved.all())}", file=sys.stderr, flush=True)
-    return moved, None
 
 
 class DemoProcesses:

@@ -108,15 +108,15 @@ def test_a_demo_started_while_another_claims_the_default_endpoints_moves_to_free
     import zmq
 
     from streams.config import Endpoints
-    from streams.demo_procs import claim_endpoints
+    from streams.demo_procs import demo_endpoints
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys\nfrom streams.config import Endpoints\nfrom streams.demo_procs import "
-         "claim_endpoints\nep, claim = claim_endpoints(Endpoints())\nprint('held', flush=True)\nsys.stdin.read()"],
+         "demo_endpoints\nep, claim = demo_endpoints()\nprint('held', flush=True)\nsys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert holder.stdout.readline().strip() == b"held"
-        ep, claim = claim_endpoints(Endpoints())
+        ep, claim = demo_endpoints()
     finally:
         holder.stdin.close()
         holder.wait(10)
@@ -134,12 +134,13 @@ def test_a_demo_started_while_another_claims_the_default_endpoints_moves_to_free
     finally:
         ctx.term()
     given = Endpoints(ingest="tcp://127.0.0.1:5555", output="tcp://127.0.0.1:5566", status="tcp://127.0.0.1:5567")
-    assert claim_endpoints(given) == (given, None)   # endpoints given are kept, unclaimed
+    named = dict(zip(("ingest", "output", "status"), given.all()))
+    assert demo_endpoints(named) == (given, None)   # endpoints given are kept, unclaimed
 
 
 def test_a_claim_is_released_with_its_socket():
     from streams.config import Endpoints
-    from streams.demo_procs import claim_endpoints
+    from streams.demo_procs import demo_endpoints
     name = "\0biosig-demo " + " ".join(Endpoints().all())
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -147,10 +148,10 @@ def test_a_claim_is_released_with_its_socket():
     except OSError:
         pytest.skip("a biosig demo runs on this machine now")
     probe.close()
-    ep, claim = claim_endpoints(Endpoints())
+    ep, claim = demo_endpoints()
     assert ep == Endpoints() and claim is not None
     claim.close()
-    again, claim = claim_endpoints(Endpoints())
+    again, claim = demo_endpoints()
     assert again == Endpoints() and claim is not None
     claim.close()
 

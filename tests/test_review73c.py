@@ -24,8 +24,8 @@ class _Aborts(io.StringIO):
 
 def _defaults_claimed_here():
     from streams.config import Endpoints
-    from streams.demo_procs import claim_endpoints
-    ep, claim = claim_endpoints(Endpoints())
+    from streams.demo_procs import demo_endpoints
+    ep, claim = demo_endpoints()
     if claim is None:
         pytest.skip("another biosig demo on this machine holds the default endpoints")
     return claim
@@ -40,7 +40,7 @@ def test_endpoints_the_user_gave_are_kept_even_where_they_equal_the_defaults(tmp
     try:
         out = _Aborts()
         with pytest.raises(RuntimeError, match="first line"):
-            run_demo(1.0, tmp_path / "demo", endpoints=Endpoints(), stream=out, keep_endpoints=True)
+            run_demo(1.0, tmp_path / "demo", endpoints=Endpoints(), stream=out)   # all three given
         assert "runtime on tcp://127.0.0.1:5555 / tcp://127.0.0.1:5556" in out.getvalue()
     finally:
         claim.close()
@@ -52,12 +52,12 @@ def test_a_demo_that_fails_before_its_runtime_starts_gives_its_claim_back(tmp_pa
     ``excinfo``, a program that embeds the demo and logs the error): every later demo there moved to random ports."""
     from streams.config import Endpoints
     from streams.demo import run_demo
-    from streams.demo_procs import claim_endpoints
+    from streams.demo_procs import demo_endpoints
     _defaults_claimed_here().close()
     with pytest.raises(RuntimeError, match="first line") as failed:
         run_demo(1.0, tmp_path / "demo", stream=_Aborts())
     assert failed.value is not None   # the traceback (and the failed demo's frames) still alive
-    ep, claim = claim_endpoints(Endpoints())
+    ep, claim = demo_endpoints()
     try:
         assert claim is not None and ep == Endpoints()
     finally:

@@ -19,7 +19,8 @@ DEFAULT_ENDPOINTS = {"ingest": DEFAULT_INGEST, "output": DEFAULT_OUTPUT, "status
 def endpoint_args(p, which=("ingest", "output", "status"), config_file: bool = False, free_if_taken: bool = False):
     """``--ingest/--output/--status``, ``--keys`` and ``--insecure``. With ``config_file`` (serve) an
     endpoint not given is None: the config file's, else the default (see ``serve``); with ``free_if_taken``
-    (demo) None too: the default, or a free loopback port where another process holds it (:func:`free_endpoints`)."""
+    (demo) None too: the default, or a free loopback port where another process holds it
+    (:func:`streams.demo_procs.demo_endpoints`)."""
     for w in which:
         also = (", or the one of the --config file" if config_file else
                 ", or a free loopback port when another process holds that one" if free_if_taken else "")
@@ -27,39 +28,6 @@ def endpoint_args(p, which=("ingest", "output", "status"), config_file: bool = F
                        metavar="ENDPOINT", help=f"runtime {w} endpoint (default {DEFAULT_ENDPOINTS[w]}{also})")
     p.add_argument("--keys", metavar="DIR", help="CURVE key directory from `biosig keys generate`")
     p.add_argument("--insecure", action="store_true", help="allow plain TCP on non-loopback endpoints")
-
-
-def free_endpoints(args, command: str) -> dict:
-    """``{"ingest": ..., "output": ..., "status": ...}``: those ``args`` give, else the default, or, where another
-    process holds the default's port, a free port of 127.0.0.1, said on stderr: the demo runs its own runtime and
-    clients, so any port does (until 2026-12-07 `make demo` failed on a machine where anything listened on 5555)."""
-    import socket
-
-    def free(port: int) -> bool:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as ZeroMQ: TIME_WAIT is no obstacle
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-        return True
-    out: dict[str, str] = {}
-    for name, default in DEFAULT_ENDPOINTS.items():
-        given = getattr(args, name)
-        if given is not None:
-            out[name] = given
-            continue
-        port = int(default.rsplit(":", 1)[1])
-        taken = {int(ep.rsplit(":", 1)[1]) for ep in out.values() if ep.startswith("tcp://127.0.0.1:")}
-        while port in taken or not free(port):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
-        out[name] = f"tcp://127.0.0.1:{port}"
-        if out[name] != default:
-            print(f"biosig {command}: {default} is taken by another process: the {name} endpoint is {out[name]} "
-                  f"(--{name} to choose one)", file=sys.stderr, flush=True)
-    return out
 
 
 def seconds_arg(p, default=None, what="run"):

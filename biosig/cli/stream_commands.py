@@ -210,7 +210,6 @@ def _keys(args) -> int:
 
 
 def _demo(args) -> int:
-    from streams.config import Endpoints
     from streams.demo import run_demo
     _check_seconds(args)
     _check_number("--beds", args.beds, lo=0, integer=True)
@@ -219,10 +218,8 @@ def _demo(args) -> int:
     check_ward(args.beds, args.couches)   # before the output folder is made
     from biosig.outputs import check_output_dir
     check_output_dir(args.out, "--out")
-    from biosig.cli._stream_checks import free_endpoints
-    given = any(getattr(args, w) is not None for w in ("ingest", "output", "status"))   # kept, even the defaults
-    run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend,
-             endpoints=Endpoints(**free_endpoints(args, "demo")), keep_endpoints=given)
+    given = {w: getattr(args, w) for w in ("ingest", "output", "status")}   # kept, even the defaults
+    run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend, endpoints=given)
     return 0
 
 
