@@ -125,6 +125,7 @@ def demo_endpoints(given: dict | None = None, defaults=None, command: str = "dem
     also where one of them then moves off a taken port: a second demo then moves all three (it moved only that one
     and bound the first's other two). Close ``claim`` (None: nothing claimed) once the runtime has stopped."""
     from streams.config import Endpoints
+    from streams.startup import address_in_use
     defaults = defaults or Endpoints()
     names = ("ingest", "output", "status")
     given = {n: e for n, e in (given or {}).items() if e is not None}
@@ -144,7 +145,7 @@ def demo_endpoints(given: dict | None = None, defaults=None, command: str = "dem
             continue
         port = int(out[name].rsplit(":", 1)[1])
         others = {int(e.rsplit(":", 1)[1]) for e in out.values() if e.startswith("tcp://127.0.0.1:")} - {port}
-        if port in others or not _port_free(port):
+        if port in others or address_in_use(("127.0.0.1", port)):
             out[name] = f"tcp://127.0.0.1:{_free_loopback_ports(1, avoid=others)[0]}"
             print(f"biosig {command}: {wanted[name]} is taken by another process: the {name} endpoint is "
                   f"{out[name]} (--{name} to choose one)", file=sys.stderr, flush=True)
@@ -162,18 +163,6 @@ def _claim(defaults):
     except OSError as exc:
         claim.close()
         return None, exc.errno == errno.EADDRINUSE   # else no abstract namespace (not Linux): nothing claimed
-
-
-def _port_free(port: int) -> bool:
-    """Whether a runtime could bind ``127.0.0.1:port`` now (SO_REUSEADDR as ZeroMQ: TIME_WAIT is no obstacle)."""
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _free_loopback_ports(n: int, avoid=()) -> list[int]:

@@ -108,7 +108,6 @@ def check_bindable(endpoints) -> None:
     ``127.0.0.1``), or the same port and one is ``*`` (all addresses, the other's included): the
     second bind failed after the warm-up, blaming "another runtime". Wildcard ports, in-process
     endpoints and hosts that do not resolve here are left to the bind itself."""
-    import errno
     import socket
     from streams.errors import StreamError
     from streams.security import parse_endpoint
@@ -136,14 +135,24 @@ def check_bindable(endpoints) -> None:
                                   f"{_any_address(sockaddr[0]) and other_addr[0] or sockaddr[0]}: "
                                   "each socket needs its own")
         addrs.append((name, ep, family, sockaddr))
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as ZeroMQ: TIME_WAIT is no obstacle
-            try:
-                probe.bind(sockaddr)
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    raise StreamError(f"cannot bind {name} endpoint {ep}: address already in use (another "
-                                      "runtime running? choose other endpoints)") from None
+        if address_in_use(sockaddr, family):
+            raise StreamError(f"cannot bind {name} endpoint {ep}: address already in use (another "
+                              "runtime running? choose other endpoints)")
+
+
+def address_in_use(sockaddr, family=None) -> bool:
+    """Whether another socket holds TCP ``sockaddr`` (``(host, port)``), so that ZeroMQ's bind of it would fail with
+    'address already in use': probed with a plain socket, closed at once, SO_REUSEADDR as ZeroMQ (TIME_WAIT is no
+    obstacle). The one probe of :func:`check_bindable` and of the demo's choice of free ports."""
+    import errno
+    import socket
+    with socket.socket(family or socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(sockaddr)
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 def _any_address(addr: str) -> bool:
