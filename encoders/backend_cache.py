@@ -22,7 +22,9 @@ def _load_model(source):
 def cache_dir() -> pathlib.Path:
     """Where exported graphs and TensorRT engines are cached (``$BIOSIG_CACHE_DIR`` or ~/.cache/biosig; a user with
     no home, HOME unset and no passwd entry as in ``docker run --user N``, ``biosig-cache-<uid>`` in the temporary
-    directory: ``Path.home()`` raised RuntimeError there)."""
+    directory: ``Path.home()`` raised RuntimeError there). That name in a shared /tmp can be made by anyone first:
+    it is used only as a folder of this user's that no one else can write (:func:`_own_folder`), else this process's
+    own folder (until 2026-12-07 another user's folder or link there was taken: graphs they put in it were run)."""
     base = os.environ.get("BIOSIG_CACHE_DIR")
     if base:
         return pathlib.Path(base)
@@ -30,7 +32,25 @@ def cache_dir() -> pathlib.Path:
         return pathlib.Path.home() / ".cache" / "biosig"
     except (RuntimeError, KeyError):
         import tempfile
-        return pathlib.Path(tempfile.gettempdir()) / f"biosig-cache-{os.getuid()}"
+        shared = pathlib.Path(tempfile.gettempdir()) / f"biosig-cache-{os.getuid()}"
+        return shared if _own_folder(shared) else _process_folder()
+
+
+def _own_folder(path: pathlib.Path) -> bool:
+    """Whether ``path`` is (made, mode 0700, where missing) a real folder owned by this user that neither its group
+    nor others can write: not a link, not another user's."""
+    import stat
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 _PROCESS_FOLDER: list = []   # the per-process temporary cache (read-only home), removed at exit

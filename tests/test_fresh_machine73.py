@@ -149,10 +149,10 @@ def test_a_claim_is_released_with_its_socket():
         pytest.skip("a biosig demo runs on this machine now")
     probe.close()
     ep, claim = demo_endpoints()
-    assert ep == Endpoints() and claim is not None
+    assert _unmoved(ep) and claim is not None
     claim.close()
     again, claim = demo_endpoints()
-    assert again == Endpoints() and claim is not None
+    assert _unmoved(again) and claim is not None
     claim.close()
 
 
@@ -176,3 +176,11 @@ def test_the_makefile_quotes_a_checkout_path_with_a_space(tmp_path):
     for target in ("demo", "test", "bench"):   # relative to the checkout: a space in its path is no matter
         text = run(target)
         assert text and str(tmp_path) not in text, (target, text)
+
+
+def _unmoved(ep) -> bool:
+    """``ep`` is the default set, or another process holds one of the default ports (another test's runtime on them:
+    the demo rightly moves that one; the claim is what these tests are about)."""
+    from streams.config import Endpoints
+    from streams.startup import address_in_use
+    return ep == Endpoints() or any(address_in_use(("127.0.0.1", int(e.rsplit(":", 1)[1]))) for e in Endpoints().all())

@@ -116,10 +116,10 @@ def _usable_std_streams() -> None:
             closed = stream is not None and bool(getattr(stream, "closed", False))
         except ValueError:   # a detached TextIOWrapper: as closed
             closed = True
-        if stream is None or closed:   # closed (sys.stdout.close() closes fd 1 too): reconfigure raised ValueError
+        if stream is None or closed:   # closed (``2>&-``, or a caller closed fd 1): reconfigure raised ValueError
             try:
                 os.fstat(fd)
-                if closed:   # a caller's own closed stream, the fd open: theirs, left as it is
+                if closed:   # a caller's own closed stream, the fd open: theirs, left as it is (see _open_std_streams)
                     continue
             except OSError:   # closed: whatever writes to the fd (a child process too) writes nowhere
                 devnull = os.open(os.devnull, os.O_WRONLY)
@@ -142,6 +142,37 @@ def _usable_std_streams() -> None:
 
 def main(argv=None) -> int:
     _usable_std_streams()
+    with _open_std_streams():
+        return _main(argv)
+
+
+@contextlib.contextmanager
+def _open_std_streams():
+    """A caller's closed or detached ``sys.stdout``/``sys.stderr`` (``sys.stdout.close()`` leaves fd 1 open, and
+    :func:`_usable_std_streams` leaves the caller's object as it is) replaced by a writer to /dev/null while the
+    command runs, and put back after: what the command prints goes nowhere, as it would have (until 2026-12-07
+    ``main(['info', FILE])`` after ``sys.stdout.close()`` raised ValueError with a traceback, ``--help`` likewise)."""
+    swapped = {}
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            closed = stream is not None and bool(getattr(stream, "closed", False))
+        except ValueError:   # detached
+            closed = True
+        if closed:
+            swapped[name] = stream
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+    try:
+        yield
+    finally:
+        for name, stream in swapped.items():
+            try:
+                getattr(sys, name).close()
+            finally:
+                setattr(sys, name, stream)
+
+
+def _main(argv) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:   # the command's own error line, pointing at its --help (argparse: the top level's)

@@ -250,8 +250,12 @@ def endpoint_mismatch(bound: str, given: str, status: str, resolver=None, timeou
         return f"its address {hb} is no IP address"
     if theirs not in mine:
         return f"{where} is not {theirs}"
-    if theirs.is_loopback and not _runtime_here(status, resolver, timeout_s)[0]:
-        return f"it listens on loopback on its host, and the runtime answering on {status} is not on this one"
+    if theirs.is_loopback:   # (until 2026-12-07 "cannot be told" read as "not on this one")
+        here, runtime = _runtime_here(status, resolver, timeout_s)
+        if here is None:
+            return f"where the runtime is cannot be told: {runtime}"
+        if not here:
+            return f"it listens on loopback on its host, and the runtime answering on {status} is not on this one"
     return None
 
 
