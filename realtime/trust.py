@@ -284,7 +284,7 @@ class TrustMixin:
         restart), ``window`` samples in the input window since its restart, and the RMS errors (z-units; NaN before
         any) of the record that decided the newest sample's hold, the forecasts' and last-value's: that of the block
         of the newest sample's forecast (``(window - lookback) // horizon_steps``; the first block's while the window
-        refills, the last held block's after the hold)."""
+        refills, the last block's, :data:`POST_GAP_BLOCKS` - 1, held or not, beyond the blocks recorded)."""
         L, h, c = self.lookback, self.horizon_steps, self._count
         ef, el, n = self._pg_rec[min(max(c - L, 0) // h, len(self._pg_rec) - 1)]
         rms, rms_last = ((ef / n) ** 0.5, (el / n) ** 0.5) if n else (float("nan"), float("nan"))

@@ -33,9 +33,14 @@ def serve_process(cfg, events, stop, log_level: int = logging.WARNING):
     from streams.runtime import Runtime
     try:
         rt = Runtime(cfg).start()
-    except Exception as exc:  # reported by the demo as one line
-        events.put(("runtime", "error", str(exc) if isinstance(exc, StreamError)   # says "runtime failed to start"
-                    else f"runtime failed to start: {type(exc).__name__}: {exc}"))
+    except Exception as exc:  # reported by the demo as one line; a bug (not a StreamError) with its traceback
+        if isinstance(exc, StreamError):   # says "runtime failed to start" (and its traceback was logged for a bug)
+            events.put(("runtime", "error", str(exc)))
+        else:
+            from streams.runtime import BUG_TEXT
+            log.exception("the runtime could not be made (%s)", BUG_TEXT)
+            events.put(("runtime", "error", f"runtime failed to start: {type(exc).__name__}: {exc} ({BUG_TEXT}; "
+                                            "its traceback is logged above)"))
         return
     events.put(("runtime", "ready", rt.ready_after_s))
     try:
@@ -116,40 +121,53 @@ def demo_endpoints(given: dict | None = None, defaults=None, command: str = "dem
     wrong). The others are the defaults (``streams.config.Endpoints``), except:
 
     - another demo claims the default set (two ``biosig demo`` started together both found the ports free and the
-      second's runtime failed: 'address already in use'): when nothing was given, three free loopback ports;
+      second's runtime failed: 'address already in use'): when nothing was given, three free loopback ports, else
+      one for each default kept;
     - another process holds a default's port (until 2026-12-07 ``make demo`` failed on a machine where anything
-      listened on 5555): a free loopback port for that one.
+      listened on 5555): a free loopback port for that one;
+    - an endpoint given has a default's port (``--ingest tcp://127.0.0.1:5556``): a free loopback port for that default.
 
-    Each move is said on stderr. A demo whose endpoints are the default set claims it (an abstract Unix socket named
+    Each move is said on stderr. A demo that keeps a default claims the default set (an abstract Unix socket named
     after them: exclusive, per network namespace as the ports are, gone with the process) before any port is probed,
     also where one of them then moves off a taken port: a second demo then moves all three (it moved only that one
-    and bound the first's other two). Close ``claim`` (None: nothing claimed) once the runtime has stopped."""
+    and bound the first's other two), or, given some, the defaults it would keep. Close ``claim`` (None: nothing
+    claimed) once the runtime has stopped."""
     from streams.config import Endpoints
     from streams.startup import address_in_use
     defaults = defaults or Endpoints()
     names = ("ingest", "output", "status")
     given = {n: e for n, e in (given or {}).items() if e is not None}
     wanted = {**dict(zip(names, defaults.all())), **given}
-    claim = None
-    if tuple(wanted[n] for n in names) == defaults.all():
-        claim, claimed_elsewhere = _claim(defaults)
+    claim = claimed_elsewhere = None
+    if len(given) < len(names):   # a default kept (until 2026-12-07 only where all three were: a demo given one
+        claim, claimed_elsewhere = _claim(defaults)   # endpoint kept the two others another demo was about to bind)
         if claimed_elsewhere and not given:
             moved = Endpoints(*(f"tcp://127.0.0.1:{port}" for port in _free_loopback_ports(3)))
             print(f"biosig {command}: another biosig demo is starting on the default endpoints: this one's are "
                   f"{' / '.join(moved.all())}", file=sys.stderr, flush=True)
             return moved, None
-    out: dict[str, str] = {}
+    out: dict[str, str] = dict(wanted)
     for name in names:
-        out[name] = wanted[name]
         if name in given or not out[name].startswith("tcp://127.0.0.1:"):
             continue
         port = int(out[name].rsplit(":", 1)[1])
-        others = {int(e.rsplit(":", 1)[1]) for e in out.values() if e.startswith("tcp://127.0.0.1:")} - {port}
-        if port in others or address_in_use(("127.0.0.1", port)):
+        # the ports of the other two, given or chosen (until 2026-12-07 this one's own port was taken out of the set,
+        # so a default equal to a given one, '--ingest tcp://127.0.0.1:5556', was kept: 'each socket needs its own')
+        # ('tcp://*:5556' given too: its bind takes 127.0.0.1's port)
+        others = {_tcp_port(e) for n, e in out.items() if n != name} - {None}
+        if claimed_elsewhere or port in others or address_in_use(("127.0.0.1", port)):
+            why = ("is another biosig demo's (starting on the default endpoints)" if claimed_elsewhere else
+                   "is another endpoint of this demo" if port in others else "is taken by another process")
             out[name] = f"tcp://127.0.0.1:{_free_loopback_ports(1, avoid=others)[0]}"
-            print(f"biosig {command}: {wanted[name]} is taken by another process: the {name} endpoint is "
+            print(f"biosig {command}: {wanted[name]} {why}: the {name} endpoint is "
                   f"{out[name]} (--{name} to choose one)", file=sys.stderr, flush=True)
     return Endpoints(**out), claim
+
+
+def _tcp_port(endpoint: str) -> int | None:
+    """The port of a ``tcp://host:port`` endpoint; None for another transport or a wildcard port."""
+    host, _, port = endpoint.rpartition(":")
+    return int(port) if host.startswith("tcp://") and port.isdigit() else None
 
 
 def _claim(defaults):
