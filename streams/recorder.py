@@ -11,7 +11,10 @@ Each file is written under a hidden temporary name in the same folder and rename
 complete, so a reader never sees a part-written file. A write that fails (disk full, folder gone or
 read-only) removes its temporary file, counts the batch and its rows as lost, and never raises:
 one warning names the folder and the reason when writes start failing, one info line says when
-they work again. :func:`read_recording` skips (with a warning) files that are not valid Parquet,
+they work again. A folder that cannot be written at all refuses the start instead: :class:`Recorder`
+writes (and removes) one small file of each kind on its writer thread when it is made, which also loads
+everything a write needs before the runtime serves, and raises :class:`~streams.errors.StreamError`
+when that fails. :func:`read_recording` skips (with a warning) files that are not valid Parquet,
 e.g. ones cut short by a full disk before this was so.
 
 With ``keep_s`` (``serve --record-keep-h``), after each write the writer thread deletes the
@@ -22,6 +25,7 @@ status (``removed_files``).
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import logging
 import os
 import pathlib
@@ -30,6 +34,7 @@ import time
 import numpy as np
 
 from biosig.interrupts import polars_io
+from streams.errors import StreamError
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +71,18 @@ class Recorder:
     rotate_s : seconds between files.
     keep_s : delete recording files last written more than this long ago (None: keep them all).
     max_buffer_mb : buffered sample megabytes that start a new file before ``rotate_s``.
+
+    Raises :class:`~streams.errors.StreamError` (one line) where ``directory`` cannot be created or written.
     """
 
     def __init__(self, directory, rotate_s: float = 60.0, keep_s: float | None = None,
                  max_buffer_mb: float = MAX_BUFFER_MB):
         self.dir = pathlib.Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StreamError(f"recording folder {self.dir} (--record, record_dir): cannot create it "
+                              f"({exc.strerror or exc})") from None
         self.rotate_s = rotate_s
         self.keep_s = None if keep_s is None else float(keep_s)
         self.max_buffer_bytes = int(max_buffer_mb * 1e6)
@@ -79,7 +90,10 @@ class Recorder:
         self.inputs: list[dict] = []
         self.outputs: list[dict] = []
         for stale in self.dir.glob(".*.parquet.tmp"):  # left by a writer killed mid-file
-            stale.unlink(missing_ok=True)
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError:   # a folder that cannot be written: refused below
+                pass
         self.part = self._first_free_part()
         self.last_flush = time.monotonic()
         # the runtime's status row spreads this dict: rows written per kind, and what was lost to
@@ -90,7 +104,6 @@ class Recorder:
         # the last files written (bounded: a runtime rotating every minute for weeks would
         # otherwise hold one path per rotation)
         self.files: collections.deque[pathlib.Path] = collections.deque(maxlen=FILES_KEPT)
-        self._pool = None
         self._pending: list = []    # writes not yet finished (finished ones are dropped at each flush)
         # imported and exercised at start-up: the first import (~0.2 s) and the first conversion of
         # Python values (~15 ms, lazy set-up inside pyarrow) hold the GIL, and on the writer
@@ -98,6 +111,46 @@ class Recorder:
         import polars as pl
         import pyarrow as pa
         pl.from_arrow(pa.table({"a": _column(pa, [["x"]]), "b": _column(pa, ["x"]), "c": _column(pa, [1.0])}))
+        self._pool = self._new_pool()
+        self._warm_up()
+
+    @staticmethod
+    def _new_pool():
+        """The writer thread (one; lower CPU priority than the event loop and the forecast thread)."""
+        from streams.models import background_thread_priority
+        return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="biosig-recorder",
+                                                     initializer=background_thread_priority)
+
+    def _warm_up(self):
+        """Write one small file of each kind on the writer thread, at start-up, under hidden names removed at once
+        (a writer killed meanwhile leaves them to the next start's clean-up): the first write imported
+        ``polars._utils.parquet`` there (~3 ms with the GIL held) while the runtime served, and nothing loads on
+        the streaming path after start-up (streams/runtime.py; tests/test_startup74_recorder.py). A folder that
+        cannot be written (read-only, or where only root's permission check passes) refuses the start with one
+        line, rather than every recording file failing later."""
+        header = {"stream": "warm/up", "seq": 0, "session": 0, "t0_s": 0.0, "fs_hz": 1.0, "modality": "other",
+                  "channels": ["c0"]}
+        inputs = [_input_row(header, np.zeros((1, 2), np.float32), 0.0)]
+        outputs = [_output_row("warm/up", {"kind": "warm-up", "stream": "warm/up", "seq": 0}, None, 0.0)]
+        tmps = [self.dir / f".warm-up-{kind}.parquet.tmp" for kind in RECORDING_KINDS]
+
+        def write():
+            try:
+                tmps[0].write_bytes(b"")   # the OS's own reason where the folder cannot be written (polars' own text)
+                for tmp, rows, key in zip(tmps, (inputs, outputs), ("samples", "values")):
+                    self._write_one(tmp, rows, key)
+                recording_files(self.dir)   # (what remove_old lists)
+            finally:
+                for tmp in tmps:
+                    tmp.unlink(missing_ok=True)
+
+        try:
+            self._pool.submit(write).result()
+        except Exception as exc:   # (polars reports a failed write as its own error, the OS's reason in its text)
+            self._pool.shutdown(wait=True)
+            why = exc.strerror or exc if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+            raise StreamError(f"recording folder {self.dir} (--record, record_dir): cannot write a file there "
+                              f"({why})") from None
 
     def _first_free_part(self) -> int:
         return max((part for part, _ in recording_files(self.dir)), default=0) + 1
@@ -105,27 +158,11 @@ class Recorder:
     def add_input(self, header: dict, array: np.ndarray, recv_s: float):
         """One accepted signal frame (samples stored flattened, channel-major)."""
         self._buffered_bytes += 4 * int(np.size(array))
-        self.inputs.append({
-            "recv_s": recv_s, "stream": header["stream"], "seq": header["seq"],
-            "session": header["session"], "t0_s": float(header["t0_s"]),
-            "fs_hz": float(header["fs_hz"]), "modality": header["modality"],
-            "n_channels": int(array.shape[0]), "n_samples": int(array.shape[1]),
-            "channels": list(header["channels"]),
-            "samples": np.asarray(array, dtype=np.float32).ravel(),
-        })
+        self.inputs.append(_input_row(header, array, recv_s))
 
     def add_output(self, topic: str, header: dict, values: np.ndarray | None, out_s: float):
-        lat = header.get("latency_ms", {})
         self._buffered_bytes += 0 if values is None else 4 * int(np.size(values))
-        self.outputs.append({
-            "out_s": out_s, "topic": topic, "kind": header["kind"], "stream": header["stream"],
-            "seq": header["seq"], "t_s": float(header.get("t_s", header.get("window_end_s", 0.0))),
-            "model_id": header.get("model_id", header.get("method", "")),
-            "quality": float(header.get("quality", np.nan)), "reason": header.get("reason", ""),
-            "latency_ms": float(lat.get("total", np.nan)),
-            "values": (np.zeros(0, np.float32) if values is None
-                       else np.asarray(values, dtype=np.float32).ravel()),
-        })
+        self.outputs.append(_output_row(topic, header, values, out_s))
 
     def maybe_rotate(self):
         """Start new files when ``rotate_s`` passed or the buffer reached ``max_buffer_mb``."""
@@ -134,11 +171,8 @@ class Recorder:
 
     def flush(self):
         """Hand buffered rows to the writer thread (new files, one per kind); returns at once."""
-        import concurrent.futures
-        if self._pool is None:
-            from streams.models import background_thread_priority
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="biosig-recorder",
-                                                               initializer=background_thread_priority)
+        if self._pool is None:   # (flushed after close)
+            self._pool = self._new_pool()
         batches = []
         for name, rows, key in (("inputs", self.inputs, "samples"), ("outputs", self.outputs, "values")):
             if rows:
@@ -241,6 +275,32 @@ class Recorder:
                     self.dir, self.rows_written["lost_batches"], self.rows_written["lost_rows"],
                     f"; still failing: {self.rows_written['write_error']}"
                     if self.rows_written["write_error"] else "")
+
+
+def _input_row(header: dict, array: np.ndarray, recv_s: float) -> dict:
+    """The recorded row of one accepted signal frame (:data:`INPUT_COLUMNS`)."""
+    return {
+        "recv_s": recv_s, "stream": header["stream"], "seq": header["seq"],
+        "session": header["session"], "t0_s": float(header["t0_s"]),
+        "fs_hz": float(header["fs_hz"]), "modality": header["modality"],
+        "n_channels": int(array.shape[0]), "n_samples": int(array.shape[1]),
+        "channels": list(header["channels"]),
+        "samples": np.asarray(array, dtype=np.float32).ravel(),
+    }
+
+
+def _output_row(topic: str, header: dict, values: np.ndarray | None, out_s: float) -> dict:
+    """The recorded row of one output frame (:data:`OUTPUT_COLUMNS`)."""
+    lat = header.get("latency_ms", {})
+    return {
+        "out_s": out_s, "topic": topic, "kind": header["kind"], "stream": header["stream"],
+        "seq": header["seq"], "t_s": float(header.get("t_s", header.get("window_end_s", 0.0))),
+        "model_id": header.get("model_id", header.get("method", "")),
+        "quality": float(header.get("quality", np.nan)), "reason": header.get("reason", ""),
+        "latency_ms": float(lat.get("total", np.nan)),
+        "values": (np.zeros(0, np.float32) if values is None
+                   else np.asarray(values, dtype=np.float32).ravel()),
+    }
 
 
 def _finished(fut, block: bool = False) -> bool:

@@ -10,9 +10,10 @@ Sockets (defaults in :mod:`streams.config`, all on loopback):
   loads (encoders, forecaster kernels) it answers ``{"state": "starting"}``.
 
 Start-up order: endpoints checked (a port in use refuses the start at once, not after the warm-up) ->
+recording folder written once (:mod:`streams.recorder`; one that cannot be written refuses the start) ->
 status socket -> forecaster configuration checked (one that cannot be built refuses the start) ->
 every forecaster kernel compiled and every encoder run once -> ingest and output sockets bound ->
-ready. Nothing compiles or loads on the hot path.
+ready. Nothing compiles or loads on the hot path, the recorder's writes included.
 
 Nothing a client sends can stop the loop: every bad frame is rejected and counted per stream
 (``_invalid`` when the stream cannot be told). Slow-consumer policy: windows waiting for the
@@ -57,6 +58,10 @@ log = logging.getLogger(__name__)
 STATUS_REQUEST_MAX_BYTES = 64 * 1024
 
 DRAIN_S = 0.02   # longest drain of the ingest socket before windows, results, status and timers run
+
+#: What a start or stop by an error other than :class:`StreamError` (every user mistake is one) says with its
+#: traceback: it is a bug of ours.
+BUG_TEXT = "a bug in biosig: please report it with the traceback"
 
 
 def freeze_start_up_heap():
@@ -143,7 +148,9 @@ class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin, SocketsMixin):
         self._thread.start()
         while not self.ready.wait(0.05):
             if not self._thread.is_alive():
-                raise StreamError(f"runtime failed to start: {self.error}")
+                raise StreamError(f"runtime failed to start: {self.error}" if isinstance(self.error, StreamError)
+                                  else f"runtime failed to start: {type(self.error).__name__}: {self.error} "
+                                  f"({BUG_TEXT}; its traceback is logged above)")
         return self
 
     def _run_safely(self):
@@ -151,8 +158,8 @@ class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin, SocketsMixin):
             self.run()
         except BaseException as exc:  # reported by start()/join()
             self.error = exc
-            if not isinstance(exc, StreamError):
-                log.exception("runtime stopped by an error")
+            if not isinstance(exc, StreamError):   # a user's mistake is a StreamError: one line, no traceback
+                log.exception("the runtime stopped by an unexpected error (%s)", BUG_TEXT)
 
     def stop(self, timeout_s: float = 30.0):
         self._stop.set()
@@ -178,6 +185,9 @@ class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin, SocketsMixin):
         security = None
         socks, monitors = [], []
         try:
+            if cfg.record_dir:   # a folder that cannot be written refuses the start, before the warm-up
+                from streams.recorder import Recorder
+                self.recorder = Recorder(cfg.record_dir, cfg.rotate_s, cfg.record_keep_s)
             if cfg.key_dir:
                 security = ServerSecurity(ctx, cfg.key_dir)
             else:
@@ -218,9 +228,6 @@ class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin, SocketsMixin):
             self.score_worker = ScoreWorker(self.scores, self._send, cfg.embed_queue)
             self.forecast_worker = ForecastWorker(cfg.forecaster, self._send, cfg.state_dir,
                                                   cfg.checkpoint_every_s, units_of=declared_units(self))
-            if cfg.record_dir:
-                from streams.recorder import Recorder
-                self.recorder = Recorder(cfg.record_dir, cfg.rotate_s, cfg.record_keep_s)
             # this thread runs the forecast path (frames in, forecasts out): real-time priority
             # where allowed, for it and for ZeroMQ's I/O threads (streams.priority)
             cpu = forecast_cpu(cfg.rt_cpu)

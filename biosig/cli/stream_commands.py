@@ -88,6 +88,13 @@ def _serve(args) -> int:
     dash = start_for_serve(args, rt.config.endpoints.output, is_ready)
     try:
         rt.run(args.seconds)
+    except Exception as exc:   # a user's mistake is a StreamError (one line, exit 2, from the CLI); else a bug
+        from biosig.interrupts import is_interrupt
+        from streams.runtime import BUG_TEXT
+        if not isinstance(exc, StreamError) and not is_interrupt(exc):
+            print(f"biosig serve: the runtime stopped by an unexpected error ({BUG_TEXT} below)", file=sys.stderr,
+                  flush=True)
+        raise
     finally:
         if dash is not None:
             dash.stop()
