@@ -62,7 +62,7 @@ def unit_of(key: str) -> str:
 
 
 MISSING_REASONS = ("low_quality", "too_few_beats", "uncertain_beats", "too_few_breaths", "uncertain_breaths",
-                   "no_manoeuvre", "unacceptable_manoeuvre")
+                   "no_manoeuvre", "unacceptable_manoeuvre", "unit_in_doubt")
 BREATH_BAND_HZ = (0.05, 2.0)   # breath peaks are found in this band (1 Hz, as before, cut a 60 /min breathing to 1/4)
 
 

@@ -77,13 +77,24 @@ DRIFT_FALL_MAX_ML_S = 300.0
 DRIFT_FALL_STEADY = 0.5
 
 
-def falling_tail_ml_s(t_s: np.ndarray, volume_ml: np.ndarray) -> float:
+def falling_tail_ml_s(t_s: np.ndarray, volume_ml: np.ndarray) -> float | None:
     """Rate (mL/s, negative) at which the volume falls steadily at the end of the trace (:data:`DRIFT_FALL_MIN_S`),
-    a negative flow-sensor zero offset; 0.0 for none."""
+    a negative flow-sensor zero offset; 0.0 for none; None (no verdict, never an exception) for a trace it cannot
+    judge: under 8 finite samples, times that do not increase (a repeated time), or a 0.2 s mean longer than the
+    trace (9 samples at 100 Hz, time steps so small that 0.2 s is more samples than it holds). Missing (non-finite)
+    samples are left out, as the indices do. (Until 2026-12-07 those raised ZeroDivisionError, IndexError or
+    MemoryError, and a trace under 8 samples read 0.0.)"""
     t, v = np.asarray(t_s, dtype=np.float64), np.asarray(volume_ml, dtype=np.float64)
-    if len(t) < 8:
-        return 0.0
-    n = max(1, int(round(0.2 / float(np.median(np.diff(t))))))
+    if t.ndim != 1 or t.shape != v.shape:
+        return None
+    ok = np.isfinite(t) & np.isfinite(v)
+    t, v = t[ok], v[ok]
+    if len(t) < 8 or not np.all(np.diff(t) > 0.0):
+        return None
+    per_mean = 0.2 / float(np.median(np.diff(t)))   # samples in the 0.2 s mean the top is read on
+    if not per_mean <= len(v):
+        return None
+    n = max(1, int(round(per_mean)))
     avg = np.convolve(v, np.ones(n) / n, mode="valid")               # avg[i]: mean of v[i:i + n]
     fall_s = t[-1] - t[int(np.argmax(avg)) + n // 2]
     last = t >= t[-1] - max(DRIFT_FALL_MIN_S, fall_s / 2.0)     # the fall's second half: the blow's flow has died out
@@ -171,7 +182,7 @@ def zero_drift_ml_s(t_s: np.ndarray, volume_ml: np.ndarray, t0_s: float, tail_ml
         slope, se = _line_ml_s(t[pre], v[pre])
         if slope >= max(DRIFT_MIN_ML_S, DRIFT_SES * se) and tail_ml_s >= DRIFT_TAIL_FRACTION * slope:
             return slope
-    fall = falling_tail_ml_s(t, v)
-    if fall != 0.0 or t_pef_s is None or noise_sd_ml is None:
-        return fall
+    fall = falling_tail_ml_s(t, v)   # None: no verdict (a trace it cannot judge), as 0.0 here
+    if fall or t_pef_s is None or noise_sd_ml is None:
+        return fall or 0.0
     return tail_offset_ml_s(t, v, t_pef_s, noise_sd_ml)

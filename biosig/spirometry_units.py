@@ -7,8 +7,10 @@ Two conversions, so that no caller needs a flag to turn a check off:
 - :func:`convert_volume_ml`: the channel as its unit says (a flow integrated by :func:`volume_from_flow`, a volume
   without a unit read by its span). A reader uses it: ``biosig info`` reads a flow-time file of resting breathing in
   L/min, which no check of a forced expiration may refuse.
-- :func:`to_volume_ml`: the same plus :func:`check_per_minute_flow` (a flow in L/s labelled L/min), for everything
-  that measures a blow (the indices, the encoders' features, the runtime's scores).
+- :func:`to_volume_ml`: the same plus :func:`check_per_minute_flow` (a flow in L/s labelled L/min, or the reverse:
+  :func:`flow_unit_doubt`), for everything that measures a blow (the indices, the encoders' features, the runtime's
+  scores). Offline scoring's per-window measures (:func:`encoders.heads.features.record_window_measures`) ask
+  :func:`flow_unit_doubt` itself and withhold the windows of a channel in doubt (``missing`` "unit_in_doubt").
 
 A volume read from a flow-time file at read (``metadata["flow_unit"]``) gets the L/min check later, from
 :func:`check_flow_time_volumes`; a blow no human lung exhales (a volume 1000x too large, a flow read as a volume) is
@@ -101,33 +103,63 @@ def to_volume_ml(x, unit: str, fs_hz: float, name: str = "volume") -> np.ndarray
     return v
 
 
+def flow_unit_doubt(volume_ml: np.ndarray, flow_l_s: np.ndarray, unit: str) -> str | None:
+    """Why a flow channel labelled ``unit`` looks to hold another unit, or None: the one rule that ``biosig spiro``
+    (:func:`check_per_minute_flow`, :func:`check_flow_time_volumes`) and offline scoring
+    (:func:`encoders.heads.features.record_window_measures`) apply. ``volume_ml``: the channel integrated as its unit
+    says; ``flow_l_s``: its flow converted to L/s as its unit says. Labelled L/min: a blow under :data:`FVC_MIN_ML`
+    (its largest rise) and :data:`PEF_MIN_L_S` (its largest flow) that times 60 is a human blow (within those limits
+    and :data:`FVC_MAX_ML`, :data:`PEF_MAX_L_S`): values in L/s. Labelled L/s: a blow over :data:`FVC_MAX_ML` or
+    :data:`PEF_MAX_L_S` that divided by 60 is a human blow: values in L/min (before 2026-12-07 it was refused by
+    :func:`check_plausible` as "mL labelled as litres"). Only these two labels: a small volume in mL (the same
+    numbers) may be what it says, and a flow 1000x off is :func:`check_plausible`'s."""
+    key = (unit or "").strip().lower()
+    if key not in ("l/min", "l/s"):
+        return None
+    v, f = np.asarray(volume_ml, dtype=np.float64), np.asarray(flow_l_s, dtype=np.float64)
+    v, f = v[np.isfinite(v)], f[np.isfinite(f)]
+    fvc_ml = float(np.max(v - np.minimum.accumulate(v))) if len(v) else 0.0
+    pef_l_s = float(np.max(f)) if len(f) else 0.0
+    scale = 60.0 if key == "l/min" else 1.0 / 60.0
+    fvc_as, pef_as = fvc_ml * scale, pef_l_s * scale
+    human = FVC_MIN_ML <= fvc_as <= FVC_MAX_ML and PEF_MIN_L_S <= pef_as <= PEF_MAX_L_S
+    if key == "l/min" and fvc_ml < FVC_MIN_ML and pef_l_s < PEF_MIN_L_S and human:
+        return (f"spirogram in L/min: FVC {fvc_ml / 1000.0:.3g} L and PEF {pef_l_s:.3g} L/s, under what any spirometry "
+                f"subject exhales (FVC >= {FVC_MIN_ML / 1000.0:g} L and PEF >= {PEF_MIN_L_S:g} L/s; a 3-year-old's: "
+                f"~0.5 L, 1.5-2 L/s): times 60 it is a human blow (FVC {fvc_as / 1000.0:.3g} L, PEF {pef_as:.3g} L/s): "
+                "a flow in L/s labelled as L/min ('flow [L/min]' over L/s values)? check the unit in the header")
+    if key == "l/s" and (fvc_ml > FVC_MAX_ML or pef_l_s > PEF_MAX_L_S) and human:
+        return (f"spirogram in L/s: FVC {fvc_ml / 1000.0:.4g} L and PEF {pef_l_s:.4g} L/s, over what a human lung "
+                f"exhales (FVC <= {FVC_MAX_ML / 1000.0:g} L, PEF <= {PEF_MAX_L_S:g} L/s): divided by 60 it is a human "
+                f"blow (FVC {fvc_as / 1000.0:.3g} L, PEF {pef_as:.3g} L/s): a flow in L/min labelled as L/s ('flow "
+                "[L/s]' over L/min values)? check the unit in the header")
+    return None
+
+
 def check_per_minute_flow(volume_ml: np.ndarray, flow_l_s: np.ndarray, unit: str) -> np.ndarray:
     """``volume_ml`` (integrated from ``flow_l_s``, a channel in ``unit`` converted to L/s), or :class:`SignalError`
-    for a channel in L/min under :data:`FVC_MIN_ML` (its largest rise) and :data:`PEF_MIN_L_S` (its largest flow) that
-    is a human blow times 60 (within those limits and :data:`FVC_MAX_ML`, :data:`PEF_MAX_L_S`): values in L/s labelled
-    L/min. Only a channel labelled L/min: a small volume in mL (the same numbers) may be what it says. A reader does
-    not call it (:func:`convert_volume_ml`: ``biosig info`` reads a flow of resting breathing in L/min)."""
-    if unit.strip().lower() != "l/min":
-        return volume_ml
-    fvc_ml = float(np.max(volume_ml - np.minimum.accumulate(volume_ml))) if len(volume_ml) else 0.0
-    pef_l_s = float(np.max(flow_l_s)) if len(flow_l_s) else 0.0
-    fvc60, pef60 = fvc_ml * 60.0, pef_l_s * 60.0
-    if (fvc_ml < FVC_MIN_ML and pef_l_s < PEF_MIN_L_S and FVC_MIN_ML <= fvc60 <= FVC_MAX_ML
-            and PEF_MIN_L_S <= pef60 <= PEF_MAX_L_S):
-        raise SignalError(f"spirogram in L/min: FVC {fvc_ml / 1000.0:.3g} L and PEF {pef_l_s:.3g} L/s, under what "
-                          f"any spirometry subject exhales (FVC >= {FVC_MIN_ML / 1000.0:g} L and PEF >= "
-                          f"{PEF_MIN_L_S:g} L/s; a 3-year-old's: ~0.5 L, 1.5-2 L/s): times 60 it is a human blow (FVC "
-                          f"{fvc60 / 1000.0:.3g} L, PEF {pef60:.3g} L/s): a flow in L/s labelled as L/min ('flow "
-                          "[L/min]' over L/s values)? check the unit in the header")
+    where :func:`flow_unit_doubt` finds it in another unit (L/s labelled L/min, or L/min labelled L/s). A reader
+    does not call it (:func:`convert_volume_ml`: ``biosig info`` reads a flow of resting breathing in L/min)."""
+    doubt = flow_unit_doubt(volume_ml, flow_l_s, unit)
+    if doubt:
+        raise SignalError(doubt)
     return volume_ml
 
 
+def flow_time_doubt(volume_ml, fs_hz: float, unit) -> str | None:
+    """:func:`flow_unit_doubt` of a volume a reader integrated from a flow channel in ``unit`` (the record's
+    ``metadata["flow_unit"]``: a flow-time CSV is converted at read, unrefused): the flow again from its steps."""
+    v = np.asarray(volume_ml, dtype=np.float64)
+    return flow_unit_doubt(v, np.diff(v) * (float(fs_hz) / 1000.0), str(unit or ""))
+
+
 def check_flow_time_volumes(volumes_ml, fs_hz: float, unit) -> None:
-    """:func:`check_per_minute_flow` of volumes a reader integrated from a flow channel in ``unit`` (the record's
-    ``metadata["flow_unit"]``: a flow-time CSV is converted at read, unrefused): the flow again from their steps."""
+    """:class:`SignalError` where :func:`flow_time_doubt` finds one of ``volumes_ml`` (integrated at read from a flow
+    in ``unit``) in another unit (``biosig spiro``, the record's indices)."""
     for v in volumes_ml:
-        v = np.asarray(v, dtype=np.float64)
-        check_per_minute_flow(v, np.diff(v) * (fs_hz / 1000.0), str(unit or ""))
+        doubt = flow_time_doubt(v, fs_hz, unit)
+        if doubt:
+            raise SignalError(doubt)
 
 
 def check_plausible(fvc_ml: float, pef_l_s: float) -> None:

@@ -173,7 +173,8 @@ def window_measure_columns(record, config, outside, window_s: float, hop_s: floa
     from encoders.heads.features import record_window_measures
     sel = select_channels(record, config.modality)
     rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, config.modality, outside,
-                                  window_s, hop_s, int(config.in_channels or 1), n_windows, sel.units)[:n_windows]
+                                  window_s, hop_s, int(config.in_channels or 1), n_windows, sel.units,
+                                  flow_unit=sel.metadata.get("flow_unit"))[:n_windows]
     cols = {"measures_ok": pl.Series([bool(r["ok"]) for r in rows], dtype=pl.Boolean),
             "missing": pl.Series([r["missing"] for r in rows], dtype=pl.String),
             **{k: pl.Series([r.get(k) for r in rows], dtype=pl.Float64) for k in measure_keys(config.modality)}}

@@ -56,7 +56,8 @@ def register(subparsers) -> None:
                     "80 ms), FEF25-75, FET, back-extrapolated volume (BEV) and time zero, end of "
                     "forced expiration and acceptability (a hesitant start, a cough or pause in the first "
                     "second, no end of expiration, a flow-sensor zero drift; a flow labelled L/min whose "
-                    "blow is too small for a human one is refused: L/s labelled L/min?). Several files are "
+                    "blow is too small for a human one is refused: L/s labelled L/min?, and one labelled L/s "
+                    "whose blow divided by 60 is a human one: L/min labelled L/s?). Several files are "
                     "the blows of one session: the session's best FVC/FEV1 and the repeatability grade (A-F, U) "
                     "follow. Unreadable files are reported on stderr (and in --json's 'errors') and the "
                     "rest is still computed (exit code 1; 2 when none could be read).")
@@ -88,7 +89,8 @@ def _blows(path: str, read_options: dict | None = None) -> list[tuple[dict, obje
 
     rec = read(path, **(read_options or {}))
     channels = record_volumes_ml(rec)
-    check_flow_time_volumes([v for _, v in channels], rec.fs_hz, rec.metadata.get("flow_unit"))   # L/s as L/min
+    # L/s as L/min or the reverse: spirometry_units.flow_unit_doubt, the rule offline scoring's windows apply too
+    check_flow_time_volumes([v for _, v in channels], rec.fs_hz, rec.metadata.get("flow_unit"))
     out = []
     for channel, v in channels:
         segments = split_blows(v, rec.fs_hz)

@@ -8,10 +8,14 @@ online (``serve``) and offline (``score``, head training).
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from biosig.flatline import FLAT_MODALITIES, window_flat_mask, with_gaps
-from biosig.measures_window import measured_span_s, window_measures
+from biosig.measures_window import measure_keys, measured_span_s, window_measures
+
+log = logging.getLogger(__name__)
 
 
 def causal_windows(samples: np.ndarray, fs_hz: float, channels, pipeline, window_s: float, hop_s: float,
@@ -45,22 +49,52 @@ def causal_windows(samples: np.ndarray, fs_hz: float, channels, pipeline, window
     return wins, fs_out
 
 
+#: ``missing`` of every window of a flow channel whose unit is in doubt
+#: (:func:`biosig.spirometry_units.flow_unit_doubt`)
+UNIT_IN_DOUBT = "unit_in_doubt"
+
+
 def record_window_measures(samples, fs_hz, channels, modality: str, pipeline, window_s: float, hop_s: float,
-                           n_channels: int | None = None, n_windows: int | None = None, units=None) -> list[dict]:
+                           n_channels: int | None = None, n_windows: int | None = None, units=None,
+                           flow_unit: str | None = None) -> list[dict]:
     """:func:`window_measures` of every runtime-equivalent window of a record.
 
     Spirograms are measured on the raw volume (in mL, ``units`` converts L and flows), as ``serve`` does for
     spirogram streams without an encoder (a spirogram encoder's pipeline turns the window into a
-    flow-volume curve, on which no index can be measured). ECG and PPG windows are measured with
+    flow-volume curve, on which no index can be measured). A flow channel (its unit in ``units``, or ``flow_unit``:
+    the unit of the flow a flow-time CSV reader integrated to mL, its ``metadata["flow_unit"]``) whose blow
+    :func:`biosig.spirometry_units.flow_unit_doubt` finds in another unit (L/s labelled L/min or the reverse: the rule
+    ``biosig spiro`` refuses a file by) has every window's measures withheld (None, ``missing``
+    :data:`UNIT_IN_DOUBT`), said once per record in a warning (stderr). ECG and PPG windows are measured with
     their recorded flat runs as gaps (``flat_gaps``), as ``serve`` measures them."""
-    if modality == "spiro":   # volume in mL from mL, L, L/s, mL/s or no unit (biosig.spirometry.to_volume_ml)
-        from biosig.spirometry import to_volume_ml
-        unit, name = (list(units)[0] if units else ""), (list(channels)[0] if channels else "volume")
+    doubt = None
+    if modality == "spiro":   # volume in mL from mL, L, L/s, mL/s or no unit (biosig.spirometry_units)
+        samples, doubt = _spiro_volume(samples, fs_hz, channels, units, flow_unit)
         pipeline, n_channels = None, 1
-        samples = to_volume_ml(np.asarray(samples, dtype=np.float64)[0], unit, fs_hz, name)[None]
     wins, fs_out = causal_windows(samples, fs_hz, channels, pipeline, window_s, hop_s, n_channels, n_windows,
                                   flat_gaps=modality in FLAT_MODALITIES)
     # window_s: how long the signal the measures come from is (a record shorter than one window is
     # one short window; a window with a gap is measured on its longest run)
-    return [{**window_measures(w, fs_out, modality), "window_s": measured_span_s(w, fs_out, modality)}
-            for w in wins]
+    rows = [{**window_measures(w, fs_out, modality), "window_s": measured_span_s(w, fs_out, modality)} for w in wins]
+    if doubt:
+        log.warning("%s: every window's spirometry measures withheld (missing %r)", doubt, UNIT_IN_DOUBT)
+        rows = [{**r, **{k: None for k in measure_keys(modality)}, "ok": False, "missing": UNIT_IN_DOUBT}
+                for r in rows]
+    return rows
+
+
+def _spiro_volume(samples, fs_hz, channels, units, flow_unit) -> tuple[np.ndarray, str | None]:
+    """``(volume_ml (1, T), doubt)``: the first channel as exhaled volume in mL
+    (:func:`biosig.spirometry_units.convert_volume_ml`) and :func:`~biosig.spirometry_units.flow_unit_doubt`'s reason
+    (or None) for its flow: the channel's own (a flow unit in ``units``) or, for a volume in mL integrated from a flow
+    in ``flow_unit``, its steps (:func:`~biosig.spirometry_units.flow_time_doubt`, as ``biosig spiro``)."""
+    from biosig.spirometry_units import FLOW_UNITS, convert_volume_ml, flow_time_doubt, flow_unit_doubt
+    unit, name = (list(units)[0] if units else ""), (list(channels)[0] if channels else "volume")
+    x = np.asarray(samples, dtype=np.float64)[0]
+    v = convert_volume_ml(x, unit, fs_hz, name)
+    key = (unit or "").strip().lower()
+    if key in FLOW_UNITS:
+        doubt = flow_unit_doubt(v, x * FLOW_UNITS[key], key)
+    else:
+        doubt = flow_time_doubt(v, fs_hz, flow_unit) if flow_unit else None
+    return v[None], doubt

@@ -224,7 +224,8 @@ class Scorer:
         from encoders.scoring.schema import MEASURE_COLUMNS
         m = self.model
         rows = record_window_measures(sel.samples, sel.fs_hz, sel.channels, m.modality, m.outside,
-                                      m.window_s, m.hop_s, m.in_channels, n_windows, sel.units)[:n_windows]
+                                      m.window_s, m.hop_s, m.in_channels, n_windows, sel.units,
+                                      flow_unit=sel.metadata.get("flow_unit"))[:n_windows]
         cols = {c: [] for c in ("measures_ok", "missing", *MEASURE_COLUMNS)}
         for r in rows:
             cols["measures_ok"].append(bool(r["ok"]))
