@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 class Collector:
     """Subscribes to everything and keeps what the summary and plots need."""
 
-    def __init__(self, endpoint, rt_priority: int = 0, rt_cpu: int = -1):
-        from streams.subscriber import Subscriber
-        self.sub = Subscriber(["emb/", "fcst/", "hold/", "hb/"], endpoint)   # not sig/ or score/
+    def __init__(self, endpoint, rt_priority: int = 0, rt_cpu: int = -1, keys: dict | None = None):
+        from streams.subscriber import Subscriber   # keys: key_dir / insecure (streams.demo_procs.client_security)
+        self.sub = Subscriber(["emb/", "fcst/", "hold/", "hb/"], endpoint, **(keys or {}))   # not sig/ or score/
         self.rt_priority, self.rt_cpu = rt_priority, rt_cpu
         self.priority = "normal"
         self.emb_latency_ms: list[float] = []
@@ -164,38 +164,75 @@ def check_ward(beds: int, couches: int) -> None:
                           f"{max(0, limit - couches) // len(BED_STREAMS)} beds")
 
 
+def check_security(endpoints: dict | None = None, key_dir=None, insecure: bool = False) -> None:
+    """Refuse at once, before the runtime's process loads its encoders, what ``biosig serve`` refuses: with
+    ``key_dir``, a key folder that is missing or lacks a key the runtime needs (``server.key_secret``, client keys in
+    ``allowed/``) or the demo's own clients need (``client.key_secret``, ``server.key``), with serve --keys's line
+    (``streams.security``); without, plain TCP on a non-loopback endpoint (``endpoints``: those given, None: the
+    default) unless ``insecure``, with serve's message. Until 2026-12-07 the demo ignored --keys and --insecure and
+    ran on plain TCP whatever was given."""
+    if key_dir:
+        import zmq
+        from streams.security import ServerSecurity, secure_client
+        ctx = zmq.Context()
+        try:
+            ServerSecurity(ctx, key_dir).stop()
+            sock = ctx.socket(zmq.SUB)
+            try:
+                secure_client(sock, key_dir)
+            finally:
+                sock.close(linger=0)
+        finally:
+            ctx.term()
+        return
+    from streams.security import check_plain_allowed
+    given = {k: v for k, v in (endpoints or {}).items() if v is not None}
+    check_plain_allowed({**dict(zip(("ingest", "output", "status"), Endpoints().all())), **given}.values(), insecure)
+
+
 def run_demo(seconds: float = 60.0, out_dir="demo-out", beds: int = 4, couches: int = 1,
-             backend: str = "auto", endpoints: Endpoints | dict | None = None, stream=sys.stdout) -> dict:
+             backend: str = "auto", endpoints: Endpoints | dict | None = None, stream=sys.stdout,
+             key_dir=None, insecure: bool = False) -> dict:
     """Run the demo and return its summary (also written to ``out_dir/summary.json``). ``endpoints``: those the
     user gave, kept (an :class:`Endpoints`: all three; a dict: those named, None values not given); the others are
     chosen by :func:`streams.demo_procs.demo_endpoints` (the defaults, or free ports where another process or demo
-    holds them)."""
+    holds them). ``key_dir``: a folder of ``biosig keys generate``: the runtime serves with CURVE and every client
+    of the demo (devices, collector, live view, status requests) connects with its client keys, as ``biosig serve
+    --keys`` and ``biosig publish/listen --keys``; ``insecure``: plain TCP allowed on a non-loopback endpoint
+    (:func:`check_security`)."""
     from streams.demo_procs import demo_endpoints, fresh_subfolders
     check_ward(beds, couches)
+    if isinstance(endpoints, Endpoints):
+        endpoints = dict(zip(("ingest", "output", "status"), endpoints.all()))
+    check_security(endpoints, key_dir, insecure)   # before the output folder is touched or encoders load
     out = pathlib.Path(out_dir)
     fresh_subfolders(out)   # each demo starts afresh
     out.mkdir(parents=True, exist_ok=True)
-    if isinstance(endpoints, Endpoints):
-        endpoints = dict(zip(("ingest", "output", "status"), endpoints.all()))
     ep, claim = demo_endpoints(endpoints)   # two demos: the second moves
     try:
-        return _run_claimed(seconds, out, beds, couches, backend, ep, stream)
+        return _run_claimed(seconds, out, beds, couches, backend, ep, stream, key_dir, insecure)
     finally:   # the runtime has stopped, or never started (a failure before it kept the defaults claimed)
         if claim is not None:
             claim.close()
 
 
-def _run_claimed(seconds, out, beds, couches, backend, ep, stream) -> dict:
+def _run_claimed(seconds, out, beds, couches, backend, ep, stream, key_dir=None, insecure=False) -> dict:
     """:func:`run_demo` once its endpoints are claimed."""
-    from streams.demo_procs import DemoProcesses, redraws
+    from streams.demo_procs import DemoProcesses, client_security, redraws
     from streams.errors import StreamError
+    from streams.security import is_loopback
     from streams.subscriber import request_status
     tty = redraws(stream)   # a terminal that redraws (not TERM=dumb)
-    print(f"biosig demo: runtime on {ep.ingest} / {ep.output}, {beds} beds, {couches} couch(es), "
-          f"{seconds:g} s; loading encoders (the first run exports ONNX graphs, cached afterwards) ...",
-          file=stream, flush=True)
+    plain = "plain TCP" + (", --insecure" if insecure and not all(map(is_loopback, ep.all())) else "")
+    print(f"biosig demo: runtime on {ep.ingest} / {ep.output} ({f'CURVE, keys {key_dir}' if key_dir else plain}), "
+          f"{beds} beds, {couches} couch(es), {seconds:g} s; loading encoders (the first run exports ONNX graphs, "
+          "cached afterwards) ...", file=stream, flush=True)
+    # insecure only where it matters: on loopback each process said "--insecure changes nothing" (this one has)
     cfg = RuntimeConfig(endpoints=ep, backend=backend, record_dir=str(out / "recordings"),
-                        state_dir=str(out / "state"), rotate_s=max(10.0, seconds / 3))
+                        state_dir=str(out / "state"), rotate_s=max(10.0, seconds / 3),
+                        key_dir=str(key_dir) if key_dir else None,
+                        insecure=bool(insecure and not all(map(is_loopback, ep.all()))))
+    status_ep, status_keys = client_security(cfg, ep.status)
     cfg = cfg.replace(tap_signals=True)  # waveforms for the live view
     # the runtime, the ward and the couches each in their own process (as deployed); this process
     # only watches: the collector, the live view and the table
@@ -205,9 +242,10 @@ def _run_claimed(seconds, out, beds, couches, backend, ep, stream) -> dict:
         procs.wait_ready()
         print(f"biosig demo: runtime ready after {procs.ready_after_s:.1f} s (its own process; the ward and "
               "the couches are two more)", file=stream, flush=True)
-        col = Collector(ep.output, cfg.rt_priority, cfg.rt_cpu)
+        output_ep, output_keys = client_security(cfg, ep.output)
+        col = Collector(output_ep, cfg.rt_priority, cfg.rt_cpu, output_keys)
         from streams.demo_procs import DashboardProcess
-        dash = DashboardProcess(ep.output).start(stream)   # its own process, as `biosig dashboard` is
+        dash = DashboardProcess(output_ep, output_keys).start(stream)   # its own process, as `biosig dashboard` is
         col_thread = threading.Thread(target=col.run, daemon=True)
         col_thread.start()
         truth = _couch_truth(couches, seconds)
@@ -226,7 +264,7 @@ def _run_claimed(seconds, out, beds, couches, backend, ep, stream) -> dict:
             now = time.time()
             if now - last_print >= (1.0 if tty else 15.0):
                 last_print = now
-                table = status_table(request_status(ep.status))
+                table = status_table(request_status(status_ep, **status_keys))
                 if tty:
                     stream.write("\x1b[H\x1b[J")
                 stream.write(f"t = {max(now - t_start, 0.0):5.1f} / {seconds:g} s\n{table}\n")
@@ -236,7 +274,7 @@ def _run_claimed(seconds, out, beds, couches, backend, ep, stream) -> dict:
         steal_rows = sampler.stop()
         stolen_s = (steal_rows[-1, 1] - steal_rows[0, 1]) / os.sysconf("SC_CLK_TCK") if len(steal_rows) else 0.0
         time.sleep(0.5)  # let the last windows and forecasts through
-        status = request_status(ep.status)
+        status = request_status(status_ep, **status_keys)
     finally:
         procs.stop()
         if col is not None:

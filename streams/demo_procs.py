@@ -53,17 +53,19 @@ def serve_process(cfg, events, stop, log_level: int = logging.WARNING):
 
 
 def devices_process(name, beds, couches, endpoint, seconds, events, go, log_level: int = logging.WARNING,
-                    rt_priority: int = 0, rt_cpu: int = -1):
+                    rt_priority: int = 0, rt_cpu: int = -1, keys: dict | None = None):
     """Child: the simulated ward (``beds``) or couches (``couches``); sends in real time from the
-    device start time it gets on ``go`` for ``seconds``."""
+    device start time it gets on ``go`` for ``seconds``. ``keys``: ``key_dir``/``insecure`` of its publishers
+    (:func:`client_security`)."""
     _child_setup(log_level)
     from streams.simulate import make_couches, make_ward, run_sources
     pubs, sources = [], []
+    keys = keys or {}
     try:
         if beds:
-            pubs, sources = make_ward(beds, endpoint=endpoint, audio_beds=1)
+            pubs, sources = make_ward(beds, endpoint=endpoint, audio_beds=1, **keys)
         if couches:
-            cp, cs, _ = make_couches(couches, endpoint=endpoint, seconds=seconds + 5)
+            cp, cs, _ = make_couches(couches, endpoint=endpoint, seconds=seconds + 5, **keys)
             pubs, sources = pubs + cp, sources + cs
     except Exception as exc:
         events.put((name, "error", f"{type(exc).__name__}: {exc}"))
@@ -83,6 +85,19 @@ def devices_process(name, beds, couches, endpoint, seconds, events, go, log_leve
     finally:
         for p in pubs:
             p.close(linger_s=2.0)
+
+
+def client_security(cfg, endpoint: str) -> tuple[str, dict]:
+    """``(endpoint, keys)`` for one of the demo's own clients (devices, collector, live view, status requests) of the
+    runtime endpoint ``endpoint`` of ``cfg``: a wildcard bind (``tcp://*:P``, ``0.0.0.0``, ``[::]``) is connected to on
+    this machine's loopback; ``keys`` (``key_dir``, ``insecure``) as ``biosig publish/listen --keys DIR`` gives them:
+    the runtime's key folder (CURVE client keys ``client.key_secret`` and ``server.key``) and plain TCP off this
+    machine only with ``cfg.insecure`` (not passed on loopback, where it changes nothing: each process said so)."""
+    from streams.security import is_loopback, parse_endpoint
+    scheme, host, port = parse_endpoint(endpoint)
+    if scheme == "tcp" and port != "*" and host in ("*", "0.0.0.0", "::"):
+        endpoint = f"tcp://{'[::1]' if host == '::' else '127.0.0.1'}:{port}"
+    return endpoint, {"key_dir": cfg.key_dir, "insecure": bool(cfg.insecure and not is_loopback(endpoint))}
 
 
 def redraws(stream) -> bool:
@@ -214,13 +229,14 @@ class DemoProcesses:
                                        args=(cfg, self.events, self.stop_runtime, level), daemon=True)
         self.devices: dict = {}
         self._go: dict = {}
+        ingest, keys = client_security(cfg, cfg.endpoints.ingest)
         for name, b, c in (("ward", beds, 0), ("couches", 0, couches)):
             if b or c:
                 self._go[name] = self.mp.Queue()
                 self.devices[name] = self.mp.Process(
                     target=devices_process, name=f"biosig-demo-{name}", daemon=True,
-                    args=(name, b, c, cfg.endpoints.ingest, seconds, self.events, self._go[name], level,
-                          cfg.rt_priority, cfg.rt_cpu))
+                    args=(name, b, c, ingest, seconds, self.events, self._go[name], level,
+                          cfg.rt_priority, cfg.rt_cpu, keys))
         self.ready_after_s = float("nan")
         self.truth: dict = {}   # stream -> what the simulator made (streams.simulate.SimSource.truth)
         self.runtime.start()
@@ -289,17 +305,18 @@ class DemoProcesses:
             self.runtime.join(5.0)
 
 
-def dashboard_process(output, replies, stop, log_level: int = logging.WARNING):
+def dashboard_process(output, replies, stop, log_level: int = logging.WARNING, keys: dict | None = None):
     """Child: ``biosig dashboard`` for the demo (it decodes every ``sig/`` frame, 16 kHz audio
     included: in the demo's process that Python work delayed the forecasts the demo measures, as a
     live view on the ward's PC would not). Replies ``("url", url | None)`` once, and at the end
-    ``("state", {couches, hold_periods, score_rows})`` for the forecast plot and the scores summary."""
+    ``("state", {couches, hold_periods, score_rows})`` for the forecast plot and the scores summary. ``keys``:
+    its subscriber's ``key_dir``/``insecure`` (:func:`client_security`)."""
     _child_setup(log_level)
     from streams.dashboard import DEFAULT_PORT, Dashboard
     dash = None
     for port in (DEFAULT_PORT, 0):
         try:
-            dash = Dashboard(output, port=port).start()
+            dash = Dashboard(output, port=port, **(keys or {})).start()
             break
         except StreamError as exc:
             log.debug("dashboard on port %d: %s", port, exc)
@@ -330,15 +347,15 @@ class LiveSnapshot:
 
 class DashboardProcess:
     """The demo's live view in its own process: :meth:`start` prints its URL (or a warning and
-    returns None), :meth:`stop` returns its :class:`LiveSnapshot`."""
+    returns None), :meth:`stop` returns its :class:`LiveSnapshot`. ``keys``: as :func:`dashboard_process`'s."""
 
-    def __init__(self, output: str):
+    def __init__(self, output: str, keys: dict | None = None):
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
         self.replies, self.stop_event = ctx.Queue(), ctx.Event()
         self.proc = ctx.Process(target=dashboard_process, name="biosig-demo-dashboard", daemon=True,
                                 args=(output, self.replies, self.stop_event,
-                                      logging.getLogger().getEffectiveLevel()))
+                                      logging.getLogger().getEffectiveLevel(), keys))
         self.state = LiveSnapshot()
 
     def start(self, stream, timeout_s: float = 60.0):

@@ -221,12 +221,20 @@ def _demo(args) -> int:
     _check_seconds(args)
     _check_number("--beds", args.beds, lo=0, integer=True)
     _check_number("--couches", args.couches, lo=0, integer=True)
-    from streams.demo import check_ward
+    from streams.config import Endpoints, RuntimeConfig
+    from streams.demo import check_security, check_ward
     check_ward(args.beds, args.couches)   # before the output folder is made
+    given = {w: getattr(args, w) for w in ("ingest", "output", "status")}   # kept, even the defaults
+    _check_endpoint_flags({f"--{w}": e for w, e in given.items()})
+    # --keys / --insecure as serve takes them (until 2026-12-07 ignored: plain TCP whatever was given): a non-loopback
+    # endpoint without either, a missing or incomplete key folder, refused at once with serve's line
+    ep = Endpoints(*(e or d for e, d in zip(given.values(), Endpoints().all())))
+    _check_bind_hosts(RuntimeConfig(endpoints=ep, key_dir=args.keys, insecure=args.insecure), tuple(given.values()))
+    check_security(given, args.keys, args.insecure)
     from biosig.outputs import check_output_dir
     check_output_dir(args.out, "--out")
-    given = {w: getattr(args, w) for w in ("ingest", "output", "status")}   # kept, even the defaults
-    run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend, endpoints=given)
+    run_demo(args.seconds, args.out, beds=args.beds, couches=args.couches, backend=args.backend, endpoints=given,
+             key_dir=args.keys, insecure=args.insecure)
     return 0
 
 
