@@ -269,7 +269,7 @@ def format_table(info: dict) -> str:
 def info_command(args) -> int:
     from biosig.cli._common import ProgressLog, read_options
     from biosig.errors import BiosigError
-    from biosig.readers import discover, read
+    from biosig.readers import discover, lib_paths, read
 
     opts = read_options(args)
     paths = discover(args.paths, bare_tables=args.sample_rate_hz is not None)
@@ -296,8 +296,8 @@ def info_command(args) -> int:
             progress.update(1)
     if progress is not None:
         progress.close()
-    text = json_text.dumps(results, indent=2) if args.json else "\n\n".join(
-        format_table(r) for r in results if "error" not in r)
+    text = json_text.dumps(results, indent=2) if args.json else lib_paths.shown("\n\n".join(
+        format_table(r) for r in results if "error" not in r))   # a name with non-UTF-8 bytes: printable
     try:
         if text:
             print(text, flush=True)

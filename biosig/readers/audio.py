@@ -20,6 +20,7 @@ from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.modality import MIN_FS_HZ
 from biosig.readers.audio_damage import nonfinite_as_gaps, read_cut_short
+from biosig.readers.lib_paths import sound_path
 from biosig.quality_audio import CANCEL_RMS_RATIO, clipped_share   # noqa: F401 (CANCEL_RMS_RATIO re-exported)
 from biosig.record import Record
 
@@ -101,7 +102,7 @@ def _wav_unread_data(path, x: np.ndarray, fs: float) -> np.ndarray:
         return x
     offset, declared, available, chunks_follow, frame_bytes = chunk
     if declared == 0 and available >= frame_bytes and x.shape[1] == 0:
-        info = sf.info(str(path))
+        info = sf.info(sound_path(path))
         with open(path, "rb") as fh:
             fh.seek(offset)
             raw = fh.read(available - available % frame_bytes)
@@ -190,7 +191,7 @@ def _decode_quiet(path: pathlib.Path) -> tuple[np.ndarray, float, str]:
     if problem:
         raise ReadError(path, problem)
     try:
-        x, fs = sf.read(str(path), dtype="float32", always_2d=True)
+        x, fs = sf.read(sound_path(path), dtype="float32", always_2d=True)
         return _wav_unread_data(path, x.T, float(fs)), float(fs), "soundfile"
     except sf.LibsndfileError as exc:
         first_error = str(exc)

@@ -13,6 +13,7 @@ import logging
 import numpy as np
 
 from biosig.errors import ReadError
+from biosig.readers.lib_paths import sound_path
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def read_cut_short(path, first_error: str) -> tuple[np.ndarray, float] | None:
     import soundfile as sf
 
     try:
-        fh = sf.SoundFile(str(path))
+        fh = sf.SoundFile(sound_path(path))
     except Exception:   # noqa: BLE001 -- libsndfile's errors vary by version; the caller reports first_error
         return None
     blocks, stop = [], ""

@@ -28,6 +28,7 @@ from biosig.arguments import file_path
 from biosig.errors import ReadError
 from biosig.interrupts import polars_io, polars_reader
 from biosig.readers.gap_resample import uniform_resample
+from biosig.readers.lib_paths import library_path
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ def read_camera_ppg_csv(path) -> Record:
     if not path.is_file():
         raise ReadError(path, "is a folder, not a record" if path.is_dir() else "no such file")
     try:
-        df = polars_io(pl.read_csv, path, infer_schema_length=10_000, **sniff(path).polars_options())
+        with library_path(path) as source:
+            df = polars_io(pl.read_csv, source, infer_schema_length=10_000, **sniff(path).polars_options())
     except Exception as exc:
         raise ReadError(path, f"malformed CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     df = df.rename({c: c.strip().lower() for c in df.columns})

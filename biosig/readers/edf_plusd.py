@@ -259,8 +259,8 @@ def read_records(path):
 
     The channels are one float32 (C, T) array where every signal has one rate (each value computed in
     float64 and rounded once, as the float64 channels were before
-    :func:`biosig.readers.edf_format.read_edf` stacked them), else a list of float64 arrays, one per
-    signal. The data records are read in blocks (:func:`_record_blocks`): a 24 h record was held
+    :func:`biosig.readers.edf_format.read_edf` stacked them), else a list of arrays, one per signal:
+    float32 at the highest rate (rounded once so too), float64 below it (resampled in float64). The data records are read in blocks (:func:`_record_blocks`): a 24 h record was held
     whole as bytes and as float64 channels.
     """
     raw = read_header_bytes(path)
@@ -328,7 +328,9 @@ def read_records(path):
         stack = np.full((len(signals), lengths[0] if signals else 0), np.nan, dtype=np.float32)
         chans = list(stack)
     else:
-        chans = [np.full(n, np.nan) for n in lengths]
+        # float32 where the signal is at the top rate (not resampled: rounded once, as it was later)
+        chans = [np.full(n, np.nan, dtype=np.float32 if fs == max(rates) else np.float64)
+                 for n, fs in zip(lengths, rates)]
     for r0, block in _record_blocks(path, header_bytes, record_bytes, n_records) if signals else ():
         for c, i in enumerate(signals):
             pmin, pmax, dmin, dmax = scales[c]

@@ -34,24 +34,36 @@ def upsample_keeping_gaps(x: np.ndarray, up: int, down: int) -> np.ndarray:
     Gaps are bridged by linear interpolation only for the filter's sake (so that gap edges do
     not ring against zeros); every output sample whose input span touches a gap is NaN again.
     The record's ends are treated the same way: see :func:`biosig.filters.resample_poly_edges`.
+
+    Memory: the bridge interpolates between the good samples next to a gap only (the same two
+    neighbours ``np.interp`` picks among all of them, so the same values), and the gap mask is
+    found :data:`_MASK_BLOCK` outputs at a time: four int64 index arrays as long as the output
+    (30 MB each for 1 h of a 128 Hz EDF+D channel brought to 256 Hz) were held at once.
     """
     bad = np.isnan(x)
     if bad.all():
         return np.full(-(-len(x) * up // down), np.nan)
     filled = x
     if bad.any():
-        idx = np.arange(len(x))
+        edges = np.flatnonzero(bad[1:] != bad[:-1])           # a gap starts or ends after sample k
+        near = np.unique(np.where(bad[edges + 1], edges, edges + 1))   # the good sample at each edge
         filled = x.copy()
-        filled[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
+        filled[bad] = np.interp(np.flatnonzero(bad), near, x[near])
     from biosig.filters import resample_poly_edges
     y = resample_poly_edges(filled, up, down)
+    del filled
     if bad.any():
-        j = np.arange(len(y))
-        start = np.minimum((j * down) // up, len(x) - 1)
-        stop = np.clip(((j + 1) * down) // up, start + 1, len(x))
         count = np.concatenate([[0], np.cumsum(bad)])
-        y[(count[stop] - count[start]) > 0] = np.nan
+        for j0 in range(0, len(y), _MASK_BLOCK):
+            j = np.arange(j0, min(j0 + _MASK_BLOCK, len(y)))
+            start = np.minimum((j * down) // up, len(x) - 1)
+            stop = np.clip(((j + 1) * down) // up, start + 1, len(x))
+            y[j0:j0 + len(j)][(count[stop] - count[start]) > 0] = np.nan
     return y
+
+
+#: Output samples whose gap mask :func:`upsample_keeping_gaps` finds at a time.
+_MASK_BLOCK = 1 << 16
 
 
 def uniform_resample(t_s: np.ndarray, x: np.ndarray, fs_hz: float, max_gap_s: float,

@@ -29,6 +29,7 @@ from biosig.interrupts import polars_io, polars_reader
 from biosig.readers.csv_dialect import header_columns, sniff
 from biosig.readers.repeated_rows import dropped_with_other_values
 from biosig.readers.tables import TIME_COLUMN_RE, exact_rate_hz, time_columns, time_units_per_s
+from biosig.readers.lib_paths import library_path
 from biosig.record import Record
 
 VXP_SUFFIXES = (".vxp",)
@@ -188,7 +189,8 @@ def read_surrogate_csv(path) -> Record:
 
     path = file_path(path)
     try:
-        df = polars_io(pl.read_csv, path, infer_schema_length=10000, **sniff(path).polars_options())
+        with library_path(path) as source:
+            df = polars_io(pl.read_csv, source, infer_schema_length=10000, **sniff(path).polars_options())
     except FileNotFoundError:
         raise ReadError(path, "no such file") from None
     except Exception as exc:  # polars raises many types for malformed text

@@ -28,6 +28,7 @@ import numpy as np
 
 from biosig.errors import ReadError
 from biosig.readers.csv_dialect import head_lines, header_columns, sniff
+from biosig.readers.lib_paths import library_path
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,8 @@ def table_columns(path) -> list[str]:
         return header_columns(path)
     import pyarrow.parquet as pq
     try:
-        return list(pq.read_schema(path).names)
+        with library_path(path) as source:
+            return list(pq.read_schema(source).names)
     except Exception:   # not a Parquet file: read() says why
         return []
 
@@ -185,7 +187,8 @@ def head_values(path, column: str, max_rows: int = 50) -> list:
     if pathlib.Path(path).suffix.lower() in PARQUET_EXTENSIONS:
         import pyarrow.parquet as pq
         try:
-            batch = next(pq.ParquetFile(path).iter_batches(batch_size=max_rows, columns=[column]), None)
+            with library_path(path) as source:
+                batch = next(pq.ParquetFile(source).iter_batches(batch_size=max_rows, columns=[column]), None)
         except Exception:
             return []
         return [] if batch is None else batch.column(0).to_pylist()

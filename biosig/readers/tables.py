@@ -57,6 +57,7 @@ from biosig.readers.table_times import (PARQUET_EXTENSIONS, check_stated_rate, d
                                          head_values, looks_like_datetimes, looks_like_times_of_day,
                                          second_time_column, table_columns)
 from biosig.readers.unnamed_columns import tidy_header
+from biosig.readers.lib_paths import library_path
 from biosig.record import Record
 
 log = logging.getLogger(__name__)
@@ -265,12 +266,13 @@ def read_csv(path, sample_rate_hz: float | None = None) -> Record:
     dialect = sniff(path)
     options = dict(infer_schema_length=10_000, null_values=list(NULL_VALUES), **dialect.polars_options())
     try:
-        try:
-            df = polars_io(pl.read_csv, path, **options)
-        except Exception:   # a delimiter ending every data line but not the header: an empty last field
-            if not _trailing_delimiter(path, dialect.separator):
-                raise
-            df = polars_io(pl.read_csv, path, truncate_ragged_lines=True, **options)
+        with library_path(path) as source:   # x\xff.csv, br[1].csv: a path Polars opens as this file
+            try:
+                df = polars_io(pl.read_csv, source, **options)
+            except Exception:   # a delimiter ending every data line but not the header: an empty last field
+                if not _trailing_delimiter(path, dialect.separator):
+                    raise
+                df = polars_io(pl.read_csv, source, truncate_ragged_lines=True, **options)
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
         raise ReadError(path, f"malformed CSV ({dialect.describe()}: "
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
@@ -365,8 +367,9 @@ def read_parquet(path, sample_rate_hz: float | None = None) -> Record:
 
     path = file_path(path)
     try:
-        schema_meta = pq.read_schema(path).metadata or {}
-        df = polars_io(pl.read_parquet, path)
+        with library_path(path) as source:
+            schema_meta = pq.read_schema(source).metadata or {}
+            df = polars_io(pl.read_parquet, source)
     except Exception as exc:
         raise ReadError(path, f"not a readable Parquet file ({(str(exc).strip().splitlines() or ['no details'])[0]})") from None
     meta: dict = {"source": str(path), "format": "parquet"}

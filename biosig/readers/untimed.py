@@ -33,6 +33,7 @@ import numpy as np
 from biosig.errors import BiosigError, ReadError
 from biosig.interrupts import polars_io, polars_reader
 from biosig.readers.csv_dialect import check_unambiguous, head_lines, sniff
+from biosig.readers.lib_paths import library_path
 from biosig.readers.unnamed_columns import tidy_header
 
 #: Extensions of text tables this reader may be asked to read.
@@ -154,8 +155,9 @@ def read_untimed_csv(path, sample_rate_hz: float):
     check_unambiguous(path, dialect)
     header = has_header(path, dialect)
     try:
-        df = polars_io(pl.read_csv, path, has_header=header, infer_schema_length=10_000, null_values=list(_NULLS),
-                       **dialect.polars_options())
+        with library_path(path) as source:
+            df = polars_io(pl.read_csv, source, has_header=header, infer_schema_length=10_000,
+                           null_values=list(_NULLS), **dialect.polars_options())
     except Exception as exc:  # polars raises ComputeError / NoDataError on malformed CSV
         raise ReadError(path, f"malformed CSV ({dialect.describe()}: "
                               f"{(str(exc).strip().splitlines() or ['no details'])[0]})") from None
