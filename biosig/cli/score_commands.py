@@ -3,7 +3,8 @@
 Exit codes: 0 when every record was scored, 1 when the run finished but at least one record is in
 ``errors.parquet`` (bad records never stop the run), 2 for a usage error (bad arguments, no
 records found, a model that cannot be loaded, an output folder holding another job's results, an
-output file that cannot be written: a full disk), 130 when interrupted (rerun the same command to resume).
+output file that cannot be written: a full disk), 130 when interrupted by Ctrl-C and 143 by SIGTERM (a batch
+scheduler's stop, ``timeout``, ``kill``: handled as Ctrl-C is, tables written; rerun the same command to resume).
 """
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ def register(subparsers) -> None:
                     "and run.json. Rerunning the same command resumes: records already done are "
                     "skipped, records whose files changed are scored again, and the tables hold the "
                     "inputs of this run only. Exit code 0: all records scored; 1: some records failed (see "
-                    "errors.parquet); 2: usage error, or an output file could not be written (full disk).")
+                    "errors.parquet); 2: usage error, or an output file could not be written (full disk); 130: "
+                    "Ctrl-C, 143: SIGTERM (both write the tables of the records done; the same command resumes). "
+                    "Progress: a bar on a terminal, else a line on stderr every 10 s (BIOSIG_PROGRESS_S), also "
+                    "while one long record runs.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="record files, folders or record lists")
     p.add_argument("--model", required=True, metavar="NAME|DIR|ONNX",
                    help="shipped model name (ecg-tiny), checkpoint directory or exported .onnx file")
@@ -68,25 +72,54 @@ def register(subparsers) -> None:
 
 class _Progress:
     """tqdm bar over records with records/s, windows/s and ETA on a terminal; otherwise a log line
-    every 10 s (:class:`biosig.cli._common.ProgressLog`)."""
+    every 10 s (:class:`biosig.cli._common.ProgressLog`). Both moved only when a record was done, so a run
+    of long recordings (a 24 h Holter: over a minute each on two cores) said nothing for as long as one ran,
+    and a bigger model for many minutes: a heartbeat (:meth:`_beat`) then says the run goes on, as embed's."""
 
     def __init__(self):
+        import threading
+
         self.bar = None
         self.windows = 0
         self.failed = 0
+        self.done = 0
         self.short: list[tuple[str, str]] = []   # (record, note): shorter than the model's window, one window each
-        self.t0 = time.perf_counter()
+        self.t0 = self.last = time.perf_counter()
+        self._stop = threading.Event()
 
     def start(self, total: int, skipped: int) -> None:
+        import threading
+
         from tqdm import tqdm
+
+        from biosig.progress import progress_interval_s
         if skipped:
             log.warning("resuming: %d record(s) already done, %d to score", skipped, total)
         self.bar = tqdm(total=total, unit="rec", desc="score", disable=not sys.stderr.isatty(),
                         dynamic_ncols=True)
         self.log = ProgressLog("score", total)
-        self.t0 = time.perf_counter()
+        self.total, self.every_s = total, max(progress_interval_s(), 0.05)
+        self.t0 = self.last = time.perf_counter()
+        if total > 0:
+            threading.Thread(target=self._beat, name="score-heartbeat", daemon=True).start()
+
+    def _beat(self) -> None:
+        """While no record has been done for a progress interval: a line on stderr each interval (on a terminal,
+        the bar redrawn, its elapsed time going on). A daemon thread: never holds up the exit or a Ctrl-C."""
+        while not self._stop.wait(self.every_s):
+            now = time.perf_counter()
+            quiet_s = now - self.last
+            if quiet_s < self.every_s or self.bar is None:
+                continue
+            if not self.bar.disable:
+                self.bar.refresh()
+            else:
+                print(f"score: {self.done}/{self.total} records done, still running (none done in the last "
+                      f"{quiet_s:.0f} s), elapsed {now - self.t0:.0f} s", file=sys.stderr, flush=True)
 
     def update(self, outcome: dict) -> None:
+        self.last = time.perf_counter()
+        self.done += 1
         self.windows += int(outcome["n_windows"])
         self.failed += 0 if outcome["ok"] else 1
         if outcome.get("short_window"):
@@ -98,13 +131,61 @@ class _Progress:
             self.log.update(bool(outcome["ok"]), f"{rate:.1f} windows/s")
 
     def close(self) -> None:
+        self._stop.set()
         if self.bar is not None:
             self.bar.close()
 
 
+EXIT_SIGTERM = 128 + 15   # the shell's code for a process ended by SIGTERM
+
+
 def run_score_command(args) -> int:
     with _ctrl_c_never_swallowed():
-        return _score_command(args)
+        return stopped_by_sigterm_as_ctrl_c("score", _score_command, args)
+
+
+def stopped_by_sigterm_as_ctrl_c(command: str, handler, args) -> int:
+    """``handler(args)`` with SIGTERM handled as Ctrl-C (:func:`_sigterm_as_ctrl_c`); a run it stopped exits 143,
+    the shell's code for SIGTERM, after one line (the run's own warning says what was kept). ``embed`` too."""
+    terms: list[int] = []
+    with _sigterm_as_ctrl_c(terms):
+        try:
+            return handler(args)
+        except KeyboardInterrupt:
+            if not terms:
+                raise
+    print(f"biosig {command}: stopped by SIGTERM", file=sys.stderr)
+    return EXIT_SIGTERM
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c(terms: list[int]):
+    """SIGTERM stops the run as Ctrl-C does: the tables of the records done are written and run.json says it was
+    interrupted. With Python's default (none) a SIGTERM killed the driver at once: no records.parquet, a run.json
+    saying the run still went on, and the rerun warned that the record then in flight had killed its process
+    ("out of memory?"), counting it towards being recorded as failed. Batch schedulers (SLURM, Kubernetes),
+    ``timeout`` and ``kill`` all send SIGTERM. The signal is handed to the SIGINT handler in force, so a step
+    that holds Ctrl-C (:func:`biosig.interrupts.interrupts_deferred`) holds it too; ``terms`` records that it came.
+    ``embed`` lost the recordings embedded since its last part (up to 10 s of work) the same way."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame) -> None:
+        terms.append(signum)
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:   # SIGINT ignored (a background job of a shell without job control): stop all the same
+            raise KeyboardInterrupt
+    before = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
 
 
 @contextlib.contextmanager

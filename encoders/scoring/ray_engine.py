@@ -17,6 +17,7 @@ Ray is imported only when this engine runs (``pip install 'biosig[distributed]'`
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -108,6 +109,33 @@ def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
                          "--ray-address for a local instance") from None
 
 
+def _init_ray(ray, address: str | None, workers: int) -> None:
+    if address:
+        check_reachable(address)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    else:   # "local": always a new instance of our own, never a cluster someone started here
+        ray.init(address="local", num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING)
+
+
+@contextlib.contextmanager
+def _sigterm_handler_kept():
+    """The SIGTERM handler in force before ``ray.init``, put back after it: Ray sets its own (``sys.exit``), which
+    made a SIGTERM (a batch scheduler's stop) end a Ray run with a ``SystemExit`` and no tables, where the command's
+    handler stops it as Ctrl-C does (:func:`biosig.cli.score_commands.stopped_by_sigterm_as_ctrl_c`)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
 def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_size: int = 64,
             address: str | None = None, on_outcome: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Score ``paths`` on Ray and hand each outcome to ``on_outcome`` (in this process).
@@ -136,15 +164,9 @@ def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_si
     started = False
     if not ray.is_initialized():
         try:
-            if address:
-                check_reachable(address)
-                ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.WARNING)
-            else:
-                # "local": always a new instance of our own, never a cluster someone started here
-                ray.init(address="local", num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.WARNING)
-                started = True
+            with _sigterm_handler_kept():
+                _init_ray(ray, address, workers)
+            started = not address
         except (ConnectionError, ValueError, RuntimeError) as exc:
             problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if address and "Could not find any running Ray instance" in problem:   # Ray's words name its own flags
