@@ -1,8 +1,8 @@
 """Forecast metrics of Pohl et al. (CMPB 2022, 2025), per marker in 3-D.
 
 For a forecast ``yhat`` and truth ``y`` shaped (T, n) with the coordinates grouped into markers
-(``LAC_x, LAC_y, LAC_z`` -> one marker; a column without an ``_x/_y/_z`` suffix is a marker of
-its own), the error of marker k at step t is the Euclidean distance ``d[t, k]`` and
+(``LAC_x, LAC_y, LAC_z`` -> one marker, and so bare ``x, y, z``; a column without an ``_x/_y/_z``
+suffix is a marker of its own), the error of marker k at step t is the Euclidean distance ``d[t, k]`` and
 
 * RMSE = sqrt(mean d^2), MAE = mean d, max = max d (input units, mm for markers);
 * nRMSE = sqrt(sum d^2) / sqrt(sum over all coordinates of (y - mean_t(y))^2);
@@ -25,15 +25,17 @@ AXES = ("x", "y", "z")
 
 
 def marker_groups(channels) -> list[list[int]]:
-    """Indices of each marker's coordinates: ``<marker>_x/_y/_z`` share a group, others are alone."""
+    """Indices of each marker's coordinates: ``<marker>_x/_y/_z`` share a group, and so do bare ``x``,
+    ``y``, ``z`` (one marker's axes: a surrogate CSV's ``x_mm, y_mm, z_mm`` or a ``t_s`` table's ``x, y,
+    z``, whose errors were per axis, the 3-D error up to sqrt(3) larger); other names are alone."""
     if isinstance(channels, str):   # one name, not its characters
         channels = [channels]
     if channels is None or not hasattr(channels, "__iter__"):
         raise ForecastError(f"channels={channels!r}: give the channel names")
-    groups: dict[str, list[int]] = {}
+    groups: dict[str | None, list[int]] = {}
     for i, name in enumerate(channels):
         stem, _, axis = str(name).rpartition("_")
-        key = stem if stem and axis.lower() in AXES else f"\0{name}"
+        key = stem if stem and axis.lower() in AXES else None if str(name).lower() in AXES else f"\0{name}"
         groups.setdefault(key, []).append(i)
     return list(groups.values())
 

@@ -149,7 +149,8 @@ def check_inputs(sessions, methods, horizons, protocol: Protocol) -> None:
         if max(horizons) > h_max:
             raise ForecastError(
                 f"horizon {max(horizons)} steps ({max(horizons) / protocol.rate_hz:g} s) is longer than the test "
-                f"data of session {s.name} ({h_max} steps after {protocol.test_start_s:g} s); use --horizons up to {h_max}")
+                f"data of session {s.name} ({h_max} steps after {protocol.test_start_s:g} s); use --horizons up to "
+                f"{h_max} (--horizons-s up to {h_max / protocol.rate_hz:g})")
         # the learners hold until the z-score is fitted on the first norm_steps valid samples: a
         # session that ends before a forecast could follow has only holds (every metric NaN)
         n_norm = max(protocol.steps(protocol.norm_s), 1)

@@ -275,8 +275,10 @@ def load_sessions(paths, rate_hz: float, channels=None, skipped: dict | None = N
     def unreadable(name: str, exc: BiosigError) -> None:   # skip and say (``skipped`` given) or stop
         if skipped is None:
             raise ForecastError(str(exc)) from None
-        unread[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        log.warning("skipping %s", unread[name] if name in unread[name] else f"{name}: {unread[name]}")
+        unread[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__   # said below
+
+    def said(name: str) -> str:   # the reason, naming the input once (most reasons start with it)
+        return unread[name] if name in unread[name] else f"{name}: {unread[name]}"
 
     markers, surrogates, generic, records = [], [], [], []
     for p in paths:   # one sniff per file: the reader biosig.read would use
@@ -298,7 +300,6 @@ def load_sessions(paths, rate_hz: float, channels=None, skipped: dict | None = N
         lost = [f for f in unread if pathlib.Path(f).name.startswith(f"{name}-")]
         if lost:   # a marker file of this session is unreadable: the session without it is another session
             unread[f"session {name}"] = f"its file {lost[0]} cannot be read"
-            log.warning("skipping session %s: its file %s cannot be read", name, lost[0])
             continue
         try:
             rec = _select(read_marker_session(group), channels, f"session {name}")
@@ -332,9 +333,15 @@ def load_sessions(paths, rate_hz: float, channels=None, skipped: dict | None = N
         log.warning("skipped %d recording(s) found in the folder(s) %s, e.g. %s", len(no_trace), what, no_trace[0])
     if skipped is not None:
         skipped.update(unread)
+    # the skips are said once the outcome is known: when none is left, the one error line names the
+    # first (before, a warning and then the error said it twice, the error naming the input twice)
+    if not sessions and len(unread) == 1:
+        raise ForecastError(f"no session could be read: {said(next(iter(unread)))}")
+    for name in unread:
+        log.warning("skipping %s", said(name))
     if not sessions and unread:
-        first = next(iter(unread.items()))
-        raise ForecastError(f"no session could be read ({len(unread)} skipped); {first[0]}: {first[1]}")
+        raise ForecastError(f"no session could be read ({len(unread)} skipped, said above); first: "
+                            f"{said(next(iter(unread)))}")
     if not sessions:
         raise ForecastError("no session to forecast: none of the recordings found has " +
                             (f"the channel(s) {', '.join(channels)}" if channels else
@@ -343,4 +350,24 @@ def load_sessions(paths, rate_hz: float, channels=None, skipped: dict | None = N
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ForecastError(f"two inputs give the same session name: {', '.join(dup)}")
+    for s in sessions:
+        _warn_metres_as_mm(s)
     return sorted(sessions, key=lambda s: s.name)
+
+
+MIN_MOTION_MM = 0.5   # breathing moves an external marker or a surrogate by millimetres on its main axis
+
+
+def _warn_metres_as_mm(s: Session) -> None:
+    """Say when a session read in mm barely moves: positions in metres under columns that say mm
+    (``x_mm`` holding -0.4907) were scored as micrometre motion, ``>2mm 0.000``, without a word."""
+    if not s.units or any(u != "mm" for u in s.units) or not np.isfinite(s.X).any():
+        return
+    import warnings
+    with warnings.catch_warnings():   # a coordinate without a sample: "All-NaN slice"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p2p = float(np.nanmax(np.nanpercentile(s.X, 99, axis=0) - np.nanpercentile(s.X, 1, axis=0)))
+    if 0 < p2p < MIN_MOTION_MM:   # 0: a constant trace, refused with its own reason (realtime.protocol)
+        log.warning("session %s: its largest motion is %.3g mm peak-to-peak (1st-99th percentile), far under a "
+                    "breath's millimetres: if the numbers are metres, give them in mm (x 1000); the errors and the "
+                    ">2 mm / >5 mm shares below are in the file's numbers", s.name, p2p)

@@ -49,8 +49,9 @@ def check_evaluate_options(args) -> list[str]:
         notes.append(f"--norm-s {args.norm_s:g} is longer than --select-start-s {args.select_start_s:g}: the learners "
                      "hold until the z-score is fitted, so hyperparameters are chosen on "
                      f"{args.norm_s:g}-{args.test_start_s:g} s only")
-    if args.seeds < 1 or (args.select_seeds is not None and args.select_seeds < 1):
-        raise ForecastError(f"--seeds and --select-seeds must be >= 1, got {args.seeds} and {args.select_seeds}")
+    for name, v in (("--seeds", args.seeds), ("--select-seeds", args.select_seeds)):
+        if v is not None and v < 1:   # the option given, not both ("got 0 and None")
+            raise ForecastError(f"{name} must be >= 1, got {v}")
     # the selection uses at most --seeds seeds: a larger --select-seeds was cut down silently and
     # report.json recorded the asked number
     if args.select_seeds is None:
@@ -78,3 +79,43 @@ def warn_options(notes: list[str], sessions, scaling: str) -> None:
     if one:
         log.warning("--scaling global has no effect on session(s) with one coordinate (%s%s): their z-score "
                     "is the same as with --scaling coord", ", ".join(one[:4]), " ..." if len(one) > 4 else "")
+
+
+def skip_reasons(skipped, methods, horizons, protocol) -> dict[str, str]:
+    """Session name -> why the protocol cannot run on it, for the sessions ``usable_sessions`` left out
+    (its warning said so on stderr only: report.json listed the sessions kept and the summary line
+    their number, so a run given 2 recordings read as a run on 1). Written as ``skipped`` in
+    report.json and named in the summary line."""
+    from realtime.errors import ForecastError
+    from realtime.evaluation import check_inputs
+
+    out = {}
+    for s in skipped:
+        try:
+            check_inputs([s], methods, horizons, protocol)
+        except ForecastError as exc:
+            out[s.name] = str(exc)
+    return out
+
+
+def warn_unselected(report: dict) -> None:
+    """Say the methods and horizons whose hyperparameters were not chosen on data: no configuration
+    forecast 2 steps of the selection window (a horizon reaching across it, a session whose window
+    is mostly gaps), so the first configuration of the grid ran on the test (report.json's
+    ``selection_nrmse`` null), where before nothing said so."""
+    import math
+
+    bad: dict[str, list[str]] = {}
+    for session, methods in report.get("results", {}).items():
+        for method, by_h in methods.items():
+            hs = [str(h) for h, r in by_h.items()
+                  if isinstance(r.get("selection_duty"), float) and math.isfinite(r["selection_duty"])
+                  and not math.isfinite(float(r.get("selection_nrmse", math.nan)))]
+            if hs:
+                bad.setdefault(f"{method} h {','.join(hs)}", []).append(session)
+    for what, sessions in bad.items():
+        p = report.get("protocol", {})
+        log.warning("%s: no forecast in the selection window (%s-%s s) of %s to choose hyperparameters on: the first "
+                    "configuration of the grid was used (selection_nrmse null in report.json); give horizons "
+                    "shorter than the window, or a longer window", what, p.get("select_start_s", "?"),
+                    p.get("test_start_s", "?"), ", ".join(sessions[:4]) + (" ..." if len(sessions) > 4 else ""))

@@ -60,8 +60,8 @@ def register(subparsers) -> None:
                     "DIR/predictions/<session>/<method>.parquet (a held step: hold true, positions null) "
                     "and prints the summary table. Marker CSVs "
                     "sharing the prefix before the first '-' form one session (one row = one step; frames lost "
-                    "where the timestamps jump are missing steps); a CSV "
-                    "with 't_s' plus coordinate columns is one session (resampled to --rate-hz if irregular); so is a "
+                    "where the timestamps jump are missing steps); a CSV with "
+                    "'t_s' plus coordinate columns is one session (resampled to --rate-hz if off its grid); so is a "
                     "1-D respiratory surrogate: a Varian RPM .vxp export or a CSV with a time column in s or ms "
                     "and amplitude columns named with their unit (amp_mm, chest (cm)) plus an optional 'valid' "
                     "column; invalid samples become gaps. Any other recording biosig reads (WFDB, EDF, Parquet, a "
@@ -144,7 +144,7 @@ def _evaluate(args) -> int:
     from realtime.grids import format_int_list
     from realtime.sessions import load_sessions
 
-    from biosig.cli.forecast_checks import check_evaluate_options, warn_options
+    from biosig.cli.forecast_checks import check_evaluate_options, skip_reasons, warn_options, warn_unselected
     from biosig.record import names_text
 
     notes = check_evaluate_options(args)   # said once the sessions are read (a refused input: one line)
@@ -166,7 +166,7 @@ def _evaluate(args) -> int:
     loaded = load_sessions(args.files, args.rate_hz, args.channel, skipped=(unread := {}))   # unreadable: said
     sessions = usable_sessions(loaded, methods, horizons, protocol)
     warn_options(notes, sessions, args.scaling)
-    skipped = {**unread, **_skip_reasons([s for s in loaded if s not in sessions], methods, horizons, protocol)}
+    skipped = {**unread, **skip_reasons([s for s in loaded if s not in sessions], methods, horizons, protocol)}
     # A report describes the predictions written beside it: an earlier run's report into this
     # folder goes before this run writes any (not before: a refused command leaves the folder as it
     # was), so a run stopped half-way (Ctrl-C) leaves none and `forecast plot` refuses the folder,
@@ -228,6 +228,7 @@ def _evaluate(args) -> int:
         if bar is not None:
             bar.close()
     report["skipped"] = skipped
+    warn_unselected(report)
     text = json_text.dumps(report, indent=1, default=float)
     _write(out / "report.json", lambda: (out / "report.json").write_text(text))
     gone = f" ({len(skipped)} skipped: {names_text(skipped, most=3)})" if skipped else ""
@@ -238,23 +239,6 @@ def _evaluate(args) -> int:
     print(format_table(report))
     print(f"report: {out / 'report.json'}; forecasts: {out / 'predictions'}")
     return 0
-
-
-def _skip_reasons(skipped, methods, horizons, protocol) -> dict[str, str]:
-    """Session name -> why the protocol cannot run on it, for the sessions ``usable_sessions`` left out
-    (its warning said so on stderr only: report.json listed the sessions kept and the summary line
-    their number, so a run given 2 recordings read as a run on 1). Written as ``skipped`` in
-    report.json and named in the summary line."""
-    from realtime.errors import ForecastError
-    from realtime.evaluation import check_inputs
-
-    out = {}
-    for s in skipped:
-        try:
-            check_inputs([s], methods, horizons, protocol)
-        except ForecastError as exc:
-            out[s.name] = str(exc)
-    return out
 
 
 def _write(path: pathlib.Path, write) -> None:
@@ -356,7 +340,7 @@ def _plot(args) -> int:
         line, = ax0.plot(t, Y[:, i] - mean, lw=1.0, label=f"{chans[i]} truth")
         ax0.plot(t, P[:, i] - mean, lw=1.0, ls="--", color=line.get_color(), label=f"{chans[i]} forecast")
         ax1.plot(t, np.sqrt(np.sum((P[:, g] - Y[:, g]) ** 2, axis=1)), lw=0.8, color=line.get_color(),
-                 label=chans[i].rpartition("_")[0] or chans[i])
+                 label=chans[i].rpartition("_")[0] or "/".join(chans[j] for j in g))
     for k, (a, b) in enumerate(valid_runs(hold)):   # from the first held step to the next forecast
         for ax in (ax0, ax1):
             ax.axvspan(t[a], t[min(b, len(t) - 1)], color="0.85", lw=0, zorder=0,
