@@ -290,7 +290,10 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
     Returns ``{topic: frames sent}``, plus ``"skipped": [names]`` (streams that cannot be bridged, each also
     logged on its own line), ``"lost": [names]`` (outlets gone for good), ``"reconnected": {topic: times}``
     (a new outlet of the same source_id took over, each time said), ``"dropped": {topic: frames}``
-    (frames no runtime took) and ``"undelivered"`` (a line saying why) when there are any. ``{}`` when
+    (frames no runtime took), ``"nonfinite": {topic: frames}`` (frames holding NaN or inf, an LSL device's missing
+    samples: not sent, a gap each; they were counted under ``"dropped"``, and an outlet with one dead channel sent
+    nothing while the bridge said the runtime took no frames) and ``"undelivered"`` (a line saying why) when there
+    are any. ``{}`` when
     ``stop`` was set before any stream was bridged.
     """
     if prop:
@@ -346,9 +349,12 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
         for pub in pubs.values():
             pub.close(linger_s=0.5)
     result: dict = {link.out.topic: link.out.sent for link in links}
-    dropped = {link.out.topic: link.out.dropped for link in links if link.out.dropped}
+    dropped = {link.out.topic: link.out.dropped - link.out.nonfinite for link in links
+               if link.out.dropped > link.out.nonfinite}
+    nonfinite = {link.out.topic: link.out.nonfinite for link in links if link.out.nonfinite}
     reconnected = {link.out.topic: link.reconnects for link in links if link.reconnects}
-    for key, value in (("skipped", skipped), ("lost", lost), ("dropped", dropped), ("reconnected", reconnected),
+    for key, value in (("skipped", skipped), ("lost", lost), ("dropped", dropped), ("nonfinite", nonfinite),
+                       ("reconnected", reconnected),
                        ("undelivered", delivery_warning(pubs.values()))):
         if value:
             result[key] = value

@@ -52,7 +52,19 @@ POLICIES = ("block", "drop")
 MAX_SESSION = 2**63 - 1   # the protocol's range of ``session``
 WARN_AFTER_S = 3.0        # no frame through for this long: warn that no runtime takes them
 WARN_EVERY_S = 60.0       # at most one such warning per endpoint this often (all publishers together)
+#: the largest message a runtime's ingest socket takes (its ZMQ_MAXMSGSIZE, streams.runtime): ZeroMQ closes the
+#: connection of a peer that sends more, so such a frame and the frames queued behind it were lost while ``send``
+#: said they were sent
+INGEST_MAX_BYTES = 256 * 1024 * 1024
+#: the most sample bytes (float32) one frame may hold: :data:`INGEST_MAX_BYTES` less room for the header
+MAX_FRAME_BYTES = INGEST_MAX_BYTES - (1 << 20)
 _last_warned: dict[str, float] = {}   # endpoint -> time.monotonic() of its last warning
+
+
+def max_frame_n(n_channels: int) -> int:
+    """The most samples a frame of ``n_channels`` may hold (:data:`protocol.MAX_FRAME_SAMPLES`, and
+    :data:`MAX_FRAME_BYTES` as float32)."""
+    return max(1, min(protocol.MAX_FRAME_SAMPLES, MAX_FRAME_BYTES // (4 * max(1, int(n_channels)))))
 
 
 def _finite(value) -> bool:
@@ -149,6 +161,11 @@ class OutStream:
         if not 1 <= x.shape[1] <= protocol.MAX_FRAME_SAMPLES:
             raise StreamError(f"{self.topic}: {x.shape[1]} samples in a frame; "
                               f"send 1..{protocol.MAX_FRAME_SAMPLES} at a time")
+        if 4 * x.size > MAX_FRAME_BYTES:   # the runtime would drop the connection, silently
+            raise StreamError(f"{self.topic}: a frame of {x.shape[0]} channels x {x.shape[1]} samples is "
+                              f"{4 * x.size / 2**20:.0f} MiB as float32, more than the {MAX_FRAME_BYTES >> 20} MiB "
+                              f"a runtime takes in one message; send at most {max_frame_n(x.shape[0])} samples "
+                              "a frame")
         now = time.time()
         if t0_s is None:
             t0_s = now - (x.shape[1] - 1) / self.fs_hz

@@ -113,6 +113,7 @@ def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST,
 
 def _record_sources(rec, pub, path, speed: float, frame_s: float) -> list:
     """One :class:`ReplaySource` per modality of ``rec``, each on its own stream of ``pub``."""
+    from streams.publisher import max_frame_n
     groups: dict[str, list[int]] = {}
     # the reader's or the user's word, else the guess from name and rate: a 1 Hz trend named 'II'
     # is not an ECG stream (the runtime refuses ECG below 50 Hz); unknown channels go with the record
@@ -131,8 +132,10 @@ def _record_sources(rec, pub, path, speed: float, frame_s: float) -> list:
         # a frame with a missing sample is not sent (ReplaySource.send): a gap, never data
         out = pub.stream(modality, rec.fs_hz, [rec.channels[i] for i in idx],
                          [rec.units[i] for i in idx], modality=modality)
-        sources.append(ReplaySource(out, x, rec.fs_hz, max(1, int(round(frame_s * rec.fs_hz * speed))),
-                                    speed=speed))
+        # frames of frame_s of wall time, at most what one frame may hold (a 60 s 48 kHz file at --speed 1000
+        # was one frame of 2.88 M samples: refused by the publisher, replay's exit 2 after "publishing")
+        frame_n = min(max(1, int(round(frame_s * rec.fs_hz * speed))), max_frame_n(len(idx)))
+        sources.append(ReplaySource(out, x, rec.fs_hz, frame_n, speed=speed))
         log.info("replaying %s as %s (%d ch, %.1f s at %gx)", path, out.topic, len(idx), rec.duration_s, speed)
     if not sources:
         raise StreamError(f"{path}: no channel holds a valid sample; nothing to replay")

@@ -147,13 +147,19 @@ def _bridge(args) -> int:
     print(f"biosig bridge lsl: {json_text.dumps(sent)}{' (stopped by signal)' if stop.is_set() else ''}",
           file=sys.stderr)
     frames = sum(v for v in sent.values() if isinstance(v, int))
-    silent = [t for t, v in sent.items() if v == 0 and t not in sent.get("dropped", {})]
+    nonfinite = sent.get("nonfinite", {})
+    silent = [t for t, v in sent.items() if v == 0 and t not in sent.get("dropped", {}) and t not in nonfinite]
     if silent:   # an outlet that pushed nothing while the bridge ran: {"src/ecg": 0} alone read as a success
         print(f"biosig bridge lsl: warning: no samples came from the LSL outlet(s) of {', '.join(silent)}",
               file=sys.stderr)
+    if nonfinite:   # an outlet with a dead channel (NaN) sent nothing, said as "dropped" frames and exit 0
+        print(f"biosig bridge lsl: warning: {sum(nonfinite.values())} frame(s) held NaN/inf samples (the LSL "
+              f"device's missing samples) and were not sent, a gap each: {', '.join(nonfinite)} (a channel that is "
+              "always NaN leaves nothing of its stream)", file=sys.stderr)
     if undelivered:
         print(f"biosig bridge lsl: warning: {undelivered}", file=sys.stderr)
-    return 1 if undelivered and not frames else 0   # samples came and no runtime took any of them
+    # samples came and no runtime took any of them, or none could be sent
+    return 1 if (undelivered or nonfinite) and not frames else 0
 
 
 def _bridge_out(args) -> int:

@@ -305,7 +305,8 @@ class DeliveryCheck:
 
     def finish(self, stopped: bool = False) -> tuple[list[str], bool]:
         """(lines to print, True when the runtime took none of this run's frames). After a signal it waits 0.3 s at
-        most for each answer (a stop stays within a second), and asks again only a runtime that answered at first. A
+        most for each answer (a stop stays within a second), and asks again only a runtime that answered at first (else
+        it asks again all the same: a runtime that came up during the run answers for it). A
         first answer still awaited (a stop within :data:`FIRST_S`) is said as such: not as no runtime there."""
         import time
         wait_s = 0.3 if stopped else 1.0
@@ -315,8 +316,11 @@ class DeliveryCheck:
         if self._thread.is_alive():
             return [unconfirmed + f"the runtime at {self.status} had not answered yet when the run ended "
                                   f"({time.monotonic() - self.t0:.1f} s after it started; it has {FIRST_S:g} s)"], False
-        if self.before is None:
+        if self.before is None and stopped:
             return [unconfirmed + (self.why or self._no_answer())], False
+        # no answer at first (a replay started before its runtime, or while it warmed up): asked again all the same,
+        # its counts all this run's (or later); it was "unconfirmed: ... was still starting" about a runtime that had
+        # taken every frame since
         after, why = self._ask(wait_s)
         if after is None:
             return [unconfirmed + (why or self._no_answer())], False
@@ -326,7 +330,7 @@ class DeliveryCheck:
             return [unconfirmed + f"the runtime answering on {self.status} takes frames on {bound}, not "
                                   f"{self.ingest}: {why}"], False
         # a runtime restarted since the first answer: every count is this run's (or later)
-        same = self.before.get("epoch") == after.get("epoch")
+        same = self.before is not None and self.before.get("epoch") == after.get("epoch")
         base = (self.before.get("streams") or {}) if same else {}
         forgot = not same or _forgotten(after) > _forgotten(self.before)
         return self._rejections(base, after.get("streams") or {}, forgot, after)

@@ -345,8 +345,11 @@ def register(sub) -> None:
                                    "(needs the optional pylsl: pip install 'biosig[lsl]').")
     bs = p.add_subparsers(dest="bridge_command", metavar="SYSTEM", required=True)
     b = bs.add_parser("lsl", help="LSL outlets -> runtime",
-                      description="Publish LSL outlets into the runtime as <source_id>/<type>; LSL "
-                                  "timestamps are mapped to device time (see streams/lsl.py).")
+                      description="Publish LSL outlets into the runtime as <source_id (else name)>/<type>; LSL "
+                                  "timestamps are mapped to device time (see streams/lsl.py). Outlets that cannot be "
+                                  "bridged (string or irregular-rate streams, more than 256 channels, a rate the "
+                                  "runtime refuses for the modality) are named on a line each and skipped; frames "
+                                  "holding NaN (a device's missing samples) are not sent, a gap each.")
     b.add_argument("--prop", metavar="NAME", help="only streams whose LSL property NAME (type, name, "
                                                   "source_id, ...) equals --value")
     b.add_argument("--value", metavar="V", help="the value for --prop")
