@@ -42,6 +42,10 @@ MODALITY_FS_HZ = {"ecg": (50.0, 20_000.0), "ppg": (10.0, 20_000.0), "resp": (1.0
                   "other": (MIN_FS_HZ, MAX_FS_HZ)}
 MAX_CHANNELS = 256
 MAX_FRAME_SAMPLES = 1 << 20
+#: the largest message a runtime's ingest socket takes (its ZMQ_MAXMSGSIZE, streams.runtime): ZeroMQ closes the
+#: connection of a peer that sends more, so such a frame and the frames queued behind it were lost while the
+#: publisher said they were sent (streams.publisher refuses them)
+INGEST_MAX_BYTES = 256 * 1024 * 1024
 MAX_HEADER_BYTES = 4 * 1024 * 1024  # status headers of 1024 streams are ~0.4 MiB
 ZERO_COPY_BYTES = 64 * 1024  # payloads at least this large are sent without copying
 

@@ -52,10 +52,7 @@ POLICIES = ("block", "drop")
 MAX_SESSION = 2**63 - 1   # the protocol's range of ``session``
 WARN_AFTER_S = 3.0        # no frame through for this long: warn that no runtime takes them
 WARN_EVERY_S = 60.0       # at most one such warning per endpoint this often (all publishers together)
-#: the largest message a runtime's ingest socket takes (its ZMQ_MAXMSGSIZE, streams.runtime): ZeroMQ closes the
-#: connection of a peer that sends more, so such a frame and the frames queued behind it were lost while ``send``
-#: said they were sent
-INGEST_MAX_BYTES = 256 * 1024 * 1024
+INGEST_MAX_BYTES = protocol.INGEST_MAX_BYTES   # the runtime's ingest message limit (streams.protocol)
 #: the most sample bytes (float32) one frame may hold: :data:`INGEST_MAX_BYTES` less room for the header
 MAX_FRAME_BYTES = INGEST_MAX_BYTES - (1 << 20)
 _last_warned: dict[str, float] = {}   # endpoint -> time.monotonic() of its last warning

@@ -204,7 +204,7 @@ class Runtime(IngestMixin, SlotsMixin, OutputsMixin, StatusMixin, SocketsMixin):
             finally:
                 starting.stop()
             self.ingest = self._bind(ctx, zmq.PULL, cfg.endpoints.ingest, security, socks,
-                                     ((zmq.RCVHWM, 100_000), (zmq.MAXMSGSIZE, 256 * 1024 * 1024)), monitors, "ingest")
+                                     ((zmq.RCVHWM, 100_000), (zmq.MAXMSGSIZE, protocol.INGEST_MAX_BYTES)), monitors, "ingest")
             self.pub = self._bind(ctx, zmq.PUB, cfg.endpoints.output, security, socks, ((zmq.SNDHWM, cfg.out_hwm),),
                                   monitors, "output")
             self.bound = Endpoints(*(sk.getsockopt_string(zmq.LAST_ENDPOINT)
