@@ -75,7 +75,11 @@ def _verify(proto, model, config, batch, with_channels):
         with torch.inference_mode():
             ref = model.embed_forward(torch.from_numpy(x), None if idx is None else torch.from_numpy(idx)).numpy()
         out = session.run(None, feed)[0]
-        diff = float(np.abs(out - ref).max()) if out.shape == ref.shape else float("inf")
-        if not diff <= VERIFY_TOL:
-            raise EncoderError(f"graph disagrees with torch on input {x.shape}: max abs diff {diff:.2e} "
-                               f"(tolerance {VERIFY_TOL}); the exporter baked in a shape")
+        if out.shape != ref.shape:
+            raise EncoderError(f"graph disagrees with torch on input {x.shape}: it gives shape {out.shape} where "
+                               f"torch gives {ref.shape}; the exporter baked in a shape")
+        diff = float(np.abs(out - ref).max())
+        if not diff <= VERIFY_TOL:   # NaN too
+            raise EncoderError(f"graph disagrees with torch on input {x.shape}: max abs diff {diff:.2e} (tolerance "
+                               f"{VERIFY_TOL}); the graph does not compute what the model does (an operator "
+                               "exported or run otherwise, or a shape baked in)")

@@ -66,4 +66,42 @@ def load_data(cfg, config, pipeline, progress=None, watch=None):
     records = (r for src in sources for r in src)
     if progress is not None:
         records = progress.reading(records)
-    return build_windows(records, config, pipeline, cfg.window_s, cfg.hop_s)
+    return without_flat_windows(build_windows(records, config, pipeline, cfg.window_s, cfg.hop_s))
+
+
+#: a window channel whose peak-to-peak is at most max(FLAT_ABS, FLAT_REL * max |x|) holds no signal
+FLAT_ABS, FLAT_REL = 1e-9, 1e-6
+
+
+def without_flat_windows(data):
+    """``data`` without the windows whose every channel is constant (after the pipeline: all zeros): a
+    lead off, a camera PPG of a covered lens, a file of one repeated value. ``embed`` and ``score`` refuse
+    such a recording; pretraining took its windows silently (a constant PPG file among three real ones was
+    a quarter of every batch, reconstructed and contrasted as if it were signal). Said in a warning that
+    names the records left without any window; none left at all is an error."""
+    import logging
+
+    import numpy as np
+
+    from encoders.data import WindowSet
+    x = data.x
+    if len(data) == 0:
+        return data
+    top = np.abs(x).max(axis=-1)
+    # constant up to the filters' rounding (a constant through bandpass + zscore: |x| ~ 1e-13)
+    flat = (np.ptp(x, axis=-1) <= np.maximum(FLAT_ABS, FLAT_REL * top)).all(axis=tuple(range(1, x.ndim - 1)))
+    if not flat.any():
+        return data
+    sources = np.asarray(data.sources, dtype=object)
+    gone = sorted(set(sources[flat]) - set(sources[~flat]))
+    if flat.all():
+        raise EncoderError(f"no training window holds a signal: every one of the {len(data)} windows of "
+                           f"{', '.join(gone[:3])}{' and others' if len(gone) > 3 else ''} is constant (a lead off, "
+                           "a flat or missing channel); give recordings with signal")
+    logging.getLogger("encoders.pretrain").warning(
+        "left out %d of %d training window(s) without signal (every sample constant: a lead off, a covered "
+        "sensor)%s", int(flat.sum()), len(data),
+        (f"; no window left of {len(gone)} record(s): " + ", ".join(gone[:5]) + (" ..." if len(gone) > 5 else ""))
+        if gone else "")
+    keep = ~flat
+    return WindowSet(x=x[keep], channel_idx=data.channel_idx[keep], sources=tuple(sources[keep].tolist()))

@@ -33,7 +33,8 @@ def register(subparsers) -> None:
                    help="what the encoder embeds: " + ", ".join(ENCODER_MODALITIES))
     p.add_argument("--data", nargs="+", metavar="PATH", default=(),
                    help="recordings, record names or folders (searched recursively; any format biosig reads). A file "
-                        "that cannot be read is skipped with a warning; records of the project's evaluation sets "
+                        "that cannot be read is skipped with a warning, and so are windows without signal (every "
+                        "sample constant: a lead off); records of the project's evaluation sets "
                         "(CinC 2017, cough; found by content: the file's bytes, or its samples for a copy converted "
                         "to another format) are warned about and listed in meta.json. Every file "
                         "trained on is listed with its SHA-256 in DIR/data_manifest.json")
@@ -133,6 +134,21 @@ def _overrides(items) -> dict:
     return out
 
 
+def _check_descriptor_tokenizer(args, overrides: dict) -> None:
+    """ECG and PPG descriptors come from beat tokens: the model config's error named "the beat tokenizer"
+    without saying how to ask for it (--set tokenizer='"beat"'), and the preset's patch tokenizer is the default."""
+    from biosig.errors import BiosigError
+    from encoders.config import get_config
+    objective = args.objective or overrides.get("objective")
+    if not isinstance(objective, str) or "descriptors" not in objective.split("+") or args.modality not in ("ecg", "ppg"):
+        return
+    tokenizer = overrides.get("tokenizer", get_config(f"{args.modality}-{args.preset}").tokenizer)
+    if tokenizer != "beat":
+        raise BiosigError(f"--objective {objective} on {args.modality} regresses descriptors of beat tokens: add "
+                          f"--set tokenizer='\"beat\"' (the {args.modality}-{args.preset} model tokenizes "
+                          f"{json.dumps(tokenizer)} otherwise), or pick an objective without descriptors")
+
+
 def pretrain_command(args) -> int:
     """Train (or resume) and print the final metrics as one JSON line. Exit code 0: trained, or the
     resumed checkpoint was already at --steps (a warning says so); 2: a user error, a refused resume
@@ -153,6 +169,7 @@ def pretrain_command(args) -> int:
     if args.objective and overrides.get("objective", args.objective) != args.objective:   # --objective won silently
         raise BiosigError(f"--set objective={json.dumps(overrides['objective'])} contradicts --objective "
                           f"{args.objective}: give the objective once")
+    _check_descriptor_tokenizer(args, overrides)
     check_paths(args.data, "--data")
     check_paths([args.out], "--out", "a folder for the checkpoint")
     if args.channel is not None and not args.channel.strip():

@@ -214,6 +214,12 @@ def probe_command(args) -> int:
         if args.positive not in set(y):
             alike = [str(v) for v in sorted(map(str, set(y))) if str(v).casefold() == str(args.positive).casefold()]
             hint = f" (labels are compared with their letter case: --positive {alike[0]}?)" if alike else ""
+            if _in_label_file(labels, args.label_column, args.positive):   # every such record left out
+                raise BiosigError(
+                    f"--positive {args.positive!r}: none of the records labelled {args.positive} in {args.labels} is "
+                    f"left to probe (not in {args.embeddings}"
+                    + (f", or no window at or above --min-quality {args.min_quality:g}" if args.min_quality > 0
+                       else "") + f"); the records probed are labelled {', '.join(sorted(map(str, set(y))))}")
             raise BiosigError(f"--positive {args.positive!r} is not a label value; values: "
                               f"{', '.join(sorted(map(str, set(y))))}{hint}")
         y = (y == args.positive).astype(int)
@@ -254,6 +260,13 @@ def probe_command(args) -> int:
     print_bootstrap(res)
     print_by_label(res.get("by label"), args)
     return 0
+
+
+def _in_label_file(labels, label_column: str, value) -> bool:
+    """Whether ``value`` is a label of the labels table at all (compared as the probe compares labels): a
+    --positive that only --min-quality or the embeddings left out is not a misspelt one."""
+    from encoders.probe_labels import label_value
+    return any(label_value(v if v is None else str(v)) == value for v in labels[label_column].to_list())
 
 
 def _refuse_id_labels(args, labels, y) -> None:
