@@ -11,9 +11,13 @@ breathing (coughing).  Invalid samples become NaN (gaps, held by the forecasters
 
 **Surrogate CSV**: a header with one time column (``t_s``, ``time_s``, ``time (s)``, ``t_ms``,
 ``time_ms``, ``timestamp_ms``, ``time [ms]``: unit s or ms), one or more amplitude columns whose
-name carries the unit (``amp_mm``, ``chest_cm``, ``amplitude (cm)``, ``abdomen [mm]``), and
-optionally a validity column (``valid``, ``validity``, ``valid_flag``: 1/true valid, 0/false
-invalid).  Amplitudes are converted to mm; rows marked invalid become NaN.
+name carries the unit, mm, cm or m (``amp_mm``, ``chest_cm``, ``amplitude (cm)``, ``abdomen [mm]``,
+``x_m``), and optionally a validity column (``valid``, ``validity``, ``valid_flag``: 1/true valid,
+0/false invalid).  Amplitudes are converted to mm (a metre column too: until 2026-12-07 ``x_m`` was not
+taken for a unit, and such a file was read as a plain table in unstated units); rows marked invalid
+become NaN.  An amplitude column without a sample (empty or NaN throughout: a marker the tracker never
+saw) is a channel of NaN, said in a warning, so that the other columns can still be used (``--channel``);
+it was refused with the whole file until 2026-12-07.
 """
 from __future__ import annotations
 
@@ -30,13 +34,16 @@ from biosig.readers.csv_dialect import header_columns, sniff
 from biosig.readers.repeated_rows import dropped_with_other_values
 from biosig.readers.tables import TIME_COLUMN_RE, exact_rate_hz, time_columns, time_units_per_s
 from biosig.readers.lib_paths import library_path
+from biosig.readers.unnamed_columns import tidy_header
 from biosig.record import Record
 
 VXP_SUFFIXES = (".vxp",)
-#: A surrogate amplitude column: a name and a length unit (``x_mm``, ``AP (cm)``, ``z [mm]``); group 1 the channel.
-AMPLITUDE_COLUMN_RE = re.compile(r"^\s*(.+?)\s*(?:_|\(|\[)\s*(mm|cm)\s*[)\]]?\s*$", re.IGNORECASE)
+#: A surrogate amplitude column: a name and a length unit (``x_mm``, ``AP (cm)``, ``z [mm]``, ``x_m``); group 1 the
+#: channel, group 2 the unit (a key of :data:`_TO_MM`).
+AMPLITUDE_COLUMN_RE = re.compile(r"^\s*(.+?)\s*(?:_|\(|\[)\s*(mm|cm|m)\s*[)\]]?\s*$", re.IGNORECASE)
 _VALID_NAMES = ("valid", "validity", "valid_flag", "validflag")
-_TO_MM = {"mm": 1.0, "cm": 10.0}
+_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0}
+_UNIT_EXAMPLES = "amp_mm, chest (cm) or x_m"
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +68,7 @@ def _csv_header(path) -> list[str]:
 
 
 def is_surrogate_csv(path) -> bool:
-    """True when the CSV header has a time column in s or ms and an amplitude column in mm or cm."""
+    """True when the CSV header has a time column in s or ms and an amplitude column in mm, cm or m."""
     cols = _csv_header(path)
     return bool(time_columns(cols)) and any(AMPLITUDE_COLUMN_RE.match(c) and not TIME_COLUMN_RE.match(c) for c in cols)
 
@@ -166,8 +173,10 @@ def _clean_times(path, t_s, values=None):
 
 
 def _check_numbers(path, df, columns) -> None:
-    """An amplitude column without a single number (text, or empty) is an error, not a trace of
-    missing samples; text values among numbers (``n/a``) are missing samples, counted in one warning."""
+    """An amplitude column of text without a single number is an error (a note, not a trace); one empty or NaN
+    throughout is a channel without samples, said in a warning: it matters only where it is used (the protocol
+    refuses a session missing it, naming it), not when ``--channel`` names the others.  Text values among numbers
+    (``n/a``) are missing samples, counted in one warning."""
     import polars as pl
 
     for c in columns:
@@ -176,7 +185,11 @@ def _check_numbers(path, df, columns) -> None:
         text = (col.is_not_null() & num.is_null()).to_numpy()
         first = f" (e.g. {col[int(np.argmax(text))]!r} at data row {int(np.argmax(text)) + 1})" if text.any() else ""
         if num.fill_nan(None).is_null().all():   # text, empty or NaN throughout
-            raise ReadError(path, f"column {c!r} holds no numbers{first}")
+            if text.any():
+                raise ReadError(path, f"column {c!r} holds no numbers{first}")
+            log.warning("%s: column %r has no sample (empty or NaN throughout): read as a channel without "
+                        "samples (leave it out to use the other columns)", path, c)
+            continue
         if text.any():
             log.warning("%s: column %r: %d value(s) that are not numbers%s taken as missing", path, c,
                         int(text.sum()), first)
@@ -195,6 +208,8 @@ def read_surrogate_csv(path) -> Record:
         raise ReadError(path, "no such file") from None
     except Exception as exc:  # polars raises many types for malformed text
         raise ReadError(path, f"cannot read as CSV ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    # ", "-separated (np.savetxt, a hand-written header): " x_mm" and " -489.2" were a column of text, refused
+    df = tidy_header(path, df).with_columns(pl.col(pl.String).str.strip_chars())
     tcols = time_columns(df.columns)
     if len(tcols) != 1:
         raise ReadError(path, f"need exactly one time column (t_s, t_ms, time (s), ...), found {tcols or 'none'}")
@@ -202,10 +217,10 @@ def read_surrogate_csv(path) -> Record:
     amps = [(c, AMPLITUDE_COLUMN_RE.match(c)) for c in df.columns if c != tcol and c.strip().lower() not in _VALID_NAMES]
     bad = [c for c, m in amps if m is None]
     if bad:
-        raise ReadError(path, f"column(s) {', '.join(bad)} carry no unit: name amplitude columns like amp_mm or "
-                              "chest (cm)")
+        raise ReadError(path, f"column(s) {', '.join(repr(c.strip()) for c in bad)} carry no unit: name amplitude "
+                              f"columns with theirs, mm, cm or m (e.g. {_UNIT_EXAMPLES})")
     if not amps:
-        raise ReadError(path, "no amplitude column (name it with its unit, e.g. amp_mm or chest (cm))")
+        raise ReadError(path, f"no amplitude column (name it with its unit, mm, cm or m, e.g. {_UNIT_EXAMPLES})")
     try:
         t = df[tcol].cast(pl.Float64).to_numpy() / time_units_per_s(tcol)
         X = np.stack([df[c].cast(pl.Float64, strict=False).to_numpy() * _TO_MM[m.group(2).lower()]
