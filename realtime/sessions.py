@@ -198,9 +198,11 @@ def _expand_folders(paths: list[pathlib.Path]) -> tuple[list[pathlib.Path], set[
 def _record_session(path: pathlib.Path, fmt: str, rate_hz: float, channels) -> Session:
     """One session from any recording :func:`biosig.read` accepts (see the module notes)."""
     from biosig.readers import read, resample
+    from biosig.readers.table_time_units import rate_option
 
     try:
-        rec = read(path)
+        with rate_option(None):   # forecast takes no rate of a table without times: no hint naming one
+            rec = read(path)
         if channels:
             absent = [c for c in channels if c not in rec.channels]
             if absent:

@@ -7,9 +7,9 @@ reads it (real CSV files, the real CLI; NumPy oracles).
   in unstated units ("states no unit"); a metre column is now converted to mm, as cm is.
 * A misspelled unit (``x_mmm``) is named, with the units accepted; a ``", "``-separated file (np.savetxt) is read
   (its columns of " -489.2" were text, refused).
-* A bare ``time, x, y, z`` header is refused with a hint about ``--sample-rate-hz``, an option ``biosig forecast``
-  does not have: not fixed here (the text is built in ``biosig/readers/table_time_units.py`` and
-  ``biosig/readers/__init__.py``, outside this change): strict xfail.
+* A bare ``time, x, y, z`` header was refused with a hint about ``--sample-rate-hz``, an option ``biosig forecast``
+  does not have: the readers' hints name the caller's way to state a rate
+  (``biosig.readers.table_time_units.rate_option``; forecast: none).
 """
 import json
 import logging
@@ -131,8 +131,6 @@ def test_comma_space_separated_columns_are_read(tmp_path):
     np.testing.assert_allclose(rec.times_s, t, atol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="the --sample-rate-hz hint is built in biosig/readers/table_time_units.py "
-                                       "(bare_time_unit) and readers/__init__.py, outside this change")
 def test_a_bare_time_header_gets_no_hint_about_an_option_forecast_lacks(tmp_path, capsys):
     t, X = _breathing(n_s=5)
     src = _write(tmp_path / "bare.csv", t, X, "time, x, y, z")

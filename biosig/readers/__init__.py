@@ -156,10 +156,12 @@ def _detect(path: pathlib.Path, rate_stated: bool) -> str:
         if rate_stated:
             return "untimed-csv"   # no time column: read at the rate the caller states
         line = first_line(path).strip()
+        from biosig.readers.table_time_units import _RATE_OPTION
+        option = _RATE_OPTION.get()
         raise ReadError(path, f"first line {line[:80]!r} is neither a marker CSV "
                               "(\"Frame\";\"Timestamp\";\"x\";\"y\";\"z\") nor a table with one time column "
-                              f"({TIME_COLUMN_HELP}); bare sample values are read at a rate you state "
-                              "(--sample-rate-hz HZ, or read(..., sample_rate_hz=HZ))")
+                              f"({TIME_COLUMN_HELP})" + (f"; bare sample values are read at a rate you state ({option})"
+                                                         if option else ""))
     raise ReadError(path, f"unknown format (extension {suffix or 'none'!r}); accepted: {_ACCEPTED}")
 
 

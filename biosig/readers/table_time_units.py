@@ -10,6 +10,8 @@ Split out of :mod:`.tables`, which re-exports every name; log records keep that 
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
 
@@ -94,8 +96,30 @@ def _time_unit(column: str, t: np.ndarray, sample_rate_hz: float | None = None) 
                               f"{rate_s:.4g} Hz; in milliseconds it would be {rate_ms / 1000:.4g} kHz); name it "
                               "t_s to say so")
     return "", "", (f"column {column!r} names no time unit and {both}: name it with its unit "
-                    f"({TIME_COLUMN_HELP}), or state the rate (--sample-rate-hz HZ, or read(..., "
-                    "sample_rate_hz=HZ)) to pick the unit that gives it")
+                    f"({TIME_COLUMN_HELP}){stated_rate_hint('to pick the unit that gives it')}")
+
+
+#: How a caller states the rate of a table (in the hints of errors about one without a time unit or a time column):
+#: the CLI's option and the API's argument by default; None where the caller takes no rate (``biosig forecast``: the
+#: hint named --sample-rate-hz, an option it does not have). Set with :func:`rate_option`.
+_RATE_OPTION: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "biosig_rate_option", default="--sample-rate-hz HZ, or read(..., sample_rate_hz=HZ)")
+
+
+@contextlib.contextmanager
+def rate_option(text: str | None):
+    """Within the block, errors of the readers say ``text`` as the way to state a table's rate (None: no way)."""
+    token = _RATE_OPTION.set(text)
+    try:
+        yield
+    finally:
+        _RATE_OPTION.reset(token)
+
+
+def stated_rate_hint(what: str) -> str:
+    """``", or state the rate (OPTION) " + what`` where the caller takes a rate, else ``""``."""
+    option = _RATE_OPTION.get()
+    return f", or state the rate ({option}) {what}" if option else ""
 
 
 def bare_time_unit(path, column: str, t: np.ndarray, sample_rate_hz: float | None = None) -> tuple[str, str]:
