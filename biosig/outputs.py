@@ -22,10 +22,27 @@ def _make_folder(folder: pathlib.Path, flag: str, path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WriteError(f"{flag} {path}", f"cannot create the folder {folder} ({exc.strerror or exc})") from None
+        raise WriteError(f"{flag} {path}", f"cannot create the folder {folder} ({_os_words(exc)})") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise WriteError(f"{flag} {path}", f"cannot write in the folder {folder} (permission denied)")
+        raise WriteError(f"{flag} {path}", f"cannot write in the folder {folder} ({_why_not_writable(folder)})")
     _try_write(folder, flag, path)
+
+
+def _why_not_writable(folder: pathlib.Path) -> str:
+    """Why ``os.access`` said no: a read-only mount (a read-only NFS export, a container's ``:ro`` volume, a CD)
+    is "read-only file system", as the OS says it (EROFS), not "permission denied" (EACCES): the user's fix is
+    another folder, not a ``chmod``. ``os.access`` gives no errno; the mount's ``ST_RDONLY`` flag tells them apart."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except (OSError, AttributeError):   # no statvfs (Windows): the old words
+        pass
+    return "permission denied"
+
+
+def _os_words(exc: OSError) -> str:
+    """The OS's reason, in the lower case of this module's own ("read-only file system", "permission denied")."""
+    return exc.strerror[:1].lower() + exc.strerror[1:] if exc.strerror else str(exc)
 
 
 def _try_write(folder: pathlib.Path, flag: str, path) -> None:
@@ -40,7 +57,7 @@ def _try_write(folder: pathlib.Path, flag: str, path) -> None:
         try:
             fd, probe = tempfile.mkstemp(prefix=".biosig-write-check-", dir=folder)
         except OSError as exc:
-            raise WriteError(f"{flag} {path}", f"cannot write in the folder {folder} ({exc.strerror or exc})") from None
+            raise WriteError(f"{flag} {path}", f"cannot write in the folder {folder} ({_os_words(exc)})") from None
         os.close(fd)
         os.unlink(probe)
 

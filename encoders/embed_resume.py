@@ -123,8 +123,12 @@ class EmbedParts(FolderLock):
                 old = json.loads(path.read_text())
             except (OSError, ValueError):
                 old = {}
+        if old is None:
+            self._check_ours(force)
         if old is None and not self._parts():
             pass
+        elif old is None and not force:
+            raise self._not_ours(f"{len(self._parts())} part file(s) but no {JOB_FILE}")
         elif old != job:
             parts = len(self._parts())
             if not force:
@@ -140,6 +144,25 @@ class EmbedParts(FolderLock):
                         "starting over", parts, self.dir)
         from encoders.scoring.files import atomic_write_bytes
         atomic_write_bytes(path, json.dumps(job, indent=2, sort_keys=True).encode())
+
+    def _check_ours(self, force: bool) -> None:
+        """A parts folder without job.json holds nothing but what a run killed before writing it leaves (the lock, a
+        temporary, parts with ``force``): any other file is another tool's, which the end of this run would have
+        removed with the folder. Refused, ``force`` or not (:meth:`_not_ours`)."""
+        ours = {LOCK_FILE, JOB_FILE}
+        foreign = sorted(p.name for p in self.dir.iterdir()
+                         if p.name not in ours and not (p.name.startswith(".") and p.name.endswith(".tmp"))
+                         and not (p.name.startswith("part-") and p.name.endswith(".parquet")))
+        if foreign:
+            from biosig.record import names_text
+            raise self._not_ours(f"{names_text(foreign)} and no {JOB_FILE}")
+
+    def _not_ours(self, what: str) -> EncoderError:
+        """The one line for a parts folder this run cannot resume (it lacks job.json): what it holds, what to do.
+        It said "other options (model None there, ...)", as if an embed run with other options had left it."""
+        return EncoderError(f"--out {self.out}: {self.dir} holds {what}: not the parts of a biosig embed run that "
+                            f"can be resumed (another tool's folder, or its {JOB_FILE} removed); remove {self.dir}, "
+                            "or choose another --out")
 
     # ------------------------------------------------------------------ resume
     def todo(self, sources: list[str], stamps: list[dict]) -> tuple[list[int], int]:

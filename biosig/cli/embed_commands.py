@@ -30,7 +30,7 @@ def register(subparsers) -> None:
                     "A bad input is reported on stderr and the others are still written (exit code 1; "
                     "2 when none could be embedded); a failure shared by several inputs is said once, then "
                     "counted at the end with the inputs it names, as score sums up its errors. "
-                    "Rerunning the same command after a Ctrl-C (exit code 130), a SIGTERM (143) or a crash "
+                    "Rerunning the same command after a Ctrl-C (exit code 130), a SIGTERM (143), a SIGHUP (129) or a crash "
                     "resumes: the recordings embedded so far are kept in OUT.parquet.parts/ until --out is written. "
                     "A recording without signal (every sample missing, or constant) is refused, as score refuses it. "
                     "Progress: a line on stderr every 10 s (BIOSIG_PROGRESS_S), also while one long recording runs. "
@@ -59,7 +59,8 @@ def register(subparsers) -> None:
 
 
 def embed_command(args) -> int:
-    """:func:`_embed_command`, stopped by SIGTERM as by Ctrl-C (the recordings embedded so far kept; exit 143)."""
+    """:func:`_embed_command`, stopped by SIGTERM or SIGHUP as by Ctrl-C (the recordings embedded so far kept; exit 143,
+    129)."""
     from biosig.cli.score_commands import stopped_by_sigterm_as_ctrl_c
     return stopped_by_sigterm_as_ctrl_c("embed", _embed_command, args)
 
@@ -67,7 +68,7 @@ def embed_command(args) -> int:
 def _embed_command(args) -> int:
     """Embed each input; like ``score``, a bad input is reported on stderr (one line) and the
     good ones are still written. Exit code 0: all embedded; 1: some inputs failed; 2: usage
-    error or nothing could be embedded; 130: interrupted, 143: stopped by SIGTERM (the same command resumes:
+    error or nothing could be embedded; 130: interrupted, 143: stopped by SIGTERM, 129: by SIGHUP (the same command resumes:
     :mod:`encoders.embed_resume`)."""
     import pathlib
 
@@ -186,7 +187,8 @@ def _embed_into(parts, enc, paths, out, prov, opts, batch_size: int) -> int:
             try:
                 parts.flush()
             except BiosigError as flush_error:   # a full disk: the parts written before stay
-                log.warning("%s", flush_error)
+                if str(flush_error) != str(exc):   # the part that just failed, failing again: said once, below
+                    log.warning("%s", flush_error)
                 parts.pending = []
         kept = len(set(parts.latest) & set(sources))
         if not parts.latest:   # nothing to resume: no parts folder left behind

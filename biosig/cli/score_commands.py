@@ -3,8 +3,9 @@
 Exit codes: 0 when every record was scored, 1 when the run finished but at least one record is in
 ``errors.parquet`` (bad records never stop the run), 2 for a usage error (bad arguments, no
 records found, a model that cannot be loaded, an output folder holding another job's results, an
-output file that cannot be written: a full disk), 130 when interrupted by Ctrl-C and 143 by SIGTERM (a batch
-scheduler's stop, ``timeout``, ``kill``: handled as Ctrl-C is, tables written; rerun the same command to resume).
+output file that cannot be written: a full disk), 130 when interrupted by Ctrl-C, 143 by SIGTERM (a batch
+scheduler's stop, ``timeout``, ``kill``) and 129 by SIGHUP (an ssh session dropped; not under ``nohup``): both handled
+as Ctrl-C is, tables written; rerun the same command to resume.
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def register(subparsers) -> None:
                     "skipped, records whose files changed are scored again, and the tables hold the "
                     "inputs of this run only. Exit code 0: all records scored; 1: some records failed (see "
                     "errors.parquet); 2: usage error, or an output file could not be written (full disk); 130: "
-                    "Ctrl-C, 143: SIGTERM (both write the tables of the records done; the same command resumes). "
+                    "Ctrl-C, 143: SIGTERM, 129: SIGHUP (all write the tables of the records done; the same command "
+                    "resumes). "
                     "Progress: a bar on a terminal, else a line on stderr every 10 s (BIOSIG_PROGRESS_S), also "
                     "while one long record runs.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="record files, folders or record lists")
@@ -137,6 +139,7 @@ class _Progress:
 
 
 EXIT_SIGTERM = 128 + 15   # the shell's code for a process ended by SIGTERM
+EXIT_SIGHUP = 128 + 1     # ... and by SIGHUP
 
 
 def run_score_command(args) -> int:
@@ -145,8 +148,9 @@ def run_score_command(args) -> int:
 
 
 def stopped_by_sigterm_as_ctrl_c(command: str, handler, args) -> int:
-    """``handler(args)`` with SIGTERM handled as Ctrl-C (:func:`_sigterm_as_ctrl_c`); a run it stopped exits 143,
-    the shell's code for SIGTERM, after one line (the run's own warning says what was kept). ``embed`` too."""
+    """``handler(args)`` with SIGTERM and SIGHUP handled as Ctrl-C (:func:`_sigterm_as_ctrl_c`); a run one stopped
+    exits 128 + its number (143, 129), the shell's code for it, after one line (the run's own warning says what was
+    kept). ``embed`` too."""
     terms: list[int] = []
     with _sigterm_as_ctrl_c(terms):
         try:
@@ -154,8 +158,12 @@ def stopped_by_sigterm_as_ctrl_c(command: str, handler, args) -> int:
         except KeyboardInterrupt:
             if not terms:
                 raise
-    print(f"biosig {command}: stopped by SIGTERM", file=sys.stderr)
-    return EXIT_SIGTERM
+    import signal
+    try:
+        print(f"biosig {command}: stopped by {signal.Signals(terms[0]).name}", file=sys.stderr)
+    except OSError:   # a terminal gone with the hang-up and stderr not yet sent elsewhere: the exit code says it
+        pass
+    return 128 + terms[0]
 
 
 @contextlib.contextmanager
@@ -166,7 +174,11 @@ def _sigterm_as_ctrl_c(terms: list[int]):
     ("out of memory?"), counting it towards being recorded as failed. Batch schedulers (SLURM, Kubernetes),
     ``timeout`` and ``kill`` all send SIGTERM. The signal is handed to the SIGINT handler in force, so a step
     that holds Ctrl-C (:func:`biosig.interrupts.interrupts_deferred`) holds it too; ``terms`` records that it came.
-    ``embed`` lost the recordings embedded since its last part (up to 10 s of work) the same way."""
+    ``embed`` lost the recordings embedded since its last part (up to 10 s of work) the same way.
+
+    SIGHUP (an ssh session dropped under a run started without ``nohup``) killed both at once too: handled the same
+    way, unless it is ignored (``nohup``: left so). The terminal is gone then, and a write to it fails (EIO): stdout
+    and stderr that are that terminal go to /dev/null first, so the tables are still written and the exit is 129."""
     import signal
     import threading
 
@@ -176,16 +188,36 @@ def _sigterm_as_ctrl_c(terms: list[int]):
 
     def on_term(signum, frame) -> None:
         terms.append(signum)
+        if signum == getattr(signal, "SIGHUP", None):
+            _off_the_terminal()
         handler = signal.getsignal(signal.SIGINT)
         if callable(handler):
             handler(signal.SIGINT, frame)
         else:   # SIGINT ignored (a background job of a shell without job control): stop all the same
             raise KeyboardInterrupt
-    before = signal.signal(signal.SIGTERM, on_term)
+    handled = [signal.SIGTERM]
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:   # nohup: ignored
+        handled.append(signal.SIGHUP)
+    before = {sig: signal.signal(sig, on_term) for sig in handled}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
+        for sig, handler in before.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _off_the_terminal() -> None:
+    """stdout and stderr that are a terminal, sent to /dev/null: after a hang-up every write to it fails (EIO), and
+    the first one (a progress bar closed, a warning) would have ended the run with a traceback instead of 129."""
+    import os
+    for fd in (1, 2):
+        try:
+            if os.isatty(fd):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        except OSError:
+            pass
 
 
 @contextlib.contextmanager

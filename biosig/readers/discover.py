@@ -125,12 +125,27 @@ def _is_list_file(path: pathlib.Path) -> bool:
         return True
     if path.suffix.lower() not in LIST_EXTENSIONS:
         return False
+    if _lists_nothing(path):   # an empty list is a list of no records ("no records found", as an empty folder)
+        return True
     entries = _list_entries(path)
     # at least half of the listed records exist: the missing ones are reported by the reader, one by
     # one, and never turn the list into a "table" that hides the others (a column of bare sample
     # values names no existing file)
     found = sum(e.exists() or e.with_name(e.name + ".hea").exists() for e in entries)
     return bool(entries) and 2 * found >= len(entries)
+
+
+def _lists_nothing(path: pathlib.Path) -> bool:
+    """A ``.txt``/``.lst``/``.list`` file with no line but blank ones and ``#`` comments (0 bytes too): a list of
+    records that names none. Read as a record, it was an "empty file" error row and exit 1 where an empty folder is
+    "no records found" and exit 2. Over 64 KiB it is not looked into (no list of nothing is that long)."""
+    try:
+        if path.stat().st_size > 1 << 16:
+            return False
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return all(not line.split("#", 1)[0].strip() for line in text.splitlines())
 
 
 def _is_small_list(path: pathlib.Path) -> bool:
