@@ -385,12 +385,21 @@
     }
   }
 
-  let es = null, retryMs = 500;
+  // The first update on a connection (ours or the browser's own retry) is the server's full state: it replaces
+  // what the page held of each stream. Merged, a restarted server's stream without a score yet kept the last
+  // HR from before the restart, in green and with no age, until its next window.
+  let es = null, retryMs = 500, fresh = true;
   function connect() {
     D.connects++;
     es = new EventSource("/events");
-    es.onopen = () => { retryMs = 500; };
-    es.onmessage = ev => { try { apply(JSON.parse(ev.data)); } catch (e) { console.error(e); D.lastError = String(e); } };
+    es.onopen = () => { retryMs = 500; fresh = true; };   // the browser's own retries open too
+    es.onmessage = ev => {
+      try {
+        const up = JSON.parse(ev.data);
+        if (fresh) { D.streams = {}; fresh = false; }
+        apply(up);
+      } catch (e) { console.error(e); D.lastError = String(e); }
+    };
     es.onerror = () => {
       lost("connection failed");
       if (es.readyState === EventSource.CLOSED) reconnect();   // the browser gave up: we do not
