@@ -136,6 +136,9 @@ class Subscriber(ClientSocket):
         self._after_restart: set[str] = set()   # topics not seen since the last restart
         self.sock = None
         self._heard = False   # any frame at all yet
+        #: what the silence before any frame means where the caller knows (``listen``: the runtime answered that it
+        #: is starting); None: the runtime may not run, or this may not be its output endpoint
+        self.silence_hint: str | None = None
         self.reset_silence()
         try:
             self._connect()
@@ -168,7 +171,7 @@ class Subscriber(ClientSocket):
         if quiet_s < due:
             return
         self._silence_said_s = quiet_s
-        hint = "the runtime stopped?" if self._heard else \
+        hint = "the runtime stopped?" if self._heard else self.silence_hint or \
             "not even a heartbeat yet: is the runtime running, and is this its output endpoint?"
         log.warning("no frames from %s for %s (%s); reconnecting every %s (said again at %s)", self.endpoint,
                     duration_text(quiet_s), hint, duration_text(self.stale_s),

@@ -318,6 +318,9 @@ def listen_waiting_text(args, sub) -> str:
         hint.append("the default status endpoint: give the runtime's --status with --output")
     if args.keys:
         hint.append("with --keys: are they the runtime's keys?")
+    if state == "starting":   # the subscriber's silence line said "is the runtime running?" after it
+        sub.silence_hint = (f"the runtime on {args.status} was starting when asked (loading models, compiling "
+                            "kernels): it publishes once it serves")
     msg = {"starting": "runtime starting (loading models, compiling kernels); waiting",
            "serving": "runtime serving; waiting for frames",
            "absent": f"no runtime answered on {args.status}"
