@@ -120,3 +120,69 @@ def parse_channel_modalities(items) -> dict[str, str]:
             raise SignalError(f"--channel {item!r}: expected NAME=MODALITY, e.g. II=ecg")
         out[name.strip()] = check_modality(modality.strip().lower())
     return out
+
+
+# Channels that are no waveform of any modality here, whatever the record's modality: invasive and cuff pressures
+# (MIMIC / PhysioNet ABP, ART, PAP, CVP, ICP, ...), saturation and rate trends, temperatures. Their name or unit says
+# so, so they never join a stream or an encoder as "the record's modality" (041s replayed ABP and PAP, in mmHg, as
+# ECG leads).
+_NOT_A_WAVEFORM = (r"^(ABP|ART|ARTERIAL|AOBP|AO|PAP|PA|CVP|ICP|LAP|RAP|UAP|NBP.*|[SDM]?BP|PRESSURE.*|"
+                   r"SPO2|SAO2|SPO2%|HR|HEART ?RATE|PULSE ?RATE|TEMP.*)$")
+_NOT_A_WAVEFORM_UNITS = {"mmhg", "cmh2o", "kpa", "torr", "%", "bpm", "/min", "1/min", "beats/min", "°c", "degc", "°f"}
+# modalities whose waveform can be recorded in one of those units (airway and nasal pressure in cmH2O: resp)
+_UNIT_ALLOWED = {"resp": {"cmh2o", "kpa", "mmhg", "torr"}}
+
+
+def ruled_out(name: str, unit: str, modality: str) -> str:
+    """Why channel ``name`` (in ``unit``) cannot be a ``modality`` waveform ("" when it can): a pressure, a
+    trend or a temperature by its name (``ABP``, ``PAP``, ``SpO2``, ``HR``) or unit (``mmHg``, ``%``, ``bpm``).
+    Only for waveform modalities (``"other"`` takes anything).
+
+    >>> ruled_out("ABP", "mmHg", "ecg"), ruled_out("ch2", "mmHg", "ecg"), ruled_out("ch1", "mV", "ecg")
+    ('a pressure, trend or temperature channel', 'unit mmHg', '')
+    """
+    if modality == "other":
+        return ""
+    if re.match(_NOT_A_WAVEFORM, str(name).strip().upper()):
+        return "a pressure, trend or temperature channel"
+    key = str(unit or "").strip().lower()
+    if key in _NOT_A_WAVEFORM_UNITS and key not in _UNIT_ALLOWED.get(modality, ()):
+        return f"unit {unit}"
+    return ""
+
+
+def modality_channel_indices(channels, channel_modalities, units, modality: str,
+                             record_modality: str) -> tuple[list[int], list[int]]:
+    """``(taken, left_out)``: positions of the channels of ``modality`` and of the others, the one rule by
+    which replay's streams, ``score``, ``embed`` and the pretraining windows pick a modality's channels.
+
+    Taken are the channels whose modality (the user's ``--channel NAME=MODALITY``, else the guess from name
+    and rate) is ``modality``. A channel of unknown modality (``"other"``) is taken only where no channel is
+    named ``modality`` and the record is of ``modality`` (the reader's word, or ``--modality``: a camera's
+    ``R``, ``G``, ``B``, a CSV's ``ch1`` read with ``--modality ecg``), and never when its name or unit rules
+    it out (:func:`ruled_out`). Before, unknown channels went with the record's modality: MIMIC 041s's ABP
+    and PAP (mmHg) rode beside III, I, V as ECG leads in replay, and the runtime's ECG quality averaged them.
+
+    >>> modality_channel_indices(["III", "ABP", "PLETH"], ["ecg", "other", "ppg"], ["mV", "mmHg", "mV"],
+    ...                          "ecg", "ecg")
+    ([0], [1, 2])
+    >>> modality_channel_indices(["ch1", "ch2"], ["other", "other"], ["mV", "mmHg"], "ecg", "ecg")
+    ([0], [1])
+    """
+    mods, names = list(channel_modalities), list(channels)
+    units = list(units) if units is not None else [""] * len(names)
+    taken = [i for i, m in enumerate(mods) if m == modality]
+    if not taken and modality != "other" and record_modality == modality:
+        taken = [i for i, m in enumerate(mods) if m == "other" and not ruled_out(names[i], units[i], modality)]
+    return taken, [i for i in range(len(names)) if i not in taken]
+
+
+def left_out_text(channels, channel_modalities, units, left_out, modality: str) -> str:
+    """``ABP (other, mmHg), PLETH (ppg)``: the channels ``left_out`` of a ``modality`` selection, each with its
+    modality and, where :func:`ruled_out` says why it cannot be ``modality``, its unit."""
+    parts = []
+    for i in left_out:
+        why = ruled_out(channels[i], units[i] if units is not None else "", modality)
+        unit = f", {units[i]}" if why and units is not None and units[i] else ""
+        parts.append(f"{channels[i]} ({channel_modalities[i]}{unit})")
+    return ", ".join(parts)

@@ -66,20 +66,35 @@ def select_channels(record, modality: str, every_lead: bool = False):
     spirometry: the first such channel, unless ``every_lead`` (:func:`encoder_channels` chooses)."""
     from biosig.readers.gap_resample import to_uniform_grid
     from biosig.record import names_text, require_record
+    from biosig.modality import modality_channel_indices
     record = to_uniform_grid(require_record(record, "embedding"))
-    # the user's --channel NAME=MODALITY (metadata) first, then the guess from name and rate
-    keep = [c for c, m in zip(record.channels, record.channel_modalities) if m == modality]
-    if not keep:
+    # the user's --channel NAME=MODALITY (metadata) first, then the guess from name and rate; channels of unknown
+    # modality only where none is named of it and the record is of it (--modality), never a pressure (041s's ABP)
+    mods = record.channel_modalities
+    taken, left = modality_channel_indices(record.channels, mods, record.units, modality, record.modality)
+    if not taken:
         if record.modality != modality:
             raise EncoderError(f"the {modality} encoder needs {modality} channels: "
-                               f"{channels_hint(record.channel_modalities, modality)}; the record has "
+                               f"{channels_hint(mods, modality)}; the record has "
                                f"{record.modality} channels {names_text(record.channels)}; in Python "
                                f"Record(..., modality={modality!r})")
-        keep = list(record.channels)
+        raise EncoderError(f"the {modality} encoder needs {modality} channels: {channels_hint(mods, modality)}; "
+                           f"none of {left_out_phrase(record, left, modality)} can be one")
+    keep = [record.channels[i] for i in taken]
+    if left:   # said once per record: later selections are of the kept channels
+        from encoders.lead_choice import say_left_out
+        say_left_out(record, mods, left, modality)
     # audio: every audio channel (the pipeline's ``mono`` step mixes them down); the selection keeps
     # the modality (Record.select guesses it again from the names: a channel "ch1" of a record read
     # with --modality ecg became "other", and the next selection refused it)
     return record.select(keep[:1] if modality in ("ppg", "spiro") and not every_lead else keep).replace(modality=modality)
+
+
+def left_out_phrase(record, left: list[int], modality: str) -> str:
+    """``ABP (other, mmHg), PLETH (ppg)``: the channels ``left`` of ``record`` (positions) as
+    :func:`biosig.modality.left_out_text` names them."""
+    from biosig.modality import left_out_text
+    return left_out_text(record.channels, record.channel_modalities, record.units, left, modality)
 
 
 def encoder_channels(record, config):

@@ -10,12 +10,15 @@ through it the probe's hrv and ibi baselines) make.
 """
 from __future__ import annotations
 
+import logging
 import re
 from typing import Callable
 
 import numpy as np
 
 from biosig.lead_quality import lead_summaries, near_best_share
+
+log = logging.getLogger(__name__)
 
 MIN_VALID_FRACTION = 0.5  # a channel with fewer finite samples than this is not usable
 # modalities whose leads are ranked by their share of windows passing the quality gate (score, embed, serve)
@@ -125,9 +128,45 @@ def ranked_leads(rec, usable: list[bool], why: list[str] | None, modality: str, 
     (:func:`encoders.data.encoder_channels`, through :func:`fed_lead_order`) each wrote out; they differ only
     around it (score: every channel of the record, an unusable one refused; embed: the modality's channels, all
     of them usable where too few are, and none reordered where there are no more than the model takes)."""
-    mods = rec.channel_modalities if modalities is None else tuple(modalities)
+    mods = modality_candidates(rec, modality, rec.channel_modalities if modalities is None else tuple(modalities))
     share = lead_usable_shares(rec, usable, n, modality, modalities=mods)
     return choose_channels(rec.channels, mods, usable, modality, vocabulary, n, why, share)
+
+
+def modality_candidates(rec, modality: str, mods: tuple[str, ...]) -> tuple[str, ...]:
+    """``mods`` (each channel's modality, as ``score`` sees them: every channel ``modality`` for a record read
+    with ``--modality`` whose names say nothing) with every channel the one rule does not give ``modality``
+    (:func:`biosig.modality.modality_channel_indices`: a pressure, a trend, an unknown channel beside named leads)
+    as ``"other"``, and the channels left out named in one warning on stderr (once per record: ``score`` selects
+    once). A blood pressure wave in mmHg read with ``--modality ecg`` was a candidate ECG lead."""
+    from biosig.modality import modality_channel_indices
+    taken, _ = modality_channel_indices(rec.channels, rec.channel_modalities, rec.units, modality, rec.modality)
+    out = tuple(m if i in taken or m != modality or rec.channel_modalities[i] == modality else "other"
+                for i, m in enumerate(mods))
+    left = [i for i, m in enumerate(out) if m != modality]
+    if left and len(left) < len(out):   # none of the modality: choose_channels' error names them all
+        say_left_out(rec, out, left, modality)
+    return out
+
+
+def say_left_out(rec, mods: tuple[str, ...], left: list[int], modality: str) -> None:
+    """One warning (stderr) naming the channels of ``rec`` (positions ``left``; ``mods``: each one's modality) that
+    a ``modality`` model is not fed, with the ones it is: ``041s.hea: ecg channels III, I, V; left out: ABP (other,
+    mmHg), PAP (other, mmHg), PLETH (ppg), RESP (resp)``. ``score`` (:func:`ranked_leads`) and ``embed``
+    (:func:`encoders.data.select_channels`) each select once per record, from the record's channels."""
+    from biosig.modality import left_out_text
+    where = rec.metadata.get("source") or rec.metadata.get("record_name") or "record"
+    text = (f"{where}: {modality} channels {', '.join(c for i, c in enumerate(rec.channels) if i not in left)}; "
+            f"left out: {left_out_text(rec.channels, mods, rec.units, left, modality)}")
+    if text in _SAID_LEFT_OUT:   # embed selects from the record twice (the fed record and the recorded one)
+        return
+    _SAID_LEFT_OUT[text] = None
+    while len(_SAID_LEFT_OUT) > 64:   # the latest records of a long job: a bounded memory
+        del _SAID_LEFT_OUT[next(iter(_SAID_LEFT_OUT))]
+    log.warning("%s", text)
+
+
+_SAID_LEFT_OUT: dict[str, None] = {}   # the latest left-out lines said in this process (insertion order)
 
 
 def fed_lead_order(channels: tuple[str, ...], modality: str, vocabulary: tuple[str, ...], n: int, why: list[str],

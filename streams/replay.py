@@ -113,12 +113,18 @@ def replay_sources(paths, *, speed: float = 1.0, endpoint: str = DEFAULT_INGEST,
 
 def _record_sources(rec, pub, path, speed: float, frame_s: float) -> list:
     """One :class:`ReplaySource` per modality of ``rec``, each on its own stream of ``pub``."""
+    from biosig.modality import left_out_text
     from streams.publisher import max_frame_n
-    groups: dict[str, list[int]] = {}
-    # the reader's or the user's word, else the guess from name and rate: a 1 Hz trend named 'II'
-    # is not an ECG stream (the runtime refuses ECG below 50 Hz); unknown channels go with the record
-    for i, m in enumerate(rec.channel_modalities):
-        groups.setdefault(rec.modality if m == "other" else m, []).append(i)
+    groups = replay_groups(rec)
+    mods = rec.channel_modalities
+    sent = {i for idx in groups.values() for i in idx}
+    unsent = [i for i in range(rec.n_channels) if i not in sent]
+    if unsent:   # never silently: one line naming them
+        left = left_out_text(rec.channels, mods, rec.units, unsent, rec.modality)
+        if not groups:
+            raise StreamError(f"{path}: no channel of a modality the runtime takes: {left}; nothing to replay")
+        log.warning("%s: channel(s) %s not replayed: no stream of their modality (streams: %s)", path, left,
+                    "; ".join(f"{m} {', '.join(rec.channels[i] for i in idx)}" for m, idx in groups.items()))
     sources = []
     for modality, idx in groups.items():
         empty = [i for i in idx if not np.isfinite(rec.samples[i]).any()]
@@ -140,6 +146,26 @@ def _record_sources(rec, pub, path, speed: float, frame_s: float) -> list:
     if not sources:
         raise StreamError(f"{path}: no channel holds a valid sample; nothing to replay")
     return sources
+
+
+def replay_groups(rec) -> dict[str, list[int]]:
+    """``{modality: channel positions}`` of the streams ``rec`` is replayed as: each channel's modality (the
+    reader's or the user's word, else the guess from name and rate: a 1 Hz trend named 'II' is not an ECG stream,
+    the runtime refuses ECG below 50 Hz), by :func:`biosig.modality.modality_channel_indices`. A channel of
+    unknown modality joins the record's stream only where no channel is named of the record's modality (a
+    camera's R, G, B; a table whose names say nothing travels as the record's, ``other`` included), never beside
+    named leads: MIMIC 041s sent ABP and PAP (mmHg) on ``041s/ecg`` beside III, I, V, and the runtime's ECG
+    quality averaged a blood pressure wave. Channels in no group are not replayed (said in one line)."""
+    from biosig.modality import modality_channel_indices
+    mods = rec.channel_modalities
+    groups: dict[str, list[int]] = {}
+    for m in dict.fromkeys(mods if rec.modality in mods else (*mods, rec.modality)):
+        if m == "other" and rec.modality != "other":
+            continue   # unknown channels: only through the record's modality (the rule's fallback)
+        taken, _ = modality_channel_indices(rec.channels, mods, rec.units, m, rec.modality)
+        if taken:
+            groups[m] = taken
+    return dict(sorted(groups.items(), key=lambda kv: kv[1][0]))   # in record order, as before
 
 
 def replay_duration_s(sources) -> float:

@@ -424,8 +424,9 @@ def test_replay_sends_gaps_of_any_modality_as_sequence_gaps_and_drops_empty_chan
 def test_replay_takes_each_channel_modality_from_name_and_rate(tmp_path):
     """A 1 Hz trend table with a column named 'II' is not an ECG stream (ECG below 50 Hz is a unit
     mistake to the runtime, and `biosig info` lists it as 'other'): replay sends it with the record's
-    other channels instead of refusing the whole file; at 250 Hz the same table is an ECG stream
-    (unknown channels travel with the record's modality, as before)."""
+    other channels instead of refusing the whole file; at 250 Hz the same table is an ECG stream of
+    lead II alone (a heart-rate trend named 'HR' is no ECG lead: until 2026-12-07 it rode on the ECG
+    stream; biosig.modality.modality_channel_indices)."""
     import polars as pl
     t = np.arange(60.0)
     trend = tmp_path / "trend.csv"
@@ -438,7 +439,7 @@ def test_replay_takes_each_channel_modality_from_name_and_rate(tmp_path):
     bed = tmp_path / "bed.csv"
     pl.DataFrame({"t_s": t, "HR": np.full(t.size, 70.0), "II": np.sin(2 * np.pi * t)}).write_csv(bed)
     sources, _ = _replayed(bed, 0.3)
-    assert [(s.out.modality, s.out.channels) for s in sources] == [("ecg", ["HR", "II"])]
+    assert [(s.out.modality, s.out.channels) for s in sources] == [("ecg", ["II"])]
 
 
 def test_replay_closes_the_publishers_it_opened_when_a_later_record_fails(tmp_path):
