@@ -12,8 +12,10 @@
 
 Clock mapping. LSL time is ``pylsl.local_clock()`` (seconds on a monotonic clock with an
 arbitrary origin); biosig device time is Unix seconds. :class:`LslClock` measures
-``offset_s = time.time() - local_clock()`` once at start (the reading with the shortest
-``time.time()`` round trip of a few tries), then
+``offset_s = time.time() - local_clock()`` at start (the reading with the shortest
+``time.time()`` round trip of a few tries) and again every :data:`streams.lsl_clock.REFRESH_EVERY_S`
+between pulls: a step of the wall clock (NTP, a clock set by hand) is said with its size, applied at
+once when ahead and slewed in when back, so that device time never goes back (:class:`LslClock`), then
 
 * into the runtime: ``device_s = lsl_stamp + time_correction + offset_s``, where
   ``time_correction`` is the inlet's estimate of the outlet host's clock minus ours (0 on the
@@ -284,7 +286,8 @@ def _stream_name(pub, kind: str) -> str:
 
 def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: bool = False,
                   seconds: float | None = None, resolve_s: float = 2.0, prop: str | None = None,
-                  value: str | None = None, stop: threading.Event | None = None) -> dict:
+                  value: str | None = None, stop: threading.Event | None = None, clock: LslClock | None = None,
+                  links: list | None = None) -> dict:
     """Publish LSL outlets into the runtime until ``seconds`` passed, ``stop`` is set or every stream is lost.
 
     Returns ``{topic: frames sent}``, plus ``"skipped": [names]`` (streams that cannot be bridged, each also
@@ -294,7 +297,9 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
     samples: not sent, a gap each; they were counted under ``"dropped"``, and an outlet with one dead channel sent
     nothing while the bridge said the runtime took no frames) and ``"undelivered"`` (a line saying why) when there
     are any. ``{}`` when
-    ``stop`` was set before any stream was bridged.
+    ``stop`` was set before any stream was bridged. ``clock``: the clock mapping (a new :class:`LslClock`);
+    ``links``: a list that gets each bridged stream (its ``out``: the publisher's stream, as a replay source's) as it
+    opens, for a :class:`biosig.cli.replay_checks.DeliveryCheck` made before the run.
     """
     if prop:
         check_lsl_property(prop)
@@ -317,9 +322,9 @@ def bridge_lsl_in(*, endpoint: str = DEFAULT_INGEST, key_dir=None, insecure: boo
         raise StreamError(f"no LSL streams{which} found within {resolve_s:g} s")
     skipped: list[str] = []
     opened = _open(pylsl, found, stop, skipped)
-    clock = LslClock()
+    clock = clock or LslClock()
     pubs: dict[str, object] = {}
-    links: list[_Link] = []
+    links = [] if links is None else links
     lost: list[str] = []
     try:
         for (label, inlet, full), correction in zip(opened, _corrections(opened)):
@@ -367,6 +372,7 @@ def _pump(clock, links, lost, seconds, stop):
     live = list(links)
     end = None if seconds is None else time.monotonic() + seconds
     next_correction = time.monotonic() + CORRECTION_EVERY_S
+    next_clock = time.monotonic() + clock.every_s   # the wall clock's steps (off the sample path)
     while live and not stop.is_set() and (end is None or time.monotonic() < end):
         busy = False
         for link in list(live):
@@ -381,6 +387,9 @@ def _pump(clock, links, lost, seconds, stop):
             next_correction += CORRECTION_EVERY_S
             for link in live:
                 link.correct()
+        if time.monotonic() >= next_clock:
+            next_clock = time.monotonic() + clock.every_s
+            clock.refresh()
         if not busy:
             time.sleep(0.01)
     if not live:

@@ -120,11 +120,7 @@ def _delivery_summary(command: str, pubs, sent: int, stop, check=None) -> int:
         print(f"biosig {command}: warning: {warning}", file=sys.stderr)
     code = 1 if warning and not sent else 0   # Ctrl-C ends a stream normally, but not one that reached nobody
     if check is not None and sent and not code:
-        lines, all_rejected = check.finish(stop.is_set())
-        for line in lines:
-            print(f"biosig {command}: {'' if line.startswith('delivery unconfirmed') else 'warning: '}{line}",
-                  file=sys.stderr)
-        code = 1 if all_rejected else code
+        code = 1 if check.say(command, stop.is_set()) else code
     _leave_if_signalled(stop, code)
     return code
 
@@ -133,13 +129,16 @@ def _bridge(args) -> int:
     from streams.lsl import bridge_lsl_in
     _check_seconds(args)
     _check_number("--resolve-s", args.resolve_s, lo=0, hi=600, lo_open=True)
+    _check_client_endpoint("--status", args.status, args.keys, args.insecure)
     if (args.prop is None) != (args.value is None):
         from streams.errors import StreamError
         raise StreamError("--prop and --value go together (e.g. --prop type --value ECG)")
     stop = threading.Event()
     _stop_on_signals(stop)
+    links: list = []   # filled as the streams open; the runtime is asked about them at the end (as replay's)
+    check = _delivery_check(args, links)
     sent = bridge_lsl_in(endpoint=args.ingest, key_dir=args.keys, insecure=args.insecure, seconds=args.seconds,
-                         resolve_s=args.resolve_s, prop=args.prop, value=args.value, stop=stop)
+                         resolve_s=args.resolve_s, prop=args.prop, value=args.value, stop=stop, links=links)
     if not sent:   # a signal before any stream was bridged
         print("biosig bridge lsl: stopped by signal before any LSL stream was bridged", file=sys.stderr)
         return 0
@@ -159,7 +158,10 @@ def _bridge(args) -> int:
     if undelivered:
         print(f"biosig bridge lsl: warning: {undelivered}", file=sys.stderr)
     # samples came and no runtime took any of them, or none could be sent
-    return 1 if (undelivered or nonfinite) and not frames else 0
+    code = 1 if (undelivered or nonfinite) and not frames else 0
+    if frames and not code:   # what the runtime did with them: rejected (over_rate, session_conflict ...), or unconfirmed
+        code = 1 if check.say("bridge lsl", stop.is_set()) else 0
+    return code
 
 
 def _bridge_out(args) -> int:

@@ -260,7 +260,7 @@ def endpoint_mismatch(bound: str, given: str, status: str, resolver=None, timeou
 
 
 class DeliveryCheck:
-    """What the runtime did with the frames of ``sources`` (``replay``, ``monitor``), asked of its status endpoint
+    """What the runtime did with the frames of ``sources`` (``replay``, ``monitor``, ``bridge lsl``), asked of its status endpoint
     when the run starts (in a thread: no delay) and again when it ends: frames it rejected while the run went on,
     by stream and reason (``session_conflict``: a second publisher of the same stream name, ``over_rate`` ...), or
     that delivery is unconfirmed (no runtime answered there, one that takes frames on another ingest endpoint, or
@@ -334,6 +334,16 @@ class DeliveryCheck:
         base = (self.before.get("streams") or {}) if same else {}
         forgot = not same or _forgotten(after) > _forgotten(self.before)
         return self._rejections(base, after.get("streams") or {}, forgot, after)
+
+    def say(self, command: str, stopped: bool = False) -> bool:
+        """Print :meth:`finish`'s lines as ``biosig COMMAND: ...`` on stderr (a rejection as a warning); True when
+        the runtime took none of this run's frames (``replay``, ``monitor`` and ``bridge lsl`` end with it)."""
+        import sys
+        lines, all_rejected = self.finish(stopped)
+        for line in lines:
+            print(f"biosig {command}: {'' if line.startswith('delivery unconfirmed') else 'warning: '}{line}",
+                  file=sys.stderr)
+        return all_rejected
 
     def _rejections(self, base: dict, now: dict, forgot: bool = False, after=None) -> tuple[list[str], bool]:
         """``forgot``: the runtime forgot streams since the first answer (idle for ``idle_expire_s``, evicted for

@@ -349,13 +349,15 @@ def register(sub) -> None:
                                   "timestamps are mapped to device time (see streams/lsl.py). Outlets that cannot be "
                                   "bridged (string or irregular-rate streams, more than 256 channels, a rate the "
                                   "runtime refuses for the modality) are named on a line each and skipped; frames "
-                                  "holding NaN (a device's missing samples) are not sent, a gap each.")
+                                  "holding NaN (a device's missing samples) are not sent, a gap each. At the end "
+                                  "the runtime's --status is asked what it rejected of the bridged streams (as "
+                                  "replay), and a step of the wall clock against LSL's is said with its size.")
     b.add_argument("--prop", metavar="NAME", help="only streams whose LSL property NAME (type, name, "
                                                   "source_id, ...) equals --value")
     b.add_argument("--value", metavar="V", help="the value for --prop")
     b.add_argument("--resolve-s", type=float, default=2.0, metavar="S",
                    help="seconds to look for LSL streams (default 2; with --prop: until 0.5 s after the first match)")
-    _endpoint_args(b, ("ingest",))
+    _endpoint_args(b, ("ingest", "status"))   # status: asked what the runtime kept (DeliveryCheck)
     _seconds(b, what="until interrupted")
     b.set_defaults(handler=_bridge)
     b = bs.add_parser("lsl-out", help="runtime outputs -> LSL outlets",
