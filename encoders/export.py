@@ -193,7 +193,8 @@ def _export_once(exporter, wrapped, example, path, opset, batch):
 
 
 def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="dynamic",
-                precision: str = "fp32", exporter: str = "auto", verify: bool = True) -> ExportResult:
+                precision: str = "fp32", exporter: str = "auto", verify: bool = True,
+                on_stage=None) -> ExportResult:
     """Export an encoder to ONNX with its in-model preprocessing inside the graph.
 
     Parameters
@@ -219,6 +220,10 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
         Run the fp32 graph with ONNX Runtime on two probe batches of other sizes and lengths than
         the traced example and require max |torch - onnxruntime| <= 1e-4; a graph that baked a
         shape in is rejected (and ``auto`` moves on to the next exporter).
+    on_stage : callable, optional
+        Called with a short text as each stage begins ("tracing with the TorchScript exporter", "checking ONNX
+        Runtime vs torch", ...): an export takes 10-20 s on a CPU and the CLI says where it is
+        (:class:`biosig.progress.Stages`); the library itself prints nothing.
 
     Returns
     -------
@@ -261,13 +266,18 @@ def export_onnx(model_or_encoder, out_path, *, opset: int | None = None, batch="
     # (which the next run would refuse to replace, and --force would have put over a good file)
     tmp_path = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp.onnx")
     try:
-        return _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precision, exporter, verify)
+        return _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precision, exporter, verify,
+                          on_stage or (lambda text: None))
     finally:
         tmp_path.unlink(missing_ok=True)
 
 
-def _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precision, exporter, verify):
-    """The body of :func:`export_onnx`: the graph goes through ``tmp_path`` to ``out_path``."""
+EXPORTER_NAMES = {"torchscript": "the TorchScript exporter", "dynamo": "torch.export"}
+
+
+def _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precision, exporter, verify, on_stage):
+    """The body of :func:`export_onnx`: the graph goes through ``tmp_path`` to ``out_path``; ``on_stage(text)``
+    as each stage begins."""
     import onnx
     import torch
     length = example_length(config)
@@ -288,9 +298,12 @@ def _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precisi
     try:
         for exporter in EXPORTER_ORDER[exporter]:
             try:
+                on_stage(f"tracing with {EXPORTER_NAMES[exporter]}"
+                         + (f" (after {failures[-1]})" if failures else ""))
                 proto = _export_once(exporter, wrapped, example, tmp_path, opset, batch)
                 dyn_batch, dyn_length = rename_input_dims(proto)
                 set_output_dims(proto, dyn_batch, batch, embed_dim)
+                on_stage("graph passes")
                 if precision == "int8":   # quantized before the rewrite: see below
                     unrewritten = onnx.ModelProto()
                     unrewritten.CopyFrom(proto)
@@ -300,6 +313,7 @@ def _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precisi
                 if batch == "dynamic" and not dyn_batch:
                     raise EncoderError("the exported graph fixed the batch axis")
                 if verify:
+                    on_stage("checking ONNX Runtime vs torch on probe batches")
                     _verify(proto, model, config, batch, with_channels)
                 break
             except Exception as exc:  # noqa: BLE001 - exporters raise many types; try the next one
@@ -312,9 +326,11 @@ def _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precisi
     finally:
         model.train(was_training)
     if precision == "fp16":
+        on_stage("converting to fp16")
         params = {name for name, _ in wrapped.named_parameters()}
         proto = convert_fp16(proto, param_names=params)
     elif precision == "int8":
+        on_stage("quantizing to int8")
         # the framing MatMul of the rewrite holds the STFT's DFT basis, preprocessing that int8 would
         # quantize like a weight (audio-tiny on coughs: max |int8 - fp32| 1.9, cosine 0.83); quantize
         # the graph with the STFT still a Conv (which stays float32), then rewrite it (0.03, 0.9998)
@@ -333,6 +349,7 @@ def _export_to(model, encoder, config, out_path, tmp_path, opset, batch, precisi
         proto.metadata_props.add(key=key, value=value)
     proto.producer_name = "biosig"
     proto.producer_version = biosig.__version__
+    on_stage("checking and writing the graph")
     try:
         onnx.checker.check_model(proto, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:

@@ -80,7 +80,7 @@ package so that `encoders.load("{cfg['name']}")` works without any download.
   seed {tc.get('seed')}, torch {meta.get('torch')}, CPU.
 - Loss ({'masked-token MSE' if objective != 'contrastive' else 'InfoNCE'}{' + spectral term' if cfg['spectral_loss_weight'] and cfg.get('tokenizer', 'patch') == 'patch' else ''}{' + InfoNCE' if objective in ('mae+contrastive', 'mae+clocs') else ''}):
   {loss_first:.3f} at step 1 -> {np.mean([x['loss'] for x in last]):.3f} (mean of the last {len(last)} logged steps);
-  masked-token MSE {np.mean([x['mse'] for x in last]):.3f}{f", InfoNCE {np.mean([x['nce'] for x in last]):.3f}" if last and 'nce' in last[-1] else ''}. Full curve: `metrics.jsonl`.
+  {f"masked-token MSE {np.mean([x['mse'] for x in last]):.3f}" if last and 'mse' in last[-1] else 'no reconstruction term'}{f", InfoNCE {np.mean([x['nce'] for x in last]):.3f}" if last and 'nce' in last[-1] else ''}. Full curve: `metrics.jsonl`.
 """
     if evaluation:
         text += "\n## Evaluation\n" + evaluation.strip() + "\n"

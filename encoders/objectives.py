@@ -116,9 +116,16 @@ def add_noise(x: torch.Tensor, generator=None, batch_slice=None) -> torch.Tensor
     return x + levels[:, None, None] * x.std(dim=-1, keepdim=True) * noise
 
 
+def reconstructs(objective: str) -> bool:
+    """Whether ``objective`` (``"mae+contrastive"``, ``"clocs"``, ...) has the masked-reconstruction term: only then
+    does ``metrics.jsonl`` hold an ``mse`` (a contrastive run logged ``"mse": 0.0``, which read as a perfect
+    reconstruction); like ``nce`` and ``desc``, a term the objective lacks is absent."""
+    return "mae" in objective.split("+")
+
+
 def objective_loss(model, x: torch.Tensor, channel_idx=None, generator=None, batch_slice=None, pair=None) -> dict:
     """The training loss of ``model.config.objective``: dict with ``loss``, ``mse`` (the MAE term,
-    0 without MAE), ``nce`` (with a contrastive term) and ``desc`` (with the descriptor term).
+    0 without MAE, and then not logged: :func:`reconstructs`), ``nce`` (with a contrastive term) and ``desc`` (with the descriptor term).
     ``pair`` = (x2, channel_idx2, groups) for ``clocs``."""
     c = model.config
     parts = c.objective.split("+")

@@ -61,6 +61,7 @@ from encoders.arguments import check_train_config
 from encoders.config import get_config
 from encoders.errors import CheckpointError, EncoderError
 from encoders.model import EncoderModel, count_parameters
+from encoders.objectives import reconstructs
 from encoders.pretrain_data import load_data  # noqa: F401 (re-exported: encoders.pretrain.load_data)
 from encoders.pretrain_init import copy_init_weights, init_source
 from encoders.pretrain_checks import (RESUME_MAY_CHANGE, STATE_FILE, already_done, check_attention_kernel,
@@ -133,7 +134,7 @@ def pretrain(cfg: TrainConfig) -> dict:
     ("terminate called without an active exception")."""
     was_initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
     created = new_folders(pathlib.Path(cfg.out_dir))
-    where: dict = {}   # the step trained and the step saved, for a Ctrl-C
+    where: dict = {}   # the step trained and the step saved, for a Ctrl-C; the progress lines, closed here
     try:
         return _pretrain(cfg, where)
     except BaseException as exc:
@@ -143,6 +144,8 @@ def pretrain(cfg: TrainConfig) -> dict:
                 _say_interrupted(cfg, where)
         raise
     finally:
+        if (progress := where.get("progress")) is not None:   # a stage's heartbeat, were a check to fail in it
+            progress.close()
         if not was_initialized and torch.distributed.is_available() and torch.distributed.is_initialized():
             leave_process_group()
 
@@ -193,8 +196,11 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
         return already_done(out, int(st["step"]), cfg)
     init = init_source(cfg.init_from, config) if cfg.init_from and st is None else None
     progress = ProgressLines(cfg.progress and rank == 0, bar=sys.stderr.isatty())
+    where = {} if where is None else where
+    where["progress"] = progress
     content = evaluation_content() if rank == 0 and cfg.data else None   # converted evaluation records
     data = load_data(cfg, config, pipeline, progress, watch=content)
+    progress.stage("hashing the data (fingerprint, manifest)")   # seconds for a corpus: its files' SHA-256 too
     data_sha = data.fingerprint()
     if st is not None:
         same_data(out, st, data, data_sha)
@@ -214,6 +220,7 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
                                                    synthetic_overlap(data.sources))
         if prov["evaluation_overlap"]:
             log.warning(overlap_warning(prov["evaluation_overlap"]))
+    progress.stage("building the model and optimiser")   # 2-8 s: torch imports its compiler for AdamW
     model = EncoderModel(config)
     if init is not None:
         copy_init_weights(model, *init)
@@ -231,9 +238,10 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
         np.random.set_state(st["rng"]["numpy"])
         start = int(st["step"])
         log.info("resuming %s at step %d", out, start)
+    with_mse = reconstructs(config.objective)   # metrics.jsonl's mse: only with the masked-reconstruction term
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        truncate_metrics(out / METRICS_FILE, start)
+        truncate_metrics(out / METRICS_FILE, start, drop=() if with_mse else ("mse",))
     ddp = model
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
@@ -268,7 +276,6 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
     n_finite = torch.zeros((), device=device)   # steps since the report before the first non-finite one
     since = 0
     saved_step = start or None
-    where = {} if where is None else where
     where.update(step=start, saved=saved_step)
     # training seconds before this run: elapsed_s counts from step 0 across resumes (the steps a killed
     # run made after its last checkpoint are run again and counted once)
@@ -276,6 +283,7 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
     t_start = time.perf_counter()
     t_loop = time.monotonic()
     model.train()
+    progress.close()   # the steps say themselves from here
     try:
         for step in range(start, cfg.steps):
             where["step"] = step
@@ -316,6 +324,8 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
                 loss, mse, gn, nce_mean, desc_mean = vals.tolist()
                 metrics = {"step": step + 1, "loss": loss, "mse": mse, "grad_norm": gn, "lr": opt.param_groups[0]["lr"],
                            "elapsed_s": round(elapsed_before_s + time.perf_counter() - t_start, 3)}
+                if not with_mse:   # no reconstruction term: no mse (0.0 read as a perfect reconstruction)
+                    del metrics["mse"]
                 if "nce" in res:   # the contrastive term of encoders/objectives.py
                     metrics["nce"] = nce_mean
                 if "desc" in res:   # the descriptor-regression term (encoders/descriptors.py)

@@ -6,7 +6,7 @@ import math
 import sys
 import time
 
-from biosig.progress import progress_interval_s
+from biosig.progress import Stages, progress_interval_s
 
 
 class ProgressLines:
@@ -20,6 +20,8 @@ class ProgressLines:
         self.enabled, self.every_s = enabled and not bar, progress_interval_s()
         self.bar = enabled and bar
         self.t0 = self.last = time.monotonic()
+        self.said = enabled   # stage lines (:meth:`stage`): on a terminal too, where no bar counts them
+        self._stages: Stages | None = None
 
     def _due(self) -> bool:
         now = time.monotonic()
@@ -47,6 +49,20 @@ class ProgressLines:
             yield rec
         if self.enabled and time.monotonic() - self.t0 >= self.every_s:   # short loads stay quiet
             self._say(f"reading data: done, {n} record(s)")
+
+    def stage(self, text: str) -> None:
+        """A stage without a count begins (``"building the model and optimiser"``): said at once, and every
+        interval while it goes on (:class:`biosig.progress.Stages`). Between the data read and step 1 a run said
+        nothing for 2-8 s, mostly torch importing its compiler when AdamW is created."""
+        if self._stages is None:
+            self._stages = Stages("pretrain", self.said)
+        self._stages.start(text)
+
+    def close(self) -> None:
+        """No stage goes on any more (the training steps have their own lines); the heartbeat thread ends."""
+        if self._stages is not None:
+            self._stages.close()
+            self._stages = None
 
     def step(self, done: int, start: int, total: int, t_loop: float, metrics: dict) -> None:
         """Step ``done`` of ``total`` finished (the run began at ``start``, its loop at ``t_loop``)."""

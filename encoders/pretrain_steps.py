@@ -82,8 +82,10 @@ def rng_state() -> dict:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
 
 
-def truncate_metrics(path: pathlib.Path, step: int) -> None:
-    """Drop metric lines past ``step`` (left by a run killed after its last checkpoint)."""
+def truncate_metrics(path: pathlib.Path, step: int, drop: tuple[str, ...] = ()) -> None:
+    """Drop metric lines past ``step`` (left by a run killed after its last checkpoint), and the keys ``drop``
+    from the lines kept: a run without masked reconstruction resumed from a log of an older version, which
+    wrote ``"mse": 0.0`` for it, goes on in one format (no ``mse``, :func:`encoders.objectives.reconstructs`)."""
     if not path.is_file():
         return
     keep, dropped = [], 0
@@ -91,8 +93,10 @@ def truncate_metrics(path: pathlib.Path, step: int) -> None:
         if not ln.strip():
             continue
         try:   # a line cut short (a run killed mid-write, a full disk) is past the checkpoint: dropped
-            line_step = json.loads(ln)["step"]
-            ok = line_step <= step
+            row = json.loads(ln)
+            ok = row["step"] <= step
+            if ok and any(k in row for k in drop):
+                ln = json.dumps({k: v for k, v in row.items() if k not in drop})
         except (ValueError, TypeError, KeyError, IndexError):
             ok = False
             dropped += 1

@@ -90,10 +90,17 @@ def run_export(args) -> int:
         raise BiosigError(f"two models given: {args.model!r} and --model {args.model_option!r}; give one")
     if not (args.model or args.model_option):
         raise BiosigError("no model: give a shipped name or checkpoint directory (biosig export ecg-tiny --out ecg.onnx)")
-    import encoders   # torch: imported once the arguments are known to be right (a mistake is said at once)
-    from encoders.export import export_onnx
-    source = encoders.load(args.model or args.model_option, pretrained=not args.random_init)
-    result = export_onnx(source, args.out, opset=args.opset, batch=args.batch, precision=args.precision)
+    from biosig.progress import Stages
+    name = args.model or args.model_option
+    # each stage said as it starts, and a line every BIOSIG_PROGRESS_S while one goes on: an export took 12-17 s
+    # (torch's import, tracing, the ONNX Runtime parity check) with nothing on the screen
+    with Stages(f"exporting {pathlib.Path(name).name or name}") as stages:
+        stages.start("loading torch and the model", say=False)   # said if slow: a damaged file stays one line
+        import encoders   # torch: imported once the arguments are known to be right (a mistake is said at once)
+        from encoders.export import export_onnx
+        source = encoders.load(name, pretrained=not args.random_init)
+        result = export_onnx(source, args.out, opset=args.opset, batch=args.batch, precision=args.precision,
+                             on_stage=stages.start)
     meta = result.metadata
     print(f"wrote {result.path}: {meta['biosig.model_id']}, opset {result.opset}, {args.precision}, "
           f"batch {'dynamic' if result.dynamic_batch else args.batch}, "
