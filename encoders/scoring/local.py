@@ -13,10 +13,13 @@ found, recorded as failed (stage ``worker``) and the run goes on with the others
 were only beside it are scored as usual. Three such records in a row stop the job (the workers die
 whatever they score: the model does not fit, say).
 
-Ctrl-C reaches the driver alone: workers start with SIGINT blocked (:func:`_sigint_held`, as
-``multiprocessing``'s resource tracker does) and ignore it, so that one sent to the process group while
-they import torch no longer prints their ``KeyboardInterrupt`` tracebacks; the driver stops them
-(:func:`_stop_workers`) and their records in flight, never written, are scored by the next run.
+Ctrl-C, SIGTERM and SIGHUP reach the driver alone: workers start with them blocked (:func:`_sigint_held`, as
+``multiprocessing``'s resource tracker does) and ignore them (:func:`_ignore_stop_signals`), so that one sent to
+the process group (a terminal's Ctrl-C or hang-up, ``timeout``, ``kill -- -PGID``) while they import torch no longer
+prints their ``KeyboardInterrupt`` tracebacks, and one while they score no longer kills them: the driver saw dead
+workers, warned "out of memory?" and scored their records again one at a time before it stopped. The driver stops
+them (:func:`_stop_workers`, the pool's own ``terminate``: a SIGTERM from the driver still ends a worker) and their
+records in flight, never written, are scored by the next run.
 """
 from __future__ import annotations
 
@@ -60,9 +63,7 @@ def _init_worker(spec: ModelSpec, batch_size: int, log_level: int, read_options:
                  driver_pid: int | None = None) -> None:
     """Pool initializer: load the model once per worker process."""
     global _WORKER_SCORER, _WORKER_ERROR
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the driver stops us; a pending Ctrl-C is dropped
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _ignore_stop_signals(driver_pid if driver_pid is not None else os.getppid())
     if driver_pid is not None:
         _exit_with_driver(driver_pid)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s[%(process)d]: %(message)s")
@@ -72,6 +73,39 @@ def _init_worker(spec: ModelSpec, batch_size: int, log_level: int, read_options:
         _WORKER_SCORER = Scorer(load_model(spec), batch_size=batch_size, read_options=read_options)
     except BiosigError as exc:  # reported by the first task, so the driver gets the message
         _WORKER_ERROR = exc
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _ignore_stop_signals(driver_pid: int) -> None:
+    """In a worker: Ctrl-C, SIGHUP and a SIGTERM that is not the driver's are ignored (the driver decides and
+    stops us; one pending from the start is dropped). A SIGTERM from the driver (:func:`_stop_workers`, or the pool's
+    own ``terminate`` once another worker died) still ends this worker: SIGTERM stays blocked in every thread and a
+    thread takes each one with ``sigwaitinfo``, which names its sender. Where there is no ``sigwaitinfo`` (macOS),
+    SIGTERM keeps its default: a group-wide one kills the workers there."""
+    watch_term = hasattr(signal, "sigwaitinfo") and hasattr(signal, "pthread_sigmask")
+    ignored = [sig for sig in STOP_SIGNALS if sig != signal.SIGTERM or not watch_term]
+    for sig in ignored:
+        signal.signal(sig, signal.SIG_IGN)
+    if not hasattr(signal, "pthread_sigmask"):
+        return
+    if watch_term:   # blocked before any other thread starts: they all inherit it
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        threading.Thread(target=_end_on_drivers_sigterm, args=(driver_pid,), name="driver-sigterm",
+                         daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(ignored))
+
+
+def _end_on_drivers_sigterm(driver_pid: int) -> None:
+    """Take every SIGTERM sent to this worker; end it (by that SIGTERM, as its default does) when the driver sent it,
+    drop any other (a group-wide one: the driver got it too and stops us itself)."""
+    while True:
+        info = signal.sigwaitinfo({signal.SIGTERM})
+        if info.si_pid == driver_pid:   # SIGTERM's action is the default one (a worker never sets it)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            os.kill(os.getpid(), signal.SIGTERM)
+            os._exit(128 + signal.SIGTERM)   # not reached: the default action ends the process
 
 
 def _score_in_worker(path: str) -> dict[str, Any]:
@@ -111,9 +145,25 @@ def run_local(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_
             on_outcome(scorer.score(path))
         return
     worker_spec = dataclasses.replace(spec, threads=1)
+    _tracker_started_deaf_to_sighup()
     initargs = (worker_spec, batch_size, logging.getLogger().getEffectiveLevel(), read_options, os.getpid())
     score_rescuing(paths, workers, lambda todo, n, in_flight, hand: _pool_pass(todo, n, in_flight, initargs, hand),
                    on_outcome)
+
+
+def _tracker_started_deaf_to_sighup() -> None:
+    """Start ``multiprocessing``'s resource tracker (the pool's queues need it) with SIGHUP blocked, which it keeps
+    for good: it ignores SIGINT and SIGTERM but not SIGHUP, and a terminal's hang-up (or ``kill -HUP -- -PGID``)
+    killed it, so the driver's next lock said "UserWarning: resource_tracker: process died unexpectedly" on stderr
+    as the run stopped. A no-op where it already runs."""
+    if not (hasattr(signal, "SIGHUP") and hasattr(signal, "pthread_sigmask")):
+        return
+    from multiprocessing import resource_tracker
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 PoolPass = Callable[[list[str], int, int, Callable[[dict[str, Any]], None]], tuple[list[str], list[str]]]
@@ -219,17 +269,18 @@ def _pool_pass(paths: list[str], workers: int, in_flight: int, initargs: tuple,
 
 @contextmanager
 def _sigint_held():
-    """SIGINT blocked in this thread while worker processes start: they inherit the mask (a handler is
-    not inherited through exec, a mask is), so a Ctrl-C to the process group while they import torch
-    never reaches them (:func:`_init_worker` then ignores it). In the main thread a Ctrl-C meanwhile
-    is held and raised once ``submit`` is done, never halfway through starting a worker (one started
-    but not yet known to the pool, or not yet sent its task)."""
+    """SIGINT, SIGTERM and SIGHUP blocked in this thread while worker processes start: they inherit the mask (a
+    handler is not inherited through exec, a mask is), so one sent to the process group while they import torch
+    never reaches them (:func:`_init_worker` then ignores it). In the main thread a Ctrl-C meanwhile (or a SIGTERM or
+    SIGHUP, which the command hands to the SIGINT handler) is held and raised once ``submit`` is done, never halfway
+    through starting a worker (one started but not yet known to the pool, or not yet sent its task); also when
+    ``submit`` failed meanwhile (the interrupt wins: the run stops, its failure the ``__context__``)."""
     held: list[int] = []
     swap = (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
     if swap:
         signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS)) if hasattr(signal, "pthread_sigmask") else None
     try:
         yield
     finally:
@@ -237,8 +288,8 @@ def _sigint_held():
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)   # one pending for this thread is handled now
         if swap:
             signal.signal(signal.SIGINT, signal.default_int_handler)
-    if held:
-        raise KeyboardInterrupt
+        if held:
+            raise KeyboardInterrupt
 
 
 def _stop_workers(processes: list) -> None:

@@ -120,20 +120,24 @@ def _init_ray(ray, address: str | None, workers: int) -> None:
 
 @contextlib.contextmanager
 def _sigterm_handler_kept():
-    """The SIGTERM handler in force before ``ray.init``, put back after it: Ray sets its own (``sys.exit``), which
-    made a SIGTERM (a batch scheduler's stop) end a Ray run with a ``SystemExit`` and no tables, where the command's
-    handler stops it as Ctrl-C does (:func:`biosig.cli.score_commands.stopped_by_sigterm_as_ctrl_c`)."""
+    """The SIGTERM and SIGHUP handlers in force before ``ray.init``, put back after it: Ray sets its own SIGTERM one
+    (``sys.exit``), which made a SIGTERM (a batch scheduler's stop) end a Ray run with a ``SystemExit`` and no tables,
+    where the command's handler stops it as Ctrl-C does
+    (:func:`biosig.cli.score_commands.stopped_by_sigterm_as_ctrl_c`); SIGHUP (an ssh session dropped) is the
+    command's too, kept the same way whatever a Ray version sets (2.60 leaves it)."""
     import signal
     import threading
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.getsignal(signal.SIGTERM)
+    kept = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    before = {sig: signal.getsignal(sig) for sig in kept}
     try:
         yield
     finally:
-        if before is not None:
-            signal.signal(signal.SIGTERM, before)
+        for sig, handler in before.items():
+            if handler is not None:   # None: set outside Python, cannot be put back
+                signal.signal(sig, handler)
 
 
 def run_ray(paths: Iterable[str], spec: ModelSpec, *, workers: int = 1, batch_size: int = 64,
