@@ -27,7 +27,7 @@ import zmq
 
 from biosig.synthetic import simulate
 from streams import protocol
-from test_streams_helpers import push_socket, sub_socket
+from test_streams_helpers import checked_stop, never_left_running, push_socket, sub_socket
 
 TESTS = pathlib.Path(__file__).resolve().parent
 
@@ -238,14 +238,9 @@ def test_nothing_compiles_or_loads_on_the_hot_path():
         req.send(b"status")
         assert req.poll(5000), "no status reply"
         assert msgpack.unpackb(req.recv_multipart()[1])["body"]["state"] == "serving"
-        proc.stdin.write("check\n")
-        proc.stdin.flush()
-        found = json.loads(proc.stdout.readline())
-        assert proc.wait(30) == 0, "the runtime did not stop cleanly"
+        found = checked_stop(proc)
     finally:
         ctx.destroy(linger=0)
-        if proc.poll() is None:   # (a failure above): never left running
-            proc.kill()
-            proc.wait(30)
+        never_left_running(proc)   # (a failure above)
     assert complete(), f"not every output came: {seen}"
     assert found == {"modules": [], "compiled": [], "signatures": {}}, found

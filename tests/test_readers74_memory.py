@@ -8,8 +8,6 @@ output's bytes, between the old code's (6.4x on this file) and the new code's (5
 :func:`biosig.resampling.resample_poly_edges` itself). The values are checked against the digital samples written
 (the top-rate channel) and against a verbatim copy of the old ``upsample_keeping_gaps`` (the others): bit for bit.
 """
-import tracemalloc
-
 import numpy as np
 import pytest
 
@@ -17,6 +15,7 @@ from biosig.readers import read
 from biosig.readers.gap_resample import upsample_keeping_gaps
 from biosig.resampling import resample_poly_edges
 from test_edf_reader import edf_bytes   # the tests' own EDF+ writer, byte by byte
+from test_reader_memory72 import _peak_ratio   # tracemalloc's peak of a second read / the output's bytes
 
 
 def _old_upsample_keeping_gaps(x, up, down):
@@ -59,14 +58,8 @@ def test_a_multi_rate_edf_plus_d_file_keeps_its_values_with_less_memory(tmp_path
     onsets[200:] += 7.5   # holes of 20 s and 7.5 s
     path = tmp_path / "multi.edf"
     path.write_bytes(edf_bytes(digital, onsets, kind="EDF+D"))
-    read(path)   # imports and first-call caches out of the measurement
-    tracemalloc.start()
-    try:
-        rec = read(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak / rec.samples.nbytes < 5.6, f"peak {peak / rec.samples.nbytes:.1f} x the output"
+    rec, ratio = _peak_ratio(path)
+    assert ratio < 5.6, f"peak {ratio:.1f} x the output"
     assert rec.fs_hz == 256.0 and rec.metadata["holes"] == 2 and rec.samples.dtype == np.float32
     n = rec.n_samples
     for c, (fs, d) in enumerate(zip(rates, digital)):   # physical = (d + 32768) * 6000 / 65535 - 3000, on the grid

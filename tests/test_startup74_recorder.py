@@ -20,7 +20,7 @@ import numpy as np
 import zmq
 
 from streams.recorder import recording_files
-from test_streams_helpers import push_socket, signal
+from test_streams_helpers import checked_stop, never_left_running, push_socket, signal
 
 TESTS = pathlib.Path(__file__).resolve().parent
 
@@ -67,15 +67,10 @@ def test_recording_loads_nothing_after_start_up(tmp_path):
             seq += 1
             time.sleep(0.05)
         files = written()
-        proc.stdin.write("check\n")
-        proc.stdin.flush()
-        found = json.loads(proc.stdout.readline())
-        assert proc.wait(30) == 0, "the runtime did not stop cleanly"
+        found = checked_stop(proc)
     finally:
         ctx.destroy(linger=0)
-        if proc.poll() is None:   # (a failure above): never left running
-            proc.kill()
-            proc.wait(30)
+        never_left_running(proc)   # (a failure above)
     assert files, f"no rotation seen: {sorted(p.name for p in record.iterdir())}"
     assert found["recorder"]["lost_batches"] == 0 and found["recorder"]["removed_files"] == 1, found
     assert found["modules"] == [], found

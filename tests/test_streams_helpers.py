@@ -66,6 +66,24 @@ def signal(stream, seq, x, *, session=1, fs_hz=25.0, modality="resp", t0_s=None,
     return protocol.encode(stream, h, x)
 
 
+def checked_stop(proc) -> dict:
+    """What a runtime child process (tests/test_hot_path73.py's script) found, asked on its stdin; it must then stop
+    cleanly."""
+    import json
+    proc.stdin.write("check\n")
+    proc.stdin.flush()
+    found = json.loads(proc.stdout.readline())
+    assert proc.wait(30) == 0, "the runtime did not stop cleanly"
+    return found
+
+
+def never_left_running(proc) -> None:
+    """A child process a failed test left running: killed."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(30)
+
+
 def wait_for(pred, timeout_s=10.0, what="condition"):
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:

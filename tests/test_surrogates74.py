@@ -19,16 +19,11 @@ import pytest
 
 from test_cli_errors import assert_one_line_error, one_line_error, run_main
 
-FS_HZ = 10.0
+from test_forecast_bugbash74 import FS_HZ, _breathing as _breathing_75s   # one marker's 3-D breathing, 10 Hz
 
 
 def _breathing(n_s=66.0, seed=0):
-    """One marker's 3-D positions in mm (a 4 s breath, 10 mm superior-inferior) with noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(n_s * FS_HZ)) / FS_HZ
-    ph = 2 * np.pi * t / 4.0
-    X = np.stack([-490 + 2 * np.sin(ph + 0.4), 4 + 1.5 * np.sin(ph), 64 + 10 * np.sin(ph) ** 2], axis=1)
-    return t, X + rng.normal(0, 0.2, X.shape)
+    return _breathing_75s(n_s=n_s, seed=seed)
 
 
 def _write(path, t, X, header, sep=","):
