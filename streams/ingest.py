@@ -3,7 +3,8 @@
 :class:`InputStream` is created on the first valid frame of a stream. A new publisher
 ``session`` (the publisher restarted) starts the sequence afresh and is counted as a restart;
 within a session a sequence number equal to the last accepted one is a duplicate, a smaller one
-is late, and a jump opens a gap (counted, and no window spans it); so does a jump of device time
+is late, and a jump opens a gap (counted, and no window spans it, but one of an ECG or PPG stream short enough to be
+bridged and marked missing: :data:`streams.windows.BRIDGE_GAP_S`); so does a jump of device time
 of more than :data:`DEVICE_TIME_HOLE_S`, ahead or (from the previous frame's start) back, with the next sequence number (windowed streams). A sequence that goes back
 (to 0 or anywhere) while device time moves on (a device that restarted keeping its fixed
 session id) is a publisher restart: counted under ``restarts``, never as late. Frames whose rate, channels,
@@ -24,7 +25,7 @@ from encoders.lead_choice import QUALITY_RANKED_MODALITIES
 from streams.audio_band_live import live_band
 from streams.device_rate import MARKER_PROVISIONAL_SPAN_S, PROVISIONAL_SPAN_S, DeviceRate
 from streams.metrics import StreamStats
-from streams.windows import SampleTail, Windower
+from streams.windows import SampleTail, Windower, bridge_block, bridge_n, missing_mask
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +269,16 @@ class InputStream:
         self.stats.rate_pending = self.rate_pending
         return self.rate.mismatch
 
+    def bridge_gap(self, t0_s: float) -> int:
+        """Samples missing before a frame starting at ``t0_s`` after a sequence gap that its windows bridge
+        (ECG and PPG, a hole of at most :data:`streams.windows.BRIDGE_GAP_S`), else 0: they restart."""
+        return bridge_n(t0_s - self.last_t_s, self.fs_hz) if self.flat_check and self.last_t_s is not None else 0
+
+    def bridge(self, n: int, nxt: np.ndarray) -> np.ndarray | None:
+        """The ``n`` bridged samples (C, n) before recorded samples ``nxt`` (C,), or None with nothing to bridge
+        from (the windows restarted): for :meth:`windows` with ``missing=True``."""
+        return bridge_block(self.raw[:, -1], nxt, n) if self.raw.shape[1] else None
+
     def reset_windows(self):
         """After a gap: no window may span it, so filters and windows restart."""
         if self.windower is not None:
@@ -283,8 +294,9 @@ class InputStream:
         self.cancelled = self.cancelled[:0]
         self.cancel_first = 0
 
-    def windows(self, x: np.ndarray, t0_s: float) -> list[tuple[np.ndarray, np.ndarray | None, float, float]]:
-        """Preprocess a chunk (C, T) and return complete windows.
+    def windows(self, x: np.ndarray, t0_s: float, missing: bool = False) -> list[tuple]:
+        """Preprocess a chunk (C, T) and return complete windows. ``missing``: ``x`` bridges a gap
+        (:meth:`bridge`): filtered, but recorded as NaN, so the windows spanning it mark it missing.
 
         Returns
         -------
@@ -301,7 +313,7 @@ class InputStream:
         y = self.pipe.process(x) if self.pipe is not None else x.astype(np.float32, copy=False)
         y = self.band.process(y) if self.band is not None else y   # the samples' own times: no shift
         if self.keeps_raw:
-            self._raw.append(x.astype(np.float32, copy=False))
+            self._raw.append(np.full(x.shape, np.nan, np.float32) if missing else x.astype(np.float32, copy=False))
         if self.anchor_t_s is None:
             self.anchor_t_s = t0_s
         k_first = self.out_count
@@ -348,7 +360,7 @@ class InputStream:
         on the samples recorded so far (all a causal runtime knows at the window's end; offline
         judges that block whole). ``_bad`` keeps the verdicts the windows of ``cut`` read."""
         if not self.cancel_check:
-            return len(cut) < 2 or bool(flat_mask(self.raw, self.fs_hz).any())
+            return len(cut) < 2 or bool(flat_mask(self.raw, self.fs_hz).any()) or not np.isfinite(self.raw).all()
         b = self.cancel_block_n
         done = (self.raw_first + self.raw.shape[1]) // b         # blocks complete so far
         judged = self.cancel_first + self.cancelled.size
@@ -367,9 +379,10 @@ class InputStream:
         """The gap mask (C_out, ``n``) of the window of output samples ``k_first ..`` or None (after
         :meth:`_chunk_gaps` said this chunk's windows may have some): flat runs
         (:func:`biosig.flatline.window_flat_mask`), or the samples from cancelled blocks."""
-        if not self.cancel_check:
-            return window_flat_mask(self.raw, self.raw_first, self.fs_hz, self.fs_out_hz, k_first, n,
-                                    self.windower.n_channels)
+        if not self.cancel_check:   # flat runs, and bridged gaps (NaN in raw)
+            args = (self.raw, self.raw_first, self.fs_hz, self.fs_out_hz, k_first, n, self.windower.n_channels)
+            flat, gap = window_flat_mask(*args), missing_mask(*args)
+            return gap if flat is None else flat if gap is None else flat | gap
         src = self._source_blocks(np.arange(k_first, k_first + n), self.fs_hz, self.fs_out_hz, self.cancel_block_n)
         row = self._bad[np.clip(src - self.cancel_first, 0, self._bad.size - 1)]
         return np.repeat(row[None], self.windower.n_channels, axis=0) if row.any() else None

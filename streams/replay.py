@@ -16,10 +16,16 @@ misdeclaring its rate says, whose measures the runtime withholds, :mod:`streams.
 Irregularly sampled records (marker CSVs) are sent at their mean rate.
 
 Missing samples (NaN: gaps of a record, invalid surrogate samples) are never sent as data, as the
-protocol asks of a monitor: a frame holding one is left out and the runtime sees a sequence gap
-(its windows and forecasters restart after it; zeros used to be sent for the gaps of non-motion
-streams, and a window spanning such a flat line was scored like any other). A channel with no
-finite sample is left out of its stream.
+protocol asks of a monitor: a frame holding one is split at its missing instants (a NaN in any channel),
+its finite runs sent at their own device times, and each run of missing instants is a sequence gap of
+exactly those instants (:meth:`ReplaySource._send_around_missing`). The runtime bridges such a gap of an ECG
+or PPG stream when it is at most 60 ms (:data:`streams.windows.BRIDGE_GAP_S`), marked missing in the windows
+spanning it; a longer one restarts its windows and forecasters. A frame has one length for all its
+channels, so the other channels' samples at a missing instant are left out with it (said in a warning and
+counted in replay's summary). Until 2026-12-07 the whole frame was left out: one lost sample of lead I
+of MIMIC 041s (16 s) was a 0.1 s gap of every lead, and no 10 s ECG window ever completed. (Zeros used to
+be sent for the gaps of non-motion streams before that.) A channel with no finite sample is left out of
+its stream.
 
 A run longer than a record loops it, with a sequence gap at each wrap (:class:`ReplaySource`):
 the record's last sample is never sent as if the first one followed it.
@@ -51,7 +57,9 @@ class ReplaySource(SimSource):
     to the first (4.9 mm on a motion session) that forecasters learnt as real motion."""
 
     loop_gap: bool = True
-    skipped: int = 0   # frames left out for a missing sample (said in replay's summary, not only as gaps)
+    skipped: int = 0     # runs of missing instants left out, a sequence gap each (said in replay's summary)
+    missing_n: int = 0   # instants left out (every channel's sample at them)
+    _warned: bool = False
 
     @property
     def next_frame_n(self) -> int:
@@ -64,10 +72,38 @@ class ReplaySource(SimSource):
         x = self.samples[:, self.pos:self.pos + take]
         if np.isfinite(x).all():
             self.out.send(x, t0_s=self.device_t0_s())
-        else:  # missing samples are never sent as data: the frame is skipped, so the runtime sees
-            self.out.seq += 1   # a gap (its windows restart, the forecast holds)
-            self.skipped += 1
+        else:
+            self._send_around_missing(x)
         self._advance(take)
+
+    def _send_around_missing(self, x: np.ndarray):
+        """Send frame ``x`` split at its missing instants (a sample NaN in any channel): each run of instants
+        whose every channel is finite goes out as a frame stamped at its own device time, each run of missing
+        instants uses up one sequence number (a gap of exactly those instants; the runtime bridges one of at
+        most 60 ms, :data:`streams.ingest.BRIDGE_GAP_S`, and marks it missing, else its windows restart). The
+        other channels' samples at a missing instant are left out with it (a frame has one length for all
+        channels) and said in one warning per stream. Skipping the whole frame made one lost sample in lead I
+        of MIMIC 041s a 0.1 s gap of every lead: no 10 s ECG window in its 16 s, ever."""
+        from biosig.flatline import run_bounds
+        ok = np.isfinite(x).all(axis=0)
+        t0_s, done = self.device_t0_s(), 0
+        for a, b in zip(*run_bounds(ok)):
+            if a > done:
+                self.out.seq += 1   # the missing instants before this run: a gap
+            self.out.send(x[:, a:b], t0_s=t0_s + a / self.fs_hz)
+            done = b
+        if done < ok.size:
+            self.out.seq += 1       # missing instants at the frame's end
+        lost = int((~ok).sum())
+        self.skipped += len(run_bounds(~ok)[0])
+        self.missing_n += lost
+        if not self._warned:
+            self._warned = True
+            bad = [self.out.channels[i] for i in np.flatnonzero(~np.isfinite(x).all(axis=1))]
+            log.warning("%s: missing sample(s) at %.3f s of the record (channel(s) %s): sent as a sequence gap of "
+                        "those instants only, the other channels' samples there left out with them (later ones: "
+                        "counted at the end)", self.out.topic, (self.pos + int(np.argmin(ok))) / self.fs_hz,
+                        ", ".join(bad))
 
 
 def _source_name(path) -> str:

@@ -206,6 +206,7 @@ class IngestMixin:
             verdict = "gap"   # the device paused: no window joins the samples on either side
         if st.measure_rate(t0, n, "hole" if hole else verdict):
             self._warn_rate(st, recv_s)
+        bridge = st.bridge_gap(t0) if verdict == "gap" and not hole else 0   # samples of a short gap, bridged
         t_last = t0 + (n - 1) / st.fs_hz
         st.last_t_s, st.last_t0_s = t_last, t0
         stats = st.stats
@@ -220,7 +221,8 @@ class IngestMixin:
             with self._send_lock:
                 self.recorder.add_input(h, x, recv_s)
         if not motion:
-            self._deferred.append((st, x, t0, t_last, verdict in ("gap", "restart")))
+            # reset: True (filters and windows restart), or the samples of a short gap to bridge (int)
+            self._deferred.append((st, x, t0, t_last, bridge or verdict in ("gap", "restart")))
 
     def _run_deferred(self):
         """Cut the windows of this drain's frames: the streams at their real-time rate first, then
@@ -247,13 +249,23 @@ class IngestMixin:
                 piece = x if x.shape[1] <= step else x[:, done:done + step]
                 try:
                     if reset and not done:
-                        st.reset_windows()
+                        self._restart_or_bridge(st, reset, piece, t0, t_last)
                     self._windows(st, piece, t0 + done / st.fs_hz, t_last)
                 except Exception as exc:  # a frame the stream's pipeline cannot take: never fatal
                     self._reject(st.name, "unsupported", str(exc))
                     log.warning("frame of %r not processed: %s: %s", st.name, type(exc).__name__, exc)
                     break
                 done += piece.shape[1]
+
+    def _restart_or_bridge(self, st, reset, x, t0, t_last):
+        """After a gap before frame ``x``: restart the stream's filters and windows, or (``reset`` an int: a
+        short gap of that many samples, :data:`streams.windows.BRIDGE_GAP_S`) cut the windows of its
+        bridged samples, marked missing, so those that do not span it stay whole."""
+        block = None if reset is True else st.bridge(int(reset), x[:, 0])
+        if block is None:
+            st.reset_windows()
+        else:
+            self._windows(st, block, t0 - block.shape[1] / st.fs_hz, t_last, missing=True)
 
     def _source_budget(self, src: str, now_s: float) -> IngestBudget:
         """The budget the streams of ``src`` share (streams.ingest_budget): one backlog, refilled at
@@ -274,11 +286,11 @@ class IngestMixin:
         lane = self.lanes.get(st.modality)
         return lane if lane is not None else self.lanes["main"]
 
-    def _windows(self, st, x, t0, t_last):
+    def _windows(self, st, x, t0, t_last, missing=False):
         """Cut windows and queue them for the encoder worker (the one place windows enter the
         embedding path; :meth:`_publish_window` is the one place their frames leave)."""
         lane = self._lane(st)
-        for win, flat, t_start, t_end in st.windows(x, t0):
+        for win, flat, t_start, t_end in st.windows(x, t0, missing):
             st.stats.windows += 1   # quality and embedding are computed by the worker thread
             dropped = lane.add((st, win, flat, t_start, t_end, frame_newest_s(t_last, t_end, st.fs_hz),
                                 time.monotonic()),

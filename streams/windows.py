@@ -2,11 +2,55 @@
 
 A :class:`Windower` takes chunks ``(C, T)`` as they arrive and returns every complete window
 ``(C, W)`` whose end falls inside the chunk, with one window every ``H`` samples. After a gap it
-is :meth:`reset` so that no window ever spans missing data.
+is :meth:`reset` so that no window ever spans missing data, except a short gap of an ECG or PPG stream
+(:data:`BRIDGE_GAP_S`): bridged for the filters (:func:`bridge_block`) and marked missing in the windows
+that span it (:func:`missing_mask`), which quality and the beat measures read as NaN.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from biosig.flatline import SHORT_GAP_S
+
+#: A sequence gap of an ECG or PPG stream whose device-time hole is at most this long (and at least one
+#: sample) is bridged, not a restart of its filters and windows: the rule the beat measures bridge NaN gaps
+#: by (:data:`biosig.flatline.SHORT_GAP_S`, 60 ms, shorter than a QRS). The bridged samples are missing in
+#: every window spanning them (quality's share without gaps, no beat interval across them); the windows
+#: not spanning them are whole. One lost sample of a 16 s MIMIC record restarted the windows twice a pass
+#: (the gap, the loop): no 10 s ECG window ever. Longer holes restart the windows as before.
+BRIDGE_GAP_S = SHORT_GAP_S
+
+
+def bridge_n(step_s: float, fs_hz: float) -> int:
+    """Samples missing between two samples ``step_s`` apart in device time at ``fs_hz`` when that hole
+    may be bridged (:data:`BRIDGE_GAP_S`), else 0 (none missing, or too many: the windows restart)."""
+    n = int(round(step_s * fs_hz)) - 1
+    return n if 1 <= n <= int(np.floor(BRIDGE_GAP_S * fs_hz + 1e-9)) else 0
+
+
+def bridge_block(last: np.ndarray, nxt: np.ndarray, n: int) -> np.ndarray:
+    """``n`` samples (C, n) float32 on the straight line from ``last`` (C,) to ``nxt`` (C,), both excluded:
+    what the filters see of a bridged gap (for their sake only; the windows mark them missing)."""
+    f = np.arange(1, n + 1, dtype=np.float64) / (n + 1)
+    last = np.asarray(last, dtype=np.float64)
+    return (last[:, None] + (np.asarray(nxt, dtype=np.float64) - last)[:, None] * f[None]).astype(np.float32)
+
+
+def missing_mask(raw: np.ndarray, raw_first: int, fs_in_hz: float, fs_out_hz: float, k_first: int, n_out: int,
+                 n_channels_out: int) -> np.ndarray | None:
+    """bool (``n_channels_out``, ``n_out``) True on output samples ``k_first ..`` of a window that come from a
+    missing recorded sample (NaN in ``raw``, whose first column is recorded sample ``raw_first``: a bridged
+    gap), every channel, or None when none does. Each missing recorded sample marks its nearest output one."""
+    bad = ~np.isfinite(raw).all(axis=0)
+    if not bad.any():
+        return None
+    k = np.rint((np.flatnonzero(bad) + raw_first) * (fs_out_hz / fs_in_hz)).astype(np.int64) - k_first
+    k = k[(k >= 0) & (k < n_out)]
+    if not k.size:
+        return None
+    out = np.zeros((n_channels_out, n_out), dtype=bool)
+    out[:, k] = True
+    return out
 
 
 class SampleTail:

@@ -82,7 +82,7 @@ def test_replay_seconds_shorter_than_the_first_frame_is_refused(capsys, tmp_path
     assert _frames(sock, quiet_s=0.1) == []
 
 
-def test_replay_says_how_many_frames_it_left_out_for_missing_samples(capsys, tmp_path, ingest):
+def test_replay_says_how_many_instants_it_left_out_for_missing_samples(capsys, tmp_path, ingest):
     endpoint, sock = ingest
     rec = _csv(tmp_path / "gap.csv", seconds=4.0, nan=(30, 52))   # frames of 25 samples at --speed 10: 2 of 4 hold NaN
     code, _, err = run_main(capsys, "replay", rec, "--ingest", endpoint, "--speed", 10)
@@ -90,8 +90,9 @@ def test_replay_says_how_many_frames_it_left_out_for_missing_samples(capsys, tmp
     seqs = [h["seq"] for h in got]
     missing = (max(seqs) + 1 - len(seqs))   # the oracle: sequence numbers the runtime never saw
     assert code == 0 and missing > 0, err
-    m = re.search(r"sent (\d+) frames .*dropped 0, left out (\d+) frame\(s\) holding missing samples", err)
-    assert m and int(m.group(1)) == len(got) and int(m.group(2)) == missing, err
+    m = re.search(r"sent (\d+) frames .*dropped 0, left out (\d+) instant\(s\) with a missing sample \(every "
+                  r"channel's sample there; (\d+) sequence gap\(s\)\)", err)
+    assert m and int(m.group(1)) == len(got) and int(m.group(2)) == 52 - 30 and int(m.group(3)) == missing, err
 
 
 def test_a_long_replay_says_how_far_it_got(capsys, tmp_path, ingest, monkeypatch):

@@ -378,9 +378,26 @@ def _replayed(path, seconds: float):
     return sources, frames
 
 
+def _sent_instants(frames, fs_hz: float) -> set:
+    """The sample indices of the record (from the first frame's device time: replay starts at the record's start)
+    that the replayed ``frames`` hold."""
+    t0 = min(fr.header["t0_s"] for fr in frames)
+    return {int(round((fr.header["t0_s"] - t0) * fs_hz)) + k for fr in frames for k in range(fr.array.shape[1])}
+
+
+def _gaps_cover_only(frames, fs_hz: float, missing: set):
+    """The frames hold every instant up to their last except ``missing`` (a frame is split at a missing instant:
+    until 2026-12-07 the whole frame holding it was left out, 0.1 s of every lead), and skip one sequence number
+    for the run of missing instants (the runtime's gap)."""
+    sent = _sent_instants(frames, fs_hz)
+    assert sent.isdisjoint(missing) and set(range(max(sent) + 1)) - sent == missing, sorted(set(range(max(sent) + 1)) - sent)
+    seqs = sorted(fr.header["seq"] for fr in frames)
+    assert len(set(range(seqs[0], seqs[-1] + 1)) - set(seqs)) == 1, seqs
+
+
 def test_replay_never_sends_invalid_surrogate_samples_as_positions(tmp_path):
-    """A 1-D surrogate with an invalid stretch (validity 0) is replayed with that frame left out:
-    the runtime sees a sequence gap (a hold), never zeros or NaN as a position."""
+    """A 1-D surrogate with an invalid stretch (validity 0) is replayed without those instants: the
+    runtime sees a sequence gap (a hold), never zeros or NaN as a position."""
     import polars as pl
     t = np.arange(200) / 10.0
     valid = np.ones(200, int)
@@ -389,15 +406,14 @@ def test_replay_never_sends_invalid_surrogate_samples_as_positions(tmp_path):
     pl.DataFrame({"t_s": t, "chest (mm)": 5 + np.sin(2 * np.pi * 0.25 * t), "valid": valid}).write_csv(f)
     sources, frames = _replayed(f, 1.2)
     assert [s.out.modality for s in sources] == ["motion"] and sources[0].frame_n == 10
-    seqs = [fr.header["seq"] for fr in frames]
-    assert 5 not in seqs and {0, 1, 2, 3, 4, 6, 7} <= set(seqs), seqs
+    _gaps_cover_only(frames, 10.0, {52, 53, 54})
     for fr in frames:
         assert np.isfinite(fr.array).all() and (fr.array > 3).all()   # positions only, never 0 or NaN
 
 
 def test_replay_sends_gaps_of_any_modality_as_sequence_gaps_and_drops_empty_channels(tmp_path, caplog):
-    """An ECG record with a missing stretch is replayed without the frame that holds it (a
-    sequence gap: the runtime restarts its windows), never zeros; a lead with no valid sample is
+    """An ECG record with a missing stretch is replayed without those instants (a sequence gap:
+    the runtime restarts its windows, or bridges one of <= 60 ms), never zeros; a lead with no valid sample is
     left out of the stream with a warning; a record with nothing valid is a clear error."""
     import polars as pl
     from streams.errors import StreamError
@@ -411,8 +427,7 @@ def test_replay_sends_gaps_of_any_modality_as_sequence_gaps_and_drops_empty_chan
     sources, frames = _replayed(f, 1.2)
     assert [(s.out.modality, s.out.channels) for s in sources] == [("ecg", ["ecg_I"])]
     assert "ecg_II hold no valid sample" in caplog.text
-    seqs = [fr.header["seq"] for fr in frames]
-    assert 5 not in seqs and {0, 1, 2, 3, 4, 6, 7} <= set(seqs), seqs
+    _gaps_cover_only(frames, fs, set(range(520, 540)))
     for fr in frames:
         assert fr.array.shape[0] == 1 and np.isfinite(fr.array).all() and (fr.array > -0.01).all()   # never 0-filled
     empty = tmp_path / "empty.csv"

@@ -57,10 +57,14 @@ def check_first_frames(sources, seconds) -> None:
 
 
 def gap_text(sources) -> str:
-    """``, left out N frame(s) holding missing samples (a sequence gap each)`` for the summary line, or ``""``:
-    a record's NaN stretches were left out without a word (``sent 17 frames`` of a record of 20)."""
-    left_out = sum(getattr(s, "skipped", 0) for s in sources)
-    return f", left out {left_out} frame(s) holding missing samples (a sequence gap each)" if left_out else ""
+    """``, left out N instant(s) with a missing sample (every channel's sample there; M sequence gap(s))`` for the
+    summary line, or ``""``: a record's NaN stretches were left out without a word (``sent 17 frames`` of a record
+    of 20). Replay splits a frame at its missing instants (:meth:`streams.replay.ReplaySource`): it no longer leaves
+    out whole frames, as this line said until 2026-12-07."""
+    runs = sum(getattr(s, "skipped", 0) for s in sources)
+    instants = sum(getattr(s, "missing_n", 0) for s in sources)
+    return (f", left out {instants} instant(s) with a missing sample (every channel's sample there; {runs} sequence "
+            f"gap(s))" if runs else "")
 
 
 def _clock(seconds: float) -> str:
