@@ -43,11 +43,19 @@ def records(tmp_path_factory):
     return folder
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before exec: SIGHUP's default action, as a command typed in a terminal has. Under ``nohup`` (a CI
+    runner, a batch script) the test process ignores SIGHUP and its children would inherit that: the run then
+    rightly goes on after a hang-up (tests/test_batch_small74.py) and exits 0."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _score(folder, out, workers: int = 2) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.Popen([*BIOSIG, "score", str(folder), "--model", "ecg-tiny", "--backend", "onnxruntime",
                              "--threads", "1", "--workers", str(workers), "--out", str(out)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_as_from_a_terminal)
 
 
 def _after_first_record(proc: subprocess.Popen, out: pathlib.Path) -> None:

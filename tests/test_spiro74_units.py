@@ -31,6 +31,8 @@ SCORED = {"fvc_l": 5.8359, "fev1_l": 4.676287103859429, "fev1_fvc": 0.8012966472
 
 
 def _blow(pad_s: float = 0.0):
+    if not UKB.exists():
+        pytest.skip(f"{UKB} is absent (../shared/data holds the one real blow these numbers are of)")
     d = np.loadtxt(UKB, delimiter=",", skiprows=1)
     t, v = d[:, 0], d[:, 1]
     flow = np.gradient(v, t) / 1000.0                        # L/s
