@@ -39,10 +39,11 @@ def choose_channel(record: Record, modality: str) -> int:
     channels :func:`biosig.lead_quality.best_lead` (the leads within 0.1 of the best share of windows
     passing the quality gate, then the highest mean window quality; at most 24 windows each, the
     same assessment ``score`` ranks leads by), so one bad lead does not spoil the rate."""
+    from biosig.modality import modality_channel_indices
     mods = require_record(record, "choose_channel()").channel_modalities
-    idx = [i for i, m in enumerate(mods) if m == modality]
-    if not idx and record.modality == modality:
-        idx = list(range(record.n_channels))
+    # the one rule (a channel of unknown modality only where none is named so, never a pressure or a trend: with
+    # '--modality ecg', ch2 in mmHg was a candidate lead until 2026-12-07)
+    idx = modality_channel_indices(record.channels, mods, record.units, modality, record.modality)[0]
     if not idx:
         raise SignalError(f"no {modality} channel among {names_text(record.channels)} (record modality {record.modality})")
     if len(idx) == 1 or modality not in ("ecg", "ppg"):

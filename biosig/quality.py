@@ -35,7 +35,7 @@ from biosig.pulse_beats import _dominant_period_s, pulse_peaks  # noqa: F401 (_d
 from biosig.arguments import float_signal, samples_first, sampling_rate
 from biosig.errors import SignalError
 from biosig.flatline import bridged_run, flat_runs_to_nan, longest_run
-from biosig.modality import normalise_modality
+from biosig.modality import modality_channel_indices, normalise_modality
 from biosig.quality_audio import clipped_share, clipping_factor, mix_factor
 from biosig.record import Record, require_record
 
@@ -341,15 +341,20 @@ def block_quality(x: np.ndarray, fs_hz: float, modality, method: str = "template
 
 def quality_modalities(record: Record, modality: str | None = None) -> tuple[str, ...]:
     """The modality each channel of ``record`` is scored as: ``modality`` when given; a one-channel
-    record's own; else each channel's (:attr:`Record.channel_modalities`), the record's where that is
-    ``"other"``. As :func:`biosig.measures.heart_rate`: the PLETH of an ECG+PPG record (CinC 2015
-    a103l) gets the pulse detector (with the R-peak detector its windows scored 0.79, not 0.92)."""
+    record's own; else each channel's (:attr:`Record.channel_modalities`). As :func:`biosig.measures.heart_rate`:
+    the PLETH of an ECG+PPG record (CinC 2015 a103l) gets the pulse detector (with the R-peak detector its
+    windows scored 0.79, not 0.92). A channel of unknown modality is scored as the record's only where the one
+    rule of :meth:`Record.pick` (:func:`biosig.modality.modality_channel_indices`) takes it as one; otherwise it
+    stays ``"other"`` (its finite share, as a RESP channel's). Before, every ``other`` channel was scored as the
+    record's modality: the ABP (mmHg) of MIT-BIH polysomnographic 03700181 and MIMIC 041s passed the ECG gate."""
     rec = require_record(record, "quality_modalities()")
     if modality is not None:
         return (normalise_modality(modality),) * rec.n_channels
     if rec.n_channels == 1:
         return (rec.modality,)
-    return tuple(rec.modality if m == "other" else m for m in rec.channel_modalities)
+    mods = rec.channel_modalities
+    taken, _ = modality_channel_indices(rec.channels, mods, rec.units, rec.modality, rec.modality)
+    return tuple(rec.modality if m == "other" and i in taken else m for i, m in enumerate(mods))
 
 
 def window_quality(record, window_s: float | None = None, hop_s: float | None = None,

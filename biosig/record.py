@@ -14,7 +14,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from biosig.errors import SignalError
-from biosig.modality import channel_modality, check_modality, infer_modality
+from biosig.modality import (channel_modality, check_modality, infer_modality, left_out_text,
+                             modality_channel_indices, ruled_out)
 from biosig.record_tables import (RATE_DIGITS_REL, _irregular, _nominal_rate_hz,  # noqa: F401 (re-exported)
                                   _slope_rate_hz, names_text, record_from_polars, record_to_polars)
 
@@ -302,15 +303,22 @@ class Record:
         )
 
     def pick(self, modality: str) -> "Record":
-        """The channels of one modality (e.g. the ECG leads of a record with ECG, ABP and PLETH)."""
+        """The channels of one modality (e.g. the ECG leads of a record with ECG, ABP and PLETH), by the one
+        rule of replay, ``score`` and ``embed`` (:func:`biosig.modality.modality_channel_indices`): a channel of
+        unknown modality only where none is named ``modality`` and the record is of it, never a pressure, trend
+        or temperature (:func:`biosig.modality.ruled_out`). The record itself when that is every channel. Before,
+        every ``other`` channel of a record of ``modality`` was kept: MLII beside ABP (mmHg) returned both."""
         check_modality(modality)
-        if modality == self.modality and all(m in (modality, "other") for m in self.channel_modalities):
-            return self
-        idx = [i for i, m in enumerate(self.channel_modalities) if m == modality]
+        mods = self.channel_modalities
+        idx, left = modality_channel_indices(self.channels, mods, self.units, modality, self.modality)
         if not idx:
-            raise SignalError(
-                f"no {modality} channel among {names_text(self.channels)} (record modality {self.modality})"
-            )
+            ruled = [i for i in left if mods[i] == "other" and ruled_out(self.channels[i], self.units[i], modality)]
+            why = f"; {left_out_text(self.channels, mods, self.units, ruled, modality)} cannot be one" \
+                if ruled and modality == self.modality else ""
+            raise SignalError(f"no {modality} channel among {names_text(self.channels)} "
+                              f"(record modality {self.modality}{why})")
+        if modality == self.modality and not left:
+            return self
         return self.select(idx).replace(modality=modality)
 
     # ------------------------------------------------------------------ polars

@@ -59,8 +59,8 @@ def test_modality_argument_and_one_channel_records_keep_their_meaning(ecg_ppg):
     assert quality_modalities(ecg_ppg, "ecg") == ("ecg", "ecg")            # given: every channel
     pleth_as_ecg = ecg_ppg.select(["PLETH"]).replace(modality="ecg")     # one channel: the record's modality
     assert quality_modalities(pleth_as_ecg) == ("ecg",)
-    unnamed = Record(ecg_ppg.samples, FS_HZ, ("II", "ch2"))               # unknown name: the record's
-    assert quality_modalities(unnamed) == ("ecg", "ecg")
+    unnamed = Record(ecg_ppg.samples, FS_HZ, ("II", "ch2"))   # unknown name beside a named lead: not one
+    assert quality_modalities(unnamed) == ("ecg", "other")      # (biosig.modality.modality_channel_indices)
     given = unnamed.replace(metadata={"channel_modalities": {"ch2": "ppg"}})   # --channel ch2=ppg
     assert quality_modalities(given) == ("ecg", "ppg")
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 
 def modality_channels(rec, modality: str):
-    """The channels of ``rec`` that ``info`` summarises as ``modality``: those its channel table lists
-    as ``modality`` (the channels ``measures``, ``score`` and ``embed`` take), or every channel of a
-    record of that modality whose names say nothing (``--modality ppg`` on ``ch1, ch2``), as they do.
-    ``Record.pick`` also keeps the channels guessed ``other`` of a record of the modality: a camera-PPG
-    CSV's ``G`` and ``B`` (colours as recorded, listed as other) competed with ``PPG``, and the summary
-    named G in 9 of the 21 Welltory recordings (bug bash 66); ``--channel G=ppg`` puts G in."""
-    idx = [i for i, m in enumerate(rec.channel_modalities) if m == modality]
-    return rec.select(idx).replace(modality=modality) if idx else rec.pick(modality)
+    """The channels of ``rec`` that ``info`` summarises as ``modality``: :meth:`biosig.record.Record.pick`, the
+    one rule by which replay, ``score`` and ``embed`` take them (:func:`biosig.modality.modality_channel_indices`):
+    those its channel table lists as ``modality``, or the channels of a record of that modality whose names say
+    nothing (``--modality ppg`` on ``ch1, ch2``), never a pressure, trend or temperature (``ch2`` in mmHg beside
+    ``ch1`` read with ``--modality ecg`` was summarised as an ECG lead). A camera-PPG CSV's
+    ``G`` and ``B`` (colours as recorded, listed as other) stay out beside ``PPG`` (the summary named G in 9 of
+    the 21 Welltory recordings, bug bash 66); ``--channel G=ppg`` puts G in."""
+    return rec.pick(modality)
 
 
 def best_lead_quality(part, modality: str) -> dict:
