@@ -21,7 +21,8 @@ once when ahead and slewed in when back, so that device time never goes back (:c
   ``time_correction`` is the inlet's estimate of the outlet host's clock minus ours (0 on the
   same host; read again every :data:`CORRECTION_EVERY_S`); a frame of T samples is stamped so that its
   *last* sample carries the device time of the last LSL stamp (``t0_s = device(stamps[-1]) - (T - 1) / fs``);
-* out of the runtime: ``lsl_stamp = device_s - offset_s``, with ``device_s`` the window end
+* out of the runtime (:mod:`streams.lsl_out`): ``lsl_stamp = device_s - offset_s`` by the same clock run backwards
+  (a step ahead at once, back slewed; an outlet's stamps never go back), with ``device_s`` the window end
   (``window_end_s``) for embeddings, the forecast's target time (``target_s`` = input time +
   horizon) for forecasts, and the input time (``t_s``, else ``t_out_s``) for holds. An LSL
   consumer on another host applies its own ``time_correction`` as usual.

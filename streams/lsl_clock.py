@@ -39,6 +39,9 @@ REFRESH_EVERY_S = 5.0
 #: after the wall clock went back, device time runs this much slower until it caught up (1 %: a fifth of the
 #: runtime's device-rate tolerance, :data:`streams.device_rate.RATE_TOLERANCE`; a step of 1 s back takes 100 s)
 SLEW_BACK = 0.01
+#: what a step does, said after its size: ``bridge lsl``'s device time ({over_s}: how long a slew back takes)
+SAID_IN = ("device time of the LSL streams jumps ahead by as much",
+           "device time of the LSL streams slows by {slew:.0%} to follow it, never going back (over {over_s:.0f} s)")
 
 
 class LslClock:
@@ -50,11 +53,14 @@ class LslClock:
     is not slewed, and NTP's tens of ppm move it ~0.1-0.2 s an hour. A move ahead is applied at once (device time
     jumps ahead); a move back is slewed in at :data:`SLEW_BACK` from the LSL time it was seen, so that the device
     time of later stamps never goes back (the runtime reads a frame before the previous one as a clock set back, a
-    gap). ``wall`` is the wall clock read (``time.time``; a test passes one that steps)."""
+    gap). :meth:`to_lsl` is the exact inverse of :meth:`to_device`, so that ``bridge lsl-out`` maps device time back
+    by the same rule (a stamp brought in by ``bridge lsl`` goes out as it came). ``wall`` is the wall clock read
+    (``time.time``; a test passes one that steps); ``said`` what a step ahead and back does (:data:`SAID_IN`)."""
 
-    def __init__(self, tries: int = 7, wall=time.time, every_s: float = REFRESH_EVERY_S):
+    def __init__(self, tries: int = 7, wall=time.time, every_s: float = REFRESH_EVERY_S,
+                 said: tuple[str, str] = SAID_IN):
         self._local = _pylsl().local_clock
-        self.tries, self.wall, self.every_s = tries, wall, every_s
+        self.tries, self.wall, self.every_s, self.said = tries, wall, every_s, said
         self.target_s = self._measure()   # the offset measured last
         self._back_from_s, self._back_at = self.target_s, self._local()   # where a slew back started (LSL time)
         self.steps: list[float] = []   # the steps said, in seconds (+: the wall clock went ahead)
@@ -93,9 +99,7 @@ class LslClock:
             self._back_from_s, self._back_at = applied, now
         if abs(change) > STEP_TOLERANCE_S:
             self.steps.append(change)
-            how = ("device time of the LSL streams jumps ahead by as much" if change > 0 else
-                   f"device time of the LSL streams slows by {SLEW_BACK:.0%} to follow it, never going back "
-                   f"(over {(applied - new) / SLEW_BACK:.0f} s)")
+            how = self.said[change <= 0].format(slew=SLEW_BACK, over_s=(applied - new) / SLEW_BACK)
             log.warning("the wall clock stepped %+.1f ms against LSL's clock (NTP, or a clock set by hand): %s",
                         change * 1e3, how)
         return change
@@ -104,4 +108,9 @@ class LslClock:
         return lsl_s + correction_s + self.offset_at(lsl_s)
 
     def to_lsl(self, device_s: float) -> float:
-        return device_s - self.offset_s
+        """The LSL time whose :meth:`to_device` is ``device_s``. ``to_device`` is ``x + max(target, slewed(x))``,
+        both terms rising with ``x``: its inverse is the earlier of the two inverses (the slewed line is flat at
+        ``_back_from_s`` up to ``_back_at``, then falls at :data:`SLEW_BACK`)."""
+        before = device_s - self._back_from_s
+        slewed = before if before <= self._back_at else self._back_at + (before - self._back_at) / (1 - SLEW_BACK)
+        return min(device_s - self.target_s, slewed)
