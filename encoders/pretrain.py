@@ -57,6 +57,7 @@ import numpy as np
 import torch
 
 from biosig import json_text
+from biosig.interrupts import interrupts_deferred
 from encoders.arguments import check_train_config
 from encoders.config import get_config
 from encoders.errors import CheckpointError, EncoderError
@@ -347,12 +348,15 @@ def _pretrain(cfg: TrainConfig, where: dict | None = None) -> dict:
             else:
                 progress.step(step + 1, start, cfg.steps, t_loop, metrics)
             if checkpoint:
-                if rank == 0:
-                    save_step(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params, data_sha, prov,
-                          manifest)
-                    manifest = None   # written with the first checkpoint of this process
-                saved_step = step + 1
-                where["saved"] = saved_step
+                # a Ctrl-C held until the step is saved and counted: one landing after train_state.pt was replaced
+                # said "the checkpoint of step 2 is kept" over the step 4 on disk (fresh CI, 2026-12-07)
+                with interrupts_deferred():
+                    if rank == 0:
+                        save_step(out, model, pipeline, opt, step + 1, cfg, config, data, metrics, n_params, data_sha,
+                                  prov, manifest)
+                        manifest = None   # written with the first checkpoint of this process
+                    saved_step = step + 1
+                    where["saved"] = saved_step
                 if world > 1:
                     torch.distributed.barrier()
     finally:

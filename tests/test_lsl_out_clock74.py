@@ -23,22 +23,9 @@ from test_lsl import _offset_s, pylsl  # noqa: E402
 from streams.lsl_clock import SLEW_BACK, _pylsl  # noqa: E402
 from streams.lsl_out import bridge_lsl_out, out_clock  # noqa: E402
 
+from test_lsl_clock74 import FS, SteppedWall, _said  # noqa: E402  (the inbound test's stepped wall clock)
+
 _pylsl()
-FS = 50.0
-
-
-class SteppedWall:
-    """``time.time()`` plus a step the test sets (the wall clock NTP or a person stepped)."""
-
-    def __init__(self):
-        self.step_s = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.step_s
-
-
-def _said(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "wall clock stepped" in r.getMessage()]
 
 
 def test_to_lsl_inverts_to_device_through_a_step_ahead_and_a_step_back(caplog):
