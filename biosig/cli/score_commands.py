@@ -138,10 +138,6 @@ class _Progress:
             self.bar.close()
 
 
-EXIT_SIGTERM = 128 + 15   # the shell's code for a process ended by SIGTERM
-EXIT_SIGHUP = 128 + 1     # ... and by SIGHUP
-
-
 def run_score_command(args) -> int:
     with _ctrl_c_never_swallowed():
         return stopped_by_sigterm_as_ctrl_c("score", _score_command, args)
