@@ -61,7 +61,7 @@ def register(subparsers) -> None:
 def embed_command(args) -> int:
     """:func:`_embed_command`, stopped by SIGTERM or SIGHUP as by Ctrl-C (the recordings embedded so far kept; exit 143,
     129)."""
-    from biosig.cli.score_commands import stopped_by_sigterm_as_ctrl_c
+    from biosig.cli._common import stopped_by_sigterm_as_ctrl_c
     return stopped_by_sigterm_as_ctrl_c("embed", _embed_command, args)
 
 

@@ -16,6 +16,7 @@ import time
 
 from biosig.cli._common import (ProgressLog, add_af_prevalence_argument, add_modality_arguments, add_threads_argument,
                                 positive_float, positive_int)
+from biosig.cli._common import stopped_by_sigterm_as_ctrl_c
 from biosig.interrupts import polars_io
 
 log = logging.getLogger(__name__)
@@ -141,79 +142,6 @@ class _Progress:
 def run_score_command(args) -> int:
     with _ctrl_c_never_swallowed():
         return stopped_by_sigterm_as_ctrl_c("score", _score_command, args)
-
-
-def stopped_by_sigterm_as_ctrl_c(command: str, handler, args) -> int:
-    """``handler(args)`` with SIGTERM and SIGHUP handled as Ctrl-C (:func:`_sigterm_as_ctrl_c`); a run one stopped
-    exits 128 + its number (143, 129), the shell's code for it, after one line (the run's own warning says what was
-    kept). ``embed`` too."""
-    terms: list[int] = []
-    with _sigterm_as_ctrl_c(terms):
-        try:
-            return handler(args)
-        except KeyboardInterrupt:
-            if not terms:
-                raise
-    import signal
-    try:
-        print(f"biosig {command}: stopped by {signal.Signals(terms[0]).name}", file=sys.stderr)
-    except OSError:   # a terminal gone with the hang-up and stderr not yet sent elsewhere: the exit code says it
-        pass
-    return 128 + terms[0]
-
-
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c(terms: list[int]):
-    """SIGTERM stops the run as Ctrl-C does: the tables of the records done are written and run.json says it was
-    interrupted. With Python's default (none) a SIGTERM killed the driver at once: no records.parquet, a run.json
-    saying the run still went on, and the rerun warned that the record then in flight had killed its process
-    ("out of memory?"), counting it towards being recorded as failed. Batch schedulers (SLURM, Kubernetes),
-    ``timeout`` and ``kill`` all send SIGTERM. The signal is handed to the SIGINT handler in force, so a step
-    that holds Ctrl-C (:func:`biosig.interrupts.interrupts_deferred`) holds it too; ``terms`` records that it came.
-    ``embed`` lost the recordings embedded since its last part (up to 10 s of work) the same way.
-
-    SIGHUP (an ssh session dropped under a run started without ``nohup``) killed both at once too: handled the same
-    way, unless it is ignored (``nohup``: left so). The terminal is gone then, and a write to it fails (EIO): stdout
-    and stderr that are that terminal go to /dev/null first, so the tables are still written and the exit is 129."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_term(signum, frame) -> None:
-        terms.append(signum)
-        if signum == getattr(signal, "SIGHUP", None):
-            _off_the_terminal()
-        handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
-        else:   # SIGINT ignored (a background job of a shell without job control): stop all the same
-            raise KeyboardInterrupt
-    handled = [signal.SIGTERM]
-    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:   # nohup: ignored
-        handled.append(signal.SIGHUP)
-    before = {sig: signal.signal(sig, on_term) for sig in handled}
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-
-
-def _off_the_terminal() -> None:
-    """stdout and stderr that are a terminal, sent to /dev/null: after a hang-up every write to it fails (EIO), and
-    the first one (a progress bar closed, a warning) would have ended the run with a traceback instead of 129."""
-    import os
-    for fd in (1, 2):
-        try:
-            if os.isatty(fd):
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, fd)
-                os.close(devnull)
-        except OSError:
-            pass
 
 
 @contextlib.contextmanager

@@ -123,7 +123,7 @@ def _sigterm_handler_kept():
     """The SIGTERM and SIGHUP handlers in force before ``ray.init``, put back after it: Ray sets its own SIGTERM one
     (``sys.exit``), which made a SIGTERM (a batch scheduler's stop) end a Ray run with a ``SystemExit`` and no tables,
     where the command's handler stops it as Ctrl-C does
-    (:func:`biosig.cli.score_commands.stopped_by_sigterm_as_ctrl_c`); SIGHUP (an ssh session dropped) is the
+    (:func:`biosig.cli._common.stopped_by_sigterm_as_ctrl_c`); SIGHUP (an ssh session dropped) is the
     command's too, kept the same way whatever a Ray version sets (2.60 leaves it)."""
     import signal
     import threading
